@@ -1,0 +1,200 @@
+package formats
+
+import "fmt"
+
+// BSR is block sparse row storage with R×C blocks on an aligned grid: block (i, j) covers
+// rows i·R … and columns j·C …. A ragged last block row (M % R ≠ 0) or column (K % C ≠ 0)
+// is stored narrower, h = min(R, M−i·R) rows by w = min(C, K−j·C) columns, never padded past
+// M or K, so no kernel reads X rows ≥ K.
+//
+// Block row i holds the blocks BlockRowPtr[i] ≤ p < BlockRowPtr[i+1], with block column
+// BlockCol[p] (strictly increasing within a block row). Values are stored block after block,
+// each block row-major h×w. Zeros inside a stored block are stored (and multiplied).
+type BSR struct {
+	Rows, Cols  int
+	R, C        int
+	BlockRowPtr []int64
+	BlockCol    []int32
+	Val         []float32
+
+	off []int64 // off[p] = offset of block p in Val; filled by Validate
+}
+
+// NewBSR validates and wraps the arrays (no copy).
+func NewBSR(rows, cols, r, c int, blockRowPtr []int64, blockCol []int32, val []float32) (*BSR, error) {
+	b := &BSR{Rows: rows, Cols: cols, R: r, C: c, BlockRowPtr: blockRowPtr, BlockCol: blockCol, Val: val}
+	if err := b.Validate(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// MaxBlockDim bounds R and C.
+const MaxBlockDim = 64
+
+// BlockRows is ⌈M/R⌉.
+func (b *BSR) BlockRows() int { return ceilDiv(b.Rows, b.R) }
+
+// BlockCols is ⌈K/C⌉.
+func (b *BSR) BlockCols() int { return ceilDiv(b.Cols, b.C) }
+
+// NumBlocks is the number of stored blocks.
+func (b *BSR) NumBlocks() int { return len(b.BlockCol) }
+
+// BlockDims returns the height and width of block (i, j): R×C except on ragged edges.
+func (b *BSR) BlockDims(i, j int) (h, w int) {
+	return min(b.R, b.Rows-i*b.R), min(b.C, b.Cols-j*b.C)
+}
+
+// BlockOffset returns the offset in Val of stored block p (0 ≤ p ≤ NumBlocks).
+func (b *BSR) BlockOffset(p int) int64 {
+	if b.off == nil {
+		b.computeOffsets()
+	}
+	return b.off[p]
+}
+
+func ceilDiv(a, b int) int {
+	if b <= 0 {
+		return 0
+	}
+	return (a + b - 1) / b
+}
+
+func (b *BSR) computeOffsets() {
+	b.off = make([]int64, len(b.BlockCol)+1)
+	var o int64
+	for i := 0; i < b.BlockRows(); i++ {
+		for p := b.BlockRowPtr[i]; p < b.BlockRowPtr[i+1]; p++ {
+			b.off[p] = o
+			h, w := b.BlockDims(i, int(b.BlockCol[p]))
+			o += int64(h * w)
+		}
+	}
+	b.off[len(b.BlockCol)] = o
+}
+
+// Validate proves the BSR invariants.
+func (b *BSR) Validate() error {
+	if b == nil {
+		return invalid("bsr", "", "nil matrix")
+	}
+	if err := checkShape("bsr", b.Rows, b.Cols); err != nil {
+		return err
+	}
+	if b.R < 1 || b.C < 1 || b.R > MaxBlockDim || b.C > MaxBlockDim {
+		return invalid("bsr", "", "block %d×%d outside 1…%d", b.R, b.C, MaxBlockDim)
+	}
+	if b.Cols > MaxInt32 {
+		return invalid("bsr", "", "K = %d exceeds the int32 index range", b.Cols)
+	}
+	br, bc := b.BlockRows(), b.BlockCols()
+	if len(b.BlockRowPtr) != br+1 {
+		return invalid("bsr", "", "len(BlockRowPtr) = %d, want ⌈M/R⌉+1 = %d", len(b.BlockRowPtr), br+1)
+	}
+	if b.BlockRowPtr[0] != 0 {
+		return invalid("bsr", "block row 0", "BlockRowPtr[0] = %d, want 0", b.BlockRowPtr[0])
+	}
+	nb := b.BlockRowPtr[br]
+	if nb != int64(len(b.BlockCol)) {
+		return invalid("bsr", "", "BlockRowPtr[last] = %d but len(BlockCol) = %d", nb, len(b.BlockCol))
+	}
+	var vals int64
+	for i := 0; i < br; i++ {
+		lo, hi := b.BlockRowPtr[i], b.BlockRowPtr[i+1]
+		if hi < lo || hi > nb {
+			return invalid("bsr", fmt.Sprintf("block row %d", i), "BlockRowPtr not monotone within [0, blocks]: %d then %d", lo, hi)
+		}
+		if hi-lo > int64(bc) {
+			return invalid("bsr", fmt.Sprintf("block row %d", i), "%d blocks in a row of %d block columns", hi-lo, bc)
+		}
+		prev := int32(-1)
+		for p := lo; p < hi; p++ {
+			j := b.BlockCol[p]
+			if j < 0 || int(j) >= bc {
+				return invalid("bsr", fmt.Sprintf("block row %d, block %d", i, p), "block column %d outside [0, %d)", j, bc)
+			}
+			if j <= prev {
+				return invalid("bsr", fmt.Sprintf("block row %d, block %d", i, p), "block column %d not strictly after %d", j, prev)
+			}
+			prev = j
+			h, w := b.BlockDims(i, int(j))
+			vals += int64(h * w)
+		}
+	}
+	if vals != int64(len(b.Val)) {
+		return invalid("bsr", "", "len(Val) = %d, the stored blocks need %d", len(b.Val), vals)
+	}
+	b.computeOffsets()
+	return nil
+}
+
+// Shape returns (M, K).
+func (b *BSR) Shape() (int, int) { return b.Rows, b.Cols }
+
+// Stored is the number of stored values, zeros inside blocks included.
+func (b *BSR) Stored() int64 { return int64(len(b.Val)) }
+
+// NNZ counts the stored values that are not zero.
+func (b *BSR) NNZ() int64 { return countNonzero(b.Val) }
+
+// ToDense expands b.
+func (b *BSR) ToDense() *Dense {
+	d := &Dense{Rows: b.Rows, Cols: b.Cols, Stride: b.Cols, Data: make([]float32, b.Rows*b.Cols)}
+	for i := 0; i < b.BlockRows(); i++ {
+		for p := b.BlockRowPtr[i]; p < b.BlockRowPtr[i+1]; p++ {
+			j := int(b.BlockCol[p])
+			h, w := b.BlockDims(i, j)
+			v := b.Val[b.BlockOffset(int(p)):]
+			for r := 0; r < h; r++ {
+				copy(d.Data[(i*b.R+r)*b.Cols+j*b.C:], v[r*w:r*w+w])
+			}
+		}
+	}
+	return d
+}
+
+// BSRFromDense keeps every R×C block of d that has at least one nonzero.
+func BSRFromDense(d *Dense, r, c int) (*BSR, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	if r < 1 || c < 1 || r > MaxBlockDim || c > MaxBlockDim {
+		return nil, invalid("bsr", "", "block %d×%d outside 1…%d", r, c, MaxBlockDim)
+	}
+	b := &BSR{Rows: d.Rows, Cols: d.Cols, R: r, C: c}
+	br, bc := b.BlockRows(), b.BlockCols()
+	b.BlockRowPtr = make([]int64, br+1)
+	for i := 0; i < br; i++ {
+		for j := 0; j < bc; j++ {
+			h, w := b.BlockDims(i, j)
+			keep := false
+			for rr := 0; rr < h && !keep; rr++ {
+				for _, v := range d.Row(i*r + rr)[j*c : j*c+w] {
+					if v != 0 {
+						keep = true
+						break
+					}
+				}
+			}
+			if !keep {
+				continue
+			}
+			b.BlockCol = append(b.BlockCol, int32(j))
+			for rr := 0; rr < h; rr++ {
+				b.Val = append(b.Val, d.Row(i*r + rr)[j*c:j*c+w]...)
+			}
+		}
+		b.BlockRowPtr[i+1] = int64(len(b.BlockCol))
+	}
+	if err := b.Validate(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// ToCSR converts b to CSR, keeping the stored zeros inside blocks out (true nonzeros only).
+func (b *BSR) ToCSR() *CSR {
+	c, _ := CSRFromDense(b.ToDense())
+	return c
+}

@@ -1,0 +1,117 @@
+package formats
+
+import "fmt"
+
+// CSR is compressed sparse row storage of an M×K matrix: row i holds the entries
+// ColIdx[RowPtr[i]:RowPtr[i+1]] with values Val[...].
+//
+// Invariants (Validate): len(RowPtr) = M+1, RowPtr[0] = 0, RowPtr monotone, RowPtr[M] =
+// len(ColIdx) = len(Val); 0 ≤ ColIdx < K and strictly increasing within a row. RowPtr is
+// int64 because nnz may exceed 2³¹; column indices fit int32 since K ≤ MaxInt32 is required.
+// Explicitly stored zeros are allowed (they are multiplied like any weight).
+type CSR struct {
+	Rows, Cols int
+	RowPtr     []int64
+	ColIdx     []int32
+	Val        []float32
+}
+
+// NewCSR validates and wraps the arrays (no copy).
+func NewCSR(rows, cols int, rowPtr []int64, colIdx []int32, val []float32) (*CSR, error) {
+	c := &CSR{Rows: rows, Cols: cols, RowPtr: rowPtr, ColIdx: colIdx, Val: val}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate proves the CSR invariants.
+func (c *CSR) Validate() error {
+	if c == nil {
+		return invalid("csr", "", "nil matrix")
+	}
+	if err := checkShape("csr", c.Rows, c.Cols); err != nil {
+		return err
+	}
+	if c.Cols > MaxInt32 {
+		return invalid("csr", "", "K = %d exceeds the int32 column index range", c.Cols)
+	}
+	if len(c.RowPtr) != c.Rows+1 {
+		return invalid("csr", "", "len(RowPtr) = %d, want M+1 = %d", len(c.RowPtr), c.Rows+1)
+	}
+	if c.RowPtr[0] != 0 {
+		return invalid("csr", "row 0", "RowPtr[0] = %d, want 0", c.RowPtr[0])
+	}
+	nnz := c.RowPtr[c.Rows]
+	if nnz != int64(len(c.ColIdx)) || nnz != int64(len(c.Val)) {
+		return invalid("csr", "", "RowPtr[M] = %d but len(ColIdx) = %d, len(Val) = %d", nnz, len(c.ColIdx), len(c.Val))
+	}
+	for i := 0; i < c.Rows; i++ {
+		lo, hi := c.RowPtr[i], c.RowPtr[i+1]
+		if hi < lo || hi > nnz {
+			return invalid("csr", fmt.Sprintf("row %d", i), "RowPtr not monotone within [0, nnz]: %d then %d", lo, hi)
+		}
+		if hi-lo > int64(c.Cols) {
+			return invalid("csr", fmt.Sprintf("row %d", i), "%d entries in a row of %d columns", hi-lo, c.Cols)
+		}
+		prev := int32(-1)
+		for p := lo; p < hi; p++ {
+			j := c.ColIdx[p]
+			if j < 0 || int(j) >= c.Cols {
+				return invalid("csr", fmt.Sprintf("row %d, index %d", i, p), "column %d outside [0, %d)", j, c.Cols)
+			}
+			if j <= prev {
+				return invalid("csr", fmt.Sprintf("row %d, index %d", i, p), "column %d not strictly after %d (unsorted or duplicate)", j, prev)
+			}
+			prev = j
+		}
+	}
+	return nil
+}
+
+// Shape returns (M, K).
+func (c *CSR) Shape() (int, int) { return c.Rows, c.Cols }
+
+// Stored is the number of stored entries, explicit zeros included.
+func (c *CSR) Stored() int64 { return int64(len(c.Val)) }
+
+// NNZ counts stored values that are not zero.
+func (c *CSR) NNZ() int64 { return countNonzero(c.Val) }
+
+// RowNNZ returns the number of stored entries of row i.
+func (c *CSR) RowNNZ(i int) int { return int(c.RowPtr[i+1] - c.RowPtr[i]) }
+
+// CSRFromDense keeps the nonzero entries of d.
+func CSRFromDense(d *Dense) (*CSR, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Cols > MaxInt32 {
+		return nil, invalid("csr", "", "K = %d exceeds the int32 column index range", d.Cols)
+	}
+	nnz := d.NNZ()
+	c := &CSR{Rows: d.Rows, Cols: d.Cols, RowPtr: make([]int64, d.Rows+1),
+		ColIdx: make([]int32, 0, nnz), Val: make([]float32, 0, nnz)}
+	for i := 0; i < d.Rows; i++ {
+		for j, v := range d.Row(i) {
+			if v != 0 {
+				c.ColIdx = append(c.ColIdx, int32(j))
+				c.Val = append(c.Val, v)
+			}
+		}
+		c.RowPtr[i+1] = int64(len(c.Val))
+	}
+	return c, nil
+}
+
+// ToDense expands c.
+func (c *CSR) ToDense() *Dense {
+	d := &Dense{Rows: c.Rows, Cols: c.Cols, Stride: c.Cols, Data: make([]float32, c.Rows*c.Cols)}
+	for i := 0; i < c.Rows; i++ {
+		row := d.Data[i*c.Cols:]
+		for p := c.RowPtr[i]; p < c.RowPtr[i+1]; p++ {
+			row[c.ColIdx[p]] = c.Val[p]
+		}
+	}
+	return d
+}
