@@ -1,0 +1,165 @@
+// Package asm holds sparsegen's kernels: generated assembly (from gen/), their Go
+// declarations, plan-time packing, and pure-Go generic kernels on the same packed layouts.
+//
+// Each kernel family registers itself (Register, in an init function of its own file) with
+// the ISA it runs on and the exact CPU features it uses. dispatch chooses among the
+// registered families; nothing outside this package needs editing when a family is added.
+//
+// Safety contract (DESIGN §6): Pack validates the canonical format; Kernel.Run re-checks
+// its slice operands against the packed shape in O(1) before any assembly runs, so no
+// kernel reads or writes outside the caller's slices.
+package asm
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/ref"
+)
+
+// ISA is an instruction set a kernel is lowered to.
+type ISA uint8
+
+const (
+	Generic ISA = iota // pure Go
+	AVX2               // amd64, ymm, FMA3
+	AVX512             // amd64, zmm, opmask tails
+	NEON               // arm64 ASIMD
+)
+
+var isaNames = [...]string{"generic", "avx2", "avx512", "neon"}
+
+func (i ISA) String() string {
+	if int(i) < len(isaNames) {
+		return isaNames[i]
+	}
+	return fmt.Sprintf("ISA(%d)", i)
+}
+
+// ParseISA reads "generic", "avx2", "avx512" or "neon".
+func ParseISA(s string) (ISA, error) {
+	for i, n := range isaNames {
+		if n == s {
+			return ISA(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown ISA %q (want generic, avx2, avx512 or neon)", s)
+}
+
+// Feature is one CPU feature a kernel may use; dispatch maps each to golang.org/x/sys/cpu.
+type Feature uint32
+
+const (
+	FeatAVX2 Feature = 1 << iota
+	FeatFMA
+	FeatAVX512F
+	FeatAVX512VL
+	FeatAVX512BW
+	FeatAVX512DQ
+	FeatASIMD
+)
+
+var featNames = []string{"AVX2", "FMA", "AVX512F", "AVX512VL", "AVX512BW", "AVX512DQ", "ASIMD"}
+
+func (f Feature) String() string {
+	s := ""
+	for i, n := range featNames {
+		if f&(1<<i) != 0 {
+			if s != "" {
+				s += "+"
+			}
+			s += n
+		}
+	}
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// Kernel is a weight matrix packed for one kernel family on one ISA, ready to run.
+// Work is split in units (a row, or a block of rows); dispatch balances units across
+// threads with UnitCost and may also split N. Run is safe for concurrent use on disjoint
+// output rows or columns.
+type Kernel interface {
+	// Name encodes operation, format, tile and ISA, e.g. "spmm_csr_t64_avx512".
+	Name() string
+	ISA() ISA
+	// Shape is (M, K) of the weight.
+	Shape() (m, k int)
+	// Units is the number of work units; UnitRows maps a unit to its output rows [r0, r1).
+	Units() int
+	UnitRows(u int) (r0, r1 int)
+	// UnitCost returns prefix sums of the work per unit (len Units()+1), for balancing.
+	UnitCost() []int64
+	// Run computes output rows of units [u0, u1), columns [0, n): Y = epi(W·X).
+	// X is K×n with stride ldx, Y is M×n with stride ldy, both full-size slices.
+	Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) error
+	// PackedBytes is the memory the packed weight holds.
+	PackedBytes() int64
+}
+
+// Family describes one kernel family instance: a format, a tile and an ISA.
+type Family struct {
+	Name     string  // e.g. "csr_t64_avx512"; unique
+	Format   string  // "dense", "csr", "bsr", "nm"
+	ISA      ISA     // the ISA it is lowered to
+	Features Feature // every CPU feature the code uses
+	MinN     int     // intended N range (dispatch hint); MaxN = 0 means unbounded
+	MaxN     int
+	// Pack builds the kernel from a validated canonical matrix, or returns an error
+	// wrapping ErrNotApplicable when the family does not take this matrix.
+	Pack func(w formats.Matrix) (Kernel, error)
+}
+
+// ErrNotApplicable says a family does not take a given matrix (wrong format or shape).
+var ErrNotApplicable = fmt.Errorf("kernel family not applicable")
+
+var (
+	regMu    sync.RWMutex
+	registry = map[string]Family{}
+)
+
+// Register adds a family; it panics on a duplicate name (a programming error, at init).
+func Register(f Family) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := registry[f.Name]; dup {
+		panic("asm: duplicate kernel family " + f.Name)
+	}
+	registry[f.Name] = f
+}
+
+// Families returns every registered family, sorted by name.
+func Families() []Family {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	out := make([]Family, 0, len(registry))
+	for _, f := range registry {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Lookup finds a family by name.
+func Lookup(name string) (Family, bool) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	f, ok := registry[name]
+	return f, ok
+}
+
+// CheckRun validates Run's arguments against an M×K kernel with the given number of units.
+func CheckRun(k Kernel, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) error {
+	if u0 < 0 || u1 < u0 || u1 > k.Units() {
+		return fmt.Errorf("%w: units [%d, %d) outside [0, %d)", ref.ErrShape, u0, u1, k.Units())
+	}
+	m, kk := k.Shape()
+	if err := epi.Check(m); err != nil {
+		return err
+	}
+	return ref.CheckOperands(m, kk, n, x, ldx, y, ldy)
+}
