@@ -1,0 +1,106 @@
+package bench
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Result is one measured (shape, pattern) configuration.
+type Result struct {
+	Shape    Shape
+	Pattern  Pattern
+	Sparsity float64 // measured fraction of zeros in W
+	NNZ      int64   // true nonzeros of W
+	Kernel   string  // the kernel dispatch chose
+	ISA      string
+	Threads  int
+	Cold     bool
+
+	MedianNs, MinNs float64
+	GflopsDense     float64 // 2·M·K·N / t
+	GflopsUseful    float64 // 2·nnz·N / t
+	PeakPct         float64 // GflopsUseful as % of the measured FMA peak × threads; 0 if unknown
+	SpeedupDense    float64 // our dense kernel's median / this median, same run
+	SpeedupBLAS     float64 // OpenBLAS median / this median, same run; 0 if not built in
+	BLASNs          float64 // OpenBLAS median
+}
+
+// CSVHeader is the exact column list of WriteCSV.
+var CSVHeader = []string{"shape", "m", "k", "n", "pattern", "sparsity", "nnz", "kernel", "isa", "threads",
+	"median_ns", "min_ns", "gflops_dense_equiv", "gflops_useful", "speedup_vs_dense"}
+
+// WriteCSV writes the results with CSVHeader's columns.
+func WriteCSV(w io.Writer, rs []Result) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	f := func(x float64, prec int) string { return strconv.FormatFloat(x, 'f', prec, 64) }
+	for _, r := range rs {
+		rec := []string{r.Shape.Name, strconv.Itoa(r.Shape.M), strconv.Itoa(r.Shape.K), strconv.Itoa(r.Shape.N),
+			r.Pattern.String(), f(r.Sparsity, 4), strconv.FormatInt(r.NNZ, 10), r.Kernel, r.ISA, strconv.Itoa(r.Threads),
+			f(r.MedianNs, 0), f(r.MinNs, 0), f(r.GflopsDense, 2), f(r.GflopsUseful, 2), f(r.SpeedupDense, 3)}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteTable writes a human-readable table, one block per shape.
+func WriteTable(w io.Writer, rs []Result, withBLAS bool) error {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	hdr := []string{"pattern", "sparsity", "kernel", "median", "GF/s dense-eq", "GF/s useful", "% peak", "× dense"}
+	if withBLAS {
+		hdr = append(hdr, "× OpenBLAS")
+	}
+	last := ""
+	for _, r := range rs {
+		key := r.Shape.Name + r.Shape.String()
+		if key != last {
+			if last != "" {
+				fmt.Fprintln(tw, strings.Repeat("\t", len(hdr)))
+			}
+			cold := ""
+			if r.Cold {
+				cold = ", cold"
+			}
+			fmt.Fprintf(tw, "%s  M=%d K=%d N=%d  (%d thread(s)%s)\t%s\n", r.Shape.Name, r.Shape.M, r.Shape.K, r.Shape.N, r.Threads, cold, strings.Repeat("\t", len(hdr)-1))
+			fmt.Fprintln(tw, strings.Join(hdr, "\t")+"\t")
+			last = key
+		}
+		peak := "-"
+		if r.PeakPct > 0 {
+			peak = fmt.Sprintf("%.0f%%", r.PeakPct)
+		}
+		row := []string{r.Pattern.String(), fmt.Sprintf("%.1f%%", 100*r.Sparsity), r.Kernel, FormatNs(r.MedianNs),
+			fmt.Sprintf("%.1f", r.GflopsDense), fmt.Sprintf("%.1f", r.GflopsUseful), peak, fmt.Sprintf("%.2f", r.SpeedupDense)}
+		if withBLAS {
+			b := "-"
+			if r.SpeedupBLAS > 0 {
+				b = fmt.Sprintf("%.2f", r.SpeedupBLAS)
+			}
+			row = append(row, b)
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+	}
+	return tw.Flush()
+}
+
+// FormatNs prints a duration in ns with a readable unit.
+func FormatNs(ns float64) string {
+	switch {
+	case ns >= 1e9:
+		return fmt.Sprintf("%.2f s", ns/1e9)
+	case ns >= 1e6:
+		return fmt.Sprintf("%.2f ms", ns/1e6)
+	case ns >= 1e3:
+		return fmt.Sprintf("%.1f µs", ns/1e3)
+	}
+	return fmt.Sprintf("%.0f ns", ns)
+}

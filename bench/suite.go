@@ -1,0 +1,194 @@
+// Package bench is sparsegen's benchmark harness: the shape corpus of DESIGN §9, weight
+// patterns, the timing protocol (warm-up, repetitions, median), hot and cold (W streamed
+// from memory) runs, and reports as tables, CSV and plots. `sparsegen bench` and the Go
+// benchmarks in this package both use it.
+package bench
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Shape is one layer shape: W is M×K, X is K×N.
+type Shape struct {
+	Name    string
+	M, K, N int
+}
+
+func (s Shape) String() string { return fmt.Sprintf("%dx%dx%d", s.M, s.K, s.N) }
+
+// ParseShape reads "MxKxN" (an optional "name=" prefix names it).
+func ParseShape(s string) (Shape, error) {
+	name := ""
+	if i := strings.IndexByte(s, '='); i >= 0 {
+		name, s = s[:i], s[i+1:]
+	}
+	parts := strings.Split(strings.ToLower(s), "x")
+	if len(parts) != 3 {
+		return Shape{}, fmt.Errorf("shape %q: want MxKxN, e.g. 768x768x128", s)
+	}
+	var d [3]int
+	for i, p := range parts {
+		v, err := strconv.Atoi(p)
+		if err != nil || v < 1 || v > 1<<20 {
+			return Shape{}, fmt.Errorf("shape %q: %q is not a dimension in 1…%d", s, p, 1<<20)
+		}
+		d[i] = v
+	}
+	if int64(d[0])*int64(d[1]) > 1<<30 {
+		return Shape{}, fmt.Errorf("shape %q: W of %d×%d is over 2³⁰ weights", s, d[0], d[1])
+	}
+	sh := Shape{Name: name, M: d[0], K: d[1], N: d[2]}
+	if sh.Name == "" {
+		sh.Name = sh.String()
+	}
+	return sh, nil
+}
+
+// Corpus is DESIGN §9's shape list.
+var Corpus = []Shape{
+	{"bert-qkv", 768, 768, 128},
+	{"bert-ffn1", 3072, 768, 128},
+	{"bert-ffn2", 768, 3072, 128},
+	{"resnet-conv2", 256, 64, 3136},
+	{"resnet-conv5", 2048, 512, 49},
+	{"mlp-prefill", 11008, 4096, 16},
+	{"mlp-decode", 11008, 4096, 1},
+}
+
+// PatternKind names how a weight is pruned.
+type PatternKind string
+
+const (
+	Dense        PatternKind = "dense"
+	Unstructured PatternKind = "unstructured"
+	NM           PatternKind = "nm"
+	Block        PatternKind = "block"
+)
+
+// Pattern is a pruning pattern: dense, unstructured at a sparsity, N:M, or R×C blocks at a
+// sparsity.
+type Pattern struct {
+	Kind        PatternKind
+	Sparsity    float64 // fraction of zeros for unstructured and block
+	Keep, Group int     // N:M
+	R, C        int     // block
+}
+
+// String is the flag syntax: "dense", "unstructured:0.9", "nm:2:4", "block:4x4:0.9".
+func (p Pattern) String() string {
+	switch p.Kind {
+	case Unstructured:
+		return fmt.Sprintf("unstructured:%g", p.Sparsity)
+	case NM:
+		return fmt.Sprintf("nm:%d:%d", p.Keep, p.Group)
+	case Block:
+		return fmt.Sprintf("block:%dx%d:%g", p.R, p.C, p.Sparsity)
+	}
+	return "dense"
+}
+
+// NominalSparsity is the fraction of zeros the pattern aims at.
+func (p Pattern) NominalSparsity() float64 {
+	switch p.Kind {
+	case NM:
+		return 1 - float64(p.Keep)/float64(p.Group)
+	case Unstructured, Block:
+		return p.Sparsity
+	}
+	return 0
+}
+
+// ParsePattern reads the flag syntax of Pattern.String.
+func ParsePattern(s string) (Pattern, error) {
+	f := strings.Split(strings.ToLower(strings.TrimSpace(s)), ":")
+	bad := func(why string) (Pattern, error) {
+		return Pattern{}, fmt.Errorf("pattern %q: %s (want dense, unstructured:S, nm:N:M or block:RxC:S, with 0 ≤ S < 1)", s, why)
+	}
+	sparsity := func(v string) (float64, error) {
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(x >= 0 && x < 1) {
+			return 0, fmt.Errorf("sparsity %q not in [0, 1)", v)
+		}
+		return x, nil
+	}
+	switch PatternKind(f[0]) {
+	case Dense:
+		if len(f) != 1 {
+			return bad("dense takes no parameters")
+		}
+		return Pattern{Kind: Dense}, nil
+	case Unstructured:
+		if len(f) != 2 {
+			return bad("unstructured takes a sparsity")
+		}
+		x, err := sparsity(f[1])
+		if err != nil {
+			return bad(err.Error())
+		}
+		return Pattern{Kind: Unstructured, Sparsity: x}, nil
+	case NM:
+		if len(f) != 3 {
+			return bad("nm takes N and M")
+		}
+		n, err1 := strconv.Atoi(f[1])
+		m, err2 := strconv.Atoi(f[2])
+		if err1 != nil || err2 != nil || n < 1 || n > m || m > 16 {
+			return bad("needs 1 ≤ N ≤ M ≤ 16")
+		}
+		return Pattern{Kind: NM, Keep: n, Group: m}, nil
+	case Block:
+		if len(f) != 3 {
+			return bad("block takes RxC and a sparsity")
+		}
+		rc := strings.Split(f[1], "x")
+		if len(rc) != 2 {
+			return bad("block size must be RxC")
+		}
+		r, err1 := strconv.Atoi(rc[0])
+		c, err2 := strconv.Atoi(rc[1])
+		if err1 != nil || err2 != nil || r < 1 || c < 1 || r > 64 || c > 64 {
+			return bad("block dimensions must be in 1…64")
+		}
+		x, err := sparsity(f[2])
+		if err != nil {
+			return bad(err.Error())
+		}
+		return Pattern{Kind: Block, R: r, C: c, Sparsity: x}, nil
+	}
+	return bad("unknown kind " + strconv.Quote(f[0]))
+}
+
+// ParseList splits a comma-separated flag value and parses each item.
+func ParseList[T any](s string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		v, err := parse(item)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("empty list %q", s)
+	}
+	return out, nil
+}
+
+// DefaultPatterns is the pattern set of DESIGN §9.
+func DefaultPatterns() []Pattern {
+	ps := []Pattern{{Kind: Dense}}
+	for _, s := range []float64{0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98} {
+		ps = append(ps, Pattern{Kind: Unstructured, Sparsity: s})
+	}
+	ps = append(ps, Pattern{Kind: NM, Keep: 2, Group: 4}, Pattern{Kind: NM, Keep: 1, Group: 4}, Pattern{Kind: NM, Keep: 2, Group: 8})
+	for _, s := range []float64{0.8, 0.9} {
+		ps = append(ps, Pattern{Kind: Block, R: 4, C: 1, Sparsity: s}, Pattern{Kind: Block, R: 4, C: 4, Sparsity: s})
+	}
+	return ps
+}
