@@ -1,0 +1,74 @@
+// Package fileio reads and writes sparsegen's weight files: numpy .npy and .npz, the
+// scipy.sparse npz layout for CSR and BSR, sparsegen's own npz layout for N:M, and
+// safetensors.
+//
+// # Safety
+//
+// Every reader works over an io.ReaderAt with a known size (path helpers Load…/Open…File
+// wrap os.File) and checks each header, shape and size before allocating: a truncated,
+// hostile or huge-claiming file returns an error wrapping ErrFormat, never a panic, and
+// never an allocation beyond what the file can hold. In .npz files each zip entry's claimed
+// uncompressed size must be consistent with its compressed size (equal when stored, at most
+// MaxDeflateRatio:1 when deflated); reads are capped at the claimed size with
+// io.LimitReader, the .npy inside must fill the entry exactly, and archive/zip checks the
+// CRC at the end. A decompression bomb is refused before it is inflated.
+//
+// # .npy
+//
+// ReadNPY/LoadNPY read one 2-D array (1-D reads as 1×K, e.g. a bias) of dtype '<f2', '<f4',
+// '<f8' or their big-endian forms into a *formats.Dense (float32), format versions 1.0, 2.0
+// and 3.0. The header dict is parsed by our own strict parser: exactly the keys 'descr',
+// 'fortran_order' and 'shape'. A Fortran-order array is transposed into row-major C order
+// (Info.Notes says so). WriteNPY/SaveNPY write '<f4', C order, version 1.0; WriteNPYAs
+// writes any of NPYDTypes.
+//
+// # .npz
+//
+// OpenNPZ/OpenNPZFile list arrays (names without ".npy", as numpy shows them), read their
+// headers (Info, List) and read them (Dense). Entries may be stored or deflated.
+// NPZWriter writes archives of either kind.
+//
+// # scipy.sparse npz (CSR, BSR)
+//
+// WriteCSR and WriteBSR write the arrays scipy.sparse.save_npz writes: "indices", "indptr"
+// (int32 when nnz and K fit, else int64), "format" (a 0-d '|S3' byte string "csr"/"bsr", as
+// scipy writes it; scipy's load_npz also accepts '<U3', and so do we), "shape" (int64 (2,)),
+// "data" (float32; (nnz,) for CSR, (blocks, R, C) for BSR), and for BSR also "blocksize"
+// (int64 (2,); scipy infers it from data and ignores the key). scipy.sparse.load_npz reads
+// these files. A ragged BSR (M % R ≠ 0 or K % C ≠ 0) cannot be expressed in scipy's layout:
+// WriteBSR and SaveMatrix return ErrRaggedBSR, which suggests CSR.
+//
+// NPZ.Matrix reads what scipy's save_npz writes, compressed or not, float16/32/64 data,
+// int32 or int64 indices, and canonicalizes: indices are range-checked and narrowed to
+// int32, unsorted rows (block rows) are sorted, duplicate entries (blocks) are summed in
+// float64, entries past indptr[-1] are dropped; each of these is reported in Info.Notes.
+// csc/coo/dia matrices are refused with a hint to convert with .tocsr().
+//
+// # N:M npz (sparsegen's layout)
+//
+//	format  0-d '|S2' "nm"
+//	shape   int64 (2,)       M, K
+//	keep    0-d int64        N of N:M (formats.NM.Keep)
+//	group   0-d int64        M of N:M (formats.NM.Group)
+//	data    float32 (M, S)   slot values, S = NM.SlotsPerRow() (partial last group included)
+//	pos     uint8 (M, S)     each slot's position inside its group
+//
+// The reader accepts float16/32/64 data and one-element arrays for keep and group.
+//
+// # safetensors
+//
+// OpenSafetensors/OpenSafetensorsFile parse the header: its u64 little-endian length is
+// bounded by the file size and MaxSafetensorsHeader; the JSON is parsed strictly (known
+// dtypes only, no unknown fields, no duplicate names, only spaces after it); every tensor's
+// data_offsets must lie in the data buffer, hold exactly shape×dtype-size bytes and not
+// overlap another tensor. List gives names, dtypes and shapes; Dense reads an F32, F16,
+// BF16 or F64 tensor of rank 2 (rank 1 as 1×n) as float32. WriteSafetensors writes F32,
+// F16 or BF16 tensors (round to nearest even).
+//
+// # One call
+//
+// LoadMatrix(path, name) detects the container from the file's first bytes and returns a
+// formats.Matrix (*Dense, *CSR, *BSR or *NM) with an Info; SaveMatrix(path, m) picks the
+// layout from the extension and m's format (see their docs). ReadMatrix is LoadMatrix over
+// an io.ReaderAt.
+package fileio

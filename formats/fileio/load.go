@@ -1,0 +1,137 @@
+package fileio
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/sparsegen/sparsegen/formats"
+)
+
+// Info says what a reader found and what it changed.
+type Info struct {
+	Path       string   // the file, when read through a path helper
+	Container  string   // "npy", "npz" or "safetensors"
+	Layout     string   // "dense", "csr", "bsr" or "nm"
+	Name       string   // the array or tensor read, when it had a name
+	DType      string   // the stored value dtype: a numpy descr ("<f8") or a safetensors dtype ("BF16")
+	IndexDType string   // sparse layouts: the stored index dtype ("<i4", "<i8", "|u1")
+	Notes      []string // canonicalizations and conversions done while reading (empty when none)
+}
+
+// DenseNPZName and DenseSafetensorsName are the array/tensor names SaveMatrix gives a Dense in .npz and
+// .safetensors files ("arr_0" is what numpy.savez names its first positional array).
+const (
+	DenseNPZName         = "arr_0"
+	DenseSafetensorsName = "weight"
+)
+
+// LoadMatrix reads a weight matrix from path, detecting the container from its first
+// bytes (not its extension):
+//   - .npy: a Dense (name must be empty);
+//   - .npz: with name, that array as a Dense; else scipy CSR/BSR or sparsegen N:M when a
+//     "format" array is present, else the single array as a Dense;
+//   - safetensors: the tensor called name, or the only tensor when name is empty.
+//
+// Info reports the container, layout, stored dtypes and any canonicalization.
+func LoadMatrix(path, name string) (formats.Matrix, Info, error) {
+	f, size, err := openSized(path)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	defer f.Close()
+	m, info, err := ReadMatrix(f, size, name)
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("%s: %w", path, err)
+	}
+	info.Path = path
+	return m, info, nil
+}
+
+// ReadMatrix is LoadMatrix over r (size bytes).
+func ReadMatrix(r io.ReaderAt, size int64, name string) (formats.Matrix, Info, error) {
+	var head [9]byte
+	n, _ := r.ReadAt(head[:], 0)
+	h := head[:n]
+	switch {
+	case bytes.HasPrefix(h, []byte(npyMagic)):
+		if name != "" {
+			return nil, Info{}, bad("npy: a .npy holds one unnamed array; got name %q", name)
+		}
+		return ReadNPY(r, size)
+	case bytes.HasPrefix(h, []byte("PK\x03\x04")) || bytes.HasPrefix(h, []byte("PK\x05\x06")):
+		return ReadNPZMatrix(r, size, name)
+	case n == 9 && h[8] == '{' && binary.LittleEndian.Uint64(h[:8]) <= uint64(size):
+		s, err := OpenSafetensors(r, size)
+		if err != nil {
+			return nil, Info{}, err
+		}
+		if name == "" {
+			if len(s.tensors) != 1 {
+				return nil, Info{}, bad("safetensors: %d tensors (%s); name the one to read", len(s.tensors), strings.Join(s.Names(), ", "))
+			}
+			name = s.tensors[0].info.Name
+		}
+		return s.Dense(name)
+	}
+	return nil, Info{}, bad("not a .npy, .npz or safetensors file")
+}
+
+// SaveMatrix writes m to path (atomically: a temporary file renamed into place), choosing
+// the layout from the extension and the format:
+//   - .npy: a Dense as '<f4';
+//   - .npz: CSR and BSR in scipy.sparse's layout, NM in sparsegen's layout, a Dense as
+//     the single array "arr_0"; deflate-compressed (as scipy's save_npz default). A ragged
+//     BSR is refused with ErrRaggedBSR (save it as CSR);
+//   - .safetensors: a Dense as the F32 tensor "weight".
+//
+// Sparse formats are never densified silently: .npy and .safetensors refuse them.
+func SaveMatrix(path string, m formats.Matrix) error {
+	ext := strings.ToLower(filepath.Ext(path))
+	var write func(io.Writer) error
+	switch ext {
+	case ".npy", ".safetensors":
+		d, ok := m.(*formats.Dense)
+		if !ok {
+			return fmt.Errorf("fileio: %s holds dense arrays only; save a %T as .npz (or convert with ToDense)", ext, m)
+		}
+		if ext == ".npy" {
+			write = func(w io.Writer) error { return WriteNPY(w, d) }
+		} else {
+			write = func(w io.Writer) error {
+				return WriteSafetensors(w, []Tensor{{Name: DenseSafetensorsName, Data: d}}, nil)
+			}
+		}
+	case ".npz":
+		switch t := m.(type) {
+		case *formats.Dense:
+			write = func(w io.Writer) error {
+				zw := NewNPZWriter(w, true)
+				if err := zw.WriteDense(DenseNPZName, t); err != nil {
+					return err
+				}
+				return zw.Close()
+			}
+		case *formats.CSR:
+			write = func(w io.Writer) error { return WriteCSR(w, t, true) }
+		case *formats.BSR:
+			if err := t.Validate(); err != nil {
+				return err
+			}
+			if t.Rows%t.R != 0 || t.Cols%t.C != 0 {
+				return fmt.Errorf("%w: %s has shape %d×%d, block %d×%d", ErrRaggedBSR, path, t.Rows, t.Cols, t.R, t.C)
+			}
+			write = func(w io.Writer) error { return WriteBSR(w, t, true) }
+		case *formats.NM:
+			write = func(w io.Writer) error { return WriteNM(w, t, true) }
+		default:
+			return fmt.Errorf("fileio: cannot save a %T", m)
+		}
+	default:
+		return fmt.Errorf("fileio: %s: unknown extension %q (want .npy, .npz or .safetensors)", path, ext)
+	}
+	return writeFileAtomic(path, write)
+}

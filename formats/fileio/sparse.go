@@ -1,0 +1,473 @@
+package fileio
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/sparsegen/sparsegen/formats"
+)
+
+// Matrix reads the matrix an .npz holds:
+//   - name != "": that array, as a Dense;
+//   - a "format" array of "csr" or "bsr": scipy.sparse's save_npz layout, canonicalized;
+//   - a "format" array of "nm": sparsegen's N:M layout (see the package doc);
+//   - otherwise, a single array: as a Dense.
+func (z *NPZ) Matrix(name string) (formats.Matrix, Info, error) {
+	if name != "" {
+		return z.Dense(name)
+	}
+	if z.Has("format") {
+		fa, err := z.array("format")
+		if err != nil {
+			return nil, Info{}, err
+		}
+		f, err := fa.text("npz \"format\"")
+		if err != nil {
+			return nil, Info{}, err
+		}
+		switch f {
+		case "csr":
+			return z.readCSR()
+		case "bsr":
+			return z.readBSR()
+		case "nm":
+			return z.readNM()
+		case "csc", "coo", "dia", "dok", "lil":
+			return nil, Info{}, bad("npz: scipy %s matrices are not supported; convert with .tocsr() (or .tobsr()) before save_npz", f)
+		default:
+			return nil, Info{}, bad("npz: unknown sparse format %q", f)
+		}
+	}
+	if len(z.names) == 1 {
+		return z.Dense(z.names[0])
+	}
+	return nil, Info{}, bad("npz: no \"format\" key and %d arrays (%s); name the array to read", len(z.names), strings.Join(z.names, ", "))
+}
+
+// readShape reads the "shape" array: two non-negative integers.
+func (z *NPZ) readShape() (int, int, error) {
+	a, err := z.array("shape")
+	if err != nil {
+		return 0, 0, err
+	}
+	s, err := a.ints("npz \"shape\"")
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(s) != 2 || len(a.shape) != 1 {
+		return 0, 0, bad("npz: \"shape\" holds %d values with shape %v; want 2", len(s), a.shape)
+	}
+	if s[0] < 0 || s[1] < 0 || s[0] > math.MaxInt32*int64(1<<20) || s[1] > math.MaxInt32 {
+		return 0, 0, bad("npz: shape %d×%d out of range (K must fit int32)", s[0], s[1])
+	}
+	return int(s[0]), int(s[1]), nil
+}
+
+func (z *NPZ) index(name string) ([]int64, dtype, error) {
+	a, err := z.array(name)
+	if err != nil {
+		return nil, dtype{}, err
+	}
+	if len(a.shape) != 1 {
+		return nil, dtype{}, bad("npz: %q has shape %v; want 1-D", name, a.shape)
+	}
+	v, err := a.ints(fmt.Sprintf("npz %q", name))
+	return v, a.dt, err
+}
+
+func (z *NPZ) readCSR() (formats.Matrix, Info, error) {
+	rows, cols, err := z.readShape()
+	if err != nil {
+		return nil, Info{}, err
+	}
+	indptr, _, err := z.index("indptr")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if int64(len(indptr)) != int64(rows)+1 {
+		return nil, Info{}, bad("npz csr: len(indptr) = %d, want M+1 = %d", len(indptr), int64(rows)+1)
+	}
+	indices, idt, err := z.index("indices")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	da, err := z.array("data")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if !da.dt.isFloat() || len(da.shape) != 1 {
+		return nil, Info{}, bad("npz csr: \"data\" is %s with shape %v; want 1-D float16/32/64", da.dt, da.shape)
+	}
+	val := make([]float32, da.count())
+	overflow := floatsFrom(da.dt, da.raw, val)
+	info := Info{Container: "npz", Layout: "csr", DType: da.dt.String(), IndexDType: idt.String()}
+	c, err := canonRows("csr", rows, cols, 1, indptr, indices, val, &info)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	m, err := formats.NewCSR(rows, cols, c.ptr, c.idx, c.val)
+	if err != nil {
+		return nil, Info{}, bad("npz csr: %v", err)
+	}
+	noteNarrow(&info, idt, overflow)
+	return m, info, nil
+}
+
+func noteNarrow(info *Info, idt dtype, overflow bool) {
+	if idt.size > 4 {
+		info.Notes = append(info.Notes, fmt.Sprintf("column indices narrowed from %s to int32 (range checked)", idt))
+	}
+	if overflow {
+		info.Notes = append(info.Notes, "some finite float64 values overflowed to ±Inf in float32")
+	}
+}
+
+func (z *NPZ) readBSR() (formats.Matrix, Info, error) {
+	rows, cols, err := z.readShape()
+	if err != nil {
+		return nil, Info{}, err
+	}
+	da, err := z.array("data")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if !da.dt.isFloat() || len(da.shape) != 3 {
+		return nil, Info{}, bad("npz bsr: \"data\" is %s with shape %v; want 3-D (blocks, R, C) float16/32/64", da.dt, da.shape)
+	}
+	r, c := da.shape[1], da.shape[2]
+	if z.Has("blocksize") {
+		bs, _, err := z.index("blocksize")
+		if err != nil {
+			return nil, Info{}, err
+		}
+		if len(bs) != 2 || bs[0] != int64(r) || bs[1] != int64(c) {
+			return nil, Info{}, bad("npz bsr: \"blocksize\" %v disagrees with data blocks %d×%d", bs, r, c)
+		}
+	}
+	if r < 1 || c < 1 || r > formats.MaxBlockDim || c > formats.MaxBlockDim {
+		return nil, Info{}, bad("npz bsr: block %d×%d outside 1…%d", r, c, formats.MaxBlockDim)
+	}
+	if rows%r != 0 || cols%c != 0 {
+		return nil, Info{}, bad("npz bsr: shape %d×%d is not a multiple of the block %d×%d", rows, cols, r, c)
+	}
+	indptr, _, err := z.index("indptr")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if len(indptr) != rows/r+1 {
+		return nil, Info{}, bad("npz bsr: len(indptr) = %d, want M/R+1 = %d", len(indptr), rows/r+1)
+	}
+	indices, idt, err := z.index("indices")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	val := make([]float32, da.count())
+	overflow := floatsFrom(da.dt, da.raw, val)
+	info := Info{Container: "npz", Layout: "bsr", DType: da.dt.String(), IndexDType: idt.String()}
+	if da.shape[0] != len(indices) {
+		return nil, Info{}, bad("npz bsr: %d data blocks but %d indices", da.shape[0], len(indices))
+	}
+	cr, err := canonRows("bsr", rows/r, cols/c, r*c, indptr, indices, val, &info)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	m, err := formats.NewBSR(rows, cols, r, c, cr.ptr, cr.idx, cr.val)
+	if err != nil {
+		return nil, Info{}, bad("npz bsr: %v", err)
+	}
+	noteNarrow(&info, idt, overflow)
+	return m, info, nil
+}
+
+type canon struct {
+	ptr []int64
+	idx []int32
+	val []float32
+}
+
+// canonRows checks scipy-style compressed rows (entries of w values each: 1 for CSR, R·C
+// for BSR) and canonicalizes them: indices range-checked and narrowed to int32, each row
+// sorted by index, duplicate entries summed (in float64), trailing unused entries dropped.
+// What it changed is noted in info.
+func canonRows(kind string, rows, cols, w int, ptr, idx []int64, val []float32, info *Info) (canon, error) {
+	unit := "row"
+	if kind == "bsr" {
+		unit = "block row"
+	}
+	if int64(len(val)) != int64(len(idx))*int64(w) {
+		return canon{}, bad("npz %s: %d values for %d indices", kind, len(val), len(idx))
+	}
+	if ptr[0] != 0 {
+		return canon{}, bad("npz %s: indptr[0] = %d, want 0", kind, ptr[0])
+	}
+	for i := 0; i < rows; i++ {
+		if ptr[i+1] < ptr[i] {
+			return canon{}, bad("npz %s: %s %d: indptr decreases (%d then %d)", kind, unit, i, ptr[i], ptr[i+1])
+		}
+	}
+	nnz := ptr[rows]
+	if nnz > int64(len(idx)) {
+		return canon{}, bad("npz %s: indptr[last] = %d but only %d indices", kind, nnz, len(idx))
+	}
+	if nnz < int64(len(idx)) {
+		info.Notes = append(info.Notes, fmt.Sprintf("%d entries past indptr[last] ignored (as scipy does)", int64(len(idx))-nnz))
+		idx, val = idx[:nnz], val[:nnz*int64(w)]
+	}
+	unsorted := 0
+	for i := 0; i < rows; i++ {
+		prev := int64(-1)
+		for p := ptr[i]; p < ptr[i+1]; p++ {
+			j := idx[p]
+			if j < 0 || j >= int64(cols) {
+				return canon{}, bad("npz %s: %s %d, entry %d: column %d outside [0, %d)", kind, unit, i, p, j, cols)
+			}
+			if j <= prev {
+				unsorted++
+			}
+			prev = j
+		}
+	}
+	if unsorted == 0 {
+		out := make([]int32, len(idx))
+		for p, j := range idx {
+			out[p] = int32(j)
+		}
+		return canon{ptr: ptr, idx: out, val: val}, nil
+	}
+	// Sort each row, then merge equal indices.
+	out := canon{ptr: make([]int64, rows+1), idx: make([]int32, 0, len(idx)), val: make([]float32, 0, len(val))}
+	var dups int64
+	sortedRows := 0
+	perm := []int64{}
+	acc := make([]float64, w)
+	for i := 0; i < rows; i++ {
+		lo, hi := ptr[i], ptr[i+1]
+		perm = perm[:0]
+		for p := lo; p < hi; p++ {
+			perm = append(perm, p)
+		}
+		if !sort.SliceIsSorted(perm, func(a, b int) bool { return idx[perm[a]] < idx[perm[b]] }) {
+			sortedRows++
+			sort.SliceStable(perm, func(a, b int) bool { return idx[perm[a]] < idx[perm[b]] })
+		}
+		for k := 0; k < len(perm); {
+			j := idx[perm[k]]
+			for t := range acc {
+				acc[t] = 0
+			}
+			n := 0
+			for ; k < len(perm) && idx[perm[k]] == j; k++ {
+				src := val[perm[k]*int64(w) : (perm[k]+1)*int64(w)]
+				for t, v := range src {
+					acc[t] += float64(v)
+				}
+				n++
+			}
+			dups += int64(n - 1)
+			out.idx = append(out.idx, int32(j))
+			for _, v := range acc {
+				out.val = append(out.val, float32(v))
+			}
+		}
+		out.ptr[i+1] = int64(len(out.idx))
+	}
+	what := "entries"
+	if kind == "bsr" {
+		what = "blocks"
+	}
+	if sortedRows > 0 {
+		info.Notes = append(info.Notes, fmt.Sprintf("column indices unsorted in %d %ss: sorted", sortedRows, unit))
+	}
+	if dups > 0 {
+		info.Notes = append(info.Notes, fmt.Sprintf("%d duplicate %s summed", dups, what))
+	}
+	return out, nil
+}
+
+func (z *NPZ) readNM() (formats.Matrix, Info, error) {
+	rows, cols, err := z.readShape()
+	if err != nil {
+		return nil, Info{}, err
+	}
+	scalar := func(name string) (int, error) {
+		v, _, err := z.index0(name)
+		if err != nil {
+			return 0, err
+		}
+		if v < 1 || v > formats.MaxGroup {
+			return 0, bad("npz nm: %q = %d outside 1…%d", name, v, formats.MaxGroup)
+		}
+		return int(v), nil
+	}
+	keep, err := scalar("keep")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	group, err := scalar("group")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	probe := &formats.NM{Rows: rows, Cols: cols, Keep: keep, Group: group}
+	spr := probe.SlotsPerRow()
+	da, err := z.array("data")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if !da.dt.isFloat() || len(da.shape) != 2 || da.shape[0] != rows || da.shape[1] != spr {
+		return nil, Info{}, bad("npz nm: \"data\" is %s with shape %v; want float (%d, %d)", da.dt, da.shape, rows, spr)
+	}
+	pa, err := z.array("pos")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if pa.dt.kind != 'u' || pa.dt.size != 1 || len(pa.shape) != 2 || pa.shape[0] != rows || pa.shape[1] != spr {
+		return nil, Info{}, bad("npz nm: \"pos\" is %s with shape %v; want |u1 (%d, %d)", pa.dt, pa.shape, rows, spr)
+	}
+	val := make([]float32, da.count())
+	overflow := floatsFrom(da.dt, da.raw, val)
+	m, err := formats.NewNM(rows, cols, keep, group, val, append([]uint8(nil), pa.raw...))
+	if err != nil {
+		return nil, Info{}, bad("npz nm: %v", err)
+	}
+	info := Info{Container: "npz", Layout: "nm", DType: da.dt.String(), IndexDType: pa.dt.String()}
+	noteNarrow(&info, dtype{}, overflow)
+	return m, info, nil
+}
+
+// index0 reads a 0-d (or one-element) integer array.
+func (z *NPZ) index0(name string) (int64, dtype, error) {
+	a, err := z.array(name)
+	if err != nil {
+		return 0, dtype{}, err
+	}
+	v, err := a.ints(fmt.Sprintf("npz %q", name))
+	if err != nil {
+		return 0, dtype{}, err
+	}
+	if len(v) != 1 || len(a.shape) > 1 {
+		return 0, dtype{}, bad("npz: %q has shape %v; want a single integer", name, a.shape)
+	}
+	return v[0], a.dt, nil
+}
+
+// indexDType picks int32 indices (scipy's default) when every index and count fits,
+// else int64.
+func indexDType(maxVal int64) dtype {
+	if maxVal <= math.MaxInt32 {
+		return dtI32
+	}
+	return dtI64
+}
+
+func encodeInts(dt dtype, n int, at func(int) int64) []byte {
+	raw := make([]byte, n*dt.size)
+	for i := 0; i < n; i++ {
+		v := at(i)
+		if dt.size == 4 {
+			dt.order().PutUint32(raw[4*i:], uint32(int32(v)))
+		} else {
+			dt.order().PutUint64(raw[8*i:], uint64(v))
+		}
+	}
+	return raw
+}
+
+// writeScipy writes the keys of scipy.sparse.save_npz: indices, indptr, format (a 0-d |S3
+// byte string, as scipy writes it), shape (int64 (2,)), data; plus blocksize for BSR.
+func writeScipy(w io.Writer, compress bool, format string, rows, cols int, ptr []int64, idx []int32, val []float32, dataShape []int, block []int) error {
+	zw := NewNPZWriter(w, compress)
+	maxv := int64(cols)
+	if n := ptr[len(ptr)-1]; n > maxv {
+		maxv = n
+	}
+	it := indexDType(maxv)
+	if err := zw.add("indices", it, []int{len(idx)}, encodeInts(it, len(idx), func(i int) int64 { return int64(idx[i]) })); err != nil {
+		return err
+	}
+	if err := zw.add("indptr", it, []int{len(ptr)}, encodeInts(it, len(ptr), func(i int) int64 { return ptr[i] })); err != nil {
+		return err
+	}
+	if err := zw.add("format", dtype{kind: 'S', size: len(format)}, []int{}, []byte(format)); err != nil {
+		return err
+	}
+	shape := []int64{int64(rows), int64(cols)}
+	if err := zw.add("shape", dtI64, []int{2}, encodeInts(dtI64, 2, func(i int) int64 { return shape[i] })); err != nil {
+		return err
+	}
+	if err := zw.add("data", dtF32, dataShape, encodeFloats(dtF32, val)); err != nil {
+		return err
+	}
+	if block != nil {
+		if err := zw.add("blocksize", dtI64, []int{2}, encodeInts(dtI64, 2, func(i int) int64 { return int64(block[i]) })); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
+}
+
+// WriteCSR writes c in scipy.sparse's npz layout (scipy.sparse.load_npz reads it as a
+// csr_matrix): float32 data, int32 indices and indptr when nnz and K fit, else int64.
+func WriteCSR(w io.Writer, c *formats.CSR, compress bool) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	return writeScipy(w, compress, "csr", c.Rows, c.Cols, c.RowPtr, c.ColIdx, c.Val, []int{len(c.Val)}, nil)
+}
+
+// ErrRaggedBSR is returned when a BSR with M % R ≠ 0 or K % C ≠ 0 is to be saved in
+// scipy's layout, which has no narrower edge blocks.
+var ErrRaggedBSR = fmt.Errorf("fileio: ragged BSR cannot be saved in scipy's bsr npz layout (it needs M %% R = K %% C = 0); save it as CSR (b.ToCSR()) instead")
+
+// WriteBSR writes b in scipy.sparse's npz layout (data of shape (blocks, R, C)) plus a
+// "blocksize" array. A ragged b is refused with ErrRaggedBSR.
+func WriteBSR(w io.Writer, b *formats.BSR, compress bool) error {
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	if b.Rows%b.R != 0 || b.Cols%b.C != 0 {
+		return fmt.Errorf("%w: shape %d×%d, block %d×%d", ErrRaggedBSR, b.Rows, b.Cols, b.R, b.C)
+	}
+	return writeScipy(w, compress, "bsr", b.Rows, b.Cols, b.BlockRowPtr, b.BlockCol, b.Val, []int{b.NumBlocks(), b.R, b.C}, []int{b.R, b.C})
+}
+
+// WriteNM writes m in sparsegen's N:M npz layout (see the package doc).
+func WriteNM(w io.Writer, m *formats.NM, compress bool) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	zw := NewNPZWriter(w, compress)
+	spr := m.SlotsPerRow()
+	shape := []int64{int64(m.Rows), int64(m.Cols)}
+	steps := []func() error{
+		func() error { return zw.add("format", dtype{kind: 'S', size: 2}, []int{}, []byte("nm")) },
+		func() error {
+			return zw.add("shape", dtI64, []int{2}, encodeInts(dtI64, 2, func(i int) int64 { return shape[i] }))
+		},
+		func() error {
+			return zw.add("keep", dtI64, []int{}, encodeInts(dtI64, 1, func(int) int64 { return int64(m.Keep) }))
+		},
+		func() error {
+			return zw.add("group", dtI64, []int{}, encodeInts(dtI64, 1, func(int) int64 { return int64(m.Group) }))
+		},
+		func() error { return zw.add("data", dtF32, []int{m.Rows, spr}, encodeFloats(dtF32, m.Val)) },
+		func() error { return zw.add("pos", dtU8, []int{m.Rows, spr}, m.Pos) },
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
+}
+
+// ReadNPZMatrix opens the .npz in r (size bytes) and reads its matrix (see NPZ.Matrix).
+func ReadNPZMatrix(r io.ReaderAt, size int64, name string) (formats.Matrix, Info, error) {
+	z, err := OpenNPZ(r, size)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	return z.Matrix(name)
+}
