@@ -1,0 +1,480 @@
+package formats
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+)
+
+// BlockShape is an R×C block size.
+type BlockShape struct{ R, C int }
+
+func (b BlockShape) String() string { return fmt.Sprintf("%dx%d", b.R, b.C) }
+
+// DefaultBlockShapes are the block sizes Measure reports when none are asked for: row
+// blocks that share loads of X (R×1), column blocks, and square blocks.
+var DefaultBlockShapes = []BlockShape{{2, 1}, {4, 1}, {8, 1}, {16, 1}, {1, 4}, {1, 8}, {2, 2}, {4, 4}, {8, 8}}
+
+// nmGroups are the group sizes M for which Measure reports the tightest N:M.
+var nmGroups = [3]int{4, 8, 16}
+
+// BlockStats describes the matrix converted to BSR R×C (BSRFromDense keeps every block
+// with at least one nonzero).
+type BlockStats struct {
+	R, C   int
+	Blocks int64   // stored blocks
+	Slots  int64   // stored values, the zeros inside stored blocks included (ragged edges narrower)
+	Fill   float64 // NNZ / Slots: the fraction of stored slots that are nonzero (1 when Slots = 0)
+	Bytes  int64   // BSRBytes of this layout
+}
+
+// NMStats is the tightest Keep:Group pattern the matrix satisfies for one Group.
+type NMStats struct {
+	Group int
+	// MaxGroupNNZ is the largest number of nonzeros in any group of Group consecutive
+	// columns of a row (groups aligned at multiples of Group; the last may be partial).
+	MaxGroupNNZ int
+	// Keep is the smallest N ≥ 1 such that NMFromDense(·, N, Group) succeeds:
+	// max(1, MaxGroupNNZ). A partial last group of r columns allows min(N, r) nonzeros and
+	// has at most r, so it constrains N only by its count.
+	Keep int
+	// Sparse reports Keep < Group: the pattern skips work (Keep = Group is dense).
+	Sparse bool
+	Bytes  int64 // NMBytes for Keep:Group
+}
+
+// Stats summarises a weight matrix for inspection and for the dispatcher's choice of
+// format. Every count is of true nonzeros (stored zeros of a format do not count).
+type Stats struct {
+	Rows, Cols int
+	NNZ        int64
+	Density    float64 // NNZ / (Rows·Cols); 0 for an empty shape
+
+	// Nonzeros per row.
+	RowMin, RowMax  int
+	RowMean, RowStd float64 // population standard deviation
+	EmptyRows       int
+	Blocks          []BlockStats // one per requested shape, in order
+	NM              []NMStats    // Group = 4, 8 and 16, in that order
+	DenseBytes      int64        // Rows·Cols·4
+	CSRBytes        int64        // CSRBytes(Rows, NNZ, 4)
+	CSR16Bytes      int64        // CSRBytes(Rows, NNZ, 2); 0 when K > 65536 (not applicable)
+	CSR16Applicable bool         // K ≤ 65536
+}
+
+// BestBlock returns the block layout with the fewest bytes among s.Blocks (ties: the
+// earlier shape), and false when no block shape was measured.
+func (s *Stats) BestBlock() (BlockStats, bool) {
+	if len(s.Blocks) == 0 {
+		return BlockStats{}, false
+	}
+	best := 0
+	for i, b := range s.Blocks {
+		if b.Bytes < s.Blocks[best].Bytes {
+			best = i
+		}
+	}
+	return s.Blocks[best], true
+}
+
+// Block returns the stats of shape r×c if it was measured.
+func (s *Stats) Block(r, c int) (BlockStats, bool) {
+	for _, b := range s.Blocks {
+		if b.R == r && b.C == c {
+			return b, true
+		}
+	}
+	return BlockStats{}, false
+}
+
+// ptrBytes is the size of one row pointer in a packed layout: 4 bytes while every offset
+// fits int32, else 8.
+func ptrBytes(maxOffset int64) int64 {
+	if maxOffset <= MaxInt32 {
+		return 4
+	}
+	return 8
+}
+
+// CSRBytes is the size of an M-row CSR with nnz entries: nnz values (4 B), nnz column
+// indices of idxBytes each (4, or 2 when K ≤ 65536), and M+1 row pointers (4 B each while
+// nnz < 2³¹, else 8 B).
+func CSRBytes(rows int, nnz int64, idxBytes int) int64 {
+	return nnz*(4+int64(idxBytes)) + int64(rows+1)*ptrBytes(nnz)
+}
+
+// BSRBytes is the size of a BSR layout of an M-row matrix with R-row blocks: slots values
+// (4 B), one int32 block column per block, and ⌈M/R⌉+1 block row pointers (4 B while the
+// block count fits int32, else 8 B).
+func BSRBytes(rows, r int, blocks, slots int64) int64 {
+	return slots*4 + blocks*4 + int64(ceilDiv(rows, r)+1)*ptrBytes(blocks)
+}
+
+// NMBytes is the size of a rows×cols matrix stored as keep:group: every slot (spare slots
+// included) holds a 4-byte value and a position of ⌈log2 group⌉ bits, the positions packed
+// densely. It returns 0 for an invalid pattern.
+func NMBytes(rows, cols, keep, group int) int64 {
+	m := &NM{Rows: rows, Cols: cols, Keep: keep, Group: group}
+	if group < 1 || group > MaxGroup || keep < 1 || keep > group || rows < 0 || cols < 0 {
+		return 0
+	}
+	slots := int64(rows) * int64(m.SlotsPerRow())
+	return slots*4 + (slots*int64(m.PosBits())+7)/8
+}
+
+// Measure computes the Stats of m for the given block shapes (DefaultBlockShapes when none
+// are given). It validates m first. It runs in O(M·K/64 per shape) on top of one pass over
+// the values for a Dense m, and in O(nnz + M + K/C per shape) for the sparse formats (or
+// the bitmap path when they are denser than 1/64).
+func Measure(m Matrix, shapes ...BlockShape) (*Stats, error) {
+	if m == nil {
+		return nil, invalid("matrix", "", "nil matrix")
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	if len(shapes) == 0 {
+		shapes = DefaultBlockShapes
+	}
+	for _, s := range shapes {
+		if s.R < 1 || s.C < 1 || s.R > MaxBlockDim || s.C > MaxBlockDim {
+			return nil, invalid("bsr", "", "block %d×%d outside 1…%d", s.R, s.C, MaxBlockDim)
+		}
+	}
+	rows, cols := m.Shape()
+	c := newCollector(rows, cols, shapes)
+	switch w := m.(type) {
+	case *Dense:
+		c.runDense(w)
+	default:
+		src := rowSourceOf(m)
+		useBits := forceMeasurePath == pathBits ||
+			(forceMeasurePath == pathAuto && m.NNZ()*64 >= int64(rows)*int64(cols))
+		c.runSparse(src, useBits)
+	}
+	return c.finish(), nil
+}
+
+// Test hook: which algorithm Measure uses for the sparse formats.
+const (
+	pathAuto = iota
+	pathBits
+	pathIdx
+)
+
+var forceMeasurePath = pathAuto
+
+// rowSource yields the ascending column indices of the true nonzeros of row i.
+type rowSource func(i int, buf []int32) []int32
+
+func rowSourceOf(m Matrix) rowSource {
+	switch w := m.(type) {
+	case *CSR:
+		return func(i int, buf []int32) []int32 {
+			buf = buf[:0]
+			for p := w.RowPtr[i]; p < w.RowPtr[i+1]; p++ {
+				if w.Val[p] != 0 {
+					buf = append(buf, w.ColIdx[p])
+				}
+			}
+			return buf
+		}
+	case *BSR:
+		return func(i int, buf []int32) []int32 {
+			buf = buf[:0]
+			bi, r := i/w.R, i%w.R
+			for p := w.BlockRowPtr[bi]; p < w.BlockRowPtr[bi+1]; p++ {
+				j := int(w.BlockCol[p])
+				_, bw := w.BlockDims(bi, j)
+				v := w.Val[w.BlockOffset(int(p))+int64(r*bw):]
+				for c := 0; c < bw; c++ {
+					if v[c] != 0 {
+						buf = append(buf, int32(j*w.C+c))
+					}
+				}
+			}
+			return buf
+		}
+	case *NM:
+		spr, groups := w.SlotsPerRow(), w.Groups()
+		return func(i int, buf []int32) []int32 {
+			buf = buf[:0]
+			s := i * spr
+			for g := 0; g < groups; g++ {
+				slots, _ := w.GroupSlots(g)
+				for k := 0; k < slots; k++ {
+					if w.Val[s] != 0 {
+						buf = append(buf, int32(g*w.Group+int(w.Pos[s])))
+					}
+					s++
+				}
+			}
+			return buf
+		}
+	}
+	d := m.ToDense()
+	return func(i int, buf []int32) []int32 {
+		buf = buf[:0]
+		for j, v := range d.Row(i) {
+			if v != 0 {
+				buf = append(buf, int32(j))
+			}
+		}
+		return buf
+	}
+}
+
+// collector accumulates the statistics row by row, from either a bitmap of the row's
+// nonzeros or the list of their columns.
+type collector struct {
+	rows, cols int
+	nw         int // words per row bitmap
+
+	nnz          int64
+	rmin, rmax   int
+	sum, sumsq   float64
+	empty        int
+	nmMax        []int // per nmGroups entry
+	shapes       []BlockShape
+	blocks       []int64
+	slots        []int64
+	acc          [][]uint64 // bitmap path: OR of the rows of the current block row, per shape
+	mark         [][]int    // index path: last block row (+1) that stored block column j, per shape
+	row          []uint64
+	lastChunkSet []bool
+}
+
+func newCollector(rows, cols int, shapes []BlockShape) *collector {
+	return &collector{
+		rows: rows, cols: cols, nw: (cols + 63) / 64,
+		rmin: math.MaxInt, nmMax: make([]int, len(nmGroups)),
+		shapes: shapes, blocks: make([]int64, len(shapes)), slots: make([]int64, len(shapes)),
+	}
+}
+
+func (c *collector) rowCount(n int) {
+	c.nnz += int64(n)
+	c.rmin = min(c.rmin, n)
+	c.rmax = max(c.rmax, n)
+	c.sum += float64(n)
+	c.sumsq += float64(n) * float64(n)
+	if n == 0 {
+		c.empty++
+	}
+}
+
+// runDense builds each row's bitmap straight from the values.
+func (c *collector) runDense(d *Dense) {
+	c.initBits()
+	for i := 0; i < c.rows; i++ {
+		row := d.Row(i)
+		n := 0
+		for w := 0; w < c.nw; w++ {
+			seg := row[w*64 : min(w*64+64, c.cols)]
+			var x uint64
+			for b, v := range seg {
+				// (u + 0x7fffffff) >> 31 is 1 exactly when u = |bits| ≠ 0: NaN counts, -0 does not.
+				u := math.Float32bits(v) & 0x7fffffff
+				x |= uint64((u+0x7fffffff)>>31) << uint(b)
+			}
+			c.row[w] = x
+			n += bits.OnesCount64(x)
+		}
+		c.rowCount(n)
+		c.addBits(i)
+	}
+}
+
+func (c *collector) runSparse(src rowSource, useBits bool) {
+	buf := make([]int32, 0, 64)
+	if useBits {
+		c.initBits()
+	} else {
+		c.mark = make([][]int, len(c.shapes))
+		for s, sh := range c.shapes {
+			c.mark[s] = make([]int, ceilDiv(c.cols, sh.C))
+		}
+	}
+	for i := 0; i < c.rows; i++ {
+		buf = src(i, buf)
+		c.rowCount(len(buf))
+		if useBits {
+			clear(c.row)
+			for _, j := range buf {
+				c.row[j>>6] |= 1 << uint(j&63)
+			}
+			c.addBits(i)
+		} else {
+			c.addIdx(i, buf)
+		}
+	}
+}
+
+func (c *collector) initBits() {
+	c.row = make([]uint64, c.nw)
+	c.acc = make([][]uint64, len(c.shapes))
+	for s := range c.shapes {
+		c.acc[s] = make([]uint64, c.nw)
+	}
+}
+
+// addBits folds row i (in c.row) into the N:M maxima and the block accumulators.
+func (c *collector) addBits(i int) {
+	m4, m8, m16 := c.nmMax[0], c.nmMax[1], c.nmMax[2]
+	for _, x := range c.row {
+		if x == 0 {
+			continue
+		}
+		// Per-nibble, per-byte and per-halfword population counts (SWAR).
+		c2 := x - (x>>1)&0x5555555555555555
+		c4 := c2&0x3333333333333333 + (c2>>2)&0x3333333333333333
+		c8 := (c4 + c4>>4) & 0x0f0f0f0f0f0f0f0f
+		c16 := (c8 + c8>>8) & 0x00ff00ff00ff00ff
+		for s := 0; s < 64; s += 4 {
+			m4 = max(m4, int(c4>>uint(s)&15))
+		}
+		for s := 0; s < 64; s += 8 {
+			m8 = max(m8, int(c8>>uint(s)&255))
+		}
+		for s := 0; s < 64; s += 16 {
+			m16 = max(m16, int(c16>>uint(s)&0xffff))
+		}
+	}
+	c.nmMax[0], c.nmMax[1], c.nmMax[2] = m4, m8, m16
+
+	for s, sh := range c.shapes {
+		acc := c.acc[s]
+		for w, x := range c.row {
+			acc[w] |= x
+		}
+		if (i+1)%sh.R == 0 || i == c.rows-1 {
+			h := (i % sh.R) + 1
+			n, lastSet := countChunks(acc, c.cols, sh.C)
+			c.blocks[s] += n
+			c.slots[s] += n * int64(h*sh.C)
+			if lastSet {
+				c.slots[s] -= int64(h * (ceilDiv(c.cols, sh.C)*sh.C - c.cols))
+			}
+			clear(acc)
+		}
+	}
+}
+
+// countChunks counts the aligned width-C column chunks of a cols-bit bitmap that hold a set
+// bit, and says whether the last (possibly ragged) chunk does.
+func countChunks(acc []uint64, cols, C int) (n int64, lastSet bool) {
+	if cols == 0 {
+		return 0, false
+	}
+	lastStart := (ceilDiv(cols, C) - 1) * C
+	lastSet = anyBit(acc, lastStart, cols)
+	if C&(C-1) == 0 {
+		// C divides 64: OR each chunk's bits into its first bit, then count first bits.
+		var mask uint64
+		for b := 0; b < 64; b += C {
+			mask |= 1 << uint(b)
+		}
+		for _, x := range acc {
+			if x == 0 {
+				continue
+			}
+			for s := 1; s < C; s <<= 1 {
+				x |= x >> uint(s)
+			}
+			n += int64(bits.OnesCount64(x & mask))
+		}
+		return n, lastSet
+	}
+	for lo := 0; lo < cols; lo += C {
+		if anyBit(acc, lo, min(lo+C, cols)) {
+			n++
+		}
+	}
+	return n, lastSet
+}
+
+// anyBit reports whether any bit in [lo, hi) is set.
+func anyBit(acc []uint64, lo, hi int) bool {
+	for lo < hi {
+		w, b := lo>>6, uint(lo&63)
+		width := min(64-int(b), hi-lo)
+		m := ^uint64(0) >> uint(64-width) << b
+		if acc[w]&m != 0 {
+			return true
+		}
+		lo += width
+	}
+	return false
+}
+
+// addIdx folds the ascending nonzero columns of row i into the N:M maxima and the blocks.
+func (c *collector) addIdx(i int, idx []int32) {
+	for g, G := range nmGroups {
+		sh := uint(bits.TrailingZeros(uint(G)))
+		best := c.nmMax[g]
+		run, cur := 0, int32(-1)
+		for _, j := range idx {
+			if grp := j >> sh; grp != cur {
+				cur, run = grp, 0
+			}
+			run++
+			best = max(best, run)
+		}
+		c.nmMax[g] = best
+	}
+	for s, sh := range c.shapes {
+		bi := i / sh.R
+		h := min(sh.R, c.rows-bi*sh.R)
+		mark := c.mark[s]
+		for _, j := range idx {
+			bj := int(j) / sh.C
+			if mark[bj] != bi+1 {
+				mark[bj] = bi + 1
+				c.blocks[s]++
+				c.slots[s] += int64(h * min(sh.C, c.cols-bj*sh.C))
+			}
+		}
+	}
+}
+
+func (c *collector) finish() *Stats {
+	s := &Stats{Rows: c.rows, Cols: c.cols, NNZ: c.nnz, EmptyRows: c.empty,
+		RowMax: c.rmax, CSR16Applicable: c.cols <= 65536}
+	total := int64(c.rows) * int64(c.cols)
+	if total > 0 {
+		s.Density = float64(c.nnz) / float64(total)
+	}
+	if c.rows > 0 {
+		s.RowMin = c.rmin
+		s.RowMean = c.sum / float64(c.rows)
+		s.RowStd = math.Sqrt(max(0, c.sumsq/float64(c.rows)-s.RowMean*s.RowMean))
+	}
+	s.DenseBytes = total * 4
+	s.CSRBytes = CSRBytes(c.rows, c.nnz, 4)
+	if s.CSR16Applicable {
+		s.CSR16Bytes = CSRBytes(c.rows, c.nnz, 2)
+	}
+	for i, sh := range c.shapes {
+		b := BlockStats{R: sh.R, C: sh.C, Blocks: c.blocks[i], Slots: c.slots[i], Fill: 1}
+		if b.Slots > 0 {
+			b.Fill = float64(c.nnz) / float64(b.Slots)
+		}
+		b.Bytes = BSRBytes(c.rows, sh.R, b.Blocks, b.Slots)
+		s.Blocks = append(s.Blocks, b)
+	}
+	for g, G := range nmGroups {
+		keep := max(1, c.nmMax[g])
+		s.NM = append(s.NM, NMStats{Group: G, MaxGroupNNZ: c.nmMax[g], Keep: keep,
+			Sparse: keep < G, Bytes: NMBytes(c.rows, c.cols, keep, G)})
+	}
+	return s
+}
+
+// BlockFill measures m as BSR r×c only (see BlockStats).
+func BlockFill(m Matrix, r, c int) (BlockStats, error) {
+	s, err := Measure(m, BlockShape{r, c})
+	if err != nil {
+		return BlockStats{}, err
+	}
+	return s.Blocks[0], nil
+}
