@@ -2,6 +2,7 @@ package fileio
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 
 // randDense makes a rows×cols matrix with about density of its entries nonzero.
 func randDense(rng *rand.Rand, rows, cols int, density float64) *formats.Dense {
-	d, _ := formats.ZeroDense(rows, cols)
+	d := &formats.Dense{Rows: rows, Cols: cols, Stride: cols, Data: make([]float32, rows*cols)} // not ZeroDense: its stride 1 for cols = 0 breaks Row
 	for i := range d.Data {
 		if rng.Float64() < density {
 			d.Data[i] = float32(rng.NormFloat64())
@@ -22,7 +23,7 @@ func randDense(rng *rand.Rand, rows, cols int, density float64) *formats.Dense {
 
 // blockDense makes a matrix whose nonzeros come in whole r×c blocks (some zero inside).
 func blockDense(rng *rand.Rand, rows, cols, r, c int, density float64) *formats.Dense {
-	d, _ := formats.ZeroDense(rows, cols)
+	d := &formats.Dense{Rows: rows, Cols: cols, Stride: cols, Data: make([]float32, rows*cols)} // not ZeroDense: its stride 1 for cols = 0 breaks Row
 	for i := 0; i < rows; i += r {
 		for j := 0; j < cols; j += c {
 			if rng.Float64() >= density {
@@ -94,3 +95,5 @@ func rawNPY(major byte, dict string, data []byte) []byte {
 func readNPYBytes(b []byte) (*formats.Dense, Info, error) {
 	return ReadNPY(bytes.NewReader(b), int64(len(b)))
 }
+
+func mathFloat64bits(x float64) uint64 { return math.Float64bits(x) }

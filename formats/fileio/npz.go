@@ -184,7 +184,7 @@ func (z *NPZ) array(name string) (*array, error) {
 				return a, nil
 			}
 		}
-		return nil, bad("npz: entry %q: %v", name, err)
+		return nil, bad("npz: entry %q: its data does not end where its zip header says, or fails the CRC (%v)", name, err)
 	}
 	return a, nil
 }
