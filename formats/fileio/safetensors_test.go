@@ -20,7 +20,9 @@ func stBytes(t *testing.T, ts []Tensor, md map[string]string) []byte {
 	return b.Bytes()
 }
 
-func openSt(b []byte) (*Safetensors, error) { return OpenSafetensors(bytes.NewReader(b), int64(len(b))) }
+func openSt(b []byte) (*Safetensors, error) {
+	return OpenSafetensors(bytes.NewReader(b), int64(len(b)))
+}
 
 func TestSafetensorsRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
