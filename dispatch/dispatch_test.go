@@ -1,0 +1,767 @@
+package dispatch
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/ref"
+)
+
+// randDense makes an m×k matrix with about density·m·k nonzeros.
+func randDense(rng *rand.Rand, m, k int, density float64) *formats.Dense {
+	d := &formats.Dense{Rows: m, Cols: k, Stride: k, Data: make([]float32, m*k)}
+	for i := range d.Data {
+		if rng.Float64() < density {
+			d.Data[i] = float32(rng.NormFloat64())
+		}
+	}
+	return d
+}
+
+// randBlocky makes a matrix whose nonzeros fill R×C blocks (each kept with probability p).
+func randBlocky(rng *rand.Rand, m, k, r, c int, p float64) *formats.Dense {
+	d := &formats.Dense{Rows: m, Cols: k, Stride: k, Data: make([]float32, m*k)}
+	for i0 := 0; i0 < m; i0 += r {
+		for j0 := 0; j0 < k; j0 += c {
+			if rng.Float64() >= p {
+				continue
+			}
+			for i := i0; i < min(i0+r, m); i++ {
+				for j := j0; j < min(j0+c, k); j++ {
+					d.Data[i*k+j] = float32(rng.NormFloat64())
+				}
+			}
+		}
+	}
+	return d
+}
+
+// randNM makes a matrix where each group of `group` along K keeps `keep` random weights.
+func randNM(rng *rand.Rand, m, k, keep, group int) *formats.Dense {
+	d := &formats.Dense{Rows: m, Cols: k, Stride: k, Data: make([]float32, m*k)}
+	for i := 0; i < m; i++ {
+		for g := 0; g < k; g += group {
+			w := min(group, k-g)
+			for _, j := range rng.Perm(w)[:min(keep, w)] {
+				d.Data[i*k+g+j] = float32(rng.NormFloat64())
+			}
+		}
+	}
+	return d
+}
+
+// inFormat stores d in one of the canonical formats.
+func inFormat(t testing.TB, d *formats.Dense, f string) formats.Matrix {
+	t.Helper()
+	var w formats.Matrix
+	var err error
+	switch f {
+	case "dense":
+		w = d
+	case "csr":
+		w, err = formats.CSRFromDense(d)
+	case "bsr":
+		w, err = formats.BSRFromDense(d, 4, 1)
+	case "bsr2x3":
+		w, err = formats.BSRFromDense(d, 2, 3)
+	case "nm":
+		w, err = formats.NMFromDense(d, 2, 4)
+	default:
+		t.Fatalf("unknown format %s", f)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func randX(rng *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	return x
+}
+
+// oracle computes Y with the reference kernel on w (channel-major).
+func oracle(t testing.TB, w formats.Matrix, x []float32, ldx int, y0 []float32, ldy, n int, epi *ref.Epilogue) []float32 {
+	t.Helper()
+	y := append([]float32(nil), y0...)
+	if err := ref.Matrix(w, x, ldx, y, ldy, n, epi); err != nil {
+		t.Fatal(err)
+	}
+	return y
+}
+
+// closeTo checks |got − want| within the DESIGN §6 bound, using |W|·|X| per entry.
+func closeTo(t testing.TB, what string, got, want []float32, w formats.Matrix, x []float32, ldx, ldy, n int) {
+	t.Helper()
+	d := w.ToDense()
+	m, k := w.Shape()
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			g, e := got[i*ldy+j], want[i*ldy+j]
+			if g == e || (isNaN(g) && isNaN(e)) {
+				continue
+			}
+			var mag float64
+			for c := 0; c < k; c++ {
+				mag += math.Abs(float64(d.At(i, c)) * float64(x[c*ldx+j]))
+			}
+			tol := 2*float64(k+1)*float64(1.2e-7)*mag + 1e-6
+			if math.Abs(float64(g-e)) > tol {
+				t.Fatalf("%s: Y[%d,%d] = %v, reference %v (tol %g)", what, i, j, g, e, tol)
+			}
+		}
+	}
+	// Untouched padding: columns n…ldy of Y must equal the initial values (checked by callers).
+}
+
+func isNaN(f float32) bool { return f != f }
+
+func runnableISAs() []string {
+	var out []string
+	for _, i := range []asm.ISA{asm.Generic, asm.AVX2, asm.AVX512, asm.NEON} {
+		if Host().Supported(i) {
+			out = append(out, i.String())
+		}
+	}
+	return out
+}
+
+var epilogues = []Options{
+	{},
+	{Act: ref.ActReLU},
+	{Act: ref.ActClamp, Lo: -0.5, Hi: 0.75, Accumulate: true},
+	{Act: ref.ActGELU},
+	{Act: ref.ActSiLU, Accumulate: true},
+}
+
+// TestAgainstReference runs random matrices of every format through every ISA cap that
+// runs here, both layouts, N from 1 to large, 1 and several threads.
+func TestAgainstReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	shapes := [][2]int{{37, 29}, {64, 48}, {5, 70}}
+	ns := []int{1, 3, 16, 17, 70}
+	if testing.Short() {
+		ns = []int{1, 17}
+	}
+	for _, isa := range runnableISAs() {
+		for si, sh := range shapes {
+			for _, f := range []string{"dense", "csr", "bsr", "bsr2x3", "nm"} {
+				var d *formats.Dense
+				if f == "nm" {
+					d = randNM(rng, sh[0], sh[1], 2, 4)
+				} else {
+					d = randDense(rng, sh[0], sh[1], []float64{0.1, 0.5, 0.95}[si])
+				}
+				w := inFormat(t, d, f)
+				for ei, eo := range epilogues {
+					opts := eo
+					opts.ISA = isa
+					opts.Bias = randX(rng, sh[0])
+					if ei == 0 {
+						opts.Bias = nil
+					}
+					for _, threads := range []int{1, 3} {
+						opts.Threads = threads
+						p, err := Compile(w, opts)
+						if err != nil {
+							t.Fatal(err)
+						}
+						epi := &ref.Epilogue{Bias: opts.Bias, Act: opts.Act, Lo: opts.Lo, Hi: opts.Hi, Accumulate: opts.Accumulate}
+						for _, n := range ns {
+							name := fmt.Sprintf("%s/%dx%d/%s/epi%d/t%d/n%d", isa, sh[0], sh[1], f, ei, threads, n)
+							checkChannelMajor(t, name, p, w, rng, n, epi)
+							checkTokenMajor(t, name, p, w, rng, n, epi)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func checkChannelMajor(t *testing.T, name string, p *Plan, w formats.Matrix, rng *rand.Rand, n int, epi *ref.Epilogue) {
+	t.Helper()
+	m, k := w.Shape()
+	ldx, ldy := n+3, n+5
+	x := randX(rng, (k-1)*ldx+n)
+	y0 := randX(rng, m*ldy)
+	y := append([]float32(nil), y0...)
+	if err := p.Mul(y, ldy, x, ldx, n); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	want := oracle(t, w, x, ldx, y0, ldy, n, epi)
+	closeTo(t, name+"/cm", y, want, w, x, ldx, ldy, n)
+	for i := 0; i < m; i++ { // padding columns untouched
+		for j := n; j < ldy && i*ldy+j < len(y); j++ {
+			if y[i*ldy+j] != y0[i*ldy+j] {
+				t.Fatalf("%s: Mul wrote padding Y[%d,%d]", name, i, j)
+			}
+		}
+	}
+}
+
+func checkTokenMajor(t *testing.T, name string, p *Plan, w formats.Matrix, rng *rand.Rand, n int, epi *ref.Epilogue) {
+	t.Helper()
+	m, k := w.Shape()
+	ldx, ldy := k+2, m+1
+	xt := randX(rng, (n-1)*ldx+k)
+	yt0 := randX(rng, (n-1)*ldy+m)
+	yt := append([]float32(nil), yt0...)
+	if err := p.MulTokens(yt, ldy, xt, ldx, n); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	// Channel-major oracle on the transposed operands.
+	x := make([]float32, k*n)
+	y0 := make([]float32, m*n)
+	transpose(x, n, xt, ldx, n, k)
+	transpose(y0, n, yt0, ldy, n, m)
+	want := oracle(t, w, x, n, y0, n, n, epi)
+	got := make([]float32, m*n)
+	transpose(got, n, yt, ldy, n, m)
+	closeTo(t, name+"/tm", got, want, w, x, n, n, n)
+	for tok := 0; tok < n-1; tok++ {
+		if yt[tok*ldy+m] != yt0[tok*ldy+m] {
+			t.Fatalf("%s: MulTokens wrote padding of token %d", name, tok)
+		}
+	}
+}
+
+// TestEveryFamily forces each registered family this CPU runs, on a matrix in its format.
+func TestEveryFamily(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, f := range asm.Families() {
+		if !Host().CanRun(f, Host().BestISA()) {
+			t.Logf("%s: needs %v, not on this CPU", f.Name, f.Features)
+			continue
+		}
+		var d *formats.Dense
+		format := ""
+		switch f.Format {
+		case "nm":
+			kk, g := familyNM(f)
+			if kk == 0 {
+				kk, g = 2, 4
+			}
+			d = randNM(rng, 45, 67, kk, g)
+			format = fmt.Sprintf("nm%d:%d", kk, g)
+		case "bsr":
+			r, c := familyBlock(f)
+			if r == 0 {
+				r, c = 4, 1
+			}
+			d = randBlocky(rng, 45, 67, r, c, 0.3)
+			format = fmt.Sprintf("bsr%dx%d", r, c)
+		default:
+			d = randDense(rng, 45, 67, 0.2)
+			format = f.Format
+		}
+		for _, threads := range []int{1, 2} {
+			p, err := Compile(d, Options{Kernel: f.Name, Format: format, Threads: threads, Act: ref.ActReLU, Bias: randX(rng, 45)})
+			if err != nil {
+				t.Fatalf("%s: %v", f.Name, err)
+			}
+			for b := range numBuckets {
+				if familyCovers(f, b) && p.sel[b].fam.Name != f.Name {
+					t.Fatalf("forced %s, bucket %d runs %s", f.Name, b, p.sel[b].fam.Name)
+				}
+			}
+			epi := &ref.Epilogue{Bias: p.epi.Bias, Act: ref.ActReLU}
+			for _, n := range []int{1, 7, 16, 33, 100} {
+				name := fmt.Sprintf("%s/t%d/n%d", f.Name, threads, n)
+				checkChannelMajor(t, name, p, d, rng, n, epi)
+				checkTokenMajor(t, name, p, d, rng, n, epi)
+			}
+		}
+	}
+}
+
+// mulAll runs Mul and returns Y.
+func mulAll(t *testing.T, p *Plan, x []float32, n int) []float32 {
+	t.Helper()
+	m, _ := p.Shape()
+	y := make([]float32, m*n)
+	if err := p.Mul(y, n, x, n, n); err != nil {
+		t.Fatal(err)
+	}
+	return y
+}
+
+func bitwiseEqual(a, b []float32) int {
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestBitwiseAcrossThreadsAndSplits: the same plan gives bit-identical Y for any thread
+// count, any split of N into calls, batch and token-major layouts.
+func TestBitwiseAcrossThreadsAndSplits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, f := range []string{"dense", "csr", "bsr", "nm"} {
+		var d *formats.Dense
+		if f == "nm" {
+			d = randNM(rng, 300, 200, 2, 4)
+		} else {
+			d = randDense(rng, 300, 200, 0.15)
+		}
+		w := inFormat(t, d, f)
+		for _, n := range []int{1, 9, 200} {
+			_, k := w.Shape()
+			x := randX(rng, k*n)
+			var base []float32
+			var fam string
+			for _, threads := range []int{1, 2, 3, 7} {
+				p, err := Compile(w, Options{Threads: threads, Act: ref.ActSiLU})
+				if err != nil {
+					t.Fatal(err)
+				}
+				fam, _ = p.KernelFor(n)
+				y := mulAll(t, p, x, n)
+				if base == nil {
+					base = y
+					continue
+				}
+				if i := bitwiseEqual(base, y); i >= 0 {
+					t.Fatalf("%s n=%d %s: threads=%d differs at %d", f, n, fam, threads, i)
+				}
+			}
+			p, _ := Compile(w, Options{Threads: 3, Act: ref.ActSiLU})
+			m, _ := p.Shape()
+			if n >= 34 { // split N into two calls in the same bucket
+				a := 17 + rng.IntN(n-33)
+				y := make([]float32, m*n)
+				if err := p.Mul(y, n, x, n, a); err != nil {
+					t.Fatal(err)
+				}
+				if err := p.Mul(y[a:], n, x[a:], n, n-a); err != nil {
+					t.Fatal(err)
+				}
+				if i := bitwiseEqual(base, y); i >= 0 {
+					t.Fatalf("%s n=%d: split at %d differs at %d", f, n, a, i)
+				}
+			}
+			// Batch: two items, the second a copy of X.
+			xb := append(append([]float32(nil), x...), x...)
+			yb := make([]float32, 2*m*n)
+			if err := p.MulBatch(yb, n, m*n, xb, n, k*n, n, 2); err != nil {
+				t.Fatal(err)
+			}
+			if bitwiseEqual(base, yb[:m*n]) >= 0 || bitwiseEqual(base, yb[m*n:]) >= 0 {
+				t.Fatalf("%s n=%d: batch differs", f, n)
+			}
+			// Token-major on the transposed X, transposed back.
+			xt := make([]float32, n*k)
+			transpose(xt, k, x, n, k, n)
+			yt := make([]float32, n*m)
+			if err := p.MulTokens(yt, m, xt, k, n); err != nil {
+				t.Fatal(err)
+			}
+			y := make([]float32, m*n)
+			transpose(y, n, yt, m, n, m)
+			if i := bitwiseEqual(base, y); i >= 0 {
+				t.Fatalf("%s n=%d: token-major differs at %d", f, n, i)
+			}
+		}
+	}
+}
+
+// TestConcurrentMul runs one plan from several goroutines (run with -race).
+func TestConcurrentMul(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	d := randDense(rng, 200, 120, 0.1)
+	p, err := Compile(d, Options{Threads: 3, Bias: randX(rng, 200), Act: ref.ActReLU})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 9))
+			for it := 0; it < 5; it++ {
+				n := []int{1, 5, 40}[(g+it)%3]
+				x := randX(r, 120*n)
+				want := make([]float32, 200*n)
+				if err := ref.Matrix(d, x, n, want, n, n, &p.epi); err != nil {
+					errs <- err
+					return
+				}
+				y := make([]float32, 200*n)
+				var err error
+				if g%2 == 0 {
+					err = p.Mul(y, n, x, n, n)
+				} else {
+					xt := make([]float32, n*120)
+					transpose(xt, 120, x, n, 120, n)
+					yt := make([]float32, n*200)
+					err = p.MulTokens(yt, 200, xt, 120, n)
+					transpose(y, n, yt, 200, n, 200)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				for i := range y {
+					if math.Abs(float64(y[i]-want[i])) > 1e-4*(1+math.Abs(float64(want[i]))) {
+						errs <- fmt.Errorf("goroutine %d: Y[%d] = %v, want %v", g, i, y[i], want[i])
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// TestBadInput: every malformed call returns an error and writes nothing.
+func TestBadInput(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	d := randDense(rng, 8, 6, 0.5)
+	p, err := Compile(d, Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 5
+	x := randX(rng, 6*n)
+	y := make([]float32, 8*n)
+	cases := []struct {
+		name string
+		call func() error
+	}{
+		{"nil x", func() error { return p.Mul(y, n, nil, n, n) }},
+		{"nil y", func() error { return p.Mul(nil, n, x, n, n) }},
+		{"short x", func() error { return p.Mul(y, n, x[:len(x)-1], n, n) }},
+		{"short y", func() error { return p.Mul(y[:len(y)-1], n, x, n, n) }},
+		{"negative n", func() error { return p.Mul(y, n, x, n, -1) }},
+		{"ldx < n", func() error { return p.Mul(y, n, x, n-1, n) }},
+		{"ldy < n", func() error { return p.Mul(y, n-1, x, n, n) }},
+		{"negative ld", func() error { return p.Mul(y, -3, x, n, n) }},
+		{"ldx too long", func() error { return p.Mul(y, n, x, n+1, n) }},
+		{"batch short", func() error { return p.MulBatch(y, n, 8*n, x, n, 6*n, n, 2) }},
+		{"batch overlap", func() error { return p.MulBatch(make([]float32, 100*n), n, 1, x, n, 0, n, 2) }},
+		{"batch negative", func() error { return p.MulBatch(y, n, 8*n, x, n, 6*n, n, -1) }},
+		{"batch negative stride", func() error { return p.MulBatch(y, n, -1, x, n, 6*n, n, 1) }},
+		{"tokens short x", func() error { return p.MulTokens(y, 8, x[:6*n-1], 6, n) }},
+		{"tokens ldx < K", func() error { return p.MulTokens(y, 8, x, 5, n) }},
+		{"tokens ldy < M", func() error { return p.MulTokens(y, 7, x, 6, n) }},
+		{"tokens nil", func() error { return p.MulTokens(nil, 8, nil, 6, n) }},
+		{"tokens negative n", func() error { return p.MulTokens(y, 8, x, 6, -2) }},
+	}
+	for _, c := range cases {
+		clear(y)
+		err := c.call()
+		if err == nil {
+			t.Errorf("%s: no error", c.name)
+			continue
+		}
+		if !errors.Is(err, ref.ErrShape) {
+			t.Errorf("%s: error %v does not wrap ref.ErrShape", c.name, err)
+		}
+		for _, v := range y {
+			if v != 0 {
+				t.Fatalf("%s: Y written before the error", c.name)
+			}
+		}
+	}
+	// N = 0 is a no-op, even with nil slices.
+	if err := p.Mul(nil, 0, nil, 0, 0); err != nil {
+		t.Errorf("n = 0: %v", err)
+	}
+	// Compile errors.
+	if _, err := Compile(nil, Options{}); err == nil {
+		t.Error("nil W compiled")
+	}
+	if _, err := Compile((*formats.CSR)(nil), Options{}); err == nil {
+		t.Error("typed nil W compiled")
+	}
+	if _, err := Compile(d, Options{Bias: make([]float32, 7)}); err == nil {
+		t.Error("short bias compiled")
+	}
+	if _, err := Compile(d, Options{Threads: -1}); err == nil {
+		t.Error("negative threads compiled")
+	}
+	if _, err := Compile(d, Options{Kernel: "no_such_family"}); err == nil {
+		t.Error("unknown family compiled")
+	}
+	if _, err := Compile(d, Options{Format: "nm2:4"}); err == nil {
+		t.Error("non-conforming N:M format compiled")
+	}
+	if _, err := Compile(d, Options{Format: "bsr0x1"}); err == nil {
+		t.Error("bad format compiled")
+	}
+	bad := &formats.CSR{Rows: 2, Cols: 2, RowPtr: []int64{0, 1, 2}, ColIdx: []int32{0, 5}, Val: []float32{1, 2}}
+	if _, err := Compile(bad, Options{}); err == nil {
+		t.Error("invalid CSR compiled")
+	}
+	// Closed plan.
+	p.Close()
+	if err := p.Mul(y, n, x, n, n); !errors.Is(err, ErrClosed) {
+		t.Errorf("closed plan: %v", err)
+	}
+}
+
+// TestForcedISA: naming an ISA this CPU lacks is an error, by option and by environment.
+func TestForcedISA(t *testing.T) {
+	d := randDense(rand.New(rand.NewPCG(1, 1)), 4, 4, 1)
+	absent := ""
+	for _, i := range []string{"neon", "avx512", "avx2"} {
+		if is, _ := asm.ParseISA(i); !Host().Supported(is) {
+			absent = i
+			break
+		}
+	}
+	if absent == "" {
+		t.Fatal("this CPU supports every ISA, including both architectures'")
+	}
+	_, err := Compile(d, Options{ISA: absent})
+	if err == nil || !strings.Contains(err.Error(), absent) {
+		t.Fatalf("forcing %s: %v", absent, err)
+	}
+	t.Setenv(EnvISA, absent)
+	if _, err := Compile(d, Options{}); err == nil || !strings.Contains(err.Error(), EnvISA) {
+		t.Fatalf("$%s=%s: %v", EnvISA, absent, err)
+	}
+	t.Setenv(EnvISA, "generic")
+	p, err := Compile(d, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := range numBuckets {
+		if p.sel[b].fam.ISA != asm.Generic {
+			t.Fatalf("$%s=generic runs %s", EnvISA, p.sel[b].fam.Name)
+		}
+	}
+	if _, err := Compile(d, Options{ISA: "sse9"}); err == nil {
+		t.Fatal("unknown ISA accepted")
+	}
+}
+
+// TestGODEBUGDisablesAVX512 re-runs the test binary with GODEBUG=cpu.avx512f=off: then
+// forcing avx512 must fail even on a CPU that has it.
+func TestGODEBUGDisablesAVX512(t *testing.T) {
+	if os.Getenv("SPARSEGEN_CHILD") == "1" {
+		if Host().Features&asm.FeatAVX512F != 0 {
+			t.Fatal("GODEBUG=cpu.avx512f=off left AVX512F enabled")
+		}
+		if _, err := Compile(randDense(rand.New(rand.NewPCG(1, 1)), 4, 4, 1), Options{ISA: "avx512"}); err == nil {
+			t.Fatal("avx512 forced with AVX-512 disabled")
+		}
+		return
+	}
+	if runtime.GOARCH != "amd64" {
+		t.Skip("AVX-512 is amd64 only")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGODEBUGDisablesAVX512$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SPARSEGEN_CHILD=1", "GODEBUG=cpu.avx512f=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+// TestNaNInf: NaN and Inf in W or X follow IEEE semantics (as the reference on the format
+// the plan packed computes them), with no crash.
+func TestNaNInf(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, f := range []string{"dense", "csr", "bsr", "nm"} {
+		var d *formats.Dense
+		if f == "nm" {
+			d = randNM(rng, 20, 16, 2, 4)
+		} else {
+			d = randDense(rng, 20, 16, 0.4)
+		}
+		w := inFormat(t, d, f)
+		// Poison one stored weight.
+		switch w := w.(type) {
+		case *formats.Dense:
+			w.Data[3] = float32(math.NaN())
+		case *formats.CSR:
+			w.Val[2] = float32(math.Inf(1))
+		case *formats.BSR:
+			w.Val[1] = float32(math.NaN())
+		case *formats.NM:
+			w.Val[5] = float32(math.Inf(-1))
+		}
+		fam := "ref_" + map[string]string{"dense": "dense", "csr": "csr", "bsr": "bsr", "nm": "nm"}[f] + "_generic"
+		for _, opts := range []Options{{Threads: 2}, {Threads: 2, Kernel: fam}} {
+			p, err := Compile(w, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 20
+			x := randX(rng, 16*n)
+			x[7] = float32(math.Inf(1))
+			x[40] = float32(math.NaN())
+			y := mulAll(t, p, x, n)
+			// The oracle is the reference on the matrix the plan packed for this N.
+			c := p.sel[bucketOf(n)]
+			pw, err := convert(w, c.tgt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := oracle(t, pw, x, n, make([]float32, 20*n), n, n, nil)
+			for i := range y {
+				if isNaN(want[i]) != isNaN(y[i]) || (!isNaN(y[i]) && math.IsInf(float64(want[i]), 0) != math.IsInf(float64(y[i]), 0)) {
+					t.Fatalf("%s %s: Y[%d] = %v, reference %v", f, c.id(), i, y[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestConversions: every conversion keeps W's values.
+func TestConversions(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	d := randNM(rng, 23, 30, 1, 4)
+	for _, src := range []string{"dense", "csr", "bsr", "bsr2x3", "nm"} {
+		w := inFormat(t, d, src)
+		for _, ts := range []string{"dense", "csr", "bsr4x1", "bsr3x5", "nm2:4", "nm1:4", "nm3:8"} {
+			tg, err := parseTarget(ts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cw, err := convert(w, tg)
+			if err != nil {
+				t.Fatalf("%s → %s: %v", src, ts, err)
+			}
+			if err := cw.Validate(); err != nil {
+				t.Fatalf("%s → %s: %v", src, ts, err)
+			}
+			got := cw.ToDense()
+			for i := 0; i < d.Rows; i++ {
+				for j := 0; j < d.Cols; j++ {
+					if got.At(i, j) != d.At(i, j) {
+						t.Fatalf("%s → %s: (%d,%d) = %v, want %v", src, ts, i, j, got.At(i, j), d.At(i, j))
+					}
+				}
+			}
+		}
+	}
+	if _, err := convert(inFormat(t, randDense(rng, 8, 8, 0.9), "csr"), target{format: "nm", keep: 1, group: 4}); err == nil {
+		t.Fatal("converted a dense-ish matrix to 1:4")
+	}
+}
+
+// TestMeasure checks the measurement on matrices built to known structure.
+func TestMeasure(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	d := randBlocky(rng, 64, 64, 4, 1, 0.25)
+	ms, err := measure(d, [][2]int{{4, 1}, {8, 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := ms.fill(4, 1); math.Abs(f.Fill-1) > 0.02 { // NormFloat64 zeros are improbable
+		t.Fatalf("4x1 fill of a 4x1-blocked matrix = %v", f.Fill)
+	}
+	if f, _ := ms.fill(8, 1); f.Fill > 0.9 {
+		t.Fatalf("8x1 fill = %v, want about 0.5-0.6", f.Fill)
+	}
+	if PatternOf(ms) != "bsr4x1" {
+		t.Fatalf("pattern %s", PatternOf(ms))
+	}
+	d = randNM(rng, 32, 64, 2, 4)
+	ms, _ = measure(d, nil)
+	if ms.nmKeep(4) != 2 || ms.nmKeep(8) > 4 {
+		t.Fatalf("N:M fits %v", ms.NMFits)
+	}
+	if PatternOf(ms) != "nm2:4" || math.Abs(ms.Density-0.5) > 1e-9 || ms.RowMin != 32 || ms.RowMax != 32 {
+		t.Fatalf("pattern %s density %v rows %d..%d", PatternOf(ms), ms.Density, ms.RowMin, ms.RowMax)
+	}
+}
+
+// TestPartition: chunks cover every unit and column once, balanced by cost.
+func TestPartition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	d := randDense(rng, 500, 300, 0.05)
+	for r := 0; r < 50; r++ { // a few heavy rows
+		for j := 0; j < 300; j++ {
+			d.Data[r*300+j] = 1
+		}
+	}
+	c, _ := formats.CSRFromDense(d)
+	f, _ := asm.Lookup("ref_csr_generic")
+	kern, err := f.Pack(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost := kern.UnitCost()
+	for _, threads := range []int{1, 2, 5, 16} {
+		for _, n := range []int{1, 33, 3000} {
+			pt := makePartition(kern, n, threads)
+			if pt.rows[0] != 0 || pt.rows[len(pt.rows)-1] != kern.Units() || pt.cols[0] != 0 || pt.cols[len(pt.cols)-1] != n {
+				t.Fatalf("t%d n%d: partition %v × %v does not cover", threads, n, pt.rows, pt.cols)
+			}
+			var maxc int64
+			for i := 1; i < len(pt.rows); i++ {
+				if pt.rows[i] <= pt.rows[i-1] {
+					t.Fatalf("empty row chunk %v", pt.rows)
+				}
+				maxc = max(maxc, cost[pt.rows[i]]-cost[pt.rows[i-1]])
+			}
+			for i := 1; i < len(pt.cols); i++ {
+				if pt.cols[i] <= pt.cols[i-1] || (i < len(pt.cols)-1 && pt.cols[i]%colAlign != 0) {
+					t.Fatalf("bad column chunks %v", pt.cols)
+				}
+			}
+			// Balanced: no row chunk much above the mean (one heavy row of 300 at most extra).
+			mean := cost[len(cost)-1] / int64(len(pt.rows)-1)
+			if maxc > mean+302 {
+				t.Fatalf("t%d n%d: chunk cost %d, mean %d", threads, n, maxc, mean)
+			}
+		}
+	}
+}
+
+// TestDescribe: the description names a kernel and a reason for every N range.
+func TestDescribe(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	p, err := Compile(randDense(rng, 64, 64, 0.1), Options{Act: ref.ActGELU, Bias: randX(rng, 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.Describe()
+	for _, want := range []string{"N = 1:", "2 ≤ N ≤ 16:", "N ≥ 17:", "density", "gelu", "bias", "token-major", "est"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("Describe lacks %q:\n%s", want, s)
+		}
+	}
+	t.Log("\n" + s)
+}
+
+// TestPolicyChoosesByDensity: with the table and priors, a nearly dense W runs a dense
+// kernel and a very sparse one a sparse kernel, whatever its input format.
+func TestPolicyChoosesByDensity(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	dense := randDense(rng, 128, 128, 0.97)
+	sparse := randDense(rng, 128, 128, 0.02)
+	for b, n := range bucketRepN {
+		p, _ := Compile(inFormat(t, dense, "csr"), Options{})
+		if _, f := p.KernelFor(n); f != "dense" {
+			t.Errorf("97%% dense CSR, %s: runs %s", bucketNames[b], f)
+		}
+		p, _ = Compile(sparse, Options{})
+		if _, f := p.KernelFor(n); f == "dense" {
+			t.Errorf("2%% dense, %s: runs dense", bucketNames[b])
+		}
+	}
+}

@@ -1,0 +1,185 @@
+package dispatch
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/sparsegen/sparsegen/formats"
+)
+
+// Measure is what Compile learns about W before choosing kernels: counts, how nonzeros
+// spread over rows, how well they fill candidate R×C blocks, and the N:M patterns W
+// satisfies, from formats.Measure.
+type Measure struct {
+	M, K    int
+	Format  string // the input format: "dense", "csr", "bsr", "nm"
+	NNZ     int64  // true nonzeros
+	Stored  int64  // values the input format stores (zeros included)
+	Density float64
+
+	RowMin, RowMax int     // nonzeros per row
+	RowMean        float64 // NNZ / M
+
+	Blocks []BlockFill // candidate R×C blocks
+	NMFits []NMFit     // per group size, the smallest Keep W satisfies
+}
+
+// BlockFill is the fill of R×C blocks: NNZ / Slots.
+type BlockFill struct {
+	R, C   int
+	Blocks int64
+	Slots  int64 // values BSR R×C stores (ragged edges narrower)
+	Fill   float64
+}
+
+// NMFit says W conforms to Keep:Group (every group of Group consecutive weights along K
+// holds at most Keep nonzeros).
+type NMFit struct{ Keep, Group int }
+
+// Candidate block shapes measured by default. Block shapes parsed from registered BSR
+// family names (bsrRxC…) are added to these. N:M fits are measured for groups 4, 8, 16.
+var defaultBlocks = [][2]int{{4, 1}, {8, 1}, {4, 4}}
+
+func (m *Measure) fill(r, c int) (BlockFill, bool) {
+	for _, b := range m.Blocks {
+		if b.R == r && b.C == c {
+			return b, true
+		}
+	}
+	return BlockFill{}, false
+}
+
+// nmKeep returns the smallest Keep with which W conforms to Keep:group, or 0 if unmeasured.
+func (m *Measure) nmKeep(group int) int {
+	for _, f := range m.NMFits {
+		if f.Group == group {
+			return f.Keep
+		}
+	}
+	return 0
+}
+
+// rowIter yields the sorted columns of the true nonzeros of each row.
+type rowIter func(i int, buf []int32) []int32
+
+func rowsOf(w formats.Matrix) (rowIter, string, int64, error) {
+	switch w := w.(type) {
+	case *formats.Dense:
+		return func(i int, buf []int32) []int32 {
+			buf = buf[:0]
+			for j, v := range w.Row(i) {
+				if v != 0 {
+					buf = append(buf, int32(j))
+				}
+			}
+			return buf
+		}, "dense", int64(w.Rows) * int64(w.Cols), nil
+	case *formats.CSR:
+		return func(i int, buf []int32) []int32 {
+			buf = buf[:0]
+			for p := w.RowPtr[i]; p < w.RowPtr[i+1]; p++ {
+				if w.Val[p] != 0 {
+					buf = append(buf, w.ColIdx[p])
+				}
+			}
+			return buf
+		}, "csr", int64(len(w.Val)), nil
+	case *formats.BSR:
+		return func(i int, buf []int32) []int32 {
+			buf = buf[:0]
+			bi, r := i/w.R, i%w.R
+			for p := w.BlockRowPtr[bi]; p < w.BlockRowPtr[bi+1]; p++ {
+				bj := int(w.BlockCol[p])
+				_, bw := w.BlockDims(bi, bj)
+				vals := w.Val[w.BlockOffset(int(p))+int64(r*bw):][:bw]
+				for c, v := range vals {
+					if v != 0 {
+						buf = append(buf, int32(bj*w.C+c))
+					}
+				}
+			}
+			return buf
+		}, "bsr", int64(len(w.Val)), nil
+	case *formats.NM:
+		spr := w.SlotsPerRow()
+		return func(i int, buf []int32) []int32 {
+			buf = buf[:0]
+			s := i * spr
+			for g := 0; g < w.Groups(); g++ {
+				slots, _ := w.GroupSlots(g)
+				for t := 0; t < slots; t++ {
+					if w.Val[s+t] != 0 {
+						buf = append(buf, int32(g*w.Group+int(w.Pos[s+t])))
+					}
+				}
+				s += slots
+			}
+			return buf
+		}, "nm", int64(len(w.Val)), nil
+	}
+	return nil, "", 0, fmt.Errorf("dispatch: unsupported matrix type %T", w)
+}
+
+// measure computes the Measure of a validated w for the given candidate blocks, with
+// formats.Measure (one pass over the nonzeros, or over the values of a Dense).
+func measure(w formats.Matrix, blocks [][2]int) (*Measure, error) {
+	_, format, stored, err := rowsOf(w)
+	if err != nil {
+		return nil, err
+	}
+	shapes := make([]formats.BlockShape, len(blocks))
+	for i, b := range blocks {
+		shapes[i] = formats.BlockShape{R: b[0], C: b[1]}
+	}
+	if len(shapes) == 0 {
+		shapes = []formats.BlockShape{{R: 1, C: 1}} // formats.Measure's default list is longer
+	}
+	st, err := formats.Measure(w, shapes...)
+	if err != nil {
+		return nil, err
+	}
+	ms := &Measure{M: st.Rows, K: st.Cols, Format: format, Stored: stored, NNZ: st.NNZ, Density: st.Density,
+		RowMin: st.RowMin, RowMax: st.RowMax, RowMean: st.RowMean}
+	for _, b := range st.Blocks {
+		if len(blocks) == 0 {
+			break
+		}
+		f := BlockFill{R: b.R, C: b.C, Blocks: b.Blocks, Slots: b.Slots, Fill: b.Fill}
+		if b.Blocks == 0 {
+			f.Fill = 0
+		}
+		ms.Blocks = append(ms.Blocks, f)
+	}
+	for _, f := range st.NM {
+		if f.Group <= st.Cols || st.Cols == 0 {
+			ms.NMFits = append(ms.NMFits, NMFit{Keep: f.Keep, Group: f.Group})
+		}
+	}
+	return ms, nil
+}
+
+func (m *Measure) String() string {
+	s := fmt.Sprintf("W %d×%d %s, nnz %d (density %.2f%%), nnz/row min %d mean %.1f max %d",
+		m.M, m.K, m.Format, m.NNZ, 100*m.Density, m.RowMin, m.RowMean, m.RowMax)
+	for _, b := range m.Blocks {
+		s += fmt.Sprintf(", fill %dx%d %.0f%%", b.R, b.C, 100*b.Fill)
+	}
+	var fits []string
+	for _, f := range m.NMFits {
+		if 2*f.Keep <= f.Group {
+			fits = append(fits, fmt.Sprintf("%d:%d", f.Keep, f.Group))
+		}
+	}
+	if len(fits) > 0 {
+		s += ", conforms to N:M " + fmt.Sprint(fits)
+	}
+	return s
+}
+
+// addBlock adds an R×C shape to a candidate list unless present.
+func addBlock(list [][2]int, r, c int) [][2]int {
+	if r < 1 || c < 1 || r > formats.MaxBlockDim || c > formats.MaxBlockDim || slices.Contains(list, [2]int{r, c}) {
+		return list
+	}
+	return append(list, [2]int{r, c})
+}

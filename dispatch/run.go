@@ -1,0 +1,313 @@
+package dispatch
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/ref"
+)
+
+// Work is split in chunks of at most chunkWork cost·columns (UnitCost units times N): about
+// 100 µs of an assembly kernel, so that no single call holds off the garbage collector
+// long (DESIGN §6). With several threads a call makes about chunksPerThread chunks per
+// thread for balance, none smaller than minChunkWork (below that, fork-join costs more
+// than it saves). Column chunks are multiples of colAlign.
+const (
+	chunkWork       = 1 << 22
+	minChunkWork    = 1 << 14
+	chunksPerThread = 4
+	colAlign        = 16
+)
+
+// partition cuts units [0, U) × columns [0, n) into row and column chunks.
+type partition struct {
+	rows []int // unit boundaries, len = row chunks + 1
+	cols []int // column boundaries, len = column chunks + 1
+}
+
+func (pt *partition) chunks() int { return (len(pt.rows) - 1) * (len(pt.cols) - 1) }
+
+func makePartition(kern asm.Kernel, n, threads int) partition {
+	cost := kern.UnitCost()
+	units := len(cost) - 1
+	total := cost[units]
+	work := total * int64(n)
+	nch := int((work + chunkWork - 1) / chunkWork)
+	if threads > 1 {
+		nch = max(nch, chunksPerThread*threads)
+		nch = min(nch, int(max(1, work/minChunkWork)))
+	}
+	nch = max(nch, 1)
+	rowCh := min(nch, max(units, 1))
+	colCh := 1
+	if rowCh < nch && n >= 2*colAlign {
+		colCh = min((nch+rowCh-1)/rowCh, n/colAlign)
+	}
+	var pt partition
+	pt.rows = make([]int, 0, rowCh+1)
+	pt.rows = append(pt.rows, 0)
+	for i := 1; i < rowCh; i++ {
+		want := total * int64(i) / int64(rowCh)
+		u := sort.Search(units+1, func(j int) bool { return cost[j] >= want })
+		if u > pt.rows[len(pt.rows)-1] && u < units {
+			pt.rows = append(pt.rows, u)
+		}
+	}
+	pt.rows = append(pt.rows, units)
+	pt.cols = make([]int, 0, colCh+1)
+	w := ((n+colCh-1)/colCh + colAlign - 1) / colAlign * colAlign
+	for c := 0; c < n; c += w {
+		pt.cols = append(pt.cols, c)
+	}
+	pt.cols = append(pt.cols, n)
+	if n == 0 {
+		pt.cols = []int{0, 0}
+	}
+	return pt
+}
+
+// Mul computes Y = epi(W·X) in channel-major layout: X is K×N (row stride ldx ≥ N),
+// Y is M×N (ldy ≥ N). It checks every length and stride before any kernel runs.
+func (p *Plan) Mul(y []float32, ldy int, x []float32, ldx int, n int) error {
+	if err := p.checkCM(y, ldy, x, ldx, n); err != nil {
+		return err
+	}
+	if n == 0 || p.m == 0 {
+		return nil
+	}
+	return p.run(p.sel[bucketOf(n)].kern, y, ldy, 0, x, ldx, 0, n, 1)
+}
+
+// MulBatch runs Mul on batch items: item b reads x[b·strideX:] and writes y[b·strideY:].
+// X items may overlap (strideX = 0 reuses one X); Y items must not: either strideY ≥ the
+// span of one item ((M−1)·ldy + N), or items interleave within rows (strideY ≥ N and
+// (batch−1)·strideY + N ≤ ldy).
+func (p *Plan) MulBatch(y []float32, ldy, strideY int, x []float32, ldx, strideX int, n, batch int) error {
+	if p == nil {
+		return fmt.Errorf("dispatch: nil plan")
+	}
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	if batch < 0 {
+		return fmt.Errorf("%w: negative batch %d", ref.ErrShape, batch)
+	}
+	if strideX < 0 || strideY < 0 {
+		return fmt.Errorf("%w: negative batch stride (strideX %d, strideY %d)", ref.ErrShape, strideX, strideY)
+	}
+	if err := checkOperand("X", p.k, n, ldx, int64(len(x)), int64(strideX), batch); err != nil {
+		return err
+	}
+	if err := checkOperand("Y", p.m, n, ldy, int64(len(y)), int64(strideY), batch); err != nil {
+		return err
+	}
+	if batch > 1 && n > 0 && p.m > 0 {
+		span := int64(p.m-1)*int64(ldy) + int64(n)
+		interleaved := strideY >= n && int64(batch-1)*int64(strideY)+int64(n) <= int64(ldy)
+		if int64(strideY) < span && !interleaved {
+			return fmt.Errorf("%w: Y items overlap (strideY %d, item span %d, ldy %d, batch %d)", ref.ErrShape, strideY, span, ldy, batch)
+		}
+	}
+	if n == 0 || p.m == 0 || batch == 0 {
+		return nil
+	}
+	return p.run(p.sel[bucketOf(n)].kern, y, ldy, strideY, x, ldx, strideX, n, batch)
+}
+
+func (p *Plan) checkCM(y []float32, ldy int, x []float32, ldx int, n int) error {
+	if p == nil {
+		return fmt.Errorf("dispatch: nil plan")
+	}
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	if err := checkOperand("X", p.k, n, ldx, int64(len(x)), 0, 1); err != nil {
+		return err
+	}
+	return checkOperand("Y", p.m, n, ldy, int64(len(y)), 0, 1)
+}
+
+// checkOperand checks a rows×n operand with row stride ld in a slice of length l holding
+// batch items stride apart.
+func checkOperand(name string, rows, n, ld int, l, stride int64, batch int) error {
+	if n < 0 {
+		return fmt.Errorf("%w: negative N = %d", ref.ErrShape, n)
+	}
+	if ld < n {
+		return fmt.Errorf("%w: %s stride %d < N = %d", ref.ErrShape, name, ld, n)
+	}
+	if n == 0 || rows == 0 || batch == 0 {
+		return nil
+	}
+	need := int64(rows-1)*int64(ld) + int64(n) + int64(batch-1)*stride
+	if l < need {
+		return fmt.Errorf("%w: %s has %d values, %d×%d with stride %d (×%d items %d apart) needs %d", ref.ErrShape, name, l, rows, n, ld, batch, stride, need)
+	}
+	return nil
+}
+
+// run executes kern over batch items on the pool, split by the plan's partition.
+func (p *Plan) run(kern asm.Kernel, y []float32, ldy, strideY int, x []float32, ldx, strideX int, n, batch int) error {
+	units := kern.Units()
+	if p.threads <= 1 && batch == 1 && kern.UnitCost()[units]*int64(n) <= chunkWork {
+		return kern.Run(0, units, x, ldx, y, ldy, n, p.epiP) // one chunk: no partition
+	}
+	pt := makePartition(kern, n, p.threads)
+	per := pt.chunks()
+	rowCh := len(pt.rows) - 1
+	colCh := len(pt.cols) - 1
+	errs := make([]error, per*batch)
+	parallel(p.threads, per*batch, func(c int) {
+		b, c := c/per, c%per
+		r, cc := c/colCh, c%colCh
+		c0, c1 := pt.cols[cc], pt.cols[cc+1]
+		xo, yo := b*strideX+c0, b*strideY+c0
+		errs[b*per+c] = kern.Run(pt.rows[r], pt.rows[r+1], x[xo:], ldx, y[yo:], ldy, c1-c0, p.epiP)
+	})
+	_ = rowCh
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tokenPanel is the number of tokens MulTokens transposes at a time: 64, fewer when K is
+// large so that a K×T panel of X stays within ~256 KiB (L2).
+func tokenPanel(k int) int {
+	t := 64
+	for t > colAlign && k*t*4 > 256<<10 {
+		t /= 2
+	}
+	return t
+}
+
+// MulTokens computes Y = epi(X·Wᵀ) in token-major layout: X is N×K (row stride ldx ≥ K),
+// Y is N×M (ldy ≥ M). Each panel of up to 64 tokens of X is transposed into a pooled
+// buffer just before use, the kernel computes the panel in channel-major order, and the
+// result is transposed into Y (with Accumulate, Y's panel is first transposed in).
+func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) error {
+	if p == nil {
+		return fmt.Errorf("dispatch: nil plan")
+	}
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	if n < 0 {
+		return fmt.Errorf("%w: negative N = %d", ref.ErrShape, n)
+	}
+	if err := checkOperand("X (token-major)", n, p.k, ldx, int64(len(x)), 0, 1); err != nil {
+		return err
+	}
+	if err := checkOperand("Y (token-major)", n, p.m, ldy, int64(len(y)), 0, 1); err != nil {
+		return err
+	}
+	if n == 0 || p.m == 0 {
+		return nil
+	}
+	kern := p.sel[bucketOf(n)].kern
+	panel := p.panelCap
+	panels := (n + panel - 1) / panel
+	if panels >= p.threads || p.threads <= 1 {
+		// Panel-parallel: each chunk owns whole panels.
+		errs := make([]error, panels)
+		parallel(p.threads, panels, func(pi int) {
+			t0 := pi * panel
+			t := min(panel, n-t0)
+			errs[pi] = p.tokenPanel(kern, y[t0*ldy:], ldy, x[t0*ldx:], ldx, t, 0, kern.Units())
+		})
+		for _, err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// Few tokens: transpose all of X once, then split rows; each chunk transposes its
+	// own rows of the result into Y.
+	xt := p.getBuf(p.k * n)
+	defer p.tokBufs.Put(xt)
+	transpose(*xt, n, x, ldx, n, p.k)
+	yt := p.getBuf(p.m * n)
+	defer p.tokBufs.Put(yt)
+	ys := *yt
+	pt := makePartition(kern, n, p.threads)
+	rowCh := len(pt.rows) - 1
+	errs := make([]error, rowCh)
+	parallel(p.threads, rowCh, func(r int) {
+		u0, u1 := pt.rows[r], pt.rows[r+1]
+		r0, _ := kern.UnitRows(u0)
+		_, r1 := kern.UnitRows(u1 - 1)
+		if p.epi.Accumulate {
+			transpose(ys[r0*n:], n, y[r0:], ldy, n, r1-r0)
+		}
+		if err := kern.Run(u0, u1, *xt, n, ys, n, n, p.epiP); err != nil {
+			errs[r] = err
+			return
+		}
+		transpose(y[r0:], ldy, ys[r0*n:], n, r1-r0, n)
+	})
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tokenPanel computes t tokens (t ≤ panel) of token-major Y for units [u0, u1).
+func (p *Plan) tokenPanel(kern asm.Kernel, y []float32, ldy int, x []float32, ldx int, t, u0, u1 int) error {
+	xt := p.getBuf(p.k * t)
+	yt := p.getBuf(p.m * t)
+	defer p.tokBufs.Put(xt)
+	defer p.tokBufs.Put(yt)
+	transpose(*xt, t, x, ldx, t, p.k)
+	if p.epi.Accumulate {
+		transpose(*yt, t, y, ldy, t, p.m)
+	}
+	// Chunk rows so that one kernel call stays short (DESIGN §6).
+	cost := kern.UnitCost()
+	for u := u0; u < u1; {
+		e := u + 1
+		budget := cost[u] + chunkWork/int64(max(t, 1))
+		e = max(e, sort.Search(u1+1, func(j int) bool { return cost[j] > budget })-1)
+		e = min(max(e, u+1), u1)
+		if err := kern.Run(u, e, *xt, t, *yt, t, t, p.epiP); err != nil {
+			return err
+		}
+		u = e
+	}
+	transpose(y, ldy, *yt, t, p.m, t)
+	return nil
+}
+
+func (p *Plan) getBuf(size int) *[]float32 {
+	if b, ok := p.tokBufs.Get().(*[]float32); ok {
+		if cap(*b) >= size {
+			*b = (*b)[:size]
+			return b
+		}
+	}
+	b := make([]float32, size)
+	return &b
+}
+
+// transpose writes the rows×cols matrix src (stride lds) transposed into dst (stride ldd):
+// dst[j·ldd + i] = src[i·lds + j]. Blocked 8×8 for cache lines on both sides.
+func transpose(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	const bs = 8
+	for i0 := 0; i0 < rows; i0 += bs {
+		i1 := min(i0+bs, rows)
+		for j0 := 0; j0 < cols; j0 += bs {
+			j1 := min(j0+bs, cols)
+			for i := i0; i < i1; i++ {
+				s := src[i*lds+j0 : i*lds+j1]
+				for j, v := range s {
+					dst[(j0+j)*ldd+i] = v
+				}
+			}
+		}
+	}
+}
