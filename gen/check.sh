@@ -1,0 +1,6 @@
+#!/bin/sh
+# Fails if the committed asm/ differs from what the generators write (CI runs this).
+set -eu
+cd "$(dirname "$0")"
+go vet ./...
+go test ./...
