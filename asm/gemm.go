@@ -44,6 +44,12 @@ const (
 // i < rows and touches Y only for i < rows, j < cols. k ≥ 1, 1 ≤ rows ≤ MR, 1 ≤ cols ≤ NR.
 type gemmMicro func(k int, w, x, y *float32, ldy int, bias *float32, flags int, lo, hi float32, cols, rows int)
 
+// gemmTile is one generated micro-kernel, as gen/kernels/gemm.go's tables list them.
+type gemmTile struct {
+	mr, nr int
+	micro  gemmMicro
+}
+
 // gemmSpec is one dense GEMM family: a tile, its cache blocking and its micro-kernel.
 type gemmSpec struct {
 	name     string // family name, e.g. "gemm_6x32_avx512"
@@ -54,6 +60,9 @@ type gemmSpec struct {
 	mc       int // rows per L2 block (a multiple of mr)
 	nc       int // columns per packed X block (a multiple of nr)
 	micro    gemmMicro
+	// fullTiles: the micro-kernel handles only rows = MR and cols = NR (no masks); edge
+	// tiles then go through a plan-side MR×NR buffer.
+	fullTiles bool
 }
 
 // gemmSpecs lists every dense GEMM family built into this binary; the ISA files append to
@@ -183,54 +192,124 @@ func (g *gemmKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 		}
 	}
 
-	ncMax := min(s.nc, (n+nr-1)/nr*nr)
+	e := gemmEpi{y: y, ldy: ldy, bias: bias, lo: lo, hi: hi, slowAct: slowAct, first: firstFlags, last: lastFlags}
+	npanAll := (n + nr - 1) / nr
+	if n <= s.nc && int64(g.k)*int64(npanAll*nr)*4 <= gemmPanelOuterBytes {
+		// All of packed X fits in L2: pack it once, then run each W panel through every K
+		// block and X panel in turn, so W streams from memory exactly once, in order (the
+		// order that matters when N is small and W is large).
+		bp := g.xbuf(g.k * npanAll * nr)
+		defer g.pool.Put(bp)
+		xp := *bp
+		for pc := 0; pc < g.k; pc += g.kc {
+			kcur := min(g.kc, g.k-pc)
+			packXBlock(xp[pc*npanAll*nr:(pc+kcur)*npanAll*nr], x[pc*ldx:], ldx, kcur, n, nr)
+		}
+		for p := u0; p < u1; p++ {
+			for pc := 0; pc < g.k; pc += g.kc {
+				kcur := min(g.kc, g.k-pc)
+				for jr := 0; jr < npanAll; jr++ {
+					g.tile(&e, p, pc, kcur, &xp[(pc*npanAll+jr*kcur)*nr], jr*nr, n)
+				}
+			}
+		}
+		return nil
+	}
+
+	ncMax := min(s.nc, npanAll*nr)
 	bp := g.xbuf(g.kc * ncMax)
 	defer g.pool.Put(bp)
 	xp := *bp
 	mcp := max(s.mc/mr, 1) // panels per L2 block
-
 	for jc := 0; jc < n; jc += s.nc {
 		ncur := min(s.nc, n-jc)
 		npan := (ncur + nr - 1) / nr
 		for pc := 0; pc < g.k; pc += g.kc {
 			kcur := min(g.kc, g.k-pc)
 			packXBlock(xp[:kcur*npan*nr], x[pc*ldx+jc:], ldx, kcur, ncur, nr)
-			flags := gemmLoadY
-			if pc == 0 {
-				flags = firstFlags
-			}
-			last := pc+kcur == g.k
-			if last {
-				flags |= lastFlags
-			}
 			for ic := u0; ic < u1; ic += mcp {
 				icEnd := min(ic+mcp, u1)
 				for jr := 0; jr < npan; jr++ {
-					col := jc + jr*nr
-					cols := min(nr, n-col)
 					xpan := &xp[jr*kcur*nr]
 					for p := ic; p < icEnd; p++ {
-						row := p * mr
-						rows := min(mr, g.m-row)
-						var bptr *float32
-						if flags&gemmBias != 0 {
-							bptr = &bias[row]
-						}
-						s.micro(kcur, &g.wp[(p*g.k+pc)*mr], xpan, &y[row*ldy+col], ldy, bptr, flags, lo, hi, cols, rows)
-						if last && slowAct != ref.ActNone {
-							for i := row; i < row+rows; i++ {
-								t := y[i*ldy+col : i*ldy+col+cols]
-								for j, v := range t {
-									t[j] = ref.Activate(slowAct, v, 0, 0)
-								}
-							}
-						}
+						g.tile(&e, p, pc, kcur, xpan, jc+jr*nr, n)
 					}
 				}
 			}
 		}
 	}
 	return nil
+}
+
+// gemmPanelOuterBytes bounds the packed X for which Run packs all of X up front and loops
+// W panels outermost (half the 1 MiB L2 of the target core).
+var gemmPanelOuterBytes int64 = 512 << 10
+
+// gemmEpi carries one Run's output and epilogue to the tiles.
+type gemmEpi struct {
+	y           []float32
+	ldy         int
+	bias        []float32
+	lo, hi      float32
+	slowAct     ref.Activation
+	first, last int // flags of the first and last K block
+}
+
+// tile runs the micro-kernel for W panel p, K block [pc, pc+kc), on the packed X panel
+// xpan whose first column is col (of n).
+func (g *gemmKernel) tile(e *gemmEpi, p, pc, kc int, xpan *float32, col, n int) {
+	s := g.spec
+	mr, nr := s.mr, s.nr
+	flags := gemmLoadY
+	if pc == 0 {
+		flags = e.first
+	}
+	last := pc+kc == g.k
+	if last {
+		flags |= e.last
+	}
+	row := p * mr
+	rows := min(mr, g.m-row)
+	cols := min(nr, n-col)
+	w := &g.wp[(p*g.k+pc)*mr]
+	if s.fullTiles && (rows < mr || cols < nr) {
+		gemmEdge(s, kc, w, xpan, e.y[row*e.ldy+col:], e.ldy, e.bias, row, flags, e.lo, e.hi, cols, rows)
+	} else {
+		var bptr *float32
+		if flags&gemmBias != 0 {
+			bptr = &e.bias[row]
+		}
+		s.micro(kc, w, xpan, &e.y[row*e.ldy+col], e.ldy, bptr, flags, e.lo, e.hi, cols, rows)
+	}
+	if last && e.slowAct != ref.ActNone {
+		for i := row; i < row+rows; i++ {
+			t := e.y[i*e.ldy+col : i*e.ldy+col+cols]
+			for j, v := range t {
+				t[j] = ref.Activate(e.slowAct, v, 0, 0)
+			}
+		}
+	}
+}
+
+// gemmEdge runs a full-tile-only micro-kernel on an edge tile (rows < MR or cols < NR)
+// through an MR×NR buffer, so that it never touches Y or bias outside their slices. The
+// arithmetic is the micro-kernel's own, so the result is bitwise that of a full tile.
+func gemmEdge(s *gemmSpec, k int, w, x *float32, y []float32, ldy int, bias []float32, row, flags int, lo, hi float32, cols, rows int) {
+	var tile [1024]float32
+	var b [64]float32
+	nr := s.nr
+	if flags&gemmLoadY != 0 {
+		for i := 0; i < rows; i++ {
+			copy(tile[i*nr:i*nr+cols], y[i*ldy:i*ldy+cols])
+		}
+	}
+	if flags&gemmBias != 0 {
+		copy(b[:rows], bias[row:row+rows])
+	}
+	s.micro(k, w, x, &tile[0], nr, &b[0], flags, lo, hi, nr, s.mr)
+	for i := 0; i < rows; i++ {
+		copy(y[i*ldy:i*ldy+cols], tile[i*nr:i*nr+cols])
+	}
 }
 
 // xbuf returns a pooled, 64-byte aligned buffer of at least n floats.

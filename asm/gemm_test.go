@@ -30,7 +30,10 @@ func gemmHasFeatures(f Feature) bool {
 	return true
 }
 
-// gemmFamilies returns the dense GEMM specs this CPU runs.
+// gemmFamilies returns the dense GEMM specs this CPU runs, each also as variants that
+// exercise every path of Run: tiny cache blocks (several K, row and column blocks even on
+// small shapes), the edge-tile buffer path (fullTiles), and both loop orders (the
+// subtest's name ends in /goto when Run is forced onto the GotoBLAS order).
 func gemmFamilies(t *testing.T) []*gemmSpec {
 	var out []*gemmSpec
 	for _, s := range gemmSpecs {
@@ -39,8 +42,30 @@ func gemmFamilies(t *testing.T) []*gemmSpec {
 			continue
 		}
 		out = append(out, s)
+		small := *s
+		small.name += "/blocks"
+		small.kc, small.mc, small.nc = 5, 2*s.mr, 2*s.nr
+		out = append(out, &small)
+		if !s.fullTiles {
+			edge := *s
+			edge.name += "/edgebuf"
+			edge.fullTiles = true
+			out = append(out, &edge)
+		}
 	}
 	return out
+}
+
+// forGemm runs f for every family variant under both loop orders.
+func forGemm(t *testing.T, f func(t *testing.T, s *gemmSpec)) {
+	for _, s := range gemmFamilies(t) {
+		t.Run(s.name, func(t *testing.T) { f(t, s) })
+		t.Run(s.name+"/goto", func(t *testing.T) {
+			defer func(v int64) { gemmPanelOuterBytes = v }(gemmPanelOuterBytes)
+			gemmPanelOuterBytes = 0
+			f(t, s)
+		})
+	}
 }
 
 func randDense(r *rand.Rand, rows, cols, stride int) *formats.Dense {
@@ -149,8 +174,8 @@ func runGemm(t *testing.T, s *gemmSpec, r *rand.Rand, w *formats.Dense, n, ldx, 
 }
 
 func TestGemmShapes(t *testing.T) {
-	for _, s := range gemmFamilies(t) {
-		t.Run(s.name, func(t *testing.T) {
+	forGemm(t, func(t *testing.T, s *gemmSpec) {
+		{
 			r := rand.New(rand.NewPCG(1, uint64(len(s.name))))
 			mr, nr := s.mr, s.nr
 			ms := []int{1, mr - 1, mr, mr + 1, 2*mr + 3, s.mc + mr + 1}
@@ -169,13 +194,13 @@ func TestGemmShapes(t *testing.T) {
 					}
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 func TestGemmEpilogues(t *testing.T) {
-	for _, s := range gemmFamilies(t) {
-		t.Run(s.name, func(t *testing.T) {
+	forGemm(t, func(t *testing.T, s *gemmSpec) {
+		{
 			r := rand.New(rand.NewPCG(2, uint64(len(s.name))))
 			for _, sh := range [][3]int{{s.mr + 1, s.kc + 3, s.nr + 1}, {2*s.mr - 1, 9, 2*s.nr + 1}, {1, 1, 1}} {
 				m, k, n := sh[0], sh[1], sh[2]
@@ -184,8 +209,8 @@ func TestGemmEpilogues(t *testing.T) {
 					runGemm(t, s, r, w, n, n+3, n+1, epi)
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestGemmNaN: NaN propagates through ReLU and clamp in the fused store.
@@ -222,8 +247,8 @@ func TestGemmNaN(t *testing.T) {
 // TestGemmSplitsBitwise: any split of the units or of N gives bitwise the same Y
 // (DESIGN §6: the summation order depends on the plan only).
 func TestGemmSplitsBitwise(t *testing.T) {
-	for _, s := range gemmFamilies(t) {
-		t.Run(s.name, func(t *testing.T) {
+	forGemm(t, func(t *testing.T, s *gemmSpec) {
+		{
 			r := rand.New(rand.NewPCG(3, 0))
 			m, k, n := 3*s.mr+2, 2*s.kc+9, 3*s.nr+5
 			w := randDense(r, m, k, k)
@@ -238,6 +263,19 @@ func TestGemmSplitsBitwise(t *testing.T) {
 			if err := kern.Run(0, kern.Units(), x, n, full, n, n, epi); err != nil {
 				t.Fatal(err)
 			}
+			// The other loop order.
+			order := make([]float32, m*n)
+			func() {
+				defer func(v int64) { gemmPanelOuterBytes = v }(gemmPanelOuterBytes)
+				if gemmPanelOuterBytes == 0 {
+					gemmPanelOuterBytes = 1 << 40
+				} else {
+					gemmPanelOuterBytes = 0
+				}
+				if err := kern.Run(0, kern.Units(), x, n, order, n, n, epi); err != nil {
+					t.Fatal(err)
+				}
+			}()
 			// Split units one by one, and N in two uneven column ranges.
 			parts := make([]float32, m*n)
 			for u := 0; u < kern.Units(); u++ {
@@ -254,12 +292,12 @@ func TestGemmSplitsBitwise(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range full {
-				if math.Float32bits(full[i]) != math.Float32bits(parts[i]) || math.Float32bits(full[i]) != math.Float32bits(cols[i]) {
-					t.Fatalf("Y[%d]: full %v, unit split %v, N split %v", i, full[i], parts[i], cols[i])
+				if b := math.Float32bits(full[i]); b != math.Float32bits(parts[i]) || b != math.Float32bits(cols[i]) || b != math.Float32bits(order[i]) {
+					t.Fatalf("Y[%d]: full %v, unit split %v, N split %v, other loop order %v", i, full[i], parts[i], cols[i], order[i])
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestGemmMicroMatchesGo: each machine micro-kernel agrees with the pure-Go micro-kernel of
@@ -276,12 +314,15 @@ func TestGemmMicroMatchesGo(t *testing.T) {
 			for _, k := range []int{1, 2, 5, 64} {
 				for _, rows := range []int{1, s.mr} {
 					for _, cols := range []int{1, s.nr/2 + 1, s.nr} {
+						if s.fullTiles && (rows < s.mr || cols < s.nr) {
+							continue
+						}
 						for _, flags := range []int{0, gemmLoadY | gemmBias, gemmReLU, gemmClamp | gemmLoadY} {
-							w := randDense(r, 1, k*s.mr, 0).Data
-							x := randDense(r, 1, k*s.nr, 0).Data
-							bias := randDense(r, 1, s.mr, 0).Data[:rows]
+							w := randDense(r, 1, k*s.mr, k*s.mr).Data
+							x := randDense(r, 1, k*s.nr, k*s.nr).Data
+							bias := randDense(r, 1, s.mr, s.mr).Data[:rows]
 							ldy := s.nr + 3
-							y1 := randDense(r, 1, s.mr*ldy, 0).Data
+							y1 := randDense(r, 1, s.mr*ldy, s.mr*ldy).Data
 							y2 := append([]float32(nil), y1...)
 							s.micro(k, &w[0], &x[0], &y1[0], ldy, &bias[0], flags, -0.5, 0.5, cols, rows)
 							goMicro(k, &w[0], &x[0], &y2[0], ldy, &bias[0], flags, -0.5, 0.5, cols, rows)
