@@ -1,0 +1,323 @@
+package asm
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/ref"
+)
+
+// csrRunnable returns the CSR families this CPU runs, failing if a family that the build
+// has and the CPU supports is missing (so a silently dropped ISA cannot pass).
+func csrRunnable(t *testing.T) []*csrSpec {
+	t.Helper()
+	var out []*csrSpec
+	for _, s := range csrSpecs {
+		if s.features&^hostFeatures() != 0 {
+			t.Logf("%s: CPU lacks %v, skipped", s.name, s.features&^hostFeatures())
+			continue
+		}
+		if _, ok := Lookup(s.name); !ok {
+			t.Fatalf("%s not registered", s.name)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// randCSR draws an m×k CSR of density d with the given special rows.
+func randCSR(r *rand.Rand, m, k int, d float64, emptyRow, fullRow int) *formats.CSR {
+	c := &formats.CSR{Rows: m, Cols: k, RowPtr: make([]int64, m+1)}
+	for i := 0; i < m; i++ {
+		for j := 0; j < k; j++ {
+			keep := r.Float64() < d
+			if i == emptyRow {
+				keep = false
+			}
+			if i == fullRow {
+				keep = true
+			}
+			if keep {
+				c.ColIdx = append(c.ColIdx, int32(j))
+				c.Val = append(c.Val, float32(r.NormFloat64()))
+			}
+		}
+		c.RowPtr[i+1] = int64(len(c.Val))
+	}
+	if err := c.Validate(); err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func csrEpilogues(r *rand.Rand, m int) []*ref.Epilogue {
+	bias := make([]float32, m)
+	for i := range bias {
+		bias[i] = float32(r.NormFloat64())
+	}
+	return []*ref.Epilogue{
+		nil,
+		{Bias: bias},
+		{Act: ref.ActReLU},
+		{Bias: bias, Act: ref.ActClamp, Lo: -0.5, Hi: 0.75},
+		{Accumulate: true},
+		{Bias: bias, Accumulate: true, Act: ref.ActReLU},
+		{Bias: bias, Act: ref.ActGELU},
+		{Accumulate: true, Act: ref.ActSiLU},
+	}
+}
+
+// csrCheck compares y (the kernel's result) with the float64 oracle of DESIGN §6:
+// |err| ≤ 2(k+1)·ε·(Σ|w·x| + |bias| + |old y|) per element, through the activation.
+func csrCheck(t *testing.T, what string, w *formats.CSR, x []float32, ldx int, y0, y []float32, ldy, n int, epi *ref.Epilogue) {
+	t.Helper()
+	const eps = 1.0 / (1 << 24)
+	bad := 0
+	for i := 0; i < w.Rows; i++ {
+		for j := 0; j < n; j++ {
+			var s, a float64
+			for p := w.RowPtr[i]; p < w.RowPtr[i+1]; p++ {
+				v := float64(w.Val[p]) * float64(x[int(w.ColIdx[p])*ldx+j])
+				s += v
+				a += math.Abs(v)
+			}
+			k := w.RowPtr[i+1] - w.RowPtr[i]
+			act, lo, hi := ref.ActNone, float32(0), float32(0)
+			if epi != nil {
+				if epi.Bias != nil {
+					s += float64(epi.Bias[i])
+					a += math.Abs(float64(epi.Bias[i]))
+				}
+				if epi.Accumulate {
+					old := float64(y0[i*ldy+j])
+					s += old
+					a += math.Abs(old)
+				}
+				act, lo, hi = epi.Act, epi.Lo, epi.Hi
+			}
+			want := ref.Activate64(act, s, lo, hi)
+			tol := 2*float64(k+3)*eps*a*1.25 + 1e-37
+			got := float64(y[i*ldy+j])
+			if math.IsNaN(want) != math.IsNaN(got) || math.Abs(got-want) > tol {
+				if bad < 5 {
+					t.Errorf("%s: Y[%d,%d] = %v, want %v ± %v", what, i, j, got, want, tol)
+				}
+				bad++
+			}
+		}
+		// Columns past n and padding between rows must be untouched.
+		for j := n; j < ldy && i*ldy+j < len(y); j++ {
+			if math.Float32bits(y[i*ldy+j]) != math.Float32bits(y0[i*ldy+j]) {
+				if bad < 5 {
+					t.Errorf("%s: Y[%d,%d] past N changed", what, i, j)
+				}
+				bad++
+			}
+		}
+	}
+}
+
+// csrCase runs kernel kern on w with fresh random X and Y and checks the result; it returns
+// the output for bitwise comparisons.
+func csrCase(t *testing.T, kern Kernel, w *formats.CSR, r *rand.Rand, n, ldx, ldy int, epi *ref.Epilogue, side guardSide) []float32 {
+	t.Helper()
+	m, k := w.Shape()
+	x := guardSlice[float32](t, max(0, (k-1)*ldx+n), side)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	y := guardSlice[float32](t, max(0, (m-1)*ldy+n), side)
+	for i := range y {
+		y[i] = float32(r.NormFloat64())
+	}
+	y0 := append([]float32(nil), y...)
+	e := epi
+	if epi != nil && epi.Bias != nil {
+		ee := *epi
+		ee.Bias = guardCopy(t, epi.Bias, side)
+		e = &ee
+	}
+	if err := kern.Run(0, kern.Units(), x, ldx, y, ldy, n, e); err != nil {
+		t.Fatal(err)
+	}
+	csrCheck(t, fmt.Sprintf("%s m=%d k=%d n=%d ldx=%d ldy=%d epi=%+v", kern.Name(), m, k, n, ldx, ldy, epi), w, x, ldx, y0, y, ldy, n, epi)
+	return y
+}
+
+// guardPacked re-homes the plan's buffers into guarded memory.
+func guardPacked(t *testing.T, kern Kernel, side guardSide) {
+	p := kern.(*csrKernel).p
+	p.Vals = guardCopy(t, p.Vals, side)
+	p.Offs = guardCopy(t, p.Offs, side)
+	p.Cnt = guardCopy(t, p.Cnt, side)
+}
+
+func csrNs(t int) []int {
+	if t <= 32 {
+		ns := make([]int, 2*t+1)
+		for i := range ns {
+			ns[i] = i + 1
+		}
+		return ns
+	}
+	return []int{1, 2, 7, 8, 9, 15, 16, 17, 31, 33, t/2 + 5, t - 1, t, t + 1, t + 16, 2*t - 1, 2 * t, 2*t + 1}
+}
+
+func TestCSRShapes(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	type shape struct {
+		m, k        int
+		d           float64
+		empty, full int
+	}
+	shapes := []shape{
+		{1, 1, 1, -1, -1}, {1, 37, 0.3, -1, 0}, {5, 1, 0.5, 2, -1}, {7, 50, 0, -1, -1}, // M=1, K=1, nnz=0
+		{9, 70, 0.2, 3, 5}, {4, 600, 0.05, 0, 1}, // K blocked at T ≥ 64
+	}
+	for _, s := range csrRunnable(t) {
+		for si, sh := range shapes {
+			w := randCSR(r, sh.m, sh.k, sh.d, sh.empty, sh.full)
+			for kcSel, kc := range []int{0, 7} {
+				kern, err := NewCSRKernel(s.name, w, kc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				side := guardSide((si + kcSel) % 2)
+				guardPacked(t, kern, side)
+				for _, n := range csrNs(s.t) {
+					epis := csrEpilogues(r, sh.m)
+					epi := epis[(n+si)%len(epis)]
+					ldx, ldy := n+(n%3), n+(n%2)*5
+					csrCase(t, kern, w, r, n, ldx, ldy, epi, side)
+				}
+			}
+		}
+	}
+}
+
+func TestCSREpilogues(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	w := randCSR(r, 13, 90, 0.15, 4, 7)
+	for _, s := range csrRunnable(t) {
+		kern, err := NewCSRKernel(s.name, w, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, side := range []guardSide{guardAfter, guardBefore} {
+			for _, epi := range csrEpilogues(r, w.Rows) {
+				for _, n := range []int{1, s.lanes - 1, s.t, s.t + 3} {
+					csrCase(t, kern, w, r, n, n+2, n+1, epi, side)
+				}
+			}
+		}
+	}
+}
+
+func TestCSRNaN(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	w := randCSR(r, 6, 20, 0.5, -1, 0)
+	for _, s := range csrRunnable(t) {
+		kern, _ := NewCSRKernel(s.name, w, 0)
+		n := 5
+		x := make([]float32, 20*n)
+		for i := range x {
+			x[i] = 1
+		}
+		x[0] = float32(math.NaN()) // row 0 is full: Y[0, 0] is NaN
+		y := make([]float32, 6*n)
+		for _, epi := range []*ref.Epilogue{{Act: ref.ActReLU}, {Act: ref.ActClamp, Lo: -1, Hi: 1}} {
+			if err := kern.Run(0, 6, x, n, y, n, n, epi); err != nil {
+				t.Fatal(err)
+			}
+			if !math.IsNaN(float64(y[0])) {
+				t.Errorf("%s %v: NaN did not propagate, got %v", s.name, epi.Act, y[0])
+			}
+		}
+	}
+}
+
+// TestCSRBitwise: every Y element is one FMA chain in storage order, so every family
+// (any tile width, either ISA), any K block, any N split and any unit split give the same
+// bits.
+func TestCSRBitwise(t *testing.T) {
+	r := rand.New(rand.NewSource(4))
+	specs := csrRunnable(t)
+	if len(specs) == 0 {
+		t.Skip("no CSR assembly family runs on this CPU")
+	}
+	w := randCSR(r, 23, 700, 0.1, 5, 9)
+	n, ldx, ldy := 150, 151, 153
+	x := make([]float32, (w.Cols-1)*ldx+n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	bias := make([]float32, w.Rows)
+	for i := range bias {
+		bias[i] = float32(r.NormFloat64())
+	}
+	epi := &ref.Epilogue{Bias: bias, Act: ref.ActReLU}
+	run := func(kern Kernel, cols [][2]int, units [][2]int) []float32 {
+		y := make([]float32, (w.Rows-1)*ldy+n)
+		for _, c := range cols {
+			for _, u := range units {
+				if err := kern.Run(u[0], u[1], x[c[0]:], ldx, y[c[0]:], ldy, c[1]-c[0], epi); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return y
+	}
+	var want []float32
+	for _, s := range specs {
+		for _, kc := range []int{0, 5, 64} {
+			kern, err := NewCSRKernel(s.name, w, kc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, split := range []struct{ cols, units [][2]int }{
+				{[][2]int{{0, n}}, [][2]int{{0, w.Rows}}},
+				{[][2]int{{0, 17}, {17, 100}, {100, n}}, [][2]int{{0, 1}, {1, 12}, {12, w.Rows}}},
+			} {
+				y := run(kern, split.cols, split.units)
+				if want == nil {
+					want = y
+					csrCheck(t, s.name, w, x, ldx, y, y, ldy, n, epi)
+					continue
+				}
+				for i := range want {
+					if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s kc=%d split %v: Y[%d] = %v, want bitwise %v", s.name, kc, split.cols, i, y[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestCSRRunChecks(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	w := randCSR(r, 4, 8, 0.5, -1, -1)
+	for _, s := range csrRunnable(t) {
+		kern, _ := NewCSRKernel(s.name, w, 0)
+		x := make([]float32, 8*4)
+		y := make([]float32, 4*4)
+		if err := kern.Run(0, 4, x[:31], 4, y, 4, 4, nil); err == nil {
+			t.Errorf("%s: short X accepted", s.name)
+		}
+		if err := kern.Run(0, 4, x, 4, y[:15], 4, 4, nil); err == nil {
+			t.Errorf("%s: short Y accepted", s.name)
+		}
+		if err := kern.Run(0, 5, x, 4, y, 4, 4, nil); err == nil {
+			t.Errorf("%s: unit range past M accepted", s.name)
+		}
+		if err := kern.Run(0, 4, x, 4, y, 4, 4, &ref.Epilogue{Bias: make([]float32, 3)}); err == nil {
+			t.Errorf("%s: short bias accepted", s.name)
+		}
+	}
+	if _, err := PackCSR(w, 64, 1024); err == nil {
+		t.Error("K block past the 16-bit offset range accepted")
+	}
+}
