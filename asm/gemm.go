@@ -52,14 +52,15 @@ type gemmTile struct {
 
 // gemmSpec is one dense GEMM family: a tile, its cache blocking and its micro-kernel.
 type gemmSpec struct {
-	name     string // family name, e.g. "gemm_6x32_avx512"
-	isa      ISA
-	features Feature
-	mr, nr   int // register tile
-	kc       int // K block (upper bound; Pack balances the blocks of a given K)
-	mc       int // rows per L2 block (a multiple of mr)
-	nc       int // columns per packed X block (a multiple of nr)
-	micro    gemmMicro
+	name       string // family name, e.g. "gemm_6x32_avx512"
+	isa        ISA
+	features   Feature
+	mr, nr     int // register tile
+	kc         int // K block (upper bound; Pack balances the blocks of a given K)
+	mc         int // rows per L2 block (a multiple of mr)
+	nc         int // columns per packed X block (a multiple of nr)
+	micro      gemmMicro
+	minN, maxN int // dispatch hints (Family.MinN, MaxN)
 	// fullTiles: the micro-kernel handles only rows = MR and cols = NR (no masks); edge
 	// tiles then go through a plan-side MR×NR buffer.
 	fullTiles bool
@@ -72,7 +73,7 @@ var gemmSpecs []*gemmSpec
 func registerGemm(s *gemmSpec) {
 	gemmSpecs = append(gemmSpecs, s)
 	Register(Family{
-		Name: s.name, Format: "dense", ISA: s.isa, Features: s.features,
+		Name: s.name, Format: "dense", ISA: s.isa, Features: s.features, MinN: s.minN, MaxN: s.maxN,
 		Pack: func(w formats.Matrix) (Kernel, error) { return packGemm(s, w) },
 	})
 }
