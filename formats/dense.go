@@ -58,8 +58,14 @@ func (d *Dense) Validate() error {
 // At returns element (i, j); it panics on out-of-range indices like a slice does.
 func (d *Dense) At(i, j int) float32 { return d.Data[i*d.Stride+j] }
 
-// Row returns row i as a slice of length Cols.
-func (d *Dense) Row(i int) []float32 { return d.Data[i*d.Stride : i*d.Stride+d.Cols] }
+// Row returns row i as a slice of length Cols. With Cols = 0 every row is empty (Data may
+// then be shorter than Rows·Stride, as ZeroDense(m, 0) makes it).
+func (d *Dense) Row(i int) []float32 {
+	if d.Cols == 0 {
+		return nil
+	}
+	return d.Data[i*d.Stride : i*d.Stride+d.Cols]
+}
 
 // Compact returns d with Stride = Cols, copying only when needed.
 func (d *Dense) Compact() *Dense {
