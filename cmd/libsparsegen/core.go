@@ -1,0 +1,592 @@
+package main
+
+// The Go half of the C ABI, free of cgo so that it can be tested with Go slices: status
+// codes and error classification, the handle table, option checks, and the readers that copy
+// and canonicalize the caller's arrays into formats' canonical matrices. exports.go turns C
+// pointers into slices (after checking every length) and calls these.
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/dispatch"
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/ref"
+)
+
+// status mirrors sg_status in sparsegen.h (exports.go checks the values at compile time).
+type status int32
+
+const (
+	codeOK status = iota
+	codeNull
+	codeArgument
+	codeMatrix
+	codeShape
+	codeHandle
+	codeUnsupported
+	codeRecord
+	codeBuffer
+	codeNoMem
+	codeInternal
+)
+
+// apiError carries its status code.
+type apiError struct {
+	code status
+	msg  string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func fail(code status, format string, args ...any) error {
+	return &apiError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// classify maps an error from this package, formats or dispatch to a status code.
+func classify(err error) status {
+	var ae *apiError
+	switch {
+	case err == nil:
+		return codeOK
+	case errors.As(err, &ae):
+		return ae.code
+	case errors.Is(err, dispatch.ErrClosed):
+		return codeHandle
+	case errors.Is(err, formats.ErrInvalid):
+		return codeMatrix
+	case errors.Is(err, ref.ErrShape):
+		return codeShape
+	}
+	return codeArgument
+}
+
+// ---- Handle table ---------------------------------------------------------------------------
+
+// A handle is gen<<32 | slot with gen ≥ 1, so 0 is never valid and a freed handle stays
+// invalid after its slot is reused (the slot's generation moved on). Lookups are lock-free:
+// the slot list is published through an atomic pointer and copied when it grows; creation
+// and free take the mutex. A plan freed while calls run on it is closed (later calls fail
+// with dispatch.ErrClosed) and its memory is reclaimed by the garbage collector once the
+// running calls drop their references.
+
+type entry struct {
+	gen  uint32
+	plan *dispatch.Plan
+	note string // what the reader did with the input (canonicalization, conversions)
+}
+
+type slot struct {
+	e   atomic.Pointer[entry]
+	gen uint32 // last generation handed out (under tableMu)
+}
+
+var (
+	tableMu   sync.Mutex
+	slotsPtr  atomic.Pointer[[]*slot]
+	freeSlots []uint32
+	livePlans atomic.Int64
+)
+
+const maxSlots = 1 << 31
+
+func register(p *dispatch.Plan, note string) (uint64, error) {
+	tableMu.Lock()
+	defer tableMu.Unlock()
+	var sl []*slot
+	if ps := slotsPtr.Load(); ps != nil {
+		sl = *ps
+	}
+	var idx uint32
+	if n := len(freeSlots); n > 0 {
+		idx = freeSlots[n-1]
+		freeSlots = freeSlots[:n-1]
+	} else {
+		if len(sl) >= maxSlots {
+			return 0, fail(codeNoMem, "too many live plans (%d)", len(sl))
+		}
+		idx = uint32(len(sl))
+		grown := make([]*slot, len(sl)+1, max(2*len(sl), 16))
+		copy(grown, sl)
+		grown[idx] = &slot{}
+		slotsPtr.Store(&grown)
+		sl = grown
+	}
+	s := sl[idx]
+	s.gen++
+	if s.gen == 0 { // wrapped after 2³² plans in this slot
+		s.gen = 1
+	}
+	s.e.Store(&entry{gen: s.gen, plan: p, note: note})
+	livePlans.Add(1)
+	return uint64(s.gen)<<32 | uint64(idx), nil
+}
+
+// lookup returns the live entry of handle h.
+func lookup(h uint64) (*entry, error) {
+	if h == 0 {
+		return nil, fail(codeHandle, "plan handle is 0 (no plan; was creation checked?)")
+	}
+	gen, idx := uint32(h>>32), uint32(h)
+	if ps := slotsPtr.Load(); ps != nil && int(idx) < len(*ps) {
+		if e := (*ps)[idx].e.Load(); e != nil && e.gen == gen {
+			return e, nil
+		}
+	}
+	return nil, fail(codeHandle, "plan handle %#x is not a live plan (freed, or never created)", h)
+}
+
+// release frees handle h; 0 is a no-op.
+func release(h uint64) error {
+	if h == 0 {
+		return nil
+	}
+	tableMu.Lock()
+	e, err := lookup(h)
+	if err == nil {
+		idx := uint32(h)
+		(*slotsPtr.Load())[idx].e.Store(nil)
+		freeSlots = append(freeSlots, idx)
+		livePlans.Add(-1)
+	}
+	tableMu.Unlock()
+	if err != nil {
+		return err
+	}
+	e.plan.Close()
+	return nil
+}
+
+// ---- Options ---------------------------------------------------------------------------------
+
+// options are sg_options read into Go; bias is a view of caller memory, copied by compile.
+type options struct {
+	act         int32
+	lo, hi      float32
+	bias        []float32
+	hasBias     bool
+	accumulate  bool
+	threads     int32
+	isa, record string
+	format      string
+}
+
+func defaultOptions() options {
+	return options{lo: float32(math.Inf(-1)), hi: float32(math.Inf(1))}
+}
+
+// checkISA reports an unknown ISA name as codeArgument and one the CPU lacks as
+// codeUnsupported, before dispatch sees it (dispatch's own errors carry no code).
+func checkISA(s, src string) error {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" || s == "auto" || s == "best" {
+		return nil
+	}
+	i, err := asm.ParseISA(s)
+	if err != nil {
+		return fail(codeArgument, "%s: %v", src, err)
+	}
+	if !dispatch.Host().Supported(i) {
+		return fail(codeUnsupported, "%s = %q: this CPU (%s, features %v) cannot run %s code",
+			src, s, dispatch.Host().GOARCH, dispatch.Host().Features, i)
+	}
+	return nil
+}
+
+// compile builds a plan from the canonical matrix w and registers it.
+func compile(w formats.Matrix, o options, note string) (uint64, error) {
+	m, _ := w.Shape()
+	do := dispatch.Options{Lo: o.lo, Hi: o.hi, Accumulate: o.accumulate, Format: o.format}
+	if o.act < 0 || o.act > int32(ref.ActSiLU) {
+		return 0, fail(codeArgument, "options.activation = %d is not an sg_activation (0 … %d)", o.act, ref.ActSiLU)
+	}
+	do.Act = ref.Activation(o.act)
+	if do.Act == ref.ActClamp && !(o.lo <= o.hi) {
+		return 0, fail(codeArgument, "options: clamp bounds lo = %v > hi = %v (or NaN)", o.lo, o.hi)
+	}
+	if o.hasBias {
+		if len(o.bias) != m {
+			return 0, fail(codeArgument, "options.bias_len = %d, want M = %d", len(o.bias), m)
+		}
+		do.Bias = slices.Clone(o.bias)
+		if do.Bias == nil {
+			do.Bias = []float32{}
+		}
+	}
+	if o.threads < 0 {
+		return 0, fail(codeArgument, "options.threads = %d < 0", o.threads)
+	}
+	do.Threads = int(o.threads)
+	if o.isa != "" {
+		if err := checkISA(o.isa, "options.isa"); err != nil {
+			return 0, err
+		}
+		do.ISA = o.isa
+	} else if err := checkISA(os.Getenv(dispatch.EnvISA), "$"+dispatch.EnvISA); err != nil {
+		return 0, err
+	}
+	if o.format != "" {
+		note += "format forced: " + o.format + "\n"
+	}
+	if o.record != "" {
+		rec, err := dispatch.LoadRecord(o.record)
+		switch {
+		case errors.Is(err, dispatch.ErrRecordIgnored):
+			note += fmt.Sprintf("tuning record %s: %v (default policy used)\n", o.record, err)
+		case errors.Is(err, fs.ErrNotExist):
+			return 0, fail(codeRecord, "tuning record %s does not exist", o.record)
+		case err != nil:
+			return 0, fail(codeRecord, "tuning record %s: %v", o.record, err)
+		default:
+			do.Record = rec
+			note += "tuning record: " + o.record + "\n"
+		}
+	}
+	do.Warn = func(string) {} // warnings are kept in the plan's notes (Describe)
+	p, err := dispatch.Compile(w, do)
+	if err != nil {
+		return 0, err
+	}
+	h, err := register(p, note)
+	if err != nil {
+		p.Close()
+		return 0, err
+	}
+	return h, nil
+}
+
+// setDefaultThreads sets GOMAXPROCS (0: the runtime's default) and returns the old value.
+func setDefaultThreads(n int32) (int32, error) {
+	if n < 0 {
+		return 0, fail(codeArgument, "threads = %d < 0", n)
+	}
+	if n == 0 {
+		old := runtime.GOMAXPROCS(0)
+		runtime.SetDefaultGOMAXPROCS()
+		return int32(old), nil
+	}
+	return int32(runtime.GOMAXPROCS(int(n))), nil
+}
+
+// ---- Readers: copy and canonicalize the caller's arrays ---------------------------------------
+
+// indexArray is a caller's index array of int32 or int64 elements (one of the two is set).
+type indexArray struct {
+	i32 []int32
+	i64 []int64
+}
+
+func (a indexArray) at(i int) int64 {
+	if a.i64 != nil {
+		return a.i64[i]
+	}
+	return int64(a.i32[i])
+}
+
+func (a indexArray) width() int {
+	if a.i64 != nil {
+		return 64
+	}
+	return 32
+}
+
+// checkDims validates a shape before any size is computed from it.
+func checkDims(m, k int64) error {
+	if m < 0 || k < 0 {
+		return fail(codeArgument, "negative shape M = %d, K = %d", m, k)
+	}
+	if _, ok := mul64(m, k); !ok {
+		return fail(codeNoMem, "shape %d×%d overflows", m, k)
+	}
+	return nil
+}
+
+// mul64 multiplies non-negative a and b, reporting overflow past MaxInt (the largest slice).
+func mul64(a, b int64) (int64, bool) {
+	if a == 0 || b == 0 {
+		return 0, true
+	}
+	if a < 0 || b < 0 || a > math.MaxInt/b {
+		return 0, false
+	}
+	return a * b, true
+}
+
+// span is the number of elements a rows×cols matrix with row stride ld occupies.
+func span(rows, cols, ld int64) (int64, bool) {
+	if rows == 0 || cols == 0 {
+		return 0, true
+	}
+	s, ok := mul64(rows-1, ld)
+	if !ok || s > math.MaxInt-cols {
+		return 0, false
+	}
+	return s + cols, true
+}
+
+// readDense copies an M×K row-major matrix with stride ldw.
+func readDense(m, k, ldw int, w []float32) (*formats.Dense, string, error) {
+	if ldw < k {
+		return nil, "", fail(codeArgument, "ldw = %d < K = %d", ldw, k)
+	}
+	data := make([]float32, m*k)
+	for i := 0; i < m; i++ {
+		copy(data[i*k:(i+1)*k], w[i*ldw:i*ldw+k])
+	}
+	d, err := formats.NewDense(m, k, data)
+	if err != nil {
+		return nil, "", err
+	}
+	return d, fmt.Sprintf("input: dense %d×%d (copied)\n", m, k), nil
+}
+
+// readPtr copies and checks an index pointer array of n+1 entries (n rows or block rows)
+// into int64: ptr[0] = 0, nondecreasing, ptr[n] ≤ avail.
+func readPtr(ptr indexArray, n int, avail int64, what string) ([]int64, error) {
+	out := make([]int64, n+1)
+	for i := range out {
+		out[i] = ptr.at(i)
+	}
+	if out[0] != 0 {
+		return nil, fail(codeMatrix, "indptr[0] = %d, want 0", out[0])
+	}
+	for i := 1; i <= n; i++ {
+		if out[i] < out[i-1] {
+			return nil, fail(codeMatrix, "indptr decreases at %s %d: indptr[%d] = %d < indptr[%d] = %d", what, i-1, i, out[i], i-1, out[i-1])
+		}
+	}
+	if out[n] > avail {
+		return nil, fail(codeMatrix, "indptr[%d] = %d exceeds the %d entries given", n, out[n], avail)
+	}
+	return out, nil
+}
+
+// canonRows sorts the entries of each row (stably, by column) and merges duplicates, moving
+// values with merge(dst, src) (dst, src entry positions). cols and rowPtr are rewritten in
+// place and the new count returned, with how many rows were unsorted and duplicates merged.
+func canonRows(rowPtr []int64, cols []int32, move func(dst, src int64), add func(dst, src int64), reorder func(lo int64, perm []int64)) (int64, int, int64) {
+	unsorted, dups := 0, int64(0)
+	var perm []int64
+	w := int64(0)
+	for i := 0; i+1 < len(rowPtr); i++ {
+		lo, hi := rowPtr[i], rowPtr[i+1]
+		sorted := true
+		for p := lo + 1; p < hi; p++ {
+			if cols[p] < cols[p-1] {
+				sorted = false
+				break
+			}
+		}
+		if !sorted {
+			unsorted++
+			perm = perm[:0]
+			for p := lo; p < hi; p++ {
+				perm = append(perm, p)
+			}
+			slices.SortStableFunc(perm, func(a, b int64) int { return int(cols[a]) - int(cols[b]) })
+			reorder(lo, perm) // entries lo…hi now in column order
+		}
+		rowPtr[i] = w
+		for p := lo; p < hi; p++ {
+			if p > lo && cols[p] == cols[w-1] && w > rowPtr[i] {
+				add(w-1, p)
+				dups++
+				continue
+			}
+			if w != p {
+				cols[w] = cols[p]
+				move(w, p)
+			}
+			w++
+		}
+	}
+	rowPtr[len(rowPtr)-1] = w
+	return w, unsorted, dups
+}
+
+// readCSR copies a scipy-style CSR (indptr M+1, indices and data with nnz entries) into a
+// canonical formats.CSR: columns range-checked and narrowed, rows sorted, duplicates summed.
+func readCSR(m, k int, nnz int64, indptr, indices indexArray, data []float32) (*formats.CSR, string, error) {
+	if k > formats.MaxInt32 {
+		return nil, "", fail(codeArgument, "K = %d exceeds the int32 column index range", k)
+	}
+	rowPtr, err := readPtr(indptr, m, nnz, "row")
+	if err != nil {
+		return nil, "", err
+	}
+	nz := rowPtr[m]
+	cols := make([]int32, nz)
+	vals := make([]float32, nz)
+	copy(vals, data[:nz])
+	for i := 0; i < m; i++ {
+		for p := rowPtr[i]; p < rowPtr[i+1]; p++ {
+			c := indices.at(int(p))
+			if c < 0 || c >= int64(k) {
+				return nil, "", fail(codeMatrix, "row %d: indices[%d] = %d outside [0, K = %d)", i, p, c, k)
+			}
+			cols[p] = int32(c)
+		}
+	}
+	tmpC := make([]int32, 0)
+	tmpV := make([]float32, 0)
+	n, unsorted, dups := canonRows(rowPtr, cols,
+		func(dst, src int64) { vals[dst] = vals[src] },
+		func(dst, src int64) { vals[dst] += vals[src] },
+		func(lo int64, perm []int64) {
+			tmpC, tmpV = tmpC[:0], tmpV[:0]
+			for _, p := range perm {
+				tmpC, tmpV = append(tmpC, cols[p]), append(tmpV, vals[p])
+			}
+			copy(cols[lo:], tmpC)
+			copy(vals[lo:], tmpV)
+		})
+	cols, vals = cols[:n:n], vals[:n:n]
+	c, err := formats.NewCSR(m, k, rowPtr, cols, vals)
+	if err != nil {
+		return nil, "", err
+	}
+	note := fmt.Sprintf("input: csr %d×%d, %d stored entries (int%d indptr, int%d indices", m, k, nz, indptr.width(), indices.width())
+	if indices.width() == 64 {
+		note += " narrowed to int32"
+	}
+	note += "; copied)\n"
+	if nnz > nz {
+		note += fmt.Sprintf("canonicalized: %d entries past indptr[M] ignored\n", nnz-nz)
+	}
+	if unsorted > 0 {
+		note += fmt.Sprintf("canonicalized: column indices of %d row(s) sorted\n", unsorted)
+	}
+	if dups > 0 {
+		note += fmt.Sprintf("canonicalized: %d duplicate entries summed\n", dups)
+	}
+	return c, note, nil
+}
+
+// readBSR copies a scipy-style BSR with r×c blocks (data: nblocks full r×c blocks) into a
+// canonical formats.BSR: blocks sorted by column, duplicates summed, ragged edge blocks
+// trimmed to the matrix after checking that the trimmed values are zero.
+func readBSR(m, k, r, c int, nblocks int64, indptr, indices indexArray, data []float32) (*formats.BSR, string, error) {
+	if r < 1 || c < 1 || r > formats.MaxBlockDim || c > formats.MaxBlockDim {
+		return nil, "", fail(codeArgument, "block %d×%d outside 1…%d", r, c, formats.MaxBlockDim)
+	}
+	if k > formats.MaxInt32 {
+		return nil, "", fail(codeArgument, "K = %d exceeds the int32 index range", k)
+	}
+	br, bc := (m+r-1)/r, (k+c-1)/c
+	ptr, err := readPtr(indptr, br, nblocks, "block row")
+	if err != nil {
+		return nil, "", err
+	}
+	nb := ptr[br]
+	cols := make([]int32, nb)
+	src := make([]int64, nb) // which caller block each entry reads
+	for i := 0; i < br; i++ {
+		for p := ptr[i]; p < ptr[i+1]; p++ {
+			j := indices.at(int(p))
+			if j < 0 || j >= int64(bc) {
+				return nil, "", fail(codeMatrix, "block row %d: indices[%d] = %d outside [0, ⌈K/c⌉ = %d)", i, p, j, bc)
+			}
+			cols[p] = int32(j)
+			src[p] = p
+		}
+	}
+	// Padding past M or K must be zero.
+	for i := 0; i < br; i++ {
+		h := min(r, m-i*r)
+		for p := ptr[i]; p < ptr[i+1]; p++ {
+			w := min(c, k-int(cols[p])*c)
+			if h == r && w == c {
+				continue
+			}
+			blk := data[p*int64(r*c) : (p+1)*int64(r*c)]
+			for rr := 0; rr < r; rr++ {
+				for cc := 0; cc < c; cc++ {
+					if (rr >= h || cc >= w) && blk[rr*c+cc] != 0 {
+						return nil, "", fail(codeMatrix, "block %d (block row %d, block column %d): value %v at (%d, %d) lies past M = %d or K = %d and must be zero",
+							p, i, cols[p], blk[rr*c+cc], rr, cc, m, k)
+					}
+				}
+			}
+		}
+	}
+	// Sort and merge: each merged entry lists the caller blocks it sums.
+	groups := make([][]int64, nb)
+	for p := range groups {
+		groups[p] = src[p : p+1 : p+1]
+	}
+	tmpC := make([]int32, 0)
+	tmpG := make([][]int64, 0)
+	n, unsorted, dups := canonRows(ptr, cols,
+		func(dst, s int64) { groups[dst] = groups[s] },
+		func(dst, s int64) { groups[dst] = append(groups[dst], groups[s]...) },
+		func(lo int64, perm []int64) {
+			tmpC, tmpG = tmpC[:0], tmpG[:0]
+			for _, p := range perm {
+				tmpC, tmpG = append(tmpC, cols[p]), append(tmpG, groups[p])
+			}
+			copy(cols[lo:], tmpC)
+			copy(groups[lo:], tmpG)
+		})
+	cols = cols[:n:n]
+	var vals []float32
+	for i := 0; i < br; i++ {
+		h := min(r, m-i*r)
+		for p := ptr[i]; p < ptr[i+1]; p++ {
+			w := min(c, k-int(cols[p])*c)
+			base := len(vals)
+			vals = append(vals, make([]float32, h*w)...)
+			for _, s := range groups[p] {
+				blk := data[s*int64(r*c):]
+				for rr := 0; rr < h; rr++ {
+					for cc := 0; cc < w; cc++ {
+						vals[base+rr*w+cc] += blk[rr*c+cc]
+					}
+				}
+			}
+		}
+	}
+	if vals == nil {
+		vals = []float32{}
+	}
+	b, err := formats.NewBSR(m, k, r, c, ptr, cols, vals)
+	if err != nil {
+		return nil, "", err
+	}
+	note := fmt.Sprintf("input: bsr%dx%d %d×%d, %d blocks (int%d indptr, int%d indices; copied)\n", r, c, m, k, nb, indptr.width(), indices.width())
+	if nblocks > nb {
+		note += fmt.Sprintf("canonicalized: %d blocks past indptr[last] ignored\n", nblocks-nb)
+	}
+	if unsorted > 0 {
+		note += fmt.Sprintf("canonicalized: block columns of %d block row(s) sorted\n", unsorted)
+	}
+	if dups > 0 {
+		note += fmt.Sprintf("canonicalized: %d duplicate blocks summed\n", dups)
+	}
+	return b, note, nil
+}
+
+// slotsPerRow mirrors sg_nm_slots_per_row; -1 for invalid arguments.
+func slotsPerRow(k, keep, group int64) int64 {
+	if k < 0 || keep < 1 || group < keep || group > formats.MaxGroup {
+		return -1
+	}
+	return k/group*keep + min(k%group, keep)
+}
+
+// readNM copies N:M slots (values and positions, M·S each) into a formats.NM.
+func readNM(m, k, keep, group int, val []float32, pos []uint8) (*formats.NM, string, error) {
+	nm, err := formats.NewNM(m, k, keep, group, slices.Clone(val), slices.Clone(pos))
+	if err != nil {
+		return nil, "", err
+	}
+	return nm, fmt.Sprintf("input: nm%d:%d %d×%d, %d slots per row (copied)\n", keep, group, m, k, nm.SlotsPerRow()), nil
+}

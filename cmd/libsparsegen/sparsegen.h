@@ -1,0 +1,226 @@
+/*
+ * sparsegen.h: the C ABI of sparsegen, sparse neural-network kernels for CPUs.
+ *
+ *   Y = act(W·X + bias [+ Y])        W: M×K sparse weights, X: K×N, Y: M×N (channel-major)
+ *   Y = act(X·Wᵀ + bias [+ Y])       X: N×K, Y: N×M                       (token-major)
+ *
+ * Build (from the repository root; see cmd/libsparsegen/README.md):
+ *   go build -buildmode=c-shared  -o libsparsegen.so ./cmd/libsparsegen
+ *   go build -buildmode=c-archive -o libsparsegen.a  ./cmd/libsparsegen
+ *   gcc -I cmd/libsparsegen app.c -L. -lsparsegen                     (shared)
+ *   gcc -I cmd/libsparsegen app.c libsparsegen.a -lpthread -lm         (static)
+ *
+ * Use: compile a plan once from the weights (sg_plan_dense / _csr / _bsr / _nm), run it many
+ * times (sg_mul, sg_mul_tokens), free it (sg_plan_free).
+ *
+ * Conventions that hold for every function below
+ * ------------------------------------------------
+ * Status: every function that can fail returns an sg_status; SG_OK (0) is success. No Go
+ *   panic ever crosses into C: a failure inside the library is caught and reported as
+ *   SG_ERR_INTERNAL. (Only exhausting memory, or passing pointers that do not point to as
+ *   many values as the arguments say, can still bring the process down, as in any C library.)
+ * Messages: sg_last_error() returns the message of the most recent call *on the calling
+ *   thread*; it is thread-local, like errno, so concurrent threads never see each other's
+ *   messages. Every status-returning call sets it: to "" on SG_OK, to a sentence naming the
+ *   argument and the broken rule otherwise.
+ * Ownership: the library never keeps a pointer to caller memory after a call returns. Plan
+ *   creation copies (and packs) the weights and the bias; the caller may free or reuse its
+ *   arrays as soon as the call returns. Output pointers (sg_plan *out, char *buf, ...) are
+ *   written only during the call. Strings returned as const char * belong to the library.
+ * Handles: an sg_plan is an opaque nonzero 64-bit number, not a pointer. 0 is never a valid
+ *   plan. A handle that was freed stays invalid forever (calls report SG_ERR_HANDLE); it is
+ *   not reused for a later plan within the process' first 2^32 plans per slot.
+ * Threads: every function may be called from any number of threads at once, including many
+ *   threads running one plan concurrently (each call with its own X and Y). A plan may even
+ *   be freed while other threads run it: calls already running finish normally, calls that
+ *   start after sg_plan_free report SG_ERR_HANDLE, and the memory is released when the last
+ *   running call returns. The first call made on a new host thread costs more (the Go runtime
+ *   binds the thread once; see the README for measured figures); later calls do not.
+ * Sizes: counts, dimensions and leading dimensions are int64_t; negative values are
+ *   SG_ERR_ARGUMENT. Matrices are row-major; a leading dimension (ld) is the distance, in
+ *   elements, between consecutive rows. Operands of one call must not overlap (X and Y, the
+ *   weight arrays and the output pointer).
+ * Numerics: results are within 2(k+1)·eps·Σ|w·x| of the exact product (k = stored weights in
+ *   the row) and bitwise identical for any thread count and any N split; NaN propagates.
+ */
+#ifndef SPARSEGEN_H
+#define SPARSEGEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The ABI version this header describes; sg_abi_version() returns the library's. */
+#define SG_ABI_VERSION 1
+
+/* Status codes. New codes may be added; treat unknown nonzero codes as failures. */
+typedef enum sg_status {
+    SG_OK = 0,
+    SG_ERR_NULL = 1,        /* a required pointer argument is NULL */
+    SG_ERR_ARGUMENT = 2,    /* an argument is out of range: negative size, unknown enum or
+                               activation, bad clamp bounds, bias of the wrong length,
+                               sg_options.struct_size too small, unknown ISA name */
+    SG_ERR_MATRIX = 3,      /* the weight arrays are not a valid matrix: indptr not monotone
+                               or not starting at 0, an index outside [0, K), an N:M position
+                               outside its group, nonzero BSR padding past M or K, ... */
+    SG_ERR_SHAPE = 4,       /* X or Y do not fit the plan: ld < N, or a size overflows */
+    SG_ERR_HANDLE = 5,      /* the plan handle is 0, unknown, or already freed */
+    SG_ERR_UNSUPPORTED = 6, /* the requested ISA is not available on this CPU */
+    SG_ERR_RECORD = 7,      /* the tuning record file cannot be opened or read */
+    SG_ERR_BUFFER = 8,      /* the caller's buffer is too small; *needed says how big */
+    SG_ERR_NOMEM = 9,       /* the requested sizes are too large to allocate */
+    SG_ERR_INTERNAL = 10    /* a bug in the library, caught before it reached the caller */
+} sg_status;
+
+/* Activations of the fused epilogue (values are stable). */
+typedef enum sg_activation {
+    SG_ACT_NONE = 0,
+    SG_ACT_RELU = 1,  /* max(x, 0) */
+    SG_ACT_CLAMP = 2, /* min(max(x, lo), hi); needs lo <= hi */
+    SG_ACT_GELU = 3,  /* x·Φ(x), exact erf form */
+    SG_ACT_SILU = 4   /* x·σ(x) */
+} sg_activation;
+
+/* Element type of an index array; the value is its width in bytes (numpy: dtype.itemsize).
+   scipy.sparse holds indptr and indices as int32 or int64. */
+typedef enum sg_index_type {
+    SG_INDEX_INT32 = 4,
+    SG_INDEX_INT64 = 8
+} sg_index_type;
+
+/* A compiled plan: an opaque handle, 0 = none. */
+typedef uint64_t sg_plan;
+
+/* Options for plan creation. Always start from sg_options_init(), then set fields:
+ *
+ *   sg_options o; sg_options_init(&o); o.activation = SG_ACT_RELU;
+ *
+ * The struct may grow at its end in later ABI versions; struct_size tells the library which
+ * fields the caller knows. Passing NULL where an sg_options pointer is expected means the
+ * defaults. Nothing is retained: bias, isa and record_path are read during the call only. */
+typedef struct sg_options {
+    uint32_t struct_size;    /* sizeof(sg_options), set by sg_options_init */
+    int32_t activation;      /* an sg_activation; default SG_ACT_NONE */
+    float lo, hi;            /* clamp bounds for SG_ACT_CLAMP; default -inf, +inf */
+    const float *bias;       /* M values added to each output row, copied; NULL = none */
+    int64_t bias_len;        /* number of values at bias; must equal M when bias != NULL */
+    int32_t accumulate;      /* nonzero: Y = act(W·X + bias + Y) (β = 1); default 0 */
+    int32_t threads;         /* threads per call, fixed for the plan's life; 0 = the default
+                                (see sg_set_default_threads); must be >= 0 */
+    const char *isa;         /* highest ISA to use: "generic", "avx2", "avx512", "neon";
+                                NULL or "" = $SPARSEGEN_ISA, else the best the CPU has.
+                                Naming an ISA the CPU lacks is SG_ERR_UNSUPPORTED. */
+    const char *record_path; /* a tuning record written by `sparsegen tune`; NULL or "" =
+                                none. A record for another machine is ignored (the plan's
+                                description says so); an unreadable file is SG_ERR_RECORD. */
+    const char *format;      /* force the packed format: "dense", "csr", "bsrRxC" (e.g.
+                                "bsr4x1") or "nmK:G" (e.g. "nm2:4"); NULL or "" = choose
+                                automatically. W must conform to an N:M format forced. */
+} sg_options;
+
+/* Fills *opts with the defaults (struct_size included). Never fails; NULL is ignored. */
+void sg_options_init(sg_options *opts);
+
+/* The ABI version of the loaded library (SG_ABI_VERSION of the header it was built with). */
+uint32_t sg_abi_version(void);
+
+/* A static name for a status code, e.g. "SG_ERR_SHAPE"; "SG_UNKNOWN" for other values. */
+const char *sg_status_name(int status);
+
+/* The message of the calling thread's most recent status-returning call: "" after SG_OK.
+   The string belongs to the library and stays valid until the next sg_ call on this thread.
+   Messages longer than 1023 bytes are truncated (at a UTF-8 character boundary). */
+const char *sg_last_error(void);
+
+/* ---- Plan creation. On success *out receives a new handle; on failure *out = 0. ---------- */
+
+/* Dense W: M×K row-major with leading dimension ldw >= K (ldw may be anything >= 1 when
+   M = 0 or K = 0). w may be NULL only when M·K = 0. */
+sg_status sg_plan_dense(sg_plan *out, int64_t m, int64_t k, const float *w, int64_t ldw,
+                        const sg_options *opts);
+
+/* CSR W, laid out as scipy.sparse.csr_matrix holds it: indptr (M+1 values), indices and data
+ * (nnz values each: the length of the caller's arrays; indptr[M] <= nnz, entries past
+ * indptr[M] are ignored). indptr and indices are each int32 or int64 (indptr_type,
+ * indices_type). Requirements: indptr[0] = 0, indptr nondecreasing, 0 <= indices < K,
+ * K < 2^31. Canonicalization, reported by sg_plan_describe: column indices unsorted within a
+ * row are sorted, duplicates are summed (scipy's sum_duplicates semantics), int64 indices are
+ * narrowed with a range check. Stored zeros are allowed. indices/data may be NULL when
+ * nnz = 0. */
+sg_status sg_plan_csr(sg_plan *out, int64_t m, int64_t k, int64_t nnz,
+                      const void *indptr, sg_index_type indptr_type,
+                      const void *indices, sg_index_type indices_type,
+                      const float *data, const sg_options *opts);
+
+/* BSR W with r×c blocks, laid out as scipy.sparse.bsr_matrix holds it: indptr (⌈M/r⌉+1
+ * values, over block rows), indices (nblocks block-column indices, 0 <= j < ⌈K/c⌉) and data
+ * (nblocks full r×c blocks, each row-major: nblocks·r·c floats). 1 <= r, c <= 64. M and K
+ * need not be multiples of r and c (unlike scipy): a block on the ragged last block row or
+ * column keeps its r×c layout in data, and its values past row M or column K must be zero
+ * (SG_ERR_MATRIX otherwise). Unsorted block columns are sorted and duplicate blocks summed.
+ * indptr[⌈M/r⌉] <= nblocks; blocks past it are ignored. */
+sg_status sg_plan_bsr(sg_plan *out, int64_t m, int64_t k, int64_t r, int64_t c,
+                      int64_t nblocks, const void *indptr, sg_index_type indptr_type,
+                      const void *indices, sg_index_type indices_type,
+                      const float *data, const sg_options *opts);
+
+/* Slots per row of an N:M (keep of every group) matrix with K columns: a full group has
+   keep slots, a last partial group of r = K mod group columns has min(keep, r) slots.
+   Returns -1 for invalid arguments (k < 0, not 1 <= keep <= group <= 16). */
+int64_t sg_nm_slots_per_row(int64_t k, int64_t keep, int64_t group);
+
+/* N:M W ("keep of every group consecutive weights along K", 1 <= keep <= group <= 16):
+ * M rows of S = sg_nm_slots_per_row(K, keep, group) slots each, row-major: val[i·S + s] is
+ * the value of slot s of row i and pos[i·S + s] its position inside its group (0 <= pos <
+ * group width, strictly increasing within a group). A group with fewer nonzeros fills its
+ * spare slots with zero values at unused positions. len must equal M·S. */
+sg_status sg_plan_nm(sg_plan *out, int64_t m, int64_t k, int64_t keep, int64_t group,
+                     const float *val, const uint8_t *pos, int64_t len,
+                     const sg_options *opts);
+
+/* ---- Running a plan ---------------------------------------------------------------------- */
+
+/* Channel-major: Y (M×N, leading dimension ldy >= N) = act(W·X + bias [+ Y]) with X K×N
+   (ldx >= N). n = 0 is a no-op. x and y may be NULL only when there is nothing to read or
+   write. X is only read; Y is only written (read too with accumulate). */
+sg_status sg_mul(sg_plan plan, float *y, int64_t ldy, const float *x, int64_t ldx, int64_t n);
+
+/* Token-major: Y (N×M, ldy >= M) = act(X·Wᵀ + bias [+ Y]) with X N×K (ldx >= K): n tokens of
+   K features in, n tokens of M features out. */
+sg_status sg_mul_tokens(sg_plan plan, float *y, int64_t ldy, const float *x, int64_t ldx,
+                        int64_t n);
+
+/* ---- Inspecting and managing a plan ------------------------------------------------------ */
+
+/* The plan's shape: *m = M (outputs), *k = K (inputs). Either pointer may be NULL. */
+sg_status sg_plan_shape(sg_plan plan, int64_t *m, int64_t *k);
+
+/* A human-readable description: the input format and its canonicalization, what was chosen
+ * for which N and why, threads, ISA. Writes at most cap bytes including the terminating NUL
+ * to buf. *needed (if not NULL) receives the full length including the NUL. Size query:
+ * buf = NULL and cap = 0 writes only *needed (required then) and returns SG_OK. When
+ * 0 < cap < *needed, nothing is written to buf and the call returns SG_ERR_BUFFER. The text
+ * is fixed for the plan's life. */
+sg_status sg_plan_describe(sg_plan plan, char *buf, size_t cap, size_t *needed);
+
+/* Frees the plan. Freeing 0 is SG_OK (like free(NULL)); freeing a freed or unknown handle is
+   SG_ERR_HANDLE. See "Threads" above for frees that race with running calls. */
+sg_status sg_plan_free(sg_plan plan);
+
+/* The thread count that plans created later with threads = 0 use (it is Go's GOMAXPROCS,
+   which also bounds how many threads run library code at once): threads >= 1 sets it, 0
+   restores the default (the CPUs the process may use). Plans already created keep their
+   count. *previous (if not NULL) receives the value before the call. */
+sg_status sg_set_default_threads(int32_t threads, int32_t *previous);
+
+/* The number of plans currently alive (not yet freed), for leak checks. */
+int64_t sg_live_plans(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SPARSEGEN_H */
