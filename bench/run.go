@@ -1,0 +1,264 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/dispatch"
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/formats/prune"
+)
+
+// Config is one benchmark run: every shape × every pattern (or the given model weights).
+type Config struct {
+	Shapes   []Shape
+	Patterns []Pattern
+	// Weights, when set, replaces the synthetic weights: one matrix per shape name, used
+	// as given (Patterns is ignored for it). The N of each Shape still applies.
+	Weights  map[string]formats.Matrix
+	Threads  int    // 0 = GOMAXPROCS
+	ISA      string // "" = best; else a cap as dispatch.Options.ISA
+	Cold     bool   // rotate copies of W so it streams from memory (applies where N ≤ 16)
+	Protocol Protocol
+	Seed     uint64
+	BLAS     bool      // compare with OpenBLAS when the binary has it
+	Progress io.Writer // nil: no progress
+	PeakGF   float64   // measured single-core FMA peak in GFLOP/s; 0 = unknown
+}
+
+// ColdN is the largest N that is run cold when Config.Cold is set.
+const ColdN = 16
+
+// Run times each configuration: the kernel dispatch chooses, our dense kernel on the same
+// weights, and OpenBLAS (sgemm, sgemv for N = 1) when enabled, interleaved.
+func Run(cfg Config) ([]Result, error) {
+	if cfg.Protocol.Samples == 0 {
+		cfg.Protocol = DefaultProtocol
+	}
+	type job struct {
+		sh Shape
+		p  Pattern
+	}
+	var jobs []job
+	for _, sh := range cfg.Shapes {
+		if w, ok := cfg.Weights[sh.Name]; ok && w != nil {
+			jobs = append(jobs, job{sh, Pattern{Kind: "model"}})
+			continue
+		}
+		for _, p := range cfg.Patterns {
+			jobs = append(jobs, job{sh, p})
+		}
+	}
+	cache := newWeightCache(cfg.Seed)
+	var out []Result
+	start := time.Now()
+	for i, j := range jobs {
+		if cfg.Progress != nil {
+			el := time.Since(start)
+			eta := ""
+			if i > 0 {
+				eta = fmt.Sprintf(", ~%s left", (el / time.Duration(i) * time.Duration(len(jobs)-i)).Round(time.Second))
+			}
+			fmt.Fprintf(cfg.Progress, "\r[%d/%d] %s %s (%s elapsed%s)\033[K", i+1, len(jobs), j.sh.Name, j.p, el.Round(time.Second), eta)
+		}
+		var w formats.Matrix
+		var err error
+		if j.p.Kind == "model" {
+			w = cfg.Weights[j.sh.Name]
+		} else {
+			w, err = cache.get(j.sh.M, j.sh.K, j.p)
+		}
+		if err != nil {
+			return out, fmt.Errorf("%s %s: %w", j.sh.Name, j.p, err)
+		}
+		r, err := runOne(cfg, j.sh, j.p, w)
+		if err != nil {
+			return out, fmt.Errorf("%s %s: %w", j.sh.Name, j.p, err)
+		}
+		out = append(out, r)
+	}
+	if cfg.Progress != nil {
+		fmt.Fprintf(cfg.Progress, "\r%d configurations in %s\033[K\n", len(jobs), time.Since(start).Round(time.Second))
+	}
+	return out, nil
+}
+
+// runOne times one configuration.
+func runOne(cfg Config, sh Shape, p Pattern, w formats.Matrix) (Result, error) {
+	m, k := w.Shape()
+	if m != sh.M || k != sh.K {
+		return Result{}, fmt.Errorf("weights are %d×%d, shape wants %d×%d", m, k, sh.M, sh.K)
+	}
+	n := sh.N
+	opts := dispatch.Options{Threads: cfg.Threads, ISA: cfg.ISA}
+	cold := cfg.Cold && n <= ColdN
+	dense := w.ToDense()
+
+	// copies: 1 when hot; when cold, enough that the rotation exceeds 2× the L3.
+	copies := 1
+	if cold {
+		copies = coldCopies(int64(m) * int64(k) * 4)
+	}
+	plans, err := compileN(w, opts, copies)
+	if err != nil {
+		return Result{}, err
+	}
+	defer closeAll(plans)
+	dopts := opts
+	dopts.Format = "dense"
+	dplans, err := compileN(dense, dopts, copies)
+	if err != nil {
+		return Result{}, fmt.Errorf("dense baseline: %w", err)
+	}
+	defer closeAll(dplans)
+
+	rng := rand.New(rand.NewPCG(cfg.Seed^0x9e37, uint64(n)))
+	x := make([]float32, k*n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	y := make([]float32, m*n)
+	rot := func(ps []*dispatch.Plan) func() error {
+		i := 0
+		return func() error {
+			pl := ps[i]
+			i = (i + 1) % len(ps)
+			return pl.Mul(y, n, x, n, n)
+		}
+	}
+	fs := []func() error{rot(plans), rot(dplans)}
+	withBLAS := cfg.BLAS && HaveOpenBLAS
+	if withBLAS {
+		OpenBLASSetThreads(max(plans[0].Threads(), 1))
+		as := [][]float32{dense.Data}
+		for len(as) < copies {
+			as = append(as, append([]float32(nil), dense.Data...))
+		}
+		bi := 0
+		fs = append(fs, func() error {
+			a := as[bi]
+			bi = (bi + 1) % len(as)
+			if n == 1 {
+				OpenBLASSgemv(m, k, a, k, x, y)
+			} else {
+				OpenBLASSgemm(m, n, k, a, k, x, n, y, n)
+			}
+			return nil
+		})
+	}
+	st, err := TimeInterleaved(cfg.Protocol, fs...)
+	if err != nil {
+		return Result{}, err
+	}
+	family, _ := plans[0].KernelFor(n)
+	nnz := w.NNZ()
+	total := float64(m) * float64(k)
+	r := Result{Shape: sh, Pattern: p, NNZ: nnz, Kernel: family, Threads: plans[0].Threads(), Cold: cold,
+		MedianNs: st[0].MedianNs, MinNs: st[0].MinNs}
+	if total > 0 {
+		r.Sparsity = 1 - float64(nnz)/total
+	}
+	if f, ok := asm.Lookup(family); ok {
+		r.ISA = f.ISA.String()
+	}
+	r.GflopsDense = 2 * total * float64(n) / r.MedianNs
+	r.GflopsUseful = 2 * float64(nnz) * float64(n) / r.MedianNs
+	if cfg.PeakGF > 0 {
+		r.PeakPct = 100 * r.GflopsUseful / (cfg.PeakGF * float64(r.Threads))
+	}
+	r.SpeedupDense = st[1].MedianNs / r.MedianNs
+	if withBLAS {
+		r.BLASNs = st[2].MedianNs
+		r.SpeedupBLAS = st[2].MedianNs / r.MedianNs
+	}
+	return r, nil
+}
+
+func coldCopies(bytes int64) int {
+	if bytes <= 0 {
+		return 2
+	}
+	c := int(math.Ceil(float64(2*L3Bytes())/float64(bytes))) + 1
+	return min(max(c, 2), 64)
+}
+
+func compileN(w formats.Matrix, opts dispatch.Options, n int) ([]*dispatch.Plan, error) {
+	ps := make([]*dispatch.Plan, 0, n)
+	for range n {
+		p, err := dispatch.Compile(w, opts)
+		if err != nil {
+			closeAll(ps)
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+func closeAll(ps []*dispatch.Plan) {
+	for _, p := range ps {
+		p.Close()
+	}
+}
+
+// weightCache makes synthetic weights: one Gaussian matrix per (M, K), pruned per pattern
+// by our own pruning code, reused across the N of a shape.
+type weightCache struct {
+	seed   uint64
+	base   map[[2]int]*formats.Dense
+	pruned map[string]formats.Matrix
+}
+
+func newWeightCache(seed uint64) *weightCache {
+	return &weightCache{seed: seed, base: map[[2]int]*formats.Dense{}, pruned: map[string]formats.Matrix{}}
+}
+
+func (c *weightCache) get(m, k int, p Pattern) (formats.Matrix, error) {
+	key := fmt.Sprintf("%dx%d/%s", m, k, p)
+	if w, ok := c.pruned[key]; ok {
+		return w, nil
+	}
+	d, ok := c.base[[2]int{m, k}]
+	if !ok {
+		// Keep one base matrix: big shapes are reused, small ones are cheap to remake.
+		clear(c.base)
+		clear(c.pruned)
+		rng := rand.New(rand.NewPCG(c.seed, uint64(m)<<32|uint64(k)))
+		data := make([]float32, m*k)
+		for i := range data {
+			data[i] = float32(rng.NormFloat64())
+		}
+		d = &formats.Dense{Rows: m, Cols: k, Stride: k, Data: data}
+		c.base[[2]int{m, k}] = d
+	}
+	w, err := Synthesize(d, p)
+	if err != nil {
+		return nil, err
+	}
+	c.pruned[key] = w
+	return w, nil
+}
+
+// Synthesize prunes dense weights into the pattern's natural format: Dense, CSR
+// (unstructured), BSR (block) or NM.
+func Synthesize(d *formats.Dense, p Pattern) (formats.Matrix, error) {
+	switch p.Kind {
+	case Dense:
+		return d, nil
+	case Unstructured:
+		pd, err := prune.Magnitude(d, p.Sparsity)
+		if err != nil {
+			return nil, err
+		}
+		return formats.CSRFromDense(pd)
+	case NM:
+		return prune.NM(d, p.Keep, p.Group)
+	case Block:
+		return prune.BlockMagnitudeBSR(d, p.R, p.C, prune.L1, p.Sparsity)
+	}
+	return nil, fmt.Errorf("unknown pattern %q", p)
+}

@@ -1,0 +1,33 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestRunTinySuite(t *testing.T) {
+	var progress strings.Builder
+	cfg := Config{
+		Shapes:   []Shape{{"tiny", 24, 40, 9}, {"tiny-decode", 24, 40, 1}},
+		Patterns: []Pattern{{Kind: Dense}, {Kind: Unstructured, Sparsity: 0.9}, {Kind: NM, Keep: 2, Group: 4}, {Kind: Block, R: 4, C: 4, Sparsity: 0.5}},
+		Protocol: Protocol{Samples: 3, MinSample: 100 * time.Microsecond},
+		Cold:     true,
+		Progress: &progress,
+	}
+	rs, err := Run(cfg)
+	require.NoError(t, err)
+	require.Len(t, rs, 8)
+	for _, r := range rs {
+		require.NotEmpty(t, r.Kernel, "%s %s", r.Shape.Name, r.Pattern)
+		require.Greater(t, r.MedianNs, 0.0)
+		require.GreaterOrEqual(t, r.MedianNs, r.MinNs)
+		require.Greater(t, r.SpeedupDense, 0.0)
+		require.True(t, r.Cold, "N ≤ 16 runs cold when asked")
+	}
+	require.InDelta(t, 0.9, rs[1].Sparsity, 0.01)
+	require.InDelta(t, 0.5, rs[2].Sparsity, 0.01, "2:4 keeps half")
+	require.Contains(t, progress.String(), "[8/8]")
+}
