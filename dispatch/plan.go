@@ -322,10 +322,14 @@ func targetsFor(w formats.Matrix, ms *Measure, fams []asm.Family, force string) 
 	if hasFmt["nm"] {
 		for _, f := range ms.NMFits {
 			// Every fitting Keep' ≥ Keep of this group works; try the fit and the patterns
-			// specialised families take.
+			// specialised families take. A pattern keeping more than 3/4 is left out: it
+			// stores almost every weight plus positions.
+			if 4*f.Keep > 3*f.Group {
+				continue
+			}
 			add(target{format: "nm", keep: f.Keep, group: f.Group})
 			for _, fam := range fams {
-				if kk, g := familyNM(fam); g == f.Group && kk >= f.Keep && kk != f.Keep {
+				if kk, g := familyNM(fam); g == f.Group && kk >= f.Keep && kk != f.Keep && 4*kk <= 3*g {
 					add(target{format: "nm", keep: kk, group: g})
 				}
 			}

@@ -1,0 +1,347 @@
+package dispatch
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"go/format"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/formats"
+)
+
+var (
+	updatePolicy   = flag.Bool("update", false, "TestPolicyTable: time every kernel family here and rewrite policy_table.go")
+	validatePolicy = flag.Bool("validate", false, "TestPolicyValidation: time every candidate on the held-out set and report the policy's choices")
+)
+
+// timeKernel returns the median ns of one bare kernel call on all units at n columns.
+func timeKernel(kern asm.Kernel, n int) float64 {
+	m, k := kern.Shape()
+	x := make([]float32, max(k*n, 1))
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	y := make([]float32, max(m*n, 1))
+	run := func() time.Duration {
+		t0 := time.Now()
+		if err := kern.Run(0, kern.Units(), x, n, y, n, n, nil); err != nil {
+			panic(err)
+		}
+		return time.Since(t0)
+	}
+	first := run()
+	reps := int(min(15, max(3, 30*time.Millisecond/max(first, 1))))
+	ts := make([]float64, reps)
+	for i := range ts {
+		ts[i] = float64(run())
+	}
+	slices.Sort(ts)
+	return ts[reps/2]
+}
+
+type sample struct {
+	stored  int64
+	m, n    int
+	ns      float64
+	matrix  string
+	density float64
+}
+
+// fitCoef fits t ≈ a·stored·n + b·m·n minimising the relative error, with a, b ≥ 0.
+func fitCoef(ss []sample) (a, b float64) {
+	var s11, s12, s22, r1, r2 float64
+	for _, s := range ss {
+		u := float64(s.stored) * float64(s.n) / s.ns
+		v := float64(s.m) * float64(s.n) / s.ns
+		s11 += u * u
+		s12 += u * v
+		s22 += v * v
+		r1 += u
+		r2 += v
+	}
+	det := s11*s22 - s12*s12
+	if det > 1e-12*s11*s22 {
+		a = (r1*s22 - r2*s12) / det
+		b = (r2*s11 - r1*s12) / det
+	}
+	if a <= 0 || b < 0 || det <= 1e-12*s11*s22 || len(ss) < 4 { // too few samples for two parameters
+		b = 0
+		a = r1 / s11
+	}
+	return a, b
+}
+
+type trainMatrix struct {
+	name string
+	d    *formats.Dense
+}
+
+func trainingSet() []trainMatrix {
+	rng := rand.New(rand.NewPCG(101, 102))
+	var out []trainMatrix
+	for _, sh := range [][2]int{{256, 256}, {512, 128}} {
+		for _, den := range []float64{0.03, 0.15, 0.5, 1} {
+			out = append(out, trainMatrix{fmt.Sprintf("%dx%d unstructured %.0f%%", sh[0], sh[1], 100*den), randDense(rng, sh[0], sh[1], den)})
+		}
+		for _, b := range candidateBlocks() {
+			out = append(out, trainMatrix{fmt.Sprintf("%dx%d blocks %dx%d 25%%", sh[0], sh[1], b[0], b[1]), randBlocky(rng, sh[0], sh[1], b[0], b[1], 0.25)})
+		}
+		for _, p := range [][2]int{{2, 4}, {1, 4}} {
+			out = append(out, trainMatrix{fmt.Sprintf("%dx%d %d:%d", sh[0], sh[1], p[0], p[1]), randNM(rng, sh[0], sh[1], p[0], p[1])})
+		}
+	}
+	return out
+}
+
+// candidatesFor lists (family, target) pairs the dispatcher could choose for w in bucket b.
+func candidatesFor(w formats.Matrix, fams []asm.Family, b int) ([]cand, *Measure, error) {
+	ms, err := measure(w, candidateBlocks())
+	if err != nil {
+		return nil, nil, err
+	}
+	targets, err := targetsFor(w, ms, fams, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []cand
+	for _, f := range fams {
+		if !familyCovers(f, b) {
+			continue
+		}
+		for _, t := range targets {
+			if familyTakes(f, t) {
+				out = append(out, cand{fam: f, tgt: t})
+			}
+		}
+	}
+	return out, ms, nil
+}
+
+func runnableFamilies() []asm.Family {
+	var fams []asm.Family
+	for _, f := range asm.Families() {
+		if Host().CanRun(f, Host().BestISA()) {
+			fams = append(fams, f)
+		}
+	}
+	return fams
+}
+
+// TestPolicyTable checks the checked-in table; with -update it times every family this
+// CPU runs on the training set (one thread, bare kernel calls) and rewrites
+// policy_table.go. Run it alone on a quiet machine:
+//
+//	flock /tmp/sparsegen-cpu.lock go test -run TestPolicyTable -update ./dispatch
+func TestPolicyTable(t *testing.T) {
+	if !*updatePolicy {
+		for _, e := range policyTable {
+			if _, err := parseTarget(e.Target); err != nil || !(e.PerMAC > 0) || e.PerOut < 0 || e.Bucket < 0 || e.Bucket >= numBuckets {
+				t.Errorf("bad table entry %+v", e)
+			}
+			if _, ok := asm.Lookup(e.Family); !ok {
+				t.Logf("table entry for %s: family no longer registered (entry unused)", e.Family)
+			}
+		}
+		return
+	}
+	fams := runnableFamilies()
+	groups := map[string][]sample{}
+	var keys []string
+	for _, tm := range trainingSet() {
+		for b := range numBuckets {
+			cands, ms, err := candidatesFor(tm.d, fams, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			packed := map[string]asm.Kernel{}
+			for _, c := range cands {
+				id := c.fam.Name + "|" + c.tgt.String() + "|" + fmt.Sprint(b)
+				kern, ok := packed[c.fam.Name+c.tgt.String()]
+				if !ok {
+					cw, err := convert(tm.d, c.tgt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					kern, err = c.fam.Pack(cw)
+					if errors.Is(err, asm.ErrNotApplicable) {
+						continue
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					packed[c.fam.Name+c.tgt.String()] = kern
+				}
+				n := bucketRepN[b]
+				ns := timeKernel(kern, n)
+				if _, seen := groups[id]; !seen {
+					keys = append(keys, id)
+				}
+				groups[id] = append(groups[id], sample{c.tgt.stored, ms.M, n, ns, tm.name, ms.Density})
+			}
+		}
+		t.Logf("timed %s", tm.name)
+	}
+	sort.Strings(keys)
+	var entries []policyEntry
+	for _, id := range keys {
+		parts := strings.Split(id, "|")
+		var b int
+		fmt.Sscan(parts[2], &b)
+		a, o := fitCoef(groups[id])
+		entries = append(entries, policyEntry{Family: parts[0], Target: parts[1], Bucket: b, PerMAC: a, PerOut: o})
+	}
+	src := renderTable(entries)
+	if err := os.WriteFile("policy_table.go", src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote policy_table.go with %d entries", len(entries))
+}
+
+func renderTable(entries []policyEntry) []byte {
+	var buf bytes.Buffer
+	h := Host()
+	fmt.Fprintf(&buf, "// Code generated by TestPolicyTable -update; DO NOT EDIT.\n\n")
+	fmt.Fprintf(&buf, "package dispatch\n\n")
+	fmt.Fprintf(&buf, "// The default policy's cost coefficients (see policy.go), measured on %s %q with\n", h.GOARCH, h.Model)
+	fmt.Fprintf(&buf, "// features %v, %s, one thread, bare kernel calls, on the training set of\n", h.Features, runtime.Version())
+	fmt.Fprintf(&buf, "// policy_gen_test.go. Kernel families then registered: %s.\n//\n", familyNames())
+	fmt.Fprintf(&buf, "// Thresholds that follow (PerOut ignored), per ISA and N bucket: dense wins over CSR above\n")
+	fmt.Fprintf(&buf, "// density D; BSR R×C wins over CSR when its fill (nnz/slots) exceeds F; N:M wins over CSR\n")
+	fmt.Fprintf(&buf, "// when nnz/slots exceeds F (a conforming matrix with every slot used has 1).\n//\n")
+	for _, line := range thresholds(entries) {
+		fmt.Fprintf(&buf, "//\t%s\n", line)
+	}
+	fmt.Fprintf(&buf, "var policyTable = []policyEntry{\n")
+	for _, e := range entries {
+		fmt.Fprintf(&buf, "\t{Family: %q, Target: %q, Bucket: %d, PerMAC: %.4g, PerOut: %.4g},\n", e.Family, e.Target, e.Bucket, e.PerMAC, e.PerOut)
+	}
+	fmt.Fprintf(&buf, "}\n")
+	src, err := format.Source(buf.Bytes())
+	if err != nil {
+		panic(err)
+	}
+	return src
+}
+
+// thresholds derives the documented thresholds from table entries: per ISA (families of
+// that ISA or narrower) and bucket, the best coefficient per target.
+func thresholds(entries []policyEntry) []string {
+	var lines []string
+	for _, isa := range []asm.ISA{asm.Generic, asm.AVX2, asm.AVX512, asm.NEON} {
+		for b := range numBuckets {
+			best := map[string]float64{}
+			for _, e := range entries {
+				f, ok := asm.Lookup(e.Family)
+				if !ok || e.Bucket != b || isaRank(f.ISA, Host().GOARCH) < 0 || isaRank(f.ISA, Host().GOARCH) > isaRank(isa, Host().GOARCH) {
+					continue
+				}
+				if v, ok := best[e.Target]; !ok || e.PerMAC < v {
+					best[e.Target] = e.PerMAC
+				}
+			}
+			csr, ok := best["csr"]
+			if !ok || (isa != asm.Generic && isaRank(isa, Host().GOARCH) < 0) {
+				continue
+			}
+			line := fmt.Sprintf("%-7s %-11s", isa, bucketNames[b]+":")
+			if d, ok := best["dense"]; ok {
+				line += fmt.Sprintf(" dense D = %.0f%%;", 100*min(d/csr, 9.99))
+			}
+			var ts []string
+			for tg := range best {
+				if tg != "csr" && tg != "dense" {
+					ts = append(ts, tg)
+				}
+			}
+			sort.Strings(ts)
+			for _, tg := range ts {
+				line += fmt.Sprintf(" %s F = %.2f;", tg, best[tg]/csr)
+			}
+			lines = append(lines, strings.TrimSuffix(line, ";"))
+		}
+	}
+	return lines
+}
+
+// TestPolicyValidation times every candidate on shapes and sparsities not in the training
+// set and compares the default policy's choice with the fastest (goal: within 20%). Without
+// -validate it runs one small case to keep the harness working; timings are reported,
+// never asserted.
+func TestPolicyValidation(t *testing.T) {
+	rng := rand.New(rand.NewPCG(201, 202))
+	type held struct {
+		name string
+		d    *formats.Dense
+	}
+	var set []held
+	if *validatePolicy {
+		for _, sh := range [][2]int{{384, 320}, {200, 600}} {
+			for _, den := range []float64{0.05, 0.2, 0.4, 0.8} {
+				set = append(set, held{fmt.Sprintf("%dx%d %.0f%%", sh[0], sh[1], 100*den), randDense(rng, sh[0], sh[1], den)})
+			}
+			set = append(set, held{fmt.Sprintf("%dx%d blocks 4x1 40%%", sh[0], sh[1]), randBlocky(rng, sh[0], sh[1], 4, 1, 0.4)})
+			set = append(set, held{fmt.Sprintf("%dx%d blocks 8x1 10%%", sh[0], sh[1]), randBlocky(rng, sh[0], sh[1], 8, 1, 0.1)})
+			set = append(set, held{fmt.Sprintf("%dx%d 2:8", sh[0], sh[1]), randNM(rng, sh[0], sh[1], 2, 8)})
+			set = append(set, held{fmt.Sprintf("%dx%d 2:4", sh[0], sh[1]), randNM(rng, sh[0], sh[1], 2, 4)})
+		}
+	} else {
+		set = []held{{"40x48 10%", randDense(rng, 40, 48, 0.1)}}
+	}
+	fams := runnableFamilies()
+	worst, within := 0.0, 0
+	total := 0
+	for _, h := range set {
+		p, err := Compile(h.d, Options{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{1, 8, 48} {
+			b := bucketOf(n)
+			cands, _, err := candidatesFor(h.d, fams, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			chosen := p.sel[b].id()
+			best, bestID, chosenNs := math.Inf(1), "", math.NaN()
+			for _, c := range cands {
+				cw, err := convert(h.d, c.tgt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kern, err := c.fam.Pack(cw)
+				if err != nil {
+					continue
+				}
+				ns := timeKernel(kern, n)
+				if ns < best {
+					best, bestID = ns, c.fam.Name+"@"+c.tgt.String()
+				}
+				if c.fam.Name+"@"+c.tgt.String() == chosen {
+					chosenNs = ns
+				}
+			}
+			if math.IsNaN(chosenNs) {
+				t.Fatalf("%s n=%d: chosen %s is not among the candidates", h.name, n, chosen)
+			}
+			r := chosenNs / best
+			total++
+			if r <= 1.2 {
+				within++
+			}
+			worst = max(worst, r)
+			t.Logf("%-26s N=%-3d chosen %-32s %9s  best %-32s %9s  ratio %.2f", h.name, n, chosen, fmtNs(chosenNs), bestID, fmtNs(best), r)
+		}
+	}
+	t.Logf("policy validation: %d/%d cases within 20%% of the best; worst ratio %.2f", within, total, worst)
+}
