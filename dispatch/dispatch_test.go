@@ -748,20 +748,43 @@ func TestDescribe(t *testing.T) {
 	t.Log("\n" + s)
 }
 
-// TestPolicyChoosesByDensity: with the table and priors, a nearly dense W runs a dense
-// kernel and a very sparse one a sparse kernel, whatever its input format.
-func TestPolicyChoosesByDensity(t *testing.T) {
-	rng := rand.New(rand.NewPCG(21, 22))
-	dense := randDense(rng, 128, 128, 0.97)
-	sparse := randDense(rng, 128, 128, 0.02)
-	for b, n := range bucketRepN {
-		p, _ := Compile(inFormat(t, dense, "csr"), Options{})
-		if _, f := p.KernelFor(n); f != "dense" {
-			t.Errorf("97%% dense CSR, %s: runs %s", bucketNames[b], f)
+// TestPolicyFollowsTable: with a known table (dense 1 ns, CSR 2 ns per stored MAC, so
+// dense wins above 50% density; BSR and N:M expensive), the policy picks by density,
+// whatever the input format, and converts where the table says so.
+func TestPolicyFollowsTable(t *testing.T) {
+	saved, savedIx := policyTable, tableIndex
+	defer func() { policyTable, tableIndex = saved, savedIx }()
+	var tab []policyEntry
+	for _, f := range asm.Families() {
+		for b := range numBuckets {
+			per := map[string]float64{"dense": 1, "csr": 2, "bsr": 100, "nm": 100}[f.Format]
+			for _, tg := range []string{"dense", "csr", "bsr4x1", "bsr8x1", "bsr4x4", "nm2:4", "nm1:4", "nm4:8", "nm2:8"} {
+				if formatOfTarget(tg) == f.Format {
+					tab = append(tab, policyEntry{Family: f.Name, Target: tg, Bucket: b, PerMAC: per})
+				}
+			}
 		}
-		p, _ = Compile(sparse, Options{})
-		if _, f := p.KernelFor(n); f == "dense" {
-			t.Errorf("2%% dense, %s: runs dense", bucketNames[b])
+	}
+	policyTable, tableIndex = tab, indexTable(tab)
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, c := range []struct {
+		density float64
+		want    string
+	}{{0.97, "dense"}, {0.6, "dense"}, {0.4, "csr"}, {0.02, "csr"}} {
+		d := randDense(rng, 128, 128, c.density)
+		for _, f := range []string{"dense", "csr", "bsr", "nm"} {
+			if f == "nm" {
+				continue // a random matrix rarely conforms
+			}
+			p, err := Compile(inFormat(t, d, f), Options{ISA: "generic"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for b, n := range bucketRepN {
+				if _, got := p.KernelFor(n); got != c.want {
+					t.Errorf("density %.2f as %s, %s: runs %s, want %s", c.density, f, bucketNames[b], got, c.want)
+				}
+			}
 		}
 	}
 }

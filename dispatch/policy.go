@@ -62,13 +62,15 @@ type coef struct {
 	source         string // "table", "table (format/ISA)", "prior"
 }
 
-var tableIndex = func() map[string]policyEntry {
+var tableIndex = indexTable(policyTable)
+
+func indexTable(t []policyEntry) map[string]policyEntry {
 	ix := map[string]policyEntry{}
-	for _, e := range policyTable {
+	for _, e := range t {
 		ix[e.Family+"|"+e.Target+"|"+strconv.Itoa(e.Bucket)] = e
 	}
 	return ix
-}()
+}
 
 func formatOfTarget(t string) string {
 	if tt, err := parseTarget(t); err == nil {
