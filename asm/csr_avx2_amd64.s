@@ -5,7 +5,7 @@
 #include "textflag.h"
 
 // func csrAVX2U1(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·csrAVX2U1(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -31,7 +31,7 @@ pair1:
 	JMP     inited1
 
 zero1:
-	VXORPS Y0, Y0, Y0
+	VPXOR Y0, Y0, Y0
 
 inited1:
 	MOVQ    flags+56(FP), R11
@@ -41,7 +41,7 @@ inited1:
 	JMP     inited2
 
 zero2:
-	VXORPS Y1, Y1, Y1
+	VPXOR Y1, Y1, Y1
 
 inited2:
 	MOVQ    R8, R10
@@ -151,7 +151,7 @@ single1:
 	JMP     inited3
 
 zero3:
-	VXORPS Y0, Y0, Y0
+	VPXOR Y0, Y0, Y0
 
 inited3:
 	XORQ R9, R9
@@ -198,7 +198,7 @@ exit1:
 	RET
 
 // func csrAVX2U1M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·csrAVX2U1M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
@@ -228,7 +228,7 @@ pair1:
 	JMP        inited1
 
 zero1:
-	VXORPS Y1, Y1, Y1
+	VPXOR Y1, Y1, Y1
 
 inited1:
 	MOVQ       flags+56(FP), R11
@@ -238,7 +238,7 @@ inited1:
 	JMP        inited2
 
 zero2:
-	VXORPS Y2, Y2, Y2
+	VPXOR Y2, Y2, Y2
 
 inited2:
 	MOVQ    R8, R10
@@ -348,7 +348,7 @@ single1:
 	JMP        inited3
 
 zero3:
-	VXORPS Y1, Y1, Y1
+	VPXOR Y1, Y1, Y1
 
 inited3:
 	XORQ R9, R9
@@ -413,7 +413,7 @@ DATA tailmask8<>+60(SB)/4, $0x00000000
 GLOBL tailmask8<>(SB), RODATA|NOPTR, $64
 
 // func csrAVX2U2(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·csrAVX2U2(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -440,8 +440,8 @@ pair1:
 	JMP     inited1
 
 zero1:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
 
 inited1:
 	MOVQ    flags+56(FP), R11
@@ -452,8 +452,8 @@ inited1:
 	JMP     inited2
 
 zero2:
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
 
 inited2:
 	MOVQ    R8, R10
@@ -576,8 +576,8 @@ single1:
 	JMP     inited3
 
 zero3:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
 
 inited3:
 	XORQ R9, R9
@@ -629,7 +629,7 @@ exit1:
 	RET
 
 // func csrAVX2U2M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·csrAVX2U2M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
@@ -660,8 +660,8 @@ pair1:
 	JMP        inited1
 
 zero1:
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
 
 inited1:
 	MOVQ       flags+56(FP), R11
@@ -672,8 +672,8 @@ inited1:
 	JMP        inited2
 
 zero2:
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
 
 inited2:
 	MOVQ    R8, R10
@@ -796,8 +796,8 @@ single1:
 	JMP        inited3
 
 zero3:
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
 
 inited3:
 	XORQ R9, R9
@@ -849,7 +849,7 @@ exit1:
 	RET
 
 // func csrAVX2U3(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·csrAVX2U3(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -877,9 +877,9 @@ pair1:
 	JMP     inited1
 
 zero1:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
 
 inited1:
 	MOVQ    flags+56(FP), R11
@@ -891,9 +891,9 @@ inited1:
 	JMP     inited2
 
 zero2:
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
 
 inited2:
 	MOVQ    R8, R10
@@ -1029,9 +1029,9 @@ single1:
 	JMP     inited3
 
 zero3:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
 
 inited3:
 	XORQ R9, R9
@@ -1088,7 +1088,7 @@ exit1:
 	RET
 
 // func csrAVX2U3M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·csrAVX2U3M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
@@ -1120,9 +1120,9 @@ pair1:
 	JMP        inited1
 
 zero1:
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
 
 inited1:
 	MOVQ       flags+56(FP), R11
@@ -1134,9 +1134,9 @@ inited1:
 	JMP        inited2
 
 zero2:
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
 
 inited2:
 	MOVQ    R8, R10
@@ -1272,9 +1272,9 @@ single1:
 	JMP        inited3
 
 zero3:
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
 
 inited3:
 	XORQ R9, R9
@@ -1331,7 +1331,7 @@ exit1:
 	RET
 
 // func csrAVX2U4(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·csrAVX2U4(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -1360,10 +1360,10 @@ pair1:
 	JMP     inited1
 
 zero1:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
 
 inited1:
 	MOVQ    flags+56(FP), R11
@@ -1376,10 +1376,10 @@ inited1:
 	JMP     inited2
 
 zero2:
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
 
 inited2:
 	MOVQ    R8, R10
@@ -1528,10 +1528,10 @@ single1:
 	JMP     inited3
 
 zero3:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
 
 inited3:
 	XORQ R9, R9
@@ -1593,7 +1593,7 @@ exit1:
 	RET
 
 // func csrAVX2U4M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·csrAVX2U4M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
@@ -1626,10 +1626,10 @@ pair1:
 	JMP        inited1
 
 zero1:
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
 
 inited1:
 	MOVQ       flags+56(FP), R11
@@ -1642,10 +1642,10 @@ inited1:
 	JMP        inited2
 
 zero2:
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
 
 inited2:
 	MOVQ    R8, R10
@@ -1794,10 +1794,10 @@ single1:
 	JMP        inited3
 
 zero3:
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
 
 inited3:
 	XORQ R9, R9
@@ -1859,7 +1859,7 @@ exit1:
 	RET
 
 // func csrAVX2U5(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·csrAVX2U5(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -1889,11 +1889,11 @@ pair1:
 	JMP     inited1
 
 zero1:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
 
 inited1:
 	MOVQ    flags+56(FP), R11
@@ -1907,11 +1907,11 @@ inited1:
 	JMP     inited2
 
 zero2:
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
 
 inited2:
 	MOVQ    R8, R10
@@ -2073,11 +2073,11 @@ single1:
 	JMP     inited3
 
 zero3:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
 
 inited3:
 	XORQ R9, R9
@@ -2144,7 +2144,7 @@ exit1:
 	RET
 
 // func csrAVX2U5M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·csrAVX2U5M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
@@ -2178,11 +2178,11 @@ pair1:
 	JMP        inited1
 
 zero1:
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
 
 inited1:
 	MOVQ       flags+56(FP), R11
@@ -2196,11 +2196,11 @@ inited1:
 	JMP        inited2
 
 zero2:
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
 
 inited2:
 	MOVQ    R8, R10
@@ -2362,11 +2362,11 @@ single1:
 	JMP        inited3
 
 zero3:
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
 
 inited3:
 	XORQ R9, R9
@@ -2433,7 +2433,7 @@ exit1:
 	RET
 
 // func csrAVX2U6(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·csrAVX2U6(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -2464,12 +2464,12 @@ pair1:
 	JMP     inited1
 
 zero1:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
 
 inited1:
 	MOVQ    flags+56(FP), R11
@@ -2484,12 +2484,12 @@ inited1:
 	JMP     inited2
 
 zero2:
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
 
 inited2:
 	MOVQ    R8, R10
@@ -2664,12 +2664,12 @@ single1:
 	JMP     inited3
 
 zero3:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
 
 inited3:
 	XORQ R9, R9
@@ -2741,7 +2741,7 @@ exit1:
 	RET
 
 // func csrAVX2U6M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·csrAVX2U6M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
@@ -2776,12 +2776,12 @@ pair1:
 	JMP        inited1
 
 zero1:
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
 
 inited1:
 	MOVQ       flags+56(FP), R11
@@ -2796,12 +2796,12 @@ inited1:
 	JMP        inited2
 
 zero2:
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	VXORPS Y12, Y12, Y12
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	VPXOR Y12, Y12, Y12
 
 inited2:
 	MOVQ    R8, R10
@@ -2976,12 +2976,12 @@ single1:
 	JMP        inited3
 
 zero3:
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
 
 inited3:
 	XORQ R9, R9
@@ -3053,7 +3053,7 @@ exit1:
 	RET
 
 // func csrAVX2U7(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, FMA3
+// Requires: AVX, AVX2, FMA3
 TEXT ·csrAVX2U7(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -3081,13 +3081,13 @@ single1:
 	JMP     inited1
 
 zero1:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
 
 inited1:
 	XORQ R9, R9
@@ -3164,7 +3164,7 @@ exit1:
 	RET
 
 // func csrAVX2U7M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, FMA3
+// Requires: AVX, AVX2, FMA3
 TEXT ·csrAVX2U7M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
@@ -3196,13 +3196,13 @@ single1:
 	JMP        inited1
 
 zero1:
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
 
 inited1:
 	XORQ R9, R9
@@ -3279,7 +3279,7 @@ exit1:
 	RET
 
 // func csrAVX2U8(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, FMA3
+// Requires: AVX, AVX2, FMA3
 TEXT ·csrAVX2U8(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -3308,14 +3308,14 @@ single1:
 	JMP     inited1
 
 zero1:
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
 
 inited1:
 	XORQ R9, R9
@@ -3397,7 +3397,7 @@ exit1:
 	RET
 
 // func csrAVX2U8M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, FMA3
+// Requires: AVX, AVX2, FMA3
 TEXT ·csrAVX2U8M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
@@ -3430,14 +3430,14 @@ single1:
 	JMP        inited1
 
 zero1:
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
 
 inited1:
 	XORQ R9, R9

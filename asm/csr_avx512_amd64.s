@@ -31,7 +31,7 @@ pair1:
 	JMP     inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
+	VPSUBD Z0, Z0, Z0
 
 inited1:
 	MOVQ    flags+56(FP), R11
@@ -41,7 +41,7 @@ inited1:
 	JMP     inited2
 
 zero2:
-	VPXORD Z1, Z1, Z1
+	VPSUBD Z1, Z1, Z1
 
 inited2:
 	MOVQ    R8, R10
@@ -115,17 +115,17 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z2
-	VADDPS       Z2, Z1, Z1
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z1, Z1
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z2
-	VBROADCASTSS hi+76(FP), Z3
-	VMAXPS       Z1, Z2, Z1
-	VMINPS       Z1, Z3, Z1
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z2
+	VMAXPS       Z1, Z0, Z1
+	VMINPS       Z1, Z2, Z1
 
 noclamp2:
 	VMOVUPS Z1, (R8)
@@ -151,7 +151,7 @@ single1:
 	JMP     inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
+	VPSUBD Z0, Z0, Z0
 
 inited3:
 	XORQ R9, R9
@@ -227,7 +227,7 @@ pair1:
 	JMP       inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
+	VPSUBD Z0, Z0, Z0
 
 inited1:
 	MOVQ      flags+56(FP), R11
@@ -237,7 +237,7 @@ inited1:
 	JMP       inited2
 
 zero2:
-	VPXORD Z1, Z1, Z1
+	VPSUBD Z1, Z1, Z1
 
 inited2:
 	MOVQ    R8, R10
@@ -311,17 +311,17 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z2
-	VADDPS       Z2, Z1, Z1
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z1, Z1
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z2
-	VBROADCASTSS hi+76(FP), Z3
-	VMAXPS       Z1, Z2, Z1
-	VMINPS       Z1, Z3, Z1
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z2
+	VMAXPS       Z1, Z0, Z1
+	VMINPS       Z1, Z2, Z1
 
 noclamp2:
 	VMOVUPS Z1, K1, (R8)
@@ -347,7 +347,7 @@ single1:
 	JMP       inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
+	VPSUBD Z0, Z0, Z0
 
 inited3:
 	XORQ R9, R9
@@ -440,8 +440,8 @@ pair1:
 	JMP     inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
 
 inited1:
 	MOVQ    flags+56(FP), R11
@@ -452,8 +452,8 @@ inited1:
 	JMP     inited2
 
 zero2:
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
 
 inited2:
 	MOVQ    R8, R10
@@ -535,20 +535,20 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z4
-	VADDPS       Z4, Z2, Z2
-	VADDPS       Z4, Z3, Z3
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z2, Z2
+	VADDPS       Z0, Z3, Z3
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z4
-	VBROADCASTSS hi+76(FP), Z5
-	VMAXPS       Z2, Z4, Z2
-	VMINPS       Z2, Z5, Z2
-	VMAXPS       Z3, Z4, Z3
-	VMINPS       Z3, Z5, Z3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
 
 noclamp2:
 	VMOVUPS Z2, (R8)
@@ -576,8 +576,8 @@ single1:
 	JMP     inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
 
 inited3:
 	XORQ R9, R9
@@ -659,8 +659,8 @@ pair1:
 	JMP       inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
 
 inited1:
 	MOVQ      flags+56(FP), R11
@@ -671,8 +671,8 @@ inited1:
 	JMP       inited2
 
 zero2:
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
 
 inited2:
 	MOVQ    R8, R10
@@ -754,20 +754,20 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z4
-	VADDPS       Z4, Z2, Z2
-	VADDPS       Z4, Z3, Z3
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z2, Z2
+	VADDPS       Z0, Z3, Z3
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z4
-	VBROADCASTSS hi+76(FP), Z5
-	VMAXPS       Z2, Z4, Z2
-	VMINPS       Z2, Z5, Z2
-	VMAXPS       Z3, Z4, Z3
-	VMINPS       Z3, Z5, Z3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
 
 noclamp2:
 	VMOVUPS Z2, (R8)
@@ -795,8 +795,8 @@ single1:
 	JMP       inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
 
 inited3:
 	XORQ R9, R9
@@ -876,9 +876,9 @@ pair1:
 	JMP     inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
 
 inited1:
 	MOVQ    flags+56(FP), R11
@@ -890,9 +890,9 @@ inited1:
 	JMP     inited2
 
 zero2:
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
 
 inited2:
 	MOVQ    R8, R10
@@ -982,23 +982,23 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z6
-	VADDPS       Z6, Z3, Z3
-	VADDPS       Z6, Z4, Z4
-	VADDPS       Z6, Z5, Z5
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z3, Z3
+	VADDPS       Z0, Z4, Z4
+	VADDPS       Z0, Z5, Z5
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z6
-	VBROADCASTSS hi+76(FP), Z7
-	VMAXPS       Z3, Z6, Z3
-	VMINPS       Z3, Z7, Z3
-	VMAXPS       Z4, Z6, Z4
-	VMINPS       Z4, Z7, Z4
-	VMAXPS       Z5, Z6, Z5
-	VMINPS       Z5, Z7, Z5
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
 
 noclamp2:
 	VMOVUPS Z3, (R8)
@@ -1028,9 +1028,9 @@ single1:
 	JMP     inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
 
 inited3:
 	XORQ R9, R9
@@ -1118,9 +1118,9 @@ pair1:
 	JMP       inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
 
 inited1:
 	MOVQ      flags+56(FP), R11
@@ -1132,9 +1132,9 @@ inited1:
 	JMP       inited2
 
 zero2:
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
 
 inited2:
 	MOVQ    R8, R10
@@ -1224,23 +1224,23 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z6
-	VADDPS       Z6, Z3, Z3
-	VADDPS       Z6, Z4, Z4
-	VADDPS       Z6, Z5, Z5
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z3, Z3
+	VADDPS       Z0, Z4, Z4
+	VADDPS       Z0, Z5, Z5
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z6
-	VBROADCASTSS hi+76(FP), Z7
-	VMAXPS       Z3, Z6, Z3
-	VMINPS       Z3, Z7, Z3
-	VMAXPS       Z4, Z6, Z4
-	VMINPS       Z4, Z7, Z4
-	VMAXPS       Z5, Z6, Z5
-	VMINPS       Z5, Z7, Z5
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
 
 noclamp2:
 	VMOVUPS Z3, (R8)
@@ -1270,9 +1270,9 @@ single1:
 	JMP       inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
 
 inited3:
 	XORQ R9, R9
@@ -1358,10 +1358,10 @@ pair1:
 	JMP     inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
 
 inited1:
 	MOVQ    flags+56(FP), R11
@@ -1374,10 +1374,10 @@ inited1:
 	JMP     inited2
 
 zero2:
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
 
 inited2:
 	MOVQ    R8, R10
@@ -1475,26 +1475,26 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z8
-	VADDPS       Z8, Z4, Z4
-	VADDPS       Z8, Z5, Z5
-	VADDPS       Z8, Z6, Z6
-	VADDPS       Z8, Z7, Z7
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z4, Z4
+	VADDPS       Z0, Z5, Z5
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z8
-	VBROADCASTSS hi+76(FP), Z9
-	VMAXPS       Z4, Z8, Z4
-	VMINPS       Z4, Z9, Z4
-	VMAXPS       Z5, Z8, Z5
-	VMINPS       Z5, Z9, Z5
-	VMAXPS       Z6, Z8, Z6
-	VMINPS       Z6, Z9, Z6
-	VMAXPS       Z7, Z8, Z7
-	VMINPS       Z7, Z9, Z7
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
 
 noclamp2:
 	VMOVUPS Z4, (R8)
@@ -1526,10 +1526,10 @@ single1:
 	JMP     inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
 
 inited3:
 	XORQ R9, R9
@@ -1623,10 +1623,10 @@ pair1:
 	JMP       inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
 
 inited1:
 	MOVQ      flags+56(FP), R11
@@ -1639,10 +1639,10 @@ inited1:
 	JMP       inited2
 
 zero2:
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
 
 inited2:
 	MOVQ    R8, R10
@@ -1740,26 +1740,26 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z8
-	VADDPS       Z8, Z4, Z4
-	VADDPS       Z8, Z5, Z5
-	VADDPS       Z8, Z6, Z6
-	VADDPS       Z8, Z7, Z7
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z4, Z4
+	VADDPS       Z0, Z5, Z5
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z8
-	VBROADCASTSS hi+76(FP), Z9
-	VMAXPS       Z4, Z8, Z4
-	VMINPS       Z4, Z9, Z4
-	VMAXPS       Z5, Z8, Z5
-	VMINPS       Z5, Z9, Z5
-	VMAXPS       Z6, Z8, Z6
-	VMINPS       Z6, Z9, Z6
-	VMAXPS       Z7, Z8, Z7
-	VMINPS       Z7, Z9, Z7
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
 
 noclamp2:
 	VMOVUPS Z4, (R8)
@@ -1791,10 +1791,10 @@ single1:
 	JMP       inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
 
 inited3:
 	XORQ R9, R9
@@ -1886,11 +1886,11 @@ pair1:
 	JMP     inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
 
 inited1:
 	MOVQ    flags+56(FP), R11
@@ -1904,11 +1904,11 @@ inited1:
 	JMP     inited2
 
 zero2:
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
 
 inited2:
 	MOVQ    R8, R10
@@ -2014,29 +2014,29 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z10
-	VADDPS       Z10, Z5, Z5
-	VADDPS       Z10, Z6, Z6
-	VADDPS       Z10, Z7, Z7
-	VADDPS       Z10, Z8, Z8
-	VADDPS       Z10, Z9, Z9
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z5, Z5
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+	VADDPS       Z0, Z8, Z8
+	VADDPS       Z0, Z9, Z9
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z10
-	VBROADCASTSS hi+76(FP), Z11
-	VMAXPS       Z5, Z10, Z5
-	VMINPS       Z5, Z11, Z5
-	VMAXPS       Z6, Z10, Z6
-	VMINPS       Z6, Z11, Z6
-	VMAXPS       Z7, Z10, Z7
-	VMINPS       Z7, Z11, Z7
-	VMAXPS       Z8, Z10, Z8
-	VMINPS       Z8, Z11, Z8
-	VMAXPS       Z9, Z10, Z9
-	VMINPS       Z9, Z11, Z9
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
 
 noclamp2:
 	VMOVUPS Z5, (R8)
@@ -2070,11 +2070,11 @@ single1:
 	JMP     inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
 
 inited3:
 	XORQ R9, R9
@@ -2174,11 +2174,11 @@ pair1:
 	JMP       inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
 
 inited1:
 	MOVQ      flags+56(FP), R11
@@ -2192,11 +2192,11 @@ inited1:
 	JMP       inited2
 
 zero2:
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
 
 inited2:
 	MOVQ    R8, R10
@@ -2302,29 +2302,29 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z10
-	VADDPS       Z10, Z5, Z5
-	VADDPS       Z10, Z6, Z6
-	VADDPS       Z10, Z7, Z7
-	VADDPS       Z10, Z8, Z8
-	VADDPS       Z10, Z9, Z9
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z5, Z5
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+	VADDPS       Z0, Z8, Z8
+	VADDPS       Z0, Z9, Z9
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z10
-	VBROADCASTSS hi+76(FP), Z11
-	VMAXPS       Z5, Z10, Z5
-	VMINPS       Z5, Z11, Z5
-	VMAXPS       Z6, Z10, Z6
-	VMINPS       Z6, Z11, Z6
-	VMAXPS       Z7, Z10, Z7
-	VMINPS       Z7, Z11, Z7
-	VMAXPS       Z8, Z10, Z8
-	VMINPS       Z8, Z11, Z8
-	VMAXPS       Z9, Z10, Z9
-	VMINPS       Z9, Z11, Z9
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
 
 noclamp2:
 	VMOVUPS Z5, (R8)
@@ -2358,11 +2358,11 @@ single1:
 	JMP       inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
 
 inited3:
 	XORQ R9, R9
@@ -2460,12 +2460,12 @@ pair1:
 	JMP     inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
 
 inited1:
 	MOVQ    flags+56(FP), R11
@@ -2480,12 +2480,12 @@ inited1:
 	JMP     inited2
 
 zero2:
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
 
 inited2:
 	MOVQ    R8, R10
@@ -2599,32 +2599,32 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z12
-	VADDPS       Z12, Z6, Z6
-	VADDPS       Z12, Z7, Z7
-	VADDPS       Z12, Z8, Z8
-	VADDPS       Z12, Z9, Z9
-	VADDPS       Z12, Z10, Z10
-	VADDPS       Z12, Z11, Z11
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+	VADDPS       Z0, Z8, Z8
+	VADDPS       Z0, Z9, Z9
+	VADDPS       Z0, Z10, Z10
+	VADDPS       Z0, Z11, Z11
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z12
-	VBROADCASTSS hi+76(FP), Z13
-	VMAXPS       Z6, Z12, Z6
-	VMINPS       Z6, Z13, Z6
-	VMAXPS       Z7, Z12, Z7
-	VMINPS       Z7, Z13, Z7
-	VMAXPS       Z8, Z12, Z8
-	VMINPS       Z8, Z13, Z8
-	VMAXPS       Z9, Z12, Z9
-	VMINPS       Z9, Z13, Z9
-	VMAXPS       Z10, Z12, Z10
-	VMINPS       Z10, Z13, Z10
-	VMAXPS       Z11, Z12, Z11
-	VMINPS       Z11, Z13, Z11
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMAXPS       Z10, Z0, Z10
+	VMINPS       Z10, Z1, Z10
+	VMAXPS       Z11, Z0, Z11
+	VMINPS       Z11, Z1, Z11
 
 noclamp2:
 	VMOVUPS Z6, (R8)
@@ -2660,12 +2660,12 @@ single1:
 	JMP     inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
 
 inited3:
 	XORQ R9, R9
@@ -2771,12 +2771,12 @@ pair1:
 	JMP       inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
 
 inited1:
 	MOVQ      flags+56(FP), R11
@@ -2791,12 +2791,12 @@ inited1:
 	JMP       inited2
 
 zero2:
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
 
 inited2:
 	MOVQ    R8, R10
@@ -2910,32 +2910,32 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z12
-	VADDPS       Z12, Z6, Z6
-	VADDPS       Z12, Z7, Z7
-	VADDPS       Z12, Z8, Z8
-	VADDPS       Z12, Z9, Z9
-	VADDPS       Z12, Z10, Z10
-	VADDPS       Z12, Z11, Z11
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+	VADDPS       Z0, Z8, Z8
+	VADDPS       Z0, Z9, Z9
+	VADDPS       Z0, Z10, Z10
+	VADDPS       Z0, Z11, Z11
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z12
-	VBROADCASTSS hi+76(FP), Z13
-	VMAXPS       Z6, Z12, Z6
-	VMINPS       Z6, Z13, Z6
-	VMAXPS       Z7, Z12, Z7
-	VMINPS       Z7, Z13, Z7
-	VMAXPS       Z8, Z12, Z8
-	VMINPS       Z8, Z13, Z8
-	VMAXPS       Z9, Z12, Z9
-	VMINPS       Z9, Z13, Z9
-	VMAXPS       Z10, Z12, Z10
-	VMINPS       Z10, Z13, Z10
-	VMAXPS       Z11, Z12, Z11
-	VMINPS       Z11, Z13, Z11
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMAXPS       Z10, Z0, Z10
+	VMINPS       Z10, Z1, Z10
+	VMAXPS       Z11, Z0, Z11
+	VMINPS       Z11, Z1, Z11
 
 noclamp2:
 	VMOVUPS Z6, (R8)
@@ -2971,12 +2971,12 @@ single1:
 	JMP       inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
 
 inited3:
 	XORQ R9, R9
@@ -3080,13 +3080,13 @@ pair1:
 	JMP     inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
 
 inited1:
 	MOVQ    flags+56(FP), R11
@@ -3102,13 +3102,13 @@ inited1:
 	JMP     inited2
 
 zero2:
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
 
 inited2:
 	MOVQ    R8, R10
@@ -3230,35 +3230,35 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z14
-	VADDPS       Z14, Z7, Z7
-	VADDPS       Z14, Z8, Z8
-	VADDPS       Z14, Z9, Z9
-	VADDPS       Z14, Z10, Z10
-	VADDPS       Z14, Z11, Z11
-	VADDPS       Z14, Z12, Z12
-	VADDPS       Z14, Z13, Z13
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z7, Z7
+	VADDPS       Z0, Z8, Z8
+	VADDPS       Z0, Z9, Z9
+	VADDPS       Z0, Z10, Z10
+	VADDPS       Z0, Z11, Z11
+	VADDPS       Z0, Z12, Z12
+	VADDPS       Z0, Z13, Z13
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z14
-	VBROADCASTSS hi+76(FP), Z15
-	VMAXPS       Z7, Z14, Z7
-	VMINPS       Z7, Z15, Z7
-	VMAXPS       Z8, Z14, Z8
-	VMINPS       Z8, Z15, Z8
-	VMAXPS       Z9, Z14, Z9
-	VMINPS       Z9, Z15, Z9
-	VMAXPS       Z10, Z14, Z10
-	VMINPS       Z10, Z15, Z10
-	VMAXPS       Z11, Z14, Z11
-	VMINPS       Z11, Z15, Z11
-	VMAXPS       Z12, Z14, Z12
-	VMINPS       Z12, Z15, Z12
-	VMAXPS       Z13, Z14, Z13
-	VMINPS       Z13, Z15, Z13
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMAXPS       Z10, Z0, Z10
+	VMINPS       Z10, Z1, Z10
+	VMAXPS       Z11, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+	VMAXPS       Z12, Z0, Z12
+	VMINPS       Z12, Z1, Z12
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
 
 noclamp2:
 	VMOVUPS Z7, (R8)
@@ -3296,13 +3296,13 @@ single1:
 	JMP     inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
 
 inited3:
 	XORQ R9, R9
@@ -3414,13 +3414,13 @@ pair1:
 	JMP       inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
 
 inited1:
 	MOVQ      flags+56(FP), R11
@@ -3436,13 +3436,13 @@ inited1:
 	JMP       inited2
 
 zero2:
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
 
 inited2:
 	MOVQ    R8, R10
@@ -3564,35 +3564,35 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z14
-	VADDPS       Z14, Z7, Z7
-	VADDPS       Z14, Z8, Z8
-	VADDPS       Z14, Z9, Z9
-	VADDPS       Z14, Z10, Z10
-	VADDPS       Z14, Z11, Z11
-	VADDPS       Z14, Z12, Z12
-	VADDPS       Z14, Z13, Z13
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z7, Z7
+	VADDPS       Z0, Z8, Z8
+	VADDPS       Z0, Z9, Z9
+	VADDPS       Z0, Z10, Z10
+	VADDPS       Z0, Z11, Z11
+	VADDPS       Z0, Z12, Z12
+	VADDPS       Z0, Z13, Z13
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z14
-	VBROADCASTSS hi+76(FP), Z15
-	VMAXPS       Z7, Z14, Z7
-	VMINPS       Z7, Z15, Z7
-	VMAXPS       Z8, Z14, Z8
-	VMINPS       Z8, Z15, Z8
-	VMAXPS       Z9, Z14, Z9
-	VMINPS       Z9, Z15, Z9
-	VMAXPS       Z10, Z14, Z10
-	VMINPS       Z10, Z15, Z10
-	VMAXPS       Z11, Z14, Z11
-	VMINPS       Z11, Z15, Z11
-	VMAXPS       Z12, Z14, Z12
-	VMINPS       Z12, Z15, Z12
-	VMAXPS       Z13, Z14, Z13
-	VMINPS       Z13, Z15, Z13
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMAXPS       Z10, Z0, Z10
+	VMINPS       Z10, Z1, Z10
+	VMAXPS       Z11, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+	VMAXPS       Z12, Z0, Z12
+	VMINPS       Z12, Z1, Z12
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
 
 noclamp2:
 	VMOVUPS Z7, (R8)
@@ -3630,13 +3630,13 @@ single1:
 	JMP       inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
 
 inited3:
 	XORQ R9, R9
@@ -3746,14 +3746,14 @@ pair1:
 	JMP     inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
 
 inited1:
 	MOVQ    flags+56(FP), R11
@@ -3770,14 +3770,14 @@ inited1:
 	JMP     inited2
 
 zero2:
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 
 inited2:
 	MOVQ    R8, R10
@@ -3907,38 +3907,38 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z16
-	VADDPS       Z16, Z8, Z8
-	VADDPS       Z16, Z9, Z9
-	VADDPS       Z16, Z10, Z10
-	VADDPS       Z16, Z11, Z11
-	VADDPS       Z16, Z12, Z12
-	VADDPS       Z16, Z13, Z13
-	VADDPS       Z16, Z14, Z14
-	VADDPS       Z16, Z15, Z15
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z8, Z8
+	VADDPS       Z0, Z9, Z9
+	VADDPS       Z0, Z10, Z10
+	VADDPS       Z0, Z11, Z11
+	VADDPS       Z0, Z12, Z12
+	VADDPS       Z0, Z13, Z13
+	VADDPS       Z0, Z14, Z14
+	VADDPS       Z0, Z15, Z15
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z16
-	VBROADCASTSS hi+76(FP), Z17
-	VMAXPS       Z8, Z16, Z8
-	VMINPS       Z8, Z17, Z8
-	VMAXPS       Z9, Z16, Z9
-	VMINPS       Z9, Z17, Z9
-	VMAXPS       Z10, Z16, Z10
-	VMINPS       Z10, Z17, Z10
-	VMAXPS       Z11, Z16, Z11
-	VMINPS       Z11, Z17, Z11
-	VMAXPS       Z12, Z16, Z12
-	VMINPS       Z12, Z17, Z12
-	VMAXPS       Z13, Z16, Z13
-	VMINPS       Z13, Z17, Z13
-	VMAXPS       Z14, Z16, Z14
-	VMINPS       Z14, Z17, Z14
-	VMAXPS       Z15, Z16, Z15
-	VMINPS       Z15, Z17, Z15
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMAXPS       Z10, Z0, Z10
+	VMINPS       Z10, Z1, Z10
+	VMAXPS       Z11, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+	VMAXPS       Z12, Z0, Z12
+	VMINPS       Z12, Z1, Z12
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMAXPS       Z14, Z0, Z14
+	VMINPS       Z14, Z1, Z14
+	VMAXPS       Z15, Z0, Z15
+	VMINPS       Z15, Z1, Z15
 
 noclamp2:
 	VMOVUPS Z8, (R8)
@@ -3978,14 +3978,14 @@ single1:
 	JMP     inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
 
 inited3:
 	XORQ R9, R9
@@ -4103,14 +4103,14 @@ pair1:
 	JMP       inited1
 
 zero1:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
 
 inited1:
 	MOVQ      flags+56(FP), R11
@@ -4127,14 +4127,14 @@ inited1:
 	JMP       inited2
 
 zero2:
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 
 inited2:
 	MOVQ    R8, R10
@@ -4264,38 +4264,38 @@ noclamp1:
 	TESTQ        $0x00000002, SI
 	JEQ          nobias2
 	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z16
-	VADDPS       Z16, Z8, Z8
-	VADDPS       Z16, Z9, Z9
-	VADDPS       Z16, Z10, Z10
-	VADDPS       Z16, Z11, Z11
-	VADDPS       Z16, Z12, Z12
-	VADDPS       Z16, Z13, Z13
-	VADDPS       Z16, Z14, Z14
-	VADDPS       Z16, Z15, Z15
+	VBROADCASTSS 4(SI)(DI*4), Z0
+	VADDPS       Z0, Z8, Z8
+	VADDPS       Z0, Z9, Z9
+	VADDPS       Z0, Z10, Z10
+	VADDPS       Z0, Z11, Z11
+	VADDPS       Z0, Z12, Z12
+	VADDPS       Z0, Z13, Z13
+	VADDPS       Z0, Z14, Z14
+	VADDPS       Z0, Z15, Z15
 
 nobias2:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000004, SI
 	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z16
-	VBROADCASTSS hi+76(FP), Z17
-	VMAXPS       Z8, Z16, Z8
-	VMINPS       Z8, Z17, Z8
-	VMAXPS       Z9, Z16, Z9
-	VMINPS       Z9, Z17, Z9
-	VMAXPS       Z10, Z16, Z10
-	VMINPS       Z10, Z17, Z10
-	VMAXPS       Z11, Z16, Z11
-	VMINPS       Z11, Z17, Z11
-	VMAXPS       Z12, Z16, Z12
-	VMINPS       Z12, Z17, Z12
-	VMAXPS       Z13, Z16, Z13
-	VMINPS       Z13, Z17, Z13
-	VMAXPS       Z14, Z16, Z14
-	VMINPS       Z14, Z17, Z14
-	VMAXPS       Z15, Z16, Z15
-	VMINPS       Z15, Z17, Z15
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMAXPS       Z10, Z0, Z10
+	VMINPS       Z10, Z1, Z10
+	VMAXPS       Z11, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+	VMAXPS       Z12, Z0, Z12
+	VMINPS       Z12, Z1, Z12
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMAXPS       Z14, Z0, Z14
+	VMINPS       Z14, Z1, Z14
+	VMAXPS       Z15, Z0, Z15
+	VMINPS       Z15, Z1, Z15
 
 noclamp2:
 	VMOVUPS Z8, (R8)
@@ -4335,14 +4335,14 @@ single1:
 	JMP       inited3
 
 zero3:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
 
 inited3:
 	XORQ R9, R9

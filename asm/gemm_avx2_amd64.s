@@ -5,25 +5,25 @@
 #include "textflag.h"
 
 // func gemm6x16AVX2(k int, w *float32, x *float32, y *float32, ldy int, bias *float32, flags int, lo float32, hi float32, cols int, rows int)
-// Requires: AVX, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-80
-	MOVQ   k+0(FP), AX
-	MOVQ   w+8(FP), CX
-	MOVQ   x+16(FP), DX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	CMPQ   AX, $+4
-	JLT    tail1
+	MOVQ  k+0(FP), AX
+	MOVQ  w+8(FP), CX
+	MOVQ  x+16(FP), DX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	CMPQ  AX, $+4
+	JLT   tail1
 
 loopu1:
 	VMOVUPS      (DX), Y12
@@ -168,7 +168,7 @@ nobias1:
 noload1:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu1
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 	VMAXPS Y1, Y12, Y1
 
@@ -203,7 +203,7 @@ nobias2:
 noload2:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu2
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y2, Y12, Y2
 	VMAXPS Y3, Y12, Y3
 
@@ -238,7 +238,7 @@ nobias3:
 noload3:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu3
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y4, Y12, Y4
 	VMAXPS Y5, Y12, Y5
 
@@ -273,7 +273,7 @@ nobias4:
 noload4:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu4
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y6, Y12, Y6
 	VMAXPS Y7, Y12, Y7
 
@@ -308,7 +308,7 @@ nobias5:
 noload5:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu5
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y8, Y12, Y8
 	VMAXPS Y9, Y12, Y9
 
@@ -343,7 +343,7 @@ nobias6:
 noload6:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu6
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y10, Y12, Y10
 	VMAXPS Y11, Y12, Y11
 
@@ -402,7 +402,7 @@ nobias7:
 noload7:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu7
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 	VMAXPS Y1, Y12, Y1
 
@@ -445,7 +445,7 @@ nobias8:
 noload8:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu8
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y2, Y12, Y2
 	VMAXPS Y3, Y12, Y3
 
@@ -488,7 +488,7 @@ nobias9:
 noload9:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu9
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y4, Y12, Y4
 	VMAXPS Y5, Y12, Y5
 
@@ -531,7 +531,7 @@ nobias10:
 noload10:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu10
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y6, Y12, Y6
 	VMAXPS Y7, Y12, Y7
 
@@ -574,7 +574,7 @@ nobias11:
 noload11:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu11
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y8, Y12, Y8
 	VMAXPS Y9, Y12, Y9
 
@@ -617,7 +617,7 @@ nobias12:
 noload12:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu12
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y10, Y12, Y10
 	VMAXPS Y11, Y12, Y11
 
@@ -661,25 +661,25 @@ DATA tailmask8<>+60(SB)/4, $0x00000000
 GLOBL tailmask8<>(SB), RODATA|NOPTR, $64
 
 // func gemm12x8AVX2(k int, w *float32, x *float32, y *float32, ldy int, bias *float32, flags int, lo float32, hi float32, cols int, rows int)
-// Requires: AVX, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3
 TEXT ·gemm12x8AVX2(SB), NOSPLIT, $0-80
-	MOVQ   k+0(FP), AX
-	MOVQ   w+8(FP), CX
-	MOVQ   x+16(FP), DX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	CMPQ   AX, $+4
-	JLT    tail1
+	MOVQ  k+0(FP), AX
+	MOVQ  w+8(FP), CX
+	MOVQ  x+16(FP), DX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	CMPQ  AX, $+4
+	JLT   tail1
 
 loopu1:
 	VMOVUPS      (DX), Y12
@@ -847,7 +847,7 @@ nobias1:
 noload1:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu1
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 
 norelu1:
@@ -876,7 +876,7 @@ nobias2:
 noload2:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu2
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y1, Y12, Y1
 
 norelu2:
@@ -905,7 +905,7 @@ nobias3:
 noload3:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu3
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y2, Y12, Y2
 
 norelu3:
@@ -934,7 +934,7 @@ nobias4:
 noload4:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu4
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y3, Y12, Y3
 
 norelu4:
@@ -963,7 +963,7 @@ nobias5:
 noload5:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu5
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y4, Y12, Y4
 
 norelu5:
@@ -992,7 +992,7 @@ nobias6:
 noload6:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu6
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y5, Y12, Y5
 
 norelu6:
@@ -1021,7 +1021,7 @@ nobias7:
 noload7:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu7
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y6, Y12, Y6
 
 norelu7:
@@ -1050,7 +1050,7 @@ nobias8:
 noload8:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu8
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y7, Y12, Y7
 
 norelu8:
@@ -1079,7 +1079,7 @@ nobias9:
 noload9:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu9
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y8, Y12, Y8
 
 norelu9:
@@ -1108,7 +1108,7 @@ nobias10:
 noload10:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu10
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y9, Y12, Y9
 
 norelu10:
@@ -1137,7 +1137,7 @@ nobias11:
 noload11:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu11
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y10, Y12, Y10
 
 norelu11:
@@ -1166,7 +1166,7 @@ nobias12:
 noload12:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu12
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y11, Y12, Y11
 
 norelu12:
@@ -1202,7 +1202,7 @@ nobias13:
 noload13:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu13
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 
 norelu13:
@@ -1232,7 +1232,7 @@ nobias14:
 noload14:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu14
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y1, Y12, Y1
 
 norelu14:
@@ -1262,7 +1262,7 @@ nobias15:
 noload15:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu15
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y2, Y12, Y2
 
 norelu15:
@@ -1292,7 +1292,7 @@ nobias16:
 noload16:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu16
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y3, Y12, Y3
 
 norelu16:
@@ -1322,7 +1322,7 @@ nobias17:
 noload17:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu17
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y4, Y12, Y4
 
 norelu17:
@@ -1352,7 +1352,7 @@ nobias18:
 noload18:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu18
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y5, Y12, Y5
 
 norelu18:
@@ -1382,7 +1382,7 @@ nobias19:
 noload19:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu19
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y6, Y12, Y6
 
 norelu19:
@@ -1412,7 +1412,7 @@ nobias20:
 noload20:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu20
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y7, Y12, Y7
 
 norelu20:
@@ -1442,7 +1442,7 @@ nobias21:
 noload21:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu21
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y8, Y12, Y8
 
 norelu21:
@@ -1472,7 +1472,7 @@ nobias22:
 noload22:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu22
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y9, Y12, Y9
 
 norelu22:
@@ -1502,7 +1502,7 @@ nobias23:
 noload23:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu23
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y10, Y12, Y10
 
 norelu23:
@@ -1532,7 +1532,7 @@ nobias24:
 noload24:
 	TESTQ  $0x00000004, BX
 	JEQ    norelu24
-	VXORPS Y12, Y12, Y12
+	VPXOR  Y12, Y12, Y12
 	VMAXPS Y11, Y12, Y11
 
 norelu24:

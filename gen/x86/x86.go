@@ -220,11 +220,15 @@ func (m *Machine) Vec() vm.Vec {
 
 func (m *Machine) v(v vm.Vec) reg.VecVirtual { return m.vecs[v] }
 
+// Zero uses VPSUBD (AVX-512) / VPXOR (AVX2) v, v, v: zero idioms in hardware, and the forms
+// Avo marks as cancelling inputs, so v is not live before it. (With VPXORD/VXORPS Avo sees a
+// read: every accumulator would be live from the function's entry and large functions
+// fail to allocate.)
 func (m *Machine) Zero(v vm.Vec) {
 	if m.level == AVX512 {
-		m.Ctx.VPXORD(m.v(v), m.v(v), m.v(v))
+		m.Ctx.VPSUBD(m.v(v), m.v(v), m.v(v))
 	} else {
-		m.Ctx.VXORPS(m.v(v), m.v(v), m.v(v))
+		m.Ctx.VPXOR(m.v(v), m.v(v), m.v(v))
 	}
 }
 
