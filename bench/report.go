@@ -54,42 +54,48 @@ func WriteCSV(w io.Writer, rs []Result) error {
 
 // WriteTable writes a human-readable table, one block per shape.
 func WriteTable(w io.Writer, rs []Result, withBLAS bool) error {
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	hdr := []string{"pattern", "sparsity", "kernel", "median", "GF/s dense-eq", "GF/s useful", "% peak", "× dense"}
 	if withBLAS {
 		hdr = append(hdr, "× OpenBLAS")
 	}
-	last := ""
-	for _, r := range rs {
-		key := r.Shape.Name + r.Shape.String()
-		if key != last {
-			if last != "" {
-				fmt.Fprintln(tw, strings.Repeat("\t", len(hdr)))
-			}
-			cold := ""
-			if r.Cold {
-				cold = ", cold"
-			}
-			fmt.Fprintf(tw, "%s  M=%d K=%d N=%d  (%d thread(s)%s)\t%s\n", r.Shape.Name, r.Shape.M, r.Shape.K, r.Shape.N, r.Threads, cold, strings.Repeat("\t", len(hdr)-1))
-			fmt.Fprintln(tw, strings.Join(hdr, "\t")+"\t")
-			last = key
+	for i := 0; i < len(rs); {
+		j := i
+		for j < len(rs) && rs[j].Shape == rs[i].Shape {
+			j++
 		}
-		peak := "-"
-		if r.PeakPct > 0 {
-			peak = fmt.Sprintf("%.0f%%", r.PeakPct)
+		r0 := rs[i]
+		cold := ""
+		if r0.Cold {
+			cold = ", cold"
 		}
-		row := []string{r.Pattern.String(), fmt.Sprintf("%.1f%%", 100*r.Sparsity), r.Kernel, FormatNs(r.MedianNs),
-			fmt.Sprintf("%.1f", r.GflopsDense), fmt.Sprintf("%.1f", r.GflopsUseful), peak, fmt.Sprintf("%.2f", r.SpeedupDense)}
-		if withBLAS {
-			b := "-"
-			if r.SpeedupBLAS > 0 {
-				b = fmt.Sprintf("%.2f", r.SpeedupBLAS)
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s  M=%d K=%d N=%d  (%d thread(s)%s)\n", r0.Shape.Name, r0.Shape.M, r0.Shape.K, r0.Shape.N, r0.Threads, cold)
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, strings.Join(hdr, "\t")+"\t")
+		for _, r := range rs[i:j] {
+			peak := "-"
+			if r.PeakPct > 0 {
+				peak = fmt.Sprintf("%.0f%%", r.PeakPct)
 			}
-			row = append(row, b)
+			row := []string{r.Pattern.String(), fmt.Sprintf("%.1f%%", 100*r.Sparsity), r.Kernel, FormatNs(r.MedianNs),
+				fmt.Sprintf("%.1f", r.GflopsDense), fmt.Sprintf("%.1f", r.GflopsUseful), peak, fmt.Sprintf("%.2f", r.SpeedupDense)}
+			if withBLAS {
+				b := "-"
+				if r.SpeedupBLAS > 0 {
+					b = fmt.Sprintf("%.2f", r.SpeedupBLAS)
+				}
+				row = append(row, b)
+			}
+			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 		}
-		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		i = j
 	}
-	return tw.Flush()
+	return nil
 }
 
 // FormatNs prints a duration in ns with a readable unit.

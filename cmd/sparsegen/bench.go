@@ -1,0 +1,253 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/bench"
+	"github.com/sparsegen/sparsegen/dispatch"
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/formats/fileio"
+)
+
+func init() {
+	commands["bench"] = command{"benchmark dense vs sparse kernels on this CPU (default suite: DESIGN §9)", runBench}
+}
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", "bench [flags]", stderr)
+	shapes := fs.String("shapes", "", "comma-separated MxKxN list (optionally name=MxKxN); default: the built-in corpus\n(768x768x128, 3072x768x128, 768x3072x128, 256x64x3136, 2048x512x49, 11008x4096x16, 11008x4096x1)")
+	patterns := fs.String("patterns", "", "comma-separated patterns: dense, unstructured:S, nm:N:M, block:RxC:S; default:\ndense, unstructured 0.5…0.98, nm:2:4, nm:1:4, nm:2:8, block:4x1 and 4x4 at 0.8 and 0.9")
+	threads := fs.Int("threads", 1, "threads per call (0 = all cores)")
+	isa := fs.String("isa", "", "cap the ISA: avx512, avx2, neon or generic (default: best available)")
+	cold := fs.Bool("cold", false, "stream W from memory for N ≤ 16 (rotate copies whose total exceeds 2× the L3)")
+	model := fs.String("model", "", "benchmark the 2-D tensors of this model file (.safetensors, .npz or .npy) instead of synthetic weights")
+	n := fs.String("n", "", "with -model: comma-separated N values (default 1,16,128)")
+	csvPath := fs.String("csv", "", "also write the results as CSV to this file")
+	plotBase := fs.String("plot", "", "also write the speedup plot to PATH.svg and PATH.png")
+	quick := fs.Bool("quick", false, "fewer samples per configuration (a smoke run)")
+	blas := fs.Bool("blas", true, "compare with OpenBLAS when built with -tags openblas")
+	if err := parse(fs, args, false); err != nil {
+		return err
+	}
+	if *threads < 0 {
+		return usageErr(fs, "-threads must be ≥ 0")
+	}
+	if *isa != "" {
+		if _, err := asm.ParseISA(*isa); err != nil {
+			return usageErr(fs, "-isa: %v", err)
+		}
+	}
+	cfg := bench.Config{Threads: *threads, ISA: *isa, Cold: *cold, BLAS: *blas, Progress: progressWriter(stderr), Seed: 1}
+	if *quick {
+		cfg.Protocol = bench.Protocol{Samples: 3, MinSample: time.Millisecond, Budget: 100 * time.Millisecond}
+	}
+	var err error
+	if *shapes != "" {
+		if *model != "" {
+			return usageErr(fs, "-shapes and -model exclude each other")
+		}
+		if cfg.Shapes, err = bench.ParseList(*shapes, bench.ParseShape); err != nil {
+			return usageErr(fs, "-shapes: %v", err)
+		}
+	} else if *model == "" {
+		cfg.Shapes = bench.Corpus
+	}
+	if *patterns != "" {
+		if cfg.Patterns, err = bench.ParseList(*patterns, bench.ParsePattern); err != nil {
+			return usageErr(fs, "-patterns: %v", err)
+		}
+	} else {
+		cfg.Patterns = bench.DefaultPatterns()
+	}
+	if *n != "" && *model == "" {
+		return usageErr(fs, "-n needs -model (use -shapes MxKxN for synthetic weights)")
+	}
+	if *model != "" {
+		ns := []int{1, 16, 128}
+		if *n != "" {
+			if ns, err = bench.ParseList(*n, parsePositive); err != nil {
+				return usageErr(fs, "-n: %v", err)
+			}
+		}
+		if cfg.Shapes, cfg.Weights, err = modelShapes(*model, ns); err != nil {
+			return err
+		}
+	}
+
+	dispatchISA := dispatch.Host().BestISA()
+	if *isa != "" {
+		dispatchISA, _ = asm.ParseISA(*isa)
+	}
+	if pk, err := asm.PeakGFLOPS(dispatchISA, 200*time.Millisecond); err == nil {
+		cfg.PeakGF = pk
+	}
+	withBLAS := *blas && bench.HaveOpenBLAS
+	fmt.Fprintf(stdout, "sparsegen bench: %s, ISA %s, %d thread(s)", cpuName(), dispatchISA, effectiveThreads(*threads))
+	if cfg.PeakGF > 0 {
+		fmt.Fprintf(stdout, ", measured FMA peak %.0f GFLOP/s per core", cfg.PeakGF)
+	}
+	if withBLAS {
+		fmt.Fprintf(stdout, ", OpenBLAS core %s", bench.OpenBLASCoreName())
+	}
+	fmt.Fprintln(stdout)
+	if !withBLAS && *blas {
+		fmt.Fprintln(stdout, "(OpenBLAS columns need: go run -tags openblas ./cmd/sparsegen bench; Debian libopenblas-dev)")
+	}
+	rs, err := bench.Run(cfg)
+	if err != nil {
+		return err
+	}
+	if err := bench.WriteTable(stdout, rs, withBLAS); err != nil {
+		return err
+	}
+	if *csvPath != "" {
+		if err := writeTo(*csvPath, func(w io.Writer) error { return bench.WriteCSV(w, rs) }); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", *csvPath)
+	}
+	if *plotBase != "" {
+		base := strings.TrimSuffix(strings.TrimSuffix(*plotBase, ".svg"), ".png")
+		if err := bench.Plot(rs, base); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s.svg and %s.png\n", base, base)
+	}
+	return nil
+}
+
+func parsePositive(s string) (int, error) {
+	var v int
+	if _, err := fmt.Sscan(s, &v); err != nil || v < 1 {
+		return 0, fmt.Errorf("%q is not a positive integer", s)
+	}
+	return v, nil
+}
+
+// modelShapes loads every 2-D tensor of a model file and makes one shape per tensor and N.
+func modelShapes(path string, ns []int) ([]bench.Shape, map[string]formats.Matrix, error) {
+	ts, err := loadTensors(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var shapes []bench.Shape
+	weights := map[string]formats.Matrix{}
+	for _, t := range ts {
+		m, k := t.w.Shape()
+		if m < 2 || k < 2 {
+			continue // biases and scalars
+		}
+		for _, n := range ns {
+			name := fmt.Sprintf("%s/n=%d", t.name, n)
+			shapes = append(shapes, bench.Shape{Name: name, M: m, K: k, N: n})
+			weights[name] = t.w
+		}
+	}
+	if len(shapes) == 0 {
+		return nil, nil, fmt.Errorf("%s: no 2-D weight tensor found", path)
+	}
+	return shapes, weights, nil
+}
+
+func writeTo(path string, write func(io.Writer) error) error {
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// progressWriter returns stderr when it is a terminal, nil otherwise (no progress noise in
+// logs and pipes).
+func progressWriter(stderr io.Writer) io.Writer {
+	if f, ok := stderr.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return stderr
+		}
+	}
+	return nil
+}
+
+func effectiveThreads(t int) int {
+	if t == 0 {
+		return dispatch.Host().Cores
+	}
+	return t
+}
+
+func cpuName() string {
+	c := dispatch.Host()
+	if c.Model != "" {
+		return c.Model
+	}
+	return c.GOARCH
+}
+
+// tensor is one named weight read from a model file.
+type tensor struct {
+	name string
+	w    formats.Matrix
+	info fileio.Info
+}
+
+// loadTensors reads every matrix of a .safetensors, .npz or .npy file.
+func loadTensors(path string) ([]tensor, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".safetensors":
+		st, err := fileio.OpenSafetensorsFile(path)
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		var out []tensor
+		for _, name := range st.Names() {
+			d, info, err := st.Dense(name)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			out = append(out, tensor{name, d, info})
+		}
+		return out, nil
+	case ".npz":
+		// A scipy sparse or our N:M npz is one matrix; a plain npz holds named dense arrays.
+		if w, info, err := fileio.LoadMatrix(path, ""); err == nil && info.Layout != "dense" {
+			return []tensor{{filepath.Base(path), w, info}}, nil
+		}
+		z, err := fileio.OpenNPZFile(path)
+		if err != nil {
+			return nil, err
+		}
+		defer z.Close()
+		var out []tensor
+		for _, name := range z.Names() {
+			w, info, err := z.Matrix(name)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			out = append(out, tensor{name, w, info})
+		}
+		return out, nil
+	case ".npy":
+		w, info, err := fileio.LoadMatrix(path, "")
+		if err != nil {
+			return nil, err
+		}
+		return []tensor{{filepath.Base(path), w, info}}, nil
+	}
+	return nil, fmt.Errorf("%s: unknown file type (want .safetensors, .npz or .npy)", path)
+}

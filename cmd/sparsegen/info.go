@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/bench"
+	"github.com/sparsegen/sparsegen/dispatch"
+)
+
+func init() {
+	commands["info"] = command{"CPU features, the ISA dispatch uses and why, kernels, FMA peak, tuning record", runInfo}
+}
+
+func runInfo(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("info", "info [-record FILE] [-peak=false]", stderr)
+	recordPath := fs.String("record", "", "a tuning record to summarize")
+	peak := fs.Bool("peak", true, "measure the FMA peak of one core (about a second)")
+	if err := parse(fs, args, false); err != nil {
+		return err
+	}
+	c := dispatch.Host()
+	fmt.Fprintf(stdout, "CPU:       %s (%s), %d logical cores, GOARCH %s\n", orUnknown(c.Model), orUnknown(c.Vendor), c.Cores, c.GOARCH)
+	fmt.Fprintf(stdout, "features:  %s (enabled, after GODEBUG)\n", c.Features)
+	best := c.BestISA()
+	why := "the widest ISA whose kernels' features are all present"
+	if env := os.Getenv(dispatch.EnvISA); env != "" {
+		why = fmt.Sprintf("$%s=%s caps it", dispatch.EnvISA, env)
+		if i, err := asm.ParseISA(env); err == nil && c.Supported(i) {
+			best = i
+		} else {
+			why += " (and is not usable here: dispatch will report an error)"
+		}
+	}
+	fmt.Fprintf(stdout, "ISA:       %s (%s)\n", best, why)
+	for _, i := range []asm.ISA{asm.AVX512, asm.AVX2, asm.NEON, asm.Generic} {
+		fmt.Fprintf(stdout, "  %-8s %s\n", i, yesNo(c.Supported(i)))
+	}
+
+	fmt.Fprintln(stdout, "\nkernel families (name, format, ISA, features, N range, runs here):")
+	for _, f := range asm.Families() {
+		nr := fmt.Sprintf("N ≥ %d", max(f.MinN, 1))
+		if f.MaxN > 0 {
+			nr = fmt.Sprintf("%d ≤ N ≤ %d", max(f.MinN, 1), f.MaxN)
+		}
+		fmt.Fprintf(stdout, "  %-28s %-6s %-8s %-34s %-14s %s\n", f.Name, f.Format, f.ISA, f.Features, nr, yesNo(c.CanRun(f, best)))
+	}
+
+	if *peak {
+		fmt.Fprintln(stdout, "\nFMA peak, one core:")
+		for _, i := range []asm.ISA{asm.AVX512, asm.AVX2, asm.NEON} {
+			if !c.Supported(i) {
+				continue
+			}
+			if g, err := asm.PeakGFLOPS(i, 300*time.Millisecond); err == nil {
+				fmt.Fprintf(stdout, "  %-8s %.1f GFLOP/s\n", i, g)
+			} else {
+				fmt.Fprintf(stdout, "  %-8s not measured: %v\n", i, err)
+			}
+		}
+	}
+
+	if *recordPath != "" {
+		fmt.Fprintln(stdout, "\ntuning record", *recordPath+":")
+		var warn []string
+		r, err := dispatch.LoadRecord(*recordPath)
+		if err != nil {
+			return err
+		}
+		if host := dispatch.HostMachine(); !reflect.DeepEqual(r.Machine, host) {
+			warn = append(warn, fmt.Sprintf("made on another machine or kernel set (record %+v, here %+v): dispatch ignores it", r.Machine, host))
+		}
+		fmt.Fprintf(stdout, "  version %d, made %s on %s (%d cores, %s), %d entries\n", r.Version, orUnknown(r.Created), orUnknown(r.Machine.Model), r.Machine.Cores, r.Machine.GOARCH, len(r.Entries))
+		for _, e := range r.Entries {
+			fmt.Fprintf(stdout, "  %d×%d N %-5s %-12s density %3d%%: %s (%s, %s)", e.M, e.K, e.NBucket, e.Pattern, e.DensityPct,
+				e.Winner.Kernel, e.Winner.Format, bench.FormatNs(e.Winner.MedianNs))
+			if len(e.RunnersUp) > 0 {
+				ru := e.RunnersUp[0]
+				fmt.Fprintf(stdout, "; runner-up %s %s", ru.Kernel, bench.FormatNs(ru.MedianNs))
+			}
+			fmt.Fprintln(stdout)
+		}
+		for _, w := range warn {
+			fmt.Fprintf(stdout, "  warning: %s\n", w)
+		}
+	}
+	return nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func orUnknown(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "unknown"
+	}
+	return s
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/formats/fileio"
+)
+
+// sg runs the CLI in-process and returns its exit code, stdout and stderr.
+func sg(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"nosuchcommand"},
+		{"bench", "-nosuchflag"},
+		{"bench", "-shapes", "12x"},
+		{"bench", "-patterns", "nm:5:4"},
+		{"bench", "-threads", "-1"},
+		{"bench", "-isa", "sse9"},
+		{"bench", "-n", "4"},
+		{"bench", "stray-argument"},
+		{"prune"},
+		{"prune", "-in", "a.npy", "-out", "b.npz", "-method", "bogus"},
+		{"prune", "-in", "a.npy", "-out", "b.npz", "-sparsity", "1.5"},
+		{"prune", "-in", "a.npy", "-out", "b.npz", "-method", "nm", "-nm", "3:2"},
+		{"prune", "-in", "a.npy", "-out", "b.npz", "-method", "block", "-block", "0x4"},
+		{"prune", "-in", "a.npy", "-out", "b.npz", "-format", "nm"},
+		{"inspect"},
+		{"info", "-bogus"},
+		{"gen", "-isa", "sse2"},
+	} {
+		code, _, stderr := sg(t, args...)
+		require.Equal(t, 2, code, "args %q: stderr %s", args, stderr)
+		require.Contains(t, stderr, "usage", "args %q", args)
+	}
+	code, _, _ := sg(t, "bench", "-h")
+	require.Equal(t, 0, code, "-h is not an error")
+}
+
+func TestBenchTinySuiteCSVAndPlot(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "out", "r.csv")
+	plot := filepath.Join(dir, "speedup")
+	code, stdout, stderr := sg(t, "bench", "-shapes", "a=32x48x20,b=40x64x1", "-patterns", "dense,unstructured:0.8,nm:2:4,block:4x1:0.5",
+		"-quick", "-csv", csvPath, "-plot", plot)
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	require.Contains(t, stdout, "unstructured:0.8")
+	require.Contains(t, stdout, "× dense")
+
+	f, err := os.Open(csvPath)
+	require.NoError(t, err)
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, strings.Split("shape,m,k,n,pattern,sparsity,nnz,kernel,isa,threads,median_ns,min_ns,gflops_dense_equiv,gflops_useful,speedup_vs_dense", ","), recs[0])
+	require.Len(t, recs, 1+2*4, "one row per shape × pattern")
+	for _, r := range recs[1:] {
+		require.NotEmpty(t, r[7], "kernel column")
+	}
+
+	svg, err := os.ReadFile(plot + ".svg")
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(bytes.TrimSpace(svg), []byte("<?xml")) || bytes.Contains(svg, []byte("<svg")))
+	pf, err := os.Open(plot + ".png")
+	require.NoError(t, err)
+	defer pf.Close()
+	_, err = png.Decode(pf)
+	require.NoError(t, err)
+}
+
+// writeModel makes a small safetensors model with two weight matrices and a bias.
+func writeModel(t *testing.T, path string) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	mk := func(r, c int) *formats.Dense {
+		d := make([]float32, r*c)
+		for i := range d {
+			d[i] = float32(rng.NormFloat64())
+		}
+		m, err := formats.NewDense(r, c, d)
+		require.NoError(t, err)
+		return m
+	}
+	require.NoError(t, fileio.SaveSafetensors(path, []fileio.Tensor{
+		{Name: "layer0.weight", Data: mk(16, 24)},
+		{Name: "layer1.weight", DType: "BF16", Data: mk(12, 16)},
+		{Name: "layer1.bias", Data: mk(1, 12), Shape: []int{12}},
+	}, nil))
+}
+
+func TestPruneAndInspectSafetensors(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.safetensors")
+	writeModel(t, model)
+
+	code, stdout, stderr := sg(t, "inspect", model)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "layer0.weight")
+	require.Contains(t, stdout, "16×24")
+	require.Contains(t, stdout, "tightest N:M")
+
+	// Every method, every output format.
+	cases := []struct {
+		args   []string
+		layout string
+		check  func(m formats.Matrix)
+	}{
+		{[]string{"-method", "magnitude", "-sparsity", "0.75"}, "csr", func(m formats.Matrix) {
+			r, c := m.Shape()
+			require.Equal(t, int64(r*c/4), m.NNZ(), "exactly 25% kept")
+		}},
+		{[]string{"-method", "nm", "-nm", "2:4"}, "nm", func(m formats.Matrix) {
+			nm := m.(*formats.NM)
+			require.Equal(t, 2, nm.Keep)
+			require.Equal(t, 4, nm.Group)
+		}},
+		{[]string{"-method", "block", "-block", "4x4", "-sparsity", "0.5"}, "bsr", func(m formats.Matrix) {
+			require.Equal(t, 4, m.(*formats.BSR).R)
+		}},
+		{[]string{"-method", "global", "-sparsity", "0.5"}, "csr", nil},
+	}
+	for i, tc := range cases {
+		out := filepath.Join(dir, "out", string(rune('a'+i)))
+		args := append([]string{"prune", "-in", model, "-out", out}, tc.args...)
+		code, stdout, stderr := sg(t, args...)
+		require.Equal(t, 0, code, "%q: %s", args, stderr)
+		require.Contains(t, stdout, "layer1.weight")
+		for _, name := range []string{"layer0.weight", "layer1.weight"} {
+			p := filepath.Join(out, name+".npz")
+			m, info, err := fileio.LoadMatrix(p, "")
+			require.NoError(t, err, p)
+			require.Equal(t, tc.layout, info.Layout)
+			if tc.check != nil {
+				tc.check(m)
+			}
+		}
+		_, err := os.Stat(filepath.Join(out, "layer1.bias.npz"))
+		require.True(t, os.IsNotExist(err), "1-D bias is not pruned")
+		code, stdout, stderr = sg(t, "inspect", filepath.Join(out, "layer0.weight.npz"))
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, stdout, "stored as    "+tc.layout)
+	}
+
+	// One tensor by name into one file.
+	one := filepath.Join(dir, "one.npz")
+	code, _, stderr = sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-out", one, "-sparsity", "0.9")
+	require.Equal(t, 0, code, stderr)
+	m, _, err := fileio.LoadMatrix(one, "")
+	require.NoError(t, err)
+	require.Equal(t, int64(38), m.NNZ(), "10% of 384, rounded")
+
+	// Failures are exit 1 with a message, not a crash.
+	code, _, stderr = sg(t, "prune", "-in", filepath.Join(dir, "missing.safetensors"), "-out", one)
+	require.Equal(t, 1, code)
+	require.NotEmpty(t, stderr)
+	code, _, stderr = sg(t, "prune", "-in", model, "-tensor", "nope", "-out", one)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "nope")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.safetensors"), []byte("\xff\xff\xff\xff\xff\xff\xff\x7fgarbage"), 0o644))
+	code, _, stderr = sg(t, "inspect", filepath.Join(dir, "bad.safetensors"))
+	require.Equal(t, 1, code)
+	require.NotEmpty(t, stderr)
+}
+
+func TestBenchModelFile(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.safetensors")
+	writeModel(t, model)
+	code, stdout, stderr := sg(t, "bench", "-model", model, "-n", "1,8", "-quick")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "layer0.weight/n=8")
+	require.NotContains(t, stdout, "layer1.bias", "1-D tensors are skipped")
+}
+
+func TestInfo(t *testing.T) {
+	code, stdout, stderr := sg(t, "info", "-peak=false")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "ISA:")
+	require.Contains(t, stdout, "ref_csr_generic")
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/formats/fileio"
+	"github.com/sparsegen/sparsegen/formats/prune"
+)
+
+func init() {
+	commands["prune"] = command{"prune dense weights (.npy/.npz/.safetensors) into CSR, BSR or N:M .npz", runPrune}
+}
+
+func runPrune(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("prune", "prune -in FILE -out PATH [-method magnitude|global|block|nm] [flags]", stderr)
+	in := fs.String("in", "", "dense weights: .npy, .npz or .safetensors (required)")
+	out := fs.String("out", "", "output .npz for one tensor, or a directory for several (required)")
+	tensorName := fs.String("tensor", "", "prune only this tensor (default: every 2-D tensor)")
+	method := fs.String("method", "magnitude", "magnitude (per tensor), global (one threshold over all tensors),\nblock (R×C blocks by norm) or nm (N:M along K)")
+	sparsity := fs.Float64("sparsity", 0.9, "target fraction of zeros for magnitude, global and block, in [0, 1]")
+	block := fs.String("block", "4x4", "block size RxC for -method block")
+	norm := fs.String("norm", "l1", "block score for -method block: l1 or l2")
+	nm := fs.String("nm", "2:4", "pattern N:M for -method nm (N ≤ M ≤ 16)")
+	format := fs.String("format", "", "output format: csr, bsr or nm (default: csr for magnitude/global, bsr for block, nm for nm)")
+	if err := parse(fs, args, false); err != nil {
+		return err
+	}
+	if *in == "" || *out == "" {
+		return usageErr(fs, "-in and -out are required")
+	}
+	if !(*sparsity >= 0 && *sparsity <= 1) {
+		return usageErr(fs, "-sparsity %v is outside [0, 1]", *sparsity)
+	}
+	var r, c, keep, group int
+	var nrm prune.Norm
+	var err error
+	switch *method {
+	case "magnitude", "global":
+	case "block":
+		if r, c, err = parseBlock(*block); err != nil {
+			return usageErr(fs, "-block: %v", err)
+		}
+		if nrm, err = prune.ParseNorm(*norm); err != nil {
+			return usageErr(fs, "-norm: %v", err)
+		}
+	case "nm":
+		if keep, group, err = parseNM(*nm); err != nil {
+			return usageErr(fs, "-nm: %v", err)
+		}
+	default:
+		return usageErr(fs, "-method %q: want magnitude, global, block or nm", *method)
+	}
+	outFormat := *format
+	if outFormat == "" {
+		outFormat = map[string]string{"magnitude": "csr", "global": "csr", "block": "bsr", "nm": "nm"}[*method]
+	}
+	switch outFormat {
+	case "csr", "bsr", "nm":
+	default:
+		return usageErr(fs, "-format %q: want csr, bsr or nm", outFormat)
+	}
+	if outFormat == "nm" && *method != "nm" {
+		return usageErr(fs, "-format nm needs -method nm (other methods do not guarantee an N:M pattern)")
+	}
+	if outFormat == "bsr" && *method != "block" {
+		r, c, err = parseBlock(*block)
+		if err != nil {
+			return usageErr(fs, "-block: %v", err)
+		}
+	}
+
+	ts, err := loadTensors(*in)
+	if err != nil {
+		return err
+	}
+	var dense []*formats.Dense
+	var names []string
+	for _, t := range ts {
+		if *tensorName != "" && t.name != *tensorName {
+			continue
+		}
+		d, ok := t.w.(*formats.Dense)
+		if !ok {
+			d = t.w.ToDense()
+		}
+		if d.Rows < 2 && *tensorName == "" {
+			continue // skip biases and scalars unless asked for by name
+		}
+		dense = append(dense, d)
+		names = append(names, t.name)
+	}
+	if len(dense) == 0 {
+		if *tensorName != "" {
+			return fmt.Errorf("%s: no tensor named %q", *in, *tensorName)
+		}
+		return fmt.Errorf("%s: no 2-D tensor to prune", *in)
+	}
+
+	var pruned []*formats.Dense
+	switch *method {
+	case "global":
+		if pruned, err = prune.Global(dense, *sparsity); err != nil {
+			return err
+		}
+	default:
+		for _, d := range dense {
+			var p *formats.Dense
+			switch *method {
+			case "magnitude":
+				p, err = prune.Magnitude(d, *sparsity)
+			case "block":
+				p, err = prune.BlockMagnitude(d, r, c, nrm, *sparsity)
+			case "nm":
+				var m *formats.NM
+				if m, err = prune.NM(d, keep, group); err == nil {
+					p = m.ToDense()
+				}
+			}
+			if err != nil {
+				return err
+			}
+			pruned = append(pruned, p)
+		}
+	}
+
+	several := len(pruned) > 1
+	if several {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return err
+		}
+	} else if dir := filepath.Dir(*out); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	for i, p := range pruned {
+		var m formats.Matrix
+		switch outFormat {
+		case "csr":
+			m, err = formats.CSRFromDense(p)
+		case "bsr":
+			m, err = formats.BSRFromDense(p, r, c)
+		case "nm":
+			m, err = formats.NMFromDense(p, keep, group)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", names[i], err)
+		}
+		path := *out
+		if several {
+			path = filepath.Join(*out, safeName(names[i])+".npz")
+		}
+		if err := fileio.SaveMatrix(path, m); err != nil {
+			return fmt.Errorf("%s: %w", names[i], err)
+		}
+		rows, cols := m.Shape()
+		fmt.Fprintf(stdout, "%s: %d×%d, %s, sparsity %.2f%% → %s\n", names[i], rows, cols, outFormat,
+			100*(1-float64(m.NNZ())/float64(max(int64(rows)*int64(cols), 1))), path)
+	}
+	return nil
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func safeName(s string) string {
+	s = unsafeChars.ReplaceAllString(s, "_")
+	if s == "" || s == "." || s == ".." {
+		s = "tensor"
+	}
+	return s
+}
+
+func parseBlock(s string) (r, c int, err error) {
+	f := strings.Split(strings.ToLower(s), "x")
+	if len(f) == 2 {
+		r, err1 := strconv.Atoi(f[0])
+		c, err2 := strconv.Atoi(f[1])
+		if err1 == nil && err2 == nil && r >= 1 && c >= 1 && r <= formats.MaxBlockDim && c <= formats.MaxBlockDim {
+			return r, c, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("%q: want RxC with 1 ≤ R, C ≤ %d, e.g. 4x4", s, formats.MaxBlockDim)
+}
+
+func parseNM(s string) (keep, group int, err error) {
+	f := strings.Split(s, ":")
+	if len(f) == 2 {
+		n, err1 := strconv.Atoi(f[0])
+		m, err2 := strconv.Atoi(f[1])
+		if err1 == nil && err2 == nil && n >= 1 && n <= m && m <= formats.MaxGroup {
+			return n, m, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("%q: want N:M with 1 ≤ N ≤ M ≤ %d, e.g. 2:4", s, formats.MaxGroup)
+}
