@@ -10,21 +10,21 @@ import (
 // N:M kernels.
 //
 // Packed layout (NMLayout). Every row has the same SPR slots (DESIGN §4), so rows need no
-// pointer: slot s of row i is at i·SPR+s. Two position encodings are kept, one per kernel
-// kind:
+// pointer. Units are blocks of UH rows; a unit's slots are interleaved row by row so a
+// kernel walking UH rows at once reads one stream: slot s of row r of unit u is at
+// (u·SPR + s)·UH + r (with UH = 1 that is the canonical order). Rows past M in the last
+// unit hold value 0, position 0. Two position encodings, one per kernel kind:
 //
-//   - Pos: one byte per slot, the position inside its group (SpMM kernels, N ≥ 16: X row
-//     k = g·Group + Pos, advanced group by group, so the index stream is one byte per slot
-//     and independent of ldx);
-//   - Bits: the compact form for the byte-bound N = 1 kernels. Slots are taken in chunks of
-//     16 (the zmm width); chunk c of a row covers the X window starting at column
-//     c·16/Keep·Group and packs each slot's in-group position in PB bits (2 when Group ≤ 4,
-//     else 4), 16·PB bits per chunk, low slot in the low bits. Only patterns with Keep
-//     dividing 16 have aligned chunks (2:4, 1:4, 2:8, 4:8, 1:8, 1:2, …); others use Pos.
-//     A row's last chunk may be partial (the partial group, or SPR % 16 ≠ 0): its spare
-//     slots have position 0 and value 0 and their lanes are masked off by the kernel.
-//
-// Units are blocks of UH rows (the last may be shorter).
+//   - Val/Pos (SpMM kernels, any N): one byte per slot, the position inside its group; the
+//     kernel reads X row g·Group + Pos, group after group, so the stream is independent of
+//     ldx;
+//   - Bits/ValChunks (the byte-bound N = 1 kernels, patterns with ChunkAligned): slots in
+//     chunks of 16; chunk c of a row covers the X window starting at column c·16/Keep·Group
+//     and packs each slot's position in PB bits (2 when Group ≤ 4, else 4), Words 32-bit
+//     words per chunk, low slot in the low bits: 4.25 bytes per 2:4 slot. Chunk c of row r
+//     of unit u is at index (u·Chunks + c)·UH + r (×16 values, ×Words words). Spare slots
+//     past SPR (and rows past M) have value 0 and position Group−1, which points past K:
+//     the kernels read a zero-padded copy of X there.
 type NMLayout struct {
 	M, K        int
 	Keep, Group int
@@ -33,18 +33,21 @@ type NMLayout struct {
 	Val         []float32
 	Pos         []uint8
 	// Compact positions for the N = 1 kernels (nil unless packed with bits).
-	PB        int      // bits per position in Bits (2 or 4)
-	Chunks    int      // chunks per row: ⌈SPR/16⌉
-	Bits      []uint64 // M·Chunks words; 2-bit chunks use the low 32 bits
+	PB, Words int // bits per position, 32-bit words per chunk
+	Chunks    int // chunks per row: ⌈SPR/16⌉
+	Bits      []uint32
 	ValChunks []float32
 	Cost      []int64
 }
 
-// ChunkAligned reports whether keep:group has aligned 16-slot chunks (Keep divides 16).
-func ChunkAligned(keep, group int) bool { return keep >= 1 && 16%keep == 0 && group <= 16 }
+// ChunkAligned reports whether keep:group has aligned 16-slot chunks for the N = 1 kernels:
+// Keep divides 16, Group is a power of two above Keep.
+func ChunkAligned(keep, group int) bool {
+	return keep >= 1 && 16%keep == 0 && group > keep && group <= 16 && group&(group-1) == 0
+}
 
-// PackNM packs a validated N:M matrix with uh rows per unit; bits adds the compact
-// positions for the N = 1 kernels (patterns with ChunkAligned only).
+// PackNM packs a validated N:M matrix with uh rows per unit: the SpMM stream, or (bits) the
+// compact chunks for the N = 1 kernels (ChunkAligned patterns only).
 func PackNM(w *formats.NM, uh int, bits bool) (*NMLayout, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
@@ -53,9 +56,10 @@ func PackNM(w *formats.NM, uh int, bits bool) (*NMLayout, error) {
 		return nil, fmt.Errorf("%w: %d rows per unit", ErrNotApplicable, uh)
 	}
 	l := &NMLayout{M: w.Rows, K: w.Cols, Keep: w.Keep, Group: w.Group, SPR: w.SlotsPerRow(), UH: uh}
-	l.Val = append([]float32(nil), w.Val...)
-	l.Pos = append([]uint8(nil), w.Pos...)
 	units := (l.M + uh - 1) / uh
+	if int64(units)*int64(uh)*int64(l.SPR+16) > 1<<40 {
+		return nil, fmt.Errorf("%w: N:M matrix too large to pack", ErrNotApplicable)
+	}
 	l.Cost = make([]int64, units+1)
 	for u := 0; u < units; u++ {
 		rows := min(uh, l.M-u*uh)
@@ -65,24 +69,44 @@ func PackNM(w *formats.NM, uh int, bits bool) (*NMLayout, error) {
 		if !ChunkAligned(w.Keep, w.Group) {
 			return nil, fmt.Errorf("%w: %d:%d has no aligned 16-slot chunks", ErrNotApplicable, w.Keep, w.Group)
 		}
-		l.packBits()
+		l.packBits(w)
+		return l, nil
+	}
+	n := units * uh * l.SPR
+	l.Val = make([]float32, n)
+	l.Pos = make([]uint8, n)
+	for i := 0; i < l.M; i++ {
+		u, r := i/uh, i%uh
+		for s := 0; s < l.SPR; s++ {
+			d := (u*l.SPR+s)*uh + r
+			l.Val[d] = w.Val[i*l.SPR+s]
+			l.Pos[d] = w.Pos[i*l.SPR+s]
+		}
 	}
 	return l, nil
 }
 
-func (l *NMLayout) packBits() {
+func (l *NMLayout) packBits(w *formats.NM) {
 	l.PB = 2
 	if l.Group > 4 {
 		l.PB = 4
 	}
+	l.Words = 16 * l.PB / 32
 	l.Chunks = (l.SPR + 15) / 16
-	l.Bits = make([]uint64, l.M*l.Chunks)
-	l.ValChunks = make([]float32, l.M*l.Chunks*16)
-	for i := 0; i < l.M; i++ {
-		for s := 0; s < l.SPR; s++ {
+	units := len(l.Cost) - 1
+	l.Bits = make([]uint32, units*l.Chunks*l.UH*l.Words)
+	l.ValChunks = make([]float32, units*l.Chunks*l.UH*16)
+	lpw := 32 / l.PB // lanes per word
+	for i := 0; i < units*l.UH; i++ {
+		u, r := i/l.UH, i%l.UH
+		for s := 0; s < l.Chunks*16; s++ {
 			c, lane := s/16, s%16
-			l.Bits[i*l.Chunks+c] |= uint64(l.Pos[i*l.SPR+s]) << (lane * l.PB)
-			l.ValChunks[(i*l.Chunks+c)*16+lane] = l.Val[i*l.SPR+s]
+			pos := uint32(l.Group - 1)
+			if i < l.M && s < l.SPR {
+				pos = uint32(w.Pos[i*l.SPR+s])
+				l.ValChunks[((u*l.Chunks+c)*l.UH+r)*16+lane] = w.Val[i*l.SPR+s]
+			}
+			l.Bits[((u*l.Chunks+c)*l.UH+r)*l.Words+lane/lpw] |= pos << (lane % lpw * l.PB)
 		}
 	}
 }
@@ -93,10 +117,10 @@ func (l *NMLayout) Units() int { return len(l.Cost) - 1 }
 // UnitRows returns the output rows [r0, r1) of unit u.
 func (l *NMLayout) UnitRows(u int) (int, int) { return u * l.UH, min((u+1)*l.UH, l.M) }
 
-// Bytes is the packed size the kernels read (values and positions, no spare copies).
+// Bytes is the packed size the kernels read.
 func (l *NMLayout) Bytes() int64 {
 	if l.Bits != nil {
-		return int64(len(l.ValChunks))*4 + int64(len(l.Bits))*int64(l.PB*2)
+		return int64(len(l.ValChunks))*4 + int64(len(l.Bits))*4
 	}
 	return int64(len(l.Val))*4 + int64(len(l.Pos))
 }
@@ -110,12 +134,14 @@ func (l *NMLayout) runGo(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 	groups := (l.K + l.Group - 1) / l.Group
 	for m := r0; m < r1; m++ {
 		clear(acc)
-		s := m * l.SPR
+		u, r := m/l.UH, m%l.UH
+		s := 0
 		for g := 0; g < groups; g++ {
 			slots := min(l.Keep, l.K-g*l.Group)
 			for j := 0; j < slots; j++ {
-				k := g*l.Group + int(l.Pos[s])
-				axpyGo(acc, l.Val[s], x[k*ldx:][:n])
+				d := (u*l.SPR+s)*l.UH + r
+				k := g*l.Group + int(l.Pos[d])
+				axpyGo(acc, l.Val[d], x[k*ldx:][:n])
 				s++
 			}
 		}
@@ -123,22 +149,25 @@ func (l *NMLayout) runGo(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 	}
 }
 
-// runGoBits is the N = 1 pure-Go kernel on the compact chunks (the order of the generated
-// GEMV kernels: 16 lane sums, each over its chunk lanes in order, then summed lane by lane).
+// runGoBits is the N = 1 pure-Go kernel on the compact chunks, in the order of the
+// generated GEMV kernels on 16 lanes: each lane sums its chunk lanes in order, then the
+// lanes are folded 16→8→4→2→1.
 func (l *NMLayout) runGoBits(u0, u1 int, x []float32, ldx int, y []float32, ldy int, epi *ref.Epilogue) {
 	r0, _ := l.UnitRows(u0)
 	_, r1 := l.UnitRows(u1 - 1)
 	gpc := 16 / l.Keep // groups per chunk
-	mask := uint64(1)<<l.PB - 1
+	lpw := 32 / l.PB
+	mask := uint32(1)<<l.PB - 1
 	for m := r0; m < r1; m++ {
+		u, r := m/l.UH, m%l.UH
 		var lanes [16]float32
 		for c := 0; c < l.Chunks; c++ {
-			b := l.Bits[m*l.Chunks+c]
-			v := l.ValChunks[(m*l.Chunks+c)*16:][:16]
+			b := l.Bits[((u*l.Chunks+c)*l.UH+r)*l.Words:]
+			v := l.ValChunks[((u*l.Chunks+c)*l.UH+r)*16:][:16]
 			base := c * gpc * l.Group
 			n := min(16, l.SPR-c*16)
 			for lane := 0; lane < n; lane++ {
-				k := base + lane/l.Keep*l.Group + int(b>>(lane*l.PB)&mask)
+				k := base + lane/l.Keep*l.Group + int(b[lane/lpw]>>(lane%lpw*l.PB)&mask)
 				lanes[lane] += v[lane] * x[k*ldx]
 			}
 		}
@@ -146,7 +175,7 @@ func (l *NMLayout) runGoBits(u0, u1 int, x []float32, ldx int, y []float32, ldy 
 	}
 }
 
-// sumLanes adds 16 lanes as the vector kernels do: halves folded 16→8→4→2→1.
+// sumLanes adds lanes as the vector kernels' driver does: halves folded until one is left.
 func sumLanes(v []float32) float32 {
 	var t [16]float32
 	copy(t[:], v)

@@ -1,0 +1,411 @@
+package kernels
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sparsegen/sparsegen/gen/vm"
+)
+
+// N:M kernels on the packed layouts of asm/nm.go (NMLayout).
+//
+// SpMM (channel-major, any N): units of UH rows whose slots are interleaved
+// (ival[(s·UH + r)], ipos likewise, one byte per slot: the position in its group):
+//
+//	for each unit, for each column tile of U vectors (then single vectors, the last masked):
+//	    acc[0:UH][tile] = 0; xg = X row 0
+//	    for each full group: for slot j < Keep: for r < UH:
+//	        acc[r] += ival[j·UH+r] · X[xg + ipos[j·UH+r]·ldx, tile]
+//	        (then xg += Group rows)
+//	    the partial last group: lastSlots slots the same way
+//	    for r < rows: v = acc[r] (+ bias) (+ Y) (clamp); Y[r, tile] = v
+//
+// Each output lane is one FMA chain over the row's slots in storage order (ref.NM's order).
+// The X row offset is pos·ldx (a multiply per slot), so the packed stream does not depend on
+// ldx; X and Y are the caller's, masked on the last vector.
+//
+// GEMV (N = 1) on compact positions: slots in chunks of 16; chunk c of a row covers the X
+// window starting at c·16/Keep·Group; its positions are packed PB bits each (PB = 2 when
+// Group ≤ 4, else 4) in 32-bit words. A pass covers Lanes() slots of a chunk:
+//
+//	idx = (word >> shift) & (2^PB − 1) | base   (base: the lane's group offset in the window)
+//	xv  = (window)[idx]                          (Permute2 over pairs of X vectors, SelectBit tree)
+//	acc[r] += xv · vals
+//
+// UHg rows share each window's X loads. The kernel stores the Lanes() partial sums of each
+// row (out[r·Lanes + lane]); the Go driver adds them and applies the epilogue. consts holds,
+// per pass, four vectors: shift, base, mask, select (lanes that take the second word).
+// X is a plan-sized, zero-padded copy, so windows never leave it and spare lanes (value 0,
+// position pointing past K) add 0·0.
+
+// NMPattern is a compile-time Keep:Group; Keep = 0 is the generic kernel (runtime keep and
+// group, any Keep:Group with Group ≤ 16).
+type NMPattern struct{ Keep, Group int }
+
+// NMPatterns are the specialised SpMM patterns (plus the generic one).
+var NMPatterns = []NMPattern{{2, 4}, {1, 4}, {2, 8}, {4, 8}, {1, 8}, {0, 0}}
+
+// NMShape is a SpMM register tile: UH rows interleaved, U vectors per row.
+type NMShape struct{ UH, U int }
+
+// NMShapes lists the SpMM tiles per ISA.
+var NMShapes = map[string][]NMShape{
+	"avx512": {{4, 4}, {2, 4}},
+	"avx2":   {{2, 4}, {4, 2}},
+}
+
+// NMGemvPatterns are the N = 1 patterns per ISA, with rows per unit.
+var NMGemvPatterns = map[string][]NMGemv{
+	"avx512": {{2, 4, 4}, {1, 4, 4}, {2, 8, 4}, {4, 8, 4}, {1, 8, 4}},
+	"avx2":   {{2, 4, 2}, {1, 4, 2}, {2, 8, 2}, {4, 8, 2}},
+}
+
+// NMGemv is one N = 1 kernel: Keep:Group and rows per unit.
+type NMGemv struct{ Keep, Group, UH int }
+
+func nmPat(p NMPattern) string {
+	if p.Keep == 0 {
+		return "Any"
+	}
+	return fmt.Sprintf("%dof%d", p.Keep, p.Group)
+}
+
+// NMFuncName names a SpMM kernel.
+func NMFuncName(isa string, p NMPattern, s NMShape) string {
+	return fmt.Sprintf("nm%s%sR%dU%d", ident(isa), nmPat(p), s.UH, s.U)
+}
+
+// NMGemvFuncName names a GEMV kernel.
+func NMGemvFuncName(isa string, g NMGemv) string {
+	return fmt.Sprintf("nmv%s%dof%dR%d", ident(isa), g.Keep, g.Group, g.UH)
+}
+
+// NMParams is the SpMM signature.
+var NMParams = []vm.Param{
+	{Name: "ival", Kind: vm.PtrF32}, {Name: "ipos", Kind: vm.PtrU32}, {Name: "spr", Kind: vm.Int},
+	{Name: "gfull", Kind: vm.Int}, {Name: "keep", Kind: vm.Int}, {Name: "group", Kind: vm.Int}, {Name: "lastSlots", Kind: vm.Int},
+	{Name: "units", Kind: vm.Int}, {Name: "lastRows", Kind: vm.Int},
+	{Name: "x", Kind: vm.PtrF32}, {Name: "ldx", Kind: vm.Int},
+	{Name: "y", Kind: vm.PtrF32}, {Name: "ldy", Kind: vm.Int}, {Name: "n", Kind: vm.Int},
+	{Name: "flags", Kind: vm.Int}, {Name: "bias", Kind: vm.PtrF32}, {Name: "lo", Kind: vm.F32}, {Name: "hi", Kind: vm.F32},
+}
+
+// NMGemvParams is the GEMV signature.
+var NMGemvParams = []vm.Param{
+	{Name: "vals", Kind: vm.PtrF32}, {Name: "bits", Kind: vm.PtrU32}, {Name: "chunks", Kind: vm.Int},
+	{Name: "units", Kind: vm.Int}, {Name: "x", Kind: vm.PtrF32}, {Name: "out", Kind: vm.PtrF32},
+	{Name: "consts", Kind: vm.PtrU32},
+}
+
+// NM is the family.
+var NM = Family{
+	File: "nm",
+	Gen: func(m vm.Machine) {
+		nm := m.(vm.NMMachine)
+		for _, p := range NMPatterns {
+			for _, s := range NMShapes[m.ISA()] {
+				genNMSpMM(nm, p, s)
+			}
+		}
+		for _, g := range NMGemvPatterns[m.ISA()] {
+			genNMGemv(nm, g)
+		}
+	},
+	Table: func(isa, features string) string {
+		id := ident(isa)
+		var b strings.Builder
+		fmt.Fprintf(&b, "// nm%sFeatures are the CPU features the nm%[1]s kernels use.\nconst nm%[1]sFeatures = %[2]s\n\n", id, features)
+		fmt.Fprintf(&b, "// nm%sKernels lists the generated N:M SpMM kernels (keep = 0: any pattern).\nvar nm%[1]sKernels = []nmGenKernel{\n", id)
+		for _, p := range NMPatterns {
+			for _, s := range NMShapes[isa] {
+				fmt.Fprintf(&b, "\t{keep: %d, group: %d, uh: %d, tile: %d, fn: %s},\n", p.Keep, p.Group, s.UH, s.U*lanesOf(isa), NMFuncName(isa, p, s))
+			}
+		}
+		b.WriteString("}\n\n")
+		fmt.Fprintf(&b, "// nm%sGemvKernels lists the generated N:M GEMV kernels.\nvar nm%[1]sGemvKernels = []nmGemvKernel{\n", id)
+		for _, g := range NMGemvPatterns[isa] {
+			fmt.Fprintf(&b, "\t{keep: %d, group: %d, uh: %d, lanes: %d, fn: %s},\n", g.Keep, g.Group, g.UH, lanesOf(isa), NMGemvFuncName(isa, g))
+		}
+		b.WriteString("}\n")
+		return b.String()
+	},
+}
+
+func init() { Register(NM) }
+
+type nmGen struct {
+	m vm.NMMachine
+	p NMPattern
+	s NMShape
+}
+
+func genNMSpMM(m vm.NMMachine, p NMPattern, s NMShape) {
+	L := m.Lanes()
+	name := NMFuncName(m.ISA(), p, s)
+	what := "any N:M"
+	if p.Keep > 0 {
+		what = fmt.Sprintf("%d:%d", p.Keep, p.Group)
+	}
+	m.Func(name, fmt.Sprintf("%s runs the %s SpMM kernel on %d interleaved rows, tiles of %d columns.", name, what, s.UH, s.U*L), NMParams)
+	g := &nmGen{m: m, p: p, s: s}
+	b := &bsrGen{m: m, s: BSRShape{H: s.UH, CW: 1, U: s.U}} // shares the column loop and the store
+	ival, ipos := m.Param("ival"), m.Param("ipos")
+	y, bp := m.Param("y"), m.Param("bias")
+	u := m.Param("units")
+	exit, top := m.NewLabel("exit"), m.NewLabel("unit")
+	m.Bind(top)
+	m.BrImm(u, vm.LE, 0, exit)
+	{
+		j := m.GP()
+		m.MovImm(j, 0)
+		tiles, singles, last, done := m.NewLabel("tiles"), m.NewLabel("singles"), m.NewLabel("last"), m.NewLabel("cols")
+		m.Bind(tiles)
+		left := b.colsLeft(j)
+		m.BrImm(left, vm.LT, int64(s.U*L), singles)
+		g.tile(b, ival, ipos, y, bp, u, j, s.U, nil)
+		m.AddImm(j, int64(s.U*L))
+		m.Jmp(tiles)
+		m.Bind(singles)
+		if s.U > 1 {
+			left = b.colsLeft(j)
+			m.BrImm(left, vm.LT, int64(L), last)
+			g.tile(b, ival, ipos, y, bp, u, j, 1, nil)
+			m.AddImm(j, int64(L))
+			m.Jmp(singles)
+		}
+		m.Bind(last)
+		left = b.colsLeft(j)
+		m.BrImm(left, vm.LE, 0, done)
+		mask := m.TailMask(left)
+		g.tile(b, ival, ipos, y, bp, u, j, 1, &mask)
+		m.Bind(done)
+
+		// Next unit: UH rows of slots, UH rows of Y and bias.
+		t := m.Param("spr")
+		m.Lea(ipos, vm.Idx(ipos, t, s.UH))
+		m.Shl(t, log2(s.UH*4))
+		m.Add(ival, t)
+		ly := m.Param("ldy")
+		m.Shl(ly, log2(s.UH*4))
+		m.Add(y, ly)
+		m.AddImm(bp, int64(s.UH*4))
+		m.AddImm(u, -1)
+		m.Jmp(top)
+	}
+	m.Bind(exit)
+	m.Ret()
+}
+
+// tile computes and stores one column tile for the unit's UH rows.
+func (g *nmGen) tile(b *bsrGen, ival, ipos, y, bp, units, j vm.Reg, u int, mask *vm.Mask) {
+	m, s, p := g.m, g.s, g.p
+	L := m.Lanes()
+	acc := make([][]vm.Vec, s.UH)
+	for r := range acc {
+		for range u {
+			a := m.Vec()
+			m.Zero(a)
+			acc[r] = append(acc[r], a)
+		}
+	}
+	w, t := m.Vec(), m.Vec()
+	ldxB := m.Param("ldx")
+	m.Shl(ldxB, 2)
+	vp, pp, xg := m.GP(), m.GP(), m.GP()
+	m.Mov(vp, ival)
+	m.Mov(pp, ipos)
+	m.Lea(xg, vm.Idx(m.Param("x"), j, 4))
+
+	// slot emits one slot (offset d slots from vp/pp) of every row.
+	slot := func(d int) {
+		for r := 0; r < s.UH; r++ {
+			q := m.GP()
+			m.Load(q, vm.At(pp, d*s.UH+r), 1)
+			m.Mul(q, ldxB)
+			m.Add(q, xg)
+			m.Load1(w, vm.At(vp, (d*s.UH+r)*4))
+			for i, a := range acc[r] {
+				at := vm.At(q, i*L*4)
+				if mask != nil && i == u-1 {
+					m.LoadVMask(t, at, *mask)
+					m.FMA(a, w, t)
+				} else {
+					m.FMAMem(a, w, at)
+				}
+			}
+		}
+	}
+	// groupStride adds Group rows of X to xg.
+	groupStride := func() {
+		gs := m.Param("ldx")
+		if p.Keep > 0 && p.Group&(p.Group-1) == 0 {
+			m.Shl(gs, 2+log2(p.Group))
+		} else {
+			m.Mul(gs, m.Param("group"))
+			m.Shl(gs, 2)
+		}
+		m.Add(xg, gs)
+	}
+
+	cnt := m.Param("gfull")
+	gdone, gloop := m.NewLabel("gdone"), m.NewLabel("group")
+	m.BrImm(cnt, vm.LE, 0, gdone)
+	m.Bind(gloop)
+	if p.Keep > 0 {
+		for d := 0; d < p.Keep; d++ {
+			slot(d)
+		}
+		m.AddImm(vp, int64(p.Keep*s.UH*4))
+		m.AddImm(pp, int64(p.Keep*s.UH))
+	} else {
+		k := m.Param("keep")
+		sl := m.NewLabel("slot")
+		m.Bind(sl)
+		slot(0)
+		m.AddImm(vp, int64(s.UH*4))
+		m.AddImm(pp, int64(s.UH))
+		m.AddImm(k, -1)
+		m.BrImm(k, vm.GT, 0, sl)
+	}
+	groupStride()
+	m.AddImm(cnt, -1)
+	m.BrImm(cnt, vm.GT, 0, gloop)
+	m.Bind(gdone)
+
+	// The partial last group.
+	k := m.Param("lastSlots")
+	pdone, ploop := m.NewLabel("pdone"), m.NewLabel("partial")
+	m.BrImm(k, vm.LE, 0, pdone)
+	m.Bind(ploop)
+	slot(0)
+	m.AddImm(vp, int64(s.UH*4))
+	m.AddImm(pp, int64(s.UH))
+	m.AddImm(k, -1)
+	m.BrImm(k, vm.GT, 0, ploop)
+	m.Bind(pdone)
+
+	// Store rows r < rows: UH, or lastRows in the last unit.
+	rows := m.GP()
+	m.MovImm(rows, int64(s.UH))
+	full := m.NewLabel("allrows")
+	m.BrImm(units, vm.GT, 1, full)
+	m.Mov(rows, m.Param("lastRows"))
+	m.Bind(full)
+	yr := m.GP()
+	m.Mov(yr, y)
+	end := m.NewLabel("stored")
+	tmp := [3]vm.Vec{w, t, m.Vec()}
+	for r := 0; r < s.UH; r++ {
+		if r > 0 {
+			m.BrImm(rows, vm.LE, int64(r), end)
+			ly := m.Param("ldy")
+			m.Shl(ly, 2)
+			m.Add(yr, ly)
+		}
+		b.store(acc[r], yr, bp, j, r, mask, tmp)
+	}
+	m.Bind(end)
+}
+
+// nmGemvGeometry: bits per position, 32-bit words per 16-slot chunk, passes per chunk and
+// X-vector pairs per pass window. asm/nm.go builds the consts table to match: per pass,
+// shift = (lane mod lanes-per-word)·PB, base = the lane's group offset in the pass window,
+// mask = 2^PB − 1, select = 1 for lanes that read the pass's second word.
+func nmGemvGeometry(g NMGemv, lanes int) (pb, words, passes, tables int) {
+	pb = 2
+	if g.Group > 4 {
+		pb = 4
+	}
+	words = 16 * pb / 32
+	passes = 16 / lanes
+	win := (lanes + g.Keep - 1) / g.Keep * g.Group
+	tables = (win + 2*lanes - 1) / (2 * lanes)
+	return
+}
+
+func genNMGemv(m vm.NMMachine, g NMGemv) {
+	L := m.Lanes()
+	pb, words, passes, tables := nmGemvGeometry(g, L)
+	name := NMGemvFuncName(m.ISA(), g)
+	m.Func(name, fmt.Sprintf("%s runs the %d:%d GEMV kernel on %d rows at a time (compact %d-bit positions).", name, g.Keep, g.Group, g.UH, pb), NMGemvParams)
+	vals, bits, out := m.Param("vals"), m.Param("bits"), m.Param("out")
+	u := m.Param("units")
+	exit, top := m.NewLabel("exit"), m.NewLabel("unit")
+	m.Bind(top)
+	m.BrImm(u, vm.LE, 0, exit)
+	{
+		acc := make([]vm.Vec, g.UH)
+		for r := range acc {
+			acc[r] = m.Vec()
+			m.Zero(acc[r])
+		}
+		xw := m.Param("x")
+		c := m.Param("chunks")
+		cloop := m.NewLabel("chunk")
+		cdone := m.NewLabel("cdone")
+		m.BrImm(c, vm.LE, 0, cdone)
+		m.Bind(cloop)
+		consts := m.Param("consts")
+		tab := make([]vm.Vec, 2*tables)
+		for i := range tab {
+			tab[i] = m.Vec()
+		}
+		shift, base, msk, sel := m.Vec(), m.Vec(), m.Vec(), m.Vec()
+		idx, idx2 := m.Vec(), m.Vec()
+		sub := make([]vm.Vec, tables)
+		for i := range sub {
+			sub[i] = m.Vec()
+		}
+		for ps := 0; ps < passes; ps++ {
+			lane0 := ps * L
+			winOff := lane0 / g.Keep * g.Group * 4
+			for i := range tab {
+				m.LoadV(tab[i], vm.At(xw, winOff+i*L*4))
+			}
+			co := ps * 4 * L * 4
+			m.LoadV(shift, vm.At(consts, co))
+			m.LoadV(base, vm.At(consts, co+L*4))
+			m.LoadV(msk, vm.At(consts, co+2*L*4))
+			w0 := lane0 * pb / 32           // word of the pass's first lane
+			w1 := (lane0 + L - 1) * pb / 32 // and of its last
+			if w1 != w0 {
+				m.LoadV(sel, vm.At(consts, co+3*L*4))
+			}
+			for r := 0; r < g.UH; r++ {
+				m.Load1(idx, vm.At(bits, (r*words+w0)*4))
+				if w1 != w0 {
+					m.Load1(idx2, vm.At(bits, (r*words+w1)*4))
+					m.SelectBit(idx, sel, 0, idx, idx2)
+				}
+				m.VShrVar(idx, idx, shift)
+				m.VAndOr(idx, msk, base)
+				for t := 0; t < tables; t++ {
+					m.Permute2(sub[t], idx, tab[2*t], tab[2*t+1])
+				}
+				// Tree of selects on the window bits above the table index.
+				bit := log2(2 * L)
+				for n := tables; n > 1; n /= 2 {
+					for t := 0; t < n/2; t++ {
+						m.SelectBit(sub[t], idx, bit, sub[2*t], sub[2*t+1])
+					}
+					bit++
+				}
+				m.FMAMem(acc[r], sub[0], vm.At(vals, (r*16+lane0)*4))
+			}
+		}
+		m.AddImm(vals, int64(g.UH*16*4))
+		m.AddImm(bits, int64(g.UH*words*4))
+		m.AddImm(xw, int64(16/g.Keep*g.Group*4))
+		m.AddImm(c, -1)
+		m.BrImm(c, vm.GT, 0, cloop)
+		m.Bind(cdone)
+		for r, a := range acc {
+			m.StoreV(vm.At(out, r*L*4), a)
+		}
+		m.AddImm(out, int64(g.UH*L*4))
+		m.AddImm(u, -1)
+		m.Jmp(top)
+	}
+	m.Bind(exit)
+	m.Ret()
+}
