@@ -88,6 +88,10 @@ func (e *Emitter) ADDShift(m Reg, shift int, n, dst Reg) {
 		e.fail("ADD", err)
 		return
 	}
+	if shift == 0 {
+		e.ADD(m, n, dst)
+		return
+	}
 	e.intOp("ADD", fmt.Sprintf("ADD %s<<%d, %s, %s", m, shift, n, dst),
 		fmt.Sprintf("add %s, %s, %s, lsl #%d", dst.x(), n.x(), m.x(), shift), m, n, dst)
 }

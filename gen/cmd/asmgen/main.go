@@ -66,6 +66,11 @@ func Generate() ([]File, error) {
 			}
 			files = append(files, fs...)
 		}
+		fs, err := generateNEON(fam)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, fs...)
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
 	return files, nil
