@@ -1,0 +1,239 @@
+package autotune
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sparsegen/sparsegen/dispatch"
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/formats/prune"
+)
+
+func randDense(t testing.TB, seed uint64, m, k int) *formats.Dense {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	d := make([]float32, m*k)
+	for i := range d {
+		d[i] = float32(rng.NormFloat64())
+	}
+	w, err := formats.NewDense(m, k, d)
+	require.NoError(t, err)
+	return w
+}
+
+// smallModel is a synthetic model: unstructured, 2:4 and block-pruned layers.
+func smallModel(t testing.TB) []Layer {
+	d := randDense(t, 1, 64, 96)
+	csr, err := prune.Magnitude(d, 0.9)
+	require.NoError(t, err)
+	c, err := formats.CSRFromDense(csr)
+	require.NoError(t, err)
+	nm, err := prune.NM(randDense(t, 2, 48, 64), 2, 4)
+	require.NoError(t, err)
+	b, err := prune.BlockMagnitudeBSR(randDense(t, 3, 64, 64), 4, 4, prune.L1, 0.8)
+	require.NoError(t, err)
+	return []Layer{{"unstructured", c}, {"nm", nm}, {"block", b}, {"dense", randDense(t, 4, 32, 40)}}
+}
+
+var quick = Options{Ns: []int{1, 8, 64}, Budget: 60 * time.Millisecond, Threads: []int{1}}
+
+func TestTuneWritesARecordDispatchFollows(t *testing.T) {
+	layers := smallModel(t)
+	rec := dispatch.NewRecord()
+	var progress bytes.Buffer
+	opts := quick
+	opts.Progress = &progress
+	rs, err := Tune(layers, opts, rec)
+	require.NoError(t, err)
+	require.Len(t, rs, len(layers)*len(opts.Ns))
+	require.Contains(t, progress.String(), fmt.Sprintf("tuning %d of %d", len(rs), len(rs)))
+	for _, r := range rs {
+		require.NotEmpty(t, r.Entry.Winner.Kernel)
+		require.Greater(t, r.Entry.Winner.MedianNs, 0.0)
+		for _, ru := range r.Entry.RunnersUp {
+			require.GreaterOrEqual(t, ru.MedianNs, r.Entry.Winner.MedianNs, "runners-up are slower")
+		}
+	}
+
+	path := filepath.Join(t.TempDir(), "tune.json")
+	_, err = SaveMerged(path, rec)
+	require.NoError(t, err)
+	loaded, why := LoadForHost(path)
+	require.Empty(t, why)
+
+	// Dispatch follows the record: the kernel it picks is the recorded winner.
+	for _, r := range rs {
+		var w formats.Matrix
+		for _, l := range layers {
+			if l.Name == r.Layer {
+				w = l.W
+			}
+		}
+		p, err := dispatch.Compile(w, dispatch.Options{Threads: 1, Record: loaded})
+		require.NoError(t, err)
+		fam, format := p.KernelFor(r.N)
+		require.Equal(t, r.Entry.Winner.Kernel, fam, "%s N=%d", r.Layer, r.N)
+		require.Equal(t, r.Entry.Winner.Format, format, "%s N=%d", r.Layer, r.N)
+		p.Close()
+	}
+
+	// Check re-times the winners; Compare runs both choices.
+	ds, err := Check(layers[:1], []int{8}, loaded, quick, 10)
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	require.Greater(t, ds[0].NowNs, 0.0)
+	cs, err := Compare(layers[:2], []int{8}, loaded, quick, 5)
+	require.NoError(t, err)
+	require.Len(t, cs, 2)
+	for _, c := range cs {
+		require.Len(t, c.DefaultRuns, 5)
+		require.Len(t, c.TunedRuns, 5)
+	}
+}
+
+func TestBadRecordsAreIgnoredWithAWarning(t *testing.T) {
+	layers := smallModel(t)
+	rec := dispatch.NewRecord()
+	_, err := Tune(layers[:1], Options{Ns: []int{8}, Budget: 30 * time.Millisecond, Threads: []int{1}}, rec)
+	require.NoError(t, err)
+	good, err := json.Marshal(rec)
+	require.NoError(t, err)
+	dir := t.TempDir()
+
+	foreign := *rec
+	foreign.Machine.Model = "Imaginary CPU 9000"
+	fb, _ := json.Marshal(&foreign)
+	future := strings.Replace(string(good), `"version":1`, `"version":99`, 1)
+	require.NotEqual(t, string(good), future)
+
+	for name, content := range map[string][]byte{
+		"corrupt":   []byte("{not json"),
+		"truncated": good[:len(good)/2],
+		"future":    []byte(future),
+		"empty":     nil,
+	} {
+		p := filepath.Join(dir, name+".json")
+		require.NoError(t, os.WriteFile(p, content, 0o644))
+		r, why := LoadForHost(p)
+		require.Nil(t, r, name)
+		require.NotEmpty(t, why, name)
+		// The CLI goes on without a record: dispatch still works.
+		pl, err := dispatch.Compile(layers[0].W, dispatch.Options{Threads: 1, Record: r})
+		require.NoError(t, err, name)
+		pl.Close()
+	}
+	// A foreign record parses, but Compile ignores it and warns.
+	fr, err := dispatch.ParseRecord(fb)
+	require.NoError(t, err)
+	var warned []string
+	pl, err := dispatch.Compile(layers[0].W, dispatch.Options{Threads: 1, Record: fr, Warn: func(s string) { warned = append(warned, s) }})
+	require.NoError(t, err)
+	pl.Close()
+	require.NotEmpty(t, warned, "a foreign record warns")
+	require.Contains(t, warned[0], "another machine")
+	p := filepath.Join(dir, "foreign.json")
+	require.NoError(t, os.WriteFile(p, fb, 0o644))
+	r, why := LoadForHost(p)
+	require.Nil(t, r)
+	require.Contains(t, why, "another machine")
+}
+
+func entry(m int, kernel string, ns float64) dispatch.Entry {
+	return dispatch.Entry{Key: dispatch.Key{M: m, K: 64, NBucket: "17+", Pattern: "unstructured", DensityPct: 10},
+		Winner: dispatch.Candidate{Kernel: kernel, Format: "csr", Threads: 1, MedianNs: ns}}
+}
+
+func TestMergeKeepsTheFasterEntry(t *testing.T) {
+	a, b := dispatch.NewRecord(), dispatch.NewRecord()
+	a.Add(entry(1, "slow", 200))
+	a.Add(entry(2, "fast", 100))
+	b.Add(entry(1, "faster", 150))
+	b.Add(entry(2, "slower", 300))
+	b.Add(entry(3, "new", 50))
+	require.NoError(t, Merge(a, b))
+	got := map[int]string{}
+	for _, e := range a.Entries {
+		got[e.M] = e.Winner.Kernel
+	}
+	require.Equal(t, map[int]string{1: "faster", 2: "fast", 3: "new"}, got)
+	c := dispatch.NewRecord()
+	c.Machine.Cores++
+	require.Error(t, Merge(a, c), "records of different machines do not merge")
+}
+
+func TestConcurrentSavesKeepEveryEntry(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rec.json")
+	var wg sync.WaitGroup
+	const writers = 8
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := dispatch.NewRecord()
+			r.Add(entry(100+i, fmt.Sprint("k", i), float64(10+i)))
+			_, err := SaveMerged(path, r)
+			require.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	r, why := LoadForHost(path)
+	require.Empty(t, why)
+	require.Len(t, r.Entries, writers)
+}
+
+func TestMannWhitney(t *testing.T) {
+	a := []float64{10, 11, 12, 10.5, 11.5, 10.2, 11.1, 10.9, 11.3, 10.7}
+	b := []float64{20, 21, 22, 20.5, 21.5, 20.2, 21.1, 20.9, 21.3, 20.7}
+	require.Less(t, MannWhitneyP(a, b), 0.001)
+	require.Greater(t, MannWhitneyP(a, a), 0.9)
+	mixed := []float64{10.1, 11.2, 12.1, 10.4, 11.6, 10.3, 11.0, 10.8, 11.4, 10.6}
+	require.Greater(t, MannWhitneyP(a, mixed), 0.3)
+	require.Equal(t, 1.0, MannWhitneyP(nil, a))
+}
+
+func TestTuneRejectsBadOptions(t *testing.T) {
+	layers := smallModel(t)
+	_, err := Tune(layers, Options{}, dispatch.NewRecord())
+	require.Error(t, err)
+	_, err = Tune(layers, Options{Ns: []int{0}}, dispatch.NewRecord())
+	require.Error(t, err)
+	_, err = Tune(layers, Options{Ns: []int{1}, Threads: []int{-1}}, dispatch.NewRecord())
+	require.Error(t, err)
+	_, err = Tune(layers, Options{Ns: []int{1}}, nil)
+	require.Error(t, err)
+}
+
+func FuzzParseRecord(f *testing.F) {
+	r := dispatch.NewRecord()
+	r.Add(entry(5, "k", 10))
+	b, _ := json.Marshal(r)
+	f.Add(b)
+	f.Add([]byte(`{"version":1,"entries":[{"m":-1}]}`))
+	f.Add([]byte(`{"version":1,"entries":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rec, err := dispatch.ParseRecord(data)
+		if err != nil {
+			return
+		}
+		// A parsed record answers lookups and survives a save round trip.
+		for _, e := range rec.Entries {
+			rec.Lookup(e.Key)
+		}
+		p := filepath.Join(t.TempDir(), "r.json")
+		if err := rec.Save(p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dispatch.LoadRecord(p); err != nil {
+			t.Fatalf("a saved record does not load: %v", err)
+		}
+	})
+}

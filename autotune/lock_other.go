@@ -1,0 +1,7 @@
+//go:build !unix
+
+package autotune
+
+// lockFile is a no-op where flock is unavailable: concurrent tuners may then lose each
+// other's entries (never corrupt the file: Save is atomic).
+func lockFile(string) (func(), error) { return func() {}, nil }

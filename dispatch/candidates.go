@@ -1,0 +1,75 @@
+package dispatch
+
+import (
+	"sort"
+
+	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/formats"
+)
+
+// Candidates lists every (kernel family, format) pair that Compile could run for W at this
+// N under opts' ISA cap (opts.ISA and $SPARSEGEN_ISA; opts.Kernel and opts.Format are
+// ignored), with Threads from opts, ordered by the default policy's estimate (best first;
+// MedianNs holds the estimate in model units, not a time). autotune times them; each can be
+// compiled with Options{Kernel: c.Kernel, Format: c.Format}.
+func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
+	if isNilMatrix(w) {
+		return nil, formats.ErrInvalid
+	}
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	host := Host()
+	isa, _, err := host.resolveISA(opts.ISA)
+	if err != nil {
+		return nil, err
+	}
+	var fams []asm.Family
+	hasBSR := false
+	for _, f := range asm.Families() {
+		if host.CanRun(f, isa) {
+			fams = append(fams, f)
+			hasBSR = hasBSR || f.Format == "bsr"
+		}
+	}
+	var blocks [][2]int
+	if hasBSR {
+		blocks = candidateBlocks()
+	}
+	if bw, ok := w.(*formats.BSR); ok {
+		blocks = addBlock(blocks, bw.R, bw.C)
+	}
+	ms, err := measure(w, blocks)
+	if err != nil {
+		return nil, err
+	}
+	targets, err := targetsFor(w, ms, fams, "")
+	if err != nil {
+		return nil, err
+	}
+	b := bucketOf(max(n, 1))
+	type est struct {
+		c Candidate
+		e float64
+	}
+	var out []est
+	for _, f := range fams {
+		if !familyCovers(f, b) {
+			continue
+		}
+		for _, t := range targets {
+			if !familyTakes(f, t) {
+				continue
+			}
+			co := lookupCoef(f, t, b)
+			e := co.estimate(t.stored, ms.M, max(n, 1))
+			out = append(out, est{Candidate{Kernel: f.Name, Format: t.String(), Threads: opts.Threads, MedianNs: e}, e})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].e < out[j].e })
+	cs := make([]Candidate, len(out))
+	for i, o := range out {
+		cs[i] = o.c
+	}
+	return cs, nil
+}
