@@ -1,6 +1,10 @@
 package ref
 
-import "github.com/sparsegen/sparsegen/formats"
+import (
+	"errors"
+
+	"github.com/sparsegen/sparsegen/formats"
+)
 
 // The reference kernels compute, for every output row m and column n < N,
 //
@@ -15,7 +19,7 @@ func Dense(w *formats.Dense, x []float32, ldx int, y []float32, ldy, n int, epi 
 		return err
 	}
 	if err := check(w.Rows, w.Cols, n, x, ldx, y, ldy, epi); err != nil {
-		return err
+		return ignoreNothing(err)
 	}
 	acc := make([]float32, n)
 	for m := 0; m < w.Rows; m++ {
@@ -34,7 +38,7 @@ func CSR(w *formats.CSR, x []float32, ldx int, y []float32, ldy, n int, epi *Epi
 		return err
 	}
 	if err := check(w.Rows, w.Cols, n, x, ldx, y, ldy, epi); err != nil {
-		return err
+		return ignoreNothing(err)
 	}
 	acc := make([]float32, n)
 	for m := 0; m < w.Rows; m++ {
@@ -55,7 +59,7 @@ func BSR(w *formats.BSR, x []float32, ldx int, y []float32, ldy, n int, epi *Epi
 		return err
 	}
 	if err := check(w.Rows, w.Cols, n, x, ldx, y, ldy, epi); err != nil {
-		return err
+		return ignoreNothing(err)
 	}
 	acc := make([]float32, n)
 	for bi := 0; bi < w.BlockRows(); bi++ {
@@ -84,7 +88,7 @@ func NM(w *formats.NM, x []float32, ldx int, y []float32, ldy, n int, epi *Epilo
 		return err
 	}
 	if err := check(w.Rows, w.Cols, n, x, ldx, y, ldy, epi); err != nil {
-		return err
+		return ignoreNothing(err)
 	}
 	acc := make([]float32, n)
 	spr := w.SlotsPerRow()
@@ -119,11 +123,28 @@ func Matrix(w formats.Matrix, x []float32, ldx int, y []float32, ldy, n int, epi
 	return formats.ErrInvalid
 }
 
+// check validates the operands; errNothing (not returned to callers) says N = 0 or M = 0:
+// nothing to compute, and X and Y may be shorter than any row stride.
 func check(m, k, n int, x []float32, ldx int, y []float32, ldy int, epi *Epilogue) error {
 	if err := epi.Check(m); err != nil {
 		return err
 	}
-	return CheckOperands(m, k, n, x, ldx, y, ldy)
+	if err := CheckOperands(m, k, n, x, ldx, y, ldy); err != nil {
+		return err
+	}
+	if n == 0 || m == 0 {
+		return errNothing
+	}
+	return nil
+}
+
+var errNothing = errors.New("nothing to compute")
+
+func ignoreNothing(err error) error {
+	if err == errNothing {
+		return nil
+	}
+	return err
 }
 
 // axpy adds a·x to acc; a separate multiply and add (no FMA) keeps the reference simple and
