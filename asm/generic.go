@@ -119,6 +119,9 @@ func (r *refKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n in
 func rowSlice(w formats.Matrix, r0, r1, unitH int) (formats.Matrix, error) {
 	switch w := w.(type) {
 	case *formats.Dense:
+		if w.Cols == 0 { // ZeroDense(m, 0) has Stride 1 and no data
+			return &formats.Dense{Rows: r1 - r0, Stride: w.Stride}, nil
+		}
 		return &formats.Dense{Rows: r1 - r0, Cols: w.Cols, Stride: w.Stride, Data: w.Data[r0*w.Stride:]}, nil
 	case *formats.CSR:
 		lo, hi := w.RowPtr[r0], w.RowPtr[r1]
