@@ -196,25 +196,37 @@ func tuneOne(l Layer, n int, threads []int, budget time.Duration, opts Options) 
 	}
 	per := budget / time.Duration(len(cands))
 	proto := timing.Protocol{Samples: 9, MinSample: min(max(per/20, 200*time.Microsecond), 5*time.Millisecond), Budget: budget / 2}
-	st, err := timing.TimeInterleaved(proto, fs...)
+	runs, err := timing.SampleInterleaved(proto, fs...)
 	if err != nil {
 		return res, err
 	}
+	samples := map[*dispatch.Plan][]float64{}
 	for i := range cands {
-		cands[i].c.MedianNs = st[i].MedianNs
+		cands[i].c.MedianNs = timing.Summarize(runs[i]).MedianNs
+		samples[cands[i].plan] = runs[i]
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].c.MedianNs < cands[j].c.MedianNs })
-	res.Entry.Winner = cands[0].c
-	for _, c := range cands[1:min(len(cands), 4)] {
-		res.Entry.RunnersUp = append(res.Entry.RunnersUp, c.c)
-	}
-	for _, c := range cands {
+	defThreads := threads[len(threads)-1]
+	defIdx := -1
+	for i, c := range cands {
 		if c.c.Format == "dense" && res.Dense.MedianNs == 0 {
 			res.Dense = c.c
 		}
-		if c.c.Kernel == defFam && c.c.Format == defFmt && c.c.Threads == threads[len(threads)-1] && res.Default.Kernel == "" {
+		if c.c.Kernel == defFam && c.c.Format == defFmt && c.c.Threads == defThreads && defIdx < 0 {
+			defIdx = i
 			res.Default = c.c
 		}
+	}
+	// The default policy's choice stays unless the fastest candidate beats it with
+	// statistical significance (Mann-Whitney, p < 0.05): noise never overrides the policy.
+	if defIdx > 0 && MannWhitneyP(samples[cands[0].plan], samples[cands[defIdx].plan]) >= 0.05 {
+		d := cands[defIdx]
+		copy(cands[1:defIdx+1], cands[:defIdx])
+		cands[0] = d
+	}
+	res.Entry.Winner = cands[0].c
+	for _, c := range cands[1:min(len(cands), 4)] {
+		res.Entry.RunnersUp = append(res.Entry.RunnersUp, c.c)
 	}
 	if res.Default.Kernel == "" {
 		res.Default = dispatch.Candidate{Kernel: defFam, Format: defFmt, Threads: threads[len(threads)-1]}

@@ -59,8 +59,10 @@ func TestTuneWritesARecordDispatchFollows(t *testing.T) {
 	for _, r := range rs {
 		require.NotEmpty(t, r.Entry.Winner.Kernel)
 		require.Greater(t, r.Entry.Winner.MedianNs, 0.0)
-		for _, ru := range r.Entry.RunnersUp {
-			require.GreaterOrEqual(t, ru.MedianNs, r.Entry.Winner.MedianNs, "runners-up are slower")
+		if r.Entry.Winner != r.Default { // the policy's choice is kept unless significantly beaten
+			for _, ru := range r.Entry.RunnersUp {
+				require.GreaterOrEqual(t, ru.MedianNs, r.Entry.Winner.MedianNs, "runners-up are slower")
+			}
 		}
 	}
 

@@ -227,12 +227,7 @@ func (c *weightCache) get(m, k int, p Pattern) (formats.Matrix, error) {
 		// Keep one base matrix: big shapes are reused, small ones are cheap to remake.
 		clear(c.base)
 		clear(c.pruned)
-		rng := rand.New(rand.NewPCG(c.seed, uint64(m)<<32|uint64(k)))
-		data := make([]float32, m*k)
-		for i := range data {
-			data[i] = float32(rng.NormFloat64())
-		}
-		d = &formats.Dense{Rows: m, Cols: k, Stride: k, Data: data}
+		d = RandomDense(c.seed^(uint64(m)<<32|uint64(k)), m, k)
 		c.base[[2]int{m, k}] = d
 	}
 	w, err := Synthesize(d, p)
@@ -241,6 +236,16 @@ func (c *weightCache) get(m, k int, p Pattern) (formats.Matrix, error) {
 	}
 	c.pruned[key] = w
 	return w, nil
+}
+
+// RandomDense is an M×K matrix of standard normal weights from a seed.
+func RandomDense(seed uint64, m, k int) *formats.Dense {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	data := make([]float32, m*k)
+	for i := range data {
+		data[i] = float32(rng.NormFloat64())
+	}
+	return &formats.Dense{Rows: m, Cols: k, Stride: k, Data: data}
 }
 
 // Synthesize prunes dense weights into the pattern's natural format: Dense, CSR

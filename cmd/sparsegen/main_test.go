@@ -193,3 +193,27 @@ func TestInfo(t *testing.T) {
 	require.Contains(t, stdout, "ISA:")
 	require.Contains(t, stdout, "ref_csr_generic")
 }
+
+func TestTuneCheckAndInfo(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "tune.json")
+	code, stdout, stderr := sg(t, "tune", "-shapes", "32x48,24x64", "-patterns", "unstructured:0.8,nm:2:4", "-n", "1,8", "-threads", "1", "-budget", "40ms", "-out", rec)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "tuned 8 layer×N steps")
+	require.Contains(t, stdout, "32x48/nm:2:4")
+	code, stdout, stderr = sg(t, "info", "-peak=false", "-record", rec)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "8 entries")
+	code, stdout, stderr = sg(t, "tune", "-shapes", "32x48,24x64", "-patterns", "unstructured:0.8,nm:2:4", "-n", "1,8", "-threads", "1", "-out", rec, "-check")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "of 8 recorded winners drifted")
+
+	// Usage errors and a missing record.
+	code, _, _ = sg(t, "tune", "-out", rec)
+	require.Equal(t, 2, code)
+	code, _, _ = sg(t, "tune", "-shapes", "32x48", "-n", "0", "-out", rec)
+	require.Equal(t, 2, code)
+	code, _, stderr = sg(t, "tune", "-shapes", "32x48", "-out", filepath.Join(dir, "none.json"), "-check")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "none.json")
+}
