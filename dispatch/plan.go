@@ -75,7 +75,8 @@ type Plan struct {
 	isa      asm.ISA
 	isaWhy   string
 	ms       *Measure
-	sel      [numBuckets]*choice
+	ranges   []nRange  // N ranges with one kernel each, ascending
+	sel      []*choice // sel[i] serves ranges[i]
 	packed   int64
 	notes    []string
 	closed   atomic.Bool
@@ -139,14 +140,18 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 			return nil, fmt.Errorf("dispatch: kernel family %q (%s, needs %v) cannot run here under ISA cap %s (CPU features %v)",
 				f.Name, f.ISA, f.Features|isaFeatures(f.ISA), isa, host.Features)
 		}
+		forced = &f
+	}
+	p.ranges = planRanges(fams)
+	p.sel = make([]*choice, len(p.ranges))
+	if forced != nil {
 		covers := false
-		for b := range numBuckets {
-			covers = covers || familyCovers(f, b)
+		for _, r := range p.ranges {
+			covers = covers || coversRange(*forced, r)
 		}
 		if !covers {
-			return nil, fmt.Errorf("dispatch: kernel family %q (N %d…%d) covers no whole N bucket", f.Name, f.MinN, f.MaxN)
+			return nil, fmt.Errorf("dispatch: kernel family %q covers no N (MinN %d, MaxN %d)", forced.Name, forced.MinN, forced.MaxN)
 		}
-		forced = &f
 	}
 
 	// Measure W, for the block shapes and patterns some family could use.
@@ -195,20 +200,19 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 	converted := map[string]formats.Matrix{}
 	kernels := map[string]asm.Kernel{}
 	for {
-		for b := range numBuckets {
+		for b, r := range p.ranges {
 			bf, isForced := fams, false
-			if forced != nil && familyCovers(*forced, b) {
+			if forced != nil && coversRange(*forced, r) {
 				bf, isForced = []asm.Family{*forced}, true
 			}
-			c, err := choose(b, bf, targets, ms, rec, isForced, excluded)
+			c, err := choose(r, bf, targets, ms, rec, isForced, excluded)
 			if err != nil {
 				return nil, err
 			}
 			p.sel[b] = c
 		}
 		retry := false
-		for b := range numBuckets {
-			c := p.sel[b]
+		for _, c := range p.sel {
 			if kern, ok := kernels[c.id()]; ok {
 				c.kern = kern
 				continue
@@ -240,6 +244,16 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 			break
 		}
 	}
+	// Adjacent ranges that run the same packed kernel become one.
+	rs, sel := p.ranges[:1], p.sel[:1]
+	for i := 1; i < len(p.ranges); i++ {
+		if p.sel[i].kern == sel[len(sel)-1].kern {
+			rs[len(rs)-1].hi = p.ranges[i].hi
+			continue
+		}
+		rs, sel = append(rs, p.ranges[i]), append(sel, p.sel[i])
+	}
+	p.ranges, p.sel = rs, sel
 	p.panelCap = tokenPanel(k)
 	return p, nil
 }
@@ -360,13 +374,14 @@ type cand struct {
 	src string
 }
 
-// choose picks the kernel for bucket b: the tuning record's winner (or first runnable
+// choose picks the kernel for N range r: the tuning record's winner (or first runnable
 // runner-up) if the record has this layer, else the lowest estimate of the default policy.
-func choose(b int, fams []asm.Family, targets []target, ms *Measure, rec *Record, forced bool, excluded map[string]bool) (*choice, error) {
-	n := bucketRepN[b]
+func choose(r nRange, fams []asm.Family, targets []target, ms *Measure, rec *Record, forced bool, excluded map[string]bool) (*choice, error) {
+	n := r.repN()
+	b := bucketOf(n)
 	var cands []cand
 	for _, f := range fams {
-		if !familyCovers(f, b) {
+		if !coversRange(f, r) {
 			continue
 		}
 		for _, t := range targets {
@@ -378,7 +393,7 @@ func choose(b int, fams []asm.Family, targets []target, ms *Measure, rec *Record
 		}
 	}
 	if len(cands) == 0 {
-		return nil, fmt.Errorf("dispatch: no kernel family can run %v for %s (families: %s)", targets, bucketNames[b], familyNames())
+		return nil, fmt.Errorf("dispatch: no kernel family can run %v for %s (families: %s)", targets, r, familyNames())
 	}
 	// Lowest estimate first; ties prefer no conversion, then the wider ISA, then the name.
 	sort.SliceStable(cands, func(i, j int) bool {
@@ -445,9 +460,15 @@ func (p *Plan) PackedBytes() int64 { return p.packed }
 // Measure returns what Compile measured of W.
 func (p *Plan) Measure() Measure { return *p.ms }
 
+// choiceFor returns the kernel choice for N ≥ 0 columns (N = 0 uses N = 1's).
+func (p *Plan) choiceFor(n int) *choice {
+	i := sort.Search(len(p.ranges), func(i int) bool { return p.ranges[i].hi >= n })
+	return p.sel[min(i, len(p.sel)-1)]
+}
+
 // KernelFor names the kernel family and format the plan runs for N columns.
 func (p *Plan) KernelFor(n int) (family, format string) {
-	c := p.sel[bucketOf(n)]
+	c := p.choiceFor(n)
 	return c.fam.Name, c.tgt.String()
 }
 
@@ -463,12 +484,11 @@ func (p *Plan) Describe() string {
 	fmt.Fprintf(&sb, "sparsegen plan: %v\n", p.ms)
 	fmt.Fprintf(&sb, "CPU %s %q, features %v; ISA cap %s (%s); %d thread(s)\n", p.ms2cpu(), Host().Model, Host().Features, p.isa, p.isaWhy, p.threads)
 	fmt.Fprintf(&sb, "epilogue: %s\n", describeEpi(&p.epi))
-	for b := range numBuckets {
-		c := p.sel[b]
+	for b, c := range p.sel {
 		shared := ""
 		for b2 := 0; b2 < b; b2++ {
 			if p.sel[b2].kern == c.kern {
-				shared = fmt.Sprintf(" (same packing as %s)", bucketNames[b2])
+				shared = fmt.Sprintf(" (same packing as %s)", p.ranges[b2])
 				break
 			}
 		}
@@ -476,7 +496,7 @@ func (p *Plan) Describe() string {
 		if !c.tgt.asIs {
 			conv = "converted from " + p.ms.Format
 		}
-		fmt.Fprintf(&sb, "%-11s %s on %s (%s, packed %s)%s: %s\n", bucketNames[b]+":", c.kern.Name(), c.tgt, conv, fmtBytes(c.kern.PackedBytes()), shared, c.why)
+		fmt.Fprintf(&sb, "%-11s %s on %s (%s, packed %s)%s: %s\n", p.ranges[b].String()+":", c.kern.Name(), c.tgt, conv, fmtBytes(c.kern.PackedBytes()), shared, c.why)
 	}
 	fmt.Fprintf(&sb, "packed total %s; token-major (MulTokens) transposes X in panels of %d tokens into pooled buffers per call and writes Y back through a transpose\n", fmtBytes(p.packed), p.panelCap)
 	for _, n := range p.notes {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 
 	"github.com/sparsegen/sparsegen/asm"
@@ -190,13 +191,62 @@ func familyTakes(f asm.Family, t target) bool {
 }
 
 // familyCovers reports whether f's N range [MinN, MaxN] (MaxN = 0: unbounded) holds the
-// whole of bucket b: a family runs only for N it declares.
+// whole of standard bucket b.
 func familyCovers(f asm.Family, b int) bool {
+	return coversRange(f, nRange{bucketLo[b], bucketHi[b]})
+}
+
+// nRange is a range of N a plan keeps one kernel for: [lo, hi], hi = MaxInt unbounded.
+type nRange struct{ lo, hi int }
+
+func (r nRange) String() string {
+	switch {
+	case r.lo == r.hi:
+		return fmt.Sprintf("N = %d", r.lo)
+	case r.hi == math.MaxInt:
+		return fmt.Sprintf("N ≥ %d", r.lo)
+	}
+	return fmt.Sprintf("%d ≤ N ≤ %d", r.lo, r.hi)
+}
+
+// repN is the N at which the policy compares estimates for r: the standard bucket's
+// representative N, clamped into r.
+func (r nRange) repN() int { return min(max(bucketRepN[bucketOf(r.lo)], r.lo), r.hi) }
+
+// coversRange reports whether f's N range [MinN, MaxN] (MaxN = 0: unbounded) holds all of
+// r: a family runs only for the N it declares.
+func coversRange(f asm.Family, r nRange) bool {
 	hi := f.MaxN
 	if hi == 0 {
 		hi = math.MaxInt
 	}
-	return f.MinN <= bucketLo[b] && hi >= bucketHi[b]
+	return f.MinN <= r.lo && hi >= r.hi
+}
+
+// planRanges cuts N ≥ 1 into the ranges a plan keeps one kernel for: the standard buckets
+// (1, 2…16, ≥ 17) further cut at every family's MinN and MaxN+1, so that each family
+// covers a range wholly or not at all.
+func planRanges(fams []asm.Family) []nRange {
+	edges := []int{1, 2, 17}
+	for _, f := range fams {
+		if f.MinN > 1 {
+			edges = append(edges, f.MinN)
+		}
+		if f.MaxN > 0 && f.MaxN < math.MaxInt-1 {
+			edges = append(edges, f.MaxN+1)
+		}
+	}
+	slices.Sort(edges)
+	edges = slices.Compact(edges)
+	rs := make([]nRange, len(edges))
+	for i, e := range edges {
+		hi := math.MaxInt
+		if i+1 < len(edges) {
+			hi = edges[i+1] - 1
+		}
+		rs[i] = nRange{e, hi}
+	}
+	return rs
 }
 
 // storedFor is the number of values target t stores for W measured as ms.

@@ -104,8 +104,8 @@ func trainingSet() []trainMatrix {
 	return out
 }
 
-// candidatesFor lists (family, target) pairs the dispatcher could choose for w in bucket b.
-func candidatesFor(w formats.Matrix, fams []asm.Family, b int) ([]cand, *Measure, error) {
+// candidatesFor lists (family, target) pairs the dispatcher could choose for w for N in r.
+func candidatesFor(w formats.Matrix, fams []asm.Family, r nRange) ([]cand, *Measure, error) {
 	ms, err := measure(w, candidateBlocks())
 	if err != nil {
 		return nil, nil, err
@@ -116,7 +116,7 @@ func candidatesFor(w formats.Matrix, fams []asm.Family, b int) ([]cand, *Measure
 	}
 	var out []cand
 	for _, f := range fams {
-		if !familyCovers(f, b) {
+		if !coversRange(f, r) {
 			continue
 		}
 		for _, t := range targets {
@@ -160,7 +160,8 @@ func TestPolicyTable(t *testing.T) {
 	var keys []string
 	for _, tm := range trainingSet() {
 		for b := range numBuckets {
-			cands, ms, err := candidatesFor(tm.d, fams, b)
+			n := bucketRepN[b]
+			cands, ms, err := candidatesFor(tm.d, fams, nRange{n, n})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -182,7 +183,6 @@ func TestPolicyTable(t *testing.T) {
 					}
 					packed[c.fam.Name+c.tgt.String()] = kern
 				}
-				n := bucketRepN[b]
 				ns := timeKernel(kern, n)
 				if _, seen := groups[id]; !seen {
 					keys = append(keys, id)
@@ -307,12 +307,11 @@ func TestPolicyValidation(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, n := range []int{1, 8, 48} {
-			b := bucketOf(n)
-			cands, _, err := candidatesFor(h.d, fams, b)
+			cands, _, err := candidatesFor(h.d, fams, nRange{n, n})
 			if err != nil {
 				t.Fatal(err)
 			}
-			chosen := p.sel[b].id()
+			chosen := p.choiceFor(n).id()
 			best, bestID, chosenNs := math.Inf(1), "", math.NaN()
 			for _, c := range cands {
 				cw, err := convert(h.d, c.tgt)

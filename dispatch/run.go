@@ -76,7 +76,7 @@ func (p *Plan) Mul(y []float32, ldy int, x []float32, ldx int, n int) error {
 	if n == 0 || p.m == 0 {
 		return nil
 	}
-	return p.run(p.sel[bucketOf(n)].kern, y, ldy, 0, x, ldx, 0, n, 1)
+	return p.run(p.choiceFor(n).kern, y, ldy, 0, x, ldx, 0, n, 1)
 }
 
 // MulBatch runs Mul on batch items: item b reads x[b·strideX:] and writes y[b·strideY:].
@@ -112,7 +112,7 @@ func (p *Plan) MulBatch(y []float32, ldy, strideY int, x []float32, ldx, strideX
 	if n == 0 || p.m == 0 || batch == 0 {
 		return nil
 	}
-	return p.run(p.sel[bucketOf(n)].kern, y, ldy, strideY, x, ldx, strideX, n, batch)
+	return p.run(p.choiceFor(n).kern, y, ldy, strideY, x, ldx, strideX, n, batch)
 }
 
 func (p *Plan) checkCM(y []float32, ldy int, x []float32, ldx int, n int) error {
@@ -207,7 +207,7 @@ func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) erro
 	if n == 0 || p.m == 0 {
 		return nil
 	}
-	kern := p.sel[bucketOf(n)].kern
+	kern := p.choiceFor(n).kern
 	panel := p.panelCap
 	panels := (n + panel - 1) / panel
 	if panels >= p.threads || p.threads <= 1 {

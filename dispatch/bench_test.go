@@ -1,0 +1,238 @@
+package dispatch
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/formats"
+)
+
+// Benchmarks (run one at a time: flock /tmp/sparsegen-cpu.lock go test ./dispatch -run '^$' -bench …).
+//
+// For a scaling run on another machine, build a static test binary and pass thread counts
+// by environment:
+//
+//	CGO_ENABLED=0 go test -c -o dispatch.test ./dispatch
+//	SPARSEGEN_BENCH_THREADS=1,2,4,8,16 ./dispatch.test -test.run '^$' -test.bench 'Scaling' -test.count 5
+
+var benchCache sync.Map // name → *formats.CSR
+
+func benchCSR(b *testing.B, m, k int, density float64, keep, group int) *formats.CSR {
+	name := fmt.Sprintf("%dx%d/%g/%d:%d", m, k, density, keep, group)
+	if c, ok := benchCache.Load(name); ok {
+		return c.(*formats.CSR)
+	}
+	rng := rand.New(rand.NewPCG(uint64(m), uint64(k)))
+	var d *formats.Dense
+	if group > 0 {
+		d = randNM(rng, m, k, keep, group)
+	} else {
+		d = randDense(rng, m, k, density)
+	}
+	c, err := formats.CSRFromDense(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchCache.Store(name, c)
+	return c
+}
+
+func benchThreads() []int {
+	s := os.Getenv("SPARSEGEN_BENCH_THREADS")
+	if s == "" {
+		return []int{1, 2}
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if t, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && t > 0 {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// BenchmarkDispatchOverhead: Plan.Mul at one thread against a bare call of the same kernel
+// on 256×64×3136 at 98% sparsity (ResNet-50 1×1 conv). Goal: plan ≤ 1.02 × bare.
+func BenchmarkDispatchOverhead(b *testing.B) {
+	w := benchCSR(b, 256, 64, 0.02, 0, 0)
+	const n = 3136
+	p, err := Compile(w, Options{Threads: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	kern := p.choiceFor(n).kern
+	x := make([]float32, 64*n)
+	for i := range x {
+		x[i] = float32(i%5) - 2
+	}
+	y := make([]float32, 256*n)
+	b.Logf("kernel %s", kern.Name())
+	b.Run("bare", func(b *testing.B) {
+		for b.Loop() {
+			if err := kern.Run(0, kern.Units(), x, n, y, n, n, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("plan", func(b *testing.B) {
+		for b.Loop() {
+			if err := p.Mul(y, n, x, n, n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkForkJoin: the pool's cost of one call handing empty chunks to T threads and
+// waiting for them.
+func BenchmarkForkJoin(b *testing.B) {
+	for _, t := range append([]int{2}, runtime.GOMAXPROCS(0)) {
+		b.Run(fmt.Sprintf("threads=%d", t), func(b *testing.B) {
+			var sink [64]int64
+			for b.Loop() {
+				parallel(t, t, func(c int) { sink[c%64]++ })
+			}
+		})
+	}
+}
+
+// BenchmarkScaling: 3072×768×128 at 90% (BERT FFN-up) channel-major, threads from
+// $SPARSEGEN_BENCH_THREADS (default 1,2).
+func BenchmarkScaling(b *testing.B) {
+	benchScaling(b, 3072, 768, 128, 0.1, 0, 0)
+}
+
+// BenchmarkScalingBERT: the BERT-base shapes at 90% and at 2:4.
+func BenchmarkScalingBERT(b *testing.B) {
+	for _, sh := range [][3]int{{768, 768, 128}, {3072, 768, 128}, {768, 3072, 128}} {
+		for _, pat := range []struct {
+			name        string
+			density     float64
+			keep, group int
+		}{{"90%", 0.1, 0, 0}, {"2:4", 0.5, 2, 4}} {
+			b.Run(fmt.Sprintf("%dx%dx%d/%s", sh[0], sh[1], sh[2], pat.name), func(b *testing.B) {
+				benchScaling(b, sh[0], sh[1], sh[2], pat.density, pat.keep, pat.group)
+			})
+		}
+	}
+}
+
+func benchScaling(b *testing.B, m, k, n int, density float64, keep, group int) {
+	w := benchCSR(b, m, k, density, keep, group)
+	x := make([]float32, k*n)
+	for i := range x {
+		x[i] = float32(i%5) - 2
+	}
+	y := make([]float32, m*n)
+	for _, t := range benchThreads() {
+		p, err := Compile(w, Options{Threads: t})
+		if err != nil {
+			b.Fatal(err)
+		}
+		fam, f := p.KernelFor(n)
+		b.Run(fmt.Sprintf("threads=%d", t), func(b *testing.B) {
+			for b.Loop() {
+				if err := p.Mul(y, n, x, n, n); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(2*float64(w.NNZ())*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "useful-GFLOP/s")
+		})
+		b.Logf("threads=%d: %s on %s", t, fam, f)
+	}
+}
+
+// BenchmarkPeakScaling: the FMA peak with 1 and 2 (or $SPARSEGEN_BENCH_THREADS) cores busy
+// at once, the denominator of the scaling goal.
+func BenchmarkPeakScaling(b *testing.B) {
+	isa := Host().BestISA()
+	if _, err := asm.PeakGFLOPS(isa, 10*time.Millisecond); err != nil {
+		b.Skipf("no peak loop here: %v", err)
+	}
+	for _, t := range benchThreads() {
+		b.Run(fmt.Sprintf("threads=%d", t), func(b *testing.B) {
+			var total float64
+			for b.Loop() {
+				res := make([]float64, t)
+				var wg sync.WaitGroup
+				for i := range t {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						runtime.LockOSThread()
+						defer runtime.UnlockOSThread()
+						res[i], _ = asm.PeakGFLOPS(isa, 50*time.Millisecond)
+					}()
+				}
+				wg.Wait()
+				total = 0
+				for _, r := range res {
+					total += r
+				}
+			}
+			b.ReportMetric(total, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkTokenMajor: token-major (with its per-panel transposes) against channel-major
+// on the same plan, 3072×768×128 at 90%, one thread. Goal: ≤ 10% over channel-major.
+func BenchmarkTokenMajor(b *testing.B) {
+	w := benchCSR(b, 3072, 768, 0.1, 0, 0)
+	const n = 128
+	p, err := Compile(w, Options{Threads: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := make([]float32, 768*n)
+	y := make([]float32, 3072*n)
+	b.Run("channel-major", func(b *testing.B) {
+		for b.Loop() {
+			p.Mul(y, n, x, n, n)
+		}
+	})
+	b.Run("token-major", func(b *testing.B) {
+		for b.Loop() {
+			p.MulTokens(y, 3072, x, 768, n)
+		}
+	})
+}
+
+// BenchmarkCompile: Compile's time per nonzero and its allocations against the packed
+// size (an upper bound on the peak extra memory: every byte it allocated).
+func BenchmarkCompile(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		dense bool
+	}{{"csr", false}, {"dense", true}} {
+		b.Run(c.name+"/3072x768/90%", func(b *testing.B) {
+			var w formats.Matrix = benchCSR(b, 3072, 768, 0.1, 0, 0)
+			if c.dense {
+				w = w.ToDense()
+			}
+			var packed int64
+			var ms0, ms1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&ms0)
+			for b.Loop() {
+				p, err := Compile(w, Options{Threads: 1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				packed = p.PackedBytes()
+			}
+			runtime.ReadMemStats(&ms1)
+			nnz := float64(w.NNZ())
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/nnz, "ns/nnz")
+			b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(b.N)/float64(packed), "alloc/packed")
+		})
+	}
+}
