@@ -4,6 +4,7 @@ package asm
 
 func init() {
 	for _, s := range []*csrSpec{
+		{name: "spmm_csr_t16_avx512", isa: AVX512, features: csrAVX512Features, t: 16, lanes: csrAVX512Lanes, tiles: &csrAVX512Tiles},
 		{name: "spmm_csr_t32_avx512", isa: AVX512, features: csrAVX512Features, t: 32, lanes: csrAVX512Lanes, tiles: &csrAVX512Tiles},
 		{name: "spmm_csr_t64_avx512", isa: AVX512, features: csrAVX512Features, t: 64, lanes: csrAVX512Lanes, tiles: &csrAVX512Tiles},
 		{name: "spmm_csr_t128_avx512", isa: AVX512, features: csrAVX512Features, t: 128, lanes: csrAVX512Lanes, tiles: &csrAVX512Tiles},

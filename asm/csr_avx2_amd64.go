@@ -4,22 +4,22 @@
 
 package asm
 
-// csrAVX2U1 runs the CSR tile kernel on 8 columns (1 vectors), 2 rows interleaved.
+// csrAVX2U1 runs the CSR tile kernel on 8 columns (1 vectors), 4 rows interleaved.
 //
 //go:noescape
 func csrAVX2U1(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U1M runs the CSR tile kernel on 8 columns (1 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX2U1M runs the CSR tile kernel on 8 columns (1 vectors), 4 rows interleaved; the last vector is masked to tail lanes.
 //
 //go:noescape
 func csrAVX2U1M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U2 runs the CSR tile kernel on 16 columns (2 vectors), 2 rows interleaved.
+// csrAVX2U2 runs the CSR tile kernel on 16 columns (2 vectors), 4 rows interleaved.
 //
 //go:noescape
 func csrAVX2U2(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U2M runs the CSR tile kernel on 16 columns (2 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX2U2M runs the CSR tile kernel on 16 columns (2 vectors), 4 rows interleaved; the last vector is masked to tail lanes.
 //
 //go:noescape
 func csrAVX2U2M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)

@@ -6,7 +6,7 @@
 
 // func csrAVX2U1(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 // Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U1(SB), NOSPLIT, $0-88
+TEXT ·csrAVX2U1(SB), NOSPLIT, $8-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -14,18 +14,33 @@ TEXT ·csrAVX2U1(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-pair1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     single1
+	CMPQ    R8, $+4
+	JLT     fewer1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVL    4(DX)(DI*4), R9
-	MOVQ    ldy+48(FP), R10
-	SHLQ    $0x02, R10
-	ADDQ    SI, R10
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
+	MOVL    4(DX)(DI*4), R12
+	MOVQ    R10, R11
+	ADDQ    R12, R11
+	MOVL    8(DX)(DI*4), R12
+	CMPQ    R12, R8
+	CMOVQLT R12, R8
+	MOVL    8(DX)(DI*4), R13
+	MOVQ    R11, R12
+	ADDQ    R13, R12
+	MOVL    12(DX)(DI*4), R13
+	CMPQ    R13, R8
+	CMOVQLT R13, R8
+	MOVQ    flags+56(FP), R13
+	TESTQ   $0x00000001, R13
 	JEQ     zero1
 	VMOVUPS (SI), Y0
 	JMP     inited1
@@ -34,164 +49,426 @@ zero1:
 	VPXOR Y0, Y0, Y0
 
 inited1:
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    ldy+48(FP), R13
+	SHLQ    $0x02, R13
+	ADDQ    SI, R13
+	MOVQ    flags+56(FP), R14
+	TESTQ   $0x00000001, R14
 	JEQ     zero2
-	VMOVUPS (R10), Y1
+	VMOVUPS (R13), Y1
 	JMP     inited2
 
 zero2:
 	VPXOR Y1, Y1, Y1
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	MOVQ    ldy+48(FP), R14
+	SHLQ    $0x02, R14
+	ADDQ    R13, R14
+	MOVQ    flags+56(FP), R13
+	TESTQ   $0x00000001, R13
+	JEQ     zero3
+	VMOVUPS (R14), Y2
+	JMP     inited3
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Y2
-	VBROADCASTSS (AX)(R12*4), Y3
-	VFMADD231PS  (BX)(R13*1), Y2, Y0
-	VFMADD231PS  (BX)(R14*1), Y3, Y1
+zero3:
+	VPXOR Y2, Y2, Y2
+
+inited3:
+	MOVQ    ldy+48(FP), R13
+	SHLQ    $0x02, R13
+	ADDQ    R14, R13
+	MOVQ    flags+56(FP), R14
+	TESTQ   $0x00000001, R14
+	JEQ     zero4
+	VMOVUPS (R13), Y3
+	JMP     inited4
+
+zero4:
+	VPXOR Y3, Y3, Y3
+
+inited4:
+	CMPQ R8, $+0
+	JLE  rem1
+
+lock1:
+	MOVWQZX      (CX)(R9*2), R13
+	VBROADCASTSS (AX)(R9*4), Y4
+	MOVWQZX      (CX)(R10*2), R14
+	VBROADCASTSS (AX)(R10*4), Y5
+	MOVWQZX      (CX)(R11*2), R15
+	VBROADCASTSS (AX)(R11*4), Y6
+	MOVWQZX      (CX)(R12*2), BP
+	VBROADCASTSS (AX)(R12*4), Y7
+	VFMADD231PS  (BX)(R13*1), Y4, Y0
+	VFMADD231PS  (BX)(R14*1), Y5, Y1
+	VFMADD231PS  (BX)(R15*1), Y6, Y2
+	VFMADD231PS  (BX)(BP*1), Y7, Y3
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
 	ADDQ         $+1, R11
 	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R13
+	SUBQ R8, R13
+	CMPQ R9, R13
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Y2
-	VFMADD231PS  (BX)(R9*1), Y2, Y0
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R14
+	VBROADCASTSS (AX)(R9*4), Y4
+	VFMADD231PS  (BX)(R14*1), Y4, Y0
+	ADDQ         $+1, R9
+	CMPQ         R9, R13
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVQ R11, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y2
-	VFMADD231PS  (BX)(R8*1), Y2, Y1
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	MOVWQZX      (CX)(R10*2), R13
+	VBROADCASTSS (AX)(R10*4), Y4
+	VFMADD231PS  (BX)(R13*1), Y4, Y1
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
+	MOVQ R12, R9
+	SUBQ R8, R9
+	CMPQ R11, R9
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R11*2), R10
+	VBROADCASTSS (AX)(R11*4), Y4
+	VFMADD231PS  (BX)(R10*1), Y4, Y2
+	ADDQ         $+1, R11
+	CMPQ         R11, R9
+	JLT          row3
+
+rdone3:
+	MOVL 12(DX)(DI*4), R9
+	ADDQ R12, R9
+	SUBQ R8, R9
+	CMPQ R12, R9
+	JGE  rdone4
+
+row4:
+	MOVWQZX      (CX)(R12*2), R8
+	VBROADCASTSS (AX)(R12*4), Y4
+	VFMADD231PS  (BX)(R8*1), Y4, Y3
+	ADDQ         $+1, R12
+	CMPQ         R12, R9
+	JLT          row4
+
+rdone4:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y2
-	VADDPS       Y2, Y0, Y0
+	VBROADCASTSS (R8)(DI*4), Y4
+	VADDPS       Y4, Y0, Y0
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y2
-	VBROADCASTSS hi+76(FP), Y3
-	VMAXPS       Y0, Y2, Y0
-	VMINPS       Y0, Y3, Y0
+	VBROADCASTSS lo+72(FP), Y4
+	VBROADCASTSS hi+76(FP), Y5
+	VMAXPS       Y0, Y4, Y0
+	VMINPS       Y0, Y5, Y0
 
 noclamp1:
 	VMOVUPS      Y0, (SI)
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Y0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y4
+	VMAXPS       Y1, Y0, Y1
+	VMINPS       Y1, Y4, Y1
+
+noclamp2:
+	VMOVUPS      Y1, (R8)
+	MOVQ         ldy+48(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R8, R10
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS 8(R8)(DI*4), Y0
+	VADDPS       Y0, Y2, Y2
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y1
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+
+noclamp3:
+	VMOVUPS      Y2, (R10)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R10, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 12(R10)(DI*4), Y0
+	VADDPS       Y0, Y3, Y3
+
+nobias4:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y1
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+
+noclamp4:
+	VMOVUPS Y3, (R8)
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+4, DI
+	JMP     group1
+
+fewer1:
+group2:
+	MOVQ    nrows+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+2
+	JLT     fewer2
+	XORQ    R9, R9
+	MOVL    (DX)(DI*4), R8
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
+	MOVQ    flags+56(FP), R11
+	TESTQ   $0x00000001, R11
+	JEQ     zero5
+	VMOVUPS (SI), Y0
+	JMP     inited5
+
+zero5:
+	VPXOR Y0, Y0, Y0
+
+inited5:
+	MOVQ    ldy+48(FP), R11
+	SHLQ    $0x02, R11
+	ADDQ    SI, R11
+	MOVQ    flags+56(FP), R12
+	TESTQ   $0x00000001, R12
+	JEQ     zero6
+	VMOVUPS (R11), Y1
+	JMP     inited6
+
+zero6:
+	VPXOR Y1, Y1, Y1
+
+inited6:
+	CMPQ R8, $+0
+	JLE  rem2
+
+lock2:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Y2
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Y3
+	VFMADD231PS  (BX)(R11*1), Y2, Y0
+	VFMADD231PS  (BX)(R12*1), Y3, Y1
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
+	JGE  rdone5
+
+row5:
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Y2
+	VFMADD231PS  (BX)(R12*1), Y2, Y0
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
+	JLT          row5
+
+rdone5:
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
+	JGE  rdone6
+
+row6:
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Y2
+	VFMADD231PS  (BX)(R8*1), Y2, Y1
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
+	JLT          row6
+
+rdone6:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias5
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y2
+	VADDPS       Y2, Y0, Y0
+
+nobias5:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp5
+	VBROADCASTSS lo+72(FP), Y2
+	VBROADCASTSS hi+76(FP), Y3
+	VMAXPS       Y0, Y2, Y0
+	VMINPS       Y0, Y3, Y0
+
+noclamp5:
+	VMOVUPS      Y0, (SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias6
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y0
+	VADDPS       Y0, Y1, Y1
+
+nobias6:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp6
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y2
 	VMAXPS       Y1, Y0, Y1
 	VMINPS       Y1, Y2, Y1
 
-noclamp2:
+noclamp6:
 	VMOVUPS Y1, (R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group2
 
-single1:
+fewer2:
+group3:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
-	JEQ     zero3
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero7
 	VMOVUPS (SI), Y0
-	JMP     inited3
+	JMP     inited7
 
-zero3:
+zero7:
 	VPXOR Y0, Y0, Y0
 
-inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+inited7:
+	CMPQ R8, $+0
+	JLE  rem3
 
-row3:
+lock3:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y1
 	VFMADD231PS  (BX)(R10*1), Y1, Y0
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
-	JLT          row3
+	JLT          lock3
 
-rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y1
+rem3:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone7
+
+row7:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y1
+	VFMADD231PS  (BX)(R8*1), Y1, Y0
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
+	JLT          row7
+
+rdone7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias7
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y1
 	VADDPS       Y1, Y0, Y0
 
-nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
-	JEQ          noclamp3
+nobias7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Y1
 	VBROADCASTSS hi+76(FP), Y2
 	VMAXPS       Y0, Y1, Y0
 	VMINPS       Y0, Y2, Y0
 
-noclamp3:
+noclamp7:
 	VMOVUPS Y0, (SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group3
 
 exit1:
 	VZEROUPPER
@@ -199,7 +476,7 @@ exit1:
 
 // func csrAVX2U1M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 // Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U1M(SB), NOSPLIT, $0-88
+TEXT ·csrAVX2U1M(SB), NOSPLIT, $8-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
 	MOVQ    cnt+16(FP), DX
@@ -211,18 +488,33 @@ TEXT ·csrAVX2U1M(SB), NOSPLIT, $0-88
 	VMOVDQU 32(R8)(DI*4), Y0
 	XORQ    DI, DI
 
-pair1:
+group1:
 	MOVQ       nrows+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+2
-	JLT        single1
+	CMPQ       R8, $+4
+	JLT        fewer1
+	XORQ       R9, R9
 	MOVL       (DX)(DI*4), R8
-	MOVL       4(DX)(DI*4), R9
-	MOVQ       ldy+48(FP), R10
-	SHLQ       $0x02, R10
-	ADDQ       SI, R10
-	MOVQ       flags+56(FP), R11
-	TESTQ      $0x00000001, R11
+	MOVL       (DX)(DI*4), R11
+	MOVQ       R9, R10
+	ADDQ       R11, R10
+	MOVL       4(DX)(DI*4), R11
+	CMPQ       R11, R8
+	CMOVQLT    R11, R8
+	MOVL       4(DX)(DI*4), R12
+	MOVQ       R10, R11
+	ADDQ       R12, R11
+	MOVL       8(DX)(DI*4), R12
+	CMPQ       R12, R8
+	CMOVQLT    R12, R8
+	MOVL       8(DX)(DI*4), R13
+	MOVQ       R11, R12
+	ADDQ       R13, R12
+	MOVL       12(DX)(DI*4), R13
+	CMPQ       R13, R8
+	CMOVQLT    R13, R8
+	MOVQ       flags+56(FP), R13
+	TESTQ      $0x00000001, R13
 	JEQ        zero1
 	VMASKMOVPS (SI), Y0, Y1
 	JMP        inited1
@@ -231,164 +523,426 @@ zero1:
 	VPXOR Y1, Y1, Y1
 
 inited1:
-	MOVQ       flags+56(FP), R11
-	TESTQ      $0x00000001, R11
+	MOVQ       ldy+48(FP), R13
+	SHLQ       $0x02, R13
+	ADDQ       SI, R13
+	MOVQ       flags+56(FP), R14
+	TESTQ      $0x00000001, R14
 	JEQ        zero2
-	VMASKMOVPS (R10), Y0, Y2
+	VMASKMOVPS (R13), Y0, Y2
 	JMP        inited2
 
 zero2:
 	VPXOR Y2, Y2, Y2
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	MOVQ       ldy+48(FP), R14
+	SHLQ       $0x02, R14
+	ADDQ       R13, R14
+	MOVQ       flags+56(FP), R13
+	TESTQ      $0x00000001, R13
+	JEQ        zero3
+	VMASKMOVPS (R14), Y0, Y3
+	JMP        inited3
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Y3
-	VBROADCASTSS (AX)(R12*4), Y4
-	VFMADD231PS  (BX)(R13*1), Y3, Y1
-	VFMADD231PS  (BX)(R14*1), Y4, Y2
+zero3:
+	VPXOR Y3, Y3, Y3
+
+inited3:
+	MOVQ       ldy+48(FP), R13
+	SHLQ       $0x02, R13
+	ADDQ       R14, R13
+	MOVQ       flags+56(FP), R14
+	TESTQ      $0x00000001, R14
+	JEQ        zero4
+	VMASKMOVPS (R13), Y0, Y4
+	JMP        inited4
+
+zero4:
+	VPXOR Y4, Y4, Y4
+
+inited4:
+	CMPQ R8, $+0
+	JLE  rem1
+
+lock1:
+	MOVWQZX      (CX)(R9*2), R13
+	VBROADCASTSS (AX)(R9*4), Y5
+	MOVWQZX      (CX)(R10*2), R14
+	VBROADCASTSS (AX)(R10*4), Y6
+	MOVWQZX      (CX)(R11*2), R15
+	VBROADCASTSS (AX)(R11*4), Y7
+	MOVWQZX      (CX)(R12*2), BP
+	VBROADCASTSS (AX)(R12*4), Y8
+	VFMADD231PS  (BX)(R13*1), Y5, Y1
+	VFMADD231PS  (BX)(R14*1), Y6, Y2
+	VFMADD231PS  (BX)(R15*1), Y7, Y3
+	VFMADD231PS  (BX)(BP*1), Y8, Y4
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
 	ADDQ         $+1, R11
 	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R13
+	SUBQ R8, R13
+	CMPQ R9, R13
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Y3
-	VFMADD231PS  (BX)(R9*1), Y3, Y1
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R14
+	VBROADCASTSS (AX)(R9*4), Y5
+	VFMADD231PS  (BX)(R14*1), Y5, Y1
+	ADDQ         $+1, R9
+	CMPQ         R9, R13
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVQ R11, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y3
-	VFMADD231PS  (BX)(R8*1), Y3, Y2
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	MOVWQZX      (CX)(R10*2), R13
+	VBROADCASTSS (AX)(R10*4), Y5
+	VFMADD231PS  (BX)(R13*1), Y5, Y2
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
+	MOVQ R12, R9
+	SUBQ R8, R9
+	CMPQ R11, R9
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R11*2), R10
+	VBROADCASTSS (AX)(R11*4), Y5
+	VFMADD231PS  (BX)(R10*1), Y5, Y3
+	ADDQ         $+1, R11
+	CMPQ         R11, R9
+	JLT          row3
+
+rdone3:
+	MOVL 12(DX)(DI*4), R9
+	ADDQ R12, R9
+	SUBQ R8, R9
+	CMPQ R12, R9
+	JGE  rdone4
+
+row4:
+	MOVWQZX      (CX)(R12*2), R8
+	VBROADCASTSS (AX)(R12*4), Y5
+	VFMADD231PS  (BX)(R8*1), Y5, Y4
+	ADDQ         $+1, R12
+	CMPQ         R12, R9
+	JLT          row4
+
+rdone4:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y3
-	VADDPS       Y3, Y1, Y1
+	VBROADCASTSS (R8)(DI*4), Y5
+	VADDPS       Y5, Y1, Y1
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y3
-	VBROADCASTSS hi+76(FP), Y4
-	VMAXPS       Y1, Y3, Y1
-	VMINPS       Y1, Y4, Y1
+	VBROADCASTSS lo+72(FP), Y5
+	VBROADCASTSS hi+76(FP), Y6
+	VMAXPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
 
 noclamp1:
 	VMASKMOVPS   Y1, Y0, (SI)
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Y1
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y1
 	VADDPS       Y1, Y2, Y2
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y5
+	VMAXPS       Y2, Y1, Y2
+	VMINPS       Y2, Y5, Y2
+
+noclamp2:
+	VMASKMOVPS   Y2, Y0, (R8)
+	MOVQ         ldy+48(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R8, R10
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS 8(R8)(DI*4), Y1
+	VADDPS       Y1, Y3, Y3
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y3, Y1, Y3
+	VMINPS       Y3, Y2, Y3
+
+noclamp3:
+	VMASKMOVPS   Y3, Y0, (R10)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R10, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 12(R10)(DI*4), Y1
+	VADDPS       Y1, Y4, Y4
+
+nobias4:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y4, Y1, Y4
+	VMINPS       Y4, Y2, Y4
+
+noclamp4:
+	VMASKMOVPS Y4, Y0, (R8)
+	LEAQ       (AX)(R9*4), AX
+	LEAQ       (CX)(R9*2), CX
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	ADDQ       $+4, DI
+	JMP        group1
+
+fewer1:
+group2:
+	MOVQ       nrows+24(FP), R8
+	SUBQ       DI, R8
+	CMPQ       R8, $+2
+	JLT        fewer2
+	XORQ       R9, R9
+	MOVL       (DX)(DI*4), R8
+	MOVL       (DX)(DI*4), R11
+	MOVQ       R9, R10
+	ADDQ       R11, R10
+	MOVL       4(DX)(DI*4), R11
+	CMPQ       R11, R8
+	CMOVQLT    R11, R8
+	MOVQ       flags+56(FP), R11
+	TESTQ      $0x00000001, R11
+	JEQ        zero5
+	VMASKMOVPS (SI), Y0, Y1
+	JMP        inited5
+
+zero5:
+	VPXOR Y1, Y1, Y1
+
+inited5:
+	MOVQ       ldy+48(FP), R11
+	SHLQ       $0x02, R11
+	ADDQ       SI, R11
+	MOVQ       flags+56(FP), R12
+	TESTQ      $0x00000001, R12
+	JEQ        zero6
+	VMASKMOVPS (R11), Y0, Y2
+	JMP        inited6
+
+zero6:
+	VPXOR Y2, Y2, Y2
+
+inited6:
+	CMPQ R8, $+0
+	JLE  rem2
+
+lock2:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Y3
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Y4
+	VFMADD231PS  (BX)(R11*1), Y3, Y1
+	VFMADD231PS  (BX)(R12*1), Y4, Y2
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
+	JGE  rdone5
+
+row5:
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Y3
+	VFMADD231PS  (BX)(R12*1), Y3, Y1
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
+	JLT          row5
+
+rdone5:
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
+	JGE  rdone6
+
+row6:
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Y3
+	VFMADD231PS  (BX)(R8*1), Y3, Y2
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
+	JLT          row6
+
+rdone6:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias5
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y3
+	VADDPS       Y3, Y1, Y1
+
+nobias5:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp5
+	VBROADCASTSS lo+72(FP), Y3
+	VBROADCASTSS hi+76(FP), Y4
+	VMAXPS       Y1, Y3, Y1
+	VMINPS       Y1, Y4, Y1
+
+noclamp5:
+	VMASKMOVPS   Y1, Y0, (SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias6
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y1
+	VADDPS       Y1, Y2, Y2
+
+nobias6:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp6
 	VBROADCASTSS lo+72(FP), Y1
 	VBROADCASTSS hi+76(FP), Y3
 	VMAXPS       Y2, Y1, Y2
 	VMINPS       Y2, Y3, Y2
 
-noclamp2:
+noclamp6:
 	VMASKMOVPS Y2, Y0, (R8)
-	LEAQ       (AX)(R10*4), AX
-	LEAQ       (CX)(R10*2), CX
-	MOVQ       R8, SI
+	LEAQ       (AX)(R9*4), AX
+	LEAQ       (CX)(R9*2), CX
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+2, DI
-	JMP        pair1
+	JMP        group2
 
-single1:
+fewer2:
+group3:
 	MOVQ       nrows+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+0
-	JLE        exit1
+	CMPQ       R8, $+1
+	JLT        exit1
+	XORQ       R9, R9
 	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R9
-	TESTQ      $0x00000001, R9
-	JEQ        zero3
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
+	JEQ        zero7
 	VMASKMOVPS (SI), Y0, Y1
-	JMP        inited3
+	JMP        inited7
 
-zero3:
+zero7:
 	VPXOR Y1, Y1, Y1
 
-inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+inited7:
+	CMPQ R8, $+0
+	JLE  rem3
 
-row3:
+lock3:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y2
 	VFMADD231PS  (BX)(R10*1), Y2, Y1
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
-	JLT          row3
+	JLT          lock3
 
-rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y2
+rem3:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone7
+
+row7:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y2
+	VFMADD231PS  (BX)(R8*1), Y2, Y1
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
+	JLT          row7
+
+rdone7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias7
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y2
 	VADDPS       Y2, Y1, Y1
 
-nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
-	JEQ          noclamp3
+nobias7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Y2
 	VBROADCASTSS hi+76(FP), Y3
 	VMAXPS       Y1, Y2, Y1
 	VMINPS       Y1, Y3, Y1
 
-noclamp3:
+noclamp7:
 	VMASKMOVPS Y1, Y0, (SI)
-	LEAQ       (AX)(R8*4), AX
-	LEAQ       (CX)(R8*2), CX
+	LEAQ       (AX)(R10*4), AX
+	LEAQ       (CX)(R10*2), CX
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+1, DI
-	JMP        single1
+	JMP        group3
 
 exit1:
 	VZEROUPPER
@@ -414,7 +968,7 @@ GLOBL tailmask8<>(SB), RODATA|NOPTR, $64
 
 // func csrAVX2U2(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 // Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U2(SB), NOSPLIT, $0-88
+TEXT ·csrAVX2U2(SB), NOSPLIT, $8-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -422,18 +976,33 @@ TEXT ·csrAVX2U2(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-pair1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     single1
+	CMPQ    R8, $+4
+	JLT     fewer1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVL    4(DX)(DI*4), R9
-	MOVQ    ldy+48(FP), R10
-	SHLQ    $0x02, R10
-	ADDQ    SI, R10
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
+	MOVL    4(DX)(DI*4), R12
+	MOVQ    R10, R11
+	ADDQ    R12, R11
+	MOVL    8(DX)(DI*4), R12
+	CMPQ    R12, R8
+	CMOVQLT R12, R8
+	MOVL    8(DX)(DI*4), R13
+	MOVQ    R11, R12
+	ADDQ    R13, R12
+	MOVL    12(DX)(DI*4), R13
+	CMPQ    R13, R8
+	CMOVQLT R13, R8
+	MOVQ    flags+56(FP), R13
+	TESTQ   $0x00000001, R13
 	JEQ     zero1
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
@@ -444,11 +1013,14 @@ zero1:
 	VPXOR Y1, Y1, Y1
 
 inited1:
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    ldy+48(FP), R13
+	SHLQ    $0x02, R13
+	ADDQ    SI, R13
+	MOVQ    flags+56(FP), R14
+	TESTQ   $0x00000001, R14
 	JEQ     zero2
-	VMOVUPS (R10), Y2
-	VMOVUPS 32(R10), Y3
+	VMOVUPS (R13), Y2
+	VMOVUPS 32(R13), Y3
 	JMP     inited2
 
 zero2:
@@ -456,74 +1028,143 @@ zero2:
 	VPXOR Y3, Y3, Y3
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	MOVQ    ldy+48(FP), R14
+	SHLQ    $0x02, R14
+	ADDQ    R13, R14
+	MOVQ    flags+56(FP), R13
+	TESTQ   $0x00000001, R13
+	JEQ     zero3
+	VMOVUPS (R14), Y4
+	VMOVUPS 32(R14), Y5
+	JMP     inited3
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Y4
-	VBROADCASTSS (AX)(R12*4), Y5
-	VFMADD231PS  (BX)(R13*1), Y4, Y0
-	VFMADD231PS  (BX)(R14*1), Y5, Y2
-	VFMADD231PS  32(BX)(R13*1), Y4, Y1
-	VFMADD231PS  32(BX)(R14*1), Y5, Y3
+zero3:
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+
+inited3:
+	MOVQ    ldy+48(FP), R13
+	SHLQ    $0x02, R13
+	ADDQ    R14, R13
+	MOVQ    flags+56(FP), R14
+	TESTQ   $0x00000001, R14
+	JEQ     zero4
+	VMOVUPS (R13), Y6
+	VMOVUPS 32(R13), Y7
+	JMP     inited4
+
+zero4:
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+
+inited4:
+	CMPQ R8, $+0
+	JLE  rem1
+
+lock1:
+	MOVWQZX      (CX)(R9*2), R13
+	VBROADCASTSS (AX)(R9*4), Y8
+	MOVWQZX      (CX)(R10*2), R14
+	VBROADCASTSS (AX)(R10*4), Y9
+	MOVWQZX      (CX)(R11*2), R15
+	VBROADCASTSS (AX)(R11*4), Y10
+	MOVWQZX      (CX)(R12*2), BP
+	VBROADCASTSS (AX)(R12*4), Y11
+	VFMADD231PS  (BX)(R13*1), Y8, Y0
+	VFMADD231PS  (BX)(R14*1), Y9, Y2
+	VFMADD231PS  (BX)(R15*1), Y10, Y4
+	VFMADD231PS  (BX)(BP*1), Y11, Y6
+	VFMADD231PS  32(BX)(R13*1), Y8, Y1
+	VFMADD231PS  32(BX)(R14*1), Y9, Y3
+	VFMADD231PS  32(BX)(R15*1), Y10, Y5
+	VFMADD231PS  32(BX)(BP*1), Y11, Y7
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
 	ADDQ         $+1, R11
 	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R13
+	SUBQ R8, R13
+	CMPQ R9, R13
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Y4
-	VFMADD231PS  (BX)(R9*1), Y4, Y0
-	VFMADD231PS  32(BX)(R9*1), Y4, Y1
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R14
+	VBROADCASTSS (AX)(R9*4), Y8
+	VFMADD231PS  (BX)(R14*1), Y8, Y0
+	VFMADD231PS  32(BX)(R14*1), Y8, Y1
+	ADDQ         $+1, R9
+	CMPQ         R9, R13
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVQ R11, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y4
-	VFMADD231PS  (BX)(R8*1), Y4, Y2
-	VFMADD231PS  32(BX)(R8*1), Y4, Y3
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	MOVWQZX      (CX)(R10*2), R13
+	VBROADCASTSS (AX)(R10*4), Y8
+	VFMADD231PS  (BX)(R13*1), Y8, Y2
+	VFMADD231PS  32(BX)(R13*1), Y8, Y3
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
+	MOVQ R12, R9
+	SUBQ R8, R9
+	CMPQ R11, R9
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R11*2), R10
+	VBROADCASTSS (AX)(R11*4), Y8
+	VFMADD231PS  (BX)(R10*1), Y8, Y4
+	VFMADD231PS  32(BX)(R10*1), Y8, Y5
+	ADDQ         $+1, R11
+	CMPQ         R11, R9
+	JLT          row3
+
+rdone3:
+	MOVL 12(DX)(DI*4), R9
+	ADDQ R12, R9
+	SUBQ R8, R9
+	CMPQ R12, R9
+	JGE  rdone4
+
+row4:
+	MOVWQZX      (CX)(R12*2), R8
+	VBROADCASTSS (AX)(R12*4), Y8
+	VFMADD231PS  (BX)(R8*1), Y8, Y6
+	VFMADD231PS  32(BX)(R8*1), Y8, Y7
+	ADDQ         $+1, R12
+	CMPQ         R12, R9
+	JLT          row4
+
+rdone4:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y4
-	VADDPS       Y4, Y0, Y0
-	VADDPS       Y4, Y1, Y1
+	VBROADCASTSS (R8)(DI*4), Y8
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y8, Y1, Y1
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y4
-	VBROADCASTSS hi+76(FP), Y5
-	VMAXPS       Y0, Y4, Y0
-	VMINPS       Y0, Y5, Y0
-	VMAXPS       Y1, Y4, Y1
-	VMINPS       Y1, Y5, Y1
+	VBROADCASTSS lo+72(FP), Y8
+	VBROADCASTSS hi+76(FP), Y9
+	VMAXPS       Y0, Y8, Y0
+	VMINPS       Y0, Y9, Y0
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
 
 noclamp1:
 	VMOVUPS      Y0, (SI)
@@ -531,17 +1172,17 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Y0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y0
 	VADDPS       Y0, Y2, Y2
 	VADDPS       Y0, Y3, Y3
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -551,61 +1192,284 @@ nobias2:
 	VMINPS       Y3, Y1, Y3
 
 noclamp2:
+	VMOVUPS      Y2, (R8)
+	VMOVUPS      Y3, 32(R8)
+	MOVQ         ldy+48(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R8, R10
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS 8(R8)(DI*4), Y0
+	VADDPS       Y0, Y4, Y4
+	VADDPS       Y0, Y5, Y5
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y1
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+
+noclamp3:
+	VMOVUPS      Y4, (R10)
+	VMOVUPS      Y5, 32(R10)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R10, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 12(R10)(DI*4), Y0
+	VADDPS       Y0, Y6, Y6
+	VADDPS       Y0, Y7, Y7
+
+nobias4:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y1
+	VMAXPS       Y6, Y0, Y6
+	VMINPS       Y6, Y1, Y6
+	VMAXPS       Y7, Y0, Y7
+	VMINPS       Y7, Y1, Y7
+
+noclamp4:
+	VMOVUPS Y6, (R8)
+	VMOVUPS Y7, 32(R8)
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+4, DI
+	JMP     group1
+
+fewer1:
+group2:
+	MOVQ    nrows+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+2
+	JLT     fewer2
+	XORQ    R9, R9
+	MOVL    (DX)(DI*4), R8
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
+	MOVQ    flags+56(FP), R11
+	TESTQ   $0x00000001, R11
+	JEQ     zero5
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	JMP     inited5
+
+zero5:
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+
+inited5:
+	MOVQ    ldy+48(FP), R11
+	SHLQ    $0x02, R11
+	ADDQ    SI, R11
+	MOVQ    flags+56(FP), R12
+	TESTQ   $0x00000001, R12
+	JEQ     zero6
+	VMOVUPS (R11), Y2
+	VMOVUPS 32(R11), Y3
+	JMP     inited6
+
+zero6:
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+
+inited6:
+	CMPQ R8, $+0
+	JLE  rem2
+
+lock2:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Y4
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Y5
+	VFMADD231PS  (BX)(R11*1), Y4, Y0
+	VFMADD231PS  (BX)(R12*1), Y5, Y2
+	VFMADD231PS  32(BX)(R11*1), Y4, Y1
+	VFMADD231PS  32(BX)(R12*1), Y5, Y3
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
+	JGE  rdone5
+
+row5:
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Y4
+	VFMADD231PS  (BX)(R12*1), Y4, Y0
+	VFMADD231PS  32(BX)(R12*1), Y4, Y1
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
+	JLT          row5
+
+rdone5:
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
+	JGE  rdone6
+
+row6:
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Y4
+	VFMADD231PS  (BX)(R8*1), Y4, Y2
+	VFMADD231PS  32(BX)(R8*1), Y4, Y3
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
+	JLT          row6
+
+rdone6:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias5
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y4
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y4, Y1, Y1
+
+nobias5:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp5
+	VBROADCASTSS lo+72(FP), Y4
+	VBROADCASTSS hi+76(FP), Y5
+	VMAXPS       Y0, Y4, Y0
+	VMINPS       Y0, Y5, Y0
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y5, Y1
+
+noclamp5:
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias6
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y0
+	VADDPS       Y0, Y2, Y2
+	VADDPS       Y0, Y3, Y3
+
+nobias6:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp6
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y1
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+
+noclamp6:
 	VMOVUPS Y2, (R8)
 	VMOVUPS Y3, 32(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group2
 
-single1:
+fewer2:
+group3:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
-	JEQ     zero3
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero7
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
-	JMP     inited3
+	JMP     inited7
 
-zero3:
+zero7:
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 
-inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+inited7:
+	CMPQ R8, $+0
+	JLE  rem3
 
-row3:
+lock3:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y2
 	VFMADD231PS  (BX)(R10*1), Y2, Y0
 	VFMADD231PS  32(BX)(R10*1), Y2, Y1
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
-	JLT          row3
+	JLT          lock3
 
-rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y2
+rem3:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone7
+
+row7:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y2
+	VFMADD231PS  (BX)(R8*1), Y2, Y0
+	VFMADD231PS  32(BX)(R8*1), Y2, Y1
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
+	JLT          row7
+
+rdone7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias7
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y2
 	VADDPS       Y2, Y0, Y0
 	VADDPS       Y2, Y1, Y1
 
-nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
-	JEQ          noclamp3
+nobias7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Y2
 	VBROADCASTSS hi+76(FP), Y3
 	VMAXPS       Y0, Y2, Y0
@@ -613,16 +1477,16 @@ nobias3:
 	VMAXPS       Y1, Y2, Y1
 	VMINPS       Y1, Y3, Y1
 
-noclamp3:
+noclamp7:
 	VMOVUPS Y0, (SI)
 	VMOVUPS Y1, 32(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group3
 
 exit1:
 	VZEROUPPER
@@ -630,7 +1494,7 @@ exit1:
 
 // func csrAVX2U2M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 // Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U2M(SB), NOSPLIT, $0-88
+TEXT ·csrAVX2U2M(SB), NOSPLIT, $8-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
 	MOVQ    cnt+16(FP), DX
@@ -642,18 +1506,33 @@ TEXT ·csrAVX2U2M(SB), NOSPLIT, $0-88
 	VMOVDQU 32(R8)(DI*4), Y0
 	XORQ    DI, DI
 
-pair1:
+group1:
 	MOVQ       nrows+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+2
-	JLT        single1
+	CMPQ       R8, $+4
+	JLT        fewer1
+	XORQ       R9, R9
 	MOVL       (DX)(DI*4), R8
-	MOVL       4(DX)(DI*4), R9
-	MOVQ       ldy+48(FP), R10
-	SHLQ       $0x02, R10
-	ADDQ       SI, R10
-	MOVQ       flags+56(FP), R11
-	TESTQ      $0x00000001, R11
+	MOVL       (DX)(DI*4), R11
+	MOVQ       R9, R10
+	ADDQ       R11, R10
+	MOVL       4(DX)(DI*4), R11
+	CMPQ       R11, R8
+	CMOVQLT    R11, R8
+	MOVL       4(DX)(DI*4), R12
+	MOVQ       R10, R11
+	ADDQ       R12, R11
+	MOVL       8(DX)(DI*4), R12
+	CMPQ       R12, R8
+	CMOVQLT    R12, R8
+	MOVL       8(DX)(DI*4), R13
+	MOVQ       R11, R12
+	ADDQ       R13, R12
+	MOVL       12(DX)(DI*4), R13
+	CMPQ       R13, R8
+	CMOVQLT    R13, R8
+	MOVQ       flags+56(FP), R13
+	TESTQ      $0x00000001, R13
 	JEQ        zero1
 	VMOVUPS    (SI), Y1
 	VMASKMOVPS 32(SI), Y0, Y2
@@ -664,11 +1543,14 @@ zero1:
 	VPXOR Y2, Y2, Y2
 
 inited1:
-	MOVQ       flags+56(FP), R11
-	TESTQ      $0x00000001, R11
+	MOVQ       ldy+48(FP), R13
+	SHLQ       $0x02, R13
+	ADDQ       SI, R13
+	MOVQ       flags+56(FP), R14
+	TESTQ      $0x00000001, R14
 	JEQ        zero2
-	VMOVUPS    (R10), Y3
-	VMASKMOVPS 32(R10), Y0, Y4
+	VMOVUPS    (R13), Y3
+	VMASKMOVPS 32(R13), Y0, Y4
 	JMP        inited2
 
 zero2:
@@ -676,74 +1558,143 @@ zero2:
 	VPXOR Y4, Y4, Y4
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	MOVQ       ldy+48(FP), R14
+	SHLQ       $0x02, R14
+	ADDQ       R13, R14
+	MOVQ       flags+56(FP), R13
+	TESTQ      $0x00000001, R13
+	JEQ        zero3
+	VMOVUPS    (R14), Y5
+	VMASKMOVPS 32(R14), Y0, Y6
+	JMP        inited3
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Y5
-	VBROADCASTSS (AX)(R12*4), Y6
-	VFMADD231PS  (BX)(R13*1), Y5, Y1
-	VFMADD231PS  (BX)(R14*1), Y6, Y3
-	VFMADD231PS  32(BX)(R13*1), Y5, Y2
-	VFMADD231PS  32(BX)(R14*1), Y6, Y4
+zero3:
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+
+inited3:
+	MOVQ       ldy+48(FP), R13
+	SHLQ       $0x02, R13
+	ADDQ       R14, R13
+	MOVQ       flags+56(FP), R14
+	TESTQ      $0x00000001, R14
+	JEQ        zero4
+	VMOVUPS    (R13), Y7
+	VMASKMOVPS 32(R13), Y0, Y8
+	JMP        inited4
+
+zero4:
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+
+inited4:
+	CMPQ R8, $+0
+	JLE  rem1
+
+lock1:
+	MOVWQZX      (CX)(R9*2), R13
+	VBROADCASTSS (AX)(R9*4), Y9
+	MOVWQZX      (CX)(R10*2), R14
+	VBROADCASTSS (AX)(R10*4), Y10
+	MOVWQZX      (CX)(R11*2), R15
+	VBROADCASTSS (AX)(R11*4), Y11
+	MOVWQZX      (CX)(R12*2), BP
+	VBROADCASTSS (AX)(R12*4), Y12
+	VFMADD231PS  (BX)(R13*1), Y9, Y1
+	VFMADD231PS  (BX)(R14*1), Y10, Y3
+	VFMADD231PS  (BX)(R15*1), Y11, Y5
+	VFMADD231PS  (BX)(BP*1), Y12, Y7
+	VFMADD231PS  32(BX)(R13*1), Y9, Y2
+	VFMADD231PS  32(BX)(R14*1), Y10, Y4
+	VFMADD231PS  32(BX)(R15*1), Y11, Y6
+	VFMADD231PS  32(BX)(BP*1), Y12, Y8
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
 	ADDQ         $+1, R11
 	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R13
+	SUBQ R8, R13
+	CMPQ R9, R13
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Y5
-	VFMADD231PS  (BX)(R9*1), Y5, Y1
-	VFMADD231PS  32(BX)(R9*1), Y5, Y2
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R14
+	VBROADCASTSS (AX)(R9*4), Y9
+	VFMADD231PS  (BX)(R14*1), Y9, Y1
+	VFMADD231PS  32(BX)(R14*1), Y9, Y2
+	ADDQ         $+1, R9
+	CMPQ         R9, R13
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVQ R11, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y5
-	VFMADD231PS  (BX)(R8*1), Y5, Y3
-	VFMADD231PS  32(BX)(R8*1), Y5, Y4
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	MOVWQZX      (CX)(R10*2), R13
+	VBROADCASTSS (AX)(R10*4), Y9
+	VFMADD231PS  (BX)(R13*1), Y9, Y3
+	VFMADD231PS  32(BX)(R13*1), Y9, Y4
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
+	MOVQ R12, R9
+	SUBQ R8, R9
+	CMPQ R11, R9
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R11*2), R10
+	VBROADCASTSS (AX)(R11*4), Y9
+	VFMADD231PS  (BX)(R10*1), Y9, Y5
+	VFMADD231PS  32(BX)(R10*1), Y9, Y6
+	ADDQ         $+1, R11
+	CMPQ         R11, R9
+	JLT          row3
+
+rdone3:
+	MOVL 12(DX)(DI*4), R9
+	ADDQ R12, R9
+	SUBQ R8, R9
+	CMPQ R12, R9
+	JGE  rdone4
+
+row4:
+	MOVWQZX      (CX)(R12*2), R8
+	VBROADCASTSS (AX)(R12*4), Y9
+	VFMADD231PS  (BX)(R8*1), Y9, Y7
+	VFMADD231PS  32(BX)(R8*1), Y9, Y8
+	ADDQ         $+1, R12
+	CMPQ         R12, R9
+	JLT          row4
+
+rdone4:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y5
-	VADDPS       Y5, Y1, Y1
-	VADDPS       Y5, Y2, Y2
+	VBROADCASTSS (R8)(DI*4), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y5
-	VBROADCASTSS hi+76(FP), Y6
-	VMAXPS       Y1, Y5, Y1
-	VMINPS       Y1, Y6, Y1
-	VMAXPS       Y2, Y5, Y2
-	VMINPS       Y2, Y6, Y2
+	VBROADCASTSS lo+72(FP), Y9
+	VBROADCASTSS hi+76(FP), Y10
+	VMAXPS       Y1, Y9, Y1
+	VMINPS       Y1, Y10, Y1
+	VMAXPS       Y2, Y9, Y2
+	VMINPS       Y2, Y10, Y2
 
 noclamp1:
 	VMOVUPS      Y1, (SI)
@@ -751,17 +1702,17 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Y1
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y1
 	VADDPS       Y1, Y3, Y3
 	VADDPS       Y1, Y4, Y4
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Y1
 	VBROADCASTSS hi+76(FP), Y2
@@ -771,61 +1722,284 @@ nobias2:
 	VMINPS       Y4, Y2, Y4
 
 noclamp2:
+	VMOVUPS      Y3, (R8)
+	VMASKMOVPS   Y4, Y0, 32(R8)
+	MOVQ         ldy+48(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R8, R10
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS 8(R8)(DI*4), Y1
+	VADDPS       Y1, Y5, Y5
+	VADDPS       Y1, Y6, Y6
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y5, Y1, Y5
+	VMINPS       Y5, Y2, Y5
+	VMAXPS       Y6, Y1, Y6
+	VMINPS       Y6, Y2, Y6
+
+noclamp3:
+	VMOVUPS      Y5, (R10)
+	VMASKMOVPS   Y6, Y0, 32(R10)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R10, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 12(R10)(DI*4), Y1
+	VADDPS       Y1, Y7, Y7
+	VADDPS       Y1, Y8, Y8
+
+nobias4:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y7, Y1, Y7
+	VMINPS       Y7, Y2, Y7
+	VMAXPS       Y8, Y1, Y8
+	VMINPS       Y8, Y2, Y8
+
+noclamp4:
+	VMOVUPS    Y7, (R8)
+	VMASKMOVPS Y8, Y0, 32(R8)
+	LEAQ       (AX)(R9*4), AX
+	LEAQ       (CX)(R9*2), CX
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	ADDQ       $+4, DI
+	JMP        group1
+
+fewer1:
+group2:
+	MOVQ       nrows+24(FP), R8
+	SUBQ       DI, R8
+	CMPQ       R8, $+2
+	JLT        fewer2
+	XORQ       R9, R9
+	MOVL       (DX)(DI*4), R8
+	MOVL       (DX)(DI*4), R11
+	MOVQ       R9, R10
+	ADDQ       R11, R10
+	MOVL       4(DX)(DI*4), R11
+	CMPQ       R11, R8
+	CMOVQLT    R11, R8
+	MOVQ       flags+56(FP), R11
+	TESTQ      $0x00000001, R11
+	JEQ        zero5
+	VMOVUPS    (SI), Y1
+	VMASKMOVPS 32(SI), Y0, Y2
+	JMP        inited5
+
+zero5:
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+
+inited5:
+	MOVQ       ldy+48(FP), R11
+	SHLQ       $0x02, R11
+	ADDQ       SI, R11
+	MOVQ       flags+56(FP), R12
+	TESTQ      $0x00000001, R12
+	JEQ        zero6
+	VMOVUPS    (R11), Y3
+	VMASKMOVPS 32(R11), Y0, Y4
+	JMP        inited6
+
+zero6:
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+
+inited6:
+	CMPQ R8, $+0
+	JLE  rem2
+
+lock2:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Y5
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Y6
+	VFMADD231PS  (BX)(R11*1), Y5, Y1
+	VFMADD231PS  (BX)(R12*1), Y6, Y3
+	VFMADD231PS  32(BX)(R11*1), Y5, Y2
+	VFMADD231PS  32(BX)(R12*1), Y6, Y4
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
+	JGE  rdone5
+
+row5:
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Y5
+	VFMADD231PS  (BX)(R12*1), Y5, Y1
+	VFMADD231PS  32(BX)(R12*1), Y5, Y2
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
+	JLT          row5
+
+rdone5:
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
+	JGE  rdone6
+
+row6:
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Y5
+	VFMADD231PS  (BX)(R8*1), Y5, Y3
+	VFMADD231PS  32(BX)(R8*1), Y5, Y4
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
+	JLT          row6
+
+rdone6:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias5
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
+
+nobias5:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp5
+	VBROADCASTSS lo+72(FP), Y5
+	VBROADCASTSS hi+76(FP), Y6
+	VMAXPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
+	VMAXPS       Y2, Y5, Y2
+	VMINPS       Y2, Y6, Y2
+
+noclamp5:
+	VMOVUPS      Y1, (SI)
+	VMASKMOVPS   Y2, Y0, 32(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias6
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y1
+	VADDPS       Y1, Y3, Y3
+	VADDPS       Y1, Y4, Y4
+
+nobias6:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp6
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y3, Y1, Y3
+	VMINPS       Y3, Y2, Y3
+	VMAXPS       Y4, Y1, Y4
+	VMINPS       Y4, Y2, Y4
+
+noclamp6:
 	VMOVUPS    Y3, (R8)
 	VMASKMOVPS Y4, Y0, 32(R8)
-	LEAQ       (AX)(R10*4), AX
-	LEAQ       (CX)(R10*2), CX
-	MOVQ       R8, SI
+	LEAQ       (AX)(R9*4), AX
+	LEAQ       (CX)(R9*2), CX
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+2, DI
-	JMP        pair1
+	JMP        group2
 
-single1:
+fewer2:
+group3:
 	MOVQ       nrows+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+0
-	JLE        exit1
+	CMPQ       R8, $+1
+	JLT        exit1
+	XORQ       R9, R9
 	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R9
-	TESTQ      $0x00000001, R9
-	JEQ        zero3
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
+	JEQ        zero7
 	VMOVUPS    (SI), Y1
 	VMASKMOVPS 32(SI), Y0, Y2
-	JMP        inited3
+	JMP        inited7
 
-zero3:
+zero7:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 
-inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+inited7:
+	CMPQ R8, $+0
+	JLE  rem3
 
-row3:
+lock3:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y3
 	VFMADD231PS  (BX)(R10*1), Y3, Y1
 	VFMADD231PS  32(BX)(R10*1), Y3, Y2
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
-	JLT          row3
+	JLT          lock3
 
-rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y3
+rem3:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone7
+
+row7:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y3
+	VFMADD231PS  (BX)(R8*1), Y3, Y1
+	VFMADD231PS  32(BX)(R8*1), Y3, Y2
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
+	JLT          row7
+
+rdone7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias7
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y3
 	VADDPS       Y3, Y1, Y1
 	VADDPS       Y3, Y2, Y2
 
-nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
-	JEQ          noclamp3
+nobias7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Y3
 	VBROADCASTSS hi+76(FP), Y4
 	VMAXPS       Y1, Y3, Y1
@@ -833,16 +2007,16 @@ nobias3:
 	VMAXPS       Y2, Y3, Y2
 	VMINPS       Y2, Y4, Y2
 
-noclamp3:
+noclamp7:
 	VMOVUPS    Y1, (SI)
 	VMASKMOVPS Y2, Y0, 32(SI)
-	LEAQ       (AX)(R8*4), AX
-	LEAQ       (CX)(R8*2), CX
+	LEAQ       (AX)(R10*4), AX
+	LEAQ       (CX)(R10*2), CX
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+1, DI
-	JMP        single1
+	JMP        group3
 
 exit1:
 	VZEROUPPER
@@ -858,16 +2032,19 @@ TEXT ·csrAVX2U3(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-pair1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+2
-	JLT     single1
+	JLT     fewer1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVL    4(DX)(DI*4), R9
-	MOVQ    ldy+48(FP), R10
-	SHLQ    $0x02, R10
-	ADDQ    SI, R10
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
 	MOVQ    flags+56(FP), R11
 	TESTQ   $0x00000001, R11
 	JEQ     zero1
@@ -882,12 +2059,15 @@ zero1:
 	VPXOR Y2, Y2, Y2
 
 inited1:
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    ldy+48(FP), R11
+	SHLQ    $0x02, R11
+	ADDQ    SI, R11
+	MOVQ    flags+56(FP), R12
+	TESTQ   $0x00000001, R12
 	JEQ     zero2
-	VMOVUPS (R10), Y3
-	VMOVUPS 32(R10), Y4
-	VMOVUPS 64(R10), Y5
+	VMOVUPS (R11), Y3
+	VMOVUPS 32(R11), Y4
+	VMOVUPS 64(R11), Y5
 	JMP     inited2
 
 zero2:
@@ -896,57 +2076,56 @@ zero2:
 	VPXOR Y5, Y5, Y5
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Y6
-	VBROADCASTSS (AX)(R12*4), Y7
-	VFMADD231PS  (BX)(R13*1), Y6, Y0
-	VFMADD231PS  (BX)(R14*1), Y7, Y3
-	VFMADD231PS  32(BX)(R13*1), Y6, Y1
-	VFMADD231PS  32(BX)(R14*1), Y7, Y4
-	VFMADD231PS  64(BX)(R13*1), Y6, Y2
-	VFMADD231PS  64(BX)(R14*1), Y7, Y5
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Y6
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Y7
+	VFMADD231PS  (BX)(R11*1), Y6, Y0
+	VFMADD231PS  (BX)(R12*1), Y7, Y3
+	VFMADD231PS  32(BX)(R11*1), Y6, Y1
+	VFMADD231PS  32(BX)(R12*1), Y7, Y4
+	VFMADD231PS  64(BX)(R11*1), Y6, Y2
+	VFMADD231PS  64(BX)(R12*1), Y7, Y5
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Y6
-	VFMADD231PS  (BX)(R9*1), Y6, Y0
-	VFMADD231PS  32(BX)(R9*1), Y6, Y1
-	VFMADD231PS  64(BX)(R9*1), Y6, Y2
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Y6
+	VFMADD231PS  (BX)(R12*1), Y6, Y0
+	VFMADD231PS  32(BX)(R12*1), Y6, Y1
+	VFMADD231PS  64(BX)(R12*1), Y6, Y2
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y6
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Y6
 	VFMADD231PS  (BX)(R8*1), Y6, Y3
 	VFMADD231PS  32(BX)(R8*1), Y6, Y4
 	VFMADD231PS  64(BX)(R8*1), Y6, Y5
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -979,18 +2158,18 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Y0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y0
 	VADDPS       Y0, Y3, Y3
 	VADDPS       Y0, Y4, Y4
 	VADDPS       Y0, Y5, Y5
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -1005,23 +2184,27 @@ noclamp2:
 	VMOVUPS Y3, (R8)
 	VMOVUPS Y4, 32(R8)
 	VMOVUPS Y5, 64(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero3
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
@@ -1034,11 +2217,10 @@ zero3:
 	VPXOR Y2, Y2, Y2
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y3
 	VFMADD231PS  (BX)(R10*1), Y3, Y0
@@ -1046,21 +2228,38 @@ row3:
 	VFMADD231PS  64(BX)(R10*1), Y3, Y2
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y3
+	VFMADD231PS  (BX)(R8*1), Y3, Y0
+	VFMADD231PS  32(BX)(R8*1), Y3, Y1
+	VFMADD231PS  64(BX)(R8*1), Y3, Y2
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y3
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y3
 	VADDPS       Y3, Y0, Y0
 	VADDPS       Y3, Y1, Y1
 	VADDPS       Y3, Y2, Y2
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Y3
 	VBROADCASTSS hi+76(FP), Y4
@@ -1075,13 +2274,13 @@ noclamp3:
 	VMOVUPS Y0, (SI)
 	VMOVUPS Y1, 32(SI)
 	VMOVUPS Y2, 64(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER
@@ -1101,16 +2300,19 @@ TEXT ·csrAVX2U3M(SB), NOSPLIT, $0-88
 	VMOVDQU 32(R8)(DI*4), Y0
 	XORQ    DI, DI
 
-pair1:
+group1:
 	MOVQ       nrows+24(FP), R8
 	SUBQ       DI, R8
 	CMPQ       R8, $+2
-	JLT        single1
+	JLT        fewer1
+	XORQ       R9, R9
 	MOVL       (DX)(DI*4), R8
-	MOVL       4(DX)(DI*4), R9
-	MOVQ       ldy+48(FP), R10
-	SHLQ       $0x02, R10
-	ADDQ       SI, R10
+	MOVL       (DX)(DI*4), R11
+	MOVQ       R9, R10
+	ADDQ       R11, R10
+	MOVL       4(DX)(DI*4), R11
+	CMPQ       R11, R8
+	CMOVQLT    R11, R8
 	MOVQ       flags+56(FP), R11
 	TESTQ      $0x00000001, R11
 	JEQ        zero1
@@ -1125,12 +2327,15 @@ zero1:
 	VPXOR Y3, Y3, Y3
 
 inited1:
-	MOVQ       flags+56(FP), R11
-	TESTQ      $0x00000001, R11
+	MOVQ       ldy+48(FP), R11
+	SHLQ       $0x02, R11
+	ADDQ       SI, R11
+	MOVQ       flags+56(FP), R12
+	TESTQ      $0x00000001, R12
 	JEQ        zero2
-	VMOVUPS    (R10), Y4
-	VMOVUPS    32(R10), Y5
-	VMASKMOVPS 64(R10), Y0, Y6
+	VMOVUPS    (R11), Y4
+	VMOVUPS    32(R11), Y5
+	VMASKMOVPS 64(R11), Y0, Y6
 	JMP        inited2
 
 zero2:
@@ -1139,57 +2344,56 @@ zero2:
 	VPXOR Y6, Y6, Y6
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Y7
-	VBROADCASTSS (AX)(R12*4), Y8
-	VFMADD231PS  (BX)(R13*1), Y7, Y1
-	VFMADD231PS  (BX)(R14*1), Y8, Y4
-	VFMADD231PS  32(BX)(R13*1), Y7, Y2
-	VFMADD231PS  32(BX)(R14*1), Y8, Y5
-	VFMADD231PS  64(BX)(R13*1), Y7, Y3
-	VFMADD231PS  64(BX)(R14*1), Y8, Y6
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Y7
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Y8
+	VFMADD231PS  (BX)(R11*1), Y7, Y1
+	VFMADD231PS  (BX)(R12*1), Y8, Y4
+	VFMADD231PS  32(BX)(R11*1), Y7, Y2
+	VFMADD231PS  32(BX)(R12*1), Y8, Y5
+	VFMADD231PS  64(BX)(R11*1), Y7, Y3
+	VFMADD231PS  64(BX)(R12*1), Y8, Y6
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Y7
-	VFMADD231PS  (BX)(R9*1), Y7, Y1
-	VFMADD231PS  32(BX)(R9*1), Y7, Y2
-	VFMADD231PS  64(BX)(R9*1), Y7, Y3
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Y7
+	VFMADD231PS  (BX)(R12*1), Y7, Y1
+	VFMADD231PS  32(BX)(R12*1), Y7, Y2
+	VFMADD231PS  64(BX)(R12*1), Y7, Y3
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y7
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Y7
 	VFMADD231PS  (BX)(R8*1), Y7, Y4
 	VFMADD231PS  32(BX)(R8*1), Y7, Y5
 	VFMADD231PS  64(BX)(R8*1), Y7, Y6
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -1222,18 +2426,18 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Y1
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y1
 	VADDPS       Y1, Y4, Y4
 	VADDPS       Y1, Y5, Y5
 	VADDPS       Y1, Y6, Y6
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Y1
 	VBROADCASTSS hi+76(FP), Y2
@@ -1248,23 +2452,27 @@ noclamp2:
 	VMOVUPS    Y4, (R8)
 	VMOVUPS    Y5, 32(R8)
 	VMASKMOVPS Y6, Y0, 64(R8)
-	LEAQ       (AX)(R10*4), AX
-	LEAQ       (CX)(R10*2), CX
-	MOVQ       R8, SI
+	LEAQ       (AX)(R9*4), AX
+	LEAQ       (CX)(R9*2), CX
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+2, DI
-	JMP        pair1
+	JMP        group1
 
-single1:
+fewer1:
+group2:
 	MOVQ       nrows+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+0
-	JLE        exit1
+	CMPQ       R8, $+1
+	JLT        exit1
+	XORQ       R9, R9
 	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R9
-	TESTQ      $0x00000001, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
 	JEQ        zero3
 	VMOVUPS    (SI), Y1
 	VMOVUPS    32(SI), Y2
@@ -1277,11 +2485,10 @@ zero3:
 	VPXOR Y3, Y3, Y3
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y4
 	VFMADD231PS  (BX)(R10*1), Y4, Y1
@@ -1289,21 +2496,38 @@ row3:
 	VFMADD231PS  64(BX)(R10*1), Y4, Y3
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y4
+	VFMADD231PS  (BX)(R8*1), Y4, Y1
+	VFMADD231PS  32(BX)(R8*1), Y4, Y2
+	VFMADD231PS  64(BX)(R8*1), Y4, Y3
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y4
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y4
 	VADDPS       Y4, Y1, Y1
 	VADDPS       Y4, Y2, Y2
 	VADDPS       Y4, Y3, Y3
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Y4
 	VBROADCASTSS hi+76(FP), Y5
@@ -1318,13 +2542,13 @@ noclamp3:
 	VMOVUPS    Y1, (SI)
 	VMOVUPS    Y2, 32(SI)
 	VMASKMOVPS Y3, Y0, 64(SI)
-	LEAQ       (AX)(R8*4), AX
-	LEAQ       (CX)(R8*2), CX
+	LEAQ       (AX)(R10*4), AX
+	LEAQ       (CX)(R10*2), CX
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+1, DI
-	JMP        single1
+	JMP        group2
 
 exit1:
 	VZEROUPPER
@@ -1340,16 +2564,19 @@ TEXT ·csrAVX2U4(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-pair1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+2
-	JLT     single1
+	JLT     fewer1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVL    4(DX)(DI*4), R9
-	MOVQ    ldy+48(FP), R10
-	SHLQ    $0x02, R10
-	ADDQ    SI, R10
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
 	MOVQ    flags+56(FP), R11
 	TESTQ   $0x00000001, R11
 	JEQ     zero1
@@ -1366,13 +2593,16 @@ zero1:
 	VPXOR Y3, Y3, Y3
 
 inited1:
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    ldy+48(FP), R11
+	SHLQ    $0x02, R11
+	ADDQ    SI, R11
+	MOVQ    flags+56(FP), R12
+	TESTQ   $0x00000001, R12
 	JEQ     zero2
-	VMOVUPS (R10), Y4
-	VMOVUPS 32(R10), Y5
-	VMOVUPS 64(R10), Y6
-	VMOVUPS 96(R10), Y7
+	VMOVUPS (R11), Y4
+	VMOVUPS 32(R11), Y5
+	VMOVUPS 64(R11), Y6
+	VMOVUPS 96(R11), Y7
 	JMP     inited2
 
 zero2:
@@ -1382,61 +2612,60 @@ zero2:
 	VPXOR Y7, Y7, Y7
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Y8
-	VBROADCASTSS (AX)(R12*4), Y9
-	VFMADD231PS  (BX)(R13*1), Y8, Y0
-	VFMADD231PS  (BX)(R14*1), Y9, Y4
-	VFMADD231PS  32(BX)(R13*1), Y8, Y1
-	VFMADD231PS  32(BX)(R14*1), Y9, Y5
-	VFMADD231PS  64(BX)(R13*1), Y8, Y2
-	VFMADD231PS  64(BX)(R14*1), Y9, Y6
-	VFMADD231PS  96(BX)(R13*1), Y8, Y3
-	VFMADD231PS  96(BX)(R14*1), Y9, Y7
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Y8
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Y9
+	VFMADD231PS  (BX)(R11*1), Y8, Y0
+	VFMADD231PS  (BX)(R12*1), Y9, Y4
+	VFMADD231PS  32(BX)(R11*1), Y8, Y1
+	VFMADD231PS  32(BX)(R12*1), Y9, Y5
+	VFMADD231PS  64(BX)(R11*1), Y8, Y2
+	VFMADD231PS  64(BX)(R12*1), Y9, Y6
+	VFMADD231PS  96(BX)(R11*1), Y8, Y3
+	VFMADD231PS  96(BX)(R12*1), Y9, Y7
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Y8
-	VFMADD231PS  (BX)(R9*1), Y8, Y0
-	VFMADD231PS  32(BX)(R9*1), Y8, Y1
-	VFMADD231PS  64(BX)(R9*1), Y8, Y2
-	VFMADD231PS  96(BX)(R9*1), Y8, Y3
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Y8
+	VFMADD231PS  (BX)(R12*1), Y8, Y0
+	VFMADD231PS  32(BX)(R12*1), Y8, Y1
+	VFMADD231PS  64(BX)(R12*1), Y8, Y2
+	VFMADD231PS  96(BX)(R12*1), Y8, Y3
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y8
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Y8
 	VFMADD231PS  (BX)(R8*1), Y8, Y4
 	VFMADD231PS  32(BX)(R8*1), Y8, Y5
 	VFMADD231PS  64(BX)(R8*1), Y8, Y6
 	VFMADD231PS  96(BX)(R8*1), Y8, Y7
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -1473,19 +2702,19 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Y0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y0
 	VADDPS       Y0, Y4, Y4
 	VADDPS       Y0, Y5, Y5
 	VADDPS       Y0, Y6, Y6
 	VADDPS       Y0, Y7, Y7
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -1503,23 +2732,27 @@ noclamp2:
 	VMOVUPS Y5, 32(R8)
 	VMOVUPS Y6, 64(R8)
 	VMOVUPS Y7, 96(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero3
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
@@ -1534,11 +2767,10 @@ zero3:
 	VPXOR Y3, Y3, Y3
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y4
 	VFMADD231PS  (BX)(R10*1), Y4, Y0
@@ -1547,22 +2779,40 @@ row3:
 	VFMADD231PS  96(BX)(R10*1), Y4, Y3
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y4
+	VFMADD231PS  (BX)(R8*1), Y4, Y0
+	VFMADD231PS  32(BX)(R8*1), Y4, Y1
+	VFMADD231PS  64(BX)(R8*1), Y4, Y2
+	VFMADD231PS  96(BX)(R8*1), Y4, Y3
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y4
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y4
 	VADDPS       Y4, Y0, Y0
 	VADDPS       Y4, Y1, Y1
 	VADDPS       Y4, Y2, Y2
 	VADDPS       Y4, Y3, Y3
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Y4
 	VBROADCASTSS hi+76(FP), Y5
@@ -1580,13 +2830,13 @@ noclamp3:
 	VMOVUPS Y1, 32(SI)
 	VMOVUPS Y2, 64(SI)
 	VMOVUPS Y3, 96(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER
@@ -1606,16 +2856,19 @@ TEXT ·csrAVX2U4M(SB), NOSPLIT, $0-88
 	VMOVDQU 32(R8)(DI*4), Y0
 	XORQ    DI, DI
 
-pair1:
+group1:
 	MOVQ       nrows+24(FP), R8
 	SUBQ       DI, R8
 	CMPQ       R8, $+2
-	JLT        single1
+	JLT        fewer1
+	XORQ       R9, R9
 	MOVL       (DX)(DI*4), R8
-	MOVL       4(DX)(DI*4), R9
-	MOVQ       ldy+48(FP), R10
-	SHLQ       $0x02, R10
-	ADDQ       SI, R10
+	MOVL       (DX)(DI*4), R11
+	MOVQ       R9, R10
+	ADDQ       R11, R10
+	MOVL       4(DX)(DI*4), R11
+	CMPQ       R11, R8
+	CMOVQLT    R11, R8
 	MOVQ       flags+56(FP), R11
 	TESTQ      $0x00000001, R11
 	JEQ        zero1
@@ -1632,13 +2885,16 @@ zero1:
 	VPXOR Y4, Y4, Y4
 
 inited1:
-	MOVQ       flags+56(FP), R11
-	TESTQ      $0x00000001, R11
+	MOVQ       ldy+48(FP), R11
+	SHLQ       $0x02, R11
+	ADDQ       SI, R11
+	MOVQ       flags+56(FP), R12
+	TESTQ      $0x00000001, R12
 	JEQ        zero2
-	VMOVUPS    (R10), Y5
-	VMOVUPS    32(R10), Y6
-	VMOVUPS    64(R10), Y7
-	VMASKMOVPS 96(R10), Y0, Y8
+	VMOVUPS    (R11), Y5
+	VMOVUPS    32(R11), Y6
+	VMOVUPS    64(R11), Y7
+	VMASKMOVPS 96(R11), Y0, Y8
 	JMP        inited2
 
 zero2:
@@ -1648,61 +2904,60 @@ zero2:
 	VPXOR Y8, Y8, Y8
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Y9
-	VBROADCASTSS (AX)(R12*4), Y10
-	VFMADD231PS  (BX)(R13*1), Y9, Y1
-	VFMADD231PS  (BX)(R14*1), Y10, Y5
-	VFMADD231PS  32(BX)(R13*1), Y9, Y2
-	VFMADD231PS  32(BX)(R14*1), Y10, Y6
-	VFMADD231PS  64(BX)(R13*1), Y9, Y3
-	VFMADD231PS  64(BX)(R14*1), Y10, Y7
-	VFMADD231PS  96(BX)(R13*1), Y9, Y4
-	VFMADD231PS  96(BX)(R14*1), Y10, Y8
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Y9
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Y10
+	VFMADD231PS  (BX)(R11*1), Y9, Y1
+	VFMADD231PS  (BX)(R12*1), Y10, Y5
+	VFMADD231PS  32(BX)(R11*1), Y9, Y2
+	VFMADD231PS  32(BX)(R12*1), Y10, Y6
+	VFMADD231PS  64(BX)(R11*1), Y9, Y3
+	VFMADD231PS  64(BX)(R12*1), Y10, Y7
+	VFMADD231PS  96(BX)(R11*1), Y9, Y4
+	VFMADD231PS  96(BX)(R12*1), Y10, Y8
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Y9
-	VFMADD231PS  (BX)(R9*1), Y9, Y1
-	VFMADD231PS  32(BX)(R9*1), Y9, Y2
-	VFMADD231PS  64(BX)(R9*1), Y9, Y3
-	VFMADD231PS  96(BX)(R9*1), Y9, Y4
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Y9
+	VFMADD231PS  (BX)(R12*1), Y9, Y1
+	VFMADD231PS  32(BX)(R12*1), Y9, Y2
+	VFMADD231PS  64(BX)(R12*1), Y9, Y3
+	VFMADD231PS  96(BX)(R12*1), Y9, Y4
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y9
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Y9
 	VFMADD231PS  (BX)(R8*1), Y9, Y5
 	VFMADD231PS  32(BX)(R8*1), Y9, Y6
 	VFMADD231PS  64(BX)(R8*1), Y9, Y7
 	VFMADD231PS  96(BX)(R8*1), Y9, Y8
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -1739,19 +2994,19 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Y1
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y1
 	VADDPS       Y1, Y5, Y5
 	VADDPS       Y1, Y6, Y6
 	VADDPS       Y1, Y7, Y7
 	VADDPS       Y1, Y8, Y8
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Y1
 	VBROADCASTSS hi+76(FP), Y2
@@ -1769,23 +3024,27 @@ noclamp2:
 	VMOVUPS    Y6, 32(R8)
 	VMOVUPS    Y7, 64(R8)
 	VMASKMOVPS Y8, Y0, 96(R8)
-	LEAQ       (AX)(R10*4), AX
-	LEAQ       (CX)(R10*2), CX
-	MOVQ       R8, SI
+	LEAQ       (AX)(R9*4), AX
+	LEAQ       (CX)(R9*2), CX
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+2, DI
-	JMP        pair1
+	JMP        group1
 
-single1:
+fewer1:
+group2:
 	MOVQ       nrows+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+0
-	JLE        exit1
+	CMPQ       R8, $+1
+	JLT        exit1
+	XORQ       R9, R9
 	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R9
-	TESTQ      $0x00000001, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
 	JEQ        zero3
 	VMOVUPS    (SI), Y1
 	VMOVUPS    32(SI), Y2
@@ -1800,11 +3059,10 @@ zero3:
 	VPXOR Y4, Y4, Y4
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y5
 	VFMADD231PS  (BX)(R10*1), Y5, Y1
@@ -1813,22 +3071,40 @@ row3:
 	VFMADD231PS  96(BX)(R10*1), Y5, Y4
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y5
+	VFMADD231PS  (BX)(R8*1), Y5, Y1
+	VFMADD231PS  32(BX)(R8*1), Y5, Y2
+	VFMADD231PS  64(BX)(R8*1), Y5, Y3
+	VFMADD231PS  96(BX)(R8*1), Y5, Y4
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y5
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y5
 	VADDPS       Y5, Y1, Y1
 	VADDPS       Y5, Y2, Y2
 	VADDPS       Y5, Y3, Y3
 	VADDPS       Y5, Y4, Y4
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Y5
 	VBROADCASTSS hi+76(FP), Y6
@@ -1846,13 +3122,13 @@ noclamp3:
 	VMOVUPS    Y2, 32(SI)
 	VMOVUPS    Y3, 64(SI)
 	VMASKMOVPS Y4, Y0, 96(SI)
-	LEAQ       (AX)(R8*4), AX
-	LEAQ       (CX)(R8*2), CX
+	LEAQ       (AX)(R10*4), AX
+	LEAQ       (CX)(R10*2), CX
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+1, DI
-	JMP        single1
+	JMP        group2
 
 exit1:
 	VZEROUPPER
@@ -1868,16 +3144,19 @@ TEXT ·csrAVX2U5(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-pair1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+2
-	JLT     single1
+	JLT     fewer1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVL    4(DX)(DI*4), R9
-	MOVQ    ldy+48(FP), R10
-	SHLQ    $0x02, R10
-	ADDQ    SI, R10
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
 	MOVQ    flags+56(FP), R11
 	TESTQ   $0x00000001, R11
 	JEQ     zero1
@@ -1896,14 +3175,17 @@ zero1:
 	VPXOR Y4, Y4, Y4
 
 inited1:
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    ldy+48(FP), R11
+	SHLQ    $0x02, R11
+	ADDQ    SI, R11
+	MOVQ    flags+56(FP), R12
+	TESTQ   $0x00000001, R12
 	JEQ     zero2
-	VMOVUPS (R10), Y5
-	VMOVUPS 32(R10), Y6
-	VMOVUPS 64(R10), Y7
-	VMOVUPS 96(R10), Y8
-	VMOVUPS 128(R10), Y9
+	VMOVUPS (R11), Y5
+	VMOVUPS 32(R11), Y6
+	VMOVUPS 64(R11), Y7
+	VMOVUPS 96(R11), Y8
+	VMOVUPS 128(R11), Y9
 	JMP     inited2
 
 zero2:
@@ -1914,65 +3196,64 @@ zero2:
 	VPXOR Y9, Y9, Y9
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Y10
-	VBROADCASTSS (AX)(R12*4), Y11
-	VFMADD231PS  (BX)(R13*1), Y10, Y0
-	VFMADD231PS  (BX)(R14*1), Y11, Y5
-	VFMADD231PS  32(BX)(R13*1), Y10, Y1
-	VFMADD231PS  32(BX)(R14*1), Y11, Y6
-	VFMADD231PS  64(BX)(R13*1), Y10, Y2
-	VFMADD231PS  64(BX)(R14*1), Y11, Y7
-	VFMADD231PS  96(BX)(R13*1), Y10, Y3
-	VFMADD231PS  96(BX)(R14*1), Y11, Y8
-	VFMADD231PS  128(BX)(R13*1), Y10, Y4
-	VFMADD231PS  128(BX)(R14*1), Y11, Y9
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Y10
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Y11
+	VFMADD231PS  (BX)(R11*1), Y10, Y0
+	VFMADD231PS  (BX)(R12*1), Y11, Y5
+	VFMADD231PS  32(BX)(R11*1), Y10, Y1
+	VFMADD231PS  32(BX)(R12*1), Y11, Y6
+	VFMADD231PS  64(BX)(R11*1), Y10, Y2
+	VFMADD231PS  64(BX)(R12*1), Y11, Y7
+	VFMADD231PS  96(BX)(R11*1), Y10, Y3
+	VFMADD231PS  96(BX)(R12*1), Y11, Y8
+	VFMADD231PS  128(BX)(R11*1), Y10, Y4
+	VFMADD231PS  128(BX)(R12*1), Y11, Y9
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Y10
-	VFMADD231PS  (BX)(R9*1), Y10, Y0
-	VFMADD231PS  32(BX)(R9*1), Y10, Y1
-	VFMADD231PS  64(BX)(R9*1), Y10, Y2
-	VFMADD231PS  96(BX)(R9*1), Y10, Y3
-	VFMADD231PS  128(BX)(R9*1), Y10, Y4
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Y10
+	VFMADD231PS  (BX)(R12*1), Y10, Y0
+	VFMADD231PS  32(BX)(R12*1), Y10, Y1
+	VFMADD231PS  64(BX)(R12*1), Y10, Y2
+	VFMADD231PS  96(BX)(R12*1), Y10, Y3
+	VFMADD231PS  128(BX)(R12*1), Y10, Y4
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y10
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Y10
 	VFMADD231PS  (BX)(R8*1), Y10, Y5
 	VFMADD231PS  32(BX)(R8*1), Y10, Y6
 	VFMADD231PS  64(BX)(R8*1), Y10, Y7
 	VFMADD231PS  96(BX)(R8*1), Y10, Y8
 	VFMADD231PS  128(BX)(R8*1), Y10, Y9
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -2013,11 +3294,11 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Y0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y0
 	VADDPS       Y0, Y5, Y5
 	VADDPS       Y0, Y6, Y6
 	VADDPS       Y0, Y7, Y7
@@ -2025,8 +3306,8 @@ noclamp1:
 	VADDPS       Y0, Y9, Y9
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -2047,23 +3328,27 @@ noclamp2:
 	VMOVUPS Y7, 64(R8)
 	VMOVUPS Y8, 96(R8)
 	VMOVUPS Y9, 128(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero3
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
@@ -2080,11 +3365,10 @@ zero3:
 	VPXOR Y4, Y4, Y4
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y5
 	VFMADD231PS  (BX)(R10*1), Y5, Y0
@@ -2094,14 +3378,33 @@ row3:
 	VFMADD231PS  128(BX)(R10*1), Y5, Y4
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y5
+	VFMADD231PS  (BX)(R8*1), Y5, Y0
+	VFMADD231PS  32(BX)(R8*1), Y5, Y1
+	VFMADD231PS  64(BX)(R8*1), Y5, Y2
+	VFMADD231PS  96(BX)(R8*1), Y5, Y3
+	VFMADD231PS  128(BX)(R8*1), Y5, Y4
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y5
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y5
 	VADDPS       Y5, Y0, Y0
 	VADDPS       Y5, Y1, Y1
 	VADDPS       Y5, Y2, Y2
@@ -2109,8 +3412,8 @@ rdone3:
 	VADDPS       Y5, Y4, Y4
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Y5
 	VBROADCASTSS hi+76(FP), Y6
@@ -2131,13 +3434,13 @@ noclamp3:
 	VMOVUPS Y2, 64(SI)
 	VMOVUPS Y3, 96(SI)
 	VMOVUPS Y4, 128(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER
@@ -2157,16 +3460,19 @@ TEXT ·csrAVX2U5M(SB), NOSPLIT, $0-88
 	VMOVDQU 32(R8)(DI*4), Y0
 	XORQ    DI, DI
 
-pair1:
+group1:
 	MOVQ       nrows+24(FP), R8
 	SUBQ       DI, R8
 	CMPQ       R8, $+2
-	JLT        single1
+	JLT        fewer1
+	XORQ       R9, R9
 	MOVL       (DX)(DI*4), R8
-	MOVL       4(DX)(DI*4), R9
-	MOVQ       ldy+48(FP), R10
-	SHLQ       $0x02, R10
-	ADDQ       SI, R10
+	MOVL       (DX)(DI*4), R11
+	MOVQ       R9, R10
+	ADDQ       R11, R10
+	MOVL       4(DX)(DI*4), R11
+	CMPQ       R11, R8
+	CMOVQLT    R11, R8
 	MOVQ       flags+56(FP), R11
 	TESTQ      $0x00000001, R11
 	JEQ        zero1
@@ -2185,14 +3491,17 @@ zero1:
 	VPXOR Y5, Y5, Y5
 
 inited1:
-	MOVQ       flags+56(FP), R11
-	TESTQ      $0x00000001, R11
+	MOVQ       ldy+48(FP), R11
+	SHLQ       $0x02, R11
+	ADDQ       SI, R11
+	MOVQ       flags+56(FP), R12
+	TESTQ      $0x00000001, R12
 	JEQ        zero2
-	VMOVUPS    (R10), Y6
-	VMOVUPS    32(R10), Y7
-	VMOVUPS    64(R10), Y8
-	VMOVUPS    96(R10), Y9
-	VMASKMOVPS 128(R10), Y0, Y10
+	VMOVUPS    (R11), Y6
+	VMOVUPS    32(R11), Y7
+	VMOVUPS    64(R11), Y8
+	VMOVUPS    96(R11), Y9
+	VMASKMOVPS 128(R11), Y0, Y10
 	JMP        inited2
 
 zero2:
@@ -2203,65 +3512,64 @@ zero2:
 	VPXOR Y10, Y10, Y10
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Y11
-	VBROADCASTSS (AX)(R12*4), Y12
-	VFMADD231PS  (BX)(R13*1), Y11, Y1
-	VFMADD231PS  (BX)(R14*1), Y12, Y6
-	VFMADD231PS  32(BX)(R13*1), Y11, Y2
-	VFMADD231PS  32(BX)(R14*1), Y12, Y7
-	VFMADD231PS  64(BX)(R13*1), Y11, Y3
-	VFMADD231PS  64(BX)(R14*1), Y12, Y8
-	VFMADD231PS  96(BX)(R13*1), Y11, Y4
-	VFMADD231PS  96(BX)(R14*1), Y12, Y9
-	VFMADD231PS  128(BX)(R13*1), Y11, Y5
-	VFMADD231PS  128(BX)(R14*1), Y12, Y10
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Y11
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Y12
+	VFMADD231PS  (BX)(R11*1), Y11, Y1
+	VFMADD231PS  (BX)(R12*1), Y12, Y6
+	VFMADD231PS  32(BX)(R11*1), Y11, Y2
+	VFMADD231PS  32(BX)(R12*1), Y12, Y7
+	VFMADD231PS  64(BX)(R11*1), Y11, Y3
+	VFMADD231PS  64(BX)(R12*1), Y12, Y8
+	VFMADD231PS  96(BX)(R11*1), Y11, Y4
+	VFMADD231PS  96(BX)(R12*1), Y12, Y9
+	VFMADD231PS  128(BX)(R11*1), Y11, Y5
+	VFMADD231PS  128(BX)(R12*1), Y12, Y10
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Y11
-	VFMADD231PS  (BX)(R9*1), Y11, Y1
-	VFMADD231PS  32(BX)(R9*1), Y11, Y2
-	VFMADD231PS  64(BX)(R9*1), Y11, Y3
-	VFMADD231PS  96(BX)(R9*1), Y11, Y4
-	VFMADD231PS  128(BX)(R9*1), Y11, Y5
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Y11
+	VFMADD231PS  (BX)(R12*1), Y11, Y1
+	VFMADD231PS  32(BX)(R12*1), Y11, Y2
+	VFMADD231PS  64(BX)(R12*1), Y11, Y3
+	VFMADD231PS  96(BX)(R12*1), Y11, Y4
+	VFMADD231PS  128(BX)(R12*1), Y11, Y5
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y11
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Y11
 	VFMADD231PS  (BX)(R8*1), Y11, Y6
 	VFMADD231PS  32(BX)(R8*1), Y11, Y7
 	VFMADD231PS  64(BX)(R8*1), Y11, Y8
 	VFMADD231PS  96(BX)(R8*1), Y11, Y9
 	VFMADD231PS  128(BX)(R8*1), Y11, Y10
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -2302,11 +3610,11 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Y1
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y1
 	VADDPS       Y1, Y6, Y6
 	VADDPS       Y1, Y7, Y7
 	VADDPS       Y1, Y8, Y8
@@ -2314,8 +3622,8 @@ noclamp1:
 	VADDPS       Y1, Y10, Y10
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Y1
 	VBROADCASTSS hi+76(FP), Y2
@@ -2336,23 +3644,27 @@ noclamp2:
 	VMOVUPS    Y8, 64(R8)
 	VMOVUPS    Y9, 96(R8)
 	VMASKMOVPS Y10, Y0, 128(R8)
-	LEAQ       (AX)(R10*4), AX
-	LEAQ       (CX)(R10*2), CX
-	MOVQ       R8, SI
+	LEAQ       (AX)(R9*4), AX
+	LEAQ       (CX)(R9*2), CX
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+2, DI
-	JMP        pair1
+	JMP        group1
 
-single1:
+fewer1:
+group2:
 	MOVQ       nrows+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+0
-	JLE        exit1
+	CMPQ       R8, $+1
+	JLT        exit1
+	XORQ       R9, R9
 	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R9
-	TESTQ      $0x00000001, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
 	JEQ        zero3
 	VMOVUPS    (SI), Y1
 	VMOVUPS    32(SI), Y2
@@ -2369,11 +3681,10 @@ zero3:
 	VPXOR Y5, Y5, Y5
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y6
 	VFMADD231PS  (BX)(R10*1), Y6, Y1
@@ -2383,14 +3694,33 @@ row3:
 	VFMADD231PS  128(BX)(R10*1), Y6, Y5
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y6
+	VFMADD231PS  (BX)(R8*1), Y6, Y1
+	VFMADD231PS  32(BX)(R8*1), Y6, Y2
+	VFMADD231PS  64(BX)(R8*1), Y6, Y3
+	VFMADD231PS  96(BX)(R8*1), Y6, Y4
+	VFMADD231PS  128(BX)(R8*1), Y6, Y5
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y6
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y6
 	VADDPS       Y6, Y1, Y1
 	VADDPS       Y6, Y2, Y2
 	VADDPS       Y6, Y3, Y3
@@ -2398,8 +3728,8 @@ rdone3:
 	VADDPS       Y6, Y5, Y5
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Y6
 	VBROADCASTSS hi+76(FP), Y7
@@ -2420,13 +3750,13 @@ noclamp3:
 	VMOVUPS    Y3, 64(SI)
 	VMOVUPS    Y4, 96(SI)
 	VMASKMOVPS Y5, Y0, 128(SI)
-	LEAQ       (AX)(R8*4), AX
-	LEAQ       (CX)(R8*2), CX
+	LEAQ       (AX)(R10*4), AX
+	LEAQ       (CX)(R10*2), CX
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+1, DI
-	JMP        single1
+	JMP        group2
 
 exit1:
 	VZEROUPPER
@@ -2442,16 +3772,19 @@ TEXT ·csrAVX2U6(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-pair1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+2
-	JLT     single1
+	JLT     fewer1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVL    4(DX)(DI*4), R9
-	MOVQ    ldy+48(FP), R10
-	SHLQ    $0x02, R10
-	ADDQ    SI, R10
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
 	MOVQ    flags+56(FP), R11
 	TESTQ   $0x00000001, R11
 	JEQ     zero1
@@ -2472,15 +3805,18 @@ zero1:
 	VPXOR Y5, Y5, Y5
 
 inited1:
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    ldy+48(FP), R11
+	SHLQ    $0x02, R11
+	ADDQ    SI, R11
+	MOVQ    flags+56(FP), R12
+	TESTQ   $0x00000001, R12
 	JEQ     zero2
-	VMOVUPS (R10), Y6
-	VMOVUPS 32(R10), Y7
-	VMOVUPS 64(R10), Y8
-	VMOVUPS 96(R10), Y9
-	VMOVUPS 128(R10), Y10
-	VMOVUPS 160(R10), Y11
+	VMOVUPS (R11), Y6
+	VMOVUPS 32(R11), Y7
+	VMOVUPS 64(R11), Y8
+	VMOVUPS 96(R11), Y9
+	VMOVUPS 128(R11), Y10
+	VMOVUPS 160(R11), Y11
 	JMP     inited2
 
 zero2:
@@ -2492,69 +3828,68 @@ zero2:
 	VPXOR Y11, Y11, Y11
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Y12
-	VBROADCASTSS (AX)(R12*4), Y13
-	VFMADD231PS  (BX)(R13*1), Y12, Y0
-	VFMADD231PS  (BX)(R14*1), Y13, Y6
-	VFMADD231PS  32(BX)(R13*1), Y12, Y1
-	VFMADD231PS  32(BX)(R14*1), Y13, Y7
-	VFMADD231PS  64(BX)(R13*1), Y12, Y2
-	VFMADD231PS  64(BX)(R14*1), Y13, Y8
-	VFMADD231PS  96(BX)(R13*1), Y12, Y3
-	VFMADD231PS  96(BX)(R14*1), Y13, Y9
-	VFMADD231PS  128(BX)(R13*1), Y12, Y4
-	VFMADD231PS  128(BX)(R14*1), Y13, Y10
-	VFMADD231PS  160(BX)(R13*1), Y12, Y5
-	VFMADD231PS  160(BX)(R14*1), Y13, Y11
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Y12
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Y13
+	VFMADD231PS  (BX)(R11*1), Y12, Y0
+	VFMADD231PS  (BX)(R12*1), Y13, Y6
+	VFMADD231PS  32(BX)(R11*1), Y12, Y1
+	VFMADD231PS  32(BX)(R12*1), Y13, Y7
+	VFMADD231PS  64(BX)(R11*1), Y12, Y2
+	VFMADD231PS  64(BX)(R12*1), Y13, Y8
+	VFMADD231PS  96(BX)(R11*1), Y12, Y3
+	VFMADD231PS  96(BX)(R12*1), Y13, Y9
+	VFMADD231PS  128(BX)(R11*1), Y12, Y4
+	VFMADD231PS  128(BX)(R12*1), Y13, Y10
+	VFMADD231PS  160(BX)(R11*1), Y12, Y5
+	VFMADD231PS  160(BX)(R12*1), Y13, Y11
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Y12
-	VFMADD231PS  (BX)(R9*1), Y12, Y0
-	VFMADD231PS  32(BX)(R9*1), Y12, Y1
-	VFMADD231PS  64(BX)(R9*1), Y12, Y2
-	VFMADD231PS  96(BX)(R9*1), Y12, Y3
-	VFMADD231PS  128(BX)(R9*1), Y12, Y4
-	VFMADD231PS  160(BX)(R9*1), Y12, Y5
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Y12
+	VFMADD231PS  (BX)(R12*1), Y12, Y0
+	VFMADD231PS  32(BX)(R12*1), Y12, Y1
+	VFMADD231PS  64(BX)(R12*1), Y12, Y2
+	VFMADD231PS  96(BX)(R12*1), Y12, Y3
+	VFMADD231PS  128(BX)(R12*1), Y12, Y4
+	VFMADD231PS  160(BX)(R12*1), Y12, Y5
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y12
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Y12
 	VFMADD231PS  (BX)(R8*1), Y12, Y6
 	VFMADD231PS  32(BX)(R8*1), Y12, Y7
 	VFMADD231PS  64(BX)(R8*1), Y12, Y8
 	VFMADD231PS  96(BX)(R8*1), Y12, Y9
 	VFMADD231PS  128(BX)(R8*1), Y12, Y10
 	VFMADD231PS  160(BX)(R8*1), Y12, Y11
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -2599,11 +3934,11 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Y0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y0
 	VADDPS       Y0, Y6, Y6
 	VADDPS       Y0, Y7, Y7
 	VADDPS       Y0, Y8, Y8
@@ -2612,8 +3947,8 @@ noclamp1:
 	VADDPS       Y0, Y11, Y11
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -2637,23 +3972,27 @@ noclamp2:
 	VMOVUPS Y9, 96(R8)
 	VMOVUPS Y10, 128(R8)
 	VMOVUPS Y11, 160(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero3
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
@@ -2672,11 +4011,10 @@ zero3:
 	VPXOR Y5, Y5, Y5
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y6
 	VFMADD231PS  (BX)(R10*1), Y6, Y0
@@ -2687,14 +4025,34 @@ row3:
 	VFMADD231PS  160(BX)(R10*1), Y6, Y5
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y6
+	VFMADD231PS  (BX)(R8*1), Y6, Y0
+	VFMADD231PS  32(BX)(R8*1), Y6, Y1
+	VFMADD231PS  64(BX)(R8*1), Y6, Y2
+	VFMADD231PS  96(BX)(R8*1), Y6, Y3
+	VFMADD231PS  128(BX)(R8*1), Y6, Y4
+	VFMADD231PS  160(BX)(R8*1), Y6, Y5
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y6
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y6
 	VADDPS       Y6, Y0, Y0
 	VADDPS       Y6, Y1, Y1
 	VADDPS       Y6, Y2, Y2
@@ -2703,8 +4061,8 @@ rdone3:
 	VADDPS       Y6, Y5, Y5
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Y6
 	VBROADCASTSS hi+76(FP), Y7
@@ -2728,13 +4086,13 @@ noclamp3:
 	VMOVUPS Y3, 96(SI)
 	VMOVUPS Y4, 128(SI)
 	VMOVUPS Y5, 160(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER
@@ -2754,16 +4112,19 @@ TEXT ·csrAVX2U6M(SB), NOSPLIT, $0-88
 	VMOVDQU 32(R8)(DI*4), Y0
 	XORQ    DI, DI
 
-pair1:
+group1:
 	MOVQ       nrows+24(FP), R8
 	SUBQ       DI, R8
 	CMPQ       R8, $+2
-	JLT        single1
+	JLT        fewer1
+	XORQ       R9, R9
 	MOVL       (DX)(DI*4), R8
-	MOVL       4(DX)(DI*4), R9
-	MOVQ       ldy+48(FP), R10
-	SHLQ       $0x02, R10
-	ADDQ       SI, R10
+	MOVL       (DX)(DI*4), R11
+	MOVQ       R9, R10
+	ADDQ       R11, R10
+	MOVL       4(DX)(DI*4), R11
+	CMPQ       R11, R8
+	CMOVQLT    R11, R8
 	MOVQ       flags+56(FP), R11
 	TESTQ      $0x00000001, R11
 	JEQ        zero1
@@ -2784,15 +4145,18 @@ zero1:
 	VPXOR Y6, Y6, Y6
 
 inited1:
-	MOVQ       flags+56(FP), R11
-	TESTQ      $0x00000001, R11
+	MOVQ       ldy+48(FP), R11
+	SHLQ       $0x02, R11
+	ADDQ       SI, R11
+	MOVQ       flags+56(FP), R12
+	TESTQ      $0x00000001, R12
 	JEQ        zero2
-	VMOVUPS    (R10), Y7
-	VMOVUPS    32(R10), Y8
-	VMOVUPS    64(R10), Y9
-	VMOVUPS    96(R10), Y10
-	VMOVUPS    128(R10), Y11
-	VMASKMOVPS 160(R10), Y0, Y12
+	VMOVUPS    (R11), Y7
+	VMOVUPS    32(R11), Y8
+	VMOVUPS    64(R11), Y9
+	VMOVUPS    96(R11), Y10
+	VMOVUPS    128(R11), Y11
+	VMASKMOVPS 160(R11), Y0, Y12
 	JMP        inited2
 
 zero2:
@@ -2804,69 +4168,68 @@ zero2:
 	VPXOR Y12, Y12, Y12
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Y13
-	VBROADCASTSS (AX)(R12*4), Y14
-	VFMADD231PS  (BX)(R13*1), Y13, Y1
-	VFMADD231PS  (BX)(R14*1), Y14, Y7
-	VFMADD231PS  32(BX)(R13*1), Y13, Y2
-	VFMADD231PS  32(BX)(R14*1), Y14, Y8
-	VFMADD231PS  64(BX)(R13*1), Y13, Y3
-	VFMADD231PS  64(BX)(R14*1), Y14, Y9
-	VFMADD231PS  96(BX)(R13*1), Y13, Y4
-	VFMADD231PS  96(BX)(R14*1), Y14, Y10
-	VFMADD231PS  128(BX)(R13*1), Y13, Y5
-	VFMADD231PS  128(BX)(R14*1), Y14, Y11
-	VFMADD231PS  160(BX)(R13*1), Y13, Y6
-	VFMADD231PS  160(BX)(R14*1), Y14, Y12
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Y13
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Y14
+	VFMADD231PS  (BX)(R11*1), Y13, Y1
+	VFMADD231PS  (BX)(R12*1), Y14, Y7
+	VFMADD231PS  32(BX)(R11*1), Y13, Y2
+	VFMADD231PS  32(BX)(R12*1), Y14, Y8
+	VFMADD231PS  64(BX)(R11*1), Y13, Y3
+	VFMADD231PS  64(BX)(R12*1), Y14, Y9
+	VFMADD231PS  96(BX)(R11*1), Y13, Y4
+	VFMADD231PS  96(BX)(R12*1), Y14, Y10
+	VFMADD231PS  128(BX)(R11*1), Y13, Y5
+	VFMADD231PS  128(BX)(R12*1), Y14, Y11
+	VFMADD231PS  160(BX)(R11*1), Y13, Y6
+	VFMADD231PS  160(BX)(R12*1), Y14, Y12
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Y13
-	VFMADD231PS  (BX)(R9*1), Y13, Y1
-	VFMADD231PS  32(BX)(R9*1), Y13, Y2
-	VFMADD231PS  64(BX)(R9*1), Y13, Y3
-	VFMADD231PS  96(BX)(R9*1), Y13, Y4
-	VFMADD231PS  128(BX)(R9*1), Y13, Y5
-	VFMADD231PS  160(BX)(R9*1), Y13, Y6
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Y13
+	VFMADD231PS  (BX)(R12*1), Y13, Y1
+	VFMADD231PS  32(BX)(R12*1), Y13, Y2
+	VFMADD231PS  64(BX)(R12*1), Y13, Y3
+	VFMADD231PS  96(BX)(R12*1), Y13, Y4
+	VFMADD231PS  128(BX)(R12*1), Y13, Y5
+	VFMADD231PS  160(BX)(R12*1), Y13, Y6
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y13
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Y13
 	VFMADD231PS  (BX)(R8*1), Y13, Y7
 	VFMADD231PS  32(BX)(R8*1), Y13, Y8
 	VFMADD231PS  64(BX)(R8*1), Y13, Y9
 	VFMADD231PS  96(BX)(R8*1), Y13, Y10
 	VFMADD231PS  128(BX)(R8*1), Y13, Y11
 	VFMADD231PS  160(BX)(R8*1), Y13, Y12
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -2911,11 +4274,11 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Y1
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Y1
 	VADDPS       Y1, Y7, Y7
 	VADDPS       Y1, Y8, Y8
 	VADDPS       Y1, Y9, Y9
@@ -2924,8 +4287,8 @@ noclamp1:
 	VADDPS       Y1, Y12, Y12
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Y1
 	VBROADCASTSS hi+76(FP), Y2
@@ -2949,23 +4312,27 @@ noclamp2:
 	VMOVUPS    Y10, 96(R8)
 	VMOVUPS    Y11, 128(R8)
 	VMASKMOVPS Y12, Y0, 160(R8)
-	LEAQ       (AX)(R10*4), AX
-	LEAQ       (CX)(R10*2), CX
-	MOVQ       R8, SI
+	LEAQ       (AX)(R9*4), AX
+	LEAQ       (CX)(R9*2), CX
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+2, DI
-	JMP        pair1
+	JMP        group1
 
-single1:
+fewer1:
+group2:
 	MOVQ       nrows+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+0
-	JLE        exit1
+	CMPQ       R8, $+1
+	JLT        exit1
+	XORQ       R9, R9
 	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R9
-	TESTQ      $0x00000001, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
 	JEQ        zero3
 	VMOVUPS    (SI), Y1
 	VMOVUPS    32(SI), Y2
@@ -2984,11 +4351,10 @@ zero3:
 	VPXOR Y6, Y6, Y6
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y7
 	VFMADD231PS  (BX)(R10*1), Y7, Y1
@@ -2999,14 +4365,34 @@ row3:
 	VFMADD231PS  160(BX)(R10*1), Y7, Y6
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y7
+	VFMADD231PS  (BX)(R8*1), Y7, Y1
+	VFMADD231PS  32(BX)(R8*1), Y7, Y2
+	VFMADD231PS  64(BX)(R8*1), Y7, Y3
+	VFMADD231PS  96(BX)(R8*1), Y7, Y4
+	VFMADD231PS  128(BX)(R8*1), Y7, Y5
+	VFMADD231PS  160(BX)(R8*1), Y7, Y6
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y7
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y7
 	VADDPS       Y7, Y1, Y1
 	VADDPS       Y7, Y2, Y2
 	VADDPS       Y7, Y3, Y3
@@ -3015,8 +4401,8 @@ rdone3:
 	VADDPS       Y7, Y6, Y6
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Y7
 	VBROADCASTSS hi+76(FP), Y8
@@ -3040,13 +4426,13 @@ noclamp3:
 	VMOVUPS    Y4, 96(SI)
 	VMOVUPS    Y5, 128(SI)
 	VMASKMOVPS Y6, Y0, 160(SI)
-	LEAQ       (AX)(R8*4), AX
-	LEAQ       (CX)(R8*2), CX
+	LEAQ       (AX)(R10*4), AX
+	LEAQ       (CX)(R10*2), CX
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+1, DI
-	JMP        single1
+	JMP        group2
 
 exit1:
 	VZEROUPPER
@@ -3062,14 +4448,15 @@ TEXT ·csrAVX2U7(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-single1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero1
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
@@ -3090,11 +4477,10 @@ zero1:
 	VPXOR Y6, Y6, Y6
 
 inited1:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone1
+	CMPQ R8, $+0
+	JLE  rem1
 
-row1:
+lock1:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y7
 	VFMADD231PS  (BX)(R10*1), Y7, Y0
@@ -3106,14 +4492,35 @@ row1:
 	VFMADD231PS  192(BX)(R10*1), Y7, Y6
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock1
+
+rem1:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone1
+
+row1:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y7
+	VFMADD231PS  (BX)(R8*1), Y7, Y0
+	VFMADD231PS  32(BX)(R8*1), Y7, Y1
+	VFMADD231PS  64(BX)(R8*1), Y7, Y2
+	VFMADD231PS  96(BX)(R8*1), Y7, Y3
+	VFMADD231PS  128(BX)(R8*1), Y7, Y4
+	VFMADD231PS  160(BX)(R8*1), Y7, Y5
+	VFMADD231PS  192(BX)(R8*1), Y7, Y6
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row1
 
 rdone1:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y7
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y7
 	VADDPS       Y7, Y0, Y0
 	VADDPS       Y7, Y1, Y1
 	VADDPS       Y7, Y2, Y2
@@ -3123,8 +4530,8 @@ rdone1:
 	VADDPS       Y7, Y6, Y6
 
 nobias1:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Y7
 	VBROADCASTSS hi+76(FP), Y8
@@ -3151,13 +4558,13 @@ noclamp1:
 	VMOVUPS Y4, 128(SI)
 	VMOVUPS Y5, 160(SI)
 	VMOVUPS Y6, 192(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group1
 
 exit1:
 	VZEROUPPER
@@ -3177,14 +4584,15 @@ TEXT ·csrAVX2U7M(SB), NOSPLIT, $0-88
 	VMOVDQU 32(R8)(DI*4), Y0
 	XORQ    DI, DI
 
-single1:
+group1:
 	MOVQ       nrows+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+0
-	JLE        exit1
+	CMPQ       R8, $+1
+	JLT        exit1
+	XORQ       R9, R9
 	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R9
-	TESTQ      $0x00000001, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
 	JEQ        zero1
 	VMOVUPS    (SI), Y1
 	VMOVUPS    32(SI), Y2
@@ -3205,11 +4613,10 @@ zero1:
 	VPXOR Y7, Y7, Y7
 
 inited1:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone1
+	CMPQ R8, $+0
+	JLE  rem1
 
-row1:
+lock1:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y8
 	VFMADD231PS  (BX)(R10*1), Y8, Y1
@@ -3221,14 +4628,35 @@ row1:
 	VFMADD231PS  192(BX)(R10*1), Y8, Y7
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock1
+
+rem1:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone1
+
+row1:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y8
+	VFMADD231PS  (BX)(R8*1), Y8, Y1
+	VFMADD231PS  32(BX)(R8*1), Y8, Y2
+	VFMADD231PS  64(BX)(R8*1), Y8, Y3
+	VFMADD231PS  96(BX)(R8*1), Y8, Y4
+	VFMADD231PS  128(BX)(R8*1), Y8, Y5
+	VFMADD231PS  160(BX)(R8*1), Y8, Y6
+	VFMADD231PS  192(BX)(R8*1), Y8, Y7
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row1
 
 rdone1:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y8
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y8
 	VADDPS       Y8, Y1, Y1
 	VADDPS       Y8, Y2, Y2
 	VADDPS       Y8, Y3, Y3
@@ -3238,8 +4666,8 @@ rdone1:
 	VADDPS       Y8, Y7, Y7
 
 nobias1:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Y8
 	VBROADCASTSS hi+76(FP), Y9
@@ -3266,13 +4694,13 @@ noclamp1:
 	VMOVUPS    Y5, 128(SI)
 	VMOVUPS    Y6, 160(SI)
 	VMASKMOVPS Y7, Y0, 192(SI)
-	LEAQ       (AX)(R8*4), AX
-	LEAQ       (CX)(R8*2), CX
+	LEAQ       (AX)(R10*4), AX
+	LEAQ       (CX)(R10*2), CX
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+1, DI
-	JMP        single1
+	JMP        group1
 
 exit1:
 	VZEROUPPER
@@ -3288,14 +4716,15 @@ TEXT ·csrAVX2U8(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-single1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero1
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
@@ -3318,11 +4747,10 @@ zero1:
 	VPXOR Y7, Y7, Y7
 
 inited1:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone1
+	CMPQ R8, $+0
+	JLE  rem1
 
-row1:
+lock1:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y8
 	VFMADD231PS  (BX)(R10*1), Y8, Y0
@@ -3335,14 +4763,36 @@ row1:
 	VFMADD231PS  224(BX)(R10*1), Y8, Y7
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock1
+
+rem1:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone1
+
+row1:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y8
+	VFMADD231PS  (BX)(R8*1), Y8, Y0
+	VFMADD231PS  32(BX)(R8*1), Y8, Y1
+	VFMADD231PS  64(BX)(R8*1), Y8, Y2
+	VFMADD231PS  96(BX)(R8*1), Y8, Y3
+	VFMADD231PS  128(BX)(R8*1), Y8, Y4
+	VFMADD231PS  160(BX)(R8*1), Y8, Y5
+	VFMADD231PS  192(BX)(R8*1), Y8, Y6
+	VFMADD231PS  224(BX)(R8*1), Y8, Y7
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row1
 
 rdone1:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y8
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y8
 	VADDPS       Y8, Y0, Y0
 	VADDPS       Y8, Y1, Y1
 	VADDPS       Y8, Y2, Y2
@@ -3353,8 +4803,8 @@ rdone1:
 	VADDPS       Y8, Y7, Y7
 
 nobias1:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Y8
 	VBROADCASTSS hi+76(FP), Y9
@@ -3384,13 +4834,13 @@ noclamp1:
 	VMOVUPS Y5, 160(SI)
 	VMOVUPS Y6, 192(SI)
 	VMOVUPS Y7, 224(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group1
 
 exit1:
 	VZEROUPPER
@@ -3410,14 +4860,15 @@ TEXT ·csrAVX2U8M(SB), NOSPLIT, $0-88
 	VMOVDQU 32(R8)(DI*4), Y0
 	XORQ    DI, DI
 
-single1:
+group1:
 	MOVQ       nrows+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+0
-	JLE        exit1
+	CMPQ       R8, $+1
+	JLT        exit1
+	XORQ       R9, R9
 	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R9
-	TESTQ      $0x00000001, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
 	JEQ        zero1
 	VMOVUPS    (SI), Y1
 	VMOVUPS    32(SI), Y2
@@ -3440,11 +4891,10 @@ zero1:
 	VPXOR Y8, Y8, Y8
 
 inited1:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone1
+	CMPQ R8, $+0
+	JLE  rem1
 
-row1:
+lock1:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Y9
 	VFMADD231PS  (BX)(R10*1), Y9, Y1
@@ -3457,14 +4907,36 @@ row1:
 	VFMADD231PS  224(BX)(R10*1), Y9, Y8
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock1
+
+rem1:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone1
+
+row1:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Y9
+	VFMADD231PS  (BX)(R8*1), Y9, Y1
+	VFMADD231PS  32(BX)(R8*1), Y9, Y2
+	VFMADD231PS  64(BX)(R8*1), Y9, Y3
+	VFMADD231PS  96(BX)(R8*1), Y9, Y4
+	VFMADD231PS  128(BX)(R8*1), Y9, Y5
+	VFMADD231PS  160(BX)(R8*1), Y9, Y6
+	VFMADD231PS  192(BX)(R8*1), Y9, Y7
+	VFMADD231PS  224(BX)(R8*1), Y9, Y8
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row1
 
 rdone1:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Y9
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y9
 	VADDPS       Y9, Y1, Y1
 	VADDPS       Y9, Y2, Y2
 	VADDPS       Y9, Y3, Y3
@@ -3475,8 +4947,8 @@ rdone1:
 	VADDPS       Y9, Y8, Y8
 
 nobias1:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Y9
 	VBROADCASTSS hi+76(FP), Y10
@@ -3506,13 +4978,13 @@ noclamp1:
 	VMOVUPS    Y6, 160(SI)
 	VMOVUPS    Y7, 192(SI)
 	VMASKMOVPS Y8, Y0, 224(SI)
-	LEAQ       (AX)(R8*4), AX
-	LEAQ       (CX)(R8*2), CX
+	LEAQ       (AX)(R10*4), AX
+	LEAQ       (CX)(R10*2), CX
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+1, DI
-	JMP        single1
+	JMP        group1
 
 exit1:
 	VZEROUPPER

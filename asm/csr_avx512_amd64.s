@@ -6,7 +6,7 @@
 
 // func csrAVX512U1(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U1(SB), NOSPLIT, $0-88
+TEXT ·csrAVX512U1(SB), NOSPLIT, $8-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -14,18 +14,33 @@ TEXT ·csrAVX512U1(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-pair1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     single1
+	CMPQ    R8, $+4
+	JLT     fewer1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVL    4(DX)(DI*4), R9
-	MOVQ    ldy+48(FP), R10
-	SHLQ    $0x02, R10
-	ADDQ    SI, R10
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
+	MOVL    4(DX)(DI*4), R12
+	MOVQ    R10, R11
+	ADDQ    R12, R11
+	MOVL    8(DX)(DI*4), R12
+	CMPQ    R12, R8
+	CMOVQLT R12, R8
+	MOVL    8(DX)(DI*4), R13
+	MOVQ    R11, R12
+	ADDQ    R13, R12
+	MOVL    12(DX)(DI*4), R13
+	CMPQ    R13, R8
+	CMOVQLT R13, R8
+	MOVQ    flags+56(FP), R13
+	TESTQ   $0x00000001, R13
 	JEQ     zero1
 	VMOVUPS (SI), Z0
 	JMP     inited1
@@ -34,164 +49,426 @@ zero1:
 	VPSUBD Z0, Z0, Z0
 
 inited1:
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    ldy+48(FP), R13
+	SHLQ    $0x02, R13
+	ADDQ    SI, R13
+	MOVQ    flags+56(FP), R14
+	TESTQ   $0x00000001, R14
 	JEQ     zero2
-	VMOVUPS (R10), Z1
+	VMOVUPS (R13), Z1
 	JMP     inited2
 
 zero2:
 	VPSUBD Z1, Z1, Z1
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	MOVQ    ldy+48(FP), R14
+	SHLQ    $0x02, R14
+	ADDQ    R13, R14
+	MOVQ    flags+56(FP), R13
+	TESTQ   $0x00000001, R13
+	JEQ     zero3
+	VMOVUPS (R14), Z2
+	JMP     inited3
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z2
-	VBROADCASTSS (AX)(R12*4), Z3
-	VFMADD231PS  (BX)(R13*1), Z2, Z0
-	VFMADD231PS  (BX)(R14*1), Z3, Z1
+zero3:
+	VPSUBD Z2, Z2, Z2
+
+inited3:
+	MOVQ    ldy+48(FP), R13
+	SHLQ    $0x02, R13
+	ADDQ    R14, R13
+	MOVQ    flags+56(FP), R14
+	TESTQ   $0x00000001, R14
+	JEQ     zero4
+	VMOVUPS (R13), Z3
+	JMP     inited4
+
+zero4:
+	VPSUBD Z3, Z3, Z3
+
+inited4:
+	CMPQ R8, $+0
+	JLE  rem1
+
+lock1:
+	MOVWQZX      (CX)(R9*2), R13
+	VBROADCASTSS (AX)(R9*4), Z4
+	MOVWQZX      (CX)(R10*2), R14
+	VBROADCASTSS (AX)(R10*4), Z5
+	MOVWQZX      (CX)(R11*2), R15
+	VBROADCASTSS (AX)(R11*4), Z6
+	MOVWQZX      (CX)(R12*2), BP
+	VBROADCASTSS (AX)(R12*4), Z7
+	VFMADD231PS  (BX)(R13*1), Z4, Z0
+	VFMADD231PS  (BX)(R14*1), Z5, Z1
+	VFMADD231PS  (BX)(R15*1), Z6, Z2
+	VFMADD231PS  (BX)(BP*1), Z7, Z3
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
 	ADDQ         $+1, R11
 	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R13
+	SUBQ R8, R13
+	CMPQ R9, R13
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z2
-	VFMADD231PS  (BX)(R9*1), Z2, Z0
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R14
+	VBROADCASTSS (AX)(R9*4), Z4
+	VFMADD231PS  (BX)(R14*1), Z4, Z0
+	ADDQ         $+1, R9
+	CMPQ         R9, R13
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVQ R11, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z2
-	VFMADD231PS  (BX)(R8*1), Z2, Z1
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	MOVWQZX      (CX)(R10*2), R13
+	VBROADCASTSS (AX)(R10*4), Z4
+	VFMADD231PS  (BX)(R13*1), Z4, Z1
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
+	MOVQ R12, R9
+	SUBQ R8, R9
+	CMPQ R11, R9
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R11*2), R10
+	VBROADCASTSS (AX)(R11*4), Z4
+	VFMADD231PS  (BX)(R10*1), Z4, Z2
+	ADDQ         $+1, R11
+	CMPQ         R11, R9
+	JLT          row3
+
+rdone3:
+	MOVL 12(DX)(DI*4), R9
+	ADDQ R12, R9
+	SUBQ R8, R9
+	CMPQ R12, R9
+	JGE  rdone4
+
+row4:
+	MOVWQZX      (CX)(R12*2), R8
+	VBROADCASTSS (AX)(R12*4), Z4
+	VFMADD231PS  (BX)(R8*1), Z4, Z3
+	ADDQ         $+1, R12
+	CMPQ         R12, R9
+	JLT          row4
+
+rdone4:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z2
-	VADDPS       Z2, Z0, Z0
+	VBROADCASTSS (R8)(DI*4), Z4
+	VADDPS       Z4, Z0, Z0
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Z2
-	VBROADCASTSS hi+76(FP), Z3
-	VMAXPS       Z0, Z2, Z0
-	VMINPS       Z0, Z3, Z0
+	VBROADCASTSS lo+72(FP), Z4
+	VBROADCASTSS hi+76(FP), Z5
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z5, Z0
 
 noclamp1:
 	VMOVUPS      Z0, (SI)
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z4
+	VMAXPS       Z1, Z0, Z1
+	VMINPS       Z1, Z4, Z1
+
+noclamp2:
+	VMOVUPS      Z1, (R8)
+	MOVQ         ldy+48(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R8, R10
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS 8(R8)(DI*4), Z0
+	VADDPS       Z0, Z2, Z2
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+
+noclamp3:
+	VMOVUPS      Z2, (R10)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R10, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 12(R10)(DI*4), Z0
+	VADDPS       Z0, Z3, Z3
+
+nobias4:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+
+noclamp4:
+	VMOVUPS Z3, (R8)
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+4, DI
+	JMP     group1
+
+fewer1:
+group2:
+	MOVQ    nrows+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+2
+	JLT     fewer2
+	XORQ    R9, R9
+	MOVL    (DX)(DI*4), R8
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
+	MOVQ    flags+56(FP), R11
+	TESTQ   $0x00000001, R11
+	JEQ     zero5
+	VMOVUPS (SI), Z0
+	JMP     inited5
+
+zero5:
+	VPSUBD Z0, Z0, Z0
+
+inited5:
+	MOVQ    ldy+48(FP), R11
+	SHLQ    $0x02, R11
+	ADDQ    SI, R11
+	MOVQ    flags+56(FP), R12
+	TESTQ   $0x00000001, R12
+	JEQ     zero6
+	VMOVUPS (R11), Z1
+	JMP     inited6
+
+zero6:
+	VPSUBD Z1, Z1, Z1
+
+inited6:
+	CMPQ R8, $+0
+	JLE  rem2
+
+lock2:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z2
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z3
+	VFMADD231PS  (BX)(R11*1), Z2, Z0
+	VFMADD231PS  (BX)(R12*1), Z3, Z1
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
+	JGE  rdone5
+
+row5:
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z2
+	VFMADD231PS  (BX)(R12*1), Z2, Z0
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
+	JLT          row5
+
+rdone5:
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
+	JGE  rdone6
+
+row6:
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z2
+	VFMADD231PS  (BX)(R8*1), Z2, Z1
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
+	JLT          row6
+
+rdone6:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias5
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z2
+	VADDPS       Z2, Z0, Z0
+
+nobias5:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp5
+	VBROADCASTSS lo+72(FP), Z2
+	VBROADCASTSS hi+76(FP), Z3
+	VMAXPS       Z0, Z2, Z0
+	VMINPS       Z0, Z3, Z0
+
+noclamp5:
+	VMOVUPS      Z0, (SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias6
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
+	VADDPS       Z0, Z1, Z1
+
+nobias6:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp6
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z2
 	VMAXPS       Z1, Z0, Z1
 	VMINPS       Z1, Z2, Z1
 
-noclamp2:
+noclamp6:
 	VMOVUPS Z1, (R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group2
 
-single1:
+fewer2:
+group3:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
-	JEQ     zero3
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero7
 	VMOVUPS (SI), Z0
-	JMP     inited3
+	JMP     inited7
 
-zero3:
+zero7:
 	VPSUBD Z0, Z0, Z0
 
-inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+inited7:
+	CMPQ R8, $+0
+	JLE  rem3
 
-row3:
+lock3:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z1
 	VFMADD231PS  (BX)(R10*1), Z1, Z0
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
-	JLT          row3
+	JLT          lock3
 
-rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z1
+rem3:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone7
+
+row7:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z1
+	VFMADD231PS  (BX)(R8*1), Z1, Z0
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
+	JLT          row7
+
+rdone7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias7
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z1
 	VADDPS       Z1, Z0, Z0
 
-nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
-	JEQ          noclamp3
+nobias7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Z1
 	VBROADCASTSS hi+76(FP), Z2
 	VMAXPS       Z0, Z1, Z0
 	VMINPS       Z0, Z2, Z0
 
-noclamp3:
+noclamp7:
 	VMOVUPS Z0, (SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group3
 
 exit1:
 	VZEROUPPER
@@ -199,7 +476,7 @@ exit1:
 
 // func csrAVX512U1M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U1M(SB), NOSPLIT, $0-88
+TEXT ·csrAVX512U1M(SB), NOSPLIT, $8-88
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
 	MOVQ  cnt+16(FP), DX
@@ -210,18 +487,33 @@ TEXT ·csrAVX512U1M(SB), NOSPLIT, $0-88
 	KMOVW (R8)(DI*2), K1
 	XORQ  DI, DI
 
-pair1:
+group1:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+2
-	JLT       single1
+	CMPQ      R8, $+4
+	JLT       fewer1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVL      4(DX)(DI*4), R9
-	MOVQ      ldy+48(FP), R10
-	SHLQ      $0x02, R10
-	ADDQ      SI, R10
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVL      (DX)(DI*4), R11
+	MOVQ      R9, R10
+	ADDQ      R11, R10
+	MOVL      4(DX)(DI*4), R11
+	CMPQ      R11, R8
+	CMOVQLT   R11, R8
+	MOVL      4(DX)(DI*4), R12
+	MOVQ      R10, R11
+	ADDQ      R12, R11
+	MOVL      8(DX)(DI*4), R12
+	CMPQ      R12, R8
+	CMOVQLT   R12, R8
+	MOVL      8(DX)(DI*4), R13
+	MOVQ      R11, R12
+	ADDQ      R13, R12
+	MOVL      12(DX)(DI*4), R13
+	CMPQ      R13, R8
+	CMOVQLT   R13, R8
+	MOVQ      flags+56(FP), R13
+	TESTQ     $0x00000001, R13
 	JEQ       zero1
 	VMOVUPS.Z (SI), K1, Z0
 	JMP       inited1
@@ -230,164 +522,426 @@ zero1:
 	VPSUBD Z0, Z0, Z0
 
 inited1:
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVQ      ldy+48(FP), R13
+	SHLQ      $0x02, R13
+	ADDQ      SI, R13
+	MOVQ      flags+56(FP), R14
+	TESTQ     $0x00000001, R14
 	JEQ       zero2
-	VMOVUPS.Z (R10), K1, Z1
+	VMOVUPS.Z (R13), K1, Z1
 	JMP       inited2
 
 zero2:
 	VPSUBD Z1, Z1, Z1
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	MOVQ      ldy+48(FP), R14
+	SHLQ      $0x02, R14
+	ADDQ      R13, R14
+	MOVQ      flags+56(FP), R13
+	TESTQ     $0x00000001, R13
+	JEQ       zero3
+	VMOVUPS.Z (R14), K1, Z2
+	JMP       inited3
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z2
-	VBROADCASTSS (AX)(R12*4), Z3
-	VFMADD231PS  (BX)(R13*1), Z2, Z0
-	VFMADD231PS  (BX)(R14*1), Z3, Z1
+zero3:
+	VPSUBD Z2, Z2, Z2
+
+inited3:
+	MOVQ      ldy+48(FP), R13
+	SHLQ      $0x02, R13
+	ADDQ      R14, R13
+	MOVQ      flags+56(FP), R14
+	TESTQ     $0x00000001, R14
+	JEQ       zero4
+	VMOVUPS.Z (R13), K1, Z3
+	JMP       inited4
+
+zero4:
+	VPSUBD Z3, Z3, Z3
+
+inited4:
+	CMPQ R8, $+0
+	JLE  rem1
+
+lock1:
+	MOVWQZX      (CX)(R9*2), R13
+	VBROADCASTSS (AX)(R9*4), Z4
+	MOVWQZX      (CX)(R10*2), R14
+	VBROADCASTSS (AX)(R10*4), Z5
+	MOVWQZX      (CX)(R11*2), R15
+	VBROADCASTSS (AX)(R11*4), Z6
+	MOVWQZX      (CX)(R12*2), BP
+	VBROADCASTSS (AX)(R12*4), Z7
+	VFMADD231PS  (BX)(R13*1), Z4, Z0
+	VFMADD231PS  (BX)(R14*1), Z5, Z1
+	VFMADD231PS  (BX)(R15*1), Z6, Z2
+	VFMADD231PS  (BX)(BP*1), Z7, Z3
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
 	ADDQ         $+1, R11
 	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R13
+	SUBQ R8, R13
+	CMPQ R9, R13
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z2
-	VFMADD231PS  (BX)(R9*1), Z2, Z0
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R14
+	VBROADCASTSS (AX)(R9*4), Z4
+	VFMADD231PS  (BX)(R14*1), Z4, Z0
+	ADDQ         $+1, R9
+	CMPQ         R9, R13
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVQ R11, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z2
-	VFMADD231PS  (BX)(R8*1), Z2, Z1
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	MOVWQZX      (CX)(R10*2), R13
+	VBROADCASTSS (AX)(R10*4), Z4
+	VFMADD231PS  (BX)(R13*1), Z4, Z1
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
+	MOVQ R12, R9
+	SUBQ R8, R9
+	CMPQ R11, R9
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R11*2), R10
+	VBROADCASTSS (AX)(R11*4), Z4
+	VFMADD231PS  (BX)(R10*1), Z4, Z2
+	ADDQ         $+1, R11
+	CMPQ         R11, R9
+	JLT          row3
+
+rdone3:
+	MOVL 12(DX)(DI*4), R9
+	ADDQ R12, R9
+	SUBQ R8, R9
+	CMPQ R12, R9
+	JGE  rdone4
+
+row4:
+	MOVWQZX      (CX)(R12*2), R8
+	VBROADCASTSS (AX)(R12*4), Z4
+	VFMADD231PS  (BX)(R8*1), Z4, Z3
+	ADDQ         $+1, R12
+	CMPQ         R12, R9
+	JLT          row4
+
+rdone4:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z2
-	VADDPS       Z2, Z0, Z0
+	VBROADCASTSS (R8)(DI*4), Z4
+	VADDPS       Z4, Z0, Z0
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Z2
-	VBROADCASTSS hi+76(FP), Z3
-	VMAXPS       Z0, Z2, Z0
-	VMINPS       Z0, Z3, Z0
+	VBROADCASTSS lo+72(FP), Z4
+	VBROADCASTSS hi+76(FP), Z5
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z5, Z0
 
 noclamp1:
 	VMOVUPS      Z0, K1, (SI)
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z4
+	VMAXPS       Z1, Z0, Z1
+	VMINPS       Z1, Z4, Z1
+
+noclamp2:
+	VMOVUPS      Z1, K1, (R8)
+	MOVQ         ldy+48(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R8, R10
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS 8(R8)(DI*4), Z0
+	VADDPS       Z0, Z2, Z2
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+
+noclamp3:
+	VMOVUPS      Z2, K1, (R10)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R10, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 12(R10)(DI*4), Z0
+	VADDPS       Z0, Z3, Z3
+
+nobias4:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+
+noclamp4:
+	VMOVUPS Z3, K1, (R8)
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+4, DI
+	JMP     group1
+
+fewer1:
+group2:
+	MOVQ      nrows+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+2
+	JLT       fewer2
+	XORQ      R9, R9
+	MOVL      (DX)(DI*4), R8
+	MOVL      (DX)(DI*4), R11
+	MOVQ      R9, R10
+	ADDQ      R11, R10
+	MOVL      4(DX)(DI*4), R11
+	CMPQ      R11, R8
+	CMOVQLT   R11, R8
+	MOVQ      flags+56(FP), R11
+	TESTQ     $0x00000001, R11
+	JEQ       zero5
+	VMOVUPS.Z (SI), K1, Z0
+	JMP       inited5
+
+zero5:
+	VPSUBD Z0, Z0, Z0
+
+inited5:
+	MOVQ      ldy+48(FP), R11
+	SHLQ      $0x02, R11
+	ADDQ      SI, R11
+	MOVQ      flags+56(FP), R12
+	TESTQ     $0x00000001, R12
+	JEQ       zero6
+	VMOVUPS.Z (R11), K1, Z1
+	JMP       inited6
+
+zero6:
+	VPSUBD Z1, Z1, Z1
+
+inited6:
+	CMPQ R8, $+0
+	JLE  rem2
+
+lock2:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z2
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z3
+	VFMADD231PS  (BX)(R11*1), Z2, Z0
+	VFMADD231PS  (BX)(R12*1), Z3, Z1
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
+	JGE  rdone5
+
+row5:
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z2
+	VFMADD231PS  (BX)(R12*1), Z2, Z0
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
+	JLT          row5
+
+rdone5:
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
+	JGE  rdone6
+
+row6:
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z2
+	VFMADD231PS  (BX)(R8*1), Z2, Z1
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
+	JLT          row6
+
+rdone6:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias5
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z2
+	VADDPS       Z2, Z0, Z0
+
+nobias5:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp5
+	VBROADCASTSS lo+72(FP), Z2
+	VBROADCASTSS hi+76(FP), Z3
+	VMAXPS       Z0, Z2, Z0
+	VMINPS       Z0, Z3, Z0
+
+noclamp5:
+	VMOVUPS      Z0, K1, (SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias6
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
+	VADDPS       Z0, Z1, Z1
+
+nobias6:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp6
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z2
 	VMAXPS       Z1, Z0, Z1
 	VMINPS       Z1, Z2, Z1
 
-noclamp2:
+noclamp6:
 	VMOVUPS Z1, K1, (R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group2
 
-single1:
+fewer2:
+group3:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+0
-	JLE       exit1
+	CMPQ      R8, $+1
+	JLT       exit1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R9
-	TESTQ     $0x00000001, R9
-	JEQ       zero3
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero7
 	VMOVUPS.Z (SI), K1, Z0
-	JMP       inited3
+	JMP       inited7
 
-zero3:
+zero7:
 	VPSUBD Z0, Z0, Z0
 
-inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+inited7:
+	CMPQ R8, $+0
+	JLE  rem3
 
-row3:
+lock3:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z1
 	VFMADD231PS  (BX)(R10*1), Z1, Z0
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
-	JLT          row3
+	JLT          lock3
 
-rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z1
+rem3:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone7
+
+row7:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z1
+	VFMADD231PS  (BX)(R8*1), Z1, Z0
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
+	JLT          row7
+
+rdone7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias7
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z1
 	VADDPS       Z1, Z0, Z0
 
-nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
-	JEQ          noclamp3
+nobias7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Z1
 	VBROADCASTSS hi+76(FP), Z2
 	VMAXPS       Z0, Z1, Z0
 	VMINPS       Z0, Z2, Z0
 
-noclamp3:
+noclamp7:
 	VMOVUPS Z0, K1, (SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group3
 
 exit1:
 	VZEROUPPER
@@ -414,7 +968,7 @@ GLOBL tailmask16<>(SB), RODATA|NOPTR, $34
 
 // func csrAVX512U2(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U2(SB), NOSPLIT, $0-88
+TEXT ·csrAVX512U2(SB), NOSPLIT, $8-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -422,18 +976,33 @@ TEXT ·csrAVX512U2(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-pair1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     single1
+	CMPQ    R8, $+4
+	JLT     fewer1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVL    4(DX)(DI*4), R9
-	MOVQ    ldy+48(FP), R10
-	SHLQ    $0x02, R10
-	ADDQ    SI, R10
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
+	MOVL    4(DX)(DI*4), R12
+	MOVQ    R10, R11
+	ADDQ    R12, R11
+	MOVL    8(DX)(DI*4), R12
+	CMPQ    R12, R8
+	CMOVQLT R12, R8
+	MOVL    8(DX)(DI*4), R13
+	MOVQ    R11, R12
+	ADDQ    R13, R12
+	MOVL    12(DX)(DI*4), R13
+	CMPQ    R13, R8
+	CMOVQLT R13, R8
+	MOVQ    flags+56(FP), R13
+	TESTQ   $0x00000001, R13
 	JEQ     zero1
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
@@ -444,11 +1013,14 @@ zero1:
 	VPSUBD Z1, Z1, Z1
 
 inited1:
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    ldy+48(FP), R13
+	SHLQ    $0x02, R13
+	ADDQ    SI, R13
+	MOVQ    flags+56(FP), R14
+	TESTQ   $0x00000001, R14
 	JEQ     zero2
-	VMOVUPS (R10), Z2
-	VMOVUPS 64(R10), Z3
+	VMOVUPS (R13), Z2
+	VMOVUPS 64(R13), Z3
 	JMP     inited2
 
 zero2:
@@ -456,74 +1028,143 @@ zero2:
 	VPSUBD Z3, Z3, Z3
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	MOVQ    ldy+48(FP), R14
+	SHLQ    $0x02, R14
+	ADDQ    R13, R14
+	MOVQ    flags+56(FP), R13
+	TESTQ   $0x00000001, R13
+	JEQ     zero3
+	VMOVUPS (R14), Z4
+	VMOVUPS 64(R14), Z5
+	JMP     inited3
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z4
-	VBROADCASTSS (AX)(R12*4), Z5
-	VFMADD231PS  (BX)(R13*1), Z4, Z0
-	VFMADD231PS  (BX)(R14*1), Z5, Z2
-	VFMADD231PS  64(BX)(R13*1), Z4, Z1
-	VFMADD231PS  64(BX)(R14*1), Z5, Z3
+zero3:
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+
+inited3:
+	MOVQ    ldy+48(FP), R13
+	SHLQ    $0x02, R13
+	ADDQ    R14, R13
+	MOVQ    flags+56(FP), R14
+	TESTQ   $0x00000001, R14
+	JEQ     zero4
+	VMOVUPS (R13), Z6
+	VMOVUPS 64(R13), Z7
+	JMP     inited4
+
+zero4:
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+
+inited4:
+	CMPQ R8, $+0
+	JLE  rem1
+
+lock1:
+	MOVWQZX      (CX)(R9*2), R13
+	VBROADCASTSS (AX)(R9*4), Z8
+	MOVWQZX      (CX)(R10*2), R14
+	VBROADCASTSS (AX)(R10*4), Z9
+	MOVWQZX      (CX)(R11*2), R15
+	VBROADCASTSS (AX)(R11*4), Z10
+	MOVWQZX      (CX)(R12*2), BP
+	VBROADCASTSS (AX)(R12*4), Z11
+	VFMADD231PS  (BX)(R13*1), Z8, Z0
+	VFMADD231PS  (BX)(R14*1), Z9, Z2
+	VFMADD231PS  (BX)(R15*1), Z10, Z4
+	VFMADD231PS  (BX)(BP*1), Z11, Z6
+	VFMADD231PS  64(BX)(R13*1), Z8, Z1
+	VFMADD231PS  64(BX)(R14*1), Z9, Z3
+	VFMADD231PS  64(BX)(R15*1), Z10, Z5
+	VFMADD231PS  64(BX)(BP*1), Z11, Z7
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
 	ADDQ         $+1, R11
 	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R13
+	SUBQ R8, R13
+	CMPQ R9, R13
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z4
-	VFMADD231PS  (BX)(R9*1), Z4, Z0
-	VFMADD231PS  64(BX)(R9*1), Z4, Z1
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R14
+	VBROADCASTSS (AX)(R9*4), Z8
+	VFMADD231PS  (BX)(R14*1), Z8, Z0
+	VFMADD231PS  64(BX)(R14*1), Z8, Z1
+	ADDQ         $+1, R9
+	CMPQ         R9, R13
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVQ R11, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z4
-	VFMADD231PS  (BX)(R8*1), Z4, Z2
-	VFMADD231PS  64(BX)(R8*1), Z4, Z3
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	MOVWQZX      (CX)(R10*2), R13
+	VBROADCASTSS (AX)(R10*4), Z8
+	VFMADD231PS  (BX)(R13*1), Z8, Z2
+	VFMADD231PS  64(BX)(R13*1), Z8, Z3
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
+	MOVQ R12, R9
+	SUBQ R8, R9
+	CMPQ R11, R9
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R11*2), R10
+	VBROADCASTSS (AX)(R11*4), Z8
+	VFMADD231PS  (BX)(R10*1), Z8, Z4
+	VFMADD231PS  64(BX)(R10*1), Z8, Z5
+	ADDQ         $+1, R11
+	CMPQ         R11, R9
+	JLT          row3
+
+rdone3:
+	MOVL 12(DX)(DI*4), R9
+	ADDQ R12, R9
+	SUBQ R8, R9
+	CMPQ R12, R9
+	JGE  rdone4
+
+row4:
+	MOVWQZX      (CX)(R12*2), R8
+	VBROADCASTSS (AX)(R12*4), Z8
+	VFMADD231PS  (BX)(R8*1), Z8, Z6
+	VFMADD231PS  64(BX)(R8*1), Z8, Z7
+	ADDQ         $+1, R12
+	CMPQ         R12, R9
+	JLT          row4
+
+rdone4:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z4
-	VADDPS       Z4, Z0, Z0
-	VADDPS       Z4, Z1, Z1
+	VBROADCASTSS (R8)(DI*4), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Z4
-	VBROADCASTSS hi+76(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
-	VMAXPS       Z1, Z4, Z1
-	VMINPS       Z1, Z5, Z1
+	VBROADCASTSS lo+72(FP), Z8
+	VBROADCASTSS hi+76(FP), Z9
+	VMAXPS       Z0, Z8, Z0
+	VMINPS       Z0, Z9, Z0
+	VMAXPS       Z1, Z8, Z1
+	VMINPS       Z1, Z9, Z1
 
 noclamp1:
 	VMOVUPS      Z0, (SI)
@@ -531,17 +1172,17 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z2, Z2
 	VADDPS       Z0, Z3, Z3
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -551,61 +1192,284 @@ nobias2:
 	VMINPS       Z3, Z1, Z3
 
 noclamp2:
+	VMOVUPS      Z2, (R8)
+	VMOVUPS      Z3, 64(R8)
+	MOVQ         ldy+48(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R8, R10
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS 8(R8)(DI*4), Z0
+	VADDPS       Z0, Z4, Z4
+	VADDPS       Z0, Z5, Z5
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+
+noclamp3:
+	VMOVUPS      Z4, (R10)
+	VMOVUPS      Z5, 64(R10)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R10, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 12(R10)(DI*4), Z0
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+
+nobias4:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+
+noclamp4:
+	VMOVUPS Z6, (R8)
+	VMOVUPS Z7, 64(R8)
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+4, DI
+	JMP     group1
+
+fewer1:
+group2:
+	MOVQ    nrows+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+2
+	JLT     fewer2
+	XORQ    R9, R9
+	MOVL    (DX)(DI*4), R8
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
+	MOVQ    flags+56(FP), R11
+	TESTQ   $0x00000001, R11
+	JEQ     zero5
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	JMP     inited5
+
+zero5:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+
+inited5:
+	MOVQ    ldy+48(FP), R11
+	SHLQ    $0x02, R11
+	ADDQ    SI, R11
+	MOVQ    flags+56(FP), R12
+	TESTQ   $0x00000001, R12
+	JEQ     zero6
+	VMOVUPS (R11), Z2
+	VMOVUPS 64(R11), Z3
+	JMP     inited6
+
+zero6:
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+
+inited6:
+	CMPQ R8, $+0
+	JLE  rem2
+
+lock2:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z4
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z5
+	VFMADD231PS  (BX)(R11*1), Z4, Z0
+	VFMADD231PS  (BX)(R12*1), Z5, Z2
+	VFMADD231PS  64(BX)(R11*1), Z4, Z1
+	VFMADD231PS  64(BX)(R12*1), Z5, Z3
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
+	JGE  rdone5
+
+row5:
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z4
+	VFMADD231PS  (BX)(R12*1), Z4, Z0
+	VFMADD231PS  64(BX)(R12*1), Z4, Z1
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
+	JLT          row5
+
+rdone5:
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
+	JGE  rdone6
+
+row6:
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z4
+	VFMADD231PS  (BX)(R8*1), Z4, Z2
+	VFMADD231PS  64(BX)(R8*1), Z4, Z3
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
+	JLT          row6
+
+rdone6:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias5
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z4
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z4, Z1, Z1
+
+nobias5:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp5
+	VBROADCASTSS lo+72(FP), Z4
+	VBROADCASTSS hi+76(FP), Z5
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z5, Z0
+	VMAXPS       Z1, Z4, Z1
+	VMINPS       Z1, Z5, Z1
+
+noclamp5:
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias6
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
+	VADDPS       Z0, Z2, Z2
+	VADDPS       Z0, Z3, Z3
+
+nobias6:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp6
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+
+noclamp6:
 	VMOVUPS Z2, (R8)
 	VMOVUPS Z3, 64(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group2
 
-single1:
+fewer2:
+group3:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
-	JEQ     zero3
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero7
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
-	JMP     inited3
+	JMP     inited7
 
-zero3:
+zero7:
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 
-inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+inited7:
+	CMPQ R8, $+0
+	JLE  rem3
 
-row3:
+lock3:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z2
 	VFMADD231PS  (BX)(R10*1), Z2, Z0
 	VFMADD231PS  64(BX)(R10*1), Z2, Z1
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
-	JLT          row3
+	JLT          lock3
 
-rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z2
+rem3:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone7
+
+row7:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z2
+	VFMADD231PS  (BX)(R8*1), Z2, Z0
+	VFMADD231PS  64(BX)(R8*1), Z2, Z1
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
+	JLT          row7
+
+rdone7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias7
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z2
 	VADDPS       Z2, Z0, Z0
 	VADDPS       Z2, Z1, Z1
 
-nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
-	JEQ          noclamp3
+nobias7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Z2
 	VBROADCASTSS hi+76(FP), Z3
 	VMAXPS       Z0, Z2, Z0
@@ -613,16 +1477,16 @@ nobias3:
 	VMAXPS       Z1, Z2, Z1
 	VMINPS       Z1, Z3, Z1
 
-noclamp3:
+noclamp7:
 	VMOVUPS Z0, (SI)
 	VMOVUPS Z1, 64(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group3
 
 exit1:
 	VZEROUPPER
@@ -630,7 +1494,7 @@ exit1:
 
 // func csrAVX512U2M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 // Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U2M(SB), NOSPLIT, $0-88
+TEXT ·csrAVX512U2M(SB), NOSPLIT, $8-88
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
 	MOVQ  cnt+16(FP), DX
@@ -641,18 +1505,33 @@ TEXT ·csrAVX512U2M(SB), NOSPLIT, $0-88
 	KMOVW (R8)(DI*2), K1
 	XORQ  DI, DI
 
-pair1:
+group1:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+2
-	JLT       single1
+	CMPQ      R8, $+4
+	JLT       fewer1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVL      4(DX)(DI*4), R9
-	MOVQ      ldy+48(FP), R10
-	SHLQ      $0x02, R10
-	ADDQ      SI, R10
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVL      (DX)(DI*4), R11
+	MOVQ      R9, R10
+	ADDQ      R11, R10
+	MOVL      4(DX)(DI*4), R11
+	CMPQ      R11, R8
+	CMOVQLT   R11, R8
+	MOVL      4(DX)(DI*4), R12
+	MOVQ      R10, R11
+	ADDQ      R12, R11
+	MOVL      8(DX)(DI*4), R12
+	CMPQ      R12, R8
+	CMOVQLT   R12, R8
+	MOVL      8(DX)(DI*4), R13
+	MOVQ      R11, R12
+	ADDQ      R13, R12
+	MOVL      12(DX)(DI*4), R13
+	CMPQ      R13, R8
+	CMOVQLT   R13, R8
+	MOVQ      flags+56(FP), R13
+	TESTQ     $0x00000001, R13
 	JEQ       zero1
 	VMOVUPS   (SI), Z0
 	VMOVUPS.Z 64(SI), K1, Z1
@@ -663,11 +1542,14 @@ zero1:
 	VPSUBD Z1, Z1, Z1
 
 inited1:
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVQ      ldy+48(FP), R13
+	SHLQ      $0x02, R13
+	ADDQ      SI, R13
+	MOVQ      flags+56(FP), R14
+	TESTQ     $0x00000001, R14
 	JEQ       zero2
-	VMOVUPS   (R10), Z2
-	VMOVUPS.Z 64(R10), K1, Z3
+	VMOVUPS   (R13), Z2
+	VMOVUPS.Z 64(R13), K1, Z3
 	JMP       inited2
 
 zero2:
@@ -675,74 +1557,143 @@ zero2:
 	VPSUBD Z3, Z3, Z3
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	MOVQ      ldy+48(FP), R14
+	SHLQ      $0x02, R14
+	ADDQ      R13, R14
+	MOVQ      flags+56(FP), R13
+	TESTQ     $0x00000001, R13
+	JEQ       zero3
+	VMOVUPS   (R14), Z4
+	VMOVUPS.Z 64(R14), K1, Z5
+	JMP       inited3
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z4
-	VBROADCASTSS (AX)(R12*4), Z5
-	VFMADD231PS  (BX)(R13*1), Z4, Z0
-	VFMADD231PS  (BX)(R14*1), Z5, Z2
-	VFMADD231PS  64(BX)(R13*1), Z4, Z1
-	VFMADD231PS  64(BX)(R14*1), Z5, Z3
+zero3:
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+
+inited3:
+	MOVQ      ldy+48(FP), R13
+	SHLQ      $0x02, R13
+	ADDQ      R14, R13
+	MOVQ      flags+56(FP), R14
+	TESTQ     $0x00000001, R14
+	JEQ       zero4
+	VMOVUPS   (R13), Z6
+	VMOVUPS.Z 64(R13), K1, Z7
+	JMP       inited4
+
+zero4:
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+
+inited4:
+	CMPQ R8, $+0
+	JLE  rem1
+
+lock1:
+	MOVWQZX      (CX)(R9*2), R13
+	VBROADCASTSS (AX)(R9*4), Z8
+	MOVWQZX      (CX)(R10*2), R14
+	VBROADCASTSS (AX)(R10*4), Z9
+	MOVWQZX      (CX)(R11*2), R15
+	VBROADCASTSS (AX)(R11*4), Z10
+	MOVWQZX      (CX)(R12*2), BP
+	VBROADCASTSS (AX)(R12*4), Z11
+	VFMADD231PS  (BX)(R13*1), Z8, Z0
+	VFMADD231PS  (BX)(R14*1), Z9, Z2
+	VFMADD231PS  (BX)(R15*1), Z10, Z4
+	VFMADD231PS  (BX)(BP*1), Z11, Z6
+	VFMADD231PS  64(BX)(R13*1), Z8, Z1
+	VFMADD231PS  64(BX)(R14*1), Z9, Z3
+	VFMADD231PS  64(BX)(R15*1), Z10, Z5
+	VFMADD231PS  64(BX)(BP*1), Z11, Z7
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
 	ADDQ         $+1, R11
 	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R13
+	SUBQ R8, R13
+	CMPQ R9, R13
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z4
-	VFMADD231PS  (BX)(R9*1), Z4, Z0
-	VFMADD231PS  64(BX)(R9*1), Z4, Z1
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R14
+	VBROADCASTSS (AX)(R9*4), Z8
+	VFMADD231PS  (BX)(R14*1), Z8, Z0
+	VFMADD231PS  64(BX)(R14*1), Z8, Z1
+	ADDQ         $+1, R9
+	CMPQ         R9, R13
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVQ R11, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z4
-	VFMADD231PS  (BX)(R8*1), Z4, Z2
-	VFMADD231PS  64(BX)(R8*1), Z4, Z3
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	MOVWQZX      (CX)(R10*2), R13
+	VBROADCASTSS (AX)(R10*4), Z8
+	VFMADD231PS  (BX)(R13*1), Z8, Z2
+	VFMADD231PS  64(BX)(R13*1), Z8, Z3
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
+	MOVQ R12, R9
+	SUBQ R8, R9
+	CMPQ R11, R9
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R11*2), R10
+	VBROADCASTSS (AX)(R11*4), Z8
+	VFMADD231PS  (BX)(R10*1), Z8, Z4
+	VFMADD231PS  64(BX)(R10*1), Z8, Z5
+	ADDQ         $+1, R11
+	CMPQ         R11, R9
+	JLT          row3
+
+rdone3:
+	MOVL 12(DX)(DI*4), R9
+	ADDQ R12, R9
+	SUBQ R8, R9
+	CMPQ R12, R9
+	JGE  rdone4
+
+row4:
+	MOVWQZX      (CX)(R12*2), R8
+	VBROADCASTSS (AX)(R12*4), Z8
+	VFMADD231PS  (BX)(R8*1), Z8, Z6
+	VFMADD231PS  64(BX)(R8*1), Z8, Z7
+	ADDQ         $+1, R12
+	CMPQ         R12, R9
+	JLT          row4
+
+rdone4:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z4
-	VADDPS       Z4, Z0, Z0
-	VADDPS       Z4, Z1, Z1
+	VBROADCASTSS (R8)(DI*4), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Z4
-	VBROADCASTSS hi+76(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
-	VMAXPS       Z1, Z4, Z1
-	VMINPS       Z1, Z5, Z1
+	VBROADCASTSS lo+72(FP), Z8
+	VBROADCASTSS hi+76(FP), Z9
+	VMAXPS       Z0, Z8, Z0
+	VMINPS       Z0, Z9, Z0
+	VMAXPS       Z1, Z8, Z1
+	VMINPS       Z1, Z9, Z1
 
 noclamp1:
 	VMOVUPS      Z0, (SI)
@@ -750,17 +1701,17 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z2, Z2
 	VADDPS       Z0, Z3, Z3
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -770,61 +1721,284 @@ nobias2:
 	VMINPS       Z3, Z1, Z3
 
 noclamp2:
+	VMOVUPS      Z2, (R8)
+	VMOVUPS      Z3, K1, 64(R8)
+	MOVQ         ldy+48(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R8, R10
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS 8(R8)(DI*4), Z0
+	VADDPS       Z0, Z4, Z4
+	VADDPS       Z0, Z5, Z5
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+
+noclamp3:
+	VMOVUPS      Z4, (R10)
+	VMOVUPS      Z5, K1, 64(R10)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R10, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 12(R10)(DI*4), Z0
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+
+nobias4:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+
+noclamp4:
+	VMOVUPS Z6, (R8)
+	VMOVUPS Z7, K1, 64(R8)
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+4, DI
+	JMP     group1
+
+fewer1:
+group2:
+	MOVQ      nrows+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+2
+	JLT       fewer2
+	XORQ      R9, R9
+	MOVL      (DX)(DI*4), R8
+	MOVL      (DX)(DI*4), R11
+	MOVQ      R9, R10
+	ADDQ      R11, R10
+	MOVL      4(DX)(DI*4), R11
+	CMPQ      R11, R8
+	CMOVQLT   R11, R8
+	MOVQ      flags+56(FP), R11
+	TESTQ     $0x00000001, R11
+	JEQ       zero5
+	VMOVUPS   (SI), Z0
+	VMOVUPS.Z 64(SI), K1, Z1
+	JMP       inited5
+
+zero5:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+
+inited5:
+	MOVQ      ldy+48(FP), R11
+	SHLQ      $0x02, R11
+	ADDQ      SI, R11
+	MOVQ      flags+56(FP), R12
+	TESTQ     $0x00000001, R12
+	JEQ       zero6
+	VMOVUPS   (R11), Z2
+	VMOVUPS.Z 64(R11), K1, Z3
+	JMP       inited6
+
+zero6:
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+
+inited6:
+	CMPQ R8, $+0
+	JLE  rem2
+
+lock2:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z4
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z5
+	VFMADD231PS  (BX)(R11*1), Z4, Z0
+	VFMADD231PS  (BX)(R12*1), Z5, Z2
+	VFMADD231PS  64(BX)(R11*1), Z4, Z1
+	VFMADD231PS  64(BX)(R12*1), Z5, Z3
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
+	JGE  rdone5
+
+row5:
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z4
+	VFMADD231PS  (BX)(R12*1), Z4, Z0
+	VFMADD231PS  64(BX)(R12*1), Z4, Z1
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
+	JLT          row5
+
+rdone5:
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
+	JGE  rdone6
+
+row6:
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z4
+	VFMADD231PS  (BX)(R8*1), Z4, Z2
+	VFMADD231PS  64(BX)(R8*1), Z4, Z3
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
+	JLT          row6
+
+rdone6:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias5
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z4
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z4, Z1, Z1
+
+nobias5:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp5
+	VBROADCASTSS lo+72(FP), Z4
+	VBROADCASTSS hi+76(FP), Z5
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z5, Z0
+	VMAXPS       Z1, Z4, Z1
+	VMINPS       Z1, Z5, Z1
+
+noclamp5:
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, K1, 64(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias6
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
+	VADDPS       Z0, Z2, Z2
+	VADDPS       Z0, Z3, Z3
+
+nobias6:
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp6
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+
+noclamp6:
 	VMOVUPS Z2, (R8)
 	VMOVUPS Z3, K1, 64(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group2
 
-single1:
+fewer2:
+group3:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+0
-	JLE       exit1
+	CMPQ      R8, $+1
+	JLT       exit1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R9
-	TESTQ     $0x00000001, R9
-	JEQ       zero3
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero7
 	VMOVUPS   (SI), Z0
 	VMOVUPS.Z 64(SI), K1, Z1
-	JMP       inited3
+	JMP       inited7
 
-zero3:
+zero7:
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 
-inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+inited7:
+	CMPQ R8, $+0
+	JLE  rem3
 
-row3:
+lock3:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z2
 	VFMADD231PS  (BX)(R10*1), Z2, Z0
 	VFMADD231PS  64(BX)(R10*1), Z2, Z1
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
-	JLT          row3
+	JLT          lock3
 
-rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z2
+rem3:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone7
+
+row7:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z2
+	VFMADD231PS  (BX)(R8*1), Z2, Z0
+	VFMADD231PS  64(BX)(R8*1), Z2, Z1
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
+	JLT          row7
+
+rdone7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias7
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z2
 	VADDPS       Z2, Z0, Z0
 	VADDPS       Z2, Z1, Z1
 
-nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
-	JEQ          noclamp3
+nobias7:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Z2
 	VBROADCASTSS hi+76(FP), Z3
 	VMAXPS       Z0, Z2, Z0
@@ -832,16 +2006,16 @@ nobias3:
 	VMAXPS       Z1, Z2, Z1
 	VMINPS       Z1, Z3, Z1
 
-noclamp3:
+noclamp7:
 	VMOVUPS Z0, (SI)
 	VMOVUPS Z1, K1, 64(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group3
 
 exit1:
 	VZEROUPPER
@@ -857,16 +2031,19 @@ TEXT ·csrAVX512U3(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-pair1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+2
-	JLT     single1
+	JLT     fewer1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVL    4(DX)(DI*4), R9
-	MOVQ    ldy+48(FP), R10
-	SHLQ    $0x02, R10
-	ADDQ    SI, R10
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
 	MOVQ    flags+56(FP), R11
 	TESTQ   $0x00000001, R11
 	JEQ     zero1
@@ -881,12 +2058,15 @@ zero1:
 	VPSUBD Z2, Z2, Z2
 
 inited1:
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    ldy+48(FP), R11
+	SHLQ    $0x02, R11
+	ADDQ    SI, R11
+	MOVQ    flags+56(FP), R12
+	TESTQ   $0x00000001, R12
 	JEQ     zero2
-	VMOVUPS (R10), Z3
-	VMOVUPS 64(R10), Z4
-	VMOVUPS 128(R10), Z5
+	VMOVUPS (R11), Z3
+	VMOVUPS 64(R11), Z4
+	VMOVUPS 128(R11), Z5
 	JMP     inited2
 
 zero2:
@@ -895,57 +2075,56 @@ zero2:
 	VPSUBD Z5, Z5, Z5
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z6
-	VBROADCASTSS (AX)(R12*4), Z7
-	VFMADD231PS  (BX)(R13*1), Z6, Z0
-	VFMADD231PS  (BX)(R14*1), Z7, Z3
-	VFMADD231PS  64(BX)(R13*1), Z6, Z1
-	VFMADD231PS  64(BX)(R14*1), Z7, Z4
-	VFMADD231PS  128(BX)(R13*1), Z6, Z2
-	VFMADD231PS  128(BX)(R14*1), Z7, Z5
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z6
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z7
+	VFMADD231PS  (BX)(R11*1), Z6, Z0
+	VFMADD231PS  (BX)(R12*1), Z7, Z3
+	VFMADD231PS  64(BX)(R11*1), Z6, Z1
+	VFMADD231PS  64(BX)(R12*1), Z7, Z4
+	VFMADD231PS  128(BX)(R11*1), Z6, Z2
+	VFMADD231PS  128(BX)(R12*1), Z7, Z5
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z6
-	VFMADD231PS  (BX)(R9*1), Z6, Z0
-	VFMADD231PS  64(BX)(R9*1), Z6, Z1
-	VFMADD231PS  128(BX)(R9*1), Z6, Z2
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z6
+	VFMADD231PS  (BX)(R12*1), Z6, Z0
+	VFMADD231PS  64(BX)(R12*1), Z6, Z1
+	VFMADD231PS  128(BX)(R12*1), Z6, Z2
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z6
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z6
 	VFMADD231PS  (BX)(R8*1), Z6, Z3
 	VFMADD231PS  64(BX)(R8*1), Z6, Z4
 	VFMADD231PS  128(BX)(R8*1), Z6, Z5
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -978,18 +2157,18 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z3, Z3
 	VADDPS       Z0, Z4, Z4
 	VADDPS       Z0, Z5, Z5
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1004,23 +2183,27 @@ noclamp2:
 	VMOVUPS Z3, (R8)
 	VMOVUPS Z4, 64(R8)
 	VMOVUPS Z5, 128(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero3
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
@@ -1033,11 +2216,10 @@ zero3:
 	VPSUBD Z2, Z2, Z2
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z3
 	VFMADD231PS  (BX)(R10*1), Z3, Z0
@@ -1045,21 +2227,38 @@ row3:
 	VFMADD231PS  128(BX)(R10*1), Z3, Z2
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z3
+	VFMADD231PS  (BX)(R8*1), Z3, Z0
+	VFMADD231PS  64(BX)(R8*1), Z3, Z1
+	VFMADD231PS  128(BX)(R8*1), Z3, Z2
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z3
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z3
 	VADDPS       Z3, Z0, Z0
 	VADDPS       Z3, Z1, Z1
 	VADDPS       Z3, Z2, Z2
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z3
 	VBROADCASTSS hi+76(FP), Z4
@@ -1074,13 +2273,13 @@ noclamp3:
 	VMOVUPS Z0, (SI)
 	VMOVUPS Z1, 64(SI)
 	VMOVUPS Z2, 128(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER
@@ -1099,16 +2298,19 @@ TEXT ·csrAVX512U3M(SB), NOSPLIT, $0-88
 	KMOVW (R8)(DI*2), K1
 	XORQ  DI, DI
 
-pair1:
+group1:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
 	CMPQ      R8, $+2
-	JLT       single1
+	JLT       fewer1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVL      4(DX)(DI*4), R9
-	MOVQ      ldy+48(FP), R10
-	SHLQ      $0x02, R10
-	ADDQ      SI, R10
+	MOVL      (DX)(DI*4), R11
+	MOVQ      R9, R10
+	ADDQ      R11, R10
+	MOVL      4(DX)(DI*4), R11
+	CMPQ      R11, R8
+	CMOVQLT   R11, R8
 	MOVQ      flags+56(FP), R11
 	TESTQ     $0x00000001, R11
 	JEQ       zero1
@@ -1123,12 +2325,15 @@ zero1:
 	VPSUBD Z2, Z2, Z2
 
 inited1:
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVQ      ldy+48(FP), R11
+	SHLQ      $0x02, R11
+	ADDQ      SI, R11
+	MOVQ      flags+56(FP), R12
+	TESTQ     $0x00000001, R12
 	JEQ       zero2
-	VMOVUPS   (R10), Z3
-	VMOVUPS   64(R10), Z4
-	VMOVUPS.Z 128(R10), K1, Z5
+	VMOVUPS   (R11), Z3
+	VMOVUPS   64(R11), Z4
+	VMOVUPS.Z 128(R11), K1, Z5
 	JMP       inited2
 
 zero2:
@@ -1137,57 +2342,56 @@ zero2:
 	VPSUBD Z5, Z5, Z5
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z6
-	VBROADCASTSS (AX)(R12*4), Z7
-	VFMADD231PS  (BX)(R13*1), Z6, Z0
-	VFMADD231PS  (BX)(R14*1), Z7, Z3
-	VFMADD231PS  64(BX)(R13*1), Z6, Z1
-	VFMADD231PS  64(BX)(R14*1), Z7, Z4
-	VFMADD231PS  128(BX)(R13*1), Z6, Z2
-	VFMADD231PS  128(BX)(R14*1), Z7, Z5
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z6
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z7
+	VFMADD231PS  (BX)(R11*1), Z6, Z0
+	VFMADD231PS  (BX)(R12*1), Z7, Z3
+	VFMADD231PS  64(BX)(R11*1), Z6, Z1
+	VFMADD231PS  64(BX)(R12*1), Z7, Z4
+	VFMADD231PS  128(BX)(R11*1), Z6, Z2
+	VFMADD231PS  128(BX)(R12*1), Z7, Z5
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z6
-	VFMADD231PS  (BX)(R9*1), Z6, Z0
-	VFMADD231PS  64(BX)(R9*1), Z6, Z1
-	VFMADD231PS  128(BX)(R9*1), Z6, Z2
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z6
+	VFMADD231PS  (BX)(R12*1), Z6, Z0
+	VFMADD231PS  64(BX)(R12*1), Z6, Z1
+	VFMADD231PS  128(BX)(R12*1), Z6, Z2
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z6
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z6
 	VFMADD231PS  (BX)(R8*1), Z6, Z3
 	VFMADD231PS  64(BX)(R8*1), Z6, Z4
 	VFMADD231PS  128(BX)(R8*1), Z6, Z5
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -1220,18 +2424,18 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z3, Z3
 	VADDPS       Z0, Z4, Z4
 	VADDPS       Z0, Z5, Z5
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1246,23 +2450,27 @@ noclamp2:
 	VMOVUPS Z3, (R8)
 	VMOVUPS Z4, 64(R8)
 	VMOVUPS Z5, K1, 128(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+0
-	JLE       exit1
+	CMPQ      R8, $+1
+	JLT       exit1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R9
-	TESTQ     $0x00000001, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
 	JEQ       zero3
 	VMOVUPS   (SI), Z0
 	VMOVUPS   64(SI), Z1
@@ -1275,11 +2483,10 @@ zero3:
 	VPSUBD Z2, Z2, Z2
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z3
 	VFMADD231PS  (BX)(R10*1), Z3, Z0
@@ -1287,21 +2494,38 @@ row3:
 	VFMADD231PS  128(BX)(R10*1), Z3, Z2
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z3
+	VFMADD231PS  (BX)(R8*1), Z3, Z0
+	VFMADD231PS  64(BX)(R8*1), Z3, Z1
+	VFMADD231PS  128(BX)(R8*1), Z3, Z2
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z3
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z3
 	VADDPS       Z3, Z0, Z0
 	VADDPS       Z3, Z1, Z1
 	VADDPS       Z3, Z2, Z2
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z3
 	VBROADCASTSS hi+76(FP), Z4
@@ -1316,13 +2540,13 @@ noclamp3:
 	VMOVUPS Z0, (SI)
 	VMOVUPS Z1, 64(SI)
 	VMOVUPS Z2, K1, 128(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER
@@ -1338,16 +2562,19 @@ TEXT ·csrAVX512U4(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-pair1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+2
-	JLT     single1
+	JLT     fewer1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVL    4(DX)(DI*4), R9
-	MOVQ    ldy+48(FP), R10
-	SHLQ    $0x02, R10
-	ADDQ    SI, R10
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
 	MOVQ    flags+56(FP), R11
 	TESTQ   $0x00000001, R11
 	JEQ     zero1
@@ -1364,13 +2591,16 @@ zero1:
 	VPSUBD Z3, Z3, Z3
 
 inited1:
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    ldy+48(FP), R11
+	SHLQ    $0x02, R11
+	ADDQ    SI, R11
+	MOVQ    flags+56(FP), R12
+	TESTQ   $0x00000001, R12
 	JEQ     zero2
-	VMOVUPS (R10), Z4
-	VMOVUPS 64(R10), Z5
-	VMOVUPS 128(R10), Z6
-	VMOVUPS 192(R10), Z7
+	VMOVUPS (R11), Z4
+	VMOVUPS 64(R11), Z5
+	VMOVUPS 128(R11), Z6
+	VMOVUPS 192(R11), Z7
 	JMP     inited2
 
 zero2:
@@ -1380,61 +2610,60 @@ zero2:
 	VPSUBD Z7, Z7, Z7
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z8
-	VBROADCASTSS (AX)(R12*4), Z9
-	VFMADD231PS  (BX)(R13*1), Z8, Z0
-	VFMADD231PS  (BX)(R14*1), Z9, Z4
-	VFMADD231PS  64(BX)(R13*1), Z8, Z1
-	VFMADD231PS  64(BX)(R14*1), Z9, Z5
-	VFMADD231PS  128(BX)(R13*1), Z8, Z2
-	VFMADD231PS  128(BX)(R14*1), Z9, Z6
-	VFMADD231PS  192(BX)(R13*1), Z8, Z3
-	VFMADD231PS  192(BX)(R14*1), Z9, Z7
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z8
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z9
+	VFMADD231PS  (BX)(R11*1), Z8, Z0
+	VFMADD231PS  (BX)(R12*1), Z9, Z4
+	VFMADD231PS  64(BX)(R11*1), Z8, Z1
+	VFMADD231PS  64(BX)(R12*1), Z9, Z5
+	VFMADD231PS  128(BX)(R11*1), Z8, Z2
+	VFMADD231PS  128(BX)(R12*1), Z9, Z6
+	VFMADD231PS  192(BX)(R11*1), Z8, Z3
+	VFMADD231PS  192(BX)(R12*1), Z9, Z7
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z8
-	VFMADD231PS  (BX)(R9*1), Z8, Z0
-	VFMADD231PS  64(BX)(R9*1), Z8, Z1
-	VFMADD231PS  128(BX)(R9*1), Z8, Z2
-	VFMADD231PS  192(BX)(R9*1), Z8, Z3
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z8
+	VFMADD231PS  (BX)(R12*1), Z8, Z0
+	VFMADD231PS  64(BX)(R12*1), Z8, Z1
+	VFMADD231PS  128(BX)(R12*1), Z8, Z2
+	VFMADD231PS  192(BX)(R12*1), Z8, Z3
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z8
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z8
 	VFMADD231PS  (BX)(R8*1), Z8, Z4
 	VFMADD231PS  64(BX)(R8*1), Z8, Z5
 	VFMADD231PS  128(BX)(R8*1), Z8, Z6
 	VFMADD231PS  192(BX)(R8*1), Z8, Z7
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -1471,19 +2700,19 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z4, Z4
 	VADDPS       Z0, Z5, Z5
 	VADDPS       Z0, Z6, Z6
 	VADDPS       Z0, Z7, Z7
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1501,23 +2730,27 @@ noclamp2:
 	VMOVUPS Z5, 64(R8)
 	VMOVUPS Z6, 128(R8)
 	VMOVUPS Z7, 192(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero3
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
@@ -1532,11 +2765,10 @@ zero3:
 	VPSUBD Z3, Z3, Z3
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z4
 	VFMADD231PS  (BX)(R10*1), Z4, Z0
@@ -1545,22 +2777,40 @@ row3:
 	VFMADD231PS  192(BX)(R10*1), Z4, Z3
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z4
+	VFMADD231PS  (BX)(R8*1), Z4, Z0
+	VFMADD231PS  64(BX)(R8*1), Z4, Z1
+	VFMADD231PS  128(BX)(R8*1), Z4, Z2
+	VFMADD231PS  192(BX)(R8*1), Z4, Z3
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z4
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z4
 	VADDPS       Z4, Z0, Z0
 	VADDPS       Z4, Z1, Z1
 	VADDPS       Z4, Z2, Z2
 	VADDPS       Z4, Z3, Z3
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z4
 	VBROADCASTSS hi+76(FP), Z5
@@ -1578,13 +2828,13 @@ noclamp3:
 	VMOVUPS Z1, 64(SI)
 	VMOVUPS Z2, 128(SI)
 	VMOVUPS Z3, 192(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER
@@ -1603,16 +2853,19 @@ TEXT ·csrAVX512U4M(SB), NOSPLIT, $0-88
 	KMOVW (R8)(DI*2), K1
 	XORQ  DI, DI
 
-pair1:
+group1:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
 	CMPQ      R8, $+2
-	JLT       single1
+	JLT       fewer1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVL      4(DX)(DI*4), R9
-	MOVQ      ldy+48(FP), R10
-	SHLQ      $0x02, R10
-	ADDQ      SI, R10
+	MOVL      (DX)(DI*4), R11
+	MOVQ      R9, R10
+	ADDQ      R11, R10
+	MOVL      4(DX)(DI*4), R11
+	CMPQ      R11, R8
+	CMOVQLT   R11, R8
 	MOVQ      flags+56(FP), R11
 	TESTQ     $0x00000001, R11
 	JEQ       zero1
@@ -1629,13 +2882,16 @@ zero1:
 	VPSUBD Z3, Z3, Z3
 
 inited1:
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVQ      ldy+48(FP), R11
+	SHLQ      $0x02, R11
+	ADDQ      SI, R11
+	MOVQ      flags+56(FP), R12
+	TESTQ     $0x00000001, R12
 	JEQ       zero2
-	VMOVUPS   (R10), Z4
-	VMOVUPS   64(R10), Z5
-	VMOVUPS   128(R10), Z6
-	VMOVUPS.Z 192(R10), K1, Z7
+	VMOVUPS   (R11), Z4
+	VMOVUPS   64(R11), Z5
+	VMOVUPS   128(R11), Z6
+	VMOVUPS.Z 192(R11), K1, Z7
 	JMP       inited2
 
 zero2:
@@ -1645,61 +2901,60 @@ zero2:
 	VPSUBD Z7, Z7, Z7
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z8
-	VBROADCASTSS (AX)(R12*4), Z9
-	VFMADD231PS  (BX)(R13*1), Z8, Z0
-	VFMADD231PS  (BX)(R14*1), Z9, Z4
-	VFMADD231PS  64(BX)(R13*1), Z8, Z1
-	VFMADD231PS  64(BX)(R14*1), Z9, Z5
-	VFMADD231PS  128(BX)(R13*1), Z8, Z2
-	VFMADD231PS  128(BX)(R14*1), Z9, Z6
-	VFMADD231PS  192(BX)(R13*1), Z8, Z3
-	VFMADD231PS  192(BX)(R14*1), Z9, Z7
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z8
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z9
+	VFMADD231PS  (BX)(R11*1), Z8, Z0
+	VFMADD231PS  (BX)(R12*1), Z9, Z4
+	VFMADD231PS  64(BX)(R11*1), Z8, Z1
+	VFMADD231PS  64(BX)(R12*1), Z9, Z5
+	VFMADD231PS  128(BX)(R11*1), Z8, Z2
+	VFMADD231PS  128(BX)(R12*1), Z9, Z6
+	VFMADD231PS  192(BX)(R11*1), Z8, Z3
+	VFMADD231PS  192(BX)(R12*1), Z9, Z7
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z8
-	VFMADD231PS  (BX)(R9*1), Z8, Z0
-	VFMADD231PS  64(BX)(R9*1), Z8, Z1
-	VFMADD231PS  128(BX)(R9*1), Z8, Z2
-	VFMADD231PS  192(BX)(R9*1), Z8, Z3
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z8
+	VFMADD231PS  (BX)(R12*1), Z8, Z0
+	VFMADD231PS  64(BX)(R12*1), Z8, Z1
+	VFMADD231PS  128(BX)(R12*1), Z8, Z2
+	VFMADD231PS  192(BX)(R12*1), Z8, Z3
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z8
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z8
 	VFMADD231PS  (BX)(R8*1), Z8, Z4
 	VFMADD231PS  64(BX)(R8*1), Z8, Z5
 	VFMADD231PS  128(BX)(R8*1), Z8, Z6
 	VFMADD231PS  192(BX)(R8*1), Z8, Z7
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -1736,19 +2991,19 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z4, Z4
 	VADDPS       Z0, Z5, Z5
 	VADDPS       Z0, Z6, Z6
 	VADDPS       Z0, Z7, Z7
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1766,23 +3021,27 @@ noclamp2:
 	VMOVUPS Z5, 64(R8)
 	VMOVUPS Z6, 128(R8)
 	VMOVUPS Z7, K1, 192(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+0
-	JLE       exit1
+	CMPQ      R8, $+1
+	JLT       exit1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R9
-	TESTQ     $0x00000001, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
 	JEQ       zero3
 	VMOVUPS   (SI), Z0
 	VMOVUPS   64(SI), Z1
@@ -1797,11 +3056,10 @@ zero3:
 	VPSUBD Z3, Z3, Z3
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z4
 	VFMADD231PS  (BX)(R10*1), Z4, Z0
@@ -1810,22 +3068,40 @@ row3:
 	VFMADD231PS  192(BX)(R10*1), Z4, Z3
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z4
+	VFMADD231PS  (BX)(R8*1), Z4, Z0
+	VFMADD231PS  64(BX)(R8*1), Z4, Z1
+	VFMADD231PS  128(BX)(R8*1), Z4, Z2
+	VFMADD231PS  192(BX)(R8*1), Z4, Z3
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z4
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z4
 	VADDPS       Z4, Z0, Z0
 	VADDPS       Z4, Z1, Z1
 	VADDPS       Z4, Z2, Z2
 	VADDPS       Z4, Z3, Z3
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z4
 	VBROADCASTSS hi+76(FP), Z5
@@ -1843,13 +3119,13 @@ noclamp3:
 	VMOVUPS Z1, 64(SI)
 	VMOVUPS Z2, 128(SI)
 	VMOVUPS Z3, K1, 192(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER
@@ -1865,16 +3141,19 @@ TEXT ·csrAVX512U5(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-pair1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+2
-	JLT     single1
+	JLT     fewer1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVL    4(DX)(DI*4), R9
-	MOVQ    ldy+48(FP), R10
-	SHLQ    $0x02, R10
-	ADDQ    SI, R10
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
 	MOVQ    flags+56(FP), R11
 	TESTQ   $0x00000001, R11
 	JEQ     zero1
@@ -1893,14 +3172,17 @@ zero1:
 	VPSUBD Z4, Z4, Z4
 
 inited1:
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    ldy+48(FP), R11
+	SHLQ    $0x02, R11
+	ADDQ    SI, R11
+	MOVQ    flags+56(FP), R12
+	TESTQ   $0x00000001, R12
 	JEQ     zero2
-	VMOVUPS (R10), Z5
-	VMOVUPS 64(R10), Z6
-	VMOVUPS 128(R10), Z7
-	VMOVUPS 192(R10), Z8
-	VMOVUPS 256(R10), Z9
+	VMOVUPS (R11), Z5
+	VMOVUPS 64(R11), Z6
+	VMOVUPS 128(R11), Z7
+	VMOVUPS 192(R11), Z8
+	VMOVUPS 256(R11), Z9
 	JMP     inited2
 
 zero2:
@@ -1911,65 +3193,64 @@ zero2:
 	VPSUBD Z9, Z9, Z9
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z10
-	VBROADCASTSS (AX)(R12*4), Z11
-	VFMADD231PS  (BX)(R13*1), Z10, Z0
-	VFMADD231PS  (BX)(R14*1), Z11, Z5
-	VFMADD231PS  64(BX)(R13*1), Z10, Z1
-	VFMADD231PS  64(BX)(R14*1), Z11, Z6
-	VFMADD231PS  128(BX)(R13*1), Z10, Z2
-	VFMADD231PS  128(BX)(R14*1), Z11, Z7
-	VFMADD231PS  192(BX)(R13*1), Z10, Z3
-	VFMADD231PS  192(BX)(R14*1), Z11, Z8
-	VFMADD231PS  256(BX)(R13*1), Z10, Z4
-	VFMADD231PS  256(BX)(R14*1), Z11, Z9
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z10
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z11
+	VFMADD231PS  (BX)(R11*1), Z10, Z0
+	VFMADD231PS  (BX)(R12*1), Z11, Z5
+	VFMADD231PS  64(BX)(R11*1), Z10, Z1
+	VFMADD231PS  64(BX)(R12*1), Z11, Z6
+	VFMADD231PS  128(BX)(R11*1), Z10, Z2
+	VFMADD231PS  128(BX)(R12*1), Z11, Z7
+	VFMADD231PS  192(BX)(R11*1), Z10, Z3
+	VFMADD231PS  192(BX)(R12*1), Z11, Z8
+	VFMADD231PS  256(BX)(R11*1), Z10, Z4
+	VFMADD231PS  256(BX)(R12*1), Z11, Z9
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z10
-	VFMADD231PS  (BX)(R9*1), Z10, Z0
-	VFMADD231PS  64(BX)(R9*1), Z10, Z1
-	VFMADD231PS  128(BX)(R9*1), Z10, Z2
-	VFMADD231PS  192(BX)(R9*1), Z10, Z3
-	VFMADD231PS  256(BX)(R9*1), Z10, Z4
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z10
+	VFMADD231PS  (BX)(R12*1), Z10, Z0
+	VFMADD231PS  64(BX)(R12*1), Z10, Z1
+	VFMADD231PS  128(BX)(R12*1), Z10, Z2
+	VFMADD231PS  192(BX)(R12*1), Z10, Z3
+	VFMADD231PS  256(BX)(R12*1), Z10, Z4
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z10
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z10
 	VFMADD231PS  (BX)(R8*1), Z10, Z5
 	VFMADD231PS  64(BX)(R8*1), Z10, Z6
 	VFMADD231PS  128(BX)(R8*1), Z10, Z7
 	VFMADD231PS  192(BX)(R8*1), Z10, Z8
 	VFMADD231PS  256(BX)(R8*1), Z10, Z9
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -2010,11 +3291,11 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z5, Z5
 	VADDPS       Z0, Z6, Z6
 	VADDPS       Z0, Z7, Z7
@@ -2022,8 +3303,8 @@ noclamp1:
 	VADDPS       Z0, Z9, Z9
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2044,23 +3325,27 @@ noclamp2:
 	VMOVUPS Z7, 128(R8)
 	VMOVUPS Z8, 192(R8)
 	VMOVUPS Z9, 256(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero3
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
@@ -2077,11 +3362,10 @@ zero3:
 	VPSUBD Z4, Z4, Z4
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z5
 	VFMADD231PS  (BX)(R10*1), Z5, Z0
@@ -2091,14 +3375,33 @@ row3:
 	VFMADD231PS  256(BX)(R10*1), Z5, Z4
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z5
+	VFMADD231PS  (BX)(R8*1), Z5, Z0
+	VFMADD231PS  64(BX)(R8*1), Z5, Z1
+	VFMADD231PS  128(BX)(R8*1), Z5, Z2
+	VFMADD231PS  192(BX)(R8*1), Z5, Z3
+	VFMADD231PS  256(BX)(R8*1), Z5, Z4
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z5
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z5
 	VADDPS       Z5, Z0, Z0
 	VADDPS       Z5, Z1, Z1
 	VADDPS       Z5, Z2, Z2
@@ -2106,8 +3409,8 @@ rdone3:
 	VADDPS       Z5, Z4, Z4
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z5
 	VBROADCASTSS hi+76(FP), Z6
@@ -2128,13 +3431,13 @@ noclamp3:
 	VMOVUPS Z2, 128(SI)
 	VMOVUPS Z3, 192(SI)
 	VMOVUPS Z4, 256(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER
@@ -2153,16 +3456,19 @@ TEXT ·csrAVX512U5M(SB), NOSPLIT, $0-88
 	KMOVW (R8)(DI*2), K1
 	XORQ  DI, DI
 
-pair1:
+group1:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
 	CMPQ      R8, $+2
-	JLT       single1
+	JLT       fewer1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVL      4(DX)(DI*4), R9
-	MOVQ      ldy+48(FP), R10
-	SHLQ      $0x02, R10
-	ADDQ      SI, R10
+	MOVL      (DX)(DI*4), R11
+	MOVQ      R9, R10
+	ADDQ      R11, R10
+	MOVL      4(DX)(DI*4), R11
+	CMPQ      R11, R8
+	CMOVQLT   R11, R8
 	MOVQ      flags+56(FP), R11
 	TESTQ     $0x00000001, R11
 	JEQ       zero1
@@ -2181,14 +3487,17 @@ zero1:
 	VPSUBD Z4, Z4, Z4
 
 inited1:
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVQ      ldy+48(FP), R11
+	SHLQ      $0x02, R11
+	ADDQ      SI, R11
+	MOVQ      flags+56(FP), R12
+	TESTQ     $0x00000001, R12
 	JEQ       zero2
-	VMOVUPS   (R10), Z5
-	VMOVUPS   64(R10), Z6
-	VMOVUPS   128(R10), Z7
-	VMOVUPS   192(R10), Z8
-	VMOVUPS.Z 256(R10), K1, Z9
+	VMOVUPS   (R11), Z5
+	VMOVUPS   64(R11), Z6
+	VMOVUPS   128(R11), Z7
+	VMOVUPS   192(R11), Z8
+	VMOVUPS.Z 256(R11), K1, Z9
 	JMP       inited2
 
 zero2:
@@ -2199,65 +3508,64 @@ zero2:
 	VPSUBD Z9, Z9, Z9
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z10
-	VBROADCASTSS (AX)(R12*4), Z11
-	VFMADD231PS  (BX)(R13*1), Z10, Z0
-	VFMADD231PS  (BX)(R14*1), Z11, Z5
-	VFMADD231PS  64(BX)(R13*1), Z10, Z1
-	VFMADD231PS  64(BX)(R14*1), Z11, Z6
-	VFMADD231PS  128(BX)(R13*1), Z10, Z2
-	VFMADD231PS  128(BX)(R14*1), Z11, Z7
-	VFMADD231PS  192(BX)(R13*1), Z10, Z3
-	VFMADD231PS  192(BX)(R14*1), Z11, Z8
-	VFMADD231PS  256(BX)(R13*1), Z10, Z4
-	VFMADD231PS  256(BX)(R14*1), Z11, Z9
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z10
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z11
+	VFMADD231PS  (BX)(R11*1), Z10, Z0
+	VFMADD231PS  (BX)(R12*1), Z11, Z5
+	VFMADD231PS  64(BX)(R11*1), Z10, Z1
+	VFMADD231PS  64(BX)(R12*1), Z11, Z6
+	VFMADD231PS  128(BX)(R11*1), Z10, Z2
+	VFMADD231PS  128(BX)(R12*1), Z11, Z7
+	VFMADD231PS  192(BX)(R11*1), Z10, Z3
+	VFMADD231PS  192(BX)(R12*1), Z11, Z8
+	VFMADD231PS  256(BX)(R11*1), Z10, Z4
+	VFMADD231PS  256(BX)(R12*1), Z11, Z9
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z10
-	VFMADD231PS  (BX)(R9*1), Z10, Z0
-	VFMADD231PS  64(BX)(R9*1), Z10, Z1
-	VFMADD231PS  128(BX)(R9*1), Z10, Z2
-	VFMADD231PS  192(BX)(R9*1), Z10, Z3
-	VFMADD231PS  256(BX)(R9*1), Z10, Z4
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z10
+	VFMADD231PS  (BX)(R12*1), Z10, Z0
+	VFMADD231PS  64(BX)(R12*1), Z10, Z1
+	VFMADD231PS  128(BX)(R12*1), Z10, Z2
+	VFMADD231PS  192(BX)(R12*1), Z10, Z3
+	VFMADD231PS  256(BX)(R12*1), Z10, Z4
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z10
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z10
 	VFMADD231PS  (BX)(R8*1), Z10, Z5
 	VFMADD231PS  64(BX)(R8*1), Z10, Z6
 	VFMADD231PS  128(BX)(R8*1), Z10, Z7
 	VFMADD231PS  192(BX)(R8*1), Z10, Z8
 	VFMADD231PS  256(BX)(R8*1), Z10, Z9
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -2298,11 +3606,11 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z5, Z5
 	VADDPS       Z0, Z6, Z6
 	VADDPS       Z0, Z7, Z7
@@ -2310,8 +3618,8 @@ noclamp1:
 	VADDPS       Z0, Z9, Z9
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2332,23 +3640,27 @@ noclamp2:
 	VMOVUPS Z7, 128(R8)
 	VMOVUPS Z8, 192(R8)
 	VMOVUPS Z9, K1, 256(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+0
-	JLE       exit1
+	CMPQ      R8, $+1
+	JLT       exit1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R9
-	TESTQ     $0x00000001, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
 	JEQ       zero3
 	VMOVUPS   (SI), Z0
 	VMOVUPS   64(SI), Z1
@@ -2365,11 +3677,10 @@ zero3:
 	VPSUBD Z4, Z4, Z4
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z5
 	VFMADD231PS  (BX)(R10*1), Z5, Z0
@@ -2379,14 +3690,33 @@ row3:
 	VFMADD231PS  256(BX)(R10*1), Z5, Z4
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z5
+	VFMADD231PS  (BX)(R8*1), Z5, Z0
+	VFMADD231PS  64(BX)(R8*1), Z5, Z1
+	VFMADD231PS  128(BX)(R8*1), Z5, Z2
+	VFMADD231PS  192(BX)(R8*1), Z5, Z3
+	VFMADD231PS  256(BX)(R8*1), Z5, Z4
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z5
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z5
 	VADDPS       Z5, Z0, Z0
 	VADDPS       Z5, Z1, Z1
 	VADDPS       Z5, Z2, Z2
@@ -2394,8 +3724,8 @@ rdone3:
 	VADDPS       Z5, Z4, Z4
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z5
 	VBROADCASTSS hi+76(FP), Z6
@@ -2416,13 +3746,13 @@ noclamp3:
 	VMOVUPS Z2, 128(SI)
 	VMOVUPS Z3, 192(SI)
 	VMOVUPS Z4, K1, 256(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER
@@ -2438,16 +3768,19 @@ TEXT ·csrAVX512U6(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-pair1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+2
-	JLT     single1
+	JLT     fewer1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVL    4(DX)(DI*4), R9
-	MOVQ    ldy+48(FP), R10
-	SHLQ    $0x02, R10
-	ADDQ    SI, R10
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
 	MOVQ    flags+56(FP), R11
 	TESTQ   $0x00000001, R11
 	JEQ     zero1
@@ -2468,15 +3801,18 @@ zero1:
 	VPSUBD Z5, Z5, Z5
 
 inited1:
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    ldy+48(FP), R11
+	SHLQ    $0x02, R11
+	ADDQ    SI, R11
+	MOVQ    flags+56(FP), R12
+	TESTQ   $0x00000001, R12
 	JEQ     zero2
-	VMOVUPS (R10), Z6
-	VMOVUPS 64(R10), Z7
-	VMOVUPS 128(R10), Z8
-	VMOVUPS 192(R10), Z9
-	VMOVUPS 256(R10), Z10
-	VMOVUPS 320(R10), Z11
+	VMOVUPS (R11), Z6
+	VMOVUPS 64(R11), Z7
+	VMOVUPS 128(R11), Z8
+	VMOVUPS 192(R11), Z9
+	VMOVUPS 256(R11), Z10
+	VMOVUPS 320(R11), Z11
 	JMP     inited2
 
 zero2:
@@ -2488,69 +3824,68 @@ zero2:
 	VPSUBD Z11, Z11, Z11
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z12
-	VBROADCASTSS (AX)(R12*4), Z13
-	VFMADD231PS  (BX)(R13*1), Z12, Z0
-	VFMADD231PS  (BX)(R14*1), Z13, Z6
-	VFMADD231PS  64(BX)(R13*1), Z12, Z1
-	VFMADD231PS  64(BX)(R14*1), Z13, Z7
-	VFMADD231PS  128(BX)(R13*1), Z12, Z2
-	VFMADD231PS  128(BX)(R14*1), Z13, Z8
-	VFMADD231PS  192(BX)(R13*1), Z12, Z3
-	VFMADD231PS  192(BX)(R14*1), Z13, Z9
-	VFMADD231PS  256(BX)(R13*1), Z12, Z4
-	VFMADD231PS  256(BX)(R14*1), Z13, Z10
-	VFMADD231PS  320(BX)(R13*1), Z12, Z5
-	VFMADD231PS  320(BX)(R14*1), Z13, Z11
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z12
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z13
+	VFMADD231PS  (BX)(R11*1), Z12, Z0
+	VFMADD231PS  (BX)(R12*1), Z13, Z6
+	VFMADD231PS  64(BX)(R11*1), Z12, Z1
+	VFMADD231PS  64(BX)(R12*1), Z13, Z7
+	VFMADD231PS  128(BX)(R11*1), Z12, Z2
+	VFMADD231PS  128(BX)(R12*1), Z13, Z8
+	VFMADD231PS  192(BX)(R11*1), Z12, Z3
+	VFMADD231PS  192(BX)(R12*1), Z13, Z9
+	VFMADD231PS  256(BX)(R11*1), Z12, Z4
+	VFMADD231PS  256(BX)(R12*1), Z13, Z10
+	VFMADD231PS  320(BX)(R11*1), Z12, Z5
+	VFMADD231PS  320(BX)(R12*1), Z13, Z11
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z12
-	VFMADD231PS  (BX)(R9*1), Z12, Z0
-	VFMADD231PS  64(BX)(R9*1), Z12, Z1
-	VFMADD231PS  128(BX)(R9*1), Z12, Z2
-	VFMADD231PS  192(BX)(R9*1), Z12, Z3
-	VFMADD231PS  256(BX)(R9*1), Z12, Z4
-	VFMADD231PS  320(BX)(R9*1), Z12, Z5
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z12
+	VFMADD231PS  (BX)(R12*1), Z12, Z0
+	VFMADD231PS  64(BX)(R12*1), Z12, Z1
+	VFMADD231PS  128(BX)(R12*1), Z12, Z2
+	VFMADD231PS  192(BX)(R12*1), Z12, Z3
+	VFMADD231PS  256(BX)(R12*1), Z12, Z4
+	VFMADD231PS  320(BX)(R12*1), Z12, Z5
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z12
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z12
 	VFMADD231PS  (BX)(R8*1), Z12, Z6
 	VFMADD231PS  64(BX)(R8*1), Z12, Z7
 	VFMADD231PS  128(BX)(R8*1), Z12, Z8
 	VFMADD231PS  192(BX)(R8*1), Z12, Z9
 	VFMADD231PS  256(BX)(R8*1), Z12, Z10
 	VFMADD231PS  320(BX)(R8*1), Z12, Z11
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -2595,11 +3930,11 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z6, Z6
 	VADDPS       Z0, Z7, Z7
 	VADDPS       Z0, Z8, Z8
@@ -2608,8 +3943,8 @@ noclamp1:
 	VADDPS       Z0, Z11, Z11
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2633,23 +3968,27 @@ noclamp2:
 	VMOVUPS Z9, 192(R8)
 	VMOVUPS Z10, 256(R8)
 	VMOVUPS Z11, 320(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero3
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
@@ -2668,11 +4007,10 @@ zero3:
 	VPSUBD Z5, Z5, Z5
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z6
 	VFMADD231PS  (BX)(R10*1), Z6, Z0
@@ -2683,14 +4021,34 @@ row3:
 	VFMADD231PS  320(BX)(R10*1), Z6, Z5
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z6
+	VFMADD231PS  (BX)(R8*1), Z6, Z0
+	VFMADD231PS  64(BX)(R8*1), Z6, Z1
+	VFMADD231PS  128(BX)(R8*1), Z6, Z2
+	VFMADD231PS  192(BX)(R8*1), Z6, Z3
+	VFMADD231PS  256(BX)(R8*1), Z6, Z4
+	VFMADD231PS  320(BX)(R8*1), Z6, Z5
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z6
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z6
 	VADDPS       Z6, Z0, Z0
 	VADDPS       Z6, Z1, Z1
 	VADDPS       Z6, Z2, Z2
@@ -2699,8 +4057,8 @@ rdone3:
 	VADDPS       Z6, Z5, Z5
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z6
 	VBROADCASTSS hi+76(FP), Z7
@@ -2724,13 +4082,13 @@ noclamp3:
 	VMOVUPS Z3, 192(SI)
 	VMOVUPS Z4, 256(SI)
 	VMOVUPS Z5, 320(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER
@@ -2749,16 +4107,19 @@ TEXT ·csrAVX512U6M(SB), NOSPLIT, $0-88
 	KMOVW (R8)(DI*2), K1
 	XORQ  DI, DI
 
-pair1:
+group1:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
 	CMPQ      R8, $+2
-	JLT       single1
+	JLT       fewer1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVL      4(DX)(DI*4), R9
-	MOVQ      ldy+48(FP), R10
-	SHLQ      $0x02, R10
-	ADDQ      SI, R10
+	MOVL      (DX)(DI*4), R11
+	MOVQ      R9, R10
+	ADDQ      R11, R10
+	MOVL      4(DX)(DI*4), R11
+	CMPQ      R11, R8
+	CMOVQLT   R11, R8
 	MOVQ      flags+56(FP), R11
 	TESTQ     $0x00000001, R11
 	JEQ       zero1
@@ -2779,15 +4140,18 @@ zero1:
 	VPSUBD Z5, Z5, Z5
 
 inited1:
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVQ      ldy+48(FP), R11
+	SHLQ      $0x02, R11
+	ADDQ      SI, R11
+	MOVQ      flags+56(FP), R12
+	TESTQ     $0x00000001, R12
 	JEQ       zero2
-	VMOVUPS   (R10), Z6
-	VMOVUPS   64(R10), Z7
-	VMOVUPS   128(R10), Z8
-	VMOVUPS   192(R10), Z9
-	VMOVUPS   256(R10), Z10
-	VMOVUPS.Z 320(R10), K1, Z11
+	VMOVUPS   (R11), Z6
+	VMOVUPS   64(R11), Z7
+	VMOVUPS   128(R11), Z8
+	VMOVUPS   192(R11), Z9
+	VMOVUPS   256(R11), Z10
+	VMOVUPS.Z 320(R11), K1, Z11
 	JMP       inited2
 
 zero2:
@@ -2799,69 +4163,68 @@ zero2:
 	VPSUBD Z11, Z11, Z11
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z12
-	VBROADCASTSS (AX)(R12*4), Z13
-	VFMADD231PS  (BX)(R13*1), Z12, Z0
-	VFMADD231PS  (BX)(R14*1), Z13, Z6
-	VFMADD231PS  64(BX)(R13*1), Z12, Z1
-	VFMADD231PS  64(BX)(R14*1), Z13, Z7
-	VFMADD231PS  128(BX)(R13*1), Z12, Z2
-	VFMADD231PS  128(BX)(R14*1), Z13, Z8
-	VFMADD231PS  192(BX)(R13*1), Z12, Z3
-	VFMADD231PS  192(BX)(R14*1), Z13, Z9
-	VFMADD231PS  256(BX)(R13*1), Z12, Z4
-	VFMADD231PS  256(BX)(R14*1), Z13, Z10
-	VFMADD231PS  320(BX)(R13*1), Z12, Z5
-	VFMADD231PS  320(BX)(R14*1), Z13, Z11
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z12
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z13
+	VFMADD231PS  (BX)(R11*1), Z12, Z0
+	VFMADD231PS  (BX)(R12*1), Z13, Z6
+	VFMADD231PS  64(BX)(R11*1), Z12, Z1
+	VFMADD231PS  64(BX)(R12*1), Z13, Z7
+	VFMADD231PS  128(BX)(R11*1), Z12, Z2
+	VFMADD231PS  128(BX)(R12*1), Z13, Z8
+	VFMADD231PS  192(BX)(R11*1), Z12, Z3
+	VFMADD231PS  192(BX)(R12*1), Z13, Z9
+	VFMADD231PS  256(BX)(R11*1), Z12, Z4
+	VFMADD231PS  256(BX)(R12*1), Z13, Z10
+	VFMADD231PS  320(BX)(R11*1), Z12, Z5
+	VFMADD231PS  320(BX)(R12*1), Z13, Z11
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z12
-	VFMADD231PS  (BX)(R9*1), Z12, Z0
-	VFMADD231PS  64(BX)(R9*1), Z12, Z1
-	VFMADD231PS  128(BX)(R9*1), Z12, Z2
-	VFMADD231PS  192(BX)(R9*1), Z12, Z3
-	VFMADD231PS  256(BX)(R9*1), Z12, Z4
-	VFMADD231PS  320(BX)(R9*1), Z12, Z5
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z12
+	VFMADD231PS  (BX)(R12*1), Z12, Z0
+	VFMADD231PS  64(BX)(R12*1), Z12, Z1
+	VFMADD231PS  128(BX)(R12*1), Z12, Z2
+	VFMADD231PS  192(BX)(R12*1), Z12, Z3
+	VFMADD231PS  256(BX)(R12*1), Z12, Z4
+	VFMADD231PS  320(BX)(R12*1), Z12, Z5
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z12
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z12
 	VFMADD231PS  (BX)(R8*1), Z12, Z6
 	VFMADD231PS  64(BX)(R8*1), Z12, Z7
 	VFMADD231PS  128(BX)(R8*1), Z12, Z8
 	VFMADD231PS  192(BX)(R8*1), Z12, Z9
 	VFMADD231PS  256(BX)(R8*1), Z12, Z10
 	VFMADD231PS  320(BX)(R8*1), Z12, Z11
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -2906,11 +4269,11 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z6, Z6
 	VADDPS       Z0, Z7, Z7
 	VADDPS       Z0, Z8, Z8
@@ -2919,8 +4282,8 @@ noclamp1:
 	VADDPS       Z0, Z11, Z11
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2944,23 +4307,27 @@ noclamp2:
 	VMOVUPS Z9, 192(R8)
 	VMOVUPS Z10, 256(R8)
 	VMOVUPS Z11, K1, 320(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+0
-	JLE       exit1
+	CMPQ      R8, $+1
+	JLT       exit1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R9
-	TESTQ     $0x00000001, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
 	JEQ       zero3
 	VMOVUPS   (SI), Z0
 	VMOVUPS   64(SI), Z1
@@ -2979,11 +4346,10 @@ zero3:
 	VPSUBD Z5, Z5, Z5
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z6
 	VFMADD231PS  (BX)(R10*1), Z6, Z0
@@ -2994,14 +4360,34 @@ row3:
 	VFMADD231PS  320(BX)(R10*1), Z6, Z5
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z6
+	VFMADD231PS  (BX)(R8*1), Z6, Z0
+	VFMADD231PS  64(BX)(R8*1), Z6, Z1
+	VFMADD231PS  128(BX)(R8*1), Z6, Z2
+	VFMADD231PS  192(BX)(R8*1), Z6, Z3
+	VFMADD231PS  256(BX)(R8*1), Z6, Z4
+	VFMADD231PS  320(BX)(R8*1), Z6, Z5
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z6
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z6
 	VADDPS       Z6, Z0, Z0
 	VADDPS       Z6, Z1, Z1
 	VADDPS       Z6, Z2, Z2
@@ -3010,8 +4396,8 @@ rdone3:
 	VADDPS       Z6, Z5, Z5
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z6
 	VBROADCASTSS hi+76(FP), Z7
@@ -3035,13 +4421,13 @@ noclamp3:
 	VMOVUPS Z3, 192(SI)
 	VMOVUPS Z4, 256(SI)
 	VMOVUPS Z5, K1, 320(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER
@@ -3057,16 +4443,19 @@ TEXT ·csrAVX512U7(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-pair1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+2
-	JLT     single1
+	JLT     fewer1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVL    4(DX)(DI*4), R9
-	MOVQ    ldy+48(FP), R10
-	SHLQ    $0x02, R10
-	ADDQ    SI, R10
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
 	MOVQ    flags+56(FP), R11
 	TESTQ   $0x00000001, R11
 	JEQ     zero1
@@ -3089,16 +4478,19 @@ zero1:
 	VPSUBD Z6, Z6, Z6
 
 inited1:
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    ldy+48(FP), R11
+	SHLQ    $0x02, R11
+	ADDQ    SI, R11
+	MOVQ    flags+56(FP), R12
+	TESTQ   $0x00000001, R12
 	JEQ     zero2
-	VMOVUPS (R10), Z7
-	VMOVUPS 64(R10), Z8
-	VMOVUPS 128(R10), Z9
-	VMOVUPS 192(R10), Z10
-	VMOVUPS 256(R10), Z11
-	VMOVUPS 320(R10), Z12
-	VMOVUPS 384(R10), Z13
+	VMOVUPS (R11), Z7
+	VMOVUPS 64(R11), Z8
+	VMOVUPS 128(R11), Z9
+	VMOVUPS 192(R11), Z10
+	VMOVUPS 256(R11), Z11
+	VMOVUPS 320(R11), Z12
+	VMOVUPS 384(R11), Z13
 	JMP     inited2
 
 zero2:
@@ -3111,64 +4503,63 @@ zero2:
 	VPSUBD Z13, Z13, Z13
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z14
-	VBROADCASTSS (AX)(R12*4), Z15
-	VFMADD231PS  (BX)(R13*1), Z14, Z0
-	VFMADD231PS  (BX)(R14*1), Z15, Z7
-	VFMADD231PS  64(BX)(R13*1), Z14, Z1
-	VFMADD231PS  64(BX)(R14*1), Z15, Z8
-	VFMADD231PS  128(BX)(R13*1), Z14, Z2
-	VFMADD231PS  128(BX)(R14*1), Z15, Z9
-	VFMADD231PS  192(BX)(R13*1), Z14, Z3
-	VFMADD231PS  192(BX)(R14*1), Z15, Z10
-	VFMADD231PS  256(BX)(R13*1), Z14, Z4
-	VFMADD231PS  256(BX)(R14*1), Z15, Z11
-	VFMADD231PS  320(BX)(R13*1), Z14, Z5
-	VFMADD231PS  320(BX)(R14*1), Z15, Z12
-	VFMADD231PS  384(BX)(R13*1), Z14, Z6
-	VFMADD231PS  384(BX)(R14*1), Z15, Z13
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z14
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z15
+	VFMADD231PS  (BX)(R11*1), Z14, Z0
+	VFMADD231PS  (BX)(R12*1), Z15, Z7
+	VFMADD231PS  64(BX)(R11*1), Z14, Z1
+	VFMADD231PS  64(BX)(R12*1), Z15, Z8
+	VFMADD231PS  128(BX)(R11*1), Z14, Z2
+	VFMADD231PS  128(BX)(R12*1), Z15, Z9
+	VFMADD231PS  192(BX)(R11*1), Z14, Z3
+	VFMADD231PS  192(BX)(R12*1), Z15, Z10
+	VFMADD231PS  256(BX)(R11*1), Z14, Z4
+	VFMADD231PS  256(BX)(R12*1), Z15, Z11
+	VFMADD231PS  320(BX)(R11*1), Z14, Z5
+	VFMADD231PS  320(BX)(R12*1), Z15, Z12
+	VFMADD231PS  384(BX)(R11*1), Z14, Z6
+	VFMADD231PS  384(BX)(R12*1), Z15, Z13
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z14
-	VFMADD231PS  (BX)(R9*1), Z14, Z0
-	VFMADD231PS  64(BX)(R9*1), Z14, Z1
-	VFMADD231PS  128(BX)(R9*1), Z14, Z2
-	VFMADD231PS  192(BX)(R9*1), Z14, Z3
-	VFMADD231PS  256(BX)(R9*1), Z14, Z4
-	VFMADD231PS  320(BX)(R9*1), Z14, Z5
-	VFMADD231PS  384(BX)(R9*1), Z14, Z6
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z14
+	VFMADD231PS  (BX)(R12*1), Z14, Z0
+	VFMADD231PS  64(BX)(R12*1), Z14, Z1
+	VFMADD231PS  128(BX)(R12*1), Z14, Z2
+	VFMADD231PS  192(BX)(R12*1), Z14, Z3
+	VFMADD231PS  256(BX)(R12*1), Z14, Z4
+	VFMADD231PS  320(BX)(R12*1), Z14, Z5
+	VFMADD231PS  384(BX)(R12*1), Z14, Z6
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z14
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z14
 	VFMADD231PS  (BX)(R8*1), Z14, Z7
 	VFMADD231PS  64(BX)(R8*1), Z14, Z8
 	VFMADD231PS  128(BX)(R8*1), Z14, Z9
@@ -3176,8 +4567,8 @@ row2:
 	VFMADD231PS  256(BX)(R8*1), Z14, Z11
 	VFMADD231PS  320(BX)(R8*1), Z14, Z12
 	VFMADD231PS  384(BX)(R8*1), Z14, Z13
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -3226,11 +4617,11 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z7, Z7
 	VADDPS       Z0, Z8, Z8
 	VADDPS       Z0, Z9, Z9
@@ -3240,8 +4631,8 @@ noclamp1:
 	VADDPS       Z0, Z13, Z13
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3268,23 +4659,27 @@ noclamp2:
 	VMOVUPS Z11, 256(R8)
 	VMOVUPS Z12, 320(R8)
 	VMOVUPS Z13, 384(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero3
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
@@ -3305,11 +4700,10 @@ zero3:
 	VPSUBD Z6, Z6, Z6
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z7
 	VFMADD231PS  (BX)(R10*1), Z7, Z0
@@ -3321,14 +4715,35 @@ row3:
 	VFMADD231PS  384(BX)(R10*1), Z7, Z6
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z7
+	VFMADD231PS  (BX)(R8*1), Z7, Z0
+	VFMADD231PS  64(BX)(R8*1), Z7, Z1
+	VFMADD231PS  128(BX)(R8*1), Z7, Z2
+	VFMADD231PS  192(BX)(R8*1), Z7, Z3
+	VFMADD231PS  256(BX)(R8*1), Z7, Z4
+	VFMADD231PS  320(BX)(R8*1), Z7, Z5
+	VFMADD231PS  384(BX)(R8*1), Z7, Z6
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z7
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z7
 	VADDPS       Z7, Z0, Z0
 	VADDPS       Z7, Z1, Z1
 	VADDPS       Z7, Z2, Z2
@@ -3338,8 +4753,8 @@ rdone3:
 	VADDPS       Z7, Z6, Z6
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z7
 	VBROADCASTSS hi+76(FP), Z8
@@ -3366,13 +4781,13 @@ noclamp3:
 	VMOVUPS Z4, 256(SI)
 	VMOVUPS Z5, 320(SI)
 	VMOVUPS Z6, 384(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER
@@ -3391,16 +4806,19 @@ TEXT ·csrAVX512U7M(SB), NOSPLIT, $0-88
 	KMOVW (R8)(DI*2), K1
 	XORQ  DI, DI
 
-pair1:
+group1:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
 	CMPQ      R8, $+2
-	JLT       single1
+	JLT       fewer1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVL      4(DX)(DI*4), R9
-	MOVQ      ldy+48(FP), R10
-	SHLQ      $0x02, R10
-	ADDQ      SI, R10
+	MOVL      (DX)(DI*4), R11
+	MOVQ      R9, R10
+	ADDQ      R11, R10
+	MOVL      4(DX)(DI*4), R11
+	CMPQ      R11, R8
+	CMOVQLT   R11, R8
 	MOVQ      flags+56(FP), R11
 	TESTQ     $0x00000001, R11
 	JEQ       zero1
@@ -3423,16 +4841,19 @@ zero1:
 	VPSUBD Z6, Z6, Z6
 
 inited1:
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVQ      ldy+48(FP), R11
+	SHLQ      $0x02, R11
+	ADDQ      SI, R11
+	MOVQ      flags+56(FP), R12
+	TESTQ     $0x00000001, R12
 	JEQ       zero2
-	VMOVUPS   (R10), Z7
-	VMOVUPS   64(R10), Z8
-	VMOVUPS   128(R10), Z9
-	VMOVUPS   192(R10), Z10
-	VMOVUPS   256(R10), Z11
-	VMOVUPS   320(R10), Z12
-	VMOVUPS.Z 384(R10), K1, Z13
+	VMOVUPS   (R11), Z7
+	VMOVUPS   64(R11), Z8
+	VMOVUPS   128(R11), Z9
+	VMOVUPS   192(R11), Z10
+	VMOVUPS   256(R11), Z11
+	VMOVUPS   320(R11), Z12
+	VMOVUPS.Z 384(R11), K1, Z13
 	JMP       inited2
 
 zero2:
@@ -3445,64 +4866,63 @@ zero2:
 	VPSUBD Z13, Z13, Z13
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z14
-	VBROADCASTSS (AX)(R12*4), Z15
-	VFMADD231PS  (BX)(R13*1), Z14, Z0
-	VFMADD231PS  (BX)(R14*1), Z15, Z7
-	VFMADD231PS  64(BX)(R13*1), Z14, Z1
-	VFMADD231PS  64(BX)(R14*1), Z15, Z8
-	VFMADD231PS  128(BX)(R13*1), Z14, Z2
-	VFMADD231PS  128(BX)(R14*1), Z15, Z9
-	VFMADD231PS  192(BX)(R13*1), Z14, Z3
-	VFMADD231PS  192(BX)(R14*1), Z15, Z10
-	VFMADD231PS  256(BX)(R13*1), Z14, Z4
-	VFMADD231PS  256(BX)(R14*1), Z15, Z11
-	VFMADD231PS  320(BX)(R13*1), Z14, Z5
-	VFMADD231PS  320(BX)(R14*1), Z15, Z12
-	VFMADD231PS  384(BX)(R13*1), Z14, Z6
-	VFMADD231PS  384(BX)(R14*1), Z15, Z13
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z14
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z15
+	VFMADD231PS  (BX)(R11*1), Z14, Z0
+	VFMADD231PS  (BX)(R12*1), Z15, Z7
+	VFMADD231PS  64(BX)(R11*1), Z14, Z1
+	VFMADD231PS  64(BX)(R12*1), Z15, Z8
+	VFMADD231PS  128(BX)(R11*1), Z14, Z2
+	VFMADD231PS  128(BX)(R12*1), Z15, Z9
+	VFMADD231PS  192(BX)(R11*1), Z14, Z3
+	VFMADD231PS  192(BX)(R12*1), Z15, Z10
+	VFMADD231PS  256(BX)(R11*1), Z14, Z4
+	VFMADD231PS  256(BX)(R12*1), Z15, Z11
+	VFMADD231PS  320(BX)(R11*1), Z14, Z5
+	VFMADD231PS  320(BX)(R12*1), Z15, Z12
+	VFMADD231PS  384(BX)(R11*1), Z14, Z6
+	VFMADD231PS  384(BX)(R12*1), Z15, Z13
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z14
-	VFMADD231PS  (BX)(R9*1), Z14, Z0
-	VFMADD231PS  64(BX)(R9*1), Z14, Z1
-	VFMADD231PS  128(BX)(R9*1), Z14, Z2
-	VFMADD231PS  192(BX)(R9*1), Z14, Z3
-	VFMADD231PS  256(BX)(R9*1), Z14, Z4
-	VFMADD231PS  320(BX)(R9*1), Z14, Z5
-	VFMADD231PS  384(BX)(R9*1), Z14, Z6
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z14
+	VFMADD231PS  (BX)(R12*1), Z14, Z0
+	VFMADD231PS  64(BX)(R12*1), Z14, Z1
+	VFMADD231PS  128(BX)(R12*1), Z14, Z2
+	VFMADD231PS  192(BX)(R12*1), Z14, Z3
+	VFMADD231PS  256(BX)(R12*1), Z14, Z4
+	VFMADD231PS  320(BX)(R12*1), Z14, Z5
+	VFMADD231PS  384(BX)(R12*1), Z14, Z6
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z14
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z14
 	VFMADD231PS  (BX)(R8*1), Z14, Z7
 	VFMADD231PS  64(BX)(R8*1), Z14, Z8
 	VFMADD231PS  128(BX)(R8*1), Z14, Z9
@@ -3510,8 +4930,8 @@ row2:
 	VFMADD231PS  256(BX)(R8*1), Z14, Z11
 	VFMADD231PS  320(BX)(R8*1), Z14, Z12
 	VFMADD231PS  384(BX)(R8*1), Z14, Z13
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -3560,11 +4980,11 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z7, Z7
 	VADDPS       Z0, Z8, Z8
 	VADDPS       Z0, Z9, Z9
@@ -3574,8 +4994,8 @@ noclamp1:
 	VADDPS       Z0, Z13, Z13
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3602,23 +5022,27 @@ noclamp2:
 	VMOVUPS Z11, 256(R8)
 	VMOVUPS Z12, 320(R8)
 	VMOVUPS Z13, K1, 384(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+0
-	JLE       exit1
+	CMPQ      R8, $+1
+	JLT       exit1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R9
-	TESTQ     $0x00000001, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
 	JEQ       zero3
 	VMOVUPS   (SI), Z0
 	VMOVUPS   64(SI), Z1
@@ -3639,11 +5063,10 @@ zero3:
 	VPSUBD Z6, Z6, Z6
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z7
 	VFMADD231PS  (BX)(R10*1), Z7, Z0
@@ -3655,14 +5078,35 @@ row3:
 	VFMADD231PS  384(BX)(R10*1), Z7, Z6
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z7
+	VFMADD231PS  (BX)(R8*1), Z7, Z0
+	VFMADD231PS  64(BX)(R8*1), Z7, Z1
+	VFMADD231PS  128(BX)(R8*1), Z7, Z2
+	VFMADD231PS  192(BX)(R8*1), Z7, Z3
+	VFMADD231PS  256(BX)(R8*1), Z7, Z4
+	VFMADD231PS  320(BX)(R8*1), Z7, Z5
+	VFMADD231PS  384(BX)(R8*1), Z7, Z6
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z7
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z7
 	VADDPS       Z7, Z0, Z0
 	VADDPS       Z7, Z1, Z1
 	VADDPS       Z7, Z2, Z2
@@ -3672,8 +5116,8 @@ rdone3:
 	VADDPS       Z7, Z6, Z6
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z7
 	VBROADCASTSS hi+76(FP), Z8
@@ -3700,13 +5144,13 @@ noclamp3:
 	VMOVUPS Z4, 256(SI)
 	VMOVUPS Z5, 320(SI)
 	VMOVUPS Z6, K1, 384(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER
@@ -3722,16 +5166,19 @@ TEXT ·csrAVX512U8(SB), NOSPLIT, $0-88
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
-pair1:
+group1:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+2
-	JLT     single1
+	JLT     fewer1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVL    4(DX)(DI*4), R9
-	MOVQ    ldy+48(FP), R10
-	SHLQ    $0x02, R10
-	ADDQ    SI, R10
+	MOVL    (DX)(DI*4), R11
+	MOVQ    R9, R10
+	ADDQ    R11, R10
+	MOVL    4(DX)(DI*4), R11
+	CMPQ    R11, R8
+	CMOVQLT R11, R8
 	MOVQ    flags+56(FP), R11
 	TESTQ   $0x00000001, R11
 	JEQ     zero1
@@ -3756,17 +5203,20 @@ zero1:
 	VPSUBD Z7, Z7, Z7
 
 inited1:
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    ldy+48(FP), R11
+	SHLQ    $0x02, R11
+	ADDQ    SI, R11
+	MOVQ    flags+56(FP), R12
+	TESTQ   $0x00000001, R12
 	JEQ     zero2
-	VMOVUPS (R10), Z8
-	VMOVUPS 64(R10), Z9
-	VMOVUPS 128(R10), Z10
-	VMOVUPS 192(R10), Z11
-	VMOVUPS 256(R10), Z12
-	VMOVUPS 320(R10), Z13
-	VMOVUPS 384(R10), Z14
-	VMOVUPS 448(R10), Z15
+	VMOVUPS (R11), Z8
+	VMOVUPS 64(R11), Z9
+	VMOVUPS 128(R11), Z10
+	VMOVUPS 192(R11), Z11
+	VMOVUPS 256(R11), Z12
+	VMOVUPS 320(R11), Z13
+	VMOVUPS 384(R11), Z14
+	VMOVUPS 448(R11), Z15
 	JMP     inited2
 
 zero2:
@@ -3780,67 +5230,66 @@ zero2:
 	VPSUBD Z15, Z15, Z15
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z16
-	VBROADCASTSS (AX)(R12*4), Z17
-	VFMADD231PS  (BX)(R13*1), Z16, Z0
-	VFMADD231PS  (BX)(R14*1), Z17, Z8
-	VFMADD231PS  64(BX)(R13*1), Z16, Z1
-	VFMADD231PS  64(BX)(R14*1), Z17, Z9
-	VFMADD231PS  128(BX)(R13*1), Z16, Z2
-	VFMADD231PS  128(BX)(R14*1), Z17, Z10
-	VFMADD231PS  192(BX)(R13*1), Z16, Z3
-	VFMADD231PS  192(BX)(R14*1), Z17, Z11
-	VFMADD231PS  256(BX)(R13*1), Z16, Z4
-	VFMADD231PS  256(BX)(R14*1), Z17, Z12
-	VFMADD231PS  320(BX)(R13*1), Z16, Z5
-	VFMADD231PS  320(BX)(R14*1), Z17, Z13
-	VFMADD231PS  384(BX)(R13*1), Z16, Z6
-	VFMADD231PS  384(BX)(R14*1), Z17, Z14
-	VFMADD231PS  448(BX)(R13*1), Z16, Z7
-	VFMADD231PS  448(BX)(R14*1), Z17, Z15
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z16
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z17
+	VFMADD231PS  (BX)(R11*1), Z16, Z0
+	VFMADD231PS  (BX)(R12*1), Z17, Z8
+	VFMADD231PS  64(BX)(R11*1), Z16, Z1
+	VFMADD231PS  64(BX)(R12*1), Z17, Z9
+	VFMADD231PS  128(BX)(R11*1), Z16, Z2
+	VFMADD231PS  128(BX)(R12*1), Z17, Z10
+	VFMADD231PS  192(BX)(R11*1), Z16, Z3
+	VFMADD231PS  192(BX)(R12*1), Z17, Z11
+	VFMADD231PS  256(BX)(R11*1), Z16, Z4
+	VFMADD231PS  256(BX)(R12*1), Z17, Z12
+	VFMADD231PS  320(BX)(R11*1), Z16, Z5
+	VFMADD231PS  320(BX)(R12*1), Z17, Z13
+	VFMADD231PS  384(BX)(R11*1), Z16, Z6
+	VFMADD231PS  384(BX)(R12*1), Z17, Z14
+	VFMADD231PS  448(BX)(R11*1), Z16, Z7
+	VFMADD231PS  448(BX)(R12*1), Z17, Z15
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z16
-	VFMADD231PS  (BX)(R9*1), Z16, Z0
-	VFMADD231PS  64(BX)(R9*1), Z16, Z1
-	VFMADD231PS  128(BX)(R9*1), Z16, Z2
-	VFMADD231PS  192(BX)(R9*1), Z16, Z3
-	VFMADD231PS  256(BX)(R9*1), Z16, Z4
-	VFMADD231PS  320(BX)(R9*1), Z16, Z5
-	VFMADD231PS  384(BX)(R9*1), Z16, Z6
-	VFMADD231PS  448(BX)(R9*1), Z16, Z7
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z16
+	VFMADD231PS  (BX)(R12*1), Z16, Z0
+	VFMADD231PS  64(BX)(R12*1), Z16, Z1
+	VFMADD231PS  128(BX)(R12*1), Z16, Z2
+	VFMADD231PS  192(BX)(R12*1), Z16, Z3
+	VFMADD231PS  256(BX)(R12*1), Z16, Z4
+	VFMADD231PS  320(BX)(R12*1), Z16, Z5
+	VFMADD231PS  384(BX)(R12*1), Z16, Z6
+	VFMADD231PS  448(BX)(R12*1), Z16, Z7
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z16
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z16
 	VFMADD231PS  (BX)(R8*1), Z16, Z8
 	VFMADD231PS  64(BX)(R8*1), Z16, Z9
 	VFMADD231PS  128(BX)(R8*1), Z16, Z10
@@ -3849,8 +5298,8 @@ row2:
 	VFMADD231PS  320(BX)(R8*1), Z16, Z13
 	VFMADD231PS  384(BX)(R8*1), Z16, Z14
 	VFMADD231PS  448(BX)(R8*1), Z16, Z15
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -3903,11 +5352,11 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z8, Z8
 	VADDPS       Z0, Z9, Z9
 	VADDPS       Z0, Z10, Z10
@@ -3918,8 +5367,8 @@ noclamp1:
 	VADDPS       Z0, Z15, Z15
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3949,23 +5398,27 @@ noclamp2:
 	VMOVUPS Z13, 320(R8)
 	VMOVUPS Z14, 384(R8)
 	VMOVUPS Z15, 448(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ    nrows+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     exit1
+	CMPQ    R8, $+1
+	JLT     exit1
+	XORQ    R9, R9
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R9
-	TESTQ   $0x00000001, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero3
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
@@ -3988,11 +5441,10 @@ zero3:
 	VPSUBD Z7, Z7, Z7
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z8
 	VFMADD231PS  (BX)(R10*1), Z8, Z0
@@ -4005,14 +5457,36 @@ row3:
 	VFMADD231PS  448(BX)(R10*1), Z8, Z7
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z8
+	VFMADD231PS  (BX)(R8*1), Z8, Z0
+	VFMADD231PS  64(BX)(R8*1), Z8, Z1
+	VFMADD231PS  128(BX)(R8*1), Z8, Z2
+	VFMADD231PS  192(BX)(R8*1), Z8, Z3
+	VFMADD231PS  256(BX)(R8*1), Z8, Z4
+	VFMADD231PS  320(BX)(R8*1), Z8, Z5
+	VFMADD231PS  384(BX)(R8*1), Z8, Z6
+	VFMADD231PS  448(BX)(R8*1), Z8, Z7
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z8
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z8
 	VADDPS       Z8, Z0, Z0
 	VADDPS       Z8, Z1, Z1
 	VADDPS       Z8, Z2, Z2
@@ -4023,8 +5497,8 @@ rdone3:
 	VADDPS       Z8, Z7, Z7
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z8
 	VBROADCASTSS hi+76(FP), Z9
@@ -4054,13 +5528,13 @@ noclamp3:
 	VMOVUPS Z5, 320(SI)
 	VMOVUPS Z6, 384(SI)
 	VMOVUPS Z7, 448(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER
@@ -4079,16 +5553,19 @@ TEXT ·csrAVX512U8M(SB), NOSPLIT, $0-88
 	KMOVW (R8)(DI*2), K1
 	XORQ  DI, DI
 
-pair1:
+group1:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
 	CMPQ      R8, $+2
-	JLT       single1
+	JLT       fewer1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVL      4(DX)(DI*4), R9
-	MOVQ      ldy+48(FP), R10
-	SHLQ      $0x02, R10
-	ADDQ      SI, R10
+	MOVL      (DX)(DI*4), R11
+	MOVQ      R9, R10
+	ADDQ      R11, R10
+	MOVL      4(DX)(DI*4), R11
+	CMPQ      R11, R8
+	CMOVQLT   R11, R8
 	MOVQ      flags+56(FP), R11
 	TESTQ     $0x00000001, R11
 	JEQ       zero1
@@ -4113,17 +5590,20 @@ zero1:
 	VPSUBD Z7, Z7, Z7
 
 inited1:
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVQ      ldy+48(FP), R11
+	SHLQ      $0x02, R11
+	ADDQ      SI, R11
+	MOVQ      flags+56(FP), R12
+	TESTQ     $0x00000001, R12
 	JEQ       zero2
-	VMOVUPS   (R10), Z8
-	VMOVUPS   64(R10), Z9
-	VMOVUPS   128(R10), Z10
-	VMOVUPS   192(R10), Z11
-	VMOVUPS   256(R10), Z12
-	VMOVUPS   320(R10), Z13
-	VMOVUPS   384(R10), Z14
-	VMOVUPS.Z 448(R10), K1, Z15
+	VMOVUPS   (R11), Z8
+	VMOVUPS   64(R11), Z9
+	VMOVUPS   128(R11), Z10
+	VMOVUPS   192(R11), Z11
+	VMOVUPS   256(R11), Z12
+	VMOVUPS   320(R11), Z13
+	VMOVUPS   384(R11), Z14
+	VMOVUPS.Z 448(R11), K1, Z15
 	JMP       inited2
 
 zero2:
@@ -4137,67 +5617,66 @@ zero2:
 	VPSUBD Z15, Z15, Z15
 
 inited2:
-	MOVQ    R8, R10
-	ADDQ    R9, R10
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	XORQ    R11, R11
-	MOVQ    R8, R12
-	CMPQ    R9, $+0
-	JLE     rem1
+	CMPQ R8, $+0
+	JLE  rem1
 
-both1:
-	MOVWQZX      (CX)(R11*2), R13
-	MOVWQZX      (CX)(R12*2), R14
-	VBROADCASTSS (AX)(R11*4), Z16
-	VBROADCASTSS (AX)(R12*4), Z17
-	VFMADD231PS  (BX)(R13*1), Z16, Z0
-	VFMADD231PS  (BX)(R14*1), Z17, Z8
-	VFMADD231PS  64(BX)(R13*1), Z16, Z1
-	VFMADD231PS  64(BX)(R14*1), Z17, Z9
-	VFMADD231PS  128(BX)(R13*1), Z16, Z2
-	VFMADD231PS  128(BX)(R14*1), Z17, Z10
-	VFMADD231PS  192(BX)(R13*1), Z16, Z3
-	VFMADD231PS  192(BX)(R14*1), Z17, Z11
-	VFMADD231PS  256(BX)(R13*1), Z16, Z4
-	VFMADD231PS  256(BX)(R14*1), Z17, Z12
-	VFMADD231PS  320(BX)(R13*1), Z16, Z5
-	VFMADD231PS  320(BX)(R14*1), Z17, Z13
-	VFMADD231PS  384(BX)(R13*1), Z16, Z6
-	VFMADD231PS  384(BX)(R14*1), Z17, Z14
-	VFMADD231PS  448(BX)(R13*1), Z16, Z7
-	VFMADD231PS  448(BX)(R14*1), Z17, Z15
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R11, R9
-	JLT          both1
+lock1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (AX)(R9*4), Z16
+	MOVWQZX      (CX)(R10*2), R12
+	VBROADCASTSS (AX)(R10*4), Z17
+	VFMADD231PS  (BX)(R11*1), Z16, Z0
+	VFMADD231PS  (BX)(R12*1), Z17, Z8
+	VFMADD231PS  64(BX)(R11*1), Z16, Z1
+	VFMADD231PS  64(BX)(R12*1), Z17, Z9
+	VFMADD231PS  128(BX)(R11*1), Z16, Z2
+	VFMADD231PS  128(BX)(R12*1), Z17, Z10
+	VFMADD231PS  192(BX)(R11*1), Z16, Z3
+	VFMADD231PS  192(BX)(R12*1), Z17, Z11
+	VFMADD231PS  256(BX)(R11*1), Z16, Z4
+	VFMADD231PS  256(BX)(R12*1), Z17, Z12
+	VFMADD231PS  320(BX)(R11*1), Z16, Z5
+	VFMADD231PS  320(BX)(R12*1), Z17, Z13
+	VFMADD231PS  384(BX)(R11*1), Z16, Z6
+	VFMADD231PS  384(BX)(R12*1), Z17, Z14
+	VFMADD231PS  448(BX)(R11*1), Z16, Z7
+	VFMADD231PS  448(BX)(R12*1), Z17, Z15
+	ADDQ         $+1, R9
+	ADDQ         $+1, R10
+	CMPQ         R9, R8
+	JLT          lock1
 
 rem1:
-	CMPQ R11, R8
+	MOVQ R10, R11
+	SUBQ R8, R11
+	CMPQ R9, R11
 	JGE  rdone1
 
 row1:
-	MOVWQZX      (CX)(R11*2), R9
-	VBROADCASTSS (AX)(R11*4), Z16
-	VFMADD231PS  (BX)(R9*1), Z16, Z0
-	VFMADD231PS  64(BX)(R9*1), Z16, Z1
-	VFMADD231PS  128(BX)(R9*1), Z16, Z2
-	VFMADD231PS  192(BX)(R9*1), Z16, Z3
-	VFMADD231PS  256(BX)(R9*1), Z16, Z4
-	VFMADD231PS  320(BX)(R9*1), Z16, Z5
-	VFMADD231PS  384(BX)(R9*1), Z16, Z6
-	VFMADD231PS  448(BX)(R9*1), Z16, Z7
-	ADDQ         $+1, R11
-	CMPQ         R11, R8
+	MOVWQZX      (CX)(R9*2), R12
+	VBROADCASTSS (AX)(R9*4), Z16
+	VFMADD231PS  (BX)(R12*1), Z16, Z0
+	VFMADD231PS  64(BX)(R12*1), Z16, Z1
+	VFMADD231PS  128(BX)(R12*1), Z16, Z2
+	VFMADD231PS  192(BX)(R12*1), Z16, Z3
+	VFMADD231PS  256(BX)(R12*1), Z16, Z4
+	VFMADD231PS  320(BX)(R12*1), Z16, Z5
+	VFMADD231PS  384(BX)(R12*1), Z16, Z6
+	VFMADD231PS  448(BX)(R12*1), Z16, Z7
+	ADDQ         $+1, R9
+	CMPQ         R9, R11
 	JLT          row1
 
 rdone1:
-	CMPQ R12, R10
+	MOVL 4(DX)(DI*4), R9
+	ADDQ R10, R9
+	SUBQ R8, R9
+	CMPQ R10, R9
 	JGE  rdone2
 
 row2:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z16
+	MOVWQZX      (CX)(R10*2), R8
+	VBROADCASTSS (AX)(R10*4), Z16
 	VFMADD231PS  (BX)(R8*1), Z16, Z8
 	VFMADD231PS  64(BX)(R8*1), Z16, Z9
 	VFMADD231PS  128(BX)(R8*1), Z16, Z10
@@ -4206,8 +5685,8 @@ row2:
 	VFMADD231PS  320(BX)(R8*1), Z16, Z13
 	VFMADD231PS  384(BX)(R8*1), Z16, Z14
 	VFMADD231PS  448(BX)(R8*1), Z16, Z15
-	ADDQ         $+1, R12
-	CMPQ         R12, R10
+	ADDQ         $+1, R10
+	CMPQ         R10, R9
 	JLT          row2
 
 rdone2:
@@ -4260,11 +5739,11 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(DI*4), Z0
+	MOVQ         bias+64(FP), R10
+	VBROADCASTSS 4(R10)(DI*4), Z0
 	VADDPS       Z0, Z8, Z8
 	VADDPS       Z0, Z9, Z9
 	VADDPS       Z0, Z10, Z10
@@ -4275,8 +5754,8 @@ noclamp1:
 	VADDPS       Z0, Z15, Z15
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R10
+	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4306,23 +5785,27 @@ noclamp2:
 	VMOVUPS Z13, 320(R8)
 	VMOVUPS Z14, 384(R8)
 	VMOVUPS Z15, K1, 448(R8)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
-	MOVQ    R8, SI
+	LEAQ    (AX)(R9*4), AX
+	LEAQ    (CX)(R9*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+2, DI
-	JMP     pair1
+	JMP     group1
 
-single1:
+fewer1:
+group2:
 	MOVQ      nrows+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+0
-	JLE       exit1
+	CMPQ      R8, $+1
+	JLT       exit1
+	XORQ      R9, R9
 	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R9
-	TESTQ     $0x00000001, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
 	JEQ       zero3
 	VMOVUPS   (SI), Z0
 	VMOVUPS   64(SI), Z1
@@ -4345,11 +5828,10 @@ zero3:
 	VPSUBD Z7, Z7, Z7
 
 inited3:
-	XORQ R9, R9
-	CMPQ R9, R8
-	JGE  rdone3
+	CMPQ R8, $+0
+	JLE  rem2
 
-row3:
+lock2:
 	MOVWQZX      (CX)(R9*2), R10
 	VBROADCASTSS (AX)(R9*4), Z8
 	VFMADD231PS  (BX)(R10*1), Z8, Z0
@@ -4362,14 +5844,36 @@ row3:
 	VFMADD231PS  448(BX)(R10*1), Z8, Z7
 	ADDQ         $+1, R9
 	CMPQ         R9, R8
+	JLT          lock2
+
+rem2:
+	MOVL (DX)(DI*4), R10
+	ADDQ R9, R10
+	SUBQ R8, R10
+	CMPQ R9, R10
+	JGE  rdone3
+
+row3:
+	MOVWQZX      (CX)(R9*2), R8
+	VBROADCASTSS (AX)(R9*4), Z8
+	VFMADD231PS  (BX)(R8*1), Z8, Z0
+	VFMADD231PS  64(BX)(R8*1), Z8, Z1
+	VFMADD231PS  128(BX)(R8*1), Z8, Z2
+	VFMADD231PS  192(BX)(R8*1), Z8, Z3
+	VFMADD231PS  256(BX)(R8*1), Z8, Z4
+	VFMADD231PS  320(BX)(R8*1), Z8, Z5
+	VFMADD231PS  384(BX)(R8*1), Z8, Z6
+	VFMADD231PS  448(BX)(R8*1), Z8, Z7
+	ADDQ         $+1, R9
+	CMPQ         R9, R10
 	JLT          row3
 
 rdone3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000002, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), R9
-	VBROADCASTSS (R9)(DI*4), Z8
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z8
 	VADDPS       Z8, Z0, Z0
 	VADDPS       Z8, Z1, Z1
 	VADDPS       Z8, Z2, Z2
@@ -4380,8 +5884,8 @@ rdone3:
 	VADDPS       Z8, Z7, Z7
 
 nobias3:
-	MOVQ         flags+56(FP), R9
-	TESTQ        $0x00000004, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z8
 	VBROADCASTSS hi+76(FP), Z9
@@ -4411,13 +5915,13 @@ noclamp3:
 	VMOVUPS Z5, 320(SI)
 	VMOVUPS Z6, 384(SI)
 	VMOVUPS Z7, K1, 448(SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
+	LEAQ    (AX)(R10*4), AX
+	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     single1
+	JMP     group2
 
 exit1:
 	VZEROUPPER

@@ -4,22 +4,22 @@
 
 package asm
 
-// csrNEONU1 runs the CSR tile kernel on 4 columns (1 vectors), 2 rows interleaved.
+// csrNEONU1 runs the CSR tile kernel on 4 columns (1 vectors), 4 rows interleaved.
 //
 //go:noescape
 func csrNEONU1(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU1M runs the CSR tile kernel on 4 columns (1 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrNEONU1M runs the CSR tile kernel on 4 columns (1 vectors), 4 rows interleaved; the last vector is masked to tail lanes.
 //
 //go:noescape
 func csrNEONU1M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU2 runs the CSR tile kernel on 8 columns (2 vectors), 2 rows interleaved.
+// csrNEONU2 runs the CSR tile kernel on 8 columns (2 vectors), 4 rows interleaved.
 //
 //go:noescape
 func csrNEONU2(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU2M runs the CSR tile kernel on 8 columns (2 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrNEONU2M runs the CSR tile kernel on 8 columns (2 vectors), 4 rows interleaved; the last vector is masked to tail lanes.
 //
 //go:noescape
 func csrNEONU2M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)

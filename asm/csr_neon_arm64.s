@@ -4,7 +4,7 @@
 
 #include "textflag.h"
 
-// csrNEONU1 runs the CSR tile kernel on 4 columns (1 vectors), 2 rows interleaved.
+// csrNEONU1 runs the CSR tile kernel on 4 columns (1 vectors), 4 rows interleaved.
 TEXT ·csrNEONU1(SB), NOSPLIT, $0-88
 	MOVD vals+0(FP), R0
 	MOVD offs+8(FP), R1
@@ -12,179 +12,456 @@ TEXT ·csrNEONU1(SB), NOSPLIT, $0-88
 	MOVD x+32(FP), R3
 	MOVD y+40(FP), R4
 	MOVD $0, R5
-pair1:
+group1:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
-	CMP $2, R6
-	BLT single1
-	MOVWU (R2)(R5<<2), R6
+	CMP $4, R6
+	BLT fewer1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVWU (R2)(R5<<2), R8
+	MOVD R6, R9
+	ADD R8, R9, R9
 	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R7
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
+	MOVWU 4(R16), R8
+	CMP R8, R7
+	CSEL LT, R7, R8, R7
+	ADD R5<<2, R2, R16
+	MOVWU 4(R16), R8
+	MOVD R9, R10
+	ADD R8, R10, R10
+	ADD R5<<2, R2, R16
+	MOVWU 8(R16), R8
+	CMP R8, R7
+	CSEL LT, R7, R8, R7
+	ADD R5<<2, R2, R16
+	MOVWU 8(R16), R8
+	MOVD R10, R11
+	ADD R8, R11, R11
+	ADD R5<<2, R2, R16
+	MOVWU 12(R16), R8
+	CMP R8, R7
+	CSEL LT, R7, R8, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
 	FMOVQ (R4), F0
 	B inited1
 zero1:
 	VEOR V0.B16, V0.B16, V0.B16
 inited1:
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero2
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R12
+	TBZ $0, R12, zero2
 	FMOVQ (R8), F1
 	B inited2
 zero2:
 	VEOR V1.B16, V1.B16, V1.B16
 inited2:
-	MOVD R6, R8
-	ADD R7, R8, R8
-	CMP R6, R7
-	CSEL LT, R7, R6, R7
-	MOVD $0, R9
-	MOVD R6, R10
+	MOVD ldy+48(FP), R12
+	LSL $2, R12, R12
+	ADD R8, R12, R12
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero3
+	FMOVQ (R12), F2
+	B inited3
+zero3:
+	VEOR V2.B16, V2.B16, V2.B16
+inited3:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R12, R8, R8
+	MOVD flags+56(FP), R12
+	TBZ $0, R12, zero4
+	FMOVQ (R8), F3
+	B inited4
+zero4:
+	VEOR V3.B16, V3.B16, V3.B16
+inited4:
 	CMP $0, R7
 	BLE rem1
-both1:
-	MOVHU (R1)(R9<<1), R11
-	MOVHU (R1)(R10<<1), R12
-	FMOVS (R0)(R9<<2), F2
-	FMOVS (R0)(R10<<2), F3
-	ADD R11, R3, R17
+lock1:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F4
+	MOVHU (R1)(R9<<1), R12
+	FMOVS (R0)(R9<<2), F5
+	MOVHU (R1)(R10<<1), R13
+	FMOVS (R0)(R10<<2), F6
+	MOVHU (R1)(R11<<1), R14
+	FMOVS (R0)(R11<<2), F7
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
 	ADD R12, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
+	WORD $0x4f8513c1 // fmla v1.4s, v30.4s, v5.s[0]
+	ADD R13, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
+	ADD R14, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
+	ADD $1, R6, R6
 	ADD $1, R9, R9
 	ADD $1, R10, R10
-	CMP R7, R9
-	BLT both1
+	ADD $1, R11, R11
+	CMP R7, R6
+	BLT lock1
 rem1:
-	CMP R6, R9
+	MOVD R9, R8
+	SUB R7, R8, R8
+	CMP R8, R6
 	BGE rdone1
 row1:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F2
-	ADD R7, R3, R17
+	MOVHU (R1)(R6<<1), R12
+	FMOVS (R0)(R6<<2), F4
+	ADD R12, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $1, R6, R6
+	CMP R8, R6
 	BLT row1
 rdone1:
-	CMP R8, R10
+	MOVD R10, R6
+	SUB R7, R6, R6
+	CMP R6, R9
 	BGE rdone2
 row2:
-	MOVHU (R1)(R10<<1), R6
-	FMOVS (R0)(R10<<2), F2
-	ADD R6, R3, R15
+	MOVHU (R1)(R9<<1), R8
+	FMOVS (R0)(R9<<2), F4
+	ADD R8, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $1, R10, R10
-	CMP R8, R10
+	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
+	ADD $1, R9, R9
+	CMP R6, R9
 	BLT row2
 rdone2:
-	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias1
-	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
+	MOVD R11, R6
+	SUB R7, R6, R6
+	CMP R6, R10
+	BGE rdone3
+row3:
+	MOVHU (R1)(R10<<1), R8
+	FMOVS (R0)(R10<<2), F4
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
+	ADD $1, R10, R10
+	CMP R6, R10
+	BLT row3
+rdone3:
+	ADD R5<<2, R2, R16
+	MOVWU 12(R16), R6
+	ADD R11, R6, R6
+	SUB R7, R6, R6
+	CMP R6, R11
+	BGE rdone4
+row4:
+	MOVHU (R1)(R11<<1), R7
+	FMOVS (R0)(R11<<2), F4
+	ADD R7, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
+	ADD $1, R11, R11
+	CMP R6, R11
+	BLT row4
+rdone4:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	ADD R5<<2, R7, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F4
+	VDUP V4.S[0], V4.S4
+	FMOVS hi+76(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	ADD R5<<2, R8, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp2:
+	FMOVQ F1, (R7)
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R7, R8, R8
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias3
+	MOVD bias+64(FP), R7
+	ADD R5<<2, R7, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
+nobias3:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
+	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
+noclamp3:
+	FMOVQ F2, (R8)
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R8, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias4
+	MOVD bias+64(FP), R8
+	ADD R5<<2, R8, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
+	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
+noclamp4:
+	FMOVQ F3, (R7)
+	ADD R6<<2, R0, R0
+	ADD R6<<1, R1, R1
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $4, R5, R5
+	B group1
+fewer1:
+group2:
+	MOVD nrows+24(FP), R6
+	SUB R5, R6, R6
+	CMP $2, R6
+	BLT fewer2
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVWU (R2)(R5<<2), R8
+	MOVD R6, R9
+	ADD R8, R9, R9
+	ADD R5<<2, R2, R16
+	MOVWU 4(R16), R8
+	CMP R8, R7
+	CSEL LT, R7, R8, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero5
+	FMOVQ (R4), F0
+	B inited5
+zero5:
+	VEOR V0.B16, V0.B16, V0.B16
+inited5:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R10
+	TBZ $0, R10, zero6
+	FMOVQ (R8), F1
+	B inited6
+zero6:
+	VEOR V1.B16, V1.B16, V1.B16
+inited6:
+	CMP $0, R7
+	BLE rem2
+lock2:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F2
+	MOVHU (R1)(R9<<1), R10
+	FMOVS (R0)(R9<<2), F3
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
+	ADD R10, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
+	ADD $1, R6, R6
+	ADD $1, R9, R9
+	CMP R7, R6
+	BLT lock2
+rem2:
+	MOVD R9, R8
+	SUB R7, R8, R8
+	CMP R8, R6
+	BGE rdone5
+row5:
+	MOVHU (R1)(R6<<1), R10
+	FMOVS (R0)(R6<<2), F2
+	ADD R10, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
+	ADD $1, R6, R6
+	CMP R8, R6
+	BLT row5
+rdone5:
+	ADD R5<<2, R2, R16
+	MOVWU 4(R16), R6
+	ADD R9, R6, R6
+	SUB R7, R6, R6
+	CMP R6, R9
+	BGE rdone6
+row6:
+	MOVHU (R1)(R9<<1), R7
+	FMOVS (R0)(R9<<2), F2
+	ADD R7, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
+	ADD $1, R9, R9
+	CMP R6, R9
+	BLT row6
+rdone6:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias5
+	MOVD bias+64(FP), R7
+	ADD R5<<2, R7, R16
 	VLD1R (R16), [V2.S4]
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias1:
-	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp1
+nobias5:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp5
 	FMOVS lo+72(FP), F2
 	VDUP V2.S[0], V2.S4
 	FMOVS hi+76(FP), F3
 	VDUP V3.S[0], V3.S4
 	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
 	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
-noclamp1:
+noclamp5:
 	FMOVQ F0, (R4)
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R4, R6, R6
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R5<<2, R4, R16
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias6
+	MOVD bias+64(FP), R8
+	ADD R5<<2, R8, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
-nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+nobias6:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp6
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F2
 	VDUP V2.S[0], V2.S4
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
-noclamp2:
-	FMOVQ F1, (R6)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
-	MOVD R6, R4
+noclamp6:
+	FMOVQ F1, (R7)
+	ADD R6<<2, R0, R0
+	ADD R6<<1, R1, R1
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $2, R5, R5
-	B pair1
-single1:
+	B group2
+fewer2:
+group3:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
-	CMP $0, R6
-	BLE exit1
-	MOVWU (R2)(R5<<2), R6
-	MOVD flags+56(FP), R7
-	TBZ $0, R7, zero3
+	CMP $1, R6
+	BLT exit1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero7
 	FMOVQ (R4), F0
-	B inited3
-zero3:
+	B inited7
+zero7:
 	VEOR V0.B16, V0.B16, V0.B16
-inited3:
-	MOVD $0, R7
-	CMP R6, R7
-	BGE rdone3
-row3:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F1
+inited7:
+	CMP $0, R7
+	BLE rem3
+lock3:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F1
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8113e0 // fmla v0.4s, v31.4s, v1.s[0]
-	ADD $1, R7, R7
-	CMP R6, R7
-	BLT row3
-rdone3:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias3
-	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
+	ADD $1, R6, R6
+	CMP R7, R6
+	BLT lock3
+rem3:
+	MOVWU (R2)(R5<<2), R8
+	ADD R6, R8, R8
+	SUB R7, R8, R8
+	CMP R8, R6
+	BGE rdone7
+row7:
+	MOVHU (R1)(R6<<1), R7
+	FMOVS (R0)(R6<<2), F1
+	ADD R7, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8113c0 // fmla v0.4s, v30.4s, v1.s[0]
+	ADD $1, R6, R6
+	CMP R8, R6
+	BLT row7
+rdone7:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias7
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V1.S4]
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
-nobias3:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp3
+nobias7:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp7
 	FMOVS lo+72(FP), F1
 	VDUP V1.S[0], V1.S4
 	FMOVS hi+76(FP), F2
 	VDUP V2.S[0], V2.S4
 	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
 	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
-noclamp3:
+noclamp7:
 	FMOVQ F0, (R4)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
+	ADD R8<<2, R0, R0
+	ADD R8<<1, R1, R1
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $1, R5, R5
-	B single1
+	B group3
+fewer3:
 exit1:
 	RET
 
-// csrNEONU1M runs the CSR tile kernel on 4 columns (1 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrNEONU1M runs the CSR tile kernel on 4 columns (1 vectors), 4 rows interleaved; the last vector is masked to tail lanes.
 TEXT ·csrNEONU1M(SB), NOSPLIT, $0-88
 	MOVD vals+0(FP), R0
 	MOVD offs+8(FP), R1
@@ -193,19 +470,38 @@ TEXT ·csrNEONU1M(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD tail+80(FP), R5
 	MOVD $0, R6
-pair1:
+group1:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
-	CMP $2, R7
-	BLT single1
-	MOVWU (R2)(R6<<2), R7
+	CMP $4, R7
+	BLT fewer1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVWU (R2)(R6<<2), R9
+	MOVD R7, R10
+	ADD R9, R10, R10
 	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R8
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero1
+	MOVWU 4(R16), R9
+	CMP R9, R8
+	CSEL LT, R8, R9, R8
+	ADD R6<<2, R2, R16
+	MOVWU 4(R16), R9
+	MOVD R10, R11
+	ADD R9, R11, R11
+	ADD R6<<2, R2, R16
+	MOVWU 8(R16), R9
+	CMP R9, R8
+	CSEL LT, R8, R9, R8
+	ADD R6<<2, R2, R16
+	MOVWU 8(R16), R9
+	MOVD R11, R12
+	ADD R9, R12, R12
+	ADD R6<<2, R2, R16
+	MOVWU 12(R16), R9
+	CMP R9, R8
+	CSEL LT, R8, R9, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero1
 	MOVD R4, R16
 	TBZ $2, R5, neon_1
 	FMOVQ (R16), F0
@@ -224,8 +520,11 @@ neon_3:
 zero1:
 	VEOR V0.B16, V0.B16, V0.B16
 inited1:
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero2
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R4, R9, R9
+	MOVD flags+56(FP), R13
+	TBZ $0, R13, zero2
 	MOVD R9, R16
 	TBZ $2, R5, neon_4
 	FMOVQ (R16), F1
@@ -244,206 +543,565 @@ neon_6:
 zero2:
 	VEOR V1.B16, V1.B16, V1.B16
 inited2:
-	MOVD R7, R9
-	ADD R8, R9, R9
-	CMP R7, R8
-	CSEL LT, R8, R7, R8
-	MOVD $0, R10
-	MOVD R7, R11
+	MOVD ldy+48(FP), R13
+	LSL $2, R13, R13
+	ADD R9, R13, R13
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero3
+	MOVD R13, R16
+	TBZ $2, R5, neon_7
+	FMOVQ (R16), F2
+	B neon_9
+neon_7:
+	TBZ $1, R5, neon_8
+	FMOVD (R16), F2
+	TBZ $0, R5, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F2
+neon_9:
+	B inited3
+zero3:
+	VEOR V2.B16, V2.B16, V2.B16
+inited3:
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R13, R9, R9
+	MOVD flags+56(FP), R13
+	TBZ $0, R13, zero4
+	MOVD R9, R16
+	TBZ $2, R5, neon_10
+	FMOVQ (R16), F3
+	B neon_12
+neon_10:
+	TBZ $1, R5, neon_11
+	FMOVD (R16), F3
+	TBZ $0, R5, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F3
+neon_12:
+	B inited4
+zero4:
+	VEOR V3.B16, V3.B16, V3.B16
+inited4:
 	CMP $0, R8
 	BLE rem1
-both1:
-	MOVHU (R1)(R10<<1), R12
-	MOVHU (R1)(R11<<1), R13
-	FMOVS (R0)(R10<<2), F2
-	FMOVS (R0)(R11<<2), F3
-	ADD R12, R3, R17
+lock1:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F4
+	MOVHU (R1)(R10<<1), R13
+	FMOVS (R0)(R10<<2), F5
+	MOVHU (R1)(R11<<1), R14
+	FMOVS (R0)(R11<<2), F6
+	MOVHU (R1)(R12<<1), R19
+	FMOVS (R0)(R12<<2), F7
+	ADD R9, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
 	ADD R13, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
+	WORD $0x4f8513c1 // fmla v1.4s, v30.4s, v5.s[0]
+	ADD R14, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
+	ADD R19, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
+	ADD $1, R7, R7
 	ADD $1, R10, R10
 	ADD $1, R11, R11
-	CMP R8, R10
-	BLT both1
+	ADD $1, R12, R12
+	CMP R8, R7
+	BLT lock1
 rem1:
-	CMP R7, R10
+	MOVD R10, R9
+	SUB R8, R9, R9
+	CMP R9, R7
 	BGE rdone1
 row1:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F2
-	ADD R8, R3, R17
+	MOVHU (R1)(R7<<1), R13
+	FMOVS (R0)(R7<<2), F4
+	ADD R13, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $1, R7, R7
+	CMP R9, R7
 	BLT row1
 rdone1:
-	CMP R9, R11
+	MOVD R11, R7
+	SUB R8, R7, R7
+	CMP R7, R10
 	BGE rdone2
 row2:
-	MOVHU (R1)(R11<<1), R7
-	FMOVS (R0)(R11<<2), F2
-	ADD R7, R3, R15
+	MOVHU (R1)(R10<<1), R9
+	FMOVS (R0)(R10<<2), F4
+	ADD R9, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $1, R11, R11
-	CMP R9, R11
+	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
+	ADD $1, R10, R10
+	CMP R7, R10
 	BLT row2
 rdone2:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias1
-	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
+	MOVD R12, R7
+	SUB R8, R7, R7
+	CMP R7, R11
+	BGE rdone3
+row3:
+	MOVHU (R1)(R11<<1), R9
+	FMOVS (R0)(R11<<2), F4
+	ADD R9, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
+	ADD $1, R11, R11
+	CMP R7, R11
+	BLT row3
+rdone3:
+	ADD R6<<2, R2, R16
+	MOVWU 12(R16), R7
+	ADD R12, R7, R7
+	SUB R8, R7, R7
+	CMP R7, R12
+	BGE rdone4
+row4:
+	MOVHU (R1)(R12<<1), R8
+	FMOVS (R0)(R12<<2), F4
+	ADD R8, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
+	ADD $1, R12, R12
+	CMP R7, R12
+	BLT row4
+rdone4:
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias1
+	MOVD bias+64(FP), R8
+	ADD R6<<2, R8, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+nobias1:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp1
+	FMOVS lo+72(FP), F4
+	VDUP V4.S[0], V4.S4
+	FMOVS hi+76(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+noclamp1:
+	MOVD R4, R16
+	TBZ $2, R5, neon_13
+	FMOVQ F0, (R16)
+	B neon_15
+neon_13:
+	TBZ $1, R5, neon_14
+	FMOVD F0, (R16)
+	TBZ $0, R5, neon_15
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_15
+neon_14:
+	FMOVS F0, (R16)
+neon_15:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $1, R9, nobias2
+	MOVD bias+64(FP), R9
+	ADD R6<<2, R9, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R9
+	TBZ $2, R9, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp2:
+	MOVD R8, R16
+	TBZ $2, R5, neon_16
+	FMOVQ F1, (R16)
+	B neon_18
+neon_16:
+	TBZ $1, R5, neon_17
+	FMOVD F1, (R16)
+	TBZ $0, R5, neon_18
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_18
+neon_17:
+	FMOVS F1, (R16)
+neon_18:
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R8, R9, R9
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias3
+	MOVD bias+64(FP), R8
+	ADD R6<<2, R8, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
+nobias3:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
+	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
+noclamp3:
+	MOVD R9, R16
+	TBZ $2, R5, neon_19
+	FMOVQ F2, (R16)
+	B neon_21
+neon_19:
+	TBZ $1, R5, neon_20
+	FMOVD F2, (R16)
+	TBZ $0, R5, neon_21
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_21
+neon_20:
+	FMOVS F2, (R16)
+neon_21:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R9, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $1, R9, nobias4
+	MOVD bias+64(FP), R9
+	ADD R6<<2, R9, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R9
+	TBZ $2, R9, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
+	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
+noclamp4:
+	MOVD R8, R16
+	TBZ $2, R5, neon_22
+	FMOVQ F3, (R16)
+	B neon_24
+neon_22:
+	TBZ $1, R5, neon_23
+	FMOVD F3, (R16)
+	TBZ $0, R5, neon_24
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_24
+neon_23:
+	FMOVS F3, (R16)
+neon_24:
+	ADD R7<<2, R0, R0
+	ADD R7<<1, R1, R1
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	ADD $4, R6, R6
+	B group1
+fewer1:
+group2:
+	MOVD nrows+24(FP), R7
+	SUB R6, R7, R7
+	CMP $2, R7
+	BLT fewer2
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVWU (R2)(R6<<2), R9
+	MOVD R7, R10
+	ADD R9, R10, R10
+	ADD R6<<2, R2, R16
+	MOVWU 4(R16), R9
+	CMP R9, R8
+	CSEL LT, R8, R9, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero5
+	MOVD R4, R16
+	TBZ $2, R5, neon_25
+	FMOVQ (R16), F0
+	B neon_27
+neon_25:
+	TBZ $1, R5, neon_26
+	FMOVD (R16), F0
+	TBZ $0, R5, neon_27
+	ADD $8, R16, R16
+	VLD1 (R16), V0.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F0
+neon_27:
+	B inited5
+zero5:
+	VEOR V0.B16, V0.B16, V0.B16
+inited5:
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R4, R9, R9
+	MOVD flags+56(FP), R11
+	TBZ $0, R11, zero6
+	MOVD R9, R16
+	TBZ $2, R5, neon_28
+	FMOVQ (R16), F1
+	B neon_30
+neon_28:
+	TBZ $1, R5, neon_29
+	FMOVD (R16), F1
+	TBZ $0, R5, neon_30
+	ADD $8, R16, R16
+	VLD1 (R16), V1.S[2]
+	B neon_30
+neon_29:
+	FMOVS (R16), F1
+neon_30:
+	B inited6
+zero6:
+	VEOR V1.B16, V1.B16, V1.B16
+inited6:
+	CMP $0, R8
+	BLE rem2
+lock2:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F2
+	MOVHU (R1)(R10<<1), R11
+	FMOVS (R0)(R10<<2), F3
+	ADD R9, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
+	ADD R11, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
+	ADD $1, R7, R7
+	ADD $1, R10, R10
+	CMP R8, R7
+	BLT lock2
+rem2:
+	MOVD R10, R9
+	SUB R8, R9, R9
+	CMP R9, R7
+	BGE rdone5
+row5:
+	MOVHU (R1)(R7<<1), R11
+	FMOVS (R0)(R7<<2), F2
+	ADD R11, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
+	ADD $1, R7, R7
+	CMP R9, R7
+	BLT row5
+rdone5:
+	ADD R6<<2, R2, R16
+	MOVWU 4(R16), R7
+	ADD R10, R7, R7
+	SUB R8, R7, R7
+	CMP R7, R10
+	BGE rdone6
+row6:
+	MOVHU (R1)(R10<<1), R8
+	FMOVS (R0)(R10<<2), F2
+	ADD R8, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
+	ADD $1, R10, R10
+	CMP R7, R10
+	BLT row6
+rdone6:
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias5
+	MOVD bias+64(FP), R8
+	ADD R6<<2, R8, R16
 	VLD1R (R16), [V2.S4]
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias1:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp1
+nobias5:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp5
 	FMOVS lo+72(FP), F2
 	VDUP V2.S[0], V2.S4
 	FMOVS hi+76(FP), F3
 	VDUP V3.S[0], V3.S4
 	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
 	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
-noclamp1:
+noclamp5:
 	MOVD R4, R16
-	TBZ $2, R5, neon_7
+	TBZ $2, R5, neon_31
 	FMOVQ F0, (R16)
-	B neon_9
-neon_7:
-	TBZ $1, R5, neon_8
+	B neon_33
+neon_31:
+	TBZ $1, R5, neon_32
 	FMOVD F0, (R16)
-	TBZ $0, R5, neon_9
+	TBZ $0, R5, neon_33
 	ADD $8, R16, R16
 	VST1 V0.S[2], (R16)
-	B neon_9
-neon_8:
+	B neon_33
+neon_32:
 	FMOVS F0, (R16)
-neon_9:
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R4, R7, R7
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R6<<2, R4, R16
+neon_33:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $1, R9, nobias6
+	MOVD bias+64(FP), R9
+	ADD R6<<2, R9, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
-nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+nobias6:
+	MOVD flags+56(FP), R9
+	TBZ $2, R9, noclamp6
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F2
 	VDUP V2.S[0], V2.S4
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
-noclamp2:
-	MOVD R7, R16
-	TBZ $2, R5, neon_10
+noclamp6:
+	MOVD R8, R16
+	TBZ $2, R5, neon_34
 	FMOVQ F1, (R16)
-	B neon_12
-neon_10:
-	TBZ $1, R5, neon_11
+	B neon_36
+neon_34:
+	TBZ $1, R5, neon_35
 	FMOVD F1, (R16)
-	TBZ $0, R5, neon_12
+	TBZ $0, R5, neon_36
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_12
-neon_11:
+	B neon_36
+neon_35:
 	FMOVS F1, (R16)
-neon_12:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
-	MOVD R7, R4
+neon_36:
+	ADD R7<<2, R0, R0
+	ADD R7<<1, R1, R1
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $2, R6, R6
-	B pair1
-single1:
+	B group2
+fewer2:
+group3:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
-	CMP $0, R7
-	BLE exit1
-	MOVWU (R2)(R6<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
+	CMP $1, R7
+	BLT exit1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero7
 	MOVD R4, R16
-	TBZ $2, R5, neon_13
+	TBZ $2, R5, neon_37
 	FMOVQ (R16), F0
-	B neon_15
-neon_13:
-	TBZ $1, R5, neon_14
+	B neon_39
+neon_37:
+	TBZ $1, R5, neon_38
 	FMOVD (R16), F0
-	TBZ $0, R5, neon_15
+	TBZ $0, R5, neon_39
 	ADD $8, R16, R16
 	VLD1 (R16), V0.S[2]
-	B neon_15
-neon_14:
+	B neon_39
+neon_38:
 	FMOVS (R16), F0
-neon_15:
-	B inited3
-zero3:
+neon_39:
+	B inited7
+zero7:
 	VEOR V0.B16, V0.B16, V0.B16
-inited3:
-	MOVD $0, R8
-	CMP R7, R8
-	BGE rdone3
-row3:
-	MOVHU (R1)(R8<<1), R9
-	FMOVS (R0)(R8<<2), F1
+inited7:
+	CMP $0, R8
+	BLE rem3
+lock3:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F1
 	ADD R9, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8113e0 // fmla v0.4s, v31.4s, v1.s[0]
-	ADD $1, R8, R8
-	CMP R7, R8
-	BLT row3
-rdone3:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias3
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
+	ADD $1, R7, R7
+	CMP R8, R7
+	BLT lock3
+rem3:
+	MOVWU (R2)(R6<<2), R9
+	ADD R7, R9, R9
+	SUB R8, R9, R9
+	CMP R9, R7
+	BGE rdone7
+row7:
+	MOVHU (R1)(R7<<1), R8
+	FMOVS (R0)(R7<<2), F1
+	ADD R8, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8113c0 // fmla v0.4s, v30.4s, v1.s[0]
+	ADD $1, R7, R7
+	CMP R9, R7
+	BLT row7
+rdone7:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias7
+	MOVD bias+64(FP), R7
+	ADD R6<<2, R7, R16
 	VLD1R (R16), [V1.S4]
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
-nobias3:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp3
+nobias7:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp7
 	FMOVS lo+72(FP), F1
 	VDUP V1.S[0], V1.S4
 	FMOVS hi+76(FP), F2
 	VDUP V2.S[0], V2.S4
 	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
 	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
-noclamp3:
+noclamp7:
 	MOVD R4, R16
-	TBZ $2, R5, neon_16
+	TBZ $2, R5, neon_40
 	FMOVQ F0, (R16)
-	B neon_18
-neon_16:
-	TBZ $1, R5, neon_17
+	B neon_42
+neon_40:
+	TBZ $1, R5, neon_41
 	FMOVD F0, (R16)
-	TBZ $0, R5, neon_18
+	TBZ $0, R5, neon_42
 	ADD $8, R16, R16
 	VST1 V0.S[2], (R16)
-	B neon_18
-neon_17:
+	B neon_42
+neon_41:
 	FMOVS F0, (R16)
-neon_18:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
+neon_42:
+	ADD R9<<2, R0, R0
+	ADD R9<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B single1
+	B group3
+fewer3:
 exit1:
 	RET
 
-// csrNEONU2 runs the CSR tile kernel on 8 columns (2 vectors), 2 rows interleaved.
+// csrNEONU2 runs the CSR tile kernel on 8 columns (2 vectors), 4 rows interleaved.
 TEXT ·csrNEONU2(SB), NOSPLIT, $0-88
 	MOVD vals+0(FP), R0
 	MOVD offs+8(FP), R1
@@ -451,19 +1109,38 @@ TEXT ·csrNEONU2(SB), NOSPLIT, $0-88
 	MOVD x+32(FP), R3
 	MOVD y+40(FP), R4
 	MOVD $0, R5
-pair1:
+group1:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
-	CMP $2, R6
-	BLT single1
-	MOVWU (R2)(R5<<2), R6
+	CMP $4, R6
+	BLT fewer1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVWU (R2)(R5<<2), R8
+	MOVD R6, R9
+	ADD R8, R9, R9
 	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R7
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
+	MOVWU 4(R16), R8
+	CMP R8, R7
+	CSEL LT, R7, R8, R7
+	ADD R5<<2, R2, R16
+	MOVWU 4(R16), R8
+	MOVD R9, R10
+	ADD R8, R10, R10
+	ADD R5<<2, R2, R16
+	MOVWU 8(R16), R8
+	CMP R8, R7
+	CSEL LT, R7, R8, R7
+	ADD R5<<2, R2, R16
+	MOVWU 8(R16), R8
+	MOVD R10, R11
+	ADD R8, R11, R11
+	ADD R5<<2, R2, R16
+	MOVWU 12(R16), R8
+	CMP R8, R7
+	CSEL LT, R7, R8, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	B inited1
@@ -471,8 +1148,11 @@ zero1:
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 inited1:
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero2
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R12
+	TBZ $0, R12, zero2
 	FMOVQ (R8), F2
 	FMOVQ 16(R8), F3
 	B inited2
@@ -480,97 +1160,173 @@ zero2:
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
 inited2:
-	MOVD R6, R8
-	ADD R7, R8, R8
-	CMP R6, R7
-	CSEL LT, R7, R6, R7
-	MOVD $0, R9
-	MOVD R6, R10
+	MOVD ldy+48(FP), R12
+	LSL $2, R12, R12
+	ADD R8, R12, R12
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero3
+	FMOVQ (R12), F4
+	FMOVQ 16(R12), F5
+	B inited3
+zero3:
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+inited3:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R12, R8, R8
+	MOVD flags+56(FP), R12
+	TBZ $0, R12, zero4
+	FMOVQ (R8), F6
+	FMOVQ 16(R8), F7
+	B inited4
+zero4:
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+inited4:
 	CMP $0, R7
 	BLE rem1
-both1:
-	MOVHU (R1)(R9<<1), R11
-	MOVHU (R1)(R10<<1), R12
-	FMOVS (R0)(R9<<2), F4
-	FMOVS (R0)(R10<<2), F5
-	ADD R11, R3, R17
+lock1:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F8
+	MOVHU (R1)(R9<<1), R12
+	FMOVS (R0)(R9<<2), F9
+	MOVHU (R1)(R10<<1), R13
+	FMOVS (R0)(R10<<2), F10
+	MOVHU (R1)(R11<<1), R14
+	FMOVS (R0)(R11<<2), F11
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
 	ADD R12, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8513c2 // fmla v2.4s, v30.4s, v5.s[0]
+	WORD $0x4f8913c2 // fmla v2.4s, v30.4s, v9.s[0]
+	ADD R13, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
+	ADD R14, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8b13c6 // fmla v6.4s, v30.4s, v11.s[0]
+	ADD R8, R3, R17
 	FMOVQ 16(R17), F31
-	WORD $0x4f8413e1 // fmla v1.4s, v31.4s, v4.s[0]
+	WORD $0x4f8813e1 // fmla v1.4s, v31.4s, v8.s[0]
+	ADD R12, R3, R15
 	FMOVQ 16(R15), F30
-	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
+	WORD $0x4f8913c3 // fmla v3.4s, v30.4s, v9.s[0]
+	ADD R13, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	ADD R14, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
+	ADD $1, R6, R6
 	ADD $1, R9, R9
 	ADD $1, R10, R10
-	CMP R7, R9
-	BLT both1
+	ADD $1, R11, R11
+	CMP R7, R6
+	BLT lock1
 rem1:
-	CMP R6, R9
+	MOVD R9, R8
+	SUB R7, R8, R8
+	CMP R8, R6
 	BGE rdone1
 row1:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F4
-	ADD R7, R3, R17
+	MOVHU (R1)(R6<<1), R12
+	FMOVS (R0)(R6<<2), F8
+	ADD R12, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
 	FMOVQ 16(R17), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	ADD $1, R6, R6
+	CMP R8, R6
 	BLT row1
 rdone1:
-	CMP R8, R10
+	MOVD R10, R6
+	SUB R7, R6, R6
+	CMP R6, R9
 	BGE rdone2
 row2:
-	MOVHU (R1)(R10<<1), R6
-	FMOVS (R0)(R10<<2), F4
-	ADD R6, R3, R15
+	MOVHU (R1)(R9<<1), R8
+	FMOVS (R0)(R9<<2), F8
+	ADD R8, R3, R15
 	FMOVQ (R15), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $1, R10, R10
-	CMP R8, R10
+	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
+	ADD $1, R9, R9
+	CMP R6, R9
 	BLT row2
 rdone2:
-	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias1
-	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+	MOVD R11, R6
+	SUB R7, R6, R6
+	CMP R6, R10
+	BGE rdone3
+row3:
+	MOVHU (R1)(R10<<1), R8
+	FMOVS (R0)(R10<<2), F8
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8813c5 // fmla v5.4s, v30.4s, v8.s[0]
+	ADD $1, R10, R10
+	CMP R6, R10
+	BLT row3
+rdone3:
+	ADD R5<<2, R2, R16
+	MOVWU 12(R16), R6
+	ADD R11, R6, R6
+	SUB R7, R6, R6
+	CMP R6, R11
+	BGE rdone4
+row4:
+	MOVHU (R1)(R11<<1), R7
+	FMOVS (R0)(R11<<2), F8
+	ADD R7, R3, R15
+	FMOVQ (R15), F31
+	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
+	ADD $1, R11, R11
+	CMP R6, R11
+	BLT row4
+rdone4:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	ADD R5<<2, R7, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 nobias1:
-	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp1
-	FMOVS lo+72(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+76(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
-	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+76(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
 noclamp1:
 	FMOVQ F0, (R4)
 	FMOVQ F1, 16(R4)
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R4, R6, R6
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R5<<2, R4, R16
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	ADD R5<<2, R8, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
 	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F1
@@ -580,56 +1336,280 @@ nobias2:
 	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
 	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
 noclamp2:
-	FMOVQ F2, (R6)
-	FMOVQ F3, 16(R6)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
-	MOVD R6, R4
+	FMOVQ F2, (R7)
+	FMOVQ F3, 16(R7)
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R7, R8, R8
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias3
+	MOVD bias+64(FP), R7
+	ADD R5<<2, R7, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
+	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
+nobias3:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
+	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
+noclamp3:
+	FMOVQ F4, (R8)
+	FMOVQ F5, 16(R8)
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R8, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias4
+	MOVD bias+64(FP), R8
+	ADD R5<<2, R8, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
+	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+noclamp4:
+	FMOVQ F6, (R7)
+	FMOVQ F7, 16(R7)
+	ADD R6<<2, R0, R0
+	ADD R6<<1, R1, R1
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $4, R5, R5
+	B group1
+fewer1:
+group2:
+	MOVD nrows+24(FP), R6
+	SUB R5, R6, R6
+	CMP $2, R6
+	BLT fewer2
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVWU (R2)(R5<<2), R8
+	MOVD R6, R9
+	ADD R8, R9, R9
+	ADD R5<<2, R2, R16
+	MOVWU 4(R16), R8
+	CMP R8, R7
+	CSEL LT, R7, R8, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero5
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	B inited5
+zero5:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+inited5:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R10
+	TBZ $0, R10, zero6
+	FMOVQ (R8), F2
+	FMOVQ 16(R8), F3
+	B inited6
+zero6:
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+inited6:
+	CMP $0, R7
+	BLE rem2
+lock2:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F4
+	MOVHU (R1)(R9<<1), R10
+	FMOVS (R0)(R9<<2), F5
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD R10, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8513c2 // fmla v2.4s, v30.4s, v5.s[0]
+	FMOVQ 16(R17), F31
+	WORD $0x4f8413e1 // fmla v1.4s, v31.4s, v4.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
+	ADD $1, R6, R6
+	ADD $1, R9, R9
+	CMP R7, R6
+	BLT lock2
+rem2:
+	MOVD R9, R8
+	SUB R7, R8, R8
+	CMP R8, R6
+	BGE rdone5
+row5:
+	MOVHU (R1)(R6<<1), R10
+	FMOVS (R0)(R6<<2), F4
+	ADD R10, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
+	ADD $1, R6, R6
+	CMP R8, R6
+	BLT row5
+rdone5:
+	ADD R5<<2, R2, R16
+	MOVWU 4(R16), R6
+	ADD R9, R6, R6
+	SUB R7, R6, R6
+	CMP R6, R9
+	BGE rdone6
+row6:
+	MOVHU (R1)(R9<<1), R7
+	FMOVS (R0)(R9<<2), F4
+	ADD R7, R3, R15
+	FMOVQ (R15), F31
+	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
+	ADD $1, R9, R9
+	CMP R6, R9
+	BLT row6
+rdone6:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias5
+	MOVD bias+64(FP), R7
+	ADD R5<<2, R7, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias5:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp5
+	FMOVS lo+72(FP), F4
+	VDUP V4.S[0], V4.S4
+	FMOVS hi+76(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
+noclamp5:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias6
+	MOVD bias+64(FP), R8
+	ADD R5<<2, R8, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
+	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
+nobias6:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp6
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
+	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
+	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
+	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
+noclamp6:
+	FMOVQ F2, (R7)
+	FMOVQ F3, 16(R7)
+	ADD R6<<2, R0, R0
+	ADD R6<<1, R1, R1
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $2, R5, R5
-	B pair1
-single1:
+	B group2
+fewer2:
+group3:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
-	CMP $0, R6
-	BLE exit1
-	MOVWU (R2)(R5<<2), R6
-	MOVD flags+56(FP), R7
-	TBZ $0, R7, zero3
+	CMP $1, R6
+	BLT exit1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero7
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
-	B inited3
-zero3:
+	B inited7
+zero7:
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
-inited3:
-	MOVD $0, R7
-	CMP R6, R7
-	BGE rdone3
-row3:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F2
+inited7:
+	CMP $0, R7
+	BLE rem3
+lock3:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F2
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
 	FMOVQ 16(R17), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $1, R7, R7
-	CMP R6, R7
-	BLT row3
-rdone3:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias3
-	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
+	ADD $1, R6, R6
+	CMP R7, R6
+	BLT lock3
+rem3:
+	MOVWU (R2)(R5<<2), R8
+	ADD R6, R8, R8
+	SUB R7, R8, R8
+	CMP R8, R6
+	BGE rdone7
+row7:
+	MOVHU (R1)(R6<<1), R7
+	FMOVS (R0)(R6<<2), F2
+	ADD R7, R3, R15
+	FMOVQ (R15), F31
+	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
+	ADD $1, R6, R6
+	CMP R8, R6
+	BLT row7
+rdone7:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias7
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V2.S4]
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
-nobias3:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp3
+nobias7:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp7
 	FMOVS lo+72(FP), F2
 	VDUP V2.S[0], V2.S4
 	FMOVS hi+76(FP), F3
@@ -638,20 +1618,21 @@ nobias3:
 	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
 	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
-noclamp3:
+noclamp7:
 	FMOVQ F0, (R4)
 	FMOVQ F1, 16(R4)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
+	ADD R8<<2, R0, R0
+	ADD R8<<1, R1, R1
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $1, R5, R5
-	B single1
+	B group3
+fewer3:
 exit1:
 	RET
 
-// csrNEONU2M runs the CSR tile kernel on 8 columns (2 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrNEONU2M runs the CSR tile kernel on 8 columns (2 vectors), 4 rows interleaved; the last vector is masked to tail lanes.
 TEXT ·csrNEONU2M(SB), NOSPLIT, $0-88
 	MOVD vals+0(FP), R0
 	MOVD offs+8(FP), R1
@@ -660,19 +1641,38 @@ TEXT ·csrNEONU2M(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD tail+80(FP), R5
 	MOVD $0, R6
-pair1:
+group1:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
-	CMP $2, R7
-	BLT single1
-	MOVWU (R2)(R6<<2), R7
+	CMP $4, R7
+	BLT fewer1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVWU (R2)(R6<<2), R9
+	MOVD R7, R10
+	ADD R9, R10, R10
 	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R8
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero1
+	MOVWU 4(R16), R9
+	CMP R9, R8
+	CSEL LT, R8, R9, R8
+	ADD R6<<2, R2, R16
+	MOVWU 4(R16), R9
+	MOVD R10, R11
+	ADD R9, R11, R11
+	ADD R6<<2, R2, R16
+	MOVWU 8(R16), R9
+	CMP R9, R8
+	CSEL LT, R8, R9, R8
+	ADD R6<<2, R2, R16
+	MOVWU 8(R16), R9
+	MOVD R11, R12
+	ADD R9, R12, R12
+	ADD R6<<2, R2, R16
+	MOVWU 12(R16), R9
+	CMP R9, R8
+	CSEL LT, R8, R9, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero1
 	FMOVQ (R4), F0
 	ADD $16, R4, R16
 	TBZ $2, R5, neon_1
@@ -693,8 +1693,11 @@ zero1:
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 inited1:
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero2
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R4, R9, R9
+	MOVD flags+56(FP), R13
+	TBZ $0, R13, zero2
 	FMOVQ (R9), F2
 	ADD $16, R9, R16
 	TBZ $2, R5, neon_4
@@ -715,110 +1718,212 @@ zero2:
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
 inited2:
-	MOVD R7, R9
-	ADD R8, R9, R9
-	CMP R7, R8
-	CSEL LT, R8, R7, R8
-	MOVD $0, R10
-	MOVD R7, R11
-	CMP $0, R8
-	BLE rem1
-both1:
-	MOVHU (R1)(R10<<1), R12
-	MOVHU (R1)(R11<<1), R13
-	FMOVS (R0)(R10<<2), F4
-	FMOVS (R0)(R11<<2), F5
-	ADD R12, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	ADD R13, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8513c2 // fmla v2.4s, v30.4s, v5.s[0]
-	FMOVQ 16(R17), F31
-	WORD $0x4f8413e1 // fmla v1.4s, v31.4s, v4.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
-	ADD $1, R10, R10
-	ADD $1, R11, R11
-	CMP R8, R10
-	BLT both1
-rem1:
-	CMP R7, R10
-	BGE rdone1
-row1:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F4
-	ADD R8, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
-	BLT row1
-rdone1:
-	CMP R9, R11
-	BGE rdone2
-row2:
-	MOVHU (R1)(R11<<1), R7
-	FMOVS (R0)(R11<<2), F4
-	ADD R7, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $1, R11, R11
-	CMP R9, R11
-	BLT row2
-rdone2:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias1
-	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-nobias1:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp1
-	FMOVS lo+72(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+76(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
-	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
-noclamp1:
-	FMOVQ F0, (R4)
-	ADD $16, R4, R16
+	MOVD ldy+48(FP), R13
+	LSL $2, R13, R13
+	ADD R9, R13, R13
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero3
+	FMOVQ (R13), F4
+	ADD $16, R13, R16
 	TBZ $2, R5, neon_7
-	FMOVQ F1, (R16)
+	FMOVQ (R16), F5
 	B neon_9
 neon_7:
 	TBZ $1, R5, neon_8
-	FMOVD F1, (R16)
+	FMOVD (R16), F5
 	TBZ $0, R5, neon_9
 	ADD $8, R16, R16
-	VST1 V1.S[2], (R16)
+	VLD1 (R16), V5.S[2]
 	B neon_9
 neon_8:
-	FMOVS F1, (R16)
+	FMOVS (R16), F5
 neon_9:
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R4, R7, R7
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R6<<2, R4, R16
+	B inited3
+zero3:
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+inited3:
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R13, R9, R9
+	MOVD flags+56(FP), R13
+	TBZ $0, R13, zero4
+	FMOVQ (R9), F6
+	ADD $16, R9, R16
+	TBZ $2, R5, neon_10
+	FMOVQ (R16), F7
+	B neon_12
+neon_10:
+	TBZ $1, R5, neon_11
+	FMOVD (R16), F7
+	TBZ $0, R5, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F7
+neon_12:
+	B inited4
+zero4:
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+inited4:
+	CMP $0, R8
+	BLE rem1
+lock1:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F8
+	MOVHU (R1)(R10<<1), R13
+	FMOVS (R0)(R10<<2), F9
+	MOVHU (R1)(R11<<1), R14
+	FMOVS (R0)(R11<<2), F10
+	MOVHU (R1)(R12<<1), R19
+	FMOVS (R0)(R12<<2), F11
+	ADD R9, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD R13, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8913c2 // fmla v2.4s, v30.4s, v9.s[0]
+	ADD R14, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
+	ADD R19, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8b13c6 // fmla v6.4s, v30.4s, v11.s[0]
+	ADD R9, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f8813e1 // fmla v1.4s, v31.4s, v8.s[0]
+	ADD R13, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f8913c3 // fmla v3.4s, v30.4s, v9.s[0]
+	ADD R14, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	ADD R19, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
+	ADD $1, R7, R7
+	ADD $1, R10, R10
+	ADD $1, R11, R11
+	ADD $1, R12, R12
+	CMP R8, R7
+	BLT lock1
+rem1:
+	MOVD R10, R9
+	SUB R8, R9, R9
+	CMP R9, R7
+	BGE rdone1
+row1:
+	MOVHU (R1)(R7<<1), R13
+	FMOVS (R0)(R7<<2), F8
+	ADD R13, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	ADD $1, R7, R7
+	CMP R9, R7
+	BLT row1
+rdone1:
+	MOVD R11, R7
+	SUB R8, R7, R7
+	CMP R7, R10
+	BGE rdone2
+row2:
+	MOVHU (R1)(R10<<1), R9
+	FMOVS (R0)(R10<<2), F8
+	ADD R9, R3, R15
+	FMOVQ (R15), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
+	ADD $1, R10, R10
+	CMP R7, R10
+	BLT row2
+rdone2:
+	MOVD R12, R7
+	SUB R8, R7, R7
+	CMP R7, R11
+	BGE rdone3
+row3:
+	MOVHU (R1)(R11<<1), R9
+	FMOVS (R0)(R11<<2), F8
+	ADD R9, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8813c5 // fmla v5.4s, v30.4s, v8.s[0]
+	ADD $1, R11, R11
+	CMP R7, R11
+	BLT row3
+rdone3:
+	ADD R6<<2, R2, R16
+	MOVWU 12(R16), R7
+	ADD R12, R7, R7
+	SUB R8, R7, R7
+	CMP R7, R12
+	BGE rdone4
+row4:
+	MOVHU (R1)(R12<<1), R8
+	FMOVS (R0)(R12<<2), F8
+	ADD R8, R3, R15
+	FMOVQ (R15), F31
+	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
+	ADD $1, R12, R12
+	CMP R7, R12
+	BLT row4
+rdone4:
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias1
+	MOVD bias+64(FP), R8
+	ADD R6<<2, R8, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+nobias1:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp1
+	FMOVS lo+72(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+76(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	ADD $16, R4, R16
+	TBZ $2, R5, neon_13
+	FMOVQ F1, (R16)
+	B neon_15
+neon_13:
+	TBZ $1, R5, neon_14
+	FMOVD F1, (R16)
+	TBZ $0, R5, neon_15
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_15
+neon_14:
+	FMOVS F1, (R16)
+neon_15:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $1, R9, nobias2
+	MOVD bias+64(FP), R9
+	ADD R6<<2, R9, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
 	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R9
+	TBZ $2, R9, noclamp2
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F1
@@ -828,82 +1933,384 @@ nobias2:
 	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
 	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
 noclamp2:
-	FMOVQ F2, (R7)
-	ADD $16, R7, R16
-	TBZ $2, R5, neon_10
+	FMOVQ F2, (R8)
+	ADD $16, R8, R16
+	TBZ $2, R5, neon_16
 	FMOVQ F3, (R16)
-	B neon_12
-neon_10:
-	TBZ $1, R5, neon_11
+	B neon_18
+neon_16:
+	TBZ $1, R5, neon_17
 	FMOVD F3, (R16)
-	TBZ $0, R5, neon_12
+	TBZ $0, R5, neon_18
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_12
-neon_11:
+	B neon_18
+neon_17:
 	FMOVS F3, (R16)
-neon_12:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
-	MOVD R7, R4
+neon_18:
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R8, R9, R9
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias3
+	MOVD bias+64(FP), R8
+	ADD R6<<2, R8, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
+	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
+nobias3:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
+	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
+noclamp3:
+	FMOVQ F4, (R9)
+	ADD $16, R9, R16
+	TBZ $2, R5, neon_19
+	FMOVQ F5, (R16)
+	B neon_21
+neon_19:
+	TBZ $1, R5, neon_20
+	FMOVD F5, (R16)
+	TBZ $0, R5, neon_21
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_21
+neon_20:
+	FMOVS F5, (R16)
+neon_21:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R9, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $1, R9, nobias4
+	MOVD bias+64(FP), R9
+	ADD R6<<2, R9, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R9
+	TBZ $2, R9, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
+	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+noclamp4:
+	FMOVQ F6, (R8)
+	ADD $16, R8, R16
+	TBZ $2, R5, neon_22
+	FMOVQ F7, (R16)
+	B neon_24
+neon_22:
+	TBZ $1, R5, neon_23
+	FMOVD F7, (R16)
+	TBZ $0, R5, neon_24
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_24
+neon_23:
+	FMOVS F7, (R16)
+neon_24:
+	ADD R7<<2, R0, R0
+	ADD R7<<1, R1, R1
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	ADD $4, R6, R6
+	B group1
+fewer1:
+group2:
+	MOVD nrows+24(FP), R7
+	SUB R6, R7, R7
+	CMP $2, R7
+	BLT fewer2
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVWU (R2)(R6<<2), R9
+	MOVD R7, R10
+	ADD R9, R10, R10
+	ADD R6<<2, R2, R16
+	MOVWU 4(R16), R9
+	CMP R9, R8
+	CSEL LT, R8, R9, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero5
+	FMOVQ (R4), F0
+	ADD $16, R4, R16
+	TBZ $2, R5, neon_25
+	FMOVQ (R16), F1
+	B neon_27
+neon_25:
+	TBZ $1, R5, neon_26
+	FMOVD (R16), F1
+	TBZ $0, R5, neon_27
+	ADD $8, R16, R16
+	VLD1 (R16), V1.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F1
+neon_27:
+	B inited5
+zero5:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+inited5:
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R4, R9, R9
+	MOVD flags+56(FP), R11
+	TBZ $0, R11, zero6
+	FMOVQ (R9), F2
+	ADD $16, R9, R16
+	TBZ $2, R5, neon_28
+	FMOVQ (R16), F3
+	B neon_30
+neon_28:
+	TBZ $1, R5, neon_29
+	FMOVD (R16), F3
+	TBZ $0, R5, neon_30
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_30
+neon_29:
+	FMOVS (R16), F3
+neon_30:
+	B inited6
+zero6:
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+inited6:
+	CMP $0, R8
+	BLE rem2
+lock2:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F4
+	MOVHU (R1)(R10<<1), R11
+	FMOVS (R0)(R10<<2), F5
+	ADD R9, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD R11, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8513c2 // fmla v2.4s, v30.4s, v5.s[0]
+	FMOVQ 16(R17), F31
+	WORD $0x4f8413e1 // fmla v1.4s, v31.4s, v4.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
+	ADD $1, R7, R7
+	ADD $1, R10, R10
+	CMP R8, R7
+	BLT lock2
+rem2:
+	MOVD R10, R9
+	SUB R8, R9, R9
+	CMP R9, R7
+	BGE rdone5
+row5:
+	MOVHU (R1)(R7<<1), R11
+	FMOVS (R0)(R7<<2), F4
+	ADD R11, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
+	ADD $1, R7, R7
+	CMP R9, R7
+	BLT row5
+rdone5:
+	ADD R6<<2, R2, R16
+	MOVWU 4(R16), R7
+	ADD R10, R7, R7
+	SUB R8, R7, R7
+	CMP R7, R10
+	BGE rdone6
+row6:
+	MOVHU (R1)(R10<<1), R8
+	FMOVS (R0)(R10<<2), F4
+	ADD R8, R3, R15
+	FMOVQ (R15), F31
+	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
+	ADD $1, R10, R10
+	CMP R7, R10
+	BLT row6
+rdone6:
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias5
+	MOVD bias+64(FP), R8
+	ADD R6<<2, R8, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias5:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp5
+	FMOVS lo+72(FP), F4
+	VDUP V4.S[0], V4.S4
+	FMOVS hi+76(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
+noclamp5:
+	FMOVQ F0, (R4)
+	ADD $16, R4, R16
+	TBZ $2, R5, neon_31
+	FMOVQ F1, (R16)
+	B neon_33
+neon_31:
+	TBZ $1, R5, neon_32
+	FMOVD F1, (R16)
+	TBZ $0, R5, neon_33
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_33
+neon_32:
+	FMOVS F1, (R16)
+neon_33:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $1, R9, nobias6
+	MOVD bias+64(FP), R9
+	ADD R6<<2, R9, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
+	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
+nobias6:
+	MOVD flags+56(FP), R9
+	TBZ $2, R9, noclamp6
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
+	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
+	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
+	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
+noclamp6:
+	FMOVQ F2, (R8)
+	ADD $16, R8, R16
+	TBZ $2, R5, neon_34
+	FMOVQ F3, (R16)
+	B neon_36
+neon_34:
+	TBZ $1, R5, neon_35
+	FMOVD F3, (R16)
+	TBZ $0, R5, neon_36
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_36
+neon_35:
+	FMOVS F3, (R16)
+neon_36:
+	ADD R7<<2, R0, R0
+	ADD R7<<1, R1, R1
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $2, R6, R6
-	B pair1
-single1:
+	B group2
+fewer2:
+group3:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
-	CMP $0, R7
-	BLE exit1
-	MOVWU (R2)(R6<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
+	CMP $1, R7
+	BLT exit1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero7
 	FMOVQ (R4), F0
 	ADD $16, R4, R16
-	TBZ $2, R5, neon_13
+	TBZ $2, R5, neon_37
 	FMOVQ (R16), F1
-	B neon_15
-neon_13:
-	TBZ $1, R5, neon_14
+	B neon_39
+neon_37:
+	TBZ $1, R5, neon_38
 	FMOVD (R16), F1
-	TBZ $0, R5, neon_15
+	TBZ $0, R5, neon_39
 	ADD $8, R16, R16
 	VLD1 (R16), V1.S[2]
-	B neon_15
-neon_14:
+	B neon_39
+neon_38:
 	FMOVS (R16), F1
-neon_15:
-	B inited3
-zero3:
+neon_39:
+	B inited7
+zero7:
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
-inited3:
-	MOVD $0, R8
-	CMP R7, R8
-	BGE rdone3
-row3:
-	MOVHU (R1)(R8<<1), R9
-	FMOVS (R0)(R8<<2), F2
+inited7:
+	CMP $0, R8
+	BLE rem3
+lock3:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F2
 	ADD R9, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
 	FMOVQ 16(R17), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $1, R8, R8
-	CMP R7, R8
-	BLT row3
-rdone3:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias3
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
+	ADD $1, R7, R7
+	CMP R8, R7
+	BLT lock3
+rem3:
+	MOVWU (R2)(R6<<2), R9
+	ADD R7, R9, R9
+	SUB R8, R9, R9
+	CMP R9, R7
+	BGE rdone7
+row7:
+	MOVHU (R1)(R7<<1), R8
+	FMOVS (R0)(R7<<2), F2
+	ADD R8, R3, R15
+	FMOVQ (R15), F31
+	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
+	ADD $1, R7, R7
+	CMP R9, R7
+	BLT row7
+rdone7:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias7
+	MOVD bias+64(FP), R7
+	ADD R6<<2, R7, R16
 	VLD1R (R16), [V2.S4]
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
-nobias3:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp3
+nobias7:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp7
 	FMOVS lo+72(FP), F2
 	VDUP V2.S[0], V2.S4
 	FMOVS hi+76(FP), F3
@@ -912,29 +2319,30 @@ nobias3:
 	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
 	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
-noclamp3:
+noclamp7:
 	FMOVQ F0, (R4)
 	ADD $16, R4, R16
-	TBZ $2, R5, neon_16
+	TBZ $2, R5, neon_40
 	FMOVQ F1, (R16)
-	B neon_18
-neon_16:
-	TBZ $1, R5, neon_17
+	B neon_42
+neon_40:
+	TBZ $1, R5, neon_41
 	FMOVD F1, (R16)
-	TBZ $0, R5, neon_18
+	TBZ $0, R5, neon_42
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_18
-neon_17:
+	B neon_42
+neon_41:
 	FMOVS F1, (R16)
-neon_18:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
+neon_42:
+	ADD R9<<2, R0, R0
+	ADD R9<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B single1
+	B group3
+fewer3:
 exit1:
 	RET
 
@@ -946,19 +2354,22 @@ TEXT ·csrNEONU3(SB), NOSPLIT, $0-88
 	MOVD x+32(FP), R3
 	MOVD y+40(FP), R4
 	MOVD $0, R5
-pair1:
+group1:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
 	CMP $2, R6
-	BLT single1
-	MOVWU (R2)(R5<<2), R6
+	BLT fewer1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVWU (R2)(R5<<2), R8
+	MOVD R6, R9
+	ADD R8, R9, R9
 	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R7
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
+	MOVWU 4(R16), R8
+	CMP R8, R7
+	CSEL LT, R7, R8, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -968,8 +2379,11 @@ zero1:
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
 inited1:
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero2
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R10
+	TBZ $0, R10, zero2
 	FMOVQ (R8), F3
 	FMOVQ 16(R8), F4
 	FMOVQ 32(R8), F5
@@ -979,23 +2393,17 @@ zero2:
 	VEOR V4.B16, V4.B16, V4.B16
 	VEOR V5.B16, V5.B16, V5.B16
 inited2:
-	MOVD R6, R8
-	ADD R7, R8, R8
-	CMP R6, R7
-	CSEL LT, R7, R6, R7
-	MOVD $0, R9
-	MOVD R6, R10
 	CMP $0, R7
 	BLE rem1
-both1:
-	MOVHU (R1)(R9<<1), R11
-	MOVHU (R1)(R10<<1), R12
-	FMOVS (R0)(R9<<2), F6
-	FMOVS (R0)(R10<<2), F7
-	ADD R11, R3, R17
+lock1:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F6
+	MOVHU (R1)(R9<<1), R10
+	FMOVS (R0)(R9<<2), F7
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
-	ADD R12, R3, R15
+	ADD R10, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
 	FMOVQ 16(R17), F31
@@ -1006,54 +2414,60 @@ both1:
 	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
 	FMOVQ 32(R15), F30
 	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
+	ADD $1, R6, R6
 	ADD $1, R9, R9
-	ADD $1, R10, R10
-	CMP R7, R9
-	BLT both1
+	CMP R7, R6
+	BLT lock1
 rem1:
-	CMP R6, R9
+	MOVD R9, R8
+	SUB R7, R8, R8
+	CMP R8, R6
 	BGE rdone1
 row1:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F6
-	ADD R7, R3, R17
+	MOVHU (R1)(R6<<1), R10
+	FMOVS (R0)(R6<<2), F6
+	ADD R10, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
 	FMOVQ 16(R17), F30
 	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
 	FMOVQ 32(R17), F31
 	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
+	ADD $1, R6, R6
+	CMP R8, R6
 	BLT row1
 rdone1:
-	CMP R8, R10
+	ADD R5<<2, R2, R16
+	MOVWU 4(R16), R6
+	ADD R9, R6, R6
+	SUB R7, R6, R6
+	CMP R6, R9
 	BGE rdone2
 row2:
-	MOVHU (R1)(R10<<1), R6
-	FMOVS (R0)(R10<<2), F6
-	ADD R6, R3, R15
+	MOVHU (R1)(R9<<1), R7
+	FMOVS (R0)(R9<<2), F6
+	ADD R7, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8613c3 // fmla v3.4s, v30.4s, v6.s[0]
 	FMOVQ 16(R15), F31
 	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
 	FMOVQ 32(R15), F30
 	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
-	ADD $1, R10, R10
-	CMP R8, R10
+	ADD $1, R9, R9
+	CMP R6, R9
 	BLT row2
 rdone2:
-	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias1
-	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	ADD R5<<2, R7, R16
 	VLD1R (R16), [V6.S4]
 	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
 	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
 	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
 nobias1:
-	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp1
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
 	FMOVS lo+72(FP), F6
 	VDUP V6.S[0], V6.S4
 	FMOVS hi+76(FP), F7
@@ -1068,21 +2482,21 @@ noclamp1:
 	FMOVQ F0, (R4)
 	FMOVQ F1, 16(R4)
 	FMOVQ F2, 32(R4)
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R4, R6, R6
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R5<<2, R4, R16
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	ADD R5<<2, R8, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
 	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F1
@@ -1094,25 +2508,29 @@ nobias2:
 	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
 	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
 noclamp2:
-	FMOVQ F3, (R6)
-	FMOVQ F4, 16(R6)
-	FMOVQ F5, 32(R6)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
-	MOVD R6, R4
+	FMOVQ F3, (R7)
+	FMOVQ F4, 16(R7)
+	FMOVQ F5, 32(R7)
+	ADD R6<<2, R0, R0
+	ADD R6<<1, R1, R1
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $2, R5, R5
-	B pair1
-single1:
+	B group1
+fewer1:
+group2:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
-	CMP $0, R6
-	BLE exit1
-	MOVWU (R2)(R5<<2), R6
-	MOVD flags+56(FP), R7
-	TBZ $0, R7, zero3
+	CMP $1, R6
+	BLT exit1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero3
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -1122,12 +2540,11 @@ zero3:
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
 inited3:
-	MOVD $0, R7
-	CMP R6, R7
-	BGE rdone3
-row3:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F3
+	CMP $0, R7
+	BLE rem2
+lock2:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F3
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8313e0 // fmla v0.4s, v31.4s, v3.s[0]
@@ -1135,21 +2552,40 @@ row3:
 	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
 	FMOVQ 32(R17), F31
 	WORD $0x4f8313e2 // fmla v2.4s, v31.4s, v3.s[0]
-	ADD $1, R7, R7
-	CMP R6, R7
+	ADD $1, R6, R6
+	CMP R7, R6
+	BLT lock2
+rem2:
+	MOVWU (R2)(R5<<2), R8
+	ADD R6, R8, R8
+	SUB R7, R8, R8
+	CMP R8, R6
+	BGE rdone3
+row3:
+	MOVHU (R1)(R6<<1), R7
+	FMOVS (R0)(R6<<2), F3
+	ADD R7, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8313c0 // fmla v0.4s, v30.4s, v3.s[0]
+	FMOVQ 16(R15), F31
+	WORD $0x4f8313e1 // fmla v1.4s, v31.4s, v3.s[0]
+	FMOVQ 32(R15), F30
+	WORD $0x4f8313c2 // fmla v2.4s, v30.4s, v3.s[0]
+	ADD $1, R6, R6
+	CMP R8, R6
 	BLT row3
 rdone3:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias3
-	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V3.S4]
 	WORD $0x4e23d400 // fadd v0.4s, v0.4s, v3.4s
 	WORD $0x4e23d421 // fadd v1.4s, v1.4s, v3.4s
 	WORD $0x4e23d442 // fadd v2.4s, v2.4s, v3.4s
 nobias3:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp3
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
 	FMOVS lo+72(FP), F3
 	VDUP V3.S[0], V3.S4
 	FMOVS hi+76(FP), F4
@@ -1164,13 +2600,14 @@ noclamp3:
 	FMOVQ F0, (R4)
 	FMOVQ F1, 16(R4)
 	FMOVQ F2, 32(R4)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
+	ADD R8<<2, R0, R0
+	ADD R8<<1, R1, R1
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $1, R5, R5
-	B single1
+	B group2
+fewer2:
 exit1:
 	RET
 
@@ -1183,19 +2620,22 @@ TEXT ·csrNEONU3M(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD tail+80(FP), R5
 	MOVD $0, R6
-pair1:
+group1:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
 	CMP $2, R7
-	BLT single1
-	MOVWU (R2)(R6<<2), R7
+	BLT fewer1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVWU (R2)(R6<<2), R9
+	MOVD R7, R10
+	ADD R9, R10, R10
 	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R8
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero1
+	MOVWU 4(R16), R9
+	CMP R9, R8
+	CSEL LT, R8, R9, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	ADD $32, R4, R16
@@ -1218,8 +2658,11 @@ zero1:
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
 inited1:
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero2
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R4, R9, R9
+	MOVD flags+56(FP), R11
+	TBZ $0, R11, zero2
 	FMOVQ (R9), F3
 	FMOVQ 16(R9), F4
 	ADD $32, R9, R16
@@ -1242,23 +2685,17 @@ zero2:
 	VEOR V4.B16, V4.B16, V4.B16
 	VEOR V5.B16, V5.B16, V5.B16
 inited2:
-	MOVD R7, R9
-	ADD R8, R9, R9
-	CMP R7, R8
-	CSEL LT, R8, R7, R8
-	MOVD $0, R10
-	MOVD R7, R11
 	CMP $0, R8
 	BLE rem1
-both1:
-	MOVHU (R1)(R10<<1), R12
-	MOVHU (R1)(R11<<1), R13
-	FMOVS (R0)(R10<<2), F6
-	FMOVS (R0)(R11<<2), F7
-	ADD R12, R3, R17
+lock1:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F6
+	MOVHU (R1)(R10<<1), R11
+	FMOVS (R0)(R10<<2), F7
+	ADD R9, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
-	ADD R13, R3, R15
+	ADD R11, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
 	FMOVQ 16(R17), F31
@@ -1269,54 +2706,60 @@ both1:
 	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
 	FMOVQ 32(R15), F30
 	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
+	ADD $1, R7, R7
 	ADD $1, R10, R10
-	ADD $1, R11, R11
-	CMP R8, R10
-	BLT both1
+	CMP R8, R7
+	BLT lock1
 rem1:
-	CMP R7, R10
+	MOVD R10, R9
+	SUB R8, R9, R9
+	CMP R9, R7
 	BGE rdone1
 row1:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F6
-	ADD R8, R3, R17
+	MOVHU (R1)(R7<<1), R11
+	FMOVS (R0)(R7<<2), F6
+	ADD R11, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
 	FMOVQ 16(R17), F30
 	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
 	FMOVQ 32(R17), F31
 	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
+	ADD $1, R7, R7
+	CMP R9, R7
 	BLT row1
 rdone1:
-	CMP R9, R11
+	ADD R6<<2, R2, R16
+	MOVWU 4(R16), R7
+	ADD R10, R7, R7
+	SUB R8, R7, R7
+	CMP R7, R10
 	BGE rdone2
 row2:
-	MOVHU (R1)(R11<<1), R7
-	FMOVS (R0)(R11<<2), F6
-	ADD R7, R3, R15
+	MOVHU (R1)(R10<<1), R8
+	FMOVS (R0)(R10<<2), F6
+	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8613c3 // fmla v3.4s, v30.4s, v6.s[0]
 	FMOVQ 16(R15), F31
 	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
 	FMOVQ 32(R15), F30
 	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
-	ADD $1, R11, R11
-	CMP R9, R11
+	ADD $1, R10, R10
+	CMP R7, R10
 	BLT row2
 rdone2:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias1
-	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias1
+	MOVD bias+64(FP), R8
+	ADD R6<<2, R8, R16
 	VLD1R (R16), [V6.S4]
 	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
 	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
 	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
 nobias1:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp1
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp1
 	FMOVS lo+72(FP), F6
 	VDUP V6.S[0], V6.S4
 	FMOVS hi+76(FP), F7
@@ -1344,21 +2787,21 @@ neon_7:
 neon_8:
 	FMOVS F2, (R16)
 neon_9:
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R4, R7, R7
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R6<<2, R4, R16
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $1, R9, nobias2
+	MOVD bias+64(FP), R9
+	ADD R6<<2, R9, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
 	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R9
+	TBZ $2, R9, noclamp2
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F1
@@ -1370,9 +2813,9 @@ nobias2:
 	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
 	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
 noclamp2:
-	FMOVQ F3, (R7)
-	FMOVQ F4, 16(R7)
-	ADD $32, R7, R16
+	FMOVQ F3, (R8)
+	FMOVQ F4, 16(R8)
+	ADD $32, R8, R16
 	TBZ $2, R5, neon_10
 	FMOVQ F5, (R16)
 	B neon_12
@@ -1386,22 +2829,26 @@ neon_10:
 neon_11:
 	FMOVS F5, (R16)
 neon_12:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
-	MOVD R7, R4
+	ADD R7<<2, R0, R0
+	ADD R7<<1, R1, R1
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $2, R6, R6
-	B pair1
-single1:
+	B group1
+fewer1:
+group2:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
-	CMP $0, R7
-	BLE exit1
-	MOVWU (R2)(R6<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
+	CMP $1, R7
+	BLT exit1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero3
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	ADD $32, R4, R16
@@ -1424,12 +2871,11 @@ zero3:
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
 inited3:
-	MOVD $0, R8
-	CMP R7, R8
-	BGE rdone3
-row3:
-	MOVHU (R1)(R8<<1), R9
-	FMOVS (R0)(R8<<2), F3
+	CMP $0, R8
+	BLE rem2
+lock2:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F3
 	ADD R9, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8313e0 // fmla v0.4s, v31.4s, v3.s[0]
@@ -1437,21 +2883,40 @@ row3:
 	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
 	FMOVQ 32(R17), F31
 	WORD $0x4f8313e2 // fmla v2.4s, v31.4s, v3.s[0]
-	ADD $1, R8, R8
-	CMP R7, R8
+	ADD $1, R7, R7
+	CMP R8, R7
+	BLT lock2
+rem2:
+	MOVWU (R2)(R6<<2), R9
+	ADD R7, R9, R9
+	SUB R8, R9, R9
+	CMP R9, R7
+	BGE rdone3
+row3:
+	MOVHU (R1)(R7<<1), R8
+	FMOVS (R0)(R7<<2), F3
+	ADD R8, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8313c0 // fmla v0.4s, v30.4s, v3.s[0]
+	FMOVQ 16(R15), F31
+	WORD $0x4f8313e1 // fmla v1.4s, v31.4s, v3.s[0]
+	FMOVQ 32(R15), F30
+	WORD $0x4f8313c2 // fmla v2.4s, v30.4s, v3.s[0]
+	ADD $1, R7, R7
+	CMP R9, R7
 	BLT row3
 rdone3:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias3
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias3
+	MOVD bias+64(FP), R7
+	ADD R6<<2, R7, R16
 	VLD1R (R16), [V3.S4]
 	WORD $0x4e23d400 // fadd v0.4s, v0.4s, v3.4s
 	WORD $0x4e23d421 // fadd v1.4s, v1.4s, v3.4s
 	WORD $0x4e23d442 // fadd v2.4s, v2.4s, v3.4s
 nobias3:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp3
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp3
 	FMOVS lo+72(FP), F3
 	VDUP V3.S[0], V3.S4
 	FMOVS hi+76(FP), F4
@@ -1479,13 +2944,14 @@ neon_16:
 neon_17:
 	FMOVS F2, (R16)
 neon_18:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
+	ADD R9<<2, R0, R0
+	ADD R9<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B single1
+	B group2
+fewer2:
 exit1:
 	RET
 
@@ -1497,19 +2963,22 @@ TEXT ·csrNEONU4(SB), NOSPLIT, $0-88
 	MOVD x+32(FP), R3
 	MOVD y+40(FP), R4
 	MOVD $0, R5
-pair1:
+group1:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
 	CMP $2, R6
-	BLT single1
-	MOVWU (R2)(R5<<2), R6
+	BLT fewer1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVWU (R2)(R5<<2), R8
+	MOVD R6, R9
+	ADD R8, R9, R9
 	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R7
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
+	MOVWU 4(R16), R8
+	CMP R8, R7
+	CSEL LT, R7, R8, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -1521,8 +2990,11 @@ zero1:
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
 inited1:
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero2
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R10
+	TBZ $0, R10, zero2
 	FMOVQ (R8), F4
 	FMOVQ 16(R8), F5
 	FMOVQ 32(R8), F6
@@ -1534,23 +3006,17 @@ zero2:
 	VEOR V6.B16, V6.B16, V6.B16
 	VEOR V7.B16, V7.B16, V7.B16
 inited2:
-	MOVD R6, R8
-	ADD R7, R8, R8
-	CMP R6, R7
-	CSEL LT, R7, R6, R7
-	MOVD $0, R9
-	MOVD R6, R10
 	CMP $0, R7
 	BLE rem1
-both1:
-	MOVHU (R1)(R9<<1), R11
-	MOVHU (R1)(R10<<1), R12
-	FMOVS (R0)(R9<<2), F8
-	FMOVS (R0)(R10<<2), F9
-	ADD R11, R3, R17
+lock1:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F8
+	MOVHU (R1)(R9<<1), R10
+	FMOVS (R0)(R9<<2), F9
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
-	ADD R12, R3, R15
+	ADD R10, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8913c4 // fmla v4.4s, v30.4s, v9.s[0]
 	FMOVQ 16(R17), F31
@@ -1565,17 +3031,19 @@ both1:
 	WORD $0x4f8813e3 // fmla v3.4s, v31.4s, v8.s[0]
 	FMOVQ 48(R15), F30
 	WORD $0x4f8913c7 // fmla v7.4s, v30.4s, v9.s[0]
+	ADD $1, R6, R6
 	ADD $1, R9, R9
-	ADD $1, R10, R10
-	CMP R7, R9
-	BLT both1
+	CMP R7, R6
+	BLT lock1
 rem1:
-	CMP R6, R9
+	MOVD R9, R8
+	SUB R7, R8, R8
+	CMP R8, R6
 	BGE rdone1
 row1:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F8
-	ADD R7, R3, R17
+	MOVHU (R1)(R6<<1), R10
+	FMOVS (R0)(R6<<2), F8
+	ADD R10, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
 	FMOVQ 16(R17), F30
@@ -1584,16 +3052,20 @@ row1:
 	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
 	FMOVQ 48(R17), F30
 	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
+	ADD $1, R6, R6
+	CMP R8, R6
 	BLT row1
 rdone1:
-	CMP R8, R10
+	ADD R5<<2, R2, R16
+	MOVWU 4(R16), R6
+	ADD R9, R6, R6
+	SUB R7, R6, R6
+	CMP R6, R9
 	BGE rdone2
 row2:
-	MOVHU (R1)(R10<<1), R6
-	FMOVS (R0)(R10<<2), F8
-	ADD R6, R3, R15
+	MOVHU (R1)(R9<<1), R7
+	FMOVS (R0)(R9<<2), F8
+	ADD R7, R3, R15
 	FMOVQ (R15), F31
 	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
 	FMOVQ 16(R15), F30
@@ -1602,22 +3074,22 @@ row2:
 	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
 	FMOVQ 48(R15), F30
 	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
-	ADD $1, R10, R10
-	CMP R8, R10
+	ADD $1, R9, R9
+	CMP R6, R9
 	BLT row2
 rdone2:
-	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias1
-	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	ADD R5<<2, R7, R16
 	VLD1R (R16), [V8.S4]
 	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 nobias1:
-	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp1
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
 	FMOVS lo+72(FP), F8
 	VDUP V8.S[0], V8.S4
 	FMOVS hi+76(FP), F9
@@ -1635,13 +3107,13 @@ noclamp1:
 	FMOVQ F1, 16(R4)
 	FMOVQ F2, 32(R4)
 	FMOVQ F3, 48(R4)
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R4, R6, R6
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R5<<2, R4, R16
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	ADD R5<<2, R8, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
@@ -1649,8 +3121,8 @@ noclamp1:
 	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
 	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F1
@@ -1664,26 +3136,30 @@ nobias2:
 	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
 	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
 noclamp2:
-	FMOVQ F4, (R6)
-	FMOVQ F5, 16(R6)
-	FMOVQ F6, 32(R6)
-	FMOVQ F7, 48(R6)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
-	MOVD R6, R4
+	FMOVQ F4, (R7)
+	FMOVQ F5, 16(R7)
+	FMOVQ F6, 32(R7)
+	FMOVQ F7, 48(R7)
+	ADD R6<<2, R0, R0
+	ADD R6<<1, R1, R1
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $2, R5, R5
-	B pair1
-single1:
+	B group1
+fewer1:
+group2:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
-	CMP $0, R6
-	BLE exit1
-	MOVWU (R2)(R5<<2), R6
-	MOVD flags+56(FP), R7
-	TBZ $0, R7, zero3
+	CMP $1, R6
+	BLT exit1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero3
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -1695,12 +3171,11 @@ zero3:
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
 inited3:
-	MOVD $0, R7
-	CMP R6, R7
-	BGE rdone3
-row3:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F4
+	CMP $0, R7
+	BLE rem2
+lock2:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F4
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
@@ -1710,22 +3185,43 @@ row3:
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
 	FMOVQ 48(R17), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $1, R7, R7
-	CMP R6, R7
+	ADD $1, R6, R6
+	CMP R7, R6
+	BLT lock2
+rem2:
+	MOVWU (R2)(R5<<2), R8
+	ADD R6, R8, R8
+	SUB R7, R8, R8
+	CMP R8, R6
+	BGE rdone3
+row3:
+	MOVHU (R1)(R6<<1), R7
+	FMOVS (R0)(R6<<2), F4
+	ADD R7, R3, R15
+	FMOVQ (R15), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
+	FMOVQ 32(R15), F31
+	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
+	FMOVQ 48(R15), F30
+	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
+	ADD $1, R6, R6
+	CMP R8, R6
 	BLT row3
 rdone3:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias3
-	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V4.S4]
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 nobias3:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp3
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
 	FMOVS lo+72(FP), F4
 	VDUP V4.S[0], V4.S4
 	FMOVS hi+76(FP), F5
@@ -1743,13 +3239,14 @@ noclamp3:
 	FMOVQ F1, 16(R4)
 	FMOVQ F2, 32(R4)
 	FMOVQ F3, 48(R4)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
+	ADD R8<<2, R0, R0
+	ADD R8<<1, R1, R1
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $1, R5, R5
-	B single1
+	B group2
+fewer2:
 exit1:
 	RET
 
@@ -1762,19 +3259,22 @@ TEXT ·csrNEONU4M(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD tail+80(FP), R5
 	MOVD $0, R6
-pair1:
+group1:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
 	CMP $2, R7
-	BLT single1
-	MOVWU (R2)(R6<<2), R7
+	BLT fewer1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVWU (R2)(R6<<2), R9
+	MOVD R7, R10
+	ADD R9, R10, R10
 	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R8
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero1
+	MOVWU 4(R16), R9
+	CMP R9, R8
+	CSEL LT, R8, R9, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -1799,8 +3299,11 @@ zero1:
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
 inited1:
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero2
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R4, R9, R9
+	MOVD flags+56(FP), R11
+	TBZ $0, R11, zero2
 	FMOVQ (R9), F4
 	FMOVQ 16(R9), F5
 	FMOVQ 32(R9), F6
@@ -1825,23 +3328,17 @@ zero2:
 	VEOR V6.B16, V6.B16, V6.B16
 	VEOR V7.B16, V7.B16, V7.B16
 inited2:
-	MOVD R7, R9
-	ADD R8, R9, R9
-	CMP R7, R8
-	CSEL LT, R8, R7, R8
-	MOVD $0, R10
-	MOVD R7, R11
 	CMP $0, R8
 	BLE rem1
-both1:
-	MOVHU (R1)(R10<<1), R12
-	MOVHU (R1)(R11<<1), R13
-	FMOVS (R0)(R10<<2), F8
-	FMOVS (R0)(R11<<2), F9
-	ADD R12, R3, R17
+lock1:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F8
+	MOVHU (R1)(R10<<1), R11
+	FMOVS (R0)(R10<<2), F9
+	ADD R9, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
-	ADD R13, R3, R15
+	ADD R11, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8913c4 // fmla v4.4s, v30.4s, v9.s[0]
 	FMOVQ 16(R17), F31
@@ -1856,17 +3353,19 @@ both1:
 	WORD $0x4f8813e3 // fmla v3.4s, v31.4s, v8.s[0]
 	FMOVQ 48(R15), F30
 	WORD $0x4f8913c7 // fmla v7.4s, v30.4s, v9.s[0]
+	ADD $1, R7, R7
 	ADD $1, R10, R10
-	ADD $1, R11, R11
-	CMP R8, R10
-	BLT both1
+	CMP R8, R7
+	BLT lock1
 rem1:
-	CMP R7, R10
+	MOVD R10, R9
+	SUB R8, R9, R9
+	CMP R9, R7
 	BGE rdone1
 row1:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F8
-	ADD R8, R3, R17
+	MOVHU (R1)(R7<<1), R11
+	FMOVS (R0)(R7<<2), F8
+	ADD R11, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
 	FMOVQ 16(R17), F30
@@ -1875,16 +3374,20 @@ row1:
 	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
 	FMOVQ 48(R17), F30
 	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
+	ADD $1, R7, R7
+	CMP R9, R7
 	BLT row1
 rdone1:
-	CMP R9, R11
+	ADD R6<<2, R2, R16
+	MOVWU 4(R16), R7
+	ADD R10, R7, R7
+	SUB R8, R7, R7
+	CMP R7, R10
 	BGE rdone2
 row2:
-	MOVHU (R1)(R11<<1), R7
-	FMOVS (R0)(R11<<2), F8
-	ADD R7, R3, R15
+	MOVHU (R1)(R10<<1), R8
+	FMOVS (R0)(R10<<2), F8
+	ADD R8, R3, R15
 	FMOVQ (R15), F31
 	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
 	FMOVQ 16(R15), F30
@@ -1893,22 +3396,22 @@ row2:
 	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
 	FMOVQ 48(R15), F30
 	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
-	ADD $1, R11, R11
-	CMP R9, R11
+	ADD $1, R10, R10
+	CMP R7, R10
 	BLT row2
 rdone2:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias1
-	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias1
+	MOVD bias+64(FP), R8
+	ADD R6<<2, R8, R16
 	VLD1R (R16), [V8.S4]
 	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 nobias1:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp1
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp1
 	FMOVS lo+72(FP), F8
 	VDUP V8.S[0], V8.S4
 	FMOVS hi+76(FP), F9
@@ -1939,13 +3442,13 @@ neon_7:
 neon_8:
 	FMOVS F3, (R16)
 neon_9:
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R4, R7, R7
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R6<<2, R4, R16
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $1, R9, nobias2
+	MOVD bias+64(FP), R9
+	ADD R6<<2, R9, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
@@ -1953,8 +3456,8 @@ neon_9:
 	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
 	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R9
+	TBZ $2, R9, noclamp2
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F1
@@ -1968,10 +3471,10 @@ nobias2:
 	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
 	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
 noclamp2:
-	FMOVQ F4, (R7)
-	FMOVQ F5, 16(R7)
-	FMOVQ F6, 32(R7)
-	ADD $48, R7, R16
+	FMOVQ F4, (R8)
+	FMOVQ F5, 16(R8)
+	FMOVQ F6, 32(R8)
+	ADD $48, R8, R16
 	TBZ $2, R5, neon_10
 	FMOVQ F7, (R16)
 	B neon_12
@@ -1985,22 +3488,26 @@ neon_10:
 neon_11:
 	FMOVS F7, (R16)
 neon_12:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
-	MOVD R7, R4
+	ADD R7<<2, R0, R0
+	ADD R7<<1, R1, R1
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $2, R6, R6
-	B pair1
-single1:
+	B group1
+fewer1:
+group2:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
-	CMP $0, R7
-	BLE exit1
-	MOVWU (R2)(R6<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
+	CMP $1, R7
+	BLT exit1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero3
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -2025,12 +3532,11 @@ zero3:
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
 inited3:
-	MOVD $0, R8
-	CMP R7, R8
-	BGE rdone3
-row3:
-	MOVHU (R1)(R8<<1), R9
-	FMOVS (R0)(R8<<2), F4
+	CMP $0, R8
+	BLE rem2
+lock2:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F4
 	ADD R9, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
@@ -2040,22 +3546,43 @@ row3:
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
 	FMOVQ 48(R17), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $1, R8, R8
-	CMP R7, R8
+	ADD $1, R7, R7
+	CMP R8, R7
+	BLT lock2
+rem2:
+	MOVWU (R2)(R6<<2), R9
+	ADD R7, R9, R9
+	SUB R8, R9, R9
+	CMP R9, R7
+	BGE rdone3
+row3:
+	MOVHU (R1)(R7<<1), R8
+	FMOVS (R0)(R7<<2), F4
+	ADD R8, R3, R15
+	FMOVQ (R15), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
+	FMOVQ 32(R15), F31
+	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
+	FMOVQ 48(R15), F30
+	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
+	ADD $1, R7, R7
+	CMP R9, R7
 	BLT row3
 rdone3:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias3
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias3
+	MOVD bias+64(FP), R7
+	ADD R6<<2, R7, R16
 	VLD1R (R16), [V4.S4]
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 nobias3:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp3
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp3
 	FMOVS lo+72(FP), F4
 	VDUP V4.S[0], V4.S4
 	FMOVS hi+76(FP), F5
@@ -2086,13 +3613,14 @@ neon_16:
 neon_17:
 	FMOVS F3, (R16)
 neon_18:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
+	ADD R9<<2, R0, R0
+	ADD R9<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B single1
+	B group2
+fewer2:
 exit1:
 	RET
 
@@ -2104,19 +3632,22 @@ TEXT ·csrNEONU5(SB), NOSPLIT, $0-88
 	MOVD x+32(FP), R3
 	MOVD y+40(FP), R4
 	MOVD $0, R5
-pair1:
+group1:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
 	CMP $2, R6
-	BLT single1
-	MOVWU (R2)(R5<<2), R6
+	BLT fewer1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVWU (R2)(R5<<2), R8
+	MOVD R6, R9
+	ADD R8, R9, R9
 	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R7
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
+	MOVWU 4(R16), R8
+	CMP R8, R7
+	CSEL LT, R7, R8, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -2130,8 +3661,11 @@ zero1:
 	VEOR V3.B16, V3.B16, V3.B16
 	VEOR V4.B16, V4.B16, V4.B16
 inited1:
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero2
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R10
+	TBZ $0, R10, zero2
 	FMOVQ (R8), F5
 	FMOVQ 16(R8), F6
 	FMOVQ 32(R8), F7
@@ -2145,23 +3679,17 @@ zero2:
 	VEOR V8.B16, V8.B16, V8.B16
 	VEOR V9.B16, V9.B16, V9.B16
 inited2:
-	MOVD R6, R8
-	ADD R7, R8, R8
-	CMP R6, R7
-	CSEL LT, R7, R6, R7
-	MOVD $0, R9
-	MOVD R6, R10
 	CMP $0, R7
 	BLE rem1
-both1:
-	MOVHU (R1)(R9<<1), R11
-	MOVHU (R1)(R10<<1), R12
-	FMOVS (R0)(R9<<2), F10
-	FMOVS (R0)(R10<<2), F11
-	ADD R11, R3, R17
+lock1:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F10
+	MOVHU (R1)(R9<<1), R10
+	FMOVS (R0)(R9<<2), F11
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
-	ADD R12, R3, R15
+	ADD R10, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8b13c5 // fmla v5.4s, v30.4s, v11.s[0]
 	FMOVQ 16(R17), F31
@@ -2180,17 +3708,19 @@ both1:
 	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
 	FMOVQ 64(R15), F30
 	WORD $0x4f8b13c9 // fmla v9.4s, v30.4s, v11.s[0]
+	ADD $1, R6, R6
 	ADD $1, R9, R9
-	ADD $1, R10, R10
-	CMP R7, R9
-	BLT both1
+	CMP R7, R6
+	BLT lock1
 rem1:
-	CMP R6, R9
+	MOVD R9, R8
+	SUB R7, R8, R8
+	CMP R8, R6
 	BGE rdone1
 row1:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F10
-	ADD R7, R3, R17
+	MOVHU (R1)(R6<<1), R10
+	FMOVS (R0)(R6<<2), F10
+	ADD R10, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
 	FMOVQ 16(R17), F30
@@ -2201,16 +3731,20 @@ row1:
 	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
 	FMOVQ 64(R17), F31
 	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
+	ADD $1, R6, R6
+	CMP R8, R6
 	BLT row1
 rdone1:
-	CMP R8, R10
+	ADD R5<<2, R2, R16
+	MOVWU 4(R16), R6
+	ADD R9, R6, R6
+	SUB R7, R6, R6
+	CMP R6, R9
 	BGE rdone2
 row2:
-	MOVHU (R1)(R10<<1), R6
-	FMOVS (R0)(R10<<2), F10
-	ADD R6, R3, R15
+	MOVHU (R1)(R9<<1), R7
+	FMOVS (R0)(R9<<2), F10
+	ADD R7, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8a13c5 // fmla v5.4s, v30.4s, v10.s[0]
 	FMOVQ 16(R15), F31
@@ -2221,14 +3755,14 @@ row2:
 	WORD $0x4f8a13e8 // fmla v8.4s, v31.4s, v10.s[0]
 	FMOVQ 64(R15), F30
 	WORD $0x4f8a13c9 // fmla v9.4s, v30.4s, v10.s[0]
-	ADD $1, R10, R10
-	CMP R8, R10
+	ADD $1, R9, R9
+	CMP R6, R9
 	BLT row2
 rdone2:
-	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias1
-	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	ADD R5<<2, R7, R16
 	VLD1R (R16), [V10.S4]
 	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
 	WORD $0x4e2ad421 // fadd v1.4s, v1.4s, v10.4s
@@ -2236,8 +3770,8 @@ rdone2:
 	WORD $0x4e2ad463 // fadd v3.4s, v3.4s, v10.4s
 	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
 nobias1:
-	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp1
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
 	FMOVS lo+72(FP), F10
 	VDUP V10.S[0], V10.S4
 	FMOVS hi+76(FP), F11
@@ -2258,13 +3792,13 @@ noclamp1:
 	FMOVQ F2, 32(R4)
 	FMOVQ F3, 48(R4)
 	FMOVQ F4, 64(R4)
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R4, R6, R6
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R5<<2, R4, R16
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	ADD R5<<2, R8, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
@@ -2273,8 +3807,8 @@ noclamp1:
 	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
 	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F1
@@ -2290,27 +3824,31 @@ nobias2:
 	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
 	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
 noclamp2:
-	FMOVQ F5, (R6)
-	FMOVQ F6, 16(R6)
-	FMOVQ F7, 32(R6)
-	FMOVQ F8, 48(R6)
-	FMOVQ F9, 64(R6)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
-	MOVD R6, R4
+	FMOVQ F5, (R7)
+	FMOVQ F6, 16(R7)
+	FMOVQ F7, 32(R7)
+	FMOVQ F8, 48(R7)
+	FMOVQ F9, 64(R7)
+	ADD R6<<2, R0, R0
+	ADD R6<<1, R1, R1
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $2, R5, R5
-	B pair1
-single1:
+	B group1
+fewer1:
+group2:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
-	CMP $0, R6
-	BLE exit1
-	MOVWU (R2)(R5<<2), R6
-	MOVD flags+56(FP), R7
-	TBZ $0, R7, zero3
+	CMP $1, R6
+	BLT exit1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero3
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -2324,12 +3862,11 @@ zero3:
 	VEOR V3.B16, V3.B16, V3.B16
 	VEOR V4.B16, V4.B16, V4.B16
 inited3:
-	MOVD $0, R7
-	CMP R6, R7
-	BGE rdone3
-row3:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F5
+	CMP $0, R7
+	BLE rem2
+lock2:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F5
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8513e0 // fmla v0.4s, v31.4s, v5.s[0]
@@ -2341,14 +3878,37 @@ row3:
 	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
 	FMOVQ 64(R17), F31
 	WORD $0x4f8513e4 // fmla v4.4s, v31.4s, v5.s[0]
-	ADD $1, R7, R7
-	CMP R6, R7
+	ADD $1, R6, R6
+	CMP R7, R6
+	BLT lock2
+rem2:
+	MOVWU (R2)(R5<<2), R8
+	ADD R6, R8, R8
+	SUB R7, R8, R8
+	CMP R8, R6
+	BGE rdone3
+row3:
+	MOVHU (R1)(R6<<1), R7
+	FMOVS (R0)(R6<<2), F5
+	ADD R7, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8513c0 // fmla v0.4s, v30.4s, v5.s[0]
+	FMOVQ 16(R15), F31
+	WORD $0x4f8513e1 // fmla v1.4s, v31.4s, v5.s[0]
+	FMOVQ 32(R15), F30
+	WORD $0x4f8513c2 // fmla v2.4s, v30.4s, v5.s[0]
+	FMOVQ 48(R15), F31
+	WORD $0x4f8513e3 // fmla v3.4s, v31.4s, v5.s[0]
+	FMOVQ 64(R15), F30
+	WORD $0x4f8513c4 // fmla v4.4s, v30.4s, v5.s[0]
+	ADD $1, R6, R6
+	CMP R8, R6
 	BLT row3
 rdone3:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias3
-	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V5.S4]
 	WORD $0x4e25d400 // fadd v0.4s, v0.4s, v5.4s
 	WORD $0x4e25d421 // fadd v1.4s, v1.4s, v5.4s
@@ -2356,8 +3916,8 @@ rdone3:
 	WORD $0x4e25d463 // fadd v3.4s, v3.4s, v5.4s
 	WORD $0x4e25d484 // fadd v4.4s, v4.4s, v5.4s
 nobias3:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp3
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
 	FMOVS lo+72(FP), F5
 	VDUP V5.S[0], V5.S4
 	FMOVS hi+76(FP), F6
@@ -2378,13 +3938,14 @@ noclamp3:
 	FMOVQ F2, 32(R4)
 	FMOVQ F3, 48(R4)
 	FMOVQ F4, 64(R4)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
+	ADD R8<<2, R0, R0
+	ADD R8<<1, R1, R1
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $1, R5, R5
-	B single1
+	B group2
+fewer2:
 exit1:
 	RET
 
@@ -2397,19 +3958,22 @@ TEXT ·csrNEONU5M(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD tail+80(FP), R5
 	MOVD $0, R6
-pair1:
+group1:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
 	CMP $2, R7
-	BLT single1
-	MOVWU (R2)(R6<<2), R7
+	BLT fewer1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVWU (R2)(R6<<2), R9
+	MOVD R7, R10
+	ADD R9, R10, R10
 	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R8
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero1
+	MOVWU 4(R16), R9
+	CMP R9, R8
+	CSEL LT, R8, R9, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -2436,8 +4000,11 @@ zero1:
 	VEOR V3.B16, V3.B16, V3.B16
 	VEOR V4.B16, V4.B16, V4.B16
 inited1:
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero2
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R4, R9, R9
+	MOVD flags+56(FP), R11
+	TBZ $0, R11, zero2
 	FMOVQ (R9), F5
 	FMOVQ 16(R9), F6
 	FMOVQ 32(R9), F7
@@ -2464,23 +4031,17 @@ zero2:
 	VEOR V8.B16, V8.B16, V8.B16
 	VEOR V9.B16, V9.B16, V9.B16
 inited2:
-	MOVD R7, R9
-	ADD R8, R9, R9
-	CMP R7, R8
-	CSEL LT, R8, R7, R8
-	MOVD $0, R10
-	MOVD R7, R11
 	CMP $0, R8
 	BLE rem1
-both1:
-	MOVHU (R1)(R10<<1), R12
-	MOVHU (R1)(R11<<1), R13
-	FMOVS (R0)(R10<<2), F10
-	FMOVS (R0)(R11<<2), F11
-	ADD R12, R3, R17
+lock1:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F10
+	MOVHU (R1)(R10<<1), R11
+	FMOVS (R0)(R10<<2), F11
+	ADD R9, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
-	ADD R13, R3, R15
+	ADD R11, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8b13c5 // fmla v5.4s, v30.4s, v11.s[0]
 	FMOVQ 16(R17), F31
@@ -2499,17 +4060,19 @@ both1:
 	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
 	FMOVQ 64(R15), F30
 	WORD $0x4f8b13c9 // fmla v9.4s, v30.4s, v11.s[0]
+	ADD $1, R7, R7
 	ADD $1, R10, R10
-	ADD $1, R11, R11
-	CMP R8, R10
-	BLT both1
+	CMP R8, R7
+	BLT lock1
 rem1:
-	CMP R7, R10
+	MOVD R10, R9
+	SUB R8, R9, R9
+	CMP R9, R7
 	BGE rdone1
 row1:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F10
-	ADD R8, R3, R17
+	MOVHU (R1)(R7<<1), R11
+	FMOVS (R0)(R7<<2), F10
+	ADD R11, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
 	FMOVQ 16(R17), F30
@@ -2520,16 +4083,20 @@ row1:
 	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
 	FMOVQ 64(R17), F31
 	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
+	ADD $1, R7, R7
+	CMP R9, R7
 	BLT row1
 rdone1:
-	CMP R9, R11
+	ADD R6<<2, R2, R16
+	MOVWU 4(R16), R7
+	ADD R10, R7, R7
+	SUB R8, R7, R7
+	CMP R7, R10
 	BGE rdone2
 row2:
-	MOVHU (R1)(R11<<1), R7
-	FMOVS (R0)(R11<<2), F10
-	ADD R7, R3, R15
+	MOVHU (R1)(R10<<1), R8
+	FMOVS (R0)(R10<<2), F10
+	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8a13c5 // fmla v5.4s, v30.4s, v10.s[0]
 	FMOVQ 16(R15), F31
@@ -2540,14 +4107,14 @@ row2:
 	WORD $0x4f8a13e8 // fmla v8.4s, v31.4s, v10.s[0]
 	FMOVQ 64(R15), F30
 	WORD $0x4f8a13c9 // fmla v9.4s, v30.4s, v10.s[0]
-	ADD $1, R11, R11
-	CMP R9, R11
+	ADD $1, R10, R10
+	CMP R7, R10
 	BLT row2
 rdone2:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias1
-	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias1
+	MOVD bias+64(FP), R8
+	ADD R6<<2, R8, R16
 	VLD1R (R16), [V10.S4]
 	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
 	WORD $0x4e2ad421 // fadd v1.4s, v1.4s, v10.4s
@@ -2555,8 +4122,8 @@ rdone2:
 	WORD $0x4e2ad463 // fadd v3.4s, v3.4s, v10.4s
 	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
 nobias1:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp1
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp1
 	FMOVS lo+72(FP), F10
 	VDUP V10.S[0], V10.S4
 	FMOVS hi+76(FP), F11
@@ -2590,13 +4157,13 @@ neon_7:
 neon_8:
 	FMOVS F4, (R16)
 neon_9:
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R4, R7, R7
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R6<<2, R4, R16
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $1, R9, nobias2
+	MOVD bias+64(FP), R9
+	ADD R6<<2, R9, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
@@ -2605,8 +4172,8 @@ neon_9:
 	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
 	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R9
+	TBZ $2, R9, noclamp2
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F1
@@ -2622,11 +4189,11 @@ nobias2:
 	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
 	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
 noclamp2:
-	FMOVQ F5, (R7)
-	FMOVQ F6, 16(R7)
-	FMOVQ F7, 32(R7)
-	FMOVQ F8, 48(R7)
-	ADD $64, R7, R16
+	FMOVQ F5, (R8)
+	FMOVQ F6, 16(R8)
+	FMOVQ F7, 32(R8)
+	FMOVQ F8, 48(R8)
+	ADD $64, R8, R16
 	TBZ $2, R5, neon_10
 	FMOVQ F9, (R16)
 	B neon_12
@@ -2640,22 +4207,26 @@ neon_10:
 neon_11:
 	FMOVS F9, (R16)
 neon_12:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
-	MOVD R7, R4
+	ADD R7<<2, R0, R0
+	ADD R7<<1, R1, R1
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $2, R6, R6
-	B pair1
-single1:
+	B group1
+fewer1:
+group2:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
-	CMP $0, R7
-	BLE exit1
-	MOVWU (R2)(R6<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
+	CMP $1, R7
+	BLT exit1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero3
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -2682,12 +4253,11 @@ zero3:
 	VEOR V3.B16, V3.B16, V3.B16
 	VEOR V4.B16, V4.B16, V4.B16
 inited3:
-	MOVD $0, R8
-	CMP R7, R8
-	BGE rdone3
-row3:
-	MOVHU (R1)(R8<<1), R9
-	FMOVS (R0)(R8<<2), F5
+	CMP $0, R8
+	BLE rem2
+lock2:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F5
 	ADD R9, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8513e0 // fmla v0.4s, v31.4s, v5.s[0]
@@ -2699,14 +4269,37 @@ row3:
 	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
 	FMOVQ 64(R17), F31
 	WORD $0x4f8513e4 // fmla v4.4s, v31.4s, v5.s[0]
-	ADD $1, R8, R8
-	CMP R7, R8
+	ADD $1, R7, R7
+	CMP R8, R7
+	BLT lock2
+rem2:
+	MOVWU (R2)(R6<<2), R9
+	ADD R7, R9, R9
+	SUB R8, R9, R9
+	CMP R9, R7
+	BGE rdone3
+row3:
+	MOVHU (R1)(R7<<1), R8
+	FMOVS (R0)(R7<<2), F5
+	ADD R8, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8513c0 // fmla v0.4s, v30.4s, v5.s[0]
+	FMOVQ 16(R15), F31
+	WORD $0x4f8513e1 // fmla v1.4s, v31.4s, v5.s[0]
+	FMOVQ 32(R15), F30
+	WORD $0x4f8513c2 // fmla v2.4s, v30.4s, v5.s[0]
+	FMOVQ 48(R15), F31
+	WORD $0x4f8513e3 // fmla v3.4s, v31.4s, v5.s[0]
+	FMOVQ 64(R15), F30
+	WORD $0x4f8513c4 // fmla v4.4s, v30.4s, v5.s[0]
+	ADD $1, R7, R7
+	CMP R9, R7
 	BLT row3
 rdone3:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias3
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias3
+	MOVD bias+64(FP), R7
+	ADD R6<<2, R7, R16
 	VLD1R (R16), [V5.S4]
 	WORD $0x4e25d400 // fadd v0.4s, v0.4s, v5.4s
 	WORD $0x4e25d421 // fadd v1.4s, v1.4s, v5.4s
@@ -2714,8 +4307,8 @@ rdone3:
 	WORD $0x4e25d463 // fadd v3.4s, v3.4s, v5.4s
 	WORD $0x4e25d484 // fadd v4.4s, v4.4s, v5.4s
 nobias3:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp3
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp3
 	FMOVS lo+72(FP), F5
 	VDUP V5.S[0], V5.S4
 	FMOVS hi+76(FP), F6
@@ -2749,13 +4342,14 @@ neon_16:
 neon_17:
 	FMOVS F4, (R16)
 neon_18:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
+	ADD R9<<2, R0, R0
+	ADD R9<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B single1
+	B group2
+fewer2:
 exit1:
 	RET
 
@@ -2767,19 +4361,22 @@ TEXT ·csrNEONU6(SB), NOSPLIT, $0-88
 	MOVD x+32(FP), R3
 	MOVD y+40(FP), R4
 	MOVD $0, R5
-pair1:
+group1:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
 	CMP $2, R6
-	BLT single1
-	MOVWU (R2)(R5<<2), R6
+	BLT fewer1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVWU (R2)(R5<<2), R8
+	MOVD R6, R9
+	ADD R8, R9, R9
 	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R7
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
+	MOVWU 4(R16), R8
+	CMP R8, R7
+	CSEL LT, R7, R8, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -2795,8 +4392,11 @@ zero1:
 	VEOR V4.B16, V4.B16, V4.B16
 	VEOR V5.B16, V5.B16, V5.B16
 inited1:
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero2
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R10
+	TBZ $0, R10, zero2
 	FMOVQ (R8), F6
 	FMOVQ 16(R8), F7
 	FMOVQ 32(R8), F8
@@ -2812,23 +4412,17 @@ zero2:
 	VEOR V10.B16, V10.B16, V10.B16
 	VEOR V11.B16, V11.B16, V11.B16
 inited2:
-	MOVD R6, R8
-	ADD R7, R8, R8
-	CMP R6, R7
-	CSEL LT, R7, R6, R7
-	MOVD $0, R9
-	MOVD R6, R10
 	CMP $0, R7
 	BLE rem1
-both1:
-	MOVHU (R1)(R9<<1), R11
-	MOVHU (R1)(R10<<1), R12
-	FMOVS (R0)(R9<<2), F12
-	FMOVS (R0)(R10<<2), F13
-	ADD R11, R3, R17
+lock1:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F12
+	MOVHU (R1)(R9<<1), R10
+	FMOVS (R0)(R9<<2), F13
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
-	ADD R12, R3, R15
+	ADD R10, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8d13c6 // fmla v6.4s, v30.4s, v13.s[0]
 	FMOVQ 16(R17), F31
@@ -2851,17 +4445,19 @@ both1:
 	WORD $0x4f8c13e5 // fmla v5.4s, v31.4s, v12.s[0]
 	FMOVQ 80(R15), F30
 	WORD $0x4f8d13cb // fmla v11.4s, v30.4s, v13.s[0]
+	ADD $1, R6, R6
 	ADD $1, R9, R9
-	ADD $1, R10, R10
-	CMP R7, R9
-	BLT both1
+	CMP R7, R6
+	BLT lock1
 rem1:
-	CMP R6, R9
+	MOVD R9, R8
+	SUB R7, R8, R8
+	CMP R8, R6
 	BGE rdone1
 row1:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F12
-	ADD R7, R3, R17
+	MOVHU (R1)(R6<<1), R10
+	FMOVS (R0)(R6<<2), F12
+	ADD R10, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
 	FMOVQ 16(R17), F30
@@ -2874,16 +4470,20 @@ row1:
 	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
 	FMOVQ 80(R17), F30
 	WORD $0x4f8c13c5 // fmla v5.4s, v30.4s, v12.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
+	ADD $1, R6, R6
+	CMP R8, R6
 	BLT row1
 rdone1:
-	CMP R8, R10
+	ADD R5<<2, R2, R16
+	MOVWU 4(R16), R6
+	ADD R9, R6, R6
+	SUB R7, R6, R6
+	CMP R6, R9
 	BGE rdone2
 row2:
-	MOVHU (R1)(R10<<1), R6
-	FMOVS (R0)(R10<<2), F12
-	ADD R6, R3, R15
+	MOVHU (R1)(R9<<1), R7
+	FMOVS (R0)(R9<<2), F12
+	ADD R7, R3, R15
 	FMOVQ (R15), F31
 	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
 	FMOVQ 16(R15), F30
@@ -2896,14 +4496,14 @@ row2:
 	WORD $0x4f8c13ea // fmla v10.4s, v31.4s, v12.s[0]
 	FMOVQ 80(R15), F30
 	WORD $0x4f8c13cb // fmla v11.4s, v30.4s, v12.s[0]
-	ADD $1, R10, R10
-	CMP R8, R10
+	ADD $1, R9, R9
+	CMP R6, R9
 	BLT row2
 rdone2:
-	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias1
-	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	ADD R5<<2, R7, R16
 	VLD1R (R16), [V12.S4]
 	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
 	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
@@ -2912,8 +4512,8 @@ rdone2:
 	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 nobias1:
-	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp1
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
 	FMOVS lo+72(FP), F12
 	VDUP V12.S[0], V12.S4
 	FMOVS hi+76(FP), F13
@@ -2937,13 +4537,13 @@ noclamp1:
 	FMOVQ F3, 48(R4)
 	FMOVQ F4, 64(R4)
 	FMOVQ F5, 80(R4)
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R4, R6, R6
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R5<<2, R4, R16
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	ADD R5<<2, R8, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
@@ -2953,8 +4553,8 @@ noclamp1:
 	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
 	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F1
@@ -2972,28 +4572,32 @@ nobias2:
 	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
 	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
 noclamp2:
-	FMOVQ F6, (R6)
-	FMOVQ F7, 16(R6)
-	FMOVQ F8, 32(R6)
-	FMOVQ F9, 48(R6)
-	FMOVQ F10, 64(R6)
-	FMOVQ F11, 80(R6)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
-	MOVD R6, R4
+	FMOVQ F6, (R7)
+	FMOVQ F7, 16(R7)
+	FMOVQ F8, 32(R7)
+	FMOVQ F9, 48(R7)
+	FMOVQ F10, 64(R7)
+	FMOVQ F11, 80(R7)
+	ADD R6<<2, R0, R0
+	ADD R6<<1, R1, R1
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $2, R5, R5
-	B pair1
-single1:
+	B group1
+fewer1:
+group2:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
-	CMP $0, R6
-	BLE exit1
-	MOVWU (R2)(R5<<2), R6
-	MOVD flags+56(FP), R7
-	TBZ $0, R7, zero3
+	CMP $1, R6
+	BLT exit1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero3
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -3009,12 +4613,11 @@ zero3:
 	VEOR V4.B16, V4.B16, V4.B16
 	VEOR V5.B16, V5.B16, V5.B16
 inited3:
-	MOVD $0, R7
-	CMP R6, R7
-	BGE rdone3
-row3:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F6
+	CMP $0, R7
+	BLE rem2
+lock2:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F6
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
@@ -3028,14 +4631,39 @@ row3:
 	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
 	FMOVQ 80(R17), F30
 	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
-	ADD $1, R7, R7
-	CMP R6, R7
+	ADD $1, R6, R6
+	CMP R7, R6
+	BLT lock2
+rem2:
+	MOVWU (R2)(R5<<2), R8
+	ADD R6, R8, R8
+	SUB R7, R8, R8
+	CMP R8, R6
+	BGE rdone3
+row3:
+	MOVHU (R1)(R6<<1), R7
+	FMOVS (R0)(R6<<2), F6
+	ADD R7, R3, R15
+	FMOVQ (R15), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	FMOVQ 32(R15), F31
+	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
+	FMOVQ 48(R15), F30
+	WORD $0x4f8613c3 // fmla v3.4s, v30.4s, v6.s[0]
+	FMOVQ 64(R15), F31
+	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
+	FMOVQ 80(R15), F30
+	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
+	ADD $1, R6, R6
+	CMP R8, R6
 	BLT row3
 rdone3:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias3
-	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V6.S4]
 	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
 	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
@@ -3044,8 +4672,8 @@ rdone3:
 	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
 	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
 nobias3:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp3
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
 	FMOVS lo+72(FP), F6
 	VDUP V6.S[0], V6.S4
 	FMOVS hi+76(FP), F7
@@ -3069,13 +4697,14 @@ noclamp3:
 	FMOVQ F3, 48(R4)
 	FMOVQ F4, 64(R4)
 	FMOVQ F5, 80(R4)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
+	ADD R8<<2, R0, R0
+	ADD R8<<1, R1, R1
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $1, R5, R5
-	B single1
+	B group2
+fewer2:
 exit1:
 	RET
 
@@ -3088,19 +4717,22 @@ TEXT ·csrNEONU6M(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD tail+80(FP), R5
 	MOVD $0, R6
-pair1:
+group1:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
 	CMP $2, R7
-	BLT single1
-	MOVWU (R2)(R6<<2), R7
+	BLT fewer1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVWU (R2)(R6<<2), R9
+	MOVD R7, R10
+	ADD R9, R10, R10
 	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R8
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero1
+	MOVWU 4(R16), R9
+	CMP R9, R8
+	CSEL LT, R8, R9, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -3129,8 +4761,11 @@ zero1:
 	VEOR V4.B16, V4.B16, V4.B16
 	VEOR V5.B16, V5.B16, V5.B16
 inited1:
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero2
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R4, R9, R9
+	MOVD flags+56(FP), R11
+	TBZ $0, R11, zero2
 	FMOVQ (R9), F6
 	FMOVQ 16(R9), F7
 	FMOVQ 32(R9), F8
@@ -3159,23 +4794,17 @@ zero2:
 	VEOR V10.B16, V10.B16, V10.B16
 	VEOR V11.B16, V11.B16, V11.B16
 inited2:
-	MOVD R7, R9
-	ADD R8, R9, R9
-	CMP R7, R8
-	CSEL LT, R8, R7, R8
-	MOVD $0, R10
-	MOVD R7, R11
 	CMP $0, R8
 	BLE rem1
-both1:
-	MOVHU (R1)(R10<<1), R12
-	MOVHU (R1)(R11<<1), R13
-	FMOVS (R0)(R10<<2), F12
-	FMOVS (R0)(R11<<2), F13
-	ADD R12, R3, R17
+lock1:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F12
+	MOVHU (R1)(R10<<1), R11
+	FMOVS (R0)(R10<<2), F13
+	ADD R9, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
-	ADD R13, R3, R15
+	ADD R11, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8d13c6 // fmla v6.4s, v30.4s, v13.s[0]
 	FMOVQ 16(R17), F31
@@ -3198,17 +4827,19 @@ both1:
 	WORD $0x4f8c13e5 // fmla v5.4s, v31.4s, v12.s[0]
 	FMOVQ 80(R15), F30
 	WORD $0x4f8d13cb // fmla v11.4s, v30.4s, v13.s[0]
+	ADD $1, R7, R7
 	ADD $1, R10, R10
-	ADD $1, R11, R11
-	CMP R8, R10
-	BLT both1
+	CMP R8, R7
+	BLT lock1
 rem1:
-	CMP R7, R10
+	MOVD R10, R9
+	SUB R8, R9, R9
+	CMP R9, R7
 	BGE rdone1
 row1:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F12
-	ADD R8, R3, R17
+	MOVHU (R1)(R7<<1), R11
+	FMOVS (R0)(R7<<2), F12
+	ADD R11, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
 	FMOVQ 16(R17), F30
@@ -3221,16 +4852,20 @@ row1:
 	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
 	FMOVQ 80(R17), F30
 	WORD $0x4f8c13c5 // fmla v5.4s, v30.4s, v12.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
+	ADD $1, R7, R7
+	CMP R9, R7
 	BLT row1
 rdone1:
-	CMP R9, R11
+	ADD R6<<2, R2, R16
+	MOVWU 4(R16), R7
+	ADD R10, R7, R7
+	SUB R8, R7, R7
+	CMP R7, R10
 	BGE rdone2
 row2:
-	MOVHU (R1)(R11<<1), R7
-	FMOVS (R0)(R11<<2), F12
-	ADD R7, R3, R15
+	MOVHU (R1)(R10<<1), R8
+	FMOVS (R0)(R10<<2), F12
+	ADD R8, R3, R15
 	FMOVQ (R15), F31
 	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
 	FMOVQ 16(R15), F30
@@ -3243,14 +4878,14 @@ row2:
 	WORD $0x4f8c13ea // fmla v10.4s, v31.4s, v12.s[0]
 	FMOVQ 80(R15), F30
 	WORD $0x4f8c13cb // fmla v11.4s, v30.4s, v12.s[0]
-	ADD $1, R11, R11
-	CMP R9, R11
+	ADD $1, R10, R10
+	CMP R7, R10
 	BLT row2
 rdone2:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias1
-	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias1
+	MOVD bias+64(FP), R8
+	ADD R6<<2, R8, R16
 	VLD1R (R16), [V12.S4]
 	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
 	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
@@ -3259,8 +4894,8 @@ rdone2:
 	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 nobias1:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp1
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp1
 	FMOVS lo+72(FP), F12
 	VDUP V12.S[0], V12.S4
 	FMOVS hi+76(FP), F13
@@ -3297,13 +4932,13 @@ neon_7:
 neon_8:
 	FMOVS F5, (R16)
 neon_9:
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R4, R7, R7
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R6<<2, R4, R16
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $1, R9, nobias2
+	MOVD bias+64(FP), R9
+	ADD R6<<2, R9, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
@@ -3313,8 +4948,8 @@ neon_9:
 	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
 	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R9
+	TBZ $2, R9, noclamp2
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F1
@@ -3332,12 +4967,12 @@ nobias2:
 	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
 	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
 noclamp2:
-	FMOVQ F6, (R7)
-	FMOVQ F7, 16(R7)
-	FMOVQ F8, 32(R7)
-	FMOVQ F9, 48(R7)
-	FMOVQ F10, 64(R7)
-	ADD $80, R7, R16
+	FMOVQ F6, (R8)
+	FMOVQ F7, 16(R8)
+	FMOVQ F8, 32(R8)
+	FMOVQ F9, 48(R8)
+	FMOVQ F10, 64(R8)
+	ADD $80, R8, R16
 	TBZ $2, R5, neon_10
 	FMOVQ F11, (R16)
 	B neon_12
@@ -3351,22 +4986,26 @@ neon_10:
 neon_11:
 	FMOVS F11, (R16)
 neon_12:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
-	MOVD R7, R4
+	ADD R7<<2, R0, R0
+	ADD R7<<1, R1, R1
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $2, R6, R6
-	B pair1
-single1:
+	B group1
+fewer1:
+group2:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
-	CMP $0, R7
-	BLE exit1
-	MOVWU (R2)(R6<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
+	CMP $1, R7
+	BLT exit1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero3
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -3395,12 +5034,11 @@ zero3:
 	VEOR V4.B16, V4.B16, V4.B16
 	VEOR V5.B16, V5.B16, V5.B16
 inited3:
-	MOVD $0, R8
-	CMP R7, R8
-	BGE rdone3
-row3:
-	MOVHU (R1)(R8<<1), R9
-	FMOVS (R0)(R8<<2), F6
+	CMP $0, R8
+	BLE rem2
+lock2:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F6
 	ADD R9, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
@@ -3414,14 +5052,39 @@ row3:
 	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
 	FMOVQ 80(R17), F30
 	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
-	ADD $1, R8, R8
-	CMP R7, R8
+	ADD $1, R7, R7
+	CMP R8, R7
+	BLT lock2
+rem2:
+	MOVWU (R2)(R6<<2), R9
+	ADD R7, R9, R9
+	SUB R8, R9, R9
+	CMP R9, R7
+	BGE rdone3
+row3:
+	MOVHU (R1)(R7<<1), R8
+	FMOVS (R0)(R7<<2), F6
+	ADD R8, R3, R15
+	FMOVQ (R15), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	FMOVQ 32(R15), F31
+	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
+	FMOVQ 48(R15), F30
+	WORD $0x4f8613c3 // fmla v3.4s, v30.4s, v6.s[0]
+	FMOVQ 64(R15), F31
+	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
+	FMOVQ 80(R15), F30
+	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
+	ADD $1, R7, R7
+	CMP R9, R7
 	BLT row3
 rdone3:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias3
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias3
+	MOVD bias+64(FP), R7
+	ADD R6<<2, R7, R16
 	VLD1R (R16), [V6.S4]
 	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
 	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
@@ -3430,8 +5093,8 @@ rdone3:
 	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
 	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
 nobias3:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp3
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp3
 	FMOVS lo+72(FP), F6
 	VDUP V6.S[0], V6.S4
 	FMOVS hi+76(FP), F7
@@ -3468,13 +5131,14 @@ neon_16:
 neon_17:
 	FMOVS F5, (R16)
 neon_18:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
+	ADD R9<<2, R0, R0
+	ADD R9<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B single1
+	B group2
+fewer2:
 exit1:
 	RET
 
@@ -3486,19 +5150,22 @@ TEXT ·csrNEONU7(SB), NOSPLIT, $0-88
 	MOVD x+32(FP), R3
 	MOVD y+40(FP), R4
 	MOVD $0, R5
-pair1:
+group1:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
 	CMP $2, R6
-	BLT single1
-	MOVWU (R2)(R5<<2), R6
+	BLT fewer1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVWU (R2)(R5<<2), R8
+	MOVD R6, R9
+	ADD R8, R9, R9
 	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R7
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
+	MOVWU 4(R16), R8
+	CMP R8, R7
+	CSEL LT, R7, R8, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -3516,8 +5183,11 @@ zero1:
 	VEOR V5.B16, V5.B16, V5.B16
 	VEOR V6.B16, V6.B16, V6.B16
 inited1:
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero2
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R10
+	TBZ $0, R10, zero2
 	FMOVQ (R8), F7
 	FMOVQ 16(R8), F8
 	FMOVQ 32(R8), F9
@@ -3535,23 +5205,17 @@ zero2:
 	VEOR V12.B16, V12.B16, V12.B16
 	VEOR V13.B16, V13.B16, V13.B16
 inited2:
-	MOVD R6, R8
-	ADD R7, R8, R8
-	CMP R6, R7
-	CSEL LT, R7, R6, R7
-	MOVD $0, R9
-	MOVD R6, R10
 	CMP $0, R7
 	BLE rem1
-both1:
-	MOVHU (R1)(R9<<1), R11
-	MOVHU (R1)(R10<<1), R12
-	FMOVS (R0)(R9<<2), F14
-	FMOVS (R0)(R10<<2), F15
-	ADD R11, R3, R17
+lock1:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F14
+	MOVHU (R1)(R9<<1), R10
+	FMOVS (R0)(R9<<2), F15
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
-	ADD R12, R3, R15
+	ADD R10, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8f13c7 // fmla v7.4s, v30.4s, v15.s[0]
 	FMOVQ 16(R17), F31
@@ -3578,17 +5242,19 @@ both1:
 	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
 	FMOVQ 96(R15), F30
 	WORD $0x4f8f13cd // fmla v13.4s, v30.4s, v15.s[0]
+	ADD $1, R6, R6
 	ADD $1, R9, R9
-	ADD $1, R10, R10
-	CMP R7, R9
-	BLT both1
+	CMP R7, R6
+	BLT lock1
 rem1:
-	CMP R6, R9
+	MOVD R9, R8
+	SUB R7, R8, R8
+	CMP R8, R6
 	BGE rdone1
 row1:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F14
-	ADD R7, R3, R17
+	MOVHU (R1)(R6<<1), R10
+	FMOVS (R0)(R6<<2), F14
+	ADD R10, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
 	FMOVQ 16(R17), F30
@@ -3603,16 +5269,20 @@ row1:
 	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
 	FMOVQ 96(R17), F31
 	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
+	ADD $1, R6, R6
+	CMP R8, R6
 	BLT row1
 rdone1:
-	CMP R8, R10
+	ADD R5<<2, R2, R16
+	MOVWU 4(R16), R6
+	ADD R9, R6, R6
+	SUB R7, R6, R6
+	CMP R6, R9
 	BGE rdone2
 row2:
-	MOVHU (R1)(R10<<1), R6
-	FMOVS (R0)(R10<<2), F14
-	ADD R6, R3, R15
+	MOVHU (R1)(R9<<1), R7
+	FMOVS (R0)(R9<<2), F14
+	ADD R7, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8e13c7 // fmla v7.4s, v30.4s, v14.s[0]
 	FMOVQ 16(R15), F31
@@ -3627,14 +5297,14 @@ row2:
 	WORD $0x4f8e13ec // fmla v12.4s, v31.4s, v14.s[0]
 	FMOVQ 96(R15), F30
 	WORD $0x4f8e13cd // fmla v13.4s, v30.4s, v14.s[0]
-	ADD $1, R10, R10
-	CMP R8, R10
+	ADD $1, R9, R9
+	CMP R6, R9
 	BLT row2
 rdone2:
-	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias1
-	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	ADD R5<<2, R7, R16
 	VLD1R (R16), [V14.S4]
 	WORD $0x4e2ed400 // fadd v0.4s, v0.4s, v14.4s
 	WORD $0x4e2ed421 // fadd v1.4s, v1.4s, v14.4s
@@ -3644,8 +5314,8 @@ rdone2:
 	WORD $0x4e2ed4a5 // fadd v5.4s, v5.4s, v14.4s
 	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 nobias1:
-	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp1
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
 	FMOVS lo+72(FP), F14
 	VDUP V14.S[0], V14.S4
 	FMOVS hi+76(FP), F15
@@ -3672,13 +5342,13 @@ noclamp1:
 	FMOVQ F4, 64(R4)
 	FMOVQ F5, 80(R4)
 	FMOVQ F6, 96(R4)
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R4, R6, R6
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R5<<2, R4, R16
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	ADD R5<<2, R8, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
@@ -3689,8 +5359,8 @@ noclamp1:
 	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
 	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F1
@@ -3710,29 +5380,33 @@ nobias2:
 	WORD $0x4e20f5ad // fmax v13.4s, v13.4s, v0.4s
 	WORD $0x4ea1f5ad // fmin v13.4s, v13.4s, v1.4s
 noclamp2:
-	FMOVQ F7, (R6)
-	FMOVQ F8, 16(R6)
-	FMOVQ F9, 32(R6)
-	FMOVQ F10, 48(R6)
-	FMOVQ F11, 64(R6)
-	FMOVQ F12, 80(R6)
-	FMOVQ F13, 96(R6)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
-	MOVD R6, R4
+	FMOVQ F7, (R7)
+	FMOVQ F8, 16(R7)
+	FMOVQ F9, 32(R7)
+	FMOVQ F10, 48(R7)
+	FMOVQ F11, 64(R7)
+	FMOVQ F12, 80(R7)
+	FMOVQ F13, 96(R7)
+	ADD R6<<2, R0, R0
+	ADD R6<<1, R1, R1
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $2, R5, R5
-	B pair1
-single1:
+	B group1
+fewer1:
+group2:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
-	CMP $0, R6
-	BLE exit1
-	MOVWU (R2)(R5<<2), R6
-	MOVD flags+56(FP), R7
-	TBZ $0, R7, zero3
+	CMP $1, R6
+	BLT exit1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero3
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -3750,12 +5424,11 @@ zero3:
 	VEOR V5.B16, V5.B16, V5.B16
 	VEOR V6.B16, V6.B16, V6.B16
 inited3:
-	MOVD $0, R7
-	CMP R6, R7
-	BGE rdone3
-row3:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F7
+	CMP $0, R7
+	BLE rem2
+lock2:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F7
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8713e0 // fmla v0.4s, v31.4s, v7.s[0]
@@ -3771,14 +5444,41 @@ row3:
 	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
 	FMOVQ 96(R17), F31
 	WORD $0x4f8713e6 // fmla v6.4s, v31.4s, v7.s[0]
-	ADD $1, R7, R7
-	CMP R6, R7
+	ADD $1, R6, R6
+	CMP R7, R6
+	BLT lock2
+rem2:
+	MOVWU (R2)(R5<<2), R8
+	ADD R6, R8, R8
+	SUB R7, R8, R8
+	CMP R8, R6
+	BGE rdone3
+row3:
+	MOVHU (R1)(R6<<1), R7
+	FMOVS (R0)(R6<<2), F7
+	ADD R7, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8713c0 // fmla v0.4s, v30.4s, v7.s[0]
+	FMOVQ 16(R15), F31
+	WORD $0x4f8713e1 // fmla v1.4s, v31.4s, v7.s[0]
+	FMOVQ 32(R15), F30
+	WORD $0x4f8713c2 // fmla v2.4s, v30.4s, v7.s[0]
+	FMOVQ 48(R15), F31
+	WORD $0x4f8713e3 // fmla v3.4s, v31.4s, v7.s[0]
+	FMOVQ 64(R15), F30
+	WORD $0x4f8713c4 // fmla v4.4s, v30.4s, v7.s[0]
+	FMOVQ 80(R15), F31
+	WORD $0x4f8713e5 // fmla v5.4s, v31.4s, v7.s[0]
+	FMOVQ 96(R15), F30
+	WORD $0x4f8713c6 // fmla v6.4s, v30.4s, v7.s[0]
+	ADD $1, R6, R6
+	CMP R8, R6
 	BLT row3
 rdone3:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias3
-	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V7.S4]
 	WORD $0x4e27d400 // fadd v0.4s, v0.4s, v7.4s
 	WORD $0x4e27d421 // fadd v1.4s, v1.4s, v7.4s
@@ -3788,8 +5488,8 @@ rdone3:
 	WORD $0x4e27d4a5 // fadd v5.4s, v5.4s, v7.4s
 	WORD $0x4e27d4c6 // fadd v6.4s, v6.4s, v7.4s
 nobias3:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp3
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
 	FMOVS lo+72(FP), F7
 	VDUP V7.S[0], V7.S4
 	FMOVS hi+76(FP), F8
@@ -3816,13 +5516,14 @@ noclamp3:
 	FMOVQ F4, 64(R4)
 	FMOVQ F5, 80(R4)
 	FMOVQ F6, 96(R4)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
+	ADD R8<<2, R0, R0
+	ADD R8<<1, R1, R1
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $1, R5, R5
-	B single1
+	B group2
+fewer2:
 exit1:
 	RET
 
@@ -3835,19 +5536,22 @@ TEXT ·csrNEONU7M(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD tail+80(FP), R5
 	MOVD $0, R6
-pair1:
+group1:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
 	CMP $2, R7
-	BLT single1
-	MOVWU (R2)(R6<<2), R7
+	BLT fewer1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVWU (R2)(R6<<2), R9
+	MOVD R7, R10
+	ADD R9, R10, R10
 	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R8
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero1
+	MOVWU 4(R16), R9
+	CMP R9, R8
+	CSEL LT, R8, R9, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -3878,8 +5582,11 @@ zero1:
 	VEOR V5.B16, V5.B16, V5.B16
 	VEOR V6.B16, V6.B16, V6.B16
 inited1:
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero2
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R4, R9, R9
+	MOVD flags+56(FP), R11
+	TBZ $0, R11, zero2
 	FMOVQ (R9), F7
 	FMOVQ 16(R9), F8
 	FMOVQ 32(R9), F9
@@ -3910,23 +5617,17 @@ zero2:
 	VEOR V12.B16, V12.B16, V12.B16
 	VEOR V13.B16, V13.B16, V13.B16
 inited2:
-	MOVD R7, R9
-	ADD R8, R9, R9
-	CMP R7, R8
-	CSEL LT, R8, R7, R8
-	MOVD $0, R10
-	MOVD R7, R11
 	CMP $0, R8
 	BLE rem1
-both1:
-	MOVHU (R1)(R10<<1), R12
-	MOVHU (R1)(R11<<1), R13
-	FMOVS (R0)(R10<<2), F14
-	FMOVS (R0)(R11<<2), F15
-	ADD R12, R3, R17
+lock1:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F14
+	MOVHU (R1)(R10<<1), R11
+	FMOVS (R0)(R10<<2), F15
+	ADD R9, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
-	ADD R13, R3, R15
+	ADD R11, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8f13c7 // fmla v7.4s, v30.4s, v15.s[0]
 	FMOVQ 16(R17), F31
@@ -3953,17 +5654,19 @@ both1:
 	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
 	FMOVQ 96(R15), F30
 	WORD $0x4f8f13cd // fmla v13.4s, v30.4s, v15.s[0]
+	ADD $1, R7, R7
 	ADD $1, R10, R10
-	ADD $1, R11, R11
-	CMP R8, R10
-	BLT both1
+	CMP R8, R7
+	BLT lock1
 rem1:
-	CMP R7, R10
+	MOVD R10, R9
+	SUB R8, R9, R9
+	CMP R9, R7
 	BGE rdone1
 row1:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F14
-	ADD R8, R3, R17
+	MOVHU (R1)(R7<<1), R11
+	FMOVS (R0)(R7<<2), F14
+	ADD R11, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
 	FMOVQ 16(R17), F30
@@ -3978,16 +5681,20 @@ row1:
 	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
 	FMOVQ 96(R17), F31
 	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
+	ADD $1, R7, R7
+	CMP R9, R7
 	BLT row1
 rdone1:
-	CMP R9, R11
+	ADD R6<<2, R2, R16
+	MOVWU 4(R16), R7
+	ADD R10, R7, R7
+	SUB R8, R7, R7
+	CMP R7, R10
 	BGE rdone2
 row2:
-	MOVHU (R1)(R11<<1), R7
-	FMOVS (R0)(R11<<2), F14
-	ADD R7, R3, R15
+	MOVHU (R1)(R10<<1), R8
+	FMOVS (R0)(R10<<2), F14
+	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8e13c7 // fmla v7.4s, v30.4s, v14.s[0]
 	FMOVQ 16(R15), F31
@@ -4002,14 +5709,14 @@ row2:
 	WORD $0x4f8e13ec // fmla v12.4s, v31.4s, v14.s[0]
 	FMOVQ 96(R15), F30
 	WORD $0x4f8e13cd // fmla v13.4s, v30.4s, v14.s[0]
-	ADD $1, R11, R11
-	CMP R9, R11
+	ADD $1, R10, R10
+	CMP R7, R10
 	BLT row2
 rdone2:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias1
-	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias1
+	MOVD bias+64(FP), R8
+	ADD R6<<2, R8, R16
 	VLD1R (R16), [V14.S4]
 	WORD $0x4e2ed400 // fadd v0.4s, v0.4s, v14.4s
 	WORD $0x4e2ed421 // fadd v1.4s, v1.4s, v14.4s
@@ -4019,8 +5726,8 @@ rdone2:
 	WORD $0x4e2ed4a5 // fadd v5.4s, v5.4s, v14.4s
 	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 nobias1:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp1
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp1
 	FMOVS lo+72(FP), F14
 	VDUP V14.S[0], V14.S4
 	FMOVS hi+76(FP), F15
@@ -4060,13 +5767,13 @@ neon_7:
 neon_8:
 	FMOVS F6, (R16)
 neon_9:
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R4, R7, R7
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R6<<2, R4, R16
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $1, R9, nobias2
+	MOVD bias+64(FP), R9
+	ADD R6<<2, R9, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
@@ -4077,8 +5784,8 @@ neon_9:
 	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
 	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R9
+	TBZ $2, R9, noclamp2
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F1
@@ -4098,13 +5805,13 @@ nobias2:
 	WORD $0x4e20f5ad // fmax v13.4s, v13.4s, v0.4s
 	WORD $0x4ea1f5ad // fmin v13.4s, v13.4s, v1.4s
 noclamp2:
-	FMOVQ F7, (R7)
-	FMOVQ F8, 16(R7)
-	FMOVQ F9, 32(R7)
-	FMOVQ F10, 48(R7)
-	FMOVQ F11, 64(R7)
-	FMOVQ F12, 80(R7)
-	ADD $96, R7, R16
+	FMOVQ F7, (R8)
+	FMOVQ F8, 16(R8)
+	FMOVQ F9, 32(R8)
+	FMOVQ F10, 48(R8)
+	FMOVQ F11, 64(R8)
+	FMOVQ F12, 80(R8)
+	ADD $96, R8, R16
 	TBZ $2, R5, neon_10
 	FMOVQ F13, (R16)
 	B neon_12
@@ -4118,22 +5825,26 @@ neon_10:
 neon_11:
 	FMOVS F13, (R16)
 neon_12:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
-	MOVD R7, R4
+	ADD R7<<2, R0, R0
+	ADD R7<<1, R1, R1
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $2, R6, R6
-	B pair1
-single1:
+	B group1
+fewer1:
+group2:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
-	CMP $0, R7
-	BLE exit1
-	MOVWU (R2)(R6<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
+	CMP $1, R7
+	BLT exit1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero3
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -4164,12 +5875,11 @@ zero3:
 	VEOR V5.B16, V5.B16, V5.B16
 	VEOR V6.B16, V6.B16, V6.B16
 inited3:
-	MOVD $0, R8
-	CMP R7, R8
-	BGE rdone3
-row3:
-	MOVHU (R1)(R8<<1), R9
-	FMOVS (R0)(R8<<2), F7
+	CMP $0, R8
+	BLE rem2
+lock2:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F7
 	ADD R9, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8713e0 // fmla v0.4s, v31.4s, v7.s[0]
@@ -4185,14 +5895,41 @@ row3:
 	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
 	FMOVQ 96(R17), F31
 	WORD $0x4f8713e6 // fmla v6.4s, v31.4s, v7.s[0]
-	ADD $1, R8, R8
-	CMP R7, R8
+	ADD $1, R7, R7
+	CMP R8, R7
+	BLT lock2
+rem2:
+	MOVWU (R2)(R6<<2), R9
+	ADD R7, R9, R9
+	SUB R8, R9, R9
+	CMP R9, R7
+	BGE rdone3
+row3:
+	MOVHU (R1)(R7<<1), R8
+	FMOVS (R0)(R7<<2), F7
+	ADD R8, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8713c0 // fmla v0.4s, v30.4s, v7.s[0]
+	FMOVQ 16(R15), F31
+	WORD $0x4f8713e1 // fmla v1.4s, v31.4s, v7.s[0]
+	FMOVQ 32(R15), F30
+	WORD $0x4f8713c2 // fmla v2.4s, v30.4s, v7.s[0]
+	FMOVQ 48(R15), F31
+	WORD $0x4f8713e3 // fmla v3.4s, v31.4s, v7.s[0]
+	FMOVQ 64(R15), F30
+	WORD $0x4f8713c4 // fmla v4.4s, v30.4s, v7.s[0]
+	FMOVQ 80(R15), F31
+	WORD $0x4f8713e5 // fmla v5.4s, v31.4s, v7.s[0]
+	FMOVQ 96(R15), F30
+	WORD $0x4f8713c6 // fmla v6.4s, v30.4s, v7.s[0]
+	ADD $1, R7, R7
+	CMP R9, R7
 	BLT row3
 rdone3:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias3
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias3
+	MOVD bias+64(FP), R7
+	ADD R6<<2, R7, R16
 	VLD1R (R16), [V7.S4]
 	WORD $0x4e27d400 // fadd v0.4s, v0.4s, v7.4s
 	WORD $0x4e27d421 // fadd v1.4s, v1.4s, v7.4s
@@ -4202,8 +5939,8 @@ rdone3:
 	WORD $0x4e27d4a5 // fadd v5.4s, v5.4s, v7.4s
 	WORD $0x4e27d4c6 // fadd v6.4s, v6.4s, v7.4s
 nobias3:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp3
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp3
 	FMOVS lo+72(FP), F7
 	VDUP V7.S[0], V7.S4
 	FMOVS hi+76(FP), F8
@@ -4243,13 +5980,14 @@ neon_16:
 neon_17:
 	FMOVS F6, (R16)
 neon_18:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
+	ADD R9<<2, R0, R0
+	ADD R9<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B single1
+	B group2
+fewer2:
 exit1:
 	RET
 
@@ -4261,19 +5999,22 @@ TEXT ·csrNEONU8(SB), NOSPLIT, $0-88
 	MOVD x+32(FP), R3
 	MOVD y+40(FP), R4
 	MOVD $0, R5
-pair1:
+group1:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
 	CMP $2, R6
-	BLT single1
-	MOVWU (R2)(R5<<2), R6
+	BLT fewer1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVWU (R2)(R5<<2), R8
+	MOVD R6, R9
+	ADD R8, R9, R9
 	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R7
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
+	MOVWU 4(R16), R8
+	CMP R8, R7
+	CSEL LT, R7, R8, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -4293,8 +6034,11 @@ zero1:
 	VEOR V6.B16, V6.B16, V6.B16
 	VEOR V7.B16, V7.B16, V7.B16
 inited1:
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero2
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R10
+	TBZ $0, R10, zero2
 	FMOVQ (R8), F8
 	FMOVQ 16(R8), F9
 	FMOVQ 32(R8), F10
@@ -4314,23 +6058,17 @@ zero2:
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 inited2:
-	MOVD R6, R8
-	ADD R7, R8, R8
-	CMP R6, R7
-	CSEL LT, R7, R6, R7
-	MOVD $0, R9
-	MOVD R6, R10
 	CMP $0, R7
 	BLE rem1
-both1:
-	MOVHU (R1)(R9<<1), R11
-	MOVHU (R1)(R10<<1), R12
-	FMOVS (R0)(R9<<2), F16
-	FMOVS (R0)(R10<<2), F17
-	ADD R11, R3, R17
+lock1:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F16
+	MOVHU (R1)(R9<<1), R10
+	FMOVS (R0)(R9<<2), F17
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
-	ADD R12, R3, R15
+	ADD R10, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f9113c8 // fmla v8.4s, v30.4s, v17.s[0]
 	FMOVQ 16(R17), F31
@@ -4361,17 +6099,19 @@ both1:
 	WORD $0x4f9013e7 // fmla v7.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R15), F30
 	WORD $0x4f9113cf // fmla v15.4s, v30.4s, v17.s[0]
+	ADD $1, R6, R6
 	ADD $1, R9, R9
-	ADD $1, R10, R10
-	CMP R7, R9
-	BLT both1
+	CMP R7, R6
+	BLT lock1
 rem1:
-	CMP R6, R9
+	MOVD R9, R8
+	SUB R7, R8, R8
+	CMP R8, R6
 	BGE rdone1
 row1:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F16
-	ADD R7, R3, R17
+	MOVHU (R1)(R6<<1), R10
+	FMOVS (R0)(R6<<2), F16
+	ADD R10, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R17), F30
@@ -4388,16 +6128,20 @@ row1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R17), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
+	ADD $1, R6, R6
+	CMP R8, R6
 	BLT row1
 rdone1:
-	CMP R8, R10
+	ADD R5<<2, R2, R16
+	MOVWU 4(R16), R6
+	ADD R9, R6, R6
+	SUB R7, R6, R6
+	CMP R6, R9
 	BGE rdone2
 row2:
-	MOVHU (R1)(R10<<1), R6
-	FMOVS (R0)(R10<<2), F16
-	ADD R6, R3, R15
+	MOVHU (R1)(R9<<1), R7
+	FMOVS (R0)(R9<<2), F16
+	ADD R7, R3, R15
 	FMOVQ (R15), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R15), F30
@@ -4414,14 +6158,14 @@ row2:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R15), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $1, R10, R10
-	CMP R8, R10
+	ADD $1, R9, R9
+	CMP R6, R9
 	BLT row2
 rdone2:
-	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias1
-	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	ADD R5<<2, R7, R16
 	VLD1R (R16), [V16.S4]
 	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
 	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
@@ -4432,8 +6176,8 @@ rdone2:
 	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 nobias1:
-	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp1
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
 	FMOVS lo+72(FP), F16
 	VDUP V16.S[0], V16.S4
 	FMOVS hi+76(FP), F17
@@ -4463,13 +6207,13 @@ noclamp1:
 	FMOVQ F5, 80(R4)
 	FMOVQ F6, 96(R4)
 	FMOVQ F7, 112(R4)
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R4, R6, R6
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R5<<2, R4, R16
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	ADD R5<<2, R8, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
@@ -4481,8 +6225,8 @@ noclamp1:
 	WORD $0x4e20d5ce // fadd v14.4s, v14.4s, v0.4s
 	WORD $0x4e20d5ef // fadd v15.4s, v15.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F1
@@ -4504,30 +6248,34 @@ nobias2:
 	WORD $0x4e20f5ef // fmax v15.4s, v15.4s, v0.4s
 	WORD $0x4ea1f5ef // fmin v15.4s, v15.4s, v1.4s
 noclamp2:
-	FMOVQ F8, (R6)
-	FMOVQ F9, 16(R6)
-	FMOVQ F10, 32(R6)
-	FMOVQ F11, 48(R6)
-	FMOVQ F12, 64(R6)
-	FMOVQ F13, 80(R6)
-	FMOVQ F14, 96(R6)
-	FMOVQ F15, 112(R6)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
-	MOVD R6, R4
+	FMOVQ F8, (R7)
+	FMOVQ F9, 16(R7)
+	FMOVQ F10, 32(R7)
+	FMOVQ F11, 48(R7)
+	FMOVQ F12, 64(R7)
+	FMOVQ F13, 80(R7)
+	FMOVQ F14, 96(R7)
+	FMOVQ F15, 112(R7)
+	ADD R6<<2, R0, R0
+	ADD R6<<1, R1, R1
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $2, R5, R5
-	B pair1
-single1:
+	B group1
+fewer1:
+group2:
 	MOVD nrows+24(FP), R6
 	SUB R5, R6, R6
-	CMP $0, R6
-	BLE exit1
-	MOVWU (R2)(R5<<2), R6
-	MOVD flags+56(FP), R7
-	TBZ $0, R7, zero3
+	CMP $1, R6
+	BLT exit1
+	MOVD $0, R6
+	MOVWU (R2)(R5<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero3
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -4547,12 +6295,11 @@ zero3:
 	VEOR V6.B16, V6.B16, V6.B16
 	VEOR V7.B16, V7.B16, V7.B16
 inited3:
-	MOVD $0, R7
-	CMP R6, R7
-	BGE rdone3
-row3:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F8
+	CMP $0, R7
+	BLE rem2
+lock2:
+	MOVHU (R1)(R6<<1), R8
+	FMOVS (R0)(R6<<2), F8
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
@@ -4570,14 +6317,43 @@ row3:
 	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
 	FMOVQ 112(R17), F30
 	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
-	ADD $1, R7, R7
-	CMP R6, R7
+	ADD $1, R6, R6
+	CMP R7, R6
+	BLT lock2
+rem2:
+	MOVWU (R2)(R5<<2), R8
+	ADD R6, R8, R8
+	SUB R7, R8, R8
+	CMP R8, R6
+	BGE rdone3
+row3:
+	MOVHU (R1)(R6<<1), R7
+	FMOVS (R0)(R6<<2), F8
+	ADD R7, R3, R15
+	FMOVQ (R15), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R15), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	FMOVQ 48(R15), F30
+	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
+	FMOVQ 64(R15), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	FMOVQ 80(R15), F30
+	WORD $0x4f8813c5 // fmla v5.4s, v30.4s, v8.s[0]
+	FMOVQ 96(R15), F31
+	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
+	FMOVQ 112(R15), F30
+	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
+	ADD $1, R6, R6
+	CMP R8, R6
 	BLT row3
 rdone3:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias3
-	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V8.S4]
 	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
@@ -4588,8 +6364,8 @@ rdone3:
 	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 nobias3:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp3
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
 	FMOVS lo+72(FP), F8
 	VDUP V8.S[0], V8.S4
 	FMOVS hi+76(FP), F9
@@ -4619,13 +6395,14 @@ noclamp3:
 	FMOVQ F5, 80(R4)
 	FMOVQ F6, 96(R4)
 	FMOVQ F7, 112(R4)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
+	ADD R8<<2, R0, R0
+	ADD R8<<1, R1, R1
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $1, R5, R5
-	B single1
+	B group2
+fewer2:
 exit1:
 	RET
 
@@ -4638,19 +6415,22 @@ TEXT ·csrNEONU8M(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD tail+80(FP), R5
 	MOVD $0, R6
-pair1:
+group1:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
 	CMP $2, R7
-	BLT single1
-	MOVWU (R2)(R6<<2), R7
+	BLT fewer1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVWU (R2)(R6<<2), R9
+	MOVD R7, R10
+	ADD R9, R10, R10
 	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R8
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero1
+	MOVWU 4(R16), R9
+	CMP R9, R8
+	CSEL LT, R8, R9, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -4683,8 +6463,11 @@ zero1:
 	VEOR V6.B16, V6.B16, V6.B16
 	VEOR V7.B16, V7.B16, V7.B16
 inited1:
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero2
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R4, R9, R9
+	MOVD flags+56(FP), R11
+	TBZ $0, R11, zero2
 	FMOVQ (R9), F8
 	FMOVQ 16(R9), F9
 	FMOVQ 32(R9), F10
@@ -4717,23 +6500,17 @@ zero2:
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 inited2:
-	MOVD R7, R9
-	ADD R8, R9, R9
-	CMP R7, R8
-	CSEL LT, R8, R7, R8
-	MOVD $0, R10
-	MOVD R7, R11
 	CMP $0, R8
 	BLE rem1
-both1:
-	MOVHU (R1)(R10<<1), R12
-	MOVHU (R1)(R11<<1), R13
-	FMOVS (R0)(R10<<2), F16
-	FMOVS (R0)(R11<<2), F17
-	ADD R12, R3, R17
+lock1:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F16
+	MOVHU (R1)(R10<<1), R11
+	FMOVS (R0)(R10<<2), F17
+	ADD R9, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
-	ADD R13, R3, R15
+	ADD R11, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f9113c8 // fmla v8.4s, v30.4s, v17.s[0]
 	FMOVQ 16(R17), F31
@@ -4764,17 +6541,19 @@ both1:
 	WORD $0x4f9013e7 // fmla v7.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R15), F30
 	WORD $0x4f9113cf // fmla v15.4s, v30.4s, v17.s[0]
+	ADD $1, R7, R7
 	ADD $1, R10, R10
-	ADD $1, R11, R11
-	CMP R8, R10
-	BLT both1
+	CMP R8, R7
+	BLT lock1
 rem1:
-	CMP R7, R10
+	MOVD R10, R9
+	SUB R8, R9, R9
+	CMP R9, R7
 	BGE rdone1
 row1:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F16
-	ADD R8, R3, R17
+	MOVHU (R1)(R7<<1), R11
+	FMOVS (R0)(R7<<2), F16
+	ADD R11, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R17), F30
@@ -4791,16 +6570,20 @@ row1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R17), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
+	ADD $1, R7, R7
+	CMP R9, R7
 	BLT row1
 rdone1:
-	CMP R9, R11
+	ADD R6<<2, R2, R16
+	MOVWU 4(R16), R7
+	ADD R10, R7, R7
+	SUB R8, R7, R7
+	CMP R7, R10
 	BGE rdone2
 row2:
-	MOVHU (R1)(R11<<1), R7
-	FMOVS (R0)(R11<<2), F16
-	ADD R7, R3, R15
+	MOVHU (R1)(R10<<1), R8
+	FMOVS (R0)(R10<<2), F16
+	ADD R8, R3, R15
 	FMOVQ (R15), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R15), F30
@@ -4817,14 +6600,14 @@ row2:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R15), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $1, R11, R11
-	CMP R9, R11
+	ADD $1, R10, R10
+	CMP R7, R10
 	BLT row2
 rdone2:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias1
-	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias1
+	MOVD bias+64(FP), R8
+	ADD R6<<2, R8, R16
 	VLD1R (R16), [V16.S4]
 	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
 	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
@@ -4835,8 +6618,8 @@ rdone2:
 	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 nobias1:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp1
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp1
 	FMOVS lo+72(FP), F16
 	VDUP V16.S[0], V16.S4
 	FMOVS hi+76(FP), F17
@@ -4879,13 +6662,13 @@ neon_7:
 neon_8:
 	FMOVS F7, (R16)
 neon_9:
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R4, R7, R7
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R6<<2, R4, R16
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $1, R9, nobias2
+	MOVD bias+64(FP), R9
+	ADD R6<<2, R9, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
@@ -4897,8 +6680,8 @@ neon_9:
 	WORD $0x4e20d5ce // fadd v14.4s, v14.4s, v0.4s
 	WORD $0x4e20d5ef // fadd v15.4s, v15.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R9
+	TBZ $2, R9, noclamp2
 	FMOVS lo+72(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+76(FP), F1
@@ -4920,14 +6703,14 @@ nobias2:
 	WORD $0x4e20f5ef // fmax v15.4s, v15.4s, v0.4s
 	WORD $0x4ea1f5ef // fmin v15.4s, v15.4s, v1.4s
 noclamp2:
-	FMOVQ F8, (R7)
-	FMOVQ F9, 16(R7)
-	FMOVQ F10, 32(R7)
-	FMOVQ F11, 48(R7)
-	FMOVQ F12, 64(R7)
-	FMOVQ F13, 80(R7)
-	FMOVQ F14, 96(R7)
-	ADD $112, R7, R16
+	FMOVQ F8, (R8)
+	FMOVQ F9, 16(R8)
+	FMOVQ F10, 32(R8)
+	FMOVQ F11, 48(R8)
+	FMOVQ F12, 64(R8)
+	FMOVQ F13, 80(R8)
+	FMOVQ F14, 96(R8)
+	ADD $112, R8, R16
 	TBZ $2, R5, neon_10
 	FMOVQ F15, (R16)
 	B neon_12
@@ -4941,22 +6724,26 @@ neon_10:
 neon_11:
 	FMOVS F15, (R16)
 neon_12:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
-	MOVD R7, R4
+	ADD R7<<2, R0, R0
+	ADD R7<<1, R1, R1
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $2, R6, R6
-	B pair1
-single1:
+	B group1
+fewer1:
+group2:
 	MOVD nrows+24(FP), R7
 	SUB R6, R7, R7
-	CMP $0, R7
-	BLE exit1
-	MOVWU (R2)(R6<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
+	CMP $1, R7
+	BLT exit1
+	MOVD $0, R7
+	MOVWU (R2)(R6<<2), R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero3
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -4989,12 +6776,11 @@ zero3:
 	VEOR V6.B16, V6.B16, V6.B16
 	VEOR V7.B16, V7.B16, V7.B16
 inited3:
-	MOVD $0, R8
-	CMP R7, R8
-	BGE rdone3
-row3:
-	MOVHU (R1)(R8<<1), R9
-	FMOVS (R0)(R8<<2), F8
+	CMP $0, R8
+	BLE rem2
+lock2:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R0)(R7<<2), F8
 	ADD R9, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
@@ -5012,14 +6798,43 @@ row3:
 	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
 	FMOVQ 112(R17), F30
 	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
-	ADD $1, R8, R8
-	CMP R7, R8
+	ADD $1, R7, R7
+	CMP R8, R7
+	BLT lock2
+rem2:
+	MOVWU (R2)(R6<<2), R9
+	ADD R7, R9, R9
+	SUB R8, R9, R9
+	CMP R9, R7
+	BGE rdone3
+row3:
+	MOVHU (R1)(R7<<1), R8
+	FMOVS (R0)(R7<<2), F8
+	ADD R8, R3, R15
+	FMOVQ (R15), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R15), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	FMOVQ 48(R15), F30
+	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
+	FMOVQ 64(R15), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	FMOVQ 80(R15), F30
+	WORD $0x4f8813c5 // fmla v5.4s, v30.4s, v8.s[0]
+	FMOVQ 96(R15), F31
+	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
+	FMOVQ 112(R15), F30
+	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
+	ADD $1, R7, R7
+	CMP R9, R7
 	BLT row3
 rdone3:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias3
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias3
+	MOVD bias+64(FP), R7
+	ADD R6<<2, R7, R16
 	VLD1R (R16), [V8.S4]
 	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
@@ -5030,8 +6845,8 @@ rdone3:
 	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 nobias3:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp3
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp3
 	FMOVS lo+72(FP), F8
 	VDUP V8.S[0], V8.S4
 	FMOVS hi+76(FP), F9
@@ -5074,12 +6889,13 @@ neon_16:
 neon_17:
 	FMOVS F7, (R16)
 neon_18:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
+	ADD R9<<2, R0, R0
+	ADD R9<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B single1
+	B group2
+fewer2:
 exit1:
 	RET

@@ -52,9 +52,13 @@ func CSRFuncName(isa string, u int, masked bool) string {
 }
 
 // CSRRows is how many rows a tile function of width u interleaves on a machine with
-// nvec vector registers: two when 2·u accumulators, two broadcasts and a mask fit.
+// nvec vector registers: enough rows for ~8 independent accumulator chains (4 rows when
+// u ≤ 2, 2 when the 2·u accumulators, broadcasts and a mask fit, else 1).
 func CSRRows(u, nvec int) int {
-	if 2*u+3 <= nvec {
+	switch {
+	case u <= 2 && 4*u+5 <= nvec:
+		return 4
+	case 2*u+3 <= nvec:
 		return 2
 	}
 	return 1
@@ -91,14 +95,13 @@ type csrGen struct {
 	u      int
 	masked bool
 	mask   vm.Mask
-	acc    [2][]vm.Vec
+	acc    [][]vm.Vec // [row][vector]
 }
 
 func genCSRTile(m vm.Machine, u int, masked bool) {
-	L := m.Lanes()
 	rows := CSRRows(u, m.VecRegs())
 	name := CSRFuncName(m.ISA(), u, masked)
-	doc := fmt.Sprintf("%s runs the CSR tile kernel on %d columns (%d vectors), %d rows interleaved", name, u*L, u, rows)
+	doc := fmt.Sprintf("%s runs the CSR tile kernel on %d columns (%d vectors), %d rows interleaved", name, u*m.Lanes(), u, rows)
 	if masked {
 		doc += "; the last vector is masked to tail lanes"
 	}
@@ -110,7 +113,8 @@ func genCSRTile(m vm.Machine, u int, masked bool) {
 	if masked {
 		g.mask = m.TailMask(m.Param("tail"))
 	}
-	for r := 0; r < rows; r++ {
+	g.acc = make([][]vm.Vec, rows)
+	for r := range g.acc {
 		for j := 0; j < u; j++ {
 			g.acc[r] = append(g.acc[r], m.Vec())
 		}
@@ -118,85 +122,108 @@ func genCSRTile(m vm.Machine, u int, masked bool) {
 	i := m.GP()
 	m.MovImm(i, 0)
 	exit := m.NewLabel("exit")
-	single := m.NewLabel("single")
-
-	if rows == 2 {
-		top := m.NewLabel("pair")
-		m.Bind(top)
-		left := m.Param("nrows")
-		m.Sub(left, i)
-		m.BrImm(left, vm.LT, 2, single)
-
-		c0, c1 := m.GP(), m.GP()
-		m.Load(c0, vm.Idx(cnt, i, 4), 4)
-		m.Load(c1, vm.Idx(cnt, i, 4).Off(4), 4)
-		y1 := g.nextRow(y)
-		g.init(0, y)
-		g.init(1, y1)
-		end1 := m.GP()
-		m.Mov(end1, c0)
-		m.Add(end1, c1)
-		common := c1 // c1 is dead after end1: reuse it as min(c0, c1)
-		m.Min(common, c0)
-		q, q1 := m.GP(), m.GP()
-		m.MovImm(q, 0)
-		m.Mov(q1, c0)
-
-		rem := m.NewLabel("rem")
-		loop := m.NewLabel("both")
-		m.BrImm(common, vm.LE, 0, rem)
-		m.Bind(loop)
-		{
-			t0, t1 := m.GP(), m.GP()
-			m.Load(t0, vm.Idx(offs, q, 2), 2)
-			m.Load(t1, vm.Idx(offs, q1, 2), 2)
-			b0, b1 := m.Vec(), m.Vec()
-			m.Load1(b0, vm.Idx(vals, q, 4))
-			m.Load1(b1, vm.Idx(vals, q1, 4))
-			for j := 0; j < u; j++ {
-				m.FMAMem(g.acc[0][j], b0, vm.Idx(x, t0, 1).Off(j*L*4))
-				m.FMAMem(g.acc[1][j], b1, vm.Idx(x, t1, 1).Off(j*L*4))
-			}
-			m.AddImm(q, 1)
-			m.AddImm(q1, 1)
-			m.Br(q, vm.LT, common, loop)
-		}
-		m.Bind(rem)
-		g.rowLoop(0, vals, offs, x, q, c0)
-		g.rowLoop(1, vals, offs, x, q1, end1)
-
-		g.store(0, y, cnt, i, 0)
-		y1 = g.nextRow(y)
-		g.store(1, y1, cnt, i, 1)
-		m.Lea(vals, vm.Idx(vals, end1, 4))
-		m.Lea(offs, vm.Idx(offs, end1, 2))
-		m.Mov(y, y1)
-		g.advance(y)
-		m.AddImm(i, 2)
-		m.Jmp(top)
-	}
-
-	// One row at a time (the last odd row, or every row when pairs do not fit).
-	m.Bind(single)
-	{
-		left := m.Param("nrows")
-		m.Sub(left, i)
-		m.BrImm(left, vm.LE, 0, exit)
-		c0 := m.GP()
-		m.Load(c0, vm.Idx(cnt, i, 4), 4)
-		g.init(0, y)
-		q := m.GP()
-		m.MovImm(q, 0)
-		g.rowLoop(0, vals, offs, x, q, c0)
-		g.store(0, y, cnt, i, 0)
-		m.Lea(vals, vm.Idx(vals, c0, 4))
-		m.Lea(offs, vm.Idx(offs, c0, 2))
-		g.advance(y)
-		m.AddImm(i, 1)
-		m.Jmp(single)
+	// Groups of R rows while at least R remain, then R/2, …, 1.
+	for r := rows; r >= 1; r /= 2 {
+		g.group(r, vals, offs, cnt, x, y, i, exit)
 	}
 	m.Bind(exit)
 	m.Ret()
+}
+
+// group emits the loop over groups of R rows: their common entries in lockstep (R·U
+// chains), then each row's remainder alone, then the R stores.
+func (g *csrGen) group(R int, vals, offs, cnt, x, y, i vm.Reg, exit vm.Label) {
+	m := g.m
+	L := m.Lanes()
+	top, next := m.NewLabel("group"), m.NewLabel("fewer")
+	m.Bind(top)
+	left := m.Param("nrows")
+	m.Sub(left, i)
+	if R == 1 {
+		m.BrImm(left, vm.LT, 1, exit)
+	} else {
+		m.BrImm(left, vm.LT, int64(R), next)
+	}
+	// q[r] = first entry of row r (relative to vals/offs); common = min counts.
+	q := make([]vm.Reg, R)
+	common := m.GP()
+	for r := 0; r < R; r++ {
+		q[r] = m.GP()
+		if r == 0 {
+			m.MovImm(q[0], 0)
+			m.Load(common, vm.Idx(cnt, i, 4), 4)
+			continue
+		}
+		c := m.GP()
+		m.Load(c, vm.Idx(cnt, i, 4).Off(4*(r-1)), 4)
+		m.Mov(q[r], q[r-1])
+		m.Add(q[r], c)
+		c2 := m.GP()
+		m.Load(c2, vm.Idx(cnt, i, 4).Off(4*r), 4)
+		m.Min(common, c2)
+	}
+	yr := y
+	for r := 0; r < R; r++ {
+		if r > 0 {
+			yr = g.nextRow(yr)
+		}
+		g.init(r, yr)
+	}
+	rem := m.NewLabel("rem")
+	loop := m.NewLabel("lock")
+	m.BrImm(common, vm.LE, 0, rem)
+	m.Bind(loop)
+	{
+		ts := make([]vm.Reg, R)
+		bs := make([]vm.Vec, R)
+		for r := 0; r < R; r++ {
+			ts[r] = m.GP()
+			m.Load(ts[r], vm.Idx(offs, q[r], 2), 2)
+			bs[r] = m.Vec()
+			m.Load1(bs[r], vm.Idx(vals, q[r], 4))
+		}
+		for j := 0; j < g.u; j++ {
+			for r := 0; r < R; r++ {
+				m.FMAMem(g.acc[r][j], bs[r], vm.Idx(x, ts[r], 1).Off(j*L*4))
+			}
+		}
+		for r := 0; r < R; r++ {
+			m.AddImm(q[r], 1)
+		}
+		m.Br(q[0], vm.LT, common, loop)
+	}
+	m.Bind(rem)
+	// Row r ends where row r+1 starts: q[r+1] − common; the last row ends at
+	// q[R−1] − common + cnt[i+R−1].
+	for r := 0; r < R; r++ {
+		end := m.GP()
+		if r < R-1 {
+			m.Mov(end, q[r+1])
+			m.Sub(end, common)
+		} else {
+			m.Load(end, vm.Idx(cnt, i, 4).Off(4*r), 4)
+			m.Add(end, q[r])
+			m.Sub(end, common)
+		}
+		g.rowLoop(r, vals, offs, x, q[r], end)
+		if r == R-1 {
+			yr := y
+			for rr := 0; rr < R; rr++ {
+				if rr > 0 {
+					yr = g.nextRow(yr)
+				}
+				g.store(rr, yr, i, rr)
+			}
+			m.Lea(vals, vm.Idx(vals, end, 4))
+			m.Lea(offs, vm.Idx(offs, end, 2))
+		}
+	}
+	for r := 0; r < R; r++ {
+		g.advance(y)
+	}
+	m.AddImm(i, int64(R))
+	m.Jmp(top)
+	m.Bind(next)
 }
 
 // nextRow returns a fresh register holding y + ldy·4 bytes.
@@ -256,10 +283,9 @@ func (g *csrGen) rowLoop(r int, vals, offs, x, q, end vm.Reg) {
 }
 
 // store applies the epilogue to row r (index i+dr) and writes it at y.
-func (g *csrGen) store(r int, y, cnt, i vm.Reg, dr int) {
+func (g *csrGen) store(r int, y, i vm.Reg, dr int) {
 	m := g.m
 	L := m.Lanes()
-	_ = cnt
 	flags := m.Param("flags")
 	nobias := m.NewLabel("nobias")
 	m.BrBits(flags, CSRBias, false, nobias)

@@ -1,0 +1,160 @@
+package asm
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/ref"
+)
+
+// CSR × vector (N = 1, decoding one token), row-oriented (gen/kernels/spmv.go): each row is a
+// sparse dot product over gathered X values with vector partial sums. Bytes decide at N = 1,
+// so the plan stores 16-bit column indices when K ≤ 65536 (6 bytes per nonzero; family
+// spmv_csr_i16_*) and 32-bit ones otherwise (spmv_csr_i32_*). The index stream is padded
+// with one vector of zeros (the AVX2 tail reads whole index vectors; the gather itself is
+// masked). The summation order (lane partial sums, then a fixed reduction tree) depends on
+// the plan only. For N > 1 the kernel runs column by column (a fallback: dispatch prefers the
+// tile families there).
+
+type spmvI16Func func(vals *float32, idx *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32)
+type spmvI32Func func(vals *float32, idx *uint32, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32)
+
+// spmvChunk bounds the entries of one assembly call (~100 µs even from DRAM).
+const spmvChunk = 1 << 17
+
+type spmvSpec struct {
+	name     string
+	isa      ISA
+	features Feature
+	bytes    int // index width: 2 or 4
+	lanes    int
+	f16      spmvI16Func
+	f32      spmvI32Func
+}
+
+var spmvSpecs []*spmvSpec
+
+func registerSpMV(s *spmvSpec) {
+	spmvSpecs = append(spmvSpecs, s)
+	Register(Family{
+		Name: s.name, Format: "csr", ISA: s.isa, Features: s.features, MinN: 1, MaxN: 1,
+		Pack: func(w formats.Matrix) (Kernel, error) {
+			c, ok := w.(*formats.CSR)
+			if !ok {
+				return nil, fmt.Errorf("%w: %s takes CSR, not %T", ErrNotApplicable, s.name, w)
+			}
+			return packSpMV(s, c)
+		},
+	})
+}
+
+type spmvKernel struct {
+	spec  *spmvSpec
+	m, k  int
+	vals  []float32
+	idx16 []uint16
+	idx32 []uint32
+	cnt   []uint32
+	start []int64
+	cost  []int64
+	pool  sync.Pool
+}
+
+func packSpMV(s *spmvSpec, w *formats.CSR) (*spmvKernel, error) {
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	if s.bytes == 2 && w.Cols > 1<<16 {
+		return nil, fmt.Errorf("%w: %s needs K ≤ 65536, have %d", ErrNotApplicable, s.name, w.Cols)
+	}
+	nnz := len(w.Val)
+	k := &spmvKernel{spec: s, m: w.Rows, k: w.Cols,
+		vals: make([]float32, nnz+s.lanes), cnt: make([]uint32, w.Rows+1),
+		start: append([]int64(nil), w.RowPtr...), cost: make([]int64, w.Rows+1)}
+	copy(k.vals, w.Val)
+	if s.bytes == 2 {
+		k.idx16 = make([]uint16, nnz+s.lanes)
+		for i, c := range w.ColIdx {
+			k.idx16[i] = uint16(c)
+		}
+	} else {
+		k.idx32 = make([]uint32, nnz+s.lanes)
+		for i, c := range w.ColIdx {
+			k.idx32[i] = uint32(c)
+		}
+	}
+	for r := 0; r < w.Rows; r++ {
+		k.cnt[r] = uint32(w.RowPtr[r+1] - w.RowPtr[r])
+		k.cost[r+1] = k.cost[r] + int64(k.cnt[r]) + 1
+	}
+	return k, nil
+}
+
+func (k *spmvKernel) Name() string              { return k.spec.name }
+func (k *spmvKernel) ISA() ISA                  { return k.spec.isa }
+func (k *spmvKernel) Shape() (int, int)         { return k.m, k.k }
+func (k *spmvKernel) Units() int                { return k.m }
+func (k *spmvKernel) UnitRows(u int) (int, int) { return u, u + 1 }
+func (k *spmvKernel) UnitCost() []int64         { return k.cost }
+func (k *spmvKernel) PackedBytes() int64 {
+	return int64(len(k.vals))*4 + int64(len(k.idx16))*2 + int64(len(k.idx32))*4 + int64(len(k.cnt))*4 + int64(len(k.start))*8
+}
+
+func (k *spmvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) error {
+	if err := CheckRun(k, u0, u1, x, ldx, y, ldy, n, epi); err != nil {
+		return err
+	}
+	if n == 0 || u0 == u1 {
+		return nil
+	}
+	first, last, lo, hi, bias, post := csrEpilogue(epi)
+	flags := first | last
+	var dummy float32
+	var bp *[]float32
+	for j := 0; j < n; j++ {
+		xv := x[j:]
+		if ldx != 1 {
+			if bp == nil {
+				bp = k.xbuf()
+				defer k.pool.Put(bp)
+			}
+			xc := *bp
+			for kk := 0; kk < k.k; kk++ {
+				xc[kk] = x[kk*ldx+j]
+			}
+			xv = xc
+		}
+		for r := u0; r < u1; {
+			re := r + 1
+			for re < u1 && k.start[re+1]-k.start[r] <= spmvChunk {
+				re++
+			}
+			bptr := &dummy
+			if flags&csrBias != 0 {
+				bptr = &bias[r]
+			}
+			p := k.start[r]
+			if k.spec.bytes == 2 {
+				k.spec.f16(&k.vals[p], &k.idx16[p], &k.cnt[r], re-r, &xv[0], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
+			} else {
+				k.spec.f32(&k.vals[p], &k.idx32[p], &k.cnt[r], re-r, &xv[0], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
+			}
+			r = re
+		}
+		if post != ref.ActNone {
+			for r := u0; r < u1; r++ {
+				y[r*ldy+j] = ref.Activate(post, y[r*ldy+j], 0, 0)
+			}
+		}
+	}
+	return nil
+}
+
+func (k *spmvKernel) xbuf() *[]float32 {
+	if bp, ok := k.pool.Get().(*[]float32); ok && len(*bp) >= k.k {
+		return bp
+	}
+	b := make([]float32, max(k.k, 1))
+	return &b
+}

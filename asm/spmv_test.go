@@ -1,0 +1,125 @@
+package asm
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/ref"
+)
+
+func spmvRunnable(t *testing.T) []*spmvSpec {
+	var out []*spmvSpec
+	for _, s := range spmvSpecs {
+		if s.features&^hostFeatures() != 0 {
+			t.Logf("%s: CPU lacks %v, skipped", s.name, s.features&^hostFeatures())
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func packSpMVGuarded(t *testing.T, s *spmvSpec, w *formats.CSR, side guardSide) Kernel {
+	k, err := packSpMV(s, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.vals = guardCopy(t, k.vals, side)
+	k.cnt = guardCopy(t, k.cnt, side)
+	if k.idx16 != nil {
+		k.idx16 = guardCopy(t, k.idx16, side)
+	} else {
+		k.idx32 = guardCopy(t, k.idx32, side)
+	}
+	return k
+}
+
+func TestSpMVShapes(t *testing.T) {
+	r := rand.New(rand.NewSource(11))
+	type shape struct {
+		m, k        int
+		d           float64
+		empty, full int
+	}
+	shapes := []shape{
+		{1, 1, 1, -1, -1}, {1, 100, 0.4, -1, 0}, {6, 1, 0.5, 1, -1}, {7, 40, 0, -1, -1},
+		{19, 80, 0.3, 2, 11}, {5, 300, 0.1, 0, 3}, {33, 17, 0.9, 4, 5},
+	}
+	for _, s := range spmvRunnable(t) {
+		for si, sh := range shapes {
+			w := randCSR(r, sh.m, sh.k, sh.d, sh.empty, sh.full)
+			for _, side := range []guardSide{guardAfter, guardBefore} {
+				kern := packSpMVGuarded(t, s, w, side)
+				for ei, epi := range csrEpilogues(r, sh.m) {
+					n, ldx, ldy := 1, 1, 1
+					if ei%3 == 1 {
+						ldx, ldy = 3, 2
+					}
+					if ei%4 == 3 {
+						n, ldx, ldy = 3, 4, 5 // the column-by-column fallback
+					}
+					csrCase(t, kern, w, r, n, ldx, ldy, epi, side)
+				}
+				_ = si
+			}
+		}
+	}
+}
+
+func TestSpMVNaNAndApplicability(t *testing.T) {
+	r := rand.New(rand.NewSource(12))
+	w := randCSR(r, 3, 40, 0.5, -1, 1)
+	for _, s := range spmvRunnable(t) {
+		kern, err := packSpMV(s, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := make([]float32, 40)
+		x[7] = float32(math.Inf(1))
+		y := make([]float32, 3)
+		for _, epi := range []*ref.Epilogue{{Act: ref.ActReLU}, {Act: ref.ActClamp, Lo: -1, Hi: 1}} {
+			w.Val[w.RowPtr[1]+7] = 0 // row 1 is full: 0·Inf = NaN must reach Y[1]
+			kern, _ = packSpMV(s, w)
+			if err := kern.Run(0, 3, x, 1, y, 1, 1, epi); err != nil {
+				t.Fatal(err)
+			}
+			if !math.IsNaN(float64(y[1])) {
+				t.Errorf("%s %v: NaN did not propagate, got %v", s.name, epi.Act, y[1])
+			}
+		}
+		big := &formats.CSR{Rows: 1, Cols: 70000, RowPtr: []int64{0, 1}, ColIdx: []int32{69999}, Val: []float32{2}}
+		k2, err := packSpMV(s, big)
+		if s.bytes == 2 {
+			if err == nil {
+				t.Errorf("%s accepted K = 70000", s.name)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		xb := make([]float32, 70000)
+		xb[69999] = 3
+		yb := make([]float32, 1)
+		if err := k2.Run(0, 1, xb, 1, yb, 1, 1, nil); err != nil || yb[0] != 6 {
+			t.Errorf("%s: K = 70000 gave %v, %v; want 6", s.name, yb[0], err)
+		}
+		_ = kern
+	}
+}
+
+func TestSpMVLongRows(t *testing.T) {
+	// Rows longer than a chunk call, and every length mod 2·Lanes.
+	r := rand.New(rand.NewSource(13))
+	for _, s := range spmvRunnable(t) {
+		for _, k := range []int{31, 32, 33, 47, 48, 49, 64, 65} {
+			w := randCSR(r, 4, k, 1, -1, -1)
+			kern, _ := packSpMV(s, w)
+			csrCase(t, kern, w, r, 1, 1, 1, nil, guardAfter)
+		}
+		_ = fmt.Sprint
+	}
+}

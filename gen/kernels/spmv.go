@@ -1,0 +1,169 @@
+package kernels
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sparsegen/sparsegen/gen/vm"
+)
+
+// SpMV: CSR × one column (N = 1), row-oriented. For each row i < nrows:
+//
+//	s = Σ_p vals[p] · x[idx[p]]    (Lanes()-wide partial sums: two vector accumulators over
+//	                                 chunks of Lanes() entries, a masked last chunk, then
+//	                                 ReduceAdd's fixed tree)
+//	if flags&CSRBias:  s += bias[i]
+//	if flags&CSRLoadY: s += y[i]    (Accumulate)
+//	if flags&CSRClamp: s = min(max(s, lo), hi)
+//	y[i·ldy] = s
+//
+// vals and idx run through the rows' entries in order; idx holds 16-bit column indices when
+// K ≤ 65536 (6 bytes per nonzero), else 32-bit. x is a contiguous K-vector (the driver
+// copies a strided X column first). The AVX2 lowering reads whole index vectors in the
+// masked last chunk, so the plan pads the index stream with Lanes() entries. The order of
+// the sum depends on the packed plan only.
+
+// SpMVParams is the signature of the SpMV functions (idx is *uint16 or *uint32).
+func SpMVParams(bytes int) []vm.Param {
+	ik := vm.PtrU16
+	if bytes == 4 {
+		ik = vm.PtrU32
+	}
+	return []vm.Param{
+		{Name: "vals", Kind: vm.PtrF32}, {Name: "idx", Kind: ik}, {Name: "cnt", Kind: vm.PtrU32},
+		{Name: "nrows", Kind: vm.Int}, {Name: "x", Kind: vm.PtrF32}, {Name: "y", Kind: vm.PtrF32},
+		{Name: "ldy", Kind: vm.Int}, {Name: "flags", Kind: vm.Int}, {Name: "bias", Kind: vm.PtrF32},
+		{Name: "lo", Kind: vm.F32}, {Name: "hi", Kind: vm.F32},
+	}
+}
+
+// SpMVFuncName names the SpMV function for isa and index width.
+func SpMVFuncName(isa string, bytes int) string {
+	return fmt.Sprintf("spmv%sI%d", ident(isa), bytes*8)
+}
+
+// SpMV is the family; machines without gathers (vm.GatherMachine) get no functions.
+var SpMV = Family{
+	File: "spmv",
+	Gen: func(m vm.Machine) {
+		g, ok := m.(vm.GatherMachine)
+		if !ok {
+			return
+		}
+		genSpMV(g, 2)
+		genSpMV(g, 4)
+	},
+	Table: func(isa, features string) string {
+		id := ident(isa)
+		var b strings.Builder
+		fmt.Fprintf(&b, "// spmv%sFeatures are the CPU features the spmv%[1]s functions use.\nconst spmv%[1]sFeatures = %[2]s\n\n", id, features)
+		fmt.Fprintf(&b, "// spmv%sLanes is the vector width in float32 lanes (the index-stream padding).\nconst spmv%[1]sLanes = %d\n\n", id, lanesOf(isa))
+		return b.String()
+	},
+}
+
+func init() { Register(SpMV) }
+
+func genSpMV(m vm.GatherMachine, bytes int) {
+	L := m.Lanes()
+	name := SpMVFuncName(m.ISA(), bytes)
+	m.Func(name, fmt.Sprintf("%s computes y = epi(W·x) for nrows packed CSR rows with %d-bit column indices.", name, bytes*8), SpMVParams(bytes))
+	vals, idx, cnt := m.Param("vals"), m.Param("idx"), m.Param("cnt")
+	x, y := m.Param("x"), m.Param("y")
+	i := m.GP()
+	m.MovImm(i, 0)
+	a0, a1 := m.Vec(), m.Vec()
+	exit, row := m.NewLabel("exit"), m.NewLabel("row")
+
+	m.Bind(row)
+	left := m.Param("nrows")
+	m.Sub(left, i)
+	m.BrImm(left, vm.LE, 0, exit)
+	c := m.GP()
+	m.Load(c, vm.Idx(cnt, i, 4), 4)
+	q := m.GP()
+	m.MovImm(q, 0)
+	m.Zero(a0)
+	m.Zero(a1)
+	chunk := func(acc vm.Vec, disp int, k *vm.Mask) {
+		iv, xv, wv := m.Vec(), m.Vec(), m.Vec()
+		m.LoadIdx(iv, vm.Idx(idx, q, bytes).Off(disp*bytes), bytes, k)
+		m.Gather(xv, x, iv, 4, k)
+		if k == nil {
+			m.LoadV(wv, vm.Idx(vals, q, 4).Off(disp*4))
+		} else {
+			m.LoadVMask(wv, vm.Idx(vals, q, 4).Off(disp*4), *k)
+		}
+		m.FMA(acc, wv, xv)
+	}
+	// Pairs of full chunks.
+	two, one, tail, sum := m.NewLabel("two"), m.NewLabel("one"), m.NewLabel("tail"), m.NewLabel("sum")
+	lim := m.GP()
+	m.Mov(lim, c)
+	m.AddImm(lim, int64(-2*L))
+	m.Br(q, vm.GT, lim, one)
+	m.Bind(two)
+	chunk(a0, 0, nil)
+	chunk(a1, L, nil)
+	m.AddImm(q, int64(2*L))
+	m.Br(q, vm.LE, lim, two)
+	m.Bind(one)
+	lim1 := m.GP()
+	m.Mov(lim1, c)
+	m.AddImm(lim1, int64(-L))
+	m.Br(q, vm.GT, lim1, tail)
+	chunk(a0, 0, nil)
+	m.AddImm(q, int64(L))
+	m.Bind(tail)
+	rem := m.GP()
+	m.Mov(rem, c)
+	m.Sub(rem, q)
+	m.BrImm(rem, vm.LE, 0, sum)
+	k := m.TailMask(rem)
+	chunk(a1, 0, &k)
+	m.Bind(sum)
+	m.VAdd(a0, a1)
+	m.ReduceAdd(a0)
+
+	flags := m.Param("flags")
+	nobias := m.NewLabel("nobias")
+	m.BrBits(flags, CSRBias, false, nobias)
+	{
+		bias := m.Param("bias")
+		b := m.Vec()
+		m.Load1(b, vm.Idx(bias, i, 4))
+		m.VAdd(a0, b)
+	}
+	m.Bind(nobias)
+	flags = m.Param("flags")
+	noacc := m.NewLabel("noacc")
+	m.BrBits(flags, CSRLoadY, false, noacc)
+	{
+		b := m.Vec()
+		m.Load1(b, vm.At(y, 0))
+		m.VAdd(a0, b)
+	}
+	m.Bind(noacc)
+	flags = m.Param("flags")
+	noclamp := m.NewLabel("noclamp")
+	m.BrBits(flags, CSRClamp, false, noclamp)
+	{
+		lo, hi := m.Vec(), m.Vec()
+		m.ParamF32(lo, "lo")
+		m.ParamF32(hi, "hi")
+		m.VMax(a0, lo)
+		m.VMin(a0, hi)
+	}
+	m.Bind(noclamp)
+	m.StoreLane0(vm.At(y, 0), a0)
+
+	m.Lea(vals, vm.Idx(vals, c, 4))
+	m.Lea(idx, vm.Idx(idx, c, bytes))
+	ldy := m.Param("ldy")
+	m.Shl(ldy, 2)
+	m.Add(y, ldy)
+	m.AddImm(i, 1)
+	m.Jmp(row)
+	m.Bind(exit)
+	m.Ret()
+}
