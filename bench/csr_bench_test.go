@@ -89,6 +89,13 @@ func csrCaseFor(s Shape, sp int, layer int) *csrCase {
 	return c
 }
 
+// csrDropCases frees the cached matrices (the large shapes need GBs across sparsities).
+func csrDropCases() {
+	csrCasesMu.Lock()
+	clear(csrCases)
+	csrCasesMu.Unlock()
+}
+
 func (c *csrCase) denseW() *formats.Dense {
 	if c.dense == nil {
 		c.dense = c.w.ToDense()
@@ -201,6 +208,7 @@ func benchCSR(b *testing.B, cold bool) {
 				continue
 			}
 			b.Run(fmt.Sprintf("%s/s%02d", s.Name, sp), func(b *testing.B) {
+				defer csrDropCases()
 				layers := 1
 				if cold {
 					// Enough layers that the packed weights (~6 B per nonzero, 4 B per dense
@@ -218,11 +226,16 @@ func benchCSR(b *testing.B, cold bool) {
 					x[i] = float32(i%7) * 0.25
 				}
 				y := make([]float32, s.M*s.N)
+				packed := map[string][]asm.Kernel{} // packed once per (shape, sparsity), not per b.N
 				for _, f := range csrFamilies(s.N) {
 					b.Run(f.Name, func(b *testing.B) {
-						ks := make([]asm.Kernel, layers)
-						for l := range ks {
-							ks[l] = csrKernel(b, f, cases[l].w)
+						ks, ok := packed[f.Name]
+						if !ok {
+							ks = make([]asm.Kernel, layers)
+							for l := range ks {
+								ks[l] = csrKernel(b, f, cases[l].w)
+							}
+							packed[f.Name] = ks
 						}
 						b.ResetTimer()
 						for i := 0; i < b.N; i++ {
@@ -239,12 +252,17 @@ func benchCSR(b *testing.B, cold bool) {
 				if cold {
 					dlayers = max(2, int(2.2*float64(L3Bytes())/(float64(s.M)*float64(s.K)*4))+1)
 				}
+				var dk asm.Kernel
 				if df, ok := bestDense(); ok && (only == nil || only["dense"]) && !cold {
 					b.Run("dense", func(b *testing.B) {
-						k, err := df.Pack(cases[0].denseW())
-						if err != nil {
-							b.Fatal(err)
+						if dk == nil {
+							k, err := df.Pack(cases[0].denseW())
+							if err != nil {
+								b.Fatal(err)
+							}
+							dk = k
 						}
+						k := dk
 						b.ResetTimer()
 						for i := 0; i < b.N; i++ {
 							if err := k.Run(0, k.Units(), x, s.N, y, s.N, s.N, nil); err != nil {
