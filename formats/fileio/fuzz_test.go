@@ -2,9 +2,9 @@ package fileio
 
 import (
 	"archive/zip"
-	"io"
 	"bytes"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"testing"
 
