@@ -122,12 +122,19 @@ var (
 	dtU8  = dtype{kind: 'u', size: 1}
 )
 
-// floatsFrom converts n elements of raw (dtype d, a float type) to float32. It reports
+// floatsFrom converts len(dst) elements of raw (dtype d: a float type, or kind 'B' for
+// bfloat16) to float32. It reports
 // whether a finite float64 value overflowed to ±Inf.
 func floatsFrom(d dtype, raw []byte, dst []float32) (overflow bool) {
 	o := d.order()
 	switch d.size {
 	case 2:
+		if d.kind == 'B' { // bfloat16 (safetensors only)
+			for i := range dst {
+				dst[i] = bf16ToF32(o.Uint16(raw[2*i:]))
+			}
+			return false
+		}
 		for i := range dst {
 			dst[i] = f16ToF32(o.Uint16(raw[2*i:]))
 		}

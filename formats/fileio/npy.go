@@ -31,13 +31,15 @@ const (
 	maxRank = 32
 )
 
-// array is one parsed .npy array: its dtype, shape and raw element bytes (C order unless
-// fortran is set).
+// array is one parsed .npy array: its dtype, shape and either its raw element bytes or,
+// when read as floats, its values converted to float32 (C order unless fortran is set).
 type array struct {
-	dt      dtype
-	shape   []int
-	fortran bool
-	raw     []byte
+	dt       dtype
+	shape    []int
+	fortran  bool
+	raw      []byte
+	f32      []float32
+	overflow bool // a finite float64 became ±Inf in f32
 }
 
 func (a *array) count() int {
@@ -320,8 +322,11 @@ func mulChecked(a, b int64) (int64, bool) {
 
 // readNPY parses one .npy array from r, which holds exactly avail bytes. It checks the
 // element bytes the header claims against avail before allocating anything, and refuses
-// trailing bytes.
-func readNPY(r io.Reader, avail int64) (*array, error) {
+// trailing bytes. asFloat converts a float array to float32 while streaming (no copy of
+// the raw bytes is kept) and refuses other dtypes. trusted says avail is a real byte count
+// (a file), so the output may be allocated at once; otherwise (a decompressing stream) it
+// grows as data arrives.
+func readNPY(r io.Reader, avail int64, asFloat, trusted bool) (*array, error) {
 	h, used, err := readNPYHeader(r, avail)
 	if err != nil {
 		return nil, err
@@ -333,11 +338,53 @@ func readNPY(r io.Reader, avail int64) (*array, error) {
 	if h.nbytes < left {
 		return nil, bad("npy: %d trailing bytes after the %d data bytes of shape %v", left-h.nbytes, h.nbytes, h.shape)
 	}
-	raw, err := readExactly(r, h.nbytes)
+	a := &array{dt: h.dt, shape: h.shape, fortran: h.fortran}
+	if asFloat {
+		if !h.dt.isFloat() {
+			return nil, bad("npy: dtype %s is not float16, float32 or float64", h.descr)
+		}
+		a.f32, a.overflow, err = readFloats(r, h.dt, h.nbytes/int64(h.dt.size), trusted)
+	} else {
+		a.raw, err = readExactly(r, h.nbytes)
+	}
 	if err != nil {
 		return nil, bad("npy: reading %d data bytes: %v", h.nbytes, err)
 	}
-	return &array{dt: h.dt, shape: h.shape, fortran: h.fortran, raw: raw}, nil
+	return a, nil
+}
+
+// readFloats reads n elements of the float dtype dt from r and converts them to float32
+// chunk by chunk. Unless trusted, the output grows (doubling, capped at n) as data arrives.
+func readFloats(r io.Reader, dt dtype, n int64, trusted bool) ([]float32, bool, error) {
+	const chunk = 16 << 10 // elements per read
+	if n > int64(math.MaxInt) {
+		return nil, false, fmt.Errorf("%d elements exceed this platform's address space", n)
+	}
+	c := n
+	if !trusted {
+		c = min(n, 4<<20)
+	}
+	out := make([]float32, 0, c)
+	buf := make([]byte, min(n, chunk)*int64(dt.size))
+	overflow := false
+	for int64(len(out)) < n {
+		k := int(min(chunk, n-int64(len(out))))
+		b := buf[:k*dt.size]
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, false, err
+		}
+		if cap(out)-len(out) < k {
+			nb := make([]float32, len(out), min(2*int64(cap(out))+int64(k), n))
+			copy(nb, out)
+			out = nb
+		}
+		l := len(out)
+		out = out[:l+k]
+		if floatsFrom(dt, b, out[l:]) {
+			overflow = true
+		}
+	}
+	return out, overflow, nil
 }
 
 // readExactly reads n bytes, growing its buffer in chunks so that a source that ends early
@@ -370,11 +417,11 @@ func readExactly(r io.Reader, n int64) ([]byte, error) {
 	return buf, nil
 }
 
-// toDense converts a float array of rank 1 (1×K) or 2 to a Dense, transposing Fortran
-// order into row-major.
-func (a *array) toDense(what string) (*formats.Dense, bool, error) {
-	if !a.dt.isFloat() {
-		return nil, false, bad("%s: dtype %s is not float16, float32 or float64", what, a.dt)
+// toDense converts a float array (read with asFloat) of rank 1 (1×K) or 2 to a Dense,
+// transposing Fortran order into row-major.
+func (a *array) toDense(what string) (*formats.Dense, error) {
+	if !a.dt.isFloat() || a.f32 == nil && a.count() > 0 {
+		return nil, bad("%s: dtype %s is not float16, float32 or float64", what, a.dt)
 	}
 	var rows, cols int
 	switch len(a.shape) {
@@ -383,16 +430,13 @@ func (a *array) toDense(what string) (*formats.Dense, bool, error) {
 	case 2:
 		rows, cols = a.shape[0], a.shape[1]
 	default:
-		return nil, false, bad("%s: %d-D array with shape %v; want 2-D (or 1-D as 1×K)", what, len(a.shape), a.shape)
+		return nil, bad("%s: %d-D array with shape %v; want 2-D (or 1-D as 1×K)", what, len(a.shape), a.shape)
 	}
-	n := rows * cols // bounded by the byte count checked against the file
-	data := make([]float32, n)
-	overflow := floatsFrom(a.dt, a.raw, data)
+	data := a.f32[:rows*cols] // the length was checked against the file
 	if a.fortran && rows > 1 && cols > 1 {
-		t := make([]float32, n)
+		t := make([]float32, len(data))
 		for j := 0; j < cols; j++ {
-			col := data[j*rows : (j+1)*rows]
-			for i, v := range col {
+			for i, v := range data[j*rows : (j+1)*rows] {
 				t[i*cols+j] = v
 			}
 		}
@@ -400,9 +444,9 @@ func (a *array) toDense(what string) (*formats.Dense, bool, error) {
 	}
 	d, err := formats.NewDense(rows, cols, data)
 	if err != nil {
-		return nil, false, bad("%s: %v", what, err)
+		return nil, bad("%s: %v", what, err)
 	}
-	return d, overflow, nil
+	return d, nil
 }
 
 // ints converts an integer array of any rank to int64.
@@ -557,7 +601,7 @@ func ReadNPY(r io.ReaderAt, size int64) (*formats.Dense, Info, error) {
 	if size < 0 {
 		return nil, Info{}, bad("npy: negative size")
 	}
-	a, err := readNPY(io.NewSectionReader(r, 0, size), size)
+	a, err := readNPY(io.NewSectionReader(r, 0, size), size, true, true)
 	if err != nil {
 		return nil, Info{}, err
 	}
@@ -569,7 +613,7 @@ func arrayDense(a *array, container, name string) (*formats.Dense, Info, error) 
 	if name != "" {
 		what += " " + strconv.Quote(name)
 	}
-	d, overflow, err := a.toDense(what)
+	d, err := a.toDense(what)
 	if err != nil {
 		return nil, Info{}, err
 	}
@@ -577,7 +621,7 @@ func arrayDense(a *array, container, name string) (*formats.Dense, Info, error) 
 	if a.fortran && d.Rows > 1 && d.Cols > 1 {
 		info.Notes = append(info.Notes, "Fortran-order array transposed into row-major C order")
 	}
-	if overflow {
+	if a.overflow {
 		info.Notes = append(info.Notes, "some finite float64 values overflowed to ±Inf in float32")
 	}
 	return d, info, nil

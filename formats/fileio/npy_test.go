@@ -208,3 +208,36 @@ func TestHalfConversions(t *testing.T) {
 	assert.True(t, math.IsNaN(float64(bf16ToF32(nan))))
 	assert.Equal(t, uint16(0x7f80), f32ToBF16(float32(math.Inf(1))))
 }
+
+func TestStreamingReaders(t *testing.T) {
+	// readExactly beyond its 16 MiB chunk, and a source that ends early.
+	n := int64(40 << 20)
+	src := make([]byte, n)
+	for i := range src {
+		src[i] = byte(i * 7)
+	}
+	got, err := readExactly(bytes.NewReader(src), n)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(src, got))
+	_, err = readExactly(bytes.NewReader(src[:n-1]), n)
+	require.Error(t, err)
+	// readFloats past its initial untrusted capacity (4 Mi elements), exactly and short.
+	m := int64(5<<20 + 3)
+	fb := encodeFloats(dtF32, func() []float32 {
+		v := make([]float32, m)
+		for i := range v {
+			v[i] = float32(i)
+		}
+		return v
+	}())
+	for _, trusted := range []bool{false, true} {
+		f, over, err := readFloats(bytes.NewReader(fb), dtF32, m, trusted)
+		require.NoError(t, err)
+		require.False(t, over)
+		require.Len(t, f, int(m))
+		require.Equal(t, float32(m-1), f[m-1])
+		require.Equal(t, float32(4<<20), f[4<<20])
+		_, _, err = readFloats(bytes.NewReader(fb[:len(fb)-1]), dtF32, m, trusted)
+		require.Error(t, err)
+	}
+}

@@ -156,7 +156,12 @@ func (z *NPZ) List() ([]ArrayInfo, error) {
 
 // array reads one whole array. Reads are capped at the entry's uncompressed size and the
 // entry must then end (its CRC is checked by archive/zip at the end).
-func (z *NPZ) array(name string) (*array, error) {
+func (z *NPZ) array(name string) (*array, error) { return z.read(name, false) }
+
+// floats reads one float array, converting to float32 as it streams.
+func (z *NPZ) floats(name string) (*array, error) { return z.read(name, true) }
+
+func (z *NPZ) read(name string, asFloat bool) (*array, error) {
 	f, err := z.entry(name)
 	if err != nil {
 		return nil, err
@@ -167,7 +172,7 @@ func (z *NPZ) array(name string) (*array, error) {
 	}
 	defer rc.Close()
 	u := int64(f.UncompressedSize64)
-	a, err := readNPY(io.LimitReader(rc, u), u)
+	a, err := readNPY(io.LimitReader(rc, u), u, asFloat, false)
 	if err != nil {
 		return nil, fmt.Errorf("npz %q: %w", name, err)
 	}
@@ -191,7 +196,7 @@ func (z *NPZ) array(name string) (*array, error) {
 
 // Dense reads one float array as a Dense (2-D, or 1-D as 1×K; Fortran order transposed).
 func (z *NPZ) Dense(name string) (*formats.Dense, Info, error) {
-	a, err := z.array(name)
+	a, err := z.floats(name)
 	if err != nil {
 		return nil, Info{}, err
 	}

@@ -267,18 +267,10 @@ func (s *Safetensors) Dense(name string) (*formats.Dense, Info, error) {
 	default:
 		return nil, Info{}, bad("safetensors: tensor %q has shape %v; want 2-D (or 1-D as 1×n)", name, t.info.Shape)
 	}
-	raw := make([]byte, t.end-t.begin) // checked against the file at open
-	if _, err := s.r.ReadAt(raw, s.base+t.begin); err != nil && !(err == io.EOF && len(raw) == 0) {
+	n := (t.end - t.begin) / int64(dt.size) // checked against the file at open
+	data, overflow, err := readFloats(io.NewSectionReader(s.r, s.base+t.begin, t.end-t.begin), dt, n, true)
+	if err != nil {
 		return nil, Info{}, bad("safetensors: reading tensor %q: %v", name, err)
-	}
-	data := make([]float32, rows*cols)
-	overflow := false
-	if dt.kind == 'B' {
-		for k := range data {
-			data[k] = bf16ToF32(binary.LittleEndian.Uint16(raw[2*k:]))
-		}
-	} else {
-		overflow = floatsFrom(dt, raw, data)
 	}
 	d, err := formats.NewDense(rows, cols, data)
 	if err != nil {

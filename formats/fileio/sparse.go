@@ -94,15 +94,14 @@ func (z *NPZ) readCSR() (formats.Matrix, Info, error) {
 	if err != nil {
 		return nil, Info{}, err
 	}
-	da, err := z.array("data")
+	da, err := z.floats("data")
 	if err != nil {
 		return nil, Info{}, err
 	}
 	if !da.dt.isFloat() || len(da.shape) != 1 {
 		return nil, Info{}, bad("npz csr: \"data\" is %s with shape %v; want 1-D float16/32/64", da.dt, da.shape)
 	}
-	val := make([]float32, da.count())
-	overflow := floatsFrom(da.dt, da.raw, val)
+	val, overflow := da.f32, da.overflow
 	info := Info{Container: "npz", Layout: "csr", DType: da.dt.String(), IndexDType: idt.String()}
 	c, err := canonRows("csr", rows, cols, 1, indptr, indices, val, &info)
 	if err != nil {
@@ -130,7 +129,7 @@ func (z *NPZ) readBSR() (formats.Matrix, Info, error) {
 	if err != nil {
 		return nil, Info{}, err
 	}
-	da, err := z.array("data")
+	da, err := z.floats("data")
 	if err != nil {
 		return nil, Info{}, err
 	}
@@ -164,8 +163,7 @@ func (z *NPZ) readBSR() (formats.Matrix, Info, error) {
 	if err != nil {
 		return nil, Info{}, err
 	}
-	val := make([]float32, da.count())
-	overflow := floatsFrom(da.dt, da.raw, val)
+	val, overflow := da.f32, da.overflow
 	info := Info{Container: "npz", Layout: "bsr", DType: da.dt.String(), IndexDType: idt.String()}
 	if da.shape[0] != len(indices) {
 		return nil, Info{}, bad("npz bsr: %d data blocks but %d indices", da.shape[0], len(indices))
@@ -222,7 +220,7 @@ func canonRows(kind string, rows, cols, w int, ptr, idx []int64, val []float32, 
 		for p := ptr[i]; p < ptr[i+1]; p++ {
 			j := idx[p]
 			if j < 0 || j >= int64(cols) {
-				return canon{}, bad("npz %s: %s %d, entry %d: column %d outside [0, %d)", kind, unit, i, p, j, cols)
+				return canon{}, bad("npz %s: %s %d, entry %d: %s %d outside [0, %d)", kind, unit, i, p, strings.TrimSuffix(unit, "row")+"column", j, cols)
 			}
 			if j <= prev {
 				unsorted++
@@ -316,7 +314,7 @@ func (z *NPZ) readNM() (formats.Matrix, Info, error) {
 		// With K = 0 no array bounds M; refuse absurd row counts rather than loop over them.
 		return nil, Info{}, bad("npz nm: %d rows of zero columns", rows)
 	}
-	da, err := z.array("data")
+	da, err := z.floats("data")
 	if err != nil {
 		return nil, Info{}, err
 	}
@@ -330,8 +328,7 @@ func (z *NPZ) readNM() (formats.Matrix, Info, error) {
 	if pa.dt.kind != 'u' || pa.dt.size != 1 || len(pa.shape) != 2 || pa.shape[0] != rows || pa.shape[1] != spr {
 		return nil, Info{}, bad("npz nm: \"pos\" is %s with shape %v; want |u1 (%d, %d)", pa.dt, pa.shape, rows, spr)
 	}
-	val := make([]float32, da.count())
-	overflow := floatsFrom(da.dt, da.raw, val)
+	val, overflow := da.f32, da.overflow
 	m, err := formats.NewNM(rows, cols, keep, group, val, append([]uint8(nil), pa.raw...))
 	if err != nil {
 		return nil, Info{}, bad("npz nm: %v", err)
