@@ -11,25 +11,30 @@ import (
 
 // CSR SpMM, channel-major (X K×N, Y M×N), DESIGN §5.
 //
-// Plan (PackCSR): the rows' entries are regrouped by K block: block b covers columns
-// [b·Kc, (b+1)·Kc) and holds, row after row, each row's entries in that block. Per entry the
-// plan stores its value and a 16-bit byte offset (c − b·Kc)·T·4 into an X panel of stride T
-// floats, so nothing depends on the caller's ldx. Kc is chosen by density with
-// Kc·T·4 ≤ 64 KiB (the offset range) and ≥ 32 KiB (the L1-resident part of the panel).
+// Plan (PackCSR): rows are grouped R at a time (R = 1, 2 or 4 by family, for R·U ≥ 8
+// independent FMA chains) and the entries regrouped by K block: block b covers columns
+// [b·Kc, (b+1)·Kc). Per (block, group) the rows' entries are padded to the group's longest
+// row and stored step-major (step s: the s-th entry of each row), so the kernel runs every
+// step on all R rows with no remainder loops. Per entry the plan stores its value and a
+// 16-bit byte offset (c − b·Kc)·T·4 into an X panel of stride T floats, so nothing depends on
+// the caller's ldx; padding entries are 0 and point at the zero row Kc of the block's panel.
+// Kc is chosen by density with (Kc+1)·T·4 ≤ 64 KiB (the offset range).
 //
-// Run: per tile of T columns, X[:, tile] is copied into a pooled K×T panel (zero-padded past
-// N), then for each K block the generated tile kernel runs over the rows in chunks of
-// bounded work (≤ ~100 µs per assembly call). The first block starts from zero (or from Y
-// with Accumulate); later blocks continue from the partial sums in Y; the last applies bias
-// and ReLU/clamp in the store; GELU/SiLU run as a Go pass over the finished tile.
+// Run: per tile of T columns, X[:, tile] is copied into a pooled panel ((Kc+1)·T floats per
+// block, zero-padded past N, a zero row per block), then for each K block the generated tile
+// kernel runs over the groups in chunks of bounded work (≤ ~100 µs per assembly call). The
+// first block starts from zero (or from Y with Accumulate); later blocks continue from the
+// partial sums in Y; the last applies bias and ReLU/clamp in the store; GELU/SiLU run as a
+// Go pass over the finished tile. A ragged last group (M % R ≠ 0) runs through a scratch
+// tile, so no kernel touches Y or bias past row M.
 //
 // Every Y element is one FMA chain over its row's entries in storage order, starting from 0
-// (or the old Y): its value depends on the plan only — not on the K blocking, tile width,
-// N split, unit split or ISA.
+// (or the old Y), plus exact +0 padding steps: its value depends on the weights only — not on
+// the K blocking, R, tile width, N split, unit split or ISA.
 
 // csrTileFunc is the generated CSR tile kernel (gen/kernels/csr.go documents it): one K
-// block of nrows packed rows, U vectors wide, with the fused epilogue.
-type csrTileFunc func(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32, tail int)
+// block of ngroups packed row groups, U vectors wide, with the fused epilogue.
+type csrTileFunc func(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32, tail int)
 
 // Flags of the CSR tile kernel (gen/kernels: CSRLoadY, CSRBias, CSRClamp).
 const (
@@ -42,26 +47,28 @@ const (
 // peak and stays under ~100 µs when X comes from L2.
 const csrChunkWork = 1 << 21
 
-// CSRPacked is a CSR matrix packed for the tile kernels of width T.
+// CSRPacked is a CSR matrix packed for the tile kernels of width T and row groups of R.
 type CSRPacked struct {
 	M, K   int
 	T      int // tile width in floats (the panel stride)
-	Kc     int // K block
+	R      int // rows per group
+	Groups int // ⌈M/R⌉ (the work units)
+	Kc     int // K block; the block's panel has Kc+1 rows (the last is zero)
 	Blocks int
-	Vals   []float32 // entries ordered (block, row, column); one padding value at the end
+	Vals   []float32 // entries ordered (block, group, step, row); one padding value at the end
 	Offs   []uint16  // byte offsets into the block's panel; one padding value at the end
-	Cnt    []uint32  // Blocks×M entry counts
-	Start  []int64   // Blocks×(M+1): first entry of (block, row)
-	Cost   []int64   // prefix sums per row of entries + 1
+	Cnt    []uint32  // Blocks×Groups steps (the longest row of the group in the block)
+	Start  []int64   // Blocks×(Groups+1): first entry of (block, group)
+	Cost   []int64   // prefix sums per group of entries + 1
 	nnz    int64
 }
 
 // CSRBlock returns the K block for tile width t and density d (entries per M·K): long
 // enough that a row segment holds ~16 entries, at least the L1 share (32 KiB of panel) and
-// at most the 16-bit offset range (64 KiB of panel).
+// at most the 16-bit offset range ((Kc+1)·t·4 ≤ 65536).
 func CSRBlock(k, t int, d float64) int {
-	lo := max(1, 32768/(4*t))
-	hi := max(1, 65536/(4*t))
+	hi := max(1, 65536/(4*t)-1)
+	lo := min(hi, max(1, 32768/(4*t)))
 	kc := hi
 	if d > 0 {
 		kc = int(math.Ceil(16 / d))
@@ -70,14 +77,17 @@ func CSRBlock(k, t int, d float64) int {
 	return min(kc, max(k, 1))
 }
 
-// PackCSR packs a validated CSR for tile width t (a multiple of 16, ≤ 128) and K block kc
-// (0 chooses by density; kc·t·4 must be ≤ 65536).
-func PackCSR(w *formats.CSR, t, kc int) (*CSRPacked, error) {
+// PackCSR packs a validated CSR for tile width t (a multiple of 8, ≤ 128), row groups of r
+// (1, 2 or 4) and K block kc (0 chooses by density; (kc+1)·t·4 must be ≤ 65536).
+func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
 	if t <= 0 || t%8 != 0 || t > 128 {
 		return nil, fmt.Errorf("asm: CSR tile width %d not a multiple of 8 in [8, 128]", t)
+	}
+	if r != 1 && r != 2 && r != 4 {
+		return nil, fmt.Errorf("asm: CSR row group %d not 1, 2 or 4", r)
 	}
 	m, k := w.Rows, w.Cols
 	nnz := int64(len(w.Val))
@@ -88,39 +98,55 @@ func PackCSR(w *formats.CSR, t, kc int) (*CSRPacked, error) {
 		}
 		kc = CSRBlock(k, t, d)
 	}
-	if kc <= 0 || int64(kc)*int64(t)*4 > 65536 {
+	if kc <= 0 || int64(kc+1)*int64(t)*4 > 65536 {
 		return nil, fmt.Errorf("asm: CSR K block %d × tile %d exceeds the 16-bit offset range", kc, t)
 	}
 	nb := max(1, (k+kc-1)/kc)
-	p := &CSRPacked{M: m, K: k, T: t, Kc: kc, Blocks: nb, nnz: nnz,
-		Vals: make([]float32, nnz+1), Offs: make([]uint16, nnz+1),
-		Cnt: make([]uint32, nb*m), Start: make([]int64, nb*(m+1)), Cost: make([]int64, m+1)}
-	for r := 0; r < m; r++ {
-		for q := w.RowPtr[r]; q < w.RowPtr[r+1]; q++ {
-			p.Cnt[int(w.ColIdx[q])/kc*m+r]++
+	ng := (m + r - 1) / r
+	p := &CSRPacked{M: m, K: k, T: t, R: r, Groups: ng, Kc: kc, Blocks: nb, nnz: nnz,
+		Cnt: make([]uint32, nb*ng), Start: make([]int64, nb*(ng+1)), Cost: make([]int64, ng+1)}
+	// Steps per (block, group): the longest row's count.
+	rowCnt := make([]uint32, nb)
+	for g := 0; g < ng; g++ {
+		var entries int64
+		for i := g * r; i < min(g*r+r, m); i++ {
+			clear(rowCnt)
+			for q := w.RowPtr[i]; q < w.RowPtr[i+1]; q++ {
+				rowCnt[int(w.ColIdx[q])/kc]++
+			}
+			for b, c := range rowCnt {
+				p.Cnt[b*ng+g] = max(p.Cnt[b*ng+g], c)
+			}
+			entries += w.RowPtr[i+1] - w.RowPtr[i]
 		}
-		p.Cost[r+1] = p.Cost[r] + (w.RowPtr[r+1] - w.RowPtr[r]) + 1
+		p.Cost[g+1] = p.Cost[g] + entries + 1
 	}
 	var s int64
 	for b := 0; b < nb; b++ {
-		for r := 0; r < m; r++ {
-			p.Start[b*(m+1)+r] = s
-			s += int64(p.Cnt[b*m+r])
+		for g := 0; g < ng; g++ {
+			p.Start[b*(ng+1)+g] = s
+			s += int64(p.Cnt[b*ng+g]) * int64(r)
 		}
-		p.Start[b*(m+1)+m] = s
+		p.Start[b*(ng+1)+ng] = s
 	}
-	fill := make([]int64, nb) // next free entry of the current row in each block
-	for r := 0; r < m; r++ {
-		for b := range fill {
-			fill[b] = p.Start[b*(m+1)+r]
-		}
-		for q := w.RowPtr[r]; q < w.RowPtr[r+1]; q++ {
+	p.Vals = make([]float32, s+1)
+	p.Offs = make([]uint16, s+1)
+	// Padding: weight 0 at the zero row Kc of each block's panel.
+	zeroOff := uint16(kc * t * 4)
+	for i := range p.Offs {
+		p.Offs[i] = zeroOff
+	}
+	step := make([]int64, nb) // next step of the current row in each block
+	for i := 0; i < m; i++ {
+		g, rr := i/r, i%r
+		clear(step)
+		for q := w.RowPtr[i]; q < w.RowPtr[i+1]; q++ {
 			c := int(w.ColIdx[q])
 			b := c / kc
-			i := fill[b]
-			fill[b]++
-			p.Vals[i] = w.Val[q]
-			p.Offs[i] = uint16((c - b*kc) * t * 4)
+			e := p.Start[b*(ng+1)+g] + step[b]*int64(r) + int64(rr)
+			step[b]++
+			p.Vals[e] = w.Val[q]
+			p.Offs[e] = uint16((c - b*kc) * t * 4)
 		}
 	}
 	return p, nil
@@ -137,8 +163,9 @@ type csrSpec struct {
 	isa      ISA
 	features Feature
 	t        int // tile width (floats)
+	r        int // rows per group (1, 2 or 4; the tiles for R must exist for every U ≤ t/lanes)
 	lanes    int
-	tiles    *[2][9]csrTileFunc // [masked][U]
+	tiles    *[3][2][9]csrTileFunc // [log2 R][masked][U]
 	minN     int
 	maxN     int
 }
@@ -151,7 +178,7 @@ func registerCSR(s *csrSpec) {
 			if !ok {
 				return nil, fmt.Errorf("%w: %s takes CSR, not %T", ErrNotApplicable, s.name, w)
 			}
-			p, err := PackCSR(c, s.t, 0)
+			p, err := PackCSR(c, s.t, s.r, 0)
 			if err != nil {
 				return nil, err
 			}
@@ -163,9 +190,25 @@ func registerCSR(s *csrSpec) {
 // NewCSRKernel packs w for the named CSR family with an explicit K block (0: by density);
 // benchmarks and tests use it to compare blockings.
 func NewCSRKernel(family string, w *formats.CSR, kc int) (Kernel, error) {
+	return NewCSRKernelGroup(family, w, 0, kc)
+}
+
+// NewCSRKernelGroup is NewCSRKernel with an explicit row-group height r (0: the family's),
+// for tuning; it fails if the tile functions for r do not fit the ISA's registers.
+func NewCSRKernelGroup(family string, w *formats.CSR, r, kc int) (Kernel, error) {
 	for _, s := range csrSpecs {
 		if s.name == family {
-			p, err := PackCSR(w, s.t, kc)
+			if r != 0 && r != s.r {
+				ss := *s
+				ss.r = r
+				for u := 1; u <= s.t/s.lanes; u++ {
+					if r != 1 && r != 2 && r != 4 || ss.tiles[log2int(r)][1][u] == nil || ss.tiles[log2int(r)][0][u] == nil {
+						return nil, fmt.Errorf("%w: %s has no tiles for R = %d", ErrNotApplicable, family, r)
+					}
+				}
+				s = &ss
+			}
+			p, err := PackCSR(w, s.t, s.r, kc)
 			if err != nil {
 				return nil, err
 			}
@@ -187,8 +230,8 @@ type csrKernel struct {
 func (c *csrKernel) Name() string              { return c.spec.name }
 func (c *csrKernel) ISA() ISA                  { return c.spec.isa }
 func (c *csrKernel) Shape() (int, int)         { return c.p.M, c.p.K }
-func (c *csrKernel) Units() int                { return c.p.M }
-func (c *csrKernel) UnitRows(u int) (int, int) { return u, u + 1 }
+func (c *csrKernel) Units() int                { return c.p.Groups }
+func (c *csrKernel) UnitRows(u int) (int, int) { return u * c.p.R, min(u*c.p.R+c.p.R, c.p.M) }
 func (c *csrKernel) UnitCost() []int64         { return c.p.Cost }
 func (c *csrKernel) PackedBytes() int64        { return c.p.Bytes() }
 
@@ -238,19 +281,29 @@ func (c *csrKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n in
 		return nil
 	}
 	p, s := c.p, c.spec
-	t, L := p.T, s.lanes
+	t, L, R := p.T, s.lanes, p.R
 	first, last, lo, hi, bias, post := csrEpilogue(epi)
-	var dummy float32
-	bp := c.panel(max(p.K, 1)*t + t)
+	pstride := (p.Kc + 1) * t // panel floats per block
+	bp := c.panel(p.Blocks * pstride)
 	defer c.pool.Put(bp)
 	panel := *bp
+	// Full groups go straight to Y; a ragged last group (M % R ≠ 0) through a scratch tile.
+	full := u1
+	ragged := u1 == p.Groups && p.M%R != 0
+	if ragged {
+		full--
+	}
+	var scratch [4 * 128]float32
+	var sbias [4]float32
+	var dummy float32
+	ti := log2int(R)
 	for n0 := 0; n0 < n; n0 += t {
 		w := min(t, n-n0)
-		packPanel(panel, x, ldx, p.K, n0, w, t)
-		fn, tail := s.tiles[0][t/L], L
+		packPanel(panel, x, ldx, p.K, p.Kc, n0, w, t)
+		fn, tail := s.tiles[ti][0][t/L], L
 		if w < t {
 			u := (w + L - 1) / L
-			fn, tail = s.tiles[1][u], w-(u-1)*L
+			fn, tail = s.tiles[ti][1][u], w-(u-1)*L
 		}
 		for b := 0; b < p.Blocks; b++ {
 			flags := csrLoadY
@@ -260,25 +313,43 @@ func (c *csrKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n in
 			if b == p.Blocks-1 {
 				flags |= last
 			}
-			xb := &panel[b*p.Kc*t]
-			start := p.Start[b*(p.M+1):]
-			cnt := p.Cnt[b*p.M:]
-			for r := u0; r < u1; {
-				// A chunk of rows with bounded work.
-				re := r + 1
-				for re < u1 && (start[re+1]-start[r])*int64(t) <= csrChunkWork {
-					re++
+			xb := &panel[b*pstride]
+			start := p.Start[b*(p.Groups+1):]
+			cnt := p.Cnt[b*p.Groups:]
+			for g := u0; g < full; {
+				// A chunk of groups with bounded work.
+				ge := g + 1
+				for ge < full && (start[ge+1]-start[g])*int64(t) <= csrChunkWork {
+					ge++
 				}
 				bptr := &dummy
 				if flags&csrBias != 0 {
-					bptr = &bias[r]
+					bptr = &bias[g*R]
 				}
-				fn(&p.Vals[start[r]], &p.Offs[start[r]], &cnt[r], re-r, xb, &y[r*ldy+n0], ldy, flags, bptr, lo, hi, tail)
-				r = re
+				fn(&p.Vals[start[g]], &p.Offs[start[g]], &cnt[g], ge-g, xb, &y[g*R*ldy+n0], ldy, flags, bptr, lo, hi, tail)
+				g = ge
+			}
+			if ragged {
+				g := p.Groups - 1
+				rows := p.M - g*R
+				if b == 0 && flags&csrLoadY != 0 {
+					for i := 0; i < rows; i++ {
+						copy(scratch[i*t:i*t+w], y[(g*R+i)*ldy+n0:(g*R+i)*ldy+n0+w])
+					}
+				}
+				if flags&csrBias != 0 {
+					copy(sbias[:rows], bias[g*R:])
+				}
+				fn(&p.Vals[start[g]], &p.Offs[start[g]], &cnt[g], 1, xb, &scratch[0], t, flags, &sbias[0], lo, hi, tail)
+				if b == p.Blocks-1 {
+					for i := 0; i < rows; i++ {
+						copy(y[(g*R+i)*ldy+n0:(g*R+i)*ldy+n0+w], scratch[i*t:i*t+w])
+					}
+				}
 			}
 		}
 		if post != ref.ActNone {
-			for r := u0; r < u1; r++ {
+			for r := u0 * R; r < min(u1*R, p.M); r++ {
 				row := y[r*ldy+n0 : r*ldy+n0+w]
 				for j, v := range row {
 					row[j] = ref.Activate(post, v, 0, 0)
@@ -289,13 +360,29 @@ func (c *csrKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n in
 	return nil
 }
 
-// packPanel copies X[0:k, n0:n0+w] into panel (stride t), zero-filling columns w..t.
-func packPanel(panel, x []float32, ldx, k, n0, w, t int) {
-	for kk := 0; kk < k; kk++ {
-		d := panel[kk*t : kk*t+t]
-		copy(d, x[kk*ldx+n0:kk*ldx+n0+w])
-		if w < t {
-			clear(d[w:])
+func log2int(r int) int {
+	n := 0
+	for r > 1 {
+		r >>= 1
+		n++
+	}
+	return n
+}
+
+// packPanel copies X[0:k, n0:n0+w] into the panel: per K block of kc rows, kc+1 rows of
+// stride t (columns w..t zero, row kc zero: the target of padding entries).
+func packPanel(panel, x []float32, ldx, k, kc, n0, w, t int) {
+	pstride := (kc + 1) * t
+	for b := 0; b*kc < max(k, 1); b++ {
+		base := b * pstride
+		rows := min(kc, k-b*kc)
+		for kk := 0; kk < rows; kk++ {
+			d := panel[base+kk*t : base+kk*t+t]
+			copy(d, x[(b*kc+kk)*ldx+n0:(b*kc+kk)*ldx+n0+w])
+			if w < t {
+				clear(d[w:])
+			}
 		}
+		clear(panel[base+kc*t : base+kc*t+t])
 	}
 }

@@ -7,8 +7,8 @@ package asm
 // row, two rows interleaved, so 8 and 16 independent accumulator chains.
 func init() {
 	for _, s := range []*csrSpec{
-		{name: "spmm_csr_t16_neon", isa: NEON, features: csrNEONFeatures, t: 16, lanes: csrNEONLanes, tiles: &csrNEONTiles},
-		{name: "spmm_csr_t32_neon", isa: NEON, features: csrNEONFeatures, t: 32, lanes: csrNEONLanes, tiles: &csrNEONTiles},
+		{name: "spmm_csr_t16_neon", isa: NEON, features: csrNEONFeatures, t: 16, r: 2, lanes: csrNEONLanes, tiles: &csrNEONTiles},
+		{name: "spmm_csr_t32_neon", isa: NEON, features: csrNEONFeatures, t: 32, r: 2, lanes: csrNEONLanes, tiles: &csrNEONTiles},
 	} {
 		csrSpecs = append(csrSpecs, s)
 		registerCSR(s)

@@ -4,94 +4,184 @@
 
 package asm
 
-// csrAVX2U1 runs the CSR tile kernel on 8 columns (1 vectors), 4 rows interleaved.
+// csrAVX2R1U1 runs the CSR tile kernel on groups of 1 rows × 8 columns (1 vectors).
 //
 //go:noescape
-func csrAVX2U1(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U1(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U1M runs the CSR tile kernel on 8 columns (1 vectors), 4 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX2R1U1M runs the CSR tile kernel on groups of 1 rows × 8 columns (1 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX2U1M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U1M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U2 runs the CSR tile kernel on 16 columns (2 vectors), 4 rows interleaved.
+// csrAVX2R1U2 runs the CSR tile kernel on groups of 1 rows × 16 columns (2 vectors).
 //
 //go:noescape
-func csrAVX2U2(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U2(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U2M runs the CSR tile kernel on 16 columns (2 vectors), 4 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX2R1U2M runs the CSR tile kernel on groups of 1 rows × 16 columns (2 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX2U2M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U2M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U3 runs the CSR tile kernel on 24 columns (3 vectors), 2 rows interleaved.
+// csrAVX2R1U3 runs the CSR tile kernel on groups of 1 rows × 24 columns (3 vectors).
 //
 //go:noescape
-func csrAVX2U3(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U3(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U3M runs the CSR tile kernel on 24 columns (3 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX2R1U3M runs the CSR tile kernel on groups of 1 rows × 24 columns (3 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX2U3M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U3M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U4 runs the CSR tile kernel on 32 columns (4 vectors), 2 rows interleaved.
+// csrAVX2R1U4 runs the CSR tile kernel on groups of 1 rows × 32 columns (4 vectors).
 //
 //go:noescape
-func csrAVX2U4(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U4(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U4M runs the CSR tile kernel on 32 columns (4 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX2R1U4M runs the CSR tile kernel on groups of 1 rows × 32 columns (4 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX2U4M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U4M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U5 runs the CSR tile kernel on 40 columns (5 vectors), 2 rows interleaved.
+// csrAVX2R1U5 runs the CSR tile kernel on groups of 1 rows × 40 columns (5 vectors).
 //
 //go:noescape
-func csrAVX2U5(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U5(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U5M runs the CSR tile kernel on 40 columns (5 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX2R1U5M runs the CSR tile kernel on groups of 1 rows × 40 columns (5 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX2U5M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U5M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U6 runs the CSR tile kernel on 48 columns (6 vectors), 2 rows interleaved.
+// csrAVX2R1U6 runs the CSR tile kernel on groups of 1 rows × 48 columns (6 vectors).
 //
 //go:noescape
-func csrAVX2U6(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U6(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U6M runs the CSR tile kernel on 48 columns (6 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX2R1U6M runs the CSR tile kernel on groups of 1 rows × 48 columns (6 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX2U6M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U6M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U7 runs the CSR tile kernel on 56 columns (7 vectors), 1 rows interleaved.
+// csrAVX2R1U7 runs the CSR tile kernel on groups of 1 rows × 56 columns (7 vectors).
 //
 //go:noescape
-func csrAVX2U7(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U7(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U7M runs the CSR tile kernel on 56 columns (7 vectors), 1 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX2R1U7M runs the CSR tile kernel on groups of 1 rows × 56 columns (7 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX2U7M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U7M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U8 runs the CSR tile kernel on 64 columns (8 vectors), 1 rows interleaved.
+// csrAVX2R1U8 runs the CSR tile kernel on groups of 1 rows × 64 columns (8 vectors).
 //
 //go:noescape
-func csrAVX2U8(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U8(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2U8M runs the CSR tile kernel on 64 columns (8 vectors), 1 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX2R1U8M runs the CSR tile kernel on groups of 1 rows × 64 columns (8 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX2U8M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX2R1U8M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX2Features are the CPU features the csrFeatAVX2 | FeatFMA tile functions use.
+// csrAVX2R2U1 runs the CSR tile kernel on groups of 2 rows × 8 columns (1 vectors).
+//
+//go:noescape
+func csrAVX2R2U1(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2R2U1M runs the CSR tile kernel on groups of 2 rows × 8 columns (1 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX2R2U1M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2R2U2 runs the CSR tile kernel on groups of 2 rows × 16 columns (2 vectors).
+//
+//go:noescape
+func csrAVX2R2U2(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2R2U2M runs the CSR tile kernel on groups of 2 rows × 16 columns (2 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX2R2U2M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2R2U3 runs the CSR tile kernel on groups of 2 rows × 24 columns (3 vectors).
+//
+//go:noescape
+func csrAVX2R2U3(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2R2U3M runs the CSR tile kernel on groups of 2 rows × 24 columns (3 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX2R2U3M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2R2U4 runs the CSR tile kernel on groups of 2 rows × 32 columns (4 vectors).
+//
+//go:noescape
+func csrAVX2R2U4(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2R2U4M runs the CSR tile kernel on groups of 2 rows × 32 columns (4 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX2R2U4M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2R2U5 runs the CSR tile kernel on groups of 2 rows × 40 columns (5 vectors).
+//
+//go:noescape
+func csrAVX2R2U5(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2R2U5M runs the CSR tile kernel on groups of 2 rows × 40 columns (5 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX2R2U5M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2R2U6 runs the CSR tile kernel on groups of 2 rows × 48 columns (6 vectors).
+//
+//go:noescape
+func csrAVX2R2U6(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2R2U6M runs the CSR tile kernel on groups of 2 rows × 48 columns (6 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX2R2U6M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2R4U1 runs the CSR tile kernel on groups of 4 rows × 8 columns (1 vectors).
+//
+//go:noescape
+func csrAVX2R4U1(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2R4U1M runs the CSR tile kernel on groups of 4 rows × 8 columns (1 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX2R4U1M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2R4U2 runs the CSR tile kernel on groups of 4 rows × 16 columns (2 vectors).
+//
+//go:noescape
+func csrAVX2R4U2(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2R4U2M runs the CSR tile kernel on groups of 4 rows × 16 columns (2 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX2R4U2M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX2Features are the CPU features the csrAVX2 tile functions use.
 const csrAVX2Features = FeatAVX2 | FeatFMA
 
 // csrAVX2Lanes is the vector width in float32 lanes.
 const csrAVX2Lanes = 8
 
-// csrAVX2Tiles[masked][u] is the tile function of u vectors.
-var csrAVX2Tiles = [2][9]csrTileFunc{
-	{nil, csrAVX2U1, csrAVX2U2, csrAVX2U3, csrAVX2U4, csrAVX2U5, csrAVX2U6, csrAVX2U7, csrAVX2U8},
-	{nil, csrAVX2U1M, csrAVX2U2M, csrAVX2U3M, csrAVX2U4M, csrAVX2U5M, csrAVX2U6M, csrAVX2U7M, csrAVX2U8M},
+// csrAVX2Tiles[log2 R][masked][u] is the tile function of R rows × u vectors (nil: does not fit).
+var csrAVX2Tiles = [3][2][9]csrTileFunc{
+	{
+		{nil, csrAVX2R1U1, csrAVX2R1U2, csrAVX2R1U3, csrAVX2R1U4, csrAVX2R1U5, csrAVX2R1U6, csrAVX2R1U7, csrAVX2R1U8},
+		{nil, csrAVX2R1U1M, csrAVX2R1U2M, csrAVX2R1U3M, csrAVX2R1U4M, csrAVX2R1U5M, csrAVX2R1U6M, csrAVX2R1U7M, csrAVX2R1U8M},
+	},
+	{
+		{nil, csrAVX2R2U1, csrAVX2R2U2, csrAVX2R2U3, csrAVX2R2U4, csrAVX2R2U5, csrAVX2R2U6, nil, nil},
+		{nil, csrAVX2R2U1M, csrAVX2R2U2M, csrAVX2R2U3M, csrAVX2R2U4M, csrAVX2R2U5M, csrAVX2R2U6M, nil, nil},
+	},
+	{
+		{nil, csrAVX2R4U1, csrAVX2R4U2, nil, nil, nil, nil, nil, nil},
+		{nil, csrAVX2R4U1M, csrAVX2R4U2M, nil, nil, nil, nil, nil, nil},
+	},
 }

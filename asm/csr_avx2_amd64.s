@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func csrAVX2U1(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U1(SB), NOSPLIT, $8-88
+// func csrAVX2R1U1(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R1U1(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -15,32 +15,13 @@ TEXT ·csrAVX2U1(SB), NOSPLIT, $8-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+4
-	JLT     fewer1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVL    4(DX)(DI*4), R12
-	MOVQ    R10, R11
-	ADDQ    R12, R11
-	MOVL    8(DX)(DI*4), R12
-	CMPQ    R12, R8
-	CMOVQLT R12, R8
-	MOVL    8(DX)(DI*4), R13
-	MOVQ    R11, R12
-	ADDQ    R13, R12
-	MOVL    12(DX)(DI*4), R13
-	CMPQ    R13, R8
-	CMOVQLT R13, R8
-	MOVQ    flags+56(FP), R13
-	TESTQ   $0x00000001, R13
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Y0
 	JMP     inited1
@@ -49,434 +30,53 @@ zero1:
 	VPXOR Y0, Y0, Y0
 
 inited1:
-	MOVQ    ldy+48(FP), R13
-	SHLQ    $0x02, R13
-	ADDQ    SI, R13
-	MOVQ    flags+56(FP), R14
-	TESTQ   $0x00000001, R14
-	JEQ     zero2
-	VMOVUPS (R13), Y1
-	JMP     inited2
-
-zero2:
-	VPXOR Y1, Y1, Y1
-
-inited2:
-	MOVQ    ldy+48(FP), R14
-	SHLQ    $0x02, R14
-	ADDQ    R13, R14
-	MOVQ    flags+56(FP), R13
-	TESTQ   $0x00000001, R13
-	JEQ     zero3
-	VMOVUPS (R14), Y2
-	JMP     inited3
-
-zero3:
-	VPXOR Y2, Y2, Y2
-
-inited3:
-	MOVQ    ldy+48(FP), R13
-	SHLQ    $0x02, R13
-	ADDQ    R14, R13
-	MOVQ    flags+56(FP), R14
-	TESTQ   $0x00000001, R14
-	JEQ     zero4
-	VMOVUPS (R13), Y3
-	JMP     inited4
-
-zero4:
-	VPXOR Y3, Y3, Y3
-
-inited4:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R13
-	VBROADCASTSS (AX)(R9*4), Y4
-	MOVWQZX      (CX)(R10*2), R14
-	VBROADCASTSS (AX)(R10*4), Y5
-	MOVWQZX      (CX)(R11*2), R15
-	VBROADCASTSS (AX)(R11*4), Y6
-	MOVWQZX      (CX)(R12*2), BP
-	VBROADCASTSS (AX)(R12*4), Y7
-	VFMADD231PS  (BX)(R13*1), Y4, Y0
-	VFMADD231PS  (BX)(R14*1), Y5, Y1
-	VFMADD231PS  (BX)(R15*1), Y6, Y2
-	VFMADD231PS  (BX)(BP*1), Y7, Y3
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y1
+	VFMADD231PS  (BX)(R9*1), Y1, Y0
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R13
-	SUBQ R8, R13
-	CMPQ R9, R13
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R14
-	VBROADCASTSS (AX)(R9*4), Y4
-	VFMADD231PS  (BX)(R14*1), Y4, Y0
-	ADDQ         $+1, R9
-	CMPQ         R9, R13
-	JLT          row1
-
-rdone1:
-	MOVQ R11, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R13
-	VBROADCASTSS (AX)(R10*4), Y4
-	VFMADD231PS  (BX)(R13*1), Y4, Y1
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
-	MOVQ R12, R9
-	SUBQ R8, R9
-	CMPQ R11, R9
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R11*2), R10
-	VBROADCASTSS (AX)(R11*4), Y4
-	VFMADD231PS  (BX)(R10*1), Y4, Y2
-	ADDQ         $+1, R11
-	CMPQ         R11, R9
-	JLT          row3
-
-rdone3:
-	MOVL 12(DX)(DI*4), R9
-	ADDQ R12, R9
-	SUBQ R8, R9
-	CMPQ R12, R9
-	JGE  rdone4
-
-row4:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y4
-	VFMADD231PS  (BX)(R8*1), Y4, Y3
-	ADDQ         $+1, R12
-	CMPQ         R12, R9
-	JLT          row4
-
-rdone4:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y4
-	VADDPS       Y4, Y0, Y0
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y1
+	VADDPS       Y1, Y0, Y0
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y4
-	VBROADCASTSS hi+76(FP), Y5
-	VMAXPS       Y0, Y4, Y0
-	VMINPS       Y0, Y5, Y0
-
-noclamp1:
-	VMOVUPS      Y0, (SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y0
-	VADDPS       Y0, Y1, Y1
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Y0
-	VBROADCASTSS hi+76(FP), Y4
-	VMAXPS       Y1, Y0, Y1
-	VMINPS       Y1, Y4, Y1
-
-noclamp2:
-	VMOVUPS      Y1, (R8)
-	MOVQ         ldy+48(FP), R10
-	SHLQ         $0x02, R10
-	ADDQ         R8, R10
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS 8(R8)(DI*4), Y0
-	VADDPS       Y0, Y2, Y2
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Y0
-	VBROADCASTSS hi+76(FP), Y1
-	VMAXPS       Y2, Y0, Y2
-	VMINPS       Y2, Y1, Y2
-
-noclamp3:
-	VMOVUPS      Y2, (R10)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         R10, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias4
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 12(R10)(DI*4), Y0
-	VADDPS       Y0, Y3, Y3
-
-nobias4:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp4
-	VBROADCASTSS lo+72(FP), Y0
-	VBROADCASTSS hi+76(FP), Y1
-	VMAXPS       Y3, Y0, Y3
-	VMINPS       Y3, Y1, Y3
-
-noclamp4:
-	VMOVUPS Y3, (R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+4, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     fewer2
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
-	JEQ     zero5
-	VMOVUPS (SI), Y0
-	JMP     inited5
-
-zero5:
-	VPXOR Y0, Y0, Y0
-
-inited5:
-	MOVQ    ldy+48(FP), R11
-	SHLQ    $0x02, R11
-	ADDQ    SI, R11
-	MOVQ    flags+56(FP), R12
-	TESTQ   $0x00000001, R12
-	JEQ     zero6
-	VMOVUPS (R11), Y1
-	JMP     inited6
-
-zero6:
-	VPXOR Y1, Y1, Y1
-
-inited6:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Y2
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Y3
-	VFMADD231PS  (BX)(R11*1), Y2, Y0
-	VFMADD231PS  (BX)(R12*1), Y3, Y1
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone5
-
-row5:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Y2
-	VFMADD231PS  (BX)(R12*1), Y2, Y0
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row5
-
-rdone5:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone6
-
-row6:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Y2
-	VFMADD231PS  (BX)(R8*1), Y2, Y1
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row6
-
-rdone6:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias5
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y2
-	VADDPS       Y2, Y0, Y0
-
-nobias5:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp5
-	VBROADCASTSS lo+72(FP), Y2
-	VBROADCASTSS hi+76(FP), Y3
-	VMAXPS       Y0, Y2, Y0
-	VMINPS       Y0, Y3, Y0
-
-noclamp5:
-	VMOVUPS      Y0, (SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias6
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y0
-	VADDPS       Y0, Y1, Y1
-
-nobias6:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp6
-	VBROADCASTSS lo+72(FP), Y0
-	VBROADCASTSS hi+76(FP), Y2
-	VMAXPS       Y1, Y0, Y1
-	VMINPS       Y1, Y2, Y1
-
-noclamp6:
-	VMOVUPS Y1, (R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group2
-
-fewer2:
-group3:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
-	JEQ     zero7
-	VMOVUPS (SI), Y0
-	JMP     inited7
-
-zero7:
-	VPXOR Y0, Y0, Y0
-
-inited7:
-	CMPQ R8, $+0
-	JLE  rem3
-
-lock3:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y1
-	VFMADD231PS  (BX)(R10*1), Y1, Y0
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock3
-
-rem3:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone7
-
-row7:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y1
-	VFMADD231PS  (BX)(R8*1), Y1, Y0
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row7
-
-rdone7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias7
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y1
-	VADDPS       Y1, Y0, Y0
-
-nobias7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Y1
 	VBROADCASTSS hi+76(FP), Y2
 	VMAXPS       Y0, Y1, Y0
 	VMINPS       Y0, Y2, Y0
 
-noclamp7:
+noclamp1:
 	VMOVUPS Y0, (SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group3
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX2U1M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U1M(SB), NOSPLIT, $8-88
+// func csrAVX2R1U1M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R1U1M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
 	MOVQ    cnt+16(FP), DX
@@ -489,32 +89,13 @@ TEXT ·csrAVX2U1M(SB), NOSPLIT, $8-88
 	XORQ    DI, DI
 
 group1:
-	MOVQ       nrows+24(FP), R8
+	MOVQ       ngroups+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+4
-	JLT        fewer1
-	XORQ       R9, R9
+	CMPQ       R8, $+0
+	JLE        exit1
 	MOVL       (DX)(DI*4), R8
-	MOVL       (DX)(DI*4), R11
-	MOVQ       R9, R10
-	ADDQ       R11, R10
-	MOVL       4(DX)(DI*4), R11
-	CMPQ       R11, R8
-	CMOVQLT    R11, R8
-	MOVL       4(DX)(DI*4), R12
-	MOVQ       R10, R11
-	ADDQ       R12, R11
-	MOVL       8(DX)(DI*4), R12
-	CMPQ       R12, R8
-	CMOVQLT    R12, R8
-	MOVL       8(DX)(DI*4), R13
-	MOVQ       R11, R12
-	ADDQ       R13, R12
-	MOVL       12(DX)(DI*4), R13
-	CMPQ       R13, R8
-	CMOVQLT    R13, R8
-	MOVQ       flags+56(FP), R13
-	TESTQ      $0x00000001, R13
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
 	JEQ        zero1
 	VMASKMOVPS (SI), Y0, Y1
 	JMP        inited1
@@ -523,426 +104,45 @@ zero1:
 	VPXOR Y1, Y1, Y1
 
 inited1:
-	MOVQ       ldy+48(FP), R13
-	SHLQ       $0x02, R13
-	ADDQ       SI, R13
-	MOVQ       flags+56(FP), R14
-	TESTQ      $0x00000001, R14
-	JEQ        zero2
-	VMASKMOVPS (R13), Y0, Y2
-	JMP        inited2
-
-zero2:
-	VPXOR Y2, Y2, Y2
-
-inited2:
-	MOVQ       ldy+48(FP), R14
-	SHLQ       $0x02, R14
-	ADDQ       R13, R14
-	MOVQ       flags+56(FP), R13
-	TESTQ      $0x00000001, R13
-	JEQ        zero3
-	VMASKMOVPS (R14), Y0, Y3
-	JMP        inited3
-
-zero3:
-	VPXOR Y3, Y3, Y3
-
-inited3:
-	MOVQ       ldy+48(FP), R13
-	SHLQ       $0x02, R13
-	ADDQ       R14, R13
-	MOVQ       flags+56(FP), R14
-	TESTQ      $0x00000001, R14
-	JEQ        zero4
-	VMASKMOVPS (R13), Y0, Y4
-	JMP        inited4
-
-zero4:
-	VPXOR Y4, Y4, Y4
-
-inited4:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R13
-	VBROADCASTSS (AX)(R9*4), Y5
-	MOVWQZX      (CX)(R10*2), R14
-	VBROADCASTSS (AX)(R10*4), Y6
-	MOVWQZX      (CX)(R11*2), R15
-	VBROADCASTSS (AX)(R11*4), Y7
-	MOVWQZX      (CX)(R12*2), BP
-	VBROADCASTSS (AX)(R12*4), Y8
-	VFMADD231PS  (BX)(R13*1), Y5, Y1
-	VFMADD231PS  (BX)(R14*1), Y6, Y2
-	VFMADD231PS  (BX)(R15*1), Y7, Y3
-	VFMADD231PS  (BX)(BP*1), Y8, Y4
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y2
+	VFMADD231PS  (BX)(R9*1), Y2, Y1
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R13
-	SUBQ R8, R13
-	CMPQ R9, R13
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R14
-	VBROADCASTSS (AX)(R9*4), Y5
-	VFMADD231PS  (BX)(R14*1), Y5, Y1
-	ADDQ         $+1, R9
-	CMPQ         R9, R13
-	JLT          row1
-
-rdone1:
-	MOVQ R11, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R13
-	VBROADCASTSS (AX)(R10*4), Y5
-	VFMADD231PS  (BX)(R13*1), Y5, Y2
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
-	MOVQ R12, R9
-	SUBQ R8, R9
-	CMPQ R11, R9
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R11*2), R10
-	VBROADCASTSS (AX)(R11*4), Y5
-	VFMADD231PS  (BX)(R10*1), Y5, Y3
-	ADDQ         $+1, R11
-	CMPQ         R11, R9
-	JLT          row3
-
-rdone3:
-	MOVL 12(DX)(DI*4), R9
-	ADDQ R12, R9
-	SUBQ R8, R9
-	CMPQ R12, R9
-	JGE  rdone4
-
-row4:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y5
-	VFMADD231PS  (BX)(R8*1), Y5, Y4
-	ADDQ         $+1, R12
-	CMPQ         R12, R9
-	JLT          row4
-
-rdone4:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y5
-	VADDPS       Y5, Y1, Y1
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y2
+	VADDPS       Y2, Y1, Y1
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y5
-	VBROADCASTSS hi+76(FP), Y6
-	VMAXPS       Y1, Y5, Y1
-	VMINPS       Y1, Y6, Y1
-
-noclamp1:
-	VMASKMOVPS   Y1, Y0, (SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y1
-	VADDPS       Y1, Y2, Y2
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Y1
-	VBROADCASTSS hi+76(FP), Y5
-	VMAXPS       Y2, Y1, Y2
-	VMINPS       Y2, Y5, Y2
-
-noclamp2:
-	VMASKMOVPS   Y2, Y0, (R8)
-	MOVQ         ldy+48(FP), R10
-	SHLQ         $0x02, R10
-	ADDQ         R8, R10
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS 8(R8)(DI*4), Y1
-	VADDPS       Y1, Y3, Y3
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Y1
-	VBROADCASTSS hi+76(FP), Y2
-	VMAXPS       Y3, Y1, Y3
-	VMINPS       Y3, Y2, Y3
-
-noclamp3:
-	VMASKMOVPS   Y3, Y0, (R10)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         R10, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias4
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 12(R10)(DI*4), Y1
-	VADDPS       Y1, Y4, Y4
-
-nobias4:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp4
-	VBROADCASTSS lo+72(FP), Y1
-	VBROADCASTSS hi+76(FP), Y2
-	VMAXPS       Y4, Y1, Y4
-	VMINPS       Y4, Y2, Y4
-
-noclamp4:
-	VMASKMOVPS Y4, Y0, (R8)
-	LEAQ       (AX)(R9*4), AX
-	LEAQ       (CX)(R9*2), CX
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	ADDQ       $+4, DI
-	JMP        group1
-
-fewer1:
-group2:
-	MOVQ       nrows+24(FP), R8
-	SUBQ       DI, R8
-	CMPQ       R8, $+2
-	JLT        fewer2
-	XORQ       R9, R9
-	MOVL       (DX)(DI*4), R8
-	MOVL       (DX)(DI*4), R11
-	MOVQ       R9, R10
-	ADDQ       R11, R10
-	MOVL       4(DX)(DI*4), R11
-	CMPQ       R11, R8
-	CMOVQLT    R11, R8
-	MOVQ       flags+56(FP), R11
-	TESTQ      $0x00000001, R11
-	JEQ        zero5
-	VMASKMOVPS (SI), Y0, Y1
-	JMP        inited5
-
-zero5:
-	VPXOR Y1, Y1, Y1
-
-inited5:
-	MOVQ       ldy+48(FP), R11
-	SHLQ       $0x02, R11
-	ADDQ       SI, R11
-	MOVQ       flags+56(FP), R12
-	TESTQ      $0x00000001, R12
-	JEQ        zero6
-	VMASKMOVPS (R11), Y0, Y2
-	JMP        inited6
-
-zero6:
-	VPXOR Y2, Y2, Y2
-
-inited6:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Y3
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Y4
-	VFMADD231PS  (BX)(R11*1), Y3, Y1
-	VFMADD231PS  (BX)(R12*1), Y4, Y2
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone5
-
-row5:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Y3
-	VFMADD231PS  (BX)(R12*1), Y3, Y1
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row5
-
-rdone5:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone6
-
-row6:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Y3
-	VFMADD231PS  (BX)(R8*1), Y3, Y2
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row6
-
-rdone6:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias5
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y3
-	VADDPS       Y3, Y1, Y1
-
-nobias5:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp5
-	VBROADCASTSS lo+72(FP), Y3
-	VBROADCASTSS hi+76(FP), Y4
-	VMAXPS       Y1, Y3, Y1
-	VMINPS       Y1, Y4, Y1
-
-noclamp5:
-	VMASKMOVPS   Y1, Y0, (SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias6
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y1
-	VADDPS       Y1, Y2, Y2
-
-nobias6:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp6
-	VBROADCASTSS lo+72(FP), Y1
-	VBROADCASTSS hi+76(FP), Y3
-	VMAXPS       Y2, Y1, Y2
-	VMINPS       Y2, Y3, Y2
-
-noclamp6:
-	VMASKMOVPS Y2, Y0, (R8)
-	LEAQ       (AX)(R9*4), AX
-	LEAQ       (CX)(R9*2), CX
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	ADDQ       $+2, DI
-	JMP        group2
-
-fewer2:
-group3:
-	MOVQ       nrows+24(FP), R8
-	SUBQ       DI, R8
-	CMPQ       R8, $+1
-	JLT        exit1
-	XORQ       R9, R9
-	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R10
-	TESTQ      $0x00000001, R10
-	JEQ        zero7
-	VMASKMOVPS (SI), Y0, Y1
-	JMP        inited7
-
-zero7:
-	VPXOR Y1, Y1, Y1
-
-inited7:
-	CMPQ R8, $+0
-	JLE  rem3
-
-lock3:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y2
-	VFMADD231PS  (BX)(R10*1), Y2, Y1
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock3
-
-rem3:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone7
-
-row7:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y2
-	VFMADD231PS  (BX)(R8*1), Y2, Y1
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row7
-
-rdone7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias7
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y2
-	VADDPS       Y2, Y1, Y1
-
-nobias7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Y2
 	VBROADCASTSS hi+76(FP), Y3
 	VMAXPS       Y1, Y2, Y1
 	VMINPS       Y1, Y3, Y1
 
-noclamp7:
+noclamp1:
 	VMASKMOVPS Y1, Y0, (SI)
-	LEAQ       (AX)(R10*4), AX
-	LEAQ       (CX)(R10*2), CX
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+1, DI
-	JMP        group3
+	JMP        group1
 
 exit1:
 	VZEROUPPER
@@ -966,9 +166,9 @@ DATA tailmask8<>+56(SB)/4, $0x00000000
 DATA tailmask8<>+60(SB)/4, $0x00000000
 GLOBL tailmask8<>(SB), RODATA|NOPTR, $64
 
-// func csrAVX2U2(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U2(SB), NOSPLIT, $8-88
+// func csrAVX2R1U2(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R1U2(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -977,32 +177,13 @@ TEXT ·csrAVX2U2(SB), NOSPLIT, $8-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+4
-	JLT     fewer1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVL    4(DX)(DI*4), R12
-	MOVQ    R10, R11
-	ADDQ    R12, R11
-	MOVL    8(DX)(DI*4), R12
-	CMPQ    R12, R8
-	CMOVQLT R12, R8
-	MOVL    8(DX)(DI*4), R13
-	MOVQ    R11, R12
-	ADDQ    R13, R12
-	MOVL    12(DX)(DI*4), R13
-	CMPQ    R13, R8
-	CMOVQLT R13, R8
-	MOVQ    flags+56(FP), R13
-	TESTQ   $0x00000001, R13
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
@@ -1013,463 +194,35 @@ zero1:
 	VPXOR Y1, Y1, Y1
 
 inited1:
-	MOVQ    ldy+48(FP), R13
-	SHLQ    $0x02, R13
-	ADDQ    SI, R13
-	MOVQ    flags+56(FP), R14
-	TESTQ   $0x00000001, R14
-	JEQ     zero2
-	VMOVUPS (R13), Y2
-	VMOVUPS 32(R13), Y3
-	JMP     inited2
-
-zero2:
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-
-inited2:
-	MOVQ    ldy+48(FP), R14
-	SHLQ    $0x02, R14
-	ADDQ    R13, R14
-	MOVQ    flags+56(FP), R13
-	TESTQ   $0x00000001, R13
-	JEQ     zero3
-	VMOVUPS (R14), Y4
-	VMOVUPS 32(R14), Y5
-	JMP     inited3
-
-zero3:
-	VPXOR Y4, Y4, Y4
-	VPXOR Y5, Y5, Y5
-
-inited3:
-	MOVQ    ldy+48(FP), R13
-	SHLQ    $0x02, R13
-	ADDQ    R14, R13
-	MOVQ    flags+56(FP), R14
-	TESTQ   $0x00000001, R14
-	JEQ     zero4
-	VMOVUPS (R13), Y6
-	VMOVUPS 32(R13), Y7
-	JMP     inited4
-
-zero4:
-	VPXOR Y6, Y6, Y6
-	VPXOR Y7, Y7, Y7
-
-inited4:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R13
-	VBROADCASTSS (AX)(R9*4), Y8
-	MOVWQZX      (CX)(R10*2), R14
-	VBROADCASTSS (AX)(R10*4), Y9
-	MOVWQZX      (CX)(R11*2), R15
-	VBROADCASTSS (AX)(R11*4), Y10
-	MOVWQZX      (CX)(R12*2), BP
-	VBROADCASTSS (AX)(R12*4), Y11
-	VFMADD231PS  (BX)(R13*1), Y8, Y0
-	VFMADD231PS  (BX)(R14*1), Y9, Y2
-	VFMADD231PS  (BX)(R15*1), Y10, Y4
-	VFMADD231PS  (BX)(BP*1), Y11, Y6
-	VFMADD231PS  32(BX)(R13*1), Y8, Y1
-	VFMADD231PS  32(BX)(R14*1), Y9, Y3
-	VFMADD231PS  32(BX)(R15*1), Y10, Y5
-	VFMADD231PS  32(BX)(BP*1), Y11, Y7
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y2
+	VFMADD231PS  (BX)(R9*1), Y2, Y0
+	VFMADD231PS  32(BX)(R9*1), Y2, Y1
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R13
-	SUBQ R8, R13
-	CMPQ R9, R13
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R14
-	VBROADCASTSS (AX)(R9*4), Y8
-	VFMADD231PS  (BX)(R14*1), Y8, Y0
-	VFMADD231PS  32(BX)(R14*1), Y8, Y1
-	ADDQ         $+1, R9
-	CMPQ         R9, R13
-	JLT          row1
-
-rdone1:
-	MOVQ R11, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R13
-	VBROADCASTSS (AX)(R10*4), Y8
-	VFMADD231PS  (BX)(R13*1), Y8, Y2
-	VFMADD231PS  32(BX)(R13*1), Y8, Y3
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
-	MOVQ R12, R9
-	SUBQ R8, R9
-	CMPQ R11, R9
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R11*2), R10
-	VBROADCASTSS (AX)(R11*4), Y8
-	VFMADD231PS  (BX)(R10*1), Y8, Y4
-	VFMADD231PS  32(BX)(R10*1), Y8, Y5
-	ADDQ         $+1, R11
-	CMPQ         R11, R9
-	JLT          row3
-
-rdone3:
-	MOVL 12(DX)(DI*4), R9
-	ADDQ R12, R9
-	SUBQ R8, R9
-	CMPQ R12, R9
-	JGE  rdone4
-
-row4:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y8
-	VFMADD231PS  (BX)(R8*1), Y8, Y6
-	VFMADD231PS  32(BX)(R8*1), Y8, Y7
-	ADDQ         $+1, R12
-	CMPQ         R12, R9
-	JLT          row4
-
-rdone4:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y8
-	VADDPS       Y8, Y0, Y0
-	VADDPS       Y8, Y1, Y1
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y2
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y2, Y1, Y1
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y8
-	VBROADCASTSS hi+76(FP), Y9
-	VMAXPS       Y0, Y8, Y0
-	VMINPS       Y0, Y9, Y0
-	VMAXPS       Y1, Y8, Y1
-	VMINPS       Y1, Y9, Y1
-
-noclamp1:
-	VMOVUPS      Y0, (SI)
-	VMOVUPS      Y1, 32(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y0
-	VADDPS       Y0, Y2, Y2
-	VADDPS       Y0, Y3, Y3
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Y0
-	VBROADCASTSS hi+76(FP), Y1
-	VMAXPS       Y2, Y0, Y2
-	VMINPS       Y2, Y1, Y2
-	VMAXPS       Y3, Y0, Y3
-	VMINPS       Y3, Y1, Y3
-
-noclamp2:
-	VMOVUPS      Y2, (R8)
-	VMOVUPS      Y3, 32(R8)
-	MOVQ         ldy+48(FP), R10
-	SHLQ         $0x02, R10
-	ADDQ         R8, R10
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS 8(R8)(DI*4), Y0
-	VADDPS       Y0, Y4, Y4
-	VADDPS       Y0, Y5, Y5
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Y0
-	VBROADCASTSS hi+76(FP), Y1
-	VMAXPS       Y4, Y0, Y4
-	VMINPS       Y4, Y1, Y4
-	VMAXPS       Y5, Y0, Y5
-	VMINPS       Y5, Y1, Y5
-
-noclamp3:
-	VMOVUPS      Y4, (R10)
-	VMOVUPS      Y5, 32(R10)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         R10, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias4
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 12(R10)(DI*4), Y0
-	VADDPS       Y0, Y6, Y6
-	VADDPS       Y0, Y7, Y7
-
-nobias4:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp4
-	VBROADCASTSS lo+72(FP), Y0
-	VBROADCASTSS hi+76(FP), Y1
-	VMAXPS       Y6, Y0, Y6
-	VMINPS       Y6, Y1, Y6
-	VMAXPS       Y7, Y0, Y7
-	VMINPS       Y7, Y1, Y7
-
-noclamp4:
-	VMOVUPS Y6, (R8)
-	VMOVUPS Y7, 32(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+4, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     fewer2
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
-	JEQ     zero5
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	JMP     inited5
-
-zero5:
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-
-inited5:
-	MOVQ    ldy+48(FP), R11
-	SHLQ    $0x02, R11
-	ADDQ    SI, R11
-	MOVQ    flags+56(FP), R12
-	TESTQ   $0x00000001, R12
-	JEQ     zero6
-	VMOVUPS (R11), Y2
-	VMOVUPS 32(R11), Y3
-	JMP     inited6
-
-zero6:
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-
-inited6:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Y4
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Y5
-	VFMADD231PS  (BX)(R11*1), Y4, Y0
-	VFMADD231PS  (BX)(R12*1), Y5, Y2
-	VFMADD231PS  32(BX)(R11*1), Y4, Y1
-	VFMADD231PS  32(BX)(R12*1), Y5, Y3
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone5
-
-row5:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Y4
-	VFMADD231PS  (BX)(R12*1), Y4, Y0
-	VFMADD231PS  32(BX)(R12*1), Y4, Y1
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row5
-
-rdone5:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone6
-
-row6:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Y4
-	VFMADD231PS  (BX)(R8*1), Y4, Y2
-	VFMADD231PS  32(BX)(R8*1), Y4, Y3
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row6
-
-rdone6:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias5
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y4
-	VADDPS       Y4, Y0, Y0
-	VADDPS       Y4, Y1, Y1
-
-nobias5:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp5
-	VBROADCASTSS lo+72(FP), Y4
-	VBROADCASTSS hi+76(FP), Y5
-	VMAXPS       Y0, Y4, Y0
-	VMINPS       Y0, Y5, Y0
-	VMAXPS       Y1, Y4, Y1
-	VMINPS       Y1, Y5, Y1
-
-noclamp5:
-	VMOVUPS      Y0, (SI)
-	VMOVUPS      Y1, 32(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias6
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y0
-	VADDPS       Y0, Y2, Y2
-	VADDPS       Y0, Y3, Y3
-
-nobias6:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp6
-	VBROADCASTSS lo+72(FP), Y0
-	VBROADCASTSS hi+76(FP), Y1
-	VMAXPS       Y2, Y0, Y2
-	VMINPS       Y2, Y1, Y2
-	VMAXPS       Y3, Y0, Y3
-	VMINPS       Y3, Y1, Y3
-
-noclamp6:
-	VMOVUPS Y2, (R8)
-	VMOVUPS Y3, 32(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group2
-
-fewer2:
-group3:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
-	JEQ     zero7
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	JMP     inited7
-
-zero7:
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-
-inited7:
-	CMPQ R8, $+0
-	JLE  rem3
-
-lock3:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y2
-	VFMADD231PS  (BX)(R10*1), Y2, Y0
-	VFMADD231PS  32(BX)(R10*1), Y2, Y1
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock3
-
-rem3:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone7
-
-row7:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y2
-	VFMADD231PS  (BX)(R8*1), Y2, Y0
-	VFMADD231PS  32(BX)(R8*1), Y2, Y1
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row7
-
-rdone7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias7
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y2
-	VADDPS       Y2, Y0, Y0
-	VADDPS       Y2, Y1, Y1
-
-nobias7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Y2
 	VBROADCASTSS hi+76(FP), Y3
 	VMAXPS       Y0, Y2, Y0
@@ -1477,24 +230,22 @@ nobias7:
 	VMAXPS       Y1, Y2, Y1
 	VMINPS       Y1, Y3, Y1
 
-noclamp7:
+noclamp1:
 	VMOVUPS Y0, (SI)
 	VMOVUPS Y1, 32(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group3
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX2U2M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U2M(SB), NOSPLIT, $8-88
+// func csrAVX2R1U2M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R1U2M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
 	MOVQ    cnt+16(FP), DX
@@ -1507,32 +258,13 @@ TEXT ·csrAVX2U2M(SB), NOSPLIT, $8-88
 	XORQ    DI, DI
 
 group1:
-	MOVQ       nrows+24(FP), R8
+	MOVQ       ngroups+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+4
-	JLT        fewer1
-	XORQ       R9, R9
+	CMPQ       R8, $+0
+	JLE        exit1
 	MOVL       (DX)(DI*4), R8
-	MOVL       (DX)(DI*4), R11
-	MOVQ       R9, R10
-	ADDQ       R11, R10
-	MOVL       4(DX)(DI*4), R11
-	CMPQ       R11, R8
-	CMOVQLT    R11, R8
-	MOVL       4(DX)(DI*4), R12
-	MOVQ       R10, R11
-	ADDQ       R12, R11
-	MOVL       8(DX)(DI*4), R12
-	CMPQ       R12, R8
-	CMOVQLT    R12, R8
-	MOVL       8(DX)(DI*4), R13
-	MOVQ       R11, R12
-	ADDQ       R13, R12
-	MOVL       12(DX)(DI*4), R13
-	CMPQ       R13, R8
-	CMOVQLT    R13, R8
-	MOVQ       flags+56(FP), R13
-	TESTQ      $0x00000001, R13
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
 	JEQ        zero1
 	VMOVUPS    (SI), Y1
 	VMASKMOVPS 32(SI), Y0, Y2
@@ -1543,463 +275,35 @@ zero1:
 	VPXOR Y2, Y2, Y2
 
 inited1:
-	MOVQ       ldy+48(FP), R13
-	SHLQ       $0x02, R13
-	ADDQ       SI, R13
-	MOVQ       flags+56(FP), R14
-	TESTQ      $0x00000001, R14
-	JEQ        zero2
-	VMOVUPS    (R13), Y3
-	VMASKMOVPS 32(R13), Y0, Y4
-	JMP        inited2
-
-zero2:
-	VPXOR Y3, Y3, Y3
-	VPXOR Y4, Y4, Y4
-
-inited2:
-	MOVQ       ldy+48(FP), R14
-	SHLQ       $0x02, R14
-	ADDQ       R13, R14
-	MOVQ       flags+56(FP), R13
-	TESTQ      $0x00000001, R13
-	JEQ        zero3
-	VMOVUPS    (R14), Y5
-	VMASKMOVPS 32(R14), Y0, Y6
-	JMP        inited3
-
-zero3:
-	VPXOR Y5, Y5, Y5
-	VPXOR Y6, Y6, Y6
-
-inited3:
-	MOVQ       ldy+48(FP), R13
-	SHLQ       $0x02, R13
-	ADDQ       R14, R13
-	MOVQ       flags+56(FP), R14
-	TESTQ      $0x00000001, R14
-	JEQ        zero4
-	VMOVUPS    (R13), Y7
-	VMASKMOVPS 32(R13), Y0, Y8
-	JMP        inited4
-
-zero4:
-	VPXOR Y7, Y7, Y7
-	VPXOR Y8, Y8, Y8
-
-inited4:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R13
-	VBROADCASTSS (AX)(R9*4), Y9
-	MOVWQZX      (CX)(R10*2), R14
-	VBROADCASTSS (AX)(R10*4), Y10
-	MOVWQZX      (CX)(R11*2), R15
-	VBROADCASTSS (AX)(R11*4), Y11
-	MOVWQZX      (CX)(R12*2), BP
-	VBROADCASTSS (AX)(R12*4), Y12
-	VFMADD231PS  (BX)(R13*1), Y9, Y1
-	VFMADD231PS  (BX)(R14*1), Y10, Y3
-	VFMADD231PS  (BX)(R15*1), Y11, Y5
-	VFMADD231PS  (BX)(BP*1), Y12, Y7
-	VFMADD231PS  32(BX)(R13*1), Y9, Y2
-	VFMADD231PS  32(BX)(R14*1), Y10, Y4
-	VFMADD231PS  32(BX)(R15*1), Y11, Y6
-	VFMADD231PS  32(BX)(BP*1), Y12, Y8
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y3
+	VFMADD231PS  (BX)(R9*1), Y3, Y1
+	VFMADD231PS  32(BX)(R9*1), Y3, Y2
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R13
-	SUBQ R8, R13
-	CMPQ R9, R13
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R14
-	VBROADCASTSS (AX)(R9*4), Y9
-	VFMADD231PS  (BX)(R14*1), Y9, Y1
-	VFMADD231PS  32(BX)(R14*1), Y9, Y2
-	ADDQ         $+1, R9
-	CMPQ         R9, R13
-	JLT          row1
-
-rdone1:
-	MOVQ R11, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R13
-	VBROADCASTSS (AX)(R10*4), Y9
-	VFMADD231PS  (BX)(R13*1), Y9, Y3
-	VFMADD231PS  32(BX)(R13*1), Y9, Y4
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
-	MOVQ R12, R9
-	SUBQ R8, R9
-	CMPQ R11, R9
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R11*2), R10
-	VBROADCASTSS (AX)(R11*4), Y9
-	VFMADD231PS  (BX)(R10*1), Y9, Y5
-	VFMADD231PS  32(BX)(R10*1), Y9, Y6
-	ADDQ         $+1, R11
-	CMPQ         R11, R9
-	JLT          row3
-
-rdone3:
-	MOVL 12(DX)(DI*4), R9
-	ADDQ R12, R9
-	SUBQ R8, R9
-	CMPQ R12, R9
-	JGE  rdone4
-
-row4:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Y9
-	VFMADD231PS  (BX)(R8*1), Y9, Y7
-	VFMADD231PS  32(BX)(R8*1), Y9, Y8
-	ADDQ         $+1, R12
-	CMPQ         R12, R9
-	JLT          row4
-
-rdone4:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y9
-	VADDPS       Y9, Y1, Y1
-	VADDPS       Y9, Y2, Y2
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y3
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y3, Y2, Y2
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y9
-	VBROADCASTSS hi+76(FP), Y10
-	VMAXPS       Y1, Y9, Y1
-	VMINPS       Y1, Y10, Y1
-	VMAXPS       Y2, Y9, Y2
-	VMINPS       Y2, Y10, Y2
-
-noclamp1:
-	VMOVUPS      Y1, (SI)
-	VMASKMOVPS   Y2, Y0, 32(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y1
-	VADDPS       Y1, Y3, Y3
-	VADDPS       Y1, Y4, Y4
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Y1
-	VBROADCASTSS hi+76(FP), Y2
-	VMAXPS       Y3, Y1, Y3
-	VMINPS       Y3, Y2, Y3
-	VMAXPS       Y4, Y1, Y4
-	VMINPS       Y4, Y2, Y4
-
-noclamp2:
-	VMOVUPS      Y3, (R8)
-	VMASKMOVPS   Y4, Y0, 32(R8)
-	MOVQ         ldy+48(FP), R10
-	SHLQ         $0x02, R10
-	ADDQ         R8, R10
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS 8(R8)(DI*4), Y1
-	VADDPS       Y1, Y5, Y5
-	VADDPS       Y1, Y6, Y6
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Y1
-	VBROADCASTSS hi+76(FP), Y2
-	VMAXPS       Y5, Y1, Y5
-	VMINPS       Y5, Y2, Y5
-	VMAXPS       Y6, Y1, Y6
-	VMINPS       Y6, Y2, Y6
-
-noclamp3:
-	VMOVUPS      Y5, (R10)
-	VMASKMOVPS   Y6, Y0, 32(R10)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         R10, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias4
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 12(R10)(DI*4), Y1
-	VADDPS       Y1, Y7, Y7
-	VADDPS       Y1, Y8, Y8
-
-nobias4:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp4
-	VBROADCASTSS lo+72(FP), Y1
-	VBROADCASTSS hi+76(FP), Y2
-	VMAXPS       Y7, Y1, Y7
-	VMINPS       Y7, Y2, Y7
-	VMAXPS       Y8, Y1, Y8
-	VMINPS       Y8, Y2, Y8
-
-noclamp4:
-	VMOVUPS    Y7, (R8)
-	VMASKMOVPS Y8, Y0, 32(R8)
-	LEAQ       (AX)(R9*4), AX
-	LEAQ       (CX)(R9*2), CX
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	ADDQ       $+4, DI
-	JMP        group1
-
-fewer1:
-group2:
-	MOVQ       nrows+24(FP), R8
-	SUBQ       DI, R8
-	CMPQ       R8, $+2
-	JLT        fewer2
-	XORQ       R9, R9
-	MOVL       (DX)(DI*4), R8
-	MOVL       (DX)(DI*4), R11
-	MOVQ       R9, R10
-	ADDQ       R11, R10
-	MOVL       4(DX)(DI*4), R11
-	CMPQ       R11, R8
-	CMOVQLT    R11, R8
-	MOVQ       flags+56(FP), R11
-	TESTQ      $0x00000001, R11
-	JEQ        zero5
-	VMOVUPS    (SI), Y1
-	VMASKMOVPS 32(SI), Y0, Y2
-	JMP        inited5
-
-zero5:
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-
-inited5:
-	MOVQ       ldy+48(FP), R11
-	SHLQ       $0x02, R11
-	ADDQ       SI, R11
-	MOVQ       flags+56(FP), R12
-	TESTQ      $0x00000001, R12
-	JEQ        zero6
-	VMOVUPS    (R11), Y3
-	VMASKMOVPS 32(R11), Y0, Y4
-	JMP        inited6
-
-zero6:
-	VPXOR Y3, Y3, Y3
-	VPXOR Y4, Y4, Y4
-
-inited6:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Y5
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Y6
-	VFMADD231PS  (BX)(R11*1), Y5, Y1
-	VFMADD231PS  (BX)(R12*1), Y6, Y3
-	VFMADD231PS  32(BX)(R11*1), Y5, Y2
-	VFMADD231PS  32(BX)(R12*1), Y6, Y4
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone5
-
-row5:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Y5
-	VFMADD231PS  (BX)(R12*1), Y5, Y1
-	VFMADD231PS  32(BX)(R12*1), Y5, Y2
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row5
-
-rdone5:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone6
-
-row6:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Y5
-	VFMADD231PS  (BX)(R8*1), Y5, Y3
-	VFMADD231PS  32(BX)(R8*1), Y5, Y4
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row6
-
-rdone6:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias5
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y5
-	VADDPS       Y5, Y1, Y1
-	VADDPS       Y5, Y2, Y2
-
-nobias5:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp5
-	VBROADCASTSS lo+72(FP), Y5
-	VBROADCASTSS hi+76(FP), Y6
-	VMAXPS       Y1, Y5, Y1
-	VMINPS       Y1, Y6, Y1
-	VMAXPS       Y2, Y5, Y2
-	VMINPS       Y2, Y6, Y2
-
-noclamp5:
-	VMOVUPS      Y1, (SI)
-	VMASKMOVPS   Y2, Y0, 32(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias6
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y1
-	VADDPS       Y1, Y3, Y3
-	VADDPS       Y1, Y4, Y4
-
-nobias6:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp6
-	VBROADCASTSS lo+72(FP), Y1
-	VBROADCASTSS hi+76(FP), Y2
-	VMAXPS       Y3, Y1, Y3
-	VMINPS       Y3, Y2, Y3
-	VMAXPS       Y4, Y1, Y4
-	VMINPS       Y4, Y2, Y4
-
-noclamp6:
-	VMOVUPS    Y3, (R8)
-	VMASKMOVPS Y4, Y0, 32(R8)
-	LEAQ       (AX)(R9*4), AX
-	LEAQ       (CX)(R9*2), CX
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	ADDQ       $+2, DI
-	JMP        group2
-
-fewer2:
-group3:
-	MOVQ       nrows+24(FP), R8
-	SUBQ       DI, R8
-	CMPQ       R8, $+1
-	JLT        exit1
-	XORQ       R9, R9
-	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R10
-	TESTQ      $0x00000001, R10
-	JEQ        zero7
-	VMOVUPS    (SI), Y1
-	VMASKMOVPS 32(SI), Y0, Y2
-	JMP        inited7
-
-zero7:
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-
-inited7:
-	CMPQ R8, $+0
-	JLE  rem3
-
-lock3:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y3
-	VFMADD231PS  (BX)(R10*1), Y3, Y1
-	VFMADD231PS  32(BX)(R10*1), Y3, Y2
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock3
-
-rem3:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone7
-
-row7:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y3
-	VFMADD231PS  (BX)(R8*1), Y3, Y1
-	VFMADD231PS  32(BX)(R8*1), Y3, Y2
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row7
-
-rdone7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias7
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y3
-	VADDPS       Y3, Y1, Y1
-	VADDPS       Y3, Y2, Y2
-
-nobias7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Y3
 	VBROADCASTSS hi+76(FP), Y4
 	VMAXPS       Y1, Y3, Y1
@@ -2007,24 +311,22 @@ nobias7:
 	VMAXPS       Y2, Y3, Y2
 	VMINPS       Y2, Y4, Y2
 
-noclamp7:
+noclamp1:
 	VMOVUPS    Y1, (SI)
 	VMASKMOVPS Y2, Y0, 32(SI)
-	LEAQ       (AX)(R10*4), AX
-	LEAQ       (CX)(R10*2), CX
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+1, DI
-	JMP        group3
+	JMP        group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX2U3(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U3(SB), NOSPLIT, $0-88
+// func csrAVX2R1U3(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R1U3(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -2033,20 +335,13 @@ TEXT ·csrAVX2U3(SB), NOSPLIT, $0-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     fewer1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
@@ -2059,208 +354,37 @@ zero1:
 	VPXOR Y2, Y2, Y2
 
 inited1:
-	MOVQ    ldy+48(FP), R11
-	SHLQ    $0x02, R11
-	ADDQ    SI, R11
-	MOVQ    flags+56(FP), R12
-	TESTQ   $0x00000001, R12
-	JEQ     zero2
-	VMOVUPS (R11), Y3
-	VMOVUPS 32(R11), Y4
-	VMOVUPS 64(R11), Y5
-	JMP     inited2
-
-zero2:
-	VPXOR Y3, Y3, Y3
-	VPXOR Y4, Y4, Y4
-	VPXOR Y5, Y5, Y5
-
-inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Y6
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Y7
-	VFMADD231PS  (BX)(R11*1), Y6, Y0
-	VFMADD231PS  (BX)(R12*1), Y7, Y3
-	VFMADD231PS  32(BX)(R11*1), Y6, Y1
-	VFMADD231PS  32(BX)(R12*1), Y7, Y4
-	VFMADD231PS  64(BX)(R11*1), Y6, Y2
-	VFMADD231PS  64(BX)(R12*1), Y7, Y5
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y3
+	VFMADD231PS  (BX)(R9*1), Y3, Y0
+	VFMADD231PS  32(BX)(R9*1), Y3, Y1
+	VFMADD231PS  64(BX)(R9*1), Y3, Y2
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Y6
-	VFMADD231PS  (BX)(R12*1), Y6, Y0
-	VFMADD231PS  32(BX)(R12*1), Y6, Y1
-	VFMADD231PS  64(BX)(R12*1), Y6, Y2
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Y6
-	VFMADD231PS  (BX)(R8*1), Y6, Y3
-	VFMADD231PS  32(BX)(R8*1), Y6, Y4
-	VFMADD231PS  64(BX)(R8*1), Y6, Y5
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y6
-	VADDPS       Y6, Y0, Y0
-	VADDPS       Y6, Y1, Y1
-	VADDPS       Y6, Y2, Y2
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y3
+	VADDPS       Y3, Y0, Y0
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y3, Y2, Y2
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y6
-	VBROADCASTSS hi+76(FP), Y7
-	VMAXPS       Y0, Y6, Y0
-	VMINPS       Y0, Y7, Y0
-	VMAXPS       Y1, Y6, Y1
-	VMINPS       Y1, Y7, Y1
-	VMAXPS       Y2, Y6, Y2
-	VMINPS       Y2, Y7, Y2
-
-noclamp1:
-	VMOVUPS      Y0, (SI)
-	VMOVUPS      Y1, 32(SI)
-	VMOVUPS      Y2, 64(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y0
-	VADDPS       Y0, Y3, Y3
-	VADDPS       Y0, Y4, Y4
-	VADDPS       Y0, Y5, Y5
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Y0
-	VBROADCASTSS hi+76(FP), Y1
-	VMAXPS       Y3, Y0, Y3
-	VMINPS       Y3, Y1, Y3
-	VMAXPS       Y4, Y0, Y4
-	VMINPS       Y4, Y1, Y4
-	VMAXPS       Y5, Y0, Y5
-	VMINPS       Y5, Y1, Y5
-
-noclamp2:
-	VMOVUPS Y3, (R8)
-	VMOVUPS Y4, 32(R8)
-	VMOVUPS Y5, 64(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
-	JEQ     zero3
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	JMP     inited3
-
-zero3:
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y3
-	VFMADD231PS  (BX)(R10*1), Y3, Y0
-	VFMADD231PS  32(BX)(R10*1), Y3, Y1
-	VFMADD231PS  64(BX)(R10*1), Y3, Y2
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y3
-	VFMADD231PS  (BX)(R8*1), Y3, Y0
-	VFMADD231PS  32(BX)(R8*1), Y3, Y1
-	VFMADD231PS  64(BX)(R8*1), Y3, Y2
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y3
-	VADDPS       Y3, Y0, Y0
-	VADDPS       Y3, Y1, Y1
-	VADDPS       Y3, Y2, Y2
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Y3
 	VBROADCASTSS hi+76(FP), Y4
 	VMAXPS       Y0, Y3, Y0
@@ -2270,25 +394,23 @@ nobias3:
 	VMAXPS       Y2, Y3, Y2
 	VMINPS       Y2, Y4, Y2
 
-noclamp3:
+noclamp1:
 	VMOVUPS Y0, (SI)
 	VMOVUPS Y1, 32(SI)
 	VMOVUPS Y2, 64(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX2U3M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U3M(SB), NOSPLIT, $0-88
+// func csrAVX2R1U3M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R1U3M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
 	MOVQ    cnt+16(FP), DX
@@ -2301,20 +423,13 @@ TEXT ·csrAVX2U3M(SB), NOSPLIT, $0-88
 	XORQ    DI, DI
 
 group1:
-	MOVQ       nrows+24(FP), R8
+	MOVQ       ngroups+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+2
-	JLT        fewer1
-	XORQ       R9, R9
+	CMPQ       R8, $+0
+	JLE        exit1
 	MOVL       (DX)(DI*4), R8
-	MOVL       (DX)(DI*4), R11
-	MOVQ       R9, R10
-	ADDQ       R11, R10
-	MOVL       4(DX)(DI*4), R11
-	CMPQ       R11, R8
-	CMOVQLT    R11, R8
-	MOVQ       flags+56(FP), R11
-	TESTQ      $0x00000001, R11
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
 	JEQ        zero1
 	VMOVUPS    (SI), Y1
 	VMOVUPS    32(SI), Y2
@@ -2327,208 +442,37 @@ zero1:
 	VPXOR Y3, Y3, Y3
 
 inited1:
-	MOVQ       ldy+48(FP), R11
-	SHLQ       $0x02, R11
-	ADDQ       SI, R11
-	MOVQ       flags+56(FP), R12
-	TESTQ      $0x00000001, R12
-	JEQ        zero2
-	VMOVUPS    (R11), Y4
-	VMOVUPS    32(R11), Y5
-	VMASKMOVPS 64(R11), Y0, Y6
-	JMP        inited2
-
-zero2:
-	VPXOR Y4, Y4, Y4
-	VPXOR Y5, Y5, Y5
-	VPXOR Y6, Y6, Y6
-
-inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Y7
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Y8
-	VFMADD231PS  (BX)(R11*1), Y7, Y1
-	VFMADD231PS  (BX)(R12*1), Y8, Y4
-	VFMADD231PS  32(BX)(R11*1), Y7, Y2
-	VFMADD231PS  32(BX)(R12*1), Y8, Y5
-	VFMADD231PS  64(BX)(R11*1), Y7, Y3
-	VFMADD231PS  64(BX)(R12*1), Y8, Y6
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y4
+	VFMADD231PS  (BX)(R9*1), Y4, Y1
+	VFMADD231PS  32(BX)(R9*1), Y4, Y2
+	VFMADD231PS  64(BX)(R9*1), Y4, Y3
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Y7
-	VFMADD231PS  (BX)(R12*1), Y7, Y1
-	VFMADD231PS  32(BX)(R12*1), Y7, Y2
-	VFMADD231PS  64(BX)(R12*1), Y7, Y3
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Y7
-	VFMADD231PS  (BX)(R8*1), Y7, Y4
-	VFMADD231PS  32(BX)(R8*1), Y7, Y5
-	VFMADD231PS  64(BX)(R8*1), Y7, Y6
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y7
-	VADDPS       Y7, Y1, Y1
-	VADDPS       Y7, Y2, Y2
-	VADDPS       Y7, Y3, Y3
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y4
+	VADDPS       Y4, Y1, Y1
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y4, Y3, Y3
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y7
-	VBROADCASTSS hi+76(FP), Y8
-	VMAXPS       Y1, Y7, Y1
-	VMINPS       Y1, Y8, Y1
-	VMAXPS       Y2, Y7, Y2
-	VMINPS       Y2, Y8, Y2
-	VMAXPS       Y3, Y7, Y3
-	VMINPS       Y3, Y8, Y3
-
-noclamp1:
-	VMOVUPS      Y1, (SI)
-	VMOVUPS      Y2, 32(SI)
-	VMASKMOVPS   Y3, Y0, 64(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y1
-	VADDPS       Y1, Y4, Y4
-	VADDPS       Y1, Y5, Y5
-	VADDPS       Y1, Y6, Y6
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Y1
-	VBROADCASTSS hi+76(FP), Y2
-	VMAXPS       Y4, Y1, Y4
-	VMINPS       Y4, Y2, Y4
-	VMAXPS       Y5, Y1, Y5
-	VMINPS       Y5, Y2, Y5
-	VMAXPS       Y6, Y1, Y6
-	VMINPS       Y6, Y2, Y6
-
-noclamp2:
-	VMOVUPS    Y4, (R8)
-	VMOVUPS    Y5, 32(R8)
-	VMASKMOVPS Y6, Y0, 64(R8)
-	LEAQ       (AX)(R9*4), AX
-	LEAQ       (CX)(R9*2), CX
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	ADDQ       $+2, DI
-	JMP        group1
-
-fewer1:
-group2:
-	MOVQ       nrows+24(FP), R8
-	SUBQ       DI, R8
-	CMPQ       R8, $+1
-	JLT        exit1
-	XORQ       R9, R9
-	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R10
-	TESTQ      $0x00000001, R10
-	JEQ        zero3
-	VMOVUPS    (SI), Y1
-	VMOVUPS    32(SI), Y2
-	VMASKMOVPS 64(SI), Y0, Y3
-	JMP        inited3
-
-zero3:
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y4
-	VFMADD231PS  (BX)(R10*1), Y4, Y1
-	VFMADD231PS  32(BX)(R10*1), Y4, Y2
-	VFMADD231PS  64(BX)(R10*1), Y4, Y3
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y4
-	VFMADD231PS  (BX)(R8*1), Y4, Y1
-	VFMADD231PS  32(BX)(R8*1), Y4, Y2
-	VFMADD231PS  64(BX)(R8*1), Y4, Y3
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y4
-	VADDPS       Y4, Y1, Y1
-	VADDPS       Y4, Y2, Y2
-	VADDPS       Y4, Y3, Y3
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Y4
 	VBROADCASTSS hi+76(FP), Y5
 	VMAXPS       Y1, Y4, Y1
@@ -2538,25 +482,23 @@ nobias3:
 	VMAXPS       Y3, Y4, Y3
 	VMINPS       Y3, Y5, Y3
 
-noclamp3:
+noclamp1:
 	VMOVUPS    Y1, (SI)
 	VMOVUPS    Y2, 32(SI)
 	VMASKMOVPS Y3, Y0, 64(SI)
-	LEAQ       (AX)(R10*4), AX
-	LEAQ       (CX)(R10*2), CX
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+1, DI
-	JMP        group2
+	JMP        group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX2U4(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U4(SB), NOSPLIT, $0-88
+// func csrAVX2R1U4(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R1U4(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -2565,20 +507,13 @@ TEXT ·csrAVX2U4(SB), NOSPLIT, $0-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     fewer1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
@@ -2593,227 +528,39 @@ zero1:
 	VPXOR Y3, Y3, Y3
 
 inited1:
-	MOVQ    ldy+48(FP), R11
-	SHLQ    $0x02, R11
-	ADDQ    SI, R11
-	MOVQ    flags+56(FP), R12
-	TESTQ   $0x00000001, R12
-	JEQ     zero2
-	VMOVUPS (R11), Y4
-	VMOVUPS 32(R11), Y5
-	VMOVUPS 64(R11), Y6
-	VMOVUPS 96(R11), Y7
-	JMP     inited2
-
-zero2:
-	VPXOR Y4, Y4, Y4
-	VPXOR Y5, Y5, Y5
-	VPXOR Y6, Y6, Y6
-	VPXOR Y7, Y7, Y7
-
-inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Y8
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Y9
-	VFMADD231PS  (BX)(R11*1), Y8, Y0
-	VFMADD231PS  (BX)(R12*1), Y9, Y4
-	VFMADD231PS  32(BX)(R11*1), Y8, Y1
-	VFMADD231PS  32(BX)(R12*1), Y9, Y5
-	VFMADD231PS  64(BX)(R11*1), Y8, Y2
-	VFMADD231PS  64(BX)(R12*1), Y9, Y6
-	VFMADD231PS  96(BX)(R11*1), Y8, Y3
-	VFMADD231PS  96(BX)(R12*1), Y9, Y7
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y4
+	VFMADD231PS  (BX)(R9*1), Y4, Y0
+	VFMADD231PS  32(BX)(R9*1), Y4, Y1
+	VFMADD231PS  64(BX)(R9*1), Y4, Y2
+	VFMADD231PS  96(BX)(R9*1), Y4, Y3
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Y8
-	VFMADD231PS  (BX)(R12*1), Y8, Y0
-	VFMADD231PS  32(BX)(R12*1), Y8, Y1
-	VFMADD231PS  64(BX)(R12*1), Y8, Y2
-	VFMADD231PS  96(BX)(R12*1), Y8, Y3
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Y8
-	VFMADD231PS  (BX)(R8*1), Y8, Y4
-	VFMADD231PS  32(BX)(R8*1), Y8, Y5
-	VFMADD231PS  64(BX)(R8*1), Y8, Y6
-	VFMADD231PS  96(BX)(R8*1), Y8, Y7
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y8
-	VADDPS       Y8, Y0, Y0
-	VADDPS       Y8, Y1, Y1
-	VADDPS       Y8, Y2, Y2
-	VADDPS       Y8, Y3, Y3
-
-nobias1:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y8
-	VBROADCASTSS hi+76(FP), Y9
-	VMAXPS       Y0, Y8, Y0
-	VMINPS       Y0, Y9, Y0
-	VMAXPS       Y1, Y8, Y1
-	VMINPS       Y1, Y9, Y1
-	VMAXPS       Y2, Y8, Y2
-	VMINPS       Y2, Y9, Y2
-	VMAXPS       Y3, Y8, Y3
-	VMINPS       Y3, Y9, Y3
-
-noclamp1:
-	VMOVUPS      Y0, (SI)
-	VMOVUPS      Y1, 32(SI)
-	VMOVUPS      Y2, 64(SI)
-	VMOVUPS      Y3, 96(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y0
-	VADDPS       Y0, Y4, Y4
-	VADDPS       Y0, Y5, Y5
-	VADDPS       Y0, Y6, Y6
-	VADDPS       Y0, Y7, Y7
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Y0
-	VBROADCASTSS hi+76(FP), Y1
-	VMAXPS       Y4, Y0, Y4
-	VMINPS       Y4, Y1, Y4
-	VMAXPS       Y5, Y0, Y5
-	VMINPS       Y5, Y1, Y5
-	VMAXPS       Y6, Y0, Y6
-	VMINPS       Y6, Y1, Y6
-	VMAXPS       Y7, Y0, Y7
-	VMINPS       Y7, Y1, Y7
-
-noclamp2:
-	VMOVUPS Y4, (R8)
-	VMOVUPS Y5, 32(R8)
-	VMOVUPS Y6, 64(R8)
-	VMOVUPS Y7, 96(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
-	JEQ     zero3
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VMOVUPS 96(SI), Y3
-	JMP     inited3
-
-zero3:
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y4
-	VFMADD231PS  (BX)(R10*1), Y4, Y0
-	VFMADD231PS  32(BX)(R10*1), Y4, Y1
-	VFMADD231PS  64(BX)(R10*1), Y4, Y2
-	VFMADD231PS  96(BX)(R10*1), Y4, Y3
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y4
-	VFMADD231PS  (BX)(R8*1), Y4, Y0
-	VFMADD231PS  32(BX)(R8*1), Y4, Y1
-	VFMADD231PS  64(BX)(R8*1), Y4, Y2
-	VFMADD231PS  96(BX)(R8*1), Y4, Y3
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y4
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y4
 	VADDPS       Y4, Y0, Y0
 	VADDPS       Y4, Y1, Y1
 	VADDPS       Y4, Y2, Y2
 	VADDPS       Y4, Y3, Y3
 
-nobias3:
+nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
+	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Y4
 	VBROADCASTSS hi+76(FP), Y5
 	VMAXPS       Y0, Y4, Y0
@@ -2825,26 +572,24 @@ nobias3:
 	VMAXPS       Y3, Y4, Y3
 	VMINPS       Y3, Y5, Y3
 
-noclamp3:
+noclamp1:
 	VMOVUPS Y0, (SI)
 	VMOVUPS Y1, 32(SI)
 	VMOVUPS Y2, 64(SI)
 	VMOVUPS Y3, 96(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX2U4M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U4M(SB), NOSPLIT, $0-88
+// func csrAVX2R1U4M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R1U4M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
 	MOVQ    cnt+16(FP), DX
@@ -2857,20 +602,13 @@ TEXT ·csrAVX2U4M(SB), NOSPLIT, $0-88
 	XORQ    DI, DI
 
 group1:
-	MOVQ       nrows+24(FP), R8
+	MOVQ       ngroups+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+2
-	JLT        fewer1
-	XORQ       R9, R9
+	CMPQ       R8, $+0
+	JLE        exit1
 	MOVL       (DX)(DI*4), R8
-	MOVL       (DX)(DI*4), R11
-	MOVQ       R9, R10
-	ADDQ       R11, R10
-	MOVL       4(DX)(DI*4), R11
-	CMPQ       R11, R8
-	CMOVQLT    R11, R8
-	MOVQ       flags+56(FP), R11
-	TESTQ      $0x00000001, R11
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
 	JEQ        zero1
 	VMOVUPS    (SI), Y1
 	VMOVUPS    32(SI), Y2
@@ -2885,227 +623,39 @@ zero1:
 	VPXOR Y4, Y4, Y4
 
 inited1:
-	MOVQ       ldy+48(FP), R11
-	SHLQ       $0x02, R11
-	ADDQ       SI, R11
-	MOVQ       flags+56(FP), R12
-	TESTQ      $0x00000001, R12
-	JEQ        zero2
-	VMOVUPS    (R11), Y5
-	VMOVUPS    32(R11), Y6
-	VMOVUPS    64(R11), Y7
-	VMASKMOVPS 96(R11), Y0, Y8
-	JMP        inited2
-
-zero2:
-	VPXOR Y5, Y5, Y5
-	VPXOR Y6, Y6, Y6
-	VPXOR Y7, Y7, Y7
-	VPXOR Y8, Y8, Y8
-
-inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Y9
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Y10
-	VFMADD231PS  (BX)(R11*1), Y9, Y1
-	VFMADD231PS  (BX)(R12*1), Y10, Y5
-	VFMADD231PS  32(BX)(R11*1), Y9, Y2
-	VFMADD231PS  32(BX)(R12*1), Y10, Y6
-	VFMADD231PS  64(BX)(R11*1), Y9, Y3
-	VFMADD231PS  64(BX)(R12*1), Y10, Y7
-	VFMADD231PS  96(BX)(R11*1), Y9, Y4
-	VFMADD231PS  96(BX)(R12*1), Y10, Y8
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y5
+	VFMADD231PS  (BX)(R9*1), Y5, Y1
+	VFMADD231PS  32(BX)(R9*1), Y5, Y2
+	VFMADD231PS  64(BX)(R9*1), Y5, Y3
+	VFMADD231PS  96(BX)(R9*1), Y5, Y4
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Y9
-	VFMADD231PS  (BX)(R12*1), Y9, Y1
-	VFMADD231PS  32(BX)(R12*1), Y9, Y2
-	VFMADD231PS  64(BX)(R12*1), Y9, Y3
-	VFMADD231PS  96(BX)(R12*1), Y9, Y4
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Y9
-	VFMADD231PS  (BX)(R8*1), Y9, Y5
-	VFMADD231PS  32(BX)(R8*1), Y9, Y6
-	VFMADD231PS  64(BX)(R8*1), Y9, Y7
-	VFMADD231PS  96(BX)(R8*1), Y9, Y8
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y9
-	VADDPS       Y9, Y1, Y1
-	VADDPS       Y9, Y2, Y2
-	VADDPS       Y9, Y3, Y3
-	VADDPS       Y9, Y4, Y4
-
-nobias1:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y9
-	VBROADCASTSS hi+76(FP), Y10
-	VMAXPS       Y1, Y9, Y1
-	VMINPS       Y1, Y10, Y1
-	VMAXPS       Y2, Y9, Y2
-	VMINPS       Y2, Y10, Y2
-	VMAXPS       Y3, Y9, Y3
-	VMINPS       Y3, Y10, Y3
-	VMAXPS       Y4, Y9, Y4
-	VMINPS       Y4, Y10, Y4
-
-noclamp1:
-	VMOVUPS      Y1, (SI)
-	VMOVUPS      Y2, 32(SI)
-	VMOVUPS      Y3, 64(SI)
-	VMASKMOVPS   Y4, Y0, 96(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y1
-	VADDPS       Y1, Y5, Y5
-	VADDPS       Y1, Y6, Y6
-	VADDPS       Y1, Y7, Y7
-	VADDPS       Y1, Y8, Y8
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Y1
-	VBROADCASTSS hi+76(FP), Y2
-	VMAXPS       Y5, Y1, Y5
-	VMINPS       Y5, Y2, Y5
-	VMAXPS       Y6, Y1, Y6
-	VMINPS       Y6, Y2, Y6
-	VMAXPS       Y7, Y1, Y7
-	VMINPS       Y7, Y2, Y7
-	VMAXPS       Y8, Y1, Y8
-	VMINPS       Y8, Y2, Y8
-
-noclamp2:
-	VMOVUPS    Y5, (R8)
-	VMOVUPS    Y6, 32(R8)
-	VMOVUPS    Y7, 64(R8)
-	VMASKMOVPS Y8, Y0, 96(R8)
-	LEAQ       (AX)(R9*4), AX
-	LEAQ       (CX)(R9*2), CX
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	ADDQ       $+2, DI
-	JMP        group1
-
-fewer1:
-group2:
-	MOVQ       nrows+24(FP), R8
-	SUBQ       DI, R8
-	CMPQ       R8, $+1
-	JLT        exit1
-	XORQ       R9, R9
-	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R10
-	TESTQ      $0x00000001, R10
-	JEQ        zero3
-	VMOVUPS    (SI), Y1
-	VMOVUPS    32(SI), Y2
-	VMOVUPS    64(SI), Y3
-	VMASKMOVPS 96(SI), Y0, Y4
-	JMP        inited3
-
-zero3:
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	VPXOR Y4, Y4, Y4
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y5
-	VFMADD231PS  (BX)(R10*1), Y5, Y1
-	VFMADD231PS  32(BX)(R10*1), Y5, Y2
-	VFMADD231PS  64(BX)(R10*1), Y5, Y3
-	VFMADD231PS  96(BX)(R10*1), Y5, Y4
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y5
-	VFMADD231PS  (BX)(R8*1), Y5, Y1
-	VFMADD231PS  32(BX)(R8*1), Y5, Y2
-	VFMADD231PS  64(BX)(R8*1), Y5, Y3
-	VFMADD231PS  96(BX)(R8*1), Y5, Y4
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y5
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y5
 	VADDPS       Y5, Y1, Y1
 	VADDPS       Y5, Y2, Y2
 	VADDPS       Y5, Y3, Y3
 	VADDPS       Y5, Y4, Y4
 
-nobias3:
+nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
+	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Y5
 	VBROADCASTSS hi+76(FP), Y6
 	VMAXPS       Y1, Y5, Y1
@@ -3117,26 +667,24 @@ nobias3:
 	VMAXPS       Y4, Y5, Y4
 	VMINPS       Y4, Y6, Y4
 
-noclamp3:
+noclamp1:
 	VMOVUPS    Y1, (SI)
 	VMOVUPS    Y2, 32(SI)
 	VMOVUPS    Y3, 64(SI)
 	VMASKMOVPS Y4, Y0, 96(SI)
-	LEAQ       (AX)(R10*4), AX
-	LEAQ       (CX)(R10*2), CX
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+1, DI
-	JMP        group2
+	JMP        group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX2U5(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U5(SB), NOSPLIT, $0-88
+// func csrAVX2R1U5(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R1U5(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -3145,20 +693,13 @@ TEXT ·csrAVX2U5(SB), NOSPLIT, $0-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     fewer1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
@@ -3175,246 +716,41 @@ zero1:
 	VPXOR Y4, Y4, Y4
 
 inited1:
-	MOVQ    ldy+48(FP), R11
-	SHLQ    $0x02, R11
-	ADDQ    SI, R11
-	MOVQ    flags+56(FP), R12
-	TESTQ   $0x00000001, R12
-	JEQ     zero2
-	VMOVUPS (R11), Y5
-	VMOVUPS 32(R11), Y6
-	VMOVUPS 64(R11), Y7
-	VMOVUPS 96(R11), Y8
-	VMOVUPS 128(R11), Y9
-	JMP     inited2
-
-zero2:
-	VPXOR Y5, Y5, Y5
-	VPXOR Y6, Y6, Y6
-	VPXOR Y7, Y7, Y7
-	VPXOR Y8, Y8, Y8
-	VPXOR Y9, Y9, Y9
-
-inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Y10
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Y11
-	VFMADD231PS  (BX)(R11*1), Y10, Y0
-	VFMADD231PS  (BX)(R12*1), Y11, Y5
-	VFMADD231PS  32(BX)(R11*1), Y10, Y1
-	VFMADD231PS  32(BX)(R12*1), Y11, Y6
-	VFMADD231PS  64(BX)(R11*1), Y10, Y2
-	VFMADD231PS  64(BX)(R12*1), Y11, Y7
-	VFMADD231PS  96(BX)(R11*1), Y10, Y3
-	VFMADD231PS  96(BX)(R12*1), Y11, Y8
-	VFMADD231PS  128(BX)(R11*1), Y10, Y4
-	VFMADD231PS  128(BX)(R12*1), Y11, Y9
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y5
+	VFMADD231PS  (BX)(R9*1), Y5, Y0
+	VFMADD231PS  32(BX)(R9*1), Y5, Y1
+	VFMADD231PS  64(BX)(R9*1), Y5, Y2
+	VFMADD231PS  96(BX)(R9*1), Y5, Y3
+	VFMADD231PS  128(BX)(R9*1), Y5, Y4
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Y10
-	VFMADD231PS  (BX)(R12*1), Y10, Y0
-	VFMADD231PS  32(BX)(R12*1), Y10, Y1
-	VFMADD231PS  64(BX)(R12*1), Y10, Y2
-	VFMADD231PS  96(BX)(R12*1), Y10, Y3
-	VFMADD231PS  128(BX)(R12*1), Y10, Y4
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Y10
-	VFMADD231PS  (BX)(R8*1), Y10, Y5
-	VFMADD231PS  32(BX)(R8*1), Y10, Y6
-	VFMADD231PS  64(BX)(R8*1), Y10, Y7
-	VFMADD231PS  96(BX)(R8*1), Y10, Y8
-	VFMADD231PS  128(BX)(R8*1), Y10, Y9
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y10
-	VADDPS       Y10, Y0, Y0
-	VADDPS       Y10, Y1, Y1
-	VADDPS       Y10, Y2, Y2
-	VADDPS       Y10, Y3, Y3
-	VADDPS       Y10, Y4, Y4
-
-nobias1:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y10
-	VBROADCASTSS hi+76(FP), Y11
-	VMAXPS       Y0, Y10, Y0
-	VMINPS       Y0, Y11, Y0
-	VMAXPS       Y1, Y10, Y1
-	VMINPS       Y1, Y11, Y1
-	VMAXPS       Y2, Y10, Y2
-	VMINPS       Y2, Y11, Y2
-	VMAXPS       Y3, Y10, Y3
-	VMINPS       Y3, Y11, Y3
-	VMAXPS       Y4, Y10, Y4
-	VMINPS       Y4, Y11, Y4
-
-noclamp1:
-	VMOVUPS      Y0, (SI)
-	VMOVUPS      Y1, 32(SI)
-	VMOVUPS      Y2, 64(SI)
-	VMOVUPS      Y3, 96(SI)
-	VMOVUPS      Y4, 128(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y0
-	VADDPS       Y0, Y5, Y5
-	VADDPS       Y0, Y6, Y6
-	VADDPS       Y0, Y7, Y7
-	VADDPS       Y0, Y8, Y8
-	VADDPS       Y0, Y9, Y9
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Y0
-	VBROADCASTSS hi+76(FP), Y1
-	VMAXPS       Y5, Y0, Y5
-	VMINPS       Y5, Y1, Y5
-	VMAXPS       Y6, Y0, Y6
-	VMINPS       Y6, Y1, Y6
-	VMAXPS       Y7, Y0, Y7
-	VMINPS       Y7, Y1, Y7
-	VMAXPS       Y8, Y0, Y8
-	VMINPS       Y8, Y1, Y8
-	VMAXPS       Y9, Y0, Y9
-	VMINPS       Y9, Y1, Y9
-
-noclamp2:
-	VMOVUPS Y5, (R8)
-	VMOVUPS Y6, 32(R8)
-	VMOVUPS Y7, 64(R8)
-	VMOVUPS Y8, 96(R8)
-	VMOVUPS Y9, 128(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
-	JEQ     zero3
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VMOVUPS 96(SI), Y3
-	VMOVUPS 128(SI), Y4
-	JMP     inited3
-
-zero3:
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	VPXOR Y4, Y4, Y4
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y5
-	VFMADD231PS  (BX)(R10*1), Y5, Y0
-	VFMADD231PS  32(BX)(R10*1), Y5, Y1
-	VFMADD231PS  64(BX)(R10*1), Y5, Y2
-	VFMADD231PS  96(BX)(R10*1), Y5, Y3
-	VFMADD231PS  128(BX)(R10*1), Y5, Y4
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y5
-	VFMADD231PS  (BX)(R8*1), Y5, Y0
-	VFMADD231PS  32(BX)(R8*1), Y5, Y1
-	VFMADD231PS  64(BX)(R8*1), Y5, Y2
-	VFMADD231PS  96(BX)(R8*1), Y5, Y3
-	VFMADD231PS  128(BX)(R8*1), Y5, Y4
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y5
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y5
 	VADDPS       Y5, Y0, Y0
 	VADDPS       Y5, Y1, Y1
 	VADDPS       Y5, Y2, Y2
 	VADDPS       Y5, Y3, Y3
 	VADDPS       Y5, Y4, Y4
 
-nobias3:
+nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
+	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Y5
 	VBROADCASTSS hi+76(FP), Y6
 	VMAXPS       Y0, Y5, Y0
@@ -3428,27 +764,25 @@ nobias3:
 	VMAXPS       Y4, Y5, Y4
 	VMINPS       Y4, Y6, Y4
 
-noclamp3:
+noclamp1:
 	VMOVUPS Y0, (SI)
 	VMOVUPS Y1, 32(SI)
 	VMOVUPS Y2, 64(SI)
 	VMOVUPS Y3, 96(SI)
 	VMOVUPS Y4, 128(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX2U5M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U5M(SB), NOSPLIT, $0-88
+// func csrAVX2R1U5M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R1U5M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
 	MOVQ    cnt+16(FP), DX
@@ -3461,20 +795,13 @@ TEXT ·csrAVX2U5M(SB), NOSPLIT, $0-88
 	XORQ    DI, DI
 
 group1:
-	MOVQ       nrows+24(FP), R8
+	MOVQ       ngroups+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+2
-	JLT        fewer1
-	XORQ       R9, R9
+	CMPQ       R8, $+0
+	JLE        exit1
 	MOVL       (DX)(DI*4), R8
-	MOVL       (DX)(DI*4), R11
-	MOVQ       R9, R10
-	ADDQ       R11, R10
-	MOVL       4(DX)(DI*4), R11
-	CMPQ       R11, R8
-	CMOVQLT    R11, R8
-	MOVQ       flags+56(FP), R11
-	TESTQ      $0x00000001, R11
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
 	JEQ        zero1
 	VMOVUPS    (SI), Y1
 	VMOVUPS    32(SI), Y2
@@ -3491,246 +818,41 @@ zero1:
 	VPXOR Y5, Y5, Y5
 
 inited1:
-	MOVQ       ldy+48(FP), R11
-	SHLQ       $0x02, R11
-	ADDQ       SI, R11
-	MOVQ       flags+56(FP), R12
-	TESTQ      $0x00000001, R12
-	JEQ        zero2
-	VMOVUPS    (R11), Y6
-	VMOVUPS    32(R11), Y7
-	VMOVUPS    64(R11), Y8
-	VMOVUPS    96(R11), Y9
-	VMASKMOVPS 128(R11), Y0, Y10
-	JMP        inited2
-
-zero2:
-	VPXOR Y6, Y6, Y6
-	VPXOR Y7, Y7, Y7
-	VPXOR Y8, Y8, Y8
-	VPXOR Y9, Y9, Y9
-	VPXOR Y10, Y10, Y10
-
-inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Y11
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Y12
-	VFMADD231PS  (BX)(R11*1), Y11, Y1
-	VFMADD231PS  (BX)(R12*1), Y12, Y6
-	VFMADD231PS  32(BX)(R11*1), Y11, Y2
-	VFMADD231PS  32(BX)(R12*1), Y12, Y7
-	VFMADD231PS  64(BX)(R11*1), Y11, Y3
-	VFMADD231PS  64(BX)(R12*1), Y12, Y8
-	VFMADD231PS  96(BX)(R11*1), Y11, Y4
-	VFMADD231PS  96(BX)(R12*1), Y12, Y9
-	VFMADD231PS  128(BX)(R11*1), Y11, Y5
-	VFMADD231PS  128(BX)(R12*1), Y12, Y10
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y6
+	VFMADD231PS  (BX)(R9*1), Y6, Y1
+	VFMADD231PS  32(BX)(R9*1), Y6, Y2
+	VFMADD231PS  64(BX)(R9*1), Y6, Y3
+	VFMADD231PS  96(BX)(R9*1), Y6, Y4
+	VFMADD231PS  128(BX)(R9*1), Y6, Y5
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Y11
-	VFMADD231PS  (BX)(R12*1), Y11, Y1
-	VFMADD231PS  32(BX)(R12*1), Y11, Y2
-	VFMADD231PS  64(BX)(R12*1), Y11, Y3
-	VFMADD231PS  96(BX)(R12*1), Y11, Y4
-	VFMADD231PS  128(BX)(R12*1), Y11, Y5
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Y11
-	VFMADD231PS  (BX)(R8*1), Y11, Y6
-	VFMADD231PS  32(BX)(R8*1), Y11, Y7
-	VFMADD231PS  64(BX)(R8*1), Y11, Y8
-	VFMADD231PS  96(BX)(R8*1), Y11, Y9
-	VFMADD231PS  128(BX)(R8*1), Y11, Y10
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y11
-	VADDPS       Y11, Y1, Y1
-	VADDPS       Y11, Y2, Y2
-	VADDPS       Y11, Y3, Y3
-	VADDPS       Y11, Y4, Y4
-	VADDPS       Y11, Y5, Y5
-
-nobias1:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y11
-	VBROADCASTSS hi+76(FP), Y12
-	VMAXPS       Y1, Y11, Y1
-	VMINPS       Y1, Y12, Y1
-	VMAXPS       Y2, Y11, Y2
-	VMINPS       Y2, Y12, Y2
-	VMAXPS       Y3, Y11, Y3
-	VMINPS       Y3, Y12, Y3
-	VMAXPS       Y4, Y11, Y4
-	VMINPS       Y4, Y12, Y4
-	VMAXPS       Y5, Y11, Y5
-	VMINPS       Y5, Y12, Y5
-
-noclamp1:
-	VMOVUPS      Y1, (SI)
-	VMOVUPS      Y2, 32(SI)
-	VMOVUPS      Y3, 64(SI)
-	VMOVUPS      Y4, 96(SI)
-	VMASKMOVPS   Y5, Y0, 128(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y1
-	VADDPS       Y1, Y6, Y6
-	VADDPS       Y1, Y7, Y7
-	VADDPS       Y1, Y8, Y8
-	VADDPS       Y1, Y9, Y9
-	VADDPS       Y1, Y10, Y10
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Y1
-	VBROADCASTSS hi+76(FP), Y2
-	VMAXPS       Y6, Y1, Y6
-	VMINPS       Y6, Y2, Y6
-	VMAXPS       Y7, Y1, Y7
-	VMINPS       Y7, Y2, Y7
-	VMAXPS       Y8, Y1, Y8
-	VMINPS       Y8, Y2, Y8
-	VMAXPS       Y9, Y1, Y9
-	VMINPS       Y9, Y2, Y9
-	VMAXPS       Y10, Y1, Y10
-	VMINPS       Y10, Y2, Y10
-
-noclamp2:
-	VMOVUPS    Y6, (R8)
-	VMOVUPS    Y7, 32(R8)
-	VMOVUPS    Y8, 64(R8)
-	VMOVUPS    Y9, 96(R8)
-	VMASKMOVPS Y10, Y0, 128(R8)
-	LEAQ       (AX)(R9*4), AX
-	LEAQ       (CX)(R9*2), CX
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	ADDQ       $+2, DI
-	JMP        group1
-
-fewer1:
-group2:
-	MOVQ       nrows+24(FP), R8
-	SUBQ       DI, R8
-	CMPQ       R8, $+1
-	JLT        exit1
-	XORQ       R9, R9
-	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R10
-	TESTQ      $0x00000001, R10
-	JEQ        zero3
-	VMOVUPS    (SI), Y1
-	VMOVUPS    32(SI), Y2
-	VMOVUPS    64(SI), Y3
-	VMOVUPS    96(SI), Y4
-	VMASKMOVPS 128(SI), Y0, Y5
-	JMP        inited3
-
-zero3:
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	VPXOR Y4, Y4, Y4
-	VPXOR Y5, Y5, Y5
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y6
-	VFMADD231PS  (BX)(R10*1), Y6, Y1
-	VFMADD231PS  32(BX)(R10*1), Y6, Y2
-	VFMADD231PS  64(BX)(R10*1), Y6, Y3
-	VFMADD231PS  96(BX)(R10*1), Y6, Y4
-	VFMADD231PS  128(BX)(R10*1), Y6, Y5
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y6
-	VFMADD231PS  (BX)(R8*1), Y6, Y1
-	VFMADD231PS  32(BX)(R8*1), Y6, Y2
-	VFMADD231PS  64(BX)(R8*1), Y6, Y3
-	VFMADD231PS  96(BX)(R8*1), Y6, Y4
-	VFMADD231PS  128(BX)(R8*1), Y6, Y5
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y6
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y6
 	VADDPS       Y6, Y1, Y1
 	VADDPS       Y6, Y2, Y2
 	VADDPS       Y6, Y3, Y3
 	VADDPS       Y6, Y4, Y4
 	VADDPS       Y6, Y5, Y5
 
-nobias3:
+nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
+	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Y6
 	VBROADCASTSS hi+76(FP), Y7
 	VMAXPS       Y1, Y6, Y1
@@ -3744,27 +866,25 @@ nobias3:
 	VMAXPS       Y5, Y6, Y5
 	VMINPS       Y5, Y7, Y5
 
-noclamp3:
+noclamp1:
 	VMOVUPS    Y1, (SI)
 	VMOVUPS    Y2, 32(SI)
 	VMOVUPS    Y3, 64(SI)
 	VMOVUPS    Y4, 96(SI)
 	VMASKMOVPS Y5, Y0, 128(SI)
-	LEAQ       (AX)(R10*4), AX
-	LEAQ       (CX)(R10*2), CX
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+1, DI
-	JMP        group2
+	JMP        group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX2U6(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U6(SB), NOSPLIT, $0-88
+// func csrAVX2R1U6(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R1U6(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -3773,20 +893,13 @@ TEXT ·csrAVX2U6(SB), NOSPLIT, $0-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     fewer1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
@@ -3805,254 +918,32 @@ zero1:
 	VPXOR Y5, Y5, Y5
 
 inited1:
-	MOVQ    ldy+48(FP), R11
-	SHLQ    $0x02, R11
-	ADDQ    SI, R11
-	MOVQ    flags+56(FP), R12
-	TESTQ   $0x00000001, R12
-	JEQ     zero2
-	VMOVUPS (R11), Y6
-	VMOVUPS 32(R11), Y7
-	VMOVUPS 64(R11), Y8
-	VMOVUPS 96(R11), Y9
-	VMOVUPS 128(R11), Y10
-	VMOVUPS 160(R11), Y11
-	JMP     inited2
-
-zero2:
-	VPXOR Y6, Y6, Y6
-	VPXOR Y7, Y7, Y7
-	VPXOR Y8, Y8, Y8
-	VPXOR Y9, Y9, Y9
-	VPXOR Y10, Y10, Y10
-	VPXOR Y11, Y11, Y11
-
-inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Y12
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Y13
-	VFMADD231PS  (BX)(R11*1), Y12, Y0
-	VFMADD231PS  (BX)(R12*1), Y13, Y6
-	VFMADD231PS  32(BX)(R11*1), Y12, Y1
-	VFMADD231PS  32(BX)(R12*1), Y13, Y7
-	VFMADD231PS  64(BX)(R11*1), Y12, Y2
-	VFMADD231PS  64(BX)(R12*1), Y13, Y8
-	VFMADD231PS  96(BX)(R11*1), Y12, Y3
-	VFMADD231PS  96(BX)(R12*1), Y13, Y9
-	VFMADD231PS  128(BX)(R11*1), Y12, Y4
-	VFMADD231PS  128(BX)(R12*1), Y13, Y10
-	VFMADD231PS  160(BX)(R11*1), Y12, Y5
-	VFMADD231PS  160(BX)(R12*1), Y13, Y11
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y6
+	VFMADD231PS  (BX)(R9*1), Y6, Y0
+	VFMADD231PS  32(BX)(R9*1), Y6, Y1
+	VFMADD231PS  64(BX)(R9*1), Y6, Y2
+	VFMADD231PS  96(BX)(R9*1), Y6, Y3
+	VFMADD231PS  128(BX)(R9*1), Y6, Y4
+	VFMADD231PS  160(BX)(R9*1), Y6, Y5
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Y12
-	VFMADD231PS  (BX)(R12*1), Y12, Y0
-	VFMADD231PS  32(BX)(R12*1), Y12, Y1
-	VFMADD231PS  64(BX)(R12*1), Y12, Y2
-	VFMADD231PS  96(BX)(R12*1), Y12, Y3
-	VFMADD231PS  128(BX)(R12*1), Y12, Y4
-	VFMADD231PS  160(BX)(R12*1), Y12, Y5
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Y12
-	VFMADD231PS  (BX)(R8*1), Y12, Y6
-	VFMADD231PS  32(BX)(R8*1), Y12, Y7
-	VFMADD231PS  64(BX)(R8*1), Y12, Y8
-	VFMADD231PS  96(BX)(R8*1), Y12, Y9
-	VFMADD231PS  128(BX)(R8*1), Y12, Y10
-	VFMADD231PS  160(BX)(R8*1), Y12, Y11
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y12
-	VADDPS       Y12, Y0, Y0
-	VADDPS       Y12, Y1, Y1
-	VADDPS       Y12, Y2, Y2
-	VADDPS       Y12, Y3, Y3
-	VADDPS       Y12, Y4, Y4
-	VADDPS       Y12, Y5, Y5
-
-nobias1:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y12
-	VBROADCASTSS hi+76(FP), Y13
-	VMAXPS       Y0, Y12, Y0
-	VMINPS       Y0, Y13, Y0
-	VMAXPS       Y1, Y12, Y1
-	VMINPS       Y1, Y13, Y1
-	VMAXPS       Y2, Y12, Y2
-	VMINPS       Y2, Y13, Y2
-	VMAXPS       Y3, Y12, Y3
-	VMINPS       Y3, Y13, Y3
-	VMAXPS       Y4, Y12, Y4
-	VMINPS       Y4, Y13, Y4
-	VMAXPS       Y5, Y12, Y5
-	VMINPS       Y5, Y13, Y5
-
-noclamp1:
-	VMOVUPS      Y0, (SI)
-	VMOVUPS      Y1, 32(SI)
-	VMOVUPS      Y2, 64(SI)
-	VMOVUPS      Y3, 96(SI)
-	VMOVUPS      Y4, 128(SI)
-	VMOVUPS      Y5, 160(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y0
-	VADDPS       Y0, Y6, Y6
-	VADDPS       Y0, Y7, Y7
-	VADDPS       Y0, Y8, Y8
-	VADDPS       Y0, Y9, Y9
-	VADDPS       Y0, Y10, Y10
-	VADDPS       Y0, Y11, Y11
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Y0
-	VBROADCASTSS hi+76(FP), Y1
-	VMAXPS       Y6, Y0, Y6
-	VMINPS       Y6, Y1, Y6
-	VMAXPS       Y7, Y0, Y7
-	VMINPS       Y7, Y1, Y7
-	VMAXPS       Y8, Y0, Y8
-	VMINPS       Y8, Y1, Y8
-	VMAXPS       Y9, Y0, Y9
-	VMINPS       Y9, Y1, Y9
-	VMAXPS       Y10, Y0, Y10
-	VMINPS       Y10, Y1, Y10
-	VMAXPS       Y11, Y0, Y11
-	VMINPS       Y11, Y1, Y11
-
-noclamp2:
-	VMOVUPS Y6, (R8)
-	VMOVUPS Y7, 32(R8)
-	VMOVUPS Y8, 64(R8)
-	VMOVUPS Y9, 96(R8)
-	VMOVUPS Y10, 128(R8)
-	VMOVUPS Y11, 160(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
-	JEQ     zero3
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VMOVUPS 96(SI), Y3
-	VMOVUPS 128(SI), Y4
-	VMOVUPS 160(SI), Y5
-	JMP     inited3
-
-zero3:
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	VPXOR Y4, Y4, Y4
-	VPXOR Y5, Y5, Y5
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y6
-	VFMADD231PS  (BX)(R10*1), Y6, Y0
-	VFMADD231PS  32(BX)(R10*1), Y6, Y1
-	VFMADD231PS  64(BX)(R10*1), Y6, Y2
-	VFMADD231PS  96(BX)(R10*1), Y6, Y3
-	VFMADD231PS  128(BX)(R10*1), Y6, Y4
-	VFMADD231PS  160(BX)(R10*1), Y6, Y5
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y6
-	VFMADD231PS  (BX)(R8*1), Y6, Y0
-	VFMADD231PS  32(BX)(R8*1), Y6, Y1
-	VFMADD231PS  64(BX)(R8*1), Y6, Y2
-	VFMADD231PS  96(BX)(R8*1), Y6, Y3
-	VFMADD231PS  128(BX)(R8*1), Y6, Y4
-	VFMADD231PS  160(BX)(R8*1), Y6, Y5
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y6
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y6
 	VADDPS       Y6, Y0, Y0
 	VADDPS       Y6, Y1, Y1
 	VADDPS       Y6, Y2, Y2
@@ -4060,10 +951,10 @@ rdone3:
 	VADDPS       Y6, Y4, Y4
 	VADDPS       Y6, Y5, Y5
 
-nobias3:
+nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
+	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Y6
 	VBROADCASTSS hi+76(FP), Y7
 	VMAXPS       Y0, Y6, Y0
@@ -4079,28 +970,26 @@ nobias3:
 	VMAXPS       Y5, Y6, Y5
 	VMINPS       Y5, Y7, Y5
 
-noclamp3:
+noclamp1:
 	VMOVUPS Y0, (SI)
 	VMOVUPS Y1, 32(SI)
 	VMOVUPS Y2, 64(SI)
 	VMOVUPS Y3, 96(SI)
 	VMOVUPS Y4, 128(SI)
 	VMOVUPS Y5, 160(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX2U6M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX2, CMOV, FMA3
-TEXT ·csrAVX2U6M(SB), NOSPLIT, $0-88
+// func csrAVX2R1U6M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R1U6M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
 	MOVQ    cnt+16(FP), DX
@@ -4113,20 +1002,13 @@ TEXT ·csrAVX2U6M(SB), NOSPLIT, $0-88
 	XORQ    DI, DI
 
 group1:
-	MOVQ       nrows+24(FP), R8
+	MOVQ       ngroups+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+2
-	JLT        fewer1
-	XORQ       R9, R9
+	CMPQ       R8, $+0
+	JLE        exit1
 	MOVL       (DX)(DI*4), R8
-	MOVL       (DX)(DI*4), R11
-	MOVQ       R9, R10
-	ADDQ       R11, R10
-	MOVL       4(DX)(DI*4), R11
-	CMPQ       R11, R8
-	CMOVQLT    R11, R8
-	MOVQ       flags+56(FP), R11
-	TESTQ      $0x00000001, R11
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
 	JEQ        zero1
 	VMOVUPS    (SI), Y1
 	VMOVUPS    32(SI), Y2
@@ -4145,254 +1027,32 @@ zero1:
 	VPXOR Y6, Y6, Y6
 
 inited1:
-	MOVQ       ldy+48(FP), R11
-	SHLQ       $0x02, R11
-	ADDQ       SI, R11
-	MOVQ       flags+56(FP), R12
-	TESTQ      $0x00000001, R12
-	JEQ        zero2
-	VMOVUPS    (R11), Y7
-	VMOVUPS    32(R11), Y8
-	VMOVUPS    64(R11), Y9
-	VMOVUPS    96(R11), Y10
-	VMOVUPS    128(R11), Y11
-	VMASKMOVPS 160(R11), Y0, Y12
-	JMP        inited2
-
-zero2:
-	VPXOR Y7, Y7, Y7
-	VPXOR Y8, Y8, Y8
-	VPXOR Y9, Y9, Y9
-	VPXOR Y10, Y10, Y10
-	VPXOR Y11, Y11, Y11
-	VPXOR Y12, Y12, Y12
-
-inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Y13
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Y14
-	VFMADD231PS  (BX)(R11*1), Y13, Y1
-	VFMADD231PS  (BX)(R12*1), Y14, Y7
-	VFMADD231PS  32(BX)(R11*1), Y13, Y2
-	VFMADD231PS  32(BX)(R12*1), Y14, Y8
-	VFMADD231PS  64(BX)(R11*1), Y13, Y3
-	VFMADD231PS  64(BX)(R12*1), Y14, Y9
-	VFMADD231PS  96(BX)(R11*1), Y13, Y4
-	VFMADD231PS  96(BX)(R12*1), Y14, Y10
-	VFMADD231PS  128(BX)(R11*1), Y13, Y5
-	VFMADD231PS  128(BX)(R12*1), Y14, Y11
-	VFMADD231PS  160(BX)(R11*1), Y13, Y6
-	VFMADD231PS  160(BX)(R12*1), Y14, Y12
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y7
+	VFMADD231PS  (BX)(R9*1), Y7, Y1
+	VFMADD231PS  32(BX)(R9*1), Y7, Y2
+	VFMADD231PS  64(BX)(R9*1), Y7, Y3
+	VFMADD231PS  96(BX)(R9*1), Y7, Y4
+	VFMADD231PS  128(BX)(R9*1), Y7, Y5
+	VFMADD231PS  160(BX)(R9*1), Y7, Y6
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Y13
-	VFMADD231PS  (BX)(R12*1), Y13, Y1
-	VFMADD231PS  32(BX)(R12*1), Y13, Y2
-	VFMADD231PS  64(BX)(R12*1), Y13, Y3
-	VFMADD231PS  96(BX)(R12*1), Y13, Y4
-	VFMADD231PS  128(BX)(R12*1), Y13, Y5
-	VFMADD231PS  160(BX)(R12*1), Y13, Y6
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Y13
-	VFMADD231PS  (BX)(R8*1), Y13, Y7
-	VFMADD231PS  32(BX)(R8*1), Y13, Y8
-	VFMADD231PS  64(BX)(R8*1), Y13, Y9
-	VFMADD231PS  96(BX)(R8*1), Y13, Y10
-	VFMADD231PS  128(BX)(R8*1), Y13, Y11
-	VFMADD231PS  160(BX)(R8*1), Y13, Y12
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y13
-	VADDPS       Y13, Y1, Y1
-	VADDPS       Y13, Y2, Y2
-	VADDPS       Y13, Y3, Y3
-	VADDPS       Y13, Y4, Y4
-	VADDPS       Y13, Y5, Y5
-	VADDPS       Y13, Y6, Y6
-
-nobias1:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Y13
-	VBROADCASTSS hi+76(FP), Y14
-	VMAXPS       Y1, Y13, Y1
-	VMINPS       Y1, Y14, Y1
-	VMAXPS       Y2, Y13, Y2
-	VMINPS       Y2, Y14, Y2
-	VMAXPS       Y3, Y13, Y3
-	VMINPS       Y3, Y14, Y3
-	VMAXPS       Y4, Y13, Y4
-	VMINPS       Y4, Y14, Y4
-	VMAXPS       Y5, Y13, Y5
-	VMINPS       Y5, Y14, Y5
-	VMAXPS       Y6, Y13, Y6
-	VMINPS       Y6, Y14, Y6
-
-noclamp1:
-	VMOVUPS      Y1, (SI)
-	VMOVUPS      Y2, 32(SI)
-	VMOVUPS      Y3, 64(SI)
-	VMOVUPS      Y4, 96(SI)
-	VMOVUPS      Y5, 128(SI)
-	VMASKMOVPS   Y6, Y0, 160(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Y1
-	VADDPS       Y1, Y7, Y7
-	VADDPS       Y1, Y8, Y8
-	VADDPS       Y1, Y9, Y9
-	VADDPS       Y1, Y10, Y10
-	VADDPS       Y1, Y11, Y11
-	VADDPS       Y1, Y12, Y12
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Y1
-	VBROADCASTSS hi+76(FP), Y2
-	VMAXPS       Y7, Y1, Y7
-	VMINPS       Y7, Y2, Y7
-	VMAXPS       Y8, Y1, Y8
-	VMINPS       Y8, Y2, Y8
-	VMAXPS       Y9, Y1, Y9
-	VMINPS       Y9, Y2, Y9
-	VMAXPS       Y10, Y1, Y10
-	VMINPS       Y10, Y2, Y10
-	VMAXPS       Y11, Y1, Y11
-	VMINPS       Y11, Y2, Y11
-	VMAXPS       Y12, Y1, Y12
-	VMINPS       Y12, Y2, Y12
-
-noclamp2:
-	VMOVUPS    Y7, (R8)
-	VMOVUPS    Y8, 32(R8)
-	VMOVUPS    Y9, 64(R8)
-	VMOVUPS    Y10, 96(R8)
-	VMOVUPS    Y11, 128(R8)
-	VMASKMOVPS Y12, Y0, 160(R8)
-	LEAQ       (AX)(R9*4), AX
-	LEAQ       (CX)(R9*2), CX
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	ADDQ       $+2, DI
-	JMP        group1
-
-fewer1:
-group2:
-	MOVQ       nrows+24(FP), R8
-	SUBQ       DI, R8
-	CMPQ       R8, $+1
-	JLT        exit1
-	XORQ       R9, R9
-	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R10
-	TESTQ      $0x00000001, R10
-	JEQ        zero3
-	VMOVUPS    (SI), Y1
-	VMOVUPS    32(SI), Y2
-	VMOVUPS    64(SI), Y3
-	VMOVUPS    96(SI), Y4
-	VMOVUPS    128(SI), Y5
-	VMASKMOVPS 160(SI), Y0, Y6
-	JMP        inited3
-
-zero3:
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	VPXOR Y4, Y4, Y4
-	VPXOR Y5, Y5, Y5
-	VPXOR Y6, Y6, Y6
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y7
-	VFMADD231PS  (BX)(R10*1), Y7, Y1
-	VFMADD231PS  32(BX)(R10*1), Y7, Y2
-	VFMADD231PS  64(BX)(R10*1), Y7, Y3
-	VFMADD231PS  96(BX)(R10*1), Y7, Y4
-	VFMADD231PS  128(BX)(R10*1), Y7, Y5
-	VFMADD231PS  160(BX)(R10*1), Y7, Y6
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y7
-	VFMADD231PS  (BX)(R8*1), Y7, Y1
-	VFMADD231PS  32(BX)(R8*1), Y7, Y2
-	VFMADD231PS  64(BX)(R8*1), Y7, Y3
-	VFMADD231PS  96(BX)(R8*1), Y7, Y4
-	VFMADD231PS  128(BX)(R8*1), Y7, Y5
-	VFMADD231PS  160(BX)(R8*1), Y7, Y6
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y7
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y7
 	VADDPS       Y7, Y1, Y1
 	VADDPS       Y7, Y2, Y2
 	VADDPS       Y7, Y3, Y3
@@ -4400,10 +1060,10 @@ rdone3:
 	VADDPS       Y7, Y5, Y5
 	VADDPS       Y7, Y6, Y6
 
-nobias3:
+nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
+	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Y7
 	VBROADCASTSS hi+76(FP), Y8
 	VMAXPS       Y1, Y7, Y1
@@ -4419,28 +1079,26 @@ nobias3:
 	VMAXPS       Y6, Y7, Y6
 	VMINPS       Y6, Y8, Y6
 
-noclamp3:
+noclamp1:
 	VMOVUPS    Y1, (SI)
 	VMOVUPS    Y2, 32(SI)
 	VMOVUPS    Y3, 64(SI)
 	VMOVUPS    Y4, 96(SI)
 	VMOVUPS    Y5, 128(SI)
 	VMASKMOVPS Y6, Y0, 160(SI)
-	LEAQ       (AX)(R10*4), AX
-	LEAQ       (CX)(R10*2), CX
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
 	ADDQ       $+1, DI
-	JMP        group2
+	JMP        group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX2U7(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// func csrAVX2R1U7(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 // Requires: AVX, AVX2, FMA3
-TEXT ·csrAVX2U7(SB), NOSPLIT, $0-88
+TEXT ·csrAVX2R1U7(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -4449,14 +1107,13 @@ TEXT ·csrAVX2U7(SB), NOSPLIT, $0-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
@@ -4478,49 +1135,32 @@ zero1:
 
 inited1:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y7
-	VFMADD231PS  (BX)(R10*1), Y7, Y0
-	VFMADD231PS  32(BX)(R10*1), Y7, Y1
-	VFMADD231PS  64(BX)(R10*1), Y7, Y2
-	VFMADD231PS  96(BX)(R10*1), Y7, Y3
-	VFMADD231PS  128(BX)(R10*1), Y7, Y4
-	VFMADD231PS  160(BX)(R10*1), Y7, Y5
-	VFMADD231PS  192(BX)(R10*1), Y7, Y6
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y7
+	VFMADD231PS  (BX)(R9*1), Y7, Y0
+	VFMADD231PS  32(BX)(R9*1), Y7, Y1
+	VFMADD231PS  64(BX)(R9*1), Y7, Y2
+	VFMADD231PS  96(BX)(R9*1), Y7, Y3
+	VFMADD231PS  128(BX)(R9*1), Y7, Y4
+	VFMADD231PS  160(BX)(R9*1), Y7, Y5
+	VFMADD231PS  192(BX)(R9*1), Y7, Y6
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y7
-	VFMADD231PS  (BX)(R8*1), Y7, Y0
-	VFMADD231PS  32(BX)(R8*1), Y7, Y1
-	VFMADD231PS  64(BX)(R8*1), Y7, Y2
-	VFMADD231PS  96(BX)(R8*1), Y7, Y3
-	VFMADD231PS  128(BX)(R8*1), Y7, Y4
-	VFMADD231PS  160(BX)(R8*1), Y7, Y5
-	VFMADD231PS  192(BX)(R8*1), Y7, Y6
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row1
-
-rdone1:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y7
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y7
 	VADDPS       Y7, Y0, Y0
 	VADDPS       Y7, Y1, Y1
 	VADDPS       Y7, Y2, Y2
@@ -4558,8 +1198,6 @@ noclamp1:
 	VMOVUPS Y4, 128(SI)
 	VMOVUPS Y5, 160(SI)
 	VMOVUPS Y6, 192(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
@@ -4570,9 +1208,9 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX2U7M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// func csrAVX2R1U7M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 // Requires: AVX, AVX2, FMA3
-TEXT ·csrAVX2U7M(SB), NOSPLIT, $0-88
+TEXT ·csrAVX2R1U7M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
 	MOVQ    cnt+16(FP), DX
@@ -4585,14 +1223,13 @@ TEXT ·csrAVX2U7M(SB), NOSPLIT, $0-88
 	XORQ    DI, DI
 
 group1:
-	MOVQ       nrows+24(FP), R8
+	MOVQ       ngroups+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+1
-	JLT        exit1
-	XORQ       R9, R9
+	CMPQ       R8, $+0
+	JLE        exit1
 	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R10
-	TESTQ      $0x00000001, R10
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
 	JEQ        zero1
 	VMOVUPS    (SI), Y1
 	VMOVUPS    32(SI), Y2
@@ -4614,49 +1251,32 @@ zero1:
 
 inited1:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y8
-	VFMADD231PS  (BX)(R10*1), Y8, Y1
-	VFMADD231PS  32(BX)(R10*1), Y8, Y2
-	VFMADD231PS  64(BX)(R10*1), Y8, Y3
-	VFMADD231PS  96(BX)(R10*1), Y8, Y4
-	VFMADD231PS  128(BX)(R10*1), Y8, Y5
-	VFMADD231PS  160(BX)(R10*1), Y8, Y6
-	VFMADD231PS  192(BX)(R10*1), Y8, Y7
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y8
+	VFMADD231PS  (BX)(R9*1), Y8, Y1
+	VFMADD231PS  32(BX)(R9*1), Y8, Y2
+	VFMADD231PS  64(BX)(R9*1), Y8, Y3
+	VFMADD231PS  96(BX)(R9*1), Y8, Y4
+	VFMADD231PS  128(BX)(R9*1), Y8, Y5
+	VFMADD231PS  160(BX)(R9*1), Y8, Y6
+	VFMADD231PS  192(BX)(R9*1), Y8, Y7
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y8
-	VFMADD231PS  (BX)(R8*1), Y8, Y1
-	VFMADD231PS  32(BX)(R8*1), Y8, Y2
-	VFMADD231PS  64(BX)(R8*1), Y8, Y3
-	VFMADD231PS  96(BX)(R8*1), Y8, Y4
-	VFMADD231PS  128(BX)(R8*1), Y8, Y5
-	VFMADD231PS  160(BX)(R8*1), Y8, Y6
-	VFMADD231PS  192(BX)(R8*1), Y8, Y7
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row1
-
-rdone1:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y8
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y8
 	VADDPS       Y8, Y1, Y1
 	VADDPS       Y8, Y2, Y2
 	VADDPS       Y8, Y3, Y3
@@ -4694,8 +1314,6 @@ noclamp1:
 	VMOVUPS    Y5, 128(SI)
 	VMOVUPS    Y6, 160(SI)
 	VMASKMOVPS Y7, Y0, 192(SI)
-	LEAQ       (AX)(R10*4), AX
-	LEAQ       (CX)(R10*2), CX
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI
@@ -4706,9 +1324,9 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX2U8(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// func csrAVX2R1U8(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 // Requires: AVX, AVX2, FMA3
-TEXT ·csrAVX2U8(SB), NOSPLIT, $0-88
+TEXT ·csrAVX2R1U8(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -4717,14 +1335,13 @@ TEXT ·csrAVX2U8(SB), NOSPLIT, $0-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
@@ -4748,51 +1365,33 @@ zero1:
 
 inited1:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y8
-	VFMADD231PS  (BX)(R10*1), Y8, Y0
-	VFMADD231PS  32(BX)(R10*1), Y8, Y1
-	VFMADD231PS  64(BX)(R10*1), Y8, Y2
-	VFMADD231PS  96(BX)(R10*1), Y8, Y3
-	VFMADD231PS  128(BX)(R10*1), Y8, Y4
-	VFMADD231PS  160(BX)(R10*1), Y8, Y5
-	VFMADD231PS  192(BX)(R10*1), Y8, Y6
-	VFMADD231PS  224(BX)(R10*1), Y8, Y7
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y8
+	VFMADD231PS  (BX)(R9*1), Y8, Y0
+	VFMADD231PS  32(BX)(R9*1), Y8, Y1
+	VFMADD231PS  64(BX)(R9*1), Y8, Y2
+	VFMADD231PS  96(BX)(R9*1), Y8, Y3
+	VFMADD231PS  128(BX)(R9*1), Y8, Y4
+	VFMADD231PS  160(BX)(R9*1), Y8, Y5
+	VFMADD231PS  192(BX)(R9*1), Y8, Y6
+	VFMADD231PS  224(BX)(R9*1), Y8, Y7
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y8
-	VFMADD231PS  (BX)(R8*1), Y8, Y0
-	VFMADD231PS  32(BX)(R8*1), Y8, Y1
-	VFMADD231PS  64(BX)(R8*1), Y8, Y2
-	VFMADD231PS  96(BX)(R8*1), Y8, Y3
-	VFMADD231PS  128(BX)(R8*1), Y8, Y4
-	VFMADD231PS  160(BX)(R8*1), Y8, Y5
-	VFMADD231PS  192(BX)(R8*1), Y8, Y6
-	VFMADD231PS  224(BX)(R8*1), Y8, Y7
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row1
-
-rdone1:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y8
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y8
 	VADDPS       Y8, Y0, Y0
 	VADDPS       Y8, Y1, Y1
 	VADDPS       Y8, Y2, Y2
@@ -4834,8 +1433,6 @@ noclamp1:
 	VMOVUPS Y5, 160(SI)
 	VMOVUPS Y6, 192(SI)
 	VMOVUPS Y7, 224(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
@@ -4846,9 +1443,9 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX2U8M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// func csrAVX2R1U8M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 // Requires: AVX, AVX2, FMA3
-TEXT ·csrAVX2U8M(SB), NOSPLIT, $0-88
+TEXT ·csrAVX2R1U8M(SB), NOSPLIT, $0-88
 	MOVQ    vals+0(FP), AX
 	MOVQ    offs+8(FP), CX
 	MOVQ    cnt+16(FP), DX
@@ -4861,14 +1458,13 @@ TEXT ·csrAVX2U8M(SB), NOSPLIT, $0-88
 	XORQ    DI, DI
 
 group1:
-	MOVQ       nrows+24(FP), R8
+	MOVQ       ngroups+24(FP), R8
 	SUBQ       DI, R8
-	CMPQ       R8, $+1
-	JLT        exit1
-	XORQ       R9, R9
+	CMPQ       R8, $+0
+	JLE        exit1
 	MOVL       (DX)(DI*4), R8
-	MOVQ       flags+56(FP), R10
-	TESTQ      $0x00000001, R10
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
 	JEQ        zero1
 	VMOVUPS    (SI), Y1
 	VMOVUPS    32(SI), Y2
@@ -4892,51 +1488,33 @@ zero1:
 
 inited1:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Y9
-	VFMADD231PS  (BX)(R10*1), Y9, Y1
-	VFMADD231PS  32(BX)(R10*1), Y9, Y2
-	VFMADD231PS  64(BX)(R10*1), Y9, Y3
-	VFMADD231PS  96(BX)(R10*1), Y9, Y4
-	VFMADD231PS  128(BX)(R10*1), Y9, Y5
-	VFMADD231PS  160(BX)(R10*1), Y9, Y6
-	VFMADD231PS  192(BX)(R10*1), Y9, Y7
-	VFMADD231PS  224(BX)(R10*1), Y9, Y8
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y9
+	VFMADD231PS  (BX)(R9*1), Y9, Y1
+	VFMADD231PS  32(BX)(R9*1), Y9, Y2
+	VFMADD231PS  64(BX)(R9*1), Y9, Y3
+	VFMADD231PS  96(BX)(R9*1), Y9, Y4
+	VFMADD231PS  128(BX)(R9*1), Y9, Y5
+	VFMADD231PS  160(BX)(R9*1), Y9, Y6
+	VFMADD231PS  192(BX)(R9*1), Y9, Y7
+	VFMADD231PS  224(BX)(R9*1), Y9, Y8
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Y9
-	VFMADD231PS  (BX)(R8*1), Y9, Y1
-	VFMADD231PS  32(BX)(R8*1), Y9, Y2
-	VFMADD231PS  64(BX)(R8*1), Y9, Y3
-	VFMADD231PS  96(BX)(R8*1), Y9, Y4
-	VFMADD231PS  128(BX)(R8*1), Y9, Y5
-	VFMADD231PS  160(BX)(R8*1), Y9, Y6
-	VFMADD231PS  192(BX)(R8*1), Y9, Y7
-	VFMADD231PS  224(BX)(R8*1), Y9, Y8
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row1
-
-rdone1:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Y9
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Y9
 	VADDPS       Y9, Y1, Y1
 	VADDPS       Y9, Y2, Y2
 	VADDPS       Y9, Y3, Y3
@@ -4978,8 +1556,2642 @@ noclamp1:
 	VMOVUPS    Y6, 160(SI)
 	VMOVUPS    Y7, 192(SI)
 	VMASKMOVPS Y8, Y0, 224(SI)
-	LEAQ       (AX)(R10*4), AX
-	LEAQ       (CX)(R10*2), CX
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	ADDQ       $+1, DI
+	JMP        group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R2U1(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R2U1(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Y0
+	JMP     inited1
+
+zero1:
+	VPXOR Y0, Y0, Y0
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Y1
+	JMP     inited2
+
+zero2:
+	VPXOR Y1, Y1, Y1
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y2
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y3
+	VFMADD231PS  (BX)(R9*1), Y2, Y0
+	VFMADD231PS  (BX)(R10*1), Y3, Y1
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Y2
+	VADDPS       Y2, Y0, Y0
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y2
+	VBROADCASTSS hi+76(FP), Y3
+	VMAXPS       Y0, Y2, Y0
+	VMINPS       Y0, Y3, Y0
+
+noclamp1:
+	VMOVUPS      Y0, (SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Y0
+	VADDPS       Y0, Y1, Y1
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y1, Y0, Y1
+	VMINPS       Y1, Y2, Y1
+
+noclamp2:
+	VMOVUPS Y1, (R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R2U1M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R2U1M(SB), NOSPLIT, $0-88
+	MOVQ    vals+0(FP), AX
+	MOVQ    offs+8(FP), CX
+	MOVQ    cnt+16(FP), DX
+	MOVQ    x+32(FP), BX
+	MOVQ    y+40(FP), SI
+	MOVQ    tail+80(FP), DI
+	LEAQ    tailmask8<>+0(SB), R8
+	NEGQ    DI
+	VMOVDQU 32(R8)(DI*4), Y0
+	XORQ    DI, DI
+
+group1:
+	MOVQ       ngroups+24(FP), R8
+	SUBQ       DI, R8
+	CMPQ       R8, $+0
+	JLE        exit1
+	MOVL       (DX)(DI*4), R8
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
+	JEQ        zero1
+	VMASKMOVPS (SI), Y0, Y1
+	JMP        inited1
+
+zero1:
+	VPXOR Y1, Y1, Y1
+
+inited1:
+	MOVQ       ldy+48(FP), R9
+	SHLQ       $0x02, R9
+	ADDQ       SI, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
+	JEQ        zero2
+	VMASKMOVPS (R9), Y0, Y2
+	JMP        inited2
+
+zero2:
+	VPXOR Y2, Y2, Y2
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y3
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y4
+	VFMADD231PS  (BX)(R9*1), Y3, Y1
+	VFMADD231PS  (BX)(R10*1), Y4, Y2
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Y3
+	VADDPS       Y3, Y1, Y1
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y3
+	VBROADCASTSS hi+76(FP), Y4
+	VMAXPS       Y1, Y3, Y1
+	VMINPS       Y1, Y4, Y1
+
+noclamp1:
+	VMASKMOVPS   Y1, Y0, (SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Y1
+	VADDPS       Y1, Y2, Y2
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y3
+	VMAXPS       Y2, Y1, Y2
+	VMINPS       Y2, Y3, Y2
+
+noclamp2:
+	VMASKMOVPS Y2, Y0, (R8)
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	ADDQ       $+1, DI
+	JMP        group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R2U2(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R2U2(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	JMP     inited1
+
+zero1:
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Y2
+	VMOVUPS 32(R9), Y3
+	JMP     inited2
+
+zero2:
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y4
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y5
+	VFMADD231PS  (BX)(R9*1), Y4, Y0
+	VFMADD231PS  (BX)(R10*1), Y5, Y2
+	VFMADD231PS  32(BX)(R9*1), Y4, Y1
+	VFMADD231PS  32(BX)(R10*1), Y5, Y3
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Y4
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y4, Y1, Y1
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y4
+	VBROADCASTSS hi+76(FP), Y5
+	VMAXPS       Y0, Y4, Y0
+	VMINPS       Y0, Y5, Y0
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y5, Y1
+
+noclamp1:
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Y0
+	VADDPS       Y0, Y2, Y2
+	VADDPS       Y0, Y3, Y3
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y1
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+
+noclamp2:
+	VMOVUPS Y2, (R8)
+	VMOVUPS Y3, 32(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R2U2M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R2U2M(SB), NOSPLIT, $0-88
+	MOVQ    vals+0(FP), AX
+	MOVQ    offs+8(FP), CX
+	MOVQ    cnt+16(FP), DX
+	MOVQ    x+32(FP), BX
+	MOVQ    y+40(FP), SI
+	MOVQ    tail+80(FP), DI
+	LEAQ    tailmask8<>+0(SB), R8
+	NEGQ    DI
+	VMOVDQU 32(R8)(DI*4), Y0
+	XORQ    DI, DI
+
+group1:
+	MOVQ       ngroups+24(FP), R8
+	SUBQ       DI, R8
+	CMPQ       R8, $+0
+	JLE        exit1
+	MOVL       (DX)(DI*4), R8
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
+	JEQ        zero1
+	VMOVUPS    (SI), Y1
+	VMASKMOVPS 32(SI), Y0, Y2
+	JMP        inited1
+
+zero1:
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+
+inited1:
+	MOVQ       ldy+48(FP), R9
+	SHLQ       $0x02, R9
+	ADDQ       SI, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
+	JEQ        zero2
+	VMOVUPS    (R9), Y3
+	VMASKMOVPS 32(R9), Y0, Y4
+	JMP        inited2
+
+zero2:
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y5
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y6
+	VFMADD231PS  (BX)(R9*1), Y5, Y1
+	VFMADD231PS  (BX)(R10*1), Y6, Y3
+	VFMADD231PS  32(BX)(R9*1), Y5, Y2
+	VFMADD231PS  32(BX)(R10*1), Y6, Y4
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y5
+	VBROADCASTSS hi+76(FP), Y6
+	VMAXPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
+	VMAXPS       Y2, Y5, Y2
+	VMINPS       Y2, Y6, Y2
+
+noclamp1:
+	VMOVUPS      Y1, (SI)
+	VMASKMOVPS   Y2, Y0, 32(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Y1
+	VADDPS       Y1, Y3, Y3
+	VADDPS       Y1, Y4, Y4
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y3, Y1, Y3
+	VMINPS       Y3, Y2, Y3
+	VMAXPS       Y4, Y1, Y4
+	VMINPS       Y4, Y2, Y4
+
+noclamp2:
+	VMOVUPS    Y3, (R8)
+	VMASKMOVPS Y4, Y0, 32(R8)
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	ADDQ       $+1, DI
+	JMP        group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R2U3(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R2U3(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	JMP     inited1
+
+zero1:
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Y3
+	VMOVUPS 32(R9), Y4
+	VMOVUPS 64(R9), Y5
+	JMP     inited2
+
+zero2:
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y6
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y7
+	VFMADD231PS  (BX)(R9*1), Y6, Y0
+	VFMADD231PS  (BX)(R10*1), Y7, Y3
+	VFMADD231PS  32(BX)(R9*1), Y6, Y1
+	VFMADD231PS  32(BX)(R10*1), Y7, Y4
+	VFMADD231PS  64(BX)(R9*1), Y6, Y2
+	VFMADD231PS  64(BX)(R10*1), Y7, Y5
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Y6
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y6, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y6
+	VBROADCASTSS hi+76(FP), Y7
+	VMAXPS       Y0, Y6, Y0
+	VMINPS       Y0, Y7, Y0
+	VMAXPS       Y1, Y6, Y1
+	VMINPS       Y1, Y7, Y1
+	VMAXPS       Y2, Y6, Y2
+	VMINPS       Y2, Y7, Y2
+
+noclamp1:
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Y0
+	VADDPS       Y0, Y3, Y3
+	VADDPS       Y0, Y4, Y4
+	VADDPS       Y0, Y5, Y5
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y1
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+
+noclamp2:
+	VMOVUPS Y3, (R8)
+	VMOVUPS Y4, 32(R8)
+	VMOVUPS Y5, 64(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R2U3M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R2U3M(SB), NOSPLIT, $0-88
+	MOVQ    vals+0(FP), AX
+	MOVQ    offs+8(FP), CX
+	MOVQ    cnt+16(FP), DX
+	MOVQ    x+32(FP), BX
+	MOVQ    y+40(FP), SI
+	MOVQ    tail+80(FP), DI
+	LEAQ    tailmask8<>+0(SB), R8
+	NEGQ    DI
+	VMOVDQU 32(R8)(DI*4), Y0
+	XORQ    DI, DI
+
+group1:
+	MOVQ       ngroups+24(FP), R8
+	SUBQ       DI, R8
+	CMPQ       R8, $+0
+	JLE        exit1
+	MOVL       (DX)(DI*4), R8
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
+	JEQ        zero1
+	VMOVUPS    (SI), Y1
+	VMOVUPS    32(SI), Y2
+	VMASKMOVPS 64(SI), Y0, Y3
+	JMP        inited1
+
+zero1:
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+
+inited1:
+	MOVQ       ldy+48(FP), R9
+	SHLQ       $0x02, R9
+	ADDQ       SI, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
+	JEQ        zero2
+	VMOVUPS    (R9), Y4
+	VMOVUPS    32(R9), Y5
+	VMASKMOVPS 64(R9), Y0, Y6
+	JMP        inited2
+
+zero2:
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y7
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y8
+	VFMADD231PS  (BX)(R9*1), Y7, Y1
+	VFMADD231PS  (BX)(R10*1), Y8, Y4
+	VFMADD231PS  32(BX)(R9*1), Y7, Y2
+	VFMADD231PS  32(BX)(R10*1), Y8, Y5
+	VFMADD231PS  64(BX)(R9*1), Y7, Y3
+	VFMADD231PS  64(BX)(R10*1), Y8, Y6
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y7
+	VBROADCASTSS hi+76(FP), Y8
+	VMAXPS       Y1, Y7, Y1
+	VMINPS       Y1, Y8, Y1
+	VMAXPS       Y2, Y7, Y2
+	VMINPS       Y2, Y8, Y2
+	VMAXPS       Y3, Y7, Y3
+	VMINPS       Y3, Y8, Y3
+
+noclamp1:
+	VMOVUPS      Y1, (SI)
+	VMOVUPS      Y2, 32(SI)
+	VMASKMOVPS   Y3, Y0, 64(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Y1
+	VADDPS       Y1, Y4, Y4
+	VADDPS       Y1, Y5, Y5
+	VADDPS       Y1, Y6, Y6
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y4, Y1, Y4
+	VMINPS       Y4, Y2, Y4
+	VMAXPS       Y5, Y1, Y5
+	VMINPS       Y5, Y2, Y5
+	VMAXPS       Y6, Y1, Y6
+	VMINPS       Y6, Y2, Y6
+
+noclamp2:
+	VMOVUPS    Y4, (R8)
+	VMOVUPS    Y5, 32(R8)
+	VMASKMOVPS Y6, Y0, 64(R8)
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	ADDQ       $+1, DI
+	JMP        group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R2U4(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R2U4(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	JMP     inited1
+
+zero1:
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Y4
+	VMOVUPS 32(R9), Y5
+	VMOVUPS 64(R9), Y6
+	VMOVUPS 96(R9), Y7
+	JMP     inited2
+
+zero2:
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y8
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y9
+	VFMADD231PS  (BX)(R9*1), Y8, Y0
+	VFMADD231PS  (BX)(R10*1), Y9, Y4
+	VFMADD231PS  32(BX)(R9*1), Y8, Y1
+	VFMADD231PS  32(BX)(R10*1), Y9, Y5
+	VFMADD231PS  64(BX)(R9*1), Y8, Y2
+	VFMADD231PS  64(BX)(R10*1), Y9, Y6
+	VFMADD231PS  96(BX)(R9*1), Y8, Y3
+	VFMADD231PS  96(BX)(R10*1), Y9, Y7
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Y8
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y8
+	VBROADCASTSS hi+76(FP), Y9
+	VMAXPS       Y0, Y8, Y0
+	VMINPS       Y0, Y9, Y0
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y9, Y3
+
+noclamp1:
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	VMOVUPS      Y3, 96(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Y0
+	VADDPS       Y0, Y4, Y4
+	VADDPS       Y0, Y5, Y5
+	VADDPS       Y0, Y6, Y6
+	VADDPS       Y0, Y7, Y7
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y1
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VMAXPS       Y6, Y0, Y6
+	VMINPS       Y6, Y1, Y6
+	VMAXPS       Y7, Y0, Y7
+	VMINPS       Y7, Y1, Y7
+
+noclamp2:
+	VMOVUPS Y4, (R8)
+	VMOVUPS Y5, 32(R8)
+	VMOVUPS Y6, 64(R8)
+	VMOVUPS Y7, 96(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R2U4M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R2U4M(SB), NOSPLIT, $0-88
+	MOVQ    vals+0(FP), AX
+	MOVQ    offs+8(FP), CX
+	MOVQ    cnt+16(FP), DX
+	MOVQ    x+32(FP), BX
+	MOVQ    y+40(FP), SI
+	MOVQ    tail+80(FP), DI
+	LEAQ    tailmask8<>+0(SB), R8
+	NEGQ    DI
+	VMOVDQU 32(R8)(DI*4), Y0
+	XORQ    DI, DI
+
+group1:
+	MOVQ       ngroups+24(FP), R8
+	SUBQ       DI, R8
+	CMPQ       R8, $+0
+	JLE        exit1
+	MOVL       (DX)(DI*4), R8
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
+	JEQ        zero1
+	VMOVUPS    (SI), Y1
+	VMOVUPS    32(SI), Y2
+	VMOVUPS    64(SI), Y3
+	VMASKMOVPS 96(SI), Y0, Y4
+	JMP        inited1
+
+zero1:
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+
+inited1:
+	MOVQ       ldy+48(FP), R9
+	SHLQ       $0x02, R9
+	ADDQ       SI, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
+	JEQ        zero2
+	VMOVUPS    (R9), Y5
+	VMOVUPS    32(R9), Y6
+	VMOVUPS    64(R9), Y7
+	VMASKMOVPS 96(R9), Y0, Y8
+	JMP        inited2
+
+zero2:
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y9
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y10
+	VFMADD231PS  (BX)(R9*1), Y9, Y1
+	VFMADD231PS  (BX)(R10*1), Y10, Y5
+	VFMADD231PS  32(BX)(R9*1), Y9, Y2
+	VFMADD231PS  32(BX)(R10*1), Y10, Y6
+	VFMADD231PS  64(BX)(R9*1), Y9, Y3
+	VFMADD231PS  64(BX)(R10*1), Y10, Y7
+	VFMADD231PS  96(BX)(R9*1), Y9, Y4
+	VFMADD231PS  96(BX)(R10*1), Y10, Y8
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y9
+	VBROADCASTSS hi+76(FP), Y10
+	VMAXPS       Y1, Y9, Y1
+	VMINPS       Y1, Y10, Y1
+	VMAXPS       Y2, Y9, Y2
+	VMINPS       Y2, Y10, Y2
+	VMAXPS       Y3, Y9, Y3
+	VMINPS       Y3, Y10, Y3
+	VMAXPS       Y4, Y9, Y4
+	VMINPS       Y4, Y10, Y4
+
+noclamp1:
+	VMOVUPS      Y1, (SI)
+	VMOVUPS      Y2, 32(SI)
+	VMOVUPS      Y3, 64(SI)
+	VMASKMOVPS   Y4, Y0, 96(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Y1
+	VADDPS       Y1, Y5, Y5
+	VADDPS       Y1, Y6, Y6
+	VADDPS       Y1, Y7, Y7
+	VADDPS       Y1, Y8, Y8
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y5, Y1, Y5
+	VMINPS       Y5, Y2, Y5
+	VMAXPS       Y6, Y1, Y6
+	VMINPS       Y6, Y2, Y6
+	VMAXPS       Y7, Y1, Y7
+	VMINPS       Y7, Y2, Y7
+	VMAXPS       Y8, Y1, Y8
+	VMINPS       Y8, Y2, Y8
+
+noclamp2:
+	VMOVUPS    Y5, (R8)
+	VMOVUPS    Y6, 32(R8)
+	VMOVUPS    Y7, 64(R8)
+	VMASKMOVPS Y8, Y0, 96(R8)
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	ADDQ       $+1, DI
+	JMP        group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R2U5(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R2U5(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMOVUPS 128(SI), Y4
+	JMP     inited1
+
+zero1:
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Y5
+	VMOVUPS 32(R9), Y6
+	VMOVUPS 64(R9), Y7
+	VMOVUPS 96(R9), Y8
+	VMOVUPS 128(R9), Y9
+	JMP     inited2
+
+zero2:
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y10
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y11
+	VFMADD231PS  (BX)(R9*1), Y10, Y0
+	VFMADD231PS  (BX)(R10*1), Y11, Y5
+	VFMADD231PS  32(BX)(R9*1), Y10, Y1
+	VFMADD231PS  32(BX)(R10*1), Y11, Y6
+	VFMADD231PS  64(BX)(R9*1), Y10, Y2
+	VFMADD231PS  64(BX)(R10*1), Y11, Y7
+	VFMADD231PS  96(BX)(R9*1), Y10, Y3
+	VFMADD231PS  96(BX)(R10*1), Y11, Y8
+	VFMADD231PS  128(BX)(R9*1), Y10, Y4
+	VFMADD231PS  128(BX)(R10*1), Y11, Y9
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Y10
+	VADDPS       Y10, Y0, Y0
+	VADDPS       Y10, Y1, Y1
+	VADDPS       Y10, Y2, Y2
+	VADDPS       Y10, Y3, Y3
+	VADDPS       Y10, Y4, Y4
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y10
+	VBROADCASTSS hi+76(FP), Y11
+	VMAXPS       Y0, Y10, Y0
+	VMINPS       Y0, Y11, Y0
+	VMAXPS       Y1, Y10, Y1
+	VMINPS       Y1, Y11, Y1
+	VMAXPS       Y2, Y10, Y2
+	VMINPS       Y2, Y11, Y2
+	VMAXPS       Y3, Y10, Y3
+	VMINPS       Y3, Y11, Y3
+	VMAXPS       Y4, Y10, Y4
+	VMINPS       Y4, Y11, Y4
+
+noclamp1:
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	VMOVUPS      Y3, 96(SI)
+	VMOVUPS      Y4, 128(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Y0
+	VADDPS       Y0, Y5, Y5
+	VADDPS       Y0, Y6, Y6
+	VADDPS       Y0, Y7, Y7
+	VADDPS       Y0, Y8, Y8
+	VADDPS       Y0, Y9, Y9
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y1
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VMAXPS       Y6, Y0, Y6
+	VMINPS       Y6, Y1, Y6
+	VMAXPS       Y7, Y0, Y7
+	VMINPS       Y7, Y1, Y7
+	VMAXPS       Y8, Y0, Y8
+	VMINPS       Y8, Y1, Y8
+	VMAXPS       Y9, Y0, Y9
+	VMINPS       Y9, Y1, Y9
+
+noclamp2:
+	VMOVUPS Y5, (R8)
+	VMOVUPS Y6, 32(R8)
+	VMOVUPS Y7, 64(R8)
+	VMOVUPS Y8, 96(R8)
+	VMOVUPS Y9, 128(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R2U5M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R2U5M(SB), NOSPLIT, $0-88
+	MOVQ    vals+0(FP), AX
+	MOVQ    offs+8(FP), CX
+	MOVQ    cnt+16(FP), DX
+	MOVQ    x+32(FP), BX
+	MOVQ    y+40(FP), SI
+	MOVQ    tail+80(FP), DI
+	LEAQ    tailmask8<>+0(SB), R8
+	NEGQ    DI
+	VMOVDQU 32(R8)(DI*4), Y0
+	XORQ    DI, DI
+
+group1:
+	MOVQ       ngroups+24(FP), R8
+	SUBQ       DI, R8
+	CMPQ       R8, $+0
+	JLE        exit1
+	MOVL       (DX)(DI*4), R8
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
+	JEQ        zero1
+	VMOVUPS    (SI), Y1
+	VMOVUPS    32(SI), Y2
+	VMOVUPS    64(SI), Y3
+	VMOVUPS    96(SI), Y4
+	VMASKMOVPS 128(SI), Y0, Y5
+	JMP        inited1
+
+zero1:
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+
+inited1:
+	MOVQ       ldy+48(FP), R9
+	SHLQ       $0x02, R9
+	ADDQ       SI, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
+	JEQ        zero2
+	VMOVUPS    (R9), Y6
+	VMOVUPS    32(R9), Y7
+	VMOVUPS    64(R9), Y8
+	VMOVUPS    96(R9), Y9
+	VMASKMOVPS 128(R9), Y0, Y10
+	JMP        inited2
+
+zero2:
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y11
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y12
+	VFMADD231PS  (BX)(R9*1), Y11, Y1
+	VFMADD231PS  (BX)(R10*1), Y12, Y6
+	VFMADD231PS  32(BX)(R9*1), Y11, Y2
+	VFMADD231PS  32(BX)(R10*1), Y12, Y7
+	VFMADD231PS  64(BX)(R9*1), Y11, Y3
+	VFMADD231PS  64(BX)(R10*1), Y12, Y8
+	VFMADD231PS  96(BX)(R9*1), Y11, Y4
+	VFMADD231PS  96(BX)(R10*1), Y12, Y9
+	VFMADD231PS  128(BX)(R9*1), Y11, Y5
+	VFMADD231PS  128(BX)(R10*1), Y12, Y10
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Y11
+	VADDPS       Y11, Y1, Y1
+	VADDPS       Y11, Y2, Y2
+	VADDPS       Y11, Y3, Y3
+	VADDPS       Y11, Y4, Y4
+	VADDPS       Y11, Y5, Y5
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y11
+	VBROADCASTSS hi+76(FP), Y12
+	VMAXPS       Y1, Y11, Y1
+	VMINPS       Y1, Y12, Y1
+	VMAXPS       Y2, Y11, Y2
+	VMINPS       Y2, Y12, Y2
+	VMAXPS       Y3, Y11, Y3
+	VMINPS       Y3, Y12, Y3
+	VMAXPS       Y4, Y11, Y4
+	VMINPS       Y4, Y12, Y4
+	VMAXPS       Y5, Y11, Y5
+	VMINPS       Y5, Y12, Y5
+
+noclamp1:
+	VMOVUPS      Y1, (SI)
+	VMOVUPS      Y2, 32(SI)
+	VMOVUPS      Y3, 64(SI)
+	VMOVUPS      Y4, 96(SI)
+	VMASKMOVPS   Y5, Y0, 128(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Y1
+	VADDPS       Y1, Y6, Y6
+	VADDPS       Y1, Y7, Y7
+	VADDPS       Y1, Y8, Y8
+	VADDPS       Y1, Y9, Y9
+	VADDPS       Y1, Y10, Y10
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y6, Y1, Y6
+	VMINPS       Y6, Y2, Y6
+	VMAXPS       Y7, Y1, Y7
+	VMINPS       Y7, Y2, Y7
+	VMAXPS       Y8, Y1, Y8
+	VMINPS       Y8, Y2, Y8
+	VMAXPS       Y9, Y1, Y9
+	VMINPS       Y9, Y2, Y9
+	VMAXPS       Y10, Y1, Y10
+	VMINPS       Y10, Y2, Y10
+
+noclamp2:
+	VMOVUPS    Y6, (R8)
+	VMOVUPS    Y7, 32(R8)
+	VMOVUPS    Y8, 64(R8)
+	VMOVUPS    Y9, 96(R8)
+	VMASKMOVPS Y10, Y0, 128(R8)
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	ADDQ       $+1, DI
+	JMP        group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R2U6(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R2U6(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMOVUPS 128(SI), Y4
+	VMOVUPS 160(SI), Y5
+	JMP     inited1
+
+zero1:
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Y6
+	VMOVUPS 32(R9), Y7
+	VMOVUPS 64(R9), Y8
+	VMOVUPS 96(R9), Y9
+	VMOVUPS 128(R9), Y10
+	VMOVUPS 160(R9), Y11
+	JMP     inited2
+
+zero2:
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y12
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y13
+	VFMADD231PS  (BX)(R9*1), Y12, Y0
+	VFMADD231PS  (BX)(R10*1), Y13, Y6
+	VFMADD231PS  32(BX)(R9*1), Y12, Y1
+	VFMADD231PS  32(BX)(R10*1), Y13, Y7
+	VFMADD231PS  64(BX)(R9*1), Y12, Y2
+	VFMADD231PS  64(BX)(R10*1), Y13, Y8
+	VFMADD231PS  96(BX)(R9*1), Y12, Y3
+	VFMADD231PS  96(BX)(R10*1), Y13, Y9
+	VFMADD231PS  128(BX)(R9*1), Y12, Y4
+	VFMADD231PS  128(BX)(R10*1), Y13, Y10
+	VFMADD231PS  160(BX)(R9*1), Y12, Y5
+	VFMADD231PS  160(BX)(R10*1), Y13, Y11
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Y12
+	VADDPS       Y12, Y0, Y0
+	VADDPS       Y12, Y1, Y1
+	VADDPS       Y12, Y2, Y2
+	VADDPS       Y12, Y3, Y3
+	VADDPS       Y12, Y4, Y4
+	VADDPS       Y12, Y5, Y5
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y12
+	VBROADCASTSS hi+76(FP), Y13
+	VMAXPS       Y0, Y12, Y0
+	VMINPS       Y0, Y13, Y0
+	VMAXPS       Y1, Y12, Y1
+	VMINPS       Y1, Y13, Y1
+	VMAXPS       Y2, Y12, Y2
+	VMINPS       Y2, Y13, Y2
+	VMAXPS       Y3, Y12, Y3
+	VMINPS       Y3, Y13, Y3
+	VMAXPS       Y4, Y12, Y4
+	VMINPS       Y4, Y13, Y4
+	VMAXPS       Y5, Y12, Y5
+	VMINPS       Y5, Y13, Y5
+
+noclamp1:
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	VMOVUPS      Y2, 64(SI)
+	VMOVUPS      Y3, 96(SI)
+	VMOVUPS      Y4, 128(SI)
+	VMOVUPS      Y5, 160(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Y0
+	VADDPS       Y0, Y6, Y6
+	VADDPS       Y0, Y7, Y7
+	VADDPS       Y0, Y8, Y8
+	VADDPS       Y0, Y9, Y9
+	VADDPS       Y0, Y10, Y10
+	VADDPS       Y0, Y11, Y11
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y1
+	VMAXPS       Y6, Y0, Y6
+	VMINPS       Y6, Y1, Y6
+	VMAXPS       Y7, Y0, Y7
+	VMINPS       Y7, Y1, Y7
+	VMAXPS       Y8, Y0, Y8
+	VMINPS       Y8, Y1, Y8
+	VMAXPS       Y9, Y0, Y9
+	VMINPS       Y9, Y1, Y9
+	VMAXPS       Y10, Y0, Y10
+	VMINPS       Y10, Y1, Y10
+	VMAXPS       Y11, Y0, Y11
+	VMINPS       Y11, Y1, Y11
+
+noclamp2:
+	VMOVUPS Y6, (R8)
+	VMOVUPS Y7, 32(R8)
+	VMOVUPS Y8, 64(R8)
+	VMOVUPS Y9, 96(R8)
+	VMOVUPS Y10, 128(R8)
+	VMOVUPS Y11, 160(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R2U6M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R2U6M(SB), NOSPLIT, $0-88
+	MOVQ    vals+0(FP), AX
+	MOVQ    offs+8(FP), CX
+	MOVQ    cnt+16(FP), DX
+	MOVQ    x+32(FP), BX
+	MOVQ    y+40(FP), SI
+	MOVQ    tail+80(FP), DI
+	LEAQ    tailmask8<>+0(SB), R8
+	NEGQ    DI
+	VMOVDQU 32(R8)(DI*4), Y0
+	XORQ    DI, DI
+
+group1:
+	MOVQ       ngroups+24(FP), R8
+	SUBQ       DI, R8
+	CMPQ       R8, $+0
+	JLE        exit1
+	MOVL       (DX)(DI*4), R8
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
+	JEQ        zero1
+	VMOVUPS    (SI), Y1
+	VMOVUPS    32(SI), Y2
+	VMOVUPS    64(SI), Y3
+	VMOVUPS    96(SI), Y4
+	VMOVUPS    128(SI), Y5
+	VMASKMOVPS 160(SI), Y0, Y6
+	JMP        inited1
+
+zero1:
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+
+inited1:
+	MOVQ       ldy+48(FP), R9
+	SHLQ       $0x02, R9
+	ADDQ       SI, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
+	JEQ        zero2
+	VMOVUPS    (R9), Y7
+	VMOVUPS    32(R9), Y8
+	VMOVUPS    64(R9), Y9
+	VMOVUPS    96(R9), Y10
+	VMOVUPS    128(R9), Y11
+	VMASKMOVPS 160(R9), Y0, Y12
+	JMP        inited2
+
+zero2:
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	VPXOR Y12, Y12, Y12
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y13
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y14
+	VFMADD231PS  (BX)(R9*1), Y13, Y1
+	VFMADD231PS  (BX)(R10*1), Y14, Y7
+	VFMADD231PS  32(BX)(R9*1), Y13, Y2
+	VFMADD231PS  32(BX)(R10*1), Y14, Y8
+	VFMADD231PS  64(BX)(R9*1), Y13, Y3
+	VFMADD231PS  64(BX)(R10*1), Y14, Y9
+	VFMADD231PS  96(BX)(R9*1), Y13, Y4
+	VFMADD231PS  96(BX)(R10*1), Y14, Y10
+	VFMADD231PS  128(BX)(R9*1), Y13, Y5
+	VFMADD231PS  128(BX)(R10*1), Y14, Y11
+	VFMADD231PS  160(BX)(R9*1), Y13, Y6
+	VFMADD231PS  160(BX)(R10*1), Y14, Y12
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Y13
+	VADDPS       Y13, Y1, Y1
+	VADDPS       Y13, Y2, Y2
+	VADDPS       Y13, Y3, Y3
+	VADDPS       Y13, Y4, Y4
+	VADDPS       Y13, Y5, Y5
+	VADDPS       Y13, Y6, Y6
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y13
+	VBROADCASTSS hi+76(FP), Y14
+	VMAXPS       Y1, Y13, Y1
+	VMINPS       Y1, Y14, Y1
+	VMAXPS       Y2, Y13, Y2
+	VMINPS       Y2, Y14, Y2
+	VMAXPS       Y3, Y13, Y3
+	VMINPS       Y3, Y14, Y3
+	VMAXPS       Y4, Y13, Y4
+	VMINPS       Y4, Y14, Y4
+	VMAXPS       Y5, Y13, Y5
+	VMINPS       Y5, Y14, Y5
+	VMAXPS       Y6, Y13, Y6
+	VMINPS       Y6, Y14, Y6
+
+noclamp1:
+	VMOVUPS      Y1, (SI)
+	VMOVUPS      Y2, 32(SI)
+	VMOVUPS      Y3, 64(SI)
+	VMOVUPS      Y4, 96(SI)
+	VMOVUPS      Y5, 128(SI)
+	VMASKMOVPS   Y6, Y0, 160(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Y1
+	VADDPS       Y1, Y7, Y7
+	VADDPS       Y1, Y8, Y8
+	VADDPS       Y1, Y9, Y9
+	VADDPS       Y1, Y10, Y10
+	VADDPS       Y1, Y11, Y11
+	VADDPS       Y1, Y12, Y12
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y7, Y1, Y7
+	VMINPS       Y7, Y2, Y7
+	VMAXPS       Y8, Y1, Y8
+	VMINPS       Y8, Y2, Y8
+	VMAXPS       Y9, Y1, Y9
+	VMINPS       Y9, Y2, Y9
+	VMAXPS       Y10, Y1, Y10
+	VMINPS       Y10, Y2, Y10
+	VMAXPS       Y11, Y1, Y11
+	VMINPS       Y11, Y2, Y11
+	VMAXPS       Y12, Y1, Y12
+	VMINPS       Y12, Y2, Y12
+
+noclamp2:
+	VMOVUPS    Y7, (R8)
+	VMOVUPS    Y8, 32(R8)
+	VMOVUPS    Y9, 64(R8)
+	VMOVUPS    Y10, 96(R8)
+	VMOVUPS    Y11, 128(R8)
+	VMASKMOVPS Y12, Y0, 160(R8)
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	ADDQ       $+1, DI
+	JMP        group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R4U1(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R4U1(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Y0
+	JMP     inited1
+
+zero1:
+	VPXOR Y0, Y0, Y0
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Y1
+	JMP     inited2
+
+zero2:
+	VPXOR Y1, Y1, Y1
+
+inited2:
+	MOVQ    ldy+48(FP), R10
+	SHLQ    $0x02, R10
+	ADDQ    R9, R10
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero3
+	VMOVUPS (R10), Y2
+	JMP     inited3
+
+zero3:
+	VPXOR Y2, Y2, Y2
+
+inited3:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    R10, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero4
+	VMOVUPS (R9), Y3
+	JMP     inited4
+
+zero4:
+	VPXOR Y3, Y3, Y3
+
+inited4:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y4
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y5
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Y6
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Y7
+	VFMADD231PS  (BX)(R9*1), Y4, Y0
+	VFMADD231PS  (BX)(R10*1), Y5, Y1
+	VFMADD231PS  (BX)(R11*1), Y6, Y2
+	VFMADD231PS  (BX)(R12*1), Y7, Y3
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Y4
+	VADDPS       Y4, Y0, Y0
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y4
+	VBROADCASTSS hi+76(FP), Y5
+	VMAXPS       Y0, Y4, Y0
+	VMINPS       Y0, Y5, Y0
+
+noclamp1:
+	VMOVUPS      Y0, (SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Y0
+	VADDPS       Y0, Y1, Y1
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y4
+	VMAXPS       Y1, Y0, Y1
+	VMINPS       Y1, Y4, Y1
+
+noclamp2:
+	VMOVUPS      Y1, (R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Y0
+	VADDPS       Y0, Y2, Y2
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y1
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+
+noclamp3:
+	VMOVUPS      Y2, (R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Y0
+	VADDPS       Y0, Y3, Y3
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y1
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+
+noclamp4:
+	VMOVUPS Y3, (R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R4U1M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R4U1M(SB), NOSPLIT, $0-88
+	MOVQ    vals+0(FP), AX
+	MOVQ    offs+8(FP), CX
+	MOVQ    cnt+16(FP), DX
+	MOVQ    x+32(FP), BX
+	MOVQ    y+40(FP), SI
+	MOVQ    tail+80(FP), DI
+	LEAQ    tailmask8<>+0(SB), R8
+	NEGQ    DI
+	VMOVDQU 32(R8)(DI*4), Y0
+	XORQ    DI, DI
+
+group1:
+	MOVQ       ngroups+24(FP), R8
+	SUBQ       DI, R8
+	CMPQ       R8, $+0
+	JLE        exit1
+	MOVL       (DX)(DI*4), R8
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
+	JEQ        zero1
+	VMASKMOVPS (SI), Y0, Y1
+	JMP        inited1
+
+zero1:
+	VPXOR Y1, Y1, Y1
+
+inited1:
+	MOVQ       ldy+48(FP), R9
+	SHLQ       $0x02, R9
+	ADDQ       SI, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
+	JEQ        zero2
+	VMASKMOVPS (R9), Y0, Y2
+	JMP        inited2
+
+zero2:
+	VPXOR Y2, Y2, Y2
+
+inited2:
+	MOVQ       ldy+48(FP), R10
+	SHLQ       $0x02, R10
+	ADDQ       R9, R10
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
+	JEQ        zero3
+	VMASKMOVPS (R10), Y0, Y3
+	JMP        inited3
+
+zero3:
+	VPXOR Y3, Y3, Y3
+
+inited3:
+	MOVQ       ldy+48(FP), R9
+	SHLQ       $0x02, R9
+	ADDQ       R10, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
+	JEQ        zero4
+	VMASKMOVPS (R9), Y0, Y4
+	JMP        inited4
+
+zero4:
+	VPXOR Y4, Y4, Y4
+
+inited4:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y5
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y6
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Y7
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Y8
+	VFMADD231PS  (BX)(R9*1), Y5, Y1
+	VFMADD231PS  (BX)(R10*1), Y6, Y2
+	VFMADD231PS  (BX)(R11*1), Y7, Y3
+	VFMADD231PS  (BX)(R12*1), Y8, Y4
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Y5
+	VADDPS       Y5, Y1, Y1
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y5
+	VBROADCASTSS hi+76(FP), Y6
+	VMAXPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
+
+noclamp1:
+	VMASKMOVPS   Y1, Y0, (SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Y1
+	VADDPS       Y1, Y2, Y2
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y5
+	VMAXPS       Y2, Y1, Y2
+	VMINPS       Y2, Y5, Y2
+
+noclamp2:
+	VMASKMOVPS   Y2, Y0, (R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Y1
+	VADDPS       Y1, Y3, Y3
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y3, Y1, Y3
+	VMINPS       Y3, Y2, Y3
+
+noclamp3:
+	VMASKMOVPS   Y3, Y0, (R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Y1
+	VADDPS       Y1, Y4, Y4
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y4, Y1, Y4
+	VMINPS       Y4, Y2, Y4
+
+noclamp4:
+	VMASKMOVPS Y4, Y0, (R8)
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	ADDQ       $+1, DI
+	JMP        group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R4U2(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R4U2(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	JMP     inited1
+
+zero1:
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Y2
+	VMOVUPS 32(R9), Y3
+	JMP     inited2
+
+zero2:
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+
+inited2:
+	MOVQ    ldy+48(FP), R10
+	SHLQ    $0x02, R10
+	ADDQ    R9, R10
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero3
+	VMOVUPS (R10), Y4
+	VMOVUPS 32(R10), Y5
+	JMP     inited3
+
+zero3:
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+
+inited3:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    R10, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero4
+	VMOVUPS (R9), Y6
+	VMOVUPS 32(R9), Y7
+	JMP     inited4
+
+zero4:
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+
+inited4:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y8
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y9
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Y10
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Y11
+	VFMADD231PS  (BX)(R9*1), Y8, Y0
+	VFMADD231PS  (BX)(R10*1), Y9, Y2
+	VFMADD231PS  (BX)(R11*1), Y10, Y4
+	VFMADD231PS  (BX)(R12*1), Y11, Y6
+	VFMADD231PS  32(BX)(R9*1), Y8, Y1
+	VFMADD231PS  32(BX)(R10*1), Y9, Y3
+	VFMADD231PS  32(BX)(R11*1), Y10, Y5
+	VFMADD231PS  32(BX)(R12*1), Y11, Y7
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Y8
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y8, Y1, Y1
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y8
+	VBROADCASTSS hi+76(FP), Y9
+	VMAXPS       Y0, Y8, Y0
+	VMINPS       Y0, Y9, Y0
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+
+noclamp1:
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Y0
+	VADDPS       Y0, Y2, Y2
+	VADDPS       Y0, Y3, Y3
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y1
+	VMAXPS       Y2, Y0, Y2
+	VMINPS       Y2, Y1, Y2
+	VMAXPS       Y3, Y0, Y3
+	VMINPS       Y3, Y1, Y3
+
+noclamp2:
+	VMOVUPS      Y2, (R8)
+	VMOVUPS      Y3, 32(R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Y0
+	VADDPS       Y0, Y4, Y4
+	VADDPS       Y0, Y5, Y5
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y1
+	VMAXPS       Y4, Y0, Y4
+	VMINPS       Y4, Y1, Y4
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+
+noclamp3:
+	VMOVUPS      Y4, (R9)
+	VMOVUPS      Y5, 32(R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Y0
+	VADDPS       Y0, Y6, Y6
+	VADDPS       Y0, Y7, Y7
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Y0
+	VBROADCASTSS hi+76(FP), Y1
+	VMAXPS       Y6, Y0, Y6
+	VMINPS       Y6, Y1, Y6
+	VMAXPS       Y7, Y0, Y7
+	VMINPS       Y7, Y1, Y7
+
+noclamp4:
+	VMOVUPS Y6, (R8)
+	VMOVUPS Y7, 32(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX2R4U2M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·csrAVX2R4U2M(SB), NOSPLIT, $0-88
+	MOVQ    vals+0(FP), AX
+	MOVQ    offs+8(FP), CX
+	MOVQ    cnt+16(FP), DX
+	MOVQ    x+32(FP), BX
+	MOVQ    y+40(FP), SI
+	MOVQ    tail+80(FP), DI
+	LEAQ    tailmask8<>+0(SB), R8
+	NEGQ    DI
+	VMOVDQU 32(R8)(DI*4), Y0
+	XORQ    DI, DI
+
+group1:
+	MOVQ       ngroups+24(FP), R8
+	SUBQ       DI, R8
+	CMPQ       R8, $+0
+	JLE        exit1
+	MOVL       (DX)(DI*4), R8
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
+	JEQ        zero1
+	VMOVUPS    (SI), Y1
+	VMASKMOVPS 32(SI), Y0, Y2
+	JMP        inited1
+
+zero1:
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+
+inited1:
+	MOVQ       ldy+48(FP), R9
+	SHLQ       $0x02, R9
+	ADDQ       SI, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
+	JEQ        zero2
+	VMOVUPS    (R9), Y3
+	VMASKMOVPS 32(R9), Y0, Y4
+	JMP        inited2
+
+zero2:
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+
+inited2:
+	MOVQ       ldy+48(FP), R10
+	SHLQ       $0x02, R10
+	ADDQ       R9, R10
+	MOVQ       flags+56(FP), R9
+	TESTQ      $0x00000001, R9
+	JEQ        zero3
+	VMOVUPS    (R10), Y5
+	VMASKMOVPS 32(R10), Y0, Y6
+	JMP        inited3
+
+zero3:
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+
+inited3:
+	MOVQ       ldy+48(FP), R9
+	SHLQ       $0x02, R9
+	ADDQ       R10, R9
+	MOVQ       flags+56(FP), R10
+	TESTQ      $0x00000001, R10
+	JEQ        zero4
+	VMOVUPS    (R9), Y7
+	VMASKMOVPS 32(R9), Y0, Y8
+	JMP        inited4
+
+zero4:
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+
+inited4:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Y9
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Y10
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Y11
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Y12
+	VFMADD231PS  (BX)(R9*1), Y9, Y1
+	VFMADD231PS  (BX)(R10*1), Y10, Y3
+	VFMADD231PS  (BX)(R11*1), Y11, Y5
+	VFMADD231PS  (BX)(R12*1), Y12, Y7
+	VFMADD231PS  32(BX)(R9*1), Y9, Y2
+	VFMADD231PS  32(BX)(R10*1), Y10, Y4
+	VFMADD231PS  32(BX)(R11*1), Y11, Y6
+	VFMADD231PS  32(BX)(R12*1), Y12, Y8
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y9
+	VBROADCASTSS hi+76(FP), Y10
+	VMAXPS       Y1, Y9, Y1
+	VMINPS       Y1, Y10, Y1
+	VMAXPS       Y2, Y9, Y2
+	VMINPS       Y2, Y10, Y2
+
+noclamp1:
+	VMOVUPS      Y1, (SI)
+	VMASKMOVPS   Y2, Y0, 32(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Y1
+	VADDPS       Y1, Y3, Y3
+	VADDPS       Y1, Y4, Y4
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y3, Y1, Y3
+	VMINPS       Y3, Y2, Y3
+	VMAXPS       Y4, Y1, Y4
+	VMINPS       Y4, Y2, Y4
+
+noclamp2:
+	VMOVUPS      Y3, (R8)
+	VMASKMOVPS   Y4, Y0, 32(R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Y1
+	VADDPS       Y1, Y5, Y5
+	VADDPS       Y1, Y6, Y6
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y5, Y1, Y5
+	VMINPS       Y5, Y2, Y5
+	VMAXPS       Y6, Y1, Y6
+	VMINPS       Y6, Y2, Y6
+
+noclamp3:
+	VMOVUPS      Y5, (R9)
+	VMASKMOVPS   Y6, Y0, 32(R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Y1
+	VADDPS       Y1, Y7, Y7
+	VADDPS       Y1, Y8, Y8
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y7, Y1, Y7
+	VMINPS       Y7, Y2, Y7
+	VMAXPS       Y8, Y1, Y8
+	VMINPS       Y8, Y2, Y8
+
+noclamp4:
+	VMOVUPS    Y7, (R8)
+	VMASKMOVPS Y8, Y0, 32(R8)
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
 	MOVQ       ldy+48(FP), R8
 	SHLQ       $0x02, R8
 	ADDQ       R8, SI

@@ -4,94 +4,244 @@
 
 package asm
 
-// csrAVX512U1 runs the CSR tile kernel on 16 columns (1 vectors), 4 rows interleaved.
+// csrAVX512R1U1 runs the CSR tile kernel on groups of 1 rows × 16 columns (1 vectors).
 //
 //go:noescape
-func csrAVX512U1(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U1(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512U1M runs the CSR tile kernel on 16 columns (1 vectors), 4 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX512R1U1M runs the CSR tile kernel on groups of 1 rows × 16 columns (1 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX512U1M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U1M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512U2 runs the CSR tile kernel on 32 columns (2 vectors), 4 rows interleaved.
+// csrAVX512R1U2 runs the CSR tile kernel on groups of 1 rows × 32 columns (2 vectors).
 //
 //go:noescape
-func csrAVX512U2(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U2(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512U2M runs the CSR tile kernel on 32 columns (2 vectors), 4 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX512R1U2M runs the CSR tile kernel on groups of 1 rows × 32 columns (2 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX512U2M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U2M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512U3 runs the CSR tile kernel on 48 columns (3 vectors), 2 rows interleaved.
+// csrAVX512R1U3 runs the CSR tile kernel on groups of 1 rows × 48 columns (3 vectors).
 //
 //go:noescape
-func csrAVX512U3(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U3(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512U3M runs the CSR tile kernel on 48 columns (3 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX512R1U3M runs the CSR tile kernel on groups of 1 rows × 48 columns (3 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX512U3M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U3M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512U4 runs the CSR tile kernel on 64 columns (4 vectors), 2 rows interleaved.
+// csrAVX512R1U4 runs the CSR tile kernel on groups of 1 rows × 64 columns (4 vectors).
 //
 //go:noescape
-func csrAVX512U4(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U4(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512U4M runs the CSR tile kernel on 64 columns (4 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX512R1U4M runs the CSR tile kernel on groups of 1 rows × 64 columns (4 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX512U4M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U4M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512U5 runs the CSR tile kernel on 80 columns (5 vectors), 2 rows interleaved.
+// csrAVX512R1U5 runs the CSR tile kernel on groups of 1 rows × 80 columns (5 vectors).
 //
 //go:noescape
-func csrAVX512U5(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U5(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512U5M runs the CSR tile kernel on 80 columns (5 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX512R1U5M runs the CSR tile kernel on groups of 1 rows × 80 columns (5 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX512U5M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U5M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512U6 runs the CSR tile kernel on 96 columns (6 vectors), 2 rows interleaved.
+// csrAVX512R1U6 runs the CSR tile kernel on groups of 1 rows × 96 columns (6 vectors).
 //
 //go:noescape
-func csrAVX512U6(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U6(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512U6M runs the CSR tile kernel on 96 columns (6 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX512R1U6M runs the CSR tile kernel on groups of 1 rows × 96 columns (6 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX512U6M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U6M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512U7 runs the CSR tile kernel on 112 columns (7 vectors), 2 rows interleaved.
+// csrAVX512R1U7 runs the CSR tile kernel on groups of 1 rows × 112 columns (7 vectors).
 //
 //go:noescape
-func csrAVX512U7(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U7(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512U7M runs the CSR tile kernel on 112 columns (7 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX512R1U7M runs the CSR tile kernel on groups of 1 rows × 112 columns (7 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX512U7M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U7M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512U8 runs the CSR tile kernel on 128 columns (8 vectors), 2 rows interleaved.
+// csrAVX512R1U8 runs the CSR tile kernel on groups of 1 rows × 128 columns (8 vectors).
 //
 //go:noescape
-func csrAVX512U8(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U8(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512U8M runs the CSR tile kernel on 128 columns (8 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrAVX512R1U8M runs the CSR tile kernel on groups of 1 rows × 128 columns (8 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrAVX512U8M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrAVX512R1U8M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrAVX512Features are the CPU features the csrFeatAVX512F tile functions use.
+// csrAVX512R2U1 runs the CSR tile kernel on groups of 2 rows × 16 columns (1 vectors).
+//
+//go:noescape
+func csrAVX512R2U1(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R2U1M runs the CSR tile kernel on groups of 2 rows × 16 columns (1 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX512R2U1M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R2U2 runs the CSR tile kernel on groups of 2 rows × 32 columns (2 vectors).
+//
+//go:noescape
+func csrAVX512R2U2(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R2U2M runs the CSR tile kernel on groups of 2 rows × 32 columns (2 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX512R2U2M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R2U3 runs the CSR tile kernel on groups of 2 rows × 48 columns (3 vectors).
+//
+//go:noescape
+func csrAVX512R2U3(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R2U3M runs the CSR tile kernel on groups of 2 rows × 48 columns (3 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX512R2U3M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R2U4 runs the CSR tile kernel on groups of 2 rows × 64 columns (4 vectors).
+//
+//go:noescape
+func csrAVX512R2U4(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R2U4M runs the CSR tile kernel on groups of 2 rows × 64 columns (4 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX512R2U4M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R2U5 runs the CSR tile kernel on groups of 2 rows × 80 columns (5 vectors).
+//
+//go:noescape
+func csrAVX512R2U5(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R2U5M runs the CSR tile kernel on groups of 2 rows × 80 columns (5 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX512R2U5M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R2U6 runs the CSR tile kernel on groups of 2 rows × 96 columns (6 vectors).
+//
+//go:noescape
+func csrAVX512R2U6(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R2U6M runs the CSR tile kernel on groups of 2 rows × 96 columns (6 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX512R2U6M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R2U7 runs the CSR tile kernel on groups of 2 rows × 112 columns (7 vectors).
+//
+//go:noescape
+func csrAVX512R2U7(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R2U7M runs the CSR tile kernel on groups of 2 rows × 112 columns (7 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX512R2U7M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R2U8 runs the CSR tile kernel on groups of 2 rows × 128 columns (8 vectors).
+//
+//go:noescape
+func csrAVX512R2U8(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R2U8M runs the CSR tile kernel on groups of 2 rows × 128 columns (8 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX512R2U8M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R4U1 runs the CSR tile kernel on groups of 4 rows × 16 columns (1 vectors).
+//
+//go:noescape
+func csrAVX512R4U1(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R4U1M runs the CSR tile kernel on groups of 4 rows × 16 columns (1 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX512R4U1M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R4U2 runs the CSR tile kernel on groups of 4 rows × 32 columns (2 vectors).
+//
+//go:noescape
+func csrAVX512R4U2(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R4U2M runs the CSR tile kernel on groups of 4 rows × 32 columns (2 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX512R4U2M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R4U3 runs the CSR tile kernel on groups of 4 rows × 48 columns (3 vectors).
+//
+//go:noescape
+func csrAVX512R4U3(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R4U3M runs the CSR tile kernel on groups of 4 rows × 48 columns (3 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX512R4U3M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R4U4 runs the CSR tile kernel on groups of 4 rows × 64 columns (4 vectors).
+//
+//go:noescape
+func csrAVX512R4U4(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R4U4M runs the CSR tile kernel on groups of 4 rows × 64 columns (4 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX512R4U4M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R4U5 runs the CSR tile kernel on groups of 4 rows × 80 columns (5 vectors).
+//
+//go:noescape
+func csrAVX512R4U5(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R4U5M runs the CSR tile kernel on groups of 4 rows × 80 columns (5 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX512R4U5M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R4U6 runs the CSR tile kernel on groups of 4 rows × 96 columns (6 vectors).
+//
+//go:noescape
+func csrAVX512R4U6(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512R4U6M runs the CSR tile kernel on groups of 4 rows × 96 columns (6 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrAVX512R4U6M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrAVX512Features are the CPU features the csrAVX512 tile functions use.
 const csrAVX512Features = FeatAVX512F
 
 // csrAVX512Lanes is the vector width in float32 lanes.
 const csrAVX512Lanes = 16
 
-// csrAVX512Tiles[masked][u] is the tile function of u vectors.
-var csrAVX512Tiles = [2][9]csrTileFunc{
-	{nil, csrAVX512U1, csrAVX512U2, csrAVX512U3, csrAVX512U4, csrAVX512U5, csrAVX512U6, csrAVX512U7, csrAVX512U8},
-	{nil, csrAVX512U1M, csrAVX512U2M, csrAVX512U3M, csrAVX512U4M, csrAVX512U5M, csrAVX512U6M, csrAVX512U7M, csrAVX512U8M},
+// csrAVX512Tiles[log2 R][masked][u] is the tile function of R rows × u vectors (nil: does not fit).
+var csrAVX512Tiles = [3][2][9]csrTileFunc{
+	{
+		{nil, csrAVX512R1U1, csrAVX512R1U2, csrAVX512R1U3, csrAVX512R1U4, csrAVX512R1U5, csrAVX512R1U6, csrAVX512R1U7, csrAVX512R1U8},
+		{nil, csrAVX512R1U1M, csrAVX512R1U2M, csrAVX512R1U3M, csrAVX512R1U4M, csrAVX512R1U5M, csrAVX512R1U6M, csrAVX512R1U7M, csrAVX512R1U8M},
+	},
+	{
+		{nil, csrAVX512R2U1, csrAVX512R2U2, csrAVX512R2U3, csrAVX512R2U4, csrAVX512R2U5, csrAVX512R2U6, csrAVX512R2U7, csrAVX512R2U8},
+		{nil, csrAVX512R2U1M, csrAVX512R2U2M, csrAVX512R2U3M, csrAVX512R2U4M, csrAVX512R2U5M, csrAVX512R2U6M, csrAVX512R2U7M, csrAVX512R2U8M},
+	},
+	{
+		{nil, csrAVX512R4U1, csrAVX512R4U2, csrAVX512R4U3, csrAVX512R4U4, csrAVX512R4U5, csrAVX512R4U6, nil, nil},
+		{nil, csrAVX512R4U1M, csrAVX512R4U2M, csrAVX512R4U3M, csrAVX512R4U4M, csrAVX512R4U5M, csrAVX512R4U6M, nil, nil},
+	},
 }

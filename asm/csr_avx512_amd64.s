@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func csrAVX512U1(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U1(SB), NOSPLIT, $8-88
+// func csrAVX512R1U1(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U1(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -15,32 +15,13 @@ TEXT ·csrAVX512U1(SB), NOSPLIT, $8-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+4
-	JLT     fewer1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVL    4(DX)(DI*4), R12
-	MOVQ    R10, R11
-	ADDQ    R12, R11
-	MOVL    8(DX)(DI*4), R12
-	CMPQ    R12, R8
-	CMOVQLT R12, R8
-	MOVL    8(DX)(DI*4), R13
-	MOVQ    R11, R12
-	ADDQ    R13, R12
-	MOVL    12(DX)(DI*4), R13
-	CMPQ    R13, R8
-	CMOVQLT R13, R8
-	MOVQ    flags+56(FP), R13
-	TESTQ   $0x00000001, R13
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Z0
 	JMP     inited1
@@ -49,434 +30,53 @@ zero1:
 	VPSUBD Z0, Z0, Z0
 
 inited1:
-	MOVQ    ldy+48(FP), R13
-	SHLQ    $0x02, R13
-	ADDQ    SI, R13
-	MOVQ    flags+56(FP), R14
-	TESTQ   $0x00000001, R14
-	JEQ     zero2
-	VMOVUPS (R13), Z1
-	JMP     inited2
-
-zero2:
-	VPSUBD Z1, Z1, Z1
-
-inited2:
-	MOVQ    ldy+48(FP), R14
-	SHLQ    $0x02, R14
-	ADDQ    R13, R14
-	MOVQ    flags+56(FP), R13
-	TESTQ   $0x00000001, R13
-	JEQ     zero3
-	VMOVUPS (R14), Z2
-	JMP     inited3
-
-zero3:
-	VPSUBD Z2, Z2, Z2
-
-inited3:
-	MOVQ    ldy+48(FP), R13
-	SHLQ    $0x02, R13
-	ADDQ    R14, R13
-	MOVQ    flags+56(FP), R14
-	TESTQ   $0x00000001, R14
-	JEQ     zero4
-	VMOVUPS (R13), Z3
-	JMP     inited4
-
-zero4:
-	VPSUBD Z3, Z3, Z3
-
-inited4:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R13
-	VBROADCASTSS (AX)(R9*4), Z4
-	MOVWQZX      (CX)(R10*2), R14
-	VBROADCASTSS (AX)(R10*4), Z5
-	MOVWQZX      (CX)(R11*2), R15
-	VBROADCASTSS (AX)(R11*4), Z6
-	MOVWQZX      (CX)(R12*2), BP
-	VBROADCASTSS (AX)(R12*4), Z7
-	VFMADD231PS  (BX)(R13*1), Z4, Z0
-	VFMADD231PS  (BX)(R14*1), Z5, Z1
-	VFMADD231PS  (BX)(R15*1), Z6, Z2
-	VFMADD231PS  (BX)(BP*1), Z7, Z3
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z1
+	VFMADD231PS  (BX)(R9*1), Z1, Z0
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R13
-	SUBQ R8, R13
-	CMPQ R9, R13
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R14
-	VBROADCASTSS (AX)(R9*4), Z4
-	VFMADD231PS  (BX)(R14*1), Z4, Z0
-	ADDQ         $+1, R9
-	CMPQ         R9, R13
-	JLT          row1
-
-rdone1:
-	MOVQ R11, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R13
-	VBROADCASTSS (AX)(R10*4), Z4
-	VFMADD231PS  (BX)(R13*1), Z4, Z1
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
-	MOVQ R12, R9
-	SUBQ R8, R9
-	CMPQ R11, R9
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R11*2), R10
-	VBROADCASTSS (AX)(R11*4), Z4
-	VFMADD231PS  (BX)(R10*1), Z4, Z2
-	ADDQ         $+1, R11
-	CMPQ         R11, R9
-	JLT          row3
-
-rdone3:
-	MOVL 12(DX)(DI*4), R9
-	ADDQ R12, R9
-	SUBQ R8, R9
-	CMPQ R12, R9
-	JGE  rdone4
-
-row4:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z4
-	VFMADD231PS  (BX)(R8*1), Z4, Z3
-	ADDQ         $+1, R12
-	CMPQ         R12, R9
-	JLT          row4
-
-rdone4:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z4
-	VADDPS       Z4, Z0, Z0
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z1
+	VADDPS       Z1, Z0, Z0
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Z4
-	VBROADCASTSS hi+76(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
-
-noclamp1:
-	VMOVUPS      Z0, (SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
-	VADDPS       Z0, Z1, Z1
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z4
-	VMAXPS       Z1, Z0, Z1
-	VMINPS       Z1, Z4, Z1
-
-noclamp2:
-	VMOVUPS      Z1, (R8)
-	MOVQ         ldy+48(FP), R10
-	SHLQ         $0x02, R10
-	ADDQ         R8, R10
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS 8(R8)(DI*4), Z0
-	VADDPS       Z0, Z2, Z2
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z1
-	VMAXPS       Z2, Z0, Z2
-	VMINPS       Z2, Z1, Z2
-
-noclamp3:
-	VMOVUPS      Z2, (R10)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         R10, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias4
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 12(R10)(DI*4), Z0
-	VADDPS       Z0, Z3, Z3
-
-nobias4:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp4
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z1
-	VMAXPS       Z3, Z0, Z3
-	VMINPS       Z3, Z1, Z3
-
-noclamp4:
-	VMOVUPS Z3, (R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+4, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     fewer2
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
-	JEQ     zero5
-	VMOVUPS (SI), Z0
-	JMP     inited5
-
-zero5:
-	VPSUBD Z0, Z0, Z0
-
-inited5:
-	MOVQ    ldy+48(FP), R11
-	SHLQ    $0x02, R11
-	ADDQ    SI, R11
-	MOVQ    flags+56(FP), R12
-	TESTQ   $0x00000001, R12
-	JEQ     zero6
-	VMOVUPS (R11), Z1
-	JMP     inited6
-
-zero6:
-	VPSUBD Z1, Z1, Z1
-
-inited6:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z2
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z3
-	VFMADD231PS  (BX)(R11*1), Z2, Z0
-	VFMADD231PS  (BX)(R12*1), Z3, Z1
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone5
-
-row5:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z2
-	VFMADD231PS  (BX)(R12*1), Z2, Z0
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row5
-
-rdone5:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone6
-
-row6:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z2
-	VFMADD231PS  (BX)(R8*1), Z2, Z1
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row6
-
-rdone6:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias5
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z2
-	VADDPS       Z2, Z0, Z0
-
-nobias5:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp5
-	VBROADCASTSS lo+72(FP), Z2
-	VBROADCASTSS hi+76(FP), Z3
-	VMAXPS       Z0, Z2, Z0
-	VMINPS       Z0, Z3, Z0
-
-noclamp5:
-	VMOVUPS      Z0, (SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias6
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
-	VADDPS       Z0, Z1, Z1
-
-nobias6:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp6
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z2
-	VMAXPS       Z1, Z0, Z1
-	VMINPS       Z1, Z2, Z1
-
-noclamp6:
-	VMOVUPS Z1, (R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group2
-
-fewer2:
-group3:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
-	JEQ     zero7
-	VMOVUPS (SI), Z0
-	JMP     inited7
-
-zero7:
-	VPSUBD Z0, Z0, Z0
-
-inited7:
-	CMPQ R8, $+0
-	JLE  rem3
-
-lock3:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z1
-	VFMADD231PS  (BX)(R10*1), Z1, Z0
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock3
-
-rem3:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone7
-
-row7:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z1
-	VFMADD231PS  (BX)(R8*1), Z1, Z0
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row7
-
-rdone7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias7
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z1
-	VADDPS       Z1, Z0, Z0
-
-nobias7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Z1
 	VBROADCASTSS hi+76(FP), Z2
 	VMAXPS       Z0, Z1, Z0
 	VMINPS       Z0, Z2, Z0
 
-noclamp7:
+noclamp1:
 	VMOVUPS Z0, (SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group3
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX512U1M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U1M(SB), NOSPLIT, $8-88
+// func csrAVX512R1U1M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U1M(SB), NOSPLIT, $0-88
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
 	MOVQ  cnt+16(FP), DX
@@ -488,32 +88,13 @@ TEXT ·csrAVX512U1M(SB), NOSPLIT, $8-88
 	XORQ  DI, DI
 
 group1:
-	MOVQ      nrows+24(FP), R8
+	MOVQ      ngroups+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+4
-	JLT       fewer1
-	XORQ      R9, R9
+	CMPQ      R8, $+0
+	JLE       exit1
 	MOVL      (DX)(DI*4), R8
-	MOVL      (DX)(DI*4), R11
-	MOVQ      R9, R10
-	ADDQ      R11, R10
-	MOVL      4(DX)(DI*4), R11
-	CMPQ      R11, R8
-	CMOVQLT   R11, R8
-	MOVL      4(DX)(DI*4), R12
-	MOVQ      R10, R11
-	ADDQ      R12, R11
-	MOVL      8(DX)(DI*4), R12
-	CMPQ      R12, R8
-	CMOVQLT   R12, R8
-	MOVL      8(DX)(DI*4), R13
-	MOVQ      R11, R12
-	ADDQ      R13, R12
-	MOVL      12(DX)(DI*4), R13
-	CMPQ      R13, R8
-	CMOVQLT   R13, R8
-	MOVQ      flags+56(FP), R13
-	TESTQ     $0x00000001, R13
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
 	JEQ       zero1
 	VMOVUPS.Z (SI), K1, Z0
 	JMP       inited1
@@ -522,426 +103,45 @@ zero1:
 	VPSUBD Z0, Z0, Z0
 
 inited1:
-	MOVQ      ldy+48(FP), R13
-	SHLQ      $0x02, R13
-	ADDQ      SI, R13
-	MOVQ      flags+56(FP), R14
-	TESTQ     $0x00000001, R14
-	JEQ       zero2
-	VMOVUPS.Z (R13), K1, Z1
-	JMP       inited2
-
-zero2:
-	VPSUBD Z1, Z1, Z1
-
-inited2:
-	MOVQ      ldy+48(FP), R14
-	SHLQ      $0x02, R14
-	ADDQ      R13, R14
-	MOVQ      flags+56(FP), R13
-	TESTQ     $0x00000001, R13
-	JEQ       zero3
-	VMOVUPS.Z (R14), K1, Z2
-	JMP       inited3
-
-zero3:
-	VPSUBD Z2, Z2, Z2
-
-inited3:
-	MOVQ      ldy+48(FP), R13
-	SHLQ      $0x02, R13
-	ADDQ      R14, R13
-	MOVQ      flags+56(FP), R14
-	TESTQ     $0x00000001, R14
-	JEQ       zero4
-	VMOVUPS.Z (R13), K1, Z3
-	JMP       inited4
-
-zero4:
-	VPSUBD Z3, Z3, Z3
-
-inited4:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R13
-	VBROADCASTSS (AX)(R9*4), Z4
-	MOVWQZX      (CX)(R10*2), R14
-	VBROADCASTSS (AX)(R10*4), Z5
-	MOVWQZX      (CX)(R11*2), R15
-	VBROADCASTSS (AX)(R11*4), Z6
-	MOVWQZX      (CX)(R12*2), BP
-	VBROADCASTSS (AX)(R12*4), Z7
-	VFMADD231PS  (BX)(R13*1), Z4, Z0
-	VFMADD231PS  (BX)(R14*1), Z5, Z1
-	VFMADD231PS  (BX)(R15*1), Z6, Z2
-	VFMADD231PS  (BX)(BP*1), Z7, Z3
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z1
+	VFMADD231PS  (BX)(R9*1), Z1, Z0
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R13
-	SUBQ R8, R13
-	CMPQ R9, R13
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R14
-	VBROADCASTSS (AX)(R9*4), Z4
-	VFMADD231PS  (BX)(R14*1), Z4, Z0
-	ADDQ         $+1, R9
-	CMPQ         R9, R13
-	JLT          row1
-
-rdone1:
-	MOVQ R11, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R13
-	VBROADCASTSS (AX)(R10*4), Z4
-	VFMADD231PS  (BX)(R13*1), Z4, Z1
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
-	MOVQ R12, R9
-	SUBQ R8, R9
-	CMPQ R11, R9
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R11*2), R10
-	VBROADCASTSS (AX)(R11*4), Z4
-	VFMADD231PS  (BX)(R10*1), Z4, Z2
-	ADDQ         $+1, R11
-	CMPQ         R11, R9
-	JLT          row3
-
-rdone3:
-	MOVL 12(DX)(DI*4), R9
-	ADDQ R12, R9
-	SUBQ R8, R9
-	CMPQ R12, R9
-	JGE  rdone4
-
-row4:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z4
-	VFMADD231PS  (BX)(R8*1), Z4, Z3
-	ADDQ         $+1, R12
-	CMPQ         R12, R9
-	JLT          row4
-
-rdone4:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z4
-	VADDPS       Z4, Z0, Z0
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z1
+	VADDPS       Z1, Z0, Z0
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Z4
-	VBROADCASTSS hi+76(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
-
-noclamp1:
-	VMOVUPS      Z0, K1, (SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
-	VADDPS       Z0, Z1, Z1
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z4
-	VMAXPS       Z1, Z0, Z1
-	VMINPS       Z1, Z4, Z1
-
-noclamp2:
-	VMOVUPS      Z1, K1, (R8)
-	MOVQ         ldy+48(FP), R10
-	SHLQ         $0x02, R10
-	ADDQ         R8, R10
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS 8(R8)(DI*4), Z0
-	VADDPS       Z0, Z2, Z2
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z1
-	VMAXPS       Z2, Z0, Z2
-	VMINPS       Z2, Z1, Z2
-
-noclamp3:
-	VMOVUPS      Z2, K1, (R10)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         R10, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias4
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 12(R10)(DI*4), Z0
-	VADDPS       Z0, Z3, Z3
-
-nobias4:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp4
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z1
-	VMAXPS       Z3, Z0, Z3
-	VMINPS       Z3, Z1, Z3
-
-noclamp4:
-	VMOVUPS Z3, K1, (R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+4, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ      nrows+24(FP), R8
-	SUBQ      DI, R8
-	CMPQ      R8, $+2
-	JLT       fewer2
-	XORQ      R9, R9
-	MOVL      (DX)(DI*4), R8
-	MOVL      (DX)(DI*4), R11
-	MOVQ      R9, R10
-	ADDQ      R11, R10
-	MOVL      4(DX)(DI*4), R11
-	CMPQ      R11, R8
-	CMOVQLT   R11, R8
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
-	JEQ       zero5
-	VMOVUPS.Z (SI), K1, Z0
-	JMP       inited5
-
-zero5:
-	VPSUBD Z0, Z0, Z0
-
-inited5:
-	MOVQ      ldy+48(FP), R11
-	SHLQ      $0x02, R11
-	ADDQ      SI, R11
-	MOVQ      flags+56(FP), R12
-	TESTQ     $0x00000001, R12
-	JEQ       zero6
-	VMOVUPS.Z (R11), K1, Z1
-	JMP       inited6
-
-zero6:
-	VPSUBD Z1, Z1, Z1
-
-inited6:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z2
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z3
-	VFMADD231PS  (BX)(R11*1), Z2, Z0
-	VFMADD231PS  (BX)(R12*1), Z3, Z1
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone5
-
-row5:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z2
-	VFMADD231PS  (BX)(R12*1), Z2, Z0
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row5
-
-rdone5:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone6
-
-row6:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z2
-	VFMADD231PS  (BX)(R8*1), Z2, Z1
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row6
-
-rdone6:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias5
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z2
-	VADDPS       Z2, Z0, Z0
-
-nobias5:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp5
-	VBROADCASTSS lo+72(FP), Z2
-	VBROADCASTSS hi+76(FP), Z3
-	VMAXPS       Z0, Z2, Z0
-	VMINPS       Z0, Z3, Z0
-
-noclamp5:
-	VMOVUPS      Z0, K1, (SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias6
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
-	VADDPS       Z0, Z1, Z1
-
-nobias6:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp6
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z2
-	VMAXPS       Z1, Z0, Z1
-	VMINPS       Z1, Z2, Z1
-
-noclamp6:
-	VMOVUPS Z1, K1, (R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group2
-
-fewer2:
-group3:
-	MOVQ      nrows+24(FP), R8
-	SUBQ      DI, R8
-	CMPQ      R8, $+1
-	JLT       exit1
-	XORQ      R9, R9
-	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R10
-	TESTQ     $0x00000001, R10
-	JEQ       zero7
-	VMOVUPS.Z (SI), K1, Z0
-	JMP       inited7
-
-zero7:
-	VPSUBD Z0, Z0, Z0
-
-inited7:
-	CMPQ R8, $+0
-	JLE  rem3
-
-lock3:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z1
-	VFMADD231PS  (BX)(R10*1), Z1, Z0
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock3
-
-rem3:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone7
-
-row7:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z1
-	VFMADD231PS  (BX)(R8*1), Z1, Z0
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row7
-
-rdone7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias7
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z1
-	VADDPS       Z1, Z0, Z0
-
-nobias7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Z1
 	VBROADCASTSS hi+76(FP), Z2
 	VMAXPS       Z0, Z1, Z0
 	VMINPS       Z0, Z2, Z0
 
-noclamp7:
+noclamp1:
 	VMOVUPS Z0, K1, (SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group3
+	JMP     group1
 
 exit1:
 	VZEROUPPER
@@ -966,9 +166,9 @@ DATA tailmask16<>+30(SB)/2, $0x7fff
 DATA tailmask16<>+32(SB)/2, $0xffff
 GLOBL tailmask16<>(SB), RODATA|NOPTR, $34
 
-// func csrAVX512U2(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U2(SB), NOSPLIT, $8-88
+// func csrAVX512R1U2(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U2(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -977,32 +177,13 @@ TEXT ·csrAVX512U2(SB), NOSPLIT, $8-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+4
-	JLT     fewer1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVL    4(DX)(DI*4), R12
-	MOVQ    R10, R11
-	ADDQ    R12, R11
-	MOVL    8(DX)(DI*4), R12
-	CMPQ    R12, R8
-	CMOVQLT R12, R8
-	MOVL    8(DX)(DI*4), R13
-	MOVQ    R11, R12
-	ADDQ    R13, R12
-	MOVL    12(DX)(DI*4), R13
-	CMPQ    R13, R8
-	CMOVQLT R13, R8
-	MOVQ    flags+56(FP), R13
-	TESTQ   $0x00000001, R13
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
@@ -1013,463 +194,35 @@ zero1:
 	VPSUBD Z1, Z1, Z1
 
 inited1:
-	MOVQ    ldy+48(FP), R13
-	SHLQ    $0x02, R13
-	ADDQ    SI, R13
-	MOVQ    flags+56(FP), R14
-	TESTQ   $0x00000001, R14
-	JEQ     zero2
-	VMOVUPS (R13), Z2
-	VMOVUPS 64(R13), Z3
-	JMP     inited2
-
-zero2:
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-
-inited2:
-	MOVQ    ldy+48(FP), R14
-	SHLQ    $0x02, R14
-	ADDQ    R13, R14
-	MOVQ    flags+56(FP), R13
-	TESTQ   $0x00000001, R13
-	JEQ     zero3
-	VMOVUPS (R14), Z4
-	VMOVUPS 64(R14), Z5
-	JMP     inited3
-
-zero3:
-	VPSUBD Z4, Z4, Z4
-	VPSUBD Z5, Z5, Z5
-
-inited3:
-	MOVQ    ldy+48(FP), R13
-	SHLQ    $0x02, R13
-	ADDQ    R14, R13
-	MOVQ    flags+56(FP), R14
-	TESTQ   $0x00000001, R14
-	JEQ     zero4
-	VMOVUPS (R13), Z6
-	VMOVUPS 64(R13), Z7
-	JMP     inited4
-
-zero4:
-	VPSUBD Z6, Z6, Z6
-	VPSUBD Z7, Z7, Z7
-
-inited4:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R13
-	VBROADCASTSS (AX)(R9*4), Z8
-	MOVWQZX      (CX)(R10*2), R14
-	VBROADCASTSS (AX)(R10*4), Z9
-	MOVWQZX      (CX)(R11*2), R15
-	VBROADCASTSS (AX)(R11*4), Z10
-	MOVWQZX      (CX)(R12*2), BP
-	VBROADCASTSS (AX)(R12*4), Z11
-	VFMADD231PS  (BX)(R13*1), Z8, Z0
-	VFMADD231PS  (BX)(R14*1), Z9, Z2
-	VFMADD231PS  (BX)(R15*1), Z10, Z4
-	VFMADD231PS  (BX)(BP*1), Z11, Z6
-	VFMADD231PS  64(BX)(R13*1), Z8, Z1
-	VFMADD231PS  64(BX)(R14*1), Z9, Z3
-	VFMADD231PS  64(BX)(R15*1), Z10, Z5
-	VFMADD231PS  64(BX)(BP*1), Z11, Z7
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z2
+	VFMADD231PS  (BX)(R9*1), Z2, Z0
+	VFMADD231PS  64(BX)(R9*1), Z2, Z1
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R13
-	SUBQ R8, R13
-	CMPQ R9, R13
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R14
-	VBROADCASTSS (AX)(R9*4), Z8
-	VFMADD231PS  (BX)(R14*1), Z8, Z0
-	VFMADD231PS  64(BX)(R14*1), Z8, Z1
-	ADDQ         $+1, R9
-	CMPQ         R9, R13
-	JLT          row1
-
-rdone1:
-	MOVQ R11, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R13
-	VBROADCASTSS (AX)(R10*4), Z8
-	VFMADD231PS  (BX)(R13*1), Z8, Z2
-	VFMADD231PS  64(BX)(R13*1), Z8, Z3
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
-	MOVQ R12, R9
-	SUBQ R8, R9
-	CMPQ R11, R9
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R11*2), R10
-	VBROADCASTSS (AX)(R11*4), Z8
-	VFMADD231PS  (BX)(R10*1), Z8, Z4
-	VFMADD231PS  64(BX)(R10*1), Z8, Z5
-	ADDQ         $+1, R11
-	CMPQ         R11, R9
-	JLT          row3
-
-rdone3:
-	MOVL 12(DX)(DI*4), R9
-	ADDQ R12, R9
-	SUBQ R8, R9
-	CMPQ R12, R9
-	JGE  rdone4
-
-row4:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z8
-	VFMADD231PS  (BX)(R8*1), Z8, Z6
-	VFMADD231PS  64(BX)(R8*1), Z8, Z7
-	ADDQ         $+1, R12
-	CMPQ         R12, R9
-	JLT          row4
-
-rdone4:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z8
-	VADDPS       Z8, Z0, Z0
-	VADDPS       Z8, Z1, Z1
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z2
+	VADDPS       Z2, Z0, Z0
+	VADDPS       Z2, Z1, Z1
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Z8
-	VBROADCASTSS hi+76(FP), Z9
-	VMAXPS       Z0, Z8, Z0
-	VMINPS       Z0, Z9, Z0
-	VMAXPS       Z1, Z8, Z1
-	VMINPS       Z1, Z9, Z1
-
-noclamp1:
-	VMOVUPS      Z0, (SI)
-	VMOVUPS      Z1, 64(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
-	VADDPS       Z0, Z2, Z2
-	VADDPS       Z0, Z3, Z3
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z1
-	VMAXPS       Z2, Z0, Z2
-	VMINPS       Z2, Z1, Z2
-	VMAXPS       Z3, Z0, Z3
-	VMINPS       Z3, Z1, Z3
-
-noclamp2:
-	VMOVUPS      Z2, (R8)
-	VMOVUPS      Z3, 64(R8)
-	MOVQ         ldy+48(FP), R10
-	SHLQ         $0x02, R10
-	ADDQ         R8, R10
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS 8(R8)(DI*4), Z0
-	VADDPS       Z0, Z4, Z4
-	VADDPS       Z0, Z5, Z5
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z1
-	VMAXPS       Z4, Z0, Z4
-	VMINPS       Z4, Z1, Z4
-	VMAXPS       Z5, Z0, Z5
-	VMINPS       Z5, Z1, Z5
-
-noclamp3:
-	VMOVUPS      Z4, (R10)
-	VMOVUPS      Z5, 64(R10)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         R10, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias4
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 12(R10)(DI*4), Z0
-	VADDPS       Z0, Z6, Z6
-	VADDPS       Z0, Z7, Z7
-
-nobias4:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp4
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z1
-	VMAXPS       Z6, Z0, Z6
-	VMINPS       Z6, Z1, Z6
-	VMAXPS       Z7, Z0, Z7
-	VMINPS       Z7, Z1, Z7
-
-noclamp4:
-	VMOVUPS Z6, (R8)
-	VMOVUPS Z7, 64(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+4, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     fewer2
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
-	JEQ     zero5
-	VMOVUPS (SI), Z0
-	VMOVUPS 64(SI), Z1
-	JMP     inited5
-
-zero5:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-
-inited5:
-	MOVQ    ldy+48(FP), R11
-	SHLQ    $0x02, R11
-	ADDQ    SI, R11
-	MOVQ    flags+56(FP), R12
-	TESTQ   $0x00000001, R12
-	JEQ     zero6
-	VMOVUPS (R11), Z2
-	VMOVUPS 64(R11), Z3
-	JMP     inited6
-
-zero6:
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-
-inited6:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z4
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z5
-	VFMADD231PS  (BX)(R11*1), Z4, Z0
-	VFMADD231PS  (BX)(R12*1), Z5, Z2
-	VFMADD231PS  64(BX)(R11*1), Z4, Z1
-	VFMADD231PS  64(BX)(R12*1), Z5, Z3
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone5
-
-row5:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z4
-	VFMADD231PS  (BX)(R12*1), Z4, Z0
-	VFMADD231PS  64(BX)(R12*1), Z4, Z1
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row5
-
-rdone5:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone6
-
-row6:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z4
-	VFMADD231PS  (BX)(R8*1), Z4, Z2
-	VFMADD231PS  64(BX)(R8*1), Z4, Z3
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row6
-
-rdone6:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias5
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z4
-	VADDPS       Z4, Z0, Z0
-	VADDPS       Z4, Z1, Z1
-
-nobias5:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp5
-	VBROADCASTSS lo+72(FP), Z4
-	VBROADCASTSS hi+76(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
-	VMAXPS       Z1, Z4, Z1
-	VMINPS       Z1, Z5, Z1
-
-noclamp5:
-	VMOVUPS      Z0, (SI)
-	VMOVUPS      Z1, 64(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias6
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
-	VADDPS       Z0, Z2, Z2
-	VADDPS       Z0, Z3, Z3
-
-nobias6:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp6
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z1
-	VMAXPS       Z2, Z0, Z2
-	VMINPS       Z2, Z1, Z2
-	VMAXPS       Z3, Z0, Z3
-	VMINPS       Z3, Z1, Z3
-
-noclamp6:
-	VMOVUPS Z2, (R8)
-	VMOVUPS Z3, 64(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group2
-
-fewer2:
-group3:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
-	JEQ     zero7
-	VMOVUPS (SI), Z0
-	VMOVUPS 64(SI), Z1
-	JMP     inited7
-
-zero7:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-
-inited7:
-	CMPQ R8, $+0
-	JLE  rem3
-
-lock3:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z2
-	VFMADD231PS  (BX)(R10*1), Z2, Z0
-	VFMADD231PS  64(BX)(R10*1), Z2, Z1
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock3
-
-rem3:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone7
-
-row7:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z2
-	VFMADD231PS  (BX)(R8*1), Z2, Z0
-	VFMADD231PS  64(BX)(R8*1), Z2, Z1
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row7
-
-rdone7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias7
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z2
-	VADDPS       Z2, Z0, Z0
-	VADDPS       Z2, Z1, Z1
-
-nobias7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Z2
 	VBROADCASTSS hi+76(FP), Z3
 	VMAXPS       Z0, Z2, Z0
@@ -1477,24 +230,22 @@ nobias7:
 	VMAXPS       Z1, Z2, Z1
 	VMINPS       Z1, Z3, Z1
 
-noclamp7:
+noclamp1:
 	VMOVUPS Z0, (SI)
 	VMOVUPS Z1, 64(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group3
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX512U2M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U2M(SB), NOSPLIT, $8-88
+// func csrAVX512R1U2M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U2M(SB), NOSPLIT, $0-88
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
 	MOVQ  cnt+16(FP), DX
@@ -1506,32 +257,13 @@ TEXT ·csrAVX512U2M(SB), NOSPLIT, $8-88
 	XORQ  DI, DI
 
 group1:
-	MOVQ      nrows+24(FP), R8
+	MOVQ      ngroups+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+4
-	JLT       fewer1
-	XORQ      R9, R9
+	CMPQ      R8, $+0
+	JLE       exit1
 	MOVL      (DX)(DI*4), R8
-	MOVL      (DX)(DI*4), R11
-	MOVQ      R9, R10
-	ADDQ      R11, R10
-	MOVL      4(DX)(DI*4), R11
-	CMPQ      R11, R8
-	CMOVQLT   R11, R8
-	MOVL      4(DX)(DI*4), R12
-	MOVQ      R10, R11
-	ADDQ      R12, R11
-	MOVL      8(DX)(DI*4), R12
-	CMPQ      R12, R8
-	CMOVQLT   R12, R8
-	MOVL      8(DX)(DI*4), R13
-	MOVQ      R11, R12
-	ADDQ      R13, R12
-	MOVL      12(DX)(DI*4), R13
-	CMPQ      R13, R8
-	CMOVQLT   R13, R8
-	MOVQ      flags+56(FP), R13
-	TESTQ     $0x00000001, R13
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
 	JEQ       zero1
 	VMOVUPS   (SI), Z0
 	VMOVUPS.Z 64(SI), K1, Z1
@@ -1542,463 +274,35 @@ zero1:
 	VPSUBD Z1, Z1, Z1
 
 inited1:
-	MOVQ      ldy+48(FP), R13
-	SHLQ      $0x02, R13
-	ADDQ      SI, R13
-	MOVQ      flags+56(FP), R14
-	TESTQ     $0x00000001, R14
-	JEQ       zero2
-	VMOVUPS   (R13), Z2
-	VMOVUPS.Z 64(R13), K1, Z3
-	JMP       inited2
-
-zero2:
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-
-inited2:
-	MOVQ      ldy+48(FP), R14
-	SHLQ      $0x02, R14
-	ADDQ      R13, R14
-	MOVQ      flags+56(FP), R13
-	TESTQ     $0x00000001, R13
-	JEQ       zero3
-	VMOVUPS   (R14), Z4
-	VMOVUPS.Z 64(R14), K1, Z5
-	JMP       inited3
-
-zero3:
-	VPSUBD Z4, Z4, Z4
-	VPSUBD Z5, Z5, Z5
-
-inited3:
-	MOVQ      ldy+48(FP), R13
-	SHLQ      $0x02, R13
-	ADDQ      R14, R13
-	MOVQ      flags+56(FP), R14
-	TESTQ     $0x00000001, R14
-	JEQ       zero4
-	VMOVUPS   (R13), Z6
-	VMOVUPS.Z 64(R13), K1, Z7
-	JMP       inited4
-
-zero4:
-	VPSUBD Z6, Z6, Z6
-	VPSUBD Z7, Z7, Z7
-
-inited4:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R13
-	VBROADCASTSS (AX)(R9*4), Z8
-	MOVWQZX      (CX)(R10*2), R14
-	VBROADCASTSS (AX)(R10*4), Z9
-	MOVWQZX      (CX)(R11*2), R15
-	VBROADCASTSS (AX)(R11*4), Z10
-	MOVWQZX      (CX)(R12*2), BP
-	VBROADCASTSS (AX)(R12*4), Z11
-	VFMADD231PS  (BX)(R13*1), Z8, Z0
-	VFMADD231PS  (BX)(R14*1), Z9, Z2
-	VFMADD231PS  (BX)(R15*1), Z10, Z4
-	VFMADD231PS  (BX)(BP*1), Z11, Z6
-	VFMADD231PS  64(BX)(R13*1), Z8, Z1
-	VFMADD231PS  64(BX)(R14*1), Z9, Z3
-	VFMADD231PS  64(BX)(R15*1), Z10, Z5
-	VFMADD231PS  64(BX)(BP*1), Z11, Z7
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	ADDQ         $+1, R11
-	ADDQ         $+1, R12
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z2
+	VFMADD231PS  (BX)(R9*1), Z2, Z0
+	VFMADD231PS  64(BX)(R9*1), Z2, Z1
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R13
-	SUBQ R8, R13
-	CMPQ R9, R13
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R14
-	VBROADCASTSS (AX)(R9*4), Z8
-	VFMADD231PS  (BX)(R14*1), Z8, Z0
-	VFMADD231PS  64(BX)(R14*1), Z8, Z1
-	ADDQ         $+1, R9
-	CMPQ         R9, R13
-	JLT          row1
-
-rdone1:
-	MOVQ R11, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R13
-	VBROADCASTSS (AX)(R10*4), Z8
-	VFMADD231PS  (BX)(R13*1), Z8, Z2
-	VFMADD231PS  64(BX)(R13*1), Z8, Z3
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
-	MOVQ R12, R9
-	SUBQ R8, R9
-	CMPQ R11, R9
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R11*2), R10
-	VBROADCASTSS (AX)(R11*4), Z8
-	VFMADD231PS  (BX)(R10*1), Z8, Z4
-	VFMADD231PS  64(BX)(R10*1), Z8, Z5
-	ADDQ         $+1, R11
-	CMPQ         R11, R9
-	JLT          row3
-
-rdone3:
-	MOVL 12(DX)(DI*4), R9
-	ADDQ R12, R9
-	SUBQ R8, R9
-	CMPQ R12, R9
-	JGE  rdone4
-
-row4:
-	MOVWQZX      (CX)(R12*2), R8
-	VBROADCASTSS (AX)(R12*4), Z8
-	VFMADD231PS  (BX)(R8*1), Z8, Z6
-	VFMADD231PS  64(BX)(R8*1), Z8, Z7
-	ADDQ         $+1, R12
-	CMPQ         R12, R9
-	JLT          row4
-
-rdone4:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z8
-	VADDPS       Z8, Z0, Z0
-	VADDPS       Z8, Z1, Z1
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z2
+	VADDPS       Z2, Z0, Z0
+	VADDPS       Z2, Z1, Z1
 
 nobias1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
-	VBROADCASTSS lo+72(FP), Z8
-	VBROADCASTSS hi+76(FP), Z9
-	VMAXPS       Z0, Z8, Z0
-	VMINPS       Z0, Z9, Z0
-	VMAXPS       Z1, Z8, Z1
-	VMINPS       Z1, Z9, Z1
-
-noclamp1:
-	VMOVUPS      Z0, (SI)
-	VMOVUPS      Z1, K1, 64(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
-	VADDPS       Z0, Z2, Z2
-	VADDPS       Z0, Z3, Z3
-
-nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z1
-	VMAXPS       Z2, Z0, Z2
-	VMINPS       Z2, Z1, Z2
-	VMAXPS       Z3, Z0, Z3
-	VMINPS       Z3, Z1, Z3
-
-noclamp2:
-	VMOVUPS      Z2, (R8)
-	VMOVUPS      Z3, K1, 64(R8)
-	MOVQ         ldy+48(FP), R10
-	SHLQ         $0x02, R10
-	ADDQ         R8, R10
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS 8(R8)(DI*4), Z0
-	VADDPS       Z0, Z4, Z4
-	VADDPS       Z0, Z5, Z5
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z1
-	VMAXPS       Z4, Z0, Z4
-	VMINPS       Z4, Z1, Z4
-	VMAXPS       Z5, Z0, Z5
-	VMINPS       Z5, Z1, Z5
-
-noclamp3:
-	VMOVUPS      Z4, (R10)
-	VMOVUPS      Z5, K1, 64(R10)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         R10, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias4
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 12(R10)(DI*4), Z0
-	VADDPS       Z0, Z6, Z6
-	VADDPS       Z0, Z7, Z7
-
-nobias4:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp4
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z1
-	VMAXPS       Z6, Z0, Z6
-	VMINPS       Z6, Z1, Z6
-	VMAXPS       Z7, Z0, Z7
-	VMINPS       Z7, Z1, Z7
-
-noclamp4:
-	VMOVUPS Z6, (R8)
-	VMOVUPS Z7, K1, 64(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+4, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ      nrows+24(FP), R8
-	SUBQ      DI, R8
-	CMPQ      R8, $+2
-	JLT       fewer2
-	XORQ      R9, R9
-	MOVL      (DX)(DI*4), R8
-	MOVL      (DX)(DI*4), R11
-	MOVQ      R9, R10
-	ADDQ      R11, R10
-	MOVL      4(DX)(DI*4), R11
-	CMPQ      R11, R8
-	CMOVQLT   R11, R8
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
-	JEQ       zero5
-	VMOVUPS   (SI), Z0
-	VMOVUPS.Z 64(SI), K1, Z1
-	JMP       inited5
-
-zero5:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-
-inited5:
-	MOVQ      ldy+48(FP), R11
-	SHLQ      $0x02, R11
-	ADDQ      SI, R11
-	MOVQ      flags+56(FP), R12
-	TESTQ     $0x00000001, R12
-	JEQ       zero6
-	VMOVUPS   (R11), Z2
-	VMOVUPS.Z 64(R11), K1, Z3
-	JMP       inited6
-
-zero6:
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-
-inited6:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z4
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z5
-	VFMADD231PS  (BX)(R11*1), Z4, Z0
-	VFMADD231PS  (BX)(R12*1), Z5, Z2
-	VFMADD231PS  64(BX)(R11*1), Z4, Z1
-	VFMADD231PS  64(BX)(R12*1), Z5, Z3
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone5
-
-row5:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z4
-	VFMADD231PS  (BX)(R12*1), Z4, Z0
-	VFMADD231PS  64(BX)(R12*1), Z4, Z1
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row5
-
-rdone5:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone6
-
-row6:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z4
-	VFMADD231PS  (BX)(R8*1), Z4, Z2
-	VFMADD231PS  64(BX)(R8*1), Z4, Z3
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row6
-
-rdone6:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias5
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z4
-	VADDPS       Z4, Z0, Z0
-	VADDPS       Z4, Z1, Z1
-
-nobias5:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp5
-	VBROADCASTSS lo+72(FP), Z4
-	VBROADCASTSS hi+76(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
-	VMAXPS       Z1, Z4, Z1
-	VMINPS       Z1, Z5, Z1
-
-noclamp5:
-	VMOVUPS      Z0, (SI)
-	VMOVUPS      Z1, K1, 64(SI)
-	MOVQ         ldy+48(FP), R8
-	SHLQ         $0x02, R8
-	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias6
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
-	VADDPS       Z0, Z2, Z2
-	VADDPS       Z0, Z3, Z3
-
-nobias6:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp6
-	VBROADCASTSS lo+72(FP), Z0
-	VBROADCASTSS hi+76(FP), Z1
-	VMAXPS       Z2, Z0, Z2
-	VMINPS       Z2, Z1, Z2
-	VMAXPS       Z3, Z0, Z3
-	VMINPS       Z3, Z1, Z3
-
-noclamp6:
-	VMOVUPS Z2, (R8)
-	VMOVUPS Z3, K1, 64(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group2
-
-fewer2:
-group3:
-	MOVQ      nrows+24(FP), R8
-	SUBQ      DI, R8
-	CMPQ      R8, $+1
-	JLT       exit1
-	XORQ      R9, R9
-	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R10
-	TESTQ     $0x00000001, R10
-	JEQ       zero7
-	VMOVUPS   (SI), Z0
-	VMOVUPS.Z 64(SI), K1, Z1
-	JMP       inited7
-
-zero7:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-
-inited7:
-	CMPQ R8, $+0
-	JLE  rem3
-
-lock3:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z2
-	VFMADD231PS  (BX)(R10*1), Z2, Z0
-	VFMADD231PS  64(BX)(R10*1), Z2, Z1
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock3
-
-rem3:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone7
-
-row7:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z2
-	VFMADD231PS  (BX)(R8*1), Z2, Z0
-	VFMADD231PS  64(BX)(R8*1), Z2, Z1
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row7
-
-rdone7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias7
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z2
-	VADDPS       Z2, Z0, Z0
-	VADDPS       Z2, Z1, Z1
-
-nobias7:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Z2
 	VBROADCASTSS hi+76(FP), Z3
 	VMAXPS       Z0, Z2, Z0
@@ -2006,24 +310,22 @@ nobias7:
 	VMAXPS       Z1, Z2, Z1
 	VMINPS       Z1, Z3, Z1
 
-noclamp7:
+noclamp1:
 	VMOVUPS Z0, (SI)
 	VMOVUPS Z1, K1, 64(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group3
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX512U3(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U3(SB), NOSPLIT, $0-88
+// func csrAVX512R1U3(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U3(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -2032,20 +334,13 @@ TEXT ·csrAVX512U3(SB), NOSPLIT, $0-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     fewer1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
@@ -2058,15 +353,1733 @@ zero1:
 	VPSUBD Z2, Z2, Z2
 
 inited1:
-	MOVQ    ldy+48(FP), R11
-	SHLQ    $0x02, R11
-	ADDQ    SI, R11
-	MOVQ    flags+56(FP), R12
-	TESTQ   $0x00000001, R12
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z3
+	VFMADD231PS  (BX)(R9*1), Z3, Z0
+	VFMADD231PS  64(BX)(R9*1), Z3, Z1
+	VFMADD231PS  128(BX)(R9*1), Z3, Z2
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z3
+	VADDPS       Z3, Z0, Z0
+	VADDPS       Z3, Z1, Z1
+	VADDPS       Z3, Z2, Z2
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z3
+	VBROADCASTSS hi+76(FP), Z4
+	VMAXPS       Z0, Z3, Z0
+	VMINPS       Z0, Z4, Z0
+	VMAXPS       Z1, Z3, Z1
+	VMINPS       Z1, Z4, Z1
+	VMAXPS       Z2, Z3, Z2
+	VMINPS       Z2, Z4, Z2
+
+noclamp1:
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	VMOVUPS Z2, 128(SI)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R1U3M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U3M(SB), NOSPLIT, $0-88
+	MOVQ  vals+0(FP), AX
+	MOVQ  offs+8(FP), CX
+	MOVQ  cnt+16(FP), DX
+	MOVQ  x+32(FP), BX
+	MOVQ  y+40(FP), SI
+	MOVQ  tail+80(FP), DI
+	LEAQ  tailmask16<>+0(SB), R8
+	KMOVW (R8)(DI*2), K1
+	XORQ  DI, DI
+
+group1:
+	MOVQ      ngroups+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+0
+	JLE       exit1
+	MOVL      (DX)(DI*4), R8
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero1
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVUPS.Z 128(SI), K1, Z2
+	JMP       inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+
+inited1:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z3
+	VFMADD231PS  (BX)(R9*1), Z3, Z0
+	VFMADD231PS  64(BX)(R9*1), Z3, Z1
+	VFMADD231PS  128(BX)(R9*1), Z3, Z2
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z3
+	VADDPS       Z3, Z0, Z0
+	VADDPS       Z3, Z1, Z1
+	VADDPS       Z3, Z2, Z2
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z3
+	VBROADCASTSS hi+76(FP), Z4
+	VMAXPS       Z0, Z3, Z0
+	VMINPS       Z0, Z4, Z0
+	VMAXPS       Z1, Z3, Z1
+	VMINPS       Z1, Z4, Z1
+	VMAXPS       Z2, Z3, Z2
+	VMINPS       Z2, Z4, Z2
+
+noclamp1:
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	VMOVUPS Z2, K1, 128(SI)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R1U4(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U4(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	JMP     inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+
+inited1:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z4
+	VFMADD231PS  (BX)(R9*1), Z4, Z0
+	VFMADD231PS  64(BX)(R9*1), Z4, Z1
+	VFMADD231PS  128(BX)(R9*1), Z4, Z2
+	VFMADD231PS  192(BX)(R9*1), Z4, Z3
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z4
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z4, Z1, Z1
+	VADDPS       Z4, Z2, Z2
+	VADDPS       Z4, Z3, Z3
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z4
+	VBROADCASTSS hi+76(FP), Z5
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z5, Z0
+	VMAXPS       Z1, Z4, Z1
+	VMINPS       Z1, Z5, Z1
+	VMAXPS       Z2, Z4, Z2
+	VMINPS       Z2, Z5, Z2
+	VMAXPS       Z3, Z4, Z3
+	VMINPS       Z3, Z5, Z3
+
+noclamp1:
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	VMOVUPS Z2, 128(SI)
+	VMOVUPS Z3, 192(SI)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R1U4M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U4M(SB), NOSPLIT, $0-88
+	MOVQ  vals+0(FP), AX
+	MOVQ  offs+8(FP), CX
+	MOVQ  cnt+16(FP), DX
+	MOVQ  x+32(FP), BX
+	MOVQ  y+40(FP), SI
+	MOVQ  tail+80(FP), DI
+	LEAQ  tailmask16<>+0(SB), R8
+	KMOVW (R8)(DI*2), K1
+	XORQ  DI, DI
+
+group1:
+	MOVQ      ngroups+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+0
+	JLE       exit1
+	MOVL      (DX)(DI*4), R8
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero1
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVUPS   128(SI), Z2
+	VMOVUPS.Z 192(SI), K1, Z3
+	JMP       inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+
+inited1:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z4
+	VFMADD231PS  (BX)(R9*1), Z4, Z0
+	VFMADD231PS  64(BX)(R9*1), Z4, Z1
+	VFMADD231PS  128(BX)(R9*1), Z4, Z2
+	VFMADD231PS  192(BX)(R9*1), Z4, Z3
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z4
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z4, Z1, Z1
+	VADDPS       Z4, Z2, Z2
+	VADDPS       Z4, Z3, Z3
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z4
+	VBROADCASTSS hi+76(FP), Z5
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z5, Z0
+	VMAXPS       Z1, Z4, Z1
+	VMINPS       Z1, Z5, Z1
+	VMAXPS       Z2, Z4, Z2
+	VMINPS       Z2, Z5, Z2
+	VMAXPS       Z3, Z4, Z3
+	VMINPS       Z3, Z5, Z3
+
+noclamp1:
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	VMOVUPS Z2, 128(SI)
+	VMOVUPS Z3, K1, 192(SI)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R1U5(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U5(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	VMOVUPS 256(SI), Z4
+	JMP     inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+
+inited1:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z5
+	VFMADD231PS  (BX)(R9*1), Z5, Z0
+	VFMADD231PS  64(BX)(R9*1), Z5, Z1
+	VFMADD231PS  128(BX)(R9*1), Z5, Z2
+	VFMADD231PS  192(BX)(R9*1), Z5, Z3
+	VFMADD231PS  256(BX)(R9*1), Z5, Z4
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z5
+	VADDPS       Z5, Z0, Z0
+	VADDPS       Z5, Z1, Z1
+	VADDPS       Z5, Z2, Z2
+	VADDPS       Z5, Z3, Z3
+	VADDPS       Z5, Z4, Z4
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z5
+	VBROADCASTSS hi+76(FP), Z6
+	VMAXPS       Z0, Z5, Z0
+	VMINPS       Z0, Z6, Z0
+	VMAXPS       Z1, Z5, Z1
+	VMINPS       Z1, Z6, Z1
+	VMAXPS       Z2, Z5, Z2
+	VMINPS       Z2, Z6, Z2
+	VMAXPS       Z3, Z5, Z3
+	VMINPS       Z3, Z6, Z3
+	VMAXPS       Z4, Z5, Z4
+	VMINPS       Z4, Z6, Z4
+
+noclamp1:
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	VMOVUPS Z2, 128(SI)
+	VMOVUPS Z3, 192(SI)
+	VMOVUPS Z4, 256(SI)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R1U5M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U5M(SB), NOSPLIT, $0-88
+	MOVQ  vals+0(FP), AX
+	MOVQ  offs+8(FP), CX
+	MOVQ  cnt+16(FP), DX
+	MOVQ  x+32(FP), BX
+	MOVQ  y+40(FP), SI
+	MOVQ  tail+80(FP), DI
+	LEAQ  tailmask16<>+0(SB), R8
+	KMOVW (R8)(DI*2), K1
+	XORQ  DI, DI
+
+group1:
+	MOVQ      ngroups+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+0
+	JLE       exit1
+	MOVL      (DX)(DI*4), R8
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero1
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVUPS   128(SI), Z2
+	VMOVUPS   192(SI), Z3
+	VMOVUPS.Z 256(SI), K1, Z4
+	JMP       inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+
+inited1:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z5
+	VFMADD231PS  (BX)(R9*1), Z5, Z0
+	VFMADD231PS  64(BX)(R9*1), Z5, Z1
+	VFMADD231PS  128(BX)(R9*1), Z5, Z2
+	VFMADD231PS  192(BX)(R9*1), Z5, Z3
+	VFMADD231PS  256(BX)(R9*1), Z5, Z4
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z5
+	VADDPS       Z5, Z0, Z0
+	VADDPS       Z5, Z1, Z1
+	VADDPS       Z5, Z2, Z2
+	VADDPS       Z5, Z3, Z3
+	VADDPS       Z5, Z4, Z4
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z5
+	VBROADCASTSS hi+76(FP), Z6
+	VMAXPS       Z0, Z5, Z0
+	VMINPS       Z0, Z6, Z0
+	VMAXPS       Z1, Z5, Z1
+	VMINPS       Z1, Z6, Z1
+	VMAXPS       Z2, Z5, Z2
+	VMINPS       Z2, Z6, Z2
+	VMAXPS       Z3, Z5, Z3
+	VMINPS       Z3, Z6, Z3
+	VMAXPS       Z4, Z5, Z4
+	VMINPS       Z4, Z6, Z4
+
+noclamp1:
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	VMOVUPS Z2, 128(SI)
+	VMOVUPS Z3, 192(SI)
+	VMOVUPS Z4, K1, 256(SI)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R1U6(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U6(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	VMOVUPS 256(SI), Z4
+	VMOVUPS 320(SI), Z5
+	JMP     inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+
+inited1:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z6
+	VFMADD231PS  (BX)(R9*1), Z6, Z0
+	VFMADD231PS  64(BX)(R9*1), Z6, Z1
+	VFMADD231PS  128(BX)(R9*1), Z6, Z2
+	VFMADD231PS  192(BX)(R9*1), Z6, Z3
+	VFMADD231PS  256(BX)(R9*1), Z6, Z4
+	VFMADD231PS  320(BX)(R9*1), Z6, Z5
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z6
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z6, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+	VADDPS       Z6, Z3, Z3
+	VADDPS       Z6, Z4, Z4
+	VADDPS       Z6, Z5, Z5
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z6
+	VBROADCASTSS hi+76(FP), Z7
+	VMAXPS       Z0, Z6, Z0
+	VMINPS       Z0, Z7, Z0
+	VMAXPS       Z1, Z6, Z1
+	VMINPS       Z1, Z7, Z1
+	VMAXPS       Z2, Z6, Z2
+	VMINPS       Z2, Z7, Z2
+	VMAXPS       Z3, Z6, Z3
+	VMINPS       Z3, Z7, Z3
+	VMAXPS       Z4, Z6, Z4
+	VMINPS       Z4, Z7, Z4
+	VMAXPS       Z5, Z6, Z5
+	VMINPS       Z5, Z7, Z5
+
+noclamp1:
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	VMOVUPS Z2, 128(SI)
+	VMOVUPS Z3, 192(SI)
+	VMOVUPS Z4, 256(SI)
+	VMOVUPS Z5, 320(SI)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R1U6M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U6M(SB), NOSPLIT, $0-88
+	MOVQ  vals+0(FP), AX
+	MOVQ  offs+8(FP), CX
+	MOVQ  cnt+16(FP), DX
+	MOVQ  x+32(FP), BX
+	MOVQ  y+40(FP), SI
+	MOVQ  tail+80(FP), DI
+	LEAQ  tailmask16<>+0(SB), R8
+	KMOVW (R8)(DI*2), K1
+	XORQ  DI, DI
+
+group1:
+	MOVQ      ngroups+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+0
+	JLE       exit1
+	MOVL      (DX)(DI*4), R8
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero1
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVUPS   128(SI), Z2
+	VMOVUPS   192(SI), Z3
+	VMOVUPS   256(SI), Z4
+	VMOVUPS.Z 320(SI), K1, Z5
+	JMP       inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+
+inited1:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z6
+	VFMADD231PS  (BX)(R9*1), Z6, Z0
+	VFMADD231PS  64(BX)(R9*1), Z6, Z1
+	VFMADD231PS  128(BX)(R9*1), Z6, Z2
+	VFMADD231PS  192(BX)(R9*1), Z6, Z3
+	VFMADD231PS  256(BX)(R9*1), Z6, Z4
+	VFMADD231PS  320(BX)(R9*1), Z6, Z5
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z6
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z6, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+	VADDPS       Z6, Z3, Z3
+	VADDPS       Z6, Z4, Z4
+	VADDPS       Z6, Z5, Z5
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z6
+	VBROADCASTSS hi+76(FP), Z7
+	VMAXPS       Z0, Z6, Z0
+	VMINPS       Z0, Z7, Z0
+	VMAXPS       Z1, Z6, Z1
+	VMINPS       Z1, Z7, Z1
+	VMAXPS       Z2, Z6, Z2
+	VMINPS       Z2, Z7, Z2
+	VMAXPS       Z3, Z6, Z3
+	VMINPS       Z3, Z7, Z3
+	VMAXPS       Z4, Z6, Z4
+	VMINPS       Z4, Z7, Z4
+	VMAXPS       Z5, Z6, Z5
+	VMINPS       Z5, Z7, Z5
+
+noclamp1:
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	VMOVUPS Z2, 128(SI)
+	VMOVUPS Z3, 192(SI)
+	VMOVUPS Z4, 256(SI)
+	VMOVUPS Z5, K1, 320(SI)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R1U7(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U7(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	VMOVUPS 256(SI), Z4
+	VMOVUPS 320(SI), Z5
+	VMOVUPS 384(SI), Z6
+	JMP     inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+
+inited1:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z7
+	VFMADD231PS  (BX)(R9*1), Z7, Z0
+	VFMADD231PS  64(BX)(R9*1), Z7, Z1
+	VFMADD231PS  128(BX)(R9*1), Z7, Z2
+	VFMADD231PS  192(BX)(R9*1), Z7, Z3
+	VFMADD231PS  256(BX)(R9*1), Z7, Z4
+	VFMADD231PS  320(BX)(R9*1), Z7, Z5
+	VFMADD231PS  384(BX)(R9*1), Z7, Z6
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z7
+	VADDPS       Z7, Z0, Z0
+	VADDPS       Z7, Z1, Z1
+	VADDPS       Z7, Z2, Z2
+	VADDPS       Z7, Z3, Z3
+	VADDPS       Z7, Z4, Z4
+	VADDPS       Z7, Z5, Z5
+	VADDPS       Z7, Z6, Z6
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z7
+	VBROADCASTSS hi+76(FP), Z8
+	VMAXPS       Z0, Z7, Z0
+	VMINPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z7, Z1
+	VMINPS       Z1, Z8, Z1
+	VMAXPS       Z2, Z7, Z2
+	VMINPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z7, Z3
+	VMINPS       Z3, Z8, Z3
+	VMAXPS       Z4, Z7, Z4
+	VMINPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z7, Z5
+	VMINPS       Z5, Z8, Z5
+	VMAXPS       Z6, Z7, Z6
+	VMINPS       Z6, Z8, Z6
+
+noclamp1:
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	VMOVUPS Z2, 128(SI)
+	VMOVUPS Z3, 192(SI)
+	VMOVUPS Z4, 256(SI)
+	VMOVUPS Z5, 320(SI)
+	VMOVUPS Z6, 384(SI)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R1U7M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U7M(SB), NOSPLIT, $0-88
+	MOVQ  vals+0(FP), AX
+	MOVQ  offs+8(FP), CX
+	MOVQ  cnt+16(FP), DX
+	MOVQ  x+32(FP), BX
+	MOVQ  y+40(FP), SI
+	MOVQ  tail+80(FP), DI
+	LEAQ  tailmask16<>+0(SB), R8
+	KMOVW (R8)(DI*2), K1
+	XORQ  DI, DI
+
+group1:
+	MOVQ      ngroups+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+0
+	JLE       exit1
+	MOVL      (DX)(DI*4), R8
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero1
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVUPS   128(SI), Z2
+	VMOVUPS   192(SI), Z3
+	VMOVUPS   256(SI), Z4
+	VMOVUPS   320(SI), Z5
+	VMOVUPS.Z 384(SI), K1, Z6
+	JMP       inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+
+inited1:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z7
+	VFMADD231PS  (BX)(R9*1), Z7, Z0
+	VFMADD231PS  64(BX)(R9*1), Z7, Z1
+	VFMADD231PS  128(BX)(R9*1), Z7, Z2
+	VFMADD231PS  192(BX)(R9*1), Z7, Z3
+	VFMADD231PS  256(BX)(R9*1), Z7, Z4
+	VFMADD231PS  320(BX)(R9*1), Z7, Z5
+	VFMADD231PS  384(BX)(R9*1), Z7, Z6
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z7
+	VADDPS       Z7, Z0, Z0
+	VADDPS       Z7, Z1, Z1
+	VADDPS       Z7, Z2, Z2
+	VADDPS       Z7, Z3, Z3
+	VADDPS       Z7, Z4, Z4
+	VADDPS       Z7, Z5, Z5
+	VADDPS       Z7, Z6, Z6
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z7
+	VBROADCASTSS hi+76(FP), Z8
+	VMAXPS       Z0, Z7, Z0
+	VMINPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z7, Z1
+	VMINPS       Z1, Z8, Z1
+	VMAXPS       Z2, Z7, Z2
+	VMINPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z7, Z3
+	VMINPS       Z3, Z8, Z3
+	VMAXPS       Z4, Z7, Z4
+	VMINPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z7, Z5
+	VMINPS       Z5, Z8, Z5
+	VMAXPS       Z6, Z7, Z6
+	VMINPS       Z6, Z8, Z6
+
+noclamp1:
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	VMOVUPS Z2, 128(SI)
+	VMOVUPS Z3, 192(SI)
+	VMOVUPS Z4, 256(SI)
+	VMOVUPS Z5, 320(SI)
+	VMOVUPS Z6, K1, 384(SI)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R1U8(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U8(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	VMOVUPS 256(SI), Z4
+	VMOVUPS 320(SI), Z5
+	VMOVUPS 384(SI), Z6
+	VMOVUPS 448(SI), Z7
+	JMP     inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+
+inited1:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z8
+	VFMADD231PS  (BX)(R9*1), Z8, Z0
+	VFMADD231PS  64(BX)(R9*1), Z8, Z1
+	VFMADD231PS  128(BX)(R9*1), Z8, Z2
+	VFMADD231PS  192(BX)(R9*1), Z8, Z3
+	VFMADD231PS  256(BX)(R9*1), Z8, Z4
+	VFMADD231PS  320(BX)(R9*1), Z8, Z5
+	VFMADD231PS  384(BX)(R9*1), Z8, Z6
+	VFMADD231PS  448(BX)(R9*1), Z8, Z7
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+	VADDPS       Z8, Z4, Z4
+	VADDPS       Z8, Z5, Z5
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z8, Z7, Z7
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z8
+	VBROADCASTSS hi+76(FP), Z9
+	VMAXPS       Z0, Z8, Z0
+	VMINPS       Z0, Z9, Z0
+	VMAXPS       Z1, Z8, Z1
+	VMINPS       Z1, Z9, Z1
+	VMAXPS       Z2, Z8, Z2
+	VMINPS       Z2, Z9, Z2
+	VMAXPS       Z3, Z8, Z3
+	VMINPS       Z3, Z9, Z3
+	VMAXPS       Z4, Z8, Z4
+	VMINPS       Z4, Z9, Z4
+	VMAXPS       Z5, Z8, Z5
+	VMINPS       Z5, Z9, Z5
+	VMAXPS       Z6, Z8, Z6
+	VMINPS       Z6, Z9, Z6
+	VMAXPS       Z7, Z8, Z7
+	VMINPS       Z7, Z9, Z7
+
+noclamp1:
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	VMOVUPS Z2, 128(SI)
+	VMOVUPS Z3, 192(SI)
+	VMOVUPS Z4, 256(SI)
+	VMOVUPS Z5, 320(SI)
+	VMOVUPS Z6, 384(SI)
+	VMOVUPS Z7, 448(SI)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R1U8M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R1U8M(SB), NOSPLIT, $0-88
+	MOVQ  vals+0(FP), AX
+	MOVQ  offs+8(FP), CX
+	MOVQ  cnt+16(FP), DX
+	MOVQ  x+32(FP), BX
+	MOVQ  y+40(FP), SI
+	MOVQ  tail+80(FP), DI
+	LEAQ  tailmask16<>+0(SB), R8
+	KMOVW (R8)(DI*2), K1
+	XORQ  DI, DI
+
+group1:
+	MOVQ      ngroups+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+0
+	JLE       exit1
+	MOVL      (DX)(DI*4), R8
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero1
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVUPS   128(SI), Z2
+	VMOVUPS   192(SI), Z3
+	VMOVUPS   256(SI), Z4
+	VMOVUPS   320(SI), Z5
+	VMOVUPS   384(SI), Z6
+	VMOVUPS.Z 448(SI), K1, Z7
+	JMP       inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+
+inited1:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z8
+	VFMADD231PS  (BX)(R9*1), Z8, Z0
+	VFMADD231PS  64(BX)(R9*1), Z8, Z1
+	VFMADD231PS  128(BX)(R9*1), Z8, Z2
+	VFMADD231PS  192(BX)(R9*1), Z8, Z3
+	VFMADD231PS  256(BX)(R9*1), Z8, Z4
+	VFMADD231PS  320(BX)(R9*1), Z8, Z5
+	VFMADD231PS  384(BX)(R9*1), Z8, Z6
+	VFMADD231PS  448(BX)(R9*1), Z8, Z7
+	ADDQ         $+4, AX
+	ADDQ         $+2, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x02, R9
+	VBROADCASTSS (R8)(R9*1), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+	VADDPS       Z8, Z4, Z4
+	VADDPS       Z8, Z5, Z5
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z8, Z7, Z7
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z8
+	VBROADCASTSS hi+76(FP), Z9
+	VMAXPS       Z0, Z8, Z0
+	VMINPS       Z0, Z9, Z0
+	VMAXPS       Z1, Z8, Z1
+	VMINPS       Z1, Z9, Z1
+	VMAXPS       Z2, Z8, Z2
+	VMINPS       Z2, Z9, Z2
+	VMAXPS       Z3, Z8, Z3
+	VMINPS       Z3, Z9, Z3
+	VMAXPS       Z4, Z8, Z4
+	VMINPS       Z4, Z9, Z4
+	VMAXPS       Z5, Z8, Z5
+	VMINPS       Z5, Z9, Z5
+	VMAXPS       Z6, Z8, Z6
+	VMINPS       Z6, Z9, Z6
+	VMAXPS       Z7, Z8, Z7
+	VMINPS       Z7, Z9, Z7
+
+noclamp1:
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	VMOVUPS Z2, 128(SI)
+	VMOVUPS Z3, 192(SI)
+	VMOVUPS Z4, 256(SI)
+	VMOVUPS Z5, 320(SI)
+	VMOVUPS Z6, 384(SI)
+	VMOVUPS Z7, K1, 448(SI)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R2U1(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U1(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Z0
+	JMP     inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero2
-	VMOVUPS (R11), Z3
-	VMOVUPS 64(R11), Z4
-	VMOVUPS 128(R11), Z5
+	VMOVUPS (R9), Z1
+	JMP     inited2
+
+zero2:
+	VPSUBD Z1, Z1, Z1
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z2
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z3
+	VFMADD231PS  (BX)(R9*1), Z2, Z0
+	VFMADD231PS  (BX)(R10*1), Z3, Z1
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z2
+	VADDPS       Z2, Z0, Z0
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z2
+	VBROADCASTSS hi+76(FP), Z3
+	VMAXPS       Z0, Z2, Z0
+	VMINPS       Z0, Z3, Z0
+
+noclamp1:
+	VMOVUPS      Z0, (SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z1, Z1
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z2
+	VMAXPS       Z1, Z0, Z1
+	VMINPS       Z1, Z2, Z1
+
+noclamp2:
+	VMOVUPS Z1, (R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R2U1M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U1M(SB), NOSPLIT, $0-88
+	MOVQ  vals+0(FP), AX
+	MOVQ  offs+8(FP), CX
+	MOVQ  cnt+16(FP), DX
+	MOVQ  x+32(FP), BX
+	MOVQ  y+40(FP), SI
+	MOVQ  tail+80(FP), DI
+	LEAQ  tailmask16<>+0(SB), R8
+	KMOVW (R8)(DI*2), K1
+	XORQ  DI, DI
+
+group1:
+	MOVQ      ngroups+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+0
+	JLE       exit1
+	MOVL      (DX)(DI*4), R8
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero1
+	VMOVUPS.Z (SI), K1, Z0
+	JMP       inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+
+inited1:
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      SI, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero2
+	VMOVUPS.Z (R9), K1, Z1
+	JMP       inited2
+
+zero2:
+	VPSUBD Z1, Z1, Z1
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z2
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z3
+	VFMADD231PS  (BX)(R9*1), Z2, Z0
+	VFMADD231PS  (BX)(R10*1), Z3, Z1
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z2
+	VADDPS       Z2, Z0, Z0
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z2
+	VBROADCASTSS hi+76(FP), Z3
+	VMAXPS       Z0, Z2, Z0
+	VMINPS       Z0, Z3, Z0
+
+noclamp1:
+	VMOVUPS      Z0, K1, (SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z1, Z1
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z2
+	VMAXPS       Z1, Z0, Z1
+	VMINPS       Z1, Z2, Z1
+
+noclamp2:
+	VMOVUPS Z1, K1, (R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R2U2(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U2(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	JMP     inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Z2
+	VMOVUPS 64(R9), Z3
+	JMP     inited2
+
+zero2:
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z4
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z5
+	VFMADD231PS  (BX)(R9*1), Z4, Z0
+	VFMADD231PS  (BX)(R10*1), Z5, Z2
+	VFMADD231PS  64(BX)(R9*1), Z4, Z1
+	VFMADD231PS  64(BX)(R10*1), Z5, Z3
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z4
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z4, Z1, Z1
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z4
+	VBROADCASTSS hi+76(FP), Z5
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z5, Z0
+	VMAXPS       Z1, Z4, Z1
+	VMINPS       Z1, Z5, Z1
+
+noclamp1:
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z2, Z2
+	VADDPS       Z0, Z3, Z3
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+
+noclamp2:
+	VMOVUPS Z2, (R8)
+	VMOVUPS Z3, 64(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R2U2M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U2M(SB), NOSPLIT, $0-88
+	MOVQ  vals+0(FP), AX
+	MOVQ  offs+8(FP), CX
+	MOVQ  cnt+16(FP), DX
+	MOVQ  x+32(FP), BX
+	MOVQ  y+40(FP), SI
+	MOVQ  tail+80(FP), DI
+	LEAQ  tailmask16<>+0(SB), R8
+	KMOVW (R8)(DI*2), K1
+	XORQ  DI, DI
+
+group1:
+	MOVQ      ngroups+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+0
+	JLE       exit1
+	MOVL      (DX)(DI*4), R8
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero1
+	VMOVUPS   (SI), Z0
+	VMOVUPS.Z 64(SI), K1, Z1
+	JMP       inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+
+inited1:
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      SI, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero2
+	VMOVUPS   (R9), Z2
+	VMOVUPS.Z 64(R9), K1, Z3
+	JMP       inited2
+
+zero2:
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+
+inited2:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z4
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z5
+	VFMADD231PS  (BX)(R9*1), Z4, Z0
+	VFMADD231PS  (BX)(R10*1), Z5, Z2
+	VFMADD231PS  64(BX)(R9*1), Z4, Z1
+	VFMADD231PS  64(BX)(R10*1), Z5, Z3
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z4
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z4, Z1, Z1
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z4
+	VBROADCASTSS hi+76(FP), Z5
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z5, Z0
+	VMAXPS       Z1, Z4, Z1
+	VMINPS       Z1, Z5, Z1
+
+noclamp1:
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, K1, 64(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z2, Z2
+	VADDPS       Z0, Z3, Z3
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+
+noclamp2:
+	VMOVUPS Z2, (R8)
+	VMOVUPS Z3, K1, 64(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R2U3(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U3(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	JMP     inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Z3
+	VMOVUPS 64(R9), Z4
+	VMOVUPS 128(R9), Z5
 	JMP     inited2
 
 zero2:
@@ -2076,63 +2089,33 @@ zero2:
 
 inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z6
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z7
-	VFMADD231PS  (BX)(R11*1), Z6, Z0
-	VFMADD231PS  (BX)(R12*1), Z7, Z3
-	VFMADD231PS  64(BX)(R11*1), Z6, Z1
-	VFMADD231PS  64(BX)(R12*1), Z7, Z4
-	VFMADD231PS  128(BX)(R11*1), Z6, Z2
-	VFMADD231PS  128(BX)(R12*1), Z7, Z5
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z6
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z7
+	VFMADD231PS  (BX)(R9*1), Z6, Z0
+	VFMADD231PS  (BX)(R10*1), Z7, Z3
+	VFMADD231PS  64(BX)(R9*1), Z6, Z1
+	VFMADD231PS  64(BX)(R10*1), Z7, Z4
+	VFMADD231PS  128(BX)(R9*1), Z6, Z2
+	VFMADD231PS  128(BX)(R10*1), Z7, Z5
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z6
-	VFMADD231PS  (BX)(R12*1), Z6, Z0
-	VFMADD231PS  64(BX)(R12*1), Z6, Z1
-	VFMADD231PS  128(BX)(R12*1), Z6, Z2
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z6
-	VFMADD231PS  (BX)(R8*1), Z6, Z3
-	VFMADD231PS  64(BX)(R8*1), Z6, Z4
-	VFMADD231PS  128(BX)(R8*1), Z6, Z5
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z6
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z6
 	VADDPS       Z6, Z0, Z0
 	VADDPS       Z6, Z1, Z1
 	VADDPS       Z6, Z2, Z2
@@ -2157,18 +2140,20 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
 	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
 	VADDPS       Z0, Z3, Z3
 	VADDPS       Z0, Z4, Z4
 	VADDPS       Z0, Z5, Z5
 
 nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2183,111 +2168,22 @@ noclamp2:
 	VMOVUPS Z3, (R8)
 	VMOVUPS Z4, 64(R8)
 	VMOVUPS Z5, 128(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
-	JEQ     zero3
-	VMOVUPS (SI), Z0
-	VMOVUPS 64(SI), Z1
-	VMOVUPS 128(SI), Z2
-	JMP     inited3
-
-zero3:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z3
-	VFMADD231PS  (BX)(R10*1), Z3, Z0
-	VFMADD231PS  64(BX)(R10*1), Z3, Z1
-	VFMADD231PS  128(BX)(R10*1), Z3, Z2
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z3
-	VFMADD231PS  (BX)(R8*1), Z3, Z0
-	VFMADD231PS  64(BX)(R8*1), Z3, Z1
-	VFMADD231PS  128(BX)(R8*1), Z3, Z2
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z3
-	VADDPS       Z3, Z0, Z0
-	VADDPS       Z3, Z1, Z1
-	VADDPS       Z3, Z2, Z2
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Z3
-	VBROADCASTSS hi+76(FP), Z4
-	VMAXPS       Z0, Z3, Z0
-	VMINPS       Z0, Z4, Z0
-	VMAXPS       Z1, Z3, Z1
-	VMINPS       Z1, Z4, Z1
-	VMAXPS       Z2, Z3, Z2
-	VMINPS       Z2, Z4, Z2
-
-noclamp3:
-	VMOVUPS Z0, (SI)
-	VMOVUPS Z1, 64(SI)
-	VMOVUPS Z2, 128(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX512U3M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U3M(SB), NOSPLIT, $0-88
+// func csrAVX512R2U3M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U3M(SB), NOSPLIT, $0-88
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
 	MOVQ  cnt+16(FP), DX
@@ -2299,20 +2195,13 @@ TEXT ·csrAVX512U3M(SB), NOSPLIT, $0-88
 	XORQ  DI, DI
 
 group1:
-	MOVQ      nrows+24(FP), R8
+	MOVQ      ngroups+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+2
-	JLT       fewer1
-	XORQ      R9, R9
+	CMPQ      R8, $+0
+	JLE       exit1
 	MOVL      (DX)(DI*4), R8
-	MOVL      (DX)(DI*4), R11
-	MOVQ      R9, R10
-	ADDQ      R11, R10
-	MOVL      4(DX)(DI*4), R11
-	CMPQ      R11, R8
-	CMOVQLT   R11, R8
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
 	JEQ       zero1
 	VMOVUPS   (SI), Z0
 	VMOVUPS   64(SI), Z1
@@ -2325,15 +2214,15 @@ zero1:
 	VPSUBD Z2, Z2, Z2
 
 inited1:
-	MOVQ      ldy+48(FP), R11
-	SHLQ      $0x02, R11
-	ADDQ      SI, R11
-	MOVQ      flags+56(FP), R12
-	TESTQ     $0x00000001, R12
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      SI, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
 	JEQ       zero2
-	VMOVUPS   (R11), Z3
-	VMOVUPS   64(R11), Z4
-	VMOVUPS.Z 128(R11), K1, Z5
+	VMOVUPS   (R9), Z3
+	VMOVUPS   64(R9), Z4
+	VMOVUPS.Z 128(R9), K1, Z5
 	JMP       inited2
 
 zero2:
@@ -2343,63 +2232,33 @@ zero2:
 
 inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z6
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z7
-	VFMADD231PS  (BX)(R11*1), Z6, Z0
-	VFMADD231PS  (BX)(R12*1), Z7, Z3
-	VFMADD231PS  64(BX)(R11*1), Z6, Z1
-	VFMADD231PS  64(BX)(R12*1), Z7, Z4
-	VFMADD231PS  128(BX)(R11*1), Z6, Z2
-	VFMADD231PS  128(BX)(R12*1), Z7, Z5
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z6
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z7
+	VFMADD231PS  (BX)(R9*1), Z6, Z0
+	VFMADD231PS  (BX)(R10*1), Z7, Z3
+	VFMADD231PS  64(BX)(R9*1), Z6, Z1
+	VFMADD231PS  64(BX)(R10*1), Z7, Z4
+	VFMADD231PS  128(BX)(R9*1), Z6, Z2
+	VFMADD231PS  128(BX)(R10*1), Z7, Z5
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z6
-	VFMADD231PS  (BX)(R12*1), Z6, Z0
-	VFMADD231PS  64(BX)(R12*1), Z6, Z1
-	VFMADD231PS  128(BX)(R12*1), Z6, Z2
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z6
-	VFMADD231PS  (BX)(R8*1), Z6, Z3
-	VFMADD231PS  64(BX)(R8*1), Z6, Z4
-	VFMADD231PS  128(BX)(R8*1), Z6, Z5
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z6
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z6
 	VADDPS       Z6, Z0, Z0
 	VADDPS       Z6, Z1, Z1
 	VADDPS       Z6, Z2, Z2
@@ -2424,18 +2283,20 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
 	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
 	VADDPS       Z0, Z3, Z3
 	VADDPS       Z0, Z4, Z4
 	VADDPS       Z0, Z5, Z5
 
 nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2450,111 +2311,22 @@ noclamp2:
 	VMOVUPS Z3, (R8)
 	VMOVUPS Z4, 64(R8)
 	VMOVUPS Z5, K1, 128(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ      nrows+24(FP), R8
-	SUBQ      DI, R8
-	CMPQ      R8, $+1
-	JLT       exit1
-	XORQ      R9, R9
-	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R10
-	TESTQ     $0x00000001, R10
-	JEQ       zero3
-	VMOVUPS   (SI), Z0
-	VMOVUPS   64(SI), Z1
-	VMOVUPS.Z 128(SI), K1, Z2
-	JMP       inited3
-
-zero3:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z3
-	VFMADD231PS  (BX)(R10*1), Z3, Z0
-	VFMADD231PS  64(BX)(R10*1), Z3, Z1
-	VFMADD231PS  128(BX)(R10*1), Z3, Z2
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z3
-	VFMADD231PS  (BX)(R8*1), Z3, Z0
-	VFMADD231PS  64(BX)(R8*1), Z3, Z1
-	VFMADD231PS  128(BX)(R8*1), Z3, Z2
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z3
-	VADDPS       Z3, Z0, Z0
-	VADDPS       Z3, Z1, Z1
-	VADDPS       Z3, Z2, Z2
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Z3
-	VBROADCASTSS hi+76(FP), Z4
-	VMAXPS       Z0, Z3, Z0
-	VMINPS       Z0, Z4, Z0
-	VMAXPS       Z1, Z3, Z1
-	VMINPS       Z1, Z4, Z1
-	VMAXPS       Z2, Z3, Z2
-	VMINPS       Z2, Z4, Z2
-
-noclamp3:
-	VMOVUPS Z0, (SI)
-	VMOVUPS Z1, 64(SI)
-	VMOVUPS Z2, K1, 128(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX512U4(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U4(SB), NOSPLIT, $0-88
+// func csrAVX512R2U4(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U4(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -2563,20 +2335,13 @@ TEXT ·csrAVX512U4(SB), NOSPLIT, $0-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     fewer1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
@@ -2591,16 +2356,16 @@ zero1:
 	VPSUBD Z3, Z3, Z3
 
 inited1:
-	MOVQ    ldy+48(FP), R11
-	SHLQ    $0x02, R11
-	ADDQ    SI, R11
-	MOVQ    flags+56(FP), R12
-	TESTQ   $0x00000001, R12
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero2
-	VMOVUPS (R11), Z4
-	VMOVUPS 64(R11), Z5
-	VMOVUPS 128(R11), Z6
-	VMOVUPS 192(R11), Z7
+	VMOVUPS (R9), Z4
+	VMOVUPS 64(R9), Z5
+	VMOVUPS 128(R9), Z6
+	VMOVUPS 192(R9), Z7
 	JMP     inited2
 
 zero2:
@@ -2611,67 +2376,35 @@ zero2:
 
 inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z8
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z9
-	VFMADD231PS  (BX)(R11*1), Z8, Z0
-	VFMADD231PS  (BX)(R12*1), Z9, Z4
-	VFMADD231PS  64(BX)(R11*1), Z8, Z1
-	VFMADD231PS  64(BX)(R12*1), Z9, Z5
-	VFMADD231PS  128(BX)(R11*1), Z8, Z2
-	VFMADD231PS  128(BX)(R12*1), Z9, Z6
-	VFMADD231PS  192(BX)(R11*1), Z8, Z3
-	VFMADD231PS  192(BX)(R12*1), Z9, Z7
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z8
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z9
+	VFMADD231PS  (BX)(R9*1), Z8, Z0
+	VFMADD231PS  (BX)(R10*1), Z9, Z4
+	VFMADD231PS  64(BX)(R9*1), Z8, Z1
+	VFMADD231PS  64(BX)(R10*1), Z9, Z5
+	VFMADD231PS  128(BX)(R9*1), Z8, Z2
+	VFMADD231PS  128(BX)(R10*1), Z9, Z6
+	VFMADD231PS  192(BX)(R9*1), Z8, Z3
+	VFMADD231PS  192(BX)(R10*1), Z9, Z7
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z8
-	VFMADD231PS  (BX)(R12*1), Z8, Z0
-	VFMADD231PS  64(BX)(R12*1), Z8, Z1
-	VFMADD231PS  128(BX)(R12*1), Z8, Z2
-	VFMADD231PS  192(BX)(R12*1), Z8, Z3
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z8
-	VFMADD231PS  (BX)(R8*1), Z8, Z4
-	VFMADD231PS  64(BX)(R8*1), Z8, Z5
-	VFMADD231PS  128(BX)(R8*1), Z8, Z6
-	VFMADD231PS  192(BX)(R8*1), Z8, Z7
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z8
 	VADDPS       Z8, Z0, Z0
 	VADDPS       Z8, Z1, Z1
 	VADDPS       Z8, Z2, Z2
@@ -2700,19 +2433,21 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
 	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
 	VADDPS       Z0, Z4, Z4
 	VADDPS       Z0, Z5, Z5
 	VADDPS       Z0, Z6, Z6
 	VADDPS       Z0, Z7, Z7
 
 nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2730,119 +2465,22 @@ noclamp2:
 	VMOVUPS Z5, 64(R8)
 	VMOVUPS Z6, 128(R8)
 	VMOVUPS Z7, 192(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
-	JEQ     zero3
-	VMOVUPS (SI), Z0
-	VMOVUPS 64(SI), Z1
-	VMOVUPS 128(SI), Z2
-	VMOVUPS 192(SI), Z3
-	JMP     inited3
-
-zero3:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z4
-	VFMADD231PS  (BX)(R10*1), Z4, Z0
-	VFMADD231PS  64(BX)(R10*1), Z4, Z1
-	VFMADD231PS  128(BX)(R10*1), Z4, Z2
-	VFMADD231PS  192(BX)(R10*1), Z4, Z3
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z4
-	VFMADD231PS  (BX)(R8*1), Z4, Z0
-	VFMADD231PS  64(BX)(R8*1), Z4, Z1
-	VFMADD231PS  128(BX)(R8*1), Z4, Z2
-	VFMADD231PS  192(BX)(R8*1), Z4, Z3
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z4
-	VADDPS       Z4, Z0, Z0
-	VADDPS       Z4, Z1, Z1
-	VADDPS       Z4, Z2, Z2
-	VADDPS       Z4, Z3, Z3
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Z4
-	VBROADCASTSS hi+76(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
-	VMAXPS       Z1, Z4, Z1
-	VMINPS       Z1, Z5, Z1
-	VMAXPS       Z2, Z4, Z2
-	VMINPS       Z2, Z5, Z2
-	VMAXPS       Z3, Z4, Z3
-	VMINPS       Z3, Z5, Z3
-
-noclamp3:
-	VMOVUPS Z0, (SI)
-	VMOVUPS Z1, 64(SI)
-	VMOVUPS Z2, 128(SI)
-	VMOVUPS Z3, 192(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX512U4M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U4M(SB), NOSPLIT, $0-88
+// func csrAVX512R2U4M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U4M(SB), NOSPLIT, $0-88
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
 	MOVQ  cnt+16(FP), DX
@@ -2854,20 +2492,13 @@ TEXT ·csrAVX512U4M(SB), NOSPLIT, $0-88
 	XORQ  DI, DI
 
 group1:
-	MOVQ      nrows+24(FP), R8
+	MOVQ      ngroups+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+2
-	JLT       fewer1
-	XORQ      R9, R9
+	CMPQ      R8, $+0
+	JLE       exit1
 	MOVL      (DX)(DI*4), R8
-	MOVL      (DX)(DI*4), R11
-	MOVQ      R9, R10
-	ADDQ      R11, R10
-	MOVL      4(DX)(DI*4), R11
-	CMPQ      R11, R8
-	CMOVQLT   R11, R8
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
 	JEQ       zero1
 	VMOVUPS   (SI), Z0
 	VMOVUPS   64(SI), Z1
@@ -2882,16 +2513,16 @@ zero1:
 	VPSUBD Z3, Z3, Z3
 
 inited1:
-	MOVQ      ldy+48(FP), R11
-	SHLQ      $0x02, R11
-	ADDQ      SI, R11
-	MOVQ      flags+56(FP), R12
-	TESTQ     $0x00000001, R12
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      SI, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
 	JEQ       zero2
-	VMOVUPS   (R11), Z4
-	VMOVUPS   64(R11), Z5
-	VMOVUPS   128(R11), Z6
-	VMOVUPS.Z 192(R11), K1, Z7
+	VMOVUPS   (R9), Z4
+	VMOVUPS   64(R9), Z5
+	VMOVUPS   128(R9), Z6
+	VMOVUPS.Z 192(R9), K1, Z7
 	JMP       inited2
 
 zero2:
@@ -2902,67 +2533,35 @@ zero2:
 
 inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z8
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z9
-	VFMADD231PS  (BX)(R11*1), Z8, Z0
-	VFMADD231PS  (BX)(R12*1), Z9, Z4
-	VFMADD231PS  64(BX)(R11*1), Z8, Z1
-	VFMADD231PS  64(BX)(R12*1), Z9, Z5
-	VFMADD231PS  128(BX)(R11*1), Z8, Z2
-	VFMADD231PS  128(BX)(R12*1), Z9, Z6
-	VFMADD231PS  192(BX)(R11*1), Z8, Z3
-	VFMADD231PS  192(BX)(R12*1), Z9, Z7
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z8
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z9
+	VFMADD231PS  (BX)(R9*1), Z8, Z0
+	VFMADD231PS  (BX)(R10*1), Z9, Z4
+	VFMADD231PS  64(BX)(R9*1), Z8, Z1
+	VFMADD231PS  64(BX)(R10*1), Z9, Z5
+	VFMADD231PS  128(BX)(R9*1), Z8, Z2
+	VFMADD231PS  128(BX)(R10*1), Z9, Z6
+	VFMADD231PS  192(BX)(R9*1), Z8, Z3
+	VFMADD231PS  192(BX)(R10*1), Z9, Z7
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z8
-	VFMADD231PS  (BX)(R12*1), Z8, Z0
-	VFMADD231PS  64(BX)(R12*1), Z8, Z1
-	VFMADD231PS  128(BX)(R12*1), Z8, Z2
-	VFMADD231PS  192(BX)(R12*1), Z8, Z3
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z8
-	VFMADD231PS  (BX)(R8*1), Z8, Z4
-	VFMADD231PS  64(BX)(R8*1), Z8, Z5
-	VFMADD231PS  128(BX)(R8*1), Z8, Z6
-	VFMADD231PS  192(BX)(R8*1), Z8, Z7
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z8
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z8
 	VADDPS       Z8, Z0, Z0
 	VADDPS       Z8, Z1, Z1
 	VADDPS       Z8, Z2, Z2
@@ -2991,19 +2590,21 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
 	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
 	VADDPS       Z0, Z4, Z4
 	VADDPS       Z0, Z5, Z5
 	VADDPS       Z0, Z6, Z6
 	VADDPS       Z0, Z7, Z7
 
 nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3021,119 +2622,22 @@ noclamp2:
 	VMOVUPS Z5, 64(R8)
 	VMOVUPS Z6, 128(R8)
 	VMOVUPS Z7, K1, 192(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ      nrows+24(FP), R8
-	SUBQ      DI, R8
-	CMPQ      R8, $+1
-	JLT       exit1
-	XORQ      R9, R9
-	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R10
-	TESTQ     $0x00000001, R10
-	JEQ       zero3
-	VMOVUPS   (SI), Z0
-	VMOVUPS   64(SI), Z1
-	VMOVUPS   128(SI), Z2
-	VMOVUPS.Z 192(SI), K1, Z3
-	JMP       inited3
-
-zero3:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z4
-	VFMADD231PS  (BX)(R10*1), Z4, Z0
-	VFMADD231PS  64(BX)(R10*1), Z4, Z1
-	VFMADD231PS  128(BX)(R10*1), Z4, Z2
-	VFMADD231PS  192(BX)(R10*1), Z4, Z3
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z4
-	VFMADD231PS  (BX)(R8*1), Z4, Z0
-	VFMADD231PS  64(BX)(R8*1), Z4, Z1
-	VFMADD231PS  128(BX)(R8*1), Z4, Z2
-	VFMADD231PS  192(BX)(R8*1), Z4, Z3
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z4
-	VADDPS       Z4, Z0, Z0
-	VADDPS       Z4, Z1, Z1
-	VADDPS       Z4, Z2, Z2
-	VADDPS       Z4, Z3, Z3
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Z4
-	VBROADCASTSS hi+76(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
-	VMAXPS       Z1, Z4, Z1
-	VMINPS       Z1, Z5, Z1
-	VMAXPS       Z2, Z4, Z2
-	VMINPS       Z2, Z5, Z2
-	VMAXPS       Z3, Z4, Z3
-	VMINPS       Z3, Z5, Z3
-
-noclamp3:
-	VMOVUPS Z0, (SI)
-	VMOVUPS Z1, 64(SI)
-	VMOVUPS Z2, 128(SI)
-	VMOVUPS Z3, K1, 192(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX512U5(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U5(SB), NOSPLIT, $0-88
+// func csrAVX512R2U5(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U5(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -3142,20 +2646,13 @@ TEXT ·csrAVX512U5(SB), NOSPLIT, $0-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     fewer1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
@@ -3172,17 +2669,17 @@ zero1:
 	VPSUBD Z4, Z4, Z4
 
 inited1:
-	MOVQ    ldy+48(FP), R11
-	SHLQ    $0x02, R11
-	ADDQ    SI, R11
-	MOVQ    flags+56(FP), R12
-	TESTQ   $0x00000001, R12
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero2
-	VMOVUPS (R11), Z5
-	VMOVUPS 64(R11), Z6
-	VMOVUPS 128(R11), Z7
-	VMOVUPS 192(R11), Z8
-	VMOVUPS 256(R11), Z9
+	VMOVUPS (R9), Z5
+	VMOVUPS 64(R9), Z6
+	VMOVUPS 128(R9), Z7
+	VMOVUPS 192(R9), Z8
+	VMOVUPS 256(R9), Z9
 	JMP     inited2
 
 zero2:
@@ -3194,71 +2691,37 @@ zero2:
 
 inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z10
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z11
-	VFMADD231PS  (BX)(R11*1), Z10, Z0
-	VFMADD231PS  (BX)(R12*1), Z11, Z5
-	VFMADD231PS  64(BX)(R11*1), Z10, Z1
-	VFMADD231PS  64(BX)(R12*1), Z11, Z6
-	VFMADD231PS  128(BX)(R11*1), Z10, Z2
-	VFMADD231PS  128(BX)(R12*1), Z11, Z7
-	VFMADD231PS  192(BX)(R11*1), Z10, Z3
-	VFMADD231PS  192(BX)(R12*1), Z11, Z8
-	VFMADD231PS  256(BX)(R11*1), Z10, Z4
-	VFMADD231PS  256(BX)(R12*1), Z11, Z9
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z10
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z11
+	VFMADD231PS  (BX)(R9*1), Z10, Z0
+	VFMADD231PS  (BX)(R10*1), Z11, Z5
+	VFMADD231PS  64(BX)(R9*1), Z10, Z1
+	VFMADD231PS  64(BX)(R10*1), Z11, Z6
+	VFMADD231PS  128(BX)(R9*1), Z10, Z2
+	VFMADD231PS  128(BX)(R10*1), Z11, Z7
+	VFMADD231PS  192(BX)(R9*1), Z10, Z3
+	VFMADD231PS  192(BX)(R10*1), Z11, Z8
+	VFMADD231PS  256(BX)(R9*1), Z10, Z4
+	VFMADD231PS  256(BX)(R10*1), Z11, Z9
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z10
-	VFMADD231PS  (BX)(R12*1), Z10, Z0
-	VFMADD231PS  64(BX)(R12*1), Z10, Z1
-	VFMADD231PS  128(BX)(R12*1), Z10, Z2
-	VFMADD231PS  192(BX)(R12*1), Z10, Z3
-	VFMADD231PS  256(BX)(R12*1), Z10, Z4
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z10
-	VFMADD231PS  (BX)(R8*1), Z10, Z5
-	VFMADD231PS  64(BX)(R8*1), Z10, Z6
-	VFMADD231PS  128(BX)(R8*1), Z10, Z7
-	VFMADD231PS  192(BX)(R8*1), Z10, Z8
-	VFMADD231PS  256(BX)(R8*1), Z10, Z9
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z10
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z10
 	VADDPS       Z10, Z0, Z0
 	VADDPS       Z10, Z1, Z1
 	VADDPS       Z10, Z2, Z2
@@ -3291,11 +2754,13 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
 	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
 	VADDPS       Z0, Z5, Z5
 	VADDPS       Z0, Z6, Z6
 	VADDPS       Z0, Z7, Z7
@@ -3303,8 +2768,8 @@ noclamp1:
 	VADDPS       Z0, Z9, Z9
 
 nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3325,127 +2790,22 @@ noclamp2:
 	VMOVUPS Z7, 128(R8)
 	VMOVUPS Z8, 192(R8)
 	VMOVUPS Z9, 256(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
-	JEQ     zero3
-	VMOVUPS (SI), Z0
-	VMOVUPS 64(SI), Z1
-	VMOVUPS 128(SI), Z2
-	VMOVUPS 192(SI), Z3
-	VMOVUPS 256(SI), Z4
-	JMP     inited3
-
-zero3:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	VPSUBD Z4, Z4, Z4
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z5
-	VFMADD231PS  (BX)(R10*1), Z5, Z0
-	VFMADD231PS  64(BX)(R10*1), Z5, Z1
-	VFMADD231PS  128(BX)(R10*1), Z5, Z2
-	VFMADD231PS  192(BX)(R10*1), Z5, Z3
-	VFMADD231PS  256(BX)(R10*1), Z5, Z4
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z5
-	VFMADD231PS  (BX)(R8*1), Z5, Z0
-	VFMADD231PS  64(BX)(R8*1), Z5, Z1
-	VFMADD231PS  128(BX)(R8*1), Z5, Z2
-	VFMADD231PS  192(BX)(R8*1), Z5, Z3
-	VFMADD231PS  256(BX)(R8*1), Z5, Z4
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z5
-	VADDPS       Z5, Z0, Z0
-	VADDPS       Z5, Z1, Z1
-	VADDPS       Z5, Z2, Z2
-	VADDPS       Z5, Z3, Z3
-	VADDPS       Z5, Z4, Z4
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Z5
-	VBROADCASTSS hi+76(FP), Z6
-	VMAXPS       Z0, Z5, Z0
-	VMINPS       Z0, Z6, Z0
-	VMAXPS       Z1, Z5, Z1
-	VMINPS       Z1, Z6, Z1
-	VMAXPS       Z2, Z5, Z2
-	VMINPS       Z2, Z6, Z2
-	VMAXPS       Z3, Z5, Z3
-	VMINPS       Z3, Z6, Z3
-	VMAXPS       Z4, Z5, Z4
-	VMINPS       Z4, Z6, Z4
-
-noclamp3:
-	VMOVUPS Z0, (SI)
-	VMOVUPS Z1, 64(SI)
-	VMOVUPS Z2, 128(SI)
-	VMOVUPS Z3, 192(SI)
-	VMOVUPS Z4, 256(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX512U5M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U5M(SB), NOSPLIT, $0-88
+// func csrAVX512R2U5M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U5M(SB), NOSPLIT, $0-88
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
 	MOVQ  cnt+16(FP), DX
@@ -3457,20 +2817,13 @@ TEXT ·csrAVX512U5M(SB), NOSPLIT, $0-88
 	XORQ  DI, DI
 
 group1:
-	MOVQ      nrows+24(FP), R8
+	MOVQ      ngroups+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+2
-	JLT       fewer1
-	XORQ      R9, R9
+	CMPQ      R8, $+0
+	JLE       exit1
 	MOVL      (DX)(DI*4), R8
-	MOVL      (DX)(DI*4), R11
-	MOVQ      R9, R10
-	ADDQ      R11, R10
-	MOVL      4(DX)(DI*4), R11
-	CMPQ      R11, R8
-	CMOVQLT   R11, R8
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
 	JEQ       zero1
 	VMOVUPS   (SI), Z0
 	VMOVUPS   64(SI), Z1
@@ -3487,17 +2840,17 @@ zero1:
 	VPSUBD Z4, Z4, Z4
 
 inited1:
-	MOVQ      ldy+48(FP), R11
-	SHLQ      $0x02, R11
-	ADDQ      SI, R11
-	MOVQ      flags+56(FP), R12
-	TESTQ     $0x00000001, R12
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      SI, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
 	JEQ       zero2
-	VMOVUPS   (R11), Z5
-	VMOVUPS   64(R11), Z6
-	VMOVUPS   128(R11), Z7
-	VMOVUPS   192(R11), Z8
-	VMOVUPS.Z 256(R11), K1, Z9
+	VMOVUPS   (R9), Z5
+	VMOVUPS   64(R9), Z6
+	VMOVUPS   128(R9), Z7
+	VMOVUPS   192(R9), Z8
+	VMOVUPS.Z 256(R9), K1, Z9
 	JMP       inited2
 
 zero2:
@@ -3509,71 +2862,37 @@ zero2:
 
 inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z10
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z11
-	VFMADD231PS  (BX)(R11*1), Z10, Z0
-	VFMADD231PS  (BX)(R12*1), Z11, Z5
-	VFMADD231PS  64(BX)(R11*1), Z10, Z1
-	VFMADD231PS  64(BX)(R12*1), Z11, Z6
-	VFMADD231PS  128(BX)(R11*1), Z10, Z2
-	VFMADD231PS  128(BX)(R12*1), Z11, Z7
-	VFMADD231PS  192(BX)(R11*1), Z10, Z3
-	VFMADD231PS  192(BX)(R12*1), Z11, Z8
-	VFMADD231PS  256(BX)(R11*1), Z10, Z4
-	VFMADD231PS  256(BX)(R12*1), Z11, Z9
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z10
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z11
+	VFMADD231PS  (BX)(R9*1), Z10, Z0
+	VFMADD231PS  (BX)(R10*1), Z11, Z5
+	VFMADD231PS  64(BX)(R9*1), Z10, Z1
+	VFMADD231PS  64(BX)(R10*1), Z11, Z6
+	VFMADD231PS  128(BX)(R9*1), Z10, Z2
+	VFMADD231PS  128(BX)(R10*1), Z11, Z7
+	VFMADD231PS  192(BX)(R9*1), Z10, Z3
+	VFMADD231PS  192(BX)(R10*1), Z11, Z8
+	VFMADD231PS  256(BX)(R9*1), Z10, Z4
+	VFMADD231PS  256(BX)(R10*1), Z11, Z9
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z10
-	VFMADD231PS  (BX)(R12*1), Z10, Z0
-	VFMADD231PS  64(BX)(R12*1), Z10, Z1
-	VFMADD231PS  128(BX)(R12*1), Z10, Z2
-	VFMADD231PS  192(BX)(R12*1), Z10, Z3
-	VFMADD231PS  256(BX)(R12*1), Z10, Z4
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z10
-	VFMADD231PS  (BX)(R8*1), Z10, Z5
-	VFMADD231PS  64(BX)(R8*1), Z10, Z6
-	VFMADD231PS  128(BX)(R8*1), Z10, Z7
-	VFMADD231PS  192(BX)(R8*1), Z10, Z8
-	VFMADD231PS  256(BX)(R8*1), Z10, Z9
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z10
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z10
 	VADDPS       Z10, Z0, Z0
 	VADDPS       Z10, Z1, Z1
 	VADDPS       Z10, Z2, Z2
@@ -3606,11 +2925,13 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
 	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
 	VADDPS       Z0, Z5, Z5
 	VADDPS       Z0, Z6, Z6
 	VADDPS       Z0, Z7, Z7
@@ -3618,8 +2939,8 @@ noclamp1:
 	VADDPS       Z0, Z9, Z9
 
 nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3640,127 +2961,22 @@ noclamp2:
 	VMOVUPS Z7, 128(R8)
 	VMOVUPS Z8, 192(R8)
 	VMOVUPS Z9, K1, 256(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ      nrows+24(FP), R8
-	SUBQ      DI, R8
-	CMPQ      R8, $+1
-	JLT       exit1
-	XORQ      R9, R9
-	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R10
-	TESTQ     $0x00000001, R10
-	JEQ       zero3
-	VMOVUPS   (SI), Z0
-	VMOVUPS   64(SI), Z1
-	VMOVUPS   128(SI), Z2
-	VMOVUPS   192(SI), Z3
-	VMOVUPS.Z 256(SI), K1, Z4
-	JMP       inited3
-
-zero3:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	VPSUBD Z4, Z4, Z4
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z5
-	VFMADD231PS  (BX)(R10*1), Z5, Z0
-	VFMADD231PS  64(BX)(R10*1), Z5, Z1
-	VFMADD231PS  128(BX)(R10*1), Z5, Z2
-	VFMADD231PS  192(BX)(R10*1), Z5, Z3
-	VFMADD231PS  256(BX)(R10*1), Z5, Z4
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z5
-	VFMADD231PS  (BX)(R8*1), Z5, Z0
-	VFMADD231PS  64(BX)(R8*1), Z5, Z1
-	VFMADD231PS  128(BX)(R8*1), Z5, Z2
-	VFMADD231PS  192(BX)(R8*1), Z5, Z3
-	VFMADD231PS  256(BX)(R8*1), Z5, Z4
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z5
-	VADDPS       Z5, Z0, Z0
-	VADDPS       Z5, Z1, Z1
-	VADDPS       Z5, Z2, Z2
-	VADDPS       Z5, Z3, Z3
-	VADDPS       Z5, Z4, Z4
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Z5
-	VBROADCASTSS hi+76(FP), Z6
-	VMAXPS       Z0, Z5, Z0
-	VMINPS       Z0, Z6, Z0
-	VMAXPS       Z1, Z5, Z1
-	VMINPS       Z1, Z6, Z1
-	VMAXPS       Z2, Z5, Z2
-	VMINPS       Z2, Z6, Z2
-	VMAXPS       Z3, Z5, Z3
-	VMINPS       Z3, Z6, Z3
-	VMAXPS       Z4, Z5, Z4
-	VMINPS       Z4, Z6, Z4
-
-noclamp3:
-	VMOVUPS Z0, (SI)
-	VMOVUPS Z1, 64(SI)
-	VMOVUPS Z2, 128(SI)
-	VMOVUPS Z3, 192(SI)
-	VMOVUPS Z4, K1, 256(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX512U6(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U6(SB), NOSPLIT, $0-88
+// func csrAVX512R2U6(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U6(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -3769,20 +2985,13 @@ TEXT ·csrAVX512U6(SB), NOSPLIT, $0-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     fewer1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
@@ -3801,18 +3010,18 @@ zero1:
 	VPSUBD Z5, Z5, Z5
 
 inited1:
-	MOVQ    ldy+48(FP), R11
-	SHLQ    $0x02, R11
-	ADDQ    SI, R11
-	MOVQ    flags+56(FP), R12
-	TESTQ   $0x00000001, R12
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero2
-	VMOVUPS (R11), Z6
-	VMOVUPS 64(R11), Z7
-	VMOVUPS 128(R11), Z8
-	VMOVUPS 192(R11), Z9
-	VMOVUPS 256(R11), Z10
-	VMOVUPS 320(R11), Z11
+	VMOVUPS (R9), Z6
+	VMOVUPS 64(R9), Z7
+	VMOVUPS 128(R9), Z8
+	VMOVUPS 192(R9), Z9
+	VMOVUPS 256(R9), Z10
+	VMOVUPS 320(R9), Z11
 	JMP     inited2
 
 zero2:
@@ -3825,75 +3034,39 @@ zero2:
 
 inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z12
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z13
-	VFMADD231PS  (BX)(R11*1), Z12, Z0
-	VFMADD231PS  (BX)(R12*1), Z13, Z6
-	VFMADD231PS  64(BX)(R11*1), Z12, Z1
-	VFMADD231PS  64(BX)(R12*1), Z13, Z7
-	VFMADD231PS  128(BX)(R11*1), Z12, Z2
-	VFMADD231PS  128(BX)(R12*1), Z13, Z8
-	VFMADD231PS  192(BX)(R11*1), Z12, Z3
-	VFMADD231PS  192(BX)(R12*1), Z13, Z9
-	VFMADD231PS  256(BX)(R11*1), Z12, Z4
-	VFMADD231PS  256(BX)(R12*1), Z13, Z10
-	VFMADD231PS  320(BX)(R11*1), Z12, Z5
-	VFMADD231PS  320(BX)(R12*1), Z13, Z11
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z12
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z13
+	VFMADD231PS  (BX)(R9*1), Z12, Z0
+	VFMADD231PS  (BX)(R10*1), Z13, Z6
+	VFMADD231PS  64(BX)(R9*1), Z12, Z1
+	VFMADD231PS  64(BX)(R10*1), Z13, Z7
+	VFMADD231PS  128(BX)(R9*1), Z12, Z2
+	VFMADD231PS  128(BX)(R10*1), Z13, Z8
+	VFMADD231PS  192(BX)(R9*1), Z12, Z3
+	VFMADD231PS  192(BX)(R10*1), Z13, Z9
+	VFMADD231PS  256(BX)(R9*1), Z12, Z4
+	VFMADD231PS  256(BX)(R10*1), Z13, Z10
+	VFMADD231PS  320(BX)(R9*1), Z12, Z5
+	VFMADD231PS  320(BX)(R10*1), Z13, Z11
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z12
-	VFMADD231PS  (BX)(R12*1), Z12, Z0
-	VFMADD231PS  64(BX)(R12*1), Z12, Z1
-	VFMADD231PS  128(BX)(R12*1), Z12, Z2
-	VFMADD231PS  192(BX)(R12*1), Z12, Z3
-	VFMADD231PS  256(BX)(R12*1), Z12, Z4
-	VFMADD231PS  320(BX)(R12*1), Z12, Z5
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z12
-	VFMADD231PS  (BX)(R8*1), Z12, Z6
-	VFMADD231PS  64(BX)(R8*1), Z12, Z7
-	VFMADD231PS  128(BX)(R8*1), Z12, Z8
-	VFMADD231PS  192(BX)(R8*1), Z12, Z9
-	VFMADD231PS  256(BX)(R8*1), Z12, Z10
-	VFMADD231PS  320(BX)(R8*1), Z12, Z11
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z12
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z12
 	VADDPS       Z12, Z0, Z0
 	VADDPS       Z12, Z1, Z1
 	VADDPS       Z12, Z2, Z2
@@ -3930,11 +3103,13 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
 	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
 	VADDPS       Z0, Z6, Z6
 	VADDPS       Z0, Z7, Z7
 	VADDPS       Z0, Z8, Z8
@@ -3943,8 +3118,8 @@ noclamp1:
 	VADDPS       Z0, Z11, Z11
 
 nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3968,135 +3143,22 @@ noclamp2:
 	VMOVUPS Z9, 192(R8)
 	VMOVUPS Z10, 256(R8)
 	VMOVUPS Z11, 320(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
-	JEQ     zero3
-	VMOVUPS (SI), Z0
-	VMOVUPS 64(SI), Z1
-	VMOVUPS 128(SI), Z2
-	VMOVUPS 192(SI), Z3
-	VMOVUPS 256(SI), Z4
-	VMOVUPS 320(SI), Z5
-	JMP     inited3
-
-zero3:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	VPSUBD Z4, Z4, Z4
-	VPSUBD Z5, Z5, Z5
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z6
-	VFMADD231PS  (BX)(R10*1), Z6, Z0
-	VFMADD231PS  64(BX)(R10*1), Z6, Z1
-	VFMADD231PS  128(BX)(R10*1), Z6, Z2
-	VFMADD231PS  192(BX)(R10*1), Z6, Z3
-	VFMADD231PS  256(BX)(R10*1), Z6, Z4
-	VFMADD231PS  320(BX)(R10*1), Z6, Z5
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z6
-	VFMADD231PS  (BX)(R8*1), Z6, Z0
-	VFMADD231PS  64(BX)(R8*1), Z6, Z1
-	VFMADD231PS  128(BX)(R8*1), Z6, Z2
-	VFMADD231PS  192(BX)(R8*1), Z6, Z3
-	VFMADD231PS  256(BX)(R8*1), Z6, Z4
-	VFMADD231PS  320(BX)(R8*1), Z6, Z5
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z6
-	VADDPS       Z6, Z0, Z0
-	VADDPS       Z6, Z1, Z1
-	VADDPS       Z6, Z2, Z2
-	VADDPS       Z6, Z3, Z3
-	VADDPS       Z6, Z4, Z4
-	VADDPS       Z6, Z5, Z5
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Z6
-	VBROADCASTSS hi+76(FP), Z7
-	VMAXPS       Z0, Z6, Z0
-	VMINPS       Z0, Z7, Z0
-	VMAXPS       Z1, Z6, Z1
-	VMINPS       Z1, Z7, Z1
-	VMAXPS       Z2, Z6, Z2
-	VMINPS       Z2, Z7, Z2
-	VMAXPS       Z3, Z6, Z3
-	VMINPS       Z3, Z7, Z3
-	VMAXPS       Z4, Z6, Z4
-	VMINPS       Z4, Z7, Z4
-	VMAXPS       Z5, Z6, Z5
-	VMINPS       Z5, Z7, Z5
-
-noclamp3:
-	VMOVUPS Z0, (SI)
-	VMOVUPS Z1, 64(SI)
-	VMOVUPS Z2, 128(SI)
-	VMOVUPS Z3, 192(SI)
-	VMOVUPS Z4, 256(SI)
-	VMOVUPS Z5, 320(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX512U6M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U6M(SB), NOSPLIT, $0-88
+// func csrAVX512R2U6M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U6M(SB), NOSPLIT, $0-88
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
 	MOVQ  cnt+16(FP), DX
@@ -4108,20 +3170,13 @@ TEXT ·csrAVX512U6M(SB), NOSPLIT, $0-88
 	XORQ  DI, DI
 
 group1:
-	MOVQ      nrows+24(FP), R8
+	MOVQ      ngroups+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+2
-	JLT       fewer1
-	XORQ      R9, R9
+	CMPQ      R8, $+0
+	JLE       exit1
 	MOVL      (DX)(DI*4), R8
-	MOVL      (DX)(DI*4), R11
-	MOVQ      R9, R10
-	ADDQ      R11, R10
-	MOVL      4(DX)(DI*4), R11
-	CMPQ      R11, R8
-	CMOVQLT   R11, R8
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
 	JEQ       zero1
 	VMOVUPS   (SI), Z0
 	VMOVUPS   64(SI), Z1
@@ -4140,18 +3195,18 @@ zero1:
 	VPSUBD Z5, Z5, Z5
 
 inited1:
-	MOVQ      ldy+48(FP), R11
-	SHLQ      $0x02, R11
-	ADDQ      SI, R11
-	MOVQ      flags+56(FP), R12
-	TESTQ     $0x00000001, R12
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      SI, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
 	JEQ       zero2
-	VMOVUPS   (R11), Z6
-	VMOVUPS   64(R11), Z7
-	VMOVUPS   128(R11), Z8
-	VMOVUPS   192(R11), Z9
-	VMOVUPS   256(R11), Z10
-	VMOVUPS.Z 320(R11), K1, Z11
+	VMOVUPS   (R9), Z6
+	VMOVUPS   64(R9), Z7
+	VMOVUPS   128(R9), Z8
+	VMOVUPS   192(R9), Z9
+	VMOVUPS   256(R9), Z10
+	VMOVUPS.Z 320(R9), K1, Z11
 	JMP       inited2
 
 zero2:
@@ -4164,75 +3219,39 @@ zero2:
 
 inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z12
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z13
-	VFMADD231PS  (BX)(R11*1), Z12, Z0
-	VFMADD231PS  (BX)(R12*1), Z13, Z6
-	VFMADD231PS  64(BX)(R11*1), Z12, Z1
-	VFMADD231PS  64(BX)(R12*1), Z13, Z7
-	VFMADD231PS  128(BX)(R11*1), Z12, Z2
-	VFMADD231PS  128(BX)(R12*1), Z13, Z8
-	VFMADD231PS  192(BX)(R11*1), Z12, Z3
-	VFMADD231PS  192(BX)(R12*1), Z13, Z9
-	VFMADD231PS  256(BX)(R11*1), Z12, Z4
-	VFMADD231PS  256(BX)(R12*1), Z13, Z10
-	VFMADD231PS  320(BX)(R11*1), Z12, Z5
-	VFMADD231PS  320(BX)(R12*1), Z13, Z11
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z12
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z13
+	VFMADD231PS  (BX)(R9*1), Z12, Z0
+	VFMADD231PS  (BX)(R10*1), Z13, Z6
+	VFMADD231PS  64(BX)(R9*1), Z12, Z1
+	VFMADD231PS  64(BX)(R10*1), Z13, Z7
+	VFMADD231PS  128(BX)(R9*1), Z12, Z2
+	VFMADD231PS  128(BX)(R10*1), Z13, Z8
+	VFMADD231PS  192(BX)(R9*1), Z12, Z3
+	VFMADD231PS  192(BX)(R10*1), Z13, Z9
+	VFMADD231PS  256(BX)(R9*1), Z12, Z4
+	VFMADD231PS  256(BX)(R10*1), Z13, Z10
+	VFMADD231PS  320(BX)(R9*1), Z12, Z5
+	VFMADD231PS  320(BX)(R10*1), Z13, Z11
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z12
-	VFMADD231PS  (BX)(R12*1), Z12, Z0
-	VFMADD231PS  64(BX)(R12*1), Z12, Z1
-	VFMADD231PS  128(BX)(R12*1), Z12, Z2
-	VFMADD231PS  192(BX)(R12*1), Z12, Z3
-	VFMADD231PS  256(BX)(R12*1), Z12, Z4
-	VFMADD231PS  320(BX)(R12*1), Z12, Z5
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z12
-	VFMADD231PS  (BX)(R8*1), Z12, Z6
-	VFMADD231PS  64(BX)(R8*1), Z12, Z7
-	VFMADD231PS  128(BX)(R8*1), Z12, Z8
-	VFMADD231PS  192(BX)(R8*1), Z12, Z9
-	VFMADD231PS  256(BX)(R8*1), Z12, Z10
-	VFMADD231PS  320(BX)(R8*1), Z12, Z11
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z12
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z12
 	VADDPS       Z12, Z0, Z0
 	VADDPS       Z12, Z1, Z1
 	VADDPS       Z12, Z2, Z2
@@ -4269,11 +3288,13 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
 	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
 	VADDPS       Z0, Z6, Z6
 	VADDPS       Z0, Z7, Z7
 	VADDPS       Z0, Z8, Z8
@@ -4282,8 +3303,8 @@ noclamp1:
 	VADDPS       Z0, Z11, Z11
 
 nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4307,135 +3328,22 @@ noclamp2:
 	VMOVUPS Z9, 192(R8)
 	VMOVUPS Z10, 256(R8)
 	VMOVUPS Z11, K1, 320(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ      nrows+24(FP), R8
-	SUBQ      DI, R8
-	CMPQ      R8, $+1
-	JLT       exit1
-	XORQ      R9, R9
-	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R10
-	TESTQ     $0x00000001, R10
-	JEQ       zero3
-	VMOVUPS   (SI), Z0
-	VMOVUPS   64(SI), Z1
-	VMOVUPS   128(SI), Z2
-	VMOVUPS   192(SI), Z3
-	VMOVUPS   256(SI), Z4
-	VMOVUPS.Z 320(SI), K1, Z5
-	JMP       inited3
-
-zero3:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	VPSUBD Z4, Z4, Z4
-	VPSUBD Z5, Z5, Z5
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z6
-	VFMADD231PS  (BX)(R10*1), Z6, Z0
-	VFMADD231PS  64(BX)(R10*1), Z6, Z1
-	VFMADD231PS  128(BX)(R10*1), Z6, Z2
-	VFMADD231PS  192(BX)(R10*1), Z6, Z3
-	VFMADD231PS  256(BX)(R10*1), Z6, Z4
-	VFMADD231PS  320(BX)(R10*1), Z6, Z5
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z6
-	VFMADD231PS  (BX)(R8*1), Z6, Z0
-	VFMADD231PS  64(BX)(R8*1), Z6, Z1
-	VFMADD231PS  128(BX)(R8*1), Z6, Z2
-	VFMADD231PS  192(BX)(R8*1), Z6, Z3
-	VFMADD231PS  256(BX)(R8*1), Z6, Z4
-	VFMADD231PS  320(BX)(R8*1), Z6, Z5
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z6
-	VADDPS       Z6, Z0, Z0
-	VADDPS       Z6, Z1, Z1
-	VADDPS       Z6, Z2, Z2
-	VADDPS       Z6, Z3, Z3
-	VADDPS       Z6, Z4, Z4
-	VADDPS       Z6, Z5, Z5
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Z6
-	VBROADCASTSS hi+76(FP), Z7
-	VMAXPS       Z0, Z6, Z0
-	VMINPS       Z0, Z7, Z0
-	VMAXPS       Z1, Z6, Z1
-	VMINPS       Z1, Z7, Z1
-	VMAXPS       Z2, Z6, Z2
-	VMINPS       Z2, Z7, Z2
-	VMAXPS       Z3, Z6, Z3
-	VMINPS       Z3, Z7, Z3
-	VMAXPS       Z4, Z6, Z4
-	VMINPS       Z4, Z7, Z4
-	VMAXPS       Z5, Z6, Z5
-	VMINPS       Z5, Z7, Z5
-
-noclamp3:
-	VMOVUPS Z0, (SI)
-	VMOVUPS Z1, 64(SI)
-	VMOVUPS Z2, 128(SI)
-	VMOVUPS Z3, 192(SI)
-	VMOVUPS Z4, 256(SI)
-	VMOVUPS Z5, K1, 320(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX512U7(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U7(SB), NOSPLIT, $0-88
+// func csrAVX512R2U7(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U7(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -4444,20 +3352,13 @@ TEXT ·csrAVX512U7(SB), NOSPLIT, $0-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     fewer1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
@@ -4478,19 +3379,19 @@ zero1:
 	VPSUBD Z6, Z6, Z6
 
 inited1:
-	MOVQ    ldy+48(FP), R11
-	SHLQ    $0x02, R11
-	ADDQ    SI, R11
-	MOVQ    flags+56(FP), R12
-	TESTQ   $0x00000001, R12
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero2
-	VMOVUPS (R11), Z7
-	VMOVUPS 64(R11), Z8
-	VMOVUPS 128(R11), Z9
-	VMOVUPS 192(R11), Z10
-	VMOVUPS 256(R11), Z11
-	VMOVUPS 320(R11), Z12
-	VMOVUPS 384(R11), Z13
+	VMOVUPS (R9), Z7
+	VMOVUPS 64(R9), Z8
+	VMOVUPS 128(R9), Z9
+	VMOVUPS 192(R9), Z10
+	VMOVUPS 256(R9), Z11
+	VMOVUPS 320(R9), Z12
+	VMOVUPS 384(R9), Z13
 	JMP     inited2
 
 zero2:
@@ -4504,79 +3405,41 @@ zero2:
 
 inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z14
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z15
-	VFMADD231PS  (BX)(R11*1), Z14, Z0
-	VFMADD231PS  (BX)(R12*1), Z15, Z7
-	VFMADD231PS  64(BX)(R11*1), Z14, Z1
-	VFMADD231PS  64(BX)(R12*1), Z15, Z8
-	VFMADD231PS  128(BX)(R11*1), Z14, Z2
-	VFMADD231PS  128(BX)(R12*1), Z15, Z9
-	VFMADD231PS  192(BX)(R11*1), Z14, Z3
-	VFMADD231PS  192(BX)(R12*1), Z15, Z10
-	VFMADD231PS  256(BX)(R11*1), Z14, Z4
-	VFMADD231PS  256(BX)(R12*1), Z15, Z11
-	VFMADD231PS  320(BX)(R11*1), Z14, Z5
-	VFMADD231PS  320(BX)(R12*1), Z15, Z12
-	VFMADD231PS  384(BX)(R11*1), Z14, Z6
-	VFMADD231PS  384(BX)(R12*1), Z15, Z13
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z14
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z15
+	VFMADD231PS  (BX)(R9*1), Z14, Z0
+	VFMADD231PS  (BX)(R10*1), Z15, Z7
+	VFMADD231PS  64(BX)(R9*1), Z14, Z1
+	VFMADD231PS  64(BX)(R10*1), Z15, Z8
+	VFMADD231PS  128(BX)(R9*1), Z14, Z2
+	VFMADD231PS  128(BX)(R10*1), Z15, Z9
+	VFMADD231PS  192(BX)(R9*1), Z14, Z3
+	VFMADD231PS  192(BX)(R10*1), Z15, Z10
+	VFMADD231PS  256(BX)(R9*1), Z14, Z4
+	VFMADD231PS  256(BX)(R10*1), Z15, Z11
+	VFMADD231PS  320(BX)(R9*1), Z14, Z5
+	VFMADD231PS  320(BX)(R10*1), Z15, Z12
+	VFMADD231PS  384(BX)(R9*1), Z14, Z6
+	VFMADD231PS  384(BX)(R10*1), Z15, Z13
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z14
-	VFMADD231PS  (BX)(R12*1), Z14, Z0
-	VFMADD231PS  64(BX)(R12*1), Z14, Z1
-	VFMADD231PS  128(BX)(R12*1), Z14, Z2
-	VFMADD231PS  192(BX)(R12*1), Z14, Z3
-	VFMADD231PS  256(BX)(R12*1), Z14, Z4
-	VFMADD231PS  320(BX)(R12*1), Z14, Z5
-	VFMADD231PS  384(BX)(R12*1), Z14, Z6
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z14
-	VFMADD231PS  (BX)(R8*1), Z14, Z7
-	VFMADD231PS  64(BX)(R8*1), Z14, Z8
-	VFMADD231PS  128(BX)(R8*1), Z14, Z9
-	VFMADD231PS  192(BX)(R8*1), Z14, Z10
-	VFMADD231PS  256(BX)(R8*1), Z14, Z11
-	VFMADD231PS  320(BX)(R8*1), Z14, Z12
-	VFMADD231PS  384(BX)(R8*1), Z14, Z13
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z14
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z14
 	VADDPS       Z14, Z0, Z0
 	VADDPS       Z14, Z1, Z1
 	VADDPS       Z14, Z2, Z2
@@ -4617,11 +3480,13 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
 	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
 	VADDPS       Z0, Z7, Z7
 	VADDPS       Z0, Z8, Z8
 	VADDPS       Z0, Z9, Z9
@@ -4631,8 +3496,8 @@ noclamp1:
 	VADDPS       Z0, Z13, Z13
 
 nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4659,143 +3524,22 @@ noclamp2:
 	VMOVUPS Z11, 256(R8)
 	VMOVUPS Z12, 320(R8)
 	VMOVUPS Z13, 384(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
-	JEQ     zero3
-	VMOVUPS (SI), Z0
-	VMOVUPS 64(SI), Z1
-	VMOVUPS 128(SI), Z2
-	VMOVUPS 192(SI), Z3
-	VMOVUPS 256(SI), Z4
-	VMOVUPS 320(SI), Z5
-	VMOVUPS 384(SI), Z6
-	JMP     inited3
-
-zero3:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	VPSUBD Z4, Z4, Z4
-	VPSUBD Z5, Z5, Z5
-	VPSUBD Z6, Z6, Z6
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z7
-	VFMADD231PS  (BX)(R10*1), Z7, Z0
-	VFMADD231PS  64(BX)(R10*1), Z7, Z1
-	VFMADD231PS  128(BX)(R10*1), Z7, Z2
-	VFMADD231PS  192(BX)(R10*1), Z7, Z3
-	VFMADD231PS  256(BX)(R10*1), Z7, Z4
-	VFMADD231PS  320(BX)(R10*1), Z7, Z5
-	VFMADD231PS  384(BX)(R10*1), Z7, Z6
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z7
-	VFMADD231PS  (BX)(R8*1), Z7, Z0
-	VFMADD231PS  64(BX)(R8*1), Z7, Z1
-	VFMADD231PS  128(BX)(R8*1), Z7, Z2
-	VFMADD231PS  192(BX)(R8*1), Z7, Z3
-	VFMADD231PS  256(BX)(R8*1), Z7, Z4
-	VFMADD231PS  320(BX)(R8*1), Z7, Z5
-	VFMADD231PS  384(BX)(R8*1), Z7, Z6
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z7
-	VADDPS       Z7, Z0, Z0
-	VADDPS       Z7, Z1, Z1
-	VADDPS       Z7, Z2, Z2
-	VADDPS       Z7, Z3, Z3
-	VADDPS       Z7, Z4, Z4
-	VADDPS       Z7, Z5, Z5
-	VADDPS       Z7, Z6, Z6
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Z7
-	VBROADCASTSS hi+76(FP), Z8
-	VMAXPS       Z0, Z7, Z0
-	VMINPS       Z0, Z8, Z0
-	VMAXPS       Z1, Z7, Z1
-	VMINPS       Z1, Z8, Z1
-	VMAXPS       Z2, Z7, Z2
-	VMINPS       Z2, Z8, Z2
-	VMAXPS       Z3, Z7, Z3
-	VMINPS       Z3, Z8, Z3
-	VMAXPS       Z4, Z7, Z4
-	VMINPS       Z4, Z8, Z4
-	VMAXPS       Z5, Z7, Z5
-	VMINPS       Z5, Z8, Z5
-	VMAXPS       Z6, Z7, Z6
-	VMINPS       Z6, Z8, Z6
-
-noclamp3:
-	VMOVUPS Z0, (SI)
-	VMOVUPS Z1, 64(SI)
-	VMOVUPS Z2, 128(SI)
-	VMOVUPS Z3, 192(SI)
-	VMOVUPS Z4, 256(SI)
-	VMOVUPS Z5, 320(SI)
-	VMOVUPS Z6, 384(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX512U7M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U7M(SB), NOSPLIT, $0-88
+// func csrAVX512R2U7M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U7M(SB), NOSPLIT, $0-88
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
 	MOVQ  cnt+16(FP), DX
@@ -4807,20 +3551,13 @@ TEXT ·csrAVX512U7M(SB), NOSPLIT, $0-88
 	XORQ  DI, DI
 
 group1:
-	MOVQ      nrows+24(FP), R8
+	MOVQ      ngroups+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+2
-	JLT       fewer1
-	XORQ      R9, R9
+	CMPQ      R8, $+0
+	JLE       exit1
 	MOVL      (DX)(DI*4), R8
-	MOVL      (DX)(DI*4), R11
-	MOVQ      R9, R10
-	ADDQ      R11, R10
-	MOVL      4(DX)(DI*4), R11
-	CMPQ      R11, R8
-	CMOVQLT   R11, R8
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
 	JEQ       zero1
 	VMOVUPS   (SI), Z0
 	VMOVUPS   64(SI), Z1
@@ -4841,19 +3578,19 @@ zero1:
 	VPSUBD Z6, Z6, Z6
 
 inited1:
-	MOVQ      ldy+48(FP), R11
-	SHLQ      $0x02, R11
-	ADDQ      SI, R11
-	MOVQ      flags+56(FP), R12
-	TESTQ     $0x00000001, R12
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      SI, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
 	JEQ       zero2
-	VMOVUPS   (R11), Z7
-	VMOVUPS   64(R11), Z8
-	VMOVUPS   128(R11), Z9
-	VMOVUPS   192(R11), Z10
-	VMOVUPS   256(R11), Z11
-	VMOVUPS   320(R11), Z12
-	VMOVUPS.Z 384(R11), K1, Z13
+	VMOVUPS   (R9), Z7
+	VMOVUPS   64(R9), Z8
+	VMOVUPS   128(R9), Z9
+	VMOVUPS   192(R9), Z10
+	VMOVUPS   256(R9), Z11
+	VMOVUPS   320(R9), Z12
+	VMOVUPS.Z 384(R9), K1, Z13
 	JMP       inited2
 
 zero2:
@@ -4867,79 +3604,41 @@ zero2:
 
 inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z14
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z15
-	VFMADD231PS  (BX)(R11*1), Z14, Z0
-	VFMADD231PS  (BX)(R12*1), Z15, Z7
-	VFMADD231PS  64(BX)(R11*1), Z14, Z1
-	VFMADD231PS  64(BX)(R12*1), Z15, Z8
-	VFMADD231PS  128(BX)(R11*1), Z14, Z2
-	VFMADD231PS  128(BX)(R12*1), Z15, Z9
-	VFMADD231PS  192(BX)(R11*1), Z14, Z3
-	VFMADD231PS  192(BX)(R12*1), Z15, Z10
-	VFMADD231PS  256(BX)(R11*1), Z14, Z4
-	VFMADD231PS  256(BX)(R12*1), Z15, Z11
-	VFMADD231PS  320(BX)(R11*1), Z14, Z5
-	VFMADD231PS  320(BX)(R12*1), Z15, Z12
-	VFMADD231PS  384(BX)(R11*1), Z14, Z6
-	VFMADD231PS  384(BX)(R12*1), Z15, Z13
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z14
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z15
+	VFMADD231PS  (BX)(R9*1), Z14, Z0
+	VFMADD231PS  (BX)(R10*1), Z15, Z7
+	VFMADD231PS  64(BX)(R9*1), Z14, Z1
+	VFMADD231PS  64(BX)(R10*1), Z15, Z8
+	VFMADD231PS  128(BX)(R9*1), Z14, Z2
+	VFMADD231PS  128(BX)(R10*1), Z15, Z9
+	VFMADD231PS  192(BX)(R9*1), Z14, Z3
+	VFMADD231PS  192(BX)(R10*1), Z15, Z10
+	VFMADD231PS  256(BX)(R9*1), Z14, Z4
+	VFMADD231PS  256(BX)(R10*1), Z15, Z11
+	VFMADD231PS  320(BX)(R9*1), Z14, Z5
+	VFMADD231PS  320(BX)(R10*1), Z15, Z12
+	VFMADD231PS  384(BX)(R9*1), Z14, Z6
+	VFMADD231PS  384(BX)(R10*1), Z15, Z13
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z14
-	VFMADD231PS  (BX)(R12*1), Z14, Z0
-	VFMADD231PS  64(BX)(R12*1), Z14, Z1
-	VFMADD231PS  128(BX)(R12*1), Z14, Z2
-	VFMADD231PS  192(BX)(R12*1), Z14, Z3
-	VFMADD231PS  256(BX)(R12*1), Z14, Z4
-	VFMADD231PS  320(BX)(R12*1), Z14, Z5
-	VFMADD231PS  384(BX)(R12*1), Z14, Z6
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z14
-	VFMADD231PS  (BX)(R8*1), Z14, Z7
-	VFMADD231PS  64(BX)(R8*1), Z14, Z8
-	VFMADD231PS  128(BX)(R8*1), Z14, Z9
-	VFMADD231PS  192(BX)(R8*1), Z14, Z10
-	VFMADD231PS  256(BX)(R8*1), Z14, Z11
-	VFMADD231PS  320(BX)(R8*1), Z14, Z12
-	VFMADD231PS  384(BX)(R8*1), Z14, Z13
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z14
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z14
 	VADDPS       Z14, Z0, Z0
 	VADDPS       Z14, Z1, Z1
 	VADDPS       Z14, Z2, Z2
@@ -4980,11 +3679,13 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
 	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
 	VADDPS       Z0, Z7, Z7
 	VADDPS       Z0, Z8, Z8
 	VADDPS       Z0, Z9, Z9
@@ -4994,8 +3695,8 @@ noclamp1:
 	VADDPS       Z0, Z13, Z13
 
 nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -5022,143 +3723,22 @@ noclamp2:
 	VMOVUPS Z11, 256(R8)
 	VMOVUPS Z12, 320(R8)
 	VMOVUPS Z13, K1, 384(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ      nrows+24(FP), R8
-	SUBQ      DI, R8
-	CMPQ      R8, $+1
-	JLT       exit1
-	XORQ      R9, R9
-	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R10
-	TESTQ     $0x00000001, R10
-	JEQ       zero3
-	VMOVUPS   (SI), Z0
-	VMOVUPS   64(SI), Z1
-	VMOVUPS   128(SI), Z2
-	VMOVUPS   192(SI), Z3
-	VMOVUPS   256(SI), Z4
-	VMOVUPS   320(SI), Z5
-	VMOVUPS.Z 384(SI), K1, Z6
-	JMP       inited3
-
-zero3:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	VPSUBD Z4, Z4, Z4
-	VPSUBD Z5, Z5, Z5
-	VPSUBD Z6, Z6, Z6
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z7
-	VFMADD231PS  (BX)(R10*1), Z7, Z0
-	VFMADD231PS  64(BX)(R10*1), Z7, Z1
-	VFMADD231PS  128(BX)(R10*1), Z7, Z2
-	VFMADD231PS  192(BX)(R10*1), Z7, Z3
-	VFMADD231PS  256(BX)(R10*1), Z7, Z4
-	VFMADD231PS  320(BX)(R10*1), Z7, Z5
-	VFMADD231PS  384(BX)(R10*1), Z7, Z6
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z7
-	VFMADD231PS  (BX)(R8*1), Z7, Z0
-	VFMADD231PS  64(BX)(R8*1), Z7, Z1
-	VFMADD231PS  128(BX)(R8*1), Z7, Z2
-	VFMADD231PS  192(BX)(R8*1), Z7, Z3
-	VFMADD231PS  256(BX)(R8*1), Z7, Z4
-	VFMADD231PS  320(BX)(R8*1), Z7, Z5
-	VFMADD231PS  384(BX)(R8*1), Z7, Z6
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z7
-	VADDPS       Z7, Z0, Z0
-	VADDPS       Z7, Z1, Z1
-	VADDPS       Z7, Z2, Z2
-	VADDPS       Z7, Z3, Z3
-	VADDPS       Z7, Z4, Z4
-	VADDPS       Z7, Z5, Z5
-	VADDPS       Z7, Z6, Z6
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Z7
-	VBROADCASTSS hi+76(FP), Z8
-	VMAXPS       Z0, Z7, Z0
-	VMINPS       Z0, Z8, Z0
-	VMAXPS       Z1, Z7, Z1
-	VMINPS       Z1, Z8, Z1
-	VMAXPS       Z2, Z7, Z2
-	VMINPS       Z2, Z8, Z2
-	VMAXPS       Z3, Z7, Z3
-	VMINPS       Z3, Z8, Z3
-	VMAXPS       Z4, Z7, Z4
-	VMINPS       Z4, Z8, Z4
-	VMAXPS       Z5, Z7, Z5
-	VMINPS       Z5, Z8, Z5
-	VMAXPS       Z6, Z7, Z6
-	VMINPS       Z6, Z8, Z6
-
-noclamp3:
-	VMOVUPS Z0, (SI)
-	VMOVUPS Z1, 64(SI)
-	VMOVUPS Z2, 128(SI)
-	VMOVUPS Z3, 192(SI)
-	VMOVUPS Z4, 256(SI)
-	VMOVUPS Z5, 320(SI)
-	VMOVUPS Z6, K1, 384(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX512U8(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U8(SB), NOSPLIT, $0-88
+// func csrAVX512R2U8(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U8(SB), NOSPLIT, $0-88
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
 	MOVQ cnt+16(FP), DX
@@ -5167,20 +3747,13 @@ TEXT ·csrAVX512U8(SB), NOSPLIT, $0-88
 	XORQ DI, DI
 
 group1:
-	MOVQ    nrows+24(FP), R8
+	MOVQ    ngroups+24(FP), R8
 	SUBQ    DI, R8
-	CMPQ    R8, $+2
-	JLT     fewer1
-	XORQ    R9, R9
+	CMPQ    R8, $+0
+	JLE     exit1
 	MOVL    (DX)(DI*4), R8
-	MOVL    (DX)(DI*4), R11
-	MOVQ    R9, R10
-	ADDQ    R11, R10
-	MOVL    4(DX)(DI*4), R11
-	CMPQ    R11, R8
-	CMOVQLT R11, R8
-	MOVQ    flags+56(FP), R11
-	TESTQ   $0x00000001, R11
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
 	JEQ     zero1
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
@@ -5203,20 +3776,20 @@ zero1:
 	VPSUBD Z7, Z7, Z7
 
 inited1:
-	MOVQ    ldy+48(FP), R11
-	SHLQ    $0x02, R11
-	ADDQ    SI, R11
-	MOVQ    flags+56(FP), R12
-	TESTQ   $0x00000001, R12
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
 	JEQ     zero2
-	VMOVUPS (R11), Z8
-	VMOVUPS 64(R11), Z9
-	VMOVUPS 128(R11), Z10
-	VMOVUPS 192(R11), Z11
-	VMOVUPS 256(R11), Z12
-	VMOVUPS 320(R11), Z13
-	VMOVUPS 384(R11), Z14
-	VMOVUPS 448(R11), Z15
+	VMOVUPS (R9), Z8
+	VMOVUPS 64(R9), Z9
+	VMOVUPS 128(R9), Z10
+	VMOVUPS 192(R9), Z11
+	VMOVUPS 256(R9), Z12
+	VMOVUPS 320(R9), Z13
+	VMOVUPS 384(R9), Z14
+	VMOVUPS 448(R9), Z15
 	JMP     inited2
 
 zero2:
@@ -5231,83 +3804,43 @@ zero2:
 
 inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z16
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z17
-	VFMADD231PS  (BX)(R11*1), Z16, Z0
-	VFMADD231PS  (BX)(R12*1), Z17, Z8
-	VFMADD231PS  64(BX)(R11*1), Z16, Z1
-	VFMADD231PS  64(BX)(R12*1), Z17, Z9
-	VFMADD231PS  128(BX)(R11*1), Z16, Z2
-	VFMADD231PS  128(BX)(R12*1), Z17, Z10
-	VFMADD231PS  192(BX)(R11*1), Z16, Z3
-	VFMADD231PS  192(BX)(R12*1), Z17, Z11
-	VFMADD231PS  256(BX)(R11*1), Z16, Z4
-	VFMADD231PS  256(BX)(R12*1), Z17, Z12
-	VFMADD231PS  320(BX)(R11*1), Z16, Z5
-	VFMADD231PS  320(BX)(R12*1), Z17, Z13
-	VFMADD231PS  384(BX)(R11*1), Z16, Z6
-	VFMADD231PS  384(BX)(R12*1), Z17, Z14
-	VFMADD231PS  448(BX)(R11*1), Z16, Z7
-	VFMADD231PS  448(BX)(R12*1), Z17, Z15
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z16
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z17
+	VFMADD231PS  (BX)(R9*1), Z16, Z0
+	VFMADD231PS  (BX)(R10*1), Z17, Z8
+	VFMADD231PS  64(BX)(R9*1), Z16, Z1
+	VFMADD231PS  64(BX)(R10*1), Z17, Z9
+	VFMADD231PS  128(BX)(R9*1), Z16, Z2
+	VFMADD231PS  128(BX)(R10*1), Z17, Z10
+	VFMADD231PS  192(BX)(R9*1), Z16, Z3
+	VFMADD231PS  192(BX)(R10*1), Z17, Z11
+	VFMADD231PS  256(BX)(R9*1), Z16, Z4
+	VFMADD231PS  256(BX)(R10*1), Z17, Z12
+	VFMADD231PS  320(BX)(R9*1), Z16, Z5
+	VFMADD231PS  320(BX)(R10*1), Z17, Z13
+	VFMADD231PS  384(BX)(R9*1), Z16, Z6
+	VFMADD231PS  384(BX)(R10*1), Z17, Z14
+	VFMADD231PS  448(BX)(R9*1), Z16, Z7
+	VFMADD231PS  448(BX)(R10*1), Z17, Z15
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z16
-	VFMADD231PS  (BX)(R12*1), Z16, Z0
-	VFMADD231PS  64(BX)(R12*1), Z16, Z1
-	VFMADD231PS  128(BX)(R12*1), Z16, Z2
-	VFMADD231PS  192(BX)(R12*1), Z16, Z3
-	VFMADD231PS  256(BX)(R12*1), Z16, Z4
-	VFMADD231PS  320(BX)(R12*1), Z16, Z5
-	VFMADD231PS  384(BX)(R12*1), Z16, Z6
-	VFMADD231PS  448(BX)(R12*1), Z16, Z7
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z16
-	VFMADD231PS  (BX)(R8*1), Z16, Z8
-	VFMADD231PS  64(BX)(R8*1), Z16, Z9
-	VFMADD231PS  128(BX)(R8*1), Z16, Z10
-	VFMADD231PS  192(BX)(R8*1), Z16, Z11
-	VFMADD231PS  256(BX)(R8*1), Z16, Z12
-	VFMADD231PS  320(BX)(R8*1), Z16, Z13
-	VFMADD231PS  384(BX)(R8*1), Z16, Z14
-	VFMADD231PS  448(BX)(R8*1), Z16, Z15
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z16
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z16
 	VADDPS       Z16, Z0, Z0
 	VADDPS       Z16, Z1, Z1
 	VADDPS       Z16, Z2, Z2
@@ -5352,11 +3885,13 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
 	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
 	VADDPS       Z0, Z8, Z8
 	VADDPS       Z0, Z9, Z9
 	VADDPS       Z0, Z10, Z10
@@ -5367,8 +3902,8 @@ noclamp1:
 	VADDPS       Z0, Z15, Z15
 
 nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -5398,151 +3933,22 @@ noclamp2:
 	VMOVUPS Z13, 320(R8)
 	VMOVUPS Z14, 384(R8)
 	VMOVUPS Z15, 448(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+2, DI
-	JMP     group1
-
-fewer1:
-group2:
-	MOVQ    nrows+24(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+1
-	JLT     exit1
-	XORQ    R9, R9
-	MOVL    (DX)(DI*4), R8
-	MOVQ    flags+56(FP), R10
-	TESTQ   $0x00000001, R10
-	JEQ     zero3
-	VMOVUPS (SI), Z0
-	VMOVUPS 64(SI), Z1
-	VMOVUPS 128(SI), Z2
-	VMOVUPS 192(SI), Z3
-	VMOVUPS 256(SI), Z4
-	VMOVUPS 320(SI), Z5
-	VMOVUPS 384(SI), Z6
-	VMOVUPS 448(SI), Z7
-	JMP     inited3
-
-zero3:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	VPSUBD Z4, Z4, Z4
-	VPSUBD Z5, Z5, Z5
-	VPSUBD Z6, Z6, Z6
-	VPSUBD Z7, Z7, Z7
-
-inited3:
-	CMPQ R8, $+0
-	JLE  rem2
-
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z8
-	VFMADD231PS  (BX)(R10*1), Z8, Z0
-	VFMADD231PS  64(BX)(R10*1), Z8, Z1
-	VFMADD231PS  128(BX)(R10*1), Z8, Z2
-	VFMADD231PS  192(BX)(R10*1), Z8, Z3
-	VFMADD231PS  256(BX)(R10*1), Z8, Z4
-	VFMADD231PS  320(BX)(R10*1), Z8, Z5
-	VFMADD231PS  384(BX)(R10*1), Z8, Z6
-	VFMADD231PS  448(BX)(R10*1), Z8, Z7
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
-
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
-
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z8
-	VFMADD231PS  (BX)(R8*1), Z8, Z0
-	VFMADD231PS  64(BX)(R8*1), Z8, Z1
-	VFMADD231PS  128(BX)(R8*1), Z8, Z2
-	VFMADD231PS  192(BX)(R8*1), Z8, Z3
-	VFMADD231PS  256(BX)(R8*1), Z8, Z4
-	VFMADD231PS  320(BX)(R8*1), Z8, Z5
-	VFMADD231PS  384(BX)(R8*1), Z8, Z6
-	VFMADD231PS  448(BX)(R8*1), Z8, Z7
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
-
-rdone3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000002, R8
-	JEQ          nobias3
-	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z8
-	VADDPS       Z8, Z0, Z0
-	VADDPS       Z8, Z1, Z1
-	VADDPS       Z8, Z2, Z2
-	VADDPS       Z8, Z3, Z3
-	VADDPS       Z8, Z4, Z4
-	VADDPS       Z8, Z5, Z5
-	VADDPS       Z8, Z6, Z6
-	VADDPS       Z8, Z7, Z7
-
-nobias3:
-	MOVQ         flags+56(FP), R8
-	TESTQ        $0x00000004, R8
-	JEQ          noclamp3
-	VBROADCASTSS lo+72(FP), Z8
-	VBROADCASTSS hi+76(FP), Z9
-	VMAXPS       Z0, Z8, Z0
-	VMINPS       Z0, Z9, Z0
-	VMAXPS       Z1, Z8, Z1
-	VMINPS       Z1, Z9, Z1
-	VMAXPS       Z2, Z8, Z2
-	VMINPS       Z2, Z9, Z2
-	VMAXPS       Z3, Z8, Z3
-	VMINPS       Z3, Z9, Z3
-	VMAXPS       Z4, Z8, Z4
-	VMINPS       Z4, Z9, Z4
-	VMAXPS       Z5, Z8, Z5
-	VMINPS       Z5, Z9, Z5
-	VMAXPS       Z6, Z8, Z6
-	VMINPS       Z6, Z9, Z6
-	VMAXPS       Z7, Z8, Z7
-	VMINPS       Z7, Z9, Z7
-
-noclamp3:
-	VMOVUPS Z0, (SI)
-	VMOVUPS Z1, 64(SI)
-	VMOVUPS Z2, 128(SI)
-	VMOVUPS Z3, 192(SI)
-	VMOVUPS Z4, 256(SI)
-	VMOVUPS Z5, 320(SI)
-	VMOVUPS Z6, 384(SI)
-	VMOVUPS Z7, 448(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func csrAVX512U8M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F, CMOV
-TEXT ·csrAVX512U8M(SB), NOSPLIT, $0-88
+// func csrAVX512R2U8M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R2U8M(SB), NOSPLIT, $0-88
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
 	MOVQ  cnt+16(FP), DX
@@ -5554,20 +3960,13 @@ TEXT ·csrAVX512U8M(SB), NOSPLIT, $0-88
 	XORQ  DI, DI
 
 group1:
-	MOVQ      nrows+24(FP), R8
+	MOVQ      ngroups+24(FP), R8
 	SUBQ      DI, R8
-	CMPQ      R8, $+2
-	JLT       fewer1
-	XORQ      R9, R9
+	CMPQ      R8, $+0
+	JLE       exit1
 	MOVL      (DX)(DI*4), R8
-	MOVL      (DX)(DI*4), R11
-	MOVQ      R9, R10
-	ADDQ      R11, R10
-	MOVL      4(DX)(DI*4), R11
-	CMPQ      R11, R8
-	CMOVQLT   R11, R8
-	MOVQ      flags+56(FP), R11
-	TESTQ     $0x00000001, R11
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
 	JEQ       zero1
 	VMOVUPS   (SI), Z0
 	VMOVUPS   64(SI), Z1
@@ -5590,20 +3989,20 @@ zero1:
 	VPSUBD Z7, Z7, Z7
 
 inited1:
-	MOVQ      ldy+48(FP), R11
-	SHLQ      $0x02, R11
-	ADDQ      SI, R11
-	MOVQ      flags+56(FP), R12
-	TESTQ     $0x00000001, R12
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      SI, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
 	JEQ       zero2
-	VMOVUPS   (R11), Z8
-	VMOVUPS   64(R11), Z9
-	VMOVUPS   128(R11), Z10
-	VMOVUPS   192(R11), Z11
-	VMOVUPS   256(R11), Z12
-	VMOVUPS   320(R11), Z13
-	VMOVUPS   384(R11), Z14
-	VMOVUPS.Z 448(R11), K1, Z15
+	VMOVUPS   (R9), Z8
+	VMOVUPS   64(R9), Z9
+	VMOVUPS   128(R9), Z10
+	VMOVUPS   192(R9), Z11
+	VMOVUPS   256(R9), Z12
+	VMOVUPS   320(R9), Z13
+	VMOVUPS   384(R9), Z14
+	VMOVUPS.Z 448(R9), K1, Z15
 	JMP       inited2
 
 zero2:
@@ -5618,83 +4017,43 @@ zero2:
 
 inited2:
 	CMPQ R8, $+0
-	JLE  rem1
+	JLE  stored1
 
-lock1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (AX)(R9*4), Z16
-	MOVWQZX      (CX)(R10*2), R12
-	VBROADCASTSS (AX)(R10*4), Z17
-	VFMADD231PS  (BX)(R11*1), Z16, Z0
-	VFMADD231PS  (BX)(R12*1), Z17, Z8
-	VFMADD231PS  64(BX)(R11*1), Z16, Z1
-	VFMADD231PS  64(BX)(R12*1), Z17, Z9
-	VFMADD231PS  128(BX)(R11*1), Z16, Z2
-	VFMADD231PS  128(BX)(R12*1), Z17, Z10
-	VFMADD231PS  192(BX)(R11*1), Z16, Z3
-	VFMADD231PS  192(BX)(R12*1), Z17, Z11
-	VFMADD231PS  256(BX)(R11*1), Z16, Z4
-	VFMADD231PS  256(BX)(R12*1), Z17, Z12
-	VFMADD231PS  320(BX)(R11*1), Z16, Z5
-	VFMADD231PS  320(BX)(R12*1), Z17, Z13
-	VFMADD231PS  384(BX)(R11*1), Z16, Z6
-	VFMADD231PS  384(BX)(R12*1), Z17, Z14
-	VFMADD231PS  448(BX)(R11*1), Z16, Z7
-	VFMADD231PS  448(BX)(R12*1), Z17, Z15
-	ADDQ         $+1, R9
-	ADDQ         $+1, R10
-	CMPQ         R9, R8
-	JLT          lock1
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z16
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z17
+	VFMADD231PS  (BX)(R9*1), Z16, Z0
+	VFMADD231PS  (BX)(R10*1), Z17, Z8
+	VFMADD231PS  64(BX)(R9*1), Z16, Z1
+	VFMADD231PS  64(BX)(R10*1), Z17, Z9
+	VFMADD231PS  128(BX)(R9*1), Z16, Z2
+	VFMADD231PS  128(BX)(R10*1), Z17, Z10
+	VFMADD231PS  192(BX)(R9*1), Z16, Z3
+	VFMADD231PS  192(BX)(R10*1), Z17, Z11
+	VFMADD231PS  256(BX)(R9*1), Z16, Z4
+	VFMADD231PS  256(BX)(R10*1), Z17, Z12
+	VFMADD231PS  320(BX)(R9*1), Z16, Z5
+	VFMADD231PS  320(BX)(R10*1), Z17, Z13
+	VFMADD231PS  384(BX)(R9*1), Z16, Z6
+	VFMADD231PS  384(BX)(R10*1), Z17, Z14
+	VFMADD231PS  448(BX)(R9*1), Z16, Z7
+	VFMADD231PS  448(BX)(R10*1), Z17, Z15
+	ADDQ         $+8, AX
+	ADDQ         $+4, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem1:
-	MOVQ R10, R11
-	SUBQ R8, R11
-	CMPQ R9, R11
-	JGE  rdone1
-
-row1:
-	MOVWQZX      (CX)(R9*2), R12
-	VBROADCASTSS (AX)(R9*4), Z16
-	VFMADD231PS  (BX)(R12*1), Z16, Z0
-	VFMADD231PS  64(BX)(R12*1), Z16, Z1
-	VFMADD231PS  128(BX)(R12*1), Z16, Z2
-	VFMADD231PS  192(BX)(R12*1), Z16, Z3
-	VFMADD231PS  256(BX)(R12*1), Z16, Z4
-	VFMADD231PS  320(BX)(R12*1), Z16, Z5
-	VFMADD231PS  384(BX)(R12*1), Z16, Z6
-	VFMADD231PS  448(BX)(R12*1), Z16, Z7
-	ADDQ         $+1, R9
-	CMPQ         R9, R11
-	JLT          row1
-
-rdone1:
-	MOVL 4(DX)(DI*4), R9
-	ADDQ R10, R9
-	SUBQ R8, R9
-	CMPQ R10, R9
-	JGE  rdone2
-
-row2:
-	MOVWQZX      (CX)(R10*2), R8
-	VBROADCASTSS (AX)(R10*4), Z16
-	VFMADD231PS  (BX)(R8*1), Z16, Z8
-	VFMADD231PS  64(BX)(R8*1), Z16, Z9
-	VFMADD231PS  128(BX)(R8*1), Z16, Z10
-	VFMADD231PS  192(BX)(R8*1), Z16, Z11
-	VFMADD231PS  256(BX)(R8*1), Z16, Z12
-	VFMADD231PS  320(BX)(R8*1), Z16, Z13
-	VFMADD231PS  384(BX)(R8*1), Z16, Z14
-	VFMADD231PS  448(BX)(R8*1), Z16, Z15
-	ADDQ         $+1, R10
-	CMPQ         R10, R9
-	JLT          row2
-
-rdone2:
+stored1:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias1
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z16
+	MOVQ         DI, R9
+	SHLQ         $0x03, R9
+	VBROADCASTSS (R8)(R9*1), Z16
 	VADDPS       Z16, Z0, Z0
 	VADDPS       Z16, Z1, Z1
 	VADDPS       Z16, Z2, Z2
@@ -5739,11 +4098,13 @@ noclamp1:
 	MOVQ         ldy+48(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         SI, R8
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000002, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
 	JEQ          nobias2
-	MOVQ         bias+64(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z0
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x03, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
 	VADDPS       Z0, Z8, Z8
 	VADDPS       Z0, Z9, Z9
 	VADDPS       Z0, Z10, Z10
@@ -5754,8 +4115,8 @@ noclamp1:
 	VADDPS       Z0, Z15, Z15
 
 nobias2:
-	MOVQ         flags+56(FP), R10
-	TESTQ        $0x00000004, R10
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -5785,143 +4146,3224 @@ noclamp2:
 	VMOVUPS Z13, 320(R8)
 	VMOVUPS Z14, 384(R8)
 	VMOVUPS Z15, K1, 448(R8)
-	LEAQ    (AX)(R9*4), AX
-	LEAQ    (CX)(R9*2), CX
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
-	ADDQ    $+2, DI
+	ADDQ    $+1, DI
 	JMP     group1
 
-fewer1:
-group2:
-	MOVQ      nrows+24(FP), R8
-	SUBQ      DI, R8
-	CMPQ      R8, $+1
-	JLT       exit1
-	XORQ      R9, R9
-	MOVL      (DX)(DI*4), R8
-	MOVQ      flags+56(FP), R10
-	TESTQ     $0x00000001, R10
-	JEQ       zero3
-	VMOVUPS   (SI), Z0
-	VMOVUPS   64(SI), Z1
-	VMOVUPS   128(SI), Z2
-	VMOVUPS   192(SI), Z3
-	VMOVUPS   256(SI), Z4
-	VMOVUPS   320(SI), Z5
-	VMOVUPS   384(SI), Z6
-	VMOVUPS.Z 448(SI), K1, Z7
-	JMP       inited3
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R4U1(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R4U1(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Z0
+	JMP     inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Z1
+	JMP     inited2
+
+zero2:
+	VPSUBD Z1, Z1, Z1
+
+inited2:
+	MOVQ    ldy+48(FP), R10
+	SHLQ    $0x02, R10
+	ADDQ    R9, R10
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero3
+	VMOVUPS (R10), Z2
+	JMP     inited3
 
 zero3:
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	VPSUBD Z4, Z4, Z4
-	VPSUBD Z5, Z5, Z5
-	VPSUBD Z6, Z6, Z6
-	VPSUBD Z7, Z7, Z7
 
 inited3:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    R10, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero4
+	VMOVUPS (R9), Z3
+	JMP     inited4
+
+zero4:
+	VPSUBD Z3, Z3, Z3
+
+inited4:
 	CMPQ R8, $+0
-	JLE  rem2
+	JLE  stored1
 
-lock2:
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (AX)(R9*4), Z8
-	VFMADD231PS  (BX)(R10*1), Z8, Z0
-	VFMADD231PS  64(BX)(R10*1), Z8, Z1
-	VFMADD231PS  128(BX)(R10*1), Z8, Z2
-	VFMADD231PS  192(BX)(R10*1), Z8, Z3
-	VFMADD231PS  256(BX)(R10*1), Z8, Z4
-	VFMADD231PS  320(BX)(R10*1), Z8, Z5
-	VFMADD231PS  384(BX)(R10*1), Z8, Z6
-	VFMADD231PS  448(BX)(R10*1), Z8, Z7
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JLT          lock2
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z4
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z5
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Z6
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Z7
+	VFMADD231PS  (BX)(R9*1), Z4, Z0
+	VFMADD231PS  (BX)(R10*1), Z5, Z1
+	VFMADD231PS  (BX)(R11*1), Z6, Z2
+	VFMADD231PS  (BX)(R12*1), Z7, Z3
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
 
-rem2:
-	MOVL (DX)(DI*4), R10
-	ADDQ R9, R10
-	SUBQ R8, R10
-	CMPQ R9, R10
-	JGE  rdone3
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Z4
+	VADDPS       Z4, Z0, Z0
 
-row3:
-	MOVWQZX      (CX)(R9*2), R8
-	VBROADCASTSS (AX)(R9*4), Z8
-	VFMADD231PS  (BX)(R8*1), Z8, Z0
-	VFMADD231PS  64(BX)(R8*1), Z8, Z1
-	VFMADD231PS  128(BX)(R8*1), Z8, Z2
-	VFMADD231PS  192(BX)(R8*1), Z8, Z3
-	VFMADD231PS  256(BX)(R8*1), Z8, Z4
-	VFMADD231PS  320(BX)(R8*1), Z8, Z5
-	VFMADD231PS  384(BX)(R8*1), Z8, Z6
-	VFMADD231PS  448(BX)(R8*1), Z8, Z7
-	ADDQ         $+1, R9
-	CMPQ         R9, R10
-	JLT          row3
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z4
+	VBROADCASTSS hi+76(FP), Z5
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z5, Z0
 
-rdone3:
+noclamp1:
+	VMOVUPS      Z0, (SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z1, Z1
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z4
+	VMAXPS       Z1, Z0, Z1
+	VMINPS       Z1, Z4, Z1
+
+noclamp2:
+	VMOVUPS      Z1, (R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias3
 	MOVQ         bias+64(FP), R8
-	VBROADCASTSS (R8)(DI*4), Z8
-	VADDPS       Z8, Z0, Z0
-	VADDPS       Z8, Z1, Z1
-	VADDPS       Z8, Z2, Z2
-	VADDPS       Z8, Z3, Z3
-	VADDPS       Z8, Z4, Z4
-	VADDPS       Z8, Z5, Z5
-	VADDPS       Z8, Z6, Z6
-	VADDPS       Z8, Z7, Z7
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Z0
+	VADDPS       Z0, Z2, Z2
 
 nobias3:
 	MOVQ         flags+56(FP), R8
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+
+noclamp3:
+	VMOVUPS      Z2, (R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Z0
+	VADDPS       Z0, Z3, Z3
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+
+noclamp4:
+	VMOVUPS Z3, (R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R4U1M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R4U1M(SB), NOSPLIT, $0-88
+	MOVQ  vals+0(FP), AX
+	MOVQ  offs+8(FP), CX
+	MOVQ  cnt+16(FP), DX
+	MOVQ  x+32(FP), BX
+	MOVQ  y+40(FP), SI
+	MOVQ  tail+80(FP), DI
+	LEAQ  tailmask16<>+0(SB), R8
+	KMOVW (R8)(DI*2), K1
+	XORQ  DI, DI
+
+group1:
+	MOVQ      ngroups+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+0
+	JLE       exit1
+	MOVL      (DX)(DI*4), R8
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero1
+	VMOVUPS.Z (SI), K1, Z0
+	JMP       inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+
+inited1:
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      SI, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero2
+	VMOVUPS.Z (R9), K1, Z1
+	JMP       inited2
+
+zero2:
+	VPSUBD Z1, Z1, Z1
+
+inited2:
+	MOVQ      ldy+48(FP), R10
+	SHLQ      $0x02, R10
+	ADDQ      R9, R10
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero3
+	VMOVUPS.Z (R10), K1, Z2
+	JMP       inited3
+
+zero3:
+	VPSUBD Z2, Z2, Z2
+
+inited3:
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      R10, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero4
+	VMOVUPS.Z (R9), K1, Z3
+	JMP       inited4
+
+zero4:
+	VPSUBD Z3, Z3, Z3
+
+inited4:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z4
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z5
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Z6
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Z7
+	VFMADD231PS  (BX)(R9*1), Z4, Z0
+	VFMADD231PS  (BX)(R10*1), Z5, Z1
+	VFMADD231PS  (BX)(R11*1), Z6, Z2
+	VFMADD231PS  (BX)(R12*1), Z7, Z3
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Z4
+	VADDPS       Z4, Z0, Z0
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z4
+	VBROADCASTSS hi+76(FP), Z5
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z5, Z0
+
+noclamp1:
+	VMOVUPS      Z0, K1, (SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z1, Z1
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z4
+	VMAXPS       Z1, Z0, Z1
+	VMINPS       Z1, Z4, Z1
+
+noclamp2:
+	VMOVUPS      Z1, K1, (R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Z0
+	VADDPS       Z0, Z2, Z2
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+
+noclamp3:
+	VMOVUPS      Z2, K1, (R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Z0
+	VADDPS       Z0, Z3, Z3
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+
+noclamp4:
+	VMOVUPS Z3, K1, (R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R4U2(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R4U2(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	JMP     inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Z2
+	VMOVUPS 64(R9), Z3
+	JMP     inited2
+
+zero2:
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+
+inited2:
+	MOVQ    ldy+48(FP), R10
+	SHLQ    $0x02, R10
+	ADDQ    R9, R10
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero3
+	VMOVUPS (R10), Z4
+	VMOVUPS 64(R10), Z5
+	JMP     inited3
+
+zero3:
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+
+inited3:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    R10, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero4
+	VMOVUPS (R9), Z6
+	VMOVUPS 64(R9), Z7
+	JMP     inited4
+
+zero4:
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+
+inited4:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z8
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z9
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Z10
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Z11
+	VFMADD231PS  (BX)(R9*1), Z8, Z0
+	VFMADD231PS  (BX)(R10*1), Z9, Z2
+	VFMADD231PS  (BX)(R11*1), Z10, Z4
+	VFMADD231PS  (BX)(R12*1), Z11, Z6
+	VFMADD231PS  64(BX)(R9*1), Z8, Z1
+	VFMADD231PS  64(BX)(R10*1), Z9, Z3
+	VFMADD231PS  64(BX)(R11*1), Z10, Z5
+	VFMADD231PS  64(BX)(R12*1), Z11, Z7
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Z8
 	VBROADCASTSS hi+76(FP), Z9
 	VMAXPS       Z0, Z8, Z0
 	VMINPS       Z0, Z9, Z0
 	VMAXPS       Z1, Z8, Z1
 	VMINPS       Z1, Z9, Z1
-	VMAXPS       Z2, Z8, Z2
-	VMINPS       Z2, Z9, Z2
-	VMAXPS       Z3, Z8, Z3
-	VMINPS       Z3, Z9, Z3
-	VMAXPS       Z4, Z8, Z4
-	VMINPS       Z4, Z9, Z4
-	VMAXPS       Z5, Z8, Z5
-	VMINPS       Z5, Z9, Z5
-	VMAXPS       Z6, Z8, Z6
-	VMINPS       Z6, Z9, Z6
-	VMAXPS       Z7, Z8, Z7
-	VMINPS       Z7, Z9, Z7
+
+noclamp1:
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z2, Z2
+	VADDPS       Z0, Z3, Z3
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+
+noclamp2:
+	VMOVUPS      Z2, (R8)
+	VMOVUPS      Z3, 64(R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Z0
+	VADDPS       Z0, Z4, Z4
+	VADDPS       Z0, Z5, Z5
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
 
 noclamp3:
-	VMOVUPS Z0, (SI)
-	VMOVUPS Z1, 64(SI)
-	VMOVUPS Z2, 128(SI)
-	VMOVUPS Z3, 192(SI)
-	VMOVUPS Z4, 256(SI)
-	VMOVUPS Z5, 320(SI)
-	VMOVUPS Z6, 384(SI)
-	VMOVUPS Z7, K1, 448(SI)
-	LEAQ    (AX)(R10*4), AX
-	LEAQ    (CX)(R10*2), CX
+	VMOVUPS      Z4, (R9)
+	VMOVUPS      Z5, 64(R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Z0
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+
+noclamp4:
+	VMOVUPS Z6, (R8)
+	VMOVUPS Z7, 64(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
 	MOVQ    ldy+48(FP), R8
 	SHLQ    $0x02, R8
 	ADDQ    R8, SI
 	ADDQ    $+1, DI
-	JMP     group2
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R4U2M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R4U2M(SB), NOSPLIT, $0-88
+	MOVQ  vals+0(FP), AX
+	MOVQ  offs+8(FP), CX
+	MOVQ  cnt+16(FP), DX
+	MOVQ  x+32(FP), BX
+	MOVQ  y+40(FP), SI
+	MOVQ  tail+80(FP), DI
+	LEAQ  tailmask16<>+0(SB), R8
+	KMOVW (R8)(DI*2), K1
+	XORQ  DI, DI
+
+group1:
+	MOVQ      ngroups+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+0
+	JLE       exit1
+	MOVL      (DX)(DI*4), R8
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero1
+	VMOVUPS   (SI), Z0
+	VMOVUPS.Z 64(SI), K1, Z1
+	JMP       inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+
+inited1:
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      SI, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero2
+	VMOVUPS   (R9), Z2
+	VMOVUPS.Z 64(R9), K1, Z3
+	JMP       inited2
+
+zero2:
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+
+inited2:
+	MOVQ      ldy+48(FP), R10
+	SHLQ      $0x02, R10
+	ADDQ      R9, R10
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero3
+	VMOVUPS   (R10), Z4
+	VMOVUPS.Z 64(R10), K1, Z5
+	JMP       inited3
+
+zero3:
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+
+inited3:
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      R10, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero4
+	VMOVUPS   (R9), Z6
+	VMOVUPS.Z 64(R9), K1, Z7
+	JMP       inited4
+
+zero4:
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+
+inited4:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z8
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z9
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Z10
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Z11
+	VFMADD231PS  (BX)(R9*1), Z8, Z0
+	VFMADD231PS  (BX)(R10*1), Z9, Z2
+	VFMADD231PS  (BX)(R11*1), Z10, Z4
+	VFMADD231PS  (BX)(R12*1), Z11, Z6
+	VFMADD231PS  64(BX)(R9*1), Z8, Z1
+	VFMADD231PS  64(BX)(R10*1), Z9, Z3
+	VFMADD231PS  64(BX)(R11*1), Z10, Z5
+	VFMADD231PS  64(BX)(R12*1), Z11, Z7
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z8
+	VBROADCASTSS hi+76(FP), Z9
+	VMAXPS       Z0, Z8, Z0
+	VMINPS       Z0, Z9, Z0
+	VMAXPS       Z1, Z8, Z1
+	VMINPS       Z1, Z9, Z1
+
+noclamp1:
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, K1, 64(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z2, Z2
+	VADDPS       Z0, Z3, Z3
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z2, Z0, Z2
+	VMINPS       Z2, Z1, Z2
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+
+noclamp2:
+	VMOVUPS      Z2, (R8)
+	VMOVUPS      Z3, K1, 64(R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Z0
+	VADDPS       Z0, Z4, Z4
+	VADDPS       Z0, Z5, Z5
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+
+noclamp3:
+	VMOVUPS      Z4, (R9)
+	VMOVUPS      Z5, K1, 64(R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Z0
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+
+noclamp4:
+	VMOVUPS Z6, (R8)
+	VMOVUPS Z7, K1, 64(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R4U3(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R4U3(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	JMP     inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Z3
+	VMOVUPS 64(R9), Z4
+	VMOVUPS 128(R9), Z5
+	JMP     inited2
+
+zero2:
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+
+inited2:
+	MOVQ    ldy+48(FP), R10
+	SHLQ    $0x02, R10
+	ADDQ    R9, R10
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero3
+	VMOVUPS (R10), Z6
+	VMOVUPS 64(R10), Z7
+	VMOVUPS 128(R10), Z8
+	JMP     inited3
+
+zero3:
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+
+inited3:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    R10, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero4
+	VMOVUPS (R9), Z9
+	VMOVUPS 64(R9), Z10
+	VMOVUPS 128(R9), Z11
+	JMP     inited4
+
+zero4:
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+
+inited4:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z12
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z13
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Z14
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Z15
+	VFMADD231PS  (BX)(R9*1), Z12, Z0
+	VFMADD231PS  (BX)(R10*1), Z13, Z3
+	VFMADD231PS  (BX)(R11*1), Z14, Z6
+	VFMADD231PS  (BX)(R12*1), Z15, Z9
+	VFMADD231PS  64(BX)(R9*1), Z12, Z1
+	VFMADD231PS  64(BX)(R10*1), Z13, Z4
+	VFMADD231PS  64(BX)(R11*1), Z14, Z7
+	VFMADD231PS  64(BX)(R12*1), Z15, Z10
+	VFMADD231PS  128(BX)(R9*1), Z12, Z2
+	VFMADD231PS  128(BX)(R10*1), Z13, Z5
+	VFMADD231PS  128(BX)(R11*1), Z14, Z8
+	VFMADD231PS  128(BX)(R12*1), Z15, Z11
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z12
+	VBROADCASTSS hi+76(FP), Z13
+	VMAXPS       Z0, Z12, Z0
+	VMINPS       Z0, Z13, Z0
+	VMAXPS       Z1, Z12, Z1
+	VMINPS       Z1, Z13, Z1
+	VMAXPS       Z2, Z12, Z2
+	VMINPS       Z2, Z13, Z2
+
+noclamp1:
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	VMOVUPS      Z2, 128(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z3, Z3
+	VADDPS       Z0, Z4, Z4
+	VADDPS       Z0, Z5, Z5
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+
+noclamp2:
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z4, 64(R8)
+	VMOVUPS      Z5, 128(R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Z0
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+	VADDPS       Z0, Z8, Z8
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+
+noclamp3:
+	VMOVUPS      Z6, (R9)
+	VMOVUPS      Z7, 64(R9)
+	VMOVUPS      Z8, 128(R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Z0
+	VADDPS       Z0, Z9, Z9
+	VADDPS       Z0, Z10, Z10
+	VADDPS       Z0, Z11, Z11
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMAXPS       Z10, Z0, Z10
+	VMINPS       Z10, Z1, Z10
+	VMAXPS       Z11, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+
+noclamp4:
+	VMOVUPS Z9, (R8)
+	VMOVUPS Z10, 64(R8)
+	VMOVUPS Z11, 128(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R4U3M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R4U3M(SB), NOSPLIT, $0-88
+	MOVQ  vals+0(FP), AX
+	MOVQ  offs+8(FP), CX
+	MOVQ  cnt+16(FP), DX
+	MOVQ  x+32(FP), BX
+	MOVQ  y+40(FP), SI
+	MOVQ  tail+80(FP), DI
+	LEAQ  tailmask16<>+0(SB), R8
+	KMOVW (R8)(DI*2), K1
+	XORQ  DI, DI
+
+group1:
+	MOVQ      ngroups+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+0
+	JLE       exit1
+	MOVL      (DX)(DI*4), R8
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero1
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVUPS.Z 128(SI), K1, Z2
+	JMP       inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+
+inited1:
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      SI, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero2
+	VMOVUPS   (R9), Z3
+	VMOVUPS   64(R9), Z4
+	VMOVUPS.Z 128(R9), K1, Z5
+	JMP       inited2
+
+zero2:
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+
+inited2:
+	MOVQ      ldy+48(FP), R10
+	SHLQ      $0x02, R10
+	ADDQ      R9, R10
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero3
+	VMOVUPS   (R10), Z6
+	VMOVUPS   64(R10), Z7
+	VMOVUPS.Z 128(R10), K1, Z8
+	JMP       inited3
+
+zero3:
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+
+inited3:
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      R10, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero4
+	VMOVUPS   (R9), Z9
+	VMOVUPS   64(R9), Z10
+	VMOVUPS.Z 128(R9), K1, Z11
+	JMP       inited4
+
+zero4:
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+
+inited4:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z12
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z13
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Z14
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Z15
+	VFMADD231PS  (BX)(R9*1), Z12, Z0
+	VFMADD231PS  (BX)(R10*1), Z13, Z3
+	VFMADD231PS  (BX)(R11*1), Z14, Z6
+	VFMADD231PS  (BX)(R12*1), Z15, Z9
+	VFMADD231PS  64(BX)(R9*1), Z12, Z1
+	VFMADD231PS  64(BX)(R10*1), Z13, Z4
+	VFMADD231PS  64(BX)(R11*1), Z14, Z7
+	VFMADD231PS  64(BX)(R12*1), Z15, Z10
+	VFMADD231PS  128(BX)(R9*1), Z12, Z2
+	VFMADD231PS  128(BX)(R10*1), Z13, Z5
+	VFMADD231PS  128(BX)(R11*1), Z14, Z8
+	VFMADD231PS  128(BX)(R12*1), Z15, Z11
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z12
+	VBROADCASTSS hi+76(FP), Z13
+	VMAXPS       Z0, Z12, Z0
+	VMINPS       Z0, Z13, Z0
+	VMAXPS       Z1, Z12, Z1
+	VMINPS       Z1, Z13, Z1
+	VMAXPS       Z2, Z12, Z2
+	VMINPS       Z2, Z13, Z2
+
+noclamp1:
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	VMOVUPS      Z2, K1, 128(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z3, Z3
+	VADDPS       Z0, Z4, Z4
+	VADDPS       Z0, Z5, Z5
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z3, Z0, Z3
+	VMINPS       Z3, Z1, Z3
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+
+noclamp2:
+	VMOVUPS      Z3, (R8)
+	VMOVUPS      Z4, 64(R8)
+	VMOVUPS      Z5, K1, 128(R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Z0
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+	VADDPS       Z0, Z8, Z8
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+
+noclamp3:
+	VMOVUPS      Z6, (R9)
+	VMOVUPS      Z7, 64(R9)
+	VMOVUPS      Z8, K1, 128(R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Z0
+	VADDPS       Z0, Z9, Z9
+	VADDPS       Z0, Z10, Z10
+	VADDPS       Z0, Z11, Z11
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMAXPS       Z10, Z0, Z10
+	VMINPS       Z10, Z1, Z10
+	VMAXPS       Z11, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+
+noclamp4:
+	VMOVUPS Z9, (R8)
+	VMOVUPS Z10, 64(R8)
+	VMOVUPS Z11, K1, 128(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R4U4(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R4U4(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	JMP     inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Z4
+	VMOVUPS 64(R9), Z5
+	VMOVUPS 128(R9), Z6
+	VMOVUPS 192(R9), Z7
+	JMP     inited2
+
+zero2:
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+
+inited2:
+	MOVQ    ldy+48(FP), R10
+	SHLQ    $0x02, R10
+	ADDQ    R9, R10
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero3
+	VMOVUPS (R10), Z8
+	VMOVUPS 64(R10), Z9
+	VMOVUPS 128(R10), Z10
+	VMOVUPS 192(R10), Z11
+	JMP     inited3
+
+zero3:
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+
+inited3:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    R10, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero4
+	VMOVUPS (R9), Z12
+	VMOVUPS 64(R9), Z13
+	VMOVUPS 128(R9), Z14
+	VMOVUPS 192(R9), Z15
+	JMP     inited4
+
+zero4:
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
+
+inited4:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z16
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z17
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Z18
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Z19
+	VFMADD231PS  (BX)(R9*1), Z16, Z0
+	VFMADD231PS  (BX)(R10*1), Z17, Z4
+	VFMADD231PS  (BX)(R11*1), Z18, Z8
+	VFMADD231PS  (BX)(R12*1), Z19, Z12
+	VFMADD231PS  64(BX)(R9*1), Z16, Z1
+	VFMADD231PS  64(BX)(R10*1), Z17, Z5
+	VFMADD231PS  64(BX)(R11*1), Z18, Z9
+	VFMADD231PS  64(BX)(R12*1), Z19, Z13
+	VFMADD231PS  128(BX)(R9*1), Z16, Z2
+	VFMADD231PS  128(BX)(R10*1), Z17, Z6
+	VFMADD231PS  128(BX)(R11*1), Z18, Z10
+	VFMADD231PS  128(BX)(R12*1), Z19, Z14
+	VFMADD231PS  192(BX)(R9*1), Z16, Z3
+	VFMADD231PS  192(BX)(R10*1), Z17, Z7
+	VFMADD231PS  192(BX)(R11*1), Z18, Z11
+	VFMADD231PS  192(BX)(R12*1), Z19, Z15
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z16
+	VBROADCASTSS hi+76(FP), Z17
+	VMAXPS       Z0, Z16, Z0
+	VMINPS       Z0, Z17, Z0
+	VMAXPS       Z1, Z16, Z1
+	VMINPS       Z1, Z17, Z1
+	VMAXPS       Z2, Z16, Z2
+	VMINPS       Z2, Z17, Z2
+	VMAXPS       Z3, Z16, Z3
+	VMINPS       Z3, Z17, Z3
+
+noclamp1:
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	VMOVUPS      Z2, 128(SI)
+	VMOVUPS      Z3, 192(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z4, Z4
+	VADDPS       Z0, Z5, Z5
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+
+noclamp2:
+	VMOVUPS      Z4, (R8)
+	VMOVUPS      Z5, 64(R8)
+	VMOVUPS      Z6, 128(R8)
+	VMOVUPS      Z7, 192(R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Z0
+	VADDPS       Z0, Z8, Z8
+	VADDPS       Z0, Z9, Z9
+	VADDPS       Z0, Z10, Z10
+	VADDPS       Z0, Z11, Z11
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMAXPS       Z10, Z0, Z10
+	VMINPS       Z10, Z1, Z10
+	VMAXPS       Z11, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+
+noclamp3:
+	VMOVUPS      Z8, (R9)
+	VMOVUPS      Z9, 64(R9)
+	VMOVUPS      Z10, 128(R9)
+	VMOVUPS      Z11, 192(R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Z0
+	VADDPS       Z0, Z12, Z12
+	VADDPS       Z0, Z13, Z13
+	VADDPS       Z0, Z14, Z14
+	VADDPS       Z0, Z15, Z15
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z12, Z0, Z12
+	VMINPS       Z12, Z1, Z12
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMAXPS       Z14, Z0, Z14
+	VMINPS       Z14, Z1, Z14
+	VMAXPS       Z15, Z0, Z15
+	VMINPS       Z15, Z1, Z15
+
+noclamp4:
+	VMOVUPS Z12, (R8)
+	VMOVUPS Z13, 64(R8)
+	VMOVUPS Z14, 128(R8)
+	VMOVUPS Z15, 192(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R4U4M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R4U4M(SB), NOSPLIT, $0-88
+	MOVQ  vals+0(FP), AX
+	MOVQ  offs+8(FP), CX
+	MOVQ  cnt+16(FP), DX
+	MOVQ  x+32(FP), BX
+	MOVQ  y+40(FP), SI
+	MOVQ  tail+80(FP), DI
+	LEAQ  tailmask16<>+0(SB), R8
+	KMOVW (R8)(DI*2), K1
+	XORQ  DI, DI
+
+group1:
+	MOVQ      ngroups+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+0
+	JLE       exit1
+	MOVL      (DX)(DI*4), R8
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero1
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVUPS   128(SI), Z2
+	VMOVUPS.Z 192(SI), K1, Z3
+	JMP       inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+
+inited1:
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      SI, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero2
+	VMOVUPS   (R9), Z4
+	VMOVUPS   64(R9), Z5
+	VMOVUPS   128(R9), Z6
+	VMOVUPS.Z 192(R9), K1, Z7
+	JMP       inited2
+
+zero2:
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+
+inited2:
+	MOVQ      ldy+48(FP), R10
+	SHLQ      $0x02, R10
+	ADDQ      R9, R10
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero3
+	VMOVUPS   (R10), Z8
+	VMOVUPS   64(R10), Z9
+	VMOVUPS   128(R10), Z10
+	VMOVUPS.Z 192(R10), K1, Z11
+	JMP       inited3
+
+zero3:
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+
+inited3:
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      R10, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero4
+	VMOVUPS   (R9), Z12
+	VMOVUPS   64(R9), Z13
+	VMOVUPS   128(R9), Z14
+	VMOVUPS.Z 192(R9), K1, Z15
+	JMP       inited4
+
+zero4:
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
+
+inited4:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z16
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z17
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Z18
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Z19
+	VFMADD231PS  (BX)(R9*1), Z16, Z0
+	VFMADD231PS  (BX)(R10*1), Z17, Z4
+	VFMADD231PS  (BX)(R11*1), Z18, Z8
+	VFMADD231PS  (BX)(R12*1), Z19, Z12
+	VFMADD231PS  64(BX)(R9*1), Z16, Z1
+	VFMADD231PS  64(BX)(R10*1), Z17, Z5
+	VFMADD231PS  64(BX)(R11*1), Z18, Z9
+	VFMADD231PS  64(BX)(R12*1), Z19, Z13
+	VFMADD231PS  128(BX)(R9*1), Z16, Z2
+	VFMADD231PS  128(BX)(R10*1), Z17, Z6
+	VFMADD231PS  128(BX)(R11*1), Z18, Z10
+	VFMADD231PS  128(BX)(R12*1), Z19, Z14
+	VFMADD231PS  192(BX)(R9*1), Z16, Z3
+	VFMADD231PS  192(BX)(R10*1), Z17, Z7
+	VFMADD231PS  192(BX)(R11*1), Z18, Z11
+	VFMADD231PS  192(BX)(R12*1), Z19, Z15
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z16
+	VBROADCASTSS hi+76(FP), Z17
+	VMAXPS       Z0, Z16, Z0
+	VMINPS       Z0, Z17, Z0
+	VMAXPS       Z1, Z16, Z1
+	VMINPS       Z1, Z17, Z1
+	VMAXPS       Z2, Z16, Z2
+	VMINPS       Z2, Z17, Z2
+	VMAXPS       Z3, Z16, Z3
+	VMINPS       Z3, Z17, Z3
+
+noclamp1:
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	VMOVUPS      Z2, 128(SI)
+	VMOVUPS      Z3, K1, 192(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z4, Z4
+	VADDPS       Z0, Z5, Z5
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z4, Z0, Z4
+	VMINPS       Z4, Z1, Z4
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+
+noclamp2:
+	VMOVUPS      Z4, (R8)
+	VMOVUPS      Z5, 64(R8)
+	VMOVUPS      Z6, 128(R8)
+	VMOVUPS      Z7, K1, 192(R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Z0
+	VADDPS       Z0, Z8, Z8
+	VADDPS       Z0, Z9, Z9
+	VADDPS       Z0, Z10, Z10
+	VADDPS       Z0, Z11, Z11
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMAXPS       Z10, Z0, Z10
+	VMINPS       Z10, Z1, Z10
+	VMAXPS       Z11, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+
+noclamp3:
+	VMOVUPS      Z8, (R9)
+	VMOVUPS      Z9, 64(R9)
+	VMOVUPS      Z10, 128(R9)
+	VMOVUPS      Z11, K1, 192(R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Z0
+	VADDPS       Z0, Z12, Z12
+	VADDPS       Z0, Z13, Z13
+	VADDPS       Z0, Z14, Z14
+	VADDPS       Z0, Z15, Z15
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z12, Z0, Z12
+	VMINPS       Z12, Z1, Z12
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMAXPS       Z14, Z0, Z14
+	VMINPS       Z14, Z1, Z14
+	VMAXPS       Z15, Z0, Z15
+	VMINPS       Z15, Z1, Z15
+
+noclamp4:
+	VMOVUPS Z12, (R8)
+	VMOVUPS Z13, 64(R8)
+	VMOVUPS Z14, 128(R8)
+	VMOVUPS Z15, K1, 192(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R4U5(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R4U5(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	VMOVUPS 256(SI), Z4
+	JMP     inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Z5
+	VMOVUPS 64(R9), Z6
+	VMOVUPS 128(R9), Z7
+	VMOVUPS 192(R9), Z8
+	VMOVUPS 256(R9), Z9
+	JMP     inited2
+
+zero2:
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+
+inited2:
+	MOVQ    ldy+48(FP), R10
+	SHLQ    $0x02, R10
+	ADDQ    R9, R10
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero3
+	VMOVUPS (R10), Z10
+	VMOVUPS 64(R10), Z11
+	VMOVUPS 128(R10), Z12
+	VMOVUPS 192(R10), Z13
+	VMOVUPS 256(R10), Z14
+	JMP     inited3
+
+zero3:
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+
+inited3:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    R10, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero4
+	VMOVUPS (R9), Z15
+	VMOVUPS 64(R9), Z16
+	VMOVUPS 128(R9), Z17
+	VMOVUPS 192(R9), Z18
+	VMOVUPS 256(R9), Z19
+	JMP     inited4
+
+zero4:
+	VPSUBD Z15, Z15, Z15
+	VPSUBD Z16, Z16, Z16
+	VPSUBD Z17, Z17, Z17
+	VPSUBD Z18, Z18, Z18
+	VPSUBD Z19, Z19, Z19
+
+inited4:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z20
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z21
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Z22
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Z23
+	VFMADD231PS  (BX)(R9*1), Z20, Z0
+	VFMADD231PS  (BX)(R10*1), Z21, Z5
+	VFMADD231PS  (BX)(R11*1), Z22, Z10
+	VFMADD231PS  (BX)(R12*1), Z23, Z15
+	VFMADD231PS  64(BX)(R9*1), Z20, Z1
+	VFMADD231PS  64(BX)(R10*1), Z21, Z6
+	VFMADD231PS  64(BX)(R11*1), Z22, Z11
+	VFMADD231PS  64(BX)(R12*1), Z23, Z16
+	VFMADD231PS  128(BX)(R9*1), Z20, Z2
+	VFMADD231PS  128(BX)(R10*1), Z21, Z7
+	VFMADD231PS  128(BX)(R11*1), Z22, Z12
+	VFMADD231PS  128(BX)(R12*1), Z23, Z17
+	VFMADD231PS  192(BX)(R9*1), Z20, Z3
+	VFMADD231PS  192(BX)(R10*1), Z21, Z8
+	VFMADD231PS  192(BX)(R11*1), Z22, Z13
+	VFMADD231PS  192(BX)(R12*1), Z23, Z18
+	VFMADD231PS  256(BX)(R9*1), Z20, Z4
+	VFMADD231PS  256(BX)(R10*1), Z21, Z9
+	VFMADD231PS  256(BX)(R11*1), Z22, Z14
+	VFMADD231PS  256(BX)(R12*1), Z23, Z19
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Z20
+	VADDPS       Z20, Z0, Z0
+	VADDPS       Z20, Z1, Z1
+	VADDPS       Z20, Z2, Z2
+	VADDPS       Z20, Z3, Z3
+	VADDPS       Z20, Z4, Z4
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z20
+	VBROADCASTSS hi+76(FP), Z21
+	VMAXPS       Z0, Z20, Z0
+	VMINPS       Z0, Z21, Z0
+	VMAXPS       Z1, Z20, Z1
+	VMINPS       Z1, Z21, Z1
+	VMAXPS       Z2, Z20, Z2
+	VMINPS       Z2, Z21, Z2
+	VMAXPS       Z3, Z20, Z3
+	VMINPS       Z3, Z21, Z3
+	VMAXPS       Z4, Z20, Z4
+	VMINPS       Z4, Z21, Z4
+
+noclamp1:
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	VMOVUPS      Z2, 128(SI)
+	VMOVUPS      Z3, 192(SI)
+	VMOVUPS      Z4, 256(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z5, Z5
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+	VADDPS       Z0, Z8, Z8
+	VADDPS       Z0, Z9, Z9
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+
+noclamp2:
+	VMOVUPS      Z5, (R8)
+	VMOVUPS      Z6, 64(R8)
+	VMOVUPS      Z7, 128(R8)
+	VMOVUPS      Z8, 192(R8)
+	VMOVUPS      Z9, 256(R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Z0
+	VADDPS       Z0, Z10, Z10
+	VADDPS       Z0, Z11, Z11
+	VADDPS       Z0, Z12, Z12
+	VADDPS       Z0, Z13, Z13
+	VADDPS       Z0, Z14, Z14
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z10, Z0, Z10
+	VMINPS       Z10, Z1, Z10
+	VMAXPS       Z11, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+	VMAXPS       Z12, Z0, Z12
+	VMINPS       Z12, Z1, Z12
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMAXPS       Z14, Z0, Z14
+	VMINPS       Z14, Z1, Z14
+
+noclamp3:
+	VMOVUPS      Z10, (R9)
+	VMOVUPS      Z11, 64(R9)
+	VMOVUPS      Z12, 128(R9)
+	VMOVUPS      Z13, 192(R9)
+	VMOVUPS      Z14, 256(R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Z0
+	VADDPS       Z0, Z15, Z15
+	VADDPS       Z0, Z16, Z16
+	VADDPS       Z0, Z17, Z17
+	VADDPS       Z0, Z18, Z18
+	VADDPS       Z0, Z19, Z19
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z15, Z0, Z15
+	VMINPS       Z15, Z1, Z15
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMAXPS       Z18, Z0, Z18
+	VMINPS       Z18, Z1, Z18
+	VMAXPS       Z19, Z0, Z19
+	VMINPS       Z19, Z1, Z19
+
+noclamp4:
+	VMOVUPS Z15, (R8)
+	VMOVUPS Z16, 64(R8)
+	VMOVUPS Z17, 128(R8)
+	VMOVUPS Z18, 192(R8)
+	VMOVUPS Z19, 256(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R4U5M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R4U5M(SB), NOSPLIT, $0-88
+	MOVQ  vals+0(FP), AX
+	MOVQ  offs+8(FP), CX
+	MOVQ  cnt+16(FP), DX
+	MOVQ  x+32(FP), BX
+	MOVQ  y+40(FP), SI
+	MOVQ  tail+80(FP), DI
+	LEAQ  tailmask16<>+0(SB), R8
+	KMOVW (R8)(DI*2), K1
+	XORQ  DI, DI
+
+group1:
+	MOVQ      ngroups+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+0
+	JLE       exit1
+	MOVL      (DX)(DI*4), R8
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero1
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVUPS   128(SI), Z2
+	VMOVUPS   192(SI), Z3
+	VMOVUPS.Z 256(SI), K1, Z4
+	JMP       inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+
+inited1:
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      SI, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero2
+	VMOVUPS   (R9), Z5
+	VMOVUPS   64(R9), Z6
+	VMOVUPS   128(R9), Z7
+	VMOVUPS   192(R9), Z8
+	VMOVUPS.Z 256(R9), K1, Z9
+	JMP       inited2
+
+zero2:
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+
+inited2:
+	MOVQ      ldy+48(FP), R10
+	SHLQ      $0x02, R10
+	ADDQ      R9, R10
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero3
+	VMOVUPS   (R10), Z10
+	VMOVUPS   64(R10), Z11
+	VMOVUPS   128(R10), Z12
+	VMOVUPS   192(R10), Z13
+	VMOVUPS.Z 256(R10), K1, Z14
+	JMP       inited3
+
+zero3:
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+
+inited3:
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      R10, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero4
+	VMOVUPS   (R9), Z15
+	VMOVUPS   64(R9), Z16
+	VMOVUPS   128(R9), Z17
+	VMOVUPS   192(R9), Z18
+	VMOVUPS.Z 256(R9), K1, Z19
+	JMP       inited4
+
+zero4:
+	VPSUBD Z15, Z15, Z15
+	VPSUBD Z16, Z16, Z16
+	VPSUBD Z17, Z17, Z17
+	VPSUBD Z18, Z18, Z18
+	VPSUBD Z19, Z19, Z19
+
+inited4:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z20
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z21
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Z22
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Z23
+	VFMADD231PS  (BX)(R9*1), Z20, Z0
+	VFMADD231PS  (BX)(R10*1), Z21, Z5
+	VFMADD231PS  (BX)(R11*1), Z22, Z10
+	VFMADD231PS  (BX)(R12*1), Z23, Z15
+	VFMADD231PS  64(BX)(R9*1), Z20, Z1
+	VFMADD231PS  64(BX)(R10*1), Z21, Z6
+	VFMADD231PS  64(BX)(R11*1), Z22, Z11
+	VFMADD231PS  64(BX)(R12*1), Z23, Z16
+	VFMADD231PS  128(BX)(R9*1), Z20, Z2
+	VFMADD231PS  128(BX)(R10*1), Z21, Z7
+	VFMADD231PS  128(BX)(R11*1), Z22, Z12
+	VFMADD231PS  128(BX)(R12*1), Z23, Z17
+	VFMADD231PS  192(BX)(R9*1), Z20, Z3
+	VFMADD231PS  192(BX)(R10*1), Z21, Z8
+	VFMADD231PS  192(BX)(R11*1), Z22, Z13
+	VFMADD231PS  192(BX)(R12*1), Z23, Z18
+	VFMADD231PS  256(BX)(R9*1), Z20, Z4
+	VFMADD231PS  256(BX)(R10*1), Z21, Z9
+	VFMADD231PS  256(BX)(R11*1), Z22, Z14
+	VFMADD231PS  256(BX)(R12*1), Z23, Z19
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Z20
+	VADDPS       Z20, Z0, Z0
+	VADDPS       Z20, Z1, Z1
+	VADDPS       Z20, Z2, Z2
+	VADDPS       Z20, Z3, Z3
+	VADDPS       Z20, Z4, Z4
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z20
+	VBROADCASTSS hi+76(FP), Z21
+	VMAXPS       Z0, Z20, Z0
+	VMINPS       Z0, Z21, Z0
+	VMAXPS       Z1, Z20, Z1
+	VMINPS       Z1, Z21, Z1
+	VMAXPS       Z2, Z20, Z2
+	VMINPS       Z2, Z21, Z2
+	VMAXPS       Z3, Z20, Z3
+	VMINPS       Z3, Z21, Z3
+	VMAXPS       Z4, Z20, Z4
+	VMINPS       Z4, Z21, Z4
+
+noclamp1:
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	VMOVUPS      Z2, 128(SI)
+	VMOVUPS      Z3, 192(SI)
+	VMOVUPS      Z4, K1, 256(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z5, Z5
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+	VADDPS       Z0, Z8, Z8
+	VADDPS       Z0, Z9, Z9
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z5, Z0, Z5
+	VMINPS       Z5, Z1, Z5
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+
+noclamp2:
+	VMOVUPS      Z5, (R8)
+	VMOVUPS      Z6, 64(R8)
+	VMOVUPS      Z7, 128(R8)
+	VMOVUPS      Z8, 192(R8)
+	VMOVUPS      Z9, K1, 256(R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Z0
+	VADDPS       Z0, Z10, Z10
+	VADDPS       Z0, Z11, Z11
+	VADDPS       Z0, Z12, Z12
+	VADDPS       Z0, Z13, Z13
+	VADDPS       Z0, Z14, Z14
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z10, Z0, Z10
+	VMINPS       Z10, Z1, Z10
+	VMAXPS       Z11, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+	VMAXPS       Z12, Z0, Z12
+	VMINPS       Z12, Z1, Z12
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMAXPS       Z14, Z0, Z14
+	VMINPS       Z14, Z1, Z14
+
+noclamp3:
+	VMOVUPS      Z10, (R9)
+	VMOVUPS      Z11, 64(R9)
+	VMOVUPS      Z12, 128(R9)
+	VMOVUPS      Z13, 192(R9)
+	VMOVUPS      Z14, K1, 256(R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Z0
+	VADDPS       Z0, Z15, Z15
+	VADDPS       Z0, Z16, Z16
+	VADDPS       Z0, Z17, Z17
+	VADDPS       Z0, Z18, Z18
+	VADDPS       Z0, Z19, Z19
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z15, Z0, Z15
+	VMINPS       Z15, Z1, Z15
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+	VMAXPS       Z18, Z0, Z18
+	VMINPS       Z18, Z1, Z18
+	VMAXPS       Z19, Z0, Z19
+	VMINPS       Z19, Z1, Z19
+
+noclamp4:
+	VMOVUPS Z15, (R8)
+	VMOVUPS Z16, 64(R8)
+	VMOVUPS Z17, 128(R8)
+	VMOVUPS Z18, 192(R8)
+	VMOVUPS Z19, K1, 256(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R4U6(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R4U6(SB), NOSPLIT, $0-88
+	MOVQ vals+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+group1:
+	MOVQ    ngroups+24(FP), R8
+	SUBQ    DI, R8
+	CMPQ    R8, $+0
+	JLE     exit1
+	MOVL    (DX)(DI*4), R8
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero1
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	VMOVUPS 256(SI), Z4
+	VMOVUPS 320(SI), Z5
+	JMP     inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+
+inited1:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    SI, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero2
+	VMOVUPS (R9), Z6
+	VMOVUPS 64(R9), Z7
+	VMOVUPS 128(R9), Z8
+	VMOVUPS 192(R9), Z9
+	VMOVUPS 256(R9), Z10
+	VMOVUPS 320(R9), Z11
+	JMP     inited2
+
+zero2:
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+
+inited2:
+	MOVQ    ldy+48(FP), R10
+	SHLQ    $0x02, R10
+	ADDQ    R9, R10
+	MOVQ    flags+56(FP), R9
+	TESTQ   $0x00000001, R9
+	JEQ     zero3
+	VMOVUPS (R10), Z12
+	VMOVUPS 64(R10), Z13
+	VMOVUPS 128(R10), Z14
+	VMOVUPS 192(R10), Z15
+	VMOVUPS 256(R10), Z16
+	VMOVUPS 320(R10), Z17
+	JMP     inited3
+
+zero3:
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
+	VPSUBD Z16, Z16, Z16
+	VPSUBD Z17, Z17, Z17
+
+inited3:
+	MOVQ    ldy+48(FP), R9
+	SHLQ    $0x02, R9
+	ADDQ    R10, R9
+	MOVQ    flags+56(FP), R10
+	TESTQ   $0x00000001, R10
+	JEQ     zero4
+	VMOVUPS (R9), Z18
+	VMOVUPS 64(R9), Z19
+	VMOVUPS 128(R9), Z20
+	VMOVUPS 192(R9), Z21
+	VMOVUPS 256(R9), Z22
+	VMOVUPS 320(R9), Z23
+	JMP     inited4
+
+zero4:
+	VPSUBD Z18, Z18, Z18
+	VPSUBD Z19, Z19, Z19
+	VPSUBD Z20, Z20, Z20
+	VPSUBD Z21, Z21, Z21
+	VPSUBD Z22, Z22, Z22
+	VPSUBD Z23, Z23, Z23
+
+inited4:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z24
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z25
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Z26
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Z27
+	VFMADD231PS  (BX)(R9*1), Z24, Z0
+	VFMADD231PS  (BX)(R10*1), Z25, Z6
+	VFMADD231PS  (BX)(R11*1), Z26, Z12
+	VFMADD231PS  (BX)(R12*1), Z27, Z18
+	VFMADD231PS  64(BX)(R9*1), Z24, Z1
+	VFMADD231PS  64(BX)(R10*1), Z25, Z7
+	VFMADD231PS  64(BX)(R11*1), Z26, Z13
+	VFMADD231PS  64(BX)(R12*1), Z27, Z19
+	VFMADD231PS  128(BX)(R9*1), Z24, Z2
+	VFMADD231PS  128(BX)(R10*1), Z25, Z8
+	VFMADD231PS  128(BX)(R11*1), Z26, Z14
+	VFMADD231PS  128(BX)(R12*1), Z27, Z20
+	VFMADD231PS  192(BX)(R9*1), Z24, Z3
+	VFMADD231PS  192(BX)(R10*1), Z25, Z9
+	VFMADD231PS  192(BX)(R11*1), Z26, Z15
+	VFMADD231PS  192(BX)(R12*1), Z27, Z21
+	VFMADD231PS  256(BX)(R9*1), Z24, Z4
+	VFMADD231PS  256(BX)(R10*1), Z25, Z10
+	VFMADD231PS  256(BX)(R11*1), Z26, Z16
+	VFMADD231PS  256(BX)(R12*1), Z27, Z22
+	VFMADD231PS  320(BX)(R9*1), Z24, Z5
+	VFMADD231PS  320(BX)(R10*1), Z25, Z11
+	VFMADD231PS  320(BX)(R11*1), Z26, Z17
+	VFMADD231PS  320(BX)(R12*1), Z27, Z23
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Z24
+	VADDPS       Z24, Z0, Z0
+	VADDPS       Z24, Z1, Z1
+	VADDPS       Z24, Z2, Z2
+	VADDPS       Z24, Z3, Z3
+	VADDPS       Z24, Z4, Z4
+	VADDPS       Z24, Z5, Z5
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z24
+	VBROADCASTSS hi+76(FP), Z25
+	VMAXPS       Z0, Z24, Z0
+	VMINPS       Z0, Z25, Z0
+	VMAXPS       Z1, Z24, Z1
+	VMINPS       Z1, Z25, Z1
+	VMAXPS       Z2, Z24, Z2
+	VMINPS       Z2, Z25, Z2
+	VMAXPS       Z3, Z24, Z3
+	VMINPS       Z3, Z25, Z3
+	VMAXPS       Z4, Z24, Z4
+	VMINPS       Z4, Z25, Z4
+	VMAXPS       Z5, Z24, Z5
+	VMINPS       Z5, Z25, Z5
+
+noclamp1:
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	VMOVUPS      Z2, 128(SI)
+	VMOVUPS      Z3, 192(SI)
+	VMOVUPS      Z4, 256(SI)
+	VMOVUPS      Z5, 320(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+	VADDPS       Z0, Z8, Z8
+	VADDPS       Z0, Z9, Z9
+	VADDPS       Z0, Z10, Z10
+	VADDPS       Z0, Z11, Z11
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMAXPS       Z10, Z0, Z10
+	VMINPS       Z10, Z1, Z10
+	VMAXPS       Z11, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+
+noclamp2:
+	VMOVUPS      Z6, (R8)
+	VMOVUPS      Z7, 64(R8)
+	VMOVUPS      Z8, 128(R8)
+	VMOVUPS      Z9, 192(R8)
+	VMOVUPS      Z10, 256(R8)
+	VMOVUPS      Z11, 320(R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Z0
+	VADDPS       Z0, Z12, Z12
+	VADDPS       Z0, Z13, Z13
+	VADDPS       Z0, Z14, Z14
+	VADDPS       Z0, Z15, Z15
+	VADDPS       Z0, Z16, Z16
+	VADDPS       Z0, Z17, Z17
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z12, Z0, Z12
+	VMINPS       Z12, Z1, Z12
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMAXPS       Z14, Z0, Z14
+	VMINPS       Z14, Z1, Z14
+	VMAXPS       Z15, Z0, Z15
+	VMINPS       Z15, Z1, Z15
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+
+noclamp3:
+	VMOVUPS      Z12, (R9)
+	VMOVUPS      Z13, 64(R9)
+	VMOVUPS      Z14, 128(R9)
+	VMOVUPS      Z15, 192(R9)
+	VMOVUPS      Z16, 256(R9)
+	VMOVUPS      Z17, 320(R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Z0
+	VADDPS       Z0, Z18, Z18
+	VADDPS       Z0, Z19, Z19
+	VADDPS       Z0, Z20, Z20
+	VADDPS       Z0, Z21, Z21
+	VADDPS       Z0, Z22, Z22
+	VADDPS       Z0, Z23, Z23
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z18, Z0, Z18
+	VMINPS       Z18, Z1, Z18
+	VMAXPS       Z19, Z0, Z19
+	VMINPS       Z19, Z1, Z19
+	VMAXPS       Z20, Z0, Z20
+	VMINPS       Z20, Z1, Z20
+	VMAXPS       Z21, Z0, Z21
+	VMINPS       Z21, Z1, Z21
+	VMAXPS       Z22, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VMAXPS       Z23, Z0, Z23
+	VMINPS       Z23, Z1, Z23
+
+noclamp4:
+	VMOVUPS Z18, (R8)
+	VMOVUPS Z19, 64(R8)
+	VMOVUPS Z20, 128(R8)
+	VMOVUPS Z21, 192(R8)
+	VMOVUPS Z22, 256(R8)
+	VMOVUPS Z23, 320(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func csrAVX512R4U6M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+// Requires: AVX, AVX512F
+TEXT ·csrAVX512R4U6M(SB), NOSPLIT, $0-88
+	MOVQ  vals+0(FP), AX
+	MOVQ  offs+8(FP), CX
+	MOVQ  cnt+16(FP), DX
+	MOVQ  x+32(FP), BX
+	MOVQ  y+40(FP), SI
+	MOVQ  tail+80(FP), DI
+	LEAQ  tailmask16<>+0(SB), R8
+	KMOVW (R8)(DI*2), K1
+	XORQ  DI, DI
+
+group1:
+	MOVQ      ngroups+24(FP), R8
+	SUBQ      DI, R8
+	CMPQ      R8, $+0
+	JLE       exit1
+	MOVL      (DX)(DI*4), R8
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero1
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVUPS   128(SI), Z2
+	VMOVUPS   192(SI), Z3
+	VMOVUPS   256(SI), Z4
+	VMOVUPS.Z 320(SI), K1, Z5
+	JMP       inited1
+
+zero1:
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+
+inited1:
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      SI, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero2
+	VMOVUPS   (R9), Z6
+	VMOVUPS   64(R9), Z7
+	VMOVUPS   128(R9), Z8
+	VMOVUPS   192(R9), Z9
+	VMOVUPS   256(R9), Z10
+	VMOVUPS.Z 320(R9), K1, Z11
+	JMP       inited2
+
+zero2:
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+
+inited2:
+	MOVQ      ldy+48(FP), R10
+	SHLQ      $0x02, R10
+	ADDQ      R9, R10
+	MOVQ      flags+56(FP), R9
+	TESTQ     $0x00000001, R9
+	JEQ       zero3
+	VMOVUPS   (R10), Z12
+	VMOVUPS   64(R10), Z13
+	VMOVUPS   128(R10), Z14
+	VMOVUPS   192(R10), Z15
+	VMOVUPS   256(R10), Z16
+	VMOVUPS.Z 320(R10), K1, Z17
+	JMP       inited3
+
+zero3:
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
+	VPSUBD Z16, Z16, Z16
+	VPSUBD Z17, Z17, Z17
+
+inited3:
+	MOVQ      ldy+48(FP), R9
+	SHLQ      $0x02, R9
+	ADDQ      R10, R9
+	MOVQ      flags+56(FP), R10
+	TESTQ     $0x00000001, R10
+	JEQ       zero4
+	VMOVUPS   (R9), Z18
+	VMOVUPS   64(R9), Z19
+	VMOVUPS   128(R9), Z20
+	VMOVUPS   192(R9), Z21
+	VMOVUPS   256(R9), Z22
+	VMOVUPS.Z 320(R9), K1, Z23
+	JMP       inited4
+
+zero4:
+	VPSUBD Z18, Z18, Z18
+	VPSUBD Z19, Z19, Z19
+	VPSUBD Z20, Z20, Z20
+	VPSUBD Z21, Z21, Z21
+	VPSUBD Z22, Z22, Z22
+	VPSUBD Z23, Z23, Z23
+
+inited4:
+	CMPQ R8, $+0
+	JLE  stored1
+
+step1:
+	MOVWQZX      (CX), R9
+	VBROADCASTSS (AX), Z24
+	MOVWQZX      2(CX), R10
+	VBROADCASTSS 4(AX), Z25
+	MOVWQZX      4(CX), R11
+	VBROADCASTSS 8(AX), Z26
+	MOVWQZX      6(CX), R12
+	VBROADCASTSS 12(AX), Z27
+	VFMADD231PS  (BX)(R9*1), Z24, Z0
+	VFMADD231PS  (BX)(R10*1), Z25, Z6
+	VFMADD231PS  (BX)(R11*1), Z26, Z12
+	VFMADD231PS  (BX)(R12*1), Z27, Z18
+	VFMADD231PS  64(BX)(R9*1), Z24, Z1
+	VFMADD231PS  64(BX)(R10*1), Z25, Z7
+	VFMADD231PS  64(BX)(R11*1), Z26, Z13
+	VFMADD231PS  64(BX)(R12*1), Z27, Z19
+	VFMADD231PS  128(BX)(R9*1), Z24, Z2
+	VFMADD231PS  128(BX)(R10*1), Z25, Z8
+	VFMADD231PS  128(BX)(R11*1), Z26, Z14
+	VFMADD231PS  128(BX)(R12*1), Z27, Z20
+	VFMADD231PS  192(BX)(R9*1), Z24, Z3
+	VFMADD231PS  192(BX)(R10*1), Z25, Z9
+	VFMADD231PS  192(BX)(R11*1), Z26, Z15
+	VFMADD231PS  192(BX)(R12*1), Z27, Z21
+	VFMADD231PS  256(BX)(R9*1), Z24, Z4
+	VFMADD231PS  256(BX)(R10*1), Z25, Z10
+	VFMADD231PS  256(BX)(R11*1), Z26, Z16
+	VFMADD231PS  256(BX)(R12*1), Z27, Z22
+	VFMADD231PS  320(BX)(R9*1), Z24, Z5
+	VFMADD231PS  320(BX)(R10*1), Z25, Z11
+	VFMADD231PS  320(BX)(R11*1), Z26, Z17
+	VFMADD231PS  320(BX)(R12*1), Z27, Z23
+	ADDQ         $+16, AX
+	ADDQ         $+8, CX
+	ADDQ         $-1, R8
+	CMPQ         R8, $+0
+	JGT          step1
+
+stored1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R9
+	SHLQ         $0x04, R9
+	VBROADCASTSS (R8)(R9*1), Z24
+	VADDPS       Z24, Z0, Z0
+	VADDPS       Z24, Z1, Z1
+	VADDPS       Z24, Z2, Z2
+	VADDPS       Z24, Z3, Z3
+	VADDPS       Z24, Z4, Z4
+	VADDPS       Z24, Z5, Z5
+
+nobias1:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z24
+	VBROADCASTSS hi+76(FP), Z25
+	VMAXPS       Z0, Z24, Z0
+	VMINPS       Z0, Z25, Z0
+	VMAXPS       Z1, Z24, Z1
+	VMINPS       Z1, Z25, Z1
+	VMAXPS       Z2, Z24, Z2
+	VMINPS       Z2, Z25, Z2
+	VMAXPS       Z3, Z24, Z3
+	VMINPS       Z3, Z25, Z3
+	VMAXPS       Z4, Z24, Z4
+	VMINPS       Z4, Z25, Z4
+	VMAXPS       Z5, Z24, Z5
+	VMINPS       Z5, Z25, Z5
+
+noclamp1:
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	VMOVUPS      Z2, 128(SI)
+	VMOVUPS      Z3, 192(SI)
+	VMOVUPS      Z4, 256(SI)
+	VMOVUPS      Z5, K1, 320(SI)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         SI, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 4(R9)(R10*1), Z0
+	VADDPS       Z0, Z6, Z6
+	VADDPS       Z0, Z7, Z7
+	VADDPS       Z0, Z8, Z8
+	VADDPS       Z0, Z9, Z9
+	VADDPS       Z0, Z10, Z10
+	VADDPS       Z0, Z11, Z11
+
+nobias2:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z6, Z0, Z6
+	VMINPS       Z6, Z1, Z6
+	VMAXPS       Z7, Z0, Z7
+	VMINPS       Z7, Z1, Z7
+	VMAXPS       Z8, Z0, Z8
+	VMINPS       Z8, Z1, Z8
+	VMAXPS       Z9, Z0, Z9
+	VMINPS       Z9, Z1, Z9
+	VMAXPS       Z10, Z0, Z10
+	VMINPS       Z10, Z1, Z10
+	VMAXPS       Z11, Z0, Z11
+	VMINPS       Z11, Z1, Z11
+
+noclamp2:
+	VMOVUPS      Z6, (R8)
+	VMOVUPS      Z7, 64(R8)
+	VMOVUPS      Z8, 128(R8)
+	VMOVUPS      Z9, 192(R8)
+	VMOVUPS      Z10, 256(R8)
+	VMOVUPS      Z11, K1, 320(R8)
+	MOVQ         ldy+48(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R8, R9
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias3
+	MOVQ         bias+64(FP), R8
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 8(R8)(R10*1), Z0
+	VADDPS       Z0, Z12, Z12
+	VADDPS       Z0, Z13, Z13
+	VADDPS       Z0, Z14, Z14
+	VADDPS       Z0, Z15, Z15
+	VADDPS       Z0, Z16, Z16
+	VADDPS       Z0, Z17, Z17
+
+nobias3:
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp3
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z12, Z0, Z12
+	VMINPS       Z12, Z1, Z12
+	VMAXPS       Z13, Z0, Z13
+	VMINPS       Z13, Z1, Z13
+	VMAXPS       Z14, Z0, Z14
+	VMINPS       Z14, Z1, Z14
+	VMAXPS       Z15, Z0, Z15
+	VMINPS       Z15, Z1, Z15
+	VMAXPS       Z16, Z0, Z16
+	VMINPS       Z16, Z1, Z16
+	VMAXPS       Z17, Z0, Z17
+	VMINPS       Z17, Z1, Z17
+
+noclamp3:
+	VMOVUPS      Z12, (R9)
+	VMOVUPS      Z13, 64(R9)
+	VMOVUPS      Z14, 128(R9)
+	VMOVUPS      Z15, 192(R9)
+	VMOVUPS      Z16, 256(R9)
+	VMOVUPS      Z17, K1, 320(R9)
+	MOVQ         ldy+48(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R9, R8
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	MOVQ         bias+64(FP), R9
+	MOVQ         DI, R10
+	SHLQ         $0x04, R10
+	VBROADCASTSS 12(R9)(R10*1), Z0
+	VADDPS       Z0, Z18, Z18
+	VADDPS       Z0, Z19, Z19
+	VADDPS       Z0, Z20, Z20
+	VADDPS       Z0, Z21, Z21
+	VADDPS       Z0, Z22, Z22
+	VADDPS       Z0, Z23, Z23
+
+nobias4:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+72(FP), Z0
+	VBROADCASTSS hi+76(FP), Z1
+	VMAXPS       Z18, Z0, Z18
+	VMINPS       Z18, Z1, Z18
+	VMAXPS       Z19, Z0, Z19
+	VMINPS       Z19, Z1, Z19
+	VMAXPS       Z20, Z0, Z20
+	VMINPS       Z20, Z1, Z20
+	VMAXPS       Z21, Z0, Z21
+	VMINPS       Z21, Z1, Z21
+	VMAXPS       Z22, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VMAXPS       Z23, Z0, Z23
+	VMINPS       Z23, Z1, Z23
+
+noclamp4:
+	VMOVUPS Z18, (R8)
+	VMOVUPS Z19, 64(R8)
+	VMOVUPS Z20, 128(R8)
+	VMOVUPS Z21, 192(R8)
+	VMOVUPS Z22, 256(R8)
+	VMOVUPS Z23, K1, 320(R8)
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     group1
 
 exit1:
 	VZEROUPPER

@@ -4,94 +4,244 @@
 
 package asm
 
-// csrNEONU1 runs the CSR tile kernel on 4 columns (1 vectors), 4 rows interleaved.
+// csrNEONR1U1 runs the CSR tile kernel on groups of 1 rows × 4 columns (1 vectors).
 //
 //go:noescape
-func csrNEONU1(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U1(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU1M runs the CSR tile kernel on 4 columns (1 vectors), 4 rows interleaved; the last vector is masked to tail lanes.
+// csrNEONR1U1M runs the CSR tile kernel on groups of 1 rows × 4 columns (1 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrNEONU1M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U1M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU2 runs the CSR tile kernel on 8 columns (2 vectors), 4 rows interleaved.
+// csrNEONR1U2 runs the CSR tile kernel on groups of 1 rows × 8 columns (2 vectors).
 //
 //go:noescape
-func csrNEONU2(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U2(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU2M runs the CSR tile kernel on 8 columns (2 vectors), 4 rows interleaved; the last vector is masked to tail lanes.
+// csrNEONR1U2M runs the CSR tile kernel on groups of 1 rows × 8 columns (2 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrNEONU2M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U2M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU3 runs the CSR tile kernel on 12 columns (3 vectors), 2 rows interleaved.
+// csrNEONR1U3 runs the CSR tile kernel on groups of 1 rows × 12 columns (3 vectors).
 //
 //go:noescape
-func csrNEONU3(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U3(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU3M runs the CSR tile kernel on 12 columns (3 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrNEONR1U3M runs the CSR tile kernel on groups of 1 rows × 12 columns (3 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrNEONU3M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U3M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU4 runs the CSR tile kernel on 16 columns (4 vectors), 2 rows interleaved.
+// csrNEONR1U4 runs the CSR tile kernel on groups of 1 rows × 16 columns (4 vectors).
 //
 //go:noescape
-func csrNEONU4(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U4(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU4M runs the CSR tile kernel on 16 columns (4 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrNEONR1U4M runs the CSR tile kernel on groups of 1 rows × 16 columns (4 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrNEONU4M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U4M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU5 runs the CSR tile kernel on 20 columns (5 vectors), 2 rows interleaved.
+// csrNEONR1U5 runs the CSR tile kernel on groups of 1 rows × 20 columns (5 vectors).
 //
 //go:noescape
-func csrNEONU5(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U5(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU5M runs the CSR tile kernel on 20 columns (5 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrNEONR1U5M runs the CSR tile kernel on groups of 1 rows × 20 columns (5 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrNEONU5M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U5M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU6 runs the CSR tile kernel on 24 columns (6 vectors), 2 rows interleaved.
+// csrNEONR1U6 runs the CSR tile kernel on groups of 1 rows × 24 columns (6 vectors).
 //
 //go:noescape
-func csrNEONU6(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U6(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU6M runs the CSR tile kernel on 24 columns (6 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrNEONR1U6M runs the CSR tile kernel on groups of 1 rows × 24 columns (6 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrNEONU6M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U6M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU7 runs the CSR tile kernel on 28 columns (7 vectors), 2 rows interleaved.
+// csrNEONR1U7 runs the CSR tile kernel on groups of 1 rows × 28 columns (7 vectors).
 //
 //go:noescape
-func csrNEONU7(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U7(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU7M runs the CSR tile kernel on 28 columns (7 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrNEONR1U7M runs the CSR tile kernel on groups of 1 rows × 28 columns (7 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrNEONU7M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U7M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU8 runs the CSR tile kernel on 32 columns (8 vectors), 2 rows interleaved.
+// csrNEONR1U8 runs the CSR tile kernel on groups of 1 rows × 32 columns (8 vectors).
 //
 //go:noescape
-func csrNEONU8(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U8(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONU8M runs the CSR tile kernel on 32 columns (8 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
+// csrNEONR1U8M runs the CSR tile kernel on groups of 1 rows × 32 columns (8 vectors); the last vector is masked to tail lanes.
 //
 //go:noescape
-func csrNEONU8M(vals *float32, offs *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+func csrNEONR1U8M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
 
-// csrNEONFeatures are the CPU features the csrFeatASIMD tile functions use.
+// csrNEONR2U1 runs the CSR tile kernel on groups of 2 rows × 4 columns (1 vectors).
+//
+//go:noescape
+func csrNEONR2U1(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR2U1M runs the CSR tile kernel on groups of 2 rows × 4 columns (1 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrNEONR2U1M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR2U2 runs the CSR tile kernel on groups of 2 rows × 8 columns (2 vectors).
+//
+//go:noescape
+func csrNEONR2U2(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR2U2M runs the CSR tile kernel on groups of 2 rows × 8 columns (2 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrNEONR2U2M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR2U3 runs the CSR tile kernel on groups of 2 rows × 12 columns (3 vectors).
+//
+//go:noescape
+func csrNEONR2U3(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR2U3M runs the CSR tile kernel on groups of 2 rows × 12 columns (3 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrNEONR2U3M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR2U4 runs the CSR tile kernel on groups of 2 rows × 16 columns (4 vectors).
+//
+//go:noescape
+func csrNEONR2U4(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR2U4M runs the CSR tile kernel on groups of 2 rows × 16 columns (4 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrNEONR2U4M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR2U5 runs the CSR tile kernel on groups of 2 rows × 20 columns (5 vectors).
+//
+//go:noescape
+func csrNEONR2U5(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR2U5M runs the CSR tile kernel on groups of 2 rows × 20 columns (5 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrNEONR2U5M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR2U6 runs the CSR tile kernel on groups of 2 rows × 24 columns (6 vectors).
+//
+//go:noescape
+func csrNEONR2U6(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR2U6M runs the CSR tile kernel on groups of 2 rows × 24 columns (6 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrNEONR2U6M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR2U7 runs the CSR tile kernel on groups of 2 rows × 28 columns (7 vectors).
+//
+//go:noescape
+func csrNEONR2U7(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR2U7M runs the CSR tile kernel on groups of 2 rows × 28 columns (7 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrNEONR2U7M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR2U8 runs the CSR tile kernel on groups of 2 rows × 32 columns (8 vectors).
+//
+//go:noescape
+func csrNEONR2U8(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR2U8M runs the CSR tile kernel on groups of 2 rows × 32 columns (8 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrNEONR2U8M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR4U1 runs the CSR tile kernel on groups of 4 rows × 4 columns (1 vectors).
+//
+//go:noescape
+func csrNEONR4U1(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR4U1M runs the CSR tile kernel on groups of 4 rows × 4 columns (1 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrNEONR4U1M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR4U2 runs the CSR tile kernel on groups of 4 rows × 8 columns (2 vectors).
+//
+//go:noescape
+func csrNEONR4U2(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR4U2M runs the CSR tile kernel on groups of 4 rows × 8 columns (2 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrNEONR4U2M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR4U3 runs the CSR tile kernel on groups of 4 rows × 12 columns (3 vectors).
+//
+//go:noescape
+func csrNEONR4U3(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR4U3M runs the CSR tile kernel on groups of 4 rows × 12 columns (3 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrNEONR4U3M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR4U4 runs the CSR tile kernel on groups of 4 rows × 16 columns (4 vectors).
+//
+//go:noescape
+func csrNEONR4U4(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR4U4M runs the CSR tile kernel on groups of 4 rows × 16 columns (4 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrNEONR4U4M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR4U5 runs the CSR tile kernel on groups of 4 rows × 20 columns (5 vectors).
+//
+//go:noescape
+func csrNEONR4U5(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR4U5M runs the CSR tile kernel on groups of 4 rows × 20 columns (5 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrNEONR4U5M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR4U6 runs the CSR tile kernel on groups of 4 rows × 24 columns (6 vectors).
+//
+//go:noescape
+func csrNEONR4U6(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONR4U6M runs the CSR tile kernel on groups of 4 rows × 24 columns (6 vectors); the last vector is masked to tail lanes.
+//
+//go:noescape
+func csrNEONR4U6M(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, tail int)
+
+// csrNEONFeatures are the CPU features the csrNEON tile functions use.
 const csrNEONFeatures = FeatASIMD
 
 // csrNEONLanes is the vector width in float32 lanes.
 const csrNEONLanes = 4
 
-// csrNEONTiles[masked][u] is the tile function of u vectors.
-var csrNEONTiles = [2][9]csrTileFunc{
-	{nil, csrNEONU1, csrNEONU2, csrNEONU3, csrNEONU4, csrNEONU5, csrNEONU6, csrNEONU7, csrNEONU8},
-	{nil, csrNEONU1M, csrNEONU2M, csrNEONU3M, csrNEONU4M, csrNEONU5M, csrNEONU6M, csrNEONU7M, csrNEONU8M},
+// csrNEONTiles[log2 R][masked][u] is the tile function of R rows × u vectors (nil: does not fit).
+var csrNEONTiles = [3][2][9]csrTileFunc{
+	{
+		{nil, csrNEONR1U1, csrNEONR1U2, csrNEONR1U3, csrNEONR1U4, csrNEONR1U5, csrNEONR1U6, csrNEONR1U7, csrNEONR1U8},
+		{nil, csrNEONR1U1M, csrNEONR1U2M, csrNEONR1U3M, csrNEONR1U4M, csrNEONR1U5M, csrNEONR1U6M, csrNEONR1U7M, csrNEONR1U8M},
+	},
+	{
+		{nil, csrNEONR2U1, csrNEONR2U2, csrNEONR2U3, csrNEONR2U4, csrNEONR2U5, csrNEONR2U6, csrNEONR2U7, csrNEONR2U8},
+		{nil, csrNEONR2U1M, csrNEONR2U2M, csrNEONR2U3M, csrNEONR2U4M, csrNEONR2U5M, csrNEONR2U6M, csrNEONR2U7M, csrNEONR2U8M},
+	},
+	{
+		{nil, csrNEONR4U1, csrNEONR4U2, csrNEONR4U3, csrNEONR4U4, csrNEONR4U5, csrNEONR4U6, nil, nil},
+		{nil, csrNEONR4U1M, csrNEONR4U2M, csrNEONR4U3M, csrNEONR4U4M, csrNEONR4U5M, csrNEONR4U6M, nil, nil},
+	},
 }

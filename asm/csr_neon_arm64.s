@@ -4,8 +4,8 @@
 
 #include "textflag.h"
 
-// csrNEONU1 runs the CSR tile kernel on 4 columns (1 vectors), 4 rows interleaved.
-TEXT ·csrNEONU1(SB), NOSPLIT, $0-88
+// csrNEONR1U1 runs the CSR tile kernel on groups of 1 rows × 4 columns (1 vectors).
+TEXT ·csrNEONR1U1(SB), NOSPLIT, $0-88
 	MOVD vals+0(FP), R0
 	MOVD offs+8(FP), R1
 	MOVD cnt+16(FP), R2
@@ -13,456 +13,61 @@ TEXT ·csrNEONU1(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD $0, R5
 group1:
-	MOVD nrows+24(FP), R6
+	MOVD ngroups+24(FP), R6
 	SUB R5, R6, R6
-	CMP $4, R6
-	BLT fewer1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVWU (R2)(R5<<2), R8
-	MOVD R6, R9
-	ADD R8, R9, R9
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R8
-	CMP R8, R7
-	CSEL LT, R7, R8, R7
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R8
-	MOVD R9, R10
-	ADD R8, R10, R10
-	ADD R5<<2, R2, R16
-	MOVWU 8(R16), R8
-	CMP R8, R7
-	CSEL LT, R7, R8, R7
-	ADD R5<<2, R2, R16
-	MOVWU 8(R16), R8
-	MOVD R10, R11
-	ADD R8, R11, R11
-	ADD R5<<2, R2, R16
-	MOVWU 12(R16), R8
-	CMP R8, R7
-	CSEL LT, R7, R8, R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero1
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
 	FMOVQ (R4), F0
 	B inited1
 zero1:
 	VEOR V0.B16, V0.B16, V0.B16
 inited1:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R12
-	TBZ $0, R12, zero2
-	FMOVQ (R8), F1
-	B inited2
-zero2:
-	VEOR V1.B16, V1.B16, V1.B16
-inited2:
-	MOVD ldy+48(FP), R12
-	LSL $2, R12, R12
-	ADD R8, R12, R12
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
-	FMOVQ (R12), F2
-	B inited3
-zero3:
-	VEOR V2.B16, V2.B16, V2.B16
-inited3:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R12, R8, R8
-	MOVD flags+56(FP), R12
-	TBZ $0, R12, zero4
-	FMOVQ (R8), F3
-	B inited4
-zero4:
-	VEOR V3.B16, V3.B16, V3.B16
-inited4:
-	CMP $0, R7
-	BLE rem1
-lock1:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F4
-	MOVHU (R1)(R9<<1), R12
-	FMOVS (R0)(R9<<2), F5
-	MOVHU (R1)(R10<<1), R13
-	FMOVS (R0)(R10<<2), F6
-	MOVHU (R1)(R11<<1), R14
-	FMOVS (R0)(R11<<2), F7
-	ADD R8, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	ADD R12, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8513c1 // fmla v1.4s, v30.4s, v5.s[0]
-	ADD R13, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
-	ADD R14, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
-	ADD $1, R6, R6
-	ADD $1, R9, R9
-	ADD $1, R10, R10
-	ADD $1, R11, R11
-	CMP R7, R6
-	BLT lock1
-rem1:
-	MOVD R9, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone1
-row1:
-	MOVHU (R1)(R6<<1), R12
-	FMOVS (R0)(R6<<2), F4
-	ADD R12, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row1
-rdone1:
-	MOVD R10, R6
-	SUB R7, R6, R6
-	CMP R6, R9
-	BGE rdone2
-row2:
-	MOVHU (R1)(R9<<1), R8
-	FMOVS (R0)(R9<<2), F4
-	ADD R8, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
-	BLT row2
-rdone2:
-	MOVD R11, R6
-	SUB R7, R6, R6
-	CMP R6, R10
-	BGE rdone3
-row3:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F4
-	ADD R8, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	ADD $1, R10, R10
-	CMP R6, R10
-	BLT row3
-rdone3:
-	ADD R5<<2, R2, R16
-	MOVWU 12(R16), R6
-	ADD R11, R6, R6
-	SUB R7, R6, R6
-	CMP R6, R11
-	BGE rdone4
-row4:
-	MOVHU (R1)(R11<<1), R7
-	FMOVS (R0)(R11<<2), F4
-	ADD R7, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $1, R11, R11
-	CMP R6, R11
-	BLT row4
-rdone4:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias1
-	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-nobias1:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp1
-	FMOVS lo+72(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+76(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-noclamp1:
-	FMOVQ F0, (R4)
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R4, R7, R7
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias2
-	MOVD bias+64(FP), R8
-	ADD R5<<2, R8, R16
-	ADD $4, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
-nobias2:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp2
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
-noclamp2:
-	FMOVQ F1, (R7)
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R7, R8, R8
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias3
-	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
-	ADD $8, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
-nobias3:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp3
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
-	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
-noclamp3:
-	FMOVQ F2, (R8)
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R8, R7, R7
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias4
-	MOVD bias+64(FP), R8
-	ADD R5<<2, R8, R16
-	ADD $12, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
-nobias4:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp4
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
-	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
-noclamp4:
-	FMOVQ F3, (R7)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $4, R5, R5
-	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R6
-	SUB R5, R6, R6
-	CMP $2, R6
-	BLT fewer2
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVWU (R2)(R5<<2), R8
-	MOVD R6, R9
-	ADD R8, R9, R9
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R8
-	CMP R8, R7
-	CSEL LT, R7, R8, R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero5
-	FMOVQ (R4), F0
-	B inited5
-zero5:
-	VEOR V0.B16, V0.B16, V0.B16
-inited5:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero6
-	FMOVQ (R8), F1
-	B inited6
-zero6:
-	VEOR V1.B16, V1.B16, V1.B16
-inited6:
-	CMP $0, R7
-	BLE rem2
-lock2:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F2
-	MOVHU (R1)(R9<<1), R10
-	FMOVS (R0)(R9<<2), F3
-	ADD R8, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	ADD R10, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
-	ADD $1, R6, R6
-	ADD $1, R9, R9
-	CMP R7, R6
-	BLT lock2
-rem2:
-	MOVD R9, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone5
-row5:
-	MOVHU (R1)(R6<<1), R10
-	FMOVS (R0)(R6<<2), F2
-	ADD R10, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row5
-rdone5:
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R6
-	ADD R9, R6, R6
-	SUB R7, R6, R6
-	CMP R6, R9
-	BGE rdone6
-row6:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F2
-	ADD R7, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
-	BLT row6
-rdone6:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias5
-	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
-	VLD1R (R16), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias5:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp5
-	FMOVS lo+72(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+76(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
-	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
-noclamp5:
-	FMOVQ F0, (R4)
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R4, R7, R7
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias6
-	MOVD bias+64(FP), R8
-	ADD R5<<2, R8, R16
-	ADD $4, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
-nobias6:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp6
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F2
-	VDUP V2.S[0], V2.S4
-	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
-	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
-noclamp6:
-	FMOVQ F1, (R7)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $2, R5, R5
-	B group2
-fewer2:
-group3:
-	MOVD nrows+24(FP), R6
-	SUB R5, R6, R6
-	CMP $1, R6
-	BLT exit1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero7
-	FMOVQ (R4), F0
-	B inited7
-zero7:
-	VEOR V0.B16, V0.B16, V0.B16
-inited7:
-	CMP $0, R7
-	BLE rem3
-lock3:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F1
-	ADD R8, R3, R17
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F1
+	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8113e0 // fmla v0.4s, v31.4s, v1.s[0]
-	ADD $1, R6, R6
-	CMP R7, R6
-	BLT lock3
-rem3:
-	MOVWU (R2)(R5<<2), R8
-	ADD R6, R8, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone7
-row7:
-	MOVHU (R1)(R6<<1), R7
-	FMOVS (R0)(R6<<2), F1
-	ADD R7, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8113c0 // fmla v0.4s, v30.4s, v1.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row7
-rdone7:
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
 	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias7
+	TBZ $1, R6, nobias1
 	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
+	MOVD R5, R7
+	LSL $2, R7, R7
+	ADD R7, R6, R16
 	VLD1R (R16), [V1.S4]
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
-nobias7:
+nobias1:
 	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp7
+	TBZ $2, R6, noclamp1
 	FMOVS lo+72(FP), F1
 	VDUP V1.S[0], V1.S4
 	FMOVS hi+76(FP), F2
 	VDUP V2.S[0], V2.S4
 	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
 	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
-noclamp7:
+noclamp1:
 	FMOVQ F0, (R4)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $1, R5, R5
-	B group3
-fewer3:
+	B group1
 exit1:
 	RET
 
-// csrNEONU1M runs the CSR tile kernel on 4 columns (1 vectors), 4 rows interleaved; the last vector is masked to tail lanes.
-TEXT ·csrNEONU1M(SB), NOSPLIT, $0-88
+// csrNEONR1U1M runs the CSR tile kernel on groups of 1 rows × 4 columns (1 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR1U1M(SB), NOSPLIT, $0-88
 	MOVD vals+0(FP), R0
 	MOVD offs+8(FP), R1
 	MOVD cnt+16(FP), R2
@@ -471,37 +76,13 @@ TEXT ·csrNEONU1M(SB), NOSPLIT, $0-88
 	MOVD tail+80(FP), R5
 	MOVD $0, R6
 group1:
-	MOVD nrows+24(FP), R7
+	MOVD ngroups+24(FP), R7
 	SUB R6, R7, R7
-	CMP $4, R7
-	BLT fewer1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVWU (R2)(R6<<2), R9
-	MOVD R7, R10
-	ADD R9, R10, R10
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R9
-	CMP R9, R8
-	CSEL LT, R8, R9, R8
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R9
-	MOVD R10, R11
-	ADD R9, R11, R11
-	ADD R6<<2, R2, R16
-	MOVWU 8(R16), R9
-	CMP R9, R8
-	CSEL LT, R8, R9, R8
-	ADD R6<<2, R2, R16
-	MOVWU 8(R16), R9
-	MOVD R11, R12
-	ADD R9, R12, R12
-	ADD R6<<2, R2, R16
-	MOVWU 12(R16), R9
-	CMP R9, R8
-	CSEL LT, R8, R9, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
 	MOVD R4, R16
 	TBZ $2, R5, neon_1
 	FMOVQ (R16), F0
@@ -520,589 +101,62 @@ neon_3:
 zero1:
 	VEOR V0.B16, V0.B16, V0.B16
 inited1:
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R13
-	TBZ $0, R13, zero2
-	MOVD R9, R16
-	TBZ $2, R5, neon_4
-	FMOVQ (R16), F1
-	B neon_6
-neon_4:
-	TBZ $1, R5, neon_5
-	FMOVD (R16), F1
-	TBZ $0, R5, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V1.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F1
-neon_6:
-	B inited2
-zero2:
-	VEOR V1.B16, V1.B16, V1.B16
-inited2:
-	MOVD ldy+48(FP), R13
-	LSL $2, R13, R13
-	ADD R9, R13, R13
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero3
-	MOVD R13, R16
-	TBZ $2, R5, neon_7
-	FMOVQ (R16), F2
-	B neon_9
-neon_7:
-	TBZ $1, R5, neon_8
-	FMOVD (R16), F2
-	TBZ $0, R5, neon_9
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F2
-neon_9:
-	B inited3
-zero3:
-	VEOR V2.B16, V2.B16, V2.B16
-inited3:
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R13, R9, R9
-	MOVD flags+56(FP), R13
-	TBZ $0, R13, zero4
-	MOVD R9, R16
-	TBZ $2, R5, neon_10
-	FMOVQ (R16), F3
-	B neon_12
-neon_10:
-	TBZ $1, R5, neon_11
-	FMOVD (R16), F3
-	TBZ $0, R5, neon_12
-	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F3
-neon_12:
-	B inited4
-zero4:
-	VEOR V3.B16, V3.B16, V3.B16
-inited4:
-	CMP $0, R8
-	BLE rem1
-lock1:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F4
-	MOVHU (R1)(R10<<1), R13
-	FMOVS (R0)(R10<<2), F5
-	MOVHU (R1)(R11<<1), R14
-	FMOVS (R0)(R11<<2), F6
-	MOVHU (R1)(R12<<1), R19
-	FMOVS (R0)(R12<<2), F7
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	ADD R13, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8513c1 // fmla v1.4s, v30.4s, v5.s[0]
-	ADD R14, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
-	ADD R19, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
-	ADD $1, R7, R7
-	ADD $1, R10, R10
-	ADD $1, R11, R11
-	ADD $1, R12, R12
-	CMP R8, R7
-	BLT lock1
-rem1:
-	MOVD R10, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone1
-row1:
-	MOVHU (R1)(R7<<1), R13
-	FMOVS (R0)(R7<<2), F4
-	ADD R13, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row1
-rdone1:
-	MOVD R11, R7
-	SUB R8, R7, R7
-	CMP R7, R10
-	BGE rdone2
-row2:
-	MOVHU (R1)(R10<<1), R9
-	FMOVS (R0)(R10<<2), F4
-	ADD R9, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
-	BLT row2
-rdone2:
-	MOVD R12, R7
-	SUB R8, R7, R7
-	CMP R7, R11
-	BGE rdone3
-row3:
-	MOVHU (R1)(R11<<1), R9
-	FMOVS (R0)(R11<<2), F4
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	ADD $1, R11, R11
-	CMP R7, R11
-	BLT row3
-rdone3:
-	ADD R6<<2, R2, R16
-	MOVWU 12(R16), R7
-	ADD R12, R7, R7
-	SUB R8, R7, R7
-	CMP R7, R12
-	BGE rdone4
-row4:
-	MOVHU (R1)(R12<<1), R8
-	FMOVS (R0)(R12<<2), F4
-	ADD R8, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $1, R12, R12
-	CMP R7, R12
-	BLT row4
-rdone4:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias1
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-nobias1:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp1
-	FMOVS lo+72(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+76(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-noclamp1:
-	MOVD R4, R16
-	TBZ $2, R5, neon_13
-	FMOVQ F0, (R16)
-	B neon_15
-neon_13:
-	TBZ $1, R5, neon_14
-	FMOVD F0, (R16)
-	TBZ $0, R5, neon_15
-	ADD $8, R16, R16
-	VST1 V0.S[2], (R16)
-	B neon_15
-neon_14:
-	FMOVS F0, (R16)
-neon_15:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $1, R9, nobias2
-	MOVD bias+64(FP), R9
-	ADD R6<<2, R9, R16
-	ADD $4, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
-nobias2:
-	MOVD flags+56(FP), R9
-	TBZ $2, R9, noclamp2
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
-noclamp2:
-	MOVD R8, R16
-	TBZ $2, R5, neon_16
-	FMOVQ F1, (R16)
-	B neon_18
-neon_16:
-	TBZ $1, R5, neon_17
-	FMOVD F1, (R16)
-	TBZ $0, R5, neon_18
-	ADD $8, R16, R16
-	VST1 V1.S[2], (R16)
-	B neon_18
-neon_17:
-	FMOVS F1, (R16)
-neon_18:
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R8, R9, R9
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias3
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
-	ADD $8, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
-nobias3:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp3
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
-	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
-noclamp3:
-	MOVD R9, R16
-	TBZ $2, R5, neon_19
-	FMOVQ F2, (R16)
-	B neon_21
-neon_19:
-	TBZ $1, R5, neon_20
-	FMOVD F2, (R16)
-	TBZ $0, R5, neon_21
-	ADD $8, R16, R16
-	VST1 V2.S[2], (R16)
-	B neon_21
-neon_20:
-	FMOVS F2, (R16)
-neon_21:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R9, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $1, R9, nobias4
-	MOVD bias+64(FP), R9
-	ADD R6<<2, R9, R16
-	ADD $12, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
-nobias4:
-	MOVD flags+56(FP), R9
-	TBZ $2, R9, noclamp4
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
-	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
-noclamp4:
-	MOVD R8, R16
-	TBZ $2, R5, neon_22
-	FMOVQ F3, (R16)
-	B neon_24
-neon_22:
-	TBZ $1, R5, neon_23
-	FMOVD F3, (R16)
-	TBZ $0, R5, neon_24
-	ADD $8, R16, R16
-	VST1 V3.S[2], (R16)
-	B neon_24
-neon_23:
-	FMOVS F3, (R16)
-neon_24:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	ADD $4, R6, R6
-	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $2, R7
-	BLT fewer2
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVWU (R2)(R6<<2), R9
-	MOVD R7, R10
-	ADD R9, R10, R10
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R9
-	CMP R9, R8
-	CSEL LT, R8, R9, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero5
-	MOVD R4, R16
-	TBZ $2, R5, neon_25
-	FMOVQ (R16), F0
-	B neon_27
-neon_25:
-	TBZ $1, R5, neon_26
-	FMOVD (R16), F0
-	TBZ $0, R5, neon_27
-	ADD $8, R16, R16
-	VLD1 (R16), V0.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F0
-neon_27:
-	B inited5
-zero5:
-	VEOR V0.B16, V0.B16, V0.B16
-inited5:
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R11
-	TBZ $0, R11, zero6
-	MOVD R9, R16
-	TBZ $2, R5, neon_28
-	FMOVQ (R16), F1
-	B neon_30
-neon_28:
-	TBZ $1, R5, neon_29
-	FMOVD (R16), F1
-	TBZ $0, R5, neon_30
-	ADD $8, R16, R16
-	VLD1 (R16), V1.S[2]
-	B neon_30
-neon_29:
-	FMOVS (R16), F1
-neon_30:
-	B inited6
-zero6:
-	VEOR V1.B16, V1.B16, V1.B16
-inited6:
-	CMP $0, R8
-	BLE rem2
-lock2:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F2
-	MOVHU (R1)(R10<<1), R11
-	FMOVS (R0)(R10<<2), F3
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	ADD R11, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
-	ADD $1, R7, R7
-	ADD $1, R10, R10
-	CMP R8, R7
-	BLT lock2
-rem2:
-	MOVD R10, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone5
-row5:
-	MOVHU (R1)(R7<<1), R11
-	FMOVS (R0)(R7<<2), F2
-	ADD R11, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row5
-rdone5:
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R7
-	ADD R10, R7, R7
-	SUB R8, R7, R7
-	CMP R7, R10
-	BGE rdone6
-row6:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F2
-	ADD R8, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
-	BLT row6
-rdone6:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias5
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
-	VLD1R (R16), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias5:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp5
-	FMOVS lo+72(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+76(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
-	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
-noclamp5:
-	MOVD R4, R16
-	TBZ $2, R5, neon_31
-	FMOVQ F0, (R16)
-	B neon_33
-neon_31:
-	TBZ $1, R5, neon_32
-	FMOVD F0, (R16)
-	TBZ $0, R5, neon_33
-	ADD $8, R16, R16
-	VST1 V0.S[2], (R16)
-	B neon_33
-neon_32:
-	FMOVS F0, (R16)
-neon_33:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $1, R9, nobias6
-	MOVD bias+64(FP), R9
-	ADD R6<<2, R9, R16
-	ADD $4, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
-nobias6:
-	MOVD flags+56(FP), R9
-	TBZ $2, R9, noclamp6
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F2
-	VDUP V2.S[0], V2.S4
-	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
-	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
-noclamp6:
-	MOVD R8, R16
-	TBZ $2, R5, neon_34
-	FMOVQ F1, (R16)
-	B neon_36
-neon_34:
-	TBZ $1, R5, neon_35
-	FMOVD F1, (R16)
-	TBZ $0, R5, neon_36
-	ADD $8, R16, R16
-	VST1 V1.S[2], (R16)
-	B neon_36
-neon_35:
-	FMOVS F1, (R16)
-neon_36:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	ADD $2, R6, R6
-	B group2
-fewer2:
-group3:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $1, R7
-	BLT exit1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero7
-	MOVD R4, R16
-	TBZ $2, R5, neon_37
-	FMOVQ (R16), F0
-	B neon_39
-neon_37:
-	TBZ $1, R5, neon_38
-	FMOVD (R16), F0
-	TBZ $0, R5, neon_39
-	ADD $8, R16, R16
-	VLD1 (R16), V0.S[2]
-	B neon_39
-neon_38:
-	FMOVS (R16), F0
-neon_39:
-	B inited7
-zero7:
-	VEOR V0.B16, V0.B16, V0.B16
-inited7:
-	CMP $0, R8
-	BLE rem3
-lock3:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F1
-	ADD R9, R3, R17
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F1
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8113e0 // fmla v0.4s, v31.4s, v1.s[0]
-	ADD $1, R7, R7
-	CMP R8, R7
-	BLT lock3
-rem3:
-	MOVWU (R2)(R6<<2), R9
-	ADD R7, R9, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone7
-row7:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F1
-	ADD R8, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8113c0 // fmla v0.4s, v30.4s, v1.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row7
-rdone7:
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
 	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias7
+	TBZ $1, R7, nobias1
 	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
+	MOVD R6, R8
+	LSL $2, R8, R8
+	ADD R8, R7, R16
 	VLD1R (R16), [V1.S4]
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
-nobias7:
+nobias1:
 	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp7
+	TBZ $2, R7, noclamp1
 	FMOVS lo+72(FP), F1
 	VDUP V1.S[0], V1.S4
 	FMOVS hi+76(FP), F2
 	VDUP V2.S[0], V2.S4
 	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
 	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
-noclamp7:
+noclamp1:
 	MOVD R4, R16
-	TBZ $2, R5, neon_40
+	TBZ $2, R5, neon_4
 	FMOVQ F0, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R5, neon_41
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
 	FMOVD F0, (R16)
-	TBZ $0, R5, neon_42
+	TBZ $0, R5, neon_6
 	ADD $8, R16, R16
 	VST1 V0.S[2], (R16)
-	B neon_42
-neon_41:
+	B neon_6
+neon_5:
 	FMOVS F0, (R16)
-neon_42:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
+neon_6:
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B group3
-fewer3:
+	B group1
 exit1:
 	RET
 
-// csrNEONU2 runs the CSR tile kernel on 8 columns (2 vectors), 4 rows interleaved.
-TEXT ·csrNEONU2(SB), NOSPLIT, $0-88
+// csrNEONR1U2 runs the CSR tile kernel on groups of 1 rows × 8 columns (2 vectors).
+TEXT ·csrNEONR1U2(SB), NOSPLIT, $0-88
 	MOVD vals+0(FP), R0
 	MOVD offs+8(FP), R1
 	MOVD cnt+16(FP), R2
@@ -1110,37 +164,13 @@ TEXT ·csrNEONU2(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD $0, R5
 group1:
-	MOVD nrows+24(FP), R6
+	MOVD ngroups+24(FP), R6
 	SUB R5, R6, R6
-	CMP $4, R6
-	BLT fewer1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVWU (R2)(R5<<2), R8
-	MOVD R6, R9
-	ADD R8, R9, R9
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R8
-	CMP R8, R7
-	CSEL LT, R7, R8, R7
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R8
-	MOVD R9, R10
-	ADD R8, R10, R10
-	ADD R5<<2, R2, R16
-	MOVWU 8(R16), R8
-	CMP R8, R7
-	CSEL LT, R7, R8, R7
-	ADD R5<<2, R2, R16
-	MOVWU 8(R16), R8
-	MOVD R10, R11
-	ADD R8, R11, R11
-	ADD R5<<2, R2, R16
-	MOVWU 12(R16), R8
-	CMP R8, R7
-	CSEL LT, R7, R8, R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero1
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	B inited1
@@ -1148,468 +178,34 @@ zero1:
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 inited1:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R12
-	TBZ $0, R12, zero2
-	FMOVQ (R8), F2
-	FMOVQ 16(R8), F3
-	B inited2
-zero2:
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-inited2:
-	MOVD ldy+48(FP), R12
-	LSL $2, R12, R12
-	ADD R8, R12, R12
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
-	FMOVQ (R12), F4
-	FMOVQ 16(R12), F5
-	B inited3
-zero3:
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-inited3:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R12, R8, R8
-	MOVD flags+56(FP), R12
-	TBZ $0, R12, zero4
-	FMOVQ (R8), F6
-	FMOVQ 16(R8), F7
-	B inited4
-zero4:
-	VEOR V6.B16, V6.B16, V6.B16
-	VEOR V7.B16, V7.B16, V7.B16
-inited4:
-	CMP $0, R7
-	BLE rem1
-lock1:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F8
-	MOVHU (R1)(R9<<1), R12
-	FMOVS (R0)(R9<<2), F9
-	MOVHU (R1)(R10<<1), R13
-	FMOVS (R0)(R10<<2), F10
-	MOVHU (R1)(R11<<1), R14
-	FMOVS (R0)(R11<<2), F11
-	ADD R8, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
-	ADD R12, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8913c2 // fmla v2.4s, v30.4s, v9.s[0]
-	ADD R13, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
-	ADD R14, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8b13c6 // fmla v6.4s, v30.4s, v11.s[0]
-	ADD R8, R3, R17
-	FMOVQ 16(R17), F31
-	WORD $0x4f8813e1 // fmla v1.4s, v31.4s, v8.s[0]
-	ADD R12, R3, R15
-	FMOVQ 16(R15), F30
-	WORD $0x4f8913c3 // fmla v3.4s, v30.4s, v9.s[0]
-	ADD R13, R3, R17
-	FMOVQ 16(R17), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
-	ADD R14, R3, R15
-	FMOVQ 16(R15), F30
-	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
-	ADD $1, R6, R6
-	ADD $1, R9, R9
-	ADD $1, R10, R10
-	ADD $1, R11, R11
-	CMP R7, R6
-	BLT lock1
-rem1:
-	MOVD R9, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone1
-row1:
-	MOVHU (R1)(R6<<1), R12
-	FMOVS (R0)(R6<<2), F8
-	ADD R12, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row1
-rdone1:
-	MOVD R10, R6
-	SUB R7, R6, R6
-	CMP R6, R9
-	BGE rdone2
-row2:
-	MOVHU (R1)(R9<<1), R8
-	FMOVS (R0)(R9<<2), F8
-	ADD R8, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
-	BLT row2
-rdone2:
-	MOVD R11, R6
-	SUB R7, R6, R6
-	CMP R6, R10
-	BGE rdone3
-row3:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F8
-	ADD R8, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8813c5 // fmla v5.4s, v30.4s, v8.s[0]
-	ADD $1, R10, R10
-	CMP R6, R10
-	BLT row3
-rdone3:
-	ADD R5<<2, R2, R16
-	MOVWU 12(R16), R6
-	ADD R11, R6, R6
-	SUB R7, R6, R6
-	CMP R6, R11
-	BGE rdone4
-row4:
-	MOVHU (R1)(R11<<1), R7
-	FMOVS (R0)(R11<<2), F8
-	ADD R7, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
-	ADD $1, R11, R11
-	CMP R6, R11
-	BLT row4
-rdone4:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias1
-	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
-	VLD1R (R16), [V8.S4]
-	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
-	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
-nobias1:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp1
-	FMOVS lo+72(FP), F8
-	VDUP V8.S[0], V8.S4
-	FMOVS hi+76(FP), F9
-	VDUP V9.S[0], V9.S4
-	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
-	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
-	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
-	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
-noclamp1:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R4, R7, R7
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias2
-	MOVD bias+64(FP), R8
-	ADD R5<<2, R8, R16
-	ADD $4, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
-	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
-nobias2:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp2
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
-	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
-	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
-	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
-noclamp2:
-	FMOVQ F2, (R7)
-	FMOVQ F3, 16(R7)
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R7, R8, R8
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias3
-	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
-	ADD $8, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
-	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
-nobias3:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp3
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
-	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
-	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
-	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
-noclamp3:
-	FMOVQ F4, (R8)
-	FMOVQ F5, 16(R8)
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R8, R7, R7
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias4
-	MOVD bias+64(FP), R8
-	ADD R5<<2, R8, R16
-	ADD $12, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
-	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
-nobias4:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp4
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
-	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
-	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
-	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
-noclamp4:
-	FMOVQ F6, (R7)
-	FMOVQ F7, 16(R7)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $4, R5, R5
-	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R6
-	SUB R5, R6, R6
-	CMP $2, R6
-	BLT fewer2
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVWU (R2)(R5<<2), R8
-	MOVD R6, R9
-	ADD R8, R9, R9
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R8
-	CMP R8, R7
-	CSEL LT, R7, R8, R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero5
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	B inited5
-zero5:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-inited5:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero6
-	FMOVQ (R8), F2
-	FMOVQ 16(R8), F3
-	B inited6
-zero6:
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-inited6:
-	CMP $0, R7
-	BLE rem2
-lock2:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F4
-	MOVHU (R1)(R9<<1), R10
-	FMOVS (R0)(R9<<2), F5
-	ADD R8, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	ADD R10, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8513c2 // fmla v2.4s, v30.4s, v5.s[0]
-	FMOVQ 16(R17), F31
-	WORD $0x4f8413e1 // fmla v1.4s, v31.4s, v4.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
-	ADD $1, R6, R6
-	ADD $1, R9, R9
-	CMP R7, R6
-	BLT lock2
-rem2:
-	MOVD R9, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone5
-row5:
-	MOVHU (R1)(R6<<1), R10
-	FMOVS (R0)(R6<<2), F4
-	ADD R10, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row5
-rdone5:
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R6
-	ADD R9, R6, R6
-	SUB R7, R6, R6
-	CMP R6, R9
-	BGE rdone6
-row6:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F4
-	ADD R7, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
-	BLT row6
-rdone6:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias5
-	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-nobias5:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp5
-	FMOVS lo+72(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+76(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
-	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
-noclamp5:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R4, R7, R7
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias6
-	MOVD bias+64(FP), R8
-	ADD R5<<2, R8, R16
-	ADD $4, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
-	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
-nobias6:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp6
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
-	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
-	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
-	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
-noclamp6:
-	FMOVQ F2, (R7)
-	FMOVQ F3, 16(R7)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $2, R5, R5
-	B group2
-fewer2:
-group3:
-	MOVD nrows+24(FP), R6
-	SUB R5, R6, R6
-	CMP $1, R6
-	BLT exit1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero7
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	B inited7
-zero7:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-inited7:
-	CMP $0, R7
-	BLE rem3
-lock3:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F2
-	ADD R8, R3, R17
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F2
+	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
 	FMOVQ 16(R17), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $1, R6, R6
-	CMP R7, R6
-	BLT lock3
-rem3:
-	MOVWU (R2)(R5<<2), R8
-	ADD R6, R8, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone7
-row7:
-	MOVHU (R1)(R6<<1), R7
-	FMOVS (R0)(R6<<2), F2
-	ADD R7, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row7
-rdone7:
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
 	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias7
+	TBZ $1, R6, nobias1
 	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
+	MOVD R5, R7
+	LSL $2, R7, R7
+	ADD R7, R6, R16
 	VLD1R (R16), [V2.S4]
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
-nobias7:
+nobias1:
 	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp7
+	TBZ $2, R6, noclamp1
 	FMOVS lo+72(FP), F2
 	VDUP V2.S[0], V2.S4
 	FMOVS hi+76(FP), F3
@@ -1618,22 +214,19 @@ nobias7:
 	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
 	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
-noclamp7:
+noclamp1:
 	FMOVQ F0, (R4)
 	FMOVQ F1, 16(R4)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
 	MOVD ldy+48(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
 	ADD $1, R5, R5
-	B group3
-fewer3:
+	B group1
 exit1:
 	RET
 
-// csrNEONU2M runs the CSR tile kernel on 8 columns (2 vectors), 4 rows interleaved; the last vector is masked to tail lanes.
-TEXT ·csrNEONU2M(SB), NOSPLIT, $0-88
+// csrNEONR1U2M runs the CSR tile kernel on groups of 1 rows × 8 columns (2 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR1U2M(SB), NOSPLIT, $0-88
 	MOVD vals+0(FP), R0
 	MOVD offs+8(FP), R1
 	MOVD cnt+16(FP), R2
@@ -1642,37 +235,13 @@ TEXT ·csrNEONU2M(SB), NOSPLIT, $0-88
 	MOVD tail+80(FP), R5
 	MOVD $0, R6
 group1:
-	MOVD nrows+24(FP), R7
+	MOVD ngroups+24(FP), R7
 	SUB R6, R7, R7
-	CMP $4, R7
-	BLT fewer1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVWU (R2)(R6<<2), R9
-	MOVD R7, R10
-	ADD R9, R10, R10
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R9
-	CMP R9, R8
-	CSEL LT, R8, R9, R8
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R9
-	MOVD R10, R11
-	ADD R9, R11, R11
-	ADD R6<<2, R2, R16
-	MOVWU 8(R16), R9
-	CMP R9, R8
-	CSEL LT, R8, R9, R8
-	ADD R6<<2, R2, R16
-	MOVWU 8(R16), R9
-	MOVD R11, R12
-	ADD R9, R12, R12
-	ADD R6<<2, R2, R16
-	MOVWU 12(R16), R9
-	CMP R9, R8
-	CSEL LT, R8, R9, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
 	FMOVQ (R4), F0
 	ADD $16, R4, R16
 	TBZ $2, R5, neon_1
@@ -1693,624 +262,34 @@ zero1:
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 inited1:
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R13
-	TBZ $0, R13, zero2
-	FMOVQ (R9), F2
-	ADD $16, R9, R16
-	TBZ $2, R5, neon_4
-	FMOVQ (R16), F3
-	B neon_6
-neon_4:
-	TBZ $1, R5, neon_5
-	FMOVD (R16), F3
-	TBZ $0, R5, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F3
-neon_6:
-	B inited2
-zero2:
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-inited2:
-	MOVD ldy+48(FP), R13
-	LSL $2, R13, R13
-	ADD R9, R13, R13
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero3
-	FMOVQ (R13), F4
-	ADD $16, R13, R16
-	TBZ $2, R5, neon_7
-	FMOVQ (R16), F5
-	B neon_9
-neon_7:
-	TBZ $1, R5, neon_8
-	FMOVD (R16), F5
-	TBZ $0, R5, neon_9
-	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F5
-neon_9:
-	B inited3
-zero3:
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-inited3:
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R13, R9, R9
-	MOVD flags+56(FP), R13
-	TBZ $0, R13, zero4
-	FMOVQ (R9), F6
-	ADD $16, R9, R16
-	TBZ $2, R5, neon_10
-	FMOVQ (R16), F7
-	B neon_12
-neon_10:
-	TBZ $1, R5, neon_11
-	FMOVD (R16), F7
-	TBZ $0, R5, neon_12
-	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F7
-neon_12:
-	B inited4
-zero4:
-	VEOR V6.B16, V6.B16, V6.B16
-	VEOR V7.B16, V7.B16, V7.B16
-inited4:
-	CMP $0, R8
-	BLE rem1
-lock1:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F8
-	MOVHU (R1)(R10<<1), R13
-	FMOVS (R0)(R10<<2), F9
-	MOVHU (R1)(R11<<1), R14
-	FMOVS (R0)(R11<<2), F10
-	MOVHU (R1)(R12<<1), R19
-	FMOVS (R0)(R12<<2), F11
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
-	ADD R13, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8913c2 // fmla v2.4s, v30.4s, v9.s[0]
-	ADD R14, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
-	ADD R19, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8b13c6 // fmla v6.4s, v30.4s, v11.s[0]
-	ADD R9, R3, R17
-	FMOVQ 16(R17), F31
-	WORD $0x4f8813e1 // fmla v1.4s, v31.4s, v8.s[0]
-	ADD R13, R3, R15
-	FMOVQ 16(R15), F30
-	WORD $0x4f8913c3 // fmla v3.4s, v30.4s, v9.s[0]
-	ADD R14, R3, R17
-	FMOVQ 16(R17), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
-	ADD R19, R3, R15
-	FMOVQ 16(R15), F30
-	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
-	ADD $1, R7, R7
-	ADD $1, R10, R10
-	ADD $1, R11, R11
-	ADD $1, R12, R12
-	CMP R8, R7
-	BLT lock1
-rem1:
-	MOVD R10, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone1
-row1:
-	MOVHU (R1)(R7<<1), R13
-	FMOVS (R0)(R7<<2), F8
-	ADD R13, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row1
-rdone1:
-	MOVD R11, R7
-	SUB R8, R7, R7
-	CMP R7, R10
-	BGE rdone2
-row2:
-	MOVHU (R1)(R10<<1), R9
-	FMOVS (R0)(R10<<2), F8
-	ADD R9, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
-	BLT row2
-rdone2:
-	MOVD R12, R7
-	SUB R8, R7, R7
-	CMP R7, R11
-	BGE rdone3
-row3:
-	MOVHU (R1)(R11<<1), R9
-	FMOVS (R0)(R11<<2), F8
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8813c5 // fmla v5.4s, v30.4s, v8.s[0]
-	ADD $1, R11, R11
-	CMP R7, R11
-	BLT row3
-rdone3:
-	ADD R6<<2, R2, R16
-	MOVWU 12(R16), R7
-	ADD R12, R7, R7
-	SUB R8, R7, R7
-	CMP R7, R12
-	BGE rdone4
-row4:
-	MOVHU (R1)(R12<<1), R8
-	FMOVS (R0)(R12<<2), F8
-	ADD R8, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
-	ADD $1, R12, R12
-	CMP R7, R12
-	BLT row4
-rdone4:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias1
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
-	VLD1R (R16), [V8.S4]
-	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
-	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
-nobias1:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp1
-	FMOVS lo+72(FP), F8
-	VDUP V8.S[0], V8.S4
-	FMOVS hi+76(FP), F9
-	VDUP V9.S[0], V9.S4
-	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
-	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
-	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
-	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
-noclamp1:
-	FMOVQ F0, (R4)
-	ADD $16, R4, R16
-	TBZ $2, R5, neon_13
-	FMOVQ F1, (R16)
-	B neon_15
-neon_13:
-	TBZ $1, R5, neon_14
-	FMOVD F1, (R16)
-	TBZ $0, R5, neon_15
-	ADD $8, R16, R16
-	VST1 V1.S[2], (R16)
-	B neon_15
-neon_14:
-	FMOVS F1, (R16)
-neon_15:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $1, R9, nobias2
-	MOVD bias+64(FP), R9
-	ADD R6<<2, R9, R16
-	ADD $4, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
-	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
-nobias2:
-	MOVD flags+56(FP), R9
-	TBZ $2, R9, noclamp2
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
-	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
-	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
-	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
-noclamp2:
-	FMOVQ F2, (R8)
-	ADD $16, R8, R16
-	TBZ $2, R5, neon_16
-	FMOVQ F3, (R16)
-	B neon_18
-neon_16:
-	TBZ $1, R5, neon_17
-	FMOVD F3, (R16)
-	TBZ $0, R5, neon_18
-	ADD $8, R16, R16
-	VST1 V3.S[2], (R16)
-	B neon_18
-neon_17:
-	FMOVS F3, (R16)
-neon_18:
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R8, R9, R9
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias3
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
-	ADD $8, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
-	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
-nobias3:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp3
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
-	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
-	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
-	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
-noclamp3:
-	FMOVQ F4, (R9)
-	ADD $16, R9, R16
-	TBZ $2, R5, neon_19
-	FMOVQ F5, (R16)
-	B neon_21
-neon_19:
-	TBZ $1, R5, neon_20
-	FMOVD F5, (R16)
-	TBZ $0, R5, neon_21
-	ADD $8, R16, R16
-	VST1 V5.S[2], (R16)
-	B neon_21
-neon_20:
-	FMOVS F5, (R16)
-neon_21:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R9, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $1, R9, nobias4
-	MOVD bias+64(FP), R9
-	ADD R6<<2, R9, R16
-	ADD $12, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
-	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
-nobias4:
-	MOVD flags+56(FP), R9
-	TBZ $2, R9, noclamp4
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
-	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
-	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
-	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
-noclamp4:
-	FMOVQ F6, (R8)
-	ADD $16, R8, R16
-	TBZ $2, R5, neon_22
-	FMOVQ F7, (R16)
-	B neon_24
-neon_22:
-	TBZ $1, R5, neon_23
-	FMOVD F7, (R16)
-	TBZ $0, R5, neon_24
-	ADD $8, R16, R16
-	VST1 V7.S[2], (R16)
-	B neon_24
-neon_23:
-	FMOVS F7, (R16)
-neon_24:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	ADD $4, R6, R6
-	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $2, R7
-	BLT fewer2
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVWU (R2)(R6<<2), R9
-	MOVD R7, R10
-	ADD R9, R10, R10
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R9
-	CMP R9, R8
-	CSEL LT, R8, R9, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero5
-	FMOVQ (R4), F0
-	ADD $16, R4, R16
-	TBZ $2, R5, neon_25
-	FMOVQ (R16), F1
-	B neon_27
-neon_25:
-	TBZ $1, R5, neon_26
-	FMOVD (R16), F1
-	TBZ $0, R5, neon_27
-	ADD $8, R16, R16
-	VLD1 (R16), V1.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F1
-neon_27:
-	B inited5
-zero5:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-inited5:
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R11
-	TBZ $0, R11, zero6
-	FMOVQ (R9), F2
-	ADD $16, R9, R16
-	TBZ $2, R5, neon_28
-	FMOVQ (R16), F3
-	B neon_30
-neon_28:
-	TBZ $1, R5, neon_29
-	FMOVD (R16), F3
-	TBZ $0, R5, neon_30
-	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_30
-neon_29:
-	FMOVS (R16), F3
-neon_30:
-	B inited6
-zero6:
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-inited6:
-	CMP $0, R8
-	BLE rem2
-lock2:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F4
-	MOVHU (R1)(R10<<1), R11
-	FMOVS (R0)(R10<<2), F5
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	ADD R11, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8513c2 // fmla v2.4s, v30.4s, v5.s[0]
-	FMOVQ 16(R17), F31
-	WORD $0x4f8413e1 // fmla v1.4s, v31.4s, v4.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
-	ADD $1, R7, R7
-	ADD $1, R10, R10
-	CMP R8, R7
-	BLT lock2
-rem2:
-	MOVD R10, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone5
-row5:
-	MOVHU (R1)(R7<<1), R11
-	FMOVS (R0)(R7<<2), F4
-	ADD R11, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row5
-rdone5:
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R7
-	ADD R10, R7, R7
-	SUB R8, R7, R7
-	CMP R7, R10
-	BGE rdone6
-row6:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F4
-	ADD R8, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
-	BLT row6
-rdone6:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias5
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-nobias5:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp5
-	FMOVS lo+72(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+76(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
-	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
-noclamp5:
-	FMOVQ F0, (R4)
-	ADD $16, R4, R16
-	TBZ $2, R5, neon_31
-	FMOVQ F1, (R16)
-	B neon_33
-neon_31:
-	TBZ $1, R5, neon_32
-	FMOVD F1, (R16)
-	TBZ $0, R5, neon_33
-	ADD $8, R16, R16
-	VST1 V1.S[2], (R16)
-	B neon_33
-neon_32:
-	FMOVS F1, (R16)
-neon_33:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $1, R9, nobias6
-	MOVD bias+64(FP), R9
-	ADD R6<<2, R9, R16
-	ADD $4, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
-	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
-nobias6:
-	MOVD flags+56(FP), R9
-	TBZ $2, R9, noclamp6
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
-	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
-	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
-	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
-noclamp6:
-	FMOVQ F2, (R8)
-	ADD $16, R8, R16
-	TBZ $2, R5, neon_34
-	FMOVQ F3, (R16)
-	B neon_36
-neon_34:
-	TBZ $1, R5, neon_35
-	FMOVD F3, (R16)
-	TBZ $0, R5, neon_36
-	ADD $8, R16, R16
-	VST1 V3.S[2], (R16)
-	B neon_36
-neon_35:
-	FMOVS F3, (R16)
-neon_36:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	ADD $2, R6, R6
-	B group2
-fewer2:
-group3:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $1, R7
-	BLT exit1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero7
-	FMOVQ (R4), F0
-	ADD $16, R4, R16
-	TBZ $2, R5, neon_37
-	FMOVQ (R16), F1
-	B neon_39
-neon_37:
-	TBZ $1, R5, neon_38
-	FMOVD (R16), F1
-	TBZ $0, R5, neon_39
-	ADD $8, R16, R16
-	VLD1 (R16), V1.S[2]
-	B neon_39
-neon_38:
-	FMOVS (R16), F1
-neon_39:
-	B inited7
-zero7:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-inited7:
-	CMP $0, R8
-	BLE rem3
-lock3:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F2
-	ADD R9, R3, R17
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F2
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
 	FMOVQ 16(R17), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $1, R7, R7
-	CMP R8, R7
-	BLT lock3
-rem3:
-	MOVWU (R2)(R6<<2), R9
-	ADD R7, R9, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone7
-row7:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F2
-	ADD R8, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row7
-rdone7:
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
 	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias7
+	TBZ $1, R7, nobias1
 	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
+	MOVD R6, R8
+	LSL $2, R8, R8
+	ADD R8, R7, R16
 	VLD1R (R16), [V2.S4]
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
-nobias7:
+nobias1:
 	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp7
+	TBZ $2, R7, noclamp1
 	FMOVS lo+72(FP), F2
 	VDUP V2.S[0], V2.S4
 	FMOVS hi+76(FP), F3
@@ -2319,35 +298,32 @@ nobias7:
 	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
 	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
-noclamp7:
+noclamp1:
 	FMOVQ F0, (R4)
 	ADD $16, R4, R16
-	TBZ $2, R5, neon_40
+	TBZ $2, R5, neon_4
 	FMOVQ F1, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R5, neon_41
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
 	FMOVD F1, (R16)
-	TBZ $0, R5, neon_42
+	TBZ $0, R5, neon_6
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_42
-neon_41:
+	B neon_6
+neon_5:
 	FMOVS F1, (R16)
-neon_42:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
+neon_6:
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B group3
-fewer3:
+	B group1
 exit1:
 	RET
 
-// csrNEONU3 runs the CSR tile kernel on 12 columns (3 vectors), 2 rows interleaved.
-TEXT ·csrNEONU3(SB), NOSPLIT, $0-88
+// csrNEONR1U3 runs the CSR tile kernel on groups of 1 rows × 12 columns (3 vectors).
+TEXT ·csrNEONR1U3(SB), NOSPLIT, $0-88
 	MOVD vals+0(FP), R0
 	MOVD offs+8(FP), R1
 	MOVD cnt+16(FP), R2
@@ -2355,21 +331,13 @@ TEXT ·csrNEONU3(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD $0, R5
 group1:
-	MOVD nrows+24(FP), R6
+	MOVD ngroups+24(FP), R6
 	SUB R5, R6, R6
-	CMP $2, R6
-	BLT fewer1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVWU (R2)(R5<<2), R8
-	MOVD R6, R9
-	ADD R8, R9, R9
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R8
-	CMP R8, R7
-	CSEL LT, R7, R8, R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero1
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -2379,31 +347,1919 @@ zero1:
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
 inited1:
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F3
+	ADD R7, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8313e0 // fmla v0.4s, v31.4s, v3.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
+	FMOVQ 32(R17), F31
+	WORD $0x4f8313e2 // fmla v2.4s, v31.4s, v3.s[0]
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $2, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V3.S4]
+	WORD $0x4e23d400 // fadd v0.4s, v0.4s, v3.4s
+	WORD $0x4e23d421 // fadd v1.4s, v1.4s, v3.4s
+	WORD $0x4e23d442 // fadd v2.4s, v2.4s, v3.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F3
+	VDUP V3.S[0], V3.S4
+	FMOVS hi+76(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR1U3M runs the CSR tile kernel on groups of 1 rows × 12 columns (3 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR1U3M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	ADD $32, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F2
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F2
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F2
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+inited1:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F3
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8313e0 // fmla v0.4s, v31.4s, v3.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
+	FMOVQ 32(R17), F31
+	WORD $0x4f8313e2 // fmla v2.4s, v31.4s, v3.s[0]
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	MOVD R6, R8
+	LSL $2, R8, R8
+	ADD R8, R7, R16
+	VLD1R (R16), [V3.S4]
+	WORD $0x4e23d400 // fadd v0.4s, v0.4s, v3.4s
+	WORD $0x4e23d421 // fadd v1.4s, v1.4s, v3.4s
+	WORD $0x4e23d442 // fadd v2.4s, v2.4s, v3.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F3
+	VDUP V3.S[0], V3.S4
+	FMOVS hi+76(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	ADD $32, R4, R16
+	TBZ $2, R5, neon_4
+	FMOVQ F2, (R16)
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD F2, (R16)
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_6
+neon_5:
+	FMOVS F2, (R16)
+neon_6:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	ADD $1, R6, R6
+	B group1
+exit1:
+	RET
+
+// csrNEONR1U4 runs the CSR tile kernel on groups of 1 rows × 16 columns (4 vectors).
+TEXT ·csrNEONR1U4(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+group1:
+	MOVD ngroups+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+inited1:
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F4
+	ADD R7, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
+	FMOVQ 32(R17), F31
+	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
+	FMOVQ 48(R17), F30
+	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $2, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F4
+	VDUP V4.S[0], V4.S4
+	FMOVS hi+76(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR1U4M runs the CSR tile kernel on groups of 1 rows × 16 columns (4 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR1U4M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	ADD $48, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F3
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F3
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F3
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+inited1:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F4
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
+	FMOVQ 32(R17), F31
+	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
+	FMOVQ 48(R17), F30
+	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	MOVD R6, R8
+	LSL $2, R8, R8
+	ADD R8, R7, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F4
+	VDUP V4.S[0], V4.S4
+	FMOVS hi+76(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	ADD $48, R4, R16
+	TBZ $2, R5, neon_4
+	FMOVQ F3, (R16)
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD F3, (R16)
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_6
+neon_5:
+	FMOVS F3, (R16)
+neon_6:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	ADD $1, R6, R6
+	B group1
+exit1:
+	RET
+
+// csrNEONR1U5 runs the CSR tile kernel on groups of 1 rows × 20 columns (5 vectors).
+TEXT ·csrNEONR1U5(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+group1:
+	MOVD ngroups+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	FMOVQ 64(R4), F4
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+inited1:
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F5
+	ADD R7, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8513e0 // fmla v0.4s, v31.4s, v5.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8513c1 // fmla v1.4s, v30.4s, v5.s[0]
+	FMOVQ 32(R17), F31
+	WORD $0x4f8513e2 // fmla v2.4s, v31.4s, v5.s[0]
+	FMOVQ 48(R17), F30
+	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
+	FMOVQ 64(R17), F31
+	WORD $0x4f8513e4 // fmla v4.4s, v31.4s, v5.s[0]
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $2, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4e25d400 // fadd v0.4s, v0.4s, v5.4s
+	WORD $0x4e25d421 // fadd v1.4s, v1.4s, v5.4s
+	WORD $0x4e25d442 // fadd v2.4s, v2.4s, v5.4s
+	WORD $0x4e25d463 // fadd v3.4s, v3.4s, v5.4s
+	WORD $0x4e25d484 // fadd v4.4s, v4.4s, v5.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+76(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
+	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
+	WORD $0x4e25f484 // fmax v4.4s, v4.4s, v5.4s
+	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	FMOVQ F4, 64(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR1U5M runs the CSR tile kernel on groups of 1 rows × 20 columns (5 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR1U5M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	ADD $64, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F4
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F4
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F4
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+inited1:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F5
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8513e0 // fmla v0.4s, v31.4s, v5.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8513c1 // fmla v1.4s, v30.4s, v5.s[0]
+	FMOVQ 32(R17), F31
+	WORD $0x4f8513e2 // fmla v2.4s, v31.4s, v5.s[0]
+	FMOVQ 48(R17), F30
+	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
+	FMOVQ 64(R17), F31
+	WORD $0x4f8513e4 // fmla v4.4s, v31.4s, v5.s[0]
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	MOVD R6, R8
+	LSL $2, R8, R8
+	ADD R8, R7, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4e25d400 // fadd v0.4s, v0.4s, v5.4s
+	WORD $0x4e25d421 // fadd v1.4s, v1.4s, v5.4s
+	WORD $0x4e25d442 // fadd v2.4s, v2.4s, v5.4s
+	WORD $0x4e25d463 // fadd v3.4s, v3.4s, v5.4s
+	WORD $0x4e25d484 // fadd v4.4s, v4.4s, v5.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+76(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
+	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
+	WORD $0x4e25f484 // fmax v4.4s, v4.4s, v5.4s
+	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	ADD $64, R4, R16
+	TBZ $2, R5, neon_4
+	FMOVQ F4, (R16)
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD F4, (R16)
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VST1 V4.S[2], (R16)
+	B neon_6
+neon_5:
+	FMOVS F4, (R16)
+neon_6:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	ADD $1, R6, R6
+	B group1
+exit1:
+	RET
+
+// csrNEONR1U6 runs the CSR tile kernel on groups of 1 rows × 24 columns (6 vectors).
+TEXT ·csrNEONR1U6(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+group1:
+	MOVD ngroups+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	FMOVQ 64(R4), F4
+	FMOVQ 80(R4), F5
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+inited1:
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F6
+	ADD R7, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	FMOVQ 32(R17), F31
+	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
+	FMOVQ 48(R17), F30
+	WORD $0x4f8613c3 // fmla v3.4s, v30.4s, v6.s[0]
+	FMOVQ 64(R17), F31
+	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
+	FMOVQ 80(R17), F30
+	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $2, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V6.S4]
+	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
+	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
+	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F6
+	VDUP V6.S[0], V6.S4
+	FMOVS hi+76(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f400 // fmax v0.4s, v0.4s, v6.4s
+	WORD $0x4ea7f400 // fmin v0.4s, v0.4s, v7.4s
+	WORD $0x4e26f421 // fmax v1.4s, v1.4s, v6.4s
+	WORD $0x4ea7f421 // fmin v1.4s, v1.4s, v7.4s
+	WORD $0x4e26f442 // fmax v2.4s, v2.4s, v6.4s
+	WORD $0x4ea7f442 // fmin v2.4s, v2.4s, v7.4s
+	WORD $0x4e26f463 // fmax v3.4s, v3.4s, v6.4s
+	WORD $0x4ea7f463 // fmin v3.4s, v3.4s, v7.4s
+	WORD $0x4e26f484 // fmax v4.4s, v4.4s, v6.4s
+	WORD $0x4ea7f484 // fmin v4.4s, v4.4s, v7.4s
+	WORD $0x4e26f4a5 // fmax v5.4s, v5.4s, v6.4s
+	WORD $0x4ea7f4a5 // fmin v5.4s, v5.4s, v7.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	FMOVQ F4, 64(R4)
+	FMOVQ F5, 80(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR1U6M runs the CSR tile kernel on groups of 1 rows × 24 columns (6 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR1U6M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	FMOVQ 64(R4), F4
+	ADD $80, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F5
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F5
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F5
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+inited1:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F6
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	FMOVQ 32(R17), F31
+	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
+	FMOVQ 48(R17), F30
+	WORD $0x4f8613c3 // fmla v3.4s, v30.4s, v6.s[0]
+	FMOVQ 64(R17), F31
+	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
+	FMOVQ 80(R17), F30
+	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	MOVD R6, R8
+	LSL $2, R8, R8
+	ADD R8, R7, R16
+	VLD1R (R16), [V6.S4]
+	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
+	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
+	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F6
+	VDUP V6.S[0], V6.S4
+	FMOVS hi+76(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f400 // fmax v0.4s, v0.4s, v6.4s
+	WORD $0x4ea7f400 // fmin v0.4s, v0.4s, v7.4s
+	WORD $0x4e26f421 // fmax v1.4s, v1.4s, v6.4s
+	WORD $0x4ea7f421 // fmin v1.4s, v1.4s, v7.4s
+	WORD $0x4e26f442 // fmax v2.4s, v2.4s, v6.4s
+	WORD $0x4ea7f442 // fmin v2.4s, v2.4s, v7.4s
+	WORD $0x4e26f463 // fmax v3.4s, v3.4s, v6.4s
+	WORD $0x4ea7f463 // fmin v3.4s, v3.4s, v7.4s
+	WORD $0x4e26f484 // fmax v4.4s, v4.4s, v6.4s
+	WORD $0x4ea7f484 // fmin v4.4s, v4.4s, v7.4s
+	WORD $0x4e26f4a5 // fmax v5.4s, v5.4s, v6.4s
+	WORD $0x4ea7f4a5 // fmin v5.4s, v5.4s, v7.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	FMOVQ F4, 64(R4)
+	ADD $80, R4, R16
+	TBZ $2, R5, neon_4
+	FMOVQ F5, (R16)
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD F5, (R16)
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_6
+neon_5:
+	FMOVS F5, (R16)
+neon_6:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	ADD $1, R6, R6
+	B group1
+exit1:
+	RET
+
+// csrNEONR1U7 runs the CSR tile kernel on groups of 1 rows × 28 columns (7 vectors).
+TEXT ·csrNEONR1U7(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+group1:
+	MOVD ngroups+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	FMOVQ 64(R4), F4
+	FMOVQ 80(R4), F5
+	FMOVQ 96(R4), F6
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+inited1:
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F7
+	ADD R7, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8713e0 // fmla v0.4s, v31.4s, v7.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8713c1 // fmla v1.4s, v30.4s, v7.s[0]
+	FMOVQ 32(R17), F31
+	WORD $0x4f8713e2 // fmla v2.4s, v31.4s, v7.s[0]
+	FMOVQ 48(R17), F30
+	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
+	FMOVQ 64(R17), F31
+	WORD $0x4f8713e4 // fmla v4.4s, v31.4s, v7.s[0]
+	FMOVQ 80(R17), F30
+	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
+	FMOVQ 96(R17), F31
+	WORD $0x4f8713e6 // fmla v6.4s, v31.4s, v7.s[0]
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $2, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V7.S4]
+	WORD $0x4e27d400 // fadd v0.4s, v0.4s, v7.4s
+	WORD $0x4e27d421 // fadd v1.4s, v1.4s, v7.4s
+	WORD $0x4e27d442 // fadd v2.4s, v2.4s, v7.4s
+	WORD $0x4e27d463 // fadd v3.4s, v3.4s, v7.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x4e27d4a5 // fadd v5.4s, v5.4s, v7.4s
+	WORD $0x4e27d4c6 // fadd v6.4s, v6.4s, v7.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+76(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	WORD $0x4e27f4c6 // fmax v6.4s, v6.4s, v7.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	FMOVQ F4, 64(R4)
+	FMOVQ F5, 80(R4)
+	FMOVQ F6, 96(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR1U7M runs the CSR tile kernel on groups of 1 rows × 28 columns (7 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR1U7M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	FMOVQ 64(R4), F4
+	FMOVQ 80(R4), F5
+	ADD $96, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F6
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F6
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F6
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+inited1:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F7
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8713e0 // fmla v0.4s, v31.4s, v7.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8713c1 // fmla v1.4s, v30.4s, v7.s[0]
+	FMOVQ 32(R17), F31
+	WORD $0x4f8713e2 // fmla v2.4s, v31.4s, v7.s[0]
+	FMOVQ 48(R17), F30
+	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
+	FMOVQ 64(R17), F31
+	WORD $0x4f8713e4 // fmla v4.4s, v31.4s, v7.s[0]
+	FMOVQ 80(R17), F30
+	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
+	FMOVQ 96(R17), F31
+	WORD $0x4f8713e6 // fmla v6.4s, v31.4s, v7.s[0]
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	MOVD R6, R8
+	LSL $2, R8, R8
+	ADD R8, R7, R16
+	VLD1R (R16), [V7.S4]
+	WORD $0x4e27d400 // fadd v0.4s, v0.4s, v7.4s
+	WORD $0x4e27d421 // fadd v1.4s, v1.4s, v7.4s
+	WORD $0x4e27d442 // fadd v2.4s, v2.4s, v7.4s
+	WORD $0x4e27d463 // fadd v3.4s, v3.4s, v7.4s
+	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
+	WORD $0x4e27d4a5 // fadd v5.4s, v5.4s, v7.4s
+	WORD $0x4e27d4c6 // fadd v6.4s, v6.4s, v7.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+76(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	WORD $0x4e27f4c6 // fmax v6.4s, v6.4s, v7.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	FMOVQ F4, 64(R4)
+	FMOVQ F5, 80(R4)
+	ADD $96, R4, R16
+	TBZ $2, R5, neon_4
+	FMOVQ F6, (R16)
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD F6, (R16)
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VST1 V6.S[2], (R16)
+	B neon_6
+neon_5:
+	FMOVS F6, (R16)
+neon_6:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	ADD $1, R6, R6
+	B group1
+exit1:
+	RET
+
+// csrNEONR1U8 runs the CSR tile kernel on groups of 1 rows × 32 columns (8 vectors).
+TEXT ·csrNEONR1U8(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+group1:
+	MOVD ngroups+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	FMOVQ 64(R4), F4
+	FMOVQ 80(R4), F5
+	FMOVQ 96(R4), F6
+	FMOVQ 112(R4), F7
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+inited1:
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F8
+	ADD R7, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R17), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	FMOVQ 48(R17), F30
+	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
+	FMOVQ 64(R17), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	FMOVQ 80(R17), F30
+	WORD $0x4f8813c5 // fmla v5.4s, v30.4s, v8.s[0]
+	FMOVQ 96(R17), F31
+	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
+	FMOVQ 112(R17), F30
+	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $2, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+76(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	FMOVQ F4, 64(R4)
+	FMOVQ F5, 80(R4)
+	FMOVQ F6, 96(R4)
+	FMOVQ F7, 112(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR1U8M runs the CSR tile kernel on groups of 1 rows × 32 columns (8 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR1U8M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	FMOVQ 64(R4), F4
+	FMOVQ 80(R4), F5
+	FMOVQ 96(R4), F6
+	ADD $112, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F7
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F7
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F7
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+inited1:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F8
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R17), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R17), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	FMOVQ 48(R17), F30
+	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
+	FMOVQ 64(R17), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	FMOVQ 80(R17), F30
+	WORD $0x4f8813c5 // fmla v5.4s, v30.4s, v8.s[0]
+	FMOVQ 96(R17), F31
+	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
+	FMOVQ 112(R17), F30
+	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
+	ADD $4, R0, R0
+	ADD $2, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	MOVD R6, R8
+	LSL $2, R8, R8
+	ADD R8, R7, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+76(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	FMOVQ F4, 64(R4)
+	FMOVQ F5, 80(R4)
+	FMOVQ F6, 96(R4)
+	ADD $112, R4, R16
+	TBZ $2, R5, neon_4
+	FMOVQ F7, (R16)
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD F7, (R16)
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_6
+neon_5:
+	FMOVS F7, (R16)
+neon_6:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	ADD $1, R6, R6
+	B group1
+exit1:
+	RET
+
+// csrNEONR2U1 runs the CSR tile kernel on groups of 2 rows × 4 columns (1 vectors).
+TEXT ·csrNEONR2U1(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+group1:
+	MOVD ngroups+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
+	FMOVQ (R4), F0
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+inited1:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero2
+	FMOVQ (R7), F1
+	B inited2
+zero2:
+	VEOR V1.B16, V1.B16, V1.B16
+inited2:
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F2
+	MOVHU 2(R1), R8
+	FMOVS 4(R0), F3
+	ADD R7, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
+	ADD R8, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $3, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V2.S4]
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F2
+	VDUP V2.S[0], V2.S4
+	FMOVS hi+76(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R4, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias2
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F2
+	VDUP V2.S[0], V2.S4
+	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
+	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
+noclamp2:
+	FMOVQ F1, (R6)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR2U1M runs the CSR tile kernel on groups of 2 rows × 4 columns (1 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR2U1M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	MOVD R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F0
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F0
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V0.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F0
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+inited1:
 	MOVD ldy+48(FP), R8
 	LSL $2, R8, R8
 	ADD R4, R8, R8
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero2
-	FMOVQ (R8), F3
-	FMOVQ 16(R8), F4
-	FMOVQ 32(R8), F5
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero2
+	MOVD R8, R16
+	TBZ $2, R5, neon_4
+	FMOVQ (R16), F1
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD (R16), F1
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V1.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F1
+neon_6:
+	B inited2
+zero2:
+	VEOR V1.B16, V1.B16, V1.B16
+inited2:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F2
+	MOVHU 2(R1), R9
+	FMOVS 4(R0), F3
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
+	ADD R9, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	MOVD R6, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
+	VLD1R (R16), [V2.S4]
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F2
+	VDUP V2.S[0], V2.S4
+	FMOVS hi+76(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
+noclamp1:
+	MOVD R4, R16
+	TBZ $2, R5, neon_7
+	FMOVQ F0, (R16)
+	B neon_9
+neon_7:
+	TBZ $1, R5, neon_8
+	FMOVD F0, (R16)
+	TBZ $0, R5, neon_9
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_9
+neon_8:
+	FMOVS F0, (R16)
+neon_9:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	MOVD R6, R9
+	LSL $3, R9, R9
+	ADD R9, R8, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F2
+	VDUP V2.S[0], V2.S4
+	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
+	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
+noclamp2:
+	MOVD R7, R16
+	TBZ $2, R5, neon_10
+	FMOVQ F1, (R16)
+	B neon_12
+neon_10:
+	TBZ $1, R5, neon_11
+	FMOVD F1, (R16)
+	TBZ $0, R5, neon_12
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_12
+neon_11:
+	FMOVS F1, (R16)
+neon_12:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	ADD $1, R6, R6
+	B group1
+exit1:
+	RET
+
+// csrNEONR2U2 runs the CSR tile kernel on groups of 2 rows × 8 columns (2 vectors).
+TEXT ·csrNEONR2U2(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+group1:
+	MOVD ngroups+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+inited1:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero2
+	FMOVQ (R7), F2
+	FMOVQ 16(R7), F3
+	B inited2
+zero2:
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+inited2:
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F4
+	MOVHU 2(R1), R8
+	FMOVS 4(R0), F5
+	ADD R7, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD R8, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8513c2 // fmla v2.4s, v30.4s, v5.s[0]
+	FMOVQ 16(R17), F31
+	WORD $0x4f8413e1 // fmla v1.4s, v31.4s, v4.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $3, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F4
+	VDUP V4.S[0], V4.S4
+	FMOVS hi+76(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R4, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias2
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
+	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
+	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
+	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
+	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
+noclamp2:
+	FMOVQ F2, (R6)
+	FMOVQ F3, 16(R6)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR2U2M runs the CSR tile kernel on groups of 2 rows × 8 columns (2 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR2U2M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	ADD $16, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F1
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F1
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V1.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F1
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+inited1:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero2
+	FMOVQ (R8), F2
+	ADD $16, R8, R16
+	TBZ $2, R5, neon_4
+	FMOVQ (R16), F3
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD (R16), F3
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F3
+neon_6:
+	B inited2
+zero2:
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+inited2:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F4
+	MOVHU 2(R1), R9
+	FMOVS 4(R0), F5
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD R9, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8513c2 // fmla v2.4s, v30.4s, v5.s[0]
+	FMOVQ 16(R17), F31
+	WORD $0x4f8413e1 // fmla v1.4s, v31.4s, v4.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	MOVD R6, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F4
+	VDUP V4.S[0], V4.S4
+	FMOVS hi+76(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	ADD $16, R4, R16
+	TBZ $2, R5, neon_7
+	FMOVQ F1, (R16)
+	B neon_9
+neon_7:
+	TBZ $1, R5, neon_8
+	FMOVD F1, (R16)
+	TBZ $0, R5, neon_9
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_9
+neon_8:
+	FMOVS F1, (R16)
+neon_9:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	MOVD R6, R9
+	LSL $3, R9, R9
+	ADD R9, R8, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
+	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
+	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
+	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
+	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
+noclamp2:
+	FMOVQ F2, (R7)
+	ADD $16, R7, R16
+	TBZ $2, R5, neon_10
+	FMOVQ F3, (R16)
+	B neon_12
+neon_10:
+	TBZ $1, R5, neon_11
+	FMOVD F3, (R16)
+	TBZ $0, R5, neon_12
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_12
+neon_11:
+	FMOVS F3, (R16)
+neon_12:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	ADD $1, R6, R6
+	B group1
+exit1:
+	RET
+
+// csrNEONR2U3 runs the CSR tile kernel on groups of 2 rows × 12 columns (3 vectors).
+TEXT ·csrNEONR2U3(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+group1:
+	MOVD ngroups+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+inited1:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero2
+	FMOVQ (R7), F3
+	FMOVQ 16(R7), F4
+	FMOVQ 32(R7), F5
 	B inited2
 zero2:
 	VEOR V3.B16, V3.B16, V3.B16
 	VEOR V4.B16, V4.B16, V4.B16
 	VEOR V5.B16, V5.B16, V5.B16
 inited2:
-	CMP $0, R7
-	BLE rem1
-lock1:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F6
-	MOVHU (R1)(R9<<1), R10
-	FMOVS (R0)(R9<<2), F7
-	ADD R8, R3, R17
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F6
+	MOVHU 2(R1), R8
+	FMOVS 4(R0), F7
+	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
-	ADD R10, R3, R15
+	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
 	FMOVQ 16(R17), F31
@@ -2414,53 +2270,180 @@ lock1:
 	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
 	FMOVQ 32(R15), F30
 	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
-	ADD $1, R6, R6
-	ADD $1, R9, R9
-	CMP R7, R6
-	BLT lock1
-rem1:
-	MOVD R9, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone1
-row1:
-	MOVHU (R1)(R6<<1), R10
-	FMOVS (R0)(R6<<2), F6
-	ADD R10, R3, R17
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $3, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V6.S4]
+	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
+	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F6
+	VDUP V6.S[0], V6.S4
+	FMOVS hi+76(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f400 // fmax v0.4s, v0.4s, v6.4s
+	WORD $0x4ea7f400 // fmin v0.4s, v0.4s, v7.4s
+	WORD $0x4e26f421 // fmax v1.4s, v1.4s, v6.4s
+	WORD $0x4ea7f421 // fmin v1.4s, v1.4s, v7.4s
+	WORD $0x4e26f442 // fmax v2.4s, v2.4s, v6.4s
+	WORD $0x4ea7f442 // fmin v2.4s, v2.4s, v7.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R4, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias2
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
+	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
+	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
+	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
+	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
+	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
+noclamp2:
+	FMOVQ F3, (R6)
+	FMOVQ F4, 16(R6)
+	FMOVQ F5, 32(R6)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR2U3M runs the CSR tile kernel on groups of 2 rows × 12 columns (3 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR2U3M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	ADD $32, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F2
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F2
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F2
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+inited1:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero2
+	FMOVQ (R8), F3
+	FMOVQ 16(R8), F4
+	ADD $32, R8, R16
+	TBZ $2, R5, neon_4
+	FMOVQ (R16), F5
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD (R16), F5
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F5
+neon_6:
+	B inited2
+zero2:
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+inited2:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F6
+	MOVHU 2(R1), R9
+	FMOVS 4(R0), F7
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD R9, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
+	FMOVQ 16(R17), F31
+	WORD $0x4f8613e1 // fmla v1.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8713c4 // fmla v4.4s, v30.4s, v7.s[0]
 	FMOVQ 32(R17), F31
 	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row1
-rdone1:
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R6
-	ADD R9, R6, R6
-	SUB R7, R6, R6
-	CMP R6, R9
-	BGE rdone2
-row2:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F6
-	ADD R7, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8613c3 // fmla v3.4s, v30.4s, v6.s[0]
-	FMOVQ 16(R15), F31
-	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
-	BLT row2
-rdone2:
+	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
 	MOVD flags+56(FP), R7
 	TBZ $1, R7, nobias1
 	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
+	MOVD R6, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
 	VLD1R (R16), [V6.S4]
 	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
 	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
@@ -2481,14 +2464,29 @@ nobias1:
 noclamp1:
 	FMOVQ F0, (R4)
 	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
+	ADD $32, R4, R16
+	TBZ $2, R5, neon_7
+	FMOVQ F2, (R16)
+	B neon_9
+neon_7:
+	TBZ $1, R5, neon_8
+	FMOVD F2, (R16)
+	TBZ $0, R5, neon_9
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_9
+neon_8:
+	FMOVS F2, (R16)
+neon_9:
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R4, R7, R7
 	MOVD flags+56(FP), R8
 	TBZ $1, R8, nobias2
 	MOVD bias+64(FP), R8
-	ADD R5<<2, R8, R16
+	MOVD R6, R9
+	LSL $3, R9, R9
+	ADD R9, R8, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
@@ -2510,312 +2508,7 @@ nobias2:
 noclamp2:
 	FMOVQ F3, (R7)
 	FMOVQ F4, 16(R7)
-	FMOVQ F5, 32(R7)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $2, R5, R5
-	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R6
-	SUB R5, R6, R6
-	CMP $1, R6
-	BLT exit1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	B inited3
-zero3:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-inited3:
-	CMP $0, R7
-	BLE rem2
-lock2:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F3
-	ADD R8, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8313e0 // fmla v0.4s, v31.4s, v3.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8313e2 // fmla v2.4s, v31.4s, v3.s[0]
-	ADD $1, R6, R6
-	CMP R7, R6
-	BLT lock2
-rem2:
-	MOVWU (R2)(R5<<2), R8
-	ADD R6, R8, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone3
-row3:
-	MOVHU (R1)(R6<<1), R7
-	FMOVS (R0)(R6<<2), F3
-	ADD R7, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8313c0 // fmla v0.4s, v30.4s, v3.s[0]
-	FMOVQ 16(R15), F31
-	WORD $0x4f8313e1 // fmla v1.4s, v31.4s, v3.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8313c2 // fmla v2.4s, v30.4s, v3.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row3
-rdone3:
-	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias3
-	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
-	VLD1R (R16), [V3.S4]
-	WORD $0x4e23d400 // fadd v0.4s, v0.4s, v3.4s
-	WORD $0x4e23d421 // fadd v1.4s, v1.4s, v3.4s
-	WORD $0x4e23d442 // fadd v2.4s, v2.4s, v3.4s
-nobias3:
-	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp3
-	FMOVS lo+72(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+76(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
-	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
-	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
-noclamp3:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $1, R5, R5
-	B group2
-fewer2:
-exit1:
-	RET
-
-// csrNEONU3M runs the CSR tile kernel on 12 columns (3 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
-TEXT ·csrNEONU3M(SB), NOSPLIT, $0-88
-	MOVD vals+0(FP), R0
-	MOVD offs+8(FP), R1
-	MOVD cnt+16(FP), R2
-	MOVD x+32(FP), R3
-	MOVD y+40(FP), R4
-	MOVD tail+80(FP), R5
-	MOVD $0, R6
-group1:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $2, R7
-	BLT fewer1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVWU (R2)(R6<<2), R9
-	MOVD R7, R10
-	ADD R9, R10, R10
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R9
-	CMP R9, R8
-	CSEL LT, R8, R9, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	ADD $32, R4, R16
-	TBZ $2, R5, neon_1
-	FMOVQ (R16), F2
-	B neon_3
-neon_1:
-	TBZ $1, R5, neon_2
-	FMOVD (R16), F2
-	TBZ $0, R5, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F2
-neon_3:
-	B inited1
-zero1:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-inited1:
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R11
-	TBZ $0, R11, zero2
-	FMOVQ (R9), F3
-	FMOVQ 16(R9), F4
-	ADD $32, R9, R16
-	TBZ $2, R5, neon_4
-	FMOVQ (R16), F5
-	B neon_6
-neon_4:
-	TBZ $1, R5, neon_5
-	FMOVD (R16), F5
-	TBZ $0, R5, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F5
-neon_6:
-	B inited2
-zero2:
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-inited2:
-	CMP $0, R8
-	BLE rem1
-lock1:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F6
-	MOVHU (R1)(R10<<1), R11
-	FMOVS (R0)(R10<<2), F7
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
-	ADD R11, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
-	FMOVQ 16(R17), F31
-	WORD $0x4f8613e1 // fmla v1.4s, v31.4s, v6.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8713c4 // fmla v4.4s, v30.4s, v7.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
-	ADD $1, R7, R7
-	ADD $1, R10, R10
-	CMP R8, R7
-	BLT lock1
-rem1:
-	MOVD R10, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone1
-row1:
-	MOVHU (R1)(R7<<1), R11
-	FMOVS (R0)(R7<<2), F6
-	ADD R11, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row1
-rdone1:
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R7
-	ADD R10, R7, R7
-	SUB R8, R7, R7
-	CMP R7, R10
-	BGE rdone2
-row2:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F6
-	ADD R8, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8613c3 // fmla v3.4s, v30.4s, v6.s[0]
-	FMOVQ 16(R15), F31
-	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
-	BLT row2
-rdone2:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias1
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
-	VLD1R (R16), [V6.S4]
-	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
-	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
-	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
-nobias1:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp1
-	FMOVS lo+72(FP), F6
-	VDUP V6.S[0], V6.S4
-	FMOVS hi+76(FP), F7
-	VDUP V7.S[0], V7.S4
-	WORD $0x4e26f400 // fmax v0.4s, v0.4s, v6.4s
-	WORD $0x4ea7f400 // fmin v0.4s, v0.4s, v7.4s
-	WORD $0x4e26f421 // fmax v1.4s, v1.4s, v6.4s
-	WORD $0x4ea7f421 // fmin v1.4s, v1.4s, v7.4s
-	WORD $0x4e26f442 // fmax v2.4s, v2.4s, v6.4s
-	WORD $0x4ea7f442 // fmin v2.4s, v2.4s, v7.4s
-noclamp1:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	ADD $32, R4, R16
-	TBZ $2, R5, neon_7
-	FMOVQ F2, (R16)
-	B neon_9
-neon_7:
-	TBZ $1, R5, neon_8
-	FMOVD F2, (R16)
-	TBZ $0, R5, neon_9
-	ADD $8, R16, R16
-	VST1 V2.S[2], (R16)
-	B neon_9
-neon_8:
-	FMOVS F2, (R16)
-neon_9:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $1, R9, nobias2
-	MOVD bias+64(FP), R9
-	ADD R6<<2, R9, R16
-	ADD $4, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
-	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
-	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
-nobias2:
-	MOVD flags+56(FP), R9
-	TBZ $2, R9, noclamp2
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
-	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
-	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
-	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
-	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
-	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
-noclamp2:
-	FMOVQ F3, (R8)
-	FMOVQ F4, 16(R8)
-	ADD $32, R8, R16
+	ADD $32, R7, R16
 	TBZ $2, R5, neon_10
 	FMOVQ F5, (R16)
 	B neon_12
@@ -2829,134 +2522,19 @@ neon_10:
 neon_11:
 	FMOVS F5, (R16)
 neon_12:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	ADD $2, R6, R6
-	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $1, R7
-	BLT exit1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero3
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	ADD $32, R4, R16
-	TBZ $2, R5, neon_13
-	FMOVQ (R16), F2
-	B neon_15
-neon_13:
-	TBZ $1, R5, neon_14
-	FMOVD (R16), F2
-	TBZ $0, R5, neon_15
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F2
-neon_15:
-	B inited3
-zero3:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-inited3:
-	CMP $0, R8
-	BLE rem2
-lock2:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F3
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8313e0 // fmla v0.4s, v31.4s, v3.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8313e2 // fmla v2.4s, v31.4s, v3.s[0]
-	ADD $1, R7, R7
-	CMP R8, R7
-	BLT lock2
-rem2:
-	MOVWU (R2)(R6<<2), R9
-	ADD R7, R9, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone3
-row3:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F3
-	ADD R8, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8313c0 // fmla v0.4s, v30.4s, v3.s[0]
-	FMOVQ 16(R15), F31
-	WORD $0x4f8313e1 // fmla v1.4s, v31.4s, v3.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8313c2 // fmla v2.4s, v30.4s, v3.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row3
-rdone3:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias3
-	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
-	VLD1R (R16), [V3.S4]
-	WORD $0x4e23d400 // fadd v0.4s, v0.4s, v3.4s
-	WORD $0x4e23d421 // fadd v1.4s, v1.4s, v3.4s
-	WORD $0x4e23d442 // fadd v2.4s, v2.4s, v3.4s
-nobias3:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp3
-	FMOVS lo+72(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+76(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
-	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
-	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
-noclamp3:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	ADD $32, R4, R16
-	TBZ $2, R5, neon_16
-	FMOVQ F2, (R16)
-	B neon_18
-neon_16:
-	TBZ $1, R5, neon_17
-	FMOVD F2, (R16)
-	TBZ $0, R5, neon_18
-	ADD $8, R16, R16
-	VST1 V2.S[2], (R16)
-	B neon_18
-neon_17:
-	FMOVS F2, (R16)
-neon_18:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B group2
-fewer2:
+	B group1
 exit1:
 	RET
 
-// csrNEONU4 runs the CSR tile kernel on 16 columns (4 vectors), 2 rows interleaved.
-TEXT ·csrNEONU4(SB), NOSPLIT, $0-88
+// csrNEONR2U4 runs the CSR tile kernel on groups of 2 rows × 16 columns (4 vectors).
+TEXT ·csrNEONR2U4(SB), NOSPLIT, $0-88
 	MOVD vals+0(FP), R0
 	MOVD offs+8(FP), R1
 	MOVD cnt+16(FP), R2
@@ -2964,21 +2542,13 @@ TEXT ·csrNEONU4(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD $0, R5
 group1:
-	MOVD nrows+24(FP), R6
+	MOVD ngroups+24(FP), R6
 	SUB R5, R6, R6
-	CMP $2, R6
-	BLT fewer1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVWU (R2)(R5<<2), R8
-	MOVD R6, R9
-	ADD R8, R9, R9
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R8
-	CMP R8, R7
-	CSEL LT, R7, R8, R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero1
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -2990,15 +2560,15 @@ zero1:
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
 inited1:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero2
-	FMOVQ (R8), F4
-	FMOVQ 16(R8), F5
-	FMOVQ 32(R8), F6
-	FMOVQ 48(R8), F7
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero2
+	FMOVQ (R7), F4
+	FMOVQ 16(R7), F5
+	FMOVQ 32(R7), F6
+	FMOVQ 48(R7), F7
 	B inited2
 zero2:
 	VEOR V4.B16, V4.B16, V4.B16
@@ -3006,17 +2576,17 @@ zero2:
 	VEOR V6.B16, V6.B16, V6.B16
 	VEOR V7.B16, V7.B16, V7.B16
 inited2:
-	CMP $0, R7
-	BLE rem1
-lock1:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F8
-	MOVHU (R1)(R9<<1), R10
-	FMOVS (R0)(R9<<2), F9
-	ADD R8, R3, R17
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F8
+	MOVHU 2(R1), R8
+	FMOVS 4(R0), F9
+	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
-	ADD R10, R3, R15
+	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8913c4 // fmla v4.4s, v30.4s, v9.s[0]
 	FMOVQ 16(R17), F31
@@ -3031,57 +2601,196 @@ lock1:
 	WORD $0x4f8813e3 // fmla v3.4s, v31.4s, v8.s[0]
 	FMOVQ 48(R15), F30
 	WORD $0x4f8913c7 // fmla v7.4s, v30.4s, v9.s[0]
-	ADD $1, R6, R6
-	ADD $1, R9, R9
-	CMP R7, R6
-	BLT lock1
-rem1:
-	MOVD R9, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone1
-row1:
-	MOVHU (R1)(R6<<1), R10
-	FMOVS (R0)(R6<<2), F8
-	ADD R10, R3, R17
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $3, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+76(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R4, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias2
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
+	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
+	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
+	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
+	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
+	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+noclamp2:
+	FMOVQ F4, (R6)
+	FMOVQ F5, 16(R6)
+	FMOVQ F6, 32(R6)
+	FMOVQ F7, 48(R6)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR2U4M runs the CSR tile kernel on groups of 2 rows × 16 columns (4 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR2U4M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	ADD $48, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F3
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F3
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F3
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+inited1:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero2
+	FMOVQ (R8), F4
+	FMOVQ 16(R8), F5
+	FMOVQ 32(R8), F6
+	ADD $48, R8, R16
+	TBZ $2, R5, neon_4
+	FMOVQ (R16), F7
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD (R16), F7
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F7
+neon_6:
+	B inited2
+zero2:
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+inited2:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F8
+	MOVHU 2(R1), R9
+	FMOVS 4(R0), F9
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	ADD R9, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8913c4 // fmla v4.4s, v30.4s, v9.s[0]
+	FMOVQ 16(R17), F31
+	WORD $0x4f8813e1 // fmla v1.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8913c5 // fmla v5.4s, v30.4s, v9.s[0]
 	FMOVQ 32(R17), F31
 	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row1
-rdone1:
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R6
-	ADD R9, R6, R6
-	SUB R7, R6, R6
-	CMP R6, R9
-	BGE rdone2
-row2:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F8
-	ADD R7, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8813c5 // fmla v5.4s, v30.4s, v8.s[0]
-	FMOVQ 32(R15), F31
-	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R15), F30
+	WORD $0x4f8913c6 // fmla v6.4s, v30.4s, v9.s[0]
+	FMOVQ 48(R17), F31
+	WORD $0x4f8813e3 // fmla v3.4s, v31.4s, v8.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
-	BLT row2
-rdone2:
+	WORD $0x4f8913c7 // fmla v7.4s, v30.4s, v9.s[0]
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
 	MOVD flags+56(FP), R7
 	TBZ $1, R7, nobias1
 	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
+	MOVD R6, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
 	VLD1R (R16), [V8.S4]
 	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
@@ -3106,14 +2815,29 @@ noclamp1:
 	FMOVQ F0, (R4)
 	FMOVQ F1, 16(R4)
 	FMOVQ F2, 32(R4)
-	FMOVQ F3, 48(R4)
+	ADD $48, R4, R16
+	TBZ $2, R5, neon_7
+	FMOVQ F3, (R16)
+	B neon_9
+neon_7:
+	TBZ $1, R5, neon_8
+	FMOVD F3, (R16)
+	TBZ $0, R5, neon_9
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_9
+neon_8:
+	FMOVS F3, (R16)
+neon_9:
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R4, R7, R7
 	MOVD flags+56(FP), R8
 	TBZ $1, R8, nobias2
 	MOVD bias+64(FP), R8
-	ADD R5<<2, R8, R16
+	MOVD R6, R9
+	LSL $3, R9, R9
+	ADD R9, R8, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
@@ -3139,342 +2863,7 @@ noclamp2:
 	FMOVQ F4, (R7)
 	FMOVQ F5, 16(R7)
 	FMOVQ F6, 32(R7)
-	FMOVQ F7, 48(R7)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $2, R5, R5
-	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R6
-	SUB R5, R6, R6
-	CMP $1, R6
-	BLT exit1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	FMOVQ 48(R4), F3
-	B inited3
-zero3:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-inited3:
-	CMP $0, R7
-	BLE rem2
-lock2:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F4
-	ADD R8, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $1, R6, R6
-	CMP R7, R6
-	BLT lock2
-rem2:
-	MOVWU (R2)(R5<<2), R8
-	ADD R6, R8, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone3
-row3:
-	MOVHU (R1)(R6<<1), R7
-	FMOVS (R0)(R6<<2), F4
-	ADD R7, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	FMOVQ 32(R15), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row3
-rdone3:
-	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias3
-	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
-nobias3:
-	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp3
-	FMOVS lo+72(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+76(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
-	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
-	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
-	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
-	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
-	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
-noclamp3:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
-	FMOVQ F3, 48(R4)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $1, R5, R5
-	B group2
-fewer2:
-exit1:
-	RET
-
-// csrNEONU4M runs the CSR tile kernel on 16 columns (4 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
-TEXT ·csrNEONU4M(SB), NOSPLIT, $0-88
-	MOVD vals+0(FP), R0
-	MOVD offs+8(FP), R1
-	MOVD cnt+16(FP), R2
-	MOVD x+32(FP), R3
-	MOVD y+40(FP), R4
-	MOVD tail+80(FP), R5
-	MOVD $0, R6
-group1:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $2, R7
-	BLT fewer1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVWU (R2)(R6<<2), R9
-	MOVD R7, R10
-	ADD R9, R10, R10
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R9
-	CMP R9, R8
-	CSEL LT, R8, R9, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	ADD $48, R4, R16
-	TBZ $2, R5, neon_1
-	FMOVQ (R16), F3
-	B neon_3
-neon_1:
-	TBZ $1, R5, neon_2
-	FMOVD (R16), F3
-	TBZ $0, R5, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F3
-neon_3:
-	B inited1
-zero1:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-inited1:
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R11
-	TBZ $0, R11, zero2
-	FMOVQ (R9), F4
-	FMOVQ 16(R9), F5
-	FMOVQ 32(R9), F6
-	ADD $48, R9, R16
-	TBZ $2, R5, neon_4
-	FMOVQ (R16), F7
-	B neon_6
-neon_4:
-	TBZ $1, R5, neon_5
-	FMOVD (R16), F7
-	TBZ $0, R5, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F7
-neon_6:
-	B inited2
-zero2:
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-	VEOR V6.B16, V6.B16, V6.B16
-	VEOR V7.B16, V7.B16, V7.B16
-inited2:
-	CMP $0, R8
-	BLE rem1
-lock1:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F8
-	MOVHU (R1)(R10<<1), R11
-	FMOVS (R0)(R10<<2), F9
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
-	ADD R11, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8913c4 // fmla v4.4s, v30.4s, v9.s[0]
-	FMOVQ 16(R17), F31
-	WORD $0x4f8813e1 // fmla v1.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8913c5 // fmla v5.4s, v30.4s, v9.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8913c6 // fmla v6.4s, v30.4s, v9.s[0]
-	FMOVQ 48(R17), F31
-	WORD $0x4f8813e3 // fmla v3.4s, v31.4s, v8.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f8913c7 // fmla v7.4s, v30.4s, v9.s[0]
-	ADD $1, R7, R7
-	ADD $1, R10, R10
-	CMP R8, R7
-	BLT lock1
-rem1:
-	MOVD R10, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone1
-row1:
-	MOVHU (R1)(R7<<1), R11
-	FMOVS (R0)(R7<<2), F8
-	ADD R11, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row1
-rdone1:
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R7
-	ADD R10, R7, R7
-	SUB R8, R7, R7
-	CMP R7, R10
-	BGE rdone2
-row2:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F8
-	ADD R8, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8813c5 // fmla v5.4s, v30.4s, v8.s[0]
-	FMOVQ 32(R15), F31
-	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
-	BLT row2
-rdone2:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias1
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
-	VLD1R (R16), [V8.S4]
-	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
-	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
-	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
-	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
-nobias1:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp1
-	FMOVS lo+72(FP), F8
-	VDUP V8.S[0], V8.S4
-	FMOVS hi+76(FP), F9
-	VDUP V9.S[0], V9.S4
-	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
-	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
-	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
-	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
-	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
-	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
-	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
-	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
-noclamp1:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
-	ADD $48, R4, R16
-	TBZ $2, R5, neon_7
-	FMOVQ F3, (R16)
-	B neon_9
-neon_7:
-	TBZ $1, R5, neon_8
-	FMOVD F3, (R16)
-	TBZ $0, R5, neon_9
-	ADD $8, R16, R16
-	VST1 V3.S[2], (R16)
-	B neon_9
-neon_8:
-	FMOVS F3, (R16)
-neon_9:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $1, R9, nobias2
-	MOVD bias+64(FP), R9
-	ADD R6<<2, R9, R16
-	ADD $4, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
-	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
-	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
-	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
-nobias2:
-	MOVD flags+56(FP), R9
-	TBZ $2, R9, noclamp2
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
-	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
-	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
-	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
-	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
-	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
-	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
-	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
-noclamp2:
-	FMOVQ F4, (R8)
-	FMOVQ F5, 16(R8)
-	FMOVQ F6, 32(R8)
-	ADD $48, R8, R16
+	ADD $48, R7, R16
 	TBZ $2, R5, neon_10
 	FMOVQ F7, (R16)
 	B neon_12
@@ -3488,144 +2877,19 @@ neon_10:
 neon_11:
 	FMOVS F7, (R16)
 neon_12:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	ADD $2, R6, R6
-	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $1, R7
-	BLT exit1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero3
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	ADD $48, R4, R16
-	TBZ $2, R5, neon_13
-	FMOVQ (R16), F3
-	B neon_15
-neon_13:
-	TBZ $1, R5, neon_14
-	FMOVD (R16), F3
-	TBZ $0, R5, neon_15
-	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F3
-neon_15:
-	B inited3
-zero3:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-inited3:
-	CMP $0, R8
-	BLE rem2
-lock2:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F4
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $1, R7, R7
-	CMP R8, R7
-	BLT lock2
-rem2:
-	MOVWU (R2)(R6<<2), R9
-	ADD R7, R9, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone3
-row3:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F4
-	ADD R8, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	FMOVQ 32(R15), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row3
-rdone3:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias3
-	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
-nobias3:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp3
-	FMOVS lo+72(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+76(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
-	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
-	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
-	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
-	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
-	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
-noclamp3:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
-	ADD $48, R4, R16
-	TBZ $2, R5, neon_16
-	FMOVQ F3, (R16)
-	B neon_18
-neon_16:
-	TBZ $1, R5, neon_17
-	FMOVD F3, (R16)
-	TBZ $0, R5, neon_18
-	ADD $8, R16, R16
-	VST1 V3.S[2], (R16)
-	B neon_18
-neon_17:
-	FMOVS F3, (R16)
-neon_18:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B group2
-fewer2:
+	B group1
 exit1:
 	RET
 
-// csrNEONU5 runs the CSR tile kernel on 20 columns (5 vectors), 2 rows interleaved.
-TEXT ·csrNEONU5(SB), NOSPLIT, $0-88
+// csrNEONR2U5 runs the CSR tile kernel on groups of 2 rows × 20 columns (5 vectors).
+TEXT ·csrNEONR2U5(SB), NOSPLIT, $0-88
 	MOVD vals+0(FP), R0
 	MOVD offs+8(FP), R1
 	MOVD cnt+16(FP), R2
@@ -3633,21 +2897,13 @@ TEXT ·csrNEONU5(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD $0, R5
 group1:
-	MOVD nrows+24(FP), R6
+	MOVD ngroups+24(FP), R6
 	SUB R5, R6, R6
-	CMP $2, R6
-	BLT fewer1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVWU (R2)(R5<<2), R8
-	MOVD R6, R9
-	ADD R8, R9, R9
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R8
-	CMP R8, R7
-	CSEL LT, R7, R8, R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero1
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -3661,16 +2917,16 @@ zero1:
 	VEOR V3.B16, V3.B16, V3.B16
 	VEOR V4.B16, V4.B16, V4.B16
 inited1:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero2
-	FMOVQ (R8), F5
-	FMOVQ 16(R8), F6
-	FMOVQ 32(R8), F7
-	FMOVQ 48(R8), F8
-	FMOVQ 64(R8), F9
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero2
+	FMOVQ (R7), F5
+	FMOVQ 16(R7), F6
+	FMOVQ 32(R7), F7
+	FMOVQ 48(R7), F8
+	FMOVQ 64(R7), F9
 	B inited2
 zero2:
 	VEOR V5.B16, V5.B16, V5.B16
@@ -3679,17 +2935,17 @@ zero2:
 	VEOR V8.B16, V8.B16, V8.B16
 	VEOR V9.B16, V9.B16, V9.B16
 inited2:
-	CMP $0, R7
-	BLE rem1
-lock1:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F10
-	MOVHU (R1)(R9<<1), R10
-	FMOVS (R0)(R9<<2), F11
-	ADD R8, R3, R17
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F10
+	MOVHU 2(R1), R8
+	FMOVS 4(R0), F11
+	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
-	ADD R10, R3, R15
+	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8b13c5 // fmla v5.4s, v30.4s, v11.s[0]
 	FMOVQ 16(R17), F31
@@ -3708,61 +2964,212 @@ lock1:
 	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
 	FMOVQ 64(R15), F30
 	WORD $0x4f8b13c9 // fmla v9.4s, v30.4s, v11.s[0]
-	ADD $1, R6, R6
-	ADD $1, R9, R9
-	CMP R7, R6
-	BLT lock1
-rem1:
-	MOVD R9, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone1
-row1:
-	MOVHU (R1)(R6<<1), R10
-	FMOVS (R0)(R6<<2), F10
-	ADD R10, R3, R17
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $3, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V10.S4]
+	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
+	WORD $0x4e2ad421 // fadd v1.4s, v1.4s, v10.4s
+	WORD $0x4e2ad442 // fadd v2.4s, v2.4s, v10.4s
+	WORD $0x4e2ad463 // fadd v3.4s, v3.4s, v10.4s
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F10
+	VDUP V10.S[0], V10.S4
+	FMOVS hi+76(FP), F11
+	VDUP V11.S[0], V11.S4
+	WORD $0x4e2af400 // fmax v0.4s, v0.4s, v10.4s
+	WORD $0x4eabf400 // fmin v0.4s, v0.4s, v11.4s
+	WORD $0x4e2af421 // fmax v1.4s, v1.4s, v10.4s
+	WORD $0x4eabf421 // fmin v1.4s, v1.4s, v11.4s
+	WORD $0x4e2af442 // fmax v2.4s, v2.4s, v10.4s
+	WORD $0x4eabf442 // fmin v2.4s, v2.4s, v11.4s
+	WORD $0x4e2af463 // fmax v3.4s, v3.4s, v10.4s
+	WORD $0x4eabf463 // fmin v3.4s, v3.4s, v11.4s
+	WORD $0x4e2af484 // fmax v4.4s, v4.4s, v10.4s
+	WORD $0x4eabf484 // fmin v4.4s, v4.4s, v11.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	FMOVQ F4, 64(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R4, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias2
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
+	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
+	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
+	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
+	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
+	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
+	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
+	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
+noclamp2:
+	FMOVQ F5, (R6)
+	FMOVQ F6, 16(R6)
+	FMOVQ F7, 32(R6)
+	FMOVQ F8, 48(R6)
+	FMOVQ F9, 64(R6)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR2U5M runs the CSR tile kernel on groups of 2 rows × 20 columns (5 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR2U5M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	ADD $64, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F4
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F4
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F4
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+inited1:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero2
+	FMOVQ (R8), F5
+	FMOVQ 16(R8), F6
+	FMOVQ 32(R8), F7
+	FMOVQ 48(R8), F8
+	ADD $64, R8, R16
+	TBZ $2, R5, neon_4
+	FMOVQ (R16), F9
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD (R16), F9
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F9
+neon_6:
+	B inited2
+zero2:
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+inited2:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F10
+	MOVHU 2(R1), R9
+	FMOVS 4(R0), F11
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	ADD R9, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8b13c5 // fmla v5.4s, v30.4s, v11.s[0]
+	FMOVQ 16(R17), F31
+	WORD $0x4f8a13e1 // fmla v1.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8b13c6 // fmla v6.4s, v30.4s, v11.s[0]
 	FMOVQ 32(R17), F31
 	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R15), F30
+	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
+	FMOVQ 48(R17), F31
+	WORD $0x4f8a13e3 // fmla v3.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R15), F30
+	WORD $0x4f8b13c8 // fmla v8.4s, v30.4s, v11.s[0]
 	FMOVQ 64(R17), F31
 	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row1
-rdone1:
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R6
-	ADD R9, R6, R6
-	SUB R7, R6, R6
-	CMP R6, R9
-	BGE rdone2
-row2:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F10
-	ADD R7, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8a13c5 // fmla v5.4s, v30.4s, v10.s[0]
-	FMOVQ 16(R15), F31
-	WORD $0x4f8a13e6 // fmla v6.4s, v31.4s, v10.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8a13c7 // fmla v7.4s, v30.4s, v10.s[0]
-	FMOVQ 48(R15), F31
-	WORD $0x4f8a13e8 // fmla v8.4s, v31.4s, v10.s[0]
 	FMOVQ 64(R15), F30
-	WORD $0x4f8a13c9 // fmla v9.4s, v30.4s, v10.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
-	BLT row2
-rdone2:
+	WORD $0x4f8b13c9 // fmla v9.4s, v30.4s, v11.s[0]
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
 	MOVD flags+56(FP), R7
 	TBZ $1, R7, nobias1
 	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
+	MOVD R6, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
 	VLD1R (R16), [V10.S4]
 	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
 	WORD $0x4e2ad421 // fadd v1.4s, v1.4s, v10.4s
@@ -3791,14 +3198,29 @@ noclamp1:
 	FMOVQ F1, 16(R4)
 	FMOVQ F2, 32(R4)
 	FMOVQ F3, 48(R4)
-	FMOVQ F4, 64(R4)
+	ADD $64, R4, R16
+	TBZ $2, R5, neon_7
+	FMOVQ F4, (R16)
+	B neon_9
+neon_7:
+	TBZ $1, R5, neon_8
+	FMOVD F4, (R16)
+	TBZ $0, R5, neon_9
+	ADD $8, R16, R16
+	VST1 V4.S[2], (R16)
+	B neon_9
+neon_8:
+	FMOVS F4, (R16)
+neon_9:
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R4, R7, R7
 	MOVD flags+56(FP), R8
 	TBZ $1, R8, nobias2
 	MOVD bias+64(FP), R8
-	ADD R5<<2, R8, R16
+	MOVD R6, R9
+	LSL $3, R9, R9
+	ADD R9, R8, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
@@ -3828,372 +3250,7 @@ noclamp2:
 	FMOVQ F6, 16(R7)
 	FMOVQ F7, 32(R7)
 	FMOVQ F8, 48(R7)
-	FMOVQ F9, 64(R7)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $2, R5, R5
-	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R6
-	SUB R5, R6, R6
-	CMP $1, R6
-	BLT exit1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	FMOVQ 48(R4), F3
-	FMOVQ 64(R4), F4
-	B inited3
-zero3:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-inited3:
-	CMP $0, R7
-	BLE rem2
-lock2:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F5
-	ADD R8, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8513e0 // fmla v0.4s, v31.4s, v5.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8513c1 // fmla v1.4s, v30.4s, v5.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8513e2 // fmla v2.4s, v31.4s, v5.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f8513e4 // fmla v4.4s, v31.4s, v5.s[0]
-	ADD $1, R6, R6
-	CMP R7, R6
-	BLT lock2
-rem2:
-	MOVWU (R2)(R5<<2), R8
-	ADD R6, R8, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone3
-row3:
-	MOVHU (R1)(R6<<1), R7
-	FMOVS (R0)(R6<<2), F5
-	ADD R7, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8513c0 // fmla v0.4s, v30.4s, v5.s[0]
-	FMOVQ 16(R15), F31
-	WORD $0x4f8513e1 // fmla v1.4s, v31.4s, v5.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8513c2 // fmla v2.4s, v30.4s, v5.s[0]
-	FMOVQ 48(R15), F31
-	WORD $0x4f8513e3 // fmla v3.4s, v31.4s, v5.s[0]
-	FMOVQ 64(R15), F30
-	WORD $0x4f8513c4 // fmla v4.4s, v30.4s, v5.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row3
-rdone3:
-	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias3
-	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
-	VLD1R (R16), [V5.S4]
-	WORD $0x4e25d400 // fadd v0.4s, v0.4s, v5.4s
-	WORD $0x4e25d421 // fadd v1.4s, v1.4s, v5.4s
-	WORD $0x4e25d442 // fadd v2.4s, v2.4s, v5.4s
-	WORD $0x4e25d463 // fadd v3.4s, v3.4s, v5.4s
-	WORD $0x4e25d484 // fadd v4.4s, v4.4s, v5.4s
-nobias3:
-	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp3
-	FMOVS lo+72(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+76(FP), F6
-	VDUP V6.S[0], V6.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
-	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
-	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
-	WORD $0x4e25f484 // fmax v4.4s, v4.4s, v5.4s
-	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
-noclamp3:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
-	FMOVQ F3, 48(R4)
-	FMOVQ F4, 64(R4)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $1, R5, R5
-	B group2
-fewer2:
-exit1:
-	RET
-
-// csrNEONU5M runs the CSR tile kernel on 20 columns (5 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
-TEXT ·csrNEONU5M(SB), NOSPLIT, $0-88
-	MOVD vals+0(FP), R0
-	MOVD offs+8(FP), R1
-	MOVD cnt+16(FP), R2
-	MOVD x+32(FP), R3
-	MOVD y+40(FP), R4
-	MOVD tail+80(FP), R5
-	MOVD $0, R6
-group1:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $2, R7
-	BLT fewer1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVWU (R2)(R6<<2), R9
-	MOVD R7, R10
-	ADD R9, R10, R10
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R9
-	CMP R9, R8
-	CSEL LT, R8, R9, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	FMOVQ 48(R4), F3
-	ADD $64, R4, R16
-	TBZ $2, R5, neon_1
-	FMOVQ (R16), F4
-	B neon_3
-neon_1:
-	TBZ $1, R5, neon_2
-	FMOVD (R16), F4
-	TBZ $0, R5, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F4
-neon_3:
-	B inited1
-zero1:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-inited1:
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R11
-	TBZ $0, R11, zero2
-	FMOVQ (R9), F5
-	FMOVQ 16(R9), F6
-	FMOVQ 32(R9), F7
-	FMOVQ 48(R9), F8
-	ADD $64, R9, R16
-	TBZ $2, R5, neon_4
-	FMOVQ (R16), F9
-	B neon_6
-neon_4:
-	TBZ $1, R5, neon_5
-	FMOVD (R16), F9
-	TBZ $0, R5, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F9
-neon_6:
-	B inited2
-zero2:
-	VEOR V5.B16, V5.B16, V5.B16
-	VEOR V6.B16, V6.B16, V6.B16
-	VEOR V7.B16, V7.B16, V7.B16
-	VEOR V8.B16, V8.B16, V8.B16
-	VEOR V9.B16, V9.B16, V9.B16
-inited2:
-	CMP $0, R8
-	BLE rem1
-lock1:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F10
-	MOVHU (R1)(R10<<1), R11
-	FMOVS (R0)(R10<<2), F11
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
-	ADD R11, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8b13c5 // fmla v5.4s, v30.4s, v11.s[0]
-	FMOVQ 16(R17), F31
-	WORD $0x4f8a13e1 // fmla v1.4s, v31.4s, v10.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8b13c6 // fmla v6.4s, v30.4s, v11.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
-	FMOVQ 48(R17), F31
-	WORD $0x4f8a13e3 // fmla v3.4s, v31.4s, v10.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f8b13c8 // fmla v8.4s, v30.4s, v11.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
-	FMOVQ 64(R15), F30
-	WORD $0x4f8b13c9 // fmla v9.4s, v30.4s, v11.s[0]
-	ADD $1, R7, R7
-	ADD $1, R10, R10
-	CMP R8, R7
-	BLT lock1
-rem1:
-	MOVD R10, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone1
-row1:
-	MOVHU (R1)(R7<<1), R11
-	FMOVS (R0)(R7<<2), F10
-	ADD R11, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row1
-rdone1:
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R7
-	ADD R10, R7, R7
-	SUB R8, R7, R7
-	CMP R7, R10
-	BGE rdone2
-row2:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F10
-	ADD R8, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8a13c5 // fmla v5.4s, v30.4s, v10.s[0]
-	FMOVQ 16(R15), F31
-	WORD $0x4f8a13e6 // fmla v6.4s, v31.4s, v10.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8a13c7 // fmla v7.4s, v30.4s, v10.s[0]
-	FMOVQ 48(R15), F31
-	WORD $0x4f8a13e8 // fmla v8.4s, v31.4s, v10.s[0]
-	FMOVQ 64(R15), F30
-	WORD $0x4f8a13c9 // fmla v9.4s, v30.4s, v10.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
-	BLT row2
-rdone2:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias1
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
-	VLD1R (R16), [V10.S4]
-	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
-	WORD $0x4e2ad421 // fadd v1.4s, v1.4s, v10.4s
-	WORD $0x4e2ad442 // fadd v2.4s, v2.4s, v10.4s
-	WORD $0x4e2ad463 // fadd v3.4s, v3.4s, v10.4s
-	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
-nobias1:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp1
-	FMOVS lo+72(FP), F10
-	VDUP V10.S[0], V10.S4
-	FMOVS hi+76(FP), F11
-	VDUP V11.S[0], V11.S4
-	WORD $0x4e2af400 // fmax v0.4s, v0.4s, v10.4s
-	WORD $0x4eabf400 // fmin v0.4s, v0.4s, v11.4s
-	WORD $0x4e2af421 // fmax v1.4s, v1.4s, v10.4s
-	WORD $0x4eabf421 // fmin v1.4s, v1.4s, v11.4s
-	WORD $0x4e2af442 // fmax v2.4s, v2.4s, v10.4s
-	WORD $0x4eabf442 // fmin v2.4s, v2.4s, v11.4s
-	WORD $0x4e2af463 // fmax v3.4s, v3.4s, v10.4s
-	WORD $0x4eabf463 // fmin v3.4s, v3.4s, v11.4s
-	WORD $0x4e2af484 // fmax v4.4s, v4.4s, v10.4s
-	WORD $0x4eabf484 // fmin v4.4s, v4.4s, v11.4s
-noclamp1:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
-	FMOVQ F3, 48(R4)
-	ADD $64, R4, R16
-	TBZ $2, R5, neon_7
-	FMOVQ F4, (R16)
-	B neon_9
-neon_7:
-	TBZ $1, R5, neon_8
-	FMOVD F4, (R16)
-	TBZ $0, R5, neon_9
-	ADD $8, R16, R16
-	VST1 V4.S[2], (R16)
-	B neon_9
-neon_8:
-	FMOVS F4, (R16)
-neon_9:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $1, R9, nobias2
-	MOVD bias+64(FP), R9
-	ADD R6<<2, R9, R16
-	ADD $4, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
-	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
-	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
-	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
-	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
-nobias2:
-	MOVD flags+56(FP), R9
-	TBZ $2, R9, noclamp2
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
-	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
-	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
-	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
-	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
-	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
-	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
-	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
-	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
-	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
-noclamp2:
-	FMOVQ F5, (R8)
-	FMOVQ F6, 16(R8)
-	FMOVQ F7, 32(R8)
-	FMOVQ F8, 48(R8)
-	ADD $64, R8, R16
+	ADD $64, R7, R16
 	TBZ $2, R5, neon_10
 	FMOVQ F9, (R16)
 	B neon_12
@@ -4207,154 +3264,19 @@ neon_10:
 neon_11:
 	FMOVS F9, (R16)
 neon_12:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	ADD $2, R6, R6
-	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $1, R7
-	BLT exit1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero3
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	FMOVQ 48(R4), F3
-	ADD $64, R4, R16
-	TBZ $2, R5, neon_13
-	FMOVQ (R16), F4
-	B neon_15
-neon_13:
-	TBZ $1, R5, neon_14
-	FMOVD (R16), F4
-	TBZ $0, R5, neon_15
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F4
-neon_15:
-	B inited3
-zero3:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-inited3:
-	CMP $0, R8
-	BLE rem2
-lock2:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F5
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8513e0 // fmla v0.4s, v31.4s, v5.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8513c1 // fmla v1.4s, v30.4s, v5.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8513e2 // fmla v2.4s, v31.4s, v5.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f8513e4 // fmla v4.4s, v31.4s, v5.s[0]
-	ADD $1, R7, R7
-	CMP R8, R7
-	BLT lock2
-rem2:
-	MOVWU (R2)(R6<<2), R9
-	ADD R7, R9, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone3
-row3:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F5
-	ADD R8, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8513c0 // fmla v0.4s, v30.4s, v5.s[0]
-	FMOVQ 16(R15), F31
-	WORD $0x4f8513e1 // fmla v1.4s, v31.4s, v5.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8513c2 // fmla v2.4s, v30.4s, v5.s[0]
-	FMOVQ 48(R15), F31
-	WORD $0x4f8513e3 // fmla v3.4s, v31.4s, v5.s[0]
-	FMOVQ 64(R15), F30
-	WORD $0x4f8513c4 // fmla v4.4s, v30.4s, v5.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row3
-rdone3:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias3
-	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
-	VLD1R (R16), [V5.S4]
-	WORD $0x4e25d400 // fadd v0.4s, v0.4s, v5.4s
-	WORD $0x4e25d421 // fadd v1.4s, v1.4s, v5.4s
-	WORD $0x4e25d442 // fadd v2.4s, v2.4s, v5.4s
-	WORD $0x4e25d463 // fadd v3.4s, v3.4s, v5.4s
-	WORD $0x4e25d484 // fadd v4.4s, v4.4s, v5.4s
-nobias3:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp3
-	FMOVS lo+72(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+76(FP), F6
-	VDUP V6.S[0], V6.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
-	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
-	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
-	WORD $0x4e25f484 // fmax v4.4s, v4.4s, v5.4s
-	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
-noclamp3:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
-	FMOVQ F3, 48(R4)
-	ADD $64, R4, R16
-	TBZ $2, R5, neon_16
-	FMOVQ F4, (R16)
-	B neon_18
-neon_16:
-	TBZ $1, R5, neon_17
-	FMOVD F4, (R16)
-	TBZ $0, R5, neon_18
-	ADD $8, R16, R16
-	VST1 V4.S[2], (R16)
-	B neon_18
-neon_17:
-	FMOVS F4, (R16)
-neon_18:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B group2
-fewer2:
+	B group1
 exit1:
 	RET
 
-// csrNEONU6 runs the CSR tile kernel on 24 columns (6 vectors), 2 rows interleaved.
-TEXT ·csrNEONU6(SB), NOSPLIT, $0-88
+// csrNEONR2U6 runs the CSR tile kernel on groups of 2 rows × 24 columns (6 vectors).
+TEXT ·csrNEONR2U6(SB), NOSPLIT, $0-88
 	MOVD vals+0(FP), R0
 	MOVD offs+8(FP), R1
 	MOVD cnt+16(FP), R2
@@ -4362,21 +3284,13 @@ TEXT ·csrNEONU6(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD $0, R5
 group1:
-	MOVD nrows+24(FP), R6
+	MOVD ngroups+24(FP), R6
 	SUB R5, R6, R6
-	CMP $2, R6
-	BLT fewer1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVWU (R2)(R5<<2), R8
-	MOVD R6, R9
-	ADD R8, R9, R9
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R8
-	CMP R8, R7
-	CSEL LT, R7, R8, R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero1
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -4392,17 +3306,17 @@ zero1:
 	VEOR V4.B16, V4.B16, V4.B16
 	VEOR V5.B16, V5.B16, V5.B16
 inited1:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero2
-	FMOVQ (R8), F6
-	FMOVQ 16(R8), F7
-	FMOVQ 32(R8), F8
-	FMOVQ 48(R8), F9
-	FMOVQ 64(R8), F10
-	FMOVQ 80(R8), F11
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero2
+	FMOVQ (R7), F6
+	FMOVQ 16(R7), F7
+	FMOVQ 32(R7), F8
+	FMOVQ 48(R7), F9
+	FMOVQ 64(R7), F10
+	FMOVQ 80(R7), F11
 	B inited2
 zero2:
 	VEOR V6.B16, V6.B16, V6.B16
@@ -4412,17 +3326,17 @@ zero2:
 	VEOR V10.B16, V10.B16, V10.B16
 	VEOR V11.B16, V11.B16, V11.B16
 inited2:
-	CMP $0, R7
-	BLE rem1
-lock1:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F12
-	MOVHU (R1)(R9<<1), R10
-	FMOVS (R0)(R9<<2), F13
-	ADD R8, R3, R17
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F12
+	MOVHU 2(R1), R8
+	FMOVS 4(R0), F13
+	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
-	ADD R10, R3, R15
+	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8d13c6 // fmla v6.4s, v30.4s, v13.s[0]
 	FMOVQ 16(R17), F31
@@ -4445,65 +3359,228 @@ lock1:
 	WORD $0x4f8c13e5 // fmla v5.4s, v31.4s, v12.s[0]
 	FMOVQ 80(R15), F30
 	WORD $0x4f8d13cb // fmla v11.4s, v30.4s, v13.s[0]
-	ADD $1, R6, R6
-	ADD $1, R9, R9
-	CMP R7, R6
-	BLT lock1
-rem1:
-	MOVD R9, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone1
-row1:
-	MOVHU (R1)(R6<<1), R10
-	FMOVS (R0)(R6<<2), F12
-	ADD R10, R3, R17
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $3, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F12
+	VDUP V12.S[0], V12.S4
+	FMOVS hi+76(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	FMOVQ F4, 64(R4)
+	FMOVQ F5, 80(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R4, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias2
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
+	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
+	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
+	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
+	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
+	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
+	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
+	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
+	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
+	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
+	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
+	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
+noclamp2:
+	FMOVQ F6, (R6)
+	FMOVQ F7, 16(R6)
+	FMOVQ F8, 32(R6)
+	FMOVQ F9, 48(R6)
+	FMOVQ F10, 64(R6)
+	FMOVQ F11, 80(R6)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR2U6M runs the CSR tile kernel on groups of 2 rows × 24 columns (6 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR2U6M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	FMOVQ 64(R4), F4
+	ADD $80, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F5
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F5
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F5
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+inited1:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero2
+	FMOVQ (R8), F6
+	FMOVQ 16(R8), F7
+	FMOVQ 32(R8), F8
+	FMOVQ 48(R8), F9
+	FMOVQ 64(R8), F10
+	ADD $80, R8, R16
+	TBZ $2, R5, neon_4
+	FMOVQ (R16), F11
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD (R16), F11
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F11
+neon_6:
+	B inited2
+zero2:
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+inited2:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F12
+	MOVHU 2(R1), R9
+	FMOVS 4(R0), F13
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD R9, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8d13c6 // fmla v6.4s, v30.4s, v13.s[0]
+	FMOVQ 16(R17), F31
+	WORD $0x4f8c13e1 // fmla v1.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8d13c7 // fmla v7.4s, v30.4s, v13.s[0]
 	FMOVQ 32(R17), F31
 	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R15), F30
+	WORD $0x4f8d13c8 // fmla v8.4s, v30.4s, v13.s[0]
+	FMOVQ 48(R17), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R15), F30
+	WORD $0x4f8d13c9 // fmla v9.4s, v30.4s, v13.s[0]
 	FMOVQ 64(R17), F31
 	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
-	FMOVQ 80(R17), F30
-	WORD $0x4f8c13c5 // fmla v5.4s, v30.4s, v12.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row1
-rdone1:
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R6
-	ADD R9, R6, R6
-	SUB R7, R6, R6
-	CMP R6, R9
-	BGE rdone2
-row2:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F12
-	ADD R7, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
-	FMOVQ 32(R15), F31
-	WORD $0x4f8c13e8 // fmla v8.4s, v31.4s, v12.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f8c13c9 // fmla v9.4s, v30.4s, v12.s[0]
-	FMOVQ 64(R15), F31
-	WORD $0x4f8c13ea // fmla v10.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R15), F30
+	WORD $0x4f8d13ca // fmla v10.4s, v30.4s, v13.s[0]
+	FMOVQ 80(R17), F31
+	WORD $0x4f8c13e5 // fmla v5.4s, v31.4s, v12.s[0]
 	FMOVQ 80(R15), F30
-	WORD $0x4f8c13cb // fmla v11.4s, v30.4s, v12.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
-	BLT row2
-rdone2:
+	WORD $0x4f8d13cb // fmla v11.4s, v30.4s, v13.s[0]
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
 	MOVD flags+56(FP), R7
 	TBZ $1, R7, nobias1
 	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
+	MOVD R6, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
 	VLD1R (R16), [V12.S4]
 	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
 	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
@@ -4536,14 +3613,29 @@ noclamp1:
 	FMOVQ F2, 32(R4)
 	FMOVQ F3, 48(R4)
 	FMOVQ F4, 64(R4)
-	FMOVQ F5, 80(R4)
+	ADD $80, R4, R16
+	TBZ $2, R5, neon_7
+	FMOVQ F5, (R16)
+	B neon_9
+neon_7:
+	TBZ $1, R5, neon_8
+	FMOVD F5, (R16)
+	TBZ $0, R5, neon_9
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_9
+neon_8:
+	FMOVS F5, (R16)
+neon_9:
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R4, R7, R7
 	MOVD flags+56(FP), R8
 	TBZ $1, R8, nobias2
 	MOVD bias+64(FP), R8
-	ADD R5<<2, R8, R16
+	MOVD R6, R9
+	LSL $3, R9, R9
+	ADD R9, R8, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
@@ -4577,402 +3669,7 @@ noclamp2:
 	FMOVQ F8, 32(R7)
 	FMOVQ F9, 48(R7)
 	FMOVQ F10, 64(R7)
-	FMOVQ F11, 80(R7)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $2, R5, R5
-	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R6
-	SUB R5, R6, R6
-	CMP $1, R6
-	BLT exit1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	FMOVQ 48(R4), F3
-	FMOVQ 64(R4), F4
-	FMOVQ 80(R4), F5
-	B inited3
-zero3:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-inited3:
-	CMP $0, R7
-	BLE rem2
-lock2:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F6
-	ADD R8, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8613c3 // fmla v3.4s, v30.4s, v6.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
-	FMOVQ 80(R17), F30
-	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
-	ADD $1, R6, R6
-	CMP R7, R6
-	BLT lock2
-rem2:
-	MOVWU (R2)(R5<<2), R8
-	ADD R6, R8, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone3
-row3:
-	MOVHU (R1)(R6<<1), R7
-	FMOVS (R0)(R6<<2), F6
-	ADD R7, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
-	FMOVQ 32(R15), F31
-	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f8613c3 // fmla v3.4s, v30.4s, v6.s[0]
-	FMOVQ 64(R15), F31
-	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
-	FMOVQ 80(R15), F30
-	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row3
-rdone3:
-	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias3
-	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
-	VLD1R (R16), [V6.S4]
-	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
-	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
-	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
-	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
-	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
-	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
-nobias3:
-	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp3
-	FMOVS lo+72(FP), F6
-	VDUP V6.S[0], V6.S4
-	FMOVS hi+76(FP), F7
-	VDUP V7.S[0], V7.S4
-	WORD $0x4e26f400 // fmax v0.4s, v0.4s, v6.4s
-	WORD $0x4ea7f400 // fmin v0.4s, v0.4s, v7.4s
-	WORD $0x4e26f421 // fmax v1.4s, v1.4s, v6.4s
-	WORD $0x4ea7f421 // fmin v1.4s, v1.4s, v7.4s
-	WORD $0x4e26f442 // fmax v2.4s, v2.4s, v6.4s
-	WORD $0x4ea7f442 // fmin v2.4s, v2.4s, v7.4s
-	WORD $0x4e26f463 // fmax v3.4s, v3.4s, v6.4s
-	WORD $0x4ea7f463 // fmin v3.4s, v3.4s, v7.4s
-	WORD $0x4e26f484 // fmax v4.4s, v4.4s, v6.4s
-	WORD $0x4ea7f484 // fmin v4.4s, v4.4s, v7.4s
-	WORD $0x4e26f4a5 // fmax v5.4s, v5.4s, v6.4s
-	WORD $0x4ea7f4a5 // fmin v5.4s, v5.4s, v7.4s
-noclamp3:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
-	FMOVQ F3, 48(R4)
-	FMOVQ F4, 64(R4)
-	FMOVQ F5, 80(R4)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $1, R5, R5
-	B group2
-fewer2:
-exit1:
-	RET
-
-// csrNEONU6M runs the CSR tile kernel on 24 columns (6 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
-TEXT ·csrNEONU6M(SB), NOSPLIT, $0-88
-	MOVD vals+0(FP), R0
-	MOVD offs+8(FP), R1
-	MOVD cnt+16(FP), R2
-	MOVD x+32(FP), R3
-	MOVD y+40(FP), R4
-	MOVD tail+80(FP), R5
-	MOVD $0, R6
-group1:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $2, R7
-	BLT fewer1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVWU (R2)(R6<<2), R9
-	MOVD R7, R10
-	ADD R9, R10, R10
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R9
-	CMP R9, R8
-	CSEL LT, R8, R9, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	FMOVQ 48(R4), F3
-	FMOVQ 64(R4), F4
-	ADD $80, R4, R16
-	TBZ $2, R5, neon_1
-	FMOVQ (R16), F5
-	B neon_3
-neon_1:
-	TBZ $1, R5, neon_2
-	FMOVD (R16), F5
-	TBZ $0, R5, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F5
-neon_3:
-	B inited1
-zero1:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-inited1:
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R11
-	TBZ $0, R11, zero2
-	FMOVQ (R9), F6
-	FMOVQ 16(R9), F7
-	FMOVQ 32(R9), F8
-	FMOVQ 48(R9), F9
-	FMOVQ 64(R9), F10
-	ADD $80, R9, R16
-	TBZ $2, R5, neon_4
-	FMOVQ (R16), F11
-	B neon_6
-neon_4:
-	TBZ $1, R5, neon_5
-	FMOVD (R16), F11
-	TBZ $0, R5, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F11
-neon_6:
-	B inited2
-zero2:
-	VEOR V6.B16, V6.B16, V6.B16
-	VEOR V7.B16, V7.B16, V7.B16
-	VEOR V8.B16, V8.B16, V8.B16
-	VEOR V9.B16, V9.B16, V9.B16
-	VEOR V10.B16, V10.B16, V10.B16
-	VEOR V11.B16, V11.B16, V11.B16
-inited2:
-	CMP $0, R8
-	BLE rem1
-lock1:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F12
-	MOVHU (R1)(R10<<1), R11
-	FMOVS (R0)(R10<<2), F13
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
-	ADD R11, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8d13c6 // fmla v6.4s, v30.4s, v13.s[0]
-	FMOVQ 16(R17), F31
-	WORD $0x4f8c13e1 // fmla v1.4s, v31.4s, v12.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8d13c7 // fmla v7.4s, v30.4s, v13.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8d13c8 // fmla v8.4s, v30.4s, v13.s[0]
-	FMOVQ 48(R17), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f8d13c9 // fmla v9.4s, v30.4s, v13.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
-	FMOVQ 64(R15), F30
-	WORD $0x4f8d13ca // fmla v10.4s, v30.4s, v13.s[0]
-	FMOVQ 80(R17), F31
-	WORD $0x4f8c13e5 // fmla v5.4s, v31.4s, v12.s[0]
-	FMOVQ 80(R15), F30
-	WORD $0x4f8d13cb // fmla v11.4s, v30.4s, v13.s[0]
-	ADD $1, R7, R7
-	ADD $1, R10, R10
-	CMP R8, R7
-	BLT lock1
-rem1:
-	MOVD R10, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone1
-row1:
-	MOVHU (R1)(R7<<1), R11
-	FMOVS (R0)(R7<<2), F12
-	ADD R11, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
-	FMOVQ 80(R17), F30
-	WORD $0x4f8c13c5 // fmla v5.4s, v30.4s, v12.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row1
-rdone1:
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R7
-	ADD R10, R7, R7
-	SUB R8, R7, R7
-	CMP R7, R10
-	BGE rdone2
-row2:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F12
-	ADD R8, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
-	FMOVQ 32(R15), F31
-	WORD $0x4f8c13e8 // fmla v8.4s, v31.4s, v12.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f8c13c9 // fmla v9.4s, v30.4s, v12.s[0]
-	FMOVQ 64(R15), F31
-	WORD $0x4f8c13ea // fmla v10.4s, v31.4s, v12.s[0]
-	FMOVQ 80(R15), F30
-	WORD $0x4f8c13cb // fmla v11.4s, v30.4s, v12.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
-	BLT row2
-rdone2:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias1
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
-	VLD1R (R16), [V12.S4]
-	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
-	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
-	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
-	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
-	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
-	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
-nobias1:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp1
-	FMOVS lo+72(FP), F12
-	VDUP V12.S[0], V12.S4
-	FMOVS hi+76(FP), F13
-	VDUP V13.S[0], V13.S4
-	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
-	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
-	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
-	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
-	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
-	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
-	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
-	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
-	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
-	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
-	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
-	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
-noclamp1:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
-	FMOVQ F3, 48(R4)
-	FMOVQ F4, 64(R4)
-	ADD $80, R4, R16
-	TBZ $2, R5, neon_7
-	FMOVQ F5, (R16)
-	B neon_9
-neon_7:
-	TBZ $1, R5, neon_8
-	FMOVD F5, (R16)
-	TBZ $0, R5, neon_9
-	ADD $8, R16, R16
-	VST1 V5.S[2], (R16)
-	B neon_9
-neon_8:
-	FMOVS F5, (R16)
-neon_9:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $1, R9, nobias2
-	MOVD bias+64(FP), R9
-	ADD R6<<2, R9, R16
-	ADD $4, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
-	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
-	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
-	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
-	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
-	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
-nobias2:
-	MOVD flags+56(FP), R9
-	TBZ $2, R9, noclamp2
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
-	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
-	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
-	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
-	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
-	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
-	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
-	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
-	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
-	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
-	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
-	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
-noclamp2:
-	FMOVQ F6, (R8)
-	FMOVQ F7, 16(R8)
-	FMOVQ F8, 32(R8)
-	FMOVQ F9, 48(R8)
-	FMOVQ F10, 64(R8)
-	ADD $80, R8, R16
+	ADD $80, R7, R16
 	TBZ $2, R5, neon_10
 	FMOVQ F11, (R16)
 	B neon_12
@@ -4986,164 +3683,19 @@ neon_10:
 neon_11:
 	FMOVS F11, (R16)
 neon_12:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	ADD $2, R6, R6
-	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $1, R7
-	BLT exit1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero3
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	FMOVQ 48(R4), F3
-	FMOVQ 64(R4), F4
-	ADD $80, R4, R16
-	TBZ $2, R5, neon_13
-	FMOVQ (R16), F5
-	B neon_15
-neon_13:
-	TBZ $1, R5, neon_14
-	FMOVD (R16), F5
-	TBZ $0, R5, neon_15
-	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F5
-neon_15:
-	B inited3
-zero3:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-inited3:
-	CMP $0, R8
-	BLE rem2
-lock2:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F6
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8613c3 // fmla v3.4s, v30.4s, v6.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
-	FMOVQ 80(R17), F30
-	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
-	ADD $1, R7, R7
-	CMP R8, R7
-	BLT lock2
-rem2:
-	MOVWU (R2)(R6<<2), R9
-	ADD R7, R9, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone3
-row3:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F6
-	ADD R8, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
-	FMOVQ 32(R15), F31
-	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f8613c3 // fmla v3.4s, v30.4s, v6.s[0]
-	FMOVQ 64(R15), F31
-	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
-	FMOVQ 80(R15), F30
-	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row3
-rdone3:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias3
-	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
-	VLD1R (R16), [V6.S4]
-	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
-	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
-	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
-	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
-	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
-	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
-nobias3:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp3
-	FMOVS lo+72(FP), F6
-	VDUP V6.S[0], V6.S4
-	FMOVS hi+76(FP), F7
-	VDUP V7.S[0], V7.S4
-	WORD $0x4e26f400 // fmax v0.4s, v0.4s, v6.4s
-	WORD $0x4ea7f400 // fmin v0.4s, v0.4s, v7.4s
-	WORD $0x4e26f421 // fmax v1.4s, v1.4s, v6.4s
-	WORD $0x4ea7f421 // fmin v1.4s, v1.4s, v7.4s
-	WORD $0x4e26f442 // fmax v2.4s, v2.4s, v6.4s
-	WORD $0x4ea7f442 // fmin v2.4s, v2.4s, v7.4s
-	WORD $0x4e26f463 // fmax v3.4s, v3.4s, v6.4s
-	WORD $0x4ea7f463 // fmin v3.4s, v3.4s, v7.4s
-	WORD $0x4e26f484 // fmax v4.4s, v4.4s, v6.4s
-	WORD $0x4ea7f484 // fmin v4.4s, v4.4s, v7.4s
-	WORD $0x4e26f4a5 // fmax v5.4s, v5.4s, v6.4s
-	WORD $0x4ea7f4a5 // fmin v5.4s, v5.4s, v7.4s
-noclamp3:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
-	FMOVQ F3, 48(R4)
-	FMOVQ F4, 64(R4)
-	ADD $80, R4, R16
-	TBZ $2, R5, neon_16
-	FMOVQ F5, (R16)
-	B neon_18
-neon_16:
-	TBZ $1, R5, neon_17
-	FMOVD F5, (R16)
-	TBZ $0, R5, neon_18
-	ADD $8, R16, R16
-	VST1 V5.S[2], (R16)
-	B neon_18
-neon_17:
-	FMOVS F5, (R16)
-neon_18:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B group2
-fewer2:
+	B group1
 exit1:
 	RET
 
-// csrNEONU7 runs the CSR tile kernel on 28 columns (7 vectors), 2 rows interleaved.
-TEXT ·csrNEONU7(SB), NOSPLIT, $0-88
+// csrNEONR2U7 runs the CSR tile kernel on groups of 2 rows × 28 columns (7 vectors).
+TEXT ·csrNEONR2U7(SB), NOSPLIT, $0-88
 	MOVD vals+0(FP), R0
 	MOVD offs+8(FP), R1
 	MOVD cnt+16(FP), R2
@@ -5151,21 +3703,13 @@ TEXT ·csrNEONU7(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD $0, R5
 group1:
-	MOVD nrows+24(FP), R6
+	MOVD ngroups+24(FP), R6
 	SUB R5, R6, R6
-	CMP $2, R6
-	BLT fewer1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVWU (R2)(R5<<2), R8
-	MOVD R6, R9
-	ADD R8, R9, R9
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R8
-	CMP R8, R7
-	CSEL LT, R7, R8, R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero1
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -5183,18 +3727,18 @@ zero1:
 	VEOR V5.B16, V5.B16, V5.B16
 	VEOR V6.B16, V6.B16, V6.B16
 inited1:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero2
-	FMOVQ (R8), F7
-	FMOVQ 16(R8), F8
-	FMOVQ 32(R8), F9
-	FMOVQ 48(R8), F10
-	FMOVQ 64(R8), F11
-	FMOVQ 80(R8), F12
-	FMOVQ 96(R8), F13
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero2
+	FMOVQ (R7), F7
+	FMOVQ 16(R7), F8
+	FMOVQ 32(R7), F9
+	FMOVQ 48(R7), F10
+	FMOVQ 64(R7), F11
+	FMOVQ 80(R7), F12
+	FMOVQ 96(R7), F13
 	B inited2
 zero2:
 	VEOR V7.B16, V7.B16, V7.B16
@@ -5205,17 +3749,17 @@ zero2:
 	VEOR V12.B16, V12.B16, V12.B16
 	VEOR V13.B16, V13.B16, V13.B16
 inited2:
-	CMP $0, R7
-	BLE rem1
-lock1:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F14
-	MOVHU (R1)(R9<<1), R10
-	FMOVS (R0)(R9<<2), F15
-	ADD R8, R3, R17
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F14
+	MOVHU 2(R1), R8
+	FMOVS 4(R0), F15
+	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
-	ADD R10, R3, R15
+	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8f13c7 // fmla v7.4s, v30.4s, v15.s[0]
 	FMOVQ 16(R17), F31
@@ -5242,69 +3786,244 @@ lock1:
 	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
 	FMOVQ 96(R15), F30
 	WORD $0x4f8f13cd // fmla v13.4s, v30.4s, v15.s[0]
-	ADD $1, R6, R6
-	ADD $1, R9, R9
-	CMP R7, R6
-	BLT lock1
-rem1:
-	MOVD R9, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone1
-row1:
-	MOVHU (R1)(R6<<1), R10
-	FMOVS (R0)(R6<<2), F14
-	ADD R10, R3, R17
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $3, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V14.S4]
+	WORD $0x4e2ed400 // fadd v0.4s, v0.4s, v14.4s
+	WORD $0x4e2ed421 // fadd v1.4s, v1.4s, v14.4s
+	WORD $0x4e2ed442 // fadd v2.4s, v2.4s, v14.4s
+	WORD $0x4e2ed463 // fadd v3.4s, v3.4s, v14.4s
+	WORD $0x4e2ed484 // fadd v4.4s, v4.4s, v14.4s
+	WORD $0x4e2ed4a5 // fadd v5.4s, v5.4s, v14.4s
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F14
+	VDUP V14.S[0], V14.S4
+	FMOVS hi+76(FP), F15
+	VDUP V15.S[0], V15.S4
+	WORD $0x4e2ef400 // fmax v0.4s, v0.4s, v14.4s
+	WORD $0x4eaff400 // fmin v0.4s, v0.4s, v15.4s
+	WORD $0x4e2ef421 // fmax v1.4s, v1.4s, v14.4s
+	WORD $0x4eaff421 // fmin v1.4s, v1.4s, v15.4s
+	WORD $0x4e2ef442 // fmax v2.4s, v2.4s, v14.4s
+	WORD $0x4eaff442 // fmin v2.4s, v2.4s, v15.4s
+	WORD $0x4e2ef463 // fmax v3.4s, v3.4s, v14.4s
+	WORD $0x4eaff463 // fmin v3.4s, v3.4s, v15.4s
+	WORD $0x4e2ef484 // fmax v4.4s, v4.4s, v14.4s
+	WORD $0x4eaff484 // fmin v4.4s, v4.4s, v15.4s
+	WORD $0x4e2ef4a5 // fmax v5.4s, v5.4s, v14.4s
+	WORD $0x4eaff4a5 // fmin v5.4s, v5.4s, v15.4s
+	WORD $0x4e2ef4c6 // fmax v6.4s, v6.4s, v14.4s
+	WORD $0x4eaff4c6 // fmin v6.4s, v6.4s, v15.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	FMOVQ F4, 64(R4)
+	FMOVQ F5, 80(R4)
+	FMOVQ F6, 96(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R4, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias2
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
+	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
+	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
+	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
+	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
+	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
+	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
+	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
+	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
+	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
+	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
+	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
+	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
+	WORD $0x4e20f58c // fmax v12.4s, v12.4s, v0.4s
+	WORD $0x4ea1f58c // fmin v12.4s, v12.4s, v1.4s
+	WORD $0x4e20f5ad // fmax v13.4s, v13.4s, v0.4s
+	WORD $0x4ea1f5ad // fmin v13.4s, v13.4s, v1.4s
+noclamp2:
+	FMOVQ F7, (R6)
+	FMOVQ F8, 16(R6)
+	FMOVQ F9, 32(R6)
+	FMOVQ F10, 48(R6)
+	FMOVQ F11, 64(R6)
+	FMOVQ F12, 80(R6)
+	FMOVQ F13, 96(R6)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR2U7M runs the CSR tile kernel on groups of 2 rows × 28 columns (7 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR2U7M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	FMOVQ 64(R4), F4
+	FMOVQ 80(R4), F5
+	ADD $96, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F6
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F6
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F6
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+inited1:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero2
+	FMOVQ (R8), F7
+	FMOVQ 16(R8), F8
+	FMOVQ 32(R8), F9
+	FMOVQ 48(R8), F10
+	FMOVQ 64(R8), F11
+	FMOVQ 80(R8), F12
+	ADD $96, R8, R16
+	TBZ $2, R5, neon_4
+	FMOVQ (R16), F13
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD (R16), F13
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F13
+neon_6:
+	B inited2
+zero2:
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+inited2:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F14
+	MOVHU 2(R1), R9
+	FMOVS 4(R0), F15
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	ADD R9, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8f13c7 // fmla v7.4s, v30.4s, v15.s[0]
+	FMOVQ 16(R17), F31
+	WORD $0x4f8e13e1 // fmla v1.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f8f13c8 // fmla v8.4s, v30.4s, v15.s[0]
 	FMOVQ 32(R17), F31
 	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R15), F30
+	WORD $0x4f8f13c9 // fmla v9.4s, v30.4s, v15.s[0]
+	FMOVQ 48(R17), F31
+	WORD $0x4f8e13e3 // fmla v3.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R15), F30
+	WORD $0x4f8f13ca // fmla v10.4s, v30.4s, v15.s[0]
 	FMOVQ 64(R17), F31
 	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
-	FMOVQ 80(R17), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R15), F30
+	WORD $0x4f8f13cb // fmla v11.4s, v30.4s, v15.s[0]
+	FMOVQ 80(R17), F31
+	WORD $0x4f8e13e5 // fmla v5.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R15), F30
+	WORD $0x4f8f13cc // fmla v12.4s, v30.4s, v15.s[0]
 	FMOVQ 96(R17), F31
 	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row1
-rdone1:
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R6
-	ADD R9, R6, R6
-	SUB R7, R6, R6
-	CMP R6, R9
-	BGE rdone2
-row2:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F14
-	ADD R7, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8e13c7 // fmla v7.4s, v30.4s, v14.s[0]
-	FMOVQ 16(R15), F31
-	WORD $0x4f8e13e8 // fmla v8.4s, v31.4s, v14.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8e13c9 // fmla v9.4s, v30.4s, v14.s[0]
-	FMOVQ 48(R15), F31
-	WORD $0x4f8e13ea // fmla v10.4s, v31.4s, v14.s[0]
-	FMOVQ 64(R15), F30
-	WORD $0x4f8e13cb // fmla v11.4s, v30.4s, v14.s[0]
-	FMOVQ 80(R15), F31
-	WORD $0x4f8e13ec // fmla v12.4s, v31.4s, v14.s[0]
 	FMOVQ 96(R15), F30
-	WORD $0x4f8e13cd // fmla v13.4s, v30.4s, v14.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
-	BLT row2
-rdone2:
+	WORD $0x4f8f13cd // fmla v13.4s, v30.4s, v15.s[0]
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
 	MOVD flags+56(FP), R7
 	TBZ $1, R7, nobias1
 	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
+	MOVD R6, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
 	VLD1R (R16), [V14.S4]
 	WORD $0x4e2ed400 // fadd v0.4s, v0.4s, v14.4s
 	WORD $0x4e2ed421 // fadd v1.4s, v1.4s, v14.4s
@@ -5341,14 +4060,29 @@ noclamp1:
 	FMOVQ F3, 48(R4)
 	FMOVQ F4, 64(R4)
 	FMOVQ F5, 80(R4)
-	FMOVQ F6, 96(R4)
+	ADD $96, R4, R16
+	TBZ $2, R5, neon_7
+	FMOVQ F6, (R16)
+	B neon_9
+neon_7:
+	TBZ $1, R5, neon_8
+	FMOVD F6, (R16)
+	TBZ $0, R5, neon_9
+	ADD $8, R16, R16
+	VST1 V6.S[2], (R16)
+	B neon_9
+neon_8:
+	FMOVS F6, (R16)
+neon_9:
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R4, R7, R7
 	MOVD flags+56(FP), R8
 	TBZ $1, R8, nobias2
 	MOVD bias+64(FP), R8
-	ADD R5<<2, R8, R16
+	MOVD R6, R9
+	LSL $3, R9, R9
+	ADD R9, R8, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
@@ -5386,432 +4120,7 @@ noclamp2:
 	FMOVQ F10, 48(R7)
 	FMOVQ F11, 64(R7)
 	FMOVQ F12, 80(R7)
-	FMOVQ F13, 96(R7)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $2, R5, R5
-	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R6
-	SUB R5, R6, R6
-	CMP $1, R6
-	BLT exit1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	FMOVQ 48(R4), F3
-	FMOVQ 64(R4), F4
-	FMOVQ 80(R4), F5
-	FMOVQ 96(R4), F6
-	B inited3
-zero3:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-	VEOR V6.B16, V6.B16, V6.B16
-inited3:
-	CMP $0, R7
-	BLE rem2
-lock2:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F7
-	ADD R8, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8713e0 // fmla v0.4s, v31.4s, v7.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8713c1 // fmla v1.4s, v30.4s, v7.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8713e2 // fmla v2.4s, v31.4s, v7.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f8713e4 // fmla v4.4s, v31.4s, v7.s[0]
-	FMOVQ 80(R17), F30
-	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
-	FMOVQ 96(R17), F31
-	WORD $0x4f8713e6 // fmla v6.4s, v31.4s, v7.s[0]
-	ADD $1, R6, R6
-	CMP R7, R6
-	BLT lock2
-rem2:
-	MOVWU (R2)(R5<<2), R8
-	ADD R6, R8, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone3
-row3:
-	MOVHU (R1)(R6<<1), R7
-	FMOVS (R0)(R6<<2), F7
-	ADD R7, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8713c0 // fmla v0.4s, v30.4s, v7.s[0]
-	FMOVQ 16(R15), F31
-	WORD $0x4f8713e1 // fmla v1.4s, v31.4s, v7.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8713c2 // fmla v2.4s, v30.4s, v7.s[0]
-	FMOVQ 48(R15), F31
-	WORD $0x4f8713e3 // fmla v3.4s, v31.4s, v7.s[0]
-	FMOVQ 64(R15), F30
-	WORD $0x4f8713c4 // fmla v4.4s, v30.4s, v7.s[0]
-	FMOVQ 80(R15), F31
-	WORD $0x4f8713e5 // fmla v5.4s, v31.4s, v7.s[0]
-	FMOVQ 96(R15), F30
-	WORD $0x4f8713c6 // fmla v6.4s, v30.4s, v7.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row3
-rdone3:
-	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias3
-	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
-	VLD1R (R16), [V7.S4]
-	WORD $0x4e27d400 // fadd v0.4s, v0.4s, v7.4s
-	WORD $0x4e27d421 // fadd v1.4s, v1.4s, v7.4s
-	WORD $0x4e27d442 // fadd v2.4s, v2.4s, v7.4s
-	WORD $0x4e27d463 // fadd v3.4s, v3.4s, v7.4s
-	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
-	WORD $0x4e27d4a5 // fadd v5.4s, v5.4s, v7.4s
-	WORD $0x4e27d4c6 // fadd v6.4s, v6.4s, v7.4s
-nobias3:
-	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp3
-	FMOVS lo+72(FP), F7
-	VDUP V7.S[0], V7.S4
-	FMOVS hi+76(FP), F8
-	VDUP V8.S[0], V8.S4
-	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
-	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
-	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
-	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
-	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
-	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
-	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
-	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
-	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
-	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
-	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
-	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
-	WORD $0x4e27f4c6 // fmax v6.4s, v6.4s, v7.4s
-	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
-noclamp3:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
-	FMOVQ F3, 48(R4)
-	FMOVQ F4, 64(R4)
-	FMOVQ F5, 80(R4)
-	FMOVQ F6, 96(R4)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $1, R5, R5
-	B group2
-fewer2:
-exit1:
-	RET
-
-// csrNEONU7M runs the CSR tile kernel on 28 columns (7 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
-TEXT ·csrNEONU7M(SB), NOSPLIT, $0-88
-	MOVD vals+0(FP), R0
-	MOVD offs+8(FP), R1
-	MOVD cnt+16(FP), R2
-	MOVD x+32(FP), R3
-	MOVD y+40(FP), R4
-	MOVD tail+80(FP), R5
-	MOVD $0, R6
-group1:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $2, R7
-	BLT fewer1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVWU (R2)(R6<<2), R9
-	MOVD R7, R10
-	ADD R9, R10, R10
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R9
-	CMP R9, R8
-	CSEL LT, R8, R9, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	FMOVQ 48(R4), F3
-	FMOVQ 64(R4), F4
-	FMOVQ 80(R4), F5
-	ADD $96, R4, R16
-	TBZ $2, R5, neon_1
-	FMOVQ (R16), F6
-	B neon_3
-neon_1:
-	TBZ $1, R5, neon_2
-	FMOVD (R16), F6
-	TBZ $0, R5, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F6
-neon_3:
-	B inited1
-zero1:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-	VEOR V6.B16, V6.B16, V6.B16
-inited1:
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R11
-	TBZ $0, R11, zero2
-	FMOVQ (R9), F7
-	FMOVQ 16(R9), F8
-	FMOVQ 32(R9), F9
-	FMOVQ 48(R9), F10
-	FMOVQ 64(R9), F11
-	FMOVQ 80(R9), F12
-	ADD $96, R9, R16
-	TBZ $2, R5, neon_4
-	FMOVQ (R16), F13
-	B neon_6
-neon_4:
-	TBZ $1, R5, neon_5
-	FMOVD (R16), F13
-	TBZ $0, R5, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F13
-neon_6:
-	B inited2
-zero2:
-	VEOR V7.B16, V7.B16, V7.B16
-	VEOR V8.B16, V8.B16, V8.B16
-	VEOR V9.B16, V9.B16, V9.B16
-	VEOR V10.B16, V10.B16, V10.B16
-	VEOR V11.B16, V11.B16, V11.B16
-	VEOR V12.B16, V12.B16, V12.B16
-	VEOR V13.B16, V13.B16, V13.B16
-inited2:
-	CMP $0, R8
-	BLE rem1
-lock1:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F14
-	MOVHU (R1)(R10<<1), R11
-	FMOVS (R0)(R10<<2), F15
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
-	ADD R11, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8f13c7 // fmla v7.4s, v30.4s, v15.s[0]
-	FMOVQ 16(R17), F31
-	WORD $0x4f8e13e1 // fmla v1.4s, v31.4s, v14.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8f13c8 // fmla v8.4s, v30.4s, v15.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8f13c9 // fmla v9.4s, v30.4s, v15.s[0]
-	FMOVQ 48(R17), F31
-	WORD $0x4f8e13e3 // fmla v3.4s, v31.4s, v14.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f8f13ca // fmla v10.4s, v30.4s, v15.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
-	FMOVQ 64(R15), F30
-	WORD $0x4f8f13cb // fmla v11.4s, v30.4s, v15.s[0]
-	FMOVQ 80(R17), F31
-	WORD $0x4f8e13e5 // fmla v5.4s, v31.4s, v14.s[0]
-	FMOVQ 80(R15), F30
-	WORD $0x4f8f13cc // fmla v12.4s, v30.4s, v15.s[0]
-	FMOVQ 96(R17), F31
-	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
-	FMOVQ 96(R15), F30
-	WORD $0x4f8f13cd // fmla v13.4s, v30.4s, v15.s[0]
-	ADD $1, R7, R7
-	ADD $1, R10, R10
-	CMP R8, R7
-	BLT lock1
-rem1:
-	MOVD R10, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone1
-row1:
-	MOVHU (R1)(R7<<1), R11
-	FMOVS (R0)(R7<<2), F14
-	ADD R11, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
-	FMOVQ 80(R17), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
-	FMOVQ 96(R17), F31
-	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row1
-rdone1:
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R7
-	ADD R10, R7, R7
-	SUB R8, R7, R7
-	CMP R7, R10
-	BGE rdone2
-row2:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F14
-	ADD R8, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8e13c7 // fmla v7.4s, v30.4s, v14.s[0]
-	FMOVQ 16(R15), F31
-	WORD $0x4f8e13e8 // fmla v8.4s, v31.4s, v14.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8e13c9 // fmla v9.4s, v30.4s, v14.s[0]
-	FMOVQ 48(R15), F31
-	WORD $0x4f8e13ea // fmla v10.4s, v31.4s, v14.s[0]
-	FMOVQ 64(R15), F30
-	WORD $0x4f8e13cb // fmla v11.4s, v30.4s, v14.s[0]
-	FMOVQ 80(R15), F31
-	WORD $0x4f8e13ec // fmla v12.4s, v31.4s, v14.s[0]
-	FMOVQ 96(R15), F30
-	WORD $0x4f8e13cd // fmla v13.4s, v30.4s, v14.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
-	BLT row2
-rdone2:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias1
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
-	VLD1R (R16), [V14.S4]
-	WORD $0x4e2ed400 // fadd v0.4s, v0.4s, v14.4s
-	WORD $0x4e2ed421 // fadd v1.4s, v1.4s, v14.4s
-	WORD $0x4e2ed442 // fadd v2.4s, v2.4s, v14.4s
-	WORD $0x4e2ed463 // fadd v3.4s, v3.4s, v14.4s
-	WORD $0x4e2ed484 // fadd v4.4s, v4.4s, v14.4s
-	WORD $0x4e2ed4a5 // fadd v5.4s, v5.4s, v14.4s
-	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
-nobias1:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp1
-	FMOVS lo+72(FP), F14
-	VDUP V14.S[0], V14.S4
-	FMOVS hi+76(FP), F15
-	VDUP V15.S[0], V15.S4
-	WORD $0x4e2ef400 // fmax v0.4s, v0.4s, v14.4s
-	WORD $0x4eaff400 // fmin v0.4s, v0.4s, v15.4s
-	WORD $0x4e2ef421 // fmax v1.4s, v1.4s, v14.4s
-	WORD $0x4eaff421 // fmin v1.4s, v1.4s, v15.4s
-	WORD $0x4e2ef442 // fmax v2.4s, v2.4s, v14.4s
-	WORD $0x4eaff442 // fmin v2.4s, v2.4s, v15.4s
-	WORD $0x4e2ef463 // fmax v3.4s, v3.4s, v14.4s
-	WORD $0x4eaff463 // fmin v3.4s, v3.4s, v15.4s
-	WORD $0x4e2ef484 // fmax v4.4s, v4.4s, v14.4s
-	WORD $0x4eaff484 // fmin v4.4s, v4.4s, v15.4s
-	WORD $0x4e2ef4a5 // fmax v5.4s, v5.4s, v14.4s
-	WORD $0x4eaff4a5 // fmin v5.4s, v5.4s, v15.4s
-	WORD $0x4e2ef4c6 // fmax v6.4s, v6.4s, v14.4s
-	WORD $0x4eaff4c6 // fmin v6.4s, v6.4s, v15.4s
-noclamp1:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
-	FMOVQ F3, 48(R4)
-	FMOVQ F4, 64(R4)
-	FMOVQ F5, 80(R4)
-	ADD $96, R4, R16
-	TBZ $2, R5, neon_7
-	FMOVQ F6, (R16)
-	B neon_9
-neon_7:
-	TBZ $1, R5, neon_8
-	FMOVD F6, (R16)
-	TBZ $0, R5, neon_9
-	ADD $8, R16, R16
-	VST1 V6.S[2], (R16)
-	B neon_9
-neon_8:
-	FMOVS F6, (R16)
-neon_9:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $1, R9, nobias2
-	MOVD bias+64(FP), R9
-	ADD R6<<2, R9, R16
-	ADD $4, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
-	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
-	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
-	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
-	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
-	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
-	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
-nobias2:
-	MOVD flags+56(FP), R9
-	TBZ $2, R9, noclamp2
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
-	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
-	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
-	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
-	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
-	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
-	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
-	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
-	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
-	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
-	WORD $0x4e20f58c // fmax v12.4s, v12.4s, v0.4s
-	WORD $0x4ea1f58c // fmin v12.4s, v12.4s, v1.4s
-	WORD $0x4e20f5ad // fmax v13.4s, v13.4s, v0.4s
-	WORD $0x4ea1f5ad // fmin v13.4s, v13.4s, v1.4s
-noclamp2:
-	FMOVQ F7, (R8)
-	FMOVQ F8, 16(R8)
-	FMOVQ F9, 32(R8)
-	FMOVQ F10, 48(R8)
-	FMOVQ F11, 64(R8)
-	FMOVQ F12, 80(R8)
-	ADD $96, R8, R16
+	ADD $96, R7, R16
 	TBZ $2, R5, neon_10
 	FMOVQ F13, (R16)
 	B neon_12
@@ -5825,174 +4134,19 @@ neon_10:
 neon_11:
 	FMOVS F13, (R16)
 neon_12:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
-	MOVD ldy+48(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R4, R4
-	ADD $2, R6, R6
-	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $1, R7
-	BLT exit1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero3
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	FMOVQ 48(R4), F3
-	FMOVQ 64(R4), F4
-	FMOVQ 80(R4), F5
-	ADD $96, R4, R16
-	TBZ $2, R5, neon_13
-	FMOVQ (R16), F6
-	B neon_15
-neon_13:
-	TBZ $1, R5, neon_14
-	FMOVD (R16), F6
-	TBZ $0, R5, neon_15
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F6
-neon_15:
-	B inited3
-zero3:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-	VEOR V6.B16, V6.B16, V6.B16
-inited3:
-	CMP $0, R8
-	BLE rem2
-lock2:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F7
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8713e0 // fmla v0.4s, v31.4s, v7.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8713c1 // fmla v1.4s, v30.4s, v7.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8713e2 // fmla v2.4s, v31.4s, v7.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f8713e4 // fmla v4.4s, v31.4s, v7.s[0]
-	FMOVQ 80(R17), F30
-	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
-	FMOVQ 96(R17), F31
-	WORD $0x4f8713e6 // fmla v6.4s, v31.4s, v7.s[0]
-	ADD $1, R7, R7
-	CMP R8, R7
-	BLT lock2
-rem2:
-	MOVWU (R2)(R6<<2), R9
-	ADD R7, R9, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone3
-row3:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F7
-	ADD R8, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f8713c0 // fmla v0.4s, v30.4s, v7.s[0]
-	FMOVQ 16(R15), F31
-	WORD $0x4f8713e1 // fmla v1.4s, v31.4s, v7.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f8713c2 // fmla v2.4s, v30.4s, v7.s[0]
-	FMOVQ 48(R15), F31
-	WORD $0x4f8713e3 // fmla v3.4s, v31.4s, v7.s[0]
-	FMOVQ 64(R15), F30
-	WORD $0x4f8713c4 // fmla v4.4s, v30.4s, v7.s[0]
-	FMOVQ 80(R15), F31
-	WORD $0x4f8713e5 // fmla v5.4s, v31.4s, v7.s[0]
-	FMOVQ 96(R15), F30
-	WORD $0x4f8713c6 // fmla v6.4s, v30.4s, v7.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row3
-rdone3:
-	MOVD flags+56(FP), R7
-	TBZ $1, R7, nobias3
-	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
-	VLD1R (R16), [V7.S4]
-	WORD $0x4e27d400 // fadd v0.4s, v0.4s, v7.4s
-	WORD $0x4e27d421 // fadd v1.4s, v1.4s, v7.4s
-	WORD $0x4e27d442 // fadd v2.4s, v2.4s, v7.4s
-	WORD $0x4e27d463 // fadd v3.4s, v3.4s, v7.4s
-	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
-	WORD $0x4e27d4a5 // fadd v5.4s, v5.4s, v7.4s
-	WORD $0x4e27d4c6 // fadd v6.4s, v6.4s, v7.4s
-nobias3:
-	MOVD flags+56(FP), R7
-	TBZ $2, R7, noclamp3
-	FMOVS lo+72(FP), F7
-	VDUP V7.S[0], V7.S4
-	FMOVS hi+76(FP), F8
-	VDUP V8.S[0], V8.S4
-	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
-	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
-	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
-	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
-	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
-	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
-	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
-	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
-	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
-	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
-	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
-	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
-	WORD $0x4e27f4c6 // fmax v6.4s, v6.4s, v7.4s
-	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
-noclamp3:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
-	FMOVQ F3, 48(R4)
-	FMOVQ F4, 64(R4)
-	FMOVQ F5, 80(R4)
-	ADD $96, R4, R16
-	TBZ $2, R5, neon_16
-	FMOVQ F6, (R16)
-	B neon_18
-neon_16:
-	TBZ $1, R5, neon_17
-	FMOVD F6, (R16)
-	TBZ $0, R5, neon_18
-	ADD $8, R16, R16
-	VST1 V6.S[2], (R16)
-	B neon_18
-neon_17:
-	FMOVS F6, (R16)
-neon_18:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B group2
-fewer2:
+	B group1
 exit1:
 	RET
 
-// csrNEONU8 runs the CSR tile kernel on 32 columns (8 vectors), 2 rows interleaved.
-TEXT ·csrNEONU8(SB), NOSPLIT, $0-88
+// csrNEONR2U8 runs the CSR tile kernel on groups of 2 rows × 32 columns (8 vectors).
+TEXT ·csrNEONR2U8(SB), NOSPLIT, $0-88
 	MOVD vals+0(FP), R0
 	MOVD offs+8(FP), R1
 	MOVD cnt+16(FP), R2
@@ -6000,21 +4154,13 @@ TEXT ·csrNEONU8(SB), NOSPLIT, $0-88
 	MOVD y+40(FP), R4
 	MOVD $0, R5
 group1:
-	MOVD nrows+24(FP), R6
+	MOVD ngroups+24(FP), R6
 	SUB R5, R6, R6
-	CMP $2, R6
-	BLT fewer1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVWU (R2)(R5<<2), R8
-	MOVD R6, R9
-	ADD R8, R9, R9
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R8
-	CMP R8, R7
-	CSEL LT, R7, R8, R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero1
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
 	FMOVQ (R4), F0
 	FMOVQ 16(R4), F1
 	FMOVQ 32(R4), F2
@@ -6034,19 +4180,19 @@ zero1:
 	VEOR V6.B16, V6.B16, V6.B16
 	VEOR V7.B16, V7.B16, V7.B16
 inited1:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R10
-	TBZ $0, R10, zero2
-	FMOVQ (R8), F8
-	FMOVQ 16(R8), F9
-	FMOVQ 32(R8), F10
-	FMOVQ 48(R8), F11
-	FMOVQ 64(R8), F12
-	FMOVQ 80(R8), F13
-	FMOVQ 96(R8), F14
-	FMOVQ 112(R8), F15
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero2
+	FMOVQ (R7), F8
+	FMOVQ 16(R7), F9
+	FMOVQ 32(R7), F10
+	FMOVQ 48(R7), F11
+	FMOVQ 64(R7), F12
+	FMOVQ 80(R7), F13
+	FMOVQ 96(R7), F14
+	FMOVQ 112(R7), F15
 	B inited2
 zero2:
 	VEOR V8.B16, V8.B16, V8.B16
@@ -6058,17 +4204,17 @@ zero2:
 	VEOR V14.B16, V14.B16, V14.B16
 	VEOR V15.B16, V15.B16, V15.B16
 inited2:
-	CMP $0, R7
-	BLE rem1
-lock1:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F16
-	MOVHU (R1)(R9<<1), R10
-	FMOVS (R0)(R9<<2), F17
-	ADD R8, R3, R17
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F16
+	MOVHU 2(R1), R8
+	FMOVS 4(R0), F17
+	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
-	ADD R10, R3, R15
+	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f9113c8 // fmla v8.4s, v30.4s, v17.s[0]
 	FMOVQ 16(R17), F31
@@ -6099,73 +4245,260 @@ lock1:
 	WORD $0x4f9013e7 // fmla v7.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R15), F30
 	WORD $0x4f9113cf // fmla v15.4s, v30.4s, v17.s[0]
-	ADD $1, R6, R6
-	ADD $1, R9, R9
-	CMP R7, R6
-	BLT lock1
-rem1:
-	MOVD R9, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone1
-row1:
-	MOVHU (R1)(R6<<1), R10
-	FMOVS (R0)(R6<<2), F16
-	ADD R10, R3, R17
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $3, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+76(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	FMOVQ F4, 64(R4)
+	FMOVQ F5, 80(R4)
+	FMOVQ F6, 96(R4)
+	FMOVQ F7, 112(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R4, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias2
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
+	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
+	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
+	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
+	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
+	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
+	WORD $0x4e20d5ce // fadd v14.4s, v14.4s, v0.4s
+	WORD $0x4e20d5ef // fadd v15.4s, v15.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
+	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
+	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
+	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
+	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
+	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
+	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
+	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
+	WORD $0x4e20f58c // fmax v12.4s, v12.4s, v0.4s
+	WORD $0x4ea1f58c // fmin v12.4s, v12.4s, v1.4s
+	WORD $0x4e20f5ad // fmax v13.4s, v13.4s, v0.4s
+	WORD $0x4ea1f5ad // fmin v13.4s, v13.4s, v1.4s
+	WORD $0x4e20f5ce // fmax v14.4s, v14.4s, v0.4s
+	WORD $0x4ea1f5ce // fmin v14.4s, v14.4s, v1.4s
+	WORD $0x4e20f5ef // fmax v15.4s, v15.4s, v0.4s
+	WORD $0x4ea1f5ef // fmin v15.4s, v15.4s, v1.4s
+noclamp2:
+	FMOVQ F8, (R6)
+	FMOVQ F9, 16(R6)
+	FMOVQ F10, 32(R6)
+	FMOVQ F11, 48(R6)
+	FMOVQ F12, 64(R6)
+	FMOVQ F13, 80(R6)
+	FMOVQ F14, 96(R6)
+	FMOVQ F15, 112(R6)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR2U8M runs the CSR tile kernel on groups of 2 rows × 32 columns (8 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR2U8M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	FMOVQ 64(R4), F4
+	FMOVQ 80(R4), F5
+	FMOVQ 96(R4), F6
+	ADD $112, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F7
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F7
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F7
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+inited1:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero2
+	FMOVQ (R8), F8
+	FMOVQ 16(R8), F9
+	FMOVQ 32(R8), F10
+	FMOVQ 48(R8), F11
+	FMOVQ 64(R8), F12
+	FMOVQ 80(R8), F13
+	FMOVQ 96(R8), F14
+	ADD $112, R8, R16
+	TBZ $2, R5, neon_4
+	FMOVQ (R16), F15
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD (R16), F15
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V15.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F15
+neon_6:
+	B inited2
+zero2:
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+inited2:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F16
+	MOVHU 2(R1), R9
+	FMOVS 4(R0), F17
+	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	ADD R9, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f9113c8 // fmla v8.4s, v30.4s, v17.s[0]
+	FMOVQ 16(R17), F31
+	WORD $0x4f9013e1 // fmla v1.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R15), F30
+	WORD $0x4f9113c9 // fmla v9.4s, v30.4s, v17.s[0]
 	FMOVQ 32(R17), F31
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R15), F30
+	WORD $0x4f9113ca // fmla v10.4s, v30.4s, v17.s[0]
+	FMOVQ 48(R17), F31
+	WORD $0x4f9013e3 // fmla v3.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R15), F30
+	WORD $0x4f9113cb // fmla v11.4s, v30.4s, v17.s[0]
 	FMOVQ 64(R17), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
-	FMOVQ 80(R17), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R15), F30
+	WORD $0x4f9113cc // fmla v12.4s, v30.4s, v17.s[0]
+	FMOVQ 80(R17), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R15), F30
+	WORD $0x4f9113cd // fmla v13.4s, v30.4s, v17.s[0]
 	FMOVQ 96(R17), F31
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
-	FMOVQ 112(R17), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row1
-rdone1:
-	ADD R5<<2, R2, R16
-	MOVWU 4(R16), R6
-	ADD R9, R6, R6
-	SUB R7, R6, R6
-	CMP R6, R9
-	BGE rdone2
-row2:
-	MOVHU (R1)(R9<<1), R7
-	FMOVS (R0)(R9<<2), F16
-	ADD R7, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
-	FMOVQ 32(R15), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	FMOVQ 64(R15), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
-	FMOVQ 80(R15), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
-	FMOVQ 96(R15), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R15), F30
+	WORD $0x4f9113ce // fmla v14.4s, v30.4s, v17.s[0]
+	FMOVQ 112(R17), F31
+	WORD $0x4f9013e7 // fmla v7.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R15), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $1, R9, R9
-	CMP R6, R9
-	BLT row2
-rdone2:
+	WORD $0x4f9113cf // fmla v15.4s, v30.4s, v17.s[0]
+	ADD $8, R0, R0
+	ADD $4, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
 	MOVD flags+56(FP), R7
 	TBZ $1, R7, nobias1
 	MOVD bias+64(FP), R7
-	ADD R5<<2, R7, R16
+	MOVD R6, R8
+	LSL $3, R8, R8
+	ADD R8, R7, R16
 	VLD1R (R16), [V16.S4]
 	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
 	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
@@ -6206,14 +4539,29 @@ noclamp1:
 	FMOVQ F4, 64(R4)
 	FMOVQ F5, 80(R4)
 	FMOVQ F6, 96(R4)
-	FMOVQ F7, 112(R4)
+	ADD $112, R4, R16
+	TBZ $2, R5, neon_7
+	FMOVQ F7, (R16)
+	B neon_9
+neon_7:
+	TBZ $1, R5, neon_8
+	FMOVD F7, (R16)
+	TBZ $0, R5, neon_9
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_9
+neon_8:
+	FMOVS F7, (R16)
+neon_9:
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R4, R7, R7
 	MOVD flags+56(FP), R8
 	TBZ $1, R8, nobias2
 	MOVD bias+64(FP), R8
-	ADD R5<<2, R8, R16
+	MOVD R6, R9
+	LSL $3, R9, R9
+	ADD R9, R8, R16
 	ADD $4, R16, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
@@ -6255,462 +4603,7 @@ noclamp2:
 	FMOVQ F12, 64(R7)
 	FMOVQ F13, 80(R7)
 	FMOVQ F14, 96(R7)
-	FMOVQ F15, 112(R7)
-	ADD R6<<2, R0, R0
-	ADD R6<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $2, R5, R5
-	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R6
-	SUB R5, R6, R6
-	CMP $1, R6
-	BLT exit1
-	MOVD $0, R6
-	MOVWU (R2)(R5<<2), R7
-	MOVD flags+56(FP), R8
-	TBZ $0, R8, zero3
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	FMOVQ 48(R4), F3
-	FMOVQ 64(R4), F4
-	FMOVQ 80(R4), F5
-	FMOVQ 96(R4), F6
-	FMOVQ 112(R4), F7
-	B inited3
-zero3:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-	VEOR V6.B16, V6.B16, V6.B16
-	VEOR V7.B16, V7.B16, V7.B16
-inited3:
-	CMP $0, R7
-	BLE rem2
-lock2:
-	MOVHU (R1)(R6<<1), R8
-	FMOVS (R0)(R6<<2), F8
-	ADD R8, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
-	FMOVQ 80(R17), F30
-	WORD $0x4f8813c5 // fmla v5.4s, v30.4s, v8.s[0]
-	FMOVQ 96(R17), F31
-	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
-	FMOVQ 112(R17), F30
-	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
-	ADD $1, R6, R6
-	CMP R7, R6
-	BLT lock2
-rem2:
-	MOVWU (R2)(R5<<2), R8
-	ADD R6, R8, R8
-	SUB R7, R8, R8
-	CMP R8, R6
-	BGE rdone3
-row3:
-	MOVHU (R1)(R6<<1), R7
-	FMOVS (R0)(R6<<2), F8
-	ADD R7, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
-	FMOVQ 32(R15), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
-	FMOVQ 64(R15), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
-	FMOVQ 80(R15), F30
-	WORD $0x4f8813c5 // fmla v5.4s, v30.4s, v8.s[0]
-	FMOVQ 96(R15), F31
-	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
-	FMOVQ 112(R15), F30
-	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
-	ADD $1, R6, R6
-	CMP R8, R6
-	BLT row3
-rdone3:
-	MOVD flags+56(FP), R6
-	TBZ $1, R6, nobias3
-	MOVD bias+64(FP), R6
-	ADD R5<<2, R6, R16
-	VLD1R (R16), [V8.S4]
-	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
-	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
-	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
-	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
-	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
-	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
-	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
-	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
-nobias3:
-	MOVD flags+56(FP), R6
-	TBZ $2, R6, noclamp3
-	FMOVS lo+72(FP), F8
-	VDUP V8.S[0], V8.S4
-	FMOVS hi+76(FP), F9
-	VDUP V9.S[0], V9.S4
-	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
-	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
-	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
-	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
-	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
-	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
-	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
-	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
-	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
-	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
-	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
-	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
-	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
-	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
-	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
-	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
-noclamp3:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
-	FMOVQ F3, 48(R4)
-	FMOVQ F4, 64(R4)
-	FMOVQ F5, 80(R4)
-	FMOVQ F6, 96(R4)
-	FMOVQ F7, 112(R4)
-	ADD R8<<2, R0, R0
-	ADD R8<<1, R1, R1
-	MOVD ldy+48(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R4, R4
-	ADD $1, R5, R5
-	B group2
-fewer2:
-exit1:
-	RET
-
-// csrNEONU8M runs the CSR tile kernel on 32 columns (8 vectors), 2 rows interleaved; the last vector is masked to tail lanes.
-TEXT ·csrNEONU8M(SB), NOSPLIT, $0-88
-	MOVD vals+0(FP), R0
-	MOVD offs+8(FP), R1
-	MOVD cnt+16(FP), R2
-	MOVD x+32(FP), R3
-	MOVD y+40(FP), R4
-	MOVD tail+80(FP), R5
-	MOVD $0, R6
-group1:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $2, R7
-	BLT fewer1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVWU (R2)(R6<<2), R9
-	MOVD R7, R10
-	ADD R9, R10, R10
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R9
-	CMP R9, R8
-	CSEL LT, R8, R9, R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero1
-	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	FMOVQ 48(R4), F3
-	FMOVQ 64(R4), F4
-	FMOVQ 80(R4), F5
-	FMOVQ 96(R4), F6
-	ADD $112, R4, R16
-	TBZ $2, R5, neon_1
-	FMOVQ (R16), F7
-	B neon_3
-neon_1:
-	TBZ $1, R5, neon_2
-	FMOVD (R16), F7
-	TBZ $0, R5, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F7
-neon_3:
-	B inited1
-zero1:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-	VEOR V6.B16, V6.B16, V6.B16
-	VEOR V7.B16, V7.B16, V7.B16
-inited1:
-	MOVD ldy+48(FP), R9
-	LSL $2, R9, R9
-	ADD R4, R9, R9
-	MOVD flags+56(FP), R11
-	TBZ $0, R11, zero2
-	FMOVQ (R9), F8
-	FMOVQ 16(R9), F9
-	FMOVQ 32(R9), F10
-	FMOVQ 48(R9), F11
-	FMOVQ 64(R9), F12
-	FMOVQ 80(R9), F13
-	FMOVQ 96(R9), F14
-	ADD $112, R9, R16
-	TBZ $2, R5, neon_4
-	FMOVQ (R16), F15
-	B neon_6
-neon_4:
-	TBZ $1, R5, neon_5
-	FMOVD (R16), F15
-	TBZ $0, R5, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F15
-neon_6:
-	B inited2
-zero2:
-	VEOR V8.B16, V8.B16, V8.B16
-	VEOR V9.B16, V9.B16, V9.B16
-	VEOR V10.B16, V10.B16, V10.B16
-	VEOR V11.B16, V11.B16, V11.B16
-	VEOR V12.B16, V12.B16, V12.B16
-	VEOR V13.B16, V13.B16, V13.B16
-	VEOR V14.B16, V14.B16, V14.B16
-	VEOR V15.B16, V15.B16, V15.B16
-inited2:
-	CMP $0, R8
-	BLE rem1
-lock1:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F16
-	MOVHU (R1)(R10<<1), R11
-	FMOVS (R0)(R10<<2), F17
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
-	ADD R11, R3, R15
-	FMOVQ (R15), F30
-	WORD $0x4f9113c8 // fmla v8.4s, v30.4s, v17.s[0]
-	FMOVQ 16(R17), F31
-	WORD $0x4f9013e1 // fmla v1.4s, v31.4s, v16.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f9113c9 // fmla v9.4s, v30.4s, v17.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
-	FMOVQ 32(R15), F30
-	WORD $0x4f9113ca // fmla v10.4s, v30.4s, v17.s[0]
-	FMOVQ 48(R17), F31
-	WORD $0x4f9013e3 // fmla v3.4s, v31.4s, v16.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f9113cb // fmla v11.4s, v30.4s, v17.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
-	FMOVQ 64(R15), F30
-	WORD $0x4f9113cc // fmla v12.4s, v30.4s, v17.s[0]
-	FMOVQ 80(R17), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
-	FMOVQ 80(R15), F30
-	WORD $0x4f9113cd // fmla v13.4s, v30.4s, v17.s[0]
-	FMOVQ 96(R17), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
-	FMOVQ 96(R15), F30
-	WORD $0x4f9113ce // fmla v14.4s, v30.4s, v17.s[0]
-	FMOVQ 112(R17), F31
-	WORD $0x4f9013e7 // fmla v7.4s, v31.4s, v16.s[0]
-	FMOVQ 112(R15), F30
-	WORD $0x4f9113cf // fmla v15.4s, v30.4s, v17.s[0]
-	ADD $1, R7, R7
-	ADD $1, R10, R10
-	CMP R8, R7
-	BLT lock1
-rem1:
-	MOVD R10, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone1
-row1:
-	MOVHU (R1)(R7<<1), R11
-	FMOVS (R0)(R7<<2), F16
-	ADD R11, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
-	FMOVQ 80(R17), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
-	FMOVQ 96(R17), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
-	FMOVQ 112(R17), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row1
-rdone1:
-	ADD R6<<2, R2, R16
-	MOVWU 4(R16), R7
-	ADD R10, R7, R7
-	SUB R8, R7, R7
-	CMP R7, R10
-	BGE rdone2
-row2:
-	MOVHU (R1)(R10<<1), R8
-	FMOVS (R0)(R10<<2), F16
-	ADD R8, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
-	FMOVQ 32(R15), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	FMOVQ 64(R15), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
-	FMOVQ 80(R15), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
-	FMOVQ 96(R15), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
-	FMOVQ 112(R15), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $1, R10, R10
-	CMP R7, R10
-	BLT row2
-rdone2:
-	MOVD flags+56(FP), R8
-	TBZ $1, R8, nobias1
-	MOVD bias+64(FP), R8
-	ADD R6<<2, R8, R16
-	VLD1R (R16), [V16.S4]
-	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
-	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
-	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
-	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
-	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
-	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
-	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
-	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
-nobias1:
-	MOVD flags+56(FP), R8
-	TBZ $2, R8, noclamp1
-	FMOVS lo+72(FP), F16
-	VDUP V16.S[0], V16.S4
-	FMOVS hi+76(FP), F17
-	VDUP V17.S[0], V17.S4
-	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
-	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
-	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
-	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
-	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
-	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
-	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
-	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
-	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
-	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
-	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
-	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
-	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
-	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
-	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
-	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
-noclamp1:
-	FMOVQ F0, (R4)
-	FMOVQ F1, 16(R4)
-	FMOVQ F2, 32(R4)
-	FMOVQ F3, 48(R4)
-	FMOVQ F4, 64(R4)
-	FMOVQ F5, 80(R4)
-	FMOVQ F6, 96(R4)
-	ADD $112, R4, R16
-	TBZ $2, R5, neon_7
-	FMOVQ F7, (R16)
-	B neon_9
-neon_7:
-	TBZ $1, R5, neon_8
-	FMOVD F7, (R16)
-	TBZ $0, R5, neon_9
-	ADD $8, R16, R16
-	VST1 V7.S[2], (R16)
-	B neon_9
-neon_8:
-	FMOVS F7, (R16)
-neon_9:
-	MOVD ldy+48(FP), R8
-	LSL $2, R8, R8
-	ADD R4, R8, R8
-	MOVD flags+56(FP), R9
-	TBZ $1, R9, nobias2
-	MOVD bias+64(FP), R9
-	ADD R6<<2, R9, R16
-	ADD $4, R16, R16
-	VLD1R (R16), [V0.S4]
-	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
-	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
-	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
-	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
-	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
-	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
-	WORD $0x4e20d5ce // fadd v14.4s, v14.4s, v0.4s
-	WORD $0x4e20d5ef // fadd v15.4s, v15.4s, v0.4s
-nobias2:
-	MOVD flags+56(FP), R9
-	TBZ $2, R9, noclamp2
-	FMOVS lo+72(FP), F0
-	VDUP V0.S[0], V0.S4
-	FMOVS hi+76(FP), F1
-	VDUP V1.S[0], V1.S4
-	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
-	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
-	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
-	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
-	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
-	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
-	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
-	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
-	WORD $0x4e20f58c // fmax v12.4s, v12.4s, v0.4s
-	WORD $0x4ea1f58c // fmin v12.4s, v12.4s, v1.4s
-	WORD $0x4e20f5ad // fmax v13.4s, v13.4s, v0.4s
-	WORD $0x4ea1f5ad // fmin v13.4s, v13.4s, v1.4s
-	WORD $0x4e20f5ce // fmax v14.4s, v14.4s, v0.4s
-	WORD $0x4ea1f5ce // fmin v14.4s, v14.4s, v1.4s
-	WORD $0x4e20f5ef // fmax v15.4s, v15.4s, v0.4s
-	WORD $0x4ea1f5ef // fmin v15.4s, v15.4s, v1.4s
-noclamp2:
-	FMOVQ F8, (R8)
-	FMOVQ F9, 16(R8)
-	FMOVQ F10, 32(R8)
-	FMOVQ F11, 48(R8)
-	FMOVQ F12, 64(R8)
-	FMOVQ F13, 80(R8)
-	FMOVQ F14, 96(R8)
-	ADD $112, R8, R16
+	ADD $112, R7, R16
 	TBZ $2, R5, neon_10
 	FMOVQ F15, (R16)
 	B neon_12
@@ -6724,129 +4617,604 @@ neon_10:
 neon_11:
 	FMOVS F15, (R16)
 neon_12:
-	ADD R7<<2, R0, R0
-	ADD R7<<1, R1, R1
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
-	ADD $2, R6, R6
+	ADD $1, R6, R6
 	B group1
-fewer1:
-group2:
-	MOVD nrows+24(FP), R7
-	SUB R6, R7, R7
-	CMP $1, R7
-	BLT exit1
-	MOVD $0, R7
-	MOVWU (R2)(R6<<2), R8
-	MOVD flags+56(FP), R9
-	TBZ $0, R9, zero3
+exit1:
+	RET
+
+// csrNEONR4U1 runs the CSR tile kernel on groups of 4 rows × 4 columns (1 vectors).
+TEXT ·csrNEONR4U1(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+group1:
+	MOVD ngroups+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
 	FMOVQ (R4), F0
-	FMOVQ 16(R4), F1
-	FMOVQ 32(R4), F2
-	FMOVQ 48(R4), F3
-	FMOVQ 64(R4), F4
-	FMOVQ 80(R4), F5
-	FMOVQ 96(R4), F6
-	ADD $112, R4, R16
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+inited1:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero2
+	FMOVQ (R7), F1
+	B inited2
+zero2:
+	VEOR V1.B16, V1.B16, V1.B16
+inited2:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R7, R8, R8
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero3
+	FMOVQ (R8), F2
+	B inited3
+zero3:
+	VEOR V2.B16, V2.B16, V2.B16
+inited3:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R8, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero4
+	FMOVQ (R7), F3
+	B inited4
+zero4:
+	VEOR V3.B16, V3.B16, V3.B16
+inited4:
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F4
+	MOVHU 2(R1), R8
+	FMOVS 4(R0), F5
+	MOVHU 4(R1), R9
+	FMOVS 8(R0), F6
+	MOVHU 6(R1), R10
+	FMOVS 12(R0), F7
+	ADD R7, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD R8, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8513c1 // fmla v1.4s, v30.4s, v5.s[0]
+	ADD R9, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
+	ADD R10, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
+	ADD $16, R0, R0
+	ADD $8, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $4, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F4
+	VDUP V4.S[0], V4.S4
+	FMOVS hi+76(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R4, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias2
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp2:
+	FMOVQ F1, (R6)
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R6, R7, R7
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R6, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
+nobias3:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
+	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
+noclamp3:
+	FMOVQ F2, (R7)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R7, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias4
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
+	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
+noclamp4:
+	FMOVQ F3, (R6)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR4U1M runs the CSR tile kernel on groups of 4 rows × 4 columns (1 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR4U1M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	MOVD R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F0
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F0
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V0.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F0
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+inited1:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero2
+	MOVD R8, R16
+	TBZ $2, R5, neon_4
+	FMOVQ (R16), F1
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD (R16), F1
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V1.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F1
+neon_6:
+	B inited2
+zero2:
+	VEOR V1.B16, V1.B16, V1.B16
+inited2:
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R8, R9, R9
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero3
+	MOVD R9, R16
+	TBZ $2, R5, neon_7
+	FMOVQ (R16), F2
+	B neon_9
+neon_7:
+	TBZ $1, R5, neon_8
+	FMOVD (R16), F2
+	TBZ $0, R5, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F2
+neon_9:
+	B inited3
+zero3:
+	VEOR V2.B16, V2.B16, V2.B16
+inited3:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R9, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero4
+	MOVD R8, R16
+	TBZ $2, R5, neon_10
+	FMOVQ (R16), F3
+	B neon_12
+neon_10:
+	TBZ $1, R5, neon_11
+	FMOVD (R16), F3
+	TBZ $0, R5, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F3
+neon_12:
+	B inited4
+zero4:
+	VEOR V3.B16, V3.B16, V3.B16
+inited4:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F4
+	MOVHU 2(R1), R9
+	FMOVS 4(R0), F5
+	MOVHU 4(R1), R10
+	FMOVS 8(R0), F6
+	MOVHU 6(R1), R11
+	FMOVS 12(R0), F7
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD R9, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8513c1 // fmla v1.4s, v30.4s, v5.s[0]
+	ADD R10, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
+	ADD R11, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
+	ADD $16, R0, R0
+	ADD $8, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	MOVD R6, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F4
+	VDUP V4.S[0], V4.S4
+	FMOVS hi+76(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+noclamp1:
+	MOVD R4, R16
 	TBZ $2, R5, neon_13
-	FMOVQ (R16), F7
+	FMOVQ F0, (R16)
 	B neon_15
 neon_13:
 	TBZ $1, R5, neon_14
-	FMOVD (R16), F7
+	FMOVD F0, (R16)
 	TBZ $0, R5, neon_15
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VST1 V0.S[2], (R16)
 	B neon_15
 neon_14:
-	FMOVS (R16), F7
+	FMOVS F0, (R16)
 neon_15:
-	B inited3
-zero3:
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-	VEOR V6.B16, V6.B16, V6.B16
-	VEOR V7.B16, V7.B16, V7.B16
-inited3:
-	CMP $0, R8
-	BLE rem2
-lock2:
-	MOVHU (R1)(R7<<1), R9
-	FMOVS (R0)(R7<<2), F8
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R17), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
-	FMOVQ 32(R17), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
-	FMOVQ 48(R17), F30
-	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
-	FMOVQ 64(R17), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
-	FMOVQ 80(R17), F30
-	WORD $0x4f8813c5 // fmla v5.4s, v30.4s, v8.s[0]
-	FMOVQ 96(R17), F31
-	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
-	FMOVQ 112(R17), F30
-	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
-	ADD $1, R7, R7
-	CMP R8, R7
-	BLT lock2
-rem2:
-	MOVWU (R2)(R6<<2), R9
-	ADD R7, R9, R9
-	SUB R8, R9, R9
-	CMP R9, R7
-	BGE rdone3
-row3:
-	MOVHU (R1)(R7<<1), R8
-	FMOVS (R0)(R7<<2), F8
-	ADD R8, R3, R15
-	FMOVQ (R15), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
-	FMOVQ 16(R15), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
-	FMOVQ 32(R15), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
-	FMOVQ 48(R15), F30
-	WORD $0x4f8813c3 // fmla v3.4s, v30.4s, v8.s[0]
-	FMOVQ 64(R15), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
-	FMOVQ 80(R15), F30
-	WORD $0x4f8813c5 // fmla v5.4s, v30.4s, v8.s[0]
-	FMOVQ 96(R15), F31
-	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
-	FMOVQ 112(R15), F30
-	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
-	ADD $1, R7, R7
-	CMP R9, R7
-	BLT row3
-rdone3:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R8, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp2:
+	MOVD R7, R16
+	TBZ $2, R5, neon_16
+	FMOVQ F1, (R16)
+	B neon_18
+neon_16:
+	TBZ $1, R5, neon_17
+	FMOVD F1, (R16)
+	TBZ $0, R5, neon_18
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_18
+neon_17:
+	FMOVS F1, (R16)
+neon_18:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R7, R8, R8
 	MOVD flags+56(FP), R7
 	TBZ $1, R7, nobias3
 	MOVD bias+64(FP), R7
-	ADD R6<<2, R7, R16
-	VLD1R (R16), [V8.S4]
-	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
-	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
-	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
-	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
-	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
-	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
-	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
-	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R7, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
 nobias3:
 	MOVD flags+56(FP), R7
 	TBZ $2, R7, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
+	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
+noclamp3:
+	MOVD R8, R16
+	TBZ $2, R5, neon_19
+	FMOVQ F2, (R16)
+	B neon_21
+neon_19:
+	TBZ $1, R5, neon_20
+	FMOVD F2, (R16)
+	TBZ $0, R5, neon_21
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_21
+neon_20:
+	FMOVS F2, (R16)
+neon_21:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R8, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias4
+	MOVD bias+64(FP), R8
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R8, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
+	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
+noclamp4:
+	MOVD R7, R16
+	TBZ $2, R5, neon_22
+	FMOVQ F3, (R16)
+	B neon_24
+neon_22:
+	TBZ $1, R5, neon_23
+	FMOVD F3, (R16)
+	TBZ $0, R5, neon_24
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_24
+neon_23:
+	FMOVS F3, (R16)
+neon_24:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	ADD $1, R6, R6
+	B group1
+exit1:
+	RET
+
+// csrNEONR4U2 runs the CSR tile kernel on groups of 4 rows × 8 columns (2 vectors).
+TEXT ·csrNEONR4U2(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+group1:
+	MOVD ngroups+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+inited1:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero2
+	FMOVQ (R7), F2
+	FMOVQ 16(R7), F3
+	B inited2
+zero2:
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+inited2:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R7, R8, R8
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero3
+	FMOVQ (R8), F4
+	FMOVQ 16(R8), F5
+	B inited3
+zero3:
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+inited3:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R8, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero4
+	FMOVQ (R7), F6
+	FMOVQ 16(R7), F7
+	B inited4
+zero4:
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+inited4:
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F8
+	MOVHU 2(R1), R8
+	FMOVS 4(R0), F9
+	MOVHU 4(R1), R9
+	FMOVS 8(R0), F10
+	MOVHU 6(R1), R10
+	FMOVS 12(R0), F11
+	ADD R7, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD R8, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8913c2 // fmla v2.4s, v30.4s, v9.s[0]
+	ADD R9, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
+	ADD R10, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8b13c6 // fmla v6.4s, v30.4s, v11.s[0]
+	ADD R7, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f8813e1 // fmla v1.4s, v31.4s, v8.s[0]
+	ADD R8, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f8913c3 // fmla v3.4s, v30.4s, v9.s[0]
+	ADD R9, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	ADD R10, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
+	ADD $16, R0, R0
+	ADD $8, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $4, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
 	FMOVS lo+72(FP), F8
 	VDUP V8.S[0], V8.S4
 	FMOVS hi+76(FP), F9
@@ -6855,27 +5223,1617 @@ nobias3:
 	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
 	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
 	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
-	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
-	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
-	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
-	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
-	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
-	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
-	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
-	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
-	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
-	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
-	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
-	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R4, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias2
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
+	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
+	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
+	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
+	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
+noclamp2:
+	FMOVQ F2, (R6)
+	FMOVQ F3, 16(R6)
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R6, R7, R7
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R6, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
+	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
+nobias3:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
+	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
 noclamp3:
+	FMOVQ F4, (R7)
+	FMOVQ F5, 16(R7)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R7, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias4
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
+	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+noclamp4:
+	FMOVQ F6, (R6)
+	FMOVQ F7, 16(R6)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR4U2M runs the CSR tile kernel on groups of 4 rows × 8 columns (2 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR4U2M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	ADD $16, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F1
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F1
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V1.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F1
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+inited1:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero2
+	FMOVQ (R8), F2
+	ADD $16, R8, R16
+	TBZ $2, R5, neon_4
+	FMOVQ (R16), F3
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD (R16), F3
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F3
+neon_6:
+	B inited2
+zero2:
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+inited2:
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R8, R9, R9
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero3
+	FMOVQ (R9), F4
+	ADD $16, R9, R16
+	TBZ $2, R5, neon_7
+	FMOVQ (R16), F5
+	B neon_9
+neon_7:
+	TBZ $1, R5, neon_8
+	FMOVD (R16), F5
+	TBZ $0, R5, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F5
+neon_9:
+	B inited3
+zero3:
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+inited3:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R9, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero4
+	FMOVQ (R8), F6
+	ADD $16, R8, R16
+	TBZ $2, R5, neon_10
+	FMOVQ (R16), F7
+	B neon_12
+neon_10:
+	TBZ $1, R5, neon_11
+	FMOVD (R16), F7
+	TBZ $0, R5, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F7
+neon_12:
+	B inited4
+zero4:
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+inited4:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F8
+	MOVHU 2(R1), R9
+	FMOVS 4(R0), F9
+	MOVHU 4(R1), R10
+	FMOVS 8(R0), F10
+	MOVHU 6(R1), R11
+	FMOVS 12(R0), F11
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD R9, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8913c2 // fmla v2.4s, v30.4s, v9.s[0]
+	ADD R10, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
+	ADD R11, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8b13c6 // fmla v6.4s, v30.4s, v11.s[0]
+	ADD R8, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f8813e1 // fmla v1.4s, v31.4s, v8.s[0]
+	ADD R9, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f8913c3 // fmla v3.4s, v30.4s, v9.s[0]
+	ADD R10, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	ADD R11, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
+	ADD $16, R0, R0
+	ADD $8, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	MOVD R6, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+76(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	ADD $16, R4, R16
+	TBZ $2, R5, neon_13
+	FMOVQ F1, (R16)
+	B neon_15
+neon_13:
+	TBZ $1, R5, neon_14
+	FMOVD F1, (R16)
+	TBZ $0, R5, neon_15
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_15
+neon_14:
+	FMOVS F1, (R16)
+neon_15:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R8, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
+	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
+	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
+	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
+	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
+noclamp2:
+	FMOVQ F2, (R7)
+	ADD $16, R7, R16
+	TBZ $2, R5, neon_16
+	FMOVQ F3, (R16)
+	B neon_18
+neon_16:
+	TBZ $1, R5, neon_17
+	FMOVD F3, (R16)
+	TBZ $0, R5, neon_18
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_18
+neon_17:
+	FMOVS F3, (R16)
+neon_18:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R7, R8, R8
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias3
+	MOVD bias+64(FP), R7
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R7, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
+	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
+nobias3:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
+	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
+noclamp3:
+	FMOVQ F4, (R8)
+	ADD $16, R8, R16
+	TBZ $2, R5, neon_19
+	FMOVQ F5, (R16)
+	B neon_21
+neon_19:
+	TBZ $1, R5, neon_20
+	FMOVD F5, (R16)
+	TBZ $0, R5, neon_21
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_21
+neon_20:
+	FMOVS F5, (R16)
+neon_21:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R8, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias4
+	MOVD bias+64(FP), R8
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R8, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
+	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+noclamp4:
+	FMOVQ F6, (R7)
+	ADD $16, R7, R16
+	TBZ $2, R5, neon_22
+	FMOVQ F7, (R16)
+	B neon_24
+neon_22:
+	TBZ $1, R5, neon_23
+	FMOVD F7, (R16)
+	TBZ $0, R5, neon_24
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_24
+neon_23:
+	FMOVS F7, (R16)
+neon_24:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	ADD $1, R6, R6
+	B group1
+exit1:
+	RET
+
+// csrNEONR4U3 runs the CSR tile kernel on groups of 4 rows × 12 columns (3 vectors).
+TEXT ·csrNEONR4U3(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+group1:
+	MOVD ngroups+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+inited1:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero2
+	FMOVQ (R7), F3
+	FMOVQ 16(R7), F4
+	FMOVQ 32(R7), F5
+	B inited2
+zero2:
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+inited2:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R7, R8, R8
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero3
+	FMOVQ (R8), F6
+	FMOVQ 16(R8), F7
+	FMOVQ 32(R8), F8
+	B inited3
+zero3:
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+inited3:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R8, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero4
+	FMOVQ (R7), F9
+	FMOVQ 16(R7), F10
+	FMOVQ 32(R7), F11
+	B inited4
+zero4:
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+inited4:
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F12
+	MOVHU 2(R1), R8
+	FMOVS 4(R0), F13
+	MOVHU 4(R1), R9
+	FMOVS 8(R0), F14
+	MOVHU 6(R1), R10
+	FMOVS 12(R0), F15
+	ADD R7, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	ADD R8, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8d13c3 // fmla v3.4s, v30.4s, v13.s[0]
+	ADD R9, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
+	ADD R10, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8f13c9 // fmla v9.4s, v30.4s, v15.s[0]
+	ADD R7, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f8c13e1 // fmla v1.4s, v31.4s, v12.s[0]
+	ADD R8, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f8d13c4 // fmla v4.4s, v30.4s, v13.s[0]
+	ADD R9, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	ADD R10, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f8f13ca // fmla v10.4s, v30.4s, v15.s[0]
+	ADD R7, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	ADD R8, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f8d13c5 // fmla v5.4s, v30.4s, v13.s[0]
+	ADD R9, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f8e13e8 // fmla v8.4s, v31.4s, v14.s[0]
+	ADD R10, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f8f13cb // fmla v11.4s, v30.4s, v15.s[0]
+	ADD $16, R0, R0
+	ADD $8, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $4, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F12
+	VDUP V12.S[0], V12.S4
+	FMOVS hi+76(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R4, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias2
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
+	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
+	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
+	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
+	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
+	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
+noclamp2:
+	FMOVQ F3, (R6)
+	FMOVQ F4, 16(R6)
+	FMOVQ F5, 32(R6)
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R6, R7, R7
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R6, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
+nobias3:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
+	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
+	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
+noclamp3:
+	FMOVQ F6, (R7)
+	FMOVQ F7, 16(R7)
+	FMOVQ F8, 32(R7)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R7, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias4
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
+	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
+	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
+	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
+	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
+	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
+	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
+	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
+noclamp4:
+	FMOVQ F9, (R6)
+	FMOVQ F10, 16(R6)
+	FMOVQ F11, 32(R6)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR4U3M runs the CSR tile kernel on groups of 4 rows × 12 columns (3 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR4U3M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	ADD $32, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F2
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F2
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F2
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+inited1:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero2
+	FMOVQ (R8), F3
+	FMOVQ 16(R8), F4
+	ADD $32, R8, R16
+	TBZ $2, R5, neon_4
+	FMOVQ (R16), F5
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD (R16), F5
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F5
+neon_6:
+	B inited2
+zero2:
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+inited2:
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R8, R9, R9
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero3
+	FMOVQ (R9), F6
+	FMOVQ 16(R9), F7
+	ADD $32, R9, R16
+	TBZ $2, R5, neon_7
+	FMOVQ (R16), F8
+	B neon_9
+neon_7:
+	TBZ $1, R5, neon_8
+	FMOVD (R16), F8
+	TBZ $0, R5, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F8
+neon_9:
+	B inited3
+zero3:
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+inited3:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R9, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero4
+	FMOVQ (R8), F9
+	FMOVQ 16(R8), F10
+	ADD $32, R8, R16
+	TBZ $2, R5, neon_10
+	FMOVQ (R16), F11
+	B neon_12
+neon_10:
+	TBZ $1, R5, neon_11
+	FMOVD (R16), F11
+	TBZ $0, R5, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F11
+neon_12:
+	B inited4
+zero4:
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+inited4:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F12
+	MOVHU 2(R1), R9
+	FMOVS 4(R0), F13
+	MOVHU 4(R1), R10
+	FMOVS 8(R0), F14
+	MOVHU 6(R1), R11
+	FMOVS 12(R0), F15
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	ADD R9, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8d13c3 // fmla v3.4s, v30.4s, v13.s[0]
+	ADD R10, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
+	ADD R11, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f8f13c9 // fmla v9.4s, v30.4s, v15.s[0]
+	ADD R8, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f8c13e1 // fmla v1.4s, v31.4s, v12.s[0]
+	ADD R9, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f8d13c4 // fmla v4.4s, v30.4s, v13.s[0]
+	ADD R10, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	ADD R11, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f8f13ca // fmla v10.4s, v30.4s, v15.s[0]
+	ADD R8, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	ADD R9, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f8d13c5 // fmla v5.4s, v30.4s, v13.s[0]
+	ADD R10, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f8e13e8 // fmla v8.4s, v31.4s, v14.s[0]
+	ADD R11, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f8f13cb // fmla v11.4s, v30.4s, v15.s[0]
+	ADD $16, R0, R0
+	ADD $8, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	MOVD R6, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F12
+	VDUP V12.S[0], V12.S4
+	FMOVS hi+76(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	ADD $32, R4, R16
+	TBZ $2, R5, neon_13
+	FMOVQ F2, (R16)
+	B neon_15
+neon_13:
+	TBZ $1, R5, neon_14
+	FMOVD F2, (R16)
+	TBZ $0, R5, neon_15
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_15
+neon_14:
+	FMOVS F2, (R16)
+neon_15:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R8, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
+	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
+	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
+	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
+	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
+	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
+noclamp2:
+	FMOVQ F3, (R7)
+	FMOVQ F4, 16(R7)
+	ADD $32, R7, R16
+	TBZ $2, R5, neon_16
+	FMOVQ F5, (R16)
+	B neon_18
+neon_16:
+	TBZ $1, R5, neon_17
+	FMOVD F5, (R16)
+	TBZ $0, R5, neon_18
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_18
+neon_17:
+	FMOVS F5, (R16)
+neon_18:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R7, R8, R8
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias3
+	MOVD bias+64(FP), R7
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R7, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
+nobias3:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
+	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
+	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
+noclamp3:
+	FMOVQ F6, (R8)
+	FMOVQ F7, 16(R8)
+	ADD $32, R8, R16
+	TBZ $2, R5, neon_19
+	FMOVQ F8, (R16)
+	B neon_21
+neon_19:
+	TBZ $1, R5, neon_20
+	FMOVD F8, (R16)
+	TBZ $0, R5, neon_21
+	ADD $8, R16, R16
+	VST1 V8.S[2], (R16)
+	B neon_21
+neon_20:
+	FMOVS F8, (R16)
+neon_21:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R8, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias4
+	MOVD bias+64(FP), R8
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R8, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
+	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
+	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
+	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
+	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
+	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
+	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
+	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
+noclamp4:
+	FMOVQ F9, (R7)
+	FMOVQ F10, 16(R7)
+	ADD $32, R7, R16
+	TBZ $2, R5, neon_22
+	FMOVQ F11, (R16)
+	B neon_24
+neon_22:
+	TBZ $1, R5, neon_23
+	FMOVD F11, (R16)
+	TBZ $0, R5, neon_24
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_24
+neon_23:
+	FMOVS F11, (R16)
+neon_24:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	ADD $1, R6, R6
+	B group1
+exit1:
+	RET
+
+// csrNEONR4U4 runs the CSR tile kernel on groups of 4 rows × 16 columns (4 vectors).
+TEXT ·csrNEONR4U4(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+group1:
+	MOVD ngroups+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+inited1:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero2
+	FMOVQ (R7), F4
+	FMOVQ 16(R7), F5
+	FMOVQ 32(R7), F6
+	FMOVQ 48(R7), F7
+	B inited2
+zero2:
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+inited2:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R7, R8, R8
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero3
+	FMOVQ (R8), F8
+	FMOVQ 16(R8), F9
+	FMOVQ 32(R8), F10
+	FMOVQ 48(R8), F11
+	B inited3
+zero3:
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+inited3:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R8, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero4
+	FMOVQ (R7), F12
+	FMOVQ 16(R7), F13
+	FMOVQ 32(R7), F14
+	FMOVQ 48(R7), F15
+	B inited4
+zero4:
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+inited4:
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F16
+	MOVHU 2(R1), R8
+	FMOVS 4(R0), F17
+	MOVHU 4(R1), R9
+	FMOVS 8(R0), F18
+	MOVHU 6(R1), R10
+	FMOVS 12(R0), F19
+	ADD R7, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	ADD R8, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f9113c4 // fmla v4.4s, v30.4s, v17.s[0]
+	ADD R9, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f9213e8 // fmla v8.4s, v31.4s, v18.s[0]
+	ADD R10, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f9313cc // fmla v12.4s, v30.4s, v19.s[0]
+	ADD R7, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f9013e1 // fmla v1.4s, v31.4s, v16.s[0]
+	ADD R8, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f9113c5 // fmla v5.4s, v30.4s, v17.s[0]
+	ADD R9, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f9213e9 // fmla v9.4s, v31.4s, v18.s[0]
+	ADD R10, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f9313cd // fmla v13.4s, v30.4s, v19.s[0]
+	ADD R7, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD R8, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f9113c6 // fmla v6.4s, v30.4s, v17.s[0]
+	ADD R9, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f9213ea // fmla v10.4s, v31.4s, v18.s[0]
+	ADD R10, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f9313ce // fmla v14.4s, v30.4s, v19.s[0]
+	ADD R7, R3, R17
+	FMOVQ 48(R17), F31
+	WORD $0x4f9013e3 // fmla v3.4s, v31.4s, v16.s[0]
+	ADD R8, R3, R15
+	FMOVQ 48(R15), F30
+	WORD $0x4f9113c7 // fmla v7.4s, v30.4s, v17.s[0]
+	ADD R9, R3, R17
+	FMOVQ 48(R17), F31
+	WORD $0x4f9213eb // fmla v11.4s, v31.4s, v18.s[0]
+	ADD R10, R3, R15
+	FMOVQ 48(R15), F30
+	WORD $0x4f9313cf // fmla v15.4s, v30.4s, v19.s[0]
+	ADD $16, R0, R0
+	ADD $8, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $4, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+76(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
+noclamp1:
 	FMOVQ F0, (R4)
 	FMOVQ F1, 16(R4)
 	FMOVQ F2, 32(R4)
 	FMOVQ F3, 48(R4)
-	FMOVQ F4, 64(R4)
-	FMOVQ F5, 80(R4)
-	FMOVQ F6, 96(R4)
-	ADD $112, R4, R16
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R4, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias2
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
+	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
+	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
+	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
+	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
+	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+noclamp2:
+	FMOVQ F4, (R6)
+	FMOVQ F5, 16(R6)
+	FMOVQ F6, 32(R6)
+	FMOVQ F7, 48(R6)
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R6, R7, R7
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R6, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
+	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
+	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
+	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
+nobias3:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
+	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
+	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
+	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
+	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
+	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
+	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
+	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
+noclamp3:
+	FMOVQ F8, (R7)
+	FMOVQ F9, 16(R7)
+	FMOVQ F10, 32(R7)
+	FMOVQ F11, 48(R7)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R7, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias4
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
+	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
+	WORD $0x4e20d5ce // fadd v14.4s, v14.4s, v0.4s
+	WORD $0x4e20d5ef // fadd v15.4s, v15.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f58c // fmax v12.4s, v12.4s, v0.4s
+	WORD $0x4ea1f58c // fmin v12.4s, v12.4s, v1.4s
+	WORD $0x4e20f5ad // fmax v13.4s, v13.4s, v0.4s
+	WORD $0x4ea1f5ad // fmin v13.4s, v13.4s, v1.4s
+	WORD $0x4e20f5ce // fmax v14.4s, v14.4s, v0.4s
+	WORD $0x4ea1f5ce // fmin v14.4s, v14.4s, v1.4s
+	WORD $0x4e20f5ef // fmax v15.4s, v15.4s, v0.4s
+	WORD $0x4ea1f5ef // fmin v15.4s, v15.4s, v1.4s
+noclamp4:
+	FMOVQ F12, (R6)
+	FMOVQ F13, 16(R6)
+	FMOVQ F14, 32(R6)
+	FMOVQ F15, 48(R6)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR4U4M runs the CSR tile kernel on groups of 4 rows × 16 columns (4 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR4U4M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	ADD $48, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F3
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F3
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F3
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+inited1:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero2
+	FMOVQ (R8), F4
+	FMOVQ 16(R8), F5
+	FMOVQ 32(R8), F6
+	ADD $48, R8, R16
+	TBZ $2, R5, neon_4
+	FMOVQ (R16), F7
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD (R16), F7
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F7
+neon_6:
+	B inited2
+zero2:
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+inited2:
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R8, R9, R9
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero3
+	FMOVQ (R9), F8
+	FMOVQ 16(R9), F9
+	FMOVQ 32(R9), F10
+	ADD $48, R9, R16
+	TBZ $2, R5, neon_7
+	FMOVQ (R16), F11
+	B neon_9
+neon_7:
+	TBZ $1, R5, neon_8
+	FMOVD (R16), F11
+	TBZ $0, R5, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F11
+neon_9:
+	B inited3
+zero3:
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+inited3:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R9, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero4
+	FMOVQ (R8), F12
+	FMOVQ 16(R8), F13
+	FMOVQ 32(R8), F14
+	ADD $48, R8, R16
+	TBZ $2, R5, neon_10
+	FMOVQ (R16), F15
+	B neon_12
+neon_10:
+	TBZ $1, R5, neon_11
+	FMOVD (R16), F15
+	TBZ $0, R5, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V15.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F15
+neon_12:
+	B inited4
+zero4:
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+inited4:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F16
+	MOVHU 2(R1), R9
+	FMOVS 4(R0), F17
+	MOVHU 4(R1), R10
+	FMOVS 8(R0), F18
+	MOVHU 6(R1), R11
+	FMOVS 12(R0), F19
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	ADD R9, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f9113c4 // fmla v4.4s, v30.4s, v17.s[0]
+	ADD R10, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f9213e8 // fmla v8.4s, v31.4s, v18.s[0]
+	ADD R11, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f9313cc // fmla v12.4s, v30.4s, v19.s[0]
+	ADD R8, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f9013e1 // fmla v1.4s, v31.4s, v16.s[0]
+	ADD R9, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f9113c5 // fmla v5.4s, v30.4s, v17.s[0]
+	ADD R10, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f9213e9 // fmla v9.4s, v31.4s, v18.s[0]
+	ADD R11, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f9313cd // fmla v13.4s, v30.4s, v19.s[0]
+	ADD R8, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD R9, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f9113c6 // fmla v6.4s, v30.4s, v17.s[0]
+	ADD R10, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f9213ea // fmla v10.4s, v31.4s, v18.s[0]
+	ADD R11, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f9313ce // fmla v14.4s, v30.4s, v19.s[0]
+	ADD R8, R3, R17
+	FMOVQ 48(R17), F31
+	WORD $0x4f9013e3 // fmla v3.4s, v31.4s, v16.s[0]
+	ADD R9, R3, R15
+	FMOVQ 48(R15), F30
+	WORD $0x4f9113c7 // fmla v7.4s, v30.4s, v17.s[0]
+	ADD R10, R3, R17
+	FMOVQ 48(R17), F31
+	WORD $0x4f9213eb // fmla v11.4s, v31.4s, v18.s[0]
+	ADD R11, R3, R15
+	FMOVQ 48(R15), F30
+	WORD $0x4f9313cf // fmla v15.4s, v30.4s, v19.s[0]
+	ADD $16, R0, R0
+	ADD $8, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	MOVD R6, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+76(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	ADD $48, R4, R16
+	TBZ $2, R5, neon_13
+	FMOVQ F3, (R16)
+	B neon_15
+neon_13:
+	TBZ $1, R5, neon_14
+	FMOVD F3, (R16)
+	TBZ $0, R5, neon_15
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_15
+neon_14:
+	FMOVS F3, (R16)
+neon_15:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R8, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
+	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
+	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
+	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
+	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
+	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+noclamp2:
+	FMOVQ F4, (R7)
+	FMOVQ F5, 16(R7)
+	FMOVQ F6, 32(R7)
+	ADD $48, R7, R16
 	TBZ $2, R5, neon_16
 	FMOVQ F7, (R16)
 	B neon_18
@@ -6889,13 +6847,1713 @@ neon_16:
 neon_17:
 	FMOVS F7, (R16)
 neon_18:
-	ADD R9<<2, R0, R0
-	ADD R9<<1, R1, R1
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R7, R8, R8
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias3
+	MOVD bias+64(FP), R7
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R7, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
+	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
+	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
+	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
+nobias3:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
+	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
+	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
+	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
+	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
+	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
+	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
+	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
+noclamp3:
+	FMOVQ F8, (R8)
+	FMOVQ F9, 16(R8)
+	FMOVQ F10, 32(R8)
+	ADD $48, R8, R16
+	TBZ $2, R5, neon_19
+	FMOVQ F11, (R16)
+	B neon_21
+neon_19:
+	TBZ $1, R5, neon_20
+	FMOVD F11, (R16)
+	TBZ $0, R5, neon_21
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_21
+neon_20:
+	FMOVS F11, (R16)
+neon_21:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R8, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias4
+	MOVD bias+64(FP), R8
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R8, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
+	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
+	WORD $0x4e20d5ce // fadd v14.4s, v14.4s, v0.4s
+	WORD $0x4e20d5ef // fadd v15.4s, v15.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f58c // fmax v12.4s, v12.4s, v0.4s
+	WORD $0x4ea1f58c // fmin v12.4s, v12.4s, v1.4s
+	WORD $0x4e20f5ad // fmax v13.4s, v13.4s, v0.4s
+	WORD $0x4ea1f5ad // fmin v13.4s, v13.4s, v1.4s
+	WORD $0x4e20f5ce // fmax v14.4s, v14.4s, v0.4s
+	WORD $0x4ea1f5ce // fmin v14.4s, v14.4s, v1.4s
+	WORD $0x4e20f5ef // fmax v15.4s, v15.4s, v0.4s
+	WORD $0x4ea1f5ef // fmin v15.4s, v15.4s, v1.4s
+noclamp4:
+	FMOVQ F12, (R7)
+	FMOVQ F13, 16(R7)
+	FMOVQ F14, 32(R7)
+	ADD $48, R7, R16
+	TBZ $2, R5, neon_22
+	FMOVQ F15, (R16)
+	B neon_24
+neon_22:
+	TBZ $1, R5, neon_23
+	FMOVD F15, (R16)
+	TBZ $0, R5, neon_24
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_24
+neon_23:
+	FMOVS F15, (R16)
+neon_24:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
 	MOVD ldy+48(FP), R7
 	LSL $2, R7, R7
 	ADD R7, R4, R4
 	ADD $1, R6, R6
-	B group2
-fewer2:
+	B group1
+exit1:
+	RET
+
+// csrNEONR4U5 runs the CSR tile kernel on groups of 4 rows × 20 columns (5 vectors).
+TEXT ·csrNEONR4U5(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+group1:
+	MOVD ngroups+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	FMOVQ 64(R4), F4
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+inited1:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero2
+	FMOVQ (R7), F5
+	FMOVQ 16(R7), F6
+	FMOVQ 32(R7), F7
+	FMOVQ 48(R7), F8
+	FMOVQ 64(R7), F9
+	B inited2
+zero2:
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+inited2:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R7, R8, R8
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero3
+	FMOVQ (R8), F10
+	FMOVQ 16(R8), F11
+	FMOVQ 32(R8), F12
+	FMOVQ 48(R8), F13
+	FMOVQ 64(R8), F14
+	B inited3
+zero3:
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+inited3:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R8, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero4
+	FMOVQ (R7), F15
+	FMOVQ 16(R7), F16
+	FMOVQ 32(R7), F17
+	FMOVQ 48(R7), F18
+	FMOVQ 64(R7), F19
+	B inited4
+zero4:
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+inited4:
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F20
+	MOVHU 2(R1), R8
+	FMOVS 4(R0), F21
+	MOVHU 4(R1), R9
+	FMOVS 8(R0), F22
+	MOVHU 6(R1), R10
+	FMOVS 12(R0), F23
+	ADD R7, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f9413e0 // fmla v0.4s, v31.4s, v20.s[0]
+	ADD R8, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f9513c5 // fmla v5.4s, v30.4s, v21.s[0]
+	ADD R9, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f9613ea // fmla v10.4s, v31.4s, v22.s[0]
+	ADD R10, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f9713cf // fmla v15.4s, v30.4s, v23.s[0]
+	ADD R7, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f9413e1 // fmla v1.4s, v31.4s, v20.s[0]
+	ADD R8, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f9513c6 // fmla v6.4s, v30.4s, v21.s[0]
+	ADD R9, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f9613eb // fmla v11.4s, v31.4s, v22.s[0]
+	ADD R10, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f9713d0 // fmla v16.4s, v30.4s, v23.s[0]
+	ADD R7, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f9413e2 // fmla v2.4s, v31.4s, v20.s[0]
+	ADD R8, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f9513c7 // fmla v7.4s, v30.4s, v21.s[0]
+	ADD R9, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f9613ec // fmla v12.4s, v31.4s, v22.s[0]
+	ADD R10, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f9713d1 // fmla v17.4s, v30.4s, v23.s[0]
+	ADD R7, R3, R17
+	FMOVQ 48(R17), F31
+	WORD $0x4f9413e3 // fmla v3.4s, v31.4s, v20.s[0]
+	ADD R8, R3, R15
+	FMOVQ 48(R15), F30
+	WORD $0x4f9513c8 // fmla v8.4s, v30.4s, v21.s[0]
+	ADD R9, R3, R17
+	FMOVQ 48(R17), F31
+	WORD $0x4f9613ed // fmla v13.4s, v31.4s, v22.s[0]
+	ADD R10, R3, R15
+	FMOVQ 48(R15), F30
+	WORD $0x4f9713d2 // fmla v18.4s, v30.4s, v23.s[0]
+	ADD R7, R3, R17
+	FMOVQ 64(R17), F31
+	WORD $0x4f9413e4 // fmla v4.4s, v31.4s, v20.s[0]
+	ADD R8, R3, R15
+	FMOVQ 64(R15), F30
+	WORD $0x4f9513c9 // fmla v9.4s, v30.4s, v21.s[0]
+	ADD R9, R3, R17
+	FMOVQ 64(R17), F31
+	WORD $0x4f9613ee // fmla v14.4s, v31.4s, v22.s[0]
+	ADD R10, R3, R15
+	FMOVQ 64(R15), F30
+	WORD $0x4f9713d3 // fmla v19.4s, v30.4s, v23.s[0]
+	ADD $16, R0, R0
+	ADD $8, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $4, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V20.S4]
+	WORD $0x4e34d400 // fadd v0.4s, v0.4s, v20.4s
+	WORD $0x4e34d421 // fadd v1.4s, v1.4s, v20.4s
+	WORD $0x4e34d442 // fadd v2.4s, v2.4s, v20.4s
+	WORD $0x4e34d463 // fadd v3.4s, v3.4s, v20.4s
+	WORD $0x4e34d484 // fadd v4.4s, v4.4s, v20.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F20
+	VDUP V20.S[0], V20.S4
+	FMOVS hi+76(FP), F21
+	VDUP V21.S[0], V21.S4
+	WORD $0x4e34f400 // fmax v0.4s, v0.4s, v20.4s
+	WORD $0x4eb5f400 // fmin v0.4s, v0.4s, v21.4s
+	WORD $0x4e34f421 // fmax v1.4s, v1.4s, v20.4s
+	WORD $0x4eb5f421 // fmin v1.4s, v1.4s, v21.4s
+	WORD $0x4e34f442 // fmax v2.4s, v2.4s, v20.4s
+	WORD $0x4eb5f442 // fmin v2.4s, v2.4s, v21.4s
+	WORD $0x4e34f463 // fmax v3.4s, v3.4s, v20.4s
+	WORD $0x4eb5f463 // fmin v3.4s, v3.4s, v21.4s
+	WORD $0x4e34f484 // fmax v4.4s, v4.4s, v20.4s
+	WORD $0x4eb5f484 // fmin v4.4s, v4.4s, v21.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	FMOVQ F4, 64(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R4, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias2
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
+	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
+	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
+	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
+	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
+	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
+	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
+	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
+noclamp2:
+	FMOVQ F5, (R6)
+	FMOVQ F6, 16(R6)
+	FMOVQ F7, 32(R6)
+	FMOVQ F8, 48(R6)
+	FMOVQ F9, 64(R6)
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R6, R7, R7
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R6, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
+	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
+	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
+	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
+	WORD $0x4e20d5ce // fadd v14.4s, v14.4s, v0.4s
+nobias3:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
+	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
+	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
+	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
+	WORD $0x4e20f58c // fmax v12.4s, v12.4s, v0.4s
+	WORD $0x4ea1f58c // fmin v12.4s, v12.4s, v1.4s
+	WORD $0x4e20f5ad // fmax v13.4s, v13.4s, v0.4s
+	WORD $0x4ea1f5ad // fmin v13.4s, v13.4s, v1.4s
+	WORD $0x4e20f5ce // fmax v14.4s, v14.4s, v0.4s
+	WORD $0x4ea1f5ce // fmin v14.4s, v14.4s, v1.4s
+noclamp3:
+	FMOVQ F10, (R7)
+	FMOVQ F11, 16(R7)
+	FMOVQ F12, 32(R7)
+	FMOVQ F13, 48(R7)
+	FMOVQ F14, 64(R7)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R7, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias4
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d5ef // fadd v15.4s, v15.4s, v0.4s
+	WORD $0x4e20d610 // fadd v16.4s, v16.4s, v0.4s
+	WORD $0x4e20d631 // fadd v17.4s, v17.4s, v0.4s
+	WORD $0x4e20d652 // fadd v18.4s, v18.4s, v0.4s
+	WORD $0x4e20d673 // fadd v19.4s, v19.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f5ef // fmax v15.4s, v15.4s, v0.4s
+	WORD $0x4ea1f5ef // fmin v15.4s, v15.4s, v1.4s
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4ea1f610 // fmin v16.4s, v16.4s, v1.4s
+	WORD $0x4e20f631 // fmax v17.4s, v17.4s, v0.4s
+	WORD $0x4ea1f631 // fmin v17.4s, v17.4s, v1.4s
+	WORD $0x4e20f652 // fmax v18.4s, v18.4s, v0.4s
+	WORD $0x4ea1f652 // fmin v18.4s, v18.4s, v1.4s
+	WORD $0x4e20f673 // fmax v19.4s, v19.4s, v0.4s
+	WORD $0x4ea1f673 // fmin v19.4s, v19.4s, v1.4s
+noclamp4:
+	FMOVQ F15, (R6)
+	FMOVQ F16, 16(R6)
+	FMOVQ F17, 32(R6)
+	FMOVQ F18, 48(R6)
+	FMOVQ F19, 64(R6)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR4U5M runs the CSR tile kernel on groups of 4 rows × 20 columns (5 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR4U5M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	ADD $64, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F4
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F4
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F4
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+inited1:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero2
+	FMOVQ (R8), F5
+	FMOVQ 16(R8), F6
+	FMOVQ 32(R8), F7
+	FMOVQ 48(R8), F8
+	ADD $64, R8, R16
+	TBZ $2, R5, neon_4
+	FMOVQ (R16), F9
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD (R16), F9
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F9
+neon_6:
+	B inited2
+zero2:
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+inited2:
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R8, R9, R9
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero3
+	FMOVQ (R9), F10
+	FMOVQ 16(R9), F11
+	FMOVQ 32(R9), F12
+	FMOVQ 48(R9), F13
+	ADD $64, R9, R16
+	TBZ $2, R5, neon_7
+	FMOVQ (R16), F14
+	B neon_9
+neon_7:
+	TBZ $1, R5, neon_8
+	FMOVD (R16), F14
+	TBZ $0, R5, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V14.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F14
+neon_9:
+	B inited3
+zero3:
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+inited3:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R9, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero4
+	FMOVQ (R8), F15
+	FMOVQ 16(R8), F16
+	FMOVQ 32(R8), F17
+	FMOVQ 48(R8), F18
+	ADD $64, R8, R16
+	TBZ $2, R5, neon_10
+	FMOVQ (R16), F19
+	B neon_12
+neon_10:
+	TBZ $1, R5, neon_11
+	FMOVD (R16), F19
+	TBZ $0, R5, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V19.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F19
+neon_12:
+	B inited4
+zero4:
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+inited4:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F20
+	MOVHU 2(R1), R9
+	FMOVS 4(R0), F21
+	MOVHU 4(R1), R10
+	FMOVS 8(R0), F22
+	MOVHU 6(R1), R11
+	FMOVS 12(R0), F23
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f9413e0 // fmla v0.4s, v31.4s, v20.s[0]
+	ADD R9, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f9513c5 // fmla v5.4s, v30.4s, v21.s[0]
+	ADD R10, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f9613ea // fmla v10.4s, v31.4s, v22.s[0]
+	ADD R11, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f9713cf // fmla v15.4s, v30.4s, v23.s[0]
+	ADD R8, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f9413e1 // fmla v1.4s, v31.4s, v20.s[0]
+	ADD R9, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f9513c6 // fmla v6.4s, v30.4s, v21.s[0]
+	ADD R10, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f9613eb // fmla v11.4s, v31.4s, v22.s[0]
+	ADD R11, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f9713d0 // fmla v16.4s, v30.4s, v23.s[0]
+	ADD R8, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f9413e2 // fmla v2.4s, v31.4s, v20.s[0]
+	ADD R9, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f9513c7 // fmla v7.4s, v30.4s, v21.s[0]
+	ADD R10, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f9613ec // fmla v12.4s, v31.4s, v22.s[0]
+	ADD R11, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f9713d1 // fmla v17.4s, v30.4s, v23.s[0]
+	ADD R8, R3, R17
+	FMOVQ 48(R17), F31
+	WORD $0x4f9413e3 // fmla v3.4s, v31.4s, v20.s[0]
+	ADD R9, R3, R15
+	FMOVQ 48(R15), F30
+	WORD $0x4f9513c8 // fmla v8.4s, v30.4s, v21.s[0]
+	ADD R10, R3, R17
+	FMOVQ 48(R17), F31
+	WORD $0x4f9613ed // fmla v13.4s, v31.4s, v22.s[0]
+	ADD R11, R3, R15
+	FMOVQ 48(R15), F30
+	WORD $0x4f9713d2 // fmla v18.4s, v30.4s, v23.s[0]
+	ADD R8, R3, R17
+	FMOVQ 64(R17), F31
+	WORD $0x4f9413e4 // fmla v4.4s, v31.4s, v20.s[0]
+	ADD R9, R3, R15
+	FMOVQ 64(R15), F30
+	WORD $0x4f9513c9 // fmla v9.4s, v30.4s, v21.s[0]
+	ADD R10, R3, R17
+	FMOVQ 64(R17), F31
+	WORD $0x4f9613ee // fmla v14.4s, v31.4s, v22.s[0]
+	ADD R11, R3, R15
+	FMOVQ 64(R15), F30
+	WORD $0x4f9713d3 // fmla v19.4s, v30.4s, v23.s[0]
+	ADD $16, R0, R0
+	ADD $8, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	MOVD R6, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	VLD1R (R16), [V20.S4]
+	WORD $0x4e34d400 // fadd v0.4s, v0.4s, v20.4s
+	WORD $0x4e34d421 // fadd v1.4s, v1.4s, v20.4s
+	WORD $0x4e34d442 // fadd v2.4s, v2.4s, v20.4s
+	WORD $0x4e34d463 // fadd v3.4s, v3.4s, v20.4s
+	WORD $0x4e34d484 // fadd v4.4s, v4.4s, v20.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F20
+	VDUP V20.S[0], V20.S4
+	FMOVS hi+76(FP), F21
+	VDUP V21.S[0], V21.S4
+	WORD $0x4e34f400 // fmax v0.4s, v0.4s, v20.4s
+	WORD $0x4eb5f400 // fmin v0.4s, v0.4s, v21.4s
+	WORD $0x4e34f421 // fmax v1.4s, v1.4s, v20.4s
+	WORD $0x4eb5f421 // fmin v1.4s, v1.4s, v21.4s
+	WORD $0x4e34f442 // fmax v2.4s, v2.4s, v20.4s
+	WORD $0x4eb5f442 // fmin v2.4s, v2.4s, v21.4s
+	WORD $0x4e34f463 // fmax v3.4s, v3.4s, v20.4s
+	WORD $0x4eb5f463 // fmin v3.4s, v3.4s, v21.4s
+	WORD $0x4e34f484 // fmax v4.4s, v4.4s, v20.4s
+	WORD $0x4eb5f484 // fmin v4.4s, v4.4s, v21.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	ADD $64, R4, R16
+	TBZ $2, R5, neon_13
+	FMOVQ F4, (R16)
+	B neon_15
+neon_13:
+	TBZ $1, R5, neon_14
+	FMOVD F4, (R16)
+	TBZ $0, R5, neon_15
+	ADD $8, R16, R16
+	VST1 V4.S[2], (R16)
+	B neon_15
+neon_14:
+	FMOVS F4, (R16)
+neon_15:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R8, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
+	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
+	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
+	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
+	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
+	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
+	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
+	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
+	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
+noclamp2:
+	FMOVQ F5, (R7)
+	FMOVQ F6, 16(R7)
+	FMOVQ F7, 32(R7)
+	FMOVQ F8, 48(R7)
+	ADD $64, R7, R16
+	TBZ $2, R5, neon_16
+	FMOVQ F9, (R16)
+	B neon_18
+neon_16:
+	TBZ $1, R5, neon_17
+	FMOVD F9, (R16)
+	TBZ $0, R5, neon_18
+	ADD $8, R16, R16
+	VST1 V9.S[2], (R16)
+	B neon_18
+neon_17:
+	FMOVS F9, (R16)
+neon_18:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R7, R8, R8
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias3
+	MOVD bias+64(FP), R7
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R7, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
+	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
+	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
+	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
+	WORD $0x4e20d5ce // fadd v14.4s, v14.4s, v0.4s
+nobias3:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
+	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
+	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
+	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
+	WORD $0x4e20f58c // fmax v12.4s, v12.4s, v0.4s
+	WORD $0x4ea1f58c // fmin v12.4s, v12.4s, v1.4s
+	WORD $0x4e20f5ad // fmax v13.4s, v13.4s, v0.4s
+	WORD $0x4ea1f5ad // fmin v13.4s, v13.4s, v1.4s
+	WORD $0x4e20f5ce // fmax v14.4s, v14.4s, v0.4s
+	WORD $0x4ea1f5ce // fmin v14.4s, v14.4s, v1.4s
+noclamp3:
+	FMOVQ F10, (R8)
+	FMOVQ F11, 16(R8)
+	FMOVQ F12, 32(R8)
+	FMOVQ F13, 48(R8)
+	ADD $64, R8, R16
+	TBZ $2, R5, neon_19
+	FMOVQ F14, (R16)
+	B neon_21
+neon_19:
+	TBZ $1, R5, neon_20
+	FMOVD F14, (R16)
+	TBZ $0, R5, neon_21
+	ADD $8, R16, R16
+	VST1 V14.S[2], (R16)
+	B neon_21
+neon_20:
+	FMOVS F14, (R16)
+neon_21:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R8, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias4
+	MOVD bias+64(FP), R8
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R8, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d5ef // fadd v15.4s, v15.4s, v0.4s
+	WORD $0x4e20d610 // fadd v16.4s, v16.4s, v0.4s
+	WORD $0x4e20d631 // fadd v17.4s, v17.4s, v0.4s
+	WORD $0x4e20d652 // fadd v18.4s, v18.4s, v0.4s
+	WORD $0x4e20d673 // fadd v19.4s, v19.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f5ef // fmax v15.4s, v15.4s, v0.4s
+	WORD $0x4ea1f5ef // fmin v15.4s, v15.4s, v1.4s
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4ea1f610 // fmin v16.4s, v16.4s, v1.4s
+	WORD $0x4e20f631 // fmax v17.4s, v17.4s, v0.4s
+	WORD $0x4ea1f631 // fmin v17.4s, v17.4s, v1.4s
+	WORD $0x4e20f652 // fmax v18.4s, v18.4s, v0.4s
+	WORD $0x4ea1f652 // fmin v18.4s, v18.4s, v1.4s
+	WORD $0x4e20f673 // fmax v19.4s, v19.4s, v0.4s
+	WORD $0x4ea1f673 // fmin v19.4s, v19.4s, v1.4s
+noclamp4:
+	FMOVQ F15, (R7)
+	FMOVQ F16, 16(R7)
+	FMOVQ F17, 32(R7)
+	FMOVQ F18, 48(R7)
+	ADD $64, R7, R16
+	TBZ $2, R5, neon_22
+	FMOVQ F19, (R16)
+	B neon_24
+neon_22:
+	TBZ $1, R5, neon_23
+	FMOVD F19, (R16)
+	TBZ $0, R5, neon_24
+	ADD $8, R16, R16
+	VST1 V19.S[2], (R16)
+	B neon_24
+neon_23:
+	FMOVS F19, (R16)
+neon_24:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	ADD $1, R6, R6
+	B group1
+exit1:
+	RET
+
+// csrNEONR4U6 runs the CSR tile kernel on groups of 4 rows × 24 columns (6 vectors).
+TEXT ·csrNEONR4U6(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+group1:
+	MOVD ngroups+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	FMOVQ 64(R4), F4
+	FMOVQ 80(R4), F5
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+inited1:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero2
+	FMOVQ (R7), F6
+	FMOVQ 16(R7), F7
+	FMOVQ 32(R7), F8
+	FMOVQ 48(R7), F9
+	FMOVQ 64(R7), F10
+	FMOVQ 80(R7), F11
+	B inited2
+zero2:
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+inited2:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R7, R8, R8
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, zero3
+	FMOVQ (R8), F12
+	FMOVQ 16(R8), F13
+	FMOVQ 32(R8), F14
+	FMOVQ 48(R8), F15
+	FMOVQ 64(R8), F16
+	FMOVQ 80(R8), F17
+	B inited3
+zero3:
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+inited3:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R8, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero4
+	FMOVQ (R7), F18
+	FMOVQ 16(R7), F19
+	FMOVQ 32(R7), F20
+	FMOVQ 48(R7), F21
+	FMOVQ 64(R7), F22
+	FMOVQ 80(R7), F23
+	B inited4
+zero4:
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+inited4:
+	CMP $0, R6
+	BLE stored1
+step1:
+	MOVHU (R1), R7
+	FMOVS (R0), F24
+	MOVHU 2(R1), R8
+	FMOVS 4(R0), F25
+	MOVHU 4(R1), R9
+	FMOVS 8(R0), F26
+	MOVHU 6(R1), R10
+	FMOVS 12(R0), F27
+	ADD R7, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f9813e0 // fmla v0.4s, v31.4s, v24.s[0]
+	ADD R8, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
+	ADD R9, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f9a13ec // fmla v12.4s, v31.4s, v26.s[0]
+	ADD R10, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
+	ADD R7, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f9813e1 // fmla v1.4s, v31.4s, v24.s[0]
+	ADD R8, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f9913c7 // fmla v7.4s, v30.4s, v25.s[0]
+	ADD R9, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f9a13ed // fmla v13.4s, v31.4s, v26.s[0]
+	ADD R10, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f9b13d3 // fmla v19.4s, v30.4s, v27.s[0]
+	ADD R7, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f9813e2 // fmla v2.4s, v31.4s, v24.s[0]
+	ADD R8, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f9913c8 // fmla v8.4s, v30.4s, v25.s[0]
+	ADD R9, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f9a13ee // fmla v14.4s, v31.4s, v26.s[0]
+	ADD R10, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f9b13d4 // fmla v20.4s, v30.4s, v27.s[0]
+	ADD R7, R3, R17
+	FMOVQ 48(R17), F31
+	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
+	ADD R8, R3, R15
+	FMOVQ 48(R15), F30
+	WORD $0x4f9913c9 // fmla v9.4s, v30.4s, v25.s[0]
+	ADD R9, R3, R17
+	FMOVQ 48(R17), F31
+	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
+	ADD R10, R3, R15
+	FMOVQ 48(R15), F30
+	WORD $0x4f9b13d5 // fmla v21.4s, v30.4s, v27.s[0]
+	ADD R7, R3, R17
+	FMOVQ 64(R17), F31
+	WORD $0x4f9813e4 // fmla v4.4s, v31.4s, v24.s[0]
+	ADD R8, R3, R15
+	FMOVQ 64(R15), F30
+	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
+	ADD R9, R3, R17
+	FMOVQ 64(R17), F31
+	WORD $0x4f9a13f0 // fmla v16.4s, v31.4s, v26.s[0]
+	ADD R10, R3, R15
+	FMOVQ 64(R15), F30
+	WORD $0x4f9b13d6 // fmla v22.4s, v30.4s, v27.s[0]
+	ADD R7, R3, R17
+	FMOVQ 80(R17), F31
+	WORD $0x4f9813e5 // fmla v5.4s, v31.4s, v24.s[0]
+	ADD R8, R3, R15
+	FMOVQ 80(R15), F30
+	WORD $0x4f9913cb // fmla v11.4s, v30.4s, v25.s[0]
+	ADD R9, R3, R17
+	FMOVQ 80(R17), F31
+	WORD $0x4f9a13f1 // fmla v17.4s, v31.4s, v26.s[0]
+	ADD R10, R3, R15
+	FMOVQ 80(R15), F30
+	WORD $0x4f9b13d7 // fmla v23.4s, v30.4s, v27.s[0]
+	ADD $16, R0, R0
+	ADD $8, R1, R1
+	SUB $1, R6, R6
+	CMP $0, R6
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	MOVD R5, R7
+	LSL $4, R7, R7
+	ADD R7, R6, R16
+	VLD1R (R16), [V24.S4]
+	WORD $0x4e38d400 // fadd v0.4s, v0.4s, v24.4s
+	WORD $0x4e38d421 // fadd v1.4s, v1.4s, v24.4s
+	WORD $0x4e38d442 // fadd v2.4s, v2.4s, v24.4s
+	WORD $0x4e38d463 // fadd v3.4s, v3.4s, v24.4s
+	WORD $0x4e38d484 // fadd v4.4s, v4.4s, v24.4s
+	WORD $0x4e38d4a5 // fadd v5.4s, v5.4s, v24.4s
+nobias1:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
+	FMOVS lo+72(FP), F24
+	VDUP V24.S[0], V24.S4
+	FMOVS hi+76(FP), F25
+	VDUP V25.S[0], V25.S4
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x4eb9f400 // fmin v0.4s, v0.4s, v25.4s
+	WORD $0x4e38f421 // fmax v1.4s, v1.4s, v24.4s
+	WORD $0x4eb9f421 // fmin v1.4s, v1.4s, v25.4s
+	WORD $0x4e38f442 // fmax v2.4s, v2.4s, v24.4s
+	WORD $0x4eb9f442 // fmin v2.4s, v2.4s, v25.4s
+	WORD $0x4e38f463 // fmax v3.4s, v3.4s, v24.4s
+	WORD $0x4eb9f463 // fmin v3.4s, v3.4s, v25.4s
+	WORD $0x4e38f484 // fmax v4.4s, v4.4s, v24.4s
+	WORD $0x4eb9f484 // fmin v4.4s, v4.4s, v25.4s
+	WORD $0x4e38f4a5 // fmax v5.4s, v5.4s, v24.4s
+	WORD $0x4eb9f4a5 // fmin v5.4s, v5.4s, v25.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	FMOVQ F4, 64(R4)
+	FMOVQ F5, 80(R4)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R4, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias2
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
+	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
+	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
+	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
+	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
+	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
+	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
+	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
+	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
+	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
+	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
+	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
+noclamp2:
+	FMOVQ F6, (R6)
+	FMOVQ F7, 16(R6)
+	FMOVQ F8, 32(R6)
+	FMOVQ F9, 48(R6)
+	FMOVQ F10, 64(R6)
+	FMOVQ F11, 80(R6)
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R6, R7, R7
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R6, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
+	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
+	WORD $0x4e20d5ce // fadd v14.4s, v14.4s, v0.4s
+	WORD $0x4e20d5ef // fadd v15.4s, v15.4s, v0.4s
+	WORD $0x4e20d610 // fadd v16.4s, v16.4s, v0.4s
+	WORD $0x4e20d631 // fadd v17.4s, v17.4s, v0.4s
+nobias3:
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f58c // fmax v12.4s, v12.4s, v0.4s
+	WORD $0x4ea1f58c // fmin v12.4s, v12.4s, v1.4s
+	WORD $0x4e20f5ad // fmax v13.4s, v13.4s, v0.4s
+	WORD $0x4ea1f5ad // fmin v13.4s, v13.4s, v1.4s
+	WORD $0x4e20f5ce // fmax v14.4s, v14.4s, v0.4s
+	WORD $0x4ea1f5ce // fmin v14.4s, v14.4s, v1.4s
+	WORD $0x4e20f5ef // fmax v15.4s, v15.4s, v0.4s
+	WORD $0x4ea1f5ef // fmin v15.4s, v15.4s, v1.4s
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4ea1f610 // fmin v16.4s, v16.4s, v1.4s
+	WORD $0x4e20f631 // fmax v17.4s, v17.4s, v0.4s
+	WORD $0x4ea1f631 // fmin v17.4s, v17.4s, v1.4s
+noclamp3:
+	FMOVQ F12, (R7)
+	FMOVQ F13, 16(R7)
+	FMOVQ F14, 32(R7)
+	FMOVQ F15, 48(R7)
+	FMOVQ F16, 64(R7)
+	FMOVQ F17, 80(R7)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R7, R6, R6
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias4
+	MOVD bias+64(FP), R7
+	MOVD R5, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d652 // fadd v18.4s, v18.4s, v0.4s
+	WORD $0x4e20d673 // fadd v19.4s, v19.4s, v0.4s
+	WORD $0x4e20d694 // fadd v20.4s, v20.4s, v0.4s
+	WORD $0x4e20d6b5 // fadd v21.4s, v21.4s, v0.4s
+	WORD $0x4e20d6d6 // fadd v22.4s, v22.4s, v0.4s
+	WORD $0x4e20d6f7 // fadd v23.4s, v23.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f652 // fmax v18.4s, v18.4s, v0.4s
+	WORD $0x4ea1f652 // fmin v18.4s, v18.4s, v1.4s
+	WORD $0x4e20f673 // fmax v19.4s, v19.4s, v0.4s
+	WORD $0x4ea1f673 // fmin v19.4s, v19.4s, v1.4s
+	WORD $0x4e20f694 // fmax v20.4s, v20.4s, v0.4s
+	WORD $0x4ea1f694 // fmin v20.4s, v20.4s, v1.4s
+	WORD $0x4e20f6b5 // fmax v21.4s, v21.4s, v0.4s
+	WORD $0x4ea1f6b5 // fmin v21.4s, v21.4s, v1.4s
+	WORD $0x4e20f6d6 // fmax v22.4s, v22.4s, v0.4s
+	WORD $0x4ea1f6d6 // fmin v22.4s, v22.4s, v1.4s
+	WORD $0x4e20f6f7 // fmax v23.4s, v23.4s, v0.4s
+	WORD $0x4ea1f6f7 // fmin v23.4s, v23.4s, v1.4s
+noclamp4:
+	FMOVQ F18, (R6)
+	FMOVQ F19, 16(R6)
+	FMOVQ F20, 32(R6)
+	FMOVQ F21, 48(R6)
+	FMOVQ F22, 64(R6)
+	FMOVQ F23, 80(R6)
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B group1
+exit1:
+	RET
+
+// csrNEONR4U6M runs the CSR tile kernel on groups of 4 rows × 24 columns (6 vectors); the last vector is masked to tail lanes.
+TEXT ·csrNEONR4U6M(SB), NOSPLIT, $0-88
+	MOVD vals+0(FP), R0
+	MOVD offs+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD tail+80(FP), R5
+	MOVD $0, R6
+group1:
+	MOVD ngroups+24(FP), R7
+	SUB R6, R7, R7
+	CMP $0, R7
+	BLE exit1
+	MOVWU (R2)(R6<<2), R7
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero1
+	FMOVQ (R4), F0
+	FMOVQ 16(R4), F1
+	FMOVQ 32(R4), F2
+	FMOVQ 48(R4), F3
+	FMOVQ 64(R4), F4
+	ADD $80, R4, R16
+	TBZ $2, R5, neon_1
+	FMOVQ (R16), F5
+	B neon_3
+neon_1:
+	TBZ $1, R5, neon_2
+	FMOVD (R16), F5
+	TBZ $0, R5, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F5
+neon_3:
+	B inited1
+zero1:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+inited1:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R4, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero2
+	FMOVQ (R8), F6
+	FMOVQ 16(R8), F7
+	FMOVQ 32(R8), F8
+	FMOVQ 48(R8), F9
+	FMOVQ 64(R8), F10
+	ADD $80, R8, R16
+	TBZ $2, R5, neon_4
+	FMOVQ (R16), F11
+	B neon_6
+neon_4:
+	TBZ $1, R5, neon_5
+	FMOVD (R16), F11
+	TBZ $0, R5, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F11
+neon_6:
+	B inited2
+zero2:
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+inited2:
+	MOVD ldy+48(FP), R9
+	LSL $2, R9, R9
+	ADD R8, R9, R9
+	MOVD flags+56(FP), R8
+	TBZ $0, R8, zero3
+	FMOVQ (R9), F12
+	FMOVQ 16(R9), F13
+	FMOVQ 32(R9), F14
+	FMOVQ 48(R9), F15
+	FMOVQ 64(R9), F16
+	ADD $80, R9, R16
+	TBZ $2, R5, neon_7
+	FMOVQ (R16), F17
+	B neon_9
+neon_7:
+	TBZ $1, R5, neon_8
+	FMOVD (R16), F17
+	TBZ $0, R5, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F17
+neon_9:
+	B inited3
+zero3:
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+inited3:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R9, R8, R8
+	MOVD flags+56(FP), R9
+	TBZ $0, R9, zero4
+	FMOVQ (R8), F18
+	FMOVQ 16(R8), F19
+	FMOVQ 32(R8), F20
+	FMOVQ 48(R8), F21
+	FMOVQ 64(R8), F22
+	ADD $80, R8, R16
+	TBZ $2, R5, neon_10
+	FMOVQ (R16), F23
+	B neon_12
+neon_10:
+	TBZ $1, R5, neon_11
+	FMOVD (R16), F23
+	TBZ $0, R5, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V23.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F23
+neon_12:
+	B inited4
+zero4:
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+inited4:
+	CMP $0, R7
+	BLE stored1
+step1:
+	MOVHU (R1), R8
+	FMOVS (R0), F24
+	MOVHU 2(R1), R9
+	FMOVS 4(R0), F25
+	MOVHU 4(R1), R10
+	FMOVS 8(R0), F26
+	MOVHU 6(R1), R11
+	FMOVS 12(R0), F27
+	ADD R8, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f9813e0 // fmla v0.4s, v31.4s, v24.s[0]
+	ADD R9, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
+	ADD R10, R3, R17
+	FMOVQ (R17), F31
+	WORD $0x4f9a13ec // fmla v12.4s, v31.4s, v26.s[0]
+	ADD R11, R3, R15
+	FMOVQ (R15), F30
+	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
+	ADD R8, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f9813e1 // fmla v1.4s, v31.4s, v24.s[0]
+	ADD R9, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f9913c7 // fmla v7.4s, v30.4s, v25.s[0]
+	ADD R10, R3, R17
+	FMOVQ 16(R17), F31
+	WORD $0x4f9a13ed // fmla v13.4s, v31.4s, v26.s[0]
+	ADD R11, R3, R15
+	FMOVQ 16(R15), F30
+	WORD $0x4f9b13d3 // fmla v19.4s, v30.4s, v27.s[0]
+	ADD R8, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f9813e2 // fmla v2.4s, v31.4s, v24.s[0]
+	ADD R9, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f9913c8 // fmla v8.4s, v30.4s, v25.s[0]
+	ADD R10, R3, R17
+	FMOVQ 32(R17), F31
+	WORD $0x4f9a13ee // fmla v14.4s, v31.4s, v26.s[0]
+	ADD R11, R3, R15
+	FMOVQ 32(R15), F30
+	WORD $0x4f9b13d4 // fmla v20.4s, v30.4s, v27.s[0]
+	ADD R8, R3, R17
+	FMOVQ 48(R17), F31
+	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
+	ADD R9, R3, R15
+	FMOVQ 48(R15), F30
+	WORD $0x4f9913c9 // fmla v9.4s, v30.4s, v25.s[0]
+	ADD R10, R3, R17
+	FMOVQ 48(R17), F31
+	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
+	ADD R11, R3, R15
+	FMOVQ 48(R15), F30
+	WORD $0x4f9b13d5 // fmla v21.4s, v30.4s, v27.s[0]
+	ADD R8, R3, R17
+	FMOVQ 64(R17), F31
+	WORD $0x4f9813e4 // fmla v4.4s, v31.4s, v24.s[0]
+	ADD R9, R3, R15
+	FMOVQ 64(R15), F30
+	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
+	ADD R10, R3, R17
+	FMOVQ 64(R17), F31
+	WORD $0x4f9a13f0 // fmla v16.4s, v31.4s, v26.s[0]
+	ADD R11, R3, R15
+	FMOVQ 64(R15), F30
+	WORD $0x4f9b13d6 // fmla v22.4s, v30.4s, v27.s[0]
+	ADD R8, R3, R17
+	FMOVQ 80(R17), F31
+	WORD $0x4f9813e5 // fmla v5.4s, v31.4s, v24.s[0]
+	ADD R9, R3, R15
+	FMOVQ 80(R15), F30
+	WORD $0x4f9913cb // fmla v11.4s, v30.4s, v25.s[0]
+	ADD R10, R3, R17
+	FMOVQ 80(R17), F31
+	WORD $0x4f9a13f1 // fmla v17.4s, v31.4s, v26.s[0]
+	ADD R11, R3, R15
+	FMOVQ 80(R15), F30
+	WORD $0x4f9b13d7 // fmla v23.4s, v30.4s, v27.s[0]
+	ADD $16, R0, R0
+	ADD $8, R1, R1
+	SUB $1, R7, R7
+	CMP $0, R7
+	BGT step1
+stored1:
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	MOVD R6, R8
+	LSL $4, R8, R8
+	ADD R8, R7, R16
+	VLD1R (R16), [V24.S4]
+	WORD $0x4e38d400 // fadd v0.4s, v0.4s, v24.4s
+	WORD $0x4e38d421 // fadd v1.4s, v1.4s, v24.4s
+	WORD $0x4e38d442 // fadd v2.4s, v2.4s, v24.4s
+	WORD $0x4e38d463 // fadd v3.4s, v3.4s, v24.4s
+	WORD $0x4e38d484 // fadd v4.4s, v4.4s, v24.4s
+	WORD $0x4e38d4a5 // fadd v5.4s, v5.4s, v24.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F24
+	VDUP V24.S[0], V24.S4
+	FMOVS hi+76(FP), F25
+	VDUP V25.S[0], V25.S4
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x4eb9f400 // fmin v0.4s, v0.4s, v25.4s
+	WORD $0x4e38f421 // fmax v1.4s, v1.4s, v24.4s
+	WORD $0x4eb9f421 // fmin v1.4s, v1.4s, v25.4s
+	WORD $0x4e38f442 // fmax v2.4s, v2.4s, v24.4s
+	WORD $0x4eb9f442 // fmin v2.4s, v2.4s, v25.4s
+	WORD $0x4e38f463 // fmax v3.4s, v3.4s, v24.4s
+	WORD $0x4eb9f463 // fmin v3.4s, v3.4s, v25.4s
+	WORD $0x4e38f484 // fmax v4.4s, v4.4s, v24.4s
+	WORD $0x4eb9f484 // fmin v4.4s, v4.4s, v25.4s
+	WORD $0x4e38f4a5 // fmax v5.4s, v5.4s, v24.4s
+	WORD $0x4eb9f4a5 // fmin v5.4s, v5.4s, v25.4s
+noclamp1:
+	FMOVQ F0, (R4)
+	FMOVQ F1, 16(R4)
+	FMOVQ F2, 32(R4)
+	FMOVQ F3, 48(R4)
+	FMOVQ F4, 64(R4)
+	ADD $80, R4, R16
+	TBZ $2, R5, neon_13
+	FMOVQ F5, (R16)
+	B neon_15
+neon_13:
+	TBZ $1, R5, neon_14
+	FMOVD F5, (R16)
+	TBZ $0, R5, neon_15
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_15
+neon_14:
+	FMOVS F5, (R16)
+neon_15:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R4, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias2
+	MOVD bias+64(FP), R8
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R8, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
+	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
+	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
+	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
+	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
+	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
+nobias2:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp2
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
+	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
+	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
+	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
+	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
+	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
+	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
+	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
+	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
+	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
+	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
+	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
+noclamp2:
+	FMOVQ F6, (R7)
+	FMOVQ F7, 16(R7)
+	FMOVQ F8, 32(R7)
+	FMOVQ F9, 48(R7)
+	FMOVQ F10, 64(R7)
+	ADD $80, R7, R16
+	TBZ $2, R5, neon_16
+	FMOVQ F11, (R16)
+	B neon_18
+neon_16:
+	TBZ $1, R5, neon_17
+	FMOVD F11, (R16)
+	TBZ $0, R5, neon_18
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_18
+neon_17:
+	FMOVS F11, (R16)
+neon_18:
+	MOVD ldy+48(FP), R8
+	LSL $2, R8, R8
+	ADD R7, R8, R8
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias3
+	MOVD bias+64(FP), R7
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R7, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
+	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
+	WORD $0x4e20d5ce // fadd v14.4s, v14.4s, v0.4s
+	WORD $0x4e20d5ef // fadd v15.4s, v15.4s, v0.4s
+	WORD $0x4e20d610 // fadd v16.4s, v16.4s, v0.4s
+	WORD $0x4e20d631 // fadd v17.4s, v17.4s, v0.4s
+nobias3:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp3
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f58c // fmax v12.4s, v12.4s, v0.4s
+	WORD $0x4ea1f58c // fmin v12.4s, v12.4s, v1.4s
+	WORD $0x4e20f5ad // fmax v13.4s, v13.4s, v0.4s
+	WORD $0x4ea1f5ad // fmin v13.4s, v13.4s, v1.4s
+	WORD $0x4e20f5ce // fmax v14.4s, v14.4s, v0.4s
+	WORD $0x4ea1f5ce // fmin v14.4s, v14.4s, v1.4s
+	WORD $0x4e20f5ef // fmax v15.4s, v15.4s, v0.4s
+	WORD $0x4ea1f5ef // fmin v15.4s, v15.4s, v1.4s
+	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
+	WORD $0x4ea1f610 // fmin v16.4s, v16.4s, v1.4s
+	WORD $0x4e20f631 // fmax v17.4s, v17.4s, v0.4s
+	WORD $0x4ea1f631 // fmin v17.4s, v17.4s, v1.4s
+noclamp3:
+	FMOVQ F12, (R8)
+	FMOVQ F13, 16(R8)
+	FMOVQ F14, 32(R8)
+	FMOVQ F15, 48(R8)
+	FMOVQ F16, 64(R8)
+	ADD $80, R8, R16
+	TBZ $2, R5, neon_19
+	FMOVQ F17, (R16)
+	B neon_21
+neon_19:
+	TBZ $1, R5, neon_20
+	FMOVD F17, (R16)
+	TBZ $0, R5, neon_21
+	ADD $8, R16, R16
+	VST1 V17.S[2], (R16)
+	B neon_21
+neon_20:
+	FMOVS F17, (R16)
+neon_21:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R8, R7, R7
+	MOVD flags+56(FP), R8
+	TBZ $1, R8, nobias4
+	MOVD bias+64(FP), R8
+	MOVD R6, R9
+	LSL $4, R9, R9
+	ADD R9, R8, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V0.S4]
+	WORD $0x4e20d652 // fadd v18.4s, v18.4s, v0.4s
+	WORD $0x4e20d673 // fadd v19.4s, v19.4s, v0.4s
+	WORD $0x4e20d694 // fadd v20.4s, v20.4s, v0.4s
+	WORD $0x4e20d6b5 // fadd v21.4s, v21.4s, v0.4s
+	WORD $0x4e20d6d6 // fadd v22.4s, v22.4s, v0.4s
+	WORD $0x4e20d6f7 // fadd v23.4s, v23.4s, v0.4s
+nobias4:
+	MOVD flags+56(FP), R8
+	TBZ $2, R8, noclamp4
+	FMOVS lo+72(FP), F0
+	VDUP V0.S[0], V0.S4
+	FMOVS hi+76(FP), F1
+	VDUP V1.S[0], V1.S4
+	WORD $0x4e20f652 // fmax v18.4s, v18.4s, v0.4s
+	WORD $0x4ea1f652 // fmin v18.4s, v18.4s, v1.4s
+	WORD $0x4e20f673 // fmax v19.4s, v19.4s, v0.4s
+	WORD $0x4ea1f673 // fmin v19.4s, v19.4s, v1.4s
+	WORD $0x4e20f694 // fmax v20.4s, v20.4s, v0.4s
+	WORD $0x4ea1f694 // fmin v20.4s, v20.4s, v1.4s
+	WORD $0x4e20f6b5 // fmax v21.4s, v21.4s, v0.4s
+	WORD $0x4ea1f6b5 // fmin v21.4s, v21.4s, v1.4s
+	WORD $0x4e20f6d6 // fmax v22.4s, v22.4s, v0.4s
+	WORD $0x4ea1f6d6 // fmin v22.4s, v22.4s, v1.4s
+	WORD $0x4e20f6f7 // fmax v23.4s, v23.4s, v0.4s
+	WORD $0x4ea1f6f7 // fmin v23.4s, v23.4s, v1.4s
+noclamp4:
+	FMOVQ F18, (R7)
+	FMOVQ F19, 16(R7)
+	FMOVQ F20, 32(R7)
+	FMOVQ F21, 48(R7)
+	FMOVQ F22, 64(R7)
+	ADD $80, R7, R16
+	TBZ $2, R5, neon_22
+	FMOVQ F23, (R16)
+	B neon_24
+neon_22:
+	TBZ $1, R5, neon_23
+	FMOVD F23, (R16)
+	TBZ $0, R5, neon_24
+	ADD $8, R16, R16
+	VST1 V23.S[2], (R16)
+	B neon_24
+neon_23:
+	FMOVS F23, (R16)
+neon_24:
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	MOVD ldy+48(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R4, R4
+	ADD $1, R6, R6
+	B group1
 exit1:
 	RET

@@ -7,24 +7,28 @@ import (
 	"github.com/sparsegen/sparsegen/gen/vm"
 )
 
-// CSR tile kernel (channel-major SpMM), one K block of a packed CSR matrix:
+// CSR tile kernel (channel-major SpMM), one K block of a packed CSR matrix whose rows are
+// grouped R at a time. Each group's entries in the block are padded to the longest row of
+// the group and stored step-major: step s holds the s-th entry of each of the R rows (vals
+// and offs, R each). A padding entry has weight 0 and points at the panel's zero row, so it
+// adds exactly +0. For each group g < ngroups:
 //
-//	for each row i < nrows (in pairs when the registers allow):
-//	    acc[0:w] = flags&CSRLoadY ? Y[i, 0:w] : 0
-//	    for p < cnt[i]: acc += vals[p] · X[offs[p] bytes, 0:w]   (one FMA chain per lane, in order)
-//	    if flags&CSRBias:  acc += bias[i]
-//	    if flags&CSRClamp: acc = min(max(acc, lo), hi)            (ReLU is lo = 0, hi = +Inf)
-//	    Y[i, 0:w] = acc
+//	acc[r][0:w] = flags&CSRLoadY ? Y[g·R + r, 0:w] : 0           (r < R)
+//	for s < cnt[g]: acc[r] += vals[s·R + r] · X[offs[s·R + r] bytes, 0:w]
+//	if flags&CSRBias:  acc[r] += bias[g·R + r]
+//	if flags&CSRClamp: acc[r] = min(max(acc[r], lo), hi)          (ReLU is lo = 0, hi = +Inf)
+//	Y[g·R + r, 0:w] = acc[r]
 //
 // w = U vectors of Lanes() floats; the masked variants store only the first `tail` lanes of
 // the last vector (and load only those when CSRLoadY). X is a plan-owned panel: offs are
 // byte offsets from x, independent of the caller's ldx; the panel is zero-padded to the full
-// tile so the loads never need masks. vals and offs advance through the rows' entries in
-// order (row i+1 starts where row i ends). The driver (asm/csr.go) blocks K, sets the flags
-// per block and keeps each call short.
+// tile so its loads never need masks. The loop has no remainders: R·U independent FMA chains
+// on every step. The driver (asm/csr.go) blocks K, sets the flags per block, keeps each call
+// short and runs a ragged last group through a scratch tile.
 //
-// Each output lane is one FMA chain in storage order, so the result depends on the packed
-// plan only: not on N, the split of N, the tile width or the ISA.
+// Each output lane is one FMA chain over its row's entries in storage order (plus exact +0
+// padding steps), so the result depends on the weights only: not on N, the split of N, the
+// tile width, R or the ISA (up to the sign of an all-zero sum).
 const (
 	CSRLoadY = 1 // start from Y (a K block after the first, or Accumulate)
 	CSRBias  = 2 // add bias[i] (last K block)
@@ -34,86 +38,101 @@ const (
 // CSRMaxU is the widest tile, in vectors per row.
 const CSRMaxU = 8
 
+// CSRGroups are the row-group heights R the tile functions are generated for.
+var CSRGroups = []int{1, 2, 4}
+
 // CSRParams is the signature shared by every CSR tile function.
 var CSRParams = []vm.Param{
 	{Name: "vals", Kind: vm.PtrF32}, {Name: "offs", Kind: vm.PtrU16}, {Name: "cnt", Kind: vm.PtrU32},
-	{Name: "nrows", Kind: vm.Int}, {Name: "x", Kind: vm.PtrF32}, {Name: "y", Kind: vm.PtrF32},
+	{Name: "ngroups", Kind: vm.Int}, {Name: "x", Kind: vm.PtrF32}, {Name: "y", Kind: vm.PtrF32},
 	{Name: "ldy", Kind: vm.Int}, {Name: "flags", Kind: vm.Int}, {Name: "bias", Kind: vm.PtrF32},
 	{Name: "lo", Kind: vm.F32}, {Name: "hi", Kind: vm.F32}, {Name: "tail", Kind: vm.Int},
 }
 
-// CSRFuncName names the tile function of width u vectors on isa.
-func CSRFuncName(isa string, u int, masked bool) string {
-	s := fmt.Sprintf("csr%sU%d", ident(isa), u)
+// CSRFuncName names the tile function of R rows × u vectors on isa.
+func CSRFuncName(isa string, r, u int, masked bool) string {
+	s := fmt.Sprintf("csr%sR%dU%d", ident(isa), r, u)
 	if masked {
 		s += "M"
 	}
 	return s
 }
 
-// CSRRows is how many rows a tile function of width u interleaves on a machine with
-// nvec vector registers: enough rows for ~8 independent accumulator chains (4 rows when
-// u ≤ 2, 2 when the 2·u accumulators, broadcasts and a mask fit, else 1).
-func CSRRows(u, nvec int) int {
-	switch {
-	case u <= 2 && 4*u+5 <= nvec:
-		return 4
-	case 2*u+3 <= nvec:
-		return 2
-	}
-	return 1
-}
+// CSRFits reports whether R rows × u vectors fit nvec vector registers (R·u accumulators,
+// R broadcasts, a mask).
+func CSRFits(r, u, nvec int) bool { return r*u+r+1 <= nvec }
 
-// CSR is the family: for each width u = 1..CSRMaxU an unmasked and a masked function.
+// CSR is the family: for each R in CSRGroups and width u = 1..CSRMaxU that fits, an
+// unmasked and a masked function.
 var CSR = Family{
 	File: "csr",
 	Gen: func(m vm.Machine) {
-		for u := 1; u <= CSRMaxU; u++ {
-			genCSRTile(m, u, false)
-			genCSRTile(m, u, true)
+		for _, r := range CSRGroups {
+			for u := 1; u <= CSRMaxU; u++ {
+				if CSRFits(r, u, m.VecRegs()) {
+					genCSRTile(m, r, u, false)
+					genCSRTile(m, r, u, true)
+				}
+			}
 		}
 	},
 	Table: func(isa, features string) string {
 		id := ident(isa)
-		var full, masked []string
-		full, masked = append(full, ""), append(masked, "")
-		for u := 1; u <= CSRMaxU; u++ {
-			full = append(full, CSRFuncName(isa, u, false))
-			masked = append(masked, CSRFuncName(isa, u, true))
-		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "// csr%sFeatures are the CPU features the csr%s tile functions use.\nconst csr%[1]sFeatures = %[2]s\n\n", id, features)
+		fmt.Fprintf(&b, "// csr%sFeatures are the CPU features the csr%[1]s tile functions use.\nconst csr%[1]sFeatures = %[2]s\n\n", id, features)
 		fmt.Fprintf(&b, "// csr%sLanes is the vector width in float32 lanes.\nconst csr%[1]sLanes = %d\n\n", id, lanesOf(isa))
-		fmt.Fprintf(&b, "// csr%sTiles[masked][u] is the tile function of u vectors.\nvar csr%[1]sTiles = [2][%d]csrTileFunc{\n\t{%s},\n\t{%s},\n}\n",
-			id, CSRMaxU+1, goFuncList(full), goFuncList(masked))
+		fmt.Fprintf(&b, "// csr%sTiles[log2 R][masked][u] is the tile function of R rows × u vectors (nil: does not fit).\nvar csr%[1]sTiles = [%d][2][%d]csrTileFunc{\n", id, len(CSRGroups), CSRMaxU+1)
+		for _, r := range CSRGroups {
+			b.WriteString("\t{\n")
+			for _, masked := range []bool{false, true} {
+				names := []string{""}
+				for u := 1; u <= CSRMaxU; u++ {
+					n := ""
+					if CSRFits(r, u, vecRegsOf(isa)) {
+						n = CSRFuncName(isa, r, u, masked)
+					}
+					names = append(names, n)
+				}
+				fmt.Fprintf(&b, "\t\t{%s},\n", goFuncList(names))
+			}
+			b.WriteString("\t},\n")
+		}
+		b.WriteString("}\n")
 		return b.String()
 	},
 }
 
+func vecRegsOf(isa string) int {
+	if isa == "avx2" {
+		return 16
+	}
+	return 32
+}
+
 type csrGen struct {
 	m      vm.Machine
-	u      int
+	r, u   int
 	masked bool
 	mask   vm.Mask
 	acc    [][]vm.Vec // [row][vector]
 }
 
-func genCSRTile(m vm.Machine, u int, masked bool) {
-	rows := CSRRows(u, m.VecRegs())
-	name := CSRFuncName(m.ISA(), u, masked)
-	doc := fmt.Sprintf("%s runs the CSR tile kernel on %d columns (%d vectors), %d rows interleaved", name, u*m.Lanes(), u, rows)
+func genCSRTile(m vm.Machine, R, u int, masked bool) {
+	L := m.Lanes()
+	name := CSRFuncName(m.ISA(), R, u, masked)
+	doc := fmt.Sprintf("%s runs the CSR tile kernel on groups of %d rows × %d columns (%d vectors)", name, R, u*L, u)
 	if masked {
 		doc += "; the last vector is masked to tail lanes"
 	}
 	m.Func(name, doc+".", CSRParams)
-	g := &csrGen{m: m, u: u, masked: masked}
+	g := &csrGen{m: m, r: R, u: u, masked: masked}
 
 	vals, offs, cnt := m.Param("vals"), m.Param("offs"), m.Param("cnt")
 	x, y := m.Param("x"), m.Param("y")
 	if masked {
 		g.mask = m.TailMask(m.Param("tail"))
 	}
-	g.acc = make([][]vm.Vec, rows)
+	g.acc = make([][]vm.Vec, R)
 	for r := range g.acc {
 		for j := 0; j < u; j++ {
 			g.acc[r] = append(g.acc[r], m.Vec())
@@ -121,47 +140,13 @@ func genCSRTile(m vm.Machine, u int, masked bool) {
 	}
 	i := m.GP()
 	m.MovImm(i, 0)
-	exit := m.NewLabel("exit")
-	// Groups of R rows while at least R remain, then R/2, …, 1.
-	for r := rows; r >= 1; r /= 2 {
-		g.group(r, vals, offs, cnt, x, y, i, exit)
-	}
-	m.Bind(exit)
-	m.Ret()
-}
-
-// group emits the loop over groups of R rows: their common entries in lockstep (R·U
-// chains), then each row's remainder alone, then the R stores.
-func (g *csrGen) group(R int, vals, offs, cnt, x, y, i vm.Reg, exit vm.Label) {
-	m := g.m
-	L := m.Lanes()
-	top, next := m.NewLabel("group"), m.NewLabel("fewer")
+	exit, top := m.NewLabel("exit"), m.NewLabel("group")
 	m.Bind(top)
-	left := m.Param("nrows")
+	left := m.Param("ngroups")
 	m.Sub(left, i)
-	if R == 1 {
-		m.BrImm(left, vm.LT, 1, exit)
-	} else {
-		m.BrImm(left, vm.LT, int64(R), next)
-	}
-	// q[r] = first entry of row r (relative to vals/offs); common = min counts.
-	q := make([]vm.Reg, R)
-	common := m.GP()
-	for r := 0; r < R; r++ {
-		q[r] = m.GP()
-		if r == 0 {
-			m.MovImm(q[0], 0)
-			m.Load(common, vm.Idx(cnt, i, 4), 4)
-			continue
-		}
-		c := m.GP()
-		m.Load(c, vm.Idx(cnt, i, 4).Off(4*(r-1)), 4)
-		m.Mov(q[r], q[r-1])
-		m.Add(q[r], c)
-		c2 := m.GP()
-		m.Load(c2, vm.Idx(cnt, i, 4).Off(4*r), 4)
-		m.Min(common, c2)
-	}
+	m.BrImm(left, vm.LE, 0, exit)
+	c := m.GP()
+	m.Load(c, vm.Idx(cnt, i, 4), 4)
 	yr := y
 	for r := 0; r < R; r++ {
 		if r > 0 {
@@ -169,61 +154,43 @@ func (g *csrGen) group(R int, vals, offs, cnt, x, y, i vm.Reg, exit vm.Label) {
 		}
 		g.init(r, yr)
 	}
-	rem := m.NewLabel("rem")
-	loop := m.NewLabel("lock")
-	m.BrImm(common, vm.LE, 0, rem)
+	done, loop := m.NewLabel("stored"), m.NewLabel("step")
+	m.BrImm(c, vm.LE, 0, done)
 	m.Bind(loop)
 	{
 		ts := make([]vm.Reg, R)
 		bs := make([]vm.Vec, R)
 		for r := 0; r < R; r++ {
 			ts[r] = m.GP()
-			m.Load(ts[r], vm.Idx(offs, q[r], 2), 2)
+			m.Load(ts[r], vm.At(offs, 2*r), 2)
 			bs[r] = m.Vec()
-			m.Load1(bs[r], vm.Idx(vals, q[r], 4))
+			m.Load1(bs[r], vm.At(vals, 4*r))
 		}
-		for j := 0; j < g.u; j++ {
+		for j := 0; j < u; j++ {
 			for r := 0; r < R; r++ {
 				m.FMAMem(g.acc[r][j], bs[r], vm.Idx(x, ts[r], 1).Off(j*L*4))
 			}
 		}
-		for r := 0; r < R; r++ {
-			m.AddImm(q[r], 1)
-		}
-		m.Br(q[0], vm.LT, common, loop)
+		m.AddImm(vals, int64(4*R))
+		m.AddImm(offs, int64(2*R))
+		m.AddImm(c, -1)
+		m.BrImm(c, vm.GT, 0, loop)
 	}
-	m.Bind(rem)
-	// Row r ends where row r+1 starts: q[r+1] − common; the last row ends at
-	// q[R−1] − common + cnt[i+R−1].
+	m.Bind(done)
+	yr = y
 	for r := 0; r < R; r++ {
-		end := m.GP()
-		if r < R-1 {
-			m.Mov(end, q[r+1])
-			m.Sub(end, common)
-		} else {
-			m.Load(end, vm.Idx(cnt, i, 4).Off(4*r), 4)
-			m.Add(end, q[r])
-			m.Sub(end, common)
+		if r > 0 {
+			yr = g.nextRow(yr)
 		}
-		g.rowLoop(r, vals, offs, x, q[r], end)
-		if r == R-1 {
-			yr := y
-			for rr := 0; rr < R; rr++ {
-				if rr > 0 {
-					yr = g.nextRow(yr)
-				}
-				g.store(rr, yr, i, rr)
-			}
-			m.Lea(vals, vm.Idx(vals, end, 4))
-			m.Lea(offs, vm.Idx(offs, end, 2))
-		}
+		g.store(r, yr, i, r)
 	}
 	for r := 0; r < R; r++ {
 		g.advance(y)
 	}
-	m.AddImm(i, int64(R))
+	m.AddImm(i, 1)
 	m.Jmp(top)
-	m.Bind(next)
+	m.Bind(exit)
+	m.Ret()
 }
 
 // nextRow returns a fresh register holding y + ldy·4 bytes.
@@ -263,25 +230,6 @@ func (g *csrGen) init(r int, y vm.Reg) {
 	m.Bind(done)
 }
 
-// rowLoop runs row r's remaining entries q < end on its own.
-func (g *csrGen) rowLoop(r int, vals, offs, x, q, end vm.Reg) {
-	m := g.m
-	L := m.Lanes()
-	skip, loop := m.NewLabel("rdone"), m.NewLabel("row")
-	m.Br(q, vm.GE, end, skip)
-	m.Bind(loop)
-	t := m.GP()
-	m.Load(t, vm.Idx(offs, q, 2), 2)
-	b := m.Vec()
-	m.Load1(b, vm.Idx(vals, q, 4))
-	for j, a := range g.acc[r] {
-		m.FMAMem(a, b, vm.Idx(x, t, 1).Off(j*L*4))
-	}
-	m.AddImm(q, 1)
-	m.Br(q, vm.LT, end, loop)
-	m.Bind(skip)
-}
-
 // store applies the epilogue to row r (index i+dr) and writes it at y.
 func (g *csrGen) store(r int, y, i vm.Reg, dr int) {
 	m := g.m
@@ -292,7 +240,11 @@ func (g *csrGen) store(r int, y, i vm.Reg, dr int) {
 	{
 		bias := m.Param("bias")
 		b := m.Vec()
-		m.Load1(b, vm.Idx(bias, i, 4).Off(4*dr))
+		// bias[g·R + dr]: the group index times R·4 bytes.
+		gi := m.GP()
+		m.Mov(gi, i)
+		m.Shl(gi, log2(g.r)+2)
+		m.Load1(b, vm.Idx(bias, gi, 1).Off(4*dr))
 		for _, a := range g.acc[r] {
 			m.VAdd(a, b)
 		}
@@ -319,3 +271,4 @@ func (g *csrGen) store(r int, y, i vm.Reg, dr int) {
 		}
 	}
 }
+
