@@ -271,4 +271,3 @@ func (g *csrGen) store(r int, y, i vm.Reg, dr int) {
 		}
 	}
 }
-
