@@ -11,7 +11,10 @@
 // uncompressed size must be consistent with its compressed size (equal when stored, at most
 // MaxDeflateRatio:1 when deflated); reads are capped at the claimed size with
 // io.LimitReader, the .npy inside must fill the entry exactly, and archive/zip checks the
-// CRC at the end. A decompression bomb is refused before it is inflated.
+// CRC at the end. A decompression bomb is refused before it is inflated. Float arrays are
+// converted to float32 while they stream in (no second copy of the raw bytes), and output
+// read from a decompressing stream grows as data arrives, so a lying size costs only what
+// the stream really produced. Sparse shapes must fit int32 in both M and K.
 //
 // # .npy
 //

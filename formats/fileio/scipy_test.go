@@ -307,3 +307,69 @@ func TestWeReadWhatScipyWrites(t *testing.T) {
 		require.NoError(t, z.Close())
 	}
 }
+
+const numpyReadsOurs = `
+import sys
+import numpy as np
+d = sys.argv[1]
+z = np.load(f"{d}/nm.npz", allow_pickle=False)
+assert z["format"].item() in (b"nm", "nm"), z["format"]
+m, k = (int(v) for v in z["shape"]); keep = int(z["keep"]); group = int(z["group"])
+assert z["data"].dtype == np.float32 and z["pos"].dtype == np.uint8
+out = np.zeros((m, k))
+for i in range(m):
+    s = 0
+    for g in range(0, k, group):
+        for _ in range(min(keep, k - g)):
+            out[i, g + z["pos"][i, s]] += z["data"][i, s]
+            s += 1
+np.save(f"{d}/nm.ref.npy", out)
+z = np.load(f"{d}/dense.npz", allow_pickle=False)
+np.save(f"{d}/dense_npz.ref.npy", z["arr_0"].astype(np.float64))
+for dt in ("<f2", "<f4", "<f8", ">f2", ">f4", ">f8"):
+    a = np.load(f"{d}/w{dt[0] == '>' and 'be' or 'le'}{dt[2]}.npy", allow_pickle=False)
+    assert a.dtype == np.dtype(dt), (a.dtype, dt)
+    np.save(f"{d}/w{dt[0] == '>' and 'be' or 'le'}{dt[2]}.ref.npy", a.astype(np.float64))
+`
+
+// TestNumpyReadsOurFiles: numpy reads our .npy in every dtype, our dense .npz and our N:M
+// npz through the documented keys, and expands them; Go compares.
+func TestNumpyReadsOurFiles(t *testing.T) {
+	needScipy(t)
+	rng := rand.New(rand.NewPCG(41, 42))
+	dir := t.TempDir()
+	nd := randDense(rng, 7, 10, 1) // K = 10: a partial last group of 2 for 2:4
+	for i := range nd.Data {
+		if (i%10)%4 == 1 || (i%10)%4 == 2 {
+			nd.Data[i] = 0
+		}
+	}
+	nm, err := formats.NMFromDense(nd, 2, 4)
+	require.NoError(t, err)
+	require.NoError(t, SaveMatrix(filepath.Join(dir, "nm.npz"), nm))
+	w := randDense(rng, 5, 6, 1)
+	require.NoError(t, SaveMatrix(filepath.Join(dir, "dense.npz"), w))
+	for _, dt := range NPYDTypes {
+		var buf bytes.Buffer
+		require.NoError(t, WriteNPYAs(&buf, w, dt))
+		name := fmt.Sprintf("w%s%c.npy", map[byte]string{'<': "le", '>': "be"}[dt[0]], dt[2])
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644))
+	}
+	runPython(t, numpyReadsOurs, dir)
+	ref, _, err := LoadNPY(filepath.Join(dir, "nm.ref.npy"))
+	require.NoError(t, err)
+	requireSameDense(t, nd, ref)
+	ref, _, err = LoadNPY(filepath.Join(dir, "dense_npz.ref.npy"))
+	require.NoError(t, err)
+	requireSameDense(t, w, ref)
+	for _, dt := range NPYDTypes {
+		name := fmt.Sprintf("w%s%c.ref.npy", map[byte]string{'<': "le", '>': "be"}[dt[0]], dt[2])
+		ref, _, err := LoadNPY(filepath.Join(dir, name))
+		require.NoError(t, err)
+		tol := 0.0
+		if dt[2] == '2' {
+			tol = 1e-3
+		}
+		requireClose(t, w, ref, tol)
+	}
+}
