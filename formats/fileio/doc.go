@@ -73,5 +73,6 @@
 // LoadMatrix(path, name) detects the container from the file's first bytes and returns a
 // formats.Matrix (*Dense, *CSR, *BSR or *NM) with an Info; SaveMatrix(path, m) picks the
 // layout from the extension and m's format (see their docs). ReadMatrix is LoadMatrix over
-// an io.ReaderAt.
+// an io.ReaderAt. ListFile lists the arrays or tensors of any of the three containers from
+// their headers alone.
 package fileio

@@ -135,3 +135,42 @@ func SaveMatrix(path string, m formats.Matrix) error {
 	}
 	return writeFileAtomic(path, write)
 }
+
+// ListFile lists the arrays or tensors of a .npy (one entry with an empty name), .npz or
+// safetensors file, reading headers only. container is "npy", "npz" or "safetensors".
+// For an npz in scipy's or sparsegen's sparse layout it lists the component arrays
+// ("data", "indices", …); LoadMatrix(path, "") reads the matrix they form.
+func ListFile(path string) (container string, arrays []ArrayInfo, err error) {
+	f, size, err := openSized(path)
+	if err != nil {
+		return "", nil, err
+	}
+	defer f.Close()
+	var head [9]byte
+	n, _ := f.ReadAt(head[:], 0)
+	h := head[:n]
+	switch {
+	case bytes.HasPrefix(h, []byte(npyMagic)):
+		hd, _, err := readNPYHeader(io.NewSectionReader(f, 0, size), size)
+		if err != nil {
+			return "", nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return "npy", []ArrayInfo{{DType: hd.descr, Shape: hd.shape, Fortran: hd.fortran}}, nil
+	case bytes.HasPrefix(h, []byte("PK\x03\x04")) || bytes.HasPrefix(h, []byte("PK\x05\x06")):
+		z, err := OpenNPZ(f, size)
+		if err == nil {
+			arrays, err = z.List()
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return "npz", arrays, nil
+	case n == 9 && h[8] == '{':
+		s, err := OpenSafetensors(f, size)
+		if err != nil {
+			return "", nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return "safetensors", s.List(), nil
+	}
+	return "", nil, fmt.Errorf("%s: %w", path, bad("not a .npy, .npz or safetensors file"))
+}

@@ -56,6 +56,29 @@ func TestSaveLoadMatrix(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, c.cont, info2.Container)
 	}
+	for file, want := range map[string]struct {
+		cont  string
+		names []string
+	}{
+		"d.npy.bin":         {"npy", []string{""}},
+		"d.npz.bin":         {"npz", []string{DenseNPZName}},
+		"d.safetensors.bin": {"safetensors", []string{DenseSafetensorsName}},
+		"c.npz.bin":         {"npz", []string{"indices", "indptr", "format", "shape", "data"}},
+		"n.npz.bin":         {"npz", []string{"format", "shape", "keep", "group", "data", "pos"}},
+	} {
+		cont, arrays, err := ListFile(filepath.Join(dir, file))
+		require.NoError(t, err, file)
+		assert.Equal(t, want.cont, cont, file)
+		var names []string
+		for _, a := range arrays {
+			names = append(names, a.Name)
+		}
+		assert.Equal(t, want.names, names, file)
+	}
+	_, arrays, err := ListFile(filepath.Join(dir, "d.npy.bin"))
+	require.NoError(t, err)
+	assert.Equal(t, []int{8, 12}, arrays[0].Shape)
+	assert.Equal(t, "<f4", arrays[0].DType)
 	_, _, err = LoadMatrix(filepath.Join(dir, "d.npz.bin"), DenseNPZName)
 	require.NoError(t, err)
 	_, _, err = LoadMatrix(filepath.Join(dir, "d.safetensors.bin"), DenseSafetensorsName)
@@ -77,6 +100,8 @@ func TestSaveLoadMatrix(t *testing.T) {
 	g := filepath.Join(dir, "garbage")
 	require.NoError(t, os.WriteFile(g, []byte("hello, world"), 0o644))
 	_, _, err = LoadMatrix(g, "")
+	assert.ErrorIs(t, err, ErrFormat)
+	_, _, err = ListFile(g)
 	assert.ErrorIs(t, err, ErrFormat)
 	_, _, err = LoadMatrix(filepath.Join(dir, "nope"), "")
 	assert.Error(t, err)
