@@ -43,8 +43,9 @@ type stub struct {
 func NewMachine() *Machine { return &Machine{} }
 
 var (
-	_ vm.Machine   = (*Machine)(nil)
-	_ vm.NMMachine = (*Machine)(nil)
+	_ vm.Machine       = (*Machine)(nil)
+	_ vm.NMMachine     = (*Machine)(nil)
+	_ vm.GatherMachine = (*Machine)(nil)
 )
 
 const (
@@ -115,6 +116,10 @@ const (
 	oVAndOr
 	oPermute2
 	oSelectBit
+	oLoadIdx
+	oGather
+	oReduceAdd
+	oStoreLane0
 )
 
 type op struct {
@@ -287,6 +292,30 @@ func (m *Machine) SelectBit(dst, idx vm.Vec, bit int, a, b vm.Vec) {
 	m.add(op{k: oSelectBit, v: []vm.Vec{dst, idx, a, b}, n: bit})
 }
 
+// LoadIdx zero-extends 4 indices of 2 or 4 bytes into int32 lanes: LDR d + UXTL, or LDR q.
+// It reads the whole vector even under a mask: the SpMV plan pads its index stream.
+func (m *Machine) LoadIdx(v vm.Vec, a vm.Mem, bytes int, k *vm.Mask) {
+	vm.Check(bytes == 2 || bytes == 4, "neon: LoadIdx of %d-byte indices", bytes)
+	m.add(op{k: oLoadIdx, v: []vm.Vec{v}, mem: a, n: bytes})
+}
+
+// Gather loads lane by lane (NEON has no gather): UMOV the index, ADD, LD1 to the lane, into
+// a scratch register then moved to dst, so dst may share idx's register. Under a mask,
+// lanes ≥ n are zero and never loaded.
+func (m *Machine) Gather(dst vm.Vec, base vm.Reg, idx vm.Vec, scale int, k *vm.Mask) {
+	o := op{k: oGather, v: []vm.Vec{dst, idx}, r: []vm.Reg{base}, n: scale}
+	if k != nil {
+		o.r = append(o.r, m.maskReg(*k))
+	}
+	m.add(o)
+}
+
+// ReduceAdd sums the lanes into lane 0 as halves then quarters: (v0+v2) + (v1+v3).
+func (m *Machine) ReduceAdd(v vm.Vec) { m.add(op{k: oReduceAdd, v: []vm.Vec{v}}) }
+
+// StoreLane0 stores lane 0 of v (STR s).
+func (m *Machine) StoreLane0(a vm.Mem, v vm.Vec) { m.add(op{k: oStoreLane0, v: []vm.Vec{v}, mem: a}) }
+
 // defs and uses of an operation, as virtual register numbers.
 func (o *op) gp() (defs, uses []vm.Reg) {
 	mem := func() []vm.Reg {
@@ -319,16 +348,24 @@ func (o *op) gp() (defs, uses []vm.Reg) {
 		return nil, mem()
 	case oLoadVMask, oStoreVMask:
 		return nil, append(mem(), o.r[0])
+	case oLoadIdx, oStoreLane0:
+		return nil, mem()
+	case oGather:
+		return nil, o.r
 	}
 	return nil, nil
 }
 
 func (o *op) vec() (defs, uses []vm.Vec) {
 	switch o.k {
-	case oZero, oLoad1, oParamF32, oLoadV, oLoadVMask:
+	case oZero, oLoad1, oParamF32, oLoadV, oLoadVMask, oLoadIdx:
 		return o.v[:1], nil
-	case oStoreV, oStoreVMask:
+	case oStoreV, oStoreVMask, oStoreLane0:
 		return nil, o.v[:1]
+	case oGather:
+		return o.v[:1], o.v[1:2]
+	case oReduceAdd:
+		return o.v[:1], o.v[:1]
 	case oFMA, oVAdd, oVMax, oVMin, oFMAMem, oFMABcast, oVAddMem, oVAndOr:
 		return o.v[:1], o.v
 	case oVShrVar, oPermute2, oSelectBit:
@@ -892,6 +929,26 @@ func (l *lower) op(o *op) {
 		e.FMOVQLoad(M(r, off), s)
 		d := l.v(o.v[0])
 		e.FADD(s.S4(), d.S4(), d.S4())
+	case oLoadIdx:
+		d := l.v(o.v[0])
+		if o.n == 2 {
+			r, off := l.addr(o.mem, scaled(8), true)
+			e.FMOVDLoad(M(r, off), d)
+			e.VUXTL(d.H4(), d.S4())
+		} else {
+			r, off := l.addr(o.mem, scaled(16), true)
+			e.FMOVQLoad(M(r, off), d)
+		}
+	case oGather:
+		l.gather(o)
+	case oReduceAdd:
+		v := l.v(o.v[0])
+		e.VEXT(8, v.B16(), v.B16(), vTmp0.B16())
+		e.FADD(vTmp0.S2(), v.S2(), v.S2())
+		e.FADDPScalar(v.S2(), v)
+	case oStoreLane0:
+		r, off := l.addr(o.mem, scaled(4), false)
+		e.FMOVSStore(l.v(o.v[0]), M(r, off))
 	case oVShrVar, oVAndOr, oPermute2, oSelectBit:
 		l.nmOp(o)
 	default:
@@ -946,8 +1003,33 @@ func (l *lower) masked(o *op) {
 	} else {
 		e.FMOVSStore(v, M(regTmp, 0))
 	}
-	e.Label(done)
-	l.invalidate()
+	e.Label(done) // the paths inside join here; the address cache (R15, R17) is untouched
+}
+
+// gather lowers Gather lane by lane into V30, then moves it to dst.
+func (l *lower) gather(o *op) {
+	e := l.f.Emitter
+	dst, idx := l.v(o.v[0]), l.v(o.v[1])
+	base := l.g(o.r[0])
+	sh := log2(o.n)
+	masked := len(o.r) > 1
+	done := l.label()
+	if masked {
+		e.VZero(vTmp0)
+	}
+	for i := 0; i < 4; i++ {
+		if masked && i > 0 {
+			e.CMPImm(i, l.g(o.r[1]))
+			e.Bcond(LE, done)
+		}
+		e.VMOVFromLane(idx.S(i), regTmp)
+		e.ADDShift(regTmp, sh, base, regTmp)
+		e.VLD1Lane(regTmp, vTmp0.S(i))
+	}
+	if masked {
+		e.Label(done)
+	}
+	e.VMOV(vTmp0.B16(), dst.B16())
 }
 
 func (l *lower) nmOp(o *op) {

@@ -373,6 +373,24 @@ func (e *Emitter) VSHL(imm int, n, d Vec) {
 		GNU: fmt.Sprintf("shl %s, %s, #%d", d.gnuStr(), n.gnuStr(), imm), Dst: []VReg{d.Reg}, Src: []VReg{n.Reg}})
 }
 
+// VEXT extracts 16 (or 8) bytes from the concatenation m:n starting at byte imm of n:
+// d = (n[imm:], m[:imm]) for B16.
+func (e *Emitter) VEXT(imm int, m, n, d Vec) {
+	err := checkVecs(m, n, d)
+	if err == nil && (m.Arr != n.Arr || n.Arr != d.Arr || (d.Arr != B16 && d.Arr != B8)) {
+		err = fmt.Errorf("EXT takes B16 or B8 operands, not %s, %s, %s", m.Arr, n.Arr, d.Arr)
+	}
+	if err == nil {
+		err = checkRange("byte index", imm, 0, d.Arr.Bytes()-1)
+	}
+	if err != nil {
+		e.fail("EXT", err)
+		return
+	}
+	e.add(Inst{Class: ClassMove, Go: fmt.Sprintf("VEXT $%d, %s, %s, %s", imm, m.goStr(), n.goStr(), d.goStr()),
+		GNU: fmt.Sprintf("ext %s, %s, %s, #%d", d.gnuStr(), n.gnuStr(), m.gnuStr(), imm), Dst: []VReg{d.Reg}, Src: []VReg{m.Reg, n.Reg}})
+}
+
 // VUXTL zero-extends the low half of n (B8, H4 or S2) to double-width lanes in d.
 func (e *Emitter) VUXTL(n, d Vec) {
 	err := checkVecs(n, d)
