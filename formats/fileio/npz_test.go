@@ -145,7 +145,6 @@ func npzOf(t *testing.T, compress bool, arrs ...rawArr) []byte {
 }
 
 func i64s(v ...int64) []byte { return encodeInts(dtI64, len(v), func(i int) int64 { return v[i] }) }
-func i32s(v ...int64) []byte { return encodeInts(dtI32, len(v), func(i int) int64 { return v[i] }) }
 func f64s(v ...float64) []byte {
 	b := make([]byte, 8*len(v))
 	for i, x := range v {
