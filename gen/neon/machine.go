@@ -20,9 +20,9 @@ import (
 //
 // Lowering choices (NEON has no memory operands, no base+index+displacement addressing and
 // no masked loads):
-//   - a vector defined only by Load1/ParamF32 and used only as the broadcast factor of FMAs
-//     stays a scalar in lane 0 (one LDR s, register-offset where possible) and the FMAs use
-//     FMLA by element on it; other Load1s are LD1R;
+//   - FMAs whose factor is a broadcast (Load1/ParamF32) use FMLA by element on its lane 0,
+//     and a broadcast whose every use is such a factor loads lane 0 only (one LDR s,
+//     register-offset where possible); other Load1s are LD1R (see lanePlan);
 //   - LoadV/StoreV are LDR/STR q with an immediate offset; FMAMem is LDR q + FMLA;
 //   - tails (TailMask, 1 ≤ n ≤ 4) are halving passes: 4 lanes (q), 2 lanes (d) and a third
 //     lane (LD1/ST1 to lane 2), or 1 lane (s); masked-off lanes read as 0 and are never
@@ -398,33 +398,7 @@ func allocate[P comparable](r *record, n int, pool []P, du func(o *op) (defs, us
 	if n == 0 {
 		return nil
 	}
-	at := map[vm.Label]int{}
-	for i, o := range ops {
-		if o.k == oBind {
-			at[o.label] = i
-		}
-	}
-	succ := make([][]int, len(ops))
-	for i, o := range ops {
-		switch o.k {
-		case oRet:
-		case oJmp:
-			t, ok := at[o.label]
-			vm.Check(ok, "neon: %s: jump to unbound label %s", r.name, o.label)
-			succ[i] = []int{t}
-		case oBr, oBrImm, oBrBits:
-			t, ok := at[o.label]
-			vm.Check(ok, "neon: %s: branch to unbound label %s", r.name, o.label)
-			succ[i] = []int{t}
-			if i+1 < len(ops) {
-				succ[i] = append(succ[i], i+1)
-			}
-		default:
-			if i+1 < len(ops) {
-				succ[i] = []int{i + 1}
-			}
-		}
-	}
+	succ := cfg(r)
 	defs := make([][]int, len(ops))
 	uses := make([][]int, len(ops))
 	for i := range ops {
@@ -526,52 +500,151 @@ func allocate[P comparable](r *record, n int, pool []P, du func(o *op) (defs, us
 	return phys
 }
 
-// scalarVecs finds the vectors that can stay scalars in lane 0: defined only by Load1 or
-// ParamF32 and used only as the broadcast factor of FMAs (lowered to FMLA by element).
-func scalarVecs(r *record) []bool {
-	cand := make([]bool, r.nvec)
-	for i := range cand {
-		cand[i] = true
+// cfg returns each operation's successors.
+func cfg(r *record) [][]int {
+	ops := r.ops
+	at := map[vm.Label]int{}
+	for i, o := range ops {
+		if o.k == oBind {
+			at[o.label] = i
+		}
 	}
-	for _, o := range r.ops {
-		d, _ := o.vec()
-		for _, v := range d {
-			if o.k != oLoad1 && o.k != oParamF32 {
-				cand[v] = false
+	succ := make([][]int, len(ops))
+	for i, o := range ops {
+		switch o.k {
+		case oRet:
+		case oJmp:
+			t, ok := at[o.label]
+			vm.Check(ok, "neon: %s: jump to unbound label %s", r.name, o.label)
+			succ[i] = []int{t}
+		case oBr, oBrImm, oBrBits:
+			t, ok := at[o.label]
+			vm.Check(ok, "neon: %s: branch to unbound label %s", r.name, o.label)
+			succ[i] = []int{t}
+			if i+1 < len(ops) {
+				succ[i] = append(succ[i], i+1)
+			}
+		default:
+			if i+1 < len(ops) {
+				succ[i] = []int{i + 1}
 			}
 		}
+	}
+	return succ
+}
+
+// lanePlan decides where broadcasts stay scalars (DESIGN: FMLA by element):
+//   - elem[i] is the operand (1 or 2) of FMA/FMAMem op i used as lane 0 by FMLA by element,
+//     or 0: an operand qualifies when every definition reaching it is a Load1 or ParamF32
+//     (a broadcast, or a scalar in lane 0: lane 0 holds the value either way);
+//   - scalar[i] says Load1/ParamF32 op i may load only lane 0 (LDR s, no DUP): every use it
+//     reaches is such a lane-0 operand.
+//
+// Decisions are per definition (reaching definitions over the control-flow graph), so a
+// register reused for a bias broadcast after a loop keeps its scalar form inside the loop.
+func lanePlan(r *record, succ [][]int) (elem []int, scalar []bool) {
+	ops := r.ops
+	elem = make([]int, len(ops))
+	scalar = make([]bool, len(ops))
+	// Definition ids: one per (op, vector defined).
+	type def struct{ op, v int }
+	var defs []def
+	defsOf := map[int][]int{} // vreg → def ids
+	opDef := make([][]int, len(ops))
+	for i := range ops {
+		d, _ := ops[i].vec()
+		for _, v := range d {
+			id := len(defs)
+			defs = append(defs, def{i, int(v)})
+			defsOf[int(v)] = append(defsOf[int(v)], id)
+			opDef[i] = append(opDef[i], id)
+		}
+	}
+	if len(defs) == 0 {
+		return
+	}
+	pred := make([][]int, len(ops))
+	for i, ss := range succ {
+		for _, s := range ss {
+			pred[s] = append(pred[s], i)
+		}
+	}
+	in := make([]bitset, len(ops))
+	out := make([]bitset, len(ops))
+	for i := range ops {
+		in[i], out[i] = newBitset(len(defs)), newBitset(len(defs))
 	}
 	for changed := true; changed; {
 		changed = false
-		drop := func(v vm.Vec) {
-			if cand[v] {
-				cand[v], changed = false, true
+		for i := range ops {
+			for _, p := range pred[i] {
+				if in[i].or(out[p]) {
+					changed = true
+				}
 			}
-		}
-		for _, o := range r.ops {
-			_, u := o.vec()
-			switch o.k {
-			case oFMA:
-				drop(o.v[0])
-				if o.v[1] == o.v[2] {
-					drop(o.v[1])
-				} else if cand[o.v[2]] {
-					drop(o.v[1])
-				} else if cand[o.v[1]] {
-					drop(o.v[2])
+			o := newBitset(len(defs))
+			copy(o, in[i])
+			for _, id := range opDef[i] {
+				for _, other := range defsOf[defs[id].v] {
+					o.clear(other)
 				}
-			case oFMAMem:
-				drop(o.v[0])
-			case oLoad1, oParamF32:
-			default:
-				for _, v := range u {
-					drop(v)
-				}
+			}
+			for _, id := range opDef[i] {
+				o.set(id)
+			}
+			if out[i].or(o) {
+				changed = true
 			}
 		}
 	}
-	// A vector that is never defined keeps its (unused) register; it is not scalar.
-	return cand
+	isBcast := func(k opKind) bool { return k == oLoad1 || k == oParamF32 }
+	// reaching returns the defs of v reaching op i, and whether all are broadcasts.
+	reaching := func(i int, v vm.Vec) (ids []int, bcast bool) {
+		bcast = true
+		for _, id := range defsOf[int(v)] {
+			if in[i].has(id) {
+				ids = append(ids, id)
+				if !isBcast(ops[defs[id].op].k) {
+					bcast = false
+				}
+			}
+		}
+		return ids, bcast && len(ids) > 0
+	}
+	full := make([]bool, len(defs)) // the def must fill every lane
+	for i := range ops {
+		o := &ops[i]
+		lane := 0
+		if o.k == oFMA {
+			if _, ok := reaching(i, o.v[2]); ok {
+				lane = 2
+			} else if _, ok := reaching(i, o.v[1]); ok {
+				lane = 1
+			}
+		}
+		if o.k == oFMAMem {
+			if _, ok := reaching(i, o.v[1]); ok {
+				lane = 1
+			}
+		}
+		elem[i] = lane
+		_, uses := o.vec()
+		for j, v := range uses {
+			if lane != 0 && j == lane && v != o.v[0] {
+				continue // the lane-0 operand
+			}
+			ids, _ := reaching(i, v)
+			for _, id := range ids {
+				full[id] = true
+			}
+		}
+	}
+	for id, d := range defs {
+		if isBcast(ops[d.op].k) && !full[id] {
+			scalar[d.op] = true
+		}
+	}
+	return elem, scalar
 }
 
 // finish allocates and lowers the function being recorded.
@@ -596,11 +669,13 @@ func (m *Machine) finish() {
 		dd, uu := o.vec()
 		return ints(dd), ints(uu)
 	}, "vector")
-	l := &lower{r: r, gp: gp, vec: vec, scalar: scalarVecs(r), f: NewFunc(r.name, r.argsSize)}
+	elem, scalar := lanePlan(r, cfg(r))
+	l := &lower{r: r, gp: gp, vec: vec, elem: elem, scalar: scalar, f: NewFunc(r.name, r.argsSize)}
 	if r.doc != "" {
 		l.f.Doc = strings.Split(r.doc, "\n")
 	}
 	for i := range r.ops {
+		l.cur = i
 		l.op(&r.ops[i])
 	}
 	if err := l.f.Err(); err != nil && m.err == nil {
@@ -654,7 +729,9 @@ type lower struct {
 	r      *record
 	gp     []Reg
 	vec    []VReg
-	scalar []bool
+	elem   []int  // per op: the FMA operand used as lane 0 (FMLA by element), or 0
+	scalar []bool // per op: a Load1/ParamF32 that loads lane 0 only
+	cur    int    // index of the op being lowered
 	f      *Func
 	cache  [2]addrEntry // base+index·scale held in addrCacheRegs
 	lru    int
@@ -856,7 +933,7 @@ func (l *lower) op(o *op) {
 		e.VZero(l.v(o.v[0]))
 	case oLoad1:
 		d := l.v(o.v[0])
-		if l.scalar[o.v[0]] {
+		if l.scalar[l.cur] {
 			if o.mem.Index >= 0 && o.mem.Scale == 4 && o.mem.Disp == 0 {
 				e.FMOVSLoadIdx(l.g(o.mem.Base), l.g(o.mem.Index), d)
 			} else {
@@ -870,7 +947,7 @@ func (l *lower) op(o *op) {
 	case oParamF32:
 		d := l.v(o.v[0])
 		e.LoadArgF32(o.text, l.r.argOff[o.text], d)
-		if !l.scalar[o.v[0]] {
+		if !l.scalar[l.cur] {
 			e.VDUPLane(d.S(0), d.S4())
 		}
 	case oLoadV:
@@ -888,9 +965,9 @@ func (l *lower) op(o *op) {
 	case oFMA:
 		acc, a, b := l.v(o.v[0]), l.v(o.v[1]), l.v(o.v[2])
 		switch {
-		case l.scalar[o.v[2]]:
+		case l.elem[l.cur] == 2:
 			e.FMLAElem(b.S(0), a.S4(), acc.S4())
-		case l.scalar[o.v[1]]:
+		case l.elem[l.cur] == 1:
 			e.FMLAElem(a.S(0), b.S4(), acc.S4())
 		default:
 			e.VFMLA(b.S4(), a.S4(), acc.S4())
@@ -900,7 +977,7 @@ func (l *lower) op(o *op) {
 		s := l.scratchVec()
 		e.FMOVQLoad(M(r, off), s)
 		acc, a := l.v(o.v[0]), l.v(o.v[1])
-		if l.scalar[o.v[1]] {
+		if l.elem[l.cur] == 1 {
 			e.FMLAElem(a.S(0), s.S4(), acc.S4())
 		} else {
 			e.VFMLA(s.S4(), a.S4(), acc.S4())
