@@ -35,8 +35,7 @@ step1:
 	WORD $0x4f8113e0 // fmla v0.4s, v31.4s, v1.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -111,8 +110,7 @@ step1:
 	WORD $0x4f8113e0 // fmla v0.4s, v31.4s, v1.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -190,8 +188,7 @@ step1:
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -274,8 +271,7 @@ step1:
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -361,8 +357,7 @@ step1:
 	WORD $0x4f8313e2 // fmla v2.4s, v31.4s, v3.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -453,8 +448,7 @@ step1:
 	WORD $0x4f8313e2 // fmla v2.4s, v31.4s, v3.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -548,8 +542,7 @@ step1:
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -648,8 +641,7 @@ step1:
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -751,8 +743,7 @@ step1:
 	WORD $0x4f8513e4 // fmla v4.4s, v31.4s, v5.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -859,8 +850,7 @@ step1:
 	WORD $0x4f8513e4 // fmla v4.4s, v31.4s, v5.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -970,8 +960,7 @@ step1:
 	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -1086,8 +1075,7 @@ step1:
 	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -1205,8 +1193,7 @@ step1:
 	WORD $0x4f8713e6 // fmla v6.4s, v31.4s, v7.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -1329,8 +1316,7 @@ step1:
 	WORD $0x4f8713e6 // fmla v6.4s, v31.4s, v7.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -1456,8 +1442,7 @@ step1:
 	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -1588,8 +1573,7 @@ step1:
 	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
 	ADD $4, R0, R0
 	ADD $2, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -1706,8 +1690,7 @@ step1:
 	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -1836,8 +1819,7 @@ step1:
 	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -1973,8 +1955,7 @@ step1:
 	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -2119,8 +2100,7 @@ step1:
 	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -2272,8 +2252,7 @@ step1:
 	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -2434,8 +2413,7 @@ step1:
 	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -2603,8 +2581,7 @@ step1:
 	WORD $0x4f8913c7 // fmla v7.4s, v30.4s, v9.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -2781,8 +2758,7 @@ step1:
 	WORD $0x4f8913c7 // fmla v7.4s, v30.4s, v9.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -2966,8 +2942,7 @@ step1:
 	WORD $0x4f8b13c9 // fmla v9.4s, v30.4s, v11.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -3160,8 +3135,7 @@ step1:
 	WORD $0x4f8b13c9 // fmla v9.4s, v30.4s, v11.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -3361,8 +3335,7 @@ step1:
 	WORD $0x4f8d13cb // fmla v11.4s, v30.4s, v13.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -3571,8 +3544,7 @@ step1:
 	WORD $0x4f8d13cb // fmla v11.4s, v30.4s, v13.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -3788,8 +3760,7 @@ step1:
 	WORD $0x4f8f13cd // fmla v13.4s, v30.4s, v15.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -4014,8 +3985,7 @@ step1:
 	WORD $0x4f8f13cd // fmla v13.4s, v30.4s, v15.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -4247,8 +4217,7 @@ step1:
 	WORD $0x4f9113cf // fmla v15.4s, v30.4s, v17.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -4489,8 +4458,7 @@ step1:
 	WORD $0x4f9113cf // fmla v15.4s, v30.4s, v17.s[0]
 	ADD $8, R0, R0
 	ADD $4, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -4704,8 +4672,7 @@ step1:
 	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -4942,8 +4909,7 @@ step1:
 	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -5199,8 +5165,7 @@ step1:
 	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -5473,8 +5438,7 @@ step1:
 	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -5766,8 +5730,7 @@ step1:
 	WORD $0x4f8f13cb // fmla v11.4s, v30.4s, v15.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -6076,8 +6039,7 @@ step1:
 	WORD $0x4f8f13cb // fmla v11.4s, v30.4s, v15.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -6405,8 +6367,7 @@ step1:
 	WORD $0x4f9313cf // fmla v15.4s, v30.4s, v19.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -6751,8 +6712,7 @@ step1:
 	WORD $0x4f9313cf // fmla v15.4s, v30.4s, v19.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -7116,8 +7076,7 @@ step1:
 	WORD $0x4f9713d3 // fmla v19.4s, v30.4s, v23.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -7498,8 +7457,7 @@ step1:
 	WORD $0x4f9713d3 // fmla v19.4s, v30.4s, v23.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7
@@ -7899,8 +7857,7 @@ step1:
 	WORD $0x4f9b13d7 // fmla v23.4s, v30.4s, v27.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
-	SUB $1, R6, R6
-	CMP $0, R6
+	SUBS $1, R6, R6
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R6
@@ -8317,8 +8274,7 @@ step1:
 	WORD $0x4f9b13d7 // fmla v23.4s, v30.4s, v27.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
-	SUB $1, R7, R7
-	CMP $0, R7
+	SUBS $1, R7, R7
 	BGT step1
 stored1:
 	MOVD flags+56(FP), R7

@@ -152,8 +152,7 @@ loop1:
 	WORD $0x4f9b1357 // fmla v23.4s, v26.4s, v27.s[0]
 	ADD $32, R1, R1
 	ADD $48, R2, R2
-	SUB $1, R0, R0
-	CMP $0, R0
+	SUBS $1, R0, R0
 	BGT loop1
 store1:
 	MOVD y+24(FP), R0

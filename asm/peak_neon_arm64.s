@@ -36,8 +36,7 @@ loop1:
 	VFMLA V1.S4, V0.S4, V11.S4
 	VFMLA V1.S4, V0.S4, V12.S4
 	VFMLA V1.S4, V0.S4, V13.S4
-	SUB $1, R0, R0
-	CMP $0, R0
+	SUBS $1, R0, R0
 	BGT loop1
 done1:
 	RET

@@ -674,8 +674,12 @@ func (m *Machine) finish() {
 	if r.doc != "" {
 		l.f.Doc = strings.Split(r.doc, "\n")
 	}
-	for i := range r.ops {
+	for i := 0; i < len(r.ops); i++ {
 		l.cur = i
+		if i+1 < len(r.ops) && l.fuseCount(&r.ops[i], &r.ops[i+1]) {
+			i++
+			continue
+		}
 		l.op(&r.ops[i])
 	}
 	if err := l.f.Err(); err != nil && m.err == nil {
@@ -1036,6 +1040,26 @@ func (l *lower) op(o *op) {
 	for _, r := range d {
 		l.clobber(l.g(r))
 	}
+}
+
+// fuseCount lowers "AddImm(c, v); BrImm(c, cond, 0, l)" (a loop counter) as ADDS/SUBS and
+// B.cond on its flags. The flags of ADDS/SUBS equal those of comparing the result with 0
+// except on signed overflow (V), which a counter never reaches.
+func (l *lower) fuseCount(a, b *op) bool {
+	if a.k != oAddImm || b.k != oBrImm || a.r[0] != b.r[0] || b.imm != 0 || a.imm == 0 || a.imm < -4095 || a.imm > 4095 {
+		return false
+	}
+	e := l.f.Emitter
+	r := l.g(a.r[0])
+	if a.imm > 0 {
+		e.ADDSImm(int(a.imm), r, r)
+	} else {
+		e.SUBSImm(int(-a.imm), r, r)
+	}
+	l.clobber(r)
+	l.invalidate() // the branch
+	e.Bcond(condMap[b.cond], string(b.label))
+	return true
 }
 
 // masked lowers LoadVMask/StoreVMask by halving passes on the lane count n (1..4) held in

@@ -133,6 +133,7 @@ func everything() *Func {
 	e.SUBImm(16, R(2), R(3))
 	e.SUBS(R(1), R(2), R(3))
 	e.SUBSImm(1, R(4), R(4))
+	e.ADDSImm(4095, R(4), R(5))
 	e.CMP(R(1), R(2))
 	e.CMPImm(7, R(2))
 	e.LSL(2, R(1), R(2))

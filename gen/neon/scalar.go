@@ -143,6 +143,15 @@ func (e *Emitter) SUBSImm(imm int, n, dst Reg) {
 	e.intOp("SUBS $imm", fmt.Sprintf("SUBS $%d, %s, %s", imm, n, dst), fmt.Sprintf("subs %s, %s, #%d", dst.x(), n.x(), imm), n, dst)
 }
 
+// ADDSImm computes dst = n + imm, 0 ≤ imm ≤ 4095, and sets the flags.
+func (e *Emitter) ADDSImm(imm int, n, dst Reg) {
+	if err := checkRange("immediate", imm, 0, 4095); err != nil {
+		e.fail("ADDS $imm", err)
+		return
+	}
+	e.intOp("ADDS $imm", fmt.Sprintf("ADDS $%d, %s, %s", imm, n, dst), fmt.Sprintf("adds %s, %s, #%d", dst.x(), n.x(), imm), n, dst)
+}
+
 // CMP sets the flags from n − m.
 func (e *Emitter) CMP(m, n Reg) {
 	e.intOp("CMP", fmt.Sprintf("CMP %s, %s", m, n), fmt.Sprintf("cmp %s, %s", n.x(), m.x()), m, n)
