@@ -4664,11 +4664,11 @@ step1:
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8513c1 // fmla v1.4s, v30.4s, v5.s[0]
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
+	ADD R9, R3, R14
+	FMOVQ (R14), F31
 	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
-	ADD R10, R3, R15
-	FMOVQ (R15), F30
+	ADD R10, R3, R13
+	FMOVQ (R13), F30
 	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
@@ -4901,11 +4901,11 @@ step1:
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8513c1 // fmla v1.4s, v30.4s, v5.s[0]
-	ADD R10, R3, R17
-	FMOVQ (R17), F31
+	ADD R10, R3, R14
+	FMOVQ (R14), F31
 	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
-	ADD R11, R3, R15
-	FMOVQ (R15), F30
+	ADD R11, R3, R13
+	FMOVQ (R13), F30
 	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
@@ -5145,23 +5145,19 @@ step1:
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8913c2 // fmla v2.4s, v30.4s, v9.s[0]
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
+	ADD R9, R3, R14
+	FMOVQ (R14), F31
 	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
-	ADD R10, R3, R15
-	FMOVQ (R15), F30
+	ADD R10, R3, R13
+	FMOVQ (R13), F30
 	WORD $0x4f8b13c6 // fmla v6.4s, v30.4s, v11.s[0]
-	ADD R7, R3, R17
 	FMOVQ 16(R17), F31
 	WORD $0x4f8813e1 // fmla v1.4s, v31.4s, v8.s[0]
-	ADD R8, R3, R15
 	FMOVQ 16(R15), F30
 	WORD $0x4f8913c3 // fmla v3.4s, v30.4s, v9.s[0]
-	ADD R9, R3, R17
-	FMOVQ 16(R17), F31
+	FMOVQ 16(R14), F31
 	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
-	ADD R10, R3, R15
-	FMOVQ 16(R15), F30
+	FMOVQ 16(R13), F30
 	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
@@ -5418,23 +5414,19 @@ step1:
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8913c2 // fmla v2.4s, v30.4s, v9.s[0]
-	ADD R10, R3, R17
-	FMOVQ (R17), F31
+	ADD R10, R3, R14
+	FMOVQ (R14), F31
 	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
-	ADD R11, R3, R15
-	FMOVQ (R15), F30
+	ADD R11, R3, R13
+	FMOVQ (R13), F30
 	WORD $0x4f8b13c6 // fmla v6.4s, v30.4s, v11.s[0]
-	ADD R8, R3, R17
 	FMOVQ 16(R17), F31
 	WORD $0x4f8813e1 // fmla v1.4s, v31.4s, v8.s[0]
-	ADD R9, R3, R15
 	FMOVQ 16(R15), F30
 	WORD $0x4f8913c3 // fmla v3.4s, v30.4s, v9.s[0]
-	ADD R10, R3, R17
-	FMOVQ 16(R17), F31
+	FMOVQ 16(R14), F31
 	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
-	ADD R11, R3, R15
-	FMOVQ 16(R15), F30
+	FMOVQ 16(R13), F30
 	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
@@ -5698,35 +5690,27 @@ step1:
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8d13c3 // fmla v3.4s, v30.4s, v13.s[0]
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
+	ADD R9, R3, R14
+	FMOVQ (R14), F31
 	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
-	ADD R10, R3, R15
-	FMOVQ (R15), F30
+	ADD R10, R3, R13
+	FMOVQ (R13), F30
 	WORD $0x4f8f13c9 // fmla v9.4s, v30.4s, v15.s[0]
-	ADD R7, R3, R17
 	FMOVQ 16(R17), F31
 	WORD $0x4f8c13e1 // fmla v1.4s, v31.4s, v12.s[0]
-	ADD R8, R3, R15
 	FMOVQ 16(R15), F30
 	WORD $0x4f8d13c4 // fmla v4.4s, v30.4s, v13.s[0]
-	ADD R9, R3, R17
-	FMOVQ 16(R17), F31
+	FMOVQ 16(R14), F31
 	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
-	ADD R10, R3, R15
-	FMOVQ 16(R15), F30
+	FMOVQ 16(R13), F30
 	WORD $0x4f8f13ca // fmla v10.4s, v30.4s, v15.s[0]
-	ADD R7, R3, R17
 	FMOVQ 32(R17), F31
 	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
-	ADD R8, R3, R15
 	FMOVQ 32(R15), F30
 	WORD $0x4f8d13c5 // fmla v5.4s, v30.4s, v13.s[0]
-	ADD R9, R3, R17
-	FMOVQ 32(R17), F31
+	FMOVQ 32(R14), F31
 	WORD $0x4f8e13e8 // fmla v8.4s, v31.4s, v14.s[0]
-	ADD R10, R3, R15
-	FMOVQ 32(R15), F30
+	FMOVQ 32(R13), F30
 	WORD $0x4f8f13cb // fmla v11.4s, v30.4s, v15.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
@@ -6007,35 +5991,27 @@ step1:
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8d13c3 // fmla v3.4s, v30.4s, v13.s[0]
-	ADD R10, R3, R17
-	FMOVQ (R17), F31
+	ADD R10, R3, R14
+	FMOVQ (R14), F31
 	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
-	ADD R11, R3, R15
-	FMOVQ (R15), F30
+	ADD R11, R3, R13
+	FMOVQ (R13), F30
 	WORD $0x4f8f13c9 // fmla v9.4s, v30.4s, v15.s[0]
-	ADD R8, R3, R17
 	FMOVQ 16(R17), F31
 	WORD $0x4f8c13e1 // fmla v1.4s, v31.4s, v12.s[0]
-	ADD R9, R3, R15
 	FMOVQ 16(R15), F30
 	WORD $0x4f8d13c4 // fmla v4.4s, v30.4s, v13.s[0]
-	ADD R10, R3, R17
-	FMOVQ 16(R17), F31
+	FMOVQ 16(R14), F31
 	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
-	ADD R11, R3, R15
-	FMOVQ 16(R15), F30
+	FMOVQ 16(R13), F30
 	WORD $0x4f8f13ca // fmla v10.4s, v30.4s, v15.s[0]
-	ADD R8, R3, R17
 	FMOVQ 32(R17), F31
 	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
-	ADD R9, R3, R15
 	FMOVQ 32(R15), F30
 	WORD $0x4f8d13c5 // fmla v5.4s, v30.4s, v13.s[0]
-	ADD R10, R3, R17
-	FMOVQ 32(R17), F31
+	FMOVQ 32(R14), F31
 	WORD $0x4f8e13e8 // fmla v8.4s, v31.4s, v14.s[0]
-	ADD R11, R3, R15
-	FMOVQ 32(R15), F30
+	FMOVQ 32(R13), F30
 	WORD $0x4f8f13cb // fmla v11.4s, v30.4s, v15.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
@@ -6323,47 +6299,35 @@ step1:
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f9113c4 // fmla v4.4s, v30.4s, v17.s[0]
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
+	ADD R9, R3, R14
+	FMOVQ (R14), F31
 	WORD $0x4f9213e8 // fmla v8.4s, v31.4s, v18.s[0]
-	ADD R10, R3, R15
-	FMOVQ (R15), F30
+	ADD R10, R3, R13
+	FMOVQ (R13), F30
 	WORD $0x4f9313cc // fmla v12.4s, v30.4s, v19.s[0]
-	ADD R7, R3, R17
 	FMOVQ 16(R17), F31
 	WORD $0x4f9013e1 // fmla v1.4s, v31.4s, v16.s[0]
-	ADD R8, R3, R15
 	FMOVQ 16(R15), F30
 	WORD $0x4f9113c5 // fmla v5.4s, v30.4s, v17.s[0]
-	ADD R9, R3, R17
-	FMOVQ 16(R17), F31
+	FMOVQ 16(R14), F31
 	WORD $0x4f9213e9 // fmla v9.4s, v31.4s, v18.s[0]
-	ADD R10, R3, R15
-	FMOVQ 16(R15), F30
+	FMOVQ 16(R13), F30
 	WORD $0x4f9313cd // fmla v13.4s, v30.4s, v19.s[0]
-	ADD R7, R3, R17
 	FMOVQ 32(R17), F31
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
-	ADD R8, R3, R15
 	FMOVQ 32(R15), F30
 	WORD $0x4f9113c6 // fmla v6.4s, v30.4s, v17.s[0]
-	ADD R9, R3, R17
-	FMOVQ 32(R17), F31
+	FMOVQ 32(R14), F31
 	WORD $0x4f9213ea // fmla v10.4s, v31.4s, v18.s[0]
-	ADD R10, R3, R15
-	FMOVQ 32(R15), F30
+	FMOVQ 32(R13), F30
 	WORD $0x4f9313ce // fmla v14.4s, v30.4s, v19.s[0]
-	ADD R7, R3, R17
 	FMOVQ 48(R17), F31
 	WORD $0x4f9013e3 // fmla v3.4s, v31.4s, v16.s[0]
-	ADD R8, R3, R15
 	FMOVQ 48(R15), F30
 	WORD $0x4f9113c7 // fmla v7.4s, v30.4s, v17.s[0]
-	ADD R9, R3, R17
-	FMOVQ 48(R17), F31
+	FMOVQ 48(R14), F31
 	WORD $0x4f9213eb // fmla v11.4s, v31.4s, v18.s[0]
-	ADD R10, R3, R15
-	FMOVQ 48(R15), F30
+	FMOVQ 48(R13), F30
 	WORD $0x4f9313cf // fmla v15.4s, v30.4s, v19.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
@@ -6668,47 +6632,35 @@ step1:
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f9113c4 // fmla v4.4s, v30.4s, v17.s[0]
-	ADD R10, R3, R17
-	FMOVQ (R17), F31
+	ADD R10, R3, R14
+	FMOVQ (R14), F31
 	WORD $0x4f9213e8 // fmla v8.4s, v31.4s, v18.s[0]
-	ADD R11, R3, R15
-	FMOVQ (R15), F30
+	ADD R11, R3, R13
+	FMOVQ (R13), F30
 	WORD $0x4f9313cc // fmla v12.4s, v30.4s, v19.s[0]
-	ADD R8, R3, R17
 	FMOVQ 16(R17), F31
 	WORD $0x4f9013e1 // fmla v1.4s, v31.4s, v16.s[0]
-	ADD R9, R3, R15
 	FMOVQ 16(R15), F30
 	WORD $0x4f9113c5 // fmla v5.4s, v30.4s, v17.s[0]
-	ADD R10, R3, R17
-	FMOVQ 16(R17), F31
+	FMOVQ 16(R14), F31
 	WORD $0x4f9213e9 // fmla v9.4s, v31.4s, v18.s[0]
-	ADD R11, R3, R15
-	FMOVQ 16(R15), F30
+	FMOVQ 16(R13), F30
 	WORD $0x4f9313cd // fmla v13.4s, v30.4s, v19.s[0]
-	ADD R8, R3, R17
 	FMOVQ 32(R17), F31
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
-	ADD R9, R3, R15
 	FMOVQ 32(R15), F30
 	WORD $0x4f9113c6 // fmla v6.4s, v30.4s, v17.s[0]
-	ADD R10, R3, R17
-	FMOVQ 32(R17), F31
+	FMOVQ 32(R14), F31
 	WORD $0x4f9213ea // fmla v10.4s, v31.4s, v18.s[0]
-	ADD R11, R3, R15
-	FMOVQ 32(R15), F30
+	FMOVQ 32(R13), F30
 	WORD $0x4f9313ce // fmla v14.4s, v30.4s, v19.s[0]
-	ADD R8, R3, R17
 	FMOVQ 48(R17), F31
 	WORD $0x4f9013e3 // fmla v3.4s, v31.4s, v16.s[0]
-	ADD R9, R3, R15
 	FMOVQ 48(R15), F30
 	WORD $0x4f9113c7 // fmla v7.4s, v30.4s, v17.s[0]
-	ADD R10, R3, R17
-	FMOVQ 48(R17), F31
+	FMOVQ 48(R14), F31
 	WORD $0x4f9213eb // fmla v11.4s, v31.4s, v18.s[0]
-	ADD R11, R3, R15
-	FMOVQ 48(R15), F30
+	FMOVQ 48(R13), F30
 	WORD $0x4f9313cf // fmla v15.4s, v30.4s, v19.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
@@ -7020,59 +6972,43 @@ step1:
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f9513c5 // fmla v5.4s, v30.4s, v21.s[0]
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
+	ADD R9, R3, R14
+	FMOVQ (R14), F31
 	WORD $0x4f9613ea // fmla v10.4s, v31.4s, v22.s[0]
-	ADD R10, R3, R15
-	FMOVQ (R15), F30
+	ADD R10, R3, R13
+	FMOVQ (R13), F30
 	WORD $0x4f9713cf // fmla v15.4s, v30.4s, v23.s[0]
-	ADD R7, R3, R17
 	FMOVQ 16(R17), F31
 	WORD $0x4f9413e1 // fmla v1.4s, v31.4s, v20.s[0]
-	ADD R8, R3, R15
 	FMOVQ 16(R15), F30
 	WORD $0x4f9513c6 // fmla v6.4s, v30.4s, v21.s[0]
-	ADD R9, R3, R17
-	FMOVQ 16(R17), F31
+	FMOVQ 16(R14), F31
 	WORD $0x4f9613eb // fmla v11.4s, v31.4s, v22.s[0]
-	ADD R10, R3, R15
-	FMOVQ 16(R15), F30
+	FMOVQ 16(R13), F30
 	WORD $0x4f9713d0 // fmla v16.4s, v30.4s, v23.s[0]
-	ADD R7, R3, R17
 	FMOVQ 32(R17), F31
 	WORD $0x4f9413e2 // fmla v2.4s, v31.4s, v20.s[0]
-	ADD R8, R3, R15
 	FMOVQ 32(R15), F30
 	WORD $0x4f9513c7 // fmla v7.4s, v30.4s, v21.s[0]
-	ADD R9, R3, R17
-	FMOVQ 32(R17), F31
+	FMOVQ 32(R14), F31
 	WORD $0x4f9613ec // fmla v12.4s, v31.4s, v22.s[0]
-	ADD R10, R3, R15
-	FMOVQ 32(R15), F30
+	FMOVQ 32(R13), F30
 	WORD $0x4f9713d1 // fmla v17.4s, v30.4s, v23.s[0]
-	ADD R7, R3, R17
 	FMOVQ 48(R17), F31
 	WORD $0x4f9413e3 // fmla v3.4s, v31.4s, v20.s[0]
-	ADD R8, R3, R15
 	FMOVQ 48(R15), F30
 	WORD $0x4f9513c8 // fmla v8.4s, v30.4s, v21.s[0]
-	ADD R9, R3, R17
-	FMOVQ 48(R17), F31
+	FMOVQ 48(R14), F31
 	WORD $0x4f9613ed // fmla v13.4s, v31.4s, v22.s[0]
-	ADD R10, R3, R15
-	FMOVQ 48(R15), F30
+	FMOVQ 48(R13), F30
 	WORD $0x4f9713d2 // fmla v18.4s, v30.4s, v23.s[0]
-	ADD R7, R3, R17
 	FMOVQ 64(R17), F31
 	WORD $0x4f9413e4 // fmla v4.4s, v31.4s, v20.s[0]
-	ADD R8, R3, R15
 	FMOVQ 64(R15), F30
 	WORD $0x4f9513c9 // fmla v9.4s, v30.4s, v21.s[0]
-	ADD R9, R3, R17
-	FMOVQ 64(R17), F31
+	FMOVQ 64(R14), F31
 	WORD $0x4f9613ee // fmla v14.4s, v31.4s, v22.s[0]
-	ADD R10, R3, R15
-	FMOVQ 64(R15), F30
+	FMOVQ 64(R13), F30
 	WORD $0x4f9713d3 // fmla v19.4s, v30.4s, v23.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
@@ -7401,59 +7337,43 @@ step1:
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f9513c5 // fmla v5.4s, v30.4s, v21.s[0]
-	ADD R10, R3, R17
-	FMOVQ (R17), F31
+	ADD R10, R3, R14
+	FMOVQ (R14), F31
 	WORD $0x4f9613ea // fmla v10.4s, v31.4s, v22.s[0]
-	ADD R11, R3, R15
-	FMOVQ (R15), F30
+	ADD R11, R3, R13
+	FMOVQ (R13), F30
 	WORD $0x4f9713cf // fmla v15.4s, v30.4s, v23.s[0]
-	ADD R8, R3, R17
 	FMOVQ 16(R17), F31
 	WORD $0x4f9413e1 // fmla v1.4s, v31.4s, v20.s[0]
-	ADD R9, R3, R15
 	FMOVQ 16(R15), F30
 	WORD $0x4f9513c6 // fmla v6.4s, v30.4s, v21.s[0]
-	ADD R10, R3, R17
-	FMOVQ 16(R17), F31
+	FMOVQ 16(R14), F31
 	WORD $0x4f9613eb // fmla v11.4s, v31.4s, v22.s[0]
-	ADD R11, R3, R15
-	FMOVQ 16(R15), F30
+	FMOVQ 16(R13), F30
 	WORD $0x4f9713d0 // fmla v16.4s, v30.4s, v23.s[0]
-	ADD R8, R3, R17
 	FMOVQ 32(R17), F31
 	WORD $0x4f9413e2 // fmla v2.4s, v31.4s, v20.s[0]
-	ADD R9, R3, R15
 	FMOVQ 32(R15), F30
 	WORD $0x4f9513c7 // fmla v7.4s, v30.4s, v21.s[0]
-	ADD R10, R3, R17
-	FMOVQ 32(R17), F31
+	FMOVQ 32(R14), F31
 	WORD $0x4f9613ec // fmla v12.4s, v31.4s, v22.s[0]
-	ADD R11, R3, R15
-	FMOVQ 32(R15), F30
+	FMOVQ 32(R13), F30
 	WORD $0x4f9713d1 // fmla v17.4s, v30.4s, v23.s[0]
-	ADD R8, R3, R17
 	FMOVQ 48(R17), F31
 	WORD $0x4f9413e3 // fmla v3.4s, v31.4s, v20.s[0]
-	ADD R9, R3, R15
 	FMOVQ 48(R15), F30
 	WORD $0x4f9513c8 // fmla v8.4s, v30.4s, v21.s[0]
-	ADD R10, R3, R17
-	FMOVQ 48(R17), F31
+	FMOVQ 48(R14), F31
 	WORD $0x4f9613ed // fmla v13.4s, v31.4s, v22.s[0]
-	ADD R11, R3, R15
-	FMOVQ 48(R15), F30
+	FMOVQ 48(R13), F30
 	WORD $0x4f9713d2 // fmla v18.4s, v30.4s, v23.s[0]
-	ADD R8, R3, R17
 	FMOVQ 64(R17), F31
 	WORD $0x4f9413e4 // fmla v4.4s, v31.4s, v20.s[0]
-	ADD R9, R3, R15
 	FMOVQ 64(R15), F30
 	WORD $0x4f9513c9 // fmla v9.4s, v30.4s, v21.s[0]
-	ADD R10, R3, R17
-	FMOVQ 64(R17), F31
+	FMOVQ 64(R14), F31
 	WORD $0x4f9613ee // fmla v14.4s, v31.4s, v22.s[0]
-	ADD R11, R3, R15
-	FMOVQ 64(R15), F30
+	FMOVQ 64(R13), F30
 	WORD $0x4f9713d3 // fmla v19.4s, v30.4s, v23.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
@@ -7789,71 +7709,51 @@ step1:
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
-	ADD R9, R3, R17
-	FMOVQ (R17), F31
+	ADD R9, R3, R14
+	FMOVQ (R14), F31
 	WORD $0x4f9a13ec // fmla v12.4s, v31.4s, v26.s[0]
-	ADD R10, R3, R15
-	FMOVQ (R15), F30
+	ADD R10, R3, R13
+	FMOVQ (R13), F30
 	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
-	ADD R7, R3, R17
 	FMOVQ 16(R17), F31
 	WORD $0x4f9813e1 // fmla v1.4s, v31.4s, v24.s[0]
-	ADD R8, R3, R15
 	FMOVQ 16(R15), F30
 	WORD $0x4f9913c7 // fmla v7.4s, v30.4s, v25.s[0]
-	ADD R9, R3, R17
-	FMOVQ 16(R17), F31
+	FMOVQ 16(R14), F31
 	WORD $0x4f9a13ed // fmla v13.4s, v31.4s, v26.s[0]
-	ADD R10, R3, R15
-	FMOVQ 16(R15), F30
+	FMOVQ 16(R13), F30
 	WORD $0x4f9b13d3 // fmla v19.4s, v30.4s, v27.s[0]
-	ADD R7, R3, R17
 	FMOVQ 32(R17), F31
 	WORD $0x4f9813e2 // fmla v2.4s, v31.4s, v24.s[0]
-	ADD R8, R3, R15
 	FMOVQ 32(R15), F30
 	WORD $0x4f9913c8 // fmla v8.4s, v30.4s, v25.s[0]
-	ADD R9, R3, R17
-	FMOVQ 32(R17), F31
+	FMOVQ 32(R14), F31
 	WORD $0x4f9a13ee // fmla v14.4s, v31.4s, v26.s[0]
-	ADD R10, R3, R15
-	FMOVQ 32(R15), F30
+	FMOVQ 32(R13), F30
 	WORD $0x4f9b13d4 // fmla v20.4s, v30.4s, v27.s[0]
-	ADD R7, R3, R17
 	FMOVQ 48(R17), F31
 	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
-	ADD R8, R3, R15
 	FMOVQ 48(R15), F30
 	WORD $0x4f9913c9 // fmla v9.4s, v30.4s, v25.s[0]
-	ADD R9, R3, R17
-	FMOVQ 48(R17), F31
+	FMOVQ 48(R14), F31
 	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
-	ADD R10, R3, R15
-	FMOVQ 48(R15), F30
+	FMOVQ 48(R13), F30
 	WORD $0x4f9b13d5 // fmla v21.4s, v30.4s, v27.s[0]
-	ADD R7, R3, R17
 	FMOVQ 64(R17), F31
 	WORD $0x4f9813e4 // fmla v4.4s, v31.4s, v24.s[0]
-	ADD R8, R3, R15
 	FMOVQ 64(R15), F30
 	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
-	ADD R9, R3, R17
-	FMOVQ 64(R17), F31
+	FMOVQ 64(R14), F31
 	WORD $0x4f9a13f0 // fmla v16.4s, v31.4s, v26.s[0]
-	ADD R10, R3, R15
-	FMOVQ 64(R15), F30
+	FMOVQ 64(R13), F30
 	WORD $0x4f9b13d6 // fmla v22.4s, v30.4s, v27.s[0]
-	ADD R7, R3, R17
 	FMOVQ 80(R17), F31
 	WORD $0x4f9813e5 // fmla v5.4s, v31.4s, v24.s[0]
-	ADD R8, R3, R15
 	FMOVQ 80(R15), F30
 	WORD $0x4f9913cb // fmla v11.4s, v30.4s, v25.s[0]
-	ADD R9, R3, R17
-	FMOVQ 80(R17), F31
+	FMOVQ 80(R14), F31
 	WORD $0x4f9a13f1 // fmla v17.4s, v31.4s, v26.s[0]
-	ADD R10, R3, R15
-	FMOVQ 80(R15), F30
+	FMOVQ 80(R13), F30
 	WORD $0x4f9b13d7 // fmla v23.4s, v30.4s, v27.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1
@@ -8206,71 +8106,51 @@ step1:
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
-	ADD R10, R3, R17
-	FMOVQ (R17), F31
+	ADD R10, R3, R14
+	FMOVQ (R14), F31
 	WORD $0x4f9a13ec // fmla v12.4s, v31.4s, v26.s[0]
-	ADD R11, R3, R15
-	FMOVQ (R15), F30
+	ADD R11, R3, R13
+	FMOVQ (R13), F30
 	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
-	ADD R8, R3, R17
 	FMOVQ 16(R17), F31
 	WORD $0x4f9813e1 // fmla v1.4s, v31.4s, v24.s[0]
-	ADD R9, R3, R15
 	FMOVQ 16(R15), F30
 	WORD $0x4f9913c7 // fmla v7.4s, v30.4s, v25.s[0]
-	ADD R10, R3, R17
-	FMOVQ 16(R17), F31
+	FMOVQ 16(R14), F31
 	WORD $0x4f9a13ed // fmla v13.4s, v31.4s, v26.s[0]
-	ADD R11, R3, R15
-	FMOVQ 16(R15), F30
+	FMOVQ 16(R13), F30
 	WORD $0x4f9b13d3 // fmla v19.4s, v30.4s, v27.s[0]
-	ADD R8, R3, R17
 	FMOVQ 32(R17), F31
 	WORD $0x4f9813e2 // fmla v2.4s, v31.4s, v24.s[0]
-	ADD R9, R3, R15
 	FMOVQ 32(R15), F30
 	WORD $0x4f9913c8 // fmla v8.4s, v30.4s, v25.s[0]
-	ADD R10, R3, R17
-	FMOVQ 32(R17), F31
+	FMOVQ 32(R14), F31
 	WORD $0x4f9a13ee // fmla v14.4s, v31.4s, v26.s[0]
-	ADD R11, R3, R15
-	FMOVQ 32(R15), F30
+	FMOVQ 32(R13), F30
 	WORD $0x4f9b13d4 // fmla v20.4s, v30.4s, v27.s[0]
-	ADD R8, R3, R17
 	FMOVQ 48(R17), F31
 	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
-	ADD R9, R3, R15
 	FMOVQ 48(R15), F30
 	WORD $0x4f9913c9 // fmla v9.4s, v30.4s, v25.s[0]
-	ADD R10, R3, R17
-	FMOVQ 48(R17), F31
+	FMOVQ 48(R14), F31
 	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
-	ADD R11, R3, R15
-	FMOVQ 48(R15), F30
+	FMOVQ 48(R13), F30
 	WORD $0x4f9b13d5 // fmla v21.4s, v30.4s, v27.s[0]
-	ADD R8, R3, R17
 	FMOVQ 64(R17), F31
 	WORD $0x4f9813e4 // fmla v4.4s, v31.4s, v24.s[0]
-	ADD R9, R3, R15
 	FMOVQ 64(R15), F30
 	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
-	ADD R10, R3, R17
-	FMOVQ 64(R17), F31
+	FMOVQ 64(R14), F31
 	WORD $0x4f9a13f0 // fmla v16.4s, v31.4s, v26.s[0]
-	ADD R11, R3, R15
-	FMOVQ 64(R15), F30
+	FMOVQ 64(R13), F30
 	WORD $0x4f9b13d6 // fmla v22.4s, v30.4s, v27.s[0]
-	ADD R8, R3, R17
 	FMOVQ 80(R17), F31
 	WORD $0x4f9813e5 // fmla v5.4s, v31.4s, v24.s[0]
-	ADD R9, R3, R15
 	FMOVQ 80(R15), F30
 	WORD $0x4f9913cb // fmla v11.4s, v30.4s, v25.s[0]
-	ADD R10, R3, R17
-	FMOVQ 80(R17), F31
+	FMOVQ 80(R14), F31
 	WORD $0x4f9a13f1 // fmla v17.4s, v31.4s, v26.s[0]
-	ADD R11, R3, R15
-	FMOVQ 80(R15), F30
+	FMOVQ 80(R13), F30
 	WORD $0x4f9b13d7 // fmla v23.4s, v30.4s, v27.s[0]
 	ADD $16, R0, R0
 	ADD $8, R1, R1

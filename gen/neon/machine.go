@@ -13,10 +13,11 @@ import (
 // registers, allocates physical registers by liveness (a graph colouring over the
 // function's control-flow graph), then lowers every operation through the Emitter.
 //
-// Reserved registers: R16 (address and constant temporary), R15 and R17 (a two-entry cache
-// of base+index·scale addresses, so the U loads of one X row share one ADD), V30 and V31
-// (the loaded operand of FMAMem/VAddMem and broadcast weights of FMABcast). The allocator
-// uses R0–R14, R19–R25 (see Reg.Reserved) and V0–V29.
+// Reserved registers: R16 (address and constant temporary), R17, R15, R14, R13 (a
+// four-entry cache of base+index·scale addresses, so the U loads of one X row share one ADD
+// even with four rows interleaved), V30 and V31 (the loaded operand of FMAMem/VAddMem and
+// broadcast weights of FMABcast). The allocator uses R0–R12, R19–R25 (see Reg.Reserved)
+// and V0–V29.
 //
 // Lowering choices (NEON has no memory operands, no base+index+displacement addressing and
 // no masked loads):
@@ -54,13 +55,17 @@ const (
 	vTmp1  = VReg(31)
 )
 
-var addrCacheRegs = [2]Reg{17, 15}
+var addrCacheRegs = [4]Reg{17, 15, 14, 13}
 
 // gpPool and vecPool are the registers the allocator assigns.
 var gpPool, vecPool = func() ([]Reg, []VReg) {
 	var g []Reg
 	for _, r := range Usable() {
-		if r != regTmp && r != addrCacheRegs[0] && r != addrCacheRegs[1] {
+		cache := false
+		for _, c := range addrCacheRegs {
+			cache = cache || r == c
+		}
+		if r != regTmp && !cache {
 			g = append(g, r)
 		}
 	}
@@ -737,8 +742,8 @@ type lower struct {
 	scalar []bool // per op: a Load1/ParamF32 that loads lane 0 only
 	cur    int    // index of the op being lowered
 	f      *Func
-	cache  [2]addrEntry // base+index·scale held in addrCacheRegs
-	lru    int
+	cache  [len(addrCacheRegs)]addrEntry // base+index·scale held in addrCacheRegs
+	lru    int                           // the entry to replace next (round robin)
 	nlab   int
 	vtog   int
 }
@@ -752,7 +757,7 @@ type addrEntry struct {
 func (l *lower) g(r vm.Reg) Reg   { return l.gp[r] }
 func (l *lower) v(v vm.Vec) VReg  { return l.vec[v] }
 func (l *lower) label() string    { l.nlab++; return fmt.Sprintf("neon_%d", l.nlab) }
-func (l *lower) invalidate()      { l.cache = [2]addrEntry{} }
+func (l *lower) invalidate()      { l.cache = [len(addrCacheRegs)]addrEntry{} }
 func (l *lower) scratchVec() VReg { l.vtog ^= 1; return [2]VReg{vTmp0, vTmp1}[l.vtog] }
 
 // clobber forgets cached addresses that depend on register p.
@@ -806,7 +811,7 @@ func (l *lower) addr(a vm.Mem, ok func(int) bool, cached bool) (Reg, int) {
 			}
 			if hit < 0 {
 				hit = l.lru
-				l.lru ^= 1
+				l.lru = (l.lru + 1) % len(addrCacheRegs)
 				e.ADDShift(idx, sh, base, addrCacheRegs[hit])
 				l.cache[hit] = addrEntry{true, base, idx, sh}
 			}
