@@ -40,6 +40,9 @@ type BSRShape struct{ H, CW, U int }
 var BSRShapes = map[string][]BSRShape{
 	"avx512": {{1, 1, 4}, {2, 1, 6}, {4, 1, 4}, {8, 1, 2}, {4, 4, 4}, {1, 4, 4}},
 	"avx2":   {{1, 1, 4}, {2, 1, 4}, {4, 1, 2}, {8, 1, 1}, {4, 4, 2}, {1, 4, 4}},
+	// NEON (gen/neon): 30 allocatable V registers (V30, V31 are the backend's scratch);
+	// every shape keeps ≥ 8 accumulator chains, weights as FMLA-by-element lanes.
+	"neon": {{1, 1, 8}, {2, 1, 6}, {4, 1, 4}, {8, 1, 2}, {4, 4, 4}, {1, 4, 8}},
 }
 
 // BSRFuncName names the kernel of shape s on isa.

@@ -256,3 +256,36 @@ func TestFamiliesAssemble(t *testing.T) {
 		}
 	}
 }
+
+// The BSR kernels' main block loop: per block column U vector loads of X feed H·U FMLA by
+// element (H weights as scalar lanes, no LD1R): loads per FMA 1/H + 1/U, H·U ≥ 8 chains.
+func TestShapeBSR(t *testing.T) {
+	fs := lowerFamily(t, kernels.BSR)
+	shapes := kernels.BSRShapes["neon"]
+	if len(shapes) == 0 {
+		t.Fatal("no NEON BSR shapes")
+	}
+	for _, s := range shapes {
+		name := kernels.BSRFuncName("neon", s)
+		f := fs[name]
+		if f == nil {
+			t.Fatalf("%s not generated", name)
+		}
+		var main []Inst
+		for _, l := range innerLoops(f.Insts()) {
+			if Counts(l)[ClassFMAElem] == s.H*s.U*s.CW {
+				main = l
+			}
+		}
+		if main == nil {
+			t.Fatalf("%s: no loop with H·U·CW = %d FMLA by element", name, s.H*s.U*s.CW)
+		}
+		c := Counts(main)
+		if c[ClassFMA] != 0 || c[ClassLoadRep] != 0 || c[ClassLoad] != s.U*s.CW || c[ClassLoadLane] != s.H*s.CW {
+			t.Errorf("%s: loop %v, want %d LDR q, %d LDR s, no LD1R or vector-form FMLA\n%s", name, c, s.U*s.CW, s.H*s.CW, dump(main))
+		}
+		if acc := Accumulators(main); len(acc) != s.H*s.U || len(acc) < 8 {
+			t.Errorf("%s: %d accumulator chains, want H·U = %d ≥ 8", name, len(acc), s.H*s.U)
+		}
+	}
+}

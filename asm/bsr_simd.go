@@ -1,0 +1,166 @@
+//go:build !purego && (amd64 || arm64)
+
+package asm
+
+// The driver of the generated BSR kernels, shared by every ISA that has them (amd64:
+// bsr_amd64.go, arm64: bsr_arm64.go register their tables).
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/ref"
+)
+
+// bsrFunc is a generated BSR kernel (gen/kernels/bsr.go documents it).
+type bsrFunc func(hdr *int32, kidx *int32, val *float32, units, urows, lastRows int, x *float32, ldx int, y *float32, ldy, n, flags int, bias *float32, lo, hi float32)
+
+// bsrGenKernel is one entry of the generated tables: accumulator rows, block width, tile.
+type bsrGenKernel struct {
+	h, cw, tile int
+	fn          bsrFunc
+}
+
+// Flag bits of the generated BSR and N:M kernels (gen/kernels/bsr.go).
+const (
+	structLoadY = 1
+	structBias  = 2
+	structClamp = 4
+)
+
+// bsrCallWork bounds one assembly call to about this many multiply-adds of one column
+// (stored weights × n), ≈ 100 µs at worst (DESIGN §6: Go cannot preempt assembly).
+const bsrCallWork = 1 << 21
+
+var (
+	dummyF32 [16]float32
+	dummyI32 [1]int32
+)
+
+func f32At(s []float32, i int64) *float32 {
+	if i < int64(len(s)) {
+		return &s[i]
+	}
+	return &dummyF32[0]
+}
+
+func i32At(s []int32, i int64) *int32 {
+	if i < int64(len(s)) {
+		return &s[i]
+	}
+	return &dummyI32[0]
+}
+
+// structFlags maps an epilogue to the kernels' flags; slow is GELU or SiLU, applied in Go
+// after the call.
+func structFlags(epi *ref.Epilogue) (flags int, lo, hi float32, slow ref.Activation) {
+	if epi == nil {
+		return 0, 0, 0, ref.ActNone
+	}
+	if epi.Accumulate {
+		flags |= structLoadY
+	}
+	if epi.Bias != nil {
+		flags |= structBias
+	}
+	switch epi.Act {
+	case ref.ActReLU:
+		flags |= structClamp
+		lo, hi = 0, float32(math.Inf(1))
+	case ref.ActClamp:
+		flags |= structClamp
+		lo, hi = epi.Lo, epi.Hi
+	case ref.ActGELU, ref.ActSiLU:
+		slow = epi.Act
+	}
+	return
+}
+
+// slowAct applies GELU or SiLU to rows [r0, r1), columns [0, n) of y.
+func slowAct(act ref.Activation, y []float32, ldy, r0, r1, n int) {
+	for r := r0; r < r1; r++ {
+		row := y[r*ldy : r*ldy+n]
+		for j, v := range row {
+			row[j] = ref.Activate(act, v, 0, 0)
+		}
+	}
+}
+
+func bsrAsmRun(g bsrGenKernel) func(l *BSRLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) {
+	return func(l *BSRLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) {
+		flags, lo, hi, slow := structFlags(epi)
+		var bias []float32
+		if epi != nil {
+			bias = epi.Bias
+		}
+		for a := u0; a < u1; {
+			b := a + 1
+			for b < u1 && (l.Cost[b+1]-l.Cost[a])*int64(n) <= bsrCallWork {
+				b++
+			}
+			r0, _ := l.UnitRows(a)
+			lr0, r1 := l.UnitRows(b - 1)
+			g.fn(&l.Hdr[2*a], i32At(l.KIdx, l.KOff[a]), f32At(l.Val, l.VOff[a]), b-a, l.R, r1-lr0,
+				f32At(x, 0), ldx, &y[r0*ldy], ldy, n, flags, f32At(bias, int64(r0)), lo, hi)
+			if slow != ref.ActNone {
+				slowAct(slow, y, ldy, r0, r1, n)
+			}
+			a = b
+		}
+	}
+}
+
+func registerBSRGen(isa ISA, feats Feature, kernels []bsrGenKernel) {
+	for _, g := range kernels {
+		g := g
+		run := bsrAsmRun(g)
+		if g.h == 1 && g.cw == 1 {
+			continue // 1×1 serves only the any-R×C family below
+		}
+		name := fmt.Sprintf("bsr%dx%d_t%d_%s", g.h, g.cw, g.tile, isa)
+		Register(Family{
+			Name: name, Format: "bsr", ISA: isa, Features: feats,
+			Pack: func(w formats.Matrix) (Kernel, error) {
+				b, ok := w.(*formats.BSR)
+				if !ok || b.R != g.h || b.C != g.cw {
+					return nil, ErrNotApplicable
+				}
+				l, err := PackBSR(b, g.h, g.cw > 1)
+				if err != nil {
+					return nil, err
+				}
+				return &bsrKernel{name: "spmm_" + name, isa: isa, l: l, run: run}, nil
+			},
+		})
+	}
+	// Any R ≤ 8, any C: column steps on the smallest generated height ≥ R.
+	steps := map[int]bsrGenKernel{}
+	for _, g := range kernels {
+		if g.cw == 1 {
+			steps[g.h] = g
+		}
+	}
+	Register(Family{
+		Name: "bsr_any_" + isa.String(), Format: "bsr", ISA: isa, Features: feats,
+		Pack: func(w formats.Matrix) (Kernel, error) {
+			b, ok := w.(*formats.BSR)
+			if !ok {
+				return nil, ErrNotApplicable
+			}
+			for _, h := range []int{1, 2, 4, 8} {
+				g, ok := steps[h]
+				if !ok || h < b.R {
+					continue
+				}
+				l, err := PackBSR(b, h, false)
+				if err != nil {
+					return nil, err
+				}
+				name := fmt.Sprintf("spmm_bsr%dx%d_h%d_t%d_%s", b.R, b.C, h, g.tile, isa)
+				return &bsrKernel{name: name, isa: isa, l: l, run: bsrAsmRun(g)}, nil
+			}
+			return nil, fmt.Errorf("%w: block height %d > 8", ErrNotApplicable, b.R)
+		},
+	})
+}
