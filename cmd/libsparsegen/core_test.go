@@ -447,3 +447,36 @@ func TestGuard(t *testing.T) {
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
+
+// BenchmarkPlanMulTiny is the Go-side time of the tiny plans examples/c/bench.c and
+// python/bench.py call through the ABI: their difference is the ABI's per-call overhead.
+func BenchmarkPlanMulTiny(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		m, k   int
+		tokens bool
+	}{{"1x1", 1, 1, false}, {"1x1_tokens", 1, 1, true}, {"8x8", 8, 8, false}} {
+		b.Run(c.name, func(b *testing.B) {
+			w := make([]float32, c.m*c.k)
+			for i := range w {
+				w[i] = float32(i % 3)
+			}
+			d, _ := formats.NewDense(c.m, c.k, w)
+			p, err := dispatch.Compile(d, dispatch.Options{Threads: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			x, y := make([]float32, c.k), make([]float32, c.m)
+			for b.Loop() {
+				if c.tokens {
+					err = p.MulTokens(y, c.m, x, c.k, 1)
+				} else {
+					err = p.Mul(y, 1, x, 1, 1)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,503 @@
+"""sparsegen from Python: ctypes bindings to libsparsegen.so and a small Plan class.
+
+    import numpy as np, sparsegen
+    plan = sparsegen.Plan.from_dense(w)              # w: M×K float32
+    y = plan.mul(x)                                  # channel-major: x K×N -> y M×N
+    y = plan.mul_tokens(x)                           # token-major:   x N×K -> y N×M
+    plan = sparsegen.Plan.from_scipy(csr_or_bsr)     # scipy.sparse matrices (float32 data)
+
+The library is found through $SPARSEGEN_LIB, else libsparsegen.so next to this file, else
+the system's library path. Build it with
+    go build -buildmode=c-shared -o libsparsegen.so ./cmd/libsparsegen
+
+Arrays are checked in Python before any pointer reaches C: wrong dtypes raise TypeError,
+wrong shapes, strides and overlapping operands raise ValueError, and failures reported by the
+library raise SparsegenError (with .code and .status). Nothing is converted silently: pass
+float32 arrays (x.astype(np.float32)). Rows may be padded (a row stride larger than the row),
+but elements within a row must be contiguous. Calls release the GIL (ctypes), so several
+Python threads may run plans at once.
+"""
+
+import ctypes
+import ctypes.util
+import os
+import threading
+
+import numpy as np
+
+__all__ = ["Plan", "SparsegenError", "load_library", "ACTIVATIONS", "STATUS"]
+
+ABI_VERSION = 1
+
+STATUS = {
+    0: "SG_OK",
+    1: "SG_ERR_NULL",
+    2: "SG_ERR_ARGUMENT",
+    3: "SG_ERR_MATRIX",
+    4: "SG_ERR_SHAPE",
+    5: "SG_ERR_HANDLE",
+    6: "SG_ERR_UNSUPPORTED",
+    7: "SG_ERR_RECORD",
+    8: "SG_ERR_BUFFER",
+    9: "SG_ERR_NOMEM",
+    10: "SG_ERR_INTERNAL",
+}
+SG_ERR_BUFFER = 8
+
+ACTIVATIONS = {"none": 0, "relu": 1, "clamp": 2, "gelu": 3, "silu": 4}
+_INDEX_TYPES = {np.dtype(np.int32): 4, np.dtype(np.int64): 8}
+
+
+class SparsegenError(RuntimeError):
+    """A failure the library reported: .code is the sg_status value, .status its name."""
+
+    def __init__(self, code, message, call=""):
+        self.code = code
+        self.status = STATUS.get(code, "SG_UNKNOWN(%d)" % code)
+        where = "%s: " % call if call else ""
+        super().__init__("%s%s: %s" % (where, self.status, message))
+
+
+class _Options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("activation", ctypes.c_int32),
+        ("lo", ctypes.c_float),
+        ("hi", ctypes.c_float),
+        ("bias", ctypes.c_void_p),
+        ("bias_len", ctypes.c_int64),
+        ("accumulate", ctypes.c_int32),
+        ("threads", ctypes.c_int32),
+        ("isa", ctypes.c_char_p),
+        ("record_path", ctypes.c_char_p),
+        ("format", ctypes.c_char_p),
+    ]
+
+
+_lib = None
+_lib_lock = threading.Lock()
+
+
+def load_library(path=None):
+    """Loads libsparsegen (once) and declares its functions; returns the ctypes library."""
+    global _lib
+    with _lib_lock:
+        if _lib is not None:
+            return _lib
+        if path is None:
+            path = os.environ.get("SPARSEGEN_LIB")
+        if path is None:
+            here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libsparsegen.so")
+            if os.path.exists(here):
+                path = here
+        if path is None:
+            path = ctypes.util.find_library("sparsegen")
+        if path is None:
+            raise OSError(
+                "libsparsegen not found: set SPARSEGEN_LIB to the .so built with "
+                "`go build -buildmode=c-shared -o libsparsegen.so ./cmd/libsparsegen`"
+            )
+        lib = ctypes.CDLL(path)
+        i64, vp, st = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+        plan_p = ctypes.POINTER(ctypes.c_uint64)
+        opt_p = ctypes.POINTER(_Options)
+        sigs = {
+            "sg_abi_version": (ctypes.c_uint32, []),
+            "sg_options_init": (None, [opt_p]),
+            "sg_last_error": (ctypes.c_char_p, []),
+            "sg_status_name": (ctypes.c_char_p, [ctypes.c_int]),
+            "sg_plan_dense": (st, [plan_p, i64, i64, vp, i64, opt_p]),
+            "sg_plan_csr": (st, [plan_p, i64, i64, i64, vp, st, vp, st, vp, opt_p]),
+            "sg_plan_bsr": (st, [plan_p, i64, i64, i64, i64, i64, vp, st, vp, st, vp, opt_p]),
+            "sg_nm_slots_per_row": (i64, [i64, i64, i64]),
+            "sg_plan_nm": (st, [plan_p, i64, i64, i64, i64, vp, vp, i64, opt_p]),
+            "sg_mul": (st, [ctypes.c_uint64, vp, i64, vp, i64, i64]),
+            "sg_mul_tokens": (st, [ctypes.c_uint64, vp, i64, vp, i64, i64]),
+            "sg_plan_shape": (st, [ctypes.c_uint64, ctypes.POINTER(i64), ctypes.POINTER(i64)]),
+            "sg_plan_describe": (
+                st,
+                [ctypes.c_uint64, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)],
+            ),
+            "sg_plan_free": (st, [ctypes.c_uint64]),
+            "sg_set_default_threads": (st, [ctypes.c_int32, ctypes.POINTER(ctypes.c_int32)]),
+            "sg_live_plans": (i64, []),
+        }
+        for name, (res, args) in sigs.items():
+            f = getattr(lib, name)
+            f.restype, f.argtypes = res, args
+        v = lib.sg_abi_version()
+        if v != ABI_VERSION:
+            raise OSError("%s has ABI version %d, this module speaks %d" % (path, v, ABI_VERSION))
+        _lib = lib
+        return lib
+
+
+def _check(code, call):
+    """Raises SparsegenError for a nonzero status; the message is the calling thread's."""
+    if code != 0:
+        msg = _lib.sg_last_error().decode("utf-8", "replace")
+        raise SparsegenError(code, msg, call)
+
+
+_F32 = np.dtype(np.float32)
+
+
+def _want_dtype(a, name, dtype):
+    if type(a) is np.ndarray and a.dtype is _F32 and dtype is np.float32:
+        return  # the common case, quickly
+    if not isinstance(a, np.ndarray):
+        raise TypeError("%s must be a numpy.ndarray, got %s" % (name, type(a).__name__))
+    if a.dtype != dtype:
+        raise TypeError(
+            "%s must have dtype %s, got %s (convert with %s.astype(np.%s))"
+            % (name, np.dtype(dtype), a.dtype, name, np.dtype(dtype))
+        )
+
+
+def _index_array(a, name):
+    if not isinstance(a, np.ndarray):
+        raise TypeError("%s must be a numpy.ndarray, got %s" % (name, type(a).__name__))
+    t = _INDEX_TYPES.get(a.dtype)
+    if t is None:
+        raise TypeError("%s must have dtype int32 or int64 (as scipy.sparse holds it), got %s" % (name, a.dtype))
+    if a.ndim != 1:
+        raise ValueError("%s must be 1-D, got shape %s" % (name, a.shape))
+    if not a.flags.c_contiguous:
+        raise ValueError("%s must be contiguous (np.ascontiguousarray(%s))" % (name, name))
+    return a, t
+
+
+def _vector(a, name, dtype=np.float32, ndim=1):
+    _want_dtype(a, name, dtype)
+    if a.ndim != ndim:
+        raise ValueError("%s must be %d-D, got shape %s" % (name, ndim, a.shape))
+    if not a.flags.c_contiguous:
+        raise ValueError("%s must be C-contiguous (np.ascontiguousarray(%s))" % (name, name))
+    return a
+
+
+def _matrix(a, name, rows, cols, writable=False):
+    """Checks a 2-D float32 operand with unit element stride; returns its leading dimension
+    in elements. rows/cols None accept any size."""
+    _want_dtype(a, name, np.float32)
+    if a.ndim != 2:
+        raise ValueError("%s must be 2-D, got shape %s" % (name, a.shape))
+    r, c = a.shape
+    if (rows is not None and r != rows) or (cols is not None and c != cols):
+        want = "(%s, %s)" % ("any" if rows is None else rows, "any" if cols is None else cols)
+        raise ValueError("%s has shape %s, want %s" % (name, a.shape, want))
+    if writable and not a.flags.writeable:
+        raise ValueError("%s is read-only" % name)
+    if a.size == 0:
+        return max(c, 1)
+    s0, s1 = a.strides
+    if c > 1 and s1 != 4:
+        raise ValueError(
+            "%s is not contiguous along its last axis (strides %s): pass np.ascontiguousarray(%s)"
+            % (name, a.strides, name)
+        )
+    if r > 1 and (s0 % 4 != 0 or s0 < 4 * c):
+        raise ValueError(
+            "%s has row stride %d bytes, which is not a whole number of float32 rows of %d: "
+            "pass np.ascontiguousarray(%s)" % (name, s0, c, name)
+        )
+    return max(s0 // 4 if r > 1 else c, c, 1)
+
+
+def _options(m, bias, activation, lo, hi, accumulate, threads, isa, record, format):
+    o = _Options()
+    _lib.sg_options_init(ctypes.byref(o))
+    keep = []  # arrays that must stay alive until the call returns
+    if isinstance(activation, str):
+        if activation not in ACTIVATIONS:
+            raise ValueError("activation %r: want one of %s" % (activation, ", ".join(ACTIVATIONS)))
+        activation = ACTIVATIONS[activation]
+    o.activation = int(activation)
+    if lo is not None:
+        o.lo = float(lo)
+    if hi is not None:
+        o.hi = float(hi)
+    if bias is not None:
+        b = _vector(bias, "bias")
+        if b.shape[0] != m:
+            raise ValueError("bias has %d values, want M = %d" % (b.shape[0], m))
+        keep.append(b)
+        o.bias, o.bias_len = b.ctypes.data, m
+    o.accumulate = 1 if accumulate else 0
+    if threads < 0:
+        raise ValueError("threads = %d < 0" % threads)
+    o.threads = int(threads)
+    o.isa = isa.encode() if isa else None
+    o.record_path = os.fsencode(record) if record else None
+    o.format = format.encode() if format else None
+    return o, keep
+
+
+_byte = ctypes.c_char
+
+
+def _ptr(a):
+    """The address of a's first element (None for an empty array)."""
+    if not a.size:
+        return None
+    try:  # 4× cheaper than a.ctypes.data; needs a writable, contiguous buffer
+        return ctypes.addressof(_byte.from_buffer(a))
+    except (TypeError, ValueError, BufferError):
+        return a.ctypes.data
+
+
+class Plan:
+    """A compiled sparse weight matrix W (M×K). Create it with a from_* class method; run it
+    with mul (channel-major) or mul_tokens (token-major); close it (or use `with`).
+
+    Keyword options of every constructor: bias (M float32 values, copied), activation
+    ("none", "relu", "clamp", "gelu", "silu"), lo and hi (clamp bounds), accumulate (Y += ...),
+    threads (per call; 0 = default), isa ("generic", "avx2", "avx512", "neon"; None = best),
+    record (a tuning-record path), format (force "dense", "csr", "bsr4x1", "nm2:4", ...).
+    """
+
+    __slots__ = ("_h", "_m", "_k", "accumulate", "__weakref__")
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("use Plan.from_dense, from_csr, from_bsr, from_nm or from_scipy")
+
+    @classmethod
+    def _create(cls, fn, m, args, opts, call):
+        lib = load_library()
+        o, keep = _options(m, **opts)
+        h = ctypes.c_uint64(0)
+        _check(getattr(lib, fn)(ctypes.byref(h), *args, ctypes.byref(o)), call)
+        del keep
+        p = object.__new__(cls)
+        p._h = h.value
+        mm, kk = ctypes.c_int64(), ctypes.c_int64()
+        _check(lib.sg_plan_shape(p._h, ctypes.byref(mm), ctypes.byref(kk)), "sg_plan_shape")
+        p._m, p._k = mm.value, kk.value
+        p.accumulate = bool(opts.get("accumulate"))
+        return p
+
+    @staticmethod
+    def _opts(bias=None, activation="none", lo=None, hi=None, accumulate=False, threads=0, isa=None, record=None, format=None):
+        return dict(bias=bias, activation=activation, lo=lo, hi=hi, accumulate=accumulate,
+                    threads=threads, isa=isa, record=record, format=format)
+
+    @classmethod
+    def from_dense(cls, w, **opts):
+        """W from a 2-D float32 array (rows may be padded)."""
+        opts = cls._opts(**opts)
+        ldw = _matrix(w, "w", None, None)
+        m, k = w.shape
+        return cls._create("sg_plan_dense", m, (m, k, _ptr(w), ldw), opts, "sg_plan_dense")
+
+    @classmethod
+    def from_csr(cls, indptr, indices, data, shape, **opts):
+        """W from CSR arrays as scipy.sparse.csr_matrix holds them (int32 or int64 indices).
+        Unsorted indices are sorted and duplicates summed (see describe())."""
+        opts = cls._opts(**opts)
+        m, k = (int(v) for v in shape)
+        ip, ipt = _index_array(indptr, "indptr")
+        ix, ixt = _index_array(indices, "indices")
+        d = _vector(data, "data")
+        if ip.shape[0] != m + 1:
+            raise ValueError("indptr has %d entries, want M+1 = %d" % (ip.shape[0], m + 1))
+        if ix.shape[0] != d.shape[0]:
+            raise ValueError("indices has %d entries but data has %d" % (ix.shape[0], d.shape[0]))
+        args = (m, k, d.shape[0], _ptr(ip), ipt, _ptr(ix), ixt, _ptr(d))
+        return cls._create("sg_plan_csr", m, args, opts, "sg_plan_csr")
+
+    @classmethod
+    def from_bsr(cls, indptr, indices, data, shape, **opts):
+        """W from BSR arrays as scipy.sparse.bsr_matrix holds them: data is (blocks, R, C)."""
+        opts = cls._opts(**opts)
+        m, k = (int(v) for v in shape)
+        ip, ipt = _index_array(indptr, "indptr")
+        ix, ixt = _index_array(indices, "indices")
+        d = _vector(data, "data", ndim=3)
+        nb, r, c = d.shape
+        if r < 1 or c < 1:
+            raise ValueError("data has blocks of %d×%d" % (r, c))
+        if ip.shape[0] != -(-m // r) + 1:
+            raise ValueError("indptr has %d entries, want ceil(M/R)+1 = %d" % (ip.shape[0], -(-m // r) + 1))
+        if ix.shape[0] != nb:
+            raise ValueError("indices has %d entries but data has %d blocks" % (ix.shape[0], nb))
+        args = (m, k, r, c, nb, _ptr(ip), ipt, _ptr(ix), ixt, _ptr(d))
+        return cls._create("sg_plan_bsr", m, args, opts, "sg_plan_bsr")
+
+    @classmethod
+    def from_nm(cls, val, pos, shape, keep, group, **opts):
+        """W in N:M form: val (float32) and pos (uint8), each M × slots_per_row(K)."""
+        opts = cls._opts(**opts)
+        m, k = (int(v) for v in shape)
+        lib = load_library()
+        spr = lib.sg_nm_slots_per_row(k, keep, group)
+        if spr < 0:
+            raise ValueError("pattern %d:%d needs 1 <= keep <= group <= 16" % (keep, group))
+        v = _vector(val, "val", ndim=2)
+        p = _vector(pos, "pos", dtype=np.uint8, ndim=2)
+        if v.shape != (m, spr) or p.shape != (m, spr):
+            raise ValueError("val and pos must have shape (M, slots per row) = (%d, %d), got %s and %s" % (m, spr, v.shape, p.shape))
+        args = (m, k, keep, group, _ptr(v), _ptr(p), m * spr)
+        return cls._create("sg_plan_nm", m, args, opts, "sg_plan_nm")
+
+    @classmethod
+    def from_scipy(cls, a, **opts):
+        """W from a scipy.sparse matrix or array: BSR keeps its blocks, anything else goes
+        through CSR. Data must be float32 (a.astype(np.float32))."""
+        fmt = getattr(a, "format", None)
+        if fmt is None:
+            raise TypeError("from_scipy needs a scipy.sparse matrix, got %s" % type(a).__name__)
+        if fmt == "bsr":
+            return cls.from_bsr(a.indptr, a.indices, a.data, a.shape, **opts)
+        if fmt != "csr":
+            a = a.tocsr()
+        return cls.from_csr(a.indptr, a.indices, a.data, a.shape, **opts)
+
+    @staticmethod
+    def slots_per_row(k, keep, group):
+        return load_library().sg_nm_slots_per_row(k, keep, group)
+
+    # ---- running ----------------------------------------------------------------------------
+
+    def _handle(self):
+        h = self._h
+        if h == 0:
+            raise ValueError("plan is closed")
+        return h
+
+    def _run(self, fn, x, out, in_rows, in_cols, out_rows, out_cols, vec, name):
+        h = self._handle()
+        ldx = _matrix(x, "x", in_rows, in_cols)
+        if out is None:
+            if self.accumulate:
+                raise ValueError("a plan with accumulate=True reads Y: pass out=")
+            out = np.empty((out_rows, out_cols), dtype=np.float32)
+        else:
+            if vec and isinstance(out, np.ndarray) and out.ndim == 1:
+                _vector(out, "out")  # a view below, never a copy
+                out = out.reshape(out_rows, out_cols)
+            _matrix(out, "out", out_rows, out_cols, writable=True)
+            if np.may_share_memory(x, out):
+                raise ValueError("x and out overlap")
+        ldy = _matrix(out, "out", out_rows, out_cols)
+        n = out_cols if fn == "sg_mul" else out_rows
+        _check(getattr(_lib, fn)(h, _ptr(out), ldy, _ptr(x), ldx, n), fn)
+        return out
+
+    def mul(self, x, out=None):
+        """Channel-major: returns Y (M×N) = act(W·X + bias [+ out]) for X (K×N). A 1-D x of K
+        values is one column and gives a 1-D result."""
+        vec = isinstance(x, np.ndarray) and x.ndim == 1
+        if vec:
+            _want_dtype(x, "x", np.float32)
+            x = x.reshape(-1, 1)
+        n = x.shape[1] if isinstance(x, np.ndarray) and x.ndim == 2 else None
+        y = self._run("sg_mul", x, out, self._k, None, self._m, n, vec, "mul")
+        return y.reshape(-1) if vec else y
+
+    def mul_tokens(self, x, out=None):
+        """Token-major: returns Y (N×M) = act(X·Wᵀ + bias [+ out]) for X (N×K). A 1-D x of K
+        values is one token and gives a 1-D result."""
+        vec = isinstance(x, np.ndarray) and x.ndim == 1
+        if vec:
+            _want_dtype(x, "x", np.float32)
+            x = x.reshape(1, -1)
+        n = x.shape[0] if isinstance(x, np.ndarray) and x.ndim == 2 else None
+        y = self._run("sg_mul_tokens", x, out, None, self._k, n, self._m, vec, "mul_tokens")
+        return y.reshape(-1) if vec else y
+
+    def bind(self, x, out=None, tokens=False):
+        """Checks x and out once and returns a callable that reruns the product on them:
+        run = plan.bind(x, out); run() recomputes out from x's current contents and returns
+        out. It costs one ctypes call per run (no numpy attribute lookups), for loops over
+        fixed buffers. The callable keeps x and out alive; it raises once the plan is closed."""
+        vec = isinstance(x, np.ndarray) and x.ndim == 1
+        if tokens:
+            if vec:
+                _want_dtype(x, "x", np.float32)
+                x = x.reshape(1, -1)
+            n = x.shape[0] if isinstance(x, np.ndarray) and x.ndim == 2 else None
+            dims = (None, self._k, n, self._m)
+        else:
+            if vec:
+                _want_dtype(x, "x", np.float32)
+                x = x.reshape(-1, 1)
+            n = x.shape[1] if isinstance(x, np.ndarray) and x.ndim == 2 else None
+            dims = (self._k, None, self._m, n)
+        if out is None:
+            out = np.zeros((dims[2], dims[3]), np.float32)
+        fn = "sg_mul_tokens" if tokens else "sg_mul"
+        y = self._run(fn, x, out, *dims, vec, fn)  # checks everything, runs once
+        ldx = _matrix(x, "x", dims[0], dims[1])
+        ldy = _matrix(y, "out", dims[2], dims[3])
+        n = y.shape[1] if not tokens else y.shape[0]
+        f, xp, yp, plan = getattr(_lib, fn), _ptr(x), _ptr(y), self
+        result = y.reshape(-1) if vec else y
+
+        def run():
+            code = f(plan._h, yp, ldy, xp, ldx, n)
+            if code:
+                if plan._h == 0:
+                    raise ValueError("plan is closed")
+                _check(code, fn)
+            return result
+
+        run.x, run.out = x, y  # keep the buffers alive as long as run
+        return run
+
+    def __matmul__(self, x):
+        return self.mul(x)
+
+    # ---- inspecting and freeing -----------------------------------------------------------
+
+    @property
+    def shape(self):
+        """(M, K) of the weight matrix."""
+        return (self._m, self._k)
+
+    @property
+    def closed(self):
+        return self._h == 0
+
+    def describe(self):
+        """What the library chose for which N, and what it did with the input."""
+        h = self._handle()
+        need = ctypes.c_size_t()
+        _check(_lib.sg_plan_describe(h, None, 0, ctypes.byref(need)), "sg_plan_describe")
+        buf = ctypes.create_string_buffer(need.value)
+        _check(_lib.sg_plan_describe(h, buf, need.value, ctypes.byref(need)), "sg_plan_describe")
+        return buf.value.decode("utf-8", "replace")
+
+    def close(self):
+        """Frees the plan; later calls raise ValueError. Closing twice is harmless."""
+        h, self._h = getattr(self, "_h", 0), 0
+        if h:
+            _check(_lib.sg_plan_free(h), "sg_plan_free")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        state = "closed" if self._h == 0 else "handle %#x" % self._h
+        return "<sparsegen.Plan %d×%d, %s>" % (self._m, self._k, state)
+
+
+def set_default_threads(n):
+    """Sets the thread count of plans created later with threads=0; returns the old one."""
+    lib = load_library()
+    prev = ctypes.c_int32()
+    _check(lib.sg_set_default_threads(int(n), ctypes.byref(prev)), "sg_set_default_threads")
+    return prev.value
+
+
+def live_plans():
+    """Plans alive in the library (not yet freed)."""
+    return load_library().sg_live_plans()
