@@ -127,3 +127,51 @@ func EncFADDPScalar(d VReg, n Vec) (uint32, error) {
 	}
 	return 0x7E30D800 | sz<<22 | uint32(n.Reg)<<5 | uint32(d), nil
 }
+
+// intArr checks integer vector operands of one arrangement (not D1) and returns Q and size.
+func intArr(noD bool, vs ...Vec) (q, size uint32, err error) {
+	if err := checkVecs(vs...); err != nil {
+		return 0, 0, err
+	}
+	a := vs[0].Arr
+	for _, v := range vs[1:] {
+		if v.Arr != a {
+			return 0, 0, fmt.Errorf("arrangements differ: %s and %s", a, v.Arr)
+		}
+	}
+	if a == D1 || (noD && a == D2) {
+		return 0, 0, fmt.Errorf("arrangement %s not allowed here", a)
+	}
+	if a.Q() {
+		q = 1
+	}
+	return q, uint32(a.Size()), nil
+}
+
+// EncNEG encodes the integer NEG Vd.T, Vn.T.
+func EncNEG(d, n Vec) (uint32, error) {
+	q, size, err := intArr(false, d, n)
+	if err != nil {
+		return 0, err
+	}
+	return 0x2E20B800 | q<<30 | size<<22 | uint32(n.Reg)<<5 | uint32(d.Reg), nil
+}
+
+// EncUSHL encodes USHL Vd.T, Vn.T, Vm.T: each lane of n shifted by the signed low byte of
+// the lane of m (left if positive, logical right if negative).
+func EncUSHL(d, n, m Vec) (uint32, error) {
+	q, size, err := intArr(false, d, n, m)
+	if err != nil {
+		return 0, err
+	}
+	return 0x2E204400 | q<<30 | size<<22 | uint32(m.Reg)<<16 | uint32(n.Reg)<<5 | uint32(d.Reg), nil
+}
+
+// EncMULV encodes the integer MUL Vd.T, Vn.T, Vm.T (B, H or S lanes).
+func EncMULV(d, n, m Vec) (uint32, error) {
+	q, size, err := intArr(true, d, n, m)
+	if err != nil {
+		return 0, err
+	}
+	return 0x0E209C00 | q<<30 | size<<22 | uint32(m.Reg)<<16 | uint32(n.Reg)<<5 | uint32(d.Reg), nil
+}

@@ -53,6 +53,7 @@ const (
 	regTmp = Reg(16)
 	vTmp0  = VReg(30)
 	vTmp1  = VReg(31)
+	vTmpNM = VReg(29) // scratch of the N:M integer-vector operations (see nmOp)
 )
 
 var addrCacheRegs = [4]Reg{17, 15, 14, 13}
@@ -670,7 +671,14 @@ func (m *Machine) finish() {
 		dd, uu := o.gp()
 		return ints(dd), ints(uu)
 	}, "general")
-	vec := allocate(r, r.nvec, vecPool, func(o *op) (d, u []int) {
+	pool := vecPool
+	for _, o := range r.ops {
+		switch o.k {
+		case oVShrVar, oVAndOr, oPermute2, oSelectBit:
+			pool = vecPool[:vTmpNM]
+		}
+	}
+	vec := allocate(r, r.nvec, pool, func(o *op) (d, u []int) {
 		dd, uu := o.vec()
 		return ints(dd), ints(uu)
 	}, "vector")
@@ -1138,6 +1146,45 @@ func (l *lower) gather(o *op) {
 	e.VMOV(vTmp0.B16(), dst.B16())
 }
 
+// nmOp lowers the integer-vector operations of the N:M kernels (vm.NMMachine). V29 is
+// their scratch (functions using them allocate V0–V28 only), V30–V31 hold Permute2's table.
 func (l *lower) nmOp(o *op) {
-	vm.Check(false, "neon: %s: vector integer operation %d is not lowered yet", l.r.name, o.k)
+	e := l.f.Emitter
+	v := func(i int) VReg { return l.v(o.v[i]) }
+	splat := func(c int64) { // V29 = c in every 32-bit lane
+		e.MOVDConst(c, regTmp)
+		e.VDUPGen(regTmp, vTmpNM.S4())
+	}
+	switch o.k {
+	case oVShrVar: // dst = src >> sh: USHL by −sh
+		e.NEG(v(2).S4(), vTmpNM.S4())
+		e.USHL(vTmpNM.S4(), v(1).S4(), v(0).S4())
+	case oVAndOr: // dst = dst&and | or
+		d, and, or := v(0), v(1), v(2)
+		if o.v[2] == o.v[0] {
+			return // (d & a) | d = d
+		}
+		if o.v[1] != o.v[0] {
+			e.VAND(and.B16(), d.B16(), d.B16())
+		}
+		e.VORR(or.B16(), d.B16(), d.B16())
+	case oPermute2: // dst[i] = (a ‖ b)[idx[i] mod 8]: TBL on bytes 4j..4j+3 of lane j
+		d, idx, a, b := v(0), v(1), v(2), v(3)
+		e.VMOV(a.B16(), vTmp0.B16())
+		e.VMOV(b.B16(), vTmp1.B16())
+		splat(7)
+		e.VAND(vTmpNM.B16(), idx.B16(), d.B16())
+		e.VSHL(2, d.S4(), d.S4())
+		splat(0x01010101)
+		e.MULV(vTmpNM.S4(), d.S4(), d.S4())
+		splat(0x03020100)
+		e.VADD(vTmpNM.S4(), d.S4(), d.S4())
+		e.VTBL2(d.B16(), vTmp0.B16(), vTmp1.B16(), d.B16())
+	case oSelectBit: // dst = idx bit set ? b : a
+		d, idx, a, b := v(0), v(1), v(2), v(3)
+		splat(1 << o.n)
+		e.VCMTST(vTmpNM.S4(), idx.S4(), vTmpNM.S4())
+		e.VBSL(a.B16(), b.B16(), vTmpNM.B16())
+		e.VMOV(vTmpNM.B16(), d.B16())
+	}
 }

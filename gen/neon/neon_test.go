@@ -100,6 +100,24 @@ func everything() *Func {
 	e.VSHL(31, V(1).S4(), V(2).S4())
 	e.VSHL(0, V(1).S4(), V(2).S4())
 	e.VSHL(15, V(3).H8(), V(4).H8())
+	for _, a := range []Arr{B16, B8} {
+		e.VAND(V(1).As(a), V(2).As(a), V(3).As(a))
+		e.VORR(V(31).As(a), V(0).As(a), V(17).As(a))
+		e.VBSL(V(4).As(a), V(5).As(a), V(6).As(a))
+	}
+	for _, a := range []Arr{B8, B16, H4, H8, S2, S4, D2} {
+		e.VSUB(V(1).As(a), V(2).As(a), V(3).As(a))
+		e.VCMTST(V(7).As(a), V(8).As(a), V(9).As(a))
+		e.VUSHR(1, V(10).As(a), V(11).As(a))
+		e.VUSHR(8*a.Size().Bytes(), V(10).As(a), V(11).As(a))
+		e.NEG(V(12).As(a), V(13).As(a))
+		e.USHL(V(14).As(a), V(31).As(a), V(0).As(a))
+		if a != D2 {
+			e.MULV(V(16).As(a), V(17).As(a), V(18).As(a))
+		}
+	}
+	e.VTBL2(V(1).B16(), V(30).B16(), V(31).B16(), V(4).B16())
+	e.VTBL2(V(1).B16(), V(31).B16(), V(0).B16(), V(1).B16())
 	e.VEXT(8, V(1).B16(), V(2).B16(), V(3).B16())
 	e.VEXT(15, V(31).B16(), V(0).B16(), V(9).B16())
 	e.VEXT(3, V(4).B8(), V(5).B8(), V(6).B8())

@@ -473,3 +473,93 @@ func (e *Emitter) FADDPScalar(n Vec, d VReg) {
 	}
 	e.word("FADDP (scalar)", ClassFArith, w, err, fmt.Sprintf("faddp %s%d, %s", p, d, n.gnuStr()), []VReg{d}, n.Reg)
 }
+
+// Integer vector instructions for index arithmetic (N:M positions).
+
+func (e *Emitter) logic(op, gnu string, m, n, d Vec) {
+	var err error
+	if d.Arr != B16 && d.Arr != B8 {
+		err = fmt.Errorf("%s takes B16 or B8, not %s", gnu, d.Arr)
+	}
+	e.three(op, gnu, ClassInt, m, n, d, err)
+}
+
+// VAND computes d = n AND m (B16 or B8).
+func (e *Emitter) VAND(m, n, d Vec) { e.logic("VAND", "and", m, n, d) }
+
+// VORR computes d = n OR m (B16 or B8).
+func (e *Emitter) VORR(m, n, d Vec) { e.logic("VORR", "orr", m, n, d) }
+
+// VBSL computes d = (d AND n) OR (NOT d AND m): d selects n where set, m elsewhere.
+func (e *Emitter) VBSL(m, n, d Vec) { e.logic("VBSL", "bsl", m, n, d) }
+
+// VSUB computes the integer difference d = n − m.
+func (e *Emitter) VSUB(m, n, d Vec) {
+	var err error
+	if d.Arr == D1 {
+		err = fmt.Errorf("vector SUB does not take D1")
+	}
+	e.three("VSUB", "sub", ClassInt, m, n, d, err)
+}
+
+// VCMTST sets each lane of d to all ones where n AND m is nonzero, else zero.
+func (e *Emitter) VCMTST(m, n, d Vec) {
+	var err error
+	if d.Arr == D1 {
+		err = fmt.Errorf("CMTST does not take D1")
+	}
+	e.three("VCMTST", "cmtst", ClassInt, m, n, d, err)
+}
+
+// VTBL2 looks up bytes: d[i] = (t0 ‖ t1)[idx[i]] (0 where idx[i] ≥ 32); t0, t1 consecutive.
+func (e *Emitter) VTBL2(idx Vec, t0, t1 Vec, d Vec) {
+	err := checkVecs(idx, t0, t1, d)
+	if err == nil && (idx.Arr != B16 || t0.Arr != B16 || t1.Arr != B16 || d.Arr != B16) {
+		err = fmt.Errorf("TBL takes B16 operands")
+	}
+	if err == nil && int(t1.Reg) != (int(t0.Reg)+1)%32 {
+		err = fmt.Errorf("TBL table registers V%d, V%d not consecutive", t0.Reg, t1.Reg)
+	}
+	if err != nil {
+		e.fail("TBL", err)
+		return
+	}
+	e.add(Inst{Class: ClassMove, Go: fmt.Sprintf("VTBL %s, [%s, %s], %s", idx.goStr(), t0.goStr(), t1.goStr(), d.goStr()),
+		GNU: fmt.Sprintf("tbl %s, {%s, %s}, %s", d.gnuStr(), t0.gnuStr(), t1.gnuStr(), idx.gnuStr()),
+		Dst: []VReg{d.Reg}, Src: []VReg{idx.Reg, t0.Reg, t1.Reg}})
+}
+
+// VUSHR shifts each lane of n right (logical) by imm (1..lane bits) into d.
+func (e *Emitter) VUSHR(imm int, n, d Vec) {
+	err := checkVecs(n, d)
+	if err == nil && (n.Arr != d.Arr || d.Arr == D1) {
+		err = fmt.Errorf("USHR takes one arrangement (not D1): %s, %s", n.Arr, d.Arr)
+	}
+	if err == nil {
+		err = checkRange("shift", imm, 1, 8*d.Arr.Size().Bytes())
+	}
+	if err != nil {
+		e.fail("USHR", err)
+		return
+	}
+	e.add(Inst{Class: ClassInt, Go: fmt.Sprintf("VUSHR $%d, %s, %s", imm, n.goStr(), d.goStr()),
+		GNU: fmt.Sprintf("ushr %s, %s, #%d", d.gnuStr(), n.gnuStr(), imm), Dst: []VReg{d.Reg}, Src: []VReg{n.Reg}})
+}
+
+// NEG negates each integer lane of n into d (WORD-encoded).
+func (e *Emitter) NEG(n, d Vec) {
+	w, err := EncNEG(d, n)
+	e.word("NEG", ClassInt, w, err, fmt.Sprintf("neg %s, %s", d.gnuStr(), n.gnuStr()), []VReg{d.Reg}, n.Reg)
+}
+
+// USHL shifts each lane of n by the signed amount in the lane of m (WORD-encoded).
+func (e *Emitter) USHL(m, n, d Vec) {
+	w, err := EncUSHL(d, n, m)
+	e.word("USHL", ClassInt, w, err, fmt.Sprintf("ushl %s, %s, %s", d.gnuStr(), n.gnuStr(), m.gnuStr()), []VReg{d.Reg}, m.Reg, n.Reg)
+}
+
+// MULV multiplies integer lanes: d = n · m (B, H or S; WORD-encoded).
+func (e *Emitter) MULV(m, n, d Vec) {
+	w, err := EncMULV(d, n, m)
+	e.word("MUL (vector)", ClassInt, w, err, fmt.Sprintf("mul %s, %s, %s", d.gnuStr(), n.gnuStr(), m.gnuStr()), []VReg{d.Reg}, m.Reg, n.Reg)
+}
