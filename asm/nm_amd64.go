@@ -13,7 +13,7 @@ import (
 
 // nmFunc is a generated N:M SpMM kernel (gen/kernels/nm.go documents it). ipos points at
 // the byte positions.
-type nmFunc func(ival *float32, ipos *uint32, spr, gfull, keep, group, lastSlots, units, lastRows int, x *float32, ldx int, y *float32, ldy, n, flags int, bias *float32, lo, hi float32)
+type nmFunc func(ival *float32, ipos *uint32, spr, gfull, keep, group, lastSlots, units, lastRows int, x *float32, y *float32, ldy, n, flags int, bias *float32, lo, hi float32)
 
 // nmGemvFunc is a generated N:M GEMV kernel.
 type nmGemvFunc func(vals *float32, bits *uint32, chunks, units int, x *float32, out *float32, consts *uint32)
@@ -28,35 +28,78 @@ type nmGemvKernel struct {
 	fn                     nmGemvFunc
 }
 
+// nmPanelBytes bounds the X panel a K block of the SpMM kernels reads (Kc·T·4), so it
+// stays in L1 while every unit of the block sweeps it.
+const nmPanelBytes = 32 << 10
+
+// nmAsmRun runs a SpMM kernel the way the CSR driver does: per column tile of T, per K
+// block of Kc rows (a multiple of Group, fixed by the plan), pack X[block, tile] into a
+// zero-padded Kc×T panel and run every unit over it. The first block starts from zero
+// (or from Y with Accumulate), later blocks add Y's partial sum, the last adds the bias and
+// clamps; GELU and SiLU run in Go after it. The K blocking depends on the plan only, so the
+// summation order of every Y element does too.
 func nmAsmRun(g nmGenKernel) func(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) {
+	T := g.tile
+	var pool sync.Pool
 	return func(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) {
 		flags, lo, hi, slow := structFlags(epi)
 		var bias []float32
 		if epi != nil {
 			bias = epi.Bias
 		}
-		gfull := l.K / l.Group
-		lastSlots := 0
-		if r := l.K % l.Group; r > 0 {
-			lastSlots = min(l.Keep, r)
+		kc := max(1, nmPanelBytes/(T*4)/l.Group) * l.Group
+		bp, _ := pool.Get().(*[]float32)
+		if bp == nil || len(*bp) < kc*T {
+			s := make([]float32, kc*T)
+			bp = &s
 		}
-		per := int64(l.UH) * int64(l.SPR) * int64(n)
-		step := max(1, int(bsrCallWork/max(per, 1)))
-		for a := u0; a < u1; a += step {
-			b := min(a+step, u1)
-			r0, _ := l.UnitRows(a)
-			lr0, r1 := l.UnitRows(b - 1)
-			off := int64(a) * int64(l.SPR) * int64(l.UH)
-			var pos *uint32
-			if off < int64(len(l.Pos)) {
-				pos = (*uint32)(unsafe.Pointer(&l.Pos[off]))
-			} else {
-				pos = (*uint32)(unsafe.Pointer(&dummyI32[0]))
+		defer pool.Put(bp)
+		panel := *bp
+		r0, _ := l.UnitRows(u0)
+		_, r1 := l.UnitRows(u1 - 1)
+		for j0 := 0; j0 < n; j0 += T {
+			nt := min(T, n-j0)
+			for kb := 0; kb < l.K || kb == 0; kb += kc {
+				kcur := min(kc, l.K-kb)
+				for r := 0; r < kcur; r++ {
+					row := panel[r*T : r*T+T]
+					copy(row, x[(kb+r)*ldx+j0:][:nt])
+					clear(row[nt:])
+				}
+				gfull, lastSlots := kcur/l.Group, 0
+				if rem := kcur % l.Group; rem > 0 {
+					lastSlots = min(l.Keep, rem)
+				}
+				s0 := kb / l.Group * l.Keep
+				f := structLoadY
+				if kb == 0 {
+					f = flags & structLoadY
+				}
+				if kb+kc >= l.K {
+					f |= flags &^ structLoadY
+				}
+				per := int64(l.UH) * int64(gfull*l.Keep+lastSlots+1) * int64(nt)
+				step := max(1, int(bsrCallWork/max(per, 1)))
+				for a := u0; a < u1; a += step {
+					b := min(a+step, u1)
+					ar0, _ := l.UnitRows(a)
+					lr0, ar1 := l.UnitRows(b - 1)
+					off := (int64(a)*int64(l.SPR) + int64(s0)) * int64(l.UH)
+					pos := (*uint32)(unsafe.Pointer(&dummyI32[0]))
+					if off < int64(len(l.Pos)) {
+						pos = (*uint32)(unsafe.Pointer(&l.Pos[off]))
+					}
+					g.fn(f32At(l.Val, off), pos, l.SPR, gfull, l.Keep, l.Group, lastSlots, b-a, ar1-lr0,
+						&panel[0], &y[ar0*ldy+j0], ldy, nt, f, f32At(bias, int64(ar0)), lo, hi)
+				}
 			}
-			g.fn(f32At(l.Val, off), pos, l.SPR, gfull, l.Keep, l.Group, lastSlots, b-a, r1-lr0,
-				f32At(x, 0), ldx, &y[r0*ldy], ldy, n, flags, f32At(bias, int64(r0)), lo, hi)
 			if slow != ref.ActNone {
-				slowAct(slow, y, ldy, r0, r1, n)
+				for r := r0; r < r1; r++ {
+					row := y[r*ldy+j0 : r*ldy+j0+nt]
+					for j, v := range row {
+						row[j] = ref.Activate(slow, v, 0, 0)
+					}
+				}
 			}
 		}
 	}

@@ -4,13 +4,13 @@
 
 #include "textflag.h"
 
-// func nmAVX22of4R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX22of4R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·nmAVX22of4R2U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX22of4R2U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -19,7 +19,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+32
 	JLT   singles1
@@ -31,84 +31,80 @@ tiles1:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	VFMADD231PS  64(R13), Y8, Y2
-	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	VFMADD231PS  64(R13), Y8, Y6
-	VFMADD231PS  96(R13), Y8, Y7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	VFMADD231PS  64(R13), Y8, Y2
-	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	VFMADD231PS  64(R13), Y8, Y6
-	VFMADD231PS  96(R13), Y8, Y7
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	VFMADD231PS  64(R13), Y8, Y2
-	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	VFMADD231PS  64(R13), Y8, Y6
-	VFMADD231PS  96(R13), Y8, Y7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -119,7 +115,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Y8
@@ -139,8 +135,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y0, Y8, Y0
 	VMINPS       Y0, Y9, Y0
 	VMAXPS       Y1, Y8, Y1
@@ -157,10 +153,10 @@ noclamp1:
 	VMOVUPS      Y3, 96(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Y8
@@ -180,8 +176,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y4, Y8, Y4
 	VMINPS       Y4, Y9, Y4
 	VMAXPS       Y5, Y8, Y5
@@ -202,72 +198,68 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+8
 	JLT   last1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -278,7 +270,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS (BX), Y2
@@ -292,8 +284,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Y2
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y0, Y2, Y0
 	VMINPS       Y0, Y3, Y0
 
@@ -301,10 +293,10 @@ noclamp3:
 	VMOVUPS      Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 4(BX), Y2
@@ -318,8 +310,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Y2
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y1, Y2, Y1
 	VMINPS       Y1, Y3, Y1
 
@@ -331,7 +323,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ    n+104(FP), R8
+	MOVQ    n+96(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+0
 	JLE     cols1
@@ -340,72 +332,68 @@ last1:
 	VMOVDQU 32(R9)(R8*4), Y0
 	VPXOR   Y1, Y1, Y1
 	VPXOR   Y2, Y2, Y2
-	MOVQ    ldx+80(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	MOVQ    CX, R10
-	MOVQ    x+72(FP), R11
-	LEAQ    (R11)(DI*4), R11
-	MOVQ    gfull+24(FP), R12
-	CMPQ    R12, $+0
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
 	JLE     gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -416,7 +404,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Y3
@@ -431,8 +419,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y1, Y4, Y1
 	VMINPS       Y1, Y3, Y1
 
@@ -440,10 +428,10 @@ noclamp5:
 	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Y3
@@ -458,8 +446,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y3, Y2
 
@@ -472,7 +460,7 @@ cols1:
 	LEAQ (CX)(DI*2), CX
 	SHLQ $0x03, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x03, DI
 	ADDQ DI, DX
 	ADDQ $+8, BX
@@ -501,13 +489,13 @@ DATA tailmask8<>+56(SB)/4, $0x00000000
 DATA tailmask8<>+60(SB)/4, $0x00000000
 GLOBL tailmask8<>(SB), RODATA|NOPTR, $64
 
-// func nmAVX22of4R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX22of4R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·nmAVX22of4R4U2(SB), NOSPLIT, $0-136
+TEXT ·nmAVX22of4R4U2(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -516,7 +504,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+16
 	JLT   singles1
@@ -528,108 +516,104 @@ tiles1:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+256, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -640,7 +624,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Y8
@@ -656,8 +640,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y0, Y8, Y0
 	VMINPS       Y0, Y9, Y0
 	VMAXPS       Y1, Y8, Y1
@@ -668,10 +652,10 @@ noclamp1:
 	VMOVUPS      Y1, 32(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Y8
@@ -687,8 +671,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y2, Y8, Y2
 	VMINPS       Y2, Y9, Y2
 	VMAXPS       Y3, Y8, Y3
@@ -699,10 +683,10 @@ noclamp2:
 	VMOVUPS      Y3, 32(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS 8(BX), Y8
@@ -718,8 +702,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y4, Y8, Y4
 	VMINPS       Y4, Y9, Y4
 	VMAXPS       Y5, Y8, Y5
@@ -730,10 +714,10 @@ noclamp3:
 	VMOVUPS      Y5, 32(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 12(BX), Y8
@@ -749,8 +733,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y6, Y8, Y6
 	VMINPS       Y6, Y9, Y6
 	VMAXPS       Y7, Y8, Y7
@@ -765,7 +749,7 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+8
 	JLT   last1
@@ -773,96 +757,92 @@ singles1:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+256, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -873,7 +853,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Y4
@@ -887,8 +867,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y0, Y4, Y0
 	VMINPS       Y0, Y5, Y0
 
@@ -896,10 +876,10 @@ noclamp5:
 	VMOVUPS      Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Y4
@@ -913,8 +893,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y1, Y4, Y1
 	VMINPS       Y1, Y5, Y1
 
@@ -922,10 +902,10 @@ noclamp6:
 	VMOVUPS      Y1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
 	VBROADCASTSS 8(BX), Y4
@@ -939,8 +919,8 @@ nobias7:
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y5, Y2
 
@@ -948,10 +928,10 @@ noclamp7:
 	VMOVUPS      Y2, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
 	VBROADCASTSS 12(BX), Y4
@@ -965,8 +945,8 @@ nobias8:
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y3, Y4, Y3
 	VMINPS       Y3, Y5, Y3
 
@@ -978,7 +958,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ    n+104(FP), R8
+	MOVQ    n+96(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+0
 	JLE     cols1
@@ -989,108 +969,104 @@ last1:
 	VPXOR   Y2, Y2, Y2
 	VPXOR   Y3, Y3, Y3
 	VPXOR   Y4, Y4, Y4
-	MOVQ    ldx+80(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	MOVQ    CX, R10
-	MOVQ    x+72(FP), R11
-	LEAQ    (R11)(DI*4), R11
-	MOVQ    gfull+24(FP), R12
-	CMPQ    R12, $+0
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
 	JLE     gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+256, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -1101,7 +1077,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias9
 	VBROADCASTSS (BX), Y5
@@ -1116,8 +1092,8 @@ nobias9:
 noload9:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp9
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y1, Y6, Y1
 	VMINPS       Y1, Y5, Y1
 
@@ -1125,10 +1101,10 @@ noclamp9:
 	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias10
 	VBROADCASTSS 4(BX), Y5
@@ -1143,8 +1119,8 @@ nobias10:
 noload10:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp10
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y2, Y6, Y2
 	VMINPS       Y2, Y5, Y2
 
@@ -1152,10 +1128,10 @@ noclamp10:
 	VMASKMOVPS   Y2, Y0, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias11
 	VBROADCASTSS 8(BX), Y5
@@ -1170,8 +1146,8 @@ nobias11:
 noload11:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp11
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y3, Y6, Y3
 	VMINPS       Y3, Y5, Y3
 
@@ -1179,10 +1155,10 @@ noclamp11:
 	VMASKMOVPS   Y3, Y0, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias12
 	VBROADCASTSS 12(BX), Y5
@@ -1197,8 +1173,8 @@ nobias12:
 noload12:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y4, Y6, Y4
 	VMINPS       Y4, Y5, Y4
 
@@ -1211,7 +1187,7 @@ cols1:
 	LEAQ (CX)(DI*4), CX
 	SHLQ $0x04, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX
@@ -1222,13 +1198,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX21of4R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX21of4R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·nmAVX21of4R2U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX21of4R2U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -1237,7 +1213,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+32
 	JLT   singles1
@@ -1249,68 +1225,64 @@ tiles1:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	VFMADD231PS  64(R13), Y8, Y2
-	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	VFMADD231PS  64(R13), Y8, Y6
-	VFMADD231PS  96(R13), Y8, Y7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	VFMADD231PS  64(R13), Y8, Y2
-	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	VFMADD231PS  64(R13), Y8, Y6
-	VFMADD231PS  96(R13), Y8, Y7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -1321,7 +1293,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Y8
@@ -1341,8 +1313,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y0, Y8, Y0
 	VMINPS       Y0, Y9, Y0
 	VMAXPS       Y1, Y8, Y1
@@ -1359,10 +1331,10 @@ noclamp1:
 	VMOVUPS      Y3, 96(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Y8
@@ -1382,8 +1354,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y4, Y8, Y4
 	VMINPS       Y4, Y9, Y4
 	VMAXPS       Y5, Y8, Y5
@@ -1404,62 +1376,58 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+8
 	JLT   last1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -1470,7 +1438,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS (BX), Y2
@@ -1484,8 +1452,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Y2
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y0, Y2, Y0
 	VMINPS       Y0, Y3, Y0
 
@@ -1493,10 +1461,10 @@ noclamp3:
 	VMOVUPS      Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 4(BX), Y2
@@ -1510,8 +1478,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Y2
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y1, Y2, Y1
 	VMINPS       Y1, Y3, Y1
 
@@ -1523,7 +1491,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ    n+104(FP), R8
+	MOVQ    n+96(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+0
 	JLE     cols1
@@ -1532,60 +1500,56 @@ last1:
 	VMOVDQU 32(R9)(R8*4), Y0
 	VPXOR   Y1, Y1, Y1
 	VPXOR   Y2, Y2, Y2
-	MOVQ    ldx+80(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	MOVQ    CX, R10
-	MOVQ    x+72(FP), R11
-	LEAQ    (R11)(DI*4), R11
-	MOVQ    gfull+24(FP), R12
-	CMPQ    R12, $+0
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
 	JLE     gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -1596,7 +1560,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Y3
@@ -1611,8 +1575,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y1, Y4, Y1
 	VMINPS       Y1, Y3, Y1
 
@@ -1620,10 +1584,10 @@ noclamp5:
 	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Y3
@@ -1638,8 +1602,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y3, Y2
 
@@ -1652,7 +1616,7 @@ cols1:
 	LEAQ (CX)(DI*2), CX
 	SHLQ $0x03, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x03, DI
 	ADDQ DI, DX
 	ADDQ $+8, BX
@@ -1663,13 +1627,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX21of4R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX21of4R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·nmAVX21of4R4U2(SB), NOSPLIT, $0-136
+TEXT ·nmAVX21of4R4U2(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -1678,7 +1642,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+16
 	JLT   singles1
@@ -1690,84 +1654,80 @@ tiles1:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+256, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -1778,7 +1738,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Y8
@@ -1794,8 +1754,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y0, Y8, Y0
 	VMINPS       Y0, Y9, Y0
 	VMAXPS       Y1, Y8, Y1
@@ -1806,10 +1766,10 @@ noclamp1:
 	VMOVUPS      Y1, 32(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Y8
@@ -1825,8 +1785,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y2, Y8, Y2
 	VMINPS       Y2, Y9, Y2
 	VMAXPS       Y3, Y8, Y3
@@ -1837,10 +1797,10 @@ noclamp2:
 	VMOVUPS      Y3, 32(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS 8(BX), Y8
@@ -1856,8 +1816,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y4, Y8, Y4
 	VMINPS       Y4, Y9, Y4
 	VMAXPS       Y5, Y8, Y5
@@ -1868,10 +1828,10 @@ noclamp3:
 	VMOVUPS      Y5, 32(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 12(BX), Y8
@@ -1887,8 +1847,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y6, Y8, Y6
 	VMINPS       Y6, Y9, Y6
 	VMAXPS       Y7, Y8, Y7
@@ -1903,7 +1863,7 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+8
 	JLT   last1
@@ -1911,76 +1871,72 @@ singles1:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+256, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -1991,7 +1947,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Y4
@@ -2005,8 +1961,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y0, Y4, Y0
 	VMINPS       Y0, Y5, Y0
 
@@ -2014,10 +1970,10 @@ noclamp5:
 	VMOVUPS      Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Y4
@@ -2031,8 +1987,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y1, Y4, Y1
 	VMINPS       Y1, Y5, Y1
 
@@ -2040,10 +1996,10 @@ noclamp6:
 	VMOVUPS      Y1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
 	VBROADCASTSS 8(BX), Y4
@@ -2057,8 +2013,8 @@ nobias7:
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y5, Y2
 
@@ -2066,10 +2022,10 @@ noclamp7:
 	VMOVUPS      Y2, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
 	VBROADCASTSS 12(BX), Y4
@@ -2083,8 +2039,8 @@ nobias8:
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y3, Y4, Y3
 	VMINPS       Y3, Y5, Y3
 
@@ -2096,7 +2052,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ    n+104(FP), R8
+	MOVQ    n+96(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+0
 	JLE     cols1
@@ -2107,84 +2063,80 @@ last1:
 	VPXOR   Y2, Y2, Y2
 	VPXOR   Y3, Y3, Y3
 	VPXOR   Y4, Y4, Y4
-	MOVQ    ldx+80(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	MOVQ    CX, R10
-	MOVQ    x+72(FP), R11
-	LEAQ    (R11)(DI*4), R11
-	MOVQ    gfull+24(FP), R12
-	CMPQ    R12, $+0
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
 	JLE     gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+256, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -2195,7 +2147,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias9
 	VBROADCASTSS (BX), Y5
@@ -2210,8 +2162,8 @@ nobias9:
 noload9:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp9
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y1, Y6, Y1
 	VMINPS       Y1, Y5, Y1
 
@@ -2219,10 +2171,10 @@ noclamp9:
 	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias10
 	VBROADCASTSS 4(BX), Y5
@@ -2237,8 +2189,8 @@ nobias10:
 noload10:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp10
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y2, Y6, Y2
 	VMINPS       Y2, Y5, Y2
 
@@ -2246,10 +2198,10 @@ noclamp10:
 	VMASKMOVPS   Y2, Y0, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias11
 	VBROADCASTSS 8(BX), Y5
@@ -2264,8 +2216,8 @@ nobias11:
 noload11:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp11
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y3, Y6, Y3
 	VMINPS       Y3, Y5, Y3
 
@@ -2273,10 +2225,10 @@ noclamp11:
 	VMASKMOVPS   Y3, Y0, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias12
 	VBROADCASTSS 12(BX), Y5
@@ -2291,8 +2243,8 @@ nobias12:
 noload12:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y4, Y6, Y4
 	VMINPS       Y4, Y5, Y4
 
@@ -2305,7 +2257,7 @@ cols1:
 	LEAQ (CX)(DI*4), CX
 	SHLQ $0x04, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX
@@ -2316,13 +2268,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX22of8R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX22of8R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·nmAVX22of8R2U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX22of8R2U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -2331,7 +2283,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+32
 	JLT   singles1
@@ -2343,84 +2295,80 @@ tiles1:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	VFMADD231PS  64(R13), Y8, Y2
-	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	VFMADD231PS  64(R13), Y8, Y6
-	VFMADD231PS  96(R13), Y8, Y7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	VFMADD231PS  64(R13), Y8, Y2
-	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	VFMADD231PS  64(R13), Y8, Y6
-	VFMADD231PS  96(R13), Y8, Y7
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	VFMADD231PS  64(R13), Y8, Y2
-	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	VFMADD231PS  64(R13), Y8, Y6
-	VFMADD231PS  96(R13), Y8, Y7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -2431,7 +2379,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Y8
@@ -2451,8 +2399,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y0, Y8, Y0
 	VMINPS       Y0, Y9, Y0
 	VMAXPS       Y1, Y8, Y1
@@ -2469,10 +2417,10 @@ noclamp1:
 	VMOVUPS      Y3, 96(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Y8
@@ -2492,8 +2440,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y4, Y8, Y4
 	VMINPS       Y4, Y9, Y4
 	VMAXPS       Y5, Y8, Y5
@@ -2514,72 +2462,68 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+8
 	JLT   last1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -2590,7 +2534,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS (BX), Y2
@@ -2604,8 +2548,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Y2
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y0, Y2, Y0
 	VMINPS       Y0, Y3, Y0
 
@@ -2613,10 +2557,10 @@ noclamp3:
 	VMOVUPS      Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 4(BX), Y2
@@ -2630,8 +2574,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Y2
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y1, Y2, Y1
 	VMINPS       Y1, Y3, Y1
 
@@ -2643,7 +2587,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ    n+104(FP), R8
+	MOVQ    n+96(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+0
 	JLE     cols1
@@ -2652,72 +2596,68 @@ last1:
 	VMOVDQU 32(R9)(R8*4), Y0
 	VPXOR   Y1, Y1, Y1
 	VPXOR   Y2, Y2, Y2
-	MOVQ    ldx+80(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	MOVQ    CX, R10
-	MOVQ    x+72(FP), R11
-	LEAQ    (R11)(DI*4), R11
-	MOVQ    gfull+24(FP), R12
-	CMPQ    R12, $+0
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
 	JLE     gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -2728,7 +2668,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Y3
@@ -2743,8 +2683,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y1, Y4, Y1
 	VMINPS       Y1, Y3, Y1
 
@@ -2752,10 +2692,10 @@ noclamp5:
 	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Y3
@@ -2770,8 +2710,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y3, Y2
 
@@ -2784,7 +2724,7 @@ cols1:
 	LEAQ (CX)(DI*2), CX
 	SHLQ $0x03, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x03, DI
 	ADDQ DI, DX
 	ADDQ $+8, BX
@@ -2795,13 +2735,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX22of8R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX22of8R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·nmAVX22of8R4U2(SB), NOSPLIT, $0-136
+TEXT ·nmAVX22of8R4U2(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -2810,7 +2750,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+16
 	JLT   singles1
@@ -2822,108 +2762,104 @@ tiles1:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -2934,7 +2870,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Y8
@@ -2950,8 +2886,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y0, Y8, Y0
 	VMINPS       Y0, Y9, Y0
 	VMAXPS       Y1, Y8, Y1
@@ -2962,10 +2898,10 @@ noclamp1:
 	VMOVUPS      Y1, 32(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Y8
@@ -2981,8 +2917,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y2, Y8, Y2
 	VMINPS       Y2, Y9, Y2
 	VMAXPS       Y3, Y8, Y3
@@ -2993,10 +2929,10 @@ noclamp2:
 	VMOVUPS      Y3, 32(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS 8(BX), Y8
@@ -3012,8 +2948,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y4, Y8, Y4
 	VMINPS       Y4, Y9, Y4
 	VMAXPS       Y5, Y8, Y5
@@ -3024,10 +2960,10 @@ noclamp3:
 	VMOVUPS      Y5, 32(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 12(BX), Y8
@@ -3043,8 +2979,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y6, Y8, Y6
 	VMINPS       Y6, Y9, Y6
 	VMAXPS       Y7, Y8, Y7
@@ -3059,7 +2995,7 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+8
 	JLT   last1
@@ -3067,96 +3003,92 @@ singles1:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -3167,7 +3099,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Y4
@@ -3181,8 +3113,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y0, Y4, Y0
 	VMINPS       Y0, Y5, Y0
 
@@ -3190,10 +3122,10 @@ noclamp5:
 	VMOVUPS      Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Y4
@@ -3207,8 +3139,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y1, Y4, Y1
 	VMINPS       Y1, Y5, Y1
 
@@ -3216,10 +3148,10 @@ noclamp6:
 	VMOVUPS      Y1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
 	VBROADCASTSS 8(BX), Y4
@@ -3233,8 +3165,8 @@ nobias7:
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y5, Y2
 
@@ -3242,10 +3174,10 @@ noclamp7:
 	VMOVUPS      Y2, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
 	VBROADCASTSS 12(BX), Y4
@@ -3259,8 +3191,8 @@ nobias8:
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y3, Y4, Y3
 	VMINPS       Y3, Y5, Y3
 
@@ -3272,7 +3204,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ    n+104(FP), R8
+	MOVQ    n+96(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+0
 	JLE     cols1
@@ -3283,108 +3215,104 @@ last1:
 	VPXOR   Y2, Y2, Y2
 	VPXOR   Y3, Y3, Y3
 	VPXOR   Y4, Y4, Y4
-	MOVQ    ldx+80(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	MOVQ    CX, R10
-	MOVQ    x+72(FP), R11
-	LEAQ    (R11)(DI*4), R11
-	MOVQ    gfull+24(FP), R12
-	CMPQ    R12, $+0
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
 	JLE     gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -3395,7 +3323,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias9
 	VBROADCASTSS (BX), Y5
@@ -3410,8 +3338,8 @@ nobias9:
 noload9:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp9
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y1, Y6, Y1
 	VMINPS       Y1, Y5, Y1
 
@@ -3419,10 +3347,10 @@ noclamp9:
 	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias10
 	VBROADCASTSS 4(BX), Y5
@@ -3437,8 +3365,8 @@ nobias10:
 noload10:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp10
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y2, Y6, Y2
 	VMINPS       Y2, Y5, Y2
 
@@ -3446,10 +3374,10 @@ noclamp10:
 	VMASKMOVPS   Y2, Y0, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias11
 	VBROADCASTSS 8(BX), Y5
@@ -3464,8 +3392,8 @@ nobias11:
 noload11:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp11
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y3, Y6, Y3
 	VMINPS       Y3, Y5, Y3
 
@@ -3473,10 +3401,10 @@ noclamp11:
 	VMASKMOVPS   Y3, Y0, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias12
 	VBROADCASTSS 12(BX), Y5
@@ -3491,8 +3419,8 @@ nobias12:
 noload12:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y4, Y6, Y4
 	VMINPS       Y4, Y5, Y4
 
@@ -3505,7 +3433,7 @@ cols1:
 	LEAQ (CX)(DI*4), CX
 	SHLQ $0x04, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX
@@ -3516,13 +3444,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX24of8R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX24of8R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·nmAVX24of8R2U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX24of8R2U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -3531,7 +3459,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+32
 	JLT   singles1
@@ -3543,116 +3471,112 @@ tiles1:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	VFMADD231PS  64(R13), Y8, Y2
-	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	VFMADD231PS  64(R13), Y8, Y6
-	VFMADD231PS  96(R13), Y8, Y7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	VFMADD231PS  64(R13), Y8, Y2
-	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	VFMADD231PS  64(R13), Y8, Y6
-	VFMADD231PS  96(R13), Y8, Y7
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	VFMADD231PS  64(R13), Y8, Y2
-	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	VFMADD231PS  64(R13), Y8, Y6
-	VFMADD231PS  96(R13), Y8, Y7
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	VFMADD231PS  64(R13), Y8, Y2
-	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	VFMADD231PS  64(R13), Y8, Y6
-	VFMADD231PS  96(R13), Y8, Y7
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	VFMADD231PS  64(R13), Y8, Y2
-	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	VFMADD231PS  64(R13), Y8, Y6
-	VFMADD231PS  96(R13), Y8, Y7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -3663,7 +3587,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Y8
@@ -3683,8 +3607,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y0, Y8, Y0
 	VMINPS       Y0, Y9, Y0
 	VMAXPS       Y1, Y8, Y1
@@ -3701,10 +3625,10 @@ noclamp1:
 	VMOVUPS      Y3, 96(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Y8
@@ -3724,8 +3648,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y4, Y8, Y4
 	VMINPS       Y4, Y9, Y4
 	VMAXPS       Y5, Y8, Y5
@@ -3746,92 +3670,88 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+8
 	JLT   last1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -3842,7 +3762,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS (BX), Y2
@@ -3856,8 +3776,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Y2
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y0, Y2, Y0
 	VMINPS       Y0, Y3, Y0
 
@@ -3865,10 +3785,10 @@ noclamp3:
 	VMOVUPS      Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 4(BX), Y2
@@ -3882,8 +3802,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Y2
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y1, Y2, Y1
 	VMINPS       Y1, Y3, Y1
 
@@ -3895,7 +3815,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ    n+104(FP), R8
+	MOVQ    n+96(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+0
 	JLE     cols1
@@ -3904,96 +3824,92 @@ last1:
 	VMOVDQU 32(R9)(R8*4), Y0
 	VPXOR   Y1, Y1, Y1
 	VPXOR   Y2, Y2, Y2
-	MOVQ    ldx+80(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	MOVQ    CX, R10
-	MOVQ    x+72(FP), R11
-	LEAQ    (R11)(DI*4), R11
-	MOVQ    gfull+24(FP), R12
-	CMPQ    R12, $+0
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
 	JLE     gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -4004,7 +3920,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Y3
@@ -4019,8 +3935,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y1, Y4, Y1
 	VMINPS       Y1, Y3, Y1
 
@@ -4028,10 +3944,10 @@ noclamp5:
 	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Y3
@@ -4046,8 +3962,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y3, Y2
 
@@ -4060,7 +3976,7 @@ cols1:
 	LEAQ (CX)(DI*2), CX
 	SHLQ $0x03, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x03, DI
 	ADDQ DI, DX
 	ADDQ $+8, BX
@@ -4071,13 +3987,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX24of8R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX24of8R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·nmAVX24of8R4U2(SB), NOSPLIT, $0-136
+TEXT ·nmAVX24of8R4U2(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -4086,7 +4002,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+16
 	JLT   singles1
@@ -4098,156 +4014,152 @@ tiles1:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	MOVBQZX      8(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 32(R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      9(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 36(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      10(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 40(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      11(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 44(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	MOVBQZX      12(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 48(R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      13(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 52(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      14(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 56(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      15(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 60(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	ADDQ         $+64, R9
-	ADDQ         $+16, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	MOVBQZX      8(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 32(R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      9(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 36(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      10(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 40(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      11(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 44(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	MOVBQZX      12(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 48(R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      13(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 52(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      14(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 56(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      15(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 60(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	ADDQ         $+64, R8
+	ADDQ         $+16, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -4258,7 +4170,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Y8
@@ -4274,8 +4186,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y0, Y8, Y0
 	VMINPS       Y0, Y9, Y0
 	VMAXPS       Y1, Y8, Y1
@@ -4286,10 +4198,10 @@ noclamp1:
 	VMOVUPS      Y1, 32(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Y8
@@ -4305,8 +4217,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y2, Y8, Y2
 	VMINPS       Y2, Y9, Y2
 	VMAXPS       Y3, Y8, Y3
@@ -4317,10 +4229,10 @@ noclamp2:
 	VMOVUPS      Y3, 32(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS 8(BX), Y8
@@ -4336,8 +4248,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y4, Y8, Y4
 	VMINPS       Y4, Y9, Y4
 	VMAXPS       Y5, Y8, Y5
@@ -4348,10 +4260,10 @@ noclamp3:
 	VMOVUPS      Y5, 32(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 12(BX), Y8
@@ -4367,8 +4279,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y6, Y8, Y6
 	VMINPS       Y6, Y9, Y6
 	VMAXPS       Y7, Y8, Y7
@@ -4383,7 +4295,7 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+8
 	JLT   last1
@@ -4391,136 +4303,132 @@ singles1:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	MOVBQZX      8(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 32(R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      9(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 36(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      10(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 40(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      11(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 44(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	MOVBQZX      12(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 48(R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      13(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 52(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      14(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 56(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      15(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 60(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	ADDQ         $+64, R9
-	ADDQ         $+16, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	MOVBQZX      8(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 32(R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      9(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 36(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      10(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 40(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      11(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 44(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	MOVBQZX      12(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 48(R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      13(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 52(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      14(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 56(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      15(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 60(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	ADDQ         $+64, R8
+	ADDQ         $+16, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -4531,7 +4439,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Y4
@@ -4545,8 +4453,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y0, Y4, Y0
 	VMINPS       Y0, Y5, Y0
 
@@ -4554,10 +4462,10 @@ noclamp5:
 	VMOVUPS      Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Y4
@@ -4571,8 +4479,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y1, Y4, Y1
 	VMINPS       Y1, Y5, Y1
 
@@ -4580,10 +4488,10 @@ noclamp6:
 	VMOVUPS      Y1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
 	VBROADCASTSS 8(BX), Y4
@@ -4597,8 +4505,8 @@ nobias7:
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y5, Y2
 
@@ -4606,10 +4514,10 @@ noclamp7:
 	VMOVUPS      Y2, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
 	VBROADCASTSS 12(BX), Y4
@@ -4623,8 +4531,8 @@ nobias8:
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y3, Y4, Y3
 	VMINPS       Y3, Y5, Y3
 
@@ -4636,7 +4544,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ    n+104(FP), R8
+	MOVQ    n+96(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+0
 	JLE     cols1
@@ -4647,156 +4555,152 @@ last1:
 	VPXOR   Y2, Y2, Y2
 	VPXOR   Y3, Y3, Y3
 	VPXOR   Y4, Y4, Y4
-	MOVQ    ldx+80(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	MOVQ    CX, R10
-	MOVQ    x+72(FP), R11
-	LEAQ    (R11)(DI*4), R11
-	MOVQ    gfull+24(FP), R12
-	CMPQ    R12, $+0
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
 	JLE     gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	MOVBQZX      8(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 32(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      8(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 32(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      9(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 36(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      9(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 36(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      10(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 40(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      10(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 40(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      11(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 44(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      11(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 44(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	MOVBQZX      12(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 48(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      12(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 48(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      13(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 52(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      13(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 52(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      14(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 56(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      14(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 56(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      15(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 60(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      15(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 60(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	ADDQ         $+64, R9
-	ADDQ         $+16, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+64, R8
+	ADDQ         $+16, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -4807,7 +4711,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias9
 	VBROADCASTSS (BX), Y5
@@ -4822,8 +4726,8 @@ nobias9:
 noload9:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp9
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y1, Y6, Y1
 	VMINPS       Y1, Y5, Y1
 
@@ -4831,10 +4735,10 @@ noclamp9:
 	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias10
 	VBROADCASTSS 4(BX), Y5
@@ -4849,8 +4753,8 @@ nobias10:
 noload10:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp10
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y2, Y6, Y2
 	VMINPS       Y2, Y5, Y2
 
@@ -4858,10 +4762,10 @@ noclamp10:
 	VMASKMOVPS   Y2, Y0, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias11
 	VBROADCASTSS 8(BX), Y5
@@ -4876,8 +4780,8 @@ nobias11:
 noload11:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp11
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y3, Y6, Y3
 	VMINPS       Y3, Y5, Y3
 
@@ -4885,10 +4789,10 @@ noclamp11:
 	VMASKMOVPS   Y3, Y0, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias12
 	VBROADCASTSS 12(BX), Y5
@@ -4903,8 +4807,8 @@ nobias12:
 noload12:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y4, Y6, Y4
 	VMINPS       Y4, Y5, Y4
 
@@ -4917,7 +4821,7 @@ cols1:
 	LEAQ (CX)(DI*4), CX
 	SHLQ $0x04, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX
@@ -4928,13 +4832,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX21of8R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX21of8R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·nmAVX21of8R2U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX21of8R2U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -4943,7 +4847,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+32
 	JLT   singles1
@@ -4955,68 +4859,64 @@ tiles1:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	VFMADD231PS  64(R13), Y8, Y2
-	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	VFMADD231PS  64(R13), Y8, Y6
-	VFMADD231PS  96(R13), Y8, Y7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	VFMADD231PS  64(R13), Y8, Y2
-	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	VFMADD231PS  64(R13), Y8, Y6
-	VFMADD231PS  96(R13), Y8, Y7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -5027,7 +4927,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Y8
@@ -5047,8 +4947,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y0, Y8, Y0
 	VMINPS       Y0, Y9, Y0
 	VMAXPS       Y1, Y8, Y1
@@ -5065,10 +4965,10 @@ noclamp1:
 	VMOVUPS      Y3, 96(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Y8
@@ -5088,8 +4988,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y4, Y8, Y4
 	VMINPS       Y4, Y9, Y4
 	VMAXPS       Y5, Y8, Y5
@@ -5110,62 +5010,58 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+8
 	JLT   last1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -5176,7 +5072,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS (BX), Y2
@@ -5190,8 +5086,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Y2
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y0, Y2, Y0
 	VMINPS       Y0, Y3, Y0
 
@@ -5199,10 +5095,10 @@ noclamp3:
 	VMOVUPS      Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 4(BX), Y2
@@ -5216,8 +5112,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Y2
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y1, Y2, Y1
 	VMINPS       Y1, Y3, Y1
 
@@ -5229,7 +5125,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ    n+104(FP), R8
+	MOVQ    n+96(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+0
 	JLE     cols1
@@ -5238,60 +5134,56 @@ last1:
 	VMOVDQU 32(R9)(R8*4), Y0
 	VPXOR   Y1, Y1, Y1
 	VPXOR   Y2, Y2, Y2
-	MOVQ    ldx+80(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	MOVQ    CX, R10
-	MOVQ    x+72(FP), R11
-	LEAQ    (R11)(DI*4), R11
-	MOVQ    gfull+24(FP), R12
-	CMPQ    R12, $+0
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
 	JLE     gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -5302,7 +5194,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Y3
@@ -5317,8 +5209,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y1, Y4, Y1
 	VMINPS       Y1, Y3, Y1
 
@@ -5326,10 +5218,10 @@ noclamp5:
 	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Y3
@@ -5344,8 +5236,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y3, Y2
 
@@ -5358,7 +5250,7 @@ cols1:
 	LEAQ (CX)(DI*2), CX
 	SHLQ $0x03, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x03, DI
 	ADDQ DI, DX
 	ADDQ $+8, BX
@@ -5369,13 +5261,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX21of8R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX21of8R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·nmAVX21of8R4U2(SB), NOSPLIT, $0-136
+TEXT ·nmAVX21of8R4U2(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -5384,7 +5276,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+16
 	JLT   singles1
@@ -5396,84 +5288,80 @@ tiles1:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -5484,7 +5372,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Y8
@@ -5500,8 +5388,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y0, Y8, Y0
 	VMINPS       Y0, Y9, Y0
 	VMAXPS       Y1, Y8, Y1
@@ -5512,10 +5400,10 @@ noclamp1:
 	VMOVUPS      Y1, 32(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Y8
@@ -5531,8 +5419,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y2, Y8, Y2
 	VMINPS       Y2, Y9, Y2
 	VMAXPS       Y3, Y8, Y3
@@ -5543,10 +5431,10 @@ noclamp2:
 	VMOVUPS      Y3, 32(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS 8(BX), Y8
@@ -5562,8 +5450,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y4, Y8, Y4
 	VMINPS       Y4, Y9, Y4
 	VMAXPS       Y5, Y8, Y5
@@ -5574,10 +5462,10 @@ noclamp3:
 	VMOVUPS      Y5, 32(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 12(BX), Y8
@@ -5593,8 +5481,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y6, Y8, Y6
 	VMINPS       Y6, Y9, Y6
 	VMAXPS       Y7, Y8, Y7
@@ -5609,7 +5497,7 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+8
 	JLT   last1
@@ -5617,76 +5505,72 @@ singles1:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -5697,7 +5581,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Y4
@@ -5711,8 +5595,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y0, Y4, Y0
 	VMINPS       Y0, Y5, Y0
 
@@ -5720,10 +5604,10 @@ noclamp5:
 	VMOVUPS      Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Y4
@@ -5737,8 +5621,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y1, Y4, Y1
 	VMINPS       Y1, Y5, Y1
 
@@ -5746,10 +5630,10 @@ noclamp6:
 	VMOVUPS      Y1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
 	VBROADCASTSS 8(BX), Y4
@@ -5763,8 +5647,8 @@ nobias7:
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y5, Y2
 
@@ -5772,10 +5656,10 @@ noclamp7:
 	VMOVUPS      Y2, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
 	VBROADCASTSS 12(BX), Y4
@@ -5789,8 +5673,8 @@ nobias8:
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y3, Y4, Y3
 	VMINPS       Y3, Y5, Y3
 
@@ -5802,7 +5686,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ    n+104(FP), R8
+	MOVQ    n+96(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+0
 	JLE     cols1
@@ -5813,84 +5697,80 @@ last1:
 	VPXOR   Y2, Y2, Y2
 	VPXOR   Y3, Y3, Y3
 	VPXOR   Y4, Y4, Y4
-	MOVQ    ldx+80(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	MOVQ    CX, R10
-	MOVQ    x+72(FP), R11
-	LEAQ    (R11)(DI*4), R11
-	MOVQ    gfull+24(FP), R12
-	CMPQ    R12, $+0
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
 	JLE     gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -5901,7 +5781,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias9
 	VBROADCASTSS (BX), Y5
@@ -5916,8 +5796,8 @@ nobias9:
 noload9:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp9
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y1, Y6, Y1
 	VMINPS       Y1, Y5, Y1
 
@@ -5925,10 +5805,10 @@ noclamp9:
 	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias10
 	VBROADCASTSS 4(BX), Y5
@@ -5943,8 +5823,8 @@ nobias10:
 noload10:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp10
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y2, Y6, Y2
 	VMINPS       Y2, Y5, Y2
 
@@ -5952,10 +5832,10 @@ noclamp10:
 	VMASKMOVPS   Y2, Y0, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias11
 	VBROADCASTSS 8(BX), Y5
@@ -5970,8 +5850,8 @@ nobias11:
 noload11:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp11
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y3, Y6, Y3
 	VMINPS       Y3, Y5, Y3
 
@@ -5979,10 +5859,10 @@ noclamp11:
 	VMASKMOVPS   Y3, Y0, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias12
 	VBROADCASTSS 12(BX), Y5
@@ -5997,8 +5877,8 @@ nobias12:
 noload12:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y4, Y6, Y4
 	VMINPS       Y4, Y5, Y4
 
@@ -6011,7 +5891,7 @@ cols1:
 	LEAQ (CX)(DI*4), CX
 	SHLQ $0x04, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX
@@ -6022,13 +5902,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX2AnyR2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX2AnyR2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·nmAVX2AnyR2U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX2AnyR2U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -6037,7 +5917,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+32
 	JLT   singles1
@@ -6049,76 +5929,72 @@ tiles1:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone1
 
 group1:
-	MOVQ keep+32(FP), R13
+	MOVQ keep+32(FP), R12
 
 slot1:
-	MOVBQZX      (R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R14), Y8, Y0
-	VFMADD231PS  32(R14), Y8, Y1
-	VFMADD231PS  64(R14), Y8, Y2
-	VFMADD231PS  96(R14), Y8, Y3
-	MOVBQZX      1(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R14), Y8, Y4
-	VFMADD231PS  32(R14), Y8, Y5
-	VFMADD231PS  64(R14), Y8, Y6
-	VFMADD231PS  96(R14), Y8, Y7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R13
-	CMPQ         R13, $+0
-	JGT          slot1
-	MOVQ         ldx+80(FP), R13
-	MOVQ         group+40(FP), R14
-	IMULQ        R14, R13
-	SHLQ         $0x02, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
-	JGT          group1
-
-gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
-	JLE  pdone1
-
-partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
+	MOVBQZX      (R9), R13
+	SHLQ         $0x07, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y8
 	VFMADD231PS  (R13), Y8, Y0
 	VFMADD231PS  32(R13), Y8, Y1
 	VFMADD231PS  64(R13), Y8, Y2
 	VFMADD231PS  96(R13), Y8, Y3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x07, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Y8
 	VFMADD231PS  (R13), Y8, Y4
 	VFMADD231PS  32(R13), Y8, Y5
 	VFMADD231PS  64(R13), Y8, Y6
 	VFMADD231PS  96(R13), Y8, Y7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
+	JGT          slot1
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x07, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group1
+
+gdone1:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone1
+
+partial1:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	VFMADD231PS  64(R12), Y8, Y6
+	VFMADD231PS  96(R12), Y8, Y7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -6129,7 +6005,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Y8
@@ -6149,8 +6025,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y0, Y8, Y0
 	VMINPS       Y0, Y9, Y0
 	VMAXPS       Y1, Y8, Y1
@@ -6167,10 +6043,10 @@ noclamp1:
 	VMOVUPS      Y3, 96(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Y8
@@ -6190,8 +6066,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y4, Y8, Y4
 	VMINPS       Y4, Y9, Y4
 	VMAXPS       Y5, Y8, Y5
@@ -6212,70 +6088,66 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+8
 	JLT   last1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone2
 
 group2:
-	MOVQ keep+32(FP), R13
+	MOVQ keep+32(FP), R12
 
 slot2:
-	MOVBQZX      (R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS (R9), Y2
-	VFMADD231PS  (R14), Y2, Y0
-	MOVBQZX      1(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 4(R9), Y2
-	VFMADD231PS  (R14), Y2, Y1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R13
-	CMPQ         R13, $+0
-	JGT          slot2
-	MOVQ         ldx+80(FP), R13
-	MOVQ         group+40(FP), R14
-	IMULQ        R14, R13
-	SHLQ         $0x02, R13
-	ADDQ         R13, R11
+	MOVBQZX      (R9), R13
+	SHLQ         $0x07, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R13), Y2, Y0
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x07, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Y2
+	VFMADD231PS  (R13), Y2, Y1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
+	JGT          slot2
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x07, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y2
-	VFMADD231PS  (R13), Y2, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y2
-	VFMADD231PS  (R13), Y2, Y1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -6286,7 +6158,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS (BX), Y2
@@ -6300,8 +6172,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Y2
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y0, Y2, Y0
 	VMINPS       Y0, Y3, Y0
 
@@ -6309,10 +6181,10 @@ noclamp3:
 	VMOVUPS      Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 4(BX), Y2
@@ -6326,8 +6198,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Y2
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y1, Y2, Y1
 	VMINPS       Y1, Y3, Y1
 
@@ -6339,7 +6211,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ    n+104(FP), R8
+	MOVQ    n+96(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+0
 	JLE     cols1
@@ -6348,68 +6220,64 @@ last1:
 	VMOVDQU 32(R9)(R8*4), Y0
 	VPXOR   Y1, Y1, Y1
 	VPXOR   Y2, Y2, Y2
-	MOVQ    ldx+80(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	MOVQ    CX, R10
-	MOVQ    x+72(FP), R11
-	LEAQ    (R11)(DI*4), R11
-	MOVQ    gfull+24(FP), R12
-	CMPQ    R12, $+0
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
 	JLE     gdone3
 
 group3:
-	MOVQ keep+32(FP), R13
+	MOVQ keep+32(FP), R12
 
 slot3:
-	MOVBQZX      (R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS (R9), Y3
-	VMASKMOVPS   (R14), Y0, Y4
+	MOVBQZX      (R9), R13
+	SHLQ         $0x07, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R13), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      1(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 4(R9), Y3
-	VMASKMOVPS   (R14), Y0, Y4
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x07, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R13), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R13
-	CMPQ         R13, $+0
-	JGT          slot3
-	MOVQ         ldx+80(FP), R13
-	MOVQ         group+40(FP), R14
-	IMULQ        R14, R13
-	SHLQ         $0x02, R13
-	ADDQ         R13, R11
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
+	JGT          slot3
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x07, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y3
-	VMASKMOVPS   (R13), Y0, Y4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
 	VFMADD231PS  Y4, Y3, Y2
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -6420,7 +6288,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Y3
@@ -6435,8 +6303,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y1, Y4, Y1
 	VMINPS       Y1, Y3, Y1
 
@@ -6444,10 +6312,10 @@ noclamp5:
 	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Y3
@@ -6462,8 +6330,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y3
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y3, Y2
 
@@ -6476,7 +6344,7 @@ cols1:
 	LEAQ (CX)(DI*2), CX
 	SHLQ $0x03, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x03, DI
 	ADDQ DI, DX
 	ADDQ $+8, BX
@@ -6487,13 +6355,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX2AnyR4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX2AnyR4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
-TEXT ·nmAVX2AnyR4U2(SB), NOSPLIT, $0-136
+TEXT ·nmAVX2AnyR4U2(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -6502,7 +6370,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+16
 	JLT   singles1
@@ -6514,92 +6382,88 @@ tiles1:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone1
 
 group1:
-	MOVQ keep+32(FP), R13
+	MOVQ keep+32(FP), R12
 
 slot1:
-	MOVBQZX      (R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R14), Y8, Y0
-	VFMADD231PS  32(R14), Y8, Y1
-	MOVBQZX      1(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R14), Y8, Y2
-	VFMADD231PS  32(R14), Y8, Y3
-	MOVBQZX      2(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 8(R9), Y8
-	VFMADD231PS  (R14), Y8, Y4
-	VFMADD231PS  32(R14), Y8, Y5
-	MOVBQZX      3(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 12(R9), Y8
-	VFMADD231PS  (R14), Y8, Y6
-	VFMADD231PS  32(R14), Y8, Y7
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R13
-	CMPQ         R13, $+0
-	JGT          slot1
-	MOVQ         ldx+80(FP), R13
-	MOVQ         group+40(FP), R14
-	IMULQ        R14, R13
-	SHLQ         $0x02, R13
-	ADDQ         R13, R11
+	MOVBQZX      (R9), R13
+	SHLQ         $0x06, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R13), Y8, Y0
+	VFMADD231PS  32(R13), Y8, Y1
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x06, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R13), Y8, Y2
+	VFMADD231PS  32(R13), Y8, Y3
+	MOVBQZX      2(R9), R13
+	SHLQ         $0x06, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R13), Y8, Y4
+	VFMADD231PS  32(R13), Y8, Y5
+	MOVBQZX      3(R9), R13
+	SHLQ         $0x06, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R13), Y8, Y6
+	VFMADD231PS  32(R13), Y8, Y7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
+	JGT          slot1
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x06, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R13), Y8, Y0
-	VFMADD231PS  32(R13), Y8, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y8
-	VFMADD231PS  (R13), Y8, Y2
-	VFMADD231PS  32(R13), Y8, Y3
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y8
-	VFMADD231PS  (R13), Y8, Y4
-	VFMADD231PS  32(R13), Y8, Y5
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y8
-	VFMADD231PS  (R13), Y8, Y6
-	VFMADD231PS  32(R13), Y8, Y7
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y2
+	VFMADD231PS  32(R12), Y8, Y3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y4
+	VFMADD231PS  32(R12), Y8, Y5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y6
+	VFMADD231PS  32(R12), Y8, Y7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -6610,7 +6474,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Y8
@@ -6626,8 +6490,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y0, Y8, Y0
 	VMINPS       Y0, Y9, Y0
 	VMAXPS       Y1, Y8, Y1
@@ -6638,10 +6502,10 @@ noclamp1:
 	VMOVUPS      Y1, 32(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Y8
@@ -6657,8 +6521,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y2, Y8, Y2
 	VMINPS       Y2, Y9, Y2
 	VMAXPS       Y3, Y8, Y3
@@ -6669,10 +6533,10 @@ noclamp2:
 	VMOVUPS      Y3, 32(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS 8(BX), Y8
@@ -6688,8 +6552,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y4, Y8, Y4
 	VMINPS       Y4, Y9, Y4
 	VMAXPS       Y5, Y8, Y5
@@ -6700,10 +6564,10 @@ noclamp3:
 	VMOVUPS      Y5, 32(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 12(BX), Y8
@@ -6719,8 +6583,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Y8
-	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
 	VMAXPS       Y6, Y8, Y6
 	VMINPS       Y6, Y9, Y6
 	VMAXPS       Y7, Y8, Y7
@@ -6735,7 +6599,7 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ  n+104(FP), R8
+	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+8
 	JLT   last1
@@ -6743,84 +6607,80 @@ singles1:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  ldx+80(FP), R8
-	SHLQ  $0x02, R8
-	MOVQ  AX, R9
-	MOVQ  CX, R10
-	MOVQ  x+72(FP), R11
-	LEAQ  (R11)(DI*4), R11
-	MOVQ  gfull+24(FP), R12
-	CMPQ  R12, $+0
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
 	JLE   gdone2
 
 group2:
-	MOVQ keep+32(FP), R13
+	MOVQ keep+32(FP), R12
 
 slot2:
-	MOVBQZX      (R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS (R9), Y4
-	VFMADD231PS  (R14), Y4, Y0
-	MOVBQZX      1(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 4(R9), Y4
-	VFMADD231PS  (R14), Y4, Y1
-	MOVBQZX      2(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 8(R9), Y4
-	VFMADD231PS  (R14), Y4, Y2
-	MOVBQZX      3(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 12(R9), Y4
-	VFMADD231PS  (R14), Y4, Y3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R13
-	CMPQ         R13, $+0
-	JGT          slot2
-	MOVQ         ldx+80(FP), R13
-	MOVQ         group+40(FP), R14
-	IMULQ        R14, R13
-	SHLQ         $0x02, R13
-	ADDQ         R13, R11
+	MOVBQZX      (R9), R13
+	SHLQ         $0x06, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R13), Y4, Y0
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x06, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Y4
+	VFMADD231PS  (R13), Y4, Y1
+	MOVBQZX      2(R9), R13
+	SHLQ         $0x06, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 8(R8), Y4
+	VFMADD231PS  (R13), Y4, Y2
+	MOVBQZX      3(R9), R13
+	SHLQ         $0x06, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 12(R8), Y4
+	VFMADD231PS  (R13), Y4, Y3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
+	JGT          slot2
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x06, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y4
-	VFMADD231PS  (R13), Y4, Y0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y4
-	VFMADD231PS  (R13), Y4, Y1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y4
-	VFMADD231PS  (R13), Y4, Y2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y4
-	VFMADD231PS  (R13), Y4, Y3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y4
+	VFMADD231PS  (R12), Y4, Y2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y4
+	VFMADD231PS  (R12), Y4, Y3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -6831,7 +6691,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Y4
@@ -6845,8 +6705,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y0, Y4, Y0
 	VMINPS       Y0, Y5, Y0
 
@@ -6854,10 +6714,10 @@ noclamp5:
 	VMOVUPS      Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Y4
@@ -6871,8 +6731,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y1, Y4, Y1
 	VMINPS       Y1, Y5, Y1
 
@@ -6880,10 +6740,10 @@ noclamp6:
 	VMOVUPS      Y1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
 	VBROADCASTSS 8(BX), Y4
@@ -6897,8 +6757,8 @@ nobias7:
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y5, Y2
 
@@ -6906,10 +6766,10 @@ noclamp7:
 	VMOVUPS      Y2, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
 	VBROADCASTSS 12(BX), Y4
@@ -6923,8 +6783,8 @@ nobias8:
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+128(FP), Y4
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y3, Y4, Y3
 	VMINPS       Y3, Y5, Y3
 
@@ -6936,7 +6796,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ    n+104(FP), R8
+	MOVQ    n+96(FP), R8
 	SUBQ    DI, R8
 	CMPQ    R8, $+0
 	JLE     cols1
@@ -6947,92 +6807,88 @@ last1:
 	VPXOR   Y2, Y2, Y2
 	VPXOR   Y3, Y3, Y3
 	VPXOR   Y4, Y4, Y4
-	MOVQ    ldx+80(FP), R8
-	SHLQ    $0x02, R8
-	MOVQ    AX, R9
-	MOVQ    CX, R10
-	MOVQ    x+72(FP), R11
-	LEAQ    (R11)(DI*4), R11
-	MOVQ    gfull+24(FP), R12
-	CMPQ    R12, $+0
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
 	JLE     gdone3
 
 group3:
-	MOVQ keep+32(FP), R13
+	MOVQ keep+32(FP), R12
 
 slot3:
-	MOVBQZX      (R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS (R9), Y5
-	VMASKMOVPS   (R14), Y0, Y6
+	MOVBQZX      (R9), R13
+	SHLQ         $0x06, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y5
+	VMASKMOVPS   (R13), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      1(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 4(R9), Y5
-	VMASKMOVPS   (R14), Y0, Y6
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x06, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Y5
+	VMASKMOVPS   (R13), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      2(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 8(R9), Y5
-	VMASKMOVPS   (R14), Y0, Y6
+	MOVBQZX      2(R9), R13
+	SHLQ         $0x06, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 8(R8), Y5
+	VMASKMOVPS   (R13), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      3(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 12(R9), Y5
-	VMASKMOVPS   (R14), Y0, Y6
+	MOVBQZX      3(R9), R13
+	SHLQ         $0x06, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 12(R8), Y5
+	VMASKMOVPS   (R13), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R13
-	CMPQ         R13, $+0
-	JGT          slot3
-	MOVQ         ldx+80(FP), R13
-	MOVQ         group+40(FP), R14
-	IMULQ        R14, R13
-	SHLQ         $0x02, R13
-	ADDQ         R13, R11
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
+	JGT          slot3
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x06, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      (R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y1
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y2
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Y5
-	VMASKMOVPS   (R13), Y0, Y6
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x06, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y5
+	VMASKMOVPS   (R12), Y0, Y6
 	VFMADD231PS  Y6, Y5, Y4
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -7043,7 +6899,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias9
 	VBROADCASTSS (BX), Y5
@@ -7058,8 +6914,8 @@ nobias9:
 noload9:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp9
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y1, Y6, Y1
 	VMINPS       Y1, Y5, Y1
 
@@ -7067,10 +6923,10 @@ noclamp9:
 	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias10
 	VBROADCASTSS 4(BX), Y5
@@ -7085,8 +6941,8 @@ nobias10:
 noload10:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp10
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y2, Y6, Y2
 	VMINPS       Y2, Y5, Y2
 
@@ -7094,10 +6950,10 @@ noclamp10:
 	VMASKMOVPS   Y2, Y0, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias11
 	VBROADCASTSS 8(BX), Y5
@@ -7112,8 +6968,8 @@ nobias11:
 noload11:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp11
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y3, Y6, Y3
 	VMINPS       Y3, Y5, Y3
 
@@ -7121,10 +6977,10 @@ noclamp11:
 	VMASKMOVPS   Y3, Y0, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias12
 	VBROADCASTSS 12(BX), Y5
@@ -7139,8 +6995,8 @@ nobias12:
 noload12:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
-	VBROADCASTSS lo+128(FP), Y6
-	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
 	VMAXPS       Y4, Y6, Y4
 	VMINPS       Y4, Y5, Y4
 
@@ -7153,7 +7009,7 @@ cols1:
 	LEAQ (CX)(DI*4), CX
 	SHLQ $0x04, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX

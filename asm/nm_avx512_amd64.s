@@ -4,13 +4,13 @@
 
 #include "textflag.h"
 
-// func nmAVX5122of4R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5122of4R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·nmAVX5122of4R4U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX5122of4R4U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -19,7 +19,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+64
 	JLT    singles1
@@ -39,132 +39,128 @@ tiles1:
 	VPSUBD Z13, Z13, Z13
 	VPSUBD Z14, Z14, Z14
 	VPSUBD Z15, Z15, Z15
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z16
-	VFMADD231PS  (R13), Z16, Z0
-	VFMADD231PS  64(R13), Z16, Z1
-	VFMADD231PS  128(R13), Z16, Z2
-	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z16
-	VFMADD231PS  (R13), Z16, Z4
-	VFMADD231PS  64(R13), Z16, Z5
-	VFMADD231PS  128(R13), Z16, Z6
-	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z16
-	VFMADD231PS  (R13), Z16, Z8
-	VFMADD231PS  64(R13), Z16, Z9
-	VFMADD231PS  128(R13), Z16, Z10
-	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z16
-	VFMADD231PS  (R13), Z16, Z12
-	VFMADD231PS  64(R13), Z16, Z13
-	VFMADD231PS  128(R13), Z16, Z14
-	VFMADD231PS  192(R13), Z16, Z15
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Z16
-	VFMADD231PS  (R13), Z16, Z0
-	VFMADD231PS  64(R13), Z16, Z1
-	VFMADD231PS  128(R13), Z16, Z2
-	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Z16
-	VFMADD231PS  (R13), Z16, Z4
-	VFMADD231PS  64(R13), Z16, Z5
-	VFMADD231PS  128(R13), Z16, Z6
-	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Z16
-	VFMADD231PS  (R13), Z16, Z8
-	VFMADD231PS  64(R13), Z16, Z9
-	VFMADD231PS  128(R13), Z16, Z10
-	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Z16
-	VFMADD231PS  (R13), Z16, Z12
-	VFMADD231PS  64(R13), Z16, Z13
-	VFMADD231PS  128(R13), Z16, Z14
-	VFMADD231PS  192(R13), Z16, Z15
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z16
-	VFMADD231PS  (R13), Z16, Z0
-	VFMADD231PS  64(R13), Z16, Z1
-	VFMADD231PS  128(R13), Z16, Z2
-	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z16
-	VFMADD231PS  (R13), Z16, Z4
-	VFMADD231PS  64(R13), Z16, Z5
-	VFMADD231PS  128(R13), Z16, Z6
-	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z16
-	VFMADD231PS  (R13), Z16, Z8
-	VFMADD231PS  64(R13), Z16, Z9
-	VFMADD231PS  128(R13), Z16, Z10
-	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z16
-	VFMADD231PS  (R13), Z16, Z12
-	VFMADD231PS  64(R13), Z16, Z13
-	VFMADD231PS  128(R13), Z16, Z14
-	VFMADD231PS  192(R13), Z16, Z15
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -175,7 +171,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Z16
@@ -195,8 +191,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z0, Z16, Z0
 	VMINPS       Z0, Z17, Z0
 	VMAXPS       Z1, Z16, Z1
@@ -213,10 +209,10 @@ noclamp1:
 	VMOVUPS      Z3, 192(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Z16
@@ -236,8 +232,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z4, Z16, Z4
 	VMINPS       Z4, Z17, Z4
 	VMAXPS       Z5, Z16, Z5
@@ -254,10 +250,10 @@ noclamp2:
 	VMOVUPS      Z7, 192(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS 8(BX), Z16
@@ -277,8 +273,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z8, Z16, Z8
 	VMINPS       Z8, Z17, Z8
 	VMAXPS       Z9, Z16, Z9
@@ -295,10 +291,10 @@ noclamp3:
 	VMOVUPS      Z11, 192(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 12(BX), Z16
@@ -318,8 +314,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z12, Z16, Z12
 	VMINPS       Z12, Z17, Z12
 	VMAXPS       Z13, Z16, Z13
@@ -340,7 +336,7 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+16
 	JLT    last1
@@ -348,96 +344,92 @@ singles1:
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -448,7 +440,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Z4
@@ -462,8 +454,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z0, Z4, Z0
 	VMINPS       Z0, Z5, Z0
 
@@ -471,10 +463,10 @@ noclamp5:
 	VMOVUPS      Z0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Z4
@@ -488,8 +480,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z1, Z4, Z1
 	VMINPS       Z1, Z5, Z1
 
@@ -497,10 +489,10 @@ noclamp6:
 	VMOVUPS      Z1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
 	VBROADCASTSS 8(BX), Z4
@@ -514,8 +506,8 @@ nobias7:
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z2, Z4, Z2
 	VMINPS       Z2, Z5, Z2
 
@@ -523,10 +515,10 @@ noclamp7:
 	VMOVUPS      Z2, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
 	VBROADCASTSS 12(BX), Z4
@@ -540,8 +532,8 @@ nobias8:
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z3, Z4, Z3
 	VMINPS       Z3, Z5, Z3
 
@@ -553,7 +545,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+0
 	JLE    cols1
@@ -563,108 +555,104 @@ last1:
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -675,7 +663,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias9
 	VBROADCASTSS (BX), Z4
@@ -690,8 +678,8 @@ nobias9:
 noload9:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp9
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z0, Z5, Z0
 	VMINPS       Z0, Z4, Z0
 
@@ -699,10 +687,10 @@ noclamp9:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias10
 	VBROADCASTSS 4(BX), Z4
@@ -717,8 +705,8 @@ nobias10:
 noload10:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp10
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z1, Z5, Z1
 	VMINPS       Z1, Z4, Z1
 
@@ -726,10 +714,10 @@ noclamp10:
 	VMOVUPS      Z1, K1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias11
 	VBROADCASTSS 8(BX), Z4
@@ -744,8 +732,8 @@ nobias11:
 noload11:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp11
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z2, Z5, Z2
 	VMINPS       Z2, Z4, Z2
 
@@ -753,10 +741,10 @@ noclamp11:
 	VMOVUPS      Z2, K1, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias12
 	VBROADCASTSS 12(BX), Z4
@@ -771,8 +759,8 @@ nobias12:
 noload12:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z3, Z5, Z3
 	VMINPS       Z3, Z4, Z3
 
@@ -785,7 +773,7 @@ cols1:
 	LEAQ (CX)(DI*4), CX
 	SHLQ $0x04, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX
@@ -815,13 +803,13 @@ DATA tailmask16<>+30(SB)/2, $0x7fff
 DATA tailmask16<>+32(SB)/2, $0xffff
 GLOBL tailmask16<>(SB), RODATA|NOPTR, $34
 
-// func nmAVX5122of4R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5122of4R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·nmAVX5122of4R2U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX5122of4R2U8(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -830,9 +818,9 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
-	CMPQ   R8, $+64
+	CMPQ   R8, $+128
 	JLT    singles1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
@@ -842,84 +830,112 @@ tiles1:
 	VPSUBD Z5, Z5, Z5
 	VPSUBD Z6, Z6, Z6
 	VPSUBD Z7, Z7, Z7
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -930,14 +946,18 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
-	VBROADCASTSS (BX), Z8
-	VADDPS       Z8, Z0, Z0
-	VADDPS       Z8, Z1, Z1
-	VADDPS       Z8, Z2, Z2
-	VADDPS       Z8, Z3, Z3
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias1:
 	TESTQ  $0x00000001, R10
@@ -946,139 +966,171 @@ nobias1:
 	VADDPS 64(R9)(DI*4), Z1, Z1
 	VADDPS 128(R9)(DI*4), Z2, Z2
 	VADDPS 192(R9)(DI*4), Z3, Z3
+	VADDPS 256(R9)(DI*4), Z4, Z4
+	VADDPS 320(R9)(DI*4), Z5, Z5
+	VADDPS 384(R9)(DI*4), Z6, Z6
+	VADDPS 448(R9)(DI*4), Z7, Z7
 
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Z8
-	VBROADCASTSS hi+132(FP), Z9
-	VMAXPS       Z0, Z8, Z0
-	VMINPS       Z0, Z9, Z0
-	VMAXPS       Z1, Z8, Z1
-	VMINPS       Z1, Z9, Z1
-	VMAXPS       Z2, Z8, Z2
-	VMINPS       Z2, Z9, Z2
-	VMAXPS       Z3, Z8, Z3
-	VMINPS       Z3, Z9, Z3
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
+	VMAXPS       Z0, Z16, Z0
+	VMINPS       Z0, Z17, Z0
+	VMAXPS       Z1, Z16, Z1
+	VMINPS       Z1, Z17, Z1
+	VMAXPS       Z2, Z16, Z2
+	VMINPS       Z2, Z17, Z2
+	VMAXPS       Z3, Z16, Z3
+	VMINPS       Z3, Z17, Z3
+	VMAXPS       Z4, Z16, Z4
+	VMINPS       Z4, Z17, Z4
+	VMAXPS       Z5, Z16, Z5
+	VMINPS       Z5, Z17, Z5
+	VMAXPS       Z6, Z16, Z6
+	VMINPS       Z6, Z17, Z6
+	VMAXPS       Z7, Z16, Z7
+	VMINPS       Z7, Z17, Z7
 
 noclamp1:
 	VMOVUPS      Z0, (R9)(DI*4)
 	VMOVUPS      Z1, 64(R9)(DI*4)
 	VMOVUPS      Z2, 128(R9)(DI*4)
 	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, 384(R9)(DI*4)
+	VMOVUPS      Z7, 448(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	VBROADCASTSS 4(BX), Z8
-	VADDPS       Z8, Z4, Z4
-	VADDPS       Z8, Z5, Z5
-	VADDPS       Z8, Z6, Z6
-	VADDPS       Z8, Z7, Z7
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias2:
 	TESTQ  $0x00000001, R8
 	JEQ    noload2
-	VADDPS (R9)(DI*4), Z4, Z4
-	VADDPS 64(R9)(DI*4), Z5, Z5
-	VADDPS 128(R9)(DI*4), Z6, Z6
-	VADDPS 192(R9)(DI*4), Z7, Z7
+	VADDPS (R9)(DI*4), Z8, Z8
+	VADDPS 64(R9)(DI*4), Z9, Z9
+	VADDPS 128(R9)(DI*4), Z10, Z10
+	VADDPS 192(R9)(DI*4), Z11, Z11
+	VADDPS 256(R9)(DI*4), Z12, Z12
+	VADDPS 320(R9)(DI*4), Z13, Z13
+	VADDPS 384(R9)(DI*4), Z14, Z14
+	VADDPS 448(R9)(DI*4), Z15, Z15
 
 noload2:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Z8
-	VBROADCASTSS hi+132(FP), Z9
-	VMAXPS       Z4, Z8, Z4
-	VMINPS       Z4, Z9, Z4
-	VMAXPS       Z5, Z8, Z5
-	VMINPS       Z5, Z9, Z5
-	VMAXPS       Z6, Z8, Z6
-	VMINPS       Z6, Z9, Z6
-	VMAXPS       Z7, Z8, Z7
-	VMINPS       Z7, Z9, Z7
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
+	VMAXPS       Z8, Z16, Z8
+	VMINPS       Z8, Z17, Z8
+	VMAXPS       Z9, Z16, Z9
+	VMINPS       Z9, Z17, Z9
+	VMAXPS       Z10, Z16, Z10
+	VMINPS       Z10, Z17, Z10
+	VMAXPS       Z11, Z16, Z11
+	VMINPS       Z11, Z17, Z11
+	VMAXPS       Z12, Z16, Z12
+	VMINPS       Z12, Z17, Z12
+	VMAXPS       Z13, Z16, Z13
+	VMINPS       Z13, Z17, Z13
+	VMAXPS       Z14, Z16, Z14
+	VMINPS       Z14, Z17, Z14
+	VMAXPS       Z15, Z16, Z15
+	VMINPS       Z15, Z17, Z15
 
 noclamp2:
-	VMOVUPS Z4, (R9)(DI*4)
-	VMOVUPS Z5, 64(R9)(DI*4)
-	VMOVUPS Z6, 128(R9)(DI*4)
-	VMOVUPS Z7, 192(R9)(DI*4)
+	VMOVUPS Z8, (R9)(DI*4)
+	VMOVUPS Z9, 64(R9)(DI*4)
+	VMOVUPS Z10, 128(R9)(DI*4)
+	VMOVUPS Z11, 192(R9)(DI*4)
+	VMOVUPS Z12, 256(R9)(DI*4)
+	VMOVUPS Z13, 320(R9)(DI*4)
+	VMOVUPS Z14, 384(R9)(DI*4)
+	VMOVUPS Z15, 448(R9)(DI*4)
 
 stored1:
-	ADDQ $+64, DI
+	ADDQ $+128, DI
 	JMP  tiles1
 
 singles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+16
 	JLT    last1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -1089,7 +1141,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS (BX), Z2
@@ -1103,8 +1155,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Z2
-	VBROADCASTSS hi+132(FP), Z3
+	VBROADCASTSS lo+120(FP), Z2
+	VBROADCASTSS hi+124(FP), Z3
 	VMAXPS       Z0, Z2, Z0
 	VMINPS       Z0, Z3, Z0
 
@@ -1112,10 +1164,10 @@ noclamp3:
 	VMOVUPS      Z0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 4(BX), Z2
@@ -1129,8 +1181,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Z2
-	VBROADCASTSS hi+132(FP), Z3
+	VBROADCASTSS lo+120(FP), Z2
+	VBROADCASTSS hi+124(FP), Z3
 	VMAXPS       Z1, Z2, Z1
 	VMINPS       Z1, Z3, Z1
 
@@ -1142,7 +1194,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+0
 	JLE    cols1
@@ -1150,72 +1202,68 @@ last1:
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -1226,7 +1274,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Z2
@@ -1241,8 +1289,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Z3
-	VBROADCASTSS hi+132(FP), Z2
+	VBROADCASTSS lo+120(FP), Z3
+	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z0, Z3, Z0
 	VMINPS       Z0, Z2, Z0
 
@@ -1250,10 +1298,10 @@ noclamp5:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Z2
@@ -1268,8 +1316,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Z3
-	VBROADCASTSS hi+132(FP), Z2
+	VBROADCASTSS lo+120(FP), Z3
+	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z1, Z3, Z1
 	VMINPS       Z1, Z2, Z1
 
@@ -1282,7 +1330,7 @@ cols1:
 	LEAQ (CX)(DI*2), CX
 	SHLQ $0x03, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x03, DI
 	ADDQ DI, DX
 	ADDQ $+8, BX
@@ -1293,13 +1341,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5121of4R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5121of4R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·nmAVX5121of4R4U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX5121of4R4U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -1308,7 +1356,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+64
 	JLT    singles1
@@ -1328,100 +1376,96 @@ tiles1:
 	VPSUBD Z13, Z13, Z13
 	VPSUBD Z14, Z14, Z14
 	VPSUBD Z15, Z15, Z15
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z16
-	VFMADD231PS  (R13), Z16, Z0
-	VFMADD231PS  64(R13), Z16, Z1
-	VFMADD231PS  128(R13), Z16, Z2
-	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z16
-	VFMADD231PS  (R13), Z16, Z4
-	VFMADD231PS  64(R13), Z16, Z5
-	VFMADD231PS  128(R13), Z16, Z6
-	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z16
-	VFMADD231PS  (R13), Z16, Z8
-	VFMADD231PS  64(R13), Z16, Z9
-	VFMADD231PS  128(R13), Z16, Z10
-	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z16
-	VFMADD231PS  (R13), Z16, Z12
-	VFMADD231PS  64(R13), Z16, Z13
-	VFMADD231PS  128(R13), Z16, Z14
-	VFMADD231PS  192(R13), Z16, Z15
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z16
-	VFMADD231PS  (R13), Z16, Z0
-	VFMADD231PS  64(R13), Z16, Z1
-	VFMADD231PS  128(R13), Z16, Z2
-	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z16
-	VFMADD231PS  (R13), Z16, Z4
-	VFMADD231PS  64(R13), Z16, Z5
-	VFMADD231PS  128(R13), Z16, Z6
-	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z16
-	VFMADD231PS  (R13), Z16, Z8
-	VFMADD231PS  64(R13), Z16, Z9
-	VFMADD231PS  128(R13), Z16, Z10
-	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z16
-	VFMADD231PS  (R13), Z16, Z12
-	VFMADD231PS  64(R13), Z16, Z13
-	VFMADD231PS  128(R13), Z16, Z14
-	VFMADD231PS  192(R13), Z16, Z15
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -1432,7 +1476,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Z16
@@ -1452,8 +1496,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z0, Z16, Z0
 	VMINPS       Z0, Z17, Z0
 	VMAXPS       Z1, Z16, Z1
@@ -1470,10 +1514,10 @@ noclamp1:
 	VMOVUPS      Z3, 192(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Z16
@@ -1493,8 +1537,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z4, Z16, Z4
 	VMINPS       Z4, Z17, Z4
 	VMAXPS       Z5, Z16, Z5
@@ -1511,10 +1555,10 @@ noclamp2:
 	VMOVUPS      Z7, 192(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS 8(BX), Z16
@@ -1534,8 +1578,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z8, Z16, Z8
 	VMINPS       Z8, Z17, Z8
 	VMAXPS       Z9, Z16, Z9
@@ -1552,10 +1596,10 @@ noclamp3:
 	VMOVUPS      Z11, 192(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 12(BX), Z16
@@ -1575,8 +1619,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z12, Z16, Z12
 	VMINPS       Z12, Z17, Z12
 	VMAXPS       Z13, Z16, Z13
@@ -1597,7 +1641,7 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+16
 	JLT    last1
@@ -1605,76 +1649,72 @@ singles1:
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -1685,7 +1725,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Z4
@@ -1699,8 +1739,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z0, Z4, Z0
 	VMINPS       Z0, Z5, Z0
 
@@ -1708,10 +1748,10 @@ noclamp5:
 	VMOVUPS      Z0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Z4
@@ -1725,8 +1765,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z1, Z4, Z1
 	VMINPS       Z1, Z5, Z1
 
@@ -1734,10 +1774,10 @@ noclamp6:
 	VMOVUPS      Z1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
 	VBROADCASTSS 8(BX), Z4
@@ -1751,8 +1791,8 @@ nobias7:
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z2, Z4, Z2
 	VMINPS       Z2, Z5, Z2
 
@@ -1760,10 +1800,10 @@ noclamp7:
 	VMOVUPS      Z2, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
 	VBROADCASTSS 12(BX), Z4
@@ -1777,8 +1817,8 @@ nobias8:
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z3, Z4, Z3
 	VMINPS       Z3, Z5, Z3
 
@@ -1790,7 +1830,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+0
 	JLE    cols1
@@ -1800,84 +1840,80 @@ last1:
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -1888,7 +1924,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias9
 	VBROADCASTSS (BX), Z4
@@ -1903,8 +1939,8 @@ nobias9:
 noload9:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp9
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z0, Z5, Z0
 	VMINPS       Z0, Z4, Z0
 
@@ -1912,10 +1948,10 @@ noclamp9:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias10
 	VBROADCASTSS 4(BX), Z4
@@ -1930,8 +1966,8 @@ nobias10:
 noload10:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp10
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z1, Z5, Z1
 	VMINPS       Z1, Z4, Z1
 
@@ -1939,10 +1975,10 @@ noclamp10:
 	VMOVUPS      Z1, K1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias11
 	VBROADCASTSS 8(BX), Z4
@@ -1957,8 +1993,8 @@ nobias11:
 noload11:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp11
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z2, Z5, Z2
 	VMINPS       Z2, Z4, Z2
 
@@ -1966,10 +2002,10 @@ noclamp11:
 	VMOVUPS      Z2, K1, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias12
 	VBROADCASTSS 12(BX), Z4
@@ -1984,8 +2020,8 @@ nobias12:
 noload12:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z3, Z5, Z3
 	VMINPS       Z3, Z4, Z3
 
@@ -1998,7 +2034,7 @@ cols1:
 	LEAQ (CX)(DI*4), CX
 	SHLQ $0x04, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX
@@ -2009,13 +2045,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5121of4R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5121of4R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·nmAVX5121of4R2U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX5121of4R2U8(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -2024,9 +2060,9 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
-	CMPQ   R8, $+64
+	CMPQ   R8, $+128
 	JLT    singles1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
@@ -2036,68 +2072,88 @@ tiles1:
 	VPSUBD Z5, Z5, Z5
 	VPSUBD Z6, Z6, Z6
 	VPSUBD Z7, Z7, Z7
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -2108,14 +2164,18 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
-	VBROADCASTSS (BX), Z8
-	VADDPS       Z8, Z0, Z0
-	VADDPS       Z8, Z1, Z1
-	VADDPS       Z8, Z2, Z2
-	VADDPS       Z8, Z3, Z3
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias1:
 	TESTQ  $0x00000001, R10
@@ -2124,129 +2184,161 @@ nobias1:
 	VADDPS 64(R9)(DI*4), Z1, Z1
 	VADDPS 128(R9)(DI*4), Z2, Z2
 	VADDPS 192(R9)(DI*4), Z3, Z3
+	VADDPS 256(R9)(DI*4), Z4, Z4
+	VADDPS 320(R9)(DI*4), Z5, Z5
+	VADDPS 384(R9)(DI*4), Z6, Z6
+	VADDPS 448(R9)(DI*4), Z7, Z7
 
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Z8
-	VBROADCASTSS hi+132(FP), Z9
-	VMAXPS       Z0, Z8, Z0
-	VMINPS       Z0, Z9, Z0
-	VMAXPS       Z1, Z8, Z1
-	VMINPS       Z1, Z9, Z1
-	VMAXPS       Z2, Z8, Z2
-	VMINPS       Z2, Z9, Z2
-	VMAXPS       Z3, Z8, Z3
-	VMINPS       Z3, Z9, Z3
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
+	VMAXPS       Z0, Z16, Z0
+	VMINPS       Z0, Z17, Z0
+	VMAXPS       Z1, Z16, Z1
+	VMINPS       Z1, Z17, Z1
+	VMAXPS       Z2, Z16, Z2
+	VMINPS       Z2, Z17, Z2
+	VMAXPS       Z3, Z16, Z3
+	VMINPS       Z3, Z17, Z3
+	VMAXPS       Z4, Z16, Z4
+	VMINPS       Z4, Z17, Z4
+	VMAXPS       Z5, Z16, Z5
+	VMINPS       Z5, Z17, Z5
+	VMAXPS       Z6, Z16, Z6
+	VMINPS       Z6, Z17, Z6
+	VMAXPS       Z7, Z16, Z7
+	VMINPS       Z7, Z17, Z7
 
 noclamp1:
 	VMOVUPS      Z0, (R9)(DI*4)
 	VMOVUPS      Z1, 64(R9)(DI*4)
 	VMOVUPS      Z2, 128(R9)(DI*4)
 	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, 384(R9)(DI*4)
+	VMOVUPS      Z7, 448(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	VBROADCASTSS 4(BX), Z8
-	VADDPS       Z8, Z4, Z4
-	VADDPS       Z8, Z5, Z5
-	VADDPS       Z8, Z6, Z6
-	VADDPS       Z8, Z7, Z7
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias2:
 	TESTQ  $0x00000001, R8
 	JEQ    noload2
-	VADDPS (R9)(DI*4), Z4, Z4
-	VADDPS 64(R9)(DI*4), Z5, Z5
-	VADDPS 128(R9)(DI*4), Z6, Z6
-	VADDPS 192(R9)(DI*4), Z7, Z7
+	VADDPS (R9)(DI*4), Z8, Z8
+	VADDPS 64(R9)(DI*4), Z9, Z9
+	VADDPS 128(R9)(DI*4), Z10, Z10
+	VADDPS 192(R9)(DI*4), Z11, Z11
+	VADDPS 256(R9)(DI*4), Z12, Z12
+	VADDPS 320(R9)(DI*4), Z13, Z13
+	VADDPS 384(R9)(DI*4), Z14, Z14
+	VADDPS 448(R9)(DI*4), Z15, Z15
 
 noload2:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Z8
-	VBROADCASTSS hi+132(FP), Z9
-	VMAXPS       Z4, Z8, Z4
-	VMINPS       Z4, Z9, Z4
-	VMAXPS       Z5, Z8, Z5
-	VMINPS       Z5, Z9, Z5
-	VMAXPS       Z6, Z8, Z6
-	VMINPS       Z6, Z9, Z6
-	VMAXPS       Z7, Z8, Z7
-	VMINPS       Z7, Z9, Z7
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
+	VMAXPS       Z8, Z16, Z8
+	VMINPS       Z8, Z17, Z8
+	VMAXPS       Z9, Z16, Z9
+	VMINPS       Z9, Z17, Z9
+	VMAXPS       Z10, Z16, Z10
+	VMINPS       Z10, Z17, Z10
+	VMAXPS       Z11, Z16, Z11
+	VMINPS       Z11, Z17, Z11
+	VMAXPS       Z12, Z16, Z12
+	VMINPS       Z12, Z17, Z12
+	VMAXPS       Z13, Z16, Z13
+	VMINPS       Z13, Z17, Z13
+	VMAXPS       Z14, Z16, Z14
+	VMINPS       Z14, Z17, Z14
+	VMAXPS       Z15, Z16, Z15
+	VMINPS       Z15, Z17, Z15
 
 noclamp2:
-	VMOVUPS Z4, (R9)(DI*4)
-	VMOVUPS Z5, 64(R9)(DI*4)
-	VMOVUPS Z6, 128(R9)(DI*4)
-	VMOVUPS Z7, 192(R9)(DI*4)
+	VMOVUPS Z8, (R9)(DI*4)
+	VMOVUPS Z9, 64(R9)(DI*4)
+	VMOVUPS Z10, 128(R9)(DI*4)
+	VMOVUPS Z11, 192(R9)(DI*4)
+	VMOVUPS Z12, 256(R9)(DI*4)
+	VMOVUPS Z13, 320(R9)(DI*4)
+	VMOVUPS Z14, 384(R9)(DI*4)
+	VMOVUPS Z15, 448(R9)(DI*4)
 
 stored1:
-	ADDQ $+64, DI
+	ADDQ $+128, DI
 	JMP  tiles1
 
 singles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+16
 	JLT    last1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -2257,7 +2349,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS (BX), Z2
@@ -2271,8 +2363,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Z2
-	VBROADCASTSS hi+132(FP), Z3
+	VBROADCASTSS lo+120(FP), Z2
+	VBROADCASTSS hi+124(FP), Z3
 	VMAXPS       Z0, Z2, Z0
 	VMINPS       Z0, Z3, Z0
 
@@ -2280,10 +2372,10 @@ noclamp3:
 	VMOVUPS      Z0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 4(BX), Z2
@@ -2297,8 +2389,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Z2
-	VBROADCASTSS hi+132(FP), Z3
+	VBROADCASTSS lo+120(FP), Z2
+	VBROADCASTSS hi+124(FP), Z3
 	VMAXPS       Z1, Z2, Z1
 	VMINPS       Z1, Z3, Z1
 
@@ -2310,7 +2402,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+0
 	JLE    cols1
@@ -2318,60 +2410,56 @@ last1:
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x04, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -2382,7 +2470,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Z2
@@ -2397,8 +2485,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Z3
-	VBROADCASTSS hi+132(FP), Z2
+	VBROADCASTSS lo+120(FP), Z3
+	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z0, Z3, Z0
 	VMINPS       Z0, Z2, Z0
 
@@ -2406,10 +2494,10 @@ noclamp5:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Z2
@@ -2424,8 +2512,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Z3
-	VBROADCASTSS hi+132(FP), Z2
+	VBROADCASTSS lo+120(FP), Z3
+	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z1, Z3, Z1
 	VMINPS       Z1, Z2, Z1
 
@@ -2438,7 +2526,7 @@ cols1:
 	LEAQ (CX)(DI*2), CX
 	SHLQ $0x03, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x03, DI
 	ADDQ DI, DX
 	ADDQ $+8, BX
@@ -2449,13 +2537,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5122of8R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5122of8R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·nmAVX5122of8R4U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX5122of8R4U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -2464,7 +2552,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+64
 	JLT    singles1
@@ -2484,132 +2572,128 @@ tiles1:
 	VPSUBD Z13, Z13, Z13
 	VPSUBD Z14, Z14, Z14
 	VPSUBD Z15, Z15, Z15
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z16
-	VFMADD231PS  (R13), Z16, Z0
-	VFMADD231PS  64(R13), Z16, Z1
-	VFMADD231PS  128(R13), Z16, Z2
-	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z16
-	VFMADD231PS  (R13), Z16, Z4
-	VFMADD231PS  64(R13), Z16, Z5
-	VFMADD231PS  128(R13), Z16, Z6
-	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z16
-	VFMADD231PS  (R13), Z16, Z8
-	VFMADD231PS  64(R13), Z16, Z9
-	VFMADD231PS  128(R13), Z16, Z10
-	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z16
-	VFMADD231PS  (R13), Z16, Z12
-	VFMADD231PS  64(R13), Z16, Z13
-	VFMADD231PS  128(R13), Z16, Z14
-	VFMADD231PS  192(R13), Z16, Z15
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Z16
-	VFMADD231PS  (R13), Z16, Z0
-	VFMADD231PS  64(R13), Z16, Z1
-	VFMADD231PS  128(R13), Z16, Z2
-	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Z16
-	VFMADD231PS  (R13), Z16, Z4
-	VFMADD231PS  64(R13), Z16, Z5
-	VFMADD231PS  128(R13), Z16, Z6
-	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Z16
-	VFMADD231PS  (R13), Z16, Z8
-	VFMADD231PS  64(R13), Z16, Z9
-	VFMADD231PS  128(R13), Z16, Z10
-	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Z16
-	VFMADD231PS  (R13), Z16, Z12
-	VFMADD231PS  64(R13), Z16, Z13
-	VFMADD231PS  128(R13), Z16, Z14
-	VFMADD231PS  192(R13), Z16, Z15
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z16
-	VFMADD231PS  (R13), Z16, Z0
-	VFMADD231PS  64(R13), Z16, Z1
-	VFMADD231PS  128(R13), Z16, Z2
-	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z16
-	VFMADD231PS  (R13), Z16, Z4
-	VFMADD231PS  64(R13), Z16, Z5
-	VFMADD231PS  128(R13), Z16, Z6
-	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z16
-	VFMADD231PS  (R13), Z16, Z8
-	VFMADD231PS  64(R13), Z16, Z9
-	VFMADD231PS  128(R13), Z16, Z10
-	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z16
-	VFMADD231PS  (R13), Z16, Z12
-	VFMADD231PS  64(R13), Z16, Z13
-	VFMADD231PS  128(R13), Z16, Z14
-	VFMADD231PS  192(R13), Z16, Z15
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -2620,7 +2704,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Z16
@@ -2640,8 +2724,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z0, Z16, Z0
 	VMINPS       Z0, Z17, Z0
 	VMAXPS       Z1, Z16, Z1
@@ -2658,10 +2742,10 @@ noclamp1:
 	VMOVUPS      Z3, 192(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Z16
@@ -2681,8 +2765,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z4, Z16, Z4
 	VMINPS       Z4, Z17, Z4
 	VMAXPS       Z5, Z16, Z5
@@ -2699,10 +2783,10 @@ noclamp2:
 	VMOVUPS      Z7, 192(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS 8(BX), Z16
@@ -2722,8 +2806,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z8, Z16, Z8
 	VMINPS       Z8, Z17, Z8
 	VMAXPS       Z9, Z16, Z9
@@ -2740,10 +2824,10 @@ noclamp3:
 	VMOVUPS      Z11, 192(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 12(BX), Z16
@@ -2763,8 +2847,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z12, Z16, Z12
 	VMINPS       Z12, Z17, Z12
 	VMAXPS       Z13, Z16, Z13
@@ -2785,7 +2869,7 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+16
 	JLT    last1
@@ -2793,96 +2877,92 @@ singles1:
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -2893,7 +2973,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Z4
@@ -2907,8 +2987,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z0, Z4, Z0
 	VMINPS       Z0, Z5, Z0
 
@@ -2916,10 +2996,10 @@ noclamp5:
 	VMOVUPS      Z0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Z4
@@ -2933,8 +3013,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z1, Z4, Z1
 	VMINPS       Z1, Z5, Z1
 
@@ -2942,10 +3022,10 @@ noclamp6:
 	VMOVUPS      Z1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
 	VBROADCASTSS 8(BX), Z4
@@ -2959,8 +3039,8 @@ nobias7:
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z2, Z4, Z2
 	VMINPS       Z2, Z5, Z2
 
@@ -2968,10 +3048,10 @@ noclamp7:
 	VMOVUPS      Z2, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
 	VBROADCASTSS 12(BX), Z4
@@ -2985,8 +3065,8 @@ nobias8:
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z3, Z4, Z3
 	VMINPS       Z3, Z5, Z3
 
@@ -2998,7 +3078,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+0
 	JLE    cols1
@@ -3008,108 +3088,104 @@ last1:
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -3120,7 +3196,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias9
 	VBROADCASTSS (BX), Z4
@@ -3135,8 +3211,8 @@ nobias9:
 noload9:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp9
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z0, Z5, Z0
 	VMINPS       Z0, Z4, Z0
 
@@ -3144,10 +3220,10 @@ noclamp9:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias10
 	VBROADCASTSS 4(BX), Z4
@@ -3162,8 +3238,8 @@ nobias10:
 noload10:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp10
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z1, Z5, Z1
 	VMINPS       Z1, Z4, Z1
 
@@ -3171,10 +3247,10 @@ noclamp10:
 	VMOVUPS      Z1, K1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias11
 	VBROADCASTSS 8(BX), Z4
@@ -3189,8 +3265,8 @@ nobias11:
 noload11:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp11
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z2, Z5, Z2
 	VMINPS       Z2, Z4, Z2
 
@@ -3198,10 +3274,10 @@ noclamp11:
 	VMOVUPS      Z2, K1, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias12
 	VBROADCASTSS 12(BX), Z4
@@ -3216,8 +3292,8 @@ nobias12:
 noload12:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z3, Z5, Z3
 	VMINPS       Z3, Z4, Z3
 
@@ -3230,7 +3306,7 @@ cols1:
 	LEAQ (CX)(DI*4), CX
 	SHLQ $0x04, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX
@@ -3241,13 +3317,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5122of8R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5122of8R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·nmAVX5122of8R2U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX5122of8R2U8(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -3256,9 +3332,9 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
-	CMPQ   R8, $+64
+	CMPQ   R8, $+128
 	JLT    singles1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
@@ -3268,84 +3344,112 @@ tiles1:
 	VPSUBD Z5, Z5, Z5
 	VPSUBD Z6, Z6, Z6
 	VPSUBD Z7, Z7, Z7
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -3356,14 +3460,18 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
-	VBROADCASTSS (BX), Z8
-	VADDPS       Z8, Z0, Z0
-	VADDPS       Z8, Z1, Z1
-	VADDPS       Z8, Z2, Z2
-	VADDPS       Z8, Z3, Z3
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias1:
 	TESTQ  $0x00000001, R10
@@ -3372,139 +3480,171 @@ nobias1:
 	VADDPS 64(R9)(DI*4), Z1, Z1
 	VADDPS 128(R9)(DI*4), Z2, Z2
 	VADDPS 192(R9)(DI*4), Z3, Z3
+	VADDPS 256(R9)(DI*4), Z4, Z4
+	VADDPS 320(R9)(DI*4), Z5, Z5
+	VADDPS 384(R9)(DI*4), Z6, Z6
+	VADDPS 448(R9)(DI*4), Z7, Z7
 
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Z8
-	VBROADCASTSS hi+132(FP), Z9
-	VMAXPS       Z0, Z8, Z0
-	VMINPS       Z0, Z9, Z0
-	VMAXPS       Z1, Z8, Z1
-	VMINPS       Z1, Z9, Z1
-	VMAXPS       Z2, Z8, Z2
-	VMINPS       Z2, Z9, Z2
-	VMAXPS       Z3, Z8, Z3
-	VMINPS       Z3, Z9, Z3
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
+	VMAXPS       Z0, Z16, Z0
+	VMINPS       Z0, Z17, Z0
+	VMAXPS       Z1, Z16, Z1
+	VMINPS       Z1, Z17, Z1
+	VMAXPS       Z2, Z16, Z2
+	VMINPS       Z2, Z17, Z2
+	VMAXPS       Z3, Z16, Z3
+	VMINPS       Z3, Z17, Z3
+	VMAXPS       Z4, Z16, Z4
+	VMINPS       Z4, Z17, Z4
+	VMAXPS       Z5, Z16, Z5
+	VMINPS       Z5, Z17, Z5
+	VMAXPS       Z6, Z16, Z6
+	VMINPS       Z6, Z17, Z6
+	VMAXPS       Z7, Z16, Z7
+	VMINPS       Z7, Z17, Z7
 
 noclamp1:
 	VMOVUPS      Z0, (R9)(DI*4)
 	VMOVUPS      Z1, 64(R9)(DI*4)
 	VMOVUPS      Z2, 128(R9)(DI*4)
 	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, 384(R9)(DI*4)
+	VMOVUPS      Z7, 448(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	VBROADCASTSS 4(BX), Z8
-	VADDPS       Z8, Z4, Z4
-	VADDPS       Z8, Z5, Z5
-	VADDPS       Z8, Z6, Z6
-	VADDPS       Z8, Z7, Z7
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias2:
 	TESTQ  $0x00000001, R8
 	JEQ    noload2
-	VADDPS (R9)(DI*4), Z4, Z4
-	VADDPS 64(R9)(DI*4), Z5, Z5
-	VADDPS 128(R9)(DI*4), Z6, Z6
-	VADDPS 192(R9)(DI*4), Z7, Z7
+	VADDPS (R9)(DI*4), Z8, Z8
+	VADDPS 64(R9)(DI*4), Z9, Z9
+	VADDPS 128(R9)(DI*4), Z10, Z10
+	VADDPS 192(R9)(DI*4), Z11, Z11
+	VADDPS 256(R9)(DI*4), Z12, Z12
+	VADDPS 320(R9)(DI*4), Z13, Z13
+	VADDPS 384(R9)(DI*4), Z14, Z14
+	VADDPS 448(R9)(DI*4), Z15, Z15
 
 noload2:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Z8
-	VBROADCASTSS hi+132(FP), Z9
-	VMAXPS       Z4, Z8, Z4
-	VMINPS       Z4, Z9, Z4
-	VMAXPS       Z5, Z8, Z5
-	VMINPS       Z5, Z9, Z5
-	VMAXPS       Z6, Z8, Z6
-	VMINPS       Z6, Z9, Z6
-	VMAXPS       Z7, Z8, Z7
-	VMINPS       Z7, Z9, Z7
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
+	VMAXPS       Z8, Z16, Z8
+	VMINPS       Z8, Z17, Z8
+	VMAXPS       Z9, Z16, Z9
+	VMINPS       Z9, Z17, Z9
+	VMAXPS       Z10, Z16, Z10
+	VMINPS       Z10, Z17, Z10
+	VMAXPS       Z11, Z16, Z11
+	VMINPS       Z11, Z17, Z11
+	VMAXPS       Z12, Z16, Z12
+	VMINPS       Z12, Z17, Z12
+	VMAXPS       Z13, Z16, Z13
+	VMINPS       Z13, Z17, Z13
+	VMAXPS       Z14, Z16, Z14
+	VMINPS       Z14, Z17, Z14
+	VMAXPS       Z15, Z16, Z15
+	VMINPS       Z15, Z17, Z15
 
 noclamp2:
-	VMOVUPS Z4, (R9)(DI*4)
-	VMOVUPS Z5, 64(R9)(DI*4)
-	VMOVUPS Z6, 128(R9)(DI*4)
-	VMOVUPS Z7, 192(R9)(DI*4)
+	VMOVUPS Z8, (R9)(DI*4)
+	VMOVUPS Z9, 64(R9)(DI*4)
+	VMOVUPS Z10, 128(R9)(DI*4)
+	VMOVUPS Z11, 192(R9)(DI*4)
+	VMOVUPS Z12, 256(R9)(DI*4)
+	VMOVUPS Z13, 320(R9)(DI*4)
+	VMOVUPS Z14, 384(R9)(DI*4)
+	VMOVUPS Z15, 448(R9)(DI*4)
 
 stored1:
-	ADDQ $+64, DI
+	ADDQ $+128, DI
 	JMP  tiles1
 
 singles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+16
 	JLT    last1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -3515,7 +3655,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS (BX), Z2
@@ -3529,8 +3669,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Z2
-	VBROADCASTSS hi+132(FP), Z3
+	VBROADCASTSS lo+120(FP), Z2
+	VBROADCASTSS hi+124(FP), Z3
 	VMAXPS       Z0, Z2, Z0
 	VMINPS       Z0, Z3, Z0
 
@@ -3538,10 +3678,10 @@ noclamp3:
 	VMOVUPS      Z0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 4(BX), Z2
@@ -3555,8 +3695,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Z2
-	VBROADCASTSS hi+132(FP), Z3
+	VBROADCASTSS lo+120(FP), Z2
+	VBROADCASTSS hi+124(FP), Z3
 	VMAXPS       Z1, Z2, Z1
 	VMINPS       Z1, Z3, Z1
 
@@ -3568,7 +3708,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+0
 	JLE    cols1
@@ -3576,72 +3716,68 @@ last1:
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -3652,7 +3788,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Z2
@@ -3667,8 +3803,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Z3
-	VBROADCASTSS hi+132(FP), Z2
+	VBROADCASTSS lo+120(FP), Z3
+	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z0, Z3, Z0
 	VMINPS       Z0, Z2, Z0
 
@@ -3676,10 +3812,10 @@ noclamp5:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Z2
@@ -3694,8 +3830,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Z3
-	VBROADCASTSS hi+132(FP), Z2
+	VBROADCASTSS lo+120(FP), Z3
+	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z1, Z3, Z1
 	VMINPS       Z1, Z2, Z1
 
@@ -3708,7 +3844,7 @@ cols1:
 	LEAQ (CX)(DI*2), CX
 	SHLQ $0x03, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x03, DI
 	ADDQ DI, DX
 	ADDQ $+8, BX
@@ -3719,13 +3855,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5124of8R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5124of8R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·nmAVX5124of8R4U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX5124of8R4U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -3734,7 +3870,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+64
 	JLT    singles1
@@ -3754,196 +3890,192 @@ tiles1:
 	VPSUBD Z13, Z13, Z13
 	VPSUBD Z14, Z14, Z14
 	VPSUBD Z15, Z15, Z15
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z16
-	VFMADD231PS  (R13), Z16, Z0
-	VFMADD231PS  64(R13), Z16, Z1
-	VFMADD231PS  128(R13), Z16, Z2
-	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z16
-	VFMADD231PS  (R13), Z16, Z4
-	VFMADD231PS  64(R13), Z16, Z5
-	VFMADD231PS  128(R13), Z16, Z6
-	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z16
-	VFMADD231PS  (R13), Z16, Z8
-	VFMADD231PS  64(R13), Z16, Z9
-	VFMADD231PS  128(R13), Z16, Z10
-	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z16
-	VFMADD231PS  (R13), Z16, Z12
-	VFMADD231PS  64(R13), Z16, Z13
-	VFMADD231PS  128(R13), Z16, Z14
-	VFMADD231PS  192(R13), Z16, Z15
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Z16
-	VFMADD231PS  (R13), Z16, Z0
-	VFMADD231PS  64(R13), Z16, Z1
-	VFMADD231PS  128(R13), Z16, Z2
-	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Z16
-	VFMADD231PS  (R13), Z16, Z4
-	VFMADD231PS  64(R13), Z16, Z5
-	VFMADD231PS  128(R13), Z16, Z6
-	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Z16
-	VFMADD231PS  (R13), Z16, Z8
-	VFMADD231PS  64(R13), Z16, Z9
-	VFMADD231PS  128(R13), Z16, Z10
-	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Z16
-	VFMADD231PS  (R13), Z16, Z12
-	VFMADD231PS  64(R13), Z16, Z13
-	VFMADD231PS  128(R13), Z16, Z14
-	VFMADD231PS  192(R13), Z16, Z15
-	MOVBQZX      8(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 32(R9), Z16
-	VFMADD231PS  (R13), Z16, Z0
-	VFMADD231PS  64(R13), Z16, Z1
-	VFMADD231PS  128(R13), Z16, Z2
-	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      9(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 36(R9), Z16
-	VFMADD231PS  (R13), Z16, Z4
-	VFMADD231PS  64(R13), Z16, Z5
-	VFMADD231PS  128(R13), Z16, Z6
-	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      10(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 40(R9), Z16
-	VFMADD231PS  (R13), Z16, Z8
-	VFMADD231PS  64(R13), Z16, Z9
-	VFMADD231PS  128(R13), Z16, Z10
-	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      11(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 44(R9), Z16
-	VFMADD231PS  (R13), Z16, Z12
-	VFMADD231PS  64(R13), Z16, Z13
-	VFMADD231PS  128(R13), Z16, Z14
-	VFMADD231PS  192(R13), Z16, Z15
-	MOVBQZX      12(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 48(R9), Z16
-	VFMADD231PS  (R13), Z16, Z0
-	VFMADD231PS  64(R13), Z16, Z1
-	VFMADD231PS  128(R13), Z16, Z2
-	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      13(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 52(R9), Z16
-	VFMADD231PS  (R13), Z16, Z4
-	VFMADD231PS  64(R13), Z16, Z5
-	VFMADD231PS  128(R13), Z16, Z6
-	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      14(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 56(R9), Z16
-	VFMADD231PS  (R13), Z16, Z8
-	VFMADD231PS  64(R13), Z16, Z9
-	VFMADD231PS  128(R13), Z16, Z10
-	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      15(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 60(R9), Z16
-	VFMADD231PS  (R13), Z16, Z12
-	VFMADD231PS  64(R13), Z16, Z13
-	VFMADD231PS  128(R13), Z16, Z14
-	VFMADD231PS  192(R13), Z16, Z15
-	ADDQ         $+64, R9
-	ADDQ         $+16, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	MOVBQZX      8(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 32(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      9(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 36(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      10(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 40(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      11(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 44(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	MOVBQZX      12(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 48(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      13(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 52(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      14(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 56(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      15(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 60(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	ADDQ         $+64, R8
+	ADDQ         $+16, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z16
-	VFMADD231PS  (R13), Z16, Z0
-	VFMADD231PS  64(R13), Z16, Z1
-	VFMADD231PS  128(R13), Z16, Z2
-	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z16
-	VFMADD231PS  (R13), Z16, Z4
-	VFMADD231PS  64(R13), Z16, Z5
-	VFMADD231PS  128(R13), Z16, Z6
-	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z16
-	VFMADD231PS  (R13), Z16, Z8
-	VFMADD231PS  64(R13), Z16, Z9
-	VFMADD231PS  128(R13), Z16, Z10
-	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z16
-	VFMADD231PS  (R13), Z16, Z12
-	VFMADD231PS  64(R13), Z16, Z13
-	VFMADD231PS  128(R13), Z16, Z14
-	VFMADD231PS  192(R13), Z16, Z15
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -3954,7 +4086,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Z16
@@ -3974,8 +4106,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z0, Z16, Z0
 	VMINPS       Z0, Z17, Z0
 	VMAXPS       Z1, Z16, Z1
@@ -3992,10 +4124,10 @@ noclamp1:
 	VMOVUPS      Z3, 192(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Z16
@@ -4015,8 +4147,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z4, Z16, Z4
 	VMINPS       Z4, Z17, Z4
 	VMAXPS       Z5, Z16, Z5
@@ -4033,10 +4165,10 @@ noclamp2:
 	VMOVUPS      Z7, 192(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS 8(BX), Z16
@@ -4056,8 +4188,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z8, Z16, Z8
 	VMINPS       Z8, Z17, Z8
 	VMAXPS       Z9, Z16, Z9
@@ -4074,10 +4206,10 @@ noclamp3:
 	VMOVUPS      Z11, 192(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 12(BX), Z16
@@ -4097,8 +4229,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z12, Z16, Z12
 	VMINPS       Z12, Z17, Z12
 	VMAXPS       Z13, Z16, Z13
@@ -4119,7 +4251,7 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+16
 	JLT    last1
@@ -4127,136 +4259,132 @@ singles1:
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	MOVBQZX      8(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 32(R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      9(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 36(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      10(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 40(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      11(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 44(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	MOVBQZX      12(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 48(R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      13(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 52(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      14(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 56(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      15(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 60(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	ADDQ         $+64, R9
-	ADDQ         $+16, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	MOVBQZX      8(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 32(R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      9(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 36(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      10(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 40(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      11(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 44(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	MOVBQZX      12(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 48(R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      13(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 52(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      14(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 56(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      15(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 60(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	ADDQ         $+64, R8
+	ADDQ         $+16, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -4267,7 +4395,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Z4
@@ -4281,8 +4409,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z0, Z4, Z0
 	VMINPS       Z0, Z5, Z0
 
@@ -4290,10 +4418,10 @@ noclamp5:
 	VMOVUPS      Z0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Z4
@@ -4307,8 +4435,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z1, Z4, Z1
 	VMINPS       Z1, Z5, Z1
 
@@ -4316,10 +4444,10 @@ noclamp6:
 	VMOVUPS      Z1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
 	VBROADCASTSS 8(BX), Z4
@@ -4333,8 +4461,8 @@ nobias7:
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z2, Z4, Z2
 	VMINPS       Z2, Z5, Z2
 
@@ -4342,10 +4470,10 @@ noclamp7:
 	VMOVUPS      Z2, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
 	VBROADCASTSS 12(BX), Z4
@@ -4359,8 +4487,8 @@ nobias8:
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z3, Z4, Z3
 	VMINPS       Z3, Z5, Z3
 
@@ -4372,7 +4500,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+0
 	JLE    cols1
@@ -4382,156 +4510,152 @@ last1:
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	MOVBQZX      8(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 32(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      8(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 32(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      9(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 36(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      9(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 36(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      10(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 40(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      10(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 40(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      11(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 44(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      11(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 44(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	MOVBQZX      12(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 48(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      12(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 48(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      13(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 52(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      13(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 52(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      14(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 56(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      14(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 56(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      15(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 60(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      15(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 60(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	ADDQ         $+64, R9
-	ADDQ         $+16, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+64, R8
+	ADDQ         $+16, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -4542,7 +4666,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias9
 	VBROADCASTSS (BX), Z4
@@ -4557,8 +4681,8 @@ nobias9:
 noload9:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp9
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z0, Z5, Z0
 	VMINPS       Z0, Z4, Z0
 
@@ -4566,10 +4690,10 @@ noclamp9:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias10
 	VBROADCASTSS 4(BX), Z4
@@ -4584,8 +4708,8 @@ nobias10:
 noload10:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp10
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z1, Z5, Z1
 	VMINPS       Z1, Z4, Z1
 
@@ -4593,10 +4717,10 @@ noclamp10:
 	VMOVUPS      Z1, K1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias11
 	VBROADCASTSS 8(BX), Z4
@@ -4611,8 +4735,8 @@ nobias11:
 noload11:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp11
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z2, Z5, Z2
 	VMINPS       Z2, Z4, Z2
 
@@ -4620,10 +4744,10 @@ noclamp11:
 	VMOVUPS      Z2, K1, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias12
 	VBROADCASTSS 12(BX), Z4
@@ -4638,8 +4762,8 @@ nobias12:
 noload12:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z3, Z5, Z3
 	VMINPS       Z3, Z4, Z3
 
@@ -4652,7 +4776,7 @@ cols1:
 	LEAQ (CX)(DI*4), CX
 	SHLQ $0x04, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX
@@ -4663,13 +4787,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5124of8R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5124of8R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·nmAVX5124of8R2U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX5124of8R2U8(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -4678,9 +4802,9 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
-	CMPQ   R8, $+64
+	CMPQ   R8, $+128
 	JLT    singles1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
@@ -4690,116 +4814,160 @@ tiles1:
 	VPSUBD Z5, Z5, Z5
 	VPSUBD Z6, Z6, Z6
 	VPSUBD Z7, Z7, Z7
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -4810,14 +4978,18 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
-	VBROADCASTSS (BX), Z8
-	VADDPS       Z8, Z0, Z0
-	VADDPS       Z8, Z1, Z1
-	VADDPS       Z8, Z2, Z2
-	VADDPS       Z8, Z3, Z3
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias1:
 	TESTQ  $0x00000001, R10
@@ -4826,159 +4998,191 @@ nobias1:
 	VADDPS 64(R9)(DI*4), Z1, Z1
 	VADDPS 128(R9)(DI*4), Z2, Z2
 	VADDPS 192(R9)(DI*4), Z3, Z3
+	VADDPS 256(R9)(DI*4), Z4, Z4
+	VADDPS 320(R9)(DI*4), Z5, Z5
+	VADDPS 384(R9)(DI*4), Z6, Z6
+	VADDPS 448(R9)(DI*4), Z7, Z7
 
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Z8
-	VBROADCASTSS hi+132(FP), Z9
-	VMAXPS       Z0, Z8, Z0
-	VMINPS       Z0, Z9, Z0
-	VMAXPS       Z1, Z8, Z1
-	VMINPS       Z1, Z9, Z1
-	VMAXPS       Z2, Z8, Z2
-	VMINPS       Z2, Z9, Z2
-	VMAXPS       Z3, Z8, Z3
-	VMINPS       Z3, Z9, Z3
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
+	VMAXPS       Z0, Z16, Z0
+	VMINPS       Z0, Z17, Z0
+	VMAXPS       Z1, Z16, Z1
+	VMINPS       Z1, Z17, Z1
+	VMAXPS       Z2, Z16, Z2
+	VMINPS       Z2, Z17, Z2
+	VMAXPS       Z3, Z16, Z3
+	VMINPS       Z3, Z17, Z3
+	VMAXPS       Z4, Z16, Z4
+	VMINPS       Z4, Z17, Z4
+	VMAXPS       Z5, Z16, Z5
+	VMINPS       Z5, Z17, Z5
+	VMAXPS       Z6, Z16, Z6
+	VMINPS       Z6, Z17, Z6
+	VMAXPS       Z7, Z16, Z7
+	VMINPS       Z7, Z17, Z7
 
 noclamp1:
 	VMOVUPS      Z0, (R9)(DI*4)
 	VMOVUPS      Z1, 64(R9)(DI*4)
 	VMOVUPS      Z2, 128(R9)(DI*4)
 	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, 384(R9)(DI*4)
+	VMOVUPS      Z7, 448(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	VBROADCASTSS 4(BX), Z8
-	VADDPS       Z8, Z4, Z4
-	VADDPS       Z8, Z5, Z5
-	VADDPS       Z8, Z6, Z6
-	VADDPS       Z8, Z7, Z7
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias2:
 	TESTQ  $0x00000001, R8
 	JEQ    noload2
-	VADDPS (R9)(DI*4), Z4, Z4
-	VADDPS 64(R9)(DI*4), Z5, Z5
-	VADDPS 128(R9)(DI*4), Z6, Z6
-	VADDPS 192(R9)(DI*4), Z7, Z7
+	VADDPS (R9)(DI*4), Z8, Z8
+	VADDPS 64(R9)(DI*4), Z9, Z9
+	VADDPS 128(R9)(DI*4), Z10, Z10
+	VADDPS 192(R9)(DI*4), Z11, Z11
+	VADDPS 256(R9)(DI*4), Z12, Z12
+	VADDPS 320(R9)(DI*4), Z13, Z13
+	VADDPS 384(R9)(DI*4), Z14, Z14
+	VADDPS 448(R9)(DI*4), Z15, Z15
 
 noload2:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Z8
-	VBROADCASTSS hi+132(FP), Z9
-	VMAXPS       Z4, Z8, Z4
-	VMINPS       Z4, Z9, Z4
-	VMAXPS       Z5, Z8, Z5
-	VMINPS       Z5, Z9, Z5
-	VMAXPS       Z6, Z8, Z6
-	VMINPS       Z6, Z9, Z6
-	VMAXPS       Z7, Z8, Z7
-	VMINPS       Z7, Z9, Z7
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
+	VMAXPS       Z8, Z16, Z8
+	VMINPS       Z8, Z17, Z8
+	VMAXPS       Z9, Z16, Z9
+	VMINPS       Z9, Z17, Z9
+	VMAXPS       Z10, Z16, Z10
+	VMINPS       Z10, Z17, Z10
+	VMAXPS       Z11, Z16, Z11
+	VMINPS       Z11, Z17, Z11
+	VMAXPS       Z12, Z16, Z12
+	VMINPS       Z12, Z17, Z12
+	VMAXPS       Z13, Z16, Z13
+	VMINPS       Z13, Z17, Z13
+	VMAXPS       Z14, Z16, Z14
+	VMINPS       Z14, Z17, Z14
+	VMAXPS       Z15, Z16, Z15
+	VMINPS       Z15, Z17, Z15
 
 noclamp2:
-	VMOVUPS Z4, (R9)(DI*4)
-	VMOVUPS Z5, 64(R9)(DI*4)
-	VMOVUPS Z6, 128(R9)(DI*4)
-	VMOVUPS Z7, 192(R9)(DI*4)
+	VMOVUPS Z8, (R9)(DI*4)
+	VMOVUPS Z9, 64(R9)(DI*4)
+	VMOVUPS Z10, 128(R9)(DI*4)
+	VMOVUPS Z11, 192(R9)(DI*4)
+	VMOVUPS Z12, 256(R9)(DI*4)
+	VMOVUPS Z13, 320(R9)(DI*4)
+	VMOVUPS Z14, 384(R9)(DI*4)
+	VMOVUPS Z15, 448(R9)(DI*4)
 
 stored1:
-	ADDQ $+64, DI
+	ADDQ $+128, DI
 	JMP  tiles1
 
 singles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+16
 	JLT    last1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -4989,7 +5193,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS (BX), Z2
@@ -5003,8 +5207,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Z2
-	VBROADCASTSS hi+132(FP), Z3
+	VBROADCASTSS lo+120(FP), Z2
+	VBROADCASTSS hi+124(FP), Z3
 	VMAXPS       Z0, Z2, Z0
 	VMINPS       Z0, Z3, Z0
 
@@ -5012,10 +5216,10 @@ noclamp3:
 	VMOVUPS      Z0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 4(BX), Z2
@@ -5029,8 +5233,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Z2
-	VBROADCASTSS hi+132(FP), Z3
+	VBROADCASTSS lo+120(FP), Z2
+	VBROADCASTSS hi+124(FP), Z3
 	VMAXPS       Z1, Z2, Z1
 	VMINPS       Z1, Z3, Z1
 
@@ -5042,7 +5246,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+0
 	JLE    cols1
@@ -5050,96 +5254,92 @@ last1:
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	MOVBQZX      4(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 16(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      5(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 20(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	MOVBQZX      6(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 24(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      7(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 28(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	ADDQ         $+32, R9
-	ADDQ         $+8, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -5150,7 +5350,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Z2
@@ -5165,8 +5365,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Z3
-	VBROADCASTSS hi+132(FP), Z2
+	VBROADCASTSS lo+120(FP), Z3
+	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z0, Z3, Z0
 	VMINPS       Z0, Z2, Z0
 
@@ -5174,10 +5374,10 @@ noclamp5:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Z2
@@ -5192,8 +5392,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Z3
-	VBROADCASTSS hi+132(FP), Z2
+	VBROADCASTSS lo+120(FP), Z3
+	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z1, Z3, Z1
 	VMINPS       Z1, Z2, Z1
 
@@ -5206,7 +5406,7 @@ cols1:
 	LEAQ (CX)(DI*2), CX
 	SHLQ $0x03, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x03, DI
 	ADDQ DI, DX
 	ADDQ $+8, BX
@@ -5217,13 +5417,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5121of8R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5121of8R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·nmAVX5121of8R4U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX5121of8R4U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -5232,7 +5432,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+64
 	JLT    singles1
@@ -5252,100 +5452,96 @@ tiles1:
 	VPSUBD Z13, Z13, Z13
 	VPSUBD Z14, Z14, Z14
 	VPSUBD Z15, Z15, Z15
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z16
-	VFMADD231PS  (R13), Z16, Z0
-	VFMADD231PS  64(R13), Z16, Z1
-	VFMADD231PS  128(R13), Z16, Z2
-	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z16
-	VFMADD231PS  (R13), Z16, Z4
-	VFMADD231PS  64(R13), Z16, Z5
-	VFMADD231PS  128(R13), Z16, Z6
-	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z16
-	VFMADD231PS  (R13), Z16, Z8
-	VFMADD231PS  64(R13), Z16, Z9
-	VFMADD231PS  128(R13), Z16, Z10
-	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z16
-	VFMADD231PS  (R13), Z16, Z12
-	VFMADD231PS  64(R13), Z16, Z13
-	VFMADD231PS  128(R13), Z16, Z14
-	VFMADD231PS  192(R13), Z16, Z15
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z16
-	VFMADD231PS  (R13), Z16, Z0
-	VFMADD231PS  64(R13), Z16, Z1
-	VFMADD231PS  128(R13), Z16, Z2
-	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z16
-	VFMADD231PS  (R13), Z16, Z4
-	VFMADD231PS  64(R13), Z16, Z5
-	VFMADD231PS  128(R13), Z16, Z6
-	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z16
-	VFMADD231PS  (R13), Z16, Z8
-	VFMADD231PS  64(R13), Z16, Z9
-	VFMADD231PS  128(R13), Z16, Z10
-	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z16
-	VFMADD231PS  (R13), Z16, Z12
-	VFMADD231PS  64(R13), Z16, Z13
-	VFMADD231PS  128(R13), Z16, Z14
-	VFMADD231PS  192(R13), Z16, Z15
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -5356,7 +5552,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Z16
@@ -5376,8 +5572,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z0, Z16, Z0
 	VMINPS       Z0, Z17, Z0
 	VMAXPS       Z1, Z16, Z1
@@ -5394,10 +5590,10 @@ noclamp1:
 	VMOVUPS      Z3, 192(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Z16
@@ -5417,8 +5613,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z4, Z16, Z4
 	VMINPS       Z4, Z17, Z4
 	VMAXPS       Z5, Z16, Z5
@@ -5435,10 +5631,10 @@ noclamp2:
 	VMOVUPS      Z7, 192(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS 8(BX), Z16
@@ -5458,8 +5654,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z8, Z16, Z8
 	VMINPS       Z8, Z17, Z8
 	VMAXPS       Z9, Z16, Z9
@@ -5476,10 +5672,10 @@ noclamp3:
 	VMOVUPS      Z11, 192(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 12(BX), Z16
@@ -5499,8 +5695,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z12, Z16, Z12
 	VMINPS       Z12, Z17, Z12
 	VMAXPS       Z13, Z16, Z13
@@ -5521,7 +5717,7 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+16
 	JLT    last1
@@ -5529,76 +5725,72 @@ singles1:
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -5609,7 +5801,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Z4
@@ -5623,8 +5815,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z0, Z4, Z0
 	VMINPS       Z0, Z5, Z0
 
@@ -5632,10 +5824,10 @@ noclamp5:
 	VMOVUPS      Z0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Z4
@@ -5649,8 +5841,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z1, Z4, Z1
 	VMINPS       Z1, Z5, Z1
 
@@ -5658,10 +5850,10 @@ noclamp6:
 	VMOVUPS      Z1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
 	VBROADCASTSS 8(BX), Z4
@@ -5675,8 +5867,8 @@ nobias7:
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z2, Z4, Z2
 	VMINPS       Z2, Z5, Z2
 
@@ -5684,10 +5876,10 @@ noclamp7:
 	VMOVUPS      Z2, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
 	VBROADCASTSS 12(BX), Z4
@@ -5701,8 +5893,8 @@ nobias8:
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z3, Z4, Z3
 	VMINPS       Z3, Z5, Z3
 
@@ -5714,7 +5906,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+0
 	JLE    cols1
@@ -5724,84 +5916,80 @@ last1:
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -5812,7 +6000,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias9
 	VBROADCASTSS (BX), Z4
@@ -5827,8 +6015,8 @@ nobias9:
 noload9:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp9
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z0, Z5, Z0
 	VMINPS       Z0, Z4, Z0
 
@@ -5836,10 +6024,10 @@ noclamp9:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias10
 	VBROADCASTSS 4(BX), Z4
@@ -5854,8 +6042,8 @@ nobias10:
 noload10:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp10
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z1, Z5, Z1
 	VMINPS       Z1, Z4, Z1
 
@@ -5863,10 +6051,10 @@ noclamp10:
 	VMOVUPS      Z1, K1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias11
 	VBROADCASTSS 8(BX), Z4
@@ -5881,8 +6069,8 @@ nobias11:
 noload11:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp11
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z2, Z5, Z2
 	VMINPS       Z2, Z4, Z2
 
@@ -5890,10 +6078,10 @@ noclamp11:
 	VMOVUPS      Z2, K1, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias12
 	VBROADCASTSS 12(BX), Z4
@@ -5908,8 +6096,8 @@ nobias12:
 noload12:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z3, Z5, Z3
 	VMINPS       Z3, Z4, Z3
 
@@ -5922,7 +6110,7 @@ cols1:
 	LEAQ (CX)(DI*4), CX
 	SHLQ $0x04, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX
@@ -5933,13 +6121,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5121of8R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5121of8R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·nmAVX5121of8R2U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX5121of8R2U8(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -5948,9 +6136,9 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
-	CMPQ   R8, $+64
+	CMPQ   R8, $+128
 	JLT    singles1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
@@ -5960,68 +6148,88 @@ tiles1:
 	VPSUBD Z5, Z5, Z5
 	VPSUBD Z6, Z6, Z6
 	VPSUBD Z7, Z7, Z7
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone1
 
 group1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -6032,14 +6240,18 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
-	VBROADCASTSS (BX), Z8
-	VADDPS       Z8, Z0, Z0
-	VADDPS       Z8, Z1, Z1
-	VADDPS       Z8, Z2, Z2
-	VADDPS       Z8, Z3, Z3
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias1:
 	TESTQ  $0x00000001, R10
@@ -6048,129 +6260,161 @@ nobias1:
 	VADDPS 64(R9)(DI*4), Z1, Z1
 	VADDPS 128(R9)(DI*4), Z2, Z2
 	VADDPS 192(R9)(DI*4), Z3, Z3
+	VADDPS 256(R9)(DI*4), Z4, Z4
+	VADDPS 320(R9)(DI*4), Z5, Z5
+	VADDPS 384(R9)(DI*4), Z6, Z6
+	VADDPS 448(R9)(DI*4), Z7, Z7
 
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Z8
-	VBROADCASTSS hi+132(FP), Z9
-	VMAXPS       Z0, Z8, Z0
-	VMINPS       Z0, Z9, Z0
-	VMAXPS       Z1, Z8, Z1
-	VMINPS       Z1, Z9, Z1
-	VMAXPS       Z2, Z8, Z2
-	VMINPS       Z2, Z9, Z2
-	VMAXPS       Z3, Z8, Z3
-	VMINPS       Z3, Z9, Z3
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
+	VMAXPS       Z0, Z16, Z0
+	VMINPS       Z0, Z17, Z0
+	VMAXPS       Z1, Z16, Z1
+	VMINPS       Z1, Z17, Z1
+	VMAXPS       Z2, Z16, Z2
+	VMINPS       Z2, Z17, Z2
+	VMAXPS       Z3, Z16, Z3
+	VMINPS       Z3, Z17, Z3
+	VMAXPS       Z4, Z16, Z4
+	VMINPS       Z4, Z17, Z4
+	VMAXPS       Z5, Z16, Z5
+	VMINPS       Z5, Z17, Z5
+	VMAXPS       Z6, Z16, Z6
+	VMINPS       Z6, Z17, Z6
+	VMAXPS       Z7, Z16, Z7
+	VMINPS       Z7, Z17, Z7
 
 noclamp1:
 	VMOVUPS      Z0, (R9)(DI*4)
 	VMOVUPS      Z1, 64(R9)(DI*4)
 	VMOVUPS      Z2, 128(R9)(DI*4)
 	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, 384(R9)(DI*4)
+	VMOVUPS      Z7, 448(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	VBROADCASTSS 4(BX), Z8
-	VADDPS       Z8, Z4, Z4
-	VADDPS       Z8, Z5, Z5
-	VADDPS       Z8, Z6, Z6
-	VADDPS       Z8, Z7, Z7
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias2:
 	TESTQ  $0x00000001, R8
 	JEQ    noload2
-	VADDPS (R9)(DI*4), Z4, Z4
-	VADDPS 64(R9)(DI*4), Z5, Z5
-	VADDPS 128(R9)(DI*4), Z6, Z6
-	VADDPS 192(R9)(DI*4), Z7, Z7
+	VADDPS (R9)(DI*4), Z8, Z8
+	VADDPS 64(R9)(DI*4), Z9, Z9
+	VADDPS 128(R9)(DI*4), Z10, Z10
+	VADDPS 192(R9)(DI*4), Z11, Z11
+	VADDPS 256(R9)(DI*4), Z12, Z12
+	VADDPS 320(R9)(DI*4), Z13, Z13
+	VADDPS 384(R9)(DI*4), Z14, Z14
+	VADDPS 448(R9)(DI*4), Z15, Z15
 
 noload2:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Z8
-	VBROADCASTSS hi+132(FP), Z9
-	VMAXPS       Z4, Z8, Z4
-	VMINPS       Z4, Z9, Z4
-	VMAXPS       Z5, Z8, Z5
-	VMINPS       Z5, Z9, Z5
-	VMAXPS       Z6, Z8, Z6
-	VMINPS       Z6, Z9, Z6
-	VMAXPS       Z7, Z8, Z7
-	VMINPS       Z7, Z9, Z7
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
+	VMAXPS       Z8, Z16, Z8
+	VMINPS       Z8, Z17, Z8
+	VMAXPS       Z9, Z16, Z9
+	VMINPS       Z9, Z17, Z9
+	VMAXPS       Z10, Z16, Z10
+	VMINPS       Z10, Z17, Z10
+	VMAXPS       Z11, Z16, Z11
+	VMINPS       Z11, Z17, Z11
+	VMAXPS       Z12, Z16, Z12
+	VMINPS       Z12, Z17, Z12
+	VMAXPS       Z13, Z16, Z13
+	VMINPS       Z13, Z17, Z13
+	VMAXPS       Z14, Z16, Z14
+	VMINPS       Z14, Z17, Z14
+	VMAXPS       Z15, Z16, Z15
+	VMINPS       Z15, Z17, Z15
 
 noclamp2:
-	VMOVUPS Z4, (R9)(DI*4)
-	VMOVUPS Z5, 64(R9)(DI*4)
-	VMOVUPS Z6, 128(R9)(DI*4)
-	VMOVUPS Z7, 192(R9)(DI*4)
+	VMOVUPS Z8, (R9)(DI*4)
+	VMOVUPS Z9, 64(R9)(DI*4)
+	VMOVUPS Z10, 128(R9)(DI*4)
+	VMOVUPS Z11, 192(R9)(DI*4)
+	VMOVUPS Z12, 256(R9)(DI*4)
+	VMOVUPS Z13, 320(R9)(DI*4)
+	VMOVUPS Z14, 384(R9)(DI*4)
+	VMOVUPS Z15, 448(R9)(DI*4)
 
 stored1:
-	ADDQ $+64, DI
+	ADDQ $+128, DI
 	JMP  tiles1
 
 singles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+16
 	JLT    last1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone2
 
 group2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -6181,7 +6425,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS (BX), Z2
@@ -6195,8 +6439,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Z2
-	VBROADCASTSS hi+132(FP), Z3
+	VBROADCASTSS lo+120(FP), Z2
+	VBROADCASTSS hi+124(FP), Z3
 	VMAXPS       Z0, Z2, Z0
 	VMINPS       Z0, Z3, Z0
 
@@ -6204,10 +6448,10 @@ noclamp3:
 	VMOVUPS      Z0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 4(BX), Z2
@@ -6221,8 +6465,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Z2
-	VBROADCASTSS hi+132(FP), Z3
+	VBROADCASTSS lo+120(FP), Z2
+	VBROADCASTSS hi+124(FP), Z3
 	VMAXPS       Z1, Z2, Z1
 	VMINPS       Z1, Z3, Z1
 
@@ -6234,7 +6478,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+0
 	JLE    cols1
@@ -6242,60 +6486,56 @@ last1:
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone3
 
 group3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	MOVQ         ldx+80(FP), R13
-	SHLQ         $0x05, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -6306,7 +6546,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Z2
@@ -6321,8 +6561,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Z3
-	VBROADCASTSS hi+132(FP), Z2
+	VBROADCASTSS lo+120(FP), Z3
+	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z0, Z3, Z0
 	VMINPS       Z0, Z2, Z0
 
@@ -6330,10 +6570,10 @@ noclamp5:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Z2
@@ -6348,8 +6588,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Z3
-	VBROADCASTSS hi+132(FP), Z2
+	VBROADCASTSS lo+120(FP), Z3
+	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z1, Z3, Z1
 	VMINPS       Z1, Z2, Z1
 
@@ -6362,7 +6602,7 @@ cols1:
 	LEAQ (CX)(DI*2), CX
 	SHLQ $0x03, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x03, DI
 	ADDQ DI, DX
 	ADDQ $+8, BX
@@ -6373,13 +6613,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX512AnyR4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX512AnyR4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·nmAVX512AnyR4U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX512AnyR4U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -6388,7 +6628,7 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+64
 	JLT    singles1
@@ -6408,108 +6648,104 @@ tiles1:
 	VPSUBD Z13, Z13, Z13
 	VPSUBD Z14, Z14, Z14
 	VPSUBD Z15, Z15, Z15
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone1
 
 group1:
-	MOVQ keep+32(FP), R13
+	MOVQ keep+32(FP), R12
 
 slot1:
-	MOVBQZX      (R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS (R9), Z16
-	VFMADD231PS  (R14), Z16, Z0
-	VFMADD231PS  64(R14), Z16, Z1
-	VFMADD231PS  128(R14), Z16, Z2
-	VFMADD231PS  192(R14), Z16, Z3
-	MOVBQZX      1(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 4(R9), Z16
-	VFMADD231PS  (R14), Z16, Z4
-	VFMADD231PS  64(R14), Z16, Z5
-	VFMADD231PS  128(R14), Z16, Z6
-	VFMADD231PS  192(R14), Z16, Z7
-	MOVBQZX      2(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 8(R9), Z16
-	VFMADD231PS  (R14), Z16, Z8
-	VFMADD231PS  64(R14), Z16, Z9
-	VFMADD231PS  128(R14), Z16, Z10
-	VFMADD231PS  192(R14), Z16, Z11
-	MOVBQZX      3(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 12(R9), Z16
-	VFMADD231PS  (R14), Z16, Z12
-	VFMADD231PS  64(R14), Z16, Z13
-	VFMADD231PS  128(R14), Z16, Z14
-	VFMADD231PS  192(R14), Z16, Z15
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R13
-	CMPQ         R13, $+0
-	JGT          slot1
-	MOVQ         ldx+80(FP), R13
-	MOVQ         group+40(FP), R14
-	IMULQ        R14, R13
-	SHLQ         $0x02, R13
-	ADDQ         R13, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
-	JGT          group1
-
-gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
-	JLE  pdone1
-
-partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z16
+	MOVBQZX      (R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Z16
 	VFMADD231PS  (R13), Z16, Z0
 	VFMADD231PS  64(R13), Z16, Z1
 	VFMADD231PS  128(R13), Z16, Z2
 	VFMADD231PS  192(R13), Z16, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z16
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Z16
 	VFMADD231PS  (R13), Z16, Z4
 	VFMADD231PS  64(R13), Z16, Z5
 	VFMADD231PS  128(R13), Z16, Z6
 	VFMADD231PS  192(R13), Z16, Z7
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z16
+	MOVBQZX      2(R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 8(R8), Z16
 	VFMADD231PS  (R13), Z16, Z8
 	VFMADD231PS  64(R13), Z16, Z9
 	VFMADD231PS  128(R13), Z16, Z10
 	VFMADD231PS  192(R13), Z16, Z11
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z16
+	MOVBQZX      3(R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 12(R8), Z16
 	VFMADD231PS  (R13), Z16, Z12
 	VFMADD231PS  64(R13), Z16, Z13
 	VFMADD231PS  128(R13), Z16, Z14
 	VFMADD231PS  192(R13), Z16, Z15
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
+	JGT          slot1
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x08, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group1
+
+gdone1:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone1
+
+partial1:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VFMADD231PS  192(R12), Z16, Z7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VFMADD231PS  192(R12), Z16, Z15
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -6520,7 +6756,7 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
 	VBROADCASTSS (BX), Z16
@@ -6540,8 +6776,8 @@ nobias1:
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z0, Z16, Z0
 	VMINPS       Z0, Z17, Z0
 	VMAXPS       Z1, Z16, Z1
@@ -6558,10 +6794,10 @@ noclamp1:
 	VMOVUPS      Z3, 192(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias2
 	VBROADCASTSS 4(BX), Z16
@@ -6581,8 +6817,8 @@ nobias2:
 noload2:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z4, Z16, Z4
 	VMINPS       Z4, Z17, Z4
 	VMAXPS       Z5, Z16, Z5
@@ -6599,10 +6835,10 @@ noclamp2:
 	VMOVUPS      Z7, 192(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored1
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS 8(BX), Z16
@@ -6622,8 +6858,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z8, Z16, Z8
 	VMINPS       Z8, Z17, Z8
 	VMAXPS       Z9, Z16, Z9
@@ -6640,10 +6876,10 @@ noclamp3:
 	VMOVUPS      Z11, 192(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 12(BX), Z16
@@ -6663,8 +6899,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Z16
-	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
 	VMAXPS       Z12, Z16, Z12
 	VMINPS       Z12, Z17, Z12
 	VMAXPS       Z13, Z16, Z13
@@ -6685,7 +6921,7 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+16
 	JLT    last1
@@ -6693,84 +6929,80 @@ singles1:
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone2
 
 group2:
-	MOVQ keep+32(FP), R13
+	MOVQ keep+32(FP), R12
 
 slot2:
-	MOVBQZX      (R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS (R9), Z4
-	VFMADD231PS  (R14), Z4, Z0
-	MOVBQZX      1(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 4(R9), Z4
-	VFMADD231PS  (R14), Z4, Z1
-	MOVBQZX      2(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 8(R9), Z4
-	VFMADD231PS  (R14), Z4, Z2
-	MOVBQZX      3(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 12(R9), Z4
-	VFMADD231PS  (R14), Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R13
-	CMPQ         R13, $+0
-	JGT          slot2
-	MOVQ         ldx+80(FP), R13
-	MOVQ         group+40(FP), R14
-	IMULQ        R14, R13
-	SHLQ         $0x02, R13
-	ADDQ         R13, R11
+	MOVBQZX      (R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R13), Z4, Z0
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R13), Z4, Z1
+	MOVBQZX      2(R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 8(R8), Z4
+	VFMADD231PS  (R13), Z4, Z2
+	MOVBQZX      3(R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 12(R8), Z4
+	VFMADD231PS  (R13), Z4, Z3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
+	JGT          slot2
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x08, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VFMADD231PS  (R13), Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VFMADD231PS  (R13), Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VFMADD231PS  (R13), Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VFMADD231PS  (R13), Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VFMADD231PS  (R12), Z4, Z3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -6781,7 +7013,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Z4
@@ -6795,8 +7027,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z0, Z4, Z0
 	VMINPS       Z0, Z5, Z0
 
@@ -6804,10 +7036,10 @@ noclamp5:
 	VMOVUPS      Z0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Z4
@@ -6821,8 +7053,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z1, Z4, Z1
 	VMINPS       Z1, Z5, Z1
 
@@ -6830,10 +7062,10 @@ noclamp6:
 	VMOVUPS      Z1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
 	VBROADCASTSS 8(BX), Z4
@@ -6847,8 +7079,8 @@ nobias7:
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z2, Z4, Z2
 	VMINPS       Z2, Z5, Z2
 
@@ -6856,10 +7088,10 @@ noclamp7:
 	VMOVUPS      Z2, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
 	VBROADCASTSS 12(BX), Z4
@@ -6873,8 +7105,8 @@ nobias8:
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+128(FP), Z4
-	VBROADCASTSS hi+132(FP), Z5
+	VBROADCASTSS lo+120(FP), Z4
+	VBROADCASTSS hi+124(FP), Z5
 	VMAXPS       Z3, Z4, Z3
 	VMINPS       Z3, Z5, Z3
 
@@ -6886,7 +7118,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+0
 	JLE    cols1
@@ -6896,92 +7128,88 @@ last1:
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone3
 
 group3:
-	MOVQ keep+32(FP), R13
+	MOVQ keep+32(FP), R12
 
 slot3:
-	MOVBQZX      (R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS (R9), Z4
-	VMOVUPS.Z    (R14), K1, Z5
+	MOVBQZX      (R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Z4
+	VMOVUPS.Z    (R13), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      1(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 4(R9), Z4
-	VMOVUPS.Z    (R14), K1, Z5
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Z4
+	VMOVUPS.Z    (R13), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      2(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 8(R9), Z4
-	VMOVUPS.Z    (R14), K1, Z5
+	MOVBQZX      2(R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 8(R8), Z4
+	VMOVUPS.Z    (R13), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      3(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 12(R9), Z4
-	VMOVUPS.Z    (R14), K1, Z5
+	MOVBQZX      3(R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 12(R8), Z4
+	VMOVUPS.Z    (R13), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R13
-	CMPQ         R13, $+0
-	JGT          slot3
-	MOVQ         ldx+80(FP), R13
-	MOVQ         group+40(FP), R14
-	IMULQ        R14, R13
-	SHLQ         $0x02, R13
-	ADDQ         R13, R11
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
+	JGT          slot3
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x08, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z1
-	MOVBQZX      2(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 8(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z2
-	MOVBQZX      3(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 12(R9), Z4
-	VMOVUPS.Z    (R13), K1, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VMOVUPS.Z    (R12), K1, Z5
 	VFMADD231PS  Z5, Z4, Z3
-	ADDQ         $+16, R9
-	ADDQ         $+4, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -6992,7 +7220,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias9
 	VBROADCASTSS (BX), Z4
@@ -7007,8 +7235,8 @@ nobias9:
 noload9:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp9
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z0, Z5, Z0
 	VMINPS       Z0, Z4, Z0
 
@@ -7016,10 +7244,10 @@ noclamp9:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias10
 	VBROADCASTSS 4(BX), Z4
@@ -7034,8 +7262,8 @@ nobias10:
 noload10:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp10
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z1, Z5, Z1
 	VMINPS       Z1, Z4, Z1
 
@@ -7043,10 +7271,10 @@ noclamp10:
 	VMOVUPS      Z1, K1, (R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored3
-	MOVQ         ldy+96(FP), R10
+	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias11
 	VBROADCASTSS 8(BX), Z4
@@ -7061,8 +7289,8 @@ nobias11:
 noload11:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp11
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z2, Z5, Z2
 	VMINPS       Z2, Z4, Z2
 
@@ -7070,10 +7298,10 @@ noclamp11:
 	VMOVUPS      Z2, K1, (R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias12
 	VBROADCASTSS 12(BX), Z4
@@ -7088,8 +7316,8 @@ nobias12:
 noload12:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
-	VBROADCASTSS lo+128(FP), Z5
-	VBROADCASTSS hi+132(FP), Z4
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z3, Z5, Z3
 	VMINPS       Z3, Z4, Z3
 
@@ -7102,7 +7330,7 @@ cols1:
 	LEAQ (CX)(DI*4), CX
 	SHLQ $0x04, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX
@@ -7113,13 +7341,13 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX512AnyR2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX512AnyR2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
-TEXT ·nmAVX512AnyR2U4(SB), NOSPLIT, $0-136
+TEXT ·nmAVX512AnyR2U8(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
 	MOVQ ipos+8(FP), CX
-	MOVQ y+88(FP), DX
-	MOVQ bias+120(FP), BX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
 	MOVQ units+56(FP), SI
 
 unit1:
@@ -7128,9 +7356,9 @@ unit1:
 	XORQ DI, DI
 
 tiles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
-	CMPQ   R8, $+64
+	CMPQ   R8, $+128
 	JLT    singles1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
@@ -7140,76 +7368,96 @@ tiles1:
 	VPSUBD Z5, Z5, Z5
 	VPSUBD Z6, Z6, Z6
 	VPSUBD Z7, Z7, Z7
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone1
 
 group1:
-	MOVQ keep+32(FP), R13
+	MOVQ keep+32(FP), R12
 
 slot1:
-	MOVBQZX      (R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS (R9), Z8
-	VFMADD231PS  (R14), Z8, Z0
-	VFMADD231PS  64(R14), Z8, Z1
-	VFMADD231PS  128(R14), Z8, Z2
-	VFMADD231PS  192(R14), Z8, Z3
-	MOVBQZX      1(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 4(R9), Z8
-	VFMADD231PS  (R14), Z8, Z4
-	VFMADD231PS  64(R14), Z8, Z5
-	VFMADD231PS  128(R14), Z8, Z6
-	VFMADD231PS  192(R14), Z8, Z7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R13
-	CMPQ         R13, $+0
-	JGT          slot1
-	MOVQ         ldx+80(FP), R13
-	MOVQ         group+40(FP), R14
-	IMULQ        R14, R13
-	SHLQ         $0x02, R13
-	ADDQ         R13, R11
+	MOVBQZX      (R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R13), Z16, Z0
+	VFMADD231PS  64(R13), Z16, Z1
+	VFMADD231PS  128(R13), Z16, Z2
+	VFMADD231PS  192(R13), Z16, Z3
+	VFMADD231PS  256(R13), Z16, Z4
+	VFMADD231PS  320(R13), Z16, Z5
+	VFMADD231PS  384(R13), Z16, Z6
+	VFMADD231PS  448(R13), Z16, Z7
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R13), Z16, Z8
+	VFMADD231PS  64(R13), Z16, Z9
+	VFMADD231PS  128(R13), Z16, Z10
+	VFMADD231PS  192(R13), Z16, Z11
+	VFMADD231PS  256(R13), Z16, Z12
+	VFMADD231PS  320(R13), Z16, Z13
+	VFMADD231PS  384(R13), Z16, Z14
+	VFMADD231PS  448(R13), Z16, Z15
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
+	JGT          slot1
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x09, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group1
 
 gdone1:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone1
 
 partial1:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z8
-	VFMADD231PS  (R13), Z8, Z0
-	VFMADD231PS  64(R13), Z8, Z1
-	VFMADD231PS  128(R13), Z8, Z2
-	VFMADD231PS  192(R13), Z8, Z3
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z8
-	VFMADD231PS  (R13), Z8, Z4
-	VFMADD231PS  64(R13), Z8, Z5
-	VFMADD231PS  128(R13), Z8, Z6
-	VFMADD231PS  192(R13), Z8, Z7
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VFMADD231PS  448(R12), Z16, Z7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VFMADD231PS  448(R12), Z16, Z15
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial1
 
 pdone1:
@@ -7220,14 +7468,18 @@ pdone1:
 
 allrows1:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
-	VBROADCASTSS (BX), Z8
-	VADDPS       Z8, Z0, Z0
-	VADDPS       Z8, Z1, Z1
-	VADDPS       Z8, Z2, Z2
-	VADDPS       Z8, Z3, Z3
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias1:
 	TESTQ  $0x00000001, R10
@@ -7236,137 +7488,169 @@ nobias1:
 	VADDPS 64(R9)(DI*4), Z1, Z1
 	VADDPS 128(R9)(DI*4), Z2, Z2
 	VADDPS 192(R9)(DI*4), Z3, Z3
+	VADDPS 256(R9)(DI*4), Z4, Z4
+	VADDPS 320(R9)(DI*4), Z5, Z5
+	VADDPS 384(R9)(DI*4), Z6, Z6
+	VADDPS 448(R9)(DI*4), Z7, Z7
 
 noload1:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp1
-	VBROADCASTSS lo+128(FP), Z8
-	VBROADCASTSS hi+132(FP), Z9
-	VMAXPS       Z0, Z8, Z0
-	VMINPS       Z0, Z9, Z0
-	VMAXPS       Z1, Z8, Z1
-	VMINPS       Z1, Z9, Z1
-	VMAXPS       Z2, Z8, Z2
-	VMINPS       Z2, Z9, Z2
-	VMAXPS       Z3, Z8, Z3
-	VMINPS       Z3, Z9, Z3
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
+	VMAXPS       Z0, Z16, Z0
+	VMINPS       Z0, Z17, Z0
+	VMAXPS       Z1, Z16, Z1
+	VMINPS       Z1, Z17, Z1
+	VMAXPS       Z2, Z16, Z2
+	VMINPS       Z2, Z17, Z2
+	VMAXPS       Z3, Z16, Z3
+	VMINPS       Z3, Z17, Z3
+	VMAXPS       Z4, Z16, Z4
+	VMINPS       Z4, Z17, Z4
+	VMAXPS       Z5, Z16, Z5
+	VMINPS       Z5, Z17, Z5
+	VMAXPS       Z6, Z16, Z6
+	VMINPS       Z6, Z17, Z6
+	VMAXPS       Z7, Z16, Z7
+	VMINPS       Z7, Z17, Z7
 
 noclamp1:
 	VMOVUPS      Z0, (R9)(DI*4)
 	VMOVUPS      Z1, 64(R9)(DI*4)
 	VMOVUPS      Z2, 128(R9)(DI*4)
 	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, 384(R9)(DI*4)
+	VMOVUPS      Z7, 448(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored1
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	VBROADCASTSS 4(BX), Z8
-	VADDPS       Z8, Z4, Z4
-	VADDPS       Z8, Z5, Z5
-	VADDPS       Z8, Z6, Z6
-	VADDPS       Z8, Z7, Z7
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias2:
 	TESTQ  $0x00000001, R8
 	JEQ    noload2
-	VADDPS (R9)(DI*4), Z4, Z4
-	VADDPS 64(R9)(DI*4), Z5, Z5
-	VADDPS 128(R9)(DI*4), Z6, Z6
-	VADDPS 192(R9)(DI*4), Z7, Z7
+	VADDPS (R9)(DI*4), Z8, Z8
+	VADDPS 64(R9)(DI*4), Z9, Z9
+	VADDPS 128(R9)(DI*4), Z10, Z10
+	VADDPS 192(R9)(DI*4), Z11, Z11
+	VADDPS 256(R9)(DI*4), Z12, Z12
+	VADDPS 320(R9)(DI*4), Z13, Z13
+	VADDPS 384(R9)(DI*4), Z14, Z14
+	VADDPS 448(R9)(DI*4), Z15, Z15
 
 noload2:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
-	VBROADCASTSS lo+128(FP), Z8
-	VBROADCASTSS hi+132(FP), Z9
-	VMAXPS       Z4, Z8, Z4
-	VMINPS       Z4, Z9, Z4
-	VMAXPS       Z5, Z8, Z5
-	VMINPS       Z5, Z9, Z5
-	VMAXPS       Z6, Z8, Z6
-	VMINPS       Z6, Z9, Z6
-	VMAXPS       Z7, Z8, Z7
-	VMINPS       Z7, Z9, Z7
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
+	VMAXPS       Z8, Z16, Z8
+	VMINPS       Z8, Z17, Z8
+	VMAXPS       Z9, Z16, Z9
+	VMINPS       Z9, Z17, Z9
+	VMAXPS       Z10, Z16, Z10
+	VMINPS       Z10, Z17, Z10
+	VMAXPS       Z11, Z16, Z11
+	VMINPS       Z11, Z17, Z11
+	VMAXPS       Z12, Z16, Z12
+	VMINPS       Z12, Z17, Z12
+	VMAXPS       Z13, Z16, Z13
+	VMINPS       Z13, Z17, Z13
+	VMAXPS       Z14, Z16, Z14
+	VMINPS       Z14, Z17, Z14
+	VMAXPS       Z15, Z16, Z15
+	VMINPS       Z15, Z17, Z15
 
 noclamp2:
-	VMOVUPS Z4, (R9)(DI*4)
-	VMOVUPS Z5, 64(R9)(DI*4)
-	VMOVUPS Z6, 128(R9)(DI*4)
-	VMOVUPS Z7, 192(R9)(DI*4)
+	VMOVUPS Z8, (R9)(DI*4)
+	VMOVUPS Z9, 64(R9)(DI*4)
+	VMOVUPS Z10, 128(R9)(DI*4)
+	VMOVUPS Z11, 192(R9)(DI*4)
+	VMOVUPS Z12, 256(R9)(DI*4)
+	VMOVUPS Z13, 320(R9)(DI*4)
+	VMOVUPS Z14, 384(R9)(DI*4)
+	VMOVUPS Z15, 448(R9)(DI*4)
 
 stored1:
-	ADDQ $+64, DI
+	ADDQ $+128, DI
 	JMP  tiles1
 
 singles1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+16
 	JLT    last1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone2
 
 group2:
-	MOVQ keep+32(FP), R13
+	MOVQ keep+32(FP), R12
 
 slot2:
-	MOVBQZX      (R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS (R9), Z2
-	VFMADD231PS  (R14), Z2, Z0
-	MOVBQZX      1(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 4(R9), Z2
-	VFMADD231PS  (R14), Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R13
-	CMPQ         R13, $+0
-	JGT          slot2
-	MOVQ         ldx+80(FP), R13
-	MOVQ         group+40(FP), R14
-	IMULQ        R14, R13
-	SHLQ         $0x02, R13
-	ADDQ         R13, R11
+	MOVBQZX      (R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Z2
+	VFMADD231PS  (R13), Z2, Z0
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Z2
+	VFMADD231PS  (R13), Z2, Z1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
+	JGT          slot2
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x09, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group2
 
 gdone2:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone2
 
 partial2:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VFMADD231PS  (R13), Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VFMADD231PS  (R13), Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VFMADD231PS  (R12), Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VFMADD231PS  (R12), Z2, Z1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial2
 
 pdone2:
@@ -7377,7 +7661,7 @@ pdone2:
 
 allrows2:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
 	VBROADCASTSS (BX), Z2
@@ -7391,8 +7675,8 @@ nobias3:
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+128(FP), Z2
-	VBROADCASTSS hi+132(FP), Z3
+	VBROADCASTSS lo+120(FP), Z2
+	VBROADCASTSS hi+124(FP), Z3
 	VMAXPS       Z0, Z2, Z0
 	VMINPS       Z0, Z3, Z0
 
@@ -7400,10 +7684,10 @@ noclamp3:
 	VMOVUPS      Z0, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
 	VBROADCASTSS 4(BX), Z2
@@ -7417,8 +7701,8 @@ nobias4:
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+128(FP), Z2
-	VBROADCASTSS hi+132(FP), Z3
+	VBROADCASTSS lo+120(FP), Z2
+	VBROADCASTSS hi+124(FP), Z3
 	VMAXPS       Z1, Z2, Z1
 	VMINPS       Z1, Z3, Z1
 
@@ -7430,7 +7714,7 @@ stored2:
 	JMP  singles1
 
 last1:
-	MOVQ   n+104(FP), R8
+	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+0
 	JLE    cols1
@@ -7438,68 +7722,64 @@ last1:
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
-	MOVQ   ldx+80(FP), R8
-	SHLQ   $0x02, R8
-	MOVQ   AX, R9
-	MOVQ   CX, R10
-	MOVQ   x+72(FP), R11
-	LEAQ   (R11)(DI*4), R11
-	MOVQ   gfull+24(FP), R12
-	CMPQ   R12, $+0
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
 	JLE    gdone3
 
 group3:
-	MOVQ keep+32(FP), R13
+	MOVQ keep+32(FP), R12
 
 slot3:
-	MOVBQZX      (R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS (R9), Z2
-	VMOVUPS.Z    (R14), K1, Z3
+	MOVBQZX      (R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R13), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      1(R10), R14
-	IMULQ        R8, R14
-	ADDQ         R11, R14
-	VBROADCASTSS 4(R9), Z2
-	VMOVUPS.Z    (R14), K1, Z3
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R13), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R13
-	CMPQ         R13, $+0
-	JGT          slot3
-	MOVQ         ldx+80(FP), R13
-	MOVQ         group+40(FP), R14
-	IMULQ        R14, R13
-	SHLQ         $0x02, R13
-	ADDQ         R13, R11
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
+	JGT          slot3
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x09, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          group3
 
 gdone3:
-	MOVQ lastSlots+48(FP), R12
-	CMPQ R12, $+0
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
 	JLE  pdone3
 
 partial3:
-	MOVBQZX      (R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS (R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z0
-	MOVBQZX      1(R10), R13
-	IMULQ        R8, R13
-	ADDQ         R11, R13
-	VBROADCASTSS 4(R9), Z2
-	VMOVUPS.Z    (R13), K1, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
 	VFMADD231PS  Z3, Z2, Z1
-	ADDQ         $+8, R9
-	ADDQ         $+2, R10
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
 	JGT          partial3
 
 pdone3:
@@ -7510,7 +7790,7 @@ pdone3:
 
 allrows3:
 	MOVQ         DX, R9
-	MOVQ         flags+112(FP), R10
+	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
 	VBROADCASTSS (BX), Z2
@@ -7525,8 +7805,8 @@ nobias5:
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+128(FP), Z3
-	VBROADCASTSS hi+132(FP), Z2
+	VBROADCASTSS lo+120(FP), Z3
+	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z0, Z3, Z0
 	VMINPS       Z0, Z2, Z0
 
@@ -7534,10 +7814,10 @@ noclamp5:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
-	MOVQ         ldy+96(FP), R8
+	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	MOVQ         flags+112(FP), R8
+	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
 	VBROADCASTSS 4(BX), Z2
@@ -7552,8 +7832,8 @@ nobias6:
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
-	VBROADCASTSS lo+128(FP), Z3
-	VBROADCASTSS hi+132(FP), Z2
+	VBROADCASTSS lo+120(FP), Z3
+	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z1, Z3, Z1
 	VMINPS       Z1, Z2, Z1
 
@@ -7566,7 +7846,7 @@ cols1:
 	LEAQ (CX)(DI*2), CX
 	SHLQ $0x03, DI
 	ADDQ DI, AX
-	MOVQ ldy+96(FP), DI
+	MOVQ ldy+88(FP), DI
 	SHLQ $0x03, DI
 	ADDQ DI, DX
 	ADDQ $+8, BX

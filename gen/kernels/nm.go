@@ -21,8 +21,10 @@ import (
 //	    for r < rows: v = acc[r] (+ bias) (+ Y) (clamp); Y[r, tile] = v
 //
 // Each output lane is one FMA chain over the row's slots in storage order (ref.NM's order).
-// The X row offset is pos·ldx (a multiply per slot), so the packed stream does not depend on
-// ldx; X and Y are the caller's, masked on the last vector.
+// X is a plan-owned, zero-padded panel of one K block × T = U·Lanes columns (the driver,
+// asm/nm_amd64.go, packs it per call and K block, so it stays in L1): row k is at k·T·4
+// bytes, a shift of the byte position, and the stream does not depend on the caller's ldx.
+// Y is the caller's; its last vector is stored masked.
 //
 // GEMV (N = 1) on compact positions: slots in chunks of 16; chunk c of a row covers the X
 // window starting at c·16/Keep·Group; its positions are packed PB bits each (PB = 2 when
@@ -50,7 +52,7 @@ type NMShape struct{ UH, U int }
 
 // NMShapes lists the SpMM tiles per ISA.
 var NMShapes = map[string][]NMShape{
-	"avx512": {{4, 4}, {2, 4}},
+	"avx512": {{4, 4}, {2, 8}},
 	"avx2":   {{2, 4}, {4, 2}},
 }
 
@@ -85,7 +87,7 @@ var NMParams = []vm.Param{
 	{Name: "ival", Kind: vm.PtrF32}, {Name: "ipos", Kind: vm.PtrU32}, {Name: "spr", Kind: vm.Int},
 	{Name: "gfull", Kind: vm.Int}, {Name: "keep", Kind: vm.Int}, {Name: "group", Kind: vm.Int}, {Name: "lastSlots", Kind: vm.Int},
 	{Name: "units", Kind: vm.Int}, {Name: "lastRows", Kind: vm.Int},
-	{Name: "x", Kind: vm.PtrF32}, {Name: "ldx", Kind: vm.Int},
+	{Name: "x", Kind: vm.PtrF32},
 	{Name: "y", Kind: vm.PtrF32}, {Name: "ldy", Kind: vm.Int}, {Name: "n", Kind: vm.Int},
 	{Name: "flags", Kind: vm.Int}, {Name: "bias", Kind: vm.PtrF32}, {Name: "lo", Kind: vm.F32}, {Name: "hi", Kind: vm.F32},
 }
@@ -209,8 +211,7 @@ func (g *nmGen) tile(b *bsrGen, ival, ipos, y, bp, units, j vm.Reg, u int, mask 
 		}
 	}
 	w, t := m.Vec(), m.Vec()
-	ldxB := m.Param("ldx")
-	m.Shl(ldxB, 2)
+	rowShift := log2(s.U * L * 4) // X is a panel of T = U·Lanes floats per row
 	vp, pp, xg := m.GP(), m.GP(), m.GP()
 	m.Mov(vp, ival)
 	m.Mov(pp, ipos)
@@ -221,7 +222,7 @@ func (g *nmGen) tile(b *bsrGen, ival, ipos, y, bp, units, j vm.Reg, u int, mask 
 		for r := 0; r < s.UH; r++ {
 			q := m.GP()
 			m.Load(q, vm.At(pp, d*s.UH+r), 1)
-			m.Mul(q, ldxB)
+			m.Shl(q, rowShift)
 			m.Add(q, xg)
 			m.Load1(w, vm.At(vp, (d*s.UH+r)*4))
 			for i, a := range acc[r] {
@@ -237,13 +238,12 @@ func (g *nmGen) tile(b *bsrGen, ival, ipos, y, bp, units, j vm.Reg, u int, mask 
 	}
 	// groupStride adds Group rows of X to xg.
 	groupStride := func() {
-		gs := m.Param("ldx")
-		if p.Keep > 0 && p.Group&(p.Group-1) == 0 {
-			m.Shl(gs, 2+log2(p.Group))
-		} else {
-			m.Mul(gs, m.Param("group"))
-			m.Shl(gs, 2)
+		if p.Keep > 0 {
+			m.AddImm(xg, int64(p.Group<<rowShift))
+			return
 		}
+		gs := m.Param("group")
+		m.Shl(gs, rowShift)
 		m.Add(xg, gs)
 	}
 
