@@ -760,11 +760,11 @@ func TestPolicyFollowsTable(t *testing.T) {
 	defer func() { policyTable, tableIndex = saved, savedIx }()
 	var tab []policyEntry
 	for _, f := range asm.Families() {
-		for b := range numBuckets {
+		for b := range policyPoints {
 			per := map[string]float64{"dense": 1, "csr": 2, "bsr": 100, "nm": 100}[f.Format]
 			for _, tg := range []string{"dense", "csr", "bsr4x1", "bsr8x1", "bsr4x4", "nm2:4", "nm1:4", "nm4:8", "nm2:8"} {
 				if formatOfTarget(tg) == f.Format {
-					tab = append(tab, policyEntry{Family: f.Name, Target: tg, Bucket: b, PerMAC: per})
+					tab = append(tab, policyEntry{Family: f.Name, Target: tg, N: policyPoints[b], PerMAC: per})
 				}
 			}
 		}

@@ -378,7 +378,6 @@ type cand struct {
 // runner-up) if the record has this layer, else the lowest estimate of the default policy.
 func choose(r nRange, fams []asm.Family, targets []target, ms *Measure, rec *Record, forced bool, excluded map[string]bool) (*choice, error) {
 	n := r.repN()
-	b := bucketOf(n)
 	var cands []cand
 	for _, f := range fams {
 		if !coversRange(f, r) {
@@ -388,7 +387,7 @@ func choose(r nRange, fams []asm.Family, targets []target, ms *Measure, rec *Rec
 			if !familyTakes(f, t) || excluded[f.Name+"@"+t.String()] {
 				continue
 			}
-			co := lookupCoef(f, t, b)
+			co := lookupCoefN(f, t, n)
 			cands = append(cands, cand{f, t, co.estimate(t.stored, ms.M, n), co.source})
 		}
 	}

@@ -53,7 +53,7 @@ func BucketKey(n int) string { return bucketKeys[bucketOf(n)] }
 type policyEntry struct {
 	Family string  // asm family name
 	Target string  // "dense", "csr", "bsr4x1", "nm2:4"
-	Bucket int     // N bucket
+	N      int     // the policy point (policyPoints) it was measured at
 	PerMAC float64 // ns per stored value per column
 	PerOut float64 // ns per output value
 }
@@ -68,7 +68,7 @@ var tableIndex = indexTable(policyTable)
 func indexTable(t []policyEntry) map[string]policyEntry {
 	ix := map[string]policyEntry{}
 	for _, e := range t {
-		ix[e.Family+"|"+e.Target+"|"+strconv.Itoa(e.Bucket)] = e
+		ix[e.Family+"|"+e.Target+"|"+strconv.Itoa(e.N)] = e
 	}
 	return ix
 }
@@ -80,9 +80,28 @@ func formatOfTarget(t string) string {
 	return t
 }
 
-// lookupCoef finds the cost coefficients of family f on target t for bucket b.
-func lookupCoef(f asm.Family, t target, b int) coef {
-	if e, ok := tableIndex[f.Name+"|"+t.String()+"|"+strconv.Itoa(b)]; ok {
+// policyPoints are the N at which the table is measured; an estimate for N uses the
+// nearest point (in log N), and plans cut their N ranges between points.
+var policyPoints = []int{1, 2, 4, 8, 16, 32, 64, 128}
+
+// nearestPoint returns the policy point nearest to n in log scale.
+func nearestPoint(n int) int {
+	best := policyPoints[0]
+	for _, p := range policyPoints {
+		if math.Abs(math.Log(float64(p))-math.Log(float64(max(n, 1)))) < math.Abs(math.Log(float64(best))-math.Log(float64(max(n, 1)))) {
+			best = p
+		}
+	}
+	return best
+}
+
+// lookupCoef finds the cost coefficients of family f on target t for standard bucket b.
+func lookupCoef(f asm.Family, t target, b int) coef { return lookupCoefN(f, t, bucketRepN[b]) }
+
+// lookupCoefN finds the cost coefficients of family f on target t for N columns.
+func lookupCoefN(f asm.Family, t target, n int) coef {
+	pn := nearestPoint(n)
+	if e, ok := tableIndex[f.Name+"|"+t.String()+"|"+strconv.Itoa(pn)]; ok {
 		return coef{e.PerMAC, e.PerOut, "table"}
 	}
 	// Same family on another target of the same format, then the best of the same format
@@ -90,7 +109,7 @@ func lookupCoef(f asm.Family, t target, b int) coef {
 	var best *policyEntry
 	for i := range policyTable {
 		e := &policyTable[i]
-		if e.Bucket == b && e.Family == f.Name && formatOfTarget(e.Target) == t.format {
+		if e.N == pn && e.Family == f.Name && formatOfTarget(e.Target) == t.format {
 			if best == nil || e.PerMAC < best.PerMAC {
 				best = e
 			}
@@ -101,7 +120,7 @@ func lookupCoef(f asm.Family, t target, b int) coef {
 	}
 	for i := range policyTable {
 		e := &policyTable[i]
-		if fam, ok := asm.Lookup(e.Family); ok && e.Bucket == b && fam.ISA == f.ISA && fam.Format == t.format {
+		if fam, ok := asm.Lookup(e.Family); ok && e.N == pn && fam.ISA == f.ISA && fam.Format == t.format {
 			if best == nil || e.PerMAC < best.PerMAC {
 				best = e
 			}
@@ -110,7 +129,7 @@ func lookupCoef(f asm.Family, t target, b int) coef {
 	if best != nil {
 		return coef{best.PerMAC, best.PerOut, "table (like " + best.Family + ")"}
 	}
-	return priorCoef(f, t, b)
+	return priorCoef(f, t, bucketOf(n))
 }
 
 // priorCoef is the guess for a family the table has not measured: ns per stored value per
@@ -209,9 +228,9 @@ func (r nRange) String() string {
 	return fmt.Sprintf("%d ≤ N ≤ %d", r.lo, r.hi)
 }
 
-// repN is the N at which the policy compares estimates for r: the standard bucket's
-// representative N, clamped into r.
-func (r nRange) repN() int { return min(max(bucketRepN[bucketOf(r.lo)], r.lo), r.hi) }
+// repN is the N at which the policy compares estimates for r: the policy point nearest
+// to r.lo, clamped into r.
+func (r nRange) repN() int { return min(max(nearestPoint(r.lo), r.lo), r.hi) }
 
 // coversRange reports whether f's N range [MinN, MaxN] (MaxN = 0: unbounded) holds all of
 // r: a family runs only for the N it declares.
@@ -224,10 +243,13 @@ func coversRange(f asm.Family, r nRange) bool {
 }
 
 // planRanges cuts N ≥ 1 into the ranges a plan keeps one kernel for: the standard buckets
-// (1, 2…16, ≥ 17) further cut at every family's MinN and MaxN+1, so that each family
-// covers a range wholly or not at all.
+// (1, 2…16, ≥ 17), cut between policy points (at their geometric means) and at every
+// family's MinN and MaxN+1, so that each family covers a range wholly or not at all.
 func planRanges(fams []asm.Family) []nRange {
 	edges := []int{1, 2, 17}
+	for i := 1; i < len(policyPoints); i++ {
+		edges = append(edges, int(math.Ceil(math.Sqrt(float64(policyPoints[i-1]*policyPoints[i])))))
+	}
 	for _, f := range fams {
 		if f.MinN > 1 {
 			edges = append(edges, f.MinN)
