@@ -289,3 +289,62 @@ func TestShapeBSR(t *testing.T) {
 		}
 	}
 }
+
+// The N:M family has no NEON entries yet (its asm driver is amd64-only); this lowers it with
+// NEON tiles (4×4 and 2×8: 16 chains) and GEMV patterns of 4-row units to show the backend
+// takes it: every function allocates and assembles, and the SpMM slot loop keeps UH·U
+// chains with the weight as an FMLA-by-element lane.
+func TestLowerNM(t *testing.T) {
+	shapes := []kernels.NMShape{{UH: 4, U: 4}, {UH: 2, U: 8}}
+	gemv := []kernels.NMGemv{{Keep: 2, Group: 4, UH: 4}, {Keep: 1, Group: 4, UH: 4}, {Keep: 2, Group: 8, UH: 4}, {Keep: 4, Group: 8, UH: 4}, {Keep: 1, Group: 8, UH: 4}}
+	if _, ok := kernels.NMShapes["neon"]; !ok {
+		kernels.NMShapes["neon"] = shapes
+		defer delete(kernels.NMShapes, "neon")
+	}
+	if _, ok := kernels.NMGemvPatterns["neon"]; !ok {
+		kernels.NMGemvPatterns["neon"] = gemv
+		defer delete(kernels.NMGemvPatterns, "neon")
+	}
+	m := NewMachine()
+	kernels.NM.Gen(m)
+	fs, err := m.Funcs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) < len(kernels.NMPatterns)*len(kernels.NMShapes["neon"])+len(kernels.NMGemvPatterns["neon"]) {
+		t.Fatalf("only %d N:M functions", len(fs))
+	}
+	src, err := m.Asm("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws := goWords(t, src); len(ws) != len(fs) {
+		t.Fatalf("%d functions assembled, want %d", len(ws), len(fs))
+	}
+	byName := map[string]*Func{}
+	for _, f := range fs {
+		byName[f.Name] = f
+	}
+	for _, p := range kernels.NMPatterns {
+		for _, s := range kernels.NMShapes["neon"] {
+			name := kernels.NMFuncName("neon", p, s)
+			f := byName[name]
+			if f == nil {
+				t.Fatalf("%s not generated", name)
+			}
+			best := 0
+			for _, l := range innerLoops(f.Insts()) {
+				c := Counts(l)
+				if c[ClassFMA] > 0 {
+					t.Errorf("%s: vector-form FMLA in a loop (the weight should be a lane)\n%s", name, dump(l))
+				}
+				if n := len(Accumulators(l)); n > best {
+					best = n
+				}
+			}
+			if best != s.UH*s.U {
+				t.Errorf("%s: %d chains in the widest loop, want UH·U = %d", name, best, s.UH*s.U)
+			}
+		}
+	}
+}
