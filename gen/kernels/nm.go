@@ -54,12 +54,14 @@ type NMShape struct{ UH, U int }
 var NMShapes = map[string][]NMShape{
 	"avx512": {{4, 4}, {2, 8}},
 	"avx2":   {{2, 4}, {4, 2}},
+	"neon":   {{4, 4}, {2, 8}}, // gen/neon: 16 chains, weights as FMLA-by-element lanes
 }
 
 // NMGemvPatterns are the N = 1 patterns per ISA, with rows per unit.
 var NMGemvPatterns = map[string][]NMGemv{
 	"avx512": {{2, 4, 4}, {1, 4, 4}, {2, 8, 4}, {4, 8, 4}, {1, 8, 4}},
 	"avx2":   {{2, 4, 2}, {1, 4, 2}, {2, 8, 2}, {4, 8, 2}},
+	"neon":   {{2, 4, 2}, {1, 4, 2}, {2, 8, 2}, {4, 8, 2}},
 }
 
 // NMGemv is one N = 1 kernel: Keep:Group and rows per unit.

@@ -1,0 +1,234 @@
+//go:build !purego && (amd64 || arm64)
+
+package asm
+
+// The driver of the generated N:M kernels, shared by every ISA that has them (amd64:
+// nm_amd64.go, arm64: nm_arm64.go register their tables).
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/ref"
+)
+
+// nmFunc is a generated N:M SpMM kernel (gen/kernels/nm.go documents it). ipos points at
+// the byte positions.
+type nmFunc func(ival *float32, ipos *uint32, spr, gfull, keep, group, lastSlots, units, lastRows int, x *float32, y *float32, ldy, n, flags int, bias *float32, lo, hi float32)
+
+// nmGemvFunc is a generated N:M GEMV kernel.
+type nmGemvFunc func(vals *float32, bits *uint32, chunks, units int, x *float32, out *float32, consts *uint32)
+
+type nmGenKernel struct {
+	keep, group, uh, tile int
+	fn                    nmFunc
+}
+
+type nmGemvKernel struct {
+	keep, group, uh, lanes int
+	fn                     nmGemvFunc
+}
+
+// nmPanelBytes bounds the X panel a K block of the SpMM kernels reads (Kc·T·4), so it
+// stays in L1 while every unit of the block sweeps it.
+const nmPanelBytes = 32 << 10
+
+// nmAsmRun runs a SpMM kernel the way the CSR driver does: per column tile of T, per K
+// block of Kc rows (a multiple of Group, fixed by the plan), pack X[block, tile] into a
+// zero-padded Kc×T panel and run every unit over it. The first block starts from zero
+// (or from Y with Accumulate), later blocks add Y's partial sum, the last adds the bias and
+// clamps; GELU and SiLU run in Go after it. The K blocking depends on the plan only, so the
+// summation order of every Y element does too.
+func nmAsmRun(g nmGenKernel) func(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) {
+	T := g.tile
+	var pool sync.Pool
+	return func(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) {
+		flags, lo, hi, slow := structFlags(epi)
+		var bias []float32
+		if epi != nil {
+			bias = epi.Bias
+		}
+		kc := max(1, nmPanelBytes/(T*4)/l.Group) * l.Group
+		bp, _ := pool.Get().(*[]float32)
+		if bp == nil || len(*bp) < kc*T {
+			s := make([]float32, kc*T)
+			bp = &s
+		}
+		defer pool.Put(bp)
+		panel := *bp
+		r0, _ := l.UnitRows(u0)
+		_, r1 := l.UnitRows(u1 - 1)
+		for j0 := 0; j0 < n; j0 += T {
+			nt := min(T, n-j0)
+			for kb := 0; kb < l.K || kb == 0; kb += kc {
+				kcur := min(kc, l.K-kb)
+				for r := 0; r < kcur; r++ {
+					row := panel[r*T : r*T+T]
+					copy(row, x[(kb+r)*ldx+j0:][:nt])
+					clear(row[nt:])
+				}
+				gfull, lastSlots := kcur/l.Group, 0
+				if rem := kcur % l.Group; rem > 0 {
+					lastSlots = min(l.Keep, rem)
+				}
+				s0 := kb / l.Group * l.Keep
+				f := structLoadY
+				if kb == 0 {
+					f = flags & structLoadY
+				}
+				if kb+kc >= l.K {
+					f |= flags &^ structLoadY
+				}
+				per := int64(l.UH) * int64(gfull*l.Keep+lastSlots+1) * int64(nt)
+				step := max(1, int(bsrCallWork/max(per, 1)))
+				for a := u0; a < u1; a += step {
+					b := min(a+step, u1)
+					ar0, _ := l.UnitRows(a)
+					lr0, ar1 := l.UnitRows(b - 1)
+					off := (int64(a)*int64(l.SPR) + int64(s0)) * int64(l.UH)
+					pos := (*uint32)(unsafe.Pointer(&dummyI32[0]))
+					if off < int64(len(l.Pos)) {
+						pos = (*uint32)(unsafe.Pointer(&l.Pos[off]))
+					}
+					g.fn(f32At(l.Val, off), pos, l.SPR, gfull, l.Keep, l.Group, lastSlots, b-a, ar1-lr0,
+						&panel[0], &y[ar0*ldy+j0], ldy, nt, f, f32At(bias, int64(ar0)), lo, hi)
+				}
+			}
+			if slow != ref.ActNone {
+				for r := r0; r < r1; r++ {
+					row := y[r*ldy+j0 : r*ldy+j0+nt]
+					for j, v := range row {
+						row[j] = ref.Activate(slow, v, 0, 0)
+					}
+				}
+			}
+		}
+	}
+}
+
+// nmGemv holds the per-kernel constants and scratch pools of a GEMV kernel.
+type nmGemv struct {
+	g      nmGemvKernel
+	consts []uint32
+	xlen   int // padded X copy
+	pool   sync.Pool
+}
+
+func newNMGemv(g nmGemvKernel, l *NMLayout) *nmGemv {
+	L := g.lanes
+	passes := 16 / L
+	lpw := 32 / l.PB
+	v := &nmGemv{g: g, consts: make([]uint32, passes*4*L)}
+	for ps := 0; ps < passes; ps++ {
+		lane0 := ps * L
+		for i := 0; i < L; i++ {
+			lane := lane0 + i
+			c := v.consts[ps*4*L:]
+			c[i] = uint32(lane % lpw * l.PB)
+			c[L+i] = uint32((lane/l.Keep - lane0/l.Keep) * l.Group)
+			c[2*L+i] = 1<<l.PB - 1
+			if lane/lpw != lane0/lpw {
+				c[3*L+i] = 1
+			}
+		}
+	}
+	win := (L + l.Keep - 1) / l.Keep * l.Group
+	tables := (win + 2*L - 1) / (2 * L)
+	v.xlen = l.Chunks*16/l.Keep*l.Group + 2*tables*L
+	return v
+}
+
+type nmGemvScratch struct{ x, out []float32 }
+
+func (v *nmGemv) run(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) {
+	L := v.g.lanes
+	sc, _ := v.pool.Get().(*nmGemvScratch)
+	if sc == nil {
+		sc = &nmGemvScratch{x: make([]float32, v.xlen)}
+	}
+	defer v.pool.Put(sc)
+	xs := sc.x
+	for k := 0; k < l.K; k++ {
+		xs[k] = x[k*ldx]
+	}
+	const callSlots = 1 << 21
+	step := max(1, callSlots/max(l.Chunks*16*l.UH, 1))
+	if need := min(step, u1-u0) * l.UH * L; len(sc.out) < need {
+		sc.out = make([]float32, need)
+	}
+	for a := u0; a < u1; a += step {
+		b := min(a+step, u1)
+		if l.Chunks > 0 {
+			v.g.fn(&l.ValChunks[a*l.Chunks*l.UH*16], &l.Bits[a*l.Chunks*l.UH*l.Words], l.Chunks, b-a, &xs[0], &sc.out[0], &v.consts[0])
+		} else {
+			clear(sc.out)
+		}
+		r0, _ := l.UnitRows(a)
+		_, r1 := l.UnitRows(b - 1)
+		for m := r0; m < r1; m++ {
+			s := sumLanes(sc.out[(m-a*l.UH)*L:][:L])
+			y[m*ldy] = epi.Apply(s, m, y[m*ldy])
+		}
+	}
+}
+
+func registerNMGen(isa ISA, feats Feature, kernels []nmGenKernel, gemv []nmGemvKernel) {
+	for _, g := range kernels {
+		g := g
+		run := nmAsmRun(g)
+		if g.keep == 0 {
+			name := fmt.Sprintf("nm_any_r%d_t%d_%s", g.uh, g.tile, isa)
+			Register(Family{
+				Name: name, Format: "nm", ISA: isa, Features: feats, MinN: 2,
+				Pack: func(w formats.Matrix) (Kernel, error) {
+					m, ok := w.(*formats.NM)
+					if !ok {
+						return nil, ErrNotApplicable
+					}
+					l, err := PackNM(m, g.uh, false)
+					if err != nil {
+						return nil, err
+					}
+					return &nmKernel{name: nmName("spmm", m, fmt.Sprintf("_r%d_t%d_%s", g.uh, g.tile, isa)), isa: isa, l: l, run: run}, nil
+				},
+			})
+			continue
+		}
+		name := fmt.Sprintf("nm%dof%d_r%d_t%d_%s", g.keep, g.group, g.uh, g.tile, isa)
+		Register(Family{
+			Name: name, Format: "nm", ISA: isa, Features: feats, MinN: 2,
+			Pack: func(w formats.Matrix) (Kernel, error) {
+				m, ok := w.(*formats.NM)
+				if !ok || m.Keep != g.keep || m.Group != g.group {
+					return nil, ErrNotApplicable
+				}
+				l, err := PackNM(m, g.uh, false)
+				if err != nil {
+					return nil, err
+				}
+				return &nmKernel{name: "spmm_" + name, isa: isa, l: l, run: run}, nil
+			},
+		})
+	}
+	for _, g := range gemv {
+		g := g
+		name := fmt.Sprintf("nm%dof%d_gemv_%s", g.keep, g.group, isa)
+		Register(Family{
+			Name: name, Format: "nm", ISA: isa, Features: feats, MinN: 1, MaxN: 1,
+			Pack: func(w formats.Matrix) (Kernel, error) {
+				m, ok := w.(*formats.NM)
+				if !ok || m.Keep != g.keep || m.Group != g.group {
+					return nil, ErrNotApplicable
+				}
+				l, err := PackNM(m, g.uh, true)
+				if err != nil {
+					return nil, err
+				}
+				v := newNMGemv(g, l)
+				return &nmKernel{name: fmt.Sprintf("spmv_nm%dof%d_%s", g.keep, g.group, isa), isa: isa, gemv: true, l: l, run: v.run}, nil
+			},
+		})
+	}
+}
