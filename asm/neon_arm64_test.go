@@ -26,8 +26,9 @@ func TestNEONFamiliesRegistered(t *testing.T) {
 	if hostFeatures()&FeatASIMD == 0 {
 		t.Skip("CPU without ASIMD")
 	}
-	want := []string{"spmm_csr_t16_neon", "spmm_csr_t32_neon", "gemm_8x12_neon", "bsr_any_neon",
-		"bsr4x1_t16_neon", "bsr8x1_t8_neon", "bsr4x4_t16_neon"}
+	want := []string{"spmm_csr_t16_neon", "spmm_csr_t32_neon", "spmv_csr_i16_neon", "spmv_csr_i32_neon",
+		"gemm_8x12_neon", "bsr_any_neon", "bsr4x1_t16_neon", "bsr8x1_t8_neon", "bsr4x4_t16_neon",
+		"nm2of4_r4_t16_neon", "nm2of4_r2_t32_neon", "nm_any_r4_t16_neon", "nm2of4_gemv_neon", "nm4of8_gemv_neon"}
 	for _, name := range want {
 		if _, ok := Lookup(name); !ok {
 			t.Errorf("%s not registered", name)
