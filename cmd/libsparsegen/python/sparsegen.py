@@ -371,16 +371,25 @@ class Plan:
             if self.accumulate:
                 raise ValueError("a plan with accumulate=True reads Y: pass out=")
             out = np.empty((out_rows, out_cols), dtype=np.float32)
+            ldy = max(out_cols, 1)
+            yp, xp = _ptr(out), _ptr(x)
         else:
             if vec and isinstance(out, np.ndarray) and out.ndim == 1:
                 _vector(out, "out")  # a view below, never a copy
                 out = out.reshape(out_rows, out_cols)
-            _matrix(out, "out", out_rows, out_cols, writable=True)
-            if np.may_share_memory(x, out):
-                raise ValueError("x and out overlap")
-        ldy = _matrix(out, "out", out_rows, out_cols)
+            ldy = _matrix(out, "out", out_rows, out_cols, writable=True)
+            yp, xp = _ptr(out), _ptr(x)
+            if yp is not None and xp is not None:
+                # Byte ranges the call reads and writes (what np.may_share_memory compares).
+                xr, xc = x.shape
+                xe = xp + 4 * ((xr - 1) * ldx + xc)
+                ye = yp + 4 * ((out_rows - 1) * ldy + out_cols)
+                if xp < ye and yp < xe:
+                    raise ValueError("x and out overlap")
         n = out_cols if fn == "sg_mul" else out_rows
-        _check(getattr(_lib, fn)(h, _ptr(out), ldy, _ptr(x), ldx, n), fn)
+        code = (_lib.sg_mul if fn == "sg_mul" else _lib.sg_mul_tokens)(h, yp, ldy, xp, ldx, n)
+        if code:
+            _check(code, fn)
         return out
 
     def mul(self, x, out=None):
