@@ -97,7 +97,7 @@ var (
 	livePlans atomic.Int64
 )
 
-const maxSlots = 1 << 31
+const maxSlots = 1<<31 - 1
 
 func register(p *dispatch.Plan, note string) (uint64, error) {
 	tableMu.Lock()
