@@ -79,14 +79,14 @@ func CSRBlock(k, t int, d float64) int {
 	return min(kc, max(k, 1))
 }
 
-// PackCSR packs a validated CSR for tile width t (a multiple of 8, ≤ 128), row groups of r
+// PackCSR packs a validated CSR for tile width t (a multiple of 4, ≤ 128), row groups of r
 // (1, 2 or 4) and K block kc (0 chooses by density; (kc+1)·t·4 must be ≤ 65536).
 func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
-	if t <= 0 || t%8 != 0 || t > 128 {
-		return nil, fmt.Errorf("asm: CSR tile width %d not a multiple of 8 in [8, 128]", t)
+	if t <= 0 || t%4 != 0 || t > 128 {
+		return nil, fmt.Errorf("asm: CSR tile width %d not a multiple of 4 in [4, 128]", t)
 	}
 	if r != 1 && r != 2 && r != 4 {
 		return nil, fmt.Errorf("asm: CSR row group %d not 1, 2 or 4", r)

@@ -324,3 +324,40 @@ func TestCSRRunChecks(t *testing.T) {
 		t.Error("K block past the 16-bit offset range accepted")
 	}
 }
+
+// TestCSRAllTiles runs every generated tile function (each R × U, masked and not), also
+// those no registered family uses today, against the reference.
+func TestCSRAllTiles(t *testing.T) {
+	r := rand.New(rand.NewSource(6))
+	seen := map[*[3][2][9]csrTileFunc]bool{}
+	for _, s := range csrRunnable(t) {
+		if seen[s.tiles] {
+			continue
+		}
+		seen[s.tiles] = true
+		for ri, R := range []int{1, 2, 4} {
+			for u := 1; u <= 8; u++ {
+				if s.tiles[ri][0][u] == nil || s.tiles[ri][1][u] == nil {
+					continue
+				}
+				spec := *s
+				spec.t, spec.r = u*s.lanes, R
+				spec.name = fmt.Sprintf("%s_r%du%d", s.name, R, u)
+				w := randCSR(r, 4*R+1, 45, 0.3, 1, 2)
+				p, err := PackCSR(w, spec.t, R, 9)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kern := &csrKernel{spec: &spec, p: p}
+				t.Logf("%s", spec.name)
+				for _, n := range []int{spec.t, spec.t - 1, 1, 2*spec.t + 1} {
+					if n < 1 {
+						continue
+					}
+					epis := csrEpilogues(r, w.Rows)
+					csrCase(t, kern, w, r, n, n+1, n+2, epis[(n+u)%len(epis)], guardSide(u%2))
+				}
+			}
+		}
+	}
+}
