@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/cpu"
 
@@ -294,5 +295,21 @@ func benchCSR(b *testing.B, cold bool) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkPeak reports one core's FMA peak (asm.PeakGFLOPS): the denominator of "% of peak".
+func BenchmarkPeak(b *testing.B) {
+	for _, isa := range []asm.ISA{asm.AVX512, asm.AVX2} {
+		b.Run(isa.String(), func(b *testing.B) {
+			var g float64
+			for i := 0; i < b.N; i++ {
+				var err error
+				if g, err = asm.PeakGFLOPS(isa, 50*time.Millisecond); err != nil {
+					b.Skip(err)
+				}
+			}
+			b.ReportMetric(g, "GFLOP/s")
+		})
 	}
 }
