@@ -55,7 +55,7 @@ func PeakGFLOPS(isa ISA, d time.Duration) (float64, error) {
 	for { // calibrate to ~1/8 of d per run
 		t0 := time.Now()
 		p.run(iters)
-		if el := time.Since(t0); el > d/8 || iters > 1<<40 {
+		if el := time.Since(t0); el > d/8 || int64(iters) > 1<<40 {
 			break
 		}
 		iters *= 2
