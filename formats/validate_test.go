@@ -10,6 +10,13 @@ import (
 // TestValidateRejects is a table of hand-made broken matrices: each must fail Validate with
 // an *InvalidError of the right format whose message names the broken rule, and nothing
 // may panic (Validate, nor the constructor that wraps it).
+
+// Sizes that compile on 32-bit targets too (go vet runs for linux/386): the largest int,
+// and 2³¹ as a run-time value (only 64-bit platforms hold it in an int).
+const maxInt = int(^uint(0) >> 1)
+
+var huge31 = int64(1) << 31
+
 func TestValidateRejects(t *testing.T) {
 	f := func(n int) []float32 { return make([]float32, n) }
 	cases := []struct {
@@ -21,7 +28,7 @@ func TestValidateRejects(t *testing.T) {
 		{"dense negative", &Dense{Rows: -1, Cols: 2, Stride: 2}, "dense", "negative"},
 		{"dense stride", &Dense{Rows: 2, Cols: 3, Stride: 2, Data: f(6)}, "dense", "stride"},
 		{"dense short", &Dense{Rows: 2, Cols: 3, Stride: 4, Data: f(6)}, "dense", "needs 7"},
-		{"dense overflow", &Dense{Rows: 1 << 40, Cols: 1 << 40, Stride: 1 << 40}, "dense", "overflows"},
+		{"dense overflow", &Dense{Rows: maxInt / 2, Cols: maxInt / 2, Stride: maxInt / 2}, "dense", "overflows"},
 
 		{"csr rowptr length", &CSR{Rows: 2, Cols: 2, RowPtr: []int64{0, 1}, ColIdx: []int32{0}, Val: f(1)}, "csr", "len(RowPtr)"},
 		{"csr rowptr nil", &CSR{Rows: 0, Cols: 2}, "csr", "len(RowPtr)"},
@@ -35,7 +42,7 @@ func TestValidateRejects(t *testing.T) {
 		{"csr duplicate", &CSR{Rows: 2, Cols: 3, RowPtr: []int64{0, 0, 2}, ColIdx: []int32{1, 1}, Val: f(2)}, "csr", "duplicate"},
 		{"csr unsorted", &CSR{Rows: 1, Cols: 3, RowPtr: []int64{0, 2}, ColIdx: []int32{2, 0}, Val: f(2)}, "csr", "not strictly after"},
 		{"csr too many in row", &CSR{Rows: 1, Cols: 1, RowPtr: []int64{0, 2}, ColIdx: []int32{0, 0}, Val: f(2)}, "csr", "entries in a row"},
-		{"csr huge K", &CSR{Rows: 0, Cols: 1 << 31, RowPtr: []int64{0}}, "csr", "int32"},
+		{"csr huge K", &CSR{Rows: 0, Cols: int(huge31), RowPtr: []int64{0}}, "csr", "int32"},
 		{"csr negative shape", &CSR{Rows: -1, Cols: 1}, "csr", "negative"},
 
 		{"bsr block size", &BSR{Rows: 2, Cols: 2, R: 0, C: 1, BlockRowPtr: []int64{0}}, "bsr", "block 0×1"},
