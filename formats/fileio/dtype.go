@@ -123,15 +123,27 @@ var (
 )
 
 // floatsFrom converts len(dst) elements of raw (dtype d: a float type, or kind 'B' for
-// bfloat16) to float32. It reports
-// whether a finite float64 value overflowed to ±Inf.
+// bfloat16) to float32. It reports whether a finite float64 value overflowed to ±Inf.
+// The byte order is resolved once, outside the loops (a concrete type, so the loads inline).
 func floatsFrom(d dtype, raw []byte, dst []float32) (overflow bool) {
-	o := d.order()
+	if d.big {
+		return floatsFromOrder(binary.BigEndian, d, raw, dst)
+	}
+	return floatsFromOrder(binary.LittleEndian, d, raw, dst)
+}
+
+type byteOrder interface {
+	Uint16([]byte) uint16
+	Uint32([]byte) uint32
+	Uint64([]byte) uint64
+}
+
+func floatsFromOrder[O byteOrder](o O, d dtype, raw []byte, dst []float32) (overflow bool) {
 	switch d.size {
 	case 2:
 		if d.kind == 'B' { // bfloat16 (safetensors only)
 			for i := range dst {
-				dst[i] = bf16ToF32(o.Uint16(raw[2*i:]))
+				dst[i] = math.Float32frombits(uint32(o.Uint16(raw[2*i:])) << 16)
 			}
 			return false
 		}
@@ -139,6 +151,7 @@ func floatsFrom(d dtype, raw []byte, dst []float32) (overflow bool) {
 			dst[i] = f16ToF32(o.Uint16(raw[2*i:]))
 		}
 	case 4:
+		raw = raw[:4*len(dst)]
 		for i := range dst {
 			dst[i] = math.Float32frombits(o.Uint32(raw[4*i:]))
 		}

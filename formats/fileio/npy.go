@@ -456,6 +456,16 @@ func (a *array) ints(what string) ([]int64, error) {
 	}
 	n := a.count()
 	out := make([]int64, n)
+	if !a.dt.big && a.dt.kind == 'i' && (a.dt.size == 4 || a.dt.size == 8) { // the common cases
+		for i := range out {
+			if a.dt.size == 4 {
+				out[i] = int64(int32(binary.LittleEndian.Uint32(a.raw[4*i:])))
+			} else {
+				out[i] = int64(binary.LittleEndian.Uint64(a.raw[8*i:]))
+			}
+		}
+		return out, nil
+	}
 	for i := range out {
 		v, ok := intAt(a.dt, a.raw, i)
 		if !ok {
