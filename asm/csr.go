@@ -43,9 +43,10 @@ const (
 	csrClamp = 4
 )
 
-// csrChunkWork bounds the lane-FMAs of one assembly call (entries × T): 2²¹ is ~20 µs at
-// peak and stays under ~100 µs when X comes from L2.
-const csrChunkWork = 1 << 21
+// csrChunkWork bounds the lane-FMAs of one assembly call (entries × T): 2²⁰ is ~30 µs at the
+// rates measured here (~20–35 G lane-FMA/s) and stays well under 100 µs when X or the packed
+// stream come from further away. One group's share of one K block (≤ Kc·R·T) is far smaller.
+const csrChunkWork = 1 << 20
 
 // CSRPacked is a CSR matrix packed for the tile kernels of width T and row groups of R.
 type CSRPacked struct {
