@@ -39,7 +39,7 @@ tiles1:
 	CMP $0, R10
 	BLE noblk1
 blk1:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
@@ -52,7 +52,7 @@ blk1:
 	FMOVQ 80(R17), F13
 	FMOVQ 96(R17), F14
 	FMOVQ 112(R17), F15
-	FMOVS (R9), F16
+	FMOVS.P 4(R9), F16
 	WORD $0x4f901100 // fmla v0.4s, v8.4s, v16.s[0]
 	WORD $0x4f901121 // fmla v1.4s, v9.4s, v16.s[0]
 	WORD $0x4f901142 // fmla v2.4s, v10.4s, v16.s[0]
@@ -61,8 +61,6 @@ blk1:
 	WORD $0x4f9011a5 // fmla v5.4s, v13.4s, v16.s[0]
 	WORD $0x4f9011c6 // fmla v6.4s, v14.4s, v16.s[0]
 	WORD $0x4f9011e7 // fmla v7.4s, v15.4s, v16.s[0]
-	ADD $4, R8, R8
-	ADD $4, R9, R9
 	SUBS $1, R10, R10
 	BGT blk1
 noblk1:
@@ -153,16 +151,14 @@ singles1:
 	CMP $0, R10
 	BLE noblk2
 blk2:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
 	ADD R6<<2, R11, R13
 	FMOVQ (R13), F1
-	FMOVS (R9), F2
+	FMOVS.P 4(R9), F2
 	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
-	ADD $4, R8, R8
-	ADD $4, R9, R9
 	SUBS $1, R10, R10
 	BGT blk2
 noblk2:
@@ -211,7 +207,7 @@ last1:
 	CMP $0, R11
 	BLE noblk3
 blk3:
-	MOVWU (R9), R12
+	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
 	ADD R19, R12, R12
@@ -229,10 +225,8 @@ neon_1:
 neon_2:
 	FMOVS (R16), F1
 neon_3:
-	FMOVS (R10), F2
+	FMOVS.P 4(R10), F2
 	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
-	ADD $4, R9, R9
-	ADD $4, R10, R10
 	SUBS $1, R11, R11
 	BGT blk3
 noblk3:
@@ -288,8 +282,8 @@ neon_8:
 neon_9:
 stored3:
 cols1:
-	MOVWU (R0), R6
-	MOVWU 4(R0), R7
+	MOVWU.P 8(R0), R6
+	MOVWU -4(R0), R7
 	MOVD R6, R8
 	ADD R7, R8, R8
 	ADD R8<<2, R1, R1
@@ -304,7 +298,6 @@ cols1:
 	MOVD urows+32(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
-	ADD $8, R0, R0
 	SUB $1, R5, R5
 	B unit1
 exit1:
@@ -349,7 +342,7 @@ tiles1:
 	CMP $0, R10
 	BLE noblk1
 blk1:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
@@ -360,22 +353,20 @@ blk1:
 	FMOVQ 48(R17), F15
 	FMOVQ 64(R17), F16
 	FMOVQ 80(R17), F17
-	FMOVS (R9), F18
+	FMOVS.P 8(R9), F18
 	WORD $0x4f921180 // fmla v0.4s, v12.4s, v18.s[0]
 	WORD $0x4f9211a1 // fmla v1.4s, v13.4s, v18.s[0]
 	WORD $0x4f9211c2 // fmla v2.4s, v14.4s, v18.s[0]
 	WORD $0x4f9211e3 // fmla v3.4s, v15.4s, v18.s[0]
 	WORD $0x4f921204 // fmla v4.4s, v16.4s, v18.s[0]
 	WORD $0x4f921225 // fmla v5.4s, v17.4s, v18.s[0]
-	FMOVS 4(R9), F18
+	FMOVS -4(R9), F18
 	WORD $0x4f921186 // fmla v6.4s, v12.4s, v18.s[0]
 	WORD $0x4f9211a7 // fmla v7.4s, v13.4s, v18.s[0]
 	WORD $0x4f9211c8 // fmla v8.4s, v14.4s, v18.s[0]
 	WORD $0x4f9211e9 // fmla v9.4s, v15.4s, v18.s[0]
 	WORD $0x4f92120a // fmla v10.4s, v16.4s, v18.s[0]
 	WORD $0x4f92122b // fmla v11.4s, v17.4s, v18.s[0]
-	ADD $4, R8, R8
-	ADD $8, R9, R9
 	SUBS $1, R10, R10
 	BGT blk1
 noblk1:
@@ -511,18 +502,16 @@ singles1:
 	CMP $0, R10
 	BLE noblk2
 blk2:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
 	ADD R6<<2, R11, R15
 	FMOVQ (R15), F2
-	FMOVS (R9), F3
+	FMOVS.P 8(R9), F3
 	WORD $0x4f831040 // fmla v0.4s, v2.4s, v3.s[0]
-	FMOVS 4(R9), F3
+	FMOVS -4(R9), F3
 	WORD $0x4f831041 // fmla v1.4s, v2.4s, v3.s[0]
-	ADD $4, R8, R8
-	ADD $8, R9, R9
 	SUBS $1, R10, R10
 	BGT blk2
 noblk2:
@@ -598,7 +587,7 @@ last1:
 	CMP $0, R11
 	BLE noblk3
 blk3:
-	MOVWU (R9), R12
+	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
 	ADD R19, R12, R12
@@ -616,12 +605,10 @@ neon_1:
 neon_2:
 	FMOVS (R16), F2
 neon_3:
-	FMOVS (R10), F3
+	FMOVS.P 8(R10), F3
 	WORD $0x4f831040 // fmla v0.4s, v2.4s, v3.s[0]
-	FMOVS 4(R10), F3
+	FMOVS -4(R10), F3
 	WORD $0x4f831041 // fmla v1.4s, v2.4s, v3.s[0]
-	ADD $4, R9, R9
-	ADD $8, R10, R10
 	SUBS $1, R11, R11
 	BGT blk3
 noblk3:
@@ -727,8 +714,8 @@ neon_14:
 neon_15:
 stored3:
 cols1:
-	MOVWU (R0), R6
-	MOVWU 4(R0), R7
+	MOVWU.P 8(R0), R6
+	MOVWU -4(R0), R7
 	MOVD R6, R8
 	ADD R7, R8, R8
 	ADD R8<<2, R1, R1
@@ -743,7 +730,6 @@ cols1:
 	MOVD urows+32(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
-	ADD $8, R0, R0
 	SUB $1, R5, R5
 	B unit1
 exit1:
@@ -792,7 +778,7 @@ tiles1:
 	CMP $0, R10
 	BLE noblk1
 blk1:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
@@ -801,28 +787,26 @@ blk1:
 	FMOVQ 16(R17), F17
 	FMOVQ 32(R17), F18
 	FMOVQ 48(R17), F19
-	FMOVS (R9), F20
+	FMOVS.P 16(R9), F20
 	WORD $0x4f941200 // fmla v0.4s, v16.4s, v20.s[0]
 	WORD $0x4f941221 // fmla v1.4s, v17.4s, v20.s[0]
 	WORD $0x4f941242 // fmla v2.4s, v18.4s, v20.s[0]
 	WORD $0x4f941263 // fmla v3.4s, v19.4s, v20.s[0]
-	FMOVS 4(R9), F20
+	FMOVS -12(R9), F20
 	WORD $0x4f941204 // fmla v4.4s, v16.4s, v20.s[0]
 	WORD $0x4f941225 // fmla v5.4s, v17.4s, v20.s[0]
 	WORD $0x4f941246 // fmla v6.4s, v18.4s, v20.s[0]
 	WORD $0x4f941267 // fmla v7.4s, v19.4s, v20.s[0]
-	FMOVS 8(R9), F20
+	FMOVS -8(R9), F20
 	WORD $0x4f941208 // fmla v8.4s, v16.4s, v20.s[0]
 	WORD $0x4f941229 // fmla v9.4s, v17.4s, v20.s[0]
 	WORD $0x4f94124a // fmla v10.4s, v18.4s, v20.s[0]
 	WORD $0x4f94126b // fmla v11.4s, v19.4s, v20.s[0]
-	FMOVS 12(R9), F20
+	FMOVS -4(R9), F20
 	WORD $0x4f94120c // fmla v12.4s, v16.4s, v20.s[0]
 	WORD $0x4f94122d // fmla v13.4s, v17.4s, v20.s[0]
 	WORD $0x4f94124e // fmla v14.4s, v18.4s, v20.s[0]
 	WORD $0x4f94126f // fmla v15.4s, v19.4s, v20.s[0]
-	ADD $4, R8, R8
-	ADD $16, R9, R9
 	SUBS $1, R10, R10
 	BGT blk1
 noblk1:
@@ -1024,22 +1008,20 @@ singles1:
 	CMP $0, R10
 	BLE noblk2
 blk2:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
 	ADD R6<<2, R11, R15
 	FMOVQ (R15), F4
-	FMOVS (R9), F5
+	FMOVS.P 16(R9), F5
 	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS 4(R9), F5
+	FMOVS -12(R9), F5
 	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS 8(R9), F5
+	FMOVS -8(R9), F5
 	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS 12(R9), F5
+	FMOVS -4(R9), F5
 	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
-	ADD $4, R8, R8
-	ADD $16, R9, R9
 	SUBS $1, R10, R10
 	BGT blk2
 noblk2:
@@ -1169,7 +1151,7 @@ last1:
 	CMP $0, R11
 	BLE noblk3
 blk3:
-	MOVWU (R9), R12
+	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
 	ADD R19, R12, R12
@@ -1187,16 +1169,14 @@ neon_1:
 neon_2:
 	FMOVS (R16), F4
 neon_3:
-	FMOVS (R10), F5
+	FMOVS.P 16(R10), F5
 	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS 4(R10), F5
+	FMOVS -12(R10), F5
 	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS 8(R10), F5
+	FMOVS -8(R10), F5
 	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS 12(R10), F5
+	FMOVS -4(R10), F5
 	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
-	ADD $4, R9, R9
-	ADD $16, R10, R10
 	SUBS $1, R11, R11
 	BGT blk3
 noblk3:
@@ -1402,8 +1382,8 @@ neon_26:
 neon_27:
 stored3:
 cols1:
-	MOVWU (R0), R6
-	MOVWU 4(R0), R7
+	MOVWU.P 8(R0), R6
+	MOVWU -4(R0), R7
 	MOVD R6, R8
 	ADD R7, R8, R8
 	ADD R8<<2, R1, R1
@@ -1418,7 +1398,6 @@ cols1:
 	MOVD urows+32(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
-	ADD $8, R0, R0
 	SUB $1, R5, R5
 	B unit1
 exit1:
@@ -1467,39 +1446,37 @@ tiles1:
 	CMP $0, R10
 	BLE noblk1
 blk1:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
 	ADD R6<<2, R11, R17
 	FMOVQ (R17), F16
 	FMOVQ 16(R17), F17
-	FMOVS (R9), F18
+	FMOVS.P 32(R9), F18
 	WORD $0x4f921200 // fmla v0.4s, v16.4s, v18.s[0]
 	WORD $0x4f921221 // fmla v1.4s, v17.4s, v18.s[0]
-	FMOVS 4(R9), F18
+	FMOVS -28(R9), F18
 	WORD $0x4f921202 // fmla v2.4s, v16.4s, v18.s[0]
 	WORD $0x4f921223 // fmla v3.4s, v17.4s, v18.s[0]
-	FMOVS 8(R9), F18
+	FMOVS -24(R9), F18
 	WORD $0x4f921204 // fmla v4.4s, v16.4s, v18.s[0]
 	WORD $0x4f921225 // fmla v5.4s, v17.4s, v18.s[0]
-	FMOVS 12(R9), F18
+	FMOVS -20(R9), F18
 	WORD $0x4f921206 // fmla v6.4s, v16.4s, v18.s[0]
 	WORD $0x4f921227 // fmla v7.4s, v17.4s, v18.s[0]
-	FMOVS 16(R9), F18
+	FMOVS -16(R9), F18
 	WORD $0x4f921208 // fmla v8.4s, v16.4s, v18.s[0]
 	WORD $0x4f921229 // fmla v9.4s, v17.4s, v18.s[0]
-	FMOVS 20(R9), F18
+	FMOVS -12(R9), F18
 	WORD $0x4f92120a // fmla v10.4s, v16.4s, v18.s[0]
 	WORD $0x4f92122b // fmla v11.4s, v17.4s, v18.s[0]
-	FMOVS 24(R9), F18
+	FMOVS -8(R9), F18
 	WORD $0x4f92120c // fmla v12.4s, v16.4s, v18.s[0]
 	WORD $0x4f92122d // fmla v13.4s, v17.4s, v18.s[0]
-	FMOVS 28(R9), F18
+	FMOVS -4(R9), F18
 	WORD $0x4f92120e // fmla v14.4s, v16.4s, v18.s[0]
 	WORD $0x4f92122f // fmla v15.4s, v17.4s, v18.s[0]
-	ADD $4, R8, R8
-	ADD $32, R9, R9
 	SUBS $1, R10, R10
 	BGT blk1
 noblk1:
@@ -1785,30 +1762,28 @@ singles1:
 	CMP $0, R10
 	BLE noblk2
 blk2:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
 	ADD R6<<2, R11, R15
 	FMOVQ (R15), F8
-	FMOVS (R9), F9
+	FMOVS.P 32(R9), F9
 	WORD $0x4f891100 // fmla v0.4s, v8.4s, v9.s[0]
-	FMOVS 4(R9), F9
+	FMOVS -28(R9), F9
 	WORD $0x4f891101 // fmla v1.4s, v8.4s, v9.s[0]
-	FMOVS 8(R9), F9
+	FMOVS -24(R9), F9
 	WORD $0x4f891102 // fmla v2.4s, v8.4s, v9.s[0]
-	FMOVS 12(R9), F9
+	FMOVS -20(R9), F9
 	WORD $0x4f891103 // fmla v3.4s, v8.4s, v9.s[0]
-	FMOVS 16(R9), F9
+	FMOVS -16(R9), F9
 	WORD $0x4f891104 // fmla v4.4s, v8.4s, v9.s[0]
-	FMOVS 20(R9), F9
+	FMOVS -12(R9), F9
 	WORD $0x4f891105 // fmla v5.4s, v8.4s, v9.s[0]
-	FMOVS 24(R9), F9
+	FMOVS -8(R9), F9
 	WORD $0x4f891106 // fmla v6.4s, v8.4s, v9.s[0]
-	FMOVS 28(R9), F9
+	FMOVS -4(R9), F9
 	WORD $0x4f891107 // fmla v7.4s, v8.4s, v9.s[0]
-	ADD $4, R8, R8
-	ADD $32, R9, R9
 	SUBS $1, R10, R10
 	BGT blk2
 noblk2:
@@ -2046,7 +2021,7 @@ last1:
 	CMP $0, R11
 	BLE noblk3
 blk3:
-	MOVWU (R9), R12
+	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
 	ADD R19, R12, R12
@@ -2064,24 +2039,22 @@ neon_1:
 neon_2:
 	FMOVS (R16), F8
 neon_3:
-	FMOVS (R10), F9
+	FMOVS.P 32(R10), F9
 	WORD $0x4f891100 // fmla v0.4s, v8.4s, v9.s[0]
-	FMOVS 4(R10), F9
+	FMOVS -28(R10), F9
 	WORD $0x4f891101 // fmla v1.4s, v8.4s, v9.s[0]
-	FMOVS 8(R10), F9
+	FMOVS -24(R10), F9
 	WORD $0x4f891102 // fmla v2.4s, v8.4s, v9.s[0]
-	FMOVS 12(R10), F9
+	FMOVS -20(R10), F9
 	WORD $0x4f891103 // fmla v3.4s, v8.4s, v9.s[0]
-	FMOVS 16(R10), F9
+	FMOVS -16(R10), F9
 	WORD $0x4f891104 // fmla v4.4s, v8.4s, v9.s[0]
-	FMOVS 20(R10), F9
+	FMOVS -12(R10), F9
 	WORD $0x4f891105 // fmla v5.4s, v8.4s, v9.s[0]
-	FMOVS 24(R10), F9
+	FMOVS -8(R10), F9
 	WORD $0x4f891106 // fmla v6.4s, v8.4s, v9.s[0]
-	FMOVS 28(R10), F9
+	FMOVS -4(R10), F9
 	WORD $0x4f891107 // fmla v7.4s, v8.4s, v9.s[0]
-	ADD $4, R9, R9
-	ADD $32, R10, R10
 	SUBS $1, R11, R11
 	BGT blk3
 noblk3:
@@ -2487,8 +2460,8 @@ neon_50:
 neon_51:
 stored3:
 cols1:
-	MOVWU (R0), R6
-	MOVWU 4(R0), R7
+	MOVWU.P 8(R0), R6
+	MOVWU -4(R0), R7
 	MOVD R6, R8
 	ADD R7, R8, R8
 	ADD R8<<2, R1, R1
@@ -2503,7 +2476,6 @@ cols1:
 	MOVD urows+32(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
-	ADD $8, R0, R0
 	SUB $1, R5, R5
 	B unit1
 exit1:
@@ -2550,7 +2522,7 @@ tiles1:
 	CMP $0, R10
 	BLE noblk1
 blk1:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
@@ -2559,22 +2531,22 @@ blk1:
 	FMOVQ 16(R17), F17
 	FMOVQ 32(R17), F18
 	FMOVQ 48(R17), F19
-	FMOVS (R9), F20
+	FMOVS.P 64(R9), F20
 	WORD $0x4f941200 // fmla v0.4s, v16.4s, v20.s[0]
 	WORD $0x4f941221 // fmla v1.4s, v17.4s, v20.s[0]
 	WORD $0x4f941242 // fmla v2.4s, v18.4s, v20.s[0]
 	WORD $0x4f941263 // fmla v3.4s, v19.4s, v20.s[0]
-	FMOVS 4(R9), F20
+	FMOVS -60(R9), F20
 	WORD $0x4f941204 // fmla v4.4s, v16.4s, v20.s[0]
 	WORD $0x4f941225 // fmla v5.4s, v17.4s, v20.s[0]
 	WORD $0x4f941246 // fmla v6.4s, v18.4s, v20.s[0]
 	WORD $0x4f941267 // fmla v7.4s, v19.4s, v20.s[0]
-	FMOVS 8(R9), F20
+	FMOVS -56(R9), F20
 	WORD $0x4f941208 // fmla v8.4s, v16.4s, v20.s[0]
 	WORD $0x4f941229 // fmla v9.4s, v17.4s, v20.s[0]
 	WORD $0x4f94124a // fmla v10.4s, v18.4s, v20.s[0]
 	WORD $0x4f94126b // fmla v11.4s, v19.4s, v20.s[0]
-	FMOVS 12(R9), F20
+	FMOVS -52(R9), F20
 	WORD $0x4f94120c // fmla v12.4s, v16.4s, v20.s[0]
 	WORD $0x4f94122d // fmla v13.4s, v17.4s, v20.s[0]
 	WORD $0x4f94124e // fmla v14.4s, v18.4s, v20.s[0]
@@ -2585,22 +2557,22 @@ blk1:
 	FMOVQ 16(R15), F17
 	FMOVQ 32(R15), F18
 	FMOVQ 48(R15), F19
-	FMOVS 16(R9), F20
+	FMOVS -48(R9), F20
 	WORD $0x4f941200 // fmla v0.4s, v16.4s, v20.s[0]
 	WORD $0x4f941221 // fmla v1.4s, v17.4s, v20.s[0]
 	WORD $0x4f941242 // fmla v2.4s, v18.4s, v20.s[0]
 	WORD $0x4f941263 // fmla v3.4s, v19.4s, v20.s[0]
-	FMOVS 20(R9), F20
+	FMOVS -44(R9), F20
 	WORD $0x4f941204 // fmla v4.4s, v16.4s, v20.s[0]
 	WORD $0x4f941225 // fmla v5.4s, v17.4s, v20.s[0]
 	WORD $0x4f941246 // fmla v6.4s, v18.4s, v20.s[0]
 	WORD $0x4f941267 // fmla v7.4s, v19.4s, v20.s[0]
-	FMOVS 24(R9), F20
+	FMOVS -40(R9), F20
 	WORD $0x4f941208 // fmla v8.4s, v16.4s, v20.s[0]
 	WORD $0x4f941229 // fmla v9.4s, v17.4s, v20.s[0]
 	WORD $0x4f94124a // fmla v10.4s, v18.4s, v20.s[0]
 	WORD $0x4f94126b // fmla v11.4s, v19.4s, v20.s[0]
-	FMOVS 28(R9), F20
+	FMOVS -36(R9), F20
 	WORD $0x4f94120c // fmla v12.4s, v16.4s, v20.s[0]
 	WORD $0x4f94122d // fmla v13.4s, v17.4s, v20.s[0]
 	WORD $0x4f94124e // fmla v14.4s, v18.4s, v20.s[0]
@@ -2611,22 +2583,22 @@ blk1:
 	FMOVQ 16(R14), F17
 	FMOVQ 32(R14), F18
 	FMOVQ 48(R14), F19
-	FMOVS 32(R9), F20
+	FMOVS -32(R9), F20
 	WORD $0x4f941200 // fmla v0.4s, v16.4s, v20.s[0]
 	WORD $0x4f941221 // fmla v1.4s, v17.4s, v20.s[0]
 	WORD $0x4f941242 // fmla v2.4s, v18.4s, v20.s[0]
 	WORD $0x4f941263 // fmla v3.4s, v19.4s, v20.s[0]
-	FMOVS 36(R9), F20
+	FMOVS -28(R9), F20
 	WORD $0x4f941204 // fmla v4.4s, v16.4s, v20.s[0]
 	WORD $0x4f941225 // fmla v5.4s, v17.4s, v20.s[0]
 	WORD $0x4f941246 // fmla v6.4s, v18.4s, v20.s[0]
 	WORD $0x4f941267 // fmla v7.4s, v19.4s, v20.s[0]
-	FMOVS 40(R9), F20
+	FMOVS -24(R9), F20
 	WORD $0x4f941208 // fmla v8.4s, v16.4s, v20.s[0]
 	WORD $0x4f941229 // fmla v9.4s, v17.4s, v20.s[0]
 	WORD $0x4f94124a // fmla v10.4s, v18.4s, v20.s[0]
 	WORD $0x4f94126b // fmla v11.4s, v19.4s, v20.s[0]
-	FMOVS 44(R9), F20
+	FMOVS -20(R9), F20
 	WORD $0x4f94120c // fmla v12.4s, v16.4s, v20.s[0]
 	WORD $0x4f94122d // fmla v13.4s, v17.4s, v20.s[0]
 	WORD $0x4f94124e // fmla v14.4s, v18.4s, v20.s[0]
@@ -2637,28 +2609,26 @@ blk1:
 	FMOVQ 16(R13), F17
 	FMOVQ 32(R13), F18
 	FMOVQ 48(R13), F19
-	FMOVS 48(R9), F20
+	FMOVS -16(R9), F20
 	WORD $0x4f941200 // fmla v0.4s, v16.4s, v20.s[0]
 	WORD $0x4f941221 // fmla v1.4s, v17.4s, v20.s[0]
 	WORD $0x4f941242 // fmla v2.4s, v18.4s, v20.s[0]
 	WORD $0x4f941263 // fmla v3.4s, v19.4s, v20.s[0]
-	FMOVS 52(R9), F20
+	FMOVS -12(R9), F20
 	WORD $0x4f941204 // fmla v4.4s, v16.4s, v20.s[0]
 	WORD $0x4f941225 // fmla v5.4s, v17.4s, v20.s[0]
 	WORD $0x4f941246 // fmla v6.4s, v18.4s, v20.s[0]
 	WORD $0x4f941267 // fmla v7.4s, v19.4s, v20.s[0]
-	FMOVS 56(R9), F20
+	FMOVS -8(R9), F20
 	WORD $0x4f941208 // fmla v8.4s, v16.4s, v20.s[0]
 	WORD $0x4f941229 // fmla v9.4s, v17.4s, v20.s[0]
 	WORD $0x4f94124a // fmla v10.4s, v18.4s, v20.s[0]
 	WORD $0x4f94126b // fmla v11.4s, v19.4s, v20.s[0]
-	FMOVS 60(R9), F20
+	FMOVS -4(R9), F20
 	WORD $0x4f94120c // fmla v12.4s, v16.4s, v20.s[0]
 	WORD $0x4f94122d // fmla v13.4s, v17.4s, v20.s[0]
 	WORD $0x4f94124e // fmla v14.4s, v18.4s, v20.s[0]
 	WORD $0x4f94126f // fmla v15.4s, v19.4s, v20.s[0]
-	ADD $4, R8, R8
-	ADD $64, R9, R9
 	SUBS $1, R10, R10
 	BGT blk1
 noblk1:
@@ -2666,7 +2636,7 @@ noblk1:
 	CMP $0, R10
 	BLE noblk2
 blk2:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
@@ -2675,28 +2645,26 @@ blk2:
 	FMOVQ 16(R17), F17
 	FMOVQ 32(R17), F18
 	FMOVQ 48(R17), F19
-	FMOVS (R9), F20
+	FMOVS.P 16(R9), F20
 	WORD $0x4f941200 // fmla v0.4s, v16.4s, v20.s[0]
 	WORD $0x4f941221 // fmla v1.4s, v17.4s, v20.s[0]
 	WORD $0x4f941242 // fmla v2.4s, v18.4s, v20.s[0]
 	WORD $0x4f941263 // fmla v3.4s, v19.4s, v20.s[0]
-	FMOVS 4(R9), F20
+	FMOVS -12(R9), F20
 	WORD $0x4f941204 // fmla v4.4s, v16.4s, v20.s[0]
 	WORD $0x4f941225 // fmla v5.4s, v17.4s, v20.s[0]
 	WORD $0x4f941246 // fmla v6.4s, v18.4s, v20.s[0]
 	WORD $0x4f941267 // fmla v7.4s, v19.4s, v20.s[0]
-	FMOVS 8(R9), F20
+	FMOVS -8(R9), F20
 	WORD $0x4f941208 // fmla v8.4s, v16.4s, v20.s[0]
 	WORD $0x4f941229 // fmla v9.4s, v17.4s, v20.s[0]
 	WORD $0x4f94124a // fmla v10.4s, v18.4s, v20.s[0]
 	WORD $0x4f94126b // fmla v11.4s, v19.4s, v20.s[0]
-	FMOVS 12(R9), F20
+	FMOVS -4(R9), F20
 	WORD $0x4f94120c // fmla v12.4s, v16.4s, v20.s[0]
 	WORD $0x4f94122d // fmla v13.4s, v17.4s, v20.s[0]
 	WORD $0x4f94124e // fmla v14.4s, v18.4s, v20.s[0]
 	WORD $0x4f94126f // fmla v15.4s, v19.4s, v20.s[0]
-	ADD $4, R8, R8
-	ADD $16, R9, R9
 	SUBS $1, R10, R10
 	BGT blk2
 noblk2:
@@ -2896,55 +2864,53 @@ singles1:
 	CMP $0, R10
 	BLE noblk3
 blk3:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
 	ADD R6<<2, R11, R15
 	FMOVQ (R15), F4
-	FMOVS (R9), F5
+	FMOVS.P 64(R9), F5
 	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS 4(R9), F5
+	FMOVS -60(R9), F5
 	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS 8(R9), F5
+	FMOVS -56(R9), F5
 	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS 12(R9), F5
+	FMOVS -52(R9), F5
 	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R14
 	FMOVQ (R14), F4
-	FMOVS 16(R9), F5
+	FMOVS -48(R9), F5
 	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS 20(R9), F5
+	FMOVS -44(R9), F5
 	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS 24(R9), F5
+	FMOVS -40(R9), F5
 	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS 28(R9), F5
+	FMOVS -36(R9), F5
 	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R13
 	FMOVQ (R13), F4
-	FMOVS 32(R9), F5
+	FMOVS -32(R9), F5
 	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS 36(R9), F5
+	FMOVS -28(R9), F5
 	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS 40(R9), F5
+	FMOVS -24(R9), F5
 	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS 44(R9), F5
+	FMOVS -20(R9), F5
 	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R17
 	FMOVQ (R17), F4
-	FMOVS 48(R9), F5
+	FMOVS -16(R9), F5
 	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS 52(R9), F5
+	FMOVS -12(R9), F5
 	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS 56(R9), F5
+	FMOVS -8(R9), F5
 	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS 60(R9), F5
+	FMOVS -4(R9), F5
 	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
-	ADD $4, R8, R8
-	ADD $64, R9, R9
 	SUBS $1, R10, R10
 	BGT blk3
 noblk3:
@@ -2952,22 +2918,20 @@ noblk3:
 	CMP $0, R10
 	BLE noblk4
 blk4:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
 	ADD R6<<2, R11, R15
 	FMOVQ (R15), F4
-	FMOVS (R9), F5
+	FMOVS.P 16(R9), F5
 	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS 4(R9), F5
+	FMOVS -12(R9), F5
 	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS 8(R9), F5
+	FMOVS -8(R9), F5
 	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS 12(R9), F5
+	FMOVS -4(R9), F5
 	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
-	ADD $4, R8, R8
-	ADD $16, R9, R9
 	SUBS $1, R10, R10
 	BGT blk4
 noblk4:
@@ -3095,7 +3059,7 @@ last1:
 	CMP $0, R11
 	BLE noblk5
 blk5:
-	MOVWU (R9), R12
+	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
 	ADD R19, R12, R12
@@ -3113,13 +3077,13 @@ neon_1:
 neon_2:
 	FMOVS (R16), F4
 neon_3:
-	FMOVS (R10), F5
+	FMOVS.P 64(R10), F5
 	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS 4(R10), F5
+	FMOVS -60(R10), F5
 	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS 8(R10), F5
+	FMOVS -56(R10), F5
 	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS 12(R10), F5
+	FMOVS -52(R10), F5
 	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
 	ADD R8, R12, R12
 	ADD R6<<2, R12, R16
@@ -3136,13 +3100,13 @@ neon_4:
 neon_5:
 	FMOVS (R16), F4
 neon_6:
-	FMOVS 16(R10), F5
+	FMOVS -48(R10), F5
 	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS 20(R10), F5
+	FMOVS -44(R10), F5
 	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS 24(R10), F5
+	FMOVS -40(R10), F5
 	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS 28(R10), F5
+	FMOVS -36(R10), F5
 	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
 	ADD R8, R12, R12
 	ADD R6<<2, R12, R16
@@ -3159,13 +3123,13 @@ neon_7:
 neon_8:
 	FMOVS (R16), F4
 neon_9:
-	FMOVS 32(R10), F5
+	FMOVS -32(R10), F5
 	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS 36(R10), F5
+	FMOVS -28(R10), F5
 	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS 40(R10), F5
+	FMOVS -24(R10), F5
 	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS 44(R10), F5
+	FMOVS -20(R10), F5
 	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
 	ADD R8, R12, R12
 	ADD R6<<2, R12, R16
@@ -3182,16 +3146,14 @@ neon_10:
 neon_11:
 	FMOVS (R16), F4
 neon_12:
-	FMOVS 48(R10), F5
+	FMOVS -16(R10), F5
 	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS 52(R10), F5
+	FMOVS -12(R10), F5
 	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS 56(R10), F5
+	FMOVS -8(R10), F5
 	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS 60(R10), F5
+	FMOVS -4(R10), F5
 	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
-	ADD $4, R9, R9
-	ADD $64, R10, R10
 	SUBS $1, R11, R11
 	BGT blk5
 noblk5:
@@ -3199,7 +3161,7 @@ noblk5:
 	CMP $0, R11
 	BLE noblk6
 blk6:
-	MOVWU (R9), R12
+	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
 	ADD R19, R12, R12
@@ -3217,16 +3179,14 @@ neon_13:
 neon_14:
 	FMOVS (R16), F4
 neon_15:
-	FMOVS (R10), F5
+	FMOVS.P 16(R10), F5
 	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS 4(R10), F5
+	FMOVS -12(R10), F5
 	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS 8(R10), F5
+	FMOVS -8(R10), F5
 	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS 12(R10), F5
+	FMOVS -4(R10), F5
 	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
-	ADD $4, R9, R9
-	ADD $16, R10, R10
 	SUBS $1, R11, R11
 	BGT blk6
 noblk6:
@@ -3432,8 +3392,8 @@ neon_38:
 neon_39:
 stored3:
 cols1:
-	MOVWU (R0), R6
-	MOVWU 4(R0), R7
+	MOVWU.P 8(R0), R6
+	MOVWU -4(R0), R7
 	MOVD R6, R8
 	ADD R7, R8, R8
 	ADD R8<<2, R1, R1
@@ -3449,7 +3409,6 @@ cols1:
 	MOVD urows+32(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
-	ADD $8, R0, R0
 	SUB $1, R5, R5
 	B unit1
 exit1:
@@ -3488,7 +3447,7 @@ tiles1:
 	CMP $0, R10
 	BLE noblk1
 blk1:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
@@ -3501,7 +3460,7 @@ blk1:
 	FMOVQ 80(R17), F13
 	FMOVQ 96(R17), F14
 	FMOVQ 112(R17), F15
-	FMOVS (R9), F16
+	FMOVS.P 16(R9), F16
 	WORD $0x4f901100 // fmla v0.4s, v8.4s, v16.s[0]
 	WORD $0x4f901121 // fmla v1.4s, v9.4s, v16.s[0]
 	WORD $0x4f901142 // fmla v2.4s, v10.4s, v16.s[0]
@@ -3520,7 +3479,7 @@ blk1:
 	FMOVQ 80(R15), F13
 	FMOVQ 96(R15), F14
 	FMOVQ 112(R15), F15
-	FMOVS 4(R9), F16
+	FMOVS -12(R9), F16
 	WORD $0x4f901100 // fmla v0.4s, v8.4s, v16.s[0]
 	WORD $0x4f901121 // fmla v1.4s, v9.4s, v16.s[0]
 	WORD $0x4f901142 // fmla v2.4s, v10.4s, v16.s[0]
@@ -3539,7 +3498,7 @@ blk1:
 	FMOVQ 80(R14), F13
 	FMOVQ 96(R14), F14
 	FMOVQ 112(R14), F15
-	FMOVS 8(R9), F16
+	FMOVS -8(R9), F16
 	WORD $0x4f901100 // fmla v0.4s, v8.4s, v16.s[0]
 	WORD $0x4f901121 // fmla v1.4s, v9.4s, v16.s[0]
 	WORD $0x4f901142 // fmla v2.4s, v10.4s, v16.s[0]
@@ -3558,7 +3517,7 @@ blk1:
 	FMOVQ 80(R13), F13
 	FMOVQ 96(R13), F14
 	FMOVQ 112(R13), F15
-	FMOVS 12(R9), F16
+	FMOVS -4(R9), F16
 	WORD $0x4f901100 // fmla v0.4s, v8.4s, v16.s[0]
 	WORD $0x4f901121 // fmla v1.4s, v9.4s, v16.s[0]
 	WORD $0x4f901142 // fmla v2.4s, v10.4s, v16.s[0]
@@ -3567,8 +3526,6 @@ blk1:
 	WORD $0x4f9011a5 // fmla v5.4s, v13.4s, v16.s[0]
 	WORD $0x4f9011c6 // fmla v6.4s, v14.4s, v16.s[0]
 	WORD $0x4f9011e7 // fmla v7.4s, v15.4s, v16.s[0]
-	ADD $4, R8, R8
-	ADD $16, R9, R9
 	SUBS $1, R10, R10
 	BGT blk1
 noblk1:
@@ -3576,7 +3533,7 @@ noblk1:
 	CMP $0, R10
 	BLE noblk2
 blk2:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
@@ -3589,7 +3546,7 @@ blk2:
 	FMOVQ 80(R17), F13
 	FMOVQ 96(R17), F14
 	FMOVQ 112(R17), F15
-	FMOVS (R9), F16
+	FMOVS.P 4(R9), F16
 	WORD $0x4f901100 // fmla v0.4s, v8.4s, v16.s[0]
 	WORD $0x4f901121 // fmla v1.4s, v9.4s, v16.s[0]
 	WORD $0x4f901142 // fmla v2.4s, v10.4s, v16.s[0]
@@ -3598,8 +3555,6 @@ blk2:
 	WORD $0x4f9011a5 // fmla v5.4s, v13.4s, v16.s[0]
 	WORD $0x4f9011c6 // fmla v6.4s, v14.4s, v16.s[0]
 	WORD $0x4f9011e7 // fmla v7.4s, v15.4s, v16.s[0]
-	ADD $4, R8, R8
-	ADD $4, R9, R9
 	SUBS $1, R10, R10
 	BGT blk2
 noblk2:
@@ -3688,31 +3643,29 @@ singles1:
 	CMP $0, R10
 	BLE noblk3
 blk3:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
 	ADD R6<<2, R11, R13
 	FMOVQ (R13), F1
-	FMOVS (R9), F2
+	FMOVS.P 16(R9), F2
 	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R17
 	FMOVQ (R17), F1
-	FMOVS 4(R9), F2
+	FMOVS -12(R9), F2
 	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R15
 	FMOVQ (R15), F1
-	FMOVS 8(R9), F2
+	FMOVS -8(R9), F2
 	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R14
 	FMOVQ (R14), F1
-	FMOVS 12(R9), F2
+	FMOVS -4(R9), F2
 	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
-	ADD $4, R8, R8
-	ADD $16, R9, R9
 	SUBS $1, R10, R10
 	BGT blk3
 noblk3:
@@ -3720,16 +3673,14 @@ noblk3:
 	CMP $0, R10
 	BLE noblk4
 blk4:
-	MOVWU (R8), R11
+	MOVWU.P 4(R8), R11
 	MUL R7, R11, R11
 	MOVD x+48(FP), R12
 	ADD R12, R11, R11
 	ADD R6<<2, R11, R13
 	FMOVQ (R13), F1
-	FMOVS (R9), F2
+	FMOVS.P 4(R9), F2
 	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
-	ADD $4, R8, R8
-	ADD $4, R9, R9
 	SUBS $1, R10, R10
 	BGT blk4
 noblk4:
@@ -3776,7 +3727,7 @@ last1:
 	CMP $0, R11
 	BLE noblk5
 blk5:
-	MOVWU (R9), R12
+	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
 	ADD R19, R12, R12
@@ -3794,7 +3745,7 @@ neon_1:
 neon_2:
 	FMOVS (R16), F1
 neon_3:
-	FMOVS (R10), F2
+	FMOVS.P 16(R10), F2
 	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
 	ADD R8, R12, R12
 	ADD R6<<2, R12, R16
@@ -3811,7 +3762,7 @@ neon_4:
 neon_5:
 	FMOVS (R16), F1
 neon_6:
-	FMOVS 4(R10), F2
+	FMOVS -12(R10), F2
 	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
 	ADD R8, R12, R12
 	ADD R6<<2, R12, R16
@@ -3828,7 +3779,7 @@ neon_7:
 neon_8:
 	FMOVS (R16), F1
 neon_9:
-	FMOVS 8(R10), F2
+	FMOVS -8(R10), F2
 	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
 	ADD R8, R12, R12
 	ADD R6<<2, R12, R16
@@ -3845,10 +3796,8 @@ neon_10:
 neon_11:
 	FMOVS (R16), F1
 neon_12:
-	FMOVS 12(R10), F2
+	FMOVS -4(R10), F2
 	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
-	ADD $4, R9, R9
-	ADD $16, R10, R10
 	SUBS $1, R11, R11
 	BGT blk5
 noblk5:
@@ -3856,7 +3805,7 @@ noblk5:
 	CMP $0, R11
 	BLE noblk6
 blk6:
-	MOVWU (R9), R12
+	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
 	ADD R19, R12, R12
@@ -3874,10 +3823,8 @@ neon_13:
 neon_14:
 	FMOVS (R16), F1
 neon_15:
-	FMOVS (R10), F2
+	FMOVS.P 4(R10), F2
 	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
-	ADD $4, R9, R9
-	ADD $4, R10, R10
 	SUBS $1, R11, R11
 	BGT blk6
 noblk6:
@@ -3933,8 +3880,8 @@ neon_20:
 neon_21:
 stored3:
 cols1:
-	MOVWU (R0), R6
-	MOVWU 4(R0), R7
+	MOVWU.P 8(R0), R6
+	MOVWU -4(R0), R7
 	MOVD R6, R8
 	ADD R7, R8, R8
 	ADD R8<<2, R1, R1
@@ -3950,7 +3897,6 @@ cols1:
 	MOVD urows+32(FP), R6
 	LSL $2, R6, R6
 	ADD R6, R4, R4
-	ADD $8, R0, R0
 	SUB $1, R5, R5
 	B unit1
 exit1:

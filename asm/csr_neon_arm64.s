@@ -28,13 +28,11 @@ inited1:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F1
+	MOVHU.P 2(R1), R7
+	FMOVS.P 4(R0), F1
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8113e0 // fmla v0.4s, v31.4s, v1.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -103,13 +101,11 @@ inited1:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F1
+	MOVHU.P 2(R1), R8
+	FMOVS.P 4(R0), F1
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8113e0 // fmla v0.4s, v31.4s, v1.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -179,15 +175,13 @@ inited1:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F2
+	MOVHU.P 2(R1), R7
+	FMOVS.P 4(R0), F2
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
 	FMOVQ 16(R17), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -262,15 +256,13 @@ inited1:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F2
+	MOVHU.P 2(R1), R8
+	FMOVS.P 4(R0), F2
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
 	FMOVQ 16(R17), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -346,8 +338,8 @@ inited1:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F3
+	MOVHU.P 2(R1), R7
+	FMOVS.P 4(R0), F3
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8313e0 // fmla v0.4s, v31.4s, v3.s[0]
@@ -355,8 +347,6 @@ step1:
 	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
 	FMOVQ 32(R17), F31
 	WORD $0x4f8313e2 // fmla v2.4s, v31.4s, v3.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -437,8 +427,8 @@ inited1:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F3
+	MOVHU.P 2(R1), R8
+	FMOVS.P 4(R0), F3
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8313e0 // fmla v0.4s, v31.4s, v3.s[0]
@@ -446,8 +436,6 @@ step1:
 	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
 	FMOVQ 32(R17), F31
 	WORD $0x4f8313e2 // fmla v2.4s, v31.4s, v3.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -529,8 +517,8 @@ inited1:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F4
+	MOVHU.P 2(R1), R7
+	FMOVS.P 4(R0), F4
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
@@ -540,8 +528,6 @@ step1:
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
 	FMOVQ 48(R17), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -628,8 +614,8 @@ inited1:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F4
+	MOVHU.P 2(R1), R8
+	FMOVS.P 4(R0), F4
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
@@ -639,8 +625,6 @@ step1:
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
 	FMOVQ 48(R17), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -728,8 +712,8 @@ inited1:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F5
+	MOVHU.P 2(R1), R7
+	FMOVS.P 4(R0), F5
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8513e0 // fmla v0.4s, v31.4s, v5.s[0]
@@ -741,8 +725,6 @@ step1:
 	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
 	FMOVQ 64(R17), F31
 	WORD $0x4f8513e4 // fmla v4.4s, v31.4s, v5.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -835,8 +817,8 @@ inited1:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F5
+	MOVHU.P 2(R1), R8
+	FMOVS.P 4(R0), F5
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8513e0 // fmla v0.4s, v31.4s, v5.s[0]
@@ -848,8 +830,6 @@ step1:
 	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
 	FMOVQ 64(R17), F31
 	WORD $0x4f8513e4 // fmla v4.4s, v31.4s, v5.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -943,8 +923,8 @@ inited1:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F6
+	MOVHU.P 2(R1), R7
+	FMOVS.P 4(R0), F6
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
@@ -958,8 +938,6 @@ step1:
 	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
 	FMOVQ 80(R17), F30
 	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -1058,8 +1036,8 @@ inited1:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F6
+	MOVHU.P 2(R1), R8
+	FMOVS.P 4(R0), F6
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
@@ -1073,8 +1051,6 @@ step1:
 	WORD $0x4f8613e4 // fmla v4.4s, v31.4s, v6.s[0]
 	FMOVQ 80(R17), F30
 	WORD $0x4f8613c5 // fmla v5.4s, v30.4s, v6.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -1174,8 +1150,8 @@ inited1:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F7
+	MOVHU.P 2(R1), R7
+	FMOVS.P 4(R0), F7
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8713e0 // fmla v0.4s, v31.4s, v7.s[0]
@@ -1191,8 +1167,6 @@ step1:
 	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
 	FMOVQ 96(R17), F31
 	WORD $0x4f8713e6 // fmla v6.4s, v31.4s, v7.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -1297,8 +1271,8 @@ inited1:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F7
+	MOVHU.P 2(R1), R8
+	FMOVS.P 4(R0), F7
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8713e0 // fmla v0.4s, v31.4s, v7.s[0]
@@ -1314,8 +1288,6 @@ step1:
 	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
 	FMOVQ 96(R17), F31
 	WORD $0x4f8713e6 // fmla v6.4s, v31.4s, v7.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -1421,8 +1393,8 @@ inited1:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F8
+	MOVHU.P 2(R1), R7
+	FMOVS.P 4(R0), F8
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
@@ -1440,8 +1412,6 @@ step1:
 	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
 	FMOVQ 112(R17), F30
 	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -1552,8 +1522,8 @@ inited1:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F8
+	MOVHU.P 2(R1), R8
+	FMOVS.P 4(R0), F8
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
@@ -1571,8 +1541,6 @@ step1:
 	WORD $0x4f8813e6 // fmla v6.4s, v31.4s, v8.s[0]
 	FMOVQ 112(R17), F30
 	WORD $0x4f8813c7 // fmla v7.4s, v30.4s, v8.s[0]
-	ADD $4, R0, R0
-	ADD $2, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -1678,18 +1646,16 @@ inited2:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F2
-	MOVHU 2(R1), R8
-	FMOVS 4(R0), F3
+	MOVHU.P 4(R1), R7
+	FMOVS.P 8(R0), F2
+	MOVHU -2(R1), R8
+	FMOVS -4(R0), F3
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -1807,18 +1773,16 @@ inited2:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F2
-	MOVHU 2(R1), R9
-	FMOVS 4(R0), F3
+	MOVHU.P 4(R1), R8
+	FMOVS.P 8(R0), F2
+	MOVHU -2(R1), R9
+	FMOVS -4(R0), F3
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -1939,10 +1903,10 @@ inited2:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F4
-	MOVHU 2(R1), R8
-	FMOVS 4(R0), F5
+	MOVHU.P 4(R1), R7
+	FMOVS.P 8(R0), F4
+	MOVHU -2(R1), R8
+	FMOVS -4(R0), F5
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
@@ -1953,8 +1917,6 @@ step1:
 	WORD $0x4f8413e1 // fmla v1.4s, v31.4s, v4.s[0]
 	FMOVQ 16(R15), F30
 	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -2084,10 +2046,10 @@ inited2:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F4
-	MOVHU 2(R1), R9
-	FMOVS 4(R0), F5
+	MOVHU.P 4(R1), R8
+	FMOVS.P 8(R0), F4
+	MOVHU -2(R1), R9
+	FMOVS -4(R0), F5
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
@@ -2098,8 +2060,6 @@ step1:
 	WORD $0x4f8413e1 // fmla v1.4s, v31.4s, v4.s[0]
 	FMOVQ 16(R15), F30
 	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -2232,10 +2192,10 @@ inited2:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F6
-	MOVHU 2(R1), R8
-	FMOVS 4(R0), F7
+	MOVHU.P 4(R1), R7
+	FMOVS.P 8(R0), F6
+	MOVHU -2(R1), R8
+	FMOVS -4(R0), F7
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
@@ -2250,8 +2210,6 @@ step1:
 	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
 	FMOVQ 32(R15), F30
 	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -2393,10 +2351,10 @@ inited2:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F6
-	MOVHU 2(R1), R9
-	FMOVS 4(R0), F7
+	MOVHU.P 4(R1), R8
+	FMOVS.P 8(R0), F6
+	MOVHU -2(R1), R9
+	FMOVS -4(R0), F7
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
@@ -2411,8 +2369,6 @@ step1:
 	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
 	FMOVQ 32(R15), F30
 	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -2557,10 +2513,10 @@ inited2:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F8
-	MOVHU 2(R1), R8
-	FMOVS 4(R0), F9
+	MOVHU.P 4(R1), R7
+	FMOVS.P 8(R0), F8
+	MOVHU -2(R1), R8
+	FMOVS -4(R0), F9
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
@@ -2579,8 +2535,6 @@ step1:
 	WORD $0x4f8813e3 // fmla v3.4s, v31.4s, v8.s[0]
 	FMOVQ 48(R15), F30
 	WORD $0x4f8913c7 // fmla v7.4s, v30.4s, v9.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -2734,10 +2688,10 @@ inited2:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F8
-	MOVHU 2(R1), R9
-	FMOVS 4(R0), F9
+	MOVHU.P 4(R1), R8
+	FMOVS.P 8(R0), F8
+	MOVHU -2(R1), R9
+	FMOVS -4(R0), F9
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
@@ -2756,8 +2710,6 @@ step1:
 	WORD $0x4f8813e3 // fmla v3.4s, v31.4s, v8.s[0]
 	FMOVQ 48(R15), F30
 	WORD $0x4f8913c7 // fmla v7.4s, v30.4s, v9.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -2914,10 +2866,10 @@ inited2:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F10
-	MOVHU 2(R1), R8
-	FMOVS 4(R0), F11
+	MOVHU.P 4(R1), R7
+	FMOVS.P 8(R0), F10
+	MOVHU -2(R1), R8
+	FMOVS -4(R0), F11
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
@@ -2940,8 +2892,6 @@ step1:
 	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
 	FMOVQ 64(R15), F30
 	WORD $0x4f8b13c9 // fmla v9.4s, v30.4s, v11.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -3107,10 +3057,10 @@ inited2:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F10
-	MOVHU 2(R1), R9
-	FMOVS 4(R0), F11
+	MOVHU.P 4(R1), R8
+	FMOVS.P 8(R0), F10
+	MOVHU -2(R1), R9
+	FMOVS -4(R0), F11
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
@@ -3133,8 +3083,6 @@ step1:
 	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
 	FMOVQ 64(R15), F30
 	WORD $0x4f8b13c9 // fmla v9.4s, v30.4s, v11.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -3303,10 +3251,10 @@ inited2:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F12
-	MOVHU 2(R1), R8
-	FMOVS 4(R0), F13
+	MOVHU.P 4(R1), R7
+	FMOVS.P 8(R0), F12
+	MOVHU -2(R1), R8
+	FMOVS -4(R0), F13
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
@@ -3333,8 +3281,6 @@ step1:
 	WORD $0x4f8c13e5 // fmla v5.4s, v31.4s, v12.s[0]
 	FMOVQ 80(R15), F30
 	WORD $0x4f8d13cb // fmla v11.4s, v30.4s, v13.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -3512,10 +3458,10 @@ inited2:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F12
-	MOVHU 2(R1), R9
-	FMOVS 4(R0), F13
+	MOVHU.P 4(R1), R8
+	FMOVS.P 8(R0), F12
+	MOVHU -2(R1), R9
+	FMOVS -4(R0), F13
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
@@ -3542,8 +3488,6 @@ step1:
 	WORD $0x4f8c13e5 // fmla v5.4s, v31.4s, v12.s[0]
 	FMOVQ 80(R15), F30
 	WORD $0x4f8d13cb // fmla v11.4s, v30.4s, v13.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -3724,10 +3668,10 @@ inited2:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F14
-	MOVHU 2(R1), R8
-	FMOVS 4(R0), F15
+	MOVHU.P 4(R1), R7
+	FMOVS.P 8(R0), F14
+	MOVHU -2(R1), R8
+	FMOVS -4(R0), F15
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
@@ -3758,8 +3702,6 @@ step1:
 	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
 	FMOVQ 96(R15), F30
 	WORD $0x4f8f13cd // fmla v13.4s, v30.4s, v15.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -3949,10 +3891,10 @@ inited2:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F14
-	MOVHU 2(R1), R9
-	FMOVS 4(R0), F15
+	MOVHU.P 4(R1), R8
+	FMOVS.P 8(R0), F14
+	MOVHU -2(R1), R9
+	FMOVS -4(R0), F15
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
@@ -3983,8 +3925,6 @@ step1:
 	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
 	FMOVQ 96(R15), F30
 	WORD $0x4f8f13cd // fmla v13.4s, v30.4s, v15.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -4177,10 +4117,10 @@ inited2:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F16
-	MOVHU 2(R1), R8
-	FMOVS 4(R0), F17
+	MOVHU.P 4(R1), R7
+	FMOVS.P 8(R0), F16
+	MOVHU -2(R1), R8
+	FMOVS -4(R0), F17
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
@@ -4215,8 +4155,6 @@ step1:
 	WORD $0x4f9013e7 // fmla v7.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R15), F30
 	WORD $0x4f9113cf // fmla v15.4s, v30.4s, v17.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -4418,10 +4356,10 @@ inited2:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F16
-	MOVHU 2(R1), R9
-	FMOVS 4(R0), F17
+	MOVHU.P 4(R1), R8
+	FMOVS.P 8(R0), F16
+	MOVHU -2(R1), R9
+	FMOVS -4(R0), F17
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
@@ -4456,8 +4394,6 @@ step1:
 	WORD $0x4f9013e7 // fmla v7.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R15), F30
 	WORD $0x4f9113cf // fmla v15.4s, v30.4s, v17.s[0]
-	ADD $8, R0, R0
-	ADD $4, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -4650,14 +4586,14 @@ inited4:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F4
-	MOVHU 2(R1), R8
-	FMOVS 4(R0), F5
-	MOVHU 4(R1), R9
-	FMOVS 8(R0), F6
-	MOVHU 6(R1), R10
-	FMOVS 12(R0), F7
+	MOVHU.P 8(R1), R7
+	FMOVS.P 16(R0), F4
+	MOVHU -6(R1), R8
+	FMOVS -12(R0), F5
+	MOVHU -4(R1), R9
+	FMOVS -8(R0), F6
+	MOVHU -2(R1), R10
+	FMOVS -4(R0), F7
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
@@ -4670,8 +4606,6 @@ step1:
 	ADD R10, R3, R13
 	FMOVQ (R13), F30
 	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
-	ADD $16, R0, R0
-	ADD $8, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -4887,14 +4821,14 @@ inited4:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F4
-	MOVHU 2(R1), R9
-	FMOVS 4(R0), F5
-	MOVHU 4(R1), R10
-	FMOVS 8(R0), F6
-	MOVHU 6(R1), R11
-	FMOVS 12(R0), F7
+	MOVHU.P 8(R1), R8
+	FMOVS.P 16(R0), F4
+	MOVHU -6(R1), R9
+	FMOVS -12(R0), F5
+	MOVHU -4(R1), R10
+	FMOVS -8(R0), F6
+	MOVHU -2(R1), R11
+	FMOVS -4(R0), F7
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
@@ -4907,8 +4841,6 @@ step1:
 	ADD R11, R3, R13
 	FMOVQ (R13), F30
 	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
-	ADD $16, R0, R0
-	ADD $8, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -5131,14 +5063,14 @@ inited4:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F8
-	MOVHU 2(R1), R8
-	FMOVS 4(R0), F9
-	MOVHU 4(R1), R9
-	FMOVS 8(R0), F10
-	MOVHU 6(R1), R10
-	FMOVS 12(R0), F11
+	MOVHU.P 8(R1), R7
+	FMOVS.P 16(R0), F8
+	MOVHU -6(R1), R8
+	FMOVS -12(R0), F9
+	MOVHU -4(R1), R9
+	FMOVS -8(R0), F10
+	MOVHU -2(R1), R10
+	FMOVS -4(R0), F11
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
@@ -5159,8 +5091,6 @@ step1:
 	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
 	FMOVQ 16(R13), F30
 	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
-	ADD $16, R0, R0
-	ADD $8, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -5400,14 +5330,14 @@ inited4:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F8
-	MOVHU 2(R1), R9
-	FMOVS 4(R0), F9
-	MOVHU 4(R1), R10
-	FMOVS 8(R0), F10
-	MOVHU 6(R1), R11
-	FMOVS 12(R0), F11
+	MOVHU.P 8(R1), R8
+	FMOVS.P 16(R0), F8
+	MOVHU -6(R1), R9
+	FMOVS -12(R0), F9
+	MOVHU -4(R1), R10
+	FMOVS -8(R0), F10
+	MOVHU -2(R1), R11
+	FMOVS -4(R0), F11
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
@@ -5428,8 +5358,6 @@ step1:
 	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
 	FMOVQ 16(R13), F30
 	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
-	ADD $16, R0, R0
-	ADD $8, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -5676,14 +5604,14 @@ inited4:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F12
-	MOVHU 2(R1), R8
-	FMOVS 4(R0), F13
-	MOVHU 4(R1), R9
-	FMOVS 8(R0), F14
-	MOVHU 6(R1), R10
-	FMOVS 12(R0), F15
+	MOVHU.P 8(R1), R7
+	FMOVS.P 16(R0), F12
+	MOVHU -6(R1), R8
+	FMOVS -12(R0), F13
+	MOVHU -4(R1), R9
+	FMOVS -8(R0), F14
+	MOVHU -2(R1), R10
+	FMOVS -4(R0), F15
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
@@ -5712,8 +5640,6 @@ step1:
 	WORD $0x4f8e13e8 // fmla v8.4s, v31.4s, v14.s[0]
 	FMOVQ 32(R13), F30
 	WORD $0x4f8f13cb // fmla v11.4s, v30.4s, v15.s[0]
-	ADD $16, R0, R0
-	ADD $8, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -5977,14 +5903,14 @@ inited4:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F12
-	MOVHU 2(R1), R9
-	FMOVS 4(R0), F13
-	MOVHU 4(R1), R10
-	FMOVS 8(R0), F14
-	MOVHU 6(R1), R11
-	FMOVS 12(R0), F15
+	MOVHU.P 8(R1), R8
+	FMOVS.P 16(R0), F12
+	MOVHU -6(R1), R9
+	FMOVS -12(R0), F13
+	MOVHU -4(R1), R10
+	FMOVS -8(R0), F14
+	MOVHU -2(R1), R11
+	FMOVS -4(R0), F15
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
@@ -6013,8 +5939,6 @@ step1:
 	WORD $0x4f8e13e8 // fmla v8.4s, v31.4s, v14.s[0]
 	FMOVQ 32(R13), F30
 	WORD $0x4f8f13cb // fmla v11.4s, v30.4s, v15.s[0]
-	ADD $16, R0, R0
-	ADD $8, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -6285,14 +6209,14 @@ inited4:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F16
-	MOVHU 2(R1), R8
-	FMOVS 4(R0), F17
-	MOVHU 4(R1), R9
-	FMOVS 8(R0), F18
-	MOVHU 6(R1), R10
-	FMOVS 12(R0), F19
+	MOVHU.P 8(R1), R7
+	FMOVS.P 16(R0), F16
+	MOVHU -6(R1), R8
+	FMOVS -12(R0), F17
+	MOVHU -4(R1), R9
+	FMOVS -8(R0), F18
+	MOVHU -2(R1), R10
+	FMOVS -4(R0), F19
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
@@ -6329,8 +6253,6 @@ step1:
 	WORD $0x4f9213eb // fmla v11.4s, v31.4s, v18.s[0]
 	FMOVQ 48(R13), F30
 	WORD $0x4f9313cf // fmla v15.4s, v30.4s, v19.s[0]
-	ADD $16, R0, R0
-	ADD $8, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -6618,14 +6540,14 @@ inited4:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F16
-	MOVHU 2(R1), R9
-	FMOVS 4(R0), F17
-	MOVHU 4(R1), R10
-	FMOVS 8(R0), F18
-	MOVHU 6(R1), R11
-	FMOVS 12(R0), F19
+	MOVHU.P 8(R1), R8
+	FMOVS.P 16(R0), F16
+	MOVHU -6(R1), R9
+	FMOVS -12(R0), F17
+	MOVHU -4(R1), R10
+	FMOVS -8(R0), F18
+	MOVHU -2(R1), R11
+	FMOVS -4(R0), F19
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
@@ -6662,8 +6584,6 @@ step1:
 	WORD $0x4f9213eb // fmla v11.4s, v31.4s, v18.s[0]
 	FMOVQ 48(R13), F30
 	WORD $0x4f9313cf // fmla v15.4s, v30.4s, v19.s[0]
-	ADD $16, R0, R0
-	ADD $8, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -6958,14 +6878,14 @@ inited4:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F20
-	MOVHU 2(R1), R8
-	FMOVS 4(R0), F21
-	MOVHU 4(R1), R9
-	FMOVS 8(R0), F22
-	MOVHU 6(R1), R10
-	FMOVS 12(R0), F23
+	MOVHU.P 8(R1), R7
+	FMOVS.P 16(R0), F20
+	MOVHU -6(R1), R8
+	FMOVS -12(R0), F21
+	MOVHU -4(R1), R9
+	FMOVS -8(R0), F22
+	MOVHU -2(R1), R10
+	FMOVS -4(R0), F23
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9413e0 // fmla v0.4s, v31.4s, v20.s[0]
@@ -7010,8 +6930,6 @@ step1:
 	WORD $0x4f9613ee // fmla v14.4s, v31.4s, v22.s[0]
 	FMOVQ 64(R13), F30
 	WORD $0x4f9713d3 // fmla v19.4s, v30.4s, v23.s[0]
-	ADD $16, R0, R0
-	ADD $8, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -7323,14 +7241,14 @@ inited4:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F20
-	MOVHU 2(R1), R9
-	FMOVS 4(R0), F21
-	MOVHU 4(R1), R10
-	FMOVS 8(R0), F22
-	MOVHU 6(R1), R11
-	FMOVS 12(R0), F23
+	MOVHU.P 8(R1), R8
+	FMOVS.P 16(R0), F20
+	MOVHU -6(R1), R9
+	FMOVS -12(R0), F21
+	MOVHU -4(R1), R10
+	FMOVS -8(R0), F22
+	MOVHU -2(R1), R11
+	FMOVS -4(R0), F23
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9413e0 // fmla v0.4s, v31.4s, v20.s[0]
@@ -7375,8 +7293,6 @@ step1:
 	WORD $0x4f9613ee // fmla v14.4s, v31.4s, v22.s[0]
 	FMOVQ 64(R13), F30
 	WORD $0x4f9713d3 // fmla v19.4s, v30.4s, v23.s[0]
-	ADD $16, R0, R0
-	ADD $8, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -7695,14 +7611,14 @@ inited4:
 	CMP $0, R6
 	BLE stored1
 step1:
-	MOVHU (R1), R7
-	FMOVS (R0), F24
-	MOVHU 2(R1), R8
-	FMOVS 4(R0), F25
-	MOVHU 4(R1), R9
-	FMOVS 8(R0), F26
-	MOVHU 6(R1), R10
-	FMOVS 12(R0), F27
+	MOVHU.P 8(R1), R7
+	FMOVS.P 16(R0), F24
+	MOVHU -6(R1), R8
+	FMOVS -12(R0), F25
+	MOVHU -4(R1), R9
+	FMOVS -8(R0), F26
+	MOVHU -2(R1), R10
+	FMOVS -4(R0), F27
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9813e0 // fmla v0.4s, v31.4s, v24.s[0]
@@ -7755,8 +7671,6 @@ step1:
 	WORD $0x4f9a13f1 // fmla v17.4s, v31.4s, v26.s[0]
 	FMOVQ 80(R13), F30
 	WORD $0x4f9b13d7 // fmla v23.4s, v30.4s, v27.s[0]
-	ADD $16, R0, R0
-	ADD $8, R1, R1
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -8092,14 +8006,14 @@ inited4:
 	CMP $0, R7
 	BLE stored1
 step1:
-	MOVHU (R1), R8
-	FMOVS (R0), F24
-	MOVHU 2(R1), R9
-	FMOVS 4(R0), F25
-	MOVHU 4(R1), R10
-	FMOVS 8(R0), F26
-	MOVHU 6(R1), R11
-	FMOVS 12(R0), F27
+	MOVHU.P 8(R1), R8
+	FMOVS.P 16(R0), F24
+	MOVHU -6(R1), R9
+	FMOVS -12(R0), F25
+	MOVHU -4(R1), R10
+	FMOVS -8(R0), F26
+	MOVHU -2(R1), R11
+	FMOVS -4(R0), F27
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9813e0 // fmla v0.4s, v31.4s, v24.s[0]
@@ -8152,8 +8066,6 @@ step1:
 	WORD $0x4f9a13f1 // fmla v17.4s, v31.4s, v26.s[0]
 	FMOVQ 80(R13), F30
 	WORD $0x4f9b13d7 // fmla v23.4s, v30.4s, v27.s[0]
-	ADD $16, R0, R0
-	ADD $8, R1, R1
 	SUBS $1, R7, R7
 	BGT step1
 stored1:

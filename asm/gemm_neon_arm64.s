@@ -36,78 +36,76 @@ TEXT ·gemm8x12NEON(SB), NOSPLIT, $0-80
 	CMP $2, R0
 	BLT tail1
 loopu1:
-	FMOVQ (R2), F24
-	FMOVQ 16(R2), F25
-	FMOVQ 32(R2), F26
-	FMOVS (R1), F27
+	FMOVQ.P 96(R2), F24
+	FMOVQ -80(R2), F25
+	FMOVQ -64(R2), F26
+	FMOVS.P 64(R1), F27
 	WORD $0x4f9b1300 // fmla v0.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1321 // fmla v1.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1342 // fmla v2.4s, v26.4s, v27.s[0]
-	FMOVS 4(R1), F27
+	FMOVS -60(R1), F27
 	WORD $0x4f9b1303 // fmla v3.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1324 // fmla v4.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1345 // fmla v5.4s, v26.4s, v27.s[0]
-	FMOVS 8(R1), F27
+	FMOVS -56(R1), F27
 	WORD $0x4f9b1306 // fmla v6.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1327 // fmla v7.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1348 // fmla v8.4s, v26.4s, v27.s[0]
-	FMOVS 12(R1), F27
+	FMOVS -52(R1), F27
 	WORD $0x4f9b1309 // fmla v9.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b132a // fmla v10.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b134b // fmla v11.4s, v26.4s, v27.s[0]
-	FMOVS 16(R1), F27
+	FMOVS -48(R1), F27
 	WORD $0x4f9b130c // fmla v12.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b132d // fmla v13.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b134e // fmla v14.4s, v26.4s, v27.s[0]
-	FMOVS 20(R1), F27
+	FMOVS -44(R1), F27
 	WORD $0x4f9b130f // fmla v15.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1330 // fmla v16.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1351 // fmla v17.4s, v26.4s, v27.s[0]
-	FMOVS 24(R1), F27
+	FMOVS -40(R1), F27
 	WORD $0x4f9b1312 // fmla v18.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1333 // fmla v19.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1354 // fmla v20.4s, v26.4s, v27.s[0]
-	FMOVS 28(R1), F27
+	FMOVS -36(R1), F27
 	WORD $0x4f9b1315 // fmla v21.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1336 // fmla v22.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1357 // fmla v23.4s, v26.4s, v27.s[0]
-	FMOVQ 48(R2), F24
-	FMOVQ 64(R2), F25
-	FMOVQ 80(R2), F26
-	FMOVS 32(R1), F27
+	FMOVQ -48(R2), F24
+	FMOVQ -32(R2), F25
+	FMOVQ -16(R2), F26
+	FMOVS -32(R1), F27
 	WORD $0x4f9b1300 // fmla v0.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1321 // fmla v1.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1342 // fmla v2.4s, v26.4s, v27.s[0]
-	FMOVS 36(R1), F27
+	FMOVS -28(R1), F27
 	WORD $0x4f9b1303 // fmla v3.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1324 // fmla v4.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1345 // fmla v5.4s, v26.4s, v27.s[0]
-	FMOVS 40(R1), F27
+	FMOVS -24(R1), F27
 	WORD $0x4f9b1306 // fmla v6.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1327 // fmla v7.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1348 // fmla v8.4s, v26.4s, v27.s[0]
-	FMOVS 44(R1), F27
+	FMOVS -20(R1), F27
 	WORD $0x4f9b1309 // fmla v9.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b132a // fmla v10.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b134b // fmla v11.4s, v26.4s, v27.s[0]
-	FMOVS 48(R1), F27
+	FMOVS -16(R1), F27
 	WORD $0x4f9b130c // fmla v12.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b132d // fmla v13.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b134e // fmla v14.4s, v26.4s, v27.s[0]
-	FMOVS 52(R1), F27
+	FMOVS -12(R1), F27
 	WORD $0x4f9b130f // fmla v15.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1330 // fmla v16.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1351 // fmla v17.4s, v26.4s, v27.s[0]
-	FMOVS 56(R1), F27
+	FMOVS -8(R1), F27
 	WORD $0x4f9b1312 // fmla v18.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1333 // fmla v19.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1354 // fmla v20.4s, v26.4s, v27.s[0]
-	FMOVS 60(R1), F27
+	FMOVS -4(R1), F27
 	WORD $0x4f9b1315 // fmla v21.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1336 // fmla v22.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1357 // fmla v23.4s, v26.4s, v27.s[0]
-	ADD $64, R1, R1
-	ADD $96, R2, R2
 	SUB $2, R0, R0
 	CMP $2, R0
 	BGE loopu1
@@ -115,43 +113,41 @@ tail1:
 	CMP $0, R0
 	BLE store1
 loop1:
-	FMOVQ (R2), F24
-	FMOVQ 16(R2), F25
-	FMOVQ 32(R2), F26
-	FMOVS (R1), F27
+	FMOVQ.P 48(R2), F24
+	FMOVQ -32(R2), F25
+	FMOVQ -16(R2), F26
+	FMOVS.P 32(R1), F27
 	WORD $0x4f9b1300 // fmla v0.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1321 // fmla v1.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1342 // fmla v2.4s, v26.4s, v27.s[0]
-	FMOVS 4(R1), F27
+	FMOVS -28(R1), F27
 	WORD $0x4f9b1303 // fmla v3.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1324 // fmla v4.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1345 // fmla v5.4s, v26.4s, v27.s[0]
-	FMOVS 8(R1), F27
+	FMOVS -24(R1), F27
 	WORD $0x4f9b1306 // fmla v6.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1327 // fmla v7.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1348 // fmla v8.4s, v26.4s, v27.s[0]
-	FMOVS 12(R1), F27
+	FMOVS -20(R1), F27
 	WORD $0x4f9b1309 // fmla v9.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b132a // fmla v10.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b134b // fmla v11.4s, v26.4s, v27.s[0]
-	FMOVS 16(R1), F27
+	FMOVS -16(R1), F27
 	WORD $0x4f9b130c // fmla v12.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b132d // fmla v13.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b134e // fmla v14.4s, v26.4s, v27.s[0]
-	FMOVS 20(R1), F27
+	FMOVS -12(R1), F27
 	WORD $0x4f9b130f // fmla v15.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1330 // fmla v16.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1351 // fmla v17.4s, v26.4s, v27.s[0]
-	FMOVS 24(R1), F27
+	FMOVS -8(R1), F27
 	WORD $0x4f9b1312 // fmla v18.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1333 // fmla v19.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1354 // fmla v20.4s, v26.4s, v27.s[0]
-	FMOVS 28(R1), F27
+	FMOVS -4(R1), F27
 	WORD $0x4f9b1315 // fmla v21.4s, v24.4s, v27.s[0]
 	WORD $0x4f9b1336 // fmla v22.4s, v25.4s, v27.s[0]
 	WORD $0x4f9b1357 // fmla v23.4s, v26.4s, v27.s[0]
-	ADD $32, R1, R1
-	ADD $48, R2, R2
 	SUBS $1, R0, R0
 	BGT loop1
 store1:

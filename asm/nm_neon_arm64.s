@@ -44,10 +44,10 @@ tiles1:
 	CMP $0, R9
 	BLE gdone1
 group1:
-	MOVBU (R7), R10
+	MOVBU.P 8(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 32(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -56,10 +56,10 @@ group1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -7(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -28(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -68,10 +68,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -6(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F16
+	FMOVS -24(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -80,10 +80,10 @@ group1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -5(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F16
+	FMOVS -20(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -92,10 +92,10 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	MOVBU 4(R7), R10
+	MOVBU -4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 16(R6), F16
+	FMOVS -16(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -104,10 +104,10 @@ group1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 5(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 20(R6), F16
+	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -116,10 +116,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 6(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 24(R6), F16
+	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -128,10 +128,10 @@ group1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 7(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 28(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -140,8 +140,6 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $32, R6, R6
-	ADD $8, R7, R7
 	ADD $256, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -150,10 +148,10 @@ gdone1:
 	CMP $0, R9
 	BLE pdone1
 partial1:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 16(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -162,10 +160,10 @@ partial1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -174,10 +172,10 @@ partial1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F16
+	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -186,10 +184,10 @@ partial1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -198,8 +196,6 @@ partial1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -399,56 +395,54 @@ singles1:
 	CMP $0, R9
 	BLE gdone2
 group2:
-	MOVBU (R7), R10
+	MOVBU.P 8(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F4
+	FMOVS.P 32(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -7(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F4
+	FMOVS -28(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -6(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F4
+	FMOVS -24(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -5(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F4
+	FMOVS -20(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	MOVBU 4(R7), R10
+	MOVBU -4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 16(R6), F4
+	FMOVS -16(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 5(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 20(R6), F4
+	FMOVS -12(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 6(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 24(R6), F4
+	FMOVS -8(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 7(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 28(R6), F4
+	FMOVS -4(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $32, R6, R6
-	ADD $8, R7, R7
 	ADD $256, R8, R8
 	SUBS $1, R9, R9
 	BGT group2
@@ -457,32 +451,30 @@ gdone2:
 	CMP $0, R9
 	BLE pdone2
 partial2:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F4
+	FMOVS.P 16(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F4
+	FMOVS -12(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F4
+	FMOVS -8(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F4
+	FMOVS -4(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	SUBS $1, R9, R9
 	BGT partial2
 pdone2:
@@ -610,10 +602,10 @@ last1:
 	CMP $0, R10
 	BLE gdone3
 group3:
-	MOVBU (R8), R11
+	MOVBU.P 8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F4
+	FMOVS.P 32(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_1
 	FMOVQ (R16), F5
@@ -629,10 +621,10 @@ neon_2:
 	FMOVS (R16), F5
 neon_3:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F4
+	FMOVS -28(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_4
 	FMOVQ (R16), F5
@@ -648,10 +640,10 @@ neon_5:
 	FMOVS (R16), F5
 neon_6:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 2(R8), R11
+	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 8(R7), F4
+	FMOVS -24(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_7
 	FMOVQ (R16), F5
@@ -667,10 +659,10 @@ neon_8:
 	FMOVS (R16), F5
 neon_9:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 3(R8), R11
+	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 12(R7), F4
+	FMOVS -20(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_10
 	FMOVQ (R16), F5
@@ -686,10 +678,10 @@ neon_11:
 	FMOVS (R16), F5
 neon_12:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	MOVBU 4(R8), R11
+	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 16(R7), F4
+	FMOVS -16(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_13
 	FMOVQ (R16), F5
@@ -705,10 +697,10 @@ neon_14:
 	FMOVS (R16), F5
 neon_15:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 5(R8), R11
+	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 20(R7), F4
+	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_16
 	FMOVQ (R16), F5
@@ -724,10 +716,10 @@ neon_17:
 	FMOVS (R16), F5
 neon_18:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 6(R8), R11
+	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 24(R7), F4
+	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_19
 	FMOVQ (R16), F5
@@ -743,10 +735,10 @@ neon_20:
 	FMOVS (R16), F5
 neon_21:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 7(R8), R11
+	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 28(R7), F4
+	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_22
 	FMOVQ (R16), F5
@@ -762,8 +754,6 @@ neon_23:
 	FMOVS (R16), F5
 neon_24:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	ADD $32, R7, R7
-	ADD $8, R8, R8
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -772,10 +762,10 @@ gdone3:
 	CMP $0, R10
 	BLE pdone3
 partial3:
-	MOVBU (R8), R11
+	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F4
+	FMOVS.P 16(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_25
 	FMOVQ (R16), F5
@@ -791,10 +781,10 @@ neon_26:
 	FMOVS (R16), F5
 neon_27:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F4
+	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_28
 	FMOVQ (R16), F5
@@ -810,10 +800,10 @@ neon_29:
 	FMOVS (R16), F5
 neon_30:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 2(R8), R11
+	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 8(R7), F4
+	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_31
 	FMOVQ (R16), F5
@@ -829,10 +819,10 @@ neon_32:
 	FMOVS (R16), F5
 neon_33:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 3(R8), R11
+	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 12(R7), F4
+	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_34
 	FMOVQ (R16), F5
@@ -848,8 +838,6 @@ neon_35:
 	FMOVS (R16), F5
 neon_36:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	ADD $16, R7, R7
-	ADD $4, R8, R8
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -1108,10 +1096,10 @@ tiles1:
 	CMP $0, R9
 	BLE gdone1
 group1:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 16(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -1128,10 +1116,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -1148,10 +1136,10 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F16
+	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -1168,10 +1156,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -1188,8 +1176,6 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	ADD $512, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -1198,10 +1184,10 @@ gdone1:
 	CMP $0, R9
 	BLE pdone1
 partial1:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -1218,10 +1204,10 @@ partial1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -1238,8 +1224,6 @@ partial1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -1397,32 +1381,30 @@ singles1:
 	CMP $0, R9
 	BLE gdone2
 group2:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F2
+	FMOVS.P 16(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F2
+	FMOVS -12(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F2
+	FMOVS -8(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F2
+	FMOVS -4(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	ADD $512, R8, R8
 	SUBS $1, R9, R9
 	BGT group2
@@ -1431,20 +1413,18 @@ gdone2:
 	CMP $0, R9
 	BLE pdone2
 partial2:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F2
+	FMOVS.P 8(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F2
+	FMOVS -4(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	SUBS $1, R9, R9
 	BGT partial2
 pdone2:
@@ -1518,10 +1498,10 @@ last1:
 	CMP $0, R10
 	BLE gdone3
 group3:
-	MOVBU (R8), R11
+	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F2
+	FMOVS.P 16(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_1
 	FMOVQ (R16), F3
@@ -1537,10 +1517,10 @@ neon_2:
 	FMOVS (R16), F3
 neon_3:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F2
+	FMOVS -12(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_4
 	FMOVQ (R16), F3
@@ -1556,10 +1536,10 @@ neon_5:
 	FMOVS (R16), F3
 neon_6:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	MOVBU 2(R8), R11
+	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 8(R7), F2
+	FMOVS -8(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_7
 	FMOVQ (R16), F3
@@ -1575,10 +1555,10 @@ neon_8:
 	FMOVS (R16), F3
 neon_9:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 3(R8), R11
+	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 12(R7), F2
+	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_10
 	FMOVQ (R16), F3
@@ -1594,8 +1574,6 @@ neon_11:
 	FMOVS (R16), F3
 neon_12:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	ADD $16, R7, R7
-	ADD $4, R8, R8
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -1604,10 +1582,10 @@ gdone3:
 	CMP $0, R10
 	BLE pdone3
 partial3:
-	MOVBU (R8), R11
+	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F2
+	FMOVS.P 8(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_13
 	FMOVQ (R16), F3
@@ -1623,10 +1601,10 @@ neon_14:
 	FMOVS (R16), F3
 neon_15:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F2
+	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_16
 	FMOVQ (R16), F3
@@ -1642,8 +1620,6 @@ neon_17:
 	FMOVS (R16), F3
 neon_18:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	ADD $8, R7, R7
-	ADD $2, R8, R8
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -1802,10 +1778,10 @@ tiles1:
 	CMP $0, R9
 	BLE gdone1
 group1:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 16(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -1814,10 +1790,10 @@ group1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -1826,10 +1802,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F16
+	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -1838,10 +1814,10 @@ group1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -1850,8 +1826,6 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	ADD $256, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -1860,10 +1834,10 @@ gdone1:
 	CMP $0, R9
 	BLE pdone1
 partial1:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 16(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -1872,10 +1846,10 @@ partial1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -1884,10 +1858,10 @@ partial1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F16
+	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -1896,10 +1870,10 @@ partial1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -1908,8 +1882,6 @@ partial1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -2109,32 +2081,30 @@ singles1:
 	CMP $0, R9
 	BLE gdone2
 group2:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F4
+	FMOVS.P 16(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F4
+	FMOVS -12(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F4
+	FMOVS -8(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F4
+	FMOVS -4(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	ADD $256, R8, R8
 	SUBS $1, R9, R9
 	BGT group2
@@ -2143,32 +2113,30 @@ gdone2:
 	CMP $0, R9
 	BLE pdone2
 partial2:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F4
+	FMOVS.P 16(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F4
+	FMOVS -12(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F4
+	FMOVS -8(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F4
+	FMOVS -4(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	SUBS $1, R9, R9
 	BGT partial2
 pdone2:
@@ -2296,10 +2264,10 @@ last1:
 	CMP $0, R10
 	BLE gdone3
 group3:
-	MOVBU (R8), R11
+	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F4
+	FMOVS.P 16(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_1
 	FMOVQ (R16), F5
@@ -2315,10 +2283,10 @@ neon_2:
 	FMOVS (R16), F5
 neon_3:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F4
+	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_4
 	FMOVQ (R16), F5
@@ -2334,10 +2302,10 @@ neon_5:
 	FMOVS (R16), F5
 neon_6:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 2(R8), R11
+	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 8(R7), F4
+	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_7
 	FMOVQ (R16), F5
@@ -2353,10 +2321,10 @@ neon_8:
 	FMOVS (R16), F5
 neon_9:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 3(R8), R11
+	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 12(R7), F4
+	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_10
 	FMOVQ (R16), F5
@@ -2372,8 +2340,6 @@ neon_11:
 	FMOVS (R16), F5
 neon_12:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	ADD $16, R7, R7
-	ADD $4, R8, R8
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -2382,10 +2348,10 @@ gdone3:
 	CMP $0, R10
 	BLE pdone3
 partial3:
-	MOVBU (R8), R11
+	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F4
+	FMOVS.P 16(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_13
 	FMOVQ (R16), F5
@@ -2401,10 +2367,10 @@ neon_14:
 	FMOVS (R16), F5
 neon_15:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F4
+	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_16
 	FMOVQ (R16), F5
@@ -2420,10 +2386,10 @@ neon_17:
 	FMOVS (R16), F5
 neon_18:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 2(R8), R11
+	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 8(R7), F4
+	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_19
 	FMOVQ (R16), F5
@@ -2439,10 +2405,10 @@ neon_20:
 	FMOVS (R16), F5
 neon_21:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 3(R8), R11
+	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 12(R7), F4
+	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_22
 	FMOVQ (R16), F5
@@ -2458,8 +2424,6 @@ neon_23:
 	FMOVS (R16), F5
 neon_24:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	ADD $16, R7, R7
-	ADD $4, R8, R8
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -2718,10 +2682,10 @@ tiles1:
 	CMP $0, R9
 	BLE gdone1
 group1:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -2738,10 +2702,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -2758,8 +2722,6 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	ADD $512, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -2768,10 +2730,10 @@ gdone1:
 	CMP $0, R9
 	BLE pdone1
 partial1:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -2788,10 +2750,10 @@ partial1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -2808,8 +2770,6 @@ partial1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -2967,20 +2927,18 @@ singles1:
 	CMP $0, R9
 	BLE gdone2
 group2:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F2
+	FMOVS.P 8(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F2
+	FMOVS -4(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	ADD $512, R8, R8
 	SUBS $1, R9, R9
 	BGT group2
@@ -2989,20 +2947,18 @@ gdone2:
 	CMP $0, R9
 	BLE pdone2
 partial2:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F2
+	FMOVS.P 8(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F2
+	FMOVS -4(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	SUBS $1, R9, R9
 	BGT partial2
 pdone2:
@@ -3076,10 +3032,10 @@ last1:
 	CMP $0, R10
 	BLE gdone3
 group3:
-	MOVBU (R8), R11
+	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F2
+	FMOVS.P 8(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_1
 	FMOVQ (R16), F3
@@ -3095,10 +3051,10 @@ neon_2:
 	FMOVS (R16), F3
 neon_3:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F2
+	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_4
 	FMOVQ (R16), F3
@@ -3114,8 +3070,6 @@ neon_5:
 	FMOVS (R16), F3
 neon_6:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	ADD $8, R7, R7
-	ADD $2, R8, R8
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -3124,10 +3078,10 @@ gdone3:
 	CMP $0, R10
 	BLE pdone3
 partial3:
-	MOVBU (R8), R11
+	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F2
+	FMOVS.P 8(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_7
 	FMOVQ (R16), F3
@@ -3143,10 +3097,10 @@ neon_8:
 	FMOVS (R16), F3
 neon_9:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F2
+	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_10
 	FMOVQ (R16), F3
@@ -3162,8 +3116,6 @@ neon_11:
 	FMOVS (R16), F3
 neon_12:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	ADD $8, R7, R7
-	ADD $2, R8, R8
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -3322,10 +3274,10 @@ tiles1:
 	CMP $0, R9
 	BLE gdone1
 group1:
-	MOVBU (R7), R10
+	MOVBU.P 8(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 32(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -3334,10 +3286,10 @@ group1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -7(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -28(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -3346,10 +3298,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -6(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F16
+	FMOVS -24(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -3358,10 +3310,10 @@ group1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -5(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F16
+	FMOVS -20(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -3370,10 +3322,10 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	MOVBU 4(R7), R10
+	MOVBU -4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 16(R6), F16
+	FMOVS -16(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -3382,10 +3334,10 @@ group1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 5(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 20(R6), F16
+	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -3394,10 +3346,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 6(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 24(R6), F16
+	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -3406,10 +3358,10 @@ group1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 7(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 28(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -3418,8 +3370,6 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $32, R6, R6
-	ADD $8, R7, R7
 	ADD $512, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -3428,10 +3378,10 @@ gdone1:
 	CMP $0, R9
 	BLE pdone1
 partial1:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 16(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -3440,10 +3390,10 @@ partial1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -3452,10 +3402,10 @@ partial1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F16
+	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -3464,10 +3414,10 @@ partial1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -3476,8 +3426,6 @@ partial1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -3677,56 +3625,54 @@ singles1:
 	CMP $0, R9
 	BLE gdone2
 group2:
-	MOVBU (R7), R10
+	MOVBU.P 8(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F4
+	FMOVS.P 32(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -7(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F4
+	FMOVS -28(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -6(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F4
+	FMOVS -24(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -5(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F4
+	FMOVS -20(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	MOVBU 4(R7), R10
+	MOVBU -4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 16(R6), F4
+	FMOVS -16(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 5(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 20(R6), F4
+	FMOVS -12(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 6(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 24(R6), F4
+	FMOVS -8(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 7(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 28(R6), F4
+	FMOVS -4(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $32, R6, R6
-	ADD $8, R7, R7
 	ADD $512, R8, R8
 	SUBS $1, R9, R9
 	BGT group2
@@ -3735,32 +3681,30 @@ gdone2:
 	CMP $0, R9
 	BLE pdone2
 partial2:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F4
+	FMOVS.P 16(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F4
+	FMOVS -12(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F4
+	FMOVS -8(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F4
+	FMOVS -4(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	SUBS $1, R9, R9
 	BGT partial2
 pdone2:
@@ -3888,10 +3832,10 @@ last1:
 	CMP $0, R10
 	BLE gdone3
 group3:
-	MOVBU (R8), R11
+	MOVBU.P 8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F4
+	FMOVS.P 32(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_1
 	FMOVQ (R16), F5
@@ -3907,10 +3851,10 @@ neon_2:
 	FMOVS (R16), F5
 neon_3:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F4
+	FMOVS -28(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_4
 	FMOVQ (R16), F5
@@ -3926,10 +3870,10 @@ neon_5:
 	FMOVS (R16), F5
 neon_6:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 2(R8), R11
+	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 8(R7), F4
+	FMOVS -24(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_7
 	FMOVQ (R16), F5
@@ -3945,10 +3889,10 @@ neon_8:
 	FMOVS (R16), F5
 neon_9:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 3(R8), R11
+	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 12(R7), F4
+	FMOVS -20(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_10
 	FMOVQ (R16), F5
@@ -3964,10 +3908,10 @@ neon_11:
 	FMOVS (R16), F5
 neon_12:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	MOVBU 4(R8), R11
+	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 16(R7), F4
+	FMOVS -16(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_13
 	FMOVQ (R16), F5
@@ -3983,10 +3927,10 @@ neon_14:
 	FMOVS (R16), F5
 neon_15:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 5(R8), R11
+	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 20(R7), F4
+	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_16
 	FMOVQ (R16), F5
@@ -4002,10 +3946,10 @@ neon_17:
 	FMOVS (R16), F5
 neon_18:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 6(R8), R11
+	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 24(R7), F4
+	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_19
 	FMOVQ (R16), F5
@@ -4021,10 +3965,10 @@ neon_20:
 	FMOVS (R16), F5
 neon_21:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 7(R8), R11
+	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 28(R7), F4
+	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_22
 	FMOVQ (R16), F5
@@ -4040,8 +3984,6 @@ neon_23:
 	FMOVS (R16), F5
 neon_24:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	ADD $32, R7, R7
-	ADD $8, R8, R8
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -4050,10 +3992,10 @@ gdone3:
 	CMP $0, R10
 	BLE pdone3
 partial3:
-	MOVBU (R8), R11
+	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F4
+	FMOVS.P 16(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_25
 	FMOVQ (R16), F5
@@ -4069,10 +4011,10 @@ neon_26:
 	FMOVS (R16), F5
 neon_27:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F4
+	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_28
 	FMOVQ (R16), F5
@@ -4088,10 +4030,10 @@ neon_29:
 	FMOVS (R16), F5
 neon_30:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 2(R8), R11
+	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 8(R7), F4
+	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_31
 	FMOVQ (R16), F5
@@ -4107,10 +4049,10 @@ neon_32:
 	FMOVS (R16), F5
 neon_33:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 3(R8), R11
+	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 12(R7), F4
+	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_34
 	FMOVQ (R16), F5
@@ -4126,8 +4068,6 @@ neon_35:
 	FMOVS (R16), F5
 neon_36:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	ADD $16, R7, R7
-	ADD $4, R8, R8
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -4386,10 +4326,10 @@ tiles1:
 	CMP $0, R9
 	BLE gdone1
 group1:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 16(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -4406,10 +4346,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -4426,10 +4366,10 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F16
+	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -4446,10 +4386,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -4466,8 +4406,6 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	ADD $1024, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -4476,10 +4414,10 @@ gdone1:
 	CMP $0, R9
 	BLE pdone1
 partial1:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -4496,10 +4434,10 @@ partial1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -4516,8 +4454,6 @@ partial1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -4675,32 +4611,30 @@ singles1:
 	CMP $0, R9
 	BLE gdone2
 group2:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F2
+	FMOVS.P 16(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F2
+	FMOVS -12(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F2
+	FMOVS -8(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F2
+	FMOVS -4(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	ADD $1024, R8, R8
 	SUBS $1, R9, R9
 	BGT group2
@@ -4709,20 +4643,18 @@ gdone2:
 	CMP $0, R9
 	BLE pdone2
 partial2:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F2
+	FMOVS.P 8(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F2
+	FMOVS -4(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	SUBS $1, R9, R9
 	BGT partial2
 pdone2:
@@ -4796,10 +4728,10 @@ last1:
 	CMP $0, R10
 	BLE gdone3
 group3:
-	MOVBU (R8), R11
+	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F2
+	FMOVS.P 16(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_1
 	FMOVQ (R16), F3
@@ -4815,10 +4747,10 @@ neon_2:
 	FMOVS (R16), F3
 neon_3:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F2
+	FMOVS -12(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_4
 	FMOVQ (R16), F3
@@ -4834,10 +4766,10 @@ neon_5:
 	FMOVS (R16), F3
 neon_6:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	MOVBU 2(R8), R11
+	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 8(R7), F2
+	FMOVS -8(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_7
 	FMOVQ (R16), F3
@@ -4853,10 +4785,10 @@ neon_8:
 	FMOVS (R16), F3
 neon_9:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 3(R8), R11
+	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 12(R7), F2
+	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_10
 	FMOVQ (R16), F3
@@ -4872,8 +4804,6 @@ neon_11:
 	FMOVS (R16), F3
 neon_12:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	ADD $16, R7, R7
-	ADD $4, R8, R8
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -4882,10 +4812,10 @@ gdone3:
 	CMP $0, R10
 	BLE pdone3
 partial3:
-	MOVBU (R8), R11
+	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F2
+	FMOVS.P 8(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_13
 	FMOVQ (R16), F3
@@ -4901,10 +4831,10 @@ neon_14:
 	FMOVS (R16), F3
 neon_15:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F2
+	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_16
 	FMOVQ (R16), F3
@@ -4920,8 +4850,6 @@ neon_17:
 	FMOVS (R16), F3
 neon_18:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	ADD $8, R7, R7
-	ADD $2, R8, R8
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -5080,10 +5008,10 @@ tiles1:
 	CMP $0, R9
 	BLE gdone1
 group1:
-	MOVBU (R7), R10
+	MOVBU.P 16(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 64(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5092,10 +5020,10 @@ group1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -15(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -60(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5104,10 +5032,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -14(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F16
+	FMOVS -56(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5116,10 +5044,10 @@ group1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -13(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F16
+	FMOVS -52(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5128,10 +5056,10 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	MOVBU 4(R7), R10
+	MOVBU -12(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 16(R6), F16
+	FMOVS -48(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5140,10 +5068,10 @@ group1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 5(R7), R10
+	MOVBU -11(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 20(R6), F16
+	FMOVS -44(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5152,10 +5080,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 6(R7), R10
+	MOVBU -10(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 24(R6), F16
+	FMOVS -40(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5164,10 +5092,10 @@ group1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 7(R7), R10
+	MOVBU -9(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 28(R6), F16
+	FMOVS -36(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5176,10 +5104,10 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	MOVBU 8(R7), R10
+	MOVBU -8(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 32(R6), F16
+	FMOVS -32(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5188,10 +5116,10 @@ group1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 9(R7), R10
+	MOVBU -7(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 36(R6), F16
+	FMOVS -28(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5200,10 +5128,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 10(R7), R10
+	MOVBU -6(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 40(R6), F16
+	FMOVS -24(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5212,10 +5140,10 @@ group1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 11(R7), R10
+	MOVBU -5(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 44(R6), F16
+	FMOVS -20(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5224,10 +5152,10 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	MOVBU 12(R7), R10
+	MOVBU -4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 48(R6), F16
+	FMOVS -16(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5236,10 +5164,10 @@ group1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 13(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 52(R6), F16
+	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5248,10 +5176,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 14(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 56(R6), F16
+	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5260,10 +5188,10 @@ group1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 15(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 60(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5272,8 +5200,6 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $64, R6, R6
-	ADD $16, R7, R7
 	ADD $512, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -5282,10 +5208,10 @@ gdone1:
 	CMP $0, R9
 	BLE pdone1
 partial1:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 16(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5294,10 +5220,10 @@ partial1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5306,10 +5232,10 @@ partial1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F16
+	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5318,10 +5244,10 @@ partial1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -5330,8 +5256,6 @@ partial1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -5531,104 +5455,102 @@ singles1:
 	CMP $0, R9
 	BLE gdone2
 group2:
-	MOVBU (R7), R10
+	MOVBU.P 16(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F4
+	FMOVS.P 64(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -15(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F4
+	FMOVS -60(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -14(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F4
+	FMOVS -56(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -13(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F4
+	FMOVS -52(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	MOVBU 4(R7), R10
+	MOVBU -12(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 16(R6), F4
+	FMOVS -48(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 5(R7), R10
+	MOVBU -11(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 20(R6), F4
+	FMOVS -44(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 6(R7), R10
+	MOVBU -10(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 24(R6), F4
+	FMOVS -40(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 7(R7), R10
+	MOVBU -9(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 28(R6), F4
+	FMOVS -36(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	MOVBU 8(R7), R10
+	MOVBU -8(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 32(R6), F4
+	FMOVS -32(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 9(R7), R10
+	MOVBU -7(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 36(R6), F4
+	FMOVS -28(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 10(R7), R10
+	MOVBU -6(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 40(R6), F4
+	FMOVS -24(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 11(R7), R10
+	MOVBU -5(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 44(R6), F4
+	FMOVS -20(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	MOVBU 12(R7), R10
+	MOVBU -4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 48(R6), F4
+	FMOVS -16(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 13(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 52(R6), F4
+	FMOVS -12(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 14(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 56(R6), F4
+	FMOVS -8(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 15(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 60(R6), F4
+	FMOVS -4(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $64, R6, R6
-	ADD $16, R7, R7
 	ADD $512, R8, R8
 	SUBS $1, R9, R9
 	BGT group2
@@ -5637,32 +5559,30 @@ gdone2:
 	CMP $0, R9
 	BLE pdone2
 partial2:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F4
+	FMOVS.P 16(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F4
+	FMOVS -12(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F4
+	FMOVS -8(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F4
+	FMOVS -4(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	SUBS $1, R9, R9
 	BGT partial2
 pdone2:
@@ -5790,10 +5710,10 @@ last1:
 	CMP $0, R10
 	BLE gdone3
 group3:
-	MOVBU (R8), R11
+	MOVBU.P 16(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F4
+	FMOVS.P 64(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_1
 	FMOVQ (R16), F5
@@ -5809,10 +5729,10 @@ neon_2:
 	FMOVS (R16), F5
 neon_3:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -15(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F4
+	FMOVS -60(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_4
 	FMOVQ (R16), F5
@@ -5828,10 +5748,10 @@ neon_5:
 	FMOVS (R16), F5
 neon_6:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 2(R8), R11
+	MOVBU -14(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 8(R7), F4
+	FMOVS -56(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_7
 	FMOVQ (R16), F5
@@ -5847,10 +5767,10 @@ neon_8:
 	FMOVS (R16), F5
 neon_9:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 3(R8), R11
+	MOVBU -13(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 12(R7), F4
+	FMOVS -52(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_10
 	FMOVQ (R16), F5
@@ -5866,10 +5786,10 @@ neon_11:
 	FMOVS (R16), F5
 neon_12:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	MOVBU 4(R8), R11
+	MOVBU -12(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 16(R7), F4
+	FMOVS -48(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_13
 	FMOVQ (R16), F5
@@ -5885,10 +5805,10 @@ neon_14:
 	FMOVS (R16), F5
 neon_15:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 5(R8), R11
+	MOVBU -11(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 20(R7), F4
+	FMOVS -44(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_16
 	FMOVQ (R16), F5
@@ -5904,10 +5824,10 @@ neon_17:
 	FMOVS (R16), F5
 neon_18:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 6(R8), R11
+	MOVBU -10(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 24(R7), F4
+	FMOVS -40(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_19
 	FMOVQ (R16), F5
@@ -5923,10 +5843,10 @@ neon_20:
 	FMOVS (R16), F5
 neon_21:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 7(R8), R11
+	MOVBU -9(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 28(R7), F4
+	FMOVS -36(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_22
 	FMOVQ (R16), F5
@@ -5942,10 +5862,10 @@ neon_23:
 	FMOVS (R16), F5
 neon_24:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	MOVBU 8(R8), R11
+	MOVBU -8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 32(R7), F4
+	FMOVS -32(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_25
 	FMOVQ (R16), F5
@@ -5961,10 +5881,10 @@ neon_26:
 	FMOVS (R16), F5
 neon_27:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 9(R8), R11
+	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 36(R7), F4
+	FMOVS -28(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_28
 	FMOVQ (R16), F5
@@ -5980,10 +5900,10 @@ neon_29:
 	FMOVS (R16), F5
 neon_30:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 10(R8), R11
+	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 40(R7), F4
+	FMOVS -24(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_31
 	FMOVQ (R16), F5
@@ -5999,10 +5919,10 @@ neon_32:
 	FMOVS (R16), F5
 neon_33:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 11(R8), R11
+	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 44(R7), F4
+	FMOVS -20(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_34
 	FMOVQ (R16), F5
@@ -6018,10 +5938,10 @@ neon_35:
 	FMOVS (R16), F5
 neon_36:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	MOVBU 12(R8), R11
+	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 48(R7), F4
+	FMOVS -16(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_37
 	FMOVQ (R16), F5
@@ -6037,10 +5957,10 @@ neon_38:
 	FMOVS (R16), F5
 neon_39:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 13(R8), R11
+	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 52(R7), F4
+	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_40
 	FMOVQ (R16), F5
@@ -6056,10 +5976,10 @@ neon_41:
 	FMOVS (R16), F5
 neon_42:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 14(R8), R11
+	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 56(R7), F4
+	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_43
 	FMOVQ (R16), F5
@@ -6075,10 +5995,10 @@ neon_44:
 	FMOVS (R16), F5
 neon_45:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 15(R8), R11
+	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 60(R7), F4
+	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_46
 	FMOVQ (R16), F5
@@ -6094,8 +6014,6 @@ neon_47:
 	FMOVS (R16), F5
 neon_48:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	ADD $64, R7, R7
-	ADD $16, R8, R8
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -6104,10 +6022,10 @@ gdone3:
 	CMP $0, R10
 	BLE pdone3
 partial3:
-	MOVBU (R8), R11
+	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F4
+	FMOVS.P 16(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_49
 	FMOVQ (R16), F5
@@ -6123,10 +6041,10 @@ neon_50:
 	FMOVS (R16), F5
 neon_51:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F4
+	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_52
 	FMOVQ (R16), F5
@@ -6142,10 +6060,10 @@ neon_53:
 	FMOVS (R16), F5
 neon_54:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 2(R8), R11
+	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 8(R7), F4
+	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_55
 	FMOVQ (R16), F5
@@ -6161,10 +6079,10 @@ neon_56:
 	FMOVS (R16), F5
 neon_57:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 3(R8), R11
+	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 12(R7), F4
+	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_58
 	FMOVQ (R16), F5
@@ -6180,8 +6098,6 @@ neon_59:
 	FMOVS (R16), F5
 neon_60:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	ADD $16, R7, R7
-	ADD $4, R8, R8
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -6440,10 +6356,10 @@ tiles1:
 	CMP $0, R9
 	BLE gdone1
 group1:
-	MOVBU (R7), R10
+	MOVBU.P 8(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 32(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -6460,10 +6376,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -7(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -28(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -6480,10 +6396,10 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -6(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F16
+	FMOVS -24(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -6500,10 +6416,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -5(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F16
+	FMOVS -20(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -6520,10 +6436,10 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	MOVBU 4(R7), R10
+	MOVBU -4(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 16(R6), F16
+	FMOVS -16(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -6540,10 +6456,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 5(R7), R10
+	MOVBU -3(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 20(R6), F16
+	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -6560,10 +6476,10 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	MOVBU 6(R7), R10
+	MOVBU -2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 24(R6), F16
+	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -6580,10 +6496,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 7(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 28(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -6600,8 +6516,6 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $32, R6, R6
-	ADD $8, R7, R7
 	ADD $1024, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -6610,10 +6524,10 @@ gdone1:
 	CMP $0, R9
 	BLE pdone1
 partial1:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -6630,10 +6544,10 @@ partial1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -6650,8 +6564,6 @@ partial1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -6809,56 +6721,54 @@ singles1:
 	CMP $0, R9
 	BLE gdone2
 group2:
-	MOVBU (R7), R10
+	MOVBU.P 8(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F2
+	FMOVS.P 32(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -7(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F2
+	FMOVS -28(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -6(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F2
+	FMOVS -24(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -5(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F2
+	FMOVS -20(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	MOVBU 4(R7), R10
+	MOVBU -4(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 16(R6), F2
+	FMOVS -16(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 5(R7), R10
+	MOVBU -3(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 20(R6), F2
+	FMOVS -12(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	MOVBU 6(R7), R10
+	MOVBU -2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 24(R6), F2
+	FMOVS -8(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 7(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 28(R6), F2
+	FMOVS -4(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $32, R6, R6
-	ADD $8, R7, R7
 	ADD $1024, R8, R8
 	SUBS $1, R9, R9
 	BGT group2
@@ -6867,20 +6777,18 @@ gdone2:
 	CMP $0, R9
 	BLE pdone2
 partial2:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F2
+	FMOVS.P 8(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F2
+	FMOVS -4(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	SUBS $1, R9, R9
 	BGT partial2
 pdone2:
@@ -6954,10 +6862,10 @@ last1:
 	CMP $0, R10
 	BLE gdone3
 group3:
-	MOVBU (R8), R11
+	MOVBU.P 8(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F2
+	FMOVS.P 32(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_1
 	FMOVQ (R16), F3
@@ -6973,10 +6881,10 @@ neon_2:
 	FMOVS (R16), F3
 neon_3:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F2
+	FMOVS -28(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_4
 	FMOVQ (R16), F3
@@ -6992,10 +6900,10 @@ neon_5:
 	FMOVS (R16), F3
 neon_6:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	MOVBU 2(R8), R11
+	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 8(R7), F2
+	FMOVS -24(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_7
 	FMOVQ (R16), F3
@@ -7011,10 +6919,10 @@ neon_8:
 	FMOVS (R16), F3
 neon_9:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 3(R8), R11
+	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 12(R7), F2
+	FMOVS -20(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_10
 	FMOVQ (R16), F3
@@ -7030,10 +6938,10 @@ neon_11:
 	FMOVS (R16), F3
 neon_12:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	MOVBU 4(R8), R11
+	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 16(R7), F2
+	FMOVS -16(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_13
 	FMOVQ (R16), F3
@@ -7049,10 +6957,10 @@ neon_14:
 	FMOVS (R16), F3
 neon_15:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 5(R8), R11
+	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 20(R7), F2
+	FMOVS -12(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_16
 	FMOVQ (R16), F3
@@ -7068,10 +6976,10 @@ neon_17:
 	FMOVS (R16), F3
 neon_18:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	MOVBU 6(R8), R11
+	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 24(R7), F2
+	FMOVS -8(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_19
 	FMOVQ (R16), F3
@@ -7087,10 +6995,10 @@ neon_20:
 	FMOVS (R16), F3
 neon_21:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 7(R8), R11
+	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 28(R7), F2
+	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_22
 	FMOVQ (R16), F3
@@ -7106,8 +7014,6 @@ neon_23:
 	FMOVS (R16), F3
 neon_24:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	ADD $32, R7, R7
-	ADD $8, R8, R8
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -7116,10 +7022,10 @@ gdone3:
 	CMP $0, R10
 	BLE pdone3
 partial3:
-	MOVBU (R8), R11
+	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F2
+	FMOVS.P 8(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_25
 	FMOVQ (R16), F3
@@ -7135,10 +7041,10 @@ neon_26:
 	FMOVS (R16), F3
 neon_27:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F2
+	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_28
 	FMOVQ (R16), F3
@@ -7154,8 +7060,6 @@ neon_29:
 	FMOVS (R16), F3
 neon_30:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	ADD $8, R7, R7
-	ADD $2, R8, R8
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -7314,10 +7218,10 @@ tiles1:
 	CMP $0, R9
 	BLE gdone1
 group1:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 16(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -7326,10 +7230,10 @@ group1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -7338,10 +7242,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F16
+	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -7350,10 +7254,10 @@ group1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -7362,8 +7266,6 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	ADD $512, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -7372,10 +7274,10 @@ gdone1:
 	CMP $0, R9
 	BLE pdone1
 partial1:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 16(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -7384,10 +7286,10 @@ partial1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -7396,10 +7298,10 @@ partial1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F16
+	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -7408,10 +7310,10 @@ partial1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -7420,8 +7322,6 @@ partial1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -7621,32 +7521,30 @@ singles1:
 	CMP $0, R9
 	BLE gdone2
 group2:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F4
+	FMOVS.P 16(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F4
+	FMOVS -12(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F4
+	FMOVS -8(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F4
+	FMOVS -4(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	ADD $512, R8, R8
 	SUBS $1, R9, R9
 	BGT group2
@@ -7655,32 +7553,30 @@ gdone2:
 	CMP $0, R9
 	BLE pdone2
 partial2:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F4
+	FMOVS.P 16(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F4
+	FMOVS -12(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F4
+	FMOVS -8(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F4
+	FMOVS -4(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	SUBS $1, R9, R9
 	BGT partial2
 pdone2:
@@ -7808,10 +7704,10 @@ last1:
 	CMP $0, R10
 	BLE gdone3
 group3:
-	MOVBU (R8), R11
+	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F4
+	FMOVS.P 16(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_1
 	FMOVQ (R16), F5
@@ -7827,10 +7723,10 @@ neon_2:
 	FMOVS (R16), F5
 neon_3:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F4
+	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_4
 	FMOVQ (R16), F5
@@ -7846,10 +7742,10 @@ neon_5:
 	FMOVS (R16), F5
 neon_6:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 2(R8), R11
+	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 8(R7), F4
+	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_7
 	FMOVQ (R16), F5
@@ -7865,10 +7761,10 @@ neon_8:
 	FMOVS (R16), F5
 neon_9:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 3(R8), R11
+	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 12(R7), F4
+	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_10
 	FMOVQ (R16), F5
@@ -7884,8 +7780,6 @@ neon_11:
 	FMOVS (R16), F5
 neon_12:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	ADD $16, R7, R7
-	ADD $4, R8, R8
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -7894,10 +7788,10 @@ gdone3:
 	CMP $0, R10
 	BLE pdone3
 partial3:
-	MOVBU (R8), R11
+	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F4
+	FMOVS.P 16(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_13
 	FMOVQ (R16), F5
@@ -7913,10 +7807,10 @@ neon_14:
 	FMOVS (R16), F5
 neon_15:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F4
+	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_16
 	FMOVQ (R16), F5
@@ -7932,10 +7826,10 @@ neon_17:
 	FMOVS (R16), F5
 neon_18:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 2(R8), R11
+	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 8(R7), F4
+	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_19
 	FMOVQ (R16), F5
@@ -7951,10 +7845,10 @@ neon_20:
 	FMOVS (R16), F5
 neon_21:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 3(R8), R11
+	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 12(R7), F4
+	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_22
 	FMOVQ (R16), F5
@@ -7970,8 +7864,6 @@ neon_23:
 	FMOVS (R16), F5
 neon_24:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	ADD $16, R7, R7
-	ADD $4, R8, R8
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -8230,10 +8122,10 @@ tiles1:
 	CMP $0, R9
 	BLE gdone1
 group1:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -8250,10 +8142,10 @@ group1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -8270,8 +8162,6 @@ group1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	ADD $1024, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -8280,10 +8170,10 @@ gdone1:
 	CMP $0, R9
 	BLE pdone1
 partial1:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -8300,10 +8190,10 @@ partial1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -8320,8 +8210,6 @@ partial1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -8479,20 +8367,18 @@ singles1:
 	CMP $0, R9
 	BLE gdone2
 group2:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F2
+	FMOVS.P 8(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F2
+	FMOVS -4(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	ADD $1024, R8, R8
 	SUBS $1, R9, R9
 	BGT group2
@@ -8501,20 +8387,18 @@ gdone2:
 	CMP $0, R9
 	BLE pdone2
 partial2:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F2
+	FMOVS.P 8(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F2
+	FMOVS -4(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	SUBS $1, R9, R9
 	BGT partial2
 pdone2:
@@ -8588,10 +8472,10 @@ last1:
 	CMP $0, R10
 	BLE gdone3
 group3:
-	MOVBU (R8), R11
+	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F2
+	FMOVS.P 8(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_1
 	FMOVQ (R16), F3
@@ -8607,10 +8491,10 @@ neon_2:
 	FMOVS (R16), F3
 neon_3:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F2
+	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_4
 	FMOVQ (R16), F3
@@ -8626,8 +8510,6 @@ neon_5:
 	FMOVS (R16), F3
 neon_6:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	ADD $8, R7, R7
-	ADD $2, R8, R8
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -8636,10 +8518,10 @@ gdone3:
 	CMP $0, R10
 	BLE pdone3
 partial3:
-	MOVBU (R8), R11
+	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F2
+	FMOVS.P 8(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_7
 	FMOVQ (R16), F3
@@ -8655,10 +8537,10 @@ neon_8:
 	FMOVS (R16), F3
 neon_9:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F2
+	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_10
 	FMOVQ (R16), F3
@@ -8674,8 +8556,6 @@ neon_11:
 	FMOVS (R16), F3
 neon_12:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	ADD $8, R7, R7
-	ADD $2, R8, R8
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -8836,10 +8716,10 @@ tiles1:
 group1:
 	MOVD keep+32(FP), R10
 slot1:
-	MOVBU (R7), R11
+	MOVBU.P 4(R7), R11
 	LSL $6, R11, R11
 	ADD R8, R11, R11
-	FMOVS (R6), F16
+	FMOVS.P 16(R6), F16
 	FMOVQ (R11), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R11), F30
@@ -8848,10 +8728,10 @@ slot1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R11
+	MOVBU -3(R7), R11
 	LSL $6, R11, R11
 	ADD R8, R11, R11
-	FMOVS 4(R6), F16
+	FMOVS -12(R6), F16
 	FMOVQ (R11), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R11), F30
@@ -8860,10 +8740,10 @@ slot1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 2(R7), R11
+	MOVBU -2(R7), R11
 	LSL $6, R11, R11
 	ADD R8, R11, R11
-	FMOVS 8(R6), F16
+	FMOVS -8(R6), F16
 	FMOVQ (R11), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R11), F30
@@ -8872,10 +8752,10 @@ slot1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 3(R7), R11
+	MOVBU -1(R7), R11
 	LSL $6, R11, R11
 	ADD R8, R11, R11
-	FMOVS 12(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R11), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R11), F30
@@ -8884,8 +8764,6 @@ slot1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	SUBS $1, R10, R10
 	BGT slot1
 	MOVD group+40(FP), R10
@@ -8898,10 +8776,10 @@ gdone1:
 	CMP $0, R9
 	BLE pdone1
 partial1:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 16(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -8910,10 +8788,10 @@ partial1:
 	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -8922,10 +8800,10 @@ partial1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F16
+	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -8934,10 +8812,10 @@ partial1:
 	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -8946,8 +8824,6 @@ partial1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 48(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -9149,32 +9025,30 @@ singles1:
 group2:
 	MOVD keep+32(FP), R10
 slot2:
-	MOVBU (R7), R11
+	MOVBU.P 4(R7), R11
 	LSL $6, R11, R11
 	ADD R8, R11, R11
-	FMOVS (R6), F4
+	FMOVS.P 16(R6), F4
 	FMOVQ (R11), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 1(R7), R11
+	MOVBU -3(R7), R11
 	LSL $6, R11, R11
 	ADD R8, R11, R11
-	FMOVS 4(R6), F4
+	FMOVS -12(R6), F4
 	FMOVQ (R11), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 2(R7), R11
+	MOVBU -2(R7), R11
 	LSL $6, R11, R11
 	ADD R8, R11, R11
-	FMOVS 8(R6), F4
+	FMOVS -8(R6), F4
 	FMOVQ (R11), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 3(R7), R11
+	MOVBU -1(R7), R11
 	LSL $6, R11, R11
 	ADD R8, R11, R11
-	FMOVS 12(R6), F4
+	FMOVS -4(R6), F4
 	FMOVQ (R11), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	SUBS $1, R10, R10
 	BGT slot2
 	MOVD group+40(FP), R10
@@ -9187,32 +9061,30 @@ gdone2:
 	CMP $0, R9
 	BLE pdone2
 partial2:
-	MOVBU (R7), R10
+	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F4
+	FMOVS.P 16(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F4
+	FMOVS -12(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU 2(R7), R10
+	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 8(R6), F4
+	FMOVS -8(R6), F4
 	FMOVQ (R10), F31
 	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU 3(R7), R10
+	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS 12(R6), F4
+	FMOVS -4(R6), F4
 	FMOVQ (R10), F30
 	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $16, R6, R6
-	ADD $4, R7, R7
 	SUBS $1, R9, R9
 	BGT partial2
 pdone2:
@@ -9342,10 +9214,10 @@ last1:
 group3:
 	MOVD keep+32(FP), R11
 slot3:
-	MOVBU (R8), R12
+	MOVBU.P 4(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS (R7), F4
+	FMOVS.P 16(R7), F4
 	MOVD R12, R16
 	TBZ $2, R6, neon_1
 	FMOVQ (R16), F5
@@ -9361,10 +9233,10 @@ neon_2:
 	FMOVS (R16), F5
 neon_3:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 1(R8), R12
+	MOVBU -3(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS 4(R7), F4
+	FMOVS -12(R7), F4
 	MOVD R12, R16
 	TBZ $2, R6, neon_4
 	FMOVQ (R16), F5
@@ -9380,10 +9252,10 @@ neon_5:
 	FMOVS (R16), F5
 neon_6:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 2(R8), R12
+	MOVBU -2(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS 8(R7), F4
+	FMOVS -8(R7), F4
 	MOVD R12, R16
 	TBZ $2, R6, neon_7
 	FMOVQ (R16), F5
@@ -9399,10 +9271,10 @@ neon_8:
 	FMOVS (R16), F5
 neon_9:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 3(R8), R12
+	MOVBU -1(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS 12(R7), F4
+	FMOVS -4(R7), F4
 	MOVD R12, R16
 	TBZ $2, R6, neon_10
 	FMOVQ (R16), F5
@@ -9418,8 +9290,6 @@ neon_11:
 	FMOVS (R16), F5
 neon_12:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	ADD $16, R7, R7
-	ADD $4, R8, R8
 	SUBS $1, R11, R11
 	BGT slot3
 	MOVD group+40(FP), R11
@@ -9432,10 +9302,10 @@ gdone3:
 	CMP $0, R10
 	BLE pdone3
 partial3:
-	MOVBU (R8), R11
+	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F4
+	FMOVS.P 16(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_13
 	FMOVQ (R16), F5
@@ -9451,10 +9321,10 @@ neon_14:
 	FMOVS (R16), F5
 neon_15:
 	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F4
+	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_16
 	FMOVQ (R16), F5
@@ -9470,10 +9340,10 @@ neon_17:
 	FMOVS (R16), F5
 neon_18:
 	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
-	MOVBU 2(R8), R11
+	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 8(R7), F4
+	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_19
 	FMOVQ (R16), F5
@@ -9489,10 +9359,10 @@ neon_20:
 	FMOVS (R16), F5
 neon_21:
 	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
-	MOVBU 3(R8), R11
+	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS 12(R7), F4
+	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_22
 	FMOVQ (R16), F5
@@ -9508,8 +9378,6 @@ neon_23:
 	FMOVS (R16), F5
 neon_24:
 	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
-	ADD $16, R7, R7
-	ADD $4, R8, R8
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -9770,10 +9638,10 @@ tiles1:
 group1:
 	MOVD keep+32(FP), R10
 slot1:
-	MOVBU (R7), R11
+	MOVBU.P 2(R7), R11
 	LSL $7, R11, R11
 	ADD R8, R11, R11
-	FMOVS (R6), F16
+	FMOVS.P 8(R6), F16
 	FMOVQ (R11), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R11), F30
@@ -9790,10 +9658,10 @@ slot1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R11), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R11
+	MOVBU -1(R7), R11
 	LSL $7, R11, R11
 	ADD R8, R11, R11
-	FMOVS 4(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R11), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R11), F30
@@ -9810,8 +9678,6 @@ slot1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R11), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	SUBS $1, R10, R10
 	BGT slot1
 	MOVD group+40(FP), R10
@@ -9824,10 +9690,10 @@ gdone1:
 	CMP $0, R9
 	BLE pdone1
 partial1:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F16
+	FMOVS.P 8(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -9844,10 +9710,10 @@ partial1:
 	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F16
+	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
 	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
 	FMOVQ 16(R10), F30
@@ -9864,8 +9730,6 @@ partial1:
 	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
 	FMOVQ 112(R10), F30
 	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -10025,20 +9889,18 @@ singles1:
 group2:
 	MOVD keep+32(FP), R10
 slot2:
-	MOVBU (R7), R11
+	MOVBU.P 2(R7), R11
 	LSL $7, R11, R11
 	ADD R8, R11, R11
-	FMOVS (R6), F2
+	FMOVS.P 8(R6), F2
 	FMOVQ (R11), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 1(R7), R11
+	MOVBU -1(R7), R11
 	LSL $7, R11, R11
 	ADD R8, R11, R11
-	FMOVS 4(R6), F2
+	FMOVS -4(R6), F2
 	FMOVQ (R11), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	SUBS $1, R10, R10
 	BGT slot2
 	MOVD group+40(FP), R10
@@ -10051,20 +9913,18 @@ gdone2:
 	CMP $0, R9
 	BLE pdone2
 partial2:
-	MOVBU (R7), R10
+	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS (R6), F2
+	FMOVS.P 8(R6), F2
 	FMOVQ (R10), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU 1(R7), R10
+	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS 4(R6), F2
+	FMOVS -4(R6), F2
 	FMOVQ (R10), F30
 	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $8, R6, R6
-	ADD $2, R7, R7
 	SUBS $1, R9, R9
 	BGT partial2
 pdone2:
@@ -10140,10 +10000,10 @@ last1:
 group3:
 	MOVD keep+32(FP), R11
 slot3:
-	MOVBU (R8), R12
+	MOVBU.P 2(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS (R7), F2
+	FMOVS.P 8(R7), F2
 	MOVD R12, R16
 	TBZ $2, R6, neon_1
 	FMOVQ (R16), F3
@@ -10159,10 +10019,10 @@ neon_2:
 	FMOVS (R16), F3
 neon_3:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 1(R8), R12
+	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS 4(R7), F2
+	FMOVS -4(R7), F2
 	MOVD R12, R16
 	TBZ $2, R6, neon_4
 	FMOVQ (R16), F3
@@ -10178,8 +10038,6 @@ neon_5:
 	FMOVS (R16), F3
 neon_6:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	ADD $8, R7, R7
-	ADD $2, R8, R8
 	SUBS $1, R11, R11
 	BGT slot3
 	MOVD group+40(FP), R11
@@ -10192,10 +10050,10 @@ gdone3:
 	CMP $0, R10
 	BLE pdone3
 partial3:
-	MOVBU (R8), R11
+	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS (R7), F2
+	FMOVS.P 8(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_7
 	FMOVQ (R16), F3
@@ -10211,10 +10069,10 @@ neon_8:
 	FMOVS (R16), F3
 neon_9:
 	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
-	MOVBU 1(R8), R11
+	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS 4(R7), F2
+	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_10
 	FMOVQ (R16), F3
@@ -10230,8 +10088,6 @@ neon_11:
 	FMOVS (R16), F3
 neon_12:
 	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
-	ADD $8, R7, R7
-	ADD $2, R8, R8
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -10367,8 +10223,8 @@ unit1:
 	BLE cdone1
 chunk1:
 	MOVD consts+48(FP), R6
-	FMOVQ (R4), F2
-	FMOVQ 16(R4), F3
+	FMOVQ.P 128(R4), F2
+	FMOVQ -112(R4), F3
 	FMOVQ (R6), F4
 	FMOVQ 16(R6), F5
 	FMOVQ 32(R6), F6
@@ -10413,8 +10269,8 @@ chunk1:
 	VTBL V7.B16, [V30.B16, V31.B16], V7.B16
 	FMOVQ 64(R0), F30
 	VFMLA V30.S4, V7.S4, V1.S4
-	FMOVQ 32(R4), F2
-	FMOVQ 48(R4), F3
+	FMOVQ -96(R4), F2
+	FMOVQ -80(R4), F3
 	FMOVQ 64(R6), F4
 	FMOVQ 80(R6), F5
 	FMOVQ 96(R6), F6
@@ -10459,8 +10315,8 @@ chunk1:
 	VTBL V7.B16, [V30.B16, V31.B16], V7.B16
 	FMOVQ 80(R0), F30
 	VFMLA V30.S4, V7.S4, V1.S4
-	FMOVQ 64(R4), F2
-	FMOVQ 80(R4), F3
+	FMOVQ -64(R4), F2
+	FMOVQ -48(R4), F3
 	FMOVQ 128(R6), F4
 	FMOVQ 144(R6), F5
 	FMOVQ 160(R6), F6
@@ -10505,8 +10361,8 @@ chunk1:
 	VTBL V7.B16, [V30.B16, V31.B16], V7.B16
 	FMOVQ 96(R0), F30
 	VFMLA V30.S4, V7.S4, V1.S4
-	FMOVQ 96(R4), F2
-	FMOVQ 112(R4), F3
+	FMOVQ -32(R4), F2
+	FMOVQ -16(R4), F3
 	FMOVQ 192(R6), F4
 	FMOVQ 208(R6), F5
 	FMOVQ 224(R6), F6
@@ -10553,7 +10409,6 @@ chunk1:
 	VFMLA V30.S4, V7.S4, V1.S4
 	ADD $128, R0, R0
 	ADD $8, R1, R1
-	ADD $128, R4, R4
 	SUBS $1, R5, R5
 	BGT chunk1
 cdone1:
@@ -11318,8 +11173,8 @@ unit1:
 	BLE cdone1
 chunk1:
 	MOVD consts+48(FP), R6
-	FMOVQ (R4), F2
-	FMOVQ 16(R4), F3
+	FMOVQ.P 128(R4), F2
+	FMOVQ -112(R4), F3
 	FMOVQ (R6), F4
 	FMOVQ 16(R6), F5
 	FMOVQ 32(R6), F6
@@ -11364,8 +11219,8 @@ chunk1:
 	VTBL V7.B16, [V30.B16, V31.B16], V7.B16
 	FMOVQ 64(R0), F30
 	VFMLA V30.S4, V7.S4, V1.S4
-	FMOVQ 32(R4), F2
-	FMOVQ 48(R4), F3
+	FMOVQ -96(R4), F2
+	FMOVQ -80(R4), F3
 	FMOVQ 64(R6), F4
 	FMOVQ 80(R6), F5
 	FMOVQ 96(R6), F6
@@ -11410,8 +11265,8 @@ chunk1:
 	VTBL V7.B16, [V30.B16, V31.B16], V7.B16
 	FMOVQ 80(R0), F30
 	VFMLA V30.S4, V7.S4, V1.S4
-	FMOVQ 64(R4), F2
-	FMOVQ 80(R4), F3
+	FMOVQ -64(R4), F2
+	FMOVQ -48(R4), F3
 	FMOVQ 128(R6), F4
 	FMOVQ 144(R6), F5
 	FMOVQ 160(R6), F6
@@ -11457,8 +11312,8 @@ chunk1:
 	VTBL V7.B16, [V30.B16, V31.B16], V7.B16
 	FMOVQ 96(R0), F30
 	VFMLA V30.S4, V7.S4, V1.S4
-	FMOVQ 96(R4), F2
-	FMOVQ 112(R4), F3
+	FMOVQ -32(R4), F2
+	FMOVQ -16(R4), F3
 	FMOVQ 192(R6), F4
 	FMOVQ 208(R6), F5
 	FMOVQ 224(R6), F6
@@ -11506,7 +11361,6 @@ chunk1:
 	VFMLA V30.S4, V7.S4, V1.S4
 	ADD $128, R0, R0
 	ADD $16, R1, R1
-	ADD $128, R4, R4
 	SUBS $1, R5, R5
 	BGT chunk1
 cdone1:

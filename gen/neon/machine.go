@@ -687,8 +687,12 @@ func (m *Machine) finish() {
 	if r.doc != "" {
 		l.f.Doc = strings.Split(r.doc, "\n")
 	}
+	l.planFolds()
 	for i := 0; i < len(r.ops); i++ {
 		l.cur = i
+		if l.skip[i] {
+			continue
+		}
 		if i+1 < len(r.ops) && l.fuseCount(&r.ops[i], &r.ops[i+1]) {
 			i++
 			continue
@@ -748,6 +752,9 @@ type lower struct {
 	vec    []VReg
 	elem   []int  // per op: the FMA operand used as lane 0 (FMLA by element), or 0
 	scalar []bool // per op: a Load1/ParamF32 that loads lane 0 only
+	post   []int  // per op: a load lowered post-indexed by this increment (see planFolds)
+	skip   []bool // per op: an AddImm folded into an earlier load
+	adj    []int  // per op: displacement added to its memory operand (after a fold)
 	cur    int    // index of the op being lowered
 	f      *Func
 	cache  [len(addrCacheRegs)]addrEntry // base+index·scale held in addrCacheRegs
@@ -837,8 +844,10 @@ func (l *lower) addr(a vm.Mem, ok func(int) bool, cached bool) (Reg, int) {
 	return regTmp, 0
 }
 
+// scaled accepts the offsets a load or store of size bytes encodes in one instruction: the
+// scaled unsigned form, or the unscaled −256..255 (LDUR/STUR).
 func scaled(size int) func(int) bool {
-	return func(off int) bool { return off >= 0 && off%size == 0 && off <= 4095*size }
+	return func(off int) bool { return off >= -256 && off <= 255 || off >= 0 && off%size == 0 && off <= 4095*size }
 }
 
 func zeroOff(off int) bool { return off == 0 }
@@ -847,6 +856,15 @@ var condMap = map[vm.Cond]Cond{vm.LT: LT, vm.LE: LE, vm.GT: GT, vm.GE: GE, vm.EQ
 
 func (l *lower) op(o *op) {
 	e := l.f.Emitter
+	if l.adj[l.cur] != 0 {
+		oc := *o
+		oc.mem.Disp += l.adj[l.cur]
+		o = &oc
+	}
+	if l.post[l.cur] != 0 {
+		l.postLoad(o, l.post[l.cur])
+		return
+	}
 	switch o.k {
 	case oBind, oJmp, oBr, oBrImm, oBrBits, oRet:
 		l.invalidate()
@@ -1049,6 +1067,118 @@ func (l *lower) op(o *op) {
 		vm.Check(false, "neon: unknown op %d", o.k)
 	}
 	// A definition of a general register invalidates cached addresses built from it.
+	d, _ := o.gp()
+	for _, r := range d {
+		l.clobber(l.g(r))
+	}
+}
+
+// planFolds folds pointer increments into post-indexed loads: for "AddImm(p, v)" (|v| ≤ 255)
+// whose basic block, since p was last defined, first uses p as the base of a load at
+// displacement 0 (an integer load, a lane-0 Load1 or a LoadV), that load becomes
+// post-indexed by v and the AddImm disappears; the uses of p in between (memory bases only)
+// get their displacement reduced by v (an unscaled LDUR/STUR where negative). So "load
+// vals[0], vals[1]; vals += 8" is "LDR s, [x0], #8; LDUR s, [x0, #-4]": no ADD.
+func (l *lower) planFolds() {
+	ops := l.r.ops
+	l.post = make([]int, len(ops))
+	l.skip = make([]bool, len(ops))
+	l.adj = make([]int, len(ops))
+	for i := range ops {
+		o := &ops[i]
+		if o.k != oAddImm || o.imm == 0 || o.imm < -256 || o.imm > 255 {
+			continue
+		}
+		if i+1 < len(ops) && ops[i+1].k == oBrImm && ops[i+1].r[0] == o.r[0] && ops[i+1].imm == 0 {
+			continue // a loop counter: fuseCount makes it ADDS/SUBS
+		}
+		p := o.r[0]
+		var uses []int // ops using p since its definition, latest first
+		ok := true
+	scan:
+		for k := i - 1; k >= 0; k-- {
+			q := &ops[k]
+			switch q.k {
+			case oBind, oJmp, oBr, oBrImm, oBrBits, oRet:
+				break scan
+			}
+			d, u := q.gp()
+			for _, r := range d {
+				if r == p {
+					break scan
+				}
+			}
+			n := 0
+			for _, r := range u {
+				if r == p {
+					n++
+				}
+			}
+			if n == 0 {
+				continue
+			}
+			if n != 1 || !memOp(q.k) || q.mem.Base != p || l.post[k] != 0 || l.adj[k] != 0 {
+				ok = false
+				break
+			}
+			uses = append(uses, k)
+		}
+		if !ok || len(uses) == 0 {
+			continue
+		}
+		j := uses[len(uses)-1]
+		if !l.postable(j) {
+			continue
+		}
+		l.post[j] = int(o.imm)
+		l.skip[i] = true
+		for _, k := range uses[:len(uses)-1] {
+			l.adj[k] = -int(o.imm)
+		}
+	}
+}
+
+// memOp reports whether an operation's only use of a register can be its memory base.
+func memOp(k opKind) bool {
+	switch k {
+	case oLea, oLoad, oStore, oLoad1, oLoadV, oStoreV, oFMAMem, oFMABcast, oVAddMem,
+		oLoadVMask, oStoreVMask, oLoadIdx, oStoreLane0:
+		return true
+	}
+	return false
+}
+
+// postable reports whether op j can take a post-index: a load at displacement 0.
+func (l *lower) postable(j int) bool {
+	o := &l.r.ops[j]
+	if o.mem.Index >= 0 || o.mem.Disp != 0 {
+		return false
+	}
+	switch o.k {
+	case oLoad:
+		return l.g(o.r[0]) != l.g(o.mem.Base)
+	case oLoad1:
+		return l.scalar[j]
+	case oLoadV:
+		return true
+	}
+	return false
+}
+
+// postLoad lowers a load planned by planFolds: post-indexed by inc.
+func (l *lower) postLoad(o *op, inc int) {
+	e := l.f.Emitter
+	base := l.g(o.mem.Base)
+	switch o.k {
+	case oLoad:
+		kind := map[int]LoadKind{1: LoadBU, 2: LoadHU, 4: LoadWU, 8: LoadD}[o.n]
+		e.LoadPost(kind, base, inc, l.g(o.r[0]))
+	case oLoad1:
+		e.FMOVSLoadPost(base, inc, l.v(o.v[0]))
+	case oLoadV:
+		e.FMOVQLoadPost(base, inc, l.v(o.v[0]))
+	}
+	l.clobber(base) // cached addresses built on the base are stale from here
 	d, _ := o.gp()
 	for _, r := range d {
 		l.clobber(l.g(r))

@@ -31,6 +31,22 @@ func (m Mem) gnuStr() string {
 	return fmt.Sprintf("[%s, #%d]", m.Base.x(), m.Off)
 }
 
+// checkOff checks a load/store offset: the scaled unsigned form (checkScaled) or the
+// unscaled signed 9-bit form −256..255, which Go's assembler (like GNU as for "ldr") emits
+// as LDUR/STUR: one instruction either way.
+func (m Mem) checkOff(size int) error {
+	if err := checkGP(m.Base, false); err != nil {
+		return err
+	}
+	if m.Off >= -256 && m.Off <= 255 {
+		return nil
+	}
+	if err := m.checkScaled(size); err != nil {
+		return fmt.Errorf("%w, or in −256..255", err)
+	}
+	return nil
+}
+
 // checkScaled checks an unsigned offset scaled by size (the 12-bit immediate form, so Go's
 // assembler emits exactly one instruction).
 func (m Mem) checkScaled(size int) error {
@@ -226,7 +242,7 @@ func (e *Emitter) Load(k LoadKind, m Mem, dst Reg) {
 		return
 	}
 	op := loadGo[k]
-	if err := first(m.checkScaled(loadSize[k]), checkGP(dst, false)); err != nil {
+	if err := first(m.checkOff(loadSize[k]), checkGP(dst, false)); err != nil {
 		e.fail(op, err)
 		return
 	}
@@ -302,7 +318,7 @@ func (e *Emitter) Store(k StoreKind, src Reg, m Mem) {
 		return
 	}
 	op := storeGo[k]
-	if err := first(m.checkScaled(storeSize[k]), checkGP(src, true)); err != nil {
+	if err := first(m.checkOff(storeSize[k]), checkGP(src, true)); err != nil {
 		e.fail(op, err)
 		return
 	}
@@ -410,7 +426,7 @@ func checkF(v VReg) error {
 
 // FMOVSLoad loads a float32 at m into lane 0 of dst, zeroing the other lanes.
 func (e *Emitter) FMOVSLoad(m Mem, dst VReg) {
-	if err := first(m.checkScaled(4), checkF(dst)); err != nil {
+	if err := first(m.checkOff(4), checkF(dst)); err != nil {
 		e.fail("FMOVS load", err)
 		return
 	}
@@ -440,7 +456,7 @@ func (e *Emitter) FMOVSLoadIdx(base, idx Reg, dst VReg) {
 
 // FMOVQLoad loads 128 bits at m into dst (offset a multiple of 16 in 0..65520).
 func (e *Emitter) FMOVQLoad(m Mem, dst VReg) {
-	if err := first(m.checkScaled(16), checkF(dst)); err != nil {
+	if err := first(m.checkOff(16), checkF(dst)); err != nil {
 		e.fail("FMOVQ load", err)
 		return
 	}
@@ -448,9 +464,19 @@ func (e *Emitter) FMOVQLoad(m Mem, dst VReg) {
 		GNU: fmt.Sprintf("ldr q%d, %s", dst, m.gnuStr()), Dst: []VReg{dst}})
 }
 
+// FMOVQLoadPost loads 128 bits at base into dst, then adds inc (−256..255) to base.
+func (e *Emitter) FMOVQLoadPost(base Reg, inc int, dst VReg) {
+	if err := first(checkGP(base, false), checkPost(inc), checkF(dst)); err != nil {
+		e.fail("FMOVQ.P load", err)
+		return
+	}
+	e.add(Inst{Class: ClassLoad, Go: fmt.Sprintf("FMOVQ.P %d(%s), F%d", inc, base, dst),
+		GNU: fmt.Sprintf("ldr q%d, [%s], #%d", dst, base.x(), inc), Dst: []VReg{dst}})
+}
+
 // FMOVQStore stores all 128 bits of src at m (offset a multiple of 16 in 0..65520).
 func (e *Emitter) FMOVQStore(src VReg, m Mem) {
-	if err := first(m.checkScaled(16), checkF(src)); err != nil {
+	if err := first(m.checkOff(16), checkF(src)); err != nil {
 		e.fail("FMOVQ store", err)
 		return
 	}
@@ -460,7 +486,7 @@ func (e *Emitter) FMOVQStore(src VReg, m Mem) {
 
 // FMOVDLoad loads 64 bits at m into the low half of dst, zeroing the high half.
 func (e *Emitter) FMOVDLoad(m Mem, dst VReg) {
-	if err := first(m.checkScaled(8), checkF(dst)); err != nil {
+	if err := first(m.checkOff(8), checkF(dst)); err != nil {
 		e.fail("FMOVD load", err)
 		return
 	}
@@ -470,7 +496,7 @@ func (e *Emitter) FMOVDLoad(m Mem, dst VReg) {
 
 // FMOVDStore stores the low 64 bits of src at m.
 func (e *Emitter) FMOVDStore(src VReg, m Mem) {
-	if err := first(m.checkScaled(8), checkF(src)); err != nil {
+	if err := first(m.checkOff(8), checkF(src)); err != nil {
 		e.fail("FMOVD store", err)
 		return
 	}
@@ -480,7 +506,7 @@ func (e *Emitter) FMOVDStore(src VReg, m Mem) {
 
 // FMOVSStore stores lane 0 of src at m.
 func (e *Emitter) FMOVSStore(src VReg, m Mem) {
-	if err := first(m.checkScaled(4), checkF(src)); err != nil {
+	if err := first(m.checkOff(4), checkF(src)); err != nil {
 		e.fail("FMOVS store", err)
 		return
 	}
