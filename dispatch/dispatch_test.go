@@ -368,17 +368,30 @@ func TestBitwiseAcrossThreadsAndSplits(t *testing.T) {
 			if bitwiseEqual(base, yb[:m*n]) >= 0 || bitwiseEqual(base, yb[m*n:]) >= 0 {
 				t.Fatalf("%s n=%d: batch differs", f, n)
 			}
-			// Token-major on the transposed X, transposed back.
+			// Token-major on the transposed X, transposed back, equals channel-major run
+			// panel by panel (each panel runs the kernel for its width), for any threads.
 			xt := make([]float32, n*k)
 			transpose(xt, k, x, n, k, n)
-			yt := make([]float32, n*m)
-			if err := p.MulTokens(yt, m, xt, k, n); err != nil {
-				t.Fatal(err)
+			want := make([]float32, m*n)
+			for t0 := 0; t0 < n; t0 += p.panelCap {
+				if err := p.Mul(want[t0:], n, x[t0:], n, min(p.panelCap, n-t0)); err != nil {
+					t.Fatal(err)
+				}
 			}
-			y := make([]float32, m*n)
-			transpose(y, n, yt, m, n, m)
-			if i := bitwiseEqual(base, y); i >= 0 {
-				t.Fatalf("%s n=%d: token-major differs at %d", f, n, i)
+			if n <= p.panelCap {
+				want = base
+			}
+			for _, threads := range []int{1, 2, 3} {
+				pt, _ := Compile(w, Options{Threads: threads, Act: ref.ActSiLU})
+				yt := make([]float32, n*m)
+				if err := pt.MulTokens(yt, m, xt, k, n); err != nil {
+					t.Fatal(err)
+				}
+				y := make([]float32, m*n)
+				transpose(y, n, yt, m, n, m)
+				if i := bitwiseEqual(want, y); i >= 0 {
+					t.Fatalf("%s n=%d threads=%d: token-major differs at %d", f, n, threads, i)
+				}
 			}
 		}
 	}

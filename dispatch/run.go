@@ -174,20 +174,22 @@ func (p *Plan) run(kern asm.Kernel, y []float32, ldy, strideY int, x []float32, 
 	return nil
 }
 
-// tokenPanel is the number of tokens MulTokens transposes at a time: 64, fewer when K is
-// large so that a K×T panel of X stays within ~256 KiB (L2).
+// tokenPanel is the number of tokens MulTokens transposes at a time: 128, fewer when K is
+// large so that a K×T panel of X stays within ~512 KiB (L2).
 func tokenPanel(k int) int {
-	t := 64
-	for t > colAlign && k*t*4 > 256<<10 {
+	t := 128
+	for t > colAlign && k*t*4 > 512<<10 {
 		t /= 2
 	}
 	return t
 }
 
 // MulTokens computes Y = epi(X·Wᵀ) in token-major layout: X is N×K (row stride ldx ≥ K),
-// Y is N×M (ldy ≥ M). Each panel of up to 64 tokens of X is transposed into a pooled
-// buffer just before use, the kernel computes the panel in channel-major order, and the
-// result is transposed into Y (with Accumulate, Y's panel is first transposed in).
+// Y is N×M (ldy ≥ M). Each panel of up to 128 tokens of X (fewer for a large K) is
+// transposed into a pooled buffer just before use, the kernel the plan has for the
+// panel's width computes it in channel-major order, and the result is transposed into Y
+// (with Accumulate, Y's panel is first transposed in). With fewer panels than threads,
+// X is transposed once and the rows of W are split instead.
 func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) error {
 	if p == nil {
 		return fmt.Errorf("dispatch: nil plan")
@@ -207,7 +209,6 @@ func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) erro
 	if n == 0 || p.m == 0 {
 		return nil
 	}
-	kern := p.choiceFor(n).kern
 	panel := p.panelCap
 	panels := (n + panel - 1) / panel
 	if panels >= p.threads || p.threads <= 1 {
@@ -216,6 +217,7 @@ func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) erro
 		parallel(p.threads, panels, func(pi int) {
 			t0 := pi * panel
 			t := min(panel, n-t0)
+			kern := p.choiceFor(t).kern
 			errs[pi] = p.tokenPanel(kern, y[t0*ldy:], ldy, x[t0*ldx:], ldx, t, 0, kern.Units())
 		})
 		for _, err := range errs {
@@ -227,6 +229,7 @@ func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) erro
 	}
 	// Few tokens: transpose all of X once, then split rows; each chunk transposes its
 	// own rows of the result into Y.
+	kern := p.choiceFor(n).kern
 	xt := p.getBuf(p.k * n)
 	defer p.tokBufs.Put(xt)
 	transpose(*xt, n, x, ldx, n, p.k)
@@ -295,17 +298,18 @@ func (p *Plan) getBuf(size int) *[]float32 {
 }
 
 // transpose writes the rows×cols matrix src (stride lds) transposed into dst (stride ldd):
-// dst[j·ldd + i] = src[i·lds + j]. Blocked 8×8 for cache lines on both sides.
+// dst[j·ldd + i] = src[i·lds + j]. In 16×16 tiles, writing rows of dst contiguously.
 func transpose(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
-	const bs = 8
+	const bs = 16
 	for i0 := 0; i0 < rows; i0 += bs {
 		i1 := min(i0+bs, rows)
 		for j0 := 0; j0 < cols; j0 += bs {
 			j1 := min(j0+bs, cols)
-			for i := i0; i < i1; i++ {
-				s := src[i*lds+j0 : i*lds+j1]
-				for j, v := range s {
-					dst[(j0+j)*ldd+i] = v
+			for j := j0; j < j1; j++ {
+				d := dst[j*ldd+i0 : j*ldd+i1]
+				s := src[i0*lds+j:]
+				for i := range d {
+					d[i] = s[i*lds]
 				}
 			}
 		}
