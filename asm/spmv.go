@@ -9,7 +9,9 @@ import (
 )
 
 // CSR × vector (N = 1, decoding one token), row-oriented (gen/kernels/spmv.go): each row is a
-// sparse dot product over gathered X values with vector partial sums. Bytes decide at N = 1,
+// sparse dot product, either over gathered X values with vector partial sums
+// (spmv_csr_i16_*, spmv_csr_i32_*) or, gather-free, one broadcast of x[idx] per entry into
+// four round-robin accumulators (spmv_csr_i16_bcast_*, spmv_csr_i32_bcast_*). Bytes decide at N = 1,
 // so the plan stores 16-bit column indices when K ≤ 65536 (6 bytes per nonzero; family
 // spmv_csr_i16_*) and 32-bit ones otherwise (spmv_csr_i32_*). The index stream is padded
 // with one vector of zeros (the AVX2 tail reads whole index vectors; the gather itself is
@@ -31,6 +33,7 @@ type spmvSpec struct {
 	lanes    int
 	f16      spmvI16Func
 	f32      spmvI32Func
+	bcast    bool // the gather-free kernel (broadcast loads; documentation only)
 }
 
 var spmvSpecs []*spmvSpec

@@ -14,6 +14,16 @@ func spmvAVX2I16(vals *float32, idx *uint16, cnt *uint32, nrows int, x *float32,
 //go:noescape
 func spmvAVX2I32(vals *float32, idx *uint32, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
+// spmvBAVX2I16 computes y = epi(W·x) for nrows packed CSR rows with 16-bit column indices, without gathers.
+//
+//go:noescape
+func spmvBAVX2I16(vals *float32, idx *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// spmvBAVX2I32 computes y = epi(W·x) for nrows packed CSR rows with 32-bit column indices, without gathers.
+//
+//go:noescape
+func spmvBAVX2I32(vals *float32, idx *uint32, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
 // spmvAVX2Features are the CPU features the spmvAVX2 functions use.
 const spmvAVX2Features = FeatAVX2 | FeatFMA
 

@@ -249,3 +249,233 @@ noclamp1:
 exit1:
 	VZEROUPPER
 	RET
+
+// func spmvBAVX2I16(vals *float32, idx *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·spmvBAVX2I16(SB), NOSPLIT, $0-80
+	MOVQ vals+0(FP), AX
+	MOVQ idx+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+row1:
+	MOVQ  nrows+24(FP), R8
+	SUBQ  DI, R8
+	CMPQ  R8, $+0
+	JLE   exit1
+	MOVL  (DX)(DI*4), R8
+	XORQ  R9, R9
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  R8, R10
+	ADDQ  $-4, R10
+	CMPQ  R9, R10
+	JGT   tail1
+
+four1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (BX)(R11*4), Y4
+	VBROADCASTSS (AX)(R9*4), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	MOVWQZX      2(CX)(R9*2), R11
+	VBROADCASTSS (BX)(R11*4), Y4
+	VBROADCASTSS 4(AX)(R9*4), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	MOVWQZX      4(CX)(R9*2), R11
+	VBROADCASTSS (BX)(R11*4), Y4
+	VBROADCASTSS 8(AX)(R9*4), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	MOVWQZX      6(CX)(R9*2), R11
+	VBROADCASTSS (BX)(R11*4), Y4
+	VBROADCASTSS 12(AX)(R9*4), Y5
+	VFMADD231PS  Y4, Y5, Y3
+	ADDQ         $+4, R9
+	CMPQ         R9, R10
+	JLE          four1
+
+tail1:
+	CMPQ         R9, R8
+	JGE          sum1
+	MOVWQZX      (CX)(R9*2), R10
+	VBROADCASTSS (BX)(R10*4), Y4
+	VBROADCASTSS (AX)(R9*4), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	ADDQ         $+1, R9
+	CMPQ         R9, R8
+	JGE          sum1
+	MOVWQZX      (CX)(R9*2), R10
+	VBROADCASTSS (BX)(R10*4), Y4
+	VBROADCASTSS (AX)(R9*4), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	ADDQ         $+1, R9
+	CMPQ         R9, R8
+	JGE          sum1
+	MOVWQZX      (CX)(R9*2), R10
+	VBROADCASTSS (BX)(R10*4), Y4
+	VBROADCASTSS (AX)(R9*4), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	ADDQ         $+1, R9
+
+sum1:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R9
+	VBROADCASTSS (R9)(DI*4), Y1
+	VADDPS       Y1, Y0, Y0
+
+nobias1:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000001, R9
+	JEQ          noacc1
+	VBROADCASTSS (SI), Y1
+	VADDPS       Y1, Y0, Y0
+
+noacc1:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y0, Y1, Y0
+	VMINPS       Y0, Y2, Y0
+
+noclamp1:
+	MOVQ       $+1, R9
+	LEAQ       tailmask8<>+0(SB), R10
+	NEGQ       R9
+	VMOVDQU    32(R10)(R9*4), Y1
+	VMASKMOVPS Y0, Y1, (SI)
+	LEAQ       (AX)(R8*4), AX
+	LEAQ       (CX)(R8*2), CX
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	ADDQ       $+1, DI
+	JMP        row1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func spmvBAVX2I32(vals *float32, idx *uint32, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·spmvBAVX2I32(SB), NOSPLIT, $0-80
+	MOVQ vals+0(FP), AX
+	MOVQ idx+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+row1:
+	MOVQ  nrows+24(FP), R8
+	SUBQ  DI, R8
+	CMPQ  R8, $+0
+	JLE   exit1
+	MOVL  (DX)(DI*4), R8
+	XORQ  R9, R9
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  R8, R10
+	ADDQ  $-4, R10
+	CMPQ  R9, R10
+	JGT   tail1
+
+four1:
+	MOVL         (CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Y4
+	VBROADCASTSS (AX)(R9*4), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	MOVL         4(CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Y4
+	VBROADCASTSS 4(AX)(R9*4), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	MOVL         8(CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Y4
+	VBROADCASTSS 8(AX)(R9*4), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	MOVL         12(CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Y4
+	VBROADCASTSS 12(AX)(R9*4), Y5
+	VFMADD231PS  Y4, Y5, Y3
+	ADDQ         $+4, R9
+	CMPQ         R9, R10
+	JLE          four1
+
+tail1:
+	CMPQ         R9, R8
+	JGE          sum1
+	MOVL         (CX)(R9*4), R10
+	VBROADCASTSS (BX)(R10*4), Y4
+	VBROADCASTSS (AX)(R9*4), Y5
+	VFMADD231PS  Y4, Y5, Y0
+	ADDQ         $+1, R9
+	CMPQ         R9, R8
+	JGE          sum1
+	MOVL         (CX)(R9*4), R10
+	VBROADCASTSS (BX)(R10*4), Y4
+	VBROADCASTSS (AX)(R9*4), Y5
+	VFMADD231PS  Y4, Y5, Y1
+	ADDQ         $+1, R9
+	CMPQ         R9, R8
+	JGE          sum1
+	MOVL         (CX)(R9*4), R10
+	VBROADCASTSS (BX)(R10*4), Y4
+	VBROADCASTSS (AX)(R9*4), Y5
+	VFMADD231PS  Y4, Y5, Y2
+	ADDQ         $+1, R9
+
+sum1:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R9
+	VBROADCASTSS (R9)(DI*4), Y1
+	VADDPS       Y1, Y0, Y0
+
+nobias1:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000001, R9
+	JEQ          noacc1
+	VBROADCASTSS (SI), Y1
+	VADDPS       Y1, Y0, Y0
+
+noacc1:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y0, Y1, Y0
+	VMINPS       Y0, Y2, Y0
+
+noclamp1:
+	MOVQ       $+1, R9
+	LEAQ       tailmask8<>+0(SB), R10
+	NEGQ       R9
+	VMOVDQU    32(R10)(R9*4), Y1
+	VMASKMOVPS Y0, Y1, (SI)
+	LEAQ       (AX)(R8*4), AX
+	LEAQ       (CX)(R8*4), CX
+	MOVQ       ldy+48(FP), R8
+	SHLQ       $0x02, R8
+	ADDQ       R8, SI
+	ADDQ       $+1, DI
+	JMP        row1
+
+exit1:
+	VZEROUPPER
+	RET

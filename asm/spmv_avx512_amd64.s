@@ -252,3 +252,231 @@ noclamp1:
 exit1:
 	VZEROUPPER
 	RET
+
+// func spmvBAVX512I16(vals *float32, idx *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·spmvBAVX512I16(SB), NOSPLIT, $0-80
+	MOVQ vals+0(FP), AX
+	MOVQ idx+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+row1:
+	MOVQ   nrows+24(FP), R8
+	SUBQ   DI, R8
+	CMPQ   R8, $+0
+	JLE    exit1
+	MOVL   (DX)(DI*4), R8
+	XORQ   R9, R9
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	MOVQ   R8, R10
+	ADDQ   $-4, R10
+	CMPQ   R9, R10
+	JGT    tail1
+
+four1:
+	MOVWQZX      (CX)(R9*2), R11
+	VBROADCASTSS (BX)(R11*4), Z4
+	VBROADCASTSS (AX)(R9*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	MOVWQZX      2(CX)(R9*2), R11
+	VBROADCASTSS (BX)(R11*4), Z4
+	VBROADCASTSS 4(AX)(R9*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	MOVWQZX      4(CX)(R9*2), R11
+	VBROADCASTSS (BX)(R11*4), Z4
+	VBROADCASTSS 8(AX)(R9*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	MOVWQZX      6(CX)(R9*2), R11
+	VBROADCASTSS (BX)(R11*4), Z4
+	VBROADCASTSS 12(AX)(R9*4), Z5
+	VFMADD231PS  Z4, Z5, Z3
+	ADDQ         $+4, R9
+	CMPQ         R9, R10
+	JLE          four1
+
+tail1:
+	CMPQ         R9, R8
+	JGE          sum1
+	MOVWQZX      (CX)(R9*2), R10
+	VBROADCASTSS (BX)(R10*4), Z4
+	VBROADCASTSS (AX)(R9*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	ADDQ         $+1, R9
+	CMPQ         R9, R8
+	JGE          sum1
+	MOVWQZX      (CX)(R9*2), R10
+	VBROADCASTSS (BX)(R10*4), Z4
+	VBROADCASTSS (AX)(R9*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	ADDQ         $+1, R9
+	CMPQ         R9, R8
+	JGE          sum1
+	MOVWQZX      (CX)(R9*2), R10
+	VBROADCASTSS (BX)(R10*4), Z4
+	VBROADCASTSS (AX)(R9*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	ADDQ         $+1, R9
+
+sum1:
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z3, Z2, Z2
+	VADDPS       Z2, Z0, Z0
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R9
+	VBROADCASTSS (R9)(DI*4), Z1
+	VADDPS       Z1, Z0, Z0
+
+nobias1:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000001, R9
+	JEQ          noacc1
+	VBROADCASTSS (SI), Z1
+	VADDPS       Z1, Z0, Z0
+
+noacc1:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z1
+	VBROADCASTSS hi+76(FP), Z2
+	VMAXPS       Z0, Z1, Z0
+	VMINPS       Z0, Z2, Z0
+
+noclamp1:
+	MOVQ    $+1, R9
+	LEAQ    tailmask16<>+0(SB), R10
+	KMOVW   (R10)(R9*2), K1
+	VMOVUPS Z0, K1, (SI)
+	LEAQ    (AX)(R8*4), AX
+	LEAQ    (CX)(R8*2), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     row1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func spmvBAVX512I32(vals *float32, idx *uint32, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·spmvBAVX512I32(SB), NOSPLIT, $0-80
+	MOVQ vals+0(FP), AX
+	MOVQ idx+8(FP), CX
+	MOVQ cnt+16(FP), DX
+	MOVQ x+32(FP), BX
+	MOVQ y+40(FP), SI
+	XORQ DI, DI
+
+row1:
+	MOVQ   nrows+24(FP), R8
+	SUBQ   DI, R8
+	CMPQ   R8, $+0
+	JLE    exit1
+	MOVL   (DX)(DI*4), R8
+	XORQ   R9, R9
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	MOVQ   R8, R10
+	ADDQ   $-4, R10
+	CMPQ   R9, R10
+	JGT    tail1
+
+four1:
+	MOVL         (CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Z4
+	VBROADCASTSS (AX)(R9*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	MOVL         4(CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Z4
+	VBROADCASTSS 4(AX)(R9*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	MOVL         8(CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Z4
+	VBROADCASTSS 8(AX)(R9*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	MOVL         12(CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Z4
+	VBROADCASTSS 12(AX)(R9*4), Z5
+	VFMADD231PS  Z4, Z5, Z3
+	ADDQ         $+4, R9
+	CMPQ         R9, R10
+	JLE          four1
+
+tail1:
+	CMPQ         R9, R8
+	JGE          sum1
+	MOVL         (CX)(R9*4), R10
+	VBROADCASTSS (BX)(R10*4), Z4
+	VBROADCASTSS (AX)(R9*4), Z5
+	VFMADD231PS  Z4, Z5, Z0
+	ADDQ         $+1, R9
+	CMPQ         R9, R8
+	JGE          sum1
+	MOVL         (CX)(R9*4), R10
+	VBROADCASTSS (BX)(R10*4), Z4
+	VBROADCASTSS (AX)(R9*4), Z5
+	VFMADD231PS  Z4, Z5, Z1
+	ADDQ         $+1, R9
+	CMPQ         R9, R8
+	JGE          sum1
+	MOVL         (CX)(R9*4), R10
+	VBROADCASTSS (BX)(R10*4), Z4
+	VBROADCASTSS (AX)(R9*4), Z5
+	VFMADD231PS  Z4, Z5, Z2
+	ADDQ         $+1, R9
+
+sum1:
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z3, Z2, Z2
+	VADDPS       Z2, Z0, Z0
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R9
+	VBROADCASTSS (R9)(DI*4), Z1
+	VADDPS       Z1, Z0, Z0
+
+nobias1:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000001, R9
+	JEQ          noacc1
+	VBROADCASTSS (SI), Z1
+	VADDPS       Z1, Z0, Z0
+
+noacc1:
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z1
+	VBROADCASTSS hi+76(FP), Z2
+	VMAXPS       Z0, Z1, Z0
+	VMINPS       Z0, Z2, Z0
+
+noclamp1:
+	MOVQ    $+1, R9
+	LEAQ    tailmask16<>+0(SB), R10
+	KMOVW   (R10)(R9*2), K1
+	VMOVUPS Z0, K1, (SI)
+	LEAQ    (AX)(R8*4), AX
+	LEAQ    (CX)(R8*4), CX
+	MOVQ    ldy+48(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, SI
+	ADDQ    $+1, DI
+	JMP     row1
+
+exit1:
+	VZEROUPPER
+	RET

@@ -14,6 +14,16 @@ func spmvNEONI16(vals *float32, idx *uint16, cnt *uint32, nrows int, x *float32,
 //go:noescape
 func spmvNEONI32(vals *float32, idx *uint32, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
+// spmvBNEONI16 computes y = epi(W·x) for nrows packed CSR rows with 16-bit column indices, without gathers.
+//
+//go:noescape
+func spmvBNEONI16(vals *float32, idx *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// spmvBNEONI32 computes y = epi(W·x) for nrows packed CSR rows with 32-bit column indices, without gathers.
+//
+//go:noescape
+func spmvBNEONI32(vals *float32, idx *uint32, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
 // spmvNEONFeatures are the CPU features the spmvNEON functions use.
 const spmvNEONFeatures = FeatASIMD
 

@@ -333,3 +333,259 @@ noclamp1:
 	B row1
 exit1:
 	RET
+
+// spmvBNEONI16 computes y = epi(W·x) for nrows packed CSR rows with 16-bit column indices, without gathers.
+TEXT ·spmvBNEONI16(SB), NOSPLIT, $0-80
+	MOVD vals+0(FP), R0
+	MOVD idx+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+row1:
+	MOVD nrows+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD $0, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD R6, R8
+	SUB $4, R8, R8
+	CMP R8, R7
+	BGT tail1
+four1:
+	MOVHU (R1)(R7<<1), R9
+	FMOVS (R3)(R9<<2), F4
+	ADD R7<<2, R0, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	ADD R7<<1, R1, R16
+	MOVHU 2(R16), R9
+	FMOVS (R3)(R9<<2), F4
+	ADD R7<<2, R0, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	ADD R7<<1, R1, R16
+	MOVHU 4(R16), R9
+	FMOVS (R3)(R9<<2), F4
+	ADD R7<<2, R0, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	ADD R7<<1, R1, R16
+	MOVHU 6(R16), R9
+	FMOVS (R3)(R9<<2), F4
+	ADD R7<<2, R0, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	ADD $4, R7, R7
+	CMP R8, R7
+	BLE four1
+tail1:
+	CMP R6, R7
+	BGE sum1
+	MOVHU (R1)(R7<<1), R8
+	FMOVS (R3)(R8<<2), F4
+	ADD R7<<2, R0, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	ADD $1, R7, R7
+	CMP R6, R7
+	BGE sum1
+	MOVHU (R1)(R7<<1), R8
+	FMOVS (R3)(R8<<2), F4
+	ADD R7<<2, R0, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	ADD $1, R7, R7
+	CMP R6, R7
+	BGE sum1
+	MOVHU (R1)(R7<<1), R8
+	FMOVS (R3)(R8<<2), F4
+	ADD R7<<2, R0, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	ADD $1, R7, R7
+sum1:
+	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
+	WORD $0x4e23d442 // fadd v2.4s, v2.4s, v3.4s
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	ADD R5<<2, R7, R16
+	VLD1R (R16), [V1.S4]
+	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, noacc1
+	VLD1R (R4), [V1.S4]
+	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
+noacc1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F1
+	VDUP V1.S[0], V1.S4
+	FMOVS hi+76(FP), F2
+	VDUP V2.S[0], V2.S4
+	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
+	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+noclamp1:
+	MOVD $1, R7
+	MOVD R4, R16
+	TBZ $2, R7, neon_1
+	FMOVQ F0, (R16)
+	B neon_3
+neon_1:
+	TBZ $1, R7, neon_2
+	FMOVD F0, (R16)
+	TBZ $0, R7, neon_3
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_3
+neon_2:
+	FMOVS F0, (R16)
+neon_3:
+	ADD R6<<2, R0, R0
+	ADD R6<<1, R1, R1
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B row1
+exit1:
+	RET
+
+// spmvBNEONI32 computes y = epi(W·x) for nrows packed CSR rows with 32-bit column indices, without gathers.
+TEXT ·spmvBNEONI32(SB), NOSPLIT, $0-80
+	MOVD vals+0(FP), R0
+	MOVD idx+8(FP), R1
+	MOVD cnt+16(FP), R2
+	MOVD x+32(FP), R3
+	MOVD y+40(FP), R4
+	MOVD $0, R5
+row1:
+	MOVD nrows+24(FP), R6
+	SUB R5, R6, R6
+	CMP $0, R6
+	BLE exit1
+	MOVWU (R2)(R5<<2), R6
+	MOVD $0, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD R6, R8
+	SUB $4, R8, R8
+	CMP R8, R7
+	BGT tail1
+four1:
+	MOVWU (R1)(R7<<2), R9
+	FMOVS (R3)(R9<<2), F4
+	ADD R7<<2, R0, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	ADD R7<<2, R1, R16
+	MOVWU 4(R16), R9
+	FMOVS (R3)(R9<<2), F4
+	ADD R7<<2, R0, R16
+	ADD $4, R16, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	ADD R7<<2, R1, R16
+	MOVWU 8(R16), R9
+	FMOVS (R3)(R9<<2), F4
+	ADD R7<<2, R0, R16
+	ADD $8, R16, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	ADD R7<<2, R1, R16
+	MOVWU 12(R16), R9
+	FMOVS (R3)(R9<<2), F4
+	ADD R7<<2, R0, R16
+	ADD $12, R16, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	ADD $4, R7, R7
+	CMP R8, R7
+	BLE four1
+tail1:
+	CMP R6, R7
+	BGE sum1
+	MOVWU (R1)(R7<<2), R8
+	FMOVS (R3)(R8<<2), F4
+	ADD R7<<2, R0, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	ADD $1, R7, R7
+	CMP R6, R7
+	BGE sum1
+	MOVWU (R1)(R7<<2), R8
+	FMOVS (R3)(R8<<2), F4
+	ADD R7<<2, R0, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	ADD $1, R7, R7
+	CMP R6, R7
+	BGE sum1
+	MOVWU (R1)(R7<<2), R8
+	FMOVS (R3)(R8<<2), F4
+	ADD R7<<2, R0, R16
+	VLD1R (R16), [V5.S4]
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	ADD $1, R7, R7
+sum1:
+	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
+	WORD $0x4e23d442 // fadd v2.4s, v2.4s, v3.4s
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	MOVD flags+56(FP), R7
+	TBZ $1, R7, nobias1
+	MOVD bias+64(FP), R7
+	ADD R5<<2, R7, R16
+	VLD1R (R16), [V1.S4]
+	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
+nobias1:
+	MOVD flags+56(FP), R7
+	TBZ $0, R7, noacc1
+	VLD1R (R4), [V1.S4]
+	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
+noacc1:
+	MOVD flags+56(FP), R7
+	TBZ $2, R7, noclamp1
+	FMOVS lo+72(FP), F1
+	VDUP V1.S[0], V1.S4
+	FMOVS hi+76(FP), F2
+	VDUP V2.S[0], V2.S4
+	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
+	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+noclamp1:
+	MOVD $1, R7
+	MOVD R4, R16
+	TBZ $2, R7, neon_1
+	FMOVQ F0, (R16)
+	B neon_3
+neon_1:
+	TBZ $1, R7, neon_2
+	FMOVD F0, (R16)
+	TBZ $0, R7, neon_3
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_3
+neon_2:
+	FMOVS F0, (R16)
+neon_3:
+	ADD R6<<2, R0, R0
+	ADD R6<<2, R1, R1
+	MOVD ldy+48(FP), R6
+	LSL $2, R6, R6
+	ADD R6, R4, R4
+	ADD $1, R5, R5
+	B row1
+exit1:
+	RET

@@ -42,16 +42,24 @@ func SpMVFuncName(isa string, bytes int) string {
 	return fmt.Sprintf("spmv%sI%d", ident(isa), bytes*8)
 }
 
-// SpMV is the family; machines without gathers (vm.GatherMachine) get no functions.
+// SpMVBcastName names the broadcast (gather-free) SpMV function.
+func SpMVBcastName(isa string, bytes int) string {
+	return fmt.Sprintf("spmvB%sI%d", ident(isa), bytes*8)
+}
+
+// SpMV is the family: the gather kernels where the machine has gathers (vm.GatherMachine),
+// and on every machine the broadcast kernels: per entry one index load, one broadcast of
+// x[idx] and one FMA with the broadcast weight, round-robin over 4 accumulators per row
+// (lane 0 carries the sum; no gathers, so it also suits cores with slow or no gathers).
 var SpMV = Family{
 	File: "spmv",
 	Gen: func(m vm.Machine) {
-		g, ok := m.(vm.GatherMachine)
-		if !ok {
-			return
+		if g, ok := m.(vm.GatherMachine); ok {
+			genSpMV(g, 2)
+			genSpMV(g, 4)
 		}
-		genSpMV(g, 2)
-		genSpMV(g, 4)
+		genSpMVBcast(m, 2)
+		genSpMVBcast(m, 4)
 	},
 	Table: func(isa, features string) string {
 		id := ident(isa)
@@ -63,6 +71,9 @@ var SpMV = Family{
 }
 
 func init() { Register(SpMV) }
+
+// SpMVHasGather reports whether isa gets the gather kernels.
+func SpMVHasGather(isa string) bool { return isa == "avx512" || isa == "avx2" }
 
 func genSpMV(m vm.GatherMachine, bytes int) {
 	L := m.Lanes()
@@ -156,6 +167,108 @@ func genSpMV(m vm.GatherMachine, bytes int) {
 	}
 	m.Bind(noclamp)
 	m.StoreLane0(vm.At(y, 0), a0)
+
+	m.Lea(vals, vm.Idx(vals, c, 4))
+	m.Lea(idx, vm.Idx(idx, c, bytes))
+	ldy := m.Param("ldy")
+	m.Shl(ldy, 2)
+	m.Add(y, ldy)
+	m.AddImm(i, 1)
+	m.Jmp(row)
+	m.Bind(exit)
+	m.Ret()
+}
+
+// genSpMVBcast: per row, entries round-robin into 4 accumulators (entry p into p mod 4, in
+// order), x[idx] and the weight broadcast to all lanes (lane 0 is the sum), then
+// ((a0 + a1) + (a2 + a3)) and the scalar epilogue as in genSpMV.
+func genSpMVBcast(m vm.Machine, bytes int) {
+	name := SpMVBcastName(m.ISA(), bytes)
+	m.Func(name, fmt.Sprintf("%s computes y = epi(W·x) for nrows packed CSR rows with %d-bit column indices, without gathers.", name, bytes*8), SpMVParams(bytes))
+	vals, idx, cnt := m.Param("vals"), m.Param("idx"), m.Param("cnt")
+	x, y := m.Param("x"), m.Param("y")
+	i := m.GP()
+	m.MovImm(i, 0)
+	acc := []vm.Vec{m.Vec(), m.Vec(), m.Vec(), m.Vec()}
+	exit, row := m.NewLabel("exit"), m.NewLabel("row")
+	m.Bind(row)
+	left := m.Param("nrows")
+	m.Sub(left, i)
+	m.BrImm(left, vm.LE, 0, exit)
+	c := m.GP()
+	m.Load(c, vm.Idx(cnt, i, 4), 4)
+	q := m.GP()
+	m.MovImm(q, 0)
+	for _, a := range acc {
+		m.Zero(a)
+	}
+	step := func(a vm.Vec, j int) {
+		t := m.GP()
+		m.Load(t, vm.Idx(idx, q, bytes).Off(j*bytes), bytes)
+		xv, wv := m.Vec(), m.Vec()
+		m.Load1(xv, vm.Idx(x, t, 4))
+		m.Load1(wv, vm.Idx(vals, q, 4).Off(j*4))
+		m.FMA(a, wv, xv)
+	}
+	four, tail, sum := m.NewLabel("four"), m.NewLabel("tail"), m.NewLabel("sum")
+	lim := m.GP()
+	m.Mov(lim, c)
+	m.AddImm(lim, -4)
+	m.Br(q, vm.GT, lim, tail)
+	m.Bind(four)
+	for j := 0; j < 4; j++ {
+		step(acc[j], j)
+	}
+	m.AddImm(q, 4)
+	m.Br(q, vm.LE, lim, four)
+	m.Bind(tail)
+	// 0–3 entries left: entry q+j goes to accumulator j, as in the unrolled loop.
+	for j := 0; j < 3; j++ {
+		m.Br(q, vm.GE, c, sum)
+		step(acc[j], 0)
+		m.AddImm(q, 1)
+	}
+	m.Bind(sum)
+	m.VAdd(acc[0], acc[1])
+	m.VAdd(acc[2], acc[3])
+	m.VAdd(acc[0], acc[2])
+	a0 := acc[0]
+
+	flags := m.Param("flags")
+	nobias := m.NewLabel("nobias")
+	m.BrBits(flags, CSRBias, false, nobias)
+	{
+		bias := m.Param("bias")
+		b := m.Vec()
+		m.Load1(b, vm.Idx(bias, i, 4))
+		m.VAdd(a0, b)
+	}
+	m.Bind(nobias)
+	flags = m.Param("flags")
+	noacc := m.NewLabel("noacc")
+	m.BrBits(flags, CSRLoadY, false, noacc)
+	{
+		b := m.Vec()
+		m.Load1(b, vm.At(y, 0))
+		m.VAdd(a0, b)
+	}
+	m.Bind(noacc)
+	flags = m.Param("flags")
+	noclamp := m.NewLabel("noclamp")
+	m.BrBits(flags, CSRClamp, false, noclamp)
+	{
+		lo, hi := m.Vec(), m.Vec()
+		m.ParamF32(lo, "lo")
+		m.ParamF32(hi, "hi")
+		m.VMax(a0, lo)
+		m.VMin(a0, hi)
+	}
+	m.Bind(noclamp)
+	// Lane 0 holds the sum (every lane does); store one float through a 1-lane mask.
+	one := m.GP()
+	m.MovImm(one, 1)
+	k := m.TailMask(one)
+	m.StoreVMask(vm.At(y, 0), a0, k)
 
 	m.Lea(vals, vm.Idx(vals, c, 4))
 	m.Lea(idx, vm.Idx(idx, c, bytes))
