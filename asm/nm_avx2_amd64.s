@@ -22,7 +22,7 @@ tiles1:
 	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+32
-	JLT   singles1
+	JLT   rest1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -197,42 +197,68 @@ stored1:
 	ADDQ $+32, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ  n+96(FP), R8
-	SUBQ  DI, R8
-	CMPQ  R8, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  AX, R8
-	MOVQ  CX, R9
-	MOVQ  x+72(FP), R10
-	LEAQ  (R10)(DI*4), R10
-	MOVQ  gfull+24(FP), R11
-	CMPQ  R11, $+0
-	JLE   gdone2
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+24
+	JLE     narrower1
+	ADDQ    $-24, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
 
 group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $+512, R10
@@ -249,13 +275,21 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -273,24 +307,40 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (BX), Y2
-	VADDPS       Y2, Y0, Y0
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
 
 nobias3:
-	TESTQ  $0x00000001, R10
-	JEQ    noload3
-	VADDPS (R9)(DI*4), Y0, Y0
+	TESTQ      $0x00000001, R10
+	JEQ        noload3
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VADDPS     32(R9)(DI*4), Y2, Y2
+	VADDPS     64(R9)(DI*4), Y3, Y3
+	VMASKMOVPS 96(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y4, Y4
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+120(FP), Y2
-	VBROADCASTSS hi+124(FP), Y3
-	VMAXPS       Y0, Y2, Y0
-	VMINPS       Y0, Y3, Y0
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y10, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y10, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y10, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y10, Y4
+	VMINPS       Y4, Y9, Y4
 
 noclamp3:
-	VMOVUPS      Y0, (R9)(DI*4)
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y2, 32(R9)(DI*4)
+	VMOVUPS      Y3, 64(R9)(DI*4)
+	VMASKMOVPS   Y4, Y0, 96(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -299,34 +349,368 @@ noclamp3:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	VBROADCASTSS 4(BX), Y2
-	VADDPS       Y2, Y1, Y1
+	VBROADCASTSS 4(BX), Y9
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
 
 nobias4:
-	TESTQ  $0x00000001, R8
-	JEQ    noload4
-	VADDPS (R9)(DI*4), Y1, Y1
+	TESTQ      $0x00000001, R8
+	JEQ        noload4
+	VADDPS     (R9)(DI*4), Y5, Y5
+	VADDPS     32(R9)(DI*4), Y6, Y6
+	VADDPS     64(R9)(DI*4), Y7, Y7
+	VMASKMOVPS 96(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
 
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+120(FP), Y2
-	VBROADCASTSS hi+124(FP), Y3
-	VMAXPS       Y1, Y2, Y1
-	VMINPS       Y1, Y3, Y1
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y5, Y10, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y10, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y10, Y7
+	VMINPS       Y7, Y9, Y7
+	VMAXPS       Y8, Y10, Y8
+	VMINPS       Y8, Y9, Y8
 
 noclamp4:
-	VMOVUPS Y1, (R9)(DI*4)
+	VMOVUPS    Y5, (R9)(DI*4)
+	VMOVUPS    Y6, 32(R9)(DI*4)
+	VMOVUPS    Y7, 64(R9)(DI*4)
+	VMASKMOVPS Y8, Y0, 96(R9)(DI*4)
 
 stored2:
-	ADDQ $+8, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ    n+96(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     cols1
+narrower1:
+	CMPQ    R8, $+16
+	JLE     narrower2
+	ADDQ    $-16, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias5
+	VBROADCASTSS (BX), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+
+nobias5:
+	TESTQ      $0x00000001, R10
+	JEQ        noload5
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VADDPS     32(R9)(DI*4), Y2, Y2
+	VMASKMOVPS 64(R9)(DI*4), Y0, Y7
+	VADDPS     Y7, Y3, Y3
+
+noload5:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp5
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y7, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y7, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y7, Y3
+
+noclamp5:
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y2, 32(R9)(DI*4)
+	VMASKMOVPS   Y3, Y0, 64(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored3
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias6
+	VBROADCASTSS 4(BX), Y7
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
+	VADDPS       Y7, Y6, Y6
+
+nobias6:
+	TESTQ      $0x00000001, R8
+	JEQ        noload6
+	VADDPS     (R9)(DI*4), Y4, Y4
+	VADDPS     32(R9)(DI*4), Y5, Y5
+	VMASKMOVPS 64(R9)(DI*4), Y0, Y7
+	VADDPS     Y7, Y6, Y6
+
+noload6:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y7, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y7, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y7, Y6
+
+noclamp6:
+	VMOVUPS    Y4, (R9)(DI*4)
+	VMOVUPS    Y5, 32(R9)(DI*4)
+	VMASKMOVPS Y6, Y0, 64(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ    R8, $+8
+	JLE     narrower3
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias7
+	VBROADCASTSS (BX), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
+
+nobias7:
+	TESTQ      $0x00000001, R10
+	JEQ        noload7
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y5
+	VADDPS     Y5, Y2, Y2
+
+noload7:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y1, Y6, Y1
+	VMINPS       Y1, Y5, Y1
+	VMAXPS       Y2, Y6, Y2
+	VMINPS       Y2, Y5, Y2
+
+noclamp7:
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMASKMOVPS   Y2, Y0, 32(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias8
+	VBROADCASTSS 4(BX), Y5
+	VADDPS       Y5, Y3, Y3
+	VADDPS       Y5, Y4, Y4
+
+nobias8:
+	TESTQ      $0x00000001, R8
+	JEQ        noload8
+	VADDPS     (R9)(DI*4), Y3, Y3
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y5
+	VADDPS     Y5, Y4, Y4
+
+noload8:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y3, Y6, Y3
+	VMINPS       Y3, Y5, Y3
+	VMAXPS       Y4, Y6, Y4
+	VMINPS       Y4, Y5, Y4
+
+noclamp8:
+	VMOVUPS    Y3, (R9)(DI*4)
+	VMASKMOVPS Y4, Y0, 32(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	ADDQ    $+0, R8
 	LEAQ    tailmask8<>+0(SB), R9
 	NEGQ    R8
 	VMOVDQU 32(R9)(R8*4), Y0
@@ -338,9 +722,9 @@ last1:
 	LEAQ    (R10)(DI*4), R10
 	MOVQ    gfull+24(FP), R11
 	CMPQ    R11, $+0
-	JLE     gdone3
+	JLE     gdone5
 
-group3:
+group5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
@@ -370,14 +754,14 @@ group3:
 	ADDQ         $+512, R10
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          group3
+	JGT          group5
 
-gdone3:
+gdone5:
 	MOVQ lastSlots+48(FP), R11
 	CMPQ R11, $+0
-	JLE  pdone3
+	JLE  pdone5
 
-partial3:
+partial5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
@@ -394,67 +778,69 @@ partial3:
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          partial3
+	JGT          partial5
 
-pdone3:
+pdone5:
 	MOVQ $+2, R8
 	CMPQ SI, $+1
-	JGT  allrows3
+	JGT  allrows5
 	MOVQ lastRows+64(FP), R8
 
-allrows3:
+allrows5:
 	MOVQ         DX, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias5
+	JEQ          nobias9
 	VBROADCASTSS (BX), Y3
 	VADDPS       Y3, Y1, Y1
 
-nobias5:
+nobias9:
 	TESTQ      $0x00000001, R10
-	JEQ        noload5
+	JEQ        noload9
 	VMASKMOVPS (R9)(DI*4), Y0, Y3
 	VADDPS     Y3, Y1, Y1
 
-noload5:
+noload9:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp5
+	JEQ          noclamp9
 	VBROADCASTSS lo+120(FP), Y4
 	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y1, Y4, Y1
 	VMINPS       Y1, Y3, Y1
 
-noclamp5:
+noclamp9:
 	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
-	JEQ          nobias6
+	JEQ          nobias10
 	VBROADCASTSS 4(BX), Y3
 	VADDPS       Y3, Y2, Y2
 
-nobias6:
+nobias10:
 	TESTQ      $0x00000001, R8
-	JEQ        noload6
+	JEQ        noload10
 	VMASKMOVPS (R9)(DI*4), Y0, Y3
 	VADDPS     Y3, Y2, Y2
 
-noload6:
+noload10:
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp6
+	JEQ          noclamp10
 	VBROADCASTSS lo+120(FP), Y4
 	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y3, Y2
 
-noclamp6:
+noclamp10:
 	VMASKMOVPS Y2, Y0, (R9)(DI*4)
 
-stored3:
+stored5:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*2), CX
@@ -507,7 +893,7 @@ tiles1:
 	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+16
-	JLT   singles1
+	JLT   rest1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -748,64 +1134,88 @@ stored1:
 	ADDQ $+16, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ  n+96(FP), R8
-	SUBQ  DI, R8
-	CMPQ  R8, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	MOVQ  AX, R8
-	MOVQ  CX, R9
-	MOVQ  x+72(FP), R10
-	LEAQ  (R10)(DI*4), R10
-	MOVQ  gfull+24(FP), R11
-	CMPQ  R11, $+0
-	JLE   gdone2
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+8
+	JLE     narrower1
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
 
 group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	MOVBQZX      4(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 16(R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS 16(R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      5(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 20(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 20(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      6(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 24(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 24(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      7(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 28(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 28(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+32, R8
 	ADDQ         $+8, R9
 	ADDQ         $+256, R10
@@ -822,23 +1232,31 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
@@ -856,24 +1274,30 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Y4
-	VADDPS       Y4, Y0, Y0
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
 
 nobias5:
-	TESTQ  $0x00000001, R10
-	JEQ    noload5
-	VADDPS (R9)(DI*4), Y0, Y0
+	TESTQ      $0x00000001, R10
+	JEQ        noload5
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y2, Y2
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y0, Y4, Y0
-	VMINPS       Y0, Y5, Y0
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y10, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y10, Y2
+	VMINPS       Y2, Y9, Y2
 
 noclamp5:
-	VMOVUPS      Y0, (R9)(DI*4)
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMASKMOVPS   Y2, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -882,24 +1306,30 @@ noclamp5:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Y4
-	VADDPS       Y4, Y1, Y1
+	VBROADCASTSS 4(BX), Y9
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
 
 nobias6:
-	TESTQ  $0x00000001, R10
-	JEQ    noload6
-	VADDPS (R9)(DI*4), Y1, Y1
+	TESTQ      $0x00000001, R10
+	JEQ        noload6
+	VADDPS     (R9)(DI*4), Y3, Y3
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y4, Y4
 
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y1, Y4, Y1
-	VMINPS       Y1, Y5, Y1
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y3, Y10, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y10, Y4
+	VMINPS       Y4, Y9, Y4
 
 noclamp6:
-	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y3, (R9)(DI*4)
+	VMASKMOVPS   Y4, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -908,24 +1338,30 @@ noclamp6:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
-	VBROADCASTSS 8(BX), Y4
-	VADDPS       Y4, Y2, Y2
+	VBROADCASTSS 8(BX), Y9
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
 
 nobias7:
-	TESTQ  $0x00000001, R10
-	JEQ    noload7
-	VADDPS (R9)(DI*4), Y2, Y2
+	TESTQ      $0x00000001, R10
+	JEQ        noload7
+	VADDPS     (R9)(DI*4), Y5, Y5
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y6, Y6
 
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y2, Y4, Y2
-	VMINPS       Y2, Y5, Y2
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y5, Y10, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y10, Y6
+	VMINPS       Y6, Y9, Y6
 
 noclamp7:
-	VMOVUPS      Y2, (R9)(DI*4)
+	VMOVUPS      Y5, (R9)(DI*4)
+	VMASKMOVPS   Y6, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -934,34 +1370,36 @@ noclamp7:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	VBROADCASTSS 12(BX), Y4
-	VADDPS       Y4, Y3, Y3
+	VBROADCASTSS 12(BX), Y9
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
 
 nobias8:
-	TESTQ  $0x00000001, R8
-	JEQ    noload8
-	VADDPS (R9)(DI*4), Y3, Y3
+	TESTQ      $0x00000001, R8
+	JEQ        noload8
+	VADDPS     (R9)(DI*4), Y7, Y7
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
 
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y3, Y4, Y3
-	VMINPS       Y3, Y5, Y3
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y7, Y10, Y7
+	VMINPS       Y7, Y9, Y7
+	VMAXPS       Y8, Y10, Y8
+	VMINPS       Y8, Y9, Y8
 
 noclamp8:
-	VMOVUPS Y3, (R9)(DI*4)
+	VMOVUPS    Y7, (R9)(DI*4)
+	VMASKMOVPS Y8, Y0, 32(R9)(DI*4)
 
 stored2:
-	ADDQ $+8, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ    n+96(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     cols1
+narrower1:
+	ADDQ    $+0, R8
 	LEAQ    tailmask8<>+0(SB), R9
 	NEGQ    R8
 	VMOVDQU 32(R9)(R8*4), Y0
@@ -1182,6 +1620,8 @@ noclamp12:
 	VMASKMOVPS Y4, Y0, (R9)(DI*4)
 
 stored3:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*4), CX
@@ -1216,7 +1656,7 @@ tiles1:
 	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+32
-	JLT   singles1
+	JLT   rest1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -1375,32 +1815,50 @@ stored1:
 	ADDQ $+32, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ  n+96(FP), R8
-	SUBQ  DI, R8
-	CMPQ  R8, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  AX, R8
-	MOVQ  CX, R9
-	MOVQ  x+72(FP), R10
-	LEAQ  (R10)(DI*4), R10
-	MOVQ  gfull+24(FP), R11
-	CMPQ  R11, $+0
-	JLE   gdone2
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+24
+	JLE     narrower1
+	ADDQ    $-24, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
 
 group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $+512, R10
@@ -1417,13 +1875,21 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -1441,24 +1907,40 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (BX), Y2
-	VADDPS       Y2, Y0, Y0
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
 
 nobias3:
-	TESTQ  $0x00000001, R10
-	JEQ    noload3
-	VADDPS (R9)(DI*4), Y0, Y0
+	TESTQ      $0x00000001, R10
+	JEQ        noload3
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VADDPS     32(R9)(DI*4), Y2, Y2
+	VADDPS     64(R9)(DI*4), Y3, Y3
+	VMASKMOVPS 96(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y4, Y4
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+120(FP), Y2
-	VBROADCASTSS hi+124(FP), Y3
-	VMAXPS       Y0, Y2, Y0
-	VMINPS       Y0, Y3, Y0
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y10, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y10, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y10, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y10, Y4
+	VMINPS       Y4, Y9, Y4
 
 noclamp3:
-	VMOVUPS      Y0, (R9)(DI*4)
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y2, 32(R9)(DI*4)
+	VMOVUPS      Y3, 64(R9)(DI*4)
+	VMASKMOVPS   Y4, Y0, 96(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -1467,39 +1949,57 @@ noclamp3:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	VBROADCASTSS 4(BX), Y2
-	VADDPS       Y2, Y1, Y1
+	VBROADCASTSS 4(BX), Y9
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
 
 nobias4:
-	TESTQ  $0x00000001, R8
-	JEQ    noload4
-	VADDPS (R9)(DI*4), Y1, Y1
+	TESTQ      $0x00000001, R8
+	JEQ        noload4
+	VADDPS     (R9)(DI*4), Y5, Y5
+	VADDPS     32(R9)(DI*4), Y6, Y6
+	VADDPS     64(R9)(DI*4), Y7, Y7
+	VMASKMOVPS 96(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
 
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+120(FP), Y2
-	VBROADCASTSS hi+124(FP), Y3
-	VMAXPS       Y1, Y2, Y1
-	VMINPS       Y1, Y3, Y1
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y5, Y10, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y10, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y10, Y7
+	VMINPS       Y7, Y9, Y7
+	VMAXPS       Y8, Y10, Y8
+	VMINPS       Y8, Y9, Y8
 
 noclamp4:
-	VMOVUPS Y1, (R9)(DI*4)
+	VMOVUPS    Y5, (R9)(DI*4)
+	VMOVUPS    Y6, 32(R9)(DI*4)
+	VMOVUPS    Y7, 64(R9)(DI*4)
+	VMASKMOVPS Y8, Y0, 96(R9)(DI*4)
 
 stored2:
-	ADDQ $+8, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ    n+96(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     cols1
+narrower1:
+	CMPQ    R8, $+16
+	JLE     narrower2
+	ADDQ    $-16, R8
 	LEAQ    tailmask8<>+0(SB), R9
 	NEGQ    R8
 	VMOVDQU 32(R9)(R8*4), Y0
 	VPXOR   Y1, Y1, Y1
 	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
 	MOVQ    AX, R8
 	MOVQ    CX, R9
 	MOVQ    x+72(FP), R10
@@ -1512,15 +2012,19 @@ group3:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y3
-	VMASKMOVPS   (R12), Y0, Y4
-	VFMADD231PS  Y4, Y3, Y1
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y3
-	VMASKMOVPS   (R12), Y0, Y4
-	VFMADD231PS  Y4, Y3, Y2
+	VBROADCASTSS 4(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $+512, R10
@@ -1537,15 +2041,19 @@ partial3:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y3
-	VMASKMOVPS   (R12), Y0, Y4
-	VFMADD231PS  Y4, Y3, Y1
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y3
-	VMASKMOVPS   (R12), Y0, Y4
-	VFMADD231PS  Y4, Y3, Y2
+	VBROADCASTSS 4(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -1563,25 +2071,35 @@ allrows3:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Y3
-	VADDPS       Y3, Y1, Y1
+	VBROADCASTSS (BX), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y7, Y3, Y3
 
 nobias5:
 	TESTQ      $0x00000001, R10
 	JEQ        noload5
-	VMASKMOVPS (R9)(DI*4), Y0, Y3
-	VADDPS     Y3, Y1, Y1
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VADDPS     32(R9)(DI*4), Y2, Y2
+	VMASKMOVPS 64(R9)(DI*4), Y0, Y7
+	VADDPS     Y7, Y3, Y3
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y3
-	VMAXPS       Y1, Y4, Y1
-	VMINPS       Y1, Y3, Y1
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y7, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y7, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y7, Y3
 
 noclamp5:
-	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y2, 32(R9)(DI*4)
+	VMASKMOVPS   Y3, Y0, 64(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
 	MOVQ         ldy+88(FP), R8
@@ -1590,27 +2108,297 @@ noclamp5:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Y3
-	VADDPS       Y3, Y2, Y2
+	VBROADCASTSS 4(BX), Y7
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
+	VADDPS       Y7, Y6, Y6
 
 nobias6:
 	TESTQ      $0x00000001, R8
 	JEQ        noload6
-	VMASKMOVPS (R9)(DI*4), Y0, Y3
-	VADDPS     Y3, Y2, Y2
+	VADDPS     (R9)(DI*4), Y4, Y4
+	VADDPS     32(R9)(DI*4), Y5, Y5
+	VMASKMOVPS 64(R9)(DI*4), Y0, Y7
+	VADDPS     Y7, Y6, Y6
 
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y7, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y7, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y7, Y6
+
+noclamp6:
+	VMOVUPS    Y4, (R9)(DI*4)
+	VMOVUPS    Y5, 32(R9)(DI*4)
+	VMASKMOVPS Y6, Y0, 64(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ    R8, $+8
+	JLE     narrower3
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias7
+	VBROADCASTSS (BX), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
+
+nobias7:
+	TESTQ      $0x00000001, R10
+	JEQ        noload7
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y5
+	VADDPS     Y5, Y2, Y2
+
+noload7:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y1, Y6, Y1
+	VMINPS       Y1, Y5, Y1
+	VMAXPS       Y2, Y6, Y2
+	VMINPS       Y2, Y5, Y2
+
+noclamp7:
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMASKMOVPS   Y2, Y0, 32(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias8
+	VBROADCASTSS 4(BX), Y5
+	VADDPS       Y5, Y3, Y3
+	VADDPS       Y5, Y4, Y4
+
+nobias8:
+	TESTQ      $0x00000001, R8
+	JEQ        noload8
+	VADDPS     (R9)(DI*4), Y3, Y3
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y5
+	VADDPS     Y5, Y4, Y4
+
+noload8:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y3, Y6, Y3
+	VMINPS       Y3, Y5, Y3
+	VMAXPS       Y4, Y6, Y4
+	VMINPS       Y4, Y5, Y4
+
+noclamp8:
+	VMOVUPS    Y3, (R9)(DI*4)
+	VMASKMOVPS Y4, Y0, 32(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	ADDQ    $+0, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone5
+
+group5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+512, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group5
+
+gdone5:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone5
+
+partial5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial5
+
+pdone5:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows5
+	MOVQ lastRows+64(FP), R8
+
+allrows5:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias9
+	VBROADCASTSS (BX), Y3
+	VADDPS       Y3, Y1, Y1
+
+nobias9:
+	TESTQ      $0x00000001, R10
+	JEQ        noload9
+	VMASKMOVPS (R9)(DI*4), Y0, Y3
+	VADDPS     Y3, Y1, Y1
+
+noload9:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y3
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y3, Y1
+
+noclamp9:
+	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored5
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias10
+	VBROADCASTSS 4(BX), Y3
+	VADDPS       Y3, Y2, Y2
+
+nobias10:
+	TESTQ      $0x00000001, R8
+	JEQ        noload10
+	VMASKMOVPS (R9)(DI*4), Y0, Y3
+	VADDPS     Y3, Y2, Y2
+
+noload10:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp10
 	VBROADCASTSS lo+120(FP), Y4
 	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y3, Y2
 
-noclamp6:
+noclamp10:
 	VMASKMOVPS Y2, Y0, (R9)(DI*4)
 
-stored3:
+stored5:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*2), CX
@@ -1645,7 +2433,7 @@ tiles1:
 	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+16
-	JLT   singles1
+	JLT   rest1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -1862,44 +2650,60 @@ stored1:
 	ADDQ $+16, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ  n+96(FP), R8
-	SUBQ  DI, R8
-	CMPQ  R8, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	MOVQ  AX, R8
-	MOVQ  CX, R9
-	MOVQ  x+72(FP), R10
-	LEAQ  (R10)(DI*4), R10
-	MOVQ  gfull+24(FP), R11
-	CMPQ  R11, $+0
-	JLE   gdone2
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+8
+	JLE     narrower1
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
 
 group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $+256, R10
@@ -1916,23 +2720,31 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
@@ -1950,24 +2762,30 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Y4
-	VADDPS       Y4, Y0, Y0
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
 
 nobias5:
-	TESTQ  $0x00000001, R10
-	JEQ    noload5
-	VADDPS (R9)(DI*4), Y0, Y0
+	TESTQ      $0x00000001, R10
+	JEQ        noload5
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y2, Y2
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y0, Y4, Y0
-	VMINPS       Y0, Y5, Y0
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y10, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y10, Y2
+	VMINPS       Y2, Y9, Y2
 
 noclamp5:
-	VMOVUPS      Y0, (R9)(DI*4)
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMASKMOVPS   Y2, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -1976,24 +2794,30 @@ noclamp5:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Y4
-	VADDPS       Y4, Y1, Y1
+	VBROADCASTSS 4(BX), Y9
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
 
 nobias6:
-	TESTQ  $0x00000001, R10
-	JEQ    noload6
-	VADDPS (R9)(DI*4), Y1, Y1
+	TESTQ      $0x00000001, R10
+	JEQ        noload6
+	VADDPS     (R9)(DI*4), Y3, Y3
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y4, Y4
 
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y1, Y4, Y1
-	VMINPS       Y1, Y5, Y1
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y3, Y10, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y10, Y4
+	VMINPS       Y4, Y9, Y4
 
 noclamp6:
-	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y3, (R9)(DI*4)
+	VMASKMOVPS   Y4, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -2002,24 +2826,30 @@ noclamp6:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
-	VBROADCASTSS 8(BX), Y4
-	VADDPS       Y4, Y2, Y2
+	VBROADCASTSS 8(BX), Y9
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
 
 nobias7:
-	TESTQ  $0x00000001, R10
-	JEQ    noload7
-	VADDPS (R9)(DI*4), Y2, Y2
+	TESTQ      $0x00000001, R10
+	JEQ        noload7
+	VADDPS     (R9)(DI*4), Y5, Y5
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y6, Y6
 
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y2, Y4, Y2
-	VMINPS       Y2, Y5, Y2
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y5, Y10, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y10, Y6
+	VMINPS       Y6, Y9, Y6
 
 noclamp7:
-	VMOVUPS      Y2, (R9)(DI*4)
+	VMOVUPS      Y5, (R9)(DI*4)
+	VMASKMOVPS   Y6, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -2028,34 +2858,36 @@ noclamp7:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	VBROADCASTSS 12(BX), Y4
-	VADDPS       Y4, Y3, Y3
+	VBROADCASTSS 12(BX), Y9
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
 
 nobias8:
-	TESTQ  $0x00000001, R8
-	JEQ    noload8
-	VADDPS (R9)(DI*4), Y3, Y3
+	TESTQ      $0x00000001, R8
+	JEQ        noload8
+	VADDPS     (R9)(DI*4), Y7, Y7
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
 
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y3, Y4, Y3
-	VMINPS       Y3, Y5, Y3
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y7, Y10, Y7
+	VMINPS       Y7, Y9, Y7
+	VMAXPS       Y8, Y10, Y8
+	VMINPS       Y8, Y9, Y8
 
 noclamp8:
-	VMOVUPS Y3, (R9)(DI*4)
+	VMOVUPS    Y7, (R9)(DI*4)
+	VMASKMOVPS Y8, Y0, 32(R9)(DI*4)
 
 stored2:
-	ADDQ $+8, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ    n+96(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     cols1
+narrower1:
+	ADDQ    $+0, R8
 	LEAQ    tailmask8<>+0(SB), R9
 	NEGQ    R8
 	VMOVDQU 32(R9)(R8*4), Y0
@@ -2252,6 +3084,8 @@ noclamp12:
 	VMASKMOVPS Y4, Y0, (R9)(DI*4)
 
 stored3:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*4), CX
@@ -2286,7 +3120,7 @@ tiles1:
 	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+32
-	JLT   singles1
+	JLT   rest1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -2461,42 +3295,68 @@ stored1:
 	ADDQ $+32, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ  n+96(FP), R8
-	SUBQ  DI, R8
-	CMPQ  R8, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  AX, R8
-	MOVQ  CX, R9
-	MOVQ  x+72(FP), R10
-	LEAQ  (R10)(DI*4), R10
-	MOVQ  gfull+24(FP), R11
-	CMPQ  R11, $+0
-	JLE   gdone2
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+24
+	JLE     narrower1
+	ADDQ    $-24, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
 
 group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $+1024, R10
@@ -2513,13 +3373,21 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -2537,24 +3405,40 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (BX), Y2
-	VADDPS       Y2, Y0, Y0
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
 
 nobias3:
-	TESTQ  $0x00000001, R10
-	JEQ    noload3
-	VADDPS (R9)(DI*4), Y0, Y0
+	TESTQ      $0x00000001, R10
+	JEQ        noload3
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VADDPS     32(R9)(DI*4), Y2, Y2
+	VADDPS     64(R9)(DI*4), Y3, Y3
+	VMASKMOVPS 96(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y4, Y4
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+120(FP), Y2
-	VBROADCASTSS hi+124(FP), Y3
-	VMAXPS       Y0, Y2, Y0
-	VMINPS       Y0, Y3, Y0
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y10, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y10, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y10, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y10, Y4
+	VMINPS       Y4, Y9, Y4
 
 noclamp3:
-	VMOVUPS      Y0, (R9)(DI*4)
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y2, 32(R9)(DI*4)
+	VMOVUPS      Y3, 64(R9)(DI*4)
+	VMASKMOVPS   Y4, Y0, 96(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -2563,34 +3447,368 @@ noclamp3:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	VBROADCASTSS 4(BX), Y2
-	VADDPS       Y2, Y1, Y1
+	VBROADCASTSS 4(BX), Y9
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
 
 nobias4:
-	TESTQ  $0x00000001, R8
-	JEQ    noload4
-	VADDPS (R9)(DI*4), Y1, Y1
+	TESTQ      $0x00000001, R8
+	JEQ        noload4
+	VADDPS     (R9)(DI*4), Y5, Y5
+	VADDPS     32(R9)(DI*4), Y6, Y6
+	VADDPS     64(R9)(DI*4), Y7, Y7
+	VMASKMOVPS 96(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
 
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+120(FP), Y2
-	VBROADCASTSS hi+124(FP), Y3
-	VMAXPS       Y1, Y2, Y1
-	VMINPS       Y1, Y3, Y1
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y5, Y10, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y10, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y10, Y7
+	VMINPS       Y7, Y9, Y7
+	VMAXPS       Y8, Y10, Y8
+	VMINPS       Y8, Y9, Y8
 
 noclamp4:
-	VMOVUPS Y1, (R9)(DI*4)
+	VMOVUPS    Y5, (R9)(DI*4)
+	VMOVUPS    Y6, 32(R9)(DI*4)
+	VMOVUPS    Y7, 64(R9)(DI*4)
+	VMASKMOVPS Y8, Y0, 96(R9)(DI*4)
 
 stored2:
-	ADDQ $+8, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ    n+96(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     cols1
+narrower1:
+	CMPQ    R8, $+16
+	JLE     narrower2
+	ADDQ    $-16, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias5
+	VBROADCASTSS (BX), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+
+nobias5:
+	TESTQ      $0x00000001, R10
+	JEQ        noload5
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VADDPS     32(R9)(DI*4), Y2, Y2
+	VMASKMOVPS 64(R9)(DI*4), Y0, Y7
+	VADDPS     Y7, Y3, Y3
+
+noload5:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp5
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y7, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y7, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y7, Y3
+
+noclamp5:
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y2, 32(R9)(DI*4)
+	VMASKMOVPS   Y3, Y0, 64(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored3
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias6
+	VBROADCASTSS 4(BX), Y7
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
+	VADDPS       Y7, Y6, Y6
+
+nobias6:
+	TESTQ      $0x00000001, R8
+	JEQ        noload6
+	VADDPS     (R9)(DI*4), Y4, Y4
+	VADDPS     32(R9)(DI*4), Y5, Y5
+	VMASKMOVPS 64(R9)(DI*4), Y0, Y7
+	VADDPS     Y7, Y6, Y6
+
+noload6:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y7, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y7, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y7, Y6
+
+noclamp6:
+	VMOVUPS    Y4, (R9)(DI*4)
+	VMOVUPS    Y5, 32(R9)(DI*4)
+	VMASKMOVPS Y6, Y0, 64(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ    R8, $+8
+	JLE     narrower3
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias7
+	VBROADCASTSS (BX), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
+
+nobias7:
+	TESTQ      $0x00000001, R10
+	JEQ        noload7
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y5
+	VADDPS     Y5, Y2, Y2
+
+noload7:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y1, Y6, Y1
+	VMINPS       Y1, Y5, Y1
+	VMAXPS       Y2, Y6, Y2
+	VMINPS       Y2, Y5, Y2
+
+noclamp7:
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMASKMOVPS   Y2, Y0, 32(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias8
+	VBROADCASTSS 4(BX), Y5
+	VADDPS       Y5, Y3, Y3
+	VADDPS       Y5, Y4, Y4
+
+nobias8:
+	TESTQ      $0x00000001, R8
+	JEQ        noload8
+	VADDPS     (R9)(DI*4), Y3, Y3
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y5
+	VADDPS     Y5, Y4, Y4
+
+noload8:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y3, Y6, Y3
+	VMINPS       Y3, Y5, Y3
+	VMAXPS       Y4, Y6, Y4
+	VMINPS       Y4, Y5, Y4
+
+noclamp8:
+	VMOVUPS    Y3, (R9)(DI*4)
+	VMASKMOVPS Y4, Y0, 32(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	ADDQ    $+0, R8
 	LEAQ    tailmask8<>+0(SB), R9
 	NEGQ    R8
 	VMOVDQU 32(R9)(R8*4), Y0
@@ -2602,9 +3820,9 @@ last1:
 	LEAQ    (R10)(DI*4), R10
 	MOVQ    gfull+24(FP), R11
 	CMPQ    R11, $+0
-	JLE     gdone3
+	JLE     gdone5
 
-group3:
+group5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
@@ -2634,14 +3852,14 @@ group3:
 	ADDQ         $+1024, R10
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          group3
+	JGT          group5
 
-gdone3:
+gdone5:
 	MOVQ lastSlots+48(FP), R11
 	CMPQ R11, $+0
-	JLE  pdone3
+	JLE  pdone5
 
-partial3:
+partial5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
@@ -2658,67 +3876,69 @@ partial3:
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          partial3
+	JGT          partial5
 
-pdone3:
+pdone5:
 	MOVQ $+2, R8
 	CMPQ SI, $+1
-	JGT  allrows3
+	JGT  allrows5
 	MOVQ lastRows+64(FP), R8
 
-allrows3:
+allrows5:
 	MOVQ         DX, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias5
+	JEQ          nobias9
 	VBROADCASTSS (BX), Y3
 	VADDPS       Y3, Y1, Y1
 
-nobias5:
+nobias9:
 	TESTQ      $0x00000001, R10
-	JEQ        noload5
+	JEQ        noload9
 	VMASKMOVPS (R9)(DI*4), Y0, Y3
 	VADDPS     Y3, Y1, Y1
 
-noload5:
+noload9:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp5
+	JEQ          noclamp9
 	VBROADCASTSS lo+120(FP), Y4
 	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y1, Y4, Y1
 	VMINPS       Y1, Y3, Y1
 
-noclamp5:
+noclamp9:
 	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
-	JEQ          nobias6
+	JEQ          nobias10
 	VBROADCASTSS 4(BX), Y3
 	VADDPS       Y3, Y2, Y2
 
-nobias6:
+nobias10:
 	TESTQ      $0x00000001, R8
-	JEQ        noload6
+	JEQ        noload10
 	VMASKMOVPS (R9)(DI*4), Y0, Y3
 	VADDPS     Y3, Y2, Y2
 
-noload6:
+noload10:
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp6
+	JEQ          noclamp10
 	VBROADCASTSS lo+120(FP), Y4
 	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y3, Y2
 
-noclamp6:
+noclamp10:
 	VMASKMOVPS Y2, Y0, (R9)(DI*4)
 
-stored3:
+stored5:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*2), CX
@@ -2753,7 +3973,7 @@ tiles1:
 	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+16
-	JLT   singles1
+	JLT   rest1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -2994,64 +4214,88 @@ stored1:
 	ADDQ $+16, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ  n+96(FP), R8
-	SUBQ  DI, R8
-	CMPQ  R8, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	MOVQ  AX, R8
-	MOVQ  CX, R9
-	MOVQ  x+72(FP), R10
-	LEAQ  (R10)(DI*4), R10
-	MOVQ  gfull+24(FP), R11
-	CMPQ  R11, $+0
-	JLE   gdone2
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+8
+	JLE     narrower1
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
 
 group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	MOVBQZX      4(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 16(R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS 16(R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      5(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 20(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 20(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      6(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 24(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 24(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      7(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 28(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 28(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+32, R8
 	ADDQ         $+8, R9
 	ADDQ         $+512, R10
@@ -3068,23 +4312,31 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
@@ -3102,24 +4354,30 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Y4
-	VADDPS       Y4, Y0, Y0
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
 
 nobias5:
-	TESTQ  $0x00000001, R10
-	JEQ    noload5
-	VADDPS (R9)(DI*4), Y0, Y0
+	TESTQ      $0x00000001, R10
+	JEQ        noload5
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y2, Y2
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y0, Y4, Y0
-	VMINPS       Y0, Y5, Y0
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y10, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y10, Y2
+	VMINPS       Y2, Y9, Y2
 
 noclamp5:
-	VMOVUPS      Y0, (R9)(DI*4)
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMASKMOVPS   Y2, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -3128,24 +4386,30 @@ noclamp5:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Y4
-	VADDPS       Y4, Y1, Y1
+	VBROADCASTSS 4(BX), Y9
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
 
 nobias6:
-	TESTQ  $0x00000001, R10
-	JEQ    noload6
-	VADDPS (R9)(DI*4), Y1, Y1
+	TESTQ      $0x00000001, R10
+	JEQ        noload6
+	VADDPS     (R9)(DI*4), Y3, Y3
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y4, Y4
 
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y1, Y4, Y1
-	VMINPS       Y1, Y5, Y1
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y3, Y10, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y10, Y4
+	VMINPS       Y4, Y9, Y4
 
 noclamp6:
-	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y3, (R9)(DI*4)
+	VMASKMOVPS   Y4, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -3154,24 +4418,30 @@ noclamp6:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
-	VBROADCASTSS 8(BX), Y4
-	VADDPS       Y4, Y2, Y2
+	VBROADCASTSS 8(BX), Y9
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
 
 nobias7:
-	TESTQ  $0x00000001, R10
-	JEQ    noload7
-	VADDPS (R9)(DI*4), Y2, Y2
+	TESTQ      $0x00000001, R10
+	JEQ        noload7
+	VADDPS     (R9)(DI*4), Y5, Y5
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y6, Y6
 
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y2, Y4, Y2
-	VMINPS       Y2, Y5, Y2
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y5, Y10, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y10, Y6
+	VMINPS       Y6, Y9, Y6
 
 noclamp7:
-	VMOVUPS      Y2, (R9)(DI*4)
+	VMOVUPS      Y5, (R9)(DI*4)
+	VMASKMOVPS   Y6, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -3180,34 +4450,36 @@ noclamp7:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	VBROADCASTSS 12(BX), Y4
-	VADDPS       Y4, Y3, Y3
+	VBROADCASTSS 12(BX), Y9
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
 
 nobias8:
-	TESTQ  $0x00000001, R8
-	JEQ    noload8
-	VADDPS (R9)(DI*4), Y3, Y3
+	TESTQ      $0x00000001, R8
+	JEQ        noload8
+	VADDPS     (R9)(DI*4), Y7, Y7
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
 
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y3, Y4, Y3
-	VMINPS       Y3, Y5, Y3
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y7, Y10, Y7
+	VMINPS       Y7, Y9, Y7
+	VMAXPS       Y8, Y10, Y8
+	VMINPS       Y8, Y9, Y8
 
 noclamp8:
-	VMOVUPS Y3, (R9)(DI*4)
+	VMOVUPS    Y7, (R9)(DI*4)
+	VMASKMOVPS Y8, Y0, 32(R9)(DI*4)
 
 stored2:
-	ADDQ $+8, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ    n+96(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     cols1
+narrower1:
+	ADDQ    $+0, R8
 	LEAQ    tailmask8<>+0(SB), R9
 	NEGQ    R8
 	VMOVDQU 32(R9)(R8*4), Y0
@@ -3428,6 +4700,8 @@ noclamp12:
 	VMASKMOVPS Y4, Y0, (R9)(DI*4)
 
 stored3:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*4), CX
@@ -3462,7 +4736,7 @@ tiles1:
 	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+32
-	JLT   singles1
+	JLT   rest1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -3669,62 +4943,104 @@ stored1:
 	ADDQ $+32, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ  n+96(FP), R8
-	SUBQ  DI, R8
-	CMPQ  R8, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  AX, R8
-	MOVQ  CX, R9
-	MOVQ  x+72(FP), R10
-	LEAQ  (R10)(DI*4), R10
-	MOVQ  gfull+24(FP), R11
-	CMPQ  R11, $+0
-	JLE   gdone2
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+24
+	JLE     narrower1
+	ADDQ    $-24, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
 
 group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	MOVBQZX      4(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 16(R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS 16(R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      5(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 20(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 20(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	MOVBQZX      6(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 24(R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS 24(R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      7(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 28(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 28(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+32, R8
 	ADDQ         $+8, R9
 	ADDQ         $+1024, R10
@@ -3741,13 +5057,21 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -3765,24 +5089,40 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (BX), Y2
-	VADDPS       Y2, Y0, Y0
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
 
 nobias3:
-	TESTQ  $0x00000001, R10
-	JEQ    noload3
-	VADDPS (R9)(DI*4), Y0, Y0
+	TESTQ      $0x00000001, R10
+	JEQ        noload3
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VADDPS     32(R9)(DI*4), Y2, Y2
+	VADDPS     64(R9)(DI*4), Y3, Y3
+	VMASKMOVPS 96(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y4, Y4
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+120(FP), Y2
-	VBROADCASTSS hi+124(FP), Y3
-	VMAXPS       Y0, Y2, Y0
-	VMINPS       Y0, Y3, Y0
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y10, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y10, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y10, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y10, Y4
+	VMINPS       Y4, Y9, Y4
 
 noclamp3:
-	VMOVUPS      Y0, (R9)(DI*4)
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y2, 32(R9)(DI*4)
+	VMOVUPS      Y3, 64(R9)(DI*4)
+	VMASKMOVPS   Y4, Y0, 96(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -3791,34 +5131,428 @@ noclamp3:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	VBROADCASTSS 4(BX), Y2
-	VADDPS       Y2, Y1, Y1
+	VBROADCASTSS 4(BX), Y9
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
 
 nobias4:
-	TESTQ  $0x00000001, R8
-	JEQ    noload4
-	VADDPS (R9)(DI*4), Y1, Y1
+	TESTQ      $0x00000001, R8
+	JEQ        noload4
+	VADDPS     (R9)(DI*4), Y5, Y5
+	VADDPS     32(R9)(DI*4), Y6, Y6
+	VADDPS     64(R9)(DI*4), Y7, Y7
+	VMASKMOVPS 96(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
 
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+120(FP), Y2
-	VBROADCASTSS hi+124(FP), Y3
-	VMAXPS       Y1, Y2, Y1
-	VMINPS       Y1, Y3, Y1
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y5, Y10, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y10, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y10, Y7
+	VMINPS       Y7, Y9, Y7
+	VMAXPS       Y8, Y10, Y8
+	VMINPS       Y8, Y9, Y8
 
 noclamp4:
-	VMOVUPS Y1, (R9)(DI*4)
+	VMOVUPS    Y5, (R9)(DI*4)
+	VMOVUPS    Y6, 32(R9)(DI*4)
+	VMOVUPS    Y7, 64(R9)(DI*4)
+	VMASKMOVPS Y8, Y0, 96(R9)(DI*4)
 
 stored2:
-	ADDQ $+8, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ    n+96(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     cols1
+narrower1:
+	CMPQ    R8, $+16
+	JLE     narrower2
+	ADDQ    $-16, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias5
+	VBROADCASTSS (BX), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+
+nobias5:
+	TESTQ      $0x00000001, R10
+	JEQ        noload5
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VADDPS     32(R9)(DI*4), Y2, Y2
+	VMASKMOVPS 64(R9)(DI*4), Y0, Y7
+	VADDPS     Y7, Y3, Y3
+
+noload5:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp5
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y7, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y7, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y7, Y3
+
+noclamp5:
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y2, 32(R9)(DI*4)
+	VMASKMOVPS   Y3, Y0, 64(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored3
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias6
+	VBROADCASTSS 4(BX), Y7
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
+	VADDPS       Y7, Y6, Y6
+
+nobias6:
+	TESTQ      $0x00000001, R8
+	JEQ        noload6
+	VADDPS     (R9)(DI*4), Y4, Y4
+	VADDPS     32(R9)(DI*4), Y5, Y5
+	VMASKMOVPS 64(R9)(DI*4), Y0, Y7
+	VADDPS     Y7, Y6, Y6
+
+noload6:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y7, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y7, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y7, Y6
+
+noclamp6:
+	VMOVUPS    Y4, (R9)(DI*4)
+	VMOVUPS    Y5, 32(R9)(DI*4)
+	VMASKMOVPS Y6, Y0, 64(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ    R8, $+8
+	JLE     narrower3
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias7
+	VBROADCASTSS (BX), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
+
+nobias7:
+	TESTQ      $0x00000001, R10
+	JEQ        noload7
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y5
+	VADDPS     Y5, Y2, Y2
+
+noload7:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y1, Y6, Y1
+	VMINPS       Y1, Y5, Y1
+	VMAXPS       Y2, Y6, Y2
+	VMINPS       Y2, Y5, Y2
+
+noclamp7:
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMASKMOVPS   Y2, Y0, 32(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias8
+	VBROADCASTSS 4(BX), Y5
+	VADDPS       Y5, Y3, Y3
+	VADDPS       Y5, Y4, Y4
+
+nobias8:
+	TESTQ      $0x00000001, R8
+	JEQ        noload8
+	VADDPS     (R9)(DI*4), Y3, Y3
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y5
+	VADDPS     Y5, Y4, Y4
+
+noload8:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y3, Y6, Y3
+	VMINPS       Y3, Y5, Y3
+	VMAXPS       Y4, Y6, Y4
+	VMINPS       Y4, Y5, Y4
+
+noclamp8:
+	VMOVUPS    Y3, (R9)(DI*4)
+	VMASKMOVPS Y4, Y0, 32(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	ADDQ    $+0, R8
 	LEAQ    tailmask8<>+0(SB), R9
 	NEGQ    R8
 	VMOVDQU 32(R9)(R8*4), Y0
@@ -3830,9 +5564,9 @@ last1:
 	LEAQ    (R10)(DI*4), R10
 	MOVQ    gfull+24(FP), R11
 	CMPQ    R11, $+0
-	JLE     gdone3
+	JLE     gdone5
 
-group3:
+group5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
@@ -3886,14 +5620,14 @@ group3:
 	ADDQ         $+1024, R10
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          group3
+	JGT          group5
 
-gdone3:
+gdone5:
 	MOVQ lastSlots+48(FP), R11
 	CMPQ R11, $+0
-	JLE  pdone3
+	JLE  pdone5
 
-partial3:
+partial5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
@@ -3910,67 +5644,69 @@ partial3:
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          partial3
+	JGT          partial5
 
-pdone3:
+pdone5:
 	MOVQ $+2, R8
 	CMPQ SI, $+1
-	JGT  allrows3
+	JGT  allrows5
 	MOVQ lastRows+64(FP), R8
 
-allrows3:
+allrows5:
 	MOVQ         DX, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias5
+	JEQ          nobias9
 	VBROADCASTSS (BX), Y3
 	VADDPS       Y3, Y1, Y1
 
-nobias5:
+nobias9:
 	TESTQ      $0x00000001, R10
-	JEQ        noload5
+	JEQ        noload9
 	VMASKMOVPS (R9)(DI*4), Y0, Y3
 	VADDPS     Y3, Y1, Y1
 
-noload5:
+noload9:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp5
+	JEQ          noclamp9
 	VBROADCASTSS lo+120(FP), Y4
 	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y1, Y4, Y1
 	VMINPS       Y1, Y3, Y1
 
-noclamp5:
+noclamp9:
 	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
 	CMPQ         R8, $+1
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
-	JEQ          nobias6
+	JEQ          nobias10
 	VBROADCASTSS 4(BX), Y3
 	VADDPS       Y3, Y2, Y2
 
-nobias6:
+nobias10:
 	TESTQ      $0x00000001, R8
-	JEQ        noload6
+	JEQ        noload10
 	VMASKMOVPS (R9)(DI*4), Y0, Y3
 	VADDPS     Y3, Y2, Y2
 
-noload6:
+noload10:
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp6
+	JEQ          noclamp10
 	VBROADCASTSS lo+120(FP), Y4
 	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y3, Y2
 
-noclamp6:
+noclamp10:
 	VMASKMOVPS Y2, Y0, (R9)(DI*4)
 
-stored3:
+stored5:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*2), CX
@@ -4005,7 +5741,7 @@ tiles1:
 	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+16
-	JLT   singles1
+	JLT   rest1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -4294,104 +6030,144 @@ stored1:
 	ADDQ $+16, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ  n+96(FP), R8
-	SUBQ  DI, R8
-	CMPQ  R8, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	MOVQ  AX, R8
-	MOVQ  CX, R9
-	MOVQ  x+72(FP), R10
-	LEAQ  (R10)(DI*4), R10
-	MOVQ  gfull+24(FP), R11
-	CMPQ  R11, $+0
-	JLE   gdone2
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+8
+	JLE     narrower1
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
 
 group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	MOVBQZX      4(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 16(R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS 16(R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      5(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 20(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 20(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      6(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 24(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 24(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      7(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 28(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 28(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	MOVBQZX      8(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 32(R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS 32(R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      9(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 36(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 36(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      10(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 40(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 40(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      11(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 44(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 44(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	MOVBQZX      12(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 48(R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS 48(R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      13(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 52(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 52(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      14(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 56(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 56(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      15(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 60(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 60(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+64, R8
 	ADDQ         $+16, R9
 	ADDQ         $+512, R10
@@ -4408,23 +6184,31 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
@@ -4442,24 +6226,30 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Y4
-	VADDPS       Y4, Y0, Y0
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
 
 nobias5:
-	TESTQ  $0x00000001, R10
-	JEQ    noload5
-	VADDPS (R9)(DI*4), Y0, Y0
+	TESTQ      $0x00000001, R10
+	JEQ        noload5
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y2, Y2
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y0, Y4, Y0
-	VMINPS       Y0, Y5, Y0
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y10, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y10, Y2
+	VMINPS       Y2, Y9, Y2
 
 noclamp5:
-	VMOVUPS      Y0, (R9)(DI*4)
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMASKMOVPS   Y2, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -4468,24 +6258,30 @@ noclamp5:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Y4
-	VADDPS       Y4, Y1, Y1
+	VBROADCASTSS 4(BX), Y9
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
 
 nobias6:
-	TESTQ  $0x00000001, R10
-	JEQ    noload6
-	VADDPS (R9)(DI*4), Y1, Y1
+	TESTQ      $0x00000001, R10
+	JEQ        noload6
+	VADDPS     (R9)(DI*4), Y3, Y3
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y4, Y4
 
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y1, Y4, Y1
-	VMINPS       Y1, Y5, Y1
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y3, Y10, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y10, Y4
+	VMINPS       Y4, Y9, Y4
 
 noclamp6:
-	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y3, (R9)(DI*4)
+	VMASKMOVPS   Y4, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -4494,24 +6290,30 @@ noclamp6:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
-	VBROADCASTSS 8(BX), Y4
-	VADDPS       Y4, Y2, Y2
+	VBROADCASTSS 8(BX), Y9
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
 
 nobias7:
-	TESTQ  $0x00000001, R10
-	JEQ    noload7
-	VADDPS (R9)(DI*4), Y2, Y2
+	TESTQ      $0x00000001, R10
+	JEQ        noload7
+	VADDPS     (R9)(DI*4), Y5, Y5
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y6, Y6
 
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y2, Y4, Y2
-	VMINPS       Y2, Y5, Y2
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y5, Y10, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y10, Y6
+	VMINPS       Y6, Y9, Y6
 
 noclamp7:
-	VMOVUPS      Y2, (R9)(DI*4)
+	VMOVUPS      Y5, (R9)(DI*4)
+	VMASKMOVPS   Y6, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -4520,34 +6322,36 @@ noclamp7:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	VBROADCASTSS 12(BX), Y4
-	VADDPS       Y4, Y3, Y3
+	VBROADCASTSS 12(BX), Y9
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
 
 nobias8:
-	TESTQ  $0x00000001, R8
-	JEQ    noload8
-	VADDPS (R9)(DI*4), Y3, Y3
+	TESTQ      $0x00000001, R8
+	JEQ        noload8
+	VADDPS     (R9)(DI*4), Y7, Y7
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
 
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y3, Y4, Y3
-	VMINPS       Y3, Y5, Y3
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y7, Y10, Y7
+	VMINPS       Y7, Y9, Y7
+	VMAXPS       Y8, Y10, Y8
+	VMINPS       Y8, Y9, Y8
 
 noclamp8:
-	VMOVUPS Y3, (R9)(DI*4)
+	VMOVUPS    Y7, (R9)(DI*4)
+	VMASKMOVPS Y8, Y0, 32(R9)(DI*4)
 
 stored2:
-	ADDQ $+8, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ    n+96(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     cols1
+narrower1:
+	ADDQ    $+0, R8
 	LEAQ    tailmask8<>+0(SB), R9
 	NEGQ    R8
 	VMOVDQU 32(R9)(R8*4), Y0
@@ -4816,6 +6620,8 @@ noclamp12:
 	VMASKMOVPS Y4, Y0, (R9)(DI*4)
 
 stored3:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*4), CX
@@ -4850,7 +6656,7 @@ tiles1:
 	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+32
-	JLT   singles1
+	JLT   rest1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -5009,32 +6815,50 @@ stored1:
 	ADDQ $+32, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ  n+96(FP), R8
-	SUBQ  DI, R8
-	CMPQ  R8, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  AX, R8
-	MOVQ  CX, R9
-	MOVQ  x+72(FP), R10
-	LEAQ  (R10)(DI*4), R10
-	MOVQ  gfull+24(FP), R11
-	CMPQ  R11, $+0
-	JLE   gdone2
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+24
+	JLE     narrower1
+	ADDQ    $-24, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
 
 group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $+1024, R10
@@ -5051,13 +6875,21 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -5075,24 +6907,40 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (BX), Y2
-	VADDPS       Y2, Y0, Y0
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
 
 nobias3:
-	TESTQ  $0x00000001, R10
-	JEQ    noload3
-	VADDPS (R9)(DI*4), Y0, Y0
+	TESTQ      $0x00000001, R10
+	JEQ        noload3
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VADDPS     32(R9)(DI*4), Y2, Y2
+	VADDPS     64(R9)(DI*4), Y3, Y3
+	VMASKMOVPS 96(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y4, Y4
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+120(FP), Y2
-	VBROADCASTSS hi+124(FP), Y3
-	VMAXPS       Y0, Y2, Y0
-	VMINPS       Y0, Y3, Y0
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y10, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y10, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y10, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y10, Y4
+	VMINPS       Y4, Y9, Y4
 
 noclamp3:
-	VMOVUPS      Y0, (R9)(DI*4)
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y2, 32(R9)(DI*4)
+	VMOVUPS      Y3, 64(R9)(DI*4)
+	VMASKMOVPS   Y4, Y0, 96(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -5101,39 +6949,57 @@ noclamp3:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	VBROADCASTSS 4(BX), Y2
-	VADDPS       Y2, Y1, Y1
+	VBROADCASTSS 4(BX), Y9
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
 
 nobias4:
-	TESTQ  $0x00000001, R8
-	JEQ    noload4
-	VADDPS (R9)(DI*4), Y1, Y1
+	TESTQ      $0x00000001, R8
+	JEQ        noload4
+	VADDPS     (R9)(DI*4), Y5, Y5
+	VADDPS     32(R9)(DI*4), Y6, Y6
+	VADDPS     64(R9)(DI*4), Y7, Y7
+	VMASKMOVPS 96(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
 
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+120(FP), Y2
-	VBROADCASTSS hi+124(FP), Y3
-	VMAXPS       Y1, Y2, Y1
-	VMINPS       Y1, Y3, Y1
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y5, Y10, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y10, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y10, Y7
+	VMINPS       Y7, Y9, Y7
+	VMAXPS       Y8, Y10, Y8
+	VMINPS       Y8, Y9, Y8
 
 noclamp4:
-	VMOVUPS Y1, (R9)(DI*4)
+	VMOVUPS    Y5, (R9)(DI*4)
+	VMOVUPS    Y6, 32(R9)(DI*4)
+	VMOVUPS    Y7, 64(R9)(DI*4)
+	VMASKMOVPS Y8, Y0, 96(R9)(DI*4)
 
 stored2:
-	ADDQ $+8, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ    n+96(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     cols1
+narrower1:
+	CMPQ    R8, $+16
+	JLE     narrower2
+	ADDQ    $-16, R8
 	LEAQ    tailmask8<>+0(SB), R9
 	NEGQ    R8
 	VMOVDQU 32(R9)(R8*4), Y0
 	VPXOR   Y1, Y1, Y1
 	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
 	MOVQ    AX, R8
 	MOVQ    CX, R9
 	MOVQ    x+72(FP), R10
@@ -5146,15 +7012,19 @@ group3:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y3
-	VMASKMOVPS   (R12), Y0, Y4
-	VFMADD231PS  Y4, Y3, Y1
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y3
-	VMASKMOVPS   (R12), Y0, Y4
-	VFMADD231PS  Y4, Y3, Y2
+	VBROADCASTSS 4(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $+1024, R10
@@ -5171,15 +7041,19 @@ partial3:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y3
-	VMASKMOVPS   (R12), Y0, Y4
-	VFMADD231PS  Y4, Y3, Y1
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y3
-	VMASKMOVPS   (R12), Y0, Y4
-	VFMADD231PS  Y4, Y3, Y2
+	VBROADCASTSS 4(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -5197,25 +7071,35 @@ allrows3:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Y3
-	VADDPS       Y3, Y1, Y1
+	VBROADCASTSS (BX), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y7, Y3, Y3
 
 nobias5:
 	TESTQ      $0x00000001, R10
 	JEQ        noload5
-	VMASKMOVPS (R9)(DI*4), Y0, Y3
-	VADDPS     Y3, Y1, Y1
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VADDPS     32(R9)(DI*4), Y2, Y2
+	VMASKMOVPS 64(R9)(DI*4), Y0, Y7
+	VADDPS     Y7, Y3, Y3
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y3
-	VMAXPS       Y1, Y4, Y1
-	VMINPS       Y1, Y3, Y1
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y7, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y7, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y7, Y3
 
 noclamp5:
-	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y2, 32(R9)(DI*4)
+	VMASKMOVPS   Y3, Y0, 64(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
 	MOVQ         ldy+88(FP), R8
@@ -5224,27 +7108,297 @@ noclamp5:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Y3
-	VADDPS       Y3, Y2, Y2
+	VBROADCASTSS 4(BX), Y7
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
+	VADDPS       Y7, Y6, Y6
 
 nobias6:
 	TESTQ      $0x00000001, R8
 	JEQ        noload6
-	VMASKMOVPS (R9)(DI*4), Y0, Y3
-	VADDPS     Y3, Y2, Y2
+	VADDPS     (R9)(DI*4), Y4, Y4
+	VADDPS     32(R9)(DI*4), Y5, Y5
+	VMASKMOVPS 64(R9)(DI*4), Y0, Y7
+	VADDPS     Y7, Y6, Y6
 
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y7, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y7, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y7, Y6
+
+noclamp6:
+	VMOVUPS    Y4, (R9)(DI*4)
+	VMOVUPS    Y5, 32(R9)(DI*4)
+	VMASKMOVPS Y6, Y0, 64(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ    R8, $+8
+	JLE     narrower3
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias7
+	VBROADCASTSS (BX), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
+
+nobias7:
+	TESTQ      $0x00000001, R10
+	JEQ        noload7
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y5
+	VADDPS     Y5, Y2, Y2
+
+noload7:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y1, Y6, Y1
+	VMINPS       Y1, Y5, Y1
+	VMAXPS       Y2, Y6, Y2
+	VMINPS       Y2, Y5, Y2
+
+noclamp7:
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMASKMOVPS   Y2, Y0, 32(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias8
+	VBROADCASTSS 4(BX), Y5
+	VADDPS       Y5, Y3, Y3
+	VADDPS       Y5, Y4, Y4
+
+nobias8:
+	TESTQ      $0x00000001, R8
+	JEQ        noload8
+	VADDPS     (R9)(DI*4), Y3, Y3
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y5
+	VADDPS     Y5, Y4, Y4
+
+noload8:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y3, Y6, Y3
+	VMINPS       Y3, Y5, Y3
+	VMAXPS       Y4, Y6, Y4
+	VMINPS       Y4, Y5, Y4
+
+noclamp8:
+	VMOVUPS    Y3, (R9)(DI*4)
+	VMASKMOVPS Y4, Y0, 32(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	ADDQ    $+0, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone5
+
+group5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group5
+
+gdone5:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone5
+
+partial5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial5
+
+pdone5:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows5
+	MOVQ lastRows+64(FP), R8
+
+allrows5:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias9
+	VBROADCASTSS (BX), Y3
+	VADDPS       Y3, Y1, Y1
+
+nobias9:
+	TESTQ      $0x00000001, R10
+	JEQ        noload9
+	VMASKMOVPS (R9)(DI*4), Y0, Y3
+	VADDPS     Y3, Y1, Y1
+
+noload9:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y3
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y3, Y1
+
+noclamp9:
+	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored5
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias10
+	VBROADCASTSS 4(BX), Y3
+	VADDPS       Y3, Y2, Y2
+
+nobias10:
+	TESTQ      $0x00000001, R8
+	JEQ        noload10
+	VMASKMOVPS (R9)(DI*4), Y0, Y3
+	VADDPS     Y3, Y2, Y2
+
+noload10:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp10
 	VBROADCASTSS lo+120(FP), Y4
 	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y3, Y2
 
-noclamp6:
+noclamp10:
 	VMASKMOVPS Y2, Y0, (R9)(DI*4)
 
-stored3:
+stored5:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*2), CX
@@ -5279,7 +7433,7 @@ tiles1:
 	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+16
-	JLT   singles1
+	JLT   rest1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -5496,44 +7650,60 @@ stored1:
 	ADDQ $+16, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ  n+96(FP), R8
-	SUBQ  DI, R8
-	CMPQ  R8, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	MOVQ  AX, R8
-	MOVQ  CX, R9
-	MOVQ  x+72(FP), R10
-	LEAQ  (R10)(DI*4), R10
-	MOVQ  gfull+24(FP), R11
-	CMPQ  R11, $+0
-	JLE   gdone2
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+8
+	JLE     narrower1
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
 
 group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $+512, R10
@@ -5550,23 +7720,31 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
@@ -5584,24 +7762,30 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Y4
-	VADDPS       Y4, Y0, Y0
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
 
 nobias5:
-	TESTQ  $0x00000001, R10
-	JEQ    noload5
-	VADDPS (R9)(DI*4), Y0, Y0
+	TESTQ      $0x00000001, R10
+	JEQ        noload5
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y2, Y2
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y0, Y4, Y0
-	VMINPS       Y0, Y5, Y0
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y10, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y10, Y2
+	VMINPS       Y2, Y9, Y2
 
 noclamp5:
-	VMOVUPS      Y0, (R9)(DI*4)
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMASKMOVPS   Y2, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -5610,24 +7794,30 @@ noclamp5:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Y4
-	VADDPS       Y4, Y1, Y1
+	VBROADCASTSS 4(BX), Y9
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
 
 nobias6:
-	TESTQ  $0x00000001, R10
-	JEQ    noload6
-	VADDPS (R9)(DI*4), Y1, Y1
+	TESTQ      $0x00000001, R10
+	JEQ        noload6
+	VADDPS     (R9)(DI*4), Y3, Y3
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y4, Y4
 
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y1, Y4, Y1
-	VMINPS       Y1, Y5, Y1
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y3, Y10, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y10, Y4
+	VMINPS       Y4, Y9, Y4
 
 noclamp6:
-	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y3, (R9)(DI*4)
+	VMASKMOVPS   Y4, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -5636,24 +7826,30 @@ noclamp6:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
-	VBROADCASTSS 8(BX), Y4
-	VADDPS       Y4, Y2, Y2
+	VBROADCASTSS 8(BX), Y9
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
 
 nobias7:
-	TESTQ  $0x00000001, R10
-	JEQ    noload7
-	VADDPS (R9)(DI*4), Y2, Y2
+	TESTQ      $0x00000001, R10
+	JEQ        noload7
+	VADDPS     (R9)(DI*4), Y5, Y5
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y6, Y6
 
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y2, Y4, Y2
-	VMINPS       Y2, Y5, Y2
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y5, Y10, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y10, Y6
+	VMINPS       Y6, Y9, Y6
 
 noclamp7:
-	VMOVUPS      Y2, (R9)(DI*4)
+	VMOVUPS      Y5, (R9)(DI*4)
+	VMASKMOVPS   Y6, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -5662,34 +7858,36 @@ noclamp7:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	VBROADCASTSS 12(BX), Y4
-	VADDPS       Y4, Y3, Y3
+	VBROADCASTSS 12(BX), Y9
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
 
 nobias8:
-	TESTQ  $0x00000001, R8
-	JEQ    noload8
-	VADDPS (R9)(DI*4), Y3, Y3
+	TESTQ      $0x00000001, R8
+	JEQ        noload8
+	VADDPS     (R9)(DI*4), Y7, Y7
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
 
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y3, Y4, Y3
-	VMINPS       Y3, Y5, Y3
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y7, Y10, Y7
+	VMINPS       Y7, Y9, Y7
+	VMAXPS       Y8, Y10, Y8
+	VMINPS       Y8, Y9, Y8
 
 noclamp8:
-	VMOVUPS Y3, (R9)(DI*4)
+	VMOVUPS    Y7, (R9)(DI*4)
+	VMASKMOVPS Y8, Y0, 32(R9)(DI*4)
 
 stored2:
-	ADDQ $+8, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ    n+96(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     cols1
+narrower1:
+	ADDQ    $+0, R8
 	LEAQ    tailmask8<>+0(SB), R9
 	NEGQ    R8
 	VMOVDQU 32(R9)(R8*4), Y0
@@ -5886,6 +8084,8 @@ noclamp12:
 	VMASKMOVPS Y4, Y0, (R9)(DI*4)
 
 stored3:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*4), CX
@@ -5920,7 +8120,7 @@ tiles1:
 	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+32
-	JLT   singles1
+	JLT   rest1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -6087,20 +8287,30 @@ stored1:
 	ADDQ $+32, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ  n+96(FP), R8
-	SUBQ  DI, R8
-	CMPQ  R8, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  AX, R8
-	MOVQ  CX, R9
-	MOVQ  x+72(FP), R10
-	LEAQ  (R10)(DI*4), R10
-	MOVQ  gfull+24(FP), R11
-	CMPQ  R11, $+0
-	JLE   gdone2
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+24
+	JLE     narrower1
+	ADDQ    $-24, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
 
 group2:
 	MOVQ keep+32(FP), R12
@@ -6109,13 +8319,21 @@ slot2:
 	MOVBQZX      (R9), R13
 	SHLQ         $0x07, R13
 	ADDQ         R10, R13
-	VBROADCASTSS (R8), Y2
-	VFMADD231PS  (R13), Y2, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R13), Y9, Y1
+	VFMADD231PS  32(R13), Y9, Y2
+	VFMADD231PS  64(R13), Y9, Y3
+	VMASKMOVPS   96(R13), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      1(R9), R13
 	SHLQ         $0x07, R13
 	ADDQ         R10, R13
-	VBROADCASTSS 4(R8), Y2
-	VFMADD231PS  (R13), Y2, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R13), Y9, Y5
+	VFMADD231PS  32(R13), Y9, Y6
+	VFMADD231PS  64(R13), Y9, Y7
+	VMASKMOVPS   96(R13), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R12
@@ -6137,13 +8355,21 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y2
-	VFMADD231PS  (R12), Y2, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y2
-	VFMADD231PS  (R12), Y2, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VFMADD231PS  32(R12), Y9, Y6
+	VFMADD231PS  64(R12), Y9, Y7
+	VMASKMOVPS   96(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -6161,24 +8387,40 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (BX), Y2
-	VADDPS       Y2, Y0, Y0
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
 
 nobias3:
-	TESTQ  $0x00000001, R10
-	JEQ    noload3
-	VADDPS (R9)(DI*4), Y0, Y0
+	TESTQ      $0x00000001, R10
+	JEQ        noload3
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VADDPS     32(R9)(DI*4), Y2, Y2
+	VADDPS     64(R9)(DI*4), Y3, Y3
+	VMASKMOVPS 96(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y4, Y4
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+120(FP), Y2
-	VBROADCASTSS hi+124(FP), Y3
-	VMAXPS       Y0, Y2, Y0
-	VMINPS       Y0, Y3, Y0
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y10, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y10, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y10, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y10, Y4
+	VMINPS       Y4, Y9, Y4
 
 noclamp3:
-	VMOVUPS      Y0, (R9)(DI*4)
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y2, 32(R9)(DI*4)
+	VMOVUPS      Y3, 64(R9)(DI*4)
+	VMASKMOVPS   Y4, Y0, 96(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -6187,39 +8429,57 @@ noclamp3:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	VBROADCASTSS 4(BX), Y2
-	VADDPS       Y2, Y1, Y1
+	VBROADCASTSS 4(BX), Y9
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
 
 nobias4:
-	TESTQ  $0x00000001, R8
-	JEQ    noload4
-	VADDPS (R9)(DI*4), Y1, Y1
+	TESTQ      $0x00000001, R8
+	JEQ        noload4
+	VADDPS     (R9)(DI*4), Y5, Y5
+	VADDPS     32(R9)(DI*4), Y6, Y6
+	VADDPS     64(R9)(DI*4), Y7, Y7
+	VMASKMOVPS 96(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
 
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+120(FP), Y2
-	VBROADCASTSS hi+124(FP), Y3
-	VMAXPS       Y1, Y2, Y1
-	VMINPS       Y1, Y3, Y1
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y5, Y10, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y10, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y10, Y7
+	VMINPS       Y7, Y9, Y7
+	VMAXPS       Y8, Y10, Y8
+	VMINPS       Y8, Y9, Y8
 
 noclamp4:
-	VMOVUPS Y1, (R9)(DI*4)
+	VMOVUPS    Y5, (R9)(DI*4)
+	VMOVUPS    Y6, 32(R9)(DI*4)
+	VMOVUPS    Y7, 64(R9)(DI*4)
+	VMASKMOVPS Y8, Y0, 96(R9)(DI*4)
 
 stored2:
-	ADDQ $+8, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ    n+96(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     cols1
+narrower1:
+	CMPQ    R8, $+16
+	JLE     narrower2
+	ADDQ    $-16, R8
 	LEAQ    tailmask8<>+0(SB), R9
 	NEGQ    R8
 	VMOVDQU 32(R9)(R8*4), Y0
 	VPXOR   Y1, Y1, Y1
 	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
 	MOVQ    AX, R8
 	MOVQ    CX, R9
 	MOVQ    x+72(FP), R10
@@ -6235,15 +8495,19 @@ slot3:
 	MOVBQZX      (R9), R13
 	SHLQ         $0x07, R13
 	ADDQ         R10, R13
-	VBROADCASTSS (R8), Y3
-	VMASKMOVPS   (R13), Y0, Y4
-	VFMADD231PS  Y4, Y3, Y1
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R13), Y7, Y1
+	VFMADD231PS  32(R13), Y7, Y2
+	VMASKMOVPS   64(R13), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
 	MOVBQZX      1(R9), R13
 	SHLQ         $0x07, R13
 	ADDQ         R10, R13
-	VBROADCASTSS 4(R8), Y3
-	VMASKMOVPS   (R13), Y0, Y4
-	VFMADD231PS  Y4, Y3, Y2
+	VBROADCASTSS 4(R8), Y7
+	VFMADD231PS  (R13), Y7, Y4
+	VFMADD231PS  32(R13), Y7, Y5
+	VMASKMOVPS   64(R13), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R12
@@ -6265,15 +8529,19 @@ partial3:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y3
-	VMASKMOVPS   (R12), Y0, Y4
-	VFMADD231PS  Y4, Y3, Y1
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x07, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y3
-	VMASKMOVPS   (R12), Y0, Y4
-	VFMADD231PS  Y4, Y3, Y2
+	VBROADCASTSS 4(R8), Y7
+	VFMADD231PS  (R12), Y7, Y4
+	VFMADD231PS  32(R12), Y7, Y5
+	VMASKMOVPS   64(R12), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -6291,25 +8559,35 @@ allrows3:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Y3
-	VADDPS       Y3, Y1, Y1
+	VBROADCASTSS (BX), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y7, Y3, Y3
 
 nobias5:
 	TESTQ      $0x00000001, R10
 	JEQ        noload5
-	VMASKMOVPS (R9)(DI*4), Y0, Y3
-	VADDPS     Y3, Y1, Y1
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VADDPS     32(R9)(DI*4), Y2, Y2
+	VMASKMOVPS 64(R9)(DI*4), Y0, Y7
+	VADDPS     Y7, Y3, Y3
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y3
-	VMAXPS       Y1, Y4, Y1
-	VMINPS       Y1, Y3, Y1
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y7, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y7, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y7, Y3
 
 noclamp5:
-	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y2, 32(R9)(DI*4)
+	VMASKMOVPS   Y3, Y0, 64(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
 	MOVQ         ldy+88(FP), R8
@@ -6318,27 +8596,313 @@ noclamp5:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Y3
-	VADDPS       Y3, Y2, Y2
+	VBROADCASTSS 4(BX), Y7
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
+	VADDPS       Y7, Y6, Y6
 
 nobias6:
 	TESTQ      $0x00000001, R8
 	JEQ        noload6
-	VMASKMOVPS (R9)(DI*4), Y0, Y3
-	VADDPS     Y3, Y2, Y2
+	VADDPS     (R9)(DI*4), Y4, Y4
+	VADDPS     32(R9)(DI*4), Y5, Y5
+	VMASKMOVPS 64(R9)(DI*4), Y0, Y7
+	VADDPS     Y7, Y6, Y6
 
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y7, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y7, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y7, Y6
+
+noclamp6:
+	VMOVUPS    Y4, (R9)(DI*4)
+	VMOVUPS    Y5, 32(R9)(DI*4)
+	VMASKMOVPS Y6, Y0, 64(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ    R8, $+8
+	JLE     narrower3
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone4
+
+group4:
+	MOVQ keep+32(FP), R12
+
+slot4:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x07, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R13), Y5, Y1
+	VMASKMOVPS   32(R13), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x07, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Y5
+	VFMADD231PS  (R13), Y5, Y3
+	VMASKMOVPS   32(R13), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot4
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x07, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VFMADD231PS  (R12), Y5, Y3
+	VMASKMOVPS   32(R12), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias7
+	VBROADCASTSS (BX), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
+
+nobias7:
+	TESTQ      $0x00000001, R10
+	JEQ        noload7
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y5
+	VADDPS     Y5, Y2, Y2
+
+noload7:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y1, Y6, Y1
+	VMINPS       Y1, Y5, Y1
+	VMAXPS       Y2, Y6, Y2
+	VMINPS       Y2, Y5, Y2
+
+noclamp7:
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMASKMOVPS   Y2, Y0, 32(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias8
+	VBROADCASTSS 4(BX), Y5
+	VADDPS       Y5, Y3, Y3
+	VADDPS       Y5, Y4, Y4
+
+nobias8:
+	TESTQ      $0x00000001, R8
+	JEQ        noload8
+	VADDPS     (R9)(DI*4), Y3, Y3
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y5
+	VADDPS     Y5, Y4, Y4
+
+noload8:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y3, Y6, Y3
+	VMINPS       Y3, Y5, Y3
+	VMAXPS       Y4, Y6, Y4
+	VMINPS       Y4, Y5, Y4
+
+noclamp8:
+	VMOVUPS    Y3, (R9)(DI*4)
+	VMASKMOVPS Y4, Y0, 32(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	ADDQ    $+0, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone5
+
+group5:
+	MOVQ keep+32(FP), R12
+
+slot5:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x07, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R13), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y1
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x07, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R13), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot5
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x07, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group5
+
+gdone5:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone5
+
+partial5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x07, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VMASKMOVPS   (R12), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial5
+
+pdone5:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows5
+	MOVQ lastRows+64(FP), R8
+
+allrows5:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias9
+	VBROADCASTSS (BX), Y3
+	VADDPS       Y3, Y1, Y1
+
+nobias9:
+	TESTQ      $0x00000001, R10
+	JEQ        noload9
+	VMASKMOVPS (R9)(DI*4), Y0, Y3
+	VADDPS     Y3, Y1, Y1
+
+noload9:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y3
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y3, Y1
+
+noclamp9:
+	VMASKMOVPS   Y1, Y0, (R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored5
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias10
+	VBROADCASTSS 4(BX), Y3
+	VADDPS       Y3, Y2, Y2
+
+nobias10:
+	TESTQ      $0x00000001, R8
+	JEQ        noload10
+	VMASKMOVPS (R9)(DI*4), Y0, Y3
+	VADDPS     Y3, Y2, Y2
+
+noload10:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp10
 	VBROADCASTSS lo+120(FP), Y4
 	VBROADCASTSS hi+124(FP), Y3
 	VMAXPS       Y2, Y4, Y2
 	VMINPS       Y2, Y3, Y2
 
-noclamp6:
+noclamp10:
 	VMASKMOVPS Y2, Y0, (R9)(DI*4)
 
-stored3:
+stored5:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*2), CX
@@ -6373,7 +8937,7 @@ tiles1:
 	MOVQ  n+96(FP), R8
 	SUBQ  DI, R8
 	CMPQ  R8, $+16
-	JLT   singles1
+	JLT   rest1
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -6598,22 +9162,30 @@ stored1:
 	ADDQ $+16, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ  n+96(FP), R8
-	SUBQ  DI, R8
-	CMPQ  R8, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	MOVQ  AX, R8
-	MOVQ  CX, R9
-	MOVQ  x+72(FP), R10
-	LEAQ  (R10)(DI*4), R10
-	MOVQ  gfull+24(FP), R11
-	CMPQ  R11, $+0
-	JLE   gdone2
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+8
+	JLE     narrower1
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
 
 group2:
 	MOVQ keep+32(FP), R12
@@ -6622,23 +9194,31 @@ slot2:
 	MOVBQZX      (R9), R13
 	SHLQ         $0x06, R13
 	ADDQ         R10, R13
-	VBROADCASTSS (R8), Y4
-	VFMADD231PS  (R13), Y4, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R13), Y9, Y1
+	VMASKMOVPS   32(R13), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      1(R9), R13
 	SHLQ         $0x06, R13
 	ADDQ         R10, R13
-	VBROADCASTSS 4(R8), Y4
-	VFMADD231PS  (R13), Y4, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R13), Y9, Y3
+	VMASKMOVPS   32(R13), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      2(R9), R13
 	SHLQ         $0x06, R13
 	ADDQ         R10, R13
-	VBROADCASTSS 8(R8), Y4
-	VFMADD231PS  (R13), Y4, Y2
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R13), Y9, Y5
+	VMASKMOVPS   32(R13), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      3(R9), R13
 	SHLQ         $0x06, R13
 	ADDQ         R10, R13
-	VBROADCASTSS 12(R8), Y4
-	VFMADD231PS  (R13), Y4, Y3
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R13), Y9, Y7
+	VMASKMOVPS   32(R13), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $-1, R12
@@ -6660,23 +9240,31 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Y4
-	VFMADD231PS  (R12), Y4, Y0
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y2
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Y4
-	VFMADD231PS  (R12), Y4, Y1
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y3
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y4
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Y4
-	VFMADD231PS  (R12), Y4, Y2
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R12), Y9, Y5
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y6
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x06, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Y4
-	VFMADD231PS  (R12), Y4, Y3
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R12), Y9, Y7
+	VMASKMOVPS   32(R12), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
@@ -6694,24 +9282,30 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Y4
-	VADDPS       Y4, Y0, Y0
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
 
 nobias5:
-	TESTQ  $0x00000001, R10
-	JEQ    noload5
-	VADDPS (R9)(DI*4), Y0, Y0
+	TESTQ      $0x00000001, R10
+	JEQ        noload5
+	VADDPS     (R9)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y2, Y2
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y0, Y4, Y0
-	VMINPS       Y0, Y5, Y0
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y10, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y10, Y2
+	VMINPS       Y2, Y9, Y2
 
 noclamp5:
-	VMOVUPS      Y0, (R9)(DI*4)
+	VMOVUPS      Y1, (R9)(DI*4)
+	VMASKMOVPS   Y2, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -6720,24 +9314,30 @@ noclamp5:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Y4
-	VADDPS       Y4, Y1, Y1
+	VBROADCASTSS 4(BX), Y9
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
 
 nobias6:
-	TESTQ  $0x00000001, R10
-	JEQ    noload6
-	VADDPS (R9)(DI*4), Y1, Y1
+	TESTQ      $0x00000001, R10
+	JEQ        noload6
+	VADDPS     (R9)(DI*4), Y3, Y3
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y4, Y4
 
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y1, Y4, Y1
-	VMINPS       Y1, Y5, Y1
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y3, Y10, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y10, Y4
+	VMINPS       Y4, Y9, Y4
 
 noclamp6:
-	VMOVUPS      Y1, (R9)(DI*4)
+	VMOVUPS      Y3, (R9)(DI*4)
+	VMASKMOVPS   Y4, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -6746,24 +9346,30 @@ noclamp6:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
-	VBROADCASTSS 8(BX), Y4
-	VADDPS       Y4, Y2, Y2
+	VBROADCASTSS 8(BX), Y9
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
 
 nobias7:
-	TESTQ  $0x00000001, R10
-	JEQ    noload7
-	VADDPS (R9)(DI*4), Y2, Y2
+	TESTQ      $0x00000001, R10
+	JEQ        noload7
+	VADDPS     (R9)(DI*4), Y5, Y5
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y6, Y6
 
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y2, Y4, Y2
-	VMINPS       Y2, Y5, Y2
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y5, Y10, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y10, Y6
+	VMINPS       Y6, Y9, Y6
 
 noclamp7:
-	VMOVUPS      Y2, (R9)(DI*4)
+	VMOVUPS      Y5, (R9)(DI*4)
+	VMASKMOVPS   Y6, Y0, 32(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -6772,34 +9378,36 @@ noclamp7:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	VBROADCASTSS 12(BX), Y4
-	VADDPS       Y4, Y3, Y3
+	VBROADCASTSS 12(BX), Y9
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
 
 nobias8:
-	TESTQ  $0x00000001, R8
-	JEQ    noload8
-	VADDPS (R9)(DI*4), Y3, Y3
+	TESTQ      $0x00000001, R8
+	JEQ        noload8
+	VADDPS     (R9)(DI*4), Y7, Y7
+	VMASKMOVPS 32(R9)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
 
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+120(FP), Y4
-	VBROADCASTSS hi+124(FP), Y5
-	VMAXPS       Y3, Y4, Y3
-	VMINPS       Y3, Y5, Y3
+	VBROADCASTSS lo+120(FP), Y10
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y7, Y10, Y7
+	VMINPS       Y7, Y9, Y7
+	VMAXPS       Y8, Y10, Y8
+	VMINPS       Y8, Y9, Y8
 
 noclamp8:
-	VMOVUPS Y3, (R9)(DI*4)
+	VMOVUPS    Y7, (R9)(DI*4)
+	VMASKMOVPS Y8, Y0, 32(R9)(DI*4)
 
 stored2:
-	ADDQ $+8, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ    n+96(FP), R8
-	SUBQ    DI, R8
-	CMPQ    R8, $+0
-	JLE     cols1
+narrower1:
+	ADDQ    $+0, R8
 	LEAQ    tailmask8<>+0(SB), R9
 	NEGQ    R8
 	VMOVDQU 32(R9)(R8*4), Y0
@@ -7004,6 +9612,8 @@ noclamp12:
 	VMASKMOVPS Y4, Y0, (R9)(DI*4)
 
 stored3:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*4), CX

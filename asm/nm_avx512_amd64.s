@@ -22,7 +22,7 @@ tiles1:
 	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+64
-	JLT    singles1
+	JLT    rest1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -335,15 +335,30 @@ stored1:
 	ADDQ $+64, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+16
-	JLT    last1
+rest1:
+	CMPQ   R8, $+0
+	JLE    cols1
+	CMPQ   R8, $+48
+	JLE    narrower1
+	ADDQ   $-48, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -356,43 +371,75 @@ group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	MOVBQZX      4(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 16(R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS 16(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      5(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 20(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 20(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      6(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 24(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 24(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      7(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 28(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 28(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+32, R8
 	ADDQ         $+8, R9
 	ADDQ         $+1024, R10
@@ -409,23 +456,39 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
@@ -443,24 +506,40 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Z4
-	VADDPS       Z4, Z0, Z0
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
 
 nobias5:
-	TESTQ  $0x00000001, R10
-	JEQ    noload5
-	VADDPS (R9)(DI*4), Z0, Z0
+	TESTQ     $0x00000001, R10
+	JEQ       noload5
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z3, Z3
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z0, Z17, Z0
+	VMINPS       Z0, Z16, Z0
+	VMAXPS       Z1, Z17, Z1
+	VMINPS       Z1, Z16, Z1
+	VMAXPS       Z2, Z17, Z2
+	VMINPS       Z2, Z16, Z2
+	VMAXPS       Z3, Z17, Z3
+	VMINPS       Z3, Z16, Z3
 
 noclamp5:
 	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -469,24 +548,40 @@ noclamp5:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Z4
-	VADDPS       Z4, Z1, Z1
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias6:
-	TESTQ  $0x00000001, R10
-	JEQ    noload6
-	VADDPS (R9)(DI*4), Z1, Z1
+	TESTQ     $0x00000001, R10
+	JEQ       noload6
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VADDPS    64(R9)(DI*4), Z5, Z5
+	VADDPS    128(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z7, Z7
 
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z1, Z4, Z1
-	VMINPS       Z1, Z5, Z1
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z4, Z17, Z4
+	VMINPS       Z4, Z16, Z4
+	VMAXPS       Z5, Z17, Z5
+	VMINPS       Z5, Z16, Z5
+	VMAXPS       Z6, Z17, Z6
+	VMINPS       Z6, Z16, Z6
+	VMAXPS       Z7, Z17, Z7
+	VMINPS       Z7, Z16, Z7
 
 noclamp6:
-	VMOVUPS      Z1, (R9)(DI*4)
+	VMOVUPS      Z4, (R9)(DI*4)
+	VMOVUPS      Z5, 64(R9)(DI*4)
+	VMOVUPS      Z6, 128(R9)(DI*4)
+	VMOVUPS      Z7, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -495,24 +590,40 @@ noclamp6:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
-	VBROADCASTSS 8(BX), Z4
-	VADDPS       Z4, Z2, Z2
+	VBROADCASTSS 8(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
 
 nobias7:
-	TESTQ  $0x00000001, R10
-	JEQ    noload7
-	VADDPS (R9)(DI*4), Z2, Z2
+	TESTQ     $0x00000001, R10
+	JEQ       noload7
+	VADDPS    (R9)(DI*4), Z8, Z8
+	VADDPS    64(R9)(DI*4), Z9, Z9
+	VADDPS    128(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z11, Z11
 
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z2, Z4, Z2
-	VMINPS       Z2, Z5, Z2
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z8, Z17, Z8
+	VMINPS       Z8, Z16, Z8
+	VMAXPS       Z9, Z17, Z9
+	VMINPS       Z9, Z16, Z9
+	VMAXPS       Z10, Z17, Z10
+	VMINPS       Z10, Z16, Z10
+	VMAXPS       Z11, Z17, Z11
+	VMINPS       Z11, Z16, Z11
 
 noclamp7:
-	VMOVUPS      Z2, (R9)(DI*4)
+	VMOVUPS      Z8, (R9)(DI*4)
+	VMOVUPS      Z9, 64(R9)(DI*4)
+	VMOVUPS      Z10, 128(R9)(DI*4)
+	VMOVUPS      Z11, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -521,34 +632,604 @@ noclamp7:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	VBROADCASTSS 12(BX), Z4
-	VADDPS       Z4, Z3, Z3
+	VBROADCASTSS 12(BX), Z16
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias8:
-	TESTQ  $0x00000001, R8
-	JEQ    noload8
-	VADDPS (R9)(DI*4), Z3, Z3
+	TESTQ     $0x00000001, R8
+	JEQ       noload8
+	VADDPS    (R9)(DI*4), Z12, Z12
+	VADDPS    64(R9)(DI*4), Z13, Z13
+	VADDPS    128(R9)(DI*4), Z14, Z14
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z15, Z15
 
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z3, Z4, Z3
-	VMINPS       Z3, Z5, Z3
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z12, Z17, Z12
+	VMINPS       Z12, Z16, Z12
+	VMAXPS       Z13, Z17, Z13
+	VMINPS       Z13, Z16, Z13
+	VMAXPS       Z14, Z17, Z14
+	VMINPS       Z14, Z16, Z14
+	VMAXPS       Z15, Z17, Z15
+	VMINPS       Z15, Z16, Z15
 
 noclamp8:
-	VMOVUPS Z3, (R9)(DI*4)
+	VMOVUPS Z12, (R9)(DI*4)
+	VMOVUPS Z13, 64(R9)(DI*4)
+	VMOVUPS Z14, 128(R9)(DI*4)
+	VMOVUPS Z15, K1, 192(R9)(DI*4)
 
 stored2:
-	ADDQ $+16, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+0
-	JLE    cols1
+narrower1:
+	CMPQ   R8, $+32
+	JLE    narrower2
+	ADDQ   $-32, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+4, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias9
+	VBROADCASTSS (BX), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+
+nobias9:
+	TESTQ     $0x00000001, R10
+	JEQ       noload9
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z2, Z2
+
+noload9:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z0, Z13, Z0
+	VMINPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z13, Z1
+	VMINPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z13, Z2
+	VMINPS       Z2, Z12, Z2
+
+noclamp9:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored3
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias10
+	VBROADCASTSS 4(BX), Z12
+	VADDPS       Z12, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z12, Z5, Z5
+
+nobias10:
+	TESTQ     $0x00000001, R10
+	JEQ       noload10
+	VADDPS    (R9)(DI*4), Z3, Z3
+	VADDPS    64(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z5, Z5
+
+noload10:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp10
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z3, Z13, Z3
+	VMINPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z13, Z4
+	VMINPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z13, Z5
+	VMINPS       Z5, Z12, Z5
+
+noclamp10:
+	VMOVUPS      Z3, (R9)(DI*4)
+	VMOVUPS      Z4, 64(R9)(DI*4)
+	VMOVUPS      Z5, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+2
+	JLE          stored3
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias11
+	VBROADCASTSS 8(BX), Z12
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z12, Z7, Z7
+	VADDPS       Z12, Z8, Z8
+
+nobias11:
+	TESTQ     $0x00000001, R10
+	JEQ       noload11
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VADDPS    64(R9)(DI*4), Z7, Z7
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z8, Z8
+
+noload11:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp11
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z6, Z13, Z6
+	VMINPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z13, Z7
+	VMINPS       Z7, Z12, Z7
+	VMAXPS       Z8, Z13, Z8
+	VMINPS       Z8, Z12, Z8
+
+noclamp11:
+	VMOVUPS      Z6, (R9)(DI*4)
+	VMOVUPS      Z7, 64(R9)(DI*4)
+	VMOVUPS      Z8, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+3
+	JLE          stored3
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias12
+	VBROADCASTSS 12(BX), Z12
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z12, Z10, Z10
+	VADDPS       Z12, Z11, Z11
+
+nobias12:
+	TESTQ     $0x00000001, R8
+	JEQ       noload12
+	VADDPS    (R9)(DI*4), Z9, Z9
+	VADDPS    64(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z11, Z11
+
+noload12:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp12
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z9, Z13, Z9
+	VMINPS       Z9, Z12, Z9
+	VMAXPS       Z10, Z13, Z10
+	VMINPS       Z10, Z12, Z10
+	VMAXPS       Z11, Z13, Z11
+	VMINPS       Z11, Z12, Z11
+
+noclamp12:
+	VMOVUPS Z9, (R9)(DI*4)
+	VMOVUPS Z10, 64(R9)(DI*4)
+	VMOVUPS Z11, K1, 128(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ   R8, $+16
+	JLE    narrower3
+	ADDQ   $-16, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+4, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias13
+	VBROADCASTSS (BX), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+
+nobias13:
+	TESTQ     $0x00000001, R10
+	JEQ       noload13
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z1, Z1
+
+noload13:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp13
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z0, Z9, Z0
+	VMINPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z9, Z1
+	VMINPS       Z1, Z8, Z1
+
+noclamp13:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias14
+	VBROADCASTSS 4(BX), Z8
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+
+nobias14:
+	TESTQ     $0x00000001, R10
+	JEQ       noload14
+	VADDPS    (R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z3, Z3
+
+noload14:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp14
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z2, Z9, Z2
+	VMINPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z9, Z3
+	VMINPS       Z3, Z8, Z3
+
+noclamp14:
+	VMOVUPS      Z2, (R9)(DI*4)
+	VMOVUPS      Z3, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+2
+	JLE          stored4
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias15
+	VBROADCASTSS 8(BX), Z8
+	VADDPS       Z8, Z4, Z4
+	VADDPS       Z8, Z5, Z5
+
+nobias15:
+	TESTQ     $0x00000001, R10
+	JEQ       noload15
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z5, Z5
+
+noload15:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp15
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z4, Z9, Z4
+	VMINPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z9, Z5
+	VMINPS       Z5, Z8, Z5
+
+noclamp15:
+	VMOVUPS      Z4, (R9)(DI*4)
+	VMOVUPS      Z5, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+3
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias16
+	VBROADCASTSS 12(BX), Z8
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z8, Z7, Z7
+
+nobias16:
+	TESTQ     $0x00000001, R8
+	JEQ       noload16
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z7, Z7
+
+noload16:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp16
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z6, Z9, Z6
+	VMINPS       Z6, Z8, Z6
+	VMAXPS       Z7, Z9, Z7
+	VMINPS       Z7, Z8, Z7
+
+noclamp16:
+	VMOVUPS Z6, (R9)(DI*4)
+	VMOVUPS Z7, K1, 64(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	ADDQ   $+0, R8
 	LEAQ   tailmask16<>+0(SB), R9
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
@@ -561,9 +1242,9 @@ last1:
 	LEAQ   (R10)(DI*4), R10
 	MOVQ   gfull+24(FP), R11
 	CMPQ   R11, $+0
-	JLE    gdone3
+	JLE    gdone5
 
-group3:
+group5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
@@ -617,14 +1298,14 @@ group3:
 	ADDQ         $+1024, R10
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          group3
+	JGT          group5
 
-gdone3:
+gdone5:
 	MOVQ lastSlots+48(FP), R11
 	CMPQ R11, $+0
-	JLE  pdone3
+	JLE  pdone5
 
-partial3:
+partial5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
@@ -653,121 +1334,123 @@ partial3:
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          partial3
+	JGT          partial5
 
-pdone3:
+pdone5:
 	MOVQ $+4, R8
 	CMPQ SI, $+1
-	JGT  allrows3
+	JGT  allrows5
 	MOVQ lastRows+64(FP), R8
 
-allrows3:
+allrows5:
 	MOVQ         DX, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias9
+	JEQ          nobias17
 	VBROADCASTSS (BX), Z4
 	VADDPS       Z4, Z0, Z0
 
-nobias9:
+nobias17:
 	TESTQ     $0x00000001, R10
-	JEQ       noload9
+	JEQ       noload17
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z0, Z0
 
-noload9:
+noload17:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp9
+	JEQ          noclamp17
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z0, Z5, Z0
 	VMINPS       Z0, Z4, Z0
 
-noclamp9:
+noclamp17:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias10
+	JEQ          nobias18
 	VBROADCASTSS 4(BX), Z4
 	VADDPS       Z4, Z1, Z1
 
-nobias10:
+nobias18:
 	TESTQ     $0x00000001, R10
-	JEQ       noload10
+	JEQ       noload18
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z1, Z1
 
-noload10:
+noload18:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp10
+	JEQ          noclamp18
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z1, Z5, Z1
 	VMINPS       Z1, Z4, Z1
 
-noclamp10:
+noclamp18:
 	VMOVUPS      Z1, K1, (R9)(DI*4)
 	CMPQ         R8, $+2
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias11
+	JEQ          nobias19
 	VBROADCASTSS 8(BX), Z4
 	VADDPS       Z4, Z2, Z2
 
-nobias11:
+nobias19:
 	TESTQ     $0x00000001, R10
-	JEQ       noload11
+	JEQ       noload19
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z2, Z2
 
-noload11:
+noload19:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp11
+	JEQ          noclamp19
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z2, Z5, Z2
 	VMINPS       Z2, Z4, Z2
 
-noclamp11:
+noclamp19:
 	VMOVUPS      Z2, K1, (R9)(DI*4)
 	CMPQ         R8, $+3
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
-	JEQ          nobias12
+	JEQ          nobias20
 	VBROADCASTSS 12(BX), Z4
 	VADDPS       Z4, Z3, Z3
 
-nobias12:
+nobias20:
 	TESTQ     $0x00000001, R8
-	JEQ       noload12
+	JEQ       noload20
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z3, Z3
 
-noload12:
+noload20:
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp12
+	JEQ          noclamp20
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z3, Z5, Z3
 	VMINPS       Z3, Z4, Z3
 
-noclamp12:
+noclamp20:
 	VMOVUPS Z3, K1, (R9)(DI*4)
 
-stored3:
+stored5:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*4), CX
@@ -821,7 +1504,7 @@ tiles1:
 	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+128
-	JLT    singles1
+	JLT    rest1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -1068,13 +1751,30 @@ stored1:
 	ADDQ $+128, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+16
-	JLT    last1
+rest1:
+	CMPQ   R8, $+0
+	JLE    cols1
+	CMPQ   R8, $+112
+	JLE    narrower1
+	ADDQ   $-112, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -1087,23 +1787,55 @@ group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $+2048, R10
@@ -1120,13 +1852,29 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -1144,24 +1892,60 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (BX), Z2
-	VADDPS       Z2, Z0, Z0
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias3:
-	TESTQ  $0x00000001, R10
-	JEQ    noload3
-	VADDPS (R9)(DI*4), Z0, Z0
+	TESTQ     $0x00000001, R10
+	JEQ       noload3
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VADDPS    320(R9)(DI*4), Z5, Z5
+	VADDPS    384(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 448(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z7, Z7
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+120(FP), Z2
-	VBROADCASTSS hi+124(FP), Z3
-	VMAXPS       Z0, Z2, Z0
-	VMINPS       Z0, Z3, Z0
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z0, Z17, Z0
+	VMINPS       Z0, Z16, Z0
+	VMAXPS       Z1, Z17, Z1
+	VMINPS       Z1, Z16, Z1
+	VMAXPS       Z2, Z17, Z2
+	VMINPS       Z2, Z16, Z2
+	VMAXPS       Z3, Z17, Z3
+	VMINPS       Z3, Z16, Z3
+	VMAXPS       Z4, Z17, Z4
+	VMINPS       Z4, Z16, Z4
+	VMAXPS       Z5, Z17, Z5
+	VMINPS       Z5, Z16, Z5
+	VMAXPS       Z6, Z17, Z6
+	VMINPS       Z6, Z16, Z6
+	VMAXPS       Z7, Z17, Z7
+	VMINPS       Z7, Z16, Z7
 
 noclamp3:
 	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, 384(R9)(DI*4)
+	VMOVUPS      Z7, K1, 448(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -1170,34 +1954,1242 @@ noclamp3:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	VBROADCASTSS 4(BX), Z2
-	VADDPS       Z2, Z1, Z1
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias4:
-	TESTQ  $0x00000001, R8
-	JEQ    noload4
-	VADDPS (R9)(DI*4), Z1, Z1
+	TESTQ     $0x00000001, R8
+	JEQ       noload4
+	VADDPS    (R9)(DI*4), Z8, Z8
+	VADDPS    64(R9)(DI*4), Z9, Z9
+	VADDPS    128(R9)(DI*4), Z10, Z10
+	VADDPS    192(R9)(DI*4), Z11, Z11
+	VADDPS    256(R9)(DI*4), Z12, Z12
+	VADDPS    320(R9)(DI*4), Z13, Z13
+	VADDPS    384(R9)(DI*4), Z14, Z14
+	VMOVUPS.Z 448(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z15, Z15
 
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+120(FP), Z2
-	VBROADCASTSS hi+124(FP), Z3
-	VMAXPS       Z1, Z2, Z1
-	VMINPS       Z1, Z3, Z1
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z8, Z17, Z8
+	VMINPS       Z8, Z16, Z8
+	VMAXPS       Z9, Z17, Z9
+	VMINPS       Z9, Z16, Z9
+	VMAXPS       Z10, Z17, Z10
+	VMINPS       Z10, Z16, Z10
+	VMAXPS       Z11, Z17, Z11
+	VMINPS       Z11, Z16, Z11
+	VMAXPS       Z12, Z17, Z12
+	VMINPS       Z12, Z16, Z12
+	VMAXPS       Z13, Z17, Z13
+	VMINPS       Z13, Z16, Z13
+	VMAXPS       Z14, Z17, Z14
+	VMINPS       Z14, Z16, Z14
+	VMAXPS       Z15, Z17, Z15
+	VMINPS       Z15, Z16, Z15
 
 noclamp4:
-	VMOVUPS Z1, (R9)(DI*4)
+	VMOVUPS Z8, (R9)(DI*4)
+	VMOVUPS Z9, 64(R9)(DI*4)
+	VMOVUPS Z10, 128(R9)(DI*4)
+	VMOVUPS Z11, 192(R9)(DI*4)
+	VMOVUPS Z12, 256(R9)(DI*4)
+	VMOVUPS Z13, 320(R9)(DI*4)
+	VMOVUPS Z14, 384(R9)(DI*4)
+	VMOVUPS Z15, K1, 448(R9)(DI*4)
 
 stored2:
-	ADDQ $+16, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+0
-	JLE    cols1
+narrower1:
+	CMPQ   R8, $+96
+	JLE    narrower2
+	ADDQ   $-96, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias5
+	VBROADCASTSS (BX), Z14
+	VADDPS       Z14, Z0, Z0
+	VADDPS       Z14, Z1, Z1
+	VADDPS       Z14, Z2, Z2
+	VADDPS       Z14, Z3, Z3
+	VADDPS       Z14, Z4, Z4
+	VADDPS       Z14, Z5, Z5
+	VADDPS       Z14, Z6, Z6
+
+nobias5:
+	TESTQ     $0x00000001, R10
+	JEQ       noload5
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VADDPS    320(R9)(DI*4), Z5, Z5
+	VMOVUPS.Z 384(R9)(DI*4), K1, Z14
+	VADDPS    Z14, Z6, Z6
+
+noload5:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp5
+	VBROADCASTSS lo+120(FP), Z15
+	VBROADCASTSS hi+124(FP), Z14
+	VMAXPS       Z0, Z15, Z0
+	VMINPS       Z0, Z14, Z0
+	VMAXPS       Z1, Z15, Z1
+	VMINPS       Z1, Z14, Z1
+	VMAXPS       Z2, Z15, Z2
+	VMINPS       Z2, Z14, Z2
+	VMAXPS       Z3, Z15, Z3
+	VMINPS       Z3, Z14, Z3
+	VMAXPS       Z4, Z15, Z4
+	VMINPS       Z4, Z14, Z4
+	VMAXPS       Z5, Z15, Z5
+	VMINPS       Z5, Z14, Z5
+	VMAXPS       Z6, Z15, Z6
+	VMINPS       Z6, Z14, Z6
+
+noclamp5:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, K1, 384(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored3
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias6
+	VBROADCASTSS 4(BX), Z14
+	VADDPS       Z14, Z7, Z7
+	VADDPS       Z14, Z8, Z8
+	VADDPS       Z14, Z9, Z9
+	VADDPS       Z14, Z10, Z10
+	VADDPS       Z14, Z11, Z11
+	VADDPS       Z14, Z12, Z12
+	VADDPS       Z14, Z13, Z13
+
+nobias6:
+	TESTQ     $0x00000001, R8
+	JEQ       noload6
+	VADDPS    (R9)(DI*4), Z7, Z7
+	VADDPS    64(R9)(DI*4), Z8, Z8
+	VADDPS    128(R9)(DI*4), Z9, Z9
+	VADDPS    192(R9)(DI*4), Z10, Z10
+	VADDPS    256(R9)(DI*4), Z11, Z11
+	VADDPS    320(R9)(DI*4), Z12, Z12
+	VMOVUPS.Z 384(R9)(DI*4), K1, Z14
+	VADDPS    Z14, Z13, Z13
+
+noload6:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Z15
+	VBROADCASTSS hi+124(FP), Z14
+	VMAXPS       Z7, Z15, Z7
+	VMINPS       Z7, Z14, Z7
+	VMAXPS       Z8, Z15, Z8
+	VMINPS       Z8, Z14, Z8
+	VMAXPS       Z9, Z15, Z9
+	VMINPS       Z9, Z14, Z9
+	VMAXPS       Z10, Z15, Z10
+	VMINPS       Z10, Z14, Z10
+	VMAXPS       Z11, Z15, Z11
+	VMINPS       Z11, Z14, Z11
+	VMAXPS       Z12, Z15, Z12
+	VMINPS       Z12, Z14, Z12
+	VMAXPS       Z13, Z15, Z13
+	VMINPS       Z13, Z14, Z13
+
+noclamp6:
+	VMOVUPS Z7, (R9)(DI*4)
+	VMOVUPS Z8, 64(R9)(DI*4)
+	VMOVUPS Z9, 128(R9)(DI*4)
+	VMOVUPS Z10, 192(R9)(DI*4)
+	VMOVUPS Z11, 256(R9)(DI*4)
+	VMOVUPS Z12, 320(R9)(DI*4)
+	VMOVUPS Z13, K1, 384(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ   R8, $+80
+	JLE    narrower3
+	ADDQ   $-80, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias7
+	VBROADCASTSS (BX), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+	VADDPS       Z12, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z12, Z5, Z5
+
+nobias7:
+	TESTQ     $0x00000001, R10
+	JEQ       noload7
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 320(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z5, Z5
+
+noload7:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z0, Z13, Z0
+	VMINPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z13, Z1
+	VMINPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z13, Z2
+	VMINPS       Z2, Z12, Z2
+	VMAXPS       Z3, Z13, Z3
+	VMINPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z13, Z4
+	VMINPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z13, Z5
+	VMINPS       Z5, Z12, Z5
+
+noclamp7:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, K1, 320(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias8
+	VBROADCASTSS 4(BX), Z12
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z12, Z7, Z7
+	VADDPS       Z12, Z8, Z8
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z12, Z10, Z10
+	VADDPS       Z12, Z11, Z11
+
+nobias8:
+	TESTQ     $0x00000001, R8
+	JEQ       noload8
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VADDPS    64(R9)(DI*4), Z7, Z7
+	VADDPS    128(R9)(DI*4), Z8, Z8
+	VADDPS    192(R9)(DI*4), Z9, Z9
+	VADDPS    256(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 320(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z11, Z11
+
+noload8:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z6, Z13, Z6
+	VMINPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z13, Z7
+	VMINPS       Z7, Z12, Z7
+	VMAXPS       Z8, Z13, Z8
+	VMINPS       Z8, Z12, Z8
+	VMAXPS       Z9, Z13, Z9
+	VMINPS       Z9, Z12, Z9
+	VMAXPS       Z10, Z13, Z10
+	VMINPS       Z10, Z12, Z10
+	VMAXPS       Z11, Z13, Z11
+	VMINPS       Z11, Z12, Z11
+
+noclamp8:
+	VMOVUPS Z6, (R9)(DI*4)
+	VMOVUPS Z7, 64(R9)(DI*4)
+	VMOVUPS Z8, 128(R9)(DI*4)
+	VMOVUPS Z9, 192(R9)(DI*4)
+	VMOVUPS Z10, 256(R9)(DI*4)
+	VMOVUPS Z11, K1, 320(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	CMPQ   R8, $+64
+	JLE    narrower4
+	ADDQ   $-64, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone5
+
+group5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group5
+
+gdone5:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone5
+
+partial5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial5
+
+pdone5:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows5
+	MOVQ lastRows+64(FP), R8
+
+allrows5:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias9
+	VBROADCASTSS (BX), Z10
+	VADDPS       Z10, Z0, Z0
+	VADDPS       Z10, Z1, Z1
+	VADDPS       Z10, Z2, Z2
+	VADDPS       Z10, Z3, Z3
+	VADDPS       Z10, Z4, Z4
+
+nobias9:
+	TESTQ     $0x00000001, R10
+	JEQ       noload9
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VMOVUPS.Z 256(R9)(DI*4), K1, Z10
+	VADDPS    Z10, Z4, Z4
+
+noload9:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Z11
+	VBROADCASTSS hi+124(FP), Z10
+	VMAXPS       Z0, Z11, Z0
+	VMINPS       Z0, Z10, Z0
+	VMAXPS       Z1, Z11, Z1
+	VMINPS       Z1, Z10, Z1
+	VMAXPS       Z2, Z11, Z2
+	VMINPS       Z2, Z10, Z2
+	VMAXPS       Z3, Z11, Z3
+	VMINPS       Z3, Z10, Z3
+	VMAXPS       Z4, Z11, Z4
+	VMINPS       Z4, Z10, Z4
+
+noclamp9:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, K1, 256(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored5
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias10
+	VBROADCASTSS 4(BX), Z10
+	VADDPS       Z10, Z5, Z5
+	VADDPS       Z10, Z6, Z6
+	VADDPS       Z10, Z7, Z7
+	VADDPS       Z10, Z8, Z8
+	VADDPS       Z10, Z9, Z9
+
+nobias10:
+	TESTQ     $0x00000001, R8
+	JEQ       noload10
+	VADDPS    (R9)(DI*4), Z5, Z5
+	VADDPS    64(R9)(DI*4), Z6, Z6
+	VADDPS    128(R9)(DI*4), Z7, Z7
+	VADDPS    192(R9)(DI*4), Z8, Z8
+	VMOVUPS.Z 256(R9)(DI*4), K1, Z10
+	VADDPS    Z10, Z9, Z9
+
+noload10:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp10
+	VBROADCASTSS lo+120(FP), Z11
+	VBROADCASTSS hi+124(FP), Z10
+	VMAXPS       Z5, Z11, Z5
+	VMINPS       Z5, Z10, Z5
+	VMAXPS       Z6, Z11, Z6
+	VMINPS       Z6, Z10, Z6
+	VMAXPS       Z7, Z11, Z7
+	VMINPS       Z7, Z10, Z7
+	VMAXPS       Z8, Z11, Z8
+	VMINPS       Z8, Z10, Z8
+	VMAXPS       Z9, Z11, Z9
+	VMINPS       Z9, Z10, Z9
+
+noclamp10:
+	VMOVUPS Z5, (R9)(DI*4)
+	VMOVUPS Z6, 64(R9)(DI*4)
+	VMOVUPS Z7, 128(R9)(DI*4)
+	VMOVUPS Z8, 192(R9)(DI*4)
+	VMOVUPS Z9, K1, 256(R9)(DI*4)
+
+stored5:
+	JMP cols1
+
+narrower4:
+	CMPQ   R8, $+48
+	JLE    narrower5
+	ADDQ   $-48, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone6
+
+group6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group6
+
+gdone6:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone6
+
+partial6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial6
+
+pdone6:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows6
+	MOVQ lastRows+64(FP), R8
+
+allrows6:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias11
+	VBROADCASTSS (BX), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+
+nobias11:
+	TESTQ     $0x00000001, R10
+	JEQ       noload11
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z3, Z3
+
+noload11:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp11
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z0, Z9, Z0
+	VMINPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z9, Z1
+	VMINPS       Z1, Z8, Z1
+	VMAXPS       Z2, Z9, Z2
+	VMINPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z9, Z3
+	VMINPS       Z3, Z8, Z3
+
+noclamp11:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, K1, 192(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored6
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias12
+	VBROADCASTSS 4(BX), Z8
+	VADDPS       Z8, Z4, Z4
+	VADDPS       Z8, Z5, Z5
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z8, Z7, Z7
+
+nobias12:
+	TESTQ     $0x00000001, R8
+	JEQ       noload12
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VADDPS    64(R9)(DI*4), Z5, Z5
+	VADDPS    128(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z7, Z7
+
+noload12:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp12
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z4, Z9, Z4
+	VMINPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z9, Z5
+	VMINPS       Z5, Z8, Z5
+	VMAXPS       Z6, Z9, Z6
+	VMINPS       Z6, Z8, Z6
+	VMAXPS       Z7, Z9, Z7
+	VMINPS       Z7, Z8, Z7
+
+noclamp12:
+	VMOVUPS Z4, (R9)(DI*4)
+	VMOVUPS Z5, 64(R9)(DI*4)
+	VMOVUPS Z6, 128(R9)(DI*4)
+	VMOVUPS Z7, K1, 192(R9)(DI*4)
+
+stored6:
+	JMP cols1
+
+narrower5:
+	CMPQ   R8, $+32
+	JLE    narrower6
+	ADDQ   $-32, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone7
+
+group7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group7
+
+gdone7:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone7
+
+partial7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial7
+
+pdone7:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows7
+	MOVQ lastRows+64(FP), R8
+
+allrows7:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias13
+	VBROADCASTSS (BX), Z6
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z6, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+
+nobias13:
+	TESTQ     $0x00000001, R10
+	JEQ       noload13
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z6
+	VADDPS    Z6, Z2, Z2
+
+noload13:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp13
+	VBROADCASTSS lo+120(FP), Z7
+	VBROADCASTSS hi+124(FP), Z6
+	VMAXPS       Z0, Z7, Z0
+	VMINPS       Z0, Z6, Z0
+	VMAXPS       Z1, Z7, Z1
+	VMINPS       Z1, Z6, Z1
+	VMAXPS       Z2, Z7, Z2
+	VMINPS       Z2, Z6, Z2
+
+noclamp13:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored7
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias14
+	VBROADCASTSS 4(BX), Z6
+	VADDPS       Z6, Z3, Z3
+	VADDPS       Z6, Z4, Z4
+	VADDPS       Z6, Z5, Z5
+
+nobias14:
+	TESTQ     $0x00000001, R8
+	JEQ       noload14
+	VADDPS    (R9)(DI*4), Z3, Z3
+	VADDPS    64(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z6
+	VADDPS    Z6, Z5, Z5
+
+noload14:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp14
+	VBROADCASTSS lo+120(FP), Z7
+	VBROADCASTSS hi+124(FP), Z6
+	VMAXPS       Z3, Z7, Z3
+	VMINPS       Z3, Z6, Z3
+	VMAXPS       Z4, Z7, Z4
+	VMINPS       Z4, Z6, Z4
+	VMAXPS       Z5, Z7, Z5
+	VMINPS       Z5, Z6, Z5
+
+noclamp14:
+	VMOVUPS Z3, (R9)(DI*4)
+	VMOVUPS Z4, 64(R9)(DI*4)
+	VMOVUPS Z5, K1, 128(R9)(DI*4)
+
+stored7:
+	JMP cols1
+
+narrower6:
+	CMPQ   R8, $+16
+	JLE    narrower7
+	ADDQ   $-16, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone8
+
+group8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group8
+
+gdone8:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone8
+
+partial8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial8
+
+pdone8:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows8
+	MOVQ lastRows+64(FP), R8
+
+allrows8:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias15
+	VBROADCASTSS (BX), Z4
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z4, Z1, Z1
+
+nobias15:
+	TESTQ     $0x00000001, R10
+	JEQ       noload15
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z4
+	VADDPS    Z4, Z1, Z1
+
+noload15:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp15
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
+	VMAXPS       Z0, Z5, Z0
+	VMINPS       Z0, Z4, Z0
+	VMAXPS       Z1, Z5, Z1
+	VMINPS       Z1, Z4, Z1
+
+noclamp15:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored8
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias16
+	VBROADCASTSS 4(BX), Z4
+	VADDPS       Z4, Z2, Z2
+	VADDPS       Z4, Z3, Z3
+
+nobias16:
+	TESTQ     $0x00000001, R8
+	JEQ       noload16
+	VADDPS    (R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z4
+	VADDPS    Z4, Z3, Z3
+
+noload16:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp16
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
+	VMAXPS       Z2, Z5, Z2
+	VMINPS       Z2, Z4, Z2
+	VMAXPS       Z3, Z5, Z3
+	VMINPS       Z3, Z4, Z3
+
+noclamp16:
+	VMOVUPS Z2, (R9)(DI*4)
+	VMOVUPS Z3, K1, 64(R9)(DI*4)
+
+stored8:
+	JMP cols1
+
+narrower7:
+	ADDQ   $+0, R8
 	LEAQ   tailmask16<>+0(SB), R9
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
@@ -1208,9 +3200,9 @@ last1:
 	LEAQ   (R10)(DI*4), R10
 	MOVQ   gfull+24(FP), R11
 	CMPQ   R11, $+0
-	JLE    gdone3
+	JLE    gdone9
 
-group3:
+group9:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
@@ -1240,14 +3232,14 @@ group3:
 	ADDQ         $+2048, R10
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          group3
+	JGT          group9
 
-gdone3:
+gdone9:
 	MOVQ lastSlots+48(FP), R11
 	CMPQ R11, $+0
-	JLE  pdone3
+	JLE  pdone9
 
-partial3:
+partial9:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
@@ -1264,67 +3256,69 @@ partial3:
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          partial3
+	JGT          partial9
 
-pdone3:
+pdone9:
 	MOVQ $+2, R8
 	CMPQ SI, $+1
-	JGT  allrows3
+	JGT  allrows9
 	MOVQ lastRows+64(FP), R8
 
-allrows3:
+allrows9:
 	MOVQ         DX, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias5
+	JEQ          nobias17
 	VBROADCASTSS (BX), Z2
 	VADDPS       Z2, Z0, Z0
 
-nobias5:
+nobias17:
 	TESTQ     $0x00000001, R10
-	JEQ       noload5
+	JEQ       noload17
 	VMOVUPS.Z (R9)(DI*4), K1, Z2
 	VADDPS    Z2, Z0, Z0
 
-noload5:
+noload17:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp5
+	JEQ          noclamp17
 	VBROADCASTSS lo+120(FP), Z3
 	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z0, Z3, Z0
 	VMINPS       Z0, Z2, Z0
 
-noclamp5:
+noclamp17:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
-	JLE          stored3
+	JLE          stored9
 	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
-	JEQ          nobias6
+	JEQ          nobias18
 	VBROADCASTSS 4(BX), Z2
 	VADDPS       Z2, Z1, Z1
 
-nobias6:
+nobias18:
 	TESTQ     $0x00000001, R8
-	JEQ       noload6
+	JEQ       noload18
 	VMOVUPS.Z (R9)(DI*4), K1, Z2
 	VADDPS    Z2, Z1, Z1
 
-noload6:
+noload18:
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp6
+	JEQ          noclamp18
 	VBROADCASTSS lo+120(FP), Z3
 	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z1, Z3, Z1
 	VMINPS       Z1, Z2, Z1
 
-noclamp6:
+noclamp18:
 	VMOVUPS Z1, K1, (R9)(DI*4)
 
-stored3:
+stored9:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*2), CX
@@ -1359,7 +3353,7 @@ tiles1:
 	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+64
-	JLT    singles1
+	JLT    rest1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -1640,15 +3634,30 @@ stored1:
 	ADDQ $+64, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+16
-	JLT    last1
+rest1:
+	CMPQ   R8, $+0
+	JLE    cols1
+	CMPQ   R8, $+48
+	JLE    narrower1
+	ADDQ   $-48, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -1661,23 +3670,39 @@ group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $+1024, R10
@@ -1694,23 +3719,39 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
@@ -1728,24 +3769,40 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Z4
-	VADDPS       Z4, Z0, Z0
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
 
 nobias5:
-	TESTQ  $0x00000001, R10
-	JEQ    noload5
-	VADDPS (R9)(DI*4), Z0, Z0
+	TESTQ     $0x00000001, R10
+	JEQ       noload5
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z3, Z3
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z0, Z17, Z0
+	VMINPS       Z0, Z16, Z0
+	VMAXPS       Z1, Z17, Z1
+	VMINPS       Z1, Z16, Z1
+	VMAXPS       Z2, Z17, Z2
+	VMINPS       Z2, Z16, Z2
+	VMAXPS       Z3, Z17, Z3
+	VMINPS       Z3, Z16, Z3
 
 noclamp5:
 	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -1754,24 +3811,40 @@ noclamp5:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Z4
-	VADDPS       Z4, Z1, Z1
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias6:
-	TESTQ  $0x00000001, R10
-	JEQ    noload6
-	VADDPS (R9)(DI*4), Z1, Z1
+	TESTQ     $0x00000001, R10
+	JEQ       noload6
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VADDPS    64(R9)(DI*4), Z5, Z5
+	VADDPS    128(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z7, Z7
 
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z1, Z4, Z1
-	VMINPS       Z1, Z5, Z1
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z4, Z17, Z4
+	VMINPS       Z4, Z16, Z4
+	VMAXPS       Z5, Z17, Z5
+	VMINPS       Z5, Z16, Z5
+	VMAXPS       Z6, Z17, Z6
+	VMINPS       Z6, Z16, Z6
+	VMAXPS       Z7, Z17, Z7
+	VMINPS       Z7, Z16, Z7
 
 noclamp6:
-	VMOVUPS      Z1, (R9)(DI*4)
+	VMOVUPS      Z4, (R9)(DI*4)
+	VMOVUPS      Z5, 64(R9)(DI*4)
+	VMOVUPS      Z6, 128(R9)(DI*4)
+	VMOVUPS      Z7, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -1780,24 +3853,40 @@ noclamp6:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
-	VBROADCASTSS 8(BX), Z4
-	VADDPS       Z4, Z2, Z2
+	VBROADCASTSS 8(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
 
 nobias7:
-	TESTQ  $0x00000001, R10
-	JEQ    noload7
-	VADDPS (R9)(DI*4), Z2, Z2
+	TESTQ     $0x00000001, R10
+	JEQ       noload7
+	VADDPS    (R9)(DI*4), Z8, Z8
+	VADDPS    64(R9)(DI*4), Z9, Z9
+	VADDPS    128(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z11, Z11
 
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z2, Z4, Z2
-	VMINPS       Z2, Z5, Z2
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z8, Z17, Z8
+	VMINPS       Z8, Z16, Z8
+	VMAXPS       Z9, Z17, Z9
+	VMINPS       Z9, Z16, Z9
+	VMAXPS       Z10, Z17, Z10
+	VMINPS       Z10, Z16, Z10
+	VMAXPS       Z11, Z17, Z11
+	VMINPS       Z11, Z16, Z11
 
 noclamp7:
-	VMOVUPS      Z2, (R9)(DI*4)
+	VMOVUPS      Z8, (R9)(DI*4)
+	VMOVUPS      Z9, 64(R9)(DI*4)
+	VMOVUPS      Z10, 128(R9)(DI*4)
+	VMOVUPS      Z11, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -1806,34 +3895,544 @@ noclamp7:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	VBROADCASTSS 12(BX), Z4
-	VADDPS       Z4, Z3, Z3
+	VBROADCASTSS 12(BX), Z16
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias8:
-	TESTQ  $0x00000001, R8
-	JEQ    noload8
-	VADDPS (R9)(DI*4), Z3, Z3
+	TESTQ     $0x00000001, R8
+	JEQ       noload8
+	VADDPS    (R9)(DI*4), Z12, Z12
+	VADDPS    64(R9)(DI*4), Z13, Z13
+	VADDPS    128(R9)(DI*4), Z14, Z14
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z15, Z15
 
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z3, Z4, Z3
-	VMINPS       Z3, Z5, Z3
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z12, Z17, Z12
+	VMINPS       Z12, Z16, Z12
+	VMAXPS       Z13, Z17, Z13
+	VMINPS       Z13, Z16, Z13
+	VMAXPS       Z14, Z17, Z14
+	VMINPS       Z14, Z16, Z14
+	VMAXPS       Z15, Z17, Z15
+	VMINPS       Z15, Z16, Z15
 
 noclamp8:
-	VMOVUPS Z3, (R9)(DI*4)
+	VMOVUPS Z12, (R9)(DI*4)
+	VMOVUPS Z13, 64(R9)(DI*4)
+	VMOVUPS Z14, 128(R9)(DI*4)
+	VMOVUPS Z15, K1, 192(R9)(DI*4)
 
 stored2:
-	ADDQ $+16, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+0
-	JLE    cols1
+narrower1:
+	CMPQ   R8, $+32
+	JLE    narrower2
+	ADDQ   $-32, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+4, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias9
+	VBROADCASTSS (BX), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+
+nobias9:
+	TESTQ     $0x00000001, R10
+	JEQ       noload9
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z2, Z2
+
+noload9:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z0, Z13, Z0
+	VMINPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z13, Z1
+	VMINPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z13, Z2
+	VMINPS       Z2, Z12, Z2
+
+noclamp9:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored3
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias10
+	VBROADCASTSS 4(BX), Z12
+	VADDPS       Z12, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z12, Z5, Z5
+
+nobias10:
+	TESTQ     $0x00000001, R10
+	JEQ       noload10
+	VADDPS    (R9)(DI*4), Z3, Z3
+	VADDPS    64(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z5, Z5
+
+noload10:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp10
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z3, Z13, Z3
+	VMINPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z13, Z4
+	VMINPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z13, Z5
+	VMINPS       Z5, Z12, Z5
+
+noclamp10:
+	VMOVUPS      Z3, (R9)(DI*4)
+	VMOVUPS      Z4, 64(R9)(DI*4)
+	VMOVUPS      Z5, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+2
+	JLE          stored3
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias11
+	VBROADCASTSS 8(BX), Z12
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z12, Z7, Z7
+	VADDPS       Z12, Z8, Z8
+
+nobias11:
+	TESTQ     $0x00000001, R10
+	JEQ       noload11
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VADDPS    64(R9)(DI*4), Z7, Z7
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z8, Z8
+
+noload11:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp11
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z6, Z13, Z6
+	VMINPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z13, Z7
+	VMINPS       Z7, Z12, Z7
+	VMAXPS       Z8, Z13, Z8
+	VMINPS       Z8, Z12, Z8
+
+noclamp11:
+	VMOVUPS      Z6, (R9)(DI*4)
+	VMOVUPS      Z7, 64(R9)(DI*4)
+	VMOVUPS      Z8, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+3
+	JLE          stored3
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias12
+	VBROADCASTSS 12(BX), Z12
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z12, Z10, Z10
+	VADDPS       Z12, Z11, Z11
+
+nobias12:
+	TESTQ     $0x00000001, R8
+	JEQ       noload12
+	VADDPS    (R9)(DI*4), Z9, Z9
+	VADDPS    64(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z11, Z11
+
+noload12:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp12
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z9, Z13, Z9
+	VMINPS       Z9, Z12, Z9
+	VMAXPS       Z10, Z13, Z10
+	VMINPS       Z10, Z12, Z10
+	VMAXPS       Z11, Z13, Z11
+	VMINPS       Z11, Z12, Z11
+
+noclamp12:
+	VMOVUPS Z9, (R9)(DI*4)
+	VMOVUPS Z10, 64(R9)(DI*4)
+	VMOVUPS Z11, K1, 128(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ   R8, $+16
+	JLE    narrower3
+	ADDQ   $-16, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+4, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias13
+	VBROADCASTSS (BX), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+
+nobias13:
+	TESTQ     $0x00000001, R10
+	JEQ       noload13
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z1, Z1
+
+noload13:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp13
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z0, Z9, Z0
+	VMINPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z9, Z1
+	VMINPS       Z1, Z8, Z1
+
+noclamp13:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias14
+	VBROADCASTSS 4(BX), Z8
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+
+nobias14:
+	TESTQ     $0x00000001, R10
+	JEQ       noload14
+	VADDPS    (R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z3, Z3
+
+noload14:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp14
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z2, Z9, Z2
+	VMINPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z9, Z3
+	VMINPS       Z3, Z8, Z3
+
+noclamp14:
+	VMOVUPS      Z2, (R9)(DI*4)
+	VMOVUPS      Z3, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+2
+	JLE          stored4
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias15
+	VBROADCASTSS 8(BX), Z8
+	VADDPS       Z8, Z4, Z4
+	VADDPS       Z8, Z5, Z5
+
+nobias15:
+	TESTQ     $0x00000001, R10
+	JEQ       noload15
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z5, Z5
+
+noload15:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp15
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z4, Z9, Z4
+	VMINPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z9, Z5
+	VMINPS       Z5, Z8, Z5
+
+noclamp15:
+	VMOVUPS      Z4, (R9)(DI*4)
+	VMOVUPS      Z5, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+3
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias16
+	VBROADCASTSS 12(BX), Z8
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z8, Z7, Z7
+
+nobias16:
+	TESTQ     $0x00000001, R8
+	JEQ       noload16
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z7, Z7
+
+noload16:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp16
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z6, Z9, Z6
+	VMINPS       Z6, Z8, Z6
+	VMAXPS       Z7, Z9, Z7
+	VMINPS       Z7, Z8, Z7
+
+noclamp16:
+	VMOVUPS Z6, (R9)(DI*4)
+	VMOVUPS Z7, K1, 64(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	ADDQ   $+0, R8
 	LEAQ   tailmask16<>+0(SB), R9
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
@@ -1846,9 +4445,9 @@ last1:
 	LEAQ   (R10)(DI*4), R10
 	MOVQ   gfull+24(FP), R11
 	CMPQ   R11, $+0
-	JLE    gdone3
+	JLE    gdone5
 
-group3:
+group5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
@@ -1878,14 +4477,14 @@ group3:
 	ADDQ         $+1024, R10
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          group3
+	JGT          group5
 
-gdone3:
+gdone5:
 	MOVQ lastSlots+48(FP), R11
 	CMPQ R11, $+0
-	JLE  pdone3
+	JLE  pdone5
 
-partial3:
+partial5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
@@ -1914,121 +4513,123 @@ partial3:
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          partial3
+	JGT          partial5
 
-pdone3:
+pdone5:
 	MOVQ $+4, R8
 	CMPQ SI, $+1
-	JGT  allrows3
+	JGT  allrows5
 	MOVQ lastRows+64(FP), R8
 
-allrows3:
+allrows5:
 	MOVQ         DX, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias9
+	JEQ          nobias17
 	VBROADCASTSS (BX), Z4
 	VADDPS       Z4, Z0, Z0
 
-nobias9:
+nobias17:
 	TESTQ     $0x00000001, R10
-	JEQ       noload9
+	JEQ       noload17
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z0, Z0
 
-noload9:
+noload17:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp9
+	JEQ          noclamp17
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z0, Z5, Z0
 	VMINPS       Z0, Z4, Z0
 
-noclamp9:
+noclamp17:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias10
+	JEQ          nobias18
 	VBROADCASTSS 4(BX), Z4
 	VADDPS       Z4, Z1, Z1
 
-nobias10:
+nobias18:
 	TESTQ     $0x00000001, R10
-	JEQ       noload10
+	JEQ       noload18
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z1, Z1
 
-noload10:
+noload18:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp10
+	JEQ          noclamp18
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z1, Z5, Z1
 	VMINPS       Z1, Z4, Z1
 
-noclamp10:
+noclamp18:
 	VMOVUPS      Z1, K1, (R9)(DI*4)
 	CMPQ         R8, $+2
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias11
+	JEQ          nobias19
 	VBROADCASTSS 8(BX), Z4
 	VADDPS       Z4, Z2, Z2
 
-nobias11:
+nobias19:
 	TESTQ     $0x00000001, R10
-	JEQ       noload11
+	JEQ       noload19
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z2, Z2
 
-noload11:
+noload19:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp11
+	JEQ          noclamp19
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z2, Z5, Z2
 	VMINPS       Z2, Z4, Z2
 
-noclamp11:
+noclamp19:
 	VMOVUPS      Z2, K1, (R9)(DI*4)
 	CMPQ         R8, $+3
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
-	JEQ          nobias12
+	JEQ          nobias20
 	VBROADCASTSS 12(BX), Z4
 	VADDPS       Z4, Z3, Z3
 
-nobias12:
+nobias20:
 	TESTQ     $0x00000001, R8
-	JEQ       noload12
+	JEQ       noload20
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z3, Z3
 
-noload12:
+noload20:
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp12
+	JEQ          noclamp20
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z3, Z5, Z3
 	VMINPS       Z3, Z4, Z3
 
-noclamp12:
+noclamp20:
 	VMOVUPS Z3, K1, (R9)(DI*4)
 
-stored3:
+stored5:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*4), CX
@@ -2063,7 +4664,7 @@ tiles1:
 	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+128
-	JLT    singles1
+	JLT    rest1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -2286,13 +4887,30 @@ stored1:
 	ADDQ $+128, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+16
-	JLT    last1
+rest1:
+	CMPQ   R8, $+0
+	JLE    cols1
+	CMPQ   R8, $+112
+	JLE    narrower1
+	ADDQ   $-112, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -2305,13 +4923,29 @@ group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $+2048, R10
@@ -2328,13 +4962,29 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -2352,24 +5002,60 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (BX), Z2
-	VADDPS       Z2, Z0, Z0
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias3:
-	TESTQ  $0x00000001, R10
-	JEQ    noload3
-	VADDPS (R9)(DI*4), Z0, Z0
+	TESTQ     $0x00000001, R10
+	JEQ       noload3
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VADDPS    320(R9)(DI*4), Z5, Z5
+	VADDPS    384(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 448(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z7, Z7
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+120(FP), Z2
-	VBROADCASTSS hi+124(FP), Z3
-	VMAXPS       Z0, Z2, Z0
-	VMINPS       Z0, Z3, Z0
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z0, Z17, Z0
+	VMINPS       Z0, Z16, Z0
+	VMAXPS       Z1, Z17, Z1
+	VMINPS       Z1, Z16, Z1
+	VMAXPS       Z2, Z17, Z2
+	VMINPS       Z2, Z16, Z2
+	VMAXPS       Z3, Z17, Z3
+	VMINPS       Z3, Z16, Z3
+	VMAXPS       Z4, Z17, Z4
+	VMINPS       Z4, Z16, Z4
+	VMAXPS       Z5, Z17, Z5
+	VMINPS       Z5, Z16, Z5
+	VMAXPS       Z6, Z17, Z6
+	VMINPS       Z6, Z16, Z6
+	VMAXPS       Z7, Z17, Z7
+	VMINPS       Z7, Z16, Z7
 
 noclamp3:
 	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, 384(R9)(DI*4)
+	VMOVUPS      Z7, K1, 448(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -2378,38 +5064,84 @@ noclamp3:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	VBROADCASTSS 4(BX), Z2
-	VADDPS       Z2, Z1, Z1
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias4:
-	TESTQ  $0x00000001, R8
-	JEQ    noload4
-	VADDPS (R9)(DI*4), Z1, Z1
+	TESTQ     $0x00000001, R8
+	JEQ       noload4
+	VADDPS    (R9)(DI*4), Z8, Z8
+	VADDPS    64(R9)(DI*4), Z9, Z9
+	VADDPS    128(R9)(DI*4), Z10, Z10
+	VADDPS    192(R9)(DI*4), Z11, Z11
+	VADDPS    256(R9)(DI*4), Z12, Z12
+	VADDPS    320(R9)(DI*4), Z13, Z13
+	VADDPS    384(R9)(DI*4), Z14, Z14
+	VMOVUPS.Z 448(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z15, Z15
 
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+120(FP), Z2
-	VBROADCASTSS hi+124(FP), Z3
-	VMAXPS       Z1, Z2, Z1
-	VMINPS       Z1, Z3, Z1
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z8, Z17, Z8
+	VMINPS       Z8, Z16, Z8
+	VMAXPS       Z9, Z17, Z9
+	VMINPS       Z9, Z16, Z9
+	VMAXPS       Z10, Z17, Z10
+	VMINPS       Z10, Z16, Z10
+	VMAXPS       Z11, Z17, Z11
+	VMINPS       Z11, Z16, Z11
+	VMAXPS       Z12, Z17, Z12
+	VMINPS       Z12, Z16, Z12
+	VMAXPS       Z13, Z17, Z13
+	VMINPS       Z13, Z16, Z13
+	VMAXPS       Z14, Z17, Z14
+	VMINPS       Z14, Z16, Z14
+	VMAXPS       Z15, Z17, Z15
+	VMINPS       Z15, Z16, Z15
 
 noclamp4:
-	VMOVUPS Z1, (R9)(DI*4)
+	VMOVUPS Z8, (R9)(DI*4)
+	VMOVUPS Z9, 64(R9)(DI*4)
+	VMOVUPS Z10, 128(R9)(DI*4)
+	VMOVUPS Z11, 192(R9)(DI*4)
+	VMOVUPS Z12, 256(R9)(DI*4)
+	VMOVUPS Z13, 320(R9)(DI*4)
+	VMOVUPS Z14, 384(R9)(DI*4)
+	VMOVUPS Z15, K1, 448(R9)(DI*4)
 
 stored2:
-	ADDQ $+16, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+0
-	JLE    cols1
+narrower1:
+	CMPQ   R8, $+96
+	JLE    narrower2
+	ADDQ   $-96, R8
 	LEAQ   tailmask16<>+0(SB), R9
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -2422,15 +5154,27 @@ group3:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VMOVUPS.Z    (R12), K1, Z3
-	VFMADD231PS  Z3, Z2, Z0
+	VBROADCASTSS (R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VMOVUPS.Z    (R12), K1, Z3
-	VFMADD231PS  Z3, Z2, Z1
+	VBROADCASTSS 4(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $+2048, R10
@@ -2447,15 +5191,27 @@ partial3:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VMOVUPS.Z    (R12), K1, Z3
-	VFMADD231PS  Z3, Z2, Z0
+	VBROADCASTSS (R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VMOVUPS.Z    (R12), K1, Z3
-	VFMADD231PS  Z3, Z2, Z1
+	VBROADCASTSS 4(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -2473,25 +5229,55 @@ allrows3:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Z2
-	VADDPS       Z2, Z0, Z0
+	VBROADCASTSS (BX), Z14
+	VADDPS       Z14, Z0, Z0
+	VADDPS       Z14, Z1, Z1
+	VADDPS       Z14, Z2, Z2
+	VADDPS       Z14, Z3, Z3
+	VADDPS       Z14, Z4, Z4
+	VADDPS       Z14, Z5, Z5
+	VADDPS       Z14, Z6, Z6
 
 nobias5:
 	TESTQ     $0x00000001, R10
 	JEQ       noload5
-	VMOVUPS.Z (R9)(DI*4), K1, Z2
-	VADDPS    Z2, Z0, Z0
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VADDPS    320(R9)(DI*4), Z5, Z5
+	VMOVUPS.Z 384(R9)(DI*4), K1, Z14
+	VADDPS    Z14, Z6, Z6
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Z3
-	VBROADCASTSS hi+124(FP), Z2
-	VMAXPS       Z0, Z3, Z0
-	VMINPS       Z0, Z2, Z0
+	VBROADCASTSS lo+120(FP), Z15
+	VBROADCASTSS hi+124(FP), Z14
+	VMAXPS       Z0, Z15, Z0
+	VMINPS       Z0, Z14, Z0
+	VMAXPS       Z1, Z15, Z1
+	VMINPS       Z1, Z14, Z1
+	VMAXPS       Z2, Z15, Z2
+	VMINPS       Z2, Z14, Z2
+	VMAXPS       Z3, Z15, Z3
+	VMINPS       Z3, Z14, Z3
+	VMAXPS       Z4, Z15, Z4
+	VMINPS       Z4, Z14, Z4
+	VMAXPS       Z5, Z15, Z5
+	VMINPS       Z5, Z14, Z5
+	VMAXPS       Z6, Z15, Z6
+	VMINPS       Z6, Z14, Z6
 
 noclamp5:
-	VMOVUPS      Z0, K1, (R9)(DI*4)
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, K1, 384(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
 	MOVQ         ldy+88(FP), R8
@@ -2500,27 +5286,1023 @@ noclamp5:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Z2
-	VADDPS       Z2, Z1, Z1
+	VBROADCASTSS 4(BX), Z14
+	VADDPS       Z14, Z7, Z7
+	VADDPS       Z14, Z8, Z8
+	VADDPS       Z14, Z9, Z9
+	VADDPS       Z14, Z10, Z10
+	VADDPS       Z14, Z11, Z11
+	VADDPS       Z14, Z12, Z12
+	VADDPS       Z14, Z13, Z13
 
 nobias6:
 	TESTQ     $0x00000001, R8
 	JEQ       noload6
-	VMOVUPS.Z (R9)(DI*4), K1, Z2
-	VADDPS    Z2, Z1, Z1
+	VADDPS    (R9)(DI*4), Z7, Z7
+	VADDPS    64(R9)(DI*4), Z8, Z8
+	VADDPS    128(R9)(DI*4), Z9, Z9
+	VADDPS    192(R9)(DI*4), Z10, Z10
+	VADDPS    256(R9)(DI*4), Z11, Z11
+	VADDPS    320(R9)(DI*4), Z12, Z12
+	VMOVUPS.Z 384(R9)(DI*4), K1, Z14
+	VADDPS    Z14, Z13, Z13
 
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Z15
+	VBROADCASTSS hi+124(FP), Z14
+	VMAXPS       Z7, Z15, Z7
+	VMINPS       Z7, Z14, Z7
+	VMAXPS       Z8, Z15, Z8
+	VMINPS       Z8, Z14, Z8
+	VMAXPS       Z9, Z15, Z9
+	VMINPS       Z9, Z14, Z9
+	VMAXPS       Z10, Z15, Z10
+	VMINPS       Z10, Z14, Z10
+	VMAXPS       Z11, Z15, Z11
+	VMINPS       Z11, Z14, Z11
+	VMAXPS       Z12, Z15, Z12
+	VMINPS       Z12, Z14, Z12
+	VMAXPS       Z13, Z15, Z13
+	VMINPS       Z13, Z14, Z13
+
+noclamp6:
+	VMOVUPS Z7, (R9)(DI*4)
+	VMOVUPS Z8, 64(R9)(DI*4)
+	VMOVUPS Z9, 128(R9)(DI*4)
+	VMOVUPS Z10, 192(R9)(DI*4)
+	VMOVUPS Z11, 256(R9)(DI*4)
+	VMOVUPS Z12, 320(R9)(DI*4)
+	VMOVUPS Z13, K1, 384(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ   R8, $+80
+	JLE    narrower3
+	ADDQ   $-80, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias7
+	VBROADCASTSS (BX), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+	VADDPS       Z12, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z12, Z5, Z5
+
+nobias7:
+	TESTQ     $0x00000001, R10
+	JEQ       noload7
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 320(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z5, Z5
+
+noload7:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z0, Z13, Z0
+	VMINPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z13, Z1
+	VMINPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z13, Z2
+	VMINPS       Z2, Z12, Z2
+	VMAXPS       Z3, Z13, Z3
+	VMINPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z13, Z4
+	VMINPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z13, Z5
+	VMINPS       Z5, Z12, Z5
+
+noclamp7:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, K1, 320(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias8
+	VBROADCASTSS 4(BX), Z12
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z12, Z7, Z7
+	VADDPS       Z12, Z8, Z8
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z12, Z10, Z10
+	VADDPS       Z12, Z11, Z11
+
+nobias8:
+	TESTQ     $0x00000001, R8
+	JEQ       noload8
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VADDPS    64(R9)(DI*4), Z7, Z7
+	VADDPS    128(R9)(DI*4), Z8, Z8
+	VADDPS    192(R9)(DI*4), Z9, Z9
+	VADDPS    256(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 320(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z11, Z11
+
+noload8:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z6, Z13, Z6
+	VMINPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z13, Z7
+	VMINPS       Z7, Z12, Z7
+	VMAXPS       Z8, Z13, Z8
+	VMINPS       Z8, Z12, Z8
+	VMAXPS       Z9, Z13, Z9
+	VMINPS       Z9, Z12, Z9
+	VMAXPS       Z10, Z13, Z10
+	VMINPS       Z10, Z12, Z10
+	VMAXPS       Z11, Z13, Z11
+	VMINPS       Z11, Z12, Z11
+
+noclamp8:
+	VMOVUPS Z6, (R9)(DI*4)
+	VMOVUPS Z7, 64(R9)(DI*4)
+	VMOVUPS Z8, 128(R9)(DI*4)
+	VMOVUPS Z9, 192(R9)(DI*4)
+	VMOVUPS Z10, 256(R9)(DI*4)
+	VMOVUPS Z11, K1, 320(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	CMPQ   R8, $+64
+	JLE    narrower4
+	ADDQ   $-64, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone5
+
+group5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group5
+
+gdone5:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone5
+
+partial5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial5
+
+pdone5:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows5
+	MOVQ lastRows+64(FP), R8
+
+allrows5:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias9
+	VBROADCASTSS (BX), Z10
+	VADDPS       Z10, Z0, Z0
+	VADDPS       Z10, Z1, Z1
+	VADDPS       Z10, Z2, Z2
+	VADDPS       Z10, Z3, Z3
+	VADDPS       Z10, Z4, Z4
+
+nobias9:
+	TESTQ     $0x00000001, R10
+	JEQ       noload9
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VMOVUPS.Z 256(R9)(DI*4), K1, Z10
+	VADDPS    Z10, Z4, Z4
+
+noload9:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Z11
+	VBROADCASTSS hi+124(FP), Z10
+	VMAXPS       Z0, Z11, Z0
+	VMINPS       Z0, Z10, Z0
+	VMAXPS       Z1, Z11, Z1
+	VMINPS       Z1, Z10, Z1
+	VMAXPS       Z2, Z11, Z2
+	VMINPS       Z2, Z10, Z2
+	VMAXPS       Z3, Z11, Z3
+	VMINPS       Z3, Z10, Z3
+	VMAXPS       Z4, Z11, Z4
+	VMINPS       Z4, Z10, Z4
+
+noclamp9:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, K1, 256(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored5
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias10
+	VBROADCASTSS 4(BX), Z10
+	VADDPS       Z10, Z5, Z5
+	VADDPS       Z10, Z6, Z6
+	VADDPS       Z10, Z7, Z7
+	VADDPS       Z10, Z8, Z8
+	VADDPS       Z10, Z9, Z9
+
+nobias10:
+	TESTQ     $0x00000001, R8
+	JEQ       noload10
+	VADDPS    (R9)(DI*4), Z5, Z5
+	VADDPS    64(R9)(DI*4), Z6, Z6
+	VADDPS    128(R9)(DI*4), Z7, Z7
+	VADDPS    192(R9)(DI*4), Z8, Z8
+	VMOVUPS.Z 256(R9)(DI*4), K1, Z10
+	VADDPS    Z10, Z9, Z9
+
+noload10:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp10
+	VBROADCASTSS lo+120(FP), Z11
+	VBROADCASTSS hi+124(FP), Z10
+	VMAXPS       Z5, Z11, Z5
+	VMINPS       Z5, Z10, Z5
+	VMAXPS       Z6, Z11, Z6
+	VMINPS       Z6, Z10, Z6
+	VMAXPS       Z7, Z11, Z7
+	VMINPS       Z7, Z10, Z7
+	VMAXPS       Z8, Z11, Z8
+	VMINPS       Z8, Z10, Z8
+	VMAXPS       Z9, Z11, Z9
+	VMINPS       Z9, Z10, Z9
+
+noclamp10:
+	VMOVUPS Z5, (R9)(DI*4)
+	VMOVUPS Z6, 64(R9)(DI*4)
+	VMOVUPS Z7, 128(R9)(DI*4)
+	VMOVUPS Z8, 192(R9)(DI*4)
+	VMOVUPS Z9, K1, 256(R9)(DI*4)
+
+stored5:
+	JMP cols1
+
+narrower4:
+	CMPQ   R8, $+48
+	JLE    narrower5
+	ADDQ   $-48, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone6
+
+group6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group6
+
+gdone6:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone6
+
+partial6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial6
+
+pdone6:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows6
+	MOVQ lastRows+64(FP), R8
+
+allrows6:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias11
+	VBROADCASTSS (BX), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+
+nobias11:
+	TESTQ     $0x00000001, R10
+	JEQ       noload11
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z3, Z3
+
+noload11:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp11
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z0, Z9, Z0
+	VMINPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z9, Z1
+	VMINPS       Z1, Z8, Z1
+	VMAXPS       Z2, Z9, Z2
+	VMINPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z9, Z3
+	VMINPS       Z3, Z8, Z3
+
+noclamp11:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, K1, 192(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored6
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias12
+	VBROADCASTSS 4(BX), Z8
+	VADDPS       Z8, Z4, Z4
+	VADDPS       Z8, Z5, Z5
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z8, Z7, Z7
+
+nobias12:
+	TESTQ     $0x00000001, R8
+	JEQ       noload12
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VADDPS    64(R9)(DI*4), Z5, Z5
+	VADDPS    128(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z7, Z7
+
+noload12:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp12
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z4, Z9, Z4
+	VMINPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z9, Z5
+	VMINPS       Z5, Z8, Z5
+	VMAXPS       Z6, Z9, Z6
+	VMINPS       Z6, Z8, Z6
+	VMAXPS       Z7, Z9, Z7
+	VMINPS       Z7, Z8, Z7
+
+noclamp12:
+	VMOVUPS Z4, (R9)(DI*4)
+	VMOVUPS Z5, 64(R9)(DI*4)
+	VMOVUPS Z6, 128(R9)(DI*4)
+	VMOVUPS Z7, K1, 192(R9)(DI*4)
+
+stored6:
+	JMP cols1
+
+narrower5:
+	CMPQ   R8, $+32
+	JLE    narrower6
+	ADDQ   $-32, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone7
+
+group7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group7
+
+gdone7:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone7
+
+partial7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial7
+
+pdone7:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows7
+	MOVQ lastRows+64(FP), R8
+
+allrows7:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias13
+	VBROADCASTSS (BX), Z6
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z6, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+
+nobias13:
+	TESTQ     $0x00000001, R10
+	JEQ       noload13
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z6
+	VADDPS    Z6, Z2, Z2
+
+noload13:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp13
+	VBROADCASTSS lo+120(FP), Z7
+	VBROADCASTSS hi+124(FP), Z6
+	VMAXPS       Z0, Z7, Z0
+	VMINPS       Z0, Z6, Z0
+	VMAXPS       Z1, Z7, Z1
+	VMINPS       Z1, Z6, Z1
+	VMAXPS       Z2, Z7, Z2
+	VMINPS       Z2, Z6, Z2
+
+noclamp13:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored7
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias14
+	VBROADCASTSS 4(BX), Z6
+	VADDPS       Z6, Z3, Z3
+	VADDPS       Z6, Z4, Z4
+	VADDPS       Z6, Z5, Z5
+
+nobias14:
+	TESTQ     $0x00000001, R8
+	JEQ       noload14
+	VADDPS    (R9)(DI*4), Z3, Z3
+	VADDPS    64(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z6
+	VADDPS    Z6, Z5, Z5
+
+noload14:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp14
+	VBROADCASTSS lo+120(FP), Z7
+	VBROADCASTSS hi+124(FP), Z6
+	VMAXPS       Z3, Z7, Z3
+	VMINPS       Z3, Z6, Z3
+	VMAXPS       Z4, Z7, Z4
+	VMINPS       Z4, Z6, Z4
+	VMAXPS       Z5, Z7, Z5
+	VMINPS       Z5, Z6, Z5
+
+noclamp14:
+	VMOVUPS Z3, (R9)(DI*4)
+	VMOVUPS Z4, 64(R9)(DI*4)
+	VMOVUPS Z5, K1, 128(R9)(DI*4)
+
+stored7:
+	JMP cols1
+
+narrower6:
+	CMPQ   R8, $+16
+	JLE    narrower7
+	ADDQ   $-16, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone8
+
+group8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group8
+
+gdone8:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone8
+
+partial8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial8
+
+pdone8:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows8
+	MOVQ lastRows+64(FP), R8
+
+allrows8:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias15
+	VBROADCASTSS (BX), Z4
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z4, Z1, Z1
+
+nobias15:
+	TESTQ     $0x00000001, R10
+	JEQ       noload15
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z4
+	VADDPS    Z4, Z1, Z1
+
+noload15:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp15
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
+	VMAXPS       Z0, Z5, Z0
+	VMINPS       Z0, Z4, Z0
+	VMAXPS       Z1, Z5, Z1
+	VMINPS       Z1, Z4, Z1
+
+noclamp15:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored8
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias16
+	VBROADCASTSS 4(BX), Z4
+	VADDPS       Z4, Z2, Z2
+	VADDPS       Z4, Z3, Z3
+
+nobias16:
+	TESTQ     $0x00000001, R8
+	JEQ       noload16
+	VADDPS    (R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z4
+	VADDPS    Z4, Z3, Z3
+
+noload16:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp16
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
+	VMAXPS       Z2, Z5, Z2
+	VMINPS       Z2, Z4, Z2
+	VMAXPS       Z3, Z5, Z3
+	VMINPS       Z3, Z4, Z3
+
+noclamp16:
+	VMOVUPS Z2, (R9)(DI*4)
+	VMOVUPS Z3, K1, 64(R9)(DI*4)
+
+stored8:
+	JMP cols1
+
+narrower7:
+	ADDQ   $+0, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone9
+
+group9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
+	VFMADD231PS  Z3, Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
+	VFMADD231PS  Z3, Z2, Z1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group9
+
+gdone9:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone9
+
+partial9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
+	VFMADD231PS  Z3, Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
+	VFMADD231PS  Z3, Z2, Z1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial9
+
+pdone9:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows9
+	MOVQ lastRows+64(FP), R8
+
+allrows9:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias17
+	VBROADCASTSS (BX), Z2
+	VADDPS       Z2, Z0, Z0
+
+nobias17:
+	TESTQ     $0x00000001, R10
+	JEQ       noload17
+	VMOVUPS.Z (R9)(DI*4), K1, Z2
+	VADDPS    Z2, Z0, Z0
+
+noload17:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp17
+	VBROADCASTSS lo+120(FP), Z3
+	VBROADCASTSS hi+124(FP), Z2
+	VMAXPS       Z0, Z3, Z0
+	VMINPS       Z0, Z2, Z0
+
+noclamp17:
+	VMOVUPS      Z0, K1, (R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored9
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias18
+	VBROADCASTSS 4(BX), Z2
+	VADDPS       Z2, Z1, Z1
+
+nobias18:
+	TESTQ     $0x00000001, R8
+	JEQ       noload18
+	VMOVUPS.Z (R9)(DI*4), K1, Z2
+	VADDPS    Z2, Z1, Z1
+
+noload18:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp18
 	VBROADCASTSS lo+120(FP), Z3
 	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z1, Z3, Z1
 	VMINPS       Z1, Z2, Z1
 
-noclamp6:
+noclamp18:
 	VMOVUPS Z1, K1, (R9)(DI*4)
 
-stored3:
+stored9:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*2), CX
@@ -2555,7 +6337,7 @@ tiles1:
 	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+64
-	JLT    singles1
+	JLT    rest1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -2868,15 +6650,30 @@ stored1:
 	ADDQ $+64, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+16
-	JLT    last1
+rest1:
+	CMPQ   R8, $+0
+	JLE    cols1
+	CMPQ   R8, $+48
+	JLE    narrower1
+	ADDQ   $-48, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -2889,43 +6686,75 @@ group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	MOVBQZX      4(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 16(R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS 16(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      5(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 20(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 20(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      6(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 24(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 24(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      7(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 28(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 28(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+32, R8
 	ADDQ         $+8, R9
 	ADDQ         $+2048, R10
@@ -2942,23 +6771,39 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
@@ -2976,24 +6821,40 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Z4
-	VADDPS       Z4, Z0, Z0
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
 
 nobias5:
-	TESTQ  $0x00000001, R10
-	JEQ    noload5
-	VADDPS (R9)(DI*4), Z0, Z0
+	TESTQ     $0x00000001, R10
+	JEQ       noload5
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z3, Z3
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z0, Z17, Z0
+	VMINPS       Z0, Z16, Z0
+	VMAXPS       Z1, Z17, Z1
+	VMINPS       Z1, Z16, Z1
+	VMAXPS       Z2, Z17, Z2
+	VMINPS       Z2, Z16, Z2
+	VMAXPS       Z3, Z17, Z3
+	VMINPS       Z3, Z16, Z3
 
 noclamp5:
 	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -3002,24 +6863,40 @@ noclamp5:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Z4
-	VADDPS       Z4, Z1, Z1
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias6:
-	TESTQ  $0x00000001, R10
-	JEQ    noload6
-	VADDPS (R9)(DI*4), Z1, Z1
+	TESTQ     $0x00000001, R10
+	JEQ       noload6
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VADDPS    64(R9)(DI*4), Z5, Z5
+	VADDPS    128(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z7, Z7
 
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z1, Z4, Z1
-	VMINPS       Z1, Z5, Z1
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z4, Z17, Z4
+	VMINPS       Z4, Z16, Z4
+	VMAXPS       Z5, Z17, Z5
+	VMINPS       Z5, Z16, Z5
+	VMAXPS       Z6, Z17, Z6
+	VMINPS       Z6, Z16, Z6
+	VMAXPS       Z7, Z17, Z7
+	VMINPS       Z7, Z16, Z7
 
 noclamp6:
-	VMOVUPS      Z1, (R9)(DI*4)
+	VMOVUPS      Z4, (R9)(DI*4)
+	VMOVUPS      Z5, 64(R9)(DI*4)
+	VMOVUPS      Z6, 128(R9)(DI*4)
+	VMOVUPS      Z7, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -3028,24 +6905,40 @@ noclamp6:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
-	VBROADCASTSS 8(BX), Z4
-	VADDPS       Z4, Z2, Z2
+	VBROADCASTSS 8(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
 
 nobias7:
-	TESTQ  $0x00000001, R10
-	JEQ    noload7
-	VADDPS (R9)(DI*4), Z2, Z2
+	TESTQ     $0x00000001, R10
+	JEQ       noload7
+	VADDPS    (R9)(DI*4), Z8, Z8
+	VADDPS    64(R9)(DI*4), Z9, Z9
+	VADDPS    128(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z11, Z11
 
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z2, Z4, Z2
-	VMINPS       Z2, Z5, Z2
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z8, Z17, Z8
+	VMINPS       Z8, Z16, Z8
+	VMAXPS       Z9, Z17, Z9
+	VMINPS       Z9, Z16, Z9
+	VMAXPS       Z10, Z17, Z10
+	VMINPS       Z10, Z16, Z10
+	VMAXPS       Z11, Z17, Z11
+	VMINPS       Z11, Z16, Z11
 
 noclamp7:
-	VMOVUPS      Z2, (R9)(DI*4)
+	VMOVUPS      Z8, (R9)(DI*4)
+	VMOVUPS      Z9, 64(R9)(DI*4)
+	VMOVUPS      Z10, 128(R9)(DI*4)
+	VMOVUPS      Z11, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -3054,34 +6947,604 @@ noclamp7:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	VBROADCASTSS 12(BX), Z4
-	VADDPS       Z4, Z3, Z3
+	VBROADCASTSS 12(BX), Z16
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias8:
-	TESTQ  $0x00000001, R8
-	JEQ    noload8
-	VADDPS (R9)(DI*4), Z3, Z3
+	TESTQ     $0x00000001, R8
+	JEQ       noload8
+	VADDPS    (R9)(DI*4), Z12, Z12
+	VADDPS    64(R9)(DI*4), Z13, Z13
+	VADDPS    128(R9)(DI*4), Z14, Z14
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z15, Z15
 
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z3, Z4, Z3
-	VMINPS       Z3, Z5, Z3
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z12, Z17, Z12
+	VMINPS       Z12, Z16, Z12
+	VMAXPS       Z13, Z17, Z13
+	VMINPS       Z13, Z16, Z13
+	VMAXPS       Z14, Z17, Z14
+	VMINPS       Z14, Z16, Z14
+	VMAXPS       Z15, Z17, Z15
+	VMINPS       Z15, Z16, Z15
 
 noclamp8:
-	VMOVUPS Z3, (R9)(DI*4)
+	VMOVUPS Z12, (R9)(DI*4)
+	VMOVUPS Z13, 64(R9)(DI*4)
+	VMOVUPS Z14, 128(R9)(DI*4)
+	VMOVUPS Z15, K1, 192(R9)(DI*4)
 
 stored2:
-	ADDQ $+16, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+0
-	JLE    cols1
+narrower1:
+	CMPQ   R8, $+32
+	JLE    narrower2
+	ADDQ   $-32, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+4, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias9
+	VBROADCASTSS (BX), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+
+nobias9:
+	TESTQ     $0x00000001, R10
+	JEQ       noload9
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z2, Z2
+
+noload9:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z0, Z13, Z0
+	VMINPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z13, Z1
+	VMINPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z13, Z2
+	VMINPS       Z2, Z12, Z2
+
+noclamp9:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored3
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias10
+	VBROADCASTSS 4(BX), Z12
+	VADDPS       Z12, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z12, Z5, Z5
+
+nobias10:
+	TESTQ     $0x00000001, R10
+	JEQ       noload10
+	VADDPS    (R9)(DI*4), Z3, Z3
+	VADDPS    64(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z5, Z5
+
+noload10:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp10
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z3, Z13, Z3
+	VMINPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z13, Z4
+	VMINPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z13, Z5
+	VMINPS       Z5, Z12, Z5
+
+noclamp10:
+	VMOVUPS      Z3, (R9)(DI*4)
+	VMOVUPS      Z4, 64(R9)(DI*4)
+	VMOVUPS      Z5, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+2
+	JLE          stored3
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias11
+	VBROADCASTSS 8(BX), Z12
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z12, Z7, Z7
+	VADDPS       Z12, Z8, Z8
+
+nobias11:
+	TESTQ     $0x00000001, R10
+	JEQ       noload11
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VADDPS    64(R9)(DI*4), Z7, Z7
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z8, Z8
+
+noload11:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp11
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z6, Z13, Z6
+	VMINPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z13, Z7
+	VMINPS       Z7, Z12, Z7
+	VMAXPS       Z8, Z13, Z8
+	VMINPS       Z8, Z12, Z8
+
+noclamp11:
+	VMOVUPS      Z6, (R9)(DI*4)
+	VMOVUPS      Z7, 64(R9)(DI*4)
+	VMOVUPS      Z8, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+3
+	JLE          stored3
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias12
+	VBROADCASTSS 12(BX), Z12
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z12, Z10, Z10
+	VADDPS       Z12, Z11, Z11
+
+nobias12:
+	TESTQ     $0x00000001, R8
+	JEQ       noload12
+	VADDPS    (R9)(DI*4), Z9, Z9
+	VADDPS    64(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z11, Z11
+
+noload12:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp12
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z9, Z13, Z9
+	VMINPS       Z9, Z12, Z9
+	VMAXPS       Z10, Z13, Z10
+	VMINPS       Z10, Z12, Z10
+	VMAXPS       Z11, Z13, Z11
+	VMINPS       Z11, Z12, Z11
+
+noclamp12:
+	VMOVUPS Z9, (R9)(DI*4)
+	VMOVUPS Z10, 64(R9)(DI*4)
+	VMOVUPS Z11, K1, 128(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ   R8, $+16
+	JLE    narrower3
+	ADDQ   $-16, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+4, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias13
+	VBROADCASTSS (BX), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+
+nobias13:
+	TESTQ     $0x00000001, R10
+	JEQ       noload13
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z1, Z1
+
+noload13:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp13
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z0, Z9, Z0
+	VMINPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z9, Z1
+	VMINPS       Z1, Z8, Z1
+
+noclamp13:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias14
+	VBROADCASTSS 4(BX), Z8
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+
+nobias14:
+	TESTQ     $0x00000001, R10
+	JEQ       noload14
+	VADDPS    (R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z3, Z3
+
+noload14:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp14
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z2, Z9, Z2
+	VMINPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z9, Z3
+	VMINPS       Z3, Z8, Z3
+
+noclamp14:
+	VMOVUPS      Z2, (R9)(DI*4)
+	VMOVUPS      Z3, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+2
+	JLE          stored4
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias15
+	VBROADCASTSS 8(BX), Z8
+	VADDPS       Z8, Z4, Z4
+	VADDPS       Z8, Z5, Z5
+
+nobias15:
+	TESTQ     $0x00000001, R10
+	JEQ       noload15
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z5, Z5
+
+noload15:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp15
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z4, Z9, Z4
+	VMINPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z9, Z5
+	VMINPS       Z5, Z8, Z5
+
+noclamp15:
+	VMOVUPS      Z4, (R9)(DI*4)
+	VMOVUPS      Z5, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+3
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias16
+	VBROADCASTSS 12(BX), Z8
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z8, Z7, Z7
+
+nobias16:
+	TESTQ     $0x00000001, R8
+	JEQ       noload16
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z7, Z7
+
+noload16:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp16
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z6, Z9, Z6
+	VMINPS       Z6, Z8, Z6
+	VMAXPS       Z7, Z9, Z7
+	VMINPS       Z7, Z8, Z7
+
+noclamp16:
+	VMOVUPS Z6, (R9)(DI*4)
+	VMOVUPS Z7, K1, 64(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	ADDQ   $+0, R8
 	LEAQ   tailmask16<>+0(SB), R9
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
@@ -3094,9 +7557,9 @@ last1:
 	LEAQ   (R10)(DI*4), R10
 	MOVQ   gfull+24(FP), R11
 	CMPQ   R11, $+0
-	JLE    gdone3
+	JLE    gdone5
 
-group3:
+group5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
@@ -3150,14 +7613,14 @@ group3:
 	ADDQ         $+2048, R10
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          group3
+	JGT          group5
 
-gdone3:
+gdone5:
 	MOVQ lastSlots+48(FP), R11
 	CMPQ R11, $+0
-	JLE  pdone3
+	JLE  pdone5
 
-partial3:
+partial5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
@@ -3186,121 +7649,123 @@ partial3:
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          partial3
+	JGT          partial5
 
-pdone3:
+pdone5:
 	MOVQ $+4, R8
 	CMPQ SI, $+1
-	JGT  allrows3
+	JGT  allrows5
 	MOVQ lastRows+64(FP), R8
 
-allrows3:
+allrows5:
 	MOVQ         DX, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias9
+	JEQ          nobias17
 	VBROADCASTSS (BX), Z4
 	VADDPS       Z4, Z0, Z0
 
-nobias9:
+nobias17:
 	TESTQ     $0x00000001, R10
-	JEQ       noload9
+	JEQ       noload17
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z0, Z0
 
-noload9:
+noload17:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp9
+	JEQ          noclamp17
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z0, Z5, Z0
 	VMINPS       Z0, Z4, Z0
 
-noclamp9:
+noclamp17:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias10
+	JEQ          nobias18
 	VBROADCASTSS 4(BX), Z4
 	VADDPS       Z4, Z1, Z1
 
-nobias10:
+nobias18:
 	TESTQ     $0x00000001, R10
-	JEQ       noload10
+	JEQ       noload18
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z1, Z1
 
-noload10:
+noload18:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp10
+	JEQ          noclamp18
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z1, Z5, Z1
 	VMINPS       Z1, Z4, Z1
 
-noclamp10:
+noclamp18:
 	VMOVUPS      Z1, K1, (R9)(DI*4)
 	CMPQ         R8, $+2
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias11
+	JEQ          nobias19
 	VBROADCASTSS 8(BX), Z4
 	VADDPS       Z4, Z2, Z2
 
-nobias11:
+nobias19:
 	TESTQ     $0x00000001, R10
-	JEQ       noload11
+	JEQ       noload19
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z2, Z2
 
-noload11:
+noload19:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp11
+	JEQ          noclamp19
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z2, Z5, Z2
 	VMINPS       Z2, Z4, Z2
 
-noclamp11:
+noclamp19:
 	VMOVUPS      Z2, K1, (R9)(DI*4)
 	CMPQ         R8, $+3
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
-	JEQ          nobias12
+	JEQ          nobias20
 	VBROADCASTSS 12(BX), Z4
 	VADDPS       Z4, Z3, Z3
 
-nobias12:
+nobias20:
 	TESTQ     $0x00000001, R8
-	JEQ       noload12
+	JEQ       noload20
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z3, Z3
 
-noload12:
+noload20:
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp12
+	JEQ          noclamp20
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z3, Z5, Z3
 	VMINPS       Z3, Z4, Z3
 
-noclamp12:
+noclamp20:
 	VMOVUPS Z3, K1, (R9)(DI*4)
 
-stored3:
+stored5:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*4), CX
@@ -3335,7 +7800,7 @@ tiles1:
 	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+128
-	JLT    singles1
+	JLT    rest1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -3582,13 +8047,30 @@ stored1:
 	ADDQ $+128, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+16
-	JLT    last1
+rest1:
+	CMPQ   R8, $+0
+	JLE    cols1
+	CMPQ   R8, $+112
+	JLE    narrower1
+	ADDQ   $-112, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -3601,23 +8083,55 @@ group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $+4096, R10
@@ -3634,13 +8148,29 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -3658,24 +8188,60 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (BX), Z2
-	VADDPS       Z2, Z0, Z0
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias3:
-	TESTQ  $0x00000001, R10
-	JEQ    noload3
-	VADDPS (R9)(DI*4), Z0, Z0
+	TESTQ     $0x00000001, R10
+	JEQ       noload3
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VADDPS    320(R9)(DI*4), Z5, Z5
+	VADDPS    384(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 448(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z7, Z7
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+120(FP), Z2
-	VBROADCASTSS hi+124(FP), Z3
-	VMAXPS       Z0, Z2, Z0
-	VMINPS       Z0, Z3, Z0
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z0, Z17, Z0
+	VMINPS       Z0, Z16, Z0
+	VMAXPS       Z1, Z17, Z1
+	VMINPS       Z1, Z16, Z1
+	VMAXPS       Z2, Z17, Z2
+	VMINPS       Z2, Z16, Z2
+	VMAXPS       Z3, Z17, Z3
+	VMINPS       Z3, Z16, Z3
+	VMAXPS       Z4, Z17, Z4
+	VMINPS       Z4, Z16, Z4
+	VMAXPS       Z5, Z17, Z5
+	VMINPS       Z5, Z16, Z5
+	VMAXPS       Z6, Z17, Z6
+	VMINPS       Z6, Z16, Z6
+	VMAXPS       Z7, Z17, Z7
+	VMINPS       Z7, Z16, Z7
 
 noclamp3:
 	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, 384(R9)(DI*4)
+	VMOVUPS      Z7, K1, 448(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -3684,34 +8250,1242 @@ noclamp3:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	VBROADCASTSS 4(BX), Z2
-	VADDPS       Z2, Z1, Z1
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias4:
-	TESTQ  $0x00000001, R8
-	JEQ    noload4
-	VADDPS (R9)(DI*4), Z1, Z1
+	TESTQ     $0x00000001, R8
+	JEQ       noload4
+	VADDPS    (R9)(DI*4), Z8, Z8
+	VADDPS    64(R9)(DI*4), Z9, Z9
+	VADDPS    128(R9)(DI*4), Z10, Z10
+	VADDPS    192(R9)(DI*4), Z11, Z11
+	VADDPS    256(R9)(DI*4), Z12, Z12
+	VADDPS    320(R9)(DI*4), Z13, Z13
+	VADDPS    384(R9)(DI*4), Z14, Z14
+	VMOVUPS.Z 448(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z15, Z15
 
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+120(FP), Z2
-	VBROADCASTSS hi+124(FP), Z3
-	VMAXPS       Z1, Z2, Z1
-	VMINPS       Z1, Z3, Z1
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z8, Z17, Z8
+	VMINPS       Z8, Z16, Z8
+	VMAXPS       Z9, Z17, Z9
+	VMINPS       Z9, Z16, Z9
+	VMAXPS       Z10, Z17, Z10
+	VMINPS       Z10, Z16, Z10
+	VMAXPS       Z11, Z17, Z11
+	VMINPS       Z11, Z16, Z11
+	VMAXPS       Z12, Z17, Z12
+	VMINPS       Z12, Z16, Z12
+	VMAXPS       Z13, Z17, Z13
+	VMINPS       Z13, Z16, Z13
+	VMAXPS       Z14, Z17, Z14
+	VMINPS       Z14, Z16, Z14
+	VMAXPS       Z15, Z17, Z15
+	VMINPS       Z15, Z16, Z15
 
 noclamp4:
-	VMOVUPS Z1, (R9)(DI*4)
+	VMOVUPS Z8, (R9)(DI*4)
+	VMOVUPS Z9, 64(R9)(DI*4)
+	VMOVUPS Z10, 128(R9)(DI*4)
+	VMOVUPS Z11, 192(R9)(DI*4)
+	VMOVUPS Z12, 256(R9)(DI*4)
+	VMOVUPS Z13, 320(R9)(DI*4)
+	VMOVUPS Z14, 384(R9)(DI*4)
+	VMOVUPS Z15, K1, 448(R9)(DI*4)
 
 stored2:
-	ADDQ $+16, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+0
-	JLE    cols1
+narrower1:
+	CMPQ   R8, $+96
+	JLE    narrower2
+	ADDQ   $-96, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias5
+	VBROADCASTSS (BX), Z14
+	VADDPS       Z14, Z0, Z0
+	VADDPS       Z14, Z1, Z1
+	VADDPS       Z14, Z2, Z2
+	VADDPS       Z14, Z3, Z3
+	VADDPS       Z14, Z4, Z4
+	VADDPS       Z14, Z5, Z5
+	VADDPS       Z14, Z6, Z6
+
+nobias5:
+	TESTQ     $0x00000001, R10
+	JEQ       noload5
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VADDPS    320(R9)(DI*4), Z5, Z5
+	VMOVUPS.Z 384(R9)(DI*4), K1, Z14
+	VADDPS    Z14, Z6, Z6
+
+noload5:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp5
+	VBROADCASTSS lo+120(FP), Z15
+	VBROADCASTSS hi+124(FP), Z14
+	VMAXPS       Z0, Z15, Z0
+	VMINPS       Z0, Z14, Z0
+	VMAXPS       Z1, Z15, Z1
+	VMINPS       Z1, Z14, Z1
+	VMAXPS       Z2, Z15, Z2
+	VMINPS       Z2, Z14, Z2
+	VMAXPS       Z3, Z15, Z3
+	VMINPS       Z3, Z14, Z3
+	VMAXPS       Z4, Z15, Z4
+	VMINPS       Z4, Z14, Z4
+	VMAXPS       Z5, Z15, Z5
+	VMINPS       Z5, Z14, Z5
+	VMAXPS       Z6, Z15, Z6
+	VMINPS       Z6, Z14, Z6
+
+noclamp5:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, K1, 384(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored3
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias6
+	VBROADCASTSS 4(BX), Z14
+	VADDPS       Z14, Z7, Z7
+	VADDPS       Z14, Z8, Z8
+	VADDPS       Z14, Z9, Z9
+	VADDPS       Z14, Z10, Z10
+	VADDPS       Z14, Z11, Z11
+	VADDPS       Z14, Z12, Z12
+	VADDPS       Z14, Z13, Z13
+
+nobias6:
+	TESTQ     $0x00000001, R8
+	JEQ       noload6
+	VADDPS    (R9)(DI*4), Z7, Z7
+	VADDPS    64(R9)(DI*4), Z8, Z8
+	VADDPS    128(R9)(DI*4), Z9, Z9
+	VADDPS    192(R9)(DI*4), Z10, Z10
+	VADDPS    256(R9)(DI*4), Z11, Z11
+	VADDPS    320(R9)(DI*4), Z12, Z12
+	VMOVUPS.Z 384(R9)(DI*4), K1, Z14
+	VADDPS    Z14, Z13, Z13
+
+noload6:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Z15
+	VBROADCASTSS hi+124(FP), Z14
+	VMAXPS       Z7, Z15, Z7
+	VMINPS       Z7, Z14, Z7
+	VMAXPS       Z8, Z15, Z8
+	VMINPS       Z8, Z14, Z8
+	VMAXPS       Z9, Z15, Z9
+	VMINPS       Z9, Z14, Z9
+	VMAXPS       Z10, Z15, Z10
+	VMINPS       Z10, Z14, Z10
+	VMAXPS       Z11, Z15, Z11
+	VMINPS       Z11, Z14, Z11
+	VMAXPS       Z12, Z15, Z12
+	VMINPS       Z12, Z14, Z12
+	VMAXPS       Z13, Z15, Z13
+	VMINPS       Z13, Z14, Z13
+
+noclamp6:
+	VMOVUPS Z7, (R9)(DI*4)
+	VMOVUPS Z8, 64(R9)(DI*4)
+	VMOVUPS Z9, 128(R9)(DI*4)
+	VMOVUPS Z10, 192(R9)(DI*4)
+	VMOVUPS Z11, 256(R9)(DI*4)
+	VMOVUPS Z12, 320(R9)(DI*4)
+	VMOVUPS Z13, K1, 384(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ   R8, $+80
+	JLE    narrower3
+	ADDQ   $-80, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias7
+	VBROADCASTSS (BX), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+	VADDPS       Z12, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z12, Z5, Z5
+
+nobias7:
+	TESTQ     $0x00000001, R10
+	JEQ       noload7
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 320(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z5, Z5
+
+noload7:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z0, Z13, Z0
+	VMINPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z13, Z1
+	VMINPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z13, Z2
+	VMINPS       Z2, Z12, Z2
+	VMAXPS       Z3, Z13, Z3
+	VMINPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z13, Z4
+	VMINPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z13, Z5
+	VMINPS       Z5, Z12, Z5
+
+noclamp7:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, K1, 320(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias8
+	VBROADCASTSS 4(BX), Z12
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z12, Z7, Z7
+	VADDPS       Z12, Z8, Z8
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z12, Z10, Z10
+	VADDPS       Z12, Z11, Z11
+
+nobias8:
+	TESTQ     $0x00000001, R8
+	JEQ       noload8
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VADDPS    64(R9)(DI*4), Z7, Z7
+	VADDPS    128(R9)(DI*4), Z8, Z8
+	VADDPS    192(R9)(DI*4), Z9, Z9
+	VADDPS    256(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 320(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z11, Z11
+
+noload8:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z6, Z13, Z6
+	VMINPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z13, Z7
+	VMINPS       Z7, Z12, Z7
+	VMAXPS       Z8, Z13, Z8
+	VMINPS       Z8, Z12, Z8
+	VMAXPS       Z9, Z13, Z9
+	VMINPS       Z9, Z12, Z9
+	VMAXPS       Z10, Z13, Z10
+	VMINPS       Z10, Z12, Z10
+	VMAXPS       Z11, Z13, Z11
+	VMINPS       Z11, Z12, Z11
+
+noclamp8:
+	VMOVUPS Z6, (R9)(DI*4)
+	VMOVUPS Z7, 64(R9)(DI*4)
+	VMOVUPS Z8, 128(R9)(DI*4)
+	VMOVUPS Z9, 192(R9)(DI*4)
+	VMOVUPS Z10, 256(R9)(DI*4)
+	VMOVUPS Z11, K1, 320(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	CMPQ   R8, $+64
+	JLE    narrower4
+	ADDQ   $-64, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone5
+
+group5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group5
+
+gdone5:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone5
+
+partial5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial5
+
+pdone5:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows5
+	MOVQ lastRows+64(FP), R8
+
+allrows5:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias9
+	VBROADCASTSS (BX), Z10
+	VADDPS       Z10, Z0, Z0
+	VADDPS       Z10, Z1, Z1
+	VADDPS       Z10, Z2, Z2
+	VADDPS       Z10, Z3, Z3
+	VADDPS       Z10, Z4, Z4
+
+nobias9:
+	TESTQ     $0x00000001, R10
+	JEQ       noload9
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VMOVUPS.Z 256(R9)(DI*4), K1, Z10
+	VADDPS    Z10, Z4, Z4
+
+noload9:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Z11
+	VBROADCASTSS hi+124(FP), Z10
+	VMAXPS       Z0, Z11, Z0
+	VMINPS       Z0, Z10, Z0
+	VMAXPS       Z1, Z11, Z1
+	VMINPS       Z1, Z10, Z1
+	VMAXPS       Z2, Z11, Z2
+	VMINPS       Z2, Z10, Z2
+	VMAXPS       Z3, Z11, Z3
+	VMINPS       Z3, Z10, Z3
+	VMAXPS       Z4, Z11, Z4
+	VMINPS       Z4, Z10, Z4
+
+noclamp9:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, K1, 256(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored5
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias10
+	VBROADCASTSS 4(BX), Z10
+	VADDPS       Z10, Z5, Z5
+	VADDPS       Z10, Z6, Z6
+	VADDPS       Z10, Z7, Z7
+	VADDPS       Z10, Z8, Z8
+	VADDPS       Z10, Z9, Z9
+
+nobias10:
+	TESTQ     $0x00000001, R8
+	JEQ       noload10
+	VADDPS    (R9)(DI*4), Z5, Z5
+	VADDPS    64(R9)(DI*4), Z6, Z6
+	VADDPS    128(R9)(DI*4), Z7, Z7
+	VADDPS    192(R9)(DI*4), Z8, Z8
+	VMOVUPS.Z 256(R9)(DI*4), K1, Z10
+	VADDPS    Z10, Z9, Z9
+
+noload10:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp10
+	VBROADCASTSS lo+120(FP), Z11
+	VBROADCASTSS hi+124(FP), Z10
+	VMAXPS       Z5, Z11, Z5
+	VMINPS       Z5, Z10, Z5
+	VMAXPS       Z6, Z11, Z6
+	VMINPS       Z6, Z10, Z6
+	VMAXPS       Z7, Z11, Z7
+	VMINPS       Z7, Z10, Z7
+	VMAXPS       Z8, Z11, Z8
+	VMINPS       Z8, Z10, Z8
+	VMAXPS       Z9, Z11, Z9
+	VMINPS       Z9, Z10, Z9
+
+noclamp10:
+	VMOVUPS Z5, (R9)(DI*4)
+	VMOVUPS Z6, 64(R9)(DI*4)
+	VMOVUPS Z7, 128(R9)(DI*4)
+	VMOVUPS Z8, 192(R9)(DI*4)
+	VMOVUPS Z9, K1, 256(R9)(DI*4)
+
+stored5:
+	JMP cols1
+
+narrower4:
+	CMPQ   R8, $+48
+	JLE    narrower5
+	ADDQ   $-48, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone6
+
+group6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group6
+
+gdone6:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone6
+
+partial6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial6
+
+pdone6:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows6
+	MOVQ lastRows+64(FP), R8
+
+allrows6:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias11
+	VBROADCASTSS (BX), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+
+nobias11:
+	TESTQ     $0x00000001, R10
+	JEQ       noload11
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z3, Z3
+
+noload11:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp11
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z0, Z9, Z0
+	VMINPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z9, Z1
+	VMINPS       Z1, Z8, Z1
+	VMAXPS       Z2, Z9, Z2
+	VMINPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z9, Z3
+	VMINPS       Z3, Z8, Z3
+
+noclamp11:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, K1, 192(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored6
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias12
+	VBROADCASTSS 4(BX), Z8
+	VADDPS       Z8, Z4, Z4
+	VADDPS       Z8, Z5, Z5
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z8, Z7, Z7
+
+nobias12:
+	TESTQ     $0x00000001, R8
+	JEQ       noload12
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VADDPS    64(R9)(DI*4), Z5, Z5
+	VADDPS    128(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z7, Z7
+
+noload12:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp12
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z4, Z9, Z4
+	VMINPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z9, Z5
+	VMINPS       Z5, Z8, Z5
+	VMAXPS       Z6, Z9, Z6
+	VMINPS       Z6, Z8, Z6
+	VMAXPS       Z7, Z9, Z7
+	VMINPS       Z7, Z8, Z7
+
+noclamp12:
+	VMOVUPS Z4, (R9)(DI*4)
+	VMOVUPS Z5, 64(R9)(DI*4)
+	VMOVUPS Z6, 128(R9)(DI*4)
+	VMOVUPS Z7, K1, 192(R9)(DI*4)
+
+stored6:
+	JMP cols1
+
+narrower5:
+	CMPQ   R8, $+32
+	JLE    narrower6
+	ADDQ   $-32, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone7
+
+group7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group7
+
+gdone7:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone7
+
+partial7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial7
+
+pdone7:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows7
+	MOVQ lastRows+64(FP), R8
+
+allrows7:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias13
+	VBROADCASTSS (BX), Z6
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z6, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+
+nobias13:
+	TESTQ     $0x00000001, R10
+	JEQ       noload13
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z6
+	VADDPS    Z6, Z2, Z2
+
+noload13:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp13
+	VBROADCASTSS lo+120(FP), Z7
+	VBROADCASTSS hi+124(FP), Z6
+	VMAXPS       Z0, Z7, Z0
+	VMINPS       Z0, Z6, Z0
+	VMAXPS       Z1, Z7, Z1
+	VMINPS       Z1, Z6, Z1
+	VMAXPS       Z2, Z7, Z2
+	VMINPS       Z2, Z6, Z2
+
+noclamp13:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored7
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias14
+	VBROADCASTSS 4(BX), Z6
+	VADDPS       Z6, Z3, Z3
+	VADDPS       Z6, Z4, Z4
+	VADDPS       Z6, Z5, Z5
+
+nobias14:
+	TESTQ     $0x00000001, R8
+	JEQ       noload14
+	VADDPS    (R9)(DI*4), Z3, Z3
+	VADDPS    64(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z6
+	VADDPS    Z6, Z5, Z5
+
+noload14:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp14
+	VBROADCASTSS lo+120(FP), Z7
+	VBROADCASTSS hi+124(FP), Z6
+	VMAXPS       Z3, Z7, Z3
+	VMINPS       Z3, Z6, Z3
+	VMAXPS       Z4, Z7, Z4
+	VMINPS       Z4, Z6, Z4
+	VMAXPS       Z5, Z7, Z5
+	VMINPS       Z5, Z6, Z5
+
+noclamp14:
+	VMOVUPS Z3, (R9)(DI*4)
+	VMOVUPS Z4, 64(R9)(DI*4)
+	VMOVUPS Z5, K1, 128(R9)(DI*4)
+
+stored7:
+	JMP cols1
+
+narrower6:
+	CMPQ   R8, $+16
+	JLE    narrower7
+	ADDQ   $-16, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone8
+
+group8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group8
+
+gdone8:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone8
+
+partial8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial8
+
+pdone8:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows8
+	MOVQ lastRows+64(FP), R8
+
+allrows8:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias15
+	VBROADCASTSS (BX), Z4
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z4, Z1, Z1
+
+nobias15:
+	TESTQ     $0x00000001, R10
+	JEQ       noload15
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z4
+	VADDPS    Z4, Z1, Z1
+
+noload15:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp15
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
+	VMAXPS       Z0, Z5, Z0
+	VMINPS       Z0, Z4, Z0
+	VMAXPS       Z1, Z5, Z1
+	VMINPS       Z1, Z4, Z1
+
+noclamp15:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored8
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias16
+	VBROADCASTSS 4(BX), Z4
+	VADDPS       Z4, Z2, Z2
+	VADDPS       Z4, Z3, Z3
+
+nobias16:
+	TESTQ     $0x00000001, R8
+	JEQ       noload16
+	VADDPS    (R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z4
+	VADDPS    Z4, Z3, Z3
+
+noload16:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp16
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
+	VMAXPS       Z2, Z5, Z2
+	VMINPS       Z2, Z4, Z2
+	VMAXPS       Z3, Z5, Z3
+	VMINPS       Z3, Z4, Z3
+
+noclamp16:
+	VMOVUPS Z2, (R9)(DI*4)
+	VMOVUPS Z3, K1, 64(R9)(DI*4)
+
+stored8:
+	JMP cols1
+
+narrower7:
+	ADDQ   $+0, R8
 	LEAQ   tailmask16<>+0(SB), R9
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
@@ -3722,9 +9496,9 @@ last1:
 	LEAQ   (R10)(DI*4), R10
 	MOVQ   gfull+24(FP), R11
 	CMPQ   R11, $+0
-	JLE    gdone3
+	JLE    gdone9
 
-group3:
+group9:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
@@ -3754,14 +9528,14 @@ group3:
 	ADDQ         $+4096, R10
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          group3
+	JGT          group9
 
-gdone3:
+gdone9:
 	MOVQ lastSlots+48(FP), R11
 	CMPQ R11, $+0
-	JLE  pdone3
+	JLE  pdone9
 
-partial3:
+partial9:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
@@ -3778,67 +9552,69 @@ partial3:
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          partial3
+	JGT          partial9
 
-pdone3:
+pdone9:
 	MOVQ $+2, R8
 	CMPQ SI, $+1
-	JGT  allrows3
+	JGT  allrows9
 	MOVQ lastRows+64(FP), R8
 
-allrows3:
+allrows9:
 	MOVQ         DX, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias5
+	JEQ          nobias17
 	VBROADCASTSS (BX), Z2
 	VADDPS       Z2, Z0, Z0
 
-nobias5:
+nobias17:
 	TESTQ     $0x00000001, R10
-	JEQ       noload5
+	JEQ       noload17
 	VMOVUPS.Z (R9)(DI*4), K1, Z2
 	VADDPS    Z2, Z0, Z0
 
-noload5:
+noload17:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp5
+	JEQ          noclamp17
 	VBROADCASTSS lo+120(FP), Z3
 	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z0, Z3, Z0
 	VMINPS       Z0, Z2, Z0
 
-noclamp5:
+noclamp17:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
-	JLE          stored3
+	JLE          stored9
 	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
-	JEQ          nobias6
+	JEQ          nobias18
 	VBROADCASTSS 4(BX), Z2
 	VADDPS       Z2, Z1, Z1
 
-nobias6:
+nobias18:
 	TESTQ     $0x00000001, R8
-	JEQ       noload6
+	JEQ       noload18
 	VMOVUPS.Z (R9)(DI*4), K1, Z2
 	VADDPS    Z2, Z1, Z1
 
-noload6:
+noload18:
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp6
+	JEQ          noclamp18
 	VBROADCASTSS lo+120(FP), Z3
 	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z1, Z3, Z1
 	VMINPS       Z1, Z2, Z1
 
-noclamp6:
+noclamp18:
 	VMOVUPS Z1, K1, (R9)(DI*4)
 
-stored3:
+stored9:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*2), CX
@@ -3873,7 +9649,7 @@ tiles1:
 	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+64
-	JLT    singles1
+	JLT    rest1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -4250,15 +10026,30 @@ stored1:
 	ADDQ $+64, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+16
-	JLT    last1
+rest1:
+	CMPQ   R8, $+0
+	JLE    cols1
+	CMPQ   R8, $+48
+	JLE    narrower1
+	ADDQ   $-48, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -4271,83 +10062,147 @@ group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	MOVBQZX      4(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 16(R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS 16(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      5(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 20(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 20(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      6(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 24(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 24(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      7(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 28(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 28(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	MOVBQZX      8(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 32(R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS 32(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      9(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 36(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 36(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      10(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 40(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 40(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      11(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 44(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 44(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	MOVBQZX      12(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 48(R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS 48(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      13(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 52(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 52(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      14(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 56(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 56(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      15(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 60(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 60(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+64, R8
 	ADDQ         $+16, R9
 	ADDQ         $+2048, R10
@@ -4364,23 +10219,39 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
@@ -4398,24 +10269,40 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Z4
-	VADDPS       Z4, Z0, Z0
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
 
 nobias5:
-	TESTQ  $0x00000001, R10
-	JEQ    noload5
-	VADDPS (R9)(DI*4), Z0, Z0
+	TESTQ     $0x00000001, R10
+	JEQ       noload5
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z3, Z3
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z0, Z17, Z0
+	VMINPS       Z0, Z16, Z0
+	VMAXPS       Z1, Z17, Z1
+	VMINPS       Z1, Z16, Z1
+	VMAXPS       Z2, Z17, Z2
+	VMINPS       Z2, Z16, Z2
+	VMAXPS       Z3, Z17, Z3
+	VMINPS       Z3, Z16, Z3
 
 noclamp5:
 	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -4424,24 +10311,40 @@ noclamp5:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Z4
-	VADDPS       Z4, Z1, Z1
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias6:
-	TESTQ  $0x00000001, R10
-	JEQ    noload6
-	VADDPS (R9)(DI*4), Z1, Z1
+	TESTQ     $0x00000001, R10
+	JEQ       noload6
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VADDPS    64(R9)(DI*4), Z5, Z5
+	VADDPS    128(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z7, Z7
 
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z1, Z4, Z1
-	VMINPS       Z1, Z5, Z1
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z4, Z17, Z4
+	VMINPS       Z4, Z16, Z4
+	VMAXPS       Z5, Z17, Z5
+	VMINPS       Z5, Z16, Z5
+	VMAXPS       Z6, Z17, Z6
+	VMINPS       Z6, Z16, Z6
+	VMAXPS       Z7, Z17, Z7
+	VMINPS       Z7, Z16, Z7
 
 noclamp6:
-	VMOVUPS      Z1, (R9)(DI*4)
+	VMOVUPS      Z4, (R9)(DI*4)
+	VMOVUPS      Z5, 64(R9)(DI*4)
+	VMOVUPS      Z6, 128(R9)(DI*4)
+	VMOVUPS      Z7, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -4450,24 +10353,40 @@ noclamp6:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
-	VBROADCASTSS 8(BX), Z4
-	VADDPS       Z4, Z2, Z2
+	VBROADCASTSS 8(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
 
 nobias7:
-	TESTQ  $0x00000001, R10
-	JEQ    noload7
-	VADDPS (R9)(DI*4), Z2, Z2
+	TESTQ     $0x00000001, R10
+	JEQ       noload7
+	VADDPS    (R9)(DI*4), Z8, Z8
+	VADDPS    64(R9)(DI*4), Z9, Z9
+	VADDPS    128(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z11, Z11
 
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z2, Z4, Z2
-	VMINPS       Z2, Z5, Z2
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z8, Z17, Z8
+	VMINPS       Z8, Z16, Z8
+	VMAXPS       Z9, Z17, Z9
+	VMINPS       Z9, Z16, Z9
+	VMAXPS       Z10, Z17, Z10
+	VMINPS       Z10, Z16, Z10
+	VMAXPS       Z11, Z17, Z11
+	VMINPS       Z11, Z16, Z11
 
 noclamp7:
-	VMOVUPS      Z2, (R9)(DI*4)
+	VMOVUPS      Z8, (R9)(DI*4)
+	VMOVUPS      Z9, 64(R9)(DI*4)
+	VMOVUPS      Z10, 128(R9)(DI*4)
+	VMOVUPS      Z11, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -4476,34 +10395,724 @@ noclamp7:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	VBROADCASTSS 12(BX), Z4
-	VADDPS       Z4, Z3, Z3
+	VBROADCASTSS 12(BX), Z16
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias8:
-	TESTQ  $0x00000001, R8
-	JEQ    noload8
-	VADDPS (R9)(DI*4), Z3, Z3
+	TESTQ     $0x00000001, R8
+	JEQ       noload8
+	VADDPS    (R9)(DI*4), Z12, Z12
+	VADDPS    64(R9)(DI*4), Z13, Z13
+	VADDPS    128(R9)(DI*4), Z14, Z14
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z15, Z15
 
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z3, Z4, Z3
-	VMINPS       Z3, Z5, Z3
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z12, Z17, Z12
+	VMINPS       Z12, Z16, Z12
+	VMAXPS       Z13, Z17, Z13
+	VMINPS       Z13, Z16, Z13
+	VMAXPS       Z14, Z17, Z14
+	VMINPS       Z14, Z16, Z14
+	VMAXPS       Z15, Z17, Z15
+	VMINPS       Z15, Z16, Z15
 
 noclamp8:
-	VMOVUPS Z3, (R9)(DI*4)
+	VMOVUPS Z12, (R9)(DI*4)
+	VMOVUPS Z13, 64(R9)(DI*4)
+	VMOVUPS Z14, 128(R9)(DI*4)
+	VMOVUPS Z15, K1, 192(R9)(DI*4)
 
 stored2:
-	ADDQ $+16, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+0
-	JLE    cols1
+narrower1:
+	CMPQ   R8, $+32
+	JLE    narrower2
+	ADDQ   $-32, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	MOVBQZX      8(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 32(R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      9(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 36(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      10(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 40(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      11(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 44(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	MOVBQZX      12(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 48(R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      13(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 52(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      14(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 56(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      15(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 60(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+64, R8
+	ADDQ         $+16, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+4, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias9
+	VBROADCASTSS (BX), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+
+nobias9:
+	TESTQ     $0x00000001, R10
+	JEQ       noload9
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z2, Z2
+
+noload9:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z0, Z13, Z0
+	VMINPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z13, Z1
+	VMINPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z13, Z2
+	VMINPS       Z2, Z12, Z2
+
+noclamp9:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored3
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias10
+	VBROADCASTSS 4(BX), Z12
+	VADDPS       Z12, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z12, Z5, Z5
+
+nobias10:
+	TESTQ     $0x00000001, R10
+	JEQ       noload10
+	VADDPS    (R9)(DI*4), Z3, Z3
+	VADDPS    64(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z5, Z5
+
+noload10:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp10
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z3, Z13, Z3
+	VMINPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z13, Z4
+	VMINPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z13, Z5
+	VMINPS       Z5, Z12, Z5
+
+noclamp10:
+	VMOVUPS      Z3, (R9)(DI*4)
+	VMOVUPS      Z4, 64(R9)(DI*4)
+	VMOVUPS      Z5, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+2
+	JLE          stored3
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias11
+	VBROADCASTSS 8(BX), Z12
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z12, Z7, Z7
+	VADDPS       Z12, Z8, Z8
+
+nobias11:
+	TESTQ     $0x00000001, R10
+	JEQ       noload11
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VADDPS    64(R9)(DI*4), Z7, Z7
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z8, Z8
+
+noload11:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp11
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z6, Z13, Z6
+	VMINPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z13, Z7
+	VMINPS       Z7, Z12, Z7
+	VMAXPS       Z8, Z13, Z8
+	VMINPS       Z8, Z12, Z8
+
+noclamp11:
+	VMOVUPS      Z6, (R9)(DI*4)
+	VMOVUPS      Z7, 64(R9)(DI*4)
+	VMOVUPS      Z8, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+3
+	JLE          stored3
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias12
+	VBROADCASTSS 12(BX), Z12
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z12, Z10, Z10
+	VADDPS       Z12, Z11, Z11
+
+nobias12:
+	TESTQ     $0x00000001, R8
+	JEQ       noload12
+	VADDPS    (R9)(DI*4), Z9, Z9
+	VADDPS    64(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z11, Z11
+
+noload12:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp12
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z9, Z13, Z9
+	VMINPS       Z9, Z12, Z9
+	VMAXPS       Z10, Z13, Z10
+	VMINPS       Z10, Z12, Z10
+	VMAXPS       Z11, Z13, Z11
+	VMINPS       Z11, Z12, Z11
+
+noclamp12:
+	VMOVUPS Z9, (R9)(DI*4)
+	VMOVUPS Z10, 64(R9)(DI*4)
+	VMOVUPS Z11, K1, 128(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ   R8, $+16
+	JLE    narrower3
+	ADDQ   $-16, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	MOVBQZX      8(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 32(R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      9(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 36(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      10(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 40(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      11(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 44(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	MOVBQZX      12(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 48(R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      13(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 52(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      14(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 56(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      15(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 60(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+64, R8
+	ADDQ         $+16, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+4, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias13
+	VBROADCASTSS (BX), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+
+nobias13:
+	TESTQ     $0x00000001, R10
+	JEQ       noload13
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z1, Z1
+
+noload13:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp13
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z0, Z9, Z0
+	VMINPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z9, Z1
+	VMINPS       Z1, Z8, Z1
+
+noclamp13:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias14
+	VBROADCASTSS 4(BX), Z8
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+
+nobias14:
+	TESTQ     $0x00000001, R10
+	JEQ       noload14
+	VADDPS    (R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z3, Z3
+
+noload14:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp14
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z2, Z9, Z2
+	VMINPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z9, Z3
+	VMINPS       Z3, Z8, Z3
+
+noclamp14:
+	VMOVUPS      Z2, (R9)(DI*4)
+	VMOVUPS      Z3, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+2
+	JLE          stored4
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias15
+	VBROADCASTSS 8(BX), Z8
+	VADDPS       Z8, Z4, Z4
+	VADDPS       Z8, Z5, Z5
+
+nobias15:
+	TESTQ     $0x00000001, R10
+	JEQ       noload15
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z5, Z5
+
+noload15:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp15
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z4, Z9, Z4
+	VMINPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z9, Z5
+	VMINPS       Z5, Z8, Z5
+
+noclamp15:
+	VMOVUPS      Z4, (R9)(DI*4)
+	VMOVUPS      Z5, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+3
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias16
+	VBROADCASTSS 12(BX), Z8
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z8, Z7, Z7
+
+nobias16:
+	TESTQ     $0x00000001, R8
+	JEQ       noload16
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z7, Z7
+
+noload16:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp16
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z6, Z9, Z6
+	VMINPS       Z6, Z8, Z6
+	VMAXPS       Z7, Z9, Z7
+	VMINPS       Z7, Z8, Z7
+
+noclamp16:
+	VMOVUPS Z6, (R9)(DI*4)
+	VMOVUPS Z7, K1, 64(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	ADDQ   $+0, R8
 	LEAQ   tailmask16<>+0(SB), R9
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
@@ -4516,9 +11125,9 @@ last1:
 	LEAQ   (R10)(DI*4), R10
 	MOVQ   gfull+24(FP), R11
 	CMPQ   R11, $+0
-	JLE    gdone3
+	JLE    gdone5
 
-group3:
+group5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
@@ -4620,14 +11229,14 @@ group3:
 	ADDQ         $+2048, R10
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          group3
+	JGT          group5
 
-gdone3:
+gdone5:
 	MOVQ lastSlots+48(FP), R11
 	CMPQ R11, $+0
-	JLE  pdone3
+	JLE  pdone5
 
-partial3:
+partial5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
@@ -4656,121 +11265,123 @@ partial3:
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          partial3
+	JGT          partial5
 
-pdone3:
+pdone5:
 	MOVQ $+4, R8
 	CMPQ SI, $+1
-	JGT  allrows3
+	JGT  allrows5
 	MOVQ lastRows+64(FP), R8
 
-allrows3:
+allrows5:
 	MOVQ         DX, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias9
+	JEQ          nobias17
 	VBROADCASTSS (BX), Z4
 	VADDPS       Z4, Z0, Z0
 
-nobias9:
+nobias17:
 	TESTQ     $0x00000001, R10
-	JEQ       noload9
+	JEQ       noload17
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z0, Z0
 
-noload9:
+noload17:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp9
+	JEQ          noclamp17
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z0, Z5, Z0
 	VMINPS       Z0, Z4, Z0
 
-noclamp9:
+noclamp17:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias10
+	JEQ          nobias18
 	VBROADCASTSS 4(BX), Z4
 	VADDPS       Z4, Z1, Z1
 
-nobias10:
+nobias18:
 	TESTQ     $0x00000001, R10
-	JEQ       noload10
+	JEQ       noload18
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z1, Z1
 
-noload10:
+noload18:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp10
+	JEQ          noclamp18
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z1, Z5, Z1
 	VMINPS       Z1, Z4, Z1
 
-noclamp10:
+noclamp18:
 	VMOVUPS      Z1, K1, (R9)(DI*4)
 	CMPQ         R8, $+2
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias11
+	JEQ          nobias19
 	VBROADCASTSS 8(BX), Z4
 	VADDPS       Z4, Z2, Z2
 
-nobias11:
+nobias19:
 	TESTQ     $0x00000001, R10
-	JEQ       noload11
+	JEQ       noload19
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z2, Z2
 
-noload11:
+noload19:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp11
+	JEQ          noclamp19
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z2, Z5, Z2
 	VMINPS       Z2, Z4, Z2
 
-noclamp11:
+noclamp19:
 	VMOVUPS      Z2, K1, (R9)(DI*4)
 	CMPQ         R8, $+3
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
-	JEQ          nobias12
+	JEQ          nobias20
 	VBROADCASTSS 12(BX), Z4
 	VADDPS       Z4, Z3, Z3
 
-nobias12:
+nobias20:
 	TESTQ     $0x00000001, R8
-	JEQ       noload12
+	JEQ       noload20
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z3, Z3
 
-noload12:
+noload20:
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp12
+	JEQ          noclamp20
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z3, Z5, Z3
 	VMINPS       Z3, Z4, Z3
 
-noclamp12:
+noclamp20:
 	VMOVUPS Z3, K1, (R9)(DI*4)
 
-stored3:
+stored5:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*4), CX
@@ -4805,7 +11416,7 @@ tiles1:
 	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+128
-	JLT    singles1
+	JLT    rest1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -5100,13 +11711,30 @@ stored1:
 	ADDQ $+128, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+16
-	JLT    last1
+rest1:
+	CMPQ   R8, $+0
+	JLE    cols1
+	CMPQ   R8, $+112
+	JLE    narrower1
+	ADDQ   $-112, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -5119,43 +11747,107 @@ group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	MOVBQZX      4(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 16(R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS 16(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      5(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 20(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 20(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	MOVBQZX      6(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 24(R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS 24(R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      7(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 28(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 28(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+32, R8
 	ADDQ         $+8, R9
 	ADDQ         $+4096, R10
@@ -5172,13 +11864,29 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -5196,24 +11904,60 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (BX), Z2
-	VADDPS       Z2, Z0, Z0
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias3:
-	TESTQ  $0x00000001, R10
-	JEQ    noload3
-	VADDPS (R9)(DI*4), Z0, Z0
+	TESTQ     $0x00000001, R10
+	JEQ       noload3
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VADDPS    320(R9)(DI*4), Z5, Z5
+	VADDPS    384(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 448(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z7, Z7
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+120(FP), Z2
-	VBROADCASTSS hi+124(FP), Z3
-	VMAXPS       Z0, Z2, Z0
-	VMINPS       Z0, Z3, Z0
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z0, Z17, Z0
+	VMINPS       Z0, Z16, Z0
+	VMAXPS       Z1, Z17, Z1
+	VMINPS       Z1, Z16, Z1
+	VMAXPS       Z2, Z17, Z2
+	VMINPS       Z2, Z16, Z2
+	VMAXPS       Z3, Z17, Z3
+	VMINPS       Z3, Z16, Z3
+	VMAXPS       Z4, Z17, Z4
+	VMINPS       Z4, Z16, Z4
+	VMAXPS       Z5, Z17, Z5
+	VMINPS       Z5, Z16, Z5
+	VMAXPS       Z6, Z17, Z6
+	VMINPS       Z6, Z16, Z6
+	VMAXPS       Z7, Z17, Z7
+	VMINPS       Z7, Z16, Z7
 
 noclamp3:
 	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, 384(R9)(DI*4)
+	VMOVUPS      Z7, K1, 448(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -5222,34 +11966,1470 @@ noclamp3:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	VBROADCASTSS 4(BX), Z2
-	VADDPS       Z2, Z1, Z1
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias4:
-	TESTQ  $0x00000001, R8
-	JEQ    noload4
-	VADDPS (R9)(DI*4), Z1, Z1
+	TESTQ     $0x00000001, R8
+	JEQ       noload4
+	VADDPS    (R9)(DI*4), Z8, Z8
+	VADDPS    64(R9)(DI*4), Z9, Z9
+	VADDPS    128(R9)(DI*4), Z10, Z10
+	VADDPS    192(R9)(DI*4), Z11, Z11
+	VADDPS    256(R9)(DI*4), Z12, Z12
+	VADDPS    320(R9)(DI*4), Z13, Z13
+	VADDPS    384(R9)(DI*4), Z14, Z14
+	VMOVUPS.Z 448(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z15, Z15
 
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+120(FP), Z2
-	VBROADCASTSS hi+124(FP), Z3
-	VMAXPS       Z1, Z2, Z1
-	VMINPS       Z1, Z3, Z1
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z8, Z17, Z8
+	VMINPS       Z8, Z16, Z8
+	VMAXPS       Z9, Z17, Z9
+	VMINPS       Z9, Z16, Z9
+	VMAXPS       Z10, Z17, Z10
+	VMINPS       Z10, Z16, Z10
+	VMAXPS       Z11, Z17, Z11
+	VMINPS       Z11, Z16, Z11
+	VMAXPS       Z12, Z17, Z12
+	VMINPS       Z12, Z16, Z12
+	VMAXPS       Z13, Z17, Z13
+	VMINPS       Z13, Z16, Z13
+	VMAXPS       Z14, Z17, Z14
+	VMINPS       Z14, Z16, Z14
+	VMAXPS       Z15, Z17, Z15
+	VMINPS       Z15, Z16, Z15
 
 noclamp4:
-	VMOVUPS Z1, (R9)(DI*4)
+	VMOVUPS Z8, (R9)(DI*4)
+	VMOVUPS Z9, 64(R9)(DI*4)
+	VMOVUPS Z10, 128(R9)(DI*4)
+	VMOVUPS Z11, 192(R9)(DI*4)
+	VMOVUPS Z12, 256(R9)(DI*4)
+	VMOVUPS Z13, 320(R9)(DI*4)
+	VMOVUPS Z14, 384(R9)(DI*4)
+	VMOVUPS Z15, K1, 448(R9)(DI*4)
 
 stored2:
-	ADDQ $+16, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+0
-	JLE    cols1
+narrower1:
+	CMPQ   R8, $+96
+	JLE    narrower2
+	ADDQ   $-96, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias5
+	VBROADCASTSS (BX), Z14
+	VADDPS       Z14, Z0, Z0
+	VADDPS       Z14, Z1, Z1
+	VADDPS       Z14, Z2, Z2
+	VADDPS       Z14, Z3, Z3
+	VADDPS       Z14, Z4, Z4
+	VADDPS       Z14, Z5, Z5
+	VADDPS       Z14, Z6, Z6
+
+nobias5:
+	TESTQ     $0x00000001, R10
+	JEQ       noload5
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VADDPS    320(R9)(DI*4), Z5, Z5
+	VMOVUPS.Z 384(R9)(DI*4), K1, Z14
+	VADDPS    Z14, Z6, Z6
+
+noload5:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp5
+	VBROADCASTSS lo+120(FP), Z15
+	VBROADCASTSS hi+124(FP), Z14
+	VMAXPS       Z0, Z15, Z0
+	VMINPS       Z0, Z14, Z0
+	VMAXPS       Z1, Z15, Z1
+	VMINPS       Z1, Z14, Z1
+	VMAXPS       Z2, Z15, Z2
+	VMINPS       Z2, Z14, Z2
+	VMAXPS       Z3, Z15, Z3
+	VMINPS       Z3, Z14, Z3
+	VMAXPS       Z4, Z15, Z4
+	VMINPS       Z4, Z14, Z4
+	VMAXPS       Z5, Z15, Z5
+	VMINPS       Z5, Z14, Z5
+	VMAXPS       Z6, Z15, Z6
+	VMINPS       Z6, Z14, Z6
+
+noclamp5:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, K1, 384(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored3
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias6
+	VBROADCASTSS 4(BX), Z14
+	VADDPS       Z14, Z7, Z7
+	VADDPS       Z14, Z8, Z8
+	VADDPS       Z14, Z9, Z9
+	VADDPS       Z14, Z10, Z10
+	VADDPS       Z14, Z11, Z11
+	VADDPS       Z14, Z12, Z12
+	VADDPS       Z14, Z13, Z13
+
+nobias6:
+	TESTQ     $0x00000001, R8
+	JEQ       noload6
+	VADDPS    (R9)(DI*4), Z7, Z7
+	VADDPS    64(R9)(DI*4), Z8, Z8
+	VADDPS    128(R9)(DI*4), Z9, Z9
+	VADDPS    192(R9)(DI*4), Z10, Z10
+	VADDPS    256(R9)(DI*4), Z11, Z11
+	VADDPS    320(R9)(DI*4), Z12, Z12
+	VMOVUPS.Z 384(R9)(DI*4), K1, Z14
+	VADDPS    Z14, Z13, Z13
+
+noload6:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Z15
+	VBROADCASTSS hi+124(FP), Z14
+	VMAXPS       Z7, Z15, Z7
+	VMINPS       Z7, Z14, Z7
+	VMAXPS       Z8, Z15, Z8
+	VMINPS       Z8, Z14, Z8
+	VMAXPS       Z9, Z15, Z9
+	VMINPS       Z9, Z14, Z9
+	VMAXPS       Z10, Z15, Z10
+	VMINPS       Z10, Z14, Z10
+	VMAXPS       Z11, Z15, Z11
+	VMINPS       Z11, Z14, Z11
+	VMAXPS       Z12, Z15, Z12
+	VMINPS       Z12, Z14, Z12
+	VMAXPS       Z13, Z15, Z13
+	VMINPS       Z13, Z14, Z13
+
+noclamp6:
+	VMOVUPS Z7, (R9)(DI*4)
+	VMOVUPS Z8, 64(R9)(DI*4)
+	VMOVUPS Z9, 128(R9)(DI*4)
+	VMOVUPS Z10, 192(R9)(DI*4)
+	VMOVUPS Z11, 256(R9)(DI*4)
+	VMOVUPS Z12, 320(R9)(DI*4)
+	VMOVUPS Z13, K1, 384(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ   R8, $+80
+	JLE    narrower3
+	ADDQ   $-80, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias7
+	VBROADCASTSS (BX), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+	VADDPS       Z12, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z12, Z5, Z5
+
+nobias7:
+	TESTQ     $0x00000001, R10
+	JEQ       noload7
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 320(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z5, Z5
+
+noload7:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z0, Z13, Z0
+	VMINPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z13, Z1
+	VMINPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z13, Z2
+	VMINPS       Z2, Z12, Z2
+	VMAXPS       Z3, Z13, Z3
+	VMINPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z13, Z4
+	VMINPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z13, Z5
+	VMINPS       Z5, Z12, Z5
+
+noclamp7:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, K1, 320(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias8
+	VBROADCASTSS 4(BX), Z12
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z12, Z7, Z7
+	VADDPS       Z12, Z8, Z8
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z12, Z10, Z10
+	VADDPS       Z12, Z11, Z11
+
+nobias8:
+	TESTQ     $0x00000001, R8
+	JEQ       noload8
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VADDPS    64(R9)(DI*4), Z7, Z7
+	VADDPS    128(R9)(DI*4), Z8, Z8
+	VADDPS    192(R9)(DI*4), Z9, Z9
+	VADDPS    256(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 320(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z11, Z11
+
+noload8:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z6, Z13, Z6
+	VMINPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z13, Z7
+	VMINPS       Z7, Z12, Z7
+	VMAXPS       Z8, Z13, Z8
+	VMINPS       Z8, Z12, Z8
+	VMAXPS       Z9, Z13, Z9
+	VMINPS       Z9, Z12, Z9
+	VMAXPS       Z10, Z13, Z10
+	VMINPS       Z10, Z12, Z10
+	VMAXPS       Z11, Z13, Z11
+	VMINPS       Z11, Z12, Z11
+
+noclamp8:
+	VMOVUPS Z6, (R9)(DI*4)
+	VMOVUPS Z7, 64(R9)(DI*4)
+	VMOVUPS Z8, 128(R9)(DI*4)
+	VMOVUPS Z9, 192(R9)(DI*4)
+	VMOVUPS Z10, 256(R9)(DI*4)
+	VMOVUPS Z11, K1, 320(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	CMPQ   R8, $+64
+	JLE    narrower4
+	ADDQ   $-64, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone5
+
+group5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group5
+
+gdone5:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone5
+
+partial5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial5
+
+pdone5:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows5
+	MOVQ lastRows+64(FP), R8
+
+allrows5:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias9
+	VBROADCASTSS (BX), Z10
+	VADDPS       Z10, Z0, Z0
+	VADDPS       Z10, Z1, Z1
+	VADDPS       Z10, Z2, Z2
+	VADDPS       Z10, Z3, Z3
+	VADDPS       Z10, Z4, Z4
+
+nobias9:
+	TESTQ     $0x00000001, R10
+	JEQ       noload9
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VMOVUPS.Z 256(R9)(DI*4), K1, Z10
+	VADDPS    Z10, Z4, Z4
+
+noload9:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Z11
+	VBROADCASTSS hi+124(FP), Z10
+	VMAXPS       Z0, Z11, Z0
+	VMINPS       Z0, Z10, Z0
+	VMAXPS       Z1, Z11, Z1
+	VMINPS       Z1, Z10, Z1
+	VMAXPS       Z2, Z11, Z2
+	VMINPS       Z2, Z10, Z2
+	VMAXPS       Z3, Z11, Z3
+	VMINPS       Z3, Z10, Z3
+	VMAXPS       Z4, Z11, Z4
+	VMINPS       Z4, Z10, Z4
+
+noclamp9:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, K1, 256(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored5
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias10
+	VBROADCASTSS 4(BX), Z10
+	VADDPS       Z10, Z5, Z5
+	VADDPS       Z10, Z6, Z6
+	VADDPS       Z10, Z7, Z7
+	VADDPS       Z10, Z8, Z8
+	VADDPS       Z10, Z9, Z9
+
+nobias10:
+	TESTQ     $0x00000001, R8
+	JEQ       noload10
+	VADDPS    (R9)(DI*4), Z5, Z5
+	VADDPS    64(R9)(DI*4), Z6, Z6
+	VADDPS    128(R9)(DI*4), Z7, Z7
+	VADDPS    192(R9)(DI*4), Z8, Z8
+	VMOVUPS.Z 256(R9)(DI*4), K1, Z10
+	VADDPS    Z10, Z9, Z9
+
+noload10:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp10
+	VBROADCASTSS lo+120(FP), Z11
+	VBROADCASTSS hi+124(FP), Z10
+	VMAXPS       Z5, Z11, Z5
+	VMINPS       Z5, Z10, Z5
+	VMAXPS       Z6, Z11, Z6
+	VMINPS       Z6, Z10, Z6
+	VMAXPS       Z7, Z11, Z7
+	VMINPS       Z7, Z10, Z7
+	VMAXPS       Z8, Z11, Z8
+	VMINPS       Z8, Z10, Z8
+	VMAXPS       Z9, Z11, Z9
+	VMINPS       Z9, Z10, Z9
+
+noclamp10:
+	VMOVUPS Z5, (R9)(DI*4)
+	VMOVUPS Z6, 64(R9)(DI*4)
+	VMOVUPS Z7, 128(R9)(DI*4)
+	VMOVUPS Z8, 192(R9)(DI*4)
+	VMOVUPS Z9, K1, 256(R9)(DI*4)
+
+stored5:
+	JMP cols1
+
+narrower4:
+	CMPQ   R8, $+48
+	JLE    narrower5
+	ADDQ   $-48, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone6
+
+group6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group6
+
+gdone6:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone6
+
+partial6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial6
+
+pdone6:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows6
+	MOVQ lastRows+64(FP), R8
+
+allrows6:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias11
+	VBROADCASTSS (BX), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+
+nobias11:
+	TESTQ     $0x00000001, R10
+	JEQ       noload11
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z3, Z3
+
+noload11:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp11
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z0, Z9, Z0
+	VMINPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z9, Z1
+	VMINPS       Z1, Z8, Z1
+	VMAXPS       Z2, Z9, Z2
+	VMINPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z9, Z3
+	VMINPS       Z3, Z8, Z3
+
+noclamp11:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, K1, 192(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored6
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias12
+	VBROADCASTSS 4(BX), Z8
+	VADDPS       Z8, Z4, Z4
+	VADDPS       Z8, Z5, Z5
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z8, Z7, Z7
+
+nobias12:
+	TESTQ     $0x00000001, R8
+	JEQ       noload12
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VADDPS    64(R9)(DI*4), Z5, Z5
+	VADDPS    128(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z7, Z7
+
+noload12:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp12
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z4, Z9, Z4
+	VMINPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z9, Z5
+	VMINPS       Z5, Z8, Z5
+	VMAXPS       Z6, Z9, Z6
+	VMINPS       Z6, Z8, Z6
+	VMAXPS       Z7, Z9, Z7
+	VMINPS       Z7, Z8, Z7
+
+noclamp12:
+	VMOVUPS Z4, (R9)(DI*4)
+	VMOVUPS Z5, 64(R9)(DI*4)
+	VMOVUPS Z6, 128(R9)(DI*4)
+	VMOVUPS Z7, K1, 192(R9)(DI*4)
+
+stored6:
+	JMP cols1
+
+narrower5:
+	CMPQ   R8, $+32
+	JLE    narrower6
+	ADDQ   $-32, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone7
+
+group7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group7
+
+gdone7:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone7
+
+partial7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial7
+
+pdone7:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows7
+	MOVQ lastRows+64(FP), R8
+
+allrows7:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias13
+	VBROADCASTSS (BX), Z6
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z6, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+
+nobias13:
+	TESTQ     $0x00000001, R10
+	JEQ       noload13
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z6
+	VADDPS    Z6, Z2, Z2
+
+noload13:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp13
+	VBROADCASTSS lo+120(FP), Z7
+	VBROADCASTSS hi+124(FP), Z6
+	VMAXPS       Z0, Z7, Z0
+	VMINPS       Z0, Z6, Z0
+	VMAXPS       Z1, Z7, Z1
+	VMINPS       Z1, Z6, Z1
+	VMAXPS       Z2, Z7, Z2
+	VMINPS       Z2, Z6, Z2
+
+noclamp13:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored7
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias14
+	VBROADCASTSS 4(BX), Z6
+	VADDPS       Z6, Z3, Z3
+	VADDPS       Z6, Z4, Z4
+	VADDPS       Z6, Z5, Z5
+
+nobias14:
+	TESTQ     $0x00000001, R8
+	JEQ       noload14
+	VADDPS    (R9)(DI*4), Z3, Z3
+	VADDPS    64(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z6
+	VADDPS    Z6, Z5, Z5
+
+noload14:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp14
+	VBROADCASTSS lo+120(FP), Z7
+	VBROADCASTSS hi+124(FP), Z6
+	VMAXPS       Z3, Z7, Z3
+	VMINPS       Z3, Z6, Z3
+	VMAXPS       Z4, Z7, Z4
+	VMINPS       Z4, Z6, Z4
+	VMAXPS       Z5, Z7, Z5
+	VMINPS       Z5, Z6, Z5
+
+noclamp14:
+	VMOVUPS Z3, (R9)(DI*4)
+	VMOVUPS Z4, 64(R9)(DI*4)
+	VMOVUPS Z5, K1, 128(R9)(DI*4)
+
+stored7:
+	JMP cols1
+
+narrower6:
+	CMPQ   R8, $+16
+	JLE    narrower7
+	ADDQ   $-16, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone8
+
+group8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	MOVBQZX      4(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 16(R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      5(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 20(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	MOVBQZX      6(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 24(R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      7(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 28(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	ADDQ         $+32, R8
+	ADDQ         $+8, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group8
+
+gdone8:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone8
+
+partial8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial8
+
+pdone8:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows8
+	MOVQ lastRows+64(FP), R8
+
+allrows8:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias15
+	VBROADCASTSS (BX), Z4
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z4, Z1, Z1
+
+nobias15:
+	TESTQ     $0x00000001, R10
+	JEQ       noload15
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z4
+	VADDPS    Z4, Z1, Z1
+
+noload15:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp15
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
+	VMAXPS       Z0, Z5, Z0
+	VMINPS       Z0, Z4, Z0
+	VMAXPS       Z1, Z5, Z1
+	VMINPS       Z1, Z4, Z1
+
+noclamp15:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored8
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias16
+	VBROADCASTSS 4(BX), Z4
+	VADDPS       Z4, Z2, Z2
+	VADDPS       Z4, Z3, Z3
+
+nobias16:
+	TESTQ     $0x00000001, R8
+	JEQ       noload16
+	VADDPS    (R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z4
+	VADDPS    Z4, Z3, Z3
+
+noload16:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp16
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
+	VMAXPS       Z2, Z5, Z2
+	VMINPS       Z2, Z4, Z2
+	VMAXPS       Z3, Z5, Z3
+	VMINPS       Z3, Z4, Z3
+
+noclamp16:
+	VMOVUPS Z2, (R9)(DI*4)
+	VMOVUPS Z3, K1, 64(R9)(DI*4)
+
+stored8:
+	JMP cols1
+
+narrower7:
+	ADDQ   $+0, R8
 	LEAQ   tailmask16<>+0(SB), R9
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
@@ -5260,9 +13440,9 @@ last1:
 	LEAQ   (R10)(DI*4), R10
 	MOVQ   gfull+24(FP), R11
 	CMPQ   R11, $+0
-	JLE    gdone3
+	JLE    gdone9
 
-group3:
+group9:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
@@ -5316,14 +13496,14 @@ group3:
 	ADDQ         $+4096, R10
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          group3
+	JGT          group9
 
-gdone3:
+gdone9:
 	MOVQ lastSlots+48(FP), R11
 	CMPQ R11, $+0
-	JLE  pdone3
+	JLE  pdone9
 
-partial3:
+partial9:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
@@ -5340,67 +13520,69 @@ partial3:
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          partial3
+	JGT          partial9
 
-pdone3:
+pdone9:
 	MOVQ $+2, R8
 	CMPQ SI, $+1
-	JGT  allrows3
+	JGT  allrows9
 	MOVQ lastRows+64(FP), R8
 
-allrows3:
+allrows9:
 	MOVQ         DX, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias5
+	JEQ          nobias17
 	VBROADCASTSS (BX), Z2
 	VADDPS       Z2, Z0, Z0
 
-nobias5:
+nobias17:
 	TESTQ     $0x00000001, R10
-	JEQ       noload5
+	JEQ       noload17
 	VMOVUPS.Z (R9)(DI*4), K1, Z2
 	VADDPS    Z2, Z0, Z0
 
-noload5:
+noload17:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp5
+	JEQ          noclamp17
 	VBROADCASTSS lo+120(FP), Z3
 	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z0, Z3, Z0
 	VMINPS       Z0, Z2, Z0
 
-noclamp5:
+noclamp17:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
-	JLE          stored3
+	JLE          stored9
 	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
-	JEQ          nobias6
+	JEQ          nobias18
 	VBROADCASTSS 4(BX), Z2
 	VADDPS       Z2, Z1, Z1
 
-nobias6:
+nobias18:
 	TESTQ     $0x00000001, R8
-	JEQ       noload6
+	JEQ       noload18
 	VMOVUPS.Z (R9)(DI*4), K1, Z2
 	VADDPS    Z2, Z1, Z1
 
-noload6:
+noload18:
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp6
+	JEQ          noclamp18
 	VBROADCASTSS lo+120(FP), Z3
 	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z1, Z3, Z1
 	VMINPS       Z1, Z2, Z1
 
-noclamp6:
+noclamp18:
 	VMOVUPS Z1, K1, (R9)(DI*4)
 
-stored3:
+stored9:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*2), CX
@@ -5435,7 +13617,7 @@ tiles1:
 	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+64
-	JLT    singles1
+	JLT    rest1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -5716,15 +13898,30 @@ stored1:
 	ADDQ $+64, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+16
-	JLT    last1
+rest1:
+	CMPQ   R8, $+0
+	JLE    cols1
+	CMPQ   R8, $+48
+	JLE    narrower1
+	ADDQ   $-48, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -5737,23 +13934,39 @@ group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $+2048, R10
@@ -5770,23 +13983,39 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
@@ -5804,24 +14033,40 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Z4
-	VADDPS       Z4, Z0, Z0
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
 
 nobias5:
-	TESTQ  $0x00000001, R10
-	JEQ    noload5
-	VADDPS (R9)(DI*4), Z0, Z0
+	TESTQ     $0x00000001, R10
+	JEQ       noload5
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z3, Z3
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z0, Z17, Z0
+	VMINPS       Z0, Z16, Z0
+	VMAXPS       Z1, Z17, Z1
+	VMINPS       Z1, Z16, Z1
+	VMAXPS       Z2, Z17, Z2
+	VMINPS       Z2, Z16, Z2
+	VMAXPS       Z3, Z17, Z3
+	VMINPS       Z3, Z16, Z3
 
 noclamp5:
 	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -5830,24 +14075,40 @@ noclamp5:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Z4
-	VADDPS       Z4, Z1, Z1
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias6:
-	TESTQ  $0x00000001, R10
-	JEQ    noload6
-	VADDPS (R9)(DI*4), Z1, Z1
+	TESTQ     $0x00000001, R10
+	JEQ       noload6
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VADDPS    64(R9)(DI*4), Z5, Z5
+	VADDPS    128(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z7, Z7
 
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z1, Z4, Z1
-	VMINPS       Z1, Z5, Z1
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z4, Z17, Z4
+	VMINPS       Z4, Z16, Z4
+	VMAXPS       Z5, Z17, Z5
+	VMINPS       Z5, Z16, Z5
+	VMAXPS       Z6, Z17, Z6
+	VMINPS       Z6, Z16, Z6
+	VMAXPS       Z7, Z17, Z7
+	VMINPS       Z7, Z16, Z7
 
 noclamp6:
-	VMOVUPS      Z1, (R9)(DI*4)
+	VMOVUPS      Z4, (R9)(DI*4)
+	VMOVUPS      Z5, 64(R9)(DI*4)
+	VMOVUPS      Z6, 128(R9)(DI*4)
+	VMOVUPS      Z7, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -5856,24 +14117,40 @@ noclamp6:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
-	VBROADCASTSS 8(BX), Z4
-	VADDPS       Z4, Z2, Z2
+	VBROADCASTSS 8(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
 
 nobias7:
-	TESTQ  $0x00000001, R10
-	JEQ    noload7
-	VADDPS (R9)(DI*4), Z2, Z2
+	TESTQ     $0x00000001, R10
+	JEQ       noload7
+	VADDPS    (R9)(DI*4), Z8, Z8
+	VADDPS    64(R9)(DI*4), Z9, Z9
+	VADDPS    128(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z11, Z11
 
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z2, Z4, Z2
-	VMINPS       Z2, Z5, Z2
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z8, Z17, Z8
+	VMINPS       Z8, Z16, Z8
+	VMAXPS       Z9, Z17, Z9
+	VMINPS       Z9, Z16, Z9
+	VMAXPS       Z10, Z17, Z10
+	VMINPS       Z10, Z16, Z10
+	VMAXPS       Z11, Z17, Z11
+	VMINPS       Z11, Z16, Z11
 
 noclamp7:
-	VMOVUPS      Z2, (R9)(DI*4)
+	VMOVUPS      Z8, (R9)(DI*4)
+	VMOVUPS      Z9, 64(R9)(DI*4)
+	VMOVUPS      Z10, 128(R9)(DI*4)
+	VMOVUPS      Z11, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -5882,34 +14159,544 @@ noclamp7:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	VBROADCASTSS 12(BX), Z4
-	VADDPS       Z4, Z3, Z3
+	VBROADCASTSS 12(BX), Z16
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias8:
-	TESTQ  $0x00000001, R8
-	JEQ    noload8
-	VADDPS (R9)(DI*4), Z3, Z3
+	TESTQ     $0x00000001, R8
+	JEQ       noload8
+	VADDPS    (R9)(DI*4), Z12, Z12
+	VADDPS    64(R9)(DI*4), Z13, Z13
+	VADDPS    128(R9)(DI*4), Z14, Z14
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z15, Z15
 
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z3, Z4, Z3
-	VMINPS       Z3, Z5, Z3
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z12, Z17, Z12
+	VMINPS       Z12, Z16, Z12
+	VMAXPS       Z13, Z17, Z13
+	VMINPS       Z13, Z16, Z13
+	VMAXPS       Z14, Z17, Z14
+	VMINPS       Z14, Z16, Z14
+	VMAXPS       Z15, Z17, Z15
+	VMINPS       Z15, Z16, Z15
 
 noclamp8:
-	VMOVUPS Z3, (R9)(DI*4)
+	VMOVUPS Z12, (R9)(DI*4)
+	VMOVUPS Z13, 64(R9)(DI*4)
+	VMOVUPS Z14, 128(R9)(DI*4)
+	VMOVUPS Z15, K1, 192(R9)(DI*4)
 
 stored2:
-	ADDQ $+16, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+0
-	JLE    cols1
+narrower1:
+	CMPQ   R8, $+32
+	JLE    narrower2
+	ADDQ   $-32, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+4, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias9
+	VBROADCASTSS (BX), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+
+nobias9:
+	TESTQ     $0x00000001, R10
+	JEQ       noload9
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z2, Z2
+
+noload9:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z0, Z13, Z0
+	VMINPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z13, Z1
+	VMINPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z13, Z2
+	VMINPS       Z2, Z12, Z2
+
+noclamp9:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored3
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias10
+	VBROADCASTSS 4(BX), Z12
+	VADDPS       Z12, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z12, Z5, Z5
+
+nobias10:
+	TESTQ     $0x00000001, R10
+	JEQ       noload10
+	VADDPS    (R9)(DI*4), Z3, Z3
+	VADDPS    64(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z5, Z5
+
+noload10:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp10
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z3, Z13, Z3
+	VMINPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z13, Z4
+	VMINPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z13, Z5
+	VMINPS       Z5, Z12, Z5
+
+noclamp10:
+	VMOVUPS      Z3, (R9)(DI*4)
+	VMOVUPS      Z4, 64(R9)(DI*4)
+	VMOVUPS      Z5, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+2
+	JLE          stored3
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias11
+	VBROADCASTSS 8(BX), Z12
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z12, Z7, Z7
+	VADDPS       Z12, Z8, Z8
+
+nobias11:
+	TESTQ     $0x00000001, R10
+	JEQ       noload11
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VADDPS    64(R9)(DI*4), Z7, Z7
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z8, Z8
+
+noload11:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp11
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z6, Z13, Z6
+	VMINPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z13, Z7
+	VMINPS       Z7, Z12, Z7
+	VMAXPS       Z8, Z13, Z8
+	VMINPS       Z8, Z12, Z8
+
+noclamp11:
+	VMOVUPS      Z6, (R9)(DI*4)
+	VMOVUPS      Z7, 64(R9)(DI*4)
+	VMOVUPS      Z8, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+3
+	JLE          stored3
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias12
+	VBROADCASTSS 12(BX), Z12
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z12, Z10, Z10
+	VADDPS       Z12, Z11, Z11
+
+nobias12:
+	TESTQ     $0x00000001, R8
+	JEQ       noload12
+	VADDPS    (R9)(DI*4), Z9, Z9
+	VADDPS    64(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z11, Z11
+
+noload12:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp12
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z9, Z13, Z9
+	VMINPS       Z9, Z12, Z9
+	VMAXPS       Z10, Z13, Z10
+	VMINPS       Z10, Z12, Z10
+	VMAXPS       Z11, Z13, Z11
+	VMINPS       Z11, Z12, Z11
+
+noclamp12:
+	VMOVUPS Z9, (R9)(DI*4)
+	VMOVUPS Z10, 64(R9)(DI*4)
+	VMOVUPS Z11, K1, 128(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ   R8, $+16
+	JLE    narrower3
+	ADDQ   $-16, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+4, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias13
+	VBROADCASTSS (BX), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+
+nobias13:
+	TESTQ     $0x00000001, R10
+	JEQ       noload13
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z1, Z1
+
+noload13:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp13
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z0, Z9, Z0
+	VMINPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z9, Z1
+	VMINPS       Z1, Z8, Z1
+
+noclamp13:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias14
+	VBROADCASTSS 4(BX), Z8
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+
+nobias14:
+	TESTQ     $0x00000001, R10
+	JEQ       noload14
+	VADDPS    (R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z3, Z3
+
+noload14:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp14
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z2, Z9, Z2
+	VMINPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z9, Z3
+	VMINPS       Z3, Z8, Z3
+
+noclamp14:
+	VMOVUPS      Z2, (R9)(DI*4)
+	VMOVUPS      Z3, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+2
+	JLE          stored4
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias15
+	VBROADCASTSS 8(BX), Z8
+	VADDPS       Z8, Z4, Z4
+	VADDPS       Z8, Z5, Z5
+
+nobias15:
+	TESTQ     $0x00000001, R10
+	JEQ       noload15
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z5, Z5
+
+noload15:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp15
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z4, Z9, Z4
+	VMINPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z9, Z5
+	VMINPS       Z5, Z8, Z5
+
+noclamp15:
+	VMOVUPS      Z4, (R9)(DI*4)
+	VMOVUPS      Z5, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+3
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias16
+	VBROADCASTSS 12(BX), Z8
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z8, Z7, Z7
+
+nobias16:
+	TESTQ     $0x00000001, R8
+	JEQ       noload16
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z7, Z7
+
+noload16:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp16
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z6, Z9, Z6
+	VMINPS       Z6, Z8, Z6
+	VMAXPS       Z7, Z9, Z7
+	VMINPS       Z7, Z8, Z7
+
+noclamp16:
+	VMOVUPS Z6, (R9)(DI*4)
+	VMOVUPS Z7, K1, 64(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	ADDQ   $+0, R8
 	LEAQ   tailmask16<>+0(SB), R9
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
@@ -5922,9 +14709,9 @@ last1:
 	LEAQ   (R10)(DI*4), R10
 	MOVQ   gfull+24(FP), R11
 	CMPQ   R11, $+0
-	JLE    gdone3
+	JLE    gdone5
 
-group3:
+group5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
@@ -5954,14 +14741,14 @@ group3:
 	ADDQ         $+2048, R10
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          group3
+	JGT          group5
 
-gdone3:
+gdone5:
 	MOVQ lastSlots+48(FP), R11
 	CMPQ R11, $+0
-	JLE  pdone3
+	JLE  pdone5
 
-partial3:
+partial5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
@@ -5990,121 +14777,123 @@ partial3:
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          partial3
+	JGT          partial5
 
-pdone3:
+pdone5:
 	MOVQ $+4, R8
 	CMPQ SI, $+1
-	JGT  allrows3
+	JGT  allrows5
 	MOVQ lastRows+64(FP), R8
 
-allrows3:
+allrows5:
 	MOVQ         DX, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias9
+	JEQ          nobias17
 	VBROADCASTSS (BX), Z4
 	VADDPS       Z4, Z0, Z0
 
-nobias9:
+nobias17:
 	TESTQ     $0x00000001, R10
-	JEQ       noload9
+	JEQ       noload17
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z0, Z0
 
-noload9:
+noload17:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp9
+	JEQ          noclamp17
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z0, Z5, Z0
 	VMINPS       Z0, Z4, Z0
 
-noclamp9:
+noclamp17:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias10
+	JEQ          nobias18
 	VBROADCASTSS 4(BX), Z4
 	VADDPS       Z4, Z1, Z1
 
-nobias10:
+nobias18:
 	TESTQ     $0x00000001, R10
-	JEQ       noload10
+	JEQ       noload18
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z1, Z1
 
-noload10:
+noload18:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp10
+	JEQ          noclamp18
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z1, Z5, Z1
 	VMINPS       Z1, Z4, Z1
 
-noclamp10:
+noclamp18:
 	VMOVUPS      Z1, K1, (R9)(DI*4)
 	CMPQ         R8, $+2
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias11
+	JEQ          nobias19
 	VBROADCASTSS 8(BX), Z4
 	VADDPS       Z4, Z2, Z2
 
-nobias11:
+nobias19:
 	TESTQ     $0x00000001, R10
-	JEQ       noload11
+	JEQ       noload19
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z2, Z2
 
-noload11:
+noload19:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp11
+	JEQ          noclamp19
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z2, Z5, Z2
 	VMINPS       Z2, Z4, Z2
 
-noclamp11:
+noclamp19:
 	VMOVUPS      Z2, K1, (R9)(DI*4)
 	CMPQ         R8, $+3
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
-	JEQ          nobias12
+	JEQ          nobias20
 	VBROADCASTSS 12(BX), Z4
 	VADDPS       Z4, Z3, Z3
 
-nobias12:
+nobias20:
 	TESTQ     $0x00000001, R8
-	JEQ       noload12
+	JEQ       noload20
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z3, Z3
 
-noload12:
+noload20:
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp12
+	JEQ          noclamp20
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z3, Z5, Z3
 	VMINPS       Z3, Z4, Z3
 
-noclamp12:
+noclamp20:
 	VMOVUPS Z3, K1, (R9)(DI*4)
 
-stored3:
+stored5:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*4), CX
@@ -6139,7 +14928,7 @@ tiles1:
 	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+128
-	JLT    singles1
+	JLT    rest1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -6362,13 +15151,30 @@ stored1:
 	ADDQ $+128, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+16
-	JLT    last1
+rest1:
+	CMPQ   R8, $+0
+	JLE    cols1
+	CMPQ   R8, $+112
+	JLE    narrower1
+	ADDQ   $-112, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -6381,13 +15187,29 @@ group2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $+4096, R10
@@ -6404,13 +15226,29 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -6428,24 +15266,60 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (BX), Z2
-	VADDPS       Z2, Z0, Z0
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias3:
-	TESTQ  $0x00000001, R10
-	JEQ    noload3
-	VADDPS (R9)(DI*4), Z0, Z0
+	TESTQ     $0x00000001, R10
+	JEQ       noload3
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VADDPS    320(R9)(DI*4), Z5, Z5
+	VADDPS    384(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 448(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z7, Z7
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+120(FP), Z2
-	VBROADCASTSS hi+124(FP), Z3
-	VMAXPS       Z0, Z2, Z0
-	VMINPS       Z0, Z3, Z0
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z0, Z17, Z0
+	VMINPS       Z0, Z16, Z0
+	VMAXPS       Z1, Z17, Z1
+	VMINPS       Z1, Z16, Z1
+	VMAXPS       Z2, Z17, Z2
+	VMINPS       Z2, Z16, Z2
+	VMAXPS       Z3, Z17, Z3
+	VMINPS       Z3, Z16, Z3
+	VMAXPS       Z4, Z17, Z4
+	VMINPS       Z4, Z16, Z4
+	VMAXPS       Z5, Z17, Z5
+	VMINPS       Z5, Z16, Z5
+	VMAXPS       Z6, Z17, Z6
+	VMINPS       Z6, Z16, Z6
+	VMAXPS       Z7, Z17, Z7
+	VMINPS       Z7, Z16, Z7
 
 noclamp3:
 	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, 384(R9)(DI*4)
+	VMOVUPS      Z7, K1, 448(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -6454,38 +15328,84 @@ noclamp3:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	VBROADCASTSS 4(BX), Z2
-	VADDPS       Z2, Z1, Z1
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias4:
-	TESTQ  $0x00000001, R8
-	JEQ    noload4
-	VADDPS (R9)(DI*4), Z1, Z1
+	TESTQ     $0x00000001, R8
+	JEQ       noload4
+	VADDPS    (R9)(DI*4), Z8, Z8
+	VADDPS    64(R9)(DI*4), Z9, Z9
+	VADDPS    128(R9)(DI*4), Z10, Z10
+	VADDPS    192(R9)(DI*4), Z11, Z11
+	VADDPS    256(R9)(DI*4), Z12, Z12
+	VADDPS    320(R9)(DI*4), Z13, Z13
+	VADDPS    384(R9)(DI*4), Z14, Z14
+	VMOVUPS.Z 448(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z15, Z15
 
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+120(FP), Z2
-	VBROADCASTSS hi+124(FP), Z3
-	VMAXPS       Z1, Z2, Z1
-	VMINPS       Z1, Z3, Z1
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z8, Z17, Z8
+	VMINPS       Z8, Z16, Z8
+	VMAXPS       Z9, Z17, Z9
+	VMINPS       Z9, Z16, Z9
+	VMAXPS       Z10, Z17, Z10
+	VMINPS       Z10, Z16, Z10
+	VMAXPS       Z11, Z17, Z11
+	VMINPS       Z11, Z16, Z11
+	VMAXPS       Z12, Z17, Z12
+	VMINPS       Z12, Z16, Z12
+	VMAXPS       Z13, Z17, Z13
+	VMINPS       Z13, Z16, Z13
+	VMAXPS       Z14, Z17, Z14
+	VMINPS       Z14, Z16, Z14
+	VMAXPS       Z15, Z17, Z15
+	VMINPS       Z15, Z16, Z15
 
 noclamp4:
-	VMOVUPS Z1, (R9)(DI*4)
+	VMOVUPS Z8, (R9)(DI*4)
+	VMOVUPS Z9, 64(R9)(DI*4)
+	VMOVUPS Z10, 128(R9)(DI*4)
+	VMOVUPS Z11, 192(R9)(DI*4)
+	VMOVUPS Z12, 256(R9)(DI*4)
+	VMOVUPS Z13, 320(R9)(DI*4)
+	VMOVUPS Z14, 384(R9)(DI*4)
+	VMOVUPS Z15, K1, 448(R9)(DI*4)
 
 stored2:
-	ADDQ $+16, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+0
-	JLE    cols1
+narrower1:
+	CMPQ   R8, $+96
+	JLE    narrower2
+	ADDQ   $-96, R8
 	LEAQ   tailmask16<>+0(SB), R9
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -6498,15 +15418,27 @@ group3:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VMOVUPS.Z    (R12), K1, Z3
-	VFMADD231PS  Z3, Z2, Z0
+	VBROADCASTSS (R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VMOVUPS.Z    (R12), K1, Z3
-	VFMADD231PS  Z3, Z2, Z1
+	VBROADCASTSS 4(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $+4096, R10
@@ -6523,15 +15455,27 @@ partial3:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VMOVUPS.Z    (R12), K1, Z3
-	VFMADD231PS  Z3, Z2, Z0
+	VBROADCASTSS (R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VMOVUPS.Z    (R12), K1, Z3
-	VFMADD231PS  Z3, Z2, Z1
+	VBROADCASTSS 4(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -6549,25 +15493,55 @@ allrows3:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Z2
-	VADDPS       Z2, Z0, Z0
+	VBROADCASTSS (BX), Z14
+	VADDPS       Z14, Z0, Z0
+	VADDPS       Z14, Z1, Z1
+	VADDPS       Z14, Z2, Z2
+	VADDPS       Z14, Z3, Z3
+	VADDPS       Z14, Z4, Z4
+	VADDPS       Z14, Z5, Z5
+	VADDPS       Z14, Z6, Z6
 
 nobias5:
 	TESTQ     $0x00000001, R10
 	JEQ       noload5
-	VMOVUPS.Z (R9)(DI*4), K1, Z2
-	VADDPS    Z2, Z0, Z0
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VADDPS    320(R9)(DI*4), Z5, Z5
+	VMOVUPS.Z 384(R9)(DI*4), K1, Z14
+	VADDPS    Z14, Z6, Z6
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Z3
-	VBROADCASTSS hi+124(FP), Z2
-	VMAXPS       Z0, Z3, Z0
-	VMINPS       Z0, Z2, Z0
+	VBROADCASTSS lo+120(FP), Z15
+	VBROADCASTSS hi+124(FP), Z14
+	VMAXPS       Z0, Z15, Z0
+	VMINPS       Z0, Z14, Z0
+	VMAXPS       Z1, Z15, Z1
+	VMINPS       Z1, Z14, Z1
+	VMAXPS       Z2, Z15, Z2
+	VMINPS       Z2, Z14, Z2
+	VMAXPS       Z3, Z15, Z3
+	VMINPS       Z3, Z14, Z3
+	VMAXPS       Z4, Z15, Z4
+	VMINPS       Z4, Z14, Z4
+	VMAXPS       Z5, Z15, Z5
+	VMINPS       Z5, Z14, Z5
+	VMAXPS       Z6, Z15, Z6
+	VMINPS       Z6, Z14, Z6
 
 noclamp5:
-	VMOVUPS      Z0, K1, (R9)(DI*4)
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, K1, 384(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
 	MOVQ         ldy+88(FP), R8
@@ -6576,27 +15550,1023 @@ noclamp5:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Z2
-	VADDPS       Z2, Z1, Z1
+	VBROADCASTSS 4(BX), Z14
+	VADDPS       Z14, Z7, Z7
+	VADDPS       Z14, Z8, Z8
+	VADDPS       Z14, Z9, Z9
+	VADDPS       Z14, Z10, Z10
+	VADDPS       Z14, Z11, Z11
+	VADDPS       Z14, Z12, Z12
+	VADDPS       Z14, Z13, Z13
 
 nobias6:
 	TESTQ     $0x00000001, R8
 	JEQ       noload6
-	VMOVUPS.Z (R9)(DI*4), K1, Z2
-	VADDPS    Z2, Z1, Z1
+	VADDPS    (R9)(DI*4), Z7, Z7
+	VADDPS    64(R9)(DI*4), Z8, Z8
+	VADDPS    128(R9)(DI*4), Z9, Z9
+	VADDPS    192(R9)(DI*4), Z10, Z10
+	VADDPS    256(R9)(DI*4), Z11, Z11
+	VADDPS    320(R9)(DI*4), Z12, Z12
+	VMOVUPS.Z 384(R9)(DI*4), K1, Z14
+	VADDPS    Z14, Z13, Z13
 
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Z15
+	VBROADCASTSS hi+124(FP), Z14
+	VMAXPS       Z7, Z15, Z7
+	VMINPS       Z7, Z14, Z7
+	VMAXPS       Z8, Z15, Z8
+	VMINPS       Z8, Z14, Z8
+	VMAXPS       Z9, Z15, Z9
+	VMINPS       Z9, Z14, Z9
+	VMAXPS       Z10, Z15, Z10
+	VMINPS       Z10, Z14, Z10
+	VMAXPS       Z11, Z15, Z11
+	VMINPS       Z11, Z14, Z11
+	VMAXPS       Z12, Z15, Z12
+	VMINPS       Z12, Z14, Z12
+	VMAXPS       Z13, Z15, Z13
+	VMINPS       Z13, Z14, Z13
+
+noclamp6:
+	VMOVUPS Z7, (R9)(DI*4)
+	VMOVUPS Z8, 64(R9)(DI*4)
+	VMOVUPS Z9, 128(R9)(DI*4)
+	VMOVUPS Z10, 192(R9)(DI*4)
+	VMOVUPS Z11, 256(R9)(DI*4)
+	VMOVUPS Z12, 320(R9)(DI*4)
+	VMOVUPS Z13, K1, 384(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ   R8, $+80
+	JLE    narrower3
+	ADDQ   $-80, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias7
+	VBROADCASTSS (BX), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+	VADDPS       Z12, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z12, Z5, Z5
+
+nobias7:
+	TESTQ     $0x00000001, R10
+	JEQ       noload7
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 320(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z5, Z5
+
+noload7:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z0, Z13, Z0
+	VMINPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z13, Z1
+	VMINPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z13, Z2
+	VMINPS       Z2, Z12, Z2
+	VMAXPS       Z3, Z13, Z3
+	VMINPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z13, Z4
+	VMINPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z13, Z5
+	VMINPS       Z5, Z12, Z5
+
+noclamp7:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, K1, 320(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias8
+	VBROADCASTSS 4(BX), Z12
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z12, Z7, Z7
+	VADDPS       Z12, Z8, Z8
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z12, Z10, Z10
+	VADDPS       Z12, Z11, Z11
+
+nobias8:
+	TESTQ     $0x00000001, R8
+	JEQ       noload8
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VADDPS    64(R9)(DI*4), Z7, Z7
+	VADDPS    128(R9)(DI*4), Z8, Z8
+	VADDPS    192(R9)(DI*4), Z9, Z9
+	VADDPS    256(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 320(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z11, Z11
+
+noload8:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z6, Z13, Z6
+	VMINPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z13, Z7
+	VMINPS       Z7, Z12, Z7
+	VMAXPS       Z8, Z13, Z8
+	VMINPS       Z8, Z12, Z8
+	VMAXPS       Z9, Z13, Z9
+	VMINPS       Z9, Z12, Z9
+	VMAXPS       Z10, Z13, Z10
+	VMINPS       Z10, Z12, Z10
+	VMAXPS       Z11, Z13, Z11
+	VMINPS       Z11, Z12, Z11
+
+noclamp8:
+	VMOVUPS Z6, (R9)(DI*4)
+	VMOVUPS Z7, 64(R9)(DI*4)
+	VMOVUPS Z8, 128(R9)(DI*4)
+	VMOVUPS Z9, 192(R9)(DI*4)
+	VMOVUPS Z10, 256(R9)(DI*4)
+	VMOVUPS Z11, K1, 320(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	CMPQ   R8, $+64
+	JLE    narrower4
+	ADDQ   $-64, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone5
+
+group5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group5
+
+gdone5:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone5
+
+partial5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial5
+
+pdone5:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows5
+	MOVQ lastRows+64(FP), R8
+
+allrows5:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias9
+	VBROADCASTSS (BX), Z10
+	VADDPS       Z10, Z0, Z0
+	VADDPS       Z10, Z1, Z1
+	VADDPS       Z10, Z2, Z2
+	VADDPS       Z10, Z3, Z3
+	VADDPS       Z10, Z4, Z4
+
+nobias9:
+	TESTQ     $0x00000001, R10
+	JEQ       noload9
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VMOVUPS.Z 256(R9)(DI*4), K1, Z10
+	VADDPS    Z10, Z4, Z4
+
+noload9:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Z11
+	VBROADCASTSS hi+124(FP), Z10
+	VMAXPS       Z0, Z11, Z0
+	VMINPS       Z0, Z10, Z0
+	VMAXPS       Z1, Z11, Z1
+	VMINPS       Z1, Z10, Z1
+	VMAXPS       Z2, Z11, Z2
+	VMINPS       Z2, Z10, Z2
+	VMAXPS       Z3, Z11, Z3
+	VMINPS       Z3, Z10, Z3
+	VMAXPS       Z4, Z11, Z4
+	VMINPS       Z4, Z10, Z4
+
+noclamp9:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, K1, 256(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored5
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias10
+	VBROADCASTSS 4(BX), Z10
+	VADDPS       Z10, Z5, Z5
+	VADDPS       Z10, Z6, Z6
+	VADDPS       Z10, Z7, Z7
+	VADDPS       Z10, Z8, Z8
+	VADDPS       Z10, Z9, Z9
+
+nobias10:
+	TESTQ     $0x00000001, R8
+	JEQ       noload10
+	VADDPS    (R9)(DI*4), Z5, Z5
+	VADDPS    64(R9)(DI*4), Z6, Z6
+	VADDPS    128(R9)(DI*4), Z7, Z7
+	VADDPS    192(R9)(DI*4), Z8, Z8
+	VMOVUPS.Z 256(R9)(DI*4), K1, Z10
+	VADDPS    Z10, Z9, Z9
+
+noload10:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp10
+	VBROADCASTSS lo+120(FP), Z11
+	VBROADCASTSS hi+124(FP), Z10
+	VMAXPS       Z5, Z11, Z5
+	VMINPS       Z5, Z10, Z5
+	VMAXPS       Z6, Z11, Z6
+	VMINPS       Z6, Z10, Z6
+	VMAXPS       Z7, Z11, Z7
+	VMINPS       Z7, Z10, Z7
+	VMAXPS       Z8, Z11, Z8
+	VMINPS       Z8, Z10, Z8
+	VMAXPS       Z9, Z11, Z9
+	VMINPS       Z9, Z10, Z9
+
+noclamp10:
+	VMOVUPS Z5, (R9)(DI*4)
+	VMOVUPS Z6, 64(R9)(DI*4)
+	VMOVUPS Z7, 128(R9)(DI*4)
+	VMOVUPS Z8, 192(R9)(DI*4)
+	VMOVUPS Z9, K1, 256(R9)(DI*4)
+
+stored5:
+	JMP cols1
+
+narrower4:
+	CMPQ   R8, $+48
+	JLE    narrower5
+	ADDQ   $-48, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone6
+
+group6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group6
+
+gdone6:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone6
+
+partial6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial6
+
+pdone6:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows6
+	MOVQ lastRows+64(FP), R8
+
+allrows6:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias11
+	VBROADCASTSS (BX), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+
+nobias11:
+	TESTQ     $0x00000001, R10
+	JEQ       noload11
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z3, Z3
+
+noload11:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp11
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z0, Z9, Z0
+	VMINPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z9, Z1
+	VMINPS       Z1, Z8, Z1
+	VMAXPS       Z2, Z9, Z2
+	VMINPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z9, Z3
+	VMINPS       Z3, Z8, Z3
+
+noclamp11:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, K1, 192(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored6
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias12
+	VBROADCASTSS 4(BX), Z8
+	VADDPS       Z8, Z4, Z4
+	VADDPS       Z8, Z5, Z5
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z8, Z7, Z7
+
+nobias12:
+	TESTQ     $0x00000001, R8
+	JEQ       noload12
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VADDPS    64(R9)(DI*4), Z5, Z5
+	VADDPS    128(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z7, Z7
+
+noload12:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp12
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z4, Z9, Z4
+	VMINPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z9, Z5
+	VMINPS       Z5, Z8, Z5
+	VMAXPS       Z6, Z9, Z6
+	VMINPS       Z6, Z8, Z6
+	VMAXPS       Z7, Z9, Z7
+	VMINPS       Z7, Z8, Z7
+
+noclamp12:
+	VMOVUPS Z4, (R9)(DI*4)
+	VMOVUPS Z5, 64(R9)(DI*4)
+	VMOVUPS Z6, 128(R9)(DI*4)
+	VMOVUPS Z7, K1, 192(R9)(DI*4)
+
+stored6:
+	JMP cols1
+
+narrower5:
+	CMPQ   R8, $+32
+	JLE    narrower6
+	ADDQ   $-32, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone7
+
+group7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group7
+
+gdone7:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone7
+
+partial7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial7
+
+pdone7:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows7
+	MOVQ lastRows+64(FP), R8
+
+allrows7:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias13
+	VBROADCASTSS (BX), Z6
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z6, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+
+nobias13:
+	TESTQ     $0x00000001, R10
+	JEQ       noload13
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z6
+	VADDPS    Z6, Z2, Z2
+
+noload13:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp13
+	VBROADCASTSS lo+120(FP), Z7
+	VBROADCASTSS hi+124(FP), Z6
+	VMAXPS       Z0, Z7, Z0
+	VMINPS       Z0, Z6, Z0
+	VMAXPS       Z1, Z7, Z1
+	VMINPS       Z1, Z6, Z1
+	VMAXPS       Z2, Z7, Z2
+	VMINPS       Z2, Z6, Z2
+
+noclamp13:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored7
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias14
+	VBROADCASTSS 4(BX), Z6
+	VADDPS       Z6, Z3, Z3
+	VADDPS       Z6, Z4, Z4
+	VADDPS       Z6, Z5, Z5
+
+nobias14:
+	TESTQ     $0x00000001, R8
+	JEQ       noload14
+	VADDPS    (R9)(DI*4), Z3, Z3
+	VADDPS    64(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z6
+	VADDPS    Z6, Z5, Z5
+
+noload14:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp14
+	VBROADCASTSS lo+120(FP), Z7
+	VBROADCASTSS hi+124(FP), Z6
+	VMAXPS       Z3, Z7, Z3
+	VMINPS       Z3, Z6, Z3
+	VMAXPS       Z4, Z7, Z4
+	VMINPS       Z4, Z6, Z4
+	VMAXPS       Z5, Z7, Z5
+	VMINPS       Z5, Z6, Z5
+
+noclamp14:
+	VMOVUPS Z3, (R9)(DI*4)
+	VMOVUPS Z4, 64(R9)(DI*4)
+	VMOVUPS Z5, K1, 128(R9)(DI*4)
+
+stored7:
+	JMP cols1
+
+narrower6:
+	CMPQ   R8, $+16
+	JLE    narrower7
+	ADDQ   $-16, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone8
+
+group8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group8
+
+gdone8:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone8
+
+partial8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial8
+
+pdone8:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows8
+	MOVQ lastRows+64(FP), R8
+
+allrows8:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias15
+	VBROADCASTSS (BX), Z4
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z4, Z1, Z1
+
+nobias15:
+	TESTQ     $0x00000001, R10
+	JEQ       noload15
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z4
+	VADDPS    Z4, Z1, Z1
+
+noload15:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp15
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
+	VMAXPS       Z0, Z5, Z0
+	VMINPS       Z0, Z4, Z0
+	VMAXPS       Z1, Z5, Z1
+	VMINPS       Z1, Z4, Z1
+
+noclamp15:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored8
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias16
+	VBROADCASTSS 4(BX), Z4
+	VADDPS       Z4, Z2, Z2
+	VADDPS       Z4, Z3, Z3
+
+nobias16:
+	TESTQ     $0x00000001, R8
+	JEQ       noload16
+	VADDPS    (R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z4
+	VADDPS    Z4, Z3, Z3
+
+noload16:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp16
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
+	VMAXPS       Z2, Z5, Z2
+	VMINPS       Z2, Z4, Z2
+	VMAXPS       Z3, Z5, Z3
+	VMINPS       Z3, Z4, Z3
+
+noclamp16:
+	VMOVUPS Z2, (R9)(DI*4)
+	VMOVUPS Z3, K1, 64(R9)(DI*4)
+
+stored8:
+	JMP cols1
+
+narrower7:
+	ADDQ   $+0, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone9
+
+group9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
+	VFMADD231PS  Z3, Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
+	VFMADD231PS  Z3, Z2, Z1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+4096, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group9
+
+gdone9:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone9
+
+partial9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
+	VFMADD231PS  Z3, Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
+	VFMADD231PS  Z3, Z2, Z1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial9
+
+pdone9:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows9
+	MOVQ lastRows+64(FP), R8
+
+allrows9:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias17
+	VBROADCASTSS (BX), Z2
+	VADDPS       Z2, Z0, Z0
+
+nobias17:
+	TESTQ     $0x00000001, R10
+	JEQ       noload17
+	VMOVUPS.Z (R9)(DI*4), K1, Z2
+	VADDPS    Z2, Z0, Z0
+
+noload17:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp17
+	VBROADCASTSS lo+120(FP), Z3
+	VBROADCASTSS hi+124(FP), Z2
+	VMAXPS       Z0, Z3, Z0
+	VMINPS       Z0, Z2, Z0
+
+noclamp17:
+	VMOVUPS      Z0, K1, (R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored9
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias18
+	VBROADCASTSS 4(BX), Z2
+	VADDPS       Z2, Z1, Z1
+
+nobias18:
+	TESTQ     $0x00000001, R8
+	JEQ       noload18
+	VMOVUPS.Z (R9)(DI*4), K1, Z2
+	VADDPS    Z2, Z1, Z1
+
+noload18:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp18
 	VBROADCASTSS lo+120(FP), Z3
 	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z1, Z3, Z1
 	VMINPS       Z1, Z2, Z1
 
-noclamp6:
+noclamp18:
 	VMOVUPS Z1, K1, (R9)(DI*4)
 
-stored3:
+stored9:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*2), CX
@@ -6631,7 +16601,7 @@ tiles1:
 	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+64
-	JLT    singles1
+	JLT    rest1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -6920,15 +16890,30 @@ stored1:
 	ADDQ $+64, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+16
-	JLT    last1
+rest1:
+	CMPQ   R8, $+0
+	JLE    cols1
+	CMPQ   R8, $+48
+	JLE    narrower1
+	ADDQ   $-48, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -6944,23 +16929,39 @@ slot2:
 	MOVBQZX      (R9), R13
 	SHLQ         $0x08, R13
 	ADDQ         R10, R13
-	VBROADCASTSS (R8), Z4
-	VFMADD231PS  (R13), Z4, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R13), Z16, Z0
+	VFMADD231PS  64(R13), Z16, Z1
+	VFMADD231PS  128(R13), Z16, Z2
+	VMOVUPS.Z    192(R13), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      1(R9), R13
 	SHLQ         $0x08, R13
 	ADDQ         R10, R13
-	VBROADCASTSS 4(R8), Z4
-	VFMADD231PS  (R13), Z4, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R13), Z16, Z4
+	VFMADD231PS  64(R13), Z16, Z5
+	VFMADD231PS  128(R13), Z16, Z6
+	VMOVUPS.Z    192(R13), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      2(R9), R13
 	SHLQ         $0x08, R13
 	ADDQ         R10, R13
-	VBROADCASTSS 8(R8), Z4
-	VFMADD231PS  (R13), Z4, Z2
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R13), Z16, Z8
+	VFMADD231PS  64(R13), Z16, Z9
+	VFMADD231PS  128(R13), Z16, Z10
+	VMOVUPS.Z    192(R13), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      3(R9), R13
 	SHLQ         $0x08, R13
 	ADDQ         R10, R13
-	VBROADCASTSS 12(R8), Z4
-	VFMADD231PS  (R13), Z4, Z3
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R13), Z16, Z12
+	VFMADD231PS  64(R13), Z16, Z13
+	VFMADD231PS  128(R13), Z16, Z14
+	VMOVUPS.Z    192(R13), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $-1, R12
@@ -6982,23 +16983,39 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z4
-	VFMADD231PS  (R12), Z4, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z3
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z4
-	VFMADD231PS  (R12), Z4, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z4
+	VFMADD231PS  64(R12), Z16, Z5
+	VFMADD231PS  128(R12), Z16, Z6
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      2(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 8(R8), Z4
-	VFMADD231PS  (R12), Z4, Z2
+	VBROADCASTSS 8(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z11
 	MOVBQZX      3(R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 12(R8), Z4
-	VFMADD231PS  (R12), Z4, Z3
+	VBROADCASTSS 12(R8), Z16
+	VFMADD231PS  (R12), Z16, Z12
+	VFMADD231PS  64(R12), Z16, Z13
+	VFMADD231PS  128(R12), Z16, Z14
+	VMOVUPS.Z    192(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+16, R8
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
@@ -7016,24 +17033,40 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Z4
-	VADDPS       Z4, Z0, Z0
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
 
 nobias5:
-	TESTQ  $0x00000001, R10
-	JEQ    noload5
-	VADDPS (R9)(DI*4), Z0, Z0
+	TESTQ     $0x00000001, R10
+	JEQ       noload5
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z3, Z3
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z0, Z17, Z0
+	VMINPS       Z0, Z16, Z0
+	VMAXPS       Z1, Z17, Z1
+	VMINPS       Z1, Z16, Z1
+	VMAXPS       Z2, Z17, Z2
+	VMINPS       Z2, Z16, Z2
+	VMAXPS       Z3, Z17, Z3
+	VMINPS       Z3, Z16, Z3
 
 noclamp5:
 	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -7042,24 +17075,40 @@ noclamp5:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Z4
-	VADDPS       Z4, Z1, Z1
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias6:
-	TESTQ  $0x00000001, R10
-	JEQ    noload6
-	VADDPS (R9)(DI*4), Z1, Z1
+	TESTQ     $0x00000001, R10
+	JEQ       noload6
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VADDPS    64(R9)(DI*4), Z5, Z5
+	VADDPS    128(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z7, Z7
 
 noload6:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp6
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z1, Z4, Z1
-	VMINPS       Z1, Z5, Z1
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z4, Z17, Z4
+	VMINPS       Z4, Z16, Z4
+	VMAXPS       Z5, Z17, Z5
+	VMINPS       Z5, Z16, Z5
+	VMAXPS       Z6, Z17, Z6
+	VMINPS       Z6, Z16, Z6
+	VMAXPS       Z7, Z17, Z7
+	VMINPS       Z7, Z16, Z7
 
 noclamp6:
-	VMOVUPS      Z1, (R9)(DI*4)
+	VMOVUPS      Z4, (R9)(DI*4)
+	VMOVUPS      Z5, 64(R9)(DI*4)
+	VMOVUPS      Z6, 128(R9)(DI*4)
+	VMOVUPS      Z7, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+2
 	JLE          stored2
 	MOVQ         ldy+88(FP), R10
@@ -7068,24 +17117,40 @@ noclamp6:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
-	VBROADCASTSS 8(BX), Z4
-	VADDPS       Z4, Z2, Z2
+	VBROADCASTSS 8(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
 
 nobias7:
-	TESTQ  $0x00000001, R10
-	JEQ    noload7
-	VADDPS (R9)(DI*4), Z2, Z2
+	TESTQ     $0x00000001, R10
+	JEQ       noload7
+	VADDPS    (R9)(DI*4), Z8, Z8
+	VADDPS    64(R9)(DI*4), Z9, Z9
+	VADDPS    128(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z11, Z11
 
 noload7:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp7
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z2, Z4, Z2
-	VMINPS       Z2, Z5, Z2
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z8, Z17, Z8
+	VMINPS       Z8, Z16, Z8
+	VMAXPS       Z9, Z17, Z9
+	VMINPS       Z9, Z16, Z9
+	VMAXPS       Z10, Z17, Z10
+	VMINPS       Z10, Z16, Z10
+	VMAXPS       Z11, Z17, Z11
+	VMINPS       Z11, Z16, Z11
 
 noclamp7:
-	VMOVUPS      Z2, (R9)(DI*4)
+	VMOVUPS      Z8, (R9)(DI*4)
+	VMOVUPS      Z9, 64(R9)(DI*4)
+	VMOVUPS      Z10, 128(R9)(DI*4)
+	VMOVUPS      Z11, K1, 192(R9)(DI*4)
 	CMPQ         R8, $+3
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -7094,40 +17159,62 @@ noclamp7:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	VBROADCASTSS 12(BX), Z4
-	VADDPS       Z4, Z3, Z3
+	VBROADCASTSS 12(BX), Z16
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias8:
-	TESTQ  $0x00000001, R8
-	JEQ    noload8
-	VADDPS (R9)(DI*4), Z3, Z3
+	TESTQ     $0x00000001, R8
+	JEQ       noload8
+	VADDPS    (R9)(DI*4), Z12, Z12
+	VADDPS    64(R9)(DI*4), Z13, Z13
+	VADDPS    128(R9)(DI*4), Z14, Z14
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z15, Z15
 
 noload8:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
-	VBROADCASTSS lo+120(FP), Z4
-	VBROADCASTSS hi+124(FP), Z5
-	VMAXPS       Z3, Z4, Z3
-	VMINPS       Z3, Z5, Z3
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z12, Z17, Z12
+	VMINPS       Z12, Z16, Z12
+	VMAXPS       Z13, Z17, Z13
+	VMINPS       Z13, Z16, Z13
+	VMAXPS       Z14, Z17, Z14
+	VMINPS       Z14, Z16, Z14
+	VMAXPS       Z15, Z17, Z15
+	VMINPS       Z15, Z16, Z15
 
 noclamp8:
-	VMOVUPS Z3, (R9)(DI*4)
+	VMOVUPS Z12, (R9)(DI*4)
+	VMOVUPS Z13, 64(R9)(DI*4)
+	VMOVUPS Z14, 128(R9)(DI*4)
+	VMOVUPS Z15, K1, 192(R9)(DI*4)
 
 stored2:
-	ADDQ $+16, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+0
-	JLE    cols1
+narrower1:
+	CMPQ   R8, $+32
+	JLE    narrower2
+	ADDQ   $-32, R8
 	LEAQ   tailmask16<>+0(SB), R9
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -7140,6 +17227,510 @@ group3:
 	MOVQ keep+32(FP), R12
 
 slot3:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R13), Z12, Z0
+	VFMADD231PS  64(R13), Z12, Z1
+	VMOVUPS.Z    128(R13), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R13), Z12, Z3
+	VFMADD231PS  64(R13), Z12, Z4
+	VMOVUPS.Z    128(R13), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      2(R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 8(R8), Z12
+	VFMADD231PS  (R13), Z12, Z6
+	VFMADD231PS  64(R13), Z12, Z7
+	VMOVUPS.Z    128(R13), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      3(R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 12(R8), Z12
+	VFMADD231PS  (R13), Z12, Z9
+	VFMADD231PS  64(R13), Z12, Z10
+	VMOVUPS.Z    128(R13), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot3
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x08, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z3
+	VFMADD231PS  64(R12), Z12, Z4
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z8
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z12
+	VFMADD231PS  (R12), Z12, Z9
+	VFMADD231PS  64(R12), Z12, Z10
+	VMOVUPS.Z    128(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+4, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias9
+	VBROADCASTSS (BX), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+
+nobias9:
+	TESTQ     $0x00000001, R10
+	JEQ       noload9
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z2, Z2
+
+noload9:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z0, Z13, Z0
+	VMINPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z13, Z1
+	VMINPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z13, Z2
+	VMINPS       Z2, Z12, Z2
+
+noclamp9:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored3
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias10
+	VBROADCASTSS 4(BX), Z12
+	VADDPS       Z12, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z12, Z5, Z5
+
+nobias10:
+	TESTQ     $0x00000001, R10
+	JEQ       noload10
+	VADDPS    (R9)(DI*4), Z3, Z3
+	VADDPS    64(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z5, Z5
+
+noload10:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp10
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z3, Z13, Z3
+	VMINPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z13, Z4
+	VMINPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z13, Z5
+	VMINPS       Z5, Z12, Z5
+
+noclamp10:
+	VMOVUPS      Z3, (R9)(DI*4)
+	VMOVUPS      Z4, 64(R9)(DI*4)
+	VMOVUPS      Z5, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+2
+	JLE          stored3
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias11
+	VBROADCASTSS 8(BX), Z12
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z12, Z7, Z7
+	VADDPS       Z12, Z8, Z8
+
+nobias11:
+	TESTQ     $0x00000001, R10
+	JEQ       noload11
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VADDPS    64(R9)(DI*4), Z7, Z7
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z8, Z8
+
+noload11:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp11
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z6, Z13, Z6
+	VMINPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z13, Z7
+	VMINPS       Z7, Z12, Z7
+	VMAXPS       Z8, Z13, Z8
+	VMINPS       Z8, Z12, Z8
+
+noclamp11:
+	VMOVUPS      Z6, (R9)(DI*4)
+	VMOVUPS      Z7, 64(R9)(DI*4)
+	VMOVUPS      Z8, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+3
+	JLE          stored3
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias12
+	VBROADCASTSS 12(BX), Z12
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z12, Z10, Z10
+	VADDPS       Z12, Z11, Z11
+
+nobias12:
+	TESTQ     $0x00000001, R8
+	JEQ       noload12
+	VADDPS    (R9)(DI*4), Z9, Z9
+	VADDPS    64(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z11, Z11
+
+noload12:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp12
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z9, Z13, Z9
+	VMINPS       Z9, Z12, Z9
+	VMAXPS       Z10, Z13, Z10
+	VMINPS       Z10, Z12, Z10
+	VMAXPS       Z11, Z13, Z11
+	VMINPS       Z11, Z12, Z11
+
+noclamp12:
+	VMOVUPS Z9, (R9)(DI*4)
+	VMOVUPS Z10, 64(R9)(DI*4)
+	VMOVUPS Z11, K1, 128(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ   R8, $+16
+	JLE    narrower3
+	ADDQ   $-16, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone4
+
+group4:
+	MOVQ keep+32(FP), R12
+
+slot4:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R13), Z8, Z0
+	VMOVUPS.Z    64(R13), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R13), Z8, Z2
+	VMOVUPS.Z    64(R13), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      2(R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 8(R8), Z8
+	VFMADD231PS  (R13), Z8, Z4
+	VMOVUPS.Z    64(R13), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      3(R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 12(R8), Z8
+	VFMADD231PS  (R13), Z8, Z6
+	VMOVUPS.Z    64(R13), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot4
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x08, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z2
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Z8
+	VFMADD231PS  (R12), Z8, Z6
+	VMOVUPS.Z    64(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+4, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias13
+	VBROADCASTSS (BX), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+
+nobias13:
+	TESTQ     $0x00000001, R10
+	JEQ       noload13
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z1, Z1
+
+noload13:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp13
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z0, Z9, Z0
+	VMINPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z9, Z1
+	VMINPS       Z1, Z8, Z1
+
+noclamp13:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias14
+	VBROADCASTSS 4(BX), Z8
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+
+nobias14:
+	TESTQ     $0x00000001, R10
+	JEQ       noload14
+	VADDPS    (R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z3, Z3
+
+noload14:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp14
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z2, Z9, Z2
+	VMINPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z9, Z3
+	VMINPS       Z3, Z8, Z3
+
+noclamp14:
+	VMOVUPS      Z2, (R9)(DI*4)
+	VMOVUPS      Z3, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+2
+	JLE          stored4
+	MOVQ         ldy+88(FP), R10
+	SHLQ         $0x02, R10
+	ADDQ         R10, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias15
+	VBROADCASTSS 8(BX), Z8
+	VADDPS       Z8, Z4, Z4
+	VADDPS       Z8, Z5, Z5
+
+nobias15:
+	TESTQ     $0x00000001, R10
+	JEQ       noload15
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z5, Z5
+
+noload15:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp15
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z4, Z9, Z4
+	VMINPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z9, Z5
+	VMINPS       Z5, Z8, Z5
+
+noclamp15:
+	VMOVUPS      Z4, (R9)(DI*4)
+	VMOVUPS      Z5, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+3
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias16
+	VBROADCASTSS 12(BX), Z8
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z8, Z7, Z7
+
+nobias16:
+	TESTQ     $0x00000001, R8
+	JEQ       noload16
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z7, Z7
+
+noload16:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp16
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z6, Z9, Z6
+	VMINPS       Z6, Z8, Z6
+	VMAXPS       Z7, Z9, Z7
+	VMINPS       Z7, Z8, Z7
+
+noclamp16:
+	VMOVUPS Z6, (R9)(DI*4)
+	VMOVUPS Z7, K1, 64(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	ADDQ   $+0, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone5
+
+group5:
+	MOVQ keep+32(FP), R12
+
+slot5:
 	MOVBQZX      (R9), R13
 	SHLQ         $0x08, R13
 	ADDQ         R10, R13
@@ -7168,20 +17759,20 @@ slot3:
 	ADDQ         $+4, R9
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
-	JGT          slot3
+	JGT          slot5
 	MOVQ         group+40(FP), R12
 	SHLQ         $0x08, R12
 	ADDQ         R12, R10
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          group3
+	JGT          group5
 
-gdone3:
+gdone5:
 	MOVQ lastSlots+48(FP), R11
 	CMPQ R11, $+0
-	JLE  pdone3
+	JLE  pdone5
 
-partial3:
+partial5:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x08, R12
 	ADDQ         R10, R12
@@ -7210,121 +17801,123 @@ partial3:
 	ADDQ         $+4, R9
 	ADDQ         $-1, R11
 	CMPQ         R11, $+0
-	JGT          partial3
+	JGT          partial5
 
-pdone3:
+pdone5:
 	MOVQ $+4, R8
 	CMPQ SI, $+1
-	JGT  allrows3
+	JGT  allrows5
 	MOVQ lastRows+64(FP), R8
 
-allrows3:
+allrows5:
 	MOVQ         DX, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias9
+	JEQ          nobias17
 	VBROADCASTSS (BX), Z4
 	VADDPS       Z4, Z0, Z0
 
-nobias9:
+nobias17:
 	TESTQ     $0x00000001, R10
-	JEQ       noload9
+	JEQ       noload17
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z0, Z0
 
-noload9:
+noload17:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp9
+	JEQ          noclamp17
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z0, Z5, Z0
 	VMINPS       Z0, Z4, Z0
 
-noclamp9:
+noclamp17:
 	VMOVUPS      Z0, K1, (R9)(DI*4)
 	CMPQ         R8, $+1
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias10
+	JEQ          nobias18
 	VBROADCASTSS 4(BX), Z4
 	VADDPS       Z4, Z1, Z1
 
-nobias10:
+nobias18:
 	TESTQ     $0x00000001, R10
-	JEQ       noload10
+	JEQ       noload18
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z1, Z1
 
-noload10:
+noload18:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp10
+	JEQ          noclamp18
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z1, Z5, Z1
 	VMINPS       Z1, Z4, Z1
 
-noclamp10:
+noclamp18:
 	VMOVUPS      Z1, K1, (R9)(DI*4)
 	CMPQ         R8, $+2
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
-	JEQ          nobias11
+	JEQ          nobias19
 	VBROADCASTSS 8(BX), Z4
 	VADDPS       Z4, Z2, Z2
 
-nobias11:
+nobias19:
 	TESTQ     $0x00000001, R10
-	JEQ       noload11
+	JEQ       noload19
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z2, Z2
 
-noload11:
+noload19:
 	TESTQ        $0x00000004, R10
-	JEQ          noclamp11
+	JEQ          noclamp19
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z2, Z5, Z2
 	VMINPS       Z2, Z4, Z2
 
-noclamp11:
+noclamp19:
 	VMOVUPS      Z2, K1, (R9)(DI*4)
 	CMPQ         R8, $+3
-	JLE          stored3
+	JLE          stored5
 	MOVQ         ldy+88(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
-	JEQ          nobias12
+	JEQ          nobias20
 	VBROADCASTSS 12(BX), Z4
 	VADDPS       Z4, Z3, Z3
 
-nobias12:
+nobias20:
 	TESTQ     $0x00000001, R8
-	JEQ       noload12
+	JEQ       noload20
 	VMOVUPS.Z (R9)(DI*4), K1, Z4
 	VADDPS    Z4, Z3, Z3
 
-noload12:
+noload20:
 	TESTQ        $0x00000004, R8
-	JEQ          noclamp12
+	JEQ          noclamp20
 	VBROADCASTSS lo+120(FP), Z5
 	VBROADCASTSS hi+124(FP), Z4
 	VMAXPS       Z3, Z5, Z3
 	VMINPS       Z3, Z4, Z3
 
-noclamp12:
+noclamp20:
 	VMOVUPS Z3, K1, (R9)(DI*4)
 
-stored3:
+stored5:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*4), CX
@@ -7359,7 +17952,7 @@ tiles1:
 	MOVQ   n+96(FP), R8
 	SUBQ   DI, R8
 	CMPQ   R8, $+128
-	JLT    singles1
+	JLT    rest1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -7590,13 +18183,30 @@ stored1:
 	ADDQ $+128, DI
 	JMP  tiles1
 
-singles1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+16
-	JLT    last1
+rest1:
+	CMPQ   R8, $+0
+	JLE    cols1
+	CMPQ   R8, $+112
+	JLE    narrower1
+	ADDQ   $-112, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -7612,13 +18222,29 @@ slot2:
 	MOVBQZX      (R9), R13
 	SHLQ         $0x09, R13
 	ADDQ         R10, R13
-	VBROADCASTSS (R8), Z2
-	VFMADD231PS  (R13), Z2, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R13), Z16, Z0
+	VFMADD231PS  64(R13), Z16, Z1
+	VFMADD231PS  128(R13), Z16, Z2
+	VFMADD231PS  192(R13), Z16, Z3
+	VFMADD231PS  256(R13), Z16, Z4
+	VFMADD231PS  320(R13), Z16, Z5
+	VFMADD231PS  384(R13), Z16, Z6
+	VMOVUPS.Z    448(R13), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      1(R9), R13
 	SHLQ         $0x09, R13
 	ADDQ         R10, R13
-	VBROADCASTSS 4(R8), Z2
-	VFMADD231PS  (R13), Z2, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R13), Z16, Z8
+	VFMADD231PS  64(R13), Z16, Z9
+	VFMADD231PS  128(R13), Z16, Z10
+	VFMADD231PS  192(R13), Z16, Z11
+	VFMADD231PS  256(R13), Z16, Z12
+	VFMADD231PS  320(R13), Z16, Z13
+	VFMADD231PS  384(R13), Z16, Z14
+	VMOVUPS.Z    448(R13), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R12
@@ -7640,13 +18266,29 @@ partial2:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VFMADD231PS  (R12), Z2, Z0
+	VBROADCASTSS (R8), Z16
+	VFMADD231PS  (R12), Z16, Z0
+	VFMADD231PS  64(R12), Z16, Z1
+	VFMADD231PS  128(R12), Z16, Z2
+	VFMADD231PS  192(R12), Z16, Z3
+	VFMADD231PS  256(R12), Z16, Z4
+	VFMADD231PS  320(R12), Z16, Z5
+	VFMADD231PS  384(R12), Z16, Z6
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z7
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VFMADD231PS  (R12), Z2, Z1
+	VBROADCASTSS 4(R8), Z16
+	VFMADD231PS  (R12), Z16, Z8
+	VFMADD231PS  64(R12), Z16, Z9
+	VFMADD231PS  128(R12), Z16, Z10
+	VFMADD231PS  192(R12), Z16, Z11
+	VFMADD231PS  256(R12), Z16, Z12
+	VFMADD231PS  320(R12), Z16, Z13
+	VFMADD231PS  384(R12), Z16, Z14
+	VMOVUPS.Z    448(R12), K1, Z17
+	VFMADD231PS  Z17, Z16, Z15
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -7664,24 +18306,60 @@ allrows2:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (BX), Z2
-	VADDPS       Z2, Z0, Z0
+	VBROADCASTSS (BX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
 
 nobias3:
-	TESTQ  $0x00000001, R10
-	JEQ    noload3
-	VADDPS (R9)(DI*4), Z0, Z0
+	TESTQ     $0x00000001, R10
+	JEQ       noload3
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VADDPS    320(R9)(DI*4), Z5, Z5
+	VADDPS    384(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 448(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z7, Z7
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+120(FP), Z2
-	VBROADCASTSS hi+124(FP), Z3
-	VMAXPS       Z0, Z2, Z0
-	VMINPS       Z0, Z3, Z0
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z0, Z17, Z0
+	VMINPS       Z0, Z16, Z0
+	VMAXPS       Z1, Z17, Z1
+	VMINPS       Z1, Z16, Z1
+	VMAXPS       Z2, Z17, Z2
+	VMINPS       Z2, Z16, Z2
+	VMAXPS       Z3, Z17, Z3
+	VMINPS       Z3, Z16, Z3
+	VMAXPS       Z4, Z17, Z4
+	VMINPS       Z4, Z16, Z4
+	VMAXPS       Z5, Z17, Z5
+	VMINPS       Z5, Z16, Z5
+	VMAXPS       Z6, Z17, Z6
+	VMINPS       Z6, Z16, Z6
+	VMAXPS       Z7, Z17, Z7
+	VMINPS       Z7, Z16, Z7
 
 noclamp3:
 	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, 384(R9)(DI*4)
+	VMOVUPS      Z7, K1, 448(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored2
 	MOVQ         ldy+88(FP), R8
@@ -7690,38 +18368,84 @@ noclamp3:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	VBROADCASTSS 4(BX), Z2
-	VADDPS       Z2, Z1, Z1
+	VBROADCASTSS 4(BX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 
 nobias4:
-	TESTQ  $0x00000001, R8
-	JEQ    noload4
-	VADDPS (R9)(DI*4), Z1, Z1
+	TESTQ     $0x00000001, R8
+	JEQ       noload4
+	VADDPS    (R9)(DI*4), Z8, Z8
+	VADDPS    64(R9)(DI*4), Z9, Z9
+	VADDPS    128(R9)(DI*4), Z10, Z10
+	VADDPS    192(R9)(DI*4), Z11, Z11
+	VADDPS    256(R9)(DI*4), Z12, Z12
+	VADDPS    320(R9)(DI*4), Z13, Z13
+	VADDPS    384(R9)(DI*4), Z14, Z14
+	VMOVUPS.Z 448(R9)(DI*4), K1, Z16
+	VADDPS    Z16, Z15, Z15
 
 noload4:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
-	VBROADCASTSS lo+120(FP), Z2
-	VBROADCASTSS hi+124(FP), Z3
-	VMAXPS       Z1, Z2, Z1
-	VMINPS       Z1, Z3, Z1
+	VBROADCASTSS lo+120(FP), Z17
+	VBROADCASTSS hi+124(FP), Z16
+	VMAXPS       Z8, Z17, Z8
+	VMINPS       Z8, Z16, Z8
+	VMAXPS       Z9, Z17, Z9
+	VMINPS       Z9, Z16, Z9
+	VMAXPS       Z10, Z17, Z10
+	VMINPS       Z10, Z16, Z10
+	VMAXPS       Z11, Z17, Z11
+	VMINPS       Z11, Z16, Z11
+	VMAXPS       Z12, Z17, Z12
+	VMINPS       Z12, Z16, Z12
+	VMAXPS       Z13, Z17, Z13
+	VMINPS       Z13, Z16, Z13
+	VMAXPS       Z14, Z17, Z14
+	VMINPS       Z14, Z16, Z14
+	VMAXPS       Z15, Z17, Z15
+	VMINPS       Z15, Z16, Z15
 
 noclamp4:
-	VMOVUPS Z1, (R9)(DI*4)
+	VMOVUPS Z8, (R9)(DI*4)
+	VMOVUPS Z9, 64(R9)(DI*4)
+	VMOVUPS Z10, 128(R9)(DI*4)
+	VMOVUPS Z11, 192(R9)(DI*4)
+	VMOVUPS Z12, 256(R9)(DI*4)
+	VMOVUPS Z13, 320(R9)(DI*4)
+	VMOVUPS Z14, 384(R9)(DI*4)
+	VMOVUPS Z15, K1, 448(R9)(DI*4)
 
 stored2:
-	ADDQ $+16, DI
-	JMP  singles1
+	JMP cols1
 
-last1:
-	MOVQ   n+96(FP), R8
-	SUBQ   DI, R8
-	CMPQ   R8, $+0
-	JLE    cols1
+narrower1:
+	CMPQ   R8, $+96
+	JLE    narrower2
+	ADDQ   $-96, R8
 	LEAQ   tailmask16<>+0(SB), R9
 	KMOVW  (R9)(R8*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
 	MOVQ   AX, R8
 	MOVQ   CX, R9
 	MOVQ   x+72(FP), R10
@@ -7737,15 +18461,27 @@ slot3:
 	MOVBQZX      (R9), R13
 	SHLQ         $0x09, R13
 	ADDQ         R10, R13
-	VBROADCASTSS (R8), Z2
-	VMOVUPS.Z    (R13), K1, Z3
-	VFMADD231PS  Z3, Z2, Z0
+	VBROADCASTSS (R8), Z14
+	VFMADD231PS  (R13), Z14, Z0
+	VFMADD231PS  64(R13), Z14, Z1
+	VFMADD231PS  128(R13), Z14, Z2
+	VFMADD231PS  192(R13), Z14, Z3
+	VFMADD231PS  256(R13), Z14, Z4
+	VFMADD231PS  320(R13), Z14, Z5
+	VMOVUPS.Z    384(R13), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
 	MOVBQZX      1(R9), R13
 	SHLQ         $0x09, R13
 	ADDQ         R10, R13
-	VBROADCASTSS 4(R8), Z2
-	VMOVUPS.Z    (R13), K1, Z3
-	VFMADD231PS  Z3, Z2, Z1
+	VBROADCASTSS 4(R8), Z14
+	VFMADD231PS  (R13), Z14, Z7
+	VFMADD231PS  64(R13), Z14, Z8
+	VFMADD231PS  128(R13), Z14, Z9
+	VFMADD231PS  192(R13), Z14, Z10
+	VFMADD231PS  256(R13), Z14, Z11
+	VFMADD231PS  320(R13), Z14, Z12
+	VMOVUPS.Z    384(R13), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R12
@@ -7767,15 +18503,27 @@ partial3:
 	MOVBQZX      (R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS (R8), Z2
-	VMOVUPS.Z    (R12), K1, Z3
-	VFMADD231PS  Z3, Z2, Z0
+	VBROADCASTSS (R8), Z14
+	VFMADD231PS  (R12), Z14, Z0
+	VFMADD231PS  64(R12), Z14, Z1
+	VFMADD231PS  128(R12), Z14, Z2
+	VFMADD231PS  192(R12), Z14, Z3
+	VFMADD231PS  256(R12), Z14, Z4
+	VFMADD231PS  320(R12), Z14, Z5
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z6
 	MOVBQZX      1(R9), R12
 	SHLQ         $0x09, R12
 	ADDQ         R10, R12
-	VBROADCASTSS 4(R8), Z2
-	VMOVUPS.Z    (R12), K1, Z3
-	VFMADD231PS  Z3, Z2, Z1
+	VBROADCASTSS 4(R8), Z14
+	VFMADD231PS  (R12), Z14, Z7
+	VFMADD231PS  64(R12), Z14, Z8
+	VFMADD231PS  128(R12), Z14, Z9
+	VFMADD231PS  192(R12), Z14, Z10
+	VFMADD231PS  256(R12), Z14, Z11
+	VFMADD231PS  320(R12), Z14, Z12
+	VMOVUPS.Z    384(R12), K1, Z15
+	VFMADD231PS  Z15, Z14, Z13
 	ADDQ         $+8, R8
 	ADDQ         $+2, R9
 	ADDQ         $-1, R11
@@ -7793,25 +18541,55 @@ allrows3:
 	MOVQ         flags+104(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
-	VBROADCASTSS (BX), Z2
-	VADDPS       Z2, Z0, Z0
+	VBROADCASTSS (BX), Z14
+	VADDPS       Z14, Z0, Z0
+	VADDPS       Z14, Z1, Z1
+	VADDPS       Z14, Z2, Z2
+	VADDPS       Z14, Z3, Z3
+	VADDPS       Z14, Z4, Z4
+	VADDPS       Z14, Z5, Z5
+	VADDPS       Z14, Z6, Z6
 
 nobias5:
 	TESTQ     $0x00000001, R10
 	JEQ       noload5
-	VMOVUPS.Z (R9)(DI*4), K1, Z2
-	VADDPS    Z2, Z0, Z0
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VADDPS    320(R9)(DI*4), Z5, Z5
+	VMOVUPS.Z 384(R9)(DI*4), K1, Z14
+	VADDPS    Z14, Z6, Z6
 
 noload5:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp5
-	VBROADCASTSS lo+120(FP), Z3
-	VBROADCASTSS hi+124(FP), Z2
-	VMAXPS       Z0, Z3, Z0
-	VMINPS       Z0, Z2, Z0
+	VBROADCASTSS lo+120(FP), Z15
+	VBROADCASTSS hi+124(FP), Z14
+	VMAXPS       Z0, Z15, Z0
+	VMINPS       Z0, Z14, Z0
+	VMAXPS       Z1, Z15, Z1
+	VMINPS       Z1, Z14, Z1
+	VMAXPS       Z2, Z15, Z2
+	VMINPS       Z2, Z14, Z2
+	VMAXPS       Z3, Z15, Z3
+	VMINPS       Z3, Z14, Z3
+	VMAXPS       Z4, Z15, Z4
+	VMINPS       Z4, Z14, Z4
+	VMAXPS       Z5, Z15, Z5
+	VMINPS       Z5, Z14, Z5
+	VMAXPS       Z6, Z15, Z6
+	VMINPS       Z6, Z14, Z6
 
 noclamp5:
-	VMOVUPS      Z0, K1, (R9)(DI*4)
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, 320(R9)(DI*4)
+	VMOVUPS      Z6, K1, 384(R9)(DI*4)
 	CMPQ         R8, $+1
 	JLE          stored3
 	MOVQ         ldy+88(FP), R8
@@ -7820,27 +18598,1071 @@ noclamp5:
 	MOVQ         flags+104(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	VBROADCASTSS 4(BX), Z2
-	VADDPS       Z2, Z1, Z1
+	VBROADCASTSS 4(BX), Z14
+	VADDPS       Z14, Z7, Z7
+	VADDPS       Z14, Z8, Z8
+	VADDPS       Z14, Z9, Z9
+	VADDPS       Z14, Z10, Z10
+	VADDPS       Z14, Z11, Z11
+	VADDPS       Z14, Z12, Z12
+	VADDPS       Z14, Z13, Z13
 
 nobias6:
 	TESTQ     $0x00000001, R8
 	JEQ       noload6
-	VMOVUPS.Z (R9)(DI*4), K1, Z2
-	VADDPS    Z2, Z1, Z1
+	VADDPS    (R9)(DI*4), Z7, Z7
+	VADDPS    64(R9)(DI*4), Z8, Z8
+	VADDPS    128(R9)(DI*4), Z9, Z9
+	VADDPS    192(R9)(DI*4), Z10, Z10
+	VADDPS    256(R9)(DI*4), Z11, Z11
+	VADDPS    320(R9)(DI*4), Z12, Z12
+	VMOVUPS.Z 384(R9)(DI*4), K1, Z14
+	VADDPS    Z14, Z13, Z13
 
 noload6:
 	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Z15
+	VBROADCASTSS hi+124(FP), Z14
+	VMAXPS       Z7, Z15, Z7
+	VMINPS       Z7, Z14, Z7
+	VMAXPS       Z8, Z15, Z8
+	VMINPS       Z8, Z14, Z8
+	VMAXPS       Z9, Z15, Z9
+	VMINPS       Z9, Z14, Z9
+	VMAXPS       Z10, Z15, Z10
+	VMINPS       Z10, Z14, Z10
+	VMAXPS       Z11, Z15, Z11
+	VMINPS       Z11, Z14, Z11
+	VMAXPS       Z12, Z15, Z12
+	VMINPS       Z12, Z14, Z12
+	VMAXPS       Z13, Z15, Z13
+	VMINPS       Z13, Z14, Z13
+
+noclamp6:
+	VMOVUPS Z7, (R9)(DI*4)
+	VMOVUPS Z8, 64(R9)(DI*4)
+	VMOVUPS Z9, 128(R9)(DI*4)
+	VMOVUPS Z10, 192(R9)(DI*4)
+	VMOVUPS Z11, 256(R9)(DI*4)
+	VMOVUPS Z12, 320(R9)(DI*4)
+	VMOVUPS Z13, K1, 384(R9)(DI*4)
+
+stored3:
+	JMP cols1
+
+narrower2:
+	CMPQ   R8, $+80
+	JLE    narrower3
+	ADDQ   $-80, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone4
+
+group4:
+	MOVQ keep+32(FP), R12
+
+slot4:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R13), Z12, Z0
+	VFMADD231PS  64(R13), Z12, Z1
+	VFMADD231PS  128(R13), Z12, Z2
+	VFMADD231PS  192(R13), Z12, Z3
+	VFMADD231PS  256(R13), Z12, Z4
+	VMOVUPS.Z    320(R13), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R13), Z12, Z6
+	VFMADD231PS  64(R13), Z12, Z7
+	VFMADD231PS  128(R13), Z12, Z8
+	VFMADD231PS  192(R13), Z12, Z9
+	VFMADD231PS  256(R13), Z12, Z10
+	VMOVUPS.Z    320(R13), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot4
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x09, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z12
+	VFMADD231PS  (R12), Z12, Z0
+	VFMADD231PS  64(R12), Z12, Z1
+	VFMADD231PS  128(R12), Z12, Z2
+	VFMADD231PS  192(R12), Z12, Z3
+	VFMADD231PS  256(R12), Z12, Z4
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z12
+	VFMADD231PS  (R12), Z12, Z6
+	VFMADD231PS  64(R12), Z12, Z7
+	VFMADD231PS  128(R12), Z12, Z8
+	VFMADD231PS  192(R12), Z12, Z9
+	VFMADD231PS  256(R12), Z12, Z10
+	VMOVUPS.Z    320(R12), K1, Z13
+	VFMADD231PS  Z13, Z12, Z11
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias7
+	VBROADCASTSS (BX), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+	VADDPS       Z12, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z12, Z5, Z5
+
+nobias7:
+	TESTQ     $0x00000001, R10
+	JEQ       noload7
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VADDPS    256(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 320(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z5, Z5
+
+noload7:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z0, Z13, Z0
+	VMINPS       Z0, Z12, Z0
+	VMAXPS       Z1, Z13, Z1
+	VMINPS       Z1, Z12, Z1
+	VMAXPS       Z2, Z13, Z2
+	VMINPS       Z2, Z12, Z2
+	VMAXPS       Z3, Z13, Z3
+	VMINPS       Z3, Z12, Z3
+	VMAXPS       Z4, Z13, Z4
+	VMINPS       Z4, Z12, Z4
+	VMAXPS       Z5, Z13, Z5
+	VMINPS       Z5, Z12, Z5
+
+noclamp7:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, 256(R9)(DI*4)
+	VMOVUPS      Z5, K1, 320(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored4
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias8
+	VBROADCASTSS 4(BX), Z12
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z12, Z7, Z7
+	VADDPS       Z12, Z8, Z8
+	VADDPS       Z12, Z9, Z9
+	VADDPS       Z12, Z10, Z10
+	VADDPS       Z12, Z11, Z11
+
+nobias8:
+	TESTQ     $0x00000001, R8
+	JEQ       noload8
+	VADDPS    (R9)(DI*4), Z6, Z6
+	VADDPS    64(R9)(DI*4), Z7, Z7
+	VADDPS    128(R9)(DI*4), Z8, Z8
+	VADDPS    192(R9)(DI*4), Z9, Z9
+	VADDPS    256(R9)(DI*4), Z10, Z10
+	VMOVUPS.Z 320(R9)(DI*4), K1, Z12
+	VADDPS    Z12, Z11, Z11
+
+noload8:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Z13
+	VBROADCASTSS hi+124(FP), Z12
+	VMAXPS       Z6, Z13, Z6
+	VMINPS       Z6, Z12, Z6
+	VMAXPS       Z7, Z13, Z7
+	VMINPS       Z7, Z12, Z7
+	VMAXPS       Z8, Z13, Z8
+	VMINPS       Z8, Z12, Z8
+	VMAXPS       Z9, Z13, Z9
+	VMINPS       Z9, Z12, Z9
+	VMAXPS       Z10, Z13, Z10
+	VMINPS       Z10, Z12, Z10
+	VMAXPS       Z11, Z13, Z11
+	VMINPS       Z11, Z12, Z11
+
+noclamp8:
+	VMOVUPS Z6, (R9)(DI*4)
+	VMOVUPS Z7, 64(R9)(DI*4)
+	VMOVUPS Z8, 128(R9)(DI*4)
+	VMOVUPS Z9, 192(R9)(DI*4)
+	VMOVUPS Z10, 256(R9)(DI*4)
+	VMOVUPS Z11, K1, 320(R9)(DI*4)
+
+stored4:
+	JMP cols1
+
+narrower3:
+	CMPQ   R8, $+64
+	JLE    narrower4
+	ADDQ   $-64, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone5
+
+group5:
+	MOVQ keep+32(FP), R12
+
+slot5:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Z10
+	VFMADD231PS  (R13), Z10, Z0
+	VFMADD231PS  64(R13), Z10, Z1
+	VFMADD231PS  128(R13), Z10, Z2
+	VFMADD231PS  192(R13), Z10, Z3
+	VMOVUPS.Z    256(R13), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Z10
+	VFMADD231PS  (R13), Z10, Z5
+	VFMADD231PS  64(R13), Z10, Z6
+	VFMADD231PS  128(R13), Z10, Z7
+	VFMADD231PS  192(R13), Z10, Z8
+	VMOVUPS.Z    256(R13), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot5
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x09, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group5
+
+gdone5:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone5
+
+partial5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z10
+	VFMADD231PS  (R12), Z10, Z0
+	VFMADD231PS  64(R12), Z10, Z1
+	VFMADD231PS  128(R12), Z10, Z2
+	VFMADD231PS  192(R12), Z10, Z3
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z10
+	VFMADD231PS  (R12), Z10, Z5
+	VFMADD231PS  64(R12), Z10, Z6
+	VFMADD231PS  128(R12), Z10, Z7
+	VFMADD231PS  192(R12), Z10, Z8
+	VMOVUPS.Z    256(R12), K1, Z11
+	VFMADD231PS  Z11, Z10, Z9
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial5
+
+pdone5:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows5
+	MOVQ lastRows+64(FP), R8
+
+allrows5:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias9
+	VBROADCASTSS (BX), Z10
+	VADDPS       Z10, Z0, Z0
+	VADDPS       Z10, Z1, Z1
+	VADDPS       Z10, Z2, Z2
+	VADDPS       Z10, Z3, Z3
+	VADDPS       Z10, Z4, Z4
+
+nobias9:
+	TESTQ     $0x00000001, R10
+	JEQ       noload9
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VADDPS    192(R9)(DI*4), Z3, Z3
+	VMOVUPS.Z 256(R9)(DI*4), K1, Z10
+	VADDPS    Z10, Z4, Z4
+
+noload9:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Z11
+	VBROADCASTSS hi+124(FP), Z10
+	VMAXPS       Z0, Z11, Z0
+	VMINPS       Z0, Z10, Z0
+	VMAXPS       Z1, Z11, Z1
+	VMINPS       Z1, Z10, Z1
+	VMAXPS       Z2, Z11, Z2
+	VMINPS       Z2, Z10, Z2
+	VMAXPS       Z3, Z11, Z3
+	VMINPS       Z3, Z10, Z3
+	VMAXPS       Z4, Z11, Z4
+	VMINPS       Z4, Z10, Z4
+
+noclamp9:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, 192(R9)(DI*4)
+	VMOVUPS      Z4, K1, 256(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored5
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias10
+	VBROADCASTSS 4(BX), Z10
+	VADDPS       Z10, Z5, Z5
+	VADDPS       Z10, Z6, Z6
+	VADDPS       Z10, Z7, Z7
+	VADDPS       Z10, Z8, Z8
+	VADDPS       Z10, Z9, Z9
+
+nobias10:
+	TESTQ     $0x00000001, R8
+	JEQ       noload10
+	VADDPS    (R9)(DI*4), Z5, Z5
+	VADDPS    64(R9)(DI*4), Z6, Z6
+	VADDPS    128(R9)(DI*4), Z7, Z7
+	VADDPS    192(R9)(DI*4), Z8, Z8
+	VMOVUPS.Z 256(R9)(DI*4), K1, Z10
+	VADDPS    Z10, Z9, Z9
+
+noload10:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp10
+	VBROADCASTSS lo+120(FP), Z11
+	VBROADCASTSS hi+124(FP), Z10
+	VMAXPS       Z5, Z11, Z5
+	VMINPS       Z5, Z10, Z5
+	VMAXPS       Z6, Z11, Z6
+	VMINPS       Z6, Z10, Z6
+	VMAXPS       Z7, Z11, Z7
+	VMINPS       Z7, Z10, Z7
+	VMAXPS       Z8, Z11, Z8
+	VMINPS       Z8, Z10, Z8
+	VMAXPS       Z9, Z11, Z9
+	VMINPS       Z9, Z10, Z9
+
+noclamp10:
+	VMOVUPS Z5, (R9)(DI*4)
+	VMOVUPS Z6, 64(R9)(DI*4)
+	VMOVUPS Z7, 128(R9)(DI*4)
+	VMOVUPS Z8, 192(R9)(DI*4)
+	VMOVUPS Z9, K1, 256(R9)(DI*4)
+
+stored5:
+	JMP cols1
+
+narrower4:
+	CMPQ   R8, $+48
+	JLE    narrower5
+	ADDQ   $-48, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone6
+
+group6:
+	MOVQ keep+32(FP), R12
+
+slot6:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R13), Z8, Z0
+	VFMADD231PS  64(R13), Z8, Z1
+	VFMADD231PS  128(R13), Z8, Z2
+	VMOVUPS.Z    192(R13), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R13), Z8, Z4
+	VFMADD231PS  64(R13), Z8, Z5
+	VFMADD231PS  128(R13), Z8, Z6
+	VMOVUPS.Z    192(R13), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot6
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x09, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group6
+
+gdone6:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone6
+
+partial6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z8
+	VFMADD231PS  (R12), Z8, Z0
+	VFMADD231PS  64(R12), Z8, Z1
+	VFMADD231PS  128(R12), Z8, Z2
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z8
+	VFMADD231PS  (R12), Z8, Z4
+	VFMADD231PS  64(R12), Z8, Z5
+	VFMADD231PS  128(R12), Z8, Z6
+	VMOVUPS.Z    192(R12), K1, Z9
+	VFMADD231PS  Z9, Z8, Z7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial6
+
+pdone6:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows6
+	MOVQ lastRows+64(FP), R8
+
+allrows6:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias11
+	VBROADCASTSS (BX), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+
+nobias11:
+	TESTQ     $0x00000001, R10
+	JEQ       noload11
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VADDPS    128(R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z3, Z3
+
+noload11:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp11
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z0, Z9, Z0
+	VMINPS       Z0, Z8, Z0
+	VMAXPS       Z1, Z9, Z1
+	VMINPS       Z1, Z8, Z1
+	VMAXPS       Z2, Z9, Z2
+	VMINPS       Z2, Z8, Z2
+	VMAXPS       Z3, Z9, Z3
+	VMINPS       Z3, Z8, Z3
+
+noclamp11:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, 128(R9)(DI*4)
+	VMOVUPS      Z3, K1, 192(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored6
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias12
+	VBROADCASTSS 4(BX), Z8
+	VADDPS       Z8, Z4, Z4
+	VADDPS       Z8, Z5, Z5
+	VADDPS       Z8, Z6, Z6
+	VADDPS       Z8, Z7, Z7
+
+nobias12:
+	TESTQ     $0x00000001, R8
+	JEQ       noload12
+	VADDPS    (R9)(DI*4), Z4, Z4
+	VADDPS    64(R9)(DI*4), Z5, Z5
+	VADDPS    128(R9)(DI*4), Z6, Z6
+	VMOVUPS.Z 192(R9)(DI*4), K1, Z8
+	VADDPS    Z8, Z7, Z7
+
+noload12:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp12
+	VBROADCASTSS lo+120(FP), Z9
+	VBROADCASTSS hi+124(FP), Z8
+	VMAXPS       Z4, Z9, Z4
+	VMINPS       Z4, Z8, Z4
+	VMAXPS       Z5, Z9, Z5
+	VMINPS       Z5, Z8, Z5
+	VMAXPS       Z6, Z9, Z6
+	VMINPS       Z6, Z8, Z6
+	VMAXPS       Z7, Z9, Z7
+	VMINPS       Z7, Z8, Z7
+
+noclamp12:
+	VMOVUPS Z4, (R9)(DI*4)
+	VMOVUPS Z5, 64(R9)(DI*4)
+	VMOVUPS Z6, 128(R9)(DI*4)
+	VMOVUPS Z7, K1, 192(R9)(DI*4)
+
+stored6:
+	JMP cols1
+
+narrower5:
+	CMPQ   R8, $+32
+	JLE    narrower6
+	ADDQ   $-32, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone7
+
+group7:
+	MOVQ keep+32(FP), R12
+
+slot7:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Z6
+	VFMADD231PS  (R13), Z6, Z0
+	VFMADD231PS  64(R13), Z6, Z1
+	VMOVUPS.Z    128(R13), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Z6
+	VFMADD231PS  (R13), Z6, Z3
+	VFMADD231PS  64(R13), Z6, Z4
+	VMOVUPS.Z    128(R13), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot7
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x09, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group7
+
+gdone7:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone7
+
+partial7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z6
+	VFMADD231PS  (R12), Z6, Z0
+	VFMADD231PS  64(R12), Z6, Z1
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z6
+	VFMADD231PS  (R12), Z6, Z3
+	VFMADD231PS  64(R12), Z6, Z4
+	VMOVUPS.Z    128(R12), K1, Z7
+	VFMADD231PS  Z7, Z6, Z5
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial7
+
+pdone7:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows7
+	MOVQ lastRows+64(FP), R8
+
+allrows7:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias13
+	VBROADCASTSS (BX), Z6
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z6, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+
+nobias13:
+	TESTQ     $0x00000001, R10
+	JEQ       noload13
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VADDPS    64(R9)(DI*4), Z1, Z1
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z6
+	VADDPS    Z6, Z2, Z2
+
+noload13:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp13
+	VBROADCASTSS lo+120(FP), Z7
+	VBROADCASTSS hi+124(FP), Z6
+	VMAXPS       Z0, Z7, Z0
+	VMINPS       Z0, Z6, Z0
+	VMAXPS       Z1, Z7, Z1
+	VMINPS       Z1, Z6, Z1
+	VMAXPS       Z2, Z7, Z2
+	VMINPS       Z2, Z6, Z2
+
+noclamp13:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, 64(R9)(DI*4)
+	VMOVUPS      Z2, K1, 128(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored7
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias14
+	VBROADCASTSS 4(BX), Z6
+	VADDPS       Z6, Z3, Z3
+	VADDPS       Z6, Z4, Z4
+	VADDPS       Z6, Z5, Z5
+
+nobias14:
+	TESTQ     $0x00000001, R8
+	JEQ       noload14
+	VADDPS    (R9)(DI*4), Z3, Z3
+	VADDPS    64(R9)(DI*4), Z4, Z4
+	VMOVUPS.Z 128(R9)(DI*4), K1, Z6
+	VADDPS    Z6, Z5, Z5
+
+noload14:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp14
+	VBROADCASTSS lo+120(FP), Z7
+	VBROADCASTSS hi+124(FP), Z6
+	VMAXPS       Z3, Z7, Z3
+	VMINPS       Z3, Z6, Z3
+	VMAXPS       Z4, Z7, Z4
+	VMINPS       Z4, Z6, Z4
+	VMAXPS       Z5, Z7, Z5
+	VMINPS       Z5, Z6, Z5
+
+noclamp14:
+	VMOVUPS Z3, (R9)(DI*4)
+	VMOVUPS Z4, 64(R9)(DI*4)
+	VMOVUPS Z5, K1, 128(R9)(DI*4)
+
+stored7:
+	JMP cols1
+
+narrower6:
+	CMPQ   R8, $+16
+	JLE    narrower7
+	ADDQ   $-16, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone8
+
+group8:
+	MOVQ keep+32(FP), R12
+
+slot8:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R13), Z4, Z0
+	VMOVUPS.Z    64(R13), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R13), Z4, Z2
+	VMOVUPS.Z    64(R13), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot8
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x09, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group8
+
+gdone8:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone8
+
+partial8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z4
+	VFMADD231PS  (R12), Z4, Z0
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z4
+	VFMADD231PS  (R12), Z4, Z2
+	VMOVUPS.Z    64(R12), K1, Z5
+	VFMADD231PS  Z5, Z4, Z3
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial8
+
+pdone8:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows8
+	MOVQ lastRows+64(FP), R8
+
+allrows8:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias15
+	VBROADCASTSS (BX), Z4
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z4, Z1, Z1
+
+nobias15:
+	TESTQ     $0x00000001, R10
+	JEQ       noload15
+	VADDPS    (R9)(DI*4), Z0, Z0
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z4
+	VADDPS    Z4, Z1, Z1
+
+noload15:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp15
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
+	VMAXPS       Z0, Z5, Z0
+	VMINPS       Z0, Z4, Z0
+	VMAXPS       Z1, Z5, Z1
+	VMINPS       Z1, Z4, Z1
+
+noclamp15:
+	VMOVUPS      Z0, (R9)(DI*4)
+	VMOVUPS      Z1, K1, 64(R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored8
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias16
+	VBROADCASTSS 4(BX), Z4
+	VADDPS       Z4, Z2, Z2
+	VADDPS       Z4, Z3, Z3
+
+nobias16:
+	TESTQ     $0x00000001, R8
+	JEQ       noload16
+	VADDPS    (R9)(DI*4), Z2, Z2
+	VMOVUPS.Z 64(R9)(DI*4), K1, Z4
+	VADDPS    Z4, Z3, Z3
+
+noload16:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp16
+	VBROADCASTSS lo+120(FP), Z5
+	VBROADCASTSS hi+124(FP), Z4
+	VMAXPS       Z2, Z5, Z2
+	VMINPS       Z2, Z4, Z2
+	VMAXPS       Z3, Z5, Z3
+	VMINPS       Z3, Z4, Z3
+
+noclamp16:
+	VMOVUPS Z2, (R9)(DI*4)
+	VMOVUPS Z3, K1, 64(R9)(DI*4)
+
+stored8:
+	JMP cols1
+
+narrower7:
+	ADDQ   $+0, R8
+	LEAQ   tailmask16<>+0(SB), R9
+	KMOVW  (R9)(R8*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+	MOVQ   x+72(FP), R10
+	LEAQ   (R10)(DI*4), R10
+	MOVQ   gfull+24(FP), R11
+	CMPQ   R11, $+0
+	JLE    gdone9
+
+group9:
+	MOVQ keep+32(FP), R12
+
+slot9:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R13), K1, Z3
+	VFMADD231PS  Z3, Z2, Z0
+	MOVBQZX      1(R9), R13
+	SHLQ         $0x09, R13
+	ADDQ         R10, R13
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R13), K1, Z3
+	VFMADD231PS  Z3, Z2, Z1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot9
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x09, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group9
+
+gdone9:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone9
+
+partial9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
+	VFMADD231PS  Z3, Z2, Z0
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x09, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Z2
+	VMOVUPS.Z    (R12), K1, Z3
+	VFMADD231PS  Z3, Z2, Z1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial9
+
+pdone9:
+	MOVQ $+2, R8
+	CMPQ SI, $+1
+	JGT  allrows9
+	MOVQ lastRows+64(FP), R8
+
+allrows9:
+	MOVQ         DX, R9
+	MOVQ         flags+104(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias17
+	VBROADCASTSS (BX), Z2
+	VADDPS       Z2, Z0, Z0
+
+nobias17:
+	TESTQ     $0x00000001, R10
+	JEQ       noload17
+	VMOVUPS.Z (R9)(DI*4), K1, Z2
+	VADDPS    Z2, Z0, Z0
+
+noload17:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp17
+	VBROADCASTSS lo+120(FP), Z3
+	VBROADCASTSS hi+124(FP), Z2
+	VMAXPS       Z0, Z3, Z0
+	VMINPS       Z0, Z2, Z0
+
+noclamp17:
+	VMOVUPS      Z0, K1, (R9)(DI*4)
+	CMPQ         R8, $+1
+	JLE          stored9
+	MOVQ         ldy+88(FP), R8
+	SHLQ         $0x02, R8
+	ADDQ         R8, R9
+	MOVQ         flags+104(FP), R8
+	TESTQ        $0x00000002, R8
+	JEQ          nobias18
+	VBROADCASTSS 4(BX), Z2
+	VADDPS       Z2, Z1, Z1
+
+nobias18:
+	TESTQ     $0x00000001, R8
+	JEQ       noload18
+	VMOVUPS.Z (R9)(DI*4), K1, Z2
+	VADDPS    Z2, Z1, Z1
+
+noload18:
+	TESTQ        $0x00000004, R8
+	JEQ          noclamp18
 	VBROADCASTSS lo+120(FP), Z3
 	VBROADCASTSS hi+124(FP), Z2
 	VMAXPS       Z1, Z3, Z1
 	VMINPS       Z1, Z2, Z1
 
-noclamp6:
+noclamp18:
 	VMOVUPS Z1, K1, (R9)(DI*4)
 
-stored3:
+stored9:
+	JMP cols1
+
 cols1:
 	MOVQ spr+16(FP), DI
 	LEAQ (CX)(DI*2), CX

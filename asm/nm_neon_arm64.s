@@ -19,7 +19,7 @@ tiles1:
 	MOVD n+96(FP), R6
 	SUB R5, R6, R6
 	CMP $16, R6
-	BLT singles1
+	BLT rest1
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -378,222 +378,653 @@ noclamp4:
 stored1:
 	ADD $16, R5, R5
 	B tiles1
-singles1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
-	CMP $4, R6
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	MOVD R0, R6
-	MOVD R1, R7
-	MOVD x+72(FP), R8
-	ADD R5<<2, R8, R8
-	MOVD gfull+24(FP), R9
-	CMP $0, R9
-	BLE gdone2
-group2:
-	MOVBU.P 8(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 32(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -7(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -28(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -6(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -24(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -5(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -20(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	MOVBU -4(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -16(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -3(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -12(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -2(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -8(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -1(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $256, R8, R8
-	SUBS $1, R9, R9
-	BGT group2
-gdone2:
-	MOVD lastSlots+48(FP), R9
-	CMP $0, R9
-	BLE pdone2
-partial2:
-	MOVBU.P 4(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 16(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -3(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -12(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -2(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -8(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -1(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	SUBS $1, R9, R9
-	BGT partial2
-pdone2:
-	MOVD $4, R6
-	CMP $1, R4
-	BGT allrows2
-	MOVD lastRows+64(FP), R6
-allrows2:
-	MOVD R2, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias5
-	VLD1R (R3), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-nobias5:
-	TBZ $0, R8, noload5
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload5:
-	TBZ $2, R8, noclamp5
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-noclamp5:
-	ADD R5<<2, R7, R15
-	FMOVQ F0, (R15)
-	CMP $1, R6
-	BLE stored2
-	MOVD ldy+88(FP), R8
-	LSL $2, R8, R8
-	ADD R8, R7, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias6
-	ADD $4, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-nobias6:
-	TBZ $0, R8, noload6
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload6:
-	TBZ $2, R8, noclamp6
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
-	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
-noclamp6:
-	ADD R5<<2, R7, R13
-	FMOVQ F1, (R13)
-	CMP $2, R6
-	BLE stored2
-	MOVD ldy+88(FP), R8
-	LSL $2, R8, R8
-	ADD R8, R7, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias7
-	ADD $8, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
-nobias7:
-	TBZ $0, R8, noload7
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
-noload7:
-	TBZ $2, R8, noclamp7
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
-	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
-noclamp7:
-	ADD R5<<2, R7, R15
-	FMOVQ F2, (R15)
-	CMP $3, R6
-	BLE stored2
-	MOVD ldy+88(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R7, R7
-	MOVD flags+104(FP), R6
-	TBZ $1, R6, nobias8
-	ADD $12, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
-nobias8:
-	TBZ $0, R6, noload8
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
-noload8:
-	TBZ $2, R6, noclamp8
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
-	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
-noclamp8:
-	ADD R5<<2, R7, R13
-	FMOVQ F3, (R13)
-stored2:
-	ADD $4, R5, R5
-	B singles1
-last1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
+rest1:
 	CMP $0, R6
 	BLE cols1
+	CMP $12, R6
+	BLE narrower1
+	SUB $12, R6, R6
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone2
+group2:
+	MOVBU.P 8(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 32(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_1
+	FMOVQ (R16), F17
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F17
+neon_3:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -7(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_4
+	FMOVQ (R16), F17
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F17
+neon_6:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -6(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_7
+	FMOVQ (R16), F17
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F17
+neon_9:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -5(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_10
+	FMOVQ (R16), F17
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F17
+neon_12:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	MOVBU -4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_13
+	FMOVQ (R16), F17
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_15
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_15
+neon_14:
+	FMOVS (R16), F17
+neon_15:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_16
+	FMOVQ (R16), F17
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_18
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_18
+neon_17:
+	FMOVS (R16), F17
+neon_18:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_19
+	FMOVQ (R16), F17
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_21
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_21
+neon_20:
+	FMOVS (R16), F17
+neon_21:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_22
+	FMOVQ (R16), F17
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_24
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_24
+neon_23:
+	FMOVS (R16), F17
+neon_24:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	ADD $256, R9, R9
+	SUBS $1, R10, R10
+	BGT group2
+gdone2:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone2
+partial2:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_25
+	FMOVQ (R16), F17
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_27
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F17
+neon_27:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_28
+	FMOVQ (R16), F17
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_30
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_30
+neon_29:
+	FMOVS (R16), F17
+neon_30:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_31
+	FMOVQ (R16), F17
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_33
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F17
+neon_33:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_34
+	FMOVQ (R16), F17
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_36
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_36
+neon_35:
+	FMOVS (R16), F17
+neon_36:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	SUBS $1, R10, R10
+	BGT partial2
+pdone2:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows2
+	MOVD lastRows+64(FP), R7
+allrows2:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias5
+	VLD1R (R3), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+nobias5:
+	TBZ $0, R9, noload5
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_37
+	FMOVQ (R16), F16
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_39
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_39
+neon_38:
+	FMOVS (R16), F16
+neon_39:
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+noload5:
+	TBZ $2, R9, noclamp5
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
+	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
+	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
+	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
+	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
+	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
+	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
+	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+noclamp5:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_40
+	FMOVQ F3, (R16)
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_42
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_42
+neon_41:
+	FMOVS F3, (R16)
+neon_42:
+	CMP $1, R7
+	BLE stored2
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias6
+	ADD $4, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias6:
+	TBZ $0, R9, noload6
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_43
+	FMOVQ (R16), F16
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_45
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_45
+neon_44:
+	FMOVS (R16), F16
+neon_45:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload6:
+	TBZ $2, R9, noclamp6
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
+	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
+	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
+	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
+	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+noclamp6:
+	ADD R5<<2, R8, R13
+	FMOVQ F4, (R13)
+	FMOVQ F5, 16(R13)
+	FMOVQ F6, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_46
+	FMOVQ F7, (R16)
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_48
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_48
+neon_47:
+	FMOVS F7, (R16)
+neon_48:
+	CMP $2, R7
+	BLE stored2
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias7
+	ADD $8, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+nobias7:
+	TBZ $0, R9, noload7
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd508 // fadd v8.4s, v8.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed529 // fadd v9.4s, v9.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd54a // fadd v10.4s, v10.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_49
+	FMOVQ (R16), F16
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_51
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F16
+neon_51:
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+noload7:
+	TBZ $2, R9, noclamp7
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
+	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
+	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
+	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
+	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
+	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
+	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
+	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+noclamp7:
+	ADD R5<<2, R8, R15
+	FMOVQ F8, (R15)
+	FMOVQ F9, 16(R15)
+	FMOVQ F10, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_52
+	FMOVQ F11, (R16)
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_54
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_54
+neon_53:
+	FMOVS F11, (R16)
+neon_54:
+	CMP $3, R7
+	BLE stored2
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias8
+	ADD $12, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+nobias8:
+	TBZ $0, R7, noload8
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd5ad // fadd v13.4s, v13.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_55
+	FMOVQ (R16), F16
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_57
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F16
+neon_57:
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+noload8:
+	TBZ $2, R7, noclamp8
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
+	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
+	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
+	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
+	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
+	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
+	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
+	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+noclamp8:
+	ADD R5<<2, R8, R13
+	FMOVQ F12, (R13)
+	FMOVQ F13, 16(R13)
+	FMOVQ F14, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_58
+	FMOVQ F15, (R16)
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
+	FMOVD F15, (R16)
+	TBZ $0, R6, neon_60
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_60
+neon_59:
+	FMOVS F15, (R16)
+neon_60:
+stored2:
+	B cols1
+narrower1:
+	CMP $8, R6
+	BLE narrower2
+	SUB $8, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
 	MOVD R0, R7
 	MOVD R1, R8
 	MOVD x+72(FP), R9
@@ -605,155 +1036,187 @@ group3:
 	MOVBU.P 8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F5
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_3
+	FMOVS.P 32(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_61
+	FMOVQ (R16), F13
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F5
-neon_3:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_63
+neon_62:
+	FMOVS (R16), F13
+neon_63:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F5
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_6
+	FMOVS -28(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_64
+	FMOVQ (R16), F13
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F5
-neon_6:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_66
+neon_65:
+	FMOVS (R16), F13
+neon_66:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F5
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_9
+	FMOVS -24(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_67
+	FMOVQ (R16), F13
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F5
-neon_9:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F13
+neon_69:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F5
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_12
+	FMOVS -20(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_70
+	FMOVQ (R16), F13
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F5
-neon_12:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_72
+neon_71:
+	FMOVS (R16), F13
+neon_72:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F5
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_15
+	FMOVS -16(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_73
+	FMOVQ (R16), F13
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F5
-neon_15:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_75
+neon_74:
+	FMOVS (R16), F13
+neon_75:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F5
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_18
+	FMOVS -12(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_76
+	FMOVQ (R16), F13
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F5
-neon_18:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_78
+neon_77:
+	FMOVS (R16), F13
+neon_78:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F5
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_21
+	FMOVS -8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_79
+	FMOVQ (R16), F13
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F5
-neon_21:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F13
+neon_81:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_22
-	FMOVQ (R16), F5
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_24
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_82
+	FMOVQ (R16), F13
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_24
-neon_23:
-	FMOVS (R16), F5
-neon_24:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_84
+neon_83:
+	FMOVS (R16), F13
+neon_84:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -765,79 +1228,95 @@ partial3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F5
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_27
+	FMOVS.P 16(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_85
+	FMOVQ (R16), F13
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F5
-neon_27:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F13
+neon_87:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_28
-	FMOVQ (R16), F5
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_30
+	FMOVS -12(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_88
+	FMOVQ (R16), F13
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_30
-neon_29:
-	FMOVS (R16), F5
-neon_30:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_90
+neon_89:
+	FMOVS (R16), F13
+neon_90:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_31
-	FMOVQ (R16), F5
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_33
+	FMOVS -8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_91
+	FMOVQ (R16), F13
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_33
-neon_32:
-	FMOVS (R16), F5
-neon_33:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F13
+neon_93:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_34
-	FMOVQ (R16), F5
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_36
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_94
+	FMOVQ (R16), F13
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_36
-neon_35:
-	FMOVS (R16), F5
-neon_36:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_96
+neon_95:
+	FMOVS (R16), F13
+neon_96:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -849,48 +1328,64 @@ allrows3:
 	MOVD R2, R8
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias9
-	VLD1R (R3), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	VLD1R (R3), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 nobias9:
 	TBZ $0, R9, noload9
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_37
-	FMOVQ (R16), F4
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_39
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_97
+	FMOVQ (R16), F12
+	B neon_99
+neon_97:
+	TBZ $1, R6, neon_98
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_99
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_39
-neon_38:
-	FMOVS (R16), F4
-neon_39:
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_99
+neon_98:
+	FMOVS (R16), F12
+neon_99:
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
+	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
+	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
+	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
+	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
+	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
 noclamp9:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_40
-	FMOVQ F0, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
-	FMOVD F0, (R16)
-	TBZ $0, R6, neon_42
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_100
+	FMOVQ F2, (R16)
+	B neon_102
+neon_100:
+	TBZ $1, R6, neon_101
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_102
 	ADD $8, R16, R16
-	VST1 V0.S[2], (R16)
-	B neon_42
-neon_41:
-	FMOVS F0, (R16)
-neon_42:
+	VST1 V2.S[2], (R16)
+	B neon_102
+neon_101:
+	FMOVS F2, (R16)
+neon_102:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -899,48 +1394,64 @@ neon_42:
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias10
 	ADD $4, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 nobias10:
 	TBZ $0, R9, noload10
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_43
-	FMOVQ (R16), F4
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_45
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_103
+	FMOVQ (R16), F12
+	B neon_105
+neon_103:
+	TBZ $1, R6, neon_104
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_105
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_45
-neon_44:
-	FMOVS (R16), F4
-neon_45:
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_105
+neon_104:
+	FMOVS (R16), F12
+neon_105:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
+	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
+	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
+	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
+	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
+	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
 noclamp10:
+	ADD R5<<2, R8, R13
+	FMOVQ F3, (R13)
+	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_46
-	FMOVQ F1, (R16)
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
-	FMOVD F1, (R16)
-	TBZ $0, R6, neon_48
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_106
+	FMOVQ F5, (R16)
+	B neon_108
+neon_106:
+	TBZ $1, R6, neon_107
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_108
 	ADD $8, R16, R16
-	VST1 V1.S[2], (R16)
-	B neon_48
-neon_47:
-	FMOVS F1, (R16)
-neon_48:
+	VST1 V5.S[2], (R16)
+	B neon_108
+neon_107:
+	FMOVS F5, (R16)
+neon_108:
 	CMP $2, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -949,48 +1460,64 @@ neon_48:
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias11
 	ADD $8, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 nobias11:
 	TBZ $0, R9, noload11
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_49
-	FMOVQ (R16), F4
-	B neon_51
-neon_49:
-	TBZ $1, R6, neon_50
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_51
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_109
+	FMOVQ (R16), F12
+	B neon_111
+neon_109:
+	TBZ $1, R6, neon_110
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_111
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_51
-neon_50:
-	FMOVS (R16), F4
-neon_51:
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_111
+neon_110:
+	FMOVS (R16), F12
+neon_111:
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
+	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
+	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
+	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
+	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
+	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
 noclamp11:
+	ADD R5<<2, R8, R15
+	FMOVQ F6, (R15)
+	FMOVQ F7, 16(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_52
-	FMOVQ F2, (R16)
-	B neon_54
-neon_52:
-	TBZ $1, R6, neon_53
-	FMOVD F2, (R16)
-	TBZ $0, R6, neon_54
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_112
+	FMOVQ F8, (R16)
+	B neon_114
+neon_112:
+	TBZ $1, R6, neon_113
+	FMOVD F8, (R16)
+	TBZ $0, R6, neon_114
 	ADD $8, R16, R16
-	VST1 V2.S[2], (R16)
-	B neon_54
-neon_53:
-	FMOVS F2, (R16)
-neon_54:
+	VST1 V8.S[2], (R16)
+	B neon_114
+neon_113:
+	FMOVS F8, (R16)
+neon_114:
 	CMP $3, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -999,49 +1526,1046 @@ neon_54:
 	MOVD flags+104(FP), R7
 	TBZ $1, R7, nobias12
 	ADD $12, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 nobias12:
 	TBZ $0, R7, noload12
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_55
-	FMOVQ (R16), F4
-	B neon_57
-neon_55:
-	TBZ $1, R6, neon_56
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_57
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_115
+	FMOVQ (R16), F12
+	B neon_117
+neon_115:
+	TBZ $1, R6, neon_116
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_117
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_57
-neon_56:
-	FMOVS (R16), F4
-neon_57:
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_117
+neon_116:
+	FMOVS (R16), F12
+neon_117:
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
+	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
+	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
+	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
+	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
+	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+noclamp12:
+	ADD R5<<2, R8, R13
+	FMOVQ F9, (R13)
+	FMOVQ F10, 16(R13)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_118
+	FMOVQ F11, (R16)
+	B neon_120
+neon_118:
+	TBZ $1, R6, neon_119
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_120
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_120
+neon_119:
+	FMOVS F11, (R16)
+neon_120:
+stored3:
+	B cols1
+narrower2:
+	CMP $4, R6
+	BLE narrower3
+	SUB $4, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone4
+group4:
+	MOVBU.P 8(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 32(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_121
+	FMOVQ (R16), F9
+	B neon_123
+neon_121:
+	TBZ $1, R6, neon_122
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_123
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_123
+neon_122:
+	FMOVS (R16), F9
+neon_123:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -7(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_124
+	FMOVQ (R16), F9
+	B neon_126
+neon_124:
+	TBZ $1, R6, neon_125
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_126
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_126
+neon_125:
+	FMOVS (R16), F9
+neon_126:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -6(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_127
+	FMOVQ (R16), F9
+	B neon_129
+neon_127:
+	TBZ $1, R6, neon_128
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_129
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_129
+neon_128:
+	FMOVS (R16), F9
+neon_129:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -5(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_130
+	FMOVQ (R16), F9
+	B neon_132
+neon_130:
+	TBZ $1, R6, neon_131
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_132
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_132
+neon_131:
+	FMOVS (R16), F9
+neon_132:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	MOVBU -4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_133
+	FMOVQ (R16), F9
+	B neon_135
+neon_133:
+	TBZ $1, R6, neon_134
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_135
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_135
+neon_134:
+	FMOVS (R16), F9
+neon_135:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_136
+	FMOVQ (R16), F9
+	B neon_138
+neon_136:
+	TBZ $1, R6, neon_137
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_138
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_138
+neon_137:
+	FMOVS (R16), F9
+neon_138:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_139
+	FMOVQ (R16), F9
+	B neon_141
+neon_139:
+	TBZ $1, R6, neon_140
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_141
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_141
+neon_140:
+	FMOVS (R16), F9
+neon_141:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_142
+	FMOVQ (R16), F9
+	B neon_144
+neon_142:
+	TBZ $1, R6, neon_143
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_144
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_144
+neon_143:
+	FMOVS (R16), F9
+neon_144:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	ADD $256, R9, R9
+	SUBS $1, R10, R10
+	BGT group4
+gdone4:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone4
+partial4:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_145
+	FMOVQ (R16), F9
+	B neon_147
+neon_145:
+	TBZ $1, R6, neon_146
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_147
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_147
+neon_146:
+	FMOVS (R16), F9
+neon_147:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_148
+	FMOVQ (R16), F9
+	B neon_150
+neon_148:
+	TBZ $1, R6, neon_149
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_150
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_150
+neon_149:
+	FMOVS (R16), F9
+neon_150:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_151
+	FMOVQ (R16), F9
+	B neon_153
+neon_151:
+	TBZ $1, R6, neon_152
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_153
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_153
+neon_152:
+	FMOVS (R16), F9
+neon_153:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_154
+	FMOVQ (R16), F9
+	B neon_156
+neon_154:
+	TBZ $1, R6, neon_155
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_156
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_156
+neon_155:
+	FMOVS (R16), F9
+neon_156:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	SUBS $1, R10, R10
+	BGT partial4
+pdone4:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows4
+	MOVD lastRows+64(FP), R7
+allrows4:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias13
+	VLD1R (R3), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+nobias13:
+	TBZ $0, R9, noload13
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_157
+	FMOVQ (R16), F8
+	B neon_159
+neon_157:
+	TBZ $1, R6, neon_158
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_159
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_159
+neon_158:
+	FMOVS (R16), F8
+neon_159:
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+noload13:
+	TBZ $2, R9, noclamp13
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+noclamp13:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_160
+	FMOVQ F1, (R16)
+	B neon_162
+neon_160:
+	TBZ $1, R6, neon_161
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_162
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_162
+neon_161:
+	FMOVS F1, (R16)
+neon_162:
+	CMP $1, R7
+	BLE stored4
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias14
+	ADD $4, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias14:
+	TBZ $0, R9, noload14
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_163
+	FMOVQ (R16), F8
+	B neon_165
+neon_163:
+	TBZ $1, R6, neon_164
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_165
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_165
+neon_164:
+	FMOVS (R16), F8
+neon_165:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload14:
+	TBZ $2, R9, noclamp14
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+noclamp14:
+	ADD R5<<2, R8, R13
+	FMOVQ F2, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_166
+	FMOVQ F3, (R16)
+	B neon_168
+neon_166:
+	TBZ $1, R6, neon_167
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_168
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_168
+neon_167:
+	FMOVS F3, (R16)
+neon_168:
+	CMP $2, R7
+	BLE stored4
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias15
+	ADD $8, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+nobias15:
+	TBZ $0, R9, noload15
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_169
+	FMOVQ (R16), F8
+	B neon_171
+neon_169:
+	TBZ $1, R6, neon_170
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_171
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_171
+neon_170:
+	FMOVS (R16), F8
+neon_171:
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+noload15:
+	TBZ $2, R9, noclamp15
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+noclamp15:
+	ADD R5<<2, R8, R15
+	FMOVQ F4, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_172
+	FMOVQ F5, (R16)
+	B neon_174
+neon_172:
+	TBZ $1, R6, neon_173
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_174
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_174
+neon_173:
+	FMOVS F5, (R16)
+neon_174:
+	CMP $3, R7
+	BLE stored4
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias16
+	ADD $12, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias16:
+	TBZ $0, R7, noload16
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_175
+	FMOVQ (R16), F8
+	B neon_177
+neon_175:
+	TBZ $1, R6, neon_176
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_177
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_177
+neon_176:
+	FMOVS (R16), F8
+neon_177:
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+noload16:
+	TBZ $2, R7, noclamp16
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
+	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+noclamp16:
+	ADD R5<<2, R8, R13
+	FMOVQ F6, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_178
+	FMOVQ F7, (R16)
+	B neon_180
+neon_178:
+	TBZ $1, R6, neon_179
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_180
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_180
+neon_179:
+	FMOVS F7, (R16)
+neon_180:
+stored4:
+	B cols1
+narrower3:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone5
+group5:
+	MOVBU.P 8(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 32(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_181
+	FMOVQ (R16), F5
+	B neon_183
+neon_181:
+	TBZ $1, R6, neon_182
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_183
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_183
+neon_182:
+	FMOVS (R16), F5
+neon_183:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -7(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_184
+	FMOVQ (R16), F5
+	B neon_186
+neon_184:
+	TBZ $1, R6, neon_185
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_186
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_186
+neon_185:
+	FMOVS (R16), F5
+neon_186:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -6(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_187
+	FMOVQ (R16), F5
+	B neon_189
+neon_187:
+	TBZ $1, R6, neon_188
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_189
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_189
+neon_188:
+	FMOVS (R16), F5
+neon_189:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -5(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_190
+	FMOVQ (R16), F5
+	B neon_192
+neon_190:
+	TBZ $1, R6, neon_191
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_192
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_192
+neon_191:
+	FMOVS (R16), F5
+neon_192:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	MOVBU -4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_193
+	FMOVQ (R16), F5
+	B neon_195
+neon_193:
+	TBZ $1, R6, neon_194
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_195
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_195
+neon_194:
+	FMOVS (R16), F5
+neon_195:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_196
+	FMOVQ (R16), F5
+	B neon_198
+neon_196:
+	TBZ $1, R6, neon_197
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_198
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_198
+neon_197:
+	FMOVS (R16), F5
+neon_198:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_199
+	FMOVQ (R16), F5
+	B neon_201
+neon_199:
+	TBZ $1, R6, neon_200
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_201
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_201
+neon_200:
+	FMOVS (R16), F5
+neon_201:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_202
+	FMOVQ (R16), F5
+	B neon_204
+neon_202:
+	TBZ $1, R6, neon_203
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_204
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_204
+neon_203:
+	FMOVS (R16), F5
+neon_204:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	ADD $256, R9, R9
+	SUBS $1, R10, R10
+	BGT group5
+gdone5:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone5
+partial5:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_205
+	FMOVQ (R16), F5
+	B neon_207
+neon_205:
+	TBZ $1, R6, neon_206
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_207
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_207
+neon_206:
+	FMOVS (R16), F5
+neon_207:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_208
+	FMOVQ (R16), F5
+	B neon_210
+neon_208:
+	TBZ $1, R6, neon_209
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_210
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_210
+neon_209:
+	FMOVS (R16), F5
+neon_210:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_211
+	FMOVQ (R16), F5
+	B neon_213
+neon_211:
+	TBZ $1, R6, neon_212
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_213
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_213
+neon_212:
+	FMOVS (R16), F5
+neon_213:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_214
+	FMOVQ (R16), F5
+	B neon_216
+neon_214:
+	TBZ $1, R6, neon_215
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_216
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_216
+neon_215:
+	FMOVS (R16), F5
+neon_216:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	SUBS $1, R10, R10
+	BGT partial5
+pdone5:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows5
+	MOVD lastRows+64(FP), R7
+allrows5:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias17
+	VLD1R (R3), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+nobias17:
+	TBZ $0, R9, noload17
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_217
+	FMOVQ (R16), F4
+	B neon_219
+neon_217:
+	TBZ $1, R6, neon_218
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_219
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_219
+neon_218:
+	FMOVS (R16), F4
+neon_219:
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+noload17:
+	TBZ $2, R9, noclamp17
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+noclamp17:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_220
+	FMOVQ F0, (R16)
+	B neon_222
+neon_220:
+	TBZ $1, R6, neon_221
+	FMOVD F0, (R16)
+	TBZ $0, R6, neon_222
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_222
+neon_221:
+	FMOVS F0, (R16)
+neon_222:
+	CMP $1, R7
+	BLE stored5
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias18
+	ADD $4, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias18:
+	TBZ $0, R9, noload18
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_223
+	FMOVQ (R16), F4
+	B neon_225
+neon_223:
+	TBZ $1, R6, neon_224
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_225
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_225
+neon_224:
+	FMOVS (R16), F4
+neon_225:
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+noload18:
+	TBZ $2, R9, noclamp18
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp18:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_226
+	FMOVQ F1, (R16)
+	B neon_228
+neon_226:
+	TBZ $1, R6, neon_227
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_228
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_228
+neon_227:
+	FMOVS F1, (R16)
+neon_228:
+	CMP $2, R7
+	BLE stored5
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias19
+	ADD $8, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+nobias19:
+	TBZ $0, R9, noload19
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_229
+	FMOVQ (R16), F4
+	B neon_231
+neon_229:
+	TBZ $1, R6, neon_230
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_231
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_231
+neon_230:
+	FMOVS (R16), F4
+neon_231:
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+noload19:
+	TBZ $2, R9, noclamp19
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+noclamp19:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_232
+	FMOVQ F2, (R16)
+	B neon_234
+neon_232:
+	TBZ $1, R6, neon_233
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_234
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_234
+neon_233:
+	FMOVS F2, (R16)
+neon_234:
+	CMP $3, R7
+	BLE stored5
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias20
+	ADD $12, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+nobias20:
+	TBZ $0, R7, noload20
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_235
+	FMOVQ (R16), F4
+	B neon_237
+neon_235:
+	TBZ $1, R6, neon_236
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_237
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_237
+neon_236:
+	FMOVS (R16), F4
+neon_237:
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+noload20:
+	TBZ $2, R7, noclamp20
 	FMOVS lo+120(FP), F5
 	VDUP V5.S[0], V5.S4
 	FMOVS hi+124(FP), F4
 	VDUP V4.S[0], V4.S4
 	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
 	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
-noclamp12:
+noclamp20:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_58
+	TBZ $2, R6, neon_238
 	FMOVQ F3, (R16)
-	B neon_60
-neon_58:
-	TBZ $1, R6, neon_59
+	B neon_240
+neon_238:
+	TBZ $1, R6, neon_239
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_60
+	TBZ $0, R6, neon_240
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_60
-neon_59:
+	B neon_240
+neon_239:
 	FMOVS F3, (R16)
-neon_60:
-stored3:
+neon_240:
+stored5:
+	B cols1
+narrower4:
 cols1:
 	MOVD spr+16(FP), R5
 	ADD R5<<2, R1, R1
@@ -1071,7 +2595,7 @@ tiles1:
 	MOVD n+96(FP), R6
 	SUB R5, R6, R6
 	CMP $32, R6
-	BLT singles1
+	BLT rest1
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -1366,130 +2890,457 @@ noclamp2:
 stored1:
 	ADD $32, R5, R5
 	B tiles1
-singles1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
-	CMP $4, R6
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	MOVD R0, R6
-	MOVD R1, R7
-	MOVD x+72(FP), R8
-	ADD R5<<2, R8, R8
-	MOVD gfull+24(FP), R9
-	CMP $0, R9
-	BLE gdone2
-group2:
-	MOVBU.P 4(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 16(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -3(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -12(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	MOVBU -2(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -8(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -1(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $512, R8, R8
-	SUBS $1, R9, R9
-	BGT group2
-gdone2:
-	MOVD lastSlots+48(FP), R9
-	CMP $0, R9
-	BLE pdone2
-partial2:
-	MOVBU.P 2(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 8(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -1(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	SUBS $1, R9, R9
-	BGT partial2
-pdone2:
-	MOVD $2, R6
-	CMP $1, R4
-	BGT allrows2
-	MOVD lastRows+64(FP), R6
-allrows2:
-	MOVD R2, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias3
-	VLD1R (R3), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias3:
-	TBZ $0, R8, noload3
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload3:
-	TBZ $2, R8, noclamp3
-	FMOVS lo+120(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+124(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
-	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
-noclamp3:
-	ADD R5<<2, R7, R15
-	FMOVQ F0, (R15)
-	CMP $1, R6
-	BLE stored2
-	MOVD ldy+88(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R7, R7
-	MOVD flags+104(FP), R6
-	TBZ $1, R6, nobias4
-	ADD $4, R3, R16
-	VLD1R (R16), [V2.S4]
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
-nobias4:
-	TBZ $0, R6, noload4
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload4:
-	TBZ $2, R6, noclamp4
-	FMOVS lo+120(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+124(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
-	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
-noclamp4:
-	ADD R5<<2, R7, R13
-	FMOVQ F1, (R13)
-stored2:
-	ADD $4, R5, R5
-	B singles1
-last1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
+rest1:
 	CMP $0, R6
 	BLE cols1
+	CMP $28, R6
+	BLE narrower1
+	SUB $28, R6, R6
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone2
+group2:
+	MOVBU.P 4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_1
+	FMOVQ (R16), F17
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F17
+neon_3:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_4
+	FMOVQ (R16), F17
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F17
+neon_6:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_7
+	FMOVQ (R16), F17
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F17
+neon_9:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_10
+	FMOVQ (R16), F17
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F17
+neon_12:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group2
+gdone2:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone2
+partial2:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_13
+	FMOVQ (R16), F17
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_15
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_15
+neon_14:
+	FMOVS (R16), F17
+neon_15:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_16
+	FMOVQ (R16), F17
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_18
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_18
+neon_17:
+	FMOVS (R16), F17
+neon_18:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	SUBS $1, R10, R10
+	BGT partial2
+pdone2:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows2
+	MOVD lastRows+64(FP), R7
+allrows2:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias3
+	VLD1R (R3), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias3:
+	TBZ $0, R9, noload3
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	FMOVQ 80(R17), F30
+	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
+	FMOVQ 96(R17), F31
+	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_19
+	FMOVQ (R16), F16
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_21
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_21
+neon_20:
+	FMOVS (R16), F16
+neon_21:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload3:
+	TBZ $2, R9, noclamp3
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
+	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
+	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
+	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
+	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
+	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
+	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
+	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
+	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
+	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
+	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
+	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+noclamp3:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	FMOVQ F5, 80(R15)
+	FMOVQ F6, 96(R15)
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_22
+	FMOVQ F7, (R16)
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_24
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_24
+neon_23:
+	FMOVS F7, (R16)
+neon_24:
+	CMP $1, R7
+	BLE stored2
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias4
+	ADD $4, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+nobias4:
+	TBZ $0, R7, noload4
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	FMOVQ 48(R14), F31
+	WORD $0x4e3fd56b // fadd v11.4s, v11.4s, v31.4s
+	FMOVQ 64(R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
+	FMOVQ 80(R14), F31
+	WORD $0x4e3fd5ad // fadd v13.4s, v13.4s, v31.4s
+	FMOVQ 96(R14), F30
+	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_25
+	FMOVQ (R16), F16
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_27
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F16
+neon_27:
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+noload4:
+	TBZ $2, R7, noclamp4
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
+	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
+	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
+	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
+	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
+	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
+	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
+	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
+	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
+	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
+	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
+	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
+	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
+	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
+	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+noclamp4:
+	ADD R5<<2, R8, R13
+	FMOVQ F8, (R13)
+	FMOVQ F9, 16(R13)
+	FMOVQ F10, 32(R13)
+	FMOVQ F11, 48(R13)
+	FMOVQ F12, 64(R13)
+	FMOVQ F13, 80(R13)
+	FMOVQ F14, 96(R13)
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_28
+	FMOVQ F15, (R16)
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
+	FMOVD F15, (R16)
+	TBZ $0, R6, neon_30
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_30
+neon_29:
+	FMOVS F15, (R16)
+neon_30:
+stored2:
+	B cols1
+narrower1:
+	CMP $24, R6
+	BLE narrower2
+	SUB $24, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
 	MOVD R0, R7
 	MOVD R1, R8
 	MOVD x+72(FP), R9
@@ -1501,79 +3352,127 @@ group3:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F3
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_3
+	FMOVS.P 16(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_31
+	FMOVQ (R16), F15
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F3
-neon_3:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F15
+neon_33:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F3
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_6
+	FMOVS -12(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_34
+	FMOVQ (R16), F15
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F3
-neon_6:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_36
+neon_35:
+	FMOVS (R16), F15
+neon_36:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F3
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_9
+	FMOVS -8(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_37
+	FMOVQ (R16), F15
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F3
-neon_9:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_39
+neon_38:
+	FMOVS (R16), F15
+neon_39:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F3
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_12
+	FMOVS -4(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_40
+	FMOVQ (R16), F15
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F3
-neon_12:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_42
+neon_41:
+	FMOVS (R16), F15
+neon_42:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -1585,41 +3484,65 @@ partial3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F3
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_15
+	FMOVS.P 8(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_43
+	FMOVQ (R16), F15
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F3
-neon_15:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_45
+neon_44:
+	FMOVS (R16), F15
+neon_45:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F3
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_18
+	FMOVS -4(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_46
+	FMOVQ (R16), F15
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F3
-neon_18:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_48
+neon_47:
+	FMOVS (R16), F15
+neon_48:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -1631,48 +3554,88 @@ allrows3:
 	MOVD R2, R8
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias5
-	VLD1R (R3), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	VLD1R (R3), [V14.S4]
+	WORD $0x4e2ed400 // fadd v0.4s, v0.4s, v14.4s
+	WORD $0x4e2ed421 // fadd v1.4s, v1.4s, v14.4s
+	WORD $0x4e2ed442 // fadd v2.4s, v2.4s, v14.4s
+	WORD $0x4e2ed463 // fadd v3.4s, v3.4s, v14.4s
+	WORD $0x4e2ed484 // fadd v4.4s, v4.4s, v14.4s
+	WORD $0x4e2ed4a5 // fadd v5.4s, v5.4s, v14.4s
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 nobias5:
 	TBZ $0, R9, noload5
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	FMOVQ 80(R17), F30
+	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F2
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_21
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_49
+	FMOVQ (R16), F14
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
+	FMOVD (R16), F14
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F2
-neon_21:
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	VLD1 (R16), V14.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F14
+neon_51:
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
-	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
-	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	FMOVS lo+120(FP), F15
+	VDUP V15.S[0], V15.S4
+	FMOVS hi+124(FP), F14
+	VDUP V14.S[0], V14.S4
+	WORD $0x4e2ff400 // fmax v0.4s, v0.4s, v15.4s
+	WORD $0x4eaef400 // fmin v0.4s, v0.4s, v14.4s
+	WORD $0x4e2ff421 // fmax v1.4s, v1.4s, v15.4s
+	WORD $0x4eaef421 // fmin v1.4s, v1.4s, v14.4s
+	WORD $0x4e2ff442 // fmax v2.4s, v2.4s, v15.4s
+	WORD $0x4eaef442 // fmin v2.4s, v2.4s, v14.4s
+	WORD $0x4e2ff463 // fmax v3.4s, v3.4s, v15.4s
+	WORD $0x4eaef463 // fmin v3.4s, v3.4s, v14.4s
+	WORD $0x4e2ff484 // fmax v4.4s, v4.4s, v15.4s
+	WORD $0x4eaef484 // fmin v4.4s, v4.4s, v14.4s
+	WORD $0x4e2ff4a5 // fmax v5.4s, v5.4s, v15.4s
+	WORD $0x4eaef4a5 // fmin v5.4s, v5.4s, v14.4s
+	WORD $0x4e2ff4c6 // fmax v6.4s, v6.4s, v15.4s
+	WORD $0x4eaef4c6 // fmin v6.4s, v6.4s, v14.4s
 noclamp5:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	FMOVQ F5, 80(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_22
-	FMOVQ F0, (R16)
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD F0, (R16)
-	TBZ $0, R6, neon_24
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_52
+	FMOVQ F6, (R16)
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
+	FMOVD F6, (R16)
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
-	VST1 V0.S[2], (R16)
-	B neon_24
-neon_23:
-	FMOVS F0, (R16)
-neon_24:
+	VST1 V6.S[2], (R16)
+	B neon_54
+neon_53:
+	FMOVS F6, (R16)
+neon_54:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -1681,49 +3644,1964 @@ neon_24:
 	MOVD flags+104(FP), R7
 	TBZ $1, R7, nobias6
 	ADD $4, R3, R16
-	VLD1R (R16), [V2.S4]
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+	VLD1R (R16), [V14.S4]
+	WORD $0x4e2ed4e7 // fadd v7.4s, v7.4s, v14.4s
+	WORD $0x4e2ed508 // fadd v8.4s, v8.4s, v14.4s
+	WORD $0x4e2ed529 // fadd v9.4s, v9.4s, v14.4s
+	WORD $0x4e2ed54a // fadd v10.4s, v10.4s, v14.4s
+	WORD $0x4e2ed56b // fadd v11.4s, v11.4s, v14.4s
+	WORD $0x4e2ed58c // fadd v12.4s, v12.4s, v14.4s
+	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 nobias6:
 	TBZ $0, R7, noload6
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 32(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 48(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	FMOVQ 64(R14), F31
+	WORD $0x4e3fd56b // fadd v11.4s, v11.4s, v31.4s
+	FMOVQ 80(R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F2
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_27
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_55
+	FMOVQ (R16), F14
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
+	FMOVD (R16), F14
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F2
-neon_27:
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+	VLD1 (R16), V14.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F14
+neon_57:
+	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
+	FMOVS lo+120(FP), F15
+	VDUP V15.S[0], V15.S4
+	FMOVS hi+124(FP), F14
+	VDUP V14.S[0], V14.S4
+	WORD $0x4e2ff4e7 // fmax v7.4s, v7.4s, v15.4s
+	WORD $0x4eaef4e7 // fmin v7.4s, v7.4s, v14.4s
+	WORD $0x4e2ff508 // fmax v8.4s, v8.4s, v15.4s
+	WORD $0x4eaef508 // fmin v8.4s, v8.4s, v14.4s
+	WORD $0x4e2ff529 // fmax v9.4s, v9.4s, v15.4s
+	WORD $0x4eaef529 // fmin v9.4s, v9.4s, v14.4s
+	WORD $0x4e2ff54a // fmax v10.4s, v10.4s, v15.4s
+	WORD $0x4eaef54a // fmin v10.4s, v10.4s, v14.4s
+	WORD $0x4e2ff56b // fmax v11.4s, v11.4s, v15.4s
+	WORD $0x4eaef56b // fmin v11.4s, v11.4s, v14.4s
+	WORD $0x4e2ff58c // fmax v12.4s, v12.4s, v15.4s
+	WORD $0x4eaef58c // fmin v12.4s, v12.4s, v14.4s
+	WORD $0x4e2ff5ad // fmax v13.4s, v13.4s, v15.4s
+	WORD $0x4eaef5ad // fmin v13.4s, v13.4s, v14.4s
+noclamp6:
+	ADD R5<<2, R8, R13
+	FMOVQ F7, (R13)
+	FMOVQ F8, 16(R13)
+	FMOVQ F9, 32(R13)
+	FMOVQ F10, 48(R13)
+	FMOVQ F11, 64(R13)
+	FMOVQ F12, 80(R13)
+	ADD R5<<2, R8, R16
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_58
+	FMOVQ F13, (R16)
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
+	FMOVD F13, (R16)
+	TBZ $0, R6, neon_60
+	ADD $8, R16, R16
+	VST1 V13.S[2], (R16)
+	B neon_60
+neon_59:
+	FMOVS F13, (R16)
+neon_60:
+stored3:
+	B cols1
+narrower2:
+	CMP $20, R6
+	BLE narrower3
+	SUB $20, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone4
+group4:
+	MOVBU.P 4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_61
+	FMOVQ (R16), F13
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_63
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_63
+neon_62:
+	FMOVS (R16), F13
+neon_63:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_64
+	FMOVQ (R16), F13
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_66
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_66
+neon_65:
+	FMOVS (R16), F13
+neon_66:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_67
+	FMOVQ (R16), F13
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_69
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F13
+neon_69:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_70
+	FMOVQ (R16), F13
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_72
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_72
+neon_71:
+	FMOVS (R16), F13
+neon_72:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group4
+gdone4:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone4
+partial4:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_73
+	FMOVQ (R16), F13
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_75
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_75
+neon_74:
+	FMOVS (R16), F13
+neon_75:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_76
+	FMOVQ (R16), F13
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_78
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_78
+neon_77:
+	FMOVS (R16), F13
+neon_78:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	SUBS $1, R10, R10
+	BGT partial4
+pdone4:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows4
+	MOVD lastRows+64(FP), R7
+allrows4:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias7
+	VLD1R (R3), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+nobias7:
+	TBZ $0, R9, noload7
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_79
+	FMOVQ (R16), F12
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_81
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F12
+neon_81:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+noload7:
+	TBZ $2, R9, noclamp7
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
+	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
+	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
+	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
+	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
+	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
+	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
+	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
+	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
+	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
+	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
+	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+noclamp7:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_82
+	FMOVQ F5, (R16)
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_84
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_84
+neon_83:
+	FMOVS F5, (R16)
+neon_84:
+	CMP $1, R7
+	BLE stored4
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias8
+	ADD $4, R3, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+nobias8:
+	TBZ $0, R7, noload8
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 48(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 64(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_85
+	FMOVQ (R16), F12
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_87
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F12
+neon_87:
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+noload8:
+	TBZ $2, R7, noclamp8
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
+	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
+	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
+	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
+	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
+	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
+	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
+	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
+	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
+	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
+	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
+	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+noclamp8:
+	ADD R5<<2, R8, R13
+	FMOVQ F6, (R13)
+	FMOVQ F7, 16(R13)
+	FMOVQ F8, 32(R13)
+	FMOVQ F9, 48(R13)
+	FMOVQ F10, 64(R13)
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_88
+	FMOVQ F11, (R16)
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_90
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_90
+neon_89:
+	FMOVS F11, (R16)
+neon_90:
+stored4:
+	B cols1
+narrower3:
+	CMP $16, R6
+	BLE narrower4
+	SUB $16, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone5
+group5:
+	MOVBU.P 4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_91
+	FMOVQ (R16), F11
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_93
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F11
+neon_93:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_94
+	FMOVQ (R16), F11
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_96
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_96
+neon_95:
+	FMOVS (R16), F11
+neon_96:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_97
+	FMOVQ (R16), F11
+	B neon_99
+neon_97:
+	TBZ $1, R6, neon_98
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_99
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_99
+neon_98:
+	FMOVS (R16), F11
+neon_99:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_100
+	FMOVQ (R16), F11
+	B neon_102
+neon_100:
+	TBZ $1, R6, neon_101
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_102
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_102
+neon_101:
+	FMOVS (R16), F11
+neon_102:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group5
+gdone5:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone5
+partial5:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_103
+	FMOVQ (R16), F11
+	B neon_105
+neon_103:
+	TBZ $1, R6, neon_104
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_105
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_105
+neon_104:
+	FMOVS (R16), F11
+neon_105:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_106
+	FMOVQ (R16), F11
+	B neon_108
+neon_106:
+	TBZ $1, R6, neon_107
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_108
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_108
+neon_107:
+	FMOVS (R16), F11
+neon_108:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	SUBS $1, R10, R10
+	BGT partial5
+pdone5:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows5
+	MOVD lastRows+64(FP), R7
+allrows5:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias9
+	VLD1R (R3), [V10.S4]
+	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
+	WORD $0x4e2ad421 // fadd v1.4s, v1.4s, v10.4s
+	WORD $0x4e2ad442 // fadd v2.4s, v2.4s, v10.4s
+	WORD $0x4e2ad463 // fadd v3.4s, v3.4s, v10.4s
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+nobias9:
+	TBZ $0, R9, noload9
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_109
+	FMOVQ (R16), F10
+	B neon_111
+neon_109:
+	TBZ $1, R6, neon_110
+	FMOVD (R16), F10
+	TBZ $0, R6, neon_111
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_111
+neon_110:
+	FMOVS (R16), F10
+neon_111:
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+noload9:
+	TBZ $2, R9, noclamp9
+	FMOVS lo+120(FP), F11
+	VDUP V11.S[0], V11.S4
+	FMOVS hi+124(FP), F10
+	VDUP V10.S[0], V10.S4
+	WORD $0x4e2bf400 // fmax v0.4s, v0.4s, v11.4s
+	WORD $0x4eaaf400 // fmin v0.4s, v0.4s, v10.4s
+	WORD $0x4e2bf421 // fmax v1.4s, v1.4s, v11.4s
+	WORD $0x4eaaf421 // fmin v1.4s, v1.4s, v10.4s
+	WORD $0x4e2bf442 // fmax v2.4s, v2.4s, v11.4s
+	WORD $0x4eaaf442 // fmin v2.4s, v2.4s, v10.4s
+	WORD $0x4e2bf463 // fmax v3.4s, v3.4s, v11.4s
+	WORD $0x4eaaf463 // fmin v3.4s, v3.4s, v10.4s
+	WORD $0x4e2bf484 // fmax v4.4s, v4.4s, v11.4s
+	WORD $0x4eaaf484 // fmin v4.4s, v4.4s, v10.4s
+noclamp9:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_112
+	FMOVQ F4, (R16)
+	B neon_114
+neon_112:
+	TBZ $1, R6, neon_113
+	FMOVD F4, (R16)
+	TBZ $0, R6, neon_114
+	ADD $8, R16, R16
+	VST1 V4.S[2], (R16)
+	B neon_114
+neon_113:
+	FMOVS F4, (R16)
+neon_114:
+	CMP $1, R7
+	BLE stored5
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias10
+	ADD $4, R3, R16
+	VLD1R (R16), [V10.S4]
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	WORD $0x4e2ad4c6 // fadd v6.4s, v6.4s, v10.4s
+	WORD $0x4e2ad4e7 // fadd v7.4s, v7.4s, v10.4s
+	WORD $0x4e2ad508 // fadd v8.4s, v8.4s, v10.4s
+	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
+nobias10:
+	TBZ $0, R7, noload10
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	FMOVQ 32(R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 48(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_115
+	FMOVQ (R16), F10
+	B neon_117
+neon_115:
+	TBZ $1, R6, neon_116
+	FMOVD (R16), F10
+	TBZ $0, R6, neon_117
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_117
+neon_116:
+	FMOVS (R16), F10
+neon_117:
+	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
+noload10:
+	TBZ $2, R7, noclamp10
+	FMOVS lo+120(FP), F11
+	VDUP V11.S[0], V11.S4
+	FMOVS hi+124(FP), F10
+	VDUP V10.S[0], V10.S4
+	WORD $0x4e2bf4a5 // fmax v5.4s, v5.4s, v11.4s
+	WORD $0x4eaaf4a5 // fmin v5.4s, v5.4s, v10.4s
+	WORD $0x4e2bf4c6 // fmax v6.4s, v6.4s, v11.4s
+	WORD $0x4eaaf4c6 // fmin v6.4s, v6.4s, v10.4s
+	WORD $0x4e2bf4e7 // fmax v7.4s, v7.4s, v11.4s
+	WORD $0x4eaaf4e7 // fmin v7.4s, v7.4s, v10.4s
+	WORD $0x4e2bf508 // fmax v8.4s, v8.4s, v11.4s
+	WORD $0x4eaaf508 // fmin v8.4s, v8.4s, v10.4s
+	WORD $0x4e2bf529 // fmax v9.4s, v9.4s, v11.4s
+	WORD $0x4eaaf529 // fmin v9.4s, v9.4s, v10.4s
+noclamp10:
+	ADD R5<<2, R8, R13
+	FMOVQ F5, (R13)
+	FMOVQ F6, 16(R13)
+	FMOVQ F7, 32(R13)
+	FMOVQ F8, 48(R13)
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_118
+	FMOVQ F9, (R16)
+	B neon_120
+neon_118:
+	TBZ $1, R6, neon_119
+	FMOVD F9, (R16)
+	TBZ $0, R6, neon_120
+	ADD $8, R16, R16
+	VST1 V9.S[2], (R16)
+	B neon_120
+neon_119:
+	FMOVS F9, (R16)
+neon_120:
+stored5:
+	B cols1
+narrower4:
+	CMP $12, R6
+	BLE narrower5
+	SUB $12, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone6
+group6:
+	MOVBU.P 4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_121
+	FMOVQ (R16), F9
+	B neon_123
+neon_121:
+	TBZ $1, R6, neon_122
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_123
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_123
+neon_122:
+	FMOVS (R16), F9
+neon_123:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_124
+	FMOVQ (R16), F9
+	B neon_126
+neon_124:
+	TBZ $1, R6, neon_125
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_126
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_126
+neon_125:
+	FMOVS (R16), F9
+neon_126:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_127
+	FMOVQ (R16), F9
+	B neon_129
+neon_127:
+	TBZ $1, R6, neon_128
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_129
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_129
+neon_128:
+	FMOVS (R16), F9
+neon_129:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_130
+	FMOVQ (R16), F9
+	B neon_132
+neon_130:
+	TBZ $1, R6, neon_131
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_132
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_132
+neon_131:
+	FMOVS (R16), F9
+neon_132:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group6
+gdone6:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone6
+partial6:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_133
+	FMOVQ (R16), F9
+	B neon_135
+neon_133:
+	TBZ $1, R6, neon_134
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_135
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_135
+neon_134:
+	FMOVS (R16), F9
+neon_135:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_136
+	FMOVQ (R16), F9
+	B neon_138
+neon_136:
+	TBZ $1, R6, neon_137
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_138
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_138
+neon_137:
+	FMOVS (R16), F9
+neon_138:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	SUBS $1, R10, R10
+	BGT partial6
+pdone6:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows6
+	MOVD lastRows+64(FP), R7
+allrows6:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias11
+	VLD1R (R3), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias11:
+	TBZ $0, R9, noload11
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_139
+	FMOVQ (R16), F8
+	B neon_141
+neon_139:
+	TBZ $1, R6, neon_140
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_141
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_141
+neon_140:
+	FMOVS (R16), F8
+neon_141:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload11:
+	TBZ $2, R9, noclamp11
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+noclamp11:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_142
+	FMOVQ F3, (R16)
+	B neon_144
+neon_142:
+	TBZ $1, R6, neon_143
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_144
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_144
+neon_143:
+	FMOVS F3, (R16)
+neon_144:
+	CMP $1, R7
+	BLE stored6
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias12
+	ADD $4, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias12:
+	TBZ $0, R7, noload12
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_145
+	FMOVQ (R16), F8
+	B neon_147
+neon_145:
+	TBZ $1, R6, neon_146
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_147
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_147
+neon_146:
+	FMOVS (R16), F8
+neon_147:
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+noload12:
+	TBZ $2, R7, noclamp12
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
+	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+noclamp12:
+	ADD R5<<2, R8, R13
+	FMOVQ F4, (R13)
+	FMOVQ F5, 16(R13)
+	FMOVQ F6, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_148
+	FMOVQ F7, (R16)
+	B neon_150
+neon_148:
+	TBZ $1, R6, neon_149
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_150
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_150
+neon_149:
+	FMOVS F7, (R16)
+neon_150:
+stored6:
+	B cols1
+narrower5:
+	CMP $8, R6
+	BLE narrower6
+	SUB $8, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone7
+group7:
+	MOVBU.P 4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_151
+	FMOVQ (R16), F7
+	B neon_153
+neon_151:
+	TBZ $1, R6, neon_152
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_153
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_153
+neon_152:
+	FMOVS (R16), F7
+neon_153:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_154
+	FMOVQ (R16), F7
+	B neon_156
+neon_154:
+	TBZ $1, R6, neon_155
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_156
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_156
+neon_155:
+	FMOVS (R16), F7
+neon_156:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_157
+	FMOVQ (R16), F7
+	B neon_159
+neon_157:
+	TBZ $1, R6, neon_158
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_159
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_159
+neon_158:
+	FMOVS (R16), F7
+neon_159:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_160
+	FMOVQ (R16), F7
+	B neon_162
+neon_160:
+	TBZ $1, R6, neon_161
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_162
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_162
+neon_161:
+	FMOVS (R16), F7
+neon_162:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group7
+gdone7:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone7
+partial7:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_163
+	FMOVQ (R16), F7
+	B neon_165
+neon_163:
+	TBZ $1, R6, neon_164
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_165
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_165
+neon_164:
+	FMOVS (R16), F7
+neon_165:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_166
+	FMOVQ (R16), F7
+	B neon_168
+neon_166:
+	TBZ $1, R6, neon_167
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_168
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_168
+neon_167:
+	FMOVS (R16), F7
+neon_168:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	SUBS $1, R10, R10
+	BGT partial7
+pdone7:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows7
+	MOVD lastRows+64(FP), R7
+allrows7:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias13
+	VLD1R (R3), [V6.S4]
+	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
+	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+nobias13:
+	TBZ $0, R9, noload13
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_169
+	FMOVQ (R16), F6
+	B neon_171
+neon_169:
+	TBZ $1, R6, neon_170
+	FMOVD (R16), F6
+	TBZ $0, R6, neon_171
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_171
+neon_170:
+	FMOVS (R16), F6
+neon_171:
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+noload13:
+	TBZ $2, R9, noclamp13
+	FMOVS lo+120(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+124(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
+	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
+	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
+	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
+	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
+	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+noclamp13:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_172
+	FMOVQ F2, (R16)
+	B neon_174
+neon_172:
+	TBZ $1, R6, neon_173
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_174
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_174
+neon_173:
+	FMOVS F2, (R16)
+neon_174:
+	CMP $1, R7
+	BLE stored7
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias14
+	ADD $4, R3, R16
+	VLD1R (R16), [V6.S4]
+	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
+	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+nobias14:
+	TBZ $0, R7, noload14
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_175
+	FMOVQ (R16), F6
+	B neon_177
+neon_175:
+	TBZ $1, R6, neon_176
+	FMOVD (R16), F6
+	TBZ $0, R6, neon_177
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_177
+neon_176:
+	FMOVS (R16), F6
+neon_177:
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+noload14:
+	TBZ $2, R7, noclamp14
+	FMOVS lo+120(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+124(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
+	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
+	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
+	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
+	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
+	WORD $0x4ea6f4a5 // fmin v5.4s, v5.4s, v6.4s
+noclamp14:
+	ADD R5<<2, R8, R13
+	FMOVQ F3, (R13)
+	FMOVQ F4, 16(R13)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_178
+	FMOVQ F5, (R16)
+	B neon_180
+neon_178:
+	TBZ $1, R6, neon_179
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_180
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_180
+neon_179:
+	FMOVS F5, (R16)
+neon_180:
+stored7:
+	B cols1
+narrower6:
+	CMP $4, R6
+	BLE narrower7
+	SUB $4, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone8
+group8:
+	MOVBU.P 4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_181
+	FMOVQ (R16), F5
+	B neon_183
+neon_181:
+	TBZ $1, R6, neon_182
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_183
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_183
+neon_182:
+	FMOVS (R16), F5
+neon_183:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_184
+	FMOVQ (R16), F5
+	B neon_186
+neon_184:
+	TBZ $1, R6, neon_185
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_186
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_186
+neon_185:
+	FMOVS (R16), F5
+neon_186:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_187
+	FMOVQ (R16), F5
+	B neon_189
+neon_187:
+	TBZ $1, R6, neon_188
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_189
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_189
+neon_188:
+	FMOVS (R16), F5
+neon_189:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_190
+	FMOVQ (R16), F5
+	B neon_192
+neon_190:
+	TBZ $1, R6, neon_191
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_192
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_192
+neon_191:
+	FMOVS (R16), F5
+neon_192:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group8
+gdone8:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone8
+partial8:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_193
+	FMOVQ (R16), F5
+	B neon_195
+neon_193:
+	TBZ $1, R6, neon_194
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_195
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_195
+neon_194:
+	FMOVS (R16), F5
+neon_195:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_196
+	FMOVQ (R16), F5
+	B neon_198
+neon_196:
+	TBZ $1, R6, neon_197
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_198
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_198
+neon_197:
+	FMOVS (R16), F5
+neon_198:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	SUBS $1, R10, R10
+	BGT partial8
+pdone8:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows8
+	MOVD lastRows+64(FP), R7
+allrows8:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias15
+	VLD1R (R3), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias15:
+	TBZ $0, R9, noload15
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_199
+	FMOVQ (R16), F4
+	B neon_201
+neon_199:
+	TBZ $1, R6, neon_200
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_201
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_201
+neon_200:
+	FMOVS (R16), F4
+neon_201:
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+noload15:
+	TBZ $2, R9, noclamp15
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp15:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_202
+	FMOVQ F1, (R16)
+	B neon_204
+neon_202:
+	TBZ $1, R6, neon_203
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_204
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_204
+neon_203:
+	FMOVS F1, (R16)
+neon_204:
+	CMP $1, R7
+	BLE stored8
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias16
+	ADD $4, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+nobias16:
+	TBZ $0, R7, noload16
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_205
+	FMOVQ (R16), F4
+	B neon_207
+neon_205:
+	TBZ $1, R6, neon_206
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_207
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_207
+neon_206:
+	FMOVS (R16), F4
+neon_207:
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+noload16:
+	TBZ $2, R7, noclamp16
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
+	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+noclamp16:
+	ADD R5<<2, R8, R13
+	FMOVQ F2, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_208
+	FMOVQ F3, (R16)
+	B neon_210
+neon_208:
+	TBZ $1, R6, neon_209
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_210
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_210
+neon_209:
+	FMOVS F3, (R16)
+neon_210:
+stored8:
+	B cols1
+narrower7:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone9
+group9:
+	MOVBU.P 4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_211
+	FMOVQ (R16), F3
+	B neon_213
+neon_211:
+	TBZ $1, R6, neon_212
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_213
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_213
+neon_212:
+	FMOVS (R16), F3
+neon_213:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_214
+	FMOVQ (R16), F3
+	B neon_216
+neon_214:
+	TBZ $1, R6, neon_215
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_216
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_216
+neon_215:
+	FMOVS (R16), F3
+neon_216:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_217
+	FMOVQ (R16), F3
+	B neon_219
+neon_217:
+	TBZ $1, R6, neon_218
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_219
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_219
+neon_218:
+	FMOVS (R16), F3
+neon_219:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_220
+	FMOVQ (R16), F3
+	B neon_222
+neon_220:
+	TBZ $1, R6, neon_221
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_222
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_222
+neon_221:
+	FMOVS (R16), F3
+neon_222:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group9
+gdone9:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone9
+partial9:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_223
+	FMOVQ (R16), F3
+	B neon_225
+neon_223:
+	TBZ $1, R6, neon_224
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_225
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_225
+neon_224:
+	FMOVS (R16), F3
+neon_225:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_226
+	FMOVQ (R16), F3
+	B neon_228
+neon_226:
+	TBZ $1, R6, neon_227
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_228
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_228
+neon_227:
+	FMOVS (R16), F3
+neon_228:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	SUBS $1, R10, R10
+	BGT partial9
+pdone9:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows9
+	MOVD lastRows+64(FP), R7
+allrows9:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias17
+	VLD1R (R3), [V2.S4]
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+nobias17:
+	TBZ $0, R9, noload17
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_229
+	FMOVQ (R16), F2
+	B neon_231
+neon_229:
+	TBZ $1, R6, neon_230
+	FMOVD (R16), F2
+	TBZ $0, R6, neon_231
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_231
+neon_230:
+	FMOVS (R16), F2
+neon_231:
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+noload17:
+	TBZ $2, R9, noclamp17
+	FMOVS lo+120(FP), F3
+	VDUP V3.S[0], V3.S4
+	FMOVS hi+124(FP), F2
+	VDUP V2.S[0], V2.S4
+	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
+	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+noclamp17:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_232
+	FMOVQ F0, (R16)
+	B neon_234
+neon_232:
+	TBZ $1, R6, neon_233
+	FMOVD F0, (R16)
+	TBZ $0, R6, neon_234
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_234
+neon_233:
+	FMOVS F0, (R16)
+neon_234:
+	CMP $1, R7
+	BLE stored9
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias18
+	ADD $4, R3, R16
+	VLD1R (R16), [V2.S4]
+	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+nobias18:
+	TBZ $0, R7, noload18
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_235
+	FMOVQ (R16), F2
+	B neon_237
+neon_235:
+	TBZ $1, R6, neon_236
+	FMOVD (R16), F2
+	TBZ $0, R6, neon_237
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_237
+neon_236:
+	FMOVS (R16), F2
+neon_237:
+	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+noload18:
+	TBZ $2, R7, noclamp18
 	FMOVS lo+120(FP), F3
 	VDUP V3.S[0], V3.S4
 	FMOVS hi+124(FP), F2
 	VDUP V2.S[0], V2.S4
 	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
-noclamp6:
+noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_28
+	TBZ $2, R6, neon_238
 	FMOVQ F1, (R16)
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
+	B neon_240
+neon_238:
+	TBZ $1, R6, neon_239
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_30
+	TBZ $0, R6, neon_240
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_30
-neon_29:
+	B neon_240
+neon_239:
 	FMOVS F1, (R16)
-neon_30:
-stored3:
+neon_240:
+stored9:
+	B cols1
+narrower8:
 cols1:
 	MOVD spr+16(FP), R5
 	ADD R5<<1, R1, R1
@@ -1753,7 +5631,7 @@ tiles1:
 	MOVD n+96(FP), R6
 	SUB R5, R6, R6
 	CMP $16, R6
-	BLT singles1
+	BLT rest1
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -2064,198 +5942,553 @@ noclamp4:
 stored1:
 	ADD $16, R5, R5
 	B tiles1
-singles1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
-	CMP $4, R6
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	MOVD R0, R6
-	MOVD R1, R7
-	MOVD x+72(FP), R8
-	ADD R5<<2, R8, R8
-	MOVD gfull+24(FP), R9
-	CMP $0, R9
-	BLE gdone2
-group2:
-	MOVBU.P 4(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 16(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -3(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -12(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -2(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -8(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -1(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $256, R8, R8
-	SUBS $1, R9, R9
-	BGT group2
-gdone2:
-	MOVD lastSlots+48(FP), R9
-	CMP $0, R9
-	BLE pdone2
-partial2:
-	MOVBU.P 4(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 16(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -3(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -12(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -2(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -8(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -1(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	SUBS $1, R9, R9
-	BGT partial2
-pdone2:
-	MOVD $4, R6
-	CMP $1, R4
-	BGT allrows2
-	MOVD lastRows+64(FP), R6
-allrows2:
-	MOVD R2, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias5
-	VLD1R (R3), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-nobias5:
-	TBZ $0, R8, noload5
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload5:
-	TBZ $2, R8, noclamp5
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-noclamp5:
-	ADD R5<<2, R7, R15
-	FMOVQ F0, (R15)
-	CMP $1, R6
-	BLE stored2
-	MOVD ldy+88(FP), R8
-	LSL $2, R8, R8
-	ADD R8, R7, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias6
-	ADD $4, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-nobias6:
-	TBZ $0, R8, noload6
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload6:
-	TBZ $2, R8, noclamp6
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
-	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
-noclamp6:
-	ADD R5<<2, R7, R13
-	FMOVQ F1, (R13)
-	CMP $2, R6
-	BLE stored2
-	MOVD ldy+88(FP), R8
-	LSL $2, R8, R8
-	ADD R8, R7, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias7
-	ADD $8, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
-nobias7:
-	TBZ $0, R8, noload7
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
-noload7:
-	TBZ $2, R8, noclamp7
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
-	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
-noclamp7:
-	ADD R5<<2, R7, R15
-	FMOVQ F2, (R15)
-	CMP $3, R6
-	BLE stored2
-	MOVD ldy+88(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R7, R7
-	MOVD flags+104(FP), R6
-	TBZ $1, R6, nobias8
-	ADD $12, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
-nobias8:
-	TBZ $0, R6, noload8
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
-noload8:
-	TBZ $2, R6, noclamp8
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
-	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
-noclamp8:
-	ADD R5<<2, R7, R13
-	FMOVQ F3, (R13)
-stored2:
-	ADD $4, R5, R5
-	B singles1
-last1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
+rest1:
 	CMP $0, R6
 	BLE cols1
+	CMP $12, R6
+	BLE narrower1
+	SUB $12, R6, R6
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone2
+group2:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_1
+	FMOVQ (R16), F17
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F17
+neon_3:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_4
+	FMOVQ (R16), F17
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F17
+neon_6:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_7
+	FMOVQ (R16), F17
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F17
+neon_9:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_10
+	FMOVQ (R16), F17
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F17
+neon_12:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	ADD $256, R9, R9
+	SUBS $1, R10, R10
+	BGT group2
+gdone2:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone2
+partial2:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_13
+	FMOVQ (R16), F17
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_15
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_15
+neon_14:
+	FMOVS (R16), F17
+neon_15:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_16
+	FMOVQ (R16), F17
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_18
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_18
+neon_17:
+	FMOVS (R16), F17
+neon_18:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_19
+	FMOVQ (R16), F17
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_21
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_21
+neon_20:
+	FMOVS (R16), F17
+neon_21:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_22
+	FMOVQ (R16), F17
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_24
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_24
+neon_23:
+	FMOVS (R16), F17
+neon_24:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	SUBS $1, R10, R10
+	BGT partial2
+pdone2:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows2
+	MOVD lastRows+64(FP), R7
+allrows2:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias5
+	VLD1R (R3), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+nobias5:
+	TBZ $0, R9, noload5
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_25
+	FMOVQ (R16), F16
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_27
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F16
+neon_27:
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+noload5:
+	TBZ $2, R9, noclamp5
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
+	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
+	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
+	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
+	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
+	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
+	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
+	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+noclamp5:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_28
+	FMOVQ F3, (R16)
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_30
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_30
+neon_29:
+	FMOVS F3, (R16)
+neon_30:
+	CMP $1, R7
+	BLE stored2
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias6
+	ADD $4, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias6:
+	TBZ $0, R9, noload6
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_31
+	FMOVQ (R16), F16
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_33
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F16
+neon_33:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload6:
+	TBZ $2, R9, noclamp6
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
+	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
+	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
+	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
+	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+noclamp6:
+	ADD R5<<2, R8, R13
+	FMOVQ F4, (R13)
+	FMOVQ F5, 16(R13)
+	FMOVQ F6, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_34
+	FMOVQ F7, (R16)
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_36
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_36
+neon_35:
+	FMOVS F7, (R16)
+neon_36:
+	CMP $2, R7
+	BLE stored2
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias7
+	ADD $8, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+nobias7:
+	TBZ $0, R9, noload7
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd508 // fadd v8.4s, v8.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed529 // fadd v9.4s, v9.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd54a // fadd v10.4s, v10.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_37
+	FMOVQ (R16), F16
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_39
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_39
+neon_38:
+	FMOVS (R16), F16
+neon_39:
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+noload7:
+	TBZ $2, R9, noclamp7
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
+	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
+	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
+	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
+	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
+	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
+	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
+	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+noclamp7:
+	ADD R5<<2, R8, R15
+	FMOVQ F8, (R15)
+	FMOVQ F9, 16(R15)
+	FMOVQ F10, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_40
+	FMOVQ F11, (R16)
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_42
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_42
+neon_41:
+	FMOVS F11, (R16)
+neon_42:
+	CMP $3, R7
+	BLE stored2
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias8
+	ADD $12, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+nobias8:
+	TBZ $0, R7, noload8
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd5ad // fadd v13.4s, v13.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_43
+	FMOVQ (R16), F16
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_45
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_45
+neon_44:
+	FMOVS (R16), F16
+neon_45:
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+noload8:
+	TBZ $2, R7, noclamp8
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
+	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
+	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
+	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
+	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
+	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
+	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
+	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+noclamp8:
+	ADD R5<<2, R8, R13
+	FMOVQ F12, (R13)
+	FMOVQ F13, 16(R13)
+	FMOVQ F14, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_46
+	FMOVQ F15, (R16)
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
+	FMOVD F15, (R16)
+	TBZ $0, R6, neon_48
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_48
+neon_47:
+	FMOVS F15, (R16)
+neon_48:
+stored2:
+	B cols1
+narrower1:
+	CMP $8, R6
+	BLE narrower2
+	SUB $8, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
 	MOVD R0, R7
 	MOVD R1, R8
 	MOVD x+72(FP), R9
@@ -2267,79 +6500,95 @@ group3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F5
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_3
+	FMOVS.P 16(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_49
+	FMOVQ (R16), F13
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F5
-neon_3:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F13
+neon_51:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F5
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_6
+	FMOVS -12(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_52
+	FMOVQ (R16), F13
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F5
-neon_6:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_54
+neon_53:
+	FMOVS (R16), F13
+neon_54:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F5
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_9
+	FMOVS -8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_55
+	FMOVQ (R16), F13
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F5
-neon_9:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F13
+neon_57:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F5
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_12
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_58
+	FMOVQ (R16), F13
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F5
-neon_12:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_60
+neon_59:
+	FMOVS (R16), F13
+neon_60:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -2351,79 +6600,95 @@ partial3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F5
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_15
+	FMOVS.P 16(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_61
+	FMOVQ (R16), F13
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F5
-neon_15:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_63
+neon_62:
+	FMOVS (R16), F13
+neon_63:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F5
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_18
+	FMOVS -12(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_64
+	FMOVQ (R16), F13
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F5
-neon_18:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_66
+neon_65:
+	FMOVS (R16), F13
+neon_66:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F5
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_21
+	FMOVS -8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_67
+	FMOVQ (R16), F13
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F5
-neon_21:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F13
+neon_69:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_22
-	FMOVQ (R16), F5
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_24
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_70
+	FMOVQ (R16), F13
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_24
-neon_23:
-	FMOVS (R16), F5
-neon_24:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_72
+neon_71:
+	FMOVS (R16), F13
+neon_72:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -2435,48 +6700,64 @@ allrows3:
 	MOVD R2, R8
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias9
-	VLD1R (R3), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	VLD1R (R3), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 nobias9:
 	TBZ $0, R9, noload9
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F4
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_27
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_73
+	FMOVQ (R16), F12
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F4
-neon_27:
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_75
+neon_74:
+	FMOVS (R16), F12
+neon_75:
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
+	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
+	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
+	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
+	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
+	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
 noclamp9:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_28
-	FMOVQ F0, (R16)
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
-	FMOVD F0, (R16)
-	TBZ $0, R6, neon_30
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_76
+	FMOVQ F2, (R16)
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
-	VST1 V0.S[2], (R16)
-	B neon_30
-neon_29:
-	FMOVS F0, (R16)
-neon_30:
+	VST1 V2.S[2], (R16)
+	B neon_78
+neon_77:
+	FMOVS F2, (R16)
+neon_78:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -2485,48 +6766,64 @@ neon_30:
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias10
 	ADD $4, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 nobias10:
 	TBZ $0, R9, noload10
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_31
-	FMOVQ (R16), F4
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_33
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_79
+	FMOVQ (R16), F12
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_33
-neon_32:
-	FMOVS (R16), F4
-neon_33:
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F12
+neon_81:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
+	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
+	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
+	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
+	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
+	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
 noclamp10:
+	ADD R5<<2, R8, R13
+	FMOVQ F3, (R13)
+	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_34
-	FMOVQ F1, (R16)
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
-	FMOVD F1, (R16)
-	TBZ $0, R6, neon_36
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_82
+	FMOVQ F5, (R16)
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
-	VST1 V1.S[2], (R16)
-	B neon_36
-neon_35:
-	FMOVS F1, (R16)
-neon_36:
+	VST1 V5.S[2], (R16)
+	B neon_84
+neon_83:
+	FMOVS F5, (R16)
+neon_84:
 	CMP $2, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -2535,48 +6832,64 @@ neon_36:
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias11
 	ADD $8, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 nobias11:
 	TBZ $0, R9, noload11
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_37
-	FMOVQ (R16), F4
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_39
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_85
+	FMOVQ (R16), F12
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_39
-neon_38:
-	FMOVS (R16), F4
-neon_39:
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F12
+neon_87:
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
+	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
+	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
+	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
+	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
+	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
 noclamp11:
+	ADD R5<<2, R8, R15
+	FMOVQ F6, (R15)
+	FMOVQ F7, 16(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_40
-	FMOVQ F2, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
-	FMOVD F2, (R16)
-	TBZ $0, R6, neon_42
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_88
+	FMOVQ F8, (R16)
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
+	FMOVD F8, (R16)
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
-	VST1 V2.S[2], (R16)
-	B neon_42
-neon_41:
-	FMOVS F2, (R16)
-neon_42:
+	VST1 V8.S[2], (R16)
+	B neon_90
+neon_89:
+	FMOVS F8, (R16)
+neon_90:
 	CMP $3, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -2585,49 +6898,886 @@ neon_42:
 	MOVD flags+104(FP), R7
 	TBZ $1, R7, nobias12
 	ADD $12, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 nobias12:
 	TBZ $0, R7, noload12
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_43
-	FMOVQ (R16), F4
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_45
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_91
+	FMOVQ (R16), F12
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_45
-neon_44:
-	FMOVS (R16), F4
-neon_45:
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F12
+neon_93:
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
+	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
+	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
+	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
+	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
+	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+noclamp12:
+	ADD R5<<2, R8, R13
+	FMOVQ F9, (R13)
+	FMOVQ F10, 16(R13)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_94
+	FMOVQ F11, (R16)
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_96
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_96
+neon_95:
+	FMOVS F11, (R16)
+neon_96:
+stored3:
+	B cols1
+narrower2:
+	CMP $4, R6
+	BLE narrower3
+	SUB $4, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone4
+group4:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_97
+	FMOVQ (R16), F9
+	B neon_99
+neon_97:
+	TBZ $1, R6, neon_98
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_99
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_99
+neon_98:
+	FMOVS (R16), F9
+neon_99:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_100
+	FMOVQ (R16), F9
+	B neon_102
+neon_100:
+	TBZ $1, R6, neon_101
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_102
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_102
+neon_101:
+	FMOVS (R16), F9
+neon_102:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_103
+	FMOVQ (R16), F9
+	B neon_105
+neon_103:
+	TBZ $1, R6, neon_104
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_105
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_105
+neon_104:
+	FMOVS (R16), F9
+neon_105:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_106
+	FMOVQ (R16), F9
+	B neon_108
+neon_106:
+	TBZ $1, R6, neon_107
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_108
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_108
+neon_107:
+	FMOVS (R16), F9
+neon_108:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	ADD $256, R9, R9
+	SUBS $1, R10, R10
+	BGT group4
+gdone4:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone4
+partial4:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_109
+	FMOVQ (R16), F9
+	B neon_111
+neon_109:
+	TBZ $1, R6, neon_110
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_111
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_111
+neon_110:
+	FMOVS (R16), F9
+neon_111:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_112
+	FMOVQ (R16), F9
+	B neon_114
+neon_112:
+	TBZ $1, R6, neon_113
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_114
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_114
+neon_113:
+	FMOVS (R16), F9
+neon_114:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_115
+	FMOVQ (R16), F9
+	B neon_117
+neon_115:
+	TBZ $1, R6, neon_116
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_117
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_117
+neon_116:
+	FMOVS (R16), F9
+neon_117:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_118
+	FMOVQ (R16), F9
+	B neon_120
+neon_118:
+	TBZ $1, R6, neon_119
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_120
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_120
+neon_119:
+	FMOVS (R16), F9
+neon_120:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	SUBS $1, R10, R10
+	BGT partial4
+pdone4:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows4
+	MOVD lastRows+64(FP), R7
+allrows4:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias13
+	VLD1R (R3), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+nobias13:
+	TBZ $0, R9, noload13
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_121
+	FMOVQ (R16), F8
+	B neon_123
+neon_121:
+	TBZ $1, R6, neon_122
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_123
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_123
+neon_122:
+	FMOVS (R16), F8
+neon_123:
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+noload13:
+	TBZ $2, R9, noclamp13
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+noclamp13:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_124
+	FMOVQ F1, (R16)
+	B neon_126
+neon_124:
+	TBZ $1, R6, neon_125
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_126
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_126
+neon_125:
+	FMOVS F1, (R16)
+neon_126:
+	CMP $1, R7
+	BLE stored4
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias14
+	ADD $4, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias14:
+	TBZ $0, R9, noload14
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_127
+	FMOVQ (R16), F8
+	B neon_129
+neon_127:
+	TBZ $1, R6, neon_128
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_129
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_129
+neon_128:
+	FMOVS (R16), F8
+neon_129:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload14:
+	TBZ $2, R9, noclamp14
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+noclamp14:
+	ADD R5<<2, R8, R13
+	FMOVQ F2, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_130
+	FMOVQ F3, (R16)
+	B neon_132
+neon_130:
+	TBZ $1, R6, neon_131
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_132
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_132
+neon_131:
+	FMOVS F3, (R16)
+neon_132:
+	CMP $2, R7
+	BLE stored4
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias15
+	ADD $8, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+nobias15:
+	TBZ $0, R9, noload15
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_133
+	FMOVQ (R16), F8
+	B neon_135
+neon_133:
+	TBZ $1, R6, neon_134
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_135
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_135
+neon_134:
+	FMOVS (R16), F8
+neon_135:
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+noload15:
+	TBZ $2, R9, noclamp15
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+noclamp15:
+	ADD R5<<2, R8, R15
+	FMOVQ F4, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_136
+	FMOVQ F5, (R16)
+	B neon_138
+neon_136:
+	TBZ $1, R6, neon_137
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_138
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_138
+neon_137:
+	FMOVS F5, (R16)
+neon_138:
+	CMP $3, R7
+	BLE stored4
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias16
+	ADD $12, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias16:
+	TBZ $0, R7, noload16
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_139
+	FMOVQ (R16), F8
+	B neon_141
+neon_139:
+	TBZ $1, R6, neon_140
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_141
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_141
+neon_140:
+	FMOVS (R16), F8
+neon_141:
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+noload16:
+	TBZ $2, R7, noclamp16
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
+	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+noclamp16:
+	ADD R5<<2, R8, R13
+	FMOVQ F6, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_142
+	FMOVQ F7, (R16)
+	B neon_144
+neon_142:
+	TBZ $1, R6, neon_143
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_144
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_144
+neon_143:
+	FMOVS F7, (R16)
+neon_144:
+stored4:
+	B cols1
+narrower3:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone5
+group5:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_145
+	FMOVQ (R16), F5
+	B neon_147
+neon_145:
+	TBZ $1, R6, neon_146
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_147
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_147
+neon_146:
+	FMOVS (R16), F5
+neon_147:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_148
+	FMOVQ (R16), F5
+	B neon_150
+neon_148:
+	TBZ $1, R6, neon_149
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_150
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_150
+neon_149:
+	FMOVS (R16), F5
+neon_150:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_151
+	FMOVQ (R16), F5
+	B neon_153
+neon_151:
+	TBZ $1, R6, neon_152
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_153
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_153
+neon_152:
+	FMOVS (R16), F5
+neon_153:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_154
+	FMOVQ (R16), F5
+	B neon_156
+neon_154:
+	TBZ $1, R6, neon_155
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_156
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_156
+neon_155:
+	FMOVS (R16), F5
+neon_156:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	ADD $256, R9, R9
+	SUBS $1, R10, R10
+	BGT group5
+gdone5:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone5
+partial5:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_157
+	FMOVQ (R16), F5
+	B neon_159
+neon_157:
+	TBZ $1, R6, neon_158
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_159
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_159
+neon_158:
+	FMOVS (R16), F5
+neon_159:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_160
+	FMOVQ (R16), F5
+	B neon_162
+neon_160:
+	TBZ $1, R6, neon_161
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_162
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_162
+neon_161:
+	FMOVS (R16), F5
+neon_162:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_163
+	FMOVQ (R16), F5
+	B neon_165
+neon_163:
+	TBZ $1, R6, neon_164
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_165
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_165
+neon_164:
+	FMOVS (R16), F5
+neon_165:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_166
+	FMOVQ (R16), F5
+	B neon_168
+neon_166:
+	TBZ $1, R6, neon_167
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_168
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_168
+neon_167:
+	FMOVS (R16), F5
+neon_168:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	SUBS $1, R10, R10
+	BGT partial5
+pdone5:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows5
+	MOVD lastRows+64(FP), R7
+allrows5:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias17
+	VLD1R (R3), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+nobias17:
+	TBZ $0, R9, noload17
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_169
+	FMOVQ (R16), F4
+	B neon_171
+neon_169:
+	TBZ $1, R6, neon_170
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_171
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_171
+neon_170:
+	FMOVS (R16), F4
+neon_171:
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+noload17:
+	TBZ $2, R9, noclamp17
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+noclamp17:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_172
+	FMOVQ F0, (R16)
+	B neon_174
+neon_172:
+	TBZ $1, R6, neon_173
+	FMOVD F0, (R16)
+	TBZ $0, R6, neon_174
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_174
+neon_173:
+	FMOVS F0, (R16)
+neon_174:
+	CMP $1, R7
+	BLE stored5
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias18
+	ADD $4, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias18:
+	TBZ $0, R9, noload18
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_175
+	FMOVQ (R16), F4
+	B neon_177
+neon_175:
+	TBZ $1, R6, neon_176
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_177
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_177
+neon_176:
+	FMOVS (R16), F4
+neon_177:
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+noload18:
+	TBZ $2, R9, noclamp18
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp18:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_178
+	FMOVQ F1, (R16)
+	B neon_180
+neon_178:
+	TBZ $1, R6, neon_179
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_180
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_180
+neon_179:
+	FMOVS F1, (R16)
+neon_180:
+	CMP $2, R7
+	BLE stored5
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias19
+	ADD $8, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+nobias19:
+	TBZ $0, R9, noload19
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_181
+	FMOVQ (R16), F4
+	B neon_183
+neon_181:
+	TBZ $1, R6, neon_182
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_183
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_183
+neon_182:
+	FMOVS (R16), F4
+neon_183:
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+noload19:
+	TBZ $2, R9, noclamp19
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+noclamp19:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_184
+	FMOVQ F2, (R16)
+	B neon_186
+neon_184:
+	TBZ $1, R6, neon_185
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_186
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_186
+neon_185:
+	FMOVS F2, (R16)
+neon_186:
+	CMP $3, R7
+	BLE stored5
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias20
+	ADD $12, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+nobias20:
+	TBZ $0, R7, noload20
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_187
+	FMOVQ (R16), F4
+	B neon_189
+neon_187:
+	TBZ $1, R6, neon_188
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_189
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_189
+neon_188:
+	FMOVS (R16), F4
+neon_189:
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+noload20:
+	TBZ $2, R7, noclamp20
 	FMOVS lo+120(FP), F5
 	VDUP V5.S[0], V5.S4
 	FMOVS hi+124(FP), F4
 	VDUP V4.S[0], V4.S4
 	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
 	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
-noclamp12:
+noclamp20:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_46
+	TBZ $2, R6, neon_190
 	FMOVQ F3, (R16)
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
+	B neon_192
+neon_190:
+	TBZ $1, R6, neon_191
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_48
+	TBZ $0, R6, neon_192
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_48
-neon_47:
+	B neon_192
+neon_191:
 	FMOVS F3, (R16)
-neon_48:
-stored3:
+neon_192:
+stored5:
+	B cols1
+narrower4:
 cols1:
 	MOVD spr+16(FP), R5
 	ADD R5<<2, R1, R1
@@ -2657,7 +7807,7 @@ tiles1:
 	MOVD n+96(FP), R6
 	SUB R5, R6, R6
 	CMP $32, R6
-	BLT singles1
+	BLT rest1
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -2912,118 +8062,391 @@ noclamp2:
 stored1:
 	ADD $32, R5, R5
 	B tiles1
-singles1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
-	CMP $4, R6
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	MOVD R0, R6
-	MOVD R1, R7
-	MOVD x+72(FP), R8
-	ADD R5<<2, R8, R8
-	MOVD gfull+24(FP), R9
-	CMP $0, R9
-	BLE gdone2
-group2:
-	MOVBU.P 2(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 8(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -1(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $512, R8, R8
-	SUBS $1, R9, R9
-	BGT group2
-gdone2:
-	MOVD lastSlots+48(FP), R9
-	CMP $0, R9
-	BLE pdone2
-partial2:
-	MOVBU.P 2(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 8(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -1(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	SUBS $1, R9, R9
-	BGT partial2
-pdone2:
-	MOVD $2, R6
-	CMP $1, R4
-	BGT allrows2
-	MOVD lastRows+64(FP), R6
-allrows2:
-	MOVD R2, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias3
-	VLD1R (R3), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias3:
-	TBZ $0, R8, noload3
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload3:
-	TBZ $2, R8, noclamp3
-	FMOVS lo+120(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+124(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
-	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
-noclamp3:
-	ADD R5<<2, R7, R15
-	FMOVQ F0, (R15)
-	CMP $1, R6
-	BLE stored2
-	MOVD ldy+88(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R7, R7
-	MOVD flags+104(FP), R6
-	TBZ $1, R6, nobias4
-	ADD $4, R3, R16
-	VLD1R (R16), [V2.S4]
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
-nobias4:
-	TBZ $0, R6, noload4
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload4:
-	TBZ $2, R6, noclamp4
-	FMOVS lo+120(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+124(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
-	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
-noclamp4:
-	ADD R5<<2, R7, R13
-	FMOVQ F1, (R13)
-stored2:
-	ADD $4, R5, R5
-	B singles1
-last1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
+rest1:
 	CMP $0, R6
 	BLE cols1
+	CMP $28, R6
+	BLE narrower1
+	SUB $28, R6, R6
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone2
+group2:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_1
+	FMOVQ (R16), F17
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F17
+neon_3:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_4
+	FMOVQ (R16), F17
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F17
+neon_6:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group2
+gdone2:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone2
+partial2:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_7
+	FMOVQ (R16), F17
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F17
+neon_9:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_10
+	FMOVQ (R16), F17
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F17
+neon_12:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	SUBS $1, R10, R10
+	BGT partial2
+pdone2:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows2
+	MOVD lastRows+64(FP), R7
+allrows2:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias3
+	VLD1R (R3), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias3:
+	TBZ $0, R9, noload3
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	FMOVQ 80(R17), F30
+	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
+	FMOVQ 96(R17), F31
+	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_13
+	FMOVQ (R16), F16
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_15
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_15
+neon_14:
+	FMOVS (R16), F16
+neon_15:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload3:
+	TBZ $2, R9, noclamp3
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
+	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
+	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
+	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
+	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
+	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
+	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
+	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
+	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
+	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
+	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
+	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+noclamp3:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	FMOVQ F5, 80(R15)
+	FMOVQ F6, 96(R15)
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_16
+	FMOVQ F7, (R16)
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_18
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_18
+neon_17:
+	FMOVS F7, (R16)
+neon_18:
+	CMP $1, R7
+	BLE stored2
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias4
+	ADD $4, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+nobias4:
+	TBZ $0, R7, noload4
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	FMOVQ 48(R14), F31
+	WORD $0x4e3fd56b // fadd v11.4s, v11.4s, v31.4s
+	FMOVQ 64(R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
+	FMOVQ 80(R14), F31
+	WORD $0x4e3fd5ad // fadd v13.4s, v13.4s, v31.4s
+	FMOVQ 96(R14), F30
+	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_19
+	FMOVQ (R16), F16
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_21
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_21
+neon_20:
+	FMOVS (R16), F16
+neon_21:
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+noload4:
+	TBZ $2, R7, noclamp4
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
+	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
+	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
+	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
+	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
+	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
+	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
+	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
+	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
+	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
+	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
+	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
+	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
+	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
+	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+noclamp4:
+	ADD R5<<2, R8, R13
+	FMOVQ F8, (R13)
+	FMOVQ F9, 16(R13)
+	FMOVQ F10, 32(R13)
+	FMOVQ F11, 48(R13)
+	FMOVQ F12, 64(R13)
+	FMOVQ F13, 80(R13)
+	FMOVQ F14, 96(R13)
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_22
+	FMOVQ F15, (R16)
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
+	FMOVD F15, (R16)
+	TBZ $0, R6, neon_24
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_24
+neon_23:
+	FMOVS F15, (R16)
+neon_24:
+stored2:
+	B cols1
+narrower1:
+	CMP $24, R6
+	BLE narrower2
+	SUB $24, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
 	MOVD R0, R7
 	MOVD R1, R8
 	MOVD x+72(FP), R9
@@ -3035,41 +8458,65 @@ group3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F3
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_3
+	FMOVS.P 8(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_25
+	FMOVQ (R16), F15
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F3
-neon_3:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F15
+neon_27:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F3
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_6
+	FMOVS -4(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_28
+	FMOVQ (R16), F15
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F3
-neon_6:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_30
+neon_29:
+	FMOVS (R16), F15
+neon_30:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -3081,41 +8528,65 @@ partial3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F3
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_9
+	FMOVS.P 8(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_31
+	FMOVQ (R16), F15
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F3
-neon_9:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F15
+neon_33:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F3
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_12
+	FMOVS -4(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_34
+	FMOVQ (R16), F15
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F3
-neon_12:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_36
+neon_35:
+	FMOVS (R16), F15
+neon_36:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -3127,48 +8598,88 @@ allrows3:
 	MOVD R2, R8
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias5
-	VLD1R (R3), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	VLD1R (R3), [V14.S4]
+	WORD $0x4e2ed400 // fadd v0.4s, v0.4s, v14.4s
+	WORD $0x4e2ed421 // fadd v1.4s, v1.4s, v14.4s
+	WORD $0x4e2ed442 // fadd v2.4s, v2.4s, v14.4s
+	WORD $0x4e2ed463 // fadd v3.4s, v3.4s, v14.4s
+	WORD $0x4e2ed484 // fadd v4.4s, v4.4s, v14.4s
+	WORD $0x4e2ed4a5 // fadd v5.4s, v5.4s, v14.4s
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 nobias5:
 	TBZ $0, R9, noload5
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	FMOVQ 80(R17), F30
+	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F2
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_15
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_37
+	FMOVQ (R16), F14
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
+	FMOVD (R16), F14
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F2
-neon_15:
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	VLD1 (R16), V14.S[2]
+	B neon_39
+neon_38:
+	FMOVS (R16), F14
+neon_39:
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
-	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
-	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	FMOVS lo+120(FP), F15
+	VDUP V15.S[0], V15.S4
+	FMOVS hi+124(FP), F14
+	VDUP V14.S[0], V14.S4
+	WORD $0x4e2ff400 // fmax v0.4s, v0.4s, v15.4s
+	WORD $0x4eaef400 // fmin v0.4s, v0.4s, v14.4s
+	WORD $0x4e2ff421 // fmax v1.4s, v1.4s, v15.4s
+	WORD $0x4eaef421 // fmin v1.4s, v1.4s, v14.4s
+	WORD $0x4e2ff442 // fmax v2.4s, v2.4s, v15.4s
+	WORD $0x4eaef442 // fmin v2.4s, v2.4s, v14.4s
+	WORD $0x4e2ff463 // fmax v3.4s, v3.4s, v15.4s
+	WORD $0x4eaef463 // fmin v3.4s, v3.4s, v14.4s
+	WORD $0x4e2ff484 // fmax v4.4s, v4.4s, v15.4s
+	WORD $0x4eaef484 // fmin v4.4s, v4.4s, v14.4s
+	WORD $0x4e2ff4a5 // fmax v5.4s, v5.4s, v15.4s
+	WORD $0x4eaef4a5 // fmin v5.4s, v5.4s, v14.4s
+	WORD $0x4e2ff4c6 // fmax v6.4s, v6.4s, v15.4s
+	WORD $0x4eaef4c6 // fmin v6.4s, v6.4s, v14.4s
 noclamp5:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	FMOVQ F5, 80(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_16
-	FMOVQ F0, (R16)
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD F0, (R16)
-	TBZ $0, R6, neon_18
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_40
+	FMOVQ F6, (R16)
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
+	FMOVD F6, (R16)
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
-	VST1 V0.S[2], (R16)
-	B neon_18
-neon_17:
-	FMOVS F0, (R16)
-neon_18:
+	VST1 V6.S[2], (R16)
+	B neon_42
+neon_41:
+	FMOVS F6, (R16)
+neon_42:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -3177,49 +8688,1676 @@ neon_18:
 	MOVD flags+104(FP), R7
 	TBZ $1, R7, nobias6
 	ADD $4, R3, R16
-	VLD1R (R16), [V2.S4]
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+	VLD1R (R16), [V14.S4]
+	WORD $0x4e2ed4e7 // fadd v7.4s, v7.4s, v14.4s
+	WORD $0x4e2ed508 // fadd v8.4s, v8.4s, v14.4s
+	WORD $0x4e2ed529 // fadd v9.4s, v9.4s, v14.4s
+	WORD $0x4e2ed54a // fadd v10.4s, v10.4s, v14.4s
+	WORD $0x4e2ed56b // fadd v11.4s, v11.4s, v14.4s
+	WORD $0x4e2ed58c // fadd v12.4s, v12.4s, v14.4s
+	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 nobias6:
 	TBZ $0, R7, noload6
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 32(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 48(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	FMOVQ 64(R14), F31
+	WORD $0x4e3fd56b // fadd v11.4s, v11.4s, v31.4s
+	FMOVQ 80(R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F2
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_21
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_43
+	FMOVQ (R16), F14
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
+	FMOVD (R16), F14
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F2
-neon_21:
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+	VLD1 (R16), V14.S[2]
+	B neon_45
+neon_44:
+	FMOVS (R16), F14
+neon_45:
+	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
+	FMOVS lo+120(FP), F15
+	VDUP V15.S[0], V15.S4
+	FMOVS hi+124(FP), F14
+	VDUP V14.S[0], V14.S4
+	WORD $0x4e2ff4e7 // fmax v7.4s, v7.4s, v15.4s
+	WORD $0x4eaef4e7 // fmin v7.4s, v7.4s, v14.4s
+	WORD $0x4e2ff508 // fmax v8.4s, v8.4s, v15.4s
+	WORD $0x4eaef508 // fmin v8.4s, v8.4s, v14.4s
+	WORD $0x4e2ff529 // fmax v9.4s, v9.4s, v15.4s
+	WORD $0x4eaef529 // fmin v9.4s, v9.4s, v14.4s
+	WORD $0x4e2ff54a // fmax v10.4s, v10.4s, v15.4s
+	WORD $0x4eaef54a // fmin v10.4s, v10.4s, v14.4s
+	WORD $0x4e2ff56b // fmax v11.4s, v11.4s, v15.4s
+	WORD $0x4eaef56b // fmin v11.4s, v11.4s, v14.4s
+	WORD $0x4e2ff58c // fmax v12.4s, v12.4s, v15.4s
+	WORD $0x4eaef58c // fmin v12.4s, v12.4s, v14.4s
+	WORD $0x4e2ff5ad // fmax v13.4s, v13.4s, v15.4s
+	WORD $0x4eaef5ad // fmin v13.4s, v13.4s, v14.4s
+noclamp6:
+	ADD R5<<2, R8, R13
+	FMOVQ F7, (R13)
+	FMOVQ F8, 16(R13)
+	FMOVQ F9, 32(R13)
+	FMOVQ F10, 48(R13)
+	FMOVQ F11, 64(R13)
+	FMOVQ F12, 80(R13)
+	ADD R5<<2, R8, R16
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_46
+	FMOVQ F13, (R16)
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
+	FMOVD F13, (R16)
+	TBZ $0, R6, neon_48
+	ADD $8, R16, R16
+	VST1 V13.S[2], (R16)
+	B neon_48
+neon_47:
+	FMOVS F13, (R16)
+neon_48:
+stored3:
+	B cols1
+narrower2:
+	CMP $20, R6
+	BLE narrower3
+	SUB $20, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone4
+group4:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_49
+	FMOVQ (R16), F13
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_51
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F13
+neon_51:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_52
+	FMOVQ (R16), F13
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_54
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_54
+neon_53:
+	FMOVS (R16), F13
+neon_54:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group4
+gdone4:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone4
+partial4:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_55
+	FMOVQ (R16), F13
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_57
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F13
+neon_57:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_58
+	FMOVQ (R16), F13
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_60
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_60
+neon_59:
+	FMOVS (R16), F13
+neon_60:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	SUBS $1, R10, R10
+	BGT partial4
+pdone4:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows4
+	MOVD lastRows+64(FP), R7
+allrows4:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias7
+	VLD1R (R3), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+nobias7:
+	TBZ $0, R9, noload7
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_61
+	FMOVQ (R16), F12
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_63
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_63
+neon_62:
+	FMOVS (R16), F12
+neon_63:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+noload7:
+	TBZ $2, R9, noclamp7
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
+	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
+	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
+	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
+	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
+	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
+	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
+	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
+	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
+	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
+	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
+	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+noclamp7:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_64
+	FMOVQ F5, (R16)
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_66
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_66
+neon_65:
+	FMOVS F5, (R16)
+neon_66:
+	CMP $1, R7
+	BLE stored4
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias8
+	ADD $4, R3, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+nobias8:
+	TBZ $0, R7, noload8
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 48(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 64(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_67
+	FMOVQ (R16), F12
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_69
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F12
+neon_69:
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+noload8:
+	TBZ $2, R7, noclamp8
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
+	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
+	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
+	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
+	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
+	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
+	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
+	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
+	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
+	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
+	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
+	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+noclamp8:
+	ADD R5<<2, R8, R13
+	FMOVQ F6, (R13)
+	FMOVQ F7, 16(R13)
+	FMOVQ F8, 32(R13)
+	FMOVQ F9, 48(R13)
+	FMOVQ F10, 64(R13)
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_70
+	FMOVQ F11, (R16)
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_72
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_72
+neon_71:
+	FMOVS F11, (R16)
+neon_72:
+stored4:
+	B cols1
+narrower3:
+	CMP $16, R6
+	BLE narrower4
+	SUB $16, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone5
+group5:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_73
+	FMOVQ (R16), F11
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_75
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_75
+neon_74:
+	FMOVS (R16), F11
+neon_75:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_76
+	FMOVQ (R16), F11
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_78
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_78
+neon_77:
+	FMOVS (R16), F11
+neon_78:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group5
+gdone5:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone5
+partial5:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_79
+	FMOVQ (R16), F11
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_81
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F11
+neon_81:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_82
+	FMOVQ (R16), F11
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_84
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_84
+neon_83:
+	FMOVS (R16), F11
+neon_84:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	SUBS $1, R10, R10
+	BGT partial5
+pdone5:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows5
+	MOVD lastRows+64(FP), R7
+allrows5:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias9
+	VLD1R (R3), [V10.S4]
+	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
+	WORD $0x4e2ad421 // fadd v1.4s, v1.4s, v10.4s
+	WORD $0x4e2ad442 // fadd v2.4s, v2.4s, v10.4s
+	WORD $0x4e2ad463 // fadd v3.4s, v3.4s, v10.4s
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+nobias9:
+	TBZ $0, R9, noload9
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_85
+	FMOVQ (R16), F10
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
+	FMOVD (R16), F10
+	TBZ $0, R6, neon_87
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F10
+neon_87:
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+noload9:
+	TBZ $2, R9, noclamp9
+	FMOVS lo+120(FP), F11
+	VDUP V11.S[0], V11.S4
+	FMOVS hi+124(FP), F10
+	VDUP V10.S[0], V10.S4
+	WORD $0x4e2bf400 // fmax v0.4s, v0.4s, v11.4s
+	WORD $0x4eaaf400 // fmin v0.4s, v0.4s, v10.4s
+	WORD $0x4e2bf421 // fmax v1.4s, v1.4s, v11.4s
+	WORD $0x4eaaf421 // fmin v1.4s, v1.4s, v10.4s
+	WORD $0x4e2bf442 // fmax v2.4s, v2.4s, v11.4s
+	WORD $0x4eaaf442 // fmin v2.4s, v2.4s, v10.4s
+	WORD $0x4e2bf463 // fmax v3.4s, v3.4s, v11.4s
+	WORD $0x4eaaf463 // fmin v3.4s, v3.4s, v10.4s
+	WORD $0x4e2bf484 // fmax v4.4s, v4.4s, v11.4s
+	WORD $0x4eaaf484 // fmin v4.4s, v4.4s, v10.4s
+noclamp9:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_88
+	FMOVQ F4, (R16)
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
+	FMOVD F4, (R16)
+	TBZ $0, R6, neon_90
+	ADD $8, R16, R16
+	VST1 V4.S[2], (R16)
+	B neon_90
+neon_89:
+	FMOVS F4, (R16)
+neon_90:
+	CMP $1, R7
+	BLE stored5
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias10
+	ADD $4, R3, R16
+	VLD1R (R16), [V10.S4]
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	WORD $0x4e2ad4c6 // fadd v6.4s, v6.4s, v10.4s
+	WORD $0x4e2ad4e7 // fadd v7.4s, v7.4s, v10.4s
+	WORD $0x4e2ad508 // fadd v8.4s, v8.4s, v10.4s
+	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
+nobias10:
+	TBZ $0, R7, noload10
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	FMOVQ 32(R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 48(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_91
+	FMOVQ (R16), F10
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
+	FMOVD (R16), F10
+	TBZ $0, R6, neon_93
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F10
+neon_93:
+	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
+noload10:
+	TBZ $2, R7, noclamp10
+	FMOVS lo+120(FP), F11
+	VDUP V11.S[0], V11.S4
+	FMOVS hi+124(FP), F10
+	VDUP V10.S[0], V10.S4
+	WORD $0x4e2bf4a5 // fmax v5.4s, v5.4s, v11.4s
+	WORD $0x4eaaf4a5 // fmin v5.4s, v5.4s, v10.4s
+	WORD $0x4e2bf4c6 // fmax v6.4s, v6.4s, v11.4s
+	WORD $0x4eaaf4c6 // fmin v6.4s, v6.4s, v10.4s
+	WORD $0x4e2bf4e7 // fmax v7.4s, v7.4s, v11.4s
+	WORD $0x4eaaf4e7 // fmin v7.4s, v7.4s, v10.4s
+	WORD $0x4e2bf508 // fmax v8.4s, v8.4s, v11.4s
+	WORD $0x4eaaf508 // fmin v8.4s, v8.4s, v10.4s
+	WORD $0x4e2bf529 // fmax v9.4s, v9.4s, v11.4s
+	WORD $0x4eaaf529 // fmin v9.4s, v9.4s, v10.4s
+noclamp10:
+	ADD R5<<2, R8, R13
+	FMOVQ F5, (R13)
+	FMOVQ F6, 16(R13)
+	FMOVQ F7, 32(R13)
+	FMOVQ F8, 48(R13)
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_94
+	FMOVQ F9, (R16)
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
+	FMOVD F9, (R16)
+	TBZ $0, R6, neon_96
+	ADD $8, R16, R16
+	VST1 V9.S[2], (R16)
+	B neon_96
+neon_95:
+	FMOVS F9, (R16)
+neon_96:
+stored5:
+	B cols1
+narrower4:
+	CMP $12, R6
+	BLE narrower5
+	SUB $12, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone6
+group6:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_97
+	FMOVQ (R16), F9
+	B neon_99
+neon_97:
+	TBZ $1, R6, neon_98
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_99
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_99
+neon_98:
+	FMOVS (R16), F9
+neon_99:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_100
+	FMOVQ (R16), F9
+	B neon_102
+neon_100:
+	TBZ $1, R6, neon_101
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_102
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_102
+neon_101:
+	FMOVS (R16), F9
+neon_102:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group6
+gdone6:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone6
+partial6:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_103
+	FMOVQ (R16), F9
+	B neon_105
+neon_103:
+	TBZ $1, R6, neon_104
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_105
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_105
+neon_104:
+	FMOVS (R16), F9
+neon_105:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_106
+	FMOVQ (R16), F9
+	B neon_108
+neon_106:
+	TBZ $1, R6, neon_107
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_108
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_108
+neon_107:
+	FMOVS (R16), F9
+neon_108:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	SUBS $1, R10, R10
+	BGT partial6
+pdone6:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows6
+	MOVD lastRows+64(FP), R7
+allrows6:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias11
+	VLD1R (R3), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias11:
+	TBZ $0, R9, noload11
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_109
+	FMOVQ (R16), F8
+	B neon_111
+neon_109:
+	TBZ $1, R6, neon_110
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_111
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_111
+neon_110:
+	FMOVS (R16), F8
+neon_111:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload11:
+	TBZ $2, R9, noclamp11
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+noclamp11:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_112
+	FMOVQ F3, (R16)
+	B neon_114
+neon_112:
+	TBZ $1, R6, neon_113
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_114
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_114
+neon_113:
+	FMOVS F3, (R16)
+neon_114:
+	CMP $1, R7
+	BLE stored6
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias12
+	ADD $4, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias12:
+	TBZ $0, R7, noload12
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_115
+	FMOVQ (R16), F8
+	B neon_117
+neon_115:
+	TBZ $1, R6, neon_116
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_117
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_117
+neon_116:
+	FMOVS (R16), F8
+neon_117:
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+noload12:
+	TBZ $2, R7, noclamp12
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
+	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+noclamp12:
+	ADD R5<<2, R8, R13
+	FMOVQ F4, (R13)
+	FMOVQ F5, 16(R13)
+	FMOVQ F6, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_118
+	FMOVQ F7, (R16)
+	B neon_120
+neon_118:
+	TBZ $1, R6, neon_119
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_120
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_120
+neon_119:
+	FMOVS F7, (R16)
+neon_120:
+stored6:
+	B cols1
+narrower5:
+	CMP $8, R6
+	BLE narrower6
+	SUB $8, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone7
+group7:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_121
+	FMOVQ (R16), F7
+	B neon_123
+neon_121:
+	TBZ $1, R6, neon_122
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_123
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_123
+neon_122:
+	FMOVS (R16), F7
+neon_123:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_124
+	FMOVQ (R16), F7
+	B neon_126
+neon_124:
+	TBZ $1, R6, neon_125
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_126
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_126
+neon_125:
+	FMOVS (R16), F7
+neon_126:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group7
+gdone7:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone7
+partial7:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_127
+	FMOVQ (R16), F7
+	B neon_129
+neon_127:
+	TBZ $1, R6, neon_128
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_129
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_129
+neon_128:
+	FMOVS (R16), F7
+neon_129:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_130
+	FMOVQ (R16), F7
+	B neon_132
+neon_130:
+	TBZ $1, R6, neon_131
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_132
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_132
+neon_131:
+	FMOVS (R16), F7
+neon_132:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	SUBS $1, R10, R10
+	BGT partial7
+pdone7:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows7
+	MOVD lastRows+64(FP), R7
+allrows7:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias13
+	VLD1R (R3), [V6.S4]
+	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
+	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+nobias13:
+	TBZ $0, R9, noload13
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_133
+	FMOVQ (R16), F6
+	B neon_135
+neon_133:
+	TBZ $1, R6, neon_134
+	FMOVD (R16), F6
+	TBZ $0, R6, neon_135
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_135
+neon_134:
+	FMOVS (R16), F6
+neon_135:
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+noload13:
+	TBZ $2, R9, noclamp13
+	FMOVS lo+120(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+124(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
+	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
+	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
+	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
+	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
+	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+noclamp13:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_136
+	FMOVQ F2, (R16)
+	B neon_138
+neon_136:
+	TBZ $1, R6, neon_137
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_138
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_138
+neon_137:
+	FMOVS F2, (R16)
+neon_138:
+	CMP $1, R7
+	BLE stored7
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias14
+	ADD $4, R3, R16
+	VLD1R (R16), [V6.S4]
+	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
+	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+nobias14:
+	TBZ $0, R7, noload14
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_139
+	FMOVQ (R16), F6
+	B neon_141
+neon_139:
+	TBZ $1, R6, neon_140
+	FMOVD (R16), F6
+	TBZ $0, R6, neon_141
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_141
+neon_140:
+	FMOVS (R16), F6
+neon_141:
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+noload14:
+	TBZ $2, R7, noclamp14
+	FMOVS lo+120(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+124(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
+	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
+	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
+	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
+	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
+	WORD $0x4ea6f4a5 // fmin v5.4s, v5.4s, v6.4s
+noclamp14:
+	ADD R5<<2, R8, R13
+	FMOVQ F3, (R13)
+	FMOVQ F4, 16(R13)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_142
+	FMOVQ F5, (R16)
+	B neon_144
+neon_142:
+	TBZ $1, R6, neon_143
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_144
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_144
+neon_143:
+	FMOVS F5, (R16)
+neon_144:
+stored7:
+	B cols1
+narrower6:
+	CMP $4, R6
+	BLE narrower7
+	SUB $4, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone8
+group8:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_145
+	FMOVQ (R16), F5
+	B neon_147
+neon_145:
+	TBZ $1, R6, neon_146
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_147
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_147
+neon_146:
+	FMOVS (R16), F5
+neon_147:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_148
+	FMOVQ (R16), F5
+	B neon_150
+neon_148:
+	TBZ $1, R6, neon_149
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_150
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_150
+neon_149:
+	FMOVS (R16), F5
+neon_150:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group8
+gdone8:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone8
+partial8:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_151
+	FMOVQ (R16), F5
+	B neon_153
+neon_151:
+	TBZ $1, R6, neon_152
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_153
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_153
+neon_152:
+	FMOVS (R16), F5
+neon_153:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_154
+	FMOVQ (R16), F5
+	B neon_156
+neon_154:
+	TBZ $1, R6, neon_155
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_156
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_156
+neon_155:
+	FMOVS (R16), F5
+neon_156:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	SUBS $1, R10, R10
+	BGT partial8
+pdone8:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows8
+	MOVD lastRows+64(FP), R7
+allrows8:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias15
+	VLD1R (R3), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias15:
+	TBZ $0, R9, noload15
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_157
+	FMOVQ (R16), F4
+	B neon_159
+neon_157:
+	TBZ $1, R6, neon_158
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_159
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_159
+neon_158:
+	FMOVS (R16), F4
+neon_159:
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+noload15:
+	TBZ $2, R9, noclamp15
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp15:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_160
+	FMOVQ F1, (R16)
+	B neon_162
+neon_160:
+	TBZ $1, R6, neon_161
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_162
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_162
+neon_161:
+	FMOVS F1, (R16)
+neon_162:
+	CMP $1, R7
+	BLE stored8
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias16
+	ADD $4, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+nobias16:
+	TBZ $0, R7, noload16
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_163
+	FMOVQ (R16), F4
+	B neon_165
+neon_163:
+	TBZ $1, R6, neon_164
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_165
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_165
+neon_164:
+	FMOVS (R16), F4
+neon_165:
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+noload16:
+	TBZ $2, R7, noclamp16
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
+	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+noclamp16:
+	ADD R5<<2, R8, R13
+	FMOVQ F2, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_166
+	FMOVQ F3, (R16)
+	B neon_168
+neon_166:
+	TBZ $1, R6, neon_167
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_168
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_168
+neon_167:
+	FMOVS F3, (R16)
+neon_168:
+stored8:
+	B cols1
+narrower7:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone9
+group9:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_169
+	FMOVQ (R16), F3
+	B neon_171
+neon_169:
+	TBZ $1, R6, neon_170
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_171
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_171
+neon_170:
+	FMOVS (R16), F3
+neon_171:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_172
+	FMOVQ (R16), F3
+	B neon_174
+neon_172:
+	TBZ $1, R6, neon_173
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_174
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_174
+neon_173:
+	FMOVS (R16), F3
+neon_174:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group9
+gdone9:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone9
+partial9:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_175
+	FMOVQ (R16), F3
+	B neon_177
+neon_175:
+	TBZ $1, R6, neon_176
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_177
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_177
+neon_176:
+	FMOVS (R16), F3
+neon_177:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_178
+	FMOVQ (R16), F3
+	B neon_180
+neon_178:
+	TBZ $1, R6, neon_179
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_180
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_180
+neon_179:
+	FMOVS (R16), F3
+neon_180:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	SUBS $1, R10, R10
+	BGT partial9
+pdone9:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows9
+	MOVD lastRows+64(FP), R7
+allrows9:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias17
+	VLD1R (R3), [V2.S4]
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+nobias17:
+	TBZ $0, R9, noload17
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_181
+	FMOVQ (R16), F2
+	B neon_183
+neon_181:
+	TBZ $1, R6, neon_182
+	FMOVD (R16), F2
+	TBZ $0, R6, neon_183
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_183
+neon_182:
+	FMOVS (R16), F2
+neon_183:
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+noload17:
+	TBZ $2, R9, noclamp17
+	FMOVS lo+120(FP), F3
+	VDUP V3.S[0], V3.S4
+	FMOVS hi+124(FP), F2
+	VDUP V2.S[0], V2.S4
+	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
+	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+noclamp17:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_184
+	FMOVQ F0, (R16)
+	B neon_186
+neon_184:
+	TBZ $1, R6, neon_185
+	FMOVD F0, (R16)
+	TBZ $0, R6, neon_186
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_186
+neon_185:
+	FMOVS F0, (R16)
+neon_186:
+	CMP $1, R7
+	BLE stored9
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias18
+	ADD $4, R3, R16
+	VLD1R (R16), [V2.S4]
+	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+nobias18:
+	TBZ $0, R7, noload18
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_187
+	FMOVQ (R16), F2
+	B neon_189
+neon_187:
+	TBZ $1, R6, neon_188
+	FMOVD (R16), F2
+	TBZ $0, R6, neon_189
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_189
+neon_188:
+	FMOVS (R16), F2
+neon_189:
+	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+noload18:
+	TBZ $2, R7, noclamp18
 	FMOVS lo+120(FP), F3
 	VDUP V3.S[0], V3.S4
 	FMOVS hi+124(FP), F2
 	VDUP V2.S[0], V2.S4
 	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
-noclamp6:
+noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_22
+	TBZ $2, R6, neon_190
 	FMOVQ F1, (R16)
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
+	B neon_192
+neon_190:
+	TBZ $1, R6, neon_191
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_24
+	TBZ $0, R6, neon_192
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_24
-neon_23:
+	B neon_192
+neon_191:
 	FMOVS F1, (R16)
-neon_24:
-stored3:
+neon_192:
+stored9:
+	B cols1
+narrower8:
 cols1:
 	MOVD spr+16(FP), R5
 	ADD R5<<1, R1, R1
@@ -3249,7 +10387,7 @@ tiles1:
 	MOVD n+96(FP), R6
 	SUB R5, R6, R6
 	CMP $16, R6
-	BLT singles1
+	BLT rest1
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -3608,222 +10746,653 @@ noclamp4:
 stored1:
 	ADD $16, R5, R5
 	B tiles1
-singles1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
-	CMP $4, R6
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	MOVD R0, R6
-	MOVD R1, R7
-	MOVD x+72(FP), R8
-	ADD R5<<2, R8, R8
-	MOVD gfull+24(FP), R9
-	CMP $0, R9
-	BLE gdone2
-group2:
-	MOVBU.P 8(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 32(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -7(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -28(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -6(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -24(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -5(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -20(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	MOVBU -4(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -16(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -3(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -12(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -2(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -8(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -1(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $512, R8, R8
-	SUBS $1, R9, R9
-	BGT group2
-gdone2:
-	MOVD lastSlots+48(FP), R9
-	CMP $0, R9
-	BLE pdone2
-partial2:
-	MOVBU.P 4(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 16(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -3(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -12(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -2(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -8(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -1(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	SUBS $1, R9, R9
-	BGT partial2
-pdone2:
-	MOVD $4, R6
-	CMP $1, R4
-	BGT allrows2
-	MOVD lastRows+64(FP), R6
-allrows2:
-	MOVD R2, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias5
-	VLD1R (R3), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-nobias5:
-	TBZ $0, R8, noload5
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload5:
-	TBZ $2, R8, noclamp5
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-noclamp5:
-	ADD R5<<2, R7, R15
-	FMOVQ F0, (R15)
-	CMP $1, R6
-	BLE stored2
-	MOVD ldy+88(FP), R8
-	LSL $2, R8, R8
-	ADD R8, R7, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias6
-	ADD $4, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-nobias6:
-	TBZ $0, R8, noload6
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload6:
-	TBZ $2, R8, noclamp6
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
-	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
-noclamp6:
-	ADD R5<<2, R7, R13
-	FMOVQ F1, (R13)
-	CMP $2, R6
-	BLE stored2
-	MOVD ldy+88(FP), R8
-	LSL $2, R8, R8
-	ADD R8, R7, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias7
-	ADD $8, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
-nobias7:
-	TBZ $0, R8, noload7
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
-noload7:
-	TBZ $2, R8, noclamp7
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
-	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
-noclamp7:
-	ADD R5<<2, R7, R15
-	FMOVQ F2, (R15)
-	CMP $3, R6
-	BLE stored2
-	MOVD ldy+88(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R7, R7
-	MOVD flags+104(FP), R6
-	TBZ $1, R6, nobias8
-	ADD $12, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
-nobias8:
-	TBZ $0, R6, noload8
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
-noload8:
-	TBZ $2, R6, noclamp8
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
-	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
-noclamp8:
-	ADD R5<<2, R7, R13
-	FMOVQ F3, (R13)
-stored2:
-	ADD $4, R5, R5
-	B singles1
-last1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
+rest1:
 	CMP $0, R6
 	BLE cols1
+	CMP $12, R6
+	BLE narrower1
+	SUB $12, R6, R6
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone2
+group2:
+	MOVBU.P 8(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 32(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_1
+	FMOVQ (R16), F17
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F17
+neon_3:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -7(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_4
+	FMOVQ (R16), F17
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F17
+neon_6:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -6(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_7
+	FMOVQ (R16), F17
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F17
+neon_9:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -5(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_10
+	FMOVQ (R16), F17
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F17
+neon_12:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	MOVBU -4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_13
+	FMOVQ (R16), F17
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_15
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_15
+neon_14:
+	FMOVS (R16), F17
+neon_15:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_16
+	FMOVQ (R16), F17
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_18
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_18
+neon_17:
+	FMOVS (R16), F17
+neon_18:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_19
+	FMOVQ (R16), F17
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_21
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_21
+neon_20:
+	FMOVS (R16), F17
+neon_21:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_22
+	FMOVQ (R16), F17
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_24
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_24
+neon_23:
+	FMOVS (R16), F17
+neon_24:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group2
+gdone2:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone2
+partial2:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_25
+	FMOVQ (R16), F17
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_27
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F17
+neon_27:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_28
+	FMOVQ (R16), F17
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_30
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_30
+neon_29:
+	FMOVS (R16), F17
+neon_30:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_31
+	FMOVQ (R16), F17
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_33
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F17
+neon_33:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_34
+	FMOVQ (R16), F17
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_36
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_36
+neon_35:
+	FMOVS (R16), F17
+neon_36:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	SUBS $1, R10, R10
+	BGT partial2
+pdone2:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows2
+	MOVD lastRows+64(FP), R7
+allrows2:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias5
+	VLD1R (R3), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+nobias5:
+	TBZ $0, R9, noload5
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_37
+	FMOVQ (R16), F16
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_39
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_39
+neon_38:
+	FMOVS (R16), F16
+neon_39:
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+noload5:
+	TBZ $2, R9, noclamp5
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
+	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
+	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
+	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
+	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
+	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
+	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
+	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+noclamp5:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_40
+	FMOVQ F3, (R16)
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_42
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_42
+neon_41:
+	FMOVS F3, (R16)
+neon_42:
+	CMP $1, R7
+	BLE stored2
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias6
+	ADD $4, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias6:
+	TBZ $0, R9, noload6
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_43
+	FMOVQ (R16), F16
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_45
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_45
+neon_44:
+	FMOVS (R16), F16
+neon_45:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload6:
+	TBZ $2, R9, noclamp6
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
+	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
+	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
+	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
+	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+noclamp6:
+	ADD R5<<2, R8, R13
+	FMOVQ F4, (R13)
+	FMOVQ F5, 16(R13)
+	FMOVQ F6, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_46
+	FMOVQ F7, (R16)
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_48
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_48
+neon_47:
+	FMOVS F7, (R16)
+neon_48:
+	CMP $2, R7
+	BLE stored2
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias7
+	ADD $8, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+nobias7:
+	TBZ $0, R9, noload7
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd508 // fadd v8.4s, v8.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed529 // fadd v9.4s, v9.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd54a // fadd v10.4s, v10.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_49
+	FMOVQ (R16), F16
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_51
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F16
+neon_51:
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+noload7:
+	TBZ $2, R9, noclamp7
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
+	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
+	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
+	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
+	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
+	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
+	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
+	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+noclamp7:
+	ADD R5<<2, R8, R15
+	FMOVQ F8, (R15)
+	FMOVQ F9, 16(R15)
+	FMOVQ F10, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_52
+	FMOVQ F11, (R16)
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_54
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_54
+neon_53:
+	FMOVS F11, (R16)
+neon_54:
+	CMP $3, R7
+	BLE stored2
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias8
+	ADD $12, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+nobias8:
+	TBZ $0, R7, noload8
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd5ad // fadd v13.4s, v13.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_55
+	FMOVQ (R16), F16
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_57
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F16
+neon_57:
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+noload8:
+	TBZ $2, R7, noclamp8
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
+	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
+	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
+	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
+	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
+	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
+	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
+	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+noclamp8:
+	ADD R5<<2, R8, R13
+	FMOVQ F12, (R13)
+	FMOVQ F13, 16(R13)
+	FMOVQ F14, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_58
+	FMOVQ F15, (R16)
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
+	FMOVD F15, (R16)
+	TBZ $0, R6, neon_60
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_60
+neon_59:
+	FMOVS F15, (R16)
+neon_60:
+stored2:
+	B cols1
+narrower1:
+	CMP $8, R6
+	BLE narrower2
+	SUB $8, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
 	MOVD R0, R7
 	MOVD R1, R8
 	MOVD x+72(FP), R9
@@ -3835,155 +11404,187 @@ group3:
 	MOVBU.P 8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F5
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_3
+	FMOVS.P 32(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_61
+	FMOVQ (R16), F13
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F5
-neon_3:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_63
+neon_62:
+	FMOVS (R16), F13
+neon_63:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F5
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_6
+	FMOVS -28(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_64
+	FMOVQ (R16), F13
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F5
-neon_6:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_66
+neon_65:
+	FMOVS (R16), F13
+neon_66:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F5
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_9
+	FMOVS -24(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_67
+	FMOVQ (R16), F13
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F5
-neon_9:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F13
+neon_69:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F5
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_12
+	FMOVS -20(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_70
+	FMOVQ (R16), F13
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F5
-neon_12:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_72
+neon_71:
+	FMOVS (R16), F13
+neon_72:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F5
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_15
+	FMOVS -16(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_73
+	FMOVQ (R16), F13
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F5
-neon_15:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_75
+neon_74:
+	FMOVS (R16), F13
+neon_75:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F5
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_18
+	FMOVS -12(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_76
+	FMOVQ (R16), F13
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F5
-neon_18:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_78
+neon_77:
+	FMOVS (R16), F13
+neon_78:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F5
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_21
+	FMOVS -8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_79
+	FMOVQ (R16), F13
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F5
-neon_21:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F13
+neon_81:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_22
-	FMOVQ (R16), F5
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_24
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_82
+	FMOVQ (R16), F13
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_24
-neon_23:
-	FMOVS (R16), F5
-neon_24:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_84
+neon_83:
+	FMOVS (R16), F13
+neon_84:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -3995,79 +11596,95 @@ partial3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F5
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_27
+	FMOVS.P 16(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_85
+	FMOVQ (R16), F13
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F5
-neon_27:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F13
+neon_87:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_28
-	FMOVQ (R16), F5
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_30
+	FMOVS -12(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_88
+	FMOVQ (R16), F13
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_30
-neon_29:
-	FMOVS (R16), F5
-neon_30:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_90
+neon_89:
+	FMOVS (R16), F13
+neon_90:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_31
-	FMOVQ (R16), F5
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_33
+	FMOVS -8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_91
+	FMOVQ (R16), F13
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_33
-neon_32:
-	FMOVS (R16), F5
-neon_33:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F13
+neon_93:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_34
-	FMOVQ (R16), F5
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_36
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_94
+	FMOVQ (R16), F13
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_36
-neon_35:
-	FMOVS (R16), F5
-neon_36:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_96
+neon_95:
+	FMOVS (R16), F13
+neon_96:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -4079,48 +11696,64 @@ allrows3:
 	MOVD R2, R8
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias9
-	VLD1R (R3), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	VLD1R (R3), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 nobias9:
 	TBZ $0, R9, noload9
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_37
-	FMOVQ (R16), F4
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_39
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_97
+	FMOVQ (R16), F12
+	B neon_99
+neon_97:
+	TBZ $1, R6, neon_98
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_99
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_39
-neon_38:
-	FMOVS (R16), F4
-neon_39:
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_99
+neon_98:
+	FMOVS (R16), F12
+neon_99:
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
+	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
+	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
+	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
+	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
+	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
 noclamp9:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_40
-	FMOVQ F0, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
-	FMOVD F0, (R16)
-	TBZ $0, R6, neon_42
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_100
+	FMOVQ F2, (R16)
+	B neon_102
+neon_100:
+	TBZ $1, R6, neon_101
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_102
 	ADD $8, R16, R16
-	VST1 V0.S[2], (R16)
-	B neon_42
-neon_41:
-	FMOVS F0, (R16)
-neon_42:
+	VST1 V2.S[2], (R16)
+	B neon_102
+neon_101:
+	FMOVS F2, (R16)
+neon_102:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -4129,48 +11762,64 @@ neon_42:
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias10
 	ADD $4, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 nobias10:
 	TBZ $0, R9, noload10
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_43
-	FMOVQ (R16), F4
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_45
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_103
+	FMOVQ (R16), F12
+	B neon_105
+neon_103:
+	TBZ $1, R6, neon_104
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_105
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_45
-neon_44:
-	FMOVS (R16), F4
-neon_45:
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_105
+neon_104:
+	FMOVS (R16), F12
+neon_105:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
+	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
+	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
+	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
+	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
+	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
 noclamp10:
+	ADD R5<<2, R8, R13
+	FMOVQ F3, (R13)
+	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_46
-	FMOVQ F1, (R16)
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
-	FMOVD F1, (R16)
-	TBZ $0, R6, neon_48
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_106
+	FMOVQ F5, (R16)
+	B neon_108
+neon_106:
+	TBZ $1, R6, neon_107
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_108
 	ADD $8, R16, R16
-	VST1 V1.S[2], (R16)
-	B neon_48
-neon_47:
-	FMOVS F1, (R16)
-neon_48:
+	VST1 V5.S[2], (R16)
+	B neon_108
+neon_107:
+	FMOVS F5, (R16)
+neon_108:
 	CMP $2, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -4179,48 +11828,64 @@ neon_48:
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias11
 	ADD $8, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 nobias11:
 	TBZ $0, R9, noload11
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_49
-	FMOVQ (R16), F4
-	B neon_51
-neon_49:
-	TBZ $1, R6, neon_50
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_51
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_109
+	FMOVQ (R16), F12
+	B neon_111
+neon_109:
+	TBZ $1, R6, neon_110
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_111
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_51
-neon_50:
-	FMOVS (R16), F4
-neon_51:
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_111
+neon_110:
+	FMOVS (R16), F12
+neon_111:
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
+	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
+	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
+	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
+	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
+	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
 noclamp11:
+	ADD R5<<2, R8, R15
+	FMOVQ F6, (R15)
+	FMOVQ F7, 16(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_52
-	FMOVQ F2, (R16)
-	B neon_54
-neon_52:
-	TBZ $1, R6, neon_53
-	FMOVD F2, (R16)
-	TBZ $0, R6, neon_54
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_112
+	FMOVQ F8, (R16)
+	B neon_114
+neon_112:
+	TBZ $1, R6, neon_113
+	FMOVD F8, (R16)
+	TBZ $0, R6, neon_114
 	ADD $8, R16, R16
-	VST1 V2.S[2], (R16)
-	B neon_54
-neon_53:
-	FMOVS F2, (R16)
-neon_54:
+	VST1 V8.S[2], (R16)
+	B neon_114
+neon_113:
+	FMOVS F8, (R16)
+neon_114:
 	CMP $3, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -4229,49 +11894,1046 @@ neon_54:
 	MOVD flags+104(FP), R7
 	TBZ $1, R7, nobias12
 	ADD $12, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 nobias12:
 	TBZ $0, R7, noload12
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_55
-	FMOVQ (R16), F4
-	B neon_57
-neon_55:
-	TBZ $1, R6, neon_56
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_57
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_115
+	FMOVQ (R16), F12
+	B neon_117
+neon_115:
+	TBZ $1, R6, neon_116
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_117
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_57
-neon_56:
-	FMOVS (R16), F4
-neon_57:
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_117
+neon_116:
+	FMOVS (R16), F12
+neon_117:
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
+	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
+	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
+	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
+	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
+	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+noclamp12:
+	ADD R5<<2, R8, R13
+	FMOVQ F9, (R13)
+	FMOVQ F10, 16(R13)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_118
+	FMOVQ F11, (R16)
+	B neon_120
+neon_118:
+	TBZ $1, R6, neon_119
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_120
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_120
+neon_119:
+	FMOVS F11, (R16)
+neon_120:
+stored3:
+	B cols1
+narrower2:
+	CMP $4, R6
+	BLE narrower3
+	SUB $4, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone4
+group4:
+	MOVBU.P 8(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 32(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_121
+	FMOVQ (R16), F9
+	B neon_123
+neon_121:
+	TBZ $1, R6, neon_122
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_123
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_123
+neon_122:
+	FMOVS (R16), F9
+neon_123:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -7(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_124
+	FMOVQ (R16), F9
+	B neon_126
+neon_124:
+	TBZ $1, R6, neon_125
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_126
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_126
+neon_125:
+	FMOVS (R16), F9
+neon_126:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -6(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_127
+	FMOVQ (R16), F9
+	B neon_129
+neon_127:
+	TBZ $1, R6, neon_128
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_129
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_129
+neon_128:
+	FMOVS (R16), F9
+neon_129:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -5(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_130
+	FMOVQ (R16), F9
+	B neon_132
+neon_130:
+	TBZ $1, R6, neon_131
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_132
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_132
+neon_131:
+	FMOVS (R16), F9
+neon_132:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	MOVBU -4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_133
+	FMOVQ (R16), F9
+	B neon_135
+neon_133:
+	TBZ $1, R6, neon_134
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_135
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_135
+neon_134:
+	FMOVS (R16), F9
+neon_135:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_136
+	FMOVQ (R16), F9
+	B neon_138
+neon_136:
+	TBZ $1, R6, neon_137
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_138
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_138
+neon_137:
+	FMOVS (R16), F9
+neon_138:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_139
+	FMOVQ (R16), F9
+	B neon_141
+neon_139:
+	TBZ $1, R6, neon_140
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_141
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_141
+neon_140:
+	FMOVS (R16), F9
+neon_141:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_142
+	FMOVQ (R16), F9
+	B neon_144
+neon_142:
+	TBZ $1, R6, neon_143
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_144
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_144
+neon_143:
+	FMOVS (R16), F9
+neon_144:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group4
+gdone4:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone4
+partial4:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_145
+	FMOVQ (R16), F9
+	B neon_147
+neon_145:
+	TBZ $1, R6, neon_146
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_147
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_147
+neon_146:
+	FMOVS (R16), F9
+neon_147:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_148
+	FMOVQ (R16), F9
+	B neon_150
+neon_148:
+	TBZ $1, R6, neon_149
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_150
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_150
+neon_149:
+	FMOVS (R16), F9
+neon_150:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_151
+	FMOVQ (R16), F9
+	B neon_153
+neon_151:
+	TBZ $1, R6, neon_152
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_153
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_153
+neon_152:
+	FMOVS (R16), F9
+neon_153:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_154
+	FMOVQ (R16), F9
+	B neon_156
+neon_154:
+	TBZ $1, R6, neon_155
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_156
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_156
+neon_155:
+	FMOVS (R16), F9
+neon_156:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	SUBS $1, R10, R10
+	BGT partial4
+pdone4:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows4
+	MOVD lastRows+64(FP), R7
+allrows4:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias13
+	VLD1R (R3), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+nobias13:
+	TBZ $0, R9, noload13
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_157
+	FMOVQ (R16), F8
+	B neon_159
+neon_157:
+	TBZ $1, R6, neon_158
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_159
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_159
+neon_158:
+	FMOVS (R16), F8
+neon_159:
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+noload13:
+	TBZ $2, R9, noclamp13
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+noclamp13:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_160
+	FMOVQ F1, (R16)
+	B neon_162
+neon_160:
+	TBZ $1, R6, neon_161
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_162
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_162
+neon_161:
+	FMOVS F1, (R16)
+neon_162:
+	CMP $1, R7
+	BLE stored4
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias14
+	ADD $4, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias14:
+	TBZ $0, R9, noload14
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_163
+	FMOVQ (R16), F8
+	B neon_165
+neon_163:
+	TBZ $1, R6, neon_164
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_165
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_165
+neon_164:
+	FMOVS (R16), F8
+neon_165:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload14:
+	TBZ $2, R9, noclamp14
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+noclamp14:
+	ADD R5<<2, R8, R13
+	FMOVQ F2, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_166
+	FMOVQ F3, (R16)
+	B neon_168
+neon_166:
+	TBZ $1, R6, neon_167
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_168
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_168
+neon_167:
+	FMOVS F3, (R16)
+neon_168:
+	CMP $2, R7
+	BLE stored4
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias15
+	ADD $8, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+nobias15:
+	TBZ $0, R9, noload15
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_169
+	FMOVQ (R16), F8
+	B neon_171
+neon_169:
+	TBZ $1, R6, neon_170
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_171
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_171
+neon_170:
+	FMOVS (R16), F8
+neon_171:
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+noload15:
+	TBZ $2, R9, noclamp15
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+noclamp15:
+	ADD R5<<2, R8, R15
+	FMOVQ F4, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_172
+	FMOVQ F5, (R16)
+	B neon_174
+neon_172:
+	TBZ $1, R6, neon_173
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_174
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_174
+neon_173:
+	FMOVS F5, (R16)
+neon_174:
+	CMP $3, R7
+	BLE stored4
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias16
+	ADD $12, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias16:
+	TBZ $0, R7, noload16
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_175
+	FMOVQ (R16), F8
+	B neon_177
+neon_175:
+	TBZ $1, R6, neon_176
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_177
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_177
+neon_176:
+	FMOVS (R16), F8
+neon_177:
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+noload16:
+	TBZ $2, R7, noclamp16
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
+	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+noclamp16:
+	ADD R5<<2, R8, R13
+	FMOVQ F6, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_178
+	FMOVQ F7, (R16)
+	B neon_180
+neon_178:
+	TBZ $1, R6, neon_179
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_180
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_180
+neon_179:
+	FMOVS F7, (R16)
+neon_180:
+stored4:
+	B cols1
+narrower3:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone5
+group5:
+	MOVBU.P 8(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 32(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_181
+	FMOVQ (R16), F5
+	B neon_183
+neon_181:
+	TBZ $1, R6, neon_182
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_183
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_183
+neon_182:
+	FMOVS (R16), F5
+neon_183:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -7(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_184
+	FMOVQ (R16), F5
+	B neon_186
+neon_184:
+	TBZ $1, R6, neon_185
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_186
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_186
+neon_185:
+	FMOVS (R16), F5
+neon_186:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -6(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_187
+	FMOVQ (R16), F5
+	B neon_189
+neon_187:
+	TBZ $1, R6, neon_188
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_189
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_189
+neon_188:
+	FMOVS (R16), F5
+neon_189:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -5(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_190
+	FMOVQ (R16), F5
+	B neon_192
+neon_190:
+	TBZ $1, R6, neon_191
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_192
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_192
+neon_191:
+	FMOVS (R16), F5
+neon_192:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	MOVBU -4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_193
+	FMOVQ (R16), F5
+	B neon_195
+neon_193:
+	TBZ $1, R6, neon_194
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_195
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_195
+neon_194:
+	FMOVS (R16), F5
+neon_195:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_196
+	FMOVQ (R16), F5
+	B neon_198
+neon_196:
+	TBZ $1, R6, neon_197
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_198
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_198
+neon_197:
+	FMOVS (R16), F5
+neon_198:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_199
+	FMOVQ (R16), F5
+	B neon_201
+neon_199:
+	TBZ $1, R6, neon_200
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_201
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_201
+neon_200:
+	FMOVS (R16), F5
+neon_201:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_202
+	FMOVQ (R16), F5
+	B neon_204
+neon_202:
+	TBZ $1, R6, neon_203
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_204
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_204
+neon_203:
+	FMOVS (R16), F5
+neon_204:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group5
+gdone5:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone5
+partial5:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_205
+	FMOVQ (R16), F5
+	B neon_207
+neon_205:
+	TBZ $1, R6, neon_206
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_207
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_207
+neon_206:
+	FMOVS (R16), F5
+neon_207:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_208
+	FMOVQ (R16), F5
+	B neon_210
+neon_208:
+	TBZ $1, R6, neon_209
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_210
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_210
+neon_209:
+	FMOVS (R16), F5
+neon_210:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_211
+	FMOVQ (R16), F5
+	B neon_213
+neon_211:
+	TBZ $1, R6, neon_212
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_213
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_213
+neon_212:
+	FMOVS (R16), F5
+neon_213:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_214
+	FMOVQ (R16), F5
+	B neon_216
+neon_214:
+	TBZ $1, R6, neon_215
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_216
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_216
+neon_215:
+	FMOVS (R16), F5
+neon_216:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	SUBS $1, R10, R10
+	BGT partial5
+pdone5:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows5
+	MOVD lastRows+64(FP), R7
+allrows5:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias17
+	VLD1R (R3), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+nobias17:
+	TBZ $0, R9, noload17
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_217
+	FMOVQ (R16), F4
+	B neon_219
+neon_217:
+	TBZ $1, R6, neon_218
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_219
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_219
+neon_218:
+	FMOVS (R16), F4
+neon_219:
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+noload17:
+	TBZ $2, R9, noclamp17
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+noclamp17:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_220
+	FMOVQ F0, (R16)
+	B neon_222
+neon_220:
+	TBZ $1, R6, neon_221
+	FMOVD F0, (R16)
+	TBZ $0, R6, neon_222
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_222
+neon_221:
+	FMOVS F0, (R16)
+neon_222:
+	CMP $1, R7
+	BLE stored5
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias18
+	ADD $4, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias18:
+	TBZ $0, R9, noload18
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_223
+	FMOVQ (R16), F4
+	B neon_225
+neon_223:
+	TBZ $1, R6, neon_224
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_225
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_225
+neon_224:
+	FMOVS (R16), F4
+neon_225:
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+noload18:
+	TBZ $2, R9, noclamp18
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp18:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_226
+	FMOVQ F1, (R16)
+	B neon_228
+neon_226:
+	TBZ $1, R6, neon_227
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_228
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_228
+neon_227:
+	FMOVS F1, (R16)
+neon_228:
+	CMP $2, R7
+	BLE stored5
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias19
+	ADD $8, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+nobias19:
+	TBZ $0, R9, noload19
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_229
+	FMOVQ (R16), F4
+	B neon_231
+neon_229:
+	TBZ $1, R6, neon_230
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_231
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_231
+neon_230:
+	FMOVS (R16), F4
+neon_231:
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+noload19:
+	TBZ $2, R9, noclamp19
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+noclamp19:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_232
+	FMOVQ F2, (R16)
+	B neon_234
+neon_232:
+	TBZ $1, R6, neon_233
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_234
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_234
+neon_233:
+	FMOVS F2, (R16)
+neon_234:
+	CMP $3, R7
+	BLE stored5
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias20
+	ADD $12, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+nobias20:
+	TBZ $0, R7, noload20
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_235
+	FMOVQ (R16), F4
+	B neon_237
+neon_235:
+	TBZ $1, R6, neon_236
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_237
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_237
+neon_236:
+	FMOVS (R16), F4
+neon_237:
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+noload20:
+	TBZ $2, R7, noclamp20
 	FMOVS lo+120(FP), F5
 	VDUP V5.S[0], V5.S4
 	FMOVS hi+124(FP), F4
 	VDUP V4.S[0], V4.S4
 	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
 	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
-noclamp12:
+noclamp20:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_58
+	TBZ $2, R6, neon_238
 	FMOVQ F3, (R16)
-	B neon_60
-neon_58:
-	TBZ $1, R6, neon_59
+	B neon_240
+neon_238:
+	TBZ $1, R6, neon_239
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_60
+	TBZ $0, R6, neon_240
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_60
-neon_59:
+	B neon_240
+neon_239:
 	FMOVS F3, (R16)
-neon_60:
-stored3:
+neon_240:
+stored5:
+	B cols1
+narrower4:
 cols1:
 	MOVD spr+16(FP), R5
 	ADD R5<<2, R1, R1
@@ -4301,7 +12963,7 @@ tiles1:
 	MOVD n+96(FP), R6
 	SUB R5, R6, R6
 	CMP $32, R6
-	BLT singles1
+	BLT rest1
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -4596,130 +13258,457 @@ noclamp2:
 stored1:
 	ADD $32, R5, R5
 	B tiles1
-singles1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
-	CMP $4, R6
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	MOVD R0, R6
-	MOVD R1, R7
-	MOVD x+72(FP), R8
-	ADD R5<<2, R8, R8
-	MOVD gfull+24(FP), R9
-	CMP $0, R9
-	BLE gdone2
-group2:
-	MOVBU.P 4(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 16(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -3(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -12(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	MOVBU -2(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -8(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -1(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $1024, R8, R8
-	SUBS $1, R9, R9
-	BGT group2
-gdone2:
-	MOVD lastSlots+48(FP), R9
-	CMP $0, R9
-	BLE pdone2
-partial2:
-	MOVBU.P 2(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 8(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -1(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	SUBS $1, R9, R9
-	BGT partial2
-pdone2:
-	MOVD $2, R6
-	CMP $1, R4
-	BGT allrows2
-	MOVD lastRows+64(FP), R6
-allrows2:
-	MOVD R2, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias3
-	VLD1R (R3), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias3:
-	TBZ $0, R8, noload3
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload3:
-	TBZ $2, R8, noclamp3
-	FMOVS lo+120(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+124(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
-	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
-noclamp3:
-	ADD R5<<2, R7, R15
-	FMOVQ F0, (R15)
-	CMP $1, R6
-	BLE stored2
-	MOVD ldy+88(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R7, R7
-	MOVD flags+104(FP), R6
-	TBZ $1, R6, nobias4
-	ADD $4, R3, R16
-	VLD1R (R16), [V2.S4]
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
-nobias4:
-	TBZ $0, R6, noload4
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload4:
-	TBZ $2, R6, noclamp4
-	FMOVS lo+120(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+124(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
-	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
-noclamp4:
-	ADD R5<<2, R7, R13
-	FMOVQ F1, (R13)
-stored2:
-	ADD $4, R5, R5
-	B singles1
-last1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
+rest1:
 	CMP $0, R6
 	BLE cols1
+	CMP $28, R6
+	BLE narrower1
+	SUB $28, R6, R6
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone2
+group2:
+	MOVBU.P 4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_1
+	FMOVQ (R16), F17
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F17
+neon_3:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_4
+	FMOVQ (R16), F17
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F17
+neon_6:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_7
+	FMOVQ (R16), F17
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F17
+neon_9:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_10
+	FMOVQ (R16), F17
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F17
+neon_12:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group2
+gdone2:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone2
+partial2:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_13
+	FMOVQ (R16), F17
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_15
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_15
+neon_14:
+	FMOVS (R16), F17
+neon_15:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_16
+	FMOVQ (R16), F17
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_18
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_18
+neon_17:
+	FMOVS (R16), F17
+neon_18:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	SUBS $1, R10, R10
+	BGT partial2
+pdone2:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows2
+	MOVD lastRows+64(FP), R7
+allrows2:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias3
+	VLD1R (R3), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias3:
+	TBZ $0, R9, noload3
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	FMOVQ 80(R17), F30
+	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
+	FMOVQ 96(R17), F31
+	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_19
+	FMOVQ (R16), F16
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_21
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_21
+neon_20:
+	FMOVS (R16), F16
+neon_21:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload3:
+	TBZ $2, R9, noclamp3
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
+	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
+	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
+	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
+	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
+	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
+	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
+	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
+	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
+	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
+	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
+	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+noclamp3:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	FMOVQ F5, 80(R15)
+	FMOVQ F6, 96(R15)
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_22
+	FMOVQ F7, (R16)
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_24
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_24
+neon_23:
+	FMOVS F7, (R16)
+neon_24:
+	CMP $1, R7
+	BLE stored2
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias4
+	ADD $4, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+nobias4:
+	TBZ $0, R7, noload4
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	FMOVQ 48(R14), F31
+	WORD $0x4e3fd56b // fadd v11.4s, v11.4s, v31.4s
+	FMOVQ 64(R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
+	FMOVQ 80(R14), F31
+	WORD $0x4e3fd5ad // fadd v13.4s, v13.4s, v31.4s
+	FMOVQ 96(R14), F30
+	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_25
+	FMOVQ (R16), F16
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_27
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F16
+neon_27:
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+noload4:
+	TBZ $2, R7, noclamp4
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
+	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
+	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
+	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
+	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
+	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
+	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
+	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
+	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
+	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
+	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
+	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
+	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
+	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
+	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+noclamp4:
+	ADD R5<<2, R8, R13
+	FMOVQ F8, (R13)
+	FMOVQ F9, 16(R13)
+	FMOVQ F10, 32(R13)
+	FMOVQ F11, 48(R13)
+	FMOVQ F12, 64(R13)
+	FMOVQ F13, 80(R13)
+	FMOVQ F14, 96(R13)
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_28
+	FMOVQ F15, (R16)
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
+	FMOVD F15, (R16)
+	TBZ $0, R6, neon_30
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_30
+neon_29:
+	FMOVS F15, (R16)
+neon_30:
+stored2:
+	B cols1
+narrower1:
+	CMP $24, R6
+	BLE narrower2
+	SUB $24, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
 	MOVD R0, R7
 	MOVD R1, R8
 	MOVD x+72(FP), R9
@@ -4731,79 +13720,127 @@ group3:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F3
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_3
+	FMOVS.P 16(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_31
+	FMOVQ (R16), F15
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F3
-neon_3:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F15
+neon_33:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F3
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_6
+	FMOVS -12(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_34
+	FMOVQ (R16), F15
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F3
-neon_6:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_36
+neon_35:
+	FMOVS (R16), F15
+neon_36:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F3
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_9
+	FMOVS -8(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_37
+	FMOVQ (R16), F15
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F3
-neon_9:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_39
+neon_38:
+	FMOVS (R16), F15
+neon_39:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F3
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_12
+	FMOVS -4(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_40
+	FMOVQ (R16), F15
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F3
-neon_12:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_42
+neon_41:
+	FMOVS (R16), F15
+neon_42:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -4815,41 +13852,65 @@ partial3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F3
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_15
+	FMOVS.P 8(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_43
+	FMOVQ (R16), F15
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F3
-neon_15:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_45
+neon_44:
+	FMOVS (R16), F15
+neon_45:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F3
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_18
+	FMOVS -4(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_46
+	FMOVQ (R16), F15
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F3
-neon_18:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_48
+neon_47:
+	FMOVS (R16), F15
+neon_48:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -4861,48 +13922,88 @@ allrows3:
 	MOVD R2, R8
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias5
-	VLD1R (R3), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	VLD1R (R3), [V14.S4]
+	WORD $0x4e2ed400 // fadd v0.4s, v0.4s, v14.4s
+	WORD $0x4e2ed421 // fadd v1.4s, v1.4s, v14.4s
+	WORD $0x4e2ed442 // fadd v2.4s, v2.4s, v14.4s
+	WORD $0x4e2ed463 // fadd v3.4s, v3.4s, v14.4s
+	WORD $0x4e2ed484 // fadd v4.4s, v4.4s, v14.4s
+	WORD $0x4e2ed4a5 // fadd v5.4s, v5.4s, v14.4s
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 nobias5:
 	TBZ $0, R9, noload5
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	FMOVQ 80(R17), F30
+	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F2
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_21
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_49
+	FMOVQ (R16), F14
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
+	FMOVD (R16), F14
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F2
-neon_21:
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	VLD1 (R16), V14.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F14
+neon_51:
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
-	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
-	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	FMOVS lo+120(FP), F15
+	VDUP V15.S[0], V15.S4
+	FMOVS hi+124(FP), F14
+	VDUP V14.S[0], V14.S4
+	WORD $0x4e2ff400 // fmax v0.4s, v0.4s, v15.4s
+	WORD $0x4eaef400 // fmin v0.4s, v0.4s, v14.4s
+	WORD $0x4e2ff421 // fmax v1.4s, v1.4s, v15.4s
+	WORD $0x4eaef421 // fmin v1.4s, v1.4s, v14.4s
+	WORD $0x4e2ff442 // fmax v2.4s, v2.4s, v15.4s
+	WORD $0x4eaef442 // fmin v2.4s, v2.4s, v14.4s
+	WORD $0x4e2ff463 // fmax v3.4s, v3.4s, v15.4s
+	WORD $0x4eaef463 // fmin v3.4s, v3.4s, v14.4s
+	WORD $0x4e2ff484 // fmax v4.4s, v4.4s, v15.4s
+	WORD $0x4eaef484 // fmin v4.4s, v4.4s, v14.4s
+	WORD $0x4e2ff4a5 // fmax v5.4s, v5.4s, v15.4s
+	WORD $0x4eaef4a5 // fmin v5.4s, v5.4s, v14.4s
+	WORD $0x4e2ff4c6 // fmax v6.4s, v6.4s, v15.4s
+	WORD $0x4eaef4c6 // fmin v6.4s, v6.4s, v14.4s
 noclamp5:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	FMOVQ F5, 80(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_22
-	FMOVQ F0, (R16)
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD F0, (R16)
-	TBZ $0, R6, neon_24
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_52
+	FMOVQ F6, (R16)
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
+	FMOVD F6, (R16)
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
-	VST1 V0.S[2], (R16)
-	B neon_24
-neon_23:
-	FMOVS F0, (R16)
-neon_24:
+	VST1 V6.S[2], (R16)
+	B neon_54
+neon_53:
+	FMOVS F6, (R16)
+neon_54:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -4911,49 +14012,1964 @@ neon_24:
 	MOVD flags+104(FP), R7
 	TBZ $1, R7, nobias6
 	ADD $4, R3, R16
-	VLD1R (R16), [V2.S4]
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+	VLD1R (R16), [V14.S4]
+	WORD $0x4e2ed4e7 // fadd v7.4s, v7.4s, v14.4s
+	WORD $0x4e2ed508 // fadd v8.4s, v8.4s, v14.4s
+	WORD $0x4e2ed529 // fadd v9.4s, v9.4s, v14.4s
+	WORD $0x4e2ed54a // fadd v10.4s, v10.4s, v14.4s
+	WORD $0x4e2ed56b // fadd v11.4s, v11.4s, v14.4s
+	WORD $0x4e2ed58c // fadd v12.4s, v12.4s, v14.4s
+	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 nobias6:
 	TBZ $0, R7, noload6
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 32(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 48(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	FMOVQ 64(R14), F31
+	WORD $0x4e3fd56b // fadd v11.4s, v11.4s, v31.4s
+	FMOVQ 80(R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F2
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_27
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_55
+	FMOVQ (R16), F14
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
+	FMOVD (R16), F14
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F2
-neon_27:
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+	VLD1 (R16), V14.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F14
+neon_57:
+	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
+	FMOVS lo+120(FP), F15
+	VDUP V15.S[0], V15.S4
+	FMOVS hi+124(FP), F14
+	VDUP V14.S[0], V14.S4
+	WORD $0x4e2ff4e7 // fmax v7.4s, v7.4s, v15.4s
+	WORD $0x4eaef4e7 // fmin v7.4s, v7.4s, v14.4s
+	WORD $0x4e2ff508 // fmax v8.4s, v8.4s, v15.4s
+	WORD $0x4eaef508 // fmin v8.4s, v8.4s, v14.4s
+	WORD $0x4e2ff529 // fmax v9.4s, v9.4s, v15.4s
+	WORD $0x4eaef529 // fmin v9.4s, v9.4s, v14.4s
+	WORD $0x4e2ff54a // fmax v10.4s, v10.4s, v15.4s
+	WORD $0x4eaef54a // fmin v10.4s, v10.4s, v14.4s
+	WORD $0x4e2ff56b // fmax v11.4s, v11.4s, v15.4s
+	WORD $0x4eaef56b // fmin v11.4s, v11.4s, v14.4s
+	WORD $0x4e2ff58c // fmax v12.4s, v12.4s, v15.4s
+	WORD $0x4eaef58c // fmin v12.4s, v12.4s, v14.4s
+	WORD $0x4e2ff5ad // fmax v13.4s, v13.4s, v15.4s
+	WORD $0x4eaef5ad // fmin v13.4s, v13.4s, v14.4s
+noclamp6:
+	ADD R5<<2, R8, R13
+	FMOVQ F7, (R13)
+	FMOVQ F8, 16(R13)
+	FMOVQ F9, 32(R13)
+	FMOVQ F10, 48(R13)
+	FMOVQ F11, 64(R13)
+	FMOVQ F12, 80(R13)
+	ADD R5<<2, R8, R16
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_58
+	FMOVQ F13, (R16)
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
+	FMOVD F13, (R16)
+	TBZ $0, R6, neon_60
+	ADD $8, R16, R16
+	VST1 V13.S[2], (R16)
+	B neon_60
+neon_59:
+	FMOVS F13, (R16)
+neon_60:
+stored3:
+	B cols1
+narrower2:
+	CMP $20, R6
+	BLE narrower3
+	SUB $20, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone4
+group4:
+	MOVBU.P 4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_61
+	FMOVQ (R16), F13
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_63
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_63
+neon_62:
+	FMOVS (R16), F13
+neon_63:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_64
+	FMOVQ (R16), F13
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_66
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_66
+neon_65:
+	FMOVS (R16), F13
+neon_66:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_67
+	FMOVQ (R16), F13
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_69
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F13
+neon_69:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_70
+	FMOVQ (R16), F13
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_72
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_72
+neon_71:
+	FMOVS (R16), F13
+neon_72:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group4
+gdone4:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone4
+partial4:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_73
+	FMOVQ (R16), F13
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_75
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_75
+neon_74:
+	FMOVS (R16), F13
+neon_75:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_76
+	FMOVQ (R16), F13
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_78
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_78
+neon_77:
+	FMOVS (R16), F13
+neon_78:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	SUBS $1, R10, R10
+	BGT partial4
+pdone4:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows4
+	MOVD lastRows+64(FP), R7
+allrows4:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias7
+	VLD1R (R3), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+nobias7:
+	TBZ $0, R9, noload7
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_79
+	FMOVQ (R16), F12
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_81
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F12
+neon_81:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+noload7:
+	TBZ $2, R9, noclamp7
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
+	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
+	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
+	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
+	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
+	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
+	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
+	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
+	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
+	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
+	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
+	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+noclamp7:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_82
+	FMOVQ F5, (R16)
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_84
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_84
+neon_83:
+	FMOVS F5, (R16)
+neon_84:
+	CMP $1, R7
+	BLE stored4
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias8
+	ADD $4, R3, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+nobias8:
+	TBZ $0, R7, noload8
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 48(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 64(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_85
+	FMOVQ (R16), F12
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_87
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F12
+neon_87:
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+noload8:
+	TBZ $2, R7, noclamp8
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
+	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
+	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
+	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
+	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
+	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
+	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
+	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
+	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
+	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
+	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
+	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+noclamp8:
+	ADD R5<<2, R8, R13
+	FMOVQ F6, (R13)
+	FMOVQ F7, 16(R13)
+	FMOVQ F8, 32(R13)
+	FMOVQ F9, 48(R13)
+	FMOVQ F10, 64(R13)
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_88
+	FMOVQ F11, (R16)
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_90
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_90
+neon_89:
+	FMOVS F11, (R16)
+neon_90:
+stored4:
+	B cols1
+narrower3:
+	CMP $16, R6
+	BLE narrower4
+	SUB $16, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone5
+group5:
+	MOVBU.P 4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_91
+	FMOVQ (R16), F11
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_93
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F11
+neon_93:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_94
+	FMOVQ (R16), F11
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_96
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_96
+neon_95:
+	FMOVS (R16), F11
+neon_96:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_97
+	FMOVQ (R16), F11
+	B neon_99
+neon_97:
+	TBZ $1, R6, neon_98
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_99
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_99
+neon_98:
+	FMOVS (R16), F11
+neon_99:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_100
+	FMOVQ (R16), F11
+	B neon_102
+neon_100:
+	TBZ $1, R6, neon_101
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_102
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_102
+neon_101:
+	FMOVS (R16), F11
+neon_102:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group5
+gdone5:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone5
+partial5:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_103
+	FMOVQ (R16), F11
+	B neon_105
+neon_103:
+	TBZ $1, R6, neon_104
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_105
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_105
+neon_104:
+	FMOVS (R16), F11
+neon_105:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_106
+	FMOVQ (R16), F11
+	B neon_108
+neon_106:
+	TBZ $1, R6, neon_107
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_108
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_108
+neon_107:
+	FMOVS (R16), F11
+neon_108:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	SUBS $1, R10, R10
+	BGT partial5
+pdone5:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows5
+	MOVD lastRows+64(FP), R7
+allrows5:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias9
+	VLD1R (R3), [V10.S4]
+	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
+	WORD $0x4e2ad421 // fadd v1.4s, v1.4s, v10.4s
+	WORD $0x4e2ad442 // fadd v2.4s, v2.4s, v10.4s
+	WORD $0x4e2ad463 // fadd v3.4s, v3.4s, v10.4s
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+nobias9:
+	TBZ $0, R9, noload9
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_109
+	FMOVQ (R16), F10
+	B neon_111
+neon_109:
+	TBZ $1, R6, neon_110
+	FMOVD (R16), F10
+	TBZ $0, R6, neon_111
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_111
+neon_110:
+	FMOVS (R16), F10
+neon_111:
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+noload9:
+	TBZ $2, R9, noclamp9
+	FMOVS lo+120(FP), F11
+	VDUP V11.S[0], V11.S4
+	FMOVS hi+124(FP), F10
+	VDUP V10.S[0], V10.S4
+	WORD $0x4e2bf400 // fmax v0.4s, v0.4s, v11.4s
+	WORD $0x4eaaf400 // fmin v0.4s, v0.4s, v10.4s
+	WORD $0x4e2bf421 // fmax v1.4s, v1.4s, v11.4s
+	WORD $0x4eaaf421 // fmin v1.4s, v1.4s, v10.4s
+	WORD $0x4e2bf442 // fmax v2.4s, v2.4s, v11.4s
+	WORD $0x4eaaf442 // fmin v2.4s, v2.4s, v10.4s
+	WORD $0x4e2bf463 // fmax v3.4s, v3.4s, v11.4s
+	WORD $0x4eaaf463 // fmin v3.4s, v3.4s, v10.4s
+	WORD $0x4e2bf484 // fmax v4.4s, v4.4s, v11.4s
+	WORD $0x4eaaf484 // fmin v4.4s, v4.4s, v10.4s
+noclamp9:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_112
+	FMOVQ F4, (R16)
+	B neon_114
+neon_112:
+	TBZ $1, R6, neon_113
+	FMOVD F4, (R16)
+	TBZ $0, R6, neon_114
+	ADD $8, R16, R16
+	VST1 V4.S[2], (R16)
+	B neon_114
+neon_113:
+	FMOVS F4, (R16)
+neon_114:
+	CMP $1, R7
+	BLE stored5
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias10
+	ADD $4, R3, R16
+	VLD1R (R16), [V10.S4]
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	WORD $0x4e2ad4c6 // fadd v6.4s, v6.4s, v10.4s
+	WORD $0x4e2ad4e7 // fadd v7.4s, v7.4s, v10.4s
+	WORD $0x4e2ad508 // fadd v8.4s, v8.4s, v10.4s
+	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
+nobias10:
+	TBZ $0, R7, noload10
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	FMOVQ 32(R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 48(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_115
+	FMOVQ (R16), F10
+	B neon_117
+neon_115:
+	TBZ $1, R6, neon_116
+	FMOVD (R16), F10
+	TBZ $0, R6, neon_117
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_117
+neon_116:
+	FMOVS (R16), F10
+neon_117:
+	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
+noload10:
+	TBZ $2, R7, noclamp10
+	FMOVS lo+120(FP), F11
+	VDUP V11.S[0], V11.S4
+	FMOVS hi+124(FP), F10
+	VDUP V10.S[0], V10.S4
+	WORD $0x4e2bf4a5 // fmax v5.4s, v5.4s, v11.4s
+	WORD $0x4eaaf4a5 // fmin v5.4s, v5.4s, v10.4s
+	WORD $0x4e2bf4c6 // fmax v6.4s, v6.4s, v11.4s
+	WORD $0x4eaaf4c6 // fmin v6.4s, v6.4s, v10.4s
+	WORD $0x4e2bf4e7 // fmax v7.4s, v7.4s, v11.4s
+	WORD $0x4eaaf4e7 // fmin v7.4s, v7.4s, v10.4s
+	WORD $0x4e2bf508 // fmax v8.4s, v8.4s, v11.4s
+	WORD $0x4eaaf508 // fmin v8.4s, v8.4s, v10.4s
+	WORD $0x4e2bf529 // fmax v9.4s, v9.4s, v11.4s
+	WORD $0x4eaaf529 // fmin v9.4s, v9.4s, v10.4s
+noclamp10:
+	ADD R5<<2, R8, R13
+	FMOVQ F5, (R13)
+	FMOVQ F6, 16(R13)
+	FMOVQ F7, 32(R13)
+	FMOVQ F8, 48(R13)
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_118
+	FMOVQ F9, (R16)
+	B neon_120
+neon_118:
+	TBZ $1, R6, neon_119
+	FMOVD F9, (R16)
+	TBZ $0, R6, neon_120
+	ADD $8, R16, R16
+	VST1 V9.S[2], (R16)
+	B neon_120
+neon_119:
+	FMOVS F9, (R16)
+neon_120:
+stored5:
+	B cols1
+narrower4:
+	CMP $12, R6
+	BLE narrower5
+	SUB $12, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone6
+group6:
+	MOVBU.P 4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_121
+	FMOVQ (R16), F9
+	B neon_123
+neon_121:
+	TBZ $1, R6, neon_122
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_123
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_123
+neon_122:
+	FMOVS (R16), F9
+neon_123:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_124
+	FMOVQ (R16), F9
+	B neon_126
+neon_124:
+	TBZ $1, R6, neon_125
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_126
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_126
+neon_125:
+	FMOVS (R16), F9
+neon_126:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_127
+	FMOVQ (R16), F9
+	B neon_129
+neon_127:
+	TBZ $1, R6, neon_128
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_129
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_129
+neon_128:
+	FMOVS (R16), F9
+neon_129:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_130
+	FMOVQ (R16), F9
+	B neon_132
+neon_130:
+	TBZ $1, R6, neon_131
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_132
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_132
+neon_131:
+	FMOVS (R16), F9
+neon_132:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group6
+gdone6:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone6
+partial6:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_133
+	FMOVQ (R16), F9
+	B neon_135
+neon_133:
+	TBZ $1, R6, neon_134
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_135
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_135
+neon_134:
+	FMOVS (R16), F9
+neon_135:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_136
+	FMOVQ (R16), F9
+	B neon_138
+neon_136:
+	TBZ $1, R6, neon_137
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_138
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_138
+neon_137:
+	FMOVS (R16), F9
+neon_138:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	SUBS $1, R10, R10
+	BGT partial6
+pdone6:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows6
+	MOVD lastRows+64(FP), R7
+allrows6:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias11
+	VLD1R (R3), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias11:
+	TBZ $0, R9, noload11
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_139
+	FMOVQ (R16), F8
+	B neon_141
+neon_139:
+	TBZ $1, R6, neon_140
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_141
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_141
+neon_140:
+	FMOVS (R16), F8
+neon_141:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload11:
+	TBZ $2, R9, noclamp11
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+noclamp11:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_142
+	FMOVQ F3, (R16)
+	B neon_144
+neon_142:
+	TBZ $1, R6, neon_143
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_144
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_144
+neon_143:
+	FMOVS F3, (R16)
+neon_144:
+	CMP $1, R7
+	BLE stored6
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias12
+	ADD $4, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias12:
+	TBZ $0, R7, noload12
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_145
+	FMOVQ (R16), F8
+	B neon_147
+neon_145:
+	TBZ $1, R6, neon_146
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_147
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_147
+neon_146:
+	FMOVS (R16), F8
+neon_147:
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+noload12:
+	TBZ $2, R7, noclamp12
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
+	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+noclamp12:
+	ADD R5<<2, R8, R13
+	FMOVQ F4, (R13)
+	FMOVQ F5, 16(R13)
+	FMOVQ F6, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_148
+	FMOVQ F7, (R16)
+	B neon_150
+neon_148:
+	TBZ $1, R6, neon_149
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_150
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_150
+neon_149:
+	FMOVS F7, (R16)
+neon_150:
+stored6:
+	B cols1
+narrower5:
+	CMP $8, R6
+	BLE narrower6
+	SUB $8, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone7
+group7:
+	MOVBU.P 4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_151
+	FMOVQ (R16), F7
+	B neon_153
+neon_151:
+	TBZ $1, R6, neon_152
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_153
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_153
+neon_152:
+	FMOVS (R16), F7
+neon_153:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_154
+	FMOVQ (R16), F7
+	B neon_156
+neon_154:
+	TBZ $1, R6, neon_155
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_156
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_156
+neon_155:
+	FMOVS (R16), F7
+neon_156:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_157
+	FMOVQ (R16), F7
+	B neon_159
+neon_157:
+	TBZ $1, R6, neon_158
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_159
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_159
+neon_158:
+	FMOVS (R16), F7
+neon_159:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_160
+	FMOVQ (R16), F7
+	B neon_162
+neon_160:
+	TBZ $1, R6, neon_161
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_162
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_162
+neon_161:
+	FMOVS (R16), F7
+neon_162:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group7
+gdone7:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone7
+partial7:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_163
+	FMOVQ (R16), F7
+	B neon_165
+neon_163:
+	TBZ $1, R6, neon_164
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_165
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_165
+neon_164:
+	FMOVS (R16), F7
+neon_165:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_166
+	FMOVQ (R16), F7
+	B neon_168
+neon_166:
+	TBZ $1, R6, neon_167
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_168
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_168
+neon_167:
+	FMOVS (R16), F7
+neon_168:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	SUBS $1, R10, R10
+	BGT partial7
+pdone7:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows7
+	MOVD lastRows+64(FP), R7
+allrows7:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias13
+	VLD1R (R3), [V6.S4]
+	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
+	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+nobias13:
+	TBZ $0, R9, noload13
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_169
+	FMOVQ (R16), F6
+	B neon_171
+neon_169:
+	TBZ $1, R6, neon_170
+	FMOVD (R16), F6
+	TBZ $0, R6, neon_171
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_171
+neon_170:
+	FMOVS (R16), F6
+neon_171:
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+noload13:
+	TBZ $2, R9, noclamp13
+	FMOVS lo+120(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+124(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
+	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
+	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
+	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
+	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
+	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+noclamp13:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_172
+	FMOVQ F2, (R16)
+	B neon_174
+neon_172:
+	TBZ $1, R6, neon_173
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_174
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_174
+neon_173:
+	FMOVS F2, (R16)
+neon_174:
+	CMP $1, R7
+	BLE stored7
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias14
+	ADD $4, R3, R16
+	VLD1R (R16), [V6.S4]
+	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
+	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+nobias14:
+	TBZ $0, R7, noload14
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_175
+	FMOVQ (R16), F6
+	B neon_177
+neon_175:
+	TBZ $1, R6, neon_176
+	FMOVD (R16), F6
+	TBZ $0, R6, neon_177
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_177
+neon_176:
+	FMOVS (R16), F6
+neon_177:
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+noload14:
+	TBZ $2, R7, noclamp14
+	FMOVS lo+120(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+124(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
+	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
+	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
+	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
+	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
+	WORD $0x4ea6f4a5 // fmin v5.4s, v5.4s, v6.4s
+noclamp14:
+	ADD R5<<2, R8, R13
+	FMOVQ F3, (R13)
+	FMOVQ F4, 16(R13)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_178
+	FMOVQ F5, (R16)
+	B neon_180
+neon_178:
+	TBZ $1, R6, neon_179
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_180
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_180
+neon_179:
+	FMOVS F5, (R16)
+neon_180:
+stored7:
+	B cols1
+narrower6:
+	CMP $4, R6
+	BLE narrower7
+	SUB $4, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone8
+group8:
+	MOVBU.P 4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_181
+	FMOVQ (R16), F5
+	B neon_183
+neon_181:
+	TBZ $1, R6, neon_182
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_183
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_183
+neon_182:
+	FMOVS (R16), F5
+neon_183:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_184
+	FMOVQ (R16), F5
+	B neon_186
+neon_184:
+	TBZ $1, R6, neon_185
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_186
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_186
+neon_185:
+	FMOVS (R16), F5
+neon_186:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_187
+	FMOVQ (R16), F5
+	B neon_189
+neon_187:
+	TBZ $1, R6, neon_188
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_189
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_189
+neon_188:
+	FMOVS (R16), F5
+neon_189:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_190
+	FMOVQ (R16), F5
+	B neon_192
+neon_190:
+	TBZ $1, R6, neon_191
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_192
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_192
+neon_191:
+	FMOVS (R16), F5
+neon_192:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group8
+gdone8:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone8
+partial8:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_193
+	FMOVQ (R16), F5
+	B neon_195
+neon_193:
+	TBZ $1, R6, neon_194
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_195
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_195
+neon_194:
+	FMOVS (R16), F5
+neon_195:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_196
+	FMOVQ (R16), F5
+	B neon_198
+neon_196:
+	TBZ $1, R6, neon_197
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_198
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_198
+neon_197:
+	FMOVS (R16), F5
+neon_198:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	SUBS $1, R10, R10
+	BGT partial8
+pdone8:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows8
+	MOVD lastRows+64(FP), R7
+allrows8:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias15
+	VLD1R (R3), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias15:
+	TBZ $0, R9, noload15
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_199
+	FMOVQ (R16), F4
+	B neon_201
+neon_199:
+	TBZ $1, R6, neon_200
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_201
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_201
+neon_200:
+	FMOVS (R16), F4
+neon_201:
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+noload15:
+	TBZ $2, R9, noclamp15
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp15:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_202
+	FMOVQ F1, (R16)
+	B neon_204
+neon_202:
+	TBZ $1, R6, neon_203
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_204
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_204
+neon_203:
+	FMOVS F1, (R16)
+neon_204:
+	CMP $1, R7
+	BLE stored8
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias16
+	ADD $4, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+nobias16:
+	TBZ $0, R7, noload16
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_205
+	FMOVQ (R16), F4
+	B neon_207
+neon_205:
+	TBZ $1, R6, neon_206
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_207
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_207
+neon_206:
+	FMOVS (R16), F4
+neon_207:
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+noload16:
+	TBZ $2, R7, noclamp16
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
+	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+noclamp16:
+	ADD R5<<2, R8, R13
+	FMOVQ F2, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_208
+	FMOVQ F3, (R16)
+	B neon_210
+neon_208:
+	TBZ $1, R6, neon_209
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_210
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_210
+neon_209:
+	FMOVS F3, (R16)
+neon_210:
+stored8:
+	B cols1
+narrower7:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone9
+group9:
+	MOVBU.P 4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_211
+	FMOVQ (R16), F3
+	B neon_213
+neon_211:
+	TBZ $1, R6, neon_212
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_213
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_213
+neon_212:
+	FMOVS (R16), F3
+neon_213:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_214
+	FMOVQ (R16), F3
+	B neon_216
+neon_214:
+	TBZ $1, R6, neon_215
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_216
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_216
+neon_215:
+	FMOVS (R16), F3
+neon_216:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_217
+	FMOVQ (R16), F3
+	B neon_219
+neon_217:
+	TBZ $1, R6, neon_218
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_219
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_219
+neon_218:
+	FMOVS (R16), F3
+neon_219:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_220
+	FMOVQ (R16), F3
+	B neon_222
+neon_220:
+	TBZ $1, R6, neon_221
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_222
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_222
+neon_221:
+	FMOVS (R16), F3
+neon_222:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group9
+gdone9:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone9
+partial9:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_223
+	FMOVQ (R16), F3
+	B neon_225
+neon_223:
+	TBZ $1, R6, neon_224
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_225
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_225
+neon_224:
+	FMOVS (R16), F3
+neon_225:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_226
+	FMOVQ (R16), F3
+	B neon_228
+neon_226:
+	TBZ $1, R6, neon_227
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_228
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_228
+neon_227:
+	FMOVS (R16), F3
+neon_228:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	SUBS $1, R10, R10
+	BGT partial9
+pdone9:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows9
+	MOVD lastRows+64(FP), R7
+allrows9:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias17
+	VLD1R (R3), [V2.S4]
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+nobias17:
+	TBZ $0, R9, noload17
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_229
+	FMOVQ (R16), F2
+	B neon_231
+neon_229:
+	TBZ $1, R6, neon_230
+	FMOVD (R16), F2
+	TBZ $0, R6, neon_231
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_231
+neon_230:
+	FMOVS (R16), F2
+neon_231:
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+noload17:
+	TBZ $2, R9, noclamp17
+	FMOVS lo+120(FP), F3
+	VDUP V3.S[0], V3.S4
+	FMOVS hi+124(FP), F2
+	VDUP V2.S[0], V2.S4
+	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
+	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+noclamp17:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_232
+	FMOVQ F0, (R16)
+	B neon_234
+neon_232:
+	TBZ $1, R6, neon_233
+	FMOVD F0, (R16)
+	TBZ $0, R6, neon_234
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_234
+neon_233:
+	FMOVS F0, (R16)
+neon_234:
+	CMP $1, R7
+	BLE stored9
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias18
+	ADD $4, R3, R16
+	VLD1R (R16), [V2.S4]
+	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+nobias18:
+	TBZ $0, R7, noload18
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_235
+	FMOVQ (R16), F2
+	B neon_237
+neon_235:
+	TBZ $1, R6, neon_236
+	FMOVD (R16), F2
+	TBZ $0, R6, neon_237
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_237
+neon_236:
+	FMOVS (R16), F2
+neon_237:
+	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+noload18:
+	TBZ $2, R7, noclamp18
 	FMOVS lo+120(FP), F3
 	VDUP V3.S[0], V3.S4
 	FMOVS hi+124(FP), F2
 	VDUP V2.S[0], V2.S4
 	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
-noclamp6:
+noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_28
+	TBZ $2, R6, neon_238
 	FMOVQ F1, (R16)
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
+	B neon_240
+neon_238:
+	TBZ $1, R6, neon_239
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_30
+	TBZ $0, R6, neon_240
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_30
-neon_29:
+	B neon_240
+neon_239:
 	FMOVS F1, (R16)
-neon_30:
-stored3:
+neon_240:
+stored9:
+	B cols1
+narrower8:
 cols1:
 	MOVD spr+16(FP), R5
 	ADD R5<<1, R1, R1
@@ -4983,7 +15999,7 @@ tiles1:
 	MOVD n+96(FP), R6
 	SUB R5, R6, R6
 	CMP $16, R6
-	BLT singles1
+	BLT rest1
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -5438,270 +16454,853 @@ noclamp4:
 stored1:
 	ADD $16, R5, R5
 	B tiles1
-singles1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
-	CMP $4, R6
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	MOVD R0, R6
-	MOVD R1, R7
-	MOVD x+72(FP), R8
-	ADD R5<<2, R8, R8
-	MOVD gfull+24(FP), R9
-	CMP $0, R9
-	BLE gdone2
-group2:
-	MOVBU.P 16(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 64(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -15(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -60(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -14(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -56(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -13(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -52(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	MOVBU -12(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -48(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -11(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -44(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -10(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -40(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -9(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -36(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	MOVBU -8(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -32(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -7(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -28(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -6(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -24(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -5(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -20(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	MOVBU -4(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -16(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -3(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -12(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -2(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -8(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -1(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $512, R8, R8
-	SUBS $1, R9, R9
-	BGT group2
-gdone2:
-	MOVD lastSlots+48(FP), R9
-	CMP $0, R9
-	BLE pdone2
-partial2:
-	MOVBU.P 4(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 16(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -3(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -12(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -2(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -8(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -1(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	SUBS $1, R9, R9
-	BGT partial2
-pdone2:
-	MOVD $4, R6
-	CMP $1, R4
-	BGT allrows2
-	MOVD lastRows+64(FP), R6
-allrows2:
-	MOVD R2, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias5
-	VLD1R (R3), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-nobias5:
-	TBZ $0, R8, noload5
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload5:
-	TBZ $2, R8, noclamp5
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-noclamp5:
-	ADD R5<<2, R7, R15
-	FMOVQ F0, (R15)
-	CMP $1, R6
-	BLE stored2
-	MOVD ldy+88(FP), R8
-	LSL $2, R8, R8
-	ADD R8, R7, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias6
-	ADD $4, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-nobias6:
-	TBZ $0, R8, noload6
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload6:
-	TBZ $2, R8, noclamp6
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
-	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
-noclamp6:
-	ADD R5<<2, R7, R13
-	FMOVQ F1, (R13)
-	CMP $2, R6
-	BLE stored2
-	MOVD ldy+88(FP), R8
-	LSL $2, R8, R8
-	ADD R8, R7, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias7
-	ADD $8, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
-nobias7:
-	TBZ $0, R8, noload7
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
-noload7:
-	TBZ $2, R8, noclamp7
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
-	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
-noclamp7:
-	ADD R5<<2, R7, R15
-	FMOVQ F2, (R15)
-	CMP $3, R6
-	BLE stored2
-	MOVD ldy+88(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R7, R7
-	MOVD flags+104(FP), R6
-	TBZ $1, R6, nobias8
-	ADD $12, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
-nobias8:
-	TBZ $0, R6, noload8
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
-noload8:
-	TBZ $2, R6, noclamp8
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
-	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
-noclamp8:
-	ADD R5<<2, R7, R13
-	FMOVQ F3, (R13)
-stored2:
-	ADD $4, R5, R5
-	B singles1
-last1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
+rest1:
 	CMP $0, R6
 	BLE cols1
+	CMP $12, R6
+	BLE narrower1
+	SUB $12, R6, R6
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone2
+group2:
+	MOVBU.P 16(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 64(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_1
+	FMOVQ (R16), F17
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F17
+neon_3:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -15(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -60(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_4
+	FMOVQ (R16), F17
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F17
+neon_6:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -14(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -56(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_7
+	FMOVQ (R16), F17
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F17
+neon_9:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -13(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -52(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_10
+	FMOVQ (R16), F17
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F17
+neon_12:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	MOVBU -12(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -48(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_13
+	FMOVQ (R16), F17
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_15
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_15
+neon_14:
+	FMOVS (R16), F17
+neon_15:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -11(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -44(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_16
+	FMOVQ (R16), F17
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_18
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_18
+neon_17:
+	FMOVS (R16), F17
+neon_18:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -10(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -40(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_19
+	FMOVQ (R16), F17
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_21
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_21
+neon_20:
+	FMOVS (R16), F17
+neon_21:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -9(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -36(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_22
+	FMOVQ (R16), F17
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_24
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_24
+neon_23:
+	FMOVS (R16), F17
+neon_24:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	MOVBU -8(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -32(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_25
+	FMOVQ (R16), F17
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_27
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F17
+neon_27:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -7(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_28
+	FMOVQ (R16), F17
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_30
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_30
+neon_29:
+	FMOVS (R16), F17
+neon_30:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -6(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_31
+	FMOVQ (R16), F17
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_33
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F17
+neon_33:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -5(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_34
+	FMOVQ (R16), F17
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_36
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_36
+neon_35:
+	FMOVS (R16), F17
+neon_36:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	MOVBU -4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_37
+	FMOVQ (R16), F17
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_39
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_39
+neon_38:
+	FMOVS (R16), F17
+neon_39:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_40
+	FMOVQ (R16), F17
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_42
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_42
+neon_41:
+	FMOVS (R16), F17
+neon_42:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_43
+	FMOVQ (R16), F17
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_45
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_45
+neon_44:
+	FMOVS (R16), F17
+neon_45:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_46
+	FMOVQ (R16), F17
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_48
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_48
+neon_47:
+	FMOVS (R16), F17
+neon_48:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group2
+gdone2:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone2
+partial2:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_49
+	FMOVQ (R16), F17
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_51
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F17
+neon_51:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_52
+	FMOVQ (R16), F17
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_54
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_54
+neon_53:
+	FMOVS (R16), F17
+neon_54:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_55
+	FMOVQ (R16), F17
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_57
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F17
+neon_57:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_58
+	FMOVQ (R16), F17
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_60
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_60
+neon_59:
+	FMOVS (R16), F17
+neon_60:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	SUBS $1, R10, R10
+	BGT partial2
+pdone2:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows2
+	MOVD lastRows+64(FP), R7
+allrows2:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias5
+	VLD1R (R3), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+nobias5:
+	TBZ $0, R9, noload5
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_61
+	FMOVQ (R16), F16
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_63
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_63
+neon_62:
+	FMOVS (R16), F16
+neon_63:
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+noload5:
+	TBZ $2, R9, noclamp5
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
+	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
+	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
+	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
+	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
+	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
+	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
+	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+noclamp5:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_64
+	FMOVQ F3, (R16)
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_66
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_66
+neon_65:
+	FMOVS F3, (R16)
+neon_66:
+	CMP $1, R7
+	BLE stored2
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias6
+	ADD $4, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias6:
+	TBZ $0, R9, noload6
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_67
+	FMOVQ (R16), F16
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_69
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F16
+neon_69:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload6:
+	TBZ $2, R9, noclamp6
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
+	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
+	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
+	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
+	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+noclamp6:
+	ADD R5<<2, R8, R13
+	FMOVQ F4, (R13)
+	FMOVQ F5, 16(R13)
+	FMOVQ F6, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_70
+	FMOVQ F7, (R16)
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_72
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_72
+neon_71:
+	FMOVS F7, (R16)
+neon_72:
+	CMP $2, R7
+	BLE stored2
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias7
+	ADD $8, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+nobias7:
+	TBZ $0, R9, noload7
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd508 // fadd v8.4s, v8.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed529 // fadd v9.4s, v9.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd54a // fadd v10.4s, v10.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_73
+	FMOVQ (R16), F16
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_75
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_75
+neon_74:
+	FMOVS (R16), F16
+neon_75:
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+noload7:
+	TBZ $2, R9, noclamp7
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
+	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
+	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
+	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
+	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
+	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
+	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
+	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+noclamp7:
+	ADD R5<<2, R8, R15
+	FMOVQ F8, (R15)
+	FMOVQ F9, 16(R15)
+	FMOVQ F10, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_76
+	FMOVQ F11, (R16)
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_78
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_78
+neon_77:
+	FMOVS F11, (R16)
+neon_78:
+	CMP $3, R7
+	BLE stored2
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias8
+	ADD $12, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+nobias8:
+	TBZ $0, R7, noload8
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd5ad // fadd v13.4s, v13.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_79
+	FMOVQ (R16), F16
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_81
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F16
+neon_81:
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+noload8:
+	TBZ $2, R7, noclamp8
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
+	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
+	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
+	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
+	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
+	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
+	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
+	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+noclamp8:
+	ADD R5<<2, R8, R13
+	FMOVQ F12, (R13)
+	FMOVQ F13, 16(R13)
+	FMOVQ F14, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_82
+	FMOVQ F15, (R16)
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
+	FMOVD F15, (R16)
+	TBZ $0, R6, neon_84
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_84
+neon_83:
+	FMOVS F15, (R16)
+neon_84:
+stored2:
+	B cols1
+narrower1:
+	CMP $8, R6
+	BLE narrower2
+	SUB $8, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
 	MOVD R0, R7
 	MOVD R1, R8
 	MOVD x+72(FP), R9
@@ -5713,307 +17312,371 @@ group3:
 	MOVBU.P 16(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 64(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F5
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_3
+	FMOVS.P 64(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_85
+	FMOVQ (R16), F13
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F5
-neon_3:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F13
+neon_87:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -15(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -60(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F5
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_6
+	FMOVS -60(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_88
+	FMOVQ (R16), F13
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F5
-neon_6:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_90
+neon_89:
+	FMOVS (R16), F13
+neon_90:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -14(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -56(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F5
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_9
+	FMOVS -56(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_91
+	FMOVQ (R16), F13
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F5
-neon_9:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F13
+neon_93:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -13(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -52(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F5
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_12
+	FMOVS -52(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_94
+	FMOVQ (R16), F13
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F5
-neon_12:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_96
+neon_95:
+	FMOVS (R16), F13
+neon_96:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	MOVBU -12(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -48(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F5
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_15
+	FMOVS -48(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_97
+	FMOVQ (R16), F13
+	B neon_99
+neon_97:
+	TBZ $1, R6, neon_98
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_99
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F5
-neon_15:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_99
+neon_98:
+	FMOVS (R16), F13
+neon_99:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -11(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -44(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F5
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_18
+	FMOVS -44(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_100
+	FMOVQ (R16), F13
+	B neon_102
+neon_100:
+	TBZ $1, R6, neon_101
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_102
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F5
-neon_18:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_102
+neon_101:
+	FMOVS (R16), F13
+neon_102:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -10(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -40(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F5
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_21
+	FMOVS -40(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_103
+	FMOVQ (R16), F13
+	B neon_105
+neon_103:
+	TBZ $1, R6, neon_104
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_105
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F5
-neon_21:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_105
+neon_104:
+	FMOVS (R16), F13
+neon_105:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -9(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -36(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_22
-	FMOVQ (R16), F5
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_24
+	FMOVS -36(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_106
+	FMOVQ (R16), F13
+	B neon_108
+neon_106:
+	TBZ $1, R6, neon_107
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_108
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_24
-neon_23:
-	FMOVS (R16), F5
-neon_24:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_108
+neon_107:
+	FMOVS (R16), F13
+neon_108:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	MOVBU -8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -32(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F5
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_27
+	FMOVS -32(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_109
+	FMOVQ (R16), F13
+	B neon_111
+neon_109:
+	TBZ $1, R6, neon_110
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_111
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F5
-neon_27:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_111
+neon_110:
+	FMOVS (R16), F13
+neon_111:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_28
-	FMOVQ (R16), F5
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_30
+	FMOVS -28(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_112
+	FMOVQ (R16), F13
+	B neon_114
+neon_112:
+	TBZ $1, R6, neon_113
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_114
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_30
-neon_29:
-	FMOVS (R16), F5
-neon_30:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_114
+neon_113:
+	FMOVS (R16), F13
+neon_114:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_31
-	FMOVQ (R16), F5
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_33
+	FMOVS -24(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_115
+	FMOVQ (R16), F13
+	B neon_117
+neon_115:
+	TBZ $1, R6, neon_116
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_117
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_33
-neon_32:
-	FMOVS (R16), F5
-neon_33:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_117
+neon_116:
+	FMOVS (R16), F13
+neon_117:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_34
-	FMOVQ (R16), F5
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_36
+	FMOVS -20(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_118
+	FMOVQ (R16), F13
+	B neon_120
+neon_118:
+	TBZ $1, R6, neon_119
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_120
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_36
-neon_35:
-	FMOVS (R16), F5
-neon_36:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_120
+neon_119:
+	FMOVS (R16), F13
+neon_120:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_37
-	FMOVQ (R16), F5
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_39
+	FMOVS -16(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_121
+	FMOVQ (R16), F13
+	B neon_123
+neon_121:
+	TBZ $1, R6, neon_122
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_123
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_39
-neon_38:
-	FMOVS (R16), F5
-neon_39:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_123
+neon_122:
+	FMOVS (R16), F13
+neon_123:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_40
-	FMOVQ (R16), F5
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_42
+	FMOVS -12(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_124
+	FMOVQ (R16), F13
+	B neon_126
+neon_124:
+	TBZ $1, R6, neon_125
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_126
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_42
-neon_41:
-	FMOVS (R16), F5
-neon_42:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_126
+neon_125:
+	FMOVS (R16), F13
+neon_126:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_43
-	FMOVQ (R16), F5
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_45
+	FMOVS -8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_127
+	FMOVQ (R16), F13
+	B neon_129
+neon_127:
+	TBZ $1, R6, neon_128
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_129
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_45
-neon_44:
-	FMOVS (R16), F5
-neon_45:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_129
+neon_128:
+	FMOVS (R16), F13
+neon_129:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_46
-	FMOVQ (R16), F5
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_48
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_130
+	FMOVQ (R16), F13
+	B neon_132
+neon_130:
+	TBZ $1, R6, neon_131
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_132
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_48
-neon_47:
-	FMOVS (R16), F5
-neon_48:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_132
+neon_131:
+	FMOVS (R16), F13
+neon_132:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -6025,79 +17688,95 @@ partial3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_49
-	FMOVQ (R16), F5
-	B neon_51
-neon_49:
-	TBZ $1, R6, neon_50
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_51
+	FMOVS.P 16(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_133
+	FMOVQ (R16), F13
+	B neon_135
+neon_133:
+	TBZ $1, R6, neon_134
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_135
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_51
-neon_50:
-	FMOVS (R16), F5
-neon_51:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_135
+neon_134:
+	FMOVS (R16), F13
+neon_135:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_52
-	FMOVQ (R16), F5
-	B neon_54
-neon_52:
-	TBZ $1, R6, neon_53
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_54
+	FMOVS -12(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_136
+	FMOVQ (R16), F13
+	B neon_138
+neon_136:
+	TBZ $1, R6, neon_137
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_138
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_54
-neon_53:
-	FMOVS (R16), F5
-neon_54:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_138
+neon_137:
+	FMOVS (R16), F13
+neon_138:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_55
-	FMOVQ (R16), F5
-	B neon_57
-neon_55:
-	TBZ $1, R6, neon_56
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_57
+	FMOVS -8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_139
+	FMOVQ (R16), F13
+	B neon_141
+neon_139:
+	TBZ $1, R6, neon_140
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_141
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_57
-neon_56:
-	FMOVS (R16), F5
-neon_57:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_141
+neon_140:
+	FMOVS (R16), F13
+neon_141:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_58
-	FMOVQ (R16), F5
-	B neon_60
-neon_58:
-	TBZ $1, R6, neon_59
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_60
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_142
+	FMOVQ (R16), F13
+	B neon_144
+neon_142:
+	TBZ $1, R6, neon_143
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_144
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_60
-neon_59:
-	FMOVS (R16), F5
-neon_60:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_144
+neon_143:
+	FMOVS (R16), F13
+neon_144:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -6109,48 +17788,64 @@ allrows3:
 	MOVD R2, R8
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias9
-	VLD1R (R3), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	VLD1R (R3), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 nobias9:
 	TBZ $0, R9, noload9
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_61
-	FMOVQ (R16), F4
-	B neon_63
-neon_61:
-	TBZ $1, R6, neon_62
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_63
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_145
+	FMOVQ (R16), F12
+	B neon_147
+neon_145:
+	TBZ $1, R6, neon_146
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_147
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_63
-neon_62:
-	FMOVS (R16), F4
-neon_63:
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_147
+neon_146:
+	FMOVS (R16), F12
+neon_147:
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
+	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
+	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
+	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
+	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
+	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
 noclamp9:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_64
-	FMOVQ F0, (R16)
-	B neon_66
-neon_64:
-	TBZ $1, R6, neon_65
-	FMOVD F0, (R16)
-	TBZ $0, R6, neon_66
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_148
+	FMOVQ F2, (R16)
+	B neon_150
+neon_148:
+	TBZ $1, R6, neon_149
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_150
 	ADD $8, R16, R16
-	VST1 V0.S[2], (R16)
-	B neon_66
-neon_65:
-	FMOVS F0, (R16)
-neon_66:
+	VST1 V2.S[2], (R16)
+	B neon_150
+neon_149:
+	FMOVS F2, (R16)
+neon_150:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -6159,48 +17854,64 @@ neon_66:
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias10
 	ADD $4, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 nobias10:
 	TBZ $0, R9, noload10
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_67
-	FMOVQ (R16), F4
-	B neon_69
-neon_67:
-	TBZ $1, R6, neon_68
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_69
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_151
+	FMOVQ (R16), F12
+	B neon_153
+neon_151:
+	TBZ $1, R6, neon_152
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_153
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_69
-neon_68:
-	FMOVS (R16), F4
-neon_69:
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_153
+neon_152:
+	FMOVS (R16), F12
+neon_153:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
+	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
+	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
+	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
+	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
+	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
 noclamp10:
+	ADD R5<<2, R8, R13
+	FMOVQ F3, (R13)
+	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_70
-	FMOVQ F1, (R16)
-	B neon_72
-neon_70:
-	TBZ $1, R6, neon_71
-	FMOVD F1, (R16)
-	TBZ $0, R6, neon_72
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_154
+	FMOVQ F5, (R16)
+	B neon_156
+neon_154:
+	TBZ $1, R6, neon_155
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_156
 	ADD $8, R16, R16
-	VST1 V1.S[2], (R16)
-	B neon_72
-neon_71:
-	FMOVS F1, (R16)
-neon_72:
+	VST1 V5.S[2], (R16)
+	B neon_156
+neon_155:
+	FMOVS F5, (R16)
+neon_156:
 	CMP $2, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -6209,48 +17920,64 @@ neon_72:
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias11
 	ADD $8, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 nobias11:
 	TBZ $0, R9, noload11
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_73
-	FMOVQ (R16), F4
-	B neon_75
-neon_73:
-	TBZ $1, R6, neon_74
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_75
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_157
+	FMOVQ (R16), F12
+	B neon_159
+neon_157:
+	TBZ $1, R6, neon_158
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_159
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_75
-neon_74:
-	FMOVS (R16), F4
-neon_75:
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_159
+neon_158:
+	FMOVS (R16), F12
+neon_159:
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
+	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
+	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
+	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
+	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
+	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
 noclamp11:
+	ADD R5<<2, R8, R15
+	FMOVQ F6, (R15)
+	FMOVQ F7, 16(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_76
-	FMOVQ F2, (R16)
-	B neon_78
-neon_76:
-	TBZ $1, R6, neon_77
-	FMOVD F2, (R16)
-	TBZ $0, R6, neon_78
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_160
+	FMOVQ F8, (R16)
+	B neon_162
+neon_160:
+	TBZ $1, R6, neon_161
+	FMOVD F8, (R16)
+	TBZ $0, R6, neon_162
 	ADD $8, R16, R16
-	VST1 V2.S[2], (R16)
-	B neon_78
-neon_77:
-	FMOVS F2, (R16)
-neon_78:
+	VST1 V8.S[2], (R16)
+	B neon_162
+neon_161:
+	FMOVS F8, (R16)
+neon_162:
 	CMP $3, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -6259,49 +17986,1366 @@ neon_78:
 	MOVD flags+104(FP), R7
 	TBZ $1, R7, nobias12
 	ADD $12, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 nobias12:
 	TBZ $0, R7, noload12
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_79
-	FMOVQ (R16), F4
-	B neon_81
-neon_79:
-	TBZ $1, R6, neon_80
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_81
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_163
+	FMOVQ (R16), F12
+	B neon_165
+neon_163:
+	TBZ $1, R6, neon_164
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_165
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_81
-neon_80:
-	FMOVS (R16), F4
-neon_81:
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_165
+neon_164:
+	FMOVS (R16), F12
+neon_165:
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
+	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
+	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
+	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
+	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
+	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+noclamp12:
+	ADD R5<<2, R8, R13
+	FMOVQ F9, (R13)
+	FMOVQ F10, 16(R13)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_166
+	FMOVQ F11, (R16)
+	B neon_168
+neon_166:
+	TBZ $1, R6, neon_167
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_168
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_168
+neon_167:
+	FMOVS F11, (R16)
+neon_168:
+stored3:
+	B cols1
+narrower2:
+	CMP $4, R6
+	BLE narrower3
+	SUB $4, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone4
+group4:
+	MOVBU.P 16(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 64(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_169
+	FMOVQ (R16), F9
+	B neon_171
+neon_169:
+	TBZ $1, R6, neon_170
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_171
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_171
+neon_170:
+	FMOVS (R16), F9
+neon_171:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -15(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -60(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_172
+	FMOVQ (R16), F9
+	B neon_174
+neon_172:
+	TBZ $1, R6, neon_173
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_174
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_174
+neon_173:
+	FMOVS (R16), F9
+neon_174:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -14(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -56(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_175
+	FMOVQ (R16), F9
+	B neon_177
+neon_175:
+	TBZ $1, R6, neon_176
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_177
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_177
+neon_176:
+	FMOVS (R16), F9
+neon_177:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -13(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -52(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_178
+	FMOVQ (R16), F9
+	B neon_180
+neon_178:
+	TBZ $1, R6, neon_179
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_180
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_180
+neon_179:
+	FMOVS (R16), F9
+neon_180:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	MOVBU -12(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -48(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_181
+	FMOVQ (R16), F9
+	B neon_183
+neon_181:
+	TBZ $1, R6, neon_182
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_183
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_183
+neon_182:
+	FMOVS (R16), F9
+neon_183:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -11(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -44(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_184
+	FMOVQ (R16), F9
+	B neon_186
+neon_184:
+	TBZ $1, R6, neon_185
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_186
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_186
+neon_185:
+	FMOVS (R16), F9
+neon_186:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -10(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -40(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_187
+	FMOVQ (R16), F9
+	B neon_189
+neon_187:
+	TBZ $1, R6, neon_188
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_189
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_189
+neon_188:
+	FMOVS (R16), F9
+neon_189:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -9(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -36(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_190
+	FMOVQ (R16), F9
+	B neon_192
+neon_190:
+	TBZ $1, R6, neon_191
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_192
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_192
+neon_191:
+	FMOVS (R16), F9
+neon_192:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	MOVBU -8(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -32(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_193
+	FMOVQ (R16), F9
+	B neon_195
+neon_193:
+	TBZ $1, R6, neon_194
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_195
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_195
+neon_194:
+	FMOVS (R16), F9
+neon_195:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -7(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_196
+	FMOVQ (R16), F9
+	B neon_198
+neon_196:
+	TBZ $1, R6, neon_197
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_198
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_198
+neon_197:
+	FMOVS (R16), F9
+neon_198:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -6(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_199
+	FMOVQ (R16), F9
+	B neon_201
+neon_199:
+	TBZ $1, R6, neon_200
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_201
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_201
+neon_200:
+	FMOVS (R16), F9
+neon_201:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -5(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_202
+	FMOVQ (R16), F9
+	B neon_204
+neon_202:
+	TBZ $1, R6, neon_203
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_204
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_204
+neon_203:
+	FMOVS (R16), F9
+neon_204:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	MOVBU -4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_205
+	FMOVQ (R16), F9
+	B neon_207
+neon_205:
+	TBZ $1, R6, neon_206
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_207
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_207
+neon_206:
+	FMOVS (R16), F9
+neon_207:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_208
+	FMOVQ (R16), F9
+	B neon_210
+neon_208:
+	TBZ $1, R6, neon_209
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_210
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_210
+neon_209:
+	FMOVS (R16), F9
+neon_210:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_211
+	FMOVQ (R16), F9
+	B neon_213
+neon_211:
+	TBZ $1, R6, neon_212
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_213
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_213
+neon_212:
+	FMOVS (R16), F9
+neon_213:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_214
+	FMOVQ (R16), F9
+	B neon_216
+neon_214:
+	TBZ $1, R6, neon_215
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_216
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_216
+neon_215:
+	FMOVS (R16), F9
+neon_216:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group4
+gdone4:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone4
+partial4:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_217
+	FMOVQ (R16), F9
+	B neon_219
+neon_217:
+	TBZ $1, R6, neon_218
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_219
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_219
+neon_218:
+	FMOVS (R16), F9
+neon_219:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_220
+	FMOVQ (R16), F9
+	B neon_222
+neon_220:
+	TBZ $1, R6, neon_221
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_222
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_222
+neon_221:
+	FMOVS (R16), F9
+neon_222:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_223
+	FMOVQ (R16), F9
+	B neon_225
+neon_223:
+	TBZ $1, R6, neon_224
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_225
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_225
+neon_224:
+	FMOVS (R16), F9
+neon_225:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_226
+	FMOVQ (R16), F9
+	B neon_228
+neon_226:
+	TBZ $1, R6, neon_227
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_228
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_228
+neon_227:
+	FMOVS (R16), F9
+neon_228:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	SUBS $1, R10, R10
+	BGT partial4
+pdone4:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows4
+	MOVD lastRows+64(FP), R7
+allrows4:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias13
+	VLD1R (R3), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+nobias13:
+	TBZ $0, R9, noload13
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_229
+	FMOVQ (R16), F8
+	B neon_231
+neon_229:
+	TBZ $1, R6, neon_230
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_231
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_231
+neon_230:
+	FMOVS (R16), F8
+neon_231:
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+noload13:
+	TBZ $2, R9, noclamp13
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+noclamp13:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_232
+	FMOVQ F1, (R16)
+	B neon_234
+neon_232:
+	TBZ $1, R6, neon_233
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_234
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_234
+neon_233:
+	FMOVS F1, (R16)
+neon_234:
+	CMP $1, R7
+	BLE stored4
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias14
+	ADD $4, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias14:
+	TBZ $0, R9, noload14
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_235
+	FMOVQ (R16), F8
+	B neon_237
+neon_235:
+	TBZ $1, R6, neon_236
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_237
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_237
+neon_236:
+	FMOVS (R16), F8
+neon_237:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload14:
+	TBZ $2, R9, noclamp14
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+noclamp14:
+	ADD R5<<2, R8, R13
+	FMOVQ F2, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_238
+	FMOVQ F3, (R16)
+	B neon_240
+neon_238:
+	TBZ $1, R6, neon_239
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_240
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_240
+neon_239:
+	FMOVS F3, (R16)
+neon_240:
+	CMP $2, R7
+	BLE stored4
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias15
+	ADD $8, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+nobias15:
+	TBZ $0, R9, noload15
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_241
+	FMOVQ (R16), F8
+	B neon_243
+neon_241:
+	TBZ $1, R6, neon_242
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_243
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_243
+neon_242:
+	FMOVS (R16), F8
+neon_243:
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+noload15:
+	TBZ $2, R9, noclamp15
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+noclamp15:
+	ADD R5<<2, R8, R15
+	FMOVQ F4, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_244
+	FMOVQ F5, (R16)
+	B neon_246
+neon_244:
+	TBZ $1, R6, neon_245
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_246
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_246
+neon_245:
+	FMOVS F5, (R16)
+neon_246:
+	CMP $3, R7
+	BLE stored4
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias16
+	ADD $12, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias16:
+	TBZ $0, R7, noload16
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_247
+	FMOVQ (R16), F8
+	B neon_249
+neon_247:
+	TBZ $1, R6, neon_248
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_249
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_249
+neon_248:
+	FMOVS (R16), F8
+neon_249:
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+noload16:
+	TBZ $2, R7, noclamp16
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
+	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+noclamp16:
+	ADD R5<<2, R8, R13
+	FMOVQ F6, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_250
+	FMOVQ F7, (R16)
+	B neon_252
+neon_250:
+	TBZ $1, R6, neon_251
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_252
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_252
+neon_251:
+	FMOVS F7, (R16)
+neon_252:
+stored4:
+	B cols1
+narrower3:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone5
+group5:
+	MOVBU.P 16(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 64(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_253
+	FMOVQ (R16), F5
+	B neon_255
+neon_253:
+	TBZ $1, R6, neon_254
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_255
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_255
+neon_254:
+	FMOVS (R16), F5
+neon_255:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -15(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -60(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_256
+	FMOVQ (R16), F5
+	B neon_258
+neon_256:
+	TBZ $1, R6, neon_257
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_258
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_258
+neon_257:
+	FMOVS (R16), F5
+neon_258:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -14(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -56(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_259
+	FMOVQ (R16), F5
+	B neon_261
+neon_259:
+	TBZ $1, R6, neon_260
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_261
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_261
+neon_260:
+	FMOVS (R16), F5
+neon_261:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -13(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -52(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_262
+	FMOVQ (R16), F5
+	B neon_264
+neon_262:
+	TBZ $1, R6, neon_263
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_264
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_264
+neon_263:
+	FMOVS (R16), F5
+neon_264:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	MOVBU -12(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -48(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_265
+	FMOVQ (R16), F5
+	B neon_267
+neon_265:
+	TBZ $1, R6, neon_266
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_267
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_267
+neon_266:
+	FMOVS (R16), F5
+neon_267:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -11(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -44(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_268
+	FMOVQ (R16), F5
+	B neon_270
+neon_268:
+	TBZ $1, R6, neon_269
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_270
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_270
+neon_269:
+	FMOVS (R16), F5
+neon_270:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -10(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -40(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_271
+	FMOVQ (R16), F5
+	B neon_273
+neon_271:
+	TBZ $1, R6, neon_272
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_273
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_273
+neon_272:
+	FMOVS (R16), F5
+neon_273:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -9(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -36(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_274
+	FMOVQ (R16), F5
+	B neon_276
+neon_274:
+	TBZ $1, R6, neon_275
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_276
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_276
+neon_275:
+	FMOVS (R16), F5
+neon_276:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	MOVBU -8(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -32(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_277
+	FMOVQ (R16), F5
+	B neon_279
+neon_277:
+	TBZ $1, R6, neon_278
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_279
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_279
+neon_278:
+	FMOVS (R16), F5
+neon_279:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -7(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_280
+	FMOVQ (R16), F5
+	B neon_282
+neon_280:
+	TBZ $1, R6, neon_281
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_282
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_282
+neon_281:
+	FMOVS (R16), F5
+neon_282:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -6(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_283
+	FMOVQ (R16), F5
+	B neon_285
+neon_283:
+	TBZ $1, R6, neon_284
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_285
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_285
+neon_284:
+	FMOVS (R16), F5
+neon_285:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -5(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_286
+	FMOVQ (R16), F5
+	B neon_288
+neon_286:
+	TBZ $1, R6, neon_287
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_288
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_288
+neon_287:
+	FMOVS (R16), F5
+neon_288:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	MOVBU -4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_289
+	FMOVQ (R16), F5
+	B neon_291
+neon_289:
+	TBZ $1, R6, neon_290
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_291
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_291
+neon_290:
+	FMOVS (R16), F5
+neon_291:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_292
+	FMOVQ (R16), F5
+	B neon_294
+neon_292:
+	TBZ $1, R6, neon_293
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_294
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_294
+neon_293:
+	FMOVS (R16), F5
+neon_294:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_295
+	FMOVQ (R16), F5
+	B neon_297
+neon_295:
+	TBZ $1, R6, neon_296
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_297
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_297
+neon_296:
+	FMOVS (R16), F5
+neon_297:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_298
+	FMOVQ (R16), F5
+	B neon_300
+neon_298:
+	TBZ $1, R6, neon_299
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_300
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_300
+neon_299:
+	FMOVS (R16), F5
+neon_300:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group5
+gdone5:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone5
+partial5:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_301
+	FMOVQ (R16), F5
+	B neon_303
+neon_301:
+	TBZ $1, R6, neon_302
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_303
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_303
+neon_302:
+	FMOVS (R16), F5
+neon_303:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_304
+	FMOVQ (R16), F5
+	B neon_306
+neon_304:
+	TBZ $1, R6, neon_305
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_306
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_306
+neon_305:
+	FMOVS (R16), F5
+neon_306:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_307
+	FMOVQ (R16), F5
+	B neon_309
+neon_307:
+	TBZ $1, R6, neon_308
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_309
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_309
+neon_308:
+	FMOVS (R16), F5
+neon_309:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_310
+	FMOVQ (R16), F5
+	B neon_312
+neon_310:
+	TBZ $1, R6, neon_311
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_312
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_312
+neon_311:
+	FMOVS (R16), F5
+neon_312:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	SUBS $1, R10, R10
+	BGT partial5
+pdone5:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows5
+	MOVD lastRows+64(FP), R7
+allrows5:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias17
+	VLD1R (R3), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+nobias17:
+	TBZ $0, R9, noload17
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_313
+	FMOVQ (R16), F4
+	B neon_315
+neon_313:
+	TBZ $1, R6, neon_314
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_315
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_315
+neon_314:
+	FMOVS (R16), F4
+neon_315:
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+noload17:
+	TBZ $2, R9, noclamp17
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+noclamp17:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_316
+	FMOVQ F0, (R16)
+	B neon_318
+neon_316:
+	TBZ $1, R6, neon_317
+	FMOVD F0, (R16)
+	TBZ $0, R6, neon_318
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_318
+neon_317:
+	FMOVS F0, (R16)
+neon_318:
+	CMP $1, R7
+	BLE stored5
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias18
+	ADD $4, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias18:
+	TBZ $0, R9, noload18
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_319
+	FMOVQ (R16), F4
+	B neon_321
+neon_319:
+	TBZ $1, R6, neon_320
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_321
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_321
+neon_320:
+	FMOVS (R16), F4
+neon_321:
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+noload18:
+	TBZ $2, R9, noclamp18
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp18:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_322
+	FMOVQ F1, (R16)
+	B neon_324
+neon_322:
+	TBZ $1, R6, neon_323
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_324
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_324
+neon_323:
+	FMOVS F1, (R16)
+neon_324:
+	CMP $2, R7
+	BLE stored5
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias19
+	ADD $8, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+nobias19:
+	TBZ $0, R9, noload19
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_325
+	FMOVQ (R16), F4
+	B neon_327
+neon_325:
+	TBZ $1, R6, neon_326
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_327
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_327
+neon_326:
+	FMOVS (R16), F4
+neon_327:
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+noload19:
+	TBZ $2, R9, noclamp19
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+noclamp19:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_328
+	FMOVQ F2, (R16)
+	B neon_330
+neon_328:
+	TBZ $1, R6, neon_329
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_330
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_330
+neon_329:
+	FMOVS F2, (R16)
+neon_330:
+	CMP $3, R7
+	BLE stored5
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias20
+	ADD $12, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+nobias20:
+	TBZ $0, R7, noload20
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_331
+	FMOVQ (R16), F4
+	B neon_333
+neon_331:
+	TBZ $1, R6, neon_332
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_333
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_333
+neon_332:
+	FMOVS (R16), F4
+neon_333:
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+noload20:
+	TBZ $2, R7, noclamp20
 	FMOVS lo+120(FP), F5
 	VDUP V5.S[0], V5.S4
 	FMOVS hi+124(FP), F4
 	VDUP V4.S[0], V4.S4
 	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
 	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
-noclamp12:
+noclamp20:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_82
+	TBZ $2, R6, neon_334
 	FMOVQ F3, (R16)
-	B neon_84
-neon_82:
-	TBZ $1, R6, neon_83
+	B neon_336
+neon_334:
+	TBZ $1, R6, neon_335
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_84
+	TBZ $0, R6, neon_336
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_84
-neon_83:
+	B neon_336
+neon_335:
 	FMOVS F3, (R16)
-neon_84:
-stored3:
+neon_336:
+stored5:
+	B cols1
+narrower4:
 cols1:
 	MOVD spr+16(FP), R5
 	ADD R5<<2, R1, R1
@@ -6331,7 +19375,7 @@ tiles1:
 	MOVD n+96(FP), R6
 	SUB R5, R6, R6
 	CMP $32, R6
-	BLT singles1
+	BLT rest1
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -6706,154 +19750,589 @@ noclamp2:
 stored1:
 	ADD $32, R5, R5
 	B tiles1
-singles1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
-	CMP $4, R6
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	MOVD R0, R6
-	MOVD R1, R7
-	MOVD x+72(FP), R8
-	ADD R5<<2, R8, R8
-	MOVD gfull+24(FP), R9
-	CMP $0, R9
-	BLE gdone2
-group2:
-	MOVBU.P 8(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 32(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -7(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -28(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	MOVBU -6(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -24(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -5(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -20(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	MOVBU -4(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -16(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -3(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -12(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	MOVBU -2(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -8(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -1(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $1024, R8, R8
-	SUBS $1, R9, R9
-	BGT group2
-gdone2:
-	MOVD lastSlots+48(FP), R9
-	CMP $0, R9
-	BLE pdone2
-partial2:
-	MOVBU.P 2(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 8(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -1(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	SUBS $1, R9, R9
-	BGT partial2
-pdone2:
-	MOVD $2, R6
-	CMP $1, R4
-	BGT allrows2
-	MOVD lastRows+64(FP), R6
-allrows2:
-	MOVD R2, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias3
-	VLD1R (R3), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias3:
-	TBZ $0, R8, noload3
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload3:
-	TBZ $2, R8, noclamp3
-	FMOVS lo+120(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+124(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
-	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
-noclamp3:
-	ADD R5<<2, R7, R15
-	FMOVQ F0, (R15)
-	CMP $1, R6
-	BLE stored2
-	MOVD ldy+88(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R7, R7
-	MOVD flags+104(FP), R6
-	TBZ $1, R6, nobias4
-	ADD $4, R3, R16
-	VLD1R (R16), [V2.S4]
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
-nobias4:
-	TBZ $0, R6, noload4
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload4:
-	TBZ $2, R6, noclamp4
-	FMOVS lo+120(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+124(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
-	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
-noclamp4:
-	ADD R5<<2, R7, R13
-	FMOVQ F1, (R13)
-stored2:
-	ADD $4, R5, R5
-	B singles1
-last1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
+rest1:
 	CMP $0, R6
 	BLE cols1
+	CMP $28, R6
+	BLE narrower1
+	SUB $28, R6, R6
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone2
+group2:
+	MOVBU.P 8(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 32(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_1
+	FMOVQ (R16), F17
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F17
+neon_3:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -7(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_4
+	FMOVQ (R16), F17
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F17
+neon_6:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	MOVBU -6(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_7
+	FMOVQ (R16), F17
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F17
+neon_9:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -5(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_10
+	FMOVQ (R16), F17
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F17
+neon_12:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	MOVBU -4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_13
+	FMOVQ (R16), F17
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_15
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_15
+neon_14:
+	FMOVS (R16), F17
+neon_15:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_16
+	FMOVQ (R16), F17
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_18
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_18
+neon_17:
+	FMOVS (R16), F17
+neon_18:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_19
+	FMOVQ (R16), F17
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_21
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_21
+neon_20:
+	FMOVS (R16), F17
+neon_21:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_22
+	FMOVQ (R16), F17
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_24
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_24
+neon_23:
+	FMOVS (R16), F17
+neon_24:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group2
+gdone2:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone2
+partial2:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_25
+	FMOVQ (R16), F17
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_27
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F17
+neon_27:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_28
+	FMOVQ (R16), F17
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_30
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_30
+neon_29:
+	FMOVS (R16), F17
+neon_30:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	SUBS $1, R10, R10
+	BGT partial2
+pdone2:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows2
+	MOVD lastRows+64(FP), R7
+allrows2:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias3
+	VLD1R (R3), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias3:
+	TBZ $0, R9, noload3
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	FMOVQ 80(R17), F30
+	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
+	FMOVQ 96(R17), F31
+	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_31
+	FMOVQ (R16), F16
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_33
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F16
+neon_33:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload3:
+	TBZ $2, R9, noclamp3
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
+	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
+	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
+	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
+	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
+	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
+	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
+	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
+	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
+	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
+	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
+	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+noclamp3:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	FMOVQ F5, 80(R15)
+	FMOVQ F6, 96(R15)
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_34
+	FMOVQ F7, (R16)
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_36
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_36
+neon_35:
+	FMOVS F7, (R16)
+neon_36:
+	CMP $1, R7
+	BLE stored2
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias4
+	ADD $4, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+nobias4:
+	TBZ $0, R7, noload4
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	FMOVQ 48(R14), F31
+	WORD $0x4e3fd56b // fadd v11.4s, v11.4s, v31.4s
+	FMOVQ 64(R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
+	FMOVQ 80(R14), F31
+	WORD $0x4e3fd5ad // fadd v13.4s, v13.4s, v31.4s
+	FMOVQ 96(R14), F30
+	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_37
+	FMOVQ (R16), F16
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_39
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_39
+neon_38:
+	FMOVS (R16), F16
+neon_39:
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+noload4:
+	TBZ $2, R7, noclamp4
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
+	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
+	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
+	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
+	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
+	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
+	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
+	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
+	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
+	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
+	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
+	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
+	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
+	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
+	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+noclamp4:
+	ADD R5<<2, R8, R13
+	FMOVQ F8, (R13)
+	FMOVQ F9, 16(R13)
+	FMOVQ F10, 32(R13)
+	FMOVQ F11, 48(R13)
+	FMOVQ F12, 64(R13)
+	FMOVQ F13, 80(R13)
+	FMOVQ F14, 96(R13)
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_40
+	FMOVQ F15, (R16)
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
+	FMOVD F15, (R16)
+	TBZ $0, R6, neon_42
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_42
+neon_41:
+	FMOVS F15, (R16)
+neon_42:
+stored2:
+	B cols1
+narrower1:
+	CMP $24, R6
+	BLE narrower2
+	SUB $24, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
 	MOVD R0, R7
 	MOVD R1, R8
 	MOVD x+72(FP), R9
@@ -6865,155 +20344,251 @@ group3:
 	MOVBU.P 8(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F3
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_3
+	FMOVS.P 32(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_43
+	FMOVQ (R16), F15
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F3
-neon_3:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_45
+neon_44:
+	FMOVS (R16), F15
+neon_45:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F3
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_6
+	FMOVS -28(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_46
+	FMOVQ (R16), F15
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F3
-neon_6:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_48
+neon_47:
+	FMOVS (R16), F15
+neon_48:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F3
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_9
+	FMOVS -24(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_49
+	FMOVQ (R16), F15
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F3
-neon_9:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F15
+neon_51:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F3
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_12
+	FMOVS -20(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_52
+	FMOVQ (R16), F15
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F3
-neon_12:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_54
+neon_53:
+	FMOVS (R16), F15
+neon_54:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F3
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_15
+	FMOVS -16(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_55
+	FMOVQ (R16), F15
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F3
-neon_15:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F15
+neon_57:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F3
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_18
+	FMOVS -12(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_58
+	FMOVQ (R16), F15
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F3
-neon_18:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_60
+neon_59:
+	FMOVS (R16), F15
+neon_60:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F3
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_21
+	FMOVS -8(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_61
+	FMOVQ (R16), F15
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F3
-neon_21:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_63
+neon_62:
+	FMOVS (R16), F15
+neon_63:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_22
-	FMOVQ (R16), F3
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_24
+	FMOVS -4(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_64
+	FMOVQ (R16), F15
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_24
-neon_23:
-	FMOVS (R16), F3
-neon_24:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_66
+neon_65:
+	FMOVS (R16), F15
+neon_66:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -7025,41 +20600,65 @@ partial3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F3
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_27
+	FMOVS.P 8(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_67
+	FMOVQ (R16), F15
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F3
-neon_27:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F15
+neon_69:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_28
-	FMOVQ (R16), F3
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_30
+	FMOVS -4(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_70
+	FMOVQ (R16), F15
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_30
-neon_29:
-	FMOVS (R16), F3
-neon_30:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_72
+neon_71:
+	FMOVS (R16), F15
+neon_72:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -7071,48 +20670,88 @@ allrows3:
 	MOVD R2, R8
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias5
-	VLD1R (R3), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	VLD1R (R3), [V14.S4]
+	WORD $0x4e2ed400 // fadd v0.4s, v0.4s, v14.4s
+	WORD $0x4e2ed421 // fadd v1.4s, v1.4s, v14.4s
+	WORD $0x4e2ed442 // fadd v2.4s, v2.4s, v14.4s
+	WORD $0x4e2ed463 // fadd v3.4s, v3.4s, v14.4s
+	WORD $0x4e2ed484 // fadd v4.4s, v4.4s, v14.4s
+	WORD $0x4e2ed4a5 // fadd v5.4s, v5.4s, v14.4s
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 nobias5:
 	TBZ $0, R9, noload5
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	FMOVQ 80(R17), F30
+	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_31
-	FMOVQ (R16), F2
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_33
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_73
+	FMOVQ (R16), F14
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
+	FMOVD (R16), F14
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_33
-neon_32:
-	FMOVS (R16), F2
-neon_33:
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	VLD1 (R16), V14.S[2]
+	B neon_75
+neon_74:
+	FMOVS (R16), F14
+neon_75:
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
-	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
-	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	FMOVS lo+120(FP), F15
+	VDUP V15.S[0], V15.S4
+	FMOVS hi+124(FP), F14
+	VDUP V14.S[0], V14.S4
+	WORD $0x4e2ff400 // fmax v0.4s, v0.4s, v15.4s
+	WORD $0x4eaef400 // fmin v0.4s, v0.4s, v14.4s
+	WORD $0x4e2ff421 // fmax v1.4s, v1.4s, v15.4s
+	WORD $0x4eaef421 // fmin v1.4s, v1.4s, v14.4s
+	WORD $0x4e2ff442 // fmax v2.4s, v2.4s, v15.4s
+	WORD $0x4eaef442 // fmin v2.4s, v2.4s, v14.4s
+	WORD $0x4e2ff463 // fmax v3.4s, v3.4s, v15.4s
+	WORD $0x4eaef463 // fmin v3.4s, v3.4s, v14.4s
+	WORD $0x4e2ff484 // fmax v4.4s, v4.4s, v15.4s
+	WORD $0x4eaef484 // fmin v4.4s, v4.4s, v14.4s
+	WORD $0x4e2ff4a5 // fmax v5.4s, v5.4s, v15.4s
+	WORD $0x4eaef4a5 // fmin v5.4s, v5.4s, v14.4s
+	WORD $0x4e2ff4c6 // fmax v6.4s, v6.4s, v15.4s
+	WORD $0x4eaef4c6 // fmin v6.4s, v6.4s, v14.4s
 noclamp5:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	FMOVQ F5, 80(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_34
-	FMOVQ F0, (R16)
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
-	FMOVD F0, (R16)
-	TBZ $0, R6, neon_36
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_76
+	FMOVQ F6, (R16)
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
+	FMOVD F6, (R16)
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
-	VST1 V0.S[2], (R16)
-	B neon_36
-neon_35:
-	FMOVS F0, (R16)
-neon_36:
+	VST1 V6.S[2], (R16)
+	B neon_78
+neon_77:
+	FMOVS F6, (R16)
+neon_78:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -7121,49 +20760,2540 @@ neon_36:
 	MOVD flags+104(FP), R7
 	TBZ $1, R7, nobias6
 	ADD $4, R3, R16
-	VLD1R (R16), [V2.S4]
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+	VLD1R (R16), [V14.S4]
+	WORD $0x4e2ed4e7 // fadd v7.4s, v7.4s, v14.4s
+	WORD $0x4e2ed508 // fadd v8.4s, v8.4s, v14.4s
+	WORD $0x4e2ed529 // fadd v9.4s, v9.4s, v14.4s
+	WORD $0x4e2ed54a // fadd v10.4s, v10.4s, v14.4s
+	WORD $0x4e2ed56b // fadd v11.4s, v11.4s, v14.4s
+	WORD $0x4e2ed58c // fadd v12.4s, v12.4s, v14.4s
+	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 nobias6:
 	TBZ $0, R7, noload6
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 32(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 48(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	FMOVQ 64(R14), F31
+	WORD $0x4e3fd56b // fadd v11.4s, v11.4s, v31.4s
+	FMOVQ 80(R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_37
-	FMOVQ (R16), F2
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_39
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_79
+	FMOVQ (R16), F14
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
+	FMOVD (R16), F14
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_39
-neon_38:
-	FMOVS (R16), F2
-neon_39:
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+	VLD1 (R16), V14.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F14
+neon_81:
+	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
+	FMOVS lo+120(FP), F15
+	VDUP V15.S[0], V15.S4
+	FMOVS hi+124(FP), F14
+	VDUP V14.S[0], V14.S4
+	WORD $0x4e2ff4e7 // fmax v7.4s, v7.4s, v15.4s
+	WORD $0x4eaef4e7 // fmin v7.4s, v7.4s, v14.4s
+	WORD $0x4e2ff508 // fmax v8.4s, v8.4s, v15.4s
+	WORD $0x4eaef508 // fmin v8.4s, v8.4s, v14.4s
+	WORD $0x4e2ff529 // fmax v9.4s, v9.4s, v15.4s
+	WORD $0x4eaef529 // fmin v9.4s, v9.4s, v14.4s
+	WORD $0x4e2ff54a // fmax v10.4s, v10.4s, v15.4s
+	WORD $0x4eaef54a // fmin v10.4s, v10.4s, v14.4s
+	WORD $0x4e2ff56b // fmax v11.4s, v11.4s, v15.4s
+	WORD $0x4eaef56b // fmin v11.4s, v11.4s, v14.4s
+	WORD $0x4e2ff58c // fmax v12.4s, v12.4s, v15.4s
+	WORD $0x4eaef58c // fmin v12.4s, v12.4s, v14.4s
+	WORD $0x4e2ff5ad // fmax v13.4s, v13.4s, v15.4s
+	WORD $0x4eaef5ad // fmin v13.4s, v13.4s, v14.4s
+noclamp6:
+	ADD R5<<2, R8, R13
+	FMOVQ F7, (R13)
+	FMOVQ F8, 16(R13)
+	FMOVQ F9, 32(R13)
+	FMOVQ F10, 48(R13)
+	FMOVQ F11, 64(R13)
+	FMOVQ F12, 80(R13)
+	ADD R5<<2, R8, R16
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_82
+	FMOVQ F13, (R16)
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
+	FMOVD F13, (R16)
+	TBZ $0, R6, neon_84
+	ADD $8, R16, R16
+	VST1 V13.S[2], (R16)
+	B neon_84
+neon_83:
+	FMOVS F13, (R16)
+neon_84:
+stored3:
+	B cols1
+narrower2:
+	CMP $20, R6
+	BLE narrower3
+	SUB $20, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone4
+group4:
+	MOVBU.P 8(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 32(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_85
+	FMOVQ (R16), F13
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_87
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F13
+neon_87:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -7(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_88
+	FMOVQ (R16), F13
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_90
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_90
+neon_89:
+	FMOVS (R16), F13
+neon_90:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	MOVBU -6(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_91
+	FMOVQ (R16), F13
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_93
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F13
+neon_93:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -5(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_94
+	FMOVQ (R16), F13
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_96
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_96
+neon_95:
+	FMOVS (R16), F13
+neon_96:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	MOVBU -4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_97
+	FMOVQ (R16), F13
+	B neon_99
+neon_97:
+	TBZ $1, R6, neon_98
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_99
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_99
+neon_98:
+	FMOVS (R16), F13
+neon_99:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_100
+	FMOVQ (R16), F13
+	B neon_102
+neon_100:
+	TBZ $1, R6, neon_101
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_102
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_102
+neon_101:
+	FMOVS (R16), F13
+neon_102:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_103
+	FMOVQ (R16), F13
+	B neon_105
+neon_103:
+	TBZ $1, R6, neon_104
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_105
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_105
+neon_104:
+	FMOVS (R16), F13
+neon_105:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_106
+	FMOVQ (R16), F13
+	B neon_108
+neon_106:
+	TBZ $1, R6, neon_107
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_108
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_108
+neon_107:
+	FMOVS (R16), F13
+neon_108:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group4
+gdone4:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone4
+partial4:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_109
+	FMOVQ (R16), F13
+	B neon_111
+neon_109:
+	TBZ $1, R6, neon_110
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_111
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_111
+neon_110:
+	FMOVS (R16), F13
+neon_111:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_112
+	FMOVQ (R16), F13
+	B neon_114
+neon_112:
+	TBZ $1, R6, neon_113
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_114
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_114
+neon_113:
+	FMOVS (R16), F13
+neon_114:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	SUBS $1, R10, R10
+	BGT partial4
+pdone4:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows4
+	MOVD lastRows+64(FP), R7
+allrows4:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias7
+	VLD1R (R3), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+nobias7:
+	TBZ $0, R9, noload7
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_115
+	FMOVQ (R16), F12
+	B neon_117
+neon_115:
+	TBZ $1, R6, neon_116
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_117
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_117
+neon_116:
+	FMOVS (R16), F12
+neon_117:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+noload7:
+	TBZ $2, R9, noclamp7
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
+	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
+	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
+	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
+	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
+	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
+	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
+	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
+	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
+	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
+	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
+	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+noclamp7:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_118
+	FMOVQ F5, (R16)
+	B neon_120
+neon_118:
+	TBZ $1, R6, neon_119
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_120
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_120
+neon_119:
+	FMOVS F5, (R16)
+neon_120:
+	CMP $1, R7
+	BLE stored4
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias8
+	ADD $4, R3, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+nobias8:
+	TBZ $0, R7, noload8
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 48(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 64(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_121
+	FMOVQ (R16), F12
+	B neon_123
+neon_121:
+	TBZ $1, R6, neon_122
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_123
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_123
+neon_122:
+	FMOVS (R16), F12
+neon_123:
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+noload8:
+	TBZ $2, R7, noclamp8
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
+	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
+	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
+	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
+	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
+	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
+	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
+	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
+	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
+	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
+	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
+	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+noclamp8:
+	ADD R5<<2, R8, R13
+	FMOVQ F6, (R13)
+	FMOVQ F7, 16(R13)
+	FMOVQ F8, 32(R13)
+	FMOVQ F9, 48(R13)
+	FMOVQ F10, 64(R13)
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_124
+	FMOVQ F11, (R16)
+	B neon_126
+neon_124:
+	TBZ $1, R6, neon_125
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_126
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_126
+neon_125:
+	FMOVS F11, (R16)
+neon_126:
+stored4:
+	B cols1
+narrower3:
+	CMP $16, R6
+	BLE narrower4
+	SUB $16, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone5
+group5:
+	MOVBU.P 8(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 32(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_127
+	FMOVQ (R16), F11
+	B neon_129
+neon_127:
+	TBZ $1, R6, neon_128
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_129
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_129
+neon_128:
+	FMOVS (R16), F11
+neon_129:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -7(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_130
+	FMOVQ (R16), F11
+	B neon_132
+neon_130:
+	TBZ $1, R6, neon_131
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_132
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_132
+neon_131:
+	FMOVS (R16), F11
+neon_132:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	MOVBU -6(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_133
+	FMOVQ (R16), F11
+	B neon_135
+neon_133:
+	TBZ $1, R6, neon_134
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_135
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_135
+neon_134:
+	FMOVS (R16), F11
+neon_135:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -5(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_136
+	FMOVQ (R16), F11
+	B neon_138
+neon_136:
+	TBZ $1, R6, neon_137
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_138
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_138
+neon_137:
+	FMOVS (R16), F11
+neon_138:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	MOVBU -4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_139
+	FMOVQ (R16), F11
+	B neon_141
+neon_139:
+	TBZ $1, R6, neon_140
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_141
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_141
+neon_140:
+	FMOVS (R16), F11
+neon_141:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_142
+	FMOVQ (R16), F11
+	B neon_144
+neon_142:
+	TBZ $1, R6, neon_143
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_144
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_144
+neon_143:
+	FMOVS (R16), F11
+neon_144:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_145
+	FMOVQ (R16), F11
+	B neon_147
+neon_145:
+	TBZ $1, R6, neon_146
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_147
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_147
+neon_146:
+	FMOVS (R16), F11
+neon_147:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_148
+	FMOVQ (R16), F11
+	B neon_150
+neon_148:
+	TBZ $1, R6, neon_149
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_150
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_150
+neon_149:
+	FMOVS (R16), F11
+neon_150:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group5
+gdone5:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone5
+partial5:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_151
+	FMOVQ (R16), F11
+	B neon_153
+neon_151:
+	TBZ $1, R6, neon_152
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_153
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_153
+neon_152:
+	FMOVS (R16), F11
+neon_153:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_154
+	FMOVQ (R16), F11
+	B neon_156
+neon_154:
+	TBZ $1, R6, neon_155
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_156
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_156
+neon_155:
+	FMOVS (R16), F11
+neon_156:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	SUBS $1, R10, R10
+	BGT partial5
+pdone5:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows5
+	MOVD lastRows+64(FP), R7
+allrows5:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias9
+	VLD1R (R3), [V10.S4]
+	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
+	WORD $0x4e2ad421 // fadd v1.4s, v1.4s, v10.4s
+	WORD $0x4e2ad442 // fadd v2.4s, v2.4s, v10.4s
+	WORD $0x4e2ad463 // fadd v3.4s, v3.4s, v10.4s
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+nobias9:
+	TBZ $0, R9, noload9
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_157
+	FMOVQ (R16), F10
+	B neon_159
+neon_157:
+	TBZ $1, R6, neon_158
+	FMOVD (R16), F10
+	TBZ $0, R6, neon_159
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_159
+neon_158:
+	FMOVS (R16), F10
+neon_159:
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+noload9:
+	TBZ $2, R9, noclamp9
+	FMOVS lo+120(FP), F11
+	VDUP V11.S[0], V11.S4
+	FMOVS hi+124(FP), F10
+	VDUP V10.S[0], V10.S4
+	WORD $0x4e2bf400 // fmax v0.4s, v0.4s, v11.4s
+	WORD $0x4eaaf400 // fmin v0.4s, v0.4s, v10.4s
+	WORD $0x4e2bf421 // fmax v1.4s, v1.4s, v11.4s
+	WORD $0x4eaaf421 // fmin v1.4s, v1.4s, v10.4s
+	WORD $0x4e2bf442 // fmax v2.4s, v2.4s, v11.4s
+	WORD $0x4eaaf442 // fmin v2.4s, v2.4s, v10.4s
+	WORD $0x4e2bf463 // fmax v3.4s, v3.4s, v11.4s
+	WORD $0x4eaaf463 // fmin v3.4s, v3.4s, v10.4s
+	WORD $0x4e2bf484 // fmax v4.4s, v4.4s, v11.4s
+	WORD $0x4eaaf484 // fmin v4.4s, v4.4s, v10.4s
+noclamp9:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_160
+	FMOVQ F4, (R16)
+	B neon_162
+neon_160:
+	TBZ $1, R6, neon_161
+	FMOVD F4, (R16)
+	TBZ $0, R6, neon_162
+	ADD $8, R16, R16
+	VST1 V4.S[2], (R16)
+	B neon_162
+neon_161:
+	FMOVS F4, (R16)
+neon_162:
+	CMP $1, R7
+	BLE stored5
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias10
+	ADD $4, R3, R16
+	VLD1R (R16), [V10.S4]
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	WORD $0x4e2ad4c6 // fadd v6.4s, v6.4s, v10.4s
+	WORD $0x4e2ad4e7 // fadd v7.4s, v7.4s, v10.4s
+	WORD $0x4e2ad508 // fadd v8.4s, v8.4s, v10.4s
+	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
+nobias10:
+	TBZ $0, R7, noload10
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	FMOVQ 32(R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 48(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_163
+	FMOVQ (R16), F10
+	B neon_165
+neon_163:
+	TBZ $1, R6, neon_164
+	FMOVD (R16), F10
+	TBZ $0, R6, neon_165
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_165
+neon_164:
+	FMOVS (R16), F10
+neon_165:
+	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
+noload10:
+	TBZ $2, R7, noclamp10
+	FMOVS lo+120(FP), F11
+	VDUP V11.S[0], V11.S4
+	FMOVS hi+124(FP), F10
+	VDUP V10.S[0], V10.S4
+	WORD $0x4e2bf4a5 // fmax v5.4s, v5.4s, v11.4s
+	WORD $0x4eaaf4a5 // fmin v5.4s, v5.4s, v10.4s
+	WORD $0x4e2bf4c6 // fmax v6.4s, v6.4s, v11.4s
+	WORD $0x4eaaf4c6 // fmin v6.4s, v6.4s, v10.4s
+	WORD $0x4e2bf4e7 // fmax v7.4s, v7.4s, v11.4s
+	WORD $0x4eaaf4e7 // fmin v7.4s, v7.4s, v10.4s
+	WORD $0x4e2bf508 // fmax v8.4s, v8.4s, v11.4s
+	WORD $0x4eaaf508 // fmin v8.4s, v8.4s, v10.4s
+	WORD $0x4e2bf529 // fmax v9.4s, v9.4s, v11.4s
+	WORD $0x4eaaf529 // fmin v9.4s, v9.4s, v10.4s
+noclamp10:
+	ADD R5<<2, R8, R13
+	FMOVQ F5, (R13)
+	FMOVQ F6, 16(R13)
+	FMOVQ F7, 32(R13)
+	FMOVQ F8, 48(R13)
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_166
+	FMOVQ F9, (R16)
+	B neon_168
+neon_166:
+	TBZ $1, R6, neon_167
+	FMOVD F9, (R16)
+	TBZ $0, R6, neon_168
+	ADD $8, R16, R16
+	VST1 V9.S[2], (R16)
+	B neon_168
+neon_167:
+	FMOVS F9, (R16)
+neon_168:
+stored5:
+	B cols1
+narrower4:
+	CMP $12, R6
+	BLE narrower5
+	SUB $12, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone6
+group6:
+	MOVBU.P 8(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 32(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_169
+	FMOVQ (R16), F9
+	B neon_171
+neon_169:
+	TBZ $1, R6, neon_170
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_171
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_171
+neon_170:
+	FMOVS (R16), F9
+neon_171:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -7(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_172
+	FMOVQ (R16), F9
+	B neon_174
+neon_172:
+	TBZ $1, R6, neon_173
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_174
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_174
+neon_173:
+	FMOVS (R16), F9
+neon_174:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	MOVBU -6(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_175
+	FMOVQ (R16), F9
+	B neon_177
+neon_175:
+	TBZ $1, R6, neon_176
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_177
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_177
+neon_176:
+	FMOVS (R16), F9
+neon_177:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -5(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_178
+	FMOVQ (R16), F9
+	B neon_180
+neon_178:
+	TBZ $1, R6, neon_179
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_180
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_180
+neon_179:
+	FMOVS (R16), F9
+neon_180:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	MOVBU -4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_181
+	FMOVQ (R16), F9
+	B neon_183
+neon_181:
+	TBZ $1, R6, neon_182
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_183
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_183
+neon_182:
+	FMOVS (R16), F9
+neon_183:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_184
+	FMOVQ (R16), F9
+	B neon_186
+neon_184:
+	TBZ $1, R6, neon_185
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_186
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_186
+neon_185:
+	FMOVS (R16), F9
+neon_186:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_187
+	FMOVQ (R16), F9
+	B neon_189
+neon_187:
+	TBZ $1, R6, neon_188
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_189
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_189
+neon_188:
+	FMOVS (R16), F9
+neon_189:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_190
+	FMOVQ (R16), F9
+	B neon_192
+neon_190:
+	TBZ $1, R6, neon_191
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_192
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_192
+neon_191:
+	FMOVS (R16), F9
+neon_192:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group6
+gdone6:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone6
+partial6:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_193
+	FMOVQ (R16), F9
+	B neon_195
+neon_193:
+	TBZ $1, R6, neon_194
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_195
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_195
+neon_194:
+	FMOVS (R16), F9
+neon_195:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_196
+	FMOVQ (R16), F9
+	B neon_198
+neon_196:
+	TBZ $1, R6, neon_197
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_198
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_198
+neon_197:
+	FMOVS (R16), F9
+neon_198:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	SUBS $1, R10, R10
+	BGT partial6
+pdone6:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows6
+	MOVD lastRows+64(FP), R7
+allrows6:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias11
+	VLD1R (R3), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias11:
+	TBZ $0, R9, noload11
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_199
+	FMOVQ (R16), F8
+	B neon_201
+neon_199:
+	TBZ $1, R6, neon_200
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_201
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_201
+neon_200:
+	FMOVS (R16), F8
+neon_201:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload11:
+	TBZ $2, R9, noclamp11
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+noclamp11:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_202
+	FMOVQ F3, (R16)
+	B neon_204
+neon_202:
+	TBZ $1, R6, neon_203
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_204
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_204
+neon_203:
+	FMOVS F3, (R16)
+neon_204:
+	CMP $1, R7
+	BLE stored6
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias12
+	ADD $4, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias12:
+	TBZ $0, R7, noload12
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_205
+	FMOVQ (R16), F8
+	B neon_207
+neon_205:
+	TBZ $1, R6, neon_206
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_207
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_207
+neon_206:
+	FMOVS (R16), F8
+neon_207:
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+noload12:
+	TBZ $2, R7, noclamp12
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
+	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+noclamp12:
+	ADD R5<<2, R8, R13
+	FMOVQ F4, (R13)
+	FMOVQ F5, 16(R13)
+	FMOVQ F6, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_208
+	FMOVQ F7, (R16)
+	B neon_210
+neon_208:
+	TBZ $1, R6, neon_209
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_210
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_210
+neon_209:
+	FMOVS F7, (R16)
+neon_210:
+stored6:
+	B cols1
+narrower5:
+	CMP $8, R6
+	BLE narrower6
+	SUB $8, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone7
+group7:
+	MOVBU.P 8(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 32(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_211
+	FMOVQ (R16), F7
+	B neon_213
+neon_211:
+	TBZ $1, R6, neon_212
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_213
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_213
+neon_212:
+	FMOVS (R16), F7
+neon_213:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -7(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_214
+	FMOVQ (R16), F7
+	B neon_216
+neon_214:
+	TBZ $1, R6, neon_215
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_216
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_216
+neon_215:
+	FMOVS (R16), F7
+neon_216:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	MOVBU -6(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_217
+	FMOVQ (R16), F7
+	B neon_219
+neon_217:
+	TBZ $1, R6, neon_218
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_219
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_219
+neon_218:
+	FMOVS (R16), F7
+neon_219:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -5(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_220
+	FMOVQ (R16), F7
+	B neon_222
+neon_220:
+	TBZ $1, R6, neon_221
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_222
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_222
+neon_221:
+	FMOVS (R16), F7
+neon_222:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	MOVBU -4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_223
+	FMOVQ (R16), F7
+	B neon_225
+neon_223:
+	TBZ $1, R6, neon_224
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_225
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_225
+neon_224:
+	FMOVS (R16), F7
+neon_225:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_226
+	FMOVQ (R16), F7
+	B neon_228
+neon_226:
+	TBZ $1, R6, neon_227
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_228
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_228
+neon_227:
+	FMOVS (R16), F7
+neon_228:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_229
+	FMOVQ (R16), F7
+	B neon_231
+neon_229:
+	TBZ $1, R6, neon_230
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_231
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_231
+neon_230:
+	FMOVS (R16), F7
+neon_231:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_232
+	FMOVQ (R16), F7
+	B neon_234
+neon_232:
+	TBZ $1, R6, neon_233
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_234
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_234
+neon_233:
+	FMOVS (R16), F7
+neon_234:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group7
+gdone7:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone7
+partial7:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_235
+	FMOVQ (R16), F7
+	B neon_237
+neon_235:
+	TBZ $1, R6, neon_236
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_237
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_237
+neon_236:
+	FMOVS (R16), F7
+neon_237:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_238
+	FMOVQ (R16), F7
+	B neon_240
+neon_238:
+	TBZ $1, R6, neon_239
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_240
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_240
+neon_239:
+	FMOVS (R16), F7
+neon_240:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	SUBS $1, R10, R10
+	BGT partial7
+pdone7:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows7
+	MOVD lastRows+64(FP), R7
+allrows7:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias13
+	VLD1R (R3), [V6.S4]
+	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
+	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+nobias13:
+	TBZ $0, R9, noload13
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_241
+	FMOVQ (R16), F6
+	B neon_243
+neon_241:
+	TBZ $1, R6, neon_242
+	FMOVD (R16), F6
+	TBZ $0, R6, neon_243
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_243
+neon_242:
+	FMOVS (R16), F6
+neon_243:
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+noload13:
+	TBZ $2, R9, noclamp13
+	FMOVS lo+120(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+124(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
+	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
+	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
+	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
+	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
+	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+noclamp13:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_244
+	FMOVQ F2, (R16)
+	B neon_246
+neon_244:
+	TBZ $1, R6, neon_245
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_246
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_246
+neon_245:
+	FMOVS F2, (R16)
+neon_246:
+	CMP $1, R7
+	BLE stored7
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias14
+	ADD $4, R3, R16
+	VLD1R (R16), [V6.S4]
+	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
+	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+nobias14:
+	TBZ $0, R7, noload14
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_247
+	FMOVQ (R16), F6
+	B neon_249
+neon_247:
+	TBZ $1, R6, neon_248
+	FMOVD (R16), F6
+	TBZ $0, R6, neon_249
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_249
+neon_248:
+	FMOVS (R16), F6
+neon_249:
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+noload14:
+	TBZ $2, R7, noclamp14
+	FMOVS lo+120(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+124(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
+	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
+	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
+	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
+	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
+	WORD $0x4ea6f4a5 // fmin v5.4s, v5.4s, v6.4s
+noclamp14:
+	ADD R5<<2, R8, R13
+	FMOVQ F3, (R13)
+	FMOVQ F4, 16(R13)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_250
+	FMOVQ F5, (R16)
+	B neon_252
+neon_250:
+	TBZ $1, R6, neon_251
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_252
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_252
+neon_251:
+	FMOVS F5, (R16)
+neon_252:
+stored7:
+	B cols1
+narrower6:
+	CMP $4, R6
+	BLE narrower7
+	SUB $4, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone8
+group8:
+	MOVBU.P 8(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 32(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_253
+	FMOVQ (R16), F5
+	B neon_255
+neon_253:
+	TBZ $1, R6, neon_254
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_255
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_255
+neon_254:
+	FMOVS (R16), F5
+neon_255:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -7(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_256
+	FMOVQ (R16), F5
+	B neon_258
+neon_256:
+	TBZ $1, R6, neon_257
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_258
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_258
+neon_257:
+	FMOVS (R16), F5
+neon_258:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	MOVBU -6(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_259
+	FMOVQ (R16), F5
+	B neon_261
+neon_259:
+	TBZ $1, R6, neon_260
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_261
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_261
+neon_260:
+	FMOVS (R16), F5
+neon_261:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -5(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_262
+	FMOVQ (R16), F5
+	B neon_264
+neon_262:
+	TBZ $1, R6, neon_263
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_264
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_264
+neon_263:
+	FMOVS (R16), F5
+neon_264:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	MOVBU -4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_265
+	FMOVQ (R16), F5
+	B neon_267
+neon_265:
+	TBZ $1, R6, neon_266
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_267
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_267
+neon_266:
+	FMOVS (R16), F5
+neon_267:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_268
+	FMOVQ (R16), F5
+	B neon_270
+neon_268:
+	TBZ $1, R6, neon_269
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_270
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_270
+neon_269:
+	FMOVS (R16), F5
+neon_270:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_271
+	FMOVQ (R16), F5
+	B neon_273
+neon_271:
+	TBZ $1, R6, neon_272
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_273
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_273
+neon_272:
+	FMOVS (R16), F5
+neon_273:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_274
+	FMOVQ (R16), F5
+	B neon_276
+neon_274:
+	TBZ $1, R6, neon_275
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_276
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_276
+neon_275:
+	FMOVS (R16), F5
+neon_276:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group8
+gdone8:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone8
+partial8:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_277
+	FMOVQ (R16), F5
+	B neon_279
+neon_277:
+	TBZ $1, R6, neon_278
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_279
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_279
+neon_278:
+	FMOVS (R16), F5
+neon_279:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_280
+	FMOVQ (R16), F5
+	B neon_282
+neon_280:
+	TBZ $1, R6, neon_281
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_282
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_282
+neon_281:
+	FMOVS (R16), F5
+neon_282:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	SUBS $1, R10, R10
+	BGT partial8
+pdone8:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows8
+	MOVD lastRows+64(FP), R7
+allrows8:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias15
+	VLD1R (R3), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias15:
+	TBZ $0, R9, noload15
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_283
+	FMOVQ (R16), F4
+	B neon_285
+neon_283:
+	TBZ $1, R6, neon_284
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_285
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_285
+neon_284:
+	FMOVS (R16), F4
+neon_285:
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+noload15:
+	TBZ $2, R9, noclamp15
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp15:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_286
+	FMOVQ F1, (R16)
+	B neon_288
+neon_286:
+	TBZ $1, R6, neon_287
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_288
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_288
+neon_287:
+	FMOVS F1, (R16)
+neon_288:
+	CMP $1, R7
+	BLE stored8
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias16
+	ADD $4, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+nobias16:
+	TBZ $0, R7, noload16
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_289
+	FMOVQ (R16), F4
+	B neon_291
+neon_289:
+	TBZ $1, R6, neon_290
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_291
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_291
+neon_290:
+	FMOVS (R16), F4
+neon_291:
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+noload16:
+	TBZ $2, R7, noclamp16
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
+	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+noclamp16:
+	ADD R5<<2, R8, R13
+	FMOVQ F2, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_292
+	FMOVQ F3, (R16)
+	B neon_294
+neon_292:
+	TBZ $1, R6, neon_293
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_294
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_294
+neon_293:
+	FMOVS F3, (R16)
+neon_294:
+stored8:
+	B cols1
+narrower7:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone9
+group9:
+	MOVBU.P 8(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 32(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_295
+	FMOVQ (R16), F3
+	B neon_297
+neon_295:
+	TBZ $1, R6, neon_296
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_297
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_297
+neon_296:
+	FMOVS (R16), F3
+neon_297:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -7(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -28(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_298
+	FMOVQ (R16), F3
+	B neon_300
+neon_298:
+	TBZ $1, R6, neon_299
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_300
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_300
+neon_299:
+	FMOVS (R16), F3
+neon_300:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	MOVBU -6(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -24(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_301
+	FMOVQ (R16), F3
+	B neon_303
+neon_301:
+	TBZ $1, R6, neon_302
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_303
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_303
+neon_302:
+	FMOVS (R16), F3
+neon_303:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -5(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -20(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_304
+	FMOVQ (R16), F3
+	B neon_306
+neon_304:
+	TBZ $1, R6, neon_305
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_306
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_306
+neon_305:
+	FMOVS (R16), F3
+neon_306:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	MOVBU -4(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -16(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_307
+	FMOVQ (R16), F3
+	B neon_309
+neon_307:
+	TBZ $1, R6, neon_308
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_309
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_309
+neon_308:
+	FMOVS (R16), F3
+neon_309:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -3(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_310
+	FMOVQ (R16), F3
+	B neon_312
+neon_310:
+	TBZ $1, R6, neon_311
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_312
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_312
+neon_311:
+	FMOVS (R16), F3
+neon_312:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	MOVBU -2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_313
+	FMOVQ (R16), F3
+	B neon_315
+neon_313:
+	TBZ $1, R6, neon_314
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_315
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_315
+neon_314:
+	FMOVS (R16), F3
+neon_315:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_316
+	FMOVQ (R16), F3
+	B neon_318
+neon_316:
+	TBZ $1, R6, neon_317
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_318
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_318
+neon_317:
+	FMOVS (R16), F3
+neon_318:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group9
+gdone9:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone9
+partial9:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_319
+	FMOVQ (R16), F3
+	B neon_321
+neon_319:
+	TBZ $1, R6, neon_320
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_321
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_321
+neon_320:
+	FMOVS (R16), F3
+neon_321:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_322
+	FMOVQ (R16), F3
+	B neon_324
+neon_322:
+	TBZ $1, R6, neon_323
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_324
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_324
+neon_323:
+	FMOVS (R16), F3
+neon_324:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	SUBS $1, R10, R10
+	BGT partial9
+pdone9:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows9
+	MOVD lastRows+64(FP), R7
+allrows9:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias17
+	VLD1R (R3), [V2.S4]
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+nobias17:
+	TBZ $0, R9, noload17
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_325
+	FMOVQ (R16), F2
+	B neon_327
+neon_325:
+	TBZ $1, R6, neon_326
+	FMOVD (R16), F2
+	TBZ $0, R6, neon_327
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_327
+neon_326:
+	FMOVS (R16), F2
+neon_327:
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+noload17:
+	TBZ $2, R9, noclamp17
+	FMOVS lo+120(FP), F3
+	VDUP V3.S[0], V3.S4
+	FMOVS hi+124(FP), F2
+	VDUP V2.S[0], V2.S4
+	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
+	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+noclamp17:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_328
+	FMOVQ F0, (R16)
+	B neon_330
+neon_328:
+	TBZ $1, R6, neon_329
+	FMOVD F0, (R16)
+	TBZ $0, R6, neon_330
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_330
+neon_329:
+	FMOVS F0, (R16)
+neon_330:
+	CMP $1, R7
+	BLE stored9
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias18
+	ADD $4, R3, R16
+	VLD1R (R16), [V2.S4]
+	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+nobias18:
+	TBZ $0, R7, noload18
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_331
+	FMOVQ (R16), F2
+	B neon_333
+neon_331:
+	TBZ $1, R6, neon_332
+	FMOVD (R16), F2
+	TBZ $0, R6, neon_333
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_333
+neon_332:
+	FMOVS (R16), F2
+neon_333:
+	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+noload18:
+	TBZ $2, R7, noclamp18
 	FMOVS lo+120(FP), F3
 	VDUP V3.S[0], V3.S4
 	FMOVS hi+124(FP), F2
 	VDUP V2.S[0], V2.S4
 	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
-noclamp6:
+noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_40
+	TBZ $2, R6, neon_334
 	FMOVQ F1, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
+	B neon_336
+neon_334:
+	TBZ $1, R6, neon_335
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_42
+	TBZ $0, R6, neon_336
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_42
-neon_41:
+	B neon_336
+neon_335:
 	FMOVS F1, (R16)
-neon_42:
-stored3:
+neon_336:
+stored9:
+	B cols1
+narrower8:
 cols1:
 	MOVD spr+16(FP), R5
 	ADD R5<<1, R1, R1
@@ -7193,7 +23323,7 @@ tiles1:
 	MOVD n+96(FP), R6
 	SUB R5, R6, R6
 	CMP $16, R6
-	BLT singles1
+	BLT rest1
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -7504,198 +23634,553 @@ noclamp4:
 stored1:
 	ADD $16, R5, R5
 	B tiles1
-singles1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
-	CMP $4, R6
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	MOVD R0, R6
-	MOVD R1, R7
-	MOVD x+72(FP), R8
-	ADD R5<<2, R8, R8
-	MOVD gfull+24(FP), R9
-	CMP $0, R9
-	BLE gdone2
-group2:
-	MOVBU.P 4(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 16(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -3(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -12(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -2(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -8(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -1(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	ADD $512, R8, R8
-	SUBS $1, R9, R9
-	BGT group2
-gdone2:
-	MOVD lastSlots+48(FP), R9
-	CMP $0, R9
-	BLE pdone2
-partial2:
-	MOVBU.P 4(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 16(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -3(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -12(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -2(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -8(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -1(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	SUBS $1, R9, R9
-	BGT partial2
-pdone2:
-	MOVD $4, R6
-	CMP $1, R4
-	BGT allrows2
-	MOVD lastRows+64(FP), R6
-allrows2:
-	MOVD R2, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias5
-	VLD1R (R3), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-nobias5:
-	TBZ $0, R8, noload5
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload5:
-	TBZ $2, R8, noclamp5
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-noclamp5:
-	ADD R5<<2, R7, R15
-	FMOVQ F0, (R15)
-	CMP $1, R6
-	BLE stored2
-	MOVD ldy+88(FP), R8
-	LSL $2, R8, R8
-	ADD R8, R7, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias6
-	ADD $4, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-nobias6:
-	TBZ $0, R8, noload6
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload6:
-	TBZ $2, R8, noclamp6
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
-	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
-noclamp6:
-	ADD R5<<2, R7, R13
-	FMOVQ F1, (R13)
-	CMP $2, R6
-	BLE stored2
-	MOVD ldy+88(FP), R8
-	LSL $2, R8, R8
-	ADD R8, R7, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias7
-	ADD $8, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
-nobias7:
-	TBZ $0, R8, noload7
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
-noload7:
-	TBZ $2, R8, noclamp7
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
-	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
-noclamp7:
-	ADD R5<<2, R7, R15
-	FMOVQ F2, (R15)
-	CMP $3, R6
-	BLE stored2
-	MOVD ldy+88(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R7, R7
-	MOVD flags+104(FP), R6
-	TBZ $1, R6, nobias8
-	ADD $12, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
-nobias8:
-	TBZ $0, R6, noload8
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
-noload8:
-	TBZ $2, R6, noclamp8
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
-	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
-noclamp8:
-	ADD R5<<2, R7, R13
-	FMOVQ F3, (R13)
-stored2:
-	ADD $4, R5, R5
-	B singles1
-last1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
+rest1:
 	CMP $0, R6
 	BLE cols1
+	CMP $12, R6
+	BLE narrower1
+	SUB $12, R6, R6
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone2
+group2:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_1
+	FMOVQ (R16), F17
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F17
+neon_3:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_4
+	FMOVQ (R16), F17
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F17
+neon_6:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_7
+	FMOVQ (R16), F17
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F17
+neon_9:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_10
+	FMOVQ (R16), F17
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F17
+neon_12:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group2
+gdone2:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone2
+partial2:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_13
+	FMOVQ (R16), F17
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_15
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_15
+neon_14:
+	FMOVS (R16), F17
+neon_15:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_16
+	FMOVQ (R16), F17
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_18
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_18
+neon_17:
+	FMOVS (R16), F17
+neon_18:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_19
+	FMOVQ (R16), F17
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_21
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_21
+neon_20:
+	FMOVS (R16), F17
+neon_21:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_22
+	FMOVQ (R16), F17
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_24
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_24
+neon_23:
+	FMOVS (R16), F17
+neon_24:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	SUBS $1, R10, R10
+	BGT partial2
+pdone2:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows2
+	MOVD lastRows+64(FP), R7
+allrows2:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias5
+	VLD1R (R3), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+nobias5:
+	TBZ $0, R9, noload5
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_25
+	FMOVQ (R16), F16
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_27
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F16
+neon_27:
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+noload5:
+	TBZ $2, R9, noclamp5
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
+	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
+	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
+	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
+	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
+	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
+	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
+	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+noclamp5:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_28
+	FMOVQ F3, (R16)
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_30
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_30
+neon_29:
+	FMOVS F3, (R16)
+neon_30:
+	CMP $1, R7
+	BLE stored2
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias6
+	ADD $4, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias6:
+	TBZ $0, R9, noload6
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_31
+	FMOVQ (R16), F16
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_33
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F16
+neon_33:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload6:
+	TBZ $2, R9, noclamp6
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
+	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
+	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
+	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
+	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+noclamp6:
+	ADD R5<<2, R8, R13
+	FMOVQ F4, (R13)
+	FMOVQ F5, 16(R13)
+	FMOVQ F6, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_34
+	FMOVQ F7, (R16)
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_36
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_36
+neon_35:
+	FMOVS F7, (R16)
+neon_36:
+	CMP $2, R7
+	BLE stored2
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias7
+	ADD $8, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+nobias7:
+	TBZ $0, R9, noload7
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd508 // fadd v8.4s, v8.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed529 // fadd v9.4s, v9.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd54a // fadd v10.4s, v10.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_37
+	FMOVQ (R16), F16
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_39
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_39
+neon_38:
+	FMOVS (R16), F16
+neon_39:
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+noload7:
+	TBZ $2, R9, noclamp7
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
+	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
+	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
+	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
+	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
+	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
+	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
+	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+noclamp7:
+	ADD R5<<2, R8, R15
+	FMOVQ F8, (R15)
+	FMOVQ F9, 16(R15)
+	FMOVQ F10, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_40
+	FMOVQ F11, (R16)
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_42
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_42
+neon_41:
+	FMOVS F11, (R16)
+neon_42:
+	CMP $3, R7
+	BLE stored2
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias8
+	ADD $12, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+nobias8:
+	TBZ $0, R7, noload8
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd5ad // fadd v13.4s, v13.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_43
+	FMOVQ (R16), F16
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_45
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_45
+neon_44:
+	FMOVS (R16), F16
+neon_45:
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+noload8:
+	TBZ $2, R7, noclamp8
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
+	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
+	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
+	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
+	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
+	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
+	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
+	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+noclamp8:
+	ADD R5<<2, R8, R13
+	FMOVQ F12, (R13)
+	FMOVQ F13, 16(R13)
+	FMOVQ F14, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_46
+	FMOVQ F15, (R16)
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
+	FMOVD F15, (R16)
+	TBZ $0, R6, neon_48
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_48
+neon_47:
+	FMOVS F15, (R16)
+neon_48:
+stored2:
+	B cols1
+narrower1:
+	CMP $8, R6
+	BLE narrower2
+	SUB $8, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
 	MOVD R0, R7
 	MOVD R1, R8
 	MOVD x+72(FP), R9
@@ -7707,79 +24192,95 @@ group3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F5
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_3
+	FMOVS.P 16(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_49
+	FMOVQ (R16), F13
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F5
-neon_3:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F13
+neon_51:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F5
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_6
+	FMOVS -12(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_52
+	FMOVQ (R16), F13
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F5
-neon_6:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_54
+neon_53:
+	FMOVS (R16), F13
+neon_54:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F5
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_9
+	FMOVS -8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_55
+	FMOVQ (R16), F13
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F5
-neon_9:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F13
+neon_57:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F5
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_12
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_58
+	FMOVQ (R16), F13
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F5
-neon_12:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_60
+neon_59:
+	FMOVS (R16), F13
+neon_60:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -7791,79 +24292,95 @@ partial3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F5
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_15
+	FMOVS.P 16(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_61
+	FMOVQ (R16), F13
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F5
-neon_15:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_63
+neon_62:
+	FMOVS (R16), F13
+neon_63:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F5
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_18
+	FMOVS -12(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_64
+	FMOVQ (R16), F13
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F5
-neon_18:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_66
+neon_65:
+	FMOVS (R16), F13
+neon_66:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F5
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_21
+	FMOVS -8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_67
+	FMOVQ (R16), F13
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F5
-neon_21:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F13
+neon_69:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_22
-	FMOVQ (R16), F5
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_24
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_70
+	FMOVQ (R16), F13
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_24
-neon_23:
-	FMOVS (R16), F5
-neon_24:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_72
+neon_71:
+	FMOVS (R16), F13
+neon_72:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -7875,48 +24392,64 @@ allrows3:
 	MOVD R2, R8
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias9
-	VLD1R (R3), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	VLD1R (R3), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 nobias9:
 	TBZ $0, R9, noload9
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F4
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_27
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_73
+	FMOVQ (R16), F12
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F4
-neon_27:
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_75
+neon_74:
+	FMOVS (R16), F12
+neon_75:
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
+	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
+	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
+	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
+	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
+	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
 noclamp9:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_28
-	FMOVQ F0, (R16)
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
-	FMOVD F0, (R16)
-	TBZ $0, R6, neon_30
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_76
+	FMOVQ F2, (R16)
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
-	VST1 V0.S[2], (R16)
-	B neon_30
-neon_29:
-	FMOVS F0, (R16)
-neon_30:
+	VST1 V2.S[2], (R16)
+	B neon_78
+neon_77:
+	FMOVS F2, (R16)
+neon_78:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -7925,48 +24458,64 @@ neon_30:
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias10
 	ADD $4, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 nobias10:
 	TBZ $0, R9, noload10
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_31
-	FMOVQ (R16), F4
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_33
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_79
+	FMOVQ (R16), F12
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_33
-neon_32:
-	FMOVS (R16), F4
-neon_33:
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F12
+neon_81:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
+	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
+	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
+	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
+	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
+	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
 noclamp10:
+	ADD R5<<2, R8, R13
+	FMOVQ F3, (R13)
+	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_34
-	FMOVQ F1, (R16)
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
-	FMOVD F1, (R16)
-	TBZ $0, R6, neon_36
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_82
+	FMOVQ F5, (R16)
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
-	VST1 V1.S[2], (R16)
-	B neon_36
-neon_35:
-	FMOVS F1, (R16)
-neon_36:
+	VST1 V5.S[2], (R16)
+	B neon_84
+neon_83:
+	FMOVS F5, (R16)
+neon_84:
 	CMP $2, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -7975,48 +24524,64 @@ neon_36:
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias11
 	ADD $8, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 nobias11:
 	TBZ $0, R9, noload11
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_37
-	FMOVQ (R16), F4
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_39
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_85
+	FMOVQ (R16), F12
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_39
-neon_38:
-	FMOVS (R16), F4
-neon_39:
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F12
+neon_87:
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
+	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
+	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
+	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
+	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
+	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
 noclamp11:
+	ADD R5<<2, R8, R15
+	FMOVQ F6, (R15)
+	FMOVQ F7, 16(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_40
-	FMOVQ F2, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
-	FMOVD F2, (R16)
-	TBZ $0, R6, neon_42
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_88
+	FMOVQ F8, (R16)
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
+	FMOVD F8, (R16)
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
-	VST1 V2.S[2], (R16)
-	B neon_42
-neon_41:
-	FMOVS F2, (R16)
-neon_42:
+	VST1 V8.S[2], (R16)
+	B neon_90
+neon_89:
+	FMOVS F8, (R16)
+neon_90:
 	CMP $3, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -8025,49 +24590,886 @@ neon_42:
 	MOVD flags+104(FP), R7
 	TBZ $1, R7, nobias12
 	ADD $12, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 nobias12:
 	TBZ $0, R7, noload12
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_43
-	FMOVQ (R16), F4
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_45
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_91
+	FMOVQ (R16), F12
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_45
-neon_44:
-	FMOVS (R16), F4
-neon_45:
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F12
+neon_93:
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
+	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
+	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
+	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
+	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
+	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+noclamp12:
+	ADD R5<<2, R8, R13
+	FMOVQ F9, (R13)
+	FMOVQ F10, 16(R13)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_94
+	FMOVQ F11, (R16)
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_96
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_96
+neon_95:
+	FMOVS F11, (R16)
+neon_96:
+stored3:
+	B cols1
+narrower2:
+	CMP $4, R6
+	BLE narrower3
+	SUB $4, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone4
+group4:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_97
+	FMOVQ (R16), F9
+	B neon_99
+neon_97:
+	TBZ $1, R6, neon_98
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_99
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_99
+neon_98:
+	FMOVS (R16), F9
+neon_99:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_100
+	FMOVQ (R16), F9
+	B neon_102
+neon_100:
+	TBZ $1, R6, neon_101
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_102
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_102
+neon_101:
+	FMOVS (R16), F9
+neon_102:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_103
+	FMOVQ (R16), F9
+	B neon_105
+neon_103:
+	TBZ $1, R6, neon_104
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_105
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_105
+neon_104:
+	FMOVS (R16), F9
+neon_105:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_106
+	FMOVQ (R16), F9
+	B neon_108
+neon_106:
+	TBZ $1, R6, neon_107
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_108
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_108
+neon_107:
+	FMOVS (R16), F9
+neon_108:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group4
+gdone4:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone4
+partial4:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_109
+	FMOVQ (R16), F9
+	B neon_111
+neon_109:
+	TBZ $1, R6, neon_110
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_111
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_111
+neon_110:
+	FMOVS (R16), F9
+neon_111:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_112
+	FMOVQ (R16), F9
+	B neon_114
+neon_112:
+	TBZ $1, R6, neon_113
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_114
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_114
+neon_113:
+	FMOVS (R16), F9
+neon_114:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_115
+	FMOVQ (R16), F9
+	B neon_117
+neon_115:
+	TBZ $1, R6, neon_116
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_117
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_117
+neon_116:
+	FMOVS (R16), F9
+neon_117:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_118
+	FMOVQ (R16), F9
+	B neon_120
+neon_118:
+	TBZ $1, R6, neon_119
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_120
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_120
+neon_119:
+	FMOVS (R16), F9
+neon_120:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	SUBS $1, R10, R10
+	BGT partial4
+pdone4:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows4
+	MOVD lastRows+64(FP), R7
+allrows4:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias13
+	VLD1R (R3), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+nobias13:
+	TBZ $0, R9, noload13
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_121
+	FMOVQ (R16), F8
+	B neon_123
+neon_121:
+	TBZ $1, R6, neon_122
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_123
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_123
+neon_122:
+	FMOVS (R16), F8
+neon_123:
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+noload13:
+	TBZ $2, R9, noclamp13
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+noclamp13:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_124
+	FMOVQ F1, (R16)
+	B neon_126
+neon_124:
+	TBZ $1, R6, neon_125
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_126
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_126
+neon_125:
+	FMOVS F1, (R16)
+neon_126:
+	CMP $1, R7
+	BLE stored4
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias14
+	ADD $4, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias14:
+	TBZ $0, R9, noload14
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_127
+	FMOVQ (R16), F8
+	B neon_129
+neon_127:
+	TBZ $1, R6, neon_128
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_129
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_129
+neon_128:
+	FMOVS (R16), F8
+neon_129:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload14:
+	TBZ $2, R9, noclamp14
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+noclamp14:
+	ADD R5<<2, R8, R13
+	FMOVQ F2, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_130
+	FMOVQ F3, (R16)
+	B neon_132
+neon_130:
+	TBZ $1, R6, neon_131
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_132
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_132
+neon_131:
+	FMOVS F3, (R16)
+neon_132:
+	CMP $2, R7
+	BLE stored4
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias15
+	ADD $8, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+nobias15:
+	TBZ $0, R9, noload15
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_133
+	FMOVQ (R16), F8
+	B neon_135
+neon_133:
+	TBZ $1, R6, neon_134
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_135
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_135
+neon_134:
+	FMOVS (R16), F8
+neon_135:
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+noload15:
+	TBZ $2, R9, noclamp15
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+noclamp15:
+	ADD R5<<2, R8, R15
+	FMOVQ F4, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_136
+	FMOVQ F5, (R16)
+	B neon_138
+neon_136:
+	TBZ $1, R6, neon_137
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_138
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_138
+neon_137:
+	FMOVS F5, (R16)
+neon_138:
+	CMP $3, R7
+	BLE stored4
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias16
+	ADD $12, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias16:
+	TBZ $0, R7, noload16
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_139
+	FMOVQ (R16), F8
+	B neon_141
+neon_139:
+	TBZ $1, R6, neon_140
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_141
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_141
+neon_140:
+	FMOVS (R16), F8
+neon_141:
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+noload16:
+	TBZ $2, R7, noclamp16
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
+	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+noclamp16:
+	ADD R5<<2, R8, R13
+	FMOVQ F6, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_142
+	FMOVQ F7, (R16)
+	B neon_144
+neon_142:
+	TBZ $1, R6, neon_143
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_144
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_144
+neon_143:
+	FMOVS F7, (R16)
+neon_144:
+stored4:
+	B cols1
+narrower3:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone5
+group5:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_145
+	FMOVQ (R16), F5
+	B neon_147
+neon_145:
+	TBZ $1, R6, neon_146
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_147
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_147
+neon_146:
+	FMOVS (R16), F5
+neon_147:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_148
+	FMOVQ (R16), F5
+	B neon_150
+neon_148:
+	TBZ $1, R6, neon_149
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_150
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_150
+neon_149:
+	FMOVS (R16), F5
+neon_150:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_151
+	FMOVQ (R16), F5
+	B neon_153
+neon_151:
+	TBZ $1, R6, neon_152
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_153
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_153
+neon_152:
+	FMOVS (R16), F5
+neon_153:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_154
+	FMOVQ (R16), F5
+	B neon_156
+neon_154:
+	TBZ $1, R6, neon_155
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_156
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_156
+neon_155:
+	FMOVS (R16), F5
+neon_156:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	ADD $512, R9, R9
+	SUBS $1, R10, R10
+	BGT group5
+gdone5:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone5
+partial5:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_157
+	FMOVQ (R16), F5
+	B neon_159
+neon_157:
+	TBZ $1, R6, neon_158
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_159
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_159
+neon_158:
+	FMOVS (R16), F5
+neon_159:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_160
+	FMOVQ (R16), F5
+	B neon_162
+neon_160:
+	TBZ $1, R6, neon_161
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_162
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_162
+neon_161:
+	FMOVS (R16), F5
+neon_162:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_163
+	FMOVQ (R16), F5
+	B neon_165
+neon_163:
+	TBZ $1, R6, neon_164
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_165
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_165
+neon_164:
+	FMOVS (R16), F5
+neon_165:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_166
+	FMOVQ (R16), F5
+	B neon_168
+neon_166:
+	TBZ $1, R6, neon_167
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_168
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_168
+neon_167:
+	FMOVS (R16), F5
+neon_168:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	SUBS $1, R10, R10
+	BGT partial5
+pdone5:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows5
+	MOVD lastRows+64(FP), R7
+allrows5:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias17
+	VLD1R (R3), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+nobias17:
+	TBZ $0, R9, noload17
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_169
+	FMOVQ (R16), F4
+	B neon_171
+neon_169:
+	TBZ $1, R6, neon_170
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_171
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_171
+neon_170:
+	FMOVS (R16), F4
+neon_171:
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+noload17:
+	TBZ $2, R9, noclamp17
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+noclamp17:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_172
+	FMOVQ F0, (R16)
+	B neon_174
+neon_172:
+	TBZ $1, R6, neon_173
+	FMOVD F0, (R16)
+	TBZ $0, R6, neon_174
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_174
+neon_173:
+	FMOVS F0, (R16)
+neon_174:
+	CMP $1, R7
+	BLE stored5
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias18
+	ADD $4, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias18:
+	TBZ $0, R9, noload18
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_175
+	FMOVQ (R16), F4
+	B neon_177
+neon_175:
+	TBZ $1, R6, neon_176
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_177
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_177
+neon_176:
+	FMOVS (R16), F4
+neon_177:
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+noload18:
+	TBZ $2, R9, noclamp18
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp18:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_178
+	FMOVQ F1, (R16)
+	B neon_180
+neon_178:
+	TBZ $1, R6, neon_179
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_180
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_180
+neon_179:
+	FMOVS F1, (R16)
+neon_180:
+	CMP $2, R7
+	BLE stored5
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias19
+	ADD $8, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+nobias19:
+	TBZ $0, R9, noload19
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_181
+	FMOVQ (R16), F4
+	B neon_183
+neon_181:
+	TBZ $1, R6, neon_182
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_183
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_183
+neon_182:
+	FMOVS (R16), F4
+neon_183:
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+noload19:
+	TBZ $2, R9, noclamp19
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+noclamp19:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_184
+	FMOVQ F2, (R16)
+	B neon_186
+neon_184:
+	TBZ $1, R6, neon_185
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_186
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_186
+neon_185:
+	FMOVS F2, (R16)
+neon_186:
+	CMP $3, R7
+	BLE stored5
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias20
+	ADD $12, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+nobias20:
+	TBZ $0, R7, noload20
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_187
+	FMOVQ (R16), F4
+	B neon_189
+neon_187:
+	TBZ $1, R6, neon_188
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_189
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_189
+neon_188:
+	FMOVS (R16), F4
+neon_189:
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+noload20:
+	TBZ $2, R7, noclamp20
 	FMOVS lo+120(FP), F5
 	VDUP V5.S[0], V5.S4
 	FMOVS hi+124(FP), F4
 	VDUP V4.S[0], V4.S4
 	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
 	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
-noclamp12:
+noclamp20:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_46
+	TBZ $2, R6, neon_190
 	FMOVQ F3, (R16)
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
+	B neon_192
+neon_190:
+	TBZ $1, R6, neon_191
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_48
+	TBZ $0, R6, neon_192
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_48
-neon_47:
+	B neon_192
+neon_191:
 	FMOVS F3, (R16)
-neon_48:
-stored3:
+neon_192:
+stored5:
+	B cols1
+narrower4:
 cols1:
 	MOVD spr+16(FP), R5
 	ADD R5<<2, R1, R1
@@ -8097,7 +25499,7 @@ tiles1:
 	MOVD n+96(FP), R6
 	SUB R5, R6, R6
 	CMP $32, R6
-	BLT singles1
+	BLT rest1
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -8352,118 +25754,391 @@ noclamp2:
 stored1:
 	ADD $32, R5, R5
 	B tiles1
-singles1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
-	CMP $4, R6
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	MOVD R0, R6
-	MOVD R1, R7
-	MOVD x+72(FP), R8
-	ADD R5<<2, R8, R8
-	MOVD gfull+24(FP), R9
-	CMP $0, R9
-	BLE gdone2
-group2:
-	MOVBU.P 2(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 8(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -1(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	ADD $1024, R8, R8
-	SUBS $1, R9, R9
-	BGT group2
-gdone2:
-	MOVD lastSlots+48(FP), R9
-	CMP $0, R9
-	BLE pdone2
-partial2:
-	MOVBU.P 2(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 8(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -1(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	SUBS $1, R9, R9
-	BGT partial2
-pdone2:
-	MOVD $2, R6
-	CMP $1, R4
-	BGT allrows2
-	MOVD lastRows+64(FP), R6
-allrows2:
-	MOVD R2, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias3
-	VLD1R (R3), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias3:
-	TBZ $0, R8, noload3
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload3:
-	TBZ $2, R8, noclamp3
-	FMOVS lo+120(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+124(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
-	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
-noclamp3:
-	ADD R5<<2, R7, R15
-	FMOVQ F0, (R15)
-	CMP $1, R6
-	BLE stored2
-	MOVD ldy+88(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R7, R7
-	MOVD flags+104(FP), R6
-	TBZ $1, R6, nobias4
-	ADD $4, R3, R16
-	VLD1R (R16), [V2.S4]
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
-nobias4:
-	TBZ $0, R6, noload4
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload4:
-	TBZ $2, R6, noclamp4
-	FMOVS lo+120(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+124(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
-	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
-noclamp4:
-	ADD R5<<2, R7, R13
-	FMOVQ F1, (R13)
-stored2:
-	ADD $4, R5, R5
-	B singles1
-last1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
+rest1:
 	CMP $0, R6
 	BLE cols1
+	CMP $28, R6
+	BLE narrower1
+	SUB $28, R6, R6
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone2
+group2:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_1
+	FMOVQ (R16), F17
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F17
+neon_3:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_4
+	FMOVQ (R16), F17
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F17
+neon_6:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group2
+gdone2:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone2
+partial2:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_7
+	FMOVQ (R16), F17
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F17
+neon_9:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_10
+	FMOVQ (R16), F17
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F17
+neon_12:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	SUBS $1, R10, R10
+	BGT partial2
+pdone2:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows2
+	MOVD lastRows+64(FP), R7
+allrows2:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias3
+	VLD1R (R3), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias3:
+	TBZ $0, R9, noload3
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	FMOVQ 80(R17), F30
+	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
+	FMOVQ 96(R17), F31
+	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_13
+	FMOVQ (R16), F16
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_15
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_15
+neon_14:
+	FMOVS (R16), F16
+neon_15:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload3:
+	TBZ $2, R9, noclamp3
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
+	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
+	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
+	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
+	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
+	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
+	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
+	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
+	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
+	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
+	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
+	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+noclamp3:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	FMOVQ F5, 80(R15)
+	FMOVQ F6, 96(R15)
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_16
+	FMOVQ F7, (R16)
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_18
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_18
+neon_17:
+	FMOVS F7, (R16)
+neon_18:
+	CMP $1, R7
+	BLE stored2
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias4
+	ADD $4, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+nobias4:
+	TBZ $0, R7, noload4
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	FMOVQ 48(R14), F31
+	WORD $0x4e3fd56b // fadd v11.4s, v11.4s, v31.4s
+	FMOVQ 64(R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
+	FMOVQ 80(R14), F31
+	WORD $0x4e3fd5ad // fadd v13.4s, v13.4s, v31.4s
+	FMOVQ 96(R14), F30
+	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_19
+	FMOVQ (R16), F16
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_21
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_21
+neon_20:
+	FMOVS (R16), F16
+neon_21:
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+noload4:
+	TBZ $2, R7, noclamp4
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
+	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
+	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
+	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
+	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
+	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
+	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
+	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
+	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
+	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
+	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
+	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
+	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
+	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
+	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+noclamp4:
+	ADD R5<<2, R8, R13
+	FMOVQ F8, (R13)
+	FMOVQ F9, 16(R13)
+	FMOVQ F10, 32(R13)
+	FMOVQ F11, 48(R13)
+	FMOVQ F12, 64(R13)
+	FMOVQ F13, 80(R13)
+	FMOVQ F14, 96(R13)
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_22
+	FMOVQ F15, (R16)
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
+	FMOVD F15, (R16)
+	TBZ $0, R6, neon_24
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_24
+neon_23:
+	FMOVS F15, (R16)
+neon_24:
+stored2:
+	B cols1
+narrower1:
+	CMP $24, R6
+	BLE narrower2
+	SUB $24, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
 	MOVD R0, R7
 	MOVD R1, R8
 	MOVD x+72(FP), R9
@@ -8475,41 +26150,65 @@ group3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F3
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_3
+	FMOVS.P 8(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_25
+	FMOVQ (R16), F15
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F3
-neon_3:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F15
+neon_27:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F3
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_6
+	FMOVS -4(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_28
+	FMOVQ (R16), F15
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F3
-neon_6:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_30
+neon_29:
+	FMOVS (R16), F15
+neon_30:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -8521,41 +26220,65 @@ partial3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F3
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_9
+	FMOVS.P 8(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_31
+	FMOVQ (R16), F15
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F3
-neon_9:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F15
+neon_33:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F3
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_12
+	FMOVS -4(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_34
+	FMOVQ (R16), F15
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F3
-neon_12:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_36
+neon_35:
+	FMOVS (R16), F15
+neon_36:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -8567,48 +26290,88 @@ allrows3:
 	MOVD R2, R8
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias5
-	VLD1R (R3), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	VLD1R (R3), [V14.S4]
+	WORD $0x4e2ed400 // fadd v0.4s, v0.4s, v14.4s
+	WORD $0x4e2ed421 // fadd v1.4s, v1.4s, v14.4s
+	WORD $0x4e2ed442 // fadd v2.4s, v2.4s, v14.4s
+	WORD $0x4e2ed463 // fadd v3.4s, v3.4s, v14.4s
+	WORD $0x4e2ed484 // fadd v4.4s, v4.4s, v14.4s
+	WORD $0x4e2ed4a5 // fadd v5.4s, v5.4s, v14.4s
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 nobias5:
 	TBZ $0, R9, noload5
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	FMOVQ 80(R17), F30
+	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F2
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_15
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_37
+	FMOVQ (R16), F14
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
+	FMOVD (R16), F14
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F2
-neon_15:
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	VLD1 (R16), V14.S[2]
+	B neon_39
+neon_38:
+	FMOVS (R16), F14
+neon_39:
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
-	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
-	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	FMOVS lo+120(FP), F15
+	VDUP V15.S[0], V15.S4
+	FMOVS hi+124(FP), F14
+	VDUP V14.S[0], V14.S4
+	WORD $0x4e2ff400 // fmax v0.4s, v0.4s, v15.4s
+	WORD $0x4eaef400 // fmin v0.4s, v0.4s, v14.4s
+	WORD $0x4e2ff421 // fmax v1.4s, v1.4s, v15.4s
+	WORD $0x4eaef421 // fmin v1.4s, v1.4s, v14.4s
+	WORD $0x4e2ff442 // fmax v2.4s, v2.4s, v15.4s
+	WORD $0x4eaef442 // fmin v2.4s, v2.4s, v14.4s
+	WORD $0x4e2ff463 // fmax v3.4s, v3.4s, v15.4s
+	WORD $0x4eaef463 // fmin v3.4s, v3.4s, v14.4s
+	WORD $0x4e2ff484 // fmax v4.4s, v4.4s, v15.4s
+	WORD $0x4eaef484 // fmin v4.4s, v4.4s, v14.4s
+	WORD $0x4e2ff4a5 // fmax v5.4s, v5.4s, v15.4s
+	WORD $0x4eaef4a5 // fmin v5.4s, v5.4s, v14.4s
+	WORD $0x4e2ff4c6 // fmax v6.4s, v6.4s, v15.4s
+	WORD $0x4eaef4c6 // fmin v6.4s, v6.4s, v14.4s
 noclamp5:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	FMOVQ F5, 80(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_16
-	FMOVQ F0, (R16)
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD F0, (R16)
-	TBZ $0, R6, neon_18
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_40
+	FMOVQ F6, (R16)
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
+	FMOVD F6, (R16)
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
-	VST1 V0.S[2], (R16)
-	B neon_18
-neon_17:
-	FMOVS F0, (R16)
-neon_18:
+	VST1 V6.S[2], (R16)
+	B neon_42
+neon_41:
+	FMOVS F6, (R16)
+neon_42:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -8617,49 +26380,1676 @@ neon_18:
 	MOVD flags+104(FP), R7
 	TBZ $1, R7, nobias6
 	ADD $4, R3, R16
-	VLD1R (R16), [V2.S4]
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+	VLD1R (R16), [V14.S4]
+	WORD $0x4e2ed4e7 // fadd v7.4s, v7.4s, v14.4s
+	WORD $0x4e2ed508 // fadd v8.4s, v8.4s, v14.4s
+	WORD $0x4e2ed529 // fadd v9.4s, v9.4s, v14.4s
+	WORD $0x4e2ed54a // fadd v10.4s, v10.4s, v14.4s
+	WORD $0x4e2ed56b // fadd v11.4s, v11.4s, v14.4s
+	WORD $0x4e2ed58c // fadd v12.4s, v12.4s, v14.4s
+	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 nobias6:
 	TBZ $0, R7, noload6
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 32(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 48(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	FMOVQ 64(R14), F31
+	WORD $0x4e3fd56b // fadd v11.4s, v11.4s, v31.4s
+	FMOVQ 80(R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F2
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_21
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_43
+	FMOVQ (R16), F14
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
+	FMOVD (R16), F14
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F2
-neon_21:
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+	VLD1 (R16), V14.S[2]
+	B neon_45
+neon_44:
+	FMOVS (R16), F14
+neon_45:
+	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
+	FMOVS lo+120(FP), F15
+	VDUP V15.S[0], V15.S4
+	FMOVS hi+124(FP), F14
+	VDUP V14.S[0], V14.S4
+	WORD $0x4e2ff4e7 // fmax v7.4s, v7.4s, v15.4s
+	WORD $0x4eaef4e7 // fmin v7.4s, v7.4s, v14.4s
+	WORD $0x4e2ff508 // fmax v8.4s, v8.4s, v15.4s
+	WORD $0x4eaef508 // fmin v8.4s, v8.4s, v14.4s
+	WORD $0x4e2ff529 // fmax v9.4s, v9.4s, v15.4s
+	WORD $0x4eaef529 // fmin v9.4s, v9.4s, v14.4s
+	WORD $0x4e2ff54a // fmax v10.4s, v10.4s, v15.4s
+	WORD $0x4eaef54a // fmin v10.4s, v10.4s, v14.4s
+	WORD $0x4e2ff56b // fmax v11.4s, v11.4s, v15.4s
+	WORD $0x4eaef56b // fmin v11.4s, v11.4s, v14.4s
+	WORD $0x4e2ff58c // fmax v12.4s, v12.4s, v15.4s
+	WORD $0x4eaef58c // fmin v12.4s, v12.4s, v14.4s
+	WORD $0x4e2ff5ad // fmax v13.4s, v13.4s, v15.4s
+	WORD $0x4eaef5ad // fmin v13.4s, v13.4s, v14.4s
+noclamp6:
+	ADD R5<<2, R8, R13
+	FMOVQ F7, (R13)
+	FMOVQ F8, 16(R13)
+	FMOVQ F9, 32(R13)
+	FMOVQ F10, 48(R13)
+	FMOVQ F11, 64(R13)
+	FMOVQ F12, 80(R13)
+	ADD R5<<2, R8, R16
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_46
+	FMOVQ F13, (R16)
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
+	FMOVD F13, (R16)
+	TBZ $0, R6, neon_48
+	ADD $8, R16, R16
+	VST1 V13.S[2], (R16)
+	B neon_48
+neon_47:
+	FMOVS F13, (R16)
+neon_48:
+stored3:
+	B cols1
+narrower2:
+	CMP $20, R6
+	BLE narrower3
+	SUB $20, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone4
+group4:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_49
+	FMOVQ (R16), F13
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_51
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F13
+neon_51:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_52
+	FMOVQ (R16), F13
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_54
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_54
+neon_53:
+	FMOVS (R16), F13
+neon_54:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group4
+gdone4:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone4
+partial4:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_55
+	FMOVQ (R16), F13
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_57
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F13
+neon_57:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_58
+	FMOVQ (R16), F13
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_60
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_60
+neon_59:
+	FMOVS (R16), F13
+neon_60:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	SUBS $1, R10, R10
+	BGT partial4
+pdone4:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows4
+	MOVD lastRows+64(FP), R7
+allrows4:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias7
+	VLD1R (R3), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+nobias7:
+	TBZ $0, R9, noload7
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_61
+	FMOVQ (R16), F12
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_63
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_63
+neon_62:
+	FMOVS (R16), F12
+neon_63:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+noload7:
+	TBZ $2, R9, noclamp7
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
+	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
+	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
+	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
+	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
+	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
+	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
+	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
+	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
+	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
+	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
+	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+noclamp7:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_64
+	FMOVQ F5, (R16)
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_66
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_66
+neon_65:
+	FMOVS F5, (R16)
+neon_66:
+	CMP $1, R7
+	BLE stored4
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias8
+	ADD $4, R3, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+nobias8:
+	TBZ $0, R7, noload8
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 48(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 64(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_67
+	FMOVQ (R16), F12
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_69
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F12
+neon_69:
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+noload8:
+	TBZ $2, R7, noclamp8
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
+	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
+	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
+	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
+	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
+	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
+	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
+	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
+	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
+	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
+	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
+	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+noclamp8:
+	ADD R5<<2, R8, R13
+	FMOVQ F6, (R13)
+	FMOVQ F7, 16(R13)
+	FMOVQ F8, 32(R13)
+	FMOVQ F9, 48(R13)
+	FMOVQ F10, 64(R13)
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_70
+	FMOVQ F11, (R16)
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_72
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_72
+neon_71:
+	FMOVS F11, (R16)
+neon_72:
+stored4:
+	B cols1
+narrower3:
+	CMP $16, R6
+	BLE narrower4
+	SUB $16, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone5
+group5:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_73
+	FMOVQ (R16), F11
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_75
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_75
+neon_74:
+	FMOVS (R16), F11
+neon_75:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_76
+	FMOVQ (R16), F11
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_78
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_78
+neon_77:
+	FMOVS (R16), F11
+neon_78:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group5
+gdone5:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone5
+partial5:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_79
+	FMOVQ (R16), F11
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_81
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F11
+neon_81:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_82
+	FMOVQ (R16), F11
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_84
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_84
+neon_83:
+	FMOVS (R16), F11
+neon_84:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	SUBS $1, R10, R10
+	BGT partial5
+pdone5:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows5
+	MOVD lastRows+64(FP), R7
+allrows5:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias9
+	VLD1R (R3), [V10.S4]
+	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
+	WORD $0x4e2ad421 // fadd v1.4s, v1.4s, v10.4s
+	WORD $0x4e2ad442 // fadd v2.4s, v2.4s, v10.4s
+	WORD $0x4e2ad463 // fadd v3.4s, v3.4s, v10.4s
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+nobias9:
+	TBZ $0, R9, noload9
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_85
+	FMOVQ (R16), F10
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
+	FMOVD (R16), F10
+	TBZ $0, R6, neon_87
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F10
+neon_87:
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+noload9:
+	TBZ $2, R9, noclamp9
+	FMOVS lo+120(FP), F11
+	VDUP V11.S[0], V11.S4
+	FMOVS hi+124(FP), F10
+	VDUP V10.S[0], V10.S4
+	WORD $0x4e2bf400 // fmax v0.4s, v0.4s, v11.4s
+	WORD $0x4eaaf400 // fmin v0.4s, v0.4s, v10.4s
+	WORD $0x4e2bf421 // fmax v1.4s, v1.4s, v11.4s
+	WORD $0x4eaaf421 // fmin v1.4s, v1.4s, v10.4s
+	WORD $0x4e2bf442 // fmax v2.4s, v2.4s, v11.4s
+	WORD $0x4eaaf442 // fmin v2.4s, v2.4s, v10.4s
+	WORD $0x4e2bf463 // fmax v3.4s, v3.4s, v11.4s
+	WORD $0x4eaaf463 // fmin v3.4s, v3.4s, v10.4s
+	WORD $0x4e2bf484 // fmax v4.4s, v4.4s, v11.4s
+	WORD $0x4eaaf484 // fmin v4.4s, v4.4s, v10.4s
+noclamp9:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_88
+	FMOVQ F4, (R16)
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
+	FMOVD F4, (R16)
+	TBZ $0, R6, neon_90
+	ADD $8, R16, R16
+	VST1 V4.S[2], (R16)
+	B neon_90
+neon_89:
+	FMOVS F4, (R16)
+neon_90:
+	CMP $1, R7
+	BLE stored5
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias10
+	ADD $4, R3, R16
+	VLD1R (R16), [V10.S4]
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	WORD $0x4e2ad4c6 // fadd v6.4s, v6.4s, v10.4s
+	WORD $0x4e2ad4e7 // fadd v7.4s, v7.4s, v10.4s
+	WORD $0x4e2ad508 // fadd v8.4s, v8.4s, v10.4s
+	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
+nobias10:
+	TBZ $0, R7, noload10
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	FMOVQ 32(R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 48(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_91
+	FMOVQ (R16), F10
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
+	FMOVD (R16), F10
+	TBZ $0, R6, neon_93
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F10
+neon_93:
+	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
+noload10:
+	TBZ $2, R7, noclamp10
+	FMOVS lo+120(FP), F11
+	VDUP V11.S[0], V11.S4
+	FMOVS hi+124(FP), F10
+	VDUP V10.S[0], V10.S4
+	WORD $0x4e2bf4a5 // fmax v5.4s, v5.4s, v11.4s
+	WORD $0x4eaaf4a5 // fmin v5.4s, v5.4s, v10.4s
+	WORD $0x4e2bf4c6 // fmax v6.4s, v6.4s, v11.4s
+	WORD $0x4eaaf4c6 // fmin v6.4s, v6.4s, v10.4s
+	WORD $0x4e2bf4e7 // fmax v7.4s, v7.4s, v11.4s
+	WORD $0x4eaaf4e7 // fmin v7.4s, v7.4s, v10.4s
+	WORD $0x4e2bf508 // fmax v8.4s, v8.4s, v11.4s
+	WORD $0x4eaaf508 // fmin v8.4s, v8.4s, v10.4s
+	WORD $0x4e2bf529 // fmax v9.4s, v9.4s, v11.4s
+	WORD $0x4eaaf529 // fmin v9.4s, v9.4s, v10.4s
+noclamp10:
+	ADD R5<<2, R8, R13
+	FMOVQ F5, (R13)
+	FMOVQ F6, 16(R13)
+	FMOVQ F7, 32(R13)
+	FMOVQ F8, 48(R13)
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_94
+	FMOVQ F9, (R16)
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
+	FMOVD F9, (R16)
+	TBZ $0, R6, neon_96
+	ADD $8, R16, R16
+	VST1 V9.S[2], (R16)
+	B neon_96
+neon_95:
+	FMOVS F9, (R16)
+neon_96:
+stored5:
+	B cols1
+narrower4:
+	CMP $12, R6
+	BLE narrower5
+	SUB $12, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone6
+group6:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_97
+	FMOVQ (R16), F9
+	B neon_99
+neon_97:
+	TBZ $1, R6, neon_98
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_99
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_99
+neon_98:
+	FMOVS (R16), F9
+neon_99:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_100
+	FMOVQ (R16), F9
+	B neon_102
+neon_100:
+	TBZ $1, R6, neon_101
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_102
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_102
+neon_101:
+	FMOVS (R16), F9
+neon_102:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group6
+gdone6:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone6
+partial6:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_103
+	FMOVQ (R16), F9
+	B neon_105
+neon_103:
+	TBZ $1, R6, neon_104
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_105
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_105
+neon_104:
+	FMOVS (R16), F9
+neon_105:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_106
+	FMOVQ (R16), F9
+	B neon_108
+neon_106:
+	TBZ $1, R6, neon_107
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_108
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_108
+neon_107:
+	FMOVS (R16), F9
+neon_108:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	SUBS $1, R10, R10
+	BGT partial6
+pdone6:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows6
+	MOVD lastRows+64(FP), R7
+allrows6:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias11
+	VLD1R (R3), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias11:
+	TBZ $0, R9, noload11
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_109
+	FMOVQ (R16), F8
+	B neon_111
+neon_109:
+	TBZ $1, R6, neon_110
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_111
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_111
+neon_110:
+	FMOVS (R16), F8
+neon_111:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload11:
+	TBZ $2, R9, noclamp11
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+noclamp11:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_112
+	FMOVQ F3, (R16)
+	B neon_114
+neon_112:
+	TBZ $1, R6, neon_113
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_114
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_114
+neon_113:
+	FMOVS F3, (R16)
+neon_114:
+	CMP $1, R7
+	BLE stored6
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias12
+	ADD $4, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias12:
+	TBZ $0, R7, noload12
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_115
+	FMOVQ (R16), F8
+	B neon_117
+neon_115:
+	TBZ $1, R6, neon_116
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_117
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_117
+neon_116:
+	FMOVS (R16), F8
+neon_117:
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+noload12:
+	TBZ $2, R7, noclamp12
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
+	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+noclamp12:
+	ADD R5<<2, R8, R13
+	FMOVQ F4, (R13)
+	FMOVQ F5, 16(R13)
+	FMOVQ F6, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_118
+	FMOVQ F7, (R16)
+	B neon_120
+neon_118:
+	TBZ $1, R6, neon_119
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_120
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_120
+neon_119:
+	FMOVS F7, (R16)
+neon_120:
+stored6:
+	B cols1
+narrower5:
+	CMP $8, R6
+	BLE narrower6
+	SUB $8, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone7
+group7:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_121
+	FMOVQ (R16), F7
+	B neon_123
+neon_121:
+	TBZ $1, R6, neon_122
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_123
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_123
+neon_122:
+	FMOVS (R16), F7
+neon_123:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_124
+	FMOVQ (R16), F7
+	B neon_126
+neon_124:
+	TBZ $1, R6, neon_125
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_126
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_126
+neon_125:
+	FMOVS (R16), F7
+neon_126:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group7
+gdone7:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone7
+partial7:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_127
+	FMOVQ (R16), F7
+	B neon_129
+neon_127:
+	TBZ $1, R6, neon_128
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_129
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_129
+neon_128:
+	FMOVS (R16), F7
+neon_129:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_130
+	FMOVQ (R16), F7
+	B neon_132
+neon_130:
+	TBZ $1, R6, neon_131
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_132
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_132
+neon_131:
+	FMOVS (R16), F7
+neon_132:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	SUBS $1, R10, R10
+	BGT partial7
+pdone7:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows7
+	MOVD lastRows+64(FP), R7
+allrows7:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias13
+	VLD1R (R3), [V6.S4]
+	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
+	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+nobias13:
+	TBZ $0, R9, noload13
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_133
+	FMOVQ (R16), F6
+	B neon_135
+neon_133:
+	TBZ $1, R6, neon_134
+	FMOVD (R16), F6
+	TBZ $0, R6, neon_135
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_135
+neon_134:
+	FMOVS (R16), F6
+neon_135:
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+noload13:
+	TBZ $2, R9, noclamp13
+	FMOVS lo+120(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+124(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
+	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
+	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
+	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
+	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
+	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+noclamp13:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_136
+	FMOVQ F2, (R16)
+	B neon_138
+neon_136:
+	TBZ $1, R6, neon_137
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_138
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_138
+neon_137:
+	FMOVS F2, (R16)
+neon_138:
+	CMP $1, R7
+	BLE stored7
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias14
+	ADD $4, R3, R16
+	VLD1R (R16), [V6.S4]
+	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
+	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+nobias14:
+	TBZ $0, R7, noload14
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_139
+	FMOVQ (R16), F6
+	B neon_141
+neon_139:
+	TBZ $1, R6, neon_140
+	FMOVD (R16), F6
+	TBZ $0, R6, neon_141
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_141
+neon_140:
+	FMOVS (R16), F6
+neon_141:
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+noload14:
+	TBZ $2, R7, noclamp14
+	FMOVS lo+120(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+124(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
+	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
+	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
+	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
+	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
+	WORD $0x4ea6f4a5 // fmin v5.4s, v5.4s, v6.4s
+noclamp14:
+	ADD R5<<2, R8, R13
+	FMOVQ F3, (R13)
+	FMOVQ F4, 16(R13)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_142
+	FMOVQ F5, (R16)
+	B neon_144
+neon_142:
+	TBZ $1, R6, neon_143
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_144
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_144
+neon_143:
+	FMOVS F5, (R16)
+neon_144:
+stored7:
+	B cols1
+narrower6:
+	CMP $4, R6
+	BLE narrower7
+	SUB $4, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone8
+group8:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_145
+	FMOVQ (R16), F5
+	B neon_147
+neon_145:
+	TBZ $1, R6, neon_146
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_147
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_147
+neon_146:
+	FMOVS (R16), F5
+neon_147:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_148
+	FMOVQ (R16), F5
+	B neon_150
+neon_148:
+	TBZ $1, R6, neon_149
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_150
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_150
+neon_149:
+	FMOVS (R16), F5
+neon_150:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group8
+gdone8:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone8
+partial8:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_151
+	FMOVQ (R16), F5
+	B neon_153
+neon_151:
+	TBZ $1, R6, neon_152
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_153
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_153
+neon_152:
+	FMOVS (R16), F5
+neon_153:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_154
+	FMOVQ (R16), F5
+	B neon_156
+neon_154:
+	TBZ $1, R6, neon_155
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_156
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_156
+neon_155:
+	FMOVS (R16), F5
+neon_156:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	SUBS $1, R10, R10
+	BGT partial8
+pdone8:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows8
+	MOVD lastRows+64(FP), R7
+allrows8:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias15
+	VLD1R (R3), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias15:
+	TBZ $0, R9, noload15
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_157
+	FMOVQ (R16), F4
+	B neon_159
+neon_157:
+	TBZ $1, R6, neon_158
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_159
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_159
+neon_158:
+	FMOVS (R16), F4
+neon_159:
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+noload15:
+	TBZ $2, R9, noclamp15
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp15:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_160
+	FMOVQ F1, (R16)
+	B neon_162
+neon_160:
+	TBZ $1, R6, neon_161
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_162
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_162
+neon_161:
+	FMOVS F1, (R16)
+neon_162:
+	CMP $1, R7
+	BLE stored8
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias16
+	ADD $4, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+nobias16:
+	TBZ $0, R7, noload16
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_163
+	FMOVQ (R16), F4
+	B neon_165
+neon_163:
+	TBZ $1, R6, neon_164
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_165
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_165
+neon_164:
+	FMOVS (R16), F4
+neon_165:
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+noload16:
+	TBZ $2, R7, noclamp16
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
+	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+noclamp16:
+	ADD R5<<2, R8, R13
+	FMOVQ F2, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_166
+	FMOVQ F3, (R16)
+	B neon_168
+neon_166:
+	TBZ $1, R6, neon_167
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_168
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_168
+neon_167:
+	FMOVS F3, (R16)
+neon_168:
+stored8:
+	B cols1
+narrower7:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone9
+group9:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_169
+	FMOVQ (R16), F3
+	B neon_171
+neon_169:
+	TBZ $1, R6, neon_170
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_171
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_171
+neon_170:
+	FMOVS (R16), F3
+neon_171:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_172
+	FMOVQ (R16), F3
+	B neon_174
+neon_172:
+	TBZ $1, R6, neon_173
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_174
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_174
+neon_173:
+	FMOVS (R16), F3
+neon_174:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	ADD $1024, R9, R9
+	SUBS $1, R10, R10
+	BGT group9
+gdone9:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone9
+partial9:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_175
+	FMOVQ (R16), F3
+	B neon_177
+neon_175:
+	TBZ $1, R6, neon_176
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_177
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_177
+neon_176:
+	FMOVS (R16), F3
+neon_177:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_178
+	FMOVQ (R16), F3
+	B neon_180
+neon_178:
+	TBZ $1, R6, neon_179
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_180
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_180
+neon_179:
+	FMOVS (R16), F3
+neon_180:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	SUBS $1, R10, R10
+	BGT partial9
+pdone9:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows9
+	MOVD lastRows+64(FP), R7
+allrows9:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias17
+	VLD1R (R3), [V2.S4]
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+nobias17:
+	TBZ $0, R9, noload17
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_181
+	FMOVQ (R16), F2
+	B neon_183
+neon_181:
+	TBZ $1, R6, neon_182
+	FMOVD (R16), F2
+	TBZ $0, R6, neon_183
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_183
+neon_182:
+	FMOVS (R16), F2
+neon_183:
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+noload17:
+	TBZ $2, R9, noclamp17
+	FMOVS lo+120(FP), F3
+	VDUP V3.S[0], V3.S4
+	FMOVS hi+124(FP), F2
+	VDUP V2.S[0], V2.S4
+	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
+	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+noclamp17:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_184
+	FMOVQ F0, (R16)
+	B neon_186
+neon_184:
+	TBZ $1, R6, neon_185
+	FMOVD F0, (R16)
+	TBZ $0, R6, neon_186
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_186
+neon_185:
+	FMOVS F0, (R16)
+neon_186:
+	CMP $1, R7
+	BLE stored9
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias18
+	ADD $4, R3, R16
+	VLD1R (R16), [V2.S4]
+	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+nobias18:
+	TBZ $0, R7, noload18
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_187
+	FMOVQ (R16), F2
+	B neon_189
+neon_187:
+	TBZ $1, R6, neon_188
+	FMOVD (R16), F2
+	TBZ $0, R6, neon_189
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_189
+neon_188:
+	FMOVS (R16), F2
+neon_189:
+	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+noload18:
+	TBZ $2, R7, noclamp18
 	FMOVS lo+120(FP), F3
 	VDUP V3.S[0], V3.S4
 	FMOVS hi+124(FP), F2
 	VDUP V2.S[0], V2.S4
 	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
-noclamp6:
+noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_22
+	TBZ $2, R6, neon_190
 	FMOVQ F1, (R16)
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
+	B neon_192
+neon_190:
+	TBZ $1, R6, neon_191
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_24
+	TBZ $0, R6, neon_192
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_24
-neon_23:
+	B neon_192
+neon_191:
 	FMOVS F1, (R16)
-neon_24:
-stored3:
+neon_192:
+stored9:
+	B cols1
+narrower8:
 cols1:
 	MOVD spr+16(FP), R5
 	ADD R5<<1, R1, R1
@@ -8689,7 +28079,7 @@ tiles1:
 	MOVD n+96(FP), R6
 	SUB R5, R6, R6
 	CMP $16, R6
-	BLT singles1
+	BLT rest1
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -9006,204 +28396,559 @@ noclamp4:
 stored1:
 	ADD $16, R5, R5
 	B tiles1
-singles1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
-	CMP $4, R6
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	MOVD R0, R6
-	MOVD R1, R7
-	MOVD x+72(FP), R8
-	ADD R5<<2, R8, R8
-	MOVD gfull+24(FP), R9
-	CMP $0, R9
-	BLE gdone2
-group2:
-	MOVD keep+32(FP), R10
-slot2:
-	MOVBU.P 4(R7), R11
-	LSL $6, R11, R11
-	ADD R8, R11, R11
-	FMOVS.P 16(R6), F4
-	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -3(R7), R11
-	LSL $6, R11, R11
-	ADD R8, R11, R11
-	FMOVS -12(R6), F4
-	FMOVQ (R11), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -2(R7), R11
-	LSL $6, R11, R11
-	ADD R8, R11, R11
-	FMOVS -8(R6), F4
-	FMOVQ (R11), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -1(R7), R11
-	LSL $6, R11, R11
-	ADD R8, R11, R11
-	FMOVS -4(R6), F4
-	FMOVQ (R11), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	SUBS $1, R10, R10
-	BGT slot2
-	MOVD group+40(FP), R10
-	LSL $6, R10, R10
-	ADD R10, R8, R8
-	SUBS $1, R9, R9
-	BGT group2
-gdone2:
-	MOVD lastSlots+48(FP), R9
-	CMP $0, R9
-	BLE pdone2
-partial2:
-	MOVBU.P 4(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 16(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
-	MOVBU -3(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -12(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c1 // fmla v1.4s, v30.4s, v4.s[0]
-	MOVBU -2(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -8(R6), F4
-	FMOVQ (R10), F31
-	WORD $0x4f8413e2 // fmla v2.4s, v31.4s, v4.s[0]
-	MOVBU -1(R7), R10
-	LSL $6, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F4
-	FMOVQ (R10), F30
-	WORD $0x4f8413c3 // fmla v3.4s, v30.4s, v4.s[0]
-	SUBS $1, R9, R9
-	BGT partial2
-pdone2:
-	MOVD $4, R6
-	CMP $1, R4
-	BGT allrows2
-	MOVD lastRows+64(FP), R6
-allrows2:
-	MOVD R2, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias5
-	VLD1R (R3), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-nobias5:
-	TBZ $0, R8, noload5
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload5:
-	TBZ $2, R8, noclamp5
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-noclamp5:
-	ADD R5<<2, R7, R15
-	FMOVQ F0, (R15)
-	CMP $1, R6
-	BLE stored2
-	MOVD ldy+88(FP), R8
-	LSL $2, R8, R8
-	ADD R8, R7, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias6
-	ADD $4, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-nobias6:
-	TBZ $0, R8, noload6
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload6:
-	TBZ $2, R8, noclamp6
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
-	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
-noclamp6:
-	ADD R5<<2, R7, R13
-	FMOVQ F1, (R13)
-	CMP $2, R6
-	BLE stored2
-	MOVD ldy+88(FP), R8
-	LSL $2, R8, R8
-	ADD R8, R7, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias7
-	ADD $8, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
-nobias7:
-	TBZ $0, R8, noload7
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
-noload7:
-	TBZ $2, R8, noclamp7
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
-	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
-noclamp7:
-	ADD R5<<2, R7, R15
-	FMOVQ F2, (R15)
-	CMP $3, R6
-	BLE stored2
-	MOVD ldy+88(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R7, R7
-	MOVD flags+104(FP), R6
-	TBZ $1, R6, nobias8
-	ADD $12, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
-nobias8:
-	TBZ $0, R6, noload8
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
-noload8:
-	TBZ $2, R6, noclamp8
-	FMOVS lo+120(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+124(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
-	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
-noclamp8:
-	ADD R5<<2, R7, R13
-	FMOVQ F3, (R13)
-stored2:
-	ADD $4, R5, R5
-	B singles1
-last1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
+rest1:
 	CMP $0, R6
 	BLE cols1
+	CMP $12, R6
+	BLE narrower1
+	SUB $12, R6, R6
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
 	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone2
+group2:
+	MOVD keep+32(FP), R11
+slot2:
+	MOVBU.P 4(R8), R12
+	LSL $6, R12, R12
+	ADD R9, R12, R12
+	FMOVS.P 16(R7), F16
+	FMOVQ (R12), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R12), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R12, R16
+	TBZ $2, R6, neon_1
+	FMOVQ (R16), F17
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F17
+neon_3:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -3(R8), R12
+	LSL $6, R12, R12
+	ADD R9, R12, R12
+	FMOVS -12(R7), F16
+	FMOVQ (R12), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R12), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R12), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R12, R16
+	TBZ $2, R6, neon_4
+	FMOVQ (R16), F17
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F17
+neon_6:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -2(R8), R12
+	LSL $6, R12, R12
+	ADD R9, R12, R12
+	FMOVS -8(R7), F16
+	FMOVQ (R12), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R12), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R12, R16
+	TBZ $2, R6, neon_7
+	FMOVQ (R16), F17
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F17
+neon_9:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R12
+	LSL $6, R12, R12
+	ADD R9, R12, R12
+	FMOVS -4(R7), F16
+	FMOVQ (R12), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R12), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R12), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R12, R16
+	TBZ $2, R6, neon_10
+	FMOVQ (R16), F17
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F17
+neon_12:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	SUBS $1, R11, R11
+	BGT slot2
+	MOVD group+40(FP), R11
+	LSL $6, R11, R11
+	ADD R11, R9, R9
+	SUBS $1, R10, R10
+	BGT group2
+gdone2:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone2
+partial2:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_13
+	FMOVQ (R16), F17
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_15
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_15
+neon_14:
+	FMOVS (R16), F17
+neon_15:
+	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_16
+	FMOVQ (R16), F17
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_18
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_18
+neon_17:
+	FMOVS (R16), F17
+neon_18:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_19
+	FMOVQ (R16), F17
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_21
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_21
+neon_20:
+	FMOVS (R16), F17
+neon_21:
+	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_22
+	FMOVQ (R16), F17
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_24
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_24
+neon_23:
+	FMOVS (R16), F17
+neon_24:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	SUBS $1, R10, R10
+	BGT partial2
+pdone2:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows2
+	MOVD lastRows+64(FP), R7
+allrows2:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias5
+	VLD1R (R3), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+nobias5:
+	TBZ $0, R9, noload5
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_25
+	FMOVQ (R16), F16
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_27
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F16
+neon_27:
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+noload5:
+	TBZ $2, R9, noclamp5
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
+	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
+	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
+	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
+	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
+	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
+	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
+	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+noclamp5:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_28
+	FMOVQ F3, (R16)
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_30
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_30
+neon_29:
+	FMOVS F3, (R16)
+neon_30:
+	CMP $1, R7
+	BLE stored2
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias6
+	ADD $4, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias6:
+	TBZ $0, R9, noload6
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_31
+	FMOVQ (R16), F16
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_33
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F16
+neon_33:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload6:
+	TBZ $2, R9, noclamp6
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
+	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
+	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
+	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
+	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+noclamp6:
+	ADD R5<<2, R8, R13
+	FMOVQ F4, (R13)
+	FMOVQ F5, 16(R13)
+	FMOVQ F6, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_34
+	FMOVQ F7, (R16)
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_36
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_36
+neon_35:
+	FMOVS F7, (R16)
+neon_36:
+	CMP $2, R7
+	BLE stored2
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias7
+	ADD $8, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+nobias7:
+	TBZ $0, R9, noload7
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd508 // fadd v8.4s, v8.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed529 // fadd v9.4s, v9.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd54a // fadd v10.4s, v10.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_37
+	FMOVQ (R16), F16
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_39
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_39
+neon_38:
+	FMOVS (R16), F16
+neon_39:
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+noload7:
+	TBZ $2, R9, noclamp7
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
+	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
+	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
+	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
+	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
+	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
+	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
+	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+noclamp7:
+	ADD R5<<2, R8, R15
+	FMOVQ F8, (R15)
+	FMOVQ F9, 16(R15)
+	FMOVQ F10, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_40
+	FMOVQ F11, (R16)
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_42
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_42
+neon_41:
+	FMOVS F11, (R16)
+neon_42:
+	CMP $3, R7
+	BLE stored2
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias8
+	ADD $12, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+nobias8:
+	TBZ $0, R7, noload8
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd5ad // fadd v13.4s, v13.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_43
+	FMOVQ (R16), F16
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_45
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_45
+neon_44:
+	FMOVS (R16), F16
+neon_45:
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+noload8:
+	TBZ $2, R7, noclamp8
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
+	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
+	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
+	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
+	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
+	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
+	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
+	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+noclamp8:
+	ADD R5<<2, R8, R13
+	FMOVQ F12, (R13)
+	FMOVQ F13, 16(R13)
+	FMOVQ F14, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_46
+	FMOVQ F15, (R16)
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
+	FMOVD F15, (R16)
+	TBZ $0, R6, neon_48
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_48
+neon_47:
+	FMOVS F15, (R16)
+neon_48:
+stored2:
+	B cols1
+narrower1:
+	CMP $8, R6
+	BLE narrower2
+	SUB $8, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
 	MOVD R0, R7
 	MOVD R1, R8
 	MOVD x+72(FP), R9
@@ -9217,79 +28962,95 @@ slot3:
 	MOVBU.P 4(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS.P 16(R7), F4
-	MOVD R12, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F5
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_3
+	FMOVS.P 16(R7), F12
+	FMOVQ (R12), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R12, R16
+	TBZ $2, R6, neon_49
+	FMOVQ (R16), F13
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F5
-neon_3:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F13
+neon_51:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -3(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS -12(R7), F4
-	MOVD R12, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F5
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_6
+	FMOVS -12(R7), F12
+	FMOVQ (R12), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R12, R16
+	TBZ $2, R6, neon_52
+	FMOVQ (R16), F13
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F5
-neon_6:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_54
+neon_53:
+	FMOVS (R16), F13
+neon_54:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -2(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS -8(R7), F4
-	MOVD R12, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F5
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_9
+	FMOVS -8(R7), F12
+	FMOVQ (R12), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R12, R16
+	TBZ $2, R6, neon_55
+	FMOVQ (R16), F13
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F5
-neon_9:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F13
+neon_57:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -1(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS -4(R7), F4
-	MOVD R12, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F5
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_12
+	FMOVS -4(R7), F12
+	FMOVQ (R12), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R12, R16
+	TBZ $2, R6, neon_58
+	FMOVQ (R16), F13
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F5
-neon_12:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_60
+neon_59:
+	FMOVS (R16), F13
+neon_60:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	SUBS $1, R11, R11
 	BGT slot3
 	MOVD group+40(FP), R11
@@ -9305,79 +29066,95 @@ partial3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F5
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_15
+	FMOVS.P 16(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_61
+	FMOVQ (R16), F13
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F5
-neon_15:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_63
+neon_62:
+	FMOVS (R16), F13
+neon_63:
+	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F5
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_18
+	FMOVS -12(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_64
+	FMOVQ (R16), F13
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F5
-neon_18:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_66
+neon_65:
+	FMOVS (R16), F13
+neon_66:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F5
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_21
+	FMOVS -8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_67
+	FMOVQ (R16), F13
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F5
-neon_21:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F13
+neon_69:
+	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
-	MOVD R11, R16
-	TBZ $2, R6, neon_22
-	FMOVQ (R16), F5
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD (R16), F5
-	TBZ $0, R6, neon_24
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_70
+	FMOVQ (R16), F13
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
-	B neon_24
-neon_23:
-	FMOVS (R16), F5
-neon_24:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	VLD1 (R16), V13.S[2]
+	B neon_72
+neon_71:
+	FMOVS (R16), F13
+neon_72:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -9389,48 +29166,64 @@ allrows3:
 	MOVD R2, R8
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias9
-	VLD1R (R3), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	VLD1R (R3), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 nobias9:
 	TBZ $0, R9, noload9
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F4
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_27
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_73
+	FMOVQ (R16), F12
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F4
-neon_27:
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_75
+neon_74:
+	FMOVS (R16), F12
+neon_75:
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
+	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
+	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
+	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
+	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
+	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
 noclamp9:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_28
-	FMOVQ F0, (R16)
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
-	FMOVD F0, (R16)
-	TBZ $0, R6, neon_30
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_76
+	FMOVQ F2, (R16)
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
-	VST1 V0.S[2], (R16)
-	B neon_30
-neon_29:
-	FMOVS F0, (R16)
-neon_30:
+	VST1 V2.S[2], (R16)
+	B neon_78
+neon_77:
+	FMOVS F2, (R16)
+neon_78:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -9439,48 +29232,64 @@ neon_30:
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias10
 	ADD $4, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 nobias10:
 	TBZ $0, R9, noload10
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_31
-	FMOVQ (R16), F4
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_33
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_79
+	FMOVQ (R16), F12
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_33
-neon_32:
-	FMOVS (R16), F4
-neon_33:
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F12
+neon_81:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
+	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
+	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
+	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
+	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
+	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
 noclamp10:
+	ADD R5<<2, R8, R13
+	FMOVQ F3, (R13)
+	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_34
-	FMOVQ F1, (R16)
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
-	FMOVD F1, (R16)
-	TBZ $0, R6, neon_36
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_82
+	FMOVQ F5, (R16)
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
-	VST1 V1.S[2], (R16)
-	B neon_36
-neon_35:
-	FMOVS F1, (R16)
-neon_36:
+	VST1 V5.S[2], (R16)
+	B neon_84
+neon_83:
+	FMOVS F5, (R16)
+neon_84:
 	CMP $2, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -9489,48 +29298,64 @@ neon_36:
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias11
 	ADD $8, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 nobias11:
 	TBZ $0, R9, noload11
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_37
-	FMOVQ (R16), F4
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_39
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_85
+	FMOVQ (R16), F12
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_39
-neon_38:
-	FMOVS (R16), F4
-neon_39:
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F12
+neon_87:
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
-	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
+	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
+	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
+	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
+	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
+	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
 noclamp11:
+	ADD R5<<2, R8, R15
+	FMOVQ F6, (R15)
+	FMOVQ F7, 16(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_40
-	FMOVQ F2, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
-	FMOVD F2, (R16)
-	TBZ $0, R6, neon_42
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_88
+	FMOVQ F8, (R16)
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
+	FMOVD F8, (R16)
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
-	VST1 V2.S[2], (R16)
-	B neon_42
-neon_41:
-	FMOVS F2, (R16)
-neon_42:
+	VST1 V8.S[2], (R16)
+	B neon_90
+neon_89:
+	FMOVS F8, (R16)
+neon_90:
 	CMP $3, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -9539,49 +29364,898 @@ neon_42:
 	MOVD flags+104(FP), R7
 	TBZ $1, R7, nobias12
 	ADD $12, R3, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 nobias12:
 	TBZ $0, R7, noload12
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_43
-	FMOVQ (R16), F4
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_45
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_91
+	FMOVQ (R16), F12
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_45
-neon_44:
-	FMOVS (R16), F4
-neon_45:
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+	VLD1 (R16), V12.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F12
+neon_93:
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
+	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
+	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
+	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
+	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
+	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+noclamp12:
+	ADD R5<<2, R8, R13
+	FMOVQ F9, (R13)
+	FMOVQ F10, 16(R13)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_94
+	FMOVQ F11, (R16)
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_96
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_96
+neon_95:
+	FMOVS F11, (R16)
+neon_96:
+stored3:
+	B cols1
+narrower2:
+	CMP $4, R6
+	BLE narrower3
+	SUB $4, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone4
+group4:
+	MOVD keep+32(FP), R11
+slot4:
+	MOVBU.P 4(R8), R12
+	LSL $6, R12, R12
+	ADD R9, R12, R12
+	FMOVS.P 16(R7), F8
+	FMOVQ (R12), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R12, R16
+	TBZ $2, R6, neon_97
+	FMOVQ (R16), F9
+	B neon_99
+neon_97:
+	TBZ $1, R6, neon_98
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_99
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_99
+neon_98:
+	FMOVS (R16), F9
+neon_99:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -3(R8), R12
+	LSL $6, R12, R12
+	ADD R9, R12, R12
+	FMOVS -12(R7), F8
+	FMOVQ (R12), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R12, R16
+	TBZ $2, R6, neon_100
+	FMOVQ (R16), F9
+	B neon_102
+neon_100:
+	TBZ $1, R6, neon_101
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_102
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_102
+neon_101:
+	FMOVS (R16), F9
+neon_102:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -2(R8), R12
+	LSL $6, R12, R12
+	ADD R9, R12, R12
+	FMOVS -8(R7), F8
+	FMOVQ (R12), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R12, R16
+	TBZ $2, R6, neon_103
+	FMOVQ (R16), F9
+	B neon_105
+neon_103:
+	TBZ $1, R6, neon_104
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_105
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_105
+neon_104:
+	FMOVS (R16), F9
+neon_105:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R12
+	LSL $6, R12, R12
+	ADD R9, R12, R12
+	FMOVS -4(R7), F8
+	FMOVQ (R12), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R12, R16
+	TBZ $2, R6, neon_106
+	FMOVQ (R16), F9
+	B neon_108
+neon_106:
+	TBZ $1, R6, neon_107
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_108
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_108
+neon_107:
+	FMOVS (R16), F9
+neon_108:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	SUBS $1, R11, R11
+	BGT slot4
+	MOVD group+40(FP), R11
+	LSL $6, R11, R11
+	ADD R11, R9, R9
+	SUBS $1, R10, R10
+	BGT group4
+gdone4:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone4
+partial4:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_109
+	FMOVQ (R16), F9
+	B neon_111
+neon_109:
+	TBZ $1, R6, neon_110
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_111
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_111
+neon_110:
+	FMOVS (R16), F9
+neon_111:
+	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_112
+	FMOVQ (R16), F9
+	B neon_114
+neon_112:
+	TBZ $1, R6, neon_113
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_114
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_114
+neon_113:
+	FMOVS (R16), F9
+neon_114:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_115
+	FMOVQ (R16), F9
+	B neon_117
+neon_115:
+	TBZ $1, R6, neon_116
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_117
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_117
+neon_116:
+	FMOVS (R16), F9
+neon_117:
+	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_118
+	FMOVQ (R16), F9
+	B neon_120
+neon_118:
+	TBZ $1, R6, neon_119
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_120
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_120
+neon_119:
+	FMOVS (R16), F9
+neon_120:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	SUBS $1, R10, R10
+	BGT partial4
+pdone4:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows4
+	MOVD lastRows+64(FP), R7
+allrows4:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias13
+	VLD1R (R3), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+nobias13:
+	TBZ $0, R9, noload13
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_121
+	FMOVQ (R16), F8
+	B neon_123
+neon_121:
+	TBZ $1, R6, neon_122
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_123
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_123
+neon_122:
+	FMOVS (R16), F8
+neon_123:
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+noload13:
+	TBZ $2, R9, noclamp13
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+noclamp13:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_124
+	FMOVQ F1, (R16)
+	B neon_126
+neon_124:
+	TBZ $1, R6, neon_125
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_126
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_126
+neon_125:
+	FMOVS F1, (R16)
+neon_126:
+	CMP $1, R7
+	BLE stored4
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias14
+	ADD $4, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias14:
+	TBZ $0, R9, noload14
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_127
+	FMOVQ (R16), F8
+	B neon_129
+neon_127:
+	TBZ $1, R6, neon_128
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_129
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_129
+neon_128:
+	FMOVS (R16), F8
+neon_129:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload14:
+	TBZ $2, R9, noclamp14
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+noclamp14:
+	ADD R5<<2, R8, R13
+	FMOVQ F2, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_130
+	FMOVQ F3, (R16)
+	B neon_132
+neon_130:
+	TBZ $1, R6, neon_131
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_132
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_132
+neon_131:
+	FMOVS F3, (R16)
+neon_132:
+	CMP $2, R7
+	BLE stored4
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias15
+	ADD $8, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+nobias15:
+	TBZ $0, R9, noload15
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_133
+	FMOVQ (R16), F8
+	B neon_135
+neon_133:
+	TBZ $1, R6, neon_134
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_135
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_135
+neon_134:
+	FMOVS (R16), F8
+neon_135:
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+noload15:
+	TBZ $2, R9, noclamp15
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+noclamp15:
+	ADD R5<<2, R8, R15
+	FMOVQ F4, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_136
+	FMOVQ F5, (R16)
+	B neon_138
+neon_136:
+	TBZ $1, R6, neon_137
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_138
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_138
+neon_137:
+	FMOVS F5, (R16)
+neon_138:
+	CMP $3, R7
+	BLE stored4
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias16
+	ADD $12, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias16:
+	TBZ $0, R7, noload16
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_139
+	FMOVQ (R16), F8
+	B neon_141
+neon_139:
+	TBZ $1, R6, neon_140
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_141
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_141
+neon_140:
+	FMOVS (R16), F8
+neon_141:
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+noload16:
+	TBZ $2, R7, noclamp16
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
+	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+noclamp16:
+	ADD R5<<2, R8, R13
+	FMOVQ F6, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_142
+	FMOVQ F7, (R16)
+	B neon_144
+neon_142:
+	TBZ $1, R6, neon_143
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_144
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_144
+neon_143:
+	FMOVS F7, (R16)
+neon_144:
+stored4:
+	B cols1
+narrower3:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone5
+group5:
+	MOVD keep+32(FP), R11
+slot5:
+	MOVBU.P 4(R8), R12
+	LSL $6, R12, R12
+	ADD R9, R12, R12
+	FMOVS.P 16(R7), F4
+	MOVD R12, R16
+	TBZ $2, R6, neon_145
+	FMOVQ (R16), F5
+	B neon_147
+neon_145:
+	TBZ $1, R6, neon_146
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_147
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_147
+neon_146:
+	FMOVS (R16), F5
+neon_147:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -3(R8), R12
+	LSL $6, R12, R12
+	ADD R9, R12, R12
+	FMOVS -12(R7), F4
+	MOVD R12, R16
+	TBZ $2, R6, neon_148
+	FMOVQ (R16), F5
+	B neon_150
+neon_148:
+	TBZ $1, R6, neon_149
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_150
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_150
+neon_149:
+	FMOVS (R16), F5
+neon_150:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -2(R8), R12
+	LSL $6, R12, R12
+	ADD R9, R12, R12
+	FMOVS -8(R7), F4
+	MOVD R12, R16
+	TBZ $2, R6, neon_151
+	FMOVQ (R16), F5
+	B neon_153
+neon_151:
+	TBZ $1, R6, neon_152
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_153
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_153
+neon_152:
+	FMOVS (R16), F5
+neon_153:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R12
+	LSL $6, R12, R12
+	ADD R9, R12, R12
+	FMOVS -4(R7), F4
+	MOVD R12, R16
+	TBZ $2, R6, neon_154
+	FMOVQ (R16), F5
+	B neon_156
+neon_154:
+	TBZ $1, R6, neon_155
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_156
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_156
+neon_155:
+	FMOVS (R16), F5
+neon_156:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	SUBS $1, R11, R11
+	BGT slot5
+	MOVD group+40(FP), R11
+	LSL $6, R11, R11
+	ADD R11, R9, R9
+	SUBS $1, R10, R10
+	BGT group5
+gdone5:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone5
+partial5:
+	MOVBU.P 4(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 16(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_157
+	FMOVQ (R16), F5
+	B neon_159
+neon_157:
+	TBZ $1, R6, neon_158
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_159
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_159
+neon_158:
+	FMOVS (R16), F5
+neon_159:
+	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	MOVBU -3(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -12(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_160
+	FMOVQ (R16), F5
+	B neon_162
+neon_160:
+	TBZ $1, R6, neon_161
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_162
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_162
+neon_161:
+	FMOVS (R16), F5
+neon_162:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -2(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -8(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_163
+	FMOVQ (R16), F5
+	B neon_165
+neon_163:
+	TBZ $1, R6, neon_164
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_165
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_165
+neon_164:
+	FMOVS (R16), F5
+neon_165:
+	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $6, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	MOVD R11, R16
+	TBZ $2, R6, neon_166
+	FMOVQ (R16), F5
+	B neon_168
+neon_166:
+	TBZ $1, R6, neon_167
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_168
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_168
+neon_167:
+	FMOVS (R16), F5
+neon_168:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	SUBS $1, R10, R10
+	BGT partial5
+pdone5:
+	MOVD $4, R7
+	CMP $1, R4
+	BGT allrows5
+	MOVD lastRows+64(FP), R7
+allrows5:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias17
+	VLD1R (R3), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+nobias17:
+	TBZ $0, R9, noload17
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_169
+	FMOVQ (R16), F4
+	B neon_171
+neon_169:
+	TBZ $1, R6, neon_170
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_171
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_171
+neon_170:
+	FMOVS (R16), F4
+neon_171:
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+noload17:
+	TBZ $2, R9, noclamp17
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+noclamp17:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_172
+	FMOVQ F0, (R16)
+	B neon_174
+neon_172:
+	TBZ $1, R6, neon_173
+	FMOVD F0, (R16)
+	TBZ $0, R6, neon_174
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_174
+neon_173:
+	FMOVS F0, (R16)
+neon_174:
+	CMP $1, R7
+	BLE stored5
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias18
+	ADD $4, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias18:
+	TBZ $0, R9, noload18
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_175
+	FMOVQ (R16), F4
+	B neon_177
+neon_175:
+	TBZ $1, R6, neon_176
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_177
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_177
+neon_176:
+	FMOVS (R16), F4
+neon_177:
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+noload18:
+	TBZ $2, R9, noclamp18
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp18:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_178
+	FMOVQ F1, (R16)
+	B neon_180
+neon_178:
+	TBZ $1, R6, neon_179
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_180
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_180
+neon_179:
+	FMOVS F1, (R16)
+neon_180:
+	CMP $2, R7
+	BLE stored5
+	MOVD ldy+88(FP), R9
+	LSL $2, R9, R9
+	ADD R9, R8, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias19
+	ADD $8, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+nobias19:
+	TBZ $0, R9, noload19
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_181
+	FMOVQ (R16), F4
+	B neon_183
+neon_181:
+	TBZ $1, R6, neon_182
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_183
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_183
+neon_182:
+	FMOVS (R16), F4
+neon_183:
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+noload19:
+	TBZ $2, R9, noclamp19
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+noclamp19:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_184
+	FMOVQ F2, (R16)
+	B neon_186
+neon_184:
+	TBZ $1, R6, neon_185
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_186
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_186
+neon_185:
+	FMOVS F2, (R16)
+neon_186:
+	CMP $3, R7
+	BLE stored5
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias20
+	ADD $12, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+nobias20:
+	TBZ $0, R7, noload20
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_187
+	FMOVQ (R16), F4
+	B neon_189
+neon_187:
+	TBZ $1, R6, neon_188
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_189
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_189
+neon_188:
+	FMOVS (R16), F4
+neon_189:
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+noload20:
+	TBZ $2, R7, noclamp20
 	FMOVS lo+120(FP), F5
 	VDUP V5.S[0], V5.S4
 	FMOVS hi+124(FP), F4
 	VDUP V4.S[0], V4.S4
 	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
 	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
-noclamp12:
+noclamp20:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_46
+	TBZ $2, R6, neon_190
 	FMOVQ F3, (R16)
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
+	B neon_192
+neon_190:
+	TBZ $1, R6, neon_191
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_48
+	TBZ $0, R6, neon_192
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_48
-neon_47:
+	B neon_192
+neon_191:
 	FMOVS F3, (R16)
-neon_48:
-stored3:
+neon_192:
+stored5:
+	B cols1
+narrower4:
 cols1:
 	MOVD spr+16(FP), R5
 	ADD R5<<2, R1, R1
@@ -9611,7 +30285,7 @@ tiles1:
 	MOVD n+96(FP), R6
 	SUB R5, R6, R6
 	CMP $32, R6
-	BLT singles1
+	BLT rest1
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -9872,124 +30546,397 @@ noclamp2:
 stored1:
 	ADD $32, R5, R5
 	B tiles1
-singles1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
-	CMP $4, R6
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	MOVD R0, R6
-	MOVD R1, R7
-	MOVD x+72(FP), R8
-	ADD R5<<2, R8, R8
-	MOVD gfull+24(FP), R9
-	CMP $0, R9
-	BLE gdone2
-group2:
-	MOVD keep+32(FP), R10
-slot2:
-	MOVBU.P 2(R7), R11
-	LSL $7, R11, R11
-	ADD R8, R11, R11
-	FMOVS.P 8(R6), F2
-	FMOVQ (R11), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -1(R7), R11
-	LSL $7, R11, R11
-	ADD R8, R11, R11
-	FMOVS -4(R6), F2
-	FMOVQ (R11), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	SUBS $1, R10, R10
-	BGT slot2
-	MOVD group+40(FP), R10
-	LSL $7, R10, R10
-	ADD R10, R8, R8
-	SUBS $1, R9, R9
-	BGT group2
-gdone2:
-	MOVD lastSlots+48(FP), R9
-	CMP $0, R9
-	BLE pdone2
-partial2:
-	MOVBU.P 2(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS.P 8(R6), F2
-	FMOVQ (R10), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
-	MOVBU -1(R7), R10
-	LSL $7, R10, R10
-	ADD R8, R10, R10
-	FMOVS -4(R6), F2
-	FMOVQ (R10), F30
-	WORD $0x4f8213c1 // fmla v1.4s, v30.4s, v2.s[0]
-	SUBS $1, R9, R9
-	BGT partial2
-pdone2:
-	MOVD $2, R6
-	CMP $1, R4
-	BGT allrows2
-	MOVD lastRows+64(FP), R6
-allrows2:
-	MOVD R2, R7
-	MOVD flags+104(FP), R8
-	TBZ $1, R8, nobias3
-	VLD1R (R3), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias3:
-	TBZ $0, R8, noload3
-	ADD R5<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload3:
-	TBZ $2, R8, noclamp3
-	FMOVS lo+120(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+124(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
-	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
-noclamp3:
-	ADD R5<<2, R7, R15
-	FMOVQ F0, (R15)
-	CMP $1, R6
-	BLE stored2
-	MOVD ldy+88(FP), R6
-	LSL $2, R6, R6
-	ADD R6, R7, R7
-	MOVD flags+104(FP), R6
-	TBZ $1, R6, nobias4
-	ADD $4, R3, R16
-	VLD1R (R16), [V2.S4]
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
-nobias4:
-	TBZ $0, R6, noload4
-	ADD R5<<2, R7, R14
-	FMOVQ (R14), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload4:
-	TBZ $2, R6, noclamp4
-	FMOVS lo+120(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+124(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
-	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
-noclamp4:
-	ADD R5<<2, R7, R13
-	FMOVQ F1, (R13)
-stored2:
-	ADD $4, R5, R5
-	B singles1
-last1:
-	MOVD n+96(FP), R6
-	SUB R5, R6, R6
+rest1:
 	CMP $0, R6
 	BLE cols1
+	CMP $28, R6
+	BLE narrower1
+	SUB $28, R6, R6
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone2
+group2:
+	MOVD keep+32(FP), R11
+slot2:
+	MOVBU.P 2(R8), R12
+	LSL $7, R12, R12
+	ADD R9, R12, R12
+	FMOVS.P 8(R7), F16
+	FMOVQ (R12), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R12), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R12), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R12), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R12), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R12), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R12, R16
+	TBZ $2, R6, neon_1
+	FMOVQ (R16), F17
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_3
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_3
+neon_2:
+	FMOVS (R16), F17
+neon_3:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R12
+	LSL $7, R12, R12
+	ADD R9, R12, R12
+	FMOVS -4(R7), F16
+	FMOVQ (R12), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R12), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R12), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R12), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R12), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R12), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R12), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R12, R16
+	TBZ $2, R6, neon_4
+	FMOVQ (R16), F17
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_6
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_6
+neon_5:
+	FMOVS (R16), F17
+neon_6:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	SUBS $1, R11, R11
+	BGT slot2
+	MOVD group+40(FP), R11
+	LSL $7, R11, R11
+	ADD R11, R9, R9
+	SUBS $1, R10, R10
+	BGT group2
+gdone2:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone2
+partial2:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F16
+	FMOVQ (R11), F31
+	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_7
+	FMOVQ (R16), F17
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_9
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_9
+neon_8:
+	FMOVS (R16), F17
+neon_9:
+	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F16
+	FMOVQ (R11), F30
+	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	FMOVQ 80(R11), F31
+	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	FMOVQ 96(R11), F30
+	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	ADD $112, R11, R16
+	TBZ $2, R6, neon_10
+	FMOVQ (R16), F17
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
+	FMOVD (R16), F17
+	TBZ $0, R6, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F17
+neon_12:
+	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	SUBS $1, R10, R10
+	BGT partial2
+pdone2:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows2
+	MOVD lastRows+64(FP), R7
+allrows2:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias3
+	VLD1R (R3), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias3:
+	TBZ $0, R9, noload3
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	FMOVQ 80(R17), F30
+	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
+	FMOVQ 96(R17), F31
+	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_13
+	FMOVQ (R16), F16
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_15
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_15
+neon_14:
+	FMOVS (R16), F16
+neon_15:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload3:
+	TBZ $2, R9, noclamp3
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
+	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
+	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
+	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
+	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
+	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
+	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
+	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
+	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
+	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
+	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
+	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
+	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+noclamp3:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	FMOVQ F5, 80(R15)
+	FMOVQ F6, 96(R15)
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_16
+	FMOVQ F7, (R16)
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_18
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_18
+neon_17:
+	FMOVS F7, (R16)
+neon_18:
+	CMP $1, R7
+	BLE stored2
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias4
+	ADD $4, R3, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+nobias4:
+	TBZ $0, R7, noload4
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	FMOVQ 48(R14), F31
+	WORD $0x4e3fd56b // fadd v11.4s, v11.4s, v31.4s
+	FMOVQ 64(R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
+	FMOVQ 80(R14), F31
+	WORD $0x4e3fd5ad // fadd v13.4s, v13.4s, v31.4s
+	FMOVQ 96(R14), F30
+	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_19
+	FMOVQ (R16), F16
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
+	FMOVD (R16), F16
+	TBZ $0, R6, neon_21
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_21
+neon_20:
+	FMOVS (R16), F16
+neon_21:
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+noload4:
+	TBZ $2, R7, noclamp4
+	FMOVS lo+120(FP), F17
+	VDUP V17.S[0], V17.S4
+	FMOVS hi+124(FP), F16
+	VDUP V16.S[0], V16.S4
+	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
+	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
+	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
+	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
+	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
+	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
+	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
+	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
+	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
+	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
+	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
+	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
+	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
+	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
+	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+noclamp4:
+	ADD R5<<2, R8, R13
+	FMOVQ F8, (R13)
+	FMOVQ F9, 16(R13)
+	FMOVQ F10, 32(R13)
+	FMOVQ F11, 48(R13)
+	FMOVQ F12, 64(R13)
+	FMOVQ F13, 80(R13)
+	FMOVQ F14, 96(R13)
+	ADD R5<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R6, neon_22
+	FMOVQ F15, (R16)
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
+	FMOVD F15, (R16)
+	TBZ $0, R6, neon_24
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_24
+neon_23:
+	FMOVS F15, (R16)
+neon_24:
+stored2:
+	B cols1
+narrower1:
+	CMP $24, R6
+	BLE narrower2
+	SUB $24, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
 	MOVD R0, R7
 	MOVD R1, R8
 	MOVD x+72(FP), R9
@@ -10003,41 +30950,65 @@ slot3:
 	MOVBU.P 2(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS.P 8(R7), F2
-	MOVD R12, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F3
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_3
+	FMOVS.P 8(R7), F14
+	FMOVQ (R12), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R12), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R12), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R12), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R12), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R12, R16
+	TBZ $2, R6, neon_25
+	FMOVQ (R16), F15
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F3
-neon_3:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F15
+neon_27:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS -4(R7), F2
-	MOVD R12, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F3
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_6
+	FMOVS -4(R7), F14
+	FMOVQ (R12), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R12), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R12), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R12), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R12), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R12, R16
+	TBZ $2, R6, neon_28
+	FMOVQ (R16), F15
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F3
-neon_6:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_30
+neon_29:
+	FMOVS (R16), F15
+neon_30:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	SUBS $1, R11, R11
 	BGT slot3
 	MOVD group+40(FP), R11
@@ -10053,41 +31024,65 @@ partial3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F3
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_9
+	FMOVS.P 8(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_31
+	FMOVQ (R16), F15
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F3
-neon_9:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F15
+neon_33:
+	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
-	MOVD R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F3
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F3
-	TBZ $0, R6, neon_12
+	FMOVS -4(R7), F14
+	FMOVQ (R11), F31
+	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	ADD $96, R11, R16
+	TBZ $2, R6, neon_34
+	FMOVQ (R16), F15
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
+	FMOVD (R16), F15
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F3
-neon_12:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	VLD1 (R16), V15.S[2]
+	B neon_36
+neon_35:
+	FMOVS (R16), F15
+neon_36:
+	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -10099,48 +31094,88 @@ allrows3:
 	MOVD R2, R8
 	MOVD flags+104(FP), R9
 	TBZ $1, R9, nobias5
-	VLD1R (R3), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	VLD1R (R3), [V14.S4]
+	WORD $0x4e2ed400 // fadd v0.4s, v0.4s, v14.4s
+	WORD $0x4e2ed421 // fadd v1.4s, v1.4s, v14.4s
+	WORD $0x4e2ed442 // fadd v2.4s, v2.4s, v14.4s
+	WORD $0x4e2ed463 // fadd v3.4s, v3.4s, v14.4s
+	WORD $0x4e2ed484 // fadd v4.4s, v4.4s, v14.4s
+	WORD $0x4e2ed4a5 // fadd v5.4s, v5.4s, v14.4s
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 nobias5:
 	TBZ $0, R9, noload5
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	FMOVQ 80(R17), F30
+	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F2
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_15
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_37
+	FMOVQ (R16), F14
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
+	FMOVD (R16), F14
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F2
-neon_15:
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	VLD1 (R16), V14.S[2]
+	B neon_39
+neon_38:
+	FMOVS (R16), F14
+neon_39:
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
-	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
-	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	FMOVS lo+120(FP), F15
+	VDUP V15.S[0], V15.S4
+	FMOVS hi+124(FP), F14
+	VDUP V14.S[0], V14.S4
+	WORD $0x4e2ff400 // fmax v0.4s, v0.4s, v15.4s
+	WORD $0x4eaef400 // fmin v0.4s, v0.4s, v14.4s
+	WORD $0x4e2ff421 // fmax v1.4s, v1.4s, v15.4s
+	WORD $0x4eaef421 // fmin v1.4s, v1.4s, v14.4s
+	WORD $0x4e2ff442 // fmax v2.4s, v2.4s, v15.4s
+	WORD $0x4eaef442 // fmin v2.4s, v2.4s, v14.4s
+	WORD $0x4e2ff463 // fmax v3.4s, v3.4s, v15.4s
+	WORD $0x4eaef463 // fmin v3.4s, v3.4s, v14.4s
+	WORD $0x4e2ff484 // fmax v4.4s, v4.4s, v15.4s
+	WORD $0x4eaef484 // fmin v4.4s, v4.4s, v14.4s
+	WORD $0x4e2ff4a5 // fmax v5.4s, v5.4s, v15.4s
+	WORD $0x4eaef4a5 // fmin v5.4s, v5.4s, v14.4s
+	WORD $0x4e2ff4c6 // fmax v6.4s, v6.4s, v15.4s
+	WORD $0x4eaef4c6 // fmin v6.4s, v6.4s, v14.4s
 noclamp5:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	FMOVQ F5, 80(R15)
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_16
-	FMOVQ F0, (R16)
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD F0, (R16)
-	TBZ $0, R6, neon_18
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_40
+	FMOVQ F6, (R16)
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
+	FMOVD F6, (R16)
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
-	VST1 V0.S[2], (R16)
-	B neon_18
-neon_17:
-	FMOVS F0, (R16)
-neon_18:
+	VST1 V6.S[2], (R16)
+	B neon_42
+neon_41:
+	FMOVS F6, (R16)
+neon_42:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -10149,49 +31184,1712 @@ neon_18:
 	MOVD flags+104(FP), R7
 	TBZ $1, R7, nobias6
 	ADD $4, R3, R16
-	VLD1R (R16), [V2.S4]
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+	VLD1R (R16), [V14.S4]
+	WORD $0x4e2ed4e7 // fadd v7.4s, v7.4s, v14.4s
+	WORD $0x4e2ed508 // fadd v8.4s, v8.4s, v14.4s
+	WORD $0x4e2ed529 // fadd v9.4s, v9.4s, v14.4s
+	WORD $0x4e2ed54a // fadd v10.4s, v10.4s, v14.4s
+	WORD $0x4e2ed56b // fadd v11.4s, v11.4s, v14.4s
+	WORD $0x4e2ed58c // fadd v12.4s, v12.4s, v14.4s
+	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 nobias6:
 	TBZ $0, R7, noload6
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 32(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 48(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	FMOVQ 64(R14), F31
+	WORD $0x4e3fd56b // fadd v11.4s, v11.4s, v31.4s
+	FMOVQ 80(R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F2
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_21
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_43
+	FMOVQ (R16), F14
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
+	FMOVD (R16), F14
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F2
-neon_21:
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+	VLD1 (R16), V14.S[2]
+	B neon_45
+neon_44:
+	FMOVS (R16), F14
+neon_45:
+	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
+	FMOVS lo+120(FP), F15
+	VDUP V15.S[0], V15.S4
+	FMOVS hi+124(FP), F14
+	VDUP V14.S[0], V14.S4
+	WORD $0x4e2ff4e7 // fmax v7.4s, v7.4s, v15.4s
+	WORD $0x4eaef4e7 // fmin v7.4s, v7.4s, v14.4s
+	WORD $0x4e2ff508 // fmax v8.4s, v8.4s, v15.4s
+	WORD $0x4eaef508 // fmin v8.4s, v8.4s, v14.4s
+	WORD $0x4e2ff529 // fmax v9.4s, v9.4s, v15.4s
+	WORD $0x4eaef529 // fmin v9.4s, v9.4s, v14.4s
+	WORD $0x4e2ff54a // fmax v10.4s, v10.4s, v15.4s
+	WORD $0x4eaef54a // fmin v10.4s, v10.4s, v14.4s
+	WORD $0x4e2ff56b // fmax v11.4s, v11.4s, v15.4s
+	WORD $0x4eaef56b // fmin v11.4s, v11.4s, v14.4s
+	WORD $0x4e2ff58c // fmax v12.4s, v12.4s, v15.4s
+	WORD $0x4eaef58c // fmin v12.4s, v12.4s, v14.4s
+	WORD $0x4e2ff5ad // fmax v13.4s, v13.4s, v15.4s
+	WORD $0x4eaef5ad // fmin v13.4s, v13.4s, v14.4s
+noclamp6:
+	ADD R5<<2, R8, R13
+	FMOVQ F7, (R13)
+	FMOVQ F8, 16(R13)
+	FMOVQ F9, 32(R13)
+	FMOVQ F10, 48(R13)
+	FMOVQ F11, 64(R13)
+	FMOVQ F12, 80(R13)
+	ADD R5<<2, R8, R16
+	ADD $96, R16, R16
+	TBZ $2, R6, neon_46
+	FMOVQ F13, (R16)
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
+	FMOVD F13, (R16)
+	TBZ $0, R6, neon_48
+	ADD $8, R16, R16
+	VST1 V13.S[2], (R16)
+	B neon_48
+neon_47:
+	FMOVS F13, (R16)
+neon_48:
+stored3:
+	B cols1
+narrower2:
+	CMP $20, R6
+	BLE narrower3
+	SUB $20, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone4
+group4:
+	MOVD keep+32(FP), R11
+slot4:
+	MOVBU.P 2(R8), R12
+	LSL $7, R12, R12
+	ADD R9, R12, R12
+	FMOVS.P 8(R7), F12
+	FMOVQ (R12), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R12), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R12), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R12), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R12, R16
+	TBZ $2, R6, neon_49
+	FMOVQ (R16), F13
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_51
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F13
+neon_51:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -1(R8), R12
+	LSL $7, R12, R12
+	ADD R9, R12, R12
+	FMOVS -4(R7), F12
+	FMOVQ (R12), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R12), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R12), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R12), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R12), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R12, R16
+	TBZ $2, R6, neon_52
+	FMOVQ (R16), F13
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_54
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_54
+neon_53:
+	FMOVS (R16), F13
+neon_54:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	SUBS $1, R11, R11
+	BGT slot4
+	MOVD group+40(FP), R11
+	LSL $7, R11, R11
+	ADD R11, R9, R9
+	SUBS $1, R10, R10
+	BGT group4
+gdone4:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone4
+partial4:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F12
+	FMOVQ (R11), F31
+	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_55
+	FMOVQ (R16), F13
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_57
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F13
+neon_57:
+	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F12
+	FMOVQ (R11), F30
+	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	FMOVQ 48(R11), F31
+	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	FMOVQ 64(R11), F30
+	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	ADD $80, R11, R16
+	TBZ $2, R6, neon_58
+	FMOVQ (R16), F13
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
+	FMOVD (R16), F13
+	TBZ $0, R6, neon_60
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_60
+neon_59:
+	FMOVS (R16), F13
+neon_60:
+	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	SUBS $1, R10, R10
+	BGT partial4
+pdone4:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows4
+	MOVD lastRows+64(FP), R7
+allrows4:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias7
+	VLD1R (R3), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+nobias7:
+	TBZ $0, R9, noload7
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_61
+	FMOVQ (R16), F12
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_63
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_63
+neon_62:
+	FMOVS (R16), F12
+neon_63:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+noload7:
+	TBZ $2, R9, noclamp7
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
+	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
+	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
+	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
+	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
+	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
+	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
+	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
+	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
+	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
+	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
+	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+noclamp7:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_64
+	FMOVQ F5, (R16)
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_66
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_66
+neon_65:
+	FMOVS F5, (R16)
+neon_66:
+	CMP $1, R7
+	BLE stored4
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias8
+	ADD $4, R3, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+nobias8:
+	TBZ $0, R7, noload8
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 48(R14), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 64(R14), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_67
+	FMOVQ (R16), F12
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
+	FMOVD (R16), F12
+	TBZ $0, R6, neon_69
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F12
+neon_69:
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+noload8:
+	TBZ $2, R7, noclamp8
+	FMOVS lo+120(FP), F13
+	VDUP V13.S[0], V13.S4
+	FMOVS hi+124(FP), F12
+	VDUP V12.S[0], V12.S4
+	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
+	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
+	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
+	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
+	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
+	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
+	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
+	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
+	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
+	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
+	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
+	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+noclamp8:
+	ADD R5<<2, R8, R13
+	FMOVQ F6, (R13)
+	FMOVQ F7, 16(R13)
+	FMOVQ F8, 32(R13)
+	FMOVQ F9, 48(R13)
+	FMOVQ F10, 64(R13)
+	ADD R5<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R6, neon_70
+	FMOVQ F11, (R16)
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
+	FMOVD F11, (R16)
+	TBZ $0, R6, neon_72
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_72
+neon_71:
+	FMOVS F11, (R16)
+neon_72:
+stored4:
+	B cols1
+narrower3:
+	CMP $16, R6
+	BLE narrower4
+	SUB $16, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone5
+group5:
+	MOVD keep+32(FP), R11
+slot5:
+	MOVBU.P 2(R8), R12
+	LSL $7, R12, R12
+	ADD R9, R12, R12
+	FMOVS.P 8(R7), F10
+	FMOVQ (R12), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R12), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R12), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R12, R16
+	TBZ $2, R6, neon_73
+	FMOVQ (R16), F11
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_75
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_75
+neon_74:
+	FMOVS (R16), F11
+neon_75:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -1(R8), R12
+	LSL $7, R12, R12
+	ADD R9, R12, R12
+	FMOVS -4(R7), F10
+	FMOVQ (R12), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R12), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R12), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R12, R16
+	TBZ $2, R6, neon_76
+	FMOVQ (R16), F11
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_78
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_78
+neon_77:
+	FMOVS (R16), F11
+neon_78:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	SUBS $1, R11, R11
+	BGT slot5
+	MOVD group+40(FP), R11
+	LSL $7, R11, R11
+	ADD R11, R9, R9
+	SUBS $1, R10, R10
+	BGT group5
+gdone5:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone5
+partial5:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_79
+	FMOVQ (R16), F11
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_81
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F11
+neon_81:
+	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F10
+	FMOVQ (R11), F31
+	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	ADD $64, R11, R16
+	TBZ $2, R6, neon_82
+	FMOVQ (R16), F11
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
+	FMOVD (R16), F11
+	TBZ $0, R6, neon_84
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_84
+neon_83:
+	FMOVS (R16), F11
+neon_84:
+	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	SUBS $1, R10, R10
+	BGT partial5
+pdone5:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows5
+	MOVD lastRows+64(FP), R7
+allrows5:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias9
+	VLD1R (R3), [V10.S4]
+	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
+	WORD $0x4e2ad421 // fadd v1.4s, v1.4s, v10.4s
+	WORD $0x4e2ad442 // fadd v2.4s, v2.4s, v10.4s
+	WORD $0x4e2ad463 // fadd v3.4s, v3.4s, v10.4s
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+nobias9:
+	TBZ $0, R9, noload9
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_85
+	FMOVQ (R16), F10
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
+	FMOVD (R16), F10
+	TBZ $0, R6, neon_87
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F10
+neon_87:
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+noload9:
+	TBZ $2, R9, noclamp9
+	FMOVS lo+120(FP), F11
+	VDUP V11.S[0], V11.S4
+	FMOVS hi+124(FP), F10
+	VDUP V10.S[0], V10.S4
+	WORD $0x4e2bf400 // fmax v0.4s, v0.4s, v11.4s
+	WORD $0x4eaaf400 // fmin v0.4s, v0.4s, v10.4s
+	WORD $0x4e2bf421 // fmax v1.4s, v1.4s, v11.4s
+	WORD $0x4eaaf421 // fmin v1.4s, v1.4s, v10.4s
+	WORD $0x4e2bf442 // fmax v2.4s, v2.4s, v11.4s
+	WORD $0x4eaaf442 // fmin v2.4s, v2.4s, v10.4s
+	WORD $0x4e2bf463 // fmax v3.4s, v3.4s, v11.4s
+	WORD $0x4eaaf463 // fmin v3.4s, v3.4s, v10.4s
+	WORD $0x4e2bf484 // fmax v4.4s, v4.4s, v11.4s
+	WORD $0x4eaaf484 // fmin v4.4s, v4.4s, v10.4s
+noclamp9:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_88
+	FMOVQ F4, (R16)
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
+	FMOVD F4, (R16)
+	TBZ $0, R6, neon_90
+	ADD $8, R16, R16
+	VST1 V4.S[2], (R16)
+	B neon_90
+neon_89:
+	FMOVS F4, (R16)
+neon_90:
+	CMP $1, R7
+	BLE stored5
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias10
+	ADD $4, R3, R16
+	VLD1R (R16), [V10.S4]
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	WORD $0x4e2ad4c6 // fadd v6.4s, v6.4s, v10.4s
+	WORD $0x4e2ad4e7 // fadd v7.4s, v7.4s, v10.4s
+	WORD $0x4e2ad508 // fadd v8.4s, v8.4s, v10.4s
+	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
+nobias10:
+	TBZ $0, R7, noload10
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	FMOVQ 32(R14), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 48(R14), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_91
+	FMOVQ (R16), F10
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
+	FMOVD (R16), F10
+	TBZ $0, R6, neon_93
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F10
+neon_93:
+	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
+noload10:
+	TBZ $2, R7, noclamp10
+	FMOVS lo+120(FP), F11
+	VDUP V11.S[0], V11.S4
+	FMOVS hi+124(FP), F10
+	VDUP V10.S[0], V10.S4
+	WORD $0x4e2bf4a5 // fmax v5.4s, v5.4s, v11.4s
+	WORD $0x4eaaf4a5 // fmin v5.4s, v5.4s, v10.4s
+	WORD $0x4e2bf4c6 // fmax v6.4s, v6.4s, v11.4s
+	WORD $0x4eaaf4c6 // fmin v6.4s, v6.4s, v10.4s
+	WORD $0x4e2bf4e7 // fmax v7.4s, v7.4s, v11.4s
+	WORD $0x4eaaf4e7 // fmin v7.4s, v7.4s, v10.4s
+	WORD $0x4e2bf508 // fmax v8.4s, v8.4s, v11.4s
+	WORD $0x4eaaf508 // fmin v8.4s, v8.4s, v10.4s
+	WORD $0x4e2bf529 // fmax v9.4s, v9.4s, v11.4s
+	WORD $0x4eaaf529 // fmin v9.4s, v9.4s, v10.4s
+noclamp10:
+	ADD R5<<2, R8, R13
+	FMOVQ F5, (R13)
+	FMOVQ F6, 16(R13)
+	FMOVQ F7, 32(R13)
+	FMOVQ F8, 48(R13)
+	ADD R5<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R6, neon_94
+	FMOVQ F9, (R16)
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
+	FMOVD F9, (R16)
+	TBZ $0, R6, neon_96
+	ADD $8, R16, R16
+	VST1 V9.S[2], (R16)
+	B neon_96
+neon_95:
+	FMOVS F9, (R16)
+neon_96:
+stored5:
+	B cols1
+narrower4:
+	CMP $12, R6
+	BLE narrower5
+	SUB $12, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone6
+group6:
+	MOVD keep+32(FP), R11
+slot6:
+	MOVBU.P 2(R8), R12
+	LSL $7, R12, R12
+	ADD R9, R12, R12
+	FMOVS.P 8(R7), F8
+	FMOVQ (R12), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R12), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R12, R16
+	TBZ $2, R6, neon_97
+	FMOVQ (R16), F9
+	B neon_99
+neon_97:
+	TBZ $1, R6, neon_98
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_99
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_99
+neon_98:
+	FMOVS (R16), F9
+neon_99:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R12
+	LSL $7, R12, R12
+	ADD R9, R12, R12
+	FMOVS -4(R7), F8
+	FMOVQ (R12), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R12), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R12), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R12, R16
+	TBZ $2, R6, neon_100
+	FMOVQ (R16), F9
+	B neon_102
+neon_100:
+	TBZ $1, R6, neon_101
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_102
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_102
+neon_101:
+	FMOVS (R16), F9
+neon_102:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	SUBS $1, R11, R11
+	BGT slot6
+	MOVD group+40(FP), R11
+	LSL $7, R11, R11
+	ADD R11, R9, R9
+	SUBS $1, R10, R10
+	BGT group6
+gdone6:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone6
+partial6:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F8
+	FMOVQ (R11), F31
+	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_103
+	FMOVQ (R16), F9
+	B neon_105
+neon_103:
+	TBZ $1, R6, neon_104
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_105
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_105
+neon_104:
+	FMOVS (R16), F9
+neon_105:
+	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F8
+	FMOVQ (R11), F30
+	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	FMOVQ 16(R11), F31
+	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	FMOVQ 32(R11), F30
+	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	ADD $48, R11, R16
+	TBZ $2, R6, neon_106
+	FMOVQ (R16), F9
+	B neon_108
+neon_106:
+	TBZ $1, R6, neon_107
+	FMOVD (R16), F9
+	TBZ $0, R6, neon_108
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_108
+neon_107:
+	FMOVS (R16), F9
+neon_108:
+	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	SUBS $1, R10, R10
+	BGT partial6
+pdone6:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows6
+	MOVD lastRows+64(FP), R7
+allrows6:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias11
+	VLD1R (R3), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias11:
+	TBZ $0, R9, noload11
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_109
+	FMOVQ (R16), F8
+	B neon_111
+neon_109:
+	TBZ $1, R6, neon_110
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_111
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_111
+neon_110:
+	FMOVS (R16), F8
+neon_111:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload11:
+	TBZ $2, R9, noclamp11
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+noclamp11:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_112
+	FMOVQ F3, (R16)
+	B neon_114
+neon_112:
+	TBZ $1, R6, neon_113
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_114
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_114
+neon_113:
+	FMOVS F3, (R16)
+neon_114:
+	CMP $1, R7
+	BLE stored6
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias12
+	ADD $4, R3, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias12:
+	TBZ $0, R7, noload12
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_115
+	FMOVQ (R16), F8
+	B neon_117
+neon_115:
+	TBZ $1, R6, neon_116
+	FMOVD (R16), F8
+	TBZ $0, R6, neon_117
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_117
+neon_116:
+	FMOVS (R16), F8
+neon_117:
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+noload12:
+	TBZ $2, R7, noclamp12
+	FMOVS lo+120(FP), F9
+	VDUP V9.S[0], V9.S4
+	FMOVS hi+124(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
+	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+noclamp12:
+	ADD R5<<2, R8, R13
+	FMOVQ F4, (R13)
+	FMOVQ F5, 16(R13)
+	FMOVQ F6, 32(R13)
+	ADD R5<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R6, neon_118
+	FMOVQ F7, (R16)
+	B neon_120
+neon_118:
+	TBZ $1, R6, neon_119
+	FMOVD F7, (R16)
+	TBZ $0, R6, neon_120
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_120
+neon_119:
+	FMOVS F7, (R16)
+neon_120:
+stored6:
+	B cols1
+narrower5:
+	CMP $8, R6
+	BLE narrower6
+	SUB $8, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone7
+group7:
+	MOVD keep+32(FP), R11
+slot7:
+	MOVBU.P 2(R8), R12
+	LSL $7, R12, R12
+	ADD R9, R12, R12
+	FMOVS.P 8(R7), F6
+	FMOVQ (R12), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R12, R16
+	TBZ $2, R6, neon_121
+	FMOVQ (R16), F7
+	B neon_123
+neon_121:
+	TBZ $1, R6, neon_122
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_123
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_123
+neon_122:
+	FMOVS (R16), F7
+neon_123:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -1(R8), R12
+	LSL $7, R12, R12
+	ADD R9, R12, R12
+	FMOVS -4(R7), F6
+	FMOVQ (R12), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R12, R16
+	TBZ $2, R6, neon_124
+	FMOVQ (R16), F7
+	B neon_126
+neon_124:
+	TBZ $1, R6, neon_125
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_126
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_126
+neon_125:
+	FMOVS (R16), F7
+neon_126:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	SUBS $1, R11, R11
+	BGT slot7
+	MOVD group+40(FP), R11
+	LSL $7, R11, R11
+	ADD R11, R9, R9
+	SUBS $1, R10, R10
+	BGT group7
+gdone7:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone7
+partial7:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_127
+	FMOVQ (R16), F7
+	B neon_129
+neon_127:
+	TBZ $1, R6, neon_128
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_129
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_129
+neon_128:
+	FMOVS (R16), F7
+neon_129:
+	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F6
+	FMOVQ (R11), F31
+	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	ADD $32, R11, R16
+	TBZ $2, R6, neon_130
+	FMOVQ (R16), F7
+	B neon_132
+neon_130:
+	TBZ $1, R6, neon_131
+	FMOVD (R16), F7
+	TBZ $0, R6, neon_132
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_132
+neon_131:
+	FMOVS (R16), F7
+neon_132:
+	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	SUBS $1, R10, R10
+	BGT partial7
+pdone7:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows7
+	MOVD lastRows+64(FP), R7
+allrows7:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias13
+	VLD1R (R3), [V6.S4]
+	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
+	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+nobias13:
+	TBZ $0, R9, noload13
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_133
+	FMOVQ (R16), F6
+	B neon_135
+neon_133:
+	TBZ $1, R6, neon_134
+	FMOVD (R16), F6
+	TBZ $0, R6, neon_135
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_135
+neon_134:
+	FMOVS (R16), F6
+neon_135:
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+noload13:
+	TBZ $2, R9, noclamp13
+	FMOVS lo+120(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+124(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
+	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
+	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
+	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
+	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
+	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+noclamp13:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_136
+	FMOVQ F2, (R16)
+	B neon_138
+neon_136:
+	TBZ $1, R6, neon_137
+	FMOVD F2, (R16)
+	TBZ $0, R6, neon_138
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_138
+neon_137:
+	FMOVS F2, (R16)
+neon_138:
+	CMP $1, R7
+	BLE stored7
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias14
+	ADD $4, R3, R16
+	VLD1R (R16), [V6.S4]
+	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
+	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+nobias14:
+	TBZ $0, R7, noload14
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_139
+	FMOVQ (R16), F6
+	B neon_141
+neon_139:
+	TBZ $1, R6, neon_140
+	FMOVD (R16), F6
+	TBZ $0, R6, neon_141
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_141
+neon_140:
+	FMOVS (R16), F6
+neon_141:
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+noload14:
+	TBZ $2, R7, noclamp14
+	FMOVS lo+120(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+124(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
+	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
+	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
+	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
+	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
+	WORD $0x4ea6f4a5 // fmin v5.4s, v5.4s, v6.4s
+noclamp14:
+	ADD R5<<2, R8, R13
+	FMOVQ F3, (R13)
+	FMOVQ F4, 16(R13)
+	ADD R5<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R6, neon_142
+	FMOVQ F5, (R16)
+	B neon_144
+neon_142:
+	TBZ $1, R6, neon_143
+	FMOVD F5, (R16)
+	TBZ $0, R6, neon_144
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_144
+neon_143:
+	FMOVS F5, (R16)
+neon_144:
+stored7:
+	B cols1
+narrower6:
+	CMP $4, R6
+	BLE narrower7
+	SUB $4, R6, R6
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone8
+group8:
+	MOVD keep+32(FP), R11
+slot8:
+	MOVBU.P 2(R8), R12
+	LSL $7, R12, R12
+	ADD R9, R12, R12
+	FMOVS.P 8(R7), F4
+	FMOVQ (R12), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R12, R16
+	TBZ $2, R6, neon_145
+	FMOVQ (R16), F5
+	B neon_147
+neon_145:
+	TBZ $1, R6, neon_146
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_147
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_147
+neon_146:
+	FMOVS (R16), F5
+neon_147:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R12
+	LSL $7, R12, R12
+	ADD R9, R12, R12
+	FMOVS -4(R7), F4
+	FMOVQ (R12), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R12, R16
+	TBZ $2, R6, neon_148
+	FMOVQ (R16), F5
+	B neon_150
+neon_148:
+	TBZ $1, R6, neon_149
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_150
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_150
+neon_149:
+	FMOVS (R16), F5
+neon_150:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	SUBS $1, R11, R11
+	BGT slot8
+	MOVD group+40(FP), R11
+	LSL $7, R11, R11
+	ADD R11, R9, R9
+	SUBS $1, R10, R10
+	BGT group8
+gdone8:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone8
+partial8:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F4
+	FMOVQ (R11), F31
+	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_151
+	FMOVQ (R16), F5
+	B neon_153
+neon_151:
+	TBZ $1, R6, neon_152
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_153
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_153
+neon_152:
+	FMOVS (R16), F5
+neon_153:
+	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F4
+	FMOVQ (R11), F30
+	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	ADD $16, R11, R16
+	TBZ $2, R6, neon_154
+	FMOVQ (R16), F5
+	B neon_156
+neon_154:
+	TBZ $1, R6, neon_155
+	FMOVD (R16), F5
+	TBZ $0, R6, neon_156
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_156
+neon_155:
+	FMOVS (R16), F5
+neon_156:
+	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	SUBS $1, R10, R10
+	BGT partial8
+pdone8:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows8
+	MOVD lastRows+64(FP), R7
+allrows8:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias15
+	VLD1R (R3), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias15:
+	TBZ $0, R9, noload15
+	ADD R5<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_157
+	FMOVQ (R16), F4
+	B neon_159
+neon_157:
+	TBZ $1, R6, neon_158
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_159
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_159
+neon_158:
+	FMOVS (R16), F4
+neon_159:
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+noload15:
+	TBZ $2, R9, noclamp15
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+noclamp15:
+	ADD R5<<2, R8, R15
+	FMOVQ F0, (R15)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_160
+	FMOVQ F1, (R16)
+	B neon_162
+neon_160:
+	TBZ $1, R6, neon_161
+	FMOVD F1, (R16)
+	TBZ $0, R6, neon_162
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_162
+neon_161:
+	FMOVS F1, (R16)
+neon_162:
+	CMP $1, R7
+	BLE stored8
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias16
+	ADD $4, R3, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+nobias16:
+	TBZ $0, R7, noload16
+	ADD R5<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_163
+	FMOVQ (R16), F4
+	B neon_165
+neon_163:
+	TBZ $1, R6, neon_164
+	FMOVD (R16), F4
+	TBZ $0, R6, neon_165
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_165
+neon_164:
+	FMOVS (R16), F4
+neon_165:
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+noload16:
+	TBZ $2, R7, noclamp16
+	FMOVS lo+120(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+124(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
+	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+noclamp16:
+	ADD R5<<2, R8, R13
+	FMOVQ F2, (R13)
+	ADD R5<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R6, neon_166
+	FMOVQ F3, (R16)
+	B neon_168
+neon_166:
+	TBZ $1, R6, neon_167
+	FMOVD F3, (R16)
+	TBZ $0, R6, neon_168
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_168
+neon_167:
+	FMOVS F3, (R16)
+neon_168:
+stored8:
+	B cols1
+narrower7:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	MOVD R0, R7
+	MOVD R1, R8
+	MOVD x+72(FP), R9
+	ADD R5<<2, R9, R9
+	MOVD gfull+24(FP), R10
+	CMP $0, R10
+	BLE gdone9
+group9:
+	MOVD keep+32(FP), R11
+slot9:
+	MOVBU.P 2(R8), R12
+	LSL $7, R12, R12
+	ADD R9, R12, R12
+	FMOVS.P 8(R7), F2
+	MOVD R12, R16
+	TBZ $2, R6, neon_169
+	FMOVQ (R16), F3
+	B neon_171
+neon_169:
+	TBZ $1, R6, neon_170
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_171
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_171
+neon_170:
+	FMOVS (R16), F3
+neon_171:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -1(R8), R12
+	LSL $7, R12, R12
+	ADD R9, R12, R12
+	FMOVS -4(R7), F2
+	MOVD R12, R16
+	TBZ $2, R6, neon_172
+	FMOVQ (R16), F3
+	B neon_174
+neon_172:
+	TBZ $1, R6, neon_173
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_174
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_174
+neon_173:
+	FMOVS (R16), F3
+neon_174:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	SUBS $1, R11, R11
+	BGT slot9
+	MOVD group+40(FP), R11
+	LSL $7, R11, R11
+	ADD R11, R9, R9
+	SUBS $1, R10, R10
+	BGT group9
+gdone9:
+	MOVD lastSlots+48(FP), R10
+	CMP $0, R10
+	BLE pdone9
+partial9:
+	MOVBU.P 2(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS.P 8(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_175
+	FMOVQ (R16), F3
+	B neon_177
+neon_175:
+	TBZ $1, R6, neon_176
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_177
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_177
+neon_176:
+	FMOVS (R16), F3
+neon_177:
+	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	MOVBU -1(R8), R11
+	LSL $7, R11, R11
+	ADD R9, R11, R11
+	FMOVS -4(R7), F2
+	MOVD R11, R16
+	TBZ $2, R6, neon_178
+	FMOVQ (R16), F3
+	B neon_180
+neon_178:
+	TBZ $1, R6, neon_179
+	FMOVD (R16), F3
+	TBZ $0, R6, neon_180
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_180
+neon_179:
+	FMOVS (R16), F3
+neon_180:
+	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	SUBS $1, R10, R10
+	BGT partial9
+pdone9:
+	MOVD $2, R7
+	CMP $1, R4
+	BGT allrows9
+	MOVD lastRows+64(FP), R7
+allrows9:
+	MOVD R2, R8
+	MOVD flags+104(FP), R9
+	TBZ $1, R9, nobias17
+	VLD1R (R3), [V2.S4]
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+nobias17:
+	TBZ $0, R9, noload17
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_181
+	FMOVQ (R16), F2
+	B neon_183
+neon_181:
+	TBZ $1, R6, neon_182
+	FMOVD (R16), F2
+	TBZ $0, R6, neon_183
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_183
+neon_182:
+	FMOVS (R16), F2
+neon_183:
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+noload17:
+	TBZ $2, R9, noclamp17
+	FMOVS lo+120(FP), F3
+	VDUP V3.S[0], V3.S4
+	FMOVS hi+124(FP), F2
+	VDUP V2.S[0], V2.S4
+	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
+	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+noclamp17:
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_184
+	FMOVQ F0, (R16)
+	B neon_186
+neon_184:
+	TBZ $1, R6, neon_185
+	FMOVD F0, (R16)
+	TBZ $0, R6, neon_186
+	ADD $8, R16, R16
+	VST1 V0.S[2], (R16)
+	B neon_186
+neon_185:
+	FMOVS F0, (R16)
+neon_186:
+	CMP $1, R7
+	BLE stored9
+	MOVD ldy+88(FP), R7
+	LSL $2, R7, R7
+	ADD R7, R8, R8
+	MOVD flags+104(FP), R7
+	TBZ $1, R7, nobias18
+	ADD $4, R3, R16
+	VLD1R (R16), [V2.S4]
+	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+nobias18:
+	TBZ $0, R7, noload18
+	ADD R5<<2, R8, R16
+	TBZ $2, R6, neon_187
+	FMOVQ (R16), F2
+	B neon_189
+neon_187:
+	TBZ $1, R6, neon_188
+	FMOVD (R16), F2
+	TBZ $0, R6, neon_189
+	ADD $8, R16, R16
+	VLD1 (R16), V2.S[2]
+	B neon_189
+neon_188:
+	FMOVS (R16), F2
+neon_189:
+	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
+noload18:
+	TBZ $2, R7, noclamp18
 	FMOVS lo+120(FP), F3
 	VDUP V3.S[0], V3.S4
 	FMOVS hi+124(FP), F2
 	VDUP V2.S[0], V2.S4
 	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
-noclamp6:
+noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_22
+	TBZ $2, R6, neon_190
 	FMOVQ F1, (R16)
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
+	B neon_192
+neon_190:
+	TBZ $1, R6, neon_191
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_24
+	TBZ $0, R6, neon_192
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_24
-neon_23:
+	B neon_192
+neon_191:
 	FMOVS F1, (R16)
-neon_24:
-stored3:
+neon_192:
+stored9:
+	B cols1
+narrower8:
 cols1:
 	MOVD spr+16(FP), R5
 	ADD R5<<1, R1, R1

@@ -12,7 +12,7 @@ import (
 // SpMM (channel-major, any N): units of UH rows whose slots are interleaved
 // (ival[(s·UH + r)], ipos likewise, one byte per slot: the position in its group):
 //
-//	for each unit, for each column tile of U vectors (then single vectors, the last masked):
+//	for each unit, for each column tile of U vectors (then one of ⌈rest/Lanes⌉, the last masked):
 //	    acc[0:UH][tile] = 0; xg = X row 0
 //	    for each full group: for slot j < Keep: for r < UH:
 //	        acc[r] += ival[j·UH+r] · X[xg + ipos[j·UH+r]·ldx, tile]
@@ -162,26 +162,29 @@ func genNMSpMM(m vm.NMMachine, p NMPattern, s NMShape) {
 	{
 		j := m.GP()
 		m.MovImm(j, 0)
-		tiles, singles, last, done := m.NewLabel("tiles"), m.NewLabel("singles"), m.NewLabel("last"), m.NewLabel("cols")
+		tiles, done := m.NewLabel("tiles"), m.NewLabel("cols")
 		m.Bind(tiles)
 		left := b.colsLeft(j)
-		m.BrImm(left, vm.LT, int64(s.U*L), singles)
+		rest := m.NewLabel("rest")
+		m.BrImm(left, vm.LT, int64(s.U*L), rest)
 		g.tile(b, ival, ipos, y, bp, u, j, s.U, nil)
 		m.AddImm(j, int64(s.U*L))
 		m.Jmp(tiles)
-		m.Bind(singles)
-		if s.U > 1 {
-			left = b.colsLeft(j)
-			m.BrImm(left, vm.LT, int64(L), last)
-			g.tile(b, ival, ipos, y, bp, u, j, 1, nil)
-			m.AddImm(j, int64(L))
-			m.Jmp(singles)
-		}
-		m.Bind(last)
-		left = b.colsLeft(j)
+		// The rest (< U vectors): one tile of ⌈left/L⌉ vectors, the last one masked, so a
+		// ragged N keeps as many accumulator chains as a full tile.
+		m.Bind(rest)
 		m.BrImm(left, vm.LE, 0, done)
-		mask := m.TailMask(left)
-		g.tile(b, ival, ipos, y, bp, u, j, 1, &mask)
+		for uu := s.U; uu >= 1; uu-- {
+			next := m.NewLabel("narrower")
+			if uu > 1 {
+				m.BrImm(left, vm.LE, int64((uu-1)*L), next)
+			}
+			m.AddImm(left, -int64((uu-1)*L))
+			mask := m.TailMask(left)
+			g.tile(b, ival, ipos, y, bp, u, j, uu, &mask)
+			m.Jmp(done)
+			m.Bind(next)
+		}
 		m.Bind(done)
 
 		// Next unit: UH rows of slots, UH rows of Y and bias.
