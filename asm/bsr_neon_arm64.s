@@ -353,20 +353,19 @@ blk1:
 	FMOVQ 48(R17), F15
 	FMOVQ 64(R17), F16
 	FMOVQ 80(R17), F17
-	FMOVS.P 8(R9), F18
-	WORD $0x4f921180 // fmla v0.4s, v12.4s, v18.s[0]
-	WORD $0x4f9211a1 // fmla v1.4s, v13.4s, v18.s[0]
-	WORD $0x4f9211c2 // fmla v2.4s, v14.4s, v18.s[0]
-	WORD $0x4f9211e3 // fmla v3.4s, v15.4s, v18.s[0]
-	WORD $0x4f921204 // fmla v4.4s, v16.4s, v18.s[0]
-	WORD $0x4f921225 // fmla v5.4s, v17.4s, v18.s[0]
-	FMOVS -4(R9), F18
-	WORD $0x4f921186 // fmla v6.4s, v12.4s, v18.s[0]
-	WORD $0x4f9211a7 // fmla v7.4s, v13.4s, v18.s[0]
-	WORD $0x4f9211c8 // fmla v8.4s, v14.4s, v18.s[0]
-	WORD $0x4f9211e9 // fmla v9.4s, v15.4s, v18.s[0]
-	WORD $0x4f92120a // fmla v10.4s, v16.4s, v18.s[0]
-	WORD $0x4f92122b // fmla v11.4s, v17.4s, v18.s[0]
+	FMOVD.P 8(R9), F28
+	WORD $0x4f9c1180 // fmla v0.4s, v12.4s, v28.s[0]
+	WORD $0x4f9c11a1 // fmla v1.4s, v13.4s, v28.s[0]
+	WORD $0x4f9c11c2 // fmla v2.4s, v14.4s, v28.s[0]
+	WORD $0x4f9c11e3 // fmla v3.4s, v15.4s, v28.s[0]
+	WORD $0x4f9c1204 // fmla v4.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1225 // fmla v5.4s, v17.4s, v28.s[0]
+	WORD $0x4fbc1186 // fmla v6.4s, v12.4s, v28.s[1]
+	WORD $0x4fbc11a7 // fmla v7.4s, v13.4s, v28.s[1]
+	WORD $0x4fbc11c8 // fmla v8.4s, v14.4s, v28.s[1]
+	WORD $0x4fbc11e9 // fmla v9.4s, v15.4s, v28.s[1]
+	WORD $0x4fbc120a // fmla v10.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc122b // fmla v11.4s, v17.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT blk1
 noblk1:
@@ -378,13 +377,13 @@ allrows1:
 	MOVD R3, R8
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias1
-	VLD1R (R4), [V18.S4]
-	WORD $0x4e32d400 // fadd v0.4s, v0.4s, v18.4s
-	WORD $0x4e32d421 // fadd v1.4s, v1.4s, v18.4s
-	WORD $0x4e32d442 // fadd v2.4s, v2.4s, v18.4s
-	WORD $0x4e32d463 // fadd v3.4s, v3.4s, v18.4s
-	WORD $0x4e32d484 // fadd v4.4s, v4.4s, v18.4s
-	WORD $0x4e32d4a5 // fadd v5.4s, v5.4s, v18.4s
+	VLD1R (R4), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 nobias1:
 	TBZ $0, R9, noload1
 	ADD R6<<2, R8, R15
@@ -434,13 +433,13 @@ noclamp1:
 	MOVD flags+88(FP), R7
 	TBZ $1, R7, nobias2
 	ADD $4, R4, R16
-	VLD1R (R16), [V18.S4]
-	WORD $0x4e32d4c6 // fadd v6.4s, v6.4s, v18.4s
-	WORD $0x4e32d4e7 // fadd v7.4s, v7.4s, v18.4s
-	WORD $0x4e32d508 // fadd v8.4s, v8.4s, v18.4s
-	WORD $0x4e32d529 // fadd v9.4s, v9.4s, v18.4s
-	WORD $0x4e32d54a // fadd v10.4s, v10.4s, v18.4s
-	WORD $0x4e32d56b // fadd v11.4s, v11.4s, v18.4s
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 nobias2:
 	TBZ $0, R7, noload2
 	ADD R6<<2, R8, R13
@@ -508,10 +507,9 @@ blk2:
 	ADD R12, R11, R11
 	ADD R6<<2, R11, R15
 	FMOVQ (R15), F2
-	FMOVS.P 8(R9), F3
-	WORD $0x4f831040 // fmla v0.4s, v2.4s, v3.s[0]
-	FMOVS -4(R9), F3
-	WORD $0x4f831041 // fmla v1.4s, v2.4s, v3.s[0]
+	FMOVD.P 8(R9), F28
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT blk2
 noblk2:
@@ -523,8 +521,8 @@ allrows2:
 	MOVD R3, R8
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias3
-	VLD1R (R4), [V3.S4]
-	WORD $0x4e23d400 // fadd v0.4s, v0.4s, v3.4s
+	VLD1R (R4), [V2.S4]
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 nobias3:
 	TBZ $0, R9, noload3
 	ADD R6<<2, R8, R14
@@ -549,8 +547,8 @@ noclamp3:
 	MOVD flags+88(FP), R7
 	TBZ $1, R7, nobias4
 	ADD $4, R4, R16
-	VLD1R (R16), [V3.S4]
-	WORD $0x4e23d421 // fadd v1.4s, v1.4s, v3.4s
+	VLD1R (R16), [V2.S4]
+	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
 nobias4:
 	TBZ $0, R7, noload4
 	ADD R6<<2, R8, R17
@@ -605,10 +603,9 @@ neon_1:
 neon_2:
 	FMOVS (R16), F2
 neon_3:
-	FMOVS.P 8(R10), F3
-	WORD $0x4f831040 // fmla v0.4s, v2.4s, v3.s[0]
-	FMOVS -4(R10), F3
-	WORD $0x4f831041 // fmla v1.4s, v2.4s, v3.s[0]
+	FMOVD.P 8(R10), F28
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT blk3
 noblk3:
@@ -620,25 +617,25 @@ allrows3:
 	MOVD R3, R9
 	MOVD flags+88(FP), R10
 	TBZ $1, R10, nobias5
-	VLD1R (R4), [V3.S4]
-	WORD $0x4e23d400 // fadd v0.4s, v0.4s, v3.4s
+	VLD1R (R4), [V2.S4]
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 nobias5:
 	TBZ $0, R10, noload5
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_4
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_6
 neon_4:
 	TBZ $1, R7, neon_5
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R7, neon_6
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_6
 neon_5:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_6:
-	WORD $0x4e23d400 // fadd v0.4s, v0.4s, v3.4s
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 noload5:
 	TBZ $2, R10, noclamp5
 	FMOVS lo+104(FP), F2
@@ -670,25 +667,25 @@ neon_9:
 	MOVD flags+88(FP), R8
 	TBZ $1, R8, nobias6
 	ADD $4, R4, R16
-	VLD1R (R16), [V3.S4]
-	WORD $0x4e23d421 // fadd v1.4s, v1.4s, v3.4s
+	VLD1R (R16), [V2.S4]
+	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
 nobias6:
 	TBZ $0, R8, noload6
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_10
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_12
 neon_10:
 	TBZ $1, R7, neon_11
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R7, neon_12
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_12
 neon_11:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_12:
-	WORD $0x4e23d421 // fadd v1.4s, v1.4s, v3.4s
+	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
 noload6:
 	TBZ $2, R8, noclamp6
 	FMOVS lo+104(FP), F2
@@ -787,26 +784,23 @@ blk1:
 	FMOVQ 16(R17), F17
 	FMOVQ 32(R17), F18
 	FMOVQ 48(R17), F19
-	FMOVS.P 16(R9), F20
-	WORD $0x4f941200 // fmla v0.4s, v16.4s, v20.s[0]
-	WORD $0x4f941221 // fmla v1.4s, v17.4s, v20.s[0]
-	WORD $0x4f941242 // fmla v2.4s, v18.4s, v20.s[0]
-	WORD $0x4f941263 // fmla v3.4s, v19.4s, v20.s[0]
-	FMOVS -12(R9), F20
-	WORD $0x4f941204 // fmla v4.4s, v16.4s, v20.s[0]
-	WORD $0x4f941225 // fmla v5.4s, v17.4s, v20.s[0]
-	WORD $0x4f941246 // fmla v6.4s, v18.4s, v20.s[0]
-	WORD $0x4f941267 // fmla v7.4s, v19.4s, v20.s[0]
-	FMOVS -8(R9), F20
-	WORD $0x4f941208 // fmla v8.4s, v16.4s, v20.s[0]
-	WORD $0x4f941229 // fmla v9.4s, v17.4s, v20.s[0]
-	WORD $0x4f94124a // fmla v10.4s, v18.4s, v20.s[0]
-	WORD $0x4f94126b // fmla v11.4s, v19.4s, v20.s[0]
-	FMOVS -4(R9), F20
-	WORD $0x4f94120c // fmla v12.4s, v16.4s, v20.s[0]
-	WORD $0x4f94122d // fmla v13.4s, v17.4s, v20.s[0]
-	WORD $0x4f94124e // fmla v14.4s, v18.4s, v20.s[0]
-	WORD $0x4f94126f // fmla v15.4s, v19.4s, v20.s[0]
+	FMOVQ.P 16(R9), F28
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4f9c1242 // fmla v2.4s, v18.4s, v28.s[0]
+	WORD $0x4f9c1263 // fmla v3.4s, v19.4s, v28.s[0]
+	WORD $0x4fbc1204 // fmla v4.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc1225 // fmla v5.4s, v17.4s, v28.s[1]
+	WORD $0x4fbc1246 // fmla v6.4s, v18.4s, v28.s[1]
+	WORD $0x4fbc1267 // fmla v7.4s, v19.4s, v28.s[1]
+	WORD $0x4f9c1a08 // fmla v8.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a29 // fmla v9.4s, v17.4s, v28.s[2]
+	WORD $0x4f9c1a4a // fmla v10.4s, v18.4s, v28.s[2]
+	WORD $0x4f9c1a6b // fmla v11.4s, v19.4s, v28.s[2]
+	WORD $0x4fbc1a0c // fmla v12.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a2d // fmla v13.4s, v17.4s, v28.s[3]
+	WORD $0x4fbc1a4e // fmla v14.4s, v18.4s, v28.s[3]
+	WORD $0x4fbc1a6f // fmla v15.4s, v19.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT blk1
 noblk1:
@@ -818,11 +812,11 @@ allrows1:
 	MOVD R3, R8
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias1
-	VLD1R (R4), [V20.S4]
-	WORD $0x4e34d400 // fadd v0.4s, v0.4s, v20.4s
-	WORD $0x4e34d421 // fadd v1.4s, v1.4s, v20.4s
-	WORD $0x4e34d442 // fadd v2.4s, v2.4s, v20.4s
-	WORD $0x4e34d463 // fadd v3.4s, v3.4s, v20.4s
+	VLD1R (R4), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
 nobias1:
 	TBZ $0, R9, noload1
 	ADD R6<<2, R8, R15
@@ -862,11 +856,11 @@ noclamp1:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias2
 	ADD $4, R4, R16
-	VLD1R (R16), [V20.S4]
-	WORD $0x4e34d484 // fadd v4.4s, v4.4s, v20.4s
-	WORD $0x4e34d4a5 // fadd v5.4s, v5.4s, v20.4s
-	WORD $0x4e34d4c6 // fadd v6.4s, v6.4s, v20.4s
-	WORD $0x4e34d4e7 // fadd v7.4s, v7.4s, v20.4s
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 nobias2:
 	TBZ $0, R9, noload2
 	ADD R6<<2, R8, R13
@@ -906,11 +900,11 @@ noclamp2:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias3
 	ADD $8, R4, R16
-	VLD1R (R16), [V20.S4]
-	WORD $0x4e34d508 // fadd v8.4s, v8.4s, v20.4s
-	WORD $0x4e34d529 // fadd v9.4s, v9.4s, v20.4s
-	WORD $0x4e34d54a // fadd v10.4s, v10.4s, v20.4s
-	WORD $0x4e34d56b // fadd v11.4s, v11.4s, v20.4s
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
 nobias3:
 	TBZ $0, R9, noload3
 	ADD R6<<2, R8, R15
@@ -950,11 +944,11 @@ noclamp3:
 	MOVD flags+88(FP), R7
 	TBZ $1, R7, nobias4
 	ADD $12, R4, R16
-	VLD1R (R16), [V20.S4]
-	WORD $0x4e34d58c // fadd v12.4s, v12.4s, v20.4s
-	WORD $0x4e34d5ad // fadd v13.4s, v13.4s, v20.4s
-	WORD $0x4e34d5ce // fadd v14.4s, v14.4s, v20.4s
-	WORD $0x4e34d5ef // fadd v15.4s, v15.4s, v20.4s
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 nobias4:
 	TBZ $0, R7, noload4
 	ADD R6<<2, R8, R13
@@ -1014,14 +1008,11 @@ blk2:
 	ADD R12, R11, R11
 	ADD R6<<2, R11, R15
 	FMOVQ (R15), F4
-	FMOVS.P 16(R9), F5
-	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS -12(R9), F5
-	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS -8(R9), F5
-	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS -4(R9), F5
-	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
+	FMOVQ.P 16(R9), F28
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT blk2
 noblk2:
@@ -1033,8 +1024,8 @@ allrows2:
 	MOVD R3, R8
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias5
-	VLD1R (R4), [V5.S4]
-	WORD $0x4e25d400 // fadd v0.4s, v0.4s, v5.4s
+	VLD1R (R4), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 nobias5:
 	TBZ $0, R9, noload5
 	ADD R6<<2, R8, R14
@@ -1059,8 +1050,8 @@ noclamp5:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias6
 	ADD $4, R4, R16
-	VLD1R (R16), [V5.S4]
-	WORD $0x4e25d421 // fadd v1.4s, v1.4s, v5.4s
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 nobias6:
 	TBZ $0, R9, noload6
 	ADD R6<<2, R8, R17
@@ -1085,8 +1076,8 @@ noclamp6:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias7
 	ADD $8, R4, R16
-	VLD1R (R16), [V5.S4]
-	WORD $0x4e25d442 // fadd v2.4s, v2.4s, v5.4s
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 nobias7:
 	TBZ $0, R9, noload7
 	ADD R6<<2, R8, R14
@@ -1111,8 +1102,8 @@ noclamp7:
 	MOVD flags+88(FP), R7
 	TBZ $1, R7, nobias8
 	ADD $12, R4, R16
-	VLD1R (R16), [V5.S4]
-	WORD $0x4e25d463 // fadd v3.4s, v3.4s, v5.4s
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 nobias8:
 	TBZ $0, R7, noload8
 	ADD R6<<2, R8, R17
@@ -1169,14 +1160,11 @@ neon_1:
 neon_2:
 	FMOVS (R16), F4
 neon_3:
-	FMOVS.P 16(R10), F5
-	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS -12(R10), F5
-	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS -8(R10), F5
-	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS -4(R10), F5
-	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R11, R11
 	BGT blk3
 noblk3:
@@ -1188,25 +1176,25 @@ allrows3:
 	MOVD R3, R9
 	MOVD flags+88(FP), R10
 	TBZ $1, R10, nobias9
-	VLD1R (R4), [V5.S4]
-	WORD $0x4e25d400 // fadd v0.4s, v0.4s, v5.4s
+	VLD1R (R4), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 nobias9:
 	TBZ $0, R10, noload9
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_4
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_6
 neon_4:
 	TBZ $1, R7, neon_5
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R7, neon_6
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_6
 neon_5:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_6:
-	WORD $0x4e25d400 // fadd v0.4s, v0.4s, v5.4s
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 noload9:
 	TBZ $2, R10, noclamp9
 	FMOVS lo+104(FP), F4
@@ -1238,25 +1226,25 @@ neon_9:
 	MOVD flags+88(FP), R10
 	TBZ $1, R10, nobias10
 	ADD $4, R4, R16
-	VLD1R (R16), [V5.S4]
-	WORD $0x4e25d421 // fadd v1.4s, v1.4s, v5.4s
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 nobias10:
 	TBZ $0, R10, noload10
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_10
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_12
 neon_10:
 	TBZ $1, R7, neon_11
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R7, neon_12
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_12
 neon_11:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_12:
-	WORD $0x4e25d421 // fadd v1.4s, v1.4s, v5.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload10:
 	TBZ $2, R10, noclamp10
 	FMOVS lo+104(FP), F4
@@ -1288,25 +1276,25 @@ neon_15:
 	MOVD flags+88(FP), R10
 	TBZ $1, R10, nobias11
 	ADD $8, R4, R16
-	VLD1R (R16), [V5.S4]
-	WORD $0x4e25d442 // fadd v2.4s, v2.4s, v5.4s
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 nobias11:
 	TBZ $0, R10, noload11
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_16
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_18
 neon_16:
 	TBZ $1, R7, neon_17
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R7, neon_18
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_18
 neon_17:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_18:
-	WORD $0x4e25d442 // fadd v2.4s, v2.4s, v5.4s
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 noload11:
 	TBZ $2, R10, noclamp11
 	FMOVS lo+104(FP), F4
@@ -1338,25 +1326,25 @@ neon_21:
 	MOVD flags+88(FP), R8
 	TBZ $1, R8, nobias12
 	ADD $12, R4, R16
-	VLD1R (R16), [V5.S4]
-	WORD $0x4e25d463 // fadd v3.4s, v3.4s, v5.4s
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 nobias12:
 	TBZ $0, R8, noload12
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_22
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_24
 neon_22:
 	TBZ $1, R7, neon_23
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R7, neon_24
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_24
 neon_23:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_24:
-	WORD $0x4e25d463 // fadd v3.4s, v3.4s, v5.4s
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload12:
 	TBZ $2, R8, noclamp12
 	FMOVS lo+104(FP), F4
@@ -1453,30 +1441,24 @@ blk1:
 	ADD R6<<2, R11, R17
 	FMOVQ (R17), F16
 	FMOVQ 16(R17), F17
-	FMOVS.P 32(R9), F18
-	WORD $0x4f921200 // fmla v0.4s, v16.4s, v18.s[0]
-	WORD $0x4f921221 // fmla v1.4s, v17.4s, v18.s[0]
-	FMOVS -28(R9), F18
-	WORD $0x4f921202 // fmla v2.4s, v16.4s, v18.s[0]
-	WORD $0x4f921223 // fmla v3.4s, v17.4s, v18.s[0]
-	FMOVS -24(R9), F18
-	WORD $0x4f921204 // fmla v4.4s, v16.4s, v18.s[0]
-	WORD $0x4f921225 // fmla v5.4s, v17.4s, v18.s[0]
-	FMOVS -20(R9), F18
-	WORD $0x4f921206 // fmla v6.4s, v16.4s, v18.s[0]
-	WORD $0x4f921227 // fmla v7.4s, v17.4s, v18.s[0]
-	FMOVS -16(R9), F18
-	WORD $0x4f921208 // fmla v8.4s, v16.4s, v18.s[0]
-	WORD $0x4f921229 // fmla v9.4s, v17.4s, v18.s[0]
-	FMOVS -12(R9), F18
-	WORD $0x4f92120a // fmla v10.4s, v16.4s, v18.s[0]
-	WORD $0x4f92122b // fmla v11.4s, v17.4s, v18.s[0]
-	FMOVS -8(R9), F18
-	WORD $0x4f92120c // fmla v12.4s, v16.4s, v18.s[0]
-	WORD $0x4f92122d // fmla v13.4s, v17.4s, v18.s[0]
-	FMOVS -4(R9), F18
-	WORD $0x4f92120e // fmla v14.4s, v16.4s, v18.s[0]
-	WORD $0x4f92122f // fmla v15.4s, v17.4s, v18.s[0]
+	FMOVQ.P 32(R9), F28
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4fbc1202 // fmla v2.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc1223 // fmla v3.4s, v17.4s, v28.s[1]
+	WORD $0x4f9c1a04 // fmla v4.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a25 // fmla v5.4s, v17.4s, v28.s[2]
+	WORD $0x4fbc1a06 // fmla v6.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a27 // fmla v7.4s, v17.4s, v28.s[3]
+	FMOVQ -16(R9), F28
+	WORD $0x4f9c1208 // fmla v8.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1229 // fmla v9.4s, v17.4s, v28.s[0]
+	WORD $0x4fbc120a // fmla v10.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc122b // fmla v11.4s, v17.4s, v28.s[1]
+	WORD $0x4f9c1a0c // fmla v12.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a2d // fmla v13.4s, v17.4s, v28.s[2]
+	WORD $0x4fbc1a0e // fmla v14.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a2f // fmla v15.4s, v17.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT blk1
 noblk1:
@@ -1488,9 +1470,9 @@ allrows1:
 	MOVD R3, R8
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias1
-	VLD1R (R4), [V18.S4]
-	WORD $0x4e32d400 // fadd v0.4s, v0.4s, v18.4s
-	WORD $0x4e32d421 // fadd v1.4s, v1.4s, v18.4s
+	VLD1R (R4), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
 nobias1:
 	TBZ $0, R9, noload1
 	ADD R6<<2, R8, R15
@@ -1520,9 +1502,9 @@ noclamp1:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias2
 	ADD $4, R4, R16
-	VLD1R (R16), [V18.S4]
-	WORD $0x4e32d442 // fadd v2.4s, v2.4s, v18.4s
-	WORD $0x4e32d463 // fadd v3.4s, v3.4s, v18.4s
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
 nobias2:
 	TBZ $0, R9, noload2
 	ADD R6<<2, R8, R13
@@ -1552,9 +1534,9 @@ noclamp2:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias3
 	ADD $8, R4, R16
-	VLD1R (R16), [V18.S4]
-	WORD $0x4e32d484 // fadd v4.4s, v4.4s, v18.4s
-	WORD $0x4e32d4a5 // fadd v5.4s, v5.4s, v18.4s
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
 nobias3:
 	TBZ $0, R9, noload3
 	ADD R6<<2, R8, R15
@@ -1584,9 +1566,9 @@ noclamp3:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias4
 	ADD $12, R4, R16
-	VLD1R (R16), [V18.S4]
-	WORD $0x4e32d4c6 // fadd v6.4s, v6.4s, v18.4s
-	WORD $0x4e32d4e7 // fadd v7.4s, v7.4s, v18.4s
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 nobias4:
 	TBZ $0, R9, noload4
 	ADD R6<<2, R8, R13
@@ -1616,9 +1598,9 @@ noclamp4:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias5
 	ADD $16, R4, R16
-	VLD1R (R16), [V18.S4]
-	WORD $0x4e32d508 // fadd v8.4s, v8.4s, v18.4s
-	WORD $0x4e32d529 // fadd v9.4s, v9.4s, v18.4s
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
 nobias5:
 	TBZ $0, R9, noload5
 	ADD R6<<2, R8, R15
@@ -1648,9 +1630,9 @@ noclamp5:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias6
 	ADD $20, R4, R16
-	VLD1R (R16), [V18.S4]
-	WORD $0x4e32d54a // fadd v10.4s, v10.4s, v18.4s
-	WORD $0x4e32d56b // fadd v11.4s, v11.4s, v18.4s
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
 nobias6:
 	TBZ $0, R9, noload6
 	ADD R6<<2, R8, R13
@@ -1680,9 +1662,9 @@ noclamp6:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias7
 	ADD $24, R4, R16
-	VLD1R (R16), [V18.S4]
-	WORD $0x4e32d58c // fadd v12.4s, v12.4s, v18.4s
-	WORD $0x4e32d5ad // fadd v13.4s, v13.4s, v18.4s
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
 nobias7:
 	TBZ $0, R9, noload7
 	ADD R6<<2, R8, R15
@@ -1712,9 +1694,9 @@ noclamp7:
 	MOVD flags+88(FP), R7
 	TBZ $1, R7, nobias8
 	ADD $28, R4, R16
-	VLD1R (R16), [V18.S4]
-	WORD $0x4e32d5ce // fadd v14.4s, v14.4s, v18.4s
-	WORD $0x4e32d5ef // fadd v15.4s, v15.4s, v18.4s
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 nobias8:
 	TBZ $0, R7, noload8
 	ADD R6<<2, R8, R13
@@ -1768,22 +1750,16 @@ blk2:
 	ADD R12, R11, R11
 	ADD R6<<2, R11, R15
 	FMOVQ (R15), F8
-	FMOVS.P 32(R9), F9
-	WORD $0x4f891100 // fmla v0.4s, v8.4s, v9.s[0]
-	FMOVS -28(R9), F9
-	WORD $0x4f891101 // fmla v1.4s, v8.4s, v9.s[0]
-	FMOVS -24(R9), F9
-	WORD $0x4f891102 // fmla v2.4s, v8.4s, v9.s[0]
-	FMOVS -20(R9), F9
-	WORD $0x4f891103 // fmla v3.4s, v8.4s, v9.s[0]
-	FMOVS -16(R9), F9
-	WORD $0x4f891104 // fmla v4.4s, v8.4s, v9.s[0]
-	FMOVS -12(R9), F9
-	WORD $0x4f891105 // fmla v5.4s, v8.4s, v9.s[0]
-	FMOVS -8(R9), F9
-	WORD $0x4f891106 // fmla v6.4s, v8.4s, v9.s[0]
-	FMOVS -4(R9), F9
-	WORD $0x4f891107 // fmla v7.4s, v8.4s, v9.s[0]
+	FMOVQ.P 32(R9), F28
+	WORD $0x4f9c1100 // fmla v0.4s, v8.4s, v28.s[0]
+	WORD $0x4fbc1101 // fmla v1.4s, v8.4s, v28.s[1]
+	WORD $0x4f9c1902 // fmla v2.4s, v8.4s, v28.s[2]
+	WORD $0x4fbc1903 // fmla v3.4s, v8.4s, v28.s[3]
+	FMOVQ -16(R9), F28
+	WORD $0x4f9c1104 // fmla v4.4s, v8.4s, v28.s[0]
+	WORD $0x4fbc1105 // fmla v5.4s, v8.4s, v28.s[1]
+	WORD $0x4f9c1906 // fmla v6.4s, v8.4s, v28.s[2]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT blk2
 noblk2:
@@ -1795,8 +1771,8 @@ allrows2:
 	MOVD R3, R8
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias9
-	VLD1R (R4), [V9.S4]
-	WORD $0x4e29d400 // fadd v0.4s, v0.4s, v9.4s
+	VLD1R (R4), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
 nobias9:
 	TBZ $0, R9, noload9
 	ADD R6<<2, R8, R14
@@ -1821,8 +1797,8 @@ noclamp9:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias10
 	ADD $4, R4, R16
-	VLD1R (R16), [V9.S4]
-	WORD $0x4e29d421 // fadd v1.4s, v1.4s, v9.4s
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 nobias10:
 	TBZ $0, R9, noload10
 	ADD R6<<2, R8, R17
@@ -1847,8 +1823,8 @@ noclamp10:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias11
 	ADD $8, R4, R16
-	VLD1R (R16), [V9.S4]
-	WORD $0x4e29d442 // fadd v2.4s, v2.4s, v9.4s
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
 nobias11:
 	TBZ $0, R9, noload11
 	ADD R6<<2, R8, R14
@@ -1873,8 +1849,8 @@ noclamp11:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias12
 	ADD $12, R4, R16
-	VLD1R (R16), [V9.S4]
-	WORD $0x4e29d463 // fadd v3.4s, v3.4s, v9.4s
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 nobias12:
 	TBZ $0, R9, noload12
 	ADD R6<<2, R8, R17
@@ -1899,8 +1875,8 @@ noclamp12:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias13
 	ADD $16, R4, R16
-	VLD1R (R16), [V9.S4]
-	WORD $0x4e29d484 // fadd v4.4s, v4.4s, v9.4s
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
 nobias13:
 	TBZ $0, R9, noload13
 	ADD R6<<2, R8, R14
@@ -1925,8 +1901,8 @@ noclamp13:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias14
 	ADD $20, R4, R16
-	VLD1R (R16), [V9.S4]
-	WORD $0x4e29d4a5 // fadd v5.4s, v5.4s, v9.4s
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
 nobias14:
 	TBZ $0, R9, noload14
 	ADD R6<<2, R8, R17
@@ -1951,8 +1927,8 @@ noclamp14:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias15
 	ADD $24, R4, R16
-	VLD1R (R16), [V9.S4]
-	WORD $0x4e29d4c6 // fadd v6.4s, v6.4s, v9.4s
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
 nobias15:
 	TBZ $0, R9, noload15
 	ADD R6<<2, R8, R14
@@ -1977,8 +1953,8 @@ noclamp15:
 	MOVD flags+88(FP), R7
 	TBZ $1, R7, nobias16
 	ADD $28, R4, R16
-	VLD1R (R16), [V9.S4]
-	WORD $0x4e29d4e7 // fadd v7.4s, v7.4s, v9.4s
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 nobias16:
 	TBZ $0, R7, noload16
 	ADD R6<<2, R8, R17
@@ -2039,22 +2015,16 @@ neon_1:
 neon_2:
 	FMOVS (R16), F8
 neon_3:
-	FMOVS.P 32(R10), F9
-	WORD $0x4f891100 // fmla v0.4s, v8.4s, v9.s[0]
-	FMOVS -28(R10), F9
-	WORD $0x4f891101 // fmla v1.4s, v8.4s, v9.s[0]
-	FMOVS -24(R10), F9
-	WORD $0x4f891102 // fmla v2.4s, v8.4s, v9.s[0]
-	FMOVS -20(R10), F9
-	WORD $0x4f891103 // fmla v3.4s, v8.4s, v9.s[0]
-	FMOVS -16(R10), F9
-	WORD $0x4f891104 // fmla v4.4s, v8.4s, v9.s[0]
-	FMOVS -12(R10), F9
-	WORD $0x4f891105 // fmla v5.4s, v8.4s, v9.s[0]
-	FMOVS -8(R10), F9
-	WORD $0x4f891106 // fmla v6.4s, v8.4s, v9.s[0]
-	FMOVS -4(R10), F9
-	WORD $0x4f891107 // fmla v7.4s, v8.4s, v9.s[0]
+	FMOVQ.P 32(R10), F28
+	WORD $0x4f9c1100 // fmla v0.4s, v8.4s, v28.s[0]
+	WORD $0x4fbc1101 // fmla v1.4s, v8.4s, v28.s[1]
+	WORD $0x4f9c1902 // fmla v2.4s, v8.4s, v28.s[2]
+	WORD $0x4fbc1903 // fmla v3.4s, v8.4s, v28.s[3]
+	FMOVQ -16(R10), F28
+	WORD $0x4f9c1104 // fmla v4.4s, v8.4s, v28.s[0]
+	WORD $0x4fbc1105 // fmla v5.4s, v8.4s, v28.s[1]
+	WORD $0x4f9c1906 // fmla v6.4s, v8.4s, v28.s[2]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	SUBS $1, R11, R11
 	BGT blk3
 noblk3:
@@ -2066,25 +2036,25 @@ allrows3:
 	MOVD R3, R9
 	MOVD flags+88(FP), R10
 	TBZ $1, R10, nobias17
-	VLD1R (R4), [V9.S4]
-	WORD $0x4e29d400 // fadd v0.4s, v0.4s, v9.4s
+	VLD1R (R4), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
 nobias17:
 	TBZ $0, R10, noload17
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_4
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_6
 neon_4:
 	TBZ $1, R7, neon_5
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R7, neon_6
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_6
 neon_5:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_6:
-	WORD $0x4e29d400 // fadd v0.4s, v0.4s, v9.4s
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
 noload17:
 	TBZ $2, R10, noclamp17
 	FMOVS lo+104(FP), F8
@@ -2116,25 +2086,25 @@ neon_9:
 	MOVD flags+88(FP), R10
 	TBZ $1, R10, nobias18
 	ADD $4, R4, R16
-	VLD1R (R16), [V9.S4]
-	WORD $0x4e29d421 // fadd v1.4s, v1.4s, v9.4s
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 nobias18:
 	TBZ $0, R10, noload18
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_10
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_12
 neon_10:
 	TBZ $1, R7, neon_11
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R7, neon_12
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_12
 neon_11:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_12:
-	WORD $0x4e29d421 // fadd v1.4s, v1.4s, v9.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 noload18:
 	TBZ $2, R10, noclamp18
 	FMOVS lo+104(FP), F8
@@ -2166,25 +2136,25 @@ neon_15:
 	MOVD flags+88(FP), R10
 	TBZ $1, R10, nobias19
 	ADD $8, R4, R16
-	VLD1R (R16), [V9.S4]
-	WORD $0x4e29d442 // fadd v2.4s, v2.4s, v9.4s
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
 nobias19:
 	TBZ $0, R10, noload19
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_16
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_18
 neon_16:
 	TBZ $1, R7, neon_17
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R7, neon_18
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_18
 neon_17:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_18:
-	WORD $0x4e29d442 // fadd v2.4s, v2.4s, v9.4s
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
 noload19:
 	TBZ $2, R10, noclamp19
 	FMOVS lo+104(FP), F8
@@ -2216,25 +2186,25 @@ neon_21:
 	MOVD flags+88(FP), R10
 	TBZ $1, R10, nobias20
 	ADD $12, R4, R16
-	VLD1R (R16), [V9.S4]
-	WORD $0x4e29d463 // fadd v3.4s, v3.4s, v9.4s
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 nobias20:
 	TBZ $0, R10, noload20
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_22
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_24
 neon_22:
 	TBZ $1, R7, neon_23
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R7, neon_24
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_24
 neon_23:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_24:
-	WORD $0x4e29d463 // fadd v3.4s, v3.4s, v9.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload20:
 	TBZ $2, R10, noclamp20
 	FMOVS lo+104(FP), F8
@@ -2266,25 +2236,25 @@ neon_27:
 	MOVD flags+88(FP), R10
 	TBZ $1, R10, nobias21
 	ADD $16, R4, R16
-	VLD1R (R16), [V9.S4]
-	WORD $0x4e29d484 // fadd v4.4s, v4.4s, v9.4s
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
 nobias21:
 	TBZ $0, R10, noload21
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_28
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_30
 neon_28:
 	TBZ $1, R7, neon_29
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R7, neon_30
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_30
 neon_29:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_30:
-	WORD $0x4e29d484 // fadd v4.4s, v4.4s, v9.4s
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
 noload21:
 	TBZ $2, R10, noclamp21
 	FMOVS lo+104(FP), F8
@@ -2316,25 +2286,25 @@ neon_33:
 	MOVD flags+88(FP), R10
 	TBZ $1, R10, nobias22
 	ADD $20, R4, R16
-	VLD1R (R16), [V9.S4]
-	WORD $0x4e29d4a5 // fadd v5.4s, v5.4s, v9.4s
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
 nobias22:
 	TBZ $0, R10, noload22
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_34
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_36
 neon_34:
 	TBZ $1, R7, neon_35
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R7, neon_36
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_36
 neon_35:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_36:
-	WORD $0x4e29d4a5 // fadd v5.4s, v5.4s, v9.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
 noload22:
 	TBZ $2, R10, noclamp22
 	FMOVS lo+104(FP), F8
@@ -2366,25 +2336,25 @@ neon_39:
 	MOVD flags+88(FP), R10
 	TBZ $1, R10, nobias23
 	ADD $24, R4, R16
-	VLD1R (R16), [V9.S4]
-	WORD $0x4e29d4c6 // fadd v6.4s, v6.4s, v9.4s
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
 nobias23:
 	TBZ $0, R10, noload23
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_40
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_42
 neon_40:
 	TBZ $1, R7, neon_41
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R7, neon_42
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_42
 neon_41:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_42:
-	WORD $0x4e29d4c6 // fadd v6.4s, v6.4s, v9.4s
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
 noload23:
 	TBZ $2, R10, noclamp23
 	FMOVS lo+104(FP), F8
@@ -2416,25 +2386,25 @@ neon_45:
 	MOVD flags+88(FP), R8
 	TBZ $1, R8, nobias24
 	ADD $28, R4, R16
-	VLD1R (R16), [V9.S4]
-	WORD $0x4e29d4e7 // fadd v7.4s, v7.4s, v9.4s
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 nobias24:
 	TBZ $0, R8, noload24
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_46
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_48
 neon_46:
 	TBZ $1, R7, neon_47
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R7, neon_48
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_48
 neon_47:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_48:
-	WORD $0x4e29d4e7 // fadd v7.4s, v7.4s, v9.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload24:
 	TBZ $2, R8, noclamp24
 	FMOVS lo+104(FP), F8
@@ -2531,104 +2501,92 @@ blk1:
 	FMOVQ 16(R17), F17
 	FMOVQ 32(R17), F18
 	FMOVQ 48(R17), F19
-	FMOVS.P 64(R9), F20
-	WORD $0x4f941200 // fmla v0.4s, v16.4s, v20.s[0]
-	WORD $0x4f941221 // fmla v1.4s, v17.4s, v20.s[0]
-	WORD $0x4f941242 // fmla v2.4s, v18.4s, v20.s[0]
-	WORD $0x4f941263 // fmla v3.4s, v19.4s, v20.s[0]
-	FMOVS -60(R9), F20
-	WORD $0x4f941204 // fmla v4.4s, v16.4s, v20.s[0]
-	WORD $0x4f941225 // fmla v5.4s, v17.4s, v20.s[0]
-	WORD $0x4f941246 // fmla v6.4s, v18.4s, v20.s[0]
-	WORD $0x4f941267 // fmla v7.4s, v19.4s, v20.s[0]
-	FMOVS -56(R9), F20
-	WORD $0x4f941208 // fmla v8.4s, v16.4s, v20.s[0]
-	WORD $0x4f941229 // fmla v9.4s, v17.4s, v20.s[0]
-	WORD $0x4f94124a // fmla v10.4s, v18.4s, v20.s[0]
-	WORD $0x4f94126b // fmla v11.4s, v19.4s, v20.s[0]
-	FMOVS -52(R9), F20
-	WORD $0x4f94120c // fmla v12.4s, v16.4s, v20.s[0]
-	WORD $0x4f94122d // fmla v13.4s, v17.4s, v20.s[0]
-	WORD $0x4f94124e // fmla v14.4s, v18.4s, v20.s[0]
-	WORD $0x4f94126f // fmla v15.4s, v19.4s, v20.s[0]
+	FMOVQ.P 64(R9), F28
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4f9c1242 // fmla v2.4s, v18.4s, v28.s[0]
+	WORD $0x4f9c1263 // fmla v3.4s, v19.4s, v28.s[0]
+	WORD $0x4fbc1204 // fmla v4.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc1225 // fmla v5.4s, v17.4s, v28.s[1]
+	WORD $0x4fbc1246 // fmla v6.4s, v18.4s, v28.s[1]
+	WORD $0x4fbc1267 // fmla v7.4s, v19.4s, v28.s[1]
+	WORD $0x4f9c1a08 // fmla v8.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a29 // fmla v9.4s, v17.4s, v28.s[2]
+	WORD $0x4f9c1a4a // fmla v10.4s, v18.4s, v28.s[2]
+	WORD $0x4f9c1a6b // fmla v11.4s, v19.4s, v28.s[2]
+	WORD $0x4fbc1a0c // fmla v12.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a2d // fmla v13.4s, v17.4s, v28.s[3]
+	WORD $0x4fbc1a4e // fmla v14.4s, v18.4s, v28.s[3]
+	WORD $0x4fbc1a6f // fmla v15.4s, v19.4s, v28.s[3]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R15
 	FMOVQ (R15), F16
 	FMOVQ 16(R15), F17
 	FMOVQ 32(R15), F18
 	FMOVQ 48(R15), F19
-	FMOVS -48(R9), F20
-	WORD $0x4f941200 // fmla v0.4s, v16.4s, v20.s[0]
-	WORD $0x4f941221 // fmla v1.4s, v17.4s, v20.s[0]
-	WORD $0x4f941242 // fmla v2.4s, v18.4s, v20.s[0]
-	WORD $0x4f941263 // fmla v3.4s, v19.4s, v20.s[0]
-	FMOVS -44(R9), F20
-	WORD $0x4f941204 // fmla v4.4s, v16.4s, v20.s[0]
-	WORD $0x4f941225 // fmla v5.4s, v17.4s, v20.s[0]
-	WORD $0x4f941246 // fmla v6.4s, v18.4s, v20.s[0]
-	WORD $0x4f941267 // fmla v7.4s, v19.4s, v20.s[0]
-	FMOVS -40(R9), F20
-	WORD $0x4f941208 // fmla v8.4s, v16.4s, v20.s[0]
-	WORD $0x4f941229 // fmla v9.4s, v17.4s, v20.s[0]
-	WORD $0x4f94124a // fmla v10.4s, v18.4s, v20.s[0]
-	WORD $0x4f94126b // fmla v11.4s, v19.4s, v20.s[0]
-	FMOVS -36(R9), F20
-	WORD $0x4f94120c // fmla v12.4s, v16.4s, v20.s[0]
-	WORD $0x4f94122d // fmla v13.4s, v17.4s, v20.s[0]
-	WORD $0x4f94124e // fmla v14.4s, v18.4s, v20.s[0]
-	WORD $0x4f94126f // fmla v15.4s, v19.4s, v20.s[0]
+	FMOVQ -48(R9), F28
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4f9c1242 // fmla v2.4s, v18.4s, v28.s[0]
+	WORD $0x4f9c1263 // fmla v3.4s, v19.4s, v28.s[0]
+	WORD $0x4fbc1204 // fmla v4.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc1225 // fmla v5.4s, v17.4s, v28.s[1]
+	WORD $0x4fbc1246 // fmla v6.4s, v18.4s, v28.s[1]
+	WORD $0x4fbc1267 // fmla v7.4s, v19.4s, v28.s[1]
+	WORD $0x4f9c1a08 // fmla v8.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a29 // fmla v9.4s, v17.4s, v28.s[2]
+	WORD $0x4f9c1a4a // fmla v10.4s, v18.4s, v28.s[2]
+	WORD $0x4f9c1a6b // fmla v11.4s, v19.4s, v28.s[2]
+	WORD $0x4fbc1a0c // fmla v12.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a2d // fmla v13.4s, v17.4s, v28.s[3]
+	WORD $0x4fbc1a4e // fmla v14.4s, v18.4s, v28.s[3]
+	WORD $0x4fbc1a6f // fmla v15.4s, v19.4s, v28.s[3]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R14
 	FMOVQ (R14), F16
 	FMOVQ 16(R14), F17
 	FMOVQ 32(R14), F18
 	FMOVQ 48(R14), F19
-	FMOVS -32(R9), F20
-	WORD $0x4f941200 // fmla v0.4s, v16.4s, v20.s[0]
-	WORD $0x4f941221 // fmla v1.4s, v17.4s, v20.s[0]
-	WORD $0x4f941242 // fmla v2.4s, v18.4s, v20.s[0]
-	WORD $0x4f941263 // fmla v3.4s, v19.4s, v20.s[0]
-	FMOVS -28(R9), F20
-	WORD $0x4f941204 // fmla v4.4s, v16.4s, v20.s[0]
-	WORD $0x4f941225 // fmla v5.4s, v17.4s, v20.s[0]
-	WORD $0x4f941246 // fmla v6.4s, v18.4s, v20.s[0]
-	WORD $0x4f941267 // fmla v7.4s, v19.4s, v20.s[0]
-	FMOVS -24(R9), F20
-	WORD $0x4f941208 // fmla v8.4s, v16.4s, v20.s[0]
-	WORD $0x4f941229 // fmla v9.4s, v17.4s, v20.s[0]
-	WORD $0x4f94124a // fmla v10.4s, v18.4s, v20.s[0]
-	WORD $0x4f94126b // fmla v11.4s, v19.4s, v20.s[0]
-	FMOVS -20(R9), F20
-	WORD $0x4f94120c // fmla v12.4s, v16.4s, v20.s[0]
-	WORD $0x4f94122d // fmla v13.4s, v17.4s, v20.s[0]
-	WORD $0x4f94124e // fmla v14.4s, v18.4s, v20.s[0]
-	WORD $0x4f94126f // fmla v15.4s, v19.4s, v20.s[0]
+	FMOVQ -32(R9), F28
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4f9c1242 // fmla v2.4s, v18.4s, v28.s[0]
+	WORD $0x4f9c1263 // fmla v3.4s, v19.4s, v28.s[0]
+	WORD $0x4fbc1204 // fmla v4.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc1225 // fmla v5.4s, v17.4s, v28.s[1]
+	WORD $0x4fbc1246 // fmla v6.4s, v18.4s, v28.s[1]
+	WORD $0x4fbc1267 // fmla v7.4s, v19.4s, v28.s[1]
+	WORD $0x4f9c1a08 // fmla v8.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a29 // fmla v9.4s, v17.4s, v28.s[2]
+	WORD $0x4f9c1a4a // fmla v10.4s, v18.4s, v28.s[2]
+	WORD $0x4f9c1a6b // fmla v11.4s, v19.4s, v28.s[2]
+	WORD $0x4fbc1a0c // fmla v12.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a2d // fmla v13.4s, v17.4s, v28.s[3]
+	WORD $0x4fbc1a4e // fmla v14.4s, v18.4s, v28.s[3]
+	WORD $0x4fbc1a6f // fmla v15.4s, v19.4s, v28.s[3]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R13
 	FMOVQ (R13), F16
 	FMOVQ 16(R13), F17
 	FMOVQ 32(R13), F18
 	FMOVQ 48(R13), F19
-	FMOVS -16(R9), F20
-	WORD $0x4f941200 // fmla v0.4s, v16.4s, v20.s[0]
-	WORD $0x4f941221 // fmla v1.4s, v17.4s, v20.s[0]
-	WORD $0x4f941242 // fmla v2.4s, v18.4s, v20.s[0]
-	WORD $0x4f941263 // fmla v3.4s, v19.4s, v20.s[0]
-	FMOVS -12(R9), F20
-	WORD $0x4f941204 // fmla v4.4s, v16.4s, v20.s[0]
-	WORD $0x4f941225 // fmla v5.4s, v17.4s, v20.s[0]
-	WORD $0x4f941246 // fmla v6.4s, v18.4s, v20.s[0]
-	WORD $0x4f941267 // fmla v7.4s, v19.4s, v20.s[0]
-	FMOVS -8(R9), F20
-	WORD $0x4f941208 // fmla v8.4s, v16.4s, v20.s[0]
-	WORD $0x4f941229 // fmla v9.4s, v17.4s, v20.s[0]
-	WORD $0x4f94124a // fmla v10.4s, v18.4s, v20.s[0]
-	WORD $0x4f94126b // fmla v11.4s, v19.4s, v20.s[0]
-	FMOVS -4(R9), F20
-	WORD $0x4f94120c // fmla v12.4s, v16.4s, v20.s[0]
-	WORD $0x4f94122d // fmla v13.4s, v17.4s, v20.s[0]
-	WORD $0x4f94124e // fmla v14.4s, v18.4s, v20.s[0]
-	WORD $0x4f94126f // fmla v15.4s, v19.4s, v20.s[0]
+	FMOVQ -16(R9), F28
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4f9c1242 // fmla v2.4s, v18.4s, v28.s[0]
+	WORD $0x4f9c1263 // fmla v3.4s, v19.4s, v28.s[0]
+	WORD $0x4fbc1204 // fmla v4.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc1225 // fmla v5.4s, v17.4s, v28.s[1]
+	WORD $0x4fbc1246 // fmla v6.4s, v18.4s, v28.s[1]
+	WORD $0x4fbc1267 // fmla v7.4s, v19.4s, v28.s[1]
+	WORD $0x4f9c1a08 // fmla v8.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a29 // fmla v9.4s, v17.4s, v28.s[2]
+	WORD $0x4f9c1a4a // fmla v10.4s, v18.4s, v28.s[2]
+	WORD $0x4f9c1a6b // fmla v11.4s, v19.4s, v28.s[2]
+	WORD $0x4fbc1a0c // fmla v12.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a2d // fmla v13.4s, v17.4s, v28.s[3]
+	WORD $0x4fbc1a4e // fmla v14.4s, v18.4s, v28.s[3]
+	WORD $0x4fbc1a6f // fmla v15.4s, v19.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT blk1
 noblk1:
@@ -2645,26 +2603,23 @@ blk2:
 	FMOVQ 16(R17), F17
 	FMOVQ 32(R17), F18
 	FMOVQ 48(R17), F19
-	FMOVS.P 16(R9), F20
-	WORD $0x4f941200 // fmla v0.4s, v16.4s, v20.s[0]
-	WORD $0x4f941221 // fmla v1.4s, v17.4s, v20.s[0]
-	WORD $0x4f941242 // fmla v2.4s, v18.4s, v20.s[0]
-	WORD $0x4f941263 // fmla v3.4s, v19.4s, v20.s[0]
-	FMOVS -12(R9), F20
-	WORD $0x4f941204 // fmla v4.4s, v16.4s, v20.s[0]
-	WORD $0x4f941225 // fmla v5.4s, v17.4s, v20.s[0]
-	WORD $0x4f941246 // fmla v6.4s, v18.4s, v20.s[0]
-	WORD $0x4f941267 // fmla v7.4s, v19.4s, v20.s[0]
-	FMOVS -8(R9), F20
-	WORD $0x4f941208 // fmla v8.4s, v16.4s, v20.s[0]
-	WORD $0x4f941229 // fmla v9.4s, v17.4s, v20.s[0]
-	WORD $0x4f94124a // fmla v10.4s, v18.4s, v20.s[0]
-	WORD $0x4f94126b // fmla v11.4s, v19.4s, v20.s[0]
-	FMOVS -4(R9), F20
-	WORD $0x4f94120c // fmla v12.4s, v16.4s, v20.s[0]
-	WORD $0x4f94122d // fmla v13.4s, v17.4s, v20.s[0]
-	WORD $0x4f94124e // fmla v14.4s, v18.4s, v20.s[0]
-	WORD $0x4f94126f // fmla v15.4s, v19.4s, v20.s[0]
+	FMOVQ.P 16(R9), F28
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4f9c1242 // fmla v2.4s, v18.4s, v28.s[0]
+	WORD $0x4f9c1263 // fmla v3.4s, v19.4s, v28.s[0]
+	WORD $0x4fbc1204 // fmla v4.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc1225 // fmla v5.4s, v17.4s, v28.s[1]
+	WORD $0x4fbc1246 // fmla v6.4s, v18.4s, v28.s[1]
+	WORD $0x4fbc1267 // fmla v7.4s, v19.4s, v28.s[1]
+	WORD $0x4f9c1a08 // fmla v8.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a29 // fmla v9.4s, v17.4s, v28.s[2]
+	WORD $0x4f9c1a4a // fmla v10.4s, v18.4s, v28.s[2]
+	WORD $0x4f9c1a6b // fmla v11.4s, v19.4s, v28.s[2]
+	WORD $0x4fbc1a0c // fmla v12.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a2d // fmla v13.4s, v17.4s, v28.s[3]
+	WORD $0x4fbc1a4e // fmla v14.4s, v18.4s, v28.s[3]
+	WORD $0x4fbc1a6f // fmla v15.4s, v19.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT blk2
 noblk2:
@@ -2676,11 +2631,11 @@ allrows1:
 	MOVD R3, R8
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias1
-	VLD1R (R4), [V20.S4]
-	WORD $0x4e34d400 // fadd v0.4s, v0.4s, v20.4s
-	WORD $0x4e34d421 // fadd v1.4s, v1.4s, v20.4s
-	WORD $0x4e34d442 // fadd v2.4s, v2.4s, v20.4s
-	WORD $0x4e34d463 // fadd v3.4s, v3.4s, v20.4s
+	VLD1R (R4), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
 nobias1:
 	TBZ $0, R9, noload1
 	ADD R6<<2, R8, R15
@@ -2720,11 +2675,11 @@ noclamp1:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias2
 	ADD $4, R4, R16
-	VLD1R (R16), [V20.S4]
-	WORD $0x4e34d484 // fadd v4.4s, v4.4s, v20.4s
-	WORD $0x4e34d4a5 // fadd v5.4s, v5.4s, v20.4s
-	WORD $0x4e34d4c6 // fadd v6.4s, v6.4s, v20.4s
-	WORD $0x4e34d4e7 // fadd v7.4s, v7.4s, v20.4s
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 nobias2:
 	TBZ $0, R9, noload2
 	ADD R6<<2, R8, R13
@@ -2764,11 +2719,11 @@ noclamp2:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias3
 	ADD $8, R4, R16
-	VLD1R (R16), [V20.S4]
-	WORD $0x4e34d508 // fadd v8.4s, v8.4s, v20.4s
-	WORD $0x4e34d529 // fadd v9.4s, v9.4s, v20.4s
-	WORD $0x4e34d54a // fadd v10.4s, v10.4s, v20.4s
-	WORD $0x4e34d56b // fadd v11.4s, v11.4s, v20.4s
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
 nobias3:
 	TBZ $0, R9, noload3
 	ADD R6<<2, R8, R15
@@ -2808,11 +2763,11 @@ noclamp3:
 	MOVD flags+88(FP), R7
 	TBZ $1, R7, nobias4
 	ADD $12, R4, R16
-	VLD1R (R16), [V20.S4]
-	WORD $0x4e34d58c // fadd v12.4s, v12.4s, v20.4s
-	WORD $0x4e34d5ad // fadd v13.4s, v13.4s, v20.4s
-	WORD $0x4e34d5ce // fadd v14.4s, v14.4s, v20.4s
-	WORD $0x4e34d5ef // fadd v15.4s, v15.4s, v20.4s
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 nobias4:
 	TBZ $0, R7, noload4
 	ADD R6<<2, R8, R13
@@ -2870,47 +2825,35 @@ blk3:
 	ADD R12, R11, R11
 	ADD R6<<2, R11, R15
 	FMOVQ (R15), F4
-	FMOVS.P 64(R9), F5
-	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS -60(R9), F5
-	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS -56(R9), F5
-	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS -52(R9), F5
-	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
+	FMOVQ.P 64(R9), F28
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R14
 	FMOVQ (R14), F4
-	FMOVS -48(R9), F5
-	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS -44(R9), F5
-	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS -40(R9), F5
-	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS -36(R9), F5
-	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
+	FMOVQ -48(R9), F28
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R13
 	FMOVQ (R13), F4
-	FMOVS -32(R9), F5
-	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS -28(R9), F5
-	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS -24(R9), F5
-	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS -20(R9), F5
-	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
+	FMOVQ -32(R9), F28
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R17
 	FMOVQ (R17), F4
-	FMOVS -16(R9), F5
-	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS -12(R9), F5
-	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS -8(R9), F5
-	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS -4(R9), F5
-	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
+	FMOVQ -16(R9), F28
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT blk3
 noblk3:
@@ -2924,14 +2867,11 @@ blk4:
 	ADD R12, R11, R11
 	ADD R6<<2, R11, R15
 	FMOVQ (R15), F4
-	FMOVS.P 16(R9), F5
-	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS -12(R9), F5
-	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS -8(R9), F5
-	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS -4(R9), F5
-	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
+	FMOVQ.P 16(R9), F28
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT blk4
 noblk4:
@@ -2943,8 +2883,8 @@ allrows2:
 	MOVD R3, R8
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias5
-	VLD1R (R4), [V5.S4]
-	WORD $0x4e25d400 // fadd v0.4s, v0.4s, v5.4s
+	VLD1R (R4), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 nobias5:
 	TBZ $0, R9, noload5
 	ADD R6<<2, R8, R14
@@ -2969,8 +2909,8 @@ noclamp5:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias6
 	ADD $4, R4, R16
-	VLD1R (R16), [V5.S4]
-	WORD $0x4e25d421 // fadd v1.4s, v1.4s, v5.4s
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 nobias6:
 	TBZ $0, R9, noload6
 	ADD R6<<2, R8, R17
@@ -2995,8 +2935,8 @@ noclamp6:
 	MOVD flags+88(FP), R9
 	TBZ $1, R9, nobias7
 	ADD $8, R4, R16
-	VLD1R (R16), [V5.S4]
-	WORD $0x4e25d442 // fadd v2.4s, v2.4s, v5.4s
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 nobias7:
 	TBZ $0, R9, noload7
 	ADD R6<<2, R8, R14
@@ -3021,8 +2961,8 @@ noclamp7:
 	MOVD flags+88(FP), R7
 	TBZ $1, R7, nobias8
 	ADD $12, R4, R16
-	VLD1R (R16), [V5.S4]
-	WORD $0x4e25d463 // fadd v3.4s, v3.4s, v5.4s
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 nobias8:
 	TBZ $0, R7, noload8
 	ADD R6<<2, R8, R17
@@ -3077,14 +3017,11 @@ neon_1:
 neon_2:
 	FMOVS (R16), F4
 neon_3:
-	FMOVS.P 64(R10), F5
-	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS -60(R10), F5
-	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS -56(R10), F5
-	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS -52(R10), F5
-	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
+	FMOVQ.P 64(R10), F28
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	ADD R8, R12, R12
 	ADD R6<<2, R12, R16
 	TBZ $2, R7, neon_4
@@ -3100,14 +3037,11 @@ neon_4:
 neon_5:
 	FMOVS (R16), F4
 neon_6:
-	FMOVS -48(R10), F5
-	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS -44(R10), F5
-	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS -40(R10), F5
-	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS -36(R10), F5
-	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
+	FMOVQ -48(R10), F28
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	ADD R8, R12, R12
 	ADD R6<<2, R12, R16
 	TBZ $2, R7, neon_7
@@ -3123,14 +3057,11 @@ neon_7:
 neon_8:
 	FMOVS (R16), F4
 neon_9:
-	FMOVS -32(R10), F5
-	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS -28(R10), F5
-	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS -24(R10), F5
-	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS -20(R10), F5
-	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
+	FMOVQ -32(R10), F28
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	ADD R8, R12, R12
 	ADD R6<<2, R12, R16
 	TBZ $2, R7, neon_10
@@ -3146,14 +3077,11 @@ neon_10:
 neon_11:
 	FMOVS (R16), F4
 neon_12:
-	FMOVS -16(R10), F5
-	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS -12(R10), F5
-	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS -8(R10), F5
-	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS -4(R10), F5
-	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
+	FMOVQ -16(R10), F28
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R11, R11
 	BGT blk5
 noblk5:
@@ -3179,14 +3107,11 @@ neon_13:
 neon_14:
 	FMOVS (R16), F4
 neon_15:
-	FMOVS.P 16(R10), F5
-	WORD $0x4f851080 // fmla v0.4s, v4.4s, v5.s[0]
-	FMOVS -12(R10), F5
-	WORD $0x4f851081 // fmla v1.4s, v4.4s, v5.s[0]
-	FMOVS -8(R10), F5
-	WORD $0x4f851082 // fmla v2.4s, v4.4s, v5.s[0]
-	FMOVS -4(R10), F5
-	WORD $0x4f851083 // fmla v3.4s, v4.4s, v5.s[0]
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R11, R11
 	BGT blk6
 noblk6:
@@ -3198,25 +3123,25 @@ allrows3:
 	MOVD R3, R9
 	MOVD flags+88(FP), R10
 	TBZ $1, R10, nobias9
-	VLD1R (R4), [V5.S4]
-	WORD $0x4e25d400 // fadd v0.4s, v0.4s, v5.4s
+	VLD1R (R4), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 nobias9:
 	TBZ $0, R10, noload9
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_16
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_18
 neon_16:
 	TBZ $1, R7, neon_17
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R7, neon_18
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_18
 neon_17:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_18:
-	WORD $0x4e25d400 // fadd v0.4s, v0.4s, v5.4s
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 noload9:
 	TBZ $2, R10, noclamp9
 	FMOVS lo+104(FP), F4
@@ -3248,25 +3173,25 @@ neon_21:
 	MOVD flags+88(FP), R10
 	TBZ $1, R10, nobias10
 	ADD $4, R4, R16
-	VLD1R (R16), [V5.S4]
-	WORD $0x4e25d421 // fadd v1.4s, v1.4s, v5.4s
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 nobias10:
 	TBZ $0, R10, noload10
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_22
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_24
 neon_22:
 	TBZ $1, R7, neon_23
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R7, neon_24
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_24
 neon_23:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_24:
-	WORD $0x4e25d421 // fadd v1.4s, v1.4s, v5.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload10:
 	TBZ $2, R10, noclamp10
 	FMOVS lo+104(FP), F4
@@ -3298,25 +3223,25 @@ neon_27:
 	MOVD flags+88(FP), R10
 	TBZ $1, R10, nobias11
 	ADD $8, R4, R16
-	VLD1R (R16), [V5.S4]
-	WORD $0x4e25d442 // fadd v2.4s, v2.4s, v5.4s
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 nobias11:
 	TBZ $0, R10, noload11
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_28
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_30
 neon_28:
 	TBZ $1, R7, neon_29
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R7, neon_30
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_30
 neon_29:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_30:
-	WORD $0x4e25d442 // fadd v2.4s, v2.4s, v5.4s
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 noload11:
 	TBZ $2, R10, noclamp11
 	FMOVS lo+104(FP), F4
@@ -3348,25 +3273,25 @@ neon_33:
 	MOVD flags+88(FP), R8
 	TBZ $1, R8, nobias12
 	ADD $12, R4, R16
-	VLD1R (R16), [V5.S4]
-	WORD $0x4e25d463 // fadd v3.4s, v3.4s, v5.4s
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 nobias12:
 	TBZ $0, R8, noload12
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_34
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_36
 neon_34:
 	TBZ $1, R7, neon_35
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R7, neon_36
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_36
 neon_35:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_36:
-	WORD $0x4e25d463 // fadd v3.4s, v3.4s, v5.4s
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload12:
 	TBZ $2, R8, noclamp12
 	FMOVS lo+104(FP), F4
@@ -3460,15 +3385,15 @@ blk1:
 	FMOVQ 80(R17), F13
 	FMOVQ 96(R17), F14
 	FMOVQ 112(R17), F15
-	FMOVS.P 16(R9), F16
-	WORD $0x4f901100 // fmla v0.4s, v8.4s, v16.s[0]
-	WORD $0x4f901121 // fmla v1.4s, v9.4s, v16.s[0]
-	WORD $0x4f901142 // fmla v2.4s, v10.4s, v16.s[0]
-	WORD $0x4f901163 // fmla v3.4s, v11.4s, v16.s[0]
-	WORD $0x4f901184 // fmla v4.4s, v12.4s, v16.s[0]
-	WORD $0x4f9011a5 // fmla v5.4s, v13.4s, v16.s[0]
-	WORD $0x4f9011c6 // fmla v6.4s, v14.4s, v16.s[0]
-	WORD $0x4f9011e7 // fmla v7.4s, v15.4s, v16.s[0]
+	FMOVQ.P 16(R9), F28
+	WORD $0x4f9c1100 // fmla v0.4s, v8.4s, v28.s[0]
+	WORD $0x4f9c1121 // fmla v1.4s, v9.4s, v28.s[0]
+	WORD $0x4f9c1142 // fmla v2.4s, v10.4s, v28.s[0]
+	WORD $0x4f9c1163 // fmla v3.4s, v11.4s, v28.s[0]
+	WORD $0x4f9c1184 // fmla v4.4s, v12.4s, v28.s[0]
+	WORD $0x4f9c11a5 // fmla v5.4s, v13.4s, v28.s[0]
+	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
+	WORD $0x4f9c11e7 // fmla v7.4s, v15.4s, v28.s[0]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R15
 	FMOVQ (R15), F8
@@ -3479,15 +3404,14 @@ blk1:
 	FMOVQ 80(R15), F13
 	FMOVQ 96(R15), F14
 	FMOVQ 112(R15), F15
-	FMOVS -12(R9), F16
-	WORD $0x4f901100 // fmla v0.4s, v8.4s, v16.s[0]
-	WORD $0x4f901121 // fmla v1.4s, v9.4s, v16.s[0]
-	WORD $0x4f901142 // fmla v2.4s, v10.4s, v16.s[0]
-	WORD $0x4f901163 // fmla v3.4s, v11.4s, v16.s[0]
-	WORD $0x4f901184 // fmla v4.4s, v12.4s, v16.s[0]
-	WORD $0x4f9011a5 // fmla v5.4s, v13.4s, v16.s[0]
-	WORD $0x4f9011c6 // fmla v6.4s, v14.4s, v16.s[0]
-	WORD $0x4f9011e7 // fmla v7.4s, v15.4s, v16.s[0]
+	WORD $0x4fbc1100 // fmla v0.4s, v8.4s, v28.s[1]
+	WORD $0x4fbc1121 // fmla v1.4s, v9.4s, v28.s[1]
+	WORD $0x4fbc1142 // fmla v2.4s, v10.4s, v28.s[1]
+	WORD $0x4fbc1163 // fmla v3.4s, v11.4s, v28.s[1]
+	WORD $0x4fbc1184 // fmla v4.4s, v12.4s, v28.s[1]
+	WORD $0x4fbc11a5 // fmla v5.4s, v13.4s, v28.s[1]
+	WORD $0x4fbc11c6 // fmla v6.4s, v14.4s, v28.s[1]
+	WORD $0x4fbc11e7 // fmla v7.4s, v15.4s, v28.s[1]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R14
 	FMOVQ (R14), F8
@@ -3498,15 +3422,14 @@ blk1:
 	FMOVQ 80(R14), F13
 	FMOVQ 96(R14), F14
 	FMOVQ 112(R14), F15
-	FMOVS -8(R9), F16
-	WORD $0x4f901100 // fmla v0.4s, v8.4s, v16.s[0]
-	WORD $0x4f901121 // fmla v1.4s, v9.4s, v16.s[0]
-	WORD $0x4f901142 // fmla v2.4s, v10.4s, v16.s[0]
-	WORD $0x4f901163 // fmla v3.4s, v11.4s, v16.s[0]
-	WORD $0x4f901184 // fmla v4.4s, v12.4s, v16.s[0]
-	WORD $0x4f9011a5 // fmla v5.4s, v13.4s, v16.s[0]
-	WORD $0x4f9011c6 // fmla v6.4s, v14.4s, v16.s[0]
-	WORD $0x4f9011e7 // fmla v7.4s, v15.4s, v16.s[0]
+	WORD $0x4f9c1900 // fmla v0.4s, v8.4s, v28.s[2]
+	WORD $0x4f9c1921 // fmla v1.4s, v9.4s, v28.s[2]
+	WORD $0x4f9c1942 // fmla v2.4s, v10.4s, v28.s[2]
+	WORD $0x4f9c1963 // fmla v3.4s, v11.4s, v28.s[2]
+	WORD $0x4f9c1984 // fmla v4.4s, v12.4s, v28.s[2]
+	WORD $0x4f9c19a5 // fmla v5.4s, v13.4s, v28.s[2]
+	WORD $0x4f9c19c6 // fmla v6.4s, v14.4s, v28.s[2]
+	WORD $0x4f9c19e7 // fmla v7.4s, v15.4s, v28.s[2]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R13
 	FMOVQ (R13), F8
@@ -3517,15 +3440,14 @@ blk1:
 	FMOVQ 80(R13), F13
 	FMOVQ 96(R13), F14
 	FMOVQ 112(R13), F15
-	FMOVS -4(R9), F16
-	WORD $0x4f901100 // fmla v0.4s, v8.4s, v16.s[0]
-	WORD $0x4f901121 // fmla v1.4s, v9.4s, v16.s[0]
-	WORD $0x4f901142 // fmla v2.4s, v10.4s, v16.s[0]
-	WORD $0x4f901163 // fmla v3.4s, v11.4s, v16.s[0]
-	WORD $0x4f901184 // fmla v4.4s, v12.4s, v16.s[0]
-	WORD $0x4f9011a5 // fmla v5.4s, v13.4s, v16.s[0]
-	WORD $0x4f9011c6 // fmla v6.4s, v14.4s, v16.s[0]
-	WORD $0x4f9011e7 // fmla v7.4s, v15.4s, v16.s[0]
+	WORD $0x4fbc1900 // fmla v0.4s, v8.4s, v28.s[3]
+	WORD $0x4fbc1921 // fmla v1.4s, v9.4s, v28.s[3]
+	WORD $0x4fbc1942 // fmla v2.4s, v10.4s, v28.s[3]
+	WORD $0x4fbc1963 // fmla v3.4s, v11.4s, v28.s[3]
+	WORD $0x4fbc1984 // fmla v4.4s, v12.4s, v28.s[3]
+	WORD $0x4fbc19a5 // fmla v5.4s, v13.4s, v28.s[3]
+	WORD $0x4fbc19c6 // fmla v6.4s, v14.4s, v28.s[3]
+	WORD $0x4fbc19e7 // fmla v7.4s, v15.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT blk1
 noblk1:
@@ -3649,23 +3571,20 @@ blk3:
 	ADD R12, R11, R11
 	ADD R6<<2, R11, R13
 	FMOVQ (R13), F1
-	FMOVS.P 16(R9), F2
-	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
+	FMOVQ.P 16(R9), F28
+	WORD $0x4f9c1020 // fmla v0.4s, v1.4s, v28.s[0]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R17
 	FMOVQ (R17), F1
-	FMOVS -12(R9), F2
-	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
+	WORD $0x4fbc1020 // fmla v0.4s, v1.4s, v28.s[1]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R15
 	FMOVQ (R15), F1
-	FMOVS -8(R9), F2
-	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
+	WORD $0x4f9c1820 // fmla v0.4s, v1.4s, v28.s[2]
 	ADD R7, R11, R11
 	ADD R6<<2, R11, R14
 	FMOVQ (R14), F1
-	FMOVS -4(R9), F2
-	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
+	WORD $0x4fbc1820 // fmla v0.4s, v1.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT blk3
 noblk3:
@@ -3745,8 +3664,8 @@ neon_1:
 neon_2:
 	FMOVS (R16), F1
 neon_3:
-	FMOVS.P 16(R10), F2
-	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c1020 // fmla v0.4s, v1.4s, v28.s[0]
 	ADD R8, R12, R12
 	ADD R6<<2, R12, R16
 	TBZ $2, R7, neon_4
@@ -3762,8 +3681,7 @@ neon_4:
 neon_5:
 	FMOVS (R16), F1
 neon_6:
-	FMOVS -12(R10), F2
-	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
+	WORD $0x4fbc1020 // fmla v0.4s, v1.4s, v28.s[1]
 	ADD R8, R12, R12
 	ADD R6<<2, R12, R16
 	TBZ $2, R7, neon_7
@@ -3779,8 +3697,7 @@ neon_7:
 neon_8:
 	FMOVS (R16), F1
 neon_9:
-	FMOVS -8(R10), F2
-	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
+	WORD $0x4f9c1820 // fmla v0.4s, v1.4s, v28.s[2]
 	ADD R8, R12, R12
 	ADD R6<<2, R12, R16
 	TBZ $2, R7, neon_10
@@ -3796,8 +3713,7 @@ neon_10:
 neon_11:
 	FMOVS (R16), F1
 neon_12:
-	FMOVS -4(R10), F2
-	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
+	WORD $0x4fbc1820 // fmla v0.4s, v1.4s, v28.s[3]
 	SUBS $1, R11, R11
 	BGT blk5
 noblk5:

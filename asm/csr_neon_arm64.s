@@ -1647,15 +1647,14 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R7
-	FMOVS.P 8(R0), F2
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	FMOVS -4(R0), F3
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -1774,15 +1773,14 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R8
-	FMOVS.P 8(R0), F2
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	FMOVS -4(R0), F3
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8313c1 // fmla v1.4s, v30.4s, v3.s[0]
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -1904,19 +1902,18 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R7
-	FMOVS.P 8(R0), F4
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	FMOVS -4(R0), F5
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8513c2 // fmla v2.4s, v30.4s, v5.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8413e1 // fmla v1.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -2047,19 +2044,18 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R8
-	FMOVS.P 8(R0), F4
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	FMOVS -4(R0), F5
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8513c2 // fmla v2.4s, v30.4s, v5.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8413e1 // fmla v1.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8513c3 // fmla v3.4s, v30.4s, v5.s[0]
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -2193,23 +2189,22 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R7
-	FMOVS.P 8(R0), F6
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	FMOVS -4(R0), F7
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8613e1 // fmla v1.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8713c4 // fmla v4.4s, v30.4s, v7.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R17), F31
-	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -2352,23 +2347,22 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R8
-	FMOVS.P 8(R0), F6
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	FMOVS -4(R0), F7
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8613e1 // fmla v1.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8713c4 // fmla v4.4s, v30.4s, v7.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R17), F31
-	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f8713c5 // fmla v5.4s, v30.4s, v7.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -2514,27 +2508,26 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R7
-	FMOVS.P 8(R0), F8
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	FMOVS -4(R0), F9
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8913c4 // fmla v4.4s, v30.4s, v9.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8813e1 // fmla v1.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8913c5 // fmla v5.4s, v30.4s, v9.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R17), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f8913c6 // fmla v6.4s, v30.4s, v9.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R17), F31
-	WORD $0x4f8813e3 // fmla v3.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f8913c7 // fmla v7.4s, v30.4s, v9.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -2689,27 +2682,26 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R8
-	FMOVS.P 8(R0), F8
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	FMOVS -4(R0), F9
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8913c4 // fmla v4.4s, v30.4s, v9.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8813e1 // fmla v1.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8913c5 // fmla v5.4s, v30.4s, v9.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R17), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f8913c6 // fmla v6.4s, v30.4s, v9.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R17), F31
-	WORD $0x4f8813e3 // fmla v3.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f8913c7 // fmla v7.4s, v30.4s, v9.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -2867,31 +2859,30 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R7
-	FMOVS.P 8(R0), F10
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	FMOVS -4(R0), F11
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8b13c5 // fmla v5.4s, v30.4s, v11.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8a13e1 // fmla v1.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8b13c6 // fmla v6.4s, v30.4s, v11.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R17), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R17), F31
-	WORD $0x4f8a13e3 // fmla v3.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f8b13c8 // fmla v8.4s, v30.4s, v11.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R17), F31
-	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 64(R15), F30
-	WORD $0x4f8b13c9 // fmla v9.4s, v30.4s, v11.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -3058,31 +3049,30 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R8
-	FMOVS.P 8(R0), F10
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	FMOVS -4(R0), F11
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8b13c5 // fmla v5.4s, v30.4s, v11.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8a13e1 // fmla v1.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8b13c6 // fmla v6.4s, v30.4s, v11.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R17), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R17), F31
-	WORD $0x4f8a13e3 // fmla v3.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f8b13c8 // fmla v8.4s, v30.4s, v11.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R17), F31
-	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 64(R15), F30
-	WORD $0x4f8b13c9 // fmla v9.4s, v30.4s, v11.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -3252,35 +3242,34 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R7
-	FMOVS.P 8(R0), F12
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	FMOVS -4(R0), F13
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8d13c6 // fmla v6.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8c13e1 // fmla v1.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8d13c7 // fmla v7.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R17), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f8d13c8 // fmla v8.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R17), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f8d13c9 // fmla v9.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R17), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 64(R15), F30
-	WORD $0x4f8d13ca // fmla v10.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R17), F31
-	WORD $0x4f8c13e5 // fmla v5.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e5 // fmla v5.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R15), F30
-	WORD $0x4f8d13cb // fmla v11.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -3459,35 +3448,34 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R8
-	FMOVS.P 8(R0), F12
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	FMOVS -4(R0), F13
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8d13c6 // fmla v6.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8c13e1 // fmla v1.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8d13c7 // fmla v7.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R17), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f8d13c8 // fmla v8.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R17), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f8d13c9 // fmla v9.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R17), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 64(R15), F30
-	WORD $0x4f8d13ca // fmla v10.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R17), F31
-	WORD $0x4f8c13e5 // fmla v5.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e5 // fmla v5.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R15), F30
-	WORD $0x4f8d13cb // fmla v11.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -3669,39 +3657,38 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R7
-	FMOVS.P 8(R0), F14
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	FMOVS -4(R0), F15
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8f13c7 // fmla v7.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8e13e1 // fmla v1.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8f13c8 // fmla v8.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R17), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f8f13c9 // fmla v9.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R17), F31
-	WORD $0x4f8e13e3 // fmla v3.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f8f13ca // fmla v10.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R17), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 64(R15), F30
-	WORD $0x4f8f13cb // fmla v11.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R17), F31
-	WORD $0x4f8e13e5 // fmla v5.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e5 // fmla v5.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R15), F30
-	WORD $0x4f8f13cc // fmla v12.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R17), F31
-	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 96(R15), F30
-	WORD $0x4f8f13cd // fmla v13.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -3892,39 +3879,38 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R8
-	FMOVS.P 8(R0), F14
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	FMOVS -4(R0), F15
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8f13c7 // fmla v7.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8e13e1 // fmla v1.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8f13c8 // fmla v8.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R17), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f8f13c9 // fmla v9.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R17), F31
-	WORD $0x4f8e13e3 // fmla v3.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f8f13ca // fmla v10.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R17), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 64(R15), F30
-	WORD $0x4f8f13cb // fmla v11.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R17), F31
-	WORD $0x4f8e13e5 // fmla v5.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e5 // fmla v5.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R15), F30
-	WORD $0x4f8f13cc // fmla v12.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R17), F31
-	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 96(R15), F30
-	WORD $0x4f8f13cd // fmla v13.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -4118,43 +4104,42 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R7
-	FMOVS.P 8(R0), F16
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	FMOVS -4(R0), F17
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f9113c8 // fmla v8.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
-	WORD $0x4f9013e1 // fmla v1.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f9113c9 // fmla v9.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R17), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f9113ca // fmla v10.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R17), F31
-	WORD $0x4f9013e3 // fmla v3.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f9113cb // fmla v11.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R17), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 64(R15), F30
-	WORD $0x4f9113cc // fmla v12.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R17), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e5 // fmla v5.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R15), F30
-	WORD $0x4f9113cd // fmla v13.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R17), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 96(R15), F30
-	WORD $0x4f9113ce // fmla v14.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
 	FMOVQ 112(R17), F31
-	WORD $0x4f9013e7 // fmla v7.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e7 // fmla v7.4s, v31.4s, v28.s[0]
 	FMOVQ 112(R15), F30
-	WORD $0x4f9113cf // fmla v15.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -4357,43 +4342,42 @@ inited2:
 	BLE stored1
 step1:
 	MOVHU.P 4(R1), R8
-	FMOVS.P 8(R0), F16
+	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	FMOVS -4(R0), F17
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f9113c8 // fmla v8.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
-	WORD $0x4f9013e1 // fmla v1.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f9113c9 // fmla v9.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R17), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f9113ca // fmla v10.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R17), F31
-	WORD $0x4f9013e3 // fmla v3.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f9113cb // fmla v11.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R17), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 64(R15), F30
-	WORD $0x4f9113cc // fmla v12.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R17), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e5 // fmla v5.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R15), F30
-	WORD $0x4f9113cd // fmla v13.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R17), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 96(R15), F30
-	WORD $0x4f9113ce // fmla v14.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
 	FMOVQ 112(R17), F31
-	WORD $0x4f9013e7 // fmla v7.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e7 // fmla v7.4s, v31.4s, v28.s[0]
 	FMOVQ 112(R15), F30
-	WORD $0x4f9113cf // fmla v15.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -4587,25 +4571,22 @@ inited4:
 	BLE stored1
 step1:
 	MOVHU.P 8(R1), R7
-	FMOVS.P 16(R0), F4
+	FMOVQ.P 16(R0), F28
 	MOVHU -6(R1), R8
-	FMOVS -12(R0), F5
 	MOVHU -4(R1), R9
-	FMOVS -8(R0), F6
 	MOVHU -2(R1), R10
-	FMOVS -4(R0), F7
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8513c1 // fmla v1.4s, v30.4s, v5.s[0]
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	ADD R9, R3, R14
 	FMOVQ (R14), F31
-	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	ADD R10, R3, R13
 	FMOVQ (R13), F30
-	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -4822,25 +4803,22 @@ inited4:
 	BLE stored1
 step1:
 	MOVHU.P 8(R1), R8
-	FMOVS.P 16(R0), F4
+	FMOVQ.P 16(R0), F28
 	MOVHU -6(R1), R9
-	FMOVS -12(R0), F5
 	MOVHU -4(R1), R10
-	FMOVS -8(R0), F6
 	MOVHU -2(R1), R11
-	FMOVS -4(R0), F7
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8513c1 // fmla v1.4s, v30.4s, v5.s[0]
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	ADD R10, R3, R14
 	FMOVQ (R14), F31
-	WORD $0x4f8613e2 // fmla v2.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	ADD R11, R3, R13
 	FMOVQ (R13), F30
-	WORD $0x4f8713c3 // fmla v3.4s, v30.4s, v7.s[0]
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -5064,33 +5042,30 @@ inited4:
 	BLE stored1
 step1:
 	MOVHU.P 8(R1), R7
-	FMOVS.P 16(R0), F8
+	FMOVQ.P 16(R0), F28
 	MOVHU -6(R1), R8
-	FMOVS -12(R0), F9
 	MOVHU -4(R1), R9
-	FMOVS -8(R0), F10
 	MOVHU -2(R1), R10
-	FMOVS -4(R0), F11
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8913c2 // fmla v2.4s, v30.4s, v9.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD R9, R3, R14
 	FMOVQ (R14), F31
-	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD R10, R3, R13
 	FMOVQ (R13), F30
-	WORD $0x4f8b13c6 // fmla v6.4s, v30.4s, v11.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8813e1 // fmla v1.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8913c3 // fmla v3.4s, v30.4s, v9.s[0]
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R14), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c1be5 // fmla v5.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R13), F30
-	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -5331,33 +5306,30 @@ inited4:
 	BLE stored1
 step1:
 	MOVHU.P 8(R1), R8
-	FMOVS.P 16(R0), F8
+	FMOVQ.P 16(R0), F28
 	MOVHU -6(R1), R9
-	FMOVS -12(R0), F9
 	MOVHU -4(R1), R10
-	FMOVS -8(R0), F10
 	MOVHU -2(R1), R11
-	FMOVS -4(R0), F11
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8913c2 // fmla v2.4s, v30.4s, v9.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD R10, R3, R14
 	FMOVQ (R14), F31
-	WORD $0x4f8a13e4 // fmla v4.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD R11, R3, R13
 	FMOVQ (R13), F30
-	WORD $0x4f8b13c6 // fmla v6.4s, v30.4s, v11.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8813e1 // fmla v1.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8913c3 // fmla v3.4s, v30.4s, v9.s[0]
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R14), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c1be5 // fmla v5.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R13), F30
-	WORD $0x4f8b13c7 // fmla v7.4s, v30.4s, v11.s[0]
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -5605,41 +5577,38 @@ inited4:
 	BLE stored1
 step1:
 	MOVHU.P 8(R1), R7
-	FMOVS.P 16(R0), F12
+	FMOVQ.P 16(R0), F28
 	MOVHU -6(R1), R8
-	FMOVS -12(R0), F13
 	MOVHU -4(R1), R9
-	FMOVS -8(R0), F14
 	MOVHU -2(R1), R10
-	FMOVS -4(R0), F15
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8d13c3 // fmla v3.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	ADD R9, R3, R14
 	FMOVQ (R14), F31
-	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	ADD R10, R3, R13
 	FMOVQ (R13), F30
-	WORD $0x4f8f13c9 // fmla v9.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8c13e1 // fmla v1.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8d13c4 // fmla v4.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R14), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be7 // fmla v7.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R13), F30
-	WORD $0x4f8f13ca // fmla v10.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R17), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f8d13c5 // fmla v5.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R14), F31
-	WORD $0x4f8e13e8 // fmla v8.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 32(R13), F30
-	WORD $0x4f8f13cb // fmla v11.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -5904,41 +5873,38 @@ inited4:
 	BLE stored1
 step1:
 	MOVHU.P 8(R1), R8
-	FMOVS.P 16(R0), F12
+	FMOVQ.P 16(R0), F28
 	MOVHU -6(R1), R9
-	FMOVS -12(R0), F13
 	MOVHU -4(R1), R10
-	FMOVS -8(R0), F14
 	MOVHU -2(R1), R11
-	FMOVS -4(R0), F15
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f8d13c3 // fmla v3.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	ADD R10, R3, R14
 	FMOVQ (R14), F31
-	WORD $0x4f8e13e6 // fmla v6.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	ADD R11, R3, R13
 	FMOVQ (R13), F30
-	WORD $0x4f8f13c9 // fmla v9.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
-	WORD $0x4f8c13e1 // fmla v1.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f8d13c4 // fmla v4.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R14), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be7 // fmla v7.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R13), F30
-	WORD $0x4f8f13ca // fmla v10.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R17), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f8d13c5 // fmla v5.4s, v30.4s, v13.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R14), F31
-	WORD $0x4f8e13e8 // fmla v8.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 32(R13), F30
-	WORD $0x4f8f13cb // fmla v11.4s, v30.4s, v15.s[0]
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -6210,49 +6176,46 @@ inited4:
 	BLE stored1
 step1:
 	MOVHU.P 8(R1), R7
-	FMOVS.P 16(R0), F16
+	FMOVQ.P 16(R0), F28
 	MOVHU -6(R1), R8
-	FMOVS -12(R0), F17
 	MOVHU -4(R1), R9
-	FMOVS -8(R0), F18
 	MOVHU -2(R1), R10
-	FMOVS -4(R0), F19
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f9113c4 // fmla v4.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD R9, R3, R14
 	FMOVQ (R14), F31
-	WORD $0x4f9213e8 // fmla v8.4s, v31.4s, v18.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	ADD R10, R3, R13
 	FMOVQ (R13), F30
-	WORD $0x4f9313cc // fmla v12.4s, v30.4s, v19.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
-	WORD $0x4f9013e1 // fmla v1.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f9113c5 // fmla v5.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R14), F31
-	WORD $0x4f9213e9 // fmla v9.4s, v31.4s, v18.s[0]
+	WORD $0x4f9c1be9 // fmla v9.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R13), F30
-	WORD $0x4f9313cd // fmla v13.4s, v30.4s, v19.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R17), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f9113c6 // fmla v6.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R14), F31
-	WORD $0x4f9213ea // fmla v10.4s, v31.4s, v18.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 32(R13), F30
-	WORD $0x4f9313ce // fmla v14.4s, v30.4s, v19.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	FMOVQ 48(R17), F31
-	WORD $0x4f9013e3 // fmla v3.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f9113c7 // fmla v7.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R14), F31
-	WORD $0x4f9213eb // fmla v11.4s, v31.4s, v18.s[0]
+	WORD $0x4f9c1beb // fmla v11.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R13), F30
-	WORD $0x4f9313cf // fmla v15.4s, v30.4s, v19.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -6541,49 +6504,46 @@ inited4:
 	BLE stored1
 step1:
 	MOVHU.P 8(R1), R8
-	FMOVS.P 16(R0), F16
+	FMOVQ.P 16(R0), F28
 	MOVHU -6(R1), R9
-	FMOVS -12(R0), F17
 	MOVHU -4(R1), R10
-	FMOVS -8(R0), F18
 	MOVHU -2(R1), R11
-	FMOVS -4(R0), F19
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f9113c4 // fmla v4.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD R10, R3, R14
 	FMOVQ (R14), F31
-	WORD $0x4f9213e8 // fmla v8.4s, v31.4s, v18.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	ADD R11, R3, R13
 	FMOVQ (R13), F30
-	WORD $0x4f9313cc // fmla v12.4s, v30.4s, v19.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
-	WORD $0x4f9013e1 // fmla v1.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f9113c5 // fmla v5.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R14), F31
-	WORD $0x4f9213e9 // fmla v9.4s, v31.4s, v18.s[0]
+	WORD $0x4f9c1be9 // fmla v9.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R13), F30
-	WORD $0x4f9313cd // fmla v13.4s, v30.4s, v19.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R17), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f9113c6 // fmla v6.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R14), F31
-	WORD $0x4f9213ea // fmla v10.4s, v31.4s, v18.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 32(R13), F30
-	WORD $0x4f9313ce // fmla v14.4s, v30.4s, v19.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	FMOVQ 48(R17), F31
-	WORD $0x4f9013e3 // fmla v3.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f9113c7 // fmla v7.4s, v30.4s, v17.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R14), F31
-	WORD $0x4f9213eb // fmla v11.4s, v31.4s, v18.s[0]
+	WORD $0x4f9c1beb // fmla v11.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R13), F30
-	WORD $0x4f9313cf // fmla v15.4s, v30.4s, v19.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -6879,57 +6839,54 @@ inited4:
 	BLE stored1
 step1:
 	MOVHU.P 8(R1), R7
-	FMOVS.P 16(R0), F20
+	FMOVQ.P 16(R0), F28
 	MOVHU -6(R1), R8
-	FMOVS -12(R0), F21
 	MOVHU -4(R1), R9
-	FMOVS -8(R0), F22
 	MOVHU -2(R1), R10
-	FMOVS -4(R0), F23
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f9413e0 // fmla v0.4s, v31.4s, v20.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f9513c5 // fmla v5.4s, v30.4s, v21.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	ADD R9, R3, R14
 	FMOVQ (R14), F31
-	WORD $0x4f9613ea // fmla v10.4s, v31.4s, v22.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD R10, R3, R13
 	FMOVQ (R13), F30
-	WORD $0x4f9713cf // fmla v15.4s, v30.4s, v23.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
-	WORD $0x4f9413e1 // fmla v1.4s, v31.4s, v20.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f9513c6 // fmla v6.4s, v30.4s, v21.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R14), F31
-	WORD $0x4f9613eb // fmla v11.4s, v31.4s, v22.s[0]
+	WORD $0x4f9c1beb // fmla v11.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R13), F30
-	WORD $0x4f9713d0 // fmla v16.4s, v30.4s, v23.s[0]
+	WORD $0x4fbc1bd0 // fmla v16.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R17), F31
-	WORD $0x4f9413e2 // fmla v2.4s, v31.4s, v20.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f9513c7 // fmla v7.4s, v30.4s, v21.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R14), F31
-	WORD $0x4f9613ec // fmla v12.4s, v31.4s, v22.s[0]
+	WORD $0x4f9c1bec // fmla v12.4s, v31.4s, v28.s[2]
 	FMOVQ 32(R13), F30
-	WORD $0x4f9713d1 // fmla v17.4s, v30.4s, v23.s[0]
+	WORD $0x4fbc1bd1 // fmla v17.4s, v30.4s, v28.s[3]
 	FMOVQ 48(R17), F31
-	WORD $0x4f9413e3 // fmla v3.4s, v31.4s, v20.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f9513c8 // fmla v8.4s, v30.4s, v21.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R14), F31
-	WORD $0x4f9613ed // fmla v13.4s, v31.4s, v22.s[0]
+	WORD $0x4f9c1bed // fmla v13.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R13), F30
-	WORD $0x4f9713d2 // fmla v18.4s, v30.4s, v23.s[0]
+	WORD $0x4fbc1bd2 // fmla v18.4s, v30.4s, v28.s[3]
 	FMOVQ 64(R17), F31
-	WORD $0x4f9413e4 // fmla v4.4s, v31.4s, v20.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 64(R15), F30
-	WORD $0x4f9513c9 // fmla v9.4s, v30.4s, v21.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R14), F31
-	WORD $0x4f9613ee // fmla v14.4s, v31.4s, v22.s[0]
+	WORD $0x4f9c1bee // fmla v14.4s, v31.4s, v28.s[2]
 	FMOVQ 64(R13), F30
-	WORD $0x4f9713d3 // fmla v19.4s, v30.4s, v23.s[0]
+	WORD $0x4fbc1bd3 // fmla v19.4s, v30.4s, v28.s[3]
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -7242,57 +7199,54 @@ inited4:
 	BLE stored1
 step1:
 	MOVHU.P 8(R1), R8
-	FMOVS.P 16(R0), F20
+	FMOVQ.P 16(R0), F28
 	MOVHU -6(R1), R9
-	FMOVS -12(R0), F21
 	MOVHU -4(R1), R10
-	FMOVS -8(R0), F22
 	MOVHU -2(R1), R11
-	FMOVS -4(R0), F23
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f9413e0 // fmla v0.4s, v31.4s, v20.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f9513c5 // fmla v5.4s, v30.4s, v21.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	ADD R10, R3, R14
 	FMOVQ (R14), F31
-	WORD $0x4f9613ea // fmla v10.4s, v31.4s, v22.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD R11, R3, R13
 	FMOVQ (R13), F30
-	WORD $0x4f9713cf // fmla v15.4s, v30.4s, v23.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
-	WORD $0x4f9413e1 // fmla v1.4s, v31.4s, v20.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f9513c6 // fmla v6.4s, v30.4s, v21.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R14), F31
-	WORD $0x4f9613eb // fmla v11.4s, v31.4s, v22.s[0]
+	WORD $0x4f9c1beb // fmla v11.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R13), F30
-	WORD $0x4f9713d0 // fmla v16.4s, v30.4s, v23.s[0]
+	WORD $0x4fbc1bd0 // fmla v16.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R17), F31
-	WORD $0x4f9413e2 // fmla v2.4s, v31.4s, v20.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f9513c7 // fmla v7.4s, v30.4s, v21.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R14), F31
-	WORD $0x4f9613ec // fmla v12.4s, v31.4s, v22.s[0]
+	WORD $0x4f9c1bec // fmla v12.4s, v31.4s, v28.s[2]
 	FMOVQ 32(R13), F30
-	WORD $0x4f9713d1 // fmla v17.4s, v30.4s, v23.s[0]
+	WORD $0x4fbc1bd1 // fmla v17.4s, v30.4s, v28.s[3]
 	FMOVQ 48(R17), F31
-	WORD $0x4f9413e3 // fmla v3.4s, v31.4s, v20.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f9513c8 // fmla v8.4s, v30.4s, v21.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R14), F31
-	WORD $0x4f9613ed // fmla v13.4s, v31.4s, v22.s[0]
+	WORD $0x4f9c1bed // fmla v13.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R13), F30
-	WORD $0x4f9713d2 // fmla v18.4s, v30.4s, v23.s[0]
+	WORD $0x4fbc1bd2 // fmla v18.4s, v30.4s, v28.s[3]
 	FMOVQ 64(R17), F31
-	WORD $0x4f9413e4 // fmla v4.4s, v31.4s, v20.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 64(R15), F30
-	WORD $0x4f9513c9 // fmla v9.4s, v30.4s, v21.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R14), F31
-	WORD $0x4f9613ee // fmla v14.4s, v31.4s, v22.s[0]
+	WORD $0x4f9c1bee // fmla v14.4s, v31.4s, v28.s[2]
 	FMOVQ 64(R13), F30
-	WORD $0x4f9713d3 // fmla v19.4s, v30.4s, v23.s[0]
+	WORD $0x4fbc1bd3 // fmla v19.4s, v30.4s, v28.s[3]
 	SUBS $1, R7, R7
 	BGT step1
 stored1:
@@ -7612,65 +7566,62 @@ inited4:
 	BLE stored1
 step1:
 	MOVHU.P 8(R1), R7
-	FMOVS.P 16(R0), F24
+	FMOVQ.P 16(R0), F28
 	MOVHU -6(R1), R8
-	FMOVS -12(R0), F25
 	MOVHU -4(R1), R9
-	FMOVS -8(R0), F26
 	MOVHU -2(R1), R10
-	FMOVS -4(R0), F27
 	ADD R7, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f9813e0 // fmla v0.4s, v31.4s, v24.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R8, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD R9, R3, R14
 	FMOVQ (R14), F31
-	WORD $0x4f9a13ec // fmla v12.4s, v31.4s, v26.s[0]
+	WORD $0x4f9c1bec // fmla v12.4s, v31.4s, v28.s[2]
 	ADD R10, R3, R13
 	FMOVQ (R13), F30
-	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
+	WORD $0x4fbc1bd2 // fmla v18.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
-	WORD $0x4f9813e1 // fmla v1.4s, v31.4s, v24.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f9913c7 // fmla v7.4s, v30.4s, v25.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R14), F31
-	WORD $0x4f9a13ed // fmla v13.4s, v31.4s, v26.s[0]
+	WORD $0x4f9c1bed // fmla v13.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R13), F30
-	WORD $0x4f9b13d3 // fmla v19.4s, v30.4s, v27.s[0]
+	WORD $0x4fbc1bd3 // fmla v19.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R17), F31
-	WORD $0x4f9813e2 // fmla v2.4s, v31.4s, v24.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f9913c8 // fmla v8.4s, v30.4s, v25.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R14), F31
-	WORD $0x4f9a13ee // fmla v14.4s, v31.4s, v26.s[0]
+	WORD $0x4f9c1bee // fmla v14.4s, v31.4s, v28.s[2]
 	FMOVQ 32(R13), F30
-	WORD $0x4f9b13d4 // fmla v20.4s, v30.4s, v27.s[0]
+	WORD $0x4fbc1bd4 // fmla v20.4s, v30.4s, v28.s[3]
 	FMOVQ 48(R17), F31
-	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f9913c9 // fmla v9.4s, v30.4s, v25.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R14), F31
-	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
+	WORD $0x4f9c1bef // fmla v15.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R13), F30
-	WORD $0x4f9b13d5 // fmla v21.4s, v30.4s, v27.s[0]
+	WORD $0x4fbc1bd5 // fmla v21.4s, v30.4s, v28.s[3]
 	FMOVQ 64(R17), F31
-	WORD $0x4f9813e4 // fmla v4.4s, v31.4s, v24.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 64(R15), F30
-	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R14), F31
-	WORD $0x4f9a13f0 // fmla v16.4s, v31.4s, v26.s[0]
+	WORD $0x4f9c1bf0 // fmla v16.4s, v31.4s, v28.s[2]
 	FMOVQ 64(R13), F30
-	WORD $0x4f9b13d6 // fmla v22.4s, v30.4s, v27.s[0]
+	WORD $0x4fbc1bd6 // fmla v22.4s, v30.4s, v28.s[3]
 	FMOVQ 80(R17), F31
-	WORD $0x4f9813e5 // fmla v5.4s, v31.4s, v24.s[0]
+	WORD $0x4f9c13e5 // fmla v5.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R15), F30
-	WORD $0x4f9913cb // fmla v11.4s, v30.4s, v25.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R14), F31
-	WORD $0x4f9a13f1 // fmla v17.4s, v31.4s, v26.s[0]
+	WORD $0x4f9c1bf1 // fmla v17.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R13), F30
-	WORD $0x4f9b13d7 // fmla v23.4s, v30.4s, v27.s[0]
+	WORD $0x4fbc1bd7 // fmla v23.4s, v30.4s, v28.s[3]
 	SUBS $1, R6, R6
 	BGT step1
 stored1:
@@ -8007,65 +7958,62 @@ inited4:
 	BLE stored1
 step1:
 	MOVHU.P 8(R1), R8
-	FMOVS.P 16(R0), F24
+	FMOVQ.P 16(R0), F28
 	MOVHU -6(R1), R9
-	FMOVS -12(R0), F25
 	MOVHU -4(R1), R10
-	FMOVS -8(R0), F26
 	MOVHU -2(R1), R11
-	FMOVS -4(R0), F27
 	ADD R8, R3, R17
 	FMOVQ (R17), F31
-	WORD $0x4f9813e0 // fmla v0.4s, v31.4s, v24.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD R9, R3, R15
 	FMOVQ (R15), F30
-	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD R10, R3, R14
 	FMOVQ (R14), F31
-	WORD $0x4f9a13ec // fmla v12.4s, v31.4s, v26.s[0]
+	WORD $0x4f9c1bec // fmla v12.4s, v31.4s, v28.s[2]
 	ADD R11, R3, R13
 	FMOVQ (R13), F30
-	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
+	WORD $0x4fbc1bd2 // fmla v18.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
-	WORD $0x4f9813e1 // fmla v1.4s, v31.4s, v24.s[0]
+	WORD $0x4f9c13e1 // fmla v1.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R15), F30
-	WORD $0x4f9913c7 // fmla v7.4s, v30.4s, v25.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R14), F31
-	WORD $0x4f9a13ed // fmla v13.4s, v31.4s, v26.s[0]
+	WORD $0x4f9c1bed // fmla v13.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R13), F30
-	WORD $0x4f9b13d3 // fmla v19.4s, v30.4s, v27.s[0]
+	WORD $0x4fbc1bd3 // fmla v19.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R17), F31
-	WORD $0x4f9813e2 // fmla v2.4s, v31.4s, v24.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 32(R15), F30
-	WORD $0x4f9913c8 // fmla v8.4s, v30.4s, v25.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R14), F31
-	WORD $0x4f9a13ee // fmla v14.4s, v31.4s, v26.s[0]
+	WORD $0x4f9c1bee // fmla v14.4s, v31.4s, v28.s[2]
 	FMOVQ 32(R13), F30
-	WORD $0x4f9b13d4 // fmla v20.4s, v30.4s, v27.s[0]
+	WORD $0x4fbc1bd4 // fmla v20.4s, v30.4s, v28.s[3]
 	FMOVQ 48(R17), F31
-	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
+	WORD $0x4f9c13e3 // fmla v3.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R15), F30
-	WORD $0x4f9913c9 // fmla v9.4s, v30.4s, v25.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R14), F31
-	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
+	WORD $0x4f9c1bef // fmla v15.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R13), F30
-	WORD $0x4f9b13d5 // fmla v21.4s, v30.4s, v27.s[0]
+	WORD $0x4fbc1bd5 // fmla v21.4s, v30.4s, v28.s[3]
 	FMOVQ 64(R17), F31
-	WORD $0x4f9813e4 // fmla v4.4s, v31.4s, v24.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 64(R15), F30
-	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R14), F31
-	WORD $0x4f9a13f0 // fmla v16.4s, v31.4s, v26.s[0]
+	WORD $0x4f9c1bf0 // fmla v16.4s, v31.4s, v28.s[2]
 	FMOVQ 64(R13), F30
-	WORD $0x4f9b13d6 // fmla v22.4s, v30.4s, v27.s[0]
+	WORD $0x4fbc1bd6 // fmla v22.4s, v30.4s, v28.s[3]
 	FMOVQ 80(R17), F31
-	WORD $0x4f9813e5 // fmla v5.4s, v31.4s, v24.s[0]
+	WORD $0x4f9c13e5 // fmla v5.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R15), F30
-	WORD $0x4f9913cb // fmla v11.4s, v30.4s, v25.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R14), F31
-	WORD $0x4f9a13f1 // fmla v17.4s, v31.4s, v26.s[0]
+	WORD $0x4f9c1bf1 // fmla v17.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R13), F30
-	WORD $0x4f9b13d7 // fmla v23.4s, v30.4s, v27.s[0]
+	WORD $0x4fbc1bd7 // fmla v23.4s, v30.4s, v28.s[3]
 	SUBS $1, R7, R7
 	BGT step1
 stored1:

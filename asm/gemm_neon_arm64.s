@@ -39,73 +39,61 @@ loopu1:
 	FMOVQ.P 96(R2), F24
 	FMOVQ -80(R2), F25
 	FMOVQ -64(R2), F26
-	FMOVS.P 64(R1), F27
-	WORD $0x4f9b1300 // fmla v0.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1321 // fmla v1.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1342 // fmla v2.4s, v26.4s, v27.s[0]
-	FMOVS -60(R1), F27
-	WORD $0x4f9b1303 // fmla v3.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1324 // fmla v4.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1345 // fmla v5.4s, v26.4s, v27.s[0]
-	FMOVS -56(R1), F27
-	WORD $0x4f9b1306 // fmla v6.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1327 // fmla v7.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1348 // fmla v8.4s, v26.4s, v27.s[0]
-	FMOVS -52(R1), F27
-	WORD $0x4f9b1309 // fmla v9.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b132a // fmla v10.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b134b // fmla v11.4s, v26.4s, v27.s[0]
-	FMOVS -48(R1), F27
-	WORD $0x4f9b130c // fmla v12.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b132d // fmla v13.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b134e // fmla v14.4s, v26.4s, v27.s[0]
-	FMOVS -44(R1), F27
-	WORD $0x4f9b130f // fmla v15.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1330 // fmla v16.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1351 // fmla v17.4s, v26.4s, v27.s[0]
-	FMOVS -40(R1), F27
-	WORD $0x4f9b1312 // fmla v18.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1333 // fmla v19.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1354 // fmla v20.4s, v26.4s, v27.s[0]
-	FMOVS -36(R1), F27
-	WORD $0x4f9b1315 // fmla v21.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1336 // fmla v22.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1357 // fmla v23.4s, v26.4s, v27.s[0]
+	FMOVQ.P 64(R1), F28
+	WORD $0x4f9c1300 // fmla v0.4s, v24.4s, v28.s[0]
+	WORD $0x4f9c1321 // fmla v1.4s, v25.4s, v28.s[0]
+	WORD $0x4f9c1342 // fmla v2.4s, v26.4s, v28.s[0]
+	WORD $0x4fbc1303 // fmla v3.4s, v24.4s, v28.s[1]
+	WORD $0x4fbc1324 // fmla v4.4s, v25.4s, v28.s[1]
+	WORD $0x4fbc1345 // fmla v5.4s, v26.4s, v28.s[1]
+	WORD $0x4f9c1b06 // fmla v6.4s, v24.4s, v28.s[2]
+	WORD $0x4f9c1b27 // fmla v7.4s, v25.4s, v28.s[2]
+	WORD $0x4f9c1b48 // fmla v8.4s, v26.4s, v28.s[2]
+	WORD $0x4fbc1b09 // fmla v9.4s, v24.4s, v28.s[3]
+	WORD $0x4fbc1b2a // fmla v10.4s, v25.4s, v28.s[3]
+	WORD $0x4fbc1b4b // fmla v11.4s, v26.4s, v28.s[3]
+	FMOVQ -48(R1), F28
+	WORD $0x4f9c130c // fmla v12.4s, v24.4s, v28.s[0]
+	WORD $0x4f9c132d // fmla v13.4s, v25.4s, v28.s[0]
+	WORD $0x4f9c134e // fmla v14.4s, v26.4s, v28.s[0]
+	WORD $0x4fbc130f // fmla v15.4s, v24.4s, v28.s[1]
+	WORD $0x4fbc1330 // fmla v16.4s, v25.4s, v28.s[1]
+	WORD $0x4fbc1351 // fmla v17.4s, v26.4s, v28.s[1]
+	WORD $0x4f9c1b12 // fmla v18.4s, v24.4s, v28.s[2]
+	WORD $0x4f9c1b33 // fmla v19.4s, v25.4s, v28.s[2]
+	WORD $0x4f9c1b54 // fmla v20.4s, v26.4s, v28.s[2]
+	WORD $0x4fbc1b15 // fmla v21.4s, v24.4s, v28.s[3]
+	WORD $0x4fbc1b36 // fmla v22.4s, v25.4s, v28.s[3]
+	WORD $0x4fbc1b57 // fmla v23.4s, v26.4s, v28.s[3]
 	FMOVQ -48(R2), F24
 	FMOVQ -32(R2), F25
 	FMOVQ -16(R2), F26
-	FMOVS -32(R1), F27
-	WORD $0x4f9b1300 // fmla v0.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1321 // fmla v1.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1342 // fmla v2.4s, v26.4s, v27.s[0]
-	FMOVS -28(R1), F27
-	WORD $0x4f9b1303 // fmla v3.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1324 // fmla v4.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1345 // fmla v5.4s, v26.4s, v27.s[0]
-	FMOVS -24(R1), F27
-	WORD $0x4f9b1306 // fmla v6.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1327 // fmla v7.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1348 // fmla v8.4s, v26.4s, v27.s[0]
-	FMOVS -20(R1), F27
-	WORD $0x4f9b1309 // fmla v9.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b132a // fmla v10.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b134b // fmla v11.4s, v26.4s, v27.s[0]
-	FMOVS -16(R1), F27
-	WORD $0x4f9b130c // fmla v12.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b132d // fmla v13.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b134e // fmla v14.4s, v26.4s, v27.s[0]
-	FMOVS -12(R1), F27
-	WORD $0x4f9b130f // fmla v15.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1330 // fmla v16.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1351 // fmla v17.4s, v26.4s, v27.s[0]
-	FMOVS -8(R1), F27
-	WORD $0x4f9b1312 // fmla v18.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1333 // fmla v19.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1354 // fmla v20.4s, v26.4s, v27.s[0]
-	FMOVS -4(R1), F27
-	WORD $0x4f9b1315 // fmla v21.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1336 // fmla v22.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1357 // fmla v23.4s, v26.4s, v27.s[0]
+	FMOVQ -32(R1), F28
+	WORD $0x4f9c1300 // fmla v0.4s, v24.4s, v28.s[0]
+	WORD $0x4f9c1321 // fmla v1.4s, v25.4s, v28.s[0]
+	WORD $0x4f9c1342 // fmla v2.4s, v26.4s, v28.s[0]
+	WORD $0x4fbc1303 // fmla v3.4s, v24.4s, v28.s[1]
+	WORD $0x4fbc1324 // fmla v4.4s, v25.4s, v28.s[1]
+	WORD $0x4fbc1345 // fmla v5.4s, v26.4s, v28.s[1]
+	WORD $0x4f9c1b06 // fmla v6.4s, v24.4s, v28.s[2]
+	WORD $0x4f9c1b27 // fmla v7.4s, v25.4s, v28.s[2]
+	WORD $0x4f9c1b48 // fmla v8.4s, v26.4s, v28.s[2]
+	WORD $0x4fbc1b09 // fmla v9.4s, v24.4s, v28.s[3]
+	WORD $0x4fbc1b2a // fmla v10.4s, v25.4s, v28.s[3]
+	WORD $0x4fbc1b4b // fmla v11.4s, v26.4s, v28.s[3]
+	FMOVQ -16(R1), F28
+	WORD $0x4f9c130c // fmla v12.4s, v24.4s, v28.s[0]
+	WORD $0x4f9c132d // fmla v13.4s, v25.4s, v28.s[0]
+	WORD $0x4f9c134e // fmla v14.4s, v26.4s, v28.s[0]
+	WORD $0x4fbc130f // fmla v15.4s, v24.4s, v28.s[1]
+	WORD $0x4fbc1330 // fmla v16.4s, v25.4s, v28.s[1]
+	WORD $0x4fbc1351 // fmla v17.4s, v26.4s, v28.s[1]
+	WORD $0x4f9c1b12 // fmla v18.4s, v24.4s, v28.s[2]
+	WORD $0x4f9c1b33 // fmla v19.4s, v25.4s, v28.s[2]
+	WORD $0x4f9c1b54 // fmla v20.4s, v26.4s, v28.s[2]
+	WORD $0x4fbc1b15 // fmla v21.4s, v24.4s, v28.s[3]
+	WORD $0x4fbc1b36 // fmla v22.4s, v25.4s, v28.s[3]
+	WORD $0x4fbc1b57 // fmla v23.4s, v26.4s, v28.s[3]
 	SUB $2, R0, R0
 	CMP $2, R0
 	BGE loopu1
@@ -116,38 +104,32 @@ loop1:
 	FMOVQ.P 48(R2), F24
 	FMOVQ -32(R2), F25
 	FMOVQ -16(R2), F26
-	FMOVS.P 32(R1), F27
-	WORD $0x4f9b1300 // fmla v0.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1321 // fmla v1.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1342 // fmla v2.4s, v26.4s, v27.s[0]
-	FMOVS -28(R1), F27
-	WORD $0x4f9b1303 // fmla v3.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1324 // fmla v4.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1345 // fmla v5.4s, v26.4s, v27.s[0]
-	FMOVS -24(R1), F27
-	WORD $0x4f9b1306 // fmla v6.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1327 // fmla v7.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1348 // fmla v8.4s, v26.4s, v27.s[0]
-	FMOVS -20(R1), F27
-	WORD $0x4f9b1309 // fmla v9.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b132a // fmla v10.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b134b // fmla v11.4s, v26.4s, v27.s[0]
-	FMOVS -16(R1), F27
-	WORD $0x4f9b130c // fmla v12.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b132d // fmla v13.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b134e // fmla v14.4s, v26.4s, v27.s[0]
-	FMOVS -12(R1), F27
-	WORD $0x4f9b130f // fmla v15.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1330 // fmla v16.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1351 // fmla v17.4s, v26.4s, v27.s[0]
-	FMOVS -8(R1), F27
-	WORD $0x4f9b1312 // fmla v18.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1333 // fmla v19.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1354 // fmla v20.4s, v26.4s, v27.s[0]
-	FMOVS -4(R1), F27
-	WORD $0x4f9b1315 // fmla v21.4s, v24.4s, v27.s[0]
-	WORD $0x4f9b1336 // fmla v22.4s, v25.4s, v27.s[0]
-	WORD $0x4f9b1357 // fmla v23.4s, v26.4s, v27.s[0]
+	FMOVQ.P 32(R1), F28
+	WORD $0x4f9c1300 // fmla v0.4s, v24.4s, v28.s[0]
+	WORD $0x4f9c1321 // fmla v1.4s, v25.4s, v28.s[0]
+	WORD $0x4f9c1342 // fmla v2.4s, v26.4s, v28.s[0]
+	WORD $0x4fbc1303 // fmla v3.4s, v24.4s, v28.s[1]
+	WORD $0x4fbc1324 // fmla v4.4s, v25.4s, v28.s[1]
+	WORD $0x4fbc1345 // fmla v5.4s, v26.4s, v28.s[1]
+	WORD $0x4f9c1b06 // fmla v6.4s, v24.4s, v28.s[2]
+	WORD $0x4f9c1b27 // fmla v7.4s, v25.4s, v28.s[2]
+	WORD $0x4f9c1b48 // fmla v8.4s, v26.4s, v28.s[2]
+	WORD $0x4fbc1b09 // fmla v9.4s, v24.4s, v28.s[3]
+	WORD $0x4fbc1b2a // fmla v10.4s, v25.4s, v28.s[3]
+	WORD $0x4fbc1b4b // fmla v11.4s, v26.4s, v28.s[3]
+	FMOVQ -16(R1), F28
+	WORD $0x4f9c130c // fmla v12.4s, v24.4s, v28.s[0]
+	WORD $0x4f9c132d // fmla v13.4s, v25.4s, v28.s[0]
+	WORD $0x4f9c134e // fmla v14.4s, v26.4s, v28.s[0]
+	WORD $0x4fbc130f // fmla v15.4s, v24.4s, v28.s[1]
+	WORD $0x4fbc1330 // fmla v16.4s, v25.4s, v28.s[1]
+	WORD $0x4fbc1351 // fmla v17.4s, v26.4s, v28.s[1]
+	WORD $0x4f9c1b12 // fmla v18.4s, v24.4s, v28.s[2]
+	WORD $0x4f9c1b33 // fmla v19.4s, v25.4s, v28.s[2]
+	WORD $0x4f9c1b54 // fmla v20.4s, v26.4s, v28.s[2]
+	WORD $0x4fbc1b15 // fmla v21.4s, v24.4s, v28.s[3]
+	WORD $0x4fbc1b36 // fmla v22.4s, v25.4s, v28.s[3]
+	WORD $0x4fbc1b57 // fmla v23.4s, v26.4s, v28.s[3]
 	SUBS $1, R0, R0
 	BGT loop1
 store1:

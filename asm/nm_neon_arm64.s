@@ -47,99 +47,93 @@ group1:
 	MOVBU.P 8(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 32(R6), F16
+	FMOVQ.P 32(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -7(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -28(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -6(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -24(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -5(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -20(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	MOVBU -4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -16(R6), F16
+	FMOVQ -16(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $256, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -151,51 +145,48 @@ partial1:
 	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 16(R6), F16
+	FMOVQ.P 16(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -411,203 +402,197 @@ group2:
 	MOVBU.P 8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F16
+	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_1
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_3
 neon_1:
 	TBZ $1, R6, neon_2
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_3
 neon_2:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_3:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_4
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_6
 neon_4:
 	TBZ $1, R6, neon_5
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_6
 neon_5:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_6:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_7
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_9
 neon_7:
 	TBZ $1, R6, neon_8
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_9
 neon_8:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_9:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_10
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_12
 neon_10:
 	TBZ $1, R6, neon_11
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_12
 neon_11:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_12:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F16
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_13
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_15
 neon_13:
 	TBZ $1, R6, neon_14
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_15
 neon_14:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_15:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_16
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_18
 neon_16:
 	TBZ $1, R6, neon_17
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_18
 neon_17:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_18:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_19
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_21
 neon_19:
 	TBZ $1, R6, neon_20
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_21
 neon_20:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_21:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_22
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_24
 neon_22:
 	TBZ $1, R6, neon_23
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_24
 neon_23:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_24:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -619,103 +604,100 @@ partial2:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F16
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_25
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_27
 neon_25:
 	TBZ $1, R6, neon_26
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_27
 neon_26:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_27:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_28
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_30
 neon_28:
 	TBZ $1, R6, neon_29
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_30
 neon_29:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_30:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_31
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_33
 neon_31:
 	TBZ $1, R6, neon_32
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_33
 neon_32:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_33:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_34
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_36
 neon_34:
 	TBZ $1, R6, neon_35
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_36
 neon_35:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_36:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -759,18 +741,18 @@ neon_39:
 	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
-	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
-	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
-	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
-	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
-	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
-	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
-	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
 noclamp5:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -831,18 +813,18 @@ neon_45:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload6:
 	TBZ $2, R9, noclamp6
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
-	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
-	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
-	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
-	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
-	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
-	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
-	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
 noclamp6:
 	ADD R5<<2, R8, R13
 	FMOVQ F4, (R13)
@@ -903,18 +885,18 @@ neon_51:
 	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
 noload7:
 	TBZ $2, R9, noclamp7
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
-	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
-	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
-	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
-	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
-	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
-	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
-	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f508 // fmax v8.4s, v8.4s, v16.4s
+	WORD $0x4eb1f508 // fmin v8.4s, v8.4s, v17.4s
+	WORD $0x4e30f529 // fmax v9.4s, v9.4s, v16.4s
+	WORD $0x4eb1f529 // fmin v9.4s, v9.4s, v17.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x4eb1f54a // fmin v10.4s, v10.4s, v17.4s
+	WORD $0x4e30f56b // fmax v11.4s, v11.4s, v16.4s
+	WORD $0x4eb1f56b // fmin v11.4s, v11.4s, v17.4s
 noclamp7:
 	ADD R5<<2, R8, R15
 	FMOVQ F8, (R15)
@@ -975,18 +957,18 @@ neon_57:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload8:
 	TBZ $2, R7, noclamp8
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
-	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
-	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
-	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
-	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
-	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
-	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
-	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f58c // fmax v12.4s, v12.4s, v16.4s
+	WORD $0x4eb1f58c // fmin v12.4s, v12.4s, v17.4s
+	WORD $0x4e30f5ad // fmax v13.4s, v13.4s, v16.4s
+	WORD $0x4eb1f5ad // fmin v13.4s, v13.4s, v17.4s
+	WORD $0x4e30f5ce // fmax v14.4s, v14.4s, v16.4s
+	WORD $0x4eb1f5ce // fmin v14.4s, v14.4s, v17.4s
+	WORD $0x4e30f5ef // fmax v15.4s, v15.4s, v16.4s
+	WORD $0x4eb1f5ef // fmin v15.4s, v15.4s, v17.4s
 noclamp8:
 	ADD R5<<2, R8, R13
 	FMOVQ F12, (R13)
@@ -1036,187 +1018,181 @@ group3:
 	MOVBU.P 8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F12
+	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_61
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_63
 neon_61:
 	TBZ $1, R6, neon_62
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_63
 neon_62:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_63:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_64
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_66
 neon_64:
 	TBZ $1, R6, neon_65
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_66
 neon_65:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_66:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_67
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_69
 neon_67:
 	TBZ $1, R6, neon_68
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_69
 neon_68:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_69:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_70
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_72
 neon_70:
 	TBZ $1, R6, neon_71
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_72
 neon_71:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_72:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F12
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_73
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_75
 neon_73:
 	TBZ $1, R6, neon_74
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_75
 neon_74:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_75:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_76
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_78
 neon_76:
 	TBZ $1, R6, neon_77
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_78
 neon_77:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_78:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_79
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_81
 neon_79:
 	TBZ $1, R6, neon_80
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_81
 neon_80:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_81:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_82
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_84
 neon_82:
 	TBZ $1, R6, neon_83
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_84
 neon_83:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_84:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -1228,95 +1204,92 @@ partial3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F12
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_85
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_87
 neon_85:
 	TBZ $1, R6, neon_86
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_87
 neon_86:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_87:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_88
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_90
 neon_88:
 	TBZ $1, R6, neon_89
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_90
 neon_89:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_90:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_91
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_93
 neon_91:
 	TBZ $1, R6, neon_92
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_93
 neon_92:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_93:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_94
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_96
 neon_94:
 	TBZ $1, R6, neon_95
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_96
 neon_95:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_96:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -1357,16 +1330,16 @@ neon_99:
 	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
-	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
-	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
-	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
-	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
-	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
 noclamp9:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -1423,16 +1396,16 @@ neon_105:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
-	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
-	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
-	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
-	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
-	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
 noclamp10:
 	ADD R5<<2, R8, R13
 	FMOVQ F3, (R13)
@@ -1489,16 +1462,16 @@ neon_111:
 	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
-	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
-	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
-	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
-	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
-	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf4c6 // fmax v6.4s, v6.4s, v12.4s
+	WORD $0x4eadf4c6 // fmin v6.4s, v6.4s, v13.4s
+	WORD $0x4e2cf4e7 // fmax v7.4s, v7.4s, v12.4s
+	WORD $0x4eadf4e7 // fmin v7.4s, v7.4s, v13.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x4eadf508 // fmin v8.4s, v8.4s, v13.4s
 noclamp11:
 	ADD R5<<2, R8, R15
 	FMOVQ F6, (R15)
@@ -1555,16 +1528,16 @@ neon_117:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
-	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
-	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
-	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
-	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
-	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf529 // fmax v9.4s, v9.4s, v12.4s
+	WORD $0x4eadf529 // fmin v9.4s, v9.4s, v13.4s
+	WORD $0x4e2cf54a // fmax v10.4s, v10.4s, v12.4s
+	WORD $0x4eadf54a // fmin v10.4s, v10.4s, v13.4s
+	WORD $0x4e2cf56b // fmax v11.4s, v11.4s, v12.4s
+	WORD $0x4eadf56b // fmin v11.4s, v11.4s, v13.4s
 noclamp12:
 	ADD R5<<2, R8, R13
 	FMOVQ F9, (R13)
@@ -1609,171 +1582,165 @@ group4:
 	MOVBU.P 8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F8
+	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_121
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_123
 neon_121:
 	TBZ $1, R6, neon_122
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_123
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_123
 neon_122:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_123:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_124
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_126
 neon_124:
 	TBZ $1, R6, neon_125
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_126
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_126
 neon_125:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_126:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_127
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_129
 neon_127:
 	TBZ $1, R6, neon_128
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_129
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_129
 neon_128:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_129:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_130
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_132
 neon_130:
 	TBZ $1, R6, neon_131
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_132
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_132
 neon_131:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_132:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F8
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_133
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_135
 neon_133:
 	TBZ $1, R6, neon_134
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_135
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_135
 neon_134:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_135:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_136
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_138
 neon_136:
 	TBZ $1, R6, neon_137
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_138
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_138
 neon_137:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_138:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_139
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_141
 neon_139:
 	TBZ $1, R6, neon_140
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_141
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_141
 neon_140:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_141:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_142
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_144
 neon_142:
 	TBZ $1, R6, neon_143
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_144
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_144
 neon_143:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_144:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -1785,87 +1752,84 @@ partial4:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F8
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_145
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_147
 neon_145:
 	TBZ $1, R6, neon_146
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_147
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_147
 neon_146:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_147:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_148
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_150
 neon_148:
 	TBZ $1, R6, neon_149
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_150
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_150
 neon_149:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_150:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_151
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_153
 neon_151:
 	TBZ $1, R6, neon_152
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_153
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_153
 neon_152:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_153:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_154
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_156
 neon_154:
 	TBZ $1, R6, neon_155
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_156
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_156
 neon_155:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_156:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -1903,14 +1867,14 @@ neon_159:
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 noload13:
 	TBZ $2, R9, noclamp13
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
-	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
-	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
-	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
 noclamp13:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -1963,14 +1927,14 @@ neon_165:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload14:
 	TBZ $2, R9, noclamp14
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
-	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
-	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
-	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
 noclamp14:
 	ADD R5<<2, R8, R13
 	FMOVQ F2, (R13)
@@ -2023,14 +1987,14 @@ neon_171:
 	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
 noload15:
 	TBZ $2, R9, noclamp15
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
-	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
-	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
-	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
 noclamp15:
 	ADD R5<<2, R8, R15
 	FMOVQ F4, (R15)
@@ -2083,14 +2047,14 @@ neon_177:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload16:
 	TBZ $2, R7, noclamp16
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
-	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
-	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
-	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
 noclamp16:
 	ADD R5<<2, R8, R13
 	FMOVQ F6, (R13)
@@ -2127,155 +2091,149 @@ group5:
 	MOVBU.P 8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F4
+	FMOVQ.P 32(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_181
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_183
 neon_181:
 	TBZ $1, R6, neon_182
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_183
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_183
 neon_182:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_183:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_184
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_186
 neon_184:
 	TBZ $1, R6, neon_185
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_186
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_186
 neon_185:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_186:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_187
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_189
 neon_187:
 	TBZ $1, R6, neon_188
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_189
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_189
 neon_188:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_189:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_190
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_192
 neon_190:
 	TBZ $1, R6, neon_191
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_192
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_192
 neon_191:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_192:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F4
+	FMOVQ -16(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_193
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_195
 neon_193:
 	TBZ $1, R6, neon_194
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_195
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_195
 neon_194:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_195:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_196
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_198
 neon_196:
 	TBZ $1, R6, neon_197
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_198
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_198
 neon_197:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_198:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_199
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_201
 neon_199:
 	TBZ $1, R6, neon_200
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_201
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_201
 neon_200:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_201:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_202
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_204
 neon_202:
 	TBZ $1, R6, neon_203
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_204
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_204
 neon_203:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_204:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -2287,79 +2245,76 @@ partial5:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
+	FMOVQ.P 16(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_205
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_207
 neon_205:
 	TBZ $1, R6, neon_206
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_207
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_207
 neon_206:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_207:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_208
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_210
 neon_208:
 	TBZ $1, R6, neon_209
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_210
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_210
 neon_209:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_210:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_211
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_213
 neon_211:
 	TBZ $1, R6, neon_212
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_213
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_213
 neon_212:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_213:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_214
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_216
 neon_214:
 	TBZ $1, R6, neon_215
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_216
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_216
 neon_215:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_216:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -2392,12 +2347,12 @@ neon_219:
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 noload17:
 	TBZ $2, R9, noclamp17
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
 noclamp17:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_220
@@ -2442,12 +2397,12 @@ neon_225:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload18:
 	TBZ $2, R9, noclamp18
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp18:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_226
@@ -2492,12 +2447,12 @@ neon_231:
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 noload19:
 	TBZ $2, R9, noclamp19
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
 noclamp19:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_232
@@ -2542,12 +2497,12 @@ neon_237:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload20:
 	TBZ $2, R7, noclamp20
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
-	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp20:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_238
@@ -2623,83 +2578,80 @@ group1:
 	MOVBU.P 4(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 16(R6), F16
+	FMOVQ.P 16(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -3(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	MOVBU -2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $512, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -2711,43 +2663,42 @@ partial1:
 	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 8(R6), F16
+	FMOVD.P 8(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -2923,135 +2874,132 @@ group2:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F16
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_1
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_3
 neon_1:
 	TBZ $1, R6, neon_2
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_3
 neon_2:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_3:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_4
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_6
 neon_4:
 	TBZ $1, R6, neon_5
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_6
 neon_5:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_6:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_7
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_9
 neon_7:
 	TBZ $1, R6, neon_8
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_9
 neon_8:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_9:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a07 // fmla v7.4s, v16.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_10
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_12
 neon_10:
 	TBZ $1, R6, neon_11
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_12
 neon_11:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_12:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -3063,69 +3011,68 @@ partial2:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F16
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_13
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_15
 neon_13:
 	TBZ $1, R6, neon_14
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_15
 neon_14:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_15:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_16
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_18
 neon_16:
 	TBZ $1, R6, neon_17
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_18
 neon_17:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_18:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -3181,26 +3128,26 @@ neon_21:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload3:
 	TBZ $2, R9, noclamp3
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
-	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
-	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
-	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
-	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
-	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
-	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
-	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
-	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
-	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
-	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
-	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
-	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
-	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
-	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
 noclamp3:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -3277,26 +3224,26 @@ neon_27:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload4:
 	TBZ $2, R7, noclamp4
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
-	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
-	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
-	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
-	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
-	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
-	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
-	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
-	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
-	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
-	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
-	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
-	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
-	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
-	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
-	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f508 // fmax v8.4s, v8.4s, v16.4s
+	WORD $0x4eb1f508 // fmin v8.4s, v8.4s, v17.4s
+	WORD $0x4e30f529 // fmax v9.4s, v9.4s, v16.4s
+	WORD $0x4eb1f529 // fmin v9.4s, v9.4s, v17.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x4eb1f54a // fmin v10.4s, v10.4s, v17.4s
+	WORD $0x4e30f56b // fmax v11.4s, v11.4s, v16.4s
+	WORD $0x4eb1f56b // fmin v11.4s, v11.4s, v17.4s
+	WORD $0x4e30f58c // fmax v12.4s, v12.4s, v16.4s
+	WORD $0x4eb1f58c // fmin v12.4s, v12.4s, v17.4s
+	WORD $0x4e30f5ad // fmax v13.4s, v13.4s, v16.4s
+	WORD $0x4eb1f5ad // fmin v13.4s, v13.4s, v17.4s
+	WORD $0x4e30f5ce // fmax v14.4s, v14.4s, v16.4s
+	WORD $0x4eb1f5ce // fmin v14.4s, v14.4s, v17.4s
+	WORD $0x4e30f5ef // fmax v15.4s, v15.4s, v16.4s
+	WORD $0x4eb1f5ef // fmin v15.4s, v15.4s, v17.4s
 noclamp4:
 	ADD R5<<2, R8, R13
 	FMOVQ F8, (R13)
@@ -3352,127 +3299,124 @@ group3:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F14
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_31
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_33
 neon_31:
 	TBZ $1, R6, neon_32
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_33
 neon_32:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_33:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_34
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_36
 neon_34:
 	TBZ $1, R6, neon_35
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_36
 neon_35:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_36:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_37
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_39
 neon_37:
 	TBZ $1, R6, neon_38
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_39
 neon_38:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_39:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c19c6 // fmla v6.4s, v14.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_40
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_42
 neon_40:
 	TBZ $1, R6, neon_41
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_42
 neon_41:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_42:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc19cd // fmla v13.4s, v14.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -3484,65 +3428,64 @@ partial3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F14
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_43
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_45
 neon_43:
 	TBZ $1, R6, neon_44
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_45
 neon_44:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_45:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_46
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_48
 neon_46:
 	TBZ $1, R6, neon_47
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_48
 neon_47:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_48:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -3595,24 +3538,24 @@ neon_51:
 	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F15
-	VDUP V15.S[0], V15.S4
-	FMOVS hi+124(FP), F14
+	FMOVS lo+120(FP), F14
 	VDUP V14.S[0], V14.S4
-	WORD $0x4e2ff400 // fmax v0.4s, v0.4s, v15.4s
-	WORD $0x4eaef400 // fmin v0.4s, v0.4s, v14.4s
-	WORD $0x4e2ff421 // fmax v1.4s, v1.4s, v15.4s
-	WORD $0x4eaef421 // fmin v1.4s, v1.4s, v14.4s
-	WORD $0x4e2ff442 // fmax v2.4s, v2.4s, v15.4s
-	WORD $0x4eaef442 // fmin v2.4s, v2.4s, v14.4s
-	WORD $0x4e2ff463 // fmax v3.4s, v3.4s, v15.4s
-	WORD $0x4eaef463 // fmin v3.4s, v3.4s, v14.4s
-	WORD $0x4e2ff484 // fmax v4.4s, v4.4s, v15.4s
-	WORD $0x4eaef484 // fmin v4.4s, v4.4s, v14.4s
-	WORD $0x4e2ff4a5 // fmax v5.4s, v5.4s, v15.4s
-	WORD $0x4eaef4a5 // fmin v5.4s, v5.4s, v14.4s
-	WORD $0x4e2ff4c6 // fmax v6.4s, v6.4s, v15.4s
-	WORD $0x4eaef4c6 // fmin v6.4s, v6.4s, v14.4s
+	FMOVS hi+124(FP), F15
+	VDUP V15.S[0], V15.S4
+	WORD $0x4e2ef400 // fmax v0.4s, v0.4s, v14.4s
+	WORD $0x4eaff400 // fmin v0.4s, v0.4s, v15.4s
+	WORD $0x4e2ef421 // fmax v1.4s, v1.4s, v14.4s
+	WORD $0x4eaff421 // fmin v1.4s, v1.4s, v15.4s
+	WORD $0x4e2ef442 // fmax v2.4s, v2.4s, v14.4s
+	WORD $0x4eaff442 // fmin v2.4s, v2.4s, v15.4s
+	WORD $0x4e2ef463 // fmax v3.4s, v3.4s, v14.4s
+	WORD $0x4eaff463 // fmin v3.4s, v3.4s, v15.4s
+	WORD $0x4e2ef484 // fmax v4.4s, v4.4s, v14.4s
+	WORD $0x4eaff484 // fmin v4.4s, v4.4s, v15.4s
+	WORD $0x4e2ef4a5 // fmax v5.4s, v5.4s, v14.4s
+	WORD $0x4eaff4a5 // fmin v5.4s, v5.4s, v15.4s
+	WORD $0x4e2ef4c6 // fmax v6.4s, v6.4s, v14.4s
+	WORD $0x4eaff4c6 // fmin v6.4s, v6.4s, v15.4s
 noclamp5:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -3685,24 +3628,24 @@ neon_57:
 	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
-	FMOVS lo+120(FP), F15
-	VDUP V15.S[0], V15.S4
-	FMOVS hi+124(FP), F14
+	FMOVS lo+120(FP), F14
 	VDUP V14.S[0], V14.S4
-	WORD $0x4e2ff4e7 // fmax v7.4s, v7.4s, v15.4s
-	WORD $0x4eaef4e7 // fmin v7.4s, v7.4s, v14.4s
-	WORD $0x4e2ff508 // fmax v8.4s, v8.4s, v15.4s
-	WORD $0x4eaef508 // fmin v8.4s, v8.4s, v14.4s
-	WORD $0x4e2ff529 // fmax v9.4s, v9.4s, v15.4s
-	WORD $0x4eaef529 // fmin v9.4s, v9.4s, v14.4s
-	WORD $0x4e2ff54a // fmax v10.4s, v10.4s, v15.4s
-	WORD $0x4eaef54a // fmin v10.4s, v10.4s, v14.4s
-	WORD $0x4e2ff56b // fmax v11.4s, v11.4s, v15.4s
-	WORD $0x4eaef56b // fmin v11.4s, v11.4s, v14.4s
-	WORD $0x4e2ff58c // fmax v12.4s, v12.4s, v15.4s
-	WORD $0x4eaef58c // fmin v12.4s, v12.4s, v14.4s
-	WORD $0x4e2ff5ad // fmax v13.4s, v13.4s, v15.4s
-	WORD $0x4eaef5ad // fmin v13.4s, v13.4s, v14.4s
+	FMOVS hi+124(FP), F15
+	VDUP V15.S[0], V15.S4
+	WORD $0x4e2ef4e7 // fmax v7.4s, v7.4s, v14.4s
+	WORD $0x4eaff4e7 // fmin v7.4s, v7.4s, v15.4s
+	WORD $0x4e2ef508 // fmax v8.4s, v8.4s, v14.4s
+	WORD $0x4eaff508 // fmin v8.4s, v8.4s, v15.4s
+	WORD $0x4e2ef529 // fmax v9.4s, v9.4s, v14.4s
+	WORD $0x4eaff529 // fmin v9.4s, v9.4s, v15.4s
+	WORD $0x4e2ef54a // fmax v10.4s, v10.4s, v14.4s
+	WORD $0x4eaff54a // fmin v10.4s, v10.4s, v15.4s
+	WORD $0x4e2ef56b // fmax v11.4s, v11.4s, v14.4s
+	WORD $0x4eaff56b // fmin v11.4s, v11.4s, v15.4s
+	WORD $0x4e2ef58c // fmax v12.4s, v12.4s, v14.4s
+	WORD $0x4eaff58c // fmin v12.4s, v12.4s, v15.4s
+	WORD $0x4e2ef5ad // fmax v13.4s, v13.4s, v14.4s
+	WORD $0x4eaff5ad // fmin v13.4s, v13.4s, v15.4s
 noclamp6:
 	ADD R5<<2, R8, R13
 	FMOVQ F7, (R13)
@@ -3755,119 +3698,116 @@ group4:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F12
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_61
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_63
 neon_61:
 	TBZ $1, R6, neon_62
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_63
 neon_62:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_63:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_64
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_66
 neon_64:
 	TBZ $1, R6, neon_65
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_66
 neon_65:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_66:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_67
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_69
 neon_67:
 	TBZ $1, R6, neon_68
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_69
 neon_68:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_69:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1985 // fmla v5.4s, v12.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_70
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_72
 neon_70:
 	TBZ $1, R6, neon_71
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_72
 neon_71:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_72:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -3879,61 +3819,60 @@ partial4:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F12
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_73
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_75
 neon_73:
 	TBZ $1, R6, neon_74
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_75
 neon_74:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_75:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_76
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_78
 neon_76:
 	TBZ $1, R6, neon_77
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_78
 neon_77:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_78:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -3983,22 +3922,22 @@ neon_81:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload7:
 	TBZ $2, R9, noclamp7
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
-	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
-	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
-	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
-	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
-	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
-	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
-	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
-	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
-	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
-	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
-	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
 noclamp7:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -4067,22 +4006,22 @@ neon_87:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload8:
 	TBZ $2, R7, noclamp8
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
-	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
-	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
-	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
-	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
-	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
-	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
-	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
-	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
-	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
-	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
-	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf4c6 // fmax v6.4s, v6.4s, v12.4s
+	WORD $0x4eadf4c6 // fmin v6.4s, v6.4s, v13.4s
+	WORD $0x4e2cf4e7 // fmax v7.4s, v7.4s, v12.4s
+	WORD $0x4eadf4e7 // fmin v7.4s, v7.4s, v13.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x4eadf508 // fmin v8.4s, v8.4s, v13.4s
+	WORD $0x4e2cf529 // fmax v9.4s, v9.4s, v12.4s
+	WORD $0x4eadf529 // fmin v9.4s, v9.4s, v13.4s
+	WORD $0x4e2cf54a // fmax v10.4s, v10.4s, v12.4s
+	WORD $0x4eadf54a // fmin v10.4s, v10.4s, v13.4s
+	WORD $0x4e2cf56b // fmax v11.4s, v11.4s, v12.4s
+	WORD $0x4eadf56b // fmin v11.4s, v11.4s, v13.4s
 noclamp8:
 	ADD R5<<2, R8, R13
 	FMOVQ F6, (R13)
@@ -4132,111 +4071,108 @@ group5:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F10
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_91
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_93
 neon_91:
 	TBZ $1, R6, neon_92
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_93
 neon_92:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_93:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_94
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_96
 neon_94:
 	TBZ $1, R6, neon_95
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_96
 neon_95:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_96:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_97
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_99
 neon_97:
 	TBZ $1, R6, neon_98
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_99
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_99
 neon_98:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_99:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1944 // fmla v4.4s, v10.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_100
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_102
 neon_100:
 	TBZ $1, R6, neon_101
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_102
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_102
 neon_101:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_102:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1949 // fmla v9.4s, v10.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -4248,57 +4184,56 @@ partial5:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F10
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_103
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_105
 neon_103:
 	TBZ $1, R6, neon_104
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_105
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_105
 neon_104:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_105:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_106
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_108
 neon_106:
 	TBZ $1, R6, neon_107
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_108
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_108
 neon_107:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_108:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -4345,20 +4280,20 @@ neon_111:
 	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F11
-	VDUP V11.S[0], V11.S4
-	FMOVS hi+124(FP), F10
+	FMOVS lo+120(FP), F10
 	VDUP V10.S[0], V10.S4
-	WORD $0x4e2bf400 // fmax v0.4s, v0.4s, v11.4s
-	WORD $0x4eaaf400 // fmin v0.4s, v0.4s, v10.4s
-	WORD $0x4e2bf421 // fmax v1.4s, v1.4s, v11.4s
-	WORD $0x4eaaf421 // fmin v1.4s, v1.4s, v10.4s
-	WORD $0x4e2bf442 // fmax v2.4s, v2.4s, v11.4s
-	WORD $0x4eaaf442 // fmin v2.4s, v2.4s, v10.4s
-	WORD $0x4e2bf463 // fmax v3.4s, v3.4s, v11.4s
-	WORD $0x4eaaf463 // fmin v3.4s, v3.4s, v10.4s
-	WORD $0x4e2bf484 // fmax v4.4s, v4.4s, v11.4s
-	WORD $0x4eaaf484 // fmin v4.4s, v4.4s, v10.4s
+	FMOVS hi+124(FP), F11
+	VDUP V11.S[0], V11.S4
+	WORD $0x4e2af400 // fmax v0.4s, v0.4s, v10.4s
+	WORD $0x4eabf400 // fmin v0.4s, v0.4s, v11.4s
+	WORD $0x4e2af421 // fmax v1.4s, v1.4s, v10.4s
+	WORD $0x4eabf421 // fmin v1.4s, v1.4s, v11.4s
+	WORD $0x4e2af442 // fmax v2.4s, v2.4s, v10.4s
+	WORD $0x4eabf442 // fmin v2.4s, v2.4s, v11.4s
+	WORD $0x4e2af463 // fmax v3.4s, v3.4s, v10.4s
+	WORD $0x4eabf463 // fmin v3.4s, v3.4s, v11.4s
+	WORD $0x4e2af484 // fmax v4.4s, v4.4s, v10.4s
+	WORD $0x4eabf484 // fmin v4.4s, v4.4s, v11.4s
 noclamp9:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -4423,20 +4358,20 @@ neon_117:
 	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
 noload10:
 	TBZ $2, R7, noclamp10
-	FMOVS lo+120(FP), F11
-	VDUP V11.S[0], V11.S4
-	FMOVS hi+124(FP), F10
+	FMOVS lo+120(FP), F10
 	VDUP V10.S[0], V10.S4
-	WORD $0x4e2bf4a5 // fmax v5.4s, v5.4s, v11.4s
-	WORD $0x4eaaf4a5 // fmin v5.4s, v5.4s, v10.4s
-	WORD $0x4e2bf4c6 // fmax v6.4s, v6.4s, v11.4s
-	WORD $0x4eaaf4c6 // fmin v6.4s, v6.4s, v10.4s
-	WORD $0x4e2bf4e7 // fmax v7.4s, v7.4s, v11.4s
-	WORD $0x4eaaf4e7 // fmin v7.4s, v7.4s, v10.4s
-	WORD $0x4e2bf508 // fmax v8.4s, v8.4s, v11.4s
-	WORD $0x4eaaf508 // fmin v8.4s, v8.4s, v10.4s
-	WORD $0x4e2bf529 // fmax v9.4s, v9.4s, v11.4s
-	WORD $0x4eaaf529 // fmin v9.4s, v9.4s, v10.4s
+	FMOVS hi+124(FP), F11
+	VDUP V11.S[0], V11.S4
+	WORD $0x4e2af4a5 // fmax v5.4s, v5.4s, v10.4s
+	WORD $0x4eabf4a5 // fmin v5.4s, v5.4s, v11.4s
+	WORD $0x4e2af4c6 // fmax v6.4s, v6.4s, v10.4s
+	WORD $0x4eabf4c6 // fmin v6.4s, v6.4s, v11.4s
+	WORD $0x4e2af4e7 // fmax v7.4s, v7.4s, v10.4s
+	WORD $0x4eabf4e7 // fmin v7.4s, v7.4s, v11.4s
+	WORD $0x4e2af508 // fmax v8.4s, v8.4s, v10.4s
+	WORD $0x4eabf508 // fmin v8.4s, v8.4s, v11.4s
+	WORD $0x4e2af529 // fmax v9.4s, v9.4s, v10.4s
+	WORD $0x4eabf529 // fmin v9.4s, v9.4s, v11.4s
 noclamp10:
 	ADD R5<<2, R8, R13
 	FMOVQ F5, (R13)
@@ -4483,103 +4418,100 @@ group6:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F8
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_121
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_123
 neon_121:
 	TBZ $1, R6, neon_122
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_123
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_123
 neon_122:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_123:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_124
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_126
 neon_124:
 	TBZ $1, R6, neon_125
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_126
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_126
 neon_125:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_126:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_127
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_129
 neon_127:
 	TBZ $1, R6, neon_128
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_129
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_129
 neon_128:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_129:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1903 // fmla v3.4s, v8.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_130
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_132
 neon_130:
 	TBZ $1, R6, neon_131
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_132
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_132
 neon_131:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_132:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group6
@@ -4591,53 +4523,52 @@ partial6:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F8
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_133
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_135
 neon_133:
 	TBZ $1, R6, neon_134
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_135
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_135
 neon_134:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_135:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_136
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_138
 neon_136:
 	TBZ $1, R6, neon_137
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_138
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_138
 neon_137:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_138:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial6
 pdone6:
@@ -4681,18 +4612,18 @@ neon_141:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
-	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
-	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
-	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
-	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
-	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
-	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
-	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
 noclamp11:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -4753,18 +4684,18 @@ neon_147:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload12:
 	TBZ $2, R7, noclamp12
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
-	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
-	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
-	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
-	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
-	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
-	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
-	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
 noclamp12:
 	ADD R5<<2, R8, R13
 	FMOVQ F4, (R13)
@@ -4808,95 +4739,92 @@ group7:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F6
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_151
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_153
 neon_151:
 	TBZ $1, R6, neon_152
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_153
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_153
 neon_152:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_153:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_154
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_156
 neon_154:
 	TBZ $1, R6, neon_155
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_156
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_156
 neon_155:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_156:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_157
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_159
 neon_157:
 	TBZ $1, R6, neon_158
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_159
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_159
 neon_158:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_159:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c18c2 // fmla v2.4s, v6.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc1be3 // fmla v3.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_160
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_162
 neon_160:
 	TBZ $1, R6, neon_161
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_162
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_162
 neon_161:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_162:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc18c5 // fmla v5.4s, v6.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group7
@@ -4908,49 +4836,48 @@ partial7:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F6
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_163
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_165
 neon_163:
 	TBZ $1, R6, neon_164
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_165
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_165
 neon_164:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_165:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_166
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_168
 neon_166:
 	TBZ $1, R6, neon_167
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_168
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_168
 neon_167:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_168:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial7
 pdone7:
@@ -4991,16 +4918,16 @@ neon_171:
 	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
 noload13:
 	TBZ $2, R9, noclamp13
-	FMOVS lo+120(FP), F7
-	VDUP V7.S[0], V7.S4
-	FMOVS hi+124(FP), F6
+	FMOVS lo+120(FP), F6
 	VDUP V6.S[0], V6.S4
-	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
-	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
-	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
-	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
-	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
-	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+	FMOVS hi+124(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f400 // fmax v0.4s, v0.4s, v6.4s
+	WORD $0x4ea7f400 // fmin v0.4s, v0.4s, v7.4s
+	WORD $0x4e26f421 // fmax v1.4s, v1.4s, v6.4s
+	WORD $0x4ea7f421 // fmin v1.4s, v1.4s, v7.4s
+	WORD $0x4e26f442 // fmax v2.4s, v2.4s, v6.4s
+	WORD $0x4ea7f442 // fmin v2.4s, v2.4s, v7.4s
 noclamp13:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -5057,16 +4984,16 @@ neon_177:
 	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
 noload14:
 	TBZ $2, R7, noclamp14
-	FMOVS lo+120(FP), F7
-	VDUP V7.S[0], V7.S4
-	FMOVS hi+124(FP), F6
+	FMOVS lo+120(FP), F6
 	VDUP V6.S[0], V6.S4
-	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
-	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
-	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
-	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
-	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
-	WORD $0x4ea6f4a5 // fmin v5.4s, v5.4s, v6.4s
+	FMOVS hi+124(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f463 // fmax v3.4s, v3.4s, v6.4s
+	WORD $0x4ea7f463 // fmin v3.4s, v3.4s, v7.4s
+	WORD $0x4e26f484 // fmax v4.4s, v4.4s, v6.4s
+	WORD $0x4ea7f484 // fmin v4.4s, v4.4s, v7.4s
+	WORD $0x4e26f4a5 // fmax v5.4s, v5.4s, v6.4s
+	WORD $0x4ea7f4a5 // fmin v5.4s, v5.4s, v7.4s
 noclamp14:
 	ADD R5<<2, R8, R13
 	FMOVQ F3, (R13)
@@ -5107,87 +5034,84 @@ group8:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_181
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_183
 neon_181:
 	TBZ $1, R6, neon_182
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_183
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_183
 neon_182:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_183:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_184
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_186
 neon_184:
 	TBZ $1, R6, neon_185
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_186
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_186
 neon_185:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_186:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_187
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_189
 neon_187:
 	TBZ $1, R6, neon_188
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_189
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_189
 neon_188:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_189:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1881 // fmla v1.4s, v4.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc1bc2 // fmla v2.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_190
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_192
 neon_190:
 	TBZ $1, R6, neon_191
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_192
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_192
 neon_191:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_192:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group8
@@ -5199,45 +5123,44 @@ partial8:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F4
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_193
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_195
 neon_193:
 	TBZ $1, R6, neon_194
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_195
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_195
 neon_194:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_195:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_196
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_198
 neon_196:
 	TBZ $1, R6, neon_197
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_198
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_198
 neon_197:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_198:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial8
 pdone8:
@@ -5275,14 +5198,14 @@ neon_201:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload15:
 	TBZ $2, R9, noclamp15
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp15:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -5335,14 +5258,14 @@ neon_207:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload16:
 	TBZ $2, R7, noclamp16
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
-	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
-	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp16:
 	ADD R5<<2, R8, R13
 	FMOVQ F2, (R13)
@@ -5377,79 +5300,76 @@ group9:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F2
+	FMOVQ.P 16(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_211
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_213
 neon_211:
 	TBZ $1, R6, neon_212
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_213
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_213
 neon_212:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_213:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_214
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_216
 neon_214:
 	TBZ $1, R6, neon_215
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_216
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_216
 neon_215:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_216:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_217
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_219
 neon_217:
 	TBZ $1, R6, neon_218
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_219
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_219
 neon_218:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_219:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1840 // fmla v0.4s, v2.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_220
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_222
 neon_220:
 	TBZ $1, R6, neon_221
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_222
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_222
 neon_221:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_222:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1841 // fmla v1.4s, v2.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group9
@@ -5461,41 +5381,40 @@ partial9:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
+	FMOVD.P 8(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_223
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_225
 neon_223:
 	TBZ $1, R6, neon_224
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_225
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_225
 neon_224:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_225:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_226
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_228
 neon_226:
 	TBZ $1, R6, neon_227
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_228
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_228
 neon_227:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_228:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial9
 pdone9:
@@ -5528,12 +5447,12 @@ neon_231:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 noload17:
 	TBZ $2, R9, noclamp17
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
+	FMOVS lo+120(FP), F2
 	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
-	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	FMOVS hi+124(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 noclamp17:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_232
@@ -5578,12 +5497,12 @@ neon_237:
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
 noload18:
 	TBZ $2, R7, noclamp18
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
+	FMOVS lo+120(FP), F2
 	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
-	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
+	FMOVS hi+124(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
 noclamp18:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_238
@@ -5659,51 +5578,48 @@ group1:
 	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 16(R6), F16
+	FMOVQ.P 16(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $256, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -5715,51 +5631,48 @@ partial1:
 	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 16(R6), F16
+	FMOVQ.P 16(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -5975,103 +5888,100 @@ group2:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F16
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_1
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_3
 neon_1:
 	TBZ $1, R6, neon_2
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_3
 neon_2:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_3:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_4
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_6
 neon_4:
 	TBZ $1, R6, neon_5
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_6
 neon_5:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_6:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_7
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_9
 neon_7:
 	TBZ $1, R6, neon_8
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_9
 neon_8:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_9:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_10
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_12
 neon_10:
 	TBZ $1, R6, neon_11
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_12
 neon_11:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_12:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -6083,103 +5993,100 @@ partial2:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F16
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_13
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_15
 neon_13:
 	TBZ $1, R6, neon_14
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_15
 neon_14:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_15:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_16
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_18
 neon_16:
 	TBZ $1, R6, neon_17
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_18
 neon_17:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_18:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_19
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_21
 neon_19:
 	TBZ $1, R6, neon_20
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_21
 neon_20:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_21:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_22
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_24
 neon_22:
 	TBZ $1, R6, neon_23
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_24
 neon_23:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_24:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -6223,18 +6130,18 @@ neon_27:
 	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
-	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
-	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
-	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
-	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
-	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
-	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
-	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
 noclamp5:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -6295,18 +6202,18 @@ neon_33:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload6:
 	TBZ $2, R9, noclamp6
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
-	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
-	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
-	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
-	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
-	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
-	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
-	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
 noclamp6:
 	ADD R5<<2, R8, R13
 	FMOVQ F4, (R13)
@@ -6367,18 +6274,18 @@ neon_39:
 	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
 noload7:
 	TBZ $2, R9, noclamp7
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
-	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
-	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
-	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
-	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
-	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
-	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
-	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f508 // fmax v8.4s, v8.4s, v16.4s
+	WORD $0x4eb1f508 // fmin v8.4s, v8.4s, v17.4s
+	WORD $0x4e30f529 // fmax v9.4s, v9.4s, v16.4s
+	WORD $0x4eb1f529 // fmin v9.4s, v9.4s, v17.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x4eb1f54a // fmin v10.4s, v10.4s, v17.4s
+	WORD $0x4e30f56b // fmax v11.4s, v11.4s, v16.4s
+	WORD $0x4eb1f56b // fmin v11.4s, v11.4s, v17.4s
 noclamp7:
 	ADD R5<<2, R8, R15
 	FMOVQ F8, (R15)
@@ -6439,18 +6346,18 @@ neon_45:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload8:
 	TBZ $2, R7, noclamp8
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
-	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
-	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
-	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
-	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
-	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
-	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
-	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f58c // fmax v12.4s, v12.4s, v16.4s
+	WORD $0x4eb1f58c // fmin v12.4s, v12.4s, v17.4s
+	WORD $0x4e30f5ad // fmax v13.4s, v13.4s, v16.4s
+	WORD $0x4eb1f5ad // fmin v13.4s, v13.4s, v17.4s
+	WORD $0x4e30f5ce // fmax v14.4s, v14.4s, v16.4s
+	WORD $0x4eb1f5ce // fmin v14.4s, v14.4s, v17.4s
+	WORD $0x4e30f5ef // fmax v15.4s, v15.4s, v16.4s
+	WORD $0x4eb1f5ef // fmin v15.4s, v15.4s, v17.4s
 noclamp8:
 	ADD R5<<2, R8, R13
 	FMOVQ F12, (R13)
@@ -6500,95 +6407,92 @@ group3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F12
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_49
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_51
 neon_49:
 	TBZ $1, R6, neon_50
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_51
 neon_50:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_51:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_52
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_54
 neon_52:
 	TBZ $1, R6, neon_53
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_54
 neon_53:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_54:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_55
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_57
 neon_55:
 	TBZ $1, R6, neon_56
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_57
 neon_56:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_57:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_58
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_60
 neon_58:
 	TBZ $1, R6, neon_59
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_60
 neon_59:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_60:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -6600,95 +6504,92 @@ partial3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F12
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_61
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_63
 neon_61:
 	TBZ $1, R6, neon_62
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_63
 neon_62:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_63:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_64
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_66
 neon_64:
 	TBZ $1, R6, neon_65
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_66
 neon_65:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_66:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_67
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_69
 neon_67:
 	TBZ $1, R6, neon_68
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_69
 neon_68:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_69:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_70
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_72
 neon_70:
 	TBZ $1, R6, neon_71
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_72
 neon_71:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_72:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -6729,16 +6630,16 @@ neon_75:
 	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
-	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
-	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
-	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
-	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
-	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
 noclamp9:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -6795,16 +6696,16 @@ neon_81:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
-	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
-	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
-	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
-	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
-	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
 noclamp10:
 	ADD R5<<2, R8, R13
 	FMOVQ F3, (R13)
@@ -6861,16 +6762,16 @@ neon_87:
 	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
-	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
-	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
-	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
-	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
-	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf4c6 // fmax v6.4s, v6.4s, v12.4s
+	WORD $0x4eadf4c6 // fmin v6.4s, v6.4s, v13.4s
+	WORD $0x4e2cf4e7 // fmax v7.4s, v7.4s, v12.4s
+	WORD $0x4eadf4e7 // fmin v7.4s, v7.4s, v13.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x4eadf508 // fmin v8.4s, v8.4s, v13.4s
 noclamp11:
 	ADD R5<<2, R8, R15
 	FMOVQ F6, (R15)
@@ -6927,16 +6828,16 @@ neon_93:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
-	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
-	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
-	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
-	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
-	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf529 // fmax v9.4s, v9.4s, v12.4s
+	WORD $0x4eadf529 // fmin v9.4s, v9.4s, v13.4s
+	WORD $0x4e2cf54a // fmax v10.4s, v10.4s, v12.4s
+	WORD $0x4eadf54a // fmin v10.4s, v10.4s, v13.4s
+	WORD $0x4e2cf56b // fmax v11.4s, v11.4s, v12.4s
+	WORD $0x4eadf56b // fmin v11.4s, v11.4s, v13.4s
 noclamp12:
 	ADD R5<<2, R8, R13
 	FMOVQ F9, (R13)
@@ -6981,87 +6882,84 @@ group4:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F8
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_97
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_99
 neon_97:
 	TBZ $1, R6, neon_98
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_99
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_99
 neon_98:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_99:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_100
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_102
 neon_100:
 	TBZ $1, R6, neon_101
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_102
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_102
 neon_101:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_102:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_103
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_105
 neon_103:
 	TBZ $1, R6, neon_104
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_105
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_105
 neon_104:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_105:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_106
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_108
 neon_106:
 	TBZ $1, R6, neon_107
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_108
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_108
 neon_107:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_108:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -7073,87 +6971,84 @@ partial4:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F8
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_109
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_111
 neon_109:
 	TBZ $1, R6, neon_110
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_111
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_111
 neon_110:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_111:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_112
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_114
 neon_112:
 	TBZ $1, R6, neon_113
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_114
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_114
 neon_113:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_114:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_115
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_117
 neon_115:
 	TBZ $1, R6, neon_116
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_117
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_117
 neon_116:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_117:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_118
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_120
 neon_118:
 	TBZ $1, R6, neon_119
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_120
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_120
 neon_119:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_120:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -7191,14 +7086,14 @@ neon_123:
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 noload13:
 	TBZ $2, R9, noclamp13
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
-	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
-	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
-	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
 noclamp13:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -7251,14 +7146,14 @@ neon_129:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload14:
 	TBZ $2, R9, noclamp14
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
-	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
-	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
-	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
 noclamp14:
 	ADD R5<<2, R8, R13
 	FMOVQ F2, (R13)
@@ -7311,14 +7206,14 @@ neon_135:
 	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
 noload15:
 	TBZ $2, R9, noclamp15
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
-	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
-	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
-	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
 noclamp15:
 	ADD R5<<2, R8, R15
 	FMOVQ F4, (R15)
@@ -7371,14 +7266,14 @@ neon_141:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload16:
 	TBZ $2, R7, noclamp16
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
-	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
-	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
-	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
 noclamp16:
 	ADD R5<<2, R8, R13
 	FMOVQ F6, (R13)
@@ -7415,79 +7310,76 @@ group5:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
+	FMOVQ.P 16(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_145
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_147
 neon_145:
 	TBZ $1, R6, neon_146
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_147
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_147
 neon_146:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_147:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_148
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_150
 neon_148:
 	TBZ $1, R6, neon_149
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_150
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_150
 neon_149:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_150:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_151
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_153
 neon_151:
 	TBZ $1, R6, neon_152
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_153
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_153
 neon_152:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_153:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_154
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_156
 neon_154:
 	TBZ $1, R6, neon_155
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_156
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_156
 neon_155:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_156:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -7499,79 +7391,76 @@ partial5:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
+	FMOVQ.P 16(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_157
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_159
 neon_157:
 	TBZ $1, R6, neon_158
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_159
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_159
 neon_158:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_159:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_160
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_162
 neon_160:
 	TBZ $1, R6, neon_161
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_162
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_162
 neon_161:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_162:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_163
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_165
 neon_163:
 	TBZ $1, R6, neon_164
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_165
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_165
 neon_164:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_165:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_166
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_168
 neon_166:
 	TBZ $1, R6, neon_167
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_168
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_168
 neon_167:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_168:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -7604,12 +7493,12 @@ neon_171:
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 noload17:
 	TBZ $2, R9, noclamp17
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
 noclamp17:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_172
@@ -7654,12 +7543,12 @@ neon_177:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload18:
 	TBZ $2, R9, noclamp18
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp18:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_178
@@ -7704,12 +7593,12 @@ neon_183:
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 noload19:
 	TBZ $2, R9, noclamp19
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
 noclamp19:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_184
@@ -7754,12 +7643,12 @@ neon_189:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload20:
 	TBZ $2, R7, noclamp20
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
-	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp20:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_190
@@ -7835,43 +7724,42 @@ group1:
 	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 8(R6), F16
+	FMOVD.P 8(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	ADD $512, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -7883,43 +7771,42 @@ partial1:
 	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 8(R6), F16
+	FMOVD.P 8(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -8095,69 +7982,68 @@ group2:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F16
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_1
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_3
 neon_1:
 	TBZ $1, R6, neon_2
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_3
 neon_2:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_3:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_4
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_6
 neon_4:
 	TBZ $1, R6, neon_5
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_6
 neon_5:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_6:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -8169,69 +8055,68 @@ partial2:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F16
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_7
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_9
 neon_7:
 	TBZ $1, R6, neon_8
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_9
 neon_8:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_9:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_10
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_12
 neon_10:
 	TBZ $1, R6, neon_11
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_12
 neon_11:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_12:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -8287,26 +8172,26 @@ neon_15:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload3:
 	TBZ $2, R9, noclamp3
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
-	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
-	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
-	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
-	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
-	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
-	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
-	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
-	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
-	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
-	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
-	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
-	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
-	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
-	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
 noclamp3:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -8383,26 +8268,26 @@ neon_21:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload4:
 	TBZ $2, R7, noclamp4
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
-	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
-	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
-	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
-	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
-	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
-	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
-	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
-	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
-	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
-	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
-	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
-	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
-	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
-	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
-	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f508 // fmax v8.4s, v8.4s, v16.4s
+	WORD $0x4eb1f508 // fmin v8.4s, v8.4s, v17.4s
+	WORD $0x4e30f529 // fmax v9.4s, v9.4s, v16.4s
+	WORD $0x4eb1f529 // fmin v9.4s, v9.4s, v17.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x4eb1f54a // fmin v10.4s, v10.4s, v17.4s
+	WORD $0x4e30f56b // fmax v11.4s, v11.4s, v16.4s
+	WORD $0x4eb1f56b // fmin v11.4s, v11.4s, v17.4s
+	WORD $0x4e30f58c // fmax v12.4s, v12.4s, v16.4s
+	WORD $0x4eb1f58c // fmin v12.4s, v12.4s, v17.4s
+	WORD $0x4e30f5ad // fmax v13.4s, v13.4s, v16.4s
+	WORD $0x4eb1f5ad // fmin v13.4s, v13.4s, v17.4s
+	WORD $0x4e30f5ce // fmax v14.4s, v14.4s, v16.4s
+	WORD $0x4eb1f5ce // fmin v14.4s, v14.4s, v17.4s
+	WORD $0x4e30f5ef // fmax v15.4s, v15.4s, v16.4s
+	WORD $0x4eb1f5ef // fmin v15.4s, v15.4s, v17.4s
 noclamp4:
 	ADD R5<<2, R8, R13
 	FMOVQ F8, (R13)
@@ -8458,65 +8343,64 @@ group3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F14
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_25
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_27
 neon_25:
 	TBZ $1, R6, neon_26
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_27
 neon_26:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_27:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_28
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_30
 neon_28:
 	TBZ $1, R6, neon_29
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_30
 neon_29:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_30:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -8528,65 +8412,64 @@ partial3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F14
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_31
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_33
 neon_31:
 	TBZ $1, R6, neon_32
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_33
 neon_32:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_33:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_34
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_36
 neon_34:
 	TBZ $1, R6, neon_35
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_36
 neon_35:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_36:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -8639,24 +8522,24 @@ neon_39:
 	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F15
-	VDUP V15.S[0], V15.S4
-	FMOVS hi+124(FP), F14
+	FMOVS lo+120(FP), F14
 	VDUP V14.S[0], V14.S4
-	WORD $0x4e2ff400 // fmax v0.4s, v0.4s, v15.4s
-	WORD $0x4eaef400 // fmin v0.4s, v0.4s, v14.4s
-	WORD $0x4e2ff421 // fmax v1.4s, v1.4s, v15.4s
-	WORD $0x4eaef421 // fmin v1.4s, v1.4s, v14.4s
-	WORD $0x4e2ff442 // fmax v2.4s, v2.4s, v15.4s
-	WORD $0x4eaef442 // fmin v2.4s, v2.4s, v14.4s
-	WORD $0x4e2ff463 // fmax v3.4s, v3.4s, v15.4s
-	WORD $0x4eaef463 // fmin v3.4s, v3.4s, v14.4s
-	WORD $0x4e2ff484 // fmax v4.4s, v4.4s, v15.4s
-	WORD $0x4eaef484 // fmin v4.4s, v4.4s, v14.4s
-	WORD $0x4e2ff4a5 // fmax v5.4s, v5.4s, v15.4s
-	WORD $0x4eaef4a5 // fmin v5.4s, v5.4s, v14.4s
-	WORD $0x4e2ff4c6 // fmax v6.4s, v6.4s, v15.4s
-	WORD $0x4eaef4c6 // fmin v6.4s, v6.4s, v14.4s
+	FMOVS hi+124(FP), F15
+	VDUP V15.S[0], V15.S4
+	WORD $0x4e2ef400 // fmax v0.4s, v0.4s, v14.4s
+	WORD $0x4eaff400 // fmin v0.4s, v0.4s, v15.4s
+	WORD $0x4e2ef421 // fmax v1.4s, v1.4s, v14.4s
+	WORD $0x4eaff421 // fmin v1.4s, v1.4s, v15.4s
+	WORD $0x4e2ef442 // fmax v2.4s, v2.4s, v14.4s
+	WORD $0x4eaff442 // fmin v2.4s, v2.4s, v15.4s
+	WORD $0x4e2ef463 // fmax v3.4s, v3.4s, v14.4s
+	WORD $0x4eaff463 // fmin v3.4s, v3.4s, v15.4s
+	WORD $0x4e2ef484 // fmax v4.4s, v4.4s, v14.4s
+	WORD $0x4eaff484 // fmin v4.4s, v4.4s, v15.4s
+	WORD $0x4e2ef4a5 // fmax v5.4s, v5.4s, v14.4s
+	WORD $0x4eaff4a5 // fmin v5.4s, v5.4s, v15.4s
+	WORD $0x4e2ef4c6 // fmax v6.4s, v6.4s, v14.4s
+	WORD $0x4eaff4c6 // fmin v6.4s, v6.4s, v15.4s
 noclamp5:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -8729,24 +8612,24 @@ neon_45:
 	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
-	FMOVS lo+120(FP), F15
-	VDUP V15.S[0], V15.S4
-	FMOVS hi+124(FP), F14
+	FMOVS lo+120(FP), F14
 	VDUP V14.S[0], V14.S4
-	WORD $0x4e2ff4e7 // fmax v7.4s, v7.4s, v15.4s
-	WORD $0x4eaef4e7 // fmin v7.4s, v7.4s, v14.4s
-	WORD $0x4e2ff508 // fmax v8.4s, v8.4s, v15.4s
-	WORD $0x4eaef508 // fmin v8.4s, v8.4s, v14.4s
-	WORD $0x4e2ff529 // fmax v9.4s, v9.4s, v15.4s
-	WORD $0x4eaef529 // fmin v9.4s, v9.4s, v14.4s
-	WORD $0x4e2ff54a // fmax v10.4s, v10.4s, v15.4s
-	WORD $0x4eaef54a // fmin v10.4s, v10.4s, v14.4s
-	WORD $0x4e2ff56b // fmax v11.4s, v11.4s, v15.4s
-	WORD $0x4eaef56b // fmin v11.4s, v11.4s, v14.4s
-	WORD $0x4e2ff58c // fmax v12.4s, v12.4s, v15.4s
-	WORD $0x4eaef58c // fmin v12.4s, v12.4s, v14.4s
-	WORD $0x4e2ff5ad // fmax v13.4s, v13.4s, v15.4s
-	WORD $0x4eaef5ad // fmin v13.4s, v13.4s, v14.4s
+	FMOVS hi+124(FP), F15
+	VDUP V15.S[0], V15.S4
+	WORD $0x4e2ef4e7 // fmax v7.4s, v7.4s, v14.4s
+	WORD $0x4eaff4e7 // fmin v7.4s, v7.4s, v15.4s
+	WORD $0x4e2ef508 // fmax v8.4s, v8.4s, v14.4s
+	WORD $0x4eaff508 // fmin v8.4s, v8.4s, v15.4s
+	WORD $0x4e2ef529 // fmax v9.4s, v9.4s, v14.4s
+	WORD $0x4eaff529 // fmin v9.4s, v9.4s, v15.4s
+	WORD $0x4e2ef54a // fmax v10.4s, v10.4s, v14.4s
+	WORD $0x4eaff54a // fmin v10.4s, v10.4s, v15.4s
+	WORD $0x4e2ef56b // fmax v11.4s, v11.4s, v14.4s
+	WORD $0x4eaff56b // fmin v11.4s, v11.4s, v15.4s
+	WORD $0x4e2ef58c // fmax v12.4s, v12.4s, v14.4s
+	WORD $0x4eaff58c // fmin v12.4s, v12.4s, v15.4s
+	WORD $0x4e2ef5ad // fmax v13.4s, v13.4s, v14.4s
+	WORD $0x4eaff5ad // fmin v13.4s, v13.4s, v15.4s
 noclamp6:
 	ADD R5<<2, R8, R13
 	FMOVQ F7, (R13)
@@ -8799,61 +8682,60 @@ group4:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F12
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_49
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_51
 neon_49:
 	TBZ $1, R6, neon_50
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_51
 neon_50:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_51:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_52
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_54
 neon_52:
 	TBZ $1, R6, neon_53
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_54
 neon_53:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_54:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -8865,61 +8747,60 @@ partial4:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F12
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_55
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_57
 neon_55:
 	TBZ $1, R6, neon_56
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_57
 neon_56:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_57:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_58
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_60
 neon_58:
 	TBZ $1, R6, neon_59
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_60
 neon_59:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_60:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -8969,22 +8850,22 @@ neon_63:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload7:
 	TBZ $2, R9, noclamp7
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
-	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
-	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
-	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
-	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
-	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
-	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
-	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
-	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
-	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
-	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
-	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
 noclamp7:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -9053,22 +8934,22 @@ neon_69:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload8:
 	TBZ $2, R7, noclamp8
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
-	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
-	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
-	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
-	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
-	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
-	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
-	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
-	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
-	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
-	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
-	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf4c6 // fmax v6.4s, v6.4s, v12.4s
+	WORD $0x4eadf4c6 // fmin v6.4s, v6.4s, v13.4s
+	WORD $0x4e2cf4e7 // fmax v7.4s, v7.4s, v12.4s
+	WORD $0x4eadf4e7 // fmin v7.4s, v7.4s, v13.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x4eadf508 // fmin v8.4s, v8.4s, v13.4s
+	WORD $0x4e2cf529 // fmax v9.4s, v9.4s, v12.4s
+	WORD $0x4eadf529 // fmin v9.4s, v9.4s, v13.4s
+	WORD $0x4e2cf54a // fmax v10.4s, v10.4s, v12.4s
+	WORD $0x4eadf54a // fmin v10.4s, v10.4s, v13.4s
+	WORD $0x4e2cf56b // fmax v11.4s, v11.4s, v12.4s
+	WORD $0x4eadf56b // fmin v11.4s, v11.4s, v13.4s
 noclamp8:
 	ADD R5<<2, R8, R13
 	FMOVQ F6, (R13)
@@ -9118,57 +8999,56 @@ group5:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F10
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_73
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_75
 neon_73:
 	TBZ $1, R6, neon_74
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_75
 neon_74:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_75:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_76
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_78
 neon_76:
 	TBZ $1, R6, neon_77
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_78
 neon_77:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_78:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -9180,57 +9060,56 @@ partial5:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F10
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_79
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_81
 neon_79:
 	TBZ $1, R6, neon_80
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_81
 neon_80:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_81:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_82
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_84
 neon_82:
 	TBZ $1, R6, neon_83
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_84
 neon_83:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_84:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -9277,20 +9156,20 @@ neon_87:
 	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F11
-	VDUP V11.S[0], V11.S4
-	FMOVS hi+124(FP), F10
+	FMOVS lo+120(FP), F10
 	VDUP V10.S[0], V10.S4
-	WORD $0x4e2bf400 // fmax v0.4s, v0.4s, v11.4s
-	WORD $0x4eaaf400 // fmin v0.4s, v0.4s, v10.4s
-	WORD $0x4e2bf421 // fmax v1.4s, v1.4s, v11.4s
-	WORD $0x4eaaf421 // fmin v1.4s, v1.4s, v10.4s
-	WORD $0x4e2bf442 // fmax v2.4s, v2.4s, v11.4s
-	WORD $0x4eaaf442 // fmin v2.4s, v2.4s, v10.4s
-	WORD $0x4e2bf463 // fmax v3.4s, v3.4s, v11.4s
-	WORD $0x4eaaf463 // fmin v3.4s, v3.4s, v10.4s
-	WORD $0x4e2bf484 // fmax v4.4s, v4.4s, v11.4s
-	WORD $0x4eaaf484 // fmin v4.4s, v4.4s, v10.4s
+	FMOVS hi+124(FP), F11
+	VDUP V11.S[0], V11.S4
+	WORD $0x4e2af400 // fmax v0.4s, v0.4s, v10.4s
+	WORD $0x4eabf400 // fmin v0.4s, v0.4s, v11.4s
+	WORD $0x4e2af421 // fmax v1.4s, v1.4s, v10.4s
+	WORD $0x4eabf421 // fmin v1.4s, v1.4s, v11.4s
+	WORD $0x4e2af442 // fmax v2.4s, v2.4s, v10.4s
+	WORD $0x4eabf442 // fmin v2.4s, v2.4s, v11.4s
+	WORD $0x4e2af463 // fmax v3.4s, v3.4s, v10.4s
+	WORD $0x4eabf463 // fmin v3.4s, v3.4s, v11.4s
+	WORD $0x4e2af484 // fmax v4.4s, v4.4s, v10.4s
+	WORD $0x4eabf484 // fmin v4.4s, v4.4s, v11.4s
 noclamp9:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -9355,20 +9234,20 @@ neon_93:
 	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
 noload10:
 	TBZ $2, R7, noclamp10
-	FMOVS lo+120(FP), F11
-	VDUP V11.S[0], V11.S4
-	FMOVS hi+124(FP), F10
+	FMOVS lo+120(FP), F10
 	VDUP V10.S[0], V10.S4
-	WORD $0x4e2bf4a5 // fmax v5.4s, v5.4s, v11.4s
-	WORD $0x4eaaf4a5 // fmin v5.4s, v5.4s, v10.4s
-	WORD $0x4e2bf4c6 // fmax v6.4s, v6.4s, v11.4s
-	WORD $0x4eaaf4c6 // fmin v6.4s, v6.4s, v10.4s
-	WORD $0x4e2bf4e7 // fmax v7.4s, v7.4s, v11.4s
-	WORD $0x4eaaf4e7 // fmin v7.4s, v7.4s, v10.4s
-	WORD $0x4e2bf508 // fmax v8.4s, v8.4s, v11.4s
-	WORD $0x4eaaf508 // fmin v8.4s, v8.4s, v10.4s
-	WORD $0x4e2bf529 // fmax v9.4s, v9.4s, v11.4s
-	WORD $0x4eaaf529 // fmin v9.4s, v9.4s, v10.4s
+	FMOVS hi+124(FP), F11
+	VDUP V11.S[0], V11.S4
+	WORD $0x4e2af4a5 // fmax v5.4s, v5.4s, v10.4s
+	WORD $0x4eabf4a5 // fmin v5.4s, v5.4s, v11.4s
+	WORD $0x4e2af4c6 // fmax v6.4s, v6.4s, v10.4s
+	WORD $0x4eabf4c6 // fmin v6.4s, v6.4s, v11.4s
+	WORD $0x4e2af4e7 // fmax v7.4s, v7.4s, v10.4s
+	WORD $0x4eabf4e7 // fmin v7.4s, v7.4s, v11.4s
+	WORD $0x4e2af508 // fmax v8.4s, v8.4s, v10.4s
+	WORD $0x4eabf508 // fmin v8.4s, v8.4s, v11.4s
+	WORD $0x4e2af529 // fmax v9.4s, v9.4s, v10.4s
+	WORD $0x4eabf529 // fmin v9.4s, v9.4s, v11.4s
 noclamp10:
 	ADD R5<<2, R8, R13
 	FMOVQ F5, (R13)
@@ -9415,53 +9294,52 @@ group6:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F8
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_97
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_99
 neon_97:
 	TBZ $1, R6, neon_98
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_99
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_99
 neon_98:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_99:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_100
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_102
 neon_100:
 	TBZ $1, R6, neon_101
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_102
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_102
 neon_101:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_102:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group6
@@ -9473,53 +9351,52 @@ partial6:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F8
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_103
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_105
 neon_103:
 	TBZ $1, R6, neon_104
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_105
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_105
 neon_104:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_105:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_106
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_108
 neon_106:
 	TBZ $1, R6, neon_107
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_108
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_108
 neon_107:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_108:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial6
 pdone6:
@@ -9563,18 +9440,18 @@ neon_111:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
-	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
-	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
-	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
-	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
-	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
-	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
-	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
 noclamp11:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -9635,18 +9512,18 @@ neon_117:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload12:
 	TBZ $2, R7, noclamp12
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
-	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
-	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
-	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
-	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
-	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
-	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
-	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
 noclamp12:
 	ADD R5<<2, R8, R13
 	FMOVQ F4, (R13)
@@ -9690,49 +9567,48 @@ group7:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F6
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_121
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_123
 neon_121:
 	TBZ $1, R6, neon_122
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_123
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_123
 neon_122:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_123:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_124
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_126
 neon_124:
 	TBZ $1, R6, neon_125
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_126
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_126
 neon_125:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_126:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group7
@@ -9744,49 +9620,48 @@ partial7:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F6
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_127
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_129
 neon_127:
 	TBZ $1, R6, neon_128
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_129
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_129
 neon_128:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_129:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_130
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_132
 neon_130:
 	TBZ $1, R6, neon_131
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_132
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_132
 neon_131:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_132:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial7
 pdone7:
@@ -9827,16 +9702,16 @@ neon_135:
 	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
 noload13:
 	TBZ $2, R9, noclamp13
-	FMOVS lo+120(FP), F7
-	VDUP V7.S[0], V7.S4
-	FMOVS hi+124(FP), F6
+	FMOVS lo+120(FP), F6
 	VDUP V6.S[0], V6.S4
-	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
-	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
-	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
-	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
-	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
-	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+	FMOVS hi+124(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f400 // fmax v0.4s, v0.4s, v6.4s
+	WORD $0x4ea7f400 // fmin v0.4s, v0.4s, v7.4s
+	WORD $0x4e26f421 // fmax v1.4s, v1.4s, v6.4s
+	WORD $0x4ea7f421 // fmin v1.4s, v1.4s, v7.4s
+	WORD $0x4e26f442 // fmax v2.4s, v2.4s, v6.4s
+	WORD $0x4ea7f442 // fmin v2.4s, v2.4s, v7.4s
 noclamp13:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -9893,16 +9768,16 @@ neon_141:
 	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
 noload14:
 	TBZ $2, R7, noclamp14
-	FMOVS lo+120(FP), F7
-	VDUP V7.S[0], V7.S4
-	FMOVS hi+124(FP), F6
+	FMOVS lo+120(FP), F6
 	VDUP V6.S[0], V6.S4
-	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
-	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
-	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
-	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
-	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
-	WORD $0x4ea6f4a5 // fmin v5.4s, v5.4s, v6.4s
+	FMOVS hi+124(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f463 // fmax v3.4s, v3.4s, v6.4s
+	WORD $0x4ea7f463 // fmin v3.4s, v3.4s, v7.4s
+	WORD $0x4e26f484 // fmax v4.4s, v4.4s, v6.4s
+	WORD $0x4ea7f484 // fmin v4.4s, v4.4s, v7.4s
+	WORD $0x4e26f4a5 // fmax v5.4s, v5.4s, v6.4s
+	WORD $0x4ea7f4a5 // fmin v5.4s, v5.4s, v7.4s
 noclamp14:
 	ADD R5<<2, R8, R13
 	FMOVQ F3, (R13)
@@ -9943,45 +9818,44 @@ group8:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F4
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_145
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_147
 neon_145:
 	TBZ $1, R6, neon_146
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_147
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_147
 neon_146:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_147:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_148
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_150
 neon_148:
 	TBZ $1, R6, neon_149
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_150
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_150
 neon_149:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_150:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group8
@@ -9993,45 +9867,44 @@ partial8:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F4
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_151
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_153
 neon_151:
 	TBZ $1, R6, neon_152
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_153
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_153
 neon_152:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_153:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_154
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_156
 neon_154:
 	TBZ $1, R6, neon_155
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_156
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_156
 neon_155:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_156:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial8
 pdone8:
@@ -10069,14 +9942,14 @@ neon_159:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload15:
 	TBZ $2, R9, noclamp15
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp15:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -10129,14 +10002,14 @@ neon_165:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload16:
 	TBZ $2, R7, noclamp16
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
-	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
-	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp16:
 	ADD R5<<2, R8, R13
 	FMOVQ F2, (R13)
@@ -10171,41 +10044,40 @@ group9:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
+	FMOVD.P 8(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_169
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_171
 neon_169:
 	TBZ $1, R6, neon_170
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_171
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_171
 neon_170:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_171:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_172
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_174
 neon_172:
 	TBZ $1, R6, neon_173
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_174
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_174
 neon_173:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_174:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group9
@@ -10217,41 +10089,40 @@ partial9:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
+	FMOVD.P 8(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_175
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_177
 neon_175:
 	TBZ $1, R6, neon_176
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_177
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_177
 neon_176:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_177:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_178
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_180
 neon_178:
 	TBZ $1, R6, neon_179
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_180
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_180
 neon_179:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_180:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial9
 pdone9:
@@ -10284,12 +10155,12 @@ neon_183:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 noload17:
 	TBZ $2, R9, noclamp17
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
+	FMOVS lo+120(FP), F2
 	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
-	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	FMOVS hi+124(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 noclamp17:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_184
@@ -10334,12 +10205,12 @@ neon_189:
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
 noload18:
 	TBZ $2, R7, noclamp18
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
+	FMOVS lo+120(FP), F2
 	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
-	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
+	FMOVS hi+124(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
 noclamp18:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_190
@@ -10415,99 +10286,93 @@ group1:
 	MOVBU.P 8(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 32(R6), F16
+	FMOVQ.P 32(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -7(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -28(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -6(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -24(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -5(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -20(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	MOVBU -4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -16(R6), F16
+	FMOVQ -16(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $512, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -10519,51 +10384,48 @@ partial1:
 	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 16(R6), F16
+	FMOVQ.P 16(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -10779,203 +10641,197 @@ group2:
 	MOVBU.P 8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F16
+	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_1
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_3
 neon_1:
 	TBZ $1, R6, neon_2
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_3
 neon_2:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_3:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_4
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_6
 neon_4:
 	TBZ $1, R6, neon_5
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_6
 neon_5:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_6:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_7
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_9
 neon_7:
 	TBZ $1, R6, neon_8
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_9
 neon_8:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_9:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_10
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_12
 neon_10:
 	TBZ $1, R6, neon_11
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_12
 neon_11:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_12:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F16
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_13
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_15
 neon_13:
 	TBZ $1, R6, neon_14
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_15
 neon_14:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_15:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_16
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_18
 neon_16:
 	TBZ $1, R6, neon_17
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_18
 neon_17:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_18:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_19
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_21
 neon_19:
 	TBZ $1, R6, neon_20
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_21
 neon_20:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_21:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_22
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_24
 neon_22:
 	TBZ $1, R6, neon_23
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_24
 neon_23:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_24:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -10987,103 +10843,100 @@ partial2:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F16
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_25
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_27
 neon_25:
 	TBZ $1, R6, neon_26
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_27
 neon_26:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_27:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_28
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_30
 neon_28:
 	TBZ $1, R6, neon_29
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_30
 neon_29:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_30:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_31
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_33
 neon_31:
 	TBZ $1, R6, neon_32
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_33
 neon_32:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_33:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_34
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_36
 neon_34:
 	TBZ $1, R6, neon_35
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_36
 neon_35:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_36:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -11127,18 +10980,18 @@ neon_39:
 	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
-	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
-	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
-	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
-	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
-	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
-	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
-	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
 noclamp5:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -11199,18 +11052,18 @@ neon_45:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload6:
 	TBZ $2, R9, noclamp6
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
-	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
-	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
-	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
-	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
-	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
-	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
-	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
 noclamp6:
 	ADD R5<<2, R8, R13
 	FMOVQ F4, (R13)
@@ -11271,18 +11124,18 @@ neon_51:
 	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
 noload7:
 	TBZ $2, R9, noclamp7
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
-	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
-	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
-	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
-	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
-	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
-	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
-	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f508 // fmax v8.4s, v8.4s, v16.4s
+	WORD $0x4eb1f508 // fmin v8.4s, v8.4s, v17.4s
+	WORD $0x4e30f529 // fmax v9.4s, v9.4s, v16.4s
+	WORD $0x4eb1f529 // fmin v9.4s, v9.4s, v17.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x4eb1f54a // fmin v10.4s, v10.4s, v17.4s
+	WORD $0x4e30f56b // fmax v11.4s, v11.4s, v16.4s
+	WORD $0x4eb1f56b // fmin v11.4s, v11.4s, v17.4s
 noclamp7:
 	ADD R5<<2, R8, R15
 	FMOVQ F8, (R15)
@@ -11343,18 +11196,18 @@ neon_57:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload8:
 	TBZ $2, R7, noclamp8
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
-	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
-	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
-	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
-	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
-	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
-	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
-	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f58c // fmax v12.4s, v12.4s, v16.4s
+	WORD $0x4eb1f58c // fmin v12.4s, v12.4s, v17.4s
+	WORD $0x4e30f5ad // fmax v13.4s, v13.4s, v16.4s
+	WORD $0x4eb1f5ad // fmin v13.4s, v13.4s, v17.4s
+	WORD $0x4e30f5ce // fmax v14.4s, v14.4s, v16.4s
+	WORD $0x4eb1f5ce // fmin v14.4s, v14.4s, v17.4s
+	WORD $0x4e30f5ef // fmax v15.4s, v15.4s, v16.4s
+	WORD $0x4eb1f5ef // fmin v15.4s, v15.4s, v17.4s
 noclamp8:
 	ADD R5<<2, R8, R13
 	FMOVQ F12, (R13)
@@ -11404,187 +11257,181 @@ group3:
 	MOVBU.P 8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F12
+	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_61
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_63
 neon_61:
 	TBZ $1, R6, neon_62
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_63
 neon_62:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_63:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_64
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_66
 neon_64:
 	TBZ $1, R6, neon_65
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_66
 neon_65:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_66:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_67
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_69
 neon_67:
 	TBZ $1, R6, neon_68
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_69
 neon_68:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_69:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_70
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_72
 neon_70:
 	TBZ $1, R6, neon_71
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_72
 neon_71:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_72:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F12
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_73
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_75
 neon_73:
 	TBZ $1, R6, neon_74
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_75
 neon_74:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_75:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_76
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_78
 neon_76:
 	TBZ $1, R6, neon_77
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_78
 neon_77:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_78:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_79
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_81
 neon_79:
 	TBZ $1, R6, neon_80
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_81
 neon_80:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_81:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_82
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_84
 neon_82:
 	TBZ $1, R6, neon_83
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_84
 neon_83:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_84:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -11596,95 +11443,92 @@ partial3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F12
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_85
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_87
 neon_85:
 	TBZ $1, R6, neon_86
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_87
 neon_86:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_87:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_88
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_90
 neon_88:
 	TBZ $1, R6, neon_89
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_90
 neon_89:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_90:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_91
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_93
 neon_91:
 	TBZ $1, R6, neon_92
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_93
 neon_92:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_93:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_94
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_96
 neon_94:
 	TBZ $1, R6, neon_95
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_96
 neon_95:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_96:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -11725,16 +11569,16 @@ neon_99:
 	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
-	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
-	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
-	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
-	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
-	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
 noclamp9:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -11791,16 +11635,16 @@ neon_105:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
-	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
-	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
-	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
-	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
-	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
 noclamp10:
 	ADD R5<<2, R8, R13
 	FMOVQ F3, (R13)
@@ -11857,16 +11701,16 @@ neon_111:
 	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
-	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
-	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
-	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
-	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
-	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf4c6 // fmax v6.4s, v6.4s, v12.4s
+	WORD $0x4eadf4c6 // fmin v6.4s, v6.4s, v13.4s
+	WORD $0x4e2cf4e7 // fmax v7.4s, v7.4s, v12.4s
+	WORD $0x4eadf4e7 // fmin v7.4s, v7.4s, v13.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x4eadf508 // fmin v8.4s, v8.4s, v13.4s
 noclamp11:
 	ADD R5<<2, R8, R15
 	FMOVQ F6, (R15)
@@ -11923,16 +11767,16 @@ neon_117:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
-	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
-	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
-	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
-	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
-	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf529 // fmax v9.4s, v9.4s, v12.4s
+	WORD $0x4eadf529 // fmin v9.4s, v9.4s, v13.4s
+	WORD $0x4e2cf54a // fmax v10.4s, v10.4s, v12.4s
+	WORD $0x4eadf54a // fmin v10.4s, v10.4s, v13.4s
+	WORD $0x4e2cf56b // fmax v11.4s, v11.4s, v12.4s
+	WORD $0x4eadf56b // fmin v11.4s, v11.4s, v13.4s
 noclamp12:
 	ADD R5<<2, R8, R13
 	FMOVQ F9, (R13)
@@ -11977,171 +11821,165 @@ group4:
 	MOVBU.P 8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F8
+	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_121
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_123
 neon_121:
 	TBZ $1, R6, neon_122
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_123
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_123
 neon_122:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_123:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_124
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_126
 neon_124:
 	TBZ $1, R6, neon_125
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_126
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_126
 neon_125:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_126:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_127
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_129
 neon_127:
 	TBZ $1, R6, neon_128
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_129
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_129
 neon_128:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_129:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_130
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_132
 neon_130:
 	TBZ $1, R6, neon_131
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_132
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_132
 neon_131:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_132:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F8
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_133
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_135
 neon_133:
 	TBZ $1, R6, neon_134
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_135
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_135
 neon_134:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_135:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_136
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_138
 neon_136:
 	TBZ $1, R6, neon_137
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_138
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_138
 neon_137:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_138:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_139
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_141
 neon_139:
 	TBZ $1, R6, neon_140
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_141
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_141
 neon_140:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_141:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_142
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_144
 neon_142:
 	TBZ $1, R6, neon_143
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_144
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_144
 neon_143:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_144:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -12153,87 +11991,84 @@ partial4:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F8
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_145
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_147
 neon_145:
 	TBZ $1, R6, neon_146
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_147
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_147
 neon_146:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_147:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_148
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_150
 neon_148:
 	TBZ $1, R6, neon_149
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_150
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_150
 neon_149:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_150:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_151
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_153
 neon_151:
 	TBZ $1, R6, neon_152
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_153
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_153
 neon_152:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_153:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_154
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_156
 neon_154:
 	TBZ $1, R6, neon_155
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_156
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_156
 neon_155:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_156:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -12271,14 +12106,14 @@ neon_159:
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 noload13:
 	TBZ $2, R9, noclamp13
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
-	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
-	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
-	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
 noclamp13:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -12331,14 +12166,14 @@ neon_165:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload14:
 	TBZ $2, R9, noclamp14
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
-	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
-	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
-	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
 noclamp14:
 	ADD R5<<2, R8, R13
 	FMOVQ F2, (R13)
@@ -12391,14 +12226,14 @@ neon_171:
 	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
 noload15:
 	TBZ $2, R9, noclamp15
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
-	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
-	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
-	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
 noclamp15:
 	ADD R5<<2, R8, R15
 	FMOVQ F4, (R15)
@@ -12451,14 +12286,14 @@ neon_177:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload16:
 	TBZ $2, R7, noclamp16
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
-	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
-	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
-	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
 noclamp16:
 	ADD R5<<2, R8, R13
 	FMOVQ F6, (R13)
@@ -12495,155 +12330,149 @@ group5:
 	MOVBU.P 8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F4
+	FMOVQ.P 32(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_181
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_183
 neon_181:
 	TBZ $1, R6, neon_182
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_183
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_183
 neon_182:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_183:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_184
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_186
 neon_184:
 	TBZ $1, R6, neon_185
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_186
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_186
 neon_185:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_186:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_187
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_189
 neon_187:
 	TBZ $1, R6, neon_188
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_189
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_189
 neon_188:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_189:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_190
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_192
 neon_190:
 	TBZ $1, R6, neon_191
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_192
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_192
 neon_191:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_192:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F4
+	FMOVQ -16(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_193
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_195
 neon_193:
 	TBZ $1, R6, neon_194
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_195
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_195
 neon_194:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_195:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_196
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_198
 neon_196:
 	TBZ $1, R6, neon_197
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_198
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_198
 neon_197:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_198:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_199
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_201
 neon_199:
 	TBZ $1, R6, neon_200
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_201
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_201
 neon_200:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_201:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_202
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_204
 neon_202:
 	TBZ $1, R6, neon_203
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_204
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_204
 neon_203:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_204:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -12655,79 +12484,76 @@ partial5:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
+	FMOVQ.P 16(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_205
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_207
 neon_205:
 	TBZ $1, R6, neon_206
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_207
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_207
 neon_206:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_207:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_208
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_210
 neon_208:
 	TBZ $1, R6, neon_209
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_210
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_210
 neon_209:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_210:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_211
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_213
 neon_211:
 	TBZ $1, R6, neon_212
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_213
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_213
 neon_212:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_213:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_214
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_216
 neon_214:
 	TBZ $1, R6, neon_215
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_216
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_216
 neon_215:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_216:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -12760,12 +12586,12 @@ neon_219:
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 noload17:
 	TBZ $2, R9, noclamp17
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
 noclamp17:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_220
@@ -12810,12 +12636,12 @@ neon_225:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload18:
 	TBZ $2, R9, noclamp18
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp18:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_226
@@ -12860,12 +12686,12 @@ neon_231:
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 noload19:
 	TBZ $2, R9, noclamp19
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
 noclamp19:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_232
@@ -12910,12 +12736,12 @@ neon_237:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload20:
 	TBZ $2, R7, noclamp20
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
-	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp20:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_238
@@ -12991,83 +12817,80 @@ group1:
 	MOVBU.P 4(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 16(R6), F16
+	FMOVQ.P 16(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -3(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	MOVBU -2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $1024, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -13079,43 +12902,42 @@ partial1:
 	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 8(R6), F16
+	FMOVD.P 8(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -13291,135 +13113,132 @@ group2:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F16
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_1
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_3
 neon_1:
 	TBZ $1, R6, neon_2
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_3
 neon_2:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_3:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_4
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_6
 neon_4:
 	TBZ $1, R6, neon_5
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_6
 neon_5:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_6:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_7
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_9
 neon_7:
 	TBZ $1, R6, neon_8
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_9
 neon_8:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_9:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a07 // fmla v7.4s, v16.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_10
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_12
 neon_10:
 	TBZ $1, R6, neon_11
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_12
 neon_11:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_12:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -13431,69 +13250,68 @@ partial2:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F16
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_13
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_15
 neon_13:
 	TBZ $1, R6, neon_14
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_15
 neon_14:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_15:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_16
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_18
 neon_16:
 	TBZ $1, R6, neon_17
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_18
 neon_17:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_18:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -13549,26 +13367,26 @@ neon_21:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload3:
 	TBZ $2, R9, noclamp3
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
-	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
-	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
-	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
-	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
-	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
-	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
-	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
-	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
-	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
-	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
-	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
-	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
-	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
-	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
 noclamp3:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -13645,26 +13463,26 @@ neon_27:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload4:
 	TBZ $2, R7, noclamp4
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
-	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
-	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
-	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
-	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
-	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
-	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
-	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
-	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
-	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
-	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
-	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
-	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
-	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
-	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
-	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f508 // fmax v8.4s, v8.4s, v16.4s
+	WORD $0x4eb1f508 // fmin v8.4s, v8.4s, v17.4s
+	WORD $0x4e30f529 // fmax v9.4s, v9.4s, v16.4s
+	WORD $0x4eb1f529 // fmin v9.4s, v9.4s, v17.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x4eb1f54a // fmin v10.4s, v10.4s, v17.4s
+	WORD $0x4e30f56b // fmax v11.4s, v11.4s, v16.4s
+	WORD $0x4eb1f56b // fmin v11.4s, v11.4s, v17.4s
+	WORD $0x4e30f58c // fmax v12.4s, v12.4s, v16.4s
+	WORD $0x4eb1f58c // fmin v12.4s, v12.4s, v17.4s
+	WORD $0x4e30f5ad // fmax v13.4s, v13.4s, v16.4s
+	WORD $0x4eb1f5ad // fmin v13.4s, v13.4s, v17.4s
+	WORD $0x4e30f5ce // fmax v14.4s, v14.4s, v16.4s
+	WORD $0x4eb1f5ce // fmin v14.4s, v14.4s, v17.4s
+	WORD $0x4e30f5ef // fmax v15.4s, v15.4s, v16.4s
+	WORD $0x4eb1f5ef // fmin v15.4s, v15.4s, v17.4s
 noclamp4:
 	ADD R5<<2, R8, R13
 	FMOVQ F8, (R13)
@@ -13720,127 +13538,124 @@ group3:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F14
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_31
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_33
 neon_31:
 	TBZ $1, R6, neon_32
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_33
 neon_32:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_33:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_34
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_36
 neon_34:
 	TBZ $1, R6, neon_35
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_36
 neon_35:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_36:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_37
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_39
 neon_37:
 	TBZ $1, R6, neon_38
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_39
 neon_38:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_39:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c19c6 // fmla v6.4s, v14.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_40
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_42
 neon_40:
 	TBZ $1, R6, neon_41
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_42
 neon_41:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_42:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc19cd // fmla v13.4s, v14.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -13852,65 +13667,64 @@ partial3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F14
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_43
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_45
 neon_43:
 	TBZ $1, R6, neon_44
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_45
 neon_44:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_45:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_46
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_48
 neon_46:
 	TBZ $1, R6, neon_47
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_48
 neon_47:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_48:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -13963,24 +13777,24 @@ neon_51:
 	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F15
-	VDUP V15.S[0], V15.S4
-	FMOVS hi+124(FP), F14
+	FMOVS lo+120(FP), F14
 	VDUP V14.S[0], V14.S4
-	WORD $0x4e2ff400 // fmax v0.4s, v0.4s, v15.4s
-	WORD $0x4eaef400 // fmin v0.4s, v0.4s, v14.4s
-	WORD $0x4e2ff421 // fmax v1.4s, v1.4s, v15.4s
-	WORD $0x4eaef421 // fmin v1.4s, v1.4s, v14.4s
-	WORD $0x4e2ff442 // fmax v2.4s, v2.4s, v15.4s
-	WORD $0x4eaef442 // fmin v2.4s, v2.4s, v14.4s
-	WORD $0x4e2ff463 // fmax v3.4s, v3.4s, v15.4s
-	WORD $0x4eaef463 // fmin v3.4s, v3.4s, v14.4s
-	WORD $0x4e2ff484 // fmax v4.4s, v4.4s, v15.4s
-	WORD $0x4eaef484 // fmin v4.4s, v4.4s, v14.4s
-	WORD $0x4e2ff4a5 // fmax v5.4s, v5.4s, v15.4s
-	WORD $0x4eaef4a5 // fmin v5.4s, v5.4s, v14.4s
-	WORD $0x4e2ff4c6 // fmax v6.4s, v6.4s, v15.4s
-	WORD $0x4eaef4c6 // fmin v6.4s, v6.4s, v14.4s
+	FMOVS hi+124(FP), F15
+	VDUP V15.S[0], V15.S4
+	WORD $0x4e2ef400 // fmax v0.4s, v0.4s, v14.4s
+	WORD $0x4eaff400 // fmin v0.4s, v0.4s, v15.4s
+	WORD $0x4e2ef421 // fmax v1.4s, v1.4s, v14.4s
+	WORD $0x4eaff421 // fmin v1.4s, v1.4s, v15.4s
+	WORD $0x4e2ef442 // fmax v2.4s, v2.4s, v14.4s
+	WORD $0x4eaff442 // fmin v2.4s, v2.4s, v15.4s
+	WORD $0x4e2ef463 // fmax v3.4s, v3.4s, v14.4s
+	WORD $0x4eaff463 // fmin v3.4s, v3.4s, v15.4s
+	WORD $0x4e2ef484 // fmax v4.4s, v4.4s, v14.4s
+	WORD $0x4eaff484 // fmin v4.4s, v4.4s, v15.4s
+	WORD $0x4e2ef4a5 // fmax v5.4s, v5.4s, v14.4s
+	WORD $0x4eaff4a5 // fmin v5.4s, v5.4s, v15.4s
+	WORD $0x4e2ef4c6 // fmax v6.4s, v6.4s, v14.4s
+	WORD $0x4eaff4c6 // fmin v6.4s, v6.4s, v15.4s
 noclamp5:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -14053,24 +13867,24 @@ neon_57:
 	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
-	FMOVS lo+120(FP), F15
-	VDUP V15.S[0], V15.S4
-	FMOVS hi+124(FP), F14
+	FMOVS lo+120(FP), F14
 	VDUP V14.S[0], V14.S4
-	WORD $0x4e2ff4e7 // fmax v7.4s, v7.4s, v15.4s
-	WORD $0x4eaef4e7 // fmin v7.4s, v7.4s, v14.4s
-	WORD $0x4e2ff508 // fmax v8.4s, v8.4s, v15.4s
-	WORD $0x4eaef508 // fmin v8.4s, v8.4s, v14.4s
-	WORD $0x4e2ff529 // fmax v9.4s, v9.4s, v15.4s
-	WORD $0x4eaef529 // fmin v9.4s, v9.4s, v14.4s
-	WORD $0x4e2ff54a // fmax v10.4s, v10.4s, v15.4s
-	WORD $0x4eaef54a // fmin v10.4s, v10.4s, v14.4s
-	WORD $0x4e2ff56b // fmax v11.4s, v11.4s, v15.4s
-	WORD $0x4eaef56b // fmin v11.4s, v11.4s, v14.4s
-	WORD $0x4e2ff58c // fmax v12.4s, v12.4s, v15.4s
-	WORD $0x4eaef58c // fmin v12.4s, v12.4s, v14.4s
-	WORD $0x4e2ff5ad // fmax v13.4s, v13.4s, v15.4s
-	WORD $0x4eaef5ad // fmin v13.4s, v13.4s, v14.4s
+	FMOVS hi+124(FP), F15
+	VDUP V15.S[0], V15.S4
+	WORD $0x4e2ef4e7 // fmax v7.4s, v7.4s, v14.4s
+	WORD $0x4eaff4e7 // fmin v7.4s, v7.4s, v15.4s
+	WORD $0x4e2ef508 // fmax v8.4s, v8.4s, v14.4s
+	WORD $0x4eaff508 // fmin v8.4s, v8.4s, v15.4s
+	WORD $0x4e2ef529 // fmax v9.4s, v9.4s, v14.4s
+	WORD $0x4eaff529 // fmin v9.4s, v9.4s, v15.4s
+	WORD $0x4e2ef54a // fmax v10.4s, v10.4s, v14.4s
+	WORD $0x4eaff54a // fmin v10.4s, v10.4s, v15.4s
+	WORD $0x4e2ef56b // fmax v11.4s, v11.4s, v14.4s
+	WORD $0x4eaff56b // fmin v11.4s, v11.4s, v15.4s
+	WORD $0x4e2ef58c // fmax v12.4s, v12.4s, v14.4s
+	WORD $0x4eaff58c // fmin v12.4s, v12.4s, v15.4s
+	WORD $0x4e2ef5ad // fmax v13.4s, v13.4s, v14.4s
+	WORD $0x4eaff5ad // fmin v13.4s, v13.4s, v15.4s
 noclamp6:
 	ADD R5<<2, R8, R13
 	FMOVQ F7, (R13)
@@ -14123,119 +13937,116 @@ group4:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F12
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_61
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_63
 neon_61:
 	TBZ $1, R6, neon_62
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_63
 neon_62:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_63:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_64
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_66
 neon_64:
 	TBZ $1, R6, neon_65
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_66
 neon_65:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_66:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_67
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_69
 neon_67:
 	TBZ $1, R6, neon_68
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_69
 neon_68:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_69:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1985 // fmla v5.4s, v12.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_70
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_72
 neon_70:
 	TBZ $1, R6, neon_71
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_72
 neon_71:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_72:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -14247,61 +14058,60 @@ partial4:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F12
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_73
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_75
 neon_73:
 	TBZ $1, R6, neon_74
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_75
 neon_74:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_75:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_76
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_78
 neon_76:
 	TBZ $1, R6, neon_77
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_78
 neon_77:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_78:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -14351,22 +14161,22 @@ neon_81:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload7:
 	TBZ $2, R9, noclamp7
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
-	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
-	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
-	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
-	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
-	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
-	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
-	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
-	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
-	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
-	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
-	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
 noclamp7:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -14435,22 +14245,22 @@ neon_87:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload8:
 	TBZ $2, R7, noclamp8
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
-	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
-	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
-	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
-	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
-	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
-	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
-	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
-	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
-	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
-	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
-	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf4c6 // fmax v6.4s, v6.4s, v12.4s
+	WORD $0x4eadf4c6 // fmin v6.4s, v6.4s, v13.4s
+	WORD $0x4e2cf4e7 // fmax v7.4s, v7.4s, v12.4s
+	WORD $0x4eadf4e7 // fmin v7.4s, v7.4s, v13.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x4eadf508 // fmin v8.4s, v8.4s, v13.4s
+	WORD $0x4e2cf529 // fmax v9.4s, v9.4s, v12.4s
+	WORD $0x4eadf529 // fmin v9.4s, v9.4s, v13.4s
+	WORD $0x4e2cf54a // fmax v10.4s, v10.4s, v12.4s
+	WORD $0x4eadf54a // fmin v10.4s, v10.4s, v13.4s
+	WORD $0x4e2cf56b // fmax v11.4s, v11.4s, v12.4s
+	WORD $0x4eadf56b // fmin v11.4s, v11.4s, v13.4s
 noclamp8:
 	ADD R5<<2, R8, R13
 	FMOVQ F6, (R13)
@@ -14500,111 +14310,108 @@ group5:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F10
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_91
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_93
 neon_91:
 	TBZ $1, R6, neon_92
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_93
 neon_92:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_93:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_94
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_96
 neon_94:
 	TBZ $1, R6, neon_95
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_96
 neon_95:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_96:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_97
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_99
 neon_97:
 	TBZ $1, R6, neon_98
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_99
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_99
 neon_98:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_99:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1944 // fmla v4.4s, v10.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_100
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_102
 neon_100:
 	TBZ $1, R6, neon_101
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_102
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_102
 neon_101:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_102:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1949 // fmla v9.4s, v10.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -14616,57 +14423,56 @@ partial5:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F10
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_103
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_105
 neon_103:
 	TBZ $1, R6, neon_104
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_105
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_105
 neon_104:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_105:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_106
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_108
 neon_106:
 	TBZ $1, R6, neon_107
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_108
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_108
 neon_107:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_108:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -14713,20 +14519,20 @@ neon_111:
 	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F11
-	VDUP V11.S[0], V11.S4
-	FMOVS hi+124(FP), F10
+	FMOVS lo+120(FP), F10
 	VDUP V10.S[0], V10.S4
-	WORD $0x4e2bf400 // fmax v0.4s, v0.4s, v11.4s
-	WORD $0x4eaaf400 // fmin v0.4s, v0.4s, v10.4s
-	WORD $0x4e2bf421 // fmax v1.4s, v1.4s, v11.4s
-	WORD $0x4eaaf421 // fmin v1.4s, v1.4s, v10.4s
-	WORD $0x4e2bf442 // fmax v2.4s, v2.4s, v11.4s
-	WORD $0x4eaaf442 // fmin v2.4s, v2.4s, v10.4s
-	WORD $0x4e2bf463 // fmax v3.4s, v3.4s, v11.4s
-	WORD $0x4eaaf463 // fmin v3.4s, v3.4s, v10.4s
-	WORD $0x4e2bf484 // fmax v4.4s, v4.4s, v11.4s
-	WORD $0x4eaaf484 // fmin v4.4s, v4.4s, v10.4s
+	FMOVS hi+124(FP), F11
+	VDUP V11.S[0], V11.S4
+	WORD $0x4e2af400 // fmax v0.4s, v0.4s, v10.4s
+	WORD $0x4eabf400 // fmin v0.4s, v0.4s, v11.4s
+	WORD $0x4e2af421 // fmax v1.4s, v1.4s, v10.4s
+	WORD $0x4eabf421 // fmin v1.4s, v1.4s, v11.4s
+	WORD $0x4e2af442 // fmax v2.4s, v2.4s, v10.4s
+	WORD $0x4eabf442 // fmin v2.4s, v2.4s, v11.4s
+	WORD $0x4e2af463 // fmax v3.4s, v3.4s, v10.4s
+	WORD $0x4eabf463 // fmin v3.4s, v3.4s, v11.4s
+	WORD $0x4e2af484 // fmax v4.4s, v4.4s, v10.4s
+	WORD $0x4eabf484 // fmin v4.4s, v4.4s, v11.4s
 noclamp9:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -14791,20 +14597,20 @@ neon_117:
 	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
 noload10:
 	TBZ $2, R7, noclamp10
-	FMOVS lo+120(FP), F11
-	VDUP V11.S[0], V11.S4
-	FMOVS hi+124(FP), F10
+	FMOVS lo+120(FP), F10
 	VDUP V10.S[0], V10.S4
-	WORD $0x4e2bf4a5 // fmax v5.4s, v5.4s, v11.4s
-	WORD $0x4eaaf4a5 // fmin v5.4s, v5.4s, v10.4s
-	WORD $0x4e2bf4c6 // fmax v6.4s, v6.4s, v11.4s
-	WORD $0x4eaaf4c6 // fmin v6.4s, v6.4s, v10.4s
-	WORD $0x4e2bf4e7 // fmax v7.4s, v7.4s, v11.4s
-	WORD $0x4eaaf4e7 // fmin v7.4s, v7.4s, v10.4s
-	WORD $0x4e2bf508 // fmax v8.4s, v8.4s, v11.4s
-	WORD $0x4eaaf508 // fmin v8.4s, v8.4s, v10.4s
-	WORD $0x4e2bf529 // fmax v9.4s, v9.4s, v11.4s
-	WORD $0x4eaaf529 // fmin v9.4s, v9.4s, v10.4s
+	FMOVS hi+124(FP), F11
+	VDUP V11.S[0], V11.S4
+	WORD $0x4e2af4a5 // fmax v5.4s, v5.4s, v10.4s
+	WORD $0x4eabf4a5 // fmin v5.4s, v5.4s, v11.4s
+	WORD $0x4e2af4c6 // fmax v6.4s, v6.4s, v10.4s
+	WORD $0x4eabf4c6 // fmin v6.4s, v6.4s, v11.4s
+	WORD $0x4e2af4e7 // fmax v7.4s, v7.4s, v10.4s
+	WORD $0x4eabf4e7 // fmin v7.4s, v7.4s, v11.4s
+	WORD $0x4e2af508 // fmax v8.4s, v8.4s, v10.4s
+	WORD $0x4eabf508 // fmin v8.4s, v8.4s, v11.4s
+	WORD $0x4e2af529 // fmax v9.4s, v9.4s, v10.4s
+	WORD $0x4eabf529 // fmin v9.4s, v9.4s, v11.4s
 noclamp10:
 	ADD R5<<2, R8, R13
 	FMOVQ F5, (R13)
@@ -14851,103 +14657,100 @@ group6:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F8
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_121
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_123
 neon_121:
 	TBZ $1, R6, neon_122
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_123
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_123
 neon_122:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_123:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_124
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_126
 neon_124:
 	TBZ $1, R6, neon_125
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_126
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_126
 neon_125:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_126:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_127
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_129
 neon_127:
 	TBZ $1, R6, neon_128
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_129
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_129
 neon_128:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_129:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1903 // fmla v3.4s, v8.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_130
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_132
 neon_130:
 	TBZ $1, R6, neon_131
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_132
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_132
 neon_131:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_132:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group6
@@ -14959,53 +14762,52 @@ partial6:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F8
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_133
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_135
 neon_133:
 	TBZ $1, R6, neon_134
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_135
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_135
 neon_134:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_135:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_136
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_138
 neon_136:
 	TBZ $1, R6, neon_137
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_138
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_138
 neon_137:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_138:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial6
 pdone6:
@@ -15049,18 +14851,18 @@ neon_141:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
-	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
-	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
-	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
-	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
-	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
-	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
-	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
 noclamp11:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -15121,18 +14923,18 @@ neon_147:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload12:
 	TBZ $2, R7, noclamp12
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
-	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
-	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
-	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
-	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
-	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
-	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
-	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
 noclamp12:
 	ADD R5<<2, R8, R13
 	FMOVQ F4, (R13)
@@ -15176,95 +14978,92 @@ group7:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F6
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_151
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_153
 neon_151:
 	TBZ $1, R6, neon_152
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_153
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_153
 neon_152:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_153:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_154
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_156
 neon_154:
 	TBZ $1, R6, neon_155
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_156
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_156
 neon_155:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_156:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_157
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_159
 neon_157:
 	TBZ $1, R6, neon_158
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_159
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_159
 neon_158:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_159:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c18c2 // fmla v2.4s, v6.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc1be3 // fmla v3.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_160
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_162
 neon_160:
 	TBZ $1, R6, neon_161
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_162
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_162
 neon_161:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_162:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc18c5 // fmla v5.4s, v6.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group7
@@ -15276,49 +15075,48 @@ partial7:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F6
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_163
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_165
 neon_163:
 	TBZ $1, R6, neon_164
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_165
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_165
 neon_164:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_165:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_166
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_168
 neon_166:
 	TBZ $1, R6, neon_167
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_168
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_168
 neon_167:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_168:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial7
 pdone7:
@@ -15359,16 +15157,16 @@ neon_171:
 	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
 noload13:
 	TBZ $2, R9, noclamp13
-	FMOVS lo+120(FP), F7
-	VDUP V7.S[0], V7.S4
-	FMOVS hi+124(FP), F6
+	FMOVS lo+120(FP), F6
 	VDUP V6.S[0], V6.S4
-	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
-	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
-	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
-	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
-	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
-	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+	FMOVS hi+124(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f400 // fmax v0.4s, v0.4s, v6.4s
+	WORD $0x4ea7f400 // fmin v0.4s, v0.4s, v7.4s
+	WORD $0x4e26f421 // fmax v1.4s, v1.4s, v6.4s
+	WORD $0x4ea7f421 // fmin v1.4s, v1.4s, v7.4s
+	WORD $0x4e26f442 // fmax v2.4s, v2.4s, v6.4s
+	WORD $0x4ea7f442 // fmin v2.4s, v2.4s, v7.4s
 noclamp13:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -15425,16 +15223,16 @@ neon_177:
 	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
 noload14:
 	TBZ $2, R7, noclamp14
-	FMOVS lo+120(FP), F7
-	VDUP V7.S[0], V7.S4
-	FMOVS hi+124(FP), F6
+	FMOVS lo+120(FP), F6
 	VDUP V6.S[0], V6.S4
-	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
-	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
-	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
-	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
-	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
-	WORD $0x4ea6f4a5 // fmin v5.4s, v5.4s, v6.4s
+	FMOVS hi+124(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f463 // fmax v3.4s, v3.4s, v6.4s
+	WORD $0x4ea7f463 // fmin v3.4s, v3.4s, v7.4s
+	WORD $0x4e26f484 // fmax v4.4s, v4.4s, v6.4s
+	WORD $0x4ea7f484 // fmin v4.4s, v4.4s, v7.4s
+	WORD $0x4e26f4a5 // fmax v5.4s, v5.4s, v6.4s
+	WORD $0x4ea7f4a5 // fmin v5.4s, v5.4s, v7.4s
 noclamp14:
 	ADD R5<<2, R8, R13
 	FMOVQ F3, (R13)
@@ -15475,87 +15273,84 @@ group8:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_181
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_183
 neon_181:
 	TBZ $1, R6, neon_182
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_183
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_183
 neon_182:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_183:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_184
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_186
 neon_184:
 	TBZ $1, R6, neon_185
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_186
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_186
 neon_185:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_186:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_187
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_189
 neon_187:
 	TBZ $1, R6, neon_188
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_189
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_189
 neon_188:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_189:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1881 // fmla v1.4s, v4.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc1bc2 // fmla v2.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_190
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_192
 neon_190:
 	TBZ $1, R6, neon_191
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_192
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_192
 neon_191:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_192:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group8
@@ -15567,45 +15362,44 @@ partial8:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F4
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_193
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_195
 neon_193:
 	TBZ $1, R6, neon_194
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_195
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_195
 neon_194:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_195:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_196
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_198
 neon_196:
 	TBZ $1, R6, neon_197
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_198
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_198
 neon_197:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_198:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial8
 pdone8:
@@ -15643,14 +15437,14 @@ neon_201:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload15:
 	TBZ $2, R9, noclamp15
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp15:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -15703,14 +15497,14 @@ neon_207:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload16:
 	TBZ $2, R7, noclamp16
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
-	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
-	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp16:
 	ADD R5<<2, R8, R13
 	FMOVQ F2, (R13)
@@ -15745,79 +15539,76 @@ group9:
 	MOVBU.P 4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F2
+	FMOVQ.P 16(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_211
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_213
 neon_211:
 	TBZ $1, R6, neon_212
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_213
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_213
 neon_212:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_213:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_214
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_216
 neon_214:
 	TBZ $1, R6, neon_215
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_216
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_216
 neon_215:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_216:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_217
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_219
 neon_217:
 	TBZ $1, R6, neon_218
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_219
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_219
 neon_218:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_219:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1840 // fmla v0.4s, v2.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_220
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_222
 neon_220:
 	TBZ $1, R6, neon_221
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_222
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_222
 neon_221:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_222:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1841 // fmla v1.4s, v2.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group9
@@ -15829,41 +15620,40 @@ partial9:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
+	FMOVD.P 8(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_223
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_225
 neon_223:
 	TBZ $1, R6, neon_224
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_225
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_225
 neon_224:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_225:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_226
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_228
 neon_226:
 	TBZ $1, R6, neon_227
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_228
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_228
 neon_227:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_228:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial9
 pdone9:
@@ -15896,12 +15686,12 @@ neon_231:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 noload17:
 	TBZ $2, R9, noclamp17
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
+	FMOVS lo+120(FP), F2
 	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
-	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	FMOVS hi+124(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 noclamp17:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_232
@@ -15946,12 +15736,12 @@ neon_237:
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
 noload18:
 	TBZ $2, R7, noclamp18
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
+	FMOVS lo+120(FP), F2
 	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
-	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
+	FMOVS hi+124(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
 noclamp18:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_238
@@ -16027,195 +15817,183 @@ group1:
 	MOVBU.P 16(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 64(R6), F16
+	FMOVQ.P 64(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -15(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -60(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -14(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -56(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -13(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -52(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	MOVBU -12(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -48(R6), F16
+	FMOVQ -48(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -11(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -44(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -10(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -40(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -9(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -36(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	MOVBU -8(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -32(R6), F16
+	FMOVQ -32(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -7(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -28(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -6(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -24(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -5(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -20(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	MOVBU -4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -16(R6), F16
+	FMOVQ -16(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $512, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -16227,51 +16005,48 @@ partial1:
 	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 16(R6), F16
+	FMOVQ.P 16(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -16487,403 +16262,391 @@ group2:
 	MOVBU.P 16(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 64(R7), F16
+	FMOVQ.P 64(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_1
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_3
 neon_1:
 	TBZ $1, R6, neon_2
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_3
 neon_2:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_3:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -15(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -60(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_4
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_6
 neon_4:
 	TBZ $1, R6, neon_5
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_6
 neon_5:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_6:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -14(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -56(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_7
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_9
 neon_7:
 	TBZ $1, R6, neon_8
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_9
 neon_8:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_9:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -13(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -52(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_10
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_12
 neon_10:
 	TBZ $1, R6, neon_11
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_12
 neon_11:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_12:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	MOVBU -12(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -48(R7), F16
+	FMOVQ -48(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_13
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_15
 neon_13:
 	TBZ $1, R6, neon_14
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_15
 neon_14:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_15:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -11(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -44(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_16
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_18
 neon_16:
 	TBZ $1, R6, neon_17
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_18
 neon_17:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_18:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -10(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -40(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_19
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_21
 neon_19:
 	TBZ $1, R6, neon_20
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_21
 neon_20:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_21:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -9(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -36(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_22
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_24
 neon_22:
 	TBZ $1, R6, neon_23
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_24
 neon_23:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_24:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	MOVBU -8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -32(R7), F16
+	FMOVQ -32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_25
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_27
 neon_25:
 	TBZ $1, R6, neon_26
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_27
 neon_26:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_27:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_28
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_30
 neon_28:
 	TBZ $1, R6, neon_29
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_30
 neon_29:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_30:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_31
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_33
 neon_31:
 	TBZ $1, R6, neon_32
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_33
 neon_32:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_33:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_34
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_36
 neon_34:
 	TBZ $1, R6, neon_35
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_36
 neon_35:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_36:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F16
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_37
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_39
 neon_37:
 	TBZ $1, R6, neon_38
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_39
 neon_38:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_39:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_40
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_42
 neon_40:
 	TBZ $1, R6, neon_41
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_42
 neon_41:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_42:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_43
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_45
 neon_43:
 	TBZ $1, R6, neon_44
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_45
 neon_44:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_45:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_46
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_48
 neon_46:
 	TBZ $1, R6, neon_47
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_48
 neon_47:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_48:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -16895,103 +16658,100 @@ partial2:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F16
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_49
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_51
 neon_49:
 	TBZ $1, R6, neon_50
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_51
 neon_50:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_51:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_52
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_54
 neon_52:
 	TBZ $1, R6, neon_53
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_54
 neon_53:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_54:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_55
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_57
 neon_55:
 	TBZ $1, R6, neon_56
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_57
 neon_56:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_57:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_58
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_60
 neon_58:
 	TBZ $1, R6, neon_59
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_60
 neon_59:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_60:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -17035,18 +16795,18 @@ neon_63:
 	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
-	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
-	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
-	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
-	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
-	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
-	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
-	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
 noclamp5:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -17107,18 +16867,18 @@ neon_69:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload6:
 	TBZ $2, R9, noclamp6
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
-	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
-	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
-	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
-	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
-	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
-	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
-	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
 noclamp6:
 	ADD R5<<2, R8, R13
 	FMOVQ F4, (R13)
@@ -17179,18 +16939,18 @@ neon_75:
 	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
 noload7:
 	TBZ $2, R9, noclamp7
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
-	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
-	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
-	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
-	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
-	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
-	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
-	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f508 // fmax v8.4s, v8.4s, v16.4s
+	WORD $0x4eb1f508 // fmin v8.4s, v8.4s, v17.4s
+	WORD $0x4e30f529 // fmax v9.4s, v9.4s, v16.4s
+	WORD $0x4eb1f529 // fmin v9.4s, v9.4s, v17.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x4eb1f54a // fmin v10.4s, v10.4s, v17.4s
+	WORD $0x4e30f56b // fmax v11.4s, v11.4s, v16.4s
+	WORD $0x4eb1f56b // fmin v11.4s, v11.4s, v17.4s
 noclamp7:
 	ADD R5<<2, R8, R15
 	FMOVQ F8, (R15)
@@ -17251,18 +17011,18 @@ neon_81:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload8:
 	TBZ $2, R7, noclamp8
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
-	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
-	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
-	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
-	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
-	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
-	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
-	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f58c // fmax v12.4s, v12.4s, v16.4s
+	WORD $0x4eb1f58c // fmin v12.4s, v12.4s, v17.4s
+	WORD $0x4e30f5ad // fmax v13.4s, v13.4s, v16.4s
+	WORD $0x4eb1f5ad // fmin v13.4s, v13.4s, v17.4s
+	WORD $0x4e30f5ce // fmax v14.4s, v14.4s, v16.4s
+	WORD $0x4eb1f5ce // fmin v14.4s, v14.4s, v17.4s
+	WORD $0x4e30f5ef // fmax v15.4s, v15.4s, v16.4s
+	WORD $0x4eb1f5ef // fmin v15.4s, v15.4s, v17.4s
 noclamp8:
 	ADD R5<<2, R8, R13
 	FMOVQ F12, (R13)
@@ -17312,371 +17072,359 @@ group3:
 	MOVBU.P 16(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 64(R7), F12
+	FMOVQ.P 64(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_85
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_87
 neon_85:
 	TBZ $1, R6, neon_86
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_87
 neon_86:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_87:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -15(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -60(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_88
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_90
 neon_88:
 	TBZ $1, R6, neon_89
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_90
 neon_89:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_90:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -14(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -56(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_91
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_93
 neon_91:
 	TBZ $1, R6, neon_92
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_93
 neon_92:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_93:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -13(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -52(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_94
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_96
 neon_94:
 	TBZ $1, R6, neon_95
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_96
 neon_95:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_96:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	MOVBU -12(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -48(R7), F12
+	FMOVQ -48(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_97
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_99
 neon_97:
 	TBZ $1, R6, neon_98
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_99
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_99
 neon_98:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_99:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -11(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -44(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_100
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_102
 neon_100:
 	TBZ $1, R6, neon_101
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_102
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_102
 neon_101:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_102:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -10(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -40(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_103
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_105
 neon_103:
 	TBZ $1, R6, neon_104
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_105
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_105
 neon_104:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_105:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -9(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -36(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_106
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_108
 neon_106:
 	TBZ $1, R6, neon_107
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_108
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_108
 neon_107:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_108:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	MOVBU -8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -32(R7), F12
+	FMOVQ -32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_109
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_111
 neon_109:
 	TBZ $1, R6, neon_110
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_111
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_111
 neon_110:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_111:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_112
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_114
 neon_112:
 	TBZ $1, R6, neon_113
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_114
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_114
 neon_113:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_114:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_115
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_117
 neon_115:
 	TBZ $1, R6, neon_116
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_117
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_117
 neon_116:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_117:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_118
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_120
 neon_118:
 	TBZ $1, R6, neon_119
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_120
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_120
 neon_119:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_120:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F12
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_121
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_123
 neon_121:
 	TBZ $1, R6, neon_122
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_123
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_123
 neon_122:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_123:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_124
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_126
 neon_124:
 	TBZ $1, R6, neon_125
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_126
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_126
 neon_125:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_126:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_127
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_129
 neon_127:
 	TBZ $1, R6, neon_128
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_129
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_129
 neon_128:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_129:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_130
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_132
 neon_130:
 	TBZ $1, R6, neon_131
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_132
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_132
 neon_131:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_132:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -17688,95 +17436,92 @@ partial3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F12
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_133
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_135
 neon_133:
 	TBZ $1, R6, neon_134
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_135
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_135
 neon_134:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_135:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_136
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_138
 neon_136:
 	TBZ $1, R6, neon_137
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_138
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_138
 neon_137:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_138:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_139
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_141
 neon_139:
 	TBZ $1, R6, neon_140
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_141
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_141
 neon_140:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_141:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_142
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_144
 neon_142:
 	TBZ $1, R6, neon_143
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_144
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_144
 neon_143:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_144:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -17817,16 +17562,16 @@ neon_147:
 	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
-	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
-	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
-	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
-	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
-	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
 noclamp9:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -17883,16 +17628,16 @@ neon_153:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
-	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
-	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
-	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
-	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
-	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
 noclamp10:
 	ADD R5<<2, R8, R13
 	FMOVQ F3, (R13)
@@ -17949,16 +17694,16 @@ neon_159:
 	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
-	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
-	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
-	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
-	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
-	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf4c6 // fmax v6.4s, v6.4s, v12.4s
+	WORD $0x4eadf4c6 // fmin v6.4s, v6.4s, v13.4s
+	WORD $0x4e2cf4e7 // fmax v7.4s, v7.4s, v12.4s
+	WORD $0x4eadf4e7 // fmin v7.4s, v7.4s, v13.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x4eadf508 // fmin v8.4s, v8.4s, v13.4s
 noclamp11:
 	ADD R5<<2, R8, R15
 	FMOVQ F6, (R15)
@@ -18015,16 +17760,16 @@ neon_165:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
-	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
-	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
-	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
-	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
-	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf529 // fmax v9.4s, v9.4s, v12.4s
+	WORD $0x4eadf529 // fmin v9.4s, v9.4s, v13.4s
+	WORD $0x4e2cf54a // fmax v10.4s, v10.4s, v12.4s
+	WORD $0x4eadf54a // fmin v10.4s, v10.4s, v13.4s
+	WORD $0x4e2cf56b // fmax v11.4s, v11.4s, v12.4s
+	WORD $0x4eadf56b // fmin v11.4s, v11.4s, v13.4s
 noclamp12:
 	ADD R5<<2, R8, R13
 	FMOVQ F9, (R13)
@@ -18069,339 +17814,327 @@ group4:
 	MOVBU.P 16(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 64(R7), F8
+	FMOVQ.P 64(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_169
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_171
 neon_169:
 	TBZ $1, R6, neon_170
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_171
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_171
 neon_170:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_171:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -15(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -60(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_172
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_174
 neon_172:
 	TBZ $1, R6, neon_173
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_174
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_174
 neon_173:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_174:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -14(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -56(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_175
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_177
 neon_175:
 	TBZ $1, R6, neon_176
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_177
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_177
 neon_176:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_177:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -13(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -52(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_178
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_180
 neon_178:
 	TBZ $1, R6, neon_179
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_180
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_180
 neon_179:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_180:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	MOVBU -12(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -48(R7), F8
+	FMOVQ -48(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_181
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_183
 neon_181:
 	TBZ $1, R6, neon_182
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_183
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_183
 neon_182:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_183:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -11(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -44(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_184
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_186
 neon_184:
 	TBZ $1, R6, neon_185
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_186
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_186
 neon_185:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_186:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -10(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -40(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_187
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_189
 neon_187:
 	TBZ $1, R6, neon_188
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_189
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_189
 neon_188:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_189:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -9(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -36(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_190
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_192
 neon_190:
 	TBZ $1, R6, neon_191
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_192
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_192
 neon_191:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_192:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	MOVBU -8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -32(R7), F8
+	FMOVQ -32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_193
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_195
 neon_193:
 	TBZ $1, R6, neon_194
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_195
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_195
 neon_194:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_195:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_196
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_198
 neon_196:
 	TBZ $1, R6, neon_197
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_198
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_198
 neon_197:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_198:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_199
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_201
 neon_199:
 	TBZ $1, R6, neon_200
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_201
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_201
 neon_200:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_201:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_202
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_204
 neon_202:
 	TBZ $1, R6, neon_203
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_204
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_204
 neon_203:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_204:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F8
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_205
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_207
 neon_205:
 	TBZ $1, R6, neon_206
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_207
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_207
 neon_206:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_207:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_208
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_210
 neon_208:
 	TBZ $1, R6, neon_209
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_210
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_210
 neon_209:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_210:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_211
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_213
 neon_211:
 	TBZ $1, R6, neon_212
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_213
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_213
 neon_212:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_213:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_214
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_216
 neon_214:
 	TBZ $1, R6, neon_215
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_216
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_216
 neon_215:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_216:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -18413,87 +18146,84 @@ partial4:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F8
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_217
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_219
 neon_217:
 	TBZ $1, R6, neon_218
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_219
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_219
 neon_218:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_219:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_220
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_222
 neon_220:
 	TBZ $1, R6, neon_221
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_222
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_222
 neon_221:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_222:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_223
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_225
 neon_223:
 	TBZ $1, R6, neon_224
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_225
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_225
 neon_224:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_225:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_226
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_228
 neon_226:
 	TBZ $1, R6, neon_227
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_228
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_228
 neon_227:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_228:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -18531,14 +18261,14 @@ neon_231:
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 noload13:
 	TBZ $2, R9, noclamp13
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
-	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
-	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
-	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
 noclamp13:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -18591,14 +18321,14 @@ neon_237:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload14:
 	TBZ $2, R9, noclamp14
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
-	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
-	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
-	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
 noclamp14:
 	ADD R5<<2, R8, R13
 	FMOVQ F2, (R13)
@@ -18651,14 +18381,14 @@ neon_243:
 	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
 noload15:
 	TBZ $2, R9, noclamp15
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
-	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
-	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
-	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
 noclamp15:
 	ADD R5<<2, R8, R15
 	FMOVQ F4, (R15)
@@ -18711,14 +18441,14 @@ neon_249:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload16:
 	TBZ $2, R7, noclamp16
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
-	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
-	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
-	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
 noclamp16:
 	ADD R5<<2, R8, R13
 	FMOVQ F6, (R13)
@@ -18755,307 +18485,295 @@ group5:
 	MOVBU.P 16(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 64(R7), F4
+	FMOVQ.P 64(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_253
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_255
 neon_253:
 	TBZ $1, R6, neon_254
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_255
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_255
 neon_254:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_255:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -15(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -60(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_256
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_258
 neon_256:
 	TBZ $1, R6, neon_257
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_258
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_258
 neon_257:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_258:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -14(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -56(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_259
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_261
 neon_259:
 	TBZ $1, R6, neon_260
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_261
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_261
 neon_260:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_261:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -13(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -52(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_262
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_264
 neon_262:
 	TBZ $1, R6, neon_263
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_264
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_264
 neon_263:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_264:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	MOVBU -12(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -48(R7), F4
+	FMOVQ -48(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_265
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_267
 neon_265:
 	TBZ $1, R6, neon_266
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_267
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_267
 neon_266:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_267:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -11(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -44(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_268
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_270
 neon_268:
 	TBZ $1, R6, neon_269
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_270
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_270
 neon_269:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_270:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -10(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -40(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_271
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_273
 neon_271:
 	TBZ $1, R6, neon_272
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_273
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_273
 neon_272:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_273:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -9(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -36(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_274
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_276
 neon_274:
 	TBZ $1, R6, neon_275
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_276
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_276
 neon_275:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_276:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	MOVBU -8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -32(R7), F4
+	FMOVQ -32(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_277
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_279
 neon_277:
 	TBZ $1, R6, neon_278
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_279
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_279
 neon_278:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_279:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_280
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_282
 neon_280:
 	TBZ $1, R6, neon_281
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_282
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_282
 neon_281:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_282:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_283
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_285
 neon_283:
 	TBZ $1, R6, neon_284
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_285
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_285
 neon_284:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_285:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_286
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_288
 neon_286:
 	TBZ $1, R6, neon_287
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_288
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_288
 neon_287:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_288:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F4
+	FMOVQ -16(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_289
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_291
 neon_289:
 	TBZ $1, R6, neon_290
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_291
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_291
 neon_290:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_291:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_292
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_294
 neon_292:
 	TBZ $1, R6, neon_293
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_294
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_294
 neon_293:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_294:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_295
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_297
 neon_295:
 	TBZ $1, R6, neon_296
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_297
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_297
 neon_296:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_297:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_298
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_300
 neon_298:
 	TBZ $1, R6, neon_299
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_300
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_300
 neon_299:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_300:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -19067,79 +18785,76 @@ partial5:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
+	FMOVQ.P 16(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_301
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_303
 neon_301:
 	TBZ $1, R6, neon_302
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_303
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_303
 neon_302:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_303:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_304
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_306
 neon_304:
 	TBZ $1, R6, neon_305
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_306
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_306
 neon_305:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_306:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_307
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_309
 neon_307:
 	TBZ $1, R6, neon_308
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_309
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_309
 neon_308:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_309:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_310
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_312
 neon_310:
 	TBZ $1, R6, neon_311
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_312
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_312
 neon_311:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_312:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -19172,12 +18887,12 @@ neon_315:
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 noload17:
 	TBZ $2, R9, noclamp17
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
 noclamp17:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_316
@@ -19222,12 +18937,12 @@ neon_321:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload18:
 	TBZ $2, R9, noclamp18
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp18:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_322
@@ -19272,12 +18987,12 @@ neon_327:
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 noload19:
 	TBZ $2, R9, noclamp19
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
 noclamp19:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_328
@@ -19322,12 +19037,12 @@ neon_333:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload20:
 	TBZ $2, R7, noclamp20
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
-	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp20:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_334
@@ -19403,163 +19118,157 @@ group1:
 	MOVBU.P 8(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 32(R6), F16
+	FMOVQ.P 32(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -7(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -28(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	MOVBU -6(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -24(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	MOVBU -5(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -20(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	MOVBU -4(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -16(R6), F16
+	FMOVQ -16(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -3(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	MOVBU -2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $1024, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -19571,43 +19280,42 @@ partial1:
 	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 8(R6), F16
+	FMOVD.P 8(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -19783,267 +19491,261 @@ group2:
 	MOVBU.P 8(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F16
+	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_1
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_3
 neon_1:
 	TBZ $1, R6, neon_2
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_3
 neon_2:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_3:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_4
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_6
 neon_4:
 	TBZ $1, R6, neon_5
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_6
 neon_5:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_6:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_7
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_9
 neon_7:
 	TBZ $1, R6, neon_8
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_9
 neon_8:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_9:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a07 // fmla v7.4s, v16.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_10
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_12
 neon_10:
 	TBZ $1, R6, neon_11
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_12
 neon_11:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_12:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F16
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_13
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_15
 neon_13:
 	TBZ $1, R6, neon_14
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_15
 neon_14:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_15:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_16
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_18
 neon_16:
 	TBZ $1, R6, neon_17
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_18
 neon_17:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_18:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_19
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_21
 neon_19:
 	TBZ $1, R6, neon_20
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_21
 neon_20:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_21:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a07 // fmla v7.4s, v16.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_22
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_24
 neon_22:
 	TBZ $1, R6, neon_23
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_24
 neon_23:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_24:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -20055,69 +19757,68 @@ partial2:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F16
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_25
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_27
 neon_25:
 	TBZ $1, R6, neon_26
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_27
 neon_26:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_27:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_28
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_30
 neon_28:
 	TBZ $1, R6, neon_29
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_30
 neon_29:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_30:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -20173,26 +19874,26 @@ neon_33:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload3:
 	TBZ $2, R9, noclamp3
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
-	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
-	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
-	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
-	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
-	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
-	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
-	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
-	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
-	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
-	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
-	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
-	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
-	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
-	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
 noclamp3:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -20269,26 +19970,26 @@ neon_39:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload4:
 	TBZ $2, R7, noclamp4
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
-	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
-	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
-	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
-	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
-	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
-	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
-	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
-	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
-	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
-	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
-	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
-	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
-	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
-	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
-	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f508 // fmax v8.4s, v8.4s, v16.4s
+	WORD $0x4eb1f508 // fmin v8.4s, v8.4s, v17.4s
+	WORD $0x4e30f529 // fmax v9.4s, v9.4s, v16.4s
+	WORD $0x4eb1f529 // fmin v9.4s, v9.4s, v17.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x4eb1f54a // fmin v10.4s, v10.4s, v17.4s
+	WORD $0x4e30f56b // fmax v11.4s, v11.4s, v16.4s
+	WORD $0x4eb1f56b // fmin v11.4s, v11.4s, v17.4s
+	WORD $0x4e30f58c // fmax v12.4s, v12.4s, v16.4s
+	WORD $0x4eb1f58c // fmin v12.4s, v12.4s, v17.4s
+	WORD $0x4e30f5ad // fmax v13.4s, v13.4s, v16.4s
+	WORD $0x4eb1f5ad // fmin v13.4s, v13.4s, v17.4s
+	WORD $0x4e30f5ce // fmax v14.4s, v14.4s, v16.4s
+	WORD $0x4eb1f5ce // fmin v14.4s, v14.4s, v17.4s
+	WORD $0x4e30f5ef // fmax v15.4s, v15.4s, v16.4s
+	WORD $0x4eb1f5ef // fmin v15.4s, v15.4s, v17.4s
 noclamp4:
 	ADD R5<<2, R8, R13
 	FMOVQ F8, (R13)
@@ -20344,251 +20045,245 @@ group3:
 	MOVBU.P 8(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F14
+	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_43
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_45
 neon_43:
 	TBZ $1, R6, neon_44
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_45
 neon_44:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_45:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_46
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_48
 neon_46:
 	TBZ $1, R6, neon_47
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_48
 neon_47:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_48:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_49
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_51
 neon_49:
 	TBZ $1, R6, neon_50
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_51
 neon_50:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_51:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c19c6 // fmla v6.4s, v14.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_52
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_54
 neon_52:
 	TBZ $1, R6, neon_53
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_54
 neon_53:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_54:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc19cd // fmla v13.4s, v14.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F14
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_55
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_57
 neon_55:
 	TBZ $1, R6, neon_56
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_57
 neon_56:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_57:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_58
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_60
 neon_58:
 	TBZ $1, R6, neon_59
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_60
 neon_59:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_60:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_61
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_63
 neon_61:
 	TBZ $1, R6, neon_62
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_63
 neon_62:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_63:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c19c6 // fmla v6.4s, v14.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_64
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_66
 neon_64:
 	TBZ $1, R6, neon_65
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_66
 neon_65:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_66:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc19cd // fmla v13.4s, v14.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -20600,65 +20295,64 @@ partial3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F14
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_67
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_69
 neon_67:
 	TBZ $1, R6, neon_68
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_69
 neon_68:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_69:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_70
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_72
 neon_70:
 	TBZ $1, R6, neon_71
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_72
 neon_71:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_72:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -20711,24 +20405,24 @@ neon_75:
 	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F15
-	VDUP V15.S[0], V15.S4
-	FMOVS hi+124(FP), F14
+	FMOVS lo+120(FP), F14
 	VDUP V14.S[0], V14.S4
-	WORD $0x4e2ff400 // fmax v0.4s, v0.4s, v15.4s
-	WORD $0x4eaef400 // fmin v0.4s, v0.4s, v14.4s
-	WORD $0x4e2ff421 // fmax v1.4s, v1.4s, v15.4s
-	WORD $0x4eaef421 // fmin v1.4s, v1.4s, v14.4s
-	WORD $0x4e2ff442 // fmax v2.4s, v2.4s, v15.4s
-	WORD $0x4eaef442 // fmin v2.4s, v2.4s, v14.4s
-	WORD $0x4e2ff463 // fmax v3.4s, v3.4s, v15.4s
-	WORD $0x4eaef463 // fmin v3.4s, v3.4s, v14.4s
-	WORD $0x4e2ff484 // fmax v4.4s, v4.4s, v15.4s
-	WORD $0x4eaef484 // fmin v4.4s, v4.4s, v14.4s
-	WORD $0x4e2ff4a5 // fmax v5.4s, v5.4s, v15.4s
-	WORD $0x4eaef4a5 // fmin v5.4s, v5.4s, v14.4s
-	WORD $0x4e2ff4c6 // fmax v6.4s, v6.4s, v15.4s
-	WORD $0x4eaef4c6 // fmin v6.4s, v6.4s, v14.4s
+	FMOVS hi+124(FP), F15
+	VDUP V15.S[0], V15.S4
+	WORD $0x4e2ef400 // fmax v0.4s, v0.4s, v14.4s
+	WORD $0x4eaff400 // fmin v0.4s, v0.4s, v15.4s
+	WORD $0x4e2ef421 // fmax v1.4s, v1.4s, v14.4s
+	WORD $0x4eaff421 // fmin v1.4s, v1.4s, v15.4s
+	WORD $0x4e2ef442 // fmax v2.4s, v2.4s, v14.4s
+	WORD $0x4eaff442 // fmin v2.4s, v2.4s, v15.4s
+	WORD $0x4e2ef463 // fmax v3.4s, v3.4s, v14.4s
+	WORD $0x4eaff463 // fmin v3.4s, v3.4s, v15.4s
+	WORD $0x4e2ef484 // fmax v4.4s, v4.4s, v14.4s
+	WORD $0x4eaff484 // fmin v4.4s, v4.4s, v15.4s
+	WORD $0x4e2ef4a5 // fmax v5.4s, v5.4s, v14.4s
+	WORD $0x4eaff4a5 // fmin v5.4s, v5.4s, v15.4s
+	WORD $0x4e2ef4c6 // fmax v6.4s, v6.4s, v14.4s
+	WORD $0x4eaff4c6 // fmin v6.4s, v6.4s, v15.4s
 noclamp5:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -20801,24 +20495,24 @@ neon_81:
 	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
-	FMOVS lo+120(FP), F15
-	VDUP V15.S[0], V15.S4
-	FMOVS hi+124(FP), F14
+	FMOVS lo+120(FP), F14
 	VDUP V14.S[0], V14.S4
-	WORD $0x4e2ff4e7 // fmax v7.4s, v7.4s, v15.4s
-	WORD $0x4eaef4e7 // fmin v7.4s, v7.4s, v14.4s
-	WORD $0x4e2ff508 // fmax v8.4s, v8.4s, v15.4s
-	WORD $0x4eaef508 // fmin v8.4s, v8.4s, v14.4s
-	WORD $0x4e2ff529 // fmax v9.4s, v9.4s, v15.4s
-	WORD $0x4eaef529 // fmin v9.4s, v9.4s, v14.4s
-	WORD $0x4e2ff54a // fmax v10.4s, v10.4s, v15.4s
-	WORD $0x4eaef54a // fmin v10.4s, v10.4s, v14.4s
-	WORD $0x4e2ff56b // fmax v11.4s, v11.4s, v15.4s
-	WORD $0x4eaef56b // fmin v11.4s, v11.4s, v14.4s
-	WORD $0x4e2ff58c // fmax v12.4s, v12.4s, v15.4s
-	WORD $0x4eaef58c // fmin v12.4s, v12.4s, v14.4s
-	WORD $0x4e2ff5ad // fmax v13.4s, v13.4s, v15.4s
-	WORD $0x4eaef5ad // fmin v13.4s, v13.4s, v14.4s
+	FMOVS hi+124(FP), F15
+	VDUP V15.S[0], V15.S4
+	WORD $0x4e2ef4e7 // fmax v7.4s, v7.4s, v14.4s
+	WORD $0x4eaff4e7 // fmin v7.4s, v7.4s, v15.4s
+	WORD $0x4e2ef508 // fmax v8.4s, v8.4s, v14.4s
+	WORD $0x4eaff508 // fmin v8.4s, v8.4s, v15.4s
+	WORD $0x4e2ef529 // fmax v9.4s, v9.4s, v14.4s
+	WORD $0x4eaff529 // fmin v9.4s, v9.4s, v15.4s
+	WORD $0x4e2ef54a // fmax v10.4s, v10.4s, v14.4s
+	WORD $0x4eaff54a // fmin v10.4s, v10.4s, v15.4s
+	WORD $0x4e2ef56b // fmax v11.4s, v11.4s, v14.4s
+	WORD $0x4eaff56b // fmin v11.4s, v11.4s, v15.4s
+	WORD $0x4e2ef58c // fmax v12.4s, v12.4s, v14.4s
+	WORD $0x4eaff58c // fmin v12.4s, v12.4s, v15.4s
+	WORD $0x4e2ef5ad // fmax v13.4s, v13.4s, v14.4s
+	WORD $0x4eaff5ad // fmin v13.4s, v13.4s, v15.4s
 noclamp6:
 	ADD R5<<2, R8, R13
 	FMOVQ F7, (R13)
@@ -20871,235 +20565,229 @@ group4:
 	MOVBU.P 8(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F12
+	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_85
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_87
 neon_85:
 	TBZ $1, R6, neon_86
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_87
 neon_86:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_87:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_88
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_90
 neon_88:
 	TBZ $1, R6, neon_89
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_90
 neon_89:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_90:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_91
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_93
 neon_91:
 	TBZ $1, R6, neon_92
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_93
 neon_92:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_93:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1985 // fmla v5.4s, v12.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_94
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_96
 neon_94:
 	TBZ $1, R6, neon_95
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_96
 neon_95:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_96:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F12
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_97
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_99
 neon_97:
 	TBZ $1, R6, neon_98
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_99
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_99
 neon_98:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_99:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_100
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_102
 neon_100:
 	TBZ $1, R6, neon_101
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_102
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_102
 neon_101:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_102:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_103
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_105
 neon_103:
 	TBZ $1, R6, neon_104
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_105
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_105
 neon_104:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_105:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1985 // fmla v5.4s, v12.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_106
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_108
 neon_106:
 	TBZ $1, R6, neon_107
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_108
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_108
 neon_107:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_108:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -21111,61 +20799,60 @@ partial4:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F12
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_109
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_111
 neon_109:
 	TBZ $1, R6, neon_110
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_111
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_111
 neon_110:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_111:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_112
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_114
 neon_112:
 	TBZ $1, R6, neon_113
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_114
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_114
 neon_113:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_114:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -21215,22 +20902,22 @@ neon_117:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload7:
 	TBZ $2, R9, noclamp7
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
-	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
-	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
-	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
-	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
-	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
-	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
-	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
-	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
-	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
-	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
-	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
 noclamp7:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -21299,22 +20986,22 @@ neon_123:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload8:
 	TBZ $2, R7, noclamp8
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
-	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
-	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
-	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
-	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
-	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
-	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
-	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
-	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
-	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
-	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
-	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf4c6 // fmax v6.4s, v6.4s, v12.4s
+	WORD $0x4eadf4c6 // fmin v6.4s, v6.4s, v13.4s
+	WORD $0x4e2cf4e7 // fmax v7.4s, v7.4s, v12.4s
+	WORD $0x4eadf4e7 // fmin v7.4s, v7.4s, v13.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x4eadf508 // fmin v8.4s, v8.4s, v13.4s
+	WORD $0x4e2cf529 // fmax v9.4s, v9.4s, v12.4s
+	WORD $0x4eadf529 // fmin v9.4s, v9.4s, v13.4s
+	WORD $0x4e2cf54a // fmax v10.4s, v10.4s, v12.4s
+	WORD $0x4eadf54a // fmin v10.4s, v10.4s, v13.4s
+	WORD $0x4e2cf56b // fmax v11.4s, v11.4s, v12.4s
+	WORD $0x4eadf56b // fmin v11.4s, v11.4s, v13.4s
 noclamp8:
 	ADD R5<<2, R8, R13
 	FMOVQ F6, (R13)
@@ -21364,219 +21051,213 @@ group5:
 	MOVBU.P 8(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F10
+	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_127
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_129
 neon_127:
 	TBZ $1, R6, neon_128
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_129
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_129
 neon_128:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_129:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_130
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_132
 neon_130:
 	TBZ $1, R6, neon_131
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_132
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_132
 neon_131:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_132:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_133
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_135
 neon_133:
 	TBZ $1, R6, neon_134
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_135
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_135
 neon_134:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_135:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1944 // fmla v4.4s, v10.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_136
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_138
 neon_136:
 	TBZ $1, R6, neon_137
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_138
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_138
 neon_137:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_138:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1949 // fmla v9.4s, v10.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F10
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_139
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_141
 neon_139:
 	TBZ $1, R6, neon_140
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_141
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_141
 neon_140:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_141:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_142
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_144
 neon_142:
 	TBZ $1, R6, neon_143
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_144
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_144
 neon_143:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_144:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_145
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_147
 neon_145:
 	TBZ $1, R6, neon_146
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_147
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_147
 neon_146:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_147:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1944 // fmla v4.4s, v10.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_148
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_150
 neon_148:
 	TBZ $1, R6, neon_149
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_150
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_150
 neon_149:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_150:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1949 // fmla v9.4s, v10.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -21588,57 +21269,56 @@ partial5:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F10
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_151
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_153
 neon_151:
 	TBZ $1, R6, neon_152
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_153
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_153
 neon_152:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_153:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_154
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_156
 neon_154:
 	TBZ $1, R6, neon_155
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_156
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_156
 neon_155:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_156:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -21685,20 +21365,20 @@ neon_159:
 	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F11
-	VDUP V11.S[0], V11.S4
-	FMOVS hi+124(FP), F10
+	FMOVS lo+120(FP), F10
 	VDUP V10.S[0], V10.S4
-	WORD $0x4e2bf400 // fmax v0.4s, v0.4s, v11.4s
-	WORD $0x4eaaf400 // fmin v0.4s, v0.4s, v10.4s
-	WORD $0x4e2bf421 // fmax v1.4s, v1.4s, v11.4s
-	WORD $0x4eaaf421 // fmin v1.4s, v1.4s, v10.4s
-	WORD $0x4e2bf442 // fmax v2.4s, v2.4s, v11.4s
-	WORD $0x4eaaf442 // fmin v2.4s, v2.4s, v10.4s
-	WORD $0x4e2bf463 // fmax v3.4s, v3.4s, v11.4s
-	WORD $0x4eaaf463 // fmin v3.4s, v3.4s, v10.4s
-	WORD $0x4e2bf484 // fmax v4.4s, v4.4s, v11.4s
-	WORD $0x4eaaf484 // fmin v4.4s, v4.4s, v10.4s
+	FMOVS hi+124(FP), F11
+	VDUP V11.S[0], V11.S4
+	WORD $0x4e2af400 // fmax v0.4s, v0.4s, v10.4s
+	WORD $0x4eabf400 // fmin v0.4s, v0.4s, v11.4s
+	WORD $0x4e2af421 // fmax v1.4s, v1.4s, v10.4s
+	WORD $0x4eabf421 // fmin v1.4s, v1.4s, v11.4s
+	WORD $0x4e2af442 // fmax v2.4s, v2.4s, v10.4s
+	WORD $0x4eabf442 // fmin v2.4s, v2.4s, v11.4s
+	WORD $0x4e2af463 // fmax v3.4s, v3.4s, v10.4s
+	WORD $0x4eabf463 // fmin v3.4s, v3.4s, v11.4s
+	WORD $0x4e2af484 // fmax v4.4s, v4.4s, v10.4s
+	WORD $0x4eabf484 // fmin v4.4s, v4.4s, v11.4s
 noclamp9:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -21763,20 +21443,20 @@ neon_165:
 	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
 noload10:
 	TBZ $2, R7, noclamp10
-	FMOVS lo+120(FP), F11
-	VDUP V11.S[0], V11.S4
-	FMOVS hi+124(FP), F10
+	FMOVS lo+120(FP), F10
 	VDUP V10.S[0], V10.S4
-	WORD $0x4e2bf4a5 // fmax v5.4s, v5.4s, v11.4s
-	WORD $0x4eaaf4a5 // fmin v5.4s, v5.4s, v10.4s
-	WORD $0x4e2bf4c6 // fmax v6.4s, v6.4s, v11.4s
-	WORD $0x4eaaf4c6 // fmin v6.4s, v6.4s, v10.4s
-	WORD $0x4e2bf4e7 // fmax v7.4s, v7.4s, v11.4s
-	WORD $0x4eaaf4e7 // fmin v7.4s, v7.4s, v10.4s
-	WORD $0x4e2bf508 // fmax v8.4s, v8.4s, v11.4s
-	WORD $0x4eaaf508 // fmin v8.4s, v8.4s, v10.4s
-	WORD $0x4e2bf529 // fmax v9.4s, v9.4s, v11.4s
-	WORD $0x4eaaf529 // fmin v9.4s, v9.4s, v10.4s
+	FMOVS hi+124(FP), F11
+	VDUP V11.S[0], V11.S4
+	WORD $0x4e2af4a5 // fmax v5.4s, v5.4s, v10.4s
+	WORD $0x4eabf4a5 // fmin v5.4s, v5.4s, v11.4s
+	WORD $0x4e2af4c6 // fmax v6.4s, v6.4s, v10.4s
+	WORD $0x4eabf4c6 // fmin v6.4s, v6.4s, v11.4s
+	WORD $0x4e2af4e7 // fmax v7.4s, v7.4s, v10.4s
+	WORD $0x4eabf4e7 // fmin v7.4s, v7.4s, v11.4s
+	WORD $0x4e2af508 // fmax v8.4s, v8.4s, v10.4s
+	WORD $0x4eabf508 // fmin v8.4s, v8.4s, v11.4s
+	WORD $0x4e2af529 // fmax v9.4s, v9.4s, v10.4s
+	WORD $0x4eabf529 // fmin v9.4s, v9.4s, v11.4s
 noclamp10:
 	ADD R5<<2, R8, R13
 	FMOVQ F5, (R13)
@@ -21823,203 +21503,197 @@ group6:
 	MOVBU.P 8(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F8
+	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_169
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_171
 neon_169:
 	TBZ $1, R6, neon_170
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_171
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_171
 neon_170:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_171:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_172
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_174
 neon_172:
 	TBZ $1, R6, neon_173
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_174
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_174
 neon_173:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_174:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_175
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_177
 neon_175:
 	TBZ $1, R6, neon_176
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_177
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_177
 neon_176:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_177:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1903 // fmla v3.4s, v8.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_178
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_180
 neon_178:
 	TBZ $1, R6, neon_179
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_180
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_180
 neon_179:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_180:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F8
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_181
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_183
 neon_181:
 	TBZ $1, R6, neon_182
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_183
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_183
 neon_182:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_183:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_184
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_186
 neon_184:
 	TBZ $1, R6, neon_185
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_186
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_186
 neon_185:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_186:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_187
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_189
 neon_187:
 	TBZ $1, R6, neon_188
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_189
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_189
 neon_188:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_189:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1903 // fmla v3.4s, v8.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_190
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_192
 neon_190:
 	TBZ $1, R6, neon_191
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_192
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_192
 neon_191:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_192:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group6
@@ -22031,53 +21705,52 @@ partial6:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F8
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_193
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_195
 neon_193:
 	TBZ $1, R6, neon_194
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_195
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_195
 neon_194:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_195:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_196
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_198
 neon_196:
 	TBZ $1, R6, neon_197
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_198
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_198
 neon_197:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_198:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial6
 pdone6:
@@ -22121,18 +21794,18 @@ neon_201:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
-	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
-	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
-	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
-	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
-	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
-	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
-	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
 noclamp11:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -22193,18 +21866,18 @@ neon_207:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload12:
 	TBZ $2, R7, noclamp12
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
-	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
-	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
-	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
-	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
-	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
-	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
-	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
 noclamp12:
 	ADD R5<<2, R8, R13
 	FMOVQ F4, (R13)
@@ -22248,187 +21921,181 @@ group7:
 	MOVBU.P 8(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F6
+	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_211
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_213
 neon_211:
 	TBZ $1, R6, neon_212
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_213
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_213
 neon_212:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_213:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_214
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_216
 neon_214:
 	TBZ $1, R6, neon_215
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_216
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_216
 neon_215:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_216:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_217
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_219
 neon_217:
 	TBZ $1, R6, neon_218
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_219
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_219
 neon_218:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_219:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c18c2 // fmla v2.4s, v6.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc1be3 // fmla v3.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_220
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_222
 neon_220:
 	TBZ $1, R6, neon_221
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_222
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_222
 neon_221:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_222:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc18c5 // fmla v5.4s, v6.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F6
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_223
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_225
 neon_223:
 	TBZ $1, R6, neon_224
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_225
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_225
 neon_224:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_225:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_226
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_228
 neon_226:
 	TBZ $1, R6, neon_227
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_228
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_228
 neon_227:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_228:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_229
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_231
 neon_229:
 	TBZ $1, R6, neon_230
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_231
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_231
 neon_230:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_231:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c18c2 // fmla v2.4s, v6.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc1be3 // fmla v3.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_232
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_234
 neon_232:
 	TBZ $1, R6, neon_233
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_234
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_234
 neon_233:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_234:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc18c5 // fmla v5.4s, v6.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group7
@@ -22440,49 +22107,48 @@ partial7:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F6
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_235
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_237
 neon_235:
 	TBZ $1, R6, neon_236
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_237
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_237
 neon_236:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_237:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_238
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_240
 neon_238:
 	TBZ $1, R6, neon_239
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_240
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_240
 neon_239:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_240:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial7
 pdone7:
@@ -22523,16 +22189,16 @@ neon_243:
 	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
 noload13:
 	TBZ $2, R9, noclamp13
-	FMOVS lo+120(FP), F7
-	VDUP V7.S[0], V7.S4
-	FMOVS hi+124(FP), F6
+	FMOVS lo+120(FP), F6
 	VDUP V6.S[0], V6.S4
-	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
-	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
-	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
-	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
-	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
-	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+	FMOVS hi+124(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f400 // fmax v0.4s, v0.4s, v6.4s
+	WORD $0x4ea7f400 // fmin v0.4s, v0.4s, v7.4s
+	WORD $0x4e26f421 // fmax v1.4s, v1.4s, v6.4s
+	WORD $0x4ea7f421 // fmin v1.4s, v1.4s, v7.4s
+	WORD $0x4e26f442 // fmax v2.4s, v2.4s, v6.4s
+	WORD $0x4ea7f442 // fmin v2.4s, v2.4s, v7.4s
 noclamp13:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -22589,16 +22255,16 @@ neon_249:
 	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
 noload14:
 	TBZ $2, R7, noclamp14
-	FMOVS lo+120(FP), F7
-	VDUP V7.S[0], V7.S4
-	FMOVS hi+124(FP), F6
+	FMOVS lo+120(FP), F6
 	VDUP V6.S[0], V6.S4
-	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
-	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
-	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
-	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
-	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
-	WORD $0x4ea6f4a5 // fmin v5.4s, v5.4s, v6.4s
+	FMOVS hi+124(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f463 // fmax v3.4s, v3.4s, v6.4s
+	WORD $0x4ea7f463 // fmin v3.4s, v3.4s, v7.4s
+	WORD $0x4e26f484 // fmax v4.4s, v4.4s, v6.4s
+	WORD $0x4ea7f484 // fmin v4.4s, v4.4s, v7.4s
+	WORD $0x4e26f4a5 // fmax v5.4s, v5.4s, v6.4s
+	WORD $0x4ea7f4a5 // fmin v5.4s, v5.4s, v7.4s
 noclamp14:
 	ADD R5<<2, R8, R13
 	FMOVQ F3, (R13)
@@ -22639,171 +22305,165 @@ group8:
 	MOVBU.P 8(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F4
+	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_253
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_255
 neon_253:
 	TBZ $1, R6, neon_254
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_255
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_255
 neon_254:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_255:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_256
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_258
 neon_256:
 	TBZ $1, R6, neon_257
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_258
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_258
 neon_257:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_258:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F4
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_259
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_261
 neon_259:
 	TBZ $1, R6, neon_260
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_261
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_261
 neon_260:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_261:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1881 // fmla v1.4s, v4.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc1bc2 // fmla v2.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_262
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_264
 neon_262:
 	TBZ $1, R6, neon_263
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_264
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_264
 neon_263:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_264:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F4
+	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_265
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_267
 neon_265:
 	TBZ $1, R6, neon_266
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_267
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_267
 neon_266:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_267:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_268
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_270
 neon_268:
 	TBZ $1, R6, neon_269
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_270
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_270
 neon_269:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_270:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_271
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_273
 neon_271:
 	TBZ $1, R6, neon_272
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_273
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_273
 neon_272:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_273:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1881 // fmla v1.4s, v4.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc1bc2 // fmla v2.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_274
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_276
 neon_274:
 	TBZ $1, R6, neon_275
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_276
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_276
 neon_275:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_276:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group8
@@ -22815,45 +22475,44 @@ partial8:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F4
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_277
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_279
 neon_277:
 	TBZ $1, R6, neon_278
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_279
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_279
 neon_278:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_279:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_280
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_282
 neon_280:
 	TBZ $1, R6, neon_281
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_282
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_282
 neon_281:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_282:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial8
 pdone8:
@@ -22891,14 +22550,14 @@ neon_285:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload15:
 	TBZ $2, R9, noclamp15
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp15:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -22951,14 +22610,14 @@ neon_291:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload16:
 	TBZ $2, R7, noclamp16
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
-	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
-	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp16:
 	ADD R5<<2, R8, R13
 	FMOVQ F2, (R13)
@@ -22993,155 +22652,149 @@ group9:
 	MOVBU.P 8(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 32(R7), F2
+	FMOVQ.P 32(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_295
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_297
 neon_295:
 	TBZ $1, R6, neon_296
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_297
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_297
 neon_296:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_297:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -28(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_298
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_300
 neon_298:
 	TBZ $1, R6, neon_299
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_300
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_300
 neon_299:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_300:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -24(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_301
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_303
 neon_301:
 	TBZ $1, R6, neon_302
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_303
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_303
 neon_302:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_303:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1840 // fmla v0.4s, v2.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -20(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_304
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_306
 neon_304:
 	TBZ $1, R6, neon_305
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_306
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_306
 neon_305:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_306:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1841 // fmla v1.4s, v2.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -16(R7), F2
+	FMOVQ -16(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_307
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_309
 neon_307:
 	TBZ $1, R6, neon_308
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_309
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_309
 neon_308:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_309:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_310
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_312
 neon_310:
 	TBZ $1, R6, neon_311
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_312
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_312
 neon_311:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_312:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_313
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_315
 neon_313:
 	TBZ $1, R6, neon_314
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_315
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_315
 neon_314:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_315:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1840 // fmla v0.4s, v2.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_316
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_318
 neon_316:
 	TBZ $1, R6, neon_317
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_318
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_318
 neon_317:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_318:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1841 // fmla v1.4s, v2.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group9
@@ -23153,41 +22806,40 @@ partial9:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
+	FMOVD.P 8(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_319
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_321
 neon_319:
 	TBZ $1, R6, neon_320
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_321
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_321
 neon_320:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_321:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_322
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_324
 neon_322:
 	TBZ $1, R6, neon_323
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_324
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_324
 neon_323:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_324:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial9
 pdone9:
@@ -23220,12 +22872,12 @@ neon_327:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 noload17:
 	TBZ $2, R9, noclamp17
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
+	FMOVS lo+120(FP), F2
 	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
-	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	FMOVS hi+124(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 noclamp17:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_328
@@ -23270,12 +22922,12 @@ neon_333:
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
 noload18:
 	TBZ $2, R7, noclamp18
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
+	FMOVS lo+120(FP), F2
 	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
-	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
+	FMOVS hi+124(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
 noclamp18:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_334
@@ -23351,51 +23003,48 @@ group1:
 	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 16(R6), F16
+	FMOVQ.P 16(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $512, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -23407,51 +23056,48 @@ partial1:
 	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 16(R6), F16
+	FMOVQ.P 16(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -23667,103 +23313,100 @@ group2:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F16
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_1
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_3
 neon_1:
 	TBZ $1, R6, neon_2
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_3
 neon_2:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_3:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_4
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_6
 neon_4:
 	TBZ $1, R6, neon_5
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_6
 neon_5:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_6:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_7
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_9
 neon_7:
 	TBZ $1, R6, neon_8
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_9
 neon_8:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_9:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_10
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_12
 neon_10:
 	TBZ $1, R6, neon_11
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_12
 neon_11:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_12:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -23775,103 +23418,100 @@ partial2:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F16
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_13
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_15
 neon_13:
 	TBZ $1, R6, neon_14
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_15
 neon_14:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_15:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_16
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_18
 neon_16:
 	TBZ $1, R6, neon_17
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_18
 neon_17:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_18:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_19
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_21
 neon_19:
 	TBZ $1, R6, neon_20
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_21
 neon_20:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_21:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_22
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_24
 neon_22:
 	TBZ $1, R6, neon_23
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_24
 neon_23:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_24:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -23915,18 +23555,18 @@ neon_27:
 	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
-	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
-	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
-	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
-	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
-	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
-	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
-	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
 noclamp5:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -23987,18 +23627,18 @@ neon_33:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload6:
 	TBZ $2, R9, noclamp6
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
-	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
-	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
-	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
-	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
-	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
-	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
-	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
 noclamp6:
 	ADD R5<<2, R8, R13
 	FMOVQ F4, (R13)
@@ -24059,18 +23699,18 @@ neon_39:
 	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
 noload7:
 	TBZ $2, R9, noclamp7
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
-	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
-	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
-	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
-	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
-	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
-	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
-	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f508 // fmax v8.4s, v8.4s, v16.4s
+	WORD $0x4eb1f508 // fmin v8.4s, v8.4s, v17.4s
+	WORD $0x4e30f529 // fmax v9.4s, v9.4s, v16.4s
+	WORD $0x4eb1f529 // fmin v9.4s, v9.4s, v17.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x4eb1f54a // fmin v10.4s, v10.4s, v17.4s
+	WORD $0x4e30f56b // fmax v11.4s, v11.4s, v16.4s
+	WORD $0x4eb1f56b // fmin v11.4s, v11.4s, v17.4s
 noclamp7:
 	ADD R5<<2, R8, R15
 	FMOVQ F8, (R15)
@@ -24131,18 +23771,18 @@ neon_45:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload8:
 	TBZ $2, R7, noclamp8
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
-	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
-	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
-	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
-	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
-	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
-	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
-	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f58c // fmax v12.4s, v12.4s, v16.4s
+	WORD $0x4eb1f58c // fmin v12.4s, v12.4s, v17.4s
+	WORD $0x4e30f5ad // fmax v13.4s, v13.4s, v16.4s
+	WORD $0x4eb1f5ad // fmin v13.4s, v13.4s, v17.4s
+	WORD $0x4e30f5ce // fmax v14.4s, v14.4s, v16.4s
+	WORD $0x4eb1f5ce // fmin v14.4s, v14.4s, v17.4s
+	WORD $0x4e30f5ef // fmax v15.4s, v15.4s, v16.4s
+	WORD $0x4eb1f5ef // fmin v15.4s, v15.4s, v17.4s
 noclamp8:
 	ADD R5<<2, R8, R13
 	FMOVQ F12, (R13)
@@ -24192,95 +23832,92 @@ group3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F12
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_49
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_51
 neon_49:
 	TBZ $1, R6, neon_50
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_51
 neon_50:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_51:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_52
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_54
 neon_52:
 	TBZ $1, R6, neon_53
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_54
 neon_53:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_54:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_55
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_57
 neon_55:
 	TBZ $1, R6, neon_56
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_57
 neon_56:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_57:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_58
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_60
 neon_58:
 	TBZ $1, R6, neon_59
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_60
 neon_59:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_60:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -24292,95 +23929,92 @@ partial3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F12
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_61
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_63
 neon_61:
 	TBZ $1, R6, neon_62
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_63
 neon_62:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_63:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_64
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_66
 neon_64:
 	TBZ $1, R6, neon_65
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_66
 neon_65:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_66:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_67
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_69
 neon_67:
 	TBZ $1, R6, neon_68
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_69
 neon_68:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_69:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_70
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_72
 neon_70:
 	TBZ $1, R6, neon_71
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_72
 neon_71:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_72:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -24421,16 +24055,16 @@ neon_75:
 	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
-	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
-	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
-	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
-	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
-	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
 noclamp9:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -24487,16 +24121,16 @@ neon_81:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
-	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
-	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
-	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
-	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
-	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
 noclamp10:
 	ADD R5<<2, R8, R13
 	FMOVQ F3, (R13)
@@ -24553,16 +24187,16 @@ neon_87:
 	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
-	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
-	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
-	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
-	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
-	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf4c6 // fmax v6.4s, v6.4s, v12.4s
+	WORD $0x4eadf4c6 // fmin v6.4s, v6.4s, v13.4s
+	WORD $0x4e2cf4e7 // fmax v7.4s, v7.4s, v12.4s
+	WORD $0x4eadf4e7 // fmin v7.4s, v7.4s, v13.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x4eadf508 // fmin v8.4s, v8.4s, v13.4s
 noclamp11:
 	ADD R5<<2, R8, R15
 	FMOVQ F6, (R15)
@@ -24619,16 +24253,16 @@ neon_93:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
-	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
-	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
-	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
-	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
-	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf529 // fmax v9.4s, v9.4s, v12.4s
+	WORD $0x4eadf529 // fmin v9.4s, v9.4s, v13.4s
+	WORD $0x4e2cf54a // fmax v10.4s, v10.4s, v12.4s
+	WORD $0x4eadf54a // fmin v10.4s, v10.4s, v13.4s
+	WORD $0x4e2cf56b // fmax v11.4s, v11.4s, v12.4s
+	WORD $0x4eadf56b // fmin v11.4s, v11.4s, v13.4s
 noclamp12:
 	ADD R5<<2, R8, R13
 	FMOVQ F9, (R13)
@@ -24673,87 +24307,84 @@ group4:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F8
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_97
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_99
 neon_97:
 	TBZ $1, R6, neon_98
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_99
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_99
 neon_98:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_99:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_100
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_102
 neon_100:
 	TBZ $1, R6, neon_101
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_102
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_102
 neon_101:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_102:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_103
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_105
 neon_103:
 	TBZ $1, R6, neon_104
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_105
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_105
 neon_104:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_105:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_106
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_108
 neon_106:
 	TBZ $1, R6, neon_107
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_108
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_108
 neon_107:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_108:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -24765,87 +24396,84 @@ partial4:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F8
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_109
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_111
 neon_109:
 	TBZ $1, R6, neon_110
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_111
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_111
 neon_110:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_111:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_112
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_114
 neon_112:
 	TBZ $1, R6, neon_113
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_114
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_114
 neon_113:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_114:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_115
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_117
 neon_115:
 	TBZ $1, R6, neon_116
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_117
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_117
 neon_116:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_117:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_118
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_120
 neon_118:
 	TBZ $1, R6, neon_119
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_120
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_120
 neon_119:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_120:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -24883,14 +24511,14 @@ neon_123:
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 noload13:
 	TBZ $2, R9, noclamp13
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
-	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
-	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
-	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
 noclamp13:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -24943,14 +24571,14 @@ neon_129:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload14:
 	TBZ $2, R9, noclamp14
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
-	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
-	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
-	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
 noclamp14:
 	ADD R5<<2, R8, R13
 	FMOVQ F2, (R13)
@@ -25003,14 +24631,14 @@ neon_135:
 	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
 noload15:
 	TBZ $2, R9, noclamp15
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
-	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
-	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
-	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
 noclamp15:
 	ADD R5<<2, R8, R15
 	FMOVQ F4, (R15)
@@ -25063,14 +24691,14 @@ neon_141:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload16:
 	TBZ $2, R7, noclamp16
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
-	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
-	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
-	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
 noclamp16:
 	ADD R5<<2, R8, R13
 	FMOVQ F6, (R13)
@@ -25107,79 +24735,76 @@ group5:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
+	FMOVQ.P 16(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_145
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_147
 neon_145:
 	TBZ $1, R6, neon_146
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_147
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_147
 neon_146:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_147:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_148
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_150
 neon_148:
 	TBZ $1, R6, neon_149
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_150
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_150
 neon_149:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_150:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_151
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_153
 neon_151:
 	TBZ $1, R6, neon_152
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_153
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_153
 neon_152:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_153:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_154
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_156
 neon_154:
 	TBZ $1, R6, neon_155
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_156
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_156
 neon_155:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_156:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -25191,79 +24816,76 @@ partial5:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
+	FMOVQ.P 16(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_157
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_159
 neon_157:
 	TBZ $1, R6, neon_158
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_159
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_159
 neon_158:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_159:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_160
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_162
 neon_160:
 	TBZ $1, R6, neon_161
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_162
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_162
 neon_161:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_162:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_163
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_165
 neon_163:
 	TBZ $1, R6, neon_164
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_165
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_165
 neon_164:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_165:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_166
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_168
 neon_166:
 	TBZ $1, R6, neon_167
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_168
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_168
 neon_167:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_168:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -25296,12 +24918,12 @@ neon_171:
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 noload17:
 	TBZ $2, R9, noclamp17
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
 noclamp17:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_172
@@ -25346,12 +24968,12 @@ neon_177:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload18:
 	TBZ $2, R9, noclamp18
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp18:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_178
@@ -25396,12 +25018,12 @@ neon_183:
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 noload19:
 	TBZ $2, R9, noclamp19
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
 noclamp19:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_184
@@ -25446,12 +25068,12 @@ neon_189:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload20:
 	TBZ $2, R7, noclamp20
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
-	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp20:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_190
@@ -25527,43 +25149,42 @@ group1:
 	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 8(R6), F16
+	FMOVD.P 8(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	ADD $1024, R8, R8
 	SUBS $1, R9, R9
 	BGT group1
@@ -25575,43 +25196,42 @@ partial1:
 	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 8(R6), F16
+	FMOVD.P 8(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -25787,69 +25407,68 @@ group2:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F16
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_1
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_3
 neon_1:
 	TBZ $1, R6, neon_2
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_3
 neon_2:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_3:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_4
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_6
 neon_4:
 	TBZ $1, R6, neon_5
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_6
 neon_5:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_6:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -25861,69 +25480,68 @@ partial2:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F16
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_7
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_9
 neon_7:
 	TBZ $1, R6, neon_8
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_9
 neon_8:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_9:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_10
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_12
 neon_10:
 	TBZ $1, R6, neon_11
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_12
 neon_11:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_12:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -25979,26 +25597,26 @@ neon_15:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload3:
 	TBZ $2, R9, noclamp3
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
-	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
-	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
-	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
-	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
-	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
-	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
-	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
-	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
-	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
-	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
-	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
-	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
-	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
-	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
 noclamp3:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -26075,26 +25693,26 @@ neon_21:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload4:
 	TBZ $2, R7, noclamp4
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
-	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
-	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
-	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
-	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
-	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
-	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
-	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
-	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
-	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
-	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
-	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
-	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
-	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
-	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
-	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f508 // fmax v8.4s, v8.4s, v16.4s
+	WORD $0x4eb1f508 // fmin v8.4s, v8.4s, v17.4s
+	WORD $0x4e30f529 // fmax v9.4s, v9.4s, v16.4s
+	WORD $0x4eb1f529 // fmin v9.4s, v9.4s, v17.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x4eb1f54a // fmin v10.4s, v10.4s, v17.4s
+	WORD $0x4e30f56b // fmax v11.4s, v11.4s, v16.4s
+	WORD $0x4eb1f56b // fmin v11.4s, v11.4s, v17.4s
+	WORD $0x4e30f58c // fmax v12.4s, v12.4s, v16.4s
+	WORD $0x4eb1f58c // fmin v12.4s, v12.4s, v17.4s
+	WORD $0x4e30f5ad // fmax v13.4s, v13.4s, v16.4s
+	WORD $0x4eb1f5ad // fmin v13.4s, v13.4s, v17.4s
+	WORD $0x4e30f5ce // fmax v14.4s, v14.4s, v16.4s
+	WORD $0x4eb1f5ce // fmin v14.4s, v14.4s, v17.4s
+	WORD $0x4e30f5ef // fmax v15.4s, v15.4s, v16.4s
+	WORD $0x4eb1f5ef // fmin v15.4s, v15.4s, v17.4s
 noclamp4:
 	ADD R5<<2, R8, R13
 	FMOVQ F8, (R13)
@@ -26150,65 +25768,64 @@ group3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F14
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_25
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_27
 neon_25:
 	TBZ $1, R6, neon_26
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_27
 neon_26:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_27:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_28
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_30
 neon_28:
 	TBZ $1, R6, neon_29
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_30
 neon_29:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_30:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -26220,65 +25837,64 @@ partial3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F14
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_31
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_33
 neon_31:
 	TBZ $1, R6, neon_32
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_33
 neon_32:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_33:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_34
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_36
 neon_34:
 	TBZ $1, R6, neon_35
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_36
 neon_35:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_36:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -26331,24 +25947,24 @@ neon_39:
 	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F15
-	VDUP V15.S[0], V15.S4
-	FMOVS hi+124(FP), F14
+	FMOVS lo+120(FP), F14
 	VDUP V14.S[0], V14.S4
-	WORD $0x4e2ff400 // fmax v0.4s, v0.4s, v15.4s
-	WORD $0x4eaef400 // fmin v0.4s, v0.4s, v14.4s
-	WORD $0x4e2ff421 // fmax v1.4s, v1.4s, v15.4s
-	WORD $0x4eaef421 // fmin v1.4s, v1.4s, v14.4s
-	WORD $0x4e2ff442 // fmax v2.4s, v2.4s, v15.4s
-	WORD $0x4eaef442 // fmin v2.4s, v2.4s, v14.4s
-	WORD $0x4e2ff463 // fmax v3.4s, v3.4s, v15.4s
-	WORD $0x4eaef463 // fmin v3.4s, v3.4s, v14.4s
-	WORD $0x4e2ff484 // fmax v4.4s, v4.4s, v15.4s
-	WORD $0x4eaef484 // fmin v4.4s, v4.4s, v14.4s
-	WORD $0x4e2ff4a5 // fmax v5.4s, v5.4s, v15.4s
-	WORD $0x4eaef4a5 // fmin v5.4s, v5.4s, v14.4s
-	WORD $0x4e2ff4c6 // fmax v6.4s, v6.4s, v15.4s
-	WORD $0x4eaef4c6 // fmin v6.4s, v6.4s, v14.4s
+	FMOVS hi+124(FP), F15
+	VDUP V15.S[0], V15.S4
+	WORD $0x4e2ef400 // fmax v0.4s, v0.4s, v14.4s
+	WORD $0x4eaff400 // fmin v0.4s, v0.4s, v15.4s
+	WORD $0x4e2ef421 // fmax v1.4s, v1.4s, v14.4s
+	WORD $0x4eaff421 // fmin v1.4s, v1.4s, v15.4s
+	WORD $0x4e2ef442 // fmax v2.4s, v2.4s, v14.4s
+	WORD $0x4eaff442 // fmin v2.4s, v2.4s, v15.4s
+	WORD $0x4e2ef463 // fmax v3.4s, v3.4s, v14.4s
+	WORD $0x4eaff463 // fmin v3.4s, v3.4s, v15.4s
+	WORD $0x4e2ef484 // fmax v4.4s, v4.4s, v14.4s
+	WORD $0x4eaff484 // fmin v4.4s, v4.4s, v15.4s
+	WORD $0x4e2ef4a5 // fmax v5.4s, v5.4s, v14.4s
+	WORD $0x4eaff4a5 // fmin v5.4s, v5.4s, v15.4s
+	WORD $0x4e2ef4c6 // fmax v6.4s, v6.4s, v14.4s
+	WORD $0x4eaff4c6 // fmin v6.4s, v6.4s, v15.4s
 noclamp5:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -26421,24 +26037,24 @@ neon_45:
 	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
-	FMOVS lo+120(FP), F15
-	VDUP V15.S[0], V15.S4
-	FMOVS hi+124(FP), F14
+	FMOVS lo+120(FP), F14
 	VDUP V14.S[0], V14.S4
-	WORD $0x4e2ff4e7 // fmax v7.4s, v7.4s, v15.4s
-	WORD $0x4eaef4e7 // fmin v7.4s, v7.4s, v14.4s
-	WORD $0x4e2ff508 // fmax v8.4s, v8.4s, v15.4s
-	WORD $0x4eaef508 // fmin v8.4s, v8.4s, v14.4s
-	WORD $0x4e2ff529 // fmax v9.4s, v9.4s, v15.4s
-	WORD $0x4eaef529 // fmin v9.4s, v9.4s, v14.4s
-	WORD $0x4e2ff54a // fmax v10.4s, v10.4s, v15.4s
-	WORD $0x4eaef54a // fmin v10.4s, v10.4s, v14.4s
-	WORD $0x4e2ff56b // fmax v11.4s, v11.4s, v15.4s
-	WORD $0x4eaef56b // fmin v11.4s, v11.4s, v14.4s
-	WORD $0x4e2ff58c // fmax v12.4s, v12.4s, v15.4s
-	WORD $0x4eaef58c // fmin v12.4s, v12.4s, v14.4s
-	WORD $0x4e2ff5ad // fmax v13.4s, v13.4s, v15.4s
-	WORD $0x4eaef5ad // fmin v13.4s, v13.4s, v14.4s
+	FMOVS hi+124(FP), F15
+	VDUP V15.S[0], V15.S4
+	WORD $0x4e2ef4e7 // fmax v7.4s, v7.4s, v14.4s
+	WORD $0x4eaff4e7 // fmin v7.4s, v7.4s, v15.4s
+	WORD $0x4e2ef508 // fmax v8.4s, v8.4s, v14.4s
+	WORD $0x4eaff508 // fmin v8.4s, v8.4s, v15.4s
+	WORD $0x4e2ef529 // fmax v9.4s, v9.4s, v14.4s
+	WORD $0x4eaff529 // fmin v9.4s, v9.4s, v15.4s
+	WORD $0x4e2ef54a // fmax v10.4s, v10.4s, v14.4s
+	WORD $0x4eaff54a // fmin v10.4s, v10.4s, v15.4s
+	WORD $0x4e2ef56b // fmax v11.4s, v11.4s, v14.4s
+	WORD $0x4eaff56b // fmin v11.4s, v11.4s, v15.4s
+	WORD $0x4e2ef58c // fmax v12.4s, v12.4s, v14.4s
+	WORD $0x4eaff58c // fmin v12.4s, v12.4s, v15.4s
+	WORD $0x4e2ef5ad // fmax v13.4s, v13.4s, v14.4s
+	WORD $0x4eaff5ad // fmin v13.4s, v13.4s, v15.4s
 noclamp6:
 	ADD R5<<2, R8, R13
 	FMOVQ F7, (R13)
@@ -26491,61 +26107,60 @@ group4:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F12
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_49
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_51
 neon_49:
 	TBZ $1, R6, neon_50
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_51
 neon_50:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_51:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_52
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_54
 neon_52:
 	TBZ $1, R6, neon_53
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_54
 neon_53:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_54:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -26557,61 +26172,60 @@ partial4:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F12
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_55
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_57
 neon_55:
 	TBZ $1, R6, neon_56
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_57
 neon_56:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_57:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_58
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_60
 neon_58:
 	TBZ $1, R6, neon_59
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_60
 neon_59:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_60:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -26661,22 +26275,22 @@ neon_63:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload7:
 	TBZ $2, R9, noclamp7
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
-	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
-	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
-	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
-	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
-	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
-	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
-	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
-	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
-	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
-	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
-	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
 noclamp7:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -26745,22 +26359,22 @@ neon_69:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload8:
 	TBZ $2, R7, noclamp8
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
-	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
-	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
-	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
-	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
-	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
-	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
-	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
-	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
-	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
-	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
-	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf4c6 // fmax v6.4s, v6.4s, v12.4s
+	WORD $0x4eadf4c6 // fmin v6.4s, v6.4s, v13.4s
+	WORD $0x4e2cf4e7 // fmax v7.4s, v7.4s, v12.4s
+	WORD $0x4eadf4e7 // fmin v7.4s, v7.4s, v13.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x4eadf508 // fmin v8.4s, v8.4s, v13.4s
+	WORD $0x4e2cf529 // fmax v9.4s, v9.4s, v12.4s
+	WORD $0x4eadf529 // fmin v9.4s, v9.4s, v13.4s
+	WORD $0x4e2cf54a // fmax v10.4s, v10.4s, v12.4s
+	WORD $0x4eadf54a // fmin v10.4s, v10.4s, v13.4s
+	WORD $0x4e2cf56b // fmax v11.4s, v11.4s, v12.4s
+	WORD $0x4eadf56b // fmin v11.4s, v11.4s, v13.4s
 noclamp8:
 	ADD R5<<2, R8, R13
 	FMOVQ F6, (R13)
@@ -26810,57 +26424,56 @@ group5:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F10
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_73
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_75
 neon_73:
 	TBZ $1, R6, neon_74
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_75
 neon_74:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_75:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_76
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_78
 neon_76:
 	TBZ $1, R6, neon_77
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_78
 neon_77:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_78:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -26872,57 +26485,56 @@ partial5:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F10
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_79
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_81
 neon_79:
 	TBZ $1, R6, neon_80
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_81
 neon_80:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_81:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_82
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_84
 neon_82:
 	TBZ $1, R6, neon_83
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_84
 neon_83:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_84:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -26969,20 +26581,20 @@ neon_87:
 	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F11
-	VDUP V11.S[0], V11.S4
-	FMOVS hi+124(FP), F10
+	FMOVS lo+120(FP), F10
 	VDUP V10.S[0], V10.S4
-	WORD $0x4e2bf400 // fmax v0.4s, v0.4s, v11.4s
-	WORD $0x4eaaf400 // fmin v0.4s, v0.4s, v10.4s
-	WORD $0x4e2bf421 // fmax v1.4s, v1.4s, v11.4s
-	WORD $0x4eaaf421 // fmin v1.4s, v1.4s, v10.4s
-	WORD $0x4e2bf442 // fmax v2.4s, v2.4s, v11.4s
-	WORD $0x4eaaf442 // fmin v2.4s, v2.4s, v10.4s
-	WORD $0x4e2bf463 // fmax v3.4s, v3.4s, v11.4s
-	WORD $0x4eaaf463 // fmin v3.4s, v3.4s, v10.4s
-	WORD $0x4e2bf484 // fmax v4.4s, v4.4s, v11.4s
-	WORD $0x4eaaf484 // fmin v4.4s, v4.4s, v10.4s
+	FMOVS hi+124(FP), F11
+	VDUP V11.S[0], V11.S4
+	WORD $0x4e2af400 // fmax v0.4s, v0.4s, v10.4s
+	WORD $0x4eabf400 // fmin v0.4s, v0.4s, v11.4s
+	WORD $0x4e2af421 // fmax v1.4s, v1.4s, v10.4s
+	WORD $0x4eabf421 // fmin v1.4s, v1.4s, v11.4s
+	WORD $0x4e2af442 // fmax v2.4s, v2.4s, v10.4s
+	WORD $0x4eabf442 // fmin v2.4s, v2.4s, v11.4s
+	WORD $0x4e2af463 // fmax v3.4s, v3.4s, v10.4s
+	WORD $0x4eabf463 // fmin v3.4s, v3.4s, v11.4s
+	WORD $0x4e2af484 // fmax v4.4s, v4.4s, v10.4s
+	WORD $0x4eabf484 // fmin v4.4s, v4.4s, v11.4s
 noclamp9:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -27047,20 +26659,20 @@ neon_93:
 	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
 noload10:
 	TBZ $2, R7, noclamp10
-	FMOVS lo+120(FP), F11
-	VDUP V11.S[0], V11.S4
-	FMOVS hi+124(FP), F10
+	FMOVS lo+120(FP), F10
 	VDUP V10.S[0], V10.S4
-	WORD $0x4e2bf4a5 // fmax v5.4s, v5.4s, v11.4s
-	WORD $0x4eaaf4a5 // fmin v5.4s, v5.4s, v10.4s
-	WORD $0x4e2bf4c6 // fmax v6.4s, v6.4s, v11.4s
-	WORD $0x4eaaf4c6 // fmin v6.4s, v6.4s, v10.4s
-	WORD $0x4e2bf4e7 // fmax v7.4s, v7.4s, v11.4s
-	WORD $0x4eaaf4e7 // fmin v7.4s, v7.4s, v10.4s
-	WORD $0x4e2bf508 // fmax v8.4s, v8.4s, v11.4s
-	WORD $0x4eaaf508 // fmin v8.4s, v8.4s, v10.4s
-	WORD $0x4e2bf529 // fmax v9.4s, v9.4s, v11.4s
-	WORD $0x4eaaf529 // fmin v9.4s, v9.4s, v10.4s
+	FMOVS hi+124(FP), F11
+	VDUP V11.S[0], V11.S4
+	WORD $0x4e2af4a5 // fmax v5.4s, v5.4s, v10.4s
+	WORD $0x4eabf4a5 // fmin v5.4s, v5.4s, v11.4s
+	WORD $0x4e2af4c6 // fmax v6.4s, v6.4s, v10.4s
+	WORD $0x4eabf4c6 // fmin v6.4s, v6.4s, v11.4s
+	WORD $0x4e2af4e7 // fmax v7.4s, v7.4s, v10.4s
+	WORD $0x4eabf4e7 // fmin v7.4s, v7.4s, v11.4s
+	WORD $0x4e2af508 // fmax v8.4s, v8.4s, v10.4s
+	WORD $0x4eabf508 // fmin v8.4s, v8.4s, v11.4s
+	WORD $0x4e2af529 // fmax v9.4s, v9.4s, v10.4s
+	WORD $0x4eabf529 // fmin v9.4s, v9.4s, v11.4s
 noclamp10:
 	ADD R5<<2, R8, R13
 	FMOVQ F5, (R13)
@@ -27107,53 +26719,52 @@ group6:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F8
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_97
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_99
 neon_97:
 	TBZ $1, R6, neon_98
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_99
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_99
 neon_98:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_99:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_100
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_102
 neon_100:
 	TBZ $1, R6, neon_101
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_102
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_102
 neon_101:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_102:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group6
@@ -27165,53 +26776,52 @@ partial6:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F8
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_103
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_105
 neon_103:
 	TBZ $1, R6, neon_104
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_105
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_105
 neon_104:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_105:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_106
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_108
 neon_106:
 	TBZ $1, R6, neon_107
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_108
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_108
 neon_107:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_108:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial6
 pdone6:
@@ -27255,18 +26865,18 @@ neon_111:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
-	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
-	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
-	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
-	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
-	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
-	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
-	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
 noclamp11:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -27327,18 +26937,18 @@ neon_117:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload12:
 	TBZ $2, R7, noclamp12
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
-	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
-	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
-	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
-	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
-	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
-	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
-	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
 noclamp12:
 	ADD R5<<2, R8, R13
 	FMOVQ F4, (R13)
@@ -27382,49 +26992,48 @@ group7:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F6
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_121
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_123
 neon_121:
 	TBZ $1, R6, neon_122
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_123
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_123
 neon_122:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_123:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_124
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_126
 neon_124:
 	TBZ $1, R6, neon_125
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_126
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_126
 neon_125:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_126:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group7
@@ -27436,49 +27045,48 @@ partial7:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F6
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_127
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_129
 neon_127:
 	TBZ $1, R6, neon_128
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_129
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_129
 neon_128:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_129:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_130
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_132
 neon_130:
 	TBZ $1, R6, neon_131
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_132
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_132
 neon_131:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_132:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial7
 pdone7:
@@ -27519,16 +27127,16 @@ neon_135:
 	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
 noload13:
 	TBZ $2, R9, noclamp13
-	FMOVS lo+120(FP), F7
-	VDUP V7.S[0], V7.S4
-	FMOVS hi+124(FP), F6
+	FMOVS lo+120(FP), F6
 	VDUP V6.S[0], V6.S4
-	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
-	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
-	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
-	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
-	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
-	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+	FMOVS hi+124(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f400 // fmax v0.4s, v0.4s, v6.4s
+	WORD $0x4ea7f400 // fmin v0.4s, v0.4s, v7.4s
+	WORD $0x4e26f421 // fmax v1.4s, v1.4s, v6.4s
+	WORD $0x4ea7f421 // fmin v1.4s, v1.4s, v7.4s
+	WORD $0x4e26f442 // fmax v2.4s, v2.4s, v6.4s
+	WORD $0x4ea7f442 // fmin v2.4s, v2.4s, v7.4s
 noclamp13:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -27585,16 +27193,16 @@ neon_141:
 	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
 noload14:
 	TBZ $2, R7, noclamp14
-	FMOVS lo+120(FP), F7
-	VDUP V7.S[0], V7.S4
-	FMOVS hi+124(FP), F6
+	FMOVS lo+120(FP), F6
 	VDUP V6.S[0], V6.S4
-	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
-	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
-	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
-	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
-	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
-	WORD $0x4ea6f4a5 // fmin v5.4s, v5.4s, v6.4s
+	FMOVS hi+124(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f463 // fmax v3.4s, v3.4s, v6.4s
+	WORD $0x4ea7f463 // fmin v3.4s, v3.4s, v7.4s
+	WORD $0x4e26f484 // fmax v4.4s, v4.4s, v6.4s
+	WORD $0x4ea7f484 // fmin v4.4s, v4.4s, v7.4s
+	WORD $0x4e26f4a5 // fmax v5.4s, v5.4s, v6.4s
+	WORD $0x4ea7f4a5 // fmin v5.4s, v5.4s, v7.4s
 noclamp14:
 	ADD R5<<2, R8, R13
 	FMOVQ F3, (R13)
@@ -27635,45 +27243,44 @@ group8:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F4
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_145
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_147
 neon_145:
 	TBZ $1, R6, neon_146
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_147
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_147
 neon_146:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_147:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_148
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_150
 neon_148:
 	TBZ $1, R6, neon_149
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_150
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_150
 neon_149:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_150:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group8
@@ -27685,45 +27292,44 @@ partial8:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F4
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_151
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_153
 neon_151:
 	TBZ $1, R6, neon_152
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_153
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_153
 neon_152:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_153:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_154
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_156
 neon_154:
 	TBZ $1, R6, neon_155
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_156
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_156
 neon_155:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_156:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial8
 pdone8:
@@ -27761,14 +27367,14 @@ neon_159:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload15:
 	TBZ $2, R9, noclamp15
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp15:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -27821,14 +27427,14 @@ neon_165:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload16:
 	TBZ $2, R7, noclamp16
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
-	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
-	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp16:
 	ADD R5<<2, R8, R13
 	FMOVQ F2, (R13)
@@ -27863,41 +27469,40 @@ group9:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
+	FMOVD.P 8(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_169
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_171
 neon_169:
 	TBZ $1, R6, neon_170
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_171
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_171
 neon_170:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_171:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_172
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_174
 neon_172:
 	TBZ $1, R6, neon_173
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_174
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_174
 neon_173:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_174:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group9
@@ -27909,41 +27514,40 @@ partial9:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
+	FMOVD.P 8(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_175
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_177
 neon_175:
 	TBZ $1, R6, neon_176
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_177
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_177
 neon_176:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_177:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_178
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_180
 neon_178:
 	TBZ $1, R6, neon_179
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_180
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_180
 neon_179:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_180:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial9
 pdone9:
@@ -27976,12 +27580,12 @@ neon_183:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 noload17:
 	TBZ $2, R9, noclamp17
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
+	FMOVS lo+120(FP), F2
 	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
-	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	FMOVS hi+124(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 noclamp17:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_184
@@ -28026,12 +27630,12 @@ neon_189:
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
 noload18:
 	TBZ $2, R7, noclamp18
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
+	FMOVS lo+120(FP), F2
 	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
-	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
+	FMOVS hi+124(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
 noclamp18:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_190
@@ -28109,51 +27713,48 @@ slot1:
 	MOVBU.P 4(R7), R11
 	LSL $6, R11, R11
 	ADD R8, R11, R11
-	FMOVS.P 16(R6), F16
+	FMOVQ.P 16(R6), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R7), R11
 	LSL $6, R11, R11
 	ADD R8, R11, R11
-	FMOVS -12(R6), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R7), R11
 	LSL $6, R11, R11
 	ADD R8, R11, R11
-	FMOVS -8(R6), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R7), R11
 	LSL $6, R11, R11
 	ADD R8, R11, R11
-	FMOVS -4(R6), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT slot1
 	MOVD group+40(FP), R10
@@ -28169,51 +27770,48 @@ partial1:
 	MOVBU.P 4(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 16(R6), F16
+	FMOVQ.P 16(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -12(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -8(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R7), R10
 	LSL $6, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -28431,103 +28029,100 @@ slot2:
 	MOVBU.P 4(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS.P 16(R7), F16
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R12), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R12), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R12), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R12, R16
 	TBZ $2, R6, neon_1
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_3
 neon_1:
 	TBZ $1, R6, neon_2
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_3
 neon_2:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_3:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -3(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS -12(R7), F16
 	FMOVQ (R12), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R12), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R12), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R12, R16
 	TBZ $2, R6, neon_4
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_6
 neon_4:
 	TBZ $1, R6, neon_5
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_6
 neon_5:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_6:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -2(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS -8(R7), F16
 	FMOVQ (R12), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R12), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R12), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R12, R16
 	TBZ $2, R6, neon_7
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_9
 neon_7:
 	TBZ $1, R6, neon_8
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_9
 neon_8:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_9:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -1(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS -4(R7), F16
 	FMOVQ (R12), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R12), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R12), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R12, R16
 	TBZ $2, R6, neon_10
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_12
 neon_10:
 	TBZ $1, R6, neon_11
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_12
 neon_11:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_12:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	SUBS $1, R11, R11
 	BGT slot2
 	MOVD group+40(FP), R11
@@ -28543,103 +28138,100 @@ partial2:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F16
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_13
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_15
 neon_13:
 	TBZ $1, R6, neon_14
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_15
 neon_14:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_15:
-	WORD $0x4f901223 // fmla v3.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c4 // fmla v4.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e5 // fmla v5.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013c6 // fmla v6.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_16
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_18
 neon_16:
 	TBZ $1, R6, neon_17
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_18
 neon_17:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_18:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_19
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_21
 neon_19:
 	TBZ $1, R6, neon_20
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_21
 neon_20:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_21:
-	WORD $0x4f90122b // fmla v11.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_22
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_24
 neon_22:
 	TBZ $1, R6, neon_23
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_24
 neon_23:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_24:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -28683,18 +28275,18 @@ neon_27:
 	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
-	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
-	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
-	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
-	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
-	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
-	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
-	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
 noclamp5:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -28755,18 +28347,18 @@ neon_33:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload6:
 	TBZ $2, R9, noclamp6
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
-	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
-	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
-	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
-	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
-	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
-	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
-	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
 noclamp6:
 	ADD R5<<2, R8, R13
 	FMOVQ F4, (R13)
@@ -28827,18 +28419,18 @@ neon_39:
 	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
 noload7:
 	TBZ $2, R9, noclamp7
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
-	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
-	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
-	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
-	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
-	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
-	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
-	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f508 // fmax v8.4s, v8.4s, v16.4s
+	WORD $0x4eb1f508 // fmin v8.4s, v8.4s, v17.4s
+	WORD $0x4e30f529 // fmax v9.4s, v9.4s, v16.4s
+	WORD $0x4eb1f529 // fmin v9.4s, v9.4s, v17.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x4eb1f54a // fmin v10.4s, v10.4s, v17.4s
+	WORD $0x4e30f56b // fmax v11.4s, v11.4s, v16.4s
+	WORD $0x4eb1f56b // fmin v11.4s, v11.4s, v17.4s
 noclamp7:
 	ADD R5<<2, R8, R15
 	FMOVQ F8, (R15)
@@ -28899,18 +28491,18 @@ neon_45:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload8:
 	TBZ $2, R7, noclamp8
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
-	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
-	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
-	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
-	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
-	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
-	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
-	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f58c // fmax v12.4s, v12.4s, v16.4s
+	WORD $0x4eb1f58c // fmin v12.4s, v12.4s, v17.4s
+	WORD $0x4e30f5ad // fmax v13.4s, v13.4s, v16.4s
+	WORD $0x4eb1f5ad // fmin v13.4s, v13.4s, v17.4s
+	WORD $0x4e30f5ce // fmax v14.4s, v14.4s, v16.4s
+	WORD $0x4eb1f5ce // fmin v14.4s, v14.4s, v17.4s
+	WORD $0x4e30f5ef // fmax v15.4s, v15.4s, v16.4s
+	WORD $0x4eb1f5ef // fmin v15.4s, v15.4s, v17.4s
 noclamp8:
 	ADD R5<<2, R8, R13
 	FMOVQ F12, (R13)
@@ -28962,95 +28554,92 @@ slot3:
 	MOVBU.P 4(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS.P 16(R7), F12
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R12), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R12), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R12, R16
 	TBZ $2, R6, neon_49
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_51
 neon_49:
 	TBZ $1, R6, neon_50
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_51
 neon_50:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_51:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -3(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS -12(R7), F12
 	FMOVQ (R12), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R12), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R12, R16
 	TBZ $2, R6, neon_52
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_54
 neon_52:
 	TBZ $1, R6, neon_53
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_54
 neon_53:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_54:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -2(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS -8(R7), F12
 	FMOVQ (R12), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R12), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R12, R16
 	TBZ $2, R6, neon_55
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_57
 neon_55:
 	TBZ $1, R6, neon_56
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_57
 neon_56:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_57:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -1(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS -4(R7), F12
 	FMOVQ (R12), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R12), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R12, R16
 	TBZ $2, R6, neon_58
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_60
 neon_58:
 	TBZ $1, R6, neon_59
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_60
 neon_59:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_60:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	SUBS $1, R11, R11
 	BGT slot3
 	MOVD group+40(FP), R11
@@ -29066,95 +28655,92 @@ partial3:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F12
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_61
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_63
 neon_61:
 	TBZ $1, R6, neon_62
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_63
 neon_62:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_63:
-	WORD $0x4f8c11a2 // fmla v2.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e3 // fmla v3.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c4 // fmla v4.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_64
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_66
 neon_64:
 	TBZ $1, R6, neon_65
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_66
 neon_65:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_66:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e6 // fmla v6.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c7 // fmla v7.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_67
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_69
 neon_67:
 	TBZ $1, R6, neon_68
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_69
 neon_68:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_69:
-	WORD $0x4f8c11a8 // fmla v8.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_70
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_72
 neon_70:
 	TBZ $1, R6, neon_71
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_72
 neon_71:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_72:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -29195,16 +28781,16 @@ neon_75:
 	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
-	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
-	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
-	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
-	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
-	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
 noclamp9:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -29261,16 +28847,16 @@ neon_81:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
-	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
-	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
-	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
-	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
-	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
 noclamp10:
 	ADD R5<<2, R8, R13
 	FMOVQ F3, (R13)
@@ -29327,16 +28913,16 @@ neon_87:
 	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
-	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
-	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
-	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
-	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
-	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf4c6 // fmax v6.4s, v6.4s, v12.4s
+	WORD $0x4eadf4c6 // fmin v6.4s, v6.4s, v13.4s
+	WORD $0x4e2cf4e7 // fmax v7.4s, v7.4s, v12.4s
+	WORD $0x4eadf4e7 // fmin v7.4s, v7.4s, v13.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x4eadf508 // fmin v8.4s, v8.4s, v13.4s
 noclamp11:
 	ADD R5<<2, R8, R15
 	FMOVQ F6, (R15)
@@ -29393,16 +28979,16 @@ neon_93:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
-	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
-	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
-	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
-	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
-	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf529 // fmax v9.4s, v9.4s, v12.4s
+	WORD $0x4eadf529 // fmin v9.4s, v9.4s, v13.4s
+	WORD $0x4e2cf54a // fmax v10.4s, v10.4s, v12.4s
+	WORD $0x4eadf54a // fmin v10.4s, v10.4s, v13.4s
+	WORD $0x4e2cf56b // fmax v11.4s, v11.4s, v12.4s
+	WORD $0x4eadf56b // fmin v11.4s, v11.4s, v13.4s
 noclamp12:
 	ADD R5<<2, R8, R13
 	FMOVQ F9, (R13)
@@ -29449,87 +29035,84 @@ slot4:
 	MOVBU.P 4(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS.P 16(R7), F8
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R12), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R12, R16
 	TBZ $2, R6, neon_97
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_99
 neon_97:
 	TBZ $1, R6, neon_98
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_99
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_99
 neon_98:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_99:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -3(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS -12(R7), F8
 	FMOVQ (R12), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R12, R16
 	TBZ $2, R6, neon_100
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_102
 neon_100:
 	TBZ $1, R6, neon_101
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_102
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_102
 neon_101:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_102:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -2(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS -8(R7), F8
 	FMOVQ (R12), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R12, R16
 	TBZ $2, R6, neon_103
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_105
 neon_103:
 	TBZ $1, R6, neon_104
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_105
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_105
 neon_104:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_105:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -1(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS -4(R7), F8
 	FMOVQ (R12), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R12, R16
 	TBZ $2, R6, neon_106
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_108
 neon_106:
 	TBZ $1, R6, neon_107
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_108
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_108
 neon_107:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_108:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	SUBS $1, R11, R11
 	BGT slot4
 	MOVD group+40(FP), R11
@@ -29545,87 +29128,84 @@ partial4:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F8
+	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_109
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_111
 neon_109:
 	TBZ $1, R6, neon_110
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_111
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_111
 neon_110:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_111:
-	WORD $0x4f881121 // fmla v1.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c2 // fmla v2.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_112
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_114
 neon_112:
 	TBZ $1, R6, neon_113
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_114
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_114
 neon_113:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_114:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F8
 	FMOVQ (R11), F31
-	WORD $0x4f8813e4 // fmla v4.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_115
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_117
 neon_115:
 	TBZ $1, R6, neon_116
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_117
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_117
 neon_116:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_117:
-	WORD $0x4f881125 // fmla v5.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_118
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_120
 neon_118:
 	TBZ $1, R6, neon_119
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_120
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_120
 neon_119:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_120:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -29663,14 +29243,14 @@ neon_123:
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 noload13:
 	TBZ $2, R9, noclamp13
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
-	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
-	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
-	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
 noclamp13:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -29723,14 +29303,14 @@ neon_129:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload14:
 	TBZ $2, R9, noclamp14
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
-	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
-	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
-	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
 noclamp14:
 	ADD R5<<2, R8, R13
 	FMOVQ F2, (R13)
@@ -29783,14 +29363,14 @@ neon_135:
 	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
 noload15:
 	TBZ $2, R9, noclamp15
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
-	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
-	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
-	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
 noclamp15:
 	ADD R5<<2, R8, R15
 	FMOVQ F4, (R15)
@@ -29843,14 +29423,14 @@ neon_141:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload16:
 	TBZ $2, R7, noclamp16
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
-	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
-	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
-	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
 noclamp16:
 	ADD R5<<2, R8, R13
 	FMOVQ F6, (R13)
@@ -29889,79 +29469,76 @@ slot5:
 	MOVBU.P 4(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS.P 16(R7), F4
+	FMOVQ.P 16(R7), F28
 	MOVD R12, R16
 	TBZ $2, R6, neon_145
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_147
 neon_145:
 	TBZ $1, R6, neon_146
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_147
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_147
 neon_146:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_147:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -3(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS -12(R7), F4
 	MOVD R12, R16
 	TBZ $2, R6, neon_148
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_150
 neon_148:
 	TBZ $1, R6, neon_149
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_150
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_150
 neon_149:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_150:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -2(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS -8(R7), F4
 	MOVD R12, R16
 	TBZ $2, R6, neon_151
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_153
 neon_151:
 	TBZ $1, R6, neon_152
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_153
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_153
 neon_152:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_153:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -1(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVS -4(R7), F4
 	MOVD R12, R16
 	TBZ $2, R6, neon_154
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_156
 neon_154:
 	TBZ $1, R6, neon_155
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_156
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_156
 neon_155:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_156:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R11, R11
 	BGT slot5
 	MOVD group+40(FP), R11
@@ -29977,79 +29554,76 @@ partial5:
 	MOVBU.P 4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 16(R7), F4
+	FMOVQ.P 16(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_157
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_159
 neon_157:
 	TBZ $1, R6, neon_158
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_159
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_159
 neon_158:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_159:
-	WORD $0x4f8410a0 // fmla v0.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -12(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_160
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_162
 neon_160:
 	TBZ $1, R6, neon_161
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_162
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_162
 neon_161:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_162:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -8(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_163
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_165
 neon_163:
 	TBZ $1, R6, neon_164
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_165
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_165
 neon_164:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_165:
-	WORD $0x4f8410a2 // fmla v2.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	MOVD R11, R16
 	TBZ $2, R6, neon_166
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_168
 neon_166:
 	TBZ $1, R6, neon_167
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_168
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_168
 neon_167:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_168:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -30082,12 +29656,12 @@ neon_171:
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 noload17:
 	TBZ $2, R9, noclamp17
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
 noclamp17:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_172
@@ -30132,12 +29706,12 @@ neon_177:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload18:
 	TBZ $2, R9, noclamp18
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp18:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_178
@@ -30182,12 +29756,12 @@ neon_183:
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 noload19:
 	TBZ $2, R9, noclamp19
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
 noclamp19:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_184
@@ -30232,12 +29806,12 @@ neon_189:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload20:
 	TBZ $2, R7, noclamp20
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
-	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp20:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_190
@@ -30315,43 +29889,42 @@ slot1:
 	MOVBU.P 2(R7), R11
 	LSL $7, R11, R11
 	ADD R8, R11, R11
-	FMOVS.P 8(R6), F16
+	FMOVD.P 8(R6), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 112(R11), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R7), R11
 	LSL $7, R11, R11
 	ADD R8, R11, R11
-	FMOVS -4(R6), F16
 	FMOVQ (R11), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
 	FMOVQ 112(R11), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT slot1
 	MOVD group+40(FP), R10
@@ -30367,43 +29940,42 @@ partial1:
 	MOVBU.P 2(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS.P 8(R6), F16
+	FMOVD.P 8(R6), F28
 	FMOVQ (R10), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013c7 // fmla v7.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R7), R10
 	LSL $7, R10, R10
 	ADD R8, R10, R10
-	FMOVS -4(R6), F16
 	FMOVQ (R10), F31
-	WORD $0x4f9013e8 // fmla v8.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R10), F30
-	WORD $0x4f9013c9 // fmla v9.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R10), F31
-	WORD $0x4f9013ea // fmla v10.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R10), F30
-	WORD $0x4f9013cb // fmla v11.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R10), F31
-	WORD $0x4f9013ec // fmla v12.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R10), F30
-	WORD $0x4f9013cd // fmla v13.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	FMOVQ 96(R10), F31
-	WORD $0x4f9013ee // fmla v14.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
 	FMOVQ 112(R10), F30
-	WORD $0x4f9013cf // fmla v15.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R9, R9
 	BGT partial1
 pdone1:
@@ -30581,69 +30153,68 @@ slot2:
 	MOVBU.P 2(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS.P 8(R7), F16
+	FMOVD.P 8(R7), F28
 	FMOVQ (R12), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R12), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R12), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R12), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R12), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R12), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R12), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	ADD $112, R12, R16
 	TBZ $2, R6, neon_1
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_3
 neon_1:
 	TBZ $1, R6, neon_2
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_3
 neon_2:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_3:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS -4(R7), F16
 	FMOVQ (R12), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R12), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R12), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R12), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R12), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R12), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
 	FMOVQ 96(R12), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
 	ADD $112, R12, R16
 	TBZ $2, R6, neon_4
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_6
 neon_4:
 	TBZ $1, R6, neon_5
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_6
 neon_5:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_6:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot2
 	MOVD group+40(FP), R11
@@ -30659,69 +30230,68 @@ partial2:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F16
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f9013e0 // fmla v0.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f9013c1 // fmla v1.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f9013e2 // fmla v2.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f9013c3 // fmla v3.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f9013e4 // fmla v4.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f9013c5 // fmla v5.4s, v30.4s, v16.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
-	WORD $0x4f9013e6 // fmla v6.4s, v31.4s, v16.s[0]
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_7
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_9
 neon_7:
 	TBZ $1, R6, neon_8
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_9
 neon_8:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_9:
-	WORD $0x4f901227 // fmla v7.4s, v17.4s, v16.s[0]
+	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F16
 	FMOVQ (R11), F30
-	WORD $0x4f9013c8 // fmla v8.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f9013e9 // fmla v9.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f9013ca // fmla v10.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f9013eb // fmla v11.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f9013cc // fmla v12.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	FMOVQ 80(R11), F31
-	WORD $0x4f9013ed // fmla v13.4s, v31.4s, v16.s[0]
+	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
 	FMOVQ 96(R11), F30
-	WORD $0x4f9013ce // fmla v14.4s, v30.4s, v16.s[0]
+	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
 	ADD $112, R11, R16
 	TBZ $2, R6, neon_10
-	FMOVQ (R16), F17
+	FMOVQ (R16), F16
 	B neon_12
 neon_10:
 	TBZ $1, R6, neon_11
-	FMOVD (R16), F17
+	FMOVD (R16), F16
 	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
-	VLD1 (R16), V17.S[2]
+	VLD1 (R16), V16.S[2]
 	B neon_12
 neon_11:
-	FMOVS (R16), F17
+	FMOVS (R16), F16
 neon_12:
-	WORD $0x4f90122f // fmla v15.4s, v17.4s, v16.s[0]
+	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -30777,26 +30347,26 @@ neon_15:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload3:
 	TBZ $2, R9, noclamp3
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
-	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
-	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
-	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
-	WORD $0x4e31f442 // fmax v2.4s, v2.4s, v17.4s
-	WORD $0x4eb0f442 // fmin v2.4s, v2.4s, v16.4s
-	WORD $0x4e31f463 // fmax v3.4s, v3.4s, v17.4s
-	WORD $0x4eb0f463 // fmin v3.4s, v3.4s, v16.4s
-	WORD $0x4e31f484 // fmax v4.4s, v4.4s, v17.4s
-	WORD $0x4eb0f484 // fmin v4.4s, v4.4s, v16.4s
-	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
-	WORD $0x4eb0f4a5 // fmin v5.4s, v5.4s, v16.4s
-	WORD $0x4e31f4c6 // fmax v6.4s, v6.4s, v17.4s
-	WORD $0x4eb0f4c6 // fmin v6.4s, v6.4s, v16.4s
-	WORD $0x4e31f4e7 // fmax v7.4s, v7.4s, v17.4s
-	WORD $0x4eb0f4e7 // fmin v7.4s, v7.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
 noclamp3:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -30873,26 +30443,26 @@ neon_21:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload4:
 	TBZ $2, R7, noclamp4
-	FMOVS lo+120(FP), F17
-	VDUP V17.S[0], V17.S4
-	FMOVS hi+124(FP), F16
+	FMOVS lo+120(FP), F16
 	VDUP V16.S[0], V16.S4
-	WORD $0x4e31f508 // fmax v8.4s, v8.4s, v17.4s
-	WORD $0x4eb0f508 // fmin v8.4s, v8.4s, v16.4s
-	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
-	WORD $0x4eb0f529 // fmin v9.4s, v9.4s, v16.4s
-	WORD $0x4e31f54a // fmax v10.4s, v10.4s, v17.4s
-	WORD $0x4eb0f54a // fmin v10.4s, v10.4s, v16.4s
-	WORD $0x4e31f56b // fmax v11.4s, v11.4s, v17.4s
-	WORD $0x4eb0f56b // fmin v11.4s, v11.4s, v16.4s
-	WORD $0x4e31f58c // fmax v12.4s, v12.4s, v17.4s
-	WORD $0x4eb0f58c // fmin v12.4s, v12.4s, v16.4s
-	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
-	WORD $0x4eb0f5ad // fmin v13.4s, v13.4s, v16.4s
-	WORD $0x4e31f5ce // fmax v14.4s, v14.4s, v17.4s
-	WORD $0x4eb0f5ce // fmin v14.4s, v14.4s, v16.4s
-	WORD $0x4e31f5ef // fmax v15.4s, v15.4s, v17.4s
-	WORD $0x4eb0f5ef // fmin v15.4s, v15.4s, v16.4s
+	FMOVS hi+124(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f508 // fmax v8.4s, v8.4s, v16.4s
+	WORD $0x4eb1f508 // fmin v8.4s, v8.4s, v17.4s
+	WORD $0x4e30f529 // fmax v9.4s, v9.4s, v16.4s
+	WORD $0x4eb1f529 // fmin v9.4s, v9.4s, v17.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x4eb1f54a // fmin v10.4s, v10.4s, v17.4s
+	WORD $0x4e30f56b // fmax v11.4s, v11.4s, v16.4s
+	WORD $0x4eb1f56b // fmin v11.4s, v11.4s, v17.4s
+	WORD $0x4e30f58c // fmax v12.4s, v12.4s, v16.4s
+	WORD $0x4eb1f58c // fmin v12.4s, v12.4s, v17.4s
+	WORD $0x4e30f5ad // fmax v13.4s, v13.4s, v16.4s
+	WORD $0x4eb1f5ad // fmin v13.4s, v13.4s, v17.4s
+	WORD $0x4e30f5ce // fmax v14.4s, v14.4s, v16.4s
+	WORD $0x4eb1f5ce // fmin v14.4s, v14.4s, v17.4s
+	WORD $0x4e30f5ef // fmax v15.4s, v15.4s, v16.4s
+	WORD $0x4eb1f5ef // fmin v15.4s, v15.4s, v17.4s
 noclamp4:
 	ADD R5<<2, R8, R13
 	FMOVQ F8, (R13)
@@ -30950,65 +30520,64 @@ slot3:
 	MOVBU.P 2(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS.P 8(R7), F14
+	FMOVD.P 8(R7), F28
 	FMOVQ (R12), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R12), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R12), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R12), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R12), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R12), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	ADD $96, R12, R16
 	TBZ $2, R6, neon_25
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_27
 neon_25:
 	TBZ $1, R6, neon_26
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_27
 neon_26:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_27:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS -4(R7), F14
 	FMOVQ (R12), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R12), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R12), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R12), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R12), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R12), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	ADD $96, R12, R16
 	TBZ $2, R6, neon_28
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_30
 neon_28:
 	TBZ $1, R6, neon_29
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_30
 neon_29:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_30:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot3
 	MOVD group+40(FP), R11
@@ -31024,65 +30593,64 @@ partial3:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F14
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e0 // fmla v0.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c1 // fmla v1.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e2 // fmla v2.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13c3 // fmla v3.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13e4 // fmla v4.4s, v31.4s, v14.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13c5 // fmla v5.4s, v30.4s, v14.s[0]
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_31
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_33
 neon_31:
 	TBZ $1, R6, neon_32
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_33
 neon_32:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_33:
-	WORD $0x4f8e11e6 // fmla v6.4s, v15.4s, v14.s[0]
+	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F14
 	FMOVQ (R11), F31
-	WORD $0x4f8e13e7 // fmla v7.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8e13c8 // fmla v8.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8e13e9 // fmla v9.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8e13ca // fmla v10.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8e13eb // fmla v11.4s, v31.4s, v14.s[0]
+	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
 	FMOVQ 80(R11), F30
-	WORD $0x4f8e13cc // fmla v12.4s, v30.4s, v14.s[0]
+	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
 	ADD $96, R11, R16
 	TBZ $2, R6, neon_34
-	FMOVQ (R16), F15
+	FMOVQ (R16), F14
 	B neon_36
 neon_34:
 	TBZ $1, R6, neon_35
-	FMOVD (R16), F15
+	FMOVD (R16), F14
 	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
-	VLD1 (R16), V15.S[2]
+	VLD1 (R16), V14.S[2]
 	B neon_36
 neon_35:
-	FMOVS (R16), F15
+	FMOVS (R16), F14
 neon_36:
-	WORD $0x4f8e11ed // fmla v13.4s, v15.4s, v14.s[0]
+	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -31135,24 +30703,24 @@ neon_39:
 	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
-	FMOVS lo+120(FP), F15
-	VDUP V15.S[0], V15.S4
-	FMOVS hi+124(FP), F14
+	FMOVS lo+120(FP), F14
 	VDUP V14.S[0], V14.S4
-	WORD $0x4e2ff400 // fmax v0.4s, v0.4s, v15.4s
-	WORD $0x4eaef400 // fmin v0.4s, v0.4s, v14.4s
-	WORD $0x4e2ff421 // fmax v1.4s, v1.4s, v15.4s
-	WORD $0x4eaef421 // fmin v1.4s, v1.4s, v14.4s
-	WORD $0x4e2ff442 // fmax v2.4s, v2.4s, v15.4s
-	WORD $0x4eaef442 // fmin v2.4s, v2.4s, v14.4s
-	WORD $0x4e2ff463 // fmax v3.4s, v3.4s, v15.4s
-	WORD $0x4eaef463 // fmin v3.4s, v3.4s, v14.4s
-	WORD $0x4e2ff484 // fmax v4.4s, v4.4s, v15.4s
-	WORD $0x4eaef484 // fmin v4.4s, v4.4s, v14.4s
-	WORD $0x4e2ff4a5 // fmax v5.4s, v5.4s, v15.4s
-	WORD $0x4eaef4a5 // fmin v5.4s, v5.4s, v14.4s
-	WORD $0x4e2ff4c6 // fmax v6.4s, v6.4s, v15.4s
-	WORD $0x4eaef4c6 // fmin v6.4s, v6.4s, v14.4s
+	FMOVS hi+124(FP), F15
+	VDUP V15.S[0], V15.S4
+	WORD $0x4e2ef400 // fmax v0.4s, v0.4s, v14.4s
+	WORD $0x4eaff400 // fmin v0.4s, v0.4s, v15.4s
+	WORD $0x4e2ef421 // fmax v1.4s, v1.4s, v14.4s
+	WORD $0x4eaff421 // fmin v1.4s, v1.4s, v15.4s
+	WORD $0x4e2ef442 // fmax v2.4s, v2.4s, v14.4s
+	WORD $0x4eaff442 // fmin v2.4s, v2.4s, v15.4s
+	WORD $0x4e2ef463 // fmax v3.4s, v3.4s, v14.4s
+	WORD $0x4eaff463 // fmin v3.4s, v3.4s, v15.4s
+	WORD $0x4e2ef484 // fmax v4.4s, v4.4s, v14.4s
+	WORD $0x4eaff484 // fmin v4.4s, v4.4s, v15.4s
+	WORD $0x4e2ef4a5 // fmax v5.4s, v5.4s, v14.4s
+	WORD $0x4eaff4a5 // fmin v5.4s, v5.4s, v15.4s
+	WORD $0x4e2ef4c6 // fmax v6.4s, v6.4s, v14.4s
+	WORD $0x4eaff4c6 // fmin v6.4s, v6.4s, v15.4s
 noclamp5:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -31225,24 +30793,24 @@ neon_45:
 	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
-	FMOVS lo+120(FP), F15
-	VDUP V15.S[0], V15.S4
-	FMOVS hi+124(FP), F14
+	FMOVS lo+120(FP), F14
 	VDUP V14.S[0], V14.S4
-	WORD $0x4e2ff4e7 // fmax v7.4s, v7.4s, v15.4s
-	WORD $0x4eaef4e7 // fmin v7.4s, v7.4s, v14.4s
-	WORD $0x4e2ff508 // fmax v8.4s, v8.4s, v15.4s
-	WORD $0x4eaef508 // fmin v8.4s, v8.4s, v14.4s
-	WORD $0x4e2ff529 // fmax v9.4s, v9.4s, v15.4s
-	WORD $0x4eaef529 // fmin v9.4s, v9.4s, v14.4s
-	WORD $0x4e2ff54a // fmax v10.4s, v10.4s, v15.4s
-	WORD $0x4eaef54a // fmin v10.4s, v10.4s, v14.4s
-	WORD $0x4e2ff56b // fmax v11.4s, v11.4s, v15.4s
-	WORD $0x4eaef56b // fmin v11.4s, v11.4s, v14.4s
-	WORD $0x4e2ff58c // fmax v12.4s, v12.4s, v15.4s
-	WORD $0x4eaef58c // fmin v12.4s, v12.4s, v14.4s
-	WORD $0x4e2ff5ad // fmax v13.4s, v13.4s, v15.4s
-	WORD $0x4eaef5ad // fmin v13.4s, v13.4s, v14.4s
+	FMOVS hi+124(FP), F15
+	VDUP V15.S[0], V15.S4
+	WORD $0x4e2ef4e7 // fmax v7.4s, v7.4s, v14.4s
+	WORD $0x4eaff4e7 // fmin v7.4s, v7.4s, v15.4s
+	WORD $0x4e2ef508 // fmax v8.4s, v8.4s, v14.4s
+	WORD $0x4eaff508 // fmin v8.4s, v8.4s, v15.4s
+	WORD $0x4e2ef529 // fmax v9.4s, v9.4s, v14.4s
+	WORD $0x4eaff529 // fmin v9.4s, v9.4s, v15.4s
+	WORD $0x4e2ef54a // fmax v10.4s, v10.4s, v14.4s
+	WORD $0x4eaff54a // fmin v10.4s, v10.4s, v15.4s
+	WORD $0x4e2ef56b // fmax v11.4s, v11.4s, v14.4s
+	WORD $0x4eaff56b // fmin v11.4s, v11.4s, v15.4s
+	WORD $0x4e2ef58c // fmax v12.4s, v12.4s, v14.4s
+	WORD $0x4eaff58c // fmin v12.4s, v12.4s, v15.4s
+	WORD $0x4e2ef5ad // fmax v13.4s, v13.4s, v14.4s
+	WORD $0x4eaff5ad // fmin v13.4s, v13.4s, v15.4s
 noclamp6:
 	ADD R5<<2, R8, R13
 	FMOVQ F7, (R13)
@@ -31297,61 +30865,60 @@ slot4:
 	MOVBU.P 2(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS.P 8(R7), F12
+	FMOVD.P 8(R7), F28
 	FMOVQ (R12), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R12), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R12), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R12), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R12), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	ADD $80, R12, R16
 	TBZ $2, R6, neon_49
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_51
 neon_49:
 	TBZ $1, R6, neon_50
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_51
 neon_50:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_51:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS -4(R7), F12
 	FMOVQ (R12), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R12), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R12), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R12), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R12), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	ADD $80, R12, R16
 	TBZ $2, R6, neon_52
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_54
 neon_52:
 	TBZ $1, R6, neon_53
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_54
 neon_53:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_54:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot4
 	MOVD group+40(FP), R11
@@ -31367,61 +30934,60 @@ partial4:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F12
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8c13e0 // fmla v0.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8c13c1 // fmla v1.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8c13e2 // fmla v2.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8c13c3 // fmla v3.4s, v30.4s, v12.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
-	WORD $0x4f8c13e4 // fmla v4.4s, v31.4s, v12.s[0]
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_55
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_57
 neon_55:
 	TBZ $1, R6, neon_56
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_57
 neon_56:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_57:
-	WORD $0x4f8c11a5 // fmla v5.4s, v13.4s, v12.s[0]
+	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F12
 	FMOVQ (R11), F30
-	WORD $0x4f8c13c6 // fmla v6.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8c13e7 // fmla v7.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8c13c8 // fmla v8.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 48(R11), F31
-	WORD $0x4f8c13e9 // fmla v9.4s, v31.4s, v12.s[0]
+	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
 	FMOVQ 64(R11), F30
-	WORD $0x4f8c13ca // fmla v10.4s, v30.4s, v12.s[0]
+	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
 	ADD $80, R11, R16
 	TBZ $2, R6, neon_58
-	FMOVQ (R16), F13
+	FMOVQ (R16), F12
 	B neon_60
 neon_58:
 	TBZ $1, R6, neon_59
-	FMOVD (R16), F13
+	FMOVD (R16), F12
 	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
-	VLD1 (R16), V13.S[2]
+	VLD1 (R16), V12.S[2]
 	B neon_60
 neon_59:
-	FMOVS (R16), F13
+	FMOVS (R16), F12
 neon_60:
-	WORD $0x4f8c11ab // fmla v11.4s, v13.4s, v12.s[0]
+	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -31471,22 +31037,22 @@ neon_63:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload7:
 	TBZ $2, R9, noclamp7
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df400 // fmax v0.4s, v0.4s, v13.4s
-	WORD $0x4eacf400 // fmin v0.4s, v0.4s, v12.4s
-	WORD $0x4e2df421 // fmax v1.4s, v1.4s, v13.4s
-	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
-	WORD $0x4e2df442 // fmax v2.4s, v2.4s, v13.4s
-	WORD $0x4eacf442 // fmin v2.4s, v2.4s, v12.4s
-	WORD $0x4e2df463 // fmax v3.4s, v3.4s, v13.4s
-	WORD $0x4eacf463 // fmin v3.4s, v3.4s, v12.4s
-	WORD $0x4e2df484 // fmax v4.4s, v4.4s, v13.4s
-	WORD $0x4eacf484 // fmin v4.4s, v4.4s, v12.4s
-	WORD $0x4e2df4a5 // fmax v5.4s, v5.4s, v13.4s
-	WORD $0x4eacf4a5 // fmin v5.4s, v5.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
 noclamp7:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -31555,22 +31121,22 @@ neon_69:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload8:
 	TBZ $2, R7, noclamp8
-	FMOVS lo+120(FP), F13
-	VDUP V13.S[0], V13.S4
-	FMOVS hi+124(FP), F12
+	FMOVS lo+120(FP), F12
 	VDUP V12.S[0], V12.S4
-	WORD $0x4e2df4c6 // fmax v6.4s, v6.4s, v13.4s
-	WORD $0x4eacf4c6 // fmin v6.4s, v6.4s, v12.4s
-	WORD $0x4e2df4e7 // fmax v7.4s, v7.4s, v13.4s
-	WORD $0x4eacf4e7 // fmin v7.4s, v7.4s, v12.4s
-	WORD $0x4e2df508 // fmax v8.4s, v8.4s, v13.4s
-	WORD $0x4eacf508 // fmin v8.4s, v8.4s, v12.4s
-	WORD $0x4e2df529 // fmax v9.4s, v9.4s, v13.4s
-	WORD $0x4eacf529 // fmin v9.4s, v9.4s, v12.4s
-	WORD $0x4e2df54a // fmax v10.4s, v10.4s, v13.4s
-	WORD $0x4eacf54a // fmin v10.4s, v10.4s, v12.4s
-	WORD $0x4e2df56b // fmax v11.4s, v11.4s, v13.4s
-	WORD $0x4eacf56b // fmin v11.4s, v11.4s, v12.4s
+	FMOVS hi+124(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf4c6 // fmax v6.4s, v6.4s, v12.4s
+	WORD $0x4eadf4c6 // fmin v6.4s, v6.4s, v13.4s
+	WORD $0x4e2cf4e7 // fmax v7.4s, v7.4s, v12.4s
+	WORD $0x4eadf4e7 // fmin v7.4s, v7.4s, v13.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x4eadf508 // fmin v8.4s, v8.4s, v13.4s
+	WORD $0x4e2cf529 // fmax v9.4s, v9.4s, v12.4s
+	WORD $0x4eadf529 // fmin v9.4s, v9.4s, v13.4s
+	WORD $0x4e2cf54a // fmax v10.4s, v10.4s, v12.4s
+	WORD $0x4eadf54a // fmin v10.4s, v10.4s, v13.4s
+	WORD $0x4e2cf56b // fmax v11.4s, v11.4s, v12.4s
+	WORD $0x4eadf56b // fmin v11.4s, v11.4s, v13.4s
 noclamp8:
 	ADD R5<<2, R8, R13
 	FMOVQ F6, (R13)
@@ -31622,57 +31188,56 @@ slot5:
 	MOVBU.P 2(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS.P 8(R7), F10
+	FMOVD.P 8(R7), F28
 	FMOVQ (R12), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R12), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R12), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R12), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	ADD $64, R12, R16
 	TBZ $2, R6, neon_73
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_75
 neon_73:
 	TBZ $1, R6, neon_74
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_75
 neon_74:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_75:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS -4(R7), F10
 	FMOVQ (R12), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R12), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R12), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R12), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	ADD $64, R12, R16
 	TBZ $2, R6, neon_76
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_78
 neon_76:
 	TBZ $1, R6, neon_77
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_78
 neon_77:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_78:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot5
 	MOVD group+40(FP), R11
@@ -31688,57 +31253,56 @@ partial5:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F10
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e0 // fmla v0.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c1 // fmla v1.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e2 // fmla v2.4s, v31.4s, v10.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c3 // fmla v3.4s, v30.4s, v10.s[0]
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_79
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_81
 neon_79:
 	TBZ $1, R6, neon_80
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_81
 neon_80:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_81:
-	WORD $0x4f8a1164 // fmla v4.4s, v11.4s, v10.s[0]
+	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F10
 	FMOVQ (R11), F31
-	WORD $0x4f8a13e5 // fmla v5.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8a13c6 // fmla v6.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8a13e7 // fmla v7.4s, v31.4s, v10.s[0]
+	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
 	FMOVQ 48(R11), F30
-	WORD $0x4f8a13c8 // fmla v8.4s, v30.4s, v10.s[0]
+	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	ADD $64, R11, R16
 	TBZ $2, R6, neon_82
-	FMOVQ (R16), F11
+	FMOVQ (R16), F10
 	B neon_84
 neon_82:
 	TBZ $1, R6, neon_83
-	FMOVD (R16), F11
+	FMOVD (R16), F10
 	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
-	VLD1 (R16), V11.S[2]
+	VLD1 (R16), V10.S[2]
 	B neon_84
 neon_83:
-	FMOVS (R16), F11
+	FMOVS (R16), F10
 neon_84:
-	WORD $0x4f8a1169 // fmla v9.4s, v11.4s, v10.s[0]
+	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -31785,20 +31349,20 @@ neon_87:
 	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
 noload9:
 	TBZ $2, R9, noclamp9
-	FMOVS lo+120(FP), F11
-	VDUP V11.S[0], V11.S4
-	FMOVS hi+124(FP), F10
+	FMOVS lo+120(FP), F10
 	VDUP V10.S[0], V10.S4
-	WORD $0x4e2bf400 // fmax v0.4s, v0.4s, v11.4s
-	WORD $0x4eaaf400 // fmin v0.4s, v0.4s, v10.4s
-	WORD $0x4e2bf421 // fmax v1.4s, v1.4s, v11.4s
-	WORD $0x4eaaf421 // fmin v1.4s, v1.4s, v10.4s
-	WORD $0x4e2bf442 // fmax v2.4s, v2.4s, v11.4s
-	WORD $0x4eaaf442 // fmin v2.4s, v2.4s, v10.4s
-	WORD $0x4e2bf463 // fmax v3.4s, v3.4s, v11.4s
-	WORD $0x4eaaf463 // fmin v3.4s, v3.4s, v10.4s
-	WORD $0x4e2bf484 // fmax v4.4s, v4.4s, v11.4s
-	WORD $0x4eaaf484 // fmin v4.4s, v4.4s, v10.4s
+	FMOVS hi+124(FP), F11
+	VDUP V11.S[0], V11.S4
+	WORD $0x4e2af400 // fmax v0.4s, v0.4s, v10.4s
+	WORD $0x4eabf400 // fmin v0.4s, v0.4s, v11.4s
+	WORD $0x4e2af421 // fmax v1.4s, v1.4s, v10.4s
+	WORD $0x4eabf421 // fmin v1.4s, v1.4s, v11.4s
+	WORD $0x4e2af442 // fmax v2.4s, v2.4s, v10.4s
+	WORD $0x4eabf442 // fmin v2.4s, v2.4s, v11.4s
+	WORD $0x4e2af463 // fmax v3.4s, v3.4s, v10.4s
+	WORD $0x4eabf463 // fmin v3.4s, v3.4s, v11.4s
+	WORD $0x4e2af484 // fmax v4.4s, v4.4s, v10.4s
+	WORD $0x4eabf484 // fmin v4.4s, v4.4s, v11.4s
 noclamp9:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -31863,20 +31427,20 @@ neon_93:
 	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
 noload10:
 	TBZ $2, R7, noclamp10
-	FMOVS lo+120(FP), F11
-	VDUP V11.S[0], V11.S4
-	FMOVS hi+124(FP), F10
+	FMOVS lo+120(FP), F10
 	VDUP V10.S[0], V10.S4
-	WORD $0x4e2bf4a5 // fmax v5.4s, v5.4s, v11.4s
-	WORD $0x4eaaf4a5 // fmin v5.4s, v5.4s, v10.4s
-	WORD $0x4e2bf4c6 // fmax v6.4s, v6.4s, v11.4s
-	WORD $0x4eaaf4c6 // fmin v6.4s, v6.4s, v10.4s
-	WORD $0x4e2bf4e7 // fmax v7.4s, v7.4s, v11.4s
-	WORD $0x4eaaf4e7 // fmin v7.4s, v7.4s, v10.4s
-	WORD $0x4e2bf508 // fmax v8.4s, v8.4s, v11.4s
-	WORD $0x4eaaf508 // fmin v8.4s, v8.4s, v10.4s
-	WORD $0x4e2bf529 // fmax v9.4s, v9.4s, v11.4s
-	WORD $0x4eaaf529 // fmin v9.4s, v9.4s, v10.4s
+	FMOVS hi+124(FP), F11
+	VDUP V11.S[0], V11.S4
+	WORD $0x4e2af4a5 // fmax v5.4s, v5.4s, v10.4s
+	WORD $0x4eabf4a5 // fmin v5.4s, v5.4s, v11.4s
+	WORD $0x4e2af4c6 // fmax v6.4s, v6.4s, v10.4s
+	WORD $0x4eabf4c6 // fmin v6.4s, v6.4s, v11.4s
+	WORD $0x4e2af4e7 // fmax v7.4s, v7.4s, v10.4s
+	WORD $0x4eabf4e7 // fmin v7.4s, v7.4s, v11.4s
+	WORD $0x4e2af508 // fmax v8.4s, v8.4s, v10.4s
+	WORD $0x4eabf508 // fmin v8.4s, v8.4s, v11.4s
+	WORD $0x4e2af529 // fmax v9.4s, v9.4s, v10.4s
+	WORD $0x4eabf529 // fmin v9.4s, v9.4s, v11.4s
 noclamp10:
 	ADD R5<<2, R8, R13
 	FMOVQ F5, (R13)
@@ -31925,53 +31489,52 @@ slot6:
 	MOVBU.P 2(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS.P 8(R7), F8
+	FMOVD.P 8(R7), F28
 	FMOVQ (R12), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R12), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R12), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R12, R16
 	TBZ $2, R6, neon_97
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_99
 neon_97:
 	TBZ $1, R6, neon_98
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_99
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_99
 neon_98:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_99:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS -4(R7), F8
 	FMOVQ (R12), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R12), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R12), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R12, R16
 	TBZ $2, R6, neon_100
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_102
 neon_100:
 	TBZ $1, R6, neon_101
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_102
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_102
 neon_101:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_102:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot6
 	MOVD group+40(FP), R11
@@ -31987,53 +31550,52 @@ partial6:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F8
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8813c1 // fmla v1.4s, v30.4s, v8.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
-	WORD $0x4f8813e2 // fmla v2.4s, v31.4s, v8.s[0]
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_103
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_105
 neon_103:
 	TBZ $1, R6, neon_104
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_105
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_105
 neon_104:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_105:
-	WORD $0x4f881123 // fmla v3.4s, v9.4s, v8.s[0]
+	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F8
 	FMOVQ (R11), F30
-	WORD $0x4f8813c4 // fmla v4.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R11), F31
-	WORD $0x4f8813e5 // fmla v5.4s, v31.4s, v8.s[0]
+	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
 	FMOVQ 32(R11), F30
-	WORD $0x4f8813c6 // fmla v6.4s, v30.4s, v8.s[0]
+	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	ADD $48, R11, R16
 	TBZ $2, R6, neon_106
-	FMOVQ (R16), F9
+	FMOVQ (R16), F8
 	B neon_108
 neon_106:
 	TBZ $1, R6, neon_107
-	FMOVD (R16), F9
+	FMOVD (R16), F8
 	TBZ $0, R6, neon_108
 	ADD $8, R16, R16
-	VLD1 (R16), V9.S[2]
+	VLD1 (R16), V8.S[2]
 	B neon_108
 neon_107:
-	FMOVS (R16), F9
+	FMOVS (R16), F8
 neon_108:
-	WORD $0x4f881127 // fmla v7.4s, v9.4s, v8.s[0]
+	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial6
 pdone6:
@@ -32077,18 +31639,18 @@ neon_111:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload11:
 	TBZ $2, R9, noclamp11
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f400 // fmax v0.4s, v0.4s, v9.4s
-	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
-	WORD $0x4e29f421 // fmax v1.4s, v1.4s, v9.4s
-	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
-	WORD $0x4e29f442 // fmax v2.4s, v2.4s, v9.4s
-	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
-	WORD $0x4e29f463 // fmax v3.4s, v3.4s, v9.4s
-	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
 noclamp11:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -32149,18 +31711,18 @@ neon_117:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload12:
 	TBZ $2, R7, noclamp12
-	FMOVS lo+120(FP), F9
-	VDUP V9.S[0], V9.S4
-	FMOVS hi+124(FP), F8
+	FMOVS lo+120(FP), F8
 	VDUP V8.S[0], V8.S4
-	WORD $0x4e29f484 // fmax v4.4s, v4.4s, v9.4s
-	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
-	WORD $0x4e29f4a5 // fmax v5.4s, v5.4s, v9.4s
-	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
-	WORD $0x4e29f4c6 // fmax v6.4s, v6.4s, v9.4s
-	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
-	WORD $0x4e29f4e7 // fmax v7.4s, v7.4s, v9.4s
-	WORD $0x4ea8f4e7 // fmin v7.4s, v7.4s, v8.4s
+	FMOVS hi+124(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
 noclamp12:
 	ADD R5<<2, R8, R13
 	FMOVQ F4, (R13)
@@ -32206,49 +31768,48 @@ slot7:
 	MOVBU.P 2(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS.P 8(R7), F6
+	FMOVD.P 8(R7), F28
 	FMOVQ (R12), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R12), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R12, R16
 	TBZ $2, R6, neon_121
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_123
 neon_121:
 	TBZ $1, R6, neon_122
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_123
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_123
 neon_122:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_123:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS -4(R7), F6
 	FMOVQ (R12), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R12), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R12, R16
 	TBZ $2, R6, neon_124
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_126
 neon_124:
 	TBZ $1, R6, neon_125
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_126
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_126
 neon_125:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_126:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot7
 	MOVD group+40(FP), R11
@@ -32264,49 +31825,48 @@ partial7:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F6
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c1 // fmla v1.4s, v30.4s, v6.s[0]
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_127
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_129
 neon_127:
 	TBZ $1, R6, neon_128
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_129
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_129
 neon_128:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_129:
-	WORD $0x4f8610e2 // fmla v2.4s, v7.4s, v6.s[0]
+	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F6
 	FMOVQ (R11), F31
-	WORD $0x4f8613e3 // fmla v3.4s, v31.4s, v6.s[0]
+	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
 	FMOVQ 16(R11), F30
-	WORD $0x4f8613c4 // fmla v4.4s, v30.4s, v6.s[0]
+	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	ADD $32, R11, R16
 	TBZ $2, R6, neon_130
-	FMOVQ (R16), F7
+	FMOVQ (R16), F6
 	B neon_132
 neon_130:
 	TBZ $1, R6, neon_131
-	FMOVD (R16), F7
+	FMOVD (R16), F6
 	TBZ $0, R6, neon_132
 	ADD $8, R16, R16
-	VLD1 (R16), V7.S[2]
+	VLD1 (R16), V6.S[2]
 	B neon_132
 neon_131:
-	FMOVS (R16), F7
+	FMOVS (R16), F6
 neon_132:
-	WORD $0x4f8610e5 // fmla v5.4s, v7.4s, v6.s[0]
+	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial7
 pdone7:
@@ -32347,16 +31907,16 @@ neon_135:
 	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
 noload13:
 	TBZ $2, R9, noclamp13
-	FMOVS lo+120(FP), F7
-	VDUP V7.S[0], V7.S4
-	FMOVS hi+124(FP), F6
+	FMOVS lo+120(FP), F6
 	VDUP V6.S[0], V6.S4
-	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
-	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
-	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
-	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
-	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
-	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+	FMOVS hi+124(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f400 // fmax v0.4s, v0.4s, v6.4s
+	WORD $0x4ea7f400 // fmin v0.4s, v0.4s, v7.4s
+	WORD $0x4e26f421 // fmax v1.4s, v1.4s, v6.4s
+	WORD $0x4ea7f421 // fmin v1.4s, v1.4s, v7.4s
+	WORD $0x4e26f442 // fmax v2.4s, v2.4s, v6.4s
+	WORD $0x4ea7f442 // fmin v2.4s, v2.4s, v7.4s
 noclamp13:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -32413,16 +31973,16 @@ neon_141:
 	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
 noload14:
 	TBZ $2, R7, noclamp14
-	FMOVS lo+120(FP), F7
-	VDUP V7.S[0], V7.S4
-	FMOVS hi+124(FP), F6
+	FMOVS lo+120(FP), F6
 	VDUP V6.S[0], V6.S4
-	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
-	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
-	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
-	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
-	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
-	WORD $0x4ea6f4a5 // fmin v5.4s, v5.4s, v6.4s
+	FMOVS hi+124(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f463 // fmax v3.4s, v3.4s, v6.4s
+	WORD $0x4ea7f463 // fmin v3.4s, v3.4s, v7.4s
+	WORD $0x4e26f484 // fmax v4.4s, v4.4s, v6.4s
+	WORD $0x4ea7f484 // fmin v4.4s, v4.4s, v7.4s
+	WORD $0x4e26f4a5 // fmax v5.4s, v5.4s, v6.4s
+	WORD $0x4ea7f4a5 // fmin v5.4s, v5.4s, v7.4s
 noclamp14:
 	ADD R5<<2, R8, R13
 	FMOVQ F3, (R13)
@@ -32465,45 +32025,44 @@ slot8:
 	MOVBU.P 2(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS.P 8(R7), F4
+	FMOVD.P 8(R7), F28
 	FMOVQ (R12), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R12, R16
 	TBZ $2, R6, neon_145
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_147
 neon_145:
 	TBZ $1, R6, neon_146
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_147
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_147
 neon_146:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_147:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS -4(R7), F4
 	FMOVQ (R12), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R12, R16
 	TBZ $2, R6, neon_148
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_150
 neon_148:
 	TBZ $1, R6, neon_149
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_150
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_150
 neon_149:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_150:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot8
 	MOVD group+40(FP), R11
@@ -32519,45 +32078,44 @@ partial8:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F4
+	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
-	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_151
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_153
 neon_151:
 	TBZ $1, R6, neon_152
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_153
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_153
 neon_152:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_153:
-	WORD $0x4f8410a1 // fmla v1.4s, v5.4s, v4.s[0]
+	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F4
 	FMOVQ (R11), F30
-	WORD $0x4f8413c2 // fmla v2.4s, v30.4s, v4.s[0]
+	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	ADD $16, R11, R16
 	TBZ $2, R6, neon_154
-	FMOVQ (R16), F5
+	FMOVQ (R16), F4
 	B neon_156
 neon_154:
 	TBZ $1, R6, neon_155
-	FMOVD (R16), F5
+	FMOVD (R16), F4
 	TBZ $0, R6, neon_156
 	ADD $8, R16, R16
-	VLD1 (R16), V5.S[2]
+	VLD1 (R16), V4.S[2]
 	B neon_156
 neon_155:
-	FMOVS (R16), F5
+	FMOVS (R16), F4
 neon_156:
-	WORD $0x4f8410a3 // fmla v3.4s, v5.4s, v4.s[0]
+	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial8
 pdone8:
@@ -32595,14 +32153,14 @@ neon_159:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload15:
 	TBZ $2, R9, noclamp15
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
-	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
-	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
-	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp15:
 	ADD R5<<2, R8, R15
 	FMOVQ F0, (R15)
@@ -32655,14 +32213,14 @@ neon_165:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload16:
 	TBZ $2, R7, noclamp16
-	FMOVS lo+120(FP), F5
-	VDUP V5.S[0], V5.S4
-	FMOVS hi+124(FP), F4
+	FMOVS lo+120(FP), F4
 	VDUP V4.S[0], V4.S4
-	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
-	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
-	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
-	WORD $0x4ea4f463 // fmin v3.4s, v3.4s, v4.4s
+	FMOVS hi+124(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp16:
 	ADD R5<<2, R8, R13
 	FMOVQ F2, (R13)
@@ -32699,41 +32257,40 @@ slot9:
 	MOVBU.P 2(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS.P 8(R7), F2
+	FMOVD.P 8(R7), F28
 	MOVD R12, R16
 	TBZ $2, R6, neon_169
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_171
 neon_169:
 	TBZ $1, R6, neon_170
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_171
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_171
 neon_170:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_171:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVS -4(R7), F2
 	MOVD R12, R16
 	TBZ $2, R6, neon_172
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_174
 neon_172:
 	TBZ $1, R6, neon_173
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_174
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_174
 neon_173:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_174:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot9
 	MOVD group+40(FP), R11
@@ -32749,41 +32306,40 @@ partial9:
 	MOVBU.P 2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS.P 8(R7), F2
+	FMOVD.P 8(R7), F28
 	MOVD R11, R16
 	TBZ $2, R6, neon_175
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_177
 neon_175:
 	TBZ $1, R6, neon_176
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_177
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_177
 neon_176:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_177:
-	WORD $0x4f821060 // fmla v0.4s, v3.4s, v2.s[0]
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVS -4(R7), F2
 	MOVD R11, R16
 	TBZ $2, R6, neon_178
-	FMOVQ (R16), F3
+	FMOVQ (R16), F2
 	B neon_180
 neon_178:
 	TBZ $1, R6, neon_179
-	FMOVD (R16), F3
+	FMOVD (R16), F2
 	TBZ $0, R6, neon_180
 	ADD $8, R16, R16
-	VLD1 (R16), V3.S[2]
+	VLD1 (R16), V2.S[2]
 	B neon_180
 neon_179:
-	FMOVS (R16), F3
+	FMOVS (R16), F2
 neon_180:
-	WORD $0x4f821061 // fmla v1.4s, v3.4s, v2.s[0]
+	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial9
 pdone9:
@@ -32816,12 +32372,12 @@ neon_183:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 noload17:
 	TBZ $2, R9, noclamp17
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
+	FMOVS lo+120(FP), F2
 	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
-	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	FMOVS hi+124(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 noclamp17:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_184
@@ -32866,12 +32422,12 @@ neon_189:
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
 noload18:
 	TBZ $2, R7, noclamp18
-	FMOVS lo+120(FP), F3
-	VDUP V3.S[0], V3.S4
-	FMOVS hi+124(FP), F2
+	FMOVS lo+120(FP), F2
 	VDUP V2.S[0], V2.S4
-	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
-	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
+	FMOVS hi+124(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
 noclamp18:
 	ADD R5<<2, R8, R16
 	TBZ $2, R6, neon_190

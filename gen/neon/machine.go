@@ -50,10 +50,11 @@ var (
 )
 
 const (
-	regTmp = Reg(16)
-	vTmp0  = VReg(30)
-	vTmp1  = VReg(31)
-	vTmpNM = VReg(29) // scratch of the N:M integer-vector operations (see nmOp)
+	regTmp   = Reg(16)
+	vTmp0    = VReg(30)
+	vTmp1    = VReg(31)
+	vTmpNM   = VReg(29) // scratch of the N:M integer-vector operations (see nmOp)
+	vWeights = VReg(28) // a group of 2 or 4 weights loaded together (see groupWeights)
 )
 
 var addrCacheRegs = [4]Reg{17, 15, 14, 13}
@@ -126,6 +127,8 @@ const (
 	oGather
 	oReduceAdd
 	oStoreLane0
+	oLoadW // n consecutive float32 at mem into lanes 0..n−1 of vWeights
+	oNop   // a Load1 absorbed by a weight group
 )
 
 type op struct {
@@ -354,7 +357,7 @@ func (o *op) gp() (defs, uses []vm.Reg) {
 		return nil, mem()
 	case oLoadVMask, oStoreVMask:
 		return nil, append(mem(), o.r[0])
-	case oLoadIdx, oStoreLane0:
+	case oLoadIdx, oStoreLane0, oLoadW:
 		return nil, mem()
 	case oGather:
 		return nil, o.r
@@ -363,6 +366,27 @@ func (o *op) gp() (defs, uses []vm.Reg) {
 }
 
 func (o *op) vec() (defs, uses []vm.Vec) {
+	defs, uses = o.vecRaw()
+	return dropNeg(defs), dropNeg(uses)
+}
+
+// dropNeg removes the operands that name the weight-group register (vWeights, -1).
+func dropNeg(vs []vm.Vec) []vm.Vec {
+	for _, v := range vs {
+		if v < 0 {
+			out := make([]vm.Vec, 0, len(vs))
+			for _, w := range vs {
+				if w >= 0 {
+					out = append(out, w)
+				}
+			}
+			return out
+		}
+	}
+	return vs
+}
+
+func (o *op) vecRaw() (defs, uses []vm.Vec) {
 	switch o.k {
 	case oZero, oLoad1, oParamF32, oLoadV, oLoadVMask, oLoadIdx:
 		return o.v[:1], nil
@@ -548,10 +572,11 @@ func cfg(r *record) [][]int {
 //
 // Decisions are per definition (reaching definitions over the control-flow graph), so a
 // register reused for a bias broadcast after a loop keeps its scalar form inside the loop.
-func lanePlan(r *record, succ [][]int) (elem []int, scalar []bool) {
+func lanePlan(r *record, succ [][]int) (elem []int, scalar []bool, reach [][]int) {
 	ops := r.ops
 	elem = make([]int, len(ops))
 	scalar = make([]bool, len(ops))
+	reach = make([][]int, len(ops)) // Load1/ParamF32 op → the FMAs using it as their lane
 	// Definition ids: one per (op, vector defined).
 	type def struct{ op, v int }
 	var defs []def
@@ -634,6 +659,12 @@ func lanePlan(r *record, succ [][]int) (elem []int, scalar []bool) {
 			}
 		}
 		elem[i] = lane
+		if lane != 0 {
+			ids, _ := reaching(i, o.v[lane])
+			for _, id := range ids {
+				reach[defs[id].op] = append(reach[defs[id].op], i)
+			}
+		}
 		_, uses := o.vec()
 		for j, v := range uses {
 			if lane != 0 && j == lane && v != o.v[0] {
@@ -650,7 +681,7 @@ func lanePlan(r *record, succ [][]int) (elem []int, scalar []bool) {
 			scalar[d.op] = true
 		}
 	}
-	return elem, scalar
+	return elem, scalar, reach
 }
 
 // finish allocates and lowers the function being recorded.
@@ -667,23 +698,27 @@ func (m *Machine) finish() {
 			}
 		}
 	}()
+	elem, scalar, reach := lanePlan(r, cfg(r))
+	wlane, grouped := groupWeights(r, elem, scalar, reach)
 	gp := allocate(r, r.ngp, gpPool, func(o *op) (d, u []int) {
 		dd, uu := o.gp()
 		return ints(dd), ints(uu)
 	}, "general")
 	pool := vecPool
+	if grouped {
+		pool = vecPool[:vWeights]
+	}
 	for _, o := range r.ops {
 		switch o.k {
 		case oVShrVar, oVAndOr, oPermute2, oSelectBit:
-			pool = vecPool[:vTmpNM]
+			pool = vecPool[:min(len(pool), int(vTmpNM))]
 		}
 	}
 	vec := allocate(r, r.nvec, pool, func(o *op) (d, u []int) {
 		dd, uu := o.vec()
 		return ints(dd), ints(uu)
 	}, "vector")
-	elem, scalar := lanePlan(r, cfg(r))
-	l := &lower{r: r, gp: gp, vec: vec, elem: elem, scalar: scalar, f: NewFunc(r.name, r.argsSize)}
+	l := &lower{r: r, gp: gp, vec: vec, elem: elem, scalar: scalar, wlane: wlane, f: NewFunc(r.name, r.argsSize)}
 	if r.doc != "" {
 		l.f.Doc = strings.Split(r.doc, "\n")
 	}
@@ -752,6 +787,7 @@ type lower struct {
 	vec    []VReg
 	elem   []int  // per op: the FMA operand used as lane 0 (FMLA by element), or 0
 	scalar []bool // per op: a Load1/ParamF32 that loads lane 0 only
+	wlane  []int  // per FMA op whose lane operand is -1: the lane of vWeights (groupWeights)
 	post   []int  // per op: a load lowered post-indexed by this increment (see planFolds)
 	skip   []bool // per op: an AddImm folded into an earlier load
 	adj    []int  // per op: displacement added to its memory operand (after a fold)
@@ -997,7 +1033,24 @@ func (l *lower) op(o *op) {
 		}
 	case oLoadVMask, oStoreVMask:
 		l.masked(o)
+	case oNop:
+	case oLoadW:
+		if o.n == 4 {
+			r, off := l.addr(o.mem, scaled(16), false)
+			e.FMOVQLoad(M(r, off), vWeights)
+		} else {
+			r, off := l.addr(o.mem, scaled(8), false)
+			e.FMOVDLoad(M(r, off), vWeights)
+		}
 	case oFMA:
+		if o.v[1] < 0 || o.v[2] < 0 {
+			other := o.v[1]
+			if other < 0 {
+				other = o.v[2]
+			}
+			e.FMLAElem(vWeights.S(l.wlane[l.cur]), l.v(other).S4(), l.v(o.v[0]).S4())
+			break
+		}
 		acc, a, b := l.v(o.v[0]), l.v(o.v[1]), l.v(o.v[2])
 		switch {
 		case l.elem[l.cur] == 2:
@@ -1011,7 +1064,12 @@ func (l *lower) op(o *op) {
 		r, off := l.addr(o.mem, scaled(16), true)
 		s := l.scratchVec()
 		e.FMOVQLoad(M(r, off), s)
-		acc, a := l.v(o.v[0]), l.v(o.v[1])
+		acc := l.v(o.v[0])
+		if o.v[1] < 0 {
+			e.FMLAElem(vWeights.S(l.wlane[l.cur]), s.S4(), acc.S4())
+			break
+		}
+		a := l.v(o.v[1])
 		if l.elem[l.cur] == 1 {
 			e.FMLAElem(a.S(0), s.S4(), acc.S4())
 		} else {
@@ -1071,6 +1129,93 @@ func (l *lower) op(o *op) {
 	for _, r := range d {
 		l.clobber(l.g(r))
 	}
+}
+
+// groupWeights loads 2 or 4 broadcast weights with one instruction: lane-0 Load1s (see
+// lanePlan) of consecutive float32 at one base in one basic block become a single LDR d/q
+// into vWeights (V28), and the FMAs they feed use its lanes 1..3 too (FMLA by element, lane
+// r). Groups do not overlap: a group's last FMA precedes the next group's load. It rewrites
+// r.ops in place (absorbed loads become oNop, their FMA operands −1) and returns the lane
+// per FMA and whether any group formed (then V28 is not allocated).
+func groupWeights(r *record, elem []int, scalar []bool, reach [][]int) ([]int, bool) {
+	ops := r.ops
+	wlane := make([]int, len(ops))
+	block := make([]int, len(ops))
+	b := 0
+	for i, o := range ops {
+		if o.k == oBind && i > 0 {
+			b++
+		}
+		block[i] = b
+		switch o.k {
+		case oJmp, oBr, oBrImm, oBrBits, oRet:
+			b++
+		}
+	}
+	cand := func(i int) bool {
+		o := &ops[i]
+		return o.k == oLoad1 && scalar[i] && o.mem.Index < 0 && len(reach[i]) > 0
+	}
+	defines := func(i int, g vm.Reg) bool {
+		d, _ := ops[i].gp()
+		for _, x := range d {
+			if x == g {
+				return true
+			}
+		}
+		return false
+	}
+	grouped := false
+	busy := -1 // last FMA of the current group
+	for i := range ops {
+		if i <= busy || !cand(i) {
+			continue
+		}
+		base, d0 := ops[i].mem.Base, ops[i].mem.Disp
+		members := []int{i}
+		for j := i + 1; j < len(ops) && block[j] == block[i] && len(members) < 4; j++ {
+			if defines(j, base) {
+				break
+			}
+			if cand(j) && ops[j].mem.Base == base && ops[j].mem.Disp == d0+4*len(members) {
+				members = append(members, j)
+			}
+		}
+		n := len(members)
+		if n == 3 {
+			n = 2
+		}
+		if n < 2 {
+			continue
+		}
+		members = members[:n]
+		// Every FMA fed by a member is in this block, after the leader; no member's
+		// vector is read elsewhere (lanePlan: scalar loads feed only lane operands).
+		last, ok := i, true
+		for _, m := range members {
+			for _, k := range reach[m] {
+				if block[k] != block[i] || k < m {
+					ok = false
+				}
+				last = max(last, k)
+			}
+		}
+		if !ok {
+			continue
+		}
+		for r, m := range members {
+			for _, k := range reach[m] {
+				ops[k].v[elem[k]] = -1
+				wlane[k] = r
+			}
+			if r > 0 {
+				ops[m] = op{k: oNop}
+			}
+		}
+		ops[i] = op{k: oLoadW, mem: ops[i].mem, n: n}
+		busy, grouped = last, true
+	}
+	return wlane, grouped
 }
 
 // planFolds folds pointer increments into post-indexed loads: for "AddImm(p, v)" (|v| ≤ 255)
@@ -1142,7 +1287,7 @@ func (l *lower) planFolds() {
 func memOp(k opKind) bool {
 	switch k {
 	case oLea, oLoad, oStore, oLoad1, oLoadV, oStoreV, oFMAMem, oFMABcast, oVAddMem,
-		oLoadVMask, oStoreVMask, oLoadIdx, oStoreLane0:
+		oLoadVMask, oStoreVMask, oLoadIdx, oStoreLane0, oLoadW:
 		return true
 	}
 	return false
@@ -1159,7 +1304,7 @@ func (l *lower) postable(j int) bool {
 		return l.g(o.r[0]) != l.g(o.mem.Base)
 	case oLoad1:
 		return l.scalar[j]
-	case oLoadV:
+	case oLoadV, oLoadW:
 		return true
 	}
 	return false
@@ -1177,6 +1322,12 @@ func (l *lower) postLoad(o *op, inc int) {
 		e.FMOVSLoadPost(base, inc, l.v(o.v[0]))
 	case oLoadV:
 		e.FMOVQLoadPost(base, inc, l.v(o.v[0]))
+	case oLoadW:
+		if o.n == 4 {
+			e.FMOVQLoadPost(base, inc, vWeights)
+		} else {
+			e.FMOVDLoadPost(base, inc, vWeights)
+		}
 	}
 	l.clobber(base) // cached addresses built on the base are stale from here
 	d, _ := o.gp()

@@ -163,6 +163,8 @@ func everything() *Func {
 	e.FMOVQLoad(M(R(0), 65520), V(31))
 	e.FMOVQStore(V(2), M(R(3), 32))
 	e.FMOVQLoadPost(R(4), 16, V(5))
+	e.FMOVDLoadPost(R(4), 8, V(5))
+	e.FMOVDLoadPost(R(4), -8, V(30))
 	e.FMOVQLoadPost(R(4), -32, V(6))
 	e.FMOVQLoad(M(R(0), -16), V(7))
 	e.FMOVQLoad(M(R(0), 8), V(7))

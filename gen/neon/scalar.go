@@ -494,6 +494,17 @@ func (e *Emitter) FMOVDLoad(m Mem, dst VReg) {
 		GNU: fmt.Sprintf("ldr d%d, %s", dst, m.gnuStr()), Dst: []VReg{dst}})
 }
 
+// FMOVDLoadPost loads 64 bits at base into the low half of dst (high half zeroed), then
+// adds inc (−256..255) to base.
+func (e *Emitter) FMOVDLoadPost(base Reg, inc int, dst VReg) {
+	if err := first(checkGP(base, false), checkPost(inc), checkF(dst)); err != nil {
+		e.fail("FMOVD.P load", err)
+		return
+	}
+	e.add(Inst{Class: ClassLoadLane, Go: fmt.Sprintf("FMOVD.P %d(%s), F%d", inc, base, dst),
+		GNU: fmt.Sprintf("ldr d%d, [%s], #%d", dst, base.x(), inc), Dst: []VReg{dst}})
+}
+
 // FMOVDStore stores the low 64 bits of src at m.
 func (e *Emitter) FMOVDStore(src VReg, m Mem) {
 	if err := first(m.checkOff(8), checkF(src)); err != nil {

@@ -105,12 +105,27 @@ func checkCounts(t *testing.T, name string, loop []Inst, want map[Class]int, max
 	}
 }
 
+// weightLoads is how the lowering loads w consecutive weights: groups of four (LDR q) and
+// the rest as one pair (LDR d) and/or one single (LDR s); it returns the vector-register
+// loads (class ld1) and the partial ones (class ld1lane).
+func weightLoads(w int) (q, partial int) {
+	q = w / 4
+	switch w % 4 {
+	case 1, 2:
+		partial = 1
+	case 3:
+		partial = 2
+	}
+	return q, partial
+}
+
 var csrName = regexp.MustCompile(`^csrNEONR(\d+)U(\d+)(M?)$`)
 
-// The CSR step loop handles one entry of each of R rows: per entry one weight (LDR s, no
-// LD1R), one 16-bit offset, one address ADD, U vector loads and U FMLA by element into its
-// own accumulators; per step one SUBS counter (the vals/offs pointer increments are folded
-// into post-indexed loads): integer ALU ops per nonzero ≤ 1 + 1/R ≤ 2, R·U chains.
+// The CSR step loop handles one entry of each of R rows: per step the R weights in one load
+// (LDR s, d or q: no LD1R) used as FMLA-by-element lanes, per entry one 16-bit offset, one
+// address ADD, U vector loads and U FMLA by element into its own accumulators; per step one
+// SUBS counter (the vals/offs pointer increments are folded into post-indexed loads):
+// integer ALU ops per nonzero ≤ 1 + 1/R ≤ 2, R·U chains.
 func TestShapeCSR(t *testing.T) {
 	fs := lowerFamily(t, kernels.CSR)
 	n := 0
@@ -123,10 +138,11 @@ func TestShapeCSR(t *testing.T) {
 		r, _ := strconv.Atoi(m[1])
 		u, _ := strconv.Atoi(m[2])
 		loop := fmaLoop(t, f)
+		wq, wp := weightLoads(r)
 		checkCounts(t, name, loop, map[Class]int{
 			ClassFMAElem:  r * u,
-			ClassLoad:     r * u,
-			ClassLoadLane: r,
+			ClassLoad:     r*u + wq,
+			ClassLoadLane: wp,
 			ClassIntLoad:  r,
 			ClassBranch:   1,
 		}, r+1)
@@ -140,8 +156,8 @@ func TestShapeCSR(t *testing.T) {
 	}
 }
 
-// The GEMM micro-kernel's unrolled k loop: per k step V vector loads of X, MR weight loads
-// (LDR s) and MR·V FMLA by element into MR·V accumulators (≥ 8 chains).
+// The GEMM micro-kernel's unrolled k loop: per k step V vector loads of X, the MR weights in
+// MR/4 LDR q, and MR·V FMLA by element (lanes 0..3) into MR·V accumulators (≥ 8 chains).
 func TestShapeGemm(t *testing.T) {
 	fs := lowerFamily(t, kernels.Gemm)
 	if len(fs) == 0 {
@@ -162,10 +178,11 @@ func TestShapeGemm(t *testing.T) {
 		if main == nil {
 			t.Fatalf("%s: no loop with %d FMLA by element", name, tile.MR*tile.V*tile.Unroll)
 		}
+		wq, wp := weightLoads(tile.MR)
 		checkCounts(t, name, main, map[Class]int{
 			ClassFMAElem:  tile.MR * tile.V * tile.Unroll,
-			ClassLoad:     tile.V * tile.Unroll,
-			ClassLoadLane: tile.MR * tile.Unroll,
+			ClassLoad:     (tile.V + wq) * tile.Unroll,
+			ClassLoadLane: wp * tile.Unroll,
 			ClassBranch:   1,
 		}, 2) // the k counter: SUB and CMP (pointer increments folded into LDR q/s post-index)
 		if acc := Accumulators(main); len(acc) != tile.MR*tile.V || len(acc) < 8 {
@@ -258,7 +275,8 @@ func TestFamiliesAssemble(t *testing.T) {
 }
 
 // The BSR kernels' main block loop: per block column U vector loads of X feed H·U FMLA by
-// element (H weights as scalar lanes, no LD1R): loads per FMA 1/H + 1/U, H·U ≥ 8 chains.
+// element; the block's H·CW weights come in groups of four (LDR q; a pair as LDR d, a single
+// as LDR s), no LD1R: loads per FMA ≈ 1/U + 1/(4U), H·U ≥ 8 chains.
 func TestShapeBSR(t *testing.T) {
 	fs := lowerFamily(t, kernels.BSR)
 	shapes := kernels.BSRShapes["neon"]
@@ -282,8 +300,9 @@ func TestShapeBSR(t *testing.T) {
 			t.Fatalf("%s: no loop with H·U·CW = %d FMLA by element", name, s.H*s.U*s.CW)
 		}
 		c := Counts(main)
-		if c[ClassFMA] != 0 || c[ClassLoadRep] != 0 || c[ClassLoad] != s.U*s.CW || c[ClassLoadLane] != s.H*s.CW {
-			t.Errorf("%s: loop %v, want %d LDR q, %d LDR s, no LD1R or vector-form FMLA\n%s", name, c, s.U*s.CW, s.H*s.CW, dump(main))
+		wq, wp := weightLoads(s.H * s.CW)
+		if c[ClassFMA] != 0 || c[ClassLoadRep] != 0 || c[ClassLoad] != s.U*s.CW+wq || c[ClassLoadLane] != wp {
+			t.Errorf("%s: loop %v, want %d + %d LDR q, %d LDR d/s, no LD1R or vector-form FMLA\n%s", name, c, s.U*s.CW, wq, wp, dump(main))
 		}
 		if acc := Accumulators(main); len(acc) != s.H*s.U || len(acc) < 8 {
 			t.Errorf("%s: %d accumulator chains, want H·U = %d ≥ 8", name, len(acc), s.H*s.U)
