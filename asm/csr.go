@@ -16,9 +16,9 @@ import (
 // [b·Kc, (b+1)·Kc). Per (block, group) the rows' entries are padded to the group's longest
 // row and stored step-major (step s: the s-th entry of each row), so the kernel runs every
 // step on all R rows with no remainder loops. Per entry the plan stores its value and a
-// 16-bit byte offset (c − b·Kc)·T·4 into an X panel of stride T floats, so nothing depends on
+// 16-bit offset (c − b·Kc)·T·4/8 (in 8-byte units) into an X panel of stride T floats, so nothing depends on
 // the caller's ldx; padding entries are 0 and point at the zero row Kc of the block's panel.
-// Kc is chosen by density (CSRBlock) with (Kc+1)·T·4 ≤ 64 KiB (the offset range).
+// Kc is chosen by density (CSRBlock) with (Kc+1)·T·4 ≤ 512 KiB (the offset range).
 //
 // Run: per tile of T columns, X[:, tile] is copied into a pooled panel ((Kc+1)·T floats per
 // block, zero-padded past N, a zero row per block), then for each K block the generated tile
@@ -42,6 +42,9 @@ const (
 	csrBias  = 2
 	csrClamp = 4
 )
+
+// csrOffScale is the unit of the packed panel offsets in bytes (gen/kernels.CSROffScale).
+const csrOffScale = 8
 
 // csrChunkWork bounds the lane-FMAs of one assembly call (entries × T): 2²⁰ is ~30 µs at the
 // rates measured here (~20–35 G lane-FMA/s) and stays well under 100 µs when X or the packed
@@ -70,7 +73,7 @@ type CSRPacked struct {
 // ((Kc+1)·t·4 ≤ 65536). Measured here (11008×4096×16 at 90%, T = 16): Kc = 256 (16 KiB
 // panel) ran 1.2× faster than Kc = 512; at T = 64 the 16-entry rule (Kc = 160) was best.
 func CSRBlock(k, t int, d float64) int {
-	hi := max(1, 65536/(4*t)-1)
+	hi := max(1, 65536*csrOffScale/(4*t)-1)
 	lo := min(hi, max(1, 16384/(4*t)))
 	kc := hi
 	if d > 0 {
@@ -81,7 +84,7 @@ func CSRBlock(k, t int, d float64) int {
 }
 
 // PackCSR packs a validated CSR for tile width t (a multiple of 4, ≤ 128), row groups of r
-// (1, 2 or 4) and K block kc (0 chooses by density; (kc+1)·t·4 must be ≤ 65536).
+// (1, 2 or 4) and K block kc (0 chooses by density; (kc+1)·t·4 must be ≤ 65536·8).
 func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
@@ -101,7 +104,7 @@ func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 		}
 		kc = CSRBlock(k, t, d)
 	}
-	if kc <= 0 || int64(kc+1)*int64(t)*4 > 65536 {
+	if kc <= 0 || int64(kc+1)*int64(t)*4 > 65536*csrOffScale {
 		return nil, fmt.Errorf("asm: CSR K block %d × tile %d exceeds the 16-bit offset range", kc, t)
 	}
 	nb := max(1, (k+kc-1)/kc)
@@ -135,7 +138,7 @@ func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 	p.Vals = make([]float32, s+1)
 	p.Offs = make([]uint16, s+1)
 	// Padding: weight 0 at the zero row Kc of each block's panel.
-	zeroOff := uint16(kc * t * 4)
+	zeroOff := uint16(kc * t * 4 / csrOffScale)
 	for i := range p.Offs {
 		p.Offs[i] = zeroOff
 	}
@@ -149,7 +152,7 @@ func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 			e := p.Start[b*(ng+1)+g] + step[b]*int64(r) + int64(rr)
 			step[b]++
 			p.Vals[e] = w.Val[q]
-			p.Offs[e] = uint16((c - b*kc) * t * 4)
+			p.Offs[e] = uint16((c - b*kc) * t * 4 / csrOffScale)
 		}
 	}
 	return p, nil

@@ -30,7 +30,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R7
 	FMOVS.P 4(R0), F1
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8113e0 // fmla v0.4s, v31.4s, v1.s[0]
 	SUBS $1, R6, R6
@@ -103,7 +103,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R8
 	FMOVS.P 4(R0), F1
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8113e0 // fmla v0.4s, v31.4s, v1.s[0]
 	SUBS $1, R7, R7
@@ -177,7 +177,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R7
 	FMOVS.P 4(R0), F2
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
 	FMOVQ 16(R17), F30
@@ -258,7 +258,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R8
 	FMOVS.P 4(R0), F2
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8213e0 // fmla v0.4s, v31.4s, v2.s[0]
 	FMOVQ 16(R17), F30
@@ -340,7 +340,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R7
 	FMOVS.P 4(R0), F3
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8313e0 // fmla v0.4s, v31.4s, v3.s[0]
 	FMOVQ 16(R17), F30
@@ -429,7 +429,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R8
 	FMOVS.P 4(R0), F3
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8313e0 // fmla v0.4s, v31.4s, v3.s[0]
 	FMOVQ 16(R17), F30
@@ -519,7 +519,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R7
 	FMOVS.P 4(R0), F4
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
 	FMOVQ 16(R17), F30
@@ -616,7 +616,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R8
 	FMOVS.P 4(R0), F4
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8413e0 // fmla v0.4s, v31.4s, v4.s[0]
 	FMOVQ 16(R17), F30
@@ -714,7 +714,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R7
 	FMOVS.P 4(R0), F5
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8513e0 // fmla v0.4s, v31.4s, v5.s[0]
 	FMOVQ 16(R17), F30
@@ -819,7 +819,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R8
 	FMOVS.P 4(R0), F5
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8513e0 // fmla v0.4s, v31.4s, v5.s[0]
 	FMOVQ 16(R17), F30
@@ -925,7 +925,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R7
 	FMOVS.P 4(R0), F6
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
 	FMOVQ 16(R17), F30
@@ -1038,7 +1038,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R8
 	FMOVS.P 4(R0), F6
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8613e0 // fmla v0.4s, v31.4s, v6.s[0]
 	FMOVQ 16(R17), F30
@@ -1152,7 +1152,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R7
 	FMOVS.P 4(R0), F7
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8713e0 // fmla v0.4s, v31.4s, v7.s[0]
 	FMOVQ 16(R17), F30
@@ -1273,7 +1273,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R8
 	FMOVS.P 4(R0), F7
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8713e0 // fmla v0.4s, v31.4s, v7.s[0]
 	FMOVQ 16(R17), F30
@@ -1395,7 +1395,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R7
 	FMOVS.P 4(R0), F8
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
 	FMOVQ 16(R17), F30
@@ -1524,7 +1524,7 @@ inited1:
 step1:
 	MOVHU.P 2(R1), R8
 	FMOVS.P 4(R0), F8
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f8813e0 // fmla v0.4s, v31.4s, v8.s[0]
 	FMOVQ 16(R17), F30
@@ -1649,10 +1649,10 @@ step1:
 	MOVHU.P 4(R1), R7
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R8, R3, R15
+	ADD R8<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	SUBS $1, R6, R6
@@ -1775,10 +1775,10 @@ step1:
 	MOVHU.P 4(R1), R8
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R9, R3, R15
+	ADD R9<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	SUBS $1, R7, R7
@@ -1904,10 +1904,10 @@ step1:
 	MOVHU.P 4(R1), R7
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R8, R3, R15
+	ADD R8<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
@@ -2046,10 +2046,10 @@ step1:
 	MOVHU.P 4(R1), R8
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R9, R3, R15
+	ADD R9<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
@@ -2191,10 +2191,10 @@ step1:
 	MOVHU.P 4(R1), R7
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R8, R3, R15
+	ADD R8<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
@@ -2349,10 +2349,10 @@ step1:
 	MOVHU.P 4(R1), R8
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R9, R3, R15
+	ADD R9<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
@@ -2510,10 +2510,10 @@ step1:
 	MOVHU.P 4(R1), R7
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R8, R3, R15
+	ADD R8<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
@@ -2684,10 +2684,10 @@ step1:
 	MOVHU.P 4(R1), R8
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R9, R3, R15
+	ADD R9<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
@@ -2861,10 +2861,10 @@ step1:
 	MOVHU.P 4(R1), R7
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R8, R3, R15
+	ADD R8<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
@@ -3051,10 +3051,10 @@ step1:
 	MOVHU.P 4(R1), R8
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R9, R3, R15
+	ADD R9<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
@@ -3244,10 +3244,10 @@ step1:
 	MOVHU.P 4(R1), R7
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R8, R3, R15
+	ADD R8<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
@@ -3450,10 +3450,10 @@ step1:
 	MOVHU.P 4(R1), R8
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R9, R3, R15
+	ADD R9<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
@@ -3659,10 +3659,10 @@ step1:
 	MOVHU.P 4(R1), R7
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R8, R3, R15
+	ADD R8<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
@@ -3881,10 +3881,10 @@ step1:
 	MOVHU.P 4(R1), R8
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R9, R3, R15
+	ADD R9<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
@@ -4106,10 +4106,10 @@ step1:
 	MOVHU.P 4(R1), R7
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R8
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R8, R3, R15
+	ADD R8<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
@@ -4344,10 +4344,10 @@ step1:
 	MOVHU.P 4(R1), R8
 	FMOVD.P 8(R0), F28
 	MOVHU -2(R1), R9
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R9, R3, R15
+	ADD R9<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
 	FMOVQ 16(R17), F31
@@ -4575,16 +4575,16 @@ step1:
 	MOVHU -6(R1), R8
 	MOVHU -4(R1), R9
 	MOVHU -2(R1), R10
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R8, R3, R15
+	ADD R8<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
-	ADD R9, R3, R14
+	ADD R9<<3, R3, R14
 	FMOVQ (R14), F31
 	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
-	ADD R10, R3, R13
+	ADD R10<<3, R3, R13
 	FMOVQ (R13), F30
 	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	SUBS $1, R6, R6
@@ -4807,16 +4807,16 @@ step1:
 	MOVHU -6(R1), R9
 	MOVHU -4(R1), R10
 	MOVHU -2(R1), R11
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R9, R3, R15
+	ADD R9<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
-	ADD R10, R3, R14
+	ADD R10<<3, R3, R14
 	FMOVQ (R14), F31
 	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
-	ADD R11, R3, R13
+	ADD R11<<3, R3, R13
 	FMOVQ (R13), F30
 	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	SUBS $1, R7, R7
@@ -5046,16 +5046,16 @@ step1:
 	MOVHU -6(R1), R8
 	MOVHU -4(R1), R9
 	MOVHU -2(R1), R10
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R8, R3, R15
+	ADD R8<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD R9, R3, R14
+	ADD R9<<3, R3, R14
 	FMOVQ (R14), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD R10, R3, R13
+	ADD R10<<3, R3, R13
 	FMOVQ (R13), F30
 	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
@@ -5310,16 +5310,16 @@ step1:
 	MOVHU -6(R1), R9
 	MOVHU -4(R1), R10
 	MOVHU -2(R1), R11
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R9, R3, R15
+	ADD R9<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD R10, R3, R14
+	ADD R10<<3, R3, R14
 	FMOVQ (R14), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD R11, R3, R13
+	ADD R11<<3, R3, R13
 	FMOVQ (R13), F30
 	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
@@ -5581,16 +5581,16 @@ step1:
 	MOVHU -6(R1), R8
 	MOVHU -4(R1), R9
 	MOVHU -2(R1), R10
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R8, R3, R15
+	ADD R8<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
-	ADD R9, R3, R14
+	ADD R9<<3, R3, R14
 	FMOVQ (R14), F31
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
-	ADD R10, R3, R13
+	ADD R10<<3, R3, R13
 	FMOVQ (R13), F30
 	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
@@ -5877,16 +5877,16 @@ step1:
 	MOVHU -6(R1), R9
 	MOVHU -4(R1), R10
 	MOVHU -2(R1), R11
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R9, R3, R15
+	ADD R9<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
-	ADD R10, R3, R14
+	ADD R10<<3, R3, R14
 	FMOVQ (R14), F31
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
-	ADD R11, R3, R13
+	ADD R11<<3, R3, R13
 	FMOVQ (R13), F30
 	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
@@ -6180,16 +6180,16 @@ step1:
 	MOVHU -6(R1), R8
 	MOVHU -4(R1), R9
 	MOVHU -2(R1), R10
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R8, R3, R15
+	ADD R8<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD R9, R3, R14
+	ADD R9<<3, R3, R14
 	FMOVQ (R14), F31
 	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
-	ADD R10, R3, R13
+	ADD R10<<3, R3, R13
 	FMOVQ (R13), F30
 	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
@@ -6508,16 +6508,16 @@ step1:
 	MOVHU -6(R1), R9
 	MOVHU -4(R1), R10
 	MOVHU -2(R1), R11
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R9, R3, R15
+	ADD R9<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD R10, R3, R14
+	ADD R10<<3, R3, R14
 	FMOVQ (R14), F31
 	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
-	ADD R11, R3, R13
+	ADD R11<<3, R3, R13
 	FMOVQ (R13), F30
 	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
@@ -6843,16 +6843,16 @@ step1:
 	MOVHU -6(R1), R8
 	MOVHU -4(R1), R9
 	MOVHU -2(R1), R10
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R8, R3, R15
+	ADD R8<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
-	ADD R9, R3, R14
+	ADD R9<<3, R3, R14
 	FMOVQ (R14), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD R10, R3, R13
+	ADD R10<<3, R3, R13
 	FMOVQ (R13), F30
 	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
@@ -7203,16 +7203,16 @@ step1:
 	MOVHU -6(R1), R9
 	MOVHU -4(R1), R10
 	MOVHU -2(R1), R11
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R9, R3, R15
+	ADD R9<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
-	ADD R10, R3, R14
+	ADD R10<<3, R3, R14
 	FMOVQ (R14), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD R11, R3, R13
+	ADD R11<<3, R3, R13
 	FMOVQ (R13), F30
 	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
@@ -7570,16 +7570,16 @@ step1:
 	MOVHU -6(R1), R8
 	MOVHU -4(R1), R9
 	MOVHU -2(R1), R10
-	ADD R7, R3, R17
+	ADD R7<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R8, R3, R15
+	ADD R8<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD R9, R3, R14
+	ADD R9<<3, R3, R14
 	FMOVQ (R14), F31
 	WORD $0x4f9c1bec // fmla v12.4s, v31.4s, v28.s[2]
-	ADD R10, R3, R13
+	ADD R10<<3, R3, R13
 	FMOVQ (R13), F30
 	WORD $0x4fbc1bd2 // fmla v18.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31
@@ -7962,16 +7962,16 @@ step1:
 	MOVHU -6(R1), R9
 	MOVHU -4(R1), R10
 	MOVHU -2(R1), R11
-	ADD R8, R3, R17
+	ADD R8<<3, R3, R17
 	FMOVQ (R17), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD R9, R3, R15
+	ADD R9<<3, R3, R15
 	FMOVQ (R15), F30
 	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD R10, R3, R14
+	ADD R10<<3, R3, R14
 	FMOVQ (R14), F31
 	WORD $0x4f9c1bec // fmla v12.4s, v31.4s, v28.s[2]
-	ADD R11, R3, R13
+	ADD R11<<3, R3, R13
 	FMOVQ (R13), F30
 	WORD $0x4fbc1bd2 // fmla v18.4s, v30.4s, v28.s[3]
 	FMOVQ 16(R17), F31

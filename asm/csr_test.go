@@ -320,7 +320,7 @@ func TestCSRRunChecks(t *testing.T) {
 			t.Errorf("%s: short bias accepted", s.name)
 		}
 	}
-	if _, err := PackCSR(w, 64, 2, 1024); err == nil {
+	if _, err := PackCSR(w, 64, 2, 4096); err == nil {
 		t.Error("K block past the 16-bit offset range accepted")
 	}
 }

@@ -14,14 +14,14 @@ import (
 // adds exactly +0. For each group g < ngroups:
 //
 //	acc[r][0:w] = flags&CSRLoadY ? Y[g·R + r, 0:w] : 0           (r < R)
-//	for s < cnt[g]: acc[r] += vals[s·R + r] · X[offs[s·R + r] bytes, 0:w]
+//	for s < cnt[g]: acc[r] += vals[s·R + r] · X[offs[s·R + r]·CSROffScale bytes, 0:w]
 //	if flags&CSRBias:  acc[r] += bias[g·R + r]
 //	if flags&CSRClamp: acc[r] = min(max(acc[r], lo), hi)          (ReLU is lo = 0, hi = +Inf)
 //	Y[g·R + r, 0:w] = acc[r]
 //
 // w = U vectors of Lanes() floats; the masked variants store only the first `tail` lanes of
 // the last vector (and load only those when CSRLoadY). X is a plan-owned panel: offs are
-// byte offsets from x, independent of the caller's ldx; the panel is zero-padded to the full
+// scaled byte offsets from x, independent of the caller's ldx; the panel is zero-padded to the full
 // tile so its loads never need masks. The loop has no remainders: R·U independent FMA chains
 // on every step. The driver (asm/csr.go) blocks K, sets the flags per block, keeps each call
 // short and runs a ragged last group through a scratch tile.
@@ -34,6 +34,11 @@ const (
 	CSRBias  = 2 // add bias[i] (last K block)
 	CSRClamp = 4 // clamp to [lo, hi] (last K block)
 )
+
+// CSROffScale is the unit of the 16-bit panel offsets in bytes: offs[p]·8 is the byte offset
+// of the entry's panel row (a panel row of T floats is T·4 bytes, a multiple of 8 when T is a
+// multiple of 2), so a K block can span 65536·8 / (T·4) rows.
+const CSROffScale = 8
 
 // CSRMaxU is the widest tile, in vectors per row.
 const CSRMaxU = 8
@@ -168,7 +173,7 @@ func genCSRTile(m vm.Machine, R, u int, masked bool) {
 		}
 		for j := 0; j < u; j++ {
 			for r := 0; r < R; r++ {
-				m.FMAMem(g.acc[r][j], bs[r], vm.Idx(x, ts[r], 1).Off(j*L*4))
+				m.FMAMem(g.acc[r][j], bs[r], vm.Idx(x, ts[r], CSROffScale).Off(j*L*4))
 			}
 		}
 		m.AddImm(vals, int64(4*R))
