@@ -357,6 +357,53 @@ func sgx_mul(h C.sg_plan, y *C.float, ldy C.int64_t, x *C.float, ldx C.int64_t, 
 	return C.SG_OK
 }
 
+// batchOperand views batch items of rows×cols with row stride ld, stride apart.
+func batchOperand(p *C.float, rows, cols, ld, stride, batch int64, name string) ([]float32, error) {
+	if stride < 0 {
+		return nil, fail(codeShape, "stride_%s = %d < 0", name, stride)
+	}
+	if ld < cols {
+		return nil, fail(codeShape, "ld%s = %d < N = %d", name, ld, cols)
+	}
+	one, ok := span(rows, cols, ld)
+	if !ok {
+		return nil, fail(codeShape, "%s: %d×%d with ld %d overflows", name, rows, cols, ld)
+	}
+	if one == 0 || batch == 0 {
+		return nil, nil
+	}
+	off, ok := mul64(batch-1, stride)
+	if !ok || off > math.MaxInt-one {
+		return nil, fail(codeShape, "%s: %d items %d apart overflow", name, batch, stride)
+	}
+	return floats(p, off+one, name)
+}
+
+//export sgx_mul_batch
+func sgx_mul_batch(h C.sg_plan, y *C.float, ldy, strideY C.int64_t, x *C.float, ldx, strideX C.int64_t, n, batch C.int64_t) (rc C.int) {
+	defer catch(&rc)
+	e, err := lookup(uint64(h))
+	if err != nil {
+		return report(err)
+	}
+	if n < 0 || batch < 0 {
+		return report(fail(codeShape, "n = %d, batch = %d: both must be ≥ 0", n, batch))
+	}
+	m, k := e.plan.Shape()
+	xs, err := batchOperand(x, int64(k), int64(n), int64(ldx), int64(strideX), int64(batch), "x")
+	if err != nil {
+		return report(err)
+	}
+	ys, err := batchOperand(y, int64(m), int64(n), int64(ldy), int64(strideY), int64(batch), "y")
+	if err != nil {
+		return report(err)
+	}
+	if err := e.plan.MulBatch(ys, int(ldy), int(strideY), xs, int(ldx), int(strideX), int(n), int(batch)); err != nil {
+		return report(err)
+	}
+	return C.SG_OK
+}
+
 //export sgx_plan_shape
 func sgx_plan_shape(h C.sg_plan, m, k *C.int64_t) (rc C.int) {
 	defer catch(&rc)

@@ -109,6 +109,11 @@ sg_status sg_mul_tokens(sg_plan plan, float *y, int64_t ldy, const float *x, int
     return done(sgx_mul(plan, y, ldy, (float *)x, ldx, n, 1));
 }
 
+sg_status sg_mul_batch(sg_plan plan, float *y, int64_t ldy, int64_t stride_y, const float *x,
+                       int64_t ldx, int64_t stride_x, int64_t n, int64_t batch) {
+    return done(sgx_mul_batch(plan, y, ldy, stride_y, (float *)x, ldx, stride_x, n, batch));
+}
+
 sg_status sg_plan_shape(sg_plan plan, int64_t *m, int64_t *k) {
     return done(sgx_plan_shape(plan, m, k));
 }

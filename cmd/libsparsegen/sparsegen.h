@@ -195,6 +195,13 @@ sg_status sg_mul(sg_plan plan, float *y, int64_t ldy, const float *x, int64_t ld
 sg_status sg_mul_tokens(sg_plan plan, float *y, int64_t ldy, const float *x, int64_t ldx,
                         int64_t n);
 
+/* Channel-major over a batch (NCHW with batch > 1, 1×1 convolutions): item b reads X at
+   x + b·stride_x (K×N, ldx) and writes Y at y + b·stride_y (M×N, ldy). X items may overlap
+   (stride_x = 0 reuses one X); Y items must not (SG_ERR_SHAPE): stride_y >= (M−1)·ldy + N, or
+   items side by side within rows (stride_y >= N and (batch−1)·stride_y + N <= ldy). */
+sg_status sg_mul_batch(sg_plan plan, float *y, int64_t ldy, int64_t stride_y, const float *x,
+                       int64_t ldx, int64_t stride_x, int64_t n, int64_t batch);
+
 /* ---- Inspecting and managing a plan ------------------------------------------------------ */
 
 /* The plan's shape: *m = M (outputs), *k = K (inputs). Either pointer may be NULL. */

@@ -113,6 +113,7 @@ def load_library(path=None):
             "sg_plan_nm": (st, [plan_p, i64, i64, i64, i64, vp, vp, i64, opt_p]),
             "sg_mul": (st, [ctypes.c_uint64, vp, i64, vp, i64, i64]),
             "sg_mul_tokens": (st, [ctypes.c_uint64, vp, i64, vp, i64, i64]),
+            "sg_mul_batch": (st, [ctypes.c_uint64, vp, i64, i64, vp, i64, i64, i64, i64]),
             "sg_plan_shape": (st, [ctypes.c_uint64, ctypes.POINTER(i64), ctypes.POINTER(i64)]),
             "sg_plan_describe": (
                 st,
@@ -413,6 +414,42 @@ class Plan:
         n = x.shape[0] if isinstance(x, np.ndarray) and x.ndim == 2 else None
         y = self._run("sg_mul_tokens", x, out, None, self._k, n, self._m, vec, "mul_tokens")
         return y.reshape(-1) if vec else y
+
+    def mul_batch(self, x, out=None):
+        """Channel-major over a batch: x (B, K, N) -> Y (B, M, N), item by item (NCHW 1×1
+        convolutions). Items may be strided (x[:, :, :] views of larger arrays)."""
+        h = self._handle()
+        _want_dtype(x, "x", np.float32)
+        if x.ndim != 3:
+            raise ValueError("x must be 3-D (batch, K, N), got shape %s" % (x.shape,))
+        b, k, n = x.shape
+        if k != self._k:
+            raise ValueError("x has shape %s, want (any, %d, any)" % (x.shape, self._k))
+        if out is None:
+            if self.accumulate:
+                raise ValueError("a plan with accumulate=True reads Y: pass out=")
+            out = np.empty((b, self._m, n), np.float32)
+        else:
+            _want_dtype(out, "out", np.float32)
+            if out.shape != (b, self._m, n):
+                raise ValueError("out has shape %s, want %s" % (out.shape, (b, self._m, n)))
+            if not out.flags.writeable:
+                raise ValueError("out is read-only")
+            if np.may_share_memory(x, out):
+                raise ValueError("x and out overlap")
+        ld, strides = [], []
+        for a, name in ((x, "x"), (out, "out")):
+            if a.size == 0:
+                ld.append(max(a.shape[2], 1))
+                strides.append(0)
+                continue
+            sb = a.strides[0] if a.shape[0] > 1 else 0
+            if sb % 4 or sb < 0:
+                raise ValueError("%s has batch stride %d bytes, not a non-negative number of float32" % (name, sb))
+            ld.append(_matrix(a[0], name, None, None))
+            strides.append(sb // 4)
+        _check(_lib.sg_mul_batch(h, _ptr(out), ld[1], strides[1], _ptr(x), ld[0], strides[0], n, b), "sg_mul_batch")
+        return out
 
     def bind(self, x, out=None, tokens=False):
         """Checks x and out once and returns a callable that reruns the product on them:

@@ -186,6 +186,22 @@ class Semantics(unittest.TestCase):
                 self.assertTrue(close(p.mul(x), want, 7), act)
                 self.assertTrue(close(p.mul_tokens(np.ascontiguousarray(x.T)), want.T, 7), act)
 
+    def test_mul_batch(self):
+        w, b = sparse(7, 6), rand(7)
+        with Plan.from_dense(w, bias=b) as p:
+            x = rand(3, 6, 5)
+            want = np.einsum("mk,bkn->bmn", w.astype(np.float64), x) + b[None, :, None]
+            self.assertTrue(close(p.mul_batch(x), want, 6))
+            big = rand(3, 6, 9)  # padded rows and items
+            want2 = np.einsum("mk,bkn->bmn", w.astype(np.float64), big[:, :, 2:7]) + b[None, :, None]
+            self.assertTrue(close(p.mul_batch(big[:, :, 2:7]), want2, 6))
+            with self.assertRaisesRegex(ValueError, "3-D"):
+                p.mul_batch(rand(6, 5))
+            with self.assertRaisesRegex(ValueError, r"want \(any, 6, any\)"):
+                p.mul_batch(rand(3, 5, 5))
+            with self.assertRaisesRegex(ValueError, "not contiguous along its last axis"):
+                p.mul_batch(big[:, :, ::2])
+
     def test_accumulate(self):
         w, x = sparse(4, 3), rand(3, 5)
         with Plan.from_dense(w, accumulate=True) as p:

@@ -176,6 +176,24 @@ int main(void) {
     run_and_check("dense input", p, w, bias, m, k, n);
     CALL(sg_plan_free(p));
 
+    // A batch of 3 channel-major items (NCHW): item b at x + b·K·N, y + b·M·N.
+    CALL(sg_plan_dense(&p, m, k, w, k, &o));
+    {
+        const int batch = 3;
+        float *x = random_vec((size_t)batch * k * n), *y = random_vec((size_t)batch * m * n);
+        CALL(sg_mul_batch(p, y, n, (int64_t)m * n, x, n, (int64_t)k * n, n, batch));
+        for (int b = 0; b < batch; b++) {
+            char name[64];
+            snprintf(name, sizeof name, "dense input, batch item %d of %d", b + 1, batch);
+            check_cm(name, w, bias, x + (size_t)b * k * n, y + (size_t)b * m * n, m, k, n, n, n, 0);
+        }
+        sg_status s = sg_mul_batch(p, y, n, n - 1, x, n, 0, n, batch); // Y items overlap
+        CHECK(s == SG_ERR_SHAPE, "overlapping Y items: got %s", sg_status_name(s));
+        free(x);
+        free(y);
+    }
+    CALL(sg_plan_free(p));
+
     // CSR with int32 and int64 indices. The caller's arrays are freed right after creation:
     // the plan owns a packed copy.
     for (int wide = 0; wide <= 1; wide++) {
