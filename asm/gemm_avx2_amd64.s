@@ -5,7 +5,7 @@
 #include "textflag.h"
 
 // func gemm6x16AVX2(k int, w *float32, x *float32, y *float32, ldy int, bias *float32, flags int, lo float32, hi float32, cols int, rows int)
-// Requires: AVX, AVX2, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3, MMX+
 TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-80
 	MOVQ  k+0(FP), AX
 	MOVQ  w+8(FP), CX
@@ -26,6 +26,8 @@ TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-80
 	JLT   tail1
 
 loopu1:
+	PREFETCHT0   1024(CX)
+	PREFETCHT0   1088(CX)
 	VMOVUPS      (DX), Y12
 	VMOVUPS      32(DX), Y13
 	VBROADCASTSS (CX), Y14
@@ -661,7 +663,7 @@ DATA tailmask8<>+60(SB)/4, $0x00000000
 GLOBL tailmask8<>(SB), RODATA|NOPTR, $64
 
 // func gemm12x8AVX2(k int, w *float32, x *float32, y *float32, ldy int, bias *float32, flags int, lo float32, hi float32, cols int, rows int)
-// Requires: AVX, AVX2, CMOV, FMA3
+// Requires: AVX, AVX2, CMOV, FMA3, MMX+
 TEXT ·gemm12x8AVX2(SB), NOSPLIT, $0-80
 	MOVQ  k+0(FP), AX
 	MOVQ  w+8(FP), CX
@@ -682,6 +684,9 @@ TEXT ·gemm12x8AVX2(SB), NOSPLIT, $0-80
 	JLT   tail1
 
 loopu1:
+	PREFETCHT0   1024(CX)
+	PREFETCHT0   1088(CX)
+	PREFETCHT0   1152(CX)
 	VMOVUPS      (DX), Y12
 	VBROADCASTSS (CX), Y13
 	VFMADD231PS  Y13, Y12, Y0

@@ -5,7 +5,7 @@
 #include "textflag.h"
 
 // func gemm6x32AVX512(k int, w *float32, x *float32, y *float32, ldy int, bias *float32, flags int, lo float32, hi float32, cols int, rows int)
-// Requires: AVX, AVX512F, CMOV
+// Requires: AVX, AVX512F, CMOV, MMX+
 TEXT ·gemm6x32AVX512(SB), NOSPLIT, $0-80
 	MOVQ   k+0(FP), AX
 	MOVQ   w+8(FP), CX
@@ -26,6 +26,8 @@ TEXT ·gemm6x32AVX512(SB), NOSPLIT, $0-80
 	JLT    tail1
 
 loopu1:
+	PREFETCHT0       1024(CX)
+	PREFETCHT0       1088(CX)
 	VMOVUPS          (DX), Z12
 	VMOVUPS          64(DX), Z13
 	VFMADD231PS.BCST (CX), Z12, Z0
@@ -630,7 +632,7 @@ DATA tailmask16<>+32(SB)/2, $0xffff
 GLOBL tailmask16<>(SB), RODATA|NOPTR, $34
 
 // func gemm12x32AVX512(k int, w *float32, x *float32, y *float32, ldy int, bias *float32, flags int, lo float32, hi float32, cols int, rows int)
-// Requires: AVX, AVX512F, CMOV
+// Requires: AVX, AVX512F, CMOV, MMX+
 TEXT ·gemm12x32AVX512(SB), NOSPLIT, $0-80
 	MOVQ   k+0(FP), AX
 	MOVQ   w+8(FP), CX
@@ -663,6 +665,8 @@ TEXT ·gemm12x32AVX512(SB), NOSPLIT, $0-80
 	JLT    tail1
 
 loopu1:
+	PREFETCHT0       1024(CX)
+	PREFETCHT0       1088(CX)
 	VMOVUPS          (DX), Z24
 	VMOVUPS          64(DX), Z25
 	VFMADD231PS.BCST (CX), Z24, Z0
@@ -1724,7 +1728,7 @@ done1:
 	RET
 
 // func gemm6x64AVX512(k int, w *float32, x *float32, y *float32, ldy int, bias *float32, flags int, lo float32, hi float32, cols int, rows int)
-// Requires: AVX, AVX512F, CMOV
+// Requires: AVX, AVX512F, CMOV, MMX+
 TEXT ·gemm6x64AVX512(SB), NOSPLIT, $0-80
 	MOVQ   k+0(FP), AX
 	MOVQ   w+8(FP), CX
@@ -1757,6 +1761,7 @@ TEXT ·gemm6x64AVX512(SB), NOSPLIT, $0-80
 	JLT    tail1
 
 loopu1:
+	PREFETCHT0       1024(CX)
 	VMOVUPS          (DX), Z24
 	VMOVUPS          64(DX), Z25
 	VMOVUPS          128(DX), Z26
@@ -2584,7 +2589,7 @@ done1:
 	RET
 
 // func gemm14x16AVX512(k int, w *float32, x *float32, y *float32, ldy int, bias *float32, flags int, lo float32, hi float32, cols int, rows int)
-// Requires: AVX, AVX512F, CMOV
+// Requires: AVX, AVX512F, CMOV, MMX+
 TEXT ·gemm14x16AVX512(SB), NOSPLIT, $0-80
 	MOVQ   k+0(FP), AX
 	MOVQ   w+8(FP), CX
@@ -2607,6 +2612,10 @@ TEXT ·gemm14x16AVX512(SB), NOSPLIT, $0-80
 	JLT    tail1
 
 loopu1:
+	PREFETCHT0       1024(CX)
+	PREFETCHT0       1088(CX)
+	PREFETCHT0       1152(CX)
+	PREFETCHT0       1216(CX)
 	VMOVUPS          (DX), Z14
 	VFMADD231PS.BCST (CX), Z14, Z0
 	VFMADD231PS.BCST 4(CX), Z14, Z1

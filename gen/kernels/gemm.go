@@ -35,6 +35,16 @@ const (
 type GemmTile struct {
 	MR, V, Unroll int
 	Bcast         bool
+	// PrefetchW > 0 prefetches the W panel this many bytes ahead, once per unrolled
+	// iteration (Prefetcher machines): W streams from memory when N is small and M·K large
+	// (11008×4096×16: 34% faster measured with 1024 bytes; neutral at N = 128).
+	PrefetchW int
+}
+
+// Prefetcher is an optional vm.Machine capability: a cache prefetch hint that never faults.
+// gen/x86 implements it (PREFETCHT0).
+type Prefetcher interface {
+	Prefetch(m vm.Mem)
 }
 
 // BcastFMA is an optional vm.Machine capability: acc += a·broadcast(float32 at m) in one
@@ -45,8 +55,8 @@ type BcastFMA interface {
 
 // GemmTiles lists the tiles generated per ISA (chosen by measurement; see asm/gemm_amd64.go).
 var GemmTiles = map[string][]GemmTile{
-	"avx512": {{MR: 6, V: 2, Unroll: 4, Bcast: true}, {MR: 12, V: 2, Unroll: 2, Bcast: true}, {MR: 6, V: 4, Unroll: 2, Bcast: true}, {MR: 14, V: 1, Unroll: 4, Bcast: true}},
-	"avx2":   {{MR: 6, V: 2, Unroll: 4}, {MR: 12, V: 1, Unroll: 4}},
+	"avx512": {{MR: 6, V: 2, Unroll: 4, Bcast: true, PrefetchW: 1024}, {MR: 12, V: 2, Unroll: 2, Bcast: true, PrefetchW: 1024}, {MR: 6, V: 4, Unroll: 2, Bcast: true, PrefetchW: 1024}, {MR: 14, V: 1, Unroll: 4, Bcast: true, PrefetchW: 1024}},
+	"avx2":   {{MR: 6, V: 2, Unroll: 4, PrefetchW: 1024}, {MR: 12, V: 1, Unroll: 4, PrefetchW: 1024}},
 	"neon":   {{MR: 8, V: 3, Unroll: 2}},
 }
 
@@ -134,6 +144,11 @@ func genGemmTile(m vm.Machine, t GemmTile) {
 		loop := m.NewLabel("loopu")
 		m.BrImm(k, vm.LT, int64(t.Unroll), tail)
 		m.Bind(loop)
+		if pf, ok := m.(Prefetcher); ok && t.PrefetchW > 0 {
+			for off := 0; off < t.Unroll*t.MR*4; off += 64 {
+				pf.Prefetch(vm.At(w, t.PrefetchW+off))
+			}
+		}
 		for u := 0; u < t.Unroll; u++ {
 			step(u)
 		}

@@ -16,3 +16,7 @@ func (m *Machine) FMABcast(acc, a vm.Vec, mm vm.Mem) {
 	m.Ctx.VBROADCASTSS(m.mem(mm), s)
 	m.Ctx.VFMADD231PS(s, m.v(a), m.v(acc))
 }
+
+// Prefetch hints the cache line at mm into all cache levels (PREFETCHT0); it never faults.
+// The dense GEMM family uses it through kernels.Prefetcher.
+func (m *Machine) Prefetch(mm vm.Mem) { m.Ctx.PREFETCHT0(m.mem(mm)) }

@@ -128,7 +128,7 @@ func features(f *ir.File, lvl x86.Level) (string, error) {
 	for _, fn := range f.Functions() {
 		for _, isa := range fn.ISA {
 			switch isa {
-			case "SSE", "SSE2", "CMOV":
+			case "SSE", "SSE2", "CMOV", "MMX+": // MMX+: PREFETCHT0, amd64 baseline
 			case "AVX":
 				if lvl == x86.AVX2 {
 					set["FeatAVX2"] = true
