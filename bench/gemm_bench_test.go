@@ -51,6 +51,8 @@ func gemmCPUHas(f asm.Feature) bool {
 	return true
 }
 
+var gemmCoreOnce sync.Once
+
 var (
 	gemmPeakMu sync.Mutex
 	gemmPeaks  = map[asm.ISA]float64{}
@@ -63,7 +65,7 @@ func gemmPeak(isa asm.ISA) float64 {
 	if p, ok := gemmPeaks[isa]; ok {
 		return p
 	}
-	p, err := asm.PeakGFLOPS(isa, 200*time.Millisecond)
+	p, err := asm.PeakGFLOPS(isa, 500*time.Millisecond)
 	if err != nil {
 		p = 0
 	}
@@ -133,8 +135,10 @@ func gemmOperandsFor(s Shape) *gemmOperands {
 func BenchmarkGemm(b *testing.B) {
 	if HaveOpenBLAS {
 		OpenBLASSetThreads(1)
-		b.Logf("OpenBLAS core: %s (OPENBLAS_CORETYPE=%q OPENBLAS_L2_SIZE=%q)",
-			OpenBLASCoreName(), os.Getenv("OPENBLAS_CORETYPE"), os.Getenv("OPENBLAS_L2_SIZE"))
+		gemmCoreOnce.Do(func() {
+			fmt.Fprintf(os.Stderr, "OpenBLAS core: %s (OPENBLAS_CORETYPE=%q OPENBLAS_L2_SIZE=%q), one thread\n",
+				OpenBLASCoreName(), os.Getenv("OPENBLAS_CORETYPE"), os.Getenv("OPENBLAS_L2_SIZE"))
+		})
 	}
 	shapes := gemmEnvList("SPARSEGEN_GEMM_SHAPES")
 	for _, s := range gemmShapes {
