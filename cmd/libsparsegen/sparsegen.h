@@ -11,7 +11,7 @@
  *   gcc -I cmd/libsparsegen app.c libsparsegen.a -lpthread -lm         (static)
  *
  * Use: compile a plan once from the weights (sg_plan_dense / _csr / _bsr / _nm), run it many
- * times (sg_mul, sg_mul_tokens), free it (sg_plan_free).
+ * times (sg_mul, sg_mul_tokens, sg_mul_batch), free it (sg_plan_free).
  *
  * Conventions that hold for every function below
  * ------------------------------------------------
@@ -35,11 +35,11 @@
  * Threads: every function may be called from any number of threads at once, including many
  *   threads running one plan concurrently (each call with its own X and Y). A plan may even
  *   be freed while other threads run it: calls already running finish normally, calls that
- *   start after sg_plan_free report SG_ERR_HANDLE, and the memory is released when the last
- *   running call returns. The first call made on a new host thread costs more (the Go runtime
+ *   start after sg_plan_free report SG_ERR_HANDLE, and the memory becomes free (to Go's
+ *   garbage collector) once the last running call returns. The first call made on a new host thread costs more (the Go runtime
  *   binds the thread once; see the README for measured figures); later calls do not.
  * Sizes: counts, dimensions and leading dimensions are int64_t; negative values are
- *   SG_ERR_ARGUMENT. Matrices are row-major; a leading dimension (ld) is the distance, in
+ *   SG_ERR_ARGUMENT when creating a plan and SG_ERR_SHAPE when running one. Matrices are row-major; a leading dimension (ld) is the distance, in
  *   elements, between consecutive rows. Operands of one call must not overlap (X and Y, the
  *   weight arrays and the output pointer).
  * Numerics: results are within 2(k+1)·eps·Σ|w·x| of the exact product (k = stored weights in
