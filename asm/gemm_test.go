@@ -8,27 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/cpu"
-
 	"github.com/sparsegen/sparsegen/formats"
 	"github.com/sparsegen/sparsegen/ref"
 )
 
-// gemmHasFeatures reports whether this CPU has every feature in f.
-func gemmHasFeatures(f Feature) bool {
-	have := map[Feature]bool{
-		FeatAVX2: cpu.X86.HasAVX2, FeatFMA: cpu.X86.HasFMA,
-		FeatAVX512F: cpu.X86.HasAVX512F, FeatAVX512VL: cpu.X86.HasAVX512VL,
-		FeatAVX512BW: cpu.X86.HasAVX512BW, FeatAVX512DQ: cpu.X86.HasAVX512DQ,
-		FeatASIMD: cpu.ARM64.HasASIMD,
-	}
-	for b := Feature(1); b != 0 && b <= f; b <<= 1 {
-		if f&b != 0 && !have[b] {
-			return false
-		}
-	}
-	return true
-}
+// gemmHasFeatures reports whether this CPU has every feature in f (GODEBUG=cpu.… honoured).
+func gemmHasFeatures(f Feature) bool { return f&^hostFeatures() == 0 }
 
 // gemmFamilies returns the dense GEMM specs this CPU runs, each also as variants that
 // exercise every path of Run: tiny cache blocks (several K, row and column blocks even on
@@ -175,23 +160,21 @@ func runGemm(t *testing.T, s *gemmSpec, r *rand.Rand, w *formats.Dense, n, ldx, 
 
 func TestGemmShapes(t *testing.T) {
 	forGemm(t, func(t *testing.T, s *gemmSpec) {
-		{
-			r := rand.New(rand.NewPCG(1, uint64(len(s.name))))
-			mr, nr := s.mr, s.nr
-			ms := []int{1, mr - 1, mr, mr + 1, 2*mr + 3, s.mc + mr + 1}
-			ns := []int{1, nr - 1, nr, nr + 1, 2*nr + 1, 3}
-			ks := []int{1, 7, s.kc, s.kc + 1, 2*s.kc + 5}
-			for _, m := range ms {
-				for _, n := range ns {
-					for _, k := range ks {
-						if m < 1 || n < 1 || (m*k*n > 1<<20 && k > 7) {
-							continue
-						}
-						w := randDense(r, m, k, k)
-						ldx := n + r.IntN(3)
-						ldy := n + r.IntN(3)
-						runGemm(t, s, r, w, n, ldx, ldy, nil)
+		r := rand.New(rand.NewPCG(1, uint64(len(s.name))))
+		mr, nr := s.mr, s.nr
+		ms := []int{1, mr - 1, mr, mr + 1, 2*mr + 3, s.mc + mr + 1}
+		ns := []int{1, nr - 1, nr, nr + 1, 2*nr + 1, 3}
+		ks := []int{1, 7, s.kc, s.kc + 1, 2*s.kc + 5}
+		for _, m := range ms {
+			for _, n := range ns {
+				for _, k := range ks {
+					if m < 1 || n < 1 || (m*k*n > 1<<20 && k > 7) {
+						continue
 					}
+					w := randDense(r, m, k, k)
+					ldx := n + r.IntN(3)
+					ldy := n + r.IntN(3)
+					runGemm(t, s, r, w, n, ldx, ldy, nil)
 				}
 			}
 		}
@@ -200,14 +183,12 @@ func TestGemmShapes(t *testing.T) {
 
 func TestGemmEpilogues(t *testing.T) {
 	forGemm(t, func(t *testing.T, s *gemmSpec) {
-		{
-			r := rand.New(rand.NewPCG(2, uint64(len(s.name))))
-			for _, sh := range [][3]int{{s.mr + 1, s.kc + 3, s.nr + 1}, {2*s.mr - 1, 9, 2*s.nr + 1}, {1, 1, 1}} {
-				m, k, n := sh[0], sh[1], sh[2]
-				w := randDense(r, m, k, k+2) // a W stride > K too
-				for _, epi := range gemmEpilogues(r, m) {
-					runGemm(t, s, r, w, n, n+3, n+1, epi)
-				}
+		r := rand.New(rand.NewPCG(2, uint64(len(s.name))))
+		for _, sh := range [][3]int{{s.mr + 1, s.kc + 3, s.nr + 1}, {2*s.mr - 1, 9, 2*s.nr + 1}, {1, 1, 1}} {
+			m, k, n := sh[0], sh[1], sh[2]
+			w := randDense(r, m, k, k+2) // a W stride > K too
+			for _, epi := range gemmEpilogues(r, m) {
+				runGemm(t, s, r, w, n, n+3, n+1, epi)
 			}
 		}
 	})
@@ -248,53 +229,51 @@ func TestGemmNaN(t *testing.T) {
 // (DESIGN §6: the summation order depends on the plan only).
 func TestGemmSplitsBitwise(t *testing.T) {
 	forGemm(t, func(t *testing.T, s *gemmSpec) {
-		{
-			r := rand.New(rand.NewPCG(3, 0))
-			m, k, n := 3*s.mr+2, 2*s.kc+9, 3*s.nr+5
-			w := randDense(r, m, k, k)
-			kern, err := packGemm(s, w)
-			if err != nil {
+		r := rand.New(rand.NewPCG(3, 0))
+		m, k, n := 3*s.mr+2, 2*s.kc+9, 3*s.nr+5
+		w := randDense(r, m, k, k)
+		kern, err := packGemm(s, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := randDense(r, k, n, n).Data
+		bias := randDense(r, 1, m, m).Data
+		epi := &ref.Epilogue{Bias: bias, Act: ref.ActReLU}
+		full := make([]float32, m*n)
+		if err := kern.Run(0, kern.Units(), x, n, full, n, n, epi); err != nil {
+			t.Fatal(err)
+		}
+		// The other loop order.
+		order := make([]float32, m*n)
+		func() {
+			defer func(v int64) { gemmPanelOuterBytes = v }(gemmPanelOuterBytes)
+			if gemmPanelOuterBytes == 0 {
+				gemmPanelOuterBytes = 1 << 40
+			} else {
+				gemmPanelOuterBytes = 0
+			}
+			if err := kern.Run(0, kern.Units(), x, n, order, n, n, epi); err != nil {
 				t.Fatal(err)
 			}
-			x := randDense(r, k, n, n).Data
-			bias := randDense(r, 1, m, m).Data
-			epi := &ref.Epilogue{Bias: bias, Act: ref.ActReLU}
-			full := make([]float32, m*n)
-			if err := kern.Run(0, kern.Units(), x, n, full, n, n, epi); err != nil {
+		}()
+		// Split units one by one, and N in two uneven column ranges.
+		parts := make([]float32, m*n)
+		for u := 0; u < kern.Units(); u++ {
+			if err := kern.Run(u, u+1, x, n, parts, n, n, epi); err != nil {
 				t.Fatal(err)
 			}
-			// The other loop order.
-			order := make([]float32, m*n)
-			func() {
-				defer func(v int64) { gemmPanelOuterBytes = v }(gemmPanelOuterBytes)
-				if gemmPanelOuterBytes == 0 {
-					gemmPanelOuterBytes = 1 << 40
-				} else {
-					gemmPanelOuterBytes = 0
-				}
-				if err := kern.Run(0, kern.Units(), x, n, order, n, n, epi); err != nil {
-					t.Fatal(err)
-				}
-			}()
-			// Split units one by one, and N in two uneven column ranges.
-			parts := make([]float32, m*n)
-			for u := 0; u < kern.Units(); u++ {
-				if err := kern.Run(u, u+1, x, n, parts, n, n, epi); err != nil {
-					t.Fatal(err)
-				}
-			}
-			cols := make([]float32, m*n)
-			n1 := s.nr/2 + 1
-			if err := kern.Run(0, kern.Units(), x, n, cols, n, n1, epi); err != nil {
-				t.Fatal(err)
-			}
-			if err := kern.Run(0, kern.Units(), x[n1:], n, cols[n1:], n, n-n1, epi); err != nil {
-				t.Fatal(err)
-			}
-			for i := range full {
-				if b := math.Float32bits(full[i]); b != math.Float32bits(parts[i]) || b != math.Float32bits(cols[i]) || b != math.Float32bits(order[i]) {
-					t.Fatalf("Y[%d]: full %v, unit split %v, N split %v, other loop order %v", i, full[i], parts[i], cols[i], order[i])
-				}
+		}
+		cols := make([]float32, m*n)
+		n1 := s.nr/2 + 1
+		if err := kern.Run(0, kern.Units(), x, n, cols, n, n1, epi); err != nil {
+			t.Fatal(err)
+		}
+		if err := kern.Run(0, kern.Units(), x[n1:], n, cols[n1:], n, n-n1, epi); err != nil {
+			t.Fatal(err)
+		}
+		for i := range full {
+			if b := math.Float32bits(full[i]); b != math.Float32bits(parts[i]) || b != math.Float32bits(cols[i]) || b != math.Float32bits(order[i]) {
+				t.Fatalf("Y[%d]: full %v, unit split %v, N split %v, other loop order %v", i, full[i], parts[i], cols[i], order[i])
 			}
 		}
 	})
