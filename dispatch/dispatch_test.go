@@ -346,8 +346,16 @@ func TestBitwiseAcrossThreadsAndSplits(t *testing.T) {
 			}
 			p, _ := Compile(w, Options{Threads: 3, Act: ref.ActSiLU})
 			m, _ := p.Shape()
-			if n >= 34 { // split N into two calls in the same bucket
-				a := 17 + rng.IntN(n-33)
+			// Split N into two calls that run the same kernel as the whole (a user split
+			// into different N ranges may rightly change the kernel).
+			a := -1
+			for _, c := range []int{n / 2, n / 3, 2 * n / 3, 100, 64, 90} {
+				if c > 0 && c < n && p.choiceFor(c).kern == p.choiceFor(n).kern && p.choiceFor(n-c).kern == p.choiceFor(n).kern {
+					a = c
+					break
+				}
+			}
+			if a > 0 {
 				y := make([]float32, m*n)
 				if err := p.Mul(y, n, x, n, a); err != nil {
 					t.Fatal(err)

@@ -3,15 +3,23 @@ package dispatch
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The worker pool is process-wide and persistent: workers are goroutines started once
-// (lazily, and more when a plan asks for more threads than exist) that wait on a channel.
-// A call is a job cut into chunks; the caller hands the job to up to T−1 idle workers and
-// then takes chunks itself from the same atomic counter, so a call always makes progress
-// even when every worker is busy with other calls (concurrent Mul of one or many plans).
-// Which thread runs which chunk does not matter for the result: every chunk writes its own
-// rows × columns of Y with a summation order fixed by the plan.
+// (lazily, and more when a plan asks for more threads than exist). A call is a job cut into
+// chunks; the caller hands the job to up to T−1 workers and then takes chunks itself from
+// the same atomic counter, so a call always makes progress even when every worker is busy
+// with other calls (concurrent Mul of one or many plans). Which thread runs which chunk does
+// not change the result: every chunk writes its own rows × columns of Y with a summation
+// order fixed by the plan.
+//
+// Hand-off: after a job a worker spins for spinFor, polling its slot, before it parks on its
+// channel. Inference calls come back to back (layer after layer), and a spinning worker
+// starts a chunk within a fraction of a microsecond, where waking a parked goroutine costs
+// microseconds each and the Go scheduler wakes them one after another.
+
+const spinFor = 100 * time.Microsecond
 
 type job struct {
 	run    func(chunk int)
@@ -35,31 +43,87 @@ func (j *job) help() {
 	}
 }
 
-type workerPool struct {
-	mu      sync.Mutex
-	workers int
-	work    chan *job
+const (
+	stateSpinning int32 = iota
+	stateParked
+)
+
+type worker struct {
+	slot  atomic.Pointer[job] // a job handed to a spinning worker
+	state atomic.Int32
+	wake  chan *job // a job handed to a parked worker
 }
 
-var pool = &workerPool{work: make(chan *job)}
-
-// ensure starts workers until there are at least n.
-func (p *workerPool) ensure(n int) {
-	p.mu.Lock()
-	for p.workers < n {
-		p.workers++
-		go func() {
-			for j := range p.work {
+func (w *worker) loop() {
+	for {
+		// Spin: poll the slot until spinFor has passed without work.
+		deadline := time.Now().Add(spinFor)
+		for i := 0; ; i++ {
+			if j := w.slot.Swap(nil); j != nil {
 				j.help()
+				deadline = time.Now().Add(spinFor)
+				continue
 			}
-		}()
+			if i%256 == 255 && time.Now().After(deadline) {
+				break
+			}
+		}
+		// Park; a job put in the slot while going to sleep is still taken.
+		w.state.Store(stateParked)
+		if j := w.slot.Swap(nil); j != nil {
+			w.state.Store(stateSpinning)
+			j.help()
+			continue
+		}
+		j := <-w.wake
+		w.state.Store(stateSpinning)
+		j.help()
 	}
-	p.mu.Unlock()
+}
+
+// give hands j to w if w is free; it reports whether w took it.
+func (w *worker) give(j *job) bool {
+	if w.state.Load() == stateSpinning {
+		return w.slot.CompareAndSwap(nil, j)
+	}
+	select {
+	case w.wake <- j:
+		return true
+	default:
+		return false
+	}
+}
+
+type workerPool struct {
+	mu      sync.Mutex
+	workers atomic.Pointer[[]*worker]
+	rr      atomic.Uint32 // where the next call starts looking, to spread concurrent calls
+}
+
+var pool = &workerPool{}
+
+// get returns at least n workers, starting more if needed.
+func (p *workerPool) get(n int) []*worker {
+	if ws := p.workers.Load(); ws != nil && len(*ws) >= n {
+		return *ws
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ws []*worker
+	if cur := p.workers.Load(); cur != nil {
+		ws = append(ws, *cur...)
+	}
+	for len(ws) < n {
+		w := &worker{wake: make(chan *job, 1)}
+		go w.loop()
+		ws = append(ws, w)
+	}
+	p.workers.Store(&ws)
+	return ws
 }
 
 // parallel runs run(0 … chunks−1) on up to threads threads (the caller included) and
-// returns when all are done. A job is never reused: a worker that received it late may
-// still read its counter after the caller returned.
+// returns when all are done. A job is never reused: a worker may find it late in its slot.
 func parallel(threads, chunks int, run func(chunk int)) {
 	if chunks <= 0 {
 		return
@@ -71,12 +135,12 @@ func parallel(threads, chunks int, run func(chunk int)) {
 		return
 	}
 	helpers := min(threads, chunks) - 1
-	pool.ensure(helpers)
+	ws := pool.get(helpers)
 	j := &job{run: run, chunks: int32(chunks), fin: make(chan struct{})}
-	for range helpers {
-		select {
-		case pool.work <- j: // an idle worker took it
-		default: // all busy: the caller and the workers that did take it do the rest
+	start := int(pool.rr.Add(uint32(helpers)))
+	for i, given := 0, 0; i < len(ws) && given < helpers; i++ {
+		if ws[(start+i)%len(ws)].give(j) {
+			given++
 		}
 	}
 	j.help()

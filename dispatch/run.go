@@ -8,15 +8,16 @@ import (
 	"github.com/sparsegen/sparsegen/ref"
 )
 
-// Work is split in chunks of at most chunkWork cost·columns (UnitCost units times N): about
-// 100 µs of an assembly kernel, so that no single call holds off the garbage collector
-// long (DESIGN §6). With several threads a call makes about chunksPerThread chunks per
-// thread for balance, none smaller than minChunkWork (below that, fork-join costs more
-// than it saves). Column chunks are multiples of colAlign.
+// A call is split in one chunk per thread, balanced by UnitCost (static: no dynamic
+// over-decomposition, because kernels may pack an X panel per Run call, a cost that grows
+// with the number of calls). Kernels keep each assembly call short themselves (DESIGN §6:
+// they chunk rows or tiles inside Run); chunkWork only caps a chunk for very large calls.
+// Below minChunkWork cost·columns a chunk is not worth a thread. When W has fewer units
+// than the call has chunks, N is split too, in multiples of colAlign columns.
 const (
-	chunkWork       = 1 << 22
+	chunkWork       = 1 << 40
 	minChunkWork    = 1 << 14
-	chunksPerThread = 4
+	chunksPerThread = 1
 	colAlign        = 16
 )
 
@@ -188,8 +189,9 @@ func tokenPanel(k int) int {
 // Y is N×M (ldy ≥ M). Each panel of up to 128 tokens of X (fewer for a large K) is
 // transposed into a pooled buffer just before use, the kernel the plan has for the
 // panel's width computes it in channel-major order, and the result is transposed into Y
-// (with Accumulate, Y's panel is first transposed in). With fewer panels than threads,
-// X is transposed once and the rows of W are split instead.
+// (with Accumulate, Y's panel is first transposed in). Panels run in parallel; with fewer
+// panels than threads, one panel at a time with the rows of W split across threads. The
+// panels depend on K only, so the result does not depend on the thread count.
 func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) error {
 	if p == nil {
 		return fmt.Errorf("dispatch: nil plan")
@@ -227,8 +229,19 @@ func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) erro
 		}
 		return nil
 	}
-	// Few tokens: transpose all of X once, then split rows; each chunk transposes its
-	// own rows of the result into Y.
+	// Fewer panels than threads: panel after panel (the same panels as above, so the
+	// result does not depend on the thread count), each transposed once and split by rows;
+	// each chunk transposes its own rows of the result into Y.
+	for t0 := 0; t0 < n; t0 += panel {
+		if err := p.tokenRows(y[t0*ldy:], ldy, x[t0*ldx:], ldx, min(panel, n-t0)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tokenRows computes t tokens of token-major Y with the rows of W split across threads.
+func (p *Plan) tokenRows(y []float32, ldy int, x []float32, ldx int, n int) error {
 	kern := p.choiceFor(n).kern
 	xt := p.getBuf(p.k * n)
 	defer p.tokBufs.Put(xt)
