@@ -30,8 +30,14 @@ type NMLayout struct {
 	Keep, Group int
 	SPR         int // slots per row
 	UH          int // rows per unit
-	Val         []float32
-	Pos         []uint8
+	// K blocks (SpMM): KC columns each (a multiple of Group; the plan fixes it), stored
+	// block after block so that a pass over one block streams Val and Pos in order. Slot
+	// s of block b, row r of unit u is at BlockOff[b] + (u·BlockSlots[b] + s)·UH + r.
+	KC         int
+	BlockOff   []int64
+	BlockSlots []int
+	Val        []float32
+	Pos        []uint8
 	// Compact positions for the N = 1 kernels (nil unless packed with bits).
 	PB, Words int // bits per position, 32-bit words per chunk
 	Chunks    int // chunks per row: ⌈SPR/16⌉
@@ -46,9 +52,15 @@ func ChunkAligned(keep, group int) bool {
 	return keep >= 1 && 16%keep == 0 && group > keep && group <= 16 && group&(group-1) == 0
 }
 
-// PackNM packs a validated N:M matrix with uh rows per unit: the SpMM stream, or (bits) the
-// compact chunks for the N = 1 kernels (ChunkAligned patterns only).
+// PackNM packs a validated N:M matrix with uh rows per unit: the SpMM stream (one K
+// block), or (bits) the compact chunks for the N = 1 kernels (ChunkAligned patterns only).
 func PackNM(w *formats.NM, uh int, bits bool) (*NMLayout, error) {
+	return PackNMBlocked(w, uh, 0, bits)
+}
+
+// PackNMBlocked is PackNM with the SpMM stream split in K blocks of kc columns (rounded
+// up to a multiple of Group; 0: one block).
+func PackNMBlocked(w *formats.NM, uh, kc int, bits bool) (*NMLayout, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
@@ -72,18 +84,44 @@ func PackNM(w *formats.NM, uh int, bits bool) (*NMLayout, error) {
 		l.packBits(w)
 		return l, nil
 	}
-	n := units * uh * l.SPR
-	l.Val = make([]float32, n)
-	l.Pos = make([]uint8, n)
-	for i := 0; i < l.M; i++ {
-		u, r := i/uh, i%uh
-		for s := 0; s < l.SPR; s++ {
-			d := (u*l.SPR+s)*uh + r
-			l.Val[d] = w.Val[i*l.SPR+s]
-			l.Pos[d] = w.Pos[i*l.SPR+s]
+	groups := (l.K + l.Group - 1) / l.Group
+	gpb := groups // groups per block
+	if kc > 0 {
+		gpb = max(1, (kc+l.Group-1)/l.Group)
+	}
+	l.KC = gpb * l.Group
+	var off int64
+	for g0 := 0; g0 < groups || g0 == 0; g0 += gpb {
+		bs := 0
+		for g := g0; g < min(g0+gpb, groups); g++ {
+			sl, _ := w.GroupSlots(g)
+			bs += sl
+		}
+		l.BlockOff = append(l.BlockOff, off)
+		l.BlockSlots = append(l.BlockSlots, bs)
+		off += int64(units) * int64(uh) * int64(bs)
+		if groups == 0 {
+			break
+		}
+	}
+	l.Val = make([]float32, off)
+	l.Pos = make([]uint8, off)
+	for b, bs := range l.BlockSlots {
+		s0 := b * gpb * l.Keep
+		for i := 0; i < l.M; i++ {
+			for s := 0; s < bs; s++ {
+				d := l.at(b, i/uh, s, i%uh)
+				l.Val[d] = w.Val[i*l.SPR+s0+s]
+				l.Pos[d] = w.Pos[i*l.SPR+s0+s]
+			}
 		}
 	}
 	return l, nil
+}
+
+// at is the index in Val and Pos of slot s of K block b, row r of unit u.
+func (l *NMLayout) at(b, u, s, r int) int64 {
+	return l.BlockOff[b] + (int64(u)*int64(l.BlockSlots[b])+int64(s))*int64(l.UH) + int64(r)
 }
 
 func (l *NMLayout) packBits(w *formats.NM) {
@@ -131,18 +169,15 @@ func (l *NMLayout) runGo(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 	acc := make([]float32, n)
 	r0, _ := l.UnitRows(u0)
 	_, r1 := l.UnitRows(u1 - 1)
-	groups := (l.K + l.Group - 1) / l.Group
+	gpb := l.KC / l.Group
 	for m := r0; m < r1; m++ {
 		clear(acc)
 		u, r := m/l.UH, m%l.UH
-		s := 0
-		for g := 0; g < groups; g++ {
-			slots := min(l.Keep, l.K-g*l.Group)
-			for j := 0; j < slots; j++ {
-				d := (u*l.SPR+s)*l.UH + r
-				k := g*l.Group + int(l.Pos[d])
+		for b, bs := range l.BlockSlots {
+			for s := 0; s < bs; s++ {
+				d := l.at(b, u, s, r)
+				k := (b*gpb+s/l.Keep)*l.Group + int(l.Pos[d])
 				axpyGo(acc, l.Val[d], x[k*ldx:][:n])
-				s++
 			}
 		}
 		storeGo(y[m*ldy:][:n], acc, m, epi)

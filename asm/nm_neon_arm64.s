@@ -409,45 +409,19 @@ group2:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F16
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F16
-neon_3:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F16
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F16
-neon_6:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -457,45 +431,19 @@ neon_6:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F16
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_9
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F16
-neon_9:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F16
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_12
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F16
-neon_12:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -506,45 +454,19 @@ neon_12:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F16
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_15
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F16
-neon_15:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F16
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_18
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F16
-neon_18:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -554,45 +476,19 @@ neon_18:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F16
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_21
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F16
-neon_21:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_22
-	FMOVQ (R16), F16
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_24
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_24
-neon_23:
-	FMOVS (R16), F16
-neon_24:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -611,45 +507,19 @@ partial2:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F16
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_27
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F16
-neon_27:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_28
-	FMOVQ (R16), F16
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_30
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_30
-neon_29:
-	FMOVS (R16), F16
-neon_30:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -659,45 +529,19 @@ neon_30:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_31
-	FMOVQ (R16), F16
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_33
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_33
-neon_32:
-	FMOVS (R16), F16
-neon_33:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_34
-	FMOVQ (R16), F16
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_36
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_36
-neon_35:
-	FMOVS (R16), F16
-neon_36:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -725,19 +569,19 @@ nobias5:
 	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_37
+	TBZ $2, R6, neon_1
 	FMOVQ (R16), F16
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_39
+	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_39
-neon_38:
+	B neon_3
+neon_2:
 	FMOVS (R16), F16
-neon_39:
+neon_3:
 	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
 noload5:
 	TBZ $2, R9, noclamp5
@@ -760,19 +604,19 @@ noclamp5:
 	FMOVQ F2, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_40
+	TBZ $2, R6, neon_4
 	FMOVQ F3, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_42
+	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_42
-neon_41:
+	B neon_6
+neon_5:
 	FMOVS F3, (R16)
-neon_42:
+neon_6:
 	CMP $1, R7
 	BLE stored2
 	MOVD ldy+88(FP), R9
@@ -797,19 +641,19 @@ nobias6:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_43
+	TBZ $2, R6, neon_7
 	FMOVQ (R16), F16
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_45
+	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_45
-neon_44:
+	B neon_9
+neon_8:
 	FMOVS (R16), F16
-neon_45:
+neon_9:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload6:
 	TBZ $2, R9, noclamp6
@@ -832,19 +676,19 @@ noclamp6:
 	FMOVQ F6, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_46
+	TBZ $2, R6, neon_10
 	FMOVQ F7, (R16)
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_48
+	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_48
-neon_47:
+	B neon_12
+neon_11:
 	FMOVS F7, (R16)
-neon_48:
+neon_12:
 	CMP $2, R7
 	BLE stored2
 	MOVD ldy+88(FP), R9
@@ -869,19 +713,19 @@ nobias7:
 	WORD $0x4e3fd54a // fadd v10.4s, v10.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_49
+	TBZ $2, R6, neon_13
 	FMOVQ (R16), F16
-	B neon_51
-neon_49:
-	TBZ $1, R6, neon_50
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_51
+	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_51
-neon_50:
+	B neon_15
+neon_14:
 	FMOVS (R16), F16
-neon_51:
+neon_15:
 	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
 noload7:
 	TBZ $2, R9, noclamp7
@@ -904,19 +748,19 @@ noclamp7:
 	FMOVQ F10, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_52
+	TBZ $2, R6, neon_16
 	FMOVQ F11, (R16)
-	B neon_54
-neon_52:
-	TBZ $1, R6, neon_53
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_54
+	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_54
-neon_53:
+	B neon_18
+neon_17:
 	FMOVS F11, (R16)
-neon_54:
+neon_18:
 	CMP $3, R7
 	BLE stored2
 	MOVD ldy+88(FP), R7
@@ -941,19 +785,19 @@ nobias8:
 	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_55
+	TBZ $2, R6, neon_19
 	FMOVQ (R16), F16
-	B neon_57
-neon_55:
-	TBZ $1, R6, neon_56
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_57
+	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_57
-neon_56:
+	B neon_21
+neon_20:
 	FMOVS (R16), F16
-neon_57:
+neon_21:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload8:
 	TBZ $2, R7, noclamp8
@@ -976,19 +820,19 @@ noclamp8:
 	FMOVQ F14, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_58
+	TBZ $2, R6, neon_22
 	FMOVQ F15, (R16)
-	B neon_60
-neon_58:
-	TBZ $1, R6, neon_59
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
 	FMOVD F15, (R16)
-	TBZ $0, R6, neon_60
+	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
 	VST1 V15.S[2], (R16)
-	B neon_60
-neon_59:
+	B neon_24
+neon_23:
 	FMOVS F15, (R16)
-neon_60:
+neon_24:
 stored2:
 	B cols1
 narrower1:
@@ -1023,43 +867,17 @@ group3:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_61
-	FMOVQ (R16), F12
-	B neon_63
-neon_61:
-	TBZ $1, R6, neon_62
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_63
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_63
-neon_62:
-	FMOVS (R16), F12
-neon_63:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_64
-	FMOVQ (R16), F12
-	B neon_66
-neon_64:
-	TBZ $1, R6, neon_65
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_66
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_66
-neon_65:
-	FMOVS (R16), F12
-neon_66:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -1067,43 +885,17 @@ neon_66:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_67
-	FMOVQ (R16), F12
-	B neon_69
-neon_67:
-	TBZ $1, R6, neon_68
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_69
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_69
-neon_68:
-	FMOVS (R16), F12
-neon_69:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_70
-	FMOVQ (R16), F12
-	B neon_72
-neon_70:
-	TBZ $1, R6, neon_71
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_72
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_72
-neon_71:
-	FMOVS (R16), F12
-neon_72:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -1112,43 +904,17 @@ neon_72:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_73
-	FMOVQ (R16), F12
-	B neon_75
-neon_73:
-	TBZ $1, R6, neon_74
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_75
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_75
-neon_74:
-	FMOVS (R16), F12
-neon_75:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_76
-	FMOVQ (R16), F12
-	B neon_78
-neon_76:
-	TBZ $1, R6, neon_77
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_78
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_78
-neon_77:
-	FMOVS (R16), F12
-neon_78:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -1156,43 +922,17 @@ neon_78:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_79
-	FMOVQ (R16), F12
-	B neon_81
-neon_79:
-	TBZ $1, R6, neon_80
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_81
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_81
-neon_80:
-	FMOVS (R16), F12
-neon_81:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_82
-	FMOVQ (R16), F12
-	B neon_84
-neon_82:
-	TBZ $1, R6, neon_83
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_84
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_84
-neon_83:
-	FMOVS (R16), F12
-neon_84:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -1209,43 +949,17 @@ partial3:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_85
-	FMOVQ (R16), F12
-	B neon_87
-neon_85:
-	TBZ $1, R6, neon_86
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_87
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_87
-neon_86:
-	FMOVS (R16), F12
-neon_87:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_88
-	FMOVQ (R16), F12
-	B neon_90
-neon_88:
-	TBZ $1, R6, neon_89
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_90
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_90
-neon_89:
-	FMOVS (R16), F12
-neon_90:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -1253,43 +967,17 @@ neon_90:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_91
-	FMOVQ (R16), F12
-	B neon_93
-neon_91:
-	TBZ $1, R6, neon_92
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_93
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_93
-neon_92:
-	FMOVS (R16), F12
-neon_93:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_94
-	FMOVQ (R16), F12
-	B neon_96
-neon_94:
-	TBZ $1, R6, neon_95
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_96
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_96
-neon_95:
-	FMOVS (R16), F12
-neon_96:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -1314,19 +1002,19 @@ nobias9:
 	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_97
+	TBZ $2, R6, neon_25
 	FMOVQ (R16), F12
-	B neon_99
-neon_97:
-	TBZ $1, R6, neon_98
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_99
+	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_99
-neon_98:
+	B neon_27
+neon_26:
 	FMOVS (R16), F12
-neon_99:
+neon_27:
 	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
@@ -1346,19 +1034,19 @@ noclamp9:
 	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_100
+	TBZ $2, R6, neon_28
 	FMOVQ F2, (R16)
-	B neon_102
-neon_100:
-	TBZ $1, R6, neon_101
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_102
+	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_102
-neon_101:
+	B neon_30
+neon_29:
 	FMOVS F2, (R16)
-neon_102:
+neon_30:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -1380,19 +1068,19 @@ nobias10:
 	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_103
+	TBZ $2, R6, neon_31
 	FMOVQ (R16), F12
-	B neon_105
-neon_103:
-	TBZ $1, R6, neon_104
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_105
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_105
-neon_104:
+	B neon_33
+neon_32:
 	FMOVS (R16), F12
-neon_105:
+neon_33:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
@@ -1412,19 +1100,19 @@ noclamp10:
 	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_106
+	TBZ $2, R6, neon_34
 	FMOVQ F5, (R16)
-	B neon_108
-neon_106:
-	TBZ $1, R6, neon_107
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_108
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_108
-neon_107:
+	B neon_36
+neon_35:
 	FMOVS F5, (R16)
-neon_108:
+neon_36:
 	CMP $2, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -1446,19 +1134,19 @@ nobias11:
 	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_109
+	TBZ $2, R6, neon_37
 	FMOVQ (R16), F12
-	B neon_111
-neon_109:
-	TBZ $1, R6, neon_110
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_111
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_111
-neon_110:
+	B neon_39
+neon_38:
 	FMOVS (R16), F12
-neon_111:
+neon_39:
 	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
@@ -1478,19 +1166,19 @@ noclamp11:
 	FMOVQ F7, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_112
+	TBZ $2, R6, neon_40
 	FMOVQ F8, (R16)
-	B neon_114
-neon_112:
-	TBZ $1, R6, neon_113
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
 	FMOVD F8, (R16)
-	TBZ $0, R6, neon_114
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
 	VST1 V8.S[2], (R16)
-	B neon_114
-neon_113:
+	B neon_42
+neon_41:
 	FMOVS F8, (R16)
-neon_114:
+neon_42:
 	CMP $3, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -1512,19 +1200,19 @@ nobias12:
 	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_115
+	TBZ $2, R6, neon_43
 	FMOVQ (R16), F12
-	B neon_117
-neon_115:
-	TBZ $1, R6, neon_116
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_117
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_117
-neon_116:
+	B neon_45
+neon_44:
 	FMOVS (R16), F12
-neon_117:
+neon_45:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
@@ -1544,19 +1232,19 @@ noclamp12:
 	FMOVQ F10, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_118
+	TBZ $2, R6, neon_46
 	FMOVQ F11, (R16)
-	B neon_120
-neon_118:
-	TBZ $1, R6, neon_119
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_120
+	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_120
-neon_119:
+	B neon_48
+neon_47:
 	FMOVS F11, (R16)
-neon_120:
+neon_48:
 stored3:
 	B cols1
 narrower2:
@@ -1585,162 +1273,58 @@ group4:
 	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_121
-	FMOVQ (R16), F8
-	B neon_123
-neon_121:
-	TBZ $1, R6, neon_122
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_123
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_123
-neon_122:
-	FMOVS (R16), F8
-neon_123:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_124
-	FMOVQ (R16), F8
-	B neon_126
-neon_124:
-	TBZ $1, R6, neon_125
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_126
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_126
-neon_125:
-	FMOVS (R16), F8
-neon_126:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_127
-	FMOVQ (R16), F8
-	B neon_129
-neon_127:
-	TBZ $1, R6, neon_128
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_129
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_129
-neon_128:
-	FMOVS (R16), F8
-neon_129:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_130
-	FMOVQ (R16), F8
-	B neon_132
-neon_130:
-	TBZ $1, R6, neon_131
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_132
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_132
-neon_131:
-	FMOVS (R16), F8
-neon_132:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_133
-	FMOVQ (R16), F8
-	B neon_135
-neon_133:
-	TBZ $1, R6, neon_134
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_135
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_135
-neon_134:
-	FMOVS (R16), F8
-neon_135:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_136
-	FMOVQ (R16), F8
-	B neon_138
-neon_136:
-	TBZ $1, R6, neon_137
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_138
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_138
-neon_137:
-	FMOVS (R16), F8
-neon_138:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_139
-	FMOVQ (R16), F8
-	B neon_141
-neon_139:
-	TBZ $1, R6, neon_140
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_141
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_141
-neon_140:
-	FMOVS (R16), F8
-neon_141:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_142
-	FMOVQ (R16), F8
-	B neon_144
-neon_142:
-	TBZ $1, R6, neon_143
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_144
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_144
-neon_143:
-	FMOVS (R16), F8
-neon_144:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -1755,81 +1339,29 @@ partial4:
 	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_145
-	FMOVQ (R16), F8
-	B neon_147
-neon_145:
-	TBZ $1, R6, neon_146
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_147
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_147
-neon_146:
-	FMOVS (R16), F8
-neon_147:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_148
-	FMOVQ (R16), F8
-	B neon_150
-neon_148:
-	TBZ $1, R6, neon_149
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_150
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_150
-neon_149:
-	FMOVS (R16), F8
-neon_150:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_151
-	FMOVQ (R16), F8
-	B neon_153
-neon_151:
-	TBZ $1, R6, neon_152
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_153
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_153
-neon_152:
-	FMOVS (R16), F8
-neon_153:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_154
-	FMOVQ (R16), F8
-	B neon_156
-neon_154:
-	TBZ $1, R6, neon_155
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_156
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_156
-neon_155:
-	FMOVS (R16), F8
-neon_156:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -1851,19 +1383,19 @@ nobias13:
 	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_157
+	TBZ $2, R6, neon_49
 	FMOVQ (R16), F8
-	B neon_159
-neon_157:
-	TBZ $1, R6, neon_158
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_159
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_159
-neon_158:
+	B neon_51
+neon_50:
 	FMOVS (R16), F8
-neon_159:
+neon_51:
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 noload13:
 	TBZ $2, R9, noclamp13
@@ -1880,19 +1412,19 @@ noclamp13:
 	FMOVQ F0, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_160
+	TBZ $2, R6, neon_52
 	FMOVQ F1, (R16)
-	B neon_162
-neon_160:
-	TBZ $1, R6, neon_161
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_162
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_162
-neon_161:
+	B neon_54
+neon_53:
 	FMOVS F1, (R16)
-neon_162:
+neon_54:
 	CMP $1, R7
 	BLE stored4
 	MOVD ldy+88(FP), R9
@@ -1911,19 +1443,19 @@ nobias14:
 	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_163
+	TBZ $2, R6, neon_55
 	FMOVQ (R16), F8
-	B neon_165
-neon_163:
-	TBZ $1, R6, neon_164
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_165
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_165
-neon_164:
+	B neon_57
+neon_56:
 	FMOVS (R16), F8
-neon_165:
+neon_57:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload14:
 	TBZ $2, R9, noclamp14
@@ -1940,19 +1472,19 @@ noclamp14:
 	FMOVQ F2, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_166
+	TBZ $2, R6, neon_58
 	FMOVQ F3, (R16)
-	B neon_168
-neon_166:
-	TBZ $1, R6, neon_167
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_168
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_168
-neon_167:
+	B neon_60
+neon_59:
 	FMOVS F3, (R16)
-neon_168:
+neon_60:
 	CMP $2, R7
 	BLE stored4
 	MOVD ldy+88(FP), R9
@@ -1971,19 +1503,19 @@ nobias15:
 	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_169
+	TBZ $2, R6, neon_61
 	FMOVQ (R16), F8
-	B neon_171
-neon_169:
-	TBZ $1, R6, neon_170
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_171
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_171
-neon_170:
+	B neon_63
+neon_62:
 	FMOVS (R16), F8
-neon_171:
+neon_63:
 	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
 noload15:
 	TBZ $2, R9, noclamp15
@@ -2000,19 +1532,19 @@ noclamp15:
 	FMOVQ F4, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_172
+	TBZ $2, R6, neon_64
 	FMOVQ F5, (R16)
-	B neon_174
-neon_172:
-	TBZ $1, R6, neon_173
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_174
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_174
-neon_173:
+	B neon_66
+neon_65:
 	FMOVS F5, (R16)
-neon_174:
+neon_66:
 	CMP $3, R7
 	BLE stored4
 	MOVD ldy+88(FP), R7
@@ -2031,19 +1563,19 @@ nobias16:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_175
+	TBZ $2, R6, neon_67
 	FMOVQ (R16), F8
-	B neon_177
-neon_175:
-	TBZ $1, R6, neon_176
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_177
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_177
-neon_176:
+	B neon_69
+neon_68:
 	FMOVS (R16), F8
-neon_177:
+neon_69:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload16:
 	TBZ $2, R7, noclamp16
@@ -2060,19 +1592,19 @@ noclamp16:
 	FMOVQ F6, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_178
+	TBZ $2, R6, neon_70
 	FMOVQ F7, (R16)
-	B neon_180
-neon_178:
-	TBZ $1, R6, neon_179
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_180
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_180
-neon_179:
+	B neon_72
+neon_71:
 	FMOVS F7, (R16)
-neon_180:
+neon_72:
 stored4:
 	B cols1
 narrower3:
@@ -2092,148 +1624,44 @@ group5:
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ.P 32(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_181
-	FMOVQ (R16), F4
-	B neon_183
-neon_181:
-	TBZ $1, R6, neon_182
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_183
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_183
-neon_182:
-	FMOVS (R16), F4
-neon_183:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_184
-	FMOVQ (R16), F4
-	B neon_186
-neon_184:
-	TBZ $1, R6, neon_185
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_186
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_186
-neon_185:
-	FMOVS (R16), F4
-neon_186:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_187
-	FMOVQ (R16), F4
-	B neon_189
-neon_187:
-	TBZ $1, R6, neon_188
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_189
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_189
-neon_188:
-	FMOVS (R16), F4
-neon_189:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_190
-	FMOVQ (R16), F4
-	B neon_192
-neon_190:
-	TBZ $1, R6, neon_191
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_192
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_192
-neon_191:
-	FMOVS (R16), F4
-neon_192:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ -16(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_193
-	FMOVQ (R16), F4
-	B neon_195
-neon_193:
-	TBZ $1, R6, neon_194
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_195
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_195
-neon_194:
-	FMOVS (R16), F4
-neon_195:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_196
-	FMOVQ (R16), F4
-	B neon_198
-neon_196:
-	TBZ $1, R6, neon_197
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_198
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_198
-neon_197:
-	FMOVS (R16), F4
-neon_198:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_199
-	FMOVQ (R16), F4
-	B neon_201
-neon_199:
-	TBZ $1, R6, neon_200
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_201
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_201
-neon_200:
-	FMOVS (R16), F4
-neon_201:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_202
-	FMOVQ (R16), F4
-	B neon_204
-neon_202:
-	TBZ $1, R6, neon_203
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_204
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_204
-neon_203:
-	FMOVS (R16), F4
-neon_204:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -2246,75 +1674,23 @@ partial5:
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ.P 16(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_205
-	FMOVQ (R16), F4
-	B neon_207
-neon_205:
-	TBZ $1, R6, neon_206
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_207
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_207
-neon_206:
-	FMOVS (R16), F4
-neon_207:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_208
-	FMOVQ (R16), F4
-	B neon_210
-neon_208:
-	TBZ $1, R6, neon_209
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_210
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_210
-neon_209:
-	FMOVS (R16), F4
-neon_210:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_211
-	FMOVQ (R16), F4
-	B neon_213
-neon_211:
-	TBZ $1, R6, neon_212
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_213
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_213
-neon_212:
-	FMOVS (R16), F4
-neon_213:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_214
-	FMOVQ (R16), F4
-	B neon_216
-neon_214:
-	TBZ $1, R6, neon_215
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_216
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_216
-neon_215:
-	FMOVS (R16), F4
-neon_216:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -2331,19 +1707,19 @@ allrows5:
 nobias17:
 	TBZ $0, R9, noload17
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_217
+	TBZ $2, R6, neon_73
 	FMOVQ (R16), F4
-	B neon_219
-neon_217:
-	TBZ $1, R6, neon_218
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_219
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_219
-neon_218:
+	B neon_75
+neon_74:
 	FMOVS (R16), F4
-neon_219:
+neon_75:
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 noload17:
 	TBZ $2, R9, noclamp17
@@ -2355,19 +1731,19 @@ noload17:
 	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
 noclamp17:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_220
+	TBZ $2, R6, neon_76
 	FMOVQ F0, (R16)
-	B neon_222
-neon_220:
-	TBZ $1, R6, neon_221
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
 	FMOVD F0, (R16)
-	TBZ $0, R6, neon_222
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
 	VST1 V0.S[2], (R16)
-	B neon_222
-neon_221:
+	B neon_78
+neon_77:
 	FMOVS F0, (R16)
-neon_222:
+neon_78:
 	CMP $1, R7
 	BLE stored5
 	MOVD ldy+88(FP), R9
@@ -2381,19 +1757,19 @@ neon_222:
 nobias18:
 	TBZ $0, R9, noload18
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_223
+	TBZ $2, R6, neon_79
 	FMOVQ (R16), F4
-	B neon_225
-neon_223:
-	TBZ $1, R6, neon_224
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_225
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_225
-neon_224:
+	B neon_81
+neon_80:
 	FMOVS (R16), F4
-neon_225:
+neon_81:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload18:
 	TBZ $2, R9, noclamp18
@@ -2405,19 +1781,19 @@ noload18:
 	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_226
+	TBZ $2, R6, neon_82
 	FMOVQ F1, (R16)
-	B neon_228
-neon_226:
-	TBZ $1, R6, neon_227
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_228
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_228
-neon_227:
+	B neon_84
+neon_83:
 	FMOVS F1, (R16)
-neon_228:
+neon_84:
 	CMP $2, R7
 	BLE stored5
 	MOVD ldy+88(FP), R9
@@ -2431,19 +1807,19 @@ neon_228:
 nobias19:
 	TBZ $0, R9, noload19
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_229
+	TBZ $2, R6, neon_85
 	FMOVQ (R16), F4
-	B neon_231
-neon_229:
-	TBZ $1, R6, neon_230
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_231
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_231
-neon_230:
+	B neon_87
+neon_86:
 	FMOVS (R16), F4
-neon_231:
+neon_87:
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 noload19:
 	TBZ $2, R9, noclamp19
@@ -2455,19 +1831,19 @@ noload19:
 	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
 noclamp19:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_232
+	TBZ $2, R6, neon_88
 	FMOVQ F2, (R16)
-	B neon_234
-neon_232:
-	TBZ $1, R6, neon_233
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_234
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_234
-neon_233:
+	B neon_90
+neon_89:
 	FMOVS F2, (R16)
-neon_234:
+neon_90:
 	CMP $3, R7
 	BLE stored5
 	MOVD ldy+88(FP), R7
@@ -2481,19 +1857,19 @@ neon_234:
 nobias20:
 	TBZ $0, R7, noload20
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_235
+	TBZ $2, R6, neon_91
 	FMOVQ (R16), F4
-	B neon_237
-neon_235:
-	TBZ $1, R6, neon_236
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_237
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_237
-neon_236:
+	B neon_93
+neon_92:
 	FMOVS (R16), F4
-neon_237:
+neon_93:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload20:
 	TBZ $2, R7, noclamp20
@@ -2505,19 +1881,19 @@ noload20:
 	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp20:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_238
+	TBZ $2, R6, neon_94
 	FMOVQ F3, (R16)
-	B neon_240
-neon_238:
-	TBZ $1, R6, neon_239
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_240
+	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_240
-neon_239:
+	B neon_96
+neon_95:
 	FMOVS F3, (R16)
-neon_240:
+neon_96:
 stored5:
 	B cols1
 narrower4:
@@ -2889,53 +2265,27 @@ group2:
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F16
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F16
-neon_3:
-	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F16
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F16
-neon_6:
-	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -2953,53 +2303,27 @@ neon_6:
 	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F16
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_9
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F16
-neon_9:
-	WORD $0x4f9c1a07 // fmla v7.4s, v16.4s, v28.s[2]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F16
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_12
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F16
-neon_12:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -3026,53 +2350,27 @@ partial2:
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F16
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_15
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F16
-neon_15:
-	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F16
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_18
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F16
-neon_18:
-	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -3112,19 +2410,19 @@ nobias3:
 	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_19
+	TBZ $2, R6, neon_1
 	FMOVQ (R16), F16
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_21
+	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_21
-neon_20:
+	B neon_3
+neon_2:
 	FMOVS (R16), F16
-neon_21:
+neon_3:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload3:
 	TBZ $2, R9, noclamp3
@@ -3159,19 +2457,19 @@ noclamp3:
 	FMOVQ F6, 96(R15)
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_22
+	TBZ $2, R6, neon_4
 	FMOVQ F7, (R16)
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_24
+	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_24
-neon_23:
+	B neon_6
+neon_5:
 	FMOVS F7, (R16)
-neon_24:
+neon_6:
 	CMP $1, R7
 	BLE stored2
 	MOVD ldy+88(FP), R7
@@ -3208,19 +2506,19 @@ nobias4:
 	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_25
+	TBZ $2, R6, neon_7
 	FMOVQ (R16), F16
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_27
+	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_27
-neon_26:
+	B neon_9
+neon_8:
 	FMOVS (R16), F16
-neon_27:
+neon_9:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload4:
 	TBZ $2, R7, noclamp4
@@ -3255,19 +2553,19 @@ noclamp4:
 	FMOVQ F14, 96(R13)
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_28
+	TBZ $2, R6, neon_10
 	FMOVQ F15, (R16)
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
 	FMOVD F15, (R16)
-	TBZ $0, R6, neon_30
+	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
 	VST1 V15.S[2], (R16)
-	B neon_30
-neon_29:
+	B neon_12
+neon_11:
 	FMOVS F15, (R16)
-neon_30:
+neon_12:
 stored2:
 	B cols1
 narrower1:
@@ -3312,51 +2610,25 @@ group3:
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_31
-	FMOVQ (R16), F14
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_33
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_33
-neon_32:
-	FMOVS (R16), F14
-neon_33:
-	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_34
-	FMOVQ (R16), F14
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_36
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_36
-neon_35:
-	FMOVS (R16), F14
-neon_36:
-	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -3372,51 +2644,25 @@ neon_36:
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_37
-	FMOVQ (R16), F14
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_39
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_39
-neon_38:
-	FMOVS (R16), F14
-neon_39:
-	WORD $0x4f9c19c6 // fmla v6.4s, v14.4s, v28.s[2]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_40
-	FMOVQ (R16), F14
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_42
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_42
-neon_41:
-	FMOVS (R16), F14
-neon_42:
-	WORD $0x4fbc19cd // fmla v13.4s, v14.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -3441,51 +2687,25 @@ partial3:
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_43
-	FMOVQ (R16), F14
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_45
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_45
-neon_44:
-	FMOVS (R16), F14
-neon_45:
-	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_46
-	FMOVQ (R16), F14
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_48
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_48
-neon_47:
-	FMOVS (R16), F14
-neon_48:
-	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -3522,19 +2742,19 @@ nobias5:
 	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_49
+	TBZ $2, R6, neon_13
 	FMOVQ (R16), F14
-	B neon_51
-neon_49:
-	TBZ $1, R6, neon_50
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
 	FMOVD (R16), F14
-	TBZ $0, R6, neon_51
+	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
 	VLD1 (R16), V14.S[2]
-	B neon_51
-neon_50:
+	B neon_15
+neon_14:
 	FMOVS (R16), F14
-neon_51:
+neon_15:
 	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
@@ -3566,19 +2786,19 @@ noclamp5:
 	FMOVQ F5, 80(R15)
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_52
+	TBZ $2, R6, neon_16
 	FMOVQ F6, (R16)
-	B neon_54
-neon_52:
-	TBZ $1, R6, neon_53
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
 	FMOVD F6, (R16)
-	TBZ $0, R6, neon_54
+	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
 	VST1 V6.S[2], (R16)
-	B neon_54
-neon_53:
+	B neon_18
+neon_17:
 	FMOVS F6, (R16)
-neon_54:
+neon_18:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -3612,19 +2832,19 @@ nobias6:
 	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_55
+	TBZ $2, R6, neon_19
 	FMOVQ (R16), F14
-	B neon_57
-neon_55:
-	TBZ $1, R6, neon_56
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
 	FMOVD (R16), F14
-	TBZ $0, R6, neon_57
+	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
 	VLD1 (R16), V14.S[2]
-	B neon_57
-neon_56:
+	B neon_21
+neon_20:
 	FMOVS (R16), F14
-neon_57:
+neon_21:
 	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
@@ -3656,19 +2876,19 @@ noclamp6:
 	FMOVQ F12, 80(R13)
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_58
+	TBZ $2, R6, neon_22
 	FMOVQ F13, (R16)
-	B neon_60
-neon_58:
-	TBZ $1, R6, neon_59
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
 	FMOVD F13, (R16)
-	TBZ $0, R6, neon_60
+	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
 	VST1 V13.S[2], (R16)
-	B neon_60
-neon_59:
+	B neon_24
+neon_23:
 	FMOVS F13, (R16)
-neon_60:
+neon_24:
 stored3:
 	B cols1
 narrower2:
@@ -3709,49 +2929,23 @@ group4:
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_61
-	FMOVQ (R16), F12
-	B neon_63
-neon_61:
-	TBZ $1, R6, neon_62
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_63
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_63
-neon_62:
-	FMOVS (R16), F12
-neon_63:
-	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_64
-	FMOVQ (R16), F12
-	B neon_66
-neon_64:
-	TBZ $1, R6, neon_65
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_66
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_66
-neon_65:
-	FMOVS (R16), F12
-neon_66:
-	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -3765,49 +2959,23 @@ neon_66:
 	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_67
-	FMOVQ (R16), F12
-	B neon_69
-neon_67:
-	TBZ $1, R6, neon_68
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_69
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_69
-neon_68:
-	FMOVS (R16), F12
-neon_69:
-	WORD $0x4f9c1985 // fmla v5.4s, v12.4s, v28.s[2]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_70
-	FMOVQ (R16), F12
-	B neon_72
-neon_70:
-	TBZ $1, R6, neon_71
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_72
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_72
-neon_71:
-	FMOVS (R16), F12
-neon_72:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -3830,49 +2998,23 @@ partial4:
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_73
-	FMOVQ (R16), F12
-	B neon_75
-neon_73:
-	TBZ $1, R6, neon_74
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_75
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_75
-neon_74:
-	FMOVS (R16), F12
-neon_75:
-	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_76
-	FMOVQ (R16), F12
-	B neon_78
-neon_76:
-	TBZ $1, R6, neon_77
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_78
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_78
-neon_77:
-	FMOVS (R16), F12
-neon_78:
-	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -3906,19 +3048,19 @@ nobias7:
 	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_79
+	TBZ $2, R6, neon_25
 	FMOVQ (R16), F12
-	B neon_81
-neon_79:
-	TBZ $1, R6, neon_80
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_81
+	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_81
-neon_80:
+	B neon_27
+neon_26:
 	FMOVS (R16), F12
-neon_81:
+neon_27:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload7:
 	TBZ $2, R9, noclamp7
@@ -3947,19 +3089,19 @@ noclamp7:
 	FMOVQ F4, 64(R15)
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_82
+	TBZ $2, R6, neon_28
 	FMOVQ F5, (R16)
-	B neon_84
-neon_82:
-	TBZ $1, R6, neon_83
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_84
+	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_84
-neon_83:
+	B neon_30
+neon_29:
 	FMOVS F5, (R16)
-neon_84:
+neon_30:
 	CMP $1, R7
 	BLE stored4
 	MOVD ldy+88(FP), R7
@@ -3990,19 +3132,19 @@ nobias8:
 	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_85
+	TBZ $2, R6, neon_31
 	FMOVQ (R16), F12
-	B neon_87
-neon_85:
-	TBZ $1, R6, neon_86
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_87
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_87
-neon_86:
+	B neon_33
+neon_32:
 	FMOVS (R16), F12
-neon_87:
+neon_33:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload8:
 	TBZ $2, R7, noclamp8
@@ -4031,19 +3173,19 @@ noclamp8:
 	FMOVQ F10, 64(R13)
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_88
+	TBZ $2, R6, neon_34
 	FMOVQ F11, (R16)
-	B neon_90
-neon_88:
-	TBZ $1, R6, neon_89
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_90
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_90
-neon_89:
+	B neon_36
+neon_35:
 	FMOVS F11, (R16)
-neon_90:
+neon_36:
 stored4:
 	B cols1
 narrower3:
@@ -4080,47 +3222,21 @@ group5:
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_91
-	FMOVQ (R16), F10
-	B neon_93
-neon_91:
-	TBZ $1, R6, neon_92
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_93
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_93
-neon_92:
-	FMOVS (R16), F10
-neon_93:
-	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_94
-	FMOVQ (R16), F10
-	B neon_96
-neon_94:
-	TBZ $1, R6, neon_95
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_96
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_96
-neon_95:
-	FMOVS (R16), F10
-neon_96:
-	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -4132,47 +3248,21 @@ neon_96:
 	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_97
-	FMOVQ (R16), F10
-	B neon_99
-neon_97:
-	TBZ $1, R6, neon_98
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_99
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_99
-neon_98:
-	FMOVS (R16), F10
-neon_99:
-	WORD $0x4f9c1944 // fmla v4.4s, v10.4s, v28.s[2]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_100
-	FMOVQ (R16), F10
-	B neon_102
-neon_100:
-	TBZ $1, R6, neon_101
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_102
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_102
-neon_101:
-	FMOVS (R16), F10
-neon_102:
-	WORD $0x4fbc1949 // fmla v9.4s, v10.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc5 // fmla v5.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -4193,47 +3283,21 @@ partial5:
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_103
-	FMOVQ (R16), F10
-	B neon_105
-neon_103:
-	TBZ $1, R6, neon_104
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_105
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_105
-neon_104:
-	FMOVS (R16), F10
-neon_105:
-	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_106
-	FMOVQ (R16), F10
-	B neon_108
-neon_106:
-	TBZ $1, R6, neon_107
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_108
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_108
-neon_107:
-	FMOVS (R16), F10
-neon_108:
-	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -4264,19 +3328,19 @@ nobias9:
 	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_109
+	TBZ $2, R6, neon_37
 	FMOVQ (R16), F10
-	B neon_111
-neon_109:
-	TBZ $1, R6, neon_110
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
 	FMOVD (R16), F10
-	TBZ $0, R6, neon_111
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
 	VLD1 (R16), V10.S[2]
-	B neon_111
-neon_110:
+	B neon_39
+neon_38:
 	FMOVS (R16), F10
-neon_111:
+neon_39:
 	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
 noload9:
 	TBZ $2, R9, noclamp9
@@ -4302,19 +3366,19 @@ noclamp9:
 	FMOVQ F3, 48(R15)
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_112
+	TBZ $2, R6, neon_40
 	FMOVQ F4, (R16)
-	B neon_114
-neon_112:
-	TBZ $1, R6, neon_113
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
 	FMOVD F4, (R16)
-	TBZ $0, R6, neon_114
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
 	VST1 V4.S[2], (R16)
-	B neon_114
-neon_113:
+	B neon_42
+neon_41:
 	FMOVS F4, (R16)
-neon_114:
+neon_42:
 	CMP $1, R7
 	BLE stored5
 	MOVD ldy+88(FP), R7
@@ -4342,19 +3406,19 @@ nobias10:
 	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_115
+	TBZ $2, R6, neon_43
 	FMOVQ (R16), F10
-	B neon_117
-neon_115:
-	TBZ $1, R6, neon_116
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
 	FMOVD (R16), F10
-	TBZ $0, R6, neon_117
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
 	VLD1 (R16), V10.S[2]
-	B neon_117
-neon_116:
+	B neon_45
+neon_44:
 	FMOVS (R16), F10
-neon_117:
+neon_45:
 	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
 noload10:
 	TBZ $2, R7, noclamp10
@@ -4380,19 +3444,19 @@ noclamp10:
 	FMOVQ F8, 48(R13)
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_118
+	TBZ $2, R6, neon_46
 	FMOVQ F9, (R16)
-	B neon_120
-neon_118:
-	TBZ $1, R6, neon_119
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
 	FMOVD F9, (R16)
-	TBZ $0, R6, neon_120
+	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
 	VST1 V9.S[2], (R16)
-	B neon_120
-neon_119:
+	B neon_48
+neon_47:
 	FMOVS F9, (R16)
-neon_120:
+neon_48:
 stored5:
 	B cols1
 narrower4:
@@ -4425,45 +3489,19 @@ group6:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_121
-	FMOVQ (R16), F8
-	B neon_123
-neon_121:
-	TBZ $1, R6, neon_122
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_123
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_123
-neon_122:
-	FMOVS (R16), F8
-neon_123:
-	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_124
-	FMOVQ (R16), F8
-	B neon_126
-neon_124:
-	TBZ $1, R6, neon_125
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_126
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_126
-neon_125:
-	FMOVS (R16), F8
-neon_126:
-	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -4473,45 +3511,19 @@ neon_126:
 	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_127
-	FMOVQ (R16), F8
-	B neon_129
-neon_127:
-	TBZ $1, R6, neon_128
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_129
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_129
-neon_128:
-	FMOVS (R16), F8
-neon_129:
-	WORD $0x4f9c1903 // fmla v3.4s, v8.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_130
-	FMOVQ (R16), F8
-	B neon_132
-neon_130:
-	TBZ $1, R6, neon_131
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_132
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_132
-neon_131:
-	FMOVS (R16), F8
-neon_132:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be4 // fmla v4.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc5 // fmla v5.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group6
@@ -4530,45 +3542,19 @@ partial6:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_133
-	FMOVQ (R16), F8
-	B neon_135
-neon_133:
-	TBZ $1, R6, neon_134
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_135
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_135
-neon_134:
-	FMOVS (R16), F8
-neon_135:
-	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_136
-	FMOVQ (R16), F8
-	B neon_138
-neon_136:
-	TBZ $1, R6, neon_137
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_138
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_138
-neon_137:
-	FMOVS (R16), F8
-neon_138:
-	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial6
 pdone6:
@@ -4596,19 +3582,19 @@ nobias11:
 	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_139
+	TBZ $2, R6, neon_49
 	FMOVQ (R16), F8
-	B neon_141
-neon_139:
-	TBZ $1, R6, neon_140
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_141
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_141
-neon_140:
+	B neon_51
+neon_50:
 	FMOVS (R16), F8
-neon_141:
+neon_51:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload11:
 	TBZ $2, R9, noclamp11
@@ -4631,19 +3617,19 @@ noclamp11:
 	FMOVQ F2, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_142
+	TBZ $2, R6, neon_52
 	FMOVQ F3, (R16)
-	B neon_144
-neon_142:
-	TBZ $1, R6, neon_143
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_144
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_144
-neon_143:
+	B neon_54
+neon_53:
 	FMOVS F3, (R16)
-neon_144:
+neon_54:
 	CMP $1, R7
 	BLE stored6
 	MOVD ldy+88(FP), R7
@@ -4668,19 +3654,19 @@ nobias12:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_145
+	TBZ $2, R6, neon_55
 	FMOVQ (R16), F8
-	B neon_147
-neon_145:
-	TBZ $1, R6, neon_146
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_147
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_147
-neon_146:
+	B neon_57
+neon_56:
 	FMOVS (R16), F8
-neon_147:
+neon_57:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload12:
 	TBZ $2, R7, noclamp12
@@ -4703,19 +3689,19 @@ noclamp12:
 	FMOVQ F6, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_148
+	TBZ $2, R6, neon_58
 	FMOVQ F7, (R16)
-	B neon_150
-neon_148:
-	TBZ $1, R6, neon_149
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_150
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_150
-neon_149:
+	B neon_60
+neon_59:
 	FMOVS F7, (R16)
-neon_150:
+neon_60:
 stored6:
 	B cols1
 narrower5:
@@ -4744,43 +3730,17 @@ group7:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_151
-	FMOVQ (R16), F6
-	B neon_153
-neon_151:
-	TBZ $1, R6, neon_152
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_153
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_153
-neon_152:
-	FMOVS (R16), F6
-neon_153:
-	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_154
-	FMOVQ (R16), F6
-	B neon_156
-neon_154:
-	TBZ $1, R6, neon_155
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_156
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_156
-neon_155:
-	FMOVS (R16), F6
-neon_156:
-	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -4788,43 +3748,17 @@ neon_156:
 	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_157
-	FMOVQ (R16), F6
-	B neon_159
-neon_157:
-	TBZ $1, R6, neon_158
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_159
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_159
-neon_158:
-	FMOVS (R16), F6
-neon_159:
-	WORD $0x4f9c18c2 // fmla v2.4s, v6.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be3 // fmla v3.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_160
-	FMOVQ (R16), F6
-	B neon_162
-neon_160:
-	TBZ $1, R6, neon_161
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_162
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_162
-neon_161:
-	FMOVS (R16), F6
-neon_162:
-	WORD $0x4fbc18c5 // fmla v5.4s, v6.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1be4 // fmla v4.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bc5 // fmla v5.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group7
@@ -4841,43 +3775,17 @@ partial7:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_163
-	FMOVQ (R16), F6
-	B neon_165
-neon_163:
-	TBZ $1, R6, neon_164
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_165
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_165
-neon_164:
-	FMOVS (R16), F6
-neon_165:
-	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_166
-	FMOVQ (R16), F6
-	B neon_168
-neon_166:
-	TBZ $1, R6, neon_167
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_168
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_168
-neon_167:
-	FMOVS (R16), F6
-neon_168:
-	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial7
 pdone7:
@@ -4902,19 +3810,19 @@ nobias13:
 	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_169
+	TBZ $2, R6, neon_61
 	FMOVQ (R16), F6
-	B neon_171
-neon_169:
-	TBZ $1, R6, neon_170
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
 	FMOVD (R16), F6
-	TBZ $0, R6, neon_171
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
 	VLD1 (R16), V6.S[2]
-	B neon_171
-neon_170:
+	B neon_63
+neon_62:
 	FMOVS (R16), F6
-neon_171:
+neon_63:
 	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
 noload13:
 	TBZ $2, R9, noclamp13
@@ -4934,19 +3842,19 @@ noclamp13:
 	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_172
+	TBZ $2, R6, neon_64
 	FMOVQ F2, (R16)
-	B neon_174
-neon_172:
-	TBZ $1, R6, neon_173
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_174
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_174
-neon_173:
+	B neon_66
+neon_65:
 	FMOVS F2, (R16)
-neon_174:
+neon_66:
 	CMP $1, R7
 	BLE stored7
 	MOVD ldy+88(FP), R7
@@ -4968,19 +3876,19 @@ nobias14:
 	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_175
+	TBZ $2, R6, neon_67
 	FMOVQ (R16), F6
-	B neon_177
-neon_175:
-	TBZ $1, R6, neon_176
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
 	FMOVD (R16), F6
-	TBZ $0, R6, neon_177
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
 	VLD1 (R16), V6.S[2]
-	B neon_177
-neon_176:
+	B neon_69
+neon_68:
 	FMOVS (R16), F6
-neon_177:
+neon_69:
 	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
 noload14:
 	TBZ $2, R7, noclamp14
@@ -5000,19 +3908,19 @@ noclamp14:
 	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_178
+	TBZ $2, R6, neon_70
 	FMOVQ F5, (R16)
-	B neon_180
-neon_178:
-	TBZ $1, R6, neon_179
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_180
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_180
-neon_179:
+	B neon_72
+neon_71:
 	FMOVS F5, (R16)
-neon_180:
+neon_72:
 stored7:
 	B cols1
 narrower6:
@@ -5037,81 +3945,29 @@ group8:
 	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_181
-	FMOVQ (R16), F4
-	B neon_183
-neon_181:
-	TBZ $1, R6, neon_182
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_183
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_183
-neon_182:
-	FMOVS (R16), F4
-neon_183:
-	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_184
-	FMOVQ (R16), F4
-	B neon_186
-neon_184:
-	TBZ $1, R6, neon_185
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_186
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_186
-neon_185:
-	FMOVS (R16), F4
-neon_186:
-	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_187
-	FMOVQ (R16), F4
-	B neon_189
-neon_187:
-	TBZ $1, R6, neon_188
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_189
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_189
-neon_188:
-	FMOVS (R16), F4
-neon_189:
-	WORD $0x4f9c1881 // fmla v1.4s, v4.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc2 // fmla v2.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_190
-	FMOVQ (R16), F4
-	B neon_192
-neon_190:
-	TBZ $1, R6, neon_191
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_192
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_192
-neon_191:
-	FMOVS (R16), F4
-neon_192:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be2 // fmla v2.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group8
@@ -5126,41 +3982,15 @@ partial8:
 	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_193
-	FMOVQ (R16), F4
-	B neon_195
-neon_193:
-	TBZ $1, R6, neon_194
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_195
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_195
-neon_194:
-	FMOVS (R16), F4
-neon_195:
-	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_196
-	FMOVQ (R16), F4
-	B neon_198
-neon_196:
-	TBZ $1, R6, neon_197
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_198
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_198
-neon_197:
-	FMOVS (R16), F4
-neon_198:
-	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial8
 pdone8:
@@ -5182,19 +4012,19 @@ nobias15:
 	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_199
+	TBZ $2, R6, neon_73
 	FMOVQ (R16), F4
-	B neon_201
-neon_199:
-	TBZ $1, R6, neon_200
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_201
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_201
-neon_200:
+	B neon_75
+neon_74:
 	FMOVS (R16), F4
-neon_201:
+neon_75:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload15:
 	TBZ $2, R9, noclamp15
@@ -5211,19 +4041,19 @@ noclamp15:
 	FMOVQ F0, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_202
+	TBZ $2, R6, neon_76
 	FMOVQ F1, (R16)
-	B neon_204
-neon_202:
-	TBZ $1, R6, neon_203
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_204
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_204
-neon_203:
+	B neon_78
+neon_77:
 	FMOVS F1, (R16)
-neon_204:
+neon_78:
 	CMP $1, R7
 	BLE stored8
 	MOVD ldy+88(FP), R7
@@ -5242,19 +4072,19 @@ nobias16:
 	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_205
+	TBZ $2, R6, neon_79
 	FMOVQ (R16), F4
-	B neon_207
-neon_205:
-	TBZ $1, R6, neon_206
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_207
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_207
-neon_206:
+	B neon_81
+neon_80:
 	FMOVS (R16), F4
-neon_207:
+neon_81:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload16:
 	TBZ $2, R7, noclamp16
@@ -5271,19 +4101,19 @@ noclamp16:
 	FMOVQ F2, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_208
+	TBZ $2, R6, neon_82
 	FMOVQ F3, (R16)
-	B neon_210
-neon_208:
-	TBZ $1, R6, neon_209
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_210
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_210
-neon_209:
+	B neon_84
+neon_83:
 	FMOVS F3, (R16)
-neon_210:
+neon_84:
 stored8:
 	B cols1
 narrower7:
@@ -5301,75 +4131,23 @@ group9:
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVQ.P 16(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_211
-	FMOVQ (R16), F2
-	B neon_213
-neon_211:
-	TBZ $1, R6, neon_212
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_213
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_213
-neon_212:
-	FMOVS (R16), F2
-neon_213:
-	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_214
-	FMOVQ (R16), F2
-	B neon_216
-neon_214:
-	TBZ $1, R6, neon_215
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_216
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_216
-neon_215:
-	FMOVS (R16), F2
-neon_216:
-	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_217
-	FMOVQ (R16), F2
-	B neon_219
-neon_217:
-	TBZ $1, R6, neon_218
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_219
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_219
-neon_218:
-	FMOVS (R16), F2
-neon_219:
-	WORD $0x4f9c1840 // fmla v0.4s, v2.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_220
-	FMOVQ (R16), F2
-	B neon_222
-neon_220:
-	TBZ $1, R6, neon_221
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_222
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_222
-neon_221:
-	FMOVS (R16), F2
-neon_222:
-	WORD $0x4fbc1841 // fmla v1.4s, v2.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc1 // fmla v1.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group9
@@ -5382,39 +4160,13 @@ partial9:
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVD.P 8(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_223
-	FMOVQ (R16), F2
-	B neon_225
-neon_223:
-	TBZ $1, R6, neon_224
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_225
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_225
-neon_224:
-	FMOVS (R16), F2
-neon_225:
-	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_226
-	FMOVQ (R16), F2
-	B neon_228
-neon_226:
-	TBZ $1, R6, neon_227
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_228
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_228
-neon_227:
-	FMOVS (R16), F2
-neon_228:
-	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial9
 pdone9:
@@ -5431,19 +4183,19 @@ allrows9:
 nobias17:
 	TBZ $0, R9, noload17
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_229
+	TBZ $2, R6, neon_85
 	FMOVQ (R16), F2
-	B neon_231
-neon_229:
-	TBZ $1, R6, neon_230
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
 	FMOVD (R16), F2
-	TBZ $0, R6, neon_231
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
 	VLD1 (R16), V2.S[2]
-	B neon_231
-neon_230:
+	B neon_87
+neon_86:
 	FMOVS (R16), F2
-neon_231:
+neon_87:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 noload17:
 	TBZ $2, R9, noclamp17
@@ -5455,19 +4207,19 @@ noload17:
 	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 noclamp17:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_232
+	TBZ $2, R6, neon_88
 	FMOVQ F0, (R16)
-	B neon_234
-neon_232:
-	TBZ $1, R6, neon_233
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
 	FMOVD F0, (R16)
-	TBZ $0, R6, neon_234
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
 	VST1 V0.S[2], (R16)
-	B neon_234
-neon_233:
+	B neon_90
+neon_89:
 	FMOVS F0, (R16)
-neon_234:
+neon_90:
 	CMP $1, R7
 	BLE stored9
 	MOVD ldy+88(FP), R7
@@ -5481,19 +4233,19 @@ neon_234:
 nobias18:
 	TBZ $0, R7, noload18
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_235
+	TBZ $2, R6, neon_91
 	FMOVQ (R16), F2
-	B neon_237
-neon_235:
-	TBZ $1, R6, neon_236
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
 	FMOVD (R16), F2
-	TBZ $0, R6, neon_237
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
 	VLD1 (R16), V2.S[2]
-	B neon_237
-neon_236:
+	B neon_93
+neon_92:
 	FMOVS (R16), F2
-neon_237:
+neon_93:
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
 noload18:
 	TBZ $2, R7, noclamp18
@@ -5505,19 +4257,19 @@ noload18:
 	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
 noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_238
+	TBZ $2, R6, neon_94
 	FMOVQ F1, (R16)
-	B neon_240
-neon_238:
-	TBZ $1, R6, neon_239
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_240
+	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_240
-neon_239:
+	B neon_96
+neon_95:
 	FMOVS F1, (R16)
-neon_240:
+neon_96:
 stored9:
 	B cols1
 narrower8:
@@ -5895,45 +4647,19 @@ group2:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F16
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F16
-neon_3:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F16
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F16
-neon_6:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -5943,45 +4669,19 @@ neon_6:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F16
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_9
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F16
-neon_9:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F16
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_12
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F16
-neon_12:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -6000,45 +4700,19 @@ partial2:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F16
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_15
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F16
-neon_15:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F16
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_18
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F16
-neon_18:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -6048,45 +4722,19 @@ neon_18:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F16
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_21
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F16
-neon_21:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_22
-	FMOVQ (R16), F16
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_24
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_24
-neon_23:
-	FMOVS (R16), F16
-neon_24:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -6114,19 +4762,19 @@ nobias5:
 	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_25
+	TBZ $2, R6, neon_1
 	FMOVQ (R16), F16
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_27
+	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_27
-neon_26:
+	B neon_3
+neon_2:
 	FMOVS (R16), F16
-neon_27:
+neon_3:
 	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
 noload5:
 	TBZ $2, R9, noclamp5
@@ -6149,19 +4797,19 @@ noclamp5:
 	FMOVQ F2, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_28
+	TBZ $2, R6, neon_4
 	FMOVQ F3, (R16)
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_30
+	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_30
-neon_29:
+	B neon_6
+neon_5:
 	FMOVS F3, (R16)
-neon_30:
+neon_6:
 	CMP $1, R7
 	BLE stored2
 	MOVD ldy+88(FP), R9
@@ -6186,19 +4834,19 @@ nobias6:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_31
+	TBZ $2, R6, neon_7
 	FMOVQ (R16), F16
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_33
+	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_33
-neon_32:
+	B neon_9
+neon_8:
 	FMOVS (R16), F16
-neon_33:
+neon_9:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload6:
 	TBZ $2, R9, noclamp6
@@ -6221,19 +4869,19 @@ noclamp6:
 	FMOVQ F6, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_34
+	TBZ $2, R6, neon_10
 	FMOVQ F7, (R16)
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_36
+	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_36
-neon_35:
+	B neon_12
+neon_11:
 	FMOVS F7, (R16)
-neon_36:
+neon_12:
 	CMP $2, R7
 	BLE stored2
 	MOVD ldy+88(FP), R9
@@ -6258,19 +4906,19 @@ nobias7:
 	WORD $0x4e3fd54a // fadd v10.4s, v10.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_37
+	TBZ $2, R6, neon_13
 	FMOVQ (R16), F16
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_39
+	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_39
-neon_38:
+	B neon_15
+neon_14:
 	FMOVS (R16), F16
-neon_39:
+neon_15:
 	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
 noload7:
 	TBZ $2, R9, noclamp7
@@ -6293,19 +4941,19 @@ noclamp7:
 	FMOVQ F10, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_40
+	TBZ $2, R6, neon_16
 	FMOVQ F11, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_42
+	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_42
-neon_41:
+	B neon_18
+neon_17:
 	FMOVS F11, (R16)
-neon_42:
+neon_18:
 	CMP $3, R7
 	BLE stored2
 	MOVD ldy+88(FP), R7
@@ -6330,19 +4978,19 @@ nobias8:
 	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_43
+	TBZ $2, R6, neon_19
 	FMOVQ (R16), F16
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_45
+	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_45
-neon_44:
+	B neon_21
+neon_20:
 	FMOVS (R16), F16
-neon_45:
+neon_21:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload8:
 	TBZ $2, R7, noclamp8
@@ -6365,19 +5013,19 @@ noclamp8:
 	FMOVQ F14, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_46
+	TBZ $2, R6, neon_22
 	FMOVQ F15, (R16)
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
 	FMOVD F15, (R16)
-	TBZ $0, R6, neon_48
+	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
 	VST1 V15.S[2], (R16)
-	B neon_48
-neon_47:
+	B neon_24
+neon_23:
 	FMOVS F15, (R16)
-neon_48:
+neon_24:
 stored2:
 	B cols1
 narrower1:
@@ -6412,43 +5060,17 @@ group3:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_49
-	FMOVQ (R16), F12
-	B neon_51
-neon_49:
-	TBZ $1, R6, neon_50
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_51
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_51
-neon_50:
-	FMOVS (R16), F12
-neon_51:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_52
-	FMOVQ (R16), F12
-	B neon_54
-neon_52:
-	TBZ $1, R6, neon_53
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_54
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_54
-neon_53:
-	FMOVS (R16), F12
-neon_54:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -6456,43 +5078,17 @@ neon_54:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_55
-	FMOVQ (R16), F12
-	B neon_57
-neon_55:
-	TBZ $1, R6, neon_56
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_57
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_57
-neon_56:
-	FMOVS (R16), F12
-neon_57:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_58
-	FMOVQ (R16), F12
-	B neon_60
-neon_58:
-	TBZ $1, R6, neon_59
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_60
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_60
-neon_59:
-	FMOVS (R16), F12
-neon_60:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -6509,43 +5105,17 @@ partial3:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_61
-	FMOVQ (R16), F12
-	B neon_63
-neon_61:
-	TBZ $1, R6, neon_62
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_63
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_63
-neon_62:
-	FMOVS (R16), F12
-neon_63:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_64
-	FMOVQ (R16), F12
-	B neon_66
-neon_64:
-	TBZ $1, R6, neon_65
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_66
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_66
-neon_65:
-	FMOVS (R16), F12
-neon_66:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -6553,43 +5123,17 @@ neon_66:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_67
-	FMOVQ (R16), F12
-	B neon_69
-neon_67:
-	TBZ $1, R6, neon_68
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_69
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_69
-neon_68:
-	FMOVS (R16), F12
-neon_69:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_70
-	FMOVQ (R16), F12
-	B neon_72
-neon_70:
-	TBZ $1, R6, neon_71
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_72
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_72
-neon_71:
-	FMOVS (R16), F12
-neon_72:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -6614,19 +5158,19 @@ nobias9:
 	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_73
+	TBZ $2, R6, neon_25
 	FMOVQ (R16), F12
-	B neon_75
-neon_73:
-	TBZ $1, R6, neon_74
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_75
+	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_75
-neon_74:
+	B neon_27
+neon_26:
 	FMOVS (R16), F12
-neon_75:
+neon_27:
 	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
@@ -6646,19 +5190,19 @@ noclamp9:
 	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_76
+	TBZ $2, R6, neon_28
 	FMOVQ F2, (R16)
-	B neon_78
-neon_76:
-	TBZ $1, R6, neon_77
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_78
+	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_78
-neon_77:
+	B neon_30
+neon_29:
 	FMOVS F2, (R16)
-neon_78:
+neon_30:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -6680,19 +5224,19 @@ nobias10:
 	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_79
+	TBZ $2, R6, neon_31
 	FMOVQ (R16), F12
-	B neon_81
-neon_79:
-	TBZ $1, R6, neon_80
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_81
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_81
-neon_80:
+	B neon_33
+neon_32:
 	FMOVS (R16), F12
-neon_81:
+neon_33:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
@@ -6712,19 +5256,19 @@ noclamp10:
 	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_82
+	TBZ $2, R6, neon_34
 	FMOVQ F5, (R16)
-	B neon_84
-neon_82:
-	TBZ $1, R6, neon_83
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_84
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_84
-neon_83:
+	B neon_36
+neon_35:
 	FMOVS F5, (R16)
-neon_84:
+neon_36:
 	CMP $2, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -6746,19 +5290,19 @@ nobias11:
 	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_85
+	TBZ $2, R6, neon_37
 	FMOVQ (R16), F12
-	B neon_87
-neon_85:
-	TBZ $1, R6, neon_86
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_87
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_87
-neon_86:
+	B neon_39
+neon_38:
 	FMOVS (R16), F12
-neon_87:
+neon_39:
 	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
@@ -6778,19 +5322,19 @@ noclamp11:
 	FMOVQ F7, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_88
+	TBZ $2, R6, neon_40
 	FMOVQ F8, (R16)
-	B neon_90
-neon_88:
-	TBZ $1, R6, neon_89
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
 	FMOVD F8, (R16)
-	TBZ $0, R6, neon_90
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
 	VST1 V8.S[2], (R16)
-	B neon_90
-neon_89:
+	B neon_42
+neon_41:
 	FMOVS F8, (R16)
-neon_90:
+neon_42:
 	CMP $3, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -6812,19 +5356,19 @@ nobias12:
 	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_91
+	TBZ $2, R6, neon_43
 	FMOVQ (R16), F12
-	B neon_93
-neon_91:
-	TBZ $1, R6, neon_92
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_93
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_93
-neon_92:
+	B neon_45
+neon_44:
 	FMOVS (R16), F12
-neon_93:
+neon_45:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
@@ -6844,19 +5388,19 @@ noclamp12:
 	FMOVQ F10, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_94
+	TBZ $2, R6, neon_46
 	FMOVQ F11, (R16)
-	B neon_96
-neon_94:
-	TBZ $1, R6, neon_95
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_96
+	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_96
-neon_95:
+	B neon_48
+neon_47:
 	FMOVS F11, (R16)
-neon_96:
+neon_48:
 stored3:
 	B cols1
 narrower2:
@@ -6885,81 +5429,29 @@ group4:
 	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_97
-	FMOVQ (R16), F8
-	B neon_99
-neon_97:
-	TBZ $1, R6, neon_98
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_99
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_99
-neon_98:
-	FMOVS (R16), F8
-neon_99:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_100
-	FMOVQ (R16), F8
-	B neon_102
-neon_100:
-	TBZ $1, R6, neon_101
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_102
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_102
-neon_101:
-	FMOVS (R16), F8
-neon_102:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_103
-	FMOVQ (R16), F8
-	B neon_105
-neon_103:
-	TBZ $1, R6, neon_104
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_105
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_105
-neon_104:
-	FMOVS (R16), F8
-neon_105:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_106
-	FMOVQ (R16), F8
-	B neon_108
-neon_106:
-	TBZ $1, R6, neon_107
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_108
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_108
-neon_107:
-	FMOVS (R16), F8
-neon_108:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -6974,81 +5466,29 @@ partial4:
 	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_109
-	FMOVQ (R16), F8
-	B neon_111
-neon_109:
-	TBZ $1, R6, neon_110
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_111
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_111
-neon_110:
-	FMOVS (R16), F8
-neon_111:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_112
-	FMOVQ (R16), F8
-	B neon_114
-neon_112:
-	TBZ $1, R6, neon_113
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_114
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_114
-neon_113:
-	FMOVS (R16), F8
-neon_114:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_115
-	FMOVQ (R16), F8
-	B neon_117
-neon_115:
-	TBZ $1, R6, neon_116
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_117
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_117
-neon_116:
-	FMOVS (R16), F8
-neon_117:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_118
-	FMOVQ (R16), F8
-	B neon_120
-neon_118:
-	TBZ $1, R6, neon_119
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_120
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_120
-neon_119:
-	FMOVS (R16), F8
-neon_120:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -7070,19 +5510,19 @@ nobias13:
 	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_121
+	TBZ $2, R6, neon_49
 	FMOVQ (R16), F8
-	B neon_123
-neon_121:
-	TBZ $1, R6, neon_122
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_123
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_123
-neon_122:
+	B neon_51
+neon_50:
 	FMOVS (R16), F8
-neon_123:
+neon_51:
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 noload13:
 	TBZ $2, R9, noclamp13
@@ -7099,19 +5539,19 @@ noclamp13:
 	FMOVQ F0, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_124
+	TBZ $2, R6, neon_52
 	FMOVQ F1, (R16)
-	B neon_126
-neon_124:
-	TBZ $1, R6, neon_125
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_126
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_126
-neon_125:
+	B neon_54
+neon_53:
 	FMOVS F1, (R16)
-neon_126:
+neon_54:
 	CMP $1, R7
 	BLE stored4
 	MOVD ldy+88(FP), R9
@@ -7130,19 +5570,19 @@ nobias14:
 	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_127
+	TBZ $2, R6, neon_55
 	FMOVQ (R16), F8
-	B neon_129
-neon_127:
-	TBZ $1, R6, neon_128
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_129
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_129
-neon_128:
+	B neon_57
+neon_56:
 	FMOVS (R16), F8
-neon_129:
+neon_57:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload14:
 	TBZ $2, R9, noclamp14
@@ -7159,19 +5599,19 @@ noclamp14:
 	FMOVQ F2, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_130
+	TBZ $2, R6, neon_58
 	FMOVQ F3, (R16)
-	B neon_132
-neon_130:
-	TBZ $1, R6, neon_131
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_132
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_132
-neon_131:
+	B neon_60
+neon_59:
 	FMOVS F3, (R16)
-neon_132:
+neon_60:
 	CMP $2, R7
 	BLE stored4
 	MOVD ldy+88(FP), R9
@@ -7190,19 +5630,19 @@ nobias15:
 	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_133
+	TBZ $2, R6, neon_61
 	FMOVQ (R16), F8
-	B neon_135
-neon_133:
-	TBZ $1, R6, neon_134
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_135
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_135
-neon_134:
+	B neon_63
+neon_62:
 	FMOVS (R16), F8
-neon_135:
+neon_63:
 	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
 noload15:
 	TBZ $2, R9, noclamp15
@@ -7219,19 +5659,19 @@ noclamp15:
 	FMOVQ F4, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_136
+	TBZ $2, R6, neon_64
 	FMOVQ F5, (R16)
-	B neon_138
-neon_136:
-	TBZ $1, R6, neon_137
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_138
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_138
-neon_137:
+	B neon_66
+neon_65:
 	FMOVS F5, (R16)
-neon_138:
+neon_66:
 	CMP $3, R7
 	BLE stored4
 	MOVD ldy+88(FP), R7
@@ -7250,19 +5690,19 @@ nobias16:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_139
+	TBZ $2, R6, neon_67
 	FMOVQ (R16), F8
-	B neon_141
-neon_139:
-	TBZ $1, R6, neon_140
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_141
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_141
-neon_140:
+	B neon_69
+neon_68:
 	FMOVS (R16), F8
-neon_141:
+neon_69:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload16:
 	TBZ $2, R7, noclamp16
@@ -7279,19 +5719,19 @@ noclamp16:
 	FMOVQ F6, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_142
+	TBZ $2, R6, neon_70
 	FMOVQ F7, (R16)
-	B neon_144
-neon_142:
-	TBZ $1, R6, neon_143
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_144
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_144
-neon_143:
+	B neon_72
+neon_71:
 	FMOVS F7, (R16)
-neon_144:
+neon_72:
 stored4:
 	B cols1
 narrower3:
@@ -7311,75 +5751,23 @@ group5:
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ.P 16(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_145
-	FMOVQ (R16), F4
-	B neon_147
-neon_145:
-	TBZ $1, R6, neon_146
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_147
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_147
-neon_146:
-	FMOVS (R16), F4
-neon_147:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_148
-	FMOVQ (R16), F4
-	B neon_150
-neon_148:
-	TBZ $1, R6, neon_149
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_150
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_150
-neon_149:
-	FMOVS (R16), F4
-neon_150:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_151
-	FMOVQ (R16), F4
-	B neon_153
-neon_151:
-	TBZ $1, R6, neon_152
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_153
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_153
-neon_152:
-	FMOVS (R16), F4
-neon_153:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_154
-	FMOVQ (R16), F4
-	B neon_156
-neon_154:
-	TBZ $1, R6, neon_155
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_156
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_156
-neon_155:
-	FMOVS (R16), F4
-neon_156:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	ADD $256, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -7392,75 +5780,23 @@ partial5:
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ.P 16(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_157
-	FMOVQ (R16), F4
-	B neon_159
-neon_157:
-	TBZ $1, R6, neon_158
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_159
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_159
-neon_158:
-	FMOVS (R16), F4
-neon_159:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_160
-	FMOVQ (R16), F4
-	B neon_162
-neon_160:
-	TBZ $1, R6, neon_161
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_162
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_162
-neon_161:
-	FMOVS (R16), F4
-neon_162:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_163
-	FMOVQ (R16), F4
-	B neon_165
-neon_163:
-	TBZ $1, R6, neon_164
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_165
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_165
-neon_164:
-	FMOVS (R16), F4
-neon_165:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_166
-	FMOVQ (R16), F4
-	B neon_168
-neon_166:
-	TBZ $1, R6, neon_167
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_168
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_168
-neon_167:
-	FMOVS (R16), F4
-neon_168:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -7477,19 +5813,19 @@ allrows5:
 nobias17:
 	TBZ $0, R9, noload17
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_169
+	TBZ $2, R6, neon_73
 	FMOVQ (R16), F4
-	B neon_171
-neon_169:
-	TBZ $1, R6, neon_170
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_171
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_171
-neon_170:
+	B neon_75
+neon_74:
 	FMOVS (R16), F4
-neon_171:
+neon_75:
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 noload17:
 	TBZ $2, R9, noclamp17
@@ -7501,19 +5837,19 @@ noload17:
 	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
 noclamp17:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_172
+	TBZ $2, R6, neon_76
 	FMOVQ F0, (R16)
-	B neon_174
-neon_172:
-	TBZ $1, R6, neon_173
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
 	FMOVD F0, (R16)
-	TBZ $0, R6, neon_174
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
 	VST1 V0.S[2], (R16)
-	B neon_174
-neon_173:
+	B neon_78
+neon_77:
 	FMOVS F0, (R16)
-neon_174:
+neon_78:
 	CMP $1, R7
 	BLE stored5
 	MOVD ldy+88(FP), R9
@@ -7527,19 +5863,19 @@ neon_174:
 nobias18:
 	TBZ $0, R9, noload18
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_175
+	TBZ $2, R6, neon_79
 	FMOVQ (R16), F4
-	B neon_177
-neon_175:
-	TBZ $1, R6, neon_176
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_177
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_177
-neon_176:
+	B neon_81
+neon_80:
 	FMOVS (R16), F4
-neon_177:
+neon_81:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload18:
 	TBZ $2, R9, noclamp18
@@ -7551,19 +5887,19 @@ noload18:
 	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_178
+	TBZ $2, R6, neon_82
 	FMOVQ F1, (R16)
-	B neon_180
-neon_178:
-	TBZ $1, R6, neon_179
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_180
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_180
-neon_179:
+	B neon_84
+neon_83:
 	FMOVS F1, (R16)
-neon_180:
+neon_84:
 	CMP $2, R7
 	BLE stored5
 	MOVD ldy+88(FP), R9
@@ -7577,19 +5913,19 @@ neon_180:
 nobias19:
 	TBZ $0, R9, noload19
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_181
+	TBZ $2, R6, neon_85
 	FMOVQ (R16), F4
-	B neon_183
-neon_181:
-	TBZ $1, R6, neon_182
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_183
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_183
-neon_182:
+	B neon_87
+neon_86:
 	FMOVS (R16), F4
-neon_183:
+neon_87:
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 noload19:
 	TBZ $2, R9, noclamp19
@@ -7601,19 +5937,19 @@ noload19:
 	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
 noclamp19:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_184
+	TBZ $2, R6, neon_88
 	FMOVQ F2, (R16)
-	B neon_186
-neon_184:
-	TBZ $1, R6, neon_185
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_186
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_186
-neon_185:
+	B neon_90
+neon_89:
 	FMOVS F2, (R16)
-neon_186:
+neon_90:
 	CMP $3, R7
 	BLE stored5
 	MOVD ldy+88(FP), R7
@@ -7627,19 +5963,19 @@ neon_186:
 nobias20:
 	TBZ $0, R7, noload20
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_187
+	TBZ $2, R6, neon_91
 	FMOVQ (R16), F4
-	B neon_189
-neon_187:
-	TBZ $1, R6, neon_188
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_189
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_189
-neon_188:
+	B neon_93
+neon_92:
 	FMOVS (R16), F4
-neon_189:
+neon_93:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload20:
 	TBZ $2, R7, noclamp20
@@ -7651,19 +5987,19 @@ noload20:
 	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp20:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_190
+	TBZ $2, R6, neon_94
 	FMOVQ F3, (R16)
-	B neon_192
-neon_190:
-	TBZ $1, R6, neon_191
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_192
+	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_192
-neon_191:
+	B neon_96
+neon_95:
 	FMOVS F3, (R16)
-neon_192:
+neon_96:
 stored5:
 	B cols1
 narrower4:
@@ -7997,53 +6333,27 @@ group2:
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F16
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F16
-neon_3:
-	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F16
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F16
-neon_6:
-	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -8070,53 +6380,27 @@ partial2:
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F16
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_9
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F16
-neon_9:
-	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F16
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_12
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F16
-neon_12:
-	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -8156,19 +6440,19 @@ nobias3:
 	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_13
+	TBZ $2, R6, neon_1
 	FMOVQ (R16), F16
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_15
+	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_15
-neon_14:
+	B neon_3
+neon_2:
 	FMOVS (R16), F16
-neon_15:
+neon_3:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload3:
 	TBZ $2, R9, noclamp3
@@ -8203,19 +6487,19 @@ noclamp3:
 	FMOVQ F6, 96(R15)
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_16
+	TBZ $2, R6, neon_4
 	FMOVQ F7, (R16)
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_18
+	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_18
-neon_17:
+	B neon_6
+neon_5:
 	FMOVS F7, (R16)
-neon_18:
+neon_6:
 	CMP $1, R7
 	BLE stored2
 	MOVD ldy+88(FP), R7
@@ -8252,19 +6536,19 @@ nobias4:
 	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_19
+	TBZ $2, R6, neon_7
 	FMOVQ (R16), F16
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_21
+	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_21
-neon_20:
+	B neon_9
+neon_8:
 	FMOVS (R16), F16
-neon_21:
+neon_9:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload4:
 	TBZ $2, R7, noclamp4
@@ -8299,19 +6583,19 @@ noclamp4:
 	FMOVQ F14, 96(R13)
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_22
+	TBZ $2, R6, neon_10
 	FMOVQ F15, (R16)
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
 	FMOVD F15, (R16)
-	TBZ $0, R6, neon_24
+	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
 	VST1 V15.S[2], (R16)
-	B neon_24
-neon_23:
+	B neon_12
+neon_11:
 	FMOVS F15, (R16)
-neon_24:
+neon_12:
 stored2:
 	B cols1
 narrower1:
@@ -8356,51 +6640,25 @@ group3:
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F14
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_27
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F14
-neon_27:
-	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_28
-	FMOVQ (R16), F14
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_30
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_30
-neon_29:
-	FMOVS (R16), F14
-neon_30:
-	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -8425,51 +6683,25 @@ partial3:
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_31
-	FMOVQ (R16), F14
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_33
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_33
-neon_32:
-	FMOVS (R16), F14
-neon_33:
-	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_34
-	FMOVQ (R16), F14
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_36
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_36
-neon_35:
-	FMOVS (R16), F14
-neon_36:
-	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -8506,19 +6738,19 @@ nobias5:
 	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_37
+	TBZ $2, R6, neon_13
 	FMOVQ (R16), F14
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
 	FMOVD (R16), F14
-	TBZ $0, R6, neon_39
+	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
 	VLD1 (R16), V14.S[2]
-	B neon_39
-neon_38:
+	B neon_15
+neon_14:
 	FMOVS (R16), F14
-neon_39:
+neon_15:
 	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
@@ -8550,19 +6782,19 @@ noclamp5:
 	FMOVQ F5, 80(R15)
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_40
+	TBZ $2, R6, neon_16
 	FMOVQ F6, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
 	FMOVD F6, (R16)
-	TBZ $0, R6, neon_42
+	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
 	VST1 V6.S[2], (R16)
-	B neon_42
-neon_41:
+	B neon_18
+neon_17:
 	FMOVS F6, (R16)
-neon_42:
+neon_18:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -8596,19 +6828,19 @@ nobias6:
 	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_43
+	TBZ $2, R6, neon_19
 	FMOVQ (R16), F14
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
 	FMOVD (R16), F14
-	TBZ $0, R6, neon_45
+	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
 	VLD1 (R16), V14.S[2]
-	B neon_45
-neon_44:
+	B neon_21
+neon_20:
 	FMOVS (R16), F14
-neon_45:
+neon_21:
 	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
@@ -8640,19 +6872,19 @@ noclamp6:
 	FMOVQ F12, 80(R13)
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_46
+	TBZ $2, R6, neon_22
 	FMOVQ F13, (R16)
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
 	FMOVD F13, (R16)
-	TBZ $0, R6, neon_48
+	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
 	VST1 V13.S[2], (R16)
-	B neon_48
-neon_47:
+	B neon_24
+neon_23:
 	FMOVS F13, (R16)
-neon_48:
+neon_24:
 stored3:
 	B cols1
 narrower2:
@@ -8693,49 +6925,23 @@ group4:
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_49
-	FMOVQ (R16), F12
-	B neon_51
-neon_49:
-	TBZ $1, R6, neon_50
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_51
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_51
-neon_50:
-	FMOVS (R16), F12
-neon_51:
-	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_52
-	FMOVQ (R16), F12
-	B neon_54
-neon_52:
-	TBZ $1, R6, neon_53
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_54
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_54
-neon_53:
-	FMOVS (R16), F12
-neon_54:
-	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -8758,49 +6964,23 @@ partial4:
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_55
-	FMOVQ (R16), F12
-	B neon_57
-neon_55:
-	TBZ $1, R6, neon_56
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_57
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_57
-neon_56:
-	FMOVS (R16), F12
-neon_57:
-	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_58
-	FMOVQ (R16), F12
-	B neon_60
-neon_58:
-	TBZ $1, R6, neon_59
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_60
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_60
-neon_59:
-	FMOVS (R16), F12
-neon_60:
-	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -8834,19 +7014,19 @@ nobias7:
 	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_61
+	TBZ $2, R6, neon_25
 	FMOVQ (R16), F12
-	B neon_63
-neon_61:
-	TBZ $1, R6, neon_62
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_63
+	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_63
-neon_62:
+	B neon_27
+neon_26:
 	FMOVS (R16), F12
-neon_63:
+neon_27:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload7:
 	TBZ $2, R9, noclamp7
@@ -8875,19 +7055,19 @@ noclamp7:
 	FMOVQ F4, 64(R15)
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_64
+	TBZ $2, R6, neon_28
 	FMOVQ F5, (R16)
-	B neon_66
-neon_64:
-	TBZ $1, R6, neon_65
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_66
+	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_66
-neon_65:
+	B neon_30
+neon_29:
 	FMOVS F5, (R16)
-neon_66:
+neon_30:
 	CMP $1, R7
 	BLE stored4
 	MOVD ldy+88(FP), R7
@@ -8918,19 +7098,19 @@ nobias8:
 	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_67
+	TBZ $2, R6, neon_31
 	FMOVQ (R16), F12
-	B neon_69
-neon_67:
-	TBZ $1, R6, neon_68
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_69
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_69
-neon_68:
+	B neon_33
+neon_32:
 	FMOVS (R16), F12
-neon_69:
+neon_33:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload8:
 	TBZ $2, R7, noclamp8
@@ -8959,19 +7139,19 @@ noclamp8:
 	FMOVQ F10, 64(R13)
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_70
+	TBZ $2, R6, neon_34
 	FMOVQ F11, (R16)
-	B neon_72
-neon_70:
-	TBZ $1, R6, neon_71
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_72
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_72
-neon_71:
+	B neon_36
+neon_35:
 	FMOVS F11, (R16)
-neon_72:
+neon_36:
 stored4:
 	B cols1
 narrower3:
@@ -9008,47 +7188,21 @@ group5:
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_73
-	FMOVQ (R16), F10
-	B neon_75
-neon_73:
-	TBZ $1, R6, neon_74
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_75
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_75
-neon_74:
-	FMOVS (R16), F10
-neon_75:
-	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_76
-	FMOVQ (R16), F10
-	B neon_78
-neon_76:
-	TBZ $1, R6, neon_77
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_78
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_78
-neon_77:
-	FMOVS (R16), F10
-neon_78:
-	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -9069,47 +7223,21 @@ partial5:
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_79
-	FMOVQ (R16), F10
-	B neon_81
-neon_79:
-	TBZ $1, R6, neon_80
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_81
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_81
-neon_80:
-	FMOVS (R16), F10
-neon_81:
-	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_82
-	FMOVQ (R16), F10
-	B neon_84
-neon_82:
-	TBZ $1, R6, neon_83
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_84
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_84
-neon_83:
-	FMOVS (R16), F10
-neon_84:
-	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -9140,19 +7268,19 @@ nobias9:
 	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_85
+	TBZ $2, R6, neon_37
 	FMOVQ (R16), F10
-	B neon_87
-neon_85:
-	TBZ $1, R6, neon_86
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
 	FMOVD (R16), F10
-	TBZ $0, R6, neon_87
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
 	VLD1 (R16), V10.S[2]
-	B neon_87
-neon_86:
+	B neon_39
+neon_38:
 	FMOVS (R16), F10
-neon_87:
+neon_39:
 	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
 noload9:
 	TBZ $2, R9, noclamp9
@@ -9178,19 +7306,19 @@ noclamp9:
 	FMOVQ F3, 48(R15)
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_88
+	TBZ $2, R6, neon_40
 	FMOVQ F4, (R16)
-	B neon_90
-neon_88:
-	TBZ $1, R6, neon_89
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
 	FMOVD F4, (R16)
-	TBZ $0, R6, neon_90
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
 	VST1 V4.S[2], (R16)
-	B neon_90
-neon_89:
+	B neon_42
+neon_41:
 	FMOVS F4, (R16)
-neon_90:
+neon_42:
 	CMP $1, R7
 	BLE stored5
 	MOVD ldy+88(FP), R7
@@ -9218,19 +7346,19 @@ nobias10:
 	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_91
+	TBZ $2, R6, neon_43
 	FMOVQ (R16), F10
-	B neon_93
-neon_91:
-	TBZ $1, R6, neon_92
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
 	FMOVD (R16), F10
-	TBZ $0, R6, neon_93
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
 	VLD1 (R16), V10.S[2]
-	B neon_93
-neon_92:
+	B neon_45
+neon_44:
 	FMOVS (R16), F10
-neon_93:
+neon_45:
 	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
 noload10:
 	TBZ $2, R7, noclamp10
@@ -9256,19 +7384,19 @@ noclamp10:
 	FMOVQ F8, 48(R13)
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_94
+	TBZ $2, R6, neon_46
 	FMOVQ F9, (R16)
-	B neon_96
-neon_94:
-	TBZ $1, R6, neon_95
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
 	FMOVD F9, (R16)
-	TBZ $0, R6, neon_96
+	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
 	VST1 V9.S[2], (R16)
-	B neon_96
-neon_95:
+	B neon_48
+neon_47:
 	FMOVS F9, (R16)
-neon_96:
+neon_48:
 stored5:
 	B cols1
 narrower4:
@@ -9301,45 +7429,19 @@ group6:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_97
-	FMOVQ (R16), F8
-	B neon_99
-neon_97:
-	TBZ $1, R6, neon_98
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_99
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_99
-neon_98:
-	FMOVS (R16), F8
-neon_99:
-	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_100
-	FMOVQ (R16), F8
-	B neon_102
-neon_100:
-	TBZ $1, R6, neon_101
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_102
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_102
-neon_101:
-	FMOVS (R16), F8
-neon_102:
-	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group6
@@ -9358,45 +7460,19 @@ partial6:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_103
-	FMOVQ (R16), F8
-	B neon_105
-neon_103:
-	TBZ $1, R6, neon_104
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_105
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_105
-neon_104:
-	FMOVS (R16), F8
-neon_105:
-	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_106
-	FMOVQ (R16), F8
-	B neon_108
-neon_106:
-	TBZ $1, R6, neon_107
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_108
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_108
-neon_107:
-	FMOVS (R16), F8
-neon_108:
-	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial6
 pdone6:
@@ -9424,19 +7500,19 @@ nobias11:
 	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_109
+	TBZ $2, R6, neon_49
 	FMOVQ (R16), F8
-	B neon_111
-neon_109:
-	TBZ $1, R6, neon_110
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_111
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_111
-neon_110:
+	B neon_51
+neon_50:
 	FMOVS (R16), F8
-neon_111:
+neon_51:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload11:
 	TBZ $2, R9, noclamp11
@@ -9459,19 +7535,19 @@ noclamp11:
 	FMOVQ F2, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_112
+	TBZ $2, R6, neon_52
 	FMOVQ F3, (R16)
-	B neon_114
-neon_112:
-	TBZ $1, R6, neon_113
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_114
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_114
-neon_113:
+	B neon_54
+neon_53:
 	FMOVS F3, (R16)
-neon_114:
+neon_54:
 	CMP $1, R7
 	BLE stored6
 	MOVD ldy+88(FP), R7
@@ -9496,19 +7572,19 @@ nobias12:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_115
+	TBZ $2, R6, neon_55
 	FMOVQ (R16), F8
-	B neon_117
-neon_115:
-	TBZ $1, R6, neon_116
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_117
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_117
-neon_116:
+	B neon_57
+neon_56:
 	FMOVS (R16), F8
-neon_117:
+neon_57:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload12:
 	TBZ $2, R7, noclamp12
@@ -9531,19 +7607,19 @@ noclamp12:
 	FMOVQ F6, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_118
+	TBZ $2, R6, neon_58
 	FMOVQ F7, (R16)
-	B neon_120
-neon_118:
-	TBZ $1, R6, neon_119
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_120
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_120
-neon_119:
+	B neon_60
+neon_59:
 	FMOVS F7, (R16)
-neon_120:
+neon_60:
 stored6:
 	B cols1
 narrower5:
@@ -9572,43 +7648,17 @@ group7:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_121
-	FMOVQ (R16), F6
-	B neon_123
-neon_121:
-	TBZ $1, R6, neon_122
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_123
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_123
-neon_122:
-	FMOVS (R16), F6
-neon_123:
-	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_124
-	FMOVQ (R16), F6
-	B neon_126
-neon_124:
-	TBZ $1, R6, neon_125
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_126
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_126
-neon_125:
-	FMOVS (R16), F6
-neon_126:
-	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group7
@@ -9625,43 +7675,17 @@ partial7:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_127
-	FMOVQ (R16), F6
-	B neon_129
-neon_127:
-	TBZ $1, R6, neon_128
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_129
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_129
-neon_128:
-	FMOVS (R16), F6
-neon_129:
-	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_130
-	FMOVQ (R16), F6
-	B neon_132
-neon_130:
-	TBZ $1, R6, neon_131
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_132
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_132
-neon_131:
-	FMOVS (R16), F6
-neon_132:
-	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial7
 pdone7:
@@ -9686,19 +7710,19 @@ nobias13:
 	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_133
+	TBZ $2, R6, neon_61
 	FMOVQ (R16), F6
-	B neon_135
-neon_133:
-	TBZ $1, R6, neon_134
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
 	FMOVD (R16), F6
-	TBZ $0, R6, neon_135
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
 	VLD1 (R16), V6.S[2]
-	B neon_135
-neon_134:
+	B neon_63
+neon_62:
 	FMOVS (R16), F6
-neon_135:
+neon_63:
 	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
 noload13:
 	TBZ $2, R9, noclamp13
@@ -9718,19 +7742,19 @@ noclamp13:
 	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_136
+	TBZ $2, R6, neon_64
 	FMOVQ F2, (R16)
-	B neon_138
-neon_136:
-	TBZ $1, R6, neon_137
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_138
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_138
-neon_137:
+	B neon_66
+neon_65:
 	FMOVS F2, (R16)
-neon_138:
+neon_66:
 	CMP $1, R7
 	BLE stored7
 	MOVD ldy+88(FP), R7
@@ -9752,19 +7776,19 @@ nobias14:
 	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_139
+	TBZ $2, R6, neon_67
 	FMOVQ (R16), F6
-	B neon_141
-neon_139:
-	TBZ $1, R6, neon_140
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
 	FMOVD (R16), F6
-	TBZ $0, R6, neon_141
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
 	VLD1 (R16), V6.S[2]
-	B neon_141
-neon_140:
+	B neon_69
+neon_68:
 	FMOVS (R16), F6
-neon_141:
+neon_69:
 	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
 noload14:
 	TBZ $2, R7, noclamp14
@@ -9784,19 +7808,19 @@ noclamp14:
 	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_142
+	TBZ $2, R6, neon_70
 	FMOVQ F5, (R16)
-	B neon_144
-neon_142:
-	TBZ $1, R6, neon_143
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_144
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_144
-neon_143:
+	B neon_72
+neon_71:
 	FMOVS F5, (R16)
-neon_144:
+neon_72:
 stored7:
 	B cols1
 narrower6:
@@ -9821,41 +7845,15 @@ group8:
 	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_145
-	FMOVQ (R16), F4
-	B neon_147
-neon_145:
-	TBZ $1, R6, neon_146
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_147
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_147
-neon_146:
-	FMOVS (R16), F4
-neon_147:
-	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_148
-	FMOVQ (R16), F4
-	B neon_150
-neon_148:
-	TBZ $1, R6, neon_149
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_150
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_150
-neon_149:
-	FMOVS (R16), F4
-neon_150:
-	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group8
@@ -9870,41 +7868,15 @@ partial8:
 	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_151
-	FMOVQ (R16), F4
-	B neon_153
-neon_151:
-	TBZ $1, R6, neon_152
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_153
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_153
-neon_152:
-	FMOVS (R16), F4
-neon_153:
-	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_154
-	FMOVQ (R16), F4
-	B neon_156
-neon_154:
-	TBZ $1, R6, neon_155
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_156
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_156
-neon_155:
-	FMOVS (R16), F4
-neon_156:
-	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial8
 pdone8:
@@ -9926,19 +7898,19 @@ nobias15:
 	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_157
+	TBZ $2, R6, neon_73
 	FMOVQ (R16), F4
-	B neon_159
-neon_157:
-	TBZ $1, R6, neon_158
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_159
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_159
-neon_158:
+	B neon_75
+neon_74:
 	FMOVS (R16), F4
-neon_159:
+neon_75:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload15:
 	TBZ $2, R9, noclamp15
@@ -9955,19 +7927,19 @@ noclamp15:
 	FMOVQ F0, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_160
+	TBZ $2, R6, neon_76
 	FMOVQ F1, (R16)
-	B neon_162
-neon_160:
-	TBZ $1, R6, neon_161
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_162
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_162
-neon_161:
+	B neon_78
+neon_77:
 	FMOVS F1, (R16)
-neon_162:
+neon_78:
 	CMP $1, R7
 	BLE stored8
 	MOVD ldy+88(FP), R7
@@ -9986,19 +7958,19 @@ nobias16:
 	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_163
+	TBZ $2, R6, neon_79
 	FMOVQ (R16), F4
-	B neon_165
-neon_163:
-	TBZ $1, R6, neon_164
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_165
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_165
-neon_164:
+	B neon_81
+neon_80:
 	FMOVS (R16), F4
-neon_165:
+neon_81:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload16:
 	TBZ $2, R7, noclamp16
@@ -10015,19 +7987,19 @@ noclamp16:
 	FMOVQ F2, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_166
+	TBZ $2, R6, neon_82
 	FMOVQ F3, (R16)
-	B neon_168
-neon_166:
-	TBZ $1, R6, neon_167
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_168
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_168
-neon_167:
+	B neon_84
+neon_83:
 	FMOVS F3, (R16)
-neon_168:
+neon_84:
 stored8:
 	B cols1
 narrower7:
@@ -10045,39 +8017,13 @@ group9:
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVD.P 8(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_169
-	FMOVQ (R16), F2
-	B neon_171
-neon_169:
-	TBZ $1, R6, neon_170
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_171
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_171
-neon_170:
-	FMOVS (R16), F2
-neon_171:
-	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_172
-	FMOVQ (R16), F2
-	B neon_174
-neon_172:
-	TBZ $1, R6, neon_173
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_174
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_174
-neon_173:
-	FMOVS (R16), F2
-neon_174:
-	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group9
@@ -10090,39 +8036,13 @@ partial9:
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVD.P 8(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_175
-	FMOVQ (R16), F2
-	B neon_177
-neon_175:
-	TBZ $1, R6, neon_176
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_177
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_177
-neon_176:
-	FMOVS (R16), F2
-neon_177:
-	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_178
-	FMOVQ (R16), F2
-	B neon_180
-neon_178:
-	TBZ $1, R6, neon_179
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_180
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_180
-neon_179:
-	FMOVS (R16), F2
-neon_180:
-	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial9
 pdone9:
@@ -10139,19 +8059,19 @@ allrows9:
 nobias17:
 	TBZ $0, R9, noload17
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_181
+	TBZ $2, R6, neon_85
 	FMOVQ (R16), F2
-	B neon_183
-neon_181:
-	TBZ $1, R6, neon_182
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
 	FMOVD (R16), F2
-	TBZ $0, R6, neon_183
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
 	VLD1 (R16), V2.S[2]
-	B neon_183
-neon_182:
+	B neon_87
+neon_86:
 	FMOVS (R16), F2
-neon_183:
+neon_87:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 noload17:
 	TBZ $2, R9, noclamp17
@@ -10163,19 +8083,19 @@ noload17:
 	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 noclamp17:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_184
+	TBZ $2, R6, neon_88
 	FMOVQ F0, (R16)
-	B neon_186
-neon_184:
-	TBZ $1, R6, neon_185
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
 	FMOVD F0, (R16)
-	TBZ $0, R6, neon_186
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
 	VST1 V0.S[2], (R16)
-	B neon_186
-neon_185:
+	B neon_90
+neon_89:
 	FMOVS F0, (R16)
-neon_186:
+neon_90:
 	CMP $1, R7
 	BLE stored9
 	MOVD ldy+88(FP), R7
@@ -10189,19 +8109,19 @@ neon_186:
 nobias18:
 	TBZ $0, R7, noload18
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_187
+	TBZ $2, R6, neon_91
 	FMOVQ (R16), F2
-	B neon_189
-neon_187:
-	TBZ $1, R6, neon_188
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
 	FMOVD (R16), F2
-	TBZ $0, R6, neon_189
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
 	VLD1 (R16), V2.S[2]
-	B neon_189
-neon_188:
+	B neon_93
+neon_92:
 	FMOVS (R16), F2
-neon_189:
+neon_93:
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
 noload18:
 	TBZ $2, R7, noclamp18
@@ -10213,19 +8133,19 @@ noload18:
 	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
 noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_190
+	TBZ $2, R6, neon_94
 	FMOVQ F1, (R16)
-	B neon_192
-neon_190:
-	TBZ $1, R6, neon_191
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_192
+	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_192
-neon_191:
+	B neon_96
+neon_95:
 	FMOVS F1, (R16)
-neon_192:
+neon_96:
 stored9:
 	B cols1
 narrower8:
@@ -10648,45 +8568,19 @@ group2:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F16
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F16
-neon_3:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F16
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F16
-neon_6:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -10696,45 +8590,19 @@ neon_6:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F16
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_9
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F16
-neon_9:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F16
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_12
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F16
-neon_12:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -10745,45 +8613,19 @@ neon_12:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F16
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_15
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F16
-neon_15:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F16
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_18
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F16
-neon_18:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -10793,45 +8635,19 @@ neon_18:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F16
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_21
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F16
-neon_21:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_22
-	FMOVQ (R16), F16
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_24
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_24
-neon_23:
-	FMOVS (R16), F16
-neon_24:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -10850,45 +8666,19 @@ partial2:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F16
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_27
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F16
-neon_27:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_28
-	FMOVQ (R16), F16
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_30
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_30
-neon_29:
-	FMOVS (R16), F16
-neon_30:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -10898,45 +8688,19 @@ neon_30:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_31
-	FMOVQ (R16), F16
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_33
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_33
-neon_32:
-	FMOVS (R16), F16
-neon_33:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_34
-	FMOVQ (R16), F16
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_36
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_36
-neon_35:
-	FMOVS (R16), F16
-neon_36:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -10964,19 +8728,19 @@ nobias5:
 	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_37
+	TBZ $2, R6, neon_1
 	FMOVQ (R16), F16
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_39
+	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_39
-neon_38:
+	B neon_3
+neon_2:
 	FMOVS (R16), F16
-neon_39:
+neon_3:
 	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
 noload5:
 	TBZ $2, R9, noclamp5
@@ -10999,19 +8763,19 @@ noclamp5:
 	FMOVQ F2, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_40
+	TBZ $2, R6, neon_4
 	FMOVQ F3, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_42
+	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_42
-neon_41:
+	B neon_6
+neon_5:
 	FMOVS F3, (R16)
-neon_42:
+neon_6:
 	CMP $1, R7
 	BLE stored2
 	MOVD ldy+88(FP), R9
@@ -11036,19 +8800,19 @@ nobias6:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_43
+	TBZ $2, R6, neon_7
 	FMOVQ (R16), F16
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_45
+	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_45
-neon_44:
+	B neon_9
+neon_8:
 	FMOVS (R16), F16
-neon_45:
+neon_9:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload6:
 	TBZ $2, R9, noclamp6
@@ -11071,19 +8835,19 @@ noclamp6:
 	FMOVQ F6, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_46
+	TBZ $2, R6, neon_10
 	FMOVQ F7, (R16)
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_48
+	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_48
-neon_47:
+	B neon_12
+neon_11:
 	FMOVS F7, (R16)
-neon_48:
+neon_12:
 	CMP $2, R7
 	BLE stored2
 	MOVD ldy+88(FP), R9
@@ -11108,19 +8872,19 @@ nobias7:
 	WORD $0x4e3fd54a // fadd v10.4s, v10.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_49
+	TBZ $2, R6, neon_13
 	FMOVQ (R16), F16
-	B neon_51
-neon_49:
-	TBZ $1, R6, neon_50
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_51
+	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_51
-neon_50:
+	B neon_15
+neon_14:
 	FMOVS (R16), F16
-neon_51:
+neon_15:
 	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
 noload7:
 	TBZ $2, R9, noclamp7
@@ -11143,19 +8907,19 @@ noclamp7:
 	FMOVQ F10, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_52
+	TBZ $2, R6, neon_16
 	FMOVQ F11, (R16)
-	B neon_54
-neon_52:
-	TBZ $1, R6, neon_53
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_54
+	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_54
-neon_53:
+	B neon_18
+neon_17:
 	FMOVS F11, (R16)
-neon_54:
+neon_18:
 	CMP $3, R7
 	BLE stored2
 	MOVD ldy+88(FP), R7
@@ -11180,19 +8944,19 @@ nobias8:
 	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_55
+	TBZ $2, R6, neon_19
 	FMOVQ (R16), F16
-	B neon_57
-neon_55:
-	TBZ $1, R6, neon_56
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_57
+	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_57
-neon_56:
+	B neon_21
+neon_20:
 	FMOVS (R16), F16
-neon_57:
+neon_21:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload8:
 	TBZ $2, R7, noclamp8
@@ -11215,19 +8979,19 @@ noclamp8:
 	FMOVQ F14, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_58
+	TBZ $2, R6, neon_22
 	FMOVQ F15, (R16)
-	B neon_60
-neon_58:
-	TBZ $1, R6, neon_59
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
 	FMOVD F15, (R16)
-	TBZ $0, R6, neon_60
+	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
 	VST1 V15.S[2], (R16)
-	B neon_60
-neon_59:
+	B neon_24
+neon_23:
 	FMOVS F15, (R16)
-neon_60:
+neon_24:
 stored2:
 	B cols1
 narrower1:
@@ -11262,43 +9026,17 @@ group3:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_61
-	FMOVQ (R16), F12
-	B neon_63
-neon_61:
-	TBZ $1, R6, neon_62
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_63
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_63
-neon_62:
-	FMOVS (R16), F12
-neon_63:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_64
-	FMOVQ (R16), F12
-	B neon_66
-neon_64:
-	TBZ $1, R6, neon_65
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_66
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_66
-neon_65:
-	FMOVS (R16), F12
-neon_66:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -11306,43 +9044,17 @@ neon_66:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_67
-	FMOVQ (R16), F12
-	B neon_69
-neon_67:
-	TBZ $1, R6, neon_68
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_69
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_69
-neon_68:
-	FMOVS (R16), F12
-neon_69:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_70
-	FMOVQ (R16), F12
-	B neon_72
-neon_70:
-	TBZ $1, R6, neon_71
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_72
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_72
-neon_71:
-	FMOVS (R16), F12
-neon_72:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -11351,43 +9063,17 @@ neon_72:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_73
-	FMOVQ (R16), F12
-	B neon_75
-neon_73:
-	TBZ $1, R6, neon_74
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_75
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_75
-neon_74:
-	FMOVS (R16), F12
-neon_75:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_76
-	FMOVQ (R16), F12
-	B neon_78
-neon_76:
-	TBZ $1, R6, neon_77
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_78
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_78
-neon_77:
-	FMOVS (R16), F12
-neon_78:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -11395,43 +9081,17 @@ neon_78:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_79
-	FMOVQ (R16), F12
-	B neon_81
-neon_79:
-	TBZ $1, R6, neon_80
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_81
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_81
-neon_80:
-	FMOVS (R16), F12
-neon_81:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_82
-	FMOVQ (R16), F12
-	B neon_84
-neon_82:
-	TBZ $1, R6, neon_83
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_84
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_84
-neon_83:
-	FMOVS (R16), F12
-neon_84:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -11448,43 +9108,17 @@ partial3:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_85
-	FMOVQ (R16), F12
-	B neon_87
-neon_85:
-	TBZ $1, R6, neon_86
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_87
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_87
-neon_86:
-	FMOVS (R16), F12
-neon_87:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_88
-	FMOVQ (R16), F12
-	B neon_90
-neon_88:
-	TBZ $1, R6, neon_89
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_90
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_90
-neon_89:
-	FMOVS (R16), F12
-neon_90:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -11492,43 +9126,17 @@ neon_90:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_91
-	FMOVQ (R16), F12
-	B neon_93
-neon_91:
-	TBZ $1, R6, neon_92
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_93
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_93
-neon_92:
-	FMOVS (R16), F12
-neon_93:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_94
-	FMOVQ (R16), F12
-	B neon_96
-neon_94:
-	TBZ $1, R6, neon_95
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_96
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_96
-neon_95:
-	FMOVS (R16), F12
-neon_96:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -11553,19 +9161,19 @@ nobias9:
 	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_97
+	TBZ $2, R6, neon_25
 	FMOVQ (R16), F12
-	B neon_99
-neon_97:
-	TBZ $1, R6, neon_98
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_99
+	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_99
-neon_98:
+	B neon_27
+neon_26:
 	FMOVS (R16), F12
-neon_99:
+neon_27:
 	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
@@ -11585,19 +9193,19 @@ noclamp9:
 	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_100
+	TBZ $2, R6, neon_28
 	FMOVQ F2, (R16)
-	B neon_102
-neon_100:
-	TBZ $1, R6, neon_101
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_102
+	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_102
-neon_101:
+	B neon_30
+neon_29:
 	FMOVS F2, (R16)
-neon_102:
+neon_30:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -11619,19 +9227,19 @@ nobias10:
 	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_103
+	TBZ $2, R6, neon_31
 	FMOVQ (R16), F12
-	B neon_105
-neon_103:
-	TBZ $1, R6, neon_104
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_105
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_105
-neon_104:
+	B neon_33
+neon_32:
 	FMOVS (R16), F12
-neon_105:
+neon_33:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
@@ -11651,19 +9259,19 @@ noclamp10:
 	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_106
+	TBZ $2, R6, neon_34
 	FMOVQ F5, (R16)
-	B neon_108
-neon_106:
-	TBZ $1, R6, neon_107
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_108
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_108
-neon_107:
+	B neon_36
+neon_35:
 	FMOVS F5, (R16)
-neon_108:
+neon_36:
 	CMP $2, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -11685,19 +9293,19 @@ nobias11:
 	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_109
+	TBZ $2, R6, neon_37
 	FMOVQ (R16), F12
-	B neon_111
-neon_109:
-	TBZ $1, R6, neon_110
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_111
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_111
-neon_110:
+	B neon_39
+neon_38:
 	FMOVS (R16), F12
-neon_111:
+neon_39:
 	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
@@ -11717,19 +9325,19 @@ noclamp11:
 	FMOVQ F7, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_112
+	TBZ $2, R6, neon_40
 	FMOVQ F8, (R16)
-	B neon_114
-neon_112:
-	TBZ $1, R6, neon_113
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
 	FMOVD F8, (R16)
-	TBZ $0, R6, neon_114
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
 	VST1 V8.S[2], (R16)
-	B neon_114
-neon_113:
+	B neon_42
+neon_41:
 	FMOVS F8, (R16)
-neon_114:
+neon_42:
 	CMP $3, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -11751,19 +9359,19 @@ nobias12:
 	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_115
+	TBZ $2, R6, neon_43
 	FMOVQ (R16), F12
-	B neon_117
-neon_115:
-	TBZ $1, R6, neon_116
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_117
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_117
-neon_116:
+	B neon_45
+neon_44:
 	FMOVS (R16), F12
-neon_117:
+neon_45:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
@@ -11783,19 +9391,19 @@ noclamp12:
 	FMOVQ F10, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_118
+	TBZ $2, R6, neon_46
 	FMOVQ F11, (R16)
-	B neon_120
-neon_118:
-	TBZ $1, R6, neon_119
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_120
+	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_120
-neon_119:
+	B neon_48
+neon_47:
 	FMOVS F11, (R16)
-neon_120:
+neon_48:
 stored3:
 	B cols1
 narrower2:
@@ -11824,162 +9432,58 @@ group4:
 	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_121
-	FMOVQ (R16), F8
-	B neon_123
-neon_121:
-	TBZ $1, R6, neon_122
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_123
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_123
-neon_122:
-	FMOVS (R16), F8
-neon_123:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_124
-	FMOVQ (R16), F8
-	B neon_126
-neon_124:
-	TBZ $1, R6, neon_125
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_126
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_126
-neon_125:
-	FMOVS (R16), F8
-neon_126:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_127
-	FMOVQ (R16), F8
-	B neon_129
-neon_127:
-	TBZ $1, R6, neon_128
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_129
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_129
-neon_128:
-	FMOVS (R16), F8
-neon_129:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_130
-	FMOVQ (R16), F8
-	B neon_132
-neon_130:
-	TBZ $1, R6, neon_131
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_132
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_132
-neon_131:
-	FMOVS (R16), F8
-neon_132:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_133
-	FMOVQ (R16), F8
-	B neon_135
-neon_133:
-	TBZ $1, R6, neon_134
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_135
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_135
-neon_134:
-	FMOVS (R16), F8
-neon_135:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_136
-	FMOVQ (R16), F8
-	B neon_138
-neon_136:
-	TBZ $1, R6, neon_137
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_138
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_138
-neon_137:
-	FMOVS (R16), F8
-neon_138:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_139
-	FMOVQ (R16), F8
-	B neon_141
-neon_139:
-	TBZ $1, R6, neon_140
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_141
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_141
-neon_140:
-	FMOVS (R16), F8
-neon_141:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_142
-	FMOVQ (R16), F8
-	B neon_144
-neon_142:
-	TBZ $1, R6, neon_143
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_144
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_144
-neon_143:
-	FMOVS (R16), F8
-neon_144:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -11994,81 +9498,29 @@ partial4:
 	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_145
-	FMOVQ (R16), F8
-	B neon_147
-neon_145:
-	TBZ $1, R6, neon_146
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_147
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_147
-neon_146:
-	FMOVS (R16), F8
-neon_147:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_148
-	FMOVQ (R16), F8
-	B neon_150
-neon_148:
-	TBZ $1, R6, neon_149
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_150
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_150
-neon_149:
-	FMOVS (R16), F8
-neon_150:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_151
-	FMOVQ (R16), F8
-	B neon_153
-neon_151:
-	TBZ $1, R6, neon_152
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_153
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_153
-neon_152:
-	FMOVS (R16), F8
-neon_153:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_154
-	FMOVQ (R16), F8
-	B neon_156
-neon_154:
-	TBZ $1, R6, neon_155
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_156
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_156
-neon_155:
-	FMOVS (R16), F8
-neon_156:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -12090,19 +9542,19 @@ nobias13:
 	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_157
+	TBZ $2, R6, neon_49
 	FMOVQ (R16), F8
-	B neon_159
-neon_157:
-	TBZ $1, R6, neon_158
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_159
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_159
-neon_158:
+	B neon_51
+neon_50:
 	FMOVS (R16), F8
-neon_159:
+neon_51:
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 noload13:
 	TBZ $2, R9, noclamp13
@@ -12119,19 +9571,19 @@ noclamp13:
 	FMOVQ F0, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_160
+	TBZ $2, R6, neon_52
 	FMOVQ F1, (R16)
-	B neon_162
-neon_160:
-	TBZ $1, R6, neon_161
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_162
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_162
-neon_161:
+	B neon_54
+neon_53:
 	FMOVS F1, (R16)
-neon_162:
+neon_54:
 	CMP $1, R7
 	BLE stored4
 	MOVD ldy+88(FP), R9
@@ -12150,19 +9602,19 @@ nobias14:
 	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_163
+	TBZ $2, R6, neon_55
 	FMOVQ (R16), F8
-	B neon_165
-neon_163:
-	TBZ $1, R6, neon_164
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_165
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_165
-neon_164:
+	B neon_57
+neon_56:
 	FMOVS (R16), F8
-neon_165:
+neon_57:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload14:
 	TBZ $2, R9, noclamp14
@@ -12179,19 +9631,19 @@ noclamp14:
 	FMOVQ F2, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_166
+	TBZ $2, R6, neon_58
 	FMOVQ F3, (R16)
-	B neon_168
-neon_166:
-	TBZ $1, R6, neon_167
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_168
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_168
-neon_167:
+	B neon_60
+neon_59:
 	FMOVS F3, (R16)
-neon_168:
+neon_60:
 	CMP $2, R7
 	BLE stored4
 	MOVD ldy+88(FP), R9
@@ -12210,19 +9662,19 @@ nobias15:
 	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_169
+	TBZ $2, R6, neon_61
 	FMOVQ (R16), F8
-	B neon_171
-neon_169:
-	TBZ $1, R6, neon_170
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_171
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_171
-neon_170:
+	B neon_63
+neon_62:
 	FMOVS (R16), F8
-neon_171:
+neon_63:
 	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
 noload15:
 	TBZ $2, R9, noclamp15
@@ -12239,19 +9691,19 @@ noclamp15:
 	FMOVQ F4, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_172
+	TBZ $2, R6, neon_64
 	FMOVQ F5, (R16)
-	B neon_174
-neon_172:
-	TBZ $1, R6, neon_173
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_174
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_174
-neon_173:
+	B neon_66
+neon_65:
 	FMOVS F5, (R16)
-neon_174:
+neon_66:
 	CMP $3, R7
 	BLE stored4
 	MOVD ldy+88(FP), R7
@@ -12270,19 +9722,19 @@ nobias16:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_175
+	TBZ $2, R6, neon_67
 	FMOVQ (R16), F8
-	B neon_177
-neon_175:
-	TBZ $1, R6, neon_176
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_177
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_177
-neon_176:
+	B neon_69
+neon_68:
 	FMOVS (R16), F8
-neon_177:
+neon_69:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload16:
 	TBZ $2, R7, noclamp16
@@ -12299,19 +9751,19 @@ noclamp16:
 	FMOVQ F6, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_178
+	TBZ $2, R6, neon_70
 	FMOVQ F7, (R16)
-	B neon_180
-neon_178:
-	TBZ $1, R6, neon_179
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_180
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_180
-neon_179:
+	B neon_72
+neon_71:
 	FMOVS F7, (R16)
-neon_180:
+neon_72:
 stored4:
 	B cols1
 narrower3:
@@ -12331,148 +9783,44 @@ group5:
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ.P 32(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_181
-	FMOVQ (R16), F4
-	B neon_183
-neon_181:
-	TBZ $1, R6, neon_182
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_183
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_183
-neon_182:
-	FMOVS (R16), F4
-neon_183:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_184
-	FMOVQ (R16), F4
-	B neon_186
-neon_184:
-	TBZ $1, R6, neon_185
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_186
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_186
-neon_185:
-	FMOVS (R16), F4
-neon_186:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_187
-	FMOVQ (R16), F4
-	B neon_189
-neon_187:
-	TBZ $1, R6, neon_188
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_189
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_189
-neon_188:
-	FMOVS (R16), F4
-neon_189:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_190
-	FMOVQ (R16), F4
-	B neon_192
-neon_190:
-	TBZ $1, R6, neon_191
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_192
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_192
-neon_191:
-	FMOVS (R16), F4
-neon_192:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ -16(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_193
-	FMOVQ (R16), F4
-	B neon_195
-neon_193:
-	TBZ $1, R6, neon_194
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_195
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_195
-neon_194:
-	FMOVS (R16), F4
-neon_195:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_196
-	FMOVQ (R16), F4
-	B neon_198
-neon_196:
-	TBZ $1, R6, neon_197
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_198
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_198
-neon_197:
-	FMOVS (R16), F4
-neon_198:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_199
-	FMOVQ (R16), F4
-	B neon_201
-neon_199:
-	TBZ $1, R6, neon_200
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_201
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_201
-neon_200:
-	FMOVS (R16), F4
-neon_201:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_202
-	FMOVQ (R16), F4
-	B neon_204
-neon_202:
-	TBZ $1, R6, neon_203
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_204
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_204
-neon_203:
-	FMOVS (R16), F4
-neon_204:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -12485,75 +9833,23 @@ partial5:
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ.P 16(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_205
-	FMOVQ (R16), F4
-	B neon_207
-neon_205:
-	TBZ $1, R6, neon_206
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_207
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_207
-neon_206:
-	FMOVS (R16), F4
-neon_207:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_208
-	FMOVQ (R16), F4
-	B neon_210
-neon_208:
-	TBZ $1, R6, neon_209
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_210
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_210
-neon_209:
-	FMOVS (R16), F4
-neon_210:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_211
-	FMOVQ (R16), F4
-	B neon_213
-neon_211:
-	TBZ $1, R6, neon_212
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_213
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_213
-neon_212:
-	FMOVS (R16), F4
-neon_213:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_214
-	FMOVQ (R16), F4
-	B neon_216
-neon_214:
-	TBZ $1, R6, neon_215
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_216
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_216
-neon_215:
-	FMOVS (R16), F4
-neon_216:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -12570,19 +9866,19 @@ allrows5:
 nobias17:
 	TBZ $0, R9, noload17
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_217
+	TBZ $2, R6, neon_73
 	FMOVQ (R16), F4
-	B neon_219
-neon_217:
-	TBZ $1, R6, neon_218
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_219
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_219
-neon_218:
+	B neon_75
+neon_74:
 	FMOVS (R16), F4
-neon_219:
+neon_75:
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 noload17:
 	TBZ $2, R9, noclamp17
@@ -12594,19 +9890,19 @@ noload17:
 	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
 noclamp17:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_220
+	TBZ $2, R6, neon_76
 	FMOVQ F0, (R16)
-	B neon_222
-neon_220:
-	TBZ $1, R6, neon_221
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
 	FMOVD F0, (R16)
-	TBZ $0, R6, neon_222
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
 	VST1 V0.S[2], (R16)
-	B neon_222
-neon_221:
+	B neon_78
+neon_77:
 	FMOVS F0, (R16)
-neon_222:
+neon_78:
 	CMP $1, R7
 	BLE stored5
 	MOVD ldy+88(FP), R9
@@ -12620,19 +9916,19 @@ neon_222:
 nobias18:
 	TBZ $0, R9, noload18
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_223
+	TBZ $2, R6, neon_79
 	FMOVQ (R16), F4
-	B neon_225
-neon_223:
-	TBZ $1, R6, neon_224
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_225
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_225
-neon_224:
+	B neon_81
+neon_80:
 	FMOVS (R16), F4
-neon_225:
+neon_81:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload18:
 	TBZ $2, R9, noclamp18
@@ -12644,19 +9940,19 @@ noload18:
 	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_226
+	TBZ $2, R6, neon_82
 	FMOVQ F1, (R16)
-	B neon_228
-neon_226:
-	TBZ $1, R6, neon_227
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_228
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_228
-neon_227:
+	B neon_84
+neon_83:
 	FMOVS F1, (R16)
-neon_228:
+neon_84:
 	CMP $2, R7
 	BLE stored5
 	MOVD ldy+88(FP), R9
@@ -12670,19 +9966,19 @@ neon_228:
 nobias19:
 	TBZ $0, R9, noload19
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_229
+	TBZ $2, R6, neon_85
 	FMOVQ (R16), F4
-	B neon_231
-neon_229:
-	TBZ $1, R6, neon_230
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_231
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_231
-neon_230:
+	B neon_87
+neon_86:
 	FMOVS (R16), F4
-neon_231:
+neon_87:
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 noload19:
 	TBZ $2, R9, noclamp19
@@ -12694,19 +9990,19 @@ noload19:
 	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
 noclamp19:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_232
+	TBZ $2, R6, neon_88
 	FMOVQ F2, (R16)
-	B neon_234
-neon_232:
-	TBZ $1, R6, neon_233
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_234
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_234
-neon_233:
+	B neon_90
+neon_89:
 	FMOVS F2, (R16)
-neon_234:
+neon_90:
 	CMP $3, R7
 	BLE stored5
 	MOVD ldy+88(FP), R7
@@ -12720,19 +10016,19 @@ neon_234:
 nobias20:
 	TBZ $0, R7, noload20
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_235
+	TBZ $2, R6, neon_91
 	FMOVQ (R16), F4
-	B neon_237
-neon_235:
-	TBZ $1, R6, neon_236
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_237
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_237
-neon_236:
+	B neon_93
+neon_92:
 	FMOVS (R16), F4
-neon_237:
+neon_93:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload20:
 	TBZ $2, R7, noclamp20
@@ -12744,19 +10040,19 @@ noload20:
 	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp20:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_238
+	TBZ $2, R6, neon_94
 	FMOVQ F3, (R16)
-	B neon_240
-neon_238:
-	TBZ $1, R6, neon_239
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_240
+	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_240
-neon_239:
+	B neon_96
+neon_95:
 	FMOVS F3, (R16)
-neon_240:
+neon_96:
 stored5:
 	B cols1
 narrower4:
@@ -13128,53 +10424,27 @@ group2:
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F16
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F16
-neon_3:
-	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F16
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F16
-neon_6:
-	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -13192,53 +10462,27 @@ neon_6:
 	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F16
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_9
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F16
-neon_9:
-	WORD $0x4f9c1a07 // fmla v7.4s, v16.4s, v28.s[2]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F16
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_12
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F16
-neon_12:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -13265,53 +10509,27 @@ partial2:
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F16
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_15
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F16
-neon_15:
-	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F16
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_18
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F16
-neon_18:
-	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -13351,19 +10569,19 @@ nobias3:
 	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_19
+	TBZ $2, R6, neon_1
 	FMOVQ (R16), F16
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_21
+	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_21
-neon_20:
+	B neon_3
+neon_2:
 	FMOVS (R16), F16
-neon_21:
+neon_3:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload3:
 	TBZ $2, R9, noclamp3
@@ -13398,19 +10616,19 @@ noclamp3:
 	FMOVQ F6, 96(R15)
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_22
+	TBZ $2, R6, neon_4
 	FMOVQ F7, (R16)
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_24
+	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_24
-neon_23:
+	B neon_6
+neon_5:
 	FMOVS F7, (R16)
-neon_24:
+neon_6:
 	CMP $1, R7
 	BLE stored2
 	MOVD ldy+88(FP), R7
@@ -13447,19 +10665,19 @@ nobias4:
 	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_25
+	TBZ $2, R6, neon_7
 	FMOVQ (R16), F16
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_27
+	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_27
-neon_26:
+	B neon_9
+neon_8:
 	FMOVS (R16), F16
-neon_27:
+neon_9:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload4:
 	TBZ $2, R7, noclamp4
@@ -13494,19 +10712,19 @@ noclamp4:
 	FMOVQ F14, 96(R13)
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_28
+	TBZ $2, R6, neon_10
 	FMOVQ F15, (R16)
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
 	FMOVD F15, (R16)
-	TBZ $0, R6, neon_30
+	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
 	VST1 V15.S[2], (R16)
-	B neon_30
-neon_29:
+	B neon_12
+neon_11:
 	FMOVS F15, (R16)
-neon_30:
+neon_12:
 stored2:
 	B cols1
 narrower1:
@@ -13551,51 +10769,25 @@ group3:
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_31
-	FMOVQ (R16), F14
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_33
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_33
-neon_32:
-	FMOVS (R16), F14
-neon_33:
-	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_34
-	FMOVQ (R16), F14
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_36
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_36
-neon_35:
-	FMOVS (R16), F14
-neon_36:
-	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -13611,51 +10803,25 @@ neon_36:
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_37
-	FMOVQ (R16), F14
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_39
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_39
-neon_38:
-	FMOVS (R16), F14
-neon_39:
-	WORD $0x4f9c19c6 // fmla v6.4s, v14.4s, v28.s[2]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_40
-	FMOVQ (R16), F14
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_42
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_42
-neon_41:
-	FMOVS (R16), F14
-neon_42:
-	WORD $0x4fbc19cd // fmla v13.4s, v14.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -13680,51 +10846,25 @@ partial3:
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_43
-	FMOVQ (R16), F14
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_45
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_45
-neon_44:
-	FMOVS (R16), F14
-neon_45:
-	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_46
-	FMOVQ (R16), F14
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_48
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_48
-neon_47:
-	FMOVS (R16), F14
-neon_48:
-	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -13761,19 +10901,19 @@ nobias5:
 	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_49
+	TBZ $2, R6, neon_13
 	FMOVQ (R16), F14
-	B neon_51
-neon_49:
-	TBZ $1, R6, neon_50
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
 	FMOVD (R16), F14
-	TBZ $0, R6, neon_51
+	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
 	VLD1 (R16), V14.S[2]
-	B neon_51
-neon_50:
+	B neon_15
+neon_14:
 	FMOVS (R16), F14
-neon_51:
+neon_15:
 	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
@@ -13805,19 +10945,19 @@ noclamp5:
 	FMOVQ F5, 80(R15)
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_52
+	TBZ $2, R6, neon_16
 	FMOVQ F6, (R16)
-	B neon_54
-neon_52:
-	TBZ $1, R6, neon_53
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
 	FMOVD F6, (R16)
-	TBZ $0, R6, neon_54
+	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
 	VST1 V6.S[2], (R16)
-	B neon_54
-neon_53:
+	B neon_18
+neon_17:
 	FMOVS F6, (R16)
-neon_54:
+neon_18:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -13851,19 +10991,19 @@ nobias6:
 	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_55
+	TBZ $2, R6, neon_19
 	FMOVQ (R16), F14
-	B neon_57
-neon_55:
-	TBZ $1, R6, neon_56
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
 	FMOVD (R16), F14
-	TBZ $0, R6, neon_57
+	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
 	VLD1 (R16), V14.S[2]
-	B neon_57
-neon_56:
+	B neon_21
+neon_20:
 	FMOVS (R16), F14
-neon_57:
+neon_21:
 	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
@@ -13895,19 +11035,19 @@ noclamp6:
 	FMOVQ F12, 80(R13)
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_58
+	TBZ $2, R6, neon_22
 	FMOVQ F13, (R16)
-	B neon_60
-neon_58:
-	TBZ $1, R6, neon_59
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
 	FMOVD F13, (R16)
-	TBZ $0, R6, neon_60
+	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
 	VST1 V13.S[2], (R16)
-	B neon_60
-neon_59:
+	B neon_24
+neon_23:
 	FMOVS F13, (R16)
-neon_60:
+neon_24:
 stored3:
 	B cols1
 narrower2:
@@ -13948,49 +11088,23 @@ group4:
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_61
-	FMOVQ (R16), F12
-	B neon_63
-neon_61:
-	TBZ $1, R6, neon_62
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_63
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_63
-neon_62:
-	FMOVS (R16), F12
-neon_63:
-	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_64
-	FMOVQ (R16), F12
-	B neon_66
-neon_64:
-	TBZ $1, R6, neon_65
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_66
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_66
-neon_65:
-	FMOVS (R16), F12
-neon_66:
-	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -14004,49 +11118,23 @@ neon_66:
 	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_67
-	FMOVQ (R16), F12
-	B neon_69
-neon_67:
-	TBZ $1, R6, neon_68
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_69
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_69
-neon_68:
-	FMOVS (R16), F12
-neon_69:
-	WORD $0x4f9c1985 // fmla v5.4s, v12.4s, v28.s[2]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_70
-	FMOVQ (R16), F12
-	B neon_72
-neon_70:
-	TBZ $1, R6, neon_71
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_72
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_72
-neon_71:
-	FMOVS (R16), F12
-neon_72:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -14069,49 +11157,23 @@ partial4:
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_73
-	FMOVQ (R16), F12
-	B neon_75
-neon_73:
-	TBZ $1, R6, neon_74
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_75
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_75
-neon_74:
-	FMOVS (R16), F12
-neon_75:
-	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_76
-	FMOVQ (R16), F12
-	B neon_78
-neon_76:
-	TBZ $1, R6, neon_77
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_78
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_78
-neon_77:
-	FMOVS (R16), F12
-neon_78:
-	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -14145,19 +11207,19 @@ nobias7:
 	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_79
+	TBZ $2, R6, neon_25
 	FMOVQ (R16), F12
-	B neon_81
-neon_79:
-	TBZ $1, R6, neon_80
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_81
+	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_81
-neon_80:
+	B neon_27
+neon_26:
 	FMOVS (R16), F12
-neon_81:
+neon_27:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload7:
 	TBZ $2, R9, noclamp7
@@ -14186,19 +11248,19 @@ noclamp7:
 	FMOVQ F4, 64(R15)
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_82
+	TBZ $2, R6, neon_28
 	FMOVQ F5, (R16)
-	B neon_84
-neon_82:
-	TBZ $1, R6, neon_83
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_84
+	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_84
-neon_83:
+	B neon_30
+neon_29:
 	FMOVS F5, (R16)
-neon_84:
+neon_30:
 	CMP $1, R7
 	BLE stored4
 	MOVD ldy+88(FP), R7
@@ -14229,19 +11291,19 @@ nobias8:
 	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_85
+	TBZ $2, R6, neon_31
 	FMOVQ (R16), F12
-	B neon_87
-neon_85:
-	TBZ $1, R6, neon_86
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_87
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_87
-neon_86:
+	B neon_33
+neon_32:
 	FMOVS (R16), F12
-neon_87:
+neon_33:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload8:
 	TBZ $2, R7, noclamp8
@@ -14270,19 +11332,19 @@ noclamp8:
 	FMOVQ F10, 64(R13)
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_88
+	TBZ $2, R6, neon_34
 	FMOVQ F11, (R16)
-	B neon_90
-neon_88:
-	TBZ $1, R6, neon_89
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_90
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_90
-neon_89:
+	B neon_36
+neon_35:
 	FMOVS F11, (R16)
-neon_90:
+neon_36:
 stored4:
 	B cols1
 narrower3:
@@ -14319,47 +11381,21 @@ group5:
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_91
-	FMOVQ (R16), F10
-	B neon_93
-neon_91:
-	TBZ $1, R6, neon_92
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_93
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_93
-neon_92:
-	FMOVS (R16), F10
-neon_93:
-	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_94
-	FMOVQ (R16), F10
-	B neon_96
-neon_94:
-	TBZ $1, R6, neon_95
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_96
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_96
-neon_95:
-	FMOVS (R16), F10
-neon_96:
-	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -14371,47 +11407,21 @@ neon_96:
 	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_97
-	FMOVQ (R16), F10
-	B neon_99
-neon_97:
-	TBZ $1, R6, neon_98
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_99
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_99
-neon_98:
-	FMOVS (R16), F10
-neon_99:
-	WORD $0x4f9c1944 // fmla v4.4s, v10.4s, v28.s[2]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_100
-	FMOVQ (R16), F10
-	B neon_102
-neon_100:
-	TBZ $1, R6, neon_101
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_102
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_102
-neon_101:
-	FMOVS (R16), F10
-neon_102:
-	WORD $0x4fbc1949 // fmla v9.4s, v10.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc5 // fmla v5.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -14432,47 +11442,21 @@ partial5:
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_103
-	FMOVQ (R16), F10
-	B neon_105
-neon_103:
-	TBZ $1, R6, neon_104
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_105
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_105
-neon_104:
-	FMOVS (R16), F10
-neon_105:
-	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_106
-	FMOVQ (R16), F10
-	B neon_108
-neon_106:
-	TBZ $1, R6, neon_107
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_108
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_108
-neon_107:
-	FMOVS (R16), F10
-neon_108:
-	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -14503,19 +11487,19 @@ nobias9:
 	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_109
+	TBZ $2, R6, neon_37
 	FMOVQ (R16), F10
-	B neon_111
-neon_109:
-	TBZ $1, R6, neon_110
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
 	FMOVD (R16), F10
-	TBZ $0, R6, neon_111
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
 	VLD1 (R16), V10.S[2]
-	B neon_111
-neon_110:
+	B neon_39
+neon_38:
 	FMOVS (R16), F10
-neon_111:
+neon_39:
 	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
 noload9:
 	TBZ $2, R9, noclamp9
@@ -14541,19 +11525,19 @@ noclamp9:
 	FMOVQ F3, 48(R15)
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_112
+	TBZ $2, R6, neon_40
 	FMOVQ F4, (R16)
-	B neon_114
-neon_112:
-	TBZ $1, R6, neon_113
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
 	FMOVD F4, (R16)
-	TBZ $0, R6, neon_114
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
 	VST1 V4.S[2], (R16)
-	B neon_114
-neon_113:
+	B neon_42
+neon_41:
 	FMOVS F4, (R16)
-neon_114:
+neon_42:
 	CMP $1, R7
 	BLE stored5
 	MOVD ldy+88(FP), R7
@@ -14581,19 +11565,19 @@ nobias10:
 	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_115
+	TBZ $2, R6, neon_43
 	FMOVQ (R16), F10
-	B neon_117
-neon_115:
-	TBZ $1, R6, neon_116
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
 	FMOVD (R16), F10
-	TBZ $0, R6, neon_117
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
 	VLD1 (R16), V10.S[2]
-	B neon_117
-neon_116:
+	B neon_45
+neon_44:
 	FMOVS (R16), F10
-neon_117:
+neon_45:
 	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
 noload10:
 	TBZ $2, R7, noclamp10
@@ -14619,19 +11603,19 @@ noclamp10:
 	FMOVQ F8, 48(R13)
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_118
+	TBZ $2, R6, neon_46
 	FMOVQ F9, (R16)
-	B neon_120
-neon_118:
-	TBZ $1, R6, neon_119
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
 	FMOVD F9, (R16)
-	TBZ $0, R6, neon_120
+	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
 	VST1 V9.S[2], (R16)
-	B neon_120
-neon_119:
+	B neon_48
+neon_47:
 	FMOVS F9, (R16)
-neon_120:
+neon_48:
 stored5:
 	B cols1
 narrower4:
@@ -14664,45 +11648,19 @@ group6:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_121
-	FMOVQ (R16), F8
-	B neon_123
-neon_121:
-	TBZ $1, R6, neon_122
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_123
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_123
-neon_122:
-	FMOVS (R16), F8
-neon_123:
-	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_124
-	FMOVQ (R16), F8
-	B neon_126
-neon_124:
-	TBZ $1, R6, neon_125
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_126
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_126
-neon_125:
-	FMOVS (R16), F8
-neon_126:
-	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -14712,45 +11670,19 @@ neon_126:
 	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_127
-	FMOVQ (R16), F8
-	B neon_129
-neon_127:
-	TBZ $1, R6, neon_128
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_129
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_129
-neon_128:
-	FMOVS (R16), F8
-neon_129:
-	WORD $0x4f9c1903 // fmla v3.4s, v8.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_130
-	FMOVQ (R16), F8
-	B neon_132
-neon_130:
-	TBZ $1, R6, neon_131
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_132
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_132
-neon_131:
-	FMOVS (R16), F8
-neon_132:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be4 // fmla v4.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc5 // fmla v5.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group6
@@ -14769,45 +11701,19 @@ partial6:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_133
-	FMOVQ (R16), F8
-	B neon_135
-neon_133:
-	TBZ $1, R6, neon_134
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_135
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_135
-neon_134:
-	FMOVS (R16), F8
-neon_135:
-	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_136
-	FMOVQ (R16), F8
-	B neon_138
-neon_136:
-	TBZ $1, R6, neon_137
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_138
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_138
-neon_137:
-	FMOVS (R16), F8
-neon_138:
-	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial6
 pdone6:
@@ -14835,19 +11741,19 @@ nobias11:
 	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_139
+	TBZ $2, R6, neon_49
 	FMOVQ (R16), F8
-	B neon_141
-neon_139:
-	TBZ $1, R6, neon_140
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_141
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_141
-neon_140:
+	B neon_51
+neon_50:
 	FMOVS (R16), F8
-neon_141:
+neon_51:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload11:
 	TBZ $2, R9, noclamp11
@@ -14870,19 +11776,19 @@ noclamp11:
 	FMOVQ F2, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_142
+	TBZ $2, R6, neon_52
 	FMOVQ F3, (R16)
-	B neon_144
-neon_142:
-	TBZ $1, R6, neon_143
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_144
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_144
-neon_143:
+	B neon_54
+neon_53:
 	FMOVS F3, (R16)
-neon_144:
+neon_54:
 	CMP $1, R7
 	BLE stored6
 	MOVD ldy+88(FP), R7
@@ -14907,19 +11813,19 @@ nobias12:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_145
+	TBZ $2, R6, neon_55
 	FMOVQ (R16), F8
-	B neon_147
-neon_145:
-	TBZ $1, R6, neon_146
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_147
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_147
-neon_146:
+	B neon_57
+neon_56:
 	FMOVS (R16), F8
-neon_147:
+neon_57:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload12:
 	TBZ $2, R7, noclamp12
@@ -14942,19 +11848,19 @@ noclamp12:
 	FMOVQ F6, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_148
+	TBZ $2, R6, neon_58
 	FMOVQ F7, (R16)
-	B neon_150
-neon_148:
-	TBZ $1, R6, neon_149
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_150
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_150
-neon_149:
+	B neon_60
+neon_59:
 	FMOVS F7, (R16)
-neon_150:
+neon_60:
 stored6:
 	B cols1
 narrower5:
@@ -14983,43 +11889,17 @@ group7:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_151
-	FMOVQ (R16), F6
-	B neon_153
-neon_151:
-	TBZ $1, R6, neon_152
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_153
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_153
-neon_152:
-	FMOVS (R16), F6
-neon_153:
-	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_154
-	FMOVQ (R16), F6
-	B neon_156
-neon_154:
-	TBZ $1, R6, neon_155
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_156
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_156
-neon_155:
-	FMOVS (R16), F6
-neon_156:
-	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -15027,43 +11907,17 @@ neon_156:
 	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_157
-	FMOVQ (R16), F6
-	B neon_159
-neon_157:
-	TBZ $1, R6, neon_158
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_159
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_159
-neon_158:
-	FMOVS (R16), F6
-neon_159:
-	WORD $0x4f9c18c2 // fmla v2.4s, v6.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be3 // fmla v3.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_160
-	FMOVQ (R16), F6
-	B neon_162
-neon_160:
-	TBZ $1, R6, neon_161
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_162
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_162
-neon_161:
-	FMOVS (R16), F6
-neon_162:
-	WORD $0x4fbc18c5 // fmla v5.4s, v6.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1be4 // fmla v4.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bc5 // fmla v5.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group7
@@ -15080,43 +11934,17 @@ partial7:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_163
-	FMOVQ (R16), F6
-	B neon_165
-neon_163:
-	TBZ $1, R6, neon_164
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_165
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_165
-neon_164:
-	FMOVS (R16), F6
-neon_165:
-	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_166
-	FMOVQ (R16), F6
-	B neon_168
-neon_166:
-	TBZ $1, R6, neon_167
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_168
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_168
-neon_167:
-	FMOVS (R16), F6
-neon_168:
-	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial7
 pdone7:
@@ -15141,19 +11969,19 @@ nobias13:
 	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_169
+	TBZ $2, R6, neon_61
 	FMOVQ (R16), F6
-	B neon_171
-neon_169:
-	TBZ $1, R6, neon_170
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
 	FMOVD (R16), F6
-	TBZ $0, R6, neon_171
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
 	VLD1 (R16), V6.S[2]
-	B neon_171
-neon_170:
+	B neon_63
+neon_62:
 	FMOVS (R16), F6
-neon_171:
+neon_63:
 	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
 noload13:
 	TBZ $2, R9, noclamp13
@@ -15173,19 +12001,19 @@ noclamp13:
 	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_172
+	TBZ $2, R6, neon_64
 	FMOVQ F2, (R16)
-	B neon_174
-neon_172:
-	TBZ $1, R6, neon_173
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_174
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_174
-neon_173:
+	B neon_66
+neon_65:
 	FMOVS F2, (R16)
-neon_174:
+neon_66:
 	CMP $1, R7
 	BLE stored7
 	MOVD ldy+88(FP), R7
@@ -15207,19 +12035,19 @@ nobias14:
 	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_175
+	TBZ $2, R6, neon_67
 	FMOVQ (R16), F6
-	B neon_177
-neon_175:
-	TBZ $1, R6, neon_176
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
 	FMOVD (R16), F6
-	TBZ $0, R6, neon_177
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
 	VLD1 (R16), V6.S[2]
-	B neon_177
-neon_176:
+	B neon_69
+neon_68:
 	FMOVS (R16), F6
-neon_177:
+neon_69:
 	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
 noload14:
 	TBZ $2, R7, noclamp14
@@ -15239,19 +12067,19 @@ noclamp14:
 	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_178
+	TBZ $2, R6, neon_70
 	FMOVQ F5, (R16)
-	B neon_180
-neon_178:
-	TBZ $1, R6, neon_179
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_180
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_180
-neon_179:
+	B neon_72
+neon_71:
 	FMOVS F5, (R16)
-neon_180:
+neon_72:
 stored7:
 	B cols1
 narrower6:
@@ -15276,81 +12104,29 @@ group8:
 	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_181
-	FMOVQ (R16), F4
-	B neon_183
-neon_181:
-	TBZ $1, R6, neon_182
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_183
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_183
-neon_182:
-	FMOVS (R16), F4
-neon_183:
-	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_184
-	FMOVQ (R16), F4
-	B neon_186
-neon_184:
-	TBZ $1, R6, neon_185
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_186
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_186
-neon_185:
-	FMOVS (R16), F4
-neon_186:
-	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_187
-	FMOVQ (R16), F4
-	B neon_189
-neon_187:
-	TBZ $1, R6, neon_188
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_189
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_189
-neon_188:
-	FMOVS (R16), F4
-neon_189:
-	WORD $0x4f9c1881 // fmla v1.4s, v4.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc2 // fmla v2.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_190
-	FMOVQ (R16), F4
-	B neon_192
-neon_190:
-	TBZ $1, R6, neon_191
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_192
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_192
-neon_191:
-	FMOVS (R16), F4
-neon_192:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be2 // fmla v2.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group8
@@ -15365,41 +12141,15 @@ partial8:
 	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_193
-	FMOVQ (R16), F4
-	B neon_195
-neon_193:
-	TBZ $1, R6, neon_194
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_195
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_195
-neon_194:
-	FMOVS (R16), F4
-neon_195:
-	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_196
-	FMOVQ (R16), F4
-	B neon_198
-neon_196:
-	TBZ $1, R6, neon_197
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_198
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_198
-neon_197:
-	FMOVS (R16), F4
-neon_198:
-	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial8
 pdone8:
@@ -15421,19 +12171,19 @@ nobias15:
 	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_199
+	TBZ $2, R6, neon_73
 	FMOVQ (R16), F4
-	B neon_201
-neon_199:
-	TBZ $1, R6, neon_200
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_201
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_201
-neon_200:
+	B neon_75
+neon_74:
 	FMOVS (R16), F4
-neon_201:
+neon_75:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload15:
 	TBZ $2, R9, noclamp15
@@ -15450,19 +12200,19 @@ noclamp15:
 	FMOVQ F0, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_202
+	TBZ $2, R6, neon_76
 	FMOVQ F1, (R16)
-	B neon_204
-neon_202:
-	TBZ $1, R6, neon_203
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_204
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_204
-neon_203:
+	B neon_78
+neon_77:
 	FMOVS F1, (R16)
-neon_204:
+neon_78:
 	CMP $1, R7
 	BLE stored8
 	MOVD ldy+88(FP), R7
@@ -15481,19 +12231,19 @@ nobias16:
 	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_205
+	TBZ $2, R6, neon_79
 	FMOVQ (R16), F4
-	B neon_207
-neon_205:
-	TBZ $1, R6, neon_206
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_207
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_207
-neon_206:
+	B neon_81
+neon_80:
 	FMOVS (R16), F4
-neon_207:
+neon_81:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload16:
 	TBZ $2, R7, noclamp16
@@ -15510,19 +12260,19 @@ noclamp16:
 	FMOVQ F2, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_208
+	TBZ $2, R6, neon_82
 	FMOVQ F3, (R16)
-	B neon_210
-neon_208:
-	TBZ $1, R6, neon_209
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_210
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_210
-neon_209:
+	B neon_84
+neon_83:
 	FMOVS F3, (R16)
-neon_210:
+neon_84:
 stored8:
 	B cols1
 narrower7:
@@ -15540,75 +12290,23 @@ group9:
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVQ.P 16(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_211
-	FMOVQ (R16), F2
-	B neon_213
-neon_211:
-	TBZ $1, R6, neon_212
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_213
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_213
-neon_212:
-	FMOVS (R16), F2
-neon_213:
-	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_214
-	FMOVQ (R16), F2
-	B neon_216
-neon_214:
-	TBZ $1, R6, neon_215
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_216
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_216
-neon_215:
-	FMOVS (R16), F2
-neon_216:
-	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_217
-	FMOVQ (R16), F2
-	B neon_219
-neon_217:
-	TBZ $1, R6, neon_218
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_219
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_219
-neon_218:
-	FMOVS (R16), F2
-neon_219:
-	WORD $0x4f9c1840 // fmla v0.4s, v2.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_220
-	FMOVQ (R16), F2
-	B neon_222
-neon_220:
-	TBZ $1, R6, neon_221
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_222
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_222
-neon_221:
-	FMOVS (R16), F2
-neon_222:
-	WORD $0x4fbc1841 // fmla v1.4s, v2.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc1 // fmla v1.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group9
@@ -15621,39 +12319,13 @@ partial9:
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVD.P 8(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_223
-	FMOVQ (R16), F2
-	B neon_225
-neon_223:
-	TBZ $1, R6, neon_224
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_225
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_225
-neon_224:
-	FMOVS (R16), F2
-neon_225:
-	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_226
-	FMOVQ (R16), F2
-	B neon_228
-neon_226:
-	TBZ $1, R6, neon_227
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_228
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_228
-neon_227:
-	FMOVS (R16), F2
-neon_228:
-	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial9
 pdone9:
@@ -15670,19 +12342,19 @@ allrows9:
 nobias17:
 	TBZ $0, R9, noload17
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_229
+	TBZ $2, R6, neon_85
 	FMOVQ (R16), F2
-	B neon_231
-neon_229:
-	TBZ $1, R6, neon_230
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
 	FMOVD (R16), F2
-	TBZ $0, R6, neon_231
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
 	VLD1 (R16), V2.S[2]
-	B neon_231
-neon_230:
+	B neon_87
+neon_86:
 	FMOVS (R16), F2
-neon_231:
+neon_87:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 noload17:
 	TBZ $2, R9, noclamp17
@@ -15694,19 +12366,19 @@ noload17:
 	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 noclamp17:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_232
+	TBZ $2, R6, neon_88
 	FMOVQ F0, (R16)
-	B neon_234
-neon_232:
-	TBZ $1, R6, neon_233
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
 	FMOVD F0, (R16)
-	TBZ $0, R6, neon_234
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
 	VST1 V0.S[2], (R16)
-	B neon_234
-neon_233:
+	B neon_90
+neon_89:
 	FMOVS F0, (R16)
-neon_234:
+neon_90:
 	CMP $1, R7
 	BLE stored9
 	MOVD ldy+88(FP), R7
@@ -15720,19 +12392,19 @@ neon_234:
 nobias18:
 	TBZ $0, R7, noload18
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_235
+	TBZ $2, R6, neon_91
 	FMOVQ (R16), F2
-	B neon_237
-neon_235:
-	TBZ $1, R6, neon_236
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
 	FMOVD (R16), F2
-	TBZ $0, R6, neon_237
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
 	VLD1 (R16), V2.S[2]
-	B neon_237
-neon_236:
+	B neon_93
+neon_92:
 	FMOVS (R16), F2
-neon_237:
+neon_93:
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
 noload18:
 	TBZ $2, R7, noclamp18
@@ -15744,19 +12416,19 @@ noload18:
 	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
 noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_238
+	TBZ $2, R6, neon_94
 	FMOVQ F1, (R16)
-	B neon_240
-neon_238:
-	TBZ $1, R6, neon_239
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_240
+	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_240
-neon_239:
+	B neon_96
+neon_95:
 	FMOVS F1, (R16)
-neon_240:
+neon_96:
 stored9:
 	B cols1
 narrower8:
@@ -16269,45 +12941,19 @@ group2:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F16
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F16
-neon_3:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -15(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F16
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F16
-neon_6:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -14(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -16317,45 +12963,19 @@ neon_6:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F16
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_9
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F16
-neon_9:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -13(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F16
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_12
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F16
-neon_12:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	MOVBU -12(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -16366,45 +12986,19 @@ neon_12:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F16
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_15
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F16
-neon_15:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -11(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F16
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_18
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F16
-neon_18:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -10(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -16414,45 +13008,19 @@ neon_18:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F16
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_21
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F16
-neon_21:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -9(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_22
-	FMOVQ (R16), F16
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_24
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_24
-neon_23:
-	FMOVS (R16), F16
-neon_24:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	MOVBU -8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -16463,45 +13031,19 @@ neon_24:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F16
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_27
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F16
-neon_27:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_28
-	FMOVQ (R16), F16
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_30
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_30
-neon_29:
-	FMOVS (R16), F16
-neon_30:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -16511,45 +13053,19 @@ neon_30:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_31
-	FMOVQ (R16), F16
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_33
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_33
-neon_32:
-	FMOVS (R16), F16
-neon_33:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_34
-	FMOVQ (R16), F16
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_36
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_36
-neon_35:
-	FMOVS (R16), F16
-neon_36:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -16560,45 +13076,19 @@ neon_36:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_37
-	FMOVQ (R16), F16
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_39
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_39
-neon_38:
-	FMOVS (R16), F16
-neon_39:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_40
-	FMOVQ (R16), F16
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_42
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_42
-neon_41:
-	FMOVS (R16), F16
-neon_42:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -16608,45 +13098,19 @@ neon_42:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_43
-	FMOVQ (R16), F16
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_45
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_45
-neon_44:
-	FMOVS (R16), F16
-neon_45:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_46
-	FMOVQ (R16), F16
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_48
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_48
-neon_47:
-	FMOVS (R16), F16
-neon_48:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -16665,45 +13129,19 @@ partial2:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_49
-	FMOVQ (R16), F16
-	B neon_51
-neon_49:
-	TBZ $1, R6, neon_50
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_51
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_51
-neon_50:
-	FMOVS (R16), F16
-neon_51:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_52
-	FMOVQ (R16), F16
-	B neon_54
-neon_52:
-	TBZ $1, R6, neon_53
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_54
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_54
-neon_53:
-	FMOVS (R16), F16
-neon_54:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -16713,45 +13151,19 @@ neon_54:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_55
-	FMOVQ (R16), F16
-	B neon_57
-neon_55:
-	TBZ $1, R6, neon_56
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_57
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_57
-neon_56:
-	FMOVS (R16), F16
-neon_57:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_58
-	FMOVQ (R16), F16
-	B neon_60
-neon_58:
-	TBZ $1, R6, neon_59
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_60
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_60
-neon_59:
-	FMOVS (R16), F16
-neon_60:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -16779,19 +13191,19 @@ nobias5:
 	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_61
+	TBZ $2, R6, neon_1
 	FMOVQ (R16), F16
-	B neon_63
-neon_61:
-	TBZ $1, R6, neon_62
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_63
+	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_63
-neon_62:
+	B neon_3
+neon_2:
 	FMOVS (R16), F16
-neon_63:
+neon_3:
 	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
 noload5:
 	TBZ $2, R9, noclamp5
@@ -16814,19 +13226,19 @@ noclamp5:
 	FMOVQ F2, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_64
+	TBZ $2, R6, neon_4
 	FMOVQ F3, (R16)
-	B neon_66
-neon_64:
-	TBZ $1, R6, neon_65
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_66
+	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_66
-neon_65:
+	B neon_6
+neon_5:
 	FMOVS F3, (R16)
-neon_66:
+neon_6:
 	CMP $1, R7
 	BLE stored2
 	MOVD ldy+88(FP), R9
@@ -16851,19 +13263,19 @@ nobias6:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_67
+	TBZ $2, R6, neon_7
 	FMOVQ (R16), F16
-	B neon_69
-neon_67:
-	TBZ $1, R6, neon_68
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_69
+	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_69
-neon_68:
+	B neon_9
+neon_8:
 	FMOVS (R16), F16
-neon_69:
+neon_9:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload6:
 	TBZ $2, R9, noclamp6
@@ -16886,19 +13298,19 @@ noclamp6:
 	FMOVQ F6, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_70
+	TBZ $2, R6, neon_10
 	FMOVQ F7, (R16)
-	B neon_72
-neon_70:
-	TBZ $1, R6, neon_71
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_72
+	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_72
-neon_71:
+	B neon_12
+neon_11:
 	FMOVS F7, (R16)
-neon_72:
+neon_12:
 	CMP $2, R7
 	BLE stored2
 	MOVD ldy+88(FP), R9
@@ -16923,19 +13335,19 @@ nobias7:
 	WORD $0x4e3fd54a // fadd v10.4s, v10.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_73
+	TBZ $2, R6, neon_13
 	FMOVQ (R16), F16
-	B neon_75
-neon_73:
-	TBZ $1, R6, neon_74
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_75
+	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_75
-neon_74:
+	B neon_15
+neon_14:
 	FMOVS (R16), F16
-neon_75:
+neon_15:
 	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
 noload7:
 	TBZ $2, R9, noclamp7
@@ -16958,19 +13370,19 @@ noclamp7:
 	FMOVQ F10, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_76
+	TBZ $2, R6, neon_16
 	FMOVQ F11, (R16)
-	B neon_78
-neon_76:
-	TBZ $1, R6, neon_77
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_78
+	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_78
-neon_77:
+	B neon_18
+neon_17:
 	FMOVS F11, (R16)
-neon_78:
+neon_18:
 	CMP $3, R7
 	BLE stored2
 	MOVD ldy+88(FP), R7
@@ -16995,19 +13407,19 @@ nobias8:
 	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_79
+	TBZ $2, R6, neon_19
 	FMOVQ (R16), F16
-	B neon_81
-neon_79:
-	TBZ $1, R6, neon_80
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_81
+	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_81
-neon_80:
+	B neon_21
+neon_20:
 	FMOVS (R16), F16
-neon_81:
+neon_21:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload8:
 	TBZ $2, R7, noclamp8
@@ -17030,19 +13442,19 @@ noclamp8:
 	FMOVQ F14, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_82
+	TBZ $2, R6, neon_22
 	FMOVQ F15, (R16)
-	B neon_84
-neon_82:
-	TBZ $1, R6, neon_83
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
 	FMOVD F15, (R16)
-	TBZ $0, R6, neon_84
+	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
 	VST1 V15.S[2], (R16)
-	B neon_84
-neon_83:
+	B neon_24
+neon_23:
 	FMOVS F15, (R16)
-neon_84:
+neon_24:
 stored2:
 	B cols1
 narrower1:
@@ -17077,43 +13489,17 @@ group3:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_85
-	FMOVQ (R16), F12
-	B neon_87
-neon_85:
-	TBZ $1, R6, neon_86
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_87
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_87
-neon_86:
-	FMOVS (R16), F12
-neon_87:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -15(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_88
-	FMOVQ (R16), F12
-	B neon_90
-neon_88:
-	TBZ $1, R6, neon_89
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_90
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_90
-neon_89:
-	FMOVS (R16), F12
-neon_90:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -14(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -17121,43 +13507,17 @@ neon_90:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_91
-	FMOVQ (R16), F12
-	B neon_93
-neon_91:
-	TBZ $1, R6, neon_92
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_93
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_93
-neon_92:
-	FMOVS (R16), F12
-neon_93:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -13(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_94
-	FMOVQ (R16), F12
-	B neon_96
-neon_94:
-	TBZ $1, R6, neon_95
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_96
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_96
-neon_95:
-	FMOVS (R16), F12
-neon_96:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	MOVBU -12(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -17166,43 +13526,17 @@ neon_96:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_97
-	FMOVQ (R16), F12
-	B neon_99
-neon_97:
-	TBZ $1, R6, neon_98
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_99
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_99
-neon_98:
-	FMOVS (R16), F12
-neon_99:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -11(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_100
-	FMOVQ (R16), F12
-	B neon_102
-neon_100:
-	TBZ $1, R6, neon_101
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_102
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_102
-neon_101:
-	FMOVS (R16), F12
-neon_102:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -10(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -17210,43 +13544,17 @@ neon_102:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_103
-	FMOVQ (R16), F12
-	B neon_105
-neon_103:
-	TBZ $1, R6, neon_104
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_105
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_105
-neon_104:
-	FMOVS (R16), F12
-neon_105:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -9(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_106
-	FMOVQ (R16), F12
-	B neon_108
-neon_106:
-	TBZ $1, R6, neon_107
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_108
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_108
-neon_107:
-	FMOVS (R16), F12
-neon_108:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	MOVBU -8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -17255,43 +13563,17 @@ neon_108:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_109
-	FMOVQ (R16), F12
-	B neon_111
-neon_109:
-	TBZ $1, R6, neon_110
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_111
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_111
-neon_110:
-	FMOVS (R16), F12
-neon_111:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_112
-	FMOVQ (R16), F12
-	B neon_114
-neon_112:
-	TBZ $1, R6, neon_113
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_114
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_114
-neon_113:
-	FMOVS (R16), F12
-neon_114:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -17299,43 +13581,17 @@ neon_114:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_115
-	FMOVQ (R16), F12
-	B neon_117
-neon_115:
-	TBZ $1, R6, neon_116
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_117
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_117
-neon_116:
-	FMOVS (R16), F12
-neon_117:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_118
-	FMOVQ (R16), F12
-	B neon_120
-neon_118:
-	TBZ $1, R6, neon_119
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_120
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_120
-neon_119:
-	FMOVS (R16), F12
-neon_120:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -17344,43 +13600,17 @@ neon_120:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_121
-	FMOVQ (R16), F12
-	B neon_123
-neon_121:
-	TBZ $1, R6, neon_122
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_123
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_123
-neon_122:
-	FMOVS (R16), F12
-neon_123:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_124
-	FMOVQ (R16), F12
-	B neon_126
-neon_124:
-	TBZ $1, R6, neon_125
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_126
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_126
-neon_125:
-	FMOVS (R16), F12
-neon_126:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -17388,43 +13618,17 @@ neon_126:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_127
-	FMOVQ (R16), F12
-	B neon_129
-neon_127:
-	TBZ $1, R6, neon_128
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_129
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_129
-neon_128:
-	FMOVS (R16), F12
-neon_129:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_130
-	FMOVQ (R16), F12
-	B neon_132
-neon_130:
-	TBZ $1, R6, neon_131
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_132
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_132
-neon_131:
-	FMOVS (R16), F12
-neon_132:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -17441,43 +13645,17 @@ partial3:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_133
-	FMOVQ (R16), F12
-	B neon_135
-neon_133:
-	TBZ $1, R6, neon_134
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_135
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_135
-neon_134:
-	FMOVS (R16), F12
-neon_135:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_136
-	FMOVQ (R16), F12
-	B neon_138
-neon_136:
-	TBZ $1, R6, neon_137
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_138
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_138
-neon_137:
-	FMOVS (R16), F12
-neon_138:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -17485,43 +13663,17 @@ neon_138:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_139
-	FMOVQ (R16), F12
-	B neon_141
-neon_139:
-	TBZ $1, R6, neon_140
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_141
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_141
-neon_140:
-	FMOVS (R16), F12
-neon_141:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_142
-	FMOVQ (R16), F12
-	B neon_144
-neon_142:
-	TBZ $1, R6, neon_143
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_144
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_144
-neon_143:
-	FMOVS (R16), F12
-neon_144:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -17546,19 +13698,19 @@ nobias9:
 	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_145
+	TBZ $2, R6, neon_25
 	FMOVQ (R16), F12
-	B neon_147
-neon_145:
-	TBZ $1, R6, neon_146
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_147
+	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_147
-neon_146:
+	B neon_27
+neon_26:
 	FMOVS (R16), F12
-neon_147:
+neon_27:
 	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
@@ -17578,19 +13730,19 @@ noclamp9:
 	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_148
+	TBZ $2, R6, neon_28
 	FMOVQ F2, (R16)
-	B neon_150
-neon_148:
-	TBZ $1, R6, neon_149
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_150
+	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_150
-neon_149:
+	B neon_30
+neon_29:
 	FMOVS F2, (R16)
-neon_150:
+neon_30:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -17612,19 +13764,19 @@ nobias10:
 	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_151
+	TBZ $2, R6, neon_31
 	FMOVQ (R16), F12
-	B neon_153
-neon_151:
-	TBZ $1, R6, neon_152
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_153
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_153
-neon_152:
+	B neon_33
+neon_32:
 	FMOVS (R16), F12
-neon_153:
+neon_33:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
@@ -17644,19 +13796,19 @@ noclamp10:
 	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_154
+	TBZ $2, R6, neon_34
 	FMOVQ F5, (R16)
-	B neon_156
-neon_154:
-	TBZ $1, R6, neon_155
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_156
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_156
-neon_155:
+	B neon_36
+neon_35:
 	FMOVS F5, (R16)
-neon_156:
+neon_36:
 	CMP $2, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -17678,19 +13830,19 @@ nobias11:
 	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_157
+	TBZ $2, R6, neon_37
 	FMOVQ (R16), F12
-	B neon_159
-neon_157:
-	TBZ $1, R6, neon_158
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_159
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_159
-neon_158:
+	B neon_39
+neon_38:
 	FMOVS (R16), F12
-neon_159:
+neon_39:
 	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
@@ -17710,19 +13862,19 @@ noclamp11:
 	FMOVQ F7, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_160
+	TBZ $2, R6, neon_40
 	FMOVQ F8, (R16)
-	B neon_162
-neon_160:
-	TBZ $1, R6, neon_161
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
 	FMOVD F8, (R16)
-	TBZ $0, R6, neon_162
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
 	VST1 V8.S[2], (R16)
-	B neon_162
-neon_161:
+	B neon_42
+neon_41:
 	FMOVS F8, (R16)
-neon_162:
+neon_42:
 	CMP $3, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -17744,19 +13896,19 @@ nobias12:
 	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_163
+	TBZ $2, R6, neon_43
 	FMOVQ (R16), F12
-	B neon_165
-neon_163:
-	TBZ $1, R6, neon_164
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_165
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_165
-neon_164:
+	B neon_45
+neon_44:
 	FMOVS (R16), F12
-neon_165:
+neon_45:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
@@ -17776,19 +13928,19 @@ noclamp12:
 	FMOVQ F10, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_166
+	TBZ $2, R6, neon_46
 	FMOVQ F11, (R16)
-	B neon_168
-neon_166:
-	TBZ $1, R6, neon_167
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_168
+	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_168
-neon_167:
+	B neon_48
+neon_47:
 	FMOVS F11, (R16)
-neon_168:
+neon_48:
 stored3:
 	B cols1
 narrower2:
@@ -17817,324 +13969,116 @@ group4:
 	FMOVQ.P 64(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_169
-	FMOVQ (R16), F8
-	B neon_171
-neon_169:
-	TBZ $1, R6, neon_170
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_171
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_171
-neon_170:
-	FMOVS (R16), F8
-neon_171:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -15(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_172
-	FMOVQ (R16), F8
-	B neon_174
-neon_172:
-	TBZ $1, R6, neon_173
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_174
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_174
-neon_173:
-	FMOVS (R16), F8
-neon_174:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -14(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_175
-	FMOVQ (R16), F8
-	B neon_177
-neon_175:
-	TBZ $1, R6, neon_176
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_177
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_177
-neon_176:
-	FMOVS (R16), F8
-neon_177:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -13(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_178
-	FMOVQ (R16), F8
-	B neon_180
-neon_178:
-	TBZ $1, R6, neon_179
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_180
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_180
-neon_179:
-	FMOVS (R16), F8
-neon_180:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	MOVBU -12(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ -48(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_181
-	FMOVQ (R16), F8
-	B neon_183
-neon_181:
-	TBZ $1, R6, neon_182
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_183
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_183
-neon_182:
-	FMOVS (R16), F8
-neon_183:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -11(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_184
-	FMOVQ (R16), F8
-	B neon_186
-neon_184:
-	TBZ $1, R6, neon_185
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_186
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_186
-neon_185:
-	FMOVS (R16), F8
-neon_186:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -10(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_187
-	FMOVQ (R16), F8
-	B neon_189
-neon_187:
-	TBZ $1, R6, neon_188
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_189
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_189
-neon_188:
-	FMOVS (R16), F8
-neon_189:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -9(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_190
-	FMOVQ (R16), F8
-	B neon_192
-neon_190:
-	TBZ $1, R6, neon_191
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_192
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_192
-neon_191:
-	FMOVS (R16), F8
-neon_192:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	MOVBU -8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ -32(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_193
-	FMOVQ (R16), F8
-	B neon_195
-neon_193:
-	TBZ $1, R6, neon_194
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_195
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_195
-neon_194:
-	FMOVS (R16), F8
-neon_195:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_196
-	FMOVQ (R16), F8
-	B neon_198
-neon_196:
-	TBZ $1, R6, neon_197
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_198
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_198
-neon_197:
-	FMOVS (R16), F8
-neon_198:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_199
-	FMOVQ (R16), F8
-	B neon_201
-neon_199:
-	TBZ $1, R6, neon_200
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_201
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_201
-neon_200:
-	FMOVS (R16), F8
-neon_201:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_202
-	FMOVQ (R16), F8
-	B neon_204
-neon_202:
-	TBZ $1, R6, neon_203
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_204
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_204
-neon_203:
-	FMOVS (R16), F8
-neon_204:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_205
-	FMOVQ (R16), F8
-	B neon_207
-neon_205:
-	TBZ $1, R6, neon_206
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_207
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_207
-neon_206:
-	FMOVS (R16), F8
-neon_207:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_208
-	FMOVQ (R16), F8
-	B neon_210
-neon_208:
-	TBZ $1, R6, neon_209
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_210
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_210
-neon_209:
-	FMOVS (R16), F8
-neon_210:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_211
-	FMOVQ (R16), F8
-	B neon_213
-neon_211:
-	TBZ $1, R6, neon_212
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_213
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_213
-neon_212:
-	FMOVS (R16), F8
-neon_213:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_214
-	FMOVQ (R16), F8
-	B neon_216
-neon_214:
-	TBZ $1, R6, neon_215
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_216
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_216
-neon_215:
-	FMOVS (R16), F8
-neon_216:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -18149,81 +14093,29 @@ partial4:
 	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_217
-	FMOVQ (R16), F8
-	B neon_219
-neon_217:
-	TBZ $1, R6, neon_218
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_219
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_219
-neon_218:
-	FMOVS (R16), F8
-neon_219:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_220
-	FMOVQ (R16), F8
-	B neon_222
-neon_220:
-	TBZ $1, R6, neon_221
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_222
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_222
-neon_221:
-	FMOVS (R16), F8
-neon_222:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_223
-	FMOVQ (R16), F8
-	B neon_225
-neon_223:
-	TBZ $1, R6, neon_224
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_225
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_225
-neon_224:
-	FMOVS (R16), F8
-neon_225:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_226
-	FMOVQ (R16), F8
-	B neon_228
-neon_226:
-	TBZ $1, R6, neon_227
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_228
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_228
-neon_227:
-	FMOVS (R16), F8
-neon_228:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -18245,19 +14137,19 @@ nobias13:
 	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_229
+	TBZ $2, R6, neon_49
 	FMOVQ (R16), F8
-	B neon_231
-neon_229:
-	TBZ $1, R6, neon_230
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_231
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_231
-neon_230:
+	B neon_51
+neon_50:
 	FMOVS (R16), F8
-neon_231:
+neon_51:
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 noload13:
 	TBZ $2, R9, noclamp13
@@ -18274,19 +14166,19 @@ noclamp13:
 	FMOVQ F0, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_232
+	TBZ $2, R6, neon_52
 	FMOVQ F1, (R16)
-	B neon_234
-neon_232:
-	TBZ $1, R6, neon_233
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_234
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_234
-neon_233:
+	B neon_54
+neon_53:
 	FMOVS F1, (R16)
-neon_234:
+neon_54:
 	CMP $1, R7
 	BLE stored4
 	MOVD ldy+88(FP), R9
@@ -18305,19 +14197,19 @@ nobias14:
 	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_235
+	TBZ $2, R6, neon_55
 	FMOVQ (R16), F8
-	B neon_237
-neon_235:
-	TBZ $1, R6, neon_236
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_237
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_237
-neon_236:
+	B neon_57
+neon_56:
 	FMOVS (R16), F8
-neon_237:
+neon_57:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload14:
 	TBZ $2, R9, noclamp14
@@ -18334,19 +14226,19 @@ noclamp14:
 	FMOVQ F2, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_238
+	TBZ $2, R6, neon_58
 	FMOVQ F3, (R16)
-	B neon_240
-neon_238:
-	TBZ $1, R6, neon_239
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_240
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_240
-neon_239:
+	B neon_60
+neon_59:
 	FMOVS F3, (R16)
-neon_240:
+neon_60:
 	CMP $2, R7
 	BLE stored4
 	MOVD ldy+88(FP), R9
@@ -18365,19 +14257,19 @@ nobias15:
 	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_241
+	TBZ $2, R6, neon_61
 	FMOVQ (R16), F8
-	B neon_243
-neon_241:
-	TBZ $1, R6, neon_242
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_243
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_243
-neon_242:
+	B neon_63
+neon_62:
 	FMOVS (R16), F8
-neon_243:
+neon_63:
 	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
 noload15:
 	TBZ $2, R9, noclamp15
@@ -18394,19 +14286,19 @@ noclamp15:
 	FMOVQ F4, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_244
+	TBZ $2, R6, neon_64
 	FMOVQ F5, (R16)
-	B neon_246
-neon_244:
-	TBZ $1, R6, neon_245
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_246
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_246
-neon_245:
+	B neon_66
+neon_65:
 	FMOVS F5, (R16)
-neon_246:
+neon_66:
 	CMP $3, R7
 	BLE stored4
 	MOVD ldy+88(FP), R7
@@ -18425,19 +14317,19 @@ nobias16:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_247
+	TBZ $2, R6, neon_67
 	FMOVQ (R16), F8
-	B neon_249
-neon_247:
-	TBZ $1, R6, neon_248
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_249
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_249
-neon_248:
+	B neon_69
+neon_68:
 	FMOVS (R16), F8
-neon_249:
+neon_69:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload16:
 	TBZ $2, R7, noclamp16
@@ -18454,19 +14346,19 @@ noclamp16:
 	FMOVQ F6, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_250
+	TBZ $2, R6, neon_70
 	FMOVQ F7, (R16)
-	B neon_252
-neon_250:
-	TBZ $1, R6, neon_251
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_252
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_252
-neon_251:
+	B neon_72
+neon_71:
 	FMOVS F7, (R16)
-neon_252:
+neon_72:
 stored4:
 	B cols1
 narrower3:
@@ -18486,294 +14378,86 @@ group5:
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ.P 64(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_253
-	FMOVQ (R16), F4
-	B neon_255
-neon_253:
-	TBZ $1, R6, neon_254
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_255
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_255
-neon_254:
-	FMOVS (R16), F4
-neon_255:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -15(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_256
-	FMOVQ (R16), F4
-	B neon_258
-neon_256:
-	TBZ $1, R6, neon_257
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_258
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_258
-neon_257:
-	FMOVS (R16), F4
-neon_258:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -14(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_259
-	FMOVQ (R16), F4
-	B neon_261
-neon_259:
-	TBZ $1, R6, neon_260
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_261
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_261
-neon_260:
-	FMOVS (R16), F4
-neon_261:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -13(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_262
-	FMOVQ (R16), F4
-	B neon_264
-neon_262:
-	TBZ $1, R6, neon_263
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_264
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_264
-neon_263:
-	FMOVS (R16), F4
-neon_264:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	MOVBU -12(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ -48(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_265
-	FMOVQ (R16), F4
-	B neon_267
-neon_265:
-	TBZ $1, R6, neon_266
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_267
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_267
-neon_266:
-	FMOVS (R16), F4
-neon_267:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -11(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_268
-	FMOVQ (R16), F4
-	B neon_270
-neon_268:
-	TBZ $1, R6, neon_269
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_270
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_270
-neon_269:
-	FMOVS (R16), F4
-neon_270:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -10(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_271
-	FMOVQ (R16), F4
-	B neon_273
-neon_271:
-	TBZ $1, R6, neon_272
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_273
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_273
-neon_272:
-	FMOVS (R16), F4
-neon_273:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -9(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_274
-	FMOVQ (R16), F4
-	B neon_276
-neon_274:
-	TBZ $1, R6, neon_275
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_276
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_276
-neon_275:
-	FMOVS (R16), F4
-neon_276:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	MOVBU -8(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ -32(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_277
-	FMOVQ (R16), F4
-	B neon_279
-neon_277:
-	TBZ $1, R6, neon_278
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_279
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_279
-neon_278:
-	FMOVS (R16), F4
-neon_279:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_280
-	FMOVQ (R16), F4
-	B neon_282
-neon_280:
-	TBZ $1, R6, neon_281
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_282
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_282
-neon_281:
-	FMOVS (R16), F4
-neon_282:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_283
-	FMOVQ (R16), F4
-	B neon_285
-neon_283:
-	TBZ $1, R6, neon_284
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_285
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_285
-neon_284:
-	FMOVS (R16), F4
-neon_285:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_286
-	FMOVQ (R16), F4
-	B neon_288
-neon_286:
-	TBZ $1, R6, neon_287
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_288
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_288
-neon_287:
-	FMOVS (R16), F4
-neon_288:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ -16(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_289
-	FMOVQ (R16), F4
-	B neon_291
-neon_289:
-	TBZ $1, R6, neon_290
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_291
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_291
-neon_290:
-	FMOVS (R16), F4
-neon_291:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_292
-	FMOVQ (R16), F4
-	B neon_294
-neon_292:
-	TBZ $1, R6, neon_293
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_294
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_294
-neon_293:
-	FMOVS (R16), F4
-neon_294:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_295
-	FMOVQ (R16), F4
-	B neon_297
-neon_295:
-	TBZ $1, R6, neon_296
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_297
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_297
-neon_296:
-	FMOVS (R16), F4
-neon_297:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_298
-	FMOVQ (R16), F4
-	B neon_300
-neon_298:
-	TBZ $1, R6, neon_299
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_300
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_300
-neon_299:
-	FMOVS (R16), F4
-neon_300:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -18786,75 +14470,23 @@ partial5:
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ.P 16(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_301
-	FMOVQ (R16), F4
-	B neon_303
-neon_301:
-	TBZ $1, R6, neon_302
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_303
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_303
-neon_302:
-	FMOVS (R16), F4
-neon_303:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_304
-	FMOVQ (R16), F4
-	B neon_306
-neon_304:
-	TBZ $1, R6, neon_305
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_306
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_306
-neon_305:
-	FMOVS (R16), F4
-neon_306:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_307
-	FMOVQ (R16), F4
-	B neon_309
-neon_307:
-	TBZ $1, R6, neon_308
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_309
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_309
-neon_308:
-	FMOVS (R16), F4
-neon_309:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_310
-	FMOVQ (R16), F4
-	B neon_312
-neon_310:
-	TBZ $1, R6, neon_311
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_312
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_312
-neon_311:
-	FMOVS (R16), F4
-neon_312:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -18871,19 +14503,19 @@ allrows5:
 nobias17:
 	TBZ $0, R9, noload17
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_313
+	TBZ $2, R6, neon_73
 	FMOVQ (R16), F4
-	B neon_315
-neon_313:
-	TBZ $1, R6, neon_314
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_315
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_315
-neon_314:
+	B neon_75
+neon_74:
 	FMOVS (R16), F4
-neon_315:
+neon_75:
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 noload17:
 	TBZ $2, R9, noclamp17
@@ -18895,19 +14527,19 @@ noload17:
 	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
 noclamp17:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_316
+	TBZ $2, R6, neon_76
 	FMOVQ F0, (R16)
-	B neon_318
-neon_316:
-	TBZ $1, R6, neon_317
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
 	FMOVD F0, (R16)
-	TBZ $0, R6, neon_318
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
 	VST1 V0.S[2], (R16)
-	B neon_318
-neon_317:
+	B neon_78
+neon_77:
 	FMOVS F0, (R16)
-neon_318:
+neon_78:
 	CMP $1, R7
 	BLE stored5
 	MOVD ldy+88(FP), R9
@@ -18921,19 +14553,19 @@ neon_318:
 nobias18:
 	TBZ $0, R9, noload18
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_319
+	TBZ $2, R6, neon_79
 	FMOVQ (R16), F4
-	B neon_321
-neon_319:
-	TBZ $1, R6, neon_320
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_321
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_321
-neon_320:
+	B neon_81
+neon_80:
 	FMOVS (R16), F4
-neon_321:
+neon_81:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload18:
 	TBZ $2, R9, noclamp18
@@ -18945,19 +14577,19 @@ noload18:
 	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_322
+	TBZ $2, R6, neon_82
 	FMOVQ F1, (R16)
-	B neon_324
-neon_322:
-	TBZ $1, R6, neon_323
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_324
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_324
-neon_323:
+	B neon_84
+neon_83:
 	FMOVS F1, (R16)
-neon_324:
+neon_84:
 	CMP $2, R7
 	BLE stored5
 	MOVD ldy+88(FP), R9
@@ -18971,19 +14603,19 @@ neon_324:
 nobias19:
 	TBZ $0, R9, noload19
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_325
+	TBZ $2, R6, neon_85
 	FMOVQ (R16), F4
-	B neon_327
-neon_325:
-	TBZ $1, R6, neon_326
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_327
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_327
-neon_326:
+	B neon_87
+neon_86:
 	FMOVS (R16), F4
-neon_327:
+neon_87:
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 noload19:
 	TBZ $2, R9, noclamp19
@@ -18995,19 +14627,19 @@ noload19:
 	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
 noclamp19:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_328
+	TBZ $2, R6, neon_88
 	FMOVQ F2, (R16)
-	B neon_330
-neon_328:
-	TBZ $1, R6, neon_329
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_330
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_330
-neon_329:
+	B neon_90
+neon_89:
 	FMOVS F2, (R16)
-neon_330:
+neon_90:
 	CMP $3, R7
 	BLE stored5
 	MOVD ldy+88(FP), R7
@@ -19021,19 +14653,19 @@ neon_330:
 nobias20:
 	TBZ $0, R7, noload20
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_331
+	TBZ $2, R6, neon_91
 	FMOVQ (R16), F4
-	B neon_333
-neon_331:
-	TBZ $1, R6, neon_332
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_333
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_333
-neon_332:
+	B neon_93
+neon_92:
 	FMOVS (R16), F4
-neon_333:
+neon_93:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload20:
 	TBZ $2, R7, noclamp20
@@ -19045,19 +14677,19 @@ noload20:
 	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp20:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_334
+	TBZ $2, R6, neon_94
 	FMOVQ F3, (R16)
-	B neon_336
-neon_334:
-	TBZ $1, R6, neon_335
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_336
+	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_336
-neon_335:
+	B neon_96
+neon_95:
 	FMOVS F3, (R16)
-neon_336:
+neon_96:
 stored5:
 	B cols1
 narrower4:
@@ -19506,53 +15138,27 @@ group2:
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F16
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F16
-neon_3:
-	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F16
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F16
-neon_6:
-	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -19570,53 +15176,27 @@ neon_6:
 	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F16
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_9
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F16
-neon_9:
-	WORD $0x4f9c1a07 // fmla v7.4s, v16.4s, v28.s[2]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F16
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_12
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F16
-neon_12:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -19635,53 +15215,27 @@ neon_12:
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F16
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_15
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F16
-neon_15:
-	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F16
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_18
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F16
-neon_18:
-	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -19699,53 +15253,27 @@ neon_18:
 	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F16
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_21
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F16
-neon_21:
-	WORD $0x4f9c1a07 // fmla v7.4s, v16.4s, v28.s[2]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_22
-	FMOVQ (R16), F16
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_24
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_24
-neon_23:
-	FMOVS (R16), F16
-neon_24:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -19772,53 +15300,27 @@ partial2:
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F16
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_27
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F16
-neon_27:
-	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_28
-	FMOVQ (R16), F16
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_30
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_30
-neon_29:
-	FMOVS (R16), F16
-neon_30:
-	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -19858,19 +15360,19 @@ nobias3:
 	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_31
+	TBZ $2, R6, neon_1
 	FMOVQ (R16), F16
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_33
+	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_33
-neon_32:
+	B neon_3
+neon_2:
 	FMOVS (R16), F16
-neon_33:
+neon_3:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload3:
 	TBZ $2, R9, noclamp3
@@ -19905,19 +15407,19 @@ noclamp3:
 	FMOVQ F6, 96(R15)
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_34
+	TBZ $2, R6, neon_4
 	FMOVQ F7, (R16)
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_36
+	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_36
-neon_35:
+	B neon_6
+neon_5:
 	FMOVS F7, (R16)
-neon_36:
+neon_6:
 	CMP $1, R7
 	BLE stored2
 	MOVD ldy+88(FP), R7
@@ -19954,19 +15456,19 @@ nobias4:
 	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_37
+	TBZ $2, R6, neon_7
 	FMOVQ (R16), F16
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_39
+	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_39
-neon_38:
+	B neon_9
+neon_8:
 	FMOVS (R16), F16
-neon_39:
+neon_9:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload4:
 	TBZ $2, R7, noclamp4
@@ -20001,19 +15503,19 @@ noclamp4:
 	FMOVQ F14, 96(R13)
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_40
+	TBZ $2, R6, neon_10
 	FMOVQ F15, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
 	FMOVD F15, (R16)
-	TBZ $0, R6, neon_42
+	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
 	VST1 V15.S[2], (R16)
-	B neon_42
-neon_41:
+	B neon_12
+neon_11:
 	FMOVS F15, (R16)
-neon_42:
+neon_12:
 stored2:
 	B cols1
 narrower1:
@@ -20058,51 +15560,25 @@ group3:
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_43
-	FMOVQ (R16), F14
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_45
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_45
-neon_44:
-	FMOVS (R16), F14
-neon_45:
-	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_46
-	FMOVQ (R16), F14
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_48
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_48
-neon_47:
-	FMOVS (R16), F14
-neon_48:
-	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -20118,51 +15594,25 @@ neon_48:
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_49
-	FMOVQ (R16), F14
-	B neon_51
-neon_49:
-	TBZ $1, R6, neon_50
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_51
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_51
-neon_50:
-	FMOVS (R16), F14
-neon_51:
-	WORD $0x4f9c19c6 // fmla v6.4s, v14.4s, v28.s[2]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_52
-	FMOVQ (R16), F14
-	B neon_54
-neon_52:
-	TBZ $1, R6, neon_53
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_54
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_54
-neon_53:
-	FMOVS (R16), F14
-neon_54:
-	WORD $0x4fbc19cd // fmla v13.4s, v14.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -20179,51 +15629,25 @@ neon_54:
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_55
-	FMOVQ (R16), F14
-	B neon_57
-neon_55:
-	TBZ $1, R6, neon_56
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_57
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_57
-neon_56:
-	FMOVS (R16), F14
-neon_57:
-	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_58
-	FMOVQ (R16), F14
-	B neon_60
-neon_58:
-	TBZ $1, R6, neon_59
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_60
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_60
-neon_59:
-	FMOVS (R16), F14
-neon_60:
-	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -20239,51 +15663,25 @@ neon_60:
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_61
-	FMOVQ (R16), F14
-	B neon_63
-neon_61:
-	TBZ $1, R6, neon_62
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_63
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_63
-neon_62:
-	FMOVS (R16), F14
-neon_63:
-	WORD $0x4f9c19c6 // fmla v6.4s, v14.4s, v28.s[2]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc1beb // fmla v11.4s, v31.4s, v28.s[3]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_64
-	FMOVQ (R16), F14
-	B neon_66
-neon_64:
-	TBZ $1, R6, neon_65
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_66
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_66
-neon_65:
-	FMOVS (R16), F14
-neon_66:
-	WORD $0x4fbc19cd // fmla v13.4s, v14.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -20308,51 +15706,25 @@ partial3:
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_67
-	FMOVQ (R16), F14
-	B neon_69
-neon_67:
-	TBZ $1, R6, neon_68
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_69
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_69
-neon_68:
-	FMOVS (R16), F14
-neon_69:
-	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_70
-	FMOVQ (R16), F14
-	B neon_72
-neon_70:
-	TBZ $1, R6, neon_71
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_72
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_72
-neon_71:
-	FMOVS (R16), F14
-neon_72:
-	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -20389,19 +15761,19 @@ nobias5:
 	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_73
+	TBZ $2, R6, neon_13
 	FMOVQ (R16), F14
-	B neon_75
-neon_73:
-	TBZ $1, R6, neon_74
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
 	FMOVD (R16), F14
-	TBZ $0, R6, neon_75
+	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
 	VLD1 (R16), V14.S[2]
-	B neon_75
-neon_74:
+	B neon_15
+neon_14:
 	FMOVS (R16), F14
-neon_75:
+neon_15:
 	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
@@ -20433,19 +15805,19 @@ noclamp5:
 	FMOVQ F5, 80(R15)
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_76
+	TBZ $2, R6, neon_16
 	FMOVQ F6, (R16)
-	B neon_78
-neon_76:
-	TBZ $1, R6, neon_77
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
 	FMOVD F6, (R16)
-	TBZ $0, R6, neon_78
+	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
 	VST1 V6.S[2], (R16)
-	B neon_78
-neon_77:
+	B neon_18
+neon_17:
 	FMOVS F6, (R16)
-neon_78:
+neon_18:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -20479,19 +15851,19 @@ nobias6:
 	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_79
+	TBZ $2, R6, neon_19
 	FMOVQ (R16), F14
-	B neon_81
-neon_79:
-	TBZ $1, R6, neon_80
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
 	FMOVD (R16), F14
-	TBZ $0, R6, neon_81
+	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
 	VLD1 (R16), V14.S[2]
-	B neon_81
-neon_80:
+	B neon_21
+neon_20:
 	FMOVS (R16), F14
-neon_81:
+neon_21:
 	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
@@ -20523,19 +15895,19 @@ noclamp6:
 	FMOVQ F12, 80(R13)
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_82
+	TBZ $2, R6, neon_22
 	FMOVQ F13, (R16)
-	B neon_84
-neon_82:
-	TBZ $1, R6, neon_83
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
 	FMOVD F13, (R16)
-	TBZ $0, R6, neon_84
+	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
 	VST1 V13.S[2], (R16)
-	B neon_84
-neon_83:
+	B neon_24
+neon_23:
 	FMOVS F13, (R16)
-neon_84:
+neon_24:
 stored3:
 	B cols1
 narrower2:
@@ -20576,49 +15948,23 @@ group4:
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_85
-	FMOVQ (R16), F12
-	B neon_87
-neon_85:
-	TBZ $1, R6, neon_86
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_87
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_87
-neon_86:
-	FMOVS (R16), F12
-neon_87:
-	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_88
-	FMOVQ (R16), F12
-	B neon_90
-neon_88:
-	TBZ $1, R6, neon_89
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_90
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_90
-neon_89:
-	FMOVS (R16), F12
-neon_90:
-	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -20632,49 +15978,23 @@ neon_90:
 	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_91
-	FMOVQ (R16), F12
-	B neon_93
-neon_91:
-	TBZ $1, R6, neon_92
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_93
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_93
-neon_92:
-	FMOVS (R16), F12
-neon_93:
-	WORD $0x4f9c1985 // fmla v5.4s, v12.4s, v28.s[2]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_94
-	FMOVQ (R16), F12
-	B neon_96
-neon_94:
-	TBZ $1, R6, neon_95
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_96
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_96
-neon_95:
-	FMOVS (R16), F12
-neon_96:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -20689,49 +16009,23 @@ neon_96:
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_97
-	FMOVQ (R16), F12
-	B neon_99
-neon_97:
-	TBZ $1, R6, neon_98
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_99
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_99
-neon_98:
-	FMOVS (R16), F12
-neon_99:
-	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_100
-	FMOVQ (R16), F12
-	B neon_102
-neon_100:
-	TBZ $1, R6, neon_101
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_102
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_102
-neon_101:
-	FMOVS (R16), F12
-neon_102:
-	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -20745,49 +16039,23 @@ neon_102:
 	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_103
-	FMOVQ (R16), F12
-	B neon_105
-neon_103:
-	TBZ $1, R6, neon_104
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_105
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_105
-neon_104:
-	FMOVS (R16), F12
-neon_105:
-	WORD $0x4f9c1985 // fmla v5.4s, v12.4s, v28.s[2]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_106
-	FMOVQ (R16), F12
-	B neon_108
-neon_106:
-	TBZ $1, R6, neon_107
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_108
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_108
-neon_107:
-	FMOVS (R16), F12
-neon_108:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -20810,49 +16078,23 @@ partial4:
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_109
-	FMOVQ (R16), F12
-	B neon_111
-neon_109:
-	TBZ $1, R6, neon_110
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_111
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_111
-neon_110:
-	FMOVS (R16), F12
-neon_111:
-	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_112
-	FMOVQ (R16), F12
-	B neon_114
-neon_112:
-	TBZ $1, R6, neon_113
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_114
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_114
-neon_113:
-	FMOVS (R16), F12
-neon_114:
-	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -20886,19 +16128,19 @@ nobias7:
 	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_115
+	TBZ $2, R6, neon_25
 	FMOVQ (R16), F12
-	B neon_117
-neon_115:
-	TBZ $1, R6, neon_116
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_117
+	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_117
-neon_116:
+	B neon_27
+neon_26:
 	FMOVS (R16), F12
-neon_117:
+neon_27:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload7:
 	TBZ $2, R9, noclamp7
@@ -20927,19 +16169,19 @@ noclamp7:
 	FMOVQ F4, 64(R15)
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_118
+	TBZ $2, R6, neon_28
 	FMOVQ F5, (R16)
-	B neon_120
-neon_118:
-	TBZ $1, R6, neon_119
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_120
+	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_120
-neon_119:
+	B neon_30
+neon_29:
 	FMOVS F5, (R16)
-neon_120:
+neon_30:
 	CMP $1, R7
 	BLE stored4
 	MOVD ldy+88(FP), R7
@@ -20970,19 +16212,19 @@ nobias8:
 	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_121
+	TBZ $2, R6, neon_31
 	FMOVQ (R16), F12
-	B neon_123
-neon_121:
-	TBZ $1, R6, neon_122
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_123
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_123
-neon_122:
+	B neon_33
+neon_32:
 	FMOVS (R16), F12
-neon_123:
+neon_33:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload8:
 	TBZ $2, R7, noclamp8
@@ -21011,19 +16253,19 @@ noclamp8:
 	FMOVQ F10, 64(R13)
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_124
+	TBZ $2, R6, neon_34
 	FMOVQ F11, (R16)
-	B neon_126
-neon_124:
-	TBZ $1, R6, neon_125
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_126
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_126
-neon_125:
+	B neon_36
+neon_35:
 	FMOVS F11, (R16)
-neon_126:
+neon_36:
 stored4:
 	B cols1
 narrower3:
@@ -21060,47 +16302,21 @@ group5:
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_127
-	FMOVQ (R16), F10
-	B neon_129
-neon_127:
-	TBZ $1, R6, neon_128
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_129
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_129
-neon_128:
-	FMOVS (R16), F10
-neon_129:
-	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_130
-	FMOVQ (R16), F10
-	B neon_132
-neon_130:
-	TBZ $1, R6, neon_131
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_132
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_132
-neon_131:
-	FMOVS (R16), F10
-neon_132:
-	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -21112,47 +16328,21 @@ neon_132:
 	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_133
-	FMOVQ (R16), F10
-	B neon_135
-neon_133:
-	TBZ $1, R6, neon_134
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_135
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_135
-neon_134:
-	FMOVS (R16), F10
-neon_135:
-	WORD $0x4f9c1944 // fmla v4.4s, v10.4s, v28.s[2]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_136
-	FMOVQ (R16), F10
-	B neon_138
-neon_136:
-	TBZ $1, R6, neon_137
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_138
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_138
-neon_137:
-	FMOVS (R16), F10
-neon_138:
-	WORD $0x4fbc1949 // fmla v9.4s, v10.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc5 // fmla v5.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -21165,47 +16355,21 @@ neon_138:
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_139
-	FMOVQ (R16), F10
-	B neon_141
-neon_139:
-	TBZ $1, R6, neon_140
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_141
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_141
-neon_140:
-	FMOVS (R16), F10
-neon_141:
-	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_142
-	FMOVQ (R16), F10
-	B neon_144
-neon_142:
-	TBZ $1, R6, neon_143
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_144
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_144
-neon_143:
-	FMOVS (R16), F10
-neon_144:
-	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -21217,47 +16381,21 @@ neon_144:
 	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_145
-	FMOVQ (R16), F10
-	B neon_147
-neon_145:
-	TBZ $1, R6, neon_146
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_147
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_147
-neon_146:
-	FMOVS (R16), F10
-neon_147:
-	WORD $0x4f9c1944 // fmla v4.4s, v10.4s, v28.s[2]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc1be7 // fmla v7.4s, v31.4s, v28.s[3]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc1bc8 // fmla v8.4s, v30.4s, v28.s[3]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_148
-	FMOVQ (R16), F10
-	B neon_150
-neon_148:
-	TBZ $1, R6, neon_149
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_150
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_150
-neon_149:
-	FMOVS (R16), F10
-neon_150:
-	WORD $0x4fbc1949 // fmla v9.4s, v10.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc5 // fmla v5.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc1be8 // fmla v8.4s, v31.4s, v28.s[3]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -21278,47 +16416,21 @@ partial5:
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_151
-	FMOVQ (R16), F10
-	B neon_153
-neon_151:
-	TBZ $1, R6, neon_152
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_153
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_153
-neon_152:
-	FMOVS (R16), F10
-neon_153:
-	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_154
-	FMOVQ (R16), F10
-	B neon_156
-neon_154:
-	TBZ $1, R6, neon_155
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_156
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_156
-neon_155:
-	FMOVS (R16), F10
-neon_156:
-	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -21349,19 +16461,19 @@ nobias9:
 	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_157
+	TBZ $2, R6, neon_37
 	FMOVQ (R16), F10
-	B neon_159
-neon_157:
-	TBZ $1, R6, neon_158
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
 	FMOVD (R16), F10
-	TBZ $0, R6, neon_159
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
 	VLD1 (R16), V10.S[2]
-	B neon_159
-neon_158:
+	B neon_39
+neon_38:
 	FMOVS (R16), F10
-neon_159:
+neon_39:
 	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
 noload9:
 	TBZ $2, R9, noclamp9
@@ -21387,19 +16499,19 @@ noclamp9:
 	FMOVQ F3, 48(R15)
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_160
+	TBZ $2, R6, neon_40
 	FMOVQ F4, (R16)
-	B neon_162
-neon_160:
-	TBZ $1, R6, neon_161
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
 	FMOVD F4, (R16)
-	TBZ $0, R6, neon_162
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
 	VST1 V4.S[2], (R16)
-	B neon_162
-neon_161:
+	B neon_42
+neon_41:
 	FMOVS F4, (R16)
-neon_162:
+neon_42:
 	CMP $1, R7
 	BLE stored5
 	MOVD ldy+88(FP), R7
@@ -21427,19 +16539,19 @@ nobias10:
 	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_163
+	TBZ $2, R6, neon_43
 	FMOVQ (R16), F10
-	B neon_165
-neon_163:
-	TBZ $1, R6, neon_164
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
 	FMOVD (R16), F10
-	TBZ $0, R6, neon_165
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
 	VLD1 (R16), V10.S[2]
-	B neon_165
-neon_164:
+	B neon_45
+neon_44:
 	FMOVS (R16), F10
-neon_165:
+neon_45:
 	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
 noload10:
 	TBZ $2, R7, noclamp10
@@ -21465,19 +16577,19 @@ noclamp10:
 	FMOVQ F8, 48(R13)
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_166
+	TBZ $2, R6, neon_46
 	FMOVQ F9, (R16)
-	B neon_168
-neon_166:
-	TBZ $1, R6, neon_167
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
 	FMOVD F9, (R16)
-	TBZ $0, R6, neon_168
+	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
 	VST1 V9.S[2], (R16)
-	B neon_168
-neon_167:
+	B neon_48
+neon_47:
 	FMOVS F9, (R16)
-neon_168:
+neon_48:
 stored5:
 	B cols1
 narrower4:
@@ -21510,45 +16622,19 @@ group6:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_169
-	FMOVQ (R16), F8
-	B neon_171
-neon_169:
-	TBZ $1, R6, neon_170
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_171
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_171
-neon_170:
-	FMOVS (R16), F8
-neon_171:
-	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_172
-	FMOVQ (R16), F8
-	B neon_174
-neon_172:
-	TBZ $1, R6, neon_173
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_174
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_174
-neon_173:
-	FMOVS (R16), F8
-neon_174:
-	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -21558,45 +16644,19 @@ neon_174:
 	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_175
-	FMOVQ (R16), F8
-	B neon_177
-neon_175:
-	TBZ $1, R6, neon_176
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_177
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_177
-neon_176:
-	FMOVS (R16), F8
-neon_177:
-	WORD $0x4f9c1903 // fmla v3.4s, v8.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_178
-	FMOVQ (R16), F8
-	B neon_180
-neon_178:
-	TBZ $1, R6, neon_179
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_180
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_180
-neon_179:
-	FMOVS (R16), F8
-neon_180:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be4 // fmla v4.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc5 // fmla v5.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -21607,45 +16667,19 @@ neon_180:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_181
-	FMOVQ (R16), F8
-	B neon_183
-neon_181:
-	TBZ $1, R6, neon_182
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_183
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_183
-neon_182:
-	FMOVS (R16), F8
-neon_183:
-	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_184
-	FMOVQ (R16), F8
-	B neon_186
-neon_184:
-	TBZ $1, R6, neon_185
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_186
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_186
-neon_185:
-	FMOVS (R16), F8
-neon_186:
-	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -21655,45 +16689,19 @@ neon_186:
 	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_187
-	FMOVQ (R16), F8
-	B neon_189
-neon_187:
-	TBZ $1, R6, neon_188
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_189
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_189
-neon_188:
-	FMOVS (R16), F8
-neon_189:
-	WORD $0x4f9c1903 // fmla v3.4s, v8.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bc3 // fmla v3.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1be5 // fmla v5.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_190
-	FMOVQ (R16), F8
-	B neon_192
-neon_190:
-	TBZ $1, R6, neon_191
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_192
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_192
-neon_191:
-	FMOVS (R16), F8
-neon_192:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be4 // fmla v4.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc5 // fmla v5.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group6
@@ -21712,45 +16720,19 @@ partial6:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_193
-	FMOVQ (R16), F8
-	B neon_195
-neon_193:
-	TBZ $1, R6, neon_194
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_195
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_195
-neon_194:
-	FMOVS (R16), F8
-neon_195:
-	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_196
-	FMOVQ (R16), F8
-	B neon_198
-neon_196:
-	TBZ $1, R6, neon_197
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_198
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_198
-neon_197:
-	FMOVS (R16), F8
-neon_198:
-	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial6
 pdone6:
@@ -21778,19 +16760,19 @@ nobias11:
 	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_199
+	TBZ $2, R6, neon_49
 	FMOVQ (R16), F8
-	B neon_201
-neon_199:
-	TBZ $1, R6, neon_200
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_201
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_201
-neon_200:
+	B neon_51
+neon_50:
 	FMOVS (R16), F8
-neon_201:
+neon_51:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload11:
 	TBZ $2, R9, noclamp11
@@ -21813,19 +16795,19 @@ noclamp11:
 	FMOVQ F2, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_202
+	TBZ $2, R6, neon_52
 	FMOVQ F3, (R16)
-	B neon_204
-neon_202:
-	TBZ $1, R6, neon_203
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_204
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_204
-neon_203:
+	B neon_54
+neon_53:
 	FMOVS F3, (R16)
-neon_204:
+neon_54:
 	CMP $1, R7
 	BLE stored6
 	MOVD ldy+88(FP), R7
@@ -21850,19 +16832,19 @@ nobias12:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_205
+	TBZ $2, R6, neon_55
 	FMOVQ (R16), F8
-	B neon_207
-neon_205:
-	TBZ $1, R6, neon_206
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_207
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_207
-neon_206:
+	B neon_57
+neon_56:
 	FMOVS (R16), F8
-neon_207:
+neon_57:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload12:
 	TBZ $2, R7, noclamp12
@@ -21885,19 +16867,19 @@ noclamp12:
 	FMOVQ F6, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_208
+	TBZ $2, R6, neon_58
 	FMOVQ F7, (R16)
-	B neon_210
-neon_208:
-	TBZ $1, R6, neon_209
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_210
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_210
-neon_209:
+	B neon_60
+neon_59:
 	FMOVS F7, (R16)
-neon_210:
+neon_60:
 stored6:
 	B cols1
 narrower5:
@@ -21926,43 +16908,17 @@ group7:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_211
-	FMOVQ (R16), F6
-	B neon_213
-neon_211:
-	TBZ $1, R6, neon_212
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_213
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_213
-neon_212:
-	FMOVS (R16), F6
-neon_213:
-	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_214
-	FMOVQ (R16), F6
-	B neon_216
-neon_214:
-	TBZ $1, R6, neon_215
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_216
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_216
-neon_215:
-	FMOVS (R16), F6
-neon_216:
-	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -21970,43 +16926,17 @@ neon_216:
 	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_217
-	FMOVQ (R16), F6
-	B neon_219
-neon_217:
-	TBZ $1, R6, neon_218
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_219
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_219
-neon_218:
-	FMOVS (R16), F6
-neon_219:
-	WORD $0x4f9c18c2 // fmla v2.4s, v6.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be3 // fmla v3.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_220
-	FMOVQ (R16), F6
-	B neon_222
-neon_220:
-	TBZ $1, R6, neon_221
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_222
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_222
-neon_221:
-	FMOVS (R16), F6
-neon_222:
-	WORD $0x4fbc18c5 // fmla v5.4s, v6.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1be4 // fmla v4.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bc5 // fmla v5.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -22015,43 +16945,17 @@ neon_222:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_223
-	FMOVQ (R16), F6
-	B neon_225
-neon_223:
-	TBZ $1, R6, neon_224
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_225
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_225
-neon_224:
-	FMOVS (R16), F6
-neon_225:
-	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_226
-	FMOVQ (R16), F6
-	B neon_228
-neon_226:
-	TBZ $1, R6, neon_227
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_228
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_228
-neon_227:
-	FMOVS (R16), F6
-neon_228:
-	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
@@ -22059,43 +16963,17 @@ neon_228:
 	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_229
-	FMOVQ (R16), F6
-	B neon_231
-neon_229:
-	TBZ $1, R6, neon_230
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_231
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_231
-neon_230:
-	FMOVS (R16), F6
-neon_231:
-	WORD $0x4f9c18c2 // fmla v2.4s, v6.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be3 // fmla v3.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bc4 // fmla v4.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_232
-	FMOVQ (R16), F6
-	B neon_234
-neon_232:
-	TBZ $1, R6, neon_233
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_234
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_234
-neon_233:
-	FMOVS (R16), F6
-neon_234:
-	WORD $0x4fbc18c5 // fmla v5.4s, v6.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1be4 // fmla v4.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bc5 // fmla v5.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group7
@@ -22112,43 +16990,17 @@ partial7:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_235
-	FMOVQ (R16), F6
-	B neon_237
-neon_235:
-	TBZ $1, R6, neon_236
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_237
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_237
-neon_236:
-	FMOVS (R16), F6
-neon_237:
-	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_238
-	FMOVQ (R16), F6
-	B neon_240
-neon_238:
-	TBZ $1, R6, neon_239
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_240
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_240
-neon_239:
-	FMOVS (R16), F6
-neon_240:
-	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial7
 pdone7:
@@ -22173,19 +17025,19 @@ nobias13:
 	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_241
+	TBZ $2, R6, neon_61
 	FMOVQ (R16), F6
-	B neon_243
-neon_241:
-	TBZ $1, R6, neon_242
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
 	FMOVD (R16), F6
-	TBZ $0, R6, neon_243
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
 	VLD1 (R16), V6.S[2]
-	B neon_243
-neon_242:
+	B neon_63
+neon_62:
 	FMOVS (R16), F6
-neon_243:
+neon_63:
 	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
 noload13:
 	TBZ $2, R9, noclamp13
@@ -22205,19 +17057,19 @@ noclamp13:
 	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_244
+	TBZ $2, R6, neon_64
 	FMOVQ F2, (R16)
-	B neon_246
-neon_244:
-	TBZ $1, R6, neon_245
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_246
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_246
-neon_245:
+	B neon_66
+neon_65:
 	FMOVS F2, (R16)
-neon_246:
+neon_66:
 	CMP $1, R7
 	BLE stored7
 	MOVD ldy+88(FP), R7
@@ -22239,19 +17091,19 @@ nobias14:
 	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_247
+	TBZ $2, R6, neon_67
 	FMOVQ (R16), F6
-	B neon_249
-neon_247:
-	TBZ $1, R6, neon_248
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
 	FMOVD (R16), F6
-	TBZ $0, R6, neon_249
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
 	VLD1 (R16), V6.S[2]
-	B neon_249
-neon_248:
+	B neon_69
+neon_68:
 	FMOVS (R16), F6
-neon_249:
+neon_69:
 	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
 noload14:
 	TBZ $2, R7, noclamp14
@@ -22271,19 +17123,19 @@ noclamp14:
 	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_250
+	TBZ $2, R6, neon_70
 	FMOVQ F5, (R16)
-	B neon_252
-neon_250:
-	TBZ $1, R6, neon_251
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_252
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_252
-neon_251:
+	B neon_72
+neon_71:
 	FMOVS F5, (R16)
-neon_252:
+neon_72:
 stored7:
 	B cols1
 narrower6:
@@ -22308,162 +17160,58 @@ group8:
 	FMOVQ.P 32(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_253
-	FMOVQ (R16), F4
-	B neon_255
-neon_253:
-	TBZ $1, R6, neon_254
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_255
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_255
-neon_254:
-	FMOVS (R16), F4
-neon_255:
-	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_256
-	FMOVQ (R16), F4
-	B neon_258
-neon_256:
-	TBZ $1, R6, neon_257
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_258
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_258
-neon_257:
-	FMOVS (R16), F4
-neon_258:
-	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_259
-	FMOVQ (R16), F4
-	B neon_261
-neon_259:
-	TBZ $1, R6, neon_260
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_261
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_261
-neon_260:
-	FMOVS (R16), F4
-neon_261:
-	WORD $0x4f9c1881 // fmla v1.4s, v4.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc2 // fmla v2.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_262
-	FMOVQ (R16), F4
-	B neon_264
-neon_262:
-	TBZ $1, R6, neon_263
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_264
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_264
-neon_263:
-	FMOVS (R16), F4
-neon_264:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be2 // fmla v2.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVQ -16(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_265
-	FMOVQ (R16), F4
-	B neon_267
-neon_265:
-	TBZ $1, R6, neon_266
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_267
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_267
-neon_266:
-	FMOVS (R16), F4
-neon_267:
-	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_268
-	FMOVQ (R16), F4
-	B neon_270
-neon_268:
-	TBZ $1, R6, neon_269
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_270
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_270
-neon_269:
-	FMOVS (R16), F4
-neon_270:
-	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_271
-	FMOVQ (R16), F4
-	B neon_273
-neon_271:
-	TBZ $1, R6, neon_272
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_273
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_273
-neon_272:
-	FMOVS (R16), F4
-neon_273:
-	WORD $0x4f9c1881 // fmla v1.4s, v4.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc1 // fmla v1.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc2 // fmla v2.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_274
-	FMOVQ (R16), F4
-	B neon_276
-neon_274:
-	TBZ $1, R6, neon_275
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_276
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_276
-neon_275:
-	FMOVS (R16), F4
-neon_276:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be2 // fmla v2.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group8
@@ -22478,41 +17226,15 @@ partial8:
 	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_277
-	FMOVQ (R16), F4
-	B neon_279
-neon_277:
-	TBZ $1, R6, neon_278
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_279
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_279
-neon_278:
-	FMOVS (R16), F4
-neon_279:
-	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_280
-	FMOVQ (R16), F4
-	B neon_282
-neon_280:
-	TBZ $1, R6, neon_281
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_282
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_282
-neon_281:
-	FMOVS (R16), F4
-neon_282:
-	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial8
 pdone8:
@@ -22534,19 +17256,19 @@ nobias15:
 	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_283
+	TBZ $2, R6, neon_73
 	FMOVQ (R16), F4
-	B neon_285
-neon_283:
-	TBZ $1, R6, neon_284
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_285
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_285
-neon_284:
+	B neon_75
+neon_74:
 	FMOVS (R16), F4
-neon_285:
+neon_75:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload15:
 	TBZ $2, R9, noclamp15
@@ -22563,19 +17285,19 @@ noclamp15:
 	FMOVQ F0, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_286
+	TBZ $2, R6, neon_76
 	FMOVQ F1, (R16)
-	B neon_288
-neon_286:
-	TBZ $1, R6, neon_287
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_288
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_288
-neon_287:
+	B neon_78
+neon_77:
 	FMOVS F1, (R16)
-neon_288:
+neon_78:
 	CMP $1, R7
 	BLE stored8
 	MOVD ldy+88(FP), R7
@@ -22594,19 +17316,19 @@ nobias16:
 	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_289
+	TBZ $2, R6, neon_79
 	FMOVQ (R16), F4
-	B neon_291
-neon_289:
-	TBZ $1, R6, neon_290
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_291
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_291
-neon_290:
+	B neon_81
+neon_80:
 	FMOVS (R16), F4
-neon_291:
+neon_81:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload16:
 	TBZ $2, R7, noclamp16
@@ -22623,19 +17345,19 @@ noclamp16:
 	FMOVQ F2, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_292
+	TBZ $2, R6, neon_82
 	FMOVQ F3, (R16)
-	B neon_294
-neon_292:
-	TBZ $1, R6, neon_293
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_294
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_294
-neon_293:
+	B neon_84
+neon_83:
 	FMOVS F3, (R16)
-neon_294:
+neon_84:
 stored8:
 	B cols1
 narrower7:
@@ -22653,148 +17375,44 @@ group9:
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVQ.P 32(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_295
-	FMOVQ (R16), F2
-	B neon_297
-neon_295:
-	TBZ $1, R6, neon_296
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_297
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_297
-neon_296:
-	FMOVS (R16), F2
-neon_297:
-	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -7(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_298
-	FMOVQ (R16), F2
-	B neon_300
-neon_298:
-	TBZ $1, R6, neon_299
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_300
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_300
-neon_299:
-	FMOVS (R16), F2
-neon_300:
-	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -6(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_301
-	FMOVQ (R16), F2
-	B neon_303
-neon_301:
-	TBZ $1, R6, neon_302
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_303
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_303
-neon_302:
-	FMOVS (R16), F2
-neon_303:
-	WORD $0x4f9c1840 // fmla v0.4s, v2.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	MOVBU -5(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_304
-	FMOVQ (R16), F2
-	B neon_306
-neon_304:
-	TBZ $1, R6, neon_305
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_306
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_306
-neon_305:
-	FMOVS (R16), F2
-neon_306:
-	WORD $0x4fbc1841 // fmla v1.4s, v2.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc1 // fmla v1.4s, v30.4s, v28.s[3]
 	MOVBU -4(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVQ -16(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_307
-	FMOVQ (R16), F2
-	B neon_309
-neon_307:
-	TBZ $1, R6, neon_308
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_309
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_309
-neon_308:
-	FMOVS (R16), F2
-neon_309:
-	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_310
-	FMOVQ (R16), F2
-	B neon_312
-neon_310:
-	TBZ $1, R6, neon_311
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_312
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_312
-neon_311:
-	FMOVS (R16), F2
-neon_312:
-	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_313
-	FMOVQ (R16), F2
-	B neon_315
-neon_313:
-	TBZ $1, R6, neon_314
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_315
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_315
-neon_314:
-	FMOVS (R16), F2
-neon_315:
-	WORD $0x4f9c1840 // fmla v0.4s, v2.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be0 // fmla v0.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_316
-	FMOVQ (R16), F2
-	B neon_318
-neon_316:
-	TBZ $1, R6, neon_317
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_318
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_318
-neon_317:
-	FMOVS (R16), F2
-neon_318:
-	WORD $0x4fbc1841 // fmla v1.4s, v2.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc1 // fmla v1.4s, v30.4s, v28.s[3]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group9
@@ -22807,39 +17425,13 @@ partial9:
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVD.P 8(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_319
-	FMOVQ (R16), F2
-	B neon_321
-neon_319:
-	TBZ $1, R6, neon_320
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_321
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_321
-neon_320:
-	FMOVS (R16), F2
-neon_321:
-	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_322
-	FMOVQ (R16), F2
-	B neon_324
-neon_322:
-	TBZ $1, R6, neon_323
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_324
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_324
-neon_323:
-	FMOVS (R16), F2
-neon_324:
-	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial9
 pdone9:
@@ -22856,19 +17448,19 @@ allrows9:
 nobias17:
 	TBZ $0, R9, noload17
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_325
+	TBZ $2, R6, neon_85
 	FMOVQ (R16), F2
-	B neon_327
-neon_325:
-	TBZ $1, R6, neon_326
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
 	FMOVD (R16), F2
-	TBZ $0, R6, neon_327
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
 	VLD1 (R16), V2.S[2]
-	B neon_327
-neon_326:
+	B neon_87
+neon_86:
 	FMOVS (R16), F2
-neon_327:
+neon_87:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 noload17:
 	TBZ $2, R9, noclamp17
@@ -22880,19 +17472,19 @@ noload17:
 	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 noclamp17:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_328
+	TBZ $2, R6, neon_88
 	FMOVQ F0, (R16)
-	B neon_330
-neon_328:
-	TBZ $1, R6, neon_329
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
 	FMOVD F0, (R16)
-	TBZ $0, R6, neon_330
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
 	VST1 V0.S[2], (R16)
-	B neon_330
-neon_329:
+	B neon_90
+neon_89:
 	FMOVS F0, (R16)
-neon_330:
+neon_90:
 	CMP $1, R7
 	BLE stored9
 	MOVD ldy+88(FP), R7
@@ -22906,19 +17498,19 @@ neon_330:
 nobias18:
 	TBZ $0, R7, noload18
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_331
+	TBZ $2, R6, neon_91
 	FMOVQ (R16), F2
-	B neon_333
-neon_331:
-	TBZ $1, R6, neon_332
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
 	FMOVD (R16), F2
-	TBZ $0, R6, neon_333
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
 	VLD1 (R16), V2.S[2]
-	B neon_333
-neon_332:
+	B neon_93
+neon_92:
 	FMOVS (R16), F2
-neon_333:
+neon_93:
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
 noload18:
 	TBZ $2, R7, noclamp18
@@ -22930,19 +17522,19 @@ noload18:
 	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
 noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_334
+	TBZ $2, R6, neon_94
 	FMOVQ F1, (R16)
-	B neon_336
-neon_334:
-	TBZ $1, R6, neon_335
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_336
+	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_336
-neon_335:
+	B neon_96
+neon_95:
 	FMOVS F1, (R16)
-neon_336:
+neon_96:
 stored9:
 	B cols1
 narrower8:
@@ -23320,45 +17912,19 @@ group2:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F16
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F16
-neon_3:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F16
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F16
-neon_6:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -23368,45 +17934,19 @@ neon_6:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F16
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_9
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F16
-neon_9:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F16
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_12
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F16
-neon_12:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -23425,45 +17965,19 @@ partial2:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F16
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_15
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F16
-neon_15:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F16
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_18
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F16
-neon_18:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -23473,45 +17987,19 @@ neon_18:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F16
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_21
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F16
-neon_21:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_22
-	FMOVQ (R16), F16
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_24
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_24
-neon_23:
-	FMOVS (R16), F16
-neon_24:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -23539,19 +18027,19 @@ nobias5:
 	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_25
+	TBZ $2, R6, neon_1
 	FMOVQ (R16), F16
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_27
+	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_27
-neon_26:
+	B neon_3
+neon_2:
 	FMOVS (R16), F16
-neon_27:
+neon_3:
 	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
 noload5:
 	TBZ $2, R9, noclamp5
@@ -23574,19 +18062,19 @@ noclamp5:
 	FMOVQ F2, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_28
+	TBZ $2, R6, neon_4
 	FMOVQ F3, (R16)
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_30
+	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_30
-neon_29:
+	B neon_6
+neon_5:
 	FMOVS F3, (R16)
-neon_30:
+neon_6:
 	CMP $1, R7
 	BLE stored2
 	MOVD ldy+88(FP), R9
@@ -23611,19 +18099,19 @@ nobias6:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_31
+	TBZ $2, R6, neon_7
 	FMOVQ (R16), F16
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_33
+	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_33
-neon_32:
+	B neon_9
+neon_8:
 	FMOVS (R16), F16
-neon_33:
+neon_9:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload6:
 	TBZ $2, R9, noclamp6
@@ -23646,19 +18134,19 @@ noclamp6:
 	FMOVQ F6, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_34
+	TBZ $2, R6, neon_10
 	FMOVQ F7, (R16)
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_36
+	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_36
-neon_35:
+	B neon_12
+neon_11:
 	FMOVS F7, (R16)
-neon_36:
+neon_12:
 	CMP $2, R7
 	BLE stored2
 	MOVD ldy+88(FP), R9
@@ -23683,19 +18171,19 @@ nobias7:
 	WORD $0x4e3fd54a // fadd v10.4s, v10.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_37
+	TBZ $2, R6, neon_13
 	FMOVQ (R16), F16
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_39
+	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_39
-neon_38:
+	B neon_15
+neon_14:
 	FMOVS (R16), F16
-neon_39:
+neon_15:
 	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
 noload7:
 	TBZ $2, R9, noclamp7
@@ -23718,19 +18206,19 @@ noclamp7:
 	FMOVQ F10, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_40
+	TBZ $2, R6, neon_16
 	FMOVQ F11, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_42
+	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_42
-neon_41:
+	B neon_18
+neon_17:
 	FMOVS F11, (R16)
-neon_42:
+neon_18:
 	CMP $3, R7
 	BLE stored2
 	MOVD ldy+88(FP), R7
@@ -23755,19 +18243,19 @@ nobias8:
 	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_43
+	TBZ $2, R6, neon_19
 	FMOVQ (R16), F16
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_45
+	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_45
-neon_44:
+	B neon_21
+neon_20:
 	FMOVS (R16), F16
-neon_45:
+neon_21:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload8:
 	TBZ $2, R7, noclamp8
@@ -23790,19 +18278,19 @@ noclamp8:
 	FMOVQ F14, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_46
+	TBZ $2, R6, neon_22
 	FMOVQ F15, (R16)
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
 	FMOVD F15, (R16)
-	TBZ $0, R6, neon_48
+	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
 	VST1 V15.S[2], (R16)
-	B neon_48
-neon_47:
+	B neon_24
+neon_23:
 	FMOVS F15, (R16)
-neon_48:
+neon_24:
 stored2:
 	B cols1
 narrower1:
@@ -23837,43 +18325,17 @@ group3:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_49
-	FMOVQ (R16), F12
-	B neon_51
-neon_49:
-	TBZ $1, R6, neon_50
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_51
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_51
-neon_50:
-	FMOVS (R16), F12
-neon_51:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_52
-	FMOVQ (R16), F12
-	B neon_54
-neon_52:
-	TBZ $1, R6, neon_53
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_54
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_54
-neon_53:
-	FMOVS (R16), F12
-neon_54:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -23881,43 +18343,17 @@ neon_54:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_55
-	FMOVQ (R16), F12
-	B neon_57
-neon_55:
-	TBZ $1, R6, neon_56
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_57
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_57
-neon_56:
-	FMOVS (R16), F12
-neon_57:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_58
-	FMOVQ (R16), F12
-	B neon_60
-neon_58:
-	TBZ $1, R6, neon_59
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_60
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_60
-neon_59:
-	FMOVS (R16), F12
-neon_60:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -23934,43 +18370,17 @@ partial3:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_61
-	FMOVQ (R16), F12
-	B neon_63
-neon_61:
-	TBZ $1, R6, neon_62
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_63
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_63
-neon_62:
-	FMOVS (R16), F12
-neon_63:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_64
-	FMOVQ (R16), F12
-	B neon_66
-neon_64:
-	TBZ $1, R6, neon_65
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_66
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_66
-neon_65:
-	FMOVS (R16), F12
-neon_66:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -23978,43 +18388,17 @@ neon_66:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_67
-	FMOVQ (R16), F12
-	B neon_69
-neon_67:
-	TBZ $1, R6, neon_68
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_69
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_69
-neon_68:
-	FMOVS (R16), F12
-neon_69:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_70
-	FMOVQ (R16), F12
-	B neon_72
-neon_70:
-	TBZ $1, R6, neon_71
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_72
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_72
-neon_71:
-	FMOVS (R16), F12
-neon_72:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -24039,19 +18423,19 @@ nobias9:
 	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_73
+	TBZ $2, R6, neon_25
 	FMOVQ (R16), F12
-	B neon_75
-neon_73:
-	TBZ $1, R6, neon_74
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_75
+	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_75
-neon_74:
+	B neon_27
+neon_26:
 	FMOVS (R16), F12
-neon_75:
+neon_27:
 	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
@@ -24071,19 +18455,19 @@ noclamp9:
 	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_76
+	TBZ $2, R6, neon_28
 	FMOVQ F2, (R16)
-	B neon_78
-neon_76:
-	TBZ $1, R6, neon_77
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_78
+	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_78
-neon_77:
+	B neon_30
+neon_29:
 	FMOVS F2, (R16)
-neon_78:
+neon_30:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -24105,19 +18489,19 @@ nobias10:
 	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_79
+	TBZ $2, R6, neon_31
 	FMOVQ (R16), F12
-	B neon_81
-neon_79:
-	TBZ $1, R6, neon_80
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_81
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_81
-neon_80:
+	B neon_33
+neon_32:
 	FMOVS (R16), F12
-neon_81:
+neon_33:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
@@ -24137,19 +18521,19 @@ noclamp10:
 	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_82
+	TBZ $2, R6, neon_34
 	FMOVQ F5, (R16)
-	B neon_84
-neon_82:
-	TBZ $1, R6, neon_83
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_84
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_84
-neon_83:
+	B neon_36
+neon_35:
 	FMOVS F5, (R16)
-neon_84:
+neon_36:
 	CMP $2, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -24171,19 +18555,19 @@ nobias11:
 	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_85
+	TBZ $2, R6, neon_37
 	FMOVQ (R16), F12
-	B neon_87
-neon_85:
-	TBZ $1, R6, neon_86
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_87
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_87
-neon_86:
+	B neon_39
+neon_38:
 	FMOVS (R16), F12
-neon_87:
+neon_39:
 	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
@@ -24203,19 +18587,19 @@ noclamp11:
 	FMOVQ F7, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_88
+	TBZ $2, R6, neon_40
 	FMOVQ F8, (R16)
-	B neon_90
-neon_88:
-	TBZ $1, R6, neon_89
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
 	FMOVD F8, (R16)
-	TBZ $0, R6, neon_90
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
 	VST1 V8.S[2], (R16)
-	B neon_90
-neon_89:
+	B neon_42
+neon_41:
 	FMOVS F8, (R16)
-neon_90:
+neon_42:
 	CMP $3, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -24237,19 +18621,19 @@ nobias12:
 	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_91
+	TBZ $2, R6, neon_43
 	FMOVQ (R16), F12
-	B neon_93
-neon_91:
-	TBZ $1, R6, neon_92
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_93
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_93
-neon_92:
+	B neon_45
+neon_44:
 	FMOVS (R16), F12
-neon_93:
+neon_45:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
@@ -24269,19 +18653,19 @@ noclamp12:
 	FMOVQ F10, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_94
+	TBZ $2, R6, neon_46
 	FMOVQ F11, (R16)
-	B neon_96
-neon_94:
-	TBZ $1, R6, neon_95
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_96
+	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_96
-neon_95:
+	B neon_48
+neon_47:
 	FMOVS F11, (R16)
-neon_96:
+neon_48:
 stored3:
 	B cols1
 narrower2:
@@ -24310,81 +18694,29 @@ group4:
 	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_97
-	FMOVQ (R16), F8
-	B neon_99
-neon_97:
-	TBZ $1, R6, neon_98
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_99
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_99
-neon_98:
-	FMOVS (R16), F8
-neon_99:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_100
-	FMOVQ (R16), F8
-	B neon_102
-neon_100:
-	TBZ $1, R6, neon_101
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_102
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_102
-neon_101:
-	FMOVS (R16), F8
-neon_102:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_103
-	FMOVQ (R16), F8
-	B neon_105
-neon_103:
-	TBZ $1, R6, neon_104
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_105
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_105
-neon_104:
-	FMOVS (R16), F8
-neon_105:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_106
-	FMOVQ (R16), F8
-	B neon_108
-neon_106:
-	TBZ $1, R6, neon_107
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_108
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_108
-neon_107:
-	FMOVS (R16), F8
-neon_108:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -24399,81 +18731,29 @@ partial4:
 	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_109
-	FMOVQ (R16), F8
-	B neon_111
-neon_109:
-	TBZ $1, R6, neon_110
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_111
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_111
-neon_110:
-	FMOVS (R16), F8
-neon_111:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_112
-	FMOVQ (R16), F8
-	B neon_114
-neon_112:
-	TBZ $1, R6, neon_113
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_114
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_114
-neon_113:
-	FMOVS (R16), F8
-neon_114:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_115
-	FMOVQ (R16), F8
-	B neon_117
-neon_115:
-	TBZ $1, R6, neon_116
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_117
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_117
-neon_116:
-	FMOVS (R16), F8
-neon_117:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_118
-	FMOVQ (R16), F8
-	B neon_120
-neon_118:
-	TBZ $1, R6, neon_119
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_120
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_120
-neon_119:
-	FMOVS (R16), F8
-neon_120:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -24495,19 +18775,19 @@ nobias13:
 	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_121
+	TBZ $2, R6, neon_49
 	FMOVQ (R16), F8
-	B neon_123
-neon_121:
-	TBZ $1, R6, neon_122
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_123
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_123
-neon_122:
+	B neon_51
+neon_50:
 	FMOVS (R16), F8
-neon_123:
+neon_51:
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 noload13:
 	TBZ $2, R9, noclamp13
@@ -24524,19 +18804,19 @@ noclamp13:
 	FMOVQ F0, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_124
+	TBZ $2, R6, neon_52
 	FMOVQ F1, (R16)
-	B neon_126
-neon_124:
-	TBZ $1, R6, neon_125
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_126
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_126
-neon_125:
+	B neon_54
+neon_53:
 	FMOVS F1, (R16)
-neon_126:
+neon_54:
 	CMP $1, R7
 	BLE stored4
 	MOVD ldy+88(FP), R9
@@ -24555,19 +18835,19 @@ nobias14:
 	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_127
+	TBZ $2, R6, neon_55
 	FMOVQ (R16), F8
-	B neon_129
-neon_127:
-	TBZ $1, R6, neon_128
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_129
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_129
-neon_128:
+	B neon_57
+neon_56:
 	FMOVS (R16), F8
-neon_129:
+neon_57:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload14:
 	TBZ $2, R9, noclamp14
@@ -24584,19 +18864,19 @@ noclamp14:
 	FMOVQ F2, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_130
+	TBZ $2, R6, neon_58
 	FMOVQ F3, (R16)
-	B neon_132
-neon_130:
-	TBZ $1, R6, neon_131
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_132
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_132
-neon_131:
+	B neon_60
+neon_59:
 	FMOVS F3, (R16)
-neon_132:
+neon_60:
 	CMP $2, R7
 	BLE stored4
 	MOVD ldy+88(FP), R9
@@ -24615,19 +18895,19 @@ nobias15:
 	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_133
+	TBZ $2, R6, neon_61
 	FMOVQ (R16), F8
-	B neon_135
-neon_133:
-	TBZ $1, R6, neon_134
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_135
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_135
-neon_134:
+	B neon_63
+neon_62:
 	FMOVS (R16), F8
-neon_135:
+neon_63:
 	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
 noload15:
 	TBZ $2, R9, noclamp15
@@ -24644,19 +18924,19 @@ noclamp15:
 	FMOVQ F4, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_136
+	TBZ $2, R6, neon_64
 	FMOVQ F5, (R16)
-	B neon_138
-neon_136:
-	TBZ $1, R6, neon_137
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_138
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_138
-neon_137:
+	B neon_66
+neon_65:
 	FMOVS F5, (R16)
-neon_138:
+neon_66:
 	CMP $3, R7
 	BLE stored4
 	MOVD ldy+88(FP), R7
@@ -24675,19 +18955,19 @@ nobias16:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_139
+	TBZ $2, R6, neon_67
 	FMOVQ (R16), F8
-	B neon_141
-neon_139:
-	TBZ $1, R6, neon_140
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_141
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_141
-neon_140:
+	B neon_69
+neon_68:
 	FMOVS (R16), F8
-neon_141:
+neon_69:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload16:
 	TBZ $2, R7, noclamp16
@@ -24704,19 +18984,19 @@ noclamp16:
 	FMOVQ F6, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_142
+	TBZ $2, R6, neon_70
 	FMOVQ F7, (R16)
-	B neon_144
-neon_142:
-	TBZ $1, R6, neon_143
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_144
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_144
-neon_143:
+	B neon_72
+neon_71:
 	FMOVS F7, (R16)
-neon_144:
+neon_72:
 stored4:
 	B cols1
 narrower3:
@@ -24736,75 +19016,23 @@ group5:
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ.P 16(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_145
-	FMOVQ (R16), F4
-	B neon_147
-neon_145:
-	TBZ $1, R6, neon_146
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_147
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_147
-neon_146:
-	FMOVS (R16), F4
-neon_147:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_148
-	FMOVQ (R16), F4
-	B neon_150
-neon_148:
-	TBZ $1, R6, neon_149
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_150
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_150
-neon_149:
-	FMOVS (R16), F4
-neon_150:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_151
-	FMOVQ (R16), F4
-	B neon_153
-neon_151:
-	TBZ $1, R6, neon_152
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_153
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_153
-neon_152:
-	FMOVS (R16), F4
-neon_153:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_154
-	FMOVQ (R16), F4
-	B neon_156
-neon_154:
-	TBZ $1, R6, neon_155
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_156
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_156
-neon_155:
-	FMOVS (R16), F4
-neon_156:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	ADD $512, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -24817,75 +19045,23 @@ partial5:
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ.P 16(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_157
-	FMOVQ (R16), F4
-	B neon_159
-neon_157:
-	TBZ $1, R6, neon_158
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_159
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_159
-neon_158:
-	FMOVS (R16), F4
-neon_159:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_160
-	FMOVQ (R16), F4
-	B neon_162
-neon_160:
-	TBZ $1, R6, neon_161
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_162
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_162
-neon_161:
-	FMOVS (R16), F4
-neon_162:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_163
-	FMOVQ (R16), F4
-	B neon_165
-neon_163:
-	TBZ $1, R6, neon_164
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_165
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_165
-neon_164:
-	FMOVS (R16), F4
-neon_165:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_166
-	FMOVQ (R16), F4
-	B neon_168
-neon_166:
-	TBZ $1, R6, neon_167
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_168
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_168
-neon_167:
-	FMOVS (R16), F4
-neon_168:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -24902,19 +19078,19 @@ allrows5:
 nobias17:
 	TBZ $0, R9, noload17
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_169
+	TBZ $2, R6, neon_73
 	FMOVQ (R16), F4
-	B neon_171
-neon_169:
-	TBZ $1, R6, neon_170
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_171
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_171
-neon_170:
+	B neon_75
+neon_74:
 	FMOVS (R16), F4
-neon_171:
+neon_75:
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 noload17:
 	TBZ $2, R9, noclamp17
@@ -24926,19 +19102,19 @@ noload17:
 	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
 noclamp17:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_172
+	TBZ $2, R6, neon_76
 	FMOVQ F0, (R16)
-	B neon_174
-neon_172:
-	TBZ $1, R6, neon_173
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
 	FMOVD F0, (R16)
-	TBZ $0, R6, neon_174
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
 	VST1 V0.S[2], (R16)
-	B neon_174
-neon_173:
+	B neon_78
+neon_77:
 	FMOVS F0, (R16)
-neon_174:
+neon_78:
 	CMP $1, R7
 	BLE stored5
 	MOVD ldy+88(FP), R9
@@ -24952,19 +19128,19 @@ neon_174:
 nobias18:
 	TBZ $0, R9, noload18
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_175
+	TBZ $2, R6, neon_79
 	FMOVQ (R16), F4
-	B neon_177
-neon_175:
-	TBZ $1, R6, neon_176
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_177
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_177
-neon_176:
+	B neon_81
+neon_80:
 	FMOVS (R16), F4
-neon_177:
+neon_81:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload18:
 	TBZ $2, R9, noclamp18
@@ -24976,19 +19152,19 @@ noload18:
 	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_178
+	TBZ $2, R6, neon_82
 	FMOVQ F1, (R16)
-	B neon_180
-neon_178:
-	TBZ $1, R6, neon_179
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_180
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_180
-neon_179:
+	B neon_84
+neon_83:
 	FMOVS F1, (R16)
-neon_180:
+neon_84:
 	CMP $2, R7
 	BLE stored5
 	MOVD ldy+88(FP), R9
@@ -25002,19 +19178,19 @@ neon_180:
 nobias19:
 	TBZ $0, R9, noload19
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_181
+	TBZ $2, R6, neon_85
 	FMOVQ (R16), F4
-	B neon_183
-neon_181:
-	TBZ $1, R6, neon_182
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_183
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_183
-neon_182:
+	B neon_87
+neon_86:
 	FMOVS (R16), F4
-neon_183:
+neon_87:
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 noload19:
 	TBZ $2, R9, noclamp19
@@ -25026,19 +19202,19 @@ noload19:
 	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
 noclamp19:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_184
+	TBZ $2, R6, neon_88
 	FMOVQ F2, (R16)
-	B neon_186
-neon_184:
-	TBZ $1, R6, neon_185
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_186
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_186
-neon_185:
+	B neon_90
+neon_89:
 	FMOVS F2, (R16)
-neon_186:
+neon_90:
 	CMP $3, R7
 	BLE stored5
 	MOVD ldy+88(FP), R7
@@ -25052,19 +19228,19 @@ neon_186:
 nobias20:
 	TBZ $0, R7, noload20
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_187
+	TBZ $2, R6, neon_91
 	FMOVQ (R16), F4
-	B neon_189
-neon_187:
-	TBZ $1, R6, neon_188
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_189
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_189
-neon_188:
+	B neon_93
+neon_92:
 	FMOVS (R16), F4
-neon_189:
+neon_93:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload20:
 	TBZ $2, R7, noclamp20
@@ -25076,19 +19252,19 @@ noload20:
 	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp20:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_190
+	TBZ $2, R6, neon_94
 	FMOVQ F3, (R16)
-	B neon_192
-neon_190:
-	TBZ $1, R6, neon_191
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_192
+	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_192
-neon_191:
+	B neon_96
+neon_95:
 	FMOVS F3, (R16)
-neon_192:
+neon_96:
 stored5:
 	B cols1
 narrower4:
@@ -25422,53 +19598,27 @@ group2:
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F16
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F16
-neon_3:
-	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F16
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F16
-neon_6:
-	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group2
@@ -25495,53 +19645,27 @@ partial2:
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F16
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_9
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F16
-neon_9:
-	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F16
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_12
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F16
-neon_12:
-	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -25581,19 +19705,19 @@ nobias3:
 	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_13
+	TBZ $2, R6, neon_1
 	FMOVQ (R16), F16
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_15
+	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_15
-neon_14:
+	B neon_3
+neon_2:
 	FMOVS (R16), F16
-neon_15:
+neon_3:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload3:
 	TBZ $2, R9, noclamp3
@@ -25628,19 +19752,19 @@ noclamp3:
 	FMOVQ F6, 96(R15)
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_16
+	TBZ $2, R6, neon_4
 	FMOVQ F7, (R16)
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_18
+	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_18
-neon_17:
+	B neon_6
+neon_5:
 	FMOVS F7, (R16)
-neon_18:
+neon_6:
 	CMP $1, R7
 	BLE stored2
 	MOVD ldy+88(FP), R7
@@ -25677,19 +19801,19 @@ nobias4:
 	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_19
+	TBZ $2, R6, neon_7
 	FMOVQ (R16), F16
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_21
+	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_21
-neon_20:
+	B neon_9
+neon_8:
 	FMOVS (R16), F16
-neon_21:
+neon_9:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload4:
 	TBZ $2, R7, noclamp4
@@ -25724,19 +19848,19 @@ noclamp4:
 	FMOVQ F14, 96(R13)
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_22
+	TBZ $2, R6, neon_10
 	FMOVQ F15, (R16)
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
 	FMOVD F15, (R16)
-	TBZ $0, R6, neon_24
+	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
 	VST1 V15.S[2], (R16)
-	B neon_24
-neon_23:
+	B neon_12
+neon_11:
 	FMOVS F15, (R16)
-neon_24:
+neon_12:
 stored2:
 	B cols1
 narrower1:
@@ -25781,51 +19905,25 @@ group3:
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F14
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_27
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F14
-neon_27:
-	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_28
-	FMOVQ (R16), F14
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_30
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_30
-neon_29:
-	FMOVS (R16), F14
-neon_30:
-	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group3
@@ -25850,51 +19948,25 @@ partial3:
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_31
-	FMOVQ (R16), F14
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_33
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_33
-neon_32:
-	FMOVS (R16), F14
-neon_33:
-	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_34
-	FMOVQ (R16), F14
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_36
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_36
-neon_35:
-	FMOVS (R16), F14
-neon_36:
-	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -25931,19 +20003,19 @@ nobias5:
 	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_37
+	TBZ $2, R6, neon_13
 	FMOVQ (R16), F14
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
 	FMOVD (R16), F14
-	TBZ $0, R6, neon_39
+	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
 	VLD1 (R16), V14.S[2]
-	B neon_39
-neon_38:
+	B neon_15
+neon_14:
 	FMOVS (R16), F14
-neon_39:
+neon_15:
 	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
@@ -25975,19 +20047,19 @@ noclamp5:
 	FMOVQ F5, 80(R15)
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_40
+	TBZ $2, R6, neon_16
 	FMOVQ F6, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
 	FMOVD F6, (R16)
-	TBZ $0, R6, neon_42
+	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
 	VST1 V6.S[2], (R16)
-	B neon_42
-neon_41:
+	B neon_18
+neon_17:
 	FMOVS F6, (R16)
-neon_42:
+neon_18:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -26021,19 +20093,19 @@ nobias6:
 	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_43
+	TBZ $2, R6, neon_19
 	FMOVQ (R16), F14
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
 	FMOVD (R16), F14
-	TBZ $0, R6, neon_45
+	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
 	VLD1 (R16), V14.S[2]
-	B neon_45
-neon_44:
+	B neon_21
+neon_20:
 	FMOVS (R16), F14
-neon_45:
+neon_21:
 	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
@@ -26065,19 +20137,19 @@ noclamp6:
 	FMOVQ F12, 80(R13)
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_46
+	TBZ $2, R6, neon_22
 	FMOVQ F13, (R16)
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
 	FMOVD F13, (R16)
-	TBZ $0, R6, neon_48
+	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
 	VST1 V13.S[2], (R16)
-	B neon_48
-neon_47:
+	B neon_24
+neon_23:
 	FMOVS F13, (R16)
-neon_48:
+neon_24:
 stored3:
 	B cols1
 narrower2:
@@ -26118,49 +20190,23 @@ group4:
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_49
-	FMOVQ (R16), F12
-	B neon_51
-neon_49:
-	TBZ $1, R6, neon_50
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_51
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_51
-neon_50:
-	FMOVS (R16), F12
-neon_51:
-	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_52
-	FMOVQ (R16), F12
-	B neon_54
-neon_52:
-	TBZ $1, R6, neon_53
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_54
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_54
-neon_53:
-	FMOVS (R16), F12
-neon_54:
-	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group4
@@ -26183,49 +20229,23 @@ partial4:
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_55
-	FMOVQ (R16), F12
-	B neon_57
-neon_55:
-	TBZ $1, R6, neon_56
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_57
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_57
-neon_56:
-	FMOVS (R16), F12
-neon_57:
-	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_58
-	FMOVQ (R16), F12
-	B neon_60
-neon_58:
-	TBZ $1, R6, neon_59
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_60
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_60
-neon_59:
-	FMOVS (R16), F12
-neon_60:
-	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -26259,19 +20279,19 @@ nobias7:
 	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_61
+	TBZ $2, R6, neon_25
 	FMOVQ (R16), F12
-	B neon_63
-neon_61:
-	TBZ $1, R6, neon_62
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_63
+	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_63
-neon_62:
+	B neon_27
+neon_26:
 	FMOVS (R16), F12
-neon_63:
+neon_27:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload7:
 	TBZ $2, R9, noclamp7
@@ -26300,19 +20320,19 @@ noclamp7:
 	FMOVQ F4, 64(R15)
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_64
+	TBZ $2, R6, neon_28
 	FMOVQ F5, (R16)
-	B neon_66
-neon_64:
-	TBZ $1, R6, neon_65
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_66
+	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_66
-neon_65:
+	B neon_30
+neon_29:
 	FMOVS F5, (R16)
-neon_66:
+neon_30:
 	CMP $1, R7
 	BLE stored4
 	MOVD ldy+88(FP), R7
@@ -26343,19 +20363,19 @@ nobias8:
 	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_67
+	TBZ $2, R6, neon_31
 	FMOVQ (R16), F12
-	B neon_69
-neon_67:
-	TBZ $1, R6, neon_68
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_69
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_69
-neon_68:
+	B neon_33
+neon_32:
 	FMOVS (R16), F12
-neon_69:
+neon_33:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload8:
 	TBZ $2, R7, noclamp8
@@ -26384,19 +20404,19 @@ noclamp8:
 	FMOVQ F10, 64(R13)
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_70
+	TBZ $2, R6, neon_34
 	FMOVQ F11, (R16)
-	B neon_72
-neon_70:
-	TBZ $1, R6, neon_71
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_72
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_72
-neon_71:
+	B neon_36
+neon_35:
 	FMOVS F11, (R16)
-neon_72:
+neon_36:
 stored4:
 	B cols1
 narrower3:
@@ -26433,47 +20453,21 @@ group5:
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_73
-	FMOVQ (R16), F10
-	B neon_75
-neon_73:
-	TBZ $1, R6, neon_74
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_75
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_75
-neon_74:
-	FMOVS (R16), F10
-neon_75:
-	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_76
-	FMOVQ (R16), F10
-	B neon_78
-neon_76:
-	TBZ $1, R6, neon_77
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_78
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_78
-neon_77:
-	FMOVS (R16), F10
-neon_78:
-	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group5
@@ -26494,47 +20488,21 @@ partial5:
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_79
-	FMOVQ (R16), F10
-	B neon_81
-neon_79:
-	TBZ $1, R6, neon_80
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_81
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_81
-neon_80:
-	FMOVS (R16), F10
-neon_81:
-	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_82
-	FMOVQ (R16), F10
-	B neon_84
-neon_82:
-	TBZ $1, R6, neon_83
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_84
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_84
-neon_83:
-	FMOVS (R16), F10
-neon_84:
-	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -26565,19 +20533,19 @@ nobias9:
 	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_85
+	TBZ $2, R6, neon_37
 	FMOVQ (R16), F10
-	B neon_87
-neon_85:
-	TBZ $1, R6, neon_86
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
 	FMOVD (R16), F10
-	TBZ $0, R6, neon_87
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
 	VLD1 (R16), V10.S[2]
-	B neon_87
-neon_86:
+	B neon_39
+neon_38:
 	FMOVS (R16), F10
-neon_87:
+neon_39:
 	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
 noload9:
 	TBZ $2, R9, noclamp9
@@ -26603,19 +20571,19 @@ noclamp9:
 	FMOVQ F3, 48(R15)
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_88
+	TBZ $2, R6, neon_40
 	FMOVQ F4, (R16)
-	B neon_90
-neon_88:
-	TBZ $1, R6, neon_89
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
 	FMOVD F4, (R16)
-	TBZ $0, R6, neon_90
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
 	VST1 V4.S[2], (R16)
-	B neon_90
-neon_89:
+	B neon_42
+neon_41:
 	FMOVS F4, (R16)
-neon_90:
+neon_42:
 	CMP $1, R7
 	BLE stored5
 	MOVD ldy+88(FP), R7
@@ -26643,19 +20611,19 @@ nobias10:
 	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_91
+	TBZ $2, R6, neon_43
 	FMOVQ (R16), F10
-	B neon_93
-neon_91:
-	TBZ $1, R6, neon_92
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
 	FMOVD (R16), F10
-	TBZ $0, R6, neon_93
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
 	VLD1 (R16), V10.S[2]
-	B neon_93
-neon_92:
+	B neon_45
+neon_44:
 	FMOVS (R16), F10
-neon_93:
+neon_45:
 	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
 noload10:
 	TBZ $2, R7, noclamp10
@@ -26681,19 +20649,19 @@ noclamp10:
 	FMOVQ F8, 48(R13)
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_94
+	TBZ $2, R6, neon_46
 	FMOVQ F9, (R16)
-	B neon_96
-neon_94:
-	TBZ $1, R6, neon_95
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
 	FMOVD F9, (R16)
-	TBZ $0, R6, neon_96
+	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
 	VST1 V9.S[2], (R16)
-	B neon_96
-neon_95:
+	B neon_48
+neon_47:
 	FMOVS F9, (R16)
-neon_96:
+neon_48:
 stored5:
 	B cols1
 narrower4:
@@ -26726,45 +20694,19 @@ group6:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_97
-	FMOVQ (R16), F8
-	B neon_99
-neon_97:
-	TBZ $1, R6, neon_98
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_99
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_99
-neon_98:
-	FMOVS (R16), F8
-neon_99:
-	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_100
-	FMOVQ (R16), F8
-	B neon_102
-neon_100:
-	TBZ $1, R6, neon_101
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_102
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_102
-neon_101:
-	FMOVS (R16), F8
-neon_102:
-	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group6
@@ -26783,45 +20725,19 @@ partial6:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_103
-	FMOVQ (R16), F8
-	B neon_105
-neon_103:
-	TBZ $1, R6, neon_104
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_105
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_105
-neon_104:
-	FMOVS (R16), F8
-neon_105:
-	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_106
-	FMOVQ (R16), F8
-	B neon_108
-neon_106:
-	TBZ $1, R6, neon_107
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_108
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_108
-neon_107:
-	FMOVS (R16), F8
-neon_108:
-	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial6
 pdone6:
@@ -26849,19 +20765,19 @@ nobias11:
 	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_109
+	TBZ $2, R6, neon_49
 	FMOVQ (R16), F8
-	B neon_111
-neon_109:
-	TBZ $1, R6, neon_110
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_111
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_111
-neon_110:
+	B neon_51
+neon_50:
 	FMOVS (R16), F8
-neon_111:
+neon_51:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload11:
 	TBZ $2, R9, noclamp11
@@ -26884,19 +20800,19 @@ noclamp11:
 	FMOVQ F2, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_112
+	TBZ $2, R6, neon_52
 	FMOVQ F3, (R16)
-	B neon_114
-neon_112:
-	TBZ $1, R6, neon_113
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_114
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_114
-neon_113:
+	B neon_54
+neon_53:
 	FMOVS F3, (R16)
-neon_114:
+neon_54:
 	CMP $1, R7
 	BLE stored6
 	MOVD ldy+88(FP), R7
@@ -26921,19 +20837,19 @@ nobias12:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_115
+	TBZ $2, R6, neon_55
 	FMOVQ (R16), F8
-	B neon_117
-neon_115:
-	TBZ $1, R6, neon_116
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_117
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_117
-neon_116:
+	B neon_57
+neon_56:
 	FMOVS (R16), F8
-neon_117:
+neon_57:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload12:
 	TBZ $2, R7, noclamp12
@@ -26956,19 +20872,19 @@ noclamp12:
 	FMOVQ F6, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_118
+	TBZ $2, R6, neon_58
 	FMOVQ F7, (R16)
-	B neon_120
-neon_118:
-	TBZ $1, R6, neon_119
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_120
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_120
-neon_119:
+	B neon_60
+neon_59:
 	FMOVS F7, (R16)
-neon_120:
+neon_60:
 stored6:
 	B cols1
 narrower5:
@@ -26997,43 +20913,17 @@ group7:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_121
-	FMOVQ (R16), F6
-	B neon_123
-neon_121:
-	TBZ $1, R6, neon_122
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_123
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_123
-neon_122:
-	FMOVS (R16), F6
-neon_123:
-	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_124
-	FMOVQ (R16), F6
-	B neon_126
-neon_124:
-	TBZ $1, R6, neon_125
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_126
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_126
-neon_125:
-	FMOVS (R16), F6
-neon_126:
-	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group7
@@ -27050,43 +20940,17 @@ partial7:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_127
-	FMOVQ (R16), F6
-	B neon_129
-neon_127:
-	TBZ $1, R6, neon_128
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_129
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_129
-neon_128:
-	FMOVS (R16), F6
-neon_129:
-	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_130
-	FMOVQ (R16), F6
-	B neon_132
-neon_130:
-	TBZ $1, R6, neon_131
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_132
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_132
-neon_131:
-	FMOVS (R16), F6
-neon_132:
-	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial7
 pdone7:
@@ -27111,19 +20975,19 @@ nobias13:
 	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_133
+	TBZ $2, R6, neon_61
 	FMOVQ (R16), F6
-	B neon_135
-neon_133:
-	TBZ $1, R6, neon_134
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
 	FMOVD (R16), F6
-	TBZ $0, R6, neon_135
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
 	VLD1 (R16), V6.S[2]
-	B neon_135
-neon_134:
+	B neon_63
+neon_62:
 	FMOVS (R16), F6
-neon_135:
+neon_63:
 	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
 noload13:
 	TBZ $2, R9, noclamp13
@@ -27143,19 +21007,19 @@ noclamp13:
 	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_136
+	TBZ $2, R6, neon_64
 	FMOVQ F2, (R16)
-	B neon_138
-neon_136:
-	TBZ $1, R6, neon_137
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_138
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_138
-neon_137:
+	B neon_66
+neon_65:
 	FMOVS F2, (R16)
-neon_138:
+neon_66:
 	CMP $1, R7
 	BLE stored7
 	MOVD ldy+88(FP), R7
@@ -27177,19 +21041,19 @@ nobias14:
 	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_139
+	TBZ $2, R6, neon_67
 	FMOVQ (R16), F6
-	B neon_141
-neon_139:
-	TBZ $1, R6, neon_140
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
 	FMOVD (R16), F6
-	TBZ $0, R6, neon_141
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
 	VLD1 (R16), V6.S[2]
-	B neon_141
-neon_140:
+	B neon_69
+neon_68:
 	FMOVS (R16), F6
-neon_141:
+neon_69:
 	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
 noload14:
 	TBZ $2, R7, noclamp14
@@ -27209,19 +21073,19 @@ noclamp14:
 	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_142
+	TBZ $2, R6, neon_70
 	FMOVQ F5, (R16)
-	B neon_144
-neon_142:
-	TBZ $1, R6, neon_143
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_144
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_144
-neon_143:
+	B neon_72
+neon_71:
 	FMOVS F5, (R16)
-neon_144:
+neon_72:
 stored7:
 	B cols1
 narrower6:
@@ -27246,41 +21110,15 @@ group8:
 	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_145
-	FMOVQ (R16), F4
-	B neon_147
-neon_145:
-	TBZ $1, R6, neon_146
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_147
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_147
-neon_146:
-	FMOVS (R16), F4
-neon_147:
-	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_148
-	FMOVQ (R16), F4
-	B neon_150
-neon_148:
-	TBZ $1, R6, neon_149
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_150
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_150
-neon_149:
-	FMOVS (R16), F4
-neon_150:
-	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group8
@@ -27295,41 +21133,15 @@ partial8:
 	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_151
-	FMOVQ (R16), F4
-	B neon_153
-neon_151:
-	TBZ $1, R6, neon_152
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_153
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_153
-neon_152:
-	FMOVS (R16), F4
-neon_153:
-	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_154
-	FMOVQ (R16), F4
-	B neon_156
-neon_154:
-	TBZ $1, R6, neon_155
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_156
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_156
-neon_155:
-	FMOVS (R16), F4
-neon_156:
-	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial8
 pdone8:
@@ -27351,19 +21163,19 @@ nobias15:
 	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_157
+	TBZ $2, R6, neon_73
 	FMOVQ (R16), F4
-	B neon_159
-neon_157:
-	TBZ $1, R6, neon_158
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_159
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_159
-neon_158:
+	B neon_75
+neon_74:
 	FMOVS (R16), F4
-neon_159:
+neon_75:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload15:
 	TBZ $2, R9, noclamp15
@@ -27380,19 +21192,19 @@ noclamp15:
 	FMOVQ F0, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_160
+	TBZ $2, R6, neon_76
 	FMOVQ F1, (R16)
-	B neon_162
-neon_160:
-	TBZ $1, R6, neon_161
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_162
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_162
-neon_161:
+	B neon_78
+neon_77:
 	FMOVS F1, (R16)
-neon_162:
+neon_78:
 	CMP $1, R7
 	BLE stored8
 	MOVD ldy+88(FP), R7
@@ -27411,19 +21223,19 @@ nobias16:
 	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_163
+	TBZ $2, R6, neon_79
 	FMOVQ (R16), F4
-	B neon_165
-neon_163:
-	TBZ $1, R6, neon_164
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_165
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_165
-neon_164:
+	B neon_81
+neon_80:
 	FMOVS (R16), F4
-neon_165:
+neon_81:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload16:
 	TBZ $2, R7, noclamp16
@@ -27440,19 +21252,19 @@ noclamp16:
 	FMOVQ F2, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_166
+	TBZ $2, R6, neon_82
 	FMOVQ F3, (R16)
-	B neon_168
-neon_166:
-	TBZ $1, R6, neon_167
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_168
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_168
-neon_167:
+	B neon_84
+neon_83:
 	FMOVS F3, (R16)
-neon_168:
+neon_84:
 stored8:
 	B cols1
 narrower7:
@@ -27470,39 +21282,13 @@ group9:
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVD.P 8(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_169
-	FMOVQ (R16), F2
-	B neon_171
-neon_169:
-	TBZ $1, R6, neon_170
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_171
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_171
-neon_170:
-	FMOVS (R16), F2
-neon_171:
-	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_172
-	FMOVQ (R16), F2
-	B neon_174
-neon_172:
-	TBZ $1, R6, neon_173
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_174
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_174
-neon_173:
-	FMOVS (R16), F2
-neon_174:
-	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	ADD $1024, R9, R9
 	SUBS $1, R10, R10
 	BGT group9
@@ -27515,39 +21301,13 @@ partial9:
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVD.P 8(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_175
-	FMOVQ (R16), F2
-	B neon_177
-neon_175:
-	TBZ $1, R6, neon_176
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_177
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_177
-neon_176:
-	FMOVS (R16), F2
-neon_177:
-	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_178
-	FMOVQ (R16), F2
-	B neon_180
-neon_178:
-	TBZ $1, R6, neon_179
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_180
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_180
-neon_179:
-	FMOVS (R16), F2
-neon_180:
-	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial9
 pdone9:
@@ -27564,19 +21324,19 @@ allrows9:
 nobias17:
 	TBZ $0, R9, noload17
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_181
+	TBZ $2, R6, neon_85
 	FMOVQ (R16), F2
-	B neon_183
-neon_181:
-	TBZ $1, R6, neon_182
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
 	FMOVD (R16), F2
-	TBZ $0, R6, neon_183
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
 	VLD1 (R16), V2.S[2]
-	B neon_183
-neon_182:
+	B neon_87
+neon_86:
 	FMOVS (R16), F2
-neon_183:
+neon_87:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 noload17:
 	TBZ $2, R9, noclamp17
@@ -27588,19 +21348,19 @@ noload17:
 	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 noclamp17:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_184
+	TBZ $2, R6, neon_88
 	FMOVQ F0, (R16)
-	B neon_186
-neon_184:
-	TBZ $1, R6, neon_185
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
 	FMOVD F0, (R16)
-	TBZ $0, R6, neon_186
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
 	VST1 V0.S[2], (R16)
-	B neon_186
-neon_185:
+	B neon_90
+neon_89:
 	FMOVS F0, (R16)
-neon_186:
+neon_90:
 	CMP $1, R7
 	BLE stored9
 	MOVD ldy+88(FP), R7
@@ -27614,19 +21374,19 @@ neon_186:
 nobias18:
 	TBZ $0, R7, noload18
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_187
+	TBZ $2, R6, neon_91
 	FMOVQ (R16), F2
-	B neon_189
-neon_187:
-	TBZ $1, R6, neon_188
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
 	FMOVD (R16), F2
-	TBZ $0, R6, neon_189
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
 	VLD1 (R16), V2.S[2]
-	B neon_189
-neon_188:
+	B neon_93
+neon_92:
 	FMOVS (R16), F2
-neon_189:
+neon_93:
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
 noload18:
 	TBZ $2, R7, noclamp18
@@ -27638,19 +21398,19 @@ noload18:
 	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
 noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_190
+	TBZ $2, R6, neon_94
 	FMOVQ F1, (R16)
-	B neon_192
-neon_190:
-	TBZ $1, R6, neon_191
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_192
+	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_192
-neon_191:
+	B neon_96
+neon_95:
 	FMOVS F1, (R16)
-neon_192:
+neon_96:
 stored9:
 	B cols1
 narrower8:
@@ -28036,45 +21796,19 @@ slot2:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R12), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R12, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F16
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F16
-neon_3:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R12), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVQ (R12), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R12), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R12), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R12, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F16
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F16
-neon_6:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R12), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R12), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R12), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R12), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
@@ -28084,45 +21818,19 @@ neon_6:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R12), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R12, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F16
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_9
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F16
-neon_9:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R12), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVQ (R12), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R12), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R12), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R12, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F16
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_12
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F16
-neon_12:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R12), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R12), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R12), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R12), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R11, R11
 	BGT slot2
 	MOVD group+40(FP), R11
@@ -28145,45 +21853,19 @@ partial2:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_13
-	FMOVQ (R16), F16
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_15
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_15
-neon_14:
-	FMOVS (R16), F16
-neon_15:
-	WORD $0x4f9c1203 // fmla v3.4s, v16.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_16
-	FMOVQ (R16), F16
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_18
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_18
-neon_17:
-	FMOVS (R16), F16
-neon_18:
-	WORD $0x4fbc1207 // fmla v7.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -28193,45 +21875,19 @@ neon_18:
 	WORD $0x4f9c1bc9 // fmla v9.4s, v30.4s, v28.s[2]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c1bea // fmla v10.4s, v31.4s, v28.s[2]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_19
-	FMOVQ (R16), F16
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_21
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_21
-neon_20:
-	FMOVS (R16), F16
-neon_21:
-	WORD $0x4f9c1a0b // fmla v11.4s, v16.4s, v28.s[2]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c1bcb // fmla v11.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bcc // fmla v12.4s, v30.4s, v28.s[3]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc1bed // fmla v13.4s, v31.4s, v28.s[3]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc1bce // fmla v14.4s, v30.4s, v28.s[3]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_22
-	FMOVQ (R16), F16
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_24
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_24
-neon_23:
-	FMOVS (R16), F16
-neon_24:
-	WORD $0x4fbc1a0f // fmla v15.4s, v16.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1bec // fmla v12.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bcd // fmla v13.4s, v30.4s, v28.s[3]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc1bee // fmla v14.4s, v31.4s, v28.s[3]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc1bcf // fmla v15.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -28259,19 +21915,19 @@ nobias5:
 	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_25
+	TBZ $2, R6, neon_1
 	FMOVQ (R16), F16
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_27
+	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_27
-neon_26:
+	B neon_3
+neon_2:
 	FMOVS (R16), F16
-neon_27:
+neon_3:
 	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
 noload5:
 	TBZ $2, R9, noclamp5
@@ -28294,19 +21950,19 @@ noclamp5:
 	FMOVQ F2, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_28
+	TBZ $2, R6, neon_4
 	FMOVQ F3, (R16)
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_30
+	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_30
-neon_29:
+	B neon_6
+neon_5:
 	FMOVS F3, (R16)
-neon_30:
+neon_6:
 	CMP $1, R7
 	BLE stored2
 	MOVD ldy+88(FP), R9
@@ -28331,19 +21987,19 @@ nobias6:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_31
+	TBZ $2, R6, neon_7
 	FMOVQ (R16), F16
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_33
+	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_33
-neon_32:
+	B neon_9
+neon_8:
 	FMOVS (R16), F16
-neon_33:
+neon_9:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload6:
 	TBZ $2, R9, noclamp6
@@ -28366,19 +22022,19 @@ noclamp6:
 	FMOVQ F6, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_34
+	TBZ $2, R6, neon_10
 	FMOVQ F7, (R16)
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_36
+	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_36
-neon_35:
+	B neon_12
+neon_11:
 	FMOVS F7, (R16)
-neon_36:
+neon_12:
 	CMP $2, R7
 	BLE stored2
 	MOVD ldy+88(FP), R9
@@ -28403,19 +22059,19 @@ nobias7:
 	WORD $0x4e3fd54a // fadd v10.4s, v10.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_37
+	TBZ $2, R6, neon_13
 	FMOVQ (R16), F16
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_39
+	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_39
-neon_38:
+	B neon_15
+neon_14:
 	FMOVS (R16), F16
-neon_39:
+neon_15:
 	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
 noload7:
 	TBZ $2, R9, noclamp7
@@ -28438,19 +22094,19 @@ noclamp7:
 	FMOVQ F10, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_40
+	TBZ $2, R6, neon_16
 	FMOVQ F11, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_42
+	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_42
-neon_41:
+	B neon_18
+neon_17:
 	FMOVS F11, (R16)
-neon_42:
+neon_18:
 	CMP $3, R7
 	BLE stored2
 	MOVD ldy+88(FP), R7
@@ -28475,19 +22131,19 @@ nobias8:
 	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_43
+	TBZ $2, R6, neon_19
 	FMOVQ (R16), F16
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_45
+	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_45
-neon_44:
+	B neon_21
+neon_20:
 	FMOVS (R16), F16
-neon_45:
+neon_21:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload8:
 	TBZ $2, R7, noclamp8
@@ -28510,19 +22166,19 @@ noclamp8:
 	FMOVQ F14, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_46
+	TBZ $2, R6, neon_22
 	FMOVQ F15, (R16)
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
 	FMOVD F15, (R16)
-	TBZ $0, R6, neon_48
+	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
 	VST1 V15.S[2], (R16)
-	B neon_48
-neon_47:
+	B neon_24
+neon_23:
 	FMOVS F15, (R16)
-neon_48:
+neon_24:
 stored2:
 	B cols1
 narrower1:
@@ -28559,43 +22215,17 @@ slot3:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R12), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R12, R16
-	TBZ $2, R6, neon_49
-	FMOVQ (R16), F12
-	B neon_51
-neon_49:
-	TBZ $1, R6, neon_50
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_51
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_51
-neon_50:
-	FMOVS (R16), F12
-neon_51:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R12), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVQ (R12), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R12), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R12, R16
-	TBZ $2, R6, neon_52
-	FMOVQ (R16), F12
-	B neon_54
-neon_52:
-	TBZ $1, R6, neon_53
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_54
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_54
-neon_53:
-	FMOVS (R16), F12
-neon_54:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R12), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R12), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R12), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
@@ -28603,43 +22233,17 @@ neon_54:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R12), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R12, R16
-	TBZ $2, R6, neon_55
-	FMOVQ (R16), F12
-	B neon_57
-neon_55:
-	TBZ $1, R6, neon_56
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_57
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_57
-neon_56:
-	FMOVS (R16), F12
-neon_57:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R12), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVQ (R12), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R12), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R12, R16
-	TBZ $2, R6, neon_58
-	FMOVQ (R16), F12
-	B neon_60
-neon_58:
-	TBZ $1, R6, neon_59
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_60
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_60
-neon_59:
-	FMOVS (R16), F12
-neon_60:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R12), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R12), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R12), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	SUBS $1, R11, R11
 	BGT slot3
 	MOVD group+40(FP), R11
@@ -28660,43 +22264,17 @@ partial3:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_61
-	FMOVQ (R16), F12
-	B neon_63
-neon_61:
-	TBZ $1, R6, neon_62
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_63
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_63
-neon_62:
-	FMOVS (R16), F12
-neon_63:
-	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_64
-	FMOVQ (R16), F12
-	B neon_66
-neon_64:
-	TBZ $1, R6, neon_65
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_66
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_66
-neon_65:
-	FMOVS (R16), F12
-neon_66:
-	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
@@ -28704,43 +22282,17 @@ neon_66:
 	WORD $0x4f9c1be6 // fmla v6.4s, v31.4s, v28.s[2]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c1bc7 // fmla v7.4s, v30.4s, v28.s[2]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_67
-	FMOVQ (R16), F12
-	B neon_69
-neon_67:
-	TBZ $1, R6, neon_68
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_69
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_69
-neon_68:
-	FMOVS (R16), F12
-neon_69:
-	WORD $0x4f9c1988 // fmla v8.4s, v12.4s, v28.s[2]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c1be8 // fmla v8.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc1be9 // fmla v9.4s, v31.4s, v28.s[3]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc1bca // fmla v10.4s, v30.4s, v28.s[3]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_70
-	FMOVQ (R16), F12
-	B neon_72
-neon_70:
-	TBZ $1, R6, neon_71
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_72
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_72
-neon_71:
-	FMOVS (R16), F12
-neon_72:
-	WORD $0x4fbc198b // fmla v11.4s, v12.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc9 // fmla v9.4s, v30.4s, v28.s[3]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc1bea // fmla v10.4s, v31.4s, v28.s[3]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc1bcb // fmla v11.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -28765,19 +22317,19 @@ nobias9:
 	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_73
+	TBZ $2, R6, neon_25
 	FMOVQ (R16), F12
-	B neon_75
-neon_73:
-	TBZ $1, R6, neon_74
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_75
+	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_75
-neon_74:
+	B neon_27
+neon_26:
 	FMOVS (R16), F12
-neon_75:
+neon_27:
 	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
 noload9:
 	TBZ $2, R9, noclamp9
@@ -28797,19 +22349,19 @@ noclamp9:
 	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_76
+	TBZ $2, R6, neon_28
 	FMOVQ F2, (R16)
-	B neon_78
-neon_76:
-	TBZ $1, R6, neon_77
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_78
+	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_78
-neon_77:
+	B neon_30
+neon_29:
 	FMOVS F2, (R16)
-neon_78:
+neon_30:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -28831,19 +22383,19 @@ nobias10:
 	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_79
+	TBZ $2, R6, neon_31
 	FMOVQ (R16), F12
-	B neon_81
-neon_79:
-	TBZ $1, R6, neon_80
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_81
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_81
-neon_80:
+	B neon_33
+neon_32:
 	FMOVS (R16), F12
-neon_81:
+neon_33:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload10:
 	TBZ $2, R9, noclamp10
@@ -28863,19 +22415,19 @@ noclamp10:
 	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_82
+	TBZ $2, R6, neon_34
 	FMOVQ F5, (R16)
-	B neon_84
-neon_82:
-	TBZ $1, R6, neon_83
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_84
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_84
-neon_83:
+	B neon_36
+neon_35:
 	FMOVS F5, (R16)
-neon_84:
+neon_36:
 	CMP $2, R7
 	BLE stored3
 	MOVD ldy+88(FP), R9
@@ -28897,19 +22449,19 @@ nobias11:
 	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_85
+	TBZ $2, R6, neon_37
 	FMOVQ (R16), F12
-	B neon_87
-neon_85:
-	TBZ $1, R6, neon_86
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_87
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_87
-neon_86:
+	B neon_39
+neon_38:
 	FMOVS (R16), F12
-neon_87:
+neon_39:
 	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
 noload11:
 	TBZ $2, R9, noclamp11
@@ -28929,19 +22481,19 @@ noclamp11:
 	FMOVQ F7, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_88
+	TBZ $2, R6, neon_40
 	FMOVQ F8, (R16)
-	B neon_90
-neon_88:
-	TBZ $1, R6, neon_89
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
 	FMOVD F8, (R16)
-	TBZ $0, R6, neon_90
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
 	VST1 V8.S[2], (R16)
-	B neon_90
-neon_89:
+	B neon_42
+neon_41:
 	FMOVS F8, (R16)
-neon_90:
+neon_42:
 	CMP $3, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -28963,19 +22515,19 @@ nobias12:
 	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_91
+	TBZ $2, R6, neon_43
 	FMOVQ (R16), F12
-	B neon_93
-neon_91:
-	TBZ $1, R6, neon_92
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_93
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_93
-neon_92:
+	B neon_45
+neon_44:
 	FMOVS (R16), F12
-neon_93:
+neon_45:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload12:
 	TBZ $2, R7, noclamp12
@@ -28995,19 +22547,19 @@ noclamp12:
 	FMOVQ F10, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_94
+	TBZ $2, R6, neon_46
 	FMOVQ F11, (R16)
-	B neon_96
-neon_94:
-	TBZ $1, R6, neon_95
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_96
+	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_96
-neon_95:
+	B neon_48
+neon_47:
 	FMOVS F11, (R16)
-neon_96:
+neon_48:
 stored3:
 	B cols1
 narrower2:
@@ -29038,81 +22590,29 @@ slot4:
 	FMOVQ.P 16(R7), F28
 	FMOVQ (R12), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R12, R16
-	TBZ $2, R6, neon_97
-	FMOVQ (R16), F8
-	B neon_99
-neon_97:
-	TBZ $1, R6, neon_98
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_99
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_99
-neon_98:
-	FMOVS (R16), F8
-neon_99:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVQ (R12), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R12, R16
-	TBZ $2, R6, neon_100
-	FMOVQ (R16), F8
-	B neon_102
-neon_100:
-	TBZ $1, R6, neon_101
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_102
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_102
-neon_101:
-	FMOVS (R16), F8
-neon_102:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R12), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R12), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
 	FMOVQ (R12), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R12, R16
-	TBZ $2, R6, neon_103
-	FMOVQ (R16), F8
-	B neon_105
-neon_103:
-	TBZ $1, R6, neon_104
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_105
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_105
-neon_104:
-	FMOVS (R16), F8
-neon_105:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R12), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	FMOVQ (R12), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R12, R16
-	TBZ $2, R6, neon_106
-	FMOVQ (R16), F8
-	B neon_108
-neon_106:
-	TBZ $1, R6, neon_107
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_108
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_108
-neon_107:
-	FMOVS (R16), F8
-neon_108:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R12), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R12), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	SUBS $1, R11, R11
 	BGT slot4
 	MOVD group+40(FP), R11
@@ -29131,81 +22631,29 @@ partial4:
 	FMOVQ.P 16(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_109
-	FMOVQ (R16), F8
-	B neon_111
-neon_109:
-	TBZ $1, R6, neon_110
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_111
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_111
-neon_110:
-	FMOVS (R16), F8
-neon_111:
-	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_112
-	FMOVQ (R16), F8
-	B neon_114
-neon_112:
-	TBZ $1, R6, neon_113
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_114
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_114
-neon_113:
-	FMOVS (R16), F8
-neon_114:
-	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ (R11), F31
 	WORD $0x4f9c1be4 // fmla v4.4s, v31.4s, v28.s[2]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_115
-	FMOVQ (R16), F8
-	B neon_117
-neon_115:
-	TBZ $1, R6, neon_116
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_117
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_117
-neon_116:
-	FMOVS (R16), F8
-neon_117:
-	WORD $0x4f9c1905 // fmla v5.4s, v8.4s, v28.s[2]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c1bc5 // fmla v5.4s, v30.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc1bc6 // fmla v6.4s, v30.4s, v28.s[3]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_118
-	FMOVQ (R16), F8
-	B neon_120
-neon_118:
-	TBZ $1, R6, neon_119
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_120
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_120
-neon_119:
-	FMOVS (R16), F8
-neon_120:
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
+	FMOVQ (R11), F31
+	WORD $0x4fbc1be6 // fmla v6.4s, v31.4s, v28.s[3]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc1bc7 // fmla v7.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -29227,19 +22675,19 @@ nobias13:
 	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_121
+	TBZ $2, R6, neon_49
 	FMOVQ (R16), F8
-	B neon_123
-neon_121:
-	TBZ $1, R6, neon_122
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_123
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_123
-neon_122:
+	B neon_51
+neon_50:
 	FMOVS (R16), F8
-neon_123:
+neon_51:
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
 noload13:
 	TBZ $2, R9, noclamp13
@@ -29256,19 +22704,19 @@ noclamp13:
 	FMOVQ F0, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_124
+	TBZ $2, R6, neon_52
 	FMOVQ F1, (R16)
-	B neon_126
-neon_124:
-	TBZ $1, R6, neon_125
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_126
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_126
-neon_125:
+	B neon_54
+neon_53:
 	FMOVS F1, (R16)
-neon_126:
+neon_54:
 	CMP $1, R7
 	BLE stored4
 	MOVD ldy+88(FP), R9
@@ -29287,19 +22735,19 @@ nobias14:
 	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_127
+	TBZ $2, R6, neon_55
 	FMOVQ (R16), F8
-	B neon_129
-neon_127:
-	TBZ $1, R6, neon_128
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_129
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_129
-neon_128:
+	B neon_57
+neon_56:
 	FMOVS (R16), F8
-neon_129:
+neon_57:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload14:
 	TBZ $2, R9, noclamp14
@@ -29316,19 +22764,19 @@ noclamp14:
 	FMOVQ F2, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_130
+	TBZ $2, R6, neon_58
 	FMOVQ F3, (R16)
-	B neon_132
-neon_130:
-	TBZ $1, R6, neon_131
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_132
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_132
-neon_131:
+	B neon_60
+neon_59:
 	FMOVS F3, (R16)
-neon_132:
+neon_60:
 	CMP $2, R7
 	BLE stored4
 	MOVD ldy+88(FP), R9
@@ -29347,19 +22795,19 @@ nobias15:
 	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_133
+	TBZ $2, R6, neon_61
 	FMOVQ (R16), F8
-	B neon_135
-neon_133:
-	TBZ $1, R6, neon_134
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_135
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_135
-neon_134:
+	B neon_63
+neon_62:
 	FMOVS (R16), F8
-neon_135:
+neon_63:
 	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
 noload15:
 	TBZ $2, R9, noclamp15
@@ -29376,19 +22824,19 @@ noclamp15:
 	FMOVQ F4, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_136
+	TBZ $2, R6, neon_64
 	FMOVQ F5, (R16)
-	B neon_138
-neon_136:
-	TBZ $1, R6, neon_137
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_138
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_138
-neon_137:
+	B neon_66
+neon_65:
 	FMOVS F5, (R16)
-neon_138:
+neon_66:
 	CMP $3, R7
 	BLE stored4
 	MOVD ldy+88(FP), R7
@@ -29407,19 +22855,19 @@ nobias16:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_139
+	TBZ $2, R6, neon_67
 	FMOVQ (R16), F8
-	B neon_141
-neon_139:
-	TBZ $1, R6, neon_140
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_141
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_141
-neon_140:
+	B neon_69
+neon_68:
 	FMOVS (R16), F8
-neon_141:
+neon_69:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload16:
 	TBZ $2, R7, noclamp16
@@ -29436,19 +22884,19 @@ noclamp16:
 	FMOVQ F6, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_142
+	TBZ $2, R6, neon_70
 	FMOVQ F7, (R16)
-	B neon_144
-neon_142:
-	TBZ $1, R6, neon_143
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_144
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_144
-neon_143:
+	B neon_72
+neon_71:
 	FMOVS F7, (R16)
-neon_144:
+neon_72:
 stored4:
 	B cols1
 narrower3:
@@ -29470,75 +22918,23 @@ slot5:
 	LSL $6, R12, R12
 	ADD R9, R12, R12
 	FMOVQ.P 16(R7), F28
-	MOVD R12, R16
-	TBZ $2, R6, neon_145
-	FMOVQ (R16), F4
-	B neon_147
-neon_145:
-	TBZ $1, R6, neon_146
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_147
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_147
-neon_146:
-	FMOVS (R16), F4
-neon_147:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R12), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	MOVD R12, R16
-	TBZ $2, R6, neon_148
-	FMOVQ (R16), F4
-	B neon_150
-neon_148:
-	TBZ $1, R6, neon_149
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_150
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_150
-neon_149:
-	FMOVS (R16), F4
-neon_150:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R12), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	MOVD R12, R16
-	TBZ $2, R6, neon_151
-	FMOVQ (R16), F4
-	B neon_153
-neon_151:
-	TBZ $1, R6, neon_152
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_153
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_153
-neon_152:
-	FMOVS (R16), F4
-neon_153:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R12), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R12
 	LSL $6, R12, R12
 	ADD R9, R12, R12
-	MOVD R12, R16
-	TBZ $2, R6, neon_154
-	FMOVQ (R16), F4
-	B neon_156
-neon_154:
-	TBZ $1, R6, neon_155
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_156
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_156
-neon_155:
-	FMOVS (R16), F4
-neon_156:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R12), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	SUBS $1, R11, R11
 	BGT slot5
 	MOVD group+40(FP), R11
@@ -29555,75 +22951,23 @@ partial5:
 	LSL $6, R11, R11
 	ADD R9, R11, R11
 	FMOVQ.P 16(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_157
-	FMOVQ (R16), F4
-	B neon_159
-neon_157:
-	TBZ $1, R6, neon_158
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_159
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_159
-neon_158:
-	FMOVS (R16), F4
-neon_159:
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -3(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_160
-	FMOVQ (R16), F4
-	B neon_162
-neon_160:
-	TBZ $1, R6, neon_161
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_162
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_162
-neon_161:
-	FMOVS (R16), F4
-neon_162:
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	MOVBU -2(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_163
-	FMOVQ (R16), F4
-	B neon_165
-neon_163:
-	TBZ $1, R6, neon_164
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_165
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_165
-neon_164:
-	FMOVS (R16), F4
-neon_165:
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
+	FMOVQ (R11), F31
+	WORD $0x4f9c1be2 // fmla v2.4s, v31.4s, v28.s[2]
 	MOVBU -1(R8), R11
 	LSL $6, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_166
-	FMOVQ (R16), F4
-	B neon_168
-neon_166:
-	TBZ $1, R6, neon_167
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_168
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_168
-neon_167:
-	FMOVS (R16), F4
-neon_168:
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
+	FMOVQ (R11), F30
+	WORD $0x4fbc1bc3 // fmla v3.4s, v30.4s, v28.s[3]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -29640,19 +22984,19 @@ allrows5:
 nobias17:
 	TBZ $0, R9, noload17
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_169
+	TBZ $2, R6, neon_73
 	FMOVQ (R16), F4
-	B neon_171
-neon_169:
-	TBZ $1, R6, neon_170
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_171
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_171
-neon_170:
+	B neon_75
+neon_74:
 	FMOVS (R16), F4
-neon_171:
+neon_75:
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 noload17:
 	TBZ $2, R9, noclamp17
@@ -29664,19 +23008,19 @@ noload17:
 	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
 noclamp17:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_172
+	TBZ $2, R6, neon_76
 	FMOVQ F0, (R16)
-	B neon_174
-neon_172:
-	TBZ $1, R6, neon_173
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
 	FMOVD F0, (R16)
-	TBZ $0, R6, neon_174
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
 	VST1 V0.S[2], (R16)
-	B neon_174
-neon_173:
+	B neon_78
+neon_77:
 	FMOVS F0, (R16)
-neon_174:
+neon_78:
 	CMP $1, R7
 	BLE stored5
 	MOVD ldy+88(FP), R9
@@ -29690,19 +23034,19 @@ neon_174:
 nobias18:
 	TBZ $0, R9, noload18
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_175
+	TBZ $2, R6, neon_79
 	FMOVQ (R16), F4
-	B neon_177
-neon_175:
-	TBZ $1, R6, neon_176
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_177
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_177
-neon_176:
+	B neon_81
+neon_80:
 	FMOVS (R16), F4
-neon_177:
+neon_81:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload18:
 	TBZ $2, R9, noclamp18
@@ -29714,19 +23058,19 @@ noload18:
 	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
 noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_178
+	TBZ $2, R6, neon_82
 	FMOVQ F1, (R16)
-	B neon_180
-neon_178:
-	TBZ $1, R6, neon_179
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_180
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_180
-neon_179:
+	B neon_84
+neon_83:
 	FMOVS F1, (R16)
-neon_180:
+neon_84:
 	CMP $2, R7
 	BLE stored5
 	MOVD ldy+88(FP), R9
@@ -29740,19 +23084,19 @@ neon_180:
 nobias19:
 	TBZ $0, R9, noload19
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_181
+	TBZ $2, R6, neon_85
 	FMOVQ (R16), F4
-	B neon_183
-neon_181:
-	TBZ $1, R6, neon_182
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_183
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_183
-neon_182:
+	B neon_87
+neon_86:
 	FMOVS (R16), F4
-neon_183:
+neon_87:
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
 noload19:
 	TBZ $2, R9, noclamp19
@@ -29764,19 +23108,19 @@ noload19:
 	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
 noclamp19:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_184
+	TBZ $2, R6, neon_88
 	FMOVQ F2, (R16)
-	B neon_186
-neon_184:
-	TBZ $1, R6, neon_185
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_186
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_186
-neon_185:
+	B neon_90
+neon_89:
 	FMOVS F2, (R16)
-neon_186:
+neon_90:
 	CMP $3, R7
 	BLE stored5
 	MOVD ldy+88(FP), R7
@@ -29790,19 +23134,19 @@ neon_186:
 nobias20:
 	TBZ $0, R7, noload20
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_187
+	TBZ $2, R6, neon_91
 	FMOVQ (R16), F4
-	B neon_189
-neon_187:
-	TBZ $1, R6, neon_188
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_189
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_189
-neon_188:
+	B neon_93
+neon_92:
 	FMOVS (R16), F4
-neon_189:
+neon_93:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload20:
 	TBZ $2, R7, noclamp20
@@ -29814,19 +23158,19 @@ noload20:
 	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
 noclamp20:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_190
+	TBZ $2, R6, neon_94
 	FMOVQ F3, (R16)
-	B neon_192
-neon_190:
-	TBZ $1, R6, neon_191
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_192
+	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_192
-neon_191:
+	B neon_96
+neon_95:
 	FMOVS F3, (R16)
-neon_192:
+neon_96:
 stored5:
 	B cols1
 narrower4:
@@ -30168,53 +23512,27 @@ slot2:
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R12), F31
 	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
-	ADD $112, R12, R16
-	TBZ $2, R6, neon_1
-	FMOVQ (R16), F16
-	B neon_3
-neon_1:
-	TBZ $1, R6, neon_2
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_3
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_3
-neon_2:
-	FMOVS (R16), F16
-neon_3:
-	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
+	FMOVQ 112(R12), F30
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVQ (R12), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R12), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R12), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R12), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R12), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	FMOVQ 80(R12), F31
-	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
-	FMOVQ 96(R12), F30
-	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
-	ADD $112, R12, R16
-	TBZ $2, R6, neon_4
-	FMOVQ (R16), F16
-	B neon_6
-neon_4:
-	TBZ $1, R6, neon_5
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_6
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_6
-neon_5:
-	FMOVS (R16), F16
-neon_6:
-	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
+	FMOVQ (R12), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R12), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R12), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R12), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R12), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R12), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
+	FMOVQ 96(R12), F31
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
+	FMOVQ 112(R12), F30
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot2
 	MOVD group+40(FP), R11
@@ -30245,53 +23563,27 @@ partial2:
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	FMOVQ 96(R11), F31
 	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_7
-	FMOVQ (R16), F16
-	B neon_9
-neon_7:
-	TBZ $1, R6, neon_8
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_9
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_9
-neon_8:
-	FMOVS (R16), F16
-neon_9:
-	WORD $0x4f9c1207 // fmla v7.4s, v16.4s, v28.s[0]
+	FMOVQ 112(R11), F30
+	WORD $0x4f9c13c7 // fmla v7.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	FMOVQ 80(R11), F31
-	WORD $0x4fbc13ed // fmla v13.4s, v31.4s, v28.s[1]
-	FMOVQ 96(R11), F30
-	WORD $0x4fbc13ce // fmla v14.4s, v30.4s, v28.s[1]
-	ADD $112, R11, R16
-	TBZ $2, R6, neon_10
-	FMOVQ (R16), F16
-	B neon_12
-neon_10:
-	TBZ $1, R6, neon_11
-	FMOVD (R16), F16
-	TBZ $0, R6, neon_12
-	ADD $8, R16, R16
-	VLD1 (R16), V16.S[2]
-	B neon_12
-neon_11:
-	FMOVS (R16), F16
-neon_12:
-	WORD $0x4fbc120f // fmla v15.4s, v16.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
+	FMOVQ 96(R11), F31
+	WORD $0x4fbc13ee // fmla v14.4s, v31.4s, v28.s[1]
+	FMOVQ 112(R11), F30
+	WORD $0x4fbc13cf // fmla v15.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial2
 pdone2:
@@ -30331,19 +23623,19 @@ nobias3:
 	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_13
+	TBZ $2, R6, neon_1
 	FMOVQ (R16), F16
-	B neon_15
-neon_13:
-	TBZ $1, R6, neon_14
+	B neon_3
+neon_1:
+	TBZ $1, R6, neon_2
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_15
+	TBZ $0, R6, neon_3
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_15
-neon_14:
+	B neon_3
+neon_2:
 	FMOVS (R16), F16
-neon_15:
+neon_3:
 	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
 noload3:
 	TBZ $2, R9, noclamp3
@@ -30378,19 +23670,19 @@ noclamp3:
 	FMOVQ F6, 96(R15)
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_16
+	TBZ $2, R6, neon_4
 	FMOVQ F7, (R16)
-	B neon_18
-neon_16:
-	TBZ $1, R6, neon_17
+	B neon_6
+neon_4:
+	TBZ $1, R6, neon_5
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_18
+	TBZ $0, R6, neon_6
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_18
-neon_17:
+	B neon_6
+neon_5:
 	FMOVS F7, (R16)
-neon_18:
+neon_6:
 	CMP $1, R7
 	BLE stored2
 	MOVD ldy+88(FP), R7
@@ -30427,19 +23719,19 @@ nobias4:
 	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_19
+	TBZ $2, R6, neon_7
 	FMOVQ (R16), F16
-	B neon_21
-neon_19:
-	TBZ $1, R6, neon_20
+	B neon_9
+neon_7:
+	TBZ $1, R6, neon_8
 	FMOVD (R16), F16
-	TBZ $0, R6, neon_21
+	TBZ $0, R6, neon_9
 	ADD $8, R16, R16
 	VLD1 (R16), V16.S[2]
-	B neon_21
-neon_20:
+	B neon_9
+neon_8:
 	FMOVS (R16), F16
-neon_21:
+neon_9:
 	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
 noload4:
 	TBZ $2, R7, noclamp4
@@ -30474,19 +23766,19 @@ noclamp4:
 	FMOVQ F14, 96(R13)
 	ADD R5<<2, R8, R16
 	ADD $112, R16, R16
-	TBZ $2, R6, neon_22
+	TBZ $2, R6, neon_10
 	FMOVQ F15, (R16)
-	B neon_24
-neon_22:
-	TBZ $1, R6, neon_23
+	B neon_12
+neon_10:
+	TBZ $1, R6, neon_11
 	FMOVD F15, (R16)
-	TBZ $0, R6, neon_24
+	TBZ $0, R6, neon_12
 	ADD $8, R16, R16
 	VST1 V15.S[2], (R16)
-	B neon_24
-neon_23:
+	B neon_12
+neon_11:
 	FMOVS F15, (R16)
-neon_24:
+neon_12:
 stored2:
 	B cols1
 narrower1:
@@ -30533,51 +23825,25 @@ slot3:
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R12), F30
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
-	ADD $96, R12, R16
-	TBZ $2, R6, neon_25
-	FMOVQ (R16), F14
-	B neon_27
-neon_25:
-	TBZ $1, R6, neon_26
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_27
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_27
-neon_26:
-	FMOVS (R16), F14
-neon_27:
-	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
+	FMOVQ 96(R12), F31
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVQ (R12), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R12), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R12), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R12), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 64(R12), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 80(R12), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	ADD $96, R12, R16
-	TBZ $2, R6, neon_28
-	FMOVQ (R16), F14
-	B neon_30
-neon_28:
-	TBZ $1, R6, neon_29
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_30
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_30
-neon_29:
-	FMOVS (R16), F14
-neon_30:
-	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
+	FMOVQ (R12), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R12), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R12), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R12), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R12), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 80(R12), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 96(R12), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot3
 	MOVD group+40(FP), R11
@@ -30606,51 +23872,25 @@ partial3:
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	FMOVQ 80(R11), F30
 	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_31
-	FMOVQ (R16), F14
-	B neon_33
-neon_31:
-	TBZ $1, R6, neon_32
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_33
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_33
-neon_32:
-	FMOVS (R16), F14
-neon_33:
-	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
+	FMOVQ 96(R11), F31
+	WORD $0x4f9c13e6 // fmla v6.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	FMOVQ 64(R11), F31
-	WORD $0x4fbc13eb // fmla v11.4s, v31.4s, v28.s[1]
-	FMOVQ 80(R11), F30
-	WORD $0x4fbc13cc // fmla v12.4s, v30.4s, v28.s[1]
-	ADD $96, R11, R16
-	TBZ $2, R6, neon_34
-	FMOVQ (R16), F14
-	B neon_36
-neon_34:
-	TBZ $1, R6, neon_35
-	FMOVD (R16), F14
-	TBZ $0, R6, neon_36
-	ADD $8, R16, R16
-	VLD1 (R16), V14.S[2]
-	B neon_36
-neon_35:
-	FMOVS (R16), F14
-neon_36:
-	WORD $0x4fbc11cd // fmla v13.4s, v14.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
+	FMOVQ 80(R11), F31
+	WORD $0x4fbc13ec // fmla v12.4s, v31.4s, v28.s[1]
+	FMOVQ 96(R11), F30
+	WORD $0x4fbc13cd // fmla v13.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial3
 pdone3:
@@ -30687,19 +23927,19 @@ nobias5:
 	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_37
+	TBZ $2, R6, neon_13
 	FMOVQ (R16), F14
-	B neon_39
-neon_37:
-	TBZ $1, R6, neon_38
+	B neon_15
+neon_13:
+	TBZ $1, R6, neon_14
 	FMOVD (R16), F14
-	TBZ $0, R6, neon_39
+	TBZ $0, R6, neon_15
 	ADD $8, R16, R16
 	VLD1 (R16), V14.S[2]
-	B neon_39
-neon_38:
+	B neon_15
+neon_14:
 	FMOVS (R16), F14
-neon_39:
+neon_15:
 	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
 noload5:
 	TBZ $2, R9, noclamp5
@@ -30731,19 +23971,19 @@ noclamp5:
 	FMOVQ F5, 80(R15)
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_40
+	TBZ $2, R6, neon_16
 	FMOVQ F6, (R16)
-	B neon_42
-neon_40:
-	TBZ $1, R6, neon_41
+	B neon_18
+neon_16:
+	TBZ $1, R6, neon_17
 	FMOVD F6, (R16)
-	TBZ $0, R6, neon_42
+	TBZ $0, R6, neon_18
 	ADD $8, R16, R16
 	VST1 V6.S[2], (R16)
-	B neon_42
-neon_41:
+	B neon_18
+neon_17:
 	FMOVS F6, (R16)
-neon_42:
+neon_18:
 	CMP $1, R7
 	BLE stored3
 	MOVD ldy+88(FP), R7
@@ -30777,19 +24017,19 @@ nobias6:
 	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_43
+	TBZ $2, R6, neon_19
 	FMOVQ (R16), F14
-	B neon_45
-neon_43:
-	TBZ $1, R6, neon_44
+	B neon_21
+neon_19:
+	TBZ $1, R6, neon_20
 	FMOVD (R16), F14
-	TBZ $0, R6, neon_45
+	TBZ $0, R6, neon_21
 	ADD $8, R16, R16
 	VLD1 (R16), V14.S[2]
-	B neon_45
-neon_44:
+	B neon_21
+neon_20:
 	FMOVS (R16), F14
-neon_45:
+neon_21:
 	WORD $0x4e2ed5ad // fadd v13.4s, v13.4s, v14.4s
 noload6:
 	TBZ $2, R7, noclamp6
@@ -30821,19 +24061,19 @@ noclamp6:
 	FMOVQ F12, 80(R13)
 	ADD R5<<2, R8, R16
 	ADD $96, R16, R16
-	TBZ $2, R6, neon_46
+	TBZ $2, R6, neon_22
 	FMOVQ F13, (R16)
-	B neon_48
-neon_46:
-	TBZ $1, R6, neon_47
+	B neon_24
+neon_22:
+	TBZ $1, R6, neon_23
 	FMOVD F13, (R16)
-	TBZ $0, R6, neon_48
+	TBZ $0, R6, neon_24
 	ADD $8, R16, R16
 	VST1 V13.S[2], (R16)
-	B neon_48
-neon_47:
+	B neon_24
+neon_23:
 	FMOVS F13, (R16)
-neon_48:
+neon_24:
 stored3:
 	B cols1
 narrower2:
@@ -30876,49 +24116,23 @@ slot4:
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R12), F31
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
-	ADD $80, R12, R16
-	TBZ $2, R6, neon_49
-	FMOVQ (R16), F12
-	B neon_51
-neon_49:
-	TBZ $1, R6, neon_50
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_51
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_51
-neon_50:
-	FMOVS (R16), F12
-neon_51:
-	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
+	FMOVQ 80(R12), F30
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVQ (R12), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R12), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R12), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R12), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R12), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	ADD $80, R12, R16
-	TBZ $2, R6, neon_52
-	FMOVQ (R16), F12
-	B neon_54
-neon_52:
-	TBZ $1, R6, neon_53
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_54
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_54
-neon_53:
-	FMOVS (R16), F12
-neon_54:
-	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
+	FMOVQ (R12), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R12), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R12), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R12), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R12), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R12), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot4
 	MOVD group+40(FP), R11
@@ -30945,49 +24159,23 @@ partial4:
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	FMOVQ 64(R11), F31
 	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_55
-	FMOVQ (R16), F12
-	B neon_57
-neon_55:
-	TBZ $1, R6, neon_56
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_57
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_57
-neon_56:
-	FMOVS (R16), F12
-neon_57:
-	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
+	FMOVQ 80(R11), F30
+	WORD $0x4f9c13c5 // fmla v5.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	FMOVQ 48(R11), F31
-	WORD $0x4fbc13e9 // fmla v9.4s, v31.4s, v28.s[1]
-	FMOVQ 64(R11), F30
-	WORD $0x4fbc13ca // fmla v10.4s, v30.4s, v28.s[1]
-	ADD $80, R11, R16
-	TBZ $2, R6, neon_58
-	FMOVQ (R16), F12
-	B neon_60
-neon_58:
-	TBZ $1, R6, neon_59
-	FMOVD (R16), F12
-	TBZ $0, R6, neon_60
-	ADD $8, R16, R16
-	VLD1 (R16), V12.S[2]
-	B neon_60
-neon_59:
-	FMOVS (R16), F12
-neon_60:
-	WORD $0x4fbc118b // fmla v11.4s, v12.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
+	FMOVQ 64(R11), F31
+	WORD $0x4fbc13ea // fmla v10.4s, v31.4s, v28.s[1]
+	FMOVQ 80(R11), F30
+	WORD $0x4fbc13cb // fmla v11.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial4
 pdone4:
@@ -31021,19 +24209,19 @@ nobias7:
 	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_61
+	TBZ $2, R6, neon_25
 	FMOVQ (R16), F12
-	B neon_63
-neon_61:
-	TBZ $1, R6, neon_62
+	B neon_27
+neon_25:
+	TBZ $1, R6, neon_26
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_63
+	TBZ $0, R6, neon_27
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_63
-neon_62:
+	B neon_27
+neon_26:
 	FMOVS (R16), F12
-neon_63:
+neon_27:
 	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
 noload7:
 	TBZ $2, R9, noclamp7
@@ -31062,19 +24250,19 @@ noclamp7:
 	FMOVQ F4, 64(R15)
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_64
+	TBZ $2, R6, neon_28
 	FMOVQ F5, (R16)
-	B neon_66
-neon_64:
-	TBZ $1, R6, neon_65
+	B neon_30
+neon_28:
+	TBZ $1, R6, neon_29
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_66
+	TBZ $0, R6, neon_30
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_66
-neon_65:
+	B neon_30
+neon_29:
 	FMOVS F5, (R16)
-neon_66:
+neon_30:
 	CMP $1, R7
 	BLE stored4
 	MOVD ldy+88(FP), R7
@@ -31105,19 +24293,19 @@ nobias8:
 	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_67
+	TBZ $2, R6, neon_31
 	FMOVQ (R16), F12
-	B neon_69
-neon_67:
-	TBZ $1, R6, neon_68
+	B neon_33
+neon_31:
+	TBZ $1, R6, neon_32
 	FMOVD (R16), F12
-	TBZ $0, R6, neon_69
+	TBZ $0, R6, neon_33
 	ADD $8, R16, R16
 	VLD1 (R16), V12.S[2]
-	B neon_69
-neon_68:
+	B neon_33
+neon_32:
 	FMOVS (R16), F12
-neon_69:
+neon_33:
 	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
 noload8:
 	TBZ $2, R7, noclamp8
@@ -31146,19 +24334,19 @@ noclamp8:
 	FMOVQ F10, 64(R13)
 	ADD R5<<2, R8, R16
 	ADD $80, R16, R16
-	TBZ $2, R6, neon_70
+	TBZ $2, R6, neon_34
 	FMOVQ F11, (R16)
-	B neon_72
-neon_70:
-	TBZ $1, R6, neon_71
+	B neon_36
+neon_34:
+	TBZ $1, R6, neon_35
 	FMOVD F11, (R16)
-	TBZ $0, R6, neon_72
+	TBZ $0, R6, neon_36
 	ADD $8, R16, R16
 	VST1 V11.S[2], (R16)
-	B neon_72
-neon_71:
+	B neon_36
+neon_35:
 	FMOVS F11, (R16)
-neon_72:
+neon_36:
 stored4:
 	B cols1
 narrower3:
@@ -31197,47 +24385,21 @@ slot5:
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R12), F30
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
-	ADD $64, R12, R16
-	TBZ $2, R6, neon_73
-	FMOVQ (R16), F10
-	B neon_75
-neon_73:
-	TBZ $1, R6, neon_74
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_75
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_75
-neon_74:
-	FMOVS (R16), F10
-neon_75:
-	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
+	FMOVQ 64(R12), F31
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVQ (R12), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R12), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R12), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R12), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	ADD $64, R12, R16
-	TBZ $2, R6, neon_76
-	FMOVQ (R16), F10
-	B neon_78
-neon_76:
-	TBZ $1, R6, neon_77
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_78
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_78
-neon_77:
-	FMOVS (R16), F10
-neon_78:
-	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
+	FMOVQ (R12), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R12), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R12), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R12), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R12), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot5
 	MOVD group+40(FP), R11
@@ -31262,47 +24424,21 @@ partial5:
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	FMOVQ 48(R11), F30
 	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_79
-	FMOVQ (R16), F10
-	B neon_81
-neon_79:
-	TBZ $1, R6, neon_80
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_81
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_81
-neon_80:
-	FMOVS (R16), F10
-neon_81:
-	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
+	FMOVQ 64(R11), F31
+	WORD $0x4f9c13e4 // fmla v4.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	FMOVQ 32(R11), F31
-	WORD $0x4fbc13e7 // fmla v7.4s, v31.4s, v28.s[1]
-	FMOVQ 48(R11), F30
-	WORD $0x4fbc13c8 // fmla v8.4s, v30.4s, v28.s[1]
-	ADD $64, R11, R16
-	TBZ $2, R6, neon_82
-	FMOVQ (R16), F10
-	B neon_84
-neon_82:
-	TBZ $1, R6, neon_83
-	FMOVD (R16), F10
-	TBZ $0, R6, neon_84
-	ADD $8, R16, R16
-	VLD1 (R16), V10.S[2]
-	B neon_84
-neon_83:
-	FMOVS (R16), F10
-neon_84:
-	WORD $0x4fbc1149 // fmla v9.4s, v10.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
+	FMOVQ 48(R11), F31
+	WORD $0x4fbc13e8 // fmla v8.4s, v31.4s, v28.s[1]
+	FMOVQ 64(R11), F30
+	WORD $0x4fbc13c9 // fmla v9.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial5
 pdone5:
@@ -31333,19 +24469,19 @@ nobias9:
 	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_85
+	TBZ $2, R6, neon_37
 	FMOVQ (R16), F10
-	B neon_87
-neon_85:
-	TBZ $1, R6, neon_86
+	B neon_39
+neon_37:
+	TBZ $1, R6, neon_38
 	FMOVD (R16), F10
-	TBZ $0, R6, neon_87
+	TBZ $0, R6, neon_39
 	ADD $8, R16, R16
 	VLD1 (R16), V10.S[2]
-	B neon_87
-neon_86:
+	B neon_39
+neon_38:
 	FMOVS (R16), F10
-neon_87:
+neon_39:
 	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
 noload9:
 	TBZ $2, R9, noclamp9
@@ -31371,19 +24507,19 @@ noclamp9:
 	FMOVQ F3, 48(R15)
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_88
+	TBZ $2, R6, neon_40
 	FMOVQ F4, (R16)
-	B neon_90
-neon_88:
-	TBZ $1, R6, neon_89
+	B neon_42
+neon_40:
+	TBZ $1, R6, neon_41
 	FMOVD F4, (R16)
-	TBZ $0, R6, neon_90
+	TBZ $0, R6, neon_42
 	ADD $8, R16, R16
 	VST1 V4.S[2], (R16)
-	B neon_90
-neon_89:
+	B neon_42
+neon_41:
 	FMOVS F4, (R16)
-neon_90:
+neon_42:
 	CMP $1, R7
 	BLE stored5
 	MOVD ldy+88(FP), R7
@@ -31411,19 +24547,19 @@ nobias10:
 	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_91
+	TBZ $2, R6, neon_43
 	FMOVQ (R16), F10
-	B neon_93
-neon_91:
-	TBZ $1, R6, neon_92
+	B neon_45
+neon_43:
+	TBZ $1, R6, neon_44
 	FMOVD (R16), F10
-	TBZ $0, R6, neon_93
+	TBZ $0, R6, neon_45
 	ADD $8, R16, R16
 	VLD1 (R16), V10.S[2]
-	B neon_93
-neon_92:
+	B neon_45
+neon_44:
 	FMOVS (R16), F10
-neon_93:
+neon_45:
 	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
 noload10:
 	TBZ $2, R7, noclamp10
@@ -31449,19 +24585,19 @@ noclamp10:
 	FMOVQ F8, 48(R13)
 	ADD R5<<2, R8, R16
 	ADD $64, R16, R16
-	TBZ $2, R6, neon_94
+	TBZ $2, R6, neon_46
 	FMOVQ F9, (R16)
-	B neon_96
-neon_94:
-	TBZ $1, R6, neon_95
+	B neon_48
+neon_46:
+	TBZ $1, R6, neon_47
 	FMOVD F9, (R16)
-	TBZ $0, R6, neon_96
+	TBZ $0, R6, neon_48
 	ADD $8, R16, R16
 	VST1 V9.S[2], (R16)
-	B neon_96
-neon_95:
+	B neon_48
+neon_47:
 	FMOVS F9, (R16)
-neon_96:
+neon_48:
 stored5:
 	B cols1
 narrower4:
@@ -31496,45 +24632,19 @@ slot6:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R12), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R12, R16
-	TBZ $2, R6, neon_97
-	FMOVQ (R16), F8
-	B neon_99
-neon_97:
-	TBZ $1, R6, neon_98
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_99
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_99
-neon_98:
-	FMOVS (R16), F8
-neon_99:
-	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
+	FMOVQ 48(R12), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVQ (R12), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R12), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R12), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R12, R16
-	TBZ $2, R6, neon_100
-	FMOVQ (R16), F8
-	B neon_102
-neon_100:
-	TBZ $1, R6, neon_101
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_102
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_102
-neon_101:
-	FMOVS (R16), F8
-neon_102:
-	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
+	FMOVQ (R12), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R12), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R12), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R12), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot6
 	MOVD group+40(FP), R11
@@ -31557,45 +24667,19 @@ partial6:
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	FMOVQ 32(R11), F31
 	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_103
-	FMOVQ (R16), F8
-	B neon_105
-neon_103:
-	TBZ $1, R6, neon_104
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_105
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_105
-neon_104:
-	FMOVS (R16), F8
-neon_105:
-	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
+	FMOVQ 48(R11), F30
+	WORD $0x4f9c13c3 // fmla v3.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	FMOVQ 16(R11), F31
-	WORD $0x4fbc13e5 // fmla v5.4s, v31.4s, v28.s[1]
-	FMOVQ 32(R11), F30
-	WORD $0x4fbc13c6 // fmla v6.4s, v30.4s, v28.s[1]
-	ADD $48, R11, R16
-	TBZ $2, R6, neon_106
-	FMOVQ (R16), F8
-	B neon_108
-neon_106:
-	TBZ $1, R6, neon_107
-	FMOVD (R16), F8
-	TBZ $0, R6, neon_108
-	ADD $8, R16, R16
-	VLD1 (R16), V8.S[2]
-	B neon_108
-neon_107:
-	FMOVS (R16), F8
-neon_108:
-	WORD $0x4fbc1107 // fmla v7.4s, v8.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
+	FMOVQ 32(R11), F31
+	WORD $0x4fbc13e6 // fmla v6.4s, v31.4s, v28.s[1]
+	FMOVQ 48(R11), F30
+	WORD $0x4fbc13c7 // fmla v7.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial6
 pdone6:
@@ -31623,19 +24707,19 @@ nobias11:
 	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_109
+	TBZ $2, R6, neon_49
 	FMOVQ (R16), F8
-	B neon_111
-neon_109:
-	TBZ $1, R6, neon_110
+	B neon_51
+neon_49:
+	TBZ $1, R6, neon_50
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_111
+	TBZ $0, R6, neon_51
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_111
-neon_110:
+	B neon_51
+neon_50:
 	FMOVS (R16), F8
-neon_111:
+neon_51:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
 noload11:
 	TBZ $2, R9, noclamp11
@@ -31658,19 +24742,19 @@ noclamp11:
 	FMOVQ F2, 32(R15)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_112
+	TBZ $2, R6, neon_52
 	FMOVQ F3, (R16)
-	B neon_114
-neon_112:
-	TBZ $1, R6, neon_113
+	B neon_54
+neon_52:
+	TBZ $1, R6, neon_53
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_114
+	TBZ $0, R6, neon_54
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_114
-neon_113:
+	B neon_54
+neon_53:
 	FMOVS F3, (R16)
-neon_114:
+neon_54:
 	CMP $1, R7
 	BLE stored6
 	MOVD ldy+88(FP), R7
@@ -31695,19 +24779,19 @@ nobias12:
 	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_115
+	TBZ $2, R6, neon_55
 	FMOVQ (R16), F8
-	B neon_117
-neon_115:
-	TBZ $1, R6, neon_116
+	B neon_57
+neon_55:
+	TBZ $1, R6, neon_56
 	FMOVD (R16), F8
-	TBZ $0, R6, neon_117
+	TBZ $0, R6, neon_57
 	ADD $8, R16, R16
 	VLD1 (R16), V8.S[2]
-	B neon_117
-neon_116:
+	B neon_57
+neon_56:
 	FMOVS (R16), F8
-neon_117:
+neon_57:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
 noload12:
 	TBZ $2, R7, noclamp12
@@ -31730,19 +24814,19 @@ noclamp12:
 	FMOVQ F6, 32(R13)
 	ADD R5<<2, R8, R16
 	ADD $48, R16, R16
-	TBZ $2, R6, neon_118
+	TBZ $2, R6, neon_58
 	FMOVQ F7, (R16)
-	B neon_120
-neon_118:
-	TBZ $1, R6, neon_119
+	B neon_60
+neon_58:
+	TBZ $1, R6, neon_59
 	FMOVD F7, (R16)
-	TBZ $0, R6, neon_120
+	TBZ $0, R6, neon_60
 	ADD $8, R16, R16
 	VST1 V7.S[2], (R16)
-	B neon_120
-neon_119:
+	B neon_60
+neon_59:
 	FMOVS F7, (R16)
-neon_120:
+neon_60:
 stored6:
 	B cols1
 narrower5:
@@ -31773,43 +24857,17 @@ slot7:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R12), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R12, R16
-	TBZ $2, R6, neon_121
-	FMOVQ (R16), F6
-	B neon_123
-neon_121:
-	TBZ $1, R6, neon_122
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_123
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_123
-neon_122:
-	FMOVS (R16), F6
-neon_123:
-	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
+	FMOVQ 32(R12), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVQ (R12), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R12), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R12, R16
-	TBZ $2, R6, neon_124
-	FMOVQ (R16), F6
-	B neon_126
-neon_124:
-	TBZ $1, R6, neon_125
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_126
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_126
-neon_125:
-	FMOVS (R16), F6
-neon_126:
-	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
+	FMOVQ (R12), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R12), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R12), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot7
 	MOVD group+40(FP), R11
@@ -31830,43 +24888,17 @@ partial7:
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	FMOVQ 16(R11), F30
 	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_127
-	FMOVQ (R16), F6
-	B neon_129
-neon_127:
-	TBZ $1, R6, neon_128
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_129
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_129
-neon_128:
-	FMOVS (R16), F6
-neon_129:
-	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
+	FMOVQ 32(R11), F31
+	WORD $0x4f9c13e2 // fmla v2.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F31
-	WORD $0x4fbc13e3 // fmla v3.4s, v31.4s, v28.s[1]
-	FMOVQ 16(R11), F30
-	WORD $0x4fbc13c4 // fmla v4.4s, v30.4s, v28.s[1]
-	ADD $32, R11, R16
-	TBZ $2, R6, neon_130
-	FMOVQ (R16), F6
-	B neon_132
-neon_130:
-	TBZ $1, R6, neon_131
-	FMOVD (R16), F6
-	TBZ $0, R6, neon_132
-	ADD $8, R16, R16
-	VLD1 (R16), V6.S[2]
-	B neon_132
-neon_131:
-	FMOVS (R16), F6
-neon_132:
-	WORD $0x4fbc10c5 // fmla v5.4s, v6.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
+	FMOVQ 16(R11), F31
+	WORD $0x4fbc13e4 // fmla v4.4s, v31.4s, v28.s[1]
+	FMOVQ 32(R11), F30
+	WORD $0x4fbc13c5 // fmla v5.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial7
 pdone7:
@@ -31891,19 +24923,19 @@ nobias13:
 	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_133
+	TBZ $2, R6, neon_61
 	FMOVQ (R16), F6
-	B neon_135
-neon_133:
-	TBZ $1, R6, neon_134
+	B neon_63
+neon_61:
+	TBZ $1, R6, neon_62
 	FMOVD (R16), F6
-	TBZ $0, R6, neon_135
+	TBZ $0, R6, neon_63
 	ADD $8, R16, R16
 	VLD1 (R16), V6.S[2]
-	B neon_135
-neon_134:
+	B neon_63
+neon_62:
 	FMOVS (R16), F6
-neon_135:
+neon_63:
 	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
 noload13:
 	TBZ $2, R9, noclamp13
@@ -31923,19 +24955,19 @@ noclamp13:
 	FMOVQ F1, 16(R15)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_136
+	TBZ $2, R6, neon_64
 	FMOVQ F2, (R16)
-	B neon_138
-neon_136:
-	TBZ $1, R6, neon_137
+	B neon_66
+neon_64:
+	TBZ $1, R6, neon_65
 	FMOVD F2, (R16)
-	TBZ $0, R6, neon_138
+	TBZ $0, R6, neon_66
 	ADD $8, R16, R16
 	VST1 V2.S[2], (R16)
-	B neon_138
-neon_137:
+	B neon_66
+neon_65:
 	FMOVS F2, (R16)
-neon_138:
+neon_66:
 	CMP $1, R7
 	BLE stored7
 	MOVD ldy+88(FP), R7
@@ -31957,19 +24989,19 @@ nobias14:
 	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_139
+	TBZ $2, R6, neon_67
 	FMOVQ (R16), F6
-	B neon_141
-neon_139:
-	TBZ $1, R6, neon_140
+	B neon_69
+neon_67:
+	TBZ $1, R6, neon_68
 	FMOVD (R16), F6
-	TBZ $0, R6, neon_141
+	TBZ $0, R6, neon_69
 	ADD $8, R16, R16
 	VLD1 (R16), V6.S[2]
-	B neon_141
-neon_140:
+	B neon_69
+neon_68:
 	FMOVS (R16), F6
-neon_141:
+neon_69:
 	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
 noload14:
 	TBZ $2, R7, noclamp14
@@ -31989,19 +25021,19 @@ noclamp14:
 	FMOVQ F4, 16(R13)
 	ADD R5<<2, R8, R16
 	ADD $32, R16, R16
-	TBZ $2, R6, neon_142
+	TBZ $2, R6, neon_70
 	FMOVQ F5, (R16)
-	B neon_144
-neon_142:
-	TBZ $1, R6, neon_143
+	B neon_72
+neon_70:
+	TBZ $1, R6, neon_71
 	FMOVD F5, (R16)
-	TBZ $0, R6, neon_144
+	TBZ $0, R6, neon_72
 	ADD $8, R16, R16
 	VST1 V5.S[2], (R16)
-	B neon_144
-neon_143:
+	B neon_72
+neon_71:
 	FMOVS F5, (R16)
-neon_144:
+neon_72:
 stored7:
 	B cols1
 narrower6:
@@ -32028,41 +25060,15 @@ slot8:
 	FMOVD.P 8(R7), F28
 	FMOVQ (R12), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R12, R16
-	TBZ $2, R6, neon_145
-	FMOVQ (R16), F4
-	B neon_147
-neon_145:
-	TBZ $1, R6, neon_146
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_147
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_147
-neon_146:
-	FMOVS (R16), F4
-neon_147:
-	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
+	FMOVQ 16(R12), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	FMOVQ (R12), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R12, R16
-	TBZ $2, R6, neon_148
-	FMOVQ (R16), F4
-	B neon_150
-neon_148:
-	TBZ $1, R6, neon_149
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_150
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_150
-neon_149:
-	FMOVS (R16), F4
-neon_150:
-	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
+	FMOVQ (R12), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R12), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot8
 	MOVD group+40(FP), R11
@@ -32081,41 +25087,15 @@ partial8:
 	FMOVD.P 8(R7), F28
 	FMOVQ (R11), F31
 	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_151
-	FMOVQ (R16), F4
-	B neon_153
-neon_151:
-	TBZ $1, R6, neon_152
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_153
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_153
-neon_152:
-	FMOVS (R16), F4
-neon_153:
-	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
+	FMOVQ 16(R11), F30
+	WORD $0x4f9c13c1 // fmla v1.4s, v30.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	FMOVQ (R11), F30
-	WORD $0x4fbc13c2 // fmla v2.4s, v30.4s, v28.s[1]
-	ADD $16, R11, R16
-	TBZ $2, R6, neon_154
-	FMOVQ (R16), F4
-	B neon_156
-neon_154:
-	TBZ $1, R6, neon_155
-	FMOVD (R16), F4
-	TBZ $0, R6, neon_156
-	ADD $8, R16, R16
-	VLD1 (R16), V4.S[2]
-	B neon_156
-neon_155:
-	FMOVS (R16), F4
-neon_156:
-	WORD $0x4fbc1083 // fmla v3.4s, v4.4s, v28.s[1]
+	FMOVQ (R11), F31
+	WORD $0x4fbc13e2 // fmla v2.4s, v31.4s, v28.s[1]
+	FMOVQ 16(R11), F30
+	WORD $0x4fbc13c3 // fmla v3.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial8
 pdone8:
@@ -32137,19 +25117,19 @@ nobias15:
 	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_157
+	TBZ $2, R6, neon_73
 	FMOVQ (R16), F4
-	B neon_159
-neon_157:
-	TBZ $1, R6, neon_158
+	B neon_75
+neon_73:
+	TBZ $1, R6, neon_74
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_159
+	TBZ $0, R6, neon_75
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_159
-neon_158:
+	B neon_75
+neon_74:
 	FMOVS (R16), F4
-neon_159:
+neon_75:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
 noload15:
 	TBZ $2, R9, noclamp15
@@ -32166,19 +25146,19 @@ noclamp15:
 	FMOVQ F0, (R15)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_160
+	TBZ $2, R6, neon_76
 	FMOVQ F1, (R16)
-	B neon_162
-neon_160:
-	TBZ $1, R6, neon_161
+	B neon_78
+neon_76:
+	TBZ $1, R6, neon_77
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_162
+	TBZ $0, R6, neon_78
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_162
-neon_161:
+	B neon_78
+neon_77:
 	FMOVS F1, (R16)
-neon_162:
+neon_78:
 	CMP $1, R7
 	BLE stored8
 	MOVD ldy+88(FP), R7
@@ -32197,19 +25177,19 @@ nobias16:
 	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_163
+	TBZ $2, R6, neon_79
 	FMOVQ (R16), F4
-	B neon_165
-neon_163:
-	TBZ $1, R6, neon_164
+	B neon_81
+neon_79:
+	TBZ $1, R6, neon_80
 	FMOVD (R16), F4
-	TBZ $0, R6, neon_165
+	TBZ $0, R6, neon_81
 	ADD $8, R16, R16
 	VLD1 (R16), V4.S[2]
-	B neon_165
-neon_164:
+	B neon_81
+neon_80:
 	FMOVS (R16), F4
-neon_165:
+neon_81:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
 noload16:
 	TBZ $2, R7, noclamp16
@@ -32226,19 +25206,19 @@ noclamp16:
 	FMOVQ F2, (R13)
 	ADD R5<<2, R8, R16
 	ADD $16, R16, R16
-	TBZ $2, R6, neon_166
+	TBZ $2, R6, neon_82
 	FMOVQ F3, (R16)
-	B neon_168
-neon_166:
-	TBZ $1, R6, neon_167
+	B neon_84
+neon_82:
+	TBZ $1, R6, neon_83
 	FMOVD F3, (R16)
-	TBZ $0, R6, neon_168
+	TBZ $0, R6, neon_84
 	ADD $8, R16, R16
 	VST1 V3.S[2], (R16)
-	B neon_168
-neon_167:
+	B neon_84
+neon_83:
 	FMOVS F3, (R16)
-neon_168:
+neon_84:
 stored8:
 	B cols1
 narrower7:
@@ -32258,39 +25238,13 @@ slot9:
 	LSL $7, R12, R12
 	ADD R9, R12, R12
 	FMOVD.P 8(R7), F28
-	MOVD R12, R16
-	TBZ $2, R6, neon_169
-	FMOVQ (R16), F2
-	B neon_171
-neon_169:
-	TBZ $1, R6, neon_170
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_171
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_171
-neon_170:
-	FMOVS (R16), F2
-neon_171:
-	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	FMOVQ (R12), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R12
 	LSL $7, R12, R12
 	ADD R9, R12, R12
-	MOVD R12, R16
-	TBZ $2, R6, neon_172
-	FMOVQ (R16), F2
-	B neon_174
-neon_172:
-	TBZ $1, R6, neon_173
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_174
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_174
-neon_173:
-	FMOVS (R16), F2
-neon_174:
-	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
+	FMOVQ (R12), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	SUBS $1, R11, R11
 	BGT slot9
 	MOVD group+40(FP), R11
@@ -32307,39 +25261,13 @@ partial9:
 	LSL $7, R11, R11
 	ADD R9, R11, R11
 	FMOVD.P 8(R7), F28
-	MOVD R11, R16
-	TBZ $2, R6, neon_175
-	FMOVQ (R16), F2
-	B neon_177
-neon_175:
-	TBZ $1, R6, neon_176
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_177
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_177
-neon_176:
-	FMOVS (R16), F2
-neon_177:
-	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	FMOVQ (R11), F31
+	WORD $0x4f9c13e0 // fmla v0.4s, v31.4s, v28.s[0]
 	MOVBU -1(R8), R11
 	LSL $7, R11, R11
 	ADD R9, R11, R11
-	MOVD R11, R16
-	TBZ $2, R6, neon_178
-	FMOVQ (R16), F2
-	B neon_180
-neon_178:
-	TBZ $1, R6, neon_179
-	FMOVD (R16), F2
-	TBZ $0, R6, neon_180
-	ADD $8, R16, R16
-	VLD1 (R16), V2.S[2]
-	B neon_180
-neon_179:
-	FMOVS (R16), F2
-neon_180:
-	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
+	FMOVQ (R11), F30
+	WORD $0x4fbc13c1 // fmla v1.4s, v30.4s, v28.s[1]
 	SUBS $1, R10, R10
 	BGT partial9
 pdone9:
@@ -32356,19 +25284,19 @@ allrows9:
 nobias17:
 	TBZ $0, R9, noload17
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_181
+	TBZ $2, R6, neon_85
 	FMOVQ (R16), F2
-	B neon_183
-neon_181:
-	TBZ $1, R6, neon_182
+	B neon_87
+neon_85:
+	TBZ $1, R6, neon_86
 	FMOVD (R16), F2
-	TBZ $0, R6, neon_183
+	TBZ $0, R6, neon_87
 	ADD $8, R16, R16
 	VLD1 (R16), V2.S[2]
-	B neon_183
-neon_182:
+	B neon_87
+neon_86:
 	FMOVS (R16), F2
-neon_183:
+neon_87:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 noload17:
 	TBZ $2, R9, noclamp17
@@ -32380,19 +25308,19 @@ noload17:
 	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
 noclamp17:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_184
+	TBZ $2, R6, neon_88
 	FMOVQ F0, (R16)
-	B neon_186
-neon_184:
-	TBZ $1, R6, neon_185
+	B neon_90
+neon_88:
+	TBZ $1, R6, neon_89
 	FMOVD F0, (R16)
-	TBZ $0, R6, neon_186
+	TBZ $0, R6, neon_90
 	ADD $8, R16, R16
 	VST1 V0.S[2], (R16)
-	B neon_186
-neon_185:
+	B neon_90
+neon_89:
 	FMOVS F0, (R16)
-neon_186:
+neon_90:
 	CMP $1, R7
 	BLE stored9
 	MOVD ldy+88(FP), R7
@@ -32406,19 +25334,19 @@ neon_186:
 nobias18:
 	TBZ $0, R7, noload18
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_187
+	TBZ $2, R6, neon_91
 	FMOVQ (R16), F2
-	B neon_189
-neon_187:
-	TBZ $1, R6, neon_188
+	B neon_93
+neon_91:
+	TBZ $1, R6, neon_92
 	FMOVD (R16), F2
-	TBZ $0, R6, neon_189
+	TBZ $0, R6, neon_93
 	ADD $8, R16, R16
 	VLD1 (R16), V2.S[2]
-	B neon_189
-neon_188:
+	B neon_93
+neon_92:
 	FMOVS (R16), F2
-neon_189:
+neon_93:
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
 noload18:
 	TBZ $2, R7, noclamp18
@@ -32430,19 +25358,19 @@ noload18:
 	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
 noclamp18:
 	ADD R5<<2, R8, R16
-	TBZ $2, R6, neon_190
+	TBZ $2, R6, neon_94
 	FMOVQ F1, (R16)
-	B neon_192
-neon_190:
-	TBZ $1, R6, neon_191
+	B neon_96
+neon_94:
+	TBZ $1, R6, neon_95
 	FMOVD F1, (R16)
-	TBZ $0, R6, neon_192
+	TBZ $0, R6, neon_96
 	ADD $8, R16, R16
 	VST1 V1.S[2], (R16)
-	B neon_192
-neon_191:
+	B neon_96
+neon_95:
 	FMOVS F1, (R16)
-neon_192:
+neon_96:
 stored9:
 	B cols1
 narrower8:

@@ -35,6 +35,10 @@ type nmGemvKernel struct {
 // stays in L1 while every unit of the block sweeps it.
 const nmPanelBytes = 32 << 10
 
+// nmKC is the K block of a SpMM kernel: the most columns, a multiple of Group, whose
+// panel of T floats per row fits nmPanelBytes. The plan stores W block after block.
+func nmKC(g nmGenKernel, group int) int { return max(1, nmPanelBytes/(g.tile*4)/group) * group }
+
 // nmAsmRun runs a SpMM kernel the way the CSR driver does: per column tile of T, per K
 // block of Kc rows (a multiple of Group, fixed by the plan), pack X[block, tile] into a
 // zero-padded Kc×T panel and run every unit over it. The first block starts from zero
@@ -50,7 +54,7 @@ func nmAsmRun(g nmGenKernel) func(l *NMLayout, u0, u1 int, x []float32, ldx int,
 		if epi != nil {
 			bias = epi.Bias
 		}
-		kc := max(1, nmPanelBytes/(T*4)/l.Group) * l.Group
+		kc := l.KC
 		bp, _ := pool.Get().(*[]float32)
 		if bp == nil || len(*bp) < kc*T {
 			s := make([]float32, kc*T)
@@ -73,7 +77,8 @@ func nmAsmRun(g nmGenKernel) func(l *NMLayout, u0, u1 int, x []float32, ldx int,
 				if rem := kcur % l.Group; rem > 0 {
 					lastSlots = min(l.Keep, rem)
 				}
-				s0 := kb / l.Group * l.Keep
+				blk := kb / kc
+				bs := l.BlockSlots[blk]
 				f := structLoadY
 				if kb == 0 {
 					f = flags & structLoadY
@@ -81,18 +86,18 @@ func nmAsmRun(g nmGenKernel) func(l *NMLayout, u0, u1 int, x []float32, ldx int,
 				if kb+kc >= l.K {
 					f |= flags &^ structLoadY
 				}
-				per := int64(l.UH) * int64(gfull*l.Keep+lastSlots+1) * int64(nt)
+				per := int64(l.UH) * int64(bs+1) * int64(nt)
 				step := max(1, int(bsrCallWork/max(per, 1)))
 				for a := u0; a < u1; a += step {
 					b := min(a+step, u1)
 					ar0, _ := l.UnitRows(a)
 					lr0, ar1 := l.UnitRows(b - 1)
-					off := (int64(a)*int64(l.SPR) + int64(s0)) * int64(l.UH)
+					off := l.at(blk, a, 0, 0)
 					pos := (*uint32)(unsafe.Pointer(&dummyI32[0]))
 					if off < int64(len(l.Pos)) {
 						pos = (*uint32)(unsafe.Pointer(&l.Pos[off]))
 					}
-					g.fn(f32At(l.Val, off), pos, l.SPR, gfull, l.Keep, l.Group, lastSlots, b-a, ar1-lr0,
+					g.fn(f32At(l.Val, off), pos, bs, gfull, l.Keep, l.Group, lastSlots, b-a, ar1-lr0,
 						&panel[0], &y[ar0*ldy+j0], ldy, nt, f, f32At(bias, int64(ar0)), lo, hi)
 				}
 			}
@@ -187,7 +192,7 @@ func registerNMGen(isa ISA, feats Feature, kernels []nmGenKernel, gemv []nmGemvK
 					if !ok {
 						return nil, ErrNotApplicable
 					}
-					l, err := PackNM(m, g.uh, false)
+					l, err := PackNMBlocked(m, g.uh, nmKC(g, m.Group), false)
 					if err != nil {
 						return nil, err
 					}
@@ -204,7 +209,7 @@ func registerNMGen(isa ISA, feats Feature, kernels []nmGenKernel, gemv []nmGemvK
 				if !ok || m.Keep != g.keep || m.Group != g.group {
 					return nil, ErrNotApplicable
 				}
-				l, err := PackNM(m, g.uh, false)
+				l, err := PackNMBlocked(m, g.uh, nmKC(g, m.Group), false)
 				if err != nil {
 					return nil, err
 				}

@@ -33,7 +33,7 @@ func nmNs(f Family, tile int) []int {
 func TestNMShapes(t *testing.T) {
 	forNM(t, func(t *testing.T, f Family, keep, group int, r *rand.Rand) {
 		for _, m := range []int{1, 2, 3, 7} {
-			for _, k := range []int{1, group - 1, group, group + 1, 5*group + 3, 16 * group / keep, 16*group/keep + 1, 70} {
+			for _, k := range []int{1, group - 1, group, group + 1, 5*group + 3, 16 * group / keep, 16*group/keep + 1, 70, 389} {
 				if k < 1 {
 					continue
 				}
