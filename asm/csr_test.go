@@ -361,3 +361,33 @@ func TestCSRAllTiles(t *testing.T) {
 		}
 	}
 }
+
+// TestCSRGoTiles runs the packing and the driver with the Go tile kernel: on every GOARCH
+// and under -tags purego, every R, tile width and lane count, with guard pages.
+func TestCSRGoTiles(t *testing.T) {
+	r := rand.New(rand.NewSource(7))
+	for _, lanes := range []int{4, 8, 16} {
+		tiles := csrGoTiles(lanes)
+		for _, R := range []int{1, 2, 4} {
+			for _, u := range []int{1, 2, 4} {
+				spec := &csrSpec{name: fmt.Sprintf("go_l%d_r%d_u%d", lanes, R, u), isa: Generic, t: u * lanes, r: R, lanes: lanes, tiles: tiles}
+				for si, sh := range [][2]int{{1, 1}, {4*R + 1, 45}, {7, 300}} {
+					w := randCSR(r, sh[0], sh[1], 0.3, 1, 2)
+					for _, kc := range []int{0, 5} {
+						p, err := PackCSR(w, spec.t, R, kc)
+						if err != nil {
+							t.Fatal(err)
+						}
+						kern := &csrKernel{spec: spec, p: p}
+						side := guardSide((si + kc) % 2)
+						guardPacked(t, kern, side)
+						for _, n := range []int{1, spec.t, spec.t + 3} {
+							epis := csrEpilogues(r, w.Rows)
+							csrCase(t, kern, w, r, n, n+1, n+2, epis[(n+si+kc)%len(epis)], side)
+						}
+					}
+				}
+			}
+		}
+	}
+}
