@@ -68,7 +68,10 @@ func BenchmarkDispatchOverhead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	kern := p.choiceFor(n).kern
+	kern, err := p.kernel(p.choiceFor(n))
+	if err != nil {
+		b.Fatal(err)
+	}
 	x := make([]float32, 64*n)
 	for i := range x {
 		x[i] = float32(i%5) - 2
@@ -206,7 +209,7 @@ func BenchmarkTokenMajor(b *testing.B) {
 	})
 }
 
-// BenchmarkCompile: Compile's time per nonzero and its allocations against the packed
+// BenchmarkCompile: Compile + Prepare (packing every N range)'s time per nonzero and its allocations against the packed
 // size (an upper bound on the peak extra memory: every byte it allocated).
 func BenchmarkCompile(b *testing.B) {
 	for _, c := range []struct {
@@ -224,6 +227,9 @@ func BenchmarkCompile(b *testing.B) {
 			runtime.ReadMemStats(&ms0)
 			for b.Loop() {
 				p, err := Compile(w, Options{Threads: 1})
+				if err == nil {
+					err = p.Prepare() // pack every N range: the whole cost
+				}
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -350,7 +350,7 @@ func TestBitwiseAcrossThreadsAndSplits(t *testing.T) {
 			// into different N ranges may rightly change the kernel).
 			a := -1
 			for _, c := range []int{n / 2, n / 3, 2 * n / 3, 100, 64, 90} {
-				if c > 0 && c < n && p.choiceFor(c).kern == p.choiceFor(n).kern && p.choiceFor(n-c).kern == p.choiceFor(n).kern {
+				if c > 0 && c < n && p.choiceFor(c) == p.choiceFor(n) && p.choiceFor(n-c) == p.choiceFor(n) {
 					a = c
 					break
 				}

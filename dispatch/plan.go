@@ -18,6 +18,7 @@ import (
 	"log"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -52,32 +53,51 @@ type Options struct {
 	Warn func(msg string)
 }
 
+// shareSlack: a kernel already packed for another N range is reused when its estimate is
+// within this factor of the range's best.
+const shareSlack = 1.15
+
 // ErrClosed is returned by calls on a closed plan.
 var ErrClosed = errors.New("dispatch: plan is closed")
 
-// choice is the kernel a plan runs for one N bucket.
+// choice is the kernel a plan runs for one N range. It is packed on first use (see
+// Plan.kernel); fam, tgt and why may change then (a family that turns out not to take W
+// falls back to the next candidate), so they are read under Plan.packMu or after once.
 type choice struct {
 	fam  asm.Family
 	tgt  target
-	est  float64 // estimated ns at the bucket's representative N
+	est  float64 // estimated ns at the range's representative N
 	why  string
+	alts []cand // the other candidates, best first, for fallback
+
+	once sync.Once
 	kern asm.Kernel
+	err  error
 }
 
 func (c *choice) id() string { return c.fam.Name + "@" + c.tgt.String() }
 
 // Plan is a compiled weight matrix: packed kernels per N bucket and the epilogue.
 type Plan struct {
-	m, k     int
-	epi      ref.Epilogue
-	epiP     *ref.Epilogue // nil when the epilogue does nothing
-	threads  int
-	isa      asm.ISA
-	isaWhy   string
-	ms       *Measure
-	ranges   []nRange  // N ranges with one kernel each, ascending
-	sel      []*choice // sel[i] serves ranges[i]
-	packed   int64
+	m, k    int
+	epi     ref.Epilogue
+	epiP    *ref.Epilogue // nil when the epilogue does nothing
+	threads int
+	isa     asm.ISA
+	isaWhy  string
+	ms      *Measure
+	ranges  []nRange  // N ranges with one kernel each, ascending
+	sel     []*choice // sel[i] serves ranges[i]
+
+	// Packing is lazy: each choice is packed on the first call in its N range (or by
+	// Prepare), once, under packMu; converted holds conversions of w until all are packed.
+	w         formats.Matrix
+	packMu    sync.Mutex
+	converted map[string]formats.Matrix
+	kernels   map[string]asm.Kernel
+	unpacked  int
+	packed    atomic.Int64
+
 	notes    []string
 	closed   atomic.Bool
 	tokBufs  sync.Pool // *[]float32 panels for MulTokens
@@ -196,58 +216,44 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 		}
 	}
 
-	excluded := map[string]bool{} // family@target that failed to pack
-	converted := map[string]formats.Matrix{}
-	kernels := map[string]asm.Kernel{}
-	for {
-		for b, r := range p.ranges {
-			bf, isForced := fams, false
-			if forced != nil && coversRange(*forced, r) {
-				bf, isForced = []asm.Family{*forced}, true
-			}
-			c, err := choose(r, bf, targets, ms, rec, isForced, excluded)
-			if err != nil {
-				return nil, err
-			}
-			p.sel[b] = c
+	for b, r := range p.ranges {
+		bf, isForced := fams, false
+		if forced != nil && coversRange(*forced, r) {
+			bf, isForced = []asm.Family{*forced}, true
 		}
-		retry := false
-		for _, c := range p.sel {
-			if kern, ok := kernels[c.id()]; ok {
-				c.kern = kern
-				continue
-			}
-			cw, ok := converted[c.tgt.String()]
-			if !ok {
-				if cw, err = convert(w, c.tgt); err != nil {
-					return nil, err
+		c, err := choose(r, bf, targets, ms, rec, isForced, nil)
+		if err != nil {
+			return nil, err
+		}
+		p.sel[b] = c
+	}
+	// Share packings: a range whose candidates include a kernel already chosen for another
+	// range (largest N first) within shareSlack of its best estimate runs that one, so a
+	// plan does not hold several packings of W that differ by a few percent.
+	if forced == nil {
+		var chosen []*choice
+		for b := len(p.sel) - 1; b >= 0; b-- {
+			c := p.sel[b]
+			for _, o := range chosen {
+				if o.id() == c.id() {
+					break
 				}
-				converted[c.tgt.String()] = cw
+				if i := slices.IndexFunc(c.alts, func(a cand) bool { return a.fam.Name == o.fam.Name && a.tgt.String() == o.tgt.String() }); i >= 0 && c.alts[i].est <= shareSlack*c.est {
+					a := c.alts[i]
+					c.why = fmt.Sprintf("shares the packing of %s (est %s, within %.0f%% of the best here, %s %s)",
+						o.id(), fmtNs(a.est), 100*(shareSlack-1), c.id(), fmtNs(c.est))
+					c.alts = append(without(c.alts, a), cand{c.fam, c.tgt, c.est, ""})
+					c.fam, c.tgt, c.est = a.fam, a.tgt, a.est
+					break
+				}
 			}
-			kern, err := c.fam.Pack(cw)
-			if errors.Is(err, asm.ErrNotApplicable) {
-				excluded[c.id()] = true
-				retry = true
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("dispatch: packing %s for %s: %w", c.tgt, c.fam.Name, err)
-			}
-			if km, kk := kern.Shape(); km != m || kk != k {
-				return nil, fmt.Errorf("dispatch: family %s packed a %d×%d kernel from a %d×%d matrix", c.fam.Name, km, kk, m, k)
-			}
-			kernels[c.id()] = kern
-			c.kern = kern
-			p.packed += kern.PackedBytes()
-		}
-		if !retry {
-			break
+			chosen = append(chosen, c)
 		}
 	}
-	// Adjacent ranges that run the same packed kernel become one.
+	// Adjacent ranges that run the same kernel on the same format become one.
 	rs, sel := p.ranges[:1], p.sel[:1]
 	for i := 1; i < len(p.ranges); i++ {
-		if p.sel[i].kern == sel[len(sel)-1].kern {
+		if p.sel[i].id() == sel[len(sel)-1].id() {
 			rs[len(rs)-1].hi = p.ranges[i].hi
 			continue
 		}
@@ -255,7 +261,69 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 	}
 	p.ranges, p.sel = rs, sel
 	p.panelCap = tokenPanel(k)
+	p.w, p.converted, p.kernels, p.unpacked = w, map[string]formats.Matrix{}, map[string]asm.Kernel{}, len(p.sel)
 	return p, nil
+}
+
+// kernel returns c's packed kernel, packing it on first use.
+func (p *Plan) kernel(c *choice) (asm.Kernel, error) {
+	c.once.Do(func() {
+		p.packMu.Lock()
+		defer p.packMu.Unlock()
+		c.kern, c.err = p.pack(c)
+		if p.unpacked--; p.unpacked == 0 {
+			p.converted = nil // every range is packed: conversions are no longer needed
+		}
+	})
+	return c.kern, c.err
+}
+
+// pack packs c (under packMu): the same family and format packed for another range is
+// shared; a family that does not take W (asm.ErrNotApplicable) gives way to the next
+// candidate.
+func (p *Plan) pack(c *choice) (asm.Kernel, error) {
+	for {
+		if kern, ok := p.kernels[c.id()]; ok {
+			return kern, nil
+		}
+		cw, ok := p.converted[c.tgt.String()]
+		if !ok {
+			var err error
+			if cw, err = convert(p.w, c.tgt); err != nil {
+				return nil, err
+			}
+			p.converted[c.tgt.String()] = cw
+		}
+		kern, err := c.fam.Pack(cw)
+		if errors.Is(err, asm.ErrNotApplicable) {
+			if len(c.alts) == 0 {
+				return nil, fmt.Errorf("dispatch: %s: %w, and no other candidate", c.id(), err)
+			}
+			c.why = fmt.Sprintf("%s did not take W, next candidate: est %s", c.id(), fmtNs(c.alts[0].est))
+			c.fam, c.tgt, c.est, c.alts = c.alts[0].fam, c.alts[0].tgt, c.alts[0].est, c.alts[1:]
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dispatch: packing %s for %s: %w", c.tgt, c.fam.Name, err)
+		}
+		if km, kk := kern.Shape(); km != p.m || kk != p.k {
+			return nil, fmt.Errorf("dispatch: family %s packed a %d×%d kernel from a %d×%d matrix", c.fam.Name, km, kk, p.m, p.k)
+		}
+		p.kernels[c.id()] = kern
+		p.packed.Add(kern.PackedBytes())
+		return kern, nil
+	}
+}
+
+// Prepare packs the kernels of every N range now (Compile leaves packing to the first
+// call in each range), so that no later call pays for it.
+func (p *Plan) Prepare() error {
+	for _, c := range p.sel {
+		if _, err := p.kernel(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func isNilMatrix(w formats.Matrix) bool {
@@ -419,7 +487,7 @@ func choose(r nRange, fams []asm.Family, targets []target, ms *Measure, rec *Rec
 						} else if len(e.RunnersUp) > 0 {
 							why += fmt.Sprintf("; next %s %s %s", e.RunnersUp[0].Kernel, e.RunnersUp[0].Format, fmtNs(e.RunnersUp[0].MedianNs))
 						}
-						return &choice{fam: c.fam, tgt: c.tgt, est: c.est, why: why + ")"}, nil
+						return &choice{fam: c.fam, tgt: c.tgt, est: c.est, why: why + ")", alts: without(cands, c)}, nil
 					}
 				}
 			}
@@ -444,7 +512,17 @@ func choose(r nRange, fams []asm.Family, targets []target, ms *Measure, rec *Rec
 	if len(alts) > 0 {
 		why += "; vs " + strings.Join(alts, ", ")
 	}
-	return &choice{fam: best.fam, tgt: best.tgt, est: best.est, why: why}, nil
+	return &choice{fam: best.fam, tgt: best.tgt, est: best.est, why: why, alts: cands[1:]}, nil
+}
+
+func without(cands []cand, c cand) []cand {
+	var out []cand
+	for _, d := range cands {
+		if d.fam.Name != c.fam.Name || d.tgt.String() != c.tgt.String() {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Shape returns (M, K) of the compiled weight.
@@ -453,8 +531,8 @@ func (p *Plan) Shape() (m, k int) { return p.m, p.k }
 // Threads is the number of threads a call uses.
 func (p *Plan) Threads() int { return p.threads }
 
-// PackedBytes is the memory the plan's packed kernels hold.
-func (p *Plan) PackedBytes() int64 { return p.packed }
+// PackedBytes is the memory the plan's kernels packed so far hold (see Prepare).
+func (p *Plan) PackedBytes() int64 { return p.packed.Load() }
 
 // Measure returns what Compile measured of W.
 func (p *Plan) Measure() Measure { return *p.ms }
@@ -468,6 +546,8 @@ func (p *Plan) choiceFor(n int) *choice {
 // KernelFor names the kernel family and format the plan runs for N columns.
 func (p *Plan) KernelFor(n int) (family, format string) {
 	c := p.choiceFor(n)
+	p.packMu.Lock()
+	defer p.packMu.Unlock()
 	return c.fam.Name, c.tgt.String()
 }
 
@@ -483,10 +563,12 @@ func (p *Plan) Describe() string {
 	fmt.Fprintf(&sb, "sparsegen plan: %v\n", p.ms)
 	fmt.Fprintf(&sb, "CPU %s %q, features %v; ISA cap %s (%s); %d thread(s)\n", p.ms2cpu(), Host().Model, Host().Features, p.isa, p.isaWhy, p.threads)
 	fmt.Fprintf(&sb, "epilogue: %s\n", describeEpi(&p.epi))
+	p.packMu.Lock()
+	defer p.packMu.Unlock()
 	for b, c := range p.sel {
 		shared := ""
 		for b2 := 0; b2 < b; b2++ {
-			if p.sel[b2].kern == c.kern {
+			if p.sel[b2].id() == c.id() {
 				shared = fmt.Sprintf(" (same packing as %s)", p.ranges[b2])
 				break
 			}
@@ -495,9 +577,13 @@ func (p *Plan) Describe() string {
 		if !c.tgt.asIs {
 			conv = "converted from " + p.ms.Format
 		}
-		fmt.Fprintf(&sb, "%-11s %s on %s (%s, packed %s)%s: %s\n", p.ranges[b].String()+":", c.kern.Name(), c.tgt, conv, fmtBytes(c.kern.PackedBytes()), shared, c.why)
+		packed := "packed on first use"
+		if kern, ok := p.kernels[c.id()]; ok {
+			packed = "packed " + fmtBytes(kern.PackedBytes())
+		}
+		fmt.Fprintf(&sb, "%-11s %s on %s (%s, %s)%s: %s\n", p.ranges[b].String()+":", c.fam.Name, c.tgt, conv, packed, shared, c.why)
 	}
-	fmt.Fprintf(&sb, "packed total %s; token-major (MulTokens) transposes X in panels of %d tokens into pooled buffers per call and writes Y back through a transpose\n", fmtBytes(p.packed), p.panelCap)
+	fmt.Fprintf(&sb, "packed so far %s; token-major (MulTokens) transposes X in panels of %d tokens into pooled buffers per call and writes Y back through a transpose\n", fmtBytes(p.packed.Load()), p.panelCap)
 	for _, n := range p.notes {
 		fmt.Fprintf(&sb, "note: %s\n", n)
 	}

@@ -77,7 +77,11 @@ func (p *Plan) Mul(y []float32, ldy int, x []float32, ldx int, n int) error {
 	if n == 0 || p.m == 0 {
 		return nil
 	}
-	return p.run(p.choiceFor(n).kern, y, ldy, 0, x, ldx, 0, n, 1)
+	kern, err := p.kernel(p.choiceFor(n))
+	if err != nil {
+		return err
+	}
+	return p.run(kern, y, ldy, 0, x, ldx, 0, n, 1)
 }
 
 // MulBatch runs Mul on batch items: item b reads x[b·strideX:] and writes y[b·strideY:].
@@ -113,7 +117,11 @@ func (p *Plan) MulBatch(y []float32, ldy, strideY int, x []float32, ldx, strideX
 	if n == 0 || p.m == 0 || batch == 0 {
 		return nil
 	}
-	return p.run(p.choiceFor(n).kern, y, ldy, strideY, x, ldx, strideX, n, batch)
+	kern, err := p.kernel(p.choiceFor(n))
+	if err != nil {
+		return err
+	}
+	return p.run(kern, y, ldy, strideY, x, ldx, strideX, n, batch)
 }
 
 func (p *Plan) checkCM(y []float32, ldy int, x []float32, ldx int, n int) error {
@@ -219,7 +227,11 @@ func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) erro
 		parallel(p.threads, panels, func(pi int) {
 			t0 := pi * panel
 			t := min(panel, n-t0)
-			kern := p.choiceFor(t).kern
+			kern, err := p.kernel(p.choiceFor(t))
+			if err != nil {
+				errs[pi] = err
+				return
+			}
 			errs[pi] = p.tokenPanel(kern, y[t0*ldy:], ldy, x[t0*ldx:], ldx, t, 0, kern.Units())
 		})
 		for _, err := range errs {
@@ -242,7 +254,10 @@ func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) erro
 
 // tokenRows computes t tokens of token-major Y with the rows of W split across threads.
 func (p *Plan) tokenRows(y []float32, ldy int, x []float32, ldx int, n int) error {
-	kern := p.choiceFor(n).kern
+	kern, err := p.kernel(p.choiceFor(n))
+	if err != nil {
+		return err
+	}
 	xt := p.getBuf(p.k * n)
 	defer p.tokBufs.Put(xt)
 	transpose(*xt, n, x, ldx, n, p.k)
