@@ -1,0 +1,52 @@
+package dispatch
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/formats"
+)
+
+// TestPackFallback: a family the policy prefers but whose Pack refuses W gives way, at
+// first use, to the next candidate. (Runs last: it adds a family to the registry.)
+func TestPackFallback(t *testing.T) {
+	asm.Register(asm.Family{Name: "zz_refuses_csr_generic", Format: "csr", ISA: asm.Generic,
+		Pack: func(formats.Matrix) (asm.Kernel, error) { return nil, asm.ErrNotApplicable }})
+	saved, savedIx := policyTable, tableIndex
+	defer func() { policyTable, tableIndex = saved, savedIx }()
+	tab := append([]policyEntry(nil), policyTable...)
+	for _, n := range policyPoints {
+		tab = append(tab, policyEntry{Family: "zz_refuses_csr_generic", Target: "csr", N: n, PerMAC: 1e-9})
+	}
+	policyTable, tableIndex = tab, indexTable(tab)
+	rng := rand.New(rand.NewPCG(41, 42))
+	d := randDense(rng, 50, 40, 0.1)
+	w, _ := formats.CSRFromDense(d)
+	p, err := Compile(w, Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fam, _ := p.KernelFor(20); fam != "zz_refuses_csr_generic" {
+		t.Fatalf("policy did not pick the preferred family: %s", fam)
+	}
+	n := 20
+	x := randX(rng, 40*n)
+	y := make([]float32, 50*n)
+	if err := p.Mul(y, n, x, n, n); err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "fallback", y, oracle(t, w, x, n, make([]float32, 50*n), n, n, nil), w, x, n, n, n)
+	if fam, _ := p.KernelFor(n); fam == "zz_refuses_csr_generic" || !strings.Contains(p.Describe(), "did not take W") {
+		t.Fatalf("no fallback recorded: %s\n%s", fam, p.Describe())
+	}
+	// Forced, it has no other candidate: the first call fails cleanly.
+	p, err = Compile(w, Options{Kernel: "zz_refuses_csr_generic"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Mul(y, n, x, n, n); err == nil {
+		t.Fatal("forced refusing family ran")
+	}
+}
