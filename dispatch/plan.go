@@ -69,6 +69,7 @@ type choice struct {
 	est  float64 // estimated ns at the range's representative N
 	why  string
 	alts []cand // the other candidates, best first, for fallback
+	rec  bool   // chosen by the tuning record (never replaced to share a packing)
 
 	once sync.Once
 	kern asm.Kernel
@@ -235,7 +236,7 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 		for b := len(p.sel) - 1; b >= 0; b-- {
 			c := p.sel[b]
 			for _, o := range chosen {
-				if o.id() == c.id() {
+				if o.id() == c.id() || c.rec {
 					break
 				}
 				if i := slices.IndexFunc(c.alts, func(a cand) bool { return a.fam.Name == o.fam.Name && a.tgt.String() == o.tgt.String() }); i >= 0 && c.alts[i].est <= shareSlack*c.est {
@@ -487,7 +488,7 @@ func choose(r nRange, fams []asm.Family, targets []target, ms *Measure, rec *Rec
 						} else if len(e.RunnersUp) > 0 {
 							why += fmt.Sprintf("; next %s %s %s", e.RunnersUp[0].Kernel, e.RunnersUp[0].Format, fmtNs(e.RunnersUp[0].MedianNs))
 						}
-						return &choice{fam: c.fam, tgt: c.tgt, est: c.est, why: why + ")", alts: without(cands, c)}, nil
+						return &choice{fam: c.fam, tgt: c.tgt, est: c.est, why: why + ")", alts: without(cands, c), rec: true}, nil
 					}
 				}
 			}
