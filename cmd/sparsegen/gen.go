@@ -19,7 +19,7 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gen", "gen [-src DIR] [-out DIR] [-isa LIST] [-families LIST] [-list]", stderr)
 	src := fs.String("src", "", "the sparsegen source tree (default: found from the working directory upwards)")
 	out := fs.String("out", "", "where to write the kernels (default: SRC/asm)")
-	isa := fs.String("isa", "", "comma-separated ISAs to generate: avx512, avx2 (default: all)")
+	isa := fs.String("isa", "", "comma-separated ISAs to generate: avx512, avx2, neon (default: all)")
 	families := fs.String("families", "", "comma-separated kernel families / tile sets to generate, by file name\n(e.g. csr,gemm; default: all; -list shows them)")
 	list := fs.Bool("list", false, "list the families the generator knows and exit")
 	if err := parse(fs, args, false); err != nil {
@@ -47,8 +47,8 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 	gargs := []string{"run", "./cmd/asmgen", "-out", dst}
 	if *isa != "" {
 		for _, i := range strings.Split(*isa, ",") {
-			if i = strings.TrimSpace(i); i != "avx512" && i != "avx2" {
-				return usageErr(fs, "-isa: %q is not an amd64 ISA the generator lowers to (avx512, avx2)", i)
+			if i = strings.TrimSpace(i); i != "avx512" && i != "avx2" && i != "neon" {
+				return usageErr(fs, "-isa: %q is not an ISA the generator lowers to (avx512, avx2, neon)", i)
 			}
 		}
 		gargs = append(gargs, "-isa", *isa)

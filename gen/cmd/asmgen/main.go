@@ -33,8 +33,23 @@ func main() {
 	// Avo's build package registers its own flags on the default set: use our own.
 	fs := flag.NewFlagSet("asmgen", flag.ExitOnError)
 	out := fs.String("out", "../asm", "output directory (the asm package)")
+	isas := fs.String("isa", "", "comma-separated ISAs to write: avx512, avx2, neon (default: all)")
+	fams := fs.String("families", "", "comma-separated families to write, by file name (default: all; -list shows them)")
+	list := fs.Bool("list", false, "list the families and ISAs, then exit")
 	_ = fs.Parse(os.Args[1:])
-	files, err := Generate()
+	if *list {
+		for _, f := range kernels.All() {
+			fmt.Println(f.File)
+		}
+		fmt.Println("ISAs: avx512, avx2, neon")
+		return
+	}
+	sel, err := parseSelection(*isas, *fams)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "asmgen:", err)
+		os.Exit(2)
+	}
+	files, err := generate(sel)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "asmgen:", err)
 		os.Exit(1)
@@ -55,22 +70,70 @@ type File struct {
 
 var levels = []x86.Level{x86.AVX512, x86.AVX2}
 
-// Generate builds every family for every amd64 level and returns the files, sorted by name.
-func Generate() ([]File, error) {
+var levelName = map[x86.Level]string{x86.AVX512: "avx512", x86.AVX2: "avx2"}
+
+// Generate builds every family for every ISA and returns the files, sorted by name.
+func Generate() ([]File, error) { return generate(selection{}) }
+
+// selection limits generation to some ISAs and families; empty sets mean all.
+type selection struct {
+	isas, families map[string]bool
+}
+
+func (s selection) isa(name string) bool    { return len(s.isas) == 0 || s.isas[name] }
+func (s selection) family(name string) bool { return len(s.families) == 0 || s.families[name] }
+
+// parseSelection reads the -isa and -families flags, rejecting unknown names.
+func parseSelection(isas, fams string) (selection, error) {
+	sel := selection{isas: map[string]bool{}, families: map[string]bool{}}
+	for _, i := range strings.Split(isas, ",") {
+		if i = strings.TrimSpace(i); i == "" {
+			continue
+		}
+		if i != "avx512" && i != "avx2" && i != "neon" {
+			return sel, fmt.Errorf("unknown ISA %q (want avx512, avx2 or neon)", i)
+		}
+		sel.isas[i] = true
+	}
+	known := map[string]bool{}
+	for _, f := range kernels.All() {
+		known[f.File] = true
+	}
+	for _, f := range strings.Split(fams, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !known[f] {
+			return sel, fmt.Errorf("unknown family %q (asmgen -list shows them)", f)
+		}
+		sel.families[f] = true
+	}
+	return sel, nil
+}
+
+func generate(sel selection) ([]File, error) {
 	var files []File
 	for _, fam := range kernels.All() {
+		if !sel.family(fam.File) {
+			continue
+		}
 		for _, lvl := range levels {
+			if !sel.isa(levelName[lvl]) {
+				continue
+			}
 			fs, err := generateOne(fam, lvl)
 			if err != nil {
 				return nil, err
 			}
 			files = append(files, fs...)
 		}
-		fs, err := generateNEON(fam)
-		if err != nil {
-			return nil, err
+		if sel.isa("neon") {
+			fs, err := generateNEON(fam)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, fs...)
 		}
-		files = append(files, fs...)
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
 	return files, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -51,6 +52,34 @@ func TestDeterministic(t *testing.T) {
 	for i := range a {
 		if a[i].Name != b[i].Name || !bytes.Equal(a[i].Data, b[i].Data) {
 			t.Errorf("%s: output differs between runs", a[i].Name)
+		}
+	}
+}
+
+func TestSelection(t *testing.T) {
+	all, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := parseSelection("avx2", "csr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	some, err := generate(sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(some) == 0 || len(some) >= len(all) {
+		t.Fatalf("selection avx2/csr wrote %d of %d files", len(some), len(all))
+	}
+	for _, f := range some {
+		if !strings.HasPrefix(f.Name, "csr_avx2_amd64.") {
+			t.Errorf("selection avx2/csr wrote %s", f.Name)
+		}
+	}
+	for _, bad := range [][2]string{{"sse2", ""}, {"", "nosuch"}} {
+		if _, err := parseSelection(bad[0], bad[1]); err == nil {
+			t.Errorf("parseSelection(%q, %q) accepted", bad[0], bad[1])
 		}
 	}
 }
