@@ -44,7 +44,7 @@ func (d *Dense) Validate() error {
 	if d.Rows == 0 || d.Cols == 0 {
 		return nil
 	}
-	need, ok := mulChecked(int64(d.Rows-1), int64(d.Stride))
+	need, ok := MulChecked(int64(d.Rows-1), int64(d.Stride))
 	if !ok {
 		return invalid("dense", "", "rows·stride overflows")
 	}

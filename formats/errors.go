@@ -32,8 +32,9 @@ func invalid(format, where, rule string, args ...any) error {
 // MaxInt32 bounds every index that a kernel narrows to 32 bits.
 const MaxInt32 = math.MaxInt32
 
-// mulChecked returns a*b, or an error when either is negative or the product overflows int64.
-func mulChecked(a, b int64) (int64, bool) {
+// MulChecked returns a·b and true, or false when either is negative or the product
+// overflows int64. Readers use it on sizes from untrusted headers.
+func MulChecked(a, b int64) (int64, bool) {
 	if a < 0 || b < 0 {
 		return 0, false
 	}
@@ -52,7 +53,7 @@ func checkShape(format string, rows, cols int) error {
 	if rows < 0 || cols < 0 {
 		return invalid(format, "", "negative shape %d×%d", rows, cols)
 	}
-	n, ok := mulChecked(int64(rows), int64(cols))
+	n, ok := MulChecked(int64(rows), int64(cols))
 	if !ok || n > int64(math.MaxInt) {
 		return invalid(format, "", "shape %d×%d overflows", rows, cols)
 	}

@@ -72,7 +72,7 @@ func (m *NM) Validate() error {
 		return invalid("nm", "", "K = %d exceeds the int32 index range", m.Cols)
 	}
 	spr := int64(m.SlotsPerRow())
-	need, ok := mulChecked(int64(m.Rows), spr)
+	need, ok := MulChecked(int64(m.Rows), spr)
 	if !ok {
 		return invalid("nm", "", "slot count overflows")
 	}

@@ -196,7 +196,7 @@ func parseHeaderDict(s string) (npyHeader, error) {
 	n := int64(h.dt.size)
 	for _, d := range h.shape {
 		var ok bool
-		n, ok = mulChecked(n, int64(d))
+		n, ok = formats.MulChecked(n, int64(d))
 		if !ok || n > math.MaxInt64/2 {
 			return h, bad("npy header: shape %v of %s overflows", h.shape, h.descr)
 		}
@@ -305,19 +305,6 @@ func (p *dictParser) tuple() ([]int, error) {
 		return nil, p.fail("one-element shape needs a trailing comma")
 	}
 	return out, nil
-}
-
-func mulChecked(a, b int64) (int64, bool) {
-	if a < 0 || b < 0 {
-		return 0, false
-	}
-	if a == 0 || b == 0 {
-		return 0, true
-	}
-	if a > math.MaxInt64/b {
-		return 0, false
-	}
-	return a * b, true
 }
 
 // readNPY parses one .npy array from r, which holds exactly avail bytes. It checks the

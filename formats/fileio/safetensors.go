@@ -180,7 +180,7 @@ func checkEntrySt(name string, e stEntry, bufLen int64) (stTensor, error) {
 		if d > math.MaxInt64 {
 			return stTensor{}, bad("safetensors: tensor %q: dimension %d too large", name, d)
 		}
-		n, ok = mulChecked(n, int64(d))
+		n, ok = formats.MulChecked(n, int64(d))
 		if !ok || n > math.MaxInt64/2 {
 			return stTensor{}, bad("safetensors: tensor %q: shape %v overflows", name, e.Shape)
 		}
