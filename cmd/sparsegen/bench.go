@@ -214,15 +214,7 @@ func loadTensors(path string) ([]tensor, error) {
 			return nil, err
 		}
 		defer st.Close()
-		var out []tensor
-		for _, name := range st.Names() {
-			d, info, err := st.Dense(name)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			out = append(out, tensor{name, d, info})
-		}
-		return out, nil
+		return collect(st.Names(), func(name string) (formats.Matrix, fileio.Info, error) { return st.Dense(name) })
 	case ".npz":
 		// A scipy sparse or our N:M npz is one matrix; a plain npz holds named dense arrays.
 		if w, info, err := fileio.LoadMatrix(path, ""); err == nil && info.Layout != "dense" {
@@ -233,15 +225,7 @@ func loadTensors(path string) ([]tensor, error) {
 			return nil, err
 		}
 		defer z.Close()
-		var out []tensor
-		for _, name := range z.Names() {
-			w, info, err := z.Matrix(name)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			out = append(out, tensor{name, w, info})
-		}
-		return out, nil
+		return collect(z.Names(), z.Matrix)
 	case ".npy":
 		w, info, err := fileio.LoadMatrix(path, "")
 		if err != nil {
@@ -250,4 +234,17 @@ func loadTensors(path string) ([]tensor, error) {
 		return []tensor{{filepath.Base(path), w, info}}, nil
 	}
 	return nil, fmt.Errorf("%s: unknown file type (want .safetensors, .npz or .npy)", path)
+}
+
+// collect reads each named matrix of a container.
+func collect(names []string, read func(string) (formats.Matrix, fileio.Info, error)) ([]tensor, error) {
+	out := make([]tensor, 0, len(names))
+	for _, name := range names {
+		w, info, err := read(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out = append(out, tensor{name, w, info})
+	}
+	return out, nil
 }
