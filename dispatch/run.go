@@ -326,20 +326,35 @@ func (p *Plan) getBuf(size int) *[]float32 {
 }
 
 // transpose writes the rows×cols matrix src (stride lds) transposed into dst (stride ldd):
-// dst[j·ldd + i] = src[i·lds + j]. In 16×16 tiles, writing rows of dst contiguously.
+// dst[j·ldd + i] = src[i·lds + j]. Full 16×16 tiles go through fixed-size slices (no
+// bounds checks inside), writing whole 64-byte lines of dst; edges element by element.
 func transpose(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
 	const bs = 16
-	for i0 := 0; i0 < rows; i0 += bs {
-		i1 := min(i0+bs, rows)
-		for j0 := 0; j0 < cols; j0 += bs {
-			j1 := min(j0+bs, cols)
-			for j := j0; j < j1; j++ {
-				d := dst[j*ldd+i0 : j*ldd+i1]
-				s := src[i0*lds+j:]
-				for i := range d {
-					d[i] = s[i*lds]
-				}
+	var s [bs][]float32
+	i0 := 0
+	for ; i0+bs <= rows; i0 += bs {
+		j0 := 0
+		for ; j0+bs <= cols; j0 += bs {
+			for r := range s {
+				s[r] = src[(i0+r)*lds+j0:][:bs]
 			}
+			for j := 0; j < bs; j++ {
+				d := dst[(j0+j)*ldd+i0:][:bs]
+				d[0], d[1], d[2], d[3] = s[0][j], s[1][j], s[2][j], s[3][j]
+				d[4], d[5], d[6], d[7] = s[4][j], s[5][j], s[6][j], s[7][j]
+				d[8], d[9], d[10], d[11] = s[8][j], s[9][j], s[10][j], s[11][j]
+				d[12], d[13], d[14], d[15] = s[12][j], s[13][j], s[14][j], s[15][j]
+			}
+		}
+		for j := j0; j < cols; j++ {
+			for i := i0; i < i0+bs; i++ {
+				dst[j*ldd+i] = src[i*lds+j]
+			}
+		}
+	}
+	for i := i0; i < rows; i++ {
+		for j := 0; j < cols; j++ {
+			dst[j*ldd+i] = src[i*lds+j]
 		}
 	}
 }
