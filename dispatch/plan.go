@@ -83,7 +83,7 @@ type Plan struct {
 	m, k    int
 	epi     ref.Epilogue
 	epiP    *ref.Epilogue // nil when the epilogue does nothing
-	threads int
+	threads atomic.Int32  // SetThreads may change it while calls run
 	isa     asm.ISA
 	isaWhy  string
 	ms      *Measure
@@ -131,12 +131,12 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 		p.epiP = &p.epi
 	}
 	switch {
-	case opts.Threads < 0:
-		return nil, fmt.Errorf("dispatch: Threads = %d < 0", opts.Threads)
+	case opts.Threads < 0 || opts.Threads > maxThreads:
+		return nil, fmt.Errorf("dispatch: Threads = %d outside 0…%d", opts.Threads, maxThreads)
 	case opts.Threads == 0:
-		p.threads = runtime.GOMAXPROCS(0)
+		p.threads.Store(int32(runtime.GOMAXPROCS(0)))
 	default:
-		p.threads = opts.Threads
+		p.threads.Store(int32(opts.Threads))
 	}
 	warn := opts.Warn
 	if warn == nil {
@@ -530,7 +530,24 @@ func without(cands []cand, c cand) []cand {
 func (p *Plan) Shape() (m, k int) { return p.m, p.k }
 
 // Threads is the number of threads a call uses.
-func (p *Plan) Threads() int { return p.threads }
+func (p *Plan) Threads() int { return int(p.threads.Load()) }
+
+// maxThreads bounds a plan's thread count.
+const maxThreads = 1 << 12
+
+// SetThreads changes the number of threads later calls use (0 means GOMAXPROCS now). It is
+// safe while other calls run: each call reads the count once when it starts. Results do
+// not depend on the thread count.
+func (p *Plan) SetThreads(n int) error {
+	if n < 0 || n > maxThreads {
+		return fmt.Errorf("dispatch: threads = %d outside 0…%d", n, maxThreads)
+	}
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	p.threads.Store(int32(n))
+	return nil
+}
 
 // PackedBytes is the memory the plan's kernels packed so far hold (see Prepare).
 func (p *Plan) PackedBytes() int64 { return p.packed.Load() }
@@ -562,7 +579,7 @@ func (p *Plan) Close() {
 func (p *Plan) Describe() string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "sparsegen plan: %v\n", p.ms)
-	fmt.Fprintf(&sb, "CPU %s %q, features %v; ISA cap %s (%s); %d thread(s)\n", p.ms2cpu(), Host().Model, Host().Features, p.isa, p.isaWhy, p.threads)
+	fmt.Fprintf(&sb, "CPU %s %q, features %v; ISA cap %s (%s); %d thread(s)\n", p.ms2cpu(), Host().Model, Host().Features, p.isa, p.isaWhy, p.Threads())
 	fmt.Fprintf(&sb, "epilogue: %s\n", describeEpi(&p.epi))
 	p.packMu.Lock()
 	defer p.packMu.Unlock()

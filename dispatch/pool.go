@@ -1,6 +1,8 @@
 package dispatch
 
 import (
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +29,7 @@ type job struct {
 	next   atomic.Int32
 	done   atomic.Int32
 	fin    chan struct{}
+	failed atomic.Pointer[error] // the first chunk's panic, as an error
 }
 
 // help runs chunks of j until none is left.
@@ -36,11 +39,31 @@ func (j *job) help() {
 		if c >= j.chunks {
 			return
 		}
-		j.run(int(c))
+		j.runChunk(int(c))
+	}
+}
+
+// runChunk runs one chunk; a panic in it is recovered and kept as the job's error, so a
+// worker goroutine never takes the process down (a C host included) and the call returns.
+func (j *job) runChunk(c int) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("dispatch: internal error in a kernel chunk: %v\n%s", r, debug.Stack())
+			j.failed.CompareAndSwap(nil, &err)
+		}
 		if j.done.Add(1) == j.chunks {
 			close(j.fin)
 		}
+	}()
+	j.run(c)
+}
+
+// err is the job's recovered panic, if any.
+func (j *job) err() error {
+	if e := j.failed.Load(); e != nil {
+		return *e
 	}
+	return nil
 }
 
 const (
@@ -123,20 +146,19 @@ func (p *workerPool) get(n int) []*worker {
 }
 
 // parallel runs run(0 … chunks−1) on up to threads threads (the caller included) and
-// returns when all are done. A job is never reused: a worker may find it late in its slot.
-func parallel(threads, chunks int, run func(chunk int)) {
+// returns when all are done, with an error if a chunk panicked. A job is never reused: a
+// worker may find it late in its slot.
+func parallel(threads, chunks int, run func(chunk int)) error {
 	if chunks <= 0 {
-		return
+		return nil
 	}
+	j := &job{run: run, chunks: int32(chunks), fin: make(chan struct{})}
 	if threads <= 1 || chunks == 1 {
-		for c := range chunks {
-			run(c)
-		}
-		return
+		j.help()
+		return j.err()
 	}
 	helpers := min(threads, chunks) - 1
 	ws := pool.get(helpers)
-	j := &job{run: run, chunks: int32(chunks), fin: make(chan struct{})}
 	start := int(pool.rr.Add(uint32(helpers)))
 	for i, given := 0, 0; i < len(ws) && given < helpers; i++ {
 		if ws[(start+i)%len(ws)].give(j) {
@@ -150,7 +172,8 @@ func parallel(threads, chunks int, run func(chunk int)) {
 	for i := 0; j.done.Load() < j.chunks; i++ {
 		if i%256 == 255 && time.Now().After(deadline) {
 			<-j.fin
-			return
+			return j.err()
 		}
 	}
+	return j.err()
 }

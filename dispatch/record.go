@@ -36,7 +36,6 @@ type Record struct {
 	Machine Machine `json:"machine"`
 	Created string  `json:"created,omitempty"` // RFC 3339, informative
 	Entries []Entry `json:"entries"`
-	index   map[Key][]int
 }
 
 // Machine is the signature a record is valid for. Features are those actually enabled
@@ -129,12 +128,10 @@ func (r *Record) Add(e Entry) {
 	for i := range r.Entries {
 		if r.Entries[i].Key == e.Key {
 			r.Entries[i] = e
-			r.index = nil
 			return
 		}
 	}
 	r.Entries = append(r.Entries, e)
-	r.index = nil
 }
 
 // LoadRecord reads a record. A missing file is returned as (nil, error wrapping
@@ -213,23 +210,19 @@ func (r *Record) Save(path string) error {
 // Lookup returns the entry for key: same M, K, N bucket and pattern, and the nearest
 // density bucket within ±max(1, 10%) percentage points; nil if none.
 func (r *Record) Lookup(key Key) *Entry {
+	// A linear scan: records hold a few entries per layer, Compile looks up a handful of
+	// keys, and no cached index means concurrent Compiles may share one Record safely.
 	if r == nil {
 		return nil
 	}
-	if r.index == nil {
-		r.index = map[Key][]int{}
-		for i, e := range r.Entries {
-			k := e.Key
-			k.DensityPct = 0
-			r.index[k] = append(r.index[k], i)
-		}
-	}
-	k := key
-	k.DensityPct = 0
 	tol := max(1, key.DensityPct/10)
 	var best *Entry
-	for _, i := range r.index[k] {
+	for i := range r.Entries {
 		e := &r.Entries[i]
+		k := e.Key
+		if k.M != key.M || k.K != key.K || k.NBucket != key.NBucket || k.Pattern != key.Pattern {
+			continue
+		}
 		d := abs(e.DensityPct - key.DensityPct)
 		if d <= tol && (best == nil || d < abs(best.DensityPct-key.DensityPct)) {
 			best = e

@@ -57,7 +57,6 @@ func TestRecordRoundTripAndLookup(t *testing.T) {
 	}
 	// A winner that does not exist falls to the runner-up.
 	got.Entries[0].Winner.Kernel = "no_such_kernel"
-	got.index = nil
 	p, _ = Compile(d, Options{Record: got})
 	if fam, _ := p.KernelFor(128); fam != "ref_csr_generic" {
 		t.Fatalf("runner-up not used: %s", fam)

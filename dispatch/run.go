@@ -159,15 +159,16 @@ func checkOperand(name string, rows, n, ld int, l, stride int64, batch int) erro
 // run executes kern over batch items on the pool, split by the plan's partition.
 func (p *Plan) run(kern asm.Kernel, y []float32, ldy, strideY int, x []float32, ldx, strideX int, n, batch int) error {
 	units := kern.Units()
-	if p.threads <= 1 && batch == 1 && kern.UnitCost()[units]*int64(n) <= chunkWork {
+	threads := p.Threads()
+	if threads <= 1 && batch == 1 && kern.UnitCost()[units]*int64(n) <= chunkWork {
 		return kern.Run(0, units, x, ldx, y, ldy, n, p.epiP) // one chunk: no partition
 	}
-	pt := makePartition(kern, n, p.threads)
+	pt := makePartition(kern, n, threads)
 	per := pt.chunks()
 	rowCh := len(pt.rows) - 1
 	colCh := len(pt.cols) - 1
 	errs := make([]error, per*batch)
-	parallel(p.threads, per*batch, func(c int) {
+	perr := parallel(threads, per*batch, func(c int) {
 		b, c := c/per, c%per
 		r, cc := c/colCh, c%colCh
 		c0, c1 := pt.cols[cc], pt.cols[cc+1]
@@ -175,6 +176,9 @@ func (p *Plan) run(kern asm.Kernel, y []float32, ldy, strideY int, x []float32, 
 		errs[b*per+c] = kern.Run(pt.rows[r], pt.rows[r+1], x[xo:], ldx, y[yo:], ldy, c1-c0, p.epiP)
 	})
 	_ = rowCh
+	if perr != nil {
+		return perr
+	}
 	for _, err := range errs {
 		if err != nil {
 			return err
@@ -221,10 +225,10 @@ func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) erro
 	}
 	panel := p.panelCap
 	panels := (n + panel - 1) / panel
-	if panels >= p.threads || p.threads <= 1 {
+	if threads := p.Threads(); panels >= threads || threads <= 1 {
 		// Panel-parallel: each chunk owns whole panels.
 		errs := make([]error, panels)
-		parallel(p.threads, panels, func(pi int) {
+		perr := parallel(threads, panels, func(pi int) {
 			t0 := pi * panel
 			t := min(panel, n-t0)
 			kern, err := p.kernel(p.choiceFor(t))
@@ -234,6 +238,9 @@ func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) erro
 			}
 			errs[pi] = p.tokenPanel(kern, y[t0*ldy:], ldy, x[t0*ldx:], ldx, t, 0, kern.Units())
 		})
+		if perr != nil {
+			return perr
+		}
 		for _, err := range errs {
 			if err != nil {
 				return err
@@ -264,10 +271,11 @@ func (p *Plan) tokenRows(y []float32, ldy int, x []float32, ldx int, n int) erro
 	yt := p.getBuf(p.m * n)
 	defer p.tokBufs.Put(yt)
 	ys := *yt
-	pt := makePartition(kern, n, p.threads)
+	threads := p.Threads()
+	pt := makePartition(kern, n, threads)
 	rowCh := len(pt.rows) - 1
 	errs := make([]error, rowCh)
-	parallel(p.threads, rowCh, func(r int) {
+	perr := parallel(threads, rowCh, func(r int) {
 		u0, u1 := pt.rows[r], pt.rows[r+1]
 		r0, _ := kern.UnitRows(u0)
 		_, r1 := kern.UnitRows(u1 - 1)
@@ -280,6 +288,9 @@ func (p *Plan) tokenRows(y []float32, ldy int, x []float32, ldx int, n int) erro
 		}
 		transpose(y[r0:], ldy, ys[r0*n:], n, r1-r0, n)
 	})
+	if perr != nil {
+		return perr
+	}
 	for _, err := range errs {
 		if err != nil {
 			return err

@@ -1,0 +1,62 @@
+package dispatch
+
+import (
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// SetThreads while other goroutines call Mul: every result stays bitwise equal to the
+// one-thread result (run with -race).
+func TestSetThreadsWhileRunning(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	w := inFormat(t, randDense(rng, 200, 96, 0.2), "csr")
+	const n = 40
+	x := randX(rng, 96*n)
+	p, err := Compile(w, Options{Threads: 1})
+	require.NoError(t, err)
+	want := mulAll(t, p, x, n)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				if g == 0 {
+					require.NoError(t, p.SetThreads(1+i%3))
+				}
+				y := mulAll(t, p, x, n)
+				require.Equal(t, -1, bitwiseEqual(want, y))
+			}
+		}()
+	}
+	wg.Wait()
+	require.Error(t, p.SetThreads(-1))
+	require.Error(t, p.SetThreads(maxThreads+1))
+	require.NoError(t, p.SetThreads(0))
+	require.GreaterOrEqual(t, p.Threads(), 1)
+	_, err = Compile(w, Options{Threads: maxThreads + 1})
+	require.Error(t, err)
+}
+
+// A panic inside a chunk (on a pool worker or on the caller) comes back as an error.
+func TestParallelRecoversPanics(t *testing.T) {
+	for _, threads := range []int{1, 2, 4} {
+		err := parallel(threads, 8, func(c int) {
+			if c == 5 {
+				panic("boom")
+			}
+		})
+		require.Error(t, err, "threads=%d", threads)
+		require.True(t, strings.Contains(err.Error(), "boom"), err.Error())
+	}
+	require.NoError(t, parallel(3, 8, func(int) {}))
+	// The pool still works after a panic.
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	require.NoError(t, parallel(3, 16, func(c int) { mu.Lock(); seen[c] = true; mu.Unlock() }))
+	require.Len(t, seen, 16)
+}
