@@ -459,6 +459,19 @@ func sgx_plan_free(h C.sg_plan) (rc C.int) {
 	return C.SG_OK
 }
 
+//export sgx_plan_set_threads
+func sgx_plan_set_threads(h C.sg_plan, threads C.int32_t) (rc C.int) {
+	defer catch(&rc)
+	e, err := lookup(uint64(h))
+	if err != nil {
+		return report(err)
+	}
+	if err := e.plan.SetThreads(int(threads)); err != nil {
+		return report(fail(codeArgument, "%v", err))
+	}
+	return C.SG_OK
+}
+
 //export sgx_set_default_threads
 func sgx_set_default_threads(threads C.int32_t, previous *C.int32_t) (rc C.int) {
 	defer catch(&rc)

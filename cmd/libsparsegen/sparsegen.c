@@ -124,6 +124,10 @@ sg_status sg_plan_describe(sg_plan plan, char *buf, size_t cap, size_t *needed) 
 
 sg_status sg_plan_free(sg_plan plan) { return done(sgx_plan_free(plan)); }
 
+sg_status sg_plan_set_threads(sg_plan plan, int32_t threads) {
+    return done(sgx_plan_set_threads(plan, threads));
+}
+
 sg_status sg_set_default_threads(int32_t threads, int32_t *previous) {
     return done(sgx_set_default_threads(threads, previous));
 }

@@ -219,6 +219,11 @@ sg_status sg_plan_describe(sg_plan plan, char *buf, size_t cap, size_t *needed);
    SG_ERR_HANDLE. See "Threads" above for frees that race with running calls. */
 sg_status sg_plan_free(sg_plan plan);
 
+/* Sets the number of threads later calls of this plan use (0: the default count). Safe while
+   other threads run the plan: each call reads the count once when it starts; results are
+   bitwise the same for every count. SG_ERR_ARGUMENT for a negative or huge count. */
+sg_status sg_plan_set_threads(sg_plan plan, int32_t threads);
+
 /* The thread count that plans created later with threads = 0 use (it is Go's GOMAXPROCS,
    which also bounds how many threads run library code at once): threads >= 1 sets it, 0
    restores the default (the CPUs the process may use). Plans already created keep their

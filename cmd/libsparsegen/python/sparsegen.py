@@ -120,6 +120,7 @@ def load_library(path=None):
                 [ctypes.c_uint64, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)],
             ),
             "sg_plan_free": (st, [ctypes.c_uint64]),
+            "sg_plan_set_threads": (st, [ctypes.c_uint64, ctypes.c_int32]),
             "sg_set_default_threads": (st, [ctypes.c_int32, ctypes.POINTER(ctypes.c_int32)]),
             "sg_live_plans": (i64, []),
         }
@@ -512,6 +513,10 @@ class Plan:
         buf = ctypes.create_string_buffer(need.value)
         _check(_lib.sg_plan_describe(h, buf, need.value, ctypes.byref(need)), "sg_plan_describe")
         return buf.value.decode("utf-8", "replace")
+
+    def set_threads(self, n):
+        """Sets the threads later calls use (0: the default); safe while other threads run."""
+        _check(_lib.sg_plan_set_threads(self._handle(), int(n)), "sg_plan_set_threads")
 
     def close(self):
         """Frees the plan; later calls raise ValueError. Closing twice is harmless."""

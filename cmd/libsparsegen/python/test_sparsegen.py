@@ -99,6 +99,15 @@ class BadInput(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "out must be C-contiguous"):
             self.p.mul(rand(5), out=np.zeros(12, np.float32)[::2])
 
+    def test_set_threads(self):
+        x = rand(5, 3)
+        want = self.p.mul(x)
+        for n in (1, 2, 0):
+            self.p.set_threads(n)
+            self.assertTrue(np.array_equal(self.p.mul(x), want), "threads=%d changed the result" % n)
+        with self.assertRaises(Exception):
+            self.p.set_threads(-1)
+
     def test_padded_rows_are_fine(self):
         # Rows padded (row stride > row length) but contiguous within a row: no copy needed.
         big = rand(5, 9)

@@ -226,6 +226,10 @@ int main(void) {
         CALL(sg_mul(p, y, 1, x, 1, 1));
         CHECK(y[0] == 201 && y[1] == 0, "canonicalized CSR: y = (%g, %g), want (201, 0)", y[0],
               y[1]);
+        CALL(sg_plan_set_threads(p, 3));
+        CALL(sg_mul(p, y, 1, x, 1, 1));
+        CHECK(y[0] == 201 && y[1] == 0, "after set_threads: y = (%g, %g)", y[0], y[1]);
+        CHECK(sg_plan_set_threads(p, -1) == SG_ERR_ARGUMENT, "negative threads accepted");
         CALL(sg_plan_free(p));
     }
 
