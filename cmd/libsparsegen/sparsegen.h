@@ -17,10 +17,10 @@
  * ------------------------------------------------
  * Status: every function that can fail returns an sg_status; SG_OK (0) is success. No Go
  *   panic ever crosses into C: a panic in library code on the calling thread is caught and
- *   reported as SG_ERR_INTERNAL. (Exhausting memory, or passing pointers that do not point to
- *   as many values as the arguments say, can still bring the process down, as in any C
- *   library; so would a bug that panics inside the library's own worker threads, which run
- *   parts of a multi-threaded call.)
+ *   reported as SG_ERR_INTERNAL, and one inside the library's worker threads (which run parts
+ *   of a multi-threaded call) is caught there and fails that call with an error status.
+ *   (Exhausting memory, or passing pointers that do not point to as many values as the
+ *   arguments say, can still bring the process down, as in any C library.)
  * Messages: sg_last_error() returns the message of the most recent call *on the calling
  *   thread*; it is thread-local, like errno, so concurrent threads never see each other's
  *   messages. Every status-returning call sets it: to "" on SG_OK, to a sentence naming the
