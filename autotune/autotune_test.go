@@ -239,3 +239,23 @@ func FuzzParseRecord(f *testing.F) {
 		}
 	})
 }
+
+// The default policy's choice is always among the candidates, for every N: tuning can then
+// only match or beat it.
+func TestCandidatesHoldTheDefaultChoice(t *testing.T) {
+	for _, l := range smallModel(t) {
+		for _, n := range []int{1, 3, 8, 16, 17, 40, 64, 128, 300} {
+			p, err := dispatch.Compile(l.W, dispatch.Options{Threads: 1})
+			require.NoError(t, err)
+			fam, format := p.KernelFor(n)
+			p.Close()
+			cs, err := dispatch.Candidates(l.W, n, dispatch.Options{Threads: 1})
+			require.NoError(t, err)
+			found := false
+			for _, c := range cs {
+				found = found || (c.Kernel == fam && c.Format == format)
+			}
+			require.True(t, found, "%s N=%d: default %s@%s is not a candidate", l.Name, n, fam, format)
+		}
+	}
+}

@@ -47,22 +47,30 @@ func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := bucketOf(max(n, 1))
+	n = max(n, 1)
+	// The plan range holding n: a family is a candidate when it runs for every N of it,
+	// as Compile requires.
+	var rng nRange
+	for _, r := range planRanges(fams) {
+		if r.lo <= n && n <= r.hi {
+			rng = r
+		}
+	}
 	type est struct {
 		c Candidate
 		e float64
 	}
 	var out []est
 	for _, f := range fams {
-		if !familyCovers(f, b) {
+		if !coversRange(f, rng) {
 			continue
 		}
 		for _, t := range targets {
 			if !familyTakes(f, t) {
 				continue
 			}
-			co := lookupCoef(f, t, b)
-			e := co.estimate(t.stored, ms.M, max(n, 1))
+			co := lookupCoefN(f, t, n)
+			e := co.estimate(t.stored, ms.M, n)
 			out = append(out, est{Candidate{Kernel: f.Name, Format: t.String(), Threads: opts.Threads, MedianNs: e}, e})
 		}
 	}
