@@ -25,9 +25,10 @@ type Config struct {
 	Cold     bool   // rotate copies of W so it streams from memory (applies where N ≤ 16)
 	Protocol Protocol
 	Seed     uint64
-	BLAS     bool      // compare with OpenBLAS when the binary has it
-	Progress io.Writer // nil: no progress
-	PeakGF   float64   // measured single-core FMA peak in GFLOP/s; 0 = unknown
+	BLAS     bool             // compare with OpenBLAS when the binary has it
+	Progress io.Writer        // nil: no progress
+	PeakGF   float64          // measured single-core FMA peak in GFLOP/s; 0 = unknown
+	Record   *dispatch.Record // a tuning record dispatch follows; nil = default policy
 }
 
 // ColdN is the largest N that is run cold when Config.Cold is set.
@@ -94,7 +95,7 @@ func runOne(cfg Config, sh Shape, p Pattern, w formats.Matrix) (Result, error) {
 		return Result{}, fmt.Errorf("weights are %d×%d, shape wants %d×%d", m, k, sh.M, sh.K)
 	}
 	n := sh.N
-	opts := dispatch.Options{Threads: cfg.Threads, ISA: cfg.ISA}
+	opts := dispatch.Options{Threads: cfg.Threads, ISA: cfg.ISA, Record: cfg.Record}
 	cold := cfg.Cold && n <= ColdN
 	dense := w.ToDense()
 

@@ -32,6 +32,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	plotBase := fs.String("plot", "", "also write the speedup plot to PATH.svg and PATH.png")
 	quick := fs.Bool("quick", false, "fewer samples per configuration (a smoke run)")
 	blas := fs.Bool("blas", true, "compare with OpenBLAS when built with -tags openblas")
+	record := fs.String("record", "", "a tuning record (sparsegen tune) for dispatch to follow")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
@@ -48,6 +49,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		cfg.Protocol = bench.Protocol{Samples: 3, MinSample: time.Millisecond, Budget: 100 * time.Millisecond}
 	}
 	var err error
+	if *record != "" {
+		if cfg.Record, err = dispatch.LoadRecord(*record); err != nil {
+			fmt.Fprintf(stderr, "warning: %v: using the default policy\n", err)
+		}
+	}
 	if *shapes != "" {
 		if *model != "" {
 			return usageErr(fs, "-shapes and -model exclude each other")

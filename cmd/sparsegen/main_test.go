@@ -217,3 +217,16 @@ func TestTuneCheckAndInfo(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "none.json")
 }
+
+func TestBenchFollowsARecord(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "tune.json")
+	code, _, stderr := sg(t, "tune", "-shapes", "32x48", "-patterns", "unstructured:0.8", "-n", "8", "-threads", "1", "-budget", "30ms", "-out", rec)
+	require.Equal(t, 0, code, stderr)
+	code, stdout, stderr := sg(t, "bench", "-shapes", "32x48x8", "-patterns", "unstructured:0.8", "-quick", "-record", rec)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "unstructured:0.8")
+	code, _, stderr = sg(t, "bench", "-shapes", "32x48x8", "-patterns", "unstructured:0.8", "-quick", "-record", filepath.Join(dir, "missing.json"))
+	require.Equal(t, 0, code, "a missing record only warns")
+	require.Contains(t, stderr, "default policy")
+}
