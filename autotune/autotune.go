@@ -174,6 +174,10 @@ func tuneOne(l Layer, n int, threads []int, budget time.Duration, opts Options) 
 				p.Close() // Compile fell back to another kernel: not this candidate
 				continue
 			}
+			if err := warmUp(p, n); err != nil {
+				p.Close() // packing is lazy: the family refused W on first use
+				continue
+			}
 			c.Threads = t
 			c.MedianNs = 0
 			cands = append(cands, timed{c, p})
@@ -249,4 +253,11 @@ func filterGeneric(cs []dispatch.Candidate, keep bool) []dispatch.Candidate {
 		return cs
 	}
 	return out
+}
+
+// warmUp runs one call, which packs W for N (dispatch packs lazily), so a family that
+// refuses W drops out here and packing never counts in a timing.
+func warmUp(p *dispatch.Plan, n int) error {
+	m, k := p.Shape()
+	return p.Mul(make([]float32, m*n), n, make([]float32, k*n), n, n)
 }
