@@ -117,8 +117,14 @@ func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 		var entries int64
 		for i := g * r; i < min(g*r+r, m); i++ {
 			clear(rowCnt)
+			// Columns increase within a row (validated): walk the K blocks instead of
+			// dividing by kc per entry.
+			b, lim := 0, kc
 			for q := w.RowPtr[i]; q < w.RowPtr[i+1]; q++ {
-				rowCnt[int(w.ColIdx[q])/kc]++
+				for int(w.ColIdx[q]) >= lim {
+					b, lim = b+1, lim+kc
+				}
+				rowCnt[b]++
 			}
 			for b, c := range rowCnt {
 				p.Cnt[b*ng+g] = max(p.Cnt[b*ng+g], c)
@@ -146,13 +152,16 @@ func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 	for i := 0; i < m; i++ {
 		g, rr := i/r, i%r
 		clear(step)
+		b, lo := 0, 0 // the K block of the current column and its first column
 		for q := w.RowPtr[i]; q < w.RowPtr[i+1]; q++ {
 			c := int(w.ColIdx[q])
-			b := c / kc
+			for c >= lo+kc {
+				b, lo = b+1, lo+kc
+			}
 			e := p.Start[b*(ng+1)+g] + step[b]*int64(r) + int64(rr)
 			step[b]++
 			p.Vals[e] = w.Val[q]
-			p.Offs[e] = uint16((c - b*kc) * t * 4 / csrOffScale)
+			p.Offs[e] = uint16((c - lo) * t * 4 / csrOffScale)
 		}
 	}
 	return p, nil
