@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/sparsegen/sparsegen/asm"
 )
@@ -174,20 +175,37 @@ var (
 // familyBlock returns the R×C a BSR family is specialised to (parsed from its name,
 // "bsr4x1…"), or 0, 0 when it takes any block shape.
 func familyBlock(f asm.Family) (r, c int) {
-	if m := reBSR.FindStringSubmatch(f.Name); m != nil {
-		r, _ = strconv.Atoi(m[1])
-		c, _ = strconv.Atoi(m[2])
-	}
-	return
+	sp := familySpecOf(f.Name)
+	return sp.r, sp.c
 }
 
 // familyNM returns the Keep:Group an N:M family is specialised to ("nm2of4…"), or 0, 0.
 func familyNM(f asm.Family) (keep, group int) {
-	if m := reNM.FindStringSubmatch(f.Name); m != nil {
-		keep, _ = strconv.Atoi(m[1])
-		group, _ = strconv.Atoi(m[2])
+	sp := familySpecOf(f.Name)
+	return sp.keep, sp.group
+}
+
+// familySpec is what a family's name says it is specialised to; parsed once per name
+// (Compile asks for every family × target, and the regexps dominated it).
+type familySpec struct{ r, c, keep, group int }
+
+var familySpecs sync.Map // family name → familySpec
+
+func familySpecOf(name string) familySpec {
+	if sp, ok := familySpecs.Load(name); ok {
+		return sp.(familySpec)
 	}
-	return
+	var sp familySpec
+	if m := reBSR.FindStringSubmatch(name); m != nil {
+		sp.r, _ = strconv.Atoi(m[1])
+		sp.c, _ = strconv.Atoi(m[2])
+	}
+	if m := reNM.FindStringSubmatch(name); m != nil {
+		sp.keep, _ = strconv.Atoi(m[1])
+		sp.group, _ = strconv.Atoi(m[2])
+	}
+	familySpecs.Store(name, sp)
+	return sp
 }
 
 // familyTakes reports whether family f can be packed from target t (format and, for
