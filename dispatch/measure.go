@@ -63,61 +63,21 @@ func (m *Measure) nmKeep(group int) int {
 type rowIter func(i int, buf []int32) []int32
 
 func rowsOf(w formats.Matrix) (rowIter, string, int64, error) {
+	var format string
+	var stored int64
 	switch w := w.(type) {
 	case *formats.Dense:
-		return func(i int, buf []int32) []int32 {
-			buf = buf[:0]
-			for j, v := range w.Row(i) {
-				if v != 0 {
-					buf = append(buf, int32(j))
-				}
-			}
-			return buf
-		}, "dense", int64(w.Rows) * int64(w.Cols), nil
+		format, stored = "dense", int64(w.Rows)*int64(w.Cols)
 	case *formats.CSR:
-		return func(i int, buf []int32) []int32 {
-			buf = buf[:0]
-			for p := w.RowPtr[i]; p < w.RowPtr[i+1]; p++ {
-				if w.Val[p] != 0 {
-					buf = append(buf, w.ColIdx[p])
-				}
-			}
-			return buf
-		}, "csr", int64(len(w.Val)), nil
+		format, stored = "csr", int64(len(w.Val))
 	case *formats.BSR:
-		return func(i int, buf []int32) []int32 {
-			buf = buf[:0]
-			bi, r := i/w.R, i%w.R
-			for p := w.BlockRowPtr[bi]; p < w.BlockRowPtr[bi+1]; p++ {
-				bj := int(w.BlockCol[p])
-				_, bw := w.BlockDims(bi, bj)
-				vals := w.Val[w.BlockOffset(int(p))+int64(r*bw):][:bw]
-				for c, v := range vals {
-					if v != 0 {
-						buf = append(buf, int32(bj*w.C+c))
-					}
-				}
-			}
-			return buf
-		}, "bsr", int64(len(w.Val)), nil
+		format, stored = "bsr", int64(len(w.Val))
 	case *formats.NM:
-		spr := w.SlotsPerRow()
-		return func(i int, buf []int32) []int32 {
-			buf = buf[:0]
-			s := i * spr
-			for g := 0; g < w.Groups(); g++ {
-				slots, _ := w.GroupSlots(g)
-				for t := 0; t < slots; t++ {
-					if w.Val[s+t] != 0 {
-						buf = append(buf, int32(g*w.Group+int(w.Pos[s+t])))
-					}
-				}
-				s += slots
-			}
-			return buf
-		}, "nm", int64(len(w.Val)), nil
+		format, stored = "nm", int64(len(w.Val))
+	default:
+		return nil, "", 0, fmt.Errorf("dispatch: unsupported matrix type %T", w)
 	}
-	return nil, "", 0, fmt.Errorf("dispatch: unsupported matrix type %T", w)
+	return formats.RowNonzeros(w), format, stored, nil
 }
 
 // measure computes the Measure of a validated w for the given candidate blocks, with

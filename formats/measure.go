@@ -167,6 +167,10 @@ var forceMeasurePath = pathAuto
 // rowSource yields the ascending column indices of the true nonzeros of row i.
 type rowSource func(i int, buf []int32) []int32
 
+// RowNonzeros returns a function that yields the ascending column indices of the true
+// nonzeros of row i of m (stored zeros skipped), appended to buf[:0]. m must be valid.
+func RowNonzeros(m Matrix) func(i int, buf []int32) []int32 { return rowSourceOf(m) }
+
 func rowSourceOf(m Matrix) rowSource {
 	switch w := m.(type) {
 	case *CSR:
