@@ -101,7 +101,7 @@ func BenchmarkForkJoin(b *testing.B) {
 		b.Run(fmt.Sprintf("threads=%d", t), func(b *testing.B) {
 			var sink [64]int64
 			for b.Loop() {
-				parallel(t, t, func(c int) { sink[c%64]++ })
+				parallel(t, t, func(c int) error { sink[c%64]++; return nil })
 			}
 		})
 	}

@@ -24,7 +24,8 @@ import (
 const spinFor = 100 * time.Microsecond
 
 type job struct {
-	run    func(chunk int)
+	run    func(chunk int) error
+	errs   []error // per chunk
 	chunks int32
 	next   atomic.Int32
 	done   atomic.Int32
@@ -55,13 +56,18 @@ func (j *job) runChunk(c int) {
 			close(j.fin)
 		}
 	}()
-	j.run(c)
+	j.errs[c] = j.run(c)
 }
 
-// err is the job's recovered panic, if any.
+// err is the job's recovered panic, if any, else the error of the lowest failing chunk.
 func (j *job) err() error {
 	if e := j.failed.Load(); e != nil {
 		return *e
+	}
+	for _, e := range j.errs {
+		if e != nil {
+			return e
+		}
 	}
 	return nil
 }
@@ -146,13 +152,13 @@ func (p *workerPool) get(n int) []*worker {
 }
 
 // parallel runs run(0 … chunks−1) on up to threads threads (the caller included) and
-// returns when all are done, with an error if a chunk panicked. A job is never reused: a
-// worker may find it late in its slot.
-func parallel(threads, chunks int, run func(chunk int)) error {
+// returns when all are done: the error of a chunk that panicked, else that of the lowest
+// chunk that failed, else nil. A job is never reused: a worker may find it late in its slot.
+func parallel(threads, chunks int, run func(chunk int) error) error {
 	if chunks <= 0 {
 		return nil
 	}
-	j := &job{run: run, chunks: int32(chunks), fin: make(chan struct{})}
+	j := &job{run: run, chunks: int32(chunks), fin: make(chan struct{}), errs: make([]error, chunks)}
 	if threads <= 1 || chunks == 1 {
 		j.help()
 		return j.err()

@@ -165,26 +165,14 @@ func (p *Plan) run(kern asm.Kernel, y []float32, ldy, strideY int, x []float32, 
 	}
 	pt := makePartition(kern, n, threads)
 	per := pt.chunks()
-	rowCh := len(pt.rows) - 1
 	colCh := len(pt.cols) - 1
-	errs := make([]error, per*batch)
-	perr := parallel(threads, per*batch, func(c int) {
+	return parallel(threads, per*batch, func(c int) error {
 		b, c := c/per, c%per
 		r, cc := c/colCh, c%colCh
 		c0, c1 := pt.cols[cc], pt.cols[cc+1]
 		xo, yo := b*strideX+c0, b*strideY+c0
-		errs[b*per+c] = kern.Run(pt.rows[r], pt.rows[r+1], x[xo:], ldx, y[yo:], ldy, c1-c0, p.epiP)
+		return kern.Run(pt.rows[r], pt.rows[r+1], x[xo:], ldx, y[yo:], ldy, c1-c0, p.epiP)
 	})
-	_ = rowCh
-	if perr != nil {
-		return perr
-	}
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // tokenPanel is the number of tokens MulTokens transposes at a time: 128, fewer when K is
@@ -227,26 +215,15 @@ func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) erro
 	panels := (n + panel - 1) / panel
 	if threads := p.Threads(); panels >= threads || threads <= 1 {
 		// Panel-parallel: each chunk owns whole panels.
-		errs := make([]error, panels)
-		perr := parallel(threads, panels, func(pi int) {
+		return parallel(threads, panels, func(pi int) error {
 			t0 := pi * panel
 			t := min(panel, n-t0)
 			kern, err := p.kernel(p.choiceFor(t))
 			if err != nil {
-				errs[pi] = err
-				return
-			}
-			errs[pi] = p.tokenPanel(kern, y[t0*ldy:], ldy, x[t0*ldx:], ldx, t, 0, kern.Units())
-		})
-		if perr != nil {
-			return perr
-		}
-		for _, err := range errs {
-			if err != nil {
 				return err
 			}
-		}
-		return nil
+			return p.tokenPanel(kern, y[t0*ldy:], ldy, x[t0*ldx:], ldx, t, 0, kern.Units())
+		})
 	}
 	// Fewer panels than threads: panel after panel (the same panels as above, so the
 	// result does not depend on the thread count), each transposed once and split by rows;
@@ -274,8 +251,7 @@ func (p *Plan) tokenRows(y []float32, ldy int, x []float32, ldx int, n int) erro
 	threads := p.Threads()
 	pt := makePartition(kern, n, threads)
 	rowCh := len(pt.rows) - 1
-	errs := make([]error, rowCh)
-	perr := parallel(threads, rowCh, func(r int) {
+	return parallel(threads, rowCh, func(r int) error {
 		u0, u1 := pt.rows[r], pt.rows[r+1]
 		r0, _ := kern.UnitRows(u0)
 		_, r1 := kern.UnitRows(u1 - 1)
@@ -283,20 +259,11 @@ func (p *Plan) tokenRows(y []float32, ldy int, x []float32, ldx int, n int) erro
 			transpose(ys[r0*n:], n, y[r0:], ldy, n, r1-r0)
 		}
 		if err := kern.Run(u0, u1, *xt, n, ys, n, n, p.epiP); err != nil {
-			errs[r] = err
-			return
-		}
-		transpose(y[r0:], ldy, ys[r0*n:], n, r1-r0, n)
-	})
-	if perr != nil {
-		return perr
-	}
-	for _, err := range errs {
-		if err != nil {
 			return err
 		}
-	}
-	return nil
+		transpose(y[r0:], ldy, ys[r0*n:], n, r1-r0, n)
+		return nil
+	})
 }
 
 // tokenPanel computes t tokens (t ≤ panel) of token-major Y for units [u0, u1).

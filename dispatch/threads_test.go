@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -45,18 +46,29 @@ func TestSetThreadsWhileRunning(t *testing.T) {
 // A panic inside a chunk (on a pool worker or on the caller) comes back as an error.
 func TestParallelRecoversPanics(t *testing.T) {
 	for _, threads := range []int{1, 2, 4} {
-		err := parallel(threads, 8, func(c int) {
+		err := parallel(threads, 8, func(c int) error {
 			if c == 5 {
 				panic("boom")
 			}
+			return nil
 		})
 		require.Error(t, err, "threads=%d", threads)
 		require.True(t, strings.Contains(err.Error(), "boom"), err.Error())
 	}
-	require.NoError(t, parallel(3, 8, func(int) {}))
+	require.NoError(t, parallel(3, 8, func(int) error { return nil }))
+	// Chunk errors: the lowest failing chunk's error comes back.
+	for _, threads := range []int{1, 3} {
+		err := parallel(threads, 8, func(c int) error {
+			if c >= 4 {
+				return fmt.Errorf("chunk %d", c)
+			}
+			return nil
+		})
+		require.EqualError(t, err, "chunk 4", "threads=%d", threads)
+	}
 	// The pool still works after a panic.
 	var mu sync.Mutex
 	seen := map[int]bool{}
-	require.NoError(t, parallel(3, 16, func(c int) { mu.Lock(); seen[c] = true; mu.Unlock() }))
+	require.NoError(t, parallel(3, 16, func(c int) error { mu.Lock(); seen[c] = true; mu.Unlock(); return nil }))
 	require.Len(t, seen, 16)
 }
