@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"golang.org/x/sys/cpu"
-
 	"github.com/sparsegen/sparsegen/asm"
 	"github.com/sparsegen/sparsegen/formats"
 	"github.com/sparsegen/sparsegen/formats/prune"
@@ -26,24 +24,6 @@ import (
 // a seeded normal matrix. Filters (comma lists): SPARSEGEN_ST_SHAPES (shape names),
 // SPARSEGEN_ST_PATTERNS ("2:4", "4x4@90", …), SPARSEGEN_ST_KERNELS (family names, "csr" for
 // every CSR family, "openblas").
-
-func stCPUHas(f asm.Feature) bool {
-	var have asm.Feature
-	for _, c := range []struct {
-		ok  bool
-		bit asm.Feature
-	}{
-		{cpu.X86.HasAVX2, asm.FeatAVX2}, {cpu.X86.HasFMA, asm.FeatFMA},
-		{cpu.X86.HasAVX512F, asm.FeatAVX512F}, {cpu.X86.HasAVX512VL, asm.FeatAVX512VL},
-		{cpu.X86.HasAVX512BW, asm.FeatAVX512BW}, {cpu.X86.HasAVX512DQ, asm.FeatAVX512DQ},
-		{cpu.ARM64.HasASIMD, asm.FeatASIMD},
-	} {
-		if c.ok {
-			have |= c.bit
-		}
-	}
-	return f&^have == 0
-}
 
 func stEnv(name string) map[string]bool {
 	s := os.Getenv(name)
@@ -66,7 +46,7 @@ func stFamilies(format string, n int) []asm.Family {
 	only := stEnv("SPARSEGEN_ST_KERNELS")
 	var out []asm.Family
 	for _, f := range asm.Families() {
-		if f.Format != format || f.ISA == asm.Generic || !stCPUHas(f.Features) {
+		if f.Format != format || f.ISA == asm.Generic || !cpuHas(f.Features) {
 			continue
 		}
 		if f.MaxN > 0 && n > f.MaxN || n < f.MinN {

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/cpu"
-
 	"github.com/sparsegen/sparsegen/asm"
 	"github.com/sparsegen/sparsegen/formats"
 )
@@ -104,31 +102,12 @@ func (c *csrCase) denseW() *formats.Dense {
 	return c.dense
 }
 
-// csrCPUHas reports whether this CPU has every feature in f.
-func csrCPUHas(f asm.Feature) bool {
-	var have asm.Feature
-	for _, c := range []struct {
-		ok  bool
-		bit asm.Feature
-	}{
-		{cpu.X86.HasAVX2, asm.FeatAVX2}, {cpu.X86.HasFMA, asm.FeatFMA},
-		{cpu.X86.HasAVX512F, asm.FeatAVX512F}, {cpu.X86.HasAVX512VL, asm.FeatAVX512VL},
-		{cpu.X86.HasAVX512BW, asm.FeatAVX512BW}, {cpu.X86.HasAVX512DQ, asm.FeatAVX512DQ},
-		{cpu.ARM64.HasASIMD, asm.FeatASIMD},
-	} {
-		if c.ok {
-			have |= c.bit
-		}
-	}
-	return f&^have == 0
-}
-
 // csrFamilies lists the CSR families to time (CPU-supported, filtered).
 func csrFamilies(n int) []asm.Family {
 	only := envList("SPARSEGEN_CSR_FAMILIES")
 	var out []asm.Family
 	for _, f := range asm.Families() {
-		if f.Format != "csr" || f.ISA == asm.Generic || !csrCPUHas(f.Features) {
+		if f.Format != "csr" || f.ISA == asm.Generic || !cpuHas(f.Features) {
 			continue
 		}
 		if only != nil && !only[f.Name] {
@@ -163,7 +142,7 @@ func bestDense() (asm.Family, bool) {
 	var best asm.Family
 	found := false
 	for _, f := range asm.Families() {
-		if f.Format != "dense" || f.ISA == asm.Generic || !csrCPUHas(f.Features) {
+		if f.Format != "dense" || f.ISA == asm.Generic || !cpuHas(f.Features) {
 			continue
 		}
 		if !found || f.ISA > best.ISA {

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/cpu"
-
 	"github.com/sparsegen/sparsegen/asm"
 	"github.com/sparsegen/sparsegen/formats"
 )
@@ -27,29 +25,16 @@ import (
 // SPARSEGEN_GEMM_FAMILIES (comma-separated names, "openblas") restricts what is timed;
 // SPARSEGEN_GEMM_SHAPES (MxKxN list) the shapes.
 
-var gemmShapes = []Shape{
-	{"bert-qkv", 768, 768, 128},
-	{"bert-ffn1", 3072, 768, 128},
-	{"bert-ffn2", 768, 3072, 128},
-	{"resnet-conv2", 256, 64, 3136},
-	{"resnet-conv5", 2048, 512, 49},
-	{"mlp-prefill", 11008, 4096, 16},
-}
-
-func gemmCPUHas(f asm.Feature) bool {
-	have := map[asm.Feature]bool{
-		asm.FeatAVX2: cpu.X86.HasAVX2, asm.FeatFMA: cpu.X86.HasFMA,
-		asm.FeatAVX512F: cpu.X86.HasAVX512F, asm.FeatAVX512VL: cpu.X86.HasAVX512VL,
-		asm.FeatAVX512BW: cpu.X86.HasAVX512BW, asm.FeatAVX512DQ: cpu.X86.HasAVX512DQ,
-		asm.FeatASIMD: cpu.ARM64.HasASIMD,
-	}
-	for b := asm.Feature(1); b != 0 && b <= f; b <<= 1 {
-		if f&b != 0 && !have[b] {
-			return false
+// gemmShapes is the corpus without N = 1 (a GEMV, not a GEMM).
+var gemmShapes = func() []Shape {
+	var out []Shape
+	for _, s := range Corpus {
+		if s.N > 1 {
+			out = append(out, s)
 		}
 	}
-	return true
-}
+	return out
+}()
 
 var gemmCoreOnce sync.Once
 
@@ -90,7 +75,7 @@ func gemmBenchFamilies() []asm.Family {
 	only := gemmEnvList("SPARSEGEN_GEMM_FAMILIES")
 	var out []asm.Family
 	for _, f := range asm.Families() {
-		if !strings.HasPrefix(f.Name, "gemm_") || f.ISA == asm.Generic || !gemmCPUHas(f.Features) {
+		if !strings.HasPrefix(f.Name, "gemm_") || f.ISA == asm.Generic || !cpuHas(f.Features) {
 			continue
 		}
 		if only != nil && !only[f.Name] {
