@@ -13,6 +13,8 @@ import (
 	"math"
 	"runtime/debug"
 	"unsafe"
+
+	"github.com/sparsegen/sparsegen/formats"
 )
 
 // The Go exports behind the C wrappers of sparsegen.c. Every export recovers panics (no Go
@@ -131,7 +133,25 @@ func indices(p unsafe.Pointer, typ C.int, n int64, name string) (indexArray, err
 	return a, nil
 }
 
-func finishCreate(out *C.sg_plan, h uint64, err error) C.int {
+// create is the frame of every sgx_plan_* export: check out, read the options and the
+// shape, build the canonical matrix from the caller's arrays, compile it, store the handle.
+func create(out *C.sg_plan, opts *C.sg_options, m, k C.int64_t, build func() (formats.Matrix, string, error)) C.int {
+	if out == nil {
+		return report(fail(codeNull, "out (the sg_plan to write) is NULL"))
+	}
+	*out = 0
+	o, err := readOptions(opts)
+	if err == nil {
+		err = checkDims(int64(m), int64(k))
+	}
+	if err != nil {
+		return report(err)
+	}
+	w, note, err := build()
+	if err != nil {
+		return report(err)
+	}
+	h, err := compile(w, o, note)
 	if err != nil {
 		return report(err)
 	}
@@ -142,170 +162,106 @@ func finishCreate(out *C.sg_plan, h uint64, err error) C.int {
 //export sgx_plan_dense
 func sgx_plan_dense(out *C.sg_plan, m, k C.int64_t, w *C.float, ldw C.int64_t, opts *C.sg_options) (rc C.int) {
 	defer catch(&rc)
-	if out == nil {
-		return report(fail(codeNull, "out (the sg_plan to write) is NULL"))
-	}
-	*out = 0
-	h, err := func() (uint64, error) {
-		o, err := readOptions(opts)
-		if err != nil {
-			return 0, err
-		}
-		if err := checkDims(int64(m), int64(k)); err != nil {
-			return 0, err
-		}
+	return create(out, opts, m, k, func() (formats.Matrix, string, error) {
 		if ldw < k || ldw < 0 {
-			return 0, fail(codeArgument, "ldw = %d < K = %d", ldw, k)
+			return nil, "", fail(codeArgument, "ldw = %d < K = %d", ldw, k)
 		}
 		n, ok := span(int64(m), int64(k), int64(ldw))
 		if !ok {
-			return 0, fail(codeNoMem, "M×K = %d×%d with ldw %d overflows", m, k, ldw)
+			return nil, "", fail(codeNoMem, "M×K = %d×%d with ldw %d overflows", m, k, ldw)
 		}
 		ws, err := floats(w, n, "w")
 		if err != nil {
-			return 0, err
+			return nil, "", err
 		}
-		d, note, err := readDense(int(m), int(k), int(ldw), ws)
-		if err != nil {
-			return 0, err
-		}
-		return compile(d, o, note)
-	}()
-	return finishCreate(out, h, err)
+		return readDense(int(m), int(k), int(ldw), ws)
+	})
 }
 
 //export sgx_plan_csr
 func sgx_plan_csr(out *C.sg_plan, m, k, nnz C.int64_t, indptr unsafe.Pointer, indptrType C.int,
 	idx unsafe.Pointer, idxType C.int, data *C.float, opts *C.sg_options) (rc C.int) {
 	defer catch(&rc)
-	if out == nil {
-		return report(fail(codeNull, "out (the sg_plan to write) is NULL"))
-	}
-	*out = 0
-	h, err := func() (uint64, error) {
-		o, err := readOptions(opts)
-		if err != nil {
-			return 0, err
-		}
-		if err := checkDims(int64(m), int64(k)); err != nil {
-			return 0, err
-		}
+	return create(out, opts, m, k, func() (formats.Matrix, string, error) {
 		if nnz < 0 || int64(nnz) > math.MaxInt/8 {
-			return 0, fail(codeArgument, "nnz = %d out of range", nnz)
+			return nil, "", fail(codeArgument, "nnz = %d out of range", nnz)
 		}
 		ip, err := indices(indptr, indptrType, int64(m)+1, "indptr")
 		if err != nil {
-			return 0, err
+			return nil, "", err
 		}
 		ix, err := indices(idx, idxType, int64(nnz), "indices")
 		if err != nil {
-			return 0, err
+			return nil, "", err
 		}
 		vals, err := floats(data, int64(nnz), "data")
 		if err != nil {
-			return 0, err
+			return nil, "", err
 		}
-		c, note, err := readCSR(int(m), int(k), int64(nnz), ip, ix, vals)
-		if err != nil {
-			return 0, err
-		}
-		return compile(c, o, note)
-	}()
-	return finishCreate(out, h, err)
+		return readCSR(int(m), int(k), int64(nnz), ip, ix, vals)
+	})
 }
 
 //export sgx_plan_bsr
 func sgx_plan_bsr(out *C.sg_plan, m, k, r, c, nblocks C.int64_t, indptr unsafe.Pointer, indptrType C.int,
 	idx unsafe.Pointer, idxType C.int, data *C.float, opts *C.sg_options) (rc C.int) {
 	defer catch(&rc)
-	if out == nil {
-		return report(fail(codeNull, "out (the sg_plan to write) is NULL"))
-	}
-	*out = 0
-	h, err := func() (uint64, error) {
-		o, err := readOptions(opts)
-		if err != nil {
-			return 0, err
-		}
-		if err := checkDims(int64(m), int64(k)); err != nil {
-			return 0, err
-		}
+	return create(out, opts, m, k, func() (formats.Matrix, string, error) {
 		if r < 1 || c < 1 || r > 64 || c > 64 {
-			return 0, fail(codeArgument, "block %d×%d outside 1…64", r, c)
+			return nil, "", fail(codeArgument, "block %d×%d outside 1…64", r, c)
 		}
 		if nblocks < 0 {
-			return 0, fail(codeArgument, "nblocks = %d < 0", nblocks)
+			return nil, "", fail(codeArgument, "nblocks = %d < 0", nblocks)
 		}
 		nv, ok := mul64(int64(nblocks), int64(r*c))
 		if !ok || nv > math.MaxInt/8 {
-			return 0, fail(codeNoMem, "nblocks·r·c = %d·%d·%d overflows", nblocks, r, c)
+			return nil, "", fail(codeNoMem, "nblocks·r·c = %d·%d·%d overflows", nblocks, r, c)
 		}
 		br := (int64(m) + int64(r) - 1) / int64(r)
 		ip, err := indices(indptr, indptrType, br+1, "indptr")
 		if err != nil {
-			return 0, err
+			return nil, "", err
 		}
 		ix, err := indices(idx, idxType, int64(nblocks), "indices")
 		if err != nil {
-			return 0, err
+			return nil, "", err
 		}
 		vals, err := floats(data, nv, "data")
 		if err != nil {
-			return 0, err
+			return nil, "", err
 		}
-		b, note, err := readBSR(int(m), int(k), int(r), int(c), int64(nblocks), ip, ix, vals)
-		if err != nil {
-			return 0, err
-		}
-		return compile(b, o, note)
-	}()
-	return finishCreate(out, h, err)
+		return readBSR(int(m), int(k), int(r), int(c), int64(nblocks), ip, ix, vals)
+	})
 }
 
 //export sgx_plan_nm
 func sgx_plan_nm(out *C.sg_plan, m, k, keep, group C.int64_t, val *C.float, pos *C.uint8_t, n C.int64_t, opts *C.sg_options) (rc C.int) {
 	defer catch(&rc)
-	if out == nil {
-		return report(fail(codeNull, "out (the sg_plan to write) is NULL"))
-	}
-	*out = 0
-	h, err := func() (uint64, error) {
-		o, err := readOptions(opts)
-		if err != nil {
-			return 0, err
-		}
-		if err := checkDims(int64(m), int64(k)); err != nil {
-			return 0, err
-		}
+	return create(out, opts, m, k, func() (formats.Matrix, string, error) {
 		spr := slotsPerRow(int64(k), int64(keep), int64(group))
 		if spr < 0 {
-			return 0, fail(codeArgument, "pattern %d:%d needs 1 ≤ keep ≤ group ≤ 16", keep, group)
+			return nil, "", fail(codeArgument, "pattern %d:%d needs 1 ≤ keep ≤ group ≤ 16", keep, group)
 		}
 		want, ok := mul64(int64(m), spr)
 		if !ok {
-			return 0, fail(codeNoMem, "M·slots = %d·%d overflows", m, spr)
+			return nil, "", fail(codeNoMem, "M·slots = %d·%d overflows", m, spr)
 		}
 		if int64(n) != want {
-			return 0, fail(codeArgument, "len = %d, want M·slots per row = %d·%d = %d", n, m, spr, want)
+			return nil, "", fail(codeArgument, "len = %d, want M·slots per row = %d·%d = %d", n, m, spr, want)
 		}
 		vals, err := floats(val, want, "val")
 		if err != nil {
-			return 0, err
+			return nil, "", err
 		}
 		var ps []uint8
 		if want > 0 {
 			if pos == nil {
-				return 0, fail(codeNull, "pos is NULL but %d entries are needed", want)
+				return nil, "", fail(codeNull, "pos is NULL but %d entries are needed", want)
 			}
 			ps = unsafe.Slice((*uint8)(unsafe.Pointer(pos)), want)
 		}
-		w, note, err := readNM(int(m), int(k), int(keep), int(group), vals, ps)
-		if err != nil {
-			return 0, err
-		}
-		return compile(w, o, note)
-	}()
-	return finishCreate(out, h, err)
+		return readNM(int(m), int(k), int(keep), int(group), vals, ps)
+	})
 }
 
 // operand views a rows×cols caller matrix with row stride ld; colsName names cols.
