@@ -7,7 +7,6 @@ package asm
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/sparsegen/sparsegen/formats"
 	"github.com/sparsegen/sparsegen/ref"
@@ -55,26 +54,17 @@ func i32At(s []int32, i int64) *int32 {
 // structFlags maps an epilogue to the kernels' flags; slow is GELU or SiLU, applied in Go
 // after the call.
 func structFlags(epi *ref.Epilogue) (flags int, lo, hi float32, slow ref.Activation) {
-	if epi == nil {
-		return 0, 0, 0, ref.ActNone
-	}
-	if epi.Accumulate {
+	a := lowerEpilogue(epi)
+	if a.loadY {
 		flags |= structLoadY
 	}
-	if epi.Bias != nil {
+	if a.bias {
 		flags |= structBias
 	}
-	switch epi.Act {
-	case ref.ActReLU:
+	if a.clamp {
 		flags |= structClamp
-		lo, hi = 0, float32(math.Inf(1))
-	case ref.ActClamp:
-		flags |= structClamp
-		lo, hi = epi.Lo, epi.Hi
-	case ref.ActGELU, ref.ActSiLU:
-		slow = epi.Act
 	}
-	return
+	return flags, a.lo, a.hi, a.post
 }
 
 // slowAct applies GELU or SiLU to rows [r0, r1), columns [0, n) of y.

@@ -265,27 +265,18 @@ func (c *csrKernel) panel(n int) *[]float32 {
 // csrEpilogue turns epi into the kernel's flags and bounds. post is GELU/SiLU (or none),
 // applied in Go after the last block.
 func csrEpilogue(epi *ref.Epilogue) (first, last int, lo, hi float32, bias []float32, post ref.Activation) {
-	if epi == nil {
-		return 0, 0, 0, 0, nil, ref.ActNone
-	}
-	if epi.Accumulate {
+	a := lowerEpilogue(epi)
+	if a.loadY {
 		first |= csrLoadY
 	}
-	if epi.Bias != nil {
+	if a.bias {
 		last |= csrBias
 		bias = epi.Bias
 	}
-	switch epi.Act {
-	case ref.ActReLU:
+	if a.clamp {
 		last |= csrClamp
-		lo, hi = 0, float32(math.Inf(1))
-	case ref.ActClamp:
-		last |= csrClamp
-		lo, hi = epi.Lo, epi.Hi
-	case ref.ActGELU, ref.ActSiLU:
-		post = epi.Act
 	}
-	return
+	return first, last, a.lo, a.hi, bias, a.post
 }
 
 func (c *csrKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) error {

@@ -12,6 +12,7 @@ package asm
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 
@@ -162,4 +163,29 @@ func CheckRun(k Kernel, u0, u1 int, x []float32, ldx int, y []float32, ldy, n in
 		return err
 	}
 	return ref.CheckOperands(m, kk, n, x, ldx, y, ldy)
+}
+
+// epiArgs is an epilogue as the generated kernels take it: start from Y (loadY), add the
+// bias, clamp to [lo, hi] (ReLU is [0, +Inf); the MAXPS/MINPS order keeps NaN), and post,
+// GELU or SiLU, which the Go driver applies to the finished tile.
+type epiArgs struct {
+	loadY, bias, clamp bool
+	lo, hi             float32
+	post               ref.Activation
+}
+
+func lowerEpilogue(epi *ref.Epilogue) (a epiArgs) {
+	if epi == nil {
+		return a
+	}
+	a.loadY, a.bias = epi.Accumulate, epi.Bias != nil
+	switch epi.Act {
+	case ref.ActReLU:
+		a.clamp, a.lo, a.hi = true, 0, float32(math.Inf(1))
+	case ref.ActClamp:
+		a.clamp, a.lo, a.hi = true, epi.Lo, epi.Hi
+	case ref.ActGELU, ref.ActSiLU:
+		a.post = epi.Act
+	}
+	return a
 }
