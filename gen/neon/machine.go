@@ -129,6 +129,7 @@ const (
 	oStoreLane0
 	oLoadW // n consecutive float32 at mem into lanes 0..n−1 of vWeights
 	oNop   // a Load1 absorbed by a weight group
+	oTranspose
 )
 
 type op struct {
@@ -400,6 +401,8 @@ func (o *op) vecRaw() (defs, uses []vm.Vec) {
 		return o.v[:1], o.v
 	case oVShrVar, oPermute2, oSelectBit:
 		return o.v[:1], o.v[1:]
+	case oTranspose:
+		return o.v, o.v
 	}
 	return nil, nil
 }
@@ -1121,6 +1124,8 @@ func (l *lower) op(o *op) {
 		e.FMOVSStore(l.v(o.v[0]), M(r, off))
 	case oVShrVar, oVAndOr, oPermute2, oSelectBit:
 		l.nmOp(o)
+	case oTranspose:
+		l.transpose(o)
 	default:
 		vm.Check(false, "neon: unknown op %d", o.k)
 	}
