@@ -90,17 +90,19 @@ func CSRFromDense(d *Dense) (*CSR, error) {
 		return nil, invalid("csr", "", "K = %d exceeds the int32 column index range", d.Cols)
 	}
 	nnz := d.NNZ()
-	c := &CSR{Rows: d.Rows, Cols: d.Cols, RowPtr: make([]int64, d.Rows+1),
-		ColIdx: make([]int32, 0, nnz), Val: make([]float32, 0, nnz)}
+	// Branch-free compaction: every entry is written at the cursor, which moves only past
+	// nonzeros (one spare slot for the last write).
+	c := &CSR{Rows: d.Rows, Cols: d.Cols, RowPtr: make([]int64, d.Rows+1)}
+	cols, vals := make([]int32, nnz+1), make([]float32, nnz+1)
+	var q int64
 	for i := 0; i < d.Rows; i++ {
 		for j, v := range d.Row(i) {
-			if v != 0 {
-				c.ColIdx = append(c.ColIdx, int32(j))
-				c.Val = append(c.Val, v)
-			}
+			cols[q], vals[q] = int32(j), v
+			q += int64(isNonzero(v))
 		}
-		c.RowPtr[i+1] = int64(len(c.Val))
+		c.RowPtr[i+1] = q
 	}
+	c.ColIdx, c.Val = cols[:nnz:nnz], vals[:nnz:nnz]
 	return c, nil
 }
 

@@ -83,11 +83,7 @@ func (d *Dense) Compact() *Dense {
 func (d *Dense) NNZ() int64 {
 	var n int64
 	for i := 0; i < d.Rows; i++ {
-		for _, v := range d.Row(i) {
-			if v != 0 {
-				n++
-			}
-		}
+		n += countNonzero(d.Row(i))
 	}
 	return n
 }
