@@ -3,6 +3,7 @@ package asm
 import (
 	"fmt"
 	"math"
+	"sort"
 	"sync"
 
 	"github.com/sparsegen/sparsegen/formats"
@@ -111,27 +112,31 @@ func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 	ng := (m + r - 1) / r
 	p := &CSRPacked{M: m, K: k, T: t, R: r, Groups: ng, Kc: kc, Blocks: nb, nnz: nnz,
 		Cnt: make([]uint32, nb*ng), Start: make([]int64, nb*(ng+1)), Cost: make([]int64, ng+1)}
-	// Steps per (block, group): the longest row's count.
-	rowCnt := make([]uint32, nb)
-	for g := 0; g < ng; g++ {
-		var entries int64
-		for i := g * r; i < min(g*r+r, m); i++ {
-			clear(rowCnt)
-			// Columns increase within a row (validated): walk the K blocks instead of
-			// dividing by kc per entry.
-			b, lim := 0, kc
-			for q := w.RowPtr[i]; q < w.RowPtr[i+1]; q++ {
-				for int(w.ColIdx[q]) >= lim {
-					b, lim = b+1, lim+kc
-				}
-				rowCnt[b]++
+	// Pass 1: where each row's entries of each K block begin (columns increase within a
+	// row, validated: one binary search per block boundary instead of a test per entry),
+	// and per (block, group) the longest row's count.
+	bound := make([]int64, m*(nb+1)) // bound[i·(nb+1)+b]: row i's first entry in block b
+	for i := 0; i < m; i++ {
+		bi := bound[i*(nb+1) : (i+1)*(nb+1)]
+		lo, hi := w.RowPtr[i], w.RowPtr[i+1]
+		cols := w.ColIdx[lo:hi]
+		bi[0], bi[nb] = lo, hi
+		q := 0
+		for b := 1; b < nb; b++ {
+			lim := int32(b * kc)
+			if q < len(cols) && cols[q] < lim {
+				q += sort.Search(len(cols)-q, func(j int) bool { return cols[q+j] >= lim })
 			}
-			for b, c := range rowCnt {
-				p.Cnt[b*ng+g] = max(p.Cnt[b*ng+g], c)
-			}
-			entries += w.RowPtr[i+1] - w.RowPtr[i]
+			bi[b] = lo + int64(q)
 		}
-		p.Cost[g+1] = p.Cost[g] + entries + 1
+		g := i / r
+		for b := 0; b < nb; b++ {
+			p.Cnt[b*ng+g] = max(p.Cnt[b*ng+g], uint32(bi[b+1]-bi[b]))
+		}
+		p.Cost[g+1] += hi - lo
+	}
+	for g := 0; g < ng; g++ {
+		p.Cost[g+1] += p.Cost[g] + 1
 	}
 	var s int64
 	for b := 0; b < nb; b++ {
@@ -143,25 +148,29 @@ func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 	}
 	p.Vals = make([]float32, s+1)
 	p.Offs = make([]uint16, s+1)
-	// Padding: weight 0 at the zero row Kc of each block's panel.
+	// Pass 2: entries to their steps; padding (weight 0, left by make) points at the zero
+	// row Kc of each block's panel.
 	zeroOff := uint16(kc * t * 4 / csrOffScale)
-	for i := range p.Offs {
-		p.Offs[i] = zeroOff
-	}
-	step := make([]int64, nb) // next step of the current row in each block
+	p.Offs[s] = zeroOff
+	scale := int32(t * 4 / csrOffScale)
 	for i := 0; i < m; i++ {
-		g, rr := i/r, i%r
-		clear(step)
-		b, lo := 0, 0 // the K block of the current column and its first column
-		for q := w.RowPtr[i]; q < w.RowPtr[i+1]; q++ {
-			c := int(w.ColIdx[q])
-			for c >= lo+kc {
-				b, lo = b+1, lo+kc
+		g, rr := i/r, int64(i%r)
+		bi := bound[i*(nb+1) : (i+1)*(nb+1)]
+		for b := 0; b < nb; b++ {
+			e0 := p.Start[b*(ng+1)+g] + rr
+			steps := int64(p.Cnt[b*ng+g])
+			q0, q1 := bi[b], bi[b+1]
+			vals, cols := w.Val[q0:q1], w.ColIdx[q0:q1]
+			base := int32(b * kc)
+			e := e0
+			for j, c := range cols {
+				p.Vals[e] = vals[j]
+				p.Offs[e] = uint16((c - base) * scale)
+				e += int64(r)
 			}
-			e := p.Start[b*(ng+1)+g] + step[b]*int64(r) + int64(rr)
-			step[b]++
-			p.Vals[e] = w.Val[q]
-			p.Offs[e] = uint16((c - lo) * t * 4 / csrOffScale)
+			for ; e < e0+steps*int64(r); e += int64(r) {
+				p.Offs[e] = zeroOff
+			}
 		}
 	}
 	return p, nil
@@ -286,13 +295,143 @@ func (c *csrKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n in
 	if n == 0 || u0 == u1 {
 		return nil
 	}
+	// One tile's panel at a time, reused: it stays in cache while the tile runs.
+	bp := c.panel(c.tileLen())
+	defer c.pool.Put(bp)
+	panel := *bp
+	for n0 := 0; n0 < n; n0 += c.p.T {
+		w := min(c.p.T, n-n0)
+		for b := 0; b < c.p.Blocks; b++ {
+			c.packBlock(panel, b, x, ldx, n0, w, false)
+		}
+		c.runTile(u0, u1, panel, w, y[n0:], ldy, epi)
+	}
+	return nil
+}
+
+// The panel of n columns: tile i (columns [i·T, i·T+T)) holds per K block b the rows
+// [b·Kc, b·Kc+Kc) of X[:, tile] at stride T, zero past n, and a zero row Kc (the target of
+// padding entries). Its parts are the (tile, block) pairs.
+
+func (c *csrKernel) tileLen() int         { return c.p.Blocks * (c.p.Kc + 1) * c.p.T }
+func (c *csrKernel) panelTiles(n int) int { return max(1, (n+c.p.T-1)/c.p.T) }
+
+// PanelTile is the tile width T: the panel holds whole tiles.
+func (c *csrKernel) PanelTile() int { return c.p.T }
+
+// PanelLen is the panel's length in floats for n columns.
+func (c *csrKernel) PanelLen(n int) int { return c.panelTiles(n) * c.tileLen() }
+
+// PanelParts is the number of (tile, K block) parts of the panel for n columns.
+func (c *csrKernel) PanelParts(n int) int { return c.panelTiles(n) * c.p.Blocks }
+
+// PackPanel fills the (tile, block) part of the panel from X (see PanelKernel).
+func (c *csrKernel) PackPanel(panel []float32, part int, x []float32, ldx, n int, tokenMajor bool) error {
+	if err := c.checkPanel(panel, n); err != nil {
+		return err
+	}
+	if part < 0 || part >= c.PanelParts(n) {
+		return fmt.Errorf("%w: panel part %d outside [0, %d)", ref.ErrShape, part, c.PanelParts(n))
+	}
+	rows, cols := c.p.K, n
+	if tokenMajor {
+		rows, cols = n, c.p.K
+	}
+	if err := checkMatrix("X", rows, cols, x, ldx); err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	tile, b := part/c.p.Blocks, part%c.p.Blocks
+	n0 := tile * c.p.T
+	return c.packBlock(panel[tile*c.tileLen():], b, x, ldx, n0, min(c.p.T, n-n0), tokenMajor)
+}
+
+// RunPanel is Run on a panel that PackPanel filled for n columns.
+func (c *csrKernel) RunPanel(u0, u1 int, panel []float32, n int, y []float32, ldy int, epi *ref.Epilogue) error {
+	if u0 < 0 || u1 < u0 || u1 > c.Units() {
+		return fmt.Errorf("%w: units [%d, %d) outside [0, %d)", ref.ErrShape, u0, u1, c.Units())
+	}
+	if err := epi.Check(c.p.M); err != nil {
+		return err
+	}
+	if err := ref.CheckOperands(c.p.M, 0, n, nil, n, y, ldy); err != nil { // Y only
+		return err
+	}
+	if err := c.checkPanel(panel, n); err != nil {
+		return err
+	}
+	if n == 0 || u0 == u1 {
+		return nil
+	}
+	for n0, tile := 0, 0; n0 < n; n0, tile = n0+c.p.T, tile+1 {
+		c.runTile(u0, u1, panel[tile*c.tileLen():], min(c.p.T, n-n0), y[n0:], ldy, epi)
+	}
+	return nil
+}
+
+func (c *csrKernel) checkPanel(panel []float32, n int) error {
+	if n < 0 {
+		return fmt.Errorf("%w: negative N = %d", ref.ErrShape, n)
+	}
+	if len(panel) < c.PanelLen(n) {
+		return fmt.Errorf("%w: panel has %d floats, %s needs %d for N = %d", ref.ErrShape, len(panel), c.spec.name, c.PanelLen(n), n)
+	}
+	return nil
+}
+
+// checkMatrix checks that x holds a rows×cols matrix with row stride ld.
+func checkMatrix(name string, rows, cols int, x []float32, ld int) error {
+	if rows < 0 || cols < 0 || ld < cols {
+		return fmt.Errorf("%w: %s %d×%d with stride %d", ref.ErrShape, name, rows, cols, ld)
+	}
+	if rows > 0 && cols > 0 && int64(len(x)) < int64(rows-1)*int64(ld)+int64(cols) {
+		return fmt.Errorf("%w: %s has %d values, %d×%d with stride %d needs %d", ref.ErrShape, name, len(x), rows, cols, ld, int64(rows-1)*int64(ld)+int64(cols))
+	}
+	return nil
+}
+
+// packBlock copies K block b of X[:, n0:n0+w] into the tile's panel (rows of stride T,
+// columns w..T zero, row Kc zero). Token-major X (n×K) is transposed on the way, on the
+// kernel's ISA.
+func (c *csrKernel) packBlock(tilePanel []float32, b int, x []float32, ldx, n0, w int, tokenMajor bool) error {
+	t, kc := c.p.T, c.p.Kc
+	pstride := (kc + 1) * t
+	d := tilePanel[b*pstride : (b+1)*pstride]
+	k0 := b * kc
+	rows := min(kc, c.p.K-k0)
+	if tokenMajor {
+		if rows > 0 {
+			if err := transposeFor(c.spec.isa, d, t, x[n0*ldx+k0:], ldx, w, rows); err != nil {
+				return err
+			}
+		}
+		if w < t {
+			for kk := 0; kk < rows; kk++ {
+				clear(d[kk*t+w : kk*t+t])
+			}
+		}
+	} else {
+		for kk := 0; kk < rows; kk++ {
+			dr := d[kk*t : kk*t+t]
+			copy(dr, x[(k0+kk)*ldx+n0:(k0+kk)*ldx+n0+w])
+			if w < t {
+				clear(dr[w:])
+			}
+		}
+	}
+	clear(d[kc*t : kc*t+t])
+	return nil
+}
+
+// runTile runs units [u0, u1) on one tile of w ≤ T columns (panel: the tile's panel; y:
+// the tile's first column).
+func (c *csrKernel) runTile(u0, u1 int, panel []float32, w int, y []float32, ldy int, epi *ref.Epilogue) {
 	p, s := c.p, c.spec
 	t, L, R := p.T, s.lanes, p.R
 	first, last, lo, hi, bias, post := csrEpilogue(epi)
-	pstride := (p.Kc + 1) * t // panel floats per block
-	bp := c.panel(p.Blocks * pstride)
-	defer c.pool.Put(bp)
-	panel := *bp
+	pstride := (p.Kc + 1) * t
 	// Full groups go straight to Y; a ragged last group (M % R ≠ 0) through a scratch tile.
 	full := u1
 	ragged := u1 == p.Groups && p.M%R != 0
@@ -303,67 +442,62 @@ func (c *csrKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n in
 	var sbias [4]float32
 	var dummy float32
 	ti := log2int(R)
-	for n0 := 0; n0 < n; n0 += t {
-		w := min(t, n-n0)
-		packPanel(panel, x, ldx, p.K, p.Kc, n0, w, t)
-		fn, tail := s.tiles[ti][0][t/L], L
-		if w < t {
-			u := (w + L - 1) / L
-			fn, tail = s.tiles[ti][1][u], w-(u-1)*L
+	fn, tail := s.tiles[ti][0][t/L], L
+	if w < t {
+		u := (w + L - 1) / L
+		fn, tail = s.tiles[ti][1][u], w-(u-1)*L
+	}
+	for b := 0; b < p.Blocks; b++ {
+		flags := csrLoadY
+		if b == 0 {
+			flags = first
 		}
-		for b := 0; b < p.Blocks; b++ {
-			flags := csrLoadY
-			if b == 0 {
-				flags = first
+		if b == p.Blocks-1 {
+			flags |= last
+		}
+		xb := &panel[b*pstride]
+		start := p.Start[b*(p.Groups+1):]
+		cnt := p.Cnt[b*p.Groups:]
+		for g := u0; g < full; {
+			// A chunk of groups with bounded work.
+			ge := g + 1
+			for ge < full && (start[ge+1]-start[g])*int64(t) <= csrChunkWork {
+				ge++
 			}
+			bptr := &dummy
+			if flags&csrBias != 0 {
+				bptr = &bias[g*R]
+			}
+			fn(&p.Vals[start[g]], &p.Offs[start[g]], &cnt[g], ge-g, xb, &y[g*R*ldy], ldy, flags, bptr, lo, hi, tail)
+			g = ge
+		}
+		if ragged {
+			g := p.Groups - 1
+			rows := p.M - g*R
+			if b == 0 && flags&csrLoadY != 0 {
+				for i := 0; i < rows; i++ {
+					copy(scratch[i*t:i*t+w], y[(g*R+i)*ldy:(g*R+i)*ldy+w])
+				}
+			}
+			if flags&csrBias != 0 {
+				copy(sbias[:rows], bias[g*R:])
+			}
+			fn(&p.Vals[start[g]], &p.Offs[start[g]], &cnt[g], 1, xb, &scratch[0], t, flags, &sbias[0], lo, hi, tail)
 			if b == p.Blocks-1 {
-				flags |= last
-			}
-			xb := &panel[b*pstride]
-			start := p.Start[b*(p.Groups+1):]
-			cnt := p.Cnt[b*p.Groups:]
-			for g := u0; g < full; {
-				// A chunk of groups with bounded work.
-				ge := g + 1
-				for ge < full && (start[ge+1]-start[g])*int64(t) <= csrChunkWork {
-					ge++
-				}
-				bptr := &dummy
-				if flags&csrBias != 0 {
-					bptr = &bias[g*R]
-				}
-				fn(&p.Vals[start[g]], &p.Offs[start[g]], &cnt[g], ge-g, xb, &y[g*R*ldy+n0], ldy, flags, bptr, lo, hi, tail)
-				g = ge
-			}
-			if ragged {
-				g := p.Groups - 1
-				rows := p.M - g*R
-				if b == 0 && flags&csrLoadY != 0 {
-					for i := 0; i < rows; i++ {
-						copy(scratch[i*t:i*t+w], y[(g*R+i)*ldy+n0:(g*R+i)*ldy+n0+w])
-					}
-				}
-				if flags&csrBias != 0 {
-					copy(sbias[:rows], bias[g*R:])
-				}
-				fn(&p.Vals[start[g]], &p.Offs[start[g]], &cnt[g], 1, xb, &scratch[0], t, flags, &sbias[0], lo, hi, tail)
-				if b == p.Blocks-1 {
-					for i := 0; i < rows; i++ {
-						copy(y[(g*R+i)*ldy+n0:(g*R+i)*ldy+n0+w], scratch[i*t:i*t+w])
-					}
-				}
-			}
-		}
-		if post != ref.ActNone {
-			for r := u0 * R; r < min(u1*R, p.M); r++ {
-				row := y[r*ldy+n0 : r*ldy+n0+w]
-				for j, v := range row {
-					row[j] = ref.Activate(post, v, 0, 0)
+				for i := 0; i < rows; i++ {
+					copy(y[(g*R+i)*ldy:(g*R+i)*ldy+w], scratch[i*t:i*t+w])
 				}
 			}
 		}
 	}
-	return nil
+	if post != ref.ActNone {
+		for r := u0 * R; r < min(u1*R, p.M); r++ {
+			row := y[r*ldy : r*ldy+w]
+			for j, v := range row {
+				row[j] = ref.Activate(post, v, 0, 0)
+			}
+		}
+	}
 }
 
 func log2int(r int) int {
@@ -373,22 +507,4 @@ func log2int(r int) int {
 		n++
 	}
 	return n
-}
-
-// packPanel copies X[0:k, n0:n0+w] into the panel: per K block of kc rows, kc+1 rows of
-// stride t (columns w..t zero, row kc zero: the target of padding entries).
-func packPanel(panel, x []float32, ldx, k, kc, n0, w, t int) {
-	pstride := (kc + 1) * t
-	for b := 0; b*kc < max(k, 1); b++ {
-		base := b * pstride
-		rows := min(kc, k-b*kc)
-		for kk := 0; kk < rows; kk++ {
-			d := panel[base+kk*t : base+kk*t+t]
-			copy(d, x[(b*kc+kk)*ldx+n0:(b*kc+kk)*ldx+n0+w])
-			if w < t {
-				clear(d[w:])
-			}
-		}
-		clear(panel[base+kc*t : base+kc*t+t])
-	}
 }
