@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/sparsegen/sparsegen/asm"
 	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/internal/timing"
 )
 
 // Benchmarks (run one at a time: flock /tmp/sparsegen-cpu.lock go test ./dispatch -run '^$' -bench …).
@@ -153,6 +155,39 @@ func benchScaling(b *testing.B, m, k, n int, density float64, keep, group int) {
 	}
 }
 
+// BenchmarkSharedPanel: the BERT-base shapes at 90% on all threads ($SPARSEGEN_BENCH_THREADS,
+// default GOMAXPROCS), with the X panel packed once per call and shared, and packed by every
+// chunk (the default below sharedPanelMinThreads), one after the other in one process.
+func BenchmarkSharedPanel(b *testing.B) {
+	threads := runtime.GOMAXPROCS(0)
+	if ts := benchThreads(); os.Getenv("SPARSEGEN_BENCH_THREADS") != "" {
+		threads = ts[len(ts)-1]
+	}
+	defer func(v int) { sharedPanelMinThreads = v }(sharedPanelMinThreads)
+	for _, sh := range [][3]int{{768, 768, 128}, {3072, 768, 128}, {768, 3072, 128}} {
+		w := benchCSR(b, sh[0], sh[1], 0.1, 0, 0)
+		x := make([]float32, sh[1]*sh[2])
+		y := make([]float32, sh[0]*sh[2])
+		p, err := Compile(w, Options{Threads: threads})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, shared := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%dx%dx%d/threads=%d/shared=%v", sh[0], sh[1], sh[2], threads, shared), func(b *testing.B) {
+				sharedPanelMinThreads = math.MaxInt
+				if shared {
+					sharedPanelMinThreads = 2
+				}
+				for b.Loop() {
+					if err := p.Mul(y, sh[2], x, sh[2], sh[2]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
 // BenchmarkPeakScaling: the FMA peak with 1 and 2 (or $SPARSEGEN_BENCH_THREADS) cores busy
 // at once, the denominator of the scaling goal.
 func BenchmarkPeakScaling(b *testing.B) {
@@ -186,27 +221,41 @@ func BenchmarkPeakScaling(b *testing.B) {
 	}
 }
 
-// BenchmarkTokenMajor: token-major (with its per-panel transposes) against channel-major
-// on the same plan, 3072×768×128 at 90%, one thread. Goal: ≤ 10% over channel-major.
+// BenchmarkTokenMajor: token-major (with its packing and transposes) against channel-major
+// on the same plan, the BERT-base shapes at 90%, threads from $SPARSEGEN_BENCH_THREADS
+// (default 1,2). The two layouts are timed interleaved (internal/timing), so one iteration
+// is a whole comparison: run with -benchtime 1x. Goal: tm/cm ≤ 1.10.
 func BenchmarkTokenMajor(b *testing.B) {
-	w := benchCSR(b, 3072, 768, 0.1, 0, 0)
 	const n = 128
-	p, err := Compile(w, Options{Threads: 1})
-	if err != nil {
-		b.Fatal(err)
+	for _, sh := range [][2]int{{3072, 768}, {768, 768}, {768, 3072}} {
+		m, k := sh[0], sh[1]
+		w := benchCSR(b, m, k, 0.1, 0, 0)
+		x := make([]float32, k*n)
+		for i := range x {
+			x[i] = float32(i%7) - 3
+		}
+		y := make([]float32, m*n)
+		for _, threads := range benchThreads() {
+			p, err := Compile(w, Options{Threads: threads})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run(fmt.Sprintf("%dx%dx%d/threads=%d", m, k, n, threads), func(b *testing.B) {
+				var st []timing.Stats
+				for b.Loop() {
+					st, err = timing.TimeInterleaved(timing.Protocol{Samples: 15, MinSample: 5 * time.Millisecond, Budget: 2 * time.Second},
+						func() error { return p.Mul(y, n, x, n, n) },
+						func() error { return p.MulTokens(y, m, x, k, n) })
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(st[0].MedianNs/1e3, "cm-µs")
+				b.ReportMetric(st[1].MedianNs/1e3, "tm-µs")
+				b.ReportMetric(st[1].MedianNs/st[0].MedianNs, "tm/cm")
+			})
+		}
 	}
-	x := make([]float32, 768*n)
-	y := make([]float32, 3072*n)
-	b.Run("channel-major", func(b *testing.B) {
-		for b.Loop() {
-			p.Mul(y, n, x, n, n)
-		}
-	})
-	b.Run("token-major", func(b *testing.B) {
-		for b.Loop() {
-			p.MulTokens(y, 3072, x, 768, n)
-		}
-	})
 }
 
 // BenchmarkCompile: Compile + Prepare (packing every N range)'s time per nonzero and its allocations against the packed

@@ -732,7 +732,7 @@ func TestPartition(t *testing.T) {
 	cost := kern.UnitCost()
 	for _, threads := range []int{1, 2, 5, 16} {
 		for _, n := range []int{1, 33, 3000} {
-			pt := makePartition(kern, n, threads)
+			pt := makePartition(kern, n, threads, chunksPerThread)
 			if pt.rows[0] != 0 || pt.rows[len(pt.rows)-1] != kern.Units() || pt.cols[0] != 0 || pt.cols[len(pt.cols)-1] != n {
 				t.Fatalf("t%d n%d: partition %v × %v does not cover", threads, n, pt.rows, pt.cols)
 			}
@@ -810,6 +810,15 @@ func TestPolicyFollowsTable(t *testing.T) {
 					t.Errorf("density %.2f as %s, N = %d: runs %s, want %s", c.density, f, n, got, c.want)
 				}
 			}
+		}
+	}
+}
+
+// transpose is the tests' naive oracle: dst[j·ldd+i] = src[i·lds+j].
+func transpose(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	for i := 0; i < rows; i++ {
+		for j := 0; j < cols; j++ {
+			dst[j*ldd+i] = src[i*lds+j]
 		}
 	}
 }

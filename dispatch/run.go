@@ -29,14 +29,14 @@ type partition struct {
 
 func (pt *partition) chunks() int { return (len(pt.rows) - 1) * (len(pt.cols) - 1) }
 
-func makePartition(kern asm.Kernel, n, threads int) partition {
+func makePartition(kern asm.Kernel, n, threads, perThread int) partition {
 	cost := kern.UnitCost()
 	units := len(cost) - 1
 	total := cost[units]
 	work := total * int64(n)
 	nch := int((work + chunkWork - 1) / chunkWork)
 	if threads > 1 {
-		nch = max(nch, chunksPerThread*threads)
+		nch = max(nch, perThread*threads)
 		nch = min(nch, int(max(1, work/minChunkWork)))
 	}
 	nch = max(nch, 1)
@@ -46,16 +46,7 @@ func makePartition(kern asm.Kernel, n, threads int) partition {
 		colCh = min((nch+rowCh-1)/rowCh, n/colAlign)
 	}
 	var pt partition
-	pt.rows = make([]int, 0, rowCh+1)
-	pt.rows = append(pt.rows, 0)
-	for i := 1; i < rowCh; i++ {
-		want := total * int64(i) / int64(rowCh)
-		u := sort.Search(units+1, func(j int) bool { return cost[j] >= want })
-		if u > pt.rows[len(pt.rows)-1] && u < units {
-			pt.rows = append(pt.rows, u)
-		}
-	}
-	pt.rows = append(pt.rows, units)
+	pt.rows = rowCuts(cost, rowCh)
 	pt.cols = make([]int, 0, colCh+1)
 	w := ((n+colCh-1)/colCh + colAlign - 1) / colAlign * colAlign
 	for c := 0; c < n; c += w {
@@ -66,6 +57,24 @@ func makePartition(kern asm.Kernel, n, threads int) partition {
 		pt.cols = []int{0, 0}
 	}
 	return pt
+}
+
+// rowCuts cuts units [0, U) into at most chunks ranges of about equal cost (prefix sums
+// cost, len U+1, from any base); it returns the boundaries, first 0, last U.
+func rowCuts(cost []int64, chunks int) []int {
+	units := len(cost) - 1
+	base, total := cost[0], cost[units]-cost[0]
+	chunks = max(1, min(chunks, units))
+	cuts := make([]int, 0, chunks+1)
+	cuts = append(cuts, 0)
+	for i := 1; i < chunks; i++ {
+		want := base + total*int64(i)/int64(chunks)
+		u := sort.Search(units+1, func(j int) bool { return cost[j] >= want })
+		if u > cuts[len(cuts)-1] && u < units {
+			cuts = append(cuts, u)
+		}
+	}
+	return append(cuts, units)
 }
 
 // Mul computes Y = epi(W·X) in channel-major layout: X is K×N (row stride ldx ≥ N),
@@ -163,7 +172,10 @@ func (p *Plan) run(kern asm.Kernel, y []float32, ldy, strideY int, x []float32, 
 	if threads <= 1 && batch == 1 && kern.UnitCost()[units]*int64(n) <= chunkWork {
 		return kern.Run(0, units, x, ldx, y, ldy, n, p.epiP) // one chunk: no partition
 	}
-	pt := makePartition(kern, n, threads)
+	if pk, ok := usePanel(kern, n, threads); ok {
+		return p.runPanel(pk, y, ldy, strideY, x, ldx, strideX, n, batch)
+	}
+	pt := makePartition(kern, n, threads, chunksPerThread)
 	per := pt.chunks()
 	colCh := len(pt.cols) - 1
 	return parallel(threads, per*batch, func(c int) error {
@@ -174,6 +186,9 @@ func (p *Plan) run(kern asm.Kernel, y []float32, ldy, strideY int, x []float32, 
 		return kern.Run(pt.rows[r], pt.rows[r+1], x[xo:], ldx, y[yo:], ldy, c1-c0, p.epiP)
 	})
 }
+
+// tokenPanelTokens is the token panel of kernels with their own X panel (asm.PanelKernel).
+const tokenPanelTokens = 128
 
 // tokenPanel is the number of tokens MulTokens transposes at a time: 128, fewer when K is
 // large so that a K×T panel of X stays within ~512 KiB (L2).
@@ -213,6 +228,28 @@ func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) erro
 	}
 	panel := p.panelCap
 	panels := (n + panel - 1) / panel
+	// Kernels with a panel: token panels as wide as their channel-major calls' tiles
+	// (tokenPanelTokens, whatever K), packed from X directly, one after the other, rows
+	// split across threads.
+	for n > 0 {
+		t := min(tokenPanelTokens, n)
+		kern, err := p.kernel(p.choiceFor(t))
+		if err != nil {
+			return err
+		}
+		pk, ok := kern.(asm.PanelKernel)
+		if !ok {
+			break // the rest (a last, narrower panel may run another kernel) below
+		}
+		if err := p.tokenPanelRun(pk, y, ldy, x, ldx, t); err != nil {
+			return err
+		}
+		if t == n {
+			return nil
+		}
+		x, y, n = x[t*ldx:], y[t*ldy:], n-t
+	}
+	panels = (n + panel - 1) / panel
 	if threads := p.Threads(); panels >= threads || threads <= 1 {
 		// Panel-parallel: each chunk owns whole panels.
 		return parallel(threads, panels, func(pi int) error {
@@ -244,25 +281,28 @@ func (p *Plan) tokenRows(y []float32, ldy int, x []float32, ldx int, n int) erro
 	}
 	xt := p.getBuf(p.k * n)
 	defer p.tokBufs.Put(xt)
-	transpose(*xt, n, x, ldx, n, p.k)
+	if err := p.transpose(*xt, n, x, ldx, n, p.k); err != nil {
+		return err
+	}
 	yt := p.getBuf(p.m * n)
 	defer p.tokBufs.Put(yt)
 	ys := *yt
 	threads := p.Threads()
-	pt := makePartition(kern, n, threads)
+	pt := makePartition(kern, n, threads, chunksPerThread)
 	rowCh := len(pt.rows) - 1
 	return parallel(threads, rowCh, func(r int) error {
 		u0, u1 := pt.rows[r], pt.rows[r+1]
 		r0, _ := kern.UnitRows(u0)
 		_, r1 := kern.UnitRows(u1 - 1)
 		if p.epi.Accumulate {
-			transpose(ys[r0*n:], n, y[r0:], ldy, n, r1-r0)
+			if err := p.transpose(ys[r0*n:], n, y[r0:], ldy, n, r1-r0); err != nil {
+				return err
+			}
 		}
 		if err := kern.Run(u0, u1, *xt, n, ys, n, n, p.epiP); err != nil {
 			return err
 		}
-		transpose(y[r0:], ldy, ys[r0*n:], n, r1-r0, n)
-		return nil
+		return p.transpose(y[r0:], ldy, ys[r0*n:], n, r1-r0, n)
 	})
 }
 
@@ -272,9 +312,13 @@ func (p *Plan) tokenPanel(kern asm.Kernel, y []float32, ldy int, x []float32, ld
 	yt := p.getBuf(p.m * t)
 	defer p.tokBufs.Put(xt)
 	defer p.tokBufs.Put(yt)
-	transpose(*xt, t, x, ldx, t, p.k)
+	if err := p.transpose(*xt, t, x, ldx, t, p.k); err != nil {
+		return err
+	}
 	if p.epi.Accumulate {
-		transpose(*yt, t, y, ldy, t, p.m)
+		if err := p.transpose(*yt, t, y, ldy, t, p.m); err != nil {
+			return err
+		}
 	}
 	// Chunk rows so that one kernel call stays short (DESIGN §6).
 	cost := kern.UnitCost()
@@ -288,8 +332,7 @@ func (p *Plan) tokenPanel(kern asm.Kernel, y []float32, ldy int, x []float32, ld
 		}
 		u = e
 	}
-	transpose(y, ldy, *yt, t, p.m, t)
-	return nil
+	return p.transpose(y, ldy, *yt, t, p.m, t)
 }
 
 func (p *Plan) getBuf(size int) *[]float32 {
@@ -301,38 +344,4 @@ func (p *Plan) getBuf(size int) *[]float32 {
 	}
 	b := make([]float32, size)
 	return &b
-}
-
-// transpose writes the rows×cols matrix src (stride lds) transposed into dst (stride ldd):
-// dst[j·ldd + i] = src[i·lds + j]. Full 16×16 tiles go through fixed-size slices (no
-// bounds checks inside), writing whole 64-byte lines of dst; edges element by element.
-func transpose(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
-	const bs = 16
-	var s [bs][]float32
-	i0 := 0
-	for ; i0+bs <= rows; i0 += bs {
-		j0 := 0
-		for ; j0+bs <= cols; j0 += bs {
-			for r := range s {
-				s[r] = src[(i0+r)*lds+j0:][:bs]
-			}
-			for j := 0; j < bs; j++ {
-				d := dst[(j0+j)*ldd+i0:][:bs]
-				d[0], d[1], d[2], d[3] = s[0][j], s[1][j], s[2][j], s[3][j]
-				d[4], d[5], d[6], d[7] = s[4][j], s[5][j], s[6][j], s[7][j]
-				d[8], d[9], d[10], d[11] = s[8][j], s[9][j], s[10][j], s[11][j]
-				d[12], d[13], d[14], d[15] = s[12][j], s[13][j], s[14][j], s[15][j]
-			}
-		}
-		for j := j0; j < cols; j++ {
-			for i := i0; i < i0+bs; i++ {
-				dst[j*ldd+i] = src[i*lds+j]
-			}
-		}
-	}
-	for i := i0; i < rows; i++ {
-		for j := 0; j < cols; j++ {
-			dst[j*ldd+i] = src[i*lds+j]
-		}
-	}
 }

@@ -1,0 +1,166 @@
+package dispatch
+
+import (
+	"github.com/sparsegen/sparsegen/asm"
+)
+
+// Shared X panels. A kernel that copies X into a panel of its own layout before computing
+// (asm.PanelKernel: the CSR kernels) makes every chunk of a multi-thread call copy the whole
+// panel: a cost that does not shrink with the thread count (about 5% of a one-thread BERT
+// layer, so ~45% of each thread's time at 16 threads by that count; 1→16 threads scaled
+// 7.9× on the 16-core Xeon). A shared panel is packed once per call, its parts spread over
+// the threads, and row chunks then run on it, panelChunksPerThread per thread from a shared
+// counter. On the 2-core Zen 5 here it was slower (3072×768×128 at 90%, 2 threads: 682 µs
+// shared against 545 µs private): every line of the panel crosses between the cores, and
+// with two threads the private copy is cheap. So channel-major calls share the panel only
+// from sharedPanelMinThreads threads on, a threshold not yet measured on a many-core machine
+// (BenchmarkSharedPanel compares both paths at any thread count).
+//
+// Token-major calls always use the panel: it is packed straight from N×K X (transposed on
+// the way, with no intermediate K×N copy), and each row chunk of the result is transposed
+// into Y right after the kernel wrote it, while it is still in cache.
+const (
+	panelChunksPerThread = 2
+	// tokenChunkBytes is the row chunk of token-major calls (rows × tokens floats of Y).
+	// Measured on 3072×768×128 at 90% (one thread): 8 KiB chunks cost 34% over
+	// channel-major, 32 KiB 15%, 64 KiB to 4 MiB 10–12% (each chunk streams the whole X
+	// panel again; small chunks pay that most).
+	tokenChunkBytes = 128 << 10
+)
+
+// panelSlabBytes bounds one panel: columns are processed in slabs of whole tiles (a
+// variable for the tests).
+var panelSlabBytes = 8 << 20
+
+// sharedPanelMinThreads is the thread count from which channel-major calls share the panel
+// (a variable so that benchmarks can compare both paths).
+var sharedPanelMinThreads = 8
+
+// slabCols is the number of columns of one panel slab for n columns: whole tiles, at
+// least one, within panelSlabBytes.
+func slabCols(pk asm.PanelKernel, n int) int {
+	t := pk.PanelTile()
+	tiles := max(1, panelSlabBytes/4/max(pk.PanelLen(1), 1))
+	return max(1, min(n, tiles*t))
+}
+
+// panelChunks is the number of row chunks of a shared-panel call of n columns:
+// panelChunksPerThread per thread, none below minChunkWork, none above chunkWork.
+func panelChunks(k asm.Kernel, n, threads int) int {
+	cost := k.UnitCost()
+	work := cost[len(cost)-1] * int64(n)
+	nch := min(int64(panelChunksPerThread*threads), max(1, work/minChunkWork))
+	return int(max(nch, (work+chunkWork-1)/chunkWork, 1))
+}
+
+// usePanel reports whether a channel-major call of n columns runs on a shared panel: the
+// kernel has one, and rows alone give every thread work (else N is split, see run).
+func usePanel(k asm.Kernel, n, threads int) (asm.PanelKernel, bool) {
+	pk, ok := k.(asm.PanelKernel)
+	if !ok || threads < max(2, sharedPanelMinThreads) || k.Units() < threads {
+		return nil, false
+	}
+	return pk, panelChunks(k, n, threads) > 1
+}
+
+// runPanel computes channel-major Y for batch items on a shared panel per item and slab.
+func (p *Plan) runPanel(pk asm.PanelKernel, y []float32, ldy, strideY int, x []float32, ldx, strideX int, n, batch int) error {
+	threads := p.Threads()
+	sc := slabCols(pk, n)
+	bp := p.getBuf(pk.PanelLen(min(sc, n)))
+	defer p.tokBufs.Put(bp)
+	panel := *bp
+	for b := 0; b < batch; b++ {
+		for n0 := 0; n0 < n; n0 += sc {
+			w := min(sc, n-n0)
+			xs, ys := x[b*strideX+n0:], y[b*strideY+n0:]
+			if err := parallel(threads, pk.PanelParts(w), func(part int) error {
+				return pk.PackPanel(panel, part, xs, ldx, w, false)
+			}); err != nil {
+				return err
+			}
+			rows := rowCuts(pk.UnitCost(), panelChunks(pk, w, threads))
+			if err := parallel(threads, len(rows)-1, func(r int) error {
+				return pk.RunPanel(rows[r], rows[r+1], panel, w, ys, ldy, p.epiP)
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// tokenPanelRun computes t tokens of token-major Y (X: t×K at stride ldx, Y: t×M at stride
+// ldy) on panels packed from X: one shared panel from sharedPanelMinThreads threads on, else
+// a private one per thread (see the top of this file). Rows run in pieces of about
+// tokenChunkBytes of Y, each transposed into Y as soon as the kernel wrote it.
+func (p *Plan) tokenPanelRun(pk asm.PanelKernel, y []float32, ldy int, x []float32, ldx int, t int) error {
+	threads := p.Threads()
+	units := pk.Units()
+	yb := p.getBuf(p.m * t)
+	defer p.tokBufs.Put(yb)
+	yt := *yb
+	// piece runs units [u0, u1) on panel and moves their rows into Y.
+	piece := func(panel []float32, u0, u1 int) error {
+		r0, _ := pk.UnitRows(u0)
+		_, r1 := pk.UnitRows(u1 - 1)
+		if p.epi.Accumulate {
+			if err := p.transpose(yt[r0*t:], t, y[r0:], ldy, t, r1-r0); err != nil {
+				return err
+			}
+		}
+		if err := pk.RunPanel(u0, u1, panel, t, yt, t, p.epiP); err != nil {
+			return err
+		}
+		return p.transpose(y[r0:], ldy, yt[r0*t:], t, r1-r0, t)
+	}
+	pieces := max(1, p.m*t*4/tokenChunkBytes)
+	cost := pk.UnitCost()
+	if threads >= max(2, sharedPanelMinThreads) && units >= threads {
+		bp := p.getBuf(pk.PanelLen(t))
+		defer p.tokBufs.Put(bp)
+		panel := *bp
+		if err := parallel(threads, pk.PanelParts(t), func(part int) error {
+			return pk.PackPanel(panel, part, x, ldx, t, true)
+		}); err != nil {
+			return err
+		}
+		cuts := rowCuts(cost, max(threads*panelChunksPerThread, pieces))
+		return parallel(threads, len(cuts)-1, func(r int) error { return piece(panel, cuts[r], cuts[r+1]) })
+	}
+	cuts := rowCuts(cost, threads)
+	return parallel(threads, len(cuts)-1, func(r int) error {
+		bp := p.getBuf(pk.PanelLen(t))
+		defer p.tokBufs.Put(bp)
+		panel := *bp
+		for part := range pk.PanelParts(t) {
+			if err := pk.PackPanel(panel, part, x, ldx, t, true); err != nil {
+				return err
+			}
+		}
+		u0, u1 := cuts[r], cuts[r+1]
+		sub := rowCuts(cost[u0:u1+1], max(1, pieces*(u1-u0)/max(units, 1)))
+		for i := 0; i+1 < len(sub); i++ {
+			if err := piece(panel, u0+sub[i], u0+sub[i+1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// transpose runs asm's transpose under the plan's ISA cap.
+func (p *Plan) transpose(dst []float32, ldd int, src []float32, lds int, rows, cols int) error {
+	return asm.TransposeISA(p.trISA, dst, ldd, src, lds, rows, cols)
+}
+
+// transposeISA is the best ISA asm's transpose runs on here within the cap isa.
+func transposeISA(isa asm.ISA) asm.ISA {
+	goarch := Host().GOARCH
+	for _, t := range asm.TransposeISAs() {
+		if r := isaRank(t, goarch); r >= 0 && r <= isaRank(isa, goarch) {
+			return t
+		}
+	}
+	return asm.Generic
+}
