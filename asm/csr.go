@@ -87,7 +87,10 @@ func CSRBlock(k, t int, d float64) int {
 // PackCSR packs a validated CSR for tile width t (a multiple of 4, ≤ 128), row groups of r
 // (1, 2 or 4) and K block kc (0 chooses by density; (kc+1)·t·4 must be ≤ 65536·8).
 func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
-	if err := w.Validate(); err != nil {
+	// The structure here; every column index is checked as pass 2 reads it (in range,
+	// strictly increasing in its row), so a malformed W is refused without a separate
+	// pass over its entries.
+	if err := w.ValidateStructure(); err != nil {
 		return nil, err
 	}
 	if t <= 0 || t%4 != 0 || t > 128 {
@@ -156,6 +159,7 @@ func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 	for i := 0; i < m; i++ {
 		g, rr := i/r, int64(i%r)
 		bi := bound[i*(nb+1) : (i+1)*(nb+1)]
+		prev := int32(-1)
 		for b := 0; b < nb; b++ {
 			e0 := p.Start[b*(ng+1)+g] + rr
 			steps := int64(p.Cnt[b*ng+g])
@@ -164,6 +168,11 @@ func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 			base := int32(b * kc)
 			e := e0
 			for j, c := range cols {
+				// In this block (so in [0, K)) and after the row's previous column.
+				if uint32(c-base) >= uint32(kc) || int(c) >= k || c <= prev {
+					return nil, csrBadIndex(w, i, q0+int64(j))
+				}
+				prev = c
 				p.Vals[e] = vals[j]
 				p.Offs[e] = uint16((c - base) * scale)
 				e += int64(r)
@@ -174,6 +183,15 @@ func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 		}
 	}
 	return p, nil
+}
+
+// csrBadIndex is the error for the column index at entry q of row i, which a packer found
+// out of range or out of order: the full validation names the rule.
+func csrBadIndex(w *formats.CSR, i int, q int64) error {
+	if err := w.Validate(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: csr row %d, index %d: column %d out of place", formats.ErrInvalid, i, q, w.ColIdx[q])
 }
 
 // Bytes is the packed size.

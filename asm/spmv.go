@@ -65,7 +65,9 @@ type spmvKernel struct {
 }
 
 func packSpMV(s *spmvSpec, w *formats.CSR) (*spmvKernel, error) {
-	if err := w.Validate(); err != nil {
+	// The structure here; each column index is checked as it is converted (in [0, K) and
+	// after the row's previous one), flags folded without a branch per entry.
+	if err := w.ValidateStructure(); err != nil {
 		return nil, err
 	}
 	if s.bytes == 2 && w.Cols > 1<<16 {
@@ -76,16 +78,31 @@ func packSpMV(s *spmvSpec, w *formats.CSR) (*spmvKernel, error) {
 		vals: make([]float32, nnz+s.lanes), cnt: make([]uint32, w.Rows+1),
 		start: append([]int64(nil), w.RowPtr...), cost: make([]int64, w.Rows+1)}
 	copy(k.vals, w.Val)
+	var bad uint32
+	kk := uint32(w.Cols)
 	if s.bytes == 2 {
 		k.idx16 = make([]uint16, nnz+s.lanes)
-		for i, c := range w.ColIdx {
-			k.idx16[i] = uint16(c)
-		}
 	} else {
 		k.idx32 = make([]uint32, nnz+s.lanes)
-		for i, c := range w.ColIdx {
-			k.idx32[i] = uint32(c)
+	}
+	for r := 0; r < w.Rows; r++ {
+		prev := int64(-1)
+		lo, hi := w.RowPtr[r], w.RowPtr[r+1]
+		for q, c := range w.ColIdx[lo:hi] {
+			bad |= b2u(uint32(c) >= kk) | b2u(int64(c) <= prev)
+			prev = int64(c)
+			if s.bytes == 2 {
+				k.idx16[lo+int64(q)] = uint16(c)
+			} else {
+				k.idx32[lo+int64(q)] = uint32(c)
+			}
 		}
+	}
+	if bad != 0 {
+		if err := w.Validate(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: csr column index outside [0, %d) or out of order", formats.ErrInvalid, w.Cols)
 	}
 	for r := 0; r < w.Rows; r++ {
 		k.cnt[r] = uint32(w.RowPtr[r+1] - w.RowPtr[r])
@@ -160,4 +177,12 @@ func (k *spmvKernel) xbuf() *[]float32 {
 	}
 	b := make([]float32, max(k.k, 1))
 	return &b
+}
+
+// b2u is 1 for true, 0 for false.
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
 }

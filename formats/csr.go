@@ -25,8 +25,11 @@ func NewCSR(rows, cols int, rowPtr []int64, colIdx []int32, val []float32) (*CSR
 	return c, nil
 }
 
-// Validate proves the CSR invariants.
-func (c *CSR) Validate() error {
+// ValidateStructure checks the invariants that do not depend on the column indices: shape,
+// lengths, and row pointers monotone within [0, nnz] with at most K entries per row. It is
+// O(M); a packer that checks each index as it reads it (in range, strictly increasing in its
+// row) needs only this, instead of a second pass over every entry.
+func (c *CSR) ValidateStructure() error {
 	if c == nil {
 		return invalid("csr", "", "nil matrix")
 	}
@@ -54,6 +57,17 @@ func (c *CSR) Validate() error {
 		if hi-lo > int64(c.Cols) {
 			return invalid("csr", fmt.Sprintf("row %d", i), "%d entries in a row of %d columns", hi-lo, c.Cols)
 		}
+	}
+	return nil
+}
+
+// Validate checks every invariant (see CSR): the structure, then every column index.
+func (c *CSR) Validate() error {
+	if err := c.ValidateStructure(); err != nil {
+		return err
+	}
+	for i := 0; i < c.Rows; i++ {
+		lo, hi := c.RowPtr[i], c.RowPtr[i+1]
 		prev := int32(-1)
 		for p := lo; p < hi; p++ {
 			j := c.ColIdx[p]
