@@ -69,8 +69,7 @@ func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 			if !familyTakes(f, t) {
 				continue
 			}
-			co := lookupCoefN(f, t, n)
-			e := co.estimate(t.stored, ms.M, n)
+			e, _ := estimateNs(f, t, ms.M, ms.K, n)
 			out = append(out, est{Candidate{Kernel: f.Name, Format: t.String(), Threads: opts.Threads, MedianNs: e}, e})
 		}
 	}

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/sparsegen/sparsegen/formats"
 )
@@ -19,9 +20,9 @@ type target struct {
 func (t target) String() string {
 	switch t.format {
 	case "bsr":
-		return fmt.Sprintf("bsr%dx%d", t.r, t.c)
+		return "bsr" + strconv.Itoa(t.r) + "x" + strconv.Itoa(t.c) // not Sprintf: Compile asks often
 	case "nm":
-		return fmt.Sprintf("nm%d:%d", t.keep, t.group)
+		return "nm" + strconv.Itoa(t.keep) + ":" + strconv.Itoa(t.group)
 	}
 	return t.format
 }

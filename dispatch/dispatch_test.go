@@ -777,8 +777,6 @@ func TestDescribe(t *testing.T) {
 // dense wins above 50% density; BSR and N:M expensive), the policy picks by density,
 // whatever the input format, and converts where the table says so.
 func TestPolicyFollowsTable(t *testing.T) {
-	saved, savedIx := policyTable, tableIndex
-	defer func() { policyTable, tableIndex = saved, savedIx }()
 	var tab []policyEntry
 	for _, f := range asm.Families() {
 		for b := range policyPoints {
@@ -790,7 +788,7 @@ func TestPolicyFollowsTable(t *testing.T) {
 			}
 		}
 	}
-	policyTable, tableIndex = tab, indexTable(tab)
+	defer usePolicyTable(tab)()
 	rng := rand.New(rand.NewPCG(21, 22))
 	for _, c := range []struct {
 		density float64

@@ -244,7 +244,7 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 					a := c.alts[i]
 					c.why = fmt.Sprintf("shares the packing of %s (est %s, within %.0f%% of the best here, %s %s)",
 						o.id(), fmtNs(a.est), 100*(shareSlack-1), c.id(), fmtNs(c.est))
-					c.alts = append(without(c.alts, a), cand{c.fam, c.tgt, c.est, ""})
+					c.alts = append(without(c.alts, a), cand{fam: c.fam, tgt: c.tgt, est: c.est})
 					c.fam, c.tgt, c.est = a.fam, a.tgt, a.est
 					break
 				}
@@ -439,17 +439,22 @@ func targetsFor(w formats.Matrix, ms *Measure, fams []asm.Family, force string) 
 }
 
 type cand struct {
-	fam asm.Family
-	tgt target
-	est float64
-	src string
+	fam    asm.Family
+	tgt    target
+	est    float64 // estimated ns at the range's representative N
+	src    string
+	regret float64 // worst ratio to the best estimate over the range's sample N
 }
 
 // choose picks the kernel for N range r: the tuning record's winner (or first runnable
 // runner-up) if the record has this layer, else the lowest estimate of the default policy.
 func choose(r nRange, fams []asm.Family, targets []target, ms *Measure, rec *Record, forced bool, excluded map[string]bool) (*choice, error) {
 	n := r.repN()
+	// One kernel serves the whole range: each candidate is scored by its worst ratio to the
+	// best estimate over sample N of the range (minimax regret), then by its estimate at n.
+	ns := r.sampleNs()
 	var cands []cand
+	var ests [][]float64
 	for _, f := range fams {
 		if !coversRange(f, r) {
 			continue
@@ -458,16 +463,34 @@ func choose(r nRange, fams []asm.Family, targets []target, ms *Measure, rec *Rec
 			if !familyTakes(f, t) || excluded[f.Name+"@"+t.String()] {
 				continue
 			}
-			co := lookupCoefN(f, t, n)
-			cands = append(cands, cand{f, t, co.estimate(t.stored, ms.M, n), co.source})
+			e, src := estimateNs(f, t, ms.M, ms.K, n)
+			es := make([]float64, len(ns))
+			for i, sn := range ns {
+				es[i], _ = estimateNs(f, t, ms.M, ms.K, sn)
+			}
+			cands = append(cands, cand{fam: f, tgt: t, est: e, src: src})
+			ests = append(ests, es)
 		}
 	}
 	if len(cands) == 0 {
 		return nil, fmt.Errorf("dispatch: no kernel family can run %v for %s (families: %s)", targets, r, familyNames())
 	}
-	// Lowest estimate first; ties prefer no conversion, then the wider ISA, then the name.
+	for i := range ns {
+		best := math.Inf(1)
+		for _, es := range ests {
+			best = min(best, es[i])
+		}
+		for c, es := range ests {
+			cands[c].regret = max(cands[c].regret, es[i]/best)
+		}
+	}
+	// Lowest regret first (equal within 1%), then lowest estimate at n; ties prefer no
+	// conversion, then the wider ISA, then the name.
 	sort.SliceStable(cands, func(i, j int) bool {
 		a, c := cands[i], cands[j]
+		if math.Abs(a.regret-c.regret) > 0.01*min(a.regret, c.regret) {
+			return a.regret < c.regret
+		}
 		if a.est != c.est {
 			return a.est < c.est
 		}

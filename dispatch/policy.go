@@ -43,28 +43,45 @@ func BucketKey(n int) string { return bucketKeys[bucketOf(n)] }
 
 // The default policy is a cost model: a kernel family f packed as target t costs about
 //
-//	t(N) = PerMAC·stored·N + PerOut·M·N   nanoseconds
+//	t(N) = (PerMAC·stored + PerOut·M + PerIn·K) · N'   nanoseconds
 //
 // where stored counts the values t stores (M·K for dense, nnz for CSR, nnz/fill for BSR,
-// M·slots for N:M). The coefficients per (family, target, N bucket) are measured by
-// TestPolicyTable -update, which writes policy_table.go; the thresholds that follow from
-// them (density above which dense wins, block fill above which BSR wins, …) are listed
-// there per ISA. Families not in the table fall back on the best entry of the same format
-// and ISA, then on priors (below) scaled by vector width and bytes per stored value.
+// M·slots for N:M), PerIn prices the copy of X a kernel makes per call (the CSR panel: on a
+// small M it outweighs the products), and N' is N rounded up to the family's vector width
+// (a kernel that vectorizes along N computes whole vectors: at N = 24 an AVX-512 kernel does
+// the work of 32, an AVX2 one of 24). The coefficients per (family, target, policy point N)
+// are measured by TestPolicyTable -update, which writes policy_table.go; between two points
+// an estimate blends the two points' estimates in log N. The thresholds that follow from
+// the coefficients (density above which dense wins, block fill above which BSR wins, …) are
+// listed there per ISA. Families not in the table fall back on the best entry of the same
+// format and ISA, then on priors (below) scaled by vector width and bytes per stored value.
 type policyEntry struct {
 	Family string  // asm family name
 	Target string  // "dense", "csr", "bsr4x1", "nm2:4"
 	N      int     // the policy point (policyPoints) it was measured at
 	PerMAC float64 // ns per stored value per column
-	PerOut float64 // ns per output value
+	PerOut float64 // ns per output row per column
+	PerIn  float64 // ns per input row (K) per column
 }
 
 type coef struct {
-	perMAC, perOut float64
-	source         string // "table", "table (format/ISA)", "prior"
+	perMAC, perOut, perIn float64
+	source                string // "table", "table (format/ISA)", "prior"
 }
 
 var tableIndex = indexTable(policyTable)
+
+// usePolicyTable replaces the policy table (tests) and returns a function that restores
+// the previous one; both clear the coefficient memo.
+func usePolicyTable(tab []policyEntry) (restore func()) {
+	saved, savedIx := policyTable, tableIndex
+	policyTable, tableIndex = tab, indexTable(tab)
+	coefMemo.Clear()
+	return func() {
+		policyTable, tableIndex = saved, savedIx
+		coefMemo.Clear()
+	}
+}
 
 func indexTable(t []policyEntry) map[string]policyEntry {
 	ix := map[string]policyEntry{}
@@ -81,9 +98,11 @@ func formatOfTarget(t string) string {
 	return t
 }
 
-// policyPoints are the N at which the table is measured; an estimate for N uses the
-// nearest point (in log N), and plans cut their N ranges between points.
-var policyPoints = []int{1, 2, 4, 8, 16, 32, 64, 128}
+// policyPoints are the N at which the table is measured, half an octave apart (at N = 24
+// an AVX-512 kernel computes two full vectors' worth and an AVX2 one three: such steps are
+// measured, not interpolated); an estimate between two points blends them, and plans cut
+// their N ranges between points.
+var policyPoints = []int{1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128}
 
 // nearestPoint returns the policy point nearest to n in log scale.
 func nearestPoint(n int) int {
@@ -99,11 +118,33 @@ func nearestPoint(n int) int {
 // lookupCoef finds the cost coefficients of family f on target t for standard bucket b.
 func lookupCoef(f asm.Family, t target, b int) coef { return lookupCoefN(f, t, bucketRepN[b]) }
 
-// lookupCoefN finds the cost coefficients of family f on target t for N columns.
-func lookupCoefN(f asm.Family, t target, n int) coef {
-	pn := nearestPoint(n)
-	if e, ok := tableIndex[f.Name+"|"+t.String()+"|"+strconv.Itoa(pn)]; ok {
-		return coef{e.PerMAC, e.PerOut, "table"}
+// lookupCoefN finds the cost coefficients of family f on target t for N columns (those of
+// the nearest policy point).
+func lookupCoefN(f asm.Family, t target, n int) coef { return coefAt(f, t, nearestPoint(n)) }
+
+// coefMemo caches coefAt: Compile asks for every family × target × sample N, and the
+// fallbacks scan the table.
+var coefMemo sync.Map // coefKey → coef
+
+// coefAt finds the cost coefficients of family f on target t at policy point pn.
+func coefAt(f asm.Family, t target, pn int) coef {
+	key := coefKey{f.Name, t.format, t.r, t.c, t.keep, t.group, pn}
+	if c, ok := coefMemo.Load(key); ok {
+		return c.(coef)
+	}
+	c := findCoef(f, t, pn, f.Name+"|"+t.String()+"|"+strconv.Itoa(pn))
+	coefMemo.Store(key, c)
+	return c
+}
+
+type coefKey struct {
+	family, format       string
+	r, c, keep, group, n int
+}
+
+func findCoef(f asm.Family, t target, pn int, key string) coef {
+	if e, ok := tableIndex[key]; ok {
+		return coef{e.PerMAC, e.PerOut, e.PerIn, "table"}
 	}
 	// Same family on another target of the same format, then the best of the same format
 	// and ISA (a new tile of a known kernel kind).
@@ -117,7 +158,7 @@ func lookupCoefN(f asm.Family, t target, n int) coef {
 		}
 	}
 	if best != nil {
-		return coef{best.PerMAC, best.PerOut, "table (" + best.Target + ")"}
+		return coef{best.PerMAC, best.PerOut, best.PerIn, "table (" + best.Target + ")"}
 	}
 	for i := range policyTable {
 		e := &policyTable[i]
@@ -128,9 +169,9 @@ func lookupCoefN(f asm.Family, t target, n int) coef {
 		}
 	}
 	if best != nil {
-		return coef{best.PerMAC, best.PerOut, "table (like " + best.Family + ")"}
+		return coef{best.PerMAC, best.PerOut, best.PerIn, "table (like " + best.Family + ")"}
 	}
-	return priorCoef(f, t, bucketOf(n))
+	return priorCoef(f, t, bucketOf(pn))
 }
 
 // priorCoef is the guess for a family the table has not measured: ns per stored value per
@@ -160,11 +201,64 @@ func priorCoef(f asm.Family, t target, b int) coef {
 			fac = (4 + float64(t.group)/8) / 8
 		}
 	}
-	return coef{base * fac, out, "prior"}
+	return coef{base * fac, out, 0, "prior"}
 }
 
-func (c coef) estimate(stored int64, m, n int) float64 {
-	return c.perMAC*float64(stored)*float64(n) + c.perOut*float64(m)*float64(n)
+// estimate is the cost at ne effective columns (see effN).
+func (c coef) estimate(stored int64, m, k, ne int) float64 {
+	return (c.perMAC*float64(stored) + c.perOut*float64(m) + c.perIn*float64(k)) * float64(ne)
+}
+
+// effN is N rounded up to the vector width f computes along N (GEMV families, N = 1 only,
+// and the scalar generic ISA compute exactly N).
+func effN(f asm.Family, n int) int {
+	if f.MaxN == 1 {
+		return n
+	}
+	var l int
+	switch f.ISA {
+	case asm.AVX512:
+		l = 16
+	case asm.AVX2:
+		l = 8
+	case asm.NEON:
+		l = 4
+	default:
+		return n
+	}
+	return (n + l - 1) / l * l
+}
+
+// estimateNs is the policy's cost of family f on target t (storing t.stored values) for an
+// M×K weight at n columns: the estimates of the policy points around n, blended in log N.
+func estimateNs(f asm.Family, t target, m, k, n int) (float64, string) {
+	n = max(n, 1)
+	lo, hi := policyPoints[0], policyPoints[len(policyPoints)-1]
+	for _, p := range policyPoints {
+		if p <= n {
+			lo = p
+		}
+		if p >= n && hi >= p {
+			hi = p
+		}
+	}
+	if n > hi {
+		lo = hi
+	}
+	ne := effN(f, n)
+	cl := coefAt(f, t, lo)
+	el := cl.estimate(t.stored, m, k, ne)
+	if hi == lo {
+		return el, cl.source
+	}
+	ch := coefAt(f, t, hi)
+	eh := ch.estimate(t.stored, m, k, ne)
+	w := math.Log(float64(n)/float64(lo)) / math.Log(float64(hi)/float64(lo))
+	src := cl.source
+	if w > 0.5 {
+		src = ch.source
+	}
+	return (1-w)*el + w*eh, src
 }
 
 var (
@@ -249,6 +343,25 @@ func (r nRange) String() string {
 // repN is the N at which the policy compares estimates for r: the policy point nearest
 // to r.lo, clamped into r.
 func (r nRange) repN() int { return min(max(nearestPoint(r.lo), r.lo), r.hi) }
+
+// sampleNs are the N at which the policy compares candidates for r: its ends (an unbounded
+// range ends at max(4·lo, 512) here) and the policy points inside.
+func (r nRange) sampleNs() []int {
+	hi := r.hi
+	if hi == math.MaxInt {
+		hi = max(r.lo*4, 512)
+	}
+	ns := []int{r.lo}
+	for _, p := range policyPoints {
+		if p > r.lo && p < hi {
+			ns = append(ns, p)
+		}
+	}
+	if hi > r.lo {
+		ns = append(ns, hi)
+	}
+	return ns
+}
 
 // coversRange reports whether f's N range [MinN, MaxN] (MaxN = 0: unbounded) holds all of
 // r: a family runs only for the N it declares.

@@ -52,34 +52,107 @@ func timeKernel(kern asm.Kernel, n int) float64 {
 
 type sample struct {
 	stored  int64
-	m, n    int
+	m, k    int
+	ne      int // effective columns (effN)
 	ns      float64
 	matrix  string
 	density float64
 }
 
-// fitCoef fits t ≈ a·stored·n + b·m·n minimising the relative error, with a, b ≥ 0.
-func fitCoef(ss []sample) (a, b float64) {
-	var s11, s12, s22, r1, r2 float64
-	for _, s := range ss {
-		u := float64(s.stored) * float64(s.n) / s.ns
-		v := float64(s.m) * float64(s.n) / s.ns
-		s11 += u * u
-		s12 += u * v
-		s22 += v * v
-		r1 += u
-		r2 += v
+// fitCoef fits t ≈ (a·stored + b·m + c·k)·ne minimising the relative error, with a > 0 and
+// b, c ≥ 0: least squares on every subset of {b, c} (a always in), keeping the best
+// feasible fit. With fewer than 4 samples only a is fitted.
+func fitCoef(ss []sample) (a, b, c float64) {
+	feats := func(s sample) [3]float64 {
+		ne := float64(s.ne) / s.ns
+		return [3]float64{float64(s.stored) * ne, float64(s.m) * ne, float64(s.k) * ne}
 	}
-	det := s11*s22 - s12*s12
-	if det > 1e-12*s11*s22 {
-		a = (r1*s22 - r2*s12) / det
-		b = (r2*s11 - r1*s12) / det
+	bestErr := math.Inf(1)
+	for mask := 0; mask < 4; mask++ {
+		if len(ss) < 4 && mask != 0 {
+			continue
+		}
+		idx := []int{0}
+		for j := 1; j <= 2; j++ {
+			if mask&(1<<(j-1)) != 0 {
+				idx = append(idx, j)
+			}
+		}
+		// Normal equations G·x = r for the chosen features (target 1 per sample).
+		d := len(idx)
+		g := make([][]float64, d)
+		r := make([]float64, d)
+		for i := range g {
+			g[i] = make([]float64, d)
+		}
+		for _, s := range ss {
+			f := feats(s)
+			for i, fi := range idx {
+				r[i] += f[fi]
+				for j, fj := range idx {
+					g[i][j] += f[fi] * f[fj]
+				}
+			}
+		}
+		x, ok := solve(g, r)
+		if !ok {
+			continue
+		}
+		var co [3]float64
+		feasible := x[0] > 0
+		for i, fi := range idx {
+			co[fi] = x[i]
+			feasible = feasible && x[i] >= 0
+		}
+		if !feasible {
+			continue
+		}
+		var e float64
+		for _, s := range ss {
+			f := feats(s)
+			p := co[0]*f[0] + co[1]*f[1] + co[2]*f[2] - 1
+			e += p * p
+		}
+		if e < bestErr {
+			bestErr, a, b, c = e, co[0], co[1], co[2]
+		}
 	}
-	if a <= 0 || b < 0 || det <= 1e-12*s11*s22 || len(ss) < 4 { // too few samples for two parameters
-		b = 0
-		a = r1 / s11
+	return a, b, c
+}
+
+// solve solves the small symmetric system g·x = r by Gaussian elimination; ok is false
+// when g is (nearly) singular.
+func solve(g [][]float64, r []float64) ([]float64, bool) {
+	d := len(r)
+	m := make([][]float64, d)
+	for i := range m {
+		m[i] = append(append([]float64(nil), g[i]...), r[i])
 	}
-	return a, b
+	for col := 0; col < d; col++ {
+		piv := col
+		for i := col + 1; i < d; i++ {
+			if math.Abs(m[i][col]) > math.Abs(m[piv][col]) {
+				piv = i
+			}
+		}
+		if math.Abs(m[piv][col]) <= 1e-12*math.Abs(g[col][col]) || m[piv][col] == 0 {
+			return nil, false
+		}
+		m[col], m[piv] = m[piv], m[col]
+		for i := 0; i < d; i++ {
+			if i != col {
+				f := m[i][col] / m[col][col]
+				for j := col; j <= d; j++ {
+					m[i][j] -= f * m[col][j]
+				}
+			}
+		}
+	}
+	x := make([]float64, d)
+	for i := range x {
+		x[i] = m[i][d] / m[i][i]
+	}
+	return x, true
 }
 
 type trainMatrix struct {
@@ -90,7 +163,8 @@ type trainMatrix struct {
 func trainingSet() []trainMatrix {
 	rng := rand.New(rand.NewPCG(101, 102))
 	var out []trainMatrix
-	for _, sh := range [][2]int{{256, 256}, {512, 128}} {
+	// Three shapes so that M and K vary apart (the per-row and per-input terms).
+	for _, sh := range [][2]int{{256, 256}, {512, 128}, {96, 1024}} {
 		for _, den := range []float64{0.03, 0.08, 0.15, 0.3, 0.5, 1} {
 			out = append(out, trainMatrix{fmt.Sprintf("%dx%d unstructured %.0f%%", sh[0], sh[1], 100*den), randDense(rng, sh[0], sh[1], den)})
 		}
@@ -146,7 +220,7 @@ func runnableFamilies() []asm.Family {
 func TestPolicyTable(t *testing.T) {
 	if !*updatePolicy {
 		for _, e := range policyTable {
-			if _, err := parseTarget(e.Target); err != nil || !(e.PerMAC > 0) || e.PerOut < 0 || !slices.Contains(policyPoints, e.N) {
+			if _, err := parseTarget(e.Target); err != nil || !(e.PerMAC > 0) || e.PerOut < 0 || e.PerIn < 0 || !slices.Contains(policyPoints, e.N) {
 				t.Errorf("bad table entry %+v", e)
 			}
 			if _, ok := asm.Lookup(e.Family); !ok {
@@ -186,7 +260,7 @@ func TestPolicyTable(t *testing.T) {
 				if _, seen := groups[id]; !seen {
 					keys = append(keys, id)
 				}
-				groups[id] = append(groups[id], sample{c.tgt.stored, ms.M, n, ns, tm.name, ms.Density})
+				groups[id] = append(groups[id], sample{c.tgt.stored, ms.M, ms.K, effN(c.fam, n), ns, tm.name, ms.Density})
 			}
 		}
 		t.Logf("timed %s", tm.name)
@@ -197,8 +271,8 @@ func TestPolicyTable(t *testing.T) {
 		parts := strings.Split(id, "|")
 		var b int
 		fmt.Sscan(parts[2], &b)
-		a, o := fitCoef(groups[id])
-		entries = append(entries, policyEntry{Family: parts[0], Target: parts[1], N: b, PerMAC: a, PerOut: o})
+		a, o, in := fitCoef(groups[id])
+		entries = append(entries, policyEntry{Family: parts[0], Target: parts[1], N: b, PerMAC: a, PerOut: o, PerIn: in})
 	}
 	src := renderTable(entries)
 	if err := os.WriteFile("policy_table.go", src, 0o644); err != nil {
@@ -215,7 +289,7 @@ func renderTable(entries []policyEntry) []byte {
 	fmt.Fprintf(&buf, "// The default policy's cost coefficients (see policy.go), measured on %s %q with\n", h.GOARCH, h.Model)
 	fmt.Fprintf(&buf, "// features %v, %s, one thread, bare kernel calls, on the training set of\n", h.Features, runtime.Version())
 	fmt.Fprintf(&buf, "// policy_gen_test.go. Kernel families then registered: %s.\n//\n", familyNames())
-	fmt.Fprintf(&buf, "// Thresholds that follow (PerOut ignored), per ISA and policy point N: dense wins over CSR above\n")
+	fmt.Fprintf(&buf, "// Thresholds that follow (PerOut and PerIn ignored), per ISA and policy point N: dense wins over CSR above\n")
 	fmt.Fprintf(&buf, "// density D; BSR R×C wins over CSR when its fill (nnz/slots) exceeds F; N:M wins over CSR\n")
 	fmt.Fprintf(&buf, "// when nnz/slots exceeds F (a conforming matrix with every slot used has 1).\n//\n")
 	for _, line := range thresholds(entries) {
@@ -223,7 +297,7 @@ func renderTable(entries []policyEntry) []byte {
 	}
 	fmt.Fprintf(&buf, "var policyTable = []policyEntry{\n")
 	for _, e := range entries {
-		fmt.Fprintf(&buf, "\t{Family: %q, Target: %q, N: %d, PerMAC: %.4g, PerOut: %.4g},\n", e.Family, e.Target, e.N, e.PerMAC, e.PerOut)
+		fmt.Fprintf(&buf, "\t{Family: %q, Target: %q, N: %d, PerMAC: %.4g, PerOut: %.4g, PerIn: %.4g},\n", e.Family, e.Target, e.N, e.PerMAC, e.PerOut, e.PerIn)
 	}
 	fmt.Fprintf(&buf, "}\n")
 	src, err := format.Source(buf.Bytes())
@@ -300,12 +374,18 @@ func TestPolicyValidation(t *testing.T) {
 	fams := runnableFamilies()
 	worst, within := 0.0, 0
 	total := 0
+	// N on the policy grid (6, 24, 96 are points) and off it.
+	valNs := []int{1, 5, 6, 20, 24, 40, 80, 96}
+	if !*validatePolicy {
+		valNs = []int{1, 6, 24, 96}
+	}
+	withinN := map[int]int{}
 	for _, h := range set {
 		p, err := Compile(h.d, Options{Threads: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, n := range []int{1, 6, 24, 96} {
+		for _, n := range valNs {
 			cands, _, err := candidatesFor(h.d, fams, nRange{n, n})
 			if err != nil {
 				t.Fatal(err)
@@ -336,10 +416,37 @@ func TestPolicyValidation(t *testing.T) {
 			total++
 			if r <= 1.2 {
 				within++
+				withinN[n]++
 			}
 			worst = max(worst, r)
 			t.Logf("%-26s N=%-3d chosen %-32s %9s  best %-32s %9s  ratio %.2f", h.name, n, chosen, fmtNs(chosenNs), bestID, fmtNs(best), r)
 		}
 	}
+	for _, n := range valNs {
+		t.Logf("N = %d: %d/%d within 20%%", n, withinN[n], len(set))
+	}
 	t.Logf("policy validation: %d/%d cases within 20%% of the best; worst ratio %.2f", within, total, worst)
+}
+
+// TestFitCoef: samples drawn from known coefficients are fitted back; a negative term is
+// dropped rather than fitted below zero.
+func TestFitCoef(t *testing.T) {
+	var ss []sample
+	for _, sh := range [][3]int{{100, 200, 3000}, {400, 50, 9000}, {64, 1000, 5000}, {300, 300, 40000}, {50, 80, 700}} {
+		for _, ne := range []int{16, 32} {
+			ns := (0.05*float64(sh[2]) + 2*float64(sh[0]) + 0.5*float64(sh[1])) * float64(ne)
+			ss = append(ss, sample{stored: int64(sh[2]), m: sh[0], k: sh[1], ne: ne, ns: ns})
+		}
+	}
+	a, b, c := fitCoef(ss)
+	if math.Abs(a-0.05) > 1e-6 || math.Abs(b-2) > 1e-4 || math.Abs(c-0.5) > 1e-4 {
+		t.Fatalf("fit (%g, %g, %g), want (0.05, 2, 0.5)", a, b, c)
+	}
+	for i := range ss { // a term that would need a negative coefficient
+		ss[i].ns = (0.05*float64(ss[i].stored) - 0.3*float64(ss[i].k) + 100) * float64(ss[i].ne)
+	}
+	a, b, c = fitCoef(ss)
+	if !(a > 0) || b < 0 || c < 0 {
+		t.Fatalf("fit (%g, %g, %g) has a negative or zero term", a, b, c)
+	}
 }

@@ -14,13 +14,11 @@ import (
 func TestPackFallback(t *testing.T) {
 	asm.Register(asm.Family{Name: "zz_refuses_csr_generic", Format: "csr", ISA: asm.Generic,
 		Pack: func(formats.Matrix) (asm.Kernel, error) { return nil, asm.ErrNotApplicable }})
-	saved, savedIx := policyTable, tableIndex
-	defer func() { policyTable, tableIndex = saved, savedIx }()
 	tab := append([]policyEntry(nil), policyTable...)
 	for _, n := range policyPoints {
 		tab = append(tab, policyEntry{Family: "zz_refuses_csr_generic", Target: "csr", N: n, PerMAC: 1e-9})
 	}
-	policyTable, tableIndex = tab, indexTable(tab)
+	defer usePolicyTable(tab)()
 	rng := rand.New(rand.NewPCG(41, 42))
 	d := randDense(rng, 50, 40, 0.1)
 	w, _ := formats.CSRFromDense(d)
