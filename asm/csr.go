@@ -313,16 +313,20 @@ func (c *csrKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n in
 	if n == 0 || u0 == u1 {
 		return nil
 	}
-	// One tile's panel at a time, reused: it stays in cache while the tile runs.
-	bp := c.panel(c.tileLen())
+	// One K block's panel at a time, packed just before its block runs: it stays in L1/L2
+	// (a whole tile's panel is K·T floats, 1.5 MiB at K = 3072, T = 128, and went out to
+	// L3 between its packing and its use). Measured interleaved, 768×3072×128 at 90%: 3–4%
+	// faster at 1 and 2 threads; neutral at K = 768.
+	pstride := (c.p.Kc + 1) * c.p.T
+	bp := c.panel(pstride)
 	defer c.pool.Put(bp)
 	panel := *bp
 	for n0 := 0; n0 < n; n0 += c.p.T {
 		w := min(c.p.T, n-n0)
-		for b := 0; b < c.p.Blocks; b++ {
+		c.runTile(u0, u1, func(b int) []float32 {
 			c.packBlock(panel, b, x, ldx, n0, w, false)
-		}
-		c.runTile(u0, u1, panel, w, y[n0:], ldy, epi)
+			return panel
+		}, w, y[n0:], ldy, epi)
 	}
 	return nil
 }
@@ -363,7 +367,7 @@ func (c *csrKernel) PackPanel(panel []float32, part int, x []float32, ldx, n int
 	}
 	tile, b := part/c.p.Blocks, part%c.p.Blocks
 	n0 := tile * c.p.T
-	return c.packBlock(panel[tile*c.tileLen():], b, x, ldx, n0, min(c.p.T, n-n0), tokenMajor)
+	return c.packBlock(panel[tile*c.tileLen()+b*(c.p.Kc+1)*c.p.T:], b, x, ldx, n0, min(c.p.T, n-n0), tokenMajor)
 }
 
 // RunPanel is Run on a panel that PackPanel filled for n columns.
@@ -383,8 +387,10 @@ func (c *csrKernel) RunPanel(u0, u1 int, panel []float32, n int, y []float32, ld
 	if n == 0 || u0 == u1 {
 		return nil
 	}
+	pstride := (c.p.Kc + 1) * c.p.T
 	for n0, tile := 0, 0; n0 < n; n0, tile = n0+c.p.T, tile+1 {
-		c.runTile(u0, u1, panel[tile*c.tileLen():], min(c.p.T, n-n0), y[n0:], ldy, epi)
+		tp := panel[tile*c.tileLen():]
+		c.runTile(u0, u1, func(b int) []float32 { return tp[b*pstride:] }, min(c.p.T, n-n0), y[n0:], ldy, epi)
 	}
 	return nil
 }
@@ -410,13 +416,12 @@ func checkMatrix(name string, rows, cols int, x []float32, ld int) error {
 	return nil
 }
 
-// packBlock copies K block b of X[:, n0:n0+w] into the tile's panel (rows of stride T,
-// columns w..T zero, row Kc zero). Token-major X (n×K) is transposed on the way, on the
+// packBlock copies K block b of X[:, n0:n0+w] into that block's panel (Kc+1 rows of
+// stride T, columns w..T zero, row Kc zero). Token-major X (n×K) is transposed on the way, on the
 // kernel's ISA.
-func (c *csrKernel) packBlock(tilePanel []float32, b int, x []float32, ldx, n0, w int, tokenMajor bool) error {
+func (c *csrKernel) packBlock(blockPanel []float32, b int, x []float32, ldx, n0, w int, tokenMajor bool) error {
 	t, kc := c.p.T, c.p.Kc
-	pstride := (kc + 1) * t
-	d := tilePanel[b*pstride : (b+1)*pstride]
+	d := blockPanel[:(kc+1)*t]
 	k0 := b * kc
 	rows := min(kc, c.p.K-k0)
 	if tokenMajor {
@@ -443,13 +448,12 @@ func (c *csrKernel) packBlock(tilePanel []float32, b int, x []float32, ldx, n0, 
 	return nil
 }
 
-// runTile runs units [u0, u1) on one tile of w ≤ T columns (panel: the tile's panel; y:
-// the tile's first column).
-func (c *csrKernel) runTile(u0, u1 int, panel []float32, w int, y []float32, ldy int, epi *ref.Epilogue) {
+// runTile runs units [u0, u1) on one tile of w ≤ T columns (blockPanel(b): K block b's
+// panel, called once per block in order; y: the tile's first column).
+func (c *csrKernel) runTile(u0, u1 int, blockPanel func(b int) []float32, w int, y []float32, ldy int, epi *ref.Epilogue) {
 	p, s := c.p, c.spec
 	t, L, R := p.T, s.lanes, p.R
 	first, last, lo, hi, bias, post := csrEpilogue(epi)
-	pstride := (p.Kc + 1) * t
 	// Full groups go straight to Y; a ragged last group (M % R ≠ 0) through a scratch tile.
 	full := u1
 	ragged := u1 == p.Groups && p.M%R != 0
@@ -473,7 +477,7 @@ func (c *csrKernel) runTile(u0, u1 int, panel []float32, w int, y []float32, ldy
 		if b == p.Blocks-1 {
 			flags |= last
 		}
-		xb := &panel[b*pstride]
+		xb := &blockPanel(b)[0]
 		start := p.Start[b*(p.Groups+1):]
 		cnt := p.Cnt[b*p.Groups:]
 		for g := u0; g < full; {

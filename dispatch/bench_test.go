@@ -130,6 +130,52 @@ func BenchmarkScalingBERT(b *testing.B) {
 	}
 }
 
+// BenchmarkScalingInterleaved: the BERT-base shapes at 90% and 2:4, every thread count of
+// $SPARSEGEN_BENCH_THREADS (default 1,2) timed interleaved in one process (this machine is
+// shared: sequential runs drifted by ±15%), reporting each count's speedup over the first.
+// One iteration is a whole comparison: run with -benchtime 1x.
+func BenchmarkScalingInterleaved(b *testing.B) {
+	ts := benchThreads()
+	for _, sh := range [][3]int{{768, 768, 128}, {3072, 768, 128}, {768, 3072, 128}} {
+		for _, pat := range []struct {
+			name        string
+			density     float64
+			keep, group int
+		}{{"90%", 0.1, 0, 0}, {"2:4", 0.5, 2, 4}} {
+			m, k, n := sh[0], sh[1], sh[2]
+			w := benchCSR(b, m, k, pat.density, pat.keep, pat.group)
+			x := make([]float32, k*n)
+			for i := range x {
+				x[i] = float32(i%5) - 2
+			}
+			y := make([]float32, m*n)
+			var fs []func() error
+			for _, t := range ts {
+				p, err := Compile(w, Options{Threads: t})
+				if err != nil {
+					b.Fatal(err)
+				}
+				fs = append(fs, func() error { return p.Mul(y, n, x, n, n) })
+			}
+			b.Run(fmt.Sprintf("%dx%dx%d/%s", m, k, n, pat.name), func(b *testing.B) {
+				var st []timing.Stats
+				var err error
+				for b.Loop() {
+					if st, err = timing.TimeInterleaved(timing.Protocol{Samples: 15, MinSample: 5 * time.Millisecond, Budget: 3 * time.Second}, fs...); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for i, t := range ts {
+					b.ReportMetric(st[i].MedianNs/1e3, fmt.Sprintf("µs@%d", t))
+					if i > 0 {
+						b.ReportMetric(st[0].MedianNs/st[i].MedianNs, fmt.Sprintf("speedup@%d", t))
+					}
+				}
+			})
+		}
+	}
+}
+
 func benchScaling(b *testing.B, m, k, n int, density float64, keep, group int) {
 	w := benchCSR(b, m, k, density, keep, group)
 	x := make([]float32, k*n)
