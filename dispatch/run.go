@@ -10,7 +10,9 @@ import (
 
 // A call is split in one chunk per thread, balanced by UnitCost (static: no dynamic
 // over-decomposition, because kernels may pack an X panel per Run call, a cost that grows
-// with the number of calls). Kernels keep each assembly call short themselves (DESIGN §6:
+// with the number of calls; even the N:M kernels, which read X in place, scaled worse
+// with more chunks: 768×3072×128 at 2:4 on 2 threads, 1.87× with one chunk per thread,
+// 1.72× with four, 1.53× with eight, timed interleaved). Kernels keep each assembly call short themselves (DESIGN §6:
 // they chunk rows or tiles inside Run); chunkWork only caps a chunk for very large calls.
 // Below minChunkWork cost·columns a chunk is not worth a thread. When W has fewer units
 // than the call has chunks, N is split too, in multiples of colAlign columns.
