@@ -62,7 +62,20 @@ type policyEntry struct {
 	PerMAC float64 // ns per stored value per column
 	PerOut float64 // ns per output row per column
 	PerIn  float64 // ns per input row (K) per column
+	// Large marks coefficients measured on weights far beyond L2 (streamed from memory),
+	// used at small N for targets storing at least largeStored values.
+	Large bool
 }
+
+// The large-W regime. At small N a kernel on a W that stays in cache is bound by its
+// instructions, one on a W streamed from memory by its bytes per stored value: 2:8 weights
+// stored as 2:4 (twice the values, a faster GEMV per value in cache) decode 1.56× slower
+// than stored as 2:8 on 11008×4096. The table holds separate coefficients for that regime,
+// measured on a 4096×4096 layer at N ≤ largeMaxN.
+const (
+	largeStored = 1 << 20 // values (4 MiB of float32): four times this CPU's L2
+	largeMaxN   = 2
+)
 
 type coef struct {
 	perMAC, perOut, perIn float64
@@ -86,7 +99,11 @@ func usePolicyTable(tab []policyEntry) (restore func()) {
 func indexTable(t []policyEntry) map[string]policyEntry {
 	ix := map[string]policyEntry{}
 	for _, e := range t {
-		ix[e.Family+"|"+e.Target+"|"+strconv.Itoa(e.N)] = e
+		key := e.Family + "|" + e.Target + "|" + strconv.Itoa(e.N)
+		if e.Large {
+			key += "|large"
+		}
+		ix[key] = e
 	}
 	return ix
 }
@@ -126,13 +143,21 @@ func lookupCoefN(f asm.Family, t target, n int) coef { return coefAt(f, t, neare
 // fallbacks scan the table.
 var coefMemo sync.Map // coefKey → coef
 
-// coefAt finds the cost coefficients of family f on target t at policy point pn.
+// coefAt finds the cost coefficients of family f on target t at policy point pn: those of
+// the large-W regime when t stores at least largeStored values and the table has them.
 func coefAt(f asm.Family, t target, pn int) coef {
-	key := coefKey{f.Name, t.format, t.r, t.c, t.keep, t.group, pn}
+	large := t.stored >= largeStored && pn <= largeMaxN
+	key := coefKey{f.Name, t.format, t.r, t.c, t.keep, t.group, pn, large}
 	if c, ok := coefMemo.Load(key); ok {
 		return c.(coef)
 	}
-	c := findCoef(f, t, pn, f.Name+"|"+t.String()+"|"+strconv.Itoa(pn))
+	name := f.Name + "|" + t.String() + "|" + strconv.Itoa(pn)
+	var c coef
+	if e, ok := tableIndex[name+"|large"]; ok && large {
+		c = coef{e.PerMAC, e.PerOut, e.PerIn, "table, large W"}
+	} else {
+		c = findCoef(f, t, pn, name)
+	}
 	coefMemo.Store(key, c)
 	return c
 }
@@ -140,6 +165,7 @@ func coefAt(f asm.Family, t target, pn int) coef {
 type coefKey struct {
 	family, format       string
 	r, c, keep, group, n int
+	large                bool
 }
 
 func findCoef(f asm.Family, t target, pn int, key string) coef {

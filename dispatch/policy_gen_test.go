@@ -156,9 +156,10 @@ func solve(g [][]float64, r []float64) ([]float64, bool) {
 }
 
 type trainMatrix struct {
-	name string
-	d    *formats.Dense
-	maxN int // time only policy points up to this (0: all)
+	name  string
+	d     *formats.Dense
+	maxN  int  // time only policy points up to this (0: all)
+	large bool // fits the large-W regime's coefficients (policyEntry.Large)
 }
 
 func trainingSet() []trainMatrix {
@@ -167,26 +168,38 @@ func trainingSet() []trainMatrix {
 	// Three shapes so that M and K vary apart (the per-row and per-input terms).
 	for _, sh := range [][2]int{{256, 256}, {512, 128}, {96, 1024}} {
 		for _, den := range []float64{0.03, 0.08, 0.15, 0.3, 0.5, 1} {
-			out = append(out, trainMatrix{fmt.Sprintf("%dx%d unstructured %.0f%%", sh[0], sh[1], 100*den), randDense(rng, sh[0], sh[1], den), 0})
+			out = append(out, trainMatrix{fmt.Sprintf("%dx%d unstructured %.0f%%", sh[0], sh[1], 100*den), randDense(rng, sh[0], sh[1], den), 0, false})
 		}
 		for _, b := range candidateBlocks() {
-			out = append(out, trainMatrix{fmt.Sprintf("%dx%d blocks %dx%d 25%%", sh[0], sh[1], b[0], b[1]), randBlocky(rng, sh[0], sh[1], b[0], b[1], 0.25), 0})
+			out = append(out, trainMatrix{fmt.Sprintf("%dx%d blocks %dx%d 25%%", sh[0], sh[1], b[0], b[1]), randBlocky(rng, sh[0], sh[1], b[0], b[1], 0.25), 0, false})
 		}
 		for _, p := range [][2]int{{2, 4}, {1, 4}} {
-			out = append(out, trainMatrix{fmt.Sprintf("%dx%d %d:%d", sh[0], sh[1], p[0], p[1]), randNM(rng, sh[0], sh[1], p[0], p[1]), 0})
+			out = append(out, trainMatrix{fmt.Sprintf("%dx%d %d:%d", sh[0], sh[1], p[0], p[1]), randNM(rng, sh[0], sh[1], p[0], p[1]), 0, false})
 		}
 	}
 	// A layer too big for L2, at small N only: there a kernel streams W and its bytes per
 	// stored value decide (DESIGN §5); the small shapes above are compute-bound.
 	const bm, bk, bn = 2048, 1024, 4
 	for _, den := range []float64{0.05, 0.1, 0.3, 0.5} {
-		out = append(out, trainMatrix{fmt.Sprintf("%dx%d unstructured %.0f%%", bm, bk, 100*den), randDense(rng, bm, bk, den), bn})
+		out = append(out, trainMatrix{fmt.Sprintf("%dx%d unstructured %.0f%%", bm, bk, 100*den), randDense(rng, bm, bk, den), bn, false})
 	}
 	for _, b := range candidateBlocks() {
-		out = append(out, trainMatrix{fmt.Sprintf("%dx%d blocks %dx%d 25%%", bm, bk, b[0], b[1]), randBlocky(rng, bm, bk, b[0], b[1], 0.25), bn})
+		out = append(out, trainMatrix{fmt.Sprintf("%dx%d blocks %dx%d 25%%", bm, bk, b[0], b[1]), randBlocky(rng, bm, bk, b[0], b[1], 0.25), bn, false})
 	}
 	for _, p := range [][2]int{{2, 4}, {1, 4}, {2, 8}} {
-		out = append(out, trainMatrix{fmt.Sprintf("%dx%d %d:%d", bm, bk, p[0], p[1]), randNM(rng, bm, bk, p[0], p[1]), bn})
+		out = append(out, trainMatrix{fmt.Sprintf("%dx%d %d:%d", bm, bk, p[0], p[1]), randNM(rng, bm, bk, p[0], p[1]), bn, false})
+	}
+	// The large-W regime (policyEntry.Large): a 4096×4096 layer, 8× this CPU's L3 share
+	// when dense, at N ≤ largeMaxN.
+	const lm, lk = 4096, 4096
+	for _, den := range []float64{0.05, 0.1, 0.3, 0.6} {
+		out = append(out, trainMatrix{fmt.Sprintf("%dx%d unstructured %.0f%%", lm, lk, 100*den), randDense(rng, lm, lk, den), largeMaxN, true})
+	}
+	for _, b := range [][2]int{{4, 1}, {4, 4}} {
+		out = append(out, trainMatrix{fmt.Sprintf("%dx%d blocks %dx%d 25%%", lm, lk, b[0], b[1]), randBlocky(rng, lm, lk, b[0], b[1], 0.25), largeMaxN, true})
+	}
+	for _, p := range [][2]int{{2, 4}, {1, 4}, {2, 8}} {
+		out = append(out, trainMatrix{fmt.Sprintf("%dx%d %d:%d", lm, lk, p[0], p[1]), randNM(rng, lm, lk, p[0], p[1]), largeMaxN, true})
 	}
 	return out
 }
@@ -257,6 +270,9 @@ func TestPolicyTable(t *testing.T) {
 			packed := map[string]asm.Kernel{}
 			for _, c := range cands {
 				id := c.fam.Name + "|" + c.tgt.String() + "|" + fmt.Sprint(n)
+				if tm.large {
+					id += "|large"
+				}
 				kern, ok := packed[c.fam.Name+c.tgt.String()]
 				if !ok {
 					cw, err := convert(tm.d, c.tgt)
@@ -288,7 +304,7 @@ func TestPolicyTable(t *testing.T) {
 		var b int
 		fmt.Sscan(parts[2], &b)
 		a, o, in := fitCoef(groups[id])
-		entries = append(entries, policyEntry{Family: parts[0], Target: parts[1], N: b, PerMAC: a, PerOut: o, PerIn: in})
+		entries = append(entries, policyEntry{Family: parts[0], Target: parts[1], N: b, PerMAC: a, PerOut: o, PerIn: in, Large: len(parts) > 3})
 	}
 	src := renderTable(entries)
 	if err := os.WriteFile("policy_table.go", src, 0o644); err != nil {
@@ -313,7 +329,11 @@ func renderTable(entries []policyEntry) []byte {
 	}
 	fmt.Fprintf(&buf, "var policyTable = []policyEntry{\n")
 	for _, e := range entries {
-		fmt.Fprintf(&buf, "\t{Family: %q, Target: %q, N: %d, PerMAC: %.4g, PerOut: %.4g, PerIn: %.4g},\n", e.Family, e.Target, e.N, e.PerMAC, e.PerOut, e.PerIn)
+		large := ""
+		if e.Large {
+			large = ", Large: true"
+		}
+		fmt.Fprintf(&buf, "\t{Family: %q, Target: %q, N: %d, PerMAC: %.4g, PerOut: %.4g, PerIn: %.4g%s},\n", e.Family, e.Target, e.N, e.PerMAC, e.PerOut, e.PerIn, large)
 	}
 	fmt.Fprintf(&buf, "}\n")
 	src, err := format.Source(buf.Bytes())
@@ -332,7 +352,7 @@ func thresholds(entries []policyEntry) []string {
 			best := map[string]float64{}
 			for _, e := range entries {
 				f, ok := asm.Lookup(e.Family)
-				if !ok || e.N != pn || isaRank(f.ISA, Host().GOARCH) < 0 || isaRank(f.ISA, Host().GOARCH) > isaRank(isa, Host().GOARCH) {
+				if !ok || e.N != pn || e.Large || isaRank(f.ISA, Host().GOARCH) < 0 || isaRank(f.ISA, Host().GOARCH) > isaRank(isa, Host().GOARCH) {
 					continue
 				}
 				if v, ok := best[e.Target]; !ok || e.PerMAC < v {
