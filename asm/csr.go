@@ -310,6 +310,27 @@ func (c *csrKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n in
 	if err := CheckRun(c, u0, u1, x, ldx, y, ldy, n, epi); err != nil {
 		return err
 	}
+	return c.run(u0, u1, x, ldx, y, ldy, n, epi, false)
+}
+
+// RunTokens is Run with X token-major (n×K, stride ldx ≥ K); Y stays M×n (ldy ≥ n).
+func (c *csrKernel) RunTokens(u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) error {
+	if u0 < 0 || u1 < u0 || u1 > c.Units() {
+		return fmt.Errorf("%w: units [%d, %d) outside [0, %d)", ref.ErrShape, u0, u1, c.Units())
+	}
+	if err := epi.Check(c.p.M); err != nil {
+		return err
+	}
+	if err := ref.CheckOperands(c.p.M, 0, n, nil, n, y, ldy); err != nil { // Y only
+		return err
+	}
+	if err := checkMatrix("X (token-major)", n, c.p.K, x, ldx); err != nil {
+		return err
+	}
+	return c.run(u0, u1, x, ldx, y, ldy, n, epi, true)
+}
+
+func (c *csrKernel) run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue, tokenMajor bool) error {
 	if n == 0 || u0 == u1 {
 		return nil
 	}
@@ -321,14 +342,17 @@ func (c *csrKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n in
 	bp := c.panel(pstride)
 	defer c.pool.Put(bp)
 	panel := *bp
+	var err error
 	for n0 := 0; n0 < n; n0 += c.p.T {
 		w := min(c.p.T, n-n0)
 		c.runTile(u0, u1, func(b int) []float32 {
-			c.packBlock(panel, b, x, ldx, n0, w, false)
+			if e := c.packBlock(panel, b, x, ldx, n0, w, tokenMajor); e != nil && err == nil {
+				err = e
+			}
 			return panel
 		}, w, y[n0:], ldy, epi)
 	}
-	return nil
+	return err
 }
 
 // The panel of n columns: tile i (columns [i·T, i·T+T)) holds per K block b the rows

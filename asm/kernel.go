@@ -123,6 +123,9 @@ type PanelKernel interface {
 	PackPanel(panel []float32, part int, x []float32, ldx, n int, tokenMajor bool) error
 	// RunPanel is Run for units [u0, u1) reading X from a panel packed for n columns.
 	RunPanel(u0, u1 int, panel []float32, n int, y []float32, ldy int, epi *ref.Epilogue) error
+	// RunTokens is Run with X token-major (n×K, stride ldx ≥ K), packed block by block
+	// as Run packs channel-major X; Y is M×n as for Run.
+	RunTokens(u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) error
 }
 
 // Family describes one kernel family instance: a format, a tile and an ISA.

@@ -53,6 +53,19 @@ func TestPanelKernelBitwise(t *testing.T) {
 						if err := kern.Run(0, kern.Units(), x, ldx, want, ldy, n, epi); err != nil {
 							t.Fatal(err)
 						}
+						// RunTokens on the token-major copy, in two unit ranges.
+						gotT := append([]float32(nil), y0...)
+						cutT := kern.Units() / 2
+						for _, u := range [][2]int{{0, cutT}, {cutT, kern.Units()}} {
+							if err := pk.RunTokens(u[0], u[1], xt, k+2, gotT, ldy, n, epi); err != nil {
+								t.Fatal(err)
+							}
+						}
+						for i := range want {
+							if math.Float32bits(gotT[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%s %dx%d kc=%d n=%d RunTokens epi=%+v: Y[%d] = %v, Run gives %v", s.name, m, k, kc, n, epi, i, gotT[i], want[i])
+							}
+						}
 						for _, tok := range []bool{false, true} {
 							panel := make([]float32, pk.PanelLen(n))
 							for i := range panel {
@@ -119,6 +132,10 @@ func TestPanelKernelChecks(t *testing.T) {
 			{"units past M", pk.RunPanel(0, kern.Units()+1, panel, n, y, n, nil)},
 			{"short bias", pk.RunPanel(0, kern.Units(), panel, n, y, n, &ref.Epilogue{Bias: make([]float32, 5)})},
 			{"negative N", pk.RunPanel(0, kern.Units(), panel, -1, y, n, nil)},
+			{"RunTokens short X", pk.RunTokens(0, kern.Units(), x[:40*n-1], 40, y, n, n, nil)},
+			{"RunTokens stride < K", pk.RunTokens(0, kern.Units(), x, 39, y, n, n, nil)},
+			{"RunTokens short Y", pk.RunTokens(0, kern.Units(), x, 40, y[:len(y)-1], n, n, nil)},
+			{"RunTokens units past M", pk.RunTokens(0, kern.Units()+1, x, 40, y, n, n, nil)},
 		} {
 			if c.err == nil {
 				t.Errorf("%s: %s accepted", s.name, c.what)

@@ -8,8 +8,8 @@ import (
 	"github.com/sparsegen/sparsegen/ref"
 )
 
-// TestSharedPanelBitwise: channel-major calls on a shared X panel (forced from 2 threads on),
-// whole and in slabs of one tile, give bitwise the one-thread result, also for batches and with
+// TestSharedPanelBitwise: channel-major and token-major calls on a shared X panel (forced
+// from 2 threads on), whole and in slabs of one tile, give bitwise the one-thread result, also for batches and with
 // an epilogue that reads Y; the panel path is really taken.
 func TestSharedPanelBitwise(t *testing.T) {
 	defer func(v, b int) { sharedPanelMinThreads, panelSlabBytes = v, b }(sharedPanelMinThreads, panelSlabBytes)
@@ -55,6 +55,22 @@ func TestSharedPanelBitwise(t *testing.T) {
 			}
 			if i := bitwiseEqual(want, got); i >= 0 {
 				t.Fatalf("n=%d threads=%d %s: Y[%d] = %v, one thread gives %v", n, threads, kern.Name(), i, got[i], want[i])
+			}
+			// Token-major on the shared panel against one thread's (private) path.
+			xt := make([]float32, n*k)
+			transpose(xt, k, x, n, k, n)
+			yt0 := make([]float32, n*m)
+			transpose(yt0, m, y0, n, m, n)
+			wantT := append([]float32(nil), yt0...)
+			if err := p1.MulTokens(wantT, m, xt, k, n); err != nil {
+				t.Fatal(err)
+			}
+			gotT := append([]float32(nil), yt0...)
+			if err := p.MulTokens(gotT, m, xt, k, n); err != nil {
+				t.Fatal(err)
+			}
+			if i := bitwiseEqual(wantT, gotT); i >= 0 {
+				t.Fatalf("n=%d threads=%d token-major: Y[%d] = %v, one thread gives %v", n, threads, i, gotT[i], wantT[i])
 			}
 			// Batch of two, X items shared (strideX = 0), Y items apart.
 			yb := append(append([]float32(nil), y0...), y0...)
