@@ -315,13 +315,7 @@ func (c *csrKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n in
 
 // RunTokens is Run with X token-major (n×K, stride ldx ≥ K); Y stays M×n (ldy ≥ n).
 func (c *csrKernel) RunTokens(u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) error {
-	if u0 < 0 || u1 < u0 || u1 > c.Units() {
-		return fmt.Errorf("%w: units [%d, %d) outside [0, %d)", ref.ErrShape, u0, u1, c.Units())
-	}
-	if err := epi.Check(c.p.M); err != nil {
-		return err
-	}
-	if err := ref.CheckOperands(c.p.M, 0, n, nil, n, y, ldy); err != nil { // Y only
+	if err := c.checkUnitsY(u0, u1, y, ldy, n, epi); err != nil {
 		return err
 	}
 	if err := checkMatrix("X (token-major)", n, c.p.K, x, ldx); err != nil {
@@ -396,13 +390,7 @@ func (c *csrKernel) PackPanel(panel []float32, part int, x []float32, ldx, n int
 
 // RunPanel is Run on a panel that PackPanel filled for n columns.
 func (c *csrKernel) RunPanel(u0, u1 int, panel []float32, n int, y []float32, ldy int, epi *ref.Epilogue) error {
-	if u0 < 0 || u1 < u0 || u1 > c.Units() {
-		return fmt.Errorf("%w: units [%d, %d) outside [0, %d)", ref.ErrShape, u0, u1, c.Units())
-	}
-	if err := epi.Check(c.p.M); err != nil {
-		return err
-	}
-	if err := ref.CheckOperands(c.p.M, 0, n, nil, n, y, ldy); err != nil { // Y only
+	if err := c.checkUnitsY(u0, u1, y, ldy, n, epi); err != nil {
 		return err
 	}
 	if err := c.checkPanel(panel, n); err != nil {
@@ -417,6 +405,18 @@ func (c *csrKernel) RunPanel(u0, u1 int, panel []float32, n int, y []float32, ld
 		c.runTile(u0, u1, func(b int) []float32 { return tp[b*pstride:] }, min(c.p.T, n-n0), y[n0:], ldy, epi)
 	}
 	return nil
+}
+
+// checkUnitsY checks the unit range, the epilogue and Y (M×n, stride ldy) of a call that
+// does not take channel-major X.
+func (c *csrKernel) checkUnitsY(u0, u1 int, y []float32, ldy, n int, epi *ref.Epilogue) error {
+	if u0 < 0 || u1 < u0 || u1 > c.Units() {
+		return fmt.Errorf("%w: units [%d, %d) outside [0, %d)", ref.ErrShape, u0, u1, c.Units())
+	}
+	if err := epi.Check(c.p.M); err != nil {
+		return err
+	}
+	return ref.CheckOperands(c.p.M, 0, n, nil, n, y, ldy) // Y only (K = 0)
 }
 
 func (c *csrKernel) checkPanel(panel []float32, n int) error {

@@ -47,6 +47,15 @@ func benchCSR(b *testing.B, m, k int, density float64, keep, group int) *formats
 	return c
 }
 
+// benchOperands returns X (K×N, a repeating pattern of small integers) and Y (M×N).
+func benchOperands(m, k, n int) (x, y []float32) {
+	x = make([]float32, k*n)
+	for i := range x {
+		x[i] = float32(i%5) - 2
+	}
+	return x, make([]float32, m*n)
+}
+
 func benchThreads() []int {
 	s := os.Getenv("SPARSEGEN_BENCH_THREADS")
 	if s == "" {
@@ -144,11 +153,7 @@ func BenchmarkScalingInterleaved(b *testing.B) {
 		}{{"90%", 0.1, 0, 0}, {"2:4", 0.5, 2, 4}} {
 			m, k, n := sh[0], sh[1], sh[2]
 			w := benchCSR(b, m, k, pat.density, pat.keep, pat.group)
-			x := make([]float32, k*n)
-			for i := range x {
-				x[i] = float32(i%5) - 2
-			}
-			y := make([]float32, m*n)
+			x, y := benchOperands(m, k, n)
 			var fs []func() error
 			for _, t := range ts {
 				p, err := Compile(w, Options{Threads: t})
@@ -178,11 +183,7 @@ func BenchmarkScalingInterleaved(b *testing.B) {
 
 func benchScaling(b *testing.B, m, k, n int, density float64, keep, group int) {
 	w := benchCSR(b, m, k, density, keep, group)
-	x := make([]float32, k*n)
-	for i := range x {
-		x[i] = float32(i%5) - 2
-	}
-	y := make([]float32, m*n)
+	x, y := benchOperands(m, k, n)
 	for _, t := range benchThreads() {
 		p, err := Compile(w, Options{Threads: t})
 		if err != nil {
@@ -276,11 +277,7 @@ func BenchmarkTokenMajor(b *testing.B) {
 	for _, sh := range [][2]int{{3072, 768}, {768, 768}, {768, 3072}} {
 		m, k := sh[0], sh[1]
 		w := benchCSR(b, m, k, 0.1, 0, 0)
-		x := make([]float32, k*n)
-		for i := range x {
-			x[i] = float32(i%7) - 3
-		}
-		y := make([]float32, m*n)
+		x, y := benchOperands(m, k, n)
 		for _, threads := range benchThreads() {
 			p, err := Compile(w, Options{Threads: threads})
 			if err != nil {

@@ -72,36 +72,7 @@ func TestLoweringRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dir := t.TempDir()
-	main := "package main\n\nimport \"fmt\"\n\n//go:noescape\nfunc kern(in *uint32, out *uint32)\n\nfunc main() {\n\tin := [32]uint32{"
-	for _, v := range in {
-		main += fmt.Sprintf("%#x, ", v)
-	}
-	main += "}\n\tvar out [32]uint32\n\tkern(&in[0], &out[0])\n\tfor _, v := range out {\n\t\tfmt.Printf(\"%08x\\n\", v)\n\t}\n}\n"
-	files := map[string]string{"go.mod": "module x\n\ngo 1.26\n", "main.go": main, "kern_arm64.s": string(src)}
-	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	build := exec.Command(gobin, "build", "-o", "x", ".")
-	build.Dir = dir
-	build.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s\n%s", err, b, src)
-	}
-	out, err := exec.Command(qemu, filepath.Join(dir, "x")).Output()
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	var got []uint32
-	for _, l := range strings.Fields(string(out)) {
-		v, err := strconv.ParseUint(l, 16, 32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, uint32(v))
-	}
+	got := runKernel(t, gobin, qemu, src, in[:])
 	if len(got) != 32 {
 		t.Fatalf("%d words of output", len(got))
 	}
@@ -131,4 +102,42 @@ func TestLoweringRuns(t *testing.T) {
 			t.Errorf("out[%d] (%s lane %d) = %#x, want %#x", i, names[min(i/4, len(names)-1)], i%4, got[i], want[i])
 		}
 	}
+}
+
+// runKernel builds src (an arm64 assembly file defining kern(in, out *uint32)) into a
+// static arm64 program that calls kern on in and prints out (as many words as in), runs it
+// under qemu, and returns out.
+func runKernel(t *testing.T, gobin, qemu string, src []byte, in []uint32) []uint32 {
+	t.Helper()
+	dir := t.TempDir()
+	main := fmt.Sprintf("package main\n\nimport \"fmt\"\n\n//go:noescape\nfunc kern(in *uint32, out *uint32)\n\nfunc main() {\n\tin := [%d]uint32{", len(in))
+	for _, v := range in {
+		main += fmt.Sprintf("%#x, ", v)
+	}
+	main += fmt.Sprintf("}\n\tvar out [%d]uint32\n\tkern(&in[0], &out[0])\n\tfor _, v := range out {\n\t\tfmt.Printf(\"%%08x\\n\", v)\n\t}\n}\n", len(in))
+	files := map[string]string{"go.mod": "module x\n\ngo 1.26\n", "main.go": main, "kern_arm64.s": string(src)}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	build := exec.Command(gobin, "build", "-o", "x", ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s\n%s", err, b, src)
+	}
+	out, err := exec.Command(qemu, filepath.Join(dir, "x")).Output()
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	var got []uint32
+	for _, l := range strings.Fields(string(out)) {
+		v, err := strconv.ParseUint(l, 16, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, uint32(v))
+	}
+	return got
 }

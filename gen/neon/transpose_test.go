@@ -1,11 +1,7 @@
 package neon
 
 import (
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -119,38 +115,13 @@ func TestTransposeRuns(t *testing.T) {
 	for i := range in {
 		in[i] = 0x7fc00000 | uint32(i)<<8 | uint32(i) // NaNs with distinct payloads
 	}
-	main := "package main\n\nimport \"fmt\"\n\n//go:noescape\nfunc kern(in *uint32, out *uint32)\n\nfunc main() {\n\tin := [16]uint32{"
-	for _, v := range in {
-		main += fmt.Sprintf("%#x, ", v)
-	}
-	main += "}\n\tvar out [16]uint32\n\tkern(&in[0], &out[0])\n\tfor _, v := range out {\n\t\tfmt.Printf(\"%08x\\n\", v)\n\t}\n}\n"
-	dir := t.TempDir()
-	for name, text := range map[string]string{"go.mod": "module x\n\ngo 1.26\n", "main.go": main, "kern_arm64.s": string(src)} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	build := exec.Command(gobin, "build", "-o", "x", ".")
-	build.Dir = dir
-	build.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s\n%s", err, b, src)
-	}
-	out, err := exec.Command(qemu, filepath.Join(dir, "x")).Output()
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	got := strings.Fields(string(out))
+	got := runKernel(t, gobin, qemu, src, in[:])
 	if len(got) != 16 {
 		t.Fatalf("%d words of output", len(got))
 	}
-	for k, s := range got {
-		v, err := strconv.ParseUint(s, 16, 32)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for k, v := range got {
 		j, i := k/4, k%4
-		if want := in[4*i+j]; uint32(v) != want {
+		if want := in[4*i+j]; v != want {
 			t.Errorf("out[%d][%d] = %#x, want in[%d][%d] = %#x", j, i, v, i, j, want)
 		}
 	}
