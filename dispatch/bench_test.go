@@ -23,7 +23,12 @@ import (
 // by environment:
 //
 //	CGO_ENABLED=0 go test -c -o dispatch.test ./dispatch
-//	SPARSEGEN_BENCH_THREADS=1,2,4,8,16 ./dispatch.test -test.run '^$' -test.bench 'Scaling' -test.count 5
+//	SPARSEGEN_BENCH_THREADS=1,2,4,8,16 ./dispatch.test -test.run '^$' -test.bench 'ScalingInterleaved' -test.benchtime 1x -test.count 3
+//	SPARSEGEN_BENCH_THREADS=16 ./dispatch.test -test.run '^$' -test.bench 'SharedPanel' -test.count 5
+//
+// The second decides sharedPanelMinThreads (shared X panels are on from 8 threads, a
+// threshold chosen from the 16-core Xeon's 7.9× with private panels, not yet measured with
+// shared ones).
 
 var benchCache sync.Map // name → *formats.CSR
 
