@@ -26,9 +26,8 @@ import (
 //	SPARSEGEN_BENCH_THREADS=1,2,4,8,16 ./dispatch.test -test.run '^$' -test.bench 'ScalingInterleaved' -test.benchtime 1x -test.count 3
 //	SPARSEGEN_BENCH_THREADS=16 ./dispatch.test -test.run '^$' -test.bench 'SharedPanel' -test.count 5
 //
-// The second decides sharedPanelMinThreads (shared X panels are on from 8 threads, a
-// threshold chosen from the 16-core Xeon's 7.9× with private panels, not yet measured with
-// shared ones).
+// The second decides sharedPanelMinThreads (shared X panels are off by default: slower on
+// the 2-core Zen 5 here, not yet measured on many cores).
 
 var benchCache sync.Map // name → *formats.CSR
 
@@ -209,7 +208,7 @@ func benchScaling(b *testing.B, m, k, n int, density float64, keep, group int) {
 
 // BenchmarkSharedPanel: the BERT-base shapes at 90% on all threads ($SPARSEGEN_BENCH_THREADS,
 // default GOMAXPROCS), with the X panel packed once per call and shared, and packed by every
-// chunk (the default below sharedPanelMinThreads), one after the other in one process.
+// chunk (the default), one after the other in one process.
 func BenchmarkSharedPanel(b *testing.B) {
 	threads := runtime.GOMAXPROCS(0)
 	if ts := benchThreads(); os.Getenv("SPARSEGEN_BENCH_THREADS") != "" {

@@ -1,24 +1,26 @@
 package dispatch
 
 import (
+	"math"
+
 	"github.com/sparsegen/sparsegen/asm"
 )
 
 // Shared X panels. A kernel that copies X into a panel of its own layout before computing
 // (asm.PanelKernel: the CSR kernels) makes every chunk of a multi-thread call copy the whole
 // panel: a cost that does not shrink with the thread count (about 5% of a one-thread BERT
-// layer, so ~45% of each thread's time at 16 threads by that count; 1→16 threads scaled
-// 7.9× on the 16-core Xeon). A shared panel is packed once per call, its parts spread over
-// the threads, and row chunks then run on it, panelChunksPerThread per thread from a shared
-// counter. On the 2-core Zen 5 here it was slower (3072×768×128 at 90%, 2 threads: 682 µs
-// shared against 545 µs private): every line of the panel crosses between the cores, and
-// with two threads the private copy is cheap. So channel-major calls share the panel only
-// from sharedPanelMinThreads threads on, a threshold not yet measured on a many-core machine
-// (BenchmarkSharedPanel compares both paths at any thread count).
+// layer; 1→16 threads scaled 7.9× on the 16-core Xeon with private panels). A shared panel is
+// packed once per call, its parts spread over the threads, and row chunks then run on it,
+// panelChunksPerThread per thread from a shared counter. It is off by default
+// (sharedPanelMinThreads): on the 2-core Zen 5 here it was slower (3072×768×128 at 90%,
+// 2 threads: 682 µs shared against 545 µs private), because every line of the panel then
+// crosses between cores, and reading a line another core wrote costs about what copying it
+// from the shared cache does, so the gain on many cores is not certain either.
+// BenchmarkSharedPanel compares both paths at any thread count; the threshold is to be set
+// from it on a many-core machine.
 //
-// Token-major calls always use the panel: it is packed straight from N×K X (transposed on
-// the way, with no intermediate K×N copy), and each row chunk of the result is transposed
-// into Y right after the kernel wrote it, while it is still in cache.
+// Token-major calls use the kernel's own packing either way: straight from N×K X, transposed
+// on the way, with no intermediate K×N copy (RunTokens, or PackPanel on a shared panel).
 const (
 	panelChunksPerThread = 2
 	// tokenChunkBytes is the row chunk of token-major calls (rows × tokens floats of Y).
@@ -32,9 +34,9 @@ const (
 // variable for the tests).
 var panelSlabBytes = 8 << 20
 
-// sharedPanelMinThreads is the thread count from which channel-major calls share the panel
-// (a variable so that benchmarks can compare both paths).
-var sharedPanelMinThreads = 8
+// sharedPanelMinThreads is the thread count from which calls share the panel: none by
+// default (see above); a variable so that benchmarks and tests can turn it on.
+var sharedPanelMinThreads = math.MaxInt
 
 // slabCols is the number of columns of one panel slab for n columns: whole tiles, at
 // least one, within panelSlabBytes.
