@@ -54,7 +54,9 @@ type Options struct {
 }
 
 // shareSlack: a kernel already packed for another N range is reused when its estimate is
-// within this factor of the range's best.
+// within this factor of the range's best. At 1.25 a BERT layer packed 5 layouts instead of 6
+// (Compile with every range packed: ~40 instead of ~52 ns/nnz) but the held-out validation
+// fell from 128/128 to 116/128 within 20%.
 const shareSlack = 1.15
 
 // ErrClosed is returned by calls on a closed plan.
