@@ -34,10 +34,28 @@ type transposeKernel struct {
 
 var transposeKernels = map[ISA]transposeKernel{}
 
-// transposeOrder is the loop order the driver uses. Tile columns outermost measured faster
-// on Zen 5 for both benchmark shapes (BenchmarkTranspose); the other order stays generated
-// for that comparison.
-var transposeOrder = transposeColsOuter
+// transposeAuto: the driver picks the loop order per call (see orderFor).
+const transposeAuto = -1
+
+// transposeOrder is the loop order the driver uses: transposeAuto, or one order forced
+// (tests).
+var transposeOrder = transposeAuto
+
+// orderFor picks the loop order for a transpose with these strides (in floats). Tile
+// columns outermost measured faster on Zen 5 (BenchmarkTranspose; 384×128 into rows of 768:
+// 3.7 against 7.0 µs), except when the source rows are a multiple of 4 KiB apart and the
+// destination rows are not: then the 16 source rows of a tile fall in one L1 set, and
+// reading them row-tile by row-tile was faster (128×160 with a source stride of 3072
+// floats, a token-major X block at K = 3072: 3.7 against 5.1 µs).
+func orderFor(ldd, lds int) int {
+	if transposeOrder != transposeAuto {
+		return transposeOrder
+	}
+	if (lds*4)%4096 == 0 && (ldd*4)%4096 != 0 {
+		return transposeRowsOuter
+	}
+	return transposeColsOuter
+}
 
 // transposeCallElems bounds the work of one assembly call (DESIGN §6: about 100 µs at
 // most, since Go cannot preempt assembly): 2¹⁶ elements, 256 KiB read and 256 KiB written.
@@ -148,11 +166,12 @@ func transposeOn(k *transposeKernel, dst []float32, ldd int, src []float32, lds 
 	l := k.lanes
 	rt, ct := rows/l, cols/l
 	if rt > 0 && ct > 0 {
-		tile := k.tiles[transposeOrder]
+		order := orderFor(ldd, lds)
+		tile := k.tiles[order]
 		// Split into calls of at most transposeCallElems elements, in the kernel's order.
 		perCall := max(1, transposeCallElems/(l*l))
 		var ri, cj int
-		if transposeOrder == transposeColsOuter {
+		if order == transposeColsOuter {
 			ri = min(rt, perCall)
 			cj = min(ct, max(1, perCall/ri))
 		} else {
@@ -163,7 +182,7 @@ func transposeOn(k *transposeKernel, dst []float32, ldd int, src []float32, lds 
 			nr, nc := min(ri, rt-i0), min(cj, ct-j0)
 			tile(&dst[j0*l*ldd+i0*l], ldd, &src[i0*l*lds+j0*l], lds, nr, nc)
 		}
-		if transposeOrder == transposeColsOuter {
+		if order == transposeColsOuter {
 			for j0 := 0; j0 < ct; j0 += cj {
 				for i0 := 0; i0 < rt; i0 += ri {
 					call(i0, j0)

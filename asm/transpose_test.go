@@ -237,3 +237,26 @@ func BenchmarkTranspose(b *testing.B) {
 		}
 	}
 }
+
+// TestTransposeOrderFor: the automatic loop order reads row-tile by row-tile only when the
+// source stride is a multiple of 4 KiB and the destination's is not; forcing wins.
+func TestTransposeOrderFor(t *testing.T) {
+	defer func(o int) { transposeOrder = o }(transposeOrder)
+	transposeOrder = transposeAuto
+	for _, c := range []struct{ ldd, lds, want int }{
+		{128, 3072, transposeRowsOuter},
+		{128, 1024, transposeRowsOuter},
+		{128, 768, transposeColsOuter},
+		{3072, 128, transposeColsOuter},
+		{3072, 3072, transposeColsOuter},
+		{100, 100, transposeColsOuter},
+	} {
+		if got := orderFor(c.ldd, c.lds); got != c.want {
+			t.Errorf("orderFor(ldd %d, lds %d) = %d, want %d", c.ldd, c.lds, got, c.want)
+		}
+	}
+	transposeOrder = transposeRowsOuter
+	if orderFor(128, 768) != transposeRowsOuter {
+		t.Error("a forced order is not used")
+	}
+}
