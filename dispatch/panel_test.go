@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -56,7 +57,8 @@ func TestSharedPanelBitwise(t *testing.T) {
 			if i := bitwiseEqual(want, got); i >= 0 {
 				t.Fatalf("n=%d threads=%d %s: Y[%d] = %v, one thread gives %v", n, threads, kern.Name(), i, got[i], want[i])
 			}
-			// Token-major on the shared panel against one thread's (private) path.
+			// Token-major on the shared panel, and split across threads by rows or tokens
+			// (the defaults), against one thread's path.
 			xt := make([]float32, n*k)
 			transpose(xt, k, x, n, k, n)
 			yt0 := make([]float32, n*m)
@@ -65,13 +67,17 @@ func TestSharedPanelBitwise(t *testing.T) {
 			if err := p1.MulTokens(wantT, m, xt, k, n); err != nil {
 				t.Fatal(err)
 			}
-			gotT := append([]float32(nil), yt0...)
-			if err := p.MulTokens(gotT, m, xt, k, n); err != nil {
-				t.Fatal(err)
+			for _, shared := range []int{2, math.MaxInt} {
+				sharedPanelMinThreads = shared
+				gotT := append([]float32(nil), yt0...)
+				if err := p.MulTokens(gotT, m, xt, k, n); err != nil {
+					t.Fatal(err)
+				}
+				if i := bitwiseEqual(wantT, gotT); i >= 0 {
+					t.Fatalf("n=%d threads=%d shared from %d: token-major Y[%d] = %v, one thread gives %v", n, threads, shared, i, gotT[i], wantT[i])
+				}
 			}
-			if i := bitwiseEqual(wantT, gotT); i >= 0 {
-				t.Fatalf("n=%d threads=%d token-major: Y[%d] = %v, one thread gives %v", n, threads, i, gotT[i], wantT[i])
-			}
+			sharedPanelMinThreads = 2
 			// Batch of two, X items shared (strideX = 0), Y items apart.
 			yb := append(append([]float32(nil), y0...), y0...)
 			if err := p.MulBatch(yb, n, m*n, x, n, 0, n, 2); err != nil {
