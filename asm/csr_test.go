@@ -28,6 +28,22 @@ func csrRunnable(t *testing.T) []*csrSpec {
 	return out
 }
 
+// csrAsmSpecs returns the CSR assembly families this CPU runs, for tests that compare them
+// with each other: it skips only where none can run, saying which is absent, this build's
+// CSR assembly (-tags purego, or a GOARCH without kernels) or the CPU features of every
+// family; csrRunnable fails if a family the CPU supports is missing.
+func csrAsmSpecs(t *testing.T) []*csrSpec {
+	t.Helper()
+	specs := csrRunnable(t)
+	if len(specs) == 0 {
+		if len(csrSpecs) == 0 {
+			t.Skip("this build has no CSR assembly (-tags purego or a GOARCH without kernels)")
+		}
+		t.Skipf("the CPU (features %v) lacks what every CSR family of this build needs", hostFeatures())
+	}
+	return specs
+}
+
 // randCSR draws an m×k CSR of density d with the given special rows.
 func randCSR(r *rand.Rand, m, k int, d float64, emptyRow, fullRow int) *formats.CSR {
 	c := &formats.CSR{Rows: m, Cols: k, RowPtr: make([]int64, m+1)}
@@ -244,10 +260,7 @@ func TestCSRNaN(t *testing.T) {
 // bits.
 func TestCSRBitwise(t *testing.T) {
 	r := rand.New(rand.NewSource(4))
-	specs := csrRunnable(t)
-	if len(specs) == 0 {
-		t.Skip("no CSR assembly family runs on this CPU")
-	}
+	specs := csrAsmSpecs(t)
 	w := randCSR(r, 23, 700, 0.1, 5, 9)
 	n, ldx, ldy := 150, 151, 153
 	x := make([]float32, (w.Cols-1)*ldx+n)
