@@ -450,7 +450,7 @@ func (c *csrKernel) packBlock(blockPanel []float32, b int, x []float32, ldx, n0,
 	rows := min(kc, c.p.K-k0)
 	if tokenMajor {
 		if rows > 0 {
-			if err := transposeFor(c.spec.isa, d, t, x[n0*ldx+k0:], ldx, w, rows); err != nil {
+			if err := TransposeUpTo(c.spec.isa, d, t, x[n0*ldx+k0:], ldx, w, rows); err != nil {
 				return err
 			}
 		}

@@ -27,6 +27,7 @@ const (
 
 // transposeKernel is one ISA's tile kernels; the ISA files fill transposeKernels in init.
 type transposeKernel struct {
+	isa      ISA
 	lanes    int
 	features Feature
 	tiles    [2]transposeTileFunc // by loop order
@@ -88,11 +89,40 @@ func TransposeISA(isa ISA, dst []float32, ldd int, src []float32, lds int, rows,
 	return transposeOn(&k, dst, ldd, src, lds, rows, cols)
 }
 
+// TransposeUpTo is Transpose on the widest kernels that run here within the ISA cap (a
+// kernel's or a plan's ISA): AVX512 allows AVX2, the others only themselves; Generic, or
+// no kernels for the cap, is the pure-Go loop.
+func TransposeUpTo(isa ISA, dst []float32, ldd int, src []float32, lds int, rows, cols int) error {
+	return transposeOn(transposeUnder(isa), dst, ldd, src, lds, rows, cols)
+}
+
+// TransposeISAUpTo names the ISA TransposeUpTo(isa, …) runs on.
+func TransposeISAUpTo(isa ISA) ISA {
+	if k := transposeUnder(isa); k != nil {
+		return k.isa
+	}
+	return Generic
+}
+
+// transposeWithin lists per ISA cap the kernel sets it allows, widest first.
+var transposeWithin = map[ISA][]ISA{AVX512: {AVX512, AVX2}, AVX2: {AVX2}, NEON: {NEON}}
+
+// transposeUnder returns the widest kernel set within cap that this build has and this CPU
+// runs, or nil.
+func transposeUnder(cap ISA) *transposeKernel {
+	for _, isa := range transposeWithin[cap] {
+		if k, ok := transposeKernels[isa]; ok && k.features&^hostFeatures() == 0 {
+			return &k
+		}
+	}
+	return nil
+}
+
 // TransposeISAs lists the ISAs TransposeISA runs on here, best first; Generic is last.
 func TransposeISAs() []ISA {
 	var out []ISA
 	for _, isa := range []ISA{AVX512, AVX2, NEON} {
-		if k, ok := transposeKernels[isa]; ok && k.features&^hostFeatures() == 0 {
+		if k := transposeUnder(isa); k != nil && k.isa == isa {
 			out = append(out, isa)
 		}
 	}
@@ -100,14 +130,7 @@ func TransposeISAs() []ISA {
 }
 
 // transposeBest is the kernel set Transpose uses (nil: Generic), chosen once.
-var transposeBest = sync.OnceValue(func() *transposeKernel {
-	isa := TransposeISAs()[0]
-	if isa == Generic {
-		return nil
-	}
-	k := transposeKernels[isa]
-	return &k
-})
+var transposeBest = sync.OnceValue(func() *transposeKernel { return transposeUnder(TransposeISAs()[0]) })
 
 // checkTranspose validates Transpose's arguments.
 func checkTranspose(dst []float32, ldd int, src []float32, lds int, rows, cols int) error {
@@ -228,13 +251,3 @@ func transposeGeneric(dst []float32, ldd int, src []float32, lds int, rows, cols
 
 // transposeGoBlock is the row block of transposeGeneric: 16 float32, one cache line of dst.
 const transposeGoBlock = 16
-
-// transposeFor transposes (arguments as Transpose) on the given ISA's kernels when this
-// build and CPU have them, else on the pure-Go loop: a kernel forced to an ISA never runs
-// wider code than that ISA.
-func transposeFor(isa ISA, dst []float32, ldd int, src []float32, lds int, rows, cols int) error {
-	if k, ok := transposeKernels[isa]; ok && k.features&^hostFeatures() == 0 {
-		return transposeOn(&k, dst, ldd, src, lds, rows, cols)
-	}
-	return transposeOn(nil, dst, ldd, src, lds, rows, cols)
-}

@@ -3,5 +3,5 @@
 package asm
 
 func init() {
-	transposeKernels[NEON] = transposeKernel{lanes: transposeNEONLanes, features: transposeNEONFeatures, tiles: transposeNEONKernels}
+	transposeKernels[NEON] = transposeKernel{isa: NEON, lanes: transposeNEONLanes, features: transposeNEONFeatures, tiles: transposeNEONKernels}
 }

@@ -260,3 +260,37 @@ func TestTransposeOrderFor(t *testing.T) {
 		t.Error("a forced order is not used")
 	}
 }
+
+// TestTransposeUpTo: a cap runs the widest kernels within it that run here (AVX-512 may
+// fall back to AVX2, nothing crosses architectures), bitwise as the Go loop.
+func TestTransposeUpTo(t *testing.T) {
+	here := map[ISA]bool{}
+	for _, isa := range TransposeISAs() {
+		here[isa] = true
+	}
+	for _, c := range []struct{ cap, want ISA }{
+		{AVX512, map[bool]ISA{true: AVX512, false: map[bool]ISA{true: AVX2, false: Generic}[here[AVX2]]}[here[AVX512]]},
+		{AVX2, map[bool]ISA{true: AVX2, false: Generic}[here[AVX2]]},
+		{NEON, map[bool]ISA{true: NEON, false: Generic}[here[NEON]]},
+		{Generic, Generic},
+	} {
+		if got := TransposeISAUpTo(c.cap); got != c.want {
+			t.Errorf("TransposeISAUpTo(%v) = %v, want %v", c.cap, got, c.want)
+		}
+		rows, cols := 37, 70
+		src := make([]float32, rows*cols)
+		for i := range src {
+			src[i] = float32(i)
+		}
+		want, got := make([]float32, rows*cols), make([]float32, rows*cols)
+		transposeGeneric(want, rows, src, cols, rows, cols)
+		if err := TransposeUpTo(c.cap, got, rows, src, cols, rows, cols); err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("cap %v: element %d = %v, want %v", c.cap, i, got[i], want[i])
+			}
+		}
+	}
+}

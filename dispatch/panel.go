@@ -179,16 +179,5 @@ func (p *Plan) tokenPanelRun(pk asm.PanelKernel, y []float32, ldy int, x []float
 
 // transpose runs asm's transpose under the plan's ISA cap.
 func (p *Plan) transpose(dst []float32, ldd int, src []float32, lds int, rows, cols int) error {
-	return asm.TransposeISA(p.trISA, dst, ldd, src, lds, rows, cols)
-}
-
-// transposeISA is the best ISA asm's transpose runs on here within the cap isa.
-func transposeISA(isa asm.ISA) asm.ISA {
-	goarch := Host().GOARCH
-	for _, t := range asm.TransposeISAs() {
-		if r := isaRank(t, goarch); r >= 0 && r <= isaRank(isa, goarch) {
-			return t
-		}
-	}
-	return asm.Generic
+	return asm.TransposeUpTo(p.isa, dst, ldd, src, lds, rows, cols)
 }

@@ -105,7 +105,6 @@ type Plan struct {
 	closed   atomic.Bool
 	tokBufs  sync.Pool // *[]float32 panels and token-major buffers
 	panelCap int       // tokens per MulTokens panel
-	trISA    asm.ISA   // the ISA token-major transposes run on (within the cap)
 }
 
 // Compile measures w, chooses a kernel per N bucket, packs w for each and returns a Plan.
@@ -265,7 +264,6 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 	}
 	p.ranges, p.sel = rs, sel
 	p.panelCap = tokenPanel(k)
-	p.trISA = transposeISA(isa)
 	p.w, p.converted, p.kernels, p.unpacked = w, map[string]formats.Matrix{}, map[string]asm.Kernel{}, len(p.sel)
 	return p, nil
 }
@@ -655,7 +653,7 @@ func (p *Plan) Describe() string {
 		}
 		fmt.Fprintf(&sb, "%-11s %s on %s (%s, %s)%s: %s\n", p.ranges[b].String()+":", c.fam.Name, c.tgt, conv, packed, shared, c.why)
 	}
-	fmt.Fprintf(&sb, "packed so far %s; token-major (MulTokens): kernels with an X panel (CSR) pack it from X in panels of %d tokens, others transpose X in panels of %d tokens; Y goes back through a %s transpose\n", fmtBytes(p.packed.Load()), tokenPanelTokens, p.panelCap, p.trISA)
+	fmt.Fprintf(&sb, "packed so far %s; token-major (MulTokens): kernels with an X panel (CSR) pack it from X in panels of %d tokens, others transpose X in panels of %d tokens; Y goes back through a %s transpose\n", fmtBytes(p.packed.Load()), tokenPanelTokens, p.panelCap, asm.TransposeISAUpTo(p.isa))
 	if t := p.Threads(); t >= 2 && t >= sharedPanelMinThreads {
 		fmt.Fprintf(&sb, "threads share one X panel per call (%d or more threads)\n", sharedPanelMinThreads)
 	}
@@ -697,5 +695,3 @@ func fmtBytes(b int64) string {
 	}
 	return fmt.Sprintf("%d B", b)
 }
-
-var _ = math.MaxInt
