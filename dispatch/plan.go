@@ -466,7 +466,11 @@ func choose(r nRange, fams []asm.Family, targets []target, ms *Measure, rec *Rec
 			e, src := estimateNs(f, t, ms.M, ms.K, n)
 			es := make([]float64, len(ns))
 			for i, sn := range ns {
-				es[i], _ = estimateNs(f, t, ms.M, ms.K, sn)
+				if sn == n {
+					es[i] = e // the representative N is usually a sample too
+				} else {
+					es[i], _ = estimateNs(f, t, ms.M, ms.K, sn)
+				}
 			}
 			if coarserNM(t, targets) {
 				e *= coarserSlack

@@ -19,14 +19,8 @@ const (
 	numBuckets
 )
 
-var (
-	bucketNames = [numBuckets]string{"N = 1", "2 ≤ N ≤ 16", "N ≥ 17"}
-	bucketKeys  = [numBuckets]string{"1", "2-16", "17+"}
-	bucketLo    = [numBuckets]int{1, 2, 17}
-	bucketHi    = [numBuckets]int{1, 16, math.MaxInt}
-	// bucketRepN is the N at which the policy compares estimates.
-	bucketRepN = [numBuckets]int{1, 8, 128}
-)
+// bucketKeys name the buckets in tuning records.
+var bucketKeys = [numBuckets]string{"1", "2-16", "17+"}
 
 func bucketOf(n int) int {
 	switch {
@@ -131,13 +125,6 @@ func nearestPoint(n int) int {
 	}
 	return best
 }
-
-// lookupCoef finds the cost coefficients of family f on target t for standard bucket b.
-func lookupCoef(f asm.Family, t target, b int) coef { return lookupCoefN(f, t, bucketRepN[b]) }
-
-// lookupCoefN finds the cost coefficients of family f on target t for N columns (those of
-// the nearest policy point).
-func lookupCoefN(f asm.Family, t target, n int) coef { return coefAt(f, t, nearestPoint(n)) }
 
 // coefMemo caches coefAt: Compile asks for every family × target × sample N, and the
 // fallbacks scan the table.
@@ -345,12 +332,6 @@ func familyTakes(f asm.Family, t target) bool {
 		}
 	}
 	return true
-}
-
-// familyCovers reports whether f's N range [MinN, MaxN] (MaxN = 0: unbounded) holds the
-// whole of standard bucket b.
-func familyCovers(f asm.Family, b int) bool {
-	return coversRange(f, nRange{bucketLo[b], bucketHi[b]})
 }
 
 // nRange is a range of N a plan keeps one kernel for: [lo, hi], hi = MaxInt unbounded.

@@ -26,7 +26,7 @@ var (
 	validatePolicy = flag.Bool("validate", false, "TestPolicyValidation: time every candidate on the held-out set and report the policy's choices")
 )
 
-// kernelCall is one bare call of kern on all units at n columns (operands as timeKernel's).
+// kernelCall is one bare call of kern on all units at n columns (X a fixed pattern).
 func kernelCall(kern asm.Kernel, n int) func() error {
 	m, k := kern.Shape()
 	x := make([]float32, max(k*n, 1))
@@ -40,15 +40,10 @@ func kernelCall(kern asm.Kernel, n int) func() error {
 // timeKernel returns the fastest of several bare kernel calls on all units at n columns
 // (the minimum: this machine is shared, and interference only ever adds time).
 func timeKernel(kern asm.Kernel, n int) float64 {
-	m, k := kern.Shape()
-	x := make([]float32, max(k*n, 1))
-	for i := range x {
-		x[i] = float32(i%7) - 3
-	}
-	y := make([]float32, max(m*n, 1))
+	call := kernelCall(kern, n)
 	run := func() time.Duration {
 		t0 := time.Now()
-		if err := kern.Run(0, kern.Units(), x, n, y, n, n, nil); err != nil {
+		if err := call(); err != nil {
 			panic(err)
 		}
 		return time.Since(t0)

@@ -277,9 +277,7 @@ func (c *collector) runDense(d *Dense) {
 			seg := row[w*64 : min(w*64+64, c.cols)]
 			var x uint64
 			for b, v := range seg {
-				// (u + 0x7fffffff) >> 31 is 1 exactly when u = |bits| ≠ 0: NaN counts, -0 does not.
-				u := math.Float32bits(v) & 0x7fffffff
-				x |= uint64((u+0x7fffffff)>>31) << uint(b)
+				x |= uint64(isNonzero(v)) << uint(b) // NaN counts, -0 does not
 			}
 			c.row[w] = x
 			n += bits.OnesCount64(x)

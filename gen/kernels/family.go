@@ -4,7 +4,6 @@
 package kernels
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 
@@ -64,5 +63,3 @@ func goFuncList(names []string) string {
 	}
 	return b.String()
 }
-
-var _ = fmt.Sprintf
