@@ -105,10 +105,7 @@ func PackNMBlocked(w *formats.NM, uh, kc int, bits bool) (*NMLayout, error) {
 		}
 	}
 	l.Val = make([]float32, off)
-	// The kernels take Pos as a *uint32 (the vector machine has no byte pointer) and read
-	// bytes; 3 bytes of capacity past the end keep a 4-byte pointee inside the allocation
-	// (checkptr, go test -race).
-	l.Pos = make([]uint8, off, off+3)
+	l.Pos = make([]uint8, off)
 	for b, bs := range l.BlockSlots {
 		s0 := b * gpb * l.Keep
 		for i := 0; i < l.M; i++ {

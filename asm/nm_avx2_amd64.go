@@ -7,62 +7,62 @@ package asm
 // nmAVX22of4R2U4 runs the 2:4 SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
 //go:noescape
-func nmAVX22of4R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX22of4R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX22of4R4U2 runs the 2:4 SpMM kernel on 4 interleaved rows, tiles of 16 columns.
 //
 //go:noescape
-func nmAVX22of4R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX22of4R4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX21of4R2U4 runs the 1:4 SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
 //go:noescape
-func nmAVX21of4R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX21of4R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX21of4R4U2 runs the 1:4 SpMM kernel on 4 interleaved rows, tiles of 16 columns.
 //
 //go:noescape
-func nmAVX21of4R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX21of4R4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX22of8R2U4 runs the 2:8 SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
 //go:noescape
-func nmAVX22of8R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX22of8R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX22of8R4U2 runs the 2:8 SpMM kernel on 4 interleaved rows, tiles of 16 columns.
 //
 //go:noescape
-func nmAVX22of8R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX22of8R4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX24of8R2U4 runs the 4:8 SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
 //go:noescape
-func nmAVX24of8R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX24of8R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX24of8R4U2 runs the 4:8 SpMM kernel on 4 interleaved rows, tiles of 16 columns.
 //
 //go:noescape
-func nmAVX24of8R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX24of8R4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX21of8R2U4 runs the 1:8 SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
 //go:noescape
-func nmAVX21of8R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX21of8R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX21of8R4U2 runs the 1:8 SpMM kernel on 4 interleaved rows, tiles of 16 columns.
 //
 //go:noescape
-func nmAVX21of8R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX21of8R4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX2AnyR2U4 runs the any N:M SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
 //go:noescape
-func nmAVX2AnyR2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX2AnyR2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX2AnyR4U2 runs the any N:M SpMM kernel on 4 interleaved rows, tiles of 16 columns.
 //
 //go:noescape
-func nmAVX2AnyR4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX2AnyR4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmvAVX22of4R2 runs the 2:4 GEMV kernel on 2 rows at a time (compact 2-bit positions).
 //

@@ -4,7 +4,7 @@
 
 #include "textflag.h"
 
-// func nmAVX22of4R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX22of4R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·nmAVX22of4R2U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -851,7 +851,7 @@ DATA tailmask8<>+56(SB)/4, $0x00000000
 DATA tailmask8<>+60(SB)/4, $0x00000000
 GLOBL tailmask8<>(SB), RODATA|NOPTR, $64
 
-// func nmAVX22of4R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX22of4R4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·nmAVX22of4R4U2(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -1590,7 +1590,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX21of4R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX21of4R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·nmAVX21of4R2U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -2351,7 +2351,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX21of4R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX21of4R4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·nmAVX21of4R4U2(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -3022,7 +3022,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX22of8R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX22of8R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·nmAVX22of8R2U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -3851,7 +3851,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX22of8R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX22of8R4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·nmAVX22of8R4U2(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -4590,7 +4590,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX24of8R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX24of8R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·nmAVX24of8R2U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -5555,7 +5555,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX24of8R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX24of8R4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·nmAVX24of8R4U2(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -6430,7 +6430,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX21of8R2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX21of8R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·nmAVX21of8R2U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -7191,7 +7191,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX21of8R4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX21of8R4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·nmAVX21of8R4U2(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -7862,7 +7862,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX2AnyR2U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX2AnyR2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·nmAVX2AnyR2U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -8663,7 +8663,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX2AnyR4U2(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX2AnyR4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·nmAVX2AnyR4U2(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX

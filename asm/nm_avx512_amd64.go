@@ -7,62 +7,62 @@ package asm
 // nmAVX5122of4R4U4 runs the 2:4 SpMM kernel on 4 interleaved rows, tiles of 64 columns.
 //
 //go:noescape
-func nmAVX5122of4R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX5122of4R4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX5122of4R2U8 runs the 2:4 SpMM kernel on 2 interleaved rows, tiles of 128 columns.
 //
 //go:noescape
-func nmAVX5122of4R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX5122of4R2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX5121of4R4U4 runs the 1:4 SpMM kernel on 4 interleaved rows, tiles of 64 columns.
 //
 //go:noescape
-func nmAVX5121of4R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX5121of4R4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX5121of4R2U8 runs the 1:4 SpMM kernel on 2 interleaved rows, tiles of 128 columns.
 //
 //go:noescape
-func nmAVX5121of4R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX5121of4R2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX5122of8R4U4 runs the 2:8 SpMM kernel on 4 interleaved rows, tiles of 64 columns.
 //
 //go:noescape
-func nmAVX5122of8R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX5122of8R4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX5122of8R2U8 runs the 2:8 SpMM kernel on 2 interleaved rows, tiles of 128 columns.
 //
 //go:noescape
-func nmAVX5122of8R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX5122of8R2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX5124of8R4U4 runs the 4:8 SpMM kernel on 4 interleaved rows, tiles of 64 columns.
 //
 //go:noescape
-func nmAVX5124of8R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX5124of8R4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX5124of8R2U8 runs the 4:8 SpMM kernel on 2 interleaved rows, tiles of 128 columns.
 //
 //go:noescape
-func nmAVX5124of8R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX5124of8R2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX5121of8R4U4 runs the 1:8 SpMM kernel on 4 interleaved rows, tiles of 64 columns.
 //
 //go:noescape
-func nmAVX5121of8R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX5121of8R4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX5121of8R2U8 runs the 1:8 SpMM kernel on 2 interleaved rows, tiles of 128 columns.
 //
 //go:noescape
-func nmAVX5121of8R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX5121of8R2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX512AnyR4U4 runs the any N:M SpMM kernel on 4 interleaved rows, tiles of 64 columns.
 //
 //go:noescape
-func nmAVX512AnyR4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX512AnyR4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX512AnyR2U8 runs the any N:M SpMM kernel on 2 interleaved rows, tiles of 128 columns.
 //
 //go:noescape
-func nmAVX512AnyR2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmAVX512AnyR2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmvAVX5122of4R4 runs the 2:4 GEMV kernel on 4 rows at a time (compact 2-bit positions).
 //

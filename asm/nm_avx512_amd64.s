@@ -4,7 +4,7 @@
 
 #include "textflag.h"
 
-// func nmAVX5122of4R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5122of4R4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·nmAVX5122of4R4U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -1438,7 +1438,7 @@ DATA tailmask16<>+30(SB)/2, $0x7fff
 DATA tailmask16<>+32(SB)/2, $0xffff
 GLOBL tailmask16<>(SB), RODATA|NOPTR, $34
 
-// func nmAVX5122of4R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5122of4R2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·nmAVX5122of4R2U8(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -3239,7 +3239,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5121of4R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5121of4R4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·nmAVX5121of4R4U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -4518,7 +4518,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5121of4R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5121of4R2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·nmAVX5121of4R2U8(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -6159,7 +6159,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5122of8R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5122of8R4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·nmAVX5122of8R4U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -7574,7 +7574,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5122of8R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5122of8R2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·nmAVX5122of8R2U8(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -9375,7 +9375,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5124of8R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5124of8R4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·nmAVX5124of8R4U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -11062,7 +11062,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5124of8R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5124of8R2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·nmAVX5124of8R2U8(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -13183,7 +13183,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5121of8R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5121of8R4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·nmAVX5121of8R4U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -14462,7 +14462,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX5121of8R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX5121of8R2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·nmAVX5121of8R2U8(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -16103,7 +16103,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX512AnyR4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX512AnyR4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·nmAVX512AnyR4U4(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX
@@ -17422,7 +17422,7 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmAVX512AnyR2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// func nmAVX512AnyR2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·nmAVX512AnyR2U8(SB), NOSPLIT, $0-128
 	MOVQ ival+0(FP), AX

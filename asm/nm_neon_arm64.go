@@ -7,62 +7,62 @@ package asm
 // nmNEON2of4R4U4 runs the 2:4 SpMM kernel on 4 interleaved rows, tiles of 16 columns.
 //
 //go:noescape
-func nmNEON2of4R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmNEON2of4R4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmNEON2of4R2U8 runs the 2:4 SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
 //go:noescape
-func nmNEON2of4R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmNEON2of4R2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmNEON1of4R4U4 runs the 1:4 SpMM kernel on 4 interleaved rows, tiles of 16 columns.
 //
 //go:noescape
-func nmNEON1of4R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmNEON1of4R4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmNEON1of4R2U8 runs the 1:4 SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
 //go:noescape
-func nmNEON1of4R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmNEON1of4R2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmNEON2of8R4U4 runs the 2:8 SpMM kernel on 4 interleaved rows, tiles of 16 columns.
 //
 //go:noescape
-func nmNEON2of8R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmNEON2of8R4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmNEON2of8R2U8 runs the 2:8 SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
 //go:noescape
-func nmNEON2of8R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmNEON2of8R2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmNEON4of8R4U4 runs the 4:8 SpMM kernel on 4 interleaved rows, tiles of 16 columns.
 //
 //go:noescape
-func nmNEON4of8R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmNEON4of8R4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmNEON4of8R2U8 runs the 4:8 SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
 //go:noescape
-func nmNEON4of8R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmNEON4of8R2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmNEON1of8R4U4 runs the 1:8 SpMM kernel on 4 interleaved rows, tiles of 16 columns.
 //
 //go:noescape
-func nmNEON1of8R4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmNEON1of8R4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmNEON1of8R2U8 runs the 1:8 SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
 //go:noescape
-func nmNEON1of8R2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmNEON1of8R2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmNEONAnyR4U4 runs the any N:M SpMM kernel on 4 interleaved rows, tiles of 16 columns.
 //
 //go:noescape
-func nmNEONAnyR4U4(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmNEONAnyR4U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmNEONAnyR2U8 runs the any N:M SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
 //go:noescape
-func nmNEONAnyR2U8(ival *float32, ipos *uint32, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+func nmNEONAnyR2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmvNEON2of4R2 runs the 2:4 GEMV kernel on 2 rows at a time (compact 2-bit positions).
 //

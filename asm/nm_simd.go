@@ -8,15 +8,17 @@ package asm
 import (
 	"fmt"
 	"sync"
-	"unsafe"
 
 	"github.com/sparsegen/sparsegen/formats"
 	"github.com/sparsegen/sparsegen/ref"
 )
 
+// dummyU8 stands in for an empty position stream (a kernel given no slots reads none).
+var dummyU8 uint8
+
 // nmFunc is a generated N:M SpMM kernel (gen/kernels/nm.go documents it). ipos points at
 // the byte positions.
-type nmFunc func(ival *float32, ipos *uint32, spr, gfull, keep, group, lastSlots, units, lastRows int, x *float32, y *float32, ldy, n, flags int, bias *float32, lo, hi float32)
+type nmFunc func(ival *float32, ipos *uint8, spr, gfull, keep, group, lastSlots, units, lastRows int, x *float32, y *float32, ldy, n, flags int, bias *float32, lo, hi float32)
 
 // nmGemvFunc is a generated N:M GEMV kernel.
 type nmGemvFunc func(vals *float32, bits *uint32, chunks, units int, x *float32, out *float32, consts *uint32)
@@ -93,9 +95,9 @@ func nmAsmRun(g nmGenKernel) func(l *NMLayout, u0, u1 int, x []float32, ldx int,
 					ar0, _ := l.UnitRows(a)
 					lr0, ar1 := l.UnitRows(b - 1)
 					off := l.at(blk, a, 0, 0)
-					pos := (*uint32)(unsafe.Pointer(&dummyI32[0]))
+					pos := &dummyU8
 					if off < int64(len(l.Pos)) {
-						pos = (*uint32)(unsafe.Pointer(&l.Pos[off]))
+						pos = &l.Pos[off]
 					}
 					g.fn(f32At(l.Val, off), pos, bs, gfull, l.Keep, l.Group, lastSlots, b-a, ar1-lr0,
 						&panel[0], &y[ar0*ldy+j0], ldy, nt, f, f32At(bias, int64(ar0)), lo, hi)

@@ -86,7 +86,7 @@ func NMGemvFuncName(isa string, g NMGemv) string {
 
 // NMParams is the SpMM signature.
 var NMParams = []vm.Param{
-	{Name: "ival", Kind: vm.PtrF32}, {Name: "ipos", Kind: vm.PtrU32}, {Name: "spr", Kind: vm.Int},
+	{Name: "ival", Kind: vm.PtrF32}, {Name: "ipos", Kind: vm.PtrU8}, {Name: "spr", Kind: vm.Int},
 	{Name: "gfull", Kind: vm.Int}, {Name: "keep", Kind: vm.Int}, {Name: "group", Kind: vm.Int}, {Name: "lastSlots", Kind: vm.Int},
 	{Name: "units", Kind: vm.Int}, {Name: "lastRows", Kind: vm.Int},
 	{Name: "x", Kind: vm.PtrF32},

@@ -54,9 +54,10 @@ const (
 	PtrU32             // *uint32
 	PtrI32             // *int32
 	PtrI64             // *int64
+	PtrU8              // *uint8
 )
 
-var kindGo = [...]string{"int", "float32", "*float32", "*uint16", "*uint32", "*int32", "*int64"}
+var kindGo = [...]string{"int", "float32", "*float32", "*uint16", "*uint32", "*int32", "*int64", "*uint8"}
 
 // GoType is the Go spelling of k.
 func (k Kind) GoType() string { return kindGo[k] }
