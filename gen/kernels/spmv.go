@@ -136,36 +136,7 @@ func genSpMV(m vm.GatherMachine, bytes int) {
 	m.VAdd(a0, a1)
 	m.ReduceAdd(a0)
 
-	flags := m.Param("flags")
-	nobias := m.NewLabel("nobias")
-	m.BrBits(flags, CSRBias, false, nobias)
-	{
-		bias := m.Param("bias")
-		b := m.Vec()
-		m.Load1(b, vm.Idx(bias, i, 4))
-		m.VAdd(a0, b)
-	}
-	m.Bind(nobias)
-	flags = m.Param("flags")
-	noacc := m.NewLabel("noacc")
-	m.BrBits(flags, CSRLoadY, false, noacc)
-	{
-		b := m.Vec()
-		m.Load1(b, vm.At(y, 0))
-		m.VAdd(a0, b)
-	}
-	m.Bind(noacc)
-	flags = m.Param("flags")
-	noclamp := m.NewLabel("noclamp")
-	m.BrBits(flags, CSRClamp, false, noclamp)
-	{
-		lo, hi := m.Vec(), m.Vec()
-		m.ParamF32(lo, "lo")
-		m.ParamF32(hi, "hi")
-		m.VMax(a0, lo)
-		m.VMin(a0, hi)
-	}
-	m.Bind(noclamp)
+	spmvEpilogue(m, a0, i, y)
 	m.StoreLane0(vm.At(y, 0), a0)
 
 	m.Lea(vals, vm.Idx(vals, c, 4))
@@ -234,6 +205,27 @@ func genSpMVBcast(m vm.Machine, bytes int) {
 	m.VAdd(acc[0], acc[2])
 	a0 := acc[0]
 
+	spmvEpilogue(m, a0, i, y)
+	// Lane 0 holds the sum (every lane does); store one float through a 1-lane mask.
+	one := m.GP()
+	m.MovImm(one, 1)
+	k := m.TailMask(one)
+	m.StoreVMask(vm.At(y, 0), a0, k)
+
+	m.Lea(vals, vm.Idx(vals, c, 4))
+	m.Lea(idx, vm.Idx(idx, c, bytes))
+	ldy := m.Param("ldy")
+	m.Shl(ldy, 2)
+	m.Add(y, ldy)
+	m.AddImm(i, 1)
+	m.Jmp(row)
+	m.Bind(exit)
+	m.Ret()
+}
+
+// spmvEpilogue finishes row i's sum in lane 0 of a0: + bias[i] (CSRBias), + the old y
+// (CSRLoadY), then the clamp to [lo, hi] (CSRClamp), each under its flag.
+func spmvEpilogue(m vm.Machine, a0 vm.Vec, i, y vm.Reg) {
 	flags := m.Param("flags")
 	nobias := m.NewLabel("nobias")
 	m.BrBits(flags, CSRBias, false, nobias)
@@ -264,19 +256,4 @@ func genSpMVBcast(m vm.Machine, bytes int) {
 		m.VMin(a0, hi)
 	}
 	m.Bind(noclamp)
-	// Lane 0 holds the sum (every lane does); store one float through a 1-lane mask.
-	one := m.GP()
-	m.MovImm(one, 1)
-	k := m.TailMask(one)
-	m.StoreVMask(vm.At(y, 0), a0, k)
-
-	m.Lea(vals, vm.Idx(vals, c, 4))
-	m.Lea(idx, vm.Idx(idx, c, bytes))
-	ldy := m.Param("ldy")
-	m.Shl(ldy, 2)
-	m.Add(y, ldy)
-	m.AddImm(i, 1)
-	m.Jmp(row)
-	m.Bind(exit)
-	m.Ret()
 }
