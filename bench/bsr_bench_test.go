@@ -196,16 +196,7 @@ func stBench(b *testing.B, format string, pats []stPattern, cold bool) {
 						for l := range ws {
 							ws[l] = stLayer(s.M, s.K, p.name, l%layers, p.prune).dense.Data
 						}
-						b.ResetTimer()
-						for i := 0; i < b.N; i++ {
-							for _, w := range ws {
-								if s.N == 1 {
-									OpenBLASSgemv(s.M, s.K, w, s.K, x, y)
-								} else {
-									OpenBLASSgemm(s.M, s.N, s.K, w, s.K, x, s.N, y, s.N)
-								}
-							}
-						}
+						openblasLayers(b, s, ws, x, y)
 						stReport(b, s, nnz, dl)
 					})
 				}

@@ -259,20 +259,26 @@ func benchCSR(b *testing.B, cold bool) {
 						for l := range ws {
 							ws[l] = csrCaseFor(s, sp, l%layers).denseW().Data
 						}
-						b.ResetTimer()
-						for i := 0; i < b.N; i++ {
-							for _, w := range ws {
-								if s.N == 1 {
-									OpenBLASSgemv(s.M, s.K, w, s.K, x, y)
-								} else {
-									OpenBLASSgemm(s.M, s.N, s.K, w, s.K, x, s.N, y, s.N)
-								}
-							}
-						}
+						openblasLayers(b, s, ws, x, y)
 						reportFlops(b, s, nnz, dlayers)
 					})
 				}
 			})
+		}
+	}
+}
+
+// openblasLayers times OpenBLAS on the dense layers ws in turn, b.N rounds: sgemv at N = 1,
+// else sgemm (the peer column of the CSR and structured benchmarks).
+func openblasLayers(b *testing.B, s Shape, ws [][]float32, x, y []float32) {
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, w := range ws {
+			if s.N == 1 {
+				OpenBLASSgemv(s.M, s.K, w, s.K, x, y)
+			} else {
+				OpenBLASSgemm(s.M, s.N, s.K, w, s.K, x, s.N, y, s.N)
+			}
 		}
 	}
 }
