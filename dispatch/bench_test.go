@@ -128,21 +128,6 @@ func BenchmarkScaling(b *testing.B) {
 	benchScaling(b, 3072, 768, 128, 0.1, 0, 0)
 }
 
-// BenchmarkScalingBERT: the BERT-base shapes at 90% and at 2:4.
-func BenchmarkScalingBERT(b *testing.B) {
-	for _, sh := range [][3]int{{768, 768, 128}, {3072, 768, 128}, {768, 3072, 128}} {
-		for _, pat := range []struct {
-			name        string
-			density     float64
-			keep, group int
-		}{{"90%", 0.1, 0, 0}, {"2:4", 0.5, 2, 4}} {
-			b.Run(fmt.Sprintf("%dx%dx%d/%s", sh[0], sh[1], sh[2], pat.name), func(b *testing.B) {
-				benchScaling(b, sh[0], sh[1], sh[2], pat.density, pat.keep, pat.group)
-			})
-		}
-	}
-}
-
 // BenchmarkScalingInterleaved: the BERT-base shapes at 90% and 2:4, every thread count of
 // $SPARSEGEN_BENCH_THREADS (default 1,2) timed interleaved in one process (this machine is
 // shared: sequential runs drifted by ±15%), reporting each count's speedup over the first.
