@@ -2,15 +2,17 @@ package asm
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/cpu"
 )
 
 // hostFeatures returns the CPU features present and enabled here (x/sys/cpu honours
-// GODEBUG=cpu.avx512f=off and friends). dispatch has the full CPU description; the asm
-// package needs this only to refuse running code the CPU lacks (PeakGFLOPS, tests).
-func hostFeatures() Feature {
+// GODEBUG=cpu.avx512f=off and friends), read once. dispatch has the full CPU description;
+// the asm package needs this to refuse running code the CPU lacks (PeakGFLOPS, the
+// transpose, tests), on the transpose's call path too.
+var hostFeatures = sync.OnceValue(func() Feature {
 	var f Feature
 	set := func(ok bool, bit Feature) {
 		if ok {
@@ -25,7 +27,7 @@ func hostFeatures() Feature {
 	set(cpu.X86.HasAVX512DQ, FeatAVX512DQ)
 	set(cpu.ARM64.HasASIMD, FeatASIMD)
 	return f
-}
+})
 
 // peakLoop is a generated FMA-throughput loop: iters iterations of flopsPerIter flops with
 // enough independent accumulators to saturate the FMA pipes.
