@@ -404,3 +404,19 @@ func TestCSRGoTiles(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPackCSR: PackCSR's time per nonzero on 3072×768 at 90% for the layouts the
+// default policy packs (tile width, row group).
+func BenchmarkPackCSR(b *testing.B) {
+	w := randCSR(rand.New(rand.NewSource(5)), 3072, 768, 0.1, -1, -1)
+	for _, tr := range [][2]int{{16, 4}, {32, 4}, {64, 1}, {128, 2}} {
+		b.Run(fmt.Sprintf("t%d_r%d", tr[0], tr[1]), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := PackCSR(w, tr[0], tr[1], 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(w.Val)), "ns/nnz")
+		})
+	}
+}

@@ -290,36 +290,42 @@ func BenchmarkTokenMajor(b *testing.B) {
 	}
 }
 
-// BenchmarkCompile: Compile + Prepare (packing every N range)'s time per nonzero and its allocations against the packed
-// size (an upper bound on the peak extra memory: every byte it allocated).
+// BenchmarkCompile: Compile + Prepare (packing every N range)'s time per nonzero and its
+// allocations against the packed size (an upper bound on the peak extra memory: every byte
+// it allocated), at one thread and at GOMAXPROCS (Prepare packs the ranges in parallel).
 func BenchmarkCompile(b *testing.B) {
 	for _, c := range []struct {
 		name  string
 		dense bool
 	}{{"csr", false}, {"dense", true}} {
-		b.Run(c.name+"/3072x768/90%", func(b *testing.B) {
-			var w formats.Matrix = benchCSR(b, 3072, 768, 0.1, 0, 0)
-			if c.dense {
-				w = w.ToDense()
-			}
-			var packed int64
-			var ms0, ms1 runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&ms0)
-			for b.Loop() {
-				p, err := Compile(w, Options{Threads: 1})
-				if err == nil {
-					err = p.Prepare() // pack every N range: the whole cost
+		for _, threads := range []int{1, runtime.GOMAXPROCS(0)} {
+			b.Run(fmt.Sprintf("%s/3072x768/90%%/threads=%d", c.name, threads), func(b *testing.B) {
+				var w formats.Matrix = benchCSR(b, 3072, 768, 0.1, 0, 0)
+				if c.dense {
+					w = w.ToDense()
 				}
-				if err != nil {
-					b.Fatal(err)
+				var packed int64
+				var ms0, ms1 runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&ms0)
+				for b.Loop() {
+					p, err := Compile(w, Options{Threads: threads})
+					if err == nil {
+						err = p.Prepare() // pack every N range: the whole cost
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					packed = p.PackedBytes()
 				}
-				packed = p.PackedBytes()
+				runtime.ReadMemStats(&ms1)
+				nnz := float64(w.NNZ())
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/nnz, "ns/nnz")
+				b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(b.N)/float64(packed), "alloc/packed")
+			})
+			if runtime.GOMAXPROCS(0) == 1 {
+				break
 			}
-			runtime.ReadMemStats(&ms1)
-			nnz := float64(w.NNZ())
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/nnz, "ns/nnz")
-			b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(b.N)/float64(packed), "alloc/packed")
-		})
+		}
 	}
 }

@@ -820,3 +820,64 @@ func transpose(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
 		}
 	}
 }
+
+// TestPrepareParallel: Prepare at several threads packs every range (the distinct packings
+// at once) to the same kernels as one thread, gives bitwise the same results, and runs
+// safely beside Mul calls of the same plan (run with -race).
+func TestPrepareParallel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	d := randDense(rng, 300, 200, 0.1)
+	w, err := formats.CSRFromDense(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, err := Compile(w, Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serial.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	par, err := Compile(w, Options{Threads: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := []int{1, 3, 9, 20, 33, 70, 130}
+	var wg sync.WaitGroup
+	for _, n := range ns { // first uses racing Prepare
+		wg.Go(func() {
+			x := randX(rand.New(rand.NewPCG(uint64(n), 1)), 200*n)
+			if err := par.Mul(make([]float32, 300*n), n, x, n, n); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	if err := par.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if strings.Contains(par.Describe(), "packed on first use") {
+		t.Fatalf("a range left unpacked:\n%s", par.Describe())
+	}
+	if par.PackedBytes() != serial.PackedBytes() {
+		t.Fatalf("packed %d bytes at 4 threads, %d at 1", par.PackedBytes(), serial.PackedBytes())
+	}
+	for _, n := range ns {
+		f1, t1 := serial.KernelFor(n)
+		f4, t4 := par.KernelFor(n)
+		if f1 != f4 || t1 != t4 {
+			t.Fatalf("N=%d: %s@%s at 4 threads, %s@%s at 1", n, f4, t4, f1, t1)
+		}
+		x := randX(rng, 200*n)
+		y1, y4 := make([]float32, 300*n), make([]float32, 300*n)
+		if err := serial.Mul(y1, n, x, n, n); err != nil {
+			t.Fatal(err)
+		}
+		if err := par.Mul(y4, n, x, n, n); err != nil {
+			t.Fatal(err)
+		}
+		if i := bitwiseEqual(y1, y4); i >= 0 {
+			t.Fatalf("N=%d: results differ at %d", n, i)
+		}
+	}
+}

@@ -271,9 +271,9 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 // kernel returns c's packed kernel, packing it on first use.
 func (p *Plan) kernel(c *choice) (asm.Kernel, error) {
 	c.once.Do(func() {
+		c.kern, c.err = p.pack(c)
 		p.packMu.Lock()
 		defer p.packMu.Unlock()
-		c.kern, c.err = p.pack(c)
 		if p.unpacked--; p.unpacked == 0 {
 			p.converted = nil // every range is packed: conversions are no longer needed
 		}
@@ -281,12 +281,16 @@ func (p *Plan) kernel(c *choice) (asm.Kernel, error) {
 	return c.kern, c.err
 }
 
-// pack packs c (under packMu): the same family and format packed for another range is
-// shared; a family that does not take W (asm.ErrNotApplicable) gives way to the next
-// candidate.
+// pack packs c: the same family and format packed for another range is shared; a family
+// that does not take W (asm.ErrNotApplicable) gives way to the next candidate. The maps
+// and c's fields change under packMu; the packing itself runs outside it, so that Prepare
+// packs several ranges at once (conversions, rare and shared, stay under the lock).
 func (p *Plan) pack(c *choice) (asm.Kernel, error) {
+	p.packMu.Lock()
+	defer p.packMu.Unlock()
 	for {
-		if kern, ok := p.kernels[c.id()]; ok {
+		id := c.id()
+		if kern, ok := p.kernels[id]; ok {
 			return kern, nil
 		}
 		cw, ok := p.converted[c.tgt.String()]
@@ -297,30 +301,59 @@ func (p *Plan) pack(c *choice) (asm.Kernel, error) {
 			}
 			p.converted[c.tgt.String()] = cw
 		}
-		kern, err := c.fam.Pack(cw)
+		fam := c.fam
+		p.packMu.Unlock()
+		kern, err := fam.Pack(cw)
+		p.packMu.Lock()
 		if errors.Is(err, asm.ErrNotApplicable) {
 			if len(c.alts) == 0 {
-				return nil, fmt.Errorf("dispatch: %s: %w, and no other candidate", c.id(), err)
+				return nil, fmt.Errorf("dispatch: %s: %w, and no other candidate", id, err)
 			}
-			c.why = fmt.Sprintf("%s did not take W, next candidate: est %s", c.id(), fmtNs(c.alts[0].est))
+			c.why = fmt.Sprintf("%s did not take W, next candidate: est %s", id, fmtNs(c.alts[0].est))
 			c.fam, c.tgt, c.est, c.alts = c.alts[0].fam, c.alts[0].tgt, c.alts[0].est, c.alts[1:]
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("dispatch: packing %s for %s: %w", c.tgt, c.fam.Name, err)
+			return nil, fmt.Errorf("dispatch: packing %s for %s: %w", c.tgt, fam.Name, err)
 		}
 		if km, kk := kern.Shape(); km != p.m || kk != p.k {
-			return nil, fmt.Errorf("dispatch: family %s packed a %d×%d kernel from a %d×%d matrix", c.fam.Name, km, kk, p.m, p.k)
+			return nil, fmt.Errorf("dispatch: family %s packed a %d×%d kernel from a %d×%d matrix", fam.Name, km, kk, p.m, p.k)
 		}
-		p.kernels[c.id()] = kern
+		if prior, ok := p.kernels[id]; ok {
+			return prior, nil // another range packed the same kernel meanwhile
+		}
+		p.kernels[id] = kern
 		p.packed.Add(kern.PackedBytes())
 		return kern, nil
 	}
 }
 
 // Prepare packs the kernels of every N range now (Compile leaves packing to the first
-// call in each range), so that no later call pays for it.
+// call in each range), so that no later call pays for it. The distinct packings run on up
+// to the plan's thread count at once.
 func (p *Plan) Prepare() error {
+	p.packMu.Lock()
+	var lead []*choice // one range per distinct kernel: the others then find it packed
+	seen := map[string]bool{}
+	for _, c := range p.sel {
+		if !seen[c.id()] {
+			seen[c.id()] = true
+			lead = append(lead, c)
+		}
+	}
+	p.packMu.Unlock()
+	if workers := min(p.Threads(), len(lead)); workers > 1 {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for i := int(next.Add(1)) - 1; i < len(lead); i = int(next.Add(1)) - 1 {
+					p.kernel(lead[i]) // its error is kept in the choice, returned below
+				}
+			})
+		}
+		wg.Wait()
+	}
 	for _, c := range p.sel {
 		if _, err := p.kernel(c); err != nil {
 			return err

@@ -39,6 +39,17 @@ func TestPackFallback(t *testing.T) {
 	if fam, _ := p.KernelFor(n); fam == "zz_refuses_csr_generic" || !strings.Contains(p.Describe(), "did not take W") {
 		t.Fatalf("no fallback recorded: %s\n%s", fam, p.Describe())
 	}
+	// Prepare at several threads takes the same fallback in every range it serves.
+	p, err = Compile(w, Options{Threads: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	if fam, _ := p.KernelFor(n); fam == "zz_refuses_csr_generic" || strings.Contains(p.Describe(), "packed on first use") {
+		t.Fatalf("Prepare: no fallback, or a range left unpacked: %s\n%s", fam, p.Describe())
+	}
 	// Forced, it has no other candidate: the first call fails cleanly.
 	p, err = Compile(w, Options{Kernel: "zz_refuses_csr_generic"})
 	if err != nil {
