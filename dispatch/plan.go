@@ -13,6 +13,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log"
@@ -486,23 +487,34 @@ func choose(r nRange, fams []asm.Family, targets []target, ms *Measure, rec *Rec
 	// One kernel serves the whole range: each candidate is scored by its worst ratio to the
 	// best estimate over sample N of the range (minimax regret), then by its estimate at n.
 	ns := r.sampleNs()
-	var cands []cand
-	var ests [][]float64
+	takes := func(f asm.Family, t target) bool {
+		return coversRange(f, r) && familyTakes(f, t) && (excluded == nil || !excluded[f.Name+"@"+t.String()])
+	}
+	count := 0 // candidates, to allocate once (a cand is large)
 	for _, f := range fams {
-		if !coversRange(f, r) {
-			continue
-		}
 		for _, t := range targets {
-			if !familyTakes(f, t) || excluded[f.Name+"@"+t.String()] {
+			if takes(f, t) {
+				count++
+			}
+		}
+	}
+	cands := make([]cand, 0, count)
+	ests := make([][]float64, 0, count)
+	estBuf := make([]float64, 0, count*len(ns))
+	for _, f := range fams {
+		for _, t := range targets {
+			if !takes(f, t) {
 				continue
 			}
-			e, src := estimateNs(f, t, ms.M, ms.K, n)
-			es := make([]float64, len(ns))
+			cc := &coefCache{f: f, t: t}
+			e, src := estimateWith(f, t, ms.M, ms.K, n, cc.at)
+			estBuf = append(estBuf, make([]float64, len(ns))...)
+			es := estBuf[len(estBuf)-len(ns):]
 			for i, sn := range ns {
 				if sn == n {
 					es[i] = e // the representative N is usually a sample too
 				} else {
-					es[i], _ = estimateNs(f, t, ms.M, ms.K, sn)
+					es[i], _ = estimateWith(f, t, ms.M, ms.K, sn, cc.at)
 				}
 			}
 			if coarserNM(t, targets) {
@@ -529,22 +541,35 @@ func choose(r nRange, fams []asm.Family, targets []target, ms *Measure, rec *Rec
 	}
 	// Lowest regret first (equal within 1%), then lowest estimate at n; ties prefer no
 	// conversion, then the wider ISA, then the name.
-	sort.SliceStable(cands, func(i, j int) bool {
-		a, c := cands[i], cands[j]
+	// Sorted through an index (a cand is large to move).
+	order := make([]int, len(cands))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int {
+		a, c := &cands[i], &cands[j]
 		if math.Abs(a.regret-c.regret) > 0.01*min(a.regret, c.regret) {
-			return a.regret < c.regret
+			return cmp.Compare(a.regret, c.regret)
 		}
 		if a.est != c.est {
-			return a.est < c.est
+			return cmp.Compare(a.est, c.est)
 		}
 		if a.tgt.asIs != c.tgt.asIs {
-			return a.tgt.asIs
+			if a.tgt.asIs {
+				return -1
+			}
+			return 1
 		}
 		if a.fam.ISA != c.fam.ISA {
-			return a.fam.ISA > c.fam.ISA
+			return -cmp.Compare(a.fam.ISA, c.fam.ISA)
 		}
-		return a.fam.Name < c.fam.Name
+		return strings.Compare(a.fam.Name, c.fam.Name)
 	})
+	sorted := make([]cand, len(cands))
+	for i, o := range order {
+		sorted[i] = cands[o]
+	}
+	cands = sorted
 	if rec != nil && !forced {
 		if e := rec.Lookup(keyOf(ms, n)); e != nil {
 			for i, rc := range append([]Candidate{e.Winner}, e.RunnersUp...) {

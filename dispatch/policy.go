@@ -245,6 +245,30 @@ func effN(f asm.Family, n int) int {
 // estimateNs is the policy's cost of family f on target t (storing t.stored values) for an
 // M×K weight at n columns: the estimates of the policy points around n, blended in log N.
 func estimateNs(f asm.Family, t target, m, k, n int) (float64, string) {
+	return estimateWith(f, t, m, k, n, func(pn int) coef { return coefAt(f, t, pn) })
+}
+
+// coefCache memoises coefAt for one (family, target) by policy point: choose asks for
+// every range's sample N, and the shared memo hashes string keys.
+type coefCache struct {
+	f    asm.Family
+	t    target
+	have [16]bool
+	c    [16]coef
+}
+
+func (cc *coefCache) at(pn int) coef {
+	i := slices.Index(policyPoints, pn)
+	if i < 0 || i >= len(cc.c) {
+		return coefAt(cc.f, cc.t, pn)
+	}
+	if !cc.have[i] {
+		cc.c[i], cc.have[i] = coefAt(cc.f, cc.t, pn), true
+	}
+	return cc.c[i]
+}
+
+func estimateWith(f asm.Family, t target, m, k, n int, coefs func(pn int) coef) (float64, string) {
 	n = max(n, 1)
 	lo, hi := policyPoints[0], policyPoints[len(policyPoints)-1]
 	for _, p := range policyPoints {
@@ -259,12 +283,12 @@ func estimateNs(f asm.Family, t target, m, k, n int) (float64, string) {
 		lo = hi
 	}
 	ne := effN(f, n)
-	cl := coefAt(f, t, lo)
+	cl := coefs(lo)
 	el := cl.estimate(t.stored, m, k, ne)
 	if hi == lo {
 		return el, cl.source
 	}
-	ch := coefAt(f, t, hi)
+	ch := coefs(hi)
 	eh := ch.estimate(t.stored, m, k, ne)
 	w := math.Log(float64(n)/float64(lo)) / math.Log(float64(hi)/float64(lo))
 	src := cl.source

@@ -332,14 +332,18 @@ func (c *collector) addBits(i int) {
 		c4 := c2&0x3333333333333333 + (c2>>2)&0x3333333333333333
 		c8 := (c4 + c4>>4) & 0x0f0f0f0f0f0f0f0f
 		c16 := (c8 + c8>>8) & 0x00ff00ff00ff00ff
-		for s := 0; s < 64; s += 4 {
-			m4 = max(m4, int(c4>>uint(s)&15))
+		// Raise each maximum while some field exceeds it: adding 2^(b−1)−1−max to every
+		// b-bit field (no carry out: counts are ≤ 4, 8, 16) sets its top bit exactly where
+		// the count is > max. The maxima rise at most 4 + 8 + 16 times in all, so a word
+		// costs a few operations, not a loop over its fields.
+		for m4 < 4 && (c4+uint64(7-m4)*0x1111111111111111)&0x8888888888888888 != 0 {
+			m4++
 		}
-		for s := 0; s < 64; s += 8 {
-			m8 = max(m8, int(c8>>uint(s)&255))
+		for m8 < 8 && (c8+uint64(127-m8)*0x0101010101010101)&0x8080808080808080 != 0 {
+			m8++
 		}
-		for s := 0; s < 64; s += 16 {
-			m16 = max(m16, int(c16>>uint(s)&0xffff))
+		for m16 < 16 && (c16+uint64(0x7fff-m16)*0x0001000100010001)&0x8000800080008000 != 0 {
+			m16++
 		}
 	}
 	c.nmMax[0], c.nmMax[1], c.nmMax[2] = m4, m8, m16
