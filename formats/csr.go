@@ -1,6 +1,9 @@
 package formats
 
-import "fmt"
+import (
+	"fmt"
+	"math/bits"
+)
 
 // CSR is compressed sparse row storage of an M×K matrix: row i holds the entries
 // ColIdx[RowPtr[i]:RowPtr[i+1]] with values Val[...].
@@ -103,21 +106,65 @@ func CSRFromDense(d *Dense) (*CSR, error) {
 	if d.Cols > MaxInt32 {
 		return nil, invalid("csr", "", "K = %d exceeds the int32 column index range", d.Cols)
 	}
-	nnz := d.NNZ()
-	// Branch-free compaction: every entry is written at the cursor, which moves only past
-	// nonzeros (one spare slot for the last write).
+	// Pass 1 records each row's nonzeros as a bitmap (1/32 of W) and counts them; pass 2
+	// visits only the set bits. A branch-free compaction instead stored every entry, zero or
+	// not, and needed a counting pass of its own before it.
+	nw := (d.Cols + 63) / 64
+	mask := make([]uint64, d.Rows*nw)
 	c := &CSR{Rows: d.Rows, Cols: d.Cols, RowPtr: make([]int64, d.Rows+1)}
-	cols, vals := make([]int32, nnz+1), make([]float32, nnz+1)
 	var q int64
 	for i := 0; i < d.Rows; i++ {
-		for j, v := range d.Row(i) {
-			cols[q], vals[q] = int32(j), v
-			q += int64(isNonzero(v))
-		}
+		q += nonzeroBits(d.Row(i), mask[i*nw:(i+1)*nw])
 		c.RowPtr[i+1] = q
 	}
-	c.ColIdx, c.Val = cols[:nnz:nnz], vals[:nnz:nnz]
+	c.ColIdx, c.Val = make([]int32, q), make([]float32, q)
+	for i := 0; i < d.Rows; i++ {
+		gatherBits(d.Row(i), mask[i*nw:(i+1)*nw], c.ColIdx[c.RowPtr[i]:c.RowPtr[i+1]], c.Val[c.RowPtr[i]:c.RowPtr[i+1]])
+	}
 	return c, nil
+}
+
+// nonzeroBits sets bit j%64 of word j/64 of bm where row[j] is nonzero (NaN counts, −0
+// does not) and returns how many are.
+func nonzeroBits(row []float32, bm []uint64) int64 {
+	var n int64
+	full := len(row) / 64
+	for w := 0; w < full; w++ {
+		seg := row[w*64 : w*64+64]
+		var x0, x1, x2, x3 uint64 // four independent chains
+		for b := 0; b < 64; b += 4 {
+			x0 |= uint64(isNonzero(seg[b])) << uint(b)
+			x1 |= uint64(isNonzero(seg[b+1])) << uint(b+1)
+			x2 |= uint64(isNonzero(seg[b+2])) << uint(b+2)
+			x3 |= uint64(isNonzero(seg[b+3])) << uint(b+3)
+		}
+		x := x0 | x1 | x2 | x3
+		bm[w] = x
+		n += int64(bits.OnesCount64(x))
+	}
+	if full < len(bm) {
+		var x uint64
+		for b, v := range row[full*64:] {
+			x |= uint64(isNonzero(v)) << uint(b)
+		}
+		bm[full] = x
+		n += int64(bits.OnesCount64(x))
+	}
+	return n
+}
+
+// gatherBits writes the column and value of each set bit of bm, in order, to cols and vals
+// (as long as the bitmap's count).
+func gatherBits(row []float32, bm []uint64, cols []int32, vals []float32) {
+	p := 0
+	for w, x := range bm {
+		for x != 0 {
+			j := w*64 + bits.TrailingZeros64(x)
+			cols[p], vals[p] = int32(j), row[j]
+			p++
+			x &= x - 1
+		}
+	}
 }
 
 // ToDense expands c.

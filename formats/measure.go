@@ -271,18 +271,7 @@ func (c *collector) rowCount(n int) {
 func (c *collector) runDense(d *Dense) {
 	c.initBits()
 	for i := 0; i < c.rows; i++ {
-		row := d.Row(i)
-		n := 0
-		for w := 0; w < c.nw; w++ {
-			seg := row[w*64 : min(w*64+64, c.cols)]
-			var x uint64
-			for b, v := range seg {
-				x |= uint64(isNonzero(v)) << uint(b) // NaN counts, -0 does not
-			}
-			c.row[w] = x
-			n += bits.OnesCount64(x)
-		}
-		c.rowCount(n)
+		c.rowCount(int(nonzeroBits(d.Row(i), c.row)))
 		c.addBits(i)
 	}
 }

@@ -3,6 +3,7 @@ package formats
 import (
 	"errors"
 	"math"
+	"math/rand"
 	"testing"
 	"testing/quick"
 
@@ -183,5 +184,44 @@ func TestBadPatternArguments(t *testing.T) {
 		err := f()
 		require.ErrorAs(t, err, &ie)
 		require.True(t, errors.Is(err, ErrInvalid))
+	}
+}
+
+// TestCSRFromDenseOracle: every row length around the 64-bit words of the bitmap pass,
+// strided rows, and the special values (NaN and ±Inf and denormals kept, ±0 dropped),
+// against a plain loop.
+func TestCSRFromDenseOracle(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.Copysign(0, -1)), 0, math.SmallestNonzeroFloat32, -1.5}
+	for _, k := range []int{0, 1, 3, 63, 64, 65, 127, 128, 130, 200} {
+		for _, m := range []int{0, 1, 5} {
+			stride := k + rng.Intn(3)
+			d := &Dense{Rows: m, Cols: k, Stride: stride, Data: make([]float32, m*stride)}
+			for i := range d.Data {
+				if rng.Intn(3) == 0 {
+					d.Data[i] = specials[rng.Intn(len(specials))]
+				} else if rng.Intn(2) == 0 {
+					d.Data[i] = float32(rng.NormFloat64())
+				}
+			}
+			c, err := CSRFromDense(d)
+			require.NoError(t, err)
+			require.NoError(t, c.Validate())
+			q := 0
+			for i := 0; i < m; i++ {
+				require.Equal(t, int64(q), c.RowPtr[i], "k=%d m=%d row %d start", k, m, i)
+				for j, v := range d.Row(i) {
+					if v == 0 { // +0 and −0; NaN compares unequal, so it is kept
+						continue
+					}
+					require.Equal(t, int32(j), c.ColIdx[q], "k=%d m=%d row %d", k, m, i)
+					require.Equal(t, math.Float32bits(v), math.Float32bits(c.Val[q]), "k=%d m=%d row %d col %d", k, m, i, j)
+					q++
+				}
+			}
+			require.Equal(t, int64(q), c.RowPtr[m])
+			require.Len(t, c.Val, q)
+		}
 	}
 }
