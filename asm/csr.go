@@ -156,33 +156,52 @@ func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 	zeroOff := uint16(kc * t * 4 / csrOffScale)
 	p.Offs[s] = zeroOff
 	scale := int32(t * 4 / csrOffScale)
-	for i := 0; i < m; i++ {
-		g, rr := i/r, int64(i%r)
-		bi := bound[i*(nb+1) : (i+1)*(nb+1)]
-		prev := int32(-1)
-		for b := 0; b < nb; b++ {
-			e0 := p.Start[b*(ng+1)+g] + rr
+	// Segment by segment in storage order (block, group, row), so that Vals and Offs are
+	// written front to back. A column is checked where it lands: inside its block (so in
+	// [0, K)) and after the previous one of its row in the block; blocks are in order, so
+	// that orders the whole row.
+	for b := 0; b < nb; b++ {
+		base := int32(b * kc)
+		lim := min(base+int32(kc), int32(k))
+		for g := 0; g < ng; g++ {
+			seg := p.Start[b*(ng+1)+g]
 			steps := int64(p.Cnt[b*ng+g])
-			q0, q1 := bi[b], bi[b+1]
-			vals, cols := w.Val[q0:q1], w.ColIdx[q0:q1]
-			base := int32(b * kc)
-			e := e0
-			for j, c := range cols {
-				// In this block (so in [0, K)) and after the row's previous column.
-				if uint32(c-base) >= uint32(kc) || int(c) >= k || c <= prev {
-					return nil, csrBadIndex(w, i, q0+int64(j))
+			for rr := 0; rr < r; rr++ {
+				i := g*r + rr
+				e := seg + int64(rr)
+				end := e + steps*int64(r)
+				if i < m {
+					q0, q1 := bound[i*(nb+1)+b], bound[i*(nb+1)+b+1]
+					if j, ok := csrPlaceRun(p.Vals, p.Offs, e, r, w.Val[q0:q1], w.ColIdx[q0:q1], base, lim, scale); !ok {
+						return nil, csrBadIndex(w, i, q0+int64(j))
+					}
+					e += (q1 - q0) * int64(r)
 				}
-				prev = c
-				p.Vals[e] = vals[j]
-				p.Offs[e] = uint16((c - base) * scale)
-				e += int64(r)
-			}
-			for ; e < e0+steps*int64(r); e += int64(r) {
-				p.Offs[e] = zeroOff
+				for ; e < end; e += int64(r) {
+					p.Offs[e] = zeroOff
+				}
 			}
 		}
 	}
 	return p, nil
+}
+
+// csrPlaceRun stores one row's entries of one segment at every r-th slot from e: values, and
+// offsets (c − base)·scale. It reports false and the entry's index at a column outside
+// [base, lim) or not after the previous one.
+func csrPlaceRun(dv []float32, do []uint16, e int64, r int, vals []float32, cols []int32, base, lim, scale int32) (int, bool) {
+	prev := base - 1
+	vals = vals[:len(cols)]
+	for j, c := range cols {
+		if c <= prev || c >= lim {
+			return j, false
+		}
+		prev = c
+		dv[e] = vals[j]
+		do[e] = uint16((c - base) * scale)
+		e += int64(r)
+	}
+	return 0, true
 }
 
 // csrBadIndex is the error for the column index at entry q of row i, which a packer found
