@@ -102,11 +102,7 @@ func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 	m, k := w.Rows, w.Cols
 	nnz := int64(len(w.Val))
 	if kc == 0 {
-		d := 0.0
-		if m > 0 && k > 0 {
-			d = float64(nnz) / (float64(m) * float64(k))
-		}
-		kc = CSRBlock(k, t, d)
+		kc = CSRBlock(k, t, csrDensity(w))
 	}
 	if kc <= 0 || int64(kc+1)*int64(t)*4 > 65536*csrOffScale {
 		return nil, fmt.Errorf("asm: CSR K block %d × tile %d exceeds the 16-bit offset range", kc, t)
@@ -245,7 +241,76 @@ func registerCSR(s *csrSpec) {
 			}
 			return &csrKernel{spec: s, p: p}, nil
 		},
+		// Tile widths differ only in the offsets' scale: packings of the same row group
+		// and K block share their values, counts and starts.
+		Layout: func(w formats.Matrix) string {
+			c, ok := w.(*formats.CSR)
+			if !ok {
+				return ""
+			}
+			return fmt.Sprintf("csr/r%d/kc%d", s.r, CSRBlock(c.Cols, s.t, csrDensity(c)))
+		},
+		Derive: func(from Kernel) (Kernel, int64, error) {
+			f, ok := from.(*csrKernel)
+			if !ok || f.p.R != s.r || f.p.Kc != CSRBlock(f.p.K, s.t, f.p.density()) {
+				return nil, 0, fmt.Errorf("%w: %s cannot share the packing of %s", ErrNotApplicable, s.name, from.Name())
+			}
+			p, err := f.p.withTile(s.t)
+			if err != nil {
+				return nil, 0, err
+			}
+			return &csrKernel{spec: s, p: p}, int64(len(p.Offs)) * 2, nil
+		},
 	})
+}
+
+// csrDensity is the density PackCSR chooses its K block by.
+func csrDensity(w *formats.CSR) float64 {
+	if w.Rows == 0 || w.Cols == 0 {
+		return 0
+	}
+	return float64(len(w.Val)) / (float64(w.Rows) * float64(w.Cols))
+}
+
+func (p *CSRPacked) density() float64 {
+	if p.M == 0 || p.K == 0 {
+		return 0
+	}
+	return float64(p.nnz) / (float64(p.M) * float64(p.K))
+}
+
+// withTile returns p for tile width t: the same values, counts, starts and costs (shared,
+// read-only), with the offsets rescaled to a panel of stride t. It is exactly what PackCSR
+// gives for t with the same row group and K block.
+func (p *CSRPacked) withTile(t int) (*CSRPacked, error) {
+	if t <= 0 || t%4 != 0 || t > 128 {
+		return nil, fmt.Errorf("asm: CSR tile width %d not a multiple of 4 in [4, 128]", t)
+	}
+	if int64(p.Kc+1)*int64(t)*4 > 65536*csrOffScale {
+		return nil, fmt.Errorf("%w: CSR K block %d × tile %d exceeds the 16-bit offset range", ErrNotApplicable, p.Kc, t)
+	}
+	q := *p
+	q.T = t
+	q.Offs = make([]uint16, len(p.Offs))
+	// An offset is column·(T·4/8): rescale through the column, exactly.
+	from, to := uint32(p.T*4/csrOffScale), uint32(t*4/csrOffScale)
+	switch {
+	case to%from == 0:
+		f := to / from
+		for i, o := range p.Offs {
+			q.Offs[i] = uint16(uint32(o) * f)
+		}
+	case from%to == 0:
+		f := from / to
+		for i, o := range p.Offs {
+			q.Offs[i] = uint16(uint32(o) / f)
+		}
+	default:
+		for i, o := range p.Offs {
+			q.Offs[i] = uint16(uint32(o) / from * to)
+		}
+	}
+	return &q, nil
 }
 
 // NewCSRKernel packs w for the named CSR family with an explicit K block (0: by density);

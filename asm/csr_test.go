@@ -1,9 +1,11 @@
 package asm
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 
 	"github.com/sparsegen/sparsegen/formats"
@@ -418,5 +420,82 @@ func BenchmarkPackCSR(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(w.Val)), "ns/nnz")
 		})
+	}
+}
+
+// TestCSRDerive: a CSR family derived from another's packing of the same W (same row group
+// and K block) holds exactly what PackCSR gives it, shares the values, and runs bitwise the
+// same; families of another layout are refused.
+func TestCSRDerive(t *testing.T) {
+	r := rand.New(rand.NewSource(8))
+	for _, d := range []float64{0.02, 0.1, 0.3} {
+		w := randCSR(r, 37, 900, d, 4, 11)
+		for _, from := range csrSpecs {
+			ff, _ := Lookup(from.name)
+			src, err := ff.Pack(w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, to := range csrSpecs {
+				tf, _ := Lookup(to.name)
+				sameLayout := ff.Layout(w) == tf.Layout(w)
+				got, added, err := tf.Derive(src)
+				if !sameLayout {
+					if !errors.Is(err, ErrNotApplicable) {
+						t.Fatalf("d=%g %s from %s (layouts %s, %s): err %v, want ErrNotApplicable", d, to.name, from.name, ff.Layout(w), tf.Layout(w), err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("d=%g %s from %s: %v", d, to.name, from.name, err)
+				}
+				want, err := PackCSR(w, to.t, to.r, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gp, sp := got.(*csrKernel).p, src.(*csrKernel).p
+				if gp.T != want.T || gp.R != want.R || gp.Kc != want.Kc || gp.Blocks != want.Blocks || gp.Groups != want.Groups ||
+					!slices.Equal(gp.Offs, want.Offs) || !slices.Equal(gp.Vals, want.Vals) || !slices.Equal(gp.Cnt, want.Cnt) ||
+					!slices.Equal(gp.Start, want.Start) || !slices.Equal(gp.Cost, want.Cost) {
+					t.Fatalf("d=%g %s derived from %s differs from its own packing", d, to.name, from.name)
+				}
+				if &gp.Vals[0] != &sp.Vals[0] || added != int64(len(gp.Offs))*2 {
+					t.Fatalf("d=%g %s from %s: values not shared, or added %d bytes", d, to.name, from.name, added)
+				}
+				if to.features&^hostFeatures() != 0 {
+					continue
+				}
+				n := 40
+				x := make([]float32, w.Cols*n)
+				for i := range x {
+					x[i] = float32(r.NormFloat64())
+				}
+				y1, y2 := make([]float32, w.Rows*n), make([]float32, w.Rows*n)
+				own := &csrKernel{spec: to, p: want}
+				if err := own.Run(0, own.Units(), x, n, y1, n, n, nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := got.Run(0, got.Units(), x, n, y2, n, n, nil); err != nil {
+					t.Fatal(err)
+				}
+				for i := range y1 {
+					if math.Float32bits(y1[i]) != math.Float32bits(y2[i]) {
+						t.Fatalf("d=%g %s from %s: Y[%d] %v, own packing %v", d, to.name, from.name, i, y2[i], y1[i])
+					}
+				}
+			}
+		}
+	}
+	// Not a CSR tile kernel: the generic reference kernel of the same W.
+	gen, _ := Lookup("ref_csr_generic")
+	foreign, err := gen.Pack(randCSR(r, 5, 9, 0.5, -1, -1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range csrSpecs {
+		f, _ := Lookup(s.name)
+		if _, _, err := f.Derive(foreign); !errors.Is(err, ErrNotApplicable) {
+			t.Fatalf("%s derived from a foreign kernel: %v", s.name, err)
+		}
 	}
 }

@@ -139,6 +139,15 @@ type Family struct {
 	// Pack builds the kernel from a validated canonical matrix, or returns an error
 	// wrapping ErrNotApplicable when the family does not take this matrix.
 	Pack func(w formats.Matrix) (Kernel, error)
+	// Layout (optional) names the layout of the bulk of what Pack builds from w: families
+	// that give the same name for the same w store the same values and structure, and
+	// differ only in what Derive rebuilds. "" means no sharing.
+	Layout func(w formats.Matrix) string
+	// Derive (optional) builds this family's kernel from from, a kernel that a family of
+	// the same Layout packed from the same matrix: the result shares from's bulk arrays
+	// (read-only) and added is the memory it holds on its own. It returns an error wrapping
+	// ErrNotApplicable when from does not fit.
+	Derive func(from Kernel) (k Kernel, added int64, err error)
 }
 
 // ErrNotApplicable says a family does not take a given matrix (wrong format or shape).

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -878,6 +879,80 @@ func TestPrepareParallel(t *testing.T) {
 		}
 		if i := bitwiseEqual(y1, y4); i >= 0 {
 			t.Fatalf("N=%d: results differ at %d", n, i)
+		}
+	}
+}
+
+// TestDerivedPackings: where kernels of several N ranges share a layout of W (CSR tile
+// widths with the same row group and K block), the plan packs it once and derives the
+// others: they run bitwise as their own full packing does, and the plan holds less.
+func TestDerivedPackings(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	w, err := formats.CSRFromDense(randDense(rng, 300, 400, 0.05))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, threads := range []int{1, 3} {
+		for _, prepare := range []bool{true, false} { // lazily: packed first at the largest N
+			p, err := Compile(w, Options{Threads: threads})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if prepare {
+				if err := p.Prepare(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var full int64
+			seen := map[string]bool{}
+			for n := 160; n >= 1; n-- {
+				fam, _ := p.KernelFor(n)
+				f, _ := asm.Lookup(fam)
+				own, err := f.Pack(w)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !seen[fam] {
+					seen[fam] = true
+					full += own.PackedBytes()
+				}
+				if n%7 != 1 && n != 160 {
+					continue
+				}
+				x := randX(rng, 400*n)
+				want, got := make([]float32, 300*n), make([]float32, 300*n)
+				if err := own.Run(0, own.Units(), x, n, want, n, n, nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := p.Mul(got, n, x, n, n); err != nil {
+					t.Fatal(err)
+				}
+				if i := bitwiseEqual(want, got); i >= 0 {
+					t.Fatalf("threads=%d prepare=%v N=%d (%s): differs from its own packing at %d", threads, prepare, n, fam, i)
+				}
+			}
+			if !prepare {
+				p.Prepare() // the ranges no call reached
+			}
+			// Which of the plan's kernels share a layout of W (none on builds whose
+			// kernels declare no layouts, e.g. -tags purego).
+			layouts, shared := map[string]bool{}, false
+			for fam := range seen {
+				if f, _ := asm.Lookup(fam); f.Layout != nil && f.Layout(w) != "" {
+					shared = shared || layouts[f.Layout(w)]
+					layouts[f.Layout(w)] = true
+				}
+			}
+			if desc := p.Describe(); shared != strings.Contains(desc, "derived from") {
+				t.Fatalf("threads=%d prepare=%v: kernels sharing a layout %v, but the plan says:\n%s", threads, prepare, shared, desc)
+			}
+			if shared && p.PackedBytes() >= full || !shared && p.PackedBytes() != full {
+				t.Fatalf("threads=%d prepare=%v: plan holds %d bytes, its kernels packed apart %d", threads, prepare, p.PackedBytes(), full)
+			}
+			withLayouts := slices.ContainsFunc(asm.Families(), func(f asm.Family) bool { return f.Layout != nil })
+			if !shared && withLayouts && runtime.GOARCH == "amd64" {
+				t.Fatalf("no two kernels of one layout chosen on amd64 (%v): the test no longer covers derivation", seen)
+			}
 		}
 	}
 }

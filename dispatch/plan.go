@@ -99,6 +99,8 @@ type Plan struct {
 	packMu    sync.Mutex
 	converted map[string]formats.Matrix
 	kernels   map[string]asm.Kernel
+	layouts   map[string]asm.Kernel // target|layout → the kernel packed in it (asm.Family.Layout)
+	derived   map[string]derivation // kernel id → the packing it shares
 	unpacked  int
 	packed    atomic.Int64
 
@@ -266,6 +268,7 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 	p.ranges, p.sel = rs, sel
 	p.panelCap = tokenPanel(k)
 	p.w, p.converted, p.kernels, p.unpacked = w, map[string]formats.Matrix{}, map[string]asm.Kernel{}, len(p.sel)
+	p.layouts, p.derived = map[string]asm.Kernel{}, map[string]derivation{}
 	return p, nil
 }
 
@@ -303,8 +306,28 @@ func (p *Plan) pack(c *choice) (asm.Kernel, error) {
 			p.converted[c.tgt.String()] = cw
 		}
 		fam := c.fam
+		// A family whose layout another family already packed from this matrix derives
+		// its kernel from that packing (sharing its values) instead of packing W again.
+		layout := ""
+		if fam.Layout != nil && fam.Derive != nil {
+			if l := fam.Layout(cw); l != "" {
+				layout = c.tgt.String() + "|" + l
+			}
+		}
+		src := p.layouts[layout]
 		p.packMu.Unlock()
-		kern, err := fam.Pack(cw)
+		var kern asm.Kernel
+		var added int64
+		err := asm.ErrNotApplicable
+		if src != nil {
+			kern, added, err = fam.Derive(src)
+		}
+		if err != nil {
+			src = nil
+			if kern, err = fam.Pack(cw); err == nil {
+				added = kern.PackedBytes()
+			}
+		}
 		p.packMu.Lock()
 		if errors.Is(err, asm.ErrNotApplicable) {
 			if len(c.alts) == 0 {
@@ -324,36 +347,60 @@ func (p *Plan) pack(c *choice) (asm.Kernel, error) {
 			return prior, nil // another range packed the same kernel meanwhile
 		}
 		p.kernels[id] = kern
-		p.packed.Add(kern.PackedBytes())
+		p.packed.Add(added)
+		if src != nil {
+			p.derived[id] = derivation{from: src.Name(), added: added}
+		} else if _, ok := p.layouts[layout]; layout != "" && !ok {
+			p.layouts[layout] = kern
+		}
 		return kern, nil
 	}
 }
 
 // Prepare packs the kernels of every N range now (Compile leaves packing to the first
 // call in each range), so that no later call pays for it. The distinct packings run on up
-// to the plan's thread count at once.
+// to the plan's thread count at once: first one kernel per layout of W, then the kernels
+// that derive from those (asm.Family.Derive) and the rest.
 func (p *Plan) Prepare() error {
 	p.packMu.Lock()
-	var lead []*choice // one range per distinct kernel: the others then find it packed
-	seen := map[string]bool{}
+	var first, then []*choice // one range per distinct kernel: the others then find it packed
+	seenID, seenLayout := map[string]bool{}, map[string]bool{}
 	for _, c := range p.sel {
-		if !seen[c.id()] {
-			seen[c.id()] = true
-			lead = append(lead, c)
+		if seenID[c.id()] {
+			continue
+		}
+		seenID[c.id()] = true
+		key := c.id()
+		if c.tgt.asIs && c.fam.Layout != nil && c.fam.Derive != nil {
+			if l := c.fam.Layout(p.w); l != "" {
+				key = c.tgt.String() + "|" + l
+			}
+		}
+		if seenLayout[key] {
+			then = append(then, c)
+		} else {
+			seenLayout[key] = true
+			first = append(first, c)
 		}
 	}
 	p.packMu.Unlock()
-	if workers := min(p.Threads(), len(lead)); workers > 1 {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(func() {
-				for i := int(next.Add(1)) - 1; i < len(lead); i = int(next.Add(1)) - 1 {
-					p.kernel(lead[i]) // its error is kept in the choice, returned below
-				}
-			})
+	for _, batch := range [][]*choice{first, then} {
+		if workers := min(p.Threads(), len(batch)); workers > 1 {
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Go(func() {
+					for i := int(next.Add(1)) - 1; i < len(batch); i = int(next.Add(1)) - 1 {
+						p.kernel(batch[i]) // its error is kept in the choice, returned below
+					}
+				})
+			}
+			wg.Wait()
+		} else {
+			for _, c := range batch {
+				p.kernel(c)
+			}
 		}
-		wg.Wait()
 	}
 	for _, c := range p.sel {
 		if _, err := p.kernel(c); err != nil {
@@ -666,6 +713,12 @@ func (p *Plan) SetThreads(n int) error {
 // PackedBytes is the memory the plan's kernels packed so far hold (see Prepare).
 func (p *Plan) PackedBytes() int64 { return p.packed.Load() }
 
+// derivation is a kernel built from another family's packing (asm.Family.Derive).
+type derivation struct {
+	from  string // the family whose packing it shares
+	added int64  // the bytes it holds on its own
+}
+
 // Measure returns what Compile measured of W.
 func (p *Plan) Measure() Measure { return *p.ms }
 
@@ -712,6 +765,9 @@ func (p *Plan) Describe() string {
 		packed := "packed on first use"
 		if kern, ok := p.kernels[c.id()]; ok {
 			packed = "packed " + fmtBytes(kern.PackedBytes())
+			if d, ok := p.derived[c.id()]; ok {
+				packed = fmt.Sprintf("derived from %s's packing: shares its values, adds %s", d.from, fmtBytes(d.added))
+			}
 		}
 		fmt.Fprintf(&sb, "%-11s %s on %s (%s, %s)%s: %s\n", p.ranges[b].String()+":", c.fam.Name, c.tgt, conv, packed, shared, c.why)
 	}
