@@ -222,12 +222,17 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 		}
 	}
 
+	all := newScorer(fams, targets)
 	for b, r := range p.ranges {
 		bf, isForced := fams, false
 		if forced != nil && coversRange(*forced, r) {
 			bf, isForced = []asm.Family{*forced}, true
 		}
-		c, err := choose(r, bf, targets, ms, rec, isForced, nil)
+		sc := all
+		if isForced {
+			sc = newScorer(bf, targets)
+		}
+		c, err := choose(r, sc, ms, rec, isForced)
 		if err != nil {
 			return nil, err
 		}
@@ -519,6 +524,33 @@ func targetsFor(w formats.Matrix, ms *Measure, fams []asm.Family, force string) 
 	return list, nil
 }
 
+// scorer is what choose needs per (family, target) over a Compile's N ranges: whether the
+// family takes the target, and its cost coefficients by policy point (filled on first use).
+type scorer struct {
+	fams    []asm.Family
+	targets []target
+	takes   []bool       // [family·len(targets) + target]
+	coef    []*coefCache // likewise
+}
+
+func newScorer(fams []asm.Family, targets []target) *scorer {
+	sc := &scorer{fams: fams, targets: targets, takes: make([]bool, len(fams)*len(targets)), coef: make([]*coefCache, len(fams)*len(targets))}
+	for fi, f := range fams {
+		for ti, t := range targets {
+			sc.takes[fi*len(targets)+ti] = familyTakes(f, t)
+		}
+	}
+	return sc
+}
+
+func (sc *scorer) coefs(fi, ti int) *coefCache {
+	i := fi*len(sc.targets) + ti
+	if sc.coef[i] == nil {
+		sc.coef[i] = &coefCache{f: sc.fams[fi], t: sc.targets[ti]}
+	}
+	return sc.coef[i]
+}
+
 type cand struct {
 	fam    asm.Family
 	tgt    target
@@ -529,18 +561,16 @@ type cand struct {
 
 // choose picks the kernel for N range r: the tuning record's winner (or first runnable
 // runner-up) if the record has this layer, else the lowest estimate of the default policy.
-func choose(r nRange, fams []asm.Family, targets []target, ms *Measure, rec *Record, forced bool, excluded map[string]bool) (*choice, error) {
+func choose(r nRange, sc *scorer, ms *Measure, rec *Record, forced bool) (*choice, error) {
 	n := r.repN()
+	fams, targets := sc.fams, sc.targets
 	// One kernel serves the whole range: each candidate is scored by its worst ratio to the
 	// best estimate over sample N of the range (minimax regret), then by its estimate at n.
 	ns := r.sampleNs()
-	takes := func(f asm.Family, t target) bool {
-		return coversRange(f, r) && familyTakes(f, t) && (excluded == nil || !excluded[f.Name+"@"+t.String()])
-	}
 	count := 0 // candidates, to allocate once (a cand is large)
-	for _, f := range fams {
-		for _, t := range targets {
-			if takes(f, t) {
+	for fi, f := range fams {
+		for ti := range targets {
+			if coversRange(f, r) && sc.takes[fi*len(targets)+ti] {
 				count++
 			}
 		}
@@ -548,12 +578,15 @@ func choose(r nRange, fams []asm.Family, targets []target, ms *Measure, rec *Rec
 	cands := make([]cand, 0, count)
 	ests := make([][]float64, 0, count)
 	estBuf := make([]float64, 0, count*len(ns))
-	for _, f := range fams {
-		for _, t := range targets {
-			if !takes(f, t) {
+	for fi, f := range fams {
+		if !coversRange(f, r) {
+			continue
+		}
+		for ti, t := range targets {
+			if !sc.takes[fi*len(targets)+ti] {
 				continue
 			}
-			cc := &coefCache{f: f, t: t}
+			cc := sc.coefs(fi, ti)
 			e, src := estimateWith(f, t, ms.M, ms.K, n, cc.at)
 			estBuf = append(estBuf, make([]float64, len(ns))...)
 			es := estBuf[len(estBuf)-len(ns):]

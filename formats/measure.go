@@ -146,6 +146,14 @@ func Measure(m Matrix, shapes ...BlockShape) (*Stats, error) {
 	switch w := m.(type) {
 	case *Dense:
 		c.runDense(w)
+	case *CSR:
+		// Which path is only a matter of speed: decide by the stored count (no pass over
+		// the values), and take the row bitmaps straight from the CSR.
+		if forceMeasurePath == pathBits || forceMeasurePath == pathAuto && int64(len(w.Val))*64 >= int64(rows)*int64(cols) {
+			c.runCSRBits(w)
+		} else {
+			c.runSparse(rowSourceOf(m), false)
+		}
 	default:
 		src := rowSourceOf(m)
 		useBits := forceMeasurePath == pathBits ||
@@ -301,6 +309,31 @@ func (c *collector) runSparse(src rowSource, useBits bool) {
 	}
 }
 
+// runCSRBits is runSparse's bitmap path for a CSR, setting each row's bits from its
+// entries directly (a stored zero sets none: NaN counts, ±0 does not).
+func (c *collector) runCSRBits(w *CSR) {
+	c.initBits()
+	for i := 0; i < c.rows; i++ {
+		clear(c.row)
+		lo, hi := w.RowPtr[i], w.RowPtr[i+1]
+		c.rowCount(int(setRowBits(c.row, w.ColIdx[lo:hi], w.Val[lo:hi])))
+		c.addBits(i)
+	}
+}
+
+// setRowBits sets bit j of row for each column j of cols whose value is nonzero and returns
+// how many it set (the columns are distinct and in range: W is valid).
+func setRowBits(row []uint64, cols []int32, vals []float32) int64 {
+	vals = vals[:len(cols)]
+	var n int64
+	for p, j := range cols {
+		nz := isNonzero(vals[p])
+		row[j>>6] |= uint64(nz) << uint(j&63)
+		n += int64(nz)
+	}
+	return n
+}
+
 func (c *collector) initBits() {
 	c.row = make([]uint64, c.nw)
 	c.acc = make([][]uint64, len(c.shapes))
@@ -364,10 +397,11 @@ func countChunks(acc []uint64, cols, C int) (n int64, lastSet bool) {
 	lastStart := (ceilDiv(cols, C) - 1) * C
 	lastSet = anyBit(acc, lastStart, cols)
 	if C&(C-1) == 0 {
-		// C divides 64: OR each chunk's bits into its first bit, then count first bits.
-		var mask uint64
-		for b := 0; b < 64; b += C {
-			mask |= 1 << uint(b)
+		// C divides 64: OR each chunk's bits into its first bit, then count first bits
+		// (mask: the first bit of every chunk, 0x…1111 for C = 4).
+		mask := uint64(1)
+		if C < 64 {
+			mask = ^uint64(0) / (1<<uint(C) - 1)
 		}
 		for _, x := range acc {
 			if x == 0 {
