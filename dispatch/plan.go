@@ -1,6 +1,7 @@
 // Package dispatch is sparsegen's API: it reads the CPU's features, measures a weight
 // matrix, chooses a kernel family per range of N (by a tuning record or the default
-// policy), packs W once, and runs Y = act(W·X + b) on a persistent worker pool.
+// policy), packs W once per layout those kernels need (on the first call in a range, or
+// all at once with Prepare), and runs Y = act(W·X + b) on a persistent worker pool.
 //
 //	p, err := dispatch.Compile(w, dispatch.Options{Act: ref.ActReLU})
 //	err = p.Mul(y, n, x, n, n)        // channel-major: X K×N, Y M×N
