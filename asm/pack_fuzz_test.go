@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/internal/fuzzbytes"
 	"github.com/sparsegen/sparsegen/ref"
 )
 
@@ -20,14 +21,7 @@ func FuzzPackCSR(f *testing.F) {
 	f.Add([]byte{4, 9, 1, 0, 1, 2, 2, 3, 8, 255, 128, 4})
 	f.Add([]byte{1, 1, 0, 0, 1, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		at := 0
-		next := func() int {
-			if at >= len(data) {
-				return 0
-			}
-			at++
-			return int(data[at-1])
-		}
+		next := (&fuzzbytes.Reader{B: data}).Next
 		m, k, kc := next()%9, next(), next()%48
 		w := &formats.CSR{Rows: m, Cols: k, RowPtr: make([]int64, m+1)}
 		for i := 1; i <= m; i++ {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/internal/fuzzbytes"
 	"github.com/sparsegen/sparsegen/ref"
 )
 
@@ -24,14 +25,7 @@ func FuzzCompileMul(f *testing.F) {
 	f.Add([]byte{3, 4, 10, 4, 2, 3, 1, 2, 0})
 	f.Add([]byte{40, 64, 128, 5, 0, 1, 70, 3, 200, 100, 50})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		at := 0
-		next := func() int {
-			if at >= len(data) {
-				return 0
-			}
-			at++
-			return int(data[at-1])
-		}
+		next := (&fuzzbytes.Reader{B: data}).Next
 		m, k := 1+next()%64, 1+next()%96
 		density := float64(next()) / 255
 		format := []string{"", "dense", "csr", "bsr4x1", "bsr2x2", "nm2:4", "nm1:4"}[next()%7]

@@ -2,21 +2,14 @@ package formats
 
 import (
 	"testing"
+
+	"github.com/sparsegen/sparsegen/internal/fuzzbytes"
 )
 
 // bytesrc hands out fuzz bytes; past the end it returns zeros.
-type bytesrc struct {
-	b []byte
-	i int
-}
+type bytesrc struct{ fuzzbytes.Reader }
 
-func (s *bytesrc) next() byte {
-	if s.i >= len(s.b) {
-		return 0
-	}
-	s.i++
-	return s.b[s.i-1]
-}
+func (s *bytesrc) next() byte { return byte(s.Next()) }
 
 func (s *bytesrc) n(mod int) int { return int(s.next()) % mod }
 
@@ -104,7 +97,7 @@ func FuzzValidateCSR(f *testing.F) {
 	f.Add([]byte{1, 1, 3, 1, 1, 0, 4})
 	f.Add([]byte{8, 8, 1, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 200, 100, 3, 7})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := &bytesrc{b: data}
+		s := &bytesrc{fuzzbytes.Reader{B: data}}
 		rows, cols := s.n(10), s.n(10)
 		rp := s.ptrs(s.length(rows+1), 3)
 		nnz := 0
@@ -141,7 +134,7 @@ func FuzzValidateBSR(f *testing.F) {
 	f.Add([]byte{9, 9, 4, 4, 5, 1, 1, 1, 1, 1, 0, 0, 0})
 	f.Add([]byte{3, 5, 2, 2, 3, 0, 1, 1, 3, 3, 3, 3, 3, 3, 3})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := &bytesrc{b: data}
+		s := &bytesrc{fuzzbytes.Reader{B: data}}
 		rows, cols := s.n(12), s.n(12)
 		r, c := s.n(6), s.n(6)
 		if s.next()%32 == 0 {
@@ -195,7 +188,7 @@ func FuzzValidateNM(f *testing.F) {
 	f.Add([]byte{3, 17, 3, 16, 0, 0, 0, 0})
 	f.Add([]byte{1, 4, 5, 4})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := &bytesrc{b: data}
+		s := &bytesrc{fuzzbytes.Reader{B: data}}
 		rows, cols := s.n(6), s.n(40)
 		keep, group := s.n(18), s.n(18)
 		m := &NM{Rows: rows, Cols: cols, Keep: keep, Group: group}
