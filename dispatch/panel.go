@@ -107,15 +107,9 @@ func (p *Plan) tokenPanelRun(pk asm.PanelKernel, y []float32, ldy int, x []float
 	piece := func(panel []float32, u0, u1 int) error {
 		r0, _ := pk.UnitRows(u0)
 		_, r1 := pk.UnitRows(u1 - 1)
-		if p.epi.Accumulate {
-			if err := p.transpose(yt[r0*t:], t, y[r0:], ldy, t, r1-r0); err != nil {
-				return err
-			}
-		}
-		if err := pk.RunPanel(u0, u1, panel, t, yt, t, p.epiP); err != nil {
-			return err
-		}
-		return p.transpose(y[r0:], ldy, yt[r0*t:], t, r1-r0, t)
+		return p.throughChannelMajor(y[r0:], ldy, yt[r0*t:], t, r1-r0, t, func() error {
+			return pk.RunPanel(u0, u1, panel, t, yt, t, p.epiP)
+		})
 	}
 	pieces := max(1, p.m*t*4/tokenChunkBytes)
 	cost := pk.UnitCost()
@@ -149,15 +143,9 @@ func (p *Plan) tokenPanelRun(pk asm.PanelKernel, y []float32, ldy int, x []float
 			w := min(tw, t-t0)
 			// yt holds this chunk's M×w block at offset t0·M (chunks do not overlap).
 			ys := yt[t0*p.m : t0*p.m+p.m*w]
-			if p.epi.Accumulate {
-				if err := p.transpose(ys, w, y[t0*ldy:], ldy, w, p.m); err != nil {
-					return err
-				}
-			}
-			if err := pk.RunTokens(0, units, x[t0*ldx:], ldx, ys, w, w, p.epiP); err != nil {
-				return err
-			}
-			return p.transpose(y[t0*ldy:], ldy, ys, w, p.m, w)
+			return p.throughChannelMajor(y[t0*ldy:], ldy, ys, w, p.m, w, func() error {
+				return pk.RunTokens(0, units, x[t0*ldx:], ldx, ys, w, w, p.epiP)
+			})
 		})
 	}
 	cuts := rowCuts(cost, threads)
@@ -165,16 +153,25 @@ func (p *Plan) tokenPanelRun(pk asm.PanelKernel, y []float32, ldy int, x []float
 		u0, u1 := cuts[r], cuts[r+1]
 		r0, _ := pk.UnitRows(u0)
 		_, r1 := pk.UnitRows(u1 - 1)
-		if p.epi.Accumulate {
-			if err := p.transpose(yt[r0*t:], t, y[r0:], ldy, t, r1-r0); err != nil {
-				return err
-			}
-		}
-		if err := pk.RunTokens(u0, u1, x, ldx, yt, t, t, p.epiP); err != nil {
+		return p.throughChannelMajor(y[r0:], ldy, yt[r0*t:], t, r1-r0, t, func() error {
+			return pk.RunTokens(u0, u1, x, ldx, yt, t, t, p.epiP)
+		})
+	})
+}
+
+// throughChannelMajor computes a rows×tokens block of token-major Y (y: tokens×rows at
+// stride ldy) in its channel-major form ys (rows×tokens at stride ldys), which run fills:
+// with Accumulate, y's block is first transposed into ys; the result is transposed back.
+func (p *Plan) throughChannelMajor(y []float32, ldy int, ys []float32, ldys, rows, tokens int, run func() error) error {
+	if p.epi.Accumulate {
+		if err := p.transpose(ys, ldys, y, ldy, tokens, rows); err != nil {
 			return err
 		}
-		return p.transpose(y[r0:], ldy, yt[r0*t:], t, r1-r0, t)
-	})
+	}
+	if err := run(); err != nil {
+		return err
+	}
+	return p.transpose(y, ldy, ys, ldys, rows, tokens)
 }
 
 // transpose runs asm's transpose under the plan's ISA cap.

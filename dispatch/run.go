@@ -229,7 +229,6 @@ func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) erro
 		return nil
 	}
 	panel := p.panelCap
-	panels := (n + panel - 1) / panel
 	// Kernels with a panel: token panels as wide as their channel-major calls' tiles
 	// (tokenPanelTokens, whatever K), packed from X directly, one after the other, rows
 	// split across threads.
@@ -251,32 +250,29 @@ func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) erro
 		}
 		x, y, n = x[t*ldx:], y[t*ldy:], n-t
 	}
-	panels = (n + panel - 1) / panel
+	panels := (n + panel - 1) / panel
 	if threads := p.Threads(); panels >= threads || threads <= 1 {
 		// Panel-parallel: each chunk owns whole panels.
 		return parallel(threads, panels, func(pi int) error {
 			t0 := pi * panel
-			t := min(panel, n-t0)
-			kern, err := p.kernel(p.choiceFor(t))
-			if err != nil {
-				return err
-			}
-			return p.tokenPanel(kern, y[t0*ldy:], ldy, x[t0*ldx:], ldx, t, 0, kern.Units())
+			return p.tokenRows(y[t0*ldy:], ldy, x[t0*ldx:], ldx, min(panel, n-t0), 1)
 		})
 	}
 	// Fewer panels than threads: panel after panel (the same panels as above, so the
 	// result does not depend on the thread count), each transposed once and split by rows;
 	// each chunk transposes its own rows of the result into Y.
 	for t0 := 0; t0 < n; t0 += panel {
-		if err := p.tokenRows(y[t0*ldy:], ldy, x[t0*ldx:], ldx, min(panel, n-t0)); err != nil {
+		if err := p.tokenRows(y[t0*ldy:], ldy, x[t0*ldx:], ldx, min(panel, n-t0), p.Threads()); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// tokenRows computes t tokens of token-major Y with the rows of W split across threads.
-func (p *Plan) tokenRows(y []float32, ldy int, x []float32, ldx int, n int) error {
+// tokenRows computes n tokens of token-major Y through channel-major buffers: the tokens of
+// X transposed once, then the rows of W split over threads (one thread: in chunks of at
+// most chunkWork), each chunk moving its rows of the result into Y.
+func (p *Plan) tokenRows(y []float32, ldy int, x []float32, ldx int, n, threads int) error {
 	kern, err := p.kernel(p.choiceFor(n))
 	if err != nil {
 		return err
@@ -289,52 +285,15 @@ func (p *Plan) tokenRows(y []float32, ldy int, x []float32, ldx int, n int) erro
 	yt := p.getBuf(p.m * n)
 	defer p.tokBufs.Put(yt)
 	ys := *yt
-	threads := p.Threads()
 	pt := makePartition(kern, n, threads, chunksPerThread)
-	rowCh := len(pt.rows) - 1
-	return parallel(threads, rowCh, func(r int) error {
+	return parallel(threads, len(pt.rows)-1, func(r int) error {
 		u0, u1 := pt.rows[r], pt.rows[r+1]
 		r0, _ := kern.UnitRows(u0)
 		_, r1 := kern.UnitRows(u1 - 1)
-		if p.epi.Accumulate {
-			if err := p.transpose(ys[r0*n:], n, y[r0:], ldy, n, r1-r0); err != nil {
-				return err
-			}
-		}
-		if err := kern.Run(u0, u1, *xt, n, ys, n, n, p.epiP); err != nil {
-			return err
-		}
-		return p.transpose(y[r0:], ldy, ys[r0*n:], n, r1-r0, n)
+		return p.throughChannelMajor(y[r0:], ldy, ys[r0*n:], n, r1-r0, n, func() error {
+			return kern.Run(u0, u1, *xt, n, ys, n, n, p.epiP)
+		})
 	})
-}
-
-// tokenPanel computes t tokens (t ≤ panel) of token-major Y for units [u0, u1).
-func (p *Plan) tokenPanel(kern asm.Kernel, y []float32, ldy int, x []float32, ldx int, t, u0, u1 int) error {
-	xt := p.getBuf(p.k * t)
-	yt := p.getBuf(p.m * t)
-	defer p.tokBufs.Put(xt)
-	defer p.tokBufs.Put(yt)
-	if err := p.transpose(*xt, t, x, ldx, t, p.k); err != nil {
-		return err
-	}
-	if p.epi.Accumulate {
-		if err := p.transpose(*yt, t, y, ldy, t, p.m); err != nil {
-			return err
-		}
-	}
-	// Chunk rows so that one kernel call stays short (DESIGN §6).
-	cost := kern.UnitCost()
-	for u := u0; u < u1; {
-		e := u + 1
-		budget := cost[u] + chunkWork/int64(max(t, 1))
-		e = max(e, sort.Search(u1+1, func(j int) bool { return cost[j] > budget })-1)
-		e = min(max(e, u+1), u1)
-		if err := kern.Run(u, e, *xt, t, *yt, t, t, p.epiP); err != nil {
-			return err
-		}
-		u = e
-	}
-	return p.transpose(y, ldy, *yt, t, p.m, t)
 }
 
 func (p *Plan) getBuf(size int) *[]float32 {
