@@ -86,12 +86,7 @@ func genSpMV(m vm.GatherMachine, bytes int) {
 	a0, a1 := m.Vec(), m.Vec()
 	exit, row := m.NewLabel("exit"), m.NewLabel("row")
 
-	m.Bind(row)
-	left := m.Param("nrows")
-	m.Sub(left, i)
-	m.BrImm(left, vm.LE, 0, exit)
-	c := m.GP()
-	m.Load(c, vm.Idx(cnt, i, 4), 4)
+	c := spmvRowHead(m, i, cnt, row, exit)
 	q := m.GP()
 	m.MovImm(q, 0)
 	m.Zero(a0)
@@ -139,15 +134,7 @@ func genSpMV(m vm.GatherMachine, bytes int) {
 	spmvEpilogue(m, a0, i, y)
 	m.StoreLane0(vm.At(y, 0), a0)
 
-	m.Lea(vals, vm.Idx(vals, c, 4))
-	m.Lea(idx, vm.Idx(idx, c, bytes))
-	ldy := m.Param("ldy")
-	m.Shl(ldy, 2)
-	m.Add(y, ldy)
-	m.AddImm(i, 1)
-	m.Jmp(row)
-	m.Bind(exit)
-	m.Ret()
+	spmvRowTail(m, vals, idx, c, y, i, bytes, row, exit)
 }
 
 // genSpMVBcast: per row, entries round-robin into 4 accumulators (entry p into p mod 4, in
@@ -162,12 +149,7 @@ func genSpMVBcast(m vm.Machine, bytes int) {
 	m.MovImm(i, 0)
 	acc := []vm.Vec{m.Vec(), m.Vec(), m.Vec(), m.Vec()}
 	exit, row := m.NewLabel("exit"), m.NewLabel("row")
-	m.Bind(row)
-	left := m.Param("nrows")
-	m.Sub(left, i)
-	m.BrImm(left, vm.LE, 0, exit)
-	c := m.GP()
-	m.Load(c, vm.Idx(cnt, i, 4), 4)
+	c := spmvRowHead(m, i, cnt, row, exit)
 	q := m.GP()
 	m.MovImm(q, 0)
 	for _, a := range acc {
@@ -212,6 +194,24 @@ func genSpMVBcast(m vm.Machine, bytes int) {
 	k := m.TailMask(one)
 	m.StoreVMask(vm.At(y, 0), a0, k)
 
+	spmvRowTail(m, vals, idx, c, y, i, bytes, row, exit)
+}
+
+// spmvRowHead opens the row loop both SpMV kernels share: at label row, exit when i
+// reaches nrows, else load row i's entry count into a new register.
+func spmvRowHead(m vm.Machine, i, cnt vm.Reg, row, exit vm.Label) vm.Reg {
+	m.Bind(row)
+	left := m.Param("nrows")
+	m.Sub(left, i)
+	m.BrImm(left, vm.LE, 0, exit)
+	c := m.GP()
+	m.Load(c, vm.Idx(cnt, i, 4), 4)
+	return c
+}
+
+// spmvRowTail closes it: vals and idx move past the row's c entries, y to the next row
+// (ldy floats on), and the loop goes on with i + 1.
+func spmvRowTail(m vm.Machine, vals, idx, c, y, i vm.Reg, bytes int, row, exit vm.Label) {
 	m.Lea(vals, vm.Idx(vals, c, 4))
 	m.Lea(idx, vm.Idx(idx, c, bytes))
 	ldy := m.Param("ldy")
