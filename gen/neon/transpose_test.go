@@ -41,18 +41,7 @@ func TestTRNOperandChecks(t *testing.T) {
 
 // The lowered Transpose is eight TRN instructions and no moves, and refuses bad row lists.
 func TestTransposeShape(t *testing.T) {
-	m := NewMachine()
-	m.Func("tr", "", []vm.Param{{Name: "p", Kind: vm.PtrF32}})
-	p := m.Param("p")
-	rows := []vm.Vec{m.Vec(), m.Vec(), m.Vec(), m.Vec()}
-	for i, v := range rows {
-		m.LoadV(v, vm.At(p, 16*i))
-	}
-	m.Transpose(rows)
-	for i, v := range rows {
-		m.StoreV(vm.At(p, 16*i), v)
-	}
-	m.Ret()
+	m := transposeTile("tr", "", vm.PtrF32)
 	fs, err := m.Funcs()
 	if err != nil {
 		t.Fatal(err)
@@ -95,18 +84,7 @@ func TestTransposeRuns(t *testing.T) {
 		t.Skip("qemu-aarch64-static not installed (Debian: qemu-user-static)")
 	}
 	gobin := goTool(t)
-	m := NewMachine()
-	m.Func("kern", "kern transposes a 4×4 tile.", []vm.Param{{Name: "in", Kind: vm.PtrU32}, {Name: "out", Kind: vm.PtrU32}})
-	p, q := m.Param("in"), m.Param("out")
-	rows := []vm.Vec{m.Vec(), m.Vec(), m.Vec(), m.Vec()}
-	for i, v := range rows {
-		m.LoadV(v, vm.At(p, 16*i))
-	}
-	m.Transpose(rows)
-	for i, v := range rows {
-		m.StoreV(vm.At(q, 16*i), v)
-	}
-	m.Ret()
+	m := transposeTile("kern", "kern transposes a 4×4 tile.", vm.PtrU32)
 	src, err := m.Asm("neon transpose test")
 	if err != nil {
 		t.Fatal(err)
@@ -125,4 +103,22 @@ func TestTransposeRuns(t *testing.T) {
 			t.Errorf("out[%d][%d] = %#x, want in[%d][%d] = %#x", j, i, v, i, j, want)
 		}
 	}
+}
+
+// transposeTile builds a function that loads the 4×4 tile at in, transposes it and stores
+// it at out (both pointers of the given kind).
+func transposeTile(name, doc string, kind vm.Kind) *Machine {
+	m := NewMachine()
+	m.Func(name, doc, []vm.Param{{Name: "in", Kind: kind}, {Name: "out", Kind: kind}})
+	p, q := m.Param("in"), m.Param("out")
+	rows := []vm.Vec{m.Vec(), m.Vec(), m.Vec(), m.Vec()}
+	for i, v := range rows {
+		m.LoadV(v, vm.At(p, 16*i))
+	}
+	m.Transpose(rows)
+	for i, v := range rows {
+		m.StoreV(vm.At(q, 16*i), v)
+	}
+	m.Ret()
+	return m
 }
