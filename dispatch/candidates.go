@@ -3,7 +3,6 @@ package dispatch
 import (
 	"sort"
 
-	"github.com/sparsegen/sparsegen/asm"
 	"github.com/sparsegen/sparsegen/formats"
 )
 
@@ -16,30 +15,12 @@ func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 	if isNilMatrix(w) {
 		return nil, formats.ErrInvalid
 	}
-	if err := w.Validate(); err != nil {
-		return nil, err
-	}
 	host := Host()
 	isa, _, err := host.resolveISA(opts.ISA)
 	if err != nil {
 		return nil, err
 	}
-	var fams []asm.Family
-	hasBSR := false
-	for _, f := range asm.Families() {
-		if host.CanRun(f, isa) {
-			fams = append(fams, f)
-			hasBSR = hasBSR || f.Format == "bsr"
-		}
-	}
-	var blocks [][2]int
-	if hasBSR {
-		blocks = candidateBlocks()
-	}
-	if bw, ok := w.(*formats.BSR); ok {
-		blocks = addBlock(blocks, bw.R, bw.C)
-	}
-	ms, err := measure(w, blocks)
+	fams, ms, err := measureFor(w, host, isa, "")
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/sparsegen/sparsegen/asm"
 	"github.com/sparsegen/sparsegen/formats"
 )
 
@@ -80,8 +81,32 @@ func rowsOf(w formats.Matrix) (rowIter, string, int64, error) {
 	return formats.RowNonzeros(w), format, stored, nil
 }
 
-// measure computes the Measure of a validated w for the given candidate blocks, with
-// formats.Measure (one pass over the nonzeros, or over the values of a Dense).
+// measureFor returns the families this CPU runs under the ISA cap and the Measure of w
+// for the block shapes they could use (with w's own and a forced format's block).
+func measureFor(w formats.Matrix, host CPU, isa asm.ISA, format string) ([]asm.Family, *Measure, error) {
+	var fams []asm.Family
+	var blocks [][2]int
+	for _, f := range asm.Families() {
+		if host.CanRun(f, isa) {
+			fams = append(fams, f)
+			if f.Format == "bsr" && blocks == nil {
+				blocks = candidateBlocks()
+			}
+		}
+	}
+	if bw, ok := w.(*formats.BSR); ok {
+		blocks = addBlock(blocks, bw.R, bw.C)
+	}
+	if t, err := parseTarget(format); format != "" && err == nil && t.format == "bsr" {
+		blocks = addBlock(blocks, t.r, t.c)
+	}
+	ms, err := measure(w, blocks)
+	return fams, ms, err
+}
+
+// measure validates w and computes its Measure for the given candidate blocks, with
+// formats.Measure (which validates first; then one pass over the nonzeros, or over the
+// values of a Dense).
 func measure(w formats.Matrix, blocks [][2]int) (*Measure, error) {
 	_, format, stored, err := rowsOf(w)
 	if err != nil {

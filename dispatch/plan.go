@@ -116,16 +116,17 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 	if w == nil || isNilMatrix(w) {
 		return nil, errors.New("dispatch: nil weight matrix")
 	}
-	if err := w.Validate(); err != nil {
-		return nil, err
-	}
 	host := Host()
 	isa, isaWhy, err := host.resolveISA(opts.ISA)
 	if err != nil {
 		return nil, err
 	}
-	m, k := w.Shape()
-	p := &Plan{m: m, k: k, isa: isa, isaWhy: isaWhy}
+	fams, ms, err := measureFor(w, host, isa, opts.Format)
+	if err != nil {
+		return nil, err
+	}
+	m, k := ms.M, ms.K
+	p := &Plan{m: m, k: k, isa: isa, isaWhy: isaWhy, ms: ms}
 	p.epi = ref.Epilogue{Act: opts.Act, Lo: opts.Lo, Hi: opts.Hi, Accumulate: opts.Accumulate}
 	if opts.Bias != nil {
 		p.epi.Bias = append([]float32(nil), opts.Bias...)
@@ -149,14 +150,7 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 		warn = func(s string) { log.Print("sparsegen: ", s) }
 	}
 
-	// Families this CPU may run under the ISA cap; a forced family serves the N buckets
-	// its N range covers (the policy picks the others).
-	var fams []asm.Family
-	for _, f := range asm.Families() {
-		if host.CanRun(f, isa) {
-			fams = append(fams, f)
-		}
-	}
+	// A forced family serves the N buckets its N range covers (the policy picks the others).
 	var forced *asm.Family
 	if opts.Kernel != "" {
 		f, ok := asm.Lookup(opts.Kernel)
@@ -180,26 +174,6 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 			return nil, fmt.Errorf("dispatch: kernel family %q covers no N (MinN %d, MaxN %d)", forced.Name, forced.MinN, forced.MaxN)
 		}
 	}
-
-	// Measure W, for the block shapes and patterns some family could use.
-	blocks := [][2]int(nil)
-	for _, f := range fams {
-		if f.Format == "bsr" {
-			blocks = candidateBlocks()
-			break
-		}
-	}
-	if bw, ok := w.(*formats.BSR); ok {
-		blocks = addBlock(blocks, bw.R, bw.C)
-	}
-	if t, err := parseTarget(opts.Format); opts.Format != "" && err == nil && t.format == "bsr" {
-		blocks = addBlock(blocks, t.r, t.c)
-	}
-	ms, err := measure(w, blocks)
-	if err != nil {
-		return nil, err
-	}
-	p.ms = ms
 
 	// Targets: W as is, and the conversions the measurement allows.
 	targets, err := targetsFor(w, ms, fams, opts.Format)

@@ -278,10 +278,10 @@ func PatternOf(ms *Measure) string {
 
 // KeyOf measures w and returns its record key for N columns.
 func KeyOf(w formats.Matrix, n int) (Key, error) {
-	if err := w.Validate(); err != nil {
-		return Key{}, err
+	if w == nil || isNilMatrix(w) {
+		return Key{}, errors.New("dispatch: nil weight matrix")
 	}
-	ms, err := measure(w, candidateBlocks())
+	ms, err := measure(w, candidateBlocks()) // validates w
 	if err != nil {
 		return Key{}, err
 	}
