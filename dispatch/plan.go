@@ -288,12 +288,7 @@ func (p *Plan) pack(c *choice) (asm.Kernel, error) {
 		fam := c.fam
 		// A family whose layout another family already packed from this matrix derives
 		// its kernel from that packing (sharing its values) instead of packing W again.
-		layout := ""
-		if fam.Layout != nil && fam.Derive != nil {
-			if l := fam.Layout(cw); l != "" {
-				layout = c.tgt.String() + "|" + l
-			}
-		}
+		layout := layoutKey(fam, c.tgt, cw)
 		src := p.layouts[layout]
 		p.packMu.Unlock()
 		var kern asm.Kernel
@@ -337,6 +332,18 @@ func (p *Plan) pack(c *choice) (asm.Kernel, error) {
 	}
 }
 
+// layoutKey names the layout family f packs from w (the matrix for target t), within the
+// plan: "" when f declares none or cannot derive from it (asm.Family.Layout, Derive).
+func layoutKey(f asm.Family, t target, w formats.Matrix) string {
+	if f.Layout == nil || f.Derive == nil {
+		return ""
+	}
+	if l := f.Layout(w); l != "" {
+		return t.String() + "|" + l
+	}
+	return ""
+}
+
 // Prepare packs the kernels of every N range now (Compile leaves packing to the first
 // call in each range), so that no later call pays for it. The distinct packings run on up
 // to the plan's thread count at once: first one kernel per layout of W, then the kernels
@@ -351,9 +358,9 @@ func (p *Plan) Prepare() error {
 		}
 		seenID[c.id()] = true
 		key := c.id()
-		if c.tgt.asIs && c.fam.Layout != nil && c.fam.Derive != nil {
-			if l := c.fam.Layout(p.w); l != "" {
-				key = c.tgt.String() + "|" + l
+		if c.tgt.asIs { // W itself: its layout is known before packing
+			if l := layoutKey(c.fam, c.tgt, p.w); l != "" {
+				key = l
 			}
 		}
 		if seenLayout[key] {
