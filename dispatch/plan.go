@@ -100,8 +100,9 @@ type Plan struct {
 	packMu    sync.Mutex
 	converted map[string]formats.Matrix
 	kernels   map[string]asm.Kernel
-	layouts   map[string]asm.Kernel // target|layout → the kernel packed in it (asm.Family.Layout)
-	derived   map[string]derivation // kernel id → the packing it shares
+	layouts   map[string]asm.Kernel    // target|layout → the kernel packed in it (asm.Family.Layout)
+	derived   map[string]derivation    // kernel id → the packing it shares
+	packing   map[string]chan struct{} // layout (or kernel id) → closed when its packing ends
 	unpacked  int
 	packed    atomic.Int64
 
@@ -248,7 +249,7 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 	p.ranges, p.sel = rs, sel
 	p.panelCap = tokenPanel(k)
 	p.w, p.converted, p.kernels, p.unpacked = w, map[string]formats.Matrix{}, map[string]asm.Kernel{}, len(p.sel)
-	p.layouts, p.derived = map[string]asm.Kernel{}, map[string]derivation{}
+	p.layouts, p.derived, p.packing = map[string]asm.Kernel{}, map[string]derivation{}, map[string]chan struct{}{}
 	return p, nil
 }
 
@@ -290,6 +291,23 @@ func (p *Plan) pack(c *choice) (asm.Kernel, error) {
 		// its kernel from that packing (sharing its values) instead of packing W again.
 		layout := layoutKey(fam, c.tgt, cw)
 		src := p.layouts[layout]
+		// One packing per layout (or per kernel) at a time: a range that finds its layout
+		// being packed by another waits for it and then derives, rather than packing W a
+		// second time, so what a plan holds does not depend on which range came first.
+		claim := ""
+		if src == nil {
+			claim = "id|" + id
+			if layout != "" {
+				claim = layout
+			}
+			if busy, ok := p.packing[claim]; ok {
+				p.packMu.Unlock()
+				<-busy
+				p.packMu.Lock()
+				continue
+			}
+			p.packing[claim] = make(chan struct{})
+		}
 		p.packMu.Unlock()
 		var kern asm.Kernel
 		var added int64
@@ -304,6 +322,10 @@ func (p *Plan) pack(c *choice) (asm.Kernel, error) {
 			}
 		}
 		p.packMu.Lock()
+		if claim != "" {
+			close(p.packing[claim])
+			delete(p.packing, claim)
+		}
 		if errors.Is(err, asm.ErrNotApplicable) {
 			if len(c.alts) == 0 {
 				return nil, fmt.Errorf("dispatch: %s: %w, and no other candidate", id, err)
