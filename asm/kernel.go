@@ -159,13 +159,19 @@ var (
 )
 
 // Register adds a family; it panics on a duplicate name (a programming error, at init).
-func Register(f Family) {
+// The returned func removes it again, for a test that adds a family for its own run.
+func Register(f Family) (unregister func()) {
 	regMu.Lock()
 	defer regMu.Unlock()
 	if _, dup := registry[f.Name]; dup {
 		panic("asm: duplicate kernel family " + f.Name)
 	}
 	registry[f.Name] = f
+	return func() {
+		regMu.Lock()
+		defer regMu.Unlock()
+		delete(registry, f.Name)
+	}
 }
 
 // Families returns every registered family, sorted by name.

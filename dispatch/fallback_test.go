@@ -10,10 +10,10 @@ import (
 )
 
 // TestPackFallback: a family the policy prefers but whose Pack refuses W gives way, at
-// first use, to the next candidate. (Runs last: it adds a family to the registry.)
+// first use, to the next candidate. The family it adds is removed when it ends.
 func TestPackFallback(t *testing.T) {
-	asm.Register(asm.Family{Name: "zz_refuses_csr_generic", Format: "csr", ISA: asm.Generic,
-		Pack: func(formats.Matrix) (asm.Kernel, error) { return nil, asm.ErrNotApplicable }})
+	defer asm.Register(asm.Family{Name: "zz_refuses_csr_generic", Format: "csr", ISA: asm.Generic,
+		Pack: func(formats.Matrix) (asm.Kernel, error) { return nil, asm.ErrNotApplicable }})()
 	tab := append([]policyEntry(nil), policyTable...)
 	for _, n := range policyPoints {
 		tab = append(tab, policyEntry{Family: "zz_refuses_csr_generic", Target: "csr", N: n, PerMAC: 1e-9})
