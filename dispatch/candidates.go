@@ -20,7 +20,7 @@ func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 	if err != nil {
 		return nil, err
 	}
-	fams, ms, err := measureFor(w, host, isa, "")
+	fams, ms, _, err := measureFor(w, host, isa, "", false)
 	if err != nil {
 		return nil, err
 	}

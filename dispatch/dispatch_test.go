@@ -960,3 +960,69 @@ func TestDerivedPackings(t *testing.T) {
 		}
 	}
 }
+
+// TestDenseInputConvertsOnce: a Dense W sparse enough is converted to CSR while it is
+// measured, and every sparse format is converted from that CSR: the plans match those
+// compiled from the CSR itself (kernels, packed bytes, bitwise results), and the CSR is
+// dropped once every range is packed. A denser W keeps no CSR.
+func TestDenseInputConvertsOnce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(61, 62))
+	for _, c := range []struct {
+		name       string
+		d          *formats.Dense
+		keepSparse bool
+	}{
+		{"1:8", randNM(rng, 96, 200, 1, 8), true},
+		{"10%", randDense(rng, 70, 130, 0.1), true},
+		{"2:4", randNM(rng, 64, 96, 2, 4), false}, // density 0.5
+	} {
+		w, err := formats.CSRFromDense(c.d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, k := c.d.Shape()
+		for _, format := range []string{"", "csr", "bsr4x1", "nm1:8", "nm2:4"} {
+			opts := Options{Format: format, Threads: 2}
+			fromDense, err1 := Compile(c.d, opts)
+			fromCSR, err2 := Compile(w, opts)
+			if (err1 == nil) != (err2 == nil) {
+				t.Fatalf("%s %q: from dense %v, from CSR %v", c.name, format, err1, err2)
+			}
+			if err1 != nil {
+				continue // the format does not fit this W (both say so)
+			}
+			if got := fromDense.sparse != nil; got != c.keepSparse {
+				t.Fatalf("%s %q: kept a CSR: %v", c.name, format, got)
+			}
+			for _, n := range []int{1, 7, 40, 130} {
+				f1, t1 := fromDense.KernelFor(n)
+				if f2, t2 := fromCSR.KernelFor(n); f1 != f2 || t1 != t2 {
+					t.Fatalf("%s %q N=%d: %s@%s from dense, %s@%s from CSR", c.name, format, n, f1, t1, f2, t2)
+				}
+				x := randX(rng, k*n)
+				y1, y2 := make([]float32, m*n), make([]float32, m*n)
+				if err := fromDense.Mul(y1, n, x, n, n); err != nil {
+					t.Fatal(err)
+				}
+				if err := fromCSR.Mul(y2, n, x, n, n); err != nil {
+					t.Fatal(err)
+				}
+				if i := bitwiseEqual(y1, y2); i >= 0 {
+					t.Fatalf("%s %q N=%d: results differ at %d", c.name, format, n, i)
+				}
+			}
+			if err := fromDense.Prepare(); err != nil {
+				t.Fatal(err)
+			}
+			if err := fromCSR.Prepare(); err != nil {
+				t.Fatal(err)
+			}
+			if fromDense.sparse != nil {
+				t.Fatalf("%s %q: CSR kept after every range was packed", c.name, format)
+			}
+			if a, b := fromDense.PackedBytes(), fromCSR.PackedBytes(); a != b {
+				t.Fatalf("%s %q: packed %d bytes from dense, %d from CSR", c.name, format, a, b)
+			}
+		}
+	}
+}

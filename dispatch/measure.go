@@ -81,9 +81,16 @@ func rowsOf(w formats.Matrix) (rowIter, string, int64, error) {
 	return formats.RowNonzeros(w), format, stored, nil
 }
 
+// sparseFromDenseMax is the density up to which Compile converts a Dense W to CSR while
+// measuring it (formats.MeasureDense): the CSR then serves every sparse conversion, so W's
+// values are read once, not once to measure and again to convert. Above it the CSR would
+// cost more than half W's own size to keep for a format the policy seldom picks there.
+const sparseFromDenseMax = 0.25
+
 // measureFor returns the families this CPU runs under the ISA cap and the Measure of w
-// for the block shapes they could use (with w's own and a forced format's block).
-func measureFor(w formats.Matrix, host CPU, isa asm.ISA, format string) ([]asm.Family, *Measure, error) {
+// for the block shapes they could use (with w's own and a forced format's block). With
+// keepSparse, a Dense w no denser than sparseFromDenseMax also comes back as a CSR.
+func measureFor(w formats.Matrix, host CPU, isa asm.ISA, format string, keepSparse bool) ([]asm.Family, *Measure, *formats.CSR, error) {
 	var fams []asm.Family
 	var blocks [][2]int
 	for _, f := range asm.Families() {
@@ -100,17 +107,27 @@ func measureFor(w formats.Matrix, host CPU, isa asm.ISA, format string) ([]asm.F
 	if t, err := parseTarget(format); format != "" && err == nil && t.format == "bsr" {
 		blocks = addBlock(blocks, t.r, t.c)
 	}
-	ms, err := measure(w, blocks)
-	return fams, ms, err
+	maxCSR := -1.0
+	if keepSparse {
+		maxCSR = sparseFromDenseMax
+	}
+	ms, sparse, err := measureWith(w, blocks, maxCSR)
+	return fams, ms, sparse, err
 }
 
-// measure validates w and computes its Measure for the given candidate blocks, with
-// formats.Measure (which validates first; then one pass over the nonzeros, or over the
-// values of a Dense).
+// measure validates w and computes its Measure for the given candidate blocks.
 func measure(w formats.Matrix, blocks [][2]int) (*Measure, error) {
+	ms, _, err := measureWith(w, blocks, -1)
+	return ms, err
+}
+
+// measureWith is measure with formats.Measure (which validates first; then one pass over
+// the nonzeros, or over the values of a Dense), and for a Dense w no denser than maxCSR
+// also its CSR, from the same pass (formats.MeasureDense).
+func measureWith(w formats.Matrix, blocks [][2]int, maxCSR float64) (*Measure, *formats.CSR, error) {
 	_, format, stored, err := rowsOf(w)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	shapes := make([]formats.BlockShape, len(blocks))
 	for i, b := range blocks {
@@ -119,9 +136,15 @@ func measure(w formats.Matrix, blocks [][2]int) (*Measure, error) {
 	if len(shapes) == 0 {
 		shapes = []formats.BlockShape{{R: 1, C: 1}} // formats.Measure's default list is longer
 	}
-	st, err := formats.Measure(w, shapes...)
+	var st *formats.Stats
+	var sparse *formats.CSR
+	if d, ok := w.(*formats.Dense); ok {
+		st, sparse, err = formats.MeasureDense(d, maxCSR, shapes...)
+	} else {
+		st, err = formats.Measure(w, shapes...)
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ms := &Measure{M: st.Rows, K: st.Cols, Format: format, Stored: stored, NNZ: st.NNZ, Density: st.Density,
 		RowMin: st.RowMin, RowMax: st.RowMax, RowMean: st.RowMean}
@@ -140,7 +163,7 @@ func measure(w formats.Matrix, blocks [][2]int) (*Measure, error) {
 			ms.NMFits = append(ms.NMFits, NMFit{Keep: f.Keep, Group: f.Group})
 		}
 	}
-	return ms, nil
+	return ms, sparse, nil
 }
 
 func (m *Measure) String() string {

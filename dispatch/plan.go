@@ -99,6 +99,7 @@ type Plan struct {
 	w         formats.Matrix
 	packMu    sync.Mutex
 	converted map[string]formats.Matrix
+	sparse    *formats.CSR // a Dense w's nonzeros as CSR, the source of sparse conversions (nil: w)
 	kernels   map[string]asm.Kernel
 	layouts   map[string]asm.Kernel    // target|layout → the kernel packed in it (asm.Family.Layout)
 	derived   map[string]derivation    // kernel id → the packing it shares
@@ -122,7 +123,7 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	fams, ms, err := measureFor(w, host, isa, opts.Format)
+	fams, ms, sparse, err := measureFor(w, host, isa, opts.Format, true)
 	if err != nil {
 		return nil, err
 	}
@@ -249,6 +250,7 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 	p.ranges, p.sel = rs, sel
 	p.panelCap = tokenPanel(k)
 	p.w, p.converted, p.kernels, p.unpacked = w, map[string]formats.Matrix{}, map[string]asm.Kernel{}, len(p.sel)
+	p.sparse = sparse
 	p.layouts, p.derived, p.packing = map[string]asm.Kernel{}, map[string]derivation{}, map[string]chan struct{}{}
 	return p, nil
 }
@@ -260,7 +262,7 @@ func (p *Plan) kernel(c *choice) (asm.Kernel, error) {
 		p.packMu.Lock()
 		defer p.packMu.Unlock()
 		if p.unpacked--; p.unpacked == 0 {
-			p.converted = nil // every range is packed: conversions are no longer needed
+			p.converted, p.sparse = nil, nil // every range is packed: conversions are no longer needed
 		}
 	})
 	return c.kern, c.err
@@ -280,8 +282,12 @@ func (p *Plan) pack(c *choice) (asm.Kernel, error) {
 		}
 		cw, ok := p.converted[c.tgt.String()]
 		if !ok {
+			from := p.w
+			if p.sparse != nil && c.tgt.format != "dense" {
+				from = p.sparse
+			}
 			var err error
-			if cw, err = convert(p.w, c.tgt); err != nil {
+			if cw, err = convert(from, c.tgt); err != nil {
 				return nil, err
 			}
 			p.converted[c.tgt.String()] = cw

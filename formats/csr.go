@@ -103,25 +103,51 @@ func CSRFromDense(d *Dense) (*CSR, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	if d.Cols > MaxInt32 {
-		return nil, invalid("csr", "", "K = %d exceeds the int32 column index range", d.Cols)
+	if err := checkCSRCols(d); err != nil {
+		return nil, err
 	}
-	// Pass 1 records each row's nonzeros as a bitmap (1/32 of W) and counts them; pass 2
-	// visits only the set bits. A branch-free compaction instead stored every entry, zero or
-	// not, and needed a counting pass of its own before it.
-	nw := (d.Cols + 63) / 64
-	mask := make([]uint64, d.Rows*nw)
-	c := &CSR{Rows: d.Rows, Cols: d.Cols, RowPtr: make([]int64, d.Rows+1)}
+	return csrFromBits(d, denseBits(d)), nil
+}
+
+func checkCSRCols(d *Dense) error {
+	if d.Cols > MaxInt32 {
+		return invalid("csr", "", "K = %d exceeds the int32 column index range", d.Cols)
+	}
+	return nil
+}
+
+// rowBits is the nonzero bitmap of a Dense (1/32 of its size) with each row's count: the
+// one pass over the values that CSRFromDense and Measure share (see MeasureDense).
+type rowBits struct {
+	nw     int      // words per row
+	mask   []uint64 // row i: mask[i*nw : (i+1)*nw]
+	rowPtr []int64  // prefix sums of the rows' counts
+}
+
+func (b *rowBits) row(i int) []uint64 { return b.mask[i*b.nw : (i+1)*b.nw] }
+
+func denseBits(d *Dense) *rowBits {
+	b := &rowBits{nw: (d.Cols + 63) / 64, rowPtr: make([]int64, d.Rows+1)}
+	b.mask = make([]uint64, d.Rows*b.nw)
 	var q int64
 	for i := 0; i < d.Rows; i++ {
-		q += nonzeroBits(d.Row(i), mask[i*nw:(i+1)*nw])
-		c.RowPtr[i+1] = q
+		q += nonzeroBits(d.Row(i), b.row(i))
+		b.rowPtr[i+1] = q
 	}
-	c.ColIdx, c.Val = make([]int32, q), make([]float32, q)
+	return b
+}
+
+// csrFromBits gathers the set bits of b (made from d): pass 2 visits only the nonzeros. A
+// branch-free compaction instead stored every entry, zero or not, and needed a counting
+// pass of its own before it.
+func csrFromBits(d *Dense, b *rowBits) *CSR {
+	q := b.rowPtr[d.Rows]
+	c := &CSR{Rows: d.Rows, Cols: d.Cols, RowPtr: b.rowPtr, ColIdx: make([]int32, q), Val: make([]float32, q)}
 	for i := 0; i < d.Rows; i++ {
-		gatherBits(d.Row(i), mask[i*nw:(i+1)*nw], c.ColIdx[c.RowPtr[i]:c.RowPtr[i+1]], c.Val[c.RowPtr[i]:c.RowPtr[i+1]])
+		lo, hi := c.RowPtr[i], c.RowPtr[i+1]
+		gatherBits(d.Row(i), b.row(i), c.ColIdx[lo:hi], c.Val[lo:hi])
 	}
-	return c, nil
+	return c
 }
 
 // nonzeroBits sets bit j%64 of word j/64 of bm where row[j] is nonzero (NaN counts, −0

@@ -130,22 +130,20 @@ func Measure(m Matrix, shapes ...BlockShape) (*Stats, error) {
 	if m == nil {
 		return nil, invalid("matrix", "", "nil matrix")
 	}
+	if d, ok := m.(*Dense); ok {
+		st, _, err := MeasureDense(d, -1, shapes...)
+		return st, err
+	}
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	if len(shapes) == 0 {
-		shapes = DefaultBlockShapes
-	}
-	for _, s := range shapes {
-		if s.R < 1 || s.C < 1 || s.R > MaxBlockDim || s.C > MaxBlockDim {
-			return nil, invalid("bsr", "", "block %d×%d outside 1…%d", s.R, s.C, MaxBlockDim)
-		}
+	shapes, err := checkShapes(shapes)
+	if err != nil {
+		return nil, err
 	}
 	rows, cols := m.Shape()
 	c := newCollector(rows, cols, shapes)
 	switch w := m.(type) {
-	case *Dense:
-		c.runDense(w)
 	case *CSR:
 		// Which path is only a matter of speed: decide by the stored count (no pass over
 		// the values), and take the row bitmaps straight from the CSR.
@@ -161,6 +159,48 @@ func Measure(m Matrix, shapes ...BlockShape) (*Stats, error) {
 		c.runSparse(src, useBits)
 	}
 	return c.finish(), nil
+}
+
+// MeasureDense is Measure for a Dense d that also returns d's nonzeros as a CSR (exactly
+// CSRFromDense's) when d's density is at most maxCSR, and nil otherwise: both come from
+// one pass over the values, where Measure then CSRFromDense would make two.
+func MeasureDense(d *Dense, maxCSR float64, shapes ...BlockShape) (*Stats, *CSR, error) {
+	if d == nil {
+		return nil, nil, invalid("matrix", "", "nil matrix")
+	}
+	if err := d.Validate(); err != nil {
+		return nil, nil, err
+	}
+	shapes, err := checkShapes(shapes)
+	if err != nil {
+		return nil, nil, err
+	}
+	b := denseBits(d)
+	c := newCollector(d.Rows, d.Cols, shapes)
+	c.initBits()
+	for i := 0; i < d.Rows; i++ {
+		c.row = b.row(i) // addBits only reads it
+		c.rowCount(int(b.rowPtr[i+1] - b.rowPtr[i]))
+		c.addBits(i)
+	}
+	st := c.finish()
+	if st.Density > maxCSR || checkCSRCols(d) != nil {
+		return st, nil, nil
+	}
+	return st, csrFromBits(d, b), nil
+}
+
+// checkShapes returns shapes (DefaultBlockShapes when empty) or an error for one out of range.
+func checkShapes(shapes []BlockShape) ([]BlockShape, error) {
+	if len(shapes) == 0 {
+		return DefaultBlockShapes, nil
+	}
+	for _, s := range shapes {
+		if s.R < 1 || s.C < 1 || s.R > MaxBlockDim || s.C > MaxBlockDim {
+			return nil, invalid("bsr", "", "block %d×%d outside 1…%d", s.R, s.C, MaxBlockDim)
+		}
+	}
+	return shapes, nil
 }
 
 // Test hook: which algorithm Measure uses for the sparse formats.
@@ -272,15 +312,6 @@ func (c *collector) rowCount(n int) {
 	c.sumsq += float64(n) * float64(n)
 	if n == 0 {
 		c.empty++
-	}
-}
-
-// runDense builds each row's bitmap straight from the values.
-func (c *collector) runDense(d *Dense) {
-	c.initBits()
-	for i := 0; i < c.rows; i++ {
-		c.rowCount(int(nonzeroBits(d.Row(i), c.row)))
-		c.addBits(i)
 	}
 }
 

@@ -2,6 +2,7 @@ package formats
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -141,6 +142,40 @@ func TestMeasureMatchesOracle(t *testing.T) {
 		return !t.Failed()
 	}
 	require.NoError(t, quick.Check(f, quickConfig(150)))
+}
+
+// TestMeasureDense: MeasureDense gives Measure's stats and, up to the density asked for,
+// exactly CSRFromDense's matrix (same arrays), from one pass; above it no CSR. Checked at
+// the density itself (inclusive), just below it, and never (negative).
+func TestMeasureDense(t *testing.T) {
+	f := func(c denseCase) bool {
+		d := c.build()
+		want := oracleStats(t, d, measureShapes)
+		csr, err := CSRFromDense(d)
+		require.NoError(t, err)
+		for _, maxCSR := range []float64{-1, want.Density - 1e-9, want.Density, 1} {
+			st, got, err := MeasureDense(d, maxCSR, measureShapes...)
+			require.NoError(t, err)
+			requireStatsEqual(t, want, st, fmt.Sprintf("max %g", maxCSR))
+			if want.Density <= maxCSR {
+				require.NotNil(t, got, "max %g, density %g", maxCSR, want.Density)
+				require.Equal(t, csr, got, "max %g", maxCSR)
+				require.NoError(t, got.Validate())
+			} else {
+				require.Nil(t, got, "max %g, density %g", maxCSR, want.Density)
+			}
+		}
+		return !t.Failed()
+	}
+	require.NoError(t, quick.Check(f, quickConfig(150)))
+
+	// Bad input is an error, as for Measure.
+	_, _, err := MeasureDense(nil, 1)
+	require.ErrorIs(t, err, ErrInvalid)
+	_, _, err = MeasureDense(&Dense{Rows: 2, Cols: 3, Stride: 2, Data: make([]float32, 6)}, 1)
+	require.ErrorIs(t, err, ErrInvalid)
+	_, _, err = MeasureDense(&Dense{Rows: 1, Cols: 1, Stride: 1, Data: []float32{1}}, 1, BlockShape{0, 1})
+	require.ErrorIs(t, err, ErrInvalid)
 }
 
 // TestMeasureStoredZeros: zeros a format stores (explicit CSR zeros, zeros inside BSR blocks,
