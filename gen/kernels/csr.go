@@ -146,12 +146,7 @@ func genCSRTile(m vm.Machine, R, u int, masked bool) {
 	i := m.GP()
 	m.MovImm(i, 0)
 	exit, top := m.NewLabel("exit"), m.NewLabel("group")
-	m.Bind(top)
-	left := m.Param("ngroups")
-	m.Sub(left, i)
-	m.BrImm(left, vm.LE, 0, exit)
-	c := m.GP()
-	m.Load(c, vm.Idx(cnt, i, 4), 4)
+	c := countedLoopHead(m, "ngroups", i, cnt, top, exit)
 	yr := y
 	for r := 0; r < R; r++ {
 		if r > 0 {

@@ -86,7 +86,7 @@ func genSpMV(m vm.GatherMachine, bytes int) {
 	a0, a1 := m.Vec(), m.Vec()
 	exit, row := m.NewLabel("exit"), m.NewLabel("row")
 
-	c := spmvRowHead(m, i, cnt, row, exit)
+	c := countedLoopHead(m, "nrows", i, cnt, row, exit)
 	q := m.GP()
 	m.MovImm(q, 0)
 	m.Zero(a0)
@@ -149,7 +149,7 @@ func genSpMVBcast(m vm.Machine, bytes int) {
 	m.MovImm(i, 0)
 	acc := []vm.Vec{m.Vec(), m.Vec(), m.Vec(), m.Vec()}
 	exit, row := m.NewLabel("exit"), m.NewLabel("row")
-	c := spmvRowHead(m, i, cnt, row, exit)
+	c := countedLoopHead(m, "nrows", i, cnt, row, exit)
 	q := m.GP()
 	m.MovImm(q, 0)
 	for _, a := range acc {
@@ -197,11 +197,12 @@ func genSpMVBcast(m vm.Machine, bytes int) {
 	spmvRowTail(m, vals, idx, c, y, i, bytes, row, exit)
 }
 
-// spmvRowHead opens the row loop both SpMV kernels share: at label row, exit when i
-// reaches nrows, else load row i's entry count into a new register.
-func spmvRowHead(m vm.Machine, i, cnt vm.Reg, row, exit vm.Label) vm.Reg {
-	m.Bind(row)
-	left := m.Param("nrows")
+// countedLoopHead opens a loop over rows or row groups with a uint32 entry count each (the
+// SpMV and CSR SpMM kernels): at label top, exit when i reaches the parameter named limit,
+// else load cnt[i] into a new register.
+func countedLoopHead(m vm.Machine, limit string, i, cnt vm.Reg, top, exit vm.Label) vm.Reg {
+	m.Bind(top)
+	left := m.Param(limit)
 	m.Sub(left, i)
 	m.BrImm(left, vm.LE, 0, exit)
 	c := m.GP()
@@ -209,7 +210,7 @@ func spmvRowHead(m vm.Machine, i, cnt vm.Reg, row, exit vm.Label) vm.Reg {
 	return c
 }
 
-// spmvRowTail closes it: vals and idx move past the row's c entries, y to the next row
+// spmvRowTail closes the SpMV row loop: vals and idx move past the row's c entries, y to the next row
 // (ldy floats on), and the loop goes on with i + 1.
 func spmvRowTail(m vm.Machine, vals, idx, c, y, i vm.Reg, bytes int, row, exit vm.Label) {
 	m.Lea(vals, vm.Idx(vals, c, 4))
