@@ -125,8 +125,7 @@ func stReport(b *testing.B, s Shape, nnz int64, layers int) {
 		return
 	}
 	b.ReportMetric(el*1e9, "ns/layer")
-	b.ReportMetric(2*float64(nnz)*float64(s.N)/el/1e9, "useful-GFLOP/s")
-	b.ReportMetric(2*float64(s.M)*float64(s.K)*float64(s.N)/el/1e9, "dense-GFLOP/s")
+	reportFlops(b, s, nnz, layers)
 }
 
 // stPattern is one pruning pattern of the structured benchmarks.
@@ -179,14 +178,7 @@ func stBench(b *testing.B, format string, pats []stPattern, cold bool) {
 							}
 							ks = append(ks, k)
 						}
-						b.ResetTimer()
-						for i := 0; i < b.N; i++ {
-							for _, k := range ks {
-								if err := k.Run(0, k.Units(), x, s.N, y, s.N, s.N, nil); err != nil {
-									b.Fatal(err)
-								}
-							}
-						}
+						timeKernels(b, ks, x, y, s.N)
 						stReport(b, s, nnz, layers)
 					})
 				}

@@ -152,6 +152,20 @@ func bestDense() (asm.Family, bool) {
 	return best, found
 }
 
+// timeKernels times b.N rounds of every kernel in ks (one layer each) on X (K×n) into Y
+// (M×n), after the caller's setup.
+func timeKernels(b *testing.B, ks []asm.Kernel, x, y []float32, n int) {
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, k := range ks {
+			if err := k.Run(0, k.Units(), x, n, y, n, n, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// reportFlops reports the useful (nonzero) and dense-equivalent rates per layer.
 func reportFlops(b *testing.B, s Shape, nnz int64, layers int) {
 	el := b.Elapsed().Seconds() / float64(b.N) / float64(layers)
 	if el <= 0 {
@@ -217,14 +231,7 @@ func benchCSR(b *testing.B, cold bool) {
 							}
 							packed[f.Name] = ks
 						}
-						b.ResetTimer()
-						for i := 0; i < b.N; i++ {
-							for _, k := range ks {
-								if err := k.Run(0, k.Units(), x, s.N, y, s.N, s.N, nil); err != nil {
-									b.Fatal(err)
-								}
-							}
-						}
+						timeKernels(b, ks, x, y, s.N)
 						reportFlops(b, s, nnz, layers)
 					})
 				}
@@ -242,13 +249,7 @@ func benchCSR(b *testing.B, cold bool) {
 							}
 							dk = k
 						}
-						k := dk
-						b.ResetTimer()
-						for i := 0; i < b.N; i++ {
-							if err := k.Run(0, k.Units(), x, s.N, y, s.N, s.N, nil); err != nil {
-								b.Fatal(err)
-							}
-						}
+						timeKernels(b, []asm.Kernel{dk}, x, y, s.N)
 						reportFlops(b, s, nnz, 1)
 					})
 				}
