@@ -93,8 +93,8 @@ func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 	if err := w.ValidateStructure(); err != nil {
 		return nil, err
 	}
-	if t <= 0 || t%4 != 0 || t > 128 {
-		return nil, fmt.Errorf("asm: CSR tile width %d not a multiple of 4 in [4, 128]", t)
+	if err := checkCSRTile(t); err != nil {
+		return nil, err
 	}
 	if r != 1 && r != 2 && r != 4 {
 		return nil, fmt.Errorf("asm: CSR row group %d not 1, 2 or 4", r)
@@ -104,7 +104,7 @@ func PackCSR(w *formats.CSR, t, r, kc int) (*CSRPacked, error) {
 	if kc == 0 {
 		kc = CSRBlock(k, t, csrDensity(w))
 	}
-	if kc <= 0 || int64(kc+1)*int64(t)*4 > 65536*csrOffScale {
+	if kc <= 0 || !csrOffsetsFit(kc, t) {
 		return nil, fmt.Errorf("asm: CSR K block %d × tile %d exceeds the 16-bit offset range", kc, t)
 	}
 	nb := max(1, (k+kc-1)/kc)
@@ -264,29 +264,38 @@ func registerCSR(s *csrSpec) {
 	})
 }
 
-// csrDensity is the density PackCSR chooses its K block by.
-func csrDensity(w *formats.CSR) float64 {
-	if w.Rows == 0 || w.Cols == 0 {
+// csrDensity is the density PackCSR chooses its K block by: stored entries over M·K.
+func csrDensity(w *formats.CSR) float64 { return storedDensity(int64(len(w.Val)), w.Rows, w.Cols) }
+
+func (p *CSRPacked) density() float64 { return storedDensity(p.nnz, p.M, p.K) }
+
+func storedDensity(stored int64, m, k int) float64 {
+	if m == 0 || k == 0 {
 		return 0
 	}
-	return float64(len(w.Val)) / (float64(w.Rows) * float64(w.Cols))
+	return float64(stored) / (float64(m) * float64(k))
 }
 
-func (p *CSRPacked) density() float64 {
-	if p.M == 0 || p.K == 0 {
-		return 0
+// checkCSRTile checks a CSR tile width: a multiple of 4 floats, at most 128.
+func checkCSRTile(t int) error {
+	if t <= 0 || t%4 != 0 || t > 128 {
+		return fmt.Errorf("asm: CSR tile width %d not a multiple of 4 in [4, 128]", t)
 	}
-	return float64(p.nnz) / (float64(p.M) * float64(p.K))
+	return nil
 }
+
+// csrOffsetsFit reports whether a K block of kc rows (and its zero row) of a panel of
+// stride t fits the 16-bit scaled offsets.
+func csrOffsetsFit(kc, t int) bool { return int64(kc+1)*int64(t)*4 <= 65536*csrOffScale }
 
 // withTile returns p for tile width t: the same values, counts, starts and costs (shared,
 // read-only), with the offsets rescaled to a panel of stride t. It is exactly what PackCSR
 // gives for t with the same row group and K block.
 func (p *CSRPacked) withTile(t int) (*CSRPacked, error) {
-	if t <= 0 || t%4 != 0 || t > 128 {
-		return nil, fmt.Errorf("asm: CSR tile width %d not a multiple of 4 in [4, 128]", t)
+	if err := checkCSRTile(t); err != nil {
+		return nil, err
 	}
-	if int64(p.Kc+1)*int64(t)*4 > 65536*csrOffScale {
+	if !csrOffsetsFit(p.Kc, t) {
 		return nil, fmt.Errorf("%w: CSR K block %d × tile %d exceeds the 16-bit offset range", ErrNotApplicable, p.Kc, t)
 	}
 	q := *p
