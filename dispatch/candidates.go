@@ -8,7 +8,7 @@ import (
 
 // Candidates lists every (kernel family, format) pair that Compile could run for W at this
 // N under opts' ISA cap (opts.ISA and $SPARSEGEN_ISA; opts.Kernel and opts.Format are
-// ignored), with Threads from opts, ordered by the default policy's estimate (best first;
+// ignored), with Threads from opts, by the policy opts.Calibration selects, ordered by the default policy's estimate (best first;
 // MedianNs holds the estimate in model units, not a time). autotune times them; each can be
 // compiled with Options{Kernel: c.Kernel, Format: c.Format}.
 func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
@@ -28,6 +28,7 @@ func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 	if err != nil {
 		return nil, err
 	}
+	pol := resolvePolicy(opts.Calibration, opts.Warn)
 	n = max(n, 1)
 	// The plan range holding n: a family is a candidate when it runs for every N of it,
 	// as Compile requires.
@@ -50,7 +51,7 @@ func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 			if !familyTakes(f, t) {
 				continue
 			}
-			e, _ := estimateNs(f, t, ms.M, ms.K, n)
+			e, _ := pol.estimateNs(f, t, ms.M, ms.K, n)
 			out = append(out, est{Candidate{Kernel: f.Name, Format: t.String(), Threads: opts.Threads, MedianNs: e}, e})
 		}
 	}

@@ -18,49 +18,6 @@ import (
 	"github.com/sparsegen/sparsegen/ref"
 )
 
-// randDense makes an m×k matrix with about density·m·k nonzeros.
-func randDense(rng *rand.Rand, m, k int, density float64) *formats.Dense {
-	d := &formats.Dense{Rows: m, Cols: k, Stride: k, Data: make([]float32, m*k)}
-	for i := range d.Data {
-		if rng.Float64() < density {
-			d.Data[i] = float32(rng.NormFloat64())
-		}
-	}
-	return d
-}
-
-// randBlocky makes a matrix whose nonzeros fill R×C blocks (each kept with probability p).
-func randBlocky(rng *rand.Rand, m, k, r, c int, p float64) *formats.Dense {
-	d := &formats.Dense{Rows: m, Cols: k, Stride: k, Data: make([]float32, m*k)}
-	for i0 := 0; i0 < m; i0 += r {
-		for j0 := 0; j0 < k; j0 += c {
-			if rng.Float64() >= p {
-				continue
-			}
-			for i := i0; i < min(i0+r, m); i++ {
-				for j := j0; j < min(j0+c, k); j++ {
-					d.Data[i*k+j] = float32(rng.NormFloat64())
-				}
-			}
-		}
-	}
-	return d
-}
-
-// randNM makes a matrix where each group of `group` along K keeps `keep` random weights.
-func randNM(rng *rand.Rand, m, k, keep, group int) *formats.Dense {
-	d := &formats.Dense{Rows: m, Cols: k, Stride: k, Data: make([]float32, m*k)}
-	for i := 0; i < m; i++ {
-		for g := 0; g < k; g += group {
-			w := min(group, k-g)
-			for _, j := range rng.Perm(w)[:min(keep, w)] {
-				d.Data[i*k+g+j] = float32(rng.NormFloat64())
-			}
-		}
-	}
-	return d
-}
-
 // inFormat stores d in one of the canonical formats.
 func inFormat(t testing.TB, d *formats.Dense, f string) formats.Matrix {
 	t.Helper()

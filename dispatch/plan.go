@@ -51,7 +51,14 @@ type Options struct {
 	Kernel string
 	// Format forces the format W is packed in: "dense", "csr", "bsrRxC" or "nmK:G".
 	Format string
-	// Warn receives warnings (an ignored tuning record); nil logs them with package log.
+	// Calibration picks the default policy's cost coefficients: "" uses this machine's
+	// calibration (written by `sparsegen calibrate` to the user's cache directory) when
+	// its signature matches this CPU and kernel set, else the shipped table; a file path
+	// uses that calibration file; "off" uses the shipped table. $SPARSEGEN_CALIBRATION,
+	// when set, stands in for "". A file that cannot be used is ignored with a warning.
+	Calibration string
+	// Warn receives warnings (an ignored tuning record or calibration); nil logs them
+	// with package log.
 	Warn func(msg string)
 }
 
@@ -90,6 +97,7 @@ type Plan struct {
 	threads atomic.Int32  // SetThreads may change it while calls run
 	isa     asm.ISA
 	isaWhy  string
+	pol     *policy // the default policy's coefficients this plan was chosen with
 	ms      *Measure
 	ranges  []nRange  // N ranges with one kernel each, ascending
 	sel     []*choice // sel[i] serves ranges[i]
@@ -151,6 +159,7 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 	if warn == nil {
 		warn = func(s string) { log.Print("sparsegen: ", s) }
 	}
+	p.pol = resolvePolicy(opts.Calibration, warn)
 
 	// A forced family serves the N buckets its N range covers (the policy picks the others).
 	var forced *asm.Family
@@ -199,7 +208,7 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 		}
 	}
 
-	all := newScorer(fams, targets)
+	all := newScorer(fams, targets, p.pol)
 	for b, r := range p.ranges {
 		bf, isForced := fams, false
 		if forced != nil && coversRange(*forced, r) {
@@ -207,7 +216,7 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 		}
 		sc := all
 		if isForced {
-			sc = newScorer(bf, targets)
+			sc = newScorer(bf, targets, p.pol)
 		}
 		c, err := choose(r, sc, ms, rec, isForced)
 		if err != nil {
@@ -537,14 +546,15 @@ func targetsFor(w formats.Matrix, ms *Measure, fams []asm.Family, force string) 
 // scorer is what choose needs per (family, target) over a Compile's N ranges: whether the
 // family takes the target, and its cost coefficients by policy point (filled on first use).
 type scorer struct {
+	pol     *policy
 	fams    []asm.Family
 	targets []target
 	takes   []bool       // [family·len(targets) + target]
 	coef    []*coefCache // likewise
 }
 
-func newScorer(fams []asm.Family, targets []target) *scorer {
-	sc := &scorer{fams: fams, targets: targets, takes: make([]bool, len(fams)*len(targets)), coef: make([]*coefCache, len(fams)*len(targets))}
+func newScorer(fams []asm.Family, targets []target, pol *policy) *scorer {
+	sc := &scorer{pol: pol, fams: fams, targets: targets, takes: make([]bool, len(fams)*len(targets)), coef: make([]*coefCache, len(fams)*len(targets))}
 	for fi, f := range fams {
 		for ti, t := range targets {
 			sc.takes[fi*len(targets)+ti] = familyTakes(f, t)
@@ -556,7 +566,7 @@ func newScorer(fams []asm.Family, targets []target) *scorer {
 func (sc *scorer) coefs(fi, ti int) *coefCache {
 	i := fi*len(sc.targets) + ti
 	if sc.coef[i] == nil {
-		sc.coef[i] = &coefCache{f: sc.fams[fi], t: sc.targets[ti]}
+		sc.coef[i] = &coefCache{pol: sc.pol, f: sc.fams[fi], t: sc.targets[ti]}
 	}
 	return sc.coef[i]
 }
@@ -790,6 +800,7 @@ func (p *Plan) Describe() string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "sparsegen plan: %v\n", p.ms)
 	fmt.Fprintf(&sb, "CPU %s %q, features %v; ISA cap %s (%s); %d thread(s)\n", p.ms2cpu(), Host().Model, Host().Features, p.isa, p.isaWhy, p.Threads())
+	fmt.Fprintf(&sb, "policy: %s\n", p.pol.source)
 	fmt.Fprintf(&sb, "epilogue: %s\n", describeEpi(&p.epi))
 	p.packMu.Lock()
 	defer p.packMu.Unlock()

@@ -76,30 +76,65 @@ type coef struct {
 	source                string // "table", "table (format/ISA)", "prior"
 }
 
-var tableIndex = indexTable(policyTable)
-
-// usePolicyTable replaces the policy table (tests) and returns a function that restores
-// the previous one; both clear the coefficient memo.
-func usePolicyTable(tab []policyEntry) (restore func()) {
-	saved, savedIx := policyTable, tableIndex
-	policyTable, tableIndex = tab, indexTable(tab)
-	coefMemo.Clear()
-	return func() {
-		policyTable, tableIndex = saved, savedIx
-		coefMemo.Clear()
-	}
+// policy is one set of cost coefficients with its index and memo: the shipped table
+// (policy_table.go, the prior for a CPU never calibrated) or a calibration measured on
+// this machine (calibration.go). A plan keeps the policy it was compiled with.
+type policy struct {
+	source string // what Describe and info print: where the coefficients come from
+	table  []policyEntry
+	index  map[entryKey]policyEntry
+	memo   sync.Map // coefKey → coef
 }
 
-func indexTable(t []policyEntry) map[string]policyEntry {
-	ix := map[string]policyEntry{}
+func newPolicy(source string, tab []policyEntry) *policy {
+	return &policy{source: source, table: tab, index: indexTable(tab)}
+}
+
+// shippedPolicy is the table measured by TestPolicyTable -update on the project's machine.
+var shippedPolicy = newPolicy(shippedSource, policyTable)
+
+const shippedSource = "shipped table (not calibrated on this machine)"
+
+// testPolicy, when set, is used by every Compile instead of the shipped table or a
+// calibration (usePolicyTable).
+var testPolicy *policy
+
+// usePolicyTable makes every Compile use tab (tests) and returns a function that restores
+// the previous policy.
+func usePolicyTable(tab []policyEntry) (restore func()) {
+	saved := testPolicy
+	testPolicy = newPolicy("test table", tab)
+	return func() { testPolicy = saved }
+}
+
+func indexTable(t []policyEntry) map[entryKey]policyEntry {
+	ix := make(map[entryKey]policyEntry, len(t))
 	for _, e := range t {
-		key := e.Family + "|" + e.Target + "|" + strconv.Itoa(e.N)
-		if e.Large {
-			key += "|large"
-		}
-		ix[key] = e
+		ix[e.key()] = e
 	}
 	return ix
+}
+
+// entryKey identifies an entry: family, target, policy point and regime.
+type entryKey struct {
+	family, target string
+	n              int
+	large          bool
+}
+
+func (e policyEntry) key() entryKey { return entryKey{e.Family, e.Target, e.N, e.Large} }
+
+func (k entryKey) less(o entryKey) bool {
+	if k.family != o.family {
+		return k.family < o.family
+	}
+	if k.target != o.target {
+		return k.target < o.target
+	}
+	if k.n != o.n {
+		return k.n < o.n
+	}
+	return !k.large && o.large
 }
 
 func formatOfTarget(t string) string {
@@ -126,26 +161,25 @@ func nearestPoint(n int) int {
 	return best
 }
 
-// coefMemo caches coefAt: Compile asks for every family × target × sample N, and the
-// fallbacks scan the table.
-var coefMemo sync.Map // coefKey → coef
-
 // coefAt finds the cost coefficients of family f on target t at policy point pn: those of
 // the large-W regime when t stores at least largeStored values and the table has them.
-func coefAt(f asm.Family, t target, pn int) coef {
+// Compile asks for every family × target × sample N, and the fallbacks scan the table:
+// results are memoised per policy.
+func (pol *policy) coefAt(f asm.Family, t target, pn int) coef {
 	large := t.stored >= largeStored && pn <= largeMaxN
 	key := coefKey{f.Name, t.format, t.r, t.c, t.keep, t.group, pn, large}
-	if c, ok := coefMemo.Load(key); ok {
+	if c, ok := pol.memo.Load(key); ok {
 		return c.(coef)
 	}
-	name := f.Name + "|" + t.String() + "|" + strconv.Itoa(pn)
+	name := entryKey{f.Name, t.String(), pn, true}
 	var c coef
-	if e, ok := tableIndex[name+"|large"]; ok && large {
+	if e, ok := pol.index[name]; ok && large {
 		c = coef{e.PerMAC, e.PerOut, e.PerIn, "table, large W"}
 	} else {
-		c = findCoef(f, t, pn, name)
+		name.large = false
+		c = pol.findCoef(f, t, pn, name)
 	}
-	coefMemo.Store(key, c)
+	pol.memo.Store(key, c)
 	return c
 }
 
@@ -155,15 +189,15 @@ type coefKey struct {
 	large                bool
 }
 
-func findCoef(f asm.Family, t target, pn int, key string) coef {
-	if e, ok := tableIndex[key]; ok {
+func (pol *policy) findCoef(f asm.Family, t target, pn int, key entryKey) coef {
+	if e, ok := pol.index[key]; ok {
 		return coef{e.PerMAC, e.PerOut, e.PerIn, "table"}
 	}
 	// Same family on another target of the same format, then the best of the same format
 	// and ISA (a new tile of a known kernel kind).
 	var best *policyEntry
-	for i := range policyTable {
-		e := &policyTable[i]
+	for i := range pol.table {
+		e := &pol.table[i]
 		if e.N == pn && e.Family == f.Name && formatOfTarget(e.Target) == t.format {
 			if best == nil || e.PerMAC < best.PerMAC {
 				best = e
@@ -173,8 +207,8 @@ func findCoef(f asm.Family, t target, pn int, key string) coef {
 	if best != nil {
 		return coef{best.PerMAC, best.PerOut, best.PerIn, "table (" + best.Target + ")"}
 	}
-	for i := range policyTable {
-		e := &policyTable[i]
+	for i := range pol.table {
+		e := &pol.table[i]
 		if fam, ok := asm.Lookup(e.Family); ok && e.N == pn && fam.ISA == f.ISA && fam.Format == t.format {
 			if best == nil || e.PerMAC < best.PerMAC {
 				best = e
@@ -244,13 +278,14 @@ func effN(f asm.Family, n int) int {
 
 // estimateNs is the policy's cost of family f on target t (storing t.stored values) for an
 // M×K weight at n columns: the estimates of the policy points around n, blended in log N.
-func estimateNs(f asm.Family, t target, m, k, n int) (float64, string) {
-	return estimateWith(f, t, m, k, n, func(pn int) coef { return coefAt(f, t, pn) })
+func (pol *policy) estimateNs(f asm.Family, t target, m, k, n int) (float64, string) {
+	return estimateWith(f, t, m, k, n, func(pn int) coef { return pol.coefAt(f, t, pn) })
 }
 
 // coefCache memoises coefAt for one (family, target) by policy point: choose asks for
 // every range's sample N, and the shared memo hashes string keys.
 type coefCache struct {
+	pol  *policy
 	f    asm.Family
 	t    target
 	have [16]bool
@@ -260,10 +295,10 @@ type coefCache struct {
 func (cc *coefCache) at(pn int) coef {
 	i := slices.Index(policyPoints, pn)
 	if i < 0 || i >= len(cc.c) {
-		return coefAt(cc.f, cc.t, pn)
+		return cc.pol.coefAt(cc.f, cc.t, pn)
 	}
 	if !cc.have[i] {
-		cc.c[i], cc.have[i] = coefAt(cc.f, cc.t, pn), true
+		cc.c[i], cc.have[i] = cc.pol.coefAt(cc.f, cc.t, pn), true
 	}
 	return cc.c[i]
 }

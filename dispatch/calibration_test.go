@@ -1,0 +1,296 @@
+package dispatch
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/formats"
+)
+
+// testCalibration is a calibration for this machine whose table is tab.
+func testCalibration(tab []policyEntry) *Calibration {
+	return &Calibration{Machine: HostMachine(), Created: time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC), Set: "test", Seconds: 1.5, Measured: len(tab), entries: tab}
+}
+
+// withoutTestPolicy runs the test with no table forced by usePolicyTable, so that
+// Options.Calibration decides.
+func withoutTestPolicy(t *testing.T) {
+	saved := testPolicy
+	testPolicy = nil
+	t.Cleanup(func() { testPolicy = saved })
+}
+
+// TestCalibrationRoundTrip: a calibration reads back as written, every entry and field.
+func TestCalibrationRoundTrip(t *testing.T) {
+	c := testCalibration(policyTable)
+	got, err := ParseCalibration(c.Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Machine.KernelSet != c.Machine.KernelSet || !got.Created.Equal(c.Created) || got.Set != c.Set || got.Seconds != c.Seconds || got.Measured != c.Measured || got.Len() != c.Len() {
+		t.Fatalf("header differs: %+v, wrote %+v", got, c)
+	}
+	for i, e := range got.entries {
+		w := c.entries[i]
+		if e.key() != w.key() || !close6(e.PerMAC, w.PerMAC) || !close6(e.PerOut, w.PerOut) || !close6(e.PerIn, w.PerIn) {
+			t.Fatalf("entry %d: %+v, wrote %+v", i, e, w)
+		}
+	}
+}
+
+func close6(a, b float64) bool { return a == b || (a-b)/b < 1e-5 && (b-a)/b < 1e-5 }
+
+// TestCalibrationDefects: a truncated, altered, foreign or old file is refused with an
+// error wrapping ErrCalibrationIgnored, whatever byte it ends at.
+func TestCalibrationDefects(t *testing.T) {
+	good := testCalibration(policyTable[:40]).Marshal()
+	for cut := 0; cut < len(good); cut++ {
+		if _, err := ParseCalibration(good[:cut]); !errors.Is(err, ErrCalibrationIgnored) {
+			t.Fatalf("truncated at %d of %d: %v", cut, len(good), err)
+		}
+	}
+	flip := bytes.Clone(good)
+	flip[len(flip)/2] ^= 1
+	if _, err := ParseCalibration(flip); !errors.Is(err, ErrCalibrationIgnored) {
+		t.Fatalf("altered byte: %v", err)
+	}
+	old := bytes.Replace(good, []byte(calibrationMagic+" 1\n"), []byte(calibrationMagic+" 0\n"), 1)
+	if _, err := ParseCalibration(old); !errors.Is(err, ErrCalibrationIgnored) || !strings.Contains(err.Error(), "version") {
+		t.Fatalf("old version: %v", err)
+	}
+	// A foreign machine parses, but LoadCalibration refuses it.
+	c := testCalibration(policyTable[:40])
+	c.Machine.Model = "another CPU"
+	path := filepath.Join(t.TempDir(), "foreign.txt")
+	if err := c.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCalibration(path); !errors.Is(err, ErrCalibrationIgnored) || !strings.Contains(err.Error(), "another machine") {
+		t.Fatalf("foreign machine: %v", err)
+	}
+	c.Machine.Model, c.Machine.KernelSet = HostMachine().Model, "0000"
+	if err := c.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCalibration(path); !errors.Is(err, ErrCalibrationIgnored) || !strings.Contains(err.Error(), "kernel set") {
+		t.Fatalf("other kernel set: %v", err)
+	}
+	if _, err := LoadCalibration(t.TempDir()); err == nil {
+		t.Fatal("a directory loaded as a calibration")
+	}
+}
+
+// TestCalibrationSelects: Options.Calibration and $SPARSEGEN_CALIBRATION pick the table a
+// plan is chosen with, Describe names it, and a file that cannot be used gives the shipped
+// table and one warning, however many plans are compiled.
+func TestCalibrationSelects(t *testing.T) {
+	withoutTestPolicy(t)
+	rng := rand.New(rand.NewPCG(71, 72))
+	w, err := formats.CSRFromDense(randDense(rng, 300, 400, 0.05))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := sharedLayoutPair(w)
+	if pair == nil {
+		pair = csrPair(t, w)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cal.txt")
+	if err := testCalibration(pairTable(t, w, pair[0], pair[1])).Save(path); err != nil {
+		t.Fatal(err)
+	}
+	chose := func(opts Options) (map[string]bool, string) {
+		t.Helper()
+		p, err := Compile(w, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fams := map[string]bool{}
+		for n := 2; n <= 160; n++ {
+			f, _ := p.KernelFor(n)
+			fams[f] = true
+		}
+		return fams, p.Describe()
+	}
+	fams, desc := chose(Options{Calibration: path})
+	if !fams[pair[0].Name] || !fams[pair[1].Name] || !strings.Contains(desc, "policy: calibration "+path) {
+		t.Fatalf("with the calibration: chose %v, want %s and %s; plan:\n%s", fams, pair[0].Name, pair[1].Name, desc)
+	}
+	t.Setenv(CalibrationEnv, path)
+	if fams, _ = chose(Options{}); !fams[pair[0].Name] || !fams[pair[1].Name] {
+		t.Fatalf("through $%s: chose %v", CalibrationEnv, fams)
+	}
+	if fams, desc = chose(Options{Calibration: "off"}); !strings.Contains(desc, "policy: "+shippedSource) {
+		t.Fatalf("off: plan says\n%s", desc)
+	}
+	t.Setenv(CalibrationEnv, "off")
+	if _, desc = chose(Options{}); !strings.Contains(desc, "policy: "+shippedSource) {
+		t.Fatalf("$%s=off: plan says\n%s", CalibrationEnv, desc)
+	}
+
+	// Unusable files: one warning each, the shipped table, never a failure.
+	corrupt := filepath.Join(dir, "corrupt.txt")
+	b := testCalibration(policyTable[:10]).Marshal()
+	os.WriteFile(corrupt, b[:len(b)/2], 0o644)
+	for _, bad := range []string{corrupt, filepath.Join(dir, "missing.txt")} {
+		var warns []string
+		for range 3 {
+			_, desc := chose(Options{Calibration: bad, Warn: func(s string) { warns = append(warns, s) }})
+			if !strings.Contains(desc, "policy: "+shippedSource) {
+				t.Fatalf("%s: plan says\n%s", bad, desc)
+			}
+		}
+		if len(warns) != 1 || !strings.Contains(warns[0], ErrCalibrationIgnored.Error()) {
+			t.Fatalf("%s: warnings %q, want one", bad, warns)
+		}
+	}
+}
+
+// csrPair returns two CSR families runnable here (for a calibration that favours them
+// where no two share a layout).
+func csrPair(t *testing.T, w formats.Matrix) []asm.Family {
+	var out []asm.Family
+	for _, f := range runnableFamilies() {
+		if f.Format == "csr" && f.MinN > 1 && len(out) < 2 && (len(out) == 0 || f.MinN != out[0].MinN) {
+			out = append(out, f)
+		}
+	}
+	if len(out) < 2 {
+		t.Fatalf("fewer than two CSR SpMM families run here")
+	}
+	if out[1].MinN < out[0].MinN {
+		out[0], out[1] = out[1], out[0]
+	}
+	return out
+}
+
+// TestCalibrationConcurrentSaves: calibrations saved at once to one path leave one whole
+// file (and no temporary files).
+func TestCalibrationConcurrentSaves(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cal.txt")
+	var wg sync.WaitGroup
+	for i := range 8 {
+		c := testCalibration(policyTable[:100+i*50])
+		wg.Go(func() {
+			for range 10 {
+				if err := c.Save(path); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := LoadCalibration(path); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("left %d files in the directory", len(ents))
+	}
+}
+
+// TestCalibrateSmall runs the calibration itself on a small set: every runnable family
+// measured gets entries, the shipped entries of the rest are kept (rescaled), and the
+// file it makes is one Compile follows.
+func TestCalibrateSmall(t *testing.T) {
+	withoutTestPolicy(t)
+	rng := rand.New(rand.NewPCG(81, 82))
+	calibrationSet = func() []trainMatrix {
+		return []trainMatrix{
+			{name: "64x96 10%", d: randDense(rng, 64, 96, 0.1), maxN: 4},
+			{name: "64x96 2:4", d: randNM(rng, 64, 96, 2, 4), maxN: 4, only: []string{"csr", "nm*"}},
+		}
+	}
+	defer func() { calibrationSet = quickTrainingSet }()
+	var progress []string
+	cal, err := Calibrate(CalibrateOptions{Budget: 2 * time.Second, Progress: func(done, total int, name string, _ time.Duration) {
+		progress = append(progress, fmt.Sprintf("%d/%d %s", done, total, name))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(progress) != 2 || progress[1] != "2/2 64x96 2:4" {
+		t.Fatalf("progress %q", progress)
+	}
+	if cal.Measured == 0 || cal.Len() <= cal.Measured {
+		t.Fatalf("measured %d of %d entries", cal.Measured, cal.Len())
+	}
+	seen := map[entryKey]bool{}
+	for _, e := range cal.entries {
+		if seen[e.key()] {
+			t.Fatalf("entry %+v twice", e.key())
+		}
+		seen[e.key()] = true
+		if _, ok := asm.Lookup(e.Family); !ok || !(e.PerMAC > 0) || e.PerOut < 0 || e.PerIn < 0 {
+			t.Fatalf("bad entry %+v", e)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "cal.txt")
+	if err := cal.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(randDense(rng, 50, 70, 0.2), Options{Calibration: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.Describe(), "policy: calibration "+path+" (quick set") {
+		t.Fatalf("plan says\n%s", p.Describe())
+	}
+}
+
+// BenchmarkLoadCalibration: what reading this machine's calibration adds to the first
+// Compile (a file of the size the quick calibration writes).
+func BenchmarkLoadCalibration(b *testing.B) {
+	// The shipped table's entries of the families this CPU runs, as a calibration holds.
+	var tab []policyEntry
+	for _, e := range policyTable {
+		if f, ok := asm.Lookup(e.Family); ok && Host().CanRun(f, Host().BestISA()) {
+			tab = append(tab, e)
+		}
+	}
+	path := filepath.Join(b.TempDir(), "cal.txt")
+	if err := testCalibration(tab).Save(path); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		c, err := LoadCalibration(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.policyFor(path)
+	}
+}
+
+// FuzzParseCalibration: arbitrary bytes never crash the reader; what it accepts holds only
+// valid entries and reads back the same after writing.
+func FuzzParseCalibration(f *testing.F) {
+	f.Add(testCalibration(policyTable[:3]).Marshal())
+	f.Add([]byte(calibrationMagic + " 1\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseCalibration(b)
+		if err != nil {
+			if !errors.Is(err, ErrCalibrationIgnored) {
+				t.Fatalf("error %v does not wrap ErrCalibrationIgnored", err)
+			}
+			return
+		}
+		for _, e := range c.entries {
+			if !(e.PerMAC > 0) || e.PerOut < 0 || e.PerIn < 0 {
+				t.Fatalf("accepted %+v", e)
+			}
+		}
+		again, err := ParseCalibration(c.Marshal())
+		if err != nil || again.Len() != c.Len() {
+			t.Fatalf("re-read: %v", err)
+		}
+	})
+}
