@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # C ABI suite (issue 9): builds libsparsegen as a shared and a static library with plain
 # `go build`, checks that the header compiles alone as C and C++, builds the C examples with
-# gcc against both libraries and runs them (including many host threads on one plan), then
-# runs the Python example and tests (ctypes + numpy, /usr/bin/python3) against the .so.
+# gcc against both libraries and runs them (quickstart.c, which the README shows, compared
+# with the output it documents; many host threads on one plan), then runs the Python example
+# and tests (ctypes + numpy, /usr/bin/python3) against the .so.
 # Exits non-zero on any failure. Needs gcc, python3-numpy (python3-scipy optional).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,19 @@ src=cmd/libsparsegen
 out=$(mktemp -d /tmp/libsparsegen-ci.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 step() { printf -- '--- cabi: %s\n' "$*"; }
+# expect FILE CMD...: runs CMD and compares its stdout with the lines after the "Output:" line
+# that ends FILE (the examples the READMEs show end with one, like Go's Example functions).
+expect() {
+  local file=$1 want got
+  shift
+  want=$(sed -n '/Output:$/,$p' "$file" | sed '1d; /^\*\/$/d; s/^# \{0,1\}//')
+  [ -n "$want" ] || { echo "$file has no Output comment"; exit 1; }
+  got=$("$@")
+  if [ "$got" != "$want" ]; then
+    printf '%s printed:\n%s\nits Output comment says:\n%s\n' "$file" "$got" "$want"
+    exit 1
+  fi
+}
 
 step "go build -buildmode=c-shared / c-archive"
 go build -buildmode=c-shared -o "$out/libsparsegen.so" ./$src
@@ -29,10 +43,14 @@ if command -v g++ >/dev/null; then
 fi
 
 cflags="-O2 -Wall -Wextra -Werror -pthread -I $src"
-for ex in example threads bench; do
+for ex in quickstart example threads bench; do
   step "gcc $ex.c against the .so and the .a"
   gcc $cflags "$src/examples/c/$ex.c" -L"$out" -lsparsegen -Wl,-rpath,"$out" -lm -o "$out/${ex}_shared"
   gcc $cflags "$src/examples/c/$ex.c" "$out/libsparsegen.a" -lpthread -lm -o "$out/${ex}_static"
+done
+for kind in shared static; do
+  step "run quickstart ($kind), compare with its Output comment"
+  expect "$src/examples/c/quickstart.c" "$out/quickstart_$kind"
 done
 for ex in example threads; do
   for kind in shared static; do
