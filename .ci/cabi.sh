@@ -2,9 +2,10 @@
 # C ABI suite (issue 9): builds libsparsegen as a shared and a static library with plain
 # `go build`, checks that the header compiles alone as C and C++, builds the C examples with
 # gcc against both libraries and runs them (quickstart.c, which the README shows, compared
-# with the output it documents; many host threads on one plan), then runs the Python example
-# and tests (ctypes + numpy, /usr/bin/python3) against the .so.
-# Exits non-zero on any failure. Needs gcc, python3-numpy (python3-scipy optional).
+# with the output it documents; many host threads on one plan), then pip-installs the Python
+# package (ctypes + numpy) into a venv of /usr/bin/python3 and runs its tests, example and
+# bench against the installed copy. Exits non-zero on any failure. Needs gcc, python3-numpy,
+# python3-venv, python3-setuptools and python3-wheel (python3-scipy optional).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -61,10 +62,26 @@ done
 step "run bench (shared, short)"
 "$out/bench_shared" 20000
 
-step "python example and tests (/usr/bin/python3)"
-export SPARSEGEN_LIB="$out/libsparsegen.so"
+step "python: pip install the package into a venv (Debian's setuptools, no network)"
 /usr/bin/python3 -c 'import numpy' || { echo "numpy missing for /usr/bin/python3 (apt-get install python3-numpy)"; exit 1; }
-/usr/bin/python3 "$src/python/example.py"
-/usr/bin/python3 "$src/python/test_sparsegen.py" -v 2>&1
-/usr/bin/python3 "$src/python/bench.py" 2000
+venv="$out/venv"
+/usr/bin/python3 -m venv --system-site-packages "$venv" # numpy and scipy from apt stay visible
+PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install --quiet --no-build-isolation --no-index "./$src/python"
+
+step "python tests, example and bench against the installed copy, from a folder holding a clone named sparsegen"
+# With the source folder off sys.path and a folder named sparsegen in the current folder
+# (where, uninstalled, `import sparsegen` finds an empty namespace package), every import
+# must find the installed package and the library it ships: SPARSEGEN_LIB stays unset.
+unset SPARSEGEN_LIB
+repo=$PWD
+work="$out/work"
+mkdir "$work"
+ln -s "$repo" "$work/sparsegen"
+(
+  cd "$work"
+  "$venv/bin/python" -c 'import sparsegen; print("import sparsegen:", sparsegen.__file__); sparsegen.Plan'
+  "$venv/bin/python" -m unittest discover -v -s "$repo/$src/python/tests" 2>&1
+  "$venv/bin/python" "$repo/$src/python/example.py"
+  "$venv/bin/python" "$repo/$src/python/bench.py" 2000
+)
 step "ok"
