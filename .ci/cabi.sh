@@ -5,7 +5,7 @@
 # with the output it documents; many host threads on one plan), then pip-installs the Python
 # package (ctypes + numpy) into a venv of /usr/bin/python3 and runs its tests, example and
 # bench against the installed copy. Exits non-zero on any failure. Needs gcc, python3-numpy,
-# python3-venv, python3-setuptools and python3-wheel (python3-scipy optional).
+# python3-scipy, python3-venv, python3-setuptools and python3-wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -13,12 +13,13 @@ src=cmd/libsparsegen
 out=$(mktemp -d /tmp/libsparsegen-ci.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 step() { printf -- '--- cabi: %s\n' "$*"; }
-# expect FILE CMD...: runs CMD and compares its stdout with the lines after the "Output:" line
-# that ends FILE (the examples the READMEs show end with one, like Go's Example functions).
+# expect FILE CMD...: runs CMD and compares its stdout with the comment that ends FILE, from
+# its "/* Output:" or "# Output:" line on (the examples the READMEs show end with one, like
+# Go's Example functions).
 expect() {
   local file=$1 want got
   shift
-  want=$(sed -n '/Output:$/,$p' "$file" | sed '1d; /^\*\/$/d; s/^# \{0,1\}//')
+  want=$(sed -n '/^\(\/\*\|#\) Output:$/,$p' "$file" | sed '1d; /^\*\/$/d; s/^# \{0,1\}//')
   [ -n "$want" ] || { echo "$file has no Output comment"; exit 1; }
   got=$("$@")
   if [ "$got" != "$want" ]; then
@@ -81,7 +82,12 @@ ln -s "$repo" "$work/sparsegen"
   cd "$work"
   "$venv/bin/python" -c 'import sparsegen; print("import sparsegen:", sparsegen.__file__); sparsegen.Plan'
   "$venv/bin/python" -m unittest discover -v -s "$repo/$src/python/tests" 2>&1
+  expect "$repo/$src/python/quickstart.py" "$venv/bin/python" "$repo/$src/python/quickstart.py"
   "$venv/bin/python" "$repo/$src/python/example.py"
   "$venv/bin/python" "$repo/$src/python/bench.py" 2000
 )
+
+step "python quickstart from the source folder (PYTHONPATH and SPARSEGEN_LIB, as the README says)"
+PYTHONPATH="$src/python/src" SPARSEGEN_LIB="$out/libsparsegen.so" \
+  expect "$src/python/quickstart.py" /usr/bin/python3 "$src/python/quickstart.py"
 step "ok"
