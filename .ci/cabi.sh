@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # C ABI suite (issue 9): builds libsparsegen as a shared and a static library with plain
 # `go build`, checks that the header compiles alone as C and C++, builds the C examples with
-# gcc against both libraries and runs them (including many host threads on one plan), then
-# runs the Python example and tests (ctypes + numpy, /usr/bin/python3) against the .so.
-# Exits non-zero on any failure. Needs gcc, python3-numpy (python3-scipy optional).
+# gcc against both libraries and runs them (quickstart.c, which the README shows, compared
+# with the output it documents; many host threads on one plan), then pip-installs the Python
+# package (ctypes + numpy) into a venv of /usr/bin/python3 and runs its tests, example and
+# bench against the installed copy. Exits non-zero on any failure. Needs gcc, python3-numpy,
+# python3-scipy, python3-venv, python3-setuptools and python3-wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -11,6 +13,20 @@ src=cmd/libsparsegen
 out=$(mktemp -d /tmp/libsparsegen-ci.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 step() { printf -- '--- cabi: %s\n' "$*"; }
+# expect FILE CMD...: runs CMD and compares its stdout with the comment that ends FILE, from
+# its "/* Output:" or "# Output:" line on (the examples the READMEs show end with one, like
+# Go's Example functions).
+expect() {
+  local file=$1 want got
+  shift
+  want=$(sed -n '/^\(\/\*\|#\) Output:$/,$p' "$file" | sed '1d; /^\*\/$/d; s/^# \{0,1\}//')
+  [ -n "$want" ] || { echo "$file has no Output comment"; exit 1; }
+  got=$("$@")
+  if [ "$got" != "$want" ]; then
+    printf '%s printed:\n%s\nits Output comment says:\n%s\n' "$file" "$got" "$want"
+    exit 1
+  fi
+}
 
 step "go build -buildmode=c-shared / c-archive"
 go build -buildmode=c-shared -o "$out/libsparsegen.so" ./$src
@@ -29,10 +45,14 @@ if command -v g++ >/dev/null; then
 fi
 
 cflags="-O2 -Wall -Wextra -Werror -pthread -I $src"
-for ex in example threads bench; do
+for ex in quickstart example threads bench; do
   step "gcc $ex.c against the .so and the .a"
   gcc $cflags "$src/examples/c/$ex.c" -L"$out" -lsparsegen -Wl,-rpath,"$out" -lm -o "$out/${ex}_shared"
   gcc $cflags "$src/examples/c/$ex.c" "$out/libsparsegen.a" -lpthread -lm -o "$out/${ex}_static"
+done
+for kind in shared static; do
+  step "run quickstart ($kind), compare with its Output comment"
+  expect "$src/examples/c/quickstart.c" "$out/quickstart_$kind"
 done
 for ex in example threads; do
   for kind in shared static; do
@@ -43,10 +63,31 @@ done
 step "run bench (shared, short)"
 "$out/bench_shared" 20000
 
-step "python example and tests (/usr/bin/python3)"
-export SPARSEGEN_LIB="$out/libsparsegen.so"
+step "python: pip install the package into a venv (Debian's setuptools, no network)"
 /usr/bin/python3 -c 'import numpy' || { echo "numpy missing for /usr/bin/python3 (apt-get install python3-numpy)"; exit 1; }
-/usr/bin/python3 "$src/python/example.py"
-/usr/bin/python3 "$src/python/test_sparsegen.py" -v 2>&1
-/usr/bin/python3 "$src/python/bench.py" 2000
+venv="$out/venv"
+/usr/bin/python3 -m venv --system-site-packages "$venv" # numpy and scipy from apt stay visible
+PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install --quiet --no-build-isolation --no-index "./$src/python"
+
+step "python tests, example and bench against the installed copy, from a folder holding a clone named sparsegen"
+# With the source folder off sys.path and a folder named sparsegen in the current folder
+# (where, uninstalled, `import sparsegen` finds an empty namespace package), every import
+# must find the installed package and the library it ships: SPARSEGEN_LIB stays unset.
+unset SPARSEGEN_LIB
+repo=$PWD
+work="$out/work"
+mkdir "$work"
+ln -s "$repo" "$work/sparsegen"
+(
+  cd "$work"
+  "$venv/bin/python" -c 'import sparsegen; print("import sparsegen:", sparsegen.__file__); sparsegen.Plan'
+  "$venv/bin/python" -m unittest discover -v -s "$repo/$src/python/tests" 2>&1
+  expect "$repo/$src/python/quickstart.py" "$venv/bin/python" "$repo/$src/python/quickstart.py"
+  "$venv/bin/python" "$repo/$src/python/example.py"
+  "$venv/bin/python" "$repo/$src/python/bench.py" 2000
+)
+
+step "python quickstart from the source folder (PYTHONPATH and SPARSEGEN_LIB, as the README says)"
+PYTHONPATH="$src/python/src" SPARSEGEN_LIB="$out/libsparsegen.so" \
+  expect "$src/python/quickstart.py" /usr/bin/python3 "$src/python/quickstart.py"
 step "ok"

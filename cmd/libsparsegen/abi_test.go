@@ -11,12 +11,12 @@ import (
 	"github.com/sparsegen/sparsegen/ref"
 )
 
-// TestPythonMirrorsHeader checks that python/sparsegen.py declares the header's status
-// codes, activations and sg_options layout (ctypes cannot read a header). The Go codes are
-// checked against the header at compile time (exports.go).
+// TestPythonMirrorsHeader checks that the Python package (python/src/sparsegen/__init__.py)
+// declares the header's status codes, activations and sg_options layout (ctypes cannot read
+// a header). The Go codes are checked against the header at compile time (exports.go).
 func TestPythonMirrorsHeader(t *testing.T) {
 	h := readText(t, "sparsegen.h")
-	py := readText(t, "python/sparsegen.py")
+	py := readText(t, "python/src/sparsegen/__init__.py")
 
 	enum := func(prefix string) map[string]int {
 		out := map[string]int{}

@@ -7,18 +7,16 @@ pays), Plan.mul with an out= array (every check of the wrapper included, and num
 runner (checks done once, one ctypes call per run). Subtract the Go-side time of the same Plan.Mul
 (go test -bench PlanMulTiny ./cmd/libsparsegen) to get the ABI's share.
 
-    SPARSEGEN_LIB=$PWD/libsparsegen.so /usr/bin/python3 cmd/libsparsegen/python/bench.py
+    .venv/bin/python cmd/libsparsegen/python/bench.py     # a python with sparsegen installed
 """
 
-import os
 import statistics
 import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sparsegen  # noqa: E402
+import sparsegen
 
 
 def timeit(label, fn, calls, reps=7):

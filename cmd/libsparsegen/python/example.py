@@ -4,19 +4,17 @@
 Random sparse weights in every input form (numpy dense, CSR arrays with int32 and int64
 indices, scipy.sparse CSR/CSC/COO/BSR when scipy is installed, N:M slots) are compiled into
 plans and run channel-major and token-major, with bias and an activation; every result is
-compared with numpy. Exit status 0 when all agree.
+compared with numpy. Exit status 0 when all agree. Run it with a python that has sparsegen
+installed (see cmd/libsparsegen/README.md):
 
-    go build -buildmode=c-shared -o libsparsegen.so ./cmd/libsparsegen
-    SPARSEGEN_LIB=$PWD/libsparsegen.so /usr/bin/python3 cmd/libsparsegen/python/example.py
+    .venv/bin/python cmd/libsparsegen/python/example.py
 """
 
-import os
 import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sparsegen  # noqa: E402
+import sparsegen
 
 try:
     import scipy.sparse as sp
@@ -92,7 +90,8 @@ def nm_arrays(w, keep, group):
 
 
 def main():
-    print("library:", os.environ.get("SPARSEGEN_LIB", "(default search)"))
+    print("sparsegen:", sparsegen.__file__)
+    print("library:", sparsegen.load_library()._name)
     m, k = 70, 90
     w = random_sparse(m, k, 0.2)
     bias = rng.standard_normal(m).astype(np.float32)

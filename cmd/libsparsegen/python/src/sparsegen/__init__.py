@@ -6,9 +6,11 @@
     y = plan.mul_tokens(x)                           # token-major:   x N×K -> y N×M
     plan = sparsegen.Plan.from_scipy(csr_or_bsr)     # scipy.sparse matrices (float32 data)
 
-The library is found through $SPARSEGEN_LIB, else libsparsegen.so next to this file, else
-the system's library path. Build it with
+The library is found through $SPARSEGEN_LIB, else libsparsegen.so in this package (where
+`pip install --no-build-isolation ./cmd/libsparsegen/python` builds it, with Go and gcc), else
+the system's library path. To use this folder without installing it, build the library with
     go build -buildmode=c-shared -o libsparsegen.so ./cmd/libsparsegen
+and set SPARSEGEN_LIB to it and PYTHONPATH to cmd/libsparsegen/python/src.
 
 Arrays are checked in Python before any pointer reaches C: wrong dtypes raise TypeError,
 wrong shapes, strides and overlapping operands raise ValueError, and failures reported by the
@@ -94,8 +96,9 @@ def load_library(path=None):
             path = ctypes.util.find_library("sparsegen")
         if path is None:
             raise OSError(
-                "libsparsegen not found: set SPARSEGEN_LIB to the .so built with "
-                "`go build -buildmode=c-shared -o libsparsegen.so ./cmd/libsparsegen`"
+                "libsparsegen not found: install this package with `pip install "
+                "--no-build-isolation ./cmd/libsparsegen/python`, or set SPARSEGEN_LIB to the .so "
+                "built with `go build -buildmode=c-shared -o libsparsegen.so ./cmd/libsparsegen`"
             )
         lib = ctypes.CDLL(path)
         i64, vp, st = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int

@@ -2,22 +2,22 @@
 """Tests of the Python bindings: bad input raises a clear Python exception (never a crash),
 the epilogue options work, plans free cleanly, and threads share a plan.
 
-    SPARSEGEN_LIB=$PWD/libsparsegen.so /usr/bin/python3 -m unittest -v cmd/libsparsegen/python/test_sparsegen.py
+    .venv/bin/python -m unittest discover -v -s cmd/libsparsegen/python/tests
+
+with a python that has sparsegen installed (see cmd/libsparsegen/README.md), or against the
+source: PYTHONPATH=cmd/libsparsegen/python/src SPARSEGEN_LIB=$PWD/libsparsegen.so.
 """
 
 import ctypes
 import gc
 import math
-import os
-import sys
 import threading
 import unittest
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sparsegen  # noqa: E402
-from sparsegen import Plan, SparsegenError  # noqa: E402
+import sparsegen
+from sparsegen import Plan, SparsegenError
 
 rng = np.random.default_rng(11)
 
