@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/sparsegen/sparsegen/asm"
@@ -101,8 +102,19 @@ func ValidatePolicies(settings []string, opts ValidateOptions) (*Validation, err
 		v.Policies = append(v.Policies, resolvePolicy(s, nil).source)
 	}
 	fams := runnableFamilies()
+	if Host().BestISA() != asm.Generic {
+		// The scalar kernels are chosen only under an explicit generic ISA cap, and on
+		// the large cases a single call of theirs takes seconds.
+		fams = slices.DeleteFunc(fams, func(f asm.Family) bool { return f.ISA == asm.Generic })
+	}
 	set := heldOutSet(opts)
 	for hi, h := range set {
+		// Sparse targets are converted from one CSR of the matrix, each once.
+		sparse, err := formats.CSRFromDense(h.d)
+		if err != nil {
+			return nil, err
+		}
+		converted := map[string]formats.Matrix{}
 		plans := make([]*Plan, len(settings))
 		for i, s := range settings {
 			p, err := Compile(h.d, Options{Threads: 1, Calibration: s})
@@ -123,9 +135,16 @@ func ValidatePolicies(settings []string, opts ValidateOptions) (*Validation, err
 				id := cd.fam.Name + "@" + cd.tgt.String()
 				kern, ok := packed[id]
 				if !ok {
-					cw, err := convert(h.d, cd.tgt)
-					if err != nil {
-						return nil, err
+					cw, ok := converted[cd.tgt.String()]
+					if !ok {
+						var from formats.Matrix = sparse
+						if cd.tgt.format == "dense" {
+							from = h.d
+						}
+						if cw, err = convert(from, cd.tgt); err != nil {
+							return nil, err
+						}
+						converted[cd.tgt.String()] = cw
 					}
 					if kern, err = cd.fam.Pack(cw); err != nil {
 						kern = nil // the family does not take W: not a candidate
@@ -135,7 +154,7 @@ func ValidatePolicies(settings []string, opts ValidateOptions) (*Validation, err
 				if kern == nil {
 					continue
 				}
-				ns, err := timeKernel(kern, n, 0)
+				ns, err := timeKernel(kern, n, 100*time.Millisecond)
 				if err != nil {
 					return nil, err
 				}
