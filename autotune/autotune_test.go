@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sparsegen/sparsegen/dispatch"
@@ -59,10 +60,19 @@ func TestTuneWritesARecordDispatchFollows(t *testing.T) {
 	for _, r := range rs {
 		require.NotEmpty(t, r.Entry.Winner.Kernel)
 		require.Greater(t, r.Entry.Winner.MedianNs, 0.0)
-		if r.Entry.Winner != r.Default { // the policy's choice is kept unless significantly beaten
-			for _, ru := range r.Entry.RunnersUp {
-				require.GreaterOrEqual(t, ru.MedianNs, r.Entry.Winner.MedianNs, "runners-up are slower")
-			}
+		require.True(t, r.Entry.Default.Same(r.Default), "the entry names the default it was timed against")
+		require.Contains(t, r.Entry.TimedN, r.N)
+		require.Contains(t, r.Entry.TimedN, r.Entry.NLo)
+		require.Contains(t, r.Entry.TimedN, r.Entry.NHi)
+		require.LessOrEqual(t, r.Entry.NLo, r.N)
+		if lo, hi, err := dispatch.RangeFor(r.N, dispatch.Options{}); assert.NoError(t, err) {
+			require.Equal(t, lo, r.Entry.NLo)
+			require.Equal(t, min(hi, r.N), r.Entry.NHi, "the plan's range holding N, an unbounded one cut at N")
+		}
+		require.Len(t, r.Entry.Winner.MediansNs, len(r.Entry.TimedN))
+		require.NotEmpty(t, r.Entry.Winner.SamplesNs)
+		if !r.Entry.Winner.Same(r.Default) { // the policy's choice is kept unless significantly beaten
+			require.Less(t, r.Entry.Winner.MedianNs, r.Default.MedianNs)
 		}
 	}
 
@@ -114,7 +124,7 @@ func TestBadRecordsAreIgnoredWithAWarning(t *testing.T) {
 	foreign := *rec
 	foreign.Machine.Model = "Imaginary CPU 9000"
 	fb, _ := json.Marshal(&foreign)
-	future := strings.Replace(string(good), `"version":1`, `"version":99`, 1)
+	future := strings.Replace(string(good), `"version":2`, `"version":99`, 1)
 	require.NotEqual(t, string(good), future)
 
 	for name, content := range map[string][]byte{
@@ -150,8 +160,9 @@ func TestBadRecordsAreIgnoredWithAWarning(t *testing.T) {
 }
 
 func entry(m int, kernel string, ns float64) dispatch.Entry {
-	return dispatch.Entry{Key: dispatch.Key{M: m, K: 64, NBucket: "17+", Pattern: "unstructured", DensityPct: 10},
-		Winner: dispatch.Candidate{Kernel: kernel, Format: "csr", Threads: 1, MedianNs: ns}}
+	return dispatch.Entry{Key: dispatch.Key{M: m, K: 64, NLo: 20, NHi: 27, Pattern: "unstructured", DensityPct: 10}, N: 24, TimedN: []int{20, 24, 27},
+		Winner:  dispatch.Candidate{Kernel: kernel, Format: "csr", Threads: 1, MedianNs: ns},
+		Default: dispatch.Candidate{Kernel: "default", Format: "csr", Threads: 1, MedianNs: 2 * ns}}
 }
 
 func TestMergeKeepsTheFasterEntry(t *testing.T) {
@@ -219,8 +230,8 @@ func FuzzParseRecord(f *testing.F) {
 	r.Add(entry(5, "k", 10))
 	b, _ := json.Marshal(r)
 	f.Add(b)
-	f.Add([]byte(`{"version":1,"entries":[{"m":-1}]}`))
-	f.Add([]byte(`{"version":1,"entries":null}`))
+	f.Add([]byte(`{"version":2,"entries":[{"m":-1}]}`))
+	f.Add([]byte(`{"version":2,"entries":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec, err := dispatch.ParseRecord(data)
 		if err != nil {
@@ -257,5 +268,49 @@ func TestCandidatesHoldTheDefaultChoice(t *testing.T) {
 			}
 			require.True(t, found, "%s N=%d: default %s@%s is not a candidate", l.Name, n, fam, format)
 		}
+	}
+}
+
+// Issue 16, item 1, end to end: with a record tuned at N = 1 and 128, every N from 1 to
+// 160 runs the default policy's kernel or the entry's winner, which was timed against that
+// very default at both ends of a range holding N and beat it at the N tuned for. By
+// construction, not by timing: the record never leaves an N to a kernel slower than the
+// default by more than noise.
+func TestRecordTunedAt1And128KeepsTheDefaultElsewhere(t *testing.T) {
+	d := randDense(t, 5, 256, 192)
+	pd, err := prune.Magnitude(d, 0.9)
+	require.NoError(t, err)
+	w, err := formats.CSRFromDense(pd)
+	require.NoError(t, err)
+	rec := dispatch.NewRecord()
+	_, err = Tune([]Layer{{"l", w}}, Options{Ns: []int{1, 128}, Budget: 150 * time.Millisecond, Threads: []int{1}}, rec)
+	require.NoError(t, err)
+	require.Len(t, rec.Entries, 2)
+	def, err := dispatch.Compile(w, dispatch.Options{Threads: 1})
+	require.NoError(t, err)
+	tun, err := dispatch.Compile(w, dispatch.Options{Threads: 1, Record: rec})
+	require.NoError(t, err)
+	desc := tun.Describe()
+	for n := 1; n <= 160; n++ {
+		tf, tfm := tun.KernelFor(n)
+		df, dfm := def.KernelFor(n)
+		if tf == df && tfm == dfm {
+			continue
+		}
+		key, err := dispatch.KeyOf(w, n)
+		require.NoError(t, err)
+		e := rec.Lookup(key)
+		require.NotNil(t, e, "N = %d runs %s@%s, not the default %s@%s, with no entry holding N\n%s", n, tf, tfm, df, dfm, desc)
+		require.True(t, e.Winner.Same(dispatch.Candidate{Kernel: tf, Format: tfm}), "N = %d: not the entry's winner", n)
+		require.True(t, e.Default.Same(dispatch.Candidate{Kernel: df, Format: dfm}), "N = %d: the winner was timed against another default", n)
+		require.Contains(t, e.TimedN, e.NLo)
+		require.Contains(t, e.TimedN, e.NHi)
+		require.Less(t, e.Winner.MedianNs, e.Default.MedianNs)
+		require.Contains(t, desc, "tuning record: beat the default policy's "+df+"@"+dfm)
+	}
+	for _, n := range []int{17, 24, 31, 129, 160} { // between and beyond the N tuned for
+		tf, _ := tun.KernelFor(n)
+		df, _ := def.KernelFor(n)
+		require.Equal(t, df, tf, "N = %d", n)
 	}
 }

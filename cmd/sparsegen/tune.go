@@ -103,7 +103,7 @@ func runTune(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "layer\tM×K\tN\tchosen\ttime\trunner-up\tdense\t× dense\tdefault policy\t")
+	fmt.Fprintln(tw, "layer\tM×K\tN\tapplies to N\tchosen\ttime\trunner-up\tdense\t× dense\tdefault policy\t")
 	for _, r := range rs {
 		ru := "-"
 		if len(r.Entry.RunnersUp) > 0 {
@@ -120,11 +120,12 @@ func runTune(args []string, stdout, stderr io.Writer) error {
 			def += " " + bench.FormatNs(r.Default.MedianNs)
 		}
 		w := r.Entry.Winner
-		fmt.Fprintf(tw, "%s\t%d×%d\t%d\t%s@%s (%dt)\t%s\t%s\t%s\t%s\t%s\t\n", r.Layer, r.M, r.K, r.N, w.Kernel, w.Format, w.Threads,
-			bench.FormatNs(w.MedianNs), ru, dense, sp, def)
+		fmt.Fprintf(tw, "%s\t%d×%d\t%d\t%d…%d\t%s@%s (%dt)\t%s\t%s\t%s\t%s\t%s\t\n", r.Layer, r.M, r.K, r.N, r.Entry.NLo, r.Entry.NHi,
+			w.Kernel, w.Format, w.Threads, bench.FormatNs(w.MedianNs), ru, dense, sp, def)
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "tuned %d layer×N steps in %s; record %s\n", len(rs), elapsed.Round(100*time.Millisecond), *out)
+	fmt.Fprintln(stdout, "each choice was timed at the ends of its N range and at N; other N keep the default policy's choice")
 
 	if *compare > 0 {
 		saved, why := autotune.LoadForHost(*out)
