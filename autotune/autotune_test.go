@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -313,4 +314,90 @@ func TestRecordTunedAt1And128KeepsTheDefaultElsewhere(t *testing.T) {
 		df, _ := def.KernelFor(n)
 		require.Equal(t, df, tf, "N = %d", n)
 	}
+}
+
+// around returns n samples spread evenly within ±2% of m.
+func around(m float64, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = m * (0.98 + 0.04*float64(i%5)/4)
+	}
+	return out
+}
+
+// Issue 16, item 2: tune -check calls drift only on a significant shift (Mann-Whitney,
+// p < 0.01) that a control kernel timed alongside does not share; noise and machine load
+// read "inconclusive". The samples are made up (sampleFn), so nothing here is timed.
+func TestCheckCallsDriftOnlyWhenTheSamplesShowIt(t *testing.T) {
+	l := smallModel(t)[0]
+	const n = 8
+	cs, err := dispatch.Candidates(l.W, n, dispatch.Options{Threads: 1})
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(cs), 2)
+	key, err := dispatch.KeyOf(l.W, n)
+	require.NoError(t, err)
+	lo, hi, err := dispatch.RangeFor(n, dispatch.Options{})
+	require.NoError(t, err)
+	key.NLo, key.NHi = lo, min(hi, n)
+	rec := dispatch.NewRecord()
+	winner, def := cs[0], cs[1]
+	winner.Threads, def.Threads = 1, 1
+	winner.MedianNs, winner.SamplesNs = 100, around(100, 9)
+	def.MedianNs, def.SamplesNs = 200, around(200, 9)
+	rec.Add(dispatch.Entry{Key: key, N: n, TimedN: []int{n}, MinSampleNs: 1e5, Winner: winner, Default: def})
+
+	for _, tc := range []struct {
+		name           string
+		winner, ctl    func(i int) float64 // the i-th new sample
+		status         string
+		samples        int
+		oldCheckCalled bool // what the median-only check said: Drifted
+	}{
+		{"steady", func(i int) float64 { return 105 + float64(i%3) }, func(i int) float64 { return 200 }, DriftOK, checkMinSamples, false},
+		{"slower", func(i int) float64 { return 150 + float64(i%3) }, func(i int) float64 { return 200 + float64(i%4) }, Drifted, checkMinSamples, true},
+		// Half the samples far below the recorded ones, half far above: the median moved 30%,
+		// the distributions cannot be told apart.
+		{"noisy", func(i int) float64 { return []float64{70, 190}[i%2] }, func(i int) float64 { return 200 }, DriftInconclusive, checkMaxSamples, true},
+		// The control slowed as much: another process took the core, the record still holds.
+		{"busy machine", func(i int) float64 { return 150 + float64(i%3) }, func(i int) float64 { return 300 + float64(i%4) }, DriftInconclusive, checkMaxSamples, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			taken := 0
+			saved := sampleFn
+			defer func() { sampleFn = saved }()
+			sampleFn = func(ps []*dispatch.Plan, _ Layer, gotN int, _ Options, minSample time.Duration, samples int) ([][]float64, error) {
+				require.Equal(t, n, gotN)
+				require.Equal(t, 100*time.Microsecond, minSample, "the record's sample length")
+				require.Len(t, ps, 2, "the winner and the control")
+				out := make([][]float64, 2)
+				for range samples {
+					out[0] = append(out[0], tc.winner(taken))
+					out[1] = append(out[1], tc.ctl(taken))
+					taken++
+				}
+				return out, nil
+			}
+			ds, err := Check([]Layer{l}, []int{n, n}, rec, Options{Threads: []int{1}}, 0.2)
+			require.NoError(t, err)
+			require.Len(t, ds, 1, "one entry, checked once")
+			d := ds[0]
+			require.Equal(t, tc.status, d.Status, "%+v", d)
+			require.Equal(t, tc.status == Drifted, d.Drifted)
+			require.Equal(t, tc.samples, d.Samples)
+			require.Equal(t, tc.oldCheckCalled, math.Abs(d.Relative) > 0.2, "the median moved past the threshold")
+			if d.Status != DriftOK {
+				require.NotEmpty(t, d.Why)
+			}
+		})
+	}
+}
+
+func TestJudgeNeedsSamples(t *testing.T) {
+	v := judge([]float64{100}, around(150, 20), nil, nil, 0.2)
+	require.Equal(t, DriftInconclusive, v.status, "one recorded sample cannot be tested")
+	v = judge(around(100, 9), around(150, 3), nil, nil, 0.2)
+	require.Equal(t, DriftInconclusive, v.status, "3 new samples cannot reach p < 0.01: %+v", v)
+	v = judge(around(100, 9), around(150, 20), nil, nil, 0.2)
+	require.Equal(t, Drifted, v.status, "no control: the shift alone")
+	require.Less(t, v.p, driftP)
 }

@@ -207,6 +207,8 @@ func TestTuneCheckAndInfo(t *testing.T) {
 	code, stdout, stderr = sg(t, "tune", "-shapes", "32x48,24x64", "-patterns", "unstructured:0.8,nm:2:4", "-n", "1,8", "-threads", "1", "-out", rec, "-check")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "of 8 recorded winners drifted")
+	require.Contains(t, stdout, "verdict")
+	require.Regexp(t, `(?m)\s(ok|drifted|inconclusive)\s*$`, strings.Split(stdout, "\n")[1], "a verdict per winner")
 
 	// Usage errors and a missing record.
 	code, _, _ = sg(t, "tune", "-out", rec)

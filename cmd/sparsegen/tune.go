@@ -29,7 +29,7 @@ func runTune(args []string, stdout, stderr io.Writer) error {
 	threads := fs.String("threads", "", "comma-separated thread counts to try (default: all cores)")
 	isa := fs.String("isa", "", "cap the ISA (avx512, avx2, neon, generic)")
 	budget := fs.Duration("budget", 2*time.Second, "timing budget per layer and N")
-	check := fs.Bool("check", false, "re-time the recorded winners of -out and report those that drifted by more than -drift")
+	check := fs.Bool("check", false, "re-time the recorded winners of -out (within -budget each) and report those that drifted by more than -drift")
 	drift := fs.Float64("drift", 0.2, "with -check: the relative drift to report")
 	compare := fs.Int("compare", 0, "after tuning, re-time tuned vs default choices this many times each (≥ 10 for a p-value)")
 	if err := parse(fs, args, false); err != nil {
@@ -71,19 +71,31 @@ func runTune(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "layer\tN\twinner\trecorded\tnow\tchange\t")
-		drifted := 0
+		fmt.Fprintln(tw, "layer\tN\twinner\trecorded\tnow\tchange\tp\tsamples\tverdict\t")
+		drifted, unsure := 0, 0
+		var whys []string
 		for _, d := range ds {
-			mark := ""
-			if d.Drifted {
-				mark = "  DRIFTED"
+			switch d.Status {
+			case autotune.Drifted:
 				drifted++
+			case autotune.DriftInconclusive:
+				unsure++
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s@%s\t%s\t%s\t%+.0f%%%s\t\n", d.Layer, d.N, d.Winner.Kernel, d.Winner.Format,
-				bench.FormatNs(d.Winner.MedianNs), bench.FormatNs(d.NowNs), 100*d.Relative, mark)
+			if d.Why != "" {
+				whys = append(whys, fmt.Sprintf("  %s N=%d: %s: %s", d.Layer, d.N, d.Status, d.Why))
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s@%s\t%s\t%s\t%+.0f%%\t%.2g\t%d\t%s\t\n", d.Layer, d.N, d.Winner.Kernel, d.Winner.Format,
+				bench.FormatNs(d.Winner.MedianNs), bench.FormatNs(d.NowNs), 100*d.Relative, d.P, d.Samples, d.Status)
 		}
 		tw.Flush()
-		fmt.Fprintf(stdout, "%d of %d recorded winners drifted by more than %.0f%%\n", drifted, len(ds), 100**drift)
+		for _, w := range whys {
+			fmt.Fprintln(stdout, w)
+		}
+		fmt.Fprintf(stdout, "%d of %d recorded winners drifted by more than %.0f%% (Mann-Whitney p < 0.01, not explained by a control kernel timed alongside)", drifted, len(ds), 100**drift)
+		if unsure > 0 {
+			fmt.Fprintf(stdout, "; %d inconclusive: too noisy to tell (rerun on a quiet machine, or with a larger -budget)", unsure)
+		}
+		fmt.Fprintln(stdout)
 		return nil
 	}
 
