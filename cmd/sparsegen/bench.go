@@ -86,10 +86,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	// The widest ISA of the kernels dispatch can choose here (a purego build has only
+	// generic ones, whatever the CPU supports).
 	dispatchISA := dispatch.Host().BestISA()
 	if *isa != "" {
 		dispatchISA, _ = asm.ParseISA(*isa)
 	}
+	dispatchISA = dispatch.Host().KernelISA(dispatchISA)
 	if pk, err := asm.PeakGFLOPS(dispatchISA, 200*time.Millisecond); err == nil {
 		cfg.PeakGF = pk
 	}

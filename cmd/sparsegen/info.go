@@ -28,7 +28,7 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "CPU:       %s (%s), %d logical cores, GOARCH %s\n", orUnknown(c.Model), orUnknown(c.Vendor), c.Cores, c.GOARCH)
 	fmt.Fprintf(stdout, "features:  %s (enabled, after GODEBUG)\n", c.Features)
 	best := c.BestISA()
-	why := "the widest ISA whose kernels' features are all present"
+	why := "the widest ISA with kernels in this build that this CPU runs"
 	if env := os.Getenv(dispatch.EnvISA); env != "" {
 		why = fmt.Sprintf("$%s=%s caps it", dispatch.EnvISA, env)
 		if i, err := asm.ParseISA(env); err == nil && c.Supported(i) {
@@ -36,6 +36,10 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		} else {
 			why += " (and is not usable here: dispatch will report an error)"
 		}
+	}
+	if k := c.KernelISA(best); k != best {
+		why += fmt.Sprintf("; the CPU runs %s code, but this build has no %s kernels (built with -tags purego?)", best, best)
+		best = k
 	}
 	fmt.Fprintf(stdout, "ISA:       %s (%s)\n", best, why)
 	for _, i := range []asm.ISA{asm.AVX512, asm.AVX2, asm.NEON, asm.Generic} {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -192,6 +193,11 @@ func TestInfo(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "ISA:")
 	require.Contains(t, stdout, "ref_csr_generic")
+	// Issue 16, item 5: the ISA reported is one this build has kernels of that run here
+	// (a purego build said "avx2" while listing only generic kernels).
+	isa := regexp.MustCompile(`(?m)^ISA:\s+(\S+)`).FindStringSubmatch(stdout)
+	require.NotNil(t, isa, stdout)
+	require.Regexp(t, `(?m)^  \S+\s+\S+\s+`+isa[1]+`\s.*\syes$`, stdout, "no %s kernel runs here", isa[1])
 }
 
 func TestTuneCheckAndInfo(t *testing.T) {
