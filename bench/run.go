@@ -47,7 +47,11 @@ func Run(cfg Config) ([]Result, error) {
 	var jobs []job
 	for _, sh := range cfg.Shapes {
 		if w, ok := cfg.Weights[sh.Name]; ok && w != nil {
-			jobs = append(jobs, job{sh, Pattern{Kind: "model"}})
+			p := Pattern{Kind: Model}
+			if key, err := dispatch.KeyOf(w, sh.N); err == nil {
+				p.Structure = key.Pattern
+			}
+			jobs = append(jobs, job{sh, p})
 			continue
 		}
 		for _, p := range cfg.Patterns {
@@ -68,7 +72,7 @@ func Run(cfg Config) ([]Result, error) {
 		}
 		var w formats.Matrix
 		var err error
-		if j.p.Kind == "model" {
+		if j.p.Kind == Model {
 			w = cfg.Weights[j.sh.Name]
 		} else {
 			w, err = cache.get(j.sh.M, j.sh.K, j.p)

@@ -279,9 +279,10 @@ func DensityBucket(density float64) int {
 	return p
 }
 
-// PatternOf names W's structure for record keys: "nmK:G" when W conforms to an N:M
-// pattern keeping at most half (the tightest such), "bsrRxC" when R×C blocks are ≥ 80%
-// full (the largest such block), otherwise "unstructured" (or "dense" above 95% density).
+// PatternOf names W's structure for record keys and reports: "nmK:G" when W conforms to
+// an N:M pattern keeping at most half (the tightest such), "dense" above 95% density (whose
+// blocks are all full), "bsrRxC" when R×C blocks are ≥ 80% full (the largest such block),
+// otherwise "unstructured".
 func PatternOf(ms *Measure) string {
 	bestNM, ratio := "", 1.0
 	for _, f := range ms.NMFits {
@@ -292,6 +293,9 @@ func PatternOf(ms *Measure) string {
 	if bestNM != "" && ms.Density >= 0.8*ratio { // conforming because of the pattern, not by chance
 		return bestNM
 	}
+	if ms.Density > 0.95 {
+		return "dense"
+	}
 	bestB, area := "", 1
 	for _, b := range ms.Blocks {
 		if b.Fill >= 0.8 && b.R*b.C > area {
@@ -300,9 +304,6 @@ func PatternOf(ms *Measure) string {
 	}
 	if bestB != "" {
 		return bestB
-	}
-	if ms.Density > 0.95 {
-		return "dense"
 	}
 	return "unstructured"
 }

@@ -76,6 +76,9 @@ func TestRecordRoundTripAndLookup(t *testing.T) {
 	if key.NLo != 128 || key.NHi != 128 || key.Pattern != "unstructured" || key.DensityPct != 10 {
 		t.Fatalf("key %+v", key)
 	}
+	if k, _ := KeyOf(randDense(rng, 64, 64, 1), 1); k.Pattern != "dense" {
+		t.Fatalf("a dense W's pattern is %q (its blocks are all full, too)", k.Pattern)
+	}
 	def, err := Compile(d, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -186,6 +186,26 @@ func TestBenchModelFile(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "layer0.weight/n=8")
 	require.NotContains(t, stdout, "layer1.bias", "1-D tensors are skipped")
+	require.Contains(t, stdout, "model:dense")
+
+	// Issue 16, item 5: a 90%-sparse tensor (stored dense, as safetensors holds it) is
+	// labelled by its structure, not "dense".
+	rng := rand.New(rand.NewPCG(9, 9))
+	d := make([]float32, 64*48)
+	for i := range d {
+		if rng.Float64() < 0.1 {
+			d[i] = float32(rng.NormFloat64())
+		}
+	}
+	w, err := formats.NewDense(64, 48, d)
+	require.NoError(t, err)
+	sparse := filepath.Join(dir, "sparse.safetensors")
+	require.NoError(t, fileio.SaveSafetensors(sparse, []fileio.Tensor{{Name: "w", Data: w}}, nil))
+	code, stdout, stderr = sg(t, "bench", "-model", sparse, "-n", "8", "-quick")
+	require.Equal(t, 0, code, stderr)
+	require.Regexp(t, `model:unstructured\s+9\d\.\d%`, stdout)
+	require.NotContains(t, stdout, "model:dense")
+	require.NotRegexp(t, `(\d{3,}|[2-9]\d\d)%\s`, stdout, "no %% peak above 100")
 }
 
 func TestInfo(t *testing.T) {
