@@ -401,3 +401,18 @@ func TestJudgeNeedsSamples(t *testing.T) {
 	require.Equal(t, Drifted, v.status, "no control: the shift alone")
 	require.Less(t, v.p, driftP)
 }
+
+// Issue 16, item 5: where the record leaves the default's kernel, Compare reports no gain
+// (the two timings of one kernel differ by noise only).
+func TestCompareSameKernelGainsNothing(t *testing.T) {
+	layers := smallModel(t)[:2]
+	cs, err := Compare(layers, []int{1, 8}, dispatch.NewRecord(), quick, 5)
+	require.NoError(t, err)
+	require.Len(t, cs, 4)
+	for _, c := range cs {
+		require.True(t, c.Same, "an empty record changes nothing: %+v", c)
+		require.Equal(t, 1.0, c.Gain, "%s N=%d: medians %.0f and %.0f", c.Layer, c.N, c.DefaultNs, c.TunedNs)
+		require.Equal(t, 1.0, c.P)
+		require.Len(t, c.TunedRuns, 5)
+	}
+}

@@ -204,7 +204,7 @@ type Comparison struct {
 	DefaultMin, TunedMin   float64
 	P                      float64 // two-sided Mann-Whitney U p-value; 1 when the choices are the same
 	Same                   bool
-	Gain                   float64 // DefaultNs / TunedNs
+	Gain                   float64 // DefaultNs / TunedNs; 1 when the choices are the same
 	DefaultRuns, TunedRuns []float64
 }
 
@@ -240,8 +240,10 @@ func Compare(layers []Layer, ns []int, rec *dispatch.Record, opts Options, sampl
 			c.DefaultRuns, c.TunedRuns = runs[0], runs[1]
 			sd, st := timing.Summarize(runs[0]), timing.Summarize(runs[1])
 			c.DefaultNs, c.TunedNs, c.DefaultMin, c.TunedMin = sd.MedianNs, st.MedianNs, sd.MinNs, st.MinNs
-			c.Gain = c.DefaultNs / c.TunedNs
+			// The same kernel both ways gains nothing: what its two timings differ by is noise.
+			c.Gain = 1
 			if !c.Same {
+				c.Gain = c.DefaultNs / c.TunedNs
 				c.P = MannWhitneyP(runs[0], runs[1])
 			}
 			out = append(out, c)

@@ -208,6 +208,19 @@ func TestBenchModelFile(t *testing.T) {
 	require.NotRegexp(t, `(\d{3,}|[2-9]\d\d)%\s`, stdout, "no %% peak above 100")
 }
 
+// Issue 16, item 5: -compare shows no gain where tuned and default run the same kernel.
+func TestTuneCompareSameKernel(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "tune.json")
+	code, stdout, stderr := sg(t, "tune", "-shapes", "32x48", "-patterns", "unstructured:0.8", "-n", "1,8", "-threads", "1", "-budget", "30ms", "-out", rec, "-compare", "3")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "tuned vs default")
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.Contains(line, "(same kernel)") {
+			require.Regexp(t, `\s-\s+-\s*$`, line, "gain and p of one kernel timed twice")
+		}
+	}
+}
+
 func TestInfo(t *testing.T) {
 	code, stdout, stderr := sg(t, "info", "-peak=false")
 	require.Equal(t, 0, code, stderr)

@@ -152,12 +152,12 @@ func runTune(args []string, stdout, stderr io.Writer) error {
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "layer\tN\tdefault\ttuned\tdefault median\ttuned median\tgain\tp\t")
 		for _, c := range cs {
-			tuned := c.Tuned
+			tuned, gain, p := c.Tuned, fmt.Sprintf("%.2f×", c.Gain), fmt.Sprintf("%.3g", c.P)
 			if c.Same {
-				tuned = "(same)"
+				tuned, gain, p = "(same kernel)", "-", "-" // the two medians differ by noise only
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%.2f×\t%.3g\t\n", c.Layer, c.N, c.Default, tuned,
-				bench.FormatNs(c.DefaultNs), bench.FormatNs(c.TunedNs), c.Gain, c.P)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.Layer, c.N, c.Default, tuned,
+				bench.FormatNs(c.DefaultNs), bench.FormatNs(c.TunedNs), gain, p)
 		}
 		tw.Flush()
 	}
