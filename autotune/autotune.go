@@ -36,7 +36,7 @@ type Layer struct {
 
 // Options configure Tune.
 type Options struct {
-	Ns      []int  // the N values to tune for (each maps to dispatch's N bucket)
+	Ns      []int  // the N values to tune for (each entry covers the plan range holding one: dispatch.RangeFor)
 	Threads []int  // thread counts to try; empty means {GOMAXPROCS}
 	ISA     string // ISA cap, as dispatch.Options.ISA
 	// Budget bounds the timing of one layer and N (all candidates); 0 means 2 s.
