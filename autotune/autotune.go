@@ -3,10 +3,13 @@
 // follows (DESIGN §8).
 //
 // For each layer and N: the candidates are the (kernel family, format) pairs dispatch could
-// run (dispatch.Candidates), for each thread count asked for. Each candidate is compiled,
-// checked to run the family it names, warmed up and timed with the candidates interleaved
-// (A B C A B C …) under a time budget per layer; the fastest median wins and up to three
-// runners-up are kept with their medians.
+// run over the plan's N range holding N (dispatch.Candidates, dispatch.RangeFor), for each
+// thread count asked for. Each candidate is compiled, checked to run the family it names,
+// warmed up and timed with the candidates interleaved (A B C A B C …) under a time budget
+// per layer, at N and at both ends of the range (an unbounded range ends at N). A candidate
+// replaces the default policy's choice only where it beats it significantly at N and is
+// not significantly slower at either end; the entry keeps the winner, the default and up
+// to three runners-up with their medians.
 package autotune
 
 import (
@@ -15,6 +18,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sort"
 	"time"
 
@@ -32,7 +36,7 @@ type Layer struct {
 
 // Options configure Tune.
 type Options struct {
-	Ns      []int  // the N values to tune for (each maps to dispatch's N bucket)
+	Ns      []int  // the N values to tune for (each entry covers the plan range holding one: dispatch.RangeFor)
 	Threads []int  // thread counts to try; empty means {GOMAXPROCS}
 	ISA     string // ISA cap, as dispatch.Options.ISA
 	// Budget bounds the timing of one layer and N (all candidates); 0 means 2 s.
@@ -137,15 +141,34 @@ func tuneOne(l Layer, n int, threads []int, budget time.Duration, opts Options) 
 	if err != nil {
 		return res, err
 	}
-	res.Entry.Key = key
+	// The entry covers the plan's N range holding n (every candidate runs for all of it),
+	// timed at both ends and at n. An unbounded range is cut at n: N beyond the largest N
+	// tuned for were never timed, and keep the default policy's choice.
+	lo, hi, err := dispatch.RangeFor(n, dispatch.Options{ISA: opts.ISA})
+	if err != nil {
+		return res, err
+	}
+	hi = min(hi, n)
+	ns := slices.Compact([]int{lo, n, hi})
+	at := slices.Index(ns, n)
+	key.NLo, key.NHi = lo, hi
+	res.Entry.Key, res.Entry.N, res.Entry.TimedN = key, n, ns
 
-	// The default policy's choice, to compare against.
-	def, err := dispatch.Compile(l.W, dispatch.Options{ISA: opts.ISA, Threads: threads[len(threads)-1], Warn: func(string) {}})
+	// The default policy's choice, to compare against: one kernel over the whole range.
+	defThreads := threads[len(threads)-1]
+	def, err := dispatch.Compile(l.W, dispatch.Options{ISA: opts.ISA, Threads: defThreads, Warn: func(string) {}})
 	if err != nil {
 		return res, err
 	}
 	defFam, defFmt := def.KernelFor(n)
+	for _, tn := range ns {
+		if f, t := def.KernelFor(tn); f != defFam || t != defFmt {
+			def.Close()
+			return res, fmt.Errorf("the default policy runs %s@%s at N = %d but %s@%s at N = %d, in one plan range", defFam, defFmt, n, f, t, tn)
+		}
+	}
 	def.Close()
+	res.Default = dispatch.Candidate{Kernel: defFam, Format: defFmt, Threads: defThreads}
 
 	var cands []timed
 	defer func() {
@@ -160,6 +183,7 @@ func tuneOne(l Layer, n int, threads []int, budget time.Duration, opts Options) 
 			return res, err
 		}
 		cs = filterGeneric(cs, opts.Generic)
+	next:
 		for _, c := range cs {
 			id := fmt.Sprintf("%s@%s/%d", c.Kernel, c.Format, t)
 			if seen[id] {
@@ -170,9 +194,11 @@ func tuneOne(l Layer, n int, threads []int, budget time.Duration, opts Options) 
 			if err != nil {
 				continue // the family refused this matrix at pack time
 			}
-			if fam, f := p.KernelFor(n); fam != c.Kernel || f != c.Format {
-				p.Close() // Compile fell back to another kernel: not this candidate
-				continue
+			for _, tn := range ns {
+				if fam, f := p.KernelFor(tn); fam != c.Kernel || f != c.Format {
+					p.Close() // Compile fell back to another kernel: not this candidate
+					continue next
+				}
 			}
 			if err := warmUp(p, n); err != nil {
 				p.Close() // packing is lazy: the family refused W on first use
@@ -187,56 +213,104 @@ func tuneOne(l Layer, n int, threads []int, budget time.Duration, opts Options) 
 		return res, errors.New("no candidate kernel compiled")
 	}
 
+	// Every candidate at every N of the range, interleaved: runs[c·len(ns) + i] are the
+	// samples of candidate c at N = ns[i].
 	rng := rand.New(rand.NewPCG(opts.Seed, uint64(m*31+k)))
-	x := make([]float32, k*n)
+	x := make([]float32, k*hi)
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
 	}
-	y := make([]float32, m*n)
-	fs := make([]func() error, len(cands))
-	for i, c := range cands {
+	y := make([]float32, m*hi)
+	fs := make([]func() error, 0, len(cands)*len(ns))
+	for _, c := range cands {
 		p := c.plan
-		fs[i] = func() error { return p.Mul(y, n, x, n, n) }
+		for _, tn := range ns {
+			fs = append(fs, func() error { return p.Mul(y, tn, x, tn, tn) })
+		}
 	}
-	per := budget / time.Duration(len(cands))
-	proto := timing.Protocol{Samples: 9, MinSample: min(max(per/20, 200*time.Microsecond), 5*time.Millisecond), Budget: budget / 2}
+	per := budget / time.Duration(len(fs))
+	proto := timing.Protocol{Samples: tuneSamples, MinSample: min(max(per/20, 200*time.Microsecond), 5*time.Millisecond), Budget: budget / 2}
 	runs, err := timing.SampleInterleaved(proto, fs...)
 	if err != nil {
 		return res, err
 	}
-	samples := map[*dispatch.Plan][]float64{}
-	for i := range cands {
-		cands[i].c.MedianNs = timing.Summarize(runs[i]).MedianNs
-		samples[cands[i].plan] = runs[i]
+	res.Entry.MinSampleNs = float64(proto.MinSample.Nanoseconds())
+	samples := func(c, i int) []float64 { return runs[c*len(ns)+i] }
+	med := func(c, i int) float64 { return timing.Summarize(samples(c, i)).MedianNs }
+	for c := range cands {
+		cands[c].c.MedianNs = med(c, at)
+		for i := range ns {
+			cands[c].c.MediansNs = append(cands[c].c.MediansNs, med(c, i))
+		}
 	}
-	sort.SliceStable(cands, func(i, j int) bool { return cands[i].c.MedianNs < cands[j].c.MedianNs })
-	defThreads := threads[len(threads)-1]
+
 	defIdx := -1
 	for i, c := range cands {
-		if c.c.Format == "dense" && res.Dense.MedianNs == 0 {
-			res.Dense = c.c
-		}
-		if c.c.Kernel == defFam && c.c.Format == defFmt && c.c.Threads == defThreads && defIdx < 0 {
+		if c.c.Kernel == defFam && c.c.Format == defFmt && c.c.Threads == defThreads {
 			defIdx = i
-			res.Default = c.c
 		}
 	}
-	// The default policy's choice stays unless the fastest candidate beats it with
-	// statistical significance (Mann-Whitney, p < 0.05): noise never overrides the policy.
-	if defIdx > 0 && MannWhitneyP(samples[cands[0].plan], samples[cands[defIdx].plan]) >= 0.05 {
-		d := cands[defIdx]
-		copy(cands[1:defIdx+1], cands[:defIdx])
-		cands[0] = d
+	// The default policy's choice stays unless a candidate beats it with statistical
+	// significance (Mann-Whitney, p < 0.05) at the N tuned for and is not significantly
+	// slower at either end of the range: noise never overrides the policy, and no N of the
+	// range is left to a kernel slower than the policy's there.
+	win := defIdx
+	if defIdx >= 0 {
+		for c := range cands {
+			if c == defIdx || !(med(c, at) < med(defIdx, at) && MannWhitneyP(samples(c, at), samples(defIdx, at)) < 0.05) {
+				continue
+			}
+			ok := true
+			for i := range ns {
+				if med(c, i) > med(defIdx, i) && MannWhitneyP(samples(c, i), samples(defIdx, i)) < 0.05 {
+					ok = false
+				}
+			}
+			if ok && (win == defIdx || med(c, at) < med(win, at)) {
+				win = c
+			}
+		}
+		res.Default = cands[defIdx].c
+		res.Default.SamplesNs = samples(defIdx, at)
 	}
-	res.Entry.Winner = cands[0].c
-	for _, c := range cands[1:min(len(cands), 4)] {
-		res.Entry.RunnersUp = append(res.Entry.RunnersUp, c.c)
+	order := make([]int, len(cands))
+	for i := range order {
+		order[i] = i
 	}
-	if res.Default.Kernel == "" {
-		res.Default = dispatch.Candidate{Kernel: defFam, Format: defFmt, Threads: threads[len(threads)-1]}
+	sort.SliceStable(order, func(i, j int) bool { return cands[order[i]].c.MedianNs < cands[order[j]].c.MedianNs })
+	for _, c := range order {
+		if cands[c].c.Format == "dense" && res.Dense.MedianNs == 0 {
+			res.Dense = cands[c].c
+		}
+	}
+	if win < 0 {
+		// The default's choice did not compile as a candidate: nothing was timed against
+		// it, so it stays (the entry then changes no N).
+		res.Entry.Winner = res.Default
+	} else {
+		res.Entry.Winner = cands[win].c
+		res.Entry.Winner.SamplesNs = samples(win, at)
+	}
+	res.Entry.Default = res.Default
+	for _, c := range order {
+		if c == win {
+			continue
+		}
+		if len(res.Entry.RunnersUp) == 3 {
+			break
+		}
+		ru := cands[c].c
+		if len(res.Entry.RunnersUp) == 0 {
+			ru.SamplesNs = samples(c, at) // tune -check's control when the default won
+		}
+		res.Entry.RunnersUp = append(res.Entry.RunnersUp, ru)
 	}
 	return res, nil
 }
+
+// tuneSamples is the samples per candidate and N that tuning aims at within its budget:
+// tune -check compares its own samples with them (Mann-Whitney).
+const tuneSamples = 15
 
 // filterGeneric drops the pure-Go families when any assembly family is a candidate.
 func filterGeneric(cs []dispatch.Candidate, keep bool) []dispatch.Candidate {

@@ -27,6 +27,8 @@ func seriesName(p Pattern) string {
 		return "N:M"
 	case Block:
 		return fmt.Sprintf("block %dx%d", p.R, p.C)
+	case Model:
+		return p.String()
 	}
 	return "dense"
 }

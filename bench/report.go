@@ -23,7 +23,7 @@ type Result struct {
 	MedianNs, MinNs float64
 	GflopsDense     float64 // 2·M·K·N / t
 	GflopsUseful    float64 // 2·nnz·N / t
-	PeakPct         float64 // GflopsUseful as % of the measured FMA peak × threads; 0 if unknown
+	PeakPct         float64 // GflopsUseful as % of the measured FMA peak × threads; 0 if unknown or wrong (PeakExceeded)
 	SpeedupDense    float64 // our dense kernel's median / this median, same run
 	SpeedupBLAS     float64 // OpenBLAS median / this median, same run; 0 if not built in
 	BLASNs          float64 // OpenBLAS median

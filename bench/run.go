@@ -47,7 +47,11 @@ func Run(cfg Config) ([]Result, error) {
 	var jobs []job
 	for _, sh := range cfg.Shapes {
 		if w, ok := cfg.Weights[sh.Name]; ok && w != nil {
-			jobs = append(jobs, job{sh, Pattern{Kind: "model"}})
+			p := Pattern{Kind: Model}
+			if key, err := dispatch.KeyOf(w, sh.N); err == nil {
+				p.Structure = key.Pattern
+			}
+			jobs = append(jobs, job{sh, p})
 			continue
 		}
 		for _, p := range cfg.Patterns {
@@ -68,7 +72,7 @@ func Run(cfg Config) ([]Result, error) {
 		}
 		var w formats.Matrix
 		var err error
-		if j.p.Kind == "model" {
+		if j.p.Kind == Model {
 			w = cfg.Weights[j.sh.Name]
 		} else {
 			w, err = cache.get(j.sh.M, j.sh.K, j.p)
@@ -85,7 +89,33 @@ func Run(cfg Config) ([]Result, error) {
 	if cfg.Progress != nil {
 		fmt.Fprintf(cfg.Progress, "\r%d configurations in %s\033[K\n", len(jobs), time.Since(start).Round(time.Second))
 	}
+	if PeakExceeded(out, cfg.PeakGF) {
+		for i := range out {
+			out[i].PeakPct = 0 // the peak measured is wrong here: no percentage of it means anything
+		}
+	}
 	return out, nil
+}
+
+// PeakExceeded reports whether a result ran faster than a single-core FMA peak of peakGF
+// GFLOP/s allows: the chosen kernel's useful rate or our dense kernel's rate above
+// peakGF × threads. No kernel can; when one does, the peak measurement was disturbed or
+// emulated (qemu), and Run reports no % of peak.
+func PeakExceeded(rs []Result, peakGF float64) bool {
+	if peakGF <= 0 {
+		return false
+	}
+	for _, r := range rs {
+		limit := peakGF * float64(max(r.Threads, 1))
+		denseRate := 0.0
+		if r.SpeedupDense > 0 {
+			denseRate = r.GflopsDense / r.SpeedupDense // 2·M·K·N over our dense kernel's time
+		}
+		if r.GflopsUseful > limit || denseRate > limit {
+			return true
+		}
+	}
+	return false
 }
 
 // runOne times one configuration.

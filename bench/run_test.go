@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/formats/prune"
 )
 
 func TestRunTinySuite(t *testing.T) {
@@ -30,4 +33,58 @@ func TestRunTinySuite(t *testing.T) {
 	require.InDelta(t, 0.9, rs[1].Sparsity, 0.01)
 	require.InDelta(t, 0.5, rs[2].Sparsity, 0.01, "2:4 keeps half")
 	require.Contains(t, progress.String(), "[8/8]")
+}
+
+// Issue 16, item 5: a model's weights are labelled by the structure measured in them, not
+// "dense" (they come as dense arrays from a model file, whatever their zeros).
+func TestModelWeightsAreLabelledByTheirStructure(t *testing.T) {
+	base := RandomDense(3, 48, 64)
+	sparse, err := prune.Magnitude(base, 0.9) // 90% zeros, stored dense as a model file holds it
+	require.NoError(t, err)
+	nm, err := prune.NM(base, 2, 4)
+	require.NoError(t, err)
+	cfg := Config{
+		Shapes:   []Shape{{"sparse", 48, 64, 4}, {"nm", 48, 64, 4}, {"dense", 48, 64, 4}},
+		Weights:  map[string]formats.Matrix{"sparse": sparse, "nm": nm.ToDense(), "dense": base},
+		Protocol: Protocol{Samples: 3, MinSample: 100 * time.Microsecond},
+	}
+	rs, err := Run(cfg)
+	require.NoError(t, err)
+	require.Len(t, rs, 3)
+	require.Equal(t, "model:unstructured", rs[0].Pattern.String())
+	require.InDelta(t, 0.9, rs[0].Sparsity, 0.01)
+	require.Equal(t, "model:nm2:4", rs[1].Pattern.String())
+	require.Equal(t, "model:dense", rs[2].Pattern.String())
+	var b strings.Builder
+	require.NoError(t, WriteTable(&b, rs[:1], false))
+	require.Contains(t, b.String(), "model:unstructured")
+}
+
+// Issue 16, item 5: no "% peak" above 100. A peak measured below the rates the kernels
+// reach (as under qemu) is wrong, and then no percentage of it is reported.
+func TestPeakPercentIsNeverAbove100(t *testing.T) {
+	cfg := Config{
+		Shapes:   []Shape{{"tiny", 24, 40, 9}},
+		Patterns: []Pattern{{Kind: Dense}, {Kind: Unstructured, Sparsity: 0.9}},
+		Protocol: Protocol{Samples: 3, MinSample: 100 * time.Microsecond},
+		PeakGF:   1e-3, // an emulator's FMA loop
+	}
+	rs, err := Run(cfg)
+	require.NoError(t, err)
+	require.True(t, PeakExceeded(rs, cfg.PeakGF))
+	var b strings.Builder
+	require.NoError(t, WriteTable(&b, rs, false))
+	for _, r := range rs {
+		require.Zero(t, r.PeakPct, "%s: %.0f%% of a wrong peak", r.Pattern, r.PeakPct)
+	}
+	require.NotRegexp(t, `\d%\s+\d`, b.String(), "a %% peak column value")
+
+	cfg.PeakGF = 1e6 // no CPU core reaches a PFLOP/s
+	rs, err = Run(cfg)
+	require.NoError(t, err)
+	require.False(t, PeakExceeded(rs, cfg.PeakGF))
+	for _, r := range rs {
+		require.Greater(t, r.PeakPct, 0.0)
+		require.LessOrEqual(t, r.PeakPct, 100.0)
+	}
 }

@@ -65,6 +65,8 @@ const (
 	Unstructured PatternKind = "unstructured"
 	NM           PatternKind = "nm"
 	Block        PatternKind = "block"
+	// Model is a model's own weights (Config.Weights), used as given.
+	Model PatternKind = "model"
 )
 
 // Pattern is a pruning pattern: dense, unstructured at a sparsity, N:M, or R×C blocks at a
@@ -74,9 +76,13 @@ type Pattern struct {
 	Sparsity    float64 // fraction of zeros for unstructured and block
 	Keep, Group int     // N:M
 	R, C        int     // block
+	// Structure is, for Model, the structure measured in the weights: "unstructured",
+	// "dense", "nmK:G" or "bsrRxC" (dispatch.PatternOf).
+	Structure string
 }
 
-// String is the flag syntax: "dense", "unstructured:0.9", "nm:2:4", "block:4x4:0.9".
+// String is the flag syntax: "dense", "unstructured:0.9", "nm:2:4", "block:4x4:0.9"; a
+// model's weights read "model:" and their measured structure ("model:unstructured").
 func (p Pattern) String() string {
 	switch p.Kind {
 	case Unstructured:
@@ -85,6 +91,11 @@ func (p Pattern) String() string {
 		return fmt.Sprintf("nm:%d:%d", p.Keep, p.Group)
 	case Block:
 		return fmt.Sprintf("block:%dx%d:%g", p.R, p.C, p.Sparsity)
+	case Model:
+		if p.Structure == "" {
+			return "model"
+		}
+		return "model:" + p.Structure
 	}
 	return "dense"
 }

@@ -1,8 +1,10 @@
 package dispatch
 
 import (
+	"math"
 	"sort"
 
+	"github.com/sparsegen/sparsegen/asm"
 	"github.com/sparsegen/sparsegen/formats"
 )
 
@@ -32,12 +34,7 @@ func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 	n = max(n, 1)
 	// The plan range holding n: a family is a candidate when it runs for every N of it,
 	// as Compile requires.
-	var rng nRange
-	for _, r := range planRanges(fams) {
-		if r.lo <= n && n <= r.hi {
-			rng = r
-		}
-	}
+	rng := rangeOf(fams, n)
 	type est struct {
 		c Candidate
 		e float64
@@ -61,4 +58,34 @@ func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 		cs[i] = o.c
 	}
 	return cs, nil
+}
+
+// RangeFor returns the N range holding n over which Compile keeps one kernel choice under
+// opts' ISA cap (before adjacent ranges that run the same kernel merge): each of the
+// Candidates for n runs for all of it. hi is math.MaxInt for an unbounded range. A tuning
+// record entry covers (part of) such a range.
+func RangeFor(n int, opts Options) (lo, hi int, err error) {
+	host := Host()
+	isa, _, err := host.resolveISA(opts.ISA)
+	if err != nil {
+		return 0, 0, err
+	}
+	var fams []asm.Family
+	for _, f := range asm.Families() {
+		if host.CanRun(f, isa) {
+			fams = append(fams, f)
+		}
+	}
+	r := rangeOf(fams, max(n, 1))
+	return r.lo, r.hi, nil
+}
+
+// rangeOf is the plan range holding n ≥ 1.
+func rangeOf(fams []asm.Family, n int) nRange {
+	for _, r := range planRanges(fams) {
+		if r.lo <= n && n <= r.hi {
+			return r
+		}
+	}
+	return nRange{n, math.MaxInt} // not reached: the ranges cover N ≥ 1
 }

@@ -140,6 +140,21 @@ func (c CPU) BestISA() asm.ISA {
 	return best
 }
 
+// KernelISA is the widest ISA, no wider than isaCap, of the kernel families in this build
+// that the CPU runs: the widest code dispatch can choose. It is narrower than the cap when
+// the build has no kernels for the wider ISAs (-tags purego has generic ones only).
+func (c CPU) KernelISA(isaCap asm.ISA) asm.ISA { return c.kernelISA(isaCap, asm.Families()) }
+
+func (c CPU) kernelISA(isaCap asm.ISA, fams []asm.Family) asm.ISA {
+	best := asm.Generic
+	for _, f := range fams {
+		if c.CanRun(f, isaCap) && isaRank(f.ISA, c.GOARCH) > isaRank(best, c.GOARCH) {
+			best = f.ISA
+		}
+	}
+	return best
+}
+
 // CanRun reports whether family f may run on this CPU under ISA cap: its ISA is of this
 // architecture, no wider than cap, and every feature it declares is present.
 func (c CPU) CanRun(f asm.Family, isaCap asm.ISA) bool {

@@ -45,7 +45,9 @@ type Options struct {
 	// set; "avx512", "avx2", "neon" or "generic" allow that ISA and narrower ones (and
 	// generic). Naming an ISA the CPU lacks is an error.
 	ISA string
-	// Record is a tuning record; nil means the default policy.
+	// Record is a tuning record; nil means the default policy. An entry's winner replaces
+	// the default policy's choice only over the N range it was timed in, against that very
+	// choice (see Record); every other N keeps the default's.
 	Record *Record
 	// Kernel forces one kernel family by name for every N (tests, benchmarks, autotune).
 	Kernel string
@@ -80,7 +82,6 @@ type choice struct {
 	est  float64 // estimated ns at the range's representative N
 	why  string
 	alts []cand // the other candidates, best first, for fallback
-	rec  bool   // chosen by the tuning record (never replaced to share a packing)
 
 	once sync.Once
 	kern asm.Kernel
@@ -218,7 +219,7 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 		if isForced {
 			sc = newScorer(bf, targets, p.pol)
 		}
-		c, err := choose(r, sc, ms, rec, isForced)
+		c, err := choose(r, sc, ms, isForced)
 		if err != nil {
 			return nil, err
 		}
@@ -232,7 +233,7 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 		for b := len(p.sel) - 1; b >= 0; b-- {
 			c := p.sel[b]
 			for _, o := range chosen {
-				if o.id() == c.id() || c.rec {
+				if o.id() == c.id() {
 					break
 				}
 				if i := slices.IndexFunc(c.alts, func(a cand) bool { return a.fam.Name == o.fam.Name && a.tgt.String() == o.tgt.String() }); i >= 0 && c.alts[i].est <= shareSlack*c.est {
@@ -257,6 +258,15 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 		rs, sel = append(rs, p.ranges[i]), append(sel, p.sel[i])
 	}
 	p.ranges, p.sel = rs, sel
+	// The tuning record replaces the default's choice only over the N ranges it timed its
+	// winner against that very choice: every other N keeps the plan made above.
+	if rec != nil {
+		if forced != nil {
+			p.notes = append(p.notes, "tuning record not used: a kernel family is forced")
+		} else {
+			p.applyRecord(rec, host, isa, targets)
+		}
+	}
 	p.panelCap = tokenPanel(k)
 	p.w, p.converted, p.kernels, p.unpacked = w, map[string]formats.Matrix{}, map[string]asm.Kernel{}, len(p.sel)
 	p.sparse = sparse
@@ -579,9 +589,8 @@ type cand struct {
 	regret float64 // worst ratio to the best estimate over the range's sample N
 }
 
-// choose picks the kernel for N range r: the tuning record's winner (or first runnable
-// runner-up) if the record has this layer, else the lowest estimate of the default policy.
-func choose(r nRange, sc *scorer, ms *Measure, rec *Record, forced bool) (*choice, error) {
+// choose picks the default policy's kernel for N range r: the lowest estimate (see below).
+func choose(r nRange, sc *scorer, ms *Measure, forced bool) (*choice, error) {
 	n := r.repN()
 	fams, targets := sc.fams, sc.targets
 	// One kernel serves the whole range: each candidate is scored by its worst ratio to the
@@ -670,23 +679,6 @@ func choose(r nRange, sc *scorer, ms *Measure, rec *Record, forced bool) (*choic
 		sorted[i] = cands[o]
 	}
 	cands = sorted
-	if rec != nil && !forced {
-		if e := rec.Lookup(keyOf(ms, n)); e != nil {
-			for i, rc := range append([]Candidate{e.Winner}, e.RunnersUp...) {
-				for _, c := range cands {
-					if c.fam.Name == rc.Kernel && c.tgt.String() == rc.Format {
-						why := fmt.Sprintf("tuning record (%s, %s: median %s", e.Pattern, rc.Format, fmtNs(rc.MedianNs))
-						if i > 0 {
-							why += fmt.Sprintf("; runner-up %d, the winner %s does not run here", i, e.Winner.Kernel)
-						} else if len(e.RunnersUp) > 0 {
-							why += fmt.Sprintf("; next %s %s %s", e.RunnersUp[0].Kernel, e.RunnersUp[0].Format, fmtNs(e.RunnersUp[0].MedianNs))
-						}
-						return &choice{fam: c.fam, tgt: c.tgt, est: c.est, why: why + ")", alts: without(cands, c), rec: true}, nil
-					}
-				}
-			}
-		}
-	}
 	best := cands[0]
 	why := "default policy (" + best.src + "): est " + fmtNs(best.est) + fmt.Sprintf(" at N = %d", n)
 	if forced {

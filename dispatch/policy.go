@@ -11,16 +11,14 @@ import (
 	"github.com/sparsegen/sparsegen/asm"
 )
 
-// N buckets: one plan keeps a kernel choice per bucket (decode, small batch, prompt/conv).
+// N buckets (decode, small batch, prompt/conv): the priors differ per bucket, and a plan's
+// N ranges never straddle a bucket's edge.
 const (
 	bucketOne   = iota // N = 1
 	bucketSmall        // 2 ≤ N ≤ 16
 	bucketLarge        // N ≥ 17
 	numBuckets
 )
-
-// bucketKeys name the buckets in tuning records.
-var bucketKeys = [numBuckets]string{"1", "2-16", "17+"}
 
 func bucketOf(n int) int {
 	switch {
@@ -31,9 +29,6 @@ func bucketOf(n int) int {
 	}
 	return bucketLarge
 }
-
-// BucketKey names the N bucket of n as tuning records key it: "1", "2-16" or "17+".
-func BucketKey(n int) string { return bucketKeys[bucketOf(n)] }
 
 // The default policy is a cost model: a kernel family f packed as target t costs about
 //

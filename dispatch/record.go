@@ -9,7 +9,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/sparsegen/sparsegen/asm"
@@ -17,20 +19,30 @@ import (
 )
 
 // RecordVersion is the schema version Load accepts; any other version is ignored.
-const RecordVersion = 1
+// Version 2 keys entries by the N range they were timed over (n_lo … n_hi) instead of
+// version 1's N bucket ("1", "2-16", "17+"), whose winner, timed at one N, was applied to
+// N it could not run at or was never timed at.
+const RecordVersion = 2
 
-// Record is a tuning record: per layer shape and N bucket, the kernel that won on one
-// machine, with runners-up and their median times. autotune writes it; Compile reads it
-// through Options.Record. It is versioned JSON:
+// Record is a tuning record: per layer shape and N range, the kernel that won on one
+// machine against the default policy's choice, timed at the range's ends and at the N
+// tuned for. autotune writes it; Compile reads it through Options.Record. It is versioned
+// JSON:
 //
-//	{"version": 1,
+//	{"version": 2,
 //	 "machine": {"vendor": …, "model": …, "features": ["AVX2", …], "cores": 16,
 //	             "goarch": "amd64", "kernel_set": "sha256 of the families"},
-//	 "entries": [{"m": 768, "k": 3072, "n_bucket": "17+", "pattern": "unstructured",
-//	              "density_pct": 10,
-//	              "winner": {"kernel": "csr_t64_avx512", "format": "csr", "threads": 16,
-//	                         "median_ns": 123456},
+//	 "entries": [{"m": 768, "k": 3072, "n_lo": 111, "n_hi": 128, "pattern": "unstructured",
+//	              "density_pct": 10, "n": 128, "timed_n": [111, 128], "min_sample_ns": 2e6,
+//	              "winner": {"kernel": "spmm_csr_t64_avx512", "format": "csr", "threads": 16,
+//	                         "median_ns": 123456, "medians_ns": [110000, 123456],
+//	                         "samples_ns": [ … ]},
+//	              "default": { … the default policy's choice, timed alongside … },
 //	              "runners_up": [ … ]}]}
+//
+// Compile runs an entry's winner for n_lo ≤ N ≤ n_hi only where the default policy would
+// run the entry's default there (the choice the winner was timed against); every other N
+// keeps the default policy's choice.
 type Record struct {
 	Version int     `json:"version"`
 	Machine Machine `json:"machine"`
@@ -49,30 +61,44 @@ type Machine struct {
 	KernelSet string   `json:"kernel_set"`
 }
 
-// Key identifies a layer for the record.
+// Key identifies a layer and a range of N for the record. KeyOf returns a point key
+// (NLo = NHi = N); Lookup finds the entry whose range holds it.
 type Key struct {
 	M          int    `json:"m"`
 	K          int    `json:"k"`
-	NBucket    string `json:"n_bucket"`    // BucketKey(N)
+	NLo        int    `json:"n_lo"` // the entry holds for NLo ≤ N ≤ NHi
+	NHi        int    `json:"n_hi"`
 	Pattern    string `json:"pattern"`     // PatternOf
 	DensityPct int    `json:"density_pct"` // DensityBucket
 }
 
-// Entry is the result for one Key.
+// Entry is the result for one Key: every candidate was timed, interleaved, at each N of
+// TimedN (NLo, the N tuned for and NHi).
 type Entry struct {
 	Key
-	Winner    Candidate   `json:"winner"`
-	RunnersUp []Candidate `json:"runners_up,omitempty"`
+	N           int         `json:"n"`             // the N tuned for; MedianNs and SamplesNs are at this N
+	TimedN      []int       `json:"timed_n"`       // ascending; MediansNs follow it
+	MinSampleNs float64     `json:"min_sample_ns"` // each sample ran the kernel this long at least (tune -check repeats it)
+	Winner      Candidate   `json:"winner"`
+	Default     Candidate   `json:"default"` // the default policy's choice for the range, timed alongside
+	RunnersUp   []Candidate `json:"runners_up,omitempty"`
 }
 
 // Candidate is one timed choice: a kernel family, the format W was packed in for it
 // ("dense", "csr", "bsrRxC", "nmK:G") and the threads it ran with.
 type Candidate struct {
-	Kernel   string  `json:"kernel"`
-	Format   string  `json:"format"`
-	Threads  int     `json:"threads,omitempty"`
-	MedianNs float64 `json:"median_ns"`
+	Kernel    string    `json:"kernel"`
+	Format    string    `json:"format"`
+	Threads   int       `json:"threads,omitempty"`
+	MedianNs  float64   `json:"median_ns"`            // at Entry.N
+	MediansNs []float64 `json:"medians_ns,omitempty"` // at each Entry.TimedN
+	// SamplesNs are the per-call times of the samples at Entry.N (kept for the winner, the
+	// default and the first runner-up: tune -check compares them with new samples).
+	SamplesNs []float64 `json:"samples_ns,omitempty"`
 }
+
+// Same reports whether c and d are the same kernel family on the same format.
+func (c Candidate) Same(d Candidate) bool { return c.Kernel == d.Kernel && c.Format == d.Format }
 
 // ErrRecordIgnored is wrapped by the warnings of LoadRecord and Compile when a record is
 // corrupt, of another version, or made on another machine or kernel set: it is then
@@ -155,7 +181,8 @@ func ParseRecord(b []byte) (*Record, error) {
 		return nil, fmt.Errorf("%w: version %d, this build reads %d", ErrRecordIgnored, r.Version, RecordVersion)
 	}
 	for i, e := range r.Entries {
-		if e.M < 0 || e.K < 0 || e.Winner.Kernel == "" || math.IsNaN(e.Winner.MedianNs) {
+		if e.M < 0 || e.K < 0 || e.NLo < 1 || e.NHi < e.NLo || e.Winner.Kernel == "" || e.Default.Kernel == "" ||
+			math.IsNaN(e.Winner.MedianNs) || math.IsNaN(e.Default.MedianNs) {
 			return nil, fmt.Errorf("%w: entry %d is malformed", ErrRecordIgnored, i)
 		}
 	}
@@ -174,8 +201,11 @@ func (r *Record) Save(path string) error {
 		if a.K != b.K {
 			return a.K < b.K
 		}
-		if a.NBucket != b.NBucket {
-			return a.NBucket < b.NBucket
+		if a.NLo != b.NLo {
+			return a.NLo < b.NLo
+		}
+		if a.NHi != b.NHi {
+			return a.NHi < b.NHi
 		}
 		if a.Pattern != b.Pattern {
 			return a.Pattern < b.Pattern
@@ -207,8 +237,9 @@ func (r *Record) Save(path string) error {
 	return err
 }
 
-// Lookup returns the entry for key: same M, K, N bucket and pattern, and the nearest
-// density bucket within ±max(1, 10%) percentage points; nil if none.
+// Lookup returns the entry for key: same M, K and pattern, an N range holding key's
+// (NLo…NHi; a point for KeyOf's keys), and the nearest density bucket within
+// ±max(1, 10%) percentage points; nil if none.
 func (r *Record) Lookup(key Key) *Entry {
 	// A linear scan: records hold a few entries per layer, Compile looks up a handful of
 	// keys, and no cached index means concurrent Compiles may share one Record safely.
@@ -220,7 +251,7 @@ func (r *Record) Lookup(key Key) *Entry {
 	for i := range r.Entries {
 		e := &r.Entries[i]
 		k := e.Key
-		if k.M != key.M || k.K != key.K || k.NBucket != key.NBucket || k.Pattern != key.Pattern {
+		if k.M != key.M || k.K != key.K || k.Pattern != key.Pattern || k.NLo > key.NLo || k.NHi < key.NHi {
 			continue
 		}
 		d := abs(e.DensityPct - key.DensityPct)
@@ -248,9 +279,10 @@ func DensityBucket(density float64) int {
 	return p
 }
 
-// PatternOf names W's structure for record keys: "nmK:G" when W conforms to an N:M
-// pattern keeping at most half (the tightest such), "bsrRxC" when R×C blocks are ≥ 80%
-// full (the largest such block), otherwise "unstructured" (or "dense" above 95% density).
+// PatternOf names W's structure for record keys and reports: "nmK:G" when W conforms to
+// an N:M pattern keeping at most half (the tightest such), "dense" above 95% density (whose
+// blocks are all full), "bsrRxC" when R×C blocks are ≥ 80% full (the largest such block),
+// otherwise "unstructured".
 func PatternOf(ms *Measure) string {
 	bestNM, ratio := "", 1.0
 	for _, f := range ms.NMFits {
@@ -261,6 +293,9 @@ func PatternOf(ms *Measure) string {
 	if bestNM != "" && ms.Density >= 0.8*ratio { // conforming because of the pattern, not by chance
 		return bestNM
 	}
+	if ms.Density > 0.95 {
+		return "dense"
+	}
 	bestB, area := "", 1
 	for _, b := range ms.Blocks {
 		if b.Fill >= 0.8 && b.R*b.C > area {
@@ -270,13 +305,10 @@ func PatternOf(ms *Measure) string {
 	if bestB != "" {
 		return bestB
 	}
-	if ms.Density > 0.95 {
-		return "dense"
-	}
 	return "unstructured"
 }
 
-// KeyOf measures w and returns its record key for N columns.
+// KeyOf measures w and returns its record key for N columns: a point key, NLo = NHi = N.
 func KeyOf(w formats.Matrix, n int) (Key, error) {
 	if w == nil || isNilMatrix(w) {
 		return Key{}, errors.New("dispatch: nil weight matrix")
@@ -289,5 +321,139 @@ func KeyOf(w formats.Matrix, n int) (Key, error) {
 }
 
 func keyOf(ms *Measure, n int) Key {
-	return Key{M: ms.M, K: ms.K, NBucket: BucketKey(n), Pattern: PatternOf(ms), DensityPct: DensityBucket(ms.Density)}
+	n = max(n, 1)
+	return Key{M: ms.M, K: ms.K, NLo: n, NHi: n, Pattern: PatternOf(ms), DensityPct: DensityBucket(ms.Density)}
+}
+
+// layerEntries returns the entries for key's layer (same M, K and pattern) at the density
+// bucket nearest to key's within Lookup's tolerance, ordered by NLo.
+func (r *Record) layerEntries(key Key) []Entry {
+	tol := max(1, key.DensityPct/10)
+	best := -1
+	for _, e := range r.Entries {
+		if e.M != key.M || e.K != key.K || e.Pattern != key.Pattern {
+			continue
+		}
+		if d := abs(e.DensityPct - key.DensityPct); d <= tol && (best < 0 || d < abs(best-key.DensityPct)) {
+			best = e.DensityPct
+		}
+	}
+	var out []Entry
+	for _, e := range r.Entries {
+		if e.M == key.M && e.K == key.K && e.Pattern == key.Pattern && e.DensityPct == best {
+			out = append(out, e)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].NLo < out[j].NLo })
+	return out
+}
+
+// applyRecord runs the record's winners in the plan, each over its entry's N range, where
+// the default policy's choice made for that range (p.ranges, p.sel) is the one the winner
+// beat when timed (Entry.Default) and the winner runs here. The range the entry covers is
+// cut out of the default's range; every other N keeps the default's choice. What is not
+// applied, and why, goes to the plan's notes.
+func (p *Plan) applyRecord(rec *Record, host CPU, isa asm.ISA, targets []target) {
+	es := rec.layerEntries(keyOf(p.ms, 1))
+	if len(es) == 0 {
+		p.notes = append(p.notes, fmt.Sprintf("tuning record has no entry for this layer (%d×%d %s, density %d%%): default policy throughout",
+			p.m, p.k, PatternOf(p.ms), DensityBucket(p.ms.Density)))
+		return
+	}
+	var applied []nRange
+	for _, e := range es {
+		r := nRange{e.NLo, e.NHi}
+		timed := fmt.Sprintf("timed at N = %s", joinInts(e.TimedN))
+		if i := slices.IndexFunc(applied, func(a nRange) bool { return a.lo <= r.hi && r.lo <= a.hi }); i >= 0 {
+			p.notes = append(p.notes, fmt.Sprintf("tuning record entry for %s overlaps the one applied for %s: not used", r, applied[i]))
+			continue
+		}
+		// The default's range holding all of r (the tuner's ranges are cut as the plan's).
+		i := slices.IndexFunc(p.ranges, func(pr nRange) bool { return pr.lo <= r.lo && r.hi <= pr.hi })
+		defID := e.Default.Kernel + "@" + e.Default.Format
+		if i < 0 || p.sel[i].id() != defID {
+			here := "several choices"
+			if i >= 0 {
+				here = p.sel[i].id()
+			}
+			p.notes = append(p.notes, fmt.Sprintf("tuning record entry for %s was timed against %s, the default policy here runs %s: not used", r, defID, here))
+			continue
+		}
+		if e.Winner.Same(e.Default) {
+			applied = append(applied, r)
+			p.notes = append(p.notes, fmt.Sprintf("tuning record: the default's choice for %s (%s) won when %s", r, defID, timed))
+			continue
+		}
+		f, ok := asm.Lookup(e.Winner.Kernel)
+		why := ""
+		var tgt target
+		switch {
+		case !ok:
+			why = "no such kernel family in this build"
+		case !host.CanRun(f, isa):
+			why = fmt.Sprintf("it cannot run under ISA cap %s", isa)
+		case !coversRange(f, r):
+			why = fmt.Sprintf("it does not run for all of %s", r)
+		default:
+			ti := slices.IndexFunc(targets, func(t target) bool { return t.String() == e.Winner.Format })
+			if ti < 0 || !familyTakes(f, targets[ti]) {
+				why = fmt.Sprintf("W cannot be packed as %s for it here", e.Winner.Format)
+			} else {
+				tgt = targets[ti]
+			}
+		}
+		if why != "" {
+			p.notes = append(p.notes, fmt.Sprintf("tuning record winner %s@%s for %s not used (%s): the default policy's choice stays", e.Winner.Kernel, e.Winner.Format, r, why))
+			continue
+		}
+		def := p.sel[i]
+		est, _ := estimateNs(f, tgt, p.m, p.k, r.repN())
+		c := &choice{fam: f, tgt: tgt, est: est,
+			why: fmt.Sprintf("tuning record: beat the default policy's %s when %s (medians %s vs %s)",
+				defID, timed, fmtMedians(e.Winner, e.N), fmtMedians(e.Default, e.N)),
+			// Should the winner refuse W when packed, the default's choice takes over.
+			alts: append([]cand{{fam: def.fam, tgt: def.tgt, est: def.est}}, without(def.alts, cand{fam: f, tgt: tgt})...)}
+		pr := p.ranges[i]
+		var rs []nRange
+		var sel []*choice
+		if pr.lo < r.lo {
+			rs, sel = append(rs, nRange{pr.lo, r.lo - 1}), append(sel, def)
+		}
+		rs, sel = append(rs, r), append(sel, c)
+		if r.hi < pr.hi {
+			rest := def
+			if pr.lo < r.lo {
+				rest = def.clone()
+			}
+			rs, sel = append(rs, nRange{r.hi + 1, pr.hi}), append(sel, rest)
+		}
+		p.ranges = slices.Concat(p.ranges[:i], rs, p.ranges[i+1:])
+		p.sel = slices.Concat(p.sel[:i], sel, p.sel[i+1:])
+		applied = append(applied, r)
+	}
+}
+
+// clone copies a choice that is not packed yet, for another N range.
+func (c *choice) clone() *choice {
+	return &choice{fam: c.fam, tgt: c.tgt, est: c.est, why: c.why, alts: slices.Clone(c.alts)}
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+// fmtMedians prints a candidate's medians at each timed N, or its median at n.
+func fmtMedians(c Candidate, n int) string {
+	if len(c.MediansNs) == 0 {
+		return fmtNs(c.MedianNs) + fmt.Sprintf(" at N = %d", n)
+	}
+	s := make([]string, len(c.MediansNs))
+	for i, m := range c.MediansNs {
+		s[i] = fmtNs(m)
+	}
+	return strings.Join(s, ", ")
 }

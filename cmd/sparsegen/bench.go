@@ -86,17 +86,20 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	// The widest ISA of the kernels dispatch can choose here (a purego build has only
+	// generic ones, whatever the CPU supports).
 	dispatchISA := dispatch.Host().BestISA()
 	if *isa != "" {
 		dispatchISA, _ = asm.ParseISA(*isa)
 	}
+	dispatchISA = dispatch.Host().KernelISA(dispatchISA)
 	if pk, err := asm.PeakGFLOPS(dispatchISA, 200*time.Millisecond); err == nil {
 		cfg.PeakGF = pk
 	}
 	withBLAS := *blas && bench.HaveOpenBLAS
 	fmt.Fprintf(stdout, "sparsegen bench: %s, ISA %s, %d thread(s)", cpuName(), dispatchISA, effectiveThreads(*threads))
 	if cfg.PeakGF > 0 {
-		fmt.Fprintf(stdout, ", measured FMA peak %.0f GFLOP/s per core", cfg.PeakGF)
+		fmt.Fprintf(stdout, ", measured FMA peak %.3g GFLOP/s per core", cfg.PeakGF)
 	}
 	if withBLAS {
 		fmt.Fprintf(stdout, ", OpenBLAS core %s", bench.OpenBLASCoreName())
@@ -111,6 +114,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := bench.WriteTable(stdout, rs, withBLAS); err != nil {
 		return err
+	}
+	if bench.PeakExceeded(rs, cfg.PeakGF) {
+		fmt.Fprintf(stdout, "(%% peak not shown: kernels ran faster than the FMA peak measured, %.3g GFLOP/s per core, so that measurement is wrong here: an emulator such as qemu, or a core busy while it ran)\n", cfg.PeakGF)
 	}
 	if *csvPath != "" {
 		if err := writeTo(*csvPath, func(w io.Writer) error { return bench.WriteCSV(w, rs) }); err != nil {

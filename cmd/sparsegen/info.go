@@ -28,7 +28,7 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "CPU:       %s (%s), %d logical cores, GOARCH %s\n", orUnknown(c.Model), orUnknown(c.Vendor), c.Cores, c.GOARCH)
 	fmt.Fprintf(stdout, "features:  %s (enabled, after GODEBUG)\n", c.Features)
 	best := c.BestISA()
-	why := "the widest ISA whose kernels' features are all present"
+	why := "the widest ISA with kernels in this build that this CPU runs"
 	if env := os.Getenv(dispatch.EnvISA); env != "" {
 		why = fmt.Sprintf("$%s=%s caps it", dispatch.EnvISA, env)
 		if i, err := asm.ParseISA(env); err == nil && c.Supported(i) {
@@ -36,6 +36,10 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		} else {
 			why += " (and is not usable here: dispatch will report an error)"
 		}
+	}
+	if k := c.KernelISA(best); k != best {
+		why += fmt.Sprintf("; the CPU runs %s code, but this build has no %s kernels (built with -tags purego?)", best, best)
+		best = k
 	}
 	fmt.Fprintf(stdout, "ISA:       %s (%s)\n", best, why)
 	for _, i := range []asm.ISA{asm.AVX512, asm.AVX2, asm.NEON, asm.Generic} {
@@ -77,11 +81,16 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "  version %d, made %s on %s (%d cores, %s), %d entries\n", r.Version, orUnknown(r.Created), orUnknown(r.Machine.Model), r.Machine.Cores, r.Machine.GOARCH, len(r.Entries))
 		for _, e := range r.Entries {
-			fmt.Fprintf(stdout, "  %d×%d N %-5s %-12s density %3d%%: %s (%s, %s)", e.M, e.K, e.NBucket, e.Pattern, e.DensityPct,
-				e.Winner.Kernel, e.Winner.Format, bench.FormatNs(e.Winner.MedianNs))
-			if len(e.RunnersUp) > 0 {
-				ru := e.RunnersUp[0]
-				fmt.Fprintf(stdout, "; runner-up %s %s", ru.Kernel, bench.FormatNs(ru.MedianNs))
+			nr := fmt.Sprintf("%d…%d", e.NLo, e.NHi)
+			if e.NLo == e.NHi {
+				nr = fmt.Sprint(e.NLo)
+			}
+			fmt.Fprintf(stdout, "  %d×%d N %-7s %-12s density %3d%%: ", e.M, e.K, nr, e.Pattern, e.DensityPct)
+			if e.Winner.Same(e.Default) {
+				fmt.Fprintf(stdout, "the default %s (%s, %s at N = %d)", e.Winner.Kernel, e.Winner.Format, bench.FormatNs(e.Winner.MedianNs), e.N)
+			} else {
+				fmt.Fprintf(stdout, "%s (%s, %s at N = %d) instead of the default %s (%s)", e.Winner.Kernel, e.Winner.Format,
+					bench.FormatNs(e.Winner.MedianNs), e.N, e.Default.Kernel, bench.FormatNs(e.Default.MedianNs))
 			}
 			fmt.Fprintln(stdout)
 		}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -185,6 +186,39 @@ func TestBenchModelFile(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "layer0.weight/n=8")
 	require.NotContains(t, stdout, "layer1.bias", "1-D tensors are skipped")
+	require.Contains(t, stdout, "model:dense")
+
+	// Issue 16, item 5: a 90%-sparse tensor (stored dense, as safetensors holds it) is
+	// labelled by its structure, not "dense".
+	rng := rand.New(rand.NewPCG(9, 9))
+	d := make([]float32, 64*48)
+	for i := range d {
+		if rng.Float64() < 0.1 {
+			d[i] = float32(rng.NormFloat64())
+		}
+	}
+	w, err := formats.NewDense(64, 48, d)
+	require.NoError(t, err)
+	sparse := filepath.Join(dir, "sparse.safetensors")
+	require.NoError(t, fileio.SaveSafetensors(sparse, []fileio.Tensor{{Name: "w", Data: w}}, nil))
+	code, stdout, stderr = sg(t, "bench", "-model", sparse, "-n", "8", "-quick")
+	require.Equal(t, 0, code, stderr)
+	require.Regexp(t, `model:unstructured\s+9\d\.\d%`, stdout)
+	require.NotContains(t, stdout, "model:dense")
+	require.NotRegexp(t, `(\d{3,}|[2-9]\d\d)%\s`, stdout, "no %% peak above 100")
+}
+
+// Issue 16, item 5: -compare shows no gain where tuned and default run the same kernel.
+func TestTuneCompareSameKernel(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "tune.json")
+	code, stdout, stderr := sg(t, "tune", "-shapes", "32x48", "-patterns", "unstructured:0.8", "-n", "1,8", "-threads", "1", "-budget", "30ms", "-out", rec, "-compare", "3")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "tuned vs default")
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.Contains(line, "(same kernel)") {
+			require.Regexp(t, `\s-\s+-\s*$`, line, "gain and p of one kernel timed twice")
+		}
+	}
 }
 
 func TestInfo(t *testing.T) {
@@ -192,6 +226,11 @@ func TestInfo(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "ISA:")
 	require.Contains(t, stdout, "ref_csr_generic")
+	// Issue 16, item 5: the ISA reported is one this build has kernels of that run here
+	// (a purego build said "avx2" while listing only generic kernels).
+	isa := regexp.MustCompile(`(?m)^ISA:\s+(\S+)`).FindStringSubmatch(stdout)
+	require.NotNil(t, isa, stdout)
+	require.Regexp(t, `(?m)^  \S+\s+\S+\s+`+isa[1]+`\s.*\syes$`, stdout, "no %s kernel runs here", isa[1])
 }
 
 func TestTuneCheckAndInfo(t *testing.T) {
@@ -207,6 +246,8 @@ func TestTuneCheckAndInfo(t *testing.T) {
 	code, stdout, stderr = sg(t, "tune", "-shapes", "32x48,24x64", "-patterns", "unstructured:0.8,nm:2:4", "-n", "1,8", "-threads", "1", "-out", rec, "-check")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "of 8 recorded winners drifted")
+	require.Contains(t, stdout, "verdict")
+	require.Regexp(t, `(?m)\s(ok|drifted|inconclusive)\s*$`, strings.Split(stdout, "\n")[1], "a verdict per winner")
 
 	// Usage errors and a missing record.
 	code, _, _ = sg(t, "tune", "-out", rec)

@@ -29,7 +29,7 @@ func runTune(args []string, stdout, stderr io.Writer) error {
 	threads := fs.String("threads", "", "comma-separated thread counts to try (default: all cores)")
 	isa := fs.String("isa", "", "cap the ISA (avx512, avx2, neon, generic)")
 	budget := fs.Duration("budget", 2*time.Second, "timing budget per layer and N")
-	check := fs.Bool("check", false, "re-time the recorded winners of -out and report those that drifted by more than -drift")
+	check := fs.Bool("check", false, "re-time the recorded winners of -out (within -budget each) and report those that drifted by more than -drift")
 	drift := fs.Float64("drift", 0.2, "with -check: the relative drift to report")
 	compare := fs.Int("compare", 0, "after tuning, re-time tuned vs default choices this many times each (≥ 10 for a p-value)")
 	if err := parse(fs, args, false); err != nil {
@@ -71,19 +71,31 @@ func runTune(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "layer\tN\twinner\trecorded\tnow\tchange\t")
-		drifted := 0
+		fmt.Fprintln(tw, "layer\tN\twinner\trecorded\tnow\tchange\tp\tsamples\tverdict\t")
+		drifted, unsure := 0, 0
+		var whys []string
 		for _, d := range ds {
-			mark := ""
-			if d.Drifted {
-				mark = "  DRIFTED"
+			switch d.Status {
+			case autotune.Drifted:
 				drifted++
+			case autotune.DriftInconclusive:
+				unsure++
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s@%s\t%s\t%s\t%+.0f%%%s\t\n", d.Layer, d.N, d.Winner.Kernel, d.Winner.Format,
-				bench.FormatNs(d.Winner.MedianNs), bench.FormatNs(d.NowNs), 100*d.Relative, mark)
+			if d.Why != "" {
+				whys = append(whys, fmt.Sprintf("  %s N=%d: %s: %s", d.Layer, d.N, d.Status, d.Why))
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s@%s\t%s\t%s\t%+.0f%%\t%.2g\t%d\t%s\t\n", d.Layer, d.N, d.Winner.Kernel, d.Winner.Format,
+				bench.FormatNs(d.Winner.MedianNs), bench.FormatNs(d.NowNs), 100*d.Relative, d.P, d.Samples, d.Status)
 		}
 		tw.Flush()
-		fmt.Fprintf(stdout, "%d of %d recorded winners drifted by more than %.0f%%\n", drifted, len(ds), 100**drift)
+		for _, w := range whys {
+			fmt.Fprintln(stdout, w)
+		}
+		fmt.Fprintf(stdout, "%d of %d recorded winners drifted by more than %.0f%% (Mann-Whitney p < 0.01, not explained by a control kernel timed alongside)", drifted, len(ds), 100**drift)
+		if unsure > 0 {
+			fmt.Fprintf(stdout, "; %d inconclusive: too noisy to tell (rerun on a quiet machine, or with a larger -budget)", unsure)
+		}
+		fmt.Fprintln(stdout)
 		return nil
 	}
 
@@ -103,7 +115,7 @@ func runTune(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "layer\tM×K\tN\tchosen\ttime\trunner-up\tdense\t× dense\tdefault policy\t")
+	fmt.Fprintln(tw, "layer\tM×K\tN\tapplies to N\tchosen\ttime\trunner-up\tdense\t× dense\tdefault policy\t")
 	for _, r := range rs {
 		ru := "-"
 		if len(r.Entry.RunnersUp) > 0 {
@@ -120,11 +132,12 @@ func runTune(args []string, stdout, stderr io.Writer) error {
 			def += " " + bench.FormatNs(r.Default.MedianNs)
 		}
 		w := r.Entry.Winner
-		fmt.Fprintf(tw, "%s\t%d×%d\t%d\t%s@%s (%dt)\t%s\t%s\t%s\t%s\t%s\t\n", r.Layer, r.M, r.K, r.N, w.Kernel, w.Format, w.Threads,
-			bench.FormatNs(w.MedianNs), ru, dense, sp, def)
+		fmt.Fprintf(tw, "%s\t%d×%d\t%d\t%d…%d\t%s@%s (%dt)\t%s\t%s\t%s\t%s\t%s\t\n", r.Layer, r.M, r.K, r.N, r.Entry.NLo, r.Entry.NHi,
+			w.Kernel, w.Format, w.Threads, bench.FormatNs(w.MedianNs), ru, dense, sp, def)
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "tuned %d layer×N steps in %s; record %s\n", len(rs), elapsed.Round(100*time.Millisecond), *out)
+	fmt.Fprintln(stdout, "each choice was timed at the ends of its N range and at N; other N keep the default policy's choice")
 
 	if *compare > 0 {
 		saved, why := autotune.LoadForHost(*out)
@@ -139,12 +152,12 @@ func runTune(args []string, stdout, stderr io.Writer) error {
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "layer\tN\tdefault\ttuned\tdefault median\ttuned median\tgain\tp\t")
 		for _, c := range cs {
-			tuned := c.Tuned
+			tuned, gain, p := c.Tuned, fmt.Sprintf("%.2f×", c.Gain), fmt.Sprintf("%.3g", c.P)
 			if c.Same {
-				tuned = "(same)"
+				tuned, gain, p = "(same kernel)", "-", "-" // the two medians differ by noise only
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%.2f×\t%.3g\t\n", c.Layer, c.N, c.Default, tuned,
-				bench.FormatNs(c.DefaultNs), bench.FormatNs(c.TunedNs), c.Gain, c.P)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.Layer, c.N, c.Default, tuned,
+				bench.FormatNs(c.DefaultNs), bench.FormatNs(c.TunedNs), gain, p)
 		}
 		tw.Flush()
 	}
