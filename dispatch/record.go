@@ -407,7 +407,7 @@ func (p *Plan) applyRecord(rec *Record, host CPU, isa asm.ISA, targets []target)
 			continue
 		}
 		def := p.sel[i]
-		est, _ := estimateNs(f, tgt, p.m, p.k, r.repN())
+		est, _ := p.pol.estimateNs(f, tgt, p.m, p.k, r.repN())
 		c := &choice{fam: f, tgt: tgt, est: est,
 			why: fmt.Sprintf("tuning record: beat the default policy's %s when %s (medians %s vs %s)",
 				defID, timed, fmtMedians(e.Winner, e.N), fmtMedians(e.Default, e.N)),
