@@ -208,7 +208,10 @@ sg_status sg_mul_batch(sg_plan plan, float *y, int64_t ldy, int64_t stride_y, co
 sg_status sg_plan_shape(sg_plan plan, int64_t *m, int64_t *k);
 
 /* A human-readable description: the input format and its canonicalization, what was chosen
- * for which N and why, threads, ISA. Writes at most cap bytes including the terminating NUL
+ * for which N and why, threads, ISA, and where the policy's coefficients came from ("policy:
+ * shipped table" or "policy: calibration FILE"; the calibration `sparsegen calibrate` wrote
+ * for this machine is used automatically, $SPARSEGEN_CALIBRATION names another file or
+ * "off"). Writes at most cap bytes including the terminating NUL
  * to buf. *needed (if not NULL) receives the full length including the NUL. Size query:
  * buf = NULL and cap = 0 writes only *needed (required then) and returns SG_OK. When
  * 0 < cap < *needed, nothing is written to buf and the call returns SG_ERR_BUFFER. The text

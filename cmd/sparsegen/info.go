@@ -42,6 +42,12 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		best = k
 	}
 	fmt.Fprintf(stdout, "ISA:       %s (%s)\n", best, why)
+	fmt.Fprintf(stdout, "policy:    %s\n", dispatch.PolicySource(""))
+	if os.Getenv(dispatch.CalibrationEnv) == "" {
+		if p, err := dispatch.DefaultCalibrationPath(); err == nil {
+			fmt.Fprintf(stdout, "           (this machine's calibration file: %s; `sparsegen calibrate` writes it)\n", p)
+		}
+	}
 	for _, i := range []asm.ISA{asm.AVX512, asm.AVX2, asm.NEON, asm.Generic} {
 		fmt.Fprintf(stdout, "  %-8s %s\n", i, yesNo(c.Supported(i)))
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sparsegen/sparsegen/dispatch"
 	"github.com/sparsegen/sparsegen/formats"
 	"github.com/sparsegen/sparsegen/formats/fileio"
 )
@@ -270,4 +271,28 @@ func TestBenchFollowsARecord(t *testing.T) {
 	code, _, stderr = sg(t, "bench", "-shapes", "32x48x8", "-patterns", "unstructured:0.8", "-quick", "-record", filepath.Join(dir, "missing.json"))
 	require.Equal(t, 0, code, "a missing record only warns")
 	require.Contains(t, stderr, "default policy")
+}
+
+// TestCalibrateCLI: calibrate's usage errors, validation without a calibration, and info
+// naming the policy's source (a corrupt calibration is named as ignored, never used).
+func TestCalibrateCLI(t *testing.T) {
+	code, _, _ := sg(t, "calibrate", "-budget", "10ms")
+	require.Equal(t, 2, code)
+	code, _, _ = sg(t, "calibrate", "-measure=false")
+	require.Equal(t, 2, code)
+	missing := filepath.Join(t.TempDir(), "none.txt")
+	code, _, stderr := sg(t, "calibrate", "-measure=false", "-validate", "-out", missing)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "no usable calibration")
+
+	t.Setenv(dispatch.CalibrationEnv, "off")
+	code, stdout, stderr := sg(t, "info", "-peak=false")
+	require.Equal(t, 0, code, stderr)
+	require.Regexp(t, `(?m)^policy:\s+shipped table`, stdout)
+	corrupt := filepath.Join(t.TempDir(), "corrupt.txt")
+	require.NoError(t, os.WriteFile(corrupt, []byte("sparsegen-calibration 1\nmachine {}\n"), 0o644))
+	t.Setenv(dispatch.CalibrationEnv, corrupt)
+	code, stdout, stderr = sg(t, "info", "-peak=false")
+	require.Equal(t, 0, code, stderr)
+	require.Regexp(t, `(?m)^policy:\s+shipped table.*calibration ignored: truncated`, stdout)
 }

@@ -290,6 +290,11 @@ class Semantics(unittest.TestCase):
                 t.join()
             self.assertEqual(errors, [])
 
+    def test_describe_names_the_policy(self):
+        # The coefficients' source (shipped table or this machine's calibration) is named.
+        with Plan.from_dense(sparse(3, 3)) as p:
+            self.assertRegex(p.describe(), r"(?m)^policy: (shipped table|calibration )")
+
     def test_set_default_threads(self):
         old = sparsegen.set_default_threads(1)
         try:
