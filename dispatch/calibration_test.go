@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,38 +100,60 @@ func TestCalibrationSelects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pair := sharedLayoutPair(w)
-	if pair == nil {
-		pair = csrPair(t, w)
+	// A calibration in which one candidate the shipped table does not choose at N = 8
+	// costs a thousandth of every other.
+	p0, err := Compile(w, Options{Calibration: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defFam, defFmt := p0.KernelFor(8)
+	cands, _, err := candidatesFor(w, runnableFamilies(), nRange{8, 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(cands, func(c cand) bool { return c.fam.Name != defFam || c.tgt.String() != defFmt })
+	if i < 0 {
+		t.Fatalf("one candidate only at N = 8")
+	}
+	fav := cands[i].fam.Name + "@" + cands[i].tgt.String()
+	var tab []policyEntry
+	for _, pn := range policyPoints {
+		cs, _, err := candidatesFor(w, runnableFamilies(), nRange{pn, pn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			cost := 1.0
+			if c.fam.Name+"@"+c.tgt.String() == fav {
+				cost = 1e-3
+			}
+			tab = append(tab, policyEntry{Family: c.fam.Name, Target: c.tgt.String(), N: pn, PerMAC: cost})
+		}
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "cal.txt")
-	if err := testCalibration(pairTable(t, w, pair[0], pair[1])).Save(path); err != nil {
+	if err := testCalibration(tab).Save(path); err != nil {
 		t.Fatal(err)
 	}
-	chose := func(opts Options) (map[string]bool, string) {
+	chose := func(opts Options) (string, string) {
 		t.Helper()
 		p, err := Compile(w, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fams := map[string]bool{}
-		for n := 2; n <= 160; n++ {
-			f, _ := p.KernelFor(n)
-			fams[f] = true
-		}
-		return fams, p.Describe()
+		f, tg := p.KernelFor(8)
+		return f + "@" + tg, p.Describe()
 	}
-	fams, desc := chose(Options{Calibration: path})
-	if !fams[pair[0].Name] || !fams[pair[1].Name] || !strings.Contains(desc, "policy: calibration "+path) {
-		t.Fatalf("with the calibration: chose %v, want %s and %s; plan:\n%s", fams, pair[0].Name, pair[1].Name, desc)
+	got, desc := chose(Options{Calibration: path})
+	if got != fav || !strings.Contains(desc, "policy: calibration "+path) {
+		t.Fatalf("with the calibration: chose %s at N = 8, want %s; plan:\n%s", got, fav, desc)
+	}
+	if got, desc = chose(Options{Calibration: "off"}); got != defFam+"@"+defFmt || !strings.Contains(desc, "policy: "+shippedSource) {
+		t.Fatalf("off: chose %s; plan says\n%s", got, desc)
 	}
 	t.Setenv(CalibrationEnv, path)
-	if fams, _ = chose(Options{}); !fams[pair[0].Name] || !fams[pair[1].Name] {
-		t.Fatalf("through $%s: chose %v", CalibrationEnv, fams)
-	}
-	if fams, desc = chose(Options{Calibration: "off"}); !strings.Contains(desc, "policy: "+shippedSource) {
-		t.Fatalf("off: plan says\n%s", desc)
+	if got, _ = chose(Options{}); got != fav {
+		t.Fatalf("through $%s: chose %s, want %s", CalibrationEnv, got, fav)
 	}
 	t.Setenv(CalibrationEnv, "off")
 	if _, desc = chose(Options{}); !strings.Contains(desc, "policy: "+shippedSource) {
@@ -153,24 +176,6 @@ func TestCalibrationSelects(t *testing.T) {
 			t.Fatalf("%s: warnings %q, want one", bad, warns)
 		}
 	}
-}
-
-// csrPair returns two CSR families runnable here (for a calibration that favours them
-// where no two share a layout).
-func csrPair(t *testing.T, w formats.Matrix) []asm.Family {
-	var out []asm.Family
-	for _, f := range runnableFamilies() {
-		if f.Format == "csr" && f.MinN > 1 && len(out) < 2 && (len(out) == 0 || f.MinN != out[0].MinN) {
-			out = append(out, f)
-		}
-	}
-	if len(out) < 2 {
-		t.Fatalf("fewer than two CSR SpMM families run here")
-	}
-	if out[1].MinN < out[0].MinN {
-		out[0], out[1] = out[1], out[0]
-	}
-	return out
 }
 
 // TestCalibrationConcurrentSaves: calibrations saved at once to one path leave one whole

@@ -40,7 +40,7 @@ func bucketOf(n int) int {
 // (a kernel that vectorizes along N computes whole vectors: at N = 24 an AVX-512 kernel does
 // the work of 32, an AVX2 one of 24). The coefficients per (family, target, policy point N)
 // are measured by TestPolicyTable -update, which writes policy_table.go; between two points
-// an estimate blends the two points' estimates in log N. The thresholds that follow from
+// an estimate takes the larger of the two points' estimates. The thresholds that follow from
 // the coefficients (density above which dense wins, block fill above which BSR wins, …) are
 // listed there per ISA. Families not in the table fall back on the best entry of the same
 // format and ISA, then on priors (below) scaled by vector width and bytes per stored value.
@@ -63,7 +63,7 @@ type policyEntry struct {
 // measured on a 4096×4096 layer at N ≤ largeMaxN.
 const (
 	largeStored = 1 << 20 // values (4 MiB of float32): four times this CPU's L2
-	largeMaxN   = 2
+	largeMaxN   = 4
 )
 
 type coef struct {
@@ -272,7 +272,7 @@ func effN(f asm.Family, n int) int {
 }
 
 // estimateNs is the policy's cost of family f on target t (storing t.stored values) for an
-// M×K weight at n columns: the estimates of the policy points around n, blended in log N.
+// M×K weight at n columns: the larger of the estimates of the policy points around n.
 func (pol *policy) estimateNs(f asm.Family, t target, m, k, n int) (float64, string) {
 	return estimateWith(f, t, m, k, n, func(pn int) coef { return pol.coefAt(f, t, pn) })
 }
@@ -318,14 +318,15 @@ func estimateWith(f asm.Family, t target, m, k, n int, coefs func(pn int) coef) 
 	if hi == lo {
 		return el, cl.source
 	}
+	// Between two points, the larger of the two points' costs at n: a kernel whose column
+	// tile is wider than n (bsr2x1_t96 at N = 80) runs a narrower, slower path, and costs
+	// per column what it did at the lower point (2.5× its full-tile rate at N = 96), where
+	// a blend toward the upper point's rate once picked it at 1.5× the fastest.
 	ch := coefs(hi)
-	eh := ch.estimate(t.stored, m, k, ne)
-	w := math.Log(float64(n)/float64(lo)) / math.Log(float64(hi)/float64(lo))
-	src := cl.source
-	if w > 0.5 {
-		src = ch.source
+	if eh := ch.estimate(t.stored, m, k, ne); eh > el {
+		return eh, ch.source
 	}
-	return (1-w)*el + w*eh, src
+	return el, cl.source
 }
 
 var (

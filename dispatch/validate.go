@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	"github.com/sparsegen/sparsegen/asm"
@@ -101,12 +100,7 @@ func ValidatePolicies(settings []string, opts ValidateOptions) (*Validation, err
 	for _, s := range settings {
 		v.Policies = append(v.Policies, resolvePolicy(s, nil).source)
 	}
-	fams := runnableFamilies()
-	if Host().BestISA() != asm.Generic {
-		// The scalar kernels are chosen only under an explicit generic ISA cap, and on
-		// the large cases a single call of theirs takes seconds.
-		fams = slices.DeleteFunc(fams, func(f asm.Family) bool { return f.ISA == asm.Generic })
-	}
+	fams := withoutScalar(runnableFamilies())
 	set := heldOutSet(opts)
 	for hi, h := range set {
 		// Sparse targets are converted from one CSR of the matrix, each once.
