@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/sparsegen/sparsegen/asm"
@@ -165,12 +166,9 @@ func ValidatePolicies(settings []string, opts ValidateOptions) (*Validation, err
 				}
 				r := ns / c.BestNs
 				if chosen != c.Best {
-					st, err := timing.TimeInterleaved(timing.Protocol{Samples: 15, MinSample: 2 * time.Millisecond, Budget: 2 * time.Second},
-						kernelCall(packed[chosen], n), kernelCall(packed[c.Best], n))
-					if err != nil {
+					if r, err = retimeRatio(packed[chosen], packed[c.Best], n); err != nil {
 						return nil, err
 					}
-					r = st[0].MedianNs / st[1].MedianNs
 				}
 				c.Chosen, c.Ratio = append(c.Chosen, chosen), append(c.Ratio, r)
 			}
@@ -181,4 +179,30 @@ func ValidatePolicies(settings []string, opts ValidateOptions) (*Validation, err
 		}
 	}
 	return v, nil
+}
+
+// retimeRatio times a against b interleaved (medians) and returns a's time over b's. A
+// ratio beyond 1.2, which a burst of other work on a shared machine can fake on calls of
+// microseconds, is re-timed twice more and the median of the three kept.
+func retimeRatio(a, b asm.Kernel, n int) (float64, error) {
+	once := func() (float64, error) {
+		st, err := timing.TimeInterleaved(timing.Protocol{Samples: 15, MinSample: 2 * time.Millisecond, Budget: 2 * time.Second},
+			kernelCall(a, n), kernelCall(b, n))
+		if err != nil {
+			return 0, err
+		}
+		return st[0].MedianNs / st[1].MedianNs, nil
+	}
+	r, err := once()
+	if err != nil || r <= 1.2 {
+		return r, err
+	}
+	rs := []float64{r, 0, 0}
+	for i := 1; i < 3; i++ {
+		if rs[i], err = once(); err != nil {
+			return 0, err
+		}
+	}
+	slices.Sort(rs)
+	return rs[1], nil
 }
