@@ -338,7 +338,7 @@ func resolvePolicy(setting string, warn func(string)) *policy {
 		if !errors.Is(err, ErrCalibrationIgnored) {
 			err = fmt.Errorf("%w: %v", ErrCalibrationIgnored, err)
 		}
-		msg := fmt.Sprintf("%v (%s); using the shipped table", err, path)
+		msg := fmt.Sprintf("%v (%s); using the shipped table until `sparsegen calibrate` writes a new one", err, path)
 		if warn == nil {
 			warn = func(s string) { log.Print("sparsegen: ", s) }
 		}
