@@ -71,6 +71,9 @@ const shareSlack = 1.15
 // ErrClosed is returned by calls on a closed plan.
 var ErrClosed = errors.New("dispatch: plan is closed")
 
+// ErrNilPlan is returned by calls on a nil *Plan (its other methods return zero values).
+var ErrNilPlan = errors.New("dispatch: nil plan")
+
 // choice is the kernel a plan runs for one N range. It is packed on first use (see
 // Plan.kernel); fam, tgt and why may change then (a family that turns out not to take W
 // falls back to the next candidate), so they are read under Plan.packMu or after once.
@@ -386,6 +389,9 @@ func layoutKey(f asm.Family, t target, w formats.Matrix) string {
 // to the plan's thread count at once: first one kernel per layout of W, then the kernels
 // that derive from those (asm.Family.Derive) and the rest.
 func (p *Plan) Prepare() error {
+	if p == nil {
+		return ErrNilPlan
+	}
 	p.packMu.Lock()
 	var first, then []*choice // one range per distinct kernel: the others then find it packed
 	seenID, seenLayout := map[string]bool{}, map[string]bool{}
@@ -740,11 +746,21 @@ func without(cands []cand, c cand) []cand {
 	return out
 }
 
-// Shape returns (M, K) of the compiled weight.
-func (p *Plan) Shape() (m, k int) { return p.m, p.k }
+// Shape returns (M, K) of the compiled weight ((0, 0) for a nil plan).
+func (p *Plan) Shape() (m, k int) {
+	if p == nil {
+		return 0, 0
+	}
+	return p.m, p.k
+}
 
-// Threads is the number of threads a call uses.
-func (p *Plan) Threads() int { return int(p.threads.Load()) }
+// Threads is the number of threads a call uses (0 for a nil plan).
+func (p *Plan) Threads() int {
+	if p == nil {
+		return 0
+	}
+	return int(p.threads.Load())
+}
 
 // maxThreads bounds a plan's thread count.
 const maxThreads = 1 << 12
@@ -753,6 +769,9 @@ const maxThreads = 1 << 12
 // safe while other calls run: each call reads the count once when it starts. Results do
 // not depend on the thread count.
 func (p *Plan) SetThreads(n int) error {
+	if p == nil {
+		return ErrNilPlan
+	}
 	if n < 0 || n > maxThreads {
 		return fmt.Errorf("dispatch: threads = %d outside 0…%d", n, maxThreads)
 	}
@@ -764,7 +783,12 @@ func (p *Plan) SetThreads(n int) error {
 }
 
 // PackedBytes is the memory the plan's kernels packed so far hold (see Prepare).
-func (p *Plan) PackedBytes() int64 { return p.packed.Load() }
+func (p *Plan) PackedBytes() int64 {
+	if p == nil {
+		return 0
+	}
+	return p.packed.Load()
+}
 
 // derivation is a kernel built from another family's packing (asm.Family.Derive).
 type derivation struct {
@@ -773,7 +797,12 @@ type derivation struct {
 }
 
 // Measure returns what Compile measured of W.
-func (p *Plan) Measure() Measure { return *p.ms }
+func (p *Plan) Measure() Measure {
+	if p == nil {
+		return Measure{}
+	}
+	return *p.ms
+}
 
 // choiceFor returns the kernel choice for N ≥ 0 columns (N = 0 uses N = 1's).
 func (p *Plan) choiceFor(n int) *choice {
@@ -783,6 +812,9 @@ func (p *Plan) choiceFor(n int) *choice {
 
 // KernelFor names the kernel family and format the plan runs for N columns.
 func (p *Plan) KernelFor(n int) (family, format string) {
+	if p == nil {
+		return "", ""
+	}
 	c := p.choiceFor(n)
 	p.packMu.Lock()
 	defer p.packMu.Unlock()
@@ -792,11 +824,17 @@ func (p *Plan) KernelFor(n int) (family, format string) {
 // Close marks the plan closed: later calls return ErrClosed. The worker pool is shared and
 // stays; packed memory is freed by the garbage collector once the plan is unreachable.
 func (p *Plan) Close() {
+	if p == nil {
+		return
+	}
 	p.closed.Store(true)
 }
 
 // Describe says what the plan runs for each N range and why.
 func (p *Plan) Describe() string {
+	if p == nil {
+		return "sparsegen plan: nil\n"
+	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "sparsegen plan: %v\n", p.ms)
 	fmt.Fprintf(&sb, "CPU %s %q, features %v; ISA cap %s (%s); %d thread(s)\n", p.ms2cpu(), Host().Model, Host().Features, p.isa, p.isaWhy, p.Threads())

@@ -20,6 +20,7 @@ import (
 	"github.com/sparsegen/sparsegen/asm"
 	"github.com/sparsegen/sparsegen/dispatch"
 	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/internal/extent"
 	"github.com/sparsegen/sparsegen/ref"
 )
 
@@ -304,33 +305,10 @@ func checkDims(m, k int64) error {
 	if m < 0 || k < 0 {
 		return fail(codeArgument, "negative shape M = %d, K = %d", m, k)
 	}
-	if _, ok := mul64(m, k); !ok {
+	if _, ok := extent.Mul(m, k); !ok {
 		return fail(codeNoMem, "shape %d×%d overflows", m, k)
 	}
 	return nil
-}
-
-// mul64 multiplies non-negative a and b, reporting overflow past MaxInt (the largest slice).
-func mul64(a, b int64) (int64, bool) {
-	if a == 0 || b == 0 {
-		return 0, true
-	}
-	if a < 0 || b < 0 || a > math.MaxInt/b {
-		return 0, false
-	}
-	return a * b, true
-}
-
-// span is the number of elements a rows×cols matrix with row stride ld occupies.
-func span(rows, cols, ld int64) (int64, bool) {
-	if rows == 0 || cols == 0 {
-		return 0, true
-	}
-	s, ok := mul64(rows-1, ld)
-	if !ok || s > math.MaxInt-cols {
-		return 0, false
-	}
-	return s + cols, true
 }
 
 // readDense copies an M×K row-major matrix with stride ldw.

@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/internal/extent"
 )
 
 // The Go exports behind the C wrappers of sparsegen.c. Every export recovers panics (no Go
@@ -166,7 +167,7 @@ func sgx_plan_dense(out *C.sg_plan, m, k C.int64_t, w *C.float, ldw C.int64_t, o
 		if ldw < k || ldw < 0 {
 			return nil, "", fail(codeArgument, "ldw = %d < K = %d", ldw, k)
 		}
-		n, ok := span(int64(m), int64(k), int64(ldw))
+		n, ok := extent.Span(int64(m), int64(k), int64(ldw))
 		if !ok {
 			return nil, "", fail(codeNoMem, "M×K = %d×%d with ldw %d overflows", m, k, ldw)
 		}
@@ -213,7 +214,7 @@ func sgx_plan_bsr(out *C.sg_plan, m, k, r, c, nblocks C.int64_t, indptr unsafe.P
 		if nblocks < 0 {
 			return nil, "", fail(codeArgument, "nblocks = %d < 0", nblocks)
 		}
-		nv, ok := mul64(int64(nblocks), int64(r*c))
+		nv, ok := extent.Mul(int64(nblocks), int64(r*c))
 		if !ok || nv > math.MaxInt/8 {
 			return nil, "", fail(codeNoMem, "nblocks·r·c = %d·%d·%d overflows", nblocks, r, c)
 		}
@@ -242,7 +243,7 @@ func sgx_plan_nm(out *C.sg_plan, m, k, keep, group C.int64_t, val *C.float, pos 
 		if spr < 0 {
 			return nil, "", fail(codeArgument, "pattern %d:%d needs 1 ≤ keep ≤ group ≤ 16", keep, group)
 		}
-		want, ok := mul64(int64(m), spr)
+		want, ok := extent.Mul(int64(m), spr)
 		if !ok {
 			return nil, "", fail(codeNoMem, "M·slots = %d·%d overflows", m, spr)
 		}
@@ -269,7 +270,7 @@ func operand(p *C.float, rows, cols, ld int64, name, colsName string) ([]float32
 	if ld < cols {
 		return nil, fail(codeShape, "ld%s = %d < %s = %d (the length of a row of %s)", name, ld, colsName, cols, name)
 	}
-	n, ok := span(rows, cols, ld)
+	n, ok := extent.Span(rows, cols, ld)
 	if !ok {
 		return nil, fail(codeShape, "%s: %d×%d with ld %d overflows", name, rows, cols, ld)
 	}
@@ -321,18 +322,15 @@ func batchOperand(p *C.float, rows, cols, ld, stride, batch int64, name string) 
 	if ld < cols {
 		return nil, fail(codeShape, "ld%s = %d < N = %d", name, ld, cols)
 	}
-	one, ok := span(rows, cols, ld)
+	one, ok := extent.Span(rows, cols, ld)
 	if !ok {
 		return nil, fail(codeShape, "%s: %d×%d with ld %d overflows", name, rows, cols, ld)
 	}
-	if one == 0 || batch == 0 {
-		return nil, nil
-	}
-	off, ok := mul64(batch-1, stride)
-	if !ok || off > math.MaxInt-one {
+	all, ok := extent.Items(one, stride, batch)
+	if !ok {
 		return nil, fail(codeShape, "%s: %d items %d apart overflow", name, batch, stride)
 	}
-	return floats(p, off+one, name)
+	return floats(p, all, name)
 }
 
 //export sgx_mul_batch
