@@ -39,7 +39,8 @@ type Options struct {
 	Lo, Hi     float32 // ActClamp bounds
 	Accumulate bool
 
-	// Threads is the number of threads a call uses; 0 means GOMAXPROCS at Compile time.
+	// Threads is the number of threads a call uses, at most MaxThreads; 0 means
+	// GOMAXPROCS at Compile time (capped at MaxThreads).
 	Threads int
 	// ISA caps the kernels' ISA: "" means the best available, unless $SPARSEGEN_ISA is
 	// set; "avx512", "avx2", "neon" or "generic" allow that ISA and narrower ones (and
@@ -151,10 +152,10 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 		p.epiP = &p.epi
 	}
 	switch {
-	case opts.Threads < 0 || opts.Threads > maxThreads:
-		return nil, fmt.Errorf("dispatch: Threads = %d outside 0…%d", opts.Threads, maxThreads)
+	case opts.Threads < 0 || opts.Threads > MaxThreads:
+		return nil, fmt.Errorf("dispatch: Threads = %d outside 0…%d", opts.Threads, MaxThreads)
 	case opts.Threads == 0:
-		p.threads.Store(int32(runtime.GOMAXPROCS(0)))
+		p.threads.Store(int32(defaultThreads()))
 	default:
 		p.threads.Store(int32(opts.Threads))
 	}
@@ -762,21 +763,26 @@ func (p *Plan) Threads() int {
 	return int(p.threads.Load())
 }
 
-// maxThreads bounds a plan's thread count.
-const maxThreads = 1 << 12
+// MaxThreads bounds a plan's thread count (Go stops a program that runs more than 10000
+// OS threads; each of a call's threads may hold one while it runs a kernel).
+const MaxThreads = 1 << 12
 
-// SetThreads changes the number of threads later calls use (0 means GOMAXPROCS now). It is
+// defaultThreads is the count Threads = 0 means: GOMAXPROCS, capped at MaxThreads.
+func defaultThreads() int { return min(runtime.GOMAXPROCS(0), MaxThreads) }
+
+// SetThreads changes the number of threads later calls use (0 means GOMAXPROCS now, capped
+// at MaxThreads). It is
 // safe while other calls run: each call reads the count once when it starts. Results do
 // not depend on the thread count.
 func (p *Plan) SetThreads(n int) error {
 	if p == nil {
 		return ErrNilPlan
 	}
-	if n < 0 || n > maxThreads {
-		return fmt.Errorf("dispatch: threads = %d outside 0…%d", n, maxThreads)
+	if n < 0 || n > MaxThreads {
+		return fmt.Errorf("dispatch: threads = %d outside 0…%d", n, MaxThreads)
 	}
 	if n == 0 {
-		n = runtime.GOMAXPROCS(0)
+		n = defaultThreads()
 	}
 	p.threads.Store(int32(n))
 	return nil

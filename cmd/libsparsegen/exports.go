@@ -10,10 +10,12 @@ void sgx_set_error(const char *msg, size_t n);
 import "C"
 
 import (
+	"fmt"
 	"math"
 	"runtime/debug"
 	"unsafe"
 
+	"github.com/sparsegen/sparsegen/dispatch"
 	"github.com/sparsegen/sparsegen/formats"
 	"github.com/sparsegen/sparsegen/internal/extent"
 )
@@ -47,6 +49,8 @@ var (
 	_ [codeNoMem - C.SG_ERR_NOMEM]int
 	_ [C.SG_ERR_INTERNAL - codeInternal]int
 	_ [codeInternal - C.SG_ERR_INTERNAL]int
+	_ [C.SG_MAX_THREADS - dispatch.MaxThreads]int
+	_ [dispatch.MaxThreads - C.SG_MAX_THREADS]int
 )
 
 // report sets the thread's message for err and returns its code.
@@ -171,6 +175,9 @@ func sgx_plan_dense(out *C.sg_plan, m, k C.int64_t, w *C.float, ldw C.int64_t, o
 		if !ok {
 			return nil, "", fail(codeNoMem, "M×K = %d×%d with ldw %d overflows", m, k, ldw)
 		}
+		if err := checkAlloc(fmt.Sprintf("a dense copy of %d×%d", m, k), int64(m)*int64(k), 4); err != nil {
+			return nil, "", err
+		}
 		ws, err := floats(w, n, "w")
 		if err != nil {
 			return nil, "", err
@@ -186,6 +193,9 @@ func sgx_plan_csr(out *C.sg_plan, m, k, nnz C.int64_t, indptr unsafe.Pointer, in
 	return create(out, opts, m, k, func() (formats.Matrix, string, error) {
 		if nnz < 0 || int64(nnz) > math.MaxInt/8 {
 			return nil, "", fail(codeArgument, "nnz = %d out of range", nnz)
+		}
+		if err := checkAlloc(fmt.Sprintf("a copy of %d entries", nnz), int64(nnz), 8); err != nil {
+			return nil, "", err
 		}
 		ip, err := indices(indptr, indptrType, int64(m)+1, "indptr")
 		if err != nil {
@@ -218,6 +228,9 @@ func sgx_plan_bsr(out *C.sg_plan, m, k, r, c, nblocks C.int64_t, indptr unsafe.P
 		if !ok || nv > math.MaxInt/8 {
 			return nil, "", fail(codeNoMem, "nblocks·r·c = %d·%d·%d overflows", nblocks, r, c)
 		}
+		if err := checkAlloc(fmt.Sprintf("a copy of %d blocks of %d×%d", nblocks, r, c), nv, 4); err != nil {
+			return nil, "", err
+		}
 		br := (int64(m) + int64(r) - 1) / int64(r)
 		ip, err := indices(indptr, indptrType, br+1, "indptr")
 		if err != nil {
@@ -249,6 +262,9 @@ func sgx_plan_nm(out *C.sg_plan, m, k, keep, group C.int64_t, val *C.float, pos 
 		}
 		if int64(n) != want {
 			return nil, "", fail(codeArgument, "len = %d, want M·slots per row = %d·%d = %d", n, m, spr, want)
+		}
+		if err := checkAlloc(fmt.Sprintf("a copy of %d slots", want), want, 5); err != nil {
+			return nil, "", err
 		}
 		vals, err := floats(val, want, "val")
 		if err != nil {
