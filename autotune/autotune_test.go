@@ -212,6 +212,13 @@ func TestTuneRejectsBadOptions(t *testing.T) {
 	require.Error(t, err)
 	_, err = Tune(layers, Options{Ns: []int{1}}, nil)
 	require.Error(t, err)
+	// Too many threads, or operands no machine holds, are refused before any timing.
+	_, err = Tune(layers, Options{Ns: []int{1}, Threads: []int{1, 100000}}, dispatch.NewRecord())
+	require.ErrorContains(t, err, "100000")
+	_, err = Tune(layers, Options{Ns: []int{1, 1 << 40}}, dispatch.NewRecord())
+	require.ErrorContains(t, err, "GiB")
+	_, err = Check(layers, []int{1 << 40}, dispatch.NewRecord(), Options{}, 0.2)
+	require.ErrorContains(t, err, "GiB")
 }
 
 func FuzzParseRecord(f *testing.F) {

@@ -24,6 +24,9 @@ type Drift struct {
 // Check re-times the recorded winner of every layer × N that the record holds and flags
 // those whose median moved by more than threshold (e.g. 0.2 for 20%).
 func Check(layers []Layer, ns []int, rec *dispatch.Record, opts Options, threshold float64) ([]Drift, error) {
+	if err := checkRun(layers, ns, opts.Threads); err != nil {
+		return nil, err
+	}
 	var out []Drift
 	for _, l := range layers {
 		for _, n := range ns {
@@ -71,6 +74,9 @@ type Comparison struct {
 // Compare compiles each layer with and without the record and times both plans
 // interleaved, samples times each (≥ 10 recommended).
 func Compare(layers []Layer, ns []int, rec *dispatch.Record, opts Options, samples int) ([]Comparison, error) {
+	if err := checkRun(layers, ns, opts.Threads); err != nil {
+		return nil, err
+	}
 	threads := 0
 	if len(opts.Threads) > 0 {
 		threads = opts.Threads[len(opts.Threads)-1]

@@ -11,6 +11,7 @@ import (
 	"github.com/sparsegen/sparsegen/dispatch"
 	"github.com/sparsegen/sparsegen/formats"
 	"github.com/sparsegen/sparsegen/formats/prune"
+	"github.com/sparsegen/sparsegen/internal/sysmem"
 )
 
 // Config is one benchmark run: every shape × every pattern (or the given model weights).
@@ -39,6 +40,19 @@ const ColdN = 16
 func Run(cfg Config) ([]Result, error) {
 	if cfg.Protocol.Samples == 0 {
 		cfg.Protocol = DefaultProtocol
+	}
+	if cfg.Threads < 0 || cfg.Threads > dispatch.MaxThreads {
+		return nil, fmt.Errorf("bench: threads = %d outside 0…%d", cfg.Threads, dispatch.MaxThreads)
+	}
+	// Every configuration must fit before the first runs (the runtime stops a process whose
+	// allocation fails, hours into a run).
+	for _, sh := range cfg.Shapes {
+		if sh.N < 1 {
+			return nil, fmt.Errorf("bench: %s: N = %d < 1", sh.Name, sh.N)
+		}
+		if err := sysmem.CheckOperands(sh.M, sh.K, sh.N); err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", sh.Name, err)
+		}
 	}
 	type job struct {
 		sh Shape

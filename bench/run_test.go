@@ -31,3 +31,17 @@ func TestRunTinySuite(t *testing.T) {
 	require.InDelta(t, 0.5, rs[2].Sparsity, 0.01, "2:4 keeps half")
 	require.Contains(t, progress.String(), "[8/8]")
 }
+
+// Run refuses a thread count over dispatch.MaxThreads and a configuration whose operands
+// cannot fit in memory before anything runs.
+func TestRunRefusesWhatCannotRun(t *testing.T) {
+	_, err := Run(Config{Shapes: []Shape{{"tiny", 24, 40, 9}}, Patterns: DefaultPatterns(), Threads: 100000})
+	require.ErrorContains(t, err, "100000")
+	_, err = Run(Config{Shapes: []Shape{{"small", 24, 40, 9}, {"huge", 1 << 20, 1 << 10, 1 << 20}}, Patterns: DefaultPatterns()})
+	require.ErrorContains(t, err, "huge")
+	_, err = ParseN("2000000")
+	require.Error(t, err)
+	n, err := ParseN("128")
+	require.NoError(t, err)
+	require.Equal(t, 128, n)
+}

@@ -230,3 +230,28 @@ func TestBenchFollowsARecord(t *testing.T) {
 	require.Equal(t, 0, code, "a missing record only warns")
 	require.Contains(t, stderr, "default policy")
 }
+
+// TestHugeNAndThreadsRefused: an N or thread count out of range is a usage error with the
+// range in the message, and a configuration that cannot fit in memory is refused before it
+// runs (both used to die in the runtime: "out of memory", a goroutine dump, exit 2).
+func TestHugeNAndThreadsRefused(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.safetensors")
+	writeModel(t, model)
+	for _, args := range [][]string{
+		{"bench", "-model", model, "-n", "100000000"},
+		{"tune", "-model", model, "-n", "1,100000000", "-out", filepath.Join(dir, "r.json")},
+		{"bench", "-threads", "100000"},
+		{"tune", "-shapes", "32x48", "-threads", "1,100000", "-out", filepath.Join(dir, "r.json")},
+	} {
+		code, _, stderr := sg(t, args...)
+		require.Equal(t, 2, code, "args %q: stderr %s", args, stderr)
+		require.Regexp(t, `[01]…(1048576|4096)`, stderr, "args %q", args)
+	}
+	// 2²⁰×2¹⁰ W with N = 2²⁰: Y alone is 4 TiB.
+	code, _, stderr := sg(t, "bench", "-shapes", "1048576x1024x1048576", "-patterns", "dense", "-quick")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "GiB")
+	_, err := os.Stat(filepath.Join(dir, "r.json"))
+	require.True(t, os.IsNotExist(err), "no record written")
+}
