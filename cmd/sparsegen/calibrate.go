@@ -87,4 +87,6 @@ func printValidation(w io.Writer, v *dispatch.Validation) {
 	}
 }
 
-func fmtDur(ns float64) string { return time.Duration(ns).Round(time.Duration(max(1, ns/1000))).String() }
+func fmtDur(ns float64) string {
+	return time.Duration(ns).Round(time.Duration(max(1, ns/1000))).String()
+}
