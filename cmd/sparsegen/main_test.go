@@ -255,3 +255,49 @@ func TestHugeNAndThreadsRefused(t *testing.T) {
 	_, err := os.Stat(filepath.Join(dir, "r.json"))
 	require.True(t, os.IsNotExist(err), "no record written")
 }
+
+// TestPruneKeepsTensorsWhoseNamesCollide: tensors whose names sanitize to one file name (or
+// differ only in case) each get their own file; prune used to print one path three times,
+// exit 0 and keep the last tensor only.
+func TestPruneKeepsTensorsWhoseNamesCollide(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.safetensors")
+	names := []string{"layer/a", "layer_a", "layer a", "Layer_A"}
+	var ts []fileio.Tensor
+	for i, name := range names {
+		d := make([]float32, (8+i)*8)
+		for j := range d {
+			d[j] = float32(j%5) + 1
+		}
+		m, err := formats.NewDense(8+i, 8, d)
+		require.NoError(t, err)
+		ts = append(ts, fileio.Tensor{Name: name, Data: m})
+	}
+	require.NoError(t, fileio.SaveSafetensors(model, ts, nil))
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := sg(t, "prune", "-in", model, "-out", out, "-sparsity", "0.5")
+	require.Equal(t, 0, code, stderr)
+	seen := map[string]bool{}
+	for i, name := range names {
+		line := ""
+		for _, l := range strings.Split(stdout, "\n") {
+			if strings.HasPrefix(l, name+":") {
+				line = l
+			}
+		}
+		require.NotEmpty(t, line, "no output line for %q in %s", name, stdout)
+		path := line[strings.LastIndex(line, "→ ")+len("→ "):]
+		require.False(t, seen[strings.ToLower(path)], "%s written twice", path)
+		seen[strings.ToLower(path)] = true
+		m, _, err := fileio.LoadMatrix(path, "")
+		require.NoError(t, err, path)
+		rows, _ := m.Shape()
+		require.Equal(t, 8+i, rows, "%s holds %q", path, name)
+	}
+	ents, err := os.ReadDir(out)
+	require.NoError(t, err)
+	require.Len(t, ents, len(names))
+	// The tensor whose name needed no change keeps its plain file name.
+	_, err = os.Stat(filepath.Join(out, "layer_a.npz"))
+	require.NoError(t, err)
+}
