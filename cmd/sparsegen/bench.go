@@ -224,15 +224,21 @@ func loadTensors(path string) ([]tensor, error) {
 		defer st.Close()
 		return collect(st.Names(), func(name string) (formats.Matrix, fileio.Info, error) { return st.Dense(name) })
 	case ".npz":
-		// A scipy sparse or our N:M npz is one matrix; a plain npz holds named dense arrays.
-		if w, info, err := fileio.LoadMatrix(path, ""); err == nil && info.Layout != "dense" {
-			return []tensor{{filepath.Base(path), w, info}}, nil
-		}
+		// A scipy sparse or our N:M npz (it has a "format" array) is one matrix; a plain
+		// npz holds named dense arrays. The archive is opened and each array read once.
 		z, err := fileio.OpenNPZFile(path)
 		if err != nil {
 			return nil, err
 		}
 		defer z.Close()
+		if z.Has("format") {
+			w, info, err := z.Matrix("")
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			info.Path = path
+			return []tensor{{filepath.Base(path), w, info}}, nil
+		}
 		return collect(z.Names(), z.Matrix)
 	case ".npy":
 		w, info, err := fileio.LoadMatrix(path, "")
