@@ -301,3 +301,19 @@ func TestPruneKeepsTensorsWhoseNamesCollide(t *testing.T) {
 	_, err = os.Stat(filepath.Join(out, "layer_a.npz"))
 	require.NoError(t, err)
 }
+
+// TestTuneOutChecked: an -out that cannot be written fails before tuning, and a run leaves
+// only the record (it used to leave RECORD.lock).
+func TestTuneOutChecked(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := sg(t, "tune", "-shapes", "32x48", "-n", "8", "-threads", "1", "-budget", "1h", "-out", filepath.Join(dir, "missing", "r.json"))
+	require.Equal(t, 1, code, stderr)
+	require.NotContains(t, stdout, "tuned")
+	require.Contains(t, stderr, "missing")
+	rec := filepath.Join(dir, "r.json")
+	code, _, stderr = sg(t, "tune", "-shapes", "32x48", "-patterns", "unstructured:0.8", "-n", "8", "-threads", "1", "-budget", "30ms", "-out", rec)
+	require.Equal(t, 0, code, stderr)
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, ents, 1, "only the record: %v", ents)
+}

@@ -51,6 +51,12 @@ func runTune(args []string, stdout, stderr io.Writer) error {
 	if *budget <= 0 {
 		return usageErr(fs, "-budget must be positive")
 	}
+	// An unwritable -out is found now, not after the whole run.
+	if !*check {
+		if err := autotune.CheckWritable(*out); err != nil {
+			return err
+		}
+	}
 	var layers []autotune.Layer
 	if *model != "" {
 		layers, err = modelLayers(*model)
