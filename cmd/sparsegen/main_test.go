@@ -1,8 +1,11 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
+	"encoding/binary"
 	"encoding/csv"
+	"fmt"
 	"image/png"
 	"math/rand/v2"
 	"os"
@@ -316,4 +319,66 @@ func TestTuneOutChecked(t *testing.T) {
 	ents, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	require.Len(t, ents, 1, "only the record: %v", ents)
+}
+
+// npyOf builds a version 1.0 .npy of the given descr and shape text around raw data.
+func npyOf(descr, shape string, data []byte) []byte {
+	h := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape)
+	for (10+len(h)+1)%64 != 0 {
+		h += " "
+	}
+	h += "\n"
+	b := append([]byte("\x93NUMPY\x01\x00"), byte(len(h)), byte(len(h)>>8))
+	return append(append(b, h...), data...)
+}
+
+func le[T int32 | int64 | float32 | float64](v ...T) []byte {
+	var buf bytes.Buffer
+	require.NoError(nil, binary.Write(&buf, binary.LittleEndian, v))
+	return buf.Bytes()
+}
+
+// TestCorruptScipyNPZError: a scipy npz whose column index is out of range is reported as
+// such (the loader's message names row and column); inspect used to discard it and report
+// "dtype <i4 is not float16, float32 or float64" from a second, dense reading.
+func TestCorruptScipyNPZError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.npz")
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range []struct {
+		name string
+		npy  []byte
+	}{
+		{"format", npyOf("|S3", "()", []byte("csr"))},
+		{"shape", npyOf("<i8", "(2,)", le[int64](2, 3))},
+		{"indptr", npyOf("<i4", "(3,)", le[int32](0, 1, 2))},
+		{"indices", npyOf("<i4", "(2,)", le[int32](1, 7))}, // column 7 of 3
+		{"data", npyOf("<f4", "(2,)", le[float32](1, 2))},
+	} {
+		w, err := zw.Create(e.name + ".npy")
+		require.NoError(t, err)
+		_, err = w.Write(e.npy)
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+	code, _, stderr := sg(t, "inspect", path)
+	require.Equal(t, 1, code)
+	require.NotContains(t, stderr, "is not float16")
+	require.Contains(t, stderr, "7")
+	t.Log(stderr)
+}
+
+// TestPruneRefusesOverflow: float64 weights beyond float32's range are refused, not written
+// as ±Inf with exit 0.
+func TestPruneRefusesOverflow(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "w.npy")
+	require.NoError(t, os.WriteFile(in, npyOf("<f8", "(2, 2)", le(1.0, 5e38, -1e39, 2.0)), 0o644))
+	out := filepath.Join(dir, "w.npz")
+	code, _, stderr := sg(t, "prune", "-in", in, "-out", out, "-sparsity", "0.5")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "3.4e38")
+	_, err := os.Stat(out)
+	require.True(t, os.IsNotExist(err), "nothing written")
 }

@@ -94,6 +94,9 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 		if d.Rows < 2 && *tensorName == "" {
 			continue // skip biases and scalars unless asked for by name
 		}
+		if t.info.Overflow {
+			return fmt.Errorf("%s: %s: float64 values beyond float32's range (±3.4e38) would be written as ±Inf; rescale the tensor first", *in, t.name)
+		}
 		dense = append(dense, d)
 		names = append(names, t.name)
 	}

@@ -634,7 +634,8 @@ func arrayDense(a *array, container, name string) (*formats.Dense, Info, error) 
 		info.Notes = append(info.Notes, "Fortran-order array transposed into row-major C order")
 	}
 	if a.overflow {
-		info.Notes = append(info.Notes, "some finite float64 values overflowed to ±Inf in float32")
+		info.Overflow = true
+		info.Notes = append(info.Notes, overflowNote)
 	}
 	return d, info, nil
 }
@@ -660,7 +661,14 @@ func SaveNPY(path string, d *formats.Dense) error {
 }
 
 func openSized(path string) (*os.File, int64, error) {
-	f, err := os.Open(path)
+	// Refuse a FIFO, device or directory before opening it: opening a FIFO for reading
+	// blocks until a writer comes. The check after opening catches a swap in between.
+	if st, err := os.Stat(path); err != nil {
+		return nil, 0, err
+	} else if !st.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("%s: not a regular file", path)
+	}
+	f, err := openNoBlock(path)
 	if err != nil {
 		return nil, 0, err
 	}
