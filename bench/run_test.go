@@ -45,3 +45,25 @@ func TestRunRefusesWhatCannotRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 128, n)
 }
+
+// TestRunHoldsOnePrunedMatrix: the shapes of one W at several N run together, so each
+// pruned variant is made once and only one is held at a time (the default suite held all
+// 16 of 11008×4096); results stay in shape × pattern order.
+func TestRunHoldsOnePrunedMatrix(t *testing.T) {
+	c := newWeightCache(1)
+	pats := []Pattern{{Kind: Dense}, {Kind: Unstructured, Sparsity: 0.9}, {Kind: NM, Keep: 2, Group: 4}}
+	rs, err := Run(Config{
+		Shapes:   []Shape{{"a", 24, 40, 9}, {"b", 24, 40, 1}, {"c", 16, 40, 3}},
+		Patterns: pats,
+		Protocol: Protocol{Samples: 1, MinSample: 10 * time.Microsecond},
+		cache:    c,
+	})
+	require.NoError(t, err)
+	require.Len(t, rs, 9)
+	for i, r := range rs {
+		require.Equal(t, []string{"a", "b", "c"}[i/3], r.Shape.Name)
+		require.Equal(t, pats[i%3], r.Pattern)
+	}
+	require.Equal(t, 6, c.made, "one per (M, K, pattern)")
+	require.Equal(t, 1, c.peak)
+}
