@@ -90,13 +90,19 @@ func rowCuts(cost []int64, chunks int) []int {
 }
 
 // Mul computes Y = epi(W·X) in channel-major layout: X is K×N (row stride ldx ≥ N),
-// Y is M×N (ldy ≥ N). It checks every length and stride before any kernel runs.
+// Y is M×N (ldy ≥ N). It checks every length and stride before any kernel runs. NaN and
+// ±Inf follow one rule, scipy.sparse's, whatever the kernel, N, layout or thread count
+// (see nonfinite.go): stored weights multiply by IEEE rules, absent ones and the zeros
+// packing adds contribute nothing; a call with a non-finite X takes a slower path.
 func (p *Plan) Mul(y []float32, ldy int, x []float32, ldx int, n int) error {
 	if err := p.checkCM(y, ldy, x, ldx, n); err != nil {
 		return err
 	}
 	if n == 0 || p.m == 0 {
 		return nil
+	}
+	if !finite(x, ldx, p.k, n) {
+		return p.refMul(y, ldy, x, ldx, n) // the NaN/Inf rule (nonfinite.go)
 	}
 	kern, err := p.kernel(p.choiceFor(n))
 	if err != nil {
@@ -139,6 +145,16 @@ func (p *Plan) MulBatch(y []float32, ldy, strideY int, x []float32, ldx, strideX
 	}
 	if n == 0 || p.m == 0 || batch == 0 {
 		return nil
+	}
+	for b := 0; b < batch; b++ {
+		if !finite(x[b*strideX:], ldx, p.k, n) { // the NaN/Inf rule (nonfinite.go)
+			for b := 0; b < batch; b++ {
+				if err := p.refMul(y[b*strideY:], ldy, x[b*strideX:], ldx, n); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 	}
 	kern, err := p.kernel(p.choiceFor(n))
 	if err != nil {
@@ -244,6 +260,9 @@ func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) erro
 	}
 	if n == 0 || p.m == 0 {
 		return nil
+	}
+	if !finite(x, ldx, n, p.k) {
+		return p.refTokens(y, ldy, x, ldx, n) // the NaN/Inf rule (nonfinite.go)
 	}
 	panel := p.panelCap
 	// Kernels with a panel: token panels as wide as their channel-major calls' tiles

@@ -43,7 +43,11 @@
  *   elements, between consecutive rows. Operands of one call must not overlap (X and Y, the
  *   weight arrays and the output pointer).
  * Numerics: results are within 2(k+1)·eps·Σ|w·x| of the exact product (k = stored weights in
- *   the row) and bitwise identical for any thread count and any N split; NaN propagates.
+ *   the row) and bitwise identical for any thread count and any N split. NaN and Inf follow
+ *   scipy.sparse for every kernel, N, layout and thread count: stored weights multiply by
+ *   IEEE rules (a stored zero times Inf is NaN), absent ones contribute nothing, and zeros
+ *   the library adds when it packs W never turn a finite result into NaN. A call whose X
+ *   holds NaN or Inf runs on a slower, single-threaded path that implements this rule.
  */
 #ifndef SPARSEGEN_H
 #define SPARSEGEN_H
