@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/internal/extent"
 	"github.com/sparsegen/sparsegen/ref"
 )
 
@@ -527,8 +528,8 @@ func checkMatrix(name string, rows, cols int, x []float32, ld int) error {
 	if rows < 0 || cols < 0 || ld < cols {
 		return fmt.Errorf("%w: %s %d×%d with stride %d", ref.ErrShape, name, rows, cols, ld)
 	}
-	if rows > 0 && cols > 0 && int64(len(x)) < int64(rows-1)*int64(ld)+int64(cols) {
-		return fmt.Errorf("%w: %s has %d values, %d×%d with stride %d needs %d", ref.ErrShape, name, len(x), rows, cols, ld, int64(rows-1)*int64(ld)+int64(cols))
+	if need, ok := extent.Span(int64(rows), int64(cols), int64(ld)); !ok || int64(len(x)) < need {
+		return fmt.Errorf("%w: %s has %d values, %d×%d with stride %d needs %s", ref.ErrShape, name, len(x), rows, cols, ld, extent.Need(need, ok))
 	}
 	return nil
 }

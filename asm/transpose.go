@@ -5,6 +5,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/sparsegen/sparsegen/internal/extent"
 	"github.com/sparsegen/sparsegen/ref"
 )
 
@@ -147,12 +148,11 @@ func checkTranspose(dst []float32, ldd int, src []float32, lds int, rows, cols i
 	case rows == 0 || cols == 0:
 		return nil
 	}
-	// (rows−1)·lds + cols ≤ len(src), without overflow: lds ≥ cols ≥ 1.
-	if len(src) < cols || (len(src)-cols)/lds < rows-1 {
-		return bad("src has %d elements, a %d×%d matrix with stride %d needs %d", len(src), rows, cols, lds, need(rows, lds, cols))
+	if need, ok := extent.Span(int64(rows), int64(cols), int64(lds)); !ok || int64(len(src)) < need {
+		return bad("src has %d elements, a %d×%d matrix with stride %d needs %s", len(src), rows, cols, lds, extent.Need(need, ok))
 	}
-	if len(dst) < rows || (len(dst)-rows)/ldd < cols-1 {
-		return bad("dst has %d elements, a %d×%d matrix with stride %d needs %d", len(dst), cols, rows, ldd, need(cols, ldd, rows))
+	if need, ok := extent.Span(int64(cols), int64(rows), int64(ldd)); !ok || int64(len(dst)) < need {
+		return bad("dst has %d elements, a %d×%d matrix with stride %d needs %s", len(dst), cols, rows, ldd, extent.Need(need, ok))
 	}
 	// The spans [first, last] of both operands must not overlap (no in-place transpose).
 	s0 := uintptr(unsafe.Pointer(&src[0]))
@@ -163,14 +163,6 @@ func checkTranspose(dst []float32, ldd int, src []float32, lds int, rows, cols i
 		return bad("dst and src overlap")
 	}
 	return nil
-}
-
-// need is (n−1)·ld + w as a message operand (saturated rather than overflowing).
-func need(n, ld, w int) string {
-	if ld > 0 && n-1 > (int(^uint(0)>>1)-w)/ld {
-		return "more than fit in an int"
-	}
-	return fmt.Sprint((n-1)*ld + w)
 }
 
 // transposeOn checks the arguments, then runs k's tile kernels on the full tiles and the Go

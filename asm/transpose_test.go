@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/sparsegen/sparsegen/ref"
@@ -174,6 +175,7 @@ func TestTransposeErrors(t *testing.T) {
 			{"empty src", big[:100], 10, nil, 10, 10, 10},
 			{"huge rows", big[:100], math.MaxInt / 2, big[500:600], 10, math.MaxInt / 2, 10},
 			{"huge stride", big[:100], 10, big[500:600], math.MaxInt / 2, 10, 10},
+			{"stride MaxInt", big[:100], 10, big[500:600], math.MaxInt, 2, 2},
 			{"overlap", big[:200], 16, big[100:400], 16, 16, 16},
 			{"overlap, same", big[:256], 16, big[:256], 16, 16, 16},
 		} {
@@ -187,6 +189,8 @@ func TestTransposeErrors(t *testing.T) {
 				err := TransposeISA(isa, c.dst, c.ldd, c.src, c.lds, c.rows, c.cols)
 				if !errors.Is(err, ref.ErrShape) {
 					t.Errorf("%v %s: err = %v, want ref.ErrShape", isa, c.name, err)
+				} else if strings.Contains(err.Error(), "%!") {
+					t.Errorf("%v %s: malformed message %q", isa, c.name, err)
 				}
 			}()
 			if i := sameBits(big, before); i >= 0 {

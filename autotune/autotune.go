@@ -25,6 +25,7 @@ import (
 	"github.com/sparsegen/sparsegen/asm"
 	"github.com/sparsegen/sparsegen/dispatch"
 	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/internal/sysmem"
 	"github.com/sparsegen/sparsegen/internal/timing"
 )
 
@@ -78,19 +79,12 @@ func Tune(layers []Layer, opts Options, rec *dispatch.Record) ([]Result, error) 
 	if len(opts.Ns) == 0 {
 		return nil, errors.New("autotune: no N to tune for")
 	}
-	for _, n := range opts.Ns {
-		if n < 1 {
-			return nil, fmt.Errorf("autotune: N = %d < 1", n)
-		}
+	if err := checkRun(layers, opts.Ns, opts.Threads); err != nil {
+		return nil, err
 	}
 	threads := opts.Threads
 	if len(threads) == 0 {
-		threads = []int{runtime.GOMAXPROCS(0)}
-	}
-	for _, t := range threads {
-		if t < 1 {
-			return nil, fmt.Errorf("autotune: thread count %d < 1", t)
-		}
+		threads = []int{min(runtime.GOMAXPROCS(0), dispatch.MaxThreads)}
 	}
 	budget := opts.Budget
 	if budget <= 0 {
@@ -117,6 +111,33 @@ func Tune(layers []Layer, opts Options, rec *dispatch.Record) ([]Result, error) 
 		fmt.Fprintf(opts.Progress, "\r%d layer×N steps tuned in %s\033[K\n", steps, time.Since(start).Round(100*time.Millisecond))
 	}
 	return out, nil
+}
+
+// checkRun refuses, before any timing, an N < 1, a thread count outside 1…MaxThreads, and a
+// layer × N whose operands cannot fit in memory (the runtime would stop the process mid-run).
+func checkRun(layers []Layer, ns, threads []int) error {
+	for _, n := range ns {
+		if n < 1 {
+			return fmt.Errorf("autotune: N = %d < 1", n)
+		}
+	}
+	for _, t := range threads {
+		if t < 1 || t > dispatch.MaxThreads {
+			return fmt.Errorf("autotune: thread count %d outside 1…%d", t, dispatch.MaxThreads)
+		}
+	}
+	for _, l := range layers {
+		if l.W == nil {
+			return fmt.Errorf("autotune: layer %s has no weights", l.Name)
+		}
+		m, k := l.W.Shape()
+		for _, n := range ns {
+			if err := sysmem.CheckOperands(m, k, n); err != nil {
+				return fmt.Errorf("autotune: layer %s: %w", l.Name, err)
+			}
+		}
+	}
+	return nil
 }
 
 func progress(w io.Writer, step, steps int, what string, start time.Time) {

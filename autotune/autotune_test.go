@@ -204,6 +204,41 @@ func TestConcurrentSavesKeepEveryEntry(t *testing.T) {
 	require.Len(t, r.Entries, writers)
 }
 
+// TestSaveLeavesNoFiles: saving leaves only the record (no RECORD.lock), and clears the
+// temporary file a writer killed mid-save left beside it.
+func TestSaveLeavesNoFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rec.json")
+	stale := filepath.Join(dir, ".rec.json.tmp123456")
+	require.NoError(t, os.WriteFile(stale, []byte("{partial"), 0o644))
+	other := filepath.Join(dir, ".other.json.tmp1")
+	require.NoError(t, os.WriteFile(other, nil, 0o644))
+	r := dispatch.NewRecord()
+	r.Add(entry(100, "k", 10))
+	_, err := SaveMerged(path, r)
+	require.NoError(t, err)
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	require.ElementsMatch(t, []string{"rec.json", ".other.json.tmp1"}, names, "another record's files are left alone")
+}
+
+// TestCheckWritable: a record that could not be saved is found before a run.
+func TestCheckWritable(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, CheckWritable(filepath.Join(dir, "rec.json")))
+	ents, _ := os.ReadDir(dir)
+	require.Empty(t, ents, "the check leaves nothing")
+	require.Error(t, CheckWritable(filepath.Join(dir, "missing", "rec.json")))
+	file := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	require.Error(t, CheckWritable(filepath.Join(file, "rec.json")), "a parent that is a file")
+	require.Error(t, CheckWritable(dir), "a directory as the record")
+}
+
 func TestMannWhitney(t *testing.T) {
 	a := []float64{10, 11, 12, 10.5, 11.5, 10.2, 11.1, 10.9, 11.3, 10.7}
 	b := []float64{20, 21, 22, 20.5, 21.5, 20.2, 21.1, 20.9, 21.3, 20.7}
@@ -224,6 +259,13 @@ func TestTuneRejectsBadOptions(t *testing.T) {
 	require.Error(t, err)
 	_, err = Tune(layers, Options{Ns: []int{1}}, nil)
 	require.Error(t, err)
+	// Too many threads, or operands no machine holds, are refused before any timing.
+	_, err = Tune(layers, Options{Ns: []int{1}, Threads: []int{1, 100000}}, dispatch.NewRecord())
+	require.ErrorContains(t, err, "100000")
+	_, err = Tune(layers, Options{Ns: []int{1, 1 << 40}}, dispatch.NewRecord())
+	require.ErrorContains(t, err, "GiB")
+	_, err = Check(layers, []int{1 << 40}, dispatch.NewRecord(), Options{}, 0.2)
+	require.ErrorContains(t, err, "GiB")
 }
 
 func FuzzParseRecord(f *testing.F) {

@@ -56,6 +56,9 @@ var sampleFn = func(ps []*dispatch.Plan, l Layer, n int, opts Options, minSample
 // otherwise DriftInconclusive. It samples until it can tell, within opts.Budget (0: 2 s)
 // per entry.
 func Check(layers []Layer, ns []int, rec *dispatch.Record, opts Options, threshold float64) ([]Drift, error) {
+	if err := checkRun(layers, ns, opts.Threads); err != nil {
+		return nil, err
+	}
 	budget := opts.Budget
 	if budget <= 0 {
 		budget = 2 * time.Second
@@ -211,6 +214,9 @@ type Comparison struct {
 // Compare compiles each layer with and without the record and times both plans
 // interleaved, samples times each (≥ 10 recommended).
 func Compare(layers []Layer, ns []int, rec *dispatch.Record, opts Options, samples int) ([]Comparison, error) {
+	if err := checkRun(layers, ns, opts.Threads); err != nil {
+		return nil, err
+	}
 	threads := 0
 	if len(opts.Threads) > 0 {
 		threads = opts.Threads[len(opts.Threads)-1]

@@ -2,6 +2,6 @@
 
 package autotune
 
-// lockFile is a no-op where flock is unavailable: concurrent tuners may then lose each
+// lockDir is a no-op where flock is unavailable: concurrent tuners may then lose each
 // other's entries (never corrupt the file: Save is atomic).
-func lockFile(string) (func(), error) { return func() {}, nil }
+func lockDir(string) (func(), error) { return func() {}, nil }

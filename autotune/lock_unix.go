@@ -8,9 +8,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockFile takes an exclusive advisory lock on path (created if needed).
-func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+// lockDir takes an exclusive advisory lock on the directory dir itself: no lock file is
+// created, so none is left behind (a lock file cannot be removed safely: a waiter may hold
+// the removed inode while a newcomer locks a new one).
+func lockDir(dir string) (func(), error) {
+	f, err := os.Open(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -5,12 +5,14 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	"github.com/sparsegen/sparsegen/asm"
 	"github.com/sparsegen/sparsegen/dispatch"
 	"github.com/sparsegen/sparsegen/formats"
 	"github.com/sparsegen/sparsegen/formats/prune"
+	"github.com/sparsegen/sparsegen/internal/sysmem"
 )
 
 // Config is one benchmark run: every shape × every pattern (or the given model weights).
@@ -29,6 +31,8 @@ type Config struct {
 	Progress io.Writer        // nil: no progress
 	PeakGF   float64          // measured single-core FMA peak in GFLOP/s; 0 = unknown
 	Record   *dispatch.Record // a tuning record dispatch follows; nil = default policy
+
+	cache *weightCache // tests: the cache to use (nil: a new one)
 }
 
 // ColdN is the largest N that is run cold when Config.Cold is set.
@@ -40,9 +44,23 @@ func Run(cfg Config) ([]Result, error) {
 	if cfg.Protocol.Samples == 0 {
 		cfg.Protocol = DefaultProtocol
 	}
+	if cfg.Threads < 0 || cfg.Threads > dispatch.MaxThreads {
+		return nil, fmt.Errorf("bench: threads = %d outside 0…%d", cfg.Threads, dispatch.MaxThreads)
+	}
+	// Every configuration must fit before the first runs (the runtime stops a process whose
+	// allocation fails, hours into a run).
+	for _, sh := range cfg.Shapes {
+		if sh.N < 1 {
+			return nil, fmt.Errorf("bench: %s: N = %d < 1", sh.Name, sh.N)
+		}
+		if err := sysmem.CheckOperands(sh.M, sh.K, sh.N); err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", sh.Name, err)
+		}
+	}
 	type job struct {
-		sh Shape
-		p  Pattern
+		sh  Shape
+		p   Pattern
+		out int // index of its result: shape × pattern order
 	}
 	var jobs []job
 	for _, sh := range cfg.Shapes {
@@ -51,15 +69,40 @@ func Run(cfg Config) ([]Result, error) {
 			if key, err := dispatch.KeyOf(w, sh.N); err == nil {
 				p.Structure = key.Pattern
 			}
-			jobs = append(jobs, job{sh, p})
+			jobs = append(jobs, job{sh, p, len(jobs)})
 			continue
 		}
 		for _, p := range cfg.Patterns {
-			jobs = append(jobs, job{sh, p})
+			jobs = append(jobs, job{sh, p, len(jobs)})
 		}
 	}
-	cache := newWeightCache(cfg.Seed)
-	var out []Result
+	// Run the jobs on one W (M, K and pattern) together, whatever their N, so that the
+	// weight cache holds one pruned matrix at a time (it kept all 16 pruned variants of the
+	// corpus's 11008×4096 for its second N: 4.8 GB); results keep the order above.
+	first := map[string]int{}
+	for _, j := range jobs {
+		if _, ok := first[weightKey(j.sh, j.p)]; !ok {
+			first[weightKey(j.sh, j.p)] = j.out
+		}
+	}
+	sort.SliceStable(jobs, func(a, b int) bool {
+		return first[weightKey(jobs[a].sh, jobs[a].p)] < first[weightKey(jobs[b].sh, jobs[b].p)]
+	})
+	cache := cfg.cache
+	if cache == nil {
+		cache = newWeightCache(cfg.Seed)
+	}
+	out := make([]Result, len(jobs))
+	done := make([]bool, len(jobs))
+	partial := func() []Result { // the results so far, in order
+		var rs []Result
+		for i, r := range out {
+			if done[i] {
+				rs = append(rs, r)
+			}
+		}
+		return rs
+	}
 	start := time.Now()
 	for i, j := range jobs {
 		if cfg.Progress != nil {
@@ -78,13 +121,13 @@ func Run(cfg Config) ([]Result, error) {
 			w, err = cache.get(j.sh.M, j.sh.K, j.p)
 		}
 		if err != nil {
-			return out, fmt.Errorf("%s %s: %w", j.sh.Name, j.p, err)
+			return partial(), fmt.Errorf("%s %s: %w", j.sh.Name, j.p, err)
 		}
 		r, err := runOne(cfg, j.sh, j.p, w)
 		if err != nil {
-			return out, fmt.Errorf("%s %s: %w", j.sh.Name, j.p, err)
+			return partial(), fmt.Errorf("%s %s: %w", j.sh.Name, j.p, err)
 		}
-		out = append(out, r)
+		out[j.out], done[j.out] = r, true
 	}
 	if cfg.Progress != nil {
 		fmt.Fprintf(cfg.Progress, "\r%d configurations in %s\033[K\n", len(jobs), time.Since(start).Round(time.Second))
@@ -116,6 +159,15 @@ func PeakExceeded(rs []Result, peakGF float64) bool {
 		}
 	}
 	return false
+}
+
+// weightKey names the weights a job runs on: model weights by shape name, synthetic ones
+// by M, K and pattern (as the weight cache keys them).
+func weightKey(sh Shape, p Pattern) string {
+	if p.Kind == Model {
+		return "model/" + sh.Name
+	}
+	return fmt.Sprintf("%dx%d/%s", sh.M, sh.K, p)
 }
 
 // runOne times one configuration.
@@ -242,6 +294,8 @@ type weightCache struct {
 	seed   uint64
 	base   map[[2]int]*formats.Dense
 	pruned map[string]formats.Matrix
+	made   int // pruned matrices synthesized (tests)
+	peak   int // the most pruned matrices held at once (tests)
 }
 
 func newWeightCache(seed uint64) *weightCache {
@@ -249,7 +303,7 @@ func newWeightCache(seed uint64) *weightCache {
 }
 
 func (c *weightCache) get(m, k int, p Pattern) (formats.Matrix, error) {
-	key := fmt.Sprintf("%dx%d/%s", m, k, p)
+	key := weightKey(Shape{M: m, K: k}, p)
 	if w, ok := c.pruned[key]; ok {
 		return w, nil
 	}
@@ -261,11 +315,14 @@ func (c *weightCache) get(m, k int, p Pattern) (formats.Matrix, error) {
 		d = RandomDense(c.seed^(uint64(m)<<32|uint64(k)), m, k)
 		c.base[[2]int{m, k}] = d
 	}
+	clear(c.pruned) // one pruned matrix at a time (Run orders its jobs for this)
 	w, err := Synthesize(d, p)
 	if err != nil {
 		return nil, err
 	}
 	c.pruned[key] = w
+	c.made++
+	c.peak = max(c.peak, len(c.pruned))
 	return w, nil
 }
 

@@ -88,3 +88,39 @@ func TestPeakPercentIsNeverAbove100(t *testing.T) {
 		require.LessOrEqual(t, r.PeakPct, 100.0)
 	}
 }
+
+// Run refuses a thread count over dispatch.MaxThreads and a configuration whose operands
+// cannot fit in memory before anything runs.
+func TestRunRefusesWhatCannotRun(t *testing.T) {
+	_, err := Run(Config{Shapes: []Shape{{"tiny", 24, 40, 9}}, Patterns: DefaultPatterns(), Threads: 100000})
+	require.ErrorContains(t, err, "100000")
+	_, err = Run(Config{Shapes: []Shape{{"small", 24, 40, 9}, {"huge", 1 << 20, 1 << 10, 1 << 20}}, Patterns: DefaultPatterns()})
+	require.ErrorContains(t, err, "huge")
+	_, err = ParseN("2000000")
+	require.Error(t, err)
+	n, err := ParseN("128")
+	require.NoError(t, err)
+	require.Equal(t, 128, n)
+}
+
+// TestRunHoldsOnePrunedMatrix: the shapes of one W at several N run together, so each
+// pruned variant is made once and only one is held at a time (the default suite held all
+// 16 of 11008×4096); results stay in shape × pattern order.
+func TestRunHoldsOnePrunedMatrix(t *testing.T) {
+	c := newWeightCache(1)
+	pats := []Pattern{{Kind: Dense}, {Kind: Unstructured, Sparsity: 0.9}, {Kind: NM, Keep: 2, Group: 4}}
+	rs, err := Run(Config{
+		Shapes:   []Shape{{"a", 24, 40, 9}, {"b", 24, 40, 1}, {"c", 16, 40, 3}},
+		Patterns: pats,
+		Protocol: Protocol{Samples: 1, MinSample: 10 * time.Microsecond},
+		cache:    c,
+	})
+	require.NoError(t, err)
+	require.Len(t, rs, 9)
+	for i, r := range rs {
+		require.Equal(t, []string{"a", "b", "c"}[i/3], r.Shape.Name)
+		require.Equal(t, pats[i%3], r.Pattern)
+	}
+	require.Equal(t, 6, c.made, "one per (M, K, pattern)")
+	require.Equal(t, 1, c.peak)
+}

@@ -18,6 +18,19 @@ type Shape struct {
 
 func (s Shape) String() string { return fmt.Sprintf("%dx%dx%d", s.M, s.K, s.N) }
 
+// MaxDim bounds every dimension a benchmark or tuning run takes from the command line (M,
+// K and N); the memory a configuration needs is checked too (Run).
+const MaxDim = 1 << 20
+
+// ParseN reads one N: an integer in 1…MaxDim.
+func ParseN(s string) (int, error) {
+	v, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || v < 1 || v > MaxDim {
+		return 0, fmt.Errorf("N = %q is not an integer in 1…%d", s, MaxDim)
+	}
+	return v, nil
+}
+
 // ParseShape reads "MxKxN" (an optional "name=" prefix names it).
 func ParseShape(s string) (Shape, error) {
 	name := ""
@@ -31,8 +44,8 @@ func ParseShape(s string) (Shape, error) {
 	var d [3]int
 	for i, p := range parts {
 		v, err := strconv.Atoi(p)
-		if err != nil || v < 1 || v > 1<<20 {
-			return Shape{}, fmt.Errorf("shape %q: %q is not a dimension in 1…%d", s, p, 1<<20)
+		if err != nil || v < 1 || v > MaxDim {
+			return Shape{}, fmt.Errorf("shape %q: %q is not a dimension in 1…%d", s, p, MaxDim)
 		}
 		d[i] = v
 	}

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/internal/extent"
 )
 
 // Shared X panels. A kernel that copies X into a panel of its own layout before computing
@@ -50,9 +51,9 @@ func slabCols(pk asm.PanelKernel, n int) int {
 // panelChunksPerThread per thread, none below minChunkWork, none above chunkWork.
 func panelChunks(k asm.Kernel, n, threads int) int {
 	cost := k.UnitCost()
-	work := cost[len(cost)-1] * int64(n)
+	work := extent.MulSat(cost[len(cost)-1], int64(n))
 	nch := min(int64(panelChunksPerThread*threads), max(1, work/minChunkWork))
-	return int(max(nch, (work+chunkWork-1)/chunkWork, 1))
+	return int(max(nch, ceilDiv(work, chunkWork), 1))
 }
 
 // usePanel reports whether a channel-major call of n columns runs on a shared panel: the

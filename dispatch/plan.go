@@ -39,7 +39,8 @@ type Options struct {
 	Lo, Hi     float32 // ActClamp bounds
 	Accumulate bool
 
-	// Threads is the number of threads a call uses; 0 means GOMAXPROCS at Compile time.
+	// Threads is the number of threads a call uses, at most MaxThreads; 0 means
+	// GOMAXPROCS at Compile time (capped at MaxThreads).
 	Threads int
 	// ISA caps the kernels' ISA: "" means the best available, unless $SPARSEGEN_ISA is
 	// set; "avx512", "avx2", "neon" or "generic" allow that ISA and narrower ones (and
@@ -72,6 +73,9 @@ const shareSlack = 1.15
 
 // ErrClosed is returned by calls on a closed plan.
 var ErrClosed = errors.New("dispatch: plan is closed")
+
+// ErrNilPlan is returned by calls on a nil *Plan (its other methods return zero values).
+var ErrNilPlan = errors.New("dispatch: nil plan")
 
 // choice is the kernel a plan runs for one N range. It is packed on first use (see
 // Plan.kernel); fam, tgt and why may change then (a family that turns out not to take W
@@ -149,10 +153,10 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 		p.epiP = &p.epi
 	}
 	switch {
-	case opts.Threads < 0 || opts.Threads > maxThreads:
-		return nil, fmt.Errorf("dispatch: Threads = %d outside 0…%d", opts.Threads, maxThreads)
+	case opts.Threads < 0 || opts.Threads > MaxThreads:
+		return nil, fmt.Errorf("dispatch: Threads = %d outside 0…%d", opts.Threads, MaxThreads)
 	case opts.Threads == 0:
-		p.threads.Store(int32(runtime.GOMAXPROCS(0)))
+		p.threads.Store(int32(defaultThreads()))
 	default:
 		p.threads.Store(int32(opts.Threads))
 	}
@@ -396,6 +400,9 @@ func layoutKey(f asm.Family, t target, w formats.Matrix) string {
 // to the plan's thread count at once: first one kernel per layout of W, then the kernels
 // that derive from those (asm.Family.Derive) and the rest.
 func (p *Plan) Prepare() error {
+	if p == nil {
+		return ErrNilPlan
+	}
 	p.packMu.Lock()
 	var first, then []*choice // one range per distinct kernel: the others then find it packed
 	seenID, seenLayout := map[string]bool{}, map[string]bool{}
@@ -732,31 +739,54 @@ func without(cands []cand, c cand) []cand {
 	return out
 }
 
-// Shape returns (M, K) of the compiled weight.
-func (p *Plan) Shape() (m, k int) { return p.m, p.k }
+// Shape returns (M, K) of the compiled weight ((0, 0) for a nil plan).
+func (p *Plan) Shape() (m, k int) {
+	if p == nil {
+		return 0, 0
+	}
+	return p.m, p.k
+}
 
-// Threads is the number of threads a call uses.
-func (p *Plan) Threads() int { return int(p.threads.Load()) }
+// Threads is the number of threads a call uses (0 for a nil plan).
+func (p *Plan) Threads() int {
+	if p == nil {
+		return 0
+	}
+	return int(p.threads.Load())
+}
 
-// maxThreads bounds a plan's thread count.
-const maxThreads = 1 << 12
+// MaxThreads bounds a plan's thread count (Go stops a program that runs more than 10000
+// OS threads; each of a call's threads may hold one while it runs a kernel).
+const MaxThreads = 1 << 12
 
-// SetThreads changes the number of threads later calls use (0 means GOMAXPROCS now). It is
+// defaultThreads is the count Threads = 0 means: GOMAXPROCS, capped at MaxThreads.
+func defaultThreads() int { return min(runtime.GOMAXPROCS(0), MaxThreads) }
+
+// SetThreads changes the number of threads later calls use (0 means GOMAXPROCS now, capped
+// at MaxThreads). It is
 // safe while other calls run: each call reads the count once when it starts. Results do
 // not depend on the thread count.
 func (p *Plan) SetThreads(n int) error {
-	if n < 0 || n > maxThreads {
-		return fmt.Errorf("dispatch: threads = %d outside 0…%d", n, maxThreads)
+	if p == nil {
+		return ErrNilPlan
+	}
+	if n < 0 || n > MaxThreads {
+		return fmt.Errorf("dispatch: threads = %d outside 0…%d", n, MaxThreads)
 	}
 	if n == 0 {
-		n = runtime.GOMAXPROCS(0)
+		n = defaultThreads()
 	}
 	p.threads.Store(int32(n))
 	return nil
 }
 
 // PackedBytes is the memory the plan's kernels packed so far hold (see Prepare).
-func (p *Plan) PackedBytes() int64 { return p.packed.Load() }
+func (p *Plan) PackedBytes() int64 {
+	if p == nil {
+		return 0
+	}
+	return p.packed.Load()
+}
 
 // derivation is a kernel built from another family's packing (asm.Family.Derive).
 type derivation struct {
@@ -765,7 +795,12 @@ type derivation struct {
 }
 
 // Measure returns what Compile measured of W.
-func (p *Plan) Measure() Measure { return *p.ms }
+func (p *Plan) Measure() Measure {
+	if p == nil {
+		return Measure{}
+	}
+	return *p.ms
+}
 
 // choiceFor returns the kernel choice for N ≥ 0 columns (N = 0 uses N = 1's).
 func (p *Plan) choiceFor(n int) *choice {
@@ -775,6 +810,9 @@ func (p *Plan) choiceFor(n int) *choice {
 
 // KernelFor names the kernel family and format the plan runs for N columns.
 func (p *Plan) KernelFor(n int) (family, format string) {
+	if p == nil {
+		return "", ""
+	}
 	c := p.choiceFor(n)
 	p.packMu.Lock()
 	defer p.packMu.Unlock()
@@ -784,11 +822,17 @@ func (p *Plan) KernelFor(n int) (family, format string) {
 // Close marks the plan closed: later calls return ErrClosed. The worker pool is shared and
 // stays; packed memory is freed by the garbage collector once the plan is unreachable.
 func (p *Plan) Close() {
+	if p == nil {
+		return
+	}
 	p.closed.Store(true)
 }
 
 // Describe says what the plan runs for each N range and why.
 func (p *Plan) Describe() string {
+	if p == nil {
+		return "sparsegen plan: nil\n"
+	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "sparsegen plan: %v\n", p.ms)
 	fmt.Fprintf(&sb, "CPU %s %q, features %v; ISA cap %s (%s); %d thread(s)\n", p.ms2cpu(), Host().Model, Host().Features, p.isa, p.isaWhy, p.Threads())

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/internal/extent"
 	"github.com/sparsegen/sparsegen/ref"
 )
 
@@ -35,8 +36,8 @@ func makePartition(kern asm.Kernel, n, threads, perThread int) partition {
 	cost := kern.UnitCost()
 	units := len(cost) - 1
 	total := cost[units]
-	work := total * int64(n)
-	nch := int((work + chunkWork - 1) / chunkWork)
+	work := extent.MulSat(total, int64(n))
+	nch := int(ceilDiv(work, chunkWork))
 	if threads > 1 {
 		nch = max(nch, perThread*threads)
 		nch = min(nch, int(max(1, work/minChunkWork)))
@@ -61,6 +62,15 @@ func makePartition(kern asm.Kernel, n, threads, perThread int) partition {
 	return pt
 }
 
+// ceilDiv is ⌈a/b⌉ for a ≥ 0, b > 0, without overflow near MaxInt.
+func ceilDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 {
+		q++
+	}
+	return q
+}
+
 // rowCuts cuts units [0, U) into at most chunks ranges of about equal cost (prefix sums
 // cost, len U+1, from any base); it returns the boundaries, first 0, last U.
 func rowCuts(cost []int64, chunks int) []int {
@@ -80,13 +90,19 @@ func rowCuts(cost []int64, chunks int) []int {
 }
 
 // Mul computes Y = epi(W·X) in channel-major layout: X is K×N (row stride ldx ≥ N),
-// Y is M×N (ldy ≥ N). It checks every length and stride before any kernel runs.
+// Y is M×N (ldy ≥ N). It checks every length and stride before any kernel runs. NaN and
+// ±Inf follow one rule, scipy.sparse's, whatever the kernel, N, layout or thread count
+// (see nonfinite.go): stored weights multiply by IEEE rules, absent ones and the zeros
+// packing adds contribute nothing; a call with a non-finite X takes a slower path.
 func (p *Plan) Mul(y []float32, ldy int, x []float32, ldx int, n int) error {
 	if err := p.checkCM(y, ldy, x, ldx, n); err != nil {
 		return err
 	}
 	if n == 0 || p.m == 0 {
 		return nil
+	}
+	if !finite(x, ldx, p.k, n) {
+		return p.refMul(y, ldy, x, ldx, n) // the NaN/Inf rule (nonfinite.go)
 	}
 	kern, err := p.kernel(p.choiceFor(n))
 	if err != nil {
@@ -101,7 +117,7 @@ func (p *Plan) Mul(y []float32, ldy int, x []float32, ldx int, n int) error {
 // (batch−1)·strideY + N ≤ ldy).
 func (p *Plan) MulBatch(y []float32, ldy, strideY int, x []float32, ldx, strideX int, n, batch int) error {
 	if p == nil {
-		return fmt.Errorf("dispatch: nil plan")
+		return ErrNilPlan
 	}
 	if p.closed.Load() {
 		return ErrClosed
@@ -119,14 +135,26 @@ func (p *Plan) MulBatch(y []float32, ldy, strideY int, x []float32, ldx, strideX
 		return err
 	}
 	if batch > 1 && n > 0 && p.m > 0 {
-		span := int64(p.m-1)*int64(ldy) + int64(n)
-		interleaved := strideY >= n && int64(batch-1)*int64(strideY)+int64(n) <= int64(ldy)
+		// checkOperand computed both spans without overflow, and both fit in len(y).
+		span, _ := extent.Span(int64(p.m), int64(n), int64(ldy))
+		rowSpan, _ := extent.Items(int64(n), int64(strideY), int64(batch))
+		interleaved := strideY >= n && rowSpan <= int64(ldy)
 		if int64(strideY) < span && !interleaved {
 			return fmt.Errorf("%w: Y items overlap (strideY %d, item span %d, ldy %d, batch %d)", ref.ErrShape, strideY, span, ldy, batch)
 		}
 	}
 	if n == 0 || p.m == 0 || batch == 0 {
 		return nil
+	}
+	for b := 0; b < batch; b++ {
+		if !finite(x[b*strideX:], ldx, p.k, n) { // the NaN/Inf rule (nonfinite.go)
+			for b := 0; b < batch; b++ {
+				if err := p.refMul(y[b*strideY:], ldy, x[b*strideX:], ldx, n); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 	}
 	kern, err := p.kernel(p.choiceFor(n))
 	if err != nil {
@@ -137,7 +165,7 @@ func (p *Plan) MulBatch(y []float32, ldy, strideY int, x []float32, ldx, strideX
 
 func (p *Plan) checkCM(y []float32, ldy int, x []float32, ldx int, n int) error {
 	if p == nil {
-		return fmt.Errorf("dispatch: nil plan")
+		return ErrNilPlan
 	}
 	if p.closed.Load() {
 		return ErrClosed
@@ -149,7 +177,8 @@ func (p *Plan) checkCM(y []float32, ldy int, x []float32, ldx int, n int) error 
 }
 
 // checkOperand checks a rows×n operand with row stride ld in a slice of length l holding
-// batch items stride apart.
+// batch items stride apart. Every span is computed by package extent, without overflow: a
+// stride or count so large that the span exceeds MaxInt is refused, never wrapped.
 func checkOperand(name string, rows, n, ld int, l, stride int64, batch int) error {
 	if n < 0 {
 		return fmt.Errorf("%w: negative N = %d", ref.ErrShape, n)
@@ -160,9 +189,13 @@ func checkOperand(name string, rows, n, ld int, l, stride int64, batch int) erro
 	if n == 0 || rows == 0 || batch == 0 {
 		return nil
 	}
-	need := int64(rows-1)*int64(ld) + int64(n) + int64(batch-1)*stride
-	if l < need {
-		return fmt.Errorf("%w: %s has %d values, %d×%d with stride %d (×%d items %d apart) needs %d", ref.ErrShape, name, l, rows, n, ld, batch, stride, need)
+	one, ok := extent.Span(int64(rows), int64(n), int64(ld))
+	need := one
+	if ok {
+		need, ok = extent.Items(one, stride, int64(batch))
+	}
+	if !ok || l < need {
+		return fmt.Errorf("%w: %s has %d values, %d×%d with stride %d (×%d items %d apart) needs %s", ref.ErrShape, name, l, rows, n, ld, batch, stride, extent.Need(need, ok))
 	}
 	return nil
 }
@@ -171,7 +204,7 @@ func checkOperand(name string, rows, n, ld int, l, stride int64, batch int) erro
 func (p *Plan) run(kern asm.Kernel, y []float32, ldy, strideY int, x []float32, ldx, strideX int, n, batch int) error {
 	units := kern.Units()
 	threads := p.Threads()
-	if threads <= 1 && batch == 1 && kern.UnitCost()[units]*int64(n) <= chunkWork {
+	if threads <= 1 && batch == 1 && extent.MulSat(kern.UnitCost()[units], int64(n)) <= chunkWork {
 		return kern.Run(0, units, x, ldx, y, ldy, n, p.epiP) // one chunk: no partition
 	}
 	if pk, ok := usePanel(kern, n, threads); ok {
@@ -211,7 +244,7 @@ func tokenPanel(k int) int {
 // panels depend on K only, so the result does not depend on the thread count.
 func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) error {
 	if p == nil {
-		return fmt.Errorf("dispatch: nil plan")
+		return ErrNilPlan
 	}
 	if p.closed.Load() {
 		return ErrClosed
@@ -227,6 +260,9 @@ func (p *Plan) MulTokens(y []float32, ldy int, x []float32, ldx int, n int) erro
 	}
 	if n == 0 || p.m == 0 {
 		return nil
+	}
+	if !finite(x, ldx, n, p.k) {
+		return p.refTokens(y, ldy, x, ldx, n) // the NaN/Inf rule (nonfinite.go)
 	}
 	panel := p.panelCap
 	// Kernels with a panel: token panels as wide as their channel-major calls' tiles

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -36,10 +37,10 @@ func TestSetThreadsWhileRunning(t *testing.T) {
 	}
 	wg.Wait()
 	require.Error(t, p.SetThreads(-1))
-	require.Error(t, p.SetThreads(maxThreads+1))
+	require.Error(t, p.SetThreads(MaxThreads+1))
 	require.NoError(t, p.SetThreads(0))
 	require.GreaterOrEqual(t, p.Threads(), 1)
-	_, err = Compile(w, Options{Threads: maxThreads + 1})
+	_, err = Compile(w, Options{Threads: MaxThreads + 1})
 	require.Error(t, err)
 }
 
@@ -71,4 +72,23 @@ func TestParallelRecoversPanics(t *testing.T) {
 	seen := map[int]bool{}
 	require.NoError(t, parallel(3, 16, func(c int) error { mu.Lock(); seen[c] = true; mu.Unlock(); return nil }))
 	require.Len(t, seen, 16)
+}
+
+// TestThreadsCapped: Threads = 0 (and SetThreads(0)) follow GOMAXPROCS only up to
+// MaxThreads, and larger counts are refused: more than 10000 OS threads stop a Go process.
+func TestThreadsCapped(t *testing.T) {
+	d := randDense(rand.New(rand.NewPCG(1, 2)), 8, 8, 0.5)
+	old := runtime.GOMAXPROCS(MaxThreads + 100)
+	p, err := Compile(d, Options{})
+	runtime.GOMAXPROCS(old)
+	require.NoError(t, err)
+	require.Equal(t, MaxThreads, p.Threads())
+	require.Error(t, p.SetThreads(MaxThreads+1))
+	_, err = Compile(d, Options{Threads: 100000})
+	require.Error(t, err)
+	runtime.GOMAXPROCS(MaxThreads + 100)
+	err = p.SetThreads(0)
+	runtime.GOMAXPROCS(old)
+	require.NoError(t, err)
+	require.Equal(t, MaxThreads, p.Threads())
 }

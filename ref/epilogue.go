@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/sparsegen/sparsegen/internal/extent"
 )
 
 // Activation selects the function applied in the epilogue.
@@ -146,19 +148,11 @@ func CheckOperands(m, k, n int, x []float32, ldx int, y []float32, ldy int) erro
 	if n == 0 || m == 0 {
 		return nil
 	}
-	if need := span(k, n, ldx); int64(len(x)) < need {
-		return fmt.Errorf("%w: X has %d values, K×N = %d×%d with ldx %d needs %d", ErrShape, len(x), k, n, ldx, need)
+	if need, ok := extent.Span(int64(k), int64(n), int64(ldx)); !ok || int64(len(x)) < need {
+		return fmt.Errorf("%w: X has %d values, K×N = %d×%d with ldx %d needs %s", ErrShape, len(x), k, n, ldx, extent.Need(need, ok))
 	}
-	if need := span(m, n, ldy); int64(len(y)) < need {
-		return fmt.Errorf("%w: Y has %d values, M×N = %d×%d with ldy %d needs %d", ErrShape, len(y), m, n, ldy, need)
+	if need, ok := extent.Span(int64(m), int64(n), int64(ldy)); !ok || int64(len(y)) < need {
+		return fmt.Errorf("%w: Y has %d values, M×N = %d×%d with ldy %d needs %s", ErrShape, len(y), m, n, ldy, extent.Need(need, ok))
 	}
 	return nil
-}
-
-// span is the number of values a rows×n matrix with stride ld occupies: (rows−1)·ld + n.
-func span(rows, n, ld int) int64 {
-	if rows == 0 || n == 0 {
-		return 0
-	}
-	return int64(rows-1)*int64(ld) + int64(n)
 }

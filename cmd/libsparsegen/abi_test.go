@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sparsegen/sparsegen/dispatch"
 	"github.com/sparsegen/sparsegen/ref"
 )
 
@@ -46,6 +47,13 @@ func TestPythonMirrorsHeader(t *testing.T) {
 		if !strings.Contains(py, `"`+low+`": `+strconv.Itoa(v)) {
 			t.Errorf("python ACTIVATIONS lacks %q: %d", low, v)
 		}
+	}
+
+	// The thread limit.
+	if m := regexp.MustCompile(`#define SG_MAX_THREADS (\d+)`).FindStringSubmatch(h); m == nil || m[1] != strconv.Itoa(dispatch.MaxThreads) {
+		t.Errorf("header SG_MAX_THREADS %v, dispatch.MaxThreads %d", m, dispatch.MaxThreads)
+	} else if !strings.Contains(py, "MAX_THREADS = "+m[1]) {
+		t.Errorf("python MAX_THREADS is not %s", m[1])
 	}
 
 	// sg_options fields, in order.

@@ -20,6 +20,8 @@ import (
 	"github.com/sparsegen/sparsegen/asm"
 	"github.com/sparsegen/sparsegen/dispatch"
 	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/internal/extent"
+	"github.com/sparsegen/sparsegen/internal/sysmem"
 	"github.com/sparsegen/sparsegen/ref"
 )
 
@@ -222,8 +224,8 @@ func compile(w formats.Matrix, o options, note string) (uint64, error) {
 			do.Bias = []float32{}
 		}
 	}
-	if o.threads < 0 {
-		return 0, fail(codeArgument, "options.threads = %d < 0", o.threads)
+	if o.threads < 0 || int(o.threads) > dispatch.MaxThreads {
+		return 0, fail(codeArgument, "options.threads = %d outside 0…%d", o.threads, dispatch.MaxThreads)
 	}
 	do.Threads = int(o.threads)
 	if o.isa != "" {
@@ -265,9 +267,11 @@ func compile(w formats.Matrix, o options, note string) (uint64, error) {
 }
 
 // setDefaultThreads sets GOMAXPROCS (0: the runtime's default) and returns the old value.
+// Like sg_plan_set_threads it refuses more than dispatch.MaxThreads: Go stops the whole
+// process when more than 10000 OS threads run at once.
 func setDefaultThreads(n int32) (int32, error) {
-	if n < 0 {
-		return 0, fail(codeArgument, "threads = %d < 0", n)
+	if n < 0 || int(n) > dispatch.MaxThreads {
+		return 0, fail(codeArgument, "threads = %d outside 0…%d", n, dispatch.MaxThreads)
 	}
 	if n == 0 {
 		old := runtime.GOMAXPROCS(0)
@@ -299,38 +303,27 @@ func (a indexArray) width() int {
 	return 32
 }
 
-// checkDims validates a shape before any size is computed from it.
+// checkDims validates a shape before any size is computed from it: every reader copies at
+// least M+1 row pointers (int64), which must fit in memory.
 func checkDims(m, k int64) error {
 	if m < 0 || k < 0 {
 		return fail(codeArgument, "negative shape M = %d, K = %d", m, k)
 	}
-	if _, ok := mul64(m, k); !ok {
+	if _, ok := extent.Mul(m, k); !ok {
 		return fail(codeNoMem, "shape %d×%d overflows", m, k)
 	}
+	return checkAlloc(fmt.Sprintf("M = %d row pointers", m), m+1, 8)
+}
+
+// checkAlloc refuses, as SG_ERR_NOMEM, a copy of count elements of size bytes that this
+// machine's memory cannot hold: Go cannot recover from an allocation that fails (it stops
+// the process), so a size too large must be refused before it is attempted.
+func checkAlloc(what string, count, size int64) error {
+	b, ok := extent.Mul(count, size)
+	if !ok || !sysmem.Fits(b) {
+		return fail(codeNoMem, "%s: %d × %d bytes exceed this machine's memory (%.1f GiB)", what, count, size, float64(sysmem.Total())/(1<<30))
+	}
 	return nil
-}
-
-// mul64 multiplies non-negative a and b, reporting overflow past MaxInt (the largest slice).
-func mul64(a, b int64) (int64, bool) {
-	if a == 0 || b == 0 {
-		return 0, true
-	}
-	if a < 0 || b < 0 || a > math.MaxInt/b {
-		return 0, false
-	}
-	return a * b, true
-}
-
-// span is the number of elements a rows×cols matrix with row stride ld occupies.
-func span(rows, cols, ld int64) (int64, bool) {
-	if rows == 0 || cols == 0 {
-		return 0, true
-	}
-	s, ok := mul64(rows-1, ld)
-	if !ok || s > math.MaxInt-cols {
-		return 0, false
-	}
-	return s + cols, true
 }
 
 // readDense copies an M×K row-major matrix with stride ldw.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -336,6 +337,10 @@ func TestCompileOptions(t *testing.T) {
 	if _, err := compile(d, o, ""); codeOf(t, err) != codeArgument {
 		t.Errorf("threads -1: %v", err)
 	}
+	o.threads = 100000
+	if _, err := compile(d, o, ""); codeOf(t, err) != codeArgument {
+		t.Errorf("threads 100000: %v", err)
+	}
 	o = defaultOptions()
 	o.isa = "mmx"
 	if _, err := compile(d, o, ""); codeOf(t, err) != codeArgument {
@@ -404,6 +409,43 @@ func TestSetDefaultThreads(t *testing.T) {
 	}
 	if _, err := setDefaultThreads(-2); codeOf(t, err) != codeArgument {
 		t.Errorf("-2: %v", err)
+	}
+	// More threads than a plan may use is refused (it used to be accepted, and the next
+	// plan's calls stopped the process past Go's 10000-thread limit), and changes nothing.
+	before := runtime.GOMAXPROCS(0)
+	if _, err := setDefaultThreads(100000); codeOf(t, err) != codeArgument {
+		t.Errorf("100000: %v", err)
+	}
+	if runtime.GOMAXPROCS(0) != before {
+		t.Errorf("GOMAXPROCS %d after a refused call, was %d", runtime.GOMAXPROCS(0), before)
+	}
+	if _, err := setDefaultThreads(dispatch.MaxThreads); err != nil {
+		t.Errorf("%d: %v", dispatch.MaxThreads, err)
+	}
+	if _, err := setDefaultThreads(dispatch.MaxThreads + 1); codeOf(t, err) != codeArgument {
+		t.Errorf("%d: %v", dispatch.MaxThreads+1, err)
+	}
+}
+
+// TestHugeShapes: shapes whose copies cannot fit in memory are SG_ERR_NOMEM before anything
+// is allocated (Go cannot recover from a failed allocation), not SG_ERR_INTERNAL.
+func TestHugeShapes(t *testing.T) {
+	for _, sh := range [][2]int64{{1 << 40, 1 << 20}, {1 << 50, 1}, {math.MaxInt64, 0}} {
+		if err := checkDims(sh[0], sh[1]); codeOf(t, err) != codeNoMem {
+			t.Errorf("%d×%d: %v, want SG_ERR_NOMEM", sh[0], sh[1], err)
+		}
+	}
+	if err := checkDims(1<<20, 1<<20); err != nil {
+		t.Errorf("1M×1M (8 MiB of row pointers): %v", err)
+	}
+	if err := checkAlloc("x", 1<<40, 1<<10); codeOf(t, err) != codeNoMem {
+		t.Errorf("2⁵⁰ bytes: %v", err)
+	}
+	if err := checkAlloc("x", math.MaxInt64, 8); codeOf(t, err) != codeNoMem {
+		t.Errorf("overflowing bytes: %v", err)
+	}
+	if err := checkAlloc("x", 1<<20, 4); err != nil {
+		t.Errorf("4 MiB: %v", err)
 	}
 }
 

@@ -10,11 +10,14 @@ void sgx_set_error(const char *msg, size_t n);
 import "C"
 
 import (
+	"fmt"
 	"math"
 	"runtime/debug"
 	"unsafe"
 
+	"github.com/sparsegen/sparsegen/dispatch"
 	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/internal/extent"
 )
 
 // The Go exports behind the C wrappers of sparsegen.c. Every export recovers panics (no Go
@@ -46,6 +49,8 @@ var (
 	_ [codeNoMem - C.SG_ERR_NOMEM]int
 	_ [C.SG_ERR_INTERNAL - codeInternal]int
 	_ [codeInternal - C.SG_ERR_INTERNAL]int
+	_ [C.SG_MAX_THREADS - dispatch.MaxThreads]int
+	_ [dispatch.MaxThreads - C.SG_MAX_THREADS]int
 )
 
 // report sets the thread's message for err and returns its code.
@@ -166,9 +171,12 @@ func sgx_plan_dense(out *C.sg_plan, m, k C.int64_t, w *C.float, ldw C.int64_t, o
 		if ldw < k || ldw < 0 {
 			return nil, "", fail(codeArgument, "ldw = %d < K = %d", ldw, k)
 		}
-		n, ok := span(int64(m), int64(k), int64(ldw))
+		n, ok := extent.Span(int64(m), int64(k), int64(ldw))
 		if !ok {
 			return nil, "", fail(codeNoMem, "M×K = %d×%d with ldw %d overflows", m, k, ldw)
+		}
+		if err := checkAlloc(fmt.Sprintf("a dense copy of %d×%d", m, k), int64(m)*int64(k), 4); err != nil {
+			return nil, "", err
 		}
 		ws, err := floats(w, n, "w")
 		if err != nil {
@@ -185,6 +193,9 @@ func sgx_plan_csr(out *C.sg_plan, m, k, nnz C.int64_t, indptr unsafe.Pointer, in
 	return create(out, opts, m, k, func() (formats.Matrix, string, error) {
 		if nnz < 0 || int64(nnz) > math.MaxInt/8 {
 			return nil, "", fail(codeArgument, "nnz = %d out of range", nnz)
+		}
+		if err := checkAlloc(fmt.Sprintf("a copy of %d entries", nnz), int64(nnz), 8); err != nil {
+			return nil, "", err
 		}
 		ip, err := indices(indptr, indptrType, int64(m)+1, "indptr")
 		if err != nil {
@@ -213,9 +224,12 @@ func sgx_plan_bsr(out *C.sg_plan, m, k, r, c, nblocks C.int64_t, indptr unsafe.P
 		if nblocks < 0 {
 			return nil, "", fail(codeArgument, "nblocks = %d < 0", nblocks)
 		}
-		nv, ok := mul64(int64(nblocks), int64(r*c))
+		nv, ok := extent.Mul(int64(nblocks), int64(r*c))
 		if !ok || nv > math.MaxInt/8 {
 			return nil, "", fail(codeNoMem, "nblocks·r·c = %d·%d·%d overflows", nblocks, r, c)
+		}
+		if err := checkAlloc(fmt.Sprintf("a copy of %d blocks of %d×%d", nblocks, r, c), nv, 4); err != nil {
+			return nil, "", err
 		}
 		br := (int64(m) + int64(r) - 1) / int64(r)
 		ip, err := indices(indptr, indptrType, br+1, "indptr")
@@ -242,12 +256,15 @@ func sgx_plan_nm(out *C.sg_plan, m, k, keep, group C.int64_t, val *C.float, pos 
 		if spr < 0 {
 			return nil, "", fail(codeArgument, "pattern %d:%d needs 1 ≤ keep ≤ group ≤ 16", keep, group)
 		}
-		want, ok := mul64(int64(m), spr)
+		want, ok := extent.Mul(int64(m), spr)
 		if !ok {
 			return nil, "", fail(codeNoMem, "M·slots = %d·%d overflows", m, spr)
 		}
 		if int64(n) != want {
 			return nil, "", fail(codeArgument, "len = %d, want M·slots per row = %d·%d = %d", n, m, spr, want)
+		}
+		if err := checkAlloc(fmt.Sprintf("a copy of %d slots", want), want, 5); err != nil {
+			return nil, "", err
 		}
 		vals, err := floats(val, want, "val")
 		if err != nil {
@@ -269,7 +286,7 @@ func operand(p *C.float, rows, cols, ld int64, name, colsName string) ([]float32
 	if ld < cols {
 		return nil, fail(codeShape, "ld%s = %d < %s = %d (the length of a row of %s)", name, ld, colsName, cols, name)
 	}
-	n, ok := span(rows, cols, ld)
+	n, ok := extent.Span(rows, cols, ld)
 	if !ok {
 		return nil, fail(codeShape, "%s: %d×%d with ld %d overflows", name, rows, cols, ld)
 	}
@@ -321,18 +338,15 @@ func batchOperand(p *C.float, rows, cols, ld, stride, batch int64, name string) 
 	if ld < cols {
 		return nil, fail(codeShape, "ld%s = %d < N = %d", name, ld, cols)
 	}
-	one, ok := span(rows, cols, ld)
+	one, ok := extent.Span(rows, cols, ld)
 	if !ok {
 		return nil, fail(codeShape, "%s: %d×%d with ld %d overflows", name, rows, cols, ld)
 	}
-	if one == 0 || batch == 0 {
-		return nil, nil
-	}
-	off, ok := mul64(batch-1, stride)
-	if !ok || off > math.MaxInt-one {
+	all, ok := extent.Items(one, stride, batch)
+	if !ok {
 		return nil, fail(codeShape, "%s: %d items %d apart overflow", name, batch, stride)
 	}
-	return floats(p, off+one, name)
+	return floats(p, all, name)
 }
 
 //export sgx_mul_batch

@@ -43,7 +43,11 @@
  *   elements, between consecutive rows. Operands of one call must not overlap (X and Y, the
  *   weight arrays and the output pointer).
  * Numerics: results are within 2(k+1)·eps·Σ|w·x| of the exact product (k = stored weights in
- *   the row) and bitwise identical for any thread count and any N split; NaN propagates.
+ *   the row) and bitwise identical for any thread count and any N split. NaN and Inf follow
+ *   scipy.sparse for every kernel, N, layout and thread count: stored weights multiply by
+ *   IEEE rules (a stored zero times Inf is NaN), absent ones contribute nothing, and zeros
+ *   the library adds when it packs W never turn a finite result into NaN. A call whose X
+ *   holds NaN or Inf runs on a slower, single-threaded path that implements this rule.
  */
 #ifndef SPARSEGEN_H
 #define SPARSEGEN_H
@@ -57,6 +61,10 @@ extern "C" {
 
 /* The ABI version this header describes; sg_abi_version() returns the library's. */
 #define SG_ABI_VERSION 1
+
+/* The most threads a plan may use (sg_options.threads, sg_plan_set_threads,
+   sg_set_default_threads). */
+#define SG_MAX_THREADS 4096
 
 /* Status codes. New codes may be added; treat unknown nonzero codes as failures. */
 typedef enum sg_status {
@@ -111,7 +119,7 @@ typedef struct sg_options {
     int64_t bias_len;        /* number of values at bias; must equal M when bias != NULL */
     int32_t accumulate;      /* nonzero: Y = act(W·X + bias + Y) (β = 1); default 0 */
     int32_t threads;         /* threads per call, fixed for the plan's life; 0 = the default
-                                (see sg_set_default_threads); must be >= 0 */
+                                (see sg_set_default_threads); 0 ... SG_MAX_THREADS */
     const char *isa;         /* highest ISA to use: "generic", "avx2", "avx512", "neon";
                                 NULL or "" = $SPARSEGEN_ISA, else the best the CPU has.
                                 Naming an ISA the CPU lacks is SG_ERR_UNSUPPORTED. */
@@ -224,13 +232,15 @@ sg_status sg_plan_free(sg_plan plan);
 
 /* Sets the number of threads later calls of this plan use (0: the default count). Safe while
    other threads run the plan: each call reads the count once when it starts; results are
-   bitwise the same for every count. SG_ERR_ARGUMENT for a negative or huge count. */
+   bitwise the same for every count. SG_ERR_ARGUMENT outside 0 ... SG_MAX_THREADS. */
 sg_status sg_plan_set_threads(sg_plan plan, int32_t threads);
 
 /* The thread count that plans created later with threads = 0 use (it is Go's GOMAXPROCS,
-   which also bounds how many threads run library code at once): threads >= 1 sets it, 0
-   restores the default (the CPUs the process may use). Plans already created keep their
-   count. *previous (if not NULL) receives the value before the call. */
+   which also bounds how many threads run library code at once): 1 <= threads <=
+   SG_MAX_THREADS sets it, 0 restores the default (the CPUs the process may use; plans use
+   at most SG_MAX_THREADS). SG_ERR_ARGUMENT outside 0 ... SG_MAX_THREADS (Go stops a
+   process that runs more than 10000 threads). Plans already created keep their count. *previous (if not NULL) receives the
+   value before the call. */
 sg_status sg_set_default_threads(int32_t threads, int32_t *previous);
 
 /* The number of plans currently alive (not yet freed), for leak checks. */

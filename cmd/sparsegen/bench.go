@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,8 +37,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
-	if *threads < 0 {
-		return usageErr(fs, "-threads must be ≥ 0")
+	if *threads < 0 || *threads > dispatch.MaxThreads {
+		return usageErr(fs, "-threads must be in 0…%d", dispatch.MaxThreads)
 	}
 	if *isa != "" {
 		if _, err := asm.ParseISA(*isa); err != nil {
@@ -77,7 +78,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *model != "" {
 		ns := []int{1, 16, 128}
 		if *n != "" {
-			if ns, err = bench.ParseList(*n, parsePositive); err != nil {
+			if ns, err = bench.ParseList(*n, bench.ParseN); err != nil {
 				return usageErr(fs, "-n: %v", err)
 			}
 		}
@@ -134,10 +135,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func parsePositive(s string) (int, error) {
-	var v int
-	if _, err := fmt.Sscan(s, &v); err != nil || v < 1 {
-		return 0, fmt.Errorf("%q is not a positive integer", s)
+// parseThreads reads one thread count: an integer in 1…dispatch.MaxThreads.
+func parseThreads(s string) (int, error) {
+	v, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || v < 1 || v > dispatch.MaxThreads {
+		return 0, fmt.Errorf("thread count %q is not an integer in 1…%d", s, dispatch.MaxThreads)
 	}
 	return v, nil
 }
@@ -228,15 +230,21 @@ func loadTensors(path string) ([]tensor, error) {
 		defer st.Close()
 		return collect(st.Names(), func(name string) (formats.Matrix, fileio.Info, error) { return st.Dense(name) })
 	case ".npz":
-		// A scipy sparse or our N:M npz is one matrix; a plain npz holds named dense arrays.
-		if w, info, err := fileio.LoadMatrix(path, ""); err == nil && info.Layout != "dense" {
-			return []tensor{{filepath.Base(path), w, info}}, nil
-		}
+		// A scipy sparse or our N:M npz (it has a "format" array) is one matrix; a plain
+		// npz holds named dense arrays. The archive is opened and each array read once.
 		z, err := fileio.OpenNPZFile(path)
 		if err != nil {
 			return nil, err
 		}
 		defer z.Close()
+		if z.Has("format") {
+			w, info, err := z.Matrix("")
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			info.Path = path
+			return []tensor{{filepath.Base(path), w, info}}, nil
+		}
 		return collect(z.Names(), z.Matrix)
 	case ".npy":
 		w, info, err := fileio.LoadMatrix(path, "")

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
+	"encoding/binary"
 	"encoding/csv"
+	"fmt"
 	"image/png"
 	"math/rand/v2"
 	"os"
@@ -295,4 +298,153 @@ func TestCalibrateCLI(t *testing.T) {
 	code, stdout, stderr = sg(t, "info", "-peak=false")
 	require.Equal(t, 0, code, stderr)
 	require.Regexp(t, `(?m)^policy:\s+shipped table.*calibration ignored: truncated`, stdout)
+}
+
+// TestHugeNAndThreadsRefused: an N or thread count out of range is a usage error with the
+// range in the message, and a configuration that cannot fit in memory is refused before it
+// runs (both used to die in the runtime: "out of memory", a goroutine dump, exit 2).
+func TestHugeNAndThreadsRefused(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.safetensors")
+	writeModel(t, model)
+	for _, args := range [][]string{
+		{"bench", "-model", model, "-n", "100000000"},
+		{"tune", "-model", model, "-n", "1,100000000", "-out", filepath.Join(dir, "r.json")},
+		{"bench", "-threads", "100000"},
+		{"tune", "-shapes", "32x48", "-threads", "1,100000", "-out", filepath.Join(dir, "r.json")},
+	} {
+		code, _, stderr := sg(t, args...)
+		require.Equal(t, 2, code, "args %q: stderr %s", args, stderr)
+		require.Regexp(t, `[01]…(1048576|4096)`, stderr, "args %q", args)
+	}
+	// 2²⁰×2¹⁰ W with N = 2²⁰: Y alone is 4 TiB.
+	code, _, stderr := sg(t, "bench", "-shapes", "1048576x1024x1048576", "-patterns", "dense", "-quick")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "GiB")
+	_, err := os.Stat(filepath.Join(dir, "r.json"))
+	require.True(t, os.IsNotExist(err), "no record written")
+}
+
+// TestPruneKeepsTensorsWhoseNamesCollide: tensors whose names sanitize to one file name (or
+// differ only in case) each get their own file; prune used to print one path three times,
+// exit 0 and keep the last tensor only.
+func TestPruneKeepsTensorsWhoseNamesCollide(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.safetensors")
+	names := []string{"layer/a", "layer_a", "layer a", "Layer_A"}
+	var ts []fileio.Tensor
+	for i, name := range names {
+		d := make([]float32, (8+i)*8)
+		for j := range d {
+			d[j] = float32(j%5) + 1
+		}
+		m, err := formats.NewDense(8+i, 8, d)
+		require.NoError(t, err)
+		ts = append(ts, fileio.Tensor{Name: name, Data: m})
+	}
+	require.NoError(t, fileio.SaveSafetensors(model, ts, nil))
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := sg(t, "prune", "-in", model, "-out", out, "-sparsity", "0.5")
+	require.Equal(t, 0, code, stderr)
+	seen := map[string]bool{}
+	for i, name := range names {
+		line := ""
+		for _, l := range strings.Split(stdout, "\n") {
+			if strings.HasPrefix(l, name+":") {
+				line = l
+			}
+		}
+		require.NotEmpty(t, line, "no output line for %q in %s", name, stdout)
+		path := line[strings.LastIndex(line, "→ ")+len("→ "):]
+		require.False(t, seen[strings.ToLower(path)], "%s written twice", path)
+		seen[strings.ToLower(path)] = true
+		m, _, err := fileio.LoadMatrix(path, "")
+		require.NoError(t, err, path)
+		rows, _ := m.Shape()
+		require.Equal(t, 8+i, rows, "%s holds %q", path, name)
+	}
+	ents, err := os.ReadDir(out)
+	require.NoError(t, err)
+	require.Len(t, ents, len(names))
+	// The tensor whose name needed no change keeps its plain file name.
+	_, err = os.Stat(filepath.Join(out, "layer_a.npz"))
+	require.NoError(t, err)
+}
+
+// TestTuneOutChecked: an -out that cannot be written fails before tuning, and a run leaves
+// only the record (it used to leave RECORD.lock).
+func TestTuneOutChecked(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := sg(t, "tune", "-shapes", "32x48", "-n", "8", "-threads", "1", "-budget", "1h", "-out", filepath.Join(dir, "missing", "r.json"))
+	require.Equal(t, 1, code, stderr)
+	require.NotContains(t, stdout, "tuned")
+	require.Contains(t, stderr, "missing")
+	rec := filepath.Join(dir, "r.json")
+	code, _, stderr = sg(t, "tune", "-shapes", "32x48", "-patterns", "unstructured:0.8", "-n", "8", "-threads", "1", "-budget", "30ms", "-out", rec)
+	require.Equal(t, 0, code, stderr)
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, ents, 1, "only the record: %v", ents)
+}
+
+// npyOf builds a version 1.0 .npy of the given descr and shape text around raw data.
+func npyOf(descr, shape string, data []byte) []byte {
+	h := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape)
+	for (10+len(h)+1)%64 != 0 {
+		h += " "
+	}
+	h += "\n"
+	b := append([]byte("\x93NUMPY\x01\x00"), byte(len(h)), byte(len(h)>>8))
+	return append(append(b, h...), data...)
+}
+
+func le[T int32 | int64 | float32 | float64](v ...T) []byte {
+	var buf bytes.Buffer
+	require.NoError(nil, binary.Write(&buf, binary.LittleEndian, v))
+	return buf.Bytes()
+}
+
+// TestCorruptScipyNPZError: a scipy npz whose column index is out of range is reported as
+// such (the loader's message names row and column); inspect used to discard it and report
+// "dtype <i4 is not float16, float32 or float64" from a second, dense reading.
+func TestCorruptScipyNPZError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.npz")
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range []struct {
+		name string
+		npy  []byte
+	}{
+		{"format", npyOf("|S3", "()", []byte("csr"))},
+		{"shape", npyOf("<i8", "(2,)", le[int64](2, 3))},
+		{"indptr", npyOf("<i4", "(3,)", le[int32](0, 1, 2))},
+		{"indices", npyOf("<i4", "(2,)", le[int32](1, 7))}, // column 7 of 3
+		{"data", npyOf("<f4", "(2,)", le[float32](1, 2))},
+	} {
+		w, err := zw.Create(e.name + ".npy")
+		require.NoError(t, err)
+		_, err = w.Write(e.npy)
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+	code, _, stderr := sg(t, "inspect", path)
+	require.Equal(t, 1, code)
+	require.NotContains(t, stderr, "is not float16")
+	require.Contains(t, stderr, "7")
+	t.Log(stderr)
+}
+
+// TestPruneRefusesOverflow: float64 weights beyond float32's range are refused, not written
+// as ±Inf with exit 0.
+func TestPruneRefusesOverflow(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "w.npy")
+	require.NoError(t, os.WriteFile(in, npyOf("<f8", "(2, 2)", le(1.0, 5e38, -1e39, 2.0)), 0o644))
+	out := filepath.Join(dir, "w.npz")
+	code, _, stderr := sg(t, "prune", "-in", in, "-out", out, "-sparsity", "0.5")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "3.4e38")
+	_, err := os.Stat(out)
+	require.True(t, os.IsNotExist(err), "nothing written")
 }

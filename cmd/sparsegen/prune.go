@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -93,6 +94,9 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 		if d.Rows < 2 && *tensorName == "" {
 			continue // skip biases and scalars unless asked for by name
 		}
+		if t.info.Overflow {
+			return fmt.Errorf("%s: %s: float64 values beyond float32's range (±3.4e38) would be written as ±Inf; rescale the tensor first", *in, t.name)
+		}
 		dense = append(dense, d)
 		names = append(names, t.name)
 	}
@@ -131,7 +135,11 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 	}
 
 	several := len(pruned) > 1
+	var files []string
 	if several {
+		if files, err = outputNames(names); err != nil {
+			return err
+		}
 		if err := os.MkdirAll(*out, 0o755); err != nil {
 			return err
 		}
@@ -155,7 +163,7 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 		}
 		path := *out
 		if several {
-			path = filepath.Join(*out, safeName(names[i])+".npz")
+			path = filepath.Join(*out, files[i]+".npz")
 		}
 		if err := fileio.SaveMatrix(path, m); err != nil {
 			return fmt.Errorf("%s: %w", names[i], err)
@@ -175,6 +183,49 @@ func safeName(s string) string {
 		s = "tensor"
 	}
 	return s
+}
+
+// outputNames gives each tensor its own file name (without .npz): safeName of its name,
+// and where several tensors reach the same file name (or names that differ only in case, one
+// file on case-insensitive file systems), every one of them but a tensor whose name needed no
+// change gets a suffix from a hash of its full name. Two files of one run never share a path:
+// that would keep the last tensor and lose the others without a word.
+func outputNames(names []string) ([]string, error) {
+	out := make([]string, len(names))
+	groups := map[string][]int{}
+	var order []string
+	for i, n := range names {
+		out[i] = safeName(n)
+		key := strings.ToLower(out[i])
+		if _, ok := groups[key]; !ok {
+			order = append(order, key)
+		}
+		groups[key] = append(groups[key], i)
+	}
+	for _, key := range order {
+		g := groups[key]
+		if len(g) == 1 {
+			continue
+		}
+		kept := false
+		for _, i := range g {
+			if !kept && out[i] == names[i] {
+				kept = true
+				continue
+			}
+			h := fnv.New32a()
+			h.Write([]byte(names[i]))
+			out[i] = fmt.Sprintf("%s-%08x", out[i], h.Sum32())
+		}
+	}
+	seen := map[string]int{}
+	for i, o := range out {
+		if j, ok := seen[strings.ToLower(o)]; ok {
+			return nil, fmt.Errorf("tensors %q and %q would both be written to %s.npz", names[j], names[i], o)
+		}
+		seen[strings.ToLower(o)] = i
+	}
+	return out, nil
 }
 
 func parseBlock(s string) (r, c int, err error) {

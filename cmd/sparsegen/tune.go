@@ -38,18 +38,24 @@ func runTune(args []string, stdout, stderr io.Writer) error {
 	if (*model == "") == (*shapes == "") {
 		return usageErr(fs, "give exactly one of -model and -shapes")
 	}
-	ns, err := bench.ParseList(*nList, parsePositive)
+	ns, err := bench.ParseList(*nList, bench.ParseN)
 	if err != nil {
 		return usageErr(fs, "-n: %v", err)
 	}
 	opts := autotune.Options{Ns: ns, ISA: *isa, Budget: *budget, Progress: progressWriter(stderr), Seed: 1}
 	if *threads != "" {
-		if opts.Threads, err = bench.ParseList(*threads, parsePositive); err != nil {
+		if opts.Threads, err = bench.ParseList(*threads, parseThreads); err != nil {
 			return usageErr(fs, "-threads: %v", err)
 		}
 	}
 	if *budget <= 0 {
 		return usageErr(fs, "-budget must be positive")
+	}
+	// An unwritable -out is found now, not after the whole run.
+	if !*check {
+		if err := autotune.CheckWritable(*out); err != nil {
+			return err
+		}
 	}
 	var layers []autotune.Layer
 	if *model != "" {

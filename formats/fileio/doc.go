@@ -11,7 +11,12 @@
 // uncompressed size must be consistent with its compressed size (equal when stored, at most
 // MaxDeflateRatio:1 when deflated); reads are capped at the claimed size with
 // io.LimitReader, the .npy inside must fill the entry exactly, and archive/zip checks the
-// CRC at the end. A decompression bomb is refused before it is inflated. Float arrays are
+// CRC at the end. The ratio check alone does not stop a decompression bomb (zeros deflate
+// at about 1028:1, so 2 MB may honestly inflate to 2 GiB): every archive has an inflate
+// budget (NPZOptions.MaxInflate, by default DefaultMaxInflate: a quarter of this machine's
+// memory) that bounds the bytes all its members inflate to. A member whose .npy header
+// declares more data than the budget has left is refused (ErrTooLarge) before its data is
+// inflated, and the bytes inflated are counted against the budget as they stream. Float arrays are
 // converted to float32 while they stream in (no second copy of the raw bytes), and output
 // read from a decompressing stream grows as data arrives, so a lying size costs only what
 // the stream really produced. Sparse shapes must fit int32 in both M and K.
@@ -29,6 +34,7 @@
 //
 // OpenNPZ/OpenNPZFile list arrays (names without ".npy", as numpy shows them), read their
 // headers (Info, List) and read them (Dense). Entries may be stored or deflated.
+// OpenNPZWith/OpenNPZFileWith take NPZOptions (the inflate budget).
 // NPZWriter writes archives of either kind.
 //
 // # scipy.sparse npz (CSR, BSR)

@@ -20,7 +20,12 @@ type Info struct {
 	DType      string   // the stored value dtype: a numpy descr ("<f8") or a safetensors dtype ("BF16")
 	IndexDType string   // sparse layouts: the stored index dtype ("<i4", "<i8", "|u1")
 	Notes      []string // canonicalizations and conversions done while reading (empty when none)
+	// Overflow is set when finite float64 values beyond float32's range (±3.4e38) were
+	// read as ±Inf (Notes says so too): the matrix no longer holds what the file does.
+	Overflow bool
 }
+
+const overflowNote = "some finite float64 values overflowed to ±Inf in float32"
 
 // DenseNPZName and DenseSafetensorsName are the array/tensor names SaveMatrix gives a Dense in .npz and
 // .safetensors files ("arr_0" is what numpy.savez names its first positional array).

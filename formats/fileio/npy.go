@@ -18,6 +18,10 @@ import (
 // file; test with errors.Is.
 var ErrFormat = errors.New("fileio: bad file")
 
+// ErrTooLarge is wrapped by errors about data larger than a limit allows (an npz member
+// that would inflate past its archive's budget, NPZOptions.MaxInflate).
+var ErrTooLarge = errors.New("fileio: too large")
+
 func bad(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, args...))
 }
@@ -314,6 +318,12 @@ func (p *dictParser) tuple() ([]int, error) {
 // (a file), so the output may be allocated at once; otherwise (a decompressing stream) it
 // grows as data arrives.
 func readNPY(r io.Reader, avail int64, asFloat, trusted bool) (*array, error) {
+	return readNPYChecked(r, avail, asFloat, trusted, nil)
+}
+
+// readNPYChecked is readNPY with admit, when not nil, called with the data size the header
+// declares before any data is read (an npz member's inflate budget).
+func readNPYChecked(r io.Reader, avail int64, asFloat, trusted bool, admit func(nbytes int64) error) (*array, error) {
 	h, used, err := readNPYHeader(r, avail)
 	if err != nil {
 		return nil, err
@@ -324,6 +334,11 @@ func readNPY(r io.Reader, avail int64, asFloat, trusted bool) (*array, error) {
 	}
 	if h.nbytes < left {
 		return nil, bad("npy: %d trailing bytes after the %d data bytes of shape %v", left-h.nbytes, h.nbytes, h.shape)
+	}
+	if admit != nil {
+		if err := admit(h.nbytes); err != nil {
+			return nil, err
+		}
 	}
 	a := &array{dt: h.dt, shape: h.shape, fortran: h.fortran}
 	if asFloat {
@@ -619,7 +634,8 @@ func arrayDense(a *array, container, name string) (*formats.Dense, Info, error) 
 		info.Notes = append(info.Notes, "Fortran-order array transposed into row-major C order")
 	}
 	if a.overflow {
-		info.Notes = append(info.Notes, "some finite float64 values overflowed to ±Inf in float32")
+		info.Overflow = true
+		info.Notes = append(info.Notes, overflowNote)
 	}
 	return d, info, nil
 }
@@ -645,7 +661,14 @@ func SaveNPY(path string, d *formats.Dense) error {
 }
 
 func openSized(path string) (*os.File, int64, error) {
-	f, err := os.Open(path)
+	// Refuse a FIFO, device or directory before opening it: opening a FIFO for reading
+	// blocks until a writer comes. The check after opening catches a swap in between.
+	if st, err := os.Stat(path); err != nil {
+		return nil, 0, err
+	} else if !st.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("%s: not a regular file", path)
+	}
+	f, err := openNoBlock(path)
 	if err != nil {
 		return nil, 0, err
 	}

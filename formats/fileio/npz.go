@@ -3,20 +3,40 @@ package fileio
 import (
 	"archive/zip"
 	"bytes"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/internal/sysmem"
 )
 
 // MaxDeflateRatio bounds uncompressed/compressed for a deflated entry: DEFLATE cannot
-// expand more than about 1032:1, so an entry claiming more is lying (a decompression bomb)
-// and is refused before anything is decompressed.
+// expand more than about 1032:1, so an entry claiming more is lying and is refused before
+// anything is decompressed. This alone does not stop a decompression bomb: zeros really do
+// deflate at about 1028:1 (2 MB inflate to 2 GiB), so what an archive may inflate is bounded
+// by its budget (NPZOptions.MaxInflate).
 const MaxDeflateRatio = 1032
+
+// NPZOptions configure OpenNPZWith.
+type NPZOptions struct {
+	// MaxInflate bounds the bytes the archive's members may inflate to, summed over every
+	// read of this NPZ (headers included); 0 means DefaultMaxInflate. A member whose .npy
+	// header declares more data than the budget has left is refused before its data is
+	// inflated, and the bytes really inflated are counted as they stream, so neither a
+	// lying zip header nor a lying .npy header gets past it.
+	MaxInflate int64
+}
+
+// DefaultMaxInflate is the inflate budget of an archive opened without one: a quarter of
+// this machine's memory (a float16 array read as float32 doubles, and readers keep their
+// result), at least 256 MiB.
+func DefaultMaxInflate() int64 { return max(sysmem.Total()/4, 256<<20) }
 
 // ArrayInfo describes one array of an .npz (or one tensor of a safetensors file).
 type ArrayInfo struct {
@@ -34,20 +54,33 @@ type NPZ struct {
 	names  []string
 	files  map[string]*zip.File
 	closer io.Closer
+	budget int64        // MaxInflate
+	used   atomic.Int64 // bytes inflated (or admitted by a header) so far
 }
 
 // OpenNPZ reads the zip directory of an .npz held in r (size bytes). Each entry's sizes are
 // checked against the archive (stored entries exactly, deflated ones within
-// MaxDeflateRatio); arrays are read only on request.
+// MaxDeflateRatio); arrays are read only on request, within DefaultMaxInflate.
 func OpenNPZ(r io.ReaderAt, size int64) (*NPZ, error) {
+	return OpenNPZWith(r, size, NPZOptions{})
+}
+
+// OpenNPZWith is OpenNPZ with options (an inflate budget).
+func OpenNPZWith(r io.ReaderAt, size int64, o NPZOptions) (*NPZ, error) {
 	if size < 0 {
 		return nil, bad("npz: negative size")
+	}
+	if o.MaxInflate < 0 {
+		return nil, fmt.Errorf("fileio: negative MaxInflate %d", o.MaxInflate)
+	}
+	if o.MaxInflate == 0 {
+		o.MaxInflate = DefaultMaxInflate()
 	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, bad("npz: %v", err)
 	}
-	z := &NPZ{zr: zr, size: size, files: map[string]*zip.File{}}
+	z := &NPZ{zr: zr, size: size, files: map[string]*zip.File{}, budget: o.MaxInflate}
 	for _, f := range zr.File {
 		name := strings.TrimSuffix(f.Name, ".npy")
 		if _, dup := z.files[name]; dup {
@@ -87,11 +120,16 @@ func checkEntry(f *zip.File, archive int64) error {
 
 // OpenNPZFile opens the .npz at path; Close it when done.
 func OpenNPZFile(path string) (*NPZ, error) {
+	return OpenNPZFileWith(path, NPZOptions{})
+}
+
+// OpenNPZFileWith is OpenNPZFile with options (an inflate budget).
+func OpenNPZFileWith(path string, o NPZOptions) (*NPZ, error) {
 	f, size, err := openSized(path)
 	if err != nil {
 		return nil, err
 	}
-	z, err := OpenNPZ(f, size)
+	z, err := OpenNPZWith(f, size, o)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -122,19 +160,73 @@ func (z *NPZ) entry(name string) (*zip.File, error) {
 	return f, nil
 }
 
+// budgeted counts the bytes inflated from an entry against the archive's budget as they
+// stream, and fails a read that would pass it.
+type budgeted struct {
+	r    io.Reader
+	z    *NPZ
+	name string
+	err  error // the refusal, which the caller returns over the error it caused
+}
+
+func (b *budgeted) Read(p []byte) (int, error) {
+	left := b.z.budget - b.z.used.Load()
+	if left <= 0 && len(p) > 0 {
+		b.err = b.z.overBudget(b.name, 1)
+		return 0, b.err
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := b.r.Read(p)
+	b.z.used.Add(int64(n))
+	return n, err
+}
+
+// admit charges the data bytes a member's .npy header declares before they are inflated
+// (the bytes then read are counted by budgeted too, so the charge is for the check only).
+func (z *NPZ) admit(name string) func(int64) error {
+	return func(nbytes int64) error {
+		if nbytes > z.budget-z.used.Load() {
+			return z.overBudget(name, nbytes)
+		}
+		return nil
+	}
+}
+
+func (z *NPZ) overBudget(name string, want int64) error {
+	return fmt.Errorf("%w: npz %q: %d more bytes would inflate past the archive's budget of %d (%d used; a decompression bomb, or set NPZOptions.MaxInflate)",
+		ErrTooLarge, name, want, z.budget, z.used.Load())
+}
+
+// Inflated is the number of bytes read from the archive's members so far.
+func (z *NPZ) Inflated() int64 { return z.used.Load() }
+
+// open opens an entry for reading: capped at its claimed size and counted against the budget.
+func (z *NPZ) open(name string, f *zip.File) (*budgeted, io.ReadCloser, int64, error) {
+	rc, err := f.Open()
+	if err != nil {
+		return nil, nil, 0, bad("npz: %q: %v", name, err)
+	}
+	u := int64(f.UncompressedSize64)
+	return &budgeted{r: io.LimitReader(rc, u), z: z, name: name}, rc, u, nil
+}
+
 // Info reads only the header of one array.
 func (z *NPZ) Info(name string) (ArrayInfo, error) {
 	f, err := z.entry(name)
 	if err != nil {
 		return ArrayInfo{}, err
 	}
-	rc, err := f.Open()
+	r, rc, u, err := z.open(name, f)
 	if err != nil {
-		return ArrayInfo{}, bad("npz: %q: %v", name, err)
+		return ArrayInfo{}, err
 	}
 	defer rc.Close()
-	u := int64(f.UncompressedSize64)
-	h, _, err := readNPYHeader(io.LimitReader(rc, u), u)
+	h, _, err := readNPYHeader(r, u)
+	if r.err != nil {
+		return ArrayInfo{}, r.err
+	}
 	if err != nil {
 		return ArrayInfo{}, fmt.Errorf("npz %q: %w", name, err)
 	}
@@ -166,14 +258,18 @@ func (z *NPZ) read(name string, asFloat bool) (*array, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc, err := f.Open()
+	r, rc, u, err := z.open(name, f)
 	if err != nil {
-		return nil, bad("npz: %q: %v", name, err)
+		return nil, err
 	}
 	defer rc.Close()
-	u := int64(f.UncompressedSize64)
-	a, err := readNPY(io.LimitReader(rc, u), u, asFloat, false)
-	if err != nil {
+	a, err := readNPYChecked(r, u, asFloat, false, z.admit(name))
+	switch {
+	case r.err != nil:
+		return nil, r.err
+	case errors.Is(err, ErrTooLarge):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("npz %q: %w", name, err)
 	}
 	var one [1]byte

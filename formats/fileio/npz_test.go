@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
 	"runtime"
@@ -436,4 +437,63 @@ func TestNPZWithoutCRCStillChecksSizes(t *testing.T) {
 			require.NoError(t, m.Validate())
 		}
 	}
+}
+
+// zerosNPZ is a valid npz whose one array "w" holds n float32 zeros, deflated (about
+// 1028:1, under MaxDeflateRatio: what a decompression bomb really looks like).
+func zerosNPZ(t *testing.T, n int) []byte {
+	t.Helper()
+	hdr := rawNPY(1, fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d,), }", n), nil)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "w.npy", Method: zip.Deflate})
+	require.NoError(t, err)
+	_, err = w.Write(hdr)
+	require.NoError(t, err)
+	zeros := make([]byte, 1<<20)
+	for left := 4 * n; left > 0; left -= len(zeros) {
+		_, err = w.Write(zeros[:min(left, len(zeros))])
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
+}
+
+// TestNPZInflateBudget: zeros deflate just under MaxDeflateRatio, so a small archive can
+// hold a huge array of them; the archive's inflate budget refuses such a member from its
+// header, before its data is inflated, and counts every read against the budget.
+func TestNPZInflateBudget(t *testing.T) {
+	b := zerosNPZ(t, 16<<20) // 64 MiB of zeros
+	require.Less(t, len(b), 128<<10, "zeros deflate at about 1000:1")
+	z, err := OpenNPZWith(bytes.NewReader(b), int64(len(b)), NPZOptions{MaxInflate: 8 << 20})
+	require.NoError(t, err, "the zip header's claim passes the ratio check")
+	var d *formats.Dense
+	alloc := allocDuring(func() { d, _, err = z.Dense("w") })
+	require.ErrorIs(t, err, ErrTooLarge)
+	require.Nil(t, d)
+	require.ErrorContains(t, err, "budget")
+	assert.Less(t, z.Inflated(), int64(1024), "refused from the .npy header, before the data")
+	assert.Less(t, alloc, uint64(1<<20))
+
+	// Within its budget the same archive reads, and the budget counts what was inflated.
+	z, err = OpenNPZWith(bytes.NewReader(b), int64(len(b)), NPZOptions{MaxInflate: 65<<20 + 4096})
+	require.NoError(t, err)
+	d, _, err = z.Dense("w")
+	require.NoError(t, err)
+	require.Equal(t, 16<<20, d.Cols)
+	require.Greater(t, z.Inflated(), int64(64<<20))
+	// A second read of it passes the total.
+	_, _, err = z.Dense("w")
+	require.ErrorIs(t, err, ErrTooLarge)
+
+	// The budget holds while inflating too: headers (Info) are counted as they stream.
+	z, err = OpenNPZWith(bytes.NewReader(b), int64(len(b)), NPZOptions{MaxInflate: 20})
+	require.NoError(t, err)
+	_, err = z.Info("w")
+	require.ErrorIs(t, err, ErrTooLarge)
+	assert.LessOrEqual(t, z.Inflated(), int64(20))
+
+	_, err = OpenNPZWith(bytes.NewReader(b), int64(len(b)), NPZOptions{MaxInflate: -1})
+	require.Error(t, err)
+	require.GreaterOrEqual(t, DefaultMaxInflate(), int64(256<<20))
 }

@@ -278,7 +278,8 @@ func (s *Safetensors) Dense(name string) (*formats.Dense, Info, error) {
 	}
 	info := Info{Container: "safetensors", Layout: "dense", Name: name, DType: t.info.DType}
 	if overflow {
-		info.Notes = append(info.Notes, "some finite float64 values overflowed to ±Inf in float32")
+		info.Overflow = true
+		info.Notes = append(info.Notes, overflowNote)
 	}
 	return d, info, nil
 }

@@ -120,7 +120,8 @@ func noteNarrow(info *Info, idt dtype, overflow bool) {
 		info.Notes = append(info.Notes, fmt.Sprintf("column indices narrowed from %s to int32 (range checked)", idt))
 	}
 	if overflow {
-		info.Notes = append(info.Notes, "some finite float64 values overflowed to ±Inf in float32")
+		info.Overflow = true
+		info.Notes = append(info.Notes, overflowNote)
 	}
 }
 

@@ -304,6 +304,31 @@ class Semantics(unittest.TestCase):
             sparsegen.set_default_threads(old)
         with self.assertRaises(SparsegenError):
             sparsegen.set_default_threads(-1)
+        # More than a plan may use is refused (it used to abort the next plan's calls).
+        with self.assertRaises(SparsegenError) as cm:
+            sparsegen.set_default_threads(100000)
+        self.assertEqual(cm.exception.status, "SG_ERR_ARGUMENT")
+        with self.assertRaises(ValueError):
+            sparsegen.set_default_threads(2**32 + 1)
+
+    def test_python_ints_do_not_wrap(self):
+        # ctypes wraps silently: (1, 2**64 + 3) built a 1×3 plan, threads=2**32 + 1 ran 1.
+        ip, ix, d = np.array([0, 1], np.int64), np.array([0], np.int64), np.ones(1, np.float32)
+        with self.assertRaises(ValueError):
+            Plan.from_csr(ip, ix, d, (1, 2**64 + 3))
+        with self.assertRaises(ValueError):
+            Plan.from_csr(ip, ix, d, (1, 3), threads=2**32 + 1)
+        with self.assertRaises(ValueError):
+            Plan.from_dense(sparse(3, 3), threads=sparsegen.MAX_THREADS + 1)
+        with self.assertRaises(ValueError):
+            Plan.from_nm(np.ones((1, 2), np.float32), np.array([[0, 1]], np.uint8), (1, 4), 2 + 2**64, 4)
+        with self.assertRaises(TypeError):
+            Plan.from_csr(ip, ix, d, (1, 3.5))
+        with Plan.from_dense(sparse(3, 3)) as p:
+            with self.assertRaises(ValueError):
+                p.set_threads(2**32 + 1)
+        with Plan.from_csr(ip, ix, d, (np.int64(1), 3)) as p:  # numpy integers are fine
+            self.assertEqual(p.shape, (1, 3))
 
 
 class Leaks(unittest.TestCase):

@@ -22,6 +22,7 @@ Python threads may run plans at once.
 
 import ctypes
 import ctypes.util
+import operator
 import os
 import threading
 
@@ -30,6 +31,9 @@ import numpy as np
 __all__ = ["Plan", "SparsegenError", "load_library", "ACTIVATIONS", "STATUS"]
 
 ABI_VERSION = 1
+MAX_THREADS = 4096  # SG_MAX_THREADS
+_I32_MAX = 2**31 - 1
+_I64_MAX = 2**63 - 1
 
 STATUS = {
     0: "SG_OK",
@@ -137,6 +141,25 @@ def load_library(path=None):
         return lib
 
 
+def _int(v, name, lo=0, hi=_I64_MAX):
+    """v as a Python int in [lo, hi]. ctypes wraps an int too large for its C type without a
+    word (shape (1, 2**64 + 3) became a 1×3 plan, threads=2**32 + 1 became 1), so every
+    integer is checked here before it is passed."""
+    try:
+        i = operator.index(v)
+    except TypeError:
+        raise TypeError("%s must be an integer, got %s" % (name, type(v).__name__)) from None
+    if not lo <= i <= hi:
+        raise ValueError("%s = %d is outside %d ... %d" % (name, i, lo, hi))
+    return i
+
+
+def _shape(shape):
+    if len(shape) != 2:
+        raise ValueError("shape must be (M, K), got %r" % (shape,))
+    return _int(shape[0], "M"), _int(shape[1], "K")
+
+
 def _check(code, call):
     """Raises SparsegenError for a nonzero status; the message is the calling thread's."""
     if code != 0:
@@ -229,9 +252,7 @@ def _options(m, bias, activation, lo, hi, accumulate, threads, isa, record, form
         keep.append(b)
         o.bias, o.bias_len = b.ctypes.data, m
     o.accumulate = 1 if accumulate else 0
-    if threads < 0:
-        raise ValueError("threads = %d < 0" % threads)
-    o.threads = int(threads)
+    o.threads = _int(threads, "threads", 0, MAX_THREADS)
     o.isa = isa.encode() if isa else None
     o.record_path = os.fsencode(record) if record else None
     o.format = format.encode() if format else None
@@ -299,7 +320,7 @@ class Plan:
         """W from CSR arrays as scipy.sparse.csr_matrix holds them (int32 or int64 indices).
         Unsorted indices are sorted and duplicates summed (see describe())."""
         opts = cls._opts(**opts)
-        m, k = (int(v) for v in shape)
+        m, k = _shape(shape)
         ip, ipt = _index_array(indptr, "indptr")
         ix, ixt = _index_array(indices, "indices")
         d = _vector(data, "data")
@@ -314,7 +335,7 @@ class Plan:
     def from_bsr(cls, indptr, indices, data, shape, **opts):
         """W from BSR arrays as scipy.sparse.bsr_matrix holds them: data is (blocks, R, C)."""
         opts = cls._opts(**opts)
-        m, k = (int(v) for v in shape)
+        m, k = _shape(shape)
         ip, ipt = _index_array(indptr, "indptr")
         ix, ixt = _index_array(indices, "indices")
         d = _vector(data, "data", ndim=3)
@@ -332,8 +353,9 @@ class Plan:
     def from_nm(cls, val, pos, shape, keep, group, **opts):
         """W in N:M form: val (float32) and pos (uint8), each M × slots_per_row(K)."""
         opts = cls._opts(**opts)
-        m, k = (int(v) for v in shape)
+        m, k = _shape(shape)
         lib = load_library()
+        keep, group = _int(keep, "keep"), _int(group, "group")
         spr = lib.sg_nm_slots_per_row(k, keep, group)
         if spr < 0:
             raise ValueError("pattern %d:%d needs 1 <= keep <= group <= 16" % (keep, group))
@@ -359,7 +381,7 @@ class Plan:
 
     @staticmethod
     def slots_per_row(k, keep, group):
-        return load_library().sg_nm_slots_per_row(k, keep, group)
+        return load_library().sg_nm_slots_per_row(_int(k, "k"), _int(keep, "keep"), _int(group, "group"))
 
     # ---- running ----------------------------------------------------------------------------
 
@@ -519,7 +541,7 @@ class Plan:
 
     def set_threads(self, n):
         """Sets the threads later calls use (0: the default); safe while other threads run."""
-        _check(_lib.sg_plan_set_threads(self._handle(), int(n)), "sg_plan_set_threads")
+        _check(_lib.sg_plan_set_threads(self._handle(), _int(n, "threads", 0, MAX_THREADS)), "sg_plan_set_threads")
 
     def close(self):
         """Frees the plan; later calls raise ValueError. Closing twice is harmless."""
@@ -548,7 +570,8 @@ def set_default_threads(n):
     """Sets the thread count of plans created later with threads=0; returns the old one."""
     lib = load_library()
     prev = ctypes.c_int32()
-    _check(lib.sg_set_default_threads(int(n), ctypes.byref(prev)), "sg_set_default_threads")
+    n = _int(n, "threads", -_I32_MAX - 1, _I32_MAX)  # the library refuses what is outside 0 ... MAX_THREADS
+    _check(lib.sg_set_default_threads(n, ctypes.byref(prev)), "sg_set_default_threads")
     return prev.value
 
 
