@@ -53,7 +53,8 @@ type BcastFMA interface {
 	FMABcast(acc, a vm.Vec, m vm.Mem)
 }
 
-// GemmTiles lists the tiles generated per ISA (chosen by measurement; see asm/gemm_amd64.go).
+// GemmTiles lists the tiles generated per ISA (chosen by measurement; see asm/gemm_amd64.go and
+// asm/gemm_arm64.go).
 var GemmTiles = map[string][]GemmTile{
 	"avx512": {{MR: 6, V: 2, Unroll: 4, Bcast: true, PrefetchW: 1024}, {MR: 12, V: 2, Unroll: 2, Bcast: true, PrefetchW: 1024}, {MR: 6, V: 4, Unroll: 2, Bcast: true, PrefetchW: 1024}, {MR: 14, V: 1, Unroll: 4, Bcast: true, PrefetchW: 1024}},
 	"avx2":   {{MR: 6, V: 2, Unroll: 4, PrefetchW: 1024}, {MR: 12, V: 1, Unroll: 4, PrefetchW: 1024}},
