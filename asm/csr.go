@@ -10,7 +10,7 @@ import (
 	"github.com/sparsegen/sparsegen/ref"
 )
 
-// CSR SpMM, channel-major (X K×N, Y M×N), DESIGN §5.
+// CSR SpMM, channel-major (X K×N, Y M×N), DESIGN §5.3.
 //
 // Plan (PackCSR): rows are grouped R at a time (R = 1, 2 or 4 by family, for R·U ≥ 8
 // independent FMA chains) and the entries regrouped by K block: block b covers columns

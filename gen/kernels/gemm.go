@@ -7,7 +7,7 @@ import (
 	"github.com/sparsegen/sparsegen/gen/vm"
 )
 
-// Dense GEMM micro-kernels (DESIGN §5): one MR×NR tile of Y = W·X over one K block, with the
+// Dense GEMM micro-kernels (DESIGN §5.2): one MR×NR tile of Y = W·X over one K block, with the
 // epilogue fused into the store. The driver (asm/gemm.go) packs W into MR-row panels stored
 // k-major ([k][MR]) and X into NR-column panels ([k][NR]); per k the kernel loads NR/Lanes
 // vectors of X, broadcasts MR weights and does MR·NR/Lanes independent FMAs into register
