@@ -11,7 +11,7 @@ import (
 	"github.com/sparsegen/sparsegen/ref"
 )
 
-// CSR SpMM, channel-major (X K×N, Y M×N), DESIGN §5.
+// CSR SpMM, channel-major (X K×N, Y M×N), DESIGN §5.3.
 //
 // Plan (PackCSR): rows are grouped R at a time (R = 1, 2 or 4 by family, for R·U ≥ 8
 // independent FMA chains) and the entries regrouped by K block: block b covers columns
@@ -71,8 +71,8 @@ type CSRPacked struct {
 
 // CSRBlock returns the K block for tile width t and density d (entries per M·K): long
 // enough that a row segment holds ~16 entries (a short segment costs a loop exit and a Y
-// round trip), at least 16 KiB of panel, and at most the 16-bit offset range
-// ((Kc+1)·t·4 ≤ 65536). Measured here (11008×4096×16 at 90%, T = 16): Kc = 256 (16 KiB
+// round trip), at least 16 KiB of panel, and at most the range of the 16-bit offsets in
+// 8-byte units ((Kc+1)·t·4 ≤ 65536·8). Measured here (11008×4096×16 at 90%, T = 16): Kc = 256 (16 KiB
 // panel) ran 1.2× faster than Kc = 512; at T = 64 the 16-entry rule (Kc = 160) was best.
 func CSRBlock(k, t int, d float64) int {
 	hi := max(1, 65536*csrOffScale/(4*t)-1)

@@ -9,7 +9,7 @@ import (
 	"github.com/sparsegen/sparsegen/ref"
 )
 
-// Dense GEMM, Y = epi(W·X), in the GotoBLAS/BLIS scheme (DESIGN §5):
+// Dense GEMM, Y = epi(W·X), in the GotoBLAS/BLIS scheme (DESIGN §5.2):
 //
 //   - W (M×K, constant) is packed once at plan time into MR-row panels, each stored k-major
 //     ([k][MR], rows past M zero), so a K block [pc, pc+kc) of a panel is contiguous;

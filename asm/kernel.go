@@ -130,7 +130,7 @@ type PanelKernel interface {
 
 // Family describes one kernel family instance: a format, a tile and an ISA.
 type Family struct {
-	Name     string  // e.g. "csr_t64_avx512"; unique
+	Name     string  // e.g. "spmm_csr_t64_avx512", "bsr4x1_t16_avx2"; unique (DESIGN §5.8)
 	Format   string  // "dense", "csr", "bsr", "nm"
 	ISA      ISA     // the ISA it is lowered to
 	Features Feature // every CPU feature the code uses

@@ -426,7 +426,7 @@ func trainingSet() []trainMatrix {
 		}
 	}
 	// A layer too big for L2, at small N only: there a kernel streams W and its bytes per
-	// stored value decide (DESIGN §5); the small shapes above are compute-bound.
+	// stored value decide (DESIGN §5.1); the small shapes above are compute-bound.
 	const bm, bk, bn = 2048, 1024, 4
 	for _, den := range []float64{0.05, 0.1, 0.3, 0.5} {
 		out = append(out, trainMatrix{fmt.Sprintf("%dx%d unstructured %.0f%%", bm, bk, 100*den), randDense(rng, bm, bk, den), bn, false, nil})

@@ -7,7 +7,7 @@ import (
 	"github.com/sparsegen/sparsegen/gen/vm"
 )
 
-// Dense GEMM micro-kernels (DESIGN §5): one MR×NR tile of Y = W·X over one K block, with the
+// Dense GEMM micro-kernels (DESIGN §5.2): one MR×NR tile of Y = W·X over one K block, with the
 // epilogue fused into the store. The driver (asm/gemm.go) packs W into MR-row panels stored
 // k-major ([k][MR]) and X into NR-column panels ([k][NR]); per k the kernel loads NR/Lanes
 // vectors of X, broadcasts MR weights and does MR·NR/Lanes independent FMAs into register
@@ -53,7 +53,8 @@ type BcastFMA interface {
 	FMABcast(acc, a vm.Vec, m vm.Mem)
 }
 
-// GemmTiles lists the tiles generated per ISA (chosen by measurement; see asm/gemm_amd64.go).
+// GemmTiles lists the tiles generated per ISA (chosen by measurement; see asm/gemm_amd64.go and
+// asm/gemm_arm64.go).
 var GemmTiles = map[string][]GemmTile{
 	"avx512": {{MR: 6, V: 2, Unroll: 4, Bcast: true, PrefetchW: 1024}, {MR: 12, V: 2, Unroll: 2, Bcast: true, PrefetchW: 1024}, {MR: 6, V: 4, Unroll: 2, Bcast: true, PrefetchW: 1024}, {MR: 14, V: 1, Unroll: 4, Bcast: true, PrefetchW: 1024}},
 	"avx2":   {{MR: 6, V: 2, Unroll: 4, PrefetchW: 1024}, {MR: 12, V: 1, Unroll: 4, PrefetchW: 1024}},

@@ -22,7 +22,7 @@ import (
 //
 // Each output lane is one FMA chain over the row's slots in storage order (ref.NM's order).
 // X is a plan-owned, zero-padded panel of one K block × T = U·Lanes columns (the driver,
-// asm/nm_amd64.go, packs it per call and K block, so it stays in L1): row k is at k·T·4
+// nmAsmRun in asm/nm_simd.go, packs it per call and K block, so it stays in L1): row k is at k·T·4
 // bytes, a shift of the byte position, and the stream does not depend on the caller's ldx.
 // Y is the caller's; its last vector is stored masked.
 //

@@ -566,7 +566,8 @@ func cfg(r *record) [][]int {
 	return succ
 }
 
-// lanePlan decides where broadcasts stay scalars (DESIGN: FMLA by element):
+// lanePlan decides where broadcasts stay scalars (FMLA by element; README.md, "Broadcasts as
+// lanes"):
 //   - elem[i] is the operand (1 or 2) of FMA/FMAMem op i used as lane 0 by FMLA by element,
 //     or 0: an operand qualifies when every definition reaching it is a Load1 or ParamF32
 //     (a broadcast, or a scalar in lane 0: lane 0 holds the value either way);

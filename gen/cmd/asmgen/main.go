@@ -1,4 +1,5 @@
-// Command asmgen writes sparsegen's amd64 assembly and Go stubs into asm/.
+// Command asmgen writes sparsegen's assembly and Go stubs into asm/: amd64 (AVX-512, AVX2,
+// through Avo and gen/x86) and arm64 (NEON, through gen/neon; see arm64.go).
 //
 //	cd gen && go run ./cmd/asmgen -out ../asm
 //
