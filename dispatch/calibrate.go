@@ -157,7 +157,7 @@ func Calibrate(opts CalibrateOptions) (*Calibration, error) {
 	if opts.Full {
 		cal.entries = measured
 	} else {
-		cal.entries = completeTable(measured, policyTable, fams)
+		cal.entries = completeTable(measured, policyTable, runnableFamilies()) // the scalar kernels too
 	}
 	cal.Seconds = time.Since(start).Seconds()
 	return cal, nil
