@@ -157,20 +157,23 @@ func Calibrate(opts CalibrateOptions) (*Calibration, error) {
 	if opts.Full {
 		cal.entries = measured
 	} else {
-		cal.entries = completeTable(measured, policyTable, runnableFamilies()) // the scalar kernels too
+		cal.entries = completeTable(measured, policyTable)
 	}
 	cal.Seconds = time.Since(start).Seconds()
 	return cal, nil
 }
 
 // completeTable returns measured plus, for each entry of shipped that measured lacks and
-// whose family runs here, the shipped entry scaled by the median ratio of measured to
-// shipped PerMAC over the family's measured entries (1 when none can be compared).
-func completeTable(measured, shipped []policyEntry, fams []asm.Family) []policyEntry {
+// whose family it holds, the shipped entry scaled by the median ratio of measured to
+// shipped PerMAC over the family's measured entries (1 when none can be compared). The
+// families measured holds no entry of keep the shipped table whole (policy.fallback).
+func completeTable(measured, shipped []policyEntry) []policyEntry {
 	have := indexTable(measured)
 	ship := indexTable(shipped)
 	ratios := map[string][]float64{}
+	timed := map[string]bool{}
 	for _, e := range measured {
+		timed[e.Family] = true
 		if s, ok := ship[e.key()]; ok && s.PerMAC > 0 {
 			ratios[e.Family] = append(ratios[e.Family], e.PerMAC/s.PerMAC)
 		}
@@ -182,7 +185,7 @@ func completeTable(measured, shipped []policyEntry, fams []asm.Family) []policyE
 	}
 	out := slices.Clone(measured)
 	for _, e := range shipped {
-		if _, ok := have[e.key()]; ok || !slices.ContainsFunc(fams, func(f asm.Family) bool { return f.Name == e.Family }) {
+		if _, ok := have[e.key()]; ok || !timed[e.Family] {
 			continue
 		}
 		s := scale[e.Family]

@@ -72,7 +72,8 @@ func (c *Calibration) Marshal() []byte {
 	fmt.Fprintf(&b, "set %s\n", c.Set)
 	fmt.Fprintf(&b, "seconds %.1f\n", c.Seconds)
 	fmt.Fprintf(&b, "measured %d\n", c.Measured)
-	for _, e := range c.entries {
+	// In the policy's order, so that reading the file needs no sort (newPolicy).
+	for _, e := range newPolicy("", c.entries).table {
 		large := 0
 		if e.Large {
 			large = 1
@@ -114,9 +115,14 @@ func ParseCalibration(b []byte) (*Calibration, error) {
 	if sum, err := strconv.ParseUint(end[2], 16, 32); err != nil || uint32(sum) != crc32.ChecksumIEEE(body) {
 		return bad("checksum mismatch (altered or truncated)")
 	}
-	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
-	if len(lines) < 6 {
-		return bad("truncated header")
+	// The six header lines, then the entries, cut off one by one (no slice of lines).
+	var lines [6]string
+	rest := string(body)
+	for i := range lines {
+		var ok bool
+		if lines[i], rest, ok = strings.Cut(rest, "\n"); !ok {
+			return bad("truncated header")
+		}
 	}
 	head := func(i int, key string) (string, bool) {
 		v, ok := strings.CutPrefix(lines[i], key+" ")
@@ -152,12 +158,14 @@ func ParseCalibration(b []byte) (*Calibration, error) {
 	if !ok {
 		return bad("malformed measured line")
 	}
-	if len(lines)-6 != count {
-		return bad("%d entries, the end line says %d", len(lines)-6, count)
+	if got := strings.Count(rest, "\n"); got != count {
+		return bad("%d entries, the end line says %d", got, count)
 	}
 	c.entries = make([]policyEntry, 0, count)
 	targetOK := map[string]bool{} // a file names a few dozen targets, thousands of times
-	for i, line := range lines[6:] {
+	for i := 0; rest != ""; i++ {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
 		var f [8]string // the fields, split without allocating
 		nf := 0
 		for rest := line; rest != "" && nf < len(f); nf++ {
@@ -284,7 +292,8 @@ func readRegular(path string) ([]byte, error) {
 
 // policyFor builds the policy of a calibration read from path.
 func (c *Calibration) policyFor(path string) *policy {
-	return newPolicy(fmt.Sprintf("calibration %s (%s set, measured %s)", path, c.Set, c.Created.Format("2006-01-02 15:04 MST")), c.entries)
+	pol := newPolicy(fmt.Sprintf("calibration %s (%s set, measured %s)", path, c.Set, c.Created.Format("2006-01-02 15:04 MST")), c.entries)
+	return pol.withFallback(shippedPolicy)
 }
 
 // loadedCalibrations caches calibrations by path, size and modification time: Compile
@@ -343,7 +352,7 @@ func resolvePolicy(setting string, warn func(string)) *policy {
 			warn = func(s string) { log.Print("sparsegen: ", s) }
 		}
 		warn(msg)
-		pol = &policy{source: shippedSource + "; " + msg, table: shippedPolicy.table, index: shippedPolicy.index}
+		pol = &policy{source: shippedSource + "; " + msg, table: shippedPolicy.table}
 	}
 	if prev, loaded := loadedCalibrations.LoadOrStore(key, pol); loaded {
 		return prev.(*policy)

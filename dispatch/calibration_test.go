@@ -40,8 +40,9 @@ func TestCalibrationRoundTrip(t *testing.T) {
 	if got.Machine.KernelSet != c.Machine.KernelSet || !got.Created.Equal(c.Created) || got.Set != c.Set || got.Seconds != c.Seconds || got.Measured != c.Measured || got.Len() != c.Len() {
 		t.Fatalf("header differs: %+v, wrote %+v", got, c)
 	}
+	want := newPolicy("", c.entries).table // written in the policy's order
 	for i, e := range got.entries {
-		w := c.entries[i]
+		w := want[i]
 		if e.key() != w.key() || !close6(e.PerMAC, w.PerMAC) || !close6(e.PerOut, w.PerOut) || !close6(e.PerIn, w.PerIn) {
 			t.Fatalf("entry %d: %+v, wrote %+v", i, e, w)
 		}
@@ -229,13 +230,26 @@ func TestCalibrateSmall(t *testing.T) {
 	if cal.Measured == 0 || cal.Len() < cal.Measured {
 		t.Fatalf("measured %d of %d entries", cal.Measured, cal.Len())
 	}
-	// Every shipped entry of a family that runs here is kept (measured or rescaled); on
-	// arm64 the shipped table has none, and the calibration holds what it measured only.
+	// Every shipped entry of a family it timed is kept (measured or rescaled); a family it
+	// did not time is priced by the shipped table, as without a calibration. (On arm64 the
+	// shipped table has no entries, and the calibration holds what it measured only.)
 	have := indexTable(cal.entries)
+	pol := cal.policyFor("test")
 	for _, e := range policyTable {
-		if f, ok := asm.Lookup(e.Family); ok && Host().CanRun(f, Host().BestISA()) {
-			if _, ok := have[e.key()]; !ok {
-				t.Fatalf("shipped entry %+v of a family that runs here is missing", e.key())
+		f, ok := asm.Lookup(e.Family)
+		if !ok || !Host().CanRun(f, Host().BestISA()) {
+			continue
+		}
+		if _, ok := have[e.key()]; !ok && pol.families[e.Family] {
+			t.Fatalf("shipped entry %+v of a family it timed is missing", e.key())
+		}
+		if !pol.families[e.Family] {
+			tg, err := parseTarget(e.Target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := pol.coefAt(f, tg, e.N), shippedPolicy.coefAt(f, tg, e.N); got != want {
+				t.Fatalf("%s %s N=%d: %+v, the shipped table says %+v", e.Family, e.Target, e.N, got, want)
 			}
 		}
 	}
@@ -265,13 +279,19 @@ func TestCalibrateSmall(t *testing.T) {
 // BenchmarkLoadCalibration: what reading this machine's calibration adds to the first
 // Compile (a file of the size the quick calibration writes).
 func BenchmarkLoadCalibration(b *testing.B) {
-	// The shipped table's entries of the families this CPU runs, as a calibration holds.
+	// The shipped table's entries of the families a quick calibration times here, as
+	// the file it writes holds.
+	timed := map[string]bool{}
+	for _, f := range withoutScalar(runnableFamilies()) {
+		timed[f.Name] = true
+	}
 	var tab []policyEntry
 	for _, e := range policyTable {
-		if f, ok := asm.Lookup(e.Family); ok && Host().CanRun(f, Host().BestISA()) {
+		if timed[e.Family] {
 			tab = append(tab, e)
 		}
 	}
+	b.Logf("%d entries", len(tab))
 	path := filepath.Join(b.TempDir(), "cal.txt")
 	if err := testCalibration(tab).Save(path); err != nil {
 		b.Fatal(err)

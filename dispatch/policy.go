@@ -5,6 +5,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 
@@ -75,14 +76,50 @@ type coef struct {
 // (policy_table.go, the prior for a CPU never calibrated) or a calibration measured on
 // this machine (calibration.go). A plan keeps the policy it was compiled with.
 type policy struct {
-	source string // what Describe and info print: where the coefficients come from
-	table  []policyEntry
-	index  map[entryKey]policyEntry
-	memo   sync.Map // coefKey → coef
+	source string        // what Describe and info print: where the coefficients come from
+	table  []policyEntry // sorted by entryKey.less: lookups search it
+	memo   sync.Map      // coefKey → coef
+	// fallback, if set, prices the families table holds no entry of (a calibration
+	// falls back on the shipped table for the kernels it did not time).
+	fallback *policy
+	families map[string]bool // the families table holds entries of (with fallback)
 }
 
+// newPolicy makes a policy of tab, sorting a copy if it is not sorted (a calibration file
+// is written sorted, so reading one costs no sort).
 func newPolicy(source string, tab []policyEntry) *policy {
-	return &policy{source: source, table: tab, index: indexTable(tab)}
+	less := func(a, b policyEntry) int {
+		switch ka, kb := a.key(), b.key(); {
+		case ka.less(kb):
+			return -1
+		case kb.less(ka):
+			return 1
+		}
+		return 0
+	}
+	if !slices.IsSortedFunc(tab, less) {
+		tab = slices.Clone(tab)
+		slices.SortStableFunc(tab, less)
+	}
+	return &policy{source: source, table: tab}
+}
+
+// withFallback sets the policy that prices the families pol's table lacks.
+func (pol *policy) withFallback(fb *policy) *policy {
+	pol.fallback, pol.families = fb, map[string]bool{}
+	for _, e := range pol.table {
+		pol.families[e.Family] = true
+	}
+	return pol
+}
+
+// lookup finds the entry of key (binary search of the sorted table).
+func (pol *policy) lookup(key entryKey) (policyEntry, bool) {
+	i := sort.Search(len(pol.table), func(i int) bool { return !pol.table[i].key().less(key) })
+	if i < len(pol.table) && pol.table[i].key() == key {
+		return pol.table[i], true
+	}
+	return policyEntry{}, false
 }
 
 // shippedPolicy is the table measured by TestPolicyTable -update on the project's machine.
@@ -161,6 +198,9 @@ func nearestPoint(n int) int {
 // Compile asks for every family × target × sample N, and the fallbacks scan the table:
 // results are memoised per policy.
 func (pol *policy) coefAt(f asm.Family, t target, pn int) coef {
+	if pol.fallback != nil && !pol.families[f.Name] {
+		return pol.fallback.coefAt(f, t, pn)
+	}
 	large := t.stored >= largeStored && pn <= largeMaxN
 	key := coefKey{f.Name, t.format, t.r, t.c, t.keep, t.group, pn, large}
 	if c, ok := pol.memo.Load(key); ok {
@@ -168,7 +208,7 @@ func (pol *policy) coefAt(f asm.Family, t target, pn int) coef {
 	}
 	name := entryKey{f.Name, t.String(), pn, true}
 	var c coef
-	if e, ok := pol.index[name]; ok && large {
+	if e, ok := pol.lookup(name); ok && large {
 		c = coef{e.PerMAC, e.PerOut, e.PerIn, "table, large W"}
 	} else {
 		name.large = false
@@ -185,7 +225,7 @@ type coefKey struct {
 }
 
 func (pol *policy) findCoef(f asm.Family, t target, pn int, key entryKey) coef {
-	if e, ok := pol.index[key]; ok {
+	if e, ok := pol.lookup(key); ok {
 		return coef{e.PerMAC, e.PerOut, e.PerIn, "table"}
 	}
 	// Same family on another target of the same format, then the best of the same format
