@@ -251,10 +251,10 @@ func (c coef) estimate(stored int64, m, k, ne int) float64 {
 	return (c.perMAC*float64(stored) + c.perOut*float64(m) + c.perIn*float64(k)) * float64(ne)
 }
 
-// effN is N rounded up to the vector width f computes along N (GEMV families, N = 1 only,
-// and the scalar generic ISA compute exactly N).
+// effN is N rounded up to the vector width f computes along N (GEMV families, N = 1 only
+// or ExactN, and the scalar generic ISA compute exactly N).
 func effN(f asm.Family, n int) int {
-	if f.MaxN == 1 {
+	if f.MaxN == 1 || f.ExactN {
 		return n
 	}
 	var l int
