@@ -45,8 +45,11 @@ var GemvShapes = map[string][]GemvShape{
 	"neon":   {{4, 1, 4}, {4, 2, 2}, {4, 3, 1}, {4, 4, 1}},
 }
 
-// GemvPrefetchW is the prefetch distance in bytes (0: none). See GemvShapes' measurements
-// in asm/gemv.go.
+// GemvPrefetchW is the prefetch distance in bytes (0: none). Measured on Zen 5 (1 thread,
+// N = 1, 11008×4096 and 4096×11008, 2048/4096/8192 bytes against none, alternating runs):
+// no distance was 5% faster on both shapes for either ISA (4096: paired median time ratio
+// 1.13 and 1.04 for AVX2, 1.16 and 1.04 for AVX-512); the hardware prefetchers keep up
+// with R row streams, so none is issued.
 var GemvPrefetchW = map[string]int{"avx512": 0, "avx2": 0}
 
 // GemvParams is the signature of every GEMV kernel.
