@@ -211,7 +211,12 @@ func (pol *policy) findCoef(f asm.Family, t target, pn int, key entryKey) coef {
 		}
 	}
 	if best != nil {
-		return coef{best.PerMAC, best.PerOut, best.PerIn, "table (like " + best.Family + ")"}
+		// Per call, not per column: the coefficients are per effective column (effN), and a
+		// family computing exactly N (ExactN, GEMV) borrowing those of one computing whole
+		// vectors would be estimated 8–16× cheaper at N = 1 than what it was measured like.
+		like, _ := asm.Lookup(best.Family)
+		s := float64(effN(like, pn)) / float64(effN(f, pn))
+		return coef{best.PerMAC * s, best.PerOut * s, best.PerIn * s, "table (like " + best.Family + ")"}
 	}
 	return priorCoef(f, t, bucketOf(pn))
 }
