@@ -29,8 +29,8 @@ import (
 // family's (CSRLoadY, CSRBias, CSRClamp; ref's order: sum, bias, old Y, activation), and the
 // sum's order depends on k, U and L only (not on the row group or the thread split).
 //
-// Machines with Prefetcher issue PREFETCHT0 for every W row PrefetchW bytes ahead, one per
-// cache line streamed.
+// Where GemvPrefetch has a distance, Prefetcher (PrefetcherNTA) machines issue a prefetch
+// for every W row that many bytes ahead, one per cache line streamed.
 
 // GemvShape is one generated kernel: R rows per group, C columns of X, U vectors (and
 // accumulator chains per row and column) per step of the main loop.
@@ -45,12 +45,21 @@ var GemvShapes = map[string][]GemvShape{
 	"neon":   {{4, 1, 4}, {4, 2, 2}, {4, 3, 1}, {4, 4, 1}},
 }
 
-// GemvPrefetchW is the prefetch distance in bytes (0: none). Measured on Zen 5 (1 thread,
-// N = 1, 11008×4096 and 4096×11008, 2048/4096/8192 bytes against none, alternating runs):
-// no distance was 5% faster on both shapes for either ISA (4096: paired median time ratio
-// 1.13 and 1.04 for AVX2, 1.16 and 1.04 for AVX-512); the hardware prefetchers keep up
-// with R row streams, so none is issued.
-var GemvPrefetchW = map[string]int{"avx512": 0, "avx2": 0}
+// GemvPrefetch is the software prefetch of W per ISA (none where absent): every W row is
+// prefetched Dist bytes ahead, one hint per cache line streamed, non-temporal (NTA) where
+// that measured better. Zen 5, 1 thread, N = 1, 11008×4096 and 4096×11008, variants run
+// alternately (paired median time ratio to none, 8 pairs each): AVX2 PREFETCHNTA 2048
+// 0.89 and 0.80 (7 of 8 pairs faster on both; 0.92 and 0.89 in an earlier set), PREFETCHT0
+// 2048/4096 0.98 on 11008×4096; AVX-512 no hint was 5% faster on both shapes (NTA 2048
+// 0.96 and 1.02, T0 4096 0.92 and 1.01): its four vectors per row and step keep the
+// hardware prefetchers ahead.
+var GemvPrefetch = map[string]GemvPrefetchHint{"avx2": {Dist: 2048, NTA: true}}
+
+// GemvPrefetchHint is one ISA's prefetch of W (GemvPrefetch).
+type GemvPrefetchHint struct {
+	Dist int  // bytes ahead (0: none)
+	NTA  bool // non-temporal (PrefetcherNTA machines), else into every cache level
+}
 
 // GemvParams is the signature of every GEMV kernel.
 var GemvParams = []vm.Param{
@@ -173,10 +182,17 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 			}
 			return
 		}
-		if pf, ok := m.(Prefetcher); ok && GemvPrefetchW[m.ISA()] > 0 && nv == U {
+		if pf := GemvPrefetch[m.ISA()]; pf.Dist > 0 && nv == U {
+			hint := func(vm.Mem) {}
+			if p, ok := m.(Prefetcher); ok {
+				hint = p.Prefetch
+			}
+			if p, ok := m.(PrefetcherNTA); ok && pf.NTA {
+				hint = p.PrefetchNTA
+			}
 			for j := 0; j < r; j++ {
 				for off := 0; off < nv*L*4; off += 64 {
-					pf.Prefetch(wAt(j, 0).Off(GemvPrefetchW[m.ISA()] + off))
+					hint(wAt(j, 0).Off(pf.Dist + off))
 				}
 			}
 		}
