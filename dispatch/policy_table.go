@@ -26,6 +26,10 @@ package dispatch
 // AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ, go1.26.8, on the same training set (their entries
 // replaced, the others kept): gemv_dense_avx2, gemv_dense_avx512, gemv_dense_generic.
 //
+// Re-timed 2026-12-07 by TestPolicyTable -update-families "^gemv_dense_avx2$" on amd64 "AMD EPYC" with
+// features AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ, go1.26.8, on the same training set (their
+// entries replaced, the others kept): gemv_dense_avx2.
+//
 // Thresholds that follow (PerOut and PerIn ignored), per ISA and policy point N: dense wins over CSR above
 // density D; BSR R×C wins over CSR when its fill (nnz/slots) exceeds F; N:M wins over CSR
 // when nnz/slots exceeds F (a conforming matrix with every slot used has 1).
@@ -47,7 +51,7 @@ package dispatch
 //	avx2    N = 1    dense D = 7%; bsr1x4 F = 0.36; bsr2x1 F = 0.21; bsr4x1 F = 0.11; bsr4x4 F = 0.11; bsr8x1 F = 0.08; nm10:16 F = 12.25; nm11:16 F = 11.33; nm12:16 F = 11.47; nm1:4 F = 0.56; nm2:4 F = 0.32; nm2:8 F = 0.54; nm3:4 F = 11.48; nm3:8 F = 11.83; nm4:16 F = 11.44; nm4:8 F = 0.32; nm5:8 F = 11.45; nm6:16 F = 11.83; nm6:8 F = 11.93; nm7:16 F = 11.48; nm8:16 F = 11.32; nm9:16 F = 11.47
 //	avx2    N = 2    dense D = 47%; bsr1x4 F = 2.32; bsr2x1 F = 1.37; bsr4x1 F = 0.73; bsr4x4 F = 0.72; bsr8x1 F = 0.51; nm10:16 F = 0.79; nm11:16 F = 1.22; nm12:16 F = 0.88; nm1:4 F = 0.92; nm2:4 F = 0.97; nm2:8 F = 0.96; nm3:4 F = 1.18; nm3:8 F = 1.68; nm4:16 F = 1.04; nm4:8 F = 0.98; nm5:8 F = 1.43; nm6:16 F = 1.21; nm6:8 F = 1.00; nm7:16 F = 1.56; nm8:16 F = 1.02; nm9:16 F = 1.01
 //	avx2    N = 3    dense D = 46%; bsr1x4 F = 2.34; bsr2x1 F = 1.39; bsr4x1 F = 0.73; bsr4x4 F = 0.73; bsr8x1 F = 0.53; nm10:16 F = 0.81; nm11:16 F = 0.85; nm12:16 F = 1.01; nm1:4 F = 0.99; nm2:4 F = 0.99; nm2:8 F = 1.01; nm3:4 F = 1.15; nm3:8 F = 1.26; nm4:16 F = 1.24; nm4:8 F = 0.98; nm5:8 F = 1.17; nm6:16 F = 1.23; nm6:8 F = 1.00; nm7:16 F = 1.21; nm8:16 F = 1.03; nm9:16 F = 1.01
-//	avx2    N = 4    dense D = 42%; bsr1x4 F = 2.23; bsr2x1 F = 1.34; bsr4x1 F = 0.73; bsr4x4 F = 0.71; bsr8x1 F = 0.51; nm10:16 F = 0.80; nm11:16 F = 0.78; nm12:16 F = 1.06; nm1:4 F = 0.95; nm2:4 F = 1.00; nm2:8 F = 0.99; nm3:4 F = 1.13; nm3:8 F = 1.22; nm4:16 F = 1.02; nm4:8 F = 0.98; nm5:8 F = 1.28; nm6:16 F = 1.19; nm6:8 F = 0.98; nm7:16 F = 1.49; nm8:16 F = 1.01; nm9:16 F = 0.99
+//	avx2    N = 4    dense D = 45%; bsr1x4 F = 2.23; bsr2x1 F = 1.34; bsr4x1 F = 0.73; bsr4x4 F = 0.71; bsr8x1 F = 0.51; nm10:16 F = 0.80; nm11:16 F = 0.78; nm12:16 F = 1.06; nm1:4 F = 0.95; nm2:4 F = 1.00; nm2:8 F = 0.99; nm3:4 F = 1.13; nm3:8 F = 1.22; nm4:16 F = 1.02; nm4:8 F = 0.98; nm5:8 F = 1.28; nm6:16 F = 1.19; nm6:8 F = 0.98; nm7:16 F = 1.49; nm8:16 F = 1.01; nm9:16 F = 0.99
 //	avx2    N = 6    dense D = 43%; bsr1x4 F = 2.32; bsr2x1 F = 1.43; bsr4x1 F = 0.78; bsr4x4 F = 0.78; bsr8x1 F = 0.54; nm10:16 F = 0.88; nm11:16 F = 0.97; nm12:16 F = 1.30; nm1:4 F = 1.60; nm2:4 F = 0.91; nm2:8 F = 1.56; nm3:4 F = 1.21; nm3:8 F = 1.33; nm4:16 F = 1.44; nm4:8 F = 0.87; nm5:8 F = 1.29; nm6:16 F = 1.30; nm6:8 F = 1.17; nm7:16 F = 1.40; nm8:16 F = 1.30; nm9:16 F = 1.19
 //	avx2    N = 8    dense D = 49%; bsr1x4 F = 2.22; bsr2x1 F = 1.40; bsr4x1 F = 0.77; bsr4x4 F = 0.77; bsr8x1 F = 0.50; nm10:16 F = 1.18; nm11:16 F = 0.97; nm12:16 F = 1.15; nm1:4 F = 1.59; nm2:4 F = 0.88; nm2:8 F = 1.59; nm3:4 F = 1.25; nm3:8 F = 1.35; nm4:16 F = 0.79; nm4:8 F = 0.88; nm5:8 F = 1.31; nm6:16 F = 1.34; nm6:8 F = 1.26; nm7:16 F = 1.43; nm8:16 F = 1.32; nm9:16 F = 1.25
 //	avx2    N = 12   dense D = 53%; bsr1x4 F = 2.98; bsr2x1 F = 1.89; bsr4x1 F = 1.06; bsr4x4 F = 1.03; bsr8x1 F = 0.73; nm10:16 F = 0.87; nm11:16 F = 1.12; nm12:16 F = 1.04; nm1:4 F = 1.33; nm2:4 F = 0.95; nm2:8 F = 1.34; nm3:4 F = 1.10; nm3:8 F = 1.18; nm4:16 F = 0.89; nm4:8 F = 0.87; nm5:8 F = 1.13; nm6:16 F = 1.15; nm6:8 F = 0.81; nm7:16 F = 1.23; nm8:16 F = 1.24; nm9:16 F = 0.31
@@ -556,14 +560,14 @@ var policyTable = []policyEntry{
 	{Family: "gemm_6x64_avx512", Target: "dense", N: 64, PerMAC: 0.01733, PerOut: 0.02626, PerIn: 0.1192},
 	{Family: "gemm_6x64_avx512", Target: "dense", N: 96, PerMAC: 0.02297, PerOut: 0.01148, PerIn: 0.1994},
 	{Family: "gemm_6x64_avx512", Target: "dense", N: 128, PerMAC: 0.01753, PerOut: 0, PerIn: 0.1076},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.03656, PerOut: 0, PerIn: 0},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.1136, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.02358, PerOut: 0, PerIn: 0.6915},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.07704, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.02503, PerOut: 0, PerIn: 1.042},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.07674, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.02042, PerOut: 0.08598, PerIn: 1.004},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.06818, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.03863, PerOut: 0, PerIn: 0},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.11, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.02594, PerOut: 0, PerIn: 0.7355},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.06572, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.0262, PerOut: 0, PerIn: 0.9782},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.05998, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.02169, PerOut: 0.03978, PerIn: 0.9394},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.04962, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.02929, PerOut: 0, PerIn: 0.3352},
 	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.09149, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.02048, PerOut: 0, PerIn: 0.67},
