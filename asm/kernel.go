@@ -136,6 +136,9 @@ type Family struct {
 	Features Feature // every CPU feature the code uses
 	MinN     int     // intended N range (dispatch hint); MaxN = 0 means unbounded
 	MaxN     int
+	// ExactN says the kernel computes exactly N columns (row-oriented dot products, as the
+	// GEMV families): dispatch's cost model does not round N up to a vector width for it.
+	ExactN bool
 	// Pack builds the kernel from a validated canonical matrix, or returns an error
 	// wrapping ErrNotApplicable when the family does not take this matrix.
 	Pack func(w formats.Matrix) (Kernel, error)

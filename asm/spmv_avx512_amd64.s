@@ -73,21 +73,21 @@ tail1:
 	VFMADD231PS Z6, Z2, Z1
 
 sum1:
-	VADDPS        Z1, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPS        Y1, Y0, Y0
-	VEXTRACTF128  $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	MOVQ          flags+56(FP), R9
-	TESTQ         $0x00000002, R9
-	JEQ           nobias1
-	MOVQ          bias+64(FP), R9
-	VBROADCASTSS  (R9)(DI*4), Z1
-	VADDPS        Z1, Z0, Z0
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xee, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VMOVSHDUP    Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R9
+	VBROADCASTSS (R9)(DI*4), Z1
+	VADDPS       Z1, Z0, Z0
 
 nobias1:
 	MOVQ         flags+56(FP), R9
@@ -207,21 +207,21 @@ tail1:
 	VFMADD231PS Z6, Z2, Z1
 
 sum1:
-	VADDPS        Z1, Z0, Z0
-	VEXTRACTF64X4 $0x01, Z0, Y1
-	VADDPS        Y1, Y0, Y0
-	VEXTRACTF128  $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	MOVQ          flags+56(FP), R9
-	TESTQ         $0x00000002, R9
-	JEQ           nobias1
-	MOVQ          bias+64(FP), R9
-	VBROADCASTSS  (R9)(DI*4), Z1
-	VADDPS        Z1, Z0, Z0
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xee, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VMOVSHDUP    Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	MOVQ         flags+56(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias1
+	MOVQ         bias+64(FP), R9
+	VBROADCASTSS (R9)(DI*4), Z1
+	VADDPS       Z1, Z0, Z0
 
 nobias1:
 	MOVQ         flags+56(FP), R9

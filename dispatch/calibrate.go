@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -30,6 +31,11 @@ type CalibrateOptions struct {
 	Full bool
 	// Progress, if set, is called after each training matrix.
 	Progress func(done, total int, matrix string, elapsed time.Duration)
+	// Families, if set, limits the timing to the families whose names it matches. A Full
+	// calibration then holds their entries only (TestPolicyTable -update-families merges
+	// them into the shipped table); a quick one keeps the shipped coefficients of the
+	// other families as they are.
+	Families *regexp.Regexp
 }
 
 // DefaultCalibrateBudget is sized for the quick set on a 2-core machine, with room for
@@ -53,6 +59,12 @@ func Calibrate(opts CalibrateOptions) (*Calibration, error) {
 	if !opts.Full {
 		// The quick set keeps the shipped coefficients of the scalar kernels (see withoutScalar).
 		fams = withoutScalar(fams)
+	}
+	if opts.Families != nil {
+		fams = slices.DeleteFunc(slices.Clone(fams), func(f asm.Family) bool { return !opts.Families.MatchString(f.Name) })
+		if len(fams) == 0 {
+			return nil, fmt.Errorf("calibrate: no family this CPU runs matches %q", opts.Families)
+		}
 	}
 	// The jobs first, so that the budget can be shared out: one per (matrix, point,
 	// candidate).
@@ -157,6 +169,8 @@ func Calibrate(opts CalibrateOptions) (*Calibration, error) {
 	if opts.Full {
 		cal.entries = measured
 	} else {
+		// Families not timed (the scalar kernels, a Families filter) keep the shipped
+		// table whole: a calibrated policy falls back on it for them.
 		cal.entries = completeTable(measured, policyTable)
 	}
 	cal.Seconds = time.Since(start).Seconds()

@@ -59,3 +59,20 @@ func TestPackFallback(t *testing.T) {
 		t.Fatal("forced refusing family ran")
 	}
 }
+
+// TestBorrowedCoefPerCall: a family with no table entry borrows the best coefficients of its
+// format and ISA at the same cost per call: an ExactN family like a vector-wide one is
+// estimated what that one costs at N = 1, not 1/width of it.
+func TestBorrowedCoefPerCall(t *testing.T) {
+	wide := asm.Family{Name: "zz_wide_avx2", Format: "dense", ISA: asm.AVX2}
+	defer asm.Register(wide)()
+	exact := asm.Family{Name: "zz_exact_avx2", Format: "dense", ISA: asm.AVX2, MaxN: 4, ExactN: true}
+	defer asm.Register(exact)()
+	pol := newPolicy("test", []policyEntry{{Family: wide.Name, Target: "dense", N: 1, PerMAC: 0.01, PerOut: 0.5, PerIn: 0.25}})
+	tg := target{format: "dense", stored: 100 * 200}
+	ew, _ := pol.estimateNs(wide, tg, 100, 200, 1)
+	ee, src := pol.estimateNs(exact, tg, 100, 200, 1)
+	if ew != ee || !strings.Contains(src, "like "+wide.Name) {
+		t.Fatalf("borrowed estimate %g (%s), want %g like %s", ee, src, ew, wide.Name)
+	}
+}

@@ -251,7 +251,12 @@ func (pol *policy) findCoef(f asm.Family, t target, pn int, key entryKey) coef {
 		}
 	}
 	if best != nil {
-		return coef{best.PerMAC, best.PerOut, best.PerIn, "table (like " + best.Family + ")"}
+		// Per call, not per column: the coefficients are per effective column (effN), and a
+		// family computing exactly N (ExactN, GEMV) borrowing those of one computing whole
+		// vectors would be estimated 8–16× cheaper at N = 1 than what it was measured like.
+		like, _ := asm.Lookup(best.Family)
+		s := float64(effN(like, pn)) / float64(effN(f, pn))
+		return coef{best.PerMAC * s, best.PerOut * s, best.PerIn * s, "table (like " + best.Family + ")"}
 	}
 	return priorCoef(f, t, bucketOf(pn))
 }
@@ -291,10 +296,10 @@ func (c coef) estimate(stored int64, m, k, ne int) float64 {
 	return (c.perMAC*float64(stored) + c.perOut*float64(m) + c.perIn*float64(k)) * float64(ne)
 }
 
-// effN is N rounded up to the vector width f computes along N (GEMV families, N = 1 only,
-// and the scalar generic ISA compute exactly N).
+// effN is N rounded up to the vector width f computes along N (GEMV families, N = 1 only
+// or ExactN, and the scalar generic ISA compute exactly N).
 func effN(f asm.Family, n int) int {
-	if f.MaxN == 1 {
+	if f.MaxN == 1 || f.ExactN {
 		return n
 	}
 	var l int

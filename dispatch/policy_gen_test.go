@@ -2,11 +2,13 @@ package dispatch
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"go/format"
 	"math"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -19,15 +21,27 @@ import (
 
 var (
 	updatePolicy   = flag.Bool("update", false, "TestPolicyTable: time every kernel family here and rewrite policy_table.go")
+	updateFamilies = flag.String("update-families", "", "TestPolicyTable: time only the families whose names match this regexp and replace their entries in policy_table.go")
 	validatePolicy = flag.Bool("validate", false, "TestPolicyValidation: time every candidate on the held-out set and report the policy's choices")
 )
 
 // TestPolicyTable checks the checked-in table; with -update it times every family this
 // CPU runs on the training set (one thread, bare kernel calls) and rewrites
-// policy_table.go. Run it alone on a quiet machine:
+// policy_table.go. With -update-families REGEXP it times only the families whose names
+// match (a new family, or one whose kernels changed) on the same full set, replaces their
+// entries and keeps the others; the header keeps where the others were measured and adds
+// which families were re-timed, when and where. Run it alone on a quiet machine:
 //
 //	flock /tmp/sparsegen-cpu.lock go test -run TestPolicyTable -update ./dispatch
+//	flock /tmp/sparsegen-cpu.lock go test -run TestPolicyTable -update-families '^gemv_' ./dispatch
 func TestPolicyTable(t *testing.T) {
+	if *updatePolicy && *updateFamilies != "" {
+		t.Fatal("-update and -update-families: choose one")
+	}
+	if *updateFamilies != "" {
+		updateTableFamilies(t, *updateFamilies)
+		return
+	}
 	if !*updatePolicy {
 		for _, e := range policyTable {
 			if _, err := parseTarget(e.Target); err != nil || !(e.PerMAC > 0) || e.PerOut < 0 || e.PerIn < 0 || !slices.Contains(policyPoints, e.N) {
@@ -46,21 +60,109 @@ func TestPolicyTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	entries := cal.entries
-	src := renderTable(entries)
+	h := Host()
+	header := []string{
+		fmt.Sprintf("The default policy's cost coefficients (see policy.go), measured on %s %q with", h.GOARCH, h.Model),
+		fmt.Sprintf("features %v, %s, one thread, bare kernel calls, on the training set of", h.Features, runtime.Version()),
+		fmt.Sprintf("policy_gen_test.go. Kernel families then registered: %s.", familyNames()),
+	}
+	src := renderTable(header, entries)
 	if err := os.WriteFile("policy_table.go", src, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("wrote policy_table.go with %d entries", len(entries))
 }
 
-func renderTable(entries []policyEntry) []byte {
-	var buf bytes.Buffer
+// updateTableFamilies is TestPolicyTable -update-families expr.
+func updateTableFamilies(t *testing.T, expr string) {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile("policy_table.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, err := tableHeader(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal, err := Calibrate(CalibrateOptions{Full: true, Budget: time.Hour, Families: re, Progress: func(done, total int, name string, el time.Duration) {
+		t.Logf("timed %s (%d/%d, %v)", name, done, total, el.Round(time.Second))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var timed []string
+	for _, f := range runnableFamilies() {
+		if re.MatchString(f.Name) {
+			timed = append(timed, f.Name)
+		}
+	}
+	entries := mergeEntries(policyTable, cal.entries, re)
 	h := Host()
+	header = append(header, fmt.Sprintf("Re-timed %s by TestPolicyTable -update-families %q on %s %q with features %v, %s, on the same training set (their entries replaced, the others kept): %s.",
+		time.Now().UTC().Format("2006-01-02"), expr, h.GOARCH, h.Model, h.Features, runtime.Version(), strings.Join(timed, ", ")))
+	if err := os.WriteFile("policy_table.go", renderTable(header, entries), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote policy_table.go: %d entries of %s replaced by %d", len(policyTable)-(len(entries)-len(cal.entries)), strings.Join(timed, ", "), len(cal.entries))
+}
+
+// mergeEntries returns table without the entries of families matching re, plus measured,
+// in the table's order.
+func mergeEntries(table, measured []policyEntry, re *regexp.Regexp) []policyEntry {
+	out := slices.DeleteFunc(slices.Clone(table), func(e policyEntry) bool { return re.MatchString(e.Family) })
+	out = append(out, measured...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].key().less(out[j].key()) })
+	return out
+}
+
+// tableHeader returns the paragraphs of a rendered table's header that say where its
+// coefficients come from (each paragraph one line: renderTable wraps them again).
+func tableHeader(src []byte) ([]string, error) {
+	_, rest, ok := strings.Cut(string(src), "\npackage dispatch\n\n")
+	if !ok {
+		return nil, errors.New("policy_table.go: no package clause")
+	}
+	var paras []string
+	var cur []string
+	flush := func() {
+		if len(cur) > 0 {
+			paras = append(paras, strings.Join(cur, " "))
+			cur = nil
+		}
+	}
+	for _, line := range strings.Split(rest, "\n") {
+		text, ok := strings.CutPrefix(line, "//")
+		if !ok || strings.HasPrefix(text, " Thresholds that follow") {
+			break
+		}
+		if text = strings.TrimSpace(text); text == "" {
+			flush()
+		} else {
+			cur = append(cur, text)
+		}
+	}
+	flush()
+	if len(paras) == 0 {
+		return nil, errors.New("policy_table.go: no header")
+	}
+	return paras, nil
+}
+
+// renderTable writes policy_table.go: header (paragraphs, wrapped), the thresholds and
+// the entries.
+func renderTable(header []string, entries []policyEntry) []byte {
+	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "// Code generated by TestPolicyTable -update; DO NOT EDIT.\n\n")
 	fmt.Fprintf(&buf, "package dispatch\n\n")
-	fmt.Fprintf(&buf, "// The default policy's cost coefficients (see policy.go), measured on %s %q with\n", h.GOARCH, h.Model)
-	fmt.Fprintf(&buf, "// features %v, %s, one thread, bare kernel calls, on the training set of\n", h.Features, runtime.Version())
-	fmt.Fprintf(&buf, "// policy_gen_test.go. Kernel families then registered: %s.\n//\n", familyNames())
+	for _, p := range header {
+		for _, line := range wrapComment(p, 100) {
+			fmt.Fprintf(&buf, "// %s\n", line)
+		}
+		fmt.Fprintf(&buf, "//\n")
+	}
 	fmt.Fprintf(&buf, "// Thresholds that follow (PerOut and PerIn ignored), per ISA and policy point N: dense wins over CSR above\n")
 	fmt.Fprintf(&buf, "// density D; BSR R×C wins over CSR when its fill (nnz/slots) exceeds F; N:M wins over CSR\n")
 	fmt.Fprintf(&buf, "// when nnz/slots exceeds F (a conforming matrix with every slot used has 1).\n//\n")
@@ -176,4 +278,25 @@ func TestFitCoef(t *testing.T) {
 	if !(a > 0) || b < 0 || c < 0 {
 		t.Fatalf("fit (%g, %g, %g) has a negative or zero term", a, b, c)
 	}
+}
+
+// wrapComment splits text into lines of at most width bytes at spaces (a longer word
+// stays whole on its line).
+func wrapComment(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }

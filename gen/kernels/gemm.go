@@ -47,6 +47,13 @@ type Prefetcher interface {
 	Prefetch(m vm.Mem)
 }
 
+// PrefetcherNTA is an optional vm.Machine capability: a non-temporal prefetch hint (the line
+// streams through with the least cache pollution) that never faults. gen/x86 implements it
+// (PREFETCHNTA).
+type PrefetcherNTA interface {
+	PrefetchNTA(m vm.Mem)
+}
+
 // BcastFMA is an optional vm.Machine capability: acc += a·broadcast(float32 at m) in one
 // instruction (AVX-512's embedded broadcast). gen/x86 implements it.
 type BcastFMA interface {

@@ -61,9 +61,23 @@ func (m *Machine) Gather(dst vm.Vec, base vm.Reg, idx vm.Vec, scale int, k *vm.M
 func (m *Machine) ReduceAdd(v vm.Vec) {
 	z := m.v(v)
 	if m.level == AVX512 {
-		h := m.Ctx.YMM()
-		m.Ctx.VEXTRACTF64X4(operand.U8(1), z, h)
-		m.Ctx.VADDPS(h, z.AsY(), z.AsY())
+		// Whole-zmm EVEX forms only (AVX512F): v or the scratch may be Z16–Z31, which VEX
+		// cannot encode and whose 128/256-bit EVEX forms need AVX512VL. Same pairs as the
+		// AVX2 tree: halves, quarters, lanes 2–3 onto 0–1, lane 1 onto 0.
+		// Each step writes all of a fresh scratch (Avo's liveness needs whole writes).
+		h := m.Ctx.ZMM()
+		m.Ctx.VSHUFF32X4(operand.U8(0x4e), z, z, h) // 128-bit lanes 2, 3, 0, 1
+		m.Ctx.VADDPS(h, z, z)
+		h = m.Ctx.ZMM()
+		m.Ctx.VSHUFF32X4(operand.U8(0xb1), z, z, h) // 128-bit lanes 1, 0, 3, 2
+		m.Ctx.VADDPS(h, z, z)
+		h = m.Ctx.ZMM()
+		m.Ctx.VPERMILPS(operand.U8(0xee), z, h)
+		m.Ctx.VADDPS(h, z, z)
+		h = m.Ctx.ZMM()
+		m.Ctx.VMOVSHDUP(z, h)
+		m.Ctx.VADDPS(h, z, z)
+		return
 	}
 	x := m.Ctx.XMM()
 	m.Ctx.VEXTRACTF128(operand.U8(1), z.AsY(), x)

@@ -20,3 +20,7 @@ func (m *Machine) FMABcast(acc, a vm.Vec, mm vm.Mem) {
 // Prefetch hints the cache line at mm into all cache levels (PREFETCHT0); it never faults.
 // The dense GEMM family uses it through kernels.Prefetcher.
 func (m *Machine) Prefetch(mm vm.Mem) { m.Ctx.PREFETCHT0(m.mem(mm)) }
+
+// PrefetchNTA hints the cache line at mm non-temporally (PREFETCHNTA); it never faults.
+// The GEMV family uses it through kernels.PrefetcherNTA.
+func (m *Machine) PrefetchNTA(mm vm.Mem) { m.Ctx.PREFETCHNTA(m.mem(mm)) }

@@ -1,0 +1,259 @@
+package asm
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/ref"
+)
+
+// Dense GEMV and small-N dense products (gen/kernels/gemv.go): Y = epi(W·X) row by row for
+// a dense W, the kernel of decoding (N = 1), where each 4-byte weight is read once for 2
+// flops and the product is bound by the bytes of W. The plan copies W into 64-byte aligned
+// rows (stride K rounded up to 16 floats), so a row's vector loads never straddle a cache
+// line; the kernel streams R rows at once (R·U independent FMA chains per column), X loaded
+// once per row group, a horizontal sum per row and the CSR family's fused epilogue.
+//
+// Columns run in passes of up to 4 (one generated kernel per column count C = 1..4); a pass
+// reads X from a panel of whole vectors (gen/kernels/gemv.go), except at N = 1 with a
+// contiguous X column, which the kernel reads in place (its last vector masked). Rows run in
+// chunks of about gemvChunkBytes of W, every pass over a chunk before the next (a chunk
+// stays in L2 between passes; a call stays short). The sum's order depends on K and the ISA
+// only: not on N, on the chunking or on the unit range a thread runs.
+
+// gemvFunc is a generated GEMV kernel.
+type gemvFunc func(w *float32, ldw, rows, k int, x, y *float32, ldy, flags int, bias *float32, lo, hi float32)
+
+// gemvGenKernel is one generated kernel as gen/kernels/gemv.go's tables list it.
+type gemvGenKernel struct {
+	rows, cols int
+	fn         gemvFunc
+}
+
+// gemvUnitRows is the rows per work unit (a multiple of every kernel's row group).
+const gemvUnitRows = 4
+
+// gemvChunkBytes bounds the W bytes of one kernel call.
+const gemvChunkBytes = 256 << 10
+
+// gemvSpec is one GEMV family: the generated kernels of one ISA (or none: pure Go).
+type gemvSpec struct {
+	name     string
+	isa      ISA
+	features Feature
+	lanes    int              // X panel vector width (0 for the pure-Go kernel)
+	kern     [4]gemvGenKernel // by column count − 1; fn nil: pure Go
+	maxN     int
+}
+
+var gemvSpecs []*gemvSpec
+
+func registerGemv(s *gemvSpec) {
+	gemvSpecs = append(gemvSpecs, s)
+	Register(Family{
+		Name: s.name, Format: "dense", ISA: s.isa, Features: s.features, MinN: 1, MaxN: s.maxN, ExactN: true,
+		Pack: func(w formats.Matrix) (Kernel, error) { return packGemv(s, w) },
+	})
+}
+
+func init() {
+	registerGemv(&gemvSpec{name: "gemv_dense_generic", isa: Generic, maxN: gemvMaxN})
+}
+
+// gemvMaxN is the N range the GEMV families declare to dispatch (they run any N).
+const gemvMaxN = 4
+
+// gemvKernel is a dense W packed for one gemvSpec.
+type gemvKernel struct {
+	spec *gemvSpec
+	m, k int
+	ldw  int       // row stride of w: K rounded up to 16 floats
+	w    []float32 // m × ldw, 64-byte aligned, padding zero
+	cost []int64
+	pool sync.Pool // *[]float32: X panels
+}
+
+func packGemv(s *gemvSpec, w formats.Matrix) (Kernel, error) {
+	d, ok := w.(*formats.Dense)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s takes a dense matrix, not %T", ErrNotApplicable, s.name, w)
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	m, k := d.Rows, d.Cols
+	ldw := (k + 15) &^ 15
+	if int64(m)*int64(ldw) > int64(^uint(0)>>1)/8 {
+		return nil, fmt.Errorf("%w: %d×%d weight is too large to pack", ref.ErrShape, m, k)
+	}
+	g := &gemvKernel{spec: s, m: m, k: k, ldw: ldw, w: alignedFloats(m * ldw)}
+	for i := 0; i < m; i++ {
+		copy(g.w[i*ldw:i*ldw+k], d.Row(i))
+	}
+	units := (m + gemvUnitRows - 1) / gemvUnitRows
+	g.cost = uniformCost(units, int64(gemvUnitRows)*int64(k))
+	return g, nil
+}
+
+func (g *gemvKernel) Name() string       { return g.spec.name }
+func (g *gemvKernel) ISA() ISA           { return g.spec.isa }
+func (g *gemvKernel) Shape() (int, int)  { return g.m, g.k }
+func (g *gemvKernel) Units() int         { return len(g.cost) - 1 }
+func (g *gemvKernel) UnitCost() []int64  { return g.cost }
+func (g *gemvKernel) PackedBytes() int64 { return int64(len(g.w)) * 4 }
+func (g *gemvKernel) UnitRows(u int) (int, int) {
+	return u * gemvUnitRows, min((u+1)*gemvUnitRows, g.m)
+}
+
+// gemvDummy stands in for an empty operand (a kernel given k = 0 reads no W or X).
+var gemvDummy float32
+
+// Run computes rows of units [u0, u1), columns [0, n).
+func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) error {
+	if err := CheckRun(g, u0, u1, x, ldx, y, ldy, n, epi); err != nil {
+		return err
+	}
+	if n == 0 || u0 == u1 {
+		return nil
+	}
+	r0, r1 := g.UnitRows(u0)
+	_, r1 = g.UnitRows(u1 - 1)
+	first, last, lo, hi, bias, post := csrEpilogue(epi)
+	flags := first | last
+	s := g.spec
+	if s.kern[0].fn == nil {
+		gemvGo(g.w, g.ldw, r0, r1, g.k, x, ldx, y, ldy, n, flags, bias, lo, hi)
+		if post != ref.ActNone {
+			activateRows(y, ldy, r0, r1, n, post)
+		}
+		return nil
+	}
+	// The X panels of every pass, packed once: pass p covers columns [4p, min(4p+4, n)).
+	L := s.lanes
+	nv := (g.k + L - 1) / L
+	inPlace := n == 1 && ldx == 1
+	var panel []float32
+	if !inPlace && g.k > 0 {
+		bp := g.panelBuf(nv * L * n)
+		defer g.pool.Put(bp)
+		panel = *bp
+		for j0 := 0; j0 < n; j0 += 4 {
+			c := min(4, n-j0)
+			pp := panel[nv*L*j0 : nv*L*(j0+c)]
+			for v := 0; v < nv; v++ {
+				for cc := 0; cc < c; cc++ {
+					dst := pp[(v*c+cc)*L : (v*c+cc+1)*L]
+					for l := range dst {
+						if kk := v*L + l; kk < g.k {
+							dst[l] = x[kk*ldx+j0+cc]
+						} else {
+							dst[l] = 0
+						}
+					}
+				}
+			}
+		}
+	}
+	chunk := max(gemvUnitRows, gemvChunkBytes/(4*max(g.ldw, 1))&^(gemvUnitRows-1))
+	for rs := r0; rs < r1; rs += chunk {
+		re := min(rs+chunk, r1)
+		wp := &gemvDummy
+		if g.k > 0 {
+			wp = &g.w[rs*g.ldw]
+		}
+		bptr := &gemvDummy
+		if flags&csrBias != 0 {
+			bptr = &bias[rs]
+		}
+		for j0 := 0; j0 < n; j0 += 4 {
+			c := min(4, n-j0)
+			xp := &gemvDummy
+			switch {
+			case g.k == 0:
+			case inPlace:
+				xp = &x[0]
+			default:
+				xp = &panel[nv*L*j0]
+			}
+			s.kern[c-1].fn(wp, g.ldw, re-rs, g.k, xp, &y[rs*ldy+j0], ldy, flags, bptr, lo, hi)
+		}
+		if post != ref.ActNone {
+			activateRows(y, ldy, rs, re, n, post)
+		}
+	}
+	return nil
+}
+
+func (g *gemvKernel) panelBuf(n int) *[]float32 {
+	if bp, ok := g.pool.Get().(*[]float32); ok && len(*bp) >= n {
+		return bp
+	}
+	b := make([]float32, n)
+	return &b
+}
+
+// activateRows applies GELU or SiLU to y's rows [r0, r1), columns [0, n).
+func activateRows(y []float32, ldy, r0, r1, n int, act ref.Activation) {
+	for r := r0; r < r1; r++ {
+		row := y[r*ldy : r*ldy+n]
+		for j, v := range row {
+			row[j] = ref.Activate(act, v, 0, 0)
+		}
+	}
+}
+
+// gemvGo is the pure-Go kernel: rows [r0, r1) of w (stride ldw) times columns [0, n) of X
+// (K×n, stride ldx), four partial sums per dot product, then the epilogue of the generated
+// kernels (flags csrBias, csrLoadY, csrClamp, in ref's order).
+func gemvGo(w []float32, ldw, r0, r1, k int, x []float32, ldx int, y []float32, ldy, n, flags int, bias []float32, lo, hi float32) {
+	var xc []float32
+	for j := 0; j < n; j++ {
+		xv := x[j:]
+		if ldx != 1 && k > 0 {
+			if xc == nil {
+				xc = make([]float32, k)
+			}
+			for kk := range xc {
+				xc[kk] = x[kk*ldx+j]
+			}
+			xv = xc
+		}
+		for r := r0; r < r1; r++ {
+			row := w[r*ldw : r*ldw+k]
+			var s0, s1, s2, s3 float32
+			q := 0
+			for ; q+4 <= k; q += 4 {
+				s0 += row[q] * xv[q]
+				s1 += row[q+1] * xv[q+1]
+				s2 += row[q+2] * xv[q+2]
+				s3 += row[q+3] * xv[q+3]
+			}
+			for ; q < k; q++ {
+				s0 += row[q] * xv[q]
+			}
+			s := (s0 + s1) + (s2 + s3)
+			if flags&csrBias != 0 {
+				s += bias[r]
+			}
+			if flags&csrLoadY != 0 {
+				s += y[r*ldy+j]
+			}
+			if flags&csrClamp != 0 {
+				s = clampNaN(s, lo, hi)
+			}
+			y[r*ldy+j] = s
+		}
+	}
+}
+
+// clampNaN is min(max(s, lo), hi) with NaN kept, as MAXPS/MINPS with s first do.
+func clampNaN(s, lo, hi float32) float32 {
+	if s < lo {
+		s = lo
+	}
+	if s > hi {
+		s = hi
+	}
+	return s
+}

@@ -1,0 +1,316 @@
+package kernels
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sparsegen/sparsegen/gen/vm"
+)
+
+// Dense GEMV and small-N dense products, row-oriented: Y = epi(W·X) for a dense row-major W
+// (row i at w + i·ldw floats, ldw ≥ k) and C columns of X (C = 1..4), decoding a token or a
+// few. At N = 1 a product reads each 4-byte weight once for 2 flops, so the kernel is bound
+// by the bytes of W and must stream it at the machine's read bandwidth:
+//
+//	for each group of R rows (then the rows left, one at a time):
+//	    acc[r][c][u] = 0                                   (R·C·U vector chains)
+//	    for q = 0; q+U·L ≤ k; q += U·L:                     (the main loop: R row streams)
+//	        xv[c][u] = X panel vector (q/L + u, c)         (X loaded once per row group)
+//	        acc[r][c][u] += W[r][q + u·L : +L] · xv[c][u]
+//	    for q+L ≤ k: acc[r][c][0] += … one vector           (fewer than U vectors left)
+//	    if q < k:    acc[r][c][U−1] += … masked to k−q lanes (W and X both masked)
+//	    s = Σ_u acc[r][c][u] (in u order), then ReduceAdd's fixed tree
+//	    s += bias[i+r] (CSRBias); s += Y (CSRLoadY); clamp to [lo, hi] (CSRClamp)
+//	    y[(i+r)·ldy + c] = s
+//
+// X is a panel of whole vectors: for vector v and column c, L floats x[vL .. vL+L, c] at
+// x + (v·C + c)·L floats (for C = 1 simply x[0:k]). Its last vector is read masked, so a
+// caller's contiguous X column can be passed as it is at C = 1. The flags are the CSR
+// family's (CSRLoadY, CSRBias, CSRClamp; ref's order: sum, bias, old Y, activation), and the
+// sum's order depends on k, U and L only (not on the row group or the thread split).
+//
+// Where GemvPrefetch has a distance, Prefetcher (PrefetcherNTA) machines issue a prefetch
+// for every W row that many bytes ahead, one per cache line streamed.
+
+// GemvShape is one generated kernel: R rows per group, C columns of X, U vectors (and
+// accumulator chains per row and column) per step of the main loop.
+type GemvShape struct{ R, C, U int }
+
+// GemvShapes lists the kernels per ISA, one per column count C = 1..4 (the driver runs N
+// columns as passes of 4 and one of the rest). Registers: R·C·U accumulators, C·U X vectors,
+// one W vector (C > 1), and on AVX2 a mask vector in the tail: ≤ 16 ymm, ≤ 32 zmm, ≤ 30 NEON.
+var GemvShapes = map[string][]GemvShape{
+	"avx512": {{4, 1, 4}, {4, 2, 2}, {4, 3, 1}, {4, 4, 1}},
+	"avx2":   {{4, 1, 2}, {4, 2, 1}, {2, 3, 1}, {2, 4, 1}},
+	"neon":   {{4, 1, 4}, {4, 2, 2}, {4, 3, 1}, {4, 4, 1}},
+}
+
+// GemvPrefetch is the software prefetch of W per ISA (none where absent): every W row is
+// prefetched Dist bytes ahead, one hint per cache line streamed, non-temporal (NTA) where
+// that measured better. Zen 5, 1 thread, N = 1, 11008×4096 and 4096×11008, variants run
+// alternately (paired median time ratio to none, 8 pairs each): AVX2 PREFETCHNTA 2048
+// 0.89 and 0.80 (7 of 8 pairs faster on both; 0.92 and 0.89 in an earlier set), PREFETCHT0
+// 2048/4096 0.98 on 11008×4096; AVX-512 no hint was 5% faster on both shapes (NTA 2048
+// 0.96 and 1.02, T0 4096 0.92 and 1.01): its four vectors per row and step keep the
+// hardware prefetchers ahead.
+var GemvPrefetch = map[string]GemvPrefetchHint{"avx2": {Dist: 2048, NTA: true}}
+
+// GemvPrefetchHint is one ISA's prefetch of W (GemvPrefetch).
+type GemvPrefetchHint struct {
+	Dist int  // bytes ahead (0: none)
+	NTA  bool // non-temporal (PrefetcherNTA machines), else into every cache level
+}
+
+// GemvParams is the signature of every GEMV kernel.
+var GemvParams = []vm.Param{
+	{Name: "w", Kind: vm.PtrF32}, {Name: "ldw", Kind: vm.Int}, {Name: "rows", Kind: vm.Int}, {Name: "k", Kind: vm.Int},
+	{Name: "x", Kind: vm.PtrF32}, {Name: "y", Kind: vm.PtrF32}, {Name: "ldy", Kind: vm.Int},
+	{Name: "flags", Kind: vm.Int}, {Name: "bias", Kind: vm.PtrF32}, {Name: "lo", Kind: vm.F32}, {Name: "hi", Kind: vm.F32},
+}
+
+// GemvFuncName names the kernel of shape s on isa.
+func GemvFuncName(isa string, s GemvShape) string {
+	return fmt.Sprintf("gemv%sR%dC%d", ident(isa), s.R, s.C)
+}
+
+// gemvMachine is what the family needs beyond vm.Machine: the horizontal sum and the lane-0
+// store of the SpMV kernels (every backend has them as part of vm.GatherMachine).
+type gemvMachine interface {
+	vm.Machine
+	ReduceAdd(v vm.Vec)
+	StoreLane0(m vm.Mem, v vm.Vec)
+}
+
+// Gemv is the family.
+var Gemv = Family{
+	File: "gemv",
+	Gen: func(m vm.Machine) {
+		g, ok := m.(gemvMachine)
+		if !ok {
+			return
+		}
+		for _, s := range GemvShapes[m.ISA()] {
+			genGemv(g, s)
+		}
+	},
+	Table: func(isa, features string) string {
+		id := ident(isa)
+		var b strings.Builder
+		fmt.Fprintf(&b, "// gemv%sFeatures are the CPU features the gemv%[1]s kernels use.\nconst gemv%[1]sFeatures = %[2]s\n\n", id, features)
+		fmt.Fprintf(&b, "// gemv%sLanes is the vector width in float32 lanes (the X panel's vector).\nconst gemv%[1]sLanes = %d\n\n", id, lanesOf(isa))
+		fmt.Fprintf(&b, "// gemv%sKernels lists the generated GEMV kernels by column count (index C−1): rows per group, function.\nvar gemv%[1]sKernels = [4]gemvGenKernel{\n", id)
+		for _, s := range GemvShapes[isa] {
+			fmt.Fprintf(&b, "\t{rows: %d, cols: %d, fn: %s},\n", s.R, s.C, GemvFuncName(isa, s))
+		}
+		b.WriteString("}\n")
+		return b.String()
+	},
+}
+
+func init() { Register(Gemv) }
+
+func genGemv(m gemvMachine, s GemvShape) {
+	vm.Check(s.C >= 1 && s.C <= 4 && s.U >= 1 && (s.R == 1 || s.R == 2 || s.R == 4), "gemv shape %+v", s)
+	name := GemvFuncName(m.ISA(), s)
+	m.Func(name, fmt.Sprintf("%s computes y = epi(W·X) for rows dense rows of W (stride ldw) and %d column(s) of an X panel, %d rows at a time.", name, s.C, s.R), GemvParams)
+	i := m.GP() // first row of the group
+	m.MovImm(i, 0)
+	wg, yg := m.Param("w"), m.Param("y")
+	groups, singles, exit := m.NewLabel("groups"), m.NewLabel("singles"), m.NewLabel("exit")
+	if s.R > 1 {
+		m.Bind(groups)
+		left := m.Param("rows")
+		m.Sub(left, i)
+		m.BrImm(left, vm.LT, int64(s.R), singles)
+		gemvGroup(m, s, s.R, i, wg, yg)
+		m.Jmp(groups)
+	}
+	m.Bind(singles)
+	left := m.Param("rows")
+	m.Sub(left, i)
+	m.BrImm(left, vm.LE, 0, exit)
+	gemvGroup(m, s, 1, i, wg, yg)
+	m.Jmp(singles)
+	m.Bind(exit)
+	m.Ret()
+}
+
+// gemvGroup computes rows [i, i+R) (R = r): the dot products, the epilogue and the stores,
+// then moves i, wg and yg on by r rows.
+func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
+	L := m.Lanes()
+	C, U := s.C, s.U
+	// Row pointers: p[0] = wg, p[j] = wg + j·ldw floats.
+	p := make([]vm.Reg, r)
+	p[0] = wg
+	if r > 1 {
+		ldw := m.Param("ldw")
+		m.Shl(ldw, 2)
+		for j := 1; j < r; j++ {
+			p[j] = m.GP()
+			m.Lea(p[j], vm.Idx(p[j-1], ldw, 1))
+		}
+	}
+	acc := make([][][]vm.Vec, r)
+	for j := range acc {
+		acc[j] = make([][]vm.Vec, C)
+		for c := range acc[j] {
+			acc[j][c] = make([]vm.Vec, U)
+			for u := range acc[j][c] {
+				acc[j][c][u] = m.Vec()
+				m.Zero(acc[j][c][u])
+			}
+		}
+	}
+	q := m.GP() // floats of each row done
+	m.MovImm(q, 0)
+	xp := m.Param("x") // the panel vector at q
+	// step adds nv vectors (from q) into accumulator u0+u; masked: one vector, k−q lanes.
+	step := func(nv, u0 int, k *vm.Mask) {
+		wAt := func(j, u int) vm.Mem { return vm.Idx(p[j], q, 4).Off(u * L * 4) }
+		xAt := func(c, u int) vm.Mem { return vm.At(xp, (u*C+c)*L*4) }
+		if k != nil {
+			// The tail: one column at a time (fewer live registers), W reloaded per column.
+			for c := 0; c < C; c++ {
+				xv := m.Vec()
+				m.LoadVMask(xv, xAt(c, 0), *k)
+				for j := 0; j < r; j++ {
+					wv := m.Vec()
+					m.LoadVMask(wv, wAt(j, 0), *k)
+					m.FMA(acc[j][c][u0], wv, xv)
+				}
+			}
+			return
+		}
+		if pf := GemvPrefetch[m.ISA()]; pf.Dist > 0 && nv == U {
+			hint := func(vm.Mem) {}
+			if p, ok := m.(Prefetcher); ok {
+				hint = p.Prefetch
+			}
+			if p, ok := m.(PrefetcherNTA); ok && pf.NTA {
+				hint = p.PrefetchNTA
+			}
+			for j := 0; j < r; j++ {
+				for off := 0; off < nv*L*4; off += 64 {
+					hint(wAt(j, 0).Off(pf.Dist + off))
+				}
+			}
+		}
+		xv := make([][]vm.Vec, C)
+		for c := range xv {
+			xv[c] = make([]vm.Vec, nv)
+			for u := range xv[c] {
+				xv[c][u] = m.Vec()
+				m.LoadV(xv[c][u], xAt(c, u))
+			}
+		}
+		for j := 0; j < r; j++ {
+			for u := 0; u < nv; u++ {
+				if C == 1 {
+					m.FMAMem(acc[j][0][u0+u], xv[0][u], wAt(j, u))
+					continue
+				}
+				wv := m.Vec()
+				m.LoadV(wv, wAt(j, u))
+				for c := 0; c < C; c++ {
+					m.FMA(acc[j][c][u0+u], wv, xv[c][u])
+				}
+			}
+		}
+	}
+	k := m.Param("k")
+	main, one, tail, sum := m.NewLabel("main"), m.NewLabel("one"), m.NewLabel("tail"), m.NewLabel("sum")
+	if U > 1 {
+		lim := m.GP()
+		m.Mov(lim, k)
+		m.AddImm(lim, int64(-U*L))
+		m.Br(q, vm.GT, lim, one)
+		m.Bind(main)
+		step(U, 0, nil)
+		m.AddImm(q, int64(U*L))
+		m.AddImm(xp, int64(U*C*L*4))
+		m.Br(q, vm.LE, lim, main)
+	}
+	m.Bind(one)
+	lim1 := m.GP()
+	m.Mov(lim1, k)
+	m.AddImm(lim1, int64(-L))
+	m.Br(q, vm.GT, lim1, tail)
+	oneLoop := m.NewLabel("oneloop")
+	m.Bind(oneLoop)
+	step(1, 0, nil)
+	m.AddImm(q, int64(L))
+	m.AddImm(xp, int64(C*L*4))
+	m.Br(q, vm.LE, lim1, oneLoop)
+	m.Bind(tail)
+	rem := m.GP()
+	m.Mov(rem, k)
+	m.Sub(rem, q)
+	m.BrImm(rem, vm.LE, 0, sum)
+	mask := m.TailMask(rem)
+	step(1, U-1, &mask)
+	m.Bind(sum)
+
+	// Reduce, epilogue, store: row j's column c at yg + (j·ldy + c) floats.
+	ldy := m.Param("ldy")
+	m.Shl(ldy, 2)
+	yr := m.GP()
+	m.Mov(yr, yg)
+	for j := 0; j < r; j++ {
+		for c := 0; c < C; c++ {
+			a := acc[j][c]
+			for u := 1; u < U; u++ {
+				m.VAdd(a[0], a[u])
+			}
+			m.ReduceAdd(a[0])
+			gemvEpilogue(m, a[0], i, j, vm.At(yr, c*4))
+			m.StoreLane0(vm.At(yr, c*4), a[0])
+		}
+		if j+1 < r {
+			m.Add(yr, ldy)
+		}
+	}
+	m.Add(yr, ldy)
+	m.Mov(yg, yr)
+	ldw := m.Param("ldw")
+	m.Shl(ldw, 2)
+	for j := 0; j < r; j++ {
+		m.Add(wg, ldw)
+	}
+	m.AddImm(i, int64(r))
+}
+
+// gemvEpilogue finishes lane 0 of a, the sum of row i+j: + bias[i+j] (CSRBias), + the old
+// y at yAt (CSRLoadY), then the clamp to [lo, hi] (CSRClamp), each under its flag.
+func gemvEpilogue(m vm.Machine, a vm.Vec, i vm.Reg, j int, yAt vm.Mem) {
+	flags := m.Param("flags")
+	nobias := m.NewLabel("nobias")
+	m.BrBits(flags, CSRBias, false, nobias)
+	{
+		bias := m.Param("bias")
+		b := m.Vec()
+		m.Load1(b, vm.Idx(bias, i, 4).Off(j*4))
+		m.VAdd(a, b)
+	}
+	m.Bind(nobias)
+	flags = m.Param("flags")
+	noacc := m.NewLabel("noacc")
+	m.BrBits(flags, CSRLoadY, false, noacc)
+	{
+		b := m.Vec()
+		m.Load1(b, yAt)
+		m.VAdd(a, b)
+	}
+	m.Bind(noacc)
+	flags = m.Param("flags")
+	noclamp := m.NewLabel("noclamp")
+	m.BrBits(flags, CSRClamp, false, noclamp)
+	{
+		lo, hi := m.Vec(), m.Vec()
+		m.ParamF32(lo, "lo")
+		m.ParamF32(hi, "hi")
+		m.VMax(a, lo)
+		m.VMin(a, hi)
+	}
+	m.Bind(noclamp)
+}
