@@ -96,29 +96,19 @@ func Calibrate(opts CalibrateOptions) (*Calibration, error) {
 	var keys []string
 	done := 0
 	for i, tm := range set {
-		// Sparse targets are converted from one CSR of the matrix (as Compile does from a
-		// sparse enough Dense), each once.
-		sparse, err := formats.CSRFromDense(tm.d)
+		conv, err := newConversions(tm.d)
 		if err != nil {
 			return nil, fmt.Errorf("calibrate: %s: %w", tm.name, err)
 		}
-		converted := map[string]formats.Matrix{}
 		packed := map[string]asm.Kernel{}
 		for _, jb := range jobs[i] {
 			c, n := jb.c, jb.n
 			pk := c.fam.Name + "|" + c.tgt.String()
 			kern, ok := packed[pk]
 			if !ok {
-				cw, ok := converted[c.tgt.String()]
-				if !ok {
-					var from formats.Matrix = sparse
-					if c.tgt.format == "dense" {
-						from = tm.d
-					}
-					if cw, err = convert(from, c.tgt); err != nil {
-						return nil, fmt.Errorf("calibrate: %s as %s: %w", tm.name, c.tgt, err)
-					}
-					converted[c.tgt.String()] = cw
+				cw, err := conv.as(c.tgt)
+				if err != nil {
+					return nil, fmt.Errorf("calibrate: %s as %s: %w", tm.name, c.tgt, err)
 				}
 				kern, err = c.fam.Pack(cw)
 				if errors.Is(err, asm.ErrNotApplicable) {
@@ -381,6 +371,38 @@ func candidatesFor(w formats.Matrix, fams []asm.Family, r nRange) ([]cand, *Meas
 		}
 	}
 	return out, ms, nil
+}
+
+// conversions converts one Dense to the targets asked for, each once: sparse targets from
+// one CSR of it, as Compile does from a sparse enough Dense (calibration and validation
+// time many kernels on one matrix).
+type conversions struct {
+	dense  *formats.Dense
+	sparse *formats.CSR
+	done   map[string]formats.Matrix
+}
+
+func newConversions(d *formats.Dense) (*conversions, error) {
+	sparse, err := formats.CSRFromDense(d)
+	if err != nil {
+		return nil, err
+	}
+	return &conversions{dense: d, sparse: sparse, done: map[string]formats.Matrix{}}, nil
+}
+
+func (cv *conversions) as(t target) (formats.Matrix, error) {
+	if w, ok := cv.done[t.String()]; ok {
+		return w, nil
+	}
+	var from formats.Matrix = cv.sparse
+	if t.format == "dense" {
+		from = cv.dense
+	}
+	w, err := convert(from, t)
+	if err == nil {
+		cv.done[t.String()] = w
+	}
+	return w, err
 }
 
 // withoutScalar drops the generic (scalar) families when SIMD ones run here: those are

@@ -104,12 +104,10 @@ func ValidatePolicies(settings []string, opts ValidateOptions) (*Validation, err
 	fams := withoutScalar(runnableFamilies())
 	set := heldOutSet(opts)
 	for hi, h := range set {
-		// Sparse targets are converted from one CSR of the matrix, each once.
-		sparse, err := formats.CSRFromDense(h.d)
+		conv, err := newConversions(h.d)
 		if err != nil {
 			return nil, err
 		}
-		converted := map[string]formats.Matrix{}
 		plans := make([]*Plan, len(settings))
 		for i, s := range settings {
 			p, err := Compile(h.d, Options{Threads: 1, Calibration: s})
@@ -130,16 +128,9 @@ func ValidatePolicies(settings []string, opts ValidateOptions) (*Validation, err
 				id := cd.fam.Name + "@" + cd.tgt.String()
 				kern, ok := packed[id]
 				if !ok {
-					cw, ok := converted[cd.tgt.String()]
-					if !ok {
-						var from formats.Matrix = sparse
-						if cd.tgt.format == "dense" {
-							from = h.d
-						}
-						if cw, err = convert(from, cd.tgt); err != nil {
-							return nil, err
-						}
-						converted[cd.tgt.String()] = cw
+					cw, err := conv.as(cd.tgt)
+					if err != nil {
+						return nil, err
 					}
 					if kern, err = cd.fam.Pack(cw); err != nil {
 						kern = nil // the family does not take W: not a candidate
