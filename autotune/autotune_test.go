@@ -262,9 +262,10 @@ func TestTuneRejectsBadOptions(t *testing.T) {
 	// Too many threads, or operands no machine holds, are refused before any timing.
 	_, err = Tune(layers, Options{Ns: []int{1}, Threads: []int{1, 100000}}, dispatch.NewRecord())
 	require.ErrorContains(t, err, "100000")
-	_, err = Tune(layers, Options{Ns: []int{1, 1 << 40}}, dispatch.NewRecord())
+	huge := math.MaxInt / 2 // 2⁶² (2³⁰ on 32-bit builds): operands beyond any memory
+	_, err = Tune(layers, Options{Ns: []int{1, huge}}, dispatch.NewRecord())
 	require.ErrorContains(t, err, "GiB")
-	_, err = Check(layers, []int{1 << 40}, dispatch.NewRecord(), Options{}, 0.2)
+	_, err = Check(layers, []int{huge}, dispatch.NewRecord(), Options{}, 0.2)
 	require.ErrorContains(t, err, "GiB")
 }
 

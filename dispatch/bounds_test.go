@@ -23,9 +23,9 @@ func TestHugeStrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := []float32{-1, -1, -1, -1, 0, 0, -1, -1}
-	err = p.Mul(buf[4:6], math.MaxInt64, []float32{1, 1}, 1, 1)
+	err = p.Mul(buf[4:6], math.MaxInt, []float32{1, 1}, 1, 1)
 	if !errors.Is(err, ref.ErrShape) {
-		t.Errorf("Mul with ldy = MaxInt64: %v, want a shape error", err)
+		t.Errorf("Mul with ldy = MaxInt: %v, want a shape error", err)
 	}
 	for i, v := range buf {
 		if (i < 4 || i >= 6) && v != -1 {
@@ -45,14 +45,16 @@ func TestHugeStrides(t *testing.T) {
 					t.Fatal(err)
 				}
 				x, y := []float32{1, 2, 3, 4}, make([]float32, 6)
+				// 2⁶² and 2⁶²+2²⁰ on 64-bit builds, 2³⁰ and 2³⁰+2²⁰ on 32-bit ones.
+				const half = math.MaxInt/2 + 1
 				calls := map[string]func() error{
-					"Mul ldy 2⁶²+2²⁰":         func() error { return p3.Mul(y, 1<<62+1<<20, x, 1, 1) },
+					"Mul ldy 2⁶²+2²⁰":         func() error { return p3.Mul(y, half+1<<20, x, 1, 1) },
 					"Mul ldy MaxInt":          func() error { return p3.Mul(y, math.MaxInt, x, 1, 1) },
-					"MulTokens ldy 2⁶²":       func() error { return p3.MulTokens(y, 1<<62, x, 2, 2) },
+					"MulTokens ldy 2⁶²":       func() error { return p3.MulTokens(y, half, x, 2, 2) },
 					"MulBatch strideY MaxInt": func() error { return p3.MulBatch(y, 1, math.MaxInt, x, 1, 0, 1, 2) },
-					"MulBatch strideX 2⁶²":    func() error { return p3.MulBatch(y, 1, 3, x, 1, 1<<62, 1, 3) },
+					"MulBatch strideX 2⁶²":    func() error { return p3.MulBatch(y, 1, 3, x, 1, half, 1, 3) },
 					"MulBatch batch MaxInt":   func() error { return p3.MulBatch(y, 1, 3, x, 1, 0, 1, math.MaxInt) },
-					"MulBatch ldy 2⁶² batch":  func() error { return p3.MulBatch(y, 1<<62, 1, x, 1, 0, 1, 2) },
+					"MulBatch ldy 2⁶² batch":  func() error { return p3.MulBatch(y, half, 1, x, 1, 0, 1, 2) },
 				}
 				if d3.Cols > 1 {
 					calls["Mul ldx MaxInt"] = func() error { return p3.Mul(y, 1, x, math.MaxInt, 1) }
