@@ -65,7 +65,9 @@ func checkCheapestAtN1(t *testing.T, w *formats.Dense) string {
 }
 
 // gemvCheapTable is the shipped table with every GEMV family made cheapest: per policy
-// point (all of them, beyond MaxN too), half the lowest dense PerMAC of the table.
+// point (all of them, beyond MaxN too), half the lowest dense PerMAC of the table. A dense
+// family the table has no entry of at a point (all of them on arm64, whose shipped table
+// is empty) gets that lowest PerMAC, so that it is priced, not borrowed from the GEMV's.
 func gemvCheapTable() []policyEntry {
 	tab := slices.DeleteFunc(slices.Clone(policyTable), func(e policyEntry) bool { return isGemv(e.Family) })
 	for _, pn := range policyPoints {
@@ -79,6 +81,11 @@ func gemvCheapTable() []policyEntry {
 			low = 0.01
 		}
 		for _, f := range asm.Families() {
+			if f.Format == "dense" && !isGemv(f.Name) && !slices.ContainsFunc(tab, func(e policyEntry) bool {
+				return e.Family == f.Name && e.N == pn && e.Target == "dense"
+			}) {
+				tab = append(tab, policyEntry{Family: f.Name, Target: "dense", N: pn, PerMAC: low})
+			}
 			if isGemv(f.Name) {
 				tab = append(tab, policyEntry{Family: f.Name, Target: "dense", N: pn, PerMAC: low / 2})
 				if pn <= largeMaxN {
