@@ -12,12 +12,14 @@ import (
 	"unsafe"
 )
 
-// readLoop is a generated read-bandwidth loop (gen/kernels/read.go): it sums blocks blocks
-// of blockBytes from p and stores the lane sums at out (one vector).
+// readLoop is a generated read-bandwidth loop (gen/kernels/read.go): it reads streams
+// streams stride bytes apart from p, blocks blocks of blockBytes in all (blockBytes/streams
+// from each stream per block), and stores the lane sums at out (one vector).
 type readLoop struct {
 	isa        ISA
-	run        func(p *float32, blocks int, out *float32)
+	run        func(p *float32, stride, blocks int, out *float32)
 	blockBytes int
+	streams    int
 	features   Feature
 }
 
@@ -197,14 +199,15 @@ func measureRead(bytes int64, d time.Duration) (float64, error) {
 	return best, nil
 }
 
-// readPass returns a function that reads all of buf once with the host's read loop (or
-// readGo) and stores a sum in readSink.
+// readPass returns a function that reads all of buf (a multiple of readBlockBytes) once with
+// the host's read loop, its quarters as the loop's streams (or with readGo), and stores a
+// sum in readSink.
 func readPass(buf []float32) func() {
 	if l, ok := hostReadLoop(); ok {
 		var out [16]float32
-		blocks := len(buf) * 4 / l.blockBytes
+		bytes := len(buf) * 4
 		return func() {
-			l.run(unsafe.SliceData(buf), blocks, &out[0])
+			l.run(unsafe.SliceData(buf), bytes/l.streams, bytes/l.blockBytes, &out[0])
 			readSink += out[0]
 		}
 	}
@@ -212,20 +215,22 @@ func readPass(buf []float32) func() {
 	return func() { readSink += float32(readGo(words)) }
 }
 
-// readGo is the pure-Go read loop: eight independent sums of 8-byte words (len(w) a
-// multiple of 8), the widest loads Go code makes without assembly.
+// readGo is the pure-Go read loop: eight independent sums of 8-byte words (the widest loads
+// Go code makes without assembly), two from each quarter of w per step, as the generated
+// loops read four streams; len(w) is a multiple of 8.
 func readGo(w []uint64) uint64 {
+	q := len(w) / 4
+	a, b, c, d := w[:q], w[q:2*q], w[2*q:3*q], w[3*q:4*q]
 	var s0, s1, s2, s3, s4, s5, s6, s7 uint64
-	for i := 0; i+8 <= len(w); i += 8 {
-		b := w[i : i+8 : i+8]
-		s0 += b[0]
-		s1 += b[1]
-		s2 += b[2]
-		s3 += b[3]
-		s4 += b[4]
-		s5 += b[5]
-		s6 += b[6]
-		s7 += b[7]
+	for i := 0; i+2 <= q; i += 2 {
+		s0 += a[i]
+		s1 += a[i+1]
+		s2 += b[i]
+		s3 += b[i+1]
+		s4 += c[i]
+		s5 += c[i+1]
+		s6 += d[i]
+		s7 += d[i+1]
 	}
 	return s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7
 }

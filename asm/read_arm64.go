@@ -3,5 +3,5 @@
 package asm
 
 func init() {
-	readLoops = append(readLoops, readLoop{isa: NEON, run: readNEON, blockBytes: readNEONBlockBytes, features: readNEONFeatures})
+	readLoops = append(readLoops, readLoop{isa: NEON, run: readNEON, blockBytes: readNEONBlockBytes, streams: readNEONStreams, features: readNEONFeatures})
 }

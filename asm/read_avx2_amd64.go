@@ -4,13 +4,16 @@
 
 package asm
 
-// readAVX2 sums blocks·8 vectors from p (256 bytes per block) and stores the lane sums at out.
+// readAVX2 sums blocks·8 vectors, 2 from each of 4 streams stride bytes apart per block, and stores the lane sums at out.
 //
 //go:noescape
-func readAVX2(p *float32, blocks int, out *float32)
+func readAVX2(p *float32, stride int, blocks int, out *float32)
 
 // readAVX2Features are the CPU features readAVX2 uses.
 const readAVX2Features = FeatAVX2
 
-// readAVX2BlockBytes is the bytes one block of readAVX2 reads.
+// readAVX2BlockBytes is the bytes one block of readAVX2 reads (all streams).
 const readAVX2BlockBytes = 256
+
+// readAVX2Streams is the number of streams readAVX2 reads.
+const readAVX2Streams = 4

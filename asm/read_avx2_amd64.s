@@ -4,11 +4,18 @@
 
 #include "textflag.h"
 
-// func readAVX2(p *float32, blocks int, out *float32)
+// func readAVX2(p *float32, stride int, blocks int, out *float32)
 // Requires: AVX, AVX2
-TEXT ·readAVX2(SB), NOSPLIT, $0-24
+TEXT ·readAVX2(SB), NOSPLIT, $0-32
 	MOVQ  p+0(FP), AX
-	MOVQ  blocks+8(FP), CX
+	MOVQ  stride+8(FP), CX
+	MOVQ  AX, DX
+	ADDQ  CX, DX
+	MOVQ  DX, BX
+	ADDQ  CX, BX
+	MOVQ  BX, SI
+	ADDQ  CX, SI
+	MOVQ  blocks+16(FP), CX
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -22,14 +29,17 @@ TEXT ·readAVX2(SB), NOSPLIT, $0-24
 
 loop1:
 	VADDPS (AX), Y0, Y0
+	VADDPS (DX), Y2, Y2
+	VADDPS (BX), Y4, Y4
+	VADDPS (SI), Y6, Y6
 	VADDPS 32(AX), Y1, Y1
-	VADDPS 64(AX), Y2, Y2
-	VADDPS 96(AX), Y3, Y3
-	VADDPS 128(AX), Y4, Y4
-	VADDPS 160(AX), Y5, Y5
-	VADDPS 192(AX), Y6, Y6
-	VADDPS 224(AX), Y7, Y7
-	ADDQ   $+256, AX
+	VADDPS 32(DX), Y3, Y3
+	VADDPS 32(BX), Y5, Y5
+	VADDPS 32(SI), Y7, Y7
+	ADDQ   $+64, AX
+	ADDQ   $+64, DX
+	ADDQ   $+64, BX
+	ADDQ   $+64, SI
 	ADDQ   $-1, CX
 	CMPQ   CX, $+0
 	JGT    loop1
@@ -42,7 +52,7 @@ done1:
 	VADDPS  Y2, Y0, Y0
 	VADDPS  Y3, Y1, Y1
 	VADDPS  Y1, Y0, Y0
-	MOVQ    out+16(FP), AX
+	MOVQ    out+24(FP), AX
 	VMOVUPS Y0, (AX)
 	VZEROUPPER
 	RET

@@ -4,13 +4,16 @@
 
 package asm
 
-// readAVX512 sums blocks·8 vectors from p (512 bytes per block) and stores the lane sums at out.
+// readAVX512 sums blocks·8 vectors, 2 from each of 4 streams stride bytes apart per block, and stores the lane sums at out.
 //
 //go:noescape
-func readAVX512(p *float32, blocks int, out *float32)
+func readAVX512(p *float32, stride int, blocks int, out *float32)
 
 // readAVX512Features are the CPU features readAVX512 uses.
 const readAVX512Features = FeatAVX512F
 
-// readAVX512BlockBytes is the bytes one block of readAVX512 reads.
+// readAVX512BlockBytes is the bytes one block of readAVX512 reads (all streams).
 const readAVX512BlockBytes = 512
+
+// readAVX512Streams is the number of streams readAVX512 reads.
+const readAVX512Streams = 4

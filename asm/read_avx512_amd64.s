@@ -4,11 +4,18 @@
 
 #include "textflag.h"
 
-// func readAVX512(p *float32, blocks int, out *float32)
+// func readAVX512(p *float32, stride int, blocks int, out *float32)
 // Requires: AVX, AVX512F
-TEXT ·readAVX512(SB), NOSPLIT, $0-24
+TEXT ·readAVX512(SB), NOSPLIT, $0-32
 	MOVQ   p+0(FP), AX
-	MOVQ   blocks+8(FP), CX
+	MOVQ   stride+8(FP), CX
+	MOVQ   AX, DX
+	ADDQ   CX, DX
+	MOVQ   DX, BX
+	ADDQ   CX, BX
+	MOVQ   BX, SI
+	ADDQ   CX, SI
+	MOVQ   blocks+16(FP), CX
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -22,14 +29,17 @@ TEXT ·readAVX512(SB), NOSPLIT, $0-24
 
 loop1:
 	VADDPS (AX), Z0, Z0
+	VADDPS (DX), Z2, Z2
+	VADDPS (BX), Z4, Z4
+	VADDPS (SI), Z6, Z6
 	VADDPS 64(AX), Z1, Z1
-	VADDPS 128(AX), Z2, Z2
-	VADDPS 192(AX), Z3, Z3
-	VADDPS 256(AX), Z4, Z4
-	VADDPS 320(AX), Z5, Z5
-	VADDPS 384(AX), Z6, Z6
-	VADDPS 448(AX), Z7, Z7
-	ADDQ   $+512, AX
+	VADDPS 64(DX), Z3, Z3
+	VADDPS 64(BX), Z5, Z5
+	VADDPS 64(SI), Z7, Z7
+	ADDQ   $+128, AX
+	ADDQ   $+128, DX
+	ADDQ   $+128, BX
+	ADDQ   $+128, SI
 	ADDQ   $-1, CX
 	CMPQ   CX, $+0
 	JGT    loop1
@@ -42,7 +52,7 @@ done1:
 	VADDPS  Z2, Z0, Z0
 	VADDPS  Z3, Z1, Z1
 	VADDPS  Z1, Z0, Z0
-	MOVQ    out+16(FP), AX
+	MOVQ    out+24(FP), AX
 	VMOVUPS Z0, (AX)
 	VZEROUPPER
 	RET

@@ -4,13 +4,16 @@
 
 package asm
 
-// readNEON sums blocks·8 vectors from p (128 bytes per block) and stores the lane sums at out.
+// readNEON sums blocks·8 vectors, 2 from each of 4 streams stride bytes apart per block, and stores the lane sums at out.
 //
 //go:noescape
-func readNEON(p *float32, blocks int, out *float32)
+func readNEON(p *float32, stride int, blocks int, out *float32)
 
 // readNEONFeatures are the CPU features readNEON uses.
 const readNEONFeatures = FeatASIMD
 
-// readNEONBlockBytes is the bytes one block of readNEON reads.
+// readNEONBlockBytes is the bytes one block of readNEON reads (all streams).
 const readNEONBlockBytes = 128
+
+// readNEONStreams is the number of streams readNEON reads.
+const readNEONStreams = 4

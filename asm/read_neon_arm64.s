@@ -4,10 +4,17 @@
 
 #include "textflag.h"
 
-// readNEON sums blocks·8 vectors from p (128 bytes per block) and stores the lane sums at out.
-TEXT ·readNEON(SB), NOSPLIT, $0-24
+// readNEON sums blocks·8 vectors, 2 from each of 4 streams stride bytes apart per block, and stores the lane sums at out.
+TEXT ·readNEON(SB), NOSPLIT, $0-32
 	MOVD p+0(FP), R0
-	MOVD blocks+8(FP), R1
+	MOVD stride+8(FP), R1
+	MOVD R0, R2
+	ADD R1, R2, R2
+	MOVD R2, R3
+	ADD R1, R3, R3
+	MOVD R3, R4
+	ADD R1, R4, R4
+	MOVD blocks+16(FP), R1
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -21,21 +28,24 @@ TEXT ·readNEON(SB), NOSPLIT, $0-24
 loop1:
 	FMOVQ (R0), F31
 	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-	FMOVQ 16(R0), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-	FMOVQ 32(R0), F31
-	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
-	FMOVQ 48(R0), F30
-	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
-	FMOVQ 64(R0), F31
+	FMOVQ (R2), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	FMOVQ (R3), F31
 	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
-	FMOVQ 80(R0), F30
-	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
-	FMOVQ 96(R0), F31
-	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
-	FMOVQ 112(R0), F30
+	FMOVQ (R4), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	FMOVQ 16(R0), F31
+	WORD $0x4e3fd421 // fadd v1.4s, v1.4s, v31.4s
+	FMOVQ 16(R2), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 16(R3), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 16(R4), F30
 	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
-	ADD $128, R0, R0
+	ADD $32, R0, R0
+	ADD $32, R2, R2
+	ADD $32, R3, R3
+	ADD $32, R4, R4
 	SUBS $1, R1, R1
 	BGT loop1
 done1:
@@ -46,6 +56,6 @@ done1:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 	WORD $0x4e23d421 // fadd v1.4s, v1.4s, v3.4s
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
-	MOVD out+16(FP), R0
+	MOVD out+24(FP), R0
 	FMOVQ F0, (R0)
 	RET
