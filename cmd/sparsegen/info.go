@@ -14,13 +14,14 @@ import (
 )
 
 func init() {
-	commands["info"] = command{"CPU features, the ISA dispatch uses and why, kernels, FMA peak, tuning record", runInfo}
+	commands["info"] = command{"CPU features, the ISA dispatch uses and why, kernels, FMA peak, read bandwidth, tuning record", runInfo}
 }
 
 func runInfo(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("info", "info [-record FILE] [-peak=false]", stderr)
+	fs := newFlags("info", "info [-record FILE] [-peak=false] [-bandwidth=false]", stderr)
 	recordPath := fs.String("record", "", "a tuning record to summarize")
 	peak := fs.Bool("peak", true, "measure the FMA peak of one core (about a second)")
+	bw := fs.Bool("bandwidth", true, "measure one core's read bandwidth from memory and from L2 (about a second)")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
@@ -73,6 +74,20 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintf(stdout, "  %-8s not measured: %v\n", i, err)
 			}
 		}
+	}
+
+	if *bw {
+		fmt.Fprint(stdout, "\nread bandwidth, one core: ")
+		mem, l2 := asm.ReadBufferBytes()
+		if g, err := asm.ReadBandwidth(300 * time.Millisecond); err == nil {
+			fmt.Fprintf(stdout, "%.1f GB/s from memory (%d MiB buffer)", g, mem>>20)
+		} else {
+			fmt.Fprintf(stdout, "from memory not measured: %v", err)
+		}
+		if g, err := asm.L2ReadBandwidth(100 * time.Millisecond); err == nil {
+			fmt.Fprintf(stdout, ", %.1f GB/s from L2 (%d KiB)", g, l2>>10)
+		}
+		fmt.Fprintf(stdout, "; %s loads\n", asm.ReadISA())
 	}
 
 	if *recordPath != "" {

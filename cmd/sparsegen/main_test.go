@@ -235,6 +235,11 @@ func TestInfo(t *testing.T) {
 	isa := regexp.MustCompile(`(?m)^ISA:\s+(\S+)`).FindStringSubmatch(stdout)
 	require.NotNil(t, isa, stdout)
 	require.Regexp(t, `(?m)^  \S+\s+\S+\s+`+isa[1]+`\s.*\syes$`, stdout, "no %s kernel runs here", isa[1])
+	// Issue 17, item 2: one core's read bandwidth beside the FMA peak (its own flag).
+	require.Regexp(t, `(?m)^read bandwidth, one core: \d+\.\d GB/s from memory \(\d+ MiB buffer\), \d+\.\d GB/s from L2 \(\d+ KiB\); \S+ loads$`, stdout)
+	code, stdout, stderr = sg(t, "info", "-peak=false", "-bandwidth=false")
+	require.Equal(t, 0, code, stderr)
+	require.NotContains(t, stdout, "read bandwidth")
 }
 
 func TestTuneCheckAndInfo(t *testing.T) {
@@ -244,7 +249,7 @@ func TestTuneCheckAndInfo(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "tuned 8 layer×N steps")
 	require.Contains(t, stdout, "32x48/nm:2:4")
-	code, stdout, stderr = sg(t, "info", "-peak=false", "-record", rec)
+	code, stdout, stderr = sg(t, "info", "-peak=false", "-bandwidth=false", "-record", rec)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "8 entries")
 	code, stdout, stderr = sg(t, "tune", "-shapes", "32x48,24x64", "-patterns", "unstructured:0.8,nm:2:4", "-n", "1,8", "-threads", "1", "-out", rec, "-check")
@@ -289,13 +294,13 @@ func TestCalibrateCLI(t *testing.T) {
 	require.Contains(t, stderr, "no usable calibration")
 
 	t.Setenv(dispatch.CalibrationEnv, "off")
-	code, stdout, stderr := sg(t, "info", "-peak=false")
+	code, stdout, stderr := sg(t, "info", "-peak=false", "-bandwidth=false")
 	require.Equal(t, 0, code, stderr)
 	require.Regexp(t, `(?m)^policy:\s+shipped table`, stdout)
 	corrupt := filepath.Join(t.TempDir(), "corrupt.txt")
 	require.NoError(t, os.WriteFile(corrupt, []byte("sparsegen-calibration 1\nmachine {}\n"), 0o644))
 	t.Setenv(dispatch.CalibrationEnv, corrupt)
-	code, stdout, stderr = sg(t, "info", "-peak=false")
+	code, stdout, stderr = sg(t, "info", "-peak=false", "-bandwidth=false")
 	require.Equal(t, 0, code, stderr)
 	require.Regexp(t, `(?m)^policy:\s+shipped table.*calibration ignored: truncated`, stdout)
 }
