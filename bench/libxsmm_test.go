@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -57,4 +58,26 @@ func TestLIBXSMMSgemmMatchesReference(t *testing.T) {
 		})
 	}
 	require.NotEmpty(t, LIBXSMMTarget())
+}
+
+// Run times LIBXSMM on the dense weights beside our kernels, hot and cold, and the best
+// dense baseline is one that ran.
+func TestRunComparesWithLIBXSMM(t *testing.T) {
+	for _, cold := range []bool{false, true} {
+		rs, err := Run(Config{
+			Shapes:   []Shape{{"tiny", 24, 40, 9}, {"tiny-decode", 24, 40, 1}},
+			Patterns: []Pattern{{Kind: Dense}, {Kind: Unstructured, Sparsity: 0.9}},
+			Protocol: Protocol{Samples: 3, MinSample: 100 * time.Microsecond},
+			Cold:     cold,
+			XSMM:     true,
+		})
+		require.NoError(t, err)
+		for _, r := range rs {
+			require.Greater(t, r.XSMMNs, 0.0, "%s %s", r.Shape.Name, r.Pattern)
+			require.InDelta(t, r.XSMMNs/r.MedianNs, r.SpeedupXSMM, 1e-9)
+			name, ns := r.BestDense()
+			require.Contains(t, []string{"OpenBLAS", "LIBXSMM"}, name)
+			require.LessOrEqual(t, ns, r.XSMMNs)
+		}
+	}
 }
