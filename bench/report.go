@@ -27,6 +27,27 @@ type Result struct {
 	SpeedupDense    float64 // our dense kernel's median / this median, same run
 	SpeedupBLAS     float64 // OpenBLAS median / this median, same run; 0 if not built in
 	BLASNs          float64 // OpenBLAS median
+	SpeedupXSMM     float64 // LIBXSMM median / this median, same run; 0 if not built in or no kernel
+	XSMMNs          float64 // LIBXSMM median
+}
+
+// BestDense is the faster external dense baseline measured for r, OpenBLAS or LIBXSMM, and
+// its median; "" and 0 when neither ran.
+func (r Result) BestDense() (name string, ns float64) {
+	if r.BLASNs > 0 {
+		name, ns = "OpenBLAS", r.BLASNs
+	}
+	if r.XSMMNs > 0 && (ns == 0 || r.XSMMNs < ns) {
+		name, ns = "LIBXSMM", r.XSMMNs
+	}
+	return name, ns
+}
+
+// Baselines says which external dense baselines a run had, so which columns WriteTable
+// prints: "× OpenBLAS" for OpenBLAS; "× LIBXSMM" and "× best dense" (the faster of the
+// two, named) for LIBXSMM.
+type Baselines struct {
+	OpenBLAS, LIBXSMM bool
 }
 
 // CSVHeader is the exact column list of WriteCSV.
@@ -52,11 +73,21 @@ func WriteCSV(w io.Writer, rs []Result) error {
 	return cw.Error()
 }
 
-// WriteTable writes a human-readable table, one block per shape.
-func WriteTable(w io.Writer, rs []Result, withBLAS bool) error {
+// WriteTable writes a human-readable table, one block per shape, with the columns of the
+// baselines the run had.
+func WriteTable(w io.Writer, rs []Result, with Baselines) error {
 	hdr := []string{"pattern", "sparsity", "kernel", "median", "GF/s dense-eq", "GF/s useful", "% peak", "× dense"}
-	if withBLAS {
+	if with.OpenBLAS {
 		hdr = append(hdr, "× OpenBLAS")
+	}
+	if with.LIBXSMM {
+		hdr = append(hdr, "× LIBXSMM", "× best dense")
+	}
+	speedup := func(x float64) string {
+		if x > 0 {
+			return fmt.Sprintf("%.2f", x)
+		}
+		return "-"
 	}
 	for i := 0; i < len(rs); {
 		j := i
@@ -81,12 +112,15 @@ func WriteTable(w io.Writer, rs []Result, withBLAS bool) error {
 			}
 			row := []string{r.Pattern.String(), fmt.Sprintf("%.1f%%", 100*r.Sparsity), r.Kernel, FormatNs(r.MedianNs),
 				fmt.Sprintf("%.1f", r.GflopsDense), fmt.Sprintf("%.1f", r.GflopsUseful), peak, fmt.Sprintf("%.2f", r.SpeedupDense)}
-			if withBLAS {
-				b := "-"
-				if r.SpeedupBLAS > 0 {
-					b = fmt.Sprintf("%.2f", r.SpeedupBLAS)
+			if with.OpenBLAS {
+				row = append(row, speedup(r.SpeedupBLAS))
+			}
+			if with.LIBXSMM {
+				best := "-"
+				if name, ns := r.BestDense(); ns > 0 && r.MedianNs > 0 {
+					best = fmt.Sprintf("%s (%s)", speedup(ns/r.MedianNs), name)
 				}
-				row = append(row, b)
+				row = append(row, speedup(r.SpeedupXSMM), best)
 			}
 			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 		}

@@ -28,6 +28,7 @@ type Config struct {
 	Protocol Protocol
 	Seed     uint64
 	BLAS     bool             // compare with OpenBLAS when the binary has it
+	XSMM     bool             // compare with LIBXSMM's dense JIT when the binary has it
 	Progress io.Writer        // nil: no progress
 	PeakGF   float64          // measured single-core FMA peak in GFLOP/s; 0 = unknown
 	Record   *dispatch.Record // a tuning record dispatch follows; nil = default policy
@@ -39,7 +40,7 @@ type Config struct {
 const ColdN = 16
 
 // Run times each configuration: the kernel dispatch chooses, our dense kernel on the same
-// weights, and OpenBLAS (sgemm, sgemv for N = 1) when enabled, interleaved.
+// weights, OpenBLAS (sgemm, sgemv for N = 1) and LIBXSMM when enabled, interleaved.
 func Run(cfg Config) ([]Result, error) {
 	if cfg.Protocol.Samples == 0 {
 		cfg.Protocol = DefaultProtocol
@@ -214,17 +215,29 @@ func runOne(cfg Config, sh Shape, p Pattern, w formats.Matrix) (Result, error) {
 		}
 	}
 	fs := []func() error{rot(plans), rot(dplans)}
+	// The external dense baselines rotate copies of the dense W as our kernels do (one
+	// set, shared by OpenBLAS and LIBXSMM).
+	var as [][]float32
+	denseCopies := func() func() []float32 {
+		if as == nil {
+			as = [][]float32{dense.Data}
+			for len(as) < copies {
+				as = append(as, append([]float32(nil), dense.Data...))
+			}
+		}
+		bi := 0
+		return func() []float32 {
+			a := as[bi]
+			bi = (bi + 1) % len(as)
+			return a
+		}
+	}
 	withBLAS := cfg.BLAS && HaveOpenBLAS
 	if withBLAS {
 		OpenBLASSetThreads(max(plans[0].Threads(), 1))
-		as := [][]float32{dense.Data}
-		for len(as) < copies {
-			as = append(as, append([]float32(nil), dense.Data...))
-		}
-		bi := 0
+		next := denseCopies()
 		fs = append(fs, func() error {
-			a := as[bi]
-			bi = (bi + 1) % len(as)
+			a := next()
 			if n == 1 {
 				OpenBLASSgemv(m, k, a, k, x, y)
 			} else {
@@ -232,6 +245,17 @@ func runOne(cfg Config, sh Shape, p Pattern, w formats.Matrix) (Result, error) {
 			}
 			return nil
 		})
+	}
+	// LIBXSMM comes after OpenBLAS in fs. A shape it makes no kernel for is left out (no
+	// LIBXSMM value) rather than failing the run.
+	xi := -1
+	if cfg.XSMM && HaveLIBXSMM {
+		th := max(plans[0].Threads(), 1)
+		if LIBXSMMSgemm(th, m, n, k, dense.Data, k, x, n, y, n) == nil {
+			next := denseCopies()
+			xi = len(fs)
+			fs = append(fs, func() error { return LIBXSMMSgemm(th, m, n, k, next(), k, x, n, y, n) })
+		}
 	}
 	st, err := TimeInterleaved(cfg.Protocol, fs...)
 	if err != nil {
@@ -257,6 +281,10 @@ func runOne(cfg Config, sh Shape, p Pattern, w formats.Matrix) (Result, error) {
 	if withBLAS {
 		r.BLASNs = st[2].MedianNs
 		r.SpeedupBLAS = st[2].MedianNs / r.MedianNs
+	}
+	if xi >= 0 {
+		r.XSMMNs = st[xi].MedianNs
+		r.SpeedupXSMM = st[xi].MedianNs / r.MedianNs
 	}
 	return r, nil
 }

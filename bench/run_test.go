@@ -56,7 +56,7 @@ func TestModelWeightsAreLabelledByTheirStructure(t *testing.T) {
 	require.Equal(t, "model:nm2:4", rs[1].Pattern.String())
 	require.Equal(t, "model:dense", rs[2].Pattern.String())
 	var b strings.Builder
-	require.NoError(t, WriteTable(&b, rs[:1], false))
+	require.NoError(t, WriteTable(&b, rs[:1], Baselines{}))
 	require.Contains(t, b.String(), "model:unstructured")
 }
 
@@ -73,7 +73,7 @@ func TestPeakPercentIsNeverAbove100(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, PeakExceeded(rs, cfg.PeakGF))
 	var b strings.Builder
-	require.NoError(t, WriteTable(&b, rs, false))
+	require.NoError(t, WriteTable(&b, rs, Baselines{}))
 	for _, r := range rs {
 		require.Zero(t, r.PeakPct, "%s: %.0f%% of a wrong peak", r.Pattern, r.PeakPct)
 	}

@@ -33,6 +33,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	plotBase := fs.String("plot", "", "also write the speedup plot to PATH.svg and PATH.png")
 	quick := fs.Bool("quick", false, "fewer samples per configuration (a smoke run)")
 	blas := fs.Bool("blas", true, "compare with OpenBLAS when built with -tags openblas")
+	xsmm := fs.Bool("xsmm", true, "compare with LIBXSMM's dense JIT when built with -tags libxsmm")
 	record := fs.String("record", "", "a tuning record (sparsegen tune) for dispatch to follow")
 	if err := parse(fs, args, false); err != nil {
 		return err
@@ -45,7 +46,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return usageErr(fs, "-isa: %v", err)
 		}
 	}
-	cfg := bench.Config{Threads: *threads, ISA: *isa, Cold: *cold, BLAS: *blas, Progress: progressWriter(stderr), Seed: 1}
+	cfg := bench.Config{Threads: *threads, ISA: *isa, Cold: *cold, BLAS: *blas, XSMM: *xsmm, Progress: progressWriter(stderr), Seed: 1}
 	if *quick {
 		cfg.Protocol = bench.Protocol{Samples: 3, MinSample: time.Millisecond, Budget: 100 * time.Millisecond}
 	}
@@ -98,12 +99,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		cfg.PeakGF = pk
 	}
 	withBLAS := *blas && bench.HaveOpenBLAS
+	withXSMM := *xsmm && bench.HaveLIBXSMM
 	fmt.Fprintf(stdout, "sparsegen bench: %s, ISA %s, %d thread(s)", cpuName(), dispatchISA, effectiveThreads(*threads))
 	if cfg.PeakGF > 0 {
 		fmt.Fprintf(stdout, ", measured FMA peak %.3g GFLOP/s per core", cfg.PeakGF)
 	}
 	if withBLAS {
 		fmt.Fprintf(stdout, ", OpenBLAS core %s", bench.OpenBLASCoreName())
+	}
+	if withXSMM {
+		fmt.Fprintf(stdout, ", LIBXSMM target %s", bench.LIBXSMMTarget())
 	}
 	fmt.Fprintln(stdout)
 	if !withBLAS && *blas {
@@ -113,7 +118,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := bench.WriteTable(stdout, rs, withBLAS); err != nil {
+	if err := bench.WriteTable(stdout, rs, bench.Baselines{OpenBLAS: withBLAS, LIBXSMM: withXSMM}); err != nil {
 		return err
 	}
 	if bench.PeakExceeded(rs, cfg.PeakGF) {
