@@ -30,12 +30,21 @@ package dispatch
 // features AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ, go1.26.8, on the same training set (their
 // entries replaced, the others kept): gemv_dense_avx2.
 //
+// Re-timed 2026-12-07 by TestPolicyTable -update-families
+// "^(gemv_dense|nm[0-9]of[0-9]+_gemv|spmv_csr)" on amd64 "AMD EPYC" with features
+// AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ, go1.26.8, on the same training set (their entries
+// replaced, the others kept): gemv_dense_avx2, gemv_dense_avx512, gemv_dense_generic,
+// nm1of4_gemv_avx2, nm1of4_gemv_avx512, nm1of8_gemv_avx512, nm2of4_gemv_avx2, nm2of4_gemv_avx512,
+// nm2of8_gemv_avx2, nm2of8_gemv_avx512, nm4of8_gemv_avx2, nm4of8_gemv_avx512, spmv_csr_i16_avx2,
+// spmv_csr_i16_avx512, spmv_csr_i16_bcast_avx2, spmv_csr_i16_bcast_avx512, spmv_csr_i32_avx2,
+// spmv_csr_i32_avx512, spmv_csr_i32_bcast_avx2, spmv_csr_i32_bcast_avx512.
+//
 // Thresholds that follow (PerOut and PerIn ignored), per ISA and policy point N: dense wins over CSR above
 // density D; BSR R×C wins over CSR when its fill (nnz/slots) exceeds F; N:M wins over CSR
 // when nnz/slots exceeds F (a conforming matrix with every slot used has 1).
 //
 //	generic N = 1    dense D = 9%; bsr1x4 F = 0.98; bsr2x1 F = 0.62; bsr4x1 F = 0.48; bsr4x4 F = 0.52; bsr8x1 F = 0.41; nm10:16 F = 0.94; nm11:16 F = 0.87; nm12:16 F = 0.88; nm1:4 F = 0.87; nm2:4 F = 0.89; nm2:8 F = 0.87; nm3:4 F = 0.88; nm3:8 F = 0.91; nm4:16 F = 0.88; nm4:8 F = 0.88; nm5:8 F = 0.88; nm6:16 F = 0.91; nm6:8 F = 0.92; nm7:16 F = 0.88; nm8:16 F = 0.87; nm9:16 F = 0.88
-//	generic N = 2    dense D = 17%; bsr1x4 F = 1.01; bsr2x1 F = 0.68; bsr4x1 F = 0.55; bsr4x4 F = 0.58; bsr8x1 F = 0.50; nm10:16 F = 0.96; nm11:16 F = 0.96; nm12:16 F = 0.84; nm1:4 F = 0.95; nm2:4 F = 0.94; nm2:8 F = 0.94; nm3:4 F = 1.00; nm3:8 F = 1.14; nm4:16 F = 0.93; nm4:8 F = 0.93; nm5:8 F = 1.06; nm6:16 F = 1.00; nm6:8 F = 0.99; nm7:16 F = 1.05; nm8:16 F = 0.94; nm9:16 F = 0.99
+//	generic N = 2    dense D = 18%; bsr1x4 F = 1.01; bsr2x1 F = 0.68; bsr4x1 F = 0.55; bsr4x4 F = 0.58; bsr8x1 F = 0.50; nm10:16 F = 0.96; nm11:16 F = 0.96; nm12:16 F = 0.84; nm1:4 F = 0.95; nm2:4 F = 0.94; nm2:8 F = 0.94; nm3:4 F = 1.00; nm3:8 F = 1.14; nm4:16 F = 0.93; nm4:8 F = 0.93; nm5:8 F = 1.06; nm6:16 F = 1.00; nm6:8 F = 0.99; nm7:16 F = 1.05; nm8:16 F = 0.94; nm9:16 F = 0.99
 //	generic N = 3    dense D = 27%; bsr1x4 F = 1.12; bsr2x1 F = 0.76; bsr4x1 F = 0.64; bsr4x4 F = 0.67; bsr8x1 F = 0.57; nm10:16 F = 1.06; nm11:16 F = 0.99; nm12:16 F = 1.08; nm1:4 F = 1.04; nm2:4 F = 1.06; nm2:8 F = 1.00; nm3:4 F = 1.07; nm3:8 F = 1.13; nm4:16 F = 1.12; nm4:8 F = 1.05; nm5:8 F = 1.08; nm6:16 F = 1.12; nm6:8 F = 1.06; nm7:16 F = 1.07; nm8:16 F = 1.07; nm9:16 F = 1.11
 //	generic N = 4    dense D = 36%; bsr1x4 F = 1.18; bsr2x1 F = 0.84; bsr4x1 F = 0.72; bsr4x4 F = 0.73; bsr8x1 F = 0.64; nm10:16 F = 1.12; nm11:16 F = 1.11; nm12:16 F = 1.13; nm1:4 F = 1.19; nm2:4 F = 1.18; nm2:8 F = 1.18; nm3:4 F = 1.17; nm3:8 F = 1.20; nm4:16 F = 1.15; nm4:8 F = 1.15; nm5:8 F = 1.14; nm6:16 F = 1.17; nm6:8 F = 1.13; nm7:16 F = 1.14; nm8:16 F = 1.13; nm9:16 F = 1.13
 //	generic N = 6    dense D = 92%; bsr1x4 F = 1.21; bsr2x1 F = 0.92; bsr4x1 F = 0.77; bsr4x4 F = 0.78; bsr8x1 F = 0.70; nm10:16 F = 1.12; nm11:16 F = 1.13; nm12:16 F = 1.16; nm1:4 F = 1.47; nm2:4 F = 1.36; nm2:8 F = 1.32; nm3:4 F = 1.22; nm3:8 F = 1.26; nm4:16 F = 1.19; nm4:8 F = 1.24; nm5:8 F = 1.18; nm6:16 F = 1.22; nm6:8 F = 1.13; nm7:16 F = 1.17; nm8:16 F = 1.18; nm9:16 F = 1.14
@@ -48,10 +57,10 @@ package dispatch
 //	generic N = 64   dense D = 104%; bsr1x4 F = 0.93; bsr2x1 F = 0.88; bsr4x1 F = 0.85; bsr4x4 F = 0.87; bsr8x1 F = 0.87; nm10:16 F = 0.93; nm11:16 F = 0.98; nm12:16 F = 1.06; nm1:4 F = 1.21; nm2:4 F = 1.04; nm2:8 F = 1.16; nm3:4 F = 0.97; nm3:8 F = 1.08; nm4:16 F = 0.98; nm4:8 F = 1.06; nm5:8 F = 0.98; nm6:16 F = 1.07; nm6:8 F = 0.97; nm7:16 F = 0.99; nm8:16 F = 1.00; nm9:16 F = 0.75
 //	generic N = 96   dense D = 132%; bsr1x4 F = 1.02; bsr2x1 F = 1.00; bsr4x1 F = 0.93; bsr4x4 F = 0.95; bsr8x1 F = 0.94; nm10:16 F = 0.97; nm11:16 F = 0.95; nm12:16 F = 1.04; nm1:4 F = 1.17; nm2:4 F = 1.00; nm2:8 F = 1.46; nm3:4 F = 1.04; nm3:8 F = 1.14; nm4:16 F = 1.11; nm4:8 F = 1.12; nm5:8 F = 1.20; nm6:16 F = 1.13; nm6:8 F = 0.99; nm7:16 F = 1.23; nm8:16 F = 1.08; nm9:16 F = 1.00
 //	generic N = 128  dense D = 132%; bsr1x4 F = 0.99; bsr2x1 F = 0.96; bsr4x1 F = 0.93; bsr4x4 F = 0.92; bsr8x1 F = 0.93; nm10:16 F = 0.99; nm11:16 F = 0.99; nm12:16 F = 1.03; nm1:4 F = 1.22; nm2:4 F = 0.97; nm2:8 F = 1.11; nm3:4 F = 1.07; nm3:8 F = 1.14; nm4:16 F = 1.02; nm4:8 F = 1.00; nm5:8 F = 1.01; nm6:16 F = 1.84; nm6:8 F = 0.95; nm7:16 F = 1.03; nm8:16 F = 1.05; nm9:16 F = 0.95
-//	avx2    N = 1    dense D = 7%; bsr1x4 F = 0.36; bsr2x1 F = 0.21; bsr4x1 F = 0.11; bsr4x4 F = 0.11; bsr8x1 F = 0.08; nm10:16 F = 12.25; nm11:16 F = 11.33; nm12:16 F = 11.47; nm1:4 F = 0.56; nm2:4 F = 0.32; nm2:8 F = 0.54; nm3:4 F = 11.48; nm3:8 F = 11.83; nm4:16 F = 11.44; nm4:8 F = 0.32; nm5:8 F = 11.45; nm6:16 F = 11.83; nm6:8 F = 11.93; nm7:16 F = 11.48; nm8:16 F = 11.32; nm9:16 F = 11.47
+//	avx2    N = 1    dense D = 8%; bsr1x4 F = 0.38; bsr2x1 F = 0.23; bsr4x1 F = 0.12; bsr4x4 F = 0.12; bsr8x1 F = 0.08; nm10:16 F = 13.09; nm11:16 F = 12.11; nm12:16 F = 12.27; nm1:4 F = 0.61; nm2:4 F = 0.35; nm2:8 F = 0.56; nm3:4 F = 12.27; nm3:8 F = 12.65; nm4:16 F = 12.22; nm4:8 F = 0.34; nm5:8 F = 12.24; nm6:16 F = 12.65; nm6:8 F = 12.75; nm7:16 F = 12.27; nm8:16 F = 12.10; nm9:16 F = 12.26
 //	avx2    N = 2    dense D = 47%; bsr1x4 F = 2.32; bsr2x1 F = 1.37; bsr4x1 F = 0.73; bsr4x4 F = 0.72; bsr8x1 F = 0.51; nm10:16 F = 0.79; nm11:16 F = 1.22; nm12:16 F = 0.88; nm1:4 F = 0.92; nm2:4 F = 0.97; nm2:8 F = 0.96; nm3:4 F = 1.18; nm3:8 F = 1.68; nm4:16 F = 1.04; nm4:8 F = 0.98; nm5:8 F = 1.43; nm6:16 F = 1.21; nm6:8 F = 1.00; nm7:16 F = 1.56; nm8:16 F = 1.02; nm9:16 F = 1.01
 //	avx2    N = 3    dense D = 46%; bsr1x4 F = 2.34; bsr2x1 F = 1.39; bsr4x1 F = 0.73; bsr4x4 F = 0.73; bsr8x1 F = 0.53; nm10:16 F = 0.81; nm11:16 F = 0.85; nm12:16 F = 1.01; nm1:4 F = 0.99; nm2:4 F = 0.99; nm2:8 F = 1.01; nm3:4 F = 1.15; nm3:8 F = 1.26; nm4:16 F = 1.24; nm4:8 F = 0.98; nm5:8 F = 1.17; nm6:16 F = 1.23; nm6:8 F = 1.00; nm7:16 F = 1.21; nm8:16 F = 1.03; nm9:16 F = 1.01
-//	avx2    N = 4    dense D = 45%; bsr1x4 F = 2.23; bsr2x1 F = 1.34; bsr4x1 F = 0.73; bsr4x4 F = 0.71; bsr8x1 F = 0.51; nm10:16 F = 0.80; nm11:16 F = 0.78; nm12:16 F = 1.06; nm1:4 F = 0.95; nm2:4 F = 1.00; nm2:8 F = 0.99; nm3:4 F = 1.13; nm3:8 F = 1.22; nm4:16 F = 1.02; nm4:8 F = 0.98; nm5:8 F = 1.28; nm6:16 F = 1.19; nm6:8 F = 0.98; nm7:16 F = 1.49; nm8:16 F = 1.01; nm9:16 F = 0.99
+//	avx2    N = 4    dense D = 44%; bsr1x4 F = 2.23; bsr2x1 F = 1.34; bsr4x1 F = 0.73; bsr4x4 F = 0.71; bsr8x1 F = 0.51; nm10:16 F = 0.80; nm11:16 F = 0.78; nm12:16 F = 1.06; nm1:4 F = 0.95; nm2:4 F = 1.00; nm2:8 F = 0.99; nm3:4 F = 1.13; nm3:8 F = 1.22; nm4:16 F = 1.02; nm4:8 F = 0.98; nm5:8 F = 1.28; nm6:16 F = 1.19; nm6:8 F = 0.98; nm7:16 F = 1.49; nm8:16 F = 1.01; nm9:16 F = 0.99
 //	avx2    N = 6    dense D = 43%; bsr1x4 F = 2.32; bsr2x1 F = 1.43; bsr4x1 F = 0.78; bsr4x4 F = 0.78; bsr8x1 F = 0.54; nm10:16 F = 0.88; nm11:16 F = 0.97; nm12:16 F = 1.30; nm1:4 F = 1.60; nm2:4 F = 0.91; nm2:8 F = 1.56; nm3:4 F = 1.21; nm3:8 F = 1.33; nm4:16 F = 1.44; nm4:8 F = 0.87; nm5:8 F = 1.29; nm6:16 F = 1.30; nm6:8 F = 1.17; nm7:16 F = 1.40; nm8:16 F = 1.30; nm9:16 F = 1.19
 //	avx2    N = 8    dense D = 49%; bsr1x4 F = 2.22; bsr2x1 F = 1.40; bsr4x1 F = 0.77; bsr4x4 F = 0.77; bsr8x1 F = 0.50; nm10:16 F = 1.18; nm11:16 F = 0.97; nm12:16 F = 1.15; nm1:4 F = 1.59; nm2:4 F = 0.88; nm2:8 F = 1.59; nm3:4 F = 1.25; nm3:8 F = 1.35; nm4:16 F = 0.79; nm4:8 F = 0.88; nm5:8 F = 1.31; nm6:16 F = 1.34; nm6:8 F = 1.26; nm7:16 F = 1.43; nm8:16 F = 1.32; nm9:16 F = 1.25
 //	avx2    N = 12   dense D = 53%; bsr1x4 F = 2.98; bsr2x1 F = 1.89; bsr4x1 F = 1.06; bsr4x4 F = 1.03; bsr8x1 F = 0.73; nm10:16 F = 0.87; nm11:16 F = 1.12; nm12:16 F = 1.04; nm1:4 F = 1.33; nm2:4 F = 0.95; nm2:8 F = 1.34; nm3:4 F = 1.10; nm3:8 F = 1.18; nm4:16 F = 0.89; nm4:8 F = 0.87; nm5:8 F = 1.13; nm6:16 F = 1.15; nm6:8 F = 0.81; nm7:16 F = 1.23; nm8:16 F = 1.24; nm9:16 F = 0.31
@@ -62,10 +71,10 @@ package dispatch
 //	avx2    N = 64   dense D = 77%; bsr1x4 F = 1.54; bsr2x1 F = 0.95; bsr4x1 F = 0.89; bsr4x4 F = 0.84; bsr8x1 F = 1.06; nm10:16 F = 1.15; nm11:16 F = 1.09; nm12:16 F = 1.15; nm1:4 F = 1.46; nm2:4 F = 0.72; nm2:8 F = 1.38; nm3:4 F = 1.24; nm3:8 F = 1.18; nm4:16 F = 1.10; nm4:8 F = 0.96; nm5:8 F = 1.49; nm6:16 F = 1.16; nm6:8 F = 1.20; nm7:16 F = 1.52; nm8:16 F = 1.25; nm9:16 F = 1.11
 //	avx2    N = 96   dense D = 69%; bsr1x4 F = 1.42; bsr2x1 F = 0.86; bsr4x1 F = 0.80; bsr4x4 F = 0.74; bsr8x1 F = 0.94; nm10:16 F = 0.96; nm11:16 F = 0.95; nm12:16 F = 1.09; nm1:4 F = 1.20; nm2:4 F = 0.88; nm2:8 F = 1.22; nm3:4 F = 1.12; nm3:8 F = 1.06; nm4:16 F = 0.77; nm4:8 F = 0.58; nm5:8 F = 1.18; nm6:16 F = 1.04; nm6:8 F = 1.05; nm7:16 F = 1.20; nm8:16 F = 1.12; nm9:16 F = 0.99
 //	avx2    N = 128  dense D = 78%; bsr1x4 F = 1.62; bsr2x1 F = 1.01; bsr4x1 F = 0.91; bsr4x4 F = 0.86; bsr8x1 F = 1.08; nm10:16 F = 0.97; nm11:16 F = 1.05; nm12:16 F = 1.14; nm1:4 F = 1.39; nm2:4 F = 0.92; nm2:8 F = 1.44; nm3:4 F = 1.23; nm3:8 F = 1.17; nm4:16 F = 0.90; nm4:8 F = 0.81; nm5:8 F = 1.41; nm6:16 F = 1.15; nm6:8 F = 1.24; nm7:16 F = 1.43; nm8:16 F = 1.31; nm9:16 F = 1.17
-//	avx512  N = 1    dense D = 6%; bsr1x4 F = 0.18; bsr2x1 F = 0.11; bsr4x1 F = 0.08; bsr4x4 F = 0.08; bsr8x1 F = 0.08; nm10:16 F = 12.25; nm11:16 F = 11.33; nm12:16 F = 11.47; nm1:4 F = 0.31; nm2:4 F = 0.16; nm2:8 F = 0.42; nm3:4 F = 11.48; nm3:8 F = 11.83; nm4:16 F = 11.44; nm4:8 F = 0.29; nm5:8 F = 11.45; nm6:16 F = 11.83; nm6:8 F = 11.93; nm7:16 F = 11.48; nm8:16 F = 11.32; nm9:16 F = 11.47
+//	avx512  N = 1    dense D = 7%; bsr1x4 F = 0.21; bsr2x1 F = 0.13; bsr4x1 F = 0.10; bsr4x4 F = 0.10; bsr8x1 F = 0.09; nm10:16 F = 14.14; nm11:16 F = 13.07; nm12:16 F = 13.24; nm1:4 F = 0.25; nm2:4 F = 0.19; nm2:8 F = 0.30; nm3:4 F = 13.25; nm3:8 F = 13.66; nm4:16 F = 13.20; nm4:8 F = 0.23; nm5:8 F = 13.22; nm6:16 F = 13.66; nm6:8 F = 13.77; nm7:16 F = 13.25; nm8:16 F = 13.06; nm9:16 F = 13.23
 //	avx512  N = 2    dense D = 55%; bsr1x4 F = 1.72; bsr2x1 F = 1.02; bsr4x1 F = 0.78; bsr4x4 F = 0.78; bsr8x1 F = 0.74; nm10:16 F = 0.97; nm11:16 F = 1.12; nm12:16 F = 0.98; nm1:4 F = 1.18; nm2:4 F = 1.07; nm2:8 F = 1.18; nm3:4 F = 1.20; nm3:8 F = 1.36; nm4:16 F = 1.20; nm4:8 F = 1.07; nm5:8 F = 1.36; nm6:16 F = 1.11; nm6:8 F = 1.09; nm7:16 F = 1.46; nm8:16 F = 1.04; nm9:16 F = 1.10
-//	avx512  N = 3    dense D = 49%; bsr1x4 F = 1.76; bsr2x1 F = 1.05; bsr4x1 F = 0.80; bsr4x4 F = 0.80; bsr8x1 F = 0.76; nm10:16 F = 0.96; nm11:16 F = 0.98; nm12:16 F = 1.12; nm1:4 F = 0.99; nm2:4 F = 1.03; nm2:8 F = 1.10; nm3:4 F = 1.15; nm3:8 F = 1.11; nm4:16 F = 1.08; nm4:8 F = 1.02; nm5:8 F = 1.19; nm6:16 F = 1.12; nm6:8 F = 1.02; nm7:16 F = 1.27; nm8:16 F = 1.06; nm9:16 F = 1.04
-//	avx512  N = 4    dense D = 40%; bsr1x4 F = 1.67; bsr2x1 F = 1.01; bsr4x1 F = 0.79; bsr4x4 F = 0.79; bsr8x1 F = 0.74; nm10:16 F = 0.96; nm11:16 F = 0.97; nm12:16 F = 1.05; nm1:4 F = 1.21; nm2:4 F = 1.10; nm2:8 F = 1.21; nm3:4 F = 1.15; nm3:8 F = 1.10; nm4:16 F = 1.14; nm4:8 F = 1.07; nm5:8 F = 1.34; nm6:16 F = 1.11; nm6:8 F = 1.01; nm7:16 F = 1.34; nm8:16 F = 1.03; nm9:16 F = 1.11
+//	avx512  N = 3    dense D = 50%; bsr1x4 F = 1.76; bsr2x1 F = 1.05; bsr4x1 F = 0.80; bsr4x4 F = 0.80; bsr8x1 F = 0.76; nm10:16 F = 0.96; nm11:16 F = 0.98; nm12:16 F = 1.12; nm1:4 F = 0.99; nm2:4 F = 1.03; nm2:8 F = 1.10; nm3:4 F = 1.15; nm3:8 F = 1.11; nm4:16 F = 1.08; nm4:8 F = 1.02; nm5:8 F = 1.19; nm6:16 F = 1.12; nm6:8 F = 1.02; nm7:16 F = 1.27; nm8:16 F = 1.06; nm9:16 F = 1.04
+//	avx512  N = 4    dense D = 42%; bsr1x4 F = 1.67; bsr2x1 F = 1.01; bsr4x1 F = 0.79; bsr4x4 F = 0.79; bsr8x1 F = 0.74; nm10:16 F = 0.96; nm11:16 F = 0.97; nm12:16 F = 1.05; nm1:4 F = 1.21; nm2:4 F = 1.10; nm2:8 F = 1.21; nm3:4 F = 1.15; nm3:8 F = 1.10; nm4:16 F = 1.14; nm4:8 F = 1.07; nm5:8 F = 1.34; nm6:16 F = 1.11; nm6:8 F = 1.01; nm7:16 F = 1.34; nm8:16 F = 1.03; nm9:16 F = 1.11
 //	avx512  N = 6    dense D = 56%; bsr1x4 F = 1.70; bsr2x1 F = 1.06; bsr4x1 F = 0.82; bsr4x4 F = 0.82; bsr8x1 F = 0.75; nm10:16 F = 1.01; nm11:16 F = 1.01; nm12:16 F = 1.20; nm1:4 F = 1.40; nm2:4 F = 0.96; nm2:8 F = 1.56; nm3:4 F = 1.20; nm3:8 F = 1.14; nm4:16 F = 1.11; nm4:8 F = 0.81; nm5:8 F = 1.28; nm6:16 F = 1.15; nm6:8 F = 1.07; nm7:16 F = 1.39; nm8:16 F = 1.24; nm9:16 F = 1.12
 //	avx512  N = 8    dense D = 56%; bsr1x4 F = 1.61; bsr2x1 F = 1.03; bsr4x1 F = 0.82; bsr4x4 F = 0.81; bsr8x1 F = 0.69; nm10:16 F = 1.04; nm11:16 F = 0.73; nm12:16 F = 1.10; nm1:4 F = 1.39; nm2:4 F = 0.58; nm2:8 F = 1.42; nm3:4 F = 1.18; nm3:8 F = 1.13; nm4:16 F = 0.95; nm4:8 F = 0.98; nm5:8 F = 1.38; nm6:16 F = 1.15; nm6:8 F = 1.16; nm7:16 F = 1.38; nm8:16 F = 1.23; nm9:16 F = 1.12
 //	avx512  N = 12   dense D = 55%; bsr1x4 F = 1.71; bsr2x1 F = 1.06; bsr4x1 F = 0.83; bsr4x4 F = 0.83; bsr8x1 F = 0.76; nm10:16 F = 0.91; nm11:16 F = 1.15; nm12:16 F = 1.09; nm1:4 F = 1.39; nm2:4 F = 0.99; nm2:8 F = 1.40; nm3:4 F = 1.15; nm3:8 F = 1.21; nm4:16 F = 0.93; nm4:8 F = 0.91; nm5:8 F = 1.18; nm6:16 F = 1.19; nm6:8 F = 0.85; nm7:16 F = 1.29; nm8:16 F = 1.30; nm9:16 F = 0.33
@@ -560,34 +569,34 @@ var policyTable = []policyEntry{
 	{Family: "gemm_6x64_avx512", Target: "dense", N: 64, PerMAC: 0.01733, PerOut: 0.02626, PerIn: 0.1192},
 	{Family: "gemm_6x64_avx512", Target: "dense", N: 96, PerMAC: 0.02297, PerOut: 0.01148, PerIn: 0.1994},
 	{Family: "gemm_6x64_avx512", Target: "dense", N: 128, PerMAC: 0.01753, PerOut: 0, PerIn: 0.1076},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.03863, PerOut: 0, PerIn: 0},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.11, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.02594, PerOut: 0, PerIn: 0.7355},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.06572, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.0262, PerOut: 0, PerIn: 0.9782},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.05998, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.02169, PerOut: 0.03978, PerIn: 0.9394},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.04962, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.02929, PerOut: 0, PerIn: 0.3352},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.09149, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.02048, PerOut: 0, PerIn: 0.67},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.06405, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.01587, PerOut: 0, PerIn: 0.6327},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.04692, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.01315, PerOut: 0.2675, PerIn: 0.667},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.04022, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.3581, PerOut: 0, PerIn: 0.1031},
-	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.3831, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 2, PerMAC: 0.3515, PerOut: 0, PerIn: 5.693},
-	{Family: "gemv_dense_generic", Target: "dense", N: 2, PerMAC: 0.3898, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 3, PerMAC: 0.3577, PerOut: 0, PerIn: 3.535},
-	{Family: "gemv_dense_generic", Target: "dense", N: 3, PerMAC: 0.3869, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.3587, PerOut: 0, PerIn: 2.717},
-	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.384, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.1717, PerOut: 10.39, PerIn: 0.567},
-	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.3369, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm1of4_gemv_avx512", Target: "nm1:4", N: 1, PerMAC: 0.09636, PerOut: 15.72, PerIn: 0.4929},
-	{Family: "nm1of4_gemv_avx512", Target: "nm1:4", N: 1, PerMAC: 0.1191, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.03742, PerOut: 0, PerIn: 0},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.1053, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.02556, PerOut: 0, PerIn: 0.6269},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.07084, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.02592, PerOut: 0, PerIn: 0.8749},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.0592, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.02153, PerOut: 0, PerIn: 0.8436},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.04602, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.02913, PerOut: 0, PerIn: 0.2838},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.09693, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.02101, PerOut: 0, PerIn: 0.6},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.06717, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.01647, PerOut: 0, PerIn: 0.4954},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.05, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.01403, PerOut: 0.1852, PerIn: 0.5542},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.0403, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.3601, PerOut: 0, PerIn: 0},
+	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.4069, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_generic", Target: "dense", N: 2, PerMAC: 0.358, PerOut: 0, PerIn: 4.32},
+	{Family: "gemv_dense_generic", Target: "dense", N: 2, PerMAC: 0.4171, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_generic", Target: "dense", N: 3, PerMAC: 0.3643, PerOut: 0, PerIn: 2.24},
+	{Family: "gemv_dense_generic", Target: "dense", N: 3, PerMAC: 0.4104, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.3651, PerOut: 0, PerIn: 1.456},
+	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.4042, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.1755, PerOut: 8.402, PerIn: 0.02592},
+	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.1959, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm1of4_gemv_avx512", Target: "nm1:4", N: 1, PerMAC: 0.06602, PerOut: 14.13, PerIn: 0.1831},
+	{Family: "nm1of4_gemv_avx512", Target: "nm1:4", N: 1, PerMAC: 0.1119, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm1of4_r2_t128_avx512", Target: "nm1:4", N: 2, PerMAC: 0.04035, PerOut: 0.7312, PerIn: 0.5636},
 	{Family: "nm1of4_r2_t128_avx512", Target: "nm1:4", N: 2, PerMAC: 0.05057, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm1of4_r2_t128_avx512", Target: "nm1:4", N: 3, PerMAC: 0.038, PerOut: 0, PerIn: 1.467},
@@ -644,10 +653,10 @@ var policyTable = []policyEntry{
 	{Family: "nm1of4_r4_t64_avx512", Target: "nm1:4", N: 64, PerMAC: 0.02645, PerOut: 0, PerIn: 0},
 	{Family: "nm1of4_r4_t64_avx512", Target: "nm1:4", N: 96, PerMAC: 0.02885, PerOut: 0, PerIn: 0},
 	{Family: "nm1of4_r4_t64_avx512", Target: "nm1:4", N: 128, PerMAC: 0.02724, PerOut: 0, PerIn: 0},
-	{Family: "nm2of4_gemv_avx2", Target: "nm2:4", N: 1, PerMAC: 0.09951, PerOut: 11.87, PerIn: 0.6006},
-	{Family: "nm2of4_gemv_avx2", Target: "nm2:4", N: 1, PerMAC: 0.2556, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm2of4_gemv_avx512", Target: "nm2:4", N: 1, PerMAC: 0.05043, PerOut: 18.16, PerIn: 0.5927},
-	{Family: "nm2of4_gemv_avx512", Target: "nm2:4", N: 1, PerMAC: 0.1837, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm2of4_gemv_avx2", Target: "nm2:4", N: 1, PerMAC: 0.09999, PerOut: 8.447, PerIn: 0},
+	{Family: "nm2of4_gemv_avx2", Target: "nm2:4", N: 1, PerMAC: 0.168, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm2of4_gemv_avx512", Target: "nm2:4", N: 1, PerMAC: 0.05029, PerOut: 13.67, PerIn: 0},
+	{Family: "nm2of4_gemv_avx512", Target: "nm2:4", N: 1, PerMAC: 0.1237, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm2of4_r2_t128_avx512", Target: "nm2:4", N: 2, PerMAC: 0.03764, PerOut: 0.6189, PerIn: 0.5675},
 	{Family: "nm2of4_r2_t128_avx512", Target: "nm2:4", N: 2, PerMAC: 0.044, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm2of4_r2_t128_avx512", Target: "nm2:4", N: 3, PerMAC: 0.03772, PerOut: 0, PerIn: 1.221},
@@ -704,10 +713,10 @@ var policyTable = []policyEntry{
 	{Family: "nm2of4_r4_t64_avx512", Target: "nm2:4", N: 64, PerMAC: 0.01931, PerOut: 0.3009, PerIn: 0.2892},
 	{Family: "nm2of4_r4_t64_avx512", Target: "nm2:4", N: 96, PerMAC: 0.02354, PerOut: 0.01485, PerIn: 0.2086},
 	{Family: "nm2of4_r4_t64_avx512", Target: "nm2:4", N: 128, PerMAC: 0.02383, PerOut: 0, PerIn: 0.3194},
-	{Family: "nm2of8_gemv_avx2", Target: "nm2:8", N: 1, PerMAC: 0.1672, PerOut: 12.71, PerIn: 0.6952},
-	{Family: "nm2of8_gemv_avx2", Target: "nm2:8", N: 1, PerMAC: 0.2246, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm2of8_gemv_avx512", Target: "nm2:8", N: 1, PerMAC: 0.1286, PerOut: 17.42, PerIn: 0.8145},
-	{Family: "nm2of8_gemv_avx512", Target: "nm2:8", N: 1, PerMAC: 0.1747, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm2of8_gemv_avx2", Target: "nm2:8", N: 1, PerMAC: 0.1615, PerOut: 9.081, PerIn: 0.3125},
+	{Family: "nm2of8_gemv_avx2", Target: "nm2:8", N: 1, PerMAC: 0.2028, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm2of8_gemv_avx512", Target: "nm2:8", N: 1, PerMAC: 0.08086, PerOut: 14.51, PerIn: 0.3672},
+	{Family: "nm2of8_gemv_avx512", Target: "nm2:8", N: 1, PerMAC: 0.1344, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm2of8_r2_t128_avx512", Target: "nm2:8", N: 2, PerMAC: 0.03911, PerOut: 0.4607, PerIn: 0.5478},
 	{Family: "nm2of8_r2_t128_avx512", Target: "nm2:8", N: 2, PerMAC: 0.04795, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm2of8_r2_t128_avx512", Target: "nm2:8", N: 3, PerMAC: 0.03691, PerOut: 0, PerIn: 1.314},
@@ -764,10 +773,10 @@ var policyTable = []policyEntry{
 	{Family: "nm2of8_r4_t64_avx512", Target: "nm2:8", N: 64, PerMAC: 0.02623, PerOut: 0, PerIn: 0},
 	{Family: "nm2of8_r4_t64_avx512", Target: "nm2:8", N: 96, PerMAC: 0.02866, PerOut: 0, PerIn: 0},
 	{Family: "nm2of8_r4_t64_avx512", Target: "nm2:8", N: 128, PerMAC: 0.03115, PerOut: 0, PerIn: 0},
-	{Family: "nm4of8_gemv_avx2", Target: "nm4:8", N: 1, PerMAC: 0.09899, PerOut: 11.39, PerIn: 0.6495},
-	{Family: "nm4of8_gemv_avx2", Target: "nm4:8", N: 1, PerMAC: 0.2848, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm4of8_gemv_avx512", Target: "nm4:8", N: 1, PerMAC: 0.08949, PerOut: 16.85, PerIn: 0.6434},
-	{Family: "nm4of8_gemv_avx512", Target: "nm4:8", N: 1, PerMAC: 0.2264, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm4of8_gemv_avx2", Target: "nm4:8", N: 1, PerMAC: 0.09952, PerOut: 8.584, PerIn: 0},
+	{Family: "nm4of8_gemv_avx2", Target: "nm4:8", N: 1, PerMAC: 0.1819, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm4of8_gemv_avx512", Target: "nm4:8", N: 1, PerMAC: 0.06074, PerOut: 13.93, PerIn: 0},
+	{Family: "nm4of8_gemv_avx512", Target: "nm4:8", N: 1, PerMAC: 0.1662, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm4of8_r2_t128_avx512", Target: "nm4:8", N: 2, PerMAC: 0.03859, PerOut: 0.5133, PerIn: 0.6082},
 	{Family: "nm4of8_r2_t128_avx512", Target: "nm4:8", N: 2, PerMAC: 0.04625, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm4of8_r2_t128_avx512", Target: "nm4:8", N: 3, PerMAC: 0.0378, PerOut: 0, PerIn: 1.118},
@@ -2351,20 +2360,20 @@ var policyTable = []policyEntry{
 	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 64, PerMAC: 0.02405, PerOut: 0.03908, PerIn: 0.1765},
 	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 96, PerMAC: 0.02548, PerOut: 0.05854, PerIn: 0.2196},
 	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 128, PerMAC: 0.02471, PerOut: 0.05228, PerIn: 0.1655},
-	{Family: "spmv_csr_i16_avx2", Target: "csr", N: 1, PerMAC: 0.3581, PerOut: 3.438, PerIn: 0.03195},
-	{Family: "spmv_csr_i16_avx2", Target: "csr", N: 1, PerMAC: 0.3705, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "spmv_csr_i16_avx512", Target: "csr", N: 1, PerMAC: 0.3561, PerOut: 6.292, PerIn: 0.5266},
-	{Family: "spmv_csr_i16_avx512", Target: "csr", N: 1, PerMAC: 0.3898, PerOut: 1.687, PerIn: 0, Large: true},
-	{Family: "spmv_csr_i16_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.3085, PerOut: 5.504, PerIn: 0.00108},
-	{Family: "spmv_csr_i16_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.4164, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "spmv_csr_i16_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.6029, PerOut: 1.498, PerIn: 0.01395},
-	{Family: "spmv_csr_i16_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.6516, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "spmv_csr_i32_avx2", Target: "csr", N: 1, PerMAC: 0.3542, PerOut: 3.42, PerIn: 0.4935},
-	{Family: "spmv_csr_i32_avx2", Target: "csr", N: 1, PerMAC: 0.3852, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "spmv_csr_i32_avx512", Target: "csr", N: 1, PerMAC: 0.3362, PerOut: 6.488, PerIn: 0.4377},
-	{Family: "spmv_csr_i32_avx512", Target: "csr", N: 1, PerMAC: 0.3855, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "spmv_csr_i32_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.3101, PerOut: 5.539, PerIn: 0.1876},
-	{Family: "spmv_csr_i32_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.4543, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "spmv_csr_i32_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.5996, PerOut: 1.686, PerIn: 0.1106},
-	{Family: "spmv_csr_i32_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.6624, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i16_avx2", Target: "csr", N: 1, PerMAC: 0.2993, PerOut: 2.835, PerIn: 0},
+	{Family: "spmv_csr_i16_avx2", Target: "csr", N: 1, PerMAC: 0.352, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i16_avx512", Target: "csr", N: 1, PerMAC: 0.3068, PerOut: 4.373, PerIn: 0.007013},
+	{Family: "spmv_csr_i16_avx512", Target: "csr", N: 1, PerMAC: 0.3672, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i16_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.3118, PerOut: 1.956, PerIn: 0},
+	{Family: "spmv_csr_i16_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.3722, PerOut: 0.7102, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i16_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.3147, PerOut: 1.371, PerIn: 0},
+	{Family: "spmv_csr_i16_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.3719, PerOut: 0.7925, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i32_avx2", Target: "csr", N: 1, PerMAC: 0.2886, PerOut: 2.899, PerIn: 0.01075},
+	{Family: "spmv_csr_i32_avx2", Target: "csr", N: 1, PerMAC: 0.3476, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i32_avx512", Target: "csr", N: 1, PerMAC: 0.2673, PerOut: 4.575, PerIn: 0.03981},
+	{Family: "spmv_csr_i32_avx512", Target: "csr", N: 1, PerMAC: 0.3315, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i32_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.3133, PerOut: 1.895, PerIn: 0},
+	{Family: "spmv_csr_i32_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.389, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i32_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.3132, PerOut: 1.473, PerIn: 0},
+	{Family: "spmv_csr_i32_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.3888, PerOut: 0, PerIn: 0, Large: true},
 }
