@@ -263,7 +263,7 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 				m.VAdd(a[0], a[u])
 			}
 			m.ReduceAdd(a[0])
-			gemvEpilogue(m, a[0], i, j, vm.At(yr, c*4))
+			rowEpilogue(m, a[0], i, j, vm.At(yr, c*4))
 			m.StoreLane0(vm.At(yr, c*4), a[0])
 		}
 		if j+1 < r {
@@ -280,9 +280,10 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 	m.AddImm(i, int64(r))
 }
 
-// gemvEpilogue finishes lane 0 of a, the sum of row i+j: + bias[i+j] (CSRBias), + the old
-// y at yAt (CSRLoadY), then the clamp to [lo, hi] (CSRClamp), each under its flag.
-func gemvEpilogue(m vm.Machine, a vm.Vec, i vm.Reg, j int, yAt vm.Mem) {
+// rowEpilogue finishes lane 0 of a, the sum of row i+j: + bias[i+j] (CSRBias), + the old
+// y at yAt (CSRLoadY), then the clamp to [lo, hi] (CSRClamp), each under its flag. The
+// GEMV and SpMV kernels, which reduce a row to one lane, share it.
+func rowEpilogue(m vm.Machine, a vm.Vec, i vm.Reg, j int, yAt vm.Mem) {
 	flags := m.Param("flags")
 	nobias := m.NewLabel("nobias")
 	m.BrBits(flags, CSRBias, false, nobias)

@@ -224,37 +224,5 @@ func spmvRowTail(m vm.Machine, vals, idx, c, y, i vm.Reg, bytes int, row, exit v
 	m.Ret()
 }
 
-// spmvEpilogue finishes row i's sum in lane 0 of a0: + bias[i] (CSRBias), + the old y
-// (CSRLoadY), then the clamp to [lo, hi] (CSRClamp), each under its flag.
-func spmvEpilogue(m vm.Machine, a0 vm.Vec, i, y vm.Reg) {
-	flags := m.Param("flags")
-	nobias := m.NewLabel("nobias")
-	m.BrBits(flags, CSRBias, false, nobias)
-	{
-		bias := m.Param("bias")
-		b := m.Vec()
-		m.Load1(b, vm.Idx(bias, i, 4))
-		m.VAdd(a0, b)
-	}
-	m.Bind(nobias)
-	flags = m.Param("flags")
-	noacc := m.NewLabel("noacc")
-	m.BrBits(flags, CSRLoadY, false, noacc)
-	{
-		b := m.Vec()
-		m.Load1(b, vm.At(y, 0))
-		m.VAdd(a0, b)
-	}
-	m.Bind(noacc)
-	flags = m.Param("flags")
-	noclamp := m.NewLabel("noclamp")
-	m.BrBits(flags, CSRClamp, false, noclamp)
-	{
-		lo, hi := m.Vec(), m.Vec()
-		m.ParamF32(lo, "lo")
-		m.ParamF32(hi, "hi")
-		m.VMax(a0, lo)
-		m.VMin(a0, hi)
-	}
-	m.Bind(noclamp)
-}
+// spmvEpilogue finishes row i's sum in lane 0 of a0 (rowEpilogue, with y at row i).
+func spmvEpilogue(m vm.Machine, a0 vm.Vec, i, y vm.Reg) { rowEpilogue(m, a0, i, 0, vm.At(y, 0)) }
