@@ -60,8 +60,8 @@ func otherCandidate(t *testing.T, w *formats.Dense, def *Plan, n int) Candidate 
 			break
 		}
 	}
-	if pick == nil {
-		t.Skipf("N = %d: no candidate but the default", n)
+	if pick == nil { // every build registers several families for any W (purego: the scalar ones)
+		t.Fatalf("N = %d: no candidate but the default, so the record has nothing to test", n)
 	}
 	return Candidate{Kernel: pick.Kernel, Format: pick.Format}
 }
