@@ -226,10 +226,17 @@ func DefaultCalibrationPath() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("dispatch: no user cache directory for the calibration: %w", err)
 	}
-	m := HostMachine()
-	h := sha256.Sum256([]byte(strings.Join([]string{m.Vendor, m.Model, strings.Join(m.Features, "+"), strconv.Itoa(m.Cores), m.GOARCH}, "|")))
-	return filepath.Join(dir, "sparsegen", "calibration-"+hex.EncodeToString(h[:])[:12]+".txt"), nil
+	return filepath.Join(dir, "sparsegen", "calibration-"+cpuSignatureHash()+".txt"), nil
 }
+
+// cpuSignatureHash names this CPU's calibration file. It is computed once: Compile looks
+// for the file every time, and the signature (unlike the kernel set, which a test may
+// change) is fixed for the process.
+var cpuSignatureHash = sync.OnceValue(func() string {
+	c := Host()
+	h := sha256.Sum256([]byte(strings.Join([]string{c.Vendor, c.Model, c.Features.String(), strconv.Itoa(c.Cores), c.GOARCH}, "|")))
+	return hex.EncodeToString(h[:])[:12]
+})
 
 // LoadCalibration reads and checks a calibration file for this machine: it returns an
 // error wrapping fs.ErrNotExist for a missing file, and one wrapping ErrCalibrationIgnored
