@@ -61,10 +61,13 @@ type policyEntry struct {
 // instructions, one on a W streamed from memory by its bytes per stored value: 2:8 weights
 // stored as 2:4 (twice the values, a faster GEMV per value in cache) decode 1.56× slower
 // than stored as 2:8 on 11008×4096. The table holds separate coefficients for that regime,
-// measured on a 4096×4096 layer at N ≤ largeMaxN.
+// measured on a 4096×4096 layer at N ≤ largeMaxN. Up to N = 16 a streamed W still costs
+// more than its FMAs suggest (X no longer shares L2 with W): priced with in-cache
+// coefficients, 2:4 weights of 11008×4096 at N = 16 once went to an 8×1 block kernel
+// storing twice the values, at 2.0× the CSR kernel's time.
 const (
 	largeStored = 1 << 20 // values (4 MiB of float32): four times this CPU's L2
-	largeMaxN   = 4
+	largeMaxN   = 16
 )
 
 type coef struct {
@@ -210,12 +213,33 @@ func (pol *policy) coefAt(f asm.Family, t target, pn int) coef {
 	var c coef
 	if e, ok := pol.lookup(name); ok && large {
 		c = coef{e.PerMAC, e.PerOut, e.PerIn, "table, large W"}
+	} else if e, ok := pol.largeOfFormat(f, t, pn); ok && large {
+		c = coef{e.PerMAC, e.PerOut, e.PerIn, "table, large W (" + e.Target + ")"}
 	} else {
 		name.large = false
 		c = pol.findCoef(f, t, pn, name)
 	}
 	pol.memo.Store(key, c)
 	return c
+}
+
+// largeOfFormat finds the family's cheapest large-W entry at pn on another target of t's
+// format (bsr4x1 for bsr2x1): a streamed W priced with in-cache coefficients looks up to 2×
+// cheaper than it runs.
+func (pol *policy) largeOfFormat(f asm.Family, t target, pn int) (policyEntry, bool) {
+	var best *policyEntry
+	for i := range pol.table {
+		e := &pol.table[i]
+		if e.Large && e.N == pn && e.Family == f.Name && formatOfTarget(e.Target) == t.format {
+			if best == nil || e.PerMAC < best.PerMAC {
+				best = e
+			}
+		}
+	}
+	if best == nil {
+		return policyEntry{}, false
+	}
+	return *best, true
 }
 
 type coefKey struct {
