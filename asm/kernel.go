@@ -128,17 +128,44 @@ type PanelKernel interface {
 	RunTokens(u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) error
 }
 
-// Family describes one kernel family instance: a format, a tile and an ISA.
-type Family struct {
-	Name     string  // e.g. "spmm_csr_t64_avx512", "bsr4x1_t16_avx2"; unique (DESIGN §5.8)
-	Format   string  // "dense", "csr", "bsr", "nm"
+// Desc describes one kernel family: what it is called, which code it runs and what it
+// takes, as typed fields. The generated kernels' descriptors are generated with their
+// assembly (the <file><ISA>Manifest tables in the generated .go files, from
+// gen/kernels/manifest.go); the pure-Go families spell theirs where they register.
+// Dispatch, the policy, records and tests read these fields and never parse a name.
+type Desc struct {
+	// Name is the one spelling of the family (DESIGN §5.8), e.g. "spmm_csr_t64_avx512",
+	// "nm2of4_gemv_avx2": the registry key, Kernel.Name() of what it packs, and the key of
+	// the policy table, calibration files and tuning records. Unique.
+	Name string
+	// Symbols are the generated functions the family calls (none for pure Go).
+	Symbols []string
+	// Source is the description that produced the code: "gen/kernels/<file>.go <func>",
+	// or the Go file of a pure-Go family.
+	Source   string
+	Format   string  // the canonical format it packs: "dense", "csr", "bsr", "nm"
 	ISA      ISA     // the ISA it is lowered to
 	Features Feature // every CPU feature the code uses
-	MinN     int     // intended N range (dispatch hint); MaxN = 0 means unbounded
-	MaxN     int
+	DType    string  // value type of the packed weights: "float32"
+	Lanes    int     // float32 lanes per vector (0: pure Go)
+	Tile     int     // columns of X per tile (GEMM NR); 0: row-oriented, or chosen per matrix
+	Rows     int     // rows per work unit: GEMM MR, CSR group R, BSR height H, N:M UH; 0: per matrix
+	// BlockR×BlockC is the BSR block shape the family takes; 0×0: any.
+	BlockR, BlockC int
+	// Keep:Group is the N:M pattern the family takes; 0:0: any.
+	Keep, Group int
+	IndexBits   int  // CSR SpMV column-index width: 16 or 32
+	Bcast       bool // CSR SpMV without gathers
+	MinN        int  // intended N range (dispatch hint); MaxN = 0 means unbounded
+	MaxN        int
 	// ExactN says the kernel computes exactly N columns (row-oriented dot products, as the
 	// GEMV families): dispatch's cost model does not round N up to a vector width for it.
 	ExactN bool
+}
+
+// Family is one kernel family instance: its descriptor and how to pack W for it.
+type Family struct {
+	Desc
 	// Pack builds the kernel from a validated canonical matrix, or returns an error
 	// wrapping ErrNotApplicable when the family does not take this matrix.
 	Pack func(w formats.Matrix) (Kernel, error)
