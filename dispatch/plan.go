@@ -477,8 +477,8 @@ func familyNames() string {
 func candidateBlocks() [][2]int {
 	bl := append([][2]int(nil), defaultBlocks...)
 	for _, f := range asm.Families() {
-		if r, c := familyBlock(f); r != 0 {
-			bl = addBlock(bl, r, c)
+		if f.BlockR != 0 {
+			bl = addBlock(bl, f.BlockR, f.BlockC)
 		}
 	}
 	return bl
@@ -536,7 +536,7 @@ func targetsFor(w formats.Matrix, ms *Measure, fams []asm.Family, force string) 
 			}
 			add(target{format: "nm", keep: f.Keep, group: f.Group})
 			for _, fam := range fams {
-				if kk, g := familyNM(fam); g == f.Group && kk >= f.Keep && kk != f.Keep && 4*kk <= 3*g {
+				if kk, g := fam.Keep, fam.Group; g == f.Group && kk >= f.Keep && kk != f.Keep && 4*kk <= 3*g {
 					add(target{format: "nm", keep: kk, group: g})
 				}
 			}
