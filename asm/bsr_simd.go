@@ -62,16 +62,6 @@ func structFlags(epi *ref.Epilogue) (flags int, lo, hi float32, slow ref.Activat
 	return flags, a.lo, a.hi, a.post
 }
 
-// slowAct applies GELU or SiLU to rows [r0, r1), columns [0, n) of y.
-func slowAct(act ref.Activation, y []float32, ldy, r0, r1, n int) {
-	for r := r0; r < r1; r++ {
-		row := y[r*ldy : r*ldy+n]
-		for j, v := range row {
-			row[j] = ref.Activate(act, v, 0, 0)
-		}
-	}
-}
-
 func bsrAsmRun(g bsrGenKernel) func(l *BSRLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) {
 	return func(l *BSRLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) {
 		flags, lo, hi, slow := structFlags(epi)
@@ -88,9 +78,7 @@ func bsrAsmRun(g bsrGenKernel) func(l *BSRLayout, u0, u1 int, x []float32, ldx i
 			lr0, r1 := l.UnitRows(b - 1)
 			g.fn(&l.Hdr[2*a], i32At(l.KIdx, l.KOff[a]), f32At(l.Val, l.VOff[a]), b-a, l.R, r1-lr0,
 				f32At(x, 0), ldx, &y[r0*ldy], ldy, n, flags, f32At(bias, int64(r0)), lo, hi)
-			if slow != ref.ActNone {
-				slowAct(slow, y, ldy, r0, r1, n)
-			}
+			activateTile(slow, y, ldy, r0, r1, 0, n)
 			a = b
 		}
 	}

@@ -627,14 +627,7 @@ func (c *csrKernel) runTile(u0, u1 int, blockPanel func(b int) []float32, w int,
 			}
 		}
 	}
-	if post != ref.ActNone {
-		for r := u0 * R; r < min(u1*R, p.M); r++ {
-			row := y[r*ldy : r*ldy+w]
-			for j, v := range row {
-				row[j] = ref.Activate(post, v, 0, 0)
-			}
-		}
-	}
+	activateTile(post, y, ldy, u0*R, min(u1*R, p.M), 0, w)
 }
 
 func log2int(r int) int {

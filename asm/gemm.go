@@ -285,13 +285,8 @@ func (g *gemmKernel) tile(e *gemmEpi, p, pc, kc int, xpan *float32, col, n int) 
 		}
 		s.micro(kc, w, xpan, &e.y[row*e.ldy+col], e.ldy, bptr, flags, e.lo, e.hi, cols, rows)
 	}
-	if last && e.slowAct != ref.ActNone {
-		for i := row; i < row+rows; i++ {
-			t := e.y[i*e.ldy+col : i*e.ldy+col+cols]
-			for j, v := range t {
-				t[j] = ref.Activate(e.slowAct, v, 0, 0)
-			}
-		}
+	if last {
+		activateTile(e.slowAct, e.y, e.ldy, row, row+rows, col, col+cols)
 	}
 }
 

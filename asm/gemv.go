@@ -125,9 +125,7 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 	s := g.spec
 	if s.kern[0].fn == nil {
 		gemvGo(g.w, g.ldw, r0, r1, g.k, x, ldx, y, ldy, n, flags, bias, lo, hi)
-		if post != ref.ActNone {
-			activateRows(y, ldy, r0, r1, n, post)
-		}
+		activateTile(post, y, ldy, r0, r1, 0, n)
 		return nil
 	}
 	// The X panels of every pass, packed once: pass p covers columns [4p, min(4p+4, n)).
@@ -179,9 +177,7 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 			}
 			s.kern[c-1].fn(wp, g.ldw, re-rs, g.k, xp, &y[rs*ldy+j0], ldy, flags, bptr, lo, hi)
 		}
-		if post != ref.ActNone {
-			activateRows(y, ldy, rs, re, n, post)
-		}
+		activateTile(post, y, ldy, rs, re, 0, n)
 	}
 	return nil
 }
@@ -192,16 +188,6 @@ func (g *gemvKernel) panelBuf(n int) *[]float32 {
 	}
 	b := make([]float32, n)
 	return &b
-}
-
-// activateRows applies GELU or SiLU to y's rows [r0, r1), columns [0, n).
-func activateRows(y []float32, ldy, r0, r1, n int, act ref.Activation) {
-	for r := r0; r < r1; r++ {
-		row := y[r*ldy : r*ldy+n]
-		for j, v := range row {
-			row[j] = ref.Activate(act, v, 0, 0)
-		}
-	}
 }
 
 // gemvGo is the pure-Go kernel: rows [r0, r1) of w (stride ldw) times columns [0, n) of X

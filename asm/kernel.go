@@ -245,6 +245,21 @@ type epiArgs struct {
 	post               ref.Activation
 }
 
+// activateTile applies act, the epilogue's GELU or SiLU (epiArgs.post), to rows [r0, r1),
+// columns [c0, c1) of y (stride ldy), right after the call that wrote their final values:
+// every driver of a generated kernel finishes a tile with it. ActNone does nothing.
+func activateTile(act ref.Activation, y []float32, ldy, r0, r1, c0, c1 int) {
+	if act == ref.ActNone {
+		return
+	}
+	for r := r0; r < r1; r++ {
+		row := y[r*ldy+c0 : r*ldy+c1]
+		for j, v := range row {
+			row[j] = ref.Activate(act, v, 0, 0)
+		}
+	}
+}
+
 func lowerEpilogue(epi *ref.Epilogue) (a epiArgs) {
 	if epi == nil {
 		return a

@@ -107,14 +107,7 @@ func nmAsmRun(g nmGenKernel) func(l *NMLayout, u0, u1 int, x []float32, ldx int,
 						&panel[0], &y[ar0*ldy+j0], ldy, nt, f, f32At(bias, int64(ar0)), lo, hi)
 				}
 			}
-			if slow != ref.ActNone {
-				for r := r0; r < r1; r++ {
-					row := y[r*ldy+j0 : r*ldy+j0+nt]
-					for j, v := range row {
-						row[j] = ref.Activate(slow, v, 0, 0)
-					}
-				}
-			}
+			activateTile(slow, y, ldy, r0, r1, j0, j0+nt)
 		}
 	}
 }

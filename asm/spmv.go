@@ -175,11 +175,7 @@ func (k *spmvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 			}
 			r = re
 		}
-		if post != ref.ActNone {
-			for r := u0; r < u1; r++ {
-				y[r*ldy+j] = ref.Activate(post, y[r*ldy+j], 0, 0)
-			}
-		}
+		activateTile(post, y, ldy, u0, u1, j, j+1)
 	}
 	return nil
 }
