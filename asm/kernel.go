@@ -2,7 +2,9 @@
 // declarations, plan-time packing, and pure-Go generic kernels on the same packed layouts.
 //
 // Each kernel family registers itself (Register, in an init function of its own file) with
-// the ISA it runs on and the exact CPU features it uses. dispatch chooses among the
+// its descriptor (Desc: name, symbols, description, ISA, the exact CPU features it uses,
+// tile and parameters); the generated families' descriptors are generated with their
+// assembly (manifest.go, DESIGN §5.8). dispatch chooses among the
 // registered families; nothing outside this package needs editing when a family is added.
 //
 // Safety contract (DESIGN §6): Pack validates the canonical format; Kernel.Run re-checks
@@ -85,7 +87,7 @@ func (f Feature) String() string {
 // threads with UnitCost and may also split N. Run is safe for concurrent use on disjoint
 // output rows or columns.
 type Kernel interface {
-	// Name encodes operation, format, tile and ISA, e.g. "spmm_csr_t64_avx512".
+	// Name is the name of the family that packed it (Desc.Name), e.g. "spmm_csr_t64_avx512".
 	Name() string
 	ISA() ISA
 	// Shape is (M, K) of the weight.
