@@ -202,7 +202,7 @@ func bsrGoRun(l *BSRLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, 
 // The pure-Go family takes any R×C: step mode for C = 1 or C > 4, block mode otherwise.
 func init() {
 	Register(Family{
-		Desc: Desc{Name: "bsr_packed_generic", Source: "asm/bsr.go runGo", Format: "bsr", ISA: Generic, DType: "float32"},
+		Desc: &Desc{Name: "bsr_packed_generic", Source: "asm/bsr.go runGo", Format: "bsr", ISA: Generic, DType: "float32"},
 		Pack: func(w formats.Matrix) (Kernel, error) {
 			b, ok := w.(*formats.BSR)
 			if !ok {

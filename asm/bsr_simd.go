@@ -94,7 +94,7 @@ func registerBSRGen(m []Desc, kernels []bsrGenKernel) {
 			g := generated(d, kernels, func(g bsrGenKernel) bool { return g.h == d.BlockR && g.cw == d.BlockC && g.tile == d.Tile })
 			run := bsrAsmRun(g)
 			Register(Family{
-				Desc: d,
+				Desc: &d,
 				Pack: func(w formats.Matrix) (Kernel, error) {
 					b, ok := w.(*formats.BSR)
 					if !ok || b.R != d.BlockR || b.C != d.BlockC {
@@ -116,7 +116,7 @@ func registerBSRGen(m []Desc, kernels []bsrGenKernel) {
 			}
 		}
 		Register(Family{
-			Desc: d,
+			Desc: &d,
 			Pack: func(w formats.Matrix) (Kernel, error) {
 				b, ok := w.(*formats.BSR)
 				if !ok {

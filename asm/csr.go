@@ -227,7 +227,7 @@ func registerCSRGen(m []Desc, tiles *[csrGroups][2][csrMaxU + 1]csrTileFunc) {
 
 func registerCSR(s *csrSpec) {
 	Register(Family{
-		Desc: s.Desc,
+		Desc: &s.Desc,
 		Pack: func(w formats.Matrix) (Kernel, error) {
 			c, ok := w.(*formats.CSR)
 			if !ok {

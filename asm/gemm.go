@@ -65,7 +65,7 @@ var gemmSpecs []*gemmSpec
 func registerGemm(s *gemmSpec) {
 	gemmSpecs = append(gemmSpecs, s)
 	Register(Family{
-		Desc: s.Desc,
+		Desc: &s.Desc,
 		Pack: func(w formats.Matrix) (Kernel, error) { return packGemm(s, w) },
 	})
 }

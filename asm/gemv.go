@@ -48,7 +48,7 @@ var gemvSpecs []*gemvSpec
 func registerGemv(s *gemvSpec) {
 	gemvSpecs = append(gemvSpecs, s)
 	Register(Family{
-		Desc: s.Desc,
+		Desc: &s.Desc,
 		Pack: func(w formats.Matrix) (Kernel, error) { return packGemv(s, w) },
 	})
 }

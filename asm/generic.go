@@ -19,7 +19,7 @@ func init() {
 	} {
 		d.ISA, d.DType = Generic, "float32"
 		Register(Family{
-			Desc: d,
+			Desc: &d,
 			Pack: func(w formats.Matrix) (Kernel, error) { return newRefKernel(d.Name, d.Format, w) },
 		})
 	}

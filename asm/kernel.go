@@ -165,9 +165,11 @@ type Desc struct {
 	ExactN bool
 }
 
-// Family is one kernel family instance: its descriptor and how to pack W for it.
+// Family is one kernel family instance: its descriptor and how to pack W for it. The
+// descriptor is held by pointer (its fields are promoted: f.Name, f.Tile, …) so that a
+// Family stays small to copy: dispatch copies families many times per Compile.
 type Family struct {
-	Desc
+	*Desc
 	// Pack builds the kernel from a validated canonical matrix, or returns an error
 	// wrapping ErrNotApplicable when the family does not take this matrix.
 	Pack func(w formats.Matrix) (Kernel, error)
@@ -193,6 +195,9 @@ var (
 // Register adds a family; it panics on a duplicate name (a programming error, at init).
 // The returned func removes it again, for a test that adds a family for its own run.
 func Register(f Family) (unregister func()) {
+	if f.Desc == nil {
+		panic("asm: kernel family without a descriptor")
+	}
 	regMu.Lock()
 	defer regMu.Unlock()
 	if _, dup := registry[f.Name]; dup {

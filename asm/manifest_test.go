@@ -28,12 +28,12 @@ func TestManifest(t *testing.T) {
 			t.Errorf("manifest entry %s is not registered", d.Name)
 			continue
 		}
-		if !reflect.DeepEqual(f.Desc, d) {
+		if !reflect.DeepEqual(*f.Desc, d) {
 			t.Errorf("%s registers\n\t%+v\nits manifest entry is\n\t%+v", d.Name, f.Desc, d)
 		}
 	}
 	for _, f := range Families() {
-		d := f.Desc
+		d := *f.Desc
 		if d.Format == "" || d.DType != "float32" || d.Source == "" {
 			t.Errorf("%s: descriptor lacks a format, value type or description: %+v", d.Name, d)
 		}

@@ -264,7 +264,7 @@ func nmGoRunBits(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy
 // The pure-Go families: any Keep:Group (SpMM), and aligned patterns on compact chunks (N = 1).
 func init() {
 	Register(Family{
-		Desc: Desc{Name: "nm_packed_generic", Source: "asm/nm.go runGo", Format: "nm", ISA: Generic, DType: "float32"},
+		Desc: &Desc{Name: "nm_packed_generic", Source: "asm/nm.go runGo", Format: "nm", ISA: Generic, DType: "float32"},
 		Pack: func(m formats.Matrix) (Kernel, error) {
 			w, ok := m.(*formats.NM)
 			if !ok {
@@ -278,7 +278,7 @@ func init() {
 		},
 	})
 	Register(Family{
-		Desc: Desc{Name: "nm_gemv_generic", Source: "asm/nm.go runGoBits", Format: "nm", ISA: Generic, DType: "float32", MinN: 1, MaxN: 1},
+		Desc: &Desc{Name: "nm_gemv_generic", Source: "asm/nm.go runGoBits", Format: "nm", ISA: Generic, DType: "float32", MinN: 1, MaxN: 1},
 		Pack: func(m formats.Matrix) (Kernel, error) {
 			w, ok := m.(*formats.NM)
 			if !ok || !ChunkAligned(w.Keep, w.Group) {

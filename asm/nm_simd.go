@@ -186,7 +186,7 @@ func registerNMGen(m []Desc, kernels []nmGenKernel, gemv []nmGemvKernel) {
 		if d.MaxN == 1 {
 			g := generated(d, gemv, func(g nmGemvKernel) bool { return g.keep == d.Keep && g.group == d.Group && g.uh == d.Rows })
 			Register(Family{
-				Desc: d,
+				Desc: &d,
 				Pack: func(w formats.Matrix) (Kernel, error) {
 					m, ok := w.(*formats.NM)
 					if !ok || m.Keep != g.keep || m.Group != g.group {
@@ -210,7 +210,7 @@ func registerNMGen(m []Desc, kernels []nmGenKernel, gemv []nmGemvKernel) {
 		})
 		run := nmAsmRun(g)
 		Register(Family{
-			Desc: d,
+			Desc: &d,
 			Pack: func(w formats.Matrix) (Kernel, error) {
 				m, ok := w.(*formats.NM)
 				if !ok || g.keep != 0 && (m.Keep != g.keep || m.Group != g.group) {

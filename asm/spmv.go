@@ -54,7 +54,7 @@ var spmvSpecs []*spmvSpec
 func registerSpMV(s *spmvSpec) {
 	spmvSpecs = append(spmvSpecs, s)
 	Register(Family{
-		Desc: s.Desc,
+		Desc: &s.Desc,
 		Pack: func(w formats.Matrix) (Kernel, error) {
 			c, ok := w.(*formats.CSR)
 			if !ok {
