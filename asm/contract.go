@@ -37,10 +37,7 @@ const (
 	nmGemvConstVecs = 4  // consts vectors per pass: shift, base, mask, select
 )
 
-// nmPosBits is the width of a packed position for group (gen/kernels.NMPosBits).
+// nmPosBits is the width of a packed position for group ≤ 16 (gen/kernels.NMPosBits).
 func nmPosBits(group int) int {
-	if group > 4 {
-		return 4
-	}
-	return 2
+	return [...]int{2, 2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4}[group]
 }

@@ -72,6 +72,13 @@ const (
 	fmt.Fprintf(&b, "\tnmWordBits      = %d // bits per word of packed positions\n", NMWordBits)
 	fmt.Fprintf(&b, "\tnmGemvConstVecs = %d // consts vectors per pass: shift, base, mask, select\n", NMGemvConstVecs)
 	b.WriteString(")\n\n")
-	fmt.Fprintf(&b, "// nmPosBits is the width of a packed position for group (gen/kernels.NMPosBits).\nfunc nmPosBits(group int) int {\n\tif group > %d {\n\t\treturn %d\n\t}\n\treturn %d\n}\n", 4, NMPosBits(5), NMPosBits(4))
+	b.WriteString("// nmPosBits is the width of a packed position for group ≤ 16 (gen/kernels.NMPosBits).\nfunc nmPosBits(group int) int {\n\treturn [...]int{")
+	for g := 0; g <= 16; g++ {
+		if g > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprint(&b, NMPosBits(g))
+	}
+	b.WriteString("}[group]\n}\n")
 	return b.String()
 }
