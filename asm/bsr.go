@@ -168,8 +168,9 @@ func storeGo(y, acc []float32, m int, epi *ref.Epilogue) {
 
 // bsrKernel is a packed BSR with the kernel that runs it.
 type bsrKernel struct {
-	name string
+	name string // the family's
 	isa  ISA
+	tile int // columns per tile of the generated kernel (0: pure Go)
 	l    *BSRLayout
 	run  func(l *BSRLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue)
 }
@@ -201,7 +202,7 @@ func bsrGoRun(l *BSRLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, 
 // The pure-Go family takes any R×C: step mode for C = 1 or C > 4, block mode otherwise.
 func init() {
 	Register(Family{
-		Name: "bsr_packed_generic", Format: "bsr", ISA: Generic,
+		Desc: &Desc{Name: "bsr_packed_generic", Source: "asm/bsr.go runGo", Format: "bsr", ISA: Generic, DType: "float32"},
 		Pack: func(w formats.Matrix) (Kernel, error) {
 			b, ok := w.(*formats.BSR)
 			if !ok {
@@ -211,7 +212,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return &bsrKernel{name: fmt.Sprintf("spmm_bsr%dx%d_generic", b.R, b.C), isa: Generic, l: l, run: bsrGoRun}, nil
+			return &bsrKernel{name: "bsr_packed_generic", isa: Generic, l: l, run: bsrGoRun}, nil
 		},
 	})
 }

@@ -2,7 +2,8 @@
 
 package asm
 
+// BSR families on the generated kernels (the manifests, from gen/kernels/bsr.go).
 func init() {
-	registerBSRGen(AVX512, bsrAVX512Features, bsrAVX512Kernels)
-	registerBSRGen(AVX2, bsrAVX2Features, bsrAVX2Kernels)
+	registerBSRGen(bsrAVX512Manifest, bsrAVX512Kernels)
+	registerBSRGen(bsrAVX2Manifest, bsrAVX2Kernels)
 }

@@ -6,5 +6,5 @@ package asm
 // through gen/neon): R×1 for R = 1, 2, 4, 8, 4×4 and 1×4 blocks, and any R ≤ 8 × any C by
 // column steps. Each weight is one lane operand of FMLA by element.
 func init() {
-	registerBSRGen(NEON, bsrNEONFeatures, bsrNEONKernels)
+	registerBSRGen(bsrNEONManifest, bsrNEONKernels)
 }

@@ -46,3 +46,18 @@ var bsrAVX2Kernels = []bsrGenKernel{
 	{h: 4, cw: 4, tile: 16, fn: bsrAVX2H4C4},
 	{h: 1, cw: 4, tile: 32, fn: bsrAVX2H1C4},
 }
+
+// bsrAVX2Manifest describes the kernels asm registers from bsr_avx2_amd64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/bsr.go
+//   - driver:      asm/bsr.go, asm/bsr_simd.go (bsr_amd64.go, bsr_arm64.go register)
+//   - reference:   ref.BSR (ref/ref.go)
+//   - tests:       asm/bsr_test.go, asm/bsr_helpers_test.go
+var bsrAVX2Manifest = []Desc{
+	{Name: "bsr2x1_t32_avx2", Symbols: []string{"bsrAVX2H2C1"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 32, Rows: 2, BlockR: 2, BlockC: 1},
+	{Name: "bsr4x1_t16_avx2", Symbols: []string{"bsrAVX2H4C1"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 16, Rows: 4, BlockR: 4, BlockC: 1},
+	{Name: "bsr8x1_t8_avx2", Symbols: []string{"bsrAVX2H8C1"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 8, Rows: 8, BlockR: 8, BlockC: 1},
+	{Name: "bsr4x4_t16_avx2", Symbols: []string{"bsrAVX2H4C4"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 16, Rows: 4, BlockR: 4, BlockC: 4},
+	{Name: "bsr1x4_t32_avx2", Symbols: []string{"bsrAVX2H1C4"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 32, Rows: 1, BlockR: 1, BlockC: 4},
+	{Name: "bsr_any_avx2", Symbols: []string{"bsrAVX2H1C1", "bsrAVX2H2C1", "bsrAVX2H4C1", "bsrAVX2H8C1"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8},
+}

@@ -46,3 +46,18 @@ var bsrAVX512Kernels = []bsrGenKernel{
 	{h: 4, cw: 4, tile: 64, fn: bsrAVX512H4C4},
 	{h: 1, cw: 4, tile: 64, fn: bsrAVX512H1C4},
 }
+
+// bsrAVX512Manifest describes the kernels asm registers from bsr_avx512_amd64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/bsr.go
+//   - driver:      asm/bsr.go, asm/bsr_simd.go (bsr_amd64.go, bsr_arm64.go register)
+//   - reference:   ref.BSR (ref/ref.go)
+//   - tests:       asm/bsr_test.go, asm/bsr_helpers_test.go
+var bsrAVX512Manifest = []Desc{
+	{Name: "bsr2x1_t96_avx512", Symbols: []string{"bsrAVX512H2C1"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Tile: 96, Rows: 2, BlockR: 2, BlockC: 1},
+	{Name: "bsr4x1_t64_avx512", Symbols: []string{"bsrAVX512H4C1"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Tile: 64, Rows: 4, BlockR: 4, BlockC: 1},
+	{Name: "bsr8x1_t32_avx512", Symbols: []string{"bsrAVX512H8C1"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Tile: 32, Rows: 8, BlockR: 8, BlockC: 1},
+	{Name: "bsr4x4_t64_avx512", Symbols: []string{"bsrAVX512H4C4"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Tile: 64, Rows: 4, BlockR: 4, BlockC: 4},
+	{Name: "bsr1x4_t64_avx512", Symbols: []string{"bsrAVX512H1C4"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Tile: 64, Rows: 1, BlockR: 1, BlockC: 4},
+	{Name: "bsr_any_avx512", Symbols: []string{"bsrAVX512H1C1", "bsrAVX512H2C1", "bsrAVX512H4C1", "bsrAVX512H8C1"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16},
+}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"regexp"
-	"strconv"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -53,15 +51,20 @@ func structFamilies(t *testing.T, format string) []Family {
 	return out
 }
 
-var tileRe = regexp.MustCompile(`_t(\d+)_`)
-
-// kernelTile is the N tile in a kernel's name (16 when it has none: row-oriented kernels).
-func kernelTile(name string) int {
-	if m := tileRe.FindStringSubmatch(name); m != nil {
-		t, _ := strconv.Atoi(m[1])
-		return t
+// kernelTile is the N tile of the generated kernel a BSR or N:M kernel runs (16 when it
+// has none: pure Go and the row-oriented kernels).
+func kernelTile(k Kernel) int {
+	t := 0
+	switch k := k.(type) {
+	case *bsrKernel:
+		t = k.tile
+	case *nmKernel:
+		t = k.tile
 	}
-	return 16
+	if t == 0 {
+		return 16
+	}
+	return t
 }
 
 // guarded returns a slice of n float32 whose end (after) or start (!after) touches an

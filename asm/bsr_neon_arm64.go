@@ -46,3 +46,18 @@ var bsrNEONKernels = []bsrGenKernel{
 	{h: 4, cw: 4, tile: 16, fn: bsrNEONH4C4},
 	{h: 1, cw: 4, tile: 32, fn: bsrNEONH1C4},
 }
+
+// bsrNEONManifest describes the kernels asm registers from bsr_neon_arm64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/bsr.go
+//   - driver:      asm/bsr.go, asm/bsr_simd.go (bsr_amd64.go, bsr_arm64.go register)
+//   - reference:   ref.BSR (ref/ref.go)
+//   - tests:       asm/bsr_test.go, asm/bsr_helpers_test.go
+var bsrNEONManifest = []Desc{
+	{Name: "bsr2x1_t24_neon", Symbols: []string{"bsrNEONH2C1"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 24, Rows: 2, BlockR: 2, BlockC: 1},
+	{Name: "bsr4x1_t16_neon", Symbols: []string{"bsrNEONH4C1"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 16, Rows: 4, BlockR: 4, BlockC: 1},
+	{Name: "bsr8x1_t8_neon", Symbols: []string{"bsrNEONH8C1"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 8, Rows: 8, BlockR: 8, BlockC: 1},
+	{Name: "bsr4x4_t16_neon", Symbols: []string{"bsrNEONH4C4"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 16, Rows: 4, BlockR: 4, BlockC: 4},
+	{Name: "bsr1x4_t32_neon", Symbols: []string{"bsrNEONH1C4"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 32, Rows: 1, BlockR: 1, BlockC: 4},
+	{Name: "bsr_any_neon", Symbols: []string{"bsrNEONH1C1", "bsrNEONH2C1", "bsrNEONH4C1", "bsrNEONH8C1"}, Source: "gen/kernels/bsr.go genBSR", Format: "bsr", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4},
+}

@@ -21,12 +21,7 @@ type bsrGenKernel struct {
 	fn          bsrFunc
 }
 
-// Flag bits of the generated BSR and N:M kernels (gen/kernels/bsr.go).
-const (
-	structLoadY = 1
-	structBias  = 2
-	structClamp = 4
-)
+// The kernels' flags are the epilogue vocabulary of the generated contract.go.
 
 // bsrCallWork bounds one assembly call to about this many multiply-adds of one column
 // (stored weights × n), ≈ 100 µs at worst (DESIGN §6: Go cannot preempt assembly).
@@ -56,25 +51,15 @@ func i32At(s []int32, i int64) *int32 {
 func structFlags(epi *ref.Epilogue) (flags int, lo, hi float32, slow ref.Activation) {
 	a := lowerEpilogue(epi)
 	if a.loadY {
-		flags |= structLoadY
+		flags |= epiLoadY
 	}
 	if a.bias {
-		flags |= structBias
+		flags |= epiBias
 	}
 	if a.clamp {
-		flags |= structClamp
+		flags |= epiClamp
 	}
 	return flags, a.lo, a.hi, a.post
-}
-
-// slowAct applies GELU or SiLU to rows [r0, r1), columns [0, n) of y.
-func slowAct(act ref.Activation, y []float32, ldy, r0, r1, n int) {
-	for r := r0; r < r1; r++ {
-		row := y[r*ldy : r*ldy+n]
-		for j, v := range row {
-			row[j] = ref.Activate(act, v, 0, 0)
-		}
-	}
 }
 
 func bsrAsmRun(g bsrGenKernel) func(l *BSRLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) {
@@ -93,64 +78,63 @@ func bsrAsmRun(g bsrGenKernel) func(l *BSRLayout, u0, u1 int, x []float32, ldx i
 			lr0, r1 := l.UnitRows(b - 1)
 			g.fn(&l.Hdr[2*a], i32At(l.KIdx, l.KOff[a]), f32At(l.Val, l.VOff[a]), b-a, l.R, r1-lr0,
 				f32At(x, 0), ldx, &y[r0*ldy], ldy, n, flags, f32At(bias, int64(r0)), lo, hi)
-			if slow != ref.ActNone {
-				slowAct(slow, y, ldy, r0, r1, n)
-			}
+			activateTile(slow, y, ldy, r0, r1, 0, n)
 			a = b
 		}
 	}
 }
 
-func registerBSRGen(isa ISA, feats Feature, kernels []bsrGenKernel) {
-	for _, g := range kernels {
-		g := g
-		run := bsrAsmRun(g)
-		if g.h == 1 && g.cw == 1 {
-			continue // 1×1 serves only the any-R×C family below
+// registerBSRGen registers the BSR families of a generated manifest on their kernels: a
+// family with a block shape (BlockR×BlockC) runs the kernel of that height and width, in
+// block mode when BlockC > 1; bsr_any (0×0) takes any R ≤ 8 × any C by column steps on the
+// smallest generated height ≥ R.
+func registerBSRGen(m []Desc, kernels []bsrGenKernel) {
+	for _, d := range m {
+		if d.BlockR != 0 {
+			g := generated(d, kernels, func(g bsrGenKernel) bool { return g.h == d.BlockR && g.cw == d.BlockC && g.tile == d.Tile })
+			run := bsrAsmRun(g)
+			Register(Family{
+				Desc: &d,
+				Pack: func(w formats.Matrix) (Kernel, error) {
+					b, ok := w.(*formats.BSR)
+					if !ok || b.R != d.BlockR || b.C != d.BlockC {
+						return nil, ErrNotApplicable
+					}
+					l, err := PackBSR(b, g.h, g.cw > 1)
+					if err != nil {
+						return nil, err
+					}
+					return &bsrKernel{name: d.Name, isa: d.ISA, tile: g.tile, l: l, run: run}, nil
+				},
+			})
+			continue
 		}
-		name := fmt.Sprintf("bsr%dx%d_t%d_%s", g.h, g.cw, g.tile, isa)
+		steps := map[int]bsrGenKernel{}
+		for _, g := range kernels {
+			if g.cw == 1 {
+				steps[g.h] = g
+			}
+		}
 		Register(Family{
-			Name: name, Format: "bsr", ISA: isa, Features: feats,
+			Desc: &d,
 			Pack: func(w formats.Matrix) (Kernel, error) {
 				b, ok := w.(*formats.BSR)
-				if !ok || b.R != g.h || b.C != g.cw {
+				if !ok {
 					return nil, ErrNotApplicable
 				}
-				l, err := PackBSR(b, g.h, g.cw > 1)
-				if err != nil {
-					return nil, err
+				for _, h := range []int{1, 2, 4, 8} {
+					g, ok := steps[h]
+					if !ok || h < b.R {
+						continue
+					}
+					l, err := PackBSR(b, h, false)
+					if err != nil {
+						return nil, err
+					}
+					return &bsrKernel{name: d.Name, isa: d.ISA, tile: g.tile, l: l, run: bsrAsmRun(g)}, nil
 				}
-				return &bsrKernel{name: "spmm_" + name, isa: isa, l: l, run: run}, nil
+				return nil, fmt.Errorf("%w: block height %d > 8", ErrNotApplicable, b.R)
 			},
 		})
 	}
-	// Any R ≤ 8, any C: column steps on the smallest generated height ≥ R.
-	steps := map[int]bsrGenKernel{}
-	for _, g := range kernels {
-		if g.cw == 1 {
-			steps[g.h] = g
-		}
-	}
-	Register(Family{
-		Name: "bsr_any_" + isa.String(), Format: "bsr", ISA: isa, Features: feats,
-		Pack: func(w formats.Matrix) (Kernel, error) {
-			b, ok := w.(*formats.BSR)
-			if !ok {
-				return nil, ErrNotApplicable
-			}
-			for _, h := range []int{1, 2, 4, 8} {
-				g, ok := steps[h]
-				if !ok || h < b.R {
-					continue
-				}
-				l, err := PackBSR(b, h, false)
-				if err != nil {
-					return nil, err
-				}
-				name := fmt.Sprintf("spmm_bsr%dx%d_h%d_t%d_%s", b.R, b.C, h, g.tile, isa)
-				return &bsrKernel{name: name, isa: isa, l: l, run: bsrAsmRun(g)}, nil
-			}
-			return nil, fmt.Errorf("%w: block height %d > 8", ErrNotApplicable, b.R)
-		},
-	})
 }

@@ -35,7 +35,7 @@ func TestBSRShapes(t *testing.T) {
 					if kern == nil {
 						t.Fatalf("%s refused a %d×%d BSR", f.Name, br, bc)
 					}
-					tile := kernelTile(kern.Name())
+					tile := kernelTile(kern)
 					for _, n := range []int{1, 3, tile - 1, tile, tile + 1, 2*tile + 1} {
 						if n < 1 {
 							continue
@@ -54,7 +54,7 @@ func TestBSRAllN(t *testing.T) {
 		m, k := 3*br+1, 5*bc+bc/2+1
 		w := randBSR(r, m, k, br, bc, 0.6)
 		kern := packFamily(t, f, w)
-		tile := kernelTile(kern.Name())
+		tile := kernelTile(kern)
 		for n := 1; n <= 2*tile+1; n++ {
 			runStruct(t, kern, r, structCase{w: w, n: n, ldx: n + 5, ldy: n + 2, u1: -1}, f.ISA == Generic)
 		}
@@ -66,7 +66,7 @@ func TestBSREpilogues(t *testing.T) {
 		m, k := 2*br+1, 4*bc+1
 		w := randBSR(r, m, k, br, bc, 0.7)
 		kern := packFamily(t, f, w)
-		tile := kernelTile(kern.Name())
+		tile := kernelTile(kern)
 		for _, epi := range structEpilogues(r, m) {
 			for _, n := range []int{1, tile + 3} {
 				runStruct(t, kern, r, structCase{w: w, n: n, ldx: n, ldy: n + 1, epi: epi, u1: -1}, f.ISA == Generic)
@@ -81,7 +81,7 @@ func TestBSRGuard(t *testing.T) {
 		m, k := 2*br+1, 3*bc+1
 		w := randBSR(r, m, k, br, bc, 0.8)
 		kern := packFamily(t, f, w)
-		tile := kernelTile(kern.Name())
+		tile := kernelTile(kern)
 		for _, guard := range []int{1, 2} {
 			for _, n := range []int{1, 2, tile - 1, tile + 1, 2*tile + 1} {
 				if n < 1 {

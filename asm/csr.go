@@ -38,15 +38,8 @@ import (
 // block of ngroups packed row groups, U vectors wide, with the fused epilogue.
 type csrTileFunc func(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32, tail int)
 
-// Flags of the CSR tile kernel (gen/kernels: CSRLoadY, CSRBias, CSRClamp).
-const (
-	csrLoadY = 1
-	csrBias  = 2
-	csrClamp = 4
-)
-
-// csrOffScale is the unit of the packed panel offsets in bytes (gen/kernels.CSROffScale).
-const csrOffScale = 8
+// The tile kernel's flags are the epilogue vocabulary (epiLoadY, epiBias, epiClamp) and
+// csrOffScale the unit of the packed panel offsets, both in the generated contract.go.
 
 // csrChunkWork bounds the lane-FMAs of one assembly call (entries × T): 2²⁰ is ~30 µs at the
 // rates measured here (~20–35 G lane-FMA/s) and stays well under 100 µs when X or the packed
@@ -217,26 +210,30 @@ func (p *CSRPacked) Bytes() int64 {
 
 // csrSpec is one CSR SpMM family: a tile width on an ISA with its generated tiles.
 type csrSpec struct {
-	name     string // e.g. "spmm_csr_t64_avx512"
-	isa      ISA
-	features Feature
-	t        int // tile width (floats)
-	r        int // rows per group (1, 2 or 4; the tiles for R must exist for every U ≤ t/lanes)
-	lanes    int
-	tiles    *[3][2][9]csrTileFunc // [log2 R][masked][U]
-	minN     int
-	maxN     int
+	// Desc is the family's descriptor: Tile is the tile width (floats), Rows the rows per
+	// group (1, 2 or 4; the tiles for R must exist for every U ≤ Tile/Lanes).
+	Desc
+	tiles *[csrGroups][2][csrMaxU + 1]csrTileFunc // [log2 R][masked][U]
+}
+
+// registerCSRGen registers the CSR families of a generated manifest on their tile table.
+func registerCSRGen(m []Desc, tiles *[csrGroups][2][csrMaxU + 1]csrTileFunc) {
+	for _, d := range m {
+		s := &csrSpec{Desc: d, tiles: tiles}
+		csrSpecs = append(csrSpecs, s)
+		registerCSR(s)
+	}
 }
 
 func registerCSR(s *csrSpec) {
 	Register(Family{
-		Name: s.name, Format: "csr", ISA: s.isa, Features: s.features, MinN: s.minN, MaxN: s.maxN,
+		Desc: &s.Desc,
 		Pack: func(w formats.Matrix) (Kernel, error) {
 			c, ok := w.(*formats.CSR)
 			if !ok {
-				return nil, fmt.Errorf("%w: %s takes CSR, not %T", ErrNotApplicable, s.name, w)
+				return nil, fmt.Errorf("%w: %s takes CSR, not %T", ErrNotApplicable, s.Name, w)
 			}
-			p, err := PackCSR(c, s.t, s.r, 0)
+			p, err := PackCSR(c, s.Tile, s.Rows, 0)
 			if err != nil {
 				return nil, err
 			}
@@ -249,14 +246,14 @@ func registerCSR(s *csrSpec) {
 			if !ok {
 				return ""
 			}
-			return fmt.Sprintf("csr/r%d/kc%d", s.r, CSRBlock(c.Cols, s.t, csrDensity(c)))
+			return fmt.Sprintf("csr/r%d/kc%d", s.Rows, CSRBlock(c.Cols, s.Tile, csrDensity(c)))
 		},
 		Derive: func(from Kernel) (Kernel, int64, error) {
 			f, ok := from.(*csrKernel)
-			if !ok || f.p.R != s.r || f.p.Kc != CSRBlock(f.p.K, s.t, f.p.density()) {
-				return nil, 0, fmt.Errorf("%w: %s cannot share the packing of %s", ErrNotApplicable, s.name, from.Name())
+			if !ok || f.p.R != s.Rows || f.p.Kc != CSRBlock(f.p.K, s.Tile, f.p.density()) {
+				return nil, 0, fmt.Errorf("%w: %s cannot share the packing of %s", ErrNotApplicable, s.Name, from.Name())
 			}
-			p, err := f.p.withTile(s.t)
+			p, err := f.p.withTile(s.Tile)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -333,18 +330,18 @@ func NewCSRKernel(family string, w *formats.CSR, kc int) (Kernel, error) {
 // for tuning; it fails if the tile functions for r do not fit the ISA's registers.
 func NewCSRKernelGroup(family string, w *formats.CSR, r, kc int) (Kernel, error) {
 	for _, s := range csrSpecs {
-		if s.name == family {
-			if r != 0 && r != s.r {
+		if s.Name == family {
+			if r != 0 && r != s.Rows {
 				ss := *s
-				ss.r = r
-				for u := 1; u <= s.t/s.lanes; u++ {
+				ss.Rows = r
+				for u := 1; u <= s.Tile/s.Lanes; u++ {
 					if r != 1 && r != 2 && r != 4 || ss.tiles[log2int(r)][1][u] == nil || ss.tiles[log2int(r)][0][u] == nil {
 						return nil, fmt.Errorf("%w: %s has no tiles for R = %d", ErrNotApplicable, family, r)
 					}
 				}
 				s = &ss
 			}
-			p, err := PackCSR(w, s.t, s.r, kc)
+			p, err := PackCSR(w, s.Tile, s.Rows, kc)
 			if err != nil {
 				return nil, err
 			}
@@ -363,8 +360,8 @@ type csrKernel struct {
 	pool sync.Pool // *[]float32 X panels
 }
 
-func (c *csrKernel) Name() string              { return c.spec.name }
-func (c *csrKernel) ISA() ISA                  { return c.spec.isa }
+func (c *csrKernel) Name() string              { return c.spec.Name }
+func (c *csrKernel) ISA() ISA                  { return c.spec.ISA }
 func (c *csrKernel) Shape() (int, int)         { return c.p.M, c.p.K }
 func (c *csrKernel) Units() int                { return c.p.Groups }
 func (c *csrKernel) UnitRows(u int) (int, int) { return u * c.p.R, min(u*c.p.R+c.p.R, c.p.M) }
@@ -388,14 +385,14 @@ func (c *csrKernel) panel(n int) *[]float32 {
 func csrEpilogue(epi *ref.Epilogue) (first, last int, lo, hi float32, bias []float32, post ref.Activation) {
 	a := lowerEpilogue(epi)
 	if a.loadY {
-		first |= csrLoadY
+		first |= epiLoadY
 	}
 	if a.bias {
-		last |= csrBias
+		last |= epiBias
 		bias = epi.Bias
 	}
 	if a.clamp {
-		last |= csrClamp
+		last |= epiClamp
 	}
 	return first, last, a.lo, a.hi, bias, a.post
 }
@@ -518,7 +515,7 @@ func (c *csrKernel) checkPanel(panel []float32, n int) error {
 		return fmt.Errorf("%w: negative N = %d", ref.ErrShape, n)
 	}
 	if len(panel) < c.PanelLen(n) {
-		return fmt.Errorf("%w: panel has %d floats, %s needs %d for N = %d", ref.ErrShape, len(panel), c.spec.name, c.PanelLen(n), n)
+		return fmt.Errorf("%w: panel has %d floats, %s needs %d for N = %d", ref.ErrShape, len(panel), c.spec.Name, c.PanelLen(n), n)
 	}
 	return nil
 }
@@ -544,7 +541,7 @@ func (c *csrKernel) packBlock(blockPanel []float32, b int, x []float32, ldx, n0,
 	rows := min(kc, c.p.K-k0)
 	if tokenMajor {
 		if rows > 0 {
-			if err := TransposeUpTo(c.spec.isa, d, t, x[n0*ldx+k0:], ldx, w, rows); err != nil {
+			if err := TransposeUpTo(c.spec.ISA, d, t, x[n0*ldx+k0:], ldx, w, rows); err != nil {
 				return err
 			}
 		}
@@ -570,7 +567,7 @@ func (c *csrKernel) packBlock(blockPanel []float32, b int, x []float32, ldx, n0,
 // panel, called once per block in order; y: the tile's first column).
 func (c *csrKernel) runTile(u0, u1 int, blockPanel func(b int) []float32, w int, y []float32, ldy int, epi *ref.Epilogue) {
 	p, s := c.p, c.spec
-	t, L, R := p.T, s.lanes, p.R
+	t, L, R := p.T, s.Lanes, p.R
 	first, last, lo, hi, bias, post := csrEpilogue(epi)
 	// Full groups go straight to Y; a ragged last group (M % R ≠ 0) through a scratch tile.
 	full := u1
@@ -588,7 +585,7 @@ func (c *csrKernel) runTile(u0, u1 int, blockPanel func(b int) []float32, w int,
 		fn, tail = s.tiles[ti][1][u], w-(u-1)*L
 	}
 	for b := 0; b < p.Blocks; b++ {
-		flags := csrLoadY
+		flags := epiLoadY
 		if b == 0 {
 			flags = first
 		}
@@ -605,7 +602,7 @@ func (c *csrKernel) runTile(u0, u1 int, blockPanel func(b int) []float32, w int,
 				ge++
 			}
 			bptr := &dummy
-			if flags&csrBias != 0 {
+			if flags&epiBias != 0 {
 				bptr = &bias[g*R]
 			}
 			fn(&p.Vals[start[g]], &p.Offs[start[g]], &cnt[g], ge-g, xb, &y[g*R*ldy], ldy, flags, bptr, lo, hi, tail)
@@ -614,12 +611,12 @@ func (c *csrKernel) runTile(u0, u1 int, blockPanel func(b int) []float32, w int,
 		if ragged {
 			g := p.Groups - 1
 			rows := p.M - g*R
-			if b == 0 && flags&csrLoadY != 0 {
+			if b == 0 && flags&epiLoadY != 0 {
 				for i := 0; i < rows; i++ {
 					copy(scratch[i*t:i*t+w], y[(g*R+i)*ldy:(g*R+i)*ldy+w])
 				}
 			}
-			if flags&csrBias != 0 {
+			if flags&epiBias != 0 {
 				copy(sbias[:rows], bias[g*R:])
 			}
 			fn(&p.Vals[start[g]], &p.Offs[start[g]], &cnt[g], 1, xb, &scratch[0], t, flags, &sbias[0], lo, hi, tail)
@@ -630,14 +627,7 @@ func (c *csrKernel) runTile(u0, u1 int, blockPanel func(b int) []float32, w int,
 			}
 		}
 	}
-	if post != ref.ActNone {
-		for r := u0 * R; r < min(u1*R, p.M); r++ {
-			row := y[r*ldy : r*ldy+w]
-			for j, v := range row {
-				row[j] = ref.Activate(post, v, 0, 0)
-			}
-		}
-	}
+	activateTile(post, y, ldy, u0*R, min(u1*R, p.M), 0, w)
 }
 
 func log2int(r int) int {

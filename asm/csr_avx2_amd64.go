@@ -185,3 +185,15 @@ var csrAVX2Tiles = [3][2][9]csrTileFunc{
 		{nil, csrAVX2R4U1M, csrAVX2R4U2M, nil, nil, nil, nil, nil, nil},
 	},
 }
+
+// csrAVX2Manifest describes the kernels asm registers from csr_avx2_amd64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/csr.go
+//   - driver:      asm/csr.go (csr_amd64.go, csr_arm64.go register)
+//   - reference:   ref.CSR (ref/ref.go)
+//   - tests:       asm/csr_test.go, asm/panel_test.go
+var csrAVX2Manifest = []Desc{
+	{Name: "spmm_csr_t16_avx2", Symbols: []string{"csrAVX2R4U1", "csrAVX2R4U1M", "csrAVX2R4U2", "csrAVX2R4U2M"}, Source: "gen/kernels/csr.go genCSRTile", Format: "csr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 16, Rows: 4, MinN: 2, MaxN: 16},
+	{Name: "spmm_csr_t32_avx2", Symbols: []string{"csrAVX2R2U1", "csrAVX2R2U1M", "csrAVX2R2U2", "csrAVX2R2U2M", "csrAVX2R2U3", "csrAVX2R2U3M", "csrAVX2R2U4", "csrAVX2R2U4M"}, Source: "gen/kernels/csr.go genCSRTile", Format: "csr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 32, Rows: 2, MinN: 8, MaxN: 64},
+	{Name: "spmm_csr_t64_avx2", Symbols: []string{"csrAVX2R1U1", "csrAVX2R1U1M", "csrAVX2R1U2", "csrAVX2R1U2M", "csrAVX2R1U3", "csrAVX2R1U3M", "csrAVX2R1U4", "csrAVX2R1U4M", "csrAVX2R1U5", "csrAVX2R1U5M", "csrAVX2R1U6", "csrAVX2R1U6M", "csrAVX2R1U7", "csrAVX2R1U7M", "csrAVX2R1U8", "csrAVX2R1U8M"}, Source: "gen/kernels/csr.go genCSRTile", Format: "csr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 64, Rows: 1, MinN: 32},
+}

@@ -245,3 +245,16 @@ var csrAVX512Tiles = [3][2][9]csrTileFunc{
 		{nil, csrAVX512R4U1M, csrAVX512R4U2M, csrAVX512R4U3M, csrAVX512R4U4M, csrAVX512R4U5M, csrAVX512R4U6M, nil, nil},
 	},
 }
+
+// csrAVX512Manifest describes the kernels asm registers from csr_avx512_amd64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/csr.go
+//   - driver:      asm/csr.go (csr_amd64.go, csr_arm64.go register)
+//   - reference:   ref.CSR (ref/ref.go)
+//   - tests:       asm/csr_test.go, asm/panel_test.go
+var csrAVX512Manifest = []Desc{
+	{Name: "spmm_csr_t16_avx512", Symbols: []string{"csrAVX512R4U1", "csrAVX512R4U1M"}, Source: "gen/kernels/csr.go genCSRTile", Format: "csr", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Tile: 16, Rows: 4, MinN: 2, MaxN: 16},
+	{Name: "spmm_csr_t32_avx512", Symbols: []string{"csrAVX512R4U1", "csrAVX512R4U1M", "csrAVX512R4U2", "csrAVX512R4U2M"}, Source: "gen/kernels/csr.go genCSRTile", Format: "csr", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Tile: 32, Rows: 4, MinN: 8, MaxN: 64},
+	{Name: "spmm_csr_t64_avx512", Symbols: []string{"csrAVX512R2U1", "csrAVX512R2U1M", "csrAVX512R2U2", "csrAVX512R2U2M", "csrAVX512R2U3", "csrAVX512R2U3M", "csrAVX512R2U4", "csrAVX512R2U4M"}, Source: "gen/kernels/csr.go genCSRTile", Format: "csr", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Tile: 64, Rows: 2, MinN: 32},
+	{Name: "spmm_csr_t128_avx512", Symbols: []string{"csrAVX512R2U1", "csrAVX512R2U1M", "csrAVX512R2U2", "csrAVX512R2U2M", "csrAVX512R2U3", "csrAVX512R2U3M", "csrAVX512R2U4", "csrAVX512R2U4M", "csrAVX512R2U5", "csrAVX512R2U5M", "csrAVX512R2U6", "csrAVX512R2U6M", "csrAVX512R2U7", "csrAVX512R2U7M", "csrAVX512R2U8", "csrAVX512R2U8M"}, Source: "gen/kernels/csr.go genCSRTile", Format: "csr", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Tile: 128, Rows: 2, MinN: 64},
+}

@@ -29,7 +29,7 @@ func csrTileGo(R, U, lanes int, masked bool) csrTileFunc {
 			for r := range rows {
 				rows[r] = unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(y), (g*R+r)*ldy*4)), w)
 				a := acc[r*w : r*w+w]
-				if flags&csrLoadY != 0 {
+				if flags&epiLoadY != 0 {
 					copy(a, rows[r])
 				} else {
 					clear(a)
@@ -48,13 +48,13 @@ func csrTileGo(R, U, lanes int, masked bool) csrTileFunc {
 			}
 			for r := 0; r < R; r++ {
 				a := acc[r*w : r*w+w]
-				if flags&csrBias != 0 {
+				if flags&epiBias != 0 {
 					b := *(*float32)(unsafe.Add(unsafe.Pointer(bias), (g*R+r)*4))
 					for j := range a {
 						a[j] += b
 					}
 				}
-				if flags&csrClamp != 0 {
+				if flags&epiClamp != 0 {
 					for j, v := range a {
 						if v < lo {
 							a[j] = lo
@@ -70,8 +70,8 @@ func csrTileGo(R, U, lanes int, masked bool) csrTileFunc {
 }
 
 // csrGoTiles returns a tile table of csrTileGo kernels for a vector width of lanes.
-func csrGoTiles(lanes int) *[3][2][9]csrTileFunc {
-	var t [3][2][9]csrTileFunc
+func csrGoTiles(lanes int) *[csrGroups][2][csrMaxU + 1]csrTileFunc {
+	var t [csrGroups][2][csrMaxU + 1]csrTileFunc
 	for ri, R := range []int{1, 2, 4} {
 		for u := 1; u <= 8; u++ {
 			t[ri][0][u] = csrTileGo(R, u, lanes, false)

@@ -245,3 +245,14 @@ var csrNEONTiles = [3][2][9]csrTileFunc{
 		{nil, csrNEONR4U1M, csrNEONR4U2M, csrNEONR4U3M, csrNEONR4U4M, csrNEONR4U5M, csrNEONR4U6M, nil, nil},
 	},
 }
+
+// csrNEONManifest describes the kernels asm registers from csr_neon_arm64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/csr.go
+//   - driver:      asm/csr.go (csr_amd64.go, csr_arm64.go register)
+//   - reference:   ref.CSR (ref/ref.go)
+//   - tests:       asm/csr_test.go, asm/panel_test.go
+var csrNEONManifest = []Desc{
+	{Name: "spmm_csr_t16_neon", Symbols: []string{"csrNEONR2U1", "csrNEONR2U1M", "csrNEONR2U2", "csrNEONR2U2M", "csrNEONR2U3", "csrNEONR2U3M", "csrNEONR2U4", "csrNEONR2U4M"}, Source: "gen/kernels/csr.go genCSRTile", Format: "csr", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 16, Rows: 2},
+	{Name: "spmm_csr_t32_neon", Symbols: []string{"csrNEONR2U1", "csrNEONR2U1M", "csrNEONR2U2", "csrNEONR2U2M", "csrNEONR2U3", "csrNEONR2U3M", "csrNEONR2U4", "csrNEONR2U4M", "csrNEONR2U5", "csrNEONR2U5M", "csrNEONR2U6", "csrNEONR2U6M", "csrNEONR2U7", "csrNEONR2U7M", "csrNEONR2U8", "csrNEONR2U8M"}, Source: "gen/kernels/csr.go genCSRTile", Format: "csr", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 32, Rows: 2},
+}

@@ -18,12 +18,12 @@ func csrRunnable(t *testing.T) []*csrSpec {
 	t.Helper()
 	var out []*csrSpec
 	for _, s := range csrSpecs {
-		if s.features&^hostFeatures() != 0 {
-			t.Logf("%s: CPU lacks %v, skipped", s.name, s.features&^hostFeatures())
+		if s.Features&^hostFeatures() != 0 {
+			t.Logf("%s: CPU lacks %v, skipped", s.Name, s.Features&^hostFeatures())
 			continue
 		}
-		if _, ok := Lookup(s.name); !ok {
-			t.Fatalf("%s not registered", s.name)
+		if _, ok := Lookup(s.Name); !ok {
+			t.Fatalf("%s not registered", s.Name)
 		}
 		out = append(out, s)
 	}
@@ -199,13 +199,13 @@ func TestCSRShapes(t *testing.T) {
 		for si, sh := range shapes {
 			w := randCSR(r, sh.m, sh.k, sh.d, sh.empty, sh.full)
 			for kcSel, kc := range []int{0, 7} {
-				kern, err := NewCSRKernel(s.name, w, kc)
+				kern, err := NewCSRKernel(s.Name, w, kc)
 				if err != nil {
 					t.Fatal(err)
 				}
 				side := guardSide((si + kcSel) % 2)
 				guardPacked(t, kern, side)
-				for _, n := range csrNs(s.t) {
+				for _, n := range csrNs(s.Tile) {
 					epis := csrEpilogues(r, sh.m)
 					epi := epis[(n+si)%len(epis)]
 					ldx, ldy := n+(n%3), n+(n%2)*5
@@ -220,13 +220,13 @@ func TestCSREpilogues(t *testing.T) {
 	r := rand.New(rand.NewSource(2))
 	w := randCSR(r, 13, 90, 0.15, 4, 7)
 	for _, s := range csrRunnable(t) {
-		kern, err := NewCSRKernel(s.name, w, 16)
+		kern, err := NewCSRKernel(s.Name, w, 16)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, side := range []guardSide{guardAfter, guardBefore} {
 			for _, epi := range csrEpilogues(r, w.Rows) {
-				for _, n := range []int{1, s.lanes - 1, s.t, s.t + 3} {
+				for _, n := range []int{1, s.Lanes - 1, s.Tile, s.Tile + 3} {
 					csrCase(t, kern, w, r, n, n+2, n+1, epi, side)
 				}
 			}
@@ -238,7 +238,7 @@ func TestCSRNaN(t *testing.T) {
 	r := rand.New(rand.NewSource(3))
 	w := randCSR(r, 6, 20, 0.5, -1, 0)
 	for _, s := range csrRunnable(t) {
-		kern, _ := NewCSRKernel(s.name, w, 0)
+		kern, _ := NewCSRKernel(s.Name, w, 0)
 		n := 5
 		x := make([]float32, 20*n)
 		for i := range x {
@@ -251,7 +251,7 @@ func TestCSRNaN(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !math.IsNaN(float64(y[0])) {
-				t.Errorf("%s %v: NaN did not propagate, got %v", s.name, epi.Act, y[0])
+				t.Errorf("%s %v: NaN did not propagate, got %v", s.Name, epi.Act, y[0])
 			}
 		}
 	}
@@ -291,7 +291,7 @@ func TestCSRBitwise(t *testing.T) {
 	var want []float32
 	for _, s := range specs {
 		for _, kc := range []int{0, 5, 64} {
-			kern, err := NewCSRKernel(s.name, w, kc)
+			kern, err := NewCSRKernel(s.Name, w, kc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -302,12 +302,12 @@ func TestCSRBitwise(t *testing.T) {
 				y := run(kern, split.cols, split.units)
 				if want == nil {
 					want = y
-					csrCheck(t, s.name, w, x, ldx, y, y, ldy, n, epi)
+					csrCheck(t, s.Name, w, x, ldx, y, y, ldy, n, epi)
 					continue
 				}
 				for i := range want {
 					if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("%s kc=%d split %v: Y[%d] = %v, want bitwise %v", s.name, kc, split.cols, i, y[i], want[i])
+						t.Fatalf("%s kc=%d split %v: Y[%d] = %v, want bitwise %v", s.Name, kc, split.cols, i, y[i], want[i])
 					}
 				}
 			}
@@ -319,20 +319,20 @@ func TestCSRRunChecks(t *testing.T) {
 	r := rand.New(rand.NewSource(5))
 	w := randCSR(r, 4, 8, 0.5, -1, -1)
 	for _, s := range csrRunnable(t) {
-		kern, _ := NewCSRKernel(s.name, w, 0)
+		kern, _ := NewCSRKernel(s.Name, w, 0)
 		x := make([]float32, 8*4)
 		y := make([]float32, 4*4)
 		if err := kern.Run(0, 4, x[:31], 4, y, 4, 4, nil); err == nil {
-			t.Errorf("%s: short X accepted", s.name)
+			t.Errorf("%s: short X accepted", s.Name)
 		}
 		if err := kern.Run(0, 4, x, 4, y[:15], 4, 4, nil); err == nil {
-			t.Errorf("%s: short Y accepted", s.name)
+			t.Errorf("%s: short Y accepted", s.Name)
 		}
 		if err := kern.Run(0, 5, x, 4, y, 4, 4, nil); err == nil {
-			t.Errorf("%s: unit range past M accepted", s.name)
+			t.Errorf("%s: unit range past M accepted", s.Name)
 		}
 		if err := kern.Run(0, 4, x, 4, y, 4, 4, &ref.Epilogue{Bias: make([]float32, 3)}); err == nil {
-			t.Errorf("%s: short bias accepted", s.name)
+			t.Errorf("%s: short bias accepted", s.Name)
 		}
 	}
 	if _, err := PackCSR(w, 64, 2, 4096); err == nil {
@@ -344,7 +344,7 @@ func TestCSRRunChecks(t *testing.T) {
 // those no registered family uses today, against the reference.
 func TestCSRAllTiles(t *testing.T) {
 	r := rand.New(rand.NewSource(6))
-	seen := map[*[3][2][9]csrTileFunc]bool{}
+	seen := map[*[csrGroups][2][csrMaxU + 1]csrTileFunc]bool{}
 	for _, s := range csrRunnable(t) {
 		if seen[s.tiles] {
 			continue
@@ -356,16 +356,16 @@ func TestCSRAllTiles(t *testing.T) {
 					continue
 				}
 				spec := *s
-				spec.t, spec.r = u*s.lanes, R
-				spec.name = fmt.Sprintf("%s_r%du%d", s.name, R, u)
+				spec.Tile, spec.Rows = u*s.Lanes, R
+				spec.Name = fmt.Sprintf("%s_r%du%d", s.Name, R, u)
 				w := randCSR(r, 4*R+1, 45, 0.3, 1, 2)
-				p, err := PackCSR(w, spec.t, R, 9)
+				p, err := PackCSR(w, spec.Tile, R, 9)
 				if err != nil {
 					t.Fatal(err)
 				}
 				kern := &csrKernel{spec: &spec, p: p}
-				t.Logf("%s", spec.name)
-				for _, n := range []int{spec.t, spec.t - 1, 1, 2*spec.t + 1} {
+				t.Logf("%s", spec.Name)
+				for _, n := range []int{spec.Tile, spec.Tile - 1, 1, 2*spec.Tile + 1} {
 					if n < 1 {
 						continue
 					}
@@ -385,18 +385,18 @@ func TestCSRGoTiles(t *testing.T) {
 		tiles := csrGoTiles(lanes)
 		for _, R := range []int{1, 2, 4} {
 			for _, u := range []int{1, 2, 4} {
-				spec := &csrSpec{name: fmt.Sprintf("go_l%d_r%d_u%d", lanes, R, u), isa: Generic, t: u * lanes, r: R, lanes: lanes, tiles: tiles}
+				spec := &csrSpec{Desc: Desc{Name: fmt.Sprintf("go_l%d_r%d_u%d", lanes, R, u), ISA: Generic, Tile: u * lanes, Rows: R, Lanes: lanes}, tiles: tiles}
 				for si, sh := range [][2]int{{1, 1}, {4*R + 1, 45}, {7, 300}} {
 					w := randCSR(r, sh[0], sh[1], 0.3, 1, 2)
 					for _, kc := range []int{0, 5} {
-						p, err := PackCSR(w, spec.t, R, kc)
+						p, err := PackCSR(w, spec.Tile, R, kc)
 						if err != nil {
 							t.Fatal(err)
 						}
 						kern := &csrKernel{spec: spec, p: p}
 						side := guardSide((si + kc) % 2)
 						guardPacked(t, kern, side)
-						for _, n := range []int{1, spec.t, spec.t + 3} {
+						for _, n := range []int{1, spec.Tile, spec.Tile + 3} {
 							epis := csrEpilogues(r, w.Rows)
 							csrCase(t, kern, w, r, n, n+1, n+2, epis[(n+si+kc)%len(epis)], side)
 						}
@@ -431,25 +431,25 @@ func TestCSRDerive(t *testing.T) {
 	for _, d := range []float64{0.02, 0.1, 0.3} {
 		w := randCSR(r, 37, 900, d, 4, 11)
 		for _, from := range csrSpecs {
-			ff, _ := Lookup(from.name)
+			ff, _ := Lookup(from.Name)
 			src, err := ff.Pack(w)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, to := range csrSpecs {
-				tf, _ := Lookup(to.name)
+				tf, _ := Lookup(to.Name)
 				sameLayout := ff.Layout(w) == tf.Layout(w)
 				got, added, err := tf.Derive(src)
 				if !sameLayout {
 					if !errors.Is(err, ErrNotApplicable) {
-						t.Fatalf("d=%g %s from %s (layouts %s, %s): err %v, want ErrNotApplicable", d, to.name, from.name, ff.Layout(w), tf.Layout(w), err)
+						t.Fatalf("d=%g %s from %s (layouts %s, %s): err %v, want ErrNotApplicable", d, to.Name, from.Name, ff.Layout(w), tf.Layout(w), err)
 					}
 					continue
 				}
 				if err != nil {
-					t.Fatalf("d=%g %s from %s: %v", d, to.name, from.name, err)
+					t.Fatalf("d=%g %s from %s: %v", d, to.Name, from.Name, err)
 				}
-				want, err := PackCSR(w, to.t, to.r, 0)
+				want, err := PackCSR(w, to.Tile, to.Rows, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -457,12 +457,12 @@ func TestCSRDerive(t *testing.T) {
 				if gp.T != want.T || gp.R != want.R || gp.Kc != want.Kc || gp.Blocks != want.Blocks || gp.Groups != want.Groups ||
 					!slices.Equal(gp.Offs, want.Offs) || !slices.Equal(gp.Vals, want.Vals) || !slices.Equal(gp.Cnt, want.Cnt) ||
 					!slices.Equal(gp.Start, want.Start) || !slices.Equal(gp.Cost, want.Cost) {
-					t.Fatalf("d=%g %s derived from %s differs from its own packing", d, to.name, from.name)
+					t.Fatalf("d=%g %s derived from %s differs from its own packing", d, to.Name, from.Name)
 				}
 				if &gp.Vals[0] != &sp.Vals[0] || added != int64(len(gp.Offs))*2 {
-					t.Fatalf("d=%g %s from %s: values not shared, or added %d bytes", d, to.name, from.name, added)
+					t.Fatalf("d=%g %s from %s: values not shared, or added %d bytes", d, to.Name, from.Name, added)
 				}
-				if to.features&^hostFeatures() != 0 {
+				if to.Features&^hostFeatures() != 0 {
 					continue
 				}
 				n := 40
@@ -480,7 +480,7 @@ func TestCSRDerive(t *testing.T) {
 				}
 				for i := range y1 {
 					if math.Float32bits(y1[i]) != math.Float32bits(y2[i]) {
-						t.Fatalf("d=%g %s from %s: Y[%d] %v, own packing %v", d, to.name, from.name, i, y2[i], y1[i])
+						t.Fatalf("d=%g %s from %s: Y[%d] %v, own packing %v", d, to.Name, from.Name, i, y2[i], y1[i])
 					}
 				}
 			}
@@ -493,9 +493,9 @@ func TestCSRDerive(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range csrSpecs {
-		f, _ := Lookup(s.name)
+		f, _ := Lookup(s.Name)
 		if _, _, err := f.Derive(foreign); !errors.Is(err, ErrNotApplicable) {
-			t.Fatalf("%s derived from a foreign kernel: %v", s.name, err)
+			t.Fatalf("%s derived from a foreign kernel: %v", s.Name, err)
 		}
 	}
 }

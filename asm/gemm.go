@@ -28,13 +28,8 @@ import (
 // number of valid rows and columns and masks (AVX-512 opmask, AVX2 vmaskmovps) or skips the
 // rest.
 
-// Flags of the micro-kernel's store.
-const (
-	gemmLoadY = 1 << iota // add Y's current value (a partial sum, or the old Y to accumulate)
-	gemmBias              // add bias[row]
-	gemmReLU              // max(v, 0) (NaN stays NaN)
-	gemmClamp             // min(max(v, lo), hi) (NaN stays NaN)
-)
+// The micro-kernel's store flags are the epilogue vocabulary of the generated contract.go
+// (epiLoadY, epiBias, epiReLU, epiClamp).
 
 // gemmMicro computes one tile: for i < rows, j < cols,
 //
@@ -52,15 +47,12 @@ type gemmTile struct {
 
 // gemmSpec is one dense GEMM family: a tile, its cache blocking and its micro-kernel.
 type gemmSpec struct {
-	name       string // family name, e.g. "gemm_6x32_avx512"
-	isa        ISA
-	features   Feature
-	mr, nr     int // register tile
-	kc         int // K block (upper bound; Pack balances the blocks of a given K)
-	mc         int // rows per L2 block (a multiple of mr)
-	nc         int // columns per packed X block (a multiple of nr)
-	micro      gemmMicro
-	minN, maxN int // dispatch hints (Family.MinN, MaxN)
+	// Desc is the family's descriptor; its register tile is Rows × Tile (MR × NR).
+	Desc
+	kc    int // K block (upper bound; Pack balances the blocks of a given K)
+	mc    int // rows per L2 block (a multiple of MR)
+	nc    int // columns per packed X block (a multiple of NR)
+	micro gemmMicro
 	// fullTiles: the micro-kernel handles only rows = MR and cols = NR (no masks); edge
 	// tiles then go through a plan-side MR×NR buffer.
 	fullTiles bool
@@ -73,17 +65,27 @@ var gemmSpecs []*gemmSpec
 func registerGemm(s *gemmSpec) {
 	gemmSpecs = append(gemmSpecs, s)
 	Register(Family{
-		Name: s.name, Format: "dense", ISA: s.isa, Features: s.features, MinN: s.minN, MaxN: s.maxN,
+		Desc: &s.Desc,
 		Pack: func(w formats.Matrix) (Kernel, error) { return packGemm(s, w) },
 	})
 }
 
 func init() {
 	registerGemm(&gemmSpec{
-		name: "gemm_4x16_generic", isa: Generic,
-		mr: 4, nr: 16, kc: 256, mc: 128, nc: 1024,
+		Desc: Desc{Name: "gemm_4x16_generic", Source: "asm/gemm.go gemmMicroGo", Format: "dense", ISA: Generic,
+			DType: "float32", Tile: 16, Rows: 4},
+		kc: 256, mc: 128, nc: 1024,
 		micro: gemmMicroGo(4, 16),
 	})
+}
+
+// registerGemmGen registers the GEMM families of a generated manifest on their micro-kernels,
+// with the blocking of every generated tile: kc = 256, mc ≈ 144 rows, nc = 2048.
+func registerGemmGen(m []Desc, tiles []gemmTile) {
+	for _, d := range m {
+		t := generated(d, tiles, func(t gemmTile) bool { return t.mr == d.Rows && t.nr == d.Tile })
+		registerGemm(&gemmSpec{Desc: d, kc: 256, mc: d.Rows * max(1, 144/d.Rows), nc: 2048, micro: t.micro})
+	}
 }
 
 // gemmKernel is a dense W packed for one gemmSpec.
@@ -100,30 +102,30 @@ type gemmKernel struct {
 func packGemm(s *gemmSpec, w formats.Matrix) (Kernel, error) {
 	d, ok := w.(*formats.Dense)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s takes a dense matrix, not %T", ErrNotApplicable, s.name, w)
+		return nil, fmt.Errorf("%w: %s takes a dense matrix, not %T", ErrNotApplicable, s.Name, w)
 	}
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
 	m, k := d.Rows, d.Cols
-	g := &gemmKernel{spec: s, m: m, k: k, panels: (m + s.mr - 1) / s.mr}
+	g := &gemmKernel{spec: s, m: m, k: k, panels: (m + s.Rows - 1) / s.Rows}
 	if blocks := (k + s.kc - 1) / s.kc; blocks > 0 {
 		g.kc = (k + blocks - 1) / blocks
 	}
-	size := int64(g.panels) * int64(s.mr) * int64(k)
+	size := int64(g.panels) * int64(s.Rows) * int64(k)
 	if size > int64(^uint(0)>>1)/8 {
 		return nil, fmt.Errorf("%w: %d×%d weight is too large to pack", ref.ErrShape, m, k)
 	}
 	g.wp = alignedFloats(int(size))
 	for p := 0; p < g.panels; p++ {
-		dst := g.wp[p*k*s.mr : (p+1)*k*s.mr]
-		for i := 0; i < s.mr && p*s.mr+i < m; i++ {
-			for kk, v := range d.Row(p*s.mr + i) {
-				dst[kk*s.mr+i] = v
+		dst := g.wp[p*k*s.Rows : (p+1)*k*s.Rows]
+		for i := 0; i < s.Rows && p*s.Rows+i < m; i++ {
+			for kk, v := range d.Row(p*s.Rows + i) {
+				dst[kk*s.Rows+i] = v
 			}
 		}
 	}
-	g.cost = uniformCost(g.panels, int64(k)*int64(s.mr))
+	g.cost = uniformCost(g.panels, int64(k)*int64(s.Rows))
 	return g, nil
 }
 
@@ -137,16 +139,16 @@ func alignedFloats(n int) []float32 {
 	return buf[off : off+n : off+n]
 }
 
-func (g *gemmKernel) Name() string              { return g.spec.name }
-func (g *gemmKernel) ISA() ISA                  { return g.spec.isa }
+func (g *gemmKernel) Name() string              { return g.spec.Name }
+func (g *gemmKernel) ISA() ISA                  { return g.spec.ISA }
 func (g *gemmKernel) Shape() (int, int)         { return g.m, g.k }
 func (g *gemmKernel) Units() int                { return g.panels }
 func (g *gemmKernel) UnitCost() []int64         { return g.cost }
 func (g *gemmKernel) PackedBytes() int64        { return int64(len(g.wp)) * 4 }
-func (g *gemmKernel) UnitRows(u int) (int, int) { return u * g.spec.mr, min((u+1)*g.spec.mr, g.m) }
+func (g *gemmKernel) UnitRows(u int) (int, int) { return u * g.spec.Rows, min((u+1)*g.spec.Rows, g.m) }
 
 // Tile reports the register tile (MR, NR) and the K block this plan uses.
-func (g *gemmKernel) Tile() (mr, nr, kc int) { return g.spec.mr, g.spec.nr, g.kc }
+func (g *gemmKernel) Tile() (mr, nr, kc int) { return g.spec.Rows, g.spec.Tile, g.kc }
 
 // Run computes Y rows of panels [u0, u1). It packs X once per call (per kc×nc block), so
 // callers should hand it large unit ranges rather than one panel at a time.
@@ -158,7 +160,7 @@ func (g *gemmKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 		return nil
 	}
 	s := g.spec
-	mr, nr := s.mr, s.nr
+	mr, nr := s.Rows, s.Tile
 	r0, r1 := u0*mr, min(u1*mr, g.m)
 	if g.k == 0 {
 		for r := r0; r < r1; r++ {
@@ -177,16 +179,16 @@ func (g *gemmKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 	if epi != nil {
 		bias = epi.Bias
 		if bias != nil {
-			firstFlags |= gemmBias
+			firstFlags |= epiBias
 		}
 		if epi.Accumulate {
-			firstFlags |= gemmLoadY
+			firstFlags |= epiLoadY
 		}
 		switch epi.Act {
 		case ref.ActReLU:
-			lastFlags |= gemmReLU
+			lastFlags |= epiReLU
 		case ref.ActClamp:
-			lastFlags |= gemmClamp
+			lastFlags |= epiClamp
 			lo, hi = epi.Lo, epi.Hi
 		case ref.ActGELU, ref.ActSiLU:
 			slowAct = epi.Act
@@ -261,8 +263,8 @@ type gemmEpi struct {
 // xpan whose first column is col (of n).
 func (g *gemmKernel) tile(e *gemmEpi, p, pc, kc int, xpan *float32, col, n int) {
 	s := g.spec
-	mr, nr := s.mr, s.nr
-	flags := gemmLoadY
+	mr, nr := s.Rows, s.Tile
+	flags := epiLoadY
 	if pc == 0 {
 		flags = e.first
 	}
@@ -278,18 +280,13 @@ func (g *gemmKernel) tile(e *gemmEpi, p, pc, kc int, xpan *float32, col, n int) 
 		gemmEdge(s, kc, w, xpan, e.y[row*e.ldy+col:], e.ldy, e.bias, row, flags, e.lo, e.hi, cols, rows)
 	} else {
 		var bptr *float32
-		if flags&gemmBias != 0 {
+		if flags&epiBias != 0 {
 			bptr = &e.bias[row]
 		}
 		s.micro(kc, w, xpan, &e.y[row*e.ldy+col], e.ldy, bptr, flags, e.lo, e.hi, cols, rows)
 	}
-	if last && e.slowAct != ref.ActNone {
-		for i := row; i < row+rows; i++ {
-			t := e.y[i*e.ldy+col : i*e.ldy+col+cols]
-			for j, v := range t {
-				t[j] = ref.Activate(e.slowAct, v, 0, 0)
-			}
-		}
+	if last {
+		activateTile(e.slowAct, e.y, e.ldy, row, row+rows, col, col+cols)
 	}
 }
 
@@ -299,16 +296,16 @@ func (g *gemmKernel) tile(e *gemmEpi, p, pc, kc int, xpan *float32, col, n int) 
 func gemmEdge(s *gemmSpec, k int, w, x *float32, y []float32, ldy int, bias []float32, row, flags int, lo, hi float32, cols, rows int) {
 	var tile [1024]float32
 	var b [64]float32
-	nr := s.nr
-	if flags&gemmLoadY != 0 {
+	nr := s.Tile
+	if flags&epiLoadY != 0 {
 		for i := 0; i < rows; i++ {
 			copy(tile[i*nr:i*nr+cols], y[i*ldy:i*ldy+cols])
 		}
 	}
-	if flags&gemmBias != 0 {
+	if flags&epiBias != 0 {
 		copy(b[:rows], bias[row:row+rows])
 	}
-	s.micro(k, w, x, &tile[0], nr, &b[0], flags, lo, hi, nr, s.mr)
+	s.micro(k, w, x, &tile[0], nr, &b[0], flags, lo, hi, nr, s.Rows)
 	for i := 0; i < rows; i++ {
 		copy(y[i*ldy:i*ldy+cols], tile[i*nr:i*nr+cols])
 	}
@@ -353,7 +350,7 @@ func gemmMicroGo(mr, nr int) gemmMicro {
 		xs := unsafe.Slice(x, k*nr)
 		ys := unsafe.Slice(y, (rows-1)*ldy+cols)
 		var bs []float32
-		if flags&gemmBias != 0 {
+		if flags&epiBias != 0 {
 			bs = unsafe.Slice(bias, rows)
 		}
 		var accBuf [1024]float32
@@ -371,16 +368,16 @@ func gemmMicroGo(mr, nr int) gemmMicro {
 			yr := ys[i*ldy : i*ldy+cols]
 			for j := range yr {
 				v := acc[i*nr+j]
-				if flags&gemmBias != 0 {
+				if flags&epiBias != 0 {
 					v += bs[i]
 				}
-				if flags&gemmLoadY != 0 {
+				if flags&epiLoadY != 0 {
 					v += yr[j]
 				}
-				if flags&gemmReLU != 0 && v < 0 {
+				if flags&epiReLU != 0 && v < 0 {
 					v = 0
 				}
-				if flags&gemmClamp != 0 {
+				if flags&epiClamp != 0 {
 					if v < lo {
 						v = lo
 					}

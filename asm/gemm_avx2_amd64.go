@@ -22,3 +22,14 @@ var gemmAVX2Tiles = []gemmTile{
 	{mr: 6, nr: 16, micro: gemm6x16AVX2},
 	{mr: 12, nr: 8, micro: gemm12x8AVX2},
 }
+
+// gemmAVX2Manifest describes the kernels asm registers from gemm_avx2_amd64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/gemm.go
+//   - driver:      asm/gemm.go (gemm_amd64.go, gemm_arm64.go register)
+//   - reference:   ref.Dense (ref/ref.go)
+//   - tests:       asm/gemm_test.go, asm/gemm_guard_test.go
+var gemmAVX2Manifest = []Desc{
+	{Name: "gemm_6x16_avx2", Symbols: []string{"gemm6x16AVX2"}, Source: "gen/kernels/gemm.go genGemmTile", Format: "dense", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 16, Rows: 6, MinN: 1},
+	{Name: "gemm_12x8_avx2", Symbols: []string{"gemm12x8AVX2"}, Source: "gen/kernels/gemm.go genGemmTile", Format: "dense", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 8, Rows: 12, MinN: 1},
+}

@@ -34,3 +34,16 @@ var gemmAVX512Tiles = []gemmTile{
 	{mr: 6, nr: 64, micro: gemm6x64AVX512},
 	{mr: 14, nr: 16, micro: gemm14x16AVX512},
 }
+
+// gemmAVX512Manifest describes the kernels asm registers from gemm_avx512_amd64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/gemm.go
+//   - driver:      asm/gemm.go (gemm_amd64.go, gemm_arm64.go register)
+//   - reference:   ref.Dense (ref/ref.go)
+//   - tests:       asm/gemm_test.go, asm/gemm_guard_test.go
+var gemmAVX512Manifest = []Desc{
+	{Name: "gemm_6x32_avx512", Symbols: []string{"gemm6x32AVX512"}, Source: "gen/kernels/gemm.go genGemmTile", Format: "dense", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Tile: 32, Rows: 6, MinN: 16},
+	{Name: "gemm_12x32_avx512", Symbols: []string{"gemm12x32AVX512"}, Source: "gen/kernels/gemm.go genGemmTile", Format: "dense", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Tile: 32, Rows: 12, MinN: 16},
+	{Name: "gemm_6x64_avx512", Symbols: []string{"gemm6x64AVX512"}, Source: "gen/kernels/gemm.go genGemmTile", Format: "dense", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Tile: 64, Rows: 6, MinN: 32},
+	{Name: "gemm_14x16_avx512", Symbols: []string{"gemm14x16AVX512"}, Source: "gen/kernels/gemm.go genGemmTile", Format: "dense", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Tile: 16, Rows: 14, MinN: 1},
+}

@@ -17,7 +17,7 @@ func TestGemmGuard(t *testing.T) {
 	forGemm(t, func(t *testing.T, s *gemmSpec) {
 		r := rand.New(rand.NewPCG(5, 0))
 		for _, side := range []guardSide{guardAfter, guardBefore} {
-			for _, sh := range [][3]int{{s.mr + 1, s.kc + 3, s.nr + 1}, {2*s.mr - 1, 7, 2*s.nr - 1}, {1, 1, 1}, {s.mr, 2, s.nr}} {
+			for _, sh := range [][3]int{{s.Rows + 1, s.kc + 3, s.Tile + 1}, {2*s.Rows - 1, 7, 2*s.Tile - 1}, {1, 1, 1}, {s.Rows, 2, s.Tile}} {
 				m, k, n := sh[0], sh[1], sh[2]
 				ldx, ldy := n+1, n+2
 				w := randDense(r, m, k, k)
@@ -41,7 +41,7 @@ func TestGemmGuard(t *testing.T) {
 					if err := kern.Run(0, kern.Units(), x, ldx, y, ldy, n, epi); err != nil {
 						t.Fatal(err)
 					}
-					gemmCheck(t, fmt.Sprintf("%s guard %v M=%d K=%d N=%d", s.name, side, m, k, n), w, x, ldx, y0, y, ldy, n, epi)
+					gemmCheck(t, fmt.Sprintf("%s guard %v M=%d K=%d N=%d", s.Name, side, m, k, n), w, x, ldx, y0, y, ldy, n, epi)
 				}
 			}
 		}

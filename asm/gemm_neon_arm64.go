@@ -16,3 +16,13 @@ const gemmNEONFeatures = FeatASIMD
 var gemmNEONTiles = []gemmTile{
 	{mr: 8, nr: 12, micro: gemm8x12NEON},
 }
+
+// gemmNEONManifest describes the kernels asm registers from gemm_neon_arm64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/gemm.go
+//   - driver:      asm/gemm.go (gemm_amd64.go, gemm_arm64.go register)
+//   - reference:   ref.Dense (ref/ref.go)
+//   - tests:       asm/gemm_test.go, asm/gemm_guard_test.go
+var gemmNEONManifest = []Desc{
+	{Name: "gemm_8x12_neon", Symbols: []string{"gemm8x12NEON"}, Source: "gen/kernels/gemm.go genGemmTile", Format: "dense", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 12, Rows: 8, MinN: 1},
+}

@@ -31,20 +31,16 @@ type gemvGenKernel struct {
 	fn         gemvFunc
 }
 
-// gemvUnitRows is the rows per work unit (a multiple of every kernel's row group).
-const gemvUnitRows = 4
+// gemvUnitRows, the rows per work unit (a multiple of every kernel's row group), and
+// gemvMaxN, the widest kernel in columns, are in the generated contract.go.
 
 // gemvChunkBytes bounds the W bytes of one kernel call.
 const gemvChunkBytes = 256 << 10
 
 // gemvSpec is one GEMV family: the generated kernels of one ISA (or none: pure Go).
 type gemvSpec struct {
-	name     string
-	isa      ISA
-	features Feature
-	lanes    int              // X panel vector width (0 for the pure-Go kernel)
-	kern     [4]gemvGenKernel // by column count − 1; fn nil: pure Go
-	maxN     int
+	Desc                         // Lanes: the X panel's vector width (0 for the pure-Go kernel)
+	kern [gemvMaxN]gemvGenKernel // by column count − 1; fn nil: pure Go
 }
 
 var gemvSpecs []*gemvSpec
@@ -52,17 +48,22 @@ var gemvSpecs []*gemvSpec
 func registerGemv(s *gemvSpec) {
 	gemvSpecs = append(gemvSpecs, s)
 	Register(Family{
-		Name: s.name, Format: "dense", ISA: s.isa, Features: s.features, MinN: 1, MaxN: s.maxN, ExactN: true,
+		Desc: &s.Desc,
 		Pack: func(w formats.Matrix) (Kernel, error) { return packGemv(s, w) },
 	})
 }
 
 func init() {
-	registerGemv(&gemvSpec{name: "gemv_dense_generic", isa: Generic, maxN: gemvMaxN})
+	registerGemv(&gemvSpec{Desc: Desc{Name: "gemv_dense_generic", Source: "asm/gemv.go gemvGo", Format: "dense", ISA: Generic,
+		DType: "float32", Rows: gemvUnitRows, MinN: 1, MaxN: gemvMaxN, ExactN: true}})
 }
 
-// gemvMaxN is the N range the GEMV families declare to dispatch (they run any N).
-const gemvMaxN = 4
+// registerGemvGen registers the GEMV family of a generated manifest on its kernels.
+func registerGemvGen(m []Desc, kern [gemvMaxN]gemvGenKernel) {
+	for _, d := range m {
+		registerGemv(&gemvSpec{Desc: d, kern: kern})
+	}
+}
 
 // gemvKernel is a dense W packed for one gemvSpec.
 type gemvKernel struct {
@@ -77,7 +78,7 @@ type gemvKernel struct {
 func packGemv(s *gemvSpec, w formats.Matrix) (Kernel, error) {
 	d, ok := w.(*formats.Dense)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s takes a dense matrix, not %T", ErrNotApplicable, s.name, w)
+		return nil, fmt.Errorf("%w: %s takes a dense matrix, not %T", ErrNotApplicable, s.Name, w)
 	}
 	if err := d.Validate(); err != nil {
 		return nil, err
@@ -96,8 +97,8 @@ func packGemv(s *gemvSpec, w formats.Matrix) (Kernel, error) {
 	return g, nil
 }
 
-func (g *gemvKernel) Name() string       { return g.spec.name }
-func (g *gemvKernel) ISA() ISA           { return g.spec.isa }
+func (g *gemvKernel) Name() string       { return g.spec.Name }
+func (g *gemvKernel) ISA() ISA           { return g.spec.ISA }
 func (g *gemvKernel) Shape() (int, int)  { return g.m, g.k }
 func (g *gemvKernel) Units() int         { return len(g.cost) - 1 }
 func (g *gemvKernel) UnitCost() []int64  { return g.cost }
@@ -124,13 +125,11 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 	s := g.spec
 	if s.kern[0].fn == nil {
 		gemvGo(g.w, g.ldw, r0, r1, g.k, x, ldx, y, ldy, n, flags, bias, lo, hi)
-		if post != ref.ActNone {
-			activateRows(y, ldy, r0, r1, n, post)
-		}
+		activateTile(post, y, ldy, r0, r1, 0, n)
 		return nil
 	}
 	// The X panels of every pass, packed once: pass p covers columns [4p, min(4p+4, n)).
-	L := s.lanes
+	L := s.Lanes
 	nv := (g.k + L - 1) / L
 	inPlace := n == 1 && ldx == 1
 	var panel []float32
@@ -163,7 +162,7 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 			wp = &g.w[rs*g.ldw]
 		}
 		bptr := &gemvDummy
-		if flags&csrBias != 0 {
+		if flags&epiBias != 0 {
 			bptr = &bias[rs]
 		}
 		for j0 := 0; j0 < n; j0 += 4 {
@@ -178,9 +177,7 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 			}
 			s.kern[c-1].fn(wp, g.ldw, re-rs, g.k, xp, &y[rs*ldy+j0], ldy, flags, bptr, lo, hi)
 		}
-		if post != ref.ActNone {
-			activateRows(y, ldy, rs, re, n, post)
-		}
+		activateTile(post, y, ldy, rs, re, 0, n)
 	}
 	return nil
 }
@@ -193,19 +190,9 @@ func (g *gemvKernel) panelBuf(n int) *[]float32 {
 	return &b
 }
 
-// activateRows applies GELU or SiLU to y's rows [r0, r1), columns [0, n).
-func activateRows(y []float32, ldy, r0, r1, n int, act ref.Activation) {
-	for r := r0; r < r1; r++ {
-		row := y[r*ldy : r*ldy+n]
-		for j, v := range row {
-			row[j] = ref.Activate(act, v, 0, 0)
-		}
-	}
-}
-
 // gemvGo is the pure-Go kernel: rows [r0, r1) of w (stride ldw) times columns [0, n) of X
 // (K×n, stride ldx), four partial sums per dot product, then the epilogue of the generated
-// kernels (flags csrBias, csrLoadY, csrClamp, in ref's order).
+// kernels (flags epiBias, epiLoadY, epiClamp, in ref's order).
 func gemvGo(w []float32, ldw, r0, r1, k int, x []float32, ldx int, y []float32, ldy, n, flags int, bias []float32, lo, hi float32) {
 	var xc []float32
 	for j := 0; j < n; j++ {
@@ -233,13 +220,13 @@ func gemvGo(w []float32, ldw, r0, r1, k int, x []float32, ldx int, y []float32, 
 				s0 += row[q] * xv[q]
 			}
 			s := (s0 + s1) + (s2 + s3)
-			if flags&csrBias != 0 {
+			if flags&epiBias != 0 {
 				s += bias[r]
 			}
-			if flags&csrLoadY != 0 {
+			if flags&epiLoadY != 0 {
 				s += y[r*ldy+j]
 			}
-			if flags&csrClamp != 0 {
+			if flags&epiClamp != 0 {
 				s = clampNaN(s, lo, hi)
 			}
 			y[r*ldy+j] = s

@@ -37,3 +37,13 @@ var gemvAVX2Kernels = [4]gemvGenKernel{
 	{rows: 2, cols: 3, fn: gemvAVX2R2C3},
 	{rows: 2, cols: 4, fn: gemvAVX2R2C4},
 }
+
+// gemvAVX2Manifest describes the kernels asm registers from gemv_avx2_amd64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/gemv.go
+//   - driver:      asm/gemv.go (gemv_amd64.go, gemv_arm64.go register)
+//   - reference:   ref.Dense (ref/ref.go)
+//   - tests:       asm/gemv_test.go, asm/gemv_guard_test.go, dispatch/gemv_test.go
+var gemvAVX2Manifest = []Desc{
+	{Name: "gemv_dense_avx2", Symbols: []string{"gemvAVX2R4C1", "gemvAVX2R4C2", "gemvAVX2R2C3", "gemvAVX2R2C4"}, Source: "gen/kernels/gemv.go genGemv", Format: "dense", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 4, MinN: 1, MaxN: 4, ExactN: true},
+}

@@ -37,3 +37,13 @@ var gemvAVX512Kernels = [4]gemvGenKernel{
 	{rows: 4, cols: 3, fn: gemvAVX512R4C3},
 	{rows: 4, cols: 4, fn: gemvAVX512R4C4},
 }
+
+// gemvAVX512Manifest describes the kernels asm registers from gemv_avx512_amd64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/gemv.go
+//   - driver:      asm/gemv.go (gemv_amd64.go, gemv_arm64.go register)
+//   - reference:   ref.Dense (ref/ref.go)
+//   - tests:       asm/gemv_test.go, asm/gemv_guard_test.go, dispatch/gemv_test.go
+var gemvAVX512Manifest = []Desc{
+	{Name: "gemv_dense_avx512", Symbols: []string{"gemvAVX512R4C1", "gemvAVX512R4C2", "gemvAVX512R4C3", "gemvAVX512R4C4"}, Source: "gen/kernels/gemv.go genGemv", Format: "dense", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Rows: 4, MinN: 1, MaxN: 4, ExactN: true},
+}

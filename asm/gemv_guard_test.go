@@ -20,7 +20,7 @@ import (
 func TestGemvGuard(t *testing.T) {
 	for _, s := range gemvRunnable(t) {
 		r := rand.New(rand.NewPCG(23, 0))
-		L := max(s.lanes, 4)
+		L := max(s.Lanes, 4)
 		cases := 0
 		for _, side := range []guardSide{guardAfter, guardBefore} {
 			for _, sh := range [][3]int{{5, 1, 1}, {5, L - 1, L + 2}, {6, 4*L + L + 3, 4*L + L + 5}, {1, 7, 7}, {3, 2 * L, 2*L + 1}, {9, 8*L + 1, 8*L + 1}} {
@@ -53,13 +53,13 @@ func TestGemvGuard(t *testing.T) {
 						if err := g.Run(0, g.Units(), x, ldx, y, ldy, n, epi); err != nil {
 							t.Fatal(err)
 						}
-						gemmCheck(t, fmt.Sprintf("%s guard %v M=%d K=%d ldw=%d N=%d", s.name, side, m, k, ldw, n), w, x, ldx, y0, y, ldy, n, epi)
+						gemmCheck(t, fmt.Sprintf("%s guard %v M=%d K=%d ldw=%d N=%d", s.Name, side, m, k, ldw, n), w, x, ldx, y0, y, ldy, n, epi)
 						cases++
 					}
 				}
 			}
 		}
-		t.Logf("%s: %d guarded cases", s.name, cases)
+		t.Logf("%s: %d guarded cases", s.Name, cases)
 	}
 }
 
@@ -72,13 +72,13 @@ func TestGemvKernelGuard(t *testing.T) {
 			continue
 		}
 		r := rand.New(rand.NewPCG(24, 0))
-		L := s.lanes
+		L := s.Lanes
 		cases := 0
 		for _, side := range []guardSide{guardAfter, guardBefore} {
 			for c := 1; c <= 4; c++ {
 				kn := s.kern[c-1]
 				if kn.cols != c {
-					t.Fatalf("%s: kernel %d has %d columns", s.name, c-1, kn.cols)
+					t.Fatalf("%s: kernel %d has %d columns", s.Name, c-1, kn.cols)
 				}
 				for _, sh := range [][3]int{{kn.rows + 1, 1, 3}, {2*kn.rows - 1, L + 5, L + 7}, {kn.rows, 9*L - 1, 9*L + 1}, {1, 3 * L, 3*L + 2}} {
 					rows, k, ldw := sh[0], sh[1], sh[2]
@@ -121,7 +121,7 @@ func TestGemvKernelGuard(t *testing.T) {
 					}
 					y0 := append([]float32(nil), y...)
 					const lo, hi = -2, 1.5
-					kn.fn(&w[0], ldw, rows, k, &x[0], &y[0], ldy, csrLoadY|csrBias|csrClamp, &bias[0], lo, hi)
+					kn.fn(&w[0], ldw, rows, k, &x[0], &y[0], ldy, epiLoadY|epiBias|epiClamp, &bias[0], lo, hi)
 					for i := 0; i < rows; i++ {
 						for cc := 0; cc < c; cc++ {
 							var sum, mag float64
@@ -134,12 +134,12 @@ func TestGemvKernelGuard(t *testing.T) {
 							mag += math.Abs(float64(bias[i])) + math.Abs(float64(y0[i*ldy+cc]))
 							want := math.Min(math.Max(sum, lo), hi)
 							if d := math.Abs(float64(y[i*ldy+cc]) - want); !(d <= 2*float64(k+3)*mag/(1<<23)+1e-30) {
-								t.Fatalf("%s C=%d %v rows=%d K=%d ldw=%d: Y[%d,%d] = %v, want %v", s.name, c, side, rows, k, ldw, i, cc, y[i*ldy+cc], want)
+								t.Fatalf("%s C=%d %v rows=%d K=%d ldw=%d: Y[%d,%d] = %v, want %v", s.Name, c, side, rows, k, ldw, i, cc, y[i*ldy+cc], want)
 							}
 						}
 						for j := c; j < ldy && i*ldy+j < len(y); j++ {
 							if math.Float32bits(y[i*ldy+j]) != math.Float32bits(y0[i*ldy+j]) {
-								t.Fatalf("%s C=%d: Y[%d,%d] outside the columns changed", s.name, c, i, j)
+								t.Fatalf("%s C=%d: Y[%d,%d] outside the columns changed", s.Name, c, i, j)
 							}
 						}
 					}
@@ -147,6 +147,6 @@ func TestGemvKernelGuard(t *testing.T) {
 				}
 			}
 		}
-		t.Logf("%s: %d direct guarded calls", s.name, cases)
+		t.Logf("%s: %d direct guarded calls", s.Name, cases)
 	}
 }

@@ -37,3 +37,13 @@ var gemvNEONKernels = [4]gemvGenKernel{
 	{rows: 4, cols: 3, fn: gemvNEONR4C3},
 	{rows: 4, cols: 4, fn: gemvNEONR4C4},
 }
+
+// gemvNEONManifest describes the kernels asm registers from gemv_neon_arm64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/gemv.go
+//   - driver:      asm/gemv.go (gemv_amd64.go, gemv_arm64.go register)
+//   - reference:   ref.Dense (ref/ref.go)
+//   - tests:       asm/gemv_test.go, asm/gemv_guard_test.go, dispatch/gemv_test.go
+var gemvNEONManifest = []Desc{
+	{Name: "gemv_dense_neon", Symbols: []string{"gemvNEONR4C1", "gemvNEONR4C2", "gemvNEONR4C3", "gemvNEONR4C4"}, Source: "gen/kernels/gemv.go genGemv", Format: "dense", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Rows: 4, MinN: 1, MaxN: 4, ExactN: true},
+}

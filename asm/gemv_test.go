@@ -14,8 +14,8 @@ import (
 func gemvRunnable(t *testing.T) []*gemvSpec {
 	var out []*gemvSpec
 	for _, s := range gemvSpecs {
-		if s.features&^hostFeatures() != 0 {
-			t.Logf("%s: CPU lacks %v, skipped", s.name, s.features&^hostFeatures())
+		if s.Features&^hostFeatures() != 0 {
+			t.Logf("%s: CPU lacks %v, skipped", s.Name, s.Features&^hostFeatures())
 			continue
 		}
 		out = append(out, s)
@@ -30,10 +30,10 @@ func gemvRunnable(t *testing.T) []*gemvSpec {
 // plus a vector covers no, one and two main steps, every single-vector count and every
 // tail residue.
 func gemvUnroll(s *gemvSpec) int {
-	if s.lanes == 0 {
+	if s.Lanes == 0 {
 		return 4
 	}
-	return 4 * s.lanes // the largest U·L of the generated shapes (AVX-512 and NEON: U = 4)
+	return 4 * s.Lanes // the largest U·L of the generated shapes (AVX-512 and NEON: U = 4)
 }
 
 // gemvCase runs kern on random X and Y at n columns (strides ldx, ldy), checks the result
@@ -79,7 +79,7 @@ func TestGemvShapes(t *testing.T) {
 		cases := 0
 		epis := func(m int) []*ref.Epilogue { return gemmEpilogues(r, m) }
 		// Every K, M = 5 (one group of 4 and a single row), N and epilogue cycling.
-		for k := 1; k <= 2*gemvUnroll(s)+(s.lanes+1); k++ {
+		for k := 1; k <= 2*gemvUnroll(s)+(s.Lanes+1); k++ {
 			w := randDense(r, 5, k, k+k%3)
 			kern, err := packGemv(s, w)
 			if err != nil {
@@ -91,15 +91,15 @@ func TestGemvShapes(t *testing.T) {
 				ldx, ldy = n+2, n+1
 			}
 			es := epis(5)
-			gemvCase(t, fmt.Sprintf("%s M=5 K=%d N=%d", s.name, k, n), kern, w, r, n, ldx, ldy, es[k%len(es)])
+			gemvCase(t, fmt.Sprintf("%s M=5 K=%d N=%d", s.Name, k, n), kern, w, r, n, ldx, ldy, es[k%len(es)])
 			if n != 1 {
-				gemvCase(t, fmt.Sprintf("%s M=5 K=%d N=1", s.name, k), kern, w, r, 1, 1, 1, es[(k+1)%len(es)])
+				gemvCase(t, fmt.Sprintf("%s M=5 K=%d N=1", s.Name, k), kern, w, r, 1, 1, 1, es[(k+1)%len(es)])
 				cases++
 			}
 			cases++
 		}
 		// Every M up to 13 and every epilogue at a few K, N = 1 and 3.
-		for _, k := range []int{3, max(s.lanes, 4), 2*gemvUnroll(s) + 7} {
+		for _, k := range []int{3, max(s.Lanes, 4), 2*gemvUnroll(s) + 7} {
 			for m := 1; m <= 13; m++ {
 				w := randDense(r, m, k, k+1)
 				kern, err := packGemv(s, w)
@@ -112,13 +112,13 @@ func TestGemvShapes(t *testing.T) {
 						if ei%2 == 1 {
 							ldx, ldy = n+1, n+3
 						}
-						gemvCase(t, fmt.Sprintf("%s M=%d K=%d N=%d epi %d", s.name, m, k, n, ei), kern, w, r, n, ldx, ldy, epi)
+						gemvCase(t, fmt.Sprintf("%s M=%d K=%d N=%d epi %d", s.Name, m, k, n, ei), kern, w, r, n, ldx, ldy, epi)
 						cases++
 					}
 				}
 			}
 		}
-		t.Logf("%s: %d cases", s.name, cases)
+		t.Logf("%s: %d cases", s.Name, cases)
 	}
 }
 
@@ -148,7 +148,7 @@ func TestGemvUnitsAndEdges(t *testing.T) {
 		}
 		for i := range whole {
 			if math.Float32bits(whole[i]) != math.Float32bits(parts[i]) {
-				t.Fatalf("%s: unit split changed Y[%d]: %v vs %v", s.name, i, whole[i], parts[i])
+				t.Fatalf("%s: unit split changed Y[%d]: %v vs %v", s.Name, i, whole[i], parts[i])
 			}
 		}
 		// K = 0: Y = epi(0).
@@ -164,7 +164,7 @@ func TestGemvUnitsAndEdges(t *testing.T) {
 		}
 		for i, v := range y {
 			if v != max(bias[i], 0) {
-				t.Fatalf("%s: K = 0: Y[%d] = %v, want %v", s.name, i, v, max(bias[i], 0))
+				t.Fatalf("%s: K = 0: Y[%d] = %v, want %v", s.Name, i, v, max(bias[i], 0))
 			}
 		}
 		// M = 0.
@@ -173,7 +173,7 @@ func TestGemvUnitsAndEdges(t *testing.T) {
 			t.Fatal(err)
 		}
 		if kz.Units() != 0 || kz.Run(0, 0, nil, 1, nil, 1, 1, nil) != nil {
-			t.Fatalf("%s: M = 0: %d units", s.name, kz.Units())
+			t.Fatalf("%s: M = 0: %d units", s.Name, kz.Units())
 		}
 		// NaN in W stays NaN through ReLU; a dense-only family refuses CSR.
 		wn := randDense(r, 5, 20, 20)
@@ -188,11 +188,11 @@ func TestGemvUnitsAndEdges(t *testing.T) {
 		}
 		for i, v := range yn {
 			if math.IsNaN(float64(v)) != (i == 3) {
-				t.Fatalf("%s: NaN row: Y[%d] = %v", s.name, i, v)
+				t.Fatalf("%s: NaN row: Y[%d] = %v", s.Name, i, v)
 			}
 		}
 		if _, err := packGemv(s, &formats.CSR{Rows: 1, Cols: 1, RowPtr: []int64{0, 0}}); err == nil {
-			t.Fatalf("%s packed a CSR matrix", s.name)
+			t.Fatalf("%s packed a CSR matrix", s.Name)
 		}
 	}
 }
@@ -200,9 +200,9 @@ func TestGemvUnitsAndEdges(t *testing.T) {
 // TestGemvRegistered: every GEMV family is a dense family for N from 1, computing exact N.
 func TestGemvRegistered(t *testing.T) {
 	for _, s := range gemvSpecs {
-		f, ok := Lookup(s.name)
-		if !ok || f.Format != "dense" || f.MinN != 1 || f.MaxN != s.maxN || !f.ExactN || f.ISA != s.isa {
-			t.Fatalf("%s: registered as %+v", s.name, f)
+		f, ok := Lookup(s.Name)
+		if !ok || f.Format != "dense" || f.MinN != 1 || f.MaxN != s.MaxN || !f.ExactN || f.ISA != s.ISA {
+			t.Fatalf("%s: registered as %+v", s.Name, f)
 		}
 	}
 }

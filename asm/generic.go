@@ -11,16 +11,22 @@ import (
 // the fallback dispatch always has. They keep the canonical matrix as their "packed" form.
 
 func init() {
-	for _, f := range []string{"dense", "csr", "bsr", "nm"} {
-		format := f
+	for _, d := range []Desc{
+		{Name: "ref_dense_generic", Source: "asm/generic.go, ref.Dense", Format: "dense"},
+		{Name: "ref_csr_generic", Source: "asm/generic.go, ref.CSR", Format: "csr"},
+		{Name: "ref_bsr_generic", Source: "asm/generic.go, ref.BSR", Format: "bsr"},
+		{Name: "ref_nm_generic", Source: "asm/generic.go, ref.NM", Format: "nm"},
+	} {
+		d.ISA, d.DType = Generic, "float32"
 		Register(Family{
-			Name: "ref_" + format + "_generic", Format: format, ISA: Generic,
-			Pack: func(w formats.Matrix) (Kernel, error) { return newRefKernel(format, w) },
+			Desc: &d,
+			Pack: func(w formats.Matrix) (Kernel, error) { return newRefKernel(d.Name, d.Format, w) },
 		})
 	}
 }
 
 type refKernel struct {
+	name   string
 	format string
 	w      formats.Matrix
 	unitH  int     // rows per unit (R for BSR, 1 otherwise)
@@ -28,12 +34,12 @@ type refKernel struct {
 	bytes  int64
 }
 
-func newRefKernel(format string, w formats.Matrix) (Kernel, error) {
+func newRefKernel(name, format string, w formats.Matrix) (Kernel, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
 	m, k := w.Shape()
-	rk := &refKernel{format: format, w: w, unitH: 1}
+	rk := &refKernel{name: name, format: format, w: w, unitH: 1}
 	switch w := w.(type) {
 	case *formats.Dense:
 		if format != "dense" {
@@ -80,7 +86,7 @@ func uniformCost(units int, per int64) []int64 {
 	return c
 }
 
-func (r *refKernel) Name() string       { return "ref_" + r.format + "_generic" }
+func (r *refKernel) Name() string       { return r.name }
 func (r *refKernel) ISA() ISA           { return Generic }
 func (r *refKernel) Shape() (int, int)  { return r.w.Shape() }
 func (r *refKernel) Units() int         { return len(r.cost) - 1 }

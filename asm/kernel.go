@@ -2,7 +2,9 @@
 // declarations, plan-time packing, and pure-Go generic kernels on the same packed layouts.
 //
 // Each kernel family registers itself (Register, in an init function of its own file) with
-// the ISA it runs on and the exact CPU features it uses. dispatch chooses among the
+// its descriptor (Desc: name, symbols, description, ISA, the exact CPU features it uses,
+// tile and parameters); the generated families' descriptors are generated with their
+// assembly (manifest.go, DESIGN §5.8). dispatch chooses among the
 // registered families; nothing outside this package needs editing when a family is added.
 //
 // Safety contract (DESIGN §6): Pack validates the canonical format; Kernel.Run re-checks
@@ -85,7 +87,7 @@ func (f Feature) String() string {
 // threads with UnitCost and may also split N. Run is safe for concurrent use on disjoint
 // output rows or columns.
 type Kernel interface {
-	// Name encodes operation, format, tile and ISA, e.g. "spmm_csr_t64_avx512".
+	// Name is the name of the family that packed it (Desc.Name), e.g. "spmm_csr_t64_avx512".
 	Name() string
 	ISA() ISA
 	// Shape is (M, K) of the weight.
@@ -128,17 +130,46 @@ type PanelKernel interface {
 	RunTokens(u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) error
 }
 
-// Family describes one kernel family instance: a format, a tile and an ISA.
-type Family struct {
-	Name     string  // e.g. "spmm_csr_t64_avx512", "bsr4x1_t16_avx2"; unique (DESIGN §5.8)
-	Format   string  // "dense", "csr", "bsr", "nm"
+// Desc describes one kernel family: what it is called, which code it runs and what it
+// takes, as typed fields. The generated kernels' descriptors are generated with their
+// assembly (the <file><ISA>Manifest tables in the generated .go files, from
+// gen/kernels/manifest.go); the pure-Go families spell theirs where they register.
+// Dispatch, the policy, records and tests read these fields and never parse a name.
+type Desc struct {
+	// Name is the one spelling of the family (DESIGN §5.8), e.g. "spmm_csr_t64_avx512",
+	// "nm2of4_gemv_avx2": the registry key, Kernel.Name() of what it packs, and the key of
+	// the policy table, calibration files and tuning records. Unique.
+	Name string
+	// Symbols are the generated functions the family calls (none for pure Go).
+	Symbols []string
+	// Source is the description that produced the code: "gen/kernels/<file>.go <func>",
+	// or the Go file of a pure-Go family.
+	Source   string
+	Format   string  // the canonical format it packs: "dense", "csr", "bsr", "nm"
 	ISA      ISA     // the ISA it is lowered to
 	Features Feature // every CPU feature the code uses
-	MinN     int     // intended N range (dispatch hint); MaxN = 0 means unbounded
-	MaxN     int
+	DType    string  // value type of the packed weights: "float32"
+	Lanes    int     // float32 lanes per vector (0: pure Go)
+	Tile     int     // columns of X per tile (GEMM NR); 0: row-oriented, or chosen per matrix
+	Rows     int     // rows per work unit: GEMM MR, CSR group R, BSR height H, N:M UH; 0: per matrix
+	// BlockR×BlockC is the BSR block shape the family takes; 0×0: any.
+	BlockR, BlockC int
+	// Keep:Group is the N:M pattern the family takes; 0:0: any.
+	Keep, Group int
+	IndexBits   int  // CSR SpMV column-index width: 16 or 32
+	Bcast       bool // CSR SpMV without gathers
+	MinN        int  // intended N range (dispatch hint); MaxN = 0 means unbounded
+	MaxN        int
 	// ExactN says the kernel computes exactly N columns (row-oriented dot products, as the
 	// GEMV families): dispatch's cost model does not round N up to a vector width for it.
 	ExactN bool
+}
+
+// Family is one kernel family instance: its descriptor and how to pack W for it. The
+// descriptor is held by pointer (its fields are promoted: f.Name, f.Tile, …) so that a
+// Family stays small to copy: dispatch copies families many times per Compile.
+type Family struct {
+	*Desc
 	// Pack builds the kernel from a validated canonical matrix, or returns an error
 	// wrapping ErrNotApplicable when the family does not take this matrix.
 	Pack func(w formats.Matrix) (Kernel, error)
@@ -164,6 +195,9 @@ var (
 // Register adds a family; it panics on a duplicate name (a programming error, at init).
 // The returned func removes it again, for a test that adds a family for its own run.
 func Register(f Family) (unregister func()) {
+	if f.Desc == nil {
+		panic("asm: kernel family without a descriptor")
+	}
 	regMu.Lock()
 	defer regMu.Unlock()
 	if _, dup := registry[f.Name]; dup {
@@ -216,6 +250,21 @@ type epiArgs struct {
 	loadY, bias, clamp bool
 	lo, hi             float32
 	post               ref.Activation
+}
+
+// activateTile applies act, the epilogue's GELU or SiLU (epiArgs.post), to rows [r0, r1),
+// columns [c0, c1) of y (stride ldy), right after the call that wrote their final values:
+// every driver of a generated kernel finishes a tile with it. ActNone does nothing.
+func activateTile(act ref.Activation, y []float32, ldy, r0, r1, c0, c1 int) {
+	if act == ref.ActNone {
+		return
+	}
+	for r := r0; r < r1; r++ {
+		row := y[r*ldy+c0 : r*ldy+c1]
+		for j, v := range row {
+			row[j] = ref.Activate(act, v, 0, 0)
+		}
+	}
 }
 
 func lowerEpilogue(epi *ref.Epilogue) (a epiArgs) {

@@ -36,7 +36,7 @@ func TestNEONFamiliesRegistered(t *testing.T) {
 	}
 	var spmv int
 	for _, s := range spmvSpecs {
-		if s.isa == NEON {
+		if s.ISA == NEON {
 			spmv++
 		}
 	}

@@ -125,24 +125,23 @@ func (l *NMLayout) at(b, u, s, r int) int64 {
 }
 
 func (l *NMLayout) packBits(w *formats.NM) {
-	l.PB = 2
-	if l.Group > 4 {
-		l.PB = 4
-	}
-	l.Words = 16 * l.PB / 32
-	l.Chunks = (l.SPR + 15) / 16
+	// The geometry is the generated kernels' (contract.go: nmPosBits, nmChunkSlots, nmWordBits).
+	const cs = nmChunkSlots
+	l.PB = nmPosBits(l.Group)
+	l.Words = cs * l.PB / nmWordBits
+	l.Chunks = (l.SPR + cs - 1) / cs
 	units := len(l.Cost) - 1
 	l.Bits = make([]uint32, units*l.Chunks*l.UH*l.Words)
-	l.ValChunks = make([]float32, units*l.Chunks*l.UH*16)
-	lpw := 32 / l.PB // lanes per word
+	l.ValChunks = make([]float32, units*l.Chunks*l.UH*cs)
+	lpw := nmWordBits / l.PB // lanes per word
 	for i := 0; i < units*l.UH; i++ {
 		u, r := i/l.UH, i%l.UH
-		for s := 0; s < l.Chunks*16; s++ {
-			c, lane := s/16, s%16
+		for s := 0; s < l.Chunks*cs; s++ {
+			c, lane := s/cs, s%cs
 			pos := uint32(l.Group - 1)
 			if i < l.M && s < l.SPR {
 				pos = uint32(w.Pos[i*l.SPR+s])
-				l.ValChunks[((u*l.Chunks+c)*l.UH+r)*16+lane] = w.Val[i*l.SPR+s]
+				l.ValChunks[((u*l.Chunks+c)*l.UH+r)*cs+lane] = w.Val[i*l.SPR+s]
 			}
 			l.Bits[((u*l.Chunks+c)*l.UH+r)*l.Words+lane/lpw] |= pos << (lane % lpw * l.PB)
 		}
@@ -224,8 +223,9 @@ func sumLanes(v []float32) float32 {
 
 // nmKernel is a packed N:M matrix with the kernel that runs it.
 type nmKernel struct {
-	name string
+	name string // the family's
 	isa  ISA
+	tile int  // columns per tile of the generated SpMM kernel (0: GEMV or pure Go)
 	gemv bool // N = 1 only
 	l    *NMLayout
 	run  func(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue)
@@ -261,14 +261,10 @@ func nmGoRunBits(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy
 	l.runGoBits(u0, u1, x, ldx, y, ldy, epi)
 }
 
-func nmName(op string, w *formats.NM, suffix string) string {
-	return fmt.Sprintf("%s_nm%dof%d%s", op, w.Keep, w.Group, suffix)
-}
-
 // The pure-Go families: any Keep:Group (SpMM), and aligned patterns on compact chunks (N = 1).
 func init() {
 	Register(Family{
-		Name: "nm_packed_generic", Format: "nm", ISA: Generic,
+		Desc: &Desc{Name: "nm_packed_generic", Source: "asm/nm.go runGo", Format: "nm", ISA: Generic, DType: "float32"},
 		Pack: func(m formats.Matrix) (Kernel, error) {
 			w, ok := m.(*formats.NM)
 			if !ok {
@@ -278,11 +274,11 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return &nmKernel{name: nmName("spmm", w, "_generic"), isa: Generic, l: l, run: nmGoRun}, nil
+			return &nmKernel{name: "nm_packed_generic", isa: Generic, l: l, run: nmGoRun}, nil
 		},
 	})
 	Register(Family{
-		Name: "nm_gemv_generic", Format: "nm", ISA: Generic, MinN: 1, MaxN: 1,
+		Desc: &Desc{Name: "nm_gemv_generic", Source: "asm/nm.go runGoBits", Format: "nm", ISA: Generic, DType: "float32", MinN: 1, MaxN: 1},
 		Pack: func(m formats.Matrix) (Kernel, error) {
 			w, ok := m.(*formats.NM)
 			if !ok || !ChunkAligned(w.Keep, w.Group) {
@@ -292,7 +288,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return &nmKernel{name: nmName("spmv", w, "_generic"), isa: Generic, gemv: true, l: l, run: nmGoRunBits}, nil
+			return &nmKernel{name: "nm_gemv_generic", isa: Generic, gemv: true, l: l, run: nmGoRunBits}, nil
 		},
 	})
 }

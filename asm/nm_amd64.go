@@ -2,7 +2,8 @@
 
 package asm
 
+// N:M families on the generated kernels (the manifests, from gen/kernels/nm.go).
 func init() {
-	registerNMGen(AVX512, nmAVX512Features, nmAVX512Kernels, nmAVX512GemvKernels)
-	registerNMGen(AVX2, nmAVX2Features, nmAVX2Kernels, nmAVX2GemvKernels)
+	registerNMGen(nmAVX512Manifest, nmAVX512Kernels, nmAVX512GemvKernels)
+	registerNMGen(nmAVX2Manifest, nmAVX2Kernels, nmAVX2GemvKernels)
 }

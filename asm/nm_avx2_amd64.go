@@ -105,8 +105,33 @@ var nmAVX2Kernels = []nmGenKernel{
 
 // nmAVX2GemvKernels lists the generated N:M GEMV kernels.
 var nmAVX2GemvKernels = []nmGemvKernel{
-	{keep: 2, group: 4, uh: 2, lanes: 8, fn: nmvAVX22of4R2},
-	{keep: 1, group: 4, uh: 2, lanes: 8, fn: nmvAVX21of4R2},
-	{keep: 2, group: 8, uh: 2, lanes: 8, fn: nmvAVX22of8R2},
-	{keep: 4, group: 8, uh: 2, lanes: 8, fn: nmvAVX24of8R2},
+	{keep: 2, group: 4, uh: 2, lanes: 8, pb: 2, words: 1, passes: 2, tables: 1, fn: nmvAVX22of4R2},
+	{keep: 1, group: 4, uh: 2, lanes: 8, pb: 2, words: 1, passes: 2, tables: 2, fn: nmvAVX21of4R2},
+	{keep: 2, group: 8, uh: 2, lanes: 8, pb: 4, words: 2, passes: 2, tables: 2, fn: nmvAVX22of8R2},
+	{keep: 4, group: 8, uh: 2, lanes: 8, pb: 4, words: 2, passes: 2, tables: 1, fn: nmvAVX24of8R2},
+}
+
+// nmAVX2Manifest describes the kernels asm registers from nm_avx2_amd64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/nm.go
+//   - driver:      asm/nm.go, asm/nm_simd.go (nm_amd64.go, nm_arm64.go register)
+//   - reference:   ref.NM (ref/ref.go)
+//   - tests:       asm/nm_test.go
+var nmAVX2Manifest = []Desc{
+	{Name: "nm2of4_r2_t32_avx2", Symbols: []string{"nmAVX22of4R2U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 32, Rows: 2, Keep: 2, Group: 4, MinN: 2},
+	{Name: "nm2of4_r4_t16_avx2", Symbols: []string{"nmAVX22of4R4U2"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 16, Rows: 4, Keep: 2, Group: 4, MinN: 2},
+	{Name: "nm1of4_r2_t32_avx2", Symbols: []string{"nmAVX21of4R2U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 32, Rows: 2, Keep: 1, Group: 4, MinN: 2},
+	{Name: "nm1of4_r4_t16_avx2", Symbols: []string{"nmAVX21of4R4U2"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 16, Rows: 4, Keep: 1, Group: 4, MinN: 2},
+	{Name: "nm2of8_r2_t32_avx2", Symbols: []string{"nmAVX22of8R2U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 32, Rows: 2, Keep: 2, Group: 8, MinN: 2},
+	{Name: "nm2of8_r4_t16_avx2", Symbols: []string{"nmAVX22of8R4U2"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 16, Rows: 4, Keep: 2, Group: 8, MinN: 2},
+	{Name: "nm4of8_r2_t32_avx2", Symbols: []string{"nmAVX24of8R2U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 32, Rows: 2, Keep: 4, Group: 8, MinN: 2},
+	{Name: "nm4of8_r4_t16_avx2", Symbols: []string{"nmAVX24of8R4U2"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 16, Rows: 4, Keep: 4, Group: 8, MinN: 2},
+	{Name: "nm1of8_r2_t32_avx2", Symbols: []string{"nmAVX21of8R2U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 32, Rows: 2, Keep: 1, Group: 8, MinN: 2},
+	{Name: "nm1of8_r4_t16_avx2", Symbols: []string{"nmAVX21of8R4U2"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 16, Rows: 4, Keep: 1, Group: 8, MinN: 2},
+	{Name: "nm_any_r2_t32_avx2", Symbols: []string{"nmAVX2AnyR2U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 32, Rows: 2, MinN: 2},
+	{Name: "nm_any_r4_t16_avx2", Symbols: []string{"nmAVX2AnyR4U2"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Tile: 16, Rows: 4, MinN: 2},
+	{Name: "nm2of4_gemv_avx2", Symbols: []string{"nmvAVX22of4R2"}, Source: "gen/kernels/nm.go genNMGemv", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 2, Keep: 2, Group: 4, MinN: 1, MaxN: 1},
+	{Name: "nm1of4_gemv_avx2", Symbols: []string{"nmvAVX21of4R2"}, Source: "gen/kernels/nm.go genNMGemv", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 2, Keep: 1, Group: 4, MinN: 1, MaxN: 1},
+	{Name: "nm2of8_gemv_avx2", Symbols: []string{"nmvAVX22of8R2"}, Source: "gen/kernels/nm.go genNMGemv", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 2, Keep: 2, Group: 8, MinN: 1, MaxN: 1},
+	{Name: "nm4of8_gemv_avx2", Symbols: []string{"nmvAVX24of8R2"}, Source: "gen/kernels/nm.go genNMGemv", Format: "nm", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 2, Keep: 4, Group: 8, MinN: 1, MaxN: 1},
 }

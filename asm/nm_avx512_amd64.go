@@ -110,9 +110,35 @@ var nmAVX512Kernels = []nmGenKernel{
 
 // nmAVX512GemvKernels lists the generated N:M GEMV kernels.
 var nmAVX512GemvKernels = []nmGemvKernel{
-	{keep: 2, group: 4, uh: 4, lanes: 16, fn: nmvAVX5122of4R4},
-	{keep: 1, group: 4, uh: 4, lanes: 16, fn: nmvAVX5121of4R4},
-	{keep: 2, group: 8, uh: 4, lanes: 16, fn: nmvAVX5122of8R4},
-	{keep: 4, group: 8, uh: 4, lanes: 16, fn: nmvAVX5124of8R4},
-	{keep: 1, group: 8, uh: 4, lanes: 16, fn: nmvAVX5121of8R4},
+	{keep: 2, group: 4, uh: 4, lanes: 16, pb: 2, words: 1, passes: 1, tables: 1, fn: nmvAVX5122of4R4},
+	{keep: 1, group: 4, uh: 4, lanes: 16, pb: 2, words: 1, passes: 1, tables: 2, fn: nmvAVX5121of4R4},
+	{keep: 2, group: 8, uh: 4, lanes: 16, pb: 4, words: 2, passes: 1, tables: 2, fn: nmvAVX5122of8R4},
+	{keep: 4, group: 8, uh: 4, lanes: 16, pb: 4, words: 2, passes: 1, tables: 1, fn: nmvAVX5124of8R4},
+	{keep: 1, group: 8, uh: 4, lanes: 16, pb: 4, words: 2, passes: 1, tables: 4, fn: nmvAVX5121of8R4},
+}
+
+// nmAVX512Manifest describes the kernels asm registers from nm_avx512_amd64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/nm.go
+//   - driver:      asm/nm.go, asm/nm_simd.go (nm_amd64.go, nm_arm64.go register)
+//   - reference:   ref.NM (ref/ref.go)
+//   - tests:       asm/nm_test.go
+var nmAVX512Manifest = []Desc{
+	{Name: "nm2of4_r4_t64_avx512", Symbols: []string{"nmAVX5122of4R4U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Tile: 64, Rows: 4, Keep: 2, Group: 4, MinN: 2},
+	{Name: "nm2of4_r2_t128_avx512", Symbols: []string{"nmAVX5122of4R2U8"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Tile: 128, Rows: 2, Keep: 2, Group: 4, MinN: 2},
+	{Name: "nm1of4_r4_t64_avx512", Symbols: []string{"nmAVX5121of4R4U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Tile: 64, Rows: 4, Keep: 1, Group: 4, MinN: 2},
+	{Name: "nm1of4_r2_t128_avx512", Symbols: []string{"nmAVX5121of4R2U8"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Tile: 128, Rows: 2, Keep: 1, Group: 4, MinN: 2},
+	{Name: "nm2of8_r4_t64_avx512", Symbols: []string{"nmAVX5122of8R4U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Tile: 64, Rows: 4, Keep: 2, Group: 8, MinN: 2},
+	{Name: "nm2of8_r2_t128_avx512", Symbols: []string{"nmAVX5122of8R2U8"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Tile: 128, Rows: 2, Keep: 2, Group: 8, MinN: 2},
+	{Name: "nm4of8_r4_t64_avx512", Symbols: []string{"nmAVX5124of8R4U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Tile: 64, Rows: 4, Keep: 4, Group: 8, MinN: 2},
+	{Name: "nm4of8_r2_t128_avx512", Symbols: []string{"nmAVX5124of8R2U8"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Tile: 128, Rows: 2, Keep: 4, Group: 8, MinN: 2},
+	{Name: "nm1of8_r4_t64_avx512", Symbols: []string{"nmAVX5121of8R4U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Tile: 64, Rows: 4, Keep: 1, Group: 8, MinN: 2},
+	{Name: "nm1of8_r2_t128_avx512", Symbols: []string{"nmAVX5121of8R2U8"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Tile: 128, Rows: 2, Keep: 1, Group: 8, MinN: 2},
+	{Name: "nm_any_r4_t64_avx512", Symbols: []string{"nmAVX512AnyR4U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Tile: 64, Rows: 4, MinN: 2},
+	{Name: "nm_any_r2_t128_avx512", Symbols: []string{"nmAVX512AnyR2U8"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Tile: 128, Rows: 2, MinN: 2},
+	{Name: "nm2of4_gemv_avx512", Symbols: []string{"nmvAVX5122of4R4"}, Source: "gen/kernels/nm.go genNMGemv", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Rows: 4, Keep: 2, Group: 4, MinN: 1, MaxN: 1},
+	{Name: "nm1of4_gemv_avx512", Symbols: []string{"nmvAVX5121of4R4"}, Source: "gen/kernels/nm.go genNMGemv", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Rows: 4, Keep: 1, Group: 4, MinN: 1, MaxN: 1},
+	{Name: "nm2of8_gemv_avx512", Symbols: []string{"nmvAVX5122of8R4"}, Source: "gen/kernels/nm.go genNMGemv", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Rows: 4, Keep: 2, Group: 8, MinN: 1, MaxN: 1},
+	{Name: "nm4of8_gemv_avx512", Symbols: []string{"nmvAVX5124of8R4"}, Source: "gen/kernels/nm.go genNMGemv", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Rows: 4, Keep: 4, Group: 8, MinN: 1, MaxN: 1},
+	{Name: "nm1of8_gemv_avx512", Symbols: []string{"nmvAVX5121of8R4"}, Source: "gen/kernels/nm.go genNMGemv", Format: "nm", ISA: AVX512, Features: FeatAVX512DQ | FeatAVX512F, DType: "float32", Lanes: 16, Rows: 4, Keep: 1, Group: 8, MinN: 1, MaxN: 1},
 }

@@ -105,8 +105,33 @@ var nmNEONKernels = []nmGenKernel{
 
 // nmNEONGemvKernels lists the generated N:M GEMV kernels.
 var nmNEONGemvKernels = []nmGemvKernel{
-	{keep: 2, group: 4, uh: 2, lanes: 4, fn: nmvNEON2of4R2},
-	{keep: 1, group: 4, uh: 2, lanes: 4, fn: nmvNEON1of4R2},
-	{keep: 2, group: 8, uh: 2, lanes: 4, fn: nmvNEON2of8R2},
-	{keep: 4, group: 8, uh: 2, lanes: 4, fn: nmvNEON4of8R2},
+	{keep: 2, group: 4, uh: 2, lanes: 4, pb: 2, words: 1, passes: 4, tables: 1, fn: nmvNEON2of4R2},
+	{keep: 1, group: 4, uh: 2, lanes: 4, pb: 2, words: 1, passes: 4, tables: 2, fn: nmvNEON1of4R2},
+	{keep: 2, group: 8, uh: 2, lanes: 4, pb: 4, words: 2, passes: 4, tables: 2, fn: nmvNEON2of8R2},
+	{keep: 4, group: 8, uh: 2, lanes: 4, pb: 4, words: 2, passes: 4, tables: 1, fn: nmvNEON4of8R2},
+}
+
+// nmNEONManifest describes the kernels asm registers from nm_neon_arm64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/nm.go
+//   - driver:      asm/nm.go, asm/nm_simd.go (nm_amd64.go, nm_arm64.go register)
+//   - reference:   ref.NM (ref/ref.go)
+//   - tests:       asm/nm_test.go
+var nmNEONManifest = []Desc{
+	{Name: "nm2of4_r4_t16_neon", Symbols: []string{"nmNEON2of4R4U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 16, Rows: 4, Keep: 2, Group: 4, MinN: 2},
+	{Name: "nm2of4_r2_t32_neon", Symbols: []string{"nmNEON2of4R2U8"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 32, Rows: 2, Keep: 2, Group: 4, MinN: 2},
+	{Name: "nm1of4_r4_t16_neon", Symbols: []string{"nmNEON1of4R4U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 16, Rows: 4, Keep: 1, Group: 4, MinN: 2},
+	{Name: "nm1of4_r2_t32_neon", Symbols: []string{"nmNEON1of4R2U8"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 32, Rows: 2, Keep: 1, Group: 4, MinN: 2},
+	{Name: "nm2of8_r4_t16_neon", Symbols: []string{"nmNEON2of8R4U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 16, Rows: 4, Keep: 2, Group: 8, MinN: 2},
+	{Name: "nm2of8_r2_t32_neon", Symbols: []string{"nmNEON2of8R2U8"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 32, Rows: 2, Keep: 2, Group: 8, MinN: 2},
+	{Name: "nm4of8_r4_t16_neon", Symbols: []string{"nmNEON4of8R4U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 16, Rows: 4, Keep: 4, Group: 8, MinN: 2},
+	{Name: "nm4of8_r2_t32_neon", Symbols: []string{"nmNEON4of8R2U8"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 32, Rows: 2, Keep: 4, Group: 8, MinN: 2},
+	{Name: "nm1of8_r4_t16_neon", Symbols: []string{"nmNEON1of8R4U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 16, Rows: 4, Keep: 1, Group: 8, MinN: 2},
+	{Name: "nm1of8_r2_t32_neon", Symbols: []string{"nmNEON1of8R2U8"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 32, Rows: 2, Keep: 1, Group: 8, MinN: 2},
+	{Name: "nm_any_r4_t16_neon", Symbols: []string{"nmNEONAnyR4U4"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 16, Rows: 4, MinN: 2},
+	{Name: "nm_any_r2_t32_neon", Symbols: []string{"nmNEONAnyR2U8"}, Source: "gen/kernels/nm.go genNMSpMM", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Tile: 32, Rows: 2, MinN: 2},
+	{Name: "nm2of4_gemv_neon", Symbols: []string{"nmvNEON2of4R2"}, Source: "gen/kernels/nm.go genNMGemv", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Rows: 2, Keep: 2, Group: 4, MinN: 1, MaxN: 1},
+	{Name: "nm1of4_gemv_neon", Symbols: []string{"nmvNEON1of4R2"}, Source: "gen/kernels/nm.go genNMGemv", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Rows: 2, Keep: 1, Group: 4, MinN: 1, MaxN: 1},
+	{Name: "nm2of8_gemv_neon", Symbols: []string{"nmvNEON2of8R2"}, Source: "gen/kernels/nm.go genNMGemv", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Rows: 2, Keep: 2, Group: 8, MinN: 1, MaxN: 1},
+	{Name: "nm4of8_gemv_neon", Symbols: []string{"nmvNEON4of8R2"}, Source: "gen/kernels/nm.go genNMGemv", Format: "nm", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Rows: 2, Keep: 4, Group: 8, MinN: 1, MaxN: 1},
 }

@@ -28,9 +28,13 @@ type nmGenKernel struct {
 	fn                    nmFunc
 }
 
+// nmGemvKernel is one generated GEMV kernel with its geometry (gen/kernels/nm.go
+// nmGemvGeometry): bits per position, words per chunk, passes per chunk, X-vector pairs per
+// pass window.
 type nmGemvKernel struct {
-	keep, group, uh, lanes int
-	fn                     nmGemvFunc
+	keep, group, uh, lanes    int
+	pb, words, passes, tables int
+	fn                        nmGemvFunc
 }
 
 // nmPanelBytes bounds the X panel a K block of the SpMM kernels reads (Kc·T·4), so it
@@ -81,12 +85,12 @@ func nmAsmRun(g nmGenKernel) func(l *NMLayout, u0, u1 int, x []float32, ldx int,
 				}
 				blk := kb / kc
 				bs := l.BlockSlots[blk]
-				f := structLoadY
+				f := epiLoadY
 				if kb == 0 {
-					f = flags & structLoadY
+					f = flags & epiLoadY
 				}
 				if kb+kc >= l.K {
-					f |= flags &^ structLoadY
+					f |= flags &^ epiLoadY
 				}
 				per := int64(l.UH) * int64(bs+1) * int64(nt)
 				step := max(1, int(bsrCallWork/max(per, 1)))
@@ -103,14 +107,7 @@ func nmAsmRun(g nmGenKernel) func(l *NMLayout, u0, u1 int, x []float32, ldx int,
 						&panel[0], &y[ar0*ldy+j0], ldy, nt, f, f32At(bias, int64(ar0)), lo, hi)
 				}
 			}
-			if slow != ref.ActNone {
-				for r := r0; r < r1; r++ {
-					row := y[r*ldy+j0 : r*ldy+j0+nt]
-					for j, v := range row {
-						row[j] = ref.Activate(slow, v, 0, 0)
-					}
-				}
-			}
+			activateTile(slow, y, ldy, r0, r1, j0, j0+nt)
 		}
 	}
 }
@@ -123,16 +120,19 @@ type nmGemv struct {
 	pool   sync.Pool
 }
 
-func newNMGemv(g nmGemvKernel, l *NMLayout) *nmGemv {
+func newNMGemv(g nmGemvKernel, l *NMLayout) (*nmGemv, error) {
+	if l.PB != g.pb || l.Words != g.words {
+		return nil, fmt.Errorf("asm: N:M GEMV layout has %d-bit positions in %d words per chunk, the kernel reads %d in %d", l.PB, l.Words, g.pb, g.words)
+	}
 	L := g.lanes
-	passes := 16 / L
-	lpw := 32 / l.PB
-	v := &nmGemv{g: g, consts: make([]uint32, passes*4*L)}
+	passes := g.passes
+	lpw := nmWordBits / l.PB
+	v := &nmGemv{g: g, consts: make([]uint32, passes*nmGemvConstVecs*L)}
 	for ps := 0; ps < passes; ps++ {
 		lane0 := ps * L
 		for i := 0; i < L; i++ {
 			lane := lane0 + i
-			c := v.consts[ps*4*L:]
+			c := v.consts[ps*nmGemvConstVecs*L:]
 			c[i] = uint32(lane % lpw * l.PB)
 			c[L+i] = uint32((lane/l.Keep - lane0/l.Keep) * l.Group)
 			c[2*L+i] = 1<<l.PB - 1
@@ -141,10 +141,8 @@ func newNMGemv(g nmGemvKernel, l *NMLayout) *nmGemv {
 			}
 		}
 	}
-	win := (L + l.Keep - 1) / l.Keep * l.Group
-	tables := (win + 2*L - 1) / (2 * L)
-	v.xlen = l.Chunks*16/l.Keep*l.Group + 2*tables*L
-	return v
+	v.xlen = l.Chunks*nmChunkSlots/l.Keep*l.Group + 2*g.tables*L
+	return v, nil
 }
 
 type nmGemvScratch struct{ x, out []float32 }
@@ -181,60 +179,48 @@ func (v *nmGemv) run(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32,
 	}
 }
 
-func registerNMGen(isa ISA, feats Feature, kernels []nmGenKernel, gemv []nmGemvKernel) {
-	for _, g := range kernels {
-		g := g
-		run := nmAsmRun(g)
-		if g.keep == 0 {
-			name := fmt.Sprintf("nm_any_r%d_t%d_%s", g.uh, g.tile, isa)
+// registerNMGen registers the N:M families of a generated manifest on their kernels: SpMM
+// families of one pattern (Keep:Group) or of any (0:0), and the GEMV (N = 1) families.
+func registerNMGen(m []Desc, kernels []nmGenKernel, gemv []nmGemvKernel) {
+	for _, d := range m {
+		if d.MaxN == 1 {
+			g := generated(d, gemv, func(g nmGemvKernel) bool { return g.keep == d.Keep && g.group == d.Group && g.uh == d.Rows })
 			Register(Family{
-				Name: name, Format: "nm", ISA: isa, Features: feats, MinN: 2,
+				Desc: &d,
 				Pack: func(w formats.Matrix) (Kernel, error) {
 					m, ok := w.(*formats.NM)
-					if !ok {
+					if !ok || m.Keep != g.keep || m.Group != g.group {
 						return nil, ErrNotApplicable
 					}
-					l, err := PackNMBlocked(m, g.uh, nmKC(g, m.Group), false)
+					l, err := PackNM(m, g.uh, true)
 					if err != nil {
 						return nil, err
 					}
-					return &nmKernel{name: nmName("spmm", m, fmt.Sprintf("_r%d_t%d_%s", g.uh, g.tile, isa)), isa: isa, l: l, run: run}, nil
+					v, err := newNMGemv(g, l)
+					if err != nil {
+						return nil, err
+					}
+					return &nmKernel{name: d.Name, isa: d.ISA, gemv: true, l: l, run: v.run}, nil
 				},
 			})
 			continue
 		}
-		name := fmt.Sprintf("nm%dof%d_r%d_t%d_%s", g.keep, g.group, g.uh, g.tile, isa)
+		g := generated(d, kernels, func(g nmGenKernel) bool {
+			return g.keep == d.Keep && g.group == d.Group && g.uh == d.Rows && g.tile == d.Tile
+		})
+		run := nmAsmRun(g)
 		Register(Family{
-			Name: name, Format: "nm", ISA: isa, Features: feats, MinN: 2,
+			Desc: &d,
 			Pack: func(w formats.Matrix) (Kernel, error) {
 				m, ok := w.(*formats.NM)
-				if !ok || m.Keep != g.keep || m.Group != g.group {
+				if !ok || g.keep != 0 && (m.Keep != g.keep || m.Group != g.group) {
 					return nil, ErrNotApplicable
 				}
 				l, err := PackNMBlocked(m, g.uh, nmKC(g, m.Group), false)
 				if err != nil {
 					return nil, err
 				}
-				return &nmKernel{name: "spmm_" + name, isa: isa, l: l, run: run}, nil
-			},
-		})
-	}
-	for _, g := range gemv {
-		g := g
-		name := fmt.Sprintf("nm%dof%d_gemv_%s", g.keep, g.group, isa)
-		Register(Family{
-			Name: name, Format: "nm", ISA: isa, Features: feats, MinN: 1, MaxN: 1,
-			Pack: func(w formats.Matrix) (Kernel, error) {
-				m, ok := w.(*formats.NM)
-				if !ok || m.Keep != g.keep || m.Group != g.group {
-					return nil, ErrNotApplicable
-				}
-				l, err := PackNM(m, g.uh, true)
-				if err != nil {
-					return nil, err
-				}
-				v := newNMGemv(g, l)
-				return &nmKernel{name: fmt.Sprintf("spmv_nm%dof%d_%s", g.keep, g.group, isa), isa: isa, gemv: true, l: l, run: v.run}, nil
+				return &nmKernel{name: d.Name, isa: d.ISA, tile: g.tile, l: l, run: run}, nil
 			},
 		})
 	}

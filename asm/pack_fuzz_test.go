@@ -43,27 +43,27 @@ func FuzzPackCSR(f *testing.F) {
 		}
 		valid := w.Validate() == nil
 		for _, s := range csrSpecs {
-			p, err := PackCSR(w, s.t, s.r, kc)
+			p, err := PackCSR(w, s.Tile, s.Rows, kc)
 			if err != nil {
 				if valid || !errors.Is(err, formats.ErrInvalid) {
-					t.Fatalf("%s kc=%d: valid=%v, error %v", s.name, kc, valid, err)
+					t.Fatalf("%s kc=%d: valid=%v, error %v", s.Name, kc, valid, err)
 				}
 				continue
 			}
 			if !valid {
-				t.Fatalf("%s kc=%d packed a malformed CSR: %+v", s.name, kc, w)
+				t.Fatalf("%s kc=%d packed a malformed CSR: %+v", s.Name, kc, w)
 			}
 			kern := &csrKernel{spec: s, p: p}
 			for _, to := range csrSpecs {
-				if to.r != s.r || kc != 0 || p.Kc != CSRBlock(k, to.t, csrDensity(w)) {
+				if to.Rows != s.Rows || kc != 0 || p.Kc != CSRBlock(k, to.Tile, csrDensity(w)) {
 					continue
 				}
-				f, _ := Lookup(to.name)
+				f, _ := Lookup(to.Name)
 				if _, _, err := f.Derive(kern); err != nil {
-					t.Fatalf("%s from %s: %v", to.name, s.name, err)
+					t.Fatalf("%s from %s: %v", to.Name, s.Name, err)
 				}
 			}
-			if s.features&^hostFeatures() != 0 || m == 0 {
+			if s.Features&^hostFeatures() != 0 || m == 0 {
 				continue
 			}
 			n := 1 + next()%20
@@ -80,7 +80,7 @@ func FuzzPackCSR(f *testing.F) {
 			}
 			for i := range got {
 				if math.Abs(float64(got[i]-want[i])) > 1e-3*(1+math.Abs(float64(want[i]))) {
-					t.Fatalf("%s kc=%d n=%d: Y[%d] = %v, want %v", s.name, kc, n, i, got[i], want[i])
+					t.Fatalf("%s kc=%d n=%d: Y[%d] = %v, want %v", s.Name, kc, n, i, got[i], want[i])
 				}
 			}
 		}

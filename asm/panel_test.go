@@ -20,15 +20,15 @@ func TestPanelKernelBitwise(t *testing.T) {
 		m, k := sh[0], sh[1]
 		for _, s := range specs {
 			for _, kc := range []int{0, 7} {
-				kern, err := NewCSRKernel(s.name, w, kc)
+				kern, err := NewCSRKernel(s.Name, w, kc)
 				if err != nil {
 					t.Fatal(err)
 				}
 				pk, ok := kern.(PanelKernel)
 				if !ok {
-					t.Fatalf("%s is not a PanelKernel", s.name)
+					t.Fatalf("%s is not a PanelKernel", s.Name)
 				}
-				for _, n := range []int{1, 5, s.t - 1, s.t, s.t + 3, 2*s.t + 1} {
+				for _, n := range []int{1, 5, s.Tile - 1, s.Tile, s.Tile + 3, 2*s.Tile + 1} {
 					for _, epi := range csrEpilogues(r, m)[:6] {
 						ldx, ldy := n+3, n+1
 						x := make([]float32, (k-1)*ldx+n)
@@ -60,7 +60,7 @@ func TestPanelKernelBitwise(t *testing.T) {
 						}
 						for i := range want {
 							if math.Float32bits(gotT[i]) != math.Float32bits(want[i]) {
-								t.Fatalf("%s %dx%d kc=%d n=%d RunTokens epi=%+v: Y[%d] = %v, Run gives %v", s.name, m, k, kc, n, epi, i, gotT[i], want[i])
+								t.Fatalf("%s %dx%d kc=%d n=%d RunTokens epi=%+v: Y[%d] = %v, Run gives %v", s.Name, m, k, kc, n, epi, i, gotT[i], want[i])
 							}
 						}
 						for _, tok := range []bool{false, true} {
@@ -90,7 +90,7 @@ func TestPanelKernelBitwise(t *testing.T) {
 							for i := range want {
 								if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 									t.Fatalf("%s %dx%d kc=%d n=%d token-major=%v epi=%+v: Y[%d] = %v, Run gives %v",
-										s.name, m, k, kc, n, tok, epi, i, got[i], want[i])
+										s.Name, m, k, kc, n, tok, epi, i, got[i], want[i])
 								}
 							}
 						}
@@ -105,7 +105,7 @@ func TestPanelKernelChecks(t *testing.T) {
 	r := rand.New(rand.NewSource(12))
 	w := randCSR(r, 6, 40, 0.3, -1, -1)
 	for _, s := range csrRunnable(t) {
-		kern, err := NewCSRKernel(s.name, w, 0)
+		kern, err := NewCSRKernel(s.Name, w, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,9 +135,9 @@ func TestPanelKernelChecks(t *testing.T) {
 			{"RunTokens units past M", pk.RunTokens(0, kern.Units()+1, x, 40, y, n, n, nil)},
 		} {
 			if c.err == nil {
-				t.Errorf("%s: %s accepted", s.name, c.what)
+				t.Errorf("%s: %s accepted", s.Name, c.what)
 			} else if !errors.Is(c.err, ref.ErrShape) && c.what != "short bias" {
-				t.Errorf("%s: %s: %v does not wrap ref.ErrShape", s.name, c.what, c.err)
+				t.Errorf("%s: %s: %v does not wrap ref.ErrShape", s.Name, c.what, c.err)
 			}
 		}
 	}

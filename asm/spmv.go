@@ -25,15 +25,28 @@ type spmvI32Func func(vals *float32, idx *uint32, cnt *uint32, nrows int, x *flo
 // spmvChunk bounds the entries of one assembly call (~100 µs even from DRAM).
 const spmvChunk = 1 << 17
 
+// spmvGenKernel is one generated SpMV function as gen/kernels/spmv.go's tables list it.
+type spmvGenKernel struct {
+	bits  int  // index width: 16 or 32
+	bcast bool // the gather-free kernel (broadcast loads)
+	f16   spmvI16Func
+	f32   spmvI32Func
+}
+
+// spmvSpec is one SpMV family: its descriptor (IndexBits, Bcast, Lanes: the index-stream
+// padding) and its generated function.
 type spmvSpec struct {
-	name     string
-	isa      ISA
-	features Feature
-	bytes    int // index width: 2 or 4
-	lanes    int
-	f16      spmvI16Func
-	f32      spmvI32Func
-	bcast    bool // the gather-free kernel (broadcast loads; documentation only)
+	Desc
+	f16 spmvI16Func
+	f32 spmvI32Func
+}
+
+// registerSpMVGen registers the SpMV families of a generated manifest on their functions.
+func registerSpMVGen(m []Desc, kernels []spmvGenKernel) {
+	for _, d := range m {
+		g := generated(d, kernels, func(g spmvGenKernel) bool { return g.bits == d.IndexBits && g.bcast == d.Bcast })
+		registerSpMV(&spmvSpec{Desc: d, f16: g.f16, f32: g.f32})
+	}
 }
 
 var spmvSpecs []*spmvSpec
@@ -41,11 +54,11 @@ var spmvSpecs []*spmvSpec
 func registerSpMV(s *spmvSpec) {
 	spmvSpecs = append(spmvSpecs, s)
 	Register(Family{
-		Name: s.name, Format: "csr", ISA: s.isa, Features: s.features, MinN: 1, MaxN: 1,
+		Desc: &s.Desc,
 		Pack: func(w formats.Matrix) (Kernel, error) {
 			c, ok := w.(*formats.CSR)
 			if !ok {
-				return nil, fmt.Errorf("%w: %s takes CSR, not %T", ErrNotApplicable, s.name, w)
+				return nil, fmt.Errorf("%w: %s takes CSR, not %T", ErrNotApplicable, s.Name, w)
 			}
 			return packSpMV(s, c)
 		},
@@ -70,20 +83,20 @@ func packSpMV(s *spmvSpec, w *formats.CSR) (*spmvKernel, error) {
 	if err := w.ValidateStructure(); err != nil {
 		return nil, err
 	}
-	if s.bytes == 2 && w.Cols > 1<<16 {
-		return nil, fmt.Errorf("%w: %s needs K ≤ 65536, have %d", ErrNotApplicable, s.name, w.Cols)
+	if s.IndexBits == 16 && w.Cols > 1<<16 {
+		return nil, fmt.Errorf("%w: %s needs K ≤ 65536, have %d", ErrNotApplicable, s.Name, w.Cols)
 	}
 	nnz := len(w.Val)
 	k := &spmvKernel{spec: s, m: w.Rows, k: w.Cols,
-		vals: make([]float32, nnz+s.lanes), cnt: make([]uint32, w.Rows+1),
+		vals: make([]float32, nnz+s.Lanes), cnt: make([]uint32, w.Rows+1),
 		start: append([]int64(nil), w.RowPtr...), cost: make([]int64, w.Rows+1)}
 	copy(k.vals, w.Val)
 	var bad uint32
 	kk := uint32(w.Cols)
-	if s.bytes == 2 {
-		k.idx16 = make([]uint16, nnz+s.lanes)
+	if s.IndexBits == 16 {
+		k.idx16 = make([]uint16, nnz+s.Lanes)
 	} else {
-		k.idx32 = make([]uint32, nnz+s.lanes)
+		k.idx32 = make([]uint32, nnz+s.Lanes)
 	}
 	for r := 0; r < w.Rows; r++ {
 		prev := int64(-1)
@@ -91,7 +104,7 @@ func packSpMV(s *spmvSpec, w *formats.CSR) (*spmvKernel, error) {
 		for q, c := range w.ColIdx[lo:hi] {
 			bad |= b2u(uint32(c) >= kk) | b2u(int64(c) <= prev)
 			prev = int64(c)
-			if s.bytes == 2 {
+			if s.IndexBits == 16 {
 				k.idx16[lo+int64(q)] = uint16(c)
 			} else {
 				k.idx32[lo+int64(q)] = uint32(c)
@@ -111,8 +124,8 @@ func packSpMV(s *spmvSpec, w *formats.CSR) (*spmvKernel, error) {
 	return k, nil
 }
 
-func (k *spmvKernel) Name() string              { return k.spec.name }
-func (k *spmvKernel) ISA() ISA                  { return k.spec.isa }
+func (k *spmvKernel) Name() string              { return k.spec.Name }
+func (k *spmvKernel) ISA() ISA                  { return k.spec.ISA }
 func (k *spmvKernel) Shape() (int, int)         { return k.m, k.k }
 func (k *spmvKernel) Units() int                { return k.m }
 func (k *spmvKernel) UnitRows(u int) (int, int) { return u, u + 1 }
@@ -151,22 +164,18 @@ func (k *spmvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 				re++
 			}
 			bptr := &dummy
-			if flags&csrBias != 0 {
+			if flags&epiBias != 0 {
 				bptr = &bias[r]
 			}
 			p := k.start[r]
-			if k.spec.bytes == 2 {
+			if k.spec.IndexBits == 16 {
 				k.spec.f16(&k.vals[p], &k.idx16[p], &k.cnt[r], re-r, &xv[0], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
 			} else {
 				k.spec.f32(&k.vals[p], &k.idx32[p], &k.cnt[r], re-r, &xv[0], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
 			}
 			r = re
 		}
-		if post != ref.ActNone {
-			for r := u0; r < u1; r++ {
-				y[r*ldy+j] = ref.Activate(post, y[r*ldy+j], 0, 0)
-			}
-		}
+		activateTile(post, y, ldy, u0, u1, j, j+1)
 	}
 	return nil
 }

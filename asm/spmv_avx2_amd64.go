@@ -29,3 +29,24 @@ const spmvAVX2Features = FeatAVX2 | FeatFMA
 
 // spmvAVX2Lanes is the vector width in float32 lanes (the index-stream padding).
 const spmvAVX2Lanes = 8
+
+// spmvAVX2Kernels lists the generated SpMV functions: index bits, gather-free, function.
+var spmvAVX2Kernels = []spmvGenKernel{
+	{bits: 16, bcast: false, f16: spmvAVX2I16},
+	{bits: 32, bcast: false, f32: spmvAVX2I32},
+	{bits: 16, bcast: true, f16: spmvBAVX2I16},
+	{bits: 32, bcast: true, f32: spmvBAVX2I32},
+}
+
+// spmvAVX2Manifest describes the kernels asm registers from spmv_avx2_amd64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/spmv.go
+//   - driver:      asm/spmv.go (spmv_amd64.go, spmv_arm64.go register)
+//   - reference:   ref.CSR (ref/ref.go)
+//   - tests:       asm/spmv_test.go
+var spmvAVX2Manifest = []Desc{
+	{Name: "spmv_csr_i16_avx2", Symbols: []string{"spmvAVX2I16"}, Source: "gen/kernels/spmv.go genSpMV", Format: "csr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 1, IndexBits: 16, MinN: 1, MaxN: 1},
+	{Name: "spmv_csr_i32_avx2", Symbols: []string{"spmvAVX2I32"}, Source: "gen/kernels/spmv.go genSpMV", Format: "csr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 1, IndexBits: 32, MinN: 1, MaxN: 1},
+	{Name: "spmv_csr_i16_bcast_avx2", Symbols: []string{"spmvBAVX2I16"}, Source: "gen/kernels/spmv.go genSpMVBcast", Format: "csr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 1, IndexBits: 16, Bcast: true, MinN: 1, MaxN: 1},
+	{Name: "spmv_csr_i32_bcast_avx2", Symbols: []string{"spmvBAVX2I32"}, Source: "gen/kernels/spmv.go genSpMVBcast", Format: "csr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 1, IndexBits: 32, Bcast: true, MinN: 1, MaxN: 1},
+}

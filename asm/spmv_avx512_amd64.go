@@ -29,3 +29,24 @@ const spmvAVX512Features = FeatAVX512F
 
 // spmvAVX512Lanes is the vector width in float32 lanes (the index-stream padding).
 const spmvAVX512Lanes = 16
+
+// spmvAVX512Kernels lists the generated SpMV functions: index bits, gather-free, function.
+var spmvAVX512Kernels = []spmvGenKernel{
+	{bits: 16, bcast: false, f16: spmvAVX512I16},
+	{bits: 32, bcast: false, f32: spmvAVX512I32},
+	{bits: 16, bcast: true, f16: spmvBAVX512I16},
+	{bits: 32, bcast: true, f32: spmvBAVX512I32},
+}
+
+// spmvAVX512Manifest describes the kernels asm registers from spmv_avx512_amd64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/spmv.go
+//   - driver:      asm/spmv.go (spmv_amd64.go, spmv_arm64.go register)
+//   - reference:   ref.CSR (ref/ref.go)
+//   - tests:       asm/spmv_test.go
+var spmvAVX512Manifest = []Desc{
+	{Name: "spmv_csr_i16_avx512", Symbols: []string{"spmvAVX512I16"}, Source: "gen/kernels/spmv.go genSpMV", Format: "csr", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Rows: 1, IndexBits: 16, MinN: 1, MaxN: 1},
+	{Name: "spmv_csr_i32_avx512", Symbols: []string{"spmvAVX512I32"}, Source: "gen/kernels/spmv.go genSpMV", Format: "csr", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Rows: 1, IndexBits: 32, MinN: 1, MaxN: 1},
+	{Name: "spmv_csr_i16_bcast_avx512", Symbols: []string{"spmvBAVX512I16"}, Source: "gen/kernels/spmv.go genSpMVBcast", Format: "csr", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Rows: 1, IndexBits: 16, Bcast: true, MinN: 1, MaxN: 1},
+	{Name: "spmv_csr_i32_bcast_avx512", Symbols: []string{"spmvBAVX512I32"}, Source: "gen/kernels/spmv.go genSpMVBcast", Format: "csr", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Rows: 1, IndexBits: 32, Bcast: true, MinN: 1, MaxN: 1},
+}

@@ -29,3 +29,22 @@ const spmvNEONFeatures = FeatASIMD
 
 // spmvNEONLanes is the vector width in float32 lanes (the index-stream padding).
 const spmvNEONLanes = 4
+
+// spmvNEONKernels lists the generated SpMV functions: index bits, gather-free, function.
+var spmvNEONKernels = []spmvGenKernel{
+	{bits: 16, bcast: false, f16: spmvNEONI16},
+	{bits: 32, bcast: false, f32: spmvNEONI32},
+	{bits: 16, bcast: true, f16: spmvBNEONI16},
+	{bits: 32, bcast: true, f32: spmvBNEONI32},
+}
+
+// spmvNEONManifest describes the kernels asm registers from spmv_neon_arm64.s (DESIGN §5.8):
+//
+//   - description: gen/kernels/spmv.go
+//   - driver:      asm/spmv.go (spmv_amd64.go, spmv_arm64.go register)
+//   - reference:   ref.CSR (ref/ref.go)
+//   - tests:       asm/spmv_test.go
+var spmvNEONManifest = []Desc{
+	{Name: "spmv_csr_i16_neon", Symbols: []string{"spmvNEONI16"}, Source: "gen/kernels/spmv.go genSpMV", Format: "csr", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Rows: 1, IndexBits: 16, MinN: 1, MaxN: 1},
+	{Name: "spmv_csr_i32_neon", Symbols: []string{"spmvNEONI32"}, Source: "gen/kernels/spmv.go genSpMV", Format: "csr", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Rows: 1, IndexBits: 32, MinN: 1, MaxN: 1},
+}

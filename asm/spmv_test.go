@@ -13,8 +13,8 @@ import (
 func spmvRunnable(t *testing.T) []*spmvSpec {
 	var out []*spmvSpec
 	for _, s := range spmvSpecs {
-		if s.features&^hostFeatures() != 0 {
-			t.Logf("%s: CPU lacks %v, skipped", s.name, s.features&^hostFeatures())
+		if s.Features&^hostFeatures() != 0 {
+			t.Logf("%s: CPU lacks %v, skipped", s.Name, s.Features&^hostFeatures())
 			continue
 		}
 		out = append(out, s)
@@ -87,14 +87,14 @@ func TestSpMVNaNAndApplicability(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !math.IsNaN(float64(y[1])) {
-				t.Errorf("%s %v: NaN did not propagate, got %v", s.name, epi.Act, y[1])
+				t.Errorf("%s %v: NaN did not propagate, got %v", s.Name, epi.Act, y[1])
 			}
 		}
 		big := &formats.CSR{Rows: 1, Cols: 70000, RowPtr: []int64{0, 1}, ColIdx: []int32{69999}, Val: []float32{2}}
 		k2, err := packSpMV(s, big)
-		if s.bytes == 2 {
+		if s.IndexBits == 16 {
 			if err == nil {
-				t.Errorf("%s accepted K = 70000", s.name)
+				t.Errorf("%s accepted K = 70000", s.Name)
 			}
 			continue
 		}
@@ -105,7 +105,7 @@ func TestSpMVNaNAndApplicability(t *testing.T) {
 		xb[69999] = 3
 		yb := make([]float32, 1)
 		if err := k2.Run(0, 1, xb, 1, yb, 1, 1, nil); err != nil || yb[0] != 6 {
-			t.Errorf("%s: K = 70000 gave %v, %v; want 6", s.name, yb[0], err)
+			t.Errorf("%s: K = 70000 gave %v, %v; want 6", s.Name, yb[0], err)
 		}
 		_ = kern
 	}

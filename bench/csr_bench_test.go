@@ -122,7 +122,7 @@ func csrFamilies(n int) []asm.Family {
 }
 
 func csrKernel(b *testing.B, f asm.Family, w *formats.CSR) asm.Kernel {
-	if kc := os.Getenv("SPARSEGEN_CSR_KC"); kc != "" && strings.HasPrefix(f.Name, "spmm_csr_") {
+	if kc := os.Getenv("SPARSEGEN_CSR_KC"); kc != "" && f.Format == "csr" && f.Tile != 0 {
 		v, _ := strconv.Atoi(kc)
 		k, err := asm.NewCSRKernel(f.Name, w, v)
 		if err != nil {

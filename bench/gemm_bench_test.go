@@ -75,7 +75,7 @@ func gemmBenchFamilies() []asm.Family {
 	only := gemmEnvList("SPARSEGEN_GEMM_FAMILIES")
 	var out []asm.Family
 	for _, f := range asm.Families() {
-		if !strings.HasPrefix(f.Name, "gemm_") || f.ISA == asm.Generic || !cpuHas(f.Features) {
+		if f.Format != "dense" || f.ExactN || f.Tile == 0 || f.ISA == asm.Generic || !cpuHas(f.Features) {
 			continue
 		}
 		if only != nil && !only[f.Name] {

@@ -11,10 +11,10 @@ import (
 func TestKernelISAIsTheWidestWithKernels(t *testing.T) {
 	avx2CPU := CPU{Features: asm.FeatAVX2 | asm.FeatFMA, GOARCH: "amd64"}
 	avx512CPU := CPU{Features: asm.FeatAVX2 | asm.FeatFMA | asm.FeatAVX512F, GOARCH: "amd64"}
-	generic := asm.Family{Name: "g", ISA: asm.Generic}
-	avx2 := asm.Family{Name: "a", ISA: asm.AVX2, Features: asm.FeatAVX2 | asm.FeatFMA}
-	avx512 := asm.Family{Name: "b", ISA: asm.AVX512, Features: asm.FeatAVX512F}
-	neon := asm.Family{Name: "n", ISA: asm.NEON, Features: asm.FeatASIMD}
+	generic := asm.Family{Desc: &asm.Desc{Name: "g", ISA: asm.Generic}}
+	avx2 := asm.Family{Desc: &asm.Desc{Name: "a", ISA: asm.AVX2, Features: asm.FeatAVX2 | asm.FeatFMA}}
+	avx512 := asm.Family{Desc: &asm.Desc{Name: "b", ISA: asm.AVX512, Features: asm.FeatAVX512F}}
+	neon := asm.Family{Desc: &asm.Desc{Name: "n", ISA: asm.NEON, Features: asm.FeatASIMD}}
 	for _, tc := range []struct {
 		cpu  CPU
 		cap  asm.ISA

@@ -209,14 +209,14 @@ func TestEveryFamily(t *testing.T) {
 		format := ""
 		switch f.Format {
 		case "nm":
-			kk, g := familyNM(f)
+			kk, g := f.Keep, f.Group
 			if kk == 0 {
 				kk, g = 2, 4
 			}
 			d = randNM(rng, 45, 67, kk, g)
 			format = fmt.Sprintf("nm%d:%d", kk, g)
 		case "bsr":
-			r, c := familyBlock(f)
+			r, c := f.BlockR, f.BlockC
 			if r == 0 {
 				r, c = 4, 1
 			}

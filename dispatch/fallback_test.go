@@ -12,7 +12,7 @@ import (
 // TestPackFallback: a family the policy prefers but whose Pack refuses W gives way, at
 // first use, to the next candidate. The family it adds is removed when it ends.
 func TestPackFallback(t *testing.T) {
-	defer asm.Register(asm.Family{Name: "zz_refuses_csr_generic", Format: "csr", ISA: asm.Generic,
+	defer asm.Register(asm.Family{Desc: &asm.Desc{Name: "zz_refuses_csr_generic", Format: "csr", ISA: asm.Generic},
 		Pack: func(formats.Matrix) (asm.Kernel, error) { return nil, asm.ErrNotApplicable }})()
 	tab := append([]policyEntry(nil), policyTable...)
 	for _, n := range policyPoints {
@@ -64,9 +64,9 @@ func TestPackFallback(t *testing.T) {
 // format and ISA at the same cost per call: an ExactN family like a vector-wide one is
 // estimated what that one costs at N = 1, not 1/width of it.
 func TestBorrowedCoefPerCall(t *testing.T) {
-	wide := asm.Family{Name: "zz_wide_avx2", Format: "dense", ISA: asm.AVX2}
+	wide := asm.Family{Desc: &asm.Desc{Name: "zz_wide_avx2", Format: "dense", ISA: asm.AVX2}}
 	defer asm.Register(wide)()
-	exact := asm.Family{Name: "zz_exact_avx2", Format: "dense", ISA: asm.AVX2, MaxN: 4, ExactN: true}
+	exact := asm.Family{Desc: &asm.Desc{Name: "zz_exact_avx2", Format: "dense", ISA: asm.AVX2, MaxN: 4, ExactN: true}}
 	defer asm.Register(exact)()
 	pol := newPolicy("test", []policyEntry{{Family: wide.Name, Target: "dense", N: 1, PerMAC: 0.01, PerOut: 0.5, PerIn: 0.25}})
 	tg := target{format: "dense", stored: 100 * 200}

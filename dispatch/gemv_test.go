@@ -15,7 +15,11 @@ import (
 // The dense GEMV families (asm/gemv.go): dispatch runs them on a dense W at small N where
 // the coefficients in use say they are cheapest, and never beyond their MaxN.
 
-func isGemv(name string) bool { return strings.HasPrefix(name, "gemv_dense_") }
+// isGemv: name is a registered dense row-oriented (GEMV) family, by its descriptor.
+func isGemv(name string) bool {
+	f, ok := asm.Lookup(name)
+	return ok && f.Format == "dense" && f.ExactN
+}
 
 // gemvTestWeights are a W that stays in cache and one of the large-W regime (≥ largeStored).
 func gemvTestWeights() []*formats.Dense {

@@ -37,8 +37,8 @@ type BlockFill struct {
 // holds at most Keep nonzeros).
 type NMFit struct{ Keep, Group int }
 
-// Candidate block shapes measured by default. Block shapes parsed from registered BSR
-// family names (bsrRxC…) are added to these. N:M fits are measured for groups 4, 8, 16.
+// Candidate block shapes measured by default. The block shapes of registered BSR families
+// (their descriptors' BlockR×BlockC) are added to these. N:M fits are measured for groups 4, 8, 16.
 var defaultBlocks = [][2]int{{4, 1}, {8, 1}, {4, 4}}
 
 func (m *Measure) fill(r, c int) (BlockFill, bool) {

@@ -126,7 +126,11 @@ type Plan struct {
 	panelCap int       // tokens per MulTokens panel
 }
 
-// Compile measures w, chooses a kernel per N bucket, packs w for each and returns a Plan.
+// Compile measures w, chooses a kernel per N range and returns a Plan that packs w for
+// each range on first use. The steps, in order: resolve the ISA and measure w; set up the
+// plan from the options (epilogue, threads, policy, a forced family); list the N ranges and
+// the targets w may be packed as; choose a kernel per range by the cost model; share
+// packings between ranges; merge equal neighbours; apply a tuning record.
 func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 	if w == nil || isNilMatrix(w) {
 		return nil, errors.New("dispatch: nil weight matrix")
@@ -140,21 +144,63 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, k := ms.M, ms.K
-	p := &Plan{m: m, k: k, isa: isa, isaWhy: isaWhy, ms: ms}
+	p, warn, err := newPlan(ms, isa, isaWhy, opts)
+	if err != nil {
+		return nil, err
+	}
+	forced, err := forcedFamily(opts.Kernel, host, isa)
+	if err != nil {
+		return nil, err
+	}
+	p.ranges = planRanges(fams)
+	if forced != nil && !slices.ContainsFunc(p.ranges, func(r nRange) bool { return coversRange(*forced, r) }) {
+		return nil, fmt.Errorf("dispatch: kernel family %q covers no N (MinN %d, MaxN %d)", forced.Name, forced.MinN, forced.MaxN)
+	}
+	targets, err := targetsFor(w, ms, fams, opts.Format)
+	if err != nil {
+		return nil, err
+	}
+	rec := p.usableRecord(opts.Record, warn)
+	if err := p.chooseRanges(fams, targets, forced); err != nil {
+		return nil, err
+	}
+	if forced == nil {
+		p.sharePackings()
+	}
+	p.mergeRanges()
+	// The tuning record replaces the default's choice only over the N ranges it timed its
+	// winner against that very choice: every other N keeps the plan made above.
+	if rec != nil {
+		if forced != nil {
+			p.notes = append(p.notes, "tuning record not used: a kernel family is forced")
+		} else {
+			p.applyRecord(rec, host, isa, targets)
+		}
+	}
+	p.panelCap = tokenPanel(ms.K)
+	p.w, p.converted, p.kernels, p.unpacked = w, map[string]formats.Matrix{}, map[string]asm.Kernel{}, len(p.sel)
+	p.sparse = sparse
+	p.layouts, p.derived, p.packing = map[string]asm.Kernel{}, map[string]derivation{}, map[string]chan struct{}{}
+	return p, nil
+}
+
+// newPlan starts a plan for a measured W from the options: the epilogue, the thread count
+// and the policy (a calibration, or the shipped table). It returns the warning sink too.
+func newPlan(ms *Measure, isa asm.ISA, isaWhy string, opts Options) (*Plan, func(string), error) {
+	p := &Plan{m: ms.M, k: ms.K, isa: isa, isaWhy: isaWhy, ms: ms}
 	p.epi = ref.Epilogue{Act: opts.Act, Lo: opts.Lo, Hi: opts.Hi, Accumulate: opts.Accumulate}
 	if opts.Bias != nil {
 		p.epi.Bias = append([]float32(nil), opts.Bias...)
 	}
-	if err := p.epi.Check(m); err != nil {
-		return nil, fmt.Errorf("dispatch: %w", err)
+	if err := p.epi.Check(ms.M); err != nil {
+		return nil, nil, fmt.Errorf("dispatch: %w", err)
 	}
 	if p.epi.Bias != nil || p.epi.Act != ref.ActNone || p.epi.Accumulate {
 		p.epiP = &p.epi
 	}
 	switch {
 	case opts.Threads < 0 || opts.Threads > MaxThreads:
-		return nil, fmt.Errorf("dispatch: Threads = %d outside 0…%d", opts.Threads, MaxThreads)
+		return nil, nil, fmt.Errorf("dispatch: Threads = %d outside 0…%d", opts.Threads, MaxThreads)
 	case opts.Threads == 0:
 		p.threads.Store(int32(defaultThreads()))
 	default:
@@ -165,94 +211,92 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 		warn = func(s string) { log.Print("sparsegen: ", s) }
 	}
 	p.pol = resolvePolicy(opts.Calibration, warn)
+	return p, warn, nil
+}
 
-	// A forced family serves the N buckets its N range covers (the policy picks the others).
-	var forced *asm.Family
-	if opts.Kernel != "" {
-		f, ok := asm.Lookup(opts.Kernel)
-		if !ok {
-			return nil, fmt.Errorf("dispatch: no kernel family %q (have %s)", opts.Kernel, familyNames())
-		}
-		if !host.CanRun(f, isa) {
-			return nil, fmt.Errorf("dispatch: kernel family %q (%s, needs %v) cannot run here under ISA cap %s (CPU features %v)",
-				f.Name, f.ISA, f.Features|isaFeatures(f.ISA), isa, host.Features)
-		}
-		forced = &f
+// forcedFamily resolves Options.Kernel: nil when none is forced, an error when the family
+// does not exist or cannot run here. A forced family serves the N ranges its N range
+// covers; the policy picks the others.
+func forcedFamily(name string, host CPU, isa asm.ISA) (*asm.Family, error) {
+	if name == "" {
+		return nil, nil
 	}
-	p.ranges = planRanges(fams)
+	f, ok := asm.Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("dispatch: no kernel family %q (have %s)", name, familyNames())
+	}
+	if !host.CanRun(f, isa) {
+		return nil, fmt.Errorf("dispatch: kernel family %q (%s, needs %v) cannot run here under ISA cap %s (CPU features %v)",
+			f.Name, f.ISA, f.Features|isaFeatures(f.ISA), isa, host.Features)
+	}
+	return &f, nil
+}
+
+// usableRecord returns rec, or nil with a warning and a note when it was made on another
+// machine or kernel set or in another version.
+func (p *Plan) usableRecord(rec *Record, warn func(string)) *Record {
+	if rec == nil {
+		return nil
+	}
+	msg := ""
+	if why := rec.Machine.mismatch(HostMachine()); why != "" {
+		msg = fmt.Sprintf("%v: made on another machine or kernel set (%s)", ErrRecordIgnored, why)
+	} else if rec.Version != RecordVersion {
+		msg = fmt.Sprintf("%v: version %d", ErrRecordIgnored, rec.Version)
+	}
+	if msg == "" {
+		return rec
+	}
+	warn(msg)
+	p.notes = append(p.notes, msg)
+	return nil
+}
+
+// chooseRanges chooses a kernel and target for every N range by the cost model (choose);
+// in the ranges a forced family covers, only that family is a candidate.
+func (p *Plan) chooseRanges(fams []asm.Family, targets []target, forced *asm.Family) error {
 	p.sel = make([]*choice, len(p.ranges))
-	if forced != nil {
-		covers := false
-		for _, r := range p.ranges {
-			covers = covers || coversRange(*forced, r)
-		}
-		if !covers {
-			return nil, fmt.Errorf("dispatch: kernel family %q covers no N (MinN %d, MaxN %d)", forced.Name, forced.MinN, forced.MaxN)
-		}
-	}
-
-	// Targets: W as is, and the conversions the measurement allows.
-	targets, err := targetsFor(w, ms, fams, opts.Format)
-	if err != nil {
-		return nil, err
-	}
-
-	// Tuning record.
-	rec := opts.Record
-	if rec != nil {
-		if why := rec.Machine.mismatch(HostMachine()); why != "" {
-			msg := fmt.Sprintf("%v: made on another machine or kernel set (%s)", ErrRecordIgnored, why)
-			warn(msg)
-			p.notes = append(p.notes, msg)
-			rec = nil
-		} else if rec.Version != RecordVersion {
-			msg := fmt.Sprintf("%v: version %d", ErrRecordIgnored, rec.Version)
-			warn(msg)
-			p.notes = append(p.notes, msg)
-			rec = nil
-		}
-	}
-
 	all := newScorer(fams, targets, p.pol)
 	for b, r := range p.ranges {
-		bf, isForced := fams, false
-		if forced != nil && coversRange(*forced, r) {
-			bf, isForced = []asm.Family{*forced}, true
-		}
-		sc := all
+		sc, isForced := all, forced != nil && coversRange(*forced, r)
 		if isForced {
-			sc = newScorer(bf, targets, p.pol)
+			sc = newScorer([]asm.Family{*forced}, targets, p.pol)
 		}
-		c, err := choose(r, sc, ms, isForced)
+		c, err := choose(r, sc, p.ms, isForced)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.sel[b] = c
 	}
-	// Share packings: a range whose candidates include a kernel already chosen for another
-	// range (largest N first) within shareSlack of its best estimate runs that one, so a
-	// plan does not hold several packings of W that differ by a few percent.
-	if forced == nil {
-		var chosen []*choice
-		for b := len(p.sel) - 1; b >= 0; b-- {
-			c := p.sel[b]
-			for _, o := range chosen {
-				if o.id() == c.id() {
-					break
-				}
-				if i := slices.IndexFunc(c.alts, func(a cand) bool { return a.fam.Name == o.fam.Name && a.tgt.String() == o.tgt.String() }); i >= 0 && c.alts[i].est <= shareSlack*c.est {
-					a := c.alts[i]
-					c.why = fmt.Sprintf("shares the packing of %s (est %s, within %.0f%% of the best here, %s %s)",
-						o.id(), fmtNs(a.est), 100*(shareSlack-1), c.id(), fmtNs(c.est))
-					c.alts = append(without(c.alts, a), cand{fam: c.fam, tgt: c.tgt, est: c.est})
-					c.fam, c.tgt, c.est = a.fam, a.tgt, a.est
-					break
-				}
+	return nil
+}
+
+// sharePackings: a range whose candidates include a kernel already chosen for another
+// range (largest N first) within shareSlack of its best estimate runs that one, so a plan
+// does not hold several packings of W that differ by a few percent.
+func (p *Plan) sharePackings() {
+	var chosen []*choice
+	for b := len(p.sel) - 1; b >= 0; b-- {
+		c := p.sel[b]
+		for _, o := range chosen {
+			if o.id() == c.id() {
+				break
 			}
-			chosen = append(chosen, c)
+			if i := slices.IndexFunc(c.alts, func(a cand) bool { return a.fam.Name == o.fam.Name && a.tgt.String() == o.tgt.String() }); i >= 0 && c.alts[i].est <= shareSlack*c.est {
+				a := c.alts[i]
+				c.why = fmt.Sprintf("shares the packing of %s (est %s, within %.0f%% of the best here, %s %s)",
+					o.id(), fmtNs(a.est), 100*(shareSlack-1), c.id(), fmtNs(c.est))
+				c.alts = append(without(c.alts, a), cand{fam: c.fam, tgt: c.tgt, est: c.est})
+				c.fam, c.tgt, c.est = a.fam, a.tgt, a.est
+				break
+			}
 		}
+		chosen = append(chosen, c)
 	}
-	// Adjacent ranges that run the same kernel on the same format become one.
+}
+
+// mergeRanges joins adjacent ranges that run the same kernel on the same format.
+func (p *Plan) mergeRanges() {
 	rs, sel := p.ranges[:1], p.sel[:1]
 	for i := 1; i < len(p.ranges); i++ {
 		if p.sel[i].id() == sel[len(sel)-1].id() {
@@ -262,20 +306,6 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 		rs, sel = append(rs, p.ranges[i]), append(sel, p.sel[i])
 	}
 	p.ranges, p.sel = rs, sel
-	// The tuning record replaces the default's choice only over the N ranges it timed its
-	// winner against that very choice: every other N keeps the plan made above.
-	if rec != nil {
-		if forced != nil {
-			p.notes = append(p.notes, "tuning record not used: a kernel family is forced")
-		} else {
-			p.applyRecord(rec, host, isa, targets)
-		}
-	}
-	p.panelCap = tokenPanel(k)
-	p.w, p.converted, p.kernels, p.unpacked = w, map[string]formats.Matrix{}, map[string]asm.Kernel{}, len(p.sel)
-	p.sparse = sparse
-	p.layouts, p.derived, p.packing = map[string]asm.Kernel{}, map[string]derivation{}, map[string]chan struct{}{}
-	return p, nil
 }
 
 // kernel returns c's packed kernel, packing it on first use.
@@ -477,8 +507,8 @@ func familyNames() string {
 func candidateBlocks() [][2]int {
 	bl := append([][2]int(nil), defaultBlocks...)
 	for _, f := range asm.Families() {
-		if r, c := familyBlock(f); r != 0 {
-			bl = addBlock(bl, r, c)
+		if f.BlockR != 0 {
+			bl = addBlock(bl, f.BlockR, f.BlockC)
 		}
 	}
 	return bl
@@ -536,7 +566,7 @@ func targetsFor(w formats.Matrix, ms *Measure, fams []asm.Family, force string) 
 			}
 			add(target{format: "nm", keep: f.Keep, group: f.Group})
 			for _, fam := range fams {
-				if kk, g := familyNM(fam); g == f.Group && kk >= f.Keep && kk != f.Keep && 4*kk <= 3*g {
+				if kk, g := fam.Keep, fam.Group; g == f.Group && kk >= f.Keep && kk != f.Keep && 4*kk <= 3*g {
 					add(target{format: "nm", keep: kk, group: g})
 				}
 			}
@@ -596,13 +626,29 @@ type cand struct {
 	regret float64 // worst ratio to the best estimate over the range's sample N
 }
 
-// choose picks the default policy's kernel for N range r: the lowest estimate (see below).
+// choose picks the default policy's kernel for N range r: every (family, target) pair
+// that covers r is estimated at sample N of the range (estimateCandidates), scored by its
+// worst ratio to the best estimate at each sample (scoreRegret: minimax regret), ranked
+// (rankCandidates), and the first one runs; the rest stay as alternatives, for sharing
+// packings and for Describe (explainChoice).
 func choose(r nRange, sc *scorer, ms *Measure, forced bool) (*choice, error) {
-	n := r.repN()
+	n, ns := r.repN(), r.sampleNs()
+	cands, ests := estimateCandidates(r, sc, ms, n, ns)
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("dispatch: no kernel family can run %v for %s (families: %s)", sc.targets, r, familyNames())
+	}
+	scoreRegret(cands, ests, len(ns))
+	cands = rankCandidates(cands)
+	best := cands[0]
+	return &choice{fam: best.fam, tgt: best.tgt, est: best.est, why: explainChoice(cands, n, forced), alts: cands[1:]}, nil
+}
+
+// estimateCandidates estimates every (family, target) pair that covers r: at the
+// representative n (cand.est) and at each sample N in ns (ests, one slice per candidate).
+// An N:M target coarser than another storing the same values is handicapped by
+// coarserSlack.
+func estimateCandidates(r nRange, sc *scorer, ms *Measure, n int, ns []int) ([]cand, [][]float64) {
 	fams, targets := sc.fams, sc.targets
-	// One kernel serves the whole range: each candidate is scored by its worst ratio to the
-	// best estimate over sample N of the range (minimax regret), then by its estimate at n.
-	ns := r.sampleNs()
 	count := 0 // candidates, to allocate once (a cand is large)
 	for fi, f := range fams {
 		for ti := range targets {
@@ -643,10 +689,13 @@ func choose(r nRange, sc *scorer, ms *Measure, forced bool) (*choice, error) {
 			ests = append(ests, es)
 		}
 	}
-	if len(cands) == 0 {
-		return nil, fmt.Errorf("dispatch: no kernel family can run %v for %s (families: %s)", targets, r, familyNames())
-	}
-	for i := range ns {
+	return cands, ests
+}
+
+// scoreRegret sets each candidate's regret: its worst ratio, over the samples, to the
+// best estimate at that sample.
+func scoreRegret(cands []cand, ests [][]float64, samples int) {
+	for i := range samples {
 		best := math.Inf(1)
 		for _, es := range ests {
 			best = min(best, es[i])
@@ -655,9 +704,12 @@ func choose(r nRange, sc *scorer, ms *Measure, forced bool) (*choice, error) {
 			cands[c].regret = max(cands[c].regret, es[i]/best)
 		}
 	}
-	// Lowest regret first (equal within 1%), then lowest estimate at n; ties prefer no
-	// conversion, then the wider ISA, then the name.
-	// Sorted through an index (a cand is large to move).
+}
+
+// rankCandidates orders the candidates: lowest regret first (equal within 1%), then lowest
+// estimate at the representative N; ties prefer no conversion, then the wider ISA, then
+// the name. (Sorted through an index: a cand is large to move.)
+func rankCandidates(cands []cand) []cand {
 	order := make([]int, len(cands))
 	for i := range order {
 		order[i] = i
@@ -685,7 +737,13 @@ func choose(r nRange, sc *scorer, ms *Measure, forced bool) (*choice, error) {
 	for i, o := range order {
 		sorted[i] = cands[o]
 	}
-	cands = sorted
+	return sorted
+}
+
+// explainChoice is the Describe text of a choice: the first of the ranked candidates, its
+// estimate at N = n and where its coefficients came from, and up to three runners-up on
+// other targets.
+func explainChoice(cands []cand, n int, forced bool) string {
 	best := cands[0]
 	why := "default policy (" + best.src + "): est " + fmtNs(best.est) + fmt.Sprintf(" at N = %d", n)
 	if forced {
@@ -705,7 +763,7 @@ func choose(r nRange, sc *scorer, ms *Measure, forced bool) (*choice, error) {
 	if len(alts) > 0 {
 		why += "; vs " + strings.Join(alts, ", ")
 	}
-	return &choice{fam: best.fam, tgt: best.tgt, est: best.est, why: why, alts: cands[1:]}, nil
+	return why
 }
 
 // coarserSlack: an N:M target with a larger group than another storing the same number of

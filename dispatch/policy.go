@@ -3,10 +3,8 @@ package dispatch
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"sync"
 
 	"github.com/sparsegen/sparsegen/asm"
@@ -398,60 +396,19 @@ func estimateWith(f asm.Family, t target, m, k, n int, coefs func(pn int) coef) 
 	return el, cl.source
 }
 
-var (
-	reBSR = regexp.MustCompile(`bsr(\d+)x(\d+)`)
-	reNM  = regexp.MustCompile(`nm(\d+)of(\d+)`)
-)
-
-// familyBlock returns the R×C a BSR family is specialised to (parsed from its name,
-// "bsr4x1…"), or 0, 0 when it takes any block shape.
-func familyBlock(f asm.Family) (r, c int) {
-	sp := familySpecOf(f.Name)
-	return sp.r, sp.c
-}
-
-// familyNM returns the Keep:Group an N:M family is specialised to ("nm2of4…"), or 0, 0.
-func familyNM(f asm.Family) (keep, group int) {
-	sp := familySpecOf(f.Name)
-	return sp.keep, sp.group
-}
-
-// familySpec is what a family's name says it is specialised to; parsed once per name
-// (Compile asks for every family × target, and the regexps dominated it).
-type familySpec struct{ r, c, keep, group int }
-
-var familySpecs sync.Map // family name → familySpec
-
-func familySpecOf(name string) familySpec {
-	if sp, ok := familySpecs.Load(name); ok {
-		return sp.(familySpec)
-	}
-	var sp familySpec
-	if m := reBSR.FindStringSubmatch(name); m != nil {
-		sp.r, _ = strconv.Atoi(m[1])
-		sp.c, _ = strconv.Atoi(m[2])
-	}
-	if m := reNM.FindStringSubmatch(name); m != nil {
-		sp.keep, _ = strconv.Atoi(m[1])
-		sp.group, _ = strconv.Atoi(m[2])
-	}
-	familySpecs.Store(name, sp)
-	return sp
-}
-
 // familyTakes reports whether family f can be packed from target t (format and, for
-// specialised families, block shape or pattern).
+// specialised families, block shape or pattern: the descriptor's BlockR×BlockC, Keep:Group).
 func familyTakes(f asm.Family, t target) bool {
 	if f.Format != t.format {
 		return false
 	}
 	switch t.format {
 	case "bsr":
-		if r, c := familyBlock(f); r != 0 && (r != t.r || c != t.c) {
+		if f.BlockR != 0 && (f.BlockR != t.r || f.BlockC != t.c) {
 			return false
 		}
 	case "nm":
-		if k, g := familyNM(f); k != 0 && (k != t.keep || g != t.group) {
+		if f.Keep != 0 && (f.Keep != t.keep || f.Group != t.group) {
 			return false
 		}
 	}

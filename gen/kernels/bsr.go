@@ -14,7 +14,7 @@ import (
 //	        acc[0:H][tile] = 0
 //	        for each full block: k0 = kidx[q]; for c < CW: w = val[0:H]; acc[r] += w[r]·X[k0+c, tile]
 //	        for each tail step:  k  = kidx[q];             w = val[0:H]; acc[r] += w[r]·X[k, tile]
-//	        for r < rows: v = acc[r] (+ bias[r] if BSRBias) (+ Y if BSRLoadY) (clamp); Y[r, tile] = v
+//	        for r < rows: v = acc[r] (+ bias[r] if EpiBias) (+ Y if EpiLoadY) (clamp); Y[r, tile] = v
 //
 // (ref.Epilogue.Apply's order: sum, bias, old Y, activation.)
 //
@@ -24,11 +24,6 @@ import (
 // vector of a row of X or Y is loaded and stored masked, so nothing past column n is touched.
 // Each output lane is one FMA chain over the row's blocks in storage order, each block's
 // columns left to right: the order of ref.BSR.
-const (
-	BSRLoadY = 1 // start from Y's old value (Accumulate)
-	BSRBias  = 2 // add bias[row]
-	BSRClamp = 4 // clamp to [lo, hi] (ReLU is lo = 0, hi = +Inf)
-)
 
 // BSRShape is one generated kernel: H accumulator rows, CW columns per full block, U
 // vectors per column tile.
@@ -79,6 +74,26 @@ var BSR = Family{
 		b.WriteString("}\n")
 		return b.String()
 	},
+	// One kernel per generated shape but 1×1 (it serves only bsr_any), and bsr_any: any
+	// R ≤ 8 × any C by column steps on the smallest generated height ≥ R.
+	Kernels: func(isa string) []Kernel {
+		var ks []Kernel
+		var steps []string
+		for _, s := range BSRShapes[isa] {
+			if s.CW == 1 {
+				steps = append(steps, BSRFuncName(isa, s))
+			}
+			if s.H == 1 && s.CW == 1 {
+				continue
+			}
+			ks = append(ks, Kernel{Kind: KindBSR, Func: "genBSR", Symbols: []string{BSRFuncName(isa, s)}, Format: "bsr",
+				Lanes: lanesOf(isa), Tile: s.U * lanesOf(isa), Rows: s.H, BlockR: s.H, BlockC: s.CW})
+		}
+		return append(ks, Kernel{Kind: KindBSR, Func: "genBSR", Symbols: steps, Format: "bsr", Lanes: lanesOf(isa)})
+	},
+	Driver:    "asm/bsr.go, asm/bsr_simd.go (bsr_amd64.go, bsr_arm64.go register)",
+	Reference: "ref.BSR (ref/ref.go)",
+	Test:      "asm/bsr_test.go, asm/bsr_helpers_test.go",
 }
 
 type bsrGen struct {
@@ -266,7 +281,7 @@ func (g *bsrGen) store(acc []vm.Vec, yr, bp, j vm.Reg, r int, mask *vm.Mask, tmp
 	at := func(i int) vm.Mem { return vm.Idx(yr, j, 4).Off(i * L * 4) }
 	flags := m.Param("flags")
 	nobias := m.NewLabel("nobias")
-	m.BrBits(flags, BSRBias, false, nobias)
+	m.BrBits(flags, EpiBias, false, nobias)
 	b := tmp[0]
 	m.Load1(b, vm.At(bp, r*4))
 	for _, a := range acc {
@@ -274,7 +289,7 @@ func (g *bsrGen) store(acc []vm.Vec, yr, bp, j vm.Reg, r int, mask *vm.Mask, tmp
 	}
 	m.Bind(nobias)
 	noload := m.NewLabel("noload")
-	m.BrBits(flags, BSRLoadY, false, noload)
+	m.BrBits(flags, EpiLoadY, false, noload)
 	for i, a := range acc {
 		if mask != nil && i == u-1 {
 			t := tmp[0]
@@ -286,7 +301,7 @@ func (g *bsrGen) store(acc []vm.Vec, yr, bp, j vm.Reg, r int, mask *vm.Mask, tmp
 	}
 	m.Bind(noload)
 	noclamp := m.NewLabel("noclamp")
-	m.BrBits(flags, BSRClamp, false, noclamp)
+	m.BrBits(flags, EpiClamp, false, noclamp)
 	lo, hi := tmp[1], tmp[2]
 	m.ParamF32(lo, "lo")
 	m.ParamF32(hi, "hi")

@@ -13,14 +13,14 @@ import (
 // and offs, R each). A padding entry has weight 0 and points at the panel's zero row, so it
 // adds exactly +0. For each group g < ngroups:
 //
-//	acc[r][0:w] = flags&CSRLoadY ? Y[g·R + r, 0:w] : 0           (r < R)
+//	acc[r][0:w] = flags&EpiLoadY ? Y[g·R + r, 0:w] : 0           (r < R)
 //	for s < cnt[g]: acc[r] += vals[s·R + r] · X[offs[s·R + r]·CSROffScale bytes, 0:w]
-//	if flags&CSRBias:  acc[r] += bias[g·R + r]
-//	if flags&CSRClamp: acc[r] = min(max(acc[r], lo), hi)          (ReLU is lo = 0, hi = +Inf)
+//	if flags&EpiBias:  acc[r] += bias[g·R + r]
+//	if flags&EpiClamp: acc[r] = min(max(acc[r], lo), hi)          (ReLU is lo = 0, hi = +Inf)
 //	Y[g·R + r, 0:w] = acc[r]
 //
 // w = U vectors of Lanes() floats; the masked variants store only the first `tail` lanes of
-// the last vector (and load only those when CSRLoadY). X is a plan-owned panel: offs are
+// the last vector (and load only those when EpiLoadY). X is a plan-owned panel: offs are
 // scaled byte offsets from x, independent of the caller's ldx; the panel is zero-padded to the full
 // tile so its loads never need masks. The loop has no remainders: R·U independent FMA chains
 // on every step. The driver (asm/csr.go) blocks K, sets the flags per block, keeps each call
@@ -29,11 +29,8 @@ import (
 // Each output lane is one FMA chain over its row's entries in storage order (plus exact +0
 // padding steps), so the result depends on the weights only: not on N, the split of N, the
 // tile width, R or the ISA (up to the sign of an all-zero sum).
-const (
-	CSRLoadY = 1 // start from Y (a K block after the first, or Accumulate)
-	CSRBias  = 2 // add bias[i] (last K block)
-	CSRClamp = 4 // clamp to [lo, hi] (last K block)
-)
+
+// The flags are the epilogue vocabulary of contract.go (EpiLoadY, EpiBias, EpiClamp).
 
 // CSROffScale is the unit of the 16-bit panel offsets in bytes: offs[p]·8 is the byte offset
 // of the entry's panel row (a panel row of T floats is T·4 bytes, a multiple of 8 when T is a
@@ -105,6 +102,37 @@ var CSR = Family{
 		b.WriteString("}\n")
 		return b.String()
 	},
+	Kernels:   csrKernels,
+	Driver:    "asm/csr.go (csr_amd64.go, csr_arm64.go register)",
+	Reference: "ref.CSR (ref/ref.go)",
+	Test:      "asm/csr_test.go, asm/panel_test.go",
+}
+
+// CSRKernel is one registered CSR SpMM kernel: tile width T (columns per tile), row
+// group R (so that R·T/Lanes chains cover the FMA latency) and its N range.
+type CSRKernel struct{ T, R, MinN, MaxN int }
+
+// CSRKernels lists the registered CSR kernels per ISA (tile widths chosen by measurement;
+// DESIGN §5.3). NEON: T = 16 and 32, two rows interleaved, 8 and 16 chains.
+var CSRKernels = map[string][]CSRKernel{
+	"avx512": {{16, 4, 2, 16}, {32, 4, 8, 64}, {64, 2, 32, 0}, {128, 2, 64, 0}},
+	"avx2":   {{16, 4, 2, 16}, {32, 2, 8, 64}, {64, 1, 32, 0}},
+	"neon":   {{16, 2, 0, 0}, {32, 2, 0, 0}},
+}
+
+func csrKernels(isa string) []Kernel {
+	L := lanesOf(isa)
+	var ks []Kernel
+	for _, c := range CSRKernels[isa] {
+		var syms []string
+		for u := 1; u <= c.T/L; u++ {
+			vm.Check(CSRFits(c.R, u, vecRegsOf(isa)), "csr t%d on %s: R = %d × %d vectors does not fit", c.T, isa, c.R, u)
+			syms = append(syms, CSRFuncName(isa, c.R, u, false), CSRFuncName(isa, c.R, u, true))
+		}
+		ks = append(ks, Kernel{Kind: KindCSR, Func: "genCSRTile", Symbols: syms, Format: "csr", Lanes: L,
+			Tile: c.T, Rows: c.R, MinN: c.MinN, MaxN: c.MaxN})
+	}
+	return ks
 }
 
 func vecRegsOf(isa string) int {
@@ -208,13 +236,13 @@ func (g *csrGen) advance(y vm.Reg) {
 	g.m.Add(y, r)
 }
 
-// init sets row r's accumulators to Y (CSRLoadY) or zero.
+// init sets row r's accumulators to Y (EpiLoadY) or zero.
 func (g *csrGen) init(r int, y vm.Reg) {
 	m := g.m
 	L := m.Lanes()
 	flags := m.Param("flags")
 	zero, done := m.NewLabel("zero"), m.NewLabel("inited")
-	m.BrBits(flags, CSRLoadY, false, zero)
+	m.BrBits(flags, EpiLoadY, false, zero)
 	for j, a := range g.acc[r] {
 		if g.masked && j == g.u-1 {
 			m.LoadVMask(a, vm.At(y, j*L*4), g.mask)
@@ -236,7 +264,7 @@ func (g *csrGen) store(r int, y, i vm.Reg, dr int) {
 	L := m.Lanes()
 	flags := m.Param("flags")
 	nobias := m.NewLabel("nobias")
-	m.BrBits(flags, CSRBias, false, nobias)
+	m.BrBits(flags, EpiBias, false, nobias)
 	{
 		bias := m.Param("bias")
 		b := m.Vec()
@@ -252,7 +280,7 @@ func (g *csrGen) store(r int, y, i vm.Reg, dr int) {
 	m.Bind(nobias)
 	flags = m.Param("flags")
 	noclamp := m.NewLabel("noclamp")
-	m.BrBits(flags, CSRClamp, false, noclamp)
+	m.BrBits(flags, EpiClamp, false, noclamp)
 	{
 		lo, hi := m.Vec(), m.Vec()
 		m.ParamF32(lo, "lo")

@@ -21,6 +21,14 @@ type Family struct {
 	// e.g. a table indexed by tile width. isa is m.ISA(); features is the Go expression of
 	// the CPU features the generated code uses, as the backend computed them.
 	Table func(isa, features string) string
+	// Kernels (optional) lists the kernels asm registers from the family's code on isa:
+	// asmgen writes one descriptor per kernel (Manifest) beside the assembly. A family
+	// whose functions asm registers as kernels must have it (asm's manifest test fails
+	// otherwise); helpers such as peak, read and transpose have none.
+	Kernels func(isa string) []Kernel
+	// Driver, Reference and Test name the Go side of the family's kernels (files or
+	// functions, relative to the repository root) for the manifest's trace comment.
+	Driver, Reference, Test string
 }
 
 var families []Family

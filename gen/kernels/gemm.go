@@ -21,13 +21,7 @@ import (
 // VMASKMOVPS on AVX2) and skip vectors past cols; rows past `rows` are skipped, and bias[i]
 // is read only for i < rows.
 
-// Flag bits of the generated kernels; asm/gemm.go's gemmLoadY… constants match them.
-const (
-	gemmFlagLoadY = 1 // v += Y (partial sum of earlier K blocks, or the old Y to accumulate)
-	gemmFlagBias  = 2 // v += bias[i]
-	gemmFlagReLU  = 4 // v = max(v, 0), NaN stays
-	gemmFlagClamp = 8 // v = min(max(v, lo), hi), NaN stays
-)
+// Flags: the epilogue vocabulary of gen/kernels/contract.go (EpiLoadY, EpiBias, EpiReLU, EpiClamp).
 
 // GemmTile is one register tile: MR rows × V vectors of Lanes columns, and the K unroll.
 // Bcast uses the machine's broadcast-operand FMA (BcastFMA) where it has one: MR·V FMAs
@@ -100,6 +94,23 @@ var Gemm = Family{
 		b.WriteString("}\n")
 		return b.String()
 	},
+	// One kernel per tile. Dispatch hint: a tile NR wide wastes lanes when N < NR/2.
+	Kernels: func(isa string) []Kernel {
+		var ks []Kernel
+		for _, t := range GemmTiles[isa] {
+			nr := t.V * lanesOf(isa)
+			minN := nr / 2
+			if nr <= 16 {
+				minN = 1
+			}
+			ks = append(ks, Kernel{Kind: KindGEMM, Func: "genGemmTile", Symbols: []string{gemmFuncName(isa, t)},
+				Format: "dense", Lanes: lanesOf(isa), Tile: nr, Rows: t.MR, MinN: minN})
+		}
+		return ks
+	},
+	Driver:    "asm/gemm.go (gemm_amd64.go, gemm_arm64.go register)",
+	Reference: "ref.Dense (ref/ref.go)",
+	Test:      "asm/gemm_test.go, asm/gemm_guard_test.go",
 }
 
 func genGemmTile(m vm.Machine, t GemmTile) {
@@ -225,14 +236,14 @@ func gemmStoreRows(m vm.Machine, t GemmTile, acc [][]vm.Vec, y, ldy, bias, flags
 		}
 		row := acc[i]
 		nb := m.NewLabel("nobias")
-		m.BrBits(flags, gemmFlagBias, false, nb)
+		m.BrBits(flags, EpiBias, false, nb)
 		m.Load1(ep.tmp, vm.At(bias, i*4))
 		for _, a := range row {
 			m.VAdd(a, ep.tmp)
 		}
 		m.Bind(nb)
 		nl := m.NewLabel("noload")
-		m.BrBits(flags, gemmFlagLoadY, false, nl)
+		m.BrBits(flags, EpiLoadY, false, nl)
 		for j, a := range row {
 			if masks != nil {
 				if j > 0 {
@@ -246,14 +257,14 @@ func gemmStoreRows(m vm.Machine, t GemmTile, acc [][]vm.Vec, y, ldy, bias, flags
 		}
 		m.Bind(nl)
 		nr := m.NewLabel("norelu")
-		m.BrBits(flags, gemmFlagReLU, false, nr)
+		m.BrBits(flags, EpiReLU, false, nr)
 		m.Zero(ep.tmp)
 		for _, a := range row {
 			m.VMax(a, ep.tmp)
 		}
 		m.Bind(nr)
 		nc := m.NewLabel("noclamp")
-		m.BrBits(flags, gemmFlagClamp, false, nc)
+		m.BrBits(flags, EpiClamp, false, nc)
 		m.ParamF32(ep.tmp, "lo")
 		for _, a := range row {
 			m.VMax(a, ep.tmp)

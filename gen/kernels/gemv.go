@@ -20,13 +20,13 @@ import (
 //	    for q+L ≤ k: acc[r][c][0] += … one vector           (fewer than U vectors left)
 //	    if q < k:    acc[r][c][U−1] += … masked to k−q lanes (W and X both masked)
 //	    s = Σ_u acc[r][c][u] (in u order), then ReduceAdd's fixed tree
-//	    s += bias[i+r] (CSRBias); s += Y (CSRLoadY); clamp to [lo, hi] (CSRClamp)
+//	    s += bias[i+r] (EpiBias); s += Y (EpiLoadY); clamp to [lo, hi] (EpiClamp)
 //	    y[(i+r)·ldy + c] = s
 //
 // X is a panel of whole vectors: for vector v and column c, L floats x[vL .. vL+L, c] at
 // x + (v·C + c)·L floats (for C = 1 simply x[0:k]). Its last vector is read masked, so a
 // caller's contiguous X column can be passed as it is at C = 1. The flags are the CSR
-// family's (CSRLoadY, CSRBias, CSRClamp; ref's order: sum, bias, old Y, activation), and the
+// family's (EpiLoadY, EpiBias, EpiClamp; ref's order: sum, bias, old Y, activation), and the
 // sum's order depends on k, U and L only (not on the row group or the thread split).
 //
 // Where GemvPrefetch has a distance, Prefetcher (PrefetcherNTA) machines issue a prefetch
@@ -105,6 +105,21 @@ var Gemv = Family{
 		b.WriteString("}\n")
 		return b.String()
 	},
+	// One kernel per ISA: it runs N in passes of the C = 1..GemvMaxCols functions.
+	Kernels: func(isa string) []Kernel {
+		if len(GemvShapes[isa]) == 0 {
+			return nil
+		}
+		var syms []string
+		for _, s := range GemvShapes[isa] {
+			syms = append(syms, GemvFuncName(isa, s))
+		}
+		return []Kernel{{Kind: KindGEMV, Func: "genGemv", Symbols: syms, Format: "dense", Lanes: lanesOf(isa),
+			Rows: GemvUnitRows, MinN: 1, MaxN: GemvMaxCols, ExactN: true}}
+	},
+	Driver:    "asm/gemv.go (gemv_amd64.go, gemv_arm64.go register)",
+	Reference: "ref.Dense (ref/ref.go)",
+	Test:      "asm/gemv_test.go, asm/gemv_guard_test.go, dispatch/gemv_test.go",
 }
 
 func init() { Register(Gemv) }
@@ -280,13 +295,13 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 	m.AddImm(i, int64(r))
 }
 
-// rowEpilogue finishes lane 0 of a, the sum of row i+j: + bias[i+j] (CSRBias), + the old
-// y at yAt (CSRLoadY), then the clamp to [lo, hi] (CSRClamp), each under its flag. The
+// rowEpilogue finishes lane 0 of a, the sum of row i+j: + bias[i+j] (EpiBias), + the old
+// y at yAt (EpiLoadY), then the clamp to [lo, hi] (EpiClamp), each under its flag. The
 // GEMV and SpMV kernels, which reduce a row to one lane, share it.
 func rowEpilogue(m vm.Machine, a vm.Vec, i vm.Reg, j int, yAt vm.Mem) {
 	flags := m.Param("flags")
 	nobias := m.NewLabel("nobias")
-	m.BrBits(flags, CSRBias, false, nobias)
+	m.BrBits(flags, EpiBias, false, nobias)
 	{
 		bias := m.Param("bias")
 		b := m.Vec()
@@ -296,7 +311,7 @@ func rowEpilogue(m vm.Machine, a vm.Vec, i vm.Reg, j int, yAt vm.Mem) {
 	m.Bind(nobias)
 	flags = m.Param("flags")
 	noacc := m.NewLabel("noacc")
-	m.BrBits(flags, CSRLoadY, false, noacc)
+	m.BrBits(flags, EpiLoadY, false, noacc)
 	{
 		b := m.Vec()
 		m.Load1(b, yAt)
@@ -305,7 +320,7 @@ func rowEpilogue(m vm.Machine, a vm.Vec, i vm.Reg, j int, yAt vm.Mem) {
 	m.Bind(noacc)
 	flags = m.Param("flags")
 	noclamp := m.NewLabel("noclamp")
-	m.BrBits(flags, CSRClamp, false, noclamp)
+	m.BrBits(flags, EpiClamp, false, noclamp)
 	{
 		lo, hi := m.Vec(), m.Vec()
 		m.ParamF32(lo, "lo")

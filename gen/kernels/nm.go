@@ -128,11 +128,31 @@ var NM = Family{
 		b.WriteString("}\n\n")
 		fmt.Fprintf(&b, "// nm%sGemvKernels lists the generated N:M GEMV kernels.\nvar nm%[1]sGemvKernels = []nmGemvKernel{\n", id)
 		for _, g := range NMGemvPatterns[isa] {
-			fmt.Fprintf(&b, "\t{keep: %d, group: %d, uh: %d, lanes: %d, fn: %s},\n", g.Keep, g.Group, g.UH, lanesOf(isa), NMGemvFuncName(isa, g))
+			pb, words, passes, tables := nmGemvGeometry(g, lanesOf(isa))
+			fmt.Fprintf(&b, "\t{keep: %d, group: %d, uh: %d, lanes: %d, pb: %d, words: %d, passes: %d, tables: %d, fn: %s},\n",
+				g.Keep, g.Group, g.UH, lanesOf(isa), pb, words, passes, tables, NMGemvFuncName(isa, g))
 		}
 		b.WriteString("}\n")
 		return b.String()
 	},
+	Kernels: func(isa string) []Kernel {
+		L := lanesOf(isa)
+		var ks []Kernel
+		for _, p := range NMPatterns {
+			for _, s := range NMShapes[isa] {
+				ks = append(ks, Kernel{Kind: KindNMSpMM, Func: "genNMSpMM", Symbols: []string{NMFuncName(isa, p, s)}, Format: "nm",
+					Lanes: L, Tile: s.U * L, Rows: s.UH, Keep: p.Keep, Group: p.Group, MinN: 2})
+			}
+		}
+		for _, g := range NMGemvPatterns[isa] {
+			ks = append(ks, Kernel{Kind: KindNMGemv, Func: "genNMGemv", Symbols: []string{NMGemvFuncName(isa, g)}, Format: "nm",
+				Lanes: L, Rows: g.UH, Keep: g.Keep, Group: g.Group, MinN: 1, MaxN: 1})
+		}
+		return ks
+	},
+	Driver:    "asm/nm.go, asm/nm_simd.go (nm_amd64.go, nm_arm64.go register)",
+	Reference: "ref.NM (ref/ref.go)",
+	Test:      "asm/nm_test.go",
 }
 
 func init() { Register(NM) }
@@ -312,12 +332,9 @@ func (g *nmGen) tile(b *bsrGen, ival, ipos, y, bp, units, j vm.Reg, u int, mask 
 // shift = (lane mod lanes-per-word)·PB, base = the lane's group offset in the pass window,
 // mask = 2^PB − 1, select = 1 for lanes that read the pass's second word.
 func nmGemvGeometry(g NMGemv, lanes int) (pb, words, passes, tables int) {
-	pb = 2
-	if g.Group > 4 {
-		pb = 4
-	}
-	words = 16 * pb / 32
-	passes = 16 / lanes
+	pb = NMPosBits(g.Group)
+	words = NMChunkSlots * pb / NMWordBits
+	passes = NMChunkSlots / lanes
 	win := (lanes + g.Keep - 1) / g.Keep * g.Group
 	tables = (win + 2*lanes - 1) / (2 * lanes)
 	return
@@ -390,12 +407,12 @@ func genNMGemv(m vm.NMMachine, g NMGemv) {
 					}
 					bit++
 				}
-				m.FMAMem(acc[r], sub[0], vm.At(vals, (r*16+lane0)*4))
+				m.FMAMem(acc[r], sub[0], vm.At(vals, (r*NMChunkSlots+lane0)*4))
 			}
 		}
-		m.AddImm(vals, int64(g.UH*16*4))
+		m.AddImm(vals, int64(g.UH*NMChunkSlots*4))
 		m.AddImm(bits, int64(g.UH*words*4))
-		m.AddImm(xw, int64(16/g.Keep*g.Group*4))
+		m.AddImm(xw, int64(NMChunkSlots/g.Keep*g.Group*4))
 		m.AddImm(c, -1)
 		m.BrImm(c, vm.GT, 0, cloop)
 		m.Bind(cdone)

@@ -12,9 +12,9 @@ import (
 //	s = Σ_p vals[p] · x[idx[p]]    (Lanes()-wide partial sums: two vector accumulators over
 //	                                 chunks of Lanes() entries, a masked last chunk, then
 //	                                 ReduceAdd's fixed tree)
-//	if flags&CSRBias:  s += bias[i]
-//	if flags&CSRLoadY: s += y[i]    (Accumulate)
-//	if flags&CSRClamp: s = min(max(s, lo), hi)
+//	if flags&EpiBias:  s += bias[i]
+//	if flags&EpiLoadY: s += y[i]    (Accumulate)
+//	if flags&EpiClamp: s = min(max(s, lo), hi)
 //	y[i·ldy] = s
 //
 // vals and idx run through the rows' entries in order; idx holds 16-bit column indices when
@@ -66,14 +66,44 @@ var SpMV = Family{
 		var b strings.Builder
 		fmt.Fprintf(&b, "// spmv%sFeatures are the CPU features the spmv%[1]s functions use.\nconst spmv%[1]sFeatures = %[2]s\n\n", id, features)
 		fmt.Fprintf(&b, "// spmv%sLanes is the vector width in float32 lanes (the index-stream padding).\nconst spmv%[1]sLanes = %d\n\n", id, lanesOf(isa))
+		fmt.Fprintf(&b, "// spmv%sKernels lists the generated SpMV functions: index bits, gather-free, function.\nvar spmv%[1]sKernels = []spmvGenKernel{\n", id)
+		for _, bcast := range []bool{false, true} {
+			for _, bytes := range []int{2, 4} {
+				fn := SpMVFuncName(isa, bytes)
+				if bcast {
+					fn = SpMVBcastName(isa, bytes)
+				}
+				fmt.Fprintf(&b, "\t{bits: %d, bcast: %v, f%d: %s},\n", 8*bytes, bcast, 8*bytes, fn)
+			}
+		}
+		b.WriteString("}\n")
 		return b.String()
 	},
+	// i16 and i32 per ISA, gather and (where registered) gather-free: NEON registers only
+	// the lane-by-lane gather kernels (DESIGN §11).
+	Kernels: func(isa string) []Kernel {
+		var ks []Kernel
+		for _, bcast := range []bool{false, true} {
+			if bcast && isa == "neon" {
+				continue
+			}
+			for _, bytes := range []int{2, 4} {
+				sym, fn := SpMVFuncName(isa, bytes), "genSpMV"
+				if bcast {
+					sym, fn = SpMVBcastName(isa, bytes), "genSpMVBcast"
+				}
+				ks = append(ks, Kernel{Kind: KindSpMV, Func: fn, Symbols: []string{sym}, Format: "csr", Lanes: lanesOf(isa),
+					Rows: 1, IndexBits: 8 * bytes, Bcast: bcast, MinN: 1, MaxN: 1})
+			}
+		}
+		return ks
+	},
+	Driver:    "asm/spmv.go (spmv_amd64.go, spmv_arm64.go register)",
+	Reference: "ref.CSR (ref/ref.go)",
+	Test:      "asm/spmv_test.go",
 }
 
 func init() { Register(SpMV) }
-
-// SpMVHasGather reports whether isa gets the gather kernels.
-func SpMVHasGather(isa string) bool { return isa == "avx512" || isa == "avx2" }
 
 func genSpMV(m vm.GatherMachine, bytes int) {
 	L := m.Lanes()

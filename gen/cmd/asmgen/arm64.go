@@ -33,7 +33,8 @@ func generateNEON(fam kernels.Family) (out []File, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s/neon: %w", fam.File, err)
 	}
-	goText, err := format.Source(m.Stubs(Generator, fam.Table(m.ISA(), neonFeatures)))
+	asmText = withHeader(asmText, kernels.AsmHeader(fam, m.ISA()))
+	goText, err := format.Source(m.Stubs(Generator, fam.Table(m.ISA(), neonFeatures)+"\n"+kernels.Manifest(fam, m.ISA(), neonFeatures)))
 	if err != nil {
 		return nil, fmt.Errorf("%s/neon: gofmt: %w", fam.File, err)
 	}

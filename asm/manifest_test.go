@@ -1,0 +1,147 @@
+package asm
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sparsegen/sparsegen/formats"
+)
+
+// TestManifest checks that every registered family is described once, by one name: a
+// generated family registers exactly its manifest entry (gen/kernels/manifest.go), a
+// pure-Go family describes itself with the same typed fields, every manifest entry is
+// registered, and the assembly file named by an entry's description defines its symbols
+// and names the kernel in its header.
+func TestManifest(t *testing.T) {
+	inManifest := map[string]Desc{}
+	for _, d := range Manifest() {
+		if _, dup := inManifest[d.Name]; dup {
+			t.Errorf("manifest lists %s twice", d.Name)
+		}
+		inManifest[d.Name] = d
+		f, ok := Lookup(d.Name)
+		if !ok {
+			t.Errorf("manifest entry %s is not registered", d.Name)
+			continue
+		}
+		if !reflect.DeepEqual(*f.Desc, d) {
+			t.Errorf("%s registers\n\t%+v\nits manifest entry is\n\t%+v", d.Name, f.Desc, d)
+		}
+	}
+	for _, f := range Families() {
+		d := *f.Desc
+		if d.Format == "" || d.DType != "float32" || d.Source == "" {
+			t.Errorf("%s: descriptor lacks a format, value type or description: %+v", d.Name, d)
+		}
+		if d.MaxN != 0 && d.MaxN < d.MinN {
+			t.Errorf("%s: N range [%d, %d]", d.Name, d.MinN, d.MaxN)
+		}
+		if f.ISA == Generic {
+			if len(d.Symbols) != 0 || d.Lanes != 0 {
+				t.Errorf("%s: a pure-Go family with symbols %v or lanes %d", d.Name, d.Symbols, d.Lanes)
+			}
+			continue
+		}
+		if _, ok := inManifest[d.Name]; !ok {
+			t.Errorf("%s is registered but has no manifest entry: describe it in its gen/kernels family (Family.Kernels) and regenerate", d.Name)
+			continue
+		}
+		if len(d.Symbols) == 0 || d.Lanes == 0 {
+			t.Errorf("%s: generated family without symbols or lanes", d.Name)
+		}
+		checkAssembly(t, d)
+	}
+}
+
+// checkAssembly reads the .s file the descriptor's description wrote for its ISA: its
+// header names the kernel and its symbols, and it defines every symbol.
+func checkAssembly(t *testing.T, d Desc) {
+	t.Helper()
+	src, _, _ := strings.Cut(d.Source, " ")
+	file, ok := strings.CutPrefix(src, "gen/kernels/")
+	if !ok || !strings.HasSuffix(file, ".go") {
+		t.Errorf("%s: description %q is not a gen/kernels file", d.Name, d.Source)
+		return
+	}
+	goarch := "amd64"
+	if d.ISA == NEON {
+		goarch = "arm64"
+	}
+	path := strings.TrimSuffix(file, ".go") + "_" + d.ISA.String() + "_" + goarch + ".s"
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Errorf("%s: %v", d.Name, err)
+		return
+	}
+	s := string(text)
+	if !strings.Contains(s, "// Description: "+src+",") {
+		t.Errorf("%s: %s does not name its description %s", d.Name, path, src)
+	}
+	if !strings.Contains(s, "// Kernel "+d.Name+": "+strings.Join(d.Symbols, " ")+"\n") {
+		t.Errorf("%s: the header of %s does not list it with %v", d.Name, path, d.Symbols)
+	}
+	for _, sym := range d.Symbols {
+		if !strings.Contains(s, "TEXT ·"+sym+"(SB)") {
+			t.Errorf("%s: %s defines no %s", d.Name, path, sym)
+		}
+	}
+}
+
+// TestKernelNames packs a matrix for every registered family and checks that the kernel
+// is called what its family is: one spelling for the registry, the policy, records and
+// Kernel.Name().
+func TestKernelNames(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 1))
+	dense := randDense(r, 13, 40, 40)
+	csr, err := formats.CSRFromDense(dense)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range Families() {
+		var w formats.Matrix
+		switch f.Format {
+		case "dense":
+			w = dense
+		case "csr":
+			w = csr
+		case "bsr":
+			br, bc := f.BlockR, f.BlockC
+			if br == 0 {
+				br, bc = 2, 3
+			}
+			w = randBSR(r, 13, 40, br, bc, 0.5)
+		case "nm":
+			keep, group := f.Keep, f.Group
+			if group == 0 {
+				keep, group = 2, 4
+			}
+			w = randNM(r, 13, 40, keep, group)
+		default:
+			t.Errorf("%s: format %q", f.Name, f.Format)
+			continue
+		}
+		k, err := f.Pack(w)
+		if err != nil {
+			t.Errorf("%s: packing its own kind of matrix: %v", f.Name, err)
+			continue
+		}
+		if k.Name() != f.Name || k.ISA() != f.ISA {
+			t.Errorf("family %s (%v) packs a kernel called %s (%v)", f.Name, f.ISA, k.Name(), k.ISA())
+		}
+		// A specialised family refuses other shapes and patterns.
+		if f.BlockR != 0 {
+			if _, err := f.Pack(randBSR(r, 13, 40, f.BlockR+1, f.BlockC, 0.5)); !errors.Is(err, ErrNotApplicable) {
+				t.Errorf("%s packed a %d×%d BSR: %v", f.Name, f.BlockR+1, f.BlockC, err)
+			}
+		}
+		if f.Keep != 0 {
+			if _, err := f.Pack(randNM(r, 13, 40, f.Keep, 2*f.Group)); !errors.Is(err, ErrNotApplicable) {
+				t.Errorf("%s packed a %d:%d N:M matrix: %v", f.Name, f.Keep, 2*f.Group, err)
+			}
+		}
+	}
+}
