@@ -110,9 +110,15 @@ var Gemv = Family{
 func init() { Register(Gemv) }
 
 func genGemv(m gemvMachine, s GemvShape) {
-	vm.Check(s.C >= 1 && s.C <= 4 && s.U >= 1 && (s.R == 1 || s.R == 2 || s.R == 4), "gemv shape %+v", s)
 	name := GemvFuncName(m.ISA(), s)
 	m.Func(name, fmt.Sprintf("%s computes y = epi(W·X) for rows dense rows of W (stride ldw) and %d column(s) of an X panel, %d rows at a time.", name, s.C, s.R), GemvParams)
+	genGemvBody(m, s, vm.ElemF32)
+}
+
+// genGemvBody emits the body of a GEMV kernel whose W elements are stored as e (vm.ElemF32:
+// the float32 kernels; else GemvLP's, gen/kernels/gemvlp.go) into the function just begun.
+func genGemvBody(m gemvMachine, s GemvShape, e vm.Elem) {
+	vm.Check(s.C >= 1 && s.C <= 4 && s.U >= 1 && (s.R == 1 || s.R == 2 || s.R == 4), "gemv shape %+v", s)
 	i := m.GP() // first row of the group
 	m.MovImm(i, 0)
 	wg, yg := m.Param("w"), m.Param("y")
@@ -122,30 +128,42 @@ func genGemv(m gemvMachine, s GemvShape) {
 		left := m.Param("rows")
 		m.Sub(left, i)
 		m.BrImm(left, vm.LT, int64(s.R), singles)
-		gemvGroup(m, s, s.R, i, wg, yg)
+		gemvGroup(m, s, e, s.R, i, wg, yg)
 		m.Jmp(groups)
 	}
 	m.Bind(singles)
 	left := m.Param("rows")
 	m.Sub(left, i)
 	m.BrImm(left, vm.LE, 0, exit)
-	gemvGroup(m, s, 1, i, wg, yg)
+	gemvGroup(m, s, e, 1, i, wg, yg)
 	m.Jmp(singles)
 	m.Bind(exit)
 	m.Ret()
 }
 
 // gemvGroup computes rows [i, i+R) (R = r): the dot products, the epilogue and the stores,
-// then moves i, wg and yg on by r rows.
-func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
+// then moves i, wg and yg on by r rows. W's elements are stored as e: other than float32,
+// each W vector is a widening load (vm.WidenMachine), always of a whole vector (the tail
+// too: the plan pads every row to a multiple of the vector with zeros), and an int8 row's
+// sum is multiplied by its scale before the epilogue.
+func gemvGroup(m gemvMachine, s GemvShape, e vm.Elem, r int, i, wg, yg vm.Reg) {
 	L := m.Lanes()
 	C, U := s.C, s.U
-	// Row pointers: p[0] = wg, p[j] = wg + j·ldw floats.
+	eb := e.Bytes()
+	shift := map[int]int{1: 0, 2: 1, 4: 2}[eb]
+	wload := func(v vm.Vec, a vm.Mem) { m.LoadV(v, a) }
+	if e != vm.ElemF32 {
+		wm := m.(vm.WidenMachine)
+		wload = func(v vm.Vec, a vm.Mem) { wm.LoadWiden(v, a, e) }
+	}
+	// Row pointers: p[0] = wg, p[j] = wg + j·ldw elements.
 	p := make([]vm.Reg, r)
 	p[0] = wg
 	if r > 1 {
 		ldw := m.Param("ldw")
-		m.Shl(ldw, 2)
+		if shift > 0 {
+			m.Shl(ldw, shift)
+		}
 		for j := 1; j < r; j++ {
 			p[j] = m.GP()
 			m.Lea(p[j], vm.Idx(p[j-1], ldw, 1))
@@ -167,7 +185,7 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 	xp := m.Param("x") // the panel vector at q
 	// step adds nv vectors (from q) into accumulator u0+u; masked: one vector, k−q lanes.
 	step := func(nv, u0 int, k *vm.Mask) {
-		wAt := func(j, u int) vm.Mem { return vm.Idx(p[j], q, 4).Off(u * L * 4) }
+		wAt := func(j, u int) vm.Mem { return vm.Idx(p[j], q, eb).Off(u * L * eb) }
 		xAt := func(c, u int) vm.Mem { return vm.At(xp, (u*C+c)*L*4) }
 		if k != nil {
 			// The tail: one column at a time (fewer live registers), W reloaded per column.
@@ -176,7 +194,11 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 				m.LoadVMask(xv, xAt(c, 0), *k)
 				for j := 0; j < r; j++ {
 					wv := m.Vec()
-					m.LoadVMask(wv, wAt(j, 0), *k)
+					if e == vm.ElemF32 {
+						m.LoadVMask(wv, wAt(j, 0), *k)
+					} else {
+						wload(wv, wAt(j, 0)) // whole vector: the row's padding is zero
+					}
 					m.FMA(acc[j][c][u0], wv, xv)
 				}
 			}
@@ -191,7 +213,7 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 				hint = p.PrefetchNTA
 			}
 			for j := 0; j < r; j++ {
-				for off := 0; off < nv*L*4; off += 64 {
+				for off := 0; off < nv*L*eb; off += 64 {
 					hint(wAt(j, 0).Off(pf.Dist + off))
 				}
 			}
@@ -206,12 +228,12 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 		}
 		for j := 0; j < r; j++ {
 			for u := 0; u < nv; u++ {
-				if C == 1 {
+				if C == 1 && e == vm.ElemF32 {
 					m.FMAMem(acc[j][0][u0+u], xv[0][u], wAt(j, u))
 					continue
 				}
 				wv := m.Vec()
-				m.LoadV(wv, wAt(j, u))
+				wload(wv, wAt(j, u))
 				for c := 0; c < C; c++ {
 					m.FMA(acc[j][c][u0+u], wv, xv[c][u])
 				}
@@ -263,8 +285,17 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 				m.VAdd(a[0], a[u])
 			}
 			m.ReduceAdd(a[0])
-			rowEpilogue(m, a[0], i, j, vm.At(yr, c*4))
-			m.StoreLane0(vm.At(yr, c*4), a[0])
+			sum := a[0]
+			if e == vm.ElemI8 {
+				// y = scale[i+j]·Σ w8·x, one rounding (an FMA onto zero), then the epilogue.
+				sc := m.Vec()
+				m.Load1(sc, vm.Idx(m.Param("scale"), i, 4).Off(j*4))
+				sum = m.Vec()
+				m.Zero(sum)
+				m.FMA(sum, a[0], sc)
+			}
+			rowEpilogue(m, sum, i, j, vm.At(yr, c*4))
+			m.StoreLane0(vm.At(yr, c*4), sum)
 		}
 		if j+1 < r {
 			m.Add(yr, ldy)
@@ -273,7 +304,9 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 	m.Add(yr, ldy)
 	m.Mov(yg, yr)
 	ldw := m.Param("ldw")
-	m.Shl(ldw, 2)
+	if shift > 0 {
+		m.Shl(ldw, shift)
+	}
 	for j := 0; j < r; j++ {
 		m.Add(wg, ldw)
 	}
