@@ -20,8 +20,7 @@ import (
 //     rounding, before bias, old Y and clamp. bf16 and fp16 kernels take scale and ignore it.
 //
 // Widening: bf16 VPMOVZXWD + VPSLLD 16; fp16 VCVTPH2PS (F16C on AVX2, AVX-512F); int8
-// VPMOVSXBD + VCVTDQ2PS. The NEON backend does not implement vm.WidenMachine yet, so no
-// NEON kernels are generated (arm64 runs the pure-Go kernel in asm/gemvlp.go).
+// VPMOVSXBD + VCVTDQ2PS; NEON (gen/neon/widen.go) UXTL + SHL #16, FCVTL, SXTL ×2 + SCVTF.
 
 // GemvLPParams is the signature of every low-precision GEMV kernel.
 var GemvLPParams = []vm.Param{
