@@ -59,7 +59,9 @@ var GemvPrefetch = map[string]GemvPrefetchHint{"avx2": {Dist: 2048, NTA: true}}
 // per cache line, gemvGroup). Zen 5, 1 thread, go test -bench GemvLP, N = 1: int8 AVX-512
 // 2.2 → 1.3 ms on 11008×4096 (W at 35 GB/s instead of 20) and 2.6 → 1.5 ms on 4096×11008;
 // bf16 and fp16, whose rows span two or more pages, already streamed at the fp32 kernel's
-// bandwidth without it and measured slower with it (2.6-2.9 → 3.3-3.9 ms, one noisy run).
+// bandwidth without it and measured slower with it (2.6-2.9 → 3.3-3.9 ms, one noisy run);
+// in sparsegen bench -cold, three alternated runs each, the ratio to OpenBLAS went 1.55-1.75
+// → 1.47-1.59 on 11008×4096 and 1.70-1.83 → 1.82-2.05 on 4096×11008: mixed, left off.
 var GemvLPPrefetch = map[vm.Elem]bool{vm.ElemI8: true}
 
 // GemvPrefetchHint is one ISA's prefetch of W (GemvPrefetch).
