@@ -62,9 +62,10 @@ const (
 	FeatAVX512BW
 	FeatAVX512DQ
 	FeatASIMD
+	FeatF16C // VCVTPH2PS/VCVTPS2PH on ymm (the fp16 GEMV's AVX2 kernels)
 )
 
-var featNames = []string{"AVX2", "FMA", "AVX512F", "AVX512VL", "AVX512BW", "AVX512DQ", "ASIMD"}
+var featNames = []string{"AVX2", "FMA", "AVX512F", "AVX512VL", "AVX512BW", "AVX512DQ", "ASIMD", "F16C"}
 
 func (f Feature) String() string {
 	s := ""

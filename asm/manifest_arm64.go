@@ -11,6 +11,9 @@ var generatedManifests = [][]Desc{
 	csrNEONManifest,
 	gemmNEONManifest,
 	gemvNEONManifest,
+	gemvbf16NEONManifest,
+	gemvf16NEONManifest,
+	gemvi8NEONManifest,
 	nmNEONManifest,
 	spmvNEONManifest,
 }

@@ -80,7 +80,7 @@ func TestNEONWordsDecode(t *testing.T) {
 	}
 	allowed := map[string]bool{"fmla": true, "fmls": true, "fmul": true, "fadd": true, "fsub": true,
 		"fmax": true, "fmin": true, "fmaxnm": true, "fminnm": true, "faddp": true,
-		"neg": true, "ushl": true, "mul": true}
+		"neg": true, "ushl": true, "mul": true, "fcvtl": true, "sxtl": true, "scvtf": true}
 	words := 0
 	for _, name := range files {
 		f, err := os.Open(name)

@@ -369,6 +369,9 @@ func RandomDense(seed uint64, m, k int) *formats.Dense {
 func Synthesize(d *formats.Dense, p Pattern) (formats.Matrix, error) {
 	switch p.Kind {
 	case Dense:
+		if p.DType != 0 {
+			return formats.DenseLPFromDense(d, p.DType)
+		}
 		return d, nil
 	case Unstructured:
 		pd, err := prune.Magnitude(d, p.Sparsity)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/sparsegen/sparsegen/formats"
 )
 
 // Shape is one layer shape: W is M×K, X is K×N.
@@ -92,6 +94,9 @@ type Pattern struct {
 	// Structure is, for Model, the structure measured in the weights: "unstructured",
 	// "dense", "nmK:G" or "bsrRxC" (dispatch.PatternOf).
 	Structure string
+	// DType, for Dense, stores W in bf16, fp16 or int8 (formats.DenseLP, converted from
+	// the float32 weights with formats.DenseLPFromDense); 0 is float32.
+	DType formats.DType
 }
 
 // String is the flag syntax: "dense", "unstructured:0.9", "nm:2:4", "block:4x4:0.9"; a
@@ -109,6 +114,9 @@ func (p Pattern) String() string {
 			return "model"
 		}
 		return "model:" + p.Structure
+	}
+	if p.DType != 0 {
+		return "dense:" + p.DType.String()
 	}
 	return "dense"
 }
@@ -139,8 +147,17 @@ func ParsePattern(s string) (Pattern, error) {
 	}
 	switch PatternKind(f[0]) {
 	case Dense:
-		if len(f) != 1 {
-			return bad("dense takes no parameters")
+		switch {
+		case len(f) == 2 && f[1] == "f32":
+			return Pattern{Kind: Dense}, nil
+		case len(f) == 2:
+			t, err := formats.ParseDType(f[1])
+			if err != nil {
+				return bad("dense takes an optional dtype: f32, bf16, f16 or i8")
+			}
+			return Pattern{Kind: Dense, DType: t}, nil
+		case len(f) != 1:
+			return bad("dense takes no parameters but an optional dtype (dense:bf16)")
 		}
 		return Pattern{Kind: Dense}, nil
 	case Unstructured:

@@ -54,6 +54,7 @@ func detectFeatures() asm.Feature {
 		set(cpu.X86.HasAVX512VL, asm.FeatAVX512VL)
 		set(cpu.X86.HasAVX512BW, asm.FeatAVX512BW)
 		set(cpu.X86.HasAVX512DQ, asm.FeatAVX512DQ)
+		set(cpu.X86.HasF16C, asm.FeatF16C)
 	case "arm64":
 		// ASIMD is architectural on arm64; x/sys/cpu reports it where the OS tells.
 		set(cpu.ARM64.HasASIMD || runtime.GOARCH == "arm64", asm.FeatASIMD)

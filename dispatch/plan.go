@@ -140,6 +140,9 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if lp, ok := w.(*formats.DenseLP); ok { // bf16, fp16, int8: dispatch/lowp.go
+		return compileLP(lp, opts, host, isa, isaWhy)
+	}
 	fams, ms, sparse, err := measureFor(w, host, isa, opts.Format, true)
 	if err != nil {
 		return nil, err

@@ -35,6 +35,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	blas := fs.Bool("blas", true, "compare with OpenBLAS when built with -tags openblas")
 	xsmm := fs.Bool("xsmm", true, "compare with LIBXSMM's dense JIT when built with -tags libxsmm")
 	record := fs.String("record", "", "a tuning record (sparsegen tune) for dispatch to follow")
+	dtypes := fs.String("dtype", "", "comma-separated weight dtypes for the dense pattern: f32, bf16, f16, i8 (W converted\nfrom the float32 weights, round to nearest even; int8 with a scale per row); default f32")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
@@ -72,6 +73,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	} else {
 		cfg.Patterns = bench.DefaultPatterns()
+	}
+	if *dtypes != "" {
+		if *model != "" {
+			return usageErr(fs, "-dtype applies to synthetic weights, not -model")
+		}
+		if cfg.Patterns, err = withDTypes(cfg.Patterns, *dtypes); err != nil {
+			return usageErr(fs, "-dtype: %v", err)
+		}
 	}
 	if *n != "" && *model == "" {
 		return usageErr(fs, "-n needs -model (use -shapes MxKxN for synthetic weights)")
@@ -138,6 +147,45 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "wrote %s.svg and %s.png\n", base, base)
 	}
 	return nil
+}
+
+// withDTypes returns ps with every dense pattern once per dtype of the list ("f32", "bf16",
+// "f16", "i8"). Only dense W has low-precision kernels so far, so the other patterns stay
+// float32 (and are left out when f32 is not in the list).
+func withDTypes(ps []bench.Pattern, list string) ([]bench.Pattern, error) {
+	var dts []formats.DType
+	f32 := false
+	for _, s := range strings.Split(list, ",") {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if s == "f32" {
+			f32 = true
+			dts = append(dts, 0)
+			continue
+		}
+		t, err := formats.ParseDType(s)
+		if err != nil {
+			return nil, err
+		}
+		dts = append(dts, t)
+	}
+	var out []bench.Pattern
+	for _, p := range ps {
+		if p.Kind != bench.Dense {
+			if f32 {
+				out = append(out, p)
+			}
+			continue
+		}
+		for _, t := range dts {
+			q := p
+			q.DType = t
+			out = append(out, q)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no pattern left: low-precision dtypes apply to the dense pattern only")
+	}
+	return out, nil
 }
 
 // parseThreads reads one thread count: an integer in 1…dispatch.MaxThreads.

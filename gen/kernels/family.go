@@ -15,6 +15,10 @@ import (
 type Family struct {
 	// File is the base name of the output files: asm/<File>_<isa>_<goarch>.s and .go.
 	File string
+	// Desc, if set, is the base name of the description's file in gen/kernels when it is
+	// not File (one description lowered to several families, as gemvlp.go is to gemvbf16,
+	// gemvf16 and gemvi8).
+	Desc string
 	// Gen emits every function of the family for machine m.
 	Gen func(m vm.Machine)
 	// Table returns Go declarations (package asm) that refer to the generated functions,

@@ -55,6 +55,15 @@ var GemvShapes = map[string][]GemvShape{
 // hardware prefetchers ahead.
 var GemvPrefetch = map[string]GemvPrefetchHint{"avx2": {Dist: 2048, NTA: true}}
 
+// GemvLPPrefetch says which stored types prefetch the next row group (PREFETCHT0, one hint
+// per cache line, gemvGroup). Zen 5, 1 thread, go test -bench GemvLP, N = 1: int8 AVX-512
+// 2.2 → 1.3 ms on 11008×4096 (W at 35 GB/s instead of 20) and 2.6 → 1.5 ms on 4096×11008;
+// bf16 and fp16, whose rows span two or more pages, already streamed at the fp32 kernel's
+// bandwidth without it and measured slower with it (2.6-2.9 → 3.3-3.9 ms, one noisy run);
+// in sparsegen bench -cold, three alternated runs each, the ratio to OpenBLAS went 1.55-1.75
+// → 1.47-1.59 on 11008×4096 and 1.70-1.83 → 1.82-2.05 on 4096×11008: mixed, left off.
+var GemvLPPrefetch = map[vm.Elem]bool{vm.ElemI8: true}
+
 // GemvPrefetchHint is one ISA's prefetch of W (GemvPrefetch).
 type GemvPrefetchHint struct {
 	Dist int  // bytes ahead (0: none)
@@ -125,9 +134,15 @@ var Gemv = Family{
 func init() { Register(Gemv) }
 
 func genGemv(m gemvMachine, s GemvShape) {
-	vm.Check(s.C >= 1 && s.C <= 4 && s.U >= 1 && (s.R == 1 || s.R == 2 || s.R == 4), "gemv shape %+v", s)
 	name := GemvFuncName(m.ISA(), s)
 	m.Func(name, fmt.Sprintf("%s computes y = epi(W·X) for rows dense rows of W (stride ldw) and %d column(s) of an X panel, %d rows at a time.", name, s.C, s.R), GemvParams)
+	genGemvBody(m, s, vm.ElemF32)
+}
+
+// genGemvBody emits the body of a GEMV kernel whose W elements are stored as e (vm.ElemF32:
+// the float32 kernels; else GemvLP's, gen/kernels/gemvlp.go) into the function just begun.
+func genGemvBody(m gemvMachine, s GemvShape, e vm.Elem) {
+	vm.Check(s.C >= 1 && s.C <= 4 && s.U >= 1 && (s.R == 1 || s.R == 2 || s.R == 4), "gemv shape %+v", s)
 	i := m.GP() // first row of the group
 	m.MovImm(i, 0)
 	wg, yg := m.Param("w"), m.Param("y")
@@ -137,34 +152,59 @@ func genGemv(m gemvMachine, s GemvShape) {
 		left := m.Param("rows")
 		m.Sub(left, i)
 		m.BrImm(left, vm.LT, int64(s.R), singles)
-		gemvGroup(m, s, s.R, i, wg, yg)
+		gemvGroup(m, s, e, s.R, i, wg, yg)
 		m.Jmp(groups)
 	}
 	m.Bind(singles)
 	left := m.Param("rows")
 	m.Sub(left, i)
 	m.BrImm(left, vm.LE, 0, exit)
-	gemvGroup(m, s, 1, i, wg, yg)
+	gemvGroup(m, s, e, 1, i, wg, yg)
 	m.Jmp(singles)
 	m.Bind(exit)
 	m.Ret()
 }
 
 // gemvGroup computes rows [i, i+R) (R = r): the dot products, the epilogue and the stores,
-// then moves i, wg and yg on by r rows.
-func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
+// then moves i, wg and yg on by r rows. W's elements are stored as e: other than float32,
+// each W vector is a widening load (vm.WidenMachine), always of a whole vector (the tail
+// too: the plan pads every row to a multiple of the vector with zeros), and an int8 row's
+// sum is multiplied by its scale before the epilogue.
+func gemvGroup(m gemvMachine, s GemvShape, e vm.Elem, r int, i, wg, yg vm.Reg) {
 	L := m.Lanes()
 	C, U := s.C, s.U
-	// Row pointers: p[0] = wg, p[j] = wg + j·ldw floats.
+	eb := e.Bytes()
+	shift := map[int]int{1: 0, 2: 1, 4: 2}[eb]
+	wload := func(v vm.Vec, a vm.Mem) { m.LoadV(v, a) }
+	if e != vm.ElemF32 {
+		wm := m.(vm.WidenMachine)
+		wload = func(v vm.Vec, a vm.Mem) { wm.LoadWiden(v, a, e) }
+	}
+	// Row pointers: p[0] = wg, p[j] = wg + j·ldw elements.
 	p := make([]vm.Reg, r)
 	p[0] = wg
 	if r > 1 {
 		ldw := m.Param("ldw")
-		m.Shl(ldw, 2)
+		if shift > 0 {
+			m.Shl(ldw, shift)
+		}
 		for j := 1; j < r; j++ {
 			p[j] = m.GP()
 			m.Lea(p[j], vm.Idx(p[j-1], ldw, 1))
 		}
+	}
+	// Low-precision rows are short streams (a 4096-weight int8 row is one 4 KiB page, where
+	// hardware prefetchers stop): the next R rows, contiguous after these, are prefetched
+	// linearly while these stream, R·U·L elements per step (nxt = the next group's start).
+	var nxt vm.Reg = -1
+	lpHint, lpOK := m.(Prefetcher)
+	if lpOK && GemvLPPrefetch[e] {
+		ldw := m.Param("ldw")
+		if shift > 0 {
+			m.Shl(ldw, shift)
+		}
+		nxt = m.GP()
+		m.Lea(nxt, vm.Idx(p[r-1], ldw, 1))
 	}
 	acc := make([][][]vm.Vec, r)
 	for j := range acc {
@@ -182,7 +222,7 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 	xp := m.Param("x") // the panel vector at q
 	// step adds nv vectors (from q) into accumulator u0+u; masked: one vector, k−q lanes.
 	step := func(nv, u0 int, k *vm.Mask) {
-		wAt := func(j, u int) vm.Mem { return vm.Idx(p[j], q, 4).Off(u * L * 4) }
+		wAt := func(j, u int) vm.Mem { return vm.Idx(p[j], q, eb).Off(u * L * eb) }
 		xAt := func(c, u int) vm.Mem { return vm.At(xp, (u*C+c)*L*4) }
 		if k != nil {
 			// The tail: one column at a time (fewer live registers), W reloaded per column.
@@ -191,13 +231,22 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 				m.LoadVMask(xv, xAt(c, 0), *k)
 				for j := 0; j < r; j++ {
 					wv := m.Vec()
-					m.LoadVMask(wv, wAt(j, 0), *k)
+					if e == vm.ElemF32 {
+						m.LoadVMask(wv, wAt(j, 0), *k)
+					} else {
+						wload(wv, wAt(j, 0)) // whole vector: the row's padding is zero
+					}
 					m.FMA(acc[j][c][u0], wv, xv)
 				}
 			}
 			return
 		}
-		if pf := GemvPrefetch[m.ISA()]; pf.Dist > 0 && nv == U {
+		if nxt >= 0 && nv == U {
+			for off := 0; off < r*nv*L*eb; off += 64 {
+				lpHint.Prefetch(vm.Idx(nxt, q, r*eb).Off(off))
+			}
+		}
+		if pf := GemvPrefetch[m.ISA()]; pf.Dist > 0 && nv == U && nxt < 0 {
 			hint := func(vm.Mem) {}
 			if p, ok := m.(Prefetcher); ok {
 				hint = p.Prefetch
@@ -206,7 +255,7 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 				hint = p.PrefetchNTA
 			}
 			for j := 0; j < r; j++ {
-				for off := 0; off < nv*L*4; off += 64 {
+				for off := 0; off < nv*L*eb; off += 64 {
 					hint(wAt(j, 0).Off(pf.Dist + off))
 				}
 			}
@@ -221,12 +270,12 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 		}
 		for j := 0; j < r; j++ {
 			for u := 0; u < nv; u++ {
-				if C == 1 {
+				if C == 1 && e == vm.ElemF32 {
 					m.FMAMem(acc[j][0][u0+u], xv[0][u], wAt(j, u))
 					continue
 				}
 				wv := m.Vec()
-				m.LoadV(wv, wAt(j, u))
+				wload(wv, wAt(j, u))
 				for c := 0; c < C; c++ {
 					m.FMA(acc[j][c][u0+u], wv, xv[c][u])
 				}
@@ -278,8 +327,17 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 				m.VAdd(a[0], a[u])
 			}
 			m.ReduceAdd(a[0])
-			rowEpilogue(m, a[0], i, j, vm.At(yr, c*4))
-			m.StoreLane0(vm.At(yr, c*4), a[0])
+			sum := a[0]
+			if e == vm.ElemI8 {
+				// y = scale[i+j]·Σ w8·x, one rounding (an FMA onto zero), then the epilogue.
+				sc := m.Vec()
+				m.Load1(sc, vm.Idx(m.Param("scale"), i, 4).Off(j*4))
+				sum = m.Vec()
+				m.Zero(sum)
+				m.FMA(sum, a[0], sc)
+			}
+			rowEpilogue(m, sum, i, j, vm.At(yr, c*4))
+			m.StoreLane0(vm.At(yr, c*4), sum)
 		}
 		if j+1 < r {
 			m.Add(yr, ldy)
@@ -288,7 +346,9 @@ func gemvGroup(m gemvMachine, s GemvShape, r int, i, wg, yg vm.Reg) {
 	m.Add(yr, ldy)
 	m.Mov(yg, yr)
 	ldw := m.Param("ldw")
-	m.Shl(ldw, 2)
+	if shift > 0 {
+		m.Shl(ldw, shift)
+	}
 	for j := 0; j < r; j++ {
 		m.Add(wg, ldw)
 	}

@@ -18,7 +18,7 @@ type Kind int
 
 const (
 	KindGEMM   Kind = iota + 1 // dense GEMM micro-kernel tile: gemm_<MR>x<NR>_<isa>
-	KindGEMV                   // dense row-oriented GEMV: gemv_dense_<isa>
+	KindGEMV                   // dense row-oriented GEMV: gemv_dense_<isa>, gemv_dense_<dtype>_<isa> (bf16, f16, i8 weights)
 	KindCSR                    // CSR SpMM tile: spmm_csr_t<T>_<isa>
 	KindSpMV                   // CSR SpMV: spmv_csr_i<bits>[_bcast]_<isa>
 	KindBSR                    // BSR row blocks: bsr<R>x<C>_t<T>_<isa>, bsr_any_<isa>
@@ -57,6 +57,9 @@ func KernelName(isa string, k Kernel) string {
 	case KindGEMM:
 		return fmt.Sprintf("gemm_%dx%d_%s", k.Rows, k.Tile, isa)
 	case KindGEMV:
+		if k.DType != "" && k.DType != "float32" {
+			return "gemv_dense_" + k.DType + "_" + isa
+		}
 		return "gemv_dense_" + isa
 	case KindCSR:
 		return fmt.Sprintf("spmm_csr_t%d_%s", k.Tile, isa)
@@ -83,7 +86,12 @@ func KernelName(isa string, k Kernel) string {
 }
 
 // Source is the description file of family f, relative to the repository root.
-func (f Family) Source() string { return "gen/kernels/" + f.File + ".go" }
+func (f Family) Source() string {
+	if f.Desc != "" {
+		return "gen/kernels/" + f.Desc + ".go"
+	}
+	return "gen/kernels/" + f.File + ".go"
+}
 
 // ManifestVar is the Go name of the manifest asmgen writes for family f on isa.
 func ManifestVar(f Family, isa string) string { return f.File + ident(isa) + "Manifest" }

@@ -124,6 +124,7 @@ const (
 	oPermute2
 	oSelectBit
 	oLoadIdx
+	oLoadWiden // n = vm.Elem (widen.go)
 	oGather
 	oReduceAdd
 	oStoreLane0
@@ -358,7 +359,7 @@ func (o *op) gp() (defs, uses []vm.Reg) {
 		return nil, mem()
 	case oLoadVMask, oStoreVMask:
 		return nil, append(mem(), o.r[0])
-	case oLoadIdx, oStoreLane0, oLoadW:
+	case oLoadIdx, oLoadWiden, oStoreLane0, oLoadW:
 		return nil, mem()
 	case oGather:
 		return nil, o.r
@@ -389,7 +390,7 @@ func dropNeg(vs []vm.Vec) []vm.Vec {
 
 func (o *op) vecRaw() (defs, uses []vm.Vec) {
 	switch o.k {
-	case oZero, oLoad1, oParamF32, oLoadV, oLoadVMask, oLoadIdx:
+	case oZero, oLoad1, oParamF32, oLoadV, oLoadVMask, oLoadIdx, oLoadWiden:
 		return o.v[:1], nil
 	case oStoreV, oStoreVMask, oStoreLane0:
 		return nil, o.v[:1]
@@ -1103,6 +1104,8 @@ func (l *lower) op(o *op) {
 		e.FMOVQLoad(M(r, off), s)
 		d := l.v(o.v[0])
 		e.FADD(s.S4(), d.S4(), d.S4())
+	case oLoadWiden:
+		l.lowerWiden(o)
 	case oLoadIdx:
 		d := l.v(o.v[0])
 		if o.n == 2 {
@@ -1293,7 +1296,7 @@ func (l *lower) planFolds() {
 func memOp(k opKind) bool {
 	switch k {
 	case oLea, oLoad, oStore, oLoad1, oLoadV, oStoreV, oFMAMem, oFMABcast, oVAddMem,
-		oLoadVMask, oStoreVMask, oLoadIdx, oStoreLane0, oLoadW:
+		oLoadVMask, oStoreVMask, oLoadIdx, oLoadWiden, oStoreLane0, oLoadW:
 		return true
 	}
 	return false

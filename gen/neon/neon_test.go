@@ -123,6 +123,12 @@ func everything() *Func {
 	e.VEXT(3, V(4).B8(), V(5).B8(), V(6).B8())
 	e.VUXTL(V(1).H4(), V(2).S4())
 	e.VUXTL(V(1).B8(), V(2).H8())
+	e.FCVTL(V(1), V(2))
+	e.FCVTL(V(31), V(0))
+	e.SXTL(V(1).B8(), V(2).H8())
+	e.SXTL(V(30).H4(), V(31).S4())
+	e.SCVTF(V(3), V(4))
+	e.SCVTF(V(0), V(31))
 	e.VUXTL(V(1).S2(), V(2).D2())
 	// scalar float
 	e.FMOVSLoad(M(R(0), 0), V(1))

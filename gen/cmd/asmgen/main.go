@@ -257,6 +257,8 @@ func features(f *ir.File, lvl x86.Level) (string, error) {
 				set["FeatAVX2"] = true
 			case "FMA3":
 				set["FeatFMA"] = true
+			case "F16C":
+				set["FeatF16C"] = true
 			case "AVX512F", "AVX512VL", "AVX512BW", "AVX512DQ":
 				set["Feat"+isa] = true
 			default:

@@ -1,0 +1,94 @@
+package kernels
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sparsegen/sparsegen/gen/vm"
+)
+
+// Dense GEMV over low-precision weights (GemvLP): the GEMV family of gemv.go with W stored
+// as bf16, fp16 or int8 and every W vector widened to float32 as it is loaded; the
+// accumulation, the sum's order, X's panel and the epilogue are the float32 kernel's. At
+// N = 1 the product is bound by W's bytes, so 2 (bf16, fp16) or 1 (int8) bytes per weight
+// instead of 4 is the whole point. Differences from the float32 kernels:
+//
+//   - w is a byte pointer and ldw counts elements; ldw is a multiple of the vector width and
+//     every row's padding past k is zero: the tail reads W's last vector whole (only X's is
+//     masked), since AVX2 has no masked 8- or 16-bit loads.
+//   - int8 (symmetric, weight-only quantisation): y = scale[row]·Σ w8·x, the product one
+//     rounding, before bias, old Y and clamp. bf16 and fp16 kernels take scale and ignore it.
+//
+// Widening: bf16 VPMOVZXWD + VPSLLD 16; fp16 VCVTPH2PS (F16C on AVX2, AVX-512F); int8
+// VPMOVSXBD + VCVTDQ2PS; NEON (gen/neon/widen.go) UXTL + SHL #16, FCVTL, SXTL ×2 + SCVTF.
+
+// GemvLPParams is the signature of every low-precision GEMV kernel.
+var GemvLPParams = []vm.Param{
+	{Name: "w", Kind: vm.PtrU8}, {Name: "ldw", Kind: vm.Int}, {Name: "rows", Kind: vm.Int}, {Name: "k", Kind: vm.Int},
+	{Name: "x", Kind: vm.PtrF32}, {Name: "y", Kind: vm.PtrF32}, {Name: "ldy", Kind: vm.Int},
+	{Name: "flags", Kind: vm.Int}, {Name: "bias", Kind: vm.PtrF32}, {Name: "scale", Kind: vm.PtrF32},
+	{Name: "lo", Kind: vm.F32}, {Name: "hi", Kind: vm.F32},
+}
+
+// GemvLPElems are the stored types with a family each (file gemv<elem>).
+var GemvLPElems = []vm.Elem{vm.ElemBF16, vm.ElemF16, vm.ElemI8}
+
+// GemvLPFuncName names the kernel of shape s on isa for weights stored as e.
+func GemvLPFuncName(isa string, e vm.Elem, s GemvShape) string {
+	return fmt.Sprintf("gemv%s%sR%dC%d", strings.ToUpper(e.String()), ident(isa), s.R, s.C)
+}
+
+// gemvLPFamily is the family of weights stored as e: the shapes of GemvShapes.
+func gemvLPFamily(e vm.Elem) Family {
+	return Family{
+		File: "gemv" + e.String(),
+		Desc: "gemvlp",
+		Gen: func(m vm.Machine) {
+			g, ok := m.(gemvMachine)
+			if !ok {
+				return
+			}
+			if _, ok := m.(vm.WidenMachine); !ok {
+				return
+			}
+			for _, s := range GemvShapes[m.ISA()] {
+				name := GemvLPFuncName(m.ISA(), e, s)
+				m.Func(name, fmt.Sprintf("%s computes y = epi(W·X) for rows dense rows of %s W (stride ldw elements) and %d column(s) of an X panel, %d rows at a time.", name, e, s.C, s.R), GemvLPParams)
+				genGemvBody(g, s, e)
+			}
+		},
+		Table: func(isa, features string) string {
+			id := strings.ToUpper(e.String()) + ident(isa)
+			var b strings.Builder
+			fmt.Fprintf(&b, "// gemv%sFeatures are the CPU features the gemv%[1]s kernels use.\nconst gemv%[1]sFeatures = %[2]s\n\n", id, features)
+			fmt.Fprintf(&b, "// gemv%sKernels lists the generated %s GEMV kernels by column count (index C−1): rows per group, function.\nvar gemv%[1]sKernels = [4]gemvLPGenKernel{\n", id, e)
+			for _, s := range GemvShapes[isa] {
+				fmt.Fprintf(&b, "\t{rows: %d, cols: %d, fn: %s},\n", s.R, s.C, GemvLPFuncName(isa, e, s))
+			}
+			b.WriteString("}\n")
+			return b.String()
+		},
+		// One kernel per ISA and dtype; it runs every N (passes of up to GemvMaxCols columns),
+		// being the only kernel for such weights.
+		Kernels: func(isa string) []Kernel {
+			if len(GemvShapes[isa]) == 0 {
+				return nil
+			}
+			var syms []string
+			for _, s := range GemvShapes[isa] {
+				syms = append(syms, GemvLPFuncName(isa, e, s))
+			}
+			return []Kernel{{Kind: KindGEMV, Func: "gemvLPFamily", Symbols: syms, Format: "dense_" + e.String(), DType: e.String(),
+				Lanes: lanesOf(isa), Rows: GemvUnitRows, MinN: 1, ExactN: true}}
+		},
+		Driver:    "asm/gemvlp.go (gemvlp_amd64.go, gemvlp_arm64.go register)",
+		Reference: "ref.Dense on W widened (formats.DenseLP.ToDense)",
+		Test:      "asm/gemvlp_test.go, dispatch/lowp_test.go",
+	}
+}
+
+func init() {
+	for _, e := range GemvLPElems {
+		Register(gemvLPFamily(e))
+	}
+}

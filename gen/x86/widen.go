@@ -1,0 +1,33 @@
+package x86
+
+import (
+	"github.com/mmcloughlin/avo/operand"
+
+	"github.com/sparsegen/sparsegen/gen/vm"
+)
+
+// The vm.WidenMachine load (gen/vm/widen.go) on AVX-512 and AVX2: one widening load, plus
+// a shift (bf16) or a conversion (int8). Every form reads exactly Lanes() elements.
+
+var _ vm.WidenMachine = (*Machine)(nil)
+
+func (m *Machine) LoadWiden(v vm.Vec, a vm.Mem, e vm.Elem) {
+	d := m.v(v)
+	switch e {
+	case vm.ElemF32:
+		m.Ctx.VMOVUPS(m.mem(a), d)
+	case vm.ElemBF16:
+		// Zero-extend each 16-bit word into a 32-bit lane, then move it to the high half:
+		// a bf16 is the high half of the float32 it stands for.
+		m.Ctx.VPMOVZXWD(m.mem(a), d)
+		m.Ctx.VPSLLD(operand.U8(16), d, d)
+	case vm.ElemF16:
+		// AVX-512F (zmm ← m256) or F16C (ymm ← m128); exact, subnormals included.
+		m.Ctx.VCVTPH2PS(m.mem(a), d)
+	case vm.ElemI8:
+		m.Ctx.VPMOVSXBD(m.mem(a), d)
+		m.Ctx.VCVTDQ2PS(d, d)
+	default:
+		vm.Check(false, "LoadWiden of %v", e)
+	}
+}
