@@ -101,7 +101,7 @@ func TestNilPlan(t *testing.T) {
 	if m, k := p.Shape(); m != 0 || k != 0 {
 		t.Errorf("Shape = %d, %d", m, k)
 	}
-	if p.Threads() != 0 || p.PackedBytes() != 0 || p.Measure().M != 0 {
+	if p.Threads() != 0 || p.PackedBytes() != 0 || p.Measure().Rows != 0 {
 		t.Error("nil plan: nonzero Threads, PackedBytes or Measure")
 	}
 	if f, s := p.KernelFor(1); f != "" || s != "" {

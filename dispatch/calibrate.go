@@ -137,7 +137,7 @@ func Calibrate(opts CalibrateOptions) (*Calibration, error) {
 			if _, seen := groups[id]; !seen {
 				keys = append(keys, id)
 			}
-			groups[id] = append(groups[id], sample{c.tgt.stored, jb.ms.M, jb.ms.K, effN(c.fam, n), ns, tm.name, jb.ms.Density})
+			groups[id] = append(groups[id], sample{c.tgt.stored, jb.ms.Rows, jb.ms.Cols, effN(c.fam, n), ns, tm.name, jb.ms.Density})
 		}
 		if opts.Progress != nil {
 			opts.Progress(i+1, len(set), tm.name, time.Since(start))

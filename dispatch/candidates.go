@@ -48,7 +48,7 @@ func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 			if !familyTakes(f, t) {
 				continue
 			}
-			e, _ := pol.estimateNs(f, t, ms.M, ms.K, n)
+			e, _ := pol.estimateNs(f, t, ms.Rows, ms.Cols, n)
 			out = append(out, est{Candidate{Kernel: f.Name, Format: t.String(), Threads: opts.Threads, MedianNs: e}, e})
 		}
 	}

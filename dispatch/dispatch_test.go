@@ -766,7 +766,7 @@ func TestMeasure(t *testing.T) {
 	d = randNM(rng, 32, 64, 2, 4)
 	ms, _ = measure(d, nil)
 	if ms.nmKeep(4) != 2 || ms.nmKeep(8) > 4 {
-		t.Fatalf("N:M fits %v", ms.NMFits)
+		t.Fatalf("N:M fits %v", ms.NM)
 	}
 	if PatternOf(ms) != "nm2:4" || math.Abs(ms.Density-0.5) > 1e-9 || ms.RowMin != 32 || ms.RowMax != 32 {
 		t.Fatalf("pattern %s density %v rows %d..%d", PatternOf(ms), ms.Density, ms.RowMin, ms.RowMax)

@@ -27,7 +27,7 @@ func compileLP(w *formats.DenseLP, opts Options, host CPU, isa asm.ISA, isaWhy s
 	}
 	m, k := w.Shape()
 	nnz := w.NNZ()
-	ms := &Measure{M: m, K: k, Format: format, Stored: int64(m) * int64(k), NNZ: nnz}
+	ms := &Measure{Stats: formats.Stats{Rows: m, Cols: k, NNZ: nnz}, Format: format, Stored: int64(m) * int64(k)}
 	if m > 0 && k > 0 {
 		ms.Density = float64(nnz) / (float64(m) * float64(k))
 	}

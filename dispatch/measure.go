@@ -8,51 +8,28 @@ import (
 	"github.com/sparsegen/sparsegen/formats"
 )
 
-// Measure is what Compile learns about W before choosing kernels: counts, how nonzeros
-// spread over rows, how well they fill candidate R×C blocks, and the N:M patterns W
-// satisfies, from formats.Measure.
+// Measure is what Compile learns about W before choosing kernels: formats.Stats (counts,
+// nonzeros per row, the fill of candidate R×C blocks, the tightest N:M per group size) for
+// the candidate block shapes, plus what the input format stores. One type: inspect prints
+// the same Stats.
 type Measure struct {
-	M, K    int
-	Format  string // the input format: "dense", "csr", "bsr", "nm"
-	NNZ     int64  // true nonzeros
-	Stored  int64  // values the input format stores (zeros included)
-	Density float64
-
-	RowMin, RowMax int     // nonzeros per row
-	RowMean        float64 // NNZ / M
-
-	Blocks []BlockFill // candidate R×C blocks
-	NMFits []NMFit     // per group size, the smallest Keep W satisfies
+	formats.Stats
+	Format string // the input format: "dense", "csr", "bsr", "nm"
+	Stored int64  // values the input format stores (zeros included)
 }
-
-// BlockFill is the fill of R×C blocks: NNZ / Slots.
-type BlockFill struct {
-	R, C   int
-	Blocks int64
-	Slots  int64 // values BSR R×C stores (ragged edges narrower)
-	Fill   float64
-}
-
-// NMFit says W conforms to Keep:Group (every group of Group consecutive weights along K
-// holds at most Keep nonzeros).
-type NMFit struct{ Keep, Group int }
 
 // Candidate block shapes measured by default. The block shapes of registered BSR families
 // (their descriptors' BlockR×BlockC) are added to these. N:M fits are measured for groups 4, 8, 16.
 var defaultBlocks = [][2]int{{4, 1}, {8, 1}, {4, 4}}
 
-func (m *Measure) fill(r, c int) (BlockFill, bool) {
-	for _, b := range m.Blocks {
-		if b.R == r && b.C == c {
-			return b, true
-		}
-	}
-	return BlockFill{}, false
+// fill returns the measured stats of R×C blocks (Fill 0 when W has no nonzero).
+func (m *Measure) fill(r, c int) (formats.BlockStats, bool) {
+	return m.Block(r, c)
 }
 
 // nmKeep returns the smallest Keep with which W conforms to Keep:group, or 0 if unmeasured.
 func (m *Measure) nmKeep(group int) int {
-	for _, f := range m.NMFits {
+	for _, f := range m.NM {
 		if f.Group == group {
 			return f.Keep
 		}
@@ -146,34 +123,28 @@ func measureWith(w formats.Matrix, blocks [][2]int, maxCSR float64) (*Measure, *
 	if err != nil {
 		return nil, nil, err
 	}
-	ms := &Measure{M: st.Rows, K: st.Cols, Format: format, Stored: stored, NNZ: st.NNZ, Density: st.Density,
-		RowMin: st.RowMin, RowMax: st.RowMax, RowMean: st.RowMean}
-	for _, b := range st.Blocks {
-		if len(blocks) == 0 {
-			break
-		}
-		f := BlockFill{R: b.R, C: b.C, Blocks: b.Blocks, Slots: b.Slots, Fill: b.Fill}
-		if b.Blocks == 0 {
-			f.Fill = 0
-		}
-		ms.Blocks = append(ms.Blocks, f)
+	ms := &Measure{Stats: *st, Format: format, Stored: stored}
+	if len(blocks) == 0 {
+		ms.Blocks = nil // the 1×1 stand-in above is not a candidate
 	}
-	for _, f := range st.NM {
-		if f.Group <= st.Cols || st.Cols == 0 {
-			ms.NMFits = append(ms.NMFits, NMFit{Keep: f.Keep, Group: f.Group})
+	for i := range ms.Blocks {
+		if ms.Blocks[i].Blocks == 0 {
+			ms.Blocks[i].Fill = 0 // no block holds a nonzero: nothing for BSR to fill
 		}
 	}
+	// Groups wider than W are not candidates (an empty W keeps them: nothing to skip).
+	ms.NM = slices.DeleteFunc(slices.Clone(st.NM), func(f formats.NMStats) bool { return f.Group > st.Cols && st.Cols != 0 })
 	return ms, sparse, nil
 }
 
 func (m *Measure) String() string {
 	s := fmt.Sprintf("W %d×%d %s, nnz %d (density %.2f%%), nnz/row min %d mean %.1f max %d",
-		m.M, m.K, m.Format, m.NNZ, 100*m.Density, m.RowMin, m.RowMean, m.RowMax)
+		m.Rows, m.Cols, m.Format, m.NNZ, 100*m.Density, m.RowMin, m.RowMean, m.RowMax)
 	for _, b := range m.Blocks {
 		s += fmt.Sprintf(", fill %dx%d %.0f%%", b.R, b.C, 100*b.Fill)
 	}
 	var fits []string
-	for _, f := range m.NMFits {
+	for _, f := range m.NM {
 		if 2*f.Keep <= f.Group {
 			fits = append(fits, fmt.Sprintf("%d:%d", f.Keep, f.Group))
 		}

@@ -180,7 +180,7 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 			p.applyRecord(rec, host, isa, targets)
 		}
 	}
-	p.panelCap = tokenPanel(ms.K)
+	p.panelCap = tokenPanel(ms.Cols)
 	p.w, p.converted, p.kernels, p.unpacked = w, map[string]formats.Matrix{}, map[string]asm.Kernel{}, len(p.sel)
 	p.sparse = sparse
 	p.layouts, p.derived, p.packing = map[string]asm.Kernel{}, map[string]derivation{}, map[string]chan struct{}{}
@@ -190,12 +190,12 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 // newPlan starts a plan for a measured W from the options: the epilogue, the thread count
 // and the policy (a calibration, or the shipped table). It returns the warning sink too.
 func newPlan(ms *Measure, isa asm.ISA, isaWhy string, opts Options) (*Plan, func(string), error) {
-	p := &Plan{m: ms.M, k: ms.K, isa: isa, isaWhy: isaWhy, ms: ms}
+	p := &Plan{m: ms.Rows, k: ms.Cols, isa: isa, isaWhy: isaWhy, ms: ms}
 	p.epi = ref.Epilogue{Act: opts.Act, Lo: opts.Lo, Hi: opts.Hi, Accumulate: opts.Accumulate}
 	if opts.Bias != nil {
 		p.epi.Bias = append([]float32(nil), opts.Bias...)
 	}
-	if err := p.epi.Check(ms.M); err != nil {
+	if err := p.epi.Check(ms.Rows); err != nil {
 		return nil, nil, fmt.Errorf("dispatch: %w", err)
 	}
 	if p.epi.Bias != nil || p.epi.Act != ref.ActNone || p.epi.Accumulate {
@@ -534,7 +534,7 @@ func targetsFor(w formats.Matrix, ms *Measure, fams []asm.Family, force string) 
 	asIs.asIs = true
 	asIs.stored = ms.Stored
 	if asIs.format == "dense" {
-		asIs.stored = int64(ms.M) * int64(ms.K)
+		asIs.stored = int64(ms.Rows) * int64(ms.Cols)
 	}
 	list := []target{asIs}
 	add := func(t target) {
@@ -560,7 +560,7 @@ func targetsFor(w formats.Matrix, ms *Measure, fams []asm.Family, force string) 
 		}
 	}
 	if hasFmt["nm"] {
-		for _, f := range ms.NMFits {
+		for _, f := range ms.NM {
 			// Every fitting Keep' ≥ Keep of this group works; try the fit and the patterns
 			// specialised families take. A pattern keeping more than 3/4 is left out: it
 			// stores almost every weight plus positions.
@@ -672,14 +672,14 @@ func estimateCandidates(r nRange, sc *scorer, ms *Measure, n int, ns []int) ([]c
 				continue
 			}
 			cc := sc.coefs(fi, ti)
-			e, src := estimateWith(f, t, ms.M, ms.K, n, cc.at)
+			e, src := estimateWith(f, t, ms.Rows, ms.Cols, n, cc.at)
 			estBuf = append(estBuf, make([]float64, len(ns))...)
 			es := estBuf[len(estBuf)-len(ns):]
 			for i, sn := range ns {
 				if sn == n {
 					es[i] = e // the representative N is usually a sample too
 				} else {
-					es[i], _ = estimateWith(f, t, ms.M, ms.K, sn, cc.at)
+					es[i], _ = estimateWith(f, t, ms.Rows, ms.Cols, sn, cc.at)
 				}
 			}
 			if coarserNM(t, targets) {

@@ -494,7 +494,7 @@ func planRanges(fams []asm.Family) []nRange {
 func storedFor(t target, ms *Measure) (int64, bool) {
 	switch t.format {
 	case "dense":
-		return int64(ms.M) * int64(ms.K), true
+		return int64(ms.Rows) * int64(ms.Cols), true
 	case "csr":
 		if t.asIs {
 			return ms.Stored, true
@@ -512,9 +512,9 @@ func storedFor(t target, ms *Measure) (int64, bool) {
 			return ms.Stored, true
 		}
 		if keep := ms.nmKeep(t.group); keep > 0 && keep <= t.keep {
-			g := (ms.K + t.group - 1) / t.group
-			last := min(t.keep, ms.K-(g-1)*t.group)
-			return int64(ms.M) * int64((g-1)*t.keep+last), true
+			g := (ms.Cols + t.group - 1) / t.group
+			last := min(t.keep, ms.Cols-(g-1)*t.group)
+			return int64(ms.Rows) * int64((g-1)*t.keep+last), true
 		}
 	}
 	return 0, false

@@ -292,7 +292,7 @@ func DensityBucket(density float64) int {
 // otherwise "unstructured".
 func PatternOf(ms *Measure) string {
 	bestNM, ratio := "", 1.0
-	for _, f := range ms.NMFits {
+	for _, f := range ms.NM {
 		if r := float64(f.Keep) / float64(f.Group); 2*f.Keep <= f.Group && r < ratio && ms.Density > 0 {
 			bestNM, ratio = fmt.Sprintf("nm%d:%d", f.Keep, f.Group), r
 		}
@@ -329,7 +329,7 @@ func KeyOf(w formats.Matrix, n int) (Key, error) {
 
 func keyOf(ms *Measure, n int) Key {
 	n = max(n, 1)
-	return Key{M: ms.M, K: ms.K, NLo: n, NHi: n, Pattern: PatternOf(ms), DensityPct: DensityBucket(ms.Density)}
+	return Key{M: ms.Rows, K: ms.Cols, NLo: n, NHi: n, Pattern: PatternOf(ms), DensityPct: DensityBucket(ms.Density)}
 }
 
 // layerEntries returns the entries for key's layer (same M, K and pattern) at the density
