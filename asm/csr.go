@@ -440,64 +440,6 @@ func (c *csrKernel) run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n in
 	return err
 }
 
-// The panel of n columns: tile i (columns [i·T, i·T+T)) holds per K block b the rows
-// [b·Kc, b·Kc+Kc) of X[:, tile] at stride T, zero past n, and a zero row Kc (the target of
-// padding entries). Its parts are the (tile, block) pairs.
-
-func (c *csrKernel) tileLen() int         { return c.p.Blocks * (c.p.Kc + 1) * c.p.T }
-func (c *csrKernel) panelTiles(n int) int { return max(1, (n+c.p.T-1)/c.p.T) }
-
-// PanelTile is the tile width T: the panel holds whole tiles.
-func (c *csrKernel) PanelTile() int { return c.p.T }
-
-// PanelLen is the panel's length in floats for n columns.
-func (c *csrKernel) PanelLen(n int) int { return c.panelTiles(n) * c.tileLen() }
-
-// PanelParts is the number of (tile, K block) parts of the panel for n columns.
-func (c *csrKernel) PanelParts(n int) int { return c.panelTiles(n) * c.p.Blocks }
-
-// PackPanel fills the (tile, block) part of the panel from X (see PanelKernel).
-func (c *csrKernel) PackPanel(panel []float32, part int, x []float32, ldx, n int, tokenMajor bool) error {
-	if err := c.checkPanel(panel, n); err != nil {
-		return err
-	}
-	if part < 0 || part >= c.PanelParts(n) {
-		return fmt.Errorf("%w: panel part %d outside [0, %d)", ref.ErrShape, part, c.PanelParts(n))
-	}
-	rows, cols := c.p.K, n
-	if tokenMajor {
-		rows, cols = n, c.p.K
-	}
-	if err := checkMatrix("X", rows, cols, x, ldx); err != nil {
-		return err
-	}
-	if n == 0 {
-		return nil
-	}
-	tile, b := part/c.p.Blocks, part%c.p.Blocks
-	n0 := tile * c.p.T
-	return c.packBlock(panel[tile*c.tileLen()+b*(c.p.Kc+1)*c.p.T:], b, x, ldx, n0, min(c.p.T, n-n0), tokenMajor)
-}
-
-// RunPanel is Run on a panel that PackPanel filled for n columns.
-func (c *csrKernel) RunPanel(u0, u1 int, panel []float32, n int, y []float32, ldy int, epi *ref.Epilogue) error {
-	if err := c.checkUnitsY(u0, u1, y, ldy, n, epi); err != nil {
-		return err
-	}
-	if err := c.checkPanel(panel, n); err != nil {
-		return err
-	}
-	if n == 0 || u0 == u1 {
-		return nil
-	}
-	pstride := (c.p.Kc + 1) * c.p.T
-	for n0, tile := 0, 0; n0 < n; n0, tile = n0+c.p.T, tile+1 {
-		tp := panel[tile*c.tileLen():]
-		c.runTile(u0, u1, func(b int) []float32 { return tp[b*pstride:] }, min(c.p.T, n-n0), y[n0:], ldy, epi)
-	}
-	return nil
-}
-
 // checkUnitsY checks the unit range, the epilogue and Y (M×n, stride ldy) of a call that
 // does not take channel-major X.
 func (c *csrKernel) checkUnitsY(u0, u1 int, y []float32, ldy, n int, epi *ref.Epilogue) error {
@@ -508,16 +450,6 @@ func (c *csrKernel) checkUnitsY(u0, u1 int, y []float32, ldy, n int, epi *ref.Ep
 		return err
 	}
 	return ref.CheckOperands(c.p.M, 0, n, nil, n, y, ldy) // Y only (K = 0)
-}
-
-func (c *csrKernel) checkPanel(panel []float32, n int) error {
-	if n < 0 {
-		return fmt.Errorf("%w: negative N = %d", ref.ErrShape, n)
-	}
-	if len(panel) < c.PanelLen(n) {
-		return fmt.Errorf("%w: panel has %d floats, %s needs %d for N = %d", ref.ErrShape, len(panel), c.spec.Name, c.PanelLen(n), n)
-	}
-	return nil
 }
 
 // checkMatrix checks that x holds a rows×cols matrix with row stride ld.

@@ -106,26 +106,13 @@ type Kernel interface {
 }
 
 // PanelKernel is a Kernel whose Run first copies X into a panel of its own layout (the CSR
-// kernels: X[:, tile] per K block, at the tile's stride). A caller that splits one product
-// across threads packs that panel once, in parts on any threads (PackPanel), and then runs
-// units on it (RunPanel), instead of every chunk packing its own copy: that copy does not
-// shrink with the thread count, and at 16 threads it was the largest serial cost. RunPanel
-// gives bitwise the results of Run. The panel holds only X's values, never an index, so no
-// panel content can make a kernel read out of bounds; its length is checked.
+// kernels: X[:, tile] per K block, at the tile's stride). Such a kernel reads token-major X
+// into that panel just as cheaply, transposing on the way (RunTokens), so token-major calls
+// need no separate transpose of X. (A panel packed once per call and shared by the threads
+// was tried and removed: on 2 threads it ran 1.2–2× slower than each chunk packing its own,
+// every line of a shared panel crossing between cores.)
 type PanelKernel interface {
 	Kernel
-	// PanelTile is the panel's column tile: a caller splitting N into column ranges that
-	// share no panel cuts at multiples of it.
-	PanelTile() int
-	// PanelLen is the panel's length in floats for n columns.
-	PanelLen(n int) int
-	// PanelParts is the number of independent parts PackPanel fills for n columns.
-	PanelParts(n int) int
-	// PackPanel fills part `part` of the panel from X: channel-major X is K×n (stride
-	// ldx ≥ n); with tokenMajor, X is n×K (stride ldx ≥ K) and is transposed on the way.
-	PackPanel(panel []float32, part int, x []float32, ldx, n int, tokenMajor bool) error
-	// RunPanel is Run for units [u0, u1) reading X from a panel packed for n columns.
-	RunPanel(u0, u1 int, panel []float32, n int, y []float32, ldy int, epi *ref.Epilogue) error
 	// RunTokens is Run with X token-major (n×K, stride ldx ≥ K), packed block by block
 	// as Run packs channel-major X; Y is M×n as for Run.
 	RunTokens(u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) error

@@ -9,9 +9,8 @@ import (
 	"github.com/sparsegen/sparsegen/ref"
 )
 
-// TestPanelKernelBitwise: packing the panel once (parts in any order, channel-major or
-// token-major X) and running units on it gives bitwise Run's result, for every CSR family
-// this CPU runs, every tile tail, and split unit ranges.
+// TestPanelKernelBitwise: RunTokens on token-major X gives bitwise Run's result on the same
+// X channel-major, for every CSR family this CPU runs, every tile tail, and split unit ranges.
 func TestPanelKernelBitwise(t *testing.T) {
 	r := rand.New(rand.NewSource(11))
 	specs := csrAsmSpecs(t)
@@ -63,37 +62,6 @@ func TestPanelKernelBitwise(t *testing.T) {
 								t.Fatalf("%s %dx%d kc=%d n=%d RunTokens epi=%+v: Y[%d] = %v, Run gives %v", s.Name, m, k, kc, n, epi, i, gotT[i], want[i])
 							}
 						}
-						for _, tok := range []bool{false, true} {
-							panel := make([]float32, pk.PanelLen(n))
-							for i := range panel {
-								panel[i] = float32(math.NaN()) // every read float must be packed
-							}
-							parts := r.Perm(pk.PanelParts(n))
-							for _, part := range parts {
-								var err error
-								if tok {
-									err = pk.PackPanel(panel, part, xt, k+2, n, true)
-								} else {
-									err = pk.PackPanel(panel, part, x, ldx, n, false)
-								}
-								if err != nil {
-									t.Fatal(err)
-								}
-							}
-							got := append([]float32(nil), y0...)
-							cut := kern.Units() / 3
-							for _, u := range [][2]int{{0, cut}, {cut, kern.Units()}} {
-								if err := pk.RunPanel(u[0], u[1], panel, n, got, ldy, epi); err != nil {
-									t.Fatal(err)
-								}
-							}
-							for i := range want {
-								if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-									t.Fatalf("%s %dx%d kc=%d n=%d token-major=%v epi=%+v: Y[%d] = %v, Run gives %v",
-										s.Name, m, k, kc, n, tok, epi, i, got[i], want[i])
-								}
-							}
-						}
 					}
 				}
 			}
@@ -111,24 +79,14 @@ func TestPanelKernelChecks(t *testing.T) {
 		}
 		pk := kern.(PanelKernel)
 		n := 9
-		panel := make([]float32, pk.PanelLen(n))
 		x := make([]float32, 40*n)
 		y := make([]float32, 6*n)
 		for _, c := range []struct {
 			what string
 			err  error
 		}{
-			{"short panel (pack)", pk.PackPanel(panel[:len(panel)-1], 0, x, n, n, false)},
-			{"short panel (run)", pk.RunPanel(0, kern.Units(), panel[:len(panel)-1], n, y, n, nil)},
-			{"part out of range", pk.PackPanel(panel, pk.PanelParts(n), x, n, n, false)},
-			{"negative part", pk.PackPanel(panel, -1, x, n, n, false)},
-			{"short X", pk.PackPanel(panel, 0, x[:len(x)-1], n, n, false)},
-			{"short token-major X", pk.PackPanel(panel, 0, x[:40*n-1], 40, n, true)},
-			{"token-major stride < K", pk.PackPanel(panel, 0, x, 39, n, true)},
-			{"short Y", pk.RunPanel(0, kern.Units(), panel, n, y[:len(y)-1], n, nil)},
-			{"units past M", pk.RunPanel(0, kern.Units()+1, panel, n, y, n, nil)},
-			{"short bias", pk.RunPanel(0, kern.Units(), panel, n, y, n, &ref.Epilogue{Bias: make([]float32, 5)})},
-			{"negative N", pk.RunPanel(0, kern.Units(), panel, -1, y, n, nil)},
+			{"short bias", pk.RunTokens(0, kern.Units(), x, 40, y, n, n, &ref.Epilogue{Bias: make([]float32, 5)})},
+			{"negative N", pk.RunTokens(0, kern.Units(), x, 40, y, n, -1, nil)},
 			{"RunTokens short X", pk.RunTokens(0, kern.Units(), x[:40*n-1], 40, y, n, n, nil)},
 			{"RunTokens stride < K", pk.RunTokens(0, kern.Units(), x, 39, y, n, n, nil)},
 			{"RunTokens short Y", pk.RunTokens(0, kern.Units(), x, 40, y[:len(y)-1], n, n, nil)},

@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -24,10 +23,6 @@ import (
 //
 //	CGO_ENABLED=0 go test -c -o dispatch.test ./dispatch
 //	SPARSEGEN_BENCH_THREADS=1,2,4,8,16 ./dispatch.test -test.run '^$' -test.bench 'ScalingInterleaved' -test.benchtime 1x -test.count 3
-//	SPARSEGEN_BENCH_THREADS=16 ./dispatch.test -test.run '^$' -test.bench 'SharedPanel' -test.count 5
-//
-// The second decides sharedPanelMinThreads (shared X panels are off by default: slower on
-// the 2-core Zen 5 here, not yet measured on many cores).
 
 var benchCache sync.Map // name → *formats.CSR
 
@@ -188,39 +183,6 @@ func benchScaling(b *testing.B, m, k, n int, density float64, keep, group int) {
 			b.ReportMetric(2*float64(w.NNZ())*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "useful-GFLOP/s")
 		})
 		b.Logf("threads=%d: %s on %s", t, fam, f)
-	}
-}
-
-// BenchmarkSharedPanel: the BERT-base shapes at 90% on all threads ($SPARSEGEN_BENCH_THREADS,
-// default GOMAXPROCS), with the X panel packed once per call and shared, and packed by every
-// chunk (the default), one after the other in one process.
-func BenchmarkSharedPanel(b *testing.B) {
-	threads := runtime.GOMAXPROCS(0)
-	if ts := benchThreads(); os.Getenv("SPARSEGEN_BENCH_THREADS") != "" {
-		threads = ts[len(ts)-1]
-	}
-	defer func(v int) { sharedPanelMinThreads = v }(sharedPanelMinThreads)
-	for _, sh := range [][3]int{{768, 768, 128}, {3072, 768, 128}, {768, 3072, 128}} {
-		w := benchCSR(b, sh[0], sh[1], 0.1, 0, 0)
-		x := make([]float32, sh[1]*sh[2])
-		y := make([]float32, sh[0]*sh[2])
-		p, err := Compile(w, Options{Threads: threads})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, shared := range []bool{true, false} {
-			b.Run(fmt.Sprintf("%dx%dx%d/threads=%d/shared=%v", sh[0], sh[1], sh[2], threads, shared), func(b *testing.B) {
-				sharedPanelMinThreads = math.MaxInt
-				if shared {
-					sharedPanelMinThreads = 2
-				}
-				for b.Loop() {
-					if err := p.Mul(y, sh[2], x, sh[2], sh[2]); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		}
 	}
 }
 

@@ -923,9 +923,6 @@ func (p *Plan) Describe() string {
 		fmt.Fprintf(&sb, "%-11s %s on %s (%s, %s)%s: %s\n", p.ranges[b].String()+":", c.fam.Name, c.tgt, conv, packed, shared, c.why)
 	}
 	fmt.Fprintf(&sb, "packed so far %s; token-major (MulTokens): kernels with an X panel (CSR) pack it from X in panels of %d tokens, others transpose X in panels of %d tokens; Y goes back through a %s transpose\n", fmtBytes(p.packed.Load()), tokenPanelTokens, p.panelCap, asm.TransposeISAUpTo(p.isa))
-	if t := p.Threads(); t >= 2 && t >= sharedPanelMinThreads {
-		fmt.Fprintf(&sb, "threads share one X panel per call (%d or more threads)\n", sharedPanelMinThreads)
-	}
 	for _, n := range p.notes {
 		fmt.Fprintf(&sb, "note: %s\n", n)
 	}

@@ -207,9 +207,6 @@ func (p *Plan) run(kern asm.Kernel, y []float32, ldy, strideY int, x []float32, 
 	if threads <= 1 && batch == 1 && extent.MulSat(kern.UnitCost()[units], int64(n)) <= chunkWork {
 		return kern.Run(0, units, x, ldx, y, ldy, n, p.epiP) // one chunk: no partition
 	}
-	if pk, ok := usePanel(kern, n, threads); ok {
-		return p.runPanel(pk, y, ldy, strideY, x, ldx, strideX, n, batch)
-	}
 	pt := makePartition(kern, n, threads, chunksPerThread)
 	per := pt.chunks()
 	colCh := len(pt.cols) - 1
