@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/sparsegen/sparsegen/asm"
@@ -76,7 +77,11 @@ func TestPanelThreadsBitwise(t *testing.T) {
 			}
 		}
 	}
-	if panels == 0 {
+	// Where CSR tile kernels run (every SIMD build), some call must have run one.
+	simdCSR := slices.ContainsFunc(asm.Families(), func(f asm.Family) bool {
+		return f.Format == "csr" && f.ISA != asm.Generic && Host().CanRun(f, Host().BestISA())
+	})
+	if simdCSR && panels == 0 {
 		t.Fatal("no call ran a kernel that packs its own X panel: the test tested none")
 	}
 }
