@@ -14,6 +14,11 @@ func nmAVX22of4R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, gr
 //go:noescape
 func nmAVX22of4R4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
+// nmAVX22of4R1U8 runs the 2:4 SpMM kernel on 1 interleaved rows, tiles of 64 columns.
+//
+//go:noescape
+func nmAVX22of4R1U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+
 // nmAVX21of4R2U4 runs the 1:4 SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
 //go:noescape
@@ -23,6 +28,11 @@ func nmAVX21of4R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, gr
 //
 //go:noescape
 func nmAVX21of4R4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+
+// nmAVX21of4R1U8 runs the 1:4 SpMM kernel on 1 interleaved rows, tiles of 64 columns.
+//
+//go:noescape
+func nmAVX21of4R1U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX22of8R2U4 runs the 2:8 SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
@@ -34,6 +44,11 @@ func nmAVX22of8R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, gr
 //go:noescape
 func nmAVX22of8R4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
+// nmAVX22of8R1U8 runs the 2:8 SpMM kernel on 1 interleaved rows, tiles of 64 columns.
+//
+//go:noescape
+func nmAVX22of8R1U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+
 // nmAVX24of8R2U4 runs the 4:8 SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
 //go:noescape
@@ -43,6 +58,11 @@ func nmAVX24of8R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, gr
 //
 //go:noescape
 func nmAVX24of8R4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+
+// nmAVX24of8R1U8 runs the 4:8 SpMM kernel on 1 interleaved rows, tiles of 64 columns.
+//
+//go:noescape
+func nmAVX24of8R1U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmAVX21of8R2U4 runs the 1:8 SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
@@ -54,6 +74,11 @@ func nmAVX21of8R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, gr
 //go:noescape
 func nmAVX21of8R4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
+// nmAVX21of8R1U8 runs the 1:8 SpMM kernel on 1 interleaved rows, tiles of 64 columns.
+//
+//go:noescape
+func nmAVX21of8R1U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+
 // nmAVX2AnyR2U4 runs the any N:M SpMM kernel on 2 interleaved rows, tiles of 32 columns.
 //
 //go:noescape
@@ -63,6 +88,11 @@ func nmAVX2AnyR2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, gro
 //
 //go:noescape
 func nmAVX2AnyR4U2(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+
+// nmAVX2AnyR1U8 runs the any N:M SpMM kernel on 1 interleaved rows, tiles of 64 columns.
+//
+//go:noescape
+func nmAVX2AnyR1U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // nmvAVX22of4R2 runs the 2:4 GEMV kernel on 2 rows at a time (compact 2-bit positions).
 //
@@ -91,16 +121,22 @@ const nmAVX2Features = FeatAVX2 | FeatFMA
 var nmAVX2Kernels = []nmGenKernel{
 	{keep: 2, group: 4, uh: 2, tile: 32, fn: nmAVX22of4R2U4},
 	{keep: 2, group: 4, uh: 4, tile: 16, fn: nmAVX22of4R4U2},
+	{keep: 2, group: 4, uh: 1, tile: 64, fn: nmAVX22of4R1U8},
 	{keep: 1, group: 4, uh: 2, tile: 32, fn: nmAVX21of4R2U4},
 	{keep: 1, group: 4, uh: 4, tile: 16, fn: nmAVX21of4R4U2},
+	{keep: 1, group: 4, uh: 1, tile: 64, fn: nmAVX21of4R1U8},
 	{keep: 2, group: 8, uh: 2, tile: 32, fn: nmAVX22of8R2U4},
 	{keep: 2, group: 8, uh: 4, tile: 16, fn: nmAVX22of8R4U2},
+	{keep: 2, group: 8, uh: 1, tile: 64, fn: nmAVX22of8R1U8},
 	{keep: 4, group: 8, uh: 2, tile: 32, fn: nmAVX24of8R2U4},
 	{keep: 4, group: 8, uh: 4, tile: 16, fn: nmAVX24of8R4U2},
+	{keep: 4, group: 8, uh: 1, tile: 64, fn: nmAVX24of8R1U8},
 	{keep: 1, group: 8, uh: 2, tile: 32, fn: nmAVX21of8R2U4},
 	{keep: 1, group: 8, uh: 4, tile: 16, fn: nmAVX21of8R4U2},
+	{keep: 1, group: 8, uh: 1, tile: 64, fn: nmAVX21of8R1U8},
 	{keep: 0, group: 0, uh: 2, tile: 32, fn: nmAVX2AnyR2U4},
 	{keep: 0, group: 0, uh: 4, tile: 16, fn: nmAVX2AnyR4U2},
+	{keep: 0, group: 0, uh: 1, tile: 64, fn: nmAVX2AnyR1U8},
 }
 
 // nmAVX2GemvKernels lists the generated N:M GEMV kernels.

@@ -1608,6 +1608,1096 @@ exit1:
 	VZEROUPPER
 	RET
 
+// func nmAVX22of4R1U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·nmAVX22of4R1U8(SB), NOSPLIT, $0-128
+	MOVQ ival+0(FP), AX
+	MOVQ ipos+8(FP), CX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
+	MOVQ units+56(FP), SI
+
+unit1:
+	CMPQ SI, $+0
+	JLE  exit1
+	XORQ DI, DI
+
+tiles1:
+	MOVQ  n+96(FP), R8
+	SUBQ  DI, R8
+	CMPQ  R8, $+64
+	JLT   rest1
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
+	JLE   gdone1
+
+group1:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group1
+
+gdone1:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone1
+
+partial1:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial1
+
+pdone1:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows1
+	MOVQ lastRows+64(FP), R8
+
+allrows1:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias1
+	VBROADCASTSS (BX), Y8
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y8, Y7, Y7
+
+nobias1:
+	TESTQ  $0x00000001, R9
+	JEQ    noload1
+	VADDPS (R8)(DI*4), Y0, Y0
+	VADDPS 32(R8)(DI*4), Y1, Y1
+	VADDPS 64(R8)(DI*4), Y2, Y2
+	VADDPS 96(R8)(DI*4), Y3, Y3
+	VADDPS 128(R8)(DI*4), Y4, Y4
+	VADDPS 160(R8)(DI*4), Y5, Y5
+	VADDPS 192(R8)(DI*4), Y6, Y6
+	VADDPS 224(R8)(DI*4), Y7, Y7
+
+noload1:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp1
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y0, Y8, Y0
+	VMINPS       Y0, Y9, Y0
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y9, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y8, Y7
+	VMINPS       Y7, Y9, Y7
+
+noclamp1:
+	VMOVUPS Y0, (R8)(DI*4)
+	VMOVUPS Y1, 32(R8)(DI*4)
+	VMOVUPS Y2, 64(R8)(DI*4)
+	VMOVUPS Y3, 96(R8)(DI*4)
+	VMOVUPS Y4, 128(R8)(DI*4)
+	VMOVUPS Y5, 160(R8)(DI*4)
+	VMOVUPS Y6, 192(R8)(DI*4)
+	VMOVUPS Y7, 224(R8)(DI*4)
+	ADDQ    $+64, DI
+	JMP     tiles1
+
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+56
+	JLE     narrower1
+	ADDQ    $-56, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
+
+group2:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group2
+
+gdone2:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone2
+
+partial2:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial2
+
+pdone2:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows2
+	MOVQ lastRows+64(FP), R8
+
+allrows2:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
+
+nobias2:
+	TESTQ      $0x00000001, R9
+	JEQ        noload2
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VADDPS     160(R8)(DI*4), Y6, Y6
+	VADDPS     192(R8)(DI*4), Y7, Y7
+	VMASKMOVPS 224(R8)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
+
+noload2:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+120(FP), Y9
+	VBROADCASTSS hi+124(FP), Y10
+	VMAXPS       Y1, Y9, Y1
+	VMINPS       Y1, Y10, Y1
+	VMAXPS       Y2, Y9, Y2
+	VMINPS       Y2, Y10, Y2
+	VMAXPS       Y3, Y9, Y3
+	VMINPS       Y3, Y10, Y3
+	VMAXPS       Y4, Y9, Y4
+	VMINPS       Y4, Y10, Y4
+	VMAXPS       Y5, Y9, Y5
+	VMINPS       Y5, Y10, Y5
+	VMAXPS       Y6, Y9, Y6
+	VMINPS       Y6, Y10, Y6
+	VMAXPS       Y7, Y9, Y7
+	VMINPS       Y7, Y10, Y7
+	VMAXPS       Y8, Y9, Y8
+	VMINPS       Y8, Y10, Y8
+
+noclamp2:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMOVUPS    Y6, 160(R8)(DI*4)
+	VMOVUPS    Y7, 192(R8)(DI*4)
+	VMASKMOVPS Y8, Y0, 224(R8)(DI*4)
+	JMP        cols1
+
+narrower1:
+	CMPQ    R8, $+48
+	JLE     narrower2
+	ADDQ    $-48, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias3
+	VBROADCASTSS (BX), Y8
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y8, Y7, Y7
+
+nobias3:
+	TESTQ      $0x00000001, R9
+	JEQ        noload3
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VADDPS     160(R8)(DI*4), Y6, Y6
+	VMASKMOVPS 192(R8)(DI*4), Y0, Y8
+	VADDPS     Y8, Y7, Y7
+
+noload3:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp3
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y9, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y8, Y7
+	VMINPS       Y7, Y9, Y7
+
+noclamp3:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMOVUPS    Y6, 160(R8)(DI*4)
+	VMASKMOVPS Y7, Y0, 192(R8)(DI*4)
+	JMP        cols1
+
+narrower2:
+	CMPQ    R8, $+40
+	JLE     narrower3
+	ADDQ    $-40, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	VBROADCASTSS (BX), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
+	VADDPS       Y7, Y6, Y6
+
+nobias4:
+	TESTQ      $0x00000001, R9
+	JEQ        noload4
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VMASKMOVPS 160(R8)(DI*4), Y0, Y7
+	VADDPS     Y7, Y6, Y6
+
+noload4:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+120(FP), Y7
+	VBROADCASTSS hi+124(FP), Y8
+	VMAXPS       Y1, Y7, Y1
+	VMINPS       Y1, Y8, Y1
+	VMAXPS       Y2, Y7, Y2
+	VMINPS       Y2, Y8, Y2
+	VMAXPS       Y3, Y7, Y3
+	VMINPS       Y3, Y8, Y3
+	VMAXPS       Y4, Y7, Y4
+	VMINPS       Y4, Y8, Y4
+	VMAXPS       Y5, Y7, Y5
+	VMINPS       Y5, Y8, Y5
+	VMAXPS       Y6, Y7, Y6
+	VMINPS       Y6, Y8, Y6
+
+noclamp4:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMASKMOVPS Y6, Y0, 160(R8)(DI*4)
+	JMP        cols1
+
+narrower3:
+	CMPQ    R8, $+32
+	JLE     narrower4
+	ADDQ    $-32, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone5
+
+group5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group5
+
+gdone5:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone5
+
+partial5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial5
+
+pdone5:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows5
+	MOVQ lastRows+64(FP), R8
+
+allrows5:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias5
+	VBROADCASTSS (BX), Y6
+	VADDPS       Y6, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y6, Y3, Y3
+	VADDPS       Y6, Y4, Y4
+	VADDPS       Y6, Y5, Y5
+
+nobias5:
+	TESTQ      $0x00000001, R9
+	JEQ        noload5
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VMASKMOVPS 128(R8)(DI*4), Y0, Y6
+	VADDPS     Y6, Y5, Y5
+
+noload5:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y1, Y6, Y1
+	VMINPS       Y1, Y7, Y1
+	VMAXPS       Y2, Y6, Y2
+	VMINPS       Y2, Y7, Y2
+	VMAXPS       Y3, Y6, Y3
+	VMINPS       Y3, Y7, Y3
+	VMAXPS       Y4, Y6, Y4
+	VMINPS       Y4, Y7, Y4
+	VMAXPS       Y5, Y6, Y5
+	VMINPS       Y5, Y7, Y5
+
+noclamp5:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMASKMOVPS Y5, Y0, 128(R8)(DI*4)
+	JMP        cols1
+
+narrower4:
+	CMPQ    R8, $+24
+	JLE     narrower5
+	ADDQ    $-24, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone6
+
+group6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group6
+
+gdone6:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone6
+
+partial6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial6
+
+pdone6:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows6
+	MOVQ lastRows+64(FP), R8
+
+allrows6:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias6
+	VBROADCASTSS (BX), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
+	VADDPS       Y5, Y3, Y3
+	VADDPS       Y5, Y4, Y4
+
+nobias6:
+	TESTQ      $0x00000001, R9
+	JEQ        noload6
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VMASKMOVPS 96(R8)(DI*4), Y0, Y5
+	VADDPS     Y5, Y4, Y4
+
+noload6:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Y5
+	VBROADCASTSS hi+124(FP), Y6
+	VMAXPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
+	VMAXPS       Y2, Y5, Y2
+	VMINPS       Y2, Y6, Y2
+	VMAXPS       Y3, Y5, Y3
+	VMINPS       Y3, Y6, Y3
+	VMAXPS       Y4, Y5, Y4
+	VMINPS       Y4, Y6, Y4
+
+noclamp6:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMASKMOVPS Y4, Y0, 96(R8)(DI*4)
+	JMP        cols1
+
+narrower5:
+	CMPQ    R8, $+16
+	JLE     narrower6
+	ADDQ    $-16, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone7
+
+group7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group7
+
+gdone7:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone7
+
+partial7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial7
+
+pdone7:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows7
+	MOVQ lastRows+64(FP), R8
+
+allrows7:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias7
+	VBROADCASTSS (BX), Y4
+	VADDPS       Y4, Y1, Y1
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y4, Y3, Y3
+
+nobias7:
+	TESTQ      $0x00000001, R9
+	JEQ        noload7
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VMASKMOVPS 64(R8)(DI*4), Y0, Y4
+	VADDPS     Y4, Y3, Y3
+
+noload7:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y5, Y1
+	VMAXPS       Y2, Y4, Y2
+	VMINPS       Y2, Y5, Y2
+	VMAXPS       Y3, Y4, Y3
+	VMINPS       Y3, Y5, Y3
+
+noclamp7:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMASKMOVPS Y3, Y0, 64(R8)(DI*4)
+	JMP        cols1
+
+narrower6:
+	CMPQ    R8, $+8
+	JLE     narrower7
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone8
+
+group8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group8
+
+gdone8:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone8
+
+partial8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial8
+
+pdone8:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows8
+	MOVQ lastRows+64(FP), R8
+
+allrows8:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias8
+	VBROADCASTSS (BX), Y3
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y3, Y2, Y2
+
+nobias8:
+	TESTQ      $0x00000001, R9
+	JEQ        noload8
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R8)(DI*4), Y0, Y3
+	VADDPS     Y3, Y2, Y2
+
+noload8:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Y3
+	VBROADCASTSS hi+124(FP), Y4
+	VMAXPS       Y1, Y3, Y1
+	VMINPS       Y1, Y4, Y1
+	VMAXPS       Y2, Y3, Y2
+	VMINPS       Y2, Y4, Y2
+
+noclamp8:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMASKMOVPS Y2, Y0, 32(R8)(DI*4)
+	JMP        cols1
+
+narrower7:
+	ADDQ    $+0, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone9
+
+group9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group9
+
+gdone9:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone9
+
+partial9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial9
+
+pdone9:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows9
+	MOVQ lastRows+64(FP), R8
+
+allrows9:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias9
+	VBROADCASTSS (BX), Y2
+	VADDPS       Y2, Y1, Y1
+
+nobias9:
+	TESTQ      $0x00000001, R9
+	JEQ        noload9
+	VMASKMOVPS (R8)(DI*4), Y0, Y2
+	VADDPS     Y2, Y1, Y1
+
+noload9:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
+	VMAXPS       Y1, Y2, Y1
+	VMINPS       Y1, Y3, Y1
+
+noclamp9:
+	VMASKMOVPS Y1, Y0, (R8)(DI*4)
+	JMP        cols1
+
+cols1:
+	MOVQ spr+16(FP), DI
+	LEAQ (CX)(DI*1), CX
+	SHLQ $0x02, DI
+	ADDQ DI, AX
+	MOVQ ldy+88(FP), DI
+	SHLQ $0x02, DI
+	ADDQ DI, DX
+	ADDQ $+4, BX
+	ADDQ $-1, SI
+	JMP  unit1
+
+exit1:
+	VZEROUPPER
+	RET
+
 // func nmAVX21of4R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·nmAVX21of4R2U4(SB), NOSPLIT, $0-128
@@ -3033,6 +4123,1016 @@ cols1:
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX
+	ADDQ $-1, SI
+	JMP  unit1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func nmAVX21of4R1U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·nmAVX21of4R1U8(SB), NOSPLIT, $0-128
+	MOVQ ival+0(FP), AX
+	MOVQ ipos+8(FP), CX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
+	MOVQ units+56(FP), SI
+
+unit1:
+	CMPQ SI, $+0
+	JLE  exit1
+	XORQ DI, DI
+
+tiles1:
+	MOVQ  n+96(FP), R8
+	SUBQ  DI, R8
+	CMPQ  R8, $+64
+	JLT   rest1
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
+	JLE   gdone1
+
+group1:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group1
+
+gdone1:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone1
+
+partial1:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial1
+
+pdone1:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows1
+	MOVQ lastRows+64(FP), R8
+
+allrows1:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias1
+	VBROADCASTSS (BX), Y8
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y8, Y7, Y7
+
+nobias1:
+	TESTQ  $0x00000001, R9
+	JEQ    noload1
+	VADDPS (R8)(DI*4), Y0, Y0
+	VADDPS 32(R8)(DI*4), Y1, Y1
+	VADDPS 64(R8)(DI*4), Y2, Y2
+	VADDPS 96(R8)(DI*4), Y3, Y3
+	VADDPS 128(R8)(DI*4), Y4, Y4
+	VADDPS 160(R8)(DI*4), Y5, Y5
+	VADDPS 192(R8)(DI*4), Y6, Y6
+	VADDPS 224(R8)(DI*4), Y7, Y7
+
+noload1:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp1
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y0, Y8, Y0
+	VMINPS       Y0, Y9, Y0
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y9, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y8, Y7
+	VMINPS       Y7, Y9, Y7
+
+noclamp1:
+	VMOVUPS Y0, (R8)(DI*4)
+	VMOVUPS Y1, 32(R8)(DI*4)
+	VMOVUPS Y2, 64(R8)(DI*4)
+	VMOVUPS Y3, 96(R8)(DI*4)
+	VMOVUPS Y4, 128(R8)(DI*4)
+	VMOVUPS Y5, 160(R8)(DI*4)
+	VMOVUPS Y6, 192(R8)(DI*4)
+	VMOVUPS Y7, 224(R8)(DI*4)
+	ADDQ    $+64, DI
+	JMP     tiles1
+
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+56
+	JLE     narrower1
+	ADDQ    $-56, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
+
+group2:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group2
+
+gdone2:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone2
+
+partial2:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial2
+
+pdone2:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows2
+	MOVQ lastRows+64(FP), R8
+
+allrows2:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
+
+nobias2:
+	TESTQ      $0x00000001, R9
+	JEQ        noload2
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VADDPS     160(R8)(DI*4), Y6, Y6
+	VADDPS     192(R8)(DI*4), Y7, Y7
+	VMASKMOVPS 224(R8)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
+
+noload2:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+120(FP), Y9
+	VBROADCASTSS hi+124(FP), Y10
+	VMAXPS       Y1, Y9, Y1
+	VMINPS       Y1, Y10, Y1
+	VMAXPS       Y2, Y9, Y2
+	VMINPS       Y2, Y10, Y2
+	VMAXPS       Y3, Y9, Y3
+	VMINPS       Y3, Y10, Y3
+	VMAXPS       Y4, Y9, Y4
+	VMINPS       Y4, Y10, Y4
+	VMAXPS       Y5, Y9, Y5
+	VMINPS       Y5, Y10, Y5
+	VMAXPS       Y6, Y9, Y6
+	VMINPS       Y6, Y10, Y6
+	VMAXPS       Y7, Y9, Y7
+	VMINPS       Y7, Y10, Y7
+	VMAXPS       Y8, Y9, Y8
+	VMINPS       Y8, Y10, Y8
+
+noclamp2:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMOVUPS    Y6, 160(R8)(DI*4)
+	VMOVUPS    Y7, 192(R8)(DI*4)
+	VMASKMOVPS Y8, Y0, 224(R8)(DI*4)
+	JMP        cols1
+
+narrower1:
+	CMPQ    R8, $+48
+	JLE     narrower2
+	ADDQ    $-48, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias3
+	VBROADCASTSS (BX), Y8
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y8, Y7, Y7
+
+nobias3:
+	TESTQ      $0x00000001, R9
+	JEQ        noload3
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VADDPS     160(R8)(DI*4), Y6, Y6
+	VMASKMOVPS 192(R8)(DI*4), Y0, Y8
+	VADDPS     Y8, Y7, Y7
+
+noload3:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp3
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y9, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y8, Y7
+	VMINPS       Y7, Y9, Y7
+
+noclamp3:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMOVUPS    Y6, 160(R8)(DI*4)
+	VMASKMOVPS Y7, Y0, 192(R8)(DI*4)
+	JMP        cols1
+
+narrower2:
+	CMPQ    R8, $+40
+	JLE     narrower3
+	ADDQ    $-40, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	VBROADCASTSS (BX), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
+	VADDPS       Y7, Y6, Y6
+
+nobias4:
+	TESTQ      $0x00000001, R9
+	JEQ        noload4
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VMASKMOVPS 160(R8)(DI*4), Y0, Y7
+	VADDPS     Y7, Y6, Y6
+
+noload4:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+120(FP), Y7
+	VBROADCASTSS hi+124(FP), Y8
+	VMAXPS       Y1, Y7, Y1
+	VMINPS       Y1, Y8, Y1
+	VMAXPS       Y2, Y7, Y2
+	VMINPS       Y2, Y8, Y2
+	VMAXPS       Y3, Y7, Y3
+	VMINPS       Y3, Y8, Y3
+	VMAXPS       Y4, Y7, Y4
+	VMINPS       Y4, Y8, Y4
+	VMAXPS       Y5, Y7, Y5
+	VMINPS       Y5, Y8, Y5
+	VMAXPS       Y6, Y7, Y6
+	VMINPS       Y6, Y8, Y6
+
+noclamp4:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMASKMOVPS Y6, Y0, 160(R8)(DI*4)
+	JMP        cols1
+
+narrower3:
+	CMPQ    R8, $+32
+	JLE     narrower4
+	ADDQ    $-32, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone5
+
+group5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group5
+
+gdone5:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone5
+
+partial5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial5
+
+pdone5:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows5
+	MOVQ lastRows+64(FP), R8
+
+allrows5:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias5
+	VBROADCASTSS (BX), Y6
+	VADDPS       Y6, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y6, Y3, Y3
+	VADDPS       Y6, Y4, Y4
+	VADDPS       Y6, Y5, Y5
+
+nobias5:
+	TESTQ      $0x00000001, R9
+	JEQ        noload5
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VMASKMOVPS 128(R8)(DI*4), Y0, Y6
+	VADDPS     Y6, Y5, Y5
+
+noload5:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y1, Y6, Y1
+	VMINPS       Y1, Y7, Y1
+	VMAXPS       Y2, Y6, Y2
+	VMINPS       Y2, Y7, Y2
+	VMAXPS       Y3, Y6, Y3
+	VMINPS       Y3, Y7, Y3
+	VMAXPS       Y4, Y6, Y4
+	VMINPS       Y4, Y7, Y4
+	VMAXPS       Y5, Y6, Y5
+	VMINPS       Y5, Y7, Y5
+
+noclamp5:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMASKMOVPS Y5, Y0, 128(R8)(DI*4)
+	JMP        cols1
+
+narrower4:
+	CMPQ    R8, $+24
+	JLE     narrower5
+	ADDQ    $-24, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone6
+
+group6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group6
+
+gdone6:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone6
+
+partial6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial6
+
+pdone6:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows6
+	MOVQ lastRows+64(FP), R8
+
+allrows6:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias6
+	VBROADCASTSS (BX), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
+	VADDPS       Y5, Y3, Y3
+	VADDPS       Y5, Y4, Y4
+
+nobias6:
+	TESTQ      $0x00000001, R9
+	JEQ        noload6
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VMASKMOVPS 96(R8)(DI*4), Y0, Y5
+	VADDPS     Y5, Y4, Y4
+
+noload6:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Y5
+	VBROADCASTSS hi+124(FP), Y6
+	VMAXPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
+	VMAXPS       Y2, Y5, Y2
+	VMINPS       Y2, Y6, Y2
+	VMAXPS       Y3, Y5, Y3
+	VMINPS       Y3, Y6, Y3
+	VMAXPS       Y4, Y5, Y4
+	VMINPS       Y4, Y6, Y4
+
+noclamp6:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMASKMOVPS Y4, Y0, 96(R8)(DI*4)
+	JMP        cols1
+
+narrower5:
+	CMPQ    R8, $+16
+	JLE     narrower6
+	ADDQ    $-16, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone7
+
+group7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group7
+
+gdone7:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone7
+
+partial7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial7
+
+pdone7:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows7
+	MOVQ lastRows+64(FP), R8
+
+allrows7:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias7
+	VBROADCASTSS (BX), Y4
+	VADDPS       Y4, Y1, Y1
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y4, Y3, Y3
+
+nobias7:
+	TESTQ      $0x00000001, R9
+	JEQ        noload7
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VMASKMOVPS 64(R8)(DI*4), Y0, Y4
+	VADDPS     Y4, Y3, Y3
+
+noload7:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y5, Y1
+	VMAXPS       Y2, Y4, Y2
+	VMINPS       Y2, Y5, Y2
+	VMAXPS       Y3, Y4, Y3
+	VMINPS       Y3, Y5, Y3
+
+noclamp7:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMASKMOVPS Y3, Y0, 64(R8)(DI*4)
+	JMP        cols1
+
+narrower6:
+	CMPQ    R8, $+8
+	JLE     narrower7
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone8
+
+group8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group8
+
+gdone8:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone8
+
+partial8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial8
+
+pdone8:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows8
+	MOVQ lastRows+64(FP), R8
+
+allrows8:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias8
+	VBROADCASTSS (BX), Y3
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y3, Y2, Y2
+
+nobias8:
+	TESTQ      $0x00000001, R9
+	JEQ        noload8
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R8)(DI*4), Y0, Y3
+	VADDPS     Y3, Y2, Y2
+
+noload8:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Y3
+	VBROADCASTSS hi+124(FP), Y4
+	VMAXPS       Y1, Y3, Y1
+	VMINPS       Y1, Y4, Y1
+	VMAXPS       Y2, Y3, Y2
+	VMINPS       Y2, Y4, Y2
+
+noclamp8:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMASKMOVPS Y2, Y0, 32(R8)(DI*4)
+	JMP        cols1
+
+narrower7:
+	ADDQ    $+0, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone9
+
+group9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+1024, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group9
+
+gdone9:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone9
+
+partial9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial9
+
+pdone9:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows9
+	MOVQ lastRows+64(FP), R8
+
+allrows9:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias9
+	VBROADCASTSS (BX), Y2
+	VADDPS       Y2, Y1, Y1
+
+nobias9:
+	TESTQ      $0x00000001, R9
+	JEQ        noload9
+	VMASKMOVPS (R8)(DI*4), Y0, Y2
+	VADDPS     Y2, Y1, Y1
+
+noload9:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
+	VMAXPS       Y1, Y2, Y1
+	VMINPS       Y1, Y3, Y1
+
+noclamp9:
+	VMASKMOVPS Y1, Y0, (R8)(DI*4)
+	JMP        cols1
+
+cols1:
+	MOVQ spr+16(FP), DI
+	LEAQ (CX)(DI*1), CX
+	SHLQ $0x02, DI
+	ADDQ DI, AX
+	MOVQ ldy+88(FP), DI
+	SHLQ $0x02, DI
+	ADDQ DI, DX
+	ADDQ $+4, BX
 	ADDQ $-1, SI
 	JMP  unit1
 
@@ -4601,6 +6701,1096 @@ cols1:
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX
+	ADDQ $-1, SI
+	JMP  unit1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func nmAVX22of8R1U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·nmAVX22of8R1U8(SB), NOSPLIT, $0-128
+	MOVQ ival+0(FP), AX
+	MOVQ ipos+8(FP), CX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
+	MOVQ units+56(FP), SI
+
+unit1:
+	CMPQ SI, $+0
+	JLE  exit1
+	XORQ DI, DI
+
+tiles1:
+	MOVQ  n+96(FP), R8
+	SUBQ  DI, R8
+	CMPQ  R8, $+64
+	JLT   rest1
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
+	JLE   gdone1
+
+group1:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group1
+
+gdone1:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone1
+
+partial1:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial1
+
+pdone1:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows1
+	MOVQ lastRows+64(FP), R8
+
+allrows1:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias1
+	VBROADCASTSS (BX), Y8
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y8, Y7, Y7
+
+nobias1:
+	TESTQ  $0x00000001, R9
+	JEQ    noload1
+	VADDPS (R8)(DI*4), Y0, Y0
+	VADDPS 32(R8)(DI*4), Y1, Y1
+	VADDPS 64(R8)(DI*4), Y2, Y2
+	VADDPS 96(R8)(DI*4), Y3, Y3
+	VADDPS 128(R8)(DI*4), Y4, Y4
+	VADDPS 160(R8)(DI*4), Y5, Y5
+	VADDPS 192(R8)(DI*4), Y6, Y6
+	VADDPS 224(R8)(DI*4), Y7, Y7
+
+noload1:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp1
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y0, Y8, Y0
+	VMINPS       Y0, Y9, Y0
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y9, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y8, Y7
+	VMINPS       Y7, Y9, Y7
+
+noclamp1:
+	VMOVUPS Y0, (R8)(DI*4)
+	VMOVUPS Y1, 32(R8)(DI*4)
+	VMOVUPS Y2, 64(R8)(DI*4)
+	VMOVUPS Y3, 96(R8)(DI*4)
+	VMOVUPS Y4, 128(R8)(DI*4)
+	VMOVUPS Y5, 160(R8)(DI*4)
+	VMOVUPS Y6, 192(R8)(DI*4)
+	VMOVUPS Y7, 224(R8)(DI*4)
+	ADDQ    $+64, DI
+	JMP     tiles1
+
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+56
+	JLE     narrower1
+	ADDQ    $-56, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
+
+group2:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group2
+
+gdone2:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone2
+
+partial2:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial2
+
+pdone2:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows2
+	MOVQ lastRows+64(FP), R8
+
+allrows2:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
+
+nobias2:
+	TESTQ      $0x00000001, R9
+	JEQ        noload2
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VADDPS     160(R8)(DI*4), Y6, Y6
+	VADDPS     192(R8)(DI*4), Y7, Y7
+	VMASKMOVPS 224(R8)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
+
+noload2:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+120(FP), Y9
+	VBROADCASTSS hi+124(FP), Y10
+	VMAXPS       Y1, Y9, Y1
+	VMINPS       Y1, Y10, Y1
+	VMAXPS       Y2, Y9, Y2
+	VMINPS       Y2, Y10, Y2
+	VMAXPS       Y3, Y9, Y3
+	VMINPS       Y3, Y10, Y3
+	VMAXPS       Y4, Y9, Y4
+	VMINPS       Y4, Y10, Y4
+	VMAXPS       Y5, Y9, Y5
+	VMINPS       Y5, Y10, Y5
+	VMAXPS       Y6, Y9, Y6
+	VMINPS       Y6, Y10, Y6
+	VMAXPS       Y7, Y9, Y7
+	VMINPS       Y7, Y10, Y7
+	VMAXPS       Y8, Y9, Y8
+	VMINPS       Y8, Y10, Y8
+
+noclamp2:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMOVUPS    Y6, 160(R8)(DI*4)
+	VMOVUPS    Y7, 192(R8)(DI*4)
+	VMASKMOVPS Y8, Y0, 224(R8)(DI*4)
+	JMP        cols1
+
+narrower1:
+	CMPQ    R8, $+48
+	JLE     narrower2
+	ADDQ    $-48, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias3
+	VBROADCASTSS (BX), Y8
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y8, Y7, Y7
+
+nobias3:
+	TESTQ      $0x00000001, R9
+	JEQ        noload3
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VADDPS     160(R8)(DI*4), Y6, Y6
+	VMASKMOVPS 192(R8)(DI*4), Y0, Y8
+	VADDPS     Y8, Y7, Y7
+
+noload3:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp3
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y9, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y8, Y7
+	VMINPS       Y7, Y9, Y7
+
+noclamp3:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMOVUPS    Y6, 160(R8)(DI*4)
+	VMASKMOVPS Y7, Y0, 192(R8)(DI*4)
+	JMP        cols1
+
+narrower2:
+	CMPQ    R8, $+40
+	JLE     narrower3
+	ADDQ    $-40, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	VBROADCASTSS (BX), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
+	VADDPS       Y7, Y6, Y6
+
+nobias4:
+	TESTQ      $0x00000001, R9
+	JEQ        noload4
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VMASKMOVPS 160(R8)(DI*4), Y0, Y7
+	VADDPS     Y7, Y6, Y6
+
+noload4:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+120(FP), Y7
+	VBROADCASTSS hi+124(FP), Y8
+	VMAXPS       Y1, Y7, Y1
+	VMINPS       Y1, Y8, Y1
+	VMAXPS       Y2, Y7, Y2
+	VMINPS       Y2, Y8, Y2
+	VMAXPS       Y3, Y7, Y3
+	VMINPS       Y3, Y8, Y3
+	VMAXPS       Y4, Y7, Y4
+	VMINPS       Y4, Y8, Y4
+	VMAXPS       Y5, Y7, Y5
+	VMINPS       Y5, Y8, Y5
+	VMAXPS       Y6, Y7, Y6
+	VMINPS       Y6, Y8, Y6
+
+noclamp4:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMASKMOVPS Y6, Y0, 160(R8)(DI*4)
+	JMP        cols1
+
+narrower3:
+	CMPQ    R8, $+32
+	JLE     narrower4
+	ADDQ    $-32, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone5
+
+group5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group5
+
+gdone5:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone5
+
+partial5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial5
+
+pdone5:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows5
+	MOVQ lastRows+64(FP), R8
+
+allrows5:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias5
+	VBROADCASTSS (BX), Y6
+	VADDPS       Y6, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y6, Y3, Y3
+	VADDPS       Y6, Y4, Y4
+	VADDPS       Y6, Y5, Y5
+
+nobias5:
+	TESTQ      $0x00000001, R9
+	JEQ        noload5
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VMASKMOVPS 128(R8)(DI*4), Y0, Y6
+	VADDPS     Y6, Y5, Y5
+
+noload5:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y1, Y6, Y1
+	VMINPS       Y1, Y7, Y1
+	VMAXPS       Y2, Y6, Y2
+	VMINPS       Y2, Y7, Y2
+	VMAXPS       Y3, Y6, Y3
+	VMINPS       Y3, Y7, Y3
+	VMAXPS       Y4, Y6, Y4
+	VMINPS       Y4, Y7, Y4
+	VMAXPS       Y5, Y6, Y5
+	VMINPS       Y5, Y7, Y5
+
+noclamp5:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMASKMOVPS Y5, Y0, 128(R8)(DI*4)
+	JMP        cols1
+
+narrower4:
+	CMPQ    R8, $+24
+	JLE     narrower5
+	ADDQ    $-24, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone6
+
+group6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group6
+
+gdone6:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone6
+
+partial6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial6
+
+pdone6:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows6
+	MOVQ lastRows+64(FP), R8
+
+allrows6:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias6
+	VBROADCASTSS (BX), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
+	VADDPS       Y5, Y3, Y3
+	VADDPS       Y5, Y4, Y4
+
+nobias6:
+	TESTQ      $0x00000001, R9
+	JEQ        noload6
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VMASKMOVPS 96(R8)(DI*4), Y0, Y5
+	VADDPS     Y5, Y4, Y4
+
+noload6:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Y5
+	VBROADCASTSS hi+124(FP), Y6
+	VMAXPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
+	VMAXPS       Y2, Y5, Y2
+	VMINPS       Y2, Y6, Y2
+	VMAXPS       Y3, Y5, Y3
+	VMINPS       Y3, Y6, Y3
+	VMAXPS       Y4, Y5, Y4
+	VMINPS       Y4, Y6, Y4
+
+noclamp6:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMASKMOVPS Y4, Y0, 96(R8)(DI*4)
+	JMP        cols1
+
+narrower5:
+	CMPQ    R8, $+16
+	JLE     narrower6
+	ADDQ    $-16, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone7
+
+group7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group7
+
+gdone7:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone7
+
+partial7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial7
+
+pdone7:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows7
+	MOVQ lastRows+64(FP), R8
+
+allrows7:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias7
+	VBROADCASTSS (BX), Y4
+	VADDPS       Y4, Y1, Y1
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y4, Y3, Y3
+
+nobias7:
+	TESTQ      $0x00000001, R9
+	JEQ        noload7
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VMASKMOVPS 64(R8)(DI*4), Y0, Y4
+	VADDPS     Y4, Y3, Y3
+
+noload7:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y5, Y1
+	VMAXPS       Y2, Y4, Y2
+	VMINPS       Y2, Y5, Y2
+	VMAXPS       Y3, Y4, Y3
+	VMINPS       Y3, Y5, Y3
+
+noclamp7:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMASKMOVPS Y3, Y0, 64(R8)(DI*4)
+	JMP        cols1
+
+narrower6:
+	CMPQ    R8, $+8
+	JLE     narrower7
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone8
+
+group8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group8
+
+gdone8:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone8
+
+partial8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial8
+
+pdone8:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows8
+	MOVQ lastRows+64(FP), R8
+
+allrows8:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias8
+	VBROADCASTSS (BX), Y3
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y3, Y2, Y2
+
+nobias8:
+	TESTQ      $0x00000001, R9
+	JEQ        noload8
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R8)(DI*4), Y0, Y3
+	VADDPS     Y3, Y2, Y2
+
+noload8:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Y3
+	VBROADCASTSS hi+124(FP), Y4
+	VMAXPS       Y1, Y3, Y1
+	VMINPS       Y1, Y4, Y1
+	VMAXPS       Y2, Y3, Y2
+	VMINPS       Y2, Y4, Y2
+
+noclamp8:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMASKMOVPS Y2, Y0, 32(R8)(DI*4)
+	JMP        cols1
+
+narrower7:
+	ADDQ    $+0, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone9
+
+group9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+8, R8
+	ADDQ         $+2, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group9
+
+gdone9:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone9
+
+partial9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial9
+
+pdone9:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows9
+	MOVQ lastRows+64(FP), R8
+
+allrows9:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias9
+	VBROADCASTSS (BX), Y2
+	VADDPS       Y2, Y1, Y1
+
+nobias9:
+	TESTQ      $0x00000001, R9
+	JEQ        noload9
+	VMASKMOVPS (R8)(DI*4), Y0, Y2
+	VADDPS     Y2, Y1, Y1
+
+noload9:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
+	VMAXPS       Y1, Y2, Y1
+	VMINPS       Y1, Y3, Y1
+
+noclamp9:
+	VMASKMOVPS Y1, Y0, (R8)(DI*4)
+	JMP        cols1
+
+cols1:
+	MOVQ spr+16(FP), DI
+	LEAQ (CX)(DI*1), CX
+	SHLQ $0x02, DI
+	ADDQ DI, AX
+	MOVQ ldy+88(FP), DI
+	SHLQ $0x02, DI
+	ADDQ DI, DX
+	ADDQ $+4, BX
 	ADDQ $-1, SI
 	JMP  unit1
 
@@ -6448,6 +9638,1256 @@ exit1:
 	VZEROUPPER
 	RET
 
+// func nmAVX24of8R1U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·nmAVX24of8R1U8(SB), NOSPLIT, $0-128
+	MOVQ ival+0(FP), AX
+	MOVQ ipos+8(FP), CX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
+	MOVQ units+56(FP), SI
+
+unit1:
+	CMPQ SI, $+0
+	JLE  exit1
+	XORQ DI, DI
+
+tiles1:
+	MOVQ  n+96(FP), R8
+	SUBQ  DI, R8
+	CMPQ  R8, $+64
+	JLT   rest1
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
+	JLE   gdone1
+
+group1:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group1
+
+gdone1:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone1
+
+partial1:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial1
+
+pdone1:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows1
+	MOVQ lastRows+64(FP), R8
+
+allrows1:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias1
+	VBROADCASTSS (BX), Y8
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y8, Y7, Y7
+
+nobias1:
+	TESTQ  $0x00000001, R9
+	JEQ    noload1
+	VADDPS (R8)(DI*4), Y0, Y0
+	VADDPS 32(R8)(DI*4), Y1, Y1
+	VADDPS 64(R8)(DI*4), Y2, Y2
+	VADDPS 96(R8)(DI*4), Y3, Y3
+	VADDPS 128(R8)(DI*4), Y4, Y4
+	VADDPS 160(R8)(DI*4), Y5, Y5
+	VADDPS 192(R8)(DI*4), Y6, Y6
+	VADDPS 224(R8)(DI*4), Y7, Y7
+
+noload1:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp1
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y0, Y8, Y0
+	VMINPS       Y0, Y9, Y0
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y9, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y8, Y7
+	VMINPS       Y7, Y9, Y7
+
+noclamp1:
+	VMOVUPS Y0, (R8)(DI*4)
+	VMOVUPS Y1, 32(R8)(DI*4)
+	VMOVUPS Y2, 64(R8)(DI*4)
+	VMOVUPS Y3, 96(R8)(DI*4)
+	VMOVUPS Y4, 128(R8)(DI*4)
+	VMOVUPS Y5, 160(R8)(DI*4)
+	VMOVUPS Y6, 192(R8)(DI*4)
+	VMOVUPS Y7, 224(R8)(DI*4)
+	ADDQ    $+64, DI
+	JMP     tiles1
+
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+56
+	JLE     narrower1
+	ADDQ    $-56, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
+
+group2:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group2
+
+gdone2:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone2
+
+partial2:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial2
+
+pdone2:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows2
+	MOVQ lastRows+64(FP), R8
+
+allrows2:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
+
+nobias2:
+	TESTQ      $0x00000001, R9
+	JEQ        noload2
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VADDPS     160(R8)(DI*4), Y6, Y6
+	VADDPS     192(R8)(DI*4), Y7, Y7
+	VMASKMOVPS 224(R8)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
+
+noload2:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+120(FP), Y9
+	VBROADCASTSS hi+124(FP), Y10
+	VMAXPS       Y1, Y9, Y1
+	VMINPS       Y1, Y10, Y1
+	VMAXPS       Y2, Y9, Y2
+	VMINPS       Y2, Y10, Y2
+	VMAXPS       Y3, Y9, Y3
+	VMINPS       Y3, Y10, Y3
+	VMAXPS       Y4, Y9, Y4
+	VMINPS       Y4, Y10, Y4
+	VMAXPS       Y5, Y9, Y5
+	VMINPS       Y5, Y10, Y5
+	VMAXPS       Y6, Y9, Y6
+	VMINPS       Y6, Y10, Y6
+	VMAXPS       Y7, Y9, Y7
+	VMINPS       Y7, Y10, Y7
+	VMAXPS       Y8, Y9, Y8
+	VMINPS       Y8, Y10, Y8
+
+noclamp2:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMOVUPS    Y6, 160(R8)(DI*4)
+	VMOVUPS    Y7, 192(R8)(DI*4)
+	VMASKMOVPS Y8, Y0, 224(R8)(DI*4)
+	JMP        cols1
+
+narrower1:
+	CMPQ    R8, $+48
+	JLE     narrower2
+	ADDQ    $-48, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias3
+	VBROADCASTSS (BX), Y8
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y8, Y7, Y7
+
+nobias3:
+	TESTQ      $0x00000001, R9
+	JEQ        noload3
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VADDPS     160(R8)(DI*4), Y6, Y6
+	VMASKMOVPS 192(R8)(DI*4), Y0, Y8
+	VADDPS     Y8, Y7, Y7
+
+noload3:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp3
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y9, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y8, Y7
+	VMINPS       Y7, Y9, Y7
+
+noclamp3:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMOVUPS    Y6, 160(R8)(DI*4)
+	VMASKMOVPS Y7, Y0, 192(R8)(DI*4)
+	JMP        cols1
+
+narrower2:
+	CMPQ    R8, $+40
+	JLE     narrower3
+	ADDQ    $-40, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	VBROADCASTSS (BX), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
+	VADDPS       Y7, Y6, Y6
+
+nobias4:
+	TESTQ      $0x00000001, R9
+	JEQ        noload4
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VMASKMOVPS 160(R8)(DI*4), Y0, Y7
+	VADDPS     Y7, Y6, Y6
+
+noload4:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+120(FP), Y7
+	VBROADCASTSS hi+124(FP), Y8
+	VMAXPS       Y1, Y7, Y1
+	VMINPS       Y1, Y8, Y1
+	VMAXPS       Y2, Y7, Y2
+	VMINPS       Y2, Y8, Y2
+	VMAXPS       Y3, Y7, Y3
+	VMINPS       Y3, Y8, Y3
+	VMAXPS       Y4, Y7, Y4
+	VMINPS       Y4, Y8, Y4
+	VMAXPS       Y5, Y7, Y5
+	VMINPS       Y5, Y8, Y5
+	VMAXPS       Y6, Y7, Y6
+	VMINPS       Y6, Y8, Y6
+
+noclamp4:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMASKMOVPS Y6, Y0, 160(R8)(DI*4)
+	JMP        cols1
+
+narrower3:
+	CMPQ    R8, $+32
+	JLE     narrower4
+	ADDQ    $-32, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone5
+
+group5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group5
+
+gdone5:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone5
+
+partial5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial5
+
+pdone5:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows5
+	MOVQ lastRows+64(FP), R8
+
+allrows5:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias5
+	VBROADCASTSS (BX), Y6
+	VADDPS       Y6, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y6, Y3, Y3
+	VADDPS       Y6, Y4, Y4
+	VADDPS       Y6, Y5, Y5
+
+nobias5:
+	TESTQ      $0x00000001, R9
+	JEQ        noload5
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VMASKMOVPS 128(R8)(DI*4), Y0, Y6
+	VADDPS     Y6, Y5, Y5
+
+noload5:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y1, Y6, Y1
+	VMINPS       Y1, Y7, Y1
+	VMAXPS       Y2, Y6, Y2
+	VMINPS       Y2, Y7, Y2
+	VMAXPS       Y3, Y6, Y3
+	VMINPS       Y3, Y7, Y3
+	VMAXPS       Y4, Y6, Y4
+	VMINPS       Y4, Y7, Y4
+	VMAXPS       Y5, Y6, Y5
+	VMINPS       Y5, Y7, Y5
+
+noclamp5:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMASKMOVPS Y5, Y0, 128(R8)(DI*4)
+	JMP        cols1
+
+narrower4:
+	CMPQ    R8, $+24
+	JLE     narrower5
+	ADDQ    $-24, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone6
+
+group6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group6
+
+gdone6:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone6
+
+partial6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial6
+
+pdone6:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows6
+	MOVQ lastRows+64(FP), R8
+
+allrows6:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias6
+	VBROADCASTSS (BX), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
+	VADDPS       Y5, Y3, Y3
+	VADDPS       Y5, Y4, Y4
+
+nobias6:
+	TESTQ      $0x00000001, R9
+	JEQ        noload6
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VMASKMOVPS 96(R8)(DI*4), Y0, Y5
+	VADDPS     Y5, Y4, Y4
+
+noload6:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Y5
+	VBROADCASTSS hi+124(FP), Y6
+	VMAXPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
+	VMAXPS       Y2, Y5, Y2
+	VMINPS       Y2, Y6, Y2
+	VMAXPS       Y3, Y5, Y3
+	VMINPS       Y3, Y6, Y3
+	VMAXPS       Y4, Y5, Y4
+	VMINPS       Y4, Y6, Y4
+
+noclamp6:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMASKMOVPS Y4, Y0, 96(R8)(DI*4)
+	JMP        cols1
+
+narrower5:
+	CMPQ    R8, $+16
+	JLE     narrower6
+	ADDQ    $-16, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone7
+
+group7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group7
+
+gdone7:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone7
+
+partial7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial7
+
+pdone7:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows7
+	MOVQ lastRows+64(FP), R8
+
+allrows7:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias7
+	VBROADCASTSS (BX), Y4
+	VADDPS       Y4, Y1, Y1
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y4, Y3, Y3
+
+nobias7:
+	TESTQ      $0x00000001, R9
+	JEQ        noload7
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VMASKMOVPS 64(R8)(DI*4), Y0, Y4
+	VADDPS     Y4, Y3, Y3
+
+noload7:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y5, Y1
+	VMAXPS       Y2, Y4, Y2
+	VMINPS       Y2, Y5, Y2
+	VMAXPS       Y3, Y4, Y3
+	VMINPS       Y3, Y5, Y3
+
+noclamp7:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMASKMOVPS Y3, Y0, 64(R8)(DI*4)
+	JMP        cols1
+
+narrower6:
+	CMPQ    R8, $+8
+	JLE     narrower7
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone8
+
+group8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group8
+
+gdone8:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone8
+
+partial8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial8
+
+pdone8:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows8
+	MOVQ lastRows+64(FP), R8
+
+allrows8:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias8
+	VBROADCASTSS (BX), Y3
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y3, Y2, Y2
+
+nobias8:
+	TESTQ      $0x00000001, R9
+	JEQ        noload8
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R8)(DI*4), Y0, Y3
+	VADDPS     Y3, Y2, Y2
+
+noload8:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Y3
+	VBROADCASTSS hi+124(FP), Y4
+	VMAXPS       Y1, Y3, Y1
+	VMINPS       Y1, Y4, Y1
+	VMAXPS       Y2, Y3, Y2
+	VMINPS       Y2, Y4, Y2
+
+noclamp8:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMASKMOVPS Y2, Y0, 32(R8)(DI*4)
+	JMP        cols1
+
+narrower7:
+	ADDQ    $+0, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone9
+
+group9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	MOVBQZX      1(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 4(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	MOVBQZX      2(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 8(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	MOVBQZX      3(R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS 12(R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+16, R8
+	ADDQ         $+4, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group9
+
+gdone9:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone9
+
+partial9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial9
+
+pdone9:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows9
+	MOVQ lastRows+64(FP), R8
+
+allrows9:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias9
+	VBROADCASTSS (BX), Y2
+	VADDPS       Y2, Y1, Y1
+
+nobias9:
+	TESTQ      $0x00000001, R9
+	JEQ        noload9
+	VMASKMOVPS (R8)(DI*4), Y0, Y2
+	VADDPS     Y2, Y1, Y1
+
+noload9:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
+	VMAXPS       Y1, Y2, Y1
+	VMINPS       Y1, Y3, Y1
+
+noclamp9:
+	VMASKMOVPS Y1, Y0, (R8)(DI*4)
+	JMP        cols1
+
+cols1:
+	MOVQ spr+16(FP), DI
+	LEAQ (CX)(DI*1), CX
+	SHLQ $0x02, DI
+	ADDQ DI, AX
+	MOVQ ldy+88(FP), DI
+	SHLQ $0x02, DI
+	ADDQ DI, DX
+	ADDQ $+4, BX
+	ADDQ $-1, SI
+	JMP  unit1
+
+exit1:
+	VZEROUPPER
+	RET
+
 // func nmAVX21of8R2U4(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·nmAVX21of8R2U4(SB), NOSPLIT, $0-128
@@ -7873,6 +12313,1016 @@ cols1:
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX
+	ADDQ $-1, SI
+	JMP  unit1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func nmAVX21of8R1U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·nmAVX21of8R1U8(SB), NOSPLIT, $0-128
+	MOVQ ival+0(FP), AX
+	MOVQ ipos+8(FP), CX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
+	MOVQ units+56(FP), SI
+
+unit1:
+	CMPQ SI, $+0
+	JLE  exit1
+	XORQ DI, DI
+
+tiles1:
+	MOVQ  n+96(FP), R8
+	SUBQ  DI, R8
+	CMPQ  R8, $+64
+	JLT   rest1
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
+	JLE   gdone1
+
+group1:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group1
+
+gdone1:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone1
+
+partial1:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial1
+
+pdone1:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows1
+	MOVQ lastRows+64(FP), R8
+
+allrows1:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias1
+	VBROADCASTSS (BX), Y8
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y8, Y7, Y7
+
+nobias1:
+	TESTQ  $0x00000001, R9
+	JEQ    noload1
+	VADDPS (R8)(DI*4), Y0, Y0
+	VADDPS 32(R8)(DI*4), Y1, Y1
+	VADDPS 64(R8)(DI*4), Y2, Y2
+	VADDPS 96(R8)(DI*4), Y3, Y3
+	VADDPS 128(R8)(DI*4), Y4, Y4
+	VADDPS 160(R8)(DI*4), Y5, Y5
+	VADDPS 192(R8)(DI*4), Y6, Y6
+	VADDPS 224(R8)(DI*4), Y7, Y7
+
+noload1:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp1
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y0, Y8, Y0
+	VMINPS       Y0, Y9, Y0
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y9, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y8, Y7
+	VMINPS       Y7, Y9, Y7
+
+noclamp1:
+	VMOVUPS Y0, (R8)(DI*4)
+	VMOVUPS Y1, 32(R8)(DI*4)
+	VMOVUPS Y2, 64(R8)(DI*4)
+	VMOVUPS Y3, 96(R8)(DI*4)
+	VMOVUPS Y4, 128(R8)(DI*4)
+	VMOVUPS Y5, 160(R8)(DI*4)
+	VMOVUPS Y6, 192(R8)(DI*4)
+	VMOVUPS Y7, 224(R8)(DI*4)
+	ADDQ    $+64, DI
+	JMP     tiles1
+
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+56
+	JLE     narrower1
+	ADDQ    $-56, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
+
+group2:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group2
+
+gdone2:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone2
+
+partial2:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial2
+
+pdone2:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows2
+	MOVQ lastRows+64(FP), R8
+
+allrows2:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
+
+nobias2:
+	TESTQ      $0x00000001, R9
+	JEQ        noload2
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VADDPS     160(R8)(DI*4), Y6, Y6
+	VADDPS     192(R8)(DI*4), Y7, Y7
+	VMASKMOVPS 224(R8)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
+
+noload2:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+120(FP), Y9
+	VBROADCASTSS hi+124(FP), Y10
+	VMAXPS       Y1, Y9, Y1
+	VMINPS       Y1, Y10, Y1
+	VMAXPS       Y2, Y9, Y2
+	VMINPS       Y2, Y10, Y2
+	VMAXPS       Y3, Y9, Y3
+	VMINPS       Y3, Y10, Y3
+	VMAXPS       Y4, Y9, Y4
+	VMINPS       Y4, Y10, Y4
+	VMAXPS       Y5, Y9, Y5
+	VMINPS       Y5, Y10, Y5
+	VMAXPS       Y6, Y9, Y6
+	VMINPS       Y6, Y10, Y6
+	VMAXPS       Y7, Y9, Y7
+	VMINPS       Y7, Y10, Y7
+	VMAXPS       Y8, Y9, Y8
+	VMINPS       Y8, Y10, Y8
+
+noclamp2:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMOVUPS    Y6, 160(R8)(DI*4)
+	VMOVUPS    Y7, 192(R8)(DI*4)
+	VMASKMOVPS Y8, Y0, 224(R8)(DI*4)
+	JMP        cols1
+
+narrower1:
+	CMPQ    R8, $+48
+	JLE     narrower2
+	ADDQ    $-48, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone3
+
+group3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias3
+	VBROADCASTSS (BX), Y8
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y8, Y7, Y7
+
+nobias3:
+	TESTQ      $0x00000001, R9
+	JEQ        noload3
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VADDPS     160(R8)(DI*4), Y6, Y6
+	VMASKMOVPS 192(R8)(DI*4), Y0, Y8
+	VADDPS     Y8, Y7, Y7
+
+noload3:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp3
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y9, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y8, Y7
+	VMINPS       Y7, Y9, Y7
+
+noclamp3:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMOVUPS    Y6, 160(R8)(DI*4)
+	VMASKMOVPS Y7, Y0, 192(R8)(DI*4)
+	JMP        cols1
+
+narrower2:
+	CMPQ    R8, $+40
+	JLE     narrower3
+	ADDQ    $-40, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone4
+
+group4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	VBROADCASTSS (BX), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
+	VADDPS       Y7, Y6, Y6
+
+nobias4:
+	TESTQ      $0x00000001, R9
+	JEQ        noload4
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VMASKMOVPS 160(R8)(DI*4), Y0, Y7
+	VADDPS     Y7, Y6, Y6
+
+noload4:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+120(FP), Y7
+	VBROADCASTSS hi+124(FP), Y8
+	VMAXPS       Y1, Y7, Y1
+	VMINPS       Y1, Y8, Y1
+	VMAXPS       Y2, Y7, Y2
+	VMINPS       Y2, Y8, Y2
+	VMAXPS       Y3, Y7, Y3
+	VMINPS       Y3, Y8, Y3
+	VMAXPS       Y4, Y7, Y4
+	VMINPS       Y4, Y8, Y4
+	VMAXPS       Y5, Y7, Y5
+	VMINPS       Y5, Y8, Y5
+	VMAXPS       Y6, Y7, Y6
+	VMINPS       Y6, Y8, Y6
+
+noclamp4:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMASKMOVPS Y6, Y0, 160(R8)(DI*4)
+	JMP        cols1
+
+narrower3:
+	CMPQ    R8, $+32
+	JLE     narrower4
+	ADDQ    $-32, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone5
+
+group5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group5
+
+gdone5:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone5
+
+partial5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial5
+
+pdone5:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows5
+	MOVQ lastRows+64(FP), R8
+
+allrows5:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias5
+	VBROADCASTSS (BX), Y6
+	VADDPS       Y6, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y6, Y3, Y3
+	VADDPS       Y6, Y4, Y4
+	VADDPS       Y6, Y5, Y5
+
+nobias5:
+	TESTQ      $0x00000001, R9
+	JEQ        noload5
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VMASKMOVPS 128(R8)(DI*4), Y0, Y6
+	VADDPS     Y6, Y5, Y5
+
+noload5:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y1, Y6, Y1
+	VMINPS       Y1, Y7, Y1
+	VMAXPS       Y2, Y6, Y2
+	VMINPS       Y2, Y7, Y2
+	VMAXPS       Y3, Y6, Y3
+	VMINPS       Y3, Y7, Y3
+	VMAXPS       Y4, Y6, Y4
+	VMINPS       Y4, Y7, Y4
+	VMAXPS       Y5, Y6, Y5
+	VMINPS       Y5, Y7, Y5
+
+noclamp5:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMASKMOVPS Y5, Y0, 128(R8)(DI*4)
+	JMP        cols1
+
+narrower4:
+	CMPQ    R8, $+24
+	JLE     narrower5
+	ADDQ    $-24, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone6
+
+group6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group6
+
+gdone6:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone6
+
+partial6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial6
+
+pdone6:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows6
+	MOVQ lastRows+64(FP), R8
+
+allrows6:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias6
+	VBROADCASTSS (BX), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
+	VADDPS       Y5, Y3, Y3
+	VADDPS       Y5, Y4, Y4
+
+nobias6:
+	TESTQ      $0x00000001, R9
+	JEQ        noload6
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VMASKMOVPS 96(R8)(DI*4), Y0, Y5
+	VADDPS     Y5, Y4, Y4
+
+noload6:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Y5
+	VBROADCASTSS hi+124(FP), Y6
+	VMAXPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
+	VMAXPS       Y2, Y5, Y2
+	VMINPS       Y2, Y6, Y2
+	VMAXPS       Y3, Y5, Y3
+	VMINPS       Y3, Y6, Y3
+	VMAXPS       Y4, Y5, Y4
+	VMINPS       Y4, Y6, Y4
+
+noclamp6:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMASKMOVPS Y4, Y0, 96(R8)(DI*4)
+	JMP        cols1
+
+narrower5:
+	CMPQ    R8, $+16
+	JLE     narrower6
+	ADDQ    $-16, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone7
+
+group7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group7
+
+gdone7:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone7
+
+partial7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial7
+
+pdone7:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows7
+	MOVQ lastRows+64(FP), R8
+
+allrows7:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias7
+	VBROADCASTSS (BX), Y4
+	VADDPS       Y4, Y1, Y1
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y4, Y3, Y3
+
+nobias7:
+	TESTQ      $0x00000001, R9
+	JEQ        noload7
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VMASKMOVPS 64(R8)(DI*4), Y0, Y4
+	VADDPS     Y4, Y3, Y3
+
+noload7:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y5, Y1
+	VMAXPS       Y2, Y4, Y2
+	VMINPS       Y2, Y5, Y2
+	VMAXPS       Y3, Y4, Y3
+	VMINPS       Y3, Y5, Y3
+
+noclamp7:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMASKMOVPS Y3, Y0, 64(R8)(DI*4)
+	JMP        cols1
+
+narrower6:
+	CMPQ    R8, $+8
+	JLE     narrower7
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone8
+
+group8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group8
+
+gdone8:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone8
+
+partial8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial8
+
+pdone8:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows8
+	MOVQ lastRows+64(FP), R8
+
+allrows8:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias8
+	VBROADCASTSS (BX), Y3
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y3, Y2, Y2
+
+nobias8:
+	TESTQ      $0x00000001, R9
+	JEQ        noload8
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R8)(DI*4), Y0, Y3
+	VADDPS     Y3, Y2, Y2
+
+noload8:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Y3
+	VBROADCASTSS hi+124(FP), Y4
+	VMAXPS       Y1, Y3, Y1
+	VMINPS       Y1, Y4, Y1
+	VMAXPS       Y2, Y3, Y2
+	VMINPS       Y2, Y4, Y2
+
+noclamp8:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMASKMOVPS Y2, Y0, 32(R8)(DI*4)
+	JMP        cols1
+
+narrower7:
+	ADDQ    $+0, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone9
+
+group9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $+2048, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group9
+
+gdone9:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone9
+
+partial9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial9
+
+pdone9:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows9
+	MOVQ lastRows+64(FP), R8
+
+allrows9:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias9
+	VBROADCASTSS (BX), Y2
+	VADDPS       Y2, Y1, Y1
+
+nobias9:
+	TESTQ      $0x00000001, R9
+	JEQ        noload9
+	VMASKMOVPS (R8)(DI*4), Y0, Y2
+	VADDPS     Y2, Y1, Y1
+
+noload9:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
+	VMAXPS       Y1, Y2, Y1
+	VMINPS       Y1, Y3, Y1
+
+noclamp9:
+	VMASKMOVPS Y1, Y0, (R8)(DI*4)
+	JMP        cols1
+
+cols1:
+	MOVQ spr+16(FP), DI
+	LEAQ (CX)(DI*1), CX
+	SHLQ $0x02, DI
+	ADDQ DI, AX
+	MOVQ ldy+88(FP), DI
+	SHLQ $0x02, DI
+	ADDQ DI, DX
+	ADDQ $+4, BX
 	ADDQ $-1, SI
 	JMP  unit1
 
@@ -9369,6 +14819,1088 @@ cols1:
 	SHLQ $0x04, DI
 	ADDQ DI, DX
 	ADDQ $+16, BX
+	ADDQ $-1, SI
+	JMP  unit1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func nmAVX2AnyR1U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, group int, lastSlots int, units int, lastRows int, x *float32, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·nmAVX2AnyR1U8(SB), NOSPLIT, $0-128
+	MOVQ ival+0(FP), AX
+	MOVQ ipos+8(FP), CX
+	MOVQ y+80(FP), DX
+	MOVQ bias+112(FP), BX
+	MOVQ units+56(FP), SI
+
+unit1:
+	CMPQ SI, $+0
+	JLE  exit1
+	XORQ DI, DI
+
+tiles1:
+	MOVQ  n+96(FP), R8
+	SUBQ  DI, R8
+	CMPQ  R8, $+64
+	JLT   rest1
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  x+72(FP), R10
+	LEAQ  (R10)(DI*4), R10
+	MOVQ  gfull+24(FP), R11
+	CMPQ  R11, $+0
+	JLE   gdone1
+
+group1:
+	MOVQ keep+32(FP), R12
+
+slot1:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R13), Y8, Y0
+	VFMADD231PS  32(R13), Y8, Y1
+	VFMADD231PS  64(R13), Y8, Y2
+	VFMADD231PS  96(R13), Y8, Y3
+	VFMADD231PS  128(R13), Y8, Y4
+	VFMADD231PS  160(R13), Y8, Y5
+	VFMADD231PS  192(R13), Y8, Y6
+	VFMADD231PS  224(R13), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot1
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x08, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group1
+
+gdone1:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone1
+
+partial1:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  32(R12), Y8, Y1
+	VFMADD231PS  64(R12), Y8, Y2
+	VFMADD231PS  96(R12), Y8, Y3
+	VFMADD231PS  128(R12), Y8, Y4
+	VFMADD231PS  160(R12), Y8, Y5
+	VFMADD231PS  192(R12), Y8, Y6
+	VFMADD231PS  224(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial1
+
+pdone1:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows1
+	MOVQ lastRows+64(FP), R8
+
+allrows1:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias1
+	VBROADCASTSS (BX), Y8
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y8, Y7, Y7
+
+nobias1:
+	TESTQ  $0x00000001, R9
+	JEQ    noload1
+	VADDPS (R8)(DI*4), Y0, Y0
+	VADDPS 32(R8)(DI*4), Y1, Y1
+	VADDPS 64(R8)(DI*4), Y2, Y2
+	VADDPS 96(R8)(DI*4), Y3, Y3
+	VADDPS 128(R8)(DI*4), Y4, Y4
+	VADDPS 160(R8)(DI*4), Y5, Y5
+	VADDPS 192(R8)(DI*4), Y6, Y6
+	VADDPS 224(R8)(DI*4), Y7, Y7
+
+noload1:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp1
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y0, Y8, Y0
+	VMINPS       Y0, Y9, Y0
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y9, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y8, Y7
+	VMINPS       Y7, Y9, Y7
+
+noclamp1:
+	VMOVUPS Y0, (R8)(DI*4)
+	VMOVUPS Y1, 32(R8)(DI*4)
+	VMOVUPS Y2, 64(R8)(DI*4)
+	VMOVUPS Y3, 96(R8)(DI*4)
+	VMOVUPS Y4, 128(R8)(DI*4)
+	VMOVUPS Y5, 160(R8)(DI*4)
+	VMOVUPS Y6, 192(R8)(DI*4)
+	VMOVUPS Y7, 224(R8)(DI*4)
+	ADDQ    $+64, DI
+	JMP     tiles1
+
+rest1:
+	CMPQ    R8, $+0
+	JLE     cols1
+	CMPQ    R8, $+56
+	JLE     narrower1
+	ADDQ    $-56, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone2
+
+group2:
+	MOVQ keep+32(FP), R12
+
+slot2:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R13), Y9, Y1
+	VFMADD231PS  32(R13), Y9, Y2
+	VFMADD231PS  64(R13), Y9, Y3
+	VFMADD231PS  96(R13), Y9, Y4
+	VFMADD231PS  128(R13), Y9, Y5
+	VFMADD231PS  160(R13), Y9, Y6
+	VFMADD231PS  192(R13), Y9, Y7
+	VFMADD231PS  224(R13), Y9, Y8
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot2
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x08, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group2
+
+gdone2:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone2
+
+partial2:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y9
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  32(R12), Y9, Y2
+	VFMADD231PS  64(R12), Y9, Y3
+	VFMADD231PS  96(R12), Y9, Y4
+	VFMADD231PS  128(R12), Y9, Y5
+	VFMADD231PS  160(R12), Y9, Y6
+	VFMADD231PS  192(R12), Y9, Y7
+	VFMADD231PS  224(R12), Y9, Y8
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial2
+
+pdone2:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows2
+	MOVQ lastRows+64(FP), R8
+
+allrows2:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias2
+	VBROADCASTSS (BX), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y9, Y6, Y6
+	VADDPS       Y9, Y7, Y7
+	VADDPS       Y9, Y8, Y8
+
+nobias2:
+	TESTQ      $0x00000001, R9
+	JEQ        noload2
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VADDPS     160(R8)(DI*4), Y6, Y6
+	VADDPS     192(R8)(DI*4), Y7, Y7
+	VMASKMOVPS 224(R8)(DI*4), Y0, Y9
+	VADDPS     Y9, Y8, Y8
+
+noload2:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp2
+	VBROADCASTSS lo+120(FP), Y9
+	VBROADCASTSS hi+124(FP), Y10
+	VMAXPS       Y1, Y9, Y1
+	VMINPS       Y1, Y10, Y1
+	VMAXPS       Y2, Y9, Y2
+	VMINPS       Y2, Y10, Y2
+	VMAXPS       Y3, Y9, Y3
+	VMINPS       Y3, Y10, Y3
+	VMAXPS       Y4, Y9, Y4
+	VMINPS       Y4, Y10, Y4
+	VMAXPS       Y5, Y9, Y5
+	VMINPS       Y5, Y10, Y5
+	VMAXPS       Y6, Y9, Y6
+	VMINPS       Y6, Y10, Y6
+	VMAXPS       Y7, Y9, Y7
+	VMINPS       Y7, Y10, Y7
+	VMAXPS       Y8, Y9, Y8
+	VMINPS       Y8, Y10, Y8
+
+noclamp2:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMOVUPS    Y6, 160(R8)(DI*4)
+	VMOVUPS    Y7, 192(R8)(DI*4)
+	VMASKMOVPS Y8, Y0, 224(R8)(DI*4)
+	JMP        cols1
+
+narrower1:
+	CMPQ    R8, $+48
+	JLE     narrower2
+	ADDQ    $-48, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone3
+
+group3:
+	MOVQ keep+32(FP), R12
+
+slot3:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R13), Y8, Y1
+	VFMADD231PS  32(R13), Y8, Y2
+	VFMADD231PS  64(R13), Y8, Y3
+	VFMADD231PS  96(R13), Y8, Y4
+	VFMADD231PS  128(R13), Y8, Y5
+	VFMADD231PS  160(R13), Y8, Y6
+	VFMADD231PS  192(R13), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot3
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x08, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group3
+
+gdone3:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone3
+
+partial3:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y8
+	VFMADD231PS  (R12), Y8, Y1
+	VFMADD231PS  32(R12), Y8, Y2
+	VFMADD231PS  64(R12), Y8, Y3
+	VFMADD231PS  96(R12), Y8, Y4
+	VFMADD231PS  128(R12), Y8, Y5
+	VFMADD231PS  160(R12), Y8, Y6
+	VFMADD231PS  192(R12), Y8, Y7
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial3
+
+pdone3:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows3
+	MOVQ lastRows+64(FP), R8
+
+allrows3:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias3
+	VBROADCASTSS (BX), Y8
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y8, Y7, Y7
+
+nobias3:
+	TESTQ      $0x00000001, R9
+	JEQ        noload3
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VADDPS     160(R8)(DI*4), Y6, Y6
+	VMASKMOVPS 192(R8)(DI*4), Y0, Y8
+	VADDPS     Y8, Y7, Y7
+
+noload3:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp3
+	VBROADCASTSS lo+120(FP), Y8
+	VBROADCASTSS hi+124(FP), Y9
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y9, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y9, Y3
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y9, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y9, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y9, Y6
+	VMAXPS       Y7, Y8, Y7
+	VMINPS       Y7, Y9, Y7
+
+noclamp3:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMOVUPS    Y6, 160(R8)(DI*4)
+	VMASKMOVPS Y7, Y0, 192(R8)(DI*4)
+	JMP        cols1
+
+narrower2:
+	CMPQ    R8, $+40
+	JLE     narrower3
+	ADDQ    $-40, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone4
+
+group4:
+	MOVQ keep+32(FP), R12
+
+slot4:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R13), Y7, Y1
+	VFMADD231PS  32(R13), Y7, Y2
+	VFMADD231PS  64(R13), Y7, Y3
+	VFMADD231PS  96(R13), Y7, Y4
+	VFMADD231PS  128(R13), Y7, Y5
+	VFMADD231PS  160(R13), Y7, Y6
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot4
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x08, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group4
+
+gdone4:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone4
+
+partial4:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y7
+	VFMADD231PS  (R12), Y7, Y1
+	VFMADD231PS  32(R12), Y7, Y2
+	VFMADD231PS  64(R12), Y7, Y3
+	VFMADD231PS  96(R12), Y7, Y4
+	VFMADD231PS  128(R12), Y7, Y5
+	VFMADD231PS  160(R12), Y7, Y6
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial4
+
+pdone4:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows4
+	MOVQ lastRows+64(FP), R8
+
+allrows4:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias4
+	VBROADCASTSS (BX), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y7, Y5, Y5
+	VADDPS       Y7, Y6, Y6
+
+nobias4:
+	TESTQ      $0x00000001, R9
+	JEQ        noload4
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VADDPS     128(R8)(DI*4), Y5, Y5
+	VMASKMOVPS 160(R8)(DI*4), Y0, Y7
+	VADDPS     Y7, Y6, Y6
+
+noload4:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp4
+	VBROADCASTSS lo+120(FP), Y7
+	VBROADCASTSS hi+124(FP), Y8
+	VMAXPS       Y1, Y7, Y1
+	VMINPS       Y1, Y8, Y1
+	VMAXPS       Y2, Y7, Y2
+	VMINPS       Y2, Y8, Y2
+	VMAXPS       Y3, Y7, Y3
+	VMINPS       Y3, Y8, Y3
+	VMAXPS       Y4, Y7, Y4
+	VMINPS       Y4, Y8, Y4
+	VMAXPS       Y5, Y7, Y5
+	VMINPS       Y5, Y8, Y5
+	VMAXPS       Y6, Y7, Y6
+	VMINPS       Y6, Y8, Y6
+
+noclamp4:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMOVUPS    Y5, 128(R8)(DI*4)
+	VMASKMOVPS Y6, Y0, 160(R8)(DI*4)
+	JMP        cols1
+
+narrower3:
+	CMPQ    R8, $+32
+	JLE     narrower4
+	ADDQ    $-32, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone5
+
+group5:
+	MOVQ keep+32(FP), R12
+
+slot5:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y6
+	VFMADD231PS  (R13), Y6, Y1
+	VFMADD231PS  32(R13), Y6, Y2
+	VFMADD231PS  64(R13), Y6, Y3
+	VFMADD231PS  96(R13), Y6, Y4
+	VFMADD231PS  128(R13), Y6, Y5
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot5
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x08, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group5
+
+gdone5:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone5
+
+partial5:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y6
+	VFMADD231PS  (R12), Y6, Y1
+	VFMADD231PS  32(R12), Y6, Y2
+	VFMADD231PS  64(R12), Y6, Y3
+	VFMADD231PS  96(R12), Y6, Y4
+	VFMADD231PS  128(R12), Y6, Y5
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial5
+
+pdone5:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows5
+	MOVQ lastRows+64(FP), R8
+
+allrows5:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias5
+	VBROADCASTSS (BX), Y6
+	VADDPS       Y6, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y6, Y3, Y3
+	VADDPS       Y6, Y4, Y4
+	VADDPS       Y6, Y5, Y5
+
+nobias5:
+	TESTQ      $0x00000001, R9
+	JEQ        noload5
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VADDPS     96(R8)(DI*4), Y4, Y4
+	VMASKMOVPS 128(R8)(DI*4), Y0, Y6
+	VADDPS     Y6, Y5, Y5
+
+noload5:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp5
+	VBROADCASTSS lo+120(FP), Y6
+	VBROADCASTSS hi+124(FP), Y7
+	VMAXPS       Y1, Y6, Y1
+	VMINPS       Y1, Y7, Y1
+	VMAXPS       Y2, Y6, Y2
+	VMINPS       Y2, Y7, Y2
+	VMAXPS       Y3, Y6, Y3
+	VMINPS       Y3, Y7, Y3
+	VMAXPS       Y4, Y6, Y4
+	VMINPS       Y4, Y7, Y4
+	VMAXPS       Y5, Y6, Y5
+	VMINPS       Y5, Y7, Y5
+
+noclamp5:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMOVUPS    Y4, 96(R8)(DI*4)
+	VMASKMOVPS Y5, Y0, 128(R8)(DI*4)
+	JMP        cols1
+
+narrower4:
+	CMPQ    R8, $+24
+	JLE     narrower5
+	ADDQ    $-24, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone6
+
+group6:
+	MOVQ keep+32(FP), R12
+
+slot6:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R13), Y5, Y1
+	VFMADD231PS  32(R13), Y5, Y2
+	VFMADD231PS  64(R13), Y5, Y3
+	VFMADD231PS  96(R13), Y5, Y4
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot6
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x08, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group6
+
+gdone6:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone6
+
+partial6:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y5
+	VFMADD231PS  (R12), Y5, Y1
+	VFMADD231PS  32(R12), Y5, Y2
+	VFMADD231PS  64(R12), Y5, Y3
+	VFMADD231PS  96(R12), Y5, Y4
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial6
+
+pdone6:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows6
+	MOVQ lastRows+64(FP), R8
+
+allrows6:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias6
+	VBROADCASTSS (BX), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
+	VADDPS       Y5, Y3, Y3
+	VADDPS       Y5, Y4, Y4
+
+nobias6:
+	TESTQ      $0x00000001, R9
+	JEQ        noload6
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VADDPS     64(R8)(DI*4), Y3, Y3
+	VMASKMOVPS 96(R8)(DI*4), Y0, Y5
+	VADDPS     Y5, Y4, Y4
+
+noload6:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp6
+	VBROADCASTSS lo+120(FP), Y5
+	VBROADCASTSS hi+124(FP), Y6
+	VMAXPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
+	VMAXPS       Y2, Y5, Y2
+	VMINPS       Y2, Y6, Y2
+	VMAXPS       Y3, Y5, Y3
+	VMINPS       Y3, Y6, Y3
+	VMAXPS       Y4, Y5, Y4
+	VMINPS       Y4, Y6, Y4
+
+noclamp6:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMOVUPS    Y3, 64(R8)(DI*4)
+	VMASKMOVPS Y4, Y0, 96(R8)(DI*4)
+	JMP        cols1
+
+narrower5:
+	CMPQ    R8, $+16
+	JLE     narrower6
+	ADDQ    $-16, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone7
+
+group7:
+	MOVQ keep+32(FP), R12
+
+slot7:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R13), Y4, Y1
+	VFMADD231PS  32(R13), Y4, Y2
+	VFMADD231PS  64(R13), Y4, Y3
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot7
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x08, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group7
+
+gdone7:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone7
+
+partial7:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y4
+	VFMADD231PS  (R12), Y4, Y1
+	VFMADD231PS  32(R12), Y4, Y2
+	VFMADD231PS  64(R12), Y4, Y3
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial7
+
+pdone7:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows7
+	MOVQ lastRows+64(FP), R8
+
+allrows7:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias7
+	VBROADCASTSS (BX), Y4
+	VADDPS       Y4, Y1, Y1
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y4, Y3, Y3
+
+nobias7:
+	TESTQ      $0x00000001, R9
+	JEQ        noload7
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VADDPS     32(R8)(DI*4), Y2, Y2
+	VMASKMOVPS 64(R8)(DI*4), Y0, Y4
+	VADDPS     Y4, Y3, Y3
+
+noload7:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp7
+	VBROADCASTSS lo+120(FP), Y4
+	VBROADCASTSS hi+124(FP), Y5
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y5, Y1
+	VMAXPS       Y2, Y4, Y2
+	VMINPS       Y2, Y5, Y2
+	VMAXPS       Y3, Y4, Y3
+	VMINPS       Y3, Y5, Y3
+
+noclamp7:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMOVUPS    Y2, 32(R8)(DI*4)
+	VMASKMOVPS Y3, Y0, 64(R8)(DI*4)
+	JMP        cols1
+
+narrower6:
+	CMPQ    R8, $+8
+	JLE     narrower7
+	ADDQ    $-8, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone8
+
+group8:
+	MOVQ keep+32(FP), R12
+
+slot8:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y3
+	VFMADD231PS  (R13), Y3, Y1
+	VFMADD231PS  32(R13), Y3, Y2
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot8
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x08, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group8
+
+gdone8:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone8
+
+partial8:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y3
+	VFMADD231PS  (R12), Y3, Y1
+	VFMADD231PS  32(R12), Y3, Y2
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial8
+
+pdone8:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows8
+	MOVQ lastRows+64(FP), R8
+
+allrows8:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias8
+	VBROADCASTSS (BX), Y3
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y3, Y2, Y2
+
+nobias8:
+	TESTQ      $0x00000001, R9
+	JEQ        noload8
+	VADDPS     (R8)(DI*4), Y1, Y1
+	VMASKMOVPS 32(R8)(DI*4), Y0, Y3
+	VADDPS     Y3, Y2, Y2
+
+noload8:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp8
+	VBROADCASTSS lo+120(FP), Y3
+	VBROADCASTSS hi+124(FP), Y4
+	VMAXPS       Y1, Y3, Y1
+	VMINPS       Y1, Y4, Y1
+	VMAXPS       Y2, Y3, Y2
+	VMINPS       Y2, Y4, Y2
+
+noclamp8:
+	VMOVUPS    Y1, (R8)(DI*4)
+	VMASKMOVPS Y2, Y0, 32(R8)(DI*4)
+	JMP        cols1
+
+narrower7:
+	ADDQ    $+0, R8
+	LEAQ    tailmask8<>+0(SB), R9
+	NEGQ    R8
+	VMOVDQU 32(R9)(R8*4), Y0
+	VPXOR   Y1, Y1, Y1
+	MOVQ    AX, R8
+	MOVQ    CX, R9
+	MOVQ    x+72(FP), R10
+	LEAQ    (R10)(DI*4), R10
+	MOVQ    gfull+24(FP), R11
+	CMPQ    R11, $+0
+	JLE     gdone9
+
+group9:
+	MOVQ keep+32(FP), R12
+
+slot9:
+	MOVBQZX      (R9), R13
+	SHLQ         $0x08, R13
+	ADDQ         R10, R13
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R13), Y2, Y1
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          slot9
+	MOVQ         group+40(FP), R12
+	SHLQ         $0x08, R12
+	ADDQ         R12, R10
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          group9
+
+gdone9:
+	MOVQ lastSlots+48(FP), R11
+	CMPQ R11, $+0
+	JLE  pdone9
+
+partial9:
+	MOVBQZX      (R9), R12
+	SHLQ         $0x08, R12
+	ADDQ         R10, R12
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (R12), Y2, Y1
+	ADDQ         $+4, R8
+	ADDQ         $+1, R9
+	ADDQ         $-1, R11
+	CMPQ         R11, $+0
+	JGT          partial9
+
+pdone9:
+	MOVQ $+1, R8
+	CMPQ SI, $+1
+	JGT  allrows9
+	MOVQ lastRows+64(FP), R8
+
+allrows9:
+	MOVQ         DX, R8
+	MOVQ         flags+104(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias9
+	VBROADCASTSS (BX), Y2
+	VADDPS       Y2, Y1, Y1
+
+nobias9:
+	TESTQ      $0x00000001, R9
+	JEQ        noload9
+	VMASKMOVPS (R8)(DI*4), Y0, Y2
+	VADDPS     Y2, Y1, Y1
+
+noload9:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp9
+	VBROADCASTSS lo+120(FP), Y2
+	VBROADCASTSS hi+124(FP), Y3
+	VMAXPS       Y1, Y2, Y1
+	VMINPS       Y1, Y3, Y1
+
+noclamp9:
+	VMASKMOVPS Y1, Y0, (R8)(DI*4)
+	JMP        cols1
+
+cols1:
+	MOVQ spr+16(FP), DI
+	LEAQ (CX)(DI*1), CX
+	SHLQ $0x02, DI
+	ADDQ DI, AX
+	MOVQ ldy+88(FP), DI
+	SHLQ $0x02, DI
+	ADDQ DI, DX
+	ADDQ $+4, BX
 	ADDQ $-1, SI
 	JMP  unit1
 

@@ -53,7 +53,7 @@ type NMShape struct{ UH, U int }
 // NMShapes lists the SpMM tiles per ISA.
 var NMShapes = map[string][]NMShape{
 	"avx512": {{4, 4}, {2, 8}},
-	"avx2":   {{2, 4}, {4, 2}},
+	"avx2":   {{2, 4}, {4, 2}, {1, 8}},
 	"neon":   {{4, 4}, {2, 8}}, // gen/neon: 16 chains, weights as FMLA-by-element lanes
 }
 
