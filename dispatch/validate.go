@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime/debug"
 	"slices"
 	"time"
 
 	"github.com/sparsegen/sparsegen/asm"
 	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/internal/sysmem"
 	"github.com/sparsegen/sparsegen/internal/timing"
 )
 
@@ -103,6 +105,9 @@ func ValidatePolicies(settings []string, opts ValidateOptions) (*Validation, err
 	}
 	fams := withoutScalar(runnableFamilies())
 	set := heldOutSet(opts)
+	// Dropped packings are garbage of hundreds of MB each: a soft memory limit makes the
+	// collector return them before the heap doubles (it peaked at 19.5 GB of 24 without).
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(sysmem.Total() / 2))
 	for hi, h := range set {
 		conv, err := newConversions(h.d)
 		if err != nil {
@@ -116,7 +121,19 @@ func ValidatePolicies(settings []string, opts ValidateOptions) (*Validation, err
 			}
 			plans[i] = p
 		}
+		// Packed kernels are kept across this matrix's N for reuse, within a memory budget:
+		// past it, those no plan chose are dropped after timing and packed again when
+		// needed (4096×11008 dense at N = 1 packs ~40 candidates of 180–360 MB each, and
+		// keeping them all once ran a 24 GiB machine out of memory).
+		keep := map[string]bool{}
+		for _, p := range plans {
+			for _, n := range h.ns {
+				keep[p.choiceFor(n).id()] = true
+			}
+		}
 		packed := map[string]asm.Kernel{}
+		var packedBytes int64
+		budget := sysmem.Total() / 4
 		for _, n := range h.ns {
 			cands, _, err := candidatesFor(h.d, fams, nRange{n, n})
 			if err != nil {
@@ -136,6 +153,9 @@ func ValidatePolicies(settings []string, opts ValidateOptions) (*Validation, err
 						kern = nil // the family does not take W: not a candidate
 					}
 					packed[id] = kern
+					if kern != nil {
+						packedBytes += kern.PackedBytes()
+					}
 				}
 				if kern == nil {
 					continue
@@ -145,8 +165,16 @@ func ValidatePolicies(settings []string, opts ValidateOptions) (*Validation, err
 					return nil, err
 				}
 				times[id] = ns
+				prevBest := c.Best
 				if ns < c.BestNs {
 					c.BestNs, c.Best = ns, id
+				}
+				// Over budget: drop what no plan chose and is not the fastest so far.
+				for _, drop := range []string{id, prevBest} {
+					if k := packed[drop]; k != nil && packedBytes > budget && !keep[drop] && drop != c.Best {
+						packedBytes -= k.PackedBytes()
+						delete(packed, drop)
+					}
 				}
 			}
 			for _, p := range plans {
