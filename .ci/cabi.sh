@@ -2,10 +2,11 @@
 # C ABI suite (issue 9): builds libsparsegen as a shared and a static library with plain
 # `go build`, checks that the header compiles alone as C and C++, builds the C examples with
 # gcc against both libraries and runs them (quickstart.c, which the README shows, compared
-# with the output it documents; lowp.c, bf16/f16/int8 weights; many host threads on one plan), then pip-installs the Python
-# package (ctypes + numpy) into a venv of /usr/bin/python3 and runs its tests, example and
-# bench against the installed copy. Exits non-zero on any failure. Needs gcc, python3-numpy,
-# python3-scipy, python3-venv, python3-setuptools and python3-wheel.
+# with the output it documents; lowp.c, dense bf16/f16/int8 weights; many host threads on
+# one plan), then pip-installs the Python package (ctypes + numpy) into a venv of
+# /usr/bin/python3 and runs its tests, example and bench against the installed copy. Exits
+# non-zero on any failure. Needs gcc, python3-numpy, python3-scipy, python3-venv,
+# python3-setuptools and python3-wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"

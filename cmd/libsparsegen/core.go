@@ -336,7 +336,7 @@ func readDense(m, k, ldw int, w []float32) (*formats.Dense, string, error) {
 		return nil, "", fail(codeArgument, "ldw = %d < K = %d", ldw, k)
 	}
 	data := make([]float32, m*k)
-	for i := 0; i < m; i++ {
+	for i := 0; i < m && k > 0; i++ { // K = 0: w may be NULL (nothing to read)
 		copy(data[i*k:(i+1)*k], w[i*ldw:i*ldw+k])
 	}
 	d, err := formats.NewDense(m, k, data)
@@ -605,7 +605,7 @@ func readDenseLP(t formats.DType, m, k, ldw int, bits []uint16, q []int8, scale 
 			return nil, "", fail(codeArgument, "scale is set for %s weights: only SG_DTYPE_I8 takes row scales (pass NULL, scale_len 0)", t)
 		}
 		data := make([]uint16, m*k)
-		for i := 0; i < m; i++ {
+		for i := 0; i < m && k > 0; i++ { // K = 0: w may be NULL
 			copy(data[i*k:(i+1)*k], bits[i*ldw:i*ldw+k])
 		}
 		d, err = formats.NewDenseLP16(t, m, k, max(k, 1), data)
@@ -619,7 +619,7 @@ func readDenseLP(t formats.DType, m, k, ldw int, bits []uint16, q []int8, scale 
 			}
 		}
 		data := make([]int8, m*k)
-		for i := 0; i < m; i++ {
+		for i := 0; i < m && k > 0; i++ { // K = 0: w may be NULL
 			copy(data[i*k:(i+1)*k], q[i*ldw:i*ldw+k])
 		}
 		d, err = formats.NewDenseI8(m, k, max(k, 1), data, slices.Clone(scale))

@@ -114,3 +114,31 @@ func TestReadDenseLP(t *testing.T) {
 		}
 	}
 }
+
+// TestReadEmptyK: M > 0 rows of K = 0 weights (the caller may pass NULL: no value to read)
+// make an M×0 plan, in float32 and in every low-precision dtype, not an internal error.
+func TestReadEmptyK(t *testing.T) {
+	if d, _, err := readDense(3, 0, 1, nil); err != nil || d.Rows != 3 {
+		t.Errorf("float32 3×0: %v", err)
+	}
+	for _, dt := range []formats.DType{formats.BF16, formats.F16, formats.I8} {
+		var sc []float32
+		if dt == formats.I8 {
+			sc = []float32{1, 1, 1}
+		}
+		d, _, err := readDenseLP(dt, 3, 0, 1, nil, nil, sc)
+		if err != nil || d.Rows != 3 {
+			t.Fatalf("%s 3×0: %v", dt, err)
+		}
+		h, err := compile(d, defaultOptions(), "")
+		if err != nil {
+			t.Fatalf("%s 3×0: compile: %v", dt, err)
+		}
+		e, _ := lookup(h)
+		y := []float32{1, 2, 3, 4, 5, 6}
+		if err := e.plan.Mul(y, 2, nil, 2, 2); err != nil || y[0] != 0 || y[5] != 0 {
+			t.Errorf("%s 3×0: Mul: %v, y = %v (want zeros)", dt, err, y)
+		}
+		release(h)
+	}
+}
