@@ -298,7 +298,20 @@ func loadTensors(path string) ([]tensor, error) {
 			info.Path = path
 			return []tensor{{filepath.Base(path), w, info}}, nil
 		}
-		return collect(z.Names(), z.Matrix)
+		ts, err := collect(z.Names(), z.Matrix)
+		if err != nil {
+			return nil, err
+		}
+		// The row scales of an int8 tensor belong to it (WriteDenseLP): not a tensor of
+		// their own.
+		out := ts[:0]
+		for _, t := range ts {
+			if base, ok := strings.CutSuffix(t.name, fileio.LPScaleSuffix); ok && isI8(ts, base) {
+				continue
+			}
+			out = append(out, t)
+		}
+		return out, nil
 	case ".npy":
 		w, info, err := fileio.LoadMatrix(path, "")
 		if err != nil {
@@ -320,4 +333,14 @@ func collect(names []string, read func(string) (formats.Matrix, fileio.Info, err
 		out = append(out, tensor{name, w, info})
 	}
 	return out, nil
+}
+
+// isI8 reports whether ts holds an int8 tensor called name.
+func isI8(ts []tensor, name string) bool {
+	for _, t := range ts {
+		if lp, ok := t.w.(*formats.DenseLP); ok && t.name == name && lp.DType == formats.I8 {
+			return true
+		}
+	}
+	return false
 }
