@@ -27,15 +27,15 @@ type Config struct {
 	Cold     bool   // rotate copies of W so it streams from memory (applies where N ≤ 16)
 	Protocol Protocol
 	Seed     uint64
-	BLAS     bool             // compare with OpenBLAS when the binary has it
-	XSMM     bool             // compare with LIBXSMM's dense JIT when the binary has it
-	Progress io.Writer        // nil: no progress
-	PeakGF   float64          // measured single-core FMA peak in GFLOP/s; 0 = unknown
-	ReadGBps float64          // measured single-core read bandwidth from memory (asm.ReadBandwidth); 0 = unknown
+	BLAS     bool      // compare with OpenBLAS when the binary has it
+	XSMM     bool      // compare with LIBXSMM's dense JIT when the binary has it
+	Progress io.Writer // nil: no progress
+	PeakGF   float64   // measured single-core FMA peak in GFLOP/s; 0 = unknown
+	ReadGBps float64   // measured single-core read bandwidth from memory (asm.ReadBandwidth); 0 = unknown
 	// Extras are patterns run only on the shapes whose N matches (the default suite's bf16
 	// dense at N = 1 and 16, DefaultExtras), after Patterns.
 	Extras []Extra
-	Record   *dispatch.Record // a tuning record dispatch follows; nil = default policy
+	Record *dispatch.Record // a tuning record dispatch follows; nil = default policy
 
 	cache *weightCache // tests: the cache to use (nil: a new one)
 }
