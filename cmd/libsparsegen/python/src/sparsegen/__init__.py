@@ -15,7 +15,9 @@ and set SPARSEGEN_LIB to it and PYTHONPATH to cmd/libsparsegen/python/src.
 Arrays are checked in Python before any pointer reaches C: wrong dtypes raise TypeError,
 wrong shapes, strides and overlapping operands raise ValueError, and failures reported by the
 library raise SparsegenError (with .code and .status). Nothing is converted silently: pass
-float32 arrays (x.astype(np.float32)). Rows may be padded (a row stride larger than the row),
+float32 arrays (x.astype(np.float32)). Dense weights may instead stay in low precision
+(Plan.from_dense with numpy float16, bf16 bits as uint16 and dtype="bf16", or int8 with
+scale=); X and Y are float32 for every plan. Rows may be padded (a row stride larger than the row),
 but elements within a row must be contiguous. Calls release the GIL (ctypes), so several
 Python threads may run plans at once.
 """
