@@ -114,7 +114,7 @@ func packGemvLP(s *gemvLPSpec, w formats.Matrix) (Kernel, error) {
 		return nil, fmt.Errorf("%w: %d×%d weight is too large to pack", ref.ErrShape, m, k)
 	}
 	g := &gemvLPKernel{spec: s, m: m, k: k, ldw: ldw, w: alignedBytes(m * ldw * eb)}
-	for i := 0; i < m; i++ {
+	for i := 0; i < m && k > 0; i++ { // M×0: the data may be empty
 		dst := g.w[i*ldw*eb:]
 		o := i * d.Stride
 		if s.dtype == formats.I8 {

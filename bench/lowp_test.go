@@ -1,7 +1,11 @@
 package bench
 
 import (
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/sparsegen/sparsegen/formats"
 )
@@ -30,4 +34,48 @@ func TestDenseDTypePattern(t *testing.T) {
 	if _, err := ParsePattern("dense:f64"); err == nil {
 		t.Fatal("dense:f64 parsed")
 	}
+}
+
+// TestExtrasAndBandwidth: Config.Extras run only on shapes of their N (the default suite's
+// bf16 at N = 1 and 16), after the patterns; N = 1 results carry the bytes a call reads
+// (packed W + X + Y: 2 bytes per bf16 weight, 4 per float32 one, up to row padding) and a
+// read rate, and % of the read bandwidth when it is known.
+func TestExtrasAndBandwidth(t *testing.T) {
+	rs, err := Run(Config{
+		Shapes:   []Shape{{"n1", 24, 64, 1}, {"n3", 24, 64, 3}, {"n16", 24, 64, 16}},
+		Patterns: []Pattern{{Kind: Dense}},
+		Extras:   DefaultExtras(),
+		Threads:  1,
+		ReadGBps: 10,
+		Protocol: Protocol{Samples: 3, MinSample: 100 * time.Microsecond},
+	})
+	require.NoError(t, err)
+	var got []string
+	for _, r := range rs {
+		got = append(got, r.Shape.Name+" "+r.Pattern.String())
+	}
+	require.Equal(t, []string{"n1 dense", "n1 dense:bf16", "n3 dense", "n16 dense", "n16 dense:bf16"}, got)
+	for _, r := range rs {
+		if r.Shape.N != 1 {
+			require.Zero(t, r.BytesPerCall, r.Shape.Name)
+			continue
+		}
+		per := 4.0
+		if r.Pattern.DType == formats.BF16 {
+			per = 2
+		}
+		require.InDelta(t, per, r.BytesPerWeight(), per*0.25, "%s: packed %d bytes", r.Pattern, r.PackedBytes)
+		require.Equal(t, r.PackedBytes+4*(64+24), r.BytesPerCall)
+		require.InDelta(t, float64(r.BytesPerCall)/r.MedianNs, r.GBps, 1e-9)
+		require.InDelta(t, 100*r.GBps/10, r.ReadPct, 1e-9)
+	}
+	var b strings.Builder
+	require.NoError(t, WriteTable(&b, rs, Baselines{}))
+	require.Equal(t, 1, strings.Count(b.String(), "% read BW"), "the bandwidth columns are in the N = 1 table only:\n%s", b.String())
+	b.Reset()
+	require.NoError(t, WriteCSV(&b, rs))
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	require.True(t, strings.HasSuffix(lines[0], ",packed_bytes,bytes_per_call,gbps,read_bw_pct"))
+	require.True(t, strings.HasSuffix(lines[3], ",,,,"), "N = 3 has no bandwidth columns: %s", lines[3])
+	require.False(t, strings.HasSuffix(lines[1], ",,,,"), lines[1])
 }

@@ -42,7 +42,7 @@ func TestCSVColumns(t *testing.T) {
 	rs := fakeResults()
 	require.NoError(t, WriteCSV(&b, rs))
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	require.Equal(t, "shape,m,k,n,pattern,sparsity,nnz,kernel,isa,threads,median_ns,min_ns,gflops_dense_equiv,gflops_useful,speedup_vs_dense", lines[0])
+	require.Equal(t, "shape,m,k,n,pattern,sparsity,nnz,kernel,isa,threads,median_ns,min_ns,gflops_dense_equiv,gflops_useful,speedup_vs_dense,packed_bytes,bytes_per_call,gbps,read_bw_pct", lines[0])
 	require.Len(t, lines, len(rs)+1)
 }
 

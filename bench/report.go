@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -29,6 +30,24 @@ type Result struct {
 	BLASNs          float64 // OpenBLAS median
 	SpeedupXSMM     float64 // LIBXSMM median / this median, same run; 0 if not built in or no kernel
 	XSMMNs          float64 // LIBXSMM median
+
+	// N = 1 only (0 otherwise): the bytes the chosen kernel's packed W holds, the bytes one
+	// call reads (packed W + X + Y), that over the median in GB/s, and that as % of the
+	// measured single-core read bandwidth from memory (Config.ReadGBps; one thread only).
+	PackedBytes  int64
+	BytesPerCall int64
+	GBps         float64
+	ReadPct      float64
+}
+
+// BytesPerWeight is the packed W's bytes per true nonzero of W (N = 1 results; 0
+// otherwise), the "B/nnz" column: 4 for float32 dense, 2 for bf16, about 1 for int8, more
+// for sparse formats (their indices) and for a dense kernel chosen on sparse W (its zeros).
+func (r Result) BytesPerWeight() float64 {
+	if r.PackedBytes == 0 || r.NNZ == 0 {
+		return 0
+	}
+	return float64(r.PackedBytes) / float64(r.NNZ)
 }
 
 // BestDense is the faster external dense baseline measured for r, OpenBLAS or LIBXSMM, and
@@ -52,7 +71,8 @@ type Baselines struct {
 
 // CSVHeader is the exact column list of WriteCSV.
 var CSVHeader = []string{"shape", "m", "k", "n", "pattern", "sparsity", "nnz", "kernel", "isa", "threads",
-	"median_ns", "min_ns", "gflops_dense_equiv", "gflops_useful", "speedup_vs_dense"}
+	"median_ns", "min_ns", "gflops_dense_equiv", "gflops_useful", "speedup_vs_dense",
+	"packed_bytes", "bytes_per_call", "gbps", "read_bw_pct"}
 
 // WriteCSV writes the results with CSVHeader's columns.
 func WriteCSV(w io.Writer, rs []Result) error {
@@ -64,7 +84,14 @@ func WriteCSV(w io.Writer, rs []Result) error {
 	for _, r := range rs {
 		rec := []string{r.Shape.Name, strconv.Itoa(r.Shape.M), strconv.Itoa(r.Shape.K), strconv.Itoa(r.Shape.N),
 			r.Pattern.String(), f(r.Sparsity, 4), strconv.FormatInt(r.NNZ, 10), r.Kernel, r.ISA, strconv.Itoa(r.Threads),
-			f(r.MedianNs, 0), f(r.MinNs, 0), f(r.GflopsDense, 2), f(r.GflopsUseful, 2), f(r.SpeedupDense, 3)}
+			f(r.MedianNs, 0), f(r.MinNs, 0), f(r.GflopsDense, 2), f(r.GflopsUseful, 2), f(r.SpeedupDense, 3), "", "", "", ""}
+		if r.BytesPerCall > 0 { // N = 1
+			rec[len(rec)-4], rec[len(rec)-3] = strconv.FormatInt(r.PackedBytes, 10), strconv.FormatInt(r.BytesPerCall, 10)
+			rec[len(rec)-2] = f(r.GBps, 2)
+			if r.ReadPct > 0 {
+				rec[len(rec)-1] = f(r.ReadPct, 1)
+			}
+		}
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -104,7 +131,12 @@ func WriteTable(w io.Writer, rs []Result, with Baselines) error {
 		}
 		fmt.Fprintf(w, "%s  M=%d K=%d N=%d  (%d thread(s)%s)\n", r0.Shape.Name, r0.Shape.M, r0.Shape.K, r0.Shape.N, r0.Threads, cold)
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, strings.Join(hdr, "\t")+"\t")
+		bw := r0.Shape.N == 1 // N = 1: what a call reads, and how fast
+		h := hdr
+		if bw {
+			h = append(slices.Clip(hdr), "B/nnz", "MB/call", "GB/s", "% read BW")
+		}
+		fmt.Fprintln(tw, strings.Join(h, "\t")+"\t")
 		for _, r := range rs[i:j] {
 			peak := "-"
 			if r.PeakPct > 0 {
@@ -121,6 +153,18 @@ func WriteTable(w io.Writer, rs []Result, with Baselines) error {
 					best = fmt.Sprintf("%s (%s)", speedup(ns/r.MedianNs), name)
 				}
 				row = append(row, speedup(r.SpeedupXSMM), best)
+			}
+			if bw {
+				bpw, mb, gbs, pct := "-", "-", "-", "-"
+				if r.BytesPerCall > 0 {
+					bpw = fmt.Sprintf("%.2f", r.BytesPerWeight())
+					mb = fmt.Sprintf("%.2f", float64(r.BytesPerCall)/1e6)
+					gbs = fmt.Sprintf("%.1f", r.GBps)
+				}
+				if r.ReadPct > 0 {
+					pct = fmt.Sprintf("%.0f%%", r.ReadPct)
+				}
+				row = append(row, bpw, mb, gbs, pct)
 			}
 			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 		}

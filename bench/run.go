@@ -27,11 +27,15 @@ type Config struct {
 	Cold     bool   // rotate copies of W so it streams from memory (applies where N ≤ 16)
 	Protocol Protocol
 	Seed     uint64
-	BLAS     bool             // compare with OpenBLAS when the binary has it
-	XSMM     bool             // compare with LIBXSMM's dense JIT when the binary has it
-	Progress io.Writer        // nil: no progress
-	PeakGF   float64          // measured single-core FMA peak in GFLOP/s; 0 = unknown
-	Record   *dispatch.Record // a tuning record dispatch follows; nil = default policy
+	BLAS     bool      // compare with OpenBLAS when the binary has it
+	XSMM     bool      // compare with LIBXSMM's dense JIT when the binary has it
+	Progress io.Writer // nil: no progress
+	PeakGF   float64   // measured single-core FMA peak in GFLOP/s; 0 = unknown
+	ReadGBps float64   // measured single-core read bandwidth from memory (asm.ReadBandwidth); 0 = unknown
+	// Extras are patterns run only on the shapes whose N matches (the default suite's bf16
+	// dense at N = 1 and 16, DefaultExtras), after Patterns.
+	Extras []Extra
+	Record *dispatch.Record // a tuning record dispatch follows; nil = default policy
 
 	cache *weightCache // tests: the cache to use (nil: a new one)
 }
@@ -75,6 +79,11 @@ func Run(cfg Config) ([]Result, error) {
 		}
 		for _, p := range cfg.Patterns {
 			jobs = append(jobs, job{sh, p, len(jobs)})
+		}
+		for _, e := range cfg.Extras {
+			if e.N == sh.N {
+				jobs = append(jobs, job{sh, e.Pattern, len(jobs)})
+			}
 		}
 	}
 	// Run the jobs on one W (M, K and pattern) together, whatever their N, so that the
@@ -278,6 +287,16 @@ func runOne(cfg Config, sh Shape, p Pattern, w formats.Matrix) (Result, error) {
 		r.PeakPct = 100 * r.GflopsUseful / (cfg.PeakGF * float64(r.Threads))
 	}
 	r.SpeedupDense = st[1].MedianNs / r.MedianNs
+	if n == 1 {
+		// What one call reads: the packed W its kernel streams (only the N = 1 kernel has
+		// been packed: packing is lazy), X, and Y (written).
+		r.PackedBytes = plans[0].PackedBytes()
+		r.BytesPerCall = r.PackedBytes + 4*int64(k) + 4*int64(m)
+		r.GBps = float64(r.BytesPerCall) / r.MedianNs
+		if cfg.ReadGBps > 0 && r.Threads == 1 {
+			r.ReadPct = 100 * r.GBps / cfg.ReadGBps
+		}
+	}
 	if withBLAS {
 		r.BLASNs = st[2].MedianNs
 		r.SpeedupBLAS = st[2].MedianNs / r.MedianNs

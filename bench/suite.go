@@ -233,3 +233,17 @@ func DefaultPatterns() []Pattern {
 	}
 	return ps
 }
+
+// Extra is a pattern run only on the shapes of one N (Config.Extras).
+type Extra struct {
+	Pattern Pattern
+	N       int
+}
+
+// DefaultExtras adds to the default suite dense weights stored in bf16 (formats.DenseLP, 2
+// bytes per weight) at N = 1 and N = 16, the two N where the low-precision GEMV is meant to
+// run (decode and small batches; DESIGN §5.10).
+func DefaultExtras() []Extra {
+	bf16 := Pattern{Kind: Dense, DType: formats.BF16}
+	return []Extra{{bf16, 1}, {bf16, 16}}
+}

@@ -131,7 +131,7 @@ func (d *DenseLP) Shape() (int, int) { return d.Rows, d.Cols }
 // still counts its nonzero q).
 func (d *DenseLP) NNZ() int64 {
 	var n int64
-	for i := 0; i < d.Rows; i++ {
+	for i := 0; i < d.Rows && d.Cols > 0; i++ { // M×0: the data may be empty
 		o := i * d.Stride
 		if d.DType == I8 {
 			for _, q := range d.I8[o : o+d.Cols] {
@@ -154,6 +154,9 @@ func (d *DenseLP) NNZ() int64 {
 // exactly, int8 as Scale[i]·q (one float32 rounding).
 func (d *DenseLP) RowFloat32(i int, dst []float32) []float32 {
 	dst = dst[:d.Cols]
+	if d.Cols == 0 {
+		return dst // the data may be empty
+	}
 	o := i * d.Stride
 	switch d.DType {
 	case BF16:

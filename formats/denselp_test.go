@@ -247,3 +247,22 @@ func TestDenseLPConvertAndValidate(t *testing.T) {
 		t.Fatal("f32 parsed as a low-precision dtype")
 	}
 }
+
+// TestDenseLPNoColumns: an M×0 DenseLP with empty data (valid) counts no weights and widens
+// to an M×0 Dense instead of slicing past its empty data.
+func TestDenseLPNoColumns(t *testing.T) {
+	for _, d := range []*DenseLP{
+		{Rows: 3, Cols: 0, Stride: 1, DType: BF16},
+		{Rows: 3, Cols: 0, Stride: 1, DType: I8, Scale: []float32{1, 2, 3}},
+	} {
+		if err := d.Validate(); err != nil {
+			t.Fatalf("%s: %v", d.DType, err)
+		}
+		if n := d.NNZ(); n != 0 {
+			t.Errorf("%s: NNZ = %d", d.DType, n)
+		}
+		if w := d.ToDense(); w.Rows != 3 || w.Cols != 0 {
+			t.Errorf("%s: ToDense is %d×%d", d.DType, w.Rows, w.Cols)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sparsegen/sparsegen/dispatch"
+	"github.com/sparsegen/sparsegen/formats"
 	"github.com/sparsegen/sparsegen/ref"
 )
 
@@ -46,6 +47,20 @@ func TestPythonMirrorsHeader(t *testing.T) {
 		}
 		if !strings.Contains(py, `"`+low+`": `+strconv.Itoa(v)) {
 			t.Errorf("python ACTIVATIONS lacks %q: %d", low, v)
+		}
+	}
+
+	dts := enum("SG_DTYPE_")
+	if len(dts) != int(formats.I8) {
+		t.Errorf("header has %d dtypes, formats %d", len(dts), formats.I8)
+	}
+	for name, v := range dts {
+		low := strings.ToLower(strings.TrimPrefix(name, "SG_DTYPE_"))
+		if formats.DType(v).String() != low {
+			t.Errorf("header %s = %d, formats calls %d %q", name, v, v, formats.DType(v))
+		}
+		if !strings.Contains(py, `"`+low+`": `+strconv.Itoa(v)) {
+			t.Errorf("python DTYPES lacks %q: %d", low, v)
 		}
 	}
 

@@ -236,6 +236,10 @@ func compile(w formats.Matrix, o options, note string) (uint64, error) {
 	} else if err := checkISA(os.Getenv(dispatch.EnvISA), "$"+dispatch.EnvISA); err != nil {
 		return 0, err
 	}
+	if _, ok := w.(*formats.DenseLP); ok && o.format == "dense" {
+		o.format = "" // "dense" names the dtype's own dense format here: nothing to force
+	}
+	do.Format = o.format
 	if o.format != "" {
 		note += "format forced: " + o.format + "\n"
 	}
@@ -332,7 +336,7 @@ func readDense(m, k, ldw int, w []float32) (*formats.Dense, string, error) {
 		return nil, "", fail(codeArgument, "ldw = %d < K = %d", ldw, k)
 	}
 	data := make([]float32, m*k)
-	for i := 0; i < m; i++ {
+	for i := 0; i < m && k > 0; i++ { // K = 0: w may be NULL (nothing to read)
 		copy(data[i*k:(i+1)*k], w[i*ldw:i*ldw+k])
 	}
 	d, err := formats.NewDense(m, k, data)
@@ -582,4 +586,52 @@ func readNM(m, k, keep, group int, val []float32, pos []uint8) (*formats.NM, str
 		return nil, "", err
 	}
 	return nm, fmt.Sprintf("input: nm%d:%d %d×%d, %d slots per row (copied)\n", keep, group, m, k, nm.SlotsPerRow()), nil
+}
+
+// readDenseLP copies an M×K low-precision dense matrix with stride ldw into a compact
+// formats.DenseLP, keeping its dtype: bits holds bf16 or f16 patterns (t = BF16, F16), q
+// and scale the int8 values and their M row scales (t = I8). Nothing is widened. A scale
+// that is NaN or ±Inf is refused: it would turn a whole output row into NaN, and a
+// quantizer never writes one (formats.DenseLPFromDense refuses such weights).
+func readDenseLP(t formats.DType, m, k, ldw int, bits []uint16, q []int8, scale []float32) (*formats.DenseLP, string, error) {
+	if ldw < k {
+		return nil, "", fail(codeArgument, "ldw = %d < K = %d", ldw, k)
+	}
+	var d *formats.DenseLP
+	var err error
+	switch t {
+	case formats.BF16, formats.F16:
+		if scale != nil {
+			return nil, "", fail(codeArgument, "scale is set for %s weights: only SG_DTYPE_I8 takes row scales (pass NULL, scale_len 0)", t)
+		}
+		data := make([]uint16, m*k)
+		for i := 0; i < m && k > 0; i++ { // K = 0: w may be NULL
+			copy(data[i*k:(i+1)*k], bits[i*ldw:i*ldw+k])
+		}
+		d, err = formats.NewDenseLP16(t, m, k, max(k, 1), data)
+	case formats.I8:
+		if len(scale) != m {
+			return nil, "", fail(codeArgument, "scale_len = %d, want M = %d (one float32 scale per row)", len(scale), m)
+		}
+		for i, s := range scale {
+			if math.IsNaN(float64(s)) || math.IsInf(float64(s), 0) {
+				return nil, "", fail(codeMatrix, "scale[%d] = %v: int8 row scales must be finite", i, s)
+			}
+		}
+		data := make([]int8, m*k)
+		for i := 0; i < m && k > 0; i++ { // K = 0: w may be NULL
+			copy(data[i*k:(i+1)*k], q[i*ldw:i*ldw+k])
+		}
+		d, err = formats.NewDenseI8(m, k, max(k, 1), data, slices.Clone(scale))
+	default:
+		return nil, "", fail(codeArgument, "dtype = %d is not an sg_dtype (SG_DTYPE_BF16 = 1, SG_DTYPE_F16 = 2, SG_DTYPE_I8 = 3)", t)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	per := "2 bytes per weight"
+	if t == formats.I8 {
+		per = "1 byte per weight and a float32 scale per row"
+	}
+	return d, fmt.Sprintf("input: dense %s %d×%d (copied, kept in %s: %s)\n", t, m, k, t, per), nil
 }

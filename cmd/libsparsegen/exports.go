@@ -49,6 +49,12 @@ var (
 	_ [codeNoMem - C.SG_ERR_NOMEM]int
 	_ [C.SG_ERR_INTERNAL - codeInternal]int
 	_ [codeInternal - C.SG_ERR_INTERNAL]int
+	_ [C.SG_DTYPE_BF16 - C.int(formats.BF16)]int
+	_ [C.int(formats.BF16) - C.SG_DTYPE_BF16]int
+	_ [C.SG_DTYPE_F16 - C.int(formats.F16)]int
+	_ [C.int(formats.F16) - C.SG_DTYPE_F16]int
+	_ [C.SG_DTYPE_I8 - C.int(formats.I8)]int
+	_ [C.int(formats.I8) - C.SG_DTYPE_I8]int
 	_ [C.SG_MAX_THREADS - dispatch.MaxThreads]int
 	_ [dispatch.MaxThreads - C.SG_MAX_THREADS]int
 )
@@ -183,6 +189,52 @@ func sgx_plan_dense(out *C.sg_plan, m, k C.int64_t, w *C.float, ldw C.int64_t, o
 			return nil, "", err
 		}
 		return readDense(int(m), int(k), int(ldw), ws)
+	})
+}
+
+//export sgx_plan_dense_lp
+func sgx_plan_dense_lp(out *C.sg_plan, m, k C.int64_t, dtype C.int, w unsafe.Pointer, ldw C.int64_t, scale *C.float, scaleLen C.int64_t, opts *C.sg_options) (rc C.int) {
+	defer catch(&rc)
+	return create(out, opts, m, k, func() (formats.Matrix, string, error) {
+		t := formats.DType(dtype)
+		if dtype < C.SG_DTYPE_BF16 || dtype > C.SG_DTYPE_I8 {
+			return nil, "", fail(codeArgument, "dtype = %d is not an sg_dtype (SG_DTYPE_BF16 = 1, SG_DTYPE_F16 = 2, SG_DTYPE_I8 = 3)", dtype)
+		}
+		if ldw < k || ldw < 0 {
+			return nil, "", fail(codeArgument, "ldw = %d < K = %d", ldw, k)
+		}
+		n, ok := extent.Span(int64(m), int64(k), int64(ldw))
+		if !ok {
+			return nil, "", fail(codeNoMem, "M×K = %d×%d with ldw %d overflows", m, k, ldw)
+		}
+		if err := checkAlloc(fmt.Sprintf("a %s copy of %d×%d", t, m, k), int64(m)*int64(k), int64(t.Bytes())); err != nil {
+			return nil, "", err
+		}
+		if n > 0 && w == nil {
+			return nil, "", fail(codeNull, "w is NULL but %d values are needed", n)
+		}
+		if scaleLen < 0 || int64(scaleLen) > math.MaxInt32 {
+			return nil, "", fail(codeArgument, "scale_len = %d out of range", scaleLen)
+		}
+		var sc []float32
+		switch {
+		case scale != nil:
+			sc = unsafe.Slice((*float32)(unsafe.Pointer(scale)), int(scaleLen))
+		case scaleLen != 0:
+			return nil, "", fail(codeNull, "scale is NULL but scale_len = %d", scaleLen)
+		case t == formats.I8:
+			sc = []float32{} // checked against M by readDenseLP
+		}
+		var bits []uint16
+		var q []int8
+		if n > 0 {
+			if t == formats.I8 {
+				q = unsafe.Slice((*int8)(w), n)
+			} else {
+				bits = unsafe.Slice((*uint16)(w), n)
+			}
+		}
+		return readDenseLP(t, int(m), int(k), int(ldw), bits, q, sc)
 	})
 }
 

@@ -79,6 +79,13 @@ sg_status sg_plan_dense(sg_plan *out, int64_t m, int64_t k, const float *w, int6
     return done(sgx_plan_dense(out, m, k, (float *)w, ldw, (sg_options *)opts));
 }
 
+sg_status sg_plan_dense_lp(sg_plan *out, int64_t m, int64_t k, sg_dtype dtype, const void *w,
+                           int64_t ldw, const float *scale, int64_t scale_len,
+                           const sg_options *opts) {
+    return done(sgx_plan_dense_lp(out, m, k, (int)dtype, (void *)w, ldw, (float *)scale,
+                                  scale_len, (sg_options *)opts));
+}
+
 sg_status sg_plan_csr(sg_plan *out, int64_t m, int64_t k, int64_t nnz, const void *indptr,
                       sg_index_type indptr_type, const void *indices, sg_index_type indices_type,
                       const float *data, const sg_options *opts) {

@@ -10,8 +10,8 @@
  *   gcc -I cmd/libsparsegen app.c -L. -lsparsegen                     (shared)
  *   gcc -I cmd/libsparsegen app.c libsparsegen.a -lpthread -lm         (static)
  *
- * Use: compile a plan once from the weights (sg_plan_dense / _csr / _bsr / _nm), run it many
- * times (sg_mul, sg_mul_tokens, sg_mul_batch), free it (sg_plan_free).
+ * Use: compile a plan once from the weights (sg_plan_dense / _dense_lp / _csr / _bsr / _nm),
+ * run it many times (sg_mul, sg_mul_tokens, sg_mul_batch), free it (sg_plan_free).
  *
  * Conventions that hold for every function below
  * ------------------------------------------------
@@ -101,6 +101,14 @@ typedef enum sg_index_type {
     SG_INDEX_INT64 = 8
 } sg_index_type;
 
+/* Element type of low-precision dense weights (sg_plan_dense_lp; values are stable). */
+typedef enum sg_dtype {
+    SG_DTYPE_BF16 = 1, /* bfloat16 bit patterns in uint16_t (the high half of a float32;
+                          numpy has no bfloat16: pass the uint16 view) */
+    SG_DTYPE_F16 = 2,  /* IEEE 754 binary16 bit patterns in uint16_t (numpy float16) */
+    SG_DTYPE_I8 = 3    /* int8_t values q with one float32 scale per row: w = scale[i]·q */
+} sg_dtype;
+
 /* A compiled plan: an opaque handle, 0 = none. */
 typedef uint64_t sg_plan;
 
@@ -151,6 +159,22 @@ const char *sg_last_error(void);
    M = 0 or K = 0). w may be NULL only when M·K = 0. */
 sg_status sg_plan_dense(sg_plan *out, int64_t m, int64_t k, const float *w, int64_t ldw,
                         const sg_options *opts);
+
+/* Dense W stored in low precision, kept in it: the plan holds 2 bytes per weight (bf16,
+ * f16) or 1 byte plus a float32 scale per row (int8), never a widened float32 copy, and runs
+ * the low-precision GEMV (widened in registers, float32 accumulation; N > 4 in passes of 4
+ * columns, correct at any N but slower there than a float32 plan). X, Y, bias and the
+ * epilogue stay float32. w: M×K row-major, leading dimension ldw >= K in elements, of
+ * uint16_t (SG_DTYPE_BF16, SG_DTYPE_F16) or int8_t (SG_DTYPE_I8). scale: for SG_DTYPE_I8,
+ * scale_len = M finite float32 values (a NaN or Inf scale is SG_ERR_MATRIX); for 16-bit
+ * dtypes scale must be NULL and scale_len 0. NaN and Inf stored in bf16/f16 weights follow
+ * the IEEE rules above. An unknown dtype is SG_ERR_ARGUMENT; opts->format, if set, must be
+ * "dense" or the dtype's own ("dense_bf16", "dense_f16", "dense_i8"): other formats would
+ * need a conversion this call never makes. Nothing is converted: to quantize float32 weights,
+ * round them yourself (or with `sparsegen prune -dtype`). w may be NULL only when M·K = 0. */
+sg_status sg_plan_dense_lp(sg_plan *out, int64_t m, int64_t k, sg_dtype dtype, const void *w,
+                           int64_t ldw, const float *scale, int64_t scale_len,
+                           const sg_options *opts);
 
 /* CSR W, laid out as scipy.sparse.csr_matrix holds it: indptr (M+1 values), indices and data
  * (nnz values each: the length of the caller's arrays; indptr[M] <= nnz, entries past

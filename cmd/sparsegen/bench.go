@@ -23,7 +23,7 @@ func init() {
 func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", "bench [flags]", stderr)
 	shapes := fs.String("shapes", "", "comma-separated MxKxN list (optionally name=MxKxN); default: the built-in corpus\n(768x768x128, 3072x768x128, 768x3072x128, 256x64x3136, 2048x512x49, 11008x4096x16, 11008x4096x1)")
-	patterns := fs.String("patterns", "", "comma-separated patterns: dense, unstructured:S, nm:N:M, block:RxC:S; default:\ndense, unstructured 0.5…0.98, nm:2:4, nm:1:4, nm:2:8, block:4x1 and 4x4 at 0.8 and 0.9")
+	patterns := fs.String("patterns", "", "comma-separated patterns: dense, unstructured:S, nm:N:M, block:RxC:S; default:\ndense, unstructured 0.5…0.98, nm:2:4, nm:1:4, nm:2:8, block:4x1 and 4x4 at 0.8 and 0.9; with neither\n-patterns nor -dtype, dense:bf16 is added at N = 1 and 16")
 	threads := fs.Int("threads", 1, "threads per call (0 = all cores)")
 	isa := fs.String("isa", "", "cap the ISA: avx512, avx2, neon or generic (default: best available)")
 	cold := fs.Bool("cold", false, "stream W from memory for N ≤ 16 (rotate copies whose total exceeds 2× the L3)")
@@ -73,6 +73,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	} else {
 		cfg.Patterns = bench.DefaultPatterns()
+		if *dtypes == "" && *model == "" {
+			cfg.Extras = bench.DefaultExtras() // dense bf16 at N = 1 and 16
+		}
 	}
 	if *dtypes != "" {
 		if *model != "" {
@@ -107,11 +110,22 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if pk, err := asm.PeakGFLOPS(dispatchISA, 200*time.Millisecond); err == nil {
 		cfg.PeakGF = pk
 	}
+	for _, sh := range cfg.Shapes {
+		if sh.N == 1 { // N = 1 rows report their read rate against one core's (measured once)
+			if g, err := asm.ReadBandwidth(300 * time.Millisecond); err == nil {
+				cfg.ReadGBps = g
+			}
+			break
+		}
+	}
 	withBLAS := *blas && bench.HaveOpenBLAS
 	withXSMM := *xsmm && bench.HaveLIBXSMM
 	fmt.Fprintf(stdout, "sparsegen bench: %s, ISA %s, %d thread(s)", cpuName(), dispatchISA, effectiveThreads(*threads))
 	if cfg.PeakGF > 0 {
 		fmt.Fprintf(stdout, ", measured FMA peak %.3g GFLOP/s per core", cfg.PeakGF)
+	}
+	if cfg.ReadGBps > 0 {
+		fmt.Fprintf(stdout, ", read bandwidth %.1f GB/s per core", cfg.ReadGBps)
 	}
 	if withBLAS {
 		fmt.Fprintf(stdout, ", OpenBLAS core %s", bench.OpenBLASCoreName())
@@ -298,7 +312,20 @@ func loadTensors(path string) ([]tensor, error) {
 			info.Path = path
 			return []tensor{{filepath.Base(path), w, info}}, nil
 		}
-		return collect(z.Names(), z.Matrix)
+		ts, err := collect(z.Names(), z.Matrix)
+		if err != nil {
+			return nil, err
+		}
+		// The row scales of an int8 tensor belong to it (WriteDenseLP): not a tensor of
+		// their own.
+		out := ts[:0]
+		for _, t := range ts {
+			if base, ok := strings.CutSuffix(t.name, fileio.LPScaleSuffix); ok && isI8(ts, base) {
+				continue
+			}
+			out = append(out, t)
+		}
+		return out, nil
 	case ".npy":
 		w, info, err := fileio.LoadMatrix(path, "")
 		if err != nil {
@@ -320,4 +347,14 @@ func collect(names []string, read func(string) (formats.Matrix, fileio.Info, err
 		out = append(out, tensor{name, w, info})
 	}
 	return out, nil
+}
+
+// isI8 reports whether ts holds an int8 tensor called name.
+func isI8(ts []tensor, name string) bool {
+	for _, t := range ts {
+		if lp, ok := t.w.(*formats.DenseLP); ok && t.name == name && lp.DType == formats.I8 {
+			return true
+		}
+	}
+	return false
 }

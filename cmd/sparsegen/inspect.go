@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/formats/fileio"
 )
 
 func init() {
@@ -50,9 +51,27 @@ func inspectOne(w io.Writer, path string, t tensor) error {
 		return err
 	}
 	fmt.Fprintf(w, "%s: %s\n", path, t.name)
-	fmt.Fprintf(w, "  stored as    %s (%s", t.info.Layout, t.info.Container)
+	layout := t.info.Layout
+	if lp, ok := t.w.(*formats.DenseLP); ok {
+		layout += " " + lp.DType.String() // kept in its dtype, not widened
+	}
+	fmt.Fprintf(w, "  stored as    %s (%s", layout, t.info.Container)
 	if t.info.DType != "" {
 		fmt.Fprintf(w, ", %s", t.info.DType)
+		if lp, ok := t.w.(*formats.DenseLP); ok && lp.DType == formats.BF16 && t.info.Container == "npz" {
+			fmt.Fprint(w, ": bf16 bit patterns, numpy has no bfloat16")
+		}
+		if _, ok := t.w.(*formats.Dense); ok {
+			switch t.info.DType {
+			case "<f2", "F16":
+				fmt.Fprint(w, ": float16, widened to float32 here")
+			case "BF16":
+				fmt.Fprint(w, ": bfloat16, widened to float32 here")
+			}
+		}
+		if lp, ok := t.w.(*formats.DenseLP); ok && lp.DType == formats.I8 {
+			fmt.Fprintf(w, " with float32 row scales %s%s", t.name, fileio.LPScaleSuffix)
+		}
 	}
 	fmt.Fprintln(w, ")")
 	for _, n := range t.info.Notes {
@@ -79,6 +98,10 @@ func inspectOne(w io.Writer, path string, t tensor) error {
 		fmt.Fprintf(tw, "  %s\t%d\t%.3f\t\n", name, b, float64(b)/float64(max(st.DenseBytes, 1)))
 	}
 	row("dense f32", st.DenseBytes)
+	// Dense in low precision: 2 bytes per weight, or 1 and a float32 scale per row.
+	cells := int64(st.Rows) * int64(st.Cols)
+	row("dense bf16/f16", 2*cells)
+	row("dense i8 + scales", cells+4*int64(st.Rows))
 	row("csr i32", st.CSRBytes)
 	if st.CSR16Applicable {
 		row("csr i16", st.CSR16Bytes)

@@ -73,11 +73,15 @@ func TestBenchTinySuiteCSVAndPlot(t *testing.T) {
 	defer f.Close()
 	recs, err := csv.NewReader(f).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, strings.Split("shape,m,k,n,pattern,sparsity,nnz,kernel,isa,threads,median_ns,min_ns,gflops_dense_equiv,gflops_useful,speedup_vs_dense", ","), recs[0])
+	require.Equal(t, strings.Split("shape,m,k,n,pattern,sparsity,nnz,kernel,isa,threads,median_ns,min_ns,gflops_dense_equiv,gflops_useful,speedup_vs_dense,packed_bytes,bytes_per_call,gbps,read_bw_pct", ","), recs[0])
 	require.Len(t, recs, 1+2*4, "one row per shape × pattern")
 	for _, r := range recs[1:] {
 		require.NotEmpty(t, r[7], "kernel column")
+		// Shape b has N = 1: the bytes a call reads and its rate; a has none.
+		require.Equal(t, r[0] == "b", r[16] != "" && r[17] != "", "bytes_per_call and gbps of %v", r)
 	}
+	require.Contains(t, stdout, "% read BW")
+	require.Contains(t, stdout, "read bandwidth")
 
 	svg, err := os.ReadFile(plot + ".svg")
 	require.NoError(t, err)

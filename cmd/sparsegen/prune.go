@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	commands["prune"] = command{"prune dense weights (.npy/.npz/.safetensors) into CSR, BSR or N:M .npz", runPrune}
+	commands["prune"] = command{"prune dense weights (.npy/.npz/.safetensors) into CSR, BSR or N:M .npz (or dense, in bf16/f16/i8 with -dtype)", runPrune}
 }
 
 func runPrune(args []string, stdout, stderr io.Writer) error {
@@ -29,7 +29,8 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 	block := fs.String("block", "4x4", "block size RxC for -method block")
 	norm := fs.String("norm", "l1", "block score for -method block: l1 or l2")
 	nm := fs.String("nm", "2:4", "pattern N:M for -method nm (N ≤ M ≤ 16)")
-	format := fs.String("format", "", "output format: csr, bsr or nm (default: csr for magnitude/global, bsr for block, nm for nm)")
+	format := fs.String("format", "", "output format: csr, bsr, nm or dense (the pruned weights with their zeros; default: dense\nwith -dtype, else csr for magnitude/global, bsr for block, nm for nm)")
+	dtypeFlag := fs.String("dtype", "", "store the pruned weights as f32 (default), bf16, f16 or i8 (int8 + a float32 scale per row),\nconverted here (round to nearest even); needs -format dense and an .npz output: CSR, BSR and N:M\nin low precision are not implemented yet")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
@@ -58,15 +59,29 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usageErr(fs, "-method %q: want magnitude, global, block or nm", *method)
 	}
+	var lowp formats.DType // 0: float32
+	if *dtypeFlag != "" && *dtypeFlag != "f32" {
+		if lowp, err = formats.ParseDType(*dtypeFlag); err != nil {
+			return usageErr(fs, "-dtype %q: want f32, bf16, f16 or i8", *dtypeFlag)
+		}
+	}
 	outFormat := *format
 	if outFormat == "" {
 		outFormat = map[string]string{"magnitude": "csr", "global": "csr", "block": "bsr", "nm": "nm"}[*method]
+		if lowp != 0 {
+			outFormat = "dense"
+		}
 	}
 	switch outFormat {
-	case "csr", "bsr", "nm":
+	case "csr", "bsr", "nm", "dense":
 	default:
-		return usageErr(fs, "-format %q: want csr, bsr or nm", outFormat)
+		return usageErr(fs, "-format %q: want csr, bsr, nm or dense", outFormat)
 	}
+	if lowp != 0 && outFormat != "dense" {
+		return usageErr(fs, "-dtype %s with -format %s: sparse formats (CSR, BSR, N:M) in low precision are not implemented yet; "+
+			"write the pruned weights dense in %s (-format dense, the default with -dtype) or keep %s in float32 (drop -dtype)", lowp, outFormat, lowp, outFormat)
+	}
+
 	if outFormat == "nm" && *method != "nm" {
 		return usageErr(fs, "-format nm needs -method nm (other methods do not guarantee an N:M pattern)")
 	}
@@ -135,6 +150,9 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 	}
 
 	several := len(pruned) > 1
+	if lowp != 0 && !several && !strings.EqualFold(filepath.Ext(*out), ".npz") {
+		return fmt.Errorf("-dtype %s: -out %s must be an .npz (it keeps the dtype; .npy and .safetensors are written in float32 only)", lowp, *out)
+	}
 	var files []string
 	if several {
 		if files, err = outputNames(names); err != nil {
@@ -157,6 +175,11 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 			m, err = formats.BSRFromDense(p, r, c)
 		case "nm":
 			m, err = formats.NMFromDense(p, keep, group)
+		case "dense":
+			m = p
+			if lowp != 0 {
+				m, err = formats.DenseLPFromDense(p, lowp)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", names[i], err)
@@ -169,7 +192,11 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s: %w", names[i], err)
 		}
 		rows, cols := m.Shape()
-		fmt.Fprintf(stdout, "%s: %d×%d, %s, sparsity %.2f%% → %s\n", names[i], rows, cols, outFormat,
+		desc := outFormat
+		if lowp != 0 {
+			desc += " " + lowp.String()
+		}
+		fmt.Fprintf(stdout, "%s: %d×%d, %s, sparsity %.2f%% → %s\n", names[i], rows, cols, desc,
 			100*(1-float64(m.NNZ())/float64(max(int64(rows)*int64(cols), 1))), path)
 	}
 	return nil

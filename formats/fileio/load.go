@@ -37,8 +37,10 @@ const (
 // LoadMatrix reads a weight matrix from path, detecting the container from its first
 // bytes (not its extension):
 //   - .npy: a Dense (name must be empty);
-//   - .npz: with name, that array as a Dense; else scipy CSR/BSR or sparsegen N:M when a
-//     "format" array is present, else the single array as a Dense;
+//   - .npz: with name, that array as a Dense (as a DenseLP, not widened, when it holds
+//     bf16 bits '<u2' or int8 '|i1' with its row scales name+LPScaleSuffix); else scipy
+//     CSR/BSR or sparsegen N:M when a "format" array is present, else the single array (or
+//     the one int8 array and its scales) the same way;
 //   - safetensors: the tensor called name, or the only tensor when name is empty.
 //
 // Info reports the container, layout, stored dtypes and any canonicalization.
@@ -89,8 +91,9 @@ func ReadMatrix(r io.ReaderAt, size int64, name string) (formats.Matrix, Info, e
 // the layout from the extension and the format:
 //   - .npy: a Dense as '<f4';
 //   - .npz: CSR and BSR in scipy.sparse's layout, NM in sparsegen's layout, a Dense as
-//     the single array "arr_0"; deflate-compressed (as scipy's save_npz default). A ragged
-//     BSR is refused with ErrRaggedBSR (save it as CSR);
+//     the single array "arr_0", a DenseLP in its own dtype as "arr_0" (WriteDenseLP: bf16
+//     bits '<u2', f16 '<f2', int8 '|i1' plus float32 "arr_0_scale"); deflate-compressed (as
+//     scipy's save_npz default). A ragged BSR is refused with ErrRaggedBSR (save it as CSR);
 //   - .safetensors: a Dense as the F32 tensor "weight".
 //
 // Sparse formats are never densified silently: .npy and .safetensors refuse them.
@@ -116,6 +119,14 @@ func SaveMatrix(path string, m formats.Matrix) error {
 			write = func(w io.Writer) error {
 				zw := NewNPZWriter(w, true)
 				if err := zw.WriteDense(DenseNPZName, t); err != nil {
+					return err
+				}
+				return zw.Close()
+			}
+		case *formats.DenseLP: // kept in its dtype (WriteDenseLP; NPZ.DenseLP reads it back)
+			write = func(w io.Writer) error {
+				zw := NewNPZWriter(w, true)
+				if err := zw.WriteDenseLP(DenseNPZName, t); err != nil {
 					return err
 				}
 				return zw.Close()

@@ -17,6 +17,9 @@ import (
 //   - otherwise, a single array: as a Dense.
 func (z *NPZ) Matrix(name string) (formats.Matrix, Info, error) {
 	if name != "" {
+		if z.lowPrecision(name) {
+			return z.DenseLP(name)
+		}
 		return z.Dense(name)
 	}
 	if z.Has("format") {
@@ -42,7 +45,10 @@ func (z *NPZ) Matrix(name string) (formats.Matrix, Info, error) {
 		}
 	}
 	if len(z.names) == 1 {
-		return z.Dense(z.names[0])
+		return z.Matrix(z.names[0])
+	}
+	if base, ok := z.int8Pair(); ok {
+		return z.DenseLP(base)
 	}
 	return nil, Info{}, bad("npz: no \"format\" key and %d arrays (%s); name the array to read", len(z.names), strings.Join(z.names, ", "))
 }
@@ -472,4 +478,26 @@ func ReadNPZMatrix(r io.ReaderAt, size int64, name string) (formats.Matrix, Info
 		return nil, Info{}, err
 	}
 	return z.Matrix(name)
+}
+
+// lowPrecision reports whether array name holds weights that only DenseLP reads: bf16 bits
+// ('<u2', WriteDenseLP's convention) or int8 ('|i1'). float16 ('<f2') widens in Dense as
+// before (read it with DenseLP to keep it).
+func (z *NPZ) lowPrecision(name string) bool {
+	ai, err := z.Info(name)
+	return err == nil && (ai.DType == dtU2.String() || ai.DType == dtI1.String())
+}
+
+// int8Pair reports whether the archive is exactly one int8 array and its row scales (as
+// WriteDenseLP writes them) and returns the array's name.
+func (z *NPZ) int8Pair() (string, bool) {
+	if len(z.names) != 2 {
+		return "", false
+	}
+	for i, n := range z.names {
+		if z.names[1-i] == n+LPScaleSuffix && z.lowPrecision(n) {
+			return n, true
+		}
+	}
+	return "", false
 }

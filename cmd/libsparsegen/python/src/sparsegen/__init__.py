@@ -15,7 +15,9 @@ and set SPARSEGEN_LIB to it and PYTHONPATH to cmd/libsparsegen/python/src.
 Arrays are checked in Python before any pointer reaches C: wrong dtypes raise TypeError,
 wrong shapes, strides and overlapping operands raise ValueError, and failures reported by the
 library raise SparsegenError (with .code and .status). Nothing is converted silently: pass
-float32 arrays (x.astype(np.float32)). Rows may be padded (a row stride larger than the row),
+float32 arrays (x.astype(np.float32)). Dense weights may instead stay in low precision
+(Plan.from_dense with numpy float16, bf16 bits as uint16 and dtype="bf16", or int8 with
+scale=); X and Y are float32 for every plan. Rows may be padded (a row stride larger than the row),
 but elements within a row must be contiguous. Calls release the GIL (ctypes), so several
 Python threads may run plans at once.
 """
@@ -28,7 +30,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["Plan", "SparsegenError", "load_library", "ACTIVATIONS", "STATUS"]
+__all__ = ["Plan", "SparsegenError", "load_library", "ACTIVATIONS", "DTYPES", "STATUS"]
 
 ABI_VERSION = 1
 MAX_THREADS = 4096  # SG_MAX_THREADS
@@ -52,6 +54,31 @@ SG_ERR_BUFFER = 8
 
 ACTIVATIONS = {"none": 0, "relu": 1, "clamp": 2, "gelu": 3, "silu": 4}
 _INDEX_TYPES = {np.dtype(np.int32): 4, np.dtype(np.int64): 8}
+
+
+# sg_dtype: low-precision dense weights (sg_plan_dense_lp).
+DTYPES = {"bf16": 1, "f16": 2, "i8": 3}
+_DTYPES = DTYPES
+
+
+def _dense_dtype(w, dtype):
+    """The sg_dtype name of dense weights w ("f32" for float32), checked against dtype."""
+    by_numpy = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16", np.dtype(np.int8): "i8"}
+    if dtype is not None and dtype not in ("f32", "bf16", "f16", "i8"):
+        raise ValueError("dtype %r: want None, 'f32', 'bf16', 'f16' or 'i8'" % (dtype,))
+    if w.dtype == np.uint16:
+        if dtype not in ("bf16", "f16"):
+            raise TypeError("w is uint16: say which bits it holds, dtype='bf16' or dtype='f16'")
+        return dtype
+    t = by_numpy.get(w.dtype)
+    if t is None:
+        raise TypeError(
+            "w must have dtype float32, got %s (convert with w.astype(np.float32)); weights kept in "
+            "low precision: float16, int8 with scale=, or uint16 bits with dtype='bf16'/'f16'" % w.dtype
+        )
+    if dtype is not None and dtype != t:
+        raise TypeError("w has dtype %s but dtype=%r (nothing is converted: pass %s weights)" % (w.dtype, dtype, dtype))
+    return t
 
 
 class SparsegenError(RuntimeError):
@@ -114,6 +141,7 @@ def load_library(path=None):
             "sg_last_error": (ctypes.c_char_p, []),
             "sg_status_name": (ctypes.c_char_p, [ctypes.c_int]),
             "sg_plan_dense": (st, [plan_p, i64, i64, vp, i64, opt_p]),
+            "sg_plan_dense_lp": (st, [plan_p, i64, i64, st, vp, i64, vp, i64, opt_p]),
             "sg_plan_csr": (st, [plan_p, i64, i64, i64, vp, st, vp, st, vp, opt_p]),
             "sg_plan_bsr": (st, [plan_p, i64, i64, i64, i64, i64, vp, st, vp, st, vp, opt_p]),
             "sg_nm_slots_per_row": (i64, [i64, i64, i64]),
@@ -204,10 +232,11 @@ def _vector(a, name, dtype=np.float32, ndim=1):
     return a
 
 
-def _matrix(a, name, rows, cols, writable=False):
-    """Checks a 2-D float32 operand with unit element stride; returns its leading dimension
-    in elements. rows/cols None accept any size."""
-    _want_dtype(a, name, np.float32)
+def _matrix(a, name, rows, cols, writable=False, dtype=np.float32):
+    """Checks a 2-D operand (float32 unless dtype says otherwise) with unit element stride;
+    returns its leading dimension in elements. rows/cols None accept any size."""
+    _want_dtype(a, name, dtype)
+    isz = np.dtype(dtype).itemsize
     if a.ndim != 2:
         raise ValueError("%s must be 2-D, got shape %s" % (name, a.shape))
     r, c = a.shape
@@ -219,17 +248,17 @@ def _matrix(a, name, rows, cols, writable=False):
     if a.size == 0:
         return max(c, 1)
     s0, s1 = a.strides
-    if c > 1 and s1 != 4:
+    if c > 1 and s1 != isz:
         raise ValueError(
             "%s is not contiguous along its last axis (strides %s): pass np.ascontiguousarray(%s)"
             % (name, a.strides, name)
         )
-    if r > 1 and (s0 % 4 != 0 or s0 < 4 * c):
+    if r > 1 and (s0 % isz != 0 or s0 < isz * c):
         raise ValueError(
-            "%s has row stride %d bytes, which is not a whole number of float32 rows of %d: "
-            "pass np.ascontiguousarray(%s)" % (name, s0, c, name)
+            "%s has row stride %d bytes, which is not a whole number of %s rows of %d: "
+            "pass np.ascontiguousarray(%s)" % (name, s0, np.dtype(dtype), c, name)
         )
-    return max(s0 // 4 if r > 1 else c, c, 1)
+    return max(s0 // isz if r > 1 else c, c, 1)
 
 
 def _options(m, bias, activation, lo, hi, accumulate, threads, isa, record, format):
@@ -308,12 +337,42 @@ class Plan:
                     threads=threads, isa=isa, record=record, format=format)
 
     @classmethod
-    def from_dense(cls, w, **opts):
-        """W from a 2-D float32 array (rows may be padded)."""
+    def from_dense(cls, w, dtype=None, scale=None, **opts):
+        """W from a 2-D array (rows may be padded): float32, or weights kept in low precision
+        (2 or 1 bytes per weight in the plan, never a widened copy; X and Y stay float32):
+
+            from_dense(w_f16)                       numpy float16      -> dtype "f16"
+            from_dense(w_u16, dtype="bf16")         bfloat16 bits in a uint16 array (numpy has
+                                                    no bfloat16; torch: t.view(torch.int16))
+            from_dense(w_u16, dtype="f16")          float16 bits in a uint16 array
+            from_dense(q_i8, scale=s)               int8, W[i, j] = s[i]·q[i, j], s float32 (M,)
+
+        dtype (None, "f32", "bf16", "f16", "i8") must agree with w's numpy dtype; nothing is
+        converted or rounded here."""
         opts = cls._opts(**opts)
-        ldw = _matrix(w, "w", None, None)
+        if not isinstance(w, np.ndarray):
+            raise TypeError("w must be a numpy.ndarray, got %s" % type(w).__name__)
+        t = _dense_dtype(w, dtype)
+        if t == "f32":
+            if scale is not None:
+                raise ValueError("scale applies to int8 weights only (w has dtype float32)")
+            ldw = _matrix(w, "w", None, None)
+            m, k = w.shape
+            return cls._create("sg_plan_dense", m, (m, k, _ptr(w), ldw), opts, "sg_plan_dense")
+        ldw = _matrix(w, "w", None, None, dtype=w.dtype)
         m, k = w.shape
-        return cls._create("sg_plan_dense", m, (m, k, _ptr(w), ldw), opts, "sg_plan_dense")
+        sp, sl = None, 0
+        if t == "i8":
+            if scale is None:
+                raise ValueError("int8 weights need scale: M float32 row scales (W[i, j] = scale[i]·q[i, j])")
+            s = _vector(scale, "scale")
+            if s.shape[0] != m:
+                raise ValueError("scale has %d values, want M = %d" % (s.shape[0], m))
+            sp, sl = _ptr(s), m
+        elif scale is not None:
+            raise ValueError("scale applies to int8 weights only (dtype %s)" % t)
+        args = (m, k, _DTYPES[t], _ptr(w), ldw, sp, sl)
+        return cls._create("sg_plan_dense_lp", m, args, opts, "sg_plan_dense_lp")
 
     @classmethod
     def from_csr(cls, indptr, indices, data, shape, **opts):
