@@ -17,10 +17,7 @@ import (
 //   - otherwise, a single array: as a Dense.
 func (z *NPZ) Matrix(name string) (formats.Matrix, Info, error) {
 	if name != "" {
-		if z.lowPrecision(name) {
-			return z.DenseLP(name)
-		}
-		return z.Dense(name)
+		return z.arrayMatrix(name)
 	}
 	if z.Has("format") {
 		fa, err := z.array("format")
@@ -45,12 +42,22 @@ func (z *NPZ) Matrix(name string) (formats.Matrix, Info, error) {
 		}
 	}
 	if len(z.names) == 1 {
-		return z.Matrix(z.names[0])
+		// Not Matrix(names[0]): an archive may name its one array "" (found by FuzzReadNPZ).
+		return z.arrayMatrix(z.names[0])
 	}
 	if base, ok := z.int8Pair(); ok {
 		return z.DenseLP(base)
 	}
 	return nil, Info{}, bad("npz: no \"format\" key and %d arrays (%s); name the array to read", len(z.names), strings.Join(z.names, ", "))
+}
+
+// arrayMatrix reads array name as a Dense, or as a DenseLP when it holds bf16/f16 bits or
+// int8 with row scales.
+func (z *NPZ) arrayMatrix(name string) (formats.Matrix, Info, error) {
+	if z.lowPrecision(name) {
+		return z.DenseLP(name)
+	}
+	return z.Dense(name)
 }
 
 // readShape reads the "shape" array: two non-negative integers.
