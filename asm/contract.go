@@ -41,3 +41,8 @@ const (
 func nmPosBits(group int) int {
 	return [...]int{2, 2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4}[group]
 }
+
+// ContractHash identifies this contract: kernels generated into another package carry the
+// hash of the contract they were generated against, and RegisterGenerated refuses a
+// different one (DESIGN §5.11).
+const ContractHash = "ecf17834047920e2"

@@ -225,8 +225,11 @@ func registerCSRGen(m []Desc, tiles *[csrGroups][2][csrMaxU + 1]csrTileFunc) {
 	}
 }
 
-func registerCSR(s *csrSpec) {
-	Register(Family{
+func registerCSR(s *csrSpec) { Register(csrFamily(s)) }
+
+// csrFamily is the family of a CSR spec (registerCSR; RegisterGenerated for a user's).
+func csrFamily(s *csrSpec) Family {
+	return Family{
 		Desc: &s.Desc,
 		Pack: func(w formats.Matrix) (Kernel, error) {
 			c, ok := w.(*formats.CSR)
@@ -259,7 +262,7 @@ func registerCSR(s *csrSpec) {
 			}
 			return &csrKernel{spec: s, p: p}, int64(len(p.Offs)) * 2, nil
 		},
-	})
+	}
 }
 
 // csrDensity is the density PackCSR chooses its K block by: stored entries over M·K.

@@ -511,6 +511,15 @@ func quickTrainingSet() []trainMatrix {
 			out = append(out, trainMatrix{fmt.Sprintf("%dx%d %d:%d", sh[0], sh[1], p[0], p[1]), randNM(rng, sh[0], sh[1], p[0], p[1]), 0, false, nil})
 		}
 	}
+	// The N:M patterns of kernels generated into a user's package (names with a namespace,
+	// DESIGN §5.11) that the set does not hold, so that calibration measures those kernels
+	// on their own patterns; only groups Measure reports for a dense W (4, 8, 16).
+	for _, p := range userNMPatterns() {
+		for _, sh := range [][2]int{{256, 256}, {96, 1024}} {
+			tgt := fmt.Sprintf("nm%d:%d", p[0], p[1])
+			out = append(out, trainMatrix{fmt.Sprintf("%dx%d %d:%d", sh[0], sh[1], p[0], p[1]), randNM(rng, sh[0], sh[1], p[0], p[1]), 0, false, []string{"csr", tgt}})
+		}
+	}
 	const bm, bk, bn = 2048, 1024, 4
 	for _, den := range []float64{0.1, 0.5} {
 		out = append(out, trainMatrix{fmt.Sprintf("%dx%d unstructured %.0f%%", bm, bk, 100*den), randDense(rng, bm, bk, den), bn, false, []string{"csr", "dense"}})
@@ -554,6 +563,22 @@ func randBlocky(rng *rand.Rand, m, k, r, c int, p float64) *formats.Dense {
 		}
 	}
 	return d
+}
+
+// userNMPatterns lists the Keep:Group of registered user N:M families (a namespaced name)
+// with a group Measure reports, other than 2:4 and 1:4, sorted.
+func userNMPatterns() [][2]int {
+	seen := map[[2]int]bool{{2, 4}: true, {1, 4}: true}
+	var out [][2]int
+	for _, f := range asm.Families() {
+		p := [2]int{f.Keep, f.Group}
+		if f.Format == "nm" && f.Keep > 0 && strings.Contains(f.Name, ".") && !seen[p] && (p[1] == 4 || p[1] == 8 || p[1] == 16) {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][1] < out[j][1] || out[i][1] == out[j][1] && out[i][0] < out[j][0] })
+	return out
 }
 
 // randNM makes a matrix where each group of `group` along K keeps `keep` random weights.

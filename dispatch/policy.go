@@ -264,6 +264,9 @@ func (pol *policy) findCoef(f asm.Family, t target, pn int, key entryKey) coef {
 	if best != nil {
 		return coef{best.PerMAC, best.PerOut, best.PerIn, "table (" + best.Target + ")"}
 	}
+	if c, ok := pol.likeCoef(f, t, pn); ok {
+		return c
+	}
 	for i := range pol.table {
 		e := &pol.table[i]
 		if fam, ok := asm.Lookup(e.Family); ok && e.N == pn && fam.ISA == f.ISA && fam.Format == t.format {
@@ -281,6 +284,85 @@ func (pol *policy) findCoef(f asm.Family, t target, pn int, key entryKey) coef {
 		return coef{best.PerMAC * s, best.PerOut * s, best.PerIn * s, "table (like " + best.Family + ")"}
 	}
 	return priorCoef(f, t, bucketOf(pn))
+}
+
+// likeCoef prices a family the table has not measured (one generated into a user's
+// package, DESIGN §5.11) from the entries at pn of the families whose descriptors match
+// its own but for the name and pattern: same format, ISA, lanes, tile, rows, N range and
+// specialisation (a fixed Keep:Group or any). Their entry on t itself if there is one,
+// else the median over their targets of t's format: a specialised 3:8 kernel is priced
+// like the specialised 2:8 and 4:8 kernels of its tile, not like the cheapest kernel of
+// its ISA.
+func (pol *policy) likeCoef(f asm.Family, t target, pn int) (coef, bool) {
+	same := func(g asm.Family) bool {
+		return g.Format == f.Format && g.ISA == f.ISA && g.Lanes == f.Lanes && g.Tile == f.Tile && g.Rows == f.Rows &&
+			g.MinN == f.MinN && g.MaxN == f.MaxN && g.BlockR == f.BlockR && g.BlockC == f.BlockC
+	}
+	if f.Format == "nm" && f.Keep != 0 {
+		if c, ok := pol.specialisedCoef(f, t, pn, same); ok {
+			return c, true
+		}
+	}
+	var like []*policyEntry
+	for i := range pol.table {
+		e := &pol.table[i]
+		if e.N != pn || formatOfTarget(e.Target) != t.format {
+			continue
+		}
+		g, ok := asm.Lookup(e.Family)
+		if !ok || !same(g) || (g.Keep == 0) != (f.Keep == 0) {
+			continue
+		}
+		if e.Target == t.String() {
+			return coef{e.PerMAC, e.PerOut, e.PerIn, "table (like " + e.Family + ")"}, true
+		}
+		like = append(like, e)
+	}
+	if len(like) == 0 {
+		return coef{}, false
+	}
+	sort.Slice(like, func(i, j int) bool { return like[i].PerMAC < like[j].PerMAC })
+	e := like[len(like)/2]
+	return coef{e.PerMAC, e.PerOut, e.PerIn, "table (like " + e.Family + " on " + e.Target + ")"}, true
+}
+
+// specialisedCoef prices an N:M kernel specialised to t's pattern from the any-pattern
+// kernel of the same shape on t, scaled by how much faster the specialised kernels of
+// that shape ran than it on their own patterns (the median ratio at pn).
+func (pol *policy) specialisedCoef(f asm.Family, t target, pn int, same func(asm.Family) bool) (coef, bool) {
+	anyOn := map[string]*policyEntry{} // target → the any-pattern kernel's entry
+	var spec []*policyEntry
+	for i := range pol.table {
+		e := &pol.table[i]
+		if e.N != pn || e.Large || formatOfTarget(e.Target) != "nm" {
+			continue
+		}
+		g, ok := asm.Lookup(e.Family)
+		if !ok || !same(g) {
+			continue
+		}
+		if g.Keep == 0 {
+			anyOn[e.Target] = e
+		} else if e.Target == fmt.Sprintf("nm%d:%d", g.Keep, g.Group) {
+			spec = append(spec, e)
+		}
+	}
+	base, ok := anyOn[t.String()]
+	if !ok {
+		return coef{}, false
+	}
+	var ratios []float64
+	for _, e := range spec {
+		if a, ok := anyOn[e.Target]; ok && a.PerMAC > 0 {
+			ratios = append(ratios, e.PerMAC/a.PerMAC)
+		}
+	}
+	if len(ratios) == 0 {
+		return coef{}, false
+	}
+	sort.Float64s(ratios)
+	r := ratios[len(ratios)/2]
+	return coef{base.PerMAC * r, base.PerOut * r, base.PerIn * r, fmt.Sprintf("table (%s × %.2f, its specialised kernels' median)", base.Family, r)}, true
 }
 
 // priorCoef is the guess for a family the table has not measured: ns per stored value per

@@ -13,44 +13,66 @@ func init() {
 	commands["gen"] = command{"regenerate the assembly kernels (what go generate ./... runs)", runGen}
 }
 
-// runGen runs the generator module (gen/, which holds Avo and stays out of the library's
-// dependencies) from the sparsegen source tree.
+// runGen runs the generator (gen/cmd/asmgen, in the generator module, which holds Avo and
+// stays out of the library's dependencies): into sparsegen's own asm/ from a source tree,
+// or, with -pkg, into a package of the user's own module (DESIGN §5.11).
 func runGen(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("gen", "gen [-src DIR] [-out DIR] [-isa LIST] [-families LIST] [-list]", stderr)
+	fs := newFlags("gen", "gen [-src DIR] [-out DIR] [-pkg NAME [-prefix NS]] [-isa LIST] [-families LIST] [-list]", stderr)
 	src := fs.String("src", "", "the sparsegen source tree (default: found from the working directory upwards)")
-	out := fs.String("out", "", "where to write the kernels (default: SRC/asm)")
+	out := fs.String("out", "", "where to write the kernels (default: SRC/asm; with -pkg: the working directory)")
+	pkg := fs.String("pkg", "", "generate a package of this name for your own module (into -out) instead of sparsegen's asm")
+	prefix := fs.String("prefix", "", "with -pkg: the namespace of the kernel names (default: the package name)")
 	isa := fs.String("isa", "", "comma-separated ISAs to generate: avx512, avx2, neon (default: all)")
-	families := fs.String("families", "", "comma-separated kernel families / tile sets to generate, by file name\n(e.g. csr,gemm; default: all; -list shows them)")
+	families := fs.String("families", "", "comma-separated kernel families / tile sets to generate, by file name\n(e.g. csr,gemm; default: all; -list shows them); with -pkg: nm:<keep>:<group> and csr[:<tile>…]")
 	list := fs.Bool("list", false, "list the families the generator knows and exit")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
-	root := *src
-	if root == "" {
-		var err error
-		if root, err = findSourceRoot(); err != nil {
-			return err
-		}
-	}
-	genDir := filepath.Join(root, "gen")
-	if _, err := os.Stat(filepath.Join(genDir, "go.mod")); err != nil {
-		return fmt.Errorf("%s has no generator module (gen/go.mod): run inside a sparsegen checkout or pass -src", root)
-	}
-	dst := *out
-	if dst == "" {
-		dst = filepath.Join(root, "asm")
-	}
-	dst, err := filepath.Abs(dst)
-	if err != nil {
-		return err
-	}
-	gargs := []string{"run", "./cmd/asmgen", "-out", dst}
 	if *isa != "" {
 		for _, i := range strings.Split(*isa, ",") {
 			if i = strings.TrimSpace(i); i != "avx512" && i != "avx2" && i != "neon" {
 				return usageErr(fs, "-isa: %q is not an ISA the generator lowers to (avx512, avx2, neon)", i)
 			}
 		}
+	}
+	if *prefix != "" && *pkg == "" {
+		return usageErr(fs, "-prefix needs -pkg")
+	}
+	root := *src
+	if root == "" && *pkg == "" {
+		var err error
+		if root, err = findSourceRoot(); err != nil {
+			return fmt.Errorf("not inside a sparsegen source tree: pass -src DIR, or -pkg NAME to generate kernels into a package of your own module")
+		}
+	}
+	dst := *out
+	if dst == "" {
+		if *pkg != "" {
+			dst = "."
+		} else {
+			dst = filepath.Join(root, "asm")
+		}
+	}
+	dst, err := filepath.Abs(dst)
+	if err != nil {
+		return err
+	}
+	if !*list {
+		if st, err := os.Stat(dst); err != nil || !st.IsDir() {
+			return fmt.Errorf("-out %s: no such folder (create it first)", dst)
+		}
+		if *pkg == "" && root != "" && dst != filepath.Join(root, "asm") {
+			return usageErr(fs, "-out %s is not sparsegen's asm folder: pass -pkg NAME to generate a package of your own", dst)
+		}
+	}
+	gargs := []string{"-out", dst}
+	if *pkg != "" {
+		gargs = append(gargs, "-pkg", *pkg)
+	}
+	if *prefix != "" {
+		gargs = append(gargs, "-prefix", *prefix)
+	}
+	if *isa != "" {
 		gargs = append(gargs, "-isa", *isa)
 	}
 	if *families != "" {
@@ -59,12 +81,34 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 	if *list {
 		gargs = append(gargs, "-list")
 	}
-	cmd := exec.Command("go", gargs...)
-	cmd.Dir = genDir
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	var cmd *exec.Cmd
+	if root != "" {
+		genDir := filepath.Join(root, "gen")
+		if _, err := os.Stat(filepath.Join(genDir, "go.mod")); err != nil {
+			return fmt.Errorf("%s has no generator module (gen/go.mod): run inside a sparsegen checkout or pass -src", root)
+		}
+		cmd = exec.Command("go", append([]string{"run", "./cmd/asmgen"}, gargs...)...)
+		cmd.Dir = genDir
+	} else {
+		// Outside a checkout: the generator as the user's module requires it (go get -tool
+		// github.com/sparsegen/sparsegen/gen/cmd/asmgen), run from the -out folder's module.
+		cmd = exec.Command("go", append([]string{"run", "github.com/sparsegen/sparsegen/gen/cmd/asmgen"}, gargs...)...)
+		cmd.Dir = dst
+	}
+	var errBuf strings.Builder
+	cmd.Stdout, cmd.Stderr = stdout, &errBuf
 	if err := cmd.Run(); err != nil {
+		// The generator's own message is one line ("asmgen: …"): report just that; anything
+		// else (go run failing to build or find it) in full.
+		for _, l := range strings.Split(errBuf.String(), "\n") {
+			if m, ok := strings.CutPrefix(l, "asmgen: "); ok {
+				return fmt.Errorf("%s", m)
+			}
+		}
+		fmt.Fprint(stderr, errBuf.String())
 		return fmt.Errorf("generator failed: %w", err)
 	}
+	fmt.Fprint(stderr, errBuf.String())
 	if !*list {
 		fmt.Fprintf(stdout, "kernels written to %s\n", dst)
 	}

@@ -49,6 +49,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"inspect"},
 		{"info", "-bogus"},
 		{"gen", "-isa", "sse2"},
+		{"gen", "-prefix", "ns"},
 	} {
 		code, _, stderr := sg(t, args...)
 		require.Equal(t, 2, code, "args %q: stderr %s", args, stderr)
@@ -56,6 +57,22 @@ func TestUsageErrorsExit2(t *testing.T) {
 	}
 	code, _, _ := sg(t, "bench", "-h")
 	require.Equal(t, 0, code, "-h is not an error")
+}
+
+// TestGenOutErrors: sparsegen gen reports a missing -out, and package asm aimed anywhere
+// but sparsegen's asm folder, in one line (issue 20: it wrote package asm into ./kern and
+// passed on a raw "open …: no such file or directory").
+func TestGenOutErrors(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	code, _, stderr := sg(t, "gen", "-src", root, "-pkg", "kern", "-out", filepath.Join(dir, "missing"))
+	require.NotEqual(t, 0, code)
+	require.Contains(t, stderr, "no such folder")
+	require.Equal(t, 1, strings.Count(strings.TrimSpace(stderr), "\n")+1, "one line: %s", stderr)
+	code, _, stderr = sg(t, "gen", "-src", root, "-isa", "avx2", "-families", "csr", "-out", dir)
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "pass -pkg NAME")
 }
 
 func TestBenchTinySuiteCSVAndPlot(t *testing.T) {

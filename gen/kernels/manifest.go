@@ -47,12 +47,20 @@ type Kernel struct {
 	Bcast       bool // SpMV without gathers
 	MinN, MaxN  int  // the N range dispatch uses it for (MaxN 0: unbounded)
 	ExactN      bool // computes exactly N columns (no vector rounding of N in the cost model)
+	// Prefix (user packages only, user.go) namespaces the name: "<Prefix>.<name>", so a
+	// kernel generated into another module never takes the name of one of sparsegen's.
+	Prefix string
 }
 
 // KernelName spells the name of kernel k on isa: the family name asm registers, the key of
 // the policy table, calibration files and tuning records, and what Kernel.Name() returns.
 // DESIGN §5.8 gives the grammar.
 func KernelName(isa string, k Kernel) string {
+	if k.Prefix != "" {
+		k0 := k
+		k0.Prefix = ""
+		return k.Prefix + "." + KernelName(isa, k0)
+	}
 	switch k.Kind {
 	case KindGEMM:
 		return fmt.Sprintf("gemm_%dx%d_%s", k.Rows, k.Tile, isa)
@@ -102,6 +110,12 @@ func ManifestVar(f Family, isa string) string { return f.File + ident(isa) + "Ma
 // the CPU features the backend computed for the family's code on isa. It returns "" when f
 // registers no kernels on isa.
 func Manifest(f Family, isa, features string) string {
+	return manifest(f, isa, features, "")
+}
+
+// manifest is Manifest with the package qualifier of asm's names (qual: "" inside asm,
+// "asm." in a user package).
+func manifest(f Family, isa, features, qual string) string {
 	if f.Kernels == nil {
 		return ""
 	}
@@ -120,9 +134,9 @@ func Manifest(f Family, isa, features string) string {
 	fmt.Fprintf(&b, "//   - driver:      %s\n", f.Driver)
 	fmt.Fprintf(&b, "//   - reference:   %s\n", f.Reference)
 	fmt.Fprintf(&b, "//   - tests:       %s\n", f.Test)
-	fmt.Fprintf(&b, "var %s = []Desc{\n", v)
+	fmt.Fprintf(&b, "var %s = []%sDesc{\n", v, qual)
 	for _, k := range ks {
-		b.WriteString("\t{" + descFields(f, isa, features, k) + "},\n")
+		b.WriteString("\t{" + descFields(f, isa, features, k, qual) + "},\n")
 	}
 	b.WriteString("}\n")
 	return b.String()
@@ -142,7 +156,7 @@ func AsmHeader(f Family, isa string) string {
 	return b.String()
 }
 
-func descFields(f Family, isa, features string, k Kernel) string {
+func descFields(f Family, isa, features string, k Kernel, qual string) string {
 	dt := k.DType
 	if dt == "" {
 		dt = "float32"
@@ -157,7 +171,7 @@ func descFields(f Family, isa, features string, k Kernel) string {
 	add("Symbols: []string{%s}", strings.Join(syms, ", "))
 	add("Source: %q", f.Source()+" "+k.Func)
 	add("Format: %q", k.Format)
-	add("ISA: %s", ident(isa))
+	add("ISA: %s%s", qual, ident(isa))
 	add("Features: %s", features)
 	add("DType: %q", dt)
 	add("Lanes: %d", k.Lanes)

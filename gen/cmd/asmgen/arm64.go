@@ -15,6 +15,10 @@ const neonFeatures = "FeatASIMD"
 // generateNEON lowers one family through the arm64 backend (gen/neon) and returns
 // asm/<file>_neon_arm64.{s,go}. A family without NEON variants (no functions) writes none.
 func generateNEON(fam kernels.Family) (out []File, err error) {
+	return generateNEONFor(fam, pkgOut{})
+}
+
+func generateNEONFor(fam kernels.Family, o pkgOut) (out []File, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%s/neon: %v", fam.File, r)
@@ -34,7 +38,8 @@ func generateNEON(fam kernels.Family) (out []File, err error) {
 		return nil, fmt.Errorf("%s/neon: %w", fam.File, err)
 	}
 	asmText = withHeader(asmText, kernels.AsmHeader(fam, m.ISA()))
-	goText, err := format.Source(m.Stubs(Generator, fam.Table(m.ISA(), neonFeatures)+"\n"+kernels.Manifest(fam, m.ISA(), neonFeatures)))
+	feats := o.features(neonFeatures)
+	goText, err := format.Source(o.stubs(m.Stubs(Generator, fam.Table(m.ISA(), feats)+"\n"+o.manifest(fam, m.ISA(), feats))))
 	if err != nil {
 		return nil, fmt.Errorf("%s/neon: gofmt: %w", fam.File, err)
 	}
