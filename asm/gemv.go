@@ -137,22 +137,7 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 		bp := g.panelBuf(nv * L * n)
 		defer g.pool.Put(bp)
 		panel = *bp
-		for j0 := 0; j0 < n; j0 += 4 {
-			c := min(4, n-j0)
-			pp := panel[nv*L*j0 : nv*L*(j0+c)]
-			for v := 0; v < nv; v++ {
-				for cc := 0; cc < c; cc++ {
-					dst := pp[(v*c+cc)*L : (v*c+cc+1)*L]
-					for l := range dst {
-						if kk := v*L + l; kk < g.k {
-							dst[l] = x[kk*ldx+j0+cc]
-						} else {
-							dst[l] = 0
-						}
-					}
-				}
-			}
-		}
+		packGemvPanels(panel, x, ldx, g.k, n, L)
 	}
 	chunk := max(gemvUnitRows, gemvChunkBytes/(4*max(g.ldw, 1))&^(gemvUnitRows-1))
 	for rs := r0; rs < r1; rs += chunk {
@@ -243,4 +228,27 @@ func clampNaN(s, lo, hi float32) float32 {
 		s = hi
 	}
 	return s
+}
+
+// packGemvPanels copies X (k×n, stride ldx) into the panels the GEMV kernels read: pass p
+// covers columns [4p, min(4p+4, n)), vector v of the pass holds X[vL : vL+L, col] for each
+// of its c columns in turn, zero past k (the float32 and the low-precision GEMV alike).
+func packGemvPanels(panel, x []float32, ldx, k, n, L int) {
+	nv := (k + L - 1) / L
+	for j0 := 0; j0 < n; j0 += 4 {
+		c := min(4, n-j0)
+		pp := panel[nv*L*j0 : nv*L*(j0+c)]
+		for v := 0; v < nv; v++ {
+			for cc := 0; cc < c; cc++ {
+				dst := pp[(v*c+cc)*L : (v*c+cc+1)*L]
+				for l := range dst {
+					if kk := v*L + l; kk < k {
+						dst[l] = x[kk*ldx+j0+cc]
+					} else {
+						dst[l] = 0
+					}
+				}
+			}
+		}
+	}
 }

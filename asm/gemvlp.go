@@ -179,22 +179,7 @@ func (g *gemvLPKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n
 		bp := g.panelBuf(nv * L * n)
 		defer g.pool.Put(bp)
 		panel = *bp
-		for j0 := 0; j0 < n; j0 += 4 {
-			c := min(4, n-j0)
-			pp := panel[nv*L*j0 : nv*L*(j0+c)]
-			for v := 0; v < nv; v++ {
-				for cc := 0; cc < c; cc++ {
-					dst := pp[(v*c+cc)*L : (v*c+cc+1)*L]
-					for l := range dst {
-						if kk := v*L + l; kk < g.k {
-							dst[l] = x[kk*ldx+j0+cc]
-						} else {
-							dst[l] = 0
-						}
-					}
-				}
-			}
-		}
+		packGemvPanels(panel, x, ldx, g.k, n, L)
 	}
 	eb := s.dtype.Bytes()
 	chunk := max(gemvUnitRows, gemvChunkBytes/(eb*max(g.ldw, 1))&^(gemvUnitRows-1))
