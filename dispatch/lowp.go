@@ -2,12 +2,10 @@ package dispatch
 
 import (
 	"fmt"
-	"log"
 	"math"
 
 	"github.com/sparsegen/sparsegen/asm"
 	"github.com/sparsegen/sparsegen/formats"
-	"github.com/sparsegen/sparsegen/ref"
 )
 
 // compileLP is Compile for a dense W stored in bf16, fp16 or int8 (formats.DenseLP). There
@@ -31,30 +29,10 @@ func compileLP(w *formats.DenseLP, opts Options, host CPU, isa asm.ISA, isaWhy s
 	if m > 0 && k > 0 {
 		ms.Density = float64(nnz) / (float64(m) * float64(k))
 	}
-	p := &Plan{m: m, k: k, isa: isa, isaWhy: isaWhy, ms: ms}
-	p.epi = ref.Epilogue{Act: opts.Act, Lo: opts.Lo, Hi: opts.Hi, Accumulate: opts.Accumulate}
-	if opts.Bias != nil {
-		p.epi.Bias = append([]float32(nil), opts.Bias...)
+	p, _, err := newPlan(ms, isa, isaWhy, opts)
+	if err != nil {
+		return nil, err
 	}
-	if err := p.epi.Check(m); err != nil {
-		return nil, fmt.Errorf("dispatch: %w", err)
-	}
-	if p.epi.Bias != nil || p.epi.Act != ref.ActNone || p.epi.Accumulate {
-		p.epiP = &p.epi
-	}
-	switch {
-	case opts.Threads < 0 || opts.Threads > MaxThreads:
-		return nil, fmt.Errorf("dispatch: Threads = %d outside 0…%d", opts.Threads, MaxThreads)
-	case opts.Threads == 0:
-		p.threads.Store(int32(defaultThreads()))
-	default:
-		p.threads.Store(int32(opts.Threads))
-	}
-	warn := opts.Warn
-	if warn == nil {
-		warn = func(s string) { log.Print("sparsegen: ", s) }
-	}
-	p.pol = resolvePolicy(opts.Calibration, warn)
 
 	var best *asm.Family
 	why := "the widest ISA's low-precision GEMV under the cap (the only kernel for dense " + w.DType.String() + " weights)"
