@@ -179,49 +179,61 @@ func (v *nmGemv) run(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32,
 	}
 }
 
+// nmGemvFamily is the N:M GEMV (N = 1) family d on generated kernel g: W as formats.NM of
+// g's pattern, packed for the GEMV (sparsegen's own families and users' alike).
+func nmGemvFamily(d *Desc, g nmGemvKernel) Family {
+	return Family{
+		Desc: d,
+		Pack: func(w formats.Matrix) (Kernel, error) {
+			m, ok := w.(*formats.NM)
+			if !ok || m.Keep != g.keep || m.Group != g.group {
+				return nil, ErrNotApplicable
+			}
+			l, err := PackNM(m, g.uh, true)
+			if err != nil {
+				return nil, err
+			}
+			v, err := newNMGemv(g, l)
+			if err != nil {
+				return nil, err
+			}
+			return &nmKernel{name: d.Name, isa: d.ISA, gemv: true, l: l, run: v.run}, nil
+		},
+	}
+}
+
+// nmSpMMFamily is the N:M SpMM family d on generated tile g (of one pattern, or any when
+// g.keep is 0), packed in K blocks for nmAsmRun.
+func nmSpMMFamily(d *Desc, g nmGenKernel) Family {
+	run := nmAsmRun(g)
+	return Family{
+		Desc: d,
+		Pack: func(w formats.Matrix) (Kernel, error) {
+			m, ok := w.(*formats.NM)
+			if !ok || g.keep != 0 && (m.Keep != g.keep || m.Group != g.group) {
+				return nil, ErrNotApplicable
+			}
+			l, err := PackNMBlocked(m, g.uh, nmKC(g, m.Group), false)
+			if err != nil {
+				return nil, err
+			}
+			return &nmKernel{name: d.Name, isa: d.ISA, tile: g.tile, l: l, run: run}, nil
+		},
+	}
+}
+
 // registerNMGen registers the N:M families of a generated manifest on their kernels: SpMM
 // families of one pattern (Keep:Group) or of any (0:0), and the GEMV (N = 1) families.
 func registerNMGen(m []Desc, kernels []nmGenKernel, gemv []nmGemvKernel) {
 	for _, d := range m {
 		if d.MaxN == 1 {
 			g := generated(d, gemv, func(g nmGemvKernel) bool { return g.keep == d.Keep && g.group == d.Group && g.uh == d.Rows })
-			Register(Family{
-				Desc: &d,
-				Pack: func(w formats.Matrix) (Kernel, error) {
-					m, ok := w.(*formats.NM)
-					if !ok || m.Keep != g.keep || m.Group != g.group {
-						return nil, ErrNotApplicable
-					}
-					l, err := PackNM(m, g.uh, true)
-					if err != nil {
-						return nil, err
-					}
-					v, err := newNMGemv(g, l)
-					if err != nil {
-						return nil, err
-					}
-					return &nmKernel{name: d.Name, isa: d.ISA, gemv: true, l: l, run: v.run}, nil
-				},
-			})
+			Register(nmGemvFamily(&d, g))
 			continue
 		}
 		g := generated(d, kernels, func(g nmGenKernel) bool {
 			return g.keep == d.Keep && g.group == d.Group && g.uh == d.Rows && g.tile == d.Tile
 		})
-		run := nmAsmRun(g)
-		Register(Family{
-			Desc: &d,
-			Pack: func(w formats.Matrix) (Kernel, error) {
-				m, ok := w.(*formats.NM)
-				if !ok || g.keep != 0 && (m.Keep != g.keep || m.Group != g.group) {
-					return nil, ErrNotApplicable
-				}
-				l, err := PackNMBlocked(m, g.uh, nmKC(g, m.Group), false)
-				if err != nil {
-					return nil, err
-				}
-				return &nmKernel{name: d.Name, isa: d.ISA, tile: g.tile, l: l, run: run}, nil
-			},
-		})
+		Register(nmSpMMFamily(&d, g))
 	}
 }
