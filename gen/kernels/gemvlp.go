@@ -62,10 +62,7 @@ func gemvLPFamily(e vm.Elem) Family {
 			var b strings.Builder
 			fmt.Fprintf(&b, "// gemv%sFeatures are the CPU features the gemv%[1]s kernels use.\nconst gemv%[1]sFeatures = %[2]s\n\n", id, features)
 			fmt.Fprintf(&b, "// gemv%sKernels lists the generated %s GEMV kernels by column count (index C−1): rows per group, function.\nvar gemv%[1]sKernels = [4]gemvLPGenKernel{\n", id, e)
-			for _, s := range GemvShapes[isa] {
-				fmt.Fprintf(&b, "\t{rows: %d, cols: %d, fn: %s},\n", s.R, s.C, GemvLPFuncName(isa, e, s))
-			}
-			b.WriteString("}\n")
+			writeGemvKernels(&b, isa, gemvSymbols(isa, func(s GemvShape) string { return GemvLPFuncName(isa, e, s) }))
 			return b.String()
 		},
 		// One kernel per ISA and dtype; it runs every N (passes of up to GemvMaxCols columns),
@@ -74,10 +71,7 @@ func gemvLPFamily(e vm.Elem) Family {
 			if len(GemvShapes[isa]) == 0 {
 				return nil
 			}
-			var syms []string
-			for _, s := range GemvShapes[isa] {
-				syms = append(syms, GemvLPFuncName(isa, e, s))
-			}
+			syms := gemvSymbols(isa, func(s GemvShape) string { return GemvLPFuncName(isa, e, s) })
 			return []Kernel{{Kind: KindGEMV, Func: "gemvLPFamily", Symbols: syms, Format: "dense_" + e.String(), DType: e.String(),
 				Lanes: lanesOf(isa), Rows: GemvUnitRows, MinN: 1, ExactN: true}}
 		},
