@@ -306,8 +306,8 @@ func (pol *policy) likeCoef(f asm.Family, t target, pn int) (coef, bool) {
 	var like []*policyEntry
 	for i := range pol.table {
 		e := &pol.table[i]
-		if e.N != pn || formatOfTarget(e.Target) != t.format {
-			continue
+		if e.N != pn || e.Large || formatOfTarget(e.Target) != t.format {
+			continue // in-cache entries only: a large-W entry prices a streamed W (largeOfFormat)
 		}
 		g, ok := asm.Lookup(e.Family)
 		if !ok || !same(g) || (g.Keep == 0) != (f.Keep == 0) {
