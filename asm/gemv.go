@@ -167,8 +167,12 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 	return nil
 }
 
-func (g *gemvKernel) panelBuf(n int) *[]float32 {
-	if bp, ok := g.pool.Get().(*[]float32); ok && len(*bp) >= n {
+func (g *gemvKernel) panelBuf(n int) *[]float32 { return pooledFloats(&g.pool, n) }
+
+// pooledFloats takes a buffer of at least n floats from pool, or makes one (a smaller one
+// taken is dropped).
+func pooledFloats(pool *sync.Pool, n int) *[]float32 {
+	if bp, ok := pool.Get().(*[]float32); ok && len(*bp) >= n {
 		return bp
 	}
 	b := make([]float32, n)

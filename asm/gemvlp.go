@@ -215,13 +215,7 @@ func (g *gemvLPKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n
 	return nil
 }
 
-func (g *gemvLPKernel) panelBuf(n int) *[]float32 {
-	if bp, ok := g.pool.Get().(*[]float32); ok && len(*bp) >= n {
-		return bp
-	}
-	b := make([]float32, n)
-	return &b
-}
+func (g *gemvLPKernel) panelBuf(n int) *[]float32 { return pooledFloats(&g.pool, n) }
 
 // runGo is the pure-Go kernel: each row widened into a buffer, then the float32 GEMV's
 // four partial sums per dot product; int8 rows times their scale, then the epilogue.
