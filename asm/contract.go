@@ -23,6 +23,9 @@ const csrMaxU = 8
 // csrGroups is the number of CSR row-group heights generated (gen/kernels.CSRGroups: [1 2 4]).
 const csrGroups = 3
 
+// bakedLayout is the version of the baked CSR kernels' value order and panel (gen/kernels.BakedLayout).
+const bakedLayout = 1
+
 // gemvMaxN is the widest GEMV kernel in columns (gen/kernels.GemvMaxCols): the N range
 // the GEMV families declare to dispatch (they run any N).
 const gemvMaxN = 4
@@ -45,4 +48,4 @@ func nmPosBits(group int) int {
 // ContractHash identifies this contract: kernels generated into another package carry the
 // hash of the contract they were generated against, and RegisterGenerated refuses a
 // different one (DESIGN §5.11).
-const ContractHash = "ecf17834047920e2"
+const ContractHash = "bcb63a475546d266"

@@ -151,6 +151,12 @@ type Desc struct {
 	// ExactN says the kernel computes exactly N columns (row-oriented dot products, as the
 	// GEMV families): dispatch's cost model does not round N up to a vector width for it.
 	ExactN bool
+	// Pattern is set on a kernel baked for one sparsity pattern (DESIGN §5.12): the
+	// formats.PatternHash of the only matrices it takes. "" for every other kernel.
+	Pattern string
+	// CodeBytes is the machine code a baked kernel runs per tile of X (the generator's
+	// estimate): code past the L2 streams like a weight, and dispatch prices it so.
+	CodeBytes int64
 }
 
 // Family is one kernel family instance: its descriptor and how to pack W for it. The

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 	"unsafe"
+
+	"github.com/sparsegen/sparsegen/internal/sysmem"
 )
 
 // readLoop is a generated read-bandwidth loop (gen/kernels/read.go): it reads streams
@@ -62,7 +63,7 @@ const (
 // MemAvailable in /proc/meminfo; l2 is half the level-2 cache there (else 256 KiB).
 func ReadBufferBytes() (mem, l2 int64) {
 	mem, l2 = defaultMemReadBytes, defaultL2ReadBytes
-	caches := cacheSizes("/sys/devices/system/cpu/cpu0/cache")
+	caches := sysmem.CacheSizes(sysmem.CPU0Caches)
 	if c := caches[len(caches)-1]; c > 0 {
 		mem = max(mem, 4*c)
 	}
@@ -78,52 +79,6 @@ func ReadBufferBytes() (mem, l2 int64) {
 }
 
 func roundDown(n, m int64) int64 { return n / m * m }
-
-// cacheSizes reads the data or unified cache sizes of one CPU from its sysfs cache
-// directory: element i is the largest at level i (index 0 unused), and the last element is
-// the largest cache of all (0 where nothing could be read).
-func cacheSizes(dir string) [5]int64 {
-	var out [5]int64
-	idx, _ := filepath.Glob(filepath.Join(dir, "index*"))
-	for _, d := range idx {
-		read := func(f string) string {
-			b, err := os.ReadFile(filepath.Join(d, f))
-			if err != nil {
-				return ""
-			}
-			return strings.TrimSpace(string(b))
-		}
-		if t := read("type"); t != "Data" && t != "Unified" {
-			continue
-		}
-		lvl, err := strconv.Atoi(read("level"))
-		if err != nil || lvl < 1 || lvl > 3 {
-			continue
-		}
-		size := parseCacheSize(read("size"))
-		out[lvl] = max(out[lvl], size)
-		out[4] = max(out[4], size)
-	}
-	return out
-}
-
-// parseCacheSize reads sysfs's "48K", "1024K", "32M" (0 if malformed).
-func parseCacheSize(s string) int64 {
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(s, "K"):
-		mult, s = 1<<10, strings.TrimSuffix(s, "K")
-	case strings.HasSuffix(s, "M"):
-		mult, s = 1<<20, strings.TrimSuffix(s, "M")
-	case strings.HasSuffix(s, "G"):
-		mult, s = 1<<30, strings.TrimSuffix(s, "G")
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
-		return 0
-	}
-	return n * mult
-}
 
 // memAvailable returns MemAvailable from a /proc/meminfo file in bytes (0 if unknown).
 func memAvailable(path string) int64 {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/sparsegen/sparsegen/internal/sysmem"
 )
 
 // TestReadLoops checks that every read loop this CPU runs, and readGo, reads every byte it
@@ -88,15 +90,15 @@ func TestReadBufferSources(t *testing.T) {
 			must(t, os.WriteFile(filepath.Join(d, f), []byte(v), 0o644))
 		}
 	}
-	if got, want := cacheSizes(dir), [5]int64{0, 48 << 10, 1 << 20, 32 << 20, 32 << 20}; got != want {
-		t.Errorf("cacheSizes: %v, want %v", got, want)
+	if got, want := sysmem.CacheSizes(dir), [5]int64{0, 48 << 10, 1 << 20, 32 << 20, 32 << 20}; got != want {
+		t.Errorf("CacheSizes: %v, want %v", got, want)
 	}
-	if got := cacheSizes(filepath.Join(dir, "none")); got != [5]int64{} {
+	if got := sysmem.CacheSizes(filepath.Join(dir, "none")); got != [5]int64{} {
 		t.Errorf("no directory: %v", got)
 	}
 	for s, want := range map[string]int64{"48K": 48 << 10, "32M": 32 << 20, "1G": 1 << 30, "512": 512, "": 0, "x": 0, "-1K": 0} {
-		if got := parseCacheSize(s); got != want {
-			t.Errorf("parseCacheSize(%q) = %d, want %d", s, got, want)
+		if got := sysmem.ParseCacheSize(s); got != want {
+			t.Errorf("ParseCacheSize(%q) = %d, want %d", s, got, want)
 		}
 	}
 	mi := filepath.Join(dir, "meminfo")

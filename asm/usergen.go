@@ -37,12 +37,14 @@ type NMGemvGeometry struct{ PB, Words, Passes, Tables int }
 //   - N:M SpMM (Format "nm", MaxN ≠ 1): NM;
 //   - N:M GEMV (Format "nm", MaxN = 1): NMGemv and Gemv;
 //   - CSR SpMM tiles (Format "csr"): CSR and CSRMasked, indexed by vectors per row u =
-//     1 … Tile/Lanes (index 0 unused), full and with the last vector masked.
+//     1 … Tile/Lanes (index 0 unused), full and with the last vector masked;
+//   - a CSR kernel baked for one pattern (Format "csr", Desc.Pattern set): Baked.
 type GeneratedFuncs struct {
 	NM             NMFunc
 	NMGemv         NMGemvFunc
 	Gemv           NMGemvGeometry
 	CSR, CSRMasked []CSRTileFunc
+	Baked          *BakedCSR
 }
 
 // generatedNameRE is the shape of a generated user kernel's name: a namespace, a dot,
@@ -78,7 +80,11 @@ func RegisterGenerated(contract string, d Desc, f GeneratedFuncs) (unregister fu
 	case "nm":
 		fam, err = generatedNM(&d, f)
 	case "csr":
-		fam, err = generatedCSR(&d, f)
+		if d.Pattern != "" {
+			fam = generatedBaked(&d, f)
+		} else {
+			fam, err = generatedCSR(&d, f)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("asm: kernel %s: %w", d.Name, err)
@@ -129,6 +135,15 @@ func checkGenerated(contract string, d *Desc, f GeneratedFuncs) error {
 	}
 	if d.BlockR != 0 || d.BlockC != 0 || d.IndexBits != 0 || d.Bcast || d.ExactN {
 		return fmt.Errorf("fields of another kernel kind are set")
+	}
+	if d.Pattern != "" {
+		if d.Format != "csr" {
+			return fmt.Errorf("a baked kernel is csr, not %q", d.Format)
+		}
+		return checkBaked(d, f)
+	}
+	if f.Baked != nil {
+		return fmt.Errorf("Baked is set on a kernel without a pattern")
 	}
 	switch d.Format {
 	case "nm":

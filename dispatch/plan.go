@@ -581,16 +581,38 @@ func targetsFor(w formats.Matrix, ms *Measure, fams []asm.Family, force string) 
 			return nil, err
 		}
 		if t.String() == asIs.String() {
-			return []target{asIs}, nil
+			list = []target{asIs}
+		} else {
+			s, ok := storedFor(t, ms)
+			if !ok {
+				return nil, fmt.Errorf("dispatch: W cannot be stored as %s (%v)", t, ms)
+			}
+			t.stored = s
+			list = []target{t}
 		}
-		s, ok := storedFor(t, ms)
-		if !ok {
-			return nil, fmt.Errorf("dispatch: W cannot be stored as %s (%v)", t, ms)
-		}
-		t.stored = s
-		return []target{t}, nil
 	}
-	return list, nil
+	return withPattern(list, w, fams), nil
+}
+
+// withPattern sets the pattern hash of W on its csr target when a baked family (one that
+// takes a single pattern) is among fams: hashing W costs a pass over its entries, spent
+// only then.
+func withPattern(list []target, w formats.Matrix, fams []asm.Family) []target {
+	baked := false
+	for _, f := range fams {
+		baked = baked || f.Pattern != ""
+	}
+	if !baked {
+		return list
+	}
+	for i := range list {
+		if list[i].format == "csr" {
+			if h, err := formats.PatternHash(w); err == nil {
+				list[i].pattern = h
+			}
+		}
+	}
+	return list
 }
 
 // scorer is what choose needs per (family, target) over a Compile's N ranges: whether the

@@ -5,9 +5,11 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/internal/sysmem"
 )
 
 // N buckets (decode, small batch, prompt/conv): the priors differ per bucket, and a plan's
@@ -294,6 +296,9 @@ func (pol *policy) findCoef(f asm.Family, t target, pn int, key entryKey) coef {
 // like the specialised 2:8 and 4:8 kernels of its tile, not like the cheapest kernel of
 // its ISA.
 func (pol *policy) likeCoef(f asm.Family, t target, pn int) (coef, bool) {
+	if f.Pattern != "" {
+		return pol.bakedCoef(f, t, pn)
+	}
 	same := func(g asm.Family) bool {
 		return g.Format == f.Format && g.ISA == f.ISA && g.Lanes == f.Lanes && g.Tile == f.Tile && g.Rows == f.Rows &&
 			g.MinN == f.MinN && g.MaxN == f.MaxN && g.BlockR == f.BlockR && g.BlockC == f.BlockC
@@ -324,6 +329,37 @@ func (pol *policy) likeCoef(f asm.Family, t target, pn int) (coef, bool) {
 	sort.Slice(like, func(i, j int) bool { return like[i].PerMAC < like[j].PerMAC })
 	e := like[len(like)/2]
 	return coef{e.PerMAC, e.PerOut, e.PerIn, "table (like " + e.Family + " on " + e.Target + ")"}, true
+}
+
+// bakedPrior and bakedPriorBig are a baked kernel's cost over sparsegen's CSR kernel of
+// its tile and ISA on the same W, by whether its code fits in half this CPU's L2. Measured
+// with the usergen example (Zen 5, 1 MiB L2, AVX-512, one thread, N = 16…3136; DESIGN
+// §5.12): baked tiles of 64–480 KB of code ran 1.03–1.24× as fast as the runtime kernel of
+// their tile; 810 KB 0.65–0.82×, 1.2–5.9 MB 0.3–0.6×. The autotuner times the kernel itself.
+const (
+	bakedPrior    = 0.9
+	bakedPriorBig = 1.5
+)
+
+// bakedCoef prices a kernel baked for one pattern from sparsegen's own CSR kernel of the
+// same ISA and tile on t (in-cache entries: a baked W is small), scaled by bakedPrior or,
+// when its code exceeds half the L2, bakedPriorBig.
+func (pol *policy) bakedCoef(f asm.Family, t target, pn int) (coef, bool) {
+	prior := bakedPrior
+	if f.CodeBytes > sysmem.L2()/2 {
+		prior = bakedPriorBig
+	}
+	for i := range pol.table {
+		e := &pol.table[i]
+		if e.N != pn || e.Large || e.Target != t.String() {
+			continue
+		}
+		g, ok := asm.Lookup(e.Family)
+		if ok && g.Format == "csr" && g.Pattern == "" && g.ISA == f.ISA && g.Tile == f.Tile && !strings.Contains(g.Name, ".") {
+			return coef{e.PerMAC * prior, e.PerOut * prior, e.PerIn * prior, fmt.Sprintf("table (%s × %.2f, baked)", e.Family, prior)}, true
+		}
+	}
+	return coef{}, false
 }
 
 // specialisedCoef prices an N:M kernel specialised to t's pattern from the any-pattern
@@ -483,6 +519,9 @@ func estimateWith(f asm.Family, t target, m, k, n int, coefs func(pn int) coef) 
 func familyTakes(f asm.Family, t target) bool {
 	if f.Format != t.format {
 		return false
+	}
+	if f.Pattern != "" && f.Pattern != t.pattern {
+		return false // baked for another pattern (DESIGN §5.12)
 	}
 	switch t.format {
 	case "bsr":

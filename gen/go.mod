@@ -10,5 +10,11 @@ require (
 require (
 	golang.org/x/mod v0.42.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/tools v0.52.0 // indirect
 )
+
+require github.com/sparsegen/sparsegen v0.0.0-00010101000000-000000000000
+
+// The generator reads weights (-bake) with sparsegen's own file readers: this checkout's.
+replace github.com/sparsegen/sparsegen => ../

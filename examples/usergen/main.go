@@ -100,23 +100,29 @@ func main() {
 		}
 		fmt.Println()
 	}
+	bakedDemo(*budget)
 }
 
-// timeInterleaved times fs in rounds (A B A B …) and returns each one's median in µs.
+// timeInterleaved times fs in rounds (A B A B …) and returns each one's median in µs. A
+// sample repeats its call enough times to take ~200 µs, so short calls are not lost in the
+// clock's resolution.
 func timeInterleaved(budget time.Duration, fs ...func()) []float64 {
 	samples := make([][]float64, len(fs))
-	for _, f := range fs {
+	reps := make([]int, len(fs))
+	for i, f := range fs {
 		f() // warm up, pack
+		t0 := time.Now()
+		f()
+		reps[i] = max(1, int(200*time.Microsecond/max(time.Since(t0), time.Nanosecond)))
 	}
 	end := time.Now().Add(budget * time.Duration(len(fs)))
 	for r := 0; r < 5 || time.Now().Before(end) && r < 200; r++ {
 		for i, f := range fs {
 			t0 := time.Now()
-			const reps = 5
-			for range reps {
+			for range reps[i] {
 				f()
 			}
-			samples[i] = append(samples[i], float64(time.Since(t0).Microseconds())/reps)
+			samples[i] = append(samples[i], float64(time.Since(t0).Nanoseconds())/1e3/float64(reps[i]))
 		}
 	}
 	out := make([]float64, len(fs))

@@ -65,6 +65,7 @@ const (
 	fmt.Fprintf(&b, "// csrOffScale is the unit of the CSR tiles' 16-bit panel offsets in bytes (gen/kernels.CSROffScale).\nconst csrOffScale = %d\n\n", CSROffScale)
 	fmt.Fprintf(&b, "// csrMaxU is the widest CSR tile in vectors (gen/kernels.CSRMaxU); tile tables are indexed 0..csrMaxU.\nconst csrMaxU = %d\n\n", CSRMaxU)
 	fmt.Fprintf(&b, "// csrGroups is the number of CSR row-group heights generated (gen/kernels.CSRGroups: %v).\nconst csrGroups = %d\n\n", CSRGroups, len(CSRGroups))
+	fmt.Fprintf(&b, "// bakedLayout is the version of the baked CSR kernels' value order and panel (gen/kernels.BakedLayout).\nconst bakedLayout = %d\n\n", BakedLayout)
 	fmt.Fprintf(&b, "// gemvMaxN is the widest GEMV kernel in columns (gen/kernels.GemvMaxCols): the N range\n// the GEMV families declare to dispatch (they run any N).\nconst gemvMaxN = %d\n\n", GemvMaxCols)
 	fmt.Fprintf(&b, "// gemvUnitRows is the GEMV work unit in rows (gen/kernels.GemvUnitRows).\nconst gemvUnitRows = %d\n\n", GemvUnitRows)
 	b.WriteString("// The N:M GEMV layout (gen/kernels.NMChunkSlots, NMWordBits, NMGemvConstVecs, NMPosBits).\nconst (\n")

@@ -260,8 +260,21 @@ func (g *csrGen) init(r int, y vm.Reg) {
 
 // store applies the epilogue to row r (index i+dr) and writes it at y.
 func (g *csrGen) store(r int, y, i vm.Reg, dr int) {
+	g.epilogue(r, i, dr)
 	m := g.m
 	L := m.Lanes()
+	for j, a := range g.acc[r] {
+		if g.masked && j == g.u-1 {
+			m.StoreVMask(vm.At(y, j*L*4), a, g.mask)
+		} else {
+			m.StoreV(vm.At(y, j*L*4), a)
+		}
+	}
+}
+
+// epilogue adds the bias of row r (index i·R + dr) and clamps, as flags say.
+func (g *csrGen) epilogue(r int, i vm.Reg, dr int) {
+	m := g.m
 	flags := m.Param("flags")
 	nobias := m.NewLabel("nobias")
 	m.BrBits(flags, EpiBias, false, nobias)
@@ -291,11 +304,4 @@ func (g *csrGen) store(r int, y, i vm.Reg, dr int) {
 		}
 	}
 	m.Bind(noclamp)
-	for j, a := range g.acc[r] {
-		if g.masked && j == g.u-1 {
-			m.StoreVMask(vm.At(y, j*L*4), a, g.mask)
-		} else {
-			m.StoreV(vm.At(y, j*L*4), a)
-		}
-	}
 }

@@ -24,6 +24,7 @@ const (
 	KindBSR                    // BSR row blocks: bsr<R>x<C>_t<T>_<isa>, bsr_any_<isa>
 	KindNMSpMM                 // N:M SpMM: nm<Keep>of<Group>_r<UH>_t<T>_<isa>, nm_any_r<UH>_t<T>_<isa>
 	KindNMGemv                 // N:M GEMV (N = 1): nm<Keep>of<Group>_gemv_<isa>
+	KindBaked                  // CSR SpMM baked for one pattern (user packages): csr_baked_<stem>_t<T>_<isa>
 )
 
 // Kernel describes one registered kernel (asm.Family) of a family on one ISA. Zero means
@@ -47,6 +48,10 @@ type Kernel struct {
 	Bcast       bool // SpMV without gathers
 	MinN, MaxN  int  // the N range dispatch uses it for (MaxN 0: unbounded)
 	ExactN      bool // computes exactly N columns (no vector rounding of N in the cost model)
+	// Baked, Pattern and CodeBytes (baked kernels only, bake.go): the name part of the
+	// pattern, its formats.PatternHash and the generator's estimate of the code per tile.
+	Baked, Pattern string
+	CodeBytes      int64
 	// Prefix (user packages only, user.go) namespaces the name: "<Prefix>.<name>", so a
 	// kernel generated into another module never takes the name of one of sparsegen's.
 	Prefix string
@@ -89,6 +94,8 @@ func KernelName(isa string, k Kernel) string {
 		return fmt.Sprintf("nm%dof%d_r%d_t%d_%s", k.Keep, k.Group, k.Rows, k.Tile, isa)
 	case KindNMGemv:
 		return fmt.Sprintf("nm%dof%d_gemv_%s", k.Keep, k.Group, isa)
+	case KindBaked:
+		return fmt.Sprintf("csr_baked_%s_t%d_%s", k.Baked, k.Tile, isa)
 	}
 	panic(fmt.Sprintf("kernels: no name grammar for kind %d", k.Kind))
 }
@@ -194,6 +201,12 @@ func descFields(f Family, isa, features string, k Kernel, qual string) string {
 	nz("MaxN", k.MaxN)
 	if k.ExactN {
 		add("ExactN: true")
+	}
+	if k.Pattern != "" {
+		add("Pattern: %q", k.Pattern)
+	}
+	if k.CodeBytes != 0 {
+		add("CodeBytes: %d", k.CodeBytes)
 	}
 	return strings.Join(p, ", ")
 }

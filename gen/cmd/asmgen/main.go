@@ -39,17 +39,25 @@ func main() {
 	list := fs.Bool("list", false, "list the families and ISAs, then exit")
 	pkg := fs.String("pkg", "", "write a package of this name for a user's module instead of sparsegen's asm\n(-families then takes nm:<keep>:<group> and csr[:<tile>…]; see DESIGN §5.11)")
 	prefix := fs.String("prefix", "", "with -pkg: the namespace of the kernel names (default: the package name)")
+	var bake bakeOpts
+	fs.StringVar(&bake.Weights, "bake", "", "with -pkg: comma-separated weights FILE[:TENSOR] (npy, npz, safetensors; dense or CSR) to bake:\na CSR kernel per weight with its pattern's column offsets in the code (DESIGN §5.12)")
+	fs.StringVar(&bake.Tiles, "bake-tile", "", "with -bake: comma-separated tile widths in floats, a kernel each, whole vectors on every -isa (default 16,64)")
+	fs.Int64Var(&bake.Budget, "bake-budget", 0, "with -bake: the most code bytes one baked kernel may take per ISA (default: half the L2 of one core here; 512 KiB where unknown)")
 	_ = fs.Parse(os.Args[1:])
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "asmgen: unexpected argument %q (flags only)\n", fs.Arg(0))
 		os.Exit(2)
 	}
 	if *pkg != "" {
-		if err := userMain(*pkg, *prefix, *out, *isas, *fams); err != nil {
+		if err := userMain(*pkg, *prefix, *out, *isas, *fams, bake); err != nil {
 			fmt.Fprintln(os.Stderr, "asmgen:", err)
 			os.Exit(2)
 		}
 		return
+	}
+	if bake.Weights != "" {
+		fmt.Fprintln(os.Stderr, "asmgen: -bake needs -pkg (baked kernels go into a package of your own)")
+		os.Exit(2)
 	}
 	if *prefix != "" {
 		fmt.Fprintln(os.Stderr, "asmgen: -prefix needs -pkg")

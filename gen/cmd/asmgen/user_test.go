@@ -10,7 +10,7 @@ import (
 
 // TestUserFiles generates a user package for amd64 only and checks what it holds.
 func TestUserFiles(t *testing.T) {
-	files, err := userFiles("kern", "", "avx512,avx2", "nm:3:8,nm:5:16,csr:48")
+	files, err := userFiles("kern", "", "avx512,avx2", "nm:3:8,nm:5:16,csr:48", bakeOpts{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,26 +63,26 @@ func TestUserErrors(t *testing.T) {
 		{"my-kern", "", "csr", "not a Go package name"},
 		{"asm", "", "csr", "choose another name"},
 	} {
-		_, err := userFiles(c.pkg, "", c.isa, c.fams)
+		_, err := userFiles(c.pkg, "", c.isa, c.fams, bakeOpts{})
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("-pkg %s -isa %q -families %q: got %v, want one line with %q", c.pkg, c.isa, c.fams, err, c.want)
 		}
 	}
 	dir := t.TempDir()
-	if err := userMain("kern", "", filepath.Join(dir, "missing"), "avx2", "csr"); err == nil || !strings.Contains(err.Error(), "no such folder") {
+	if err := userMain("kern", "", filepath.Join(dir, "missing"), "avx2", "csr", bakeOpts{}); err == nil || !strings.Contains(err.Error(), "no such folder") {
 		t.Errorf("missing -out: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "own.go"), []byte("package other\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := userMain("kern", "", dir, "avx2", "csr"); err == nil || !strings.Contains(err.Error(), "holds package other") {
+	if err := userMain("kern", "", dir, "avx2", "csr", bakeOpts{}); err == nil || !strings.Contains(err.Error(), "holds package other") {
 		t.Errorf("folder of another package: %v", err)
 	}
 	os.Remove(filepath.Join(dir, "own.go"))
 	if err := os.WriteFile(filepath.Join(dir, "sparsegen.go"), []byte("package kern\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := userMain("kern", "", dir, "avx2", "csr"); err == nil || !strings.Contains(err.Error(), "not written by asmgen") {
+	if err := userMain("kern", "", dir, "avx2", "csr", bakeOpts{}); err == nil || !strings.Contains(err.Error(), "not written by asmgen") {
 		t.Errorf("hand-written file in the way: %v", err)
 	}
 	if err := checkAsmOut(dir); err == nil || !strings.Contains(err.Error(), "-pkg") {

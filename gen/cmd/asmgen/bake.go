@@ -1,0 +1,256 @@
+package main
+
+// Baked kernels (-bake, DESIGN §5.12): for each weight named, a CSR kernel with its
+// pattern's column offsets compiled in, written into the user package beside its families.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/formats/fileio"
+	"github.com/sparsegen/sparsegen/gen/kernels"
+	"github.com/sparsegen/sparsegen/internal/sysmem"
+)
+
+// bakeOpts are the -bake flags: the weights (comma-separated FILE[:TENSOR]), the tile
+// widths (comma-separated; a kernel each) and the code budget per kernel and ISA in bytes
+// (0: half the L2 of one core).
+type bakeOpts struct {
+	Weights string
+	Tiles   string
+	Budget  int64
+}
+
+// bakeSpecs loads the weights of o and checks each against the ISAs and the budget.
+func bakeSpecs(o bakeOpts, isas []string) ([]*kernels.BakeSpec, error) {
+	if o.Weights == "" {
+		return nil, nil
+	}
+	if o.Tiles == "" {
+		o.Tiles = "16,64"
+	}
+	var tiles []int
+	for _, f := range strings.Split(o.Tiles, ",") {
+		t, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || t < 1 {
+			return nil, fmt.Errorf("-bake-tile: %q is not a tile width in floats", f)
+		}
+		tiles = append(tiles, t)
+	}
+	if o.Budget == 0 {
+		// Half the L2 of one core here: a baked kernel runs its code once per tile of X, and
+		// measured on a 1 MiB L2 (Zen 5) kernels of up to 480 KB of code beat the runtime
+		// kernel of their tile, 810 KB and more lost (DESIGN §5.12).
+		o.Budget = sysmem.L2() / 2
+	}
+	var specs []*kernels.BakeSpec
+	stems := map[string]string{}
+	for _, arg := range strings.Split(o.Weights, ",") {
+		if arg = strings.TrimSpace(arg); arg == "" {
+			continue
+		}
+		s, err := loadBakeSpec(arg, tiles)
+		if err != nil {
+			return nil, err
+		}
+		if prev, dup := stems[s.Stem]; dup {
+			return nil, fmt.Errorf("-bake %s and %s both name a kernel %q (rename a tensor or file)", prev, arg, s.Stem)
+		}
+		stems[s.Stem] = arg
+		if err := s.Check(isas); err != nil {
+			return nil, err
+		}
+		for _, isa := range isas {
+			for _, t := range s.TilesFor(isa) {
+				size, err := kernels.BakedCodeBytes(isa, s, t)
+				if err != nil {
+					return nil, err
+				}
+				if size > o.Budget {
+					return nil, fmt.Errorf("-bake %s: tile %d: about %.2f MiB of %s code (%.0f bytes per nonzero, %d nonzeros) exceeds the budget of %.2f MiB (-bake-budget; default: half the L2 of one core)",
+						arg, t, float64(size)/(1<<20), isa, float64(size)/float64(len(s.ColIdx)), len(s.ColIdx), float64(o.Budget)/(1<<20))
+				}
+			}
+		}
+		specs = append(specs, s)
+	}
+	return specs, nil
+}
+
+// loadBakeSpec reads FILE[:TENSOR] (a path holding ':' is taken whole when it exists) as a
+// dense or CSR weight, with sparsegen's readers (npy, npz, safetensors).
+func loadBakeSpec(arg string, tiles []int) (*kernels.BakeSpec, error) {
+	path, tensor := arg, ""
+	if i := strings.LastIndex(arg, ":"); i > 0 {
+		if _, err := os.Stat(arg); err != nil {
+			path, tensor = arg[:i], arg[i+1:]
+		}
+	}
+	m, _, err := fileio.LoadMatrix(path, tensor)
+	if err != nil {
+		return nil, fmt.Errorf("-bake %s: %v", arg, err)
+	}
+	var c *formats.CSR
+	switch w := m.(type) {
+	case *formats.CSR:
+		c = w
+	case *formats.Dense:
+		if c, err = formats.CSRFromDense(w); err != nil {
+			return nil, fmt.Errorf("-bake %s: %v", arg, err)
+		}
+	default:
+		return nil, fmt.Errorf("-bake %s: holds a %T; a pattern is baked from a dense or CSR float32 weight", arg, m)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("-bake %s: %v", arg, err)
+	}
+	h, err := formats.PatternHash(c)
+	if err != nil {
+		return nil, fmt.Errorf("-bake %s: %v", arg, err)
+	}
+	name := tensor
+	if name == "" {
+		name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	}
+	return &kernels.BakeSpec{Stem: bakeStem(name), Source: arg, M: c.Rows, K: c.Cols, RowPtr: c.RowPtr, ColIdx: c.ColIdx,
+		Tiles: tiles, Pattern: h}, nil
+}
+
+// bakeStem turns a tensor or file name into the name part of a kernel: lower case, every
+// run of other characters one '_', a leading 'w' before a digit.
+func bakeStem(name string) string {
+	var b strings.Builder
+	under := false
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			under = false
+		} else if !under && b.Len() > 0 {
+			b.WriteByte('_')
+			under = true
+		}
+	}
+	s := strings.TrimSuffix(b.String(), "_")
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		s = "w" + s
+	}
+	return s
+}
+
+// bakedTestSrc is sparsegen_baked_test.go of a user package that bakes specs: each baked
+// kernel checked on the weight it was baked from (read again from the -bake argument, a
+// path relative to the package's folder, where go generate and go test run).
+func bakedTestSrc(pkg string, specs []*kernels.BakeSpec) string {
+	var b strings.Builder
+	for _, s := range specs {
+		path, tensor := s.Source, ""
+		if i := strings.LastIndex(path, ":"); i > 0 {
+			if _, err := os.Stat(path); err != nil {
+				path, tensor = path[:i], path[i+1:]
+			}
+		}
+		fmt.Fprintf(&b, "\t%q: {%q, %q},\n", s.Pattern, path, tensor)
+	}
+	return fmt.Sprintf(bakedTestTemplate, pkg, b.String())
+}
+
+// bakedTestTemplate: %s package, %s the entries of sparsegenBakedFrom.
+const bakedTestTemplate = `package %s
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/dispatch"
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/formats/fileio"
+	"github.com/sparsegen/sparsegen/ref"
+)
+
+// sparsegenBakedFrom maps each baked pattern (formats.PatternHash) to the file and tensor
+// it was baked from.
+var sparsegenBakedFrom = map[string][2]string{
+%s}
+
+// TestSparsegenBaked checks every baked kernel this CPU runs on the weight it was baked
+// from: against sparsegen's reference at N below, at and past its tile with each epilogue;
+// through dispatch when told to run it; and refused, by Pack and by dispatch, for the same
+// weight with one entry moved (another pattern).
+func TestSparsegenBaked(t *testing.T) {
+	host := dispatch.Host()
+	for _, d := range SparsegenKernels() {
+		if d.Pattern == "" {
+			continue
+		}
+		f, _ := asm.Lookup(d.Name)
+		if !host.CanRun(f, d.ISA) {
+			t.Logf("%%s: this CPU lacks %%v, not run", d.Name, d.Features)
+			continue
+		}
+		src, ok := sparsegenBakedFrom[d.Pattern]
+		if !ok {
+			t.Fatalf("%%s: no weight recorded for pattern %%s", d.Name, d.Pattern)
+		}
+		m, _, err := fileio.LoadMatrix(src[0], src[1])
+		if err != nil {
+			t.Fatalf("%%s: %%v", d.Name, err)
+		}
+		w, ok := m.(*formats.CSR)
+		if !ok {
+			if w, err = formats.CSRFromDense(m.(*formats.Dense)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rng := rand.New(rand.NewPCG(5, 6))
+		for i, n := range []int{1, 2, max(d.Lanes-1, 1), d.Tile - 1, d.Tile, d.Tile + 1, 2*d.Tile + 3, 49} {
+			sparsegenCheck(t, rng, f, w, w.Rows, w.Cols, n, i%%4)
+		}
+
+		n := d.Tile + 1 // inside the kernel's N range, where dispatch runs it
+		if d.MaxN > 0 {
+			n = min(n, d.MaxN)
+		}
+		n = max(n, d.MinN)
+		p, err := dispatch.Compile(w, dispatch.Options{Kernel: d.Name, Threads: 2, Calibration: "off"})
+		if err != nil {
+			t.Fatalf("%%s: %%v", d.Name, err)
+		}
+		if got, _ := p.KernelFor(n); got != d.Name {
+			t.Errorf("%%s: the plan runs %%s at N = %%d", d.Name, got, n)
+		}
+		x, y, want := sparsegenRand(rng, w.Cols*n), make([]float32, w.Rows*n), make([]float32, w.Rows*n)
+		if err := p.Mul(y, n, x, n, n); err != nil {
+			t.Fatalf("%%s: %%v", d.Name, err)
+		}
+		if err := ref.Matrix(w, x, n, want, n, n, nil); err != nil {
+			t.Fatal(err)
+		}
+		for i := range y {
+			if e := math.Abs(float64(y[i] - want[i])); e > 1e-3*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("%%s via dispatch: Y[%%d] = %%g, reference %%g", p.Describe(), i, y[i], want[i])
+			}
+		}
+
+		moved := &formats.CSR{Rows: w.Rows, Cols: w.Cols, RowPtr: w.RowPtr, ColIdx: append([]int32(nil), w.ColIdx...), Val: w.Val}
+		for i := 0; i < w.Rows; i++ {
+			if lo, hi := w.RowPtr[i], w.RowPtr[i+1]; hi > lo && int(w.ColIdx[hi-1]) < w.Cols-1 {
+				moved.ColIdx[hi-1] = int32(w.Cols - 1)
+				break
+			}
+		}
+		if _, err := f.Pack(moved); !errors.Is(err, asm.ErrNotApplicable) {
+			t.Errorf("%%s packed another pattern: %%v", d.Name, err)
+		}
+		if _, err := dispatch.Compile(moved, dispatch.Options{Kernel: d.Name, Threads: 1, Calibration: "off"}); err == nil {
+			t.Errorf("%%s: dispatch ran it on another pattern", d.Name)
+		}
+	}
+}
+`
