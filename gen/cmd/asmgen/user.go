@@ -438,7 +438,6 @@ func sparsegenMatrix(t *testing.T, rng *rand.Rand, d asm.Desc, m, k int) formats
 			t.Fatal(err)
 		}
 		return w
-	}
 	case "bsr":
 		bc := (k + d.BlockC - 1) / d.BlockC
 		drop := make([]bool, (m+d.BlockR-1)/d.BlockR*bc)
