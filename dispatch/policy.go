@@ -211,6 +211,8 @@ func (pol *policy) coefAt(f asm.Family, t target, pn int) coef {
 	var c coef
 	if e, ok := pol.lookup(name); ok && large {
 		c = coef{e.PerMAC, e.PerOut, e.PerIn, "table, large W"}
+	} else if sc, ok := pol.bsrStepCoef(f, t, pn, true); ok && large {
+		c = sc
 	} else if e, ok := pol.largeOfFormat(f, t, pn); ok && large {
 		c = coef{e.PerMAC, e.PerOut, e.PerIn, "table, large W (" + e.Target + ")"}
 	} else {
@@ -250,10 +252,8 @@ func (pol *policy) findCoef(f asm.Family, t target, pn int, key entryKey) coef {
 	if e, ok := pol.lookup(key); ok {
 		return coef{e.PerMAC, e.PerOut, e.PerIn, "table"}
 	}
-	if f.Format == "bsr" && f.BlockR == 0 && f.ISA != asm.Generic {
-		if c, ok := pol.bsrStepCoef(f, t, pn); ok {
-			return c
-		}
+	if c, ok := pol.bsrStepCoef(f, t, pn, false); ok {
+		return c
 	}
 	// Same family on another target of the same format, then the best of the same format
 	// and ISA (a new tile of a known kernel kind).
@@ -336,11 +336,14 @@ func (pol *policy) likeCoef(f asm.Family, t target, pn int) (coef, bool) {
 
 // bsrStepCoef prices a generated any-shape BSR family (bsr_any_<isa>, DESIGN §5.5: column
 // steps on the smallest generated height H ≥ R of 1, 2, 4, 8) on a block shape the table
-// has not measured it on: its entry on a measured target of height H (the same kernel on
-// the same steps; the block width only groups them), the narrowest, times H/R per stored
-// value for the zero rows it multiplies. Without it, every unmeasured shape took the
-// family's cheapest entry, that of its tallest kernel (8×1), at any R.
-func (pol *policy) bsrStepCoef(f asm.Family, t target, pn int) (coef, bool) {
+// has not measured it on: its entry (large W, or in cache) on a measured target of height H
+// (the same kernel on the same steps; the block width only groups them), the narrowest,
+// times H/R per stored value for the zero rows it multiplies. Without it, every unmeasured
+// shape took the family's cheapest entry, that of its tallest kernel (8×1), at any R.
+func (pol *policy) bsrStepCoef(f asm.Family, t target, pn int, large bool) (coef, bool) {
+	if f.Format != "bsr" || f.BlockR != 0 || f.ISA == asm.Generic || t.format != "bsr" {
+		return coef{}, false
+	}
 	h := 1
 	for h < t.r {
 		h *= 2
@@ -352,7 +355,7 @@ func (pol *policy) bsrStepCoef(f asm.Family, t target, pn int) (coef, bool) {
 	bestC := 0
 	for i := range pol.table {
 		e := &pol.table[i]
-		if e.N != pn || e.Large || e.Family != f.Name {
+		if e.N != pn || e.Large != large || e.Family != f.Name {
 			continue
 		}
 		if bt, err := parseTarget(e.Target); err == nil && bt.format == "bsr" && bt.r == h && (best == nil || bt.c < bestC) {
@@ -363,7 +366,11 @@ func (pol *policy) bsrStepCoef(f asm.Family, t target, pn int) (coef, bool) {
 		return coef{}, false
 	}
 	s := float64(h) / float64(t.r)
-	return coef{best.PerMAC * s, best.PerOut, best.PerIn, fmt.Sprintf("table (%s, × %d/%d rows)", best.Target, h, t.r)}, true
+	src := fmt.Sprintf("table (%s, × %d/%d rows)", best.Target, h, t.r)
+	if large {
+		src = fmt.Sprintf("table, large W (%s, × %d/%d rows)", best.Target, h, t.r)
+	}
+	return coef{best.PerMAC * s, best.PerOut, best.PerIn, src}, true
 }
 
 // bsrBlockCoef prices a BSR kernel of a block shape none of sparsegen's kernels takes (one

@@ -79,6 +79,16 @@ func TestUserBSRPriced(t *testing.T) {
 		if !ok || math.Abs(a.perMAC-step.PerMAC*4/3) > 1e-12 {
 			t.Errorf("N %d: bsr_any on 3×4 priced %g by %q, its 4×1 entry %g × 4/3 = %g", pn, a.perMAC, a.source, step.PerMAC, step.PerMAC*4/3)
 		}
+		if pn <= largeMaxN { // a streamed W: the same from the large-W entries
+			big := t34
+			big.stored = largeStored
+			stepL, ok := shippedPolicy.lookup(entryKey{"bsr_any_avx512", "bsr4x1", pn, true})
+			aL := shippedPolicy.coefAt(anyF, big, pn)
+			uL := shippedPolicy.coefAt(user("usertest.bsr3x4_t48_avx512", 3, 4, 48), big, pn)
+			if !ok || math.Abs(aL.perMAC-stepL.PerMAC*4/3) > 1e-12 || uL.perMAC > 1.1*aL.perMAC || uL.perMAC < 0.5*aL.perMAC {
+				t.Errorf("N %d, large W: bsr_any on 3×4 %g by %q (its 4×1 entry %g × 4/3), user 3×4 %g by %q", pn, aL.perMAC, aL.source, stepL.PerMAC, uL.perMAC, uL.source)
+			}
+		}
 		u := shippedPolicy.coefAt(user("usertest.bsr3x4_t48_avx512", 3, 4, 48), t34, pn)
 		if !strings.HasPrefix(u.source, "bsr_any_avx512 on bsr3x4: ") || u.perMAC > 1.1*a.perMAC || u.perMAC < 0.5*a.perMAC {
 			t.Errorf("N %d: user 3×4 priced %g by %q; bsr_any there %g", pn, u.perMAC, u.source, a.perMAC)
