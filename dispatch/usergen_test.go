@@ -103,12 +103,22 @@ func TestUserBSRPriced(t *testing.T) {
 			t.Errorf("N %d: user 3×4 priced %g, near the cheapest AVX-512 BSR entry, %g", pn, u.perMAC, cheapest)
 		}
 	}
-	// Registered, it takes part in Compile's choice for a W of its blocks (a dense W whose
-	// nonzeros fill 3×4 blocks) and is estimated below bsr_any there.
+	// Registered, its block shape is measured (candidateBlocks), so the calibration set
+	// holds matrices of its blocks; it takes part in Compile's choice for a W of its blocks
+	// (a dense W whose nonzeros fill 3×4 blocks) and is estimated below bsr_any there.
+	defer asm.Register(user("usertest.bsr3x4_t48_avx512", 3, 4, 48))()
+	n := 0
+	for _, tm := range quickTrainingSet() {
+		if strings.HasSuffix(tm.name, " blocks 3x4 25%") && tm.takes(t34) {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Error("no matrix of 3×4 blocks in the calibration set")
+	}
 	if !Host().CanRun(own, asm.AVX512) {
 		t.Skip("this CPU runs no AVX-512 kernels")
 	}
-	defer asm.Register(user("usertest.bsr3x4_t48_avx512", 3, 4, 48))()
 	m, k := 96, 128
 	d := make([]float32, m*k)
 	for i := range m {
