@@ -3,11 +3,13 @@
 # 20), called by .ci/run; runs on a clean checkout. Its module requires sparsegen and the
 # generator module through `replace` directives pointing at this checkout, so it tests the
 # checkout, not a release:
-#   1. go generate writes package mykern (3:8 and 2:6 N:M, CSR; AVX-512, AVX2, NEON), and a
-#      second run must change nothing (the generator is deterministic and owns its files);
+#   1. go generate writes package mykern (3:8 and 2:6 N:M, CSR, BSR 3×4; AVX-512, AVX2,
+#      NEON), and a second run must change nothing (the generator is deterministic and owns
+#      its files);
 #   2. vet, build and the generated tests on amd64, under -tags purego, and for linux/arm64
 #      under qemu-user (the NEON kernels);
-#   3. the demo: which kernel dispatch.Compile picks for a 3:8 layer, timed (figures only).
+#   3. the demo: which kernel dispatch.Compile picks for a 3:8 layer and for one of 3×4
+#      blocks, timed (figures only).
 # Needs qemu-user-static for step 2's arm64 run. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/../examples/usergen"
@@ -38,7 +40,7 @@ if [ -z "$qemu" ]; then echo "usergen.sh: qemu-aarch64-static not found (apt-get
 GOARCH=arm64 go vet ./...
 GOARCH=arm64 go test -count=1 -exec "$qemu" ./...
 
-step "demo: dispatch on a 3:8 layer (timings on this machine, not asserted)"
+step "demo: dispatch on a 3:8 layer and a 3×4-block one (timings on this machine, not asserted)"
 go run . -budget 100ms
 
 step "done"

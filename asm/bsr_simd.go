@@ -84,6 +84,27 @@ func bsrAsmRun(g bsrGenKernel) func(l *BSRLayout, u0, u1 int, x []float32, ldx i
 	}
 }
 
+// bsrBlockFamily is the family of d's block shape (BlockR×BlockC) on kernel g, in block
+// mode when g.cw > 1: sparsegen's own (registerBSRGen) and users' generated ones
+// (RegisterGenerated).
+func bsrBlockFamily(d *Desc, g bsrGenKernel) Family {
+	run := bsrAsmRun(g)
+	return Family{
+		Desc: d,
+		Pack: func(w formats.Matrix) (Kernel, error) {
+			b, ok := w.(*formats.BSR)
+			if !ok || b.R != d.BlockR || b.C != d.BlockC {
+				return nil, ErrNotApplicable
+			}
+			l, err := PackBSR(b, g.h, g.cw > 1)
+			if err != nil {
+				return nil, err
+			}
+			return &bsrKernel{name: d.Name, isa: d.ISA, tile: g.tile, l: l, run: run}, nil
+		},
+	}
+}
+
 // registerBSRGen registers the BSR families of a generated manifest on their kernels: a
 // family with a block shape (BlockR×BlockC) runs the kernel of that height and width, in
 // block mode when BlockC > 1; bsr_any (0×0) takes any R ≤ 8 × any C by column steps on the
@@ -91,22 +112,7 @@ func bsrAsmRun(g bsrGenKernel) func(l *BSRLayout, u0, u1 int, x []float32, ldx i
 func registerBSRGen(m []Desc, kernels []bsrGenKernel) {
 	for _, d := range m {
 		if d.BlockR != 0 {
-			g := generated(d, kernels, func(g bsrGenKernel) bool { return g.h == d.BlockR && g.cw == d.BlockC && g.tile == d.Tile })
-			run := bsrAsmRun(g)
-			Register(Family{
-				Desc: &d,
-				Pack: func(w formats.Matrix) (Kernel, error) {
-					b, ok := w.(*formats.BSR)
-					if !ok || b.R != d.BlockR || b.C != d.BlockC {
-						return nil, ErrNotApplicable
-					}
-					l, err := PackBSR(b, g.h, g.cw > 1)
-					if err != nil {
-						return nil, err
-					}
-					return &bsrKernel{name: d.Name, isa: d.ISA, tile: g.tile, l: l, run: run}, nil
-				},
-			})
+			Register(bsrBlockFamily(&d, generated(d, kernels, func(g bsrGenKernel) bool { return g.h == d.BlockR && g.cw == d.BlockC && g.tile == d.Tile })))
 			continue
 		}
 		steps := map[int]bsrGenKernel{}

@@ -12,7 +12,7 @@ import (
 // the assembly, stubs, manifests (typed Desc values) and a table of the generated
 // functions; the package's init hands each descriptor with its functions to
 // RegisterGenerated, which validates both and registers a Family that runs them through
-// asm's own drivers and packers (N:M: nm_simd.go; CSR: csr.go). The user package holds no
+// asm's own drivers and packers (N:M: nm_simd.go; CSR: csr.go; BSR: bsr_simd.go). The user package holds no
 // driver code, and nothing it passes is trusted: the descriptor must describe a kernel
 // kind asm has a driver for, on this GOARCH, with features and geometry asm checks, and
 // every matrix is validated and packed in Go before a kernel runs.
@@ -26,6 +26,9 @@ type NMGemvFunc func(vals *float32, bits *uint32, chunks, units int, x *float32,
 // CSRTileFunc is a generated CSR tile kernel (gen/kernels/csr.go genCSRTile).
 type CSRTileFunc func(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32, tail int)
 
+// BSRFunc is a generated BSR row-block kernel (gen/kernels/bsr.go genBSR).
+type BSRFunc func(hdr *int32, kidx *int32, val *float32, units, urows, lastRows int, x *float32, ldx int, y *float32, ldy, n, flags int, bias *float32, lo, hi float32)
+
 // NMGemvGeometry is what an N:M GEMV kernel was generated for: bits per position, 32-bit
 // words per 16-slot chunk, passes per chunk and X-vector pairs per pass window. asm
 // checks it against the layout it packs.
@@ -38,13 +41,15 @@ type NMGemvGeometry struct{ PB, Words, Passes, Tables int }
 //   - N:M GEMV (Format "nm", MaxN = 1): NMGemv and Gemv;
 //   - CSR SpMM tiles (Format "csr"): CSR and CSRMasked, indexed by vectors per row u =
 //     1 … Tile/Lanes (index 0 unused), full and with the last vector masked;
-//   - a CSR kernel baked for one pattern (Format "csr", Desc.Pattern set): Baked.
+//   - a CSR kernel baked for one pattern (Format "csr", Desc.Pattern set): Baked;
+//   - BSR row blocks of one block shape (Format "bsr"): BSR.
 type GeneratedFuncs struct {
 	NM             NMFunc
 	NMGemv         NMGemvFunc
 	Gemv           NMGemvGeometry
 	CSR, CSRMasked []CSRTileFunc
 	Baked          *BakedCSR
+	BSR            BSRFunc
 }
 
 // generatedNameRE is the shape of a generated user kernel's name: a namespace, a dot,
@@ -85,6 +90,8 @@ func RegisterGenerated(contract string, d Desc, f GeneratedFuncs) (unregister fu
 		} else {
 			fam, err = generatedCSR(&d, f)
 		}
+	case "bsr":
+		fam, err = generatedBSR(&d, f)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("asm: kernel %s: %w", d.Name, err)
@@ -133,7 +140,7 @@ func checkGenerated(contract string, d *Desc, f GeneratedFuncs) error {
 	if d.MinN < 0 || d.MaxN != 0 && d.MaxN < max(d.MinN, 1) {
 		return fmt.Errorf("N range [%d, %d]", d.MinN, d.MaxN)
 	}
-	if d.BlockR != 0 || d.BlockC != 0 || d.IndexBits != 0 || d.Bcast || d.ExactN {
+	if d.IndexBits != 0 || d.Bcast || d.ExactN || d.Format != "bsr" && (d.BlockR != 0 || d.BlockC != 0) {
 		return fmt.Errorf("fields of another kernel kind are set")
 	}
 	if d.Pattern != "" {
@@ -158,7 +165,7 @@ func checkGenerated(contract string, d *Desc, f GeneratedFuncs) error {
 			return fmt.Errorf("%d rows per unit (want 1, 2, 4 or 8)", d.Rows)
 		}
 		if d.MaxN == 1 {
-			if f.NMGemv == nil || f.NM != nil || f.CSR != nil || f.CSRMasked != nil {
+			if f.NMGemv == nil || f.NM != nil || f.CSR != nil || f.CSRMasked != nil || f.BSR != nil {
 				return fmt.Errorf("an N:M GEMV kernel takes NMGemv (and Gemv) only")
 			}
 			if !ChunkAligned(d.Keep, d.Group) || d.Tile != 0 {
@@ -169,7 +176,7 @@ func checkGenerated(contract string, d *Desc, f GeneratedFuncs) error {
 			}
 			return nil
 		}
-		if f.NM == nil || f.NMGemv != nil || f.CSR != nil || f.CSRMasked != nil {
+		if f.NM == nil || f.NMGemv != nil || f.CSR != nil || f.CSRMasked != nil || f.BSR != nil {
 			return fmt.Errorf("an N:M SpMM kernel takes NM only")
 		}
 		// The kernel shifts positions by log2(4·Tile): whole vectors, a power of two.
@@ -187,7 +194,7 @@ func checkGenerated(contract string, d *Desc, f GeneratedFuncs) error {
 		if err := checkCSRTile(d.Tile); err != nil || d.Tile%d.Lanes != 0 || u > csrMaxU {
 			return fmt.Errorf("CSR tile %d is not 1 to %d vectors of %d", d.Tile, csrMaxU, d.Lanes)
 		}
-		if f.NM != nil || f.NMGemv != nil || len(f.CSR) != u+1 || len(f.CSRMasked) != u+1 {
+		if f.NM != nil || f.NMGemv != nil || f.BSR != nil || len(f.CSR) != u+1 || len(f.CSRMasked) != u+1 {
 			return fmt.Errorf("a CSR kernel of %d vectors takes CSR and CSRMasked of %d entries each", u, u+1)
 		}
 		for i := 1; i <= u; i++ {
@@ -195,11 +202,34 @@ func checkGenerated(contract string, d *Desc, f GeneratedFuncs) error {
 				return fmt.Errorf("no CSR tile function for %d vectors", i)
 			}
 		}
+	case "bsr":
+		// One block shape in block mode (bsrBlockFamily): the kernel has Rows = BlockR
+		// accumulator rows and takes blocks of BlockC columns; no any-shape kernel (that
+		// needs a step kernel per height, as bsr_any has).
+		if d.Keep != 0 || d.Group != 0 {
+			return fmt.Errorf("fields of another kernel kind are set")
+		}
+		if d.BlockR < 1 || d.BlockC < 1 || d.BlockR > formats.MaxBlockDim || d.BlockC > formats.MaxBlockDim {
+			return fmt.Errorf("BSR block %d×%d out of range (need 1 ≤ R, C ≤ %d; no any-shape kernel)", d.BlockR, d.BlockC, formats.MaxBlockDim)
+		}
+		if d.Rows != d.BlockR {
+			return fmt.Errorf("BSR kernel of %d accumulator rows for %d-row blocks (want rows = block rows)", d.Rows, d.BlockR)
+		}
+		if u := d.Tile / d.Lanes; d.Tile%d.Lanes != 0 || u < 1 || u > bsrMaxTileVecs {
+			return fmt.Errorf("BSR tile %d is not 1 to %d vectors of %d", d.Tile, bsrMaxTileVecs, d.Lanes)
+		}
+		if f.BSR == nil || f.NM != nil || f.NMGemv != nil || f.CSR != nil || f.CSRMasked != nil {
+			return fmt.Errorf("a BSR kernel takes BSR only")
+		}
 	default:
-		return fmt.Errorf("format %q: asm has drivers for generated nm and csr kernels", d.Format)
+		return fmt.Errorf("format %q: asm has drivers for generated nm, csr and bsr kernels", d.Format)
 	}
 	return nil
 }
+
+// bsrMaxTileVecs bounds a generated BSR kernel's tile: its vectors of X are registers,
+// and no ISA has more than 32.
+const bsrMaxTileVecs = 32
 
 // nmGemvGeometryOf is the geometry the N:M GEMV layout of keep:group needs on a vector of
 // lanes floats (gen/kernels/nm.go nmGemvGeometry, from the same contract constants).

@@ -8,3 +8,8 @@ import "fmt"
 func generatedNM(d *Desc, f GeneratedFuncs) (Family, error) {
 	return Family{}, fmt.Errorf("generated N:M kernels run only in builds with assembly (not purego, amd64 or arm64)")
 }
+
+// generatedBSR: likewise the BSR driver of generated kernels.
+func generatedBSR(d *Desc, f GeneratedFuncs) (Family, error) {
+	return Family{}, fmt.Errorf("generated BSR kernels run only in builds with assembly (not purego, amd64 or arm64)")
+}

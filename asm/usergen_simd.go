@@ -11,3 +11,9 @@ func generatedNM(d *Desc, f GeneratedFuncs) (Family, error) {
 	}
 	return nmSpMMFamily(d, nmGenKernel{keep: d.Keep, group: d.Group, uh: d.Rows, tile: d.Tile, fn: nmFunc(f.NM)}), nil
 }
+
+// generatedBSR registers a BSR family of one block shape on a generated kernel through the
+// BSR driver (bsrAsmRun, PackBSR in block mode): as sparsegen's own block families.
+func generatedBSR(d *Desc, f GeneratedFuncs) (Family, error) {
+	return bsrBlockFamily(d, bsrGenKernel{h: d.Rows, cw: d.BlockC, tile: d.Tile, fn: bsrFunc(f.BSR)}), nil
+}

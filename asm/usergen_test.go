@@ -86,7 +86,12 @@ func TestRegisterGeneratedRefuses(t *testing.T) {
 		{"tile", func(d *Desc, f *GeneratedFuncs) { d.Tile = 24 }, "tile"},
 		{"rows", func(d *Desc, f *GeneratedFuncs) { d.Rows = 3 }, "rows"},
 		{"no function", func(d *Desc, f *GeneratedFuncs) { f.NM = nil }, "takes NM"},
-		{"format", func(d *Desc, f *GeneratedFuncs) { d.Format = "bsr" }, "format"},
+		{"format", func(d *Desc, f *GeneratedFuncs) { d.Format = "coo" }, "format"},
+		{"block shape on N:M", func(d *Desc, f *GeneratedFuncs) { d.BlockR, d.BlockC = 4, 4 }, "another kernel kind"},
+		{"BSR function too", func(d *Desc, f *GeneratedFuncs) {
+			f.BSR = func(*int32, *int32, *float32, int, int, int, *float32, int, *float32, int, int, int, *float32, float32, float32) {
+			}
+		}, "takes NM"},
 		{"csr funcs", func(d *Desc, f *GeneratedFuncs) { d.Format, d.Keep, d.Group, d.Rows = "csr", 0, 0, 2 }, "CSR"},
 	} {
 		d, ff := base, f
@@ -105,3 +110,6 @@ func TestRegisterGeneratedRefuses(t *testing.T) {
 		}
 	}
 }
+
+// ownBSRTable is the generated BSR manifest and kernels the BSR tests dress as a user's.
+func ownBSRTable() ([]Desc, []bsrGenKernel) { return bsrAVX2Manifest, bsrAVX2Kernels }

@@ -213,6 +213,8 @@ func (pol *policy) coefAt(f asm.Family, t target, pn int) coef {
 	var c coef
 	if e, ok := pol.lookup(name); ok && large {
 		c = coef{e.PerMAC, e.PerOut, e.PerIn, "table, large W"}
+	} else if sc, ok := pol.bsrStepCoef(f, t, pn, true); ok && large {
+		c = sc
 	} else if e, ok := pol.largeOfFormat(f, t, pn); ok && large {
 		c = coef{e.PerMAC, e.PerOut, e.PerIn, "table, large W (" + e.Target + ")"}
 	} else {
@@ -251,6 +253,9 @@ type coefKey struct {
 func (pol *policy) findCoef(f asm.Family, t target, pn int, key entryKey) coef {
 	if e, ok := pol.lookup(key); ok {
 		return coef{e.PerMAC, e.PerOut, e.PerIn, "table"}
+	}
+	if c, ok := pol.bsrStepCoef(f, t, pn, false); ok {
+		return c
 	}
 	// Same family on another target of the same format, then the best of the same format
 	// and ISA (a new tile of a known kernel kind).
@@ -294,7 +299,7 @@ func (pol *policy) findCoef(f asm.Family, t target, pn int, key entryKey) coef {
 // specialisation (a fixed Keep:Group or any). Their entry on t itself if there is one,
 // else the median over their targets of t's format: a specialised 3:8 kernel is priced
 // like the specialised 2:8 and 4:8 kernels of its tile, not like the cheapest kernel of
-// its ISA.
+// its ISA. A BSR kernel of a block shape none of sparsegen's takes is bsrBlockCoef's.
 func (pol *policy) likeCoef(f asm.Family, t target, pn int) (coef, bool) {
 	if f.Pattern != "" {
 		return pol.bakedCoef(f, t, pn)
@@ -324,6 +329,9 @@ func (pol *policy) likeCoef(f asm.Family, t target, pn int) (coef, bool) {
 		like = append(like, e)
 	}
 	if len(like) == 0 {
+		if f.Format == "bsr" && f.BlockR != 0 {
+			return pol.bsrBlockCoef(f, t, pn)
+		}
 		return coef{}, false
 	}
 	sort.Slice(like, func(i, j int) bool { return like[i].PerMAC < like[j].PerMAC })
@@ -360,6 +368,87 @@ func (pol *policy) bakedCoef(f asm.Family, t target, pn int) (coef, bool) {
 		}
 	}
 	return coef{}, false
+}
+
+// bsrStepCoef prices a generated any-shape BSR family (bsr_any_<isa>, DESIGN §5.5: column
+// steps on the smallest generated height H ≥ R of 1, 2, 4, 8) on a block shape the table
+// has not measured it on: its entry (large W, or in cache) on a measured target of height H
+// (the same kernel on the same steps; the block width only groups them), the narrowest,
+// times H/R per stored value for the zero rows it multiplies. Without it, every unmeasured
+// shape took the family's cheapest entry, that of its tallest kernel (8×1), at any R.
+func (pol *policy) bsrStepCoef(f asm.Family, t target, pn int, large bool) (coef, bool) {
+	if f.Format != "bsr" || f.BlockR != 0 || f.ISA == asm.Generic || t.format != "bsr" {
+		return coef{}, false
+	}
+	h := 1
+	for h < t.r {
+		h *= 2
+	}
+	if h > 8 {
+		return coef{}, false // Pack refuses R > 8
+	}
+	var best *policyEntry
+	bestC := 0
+	for i := range pol.table {
+		e := &pol.table[i]
+		if e.N != pn || e.Large != large || e.Family != f.Name {
+			continue
+		}
+		if bt, err := parseTarget(e.Target); err == nil && bt.format == "bsr" && bt.r == h && (best == nil || bt.c < bestC) {
+			best, bestC = e, bt.c
+		}
+	}
+	if best == nil {
+		return coef{}, false
+	}
+	s := float64(h) / float64(t.r)
+	src := fmt.Sprintf("table (%s, × %d/%d rows)", best.Target, h, t.r)
+	if large {
+		src = fmt.Sprintf("table, large W (%s, × %d/%d rows)", best.Target, h, t.r)
+	}
+	return coef{best.PerMAC * s, best.PerOut, best.PerIn, src}, true
+}
+
+// bsrBlockCoef prices a BSR kernel of a block shape none of sparsegen's kernels takes (one
+// generated into a user's package, DESIGN §5.11) like the kernel that runs t otherwise,
+// the any-shape kernel of its ISA on t (bsrStepCoef where t is unmeasured), times the
+// median ratio at pn of sparsegen's block kernels of its mode (whole blocks of C > 1
+// columns, or single columns) to that kernel on their own shapes: a 3×4 kernel is priced
+// as 4-row steps on its blocks, a quarter of them zero rows, made cheaper as 4×4 and 1×4
+// blocks were than steps.
+func (pol *policy) bsrBlockCoef(f asm.Family, t target, pn int) (coef, bool) {
+	var anyF asm.Family
+	for _, g := range asm.Families() {
+		if g.Format == "bsr" && g.BlockR == 0 && g.ISA == f.ISA && g.ISA != asm.Generic {
+			anyF = g
+			break
+		}
+	}
+	if anyF.Desc == nil {
+		return coef{}, false
+	}
+	var ratios []float64
+	for i := range pol.table {
+		e := &pol.table[i]
+		if e.N != pn || e.Large {
+			continue
+		}
+		g, ok := asm.Lookup(e.Family)
+		if !ok || g.Format != "bsr" || g.BlockR == 0 || g.ISA != f.ISA || (g.BlockC > 1) != (f.BlockC > 1) ||
+			e.Target != (target{format: "bsr", r: g.BlockR, c: g.BlockC}).String() {
+			continue
+		}
+		if a, ok := pol.lookup(entryKey{anyF.Name, e.Target, pn, false}); ok && a.PerMAC > 0 {
+			ratios = append(ratios, e.PerMAC/a.PerMAC)
+		}
+	}
+	r := 1.0
+	if len(ratios) > 0 {
+		sort.Float64s(ratios)
+		r = ratios[len(ratios)/2]
+	}
+	c := pol.coefAt(anyF, t, pn)
+	return coef{c.perMAC * r, c.perOut * r, c.perIn * r, fmt.Sprintf("%s on %s: %s × %.2f, sparsegen's block kernels' median", anyF.Name, t, c.source, r)}, true
 }
 
 // specialisedCoef prices an N:M kernel specialised to t's pattern from the any-pattern

@@ -1,10 +1,12 @@
 package dispatch
 
 import (
+	"math"
 	"strings"
 	"testing"
 
 	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/formats"
 )
 
 // TestUserNMPatternsCalibrated: a registered user N:M family (a namespaced name, DESIGN
@@ -46,5 +48,105 @@ func TestUserNMPatternsCalibrated(t *testing.T) {
 	a := shippedPolicy.coefAt(anyF, target{format: "nm", keep: 3, group: 8, stored: 1000}, 32)
 	if c.perMAC <= 0 || c.perMAC > 1.5*a.perMAC {
 		t.Errorf("specialised %g per MAC, any-pattern %g", c.perMAC, a.perMAC)
+	}
+}
+
+// TestUserBSRPriced: a registered user BSR family (DESIGN §5.11) of a block shape
+// sparsegen ships is priced like sparsegen's kernel of that shape; one of a shape it does
+// not ship (3×4) like bsr_any on its target, which runs that shape on 4-row steps (its
+// 4×1 entry, a third more per stored value for the zero rows), times the block kernels'
+// median ratio to steps: never like the cheapest BSR kernel of the ISA (8×1's).
+func TestUserBSRPriced(t *testing.T) {
+	own, ok := asm.Lookup("bsr4x4_t64_avx512")
+	anyF, ok2 := asm.Lookup("bsr_any_avx512")
+	if !ok || !ok2 {
+		t.Skip("no AVX-512 BSR kernels in this build")
+	}
+	user := func(name string, r, c, tile int) asm.Family {
+		d := *own.Desc
+		d.Name, d.BlockR, d.BlockC, d.Rows, d.Tile = name, r, c, r, tile
+		return asm.Family{Desc: &d, Pack: own.Pack}
+	}
+	t44 := target{format: "bsr", r: 4, c: 4, stored: 1000}
+	t34 := target{format: "bsr", r: 3, c: 4, stored: 1000}
+	for _, pn := range []int{1, 16, 64} {
+		c := shippedPolicy.coefAt(user("usertest.bsr4x4_t64_avx512", 4, 4, 64), t44, pn)
+		if o := shippedPolicy.coefAt(own, t44, pn); c.source != "table (like bsr4x4_t64_avx512)" || c.perMAC != o.perMAC {
+			t.Errorf("N %d: user 4×4 priced %g by %q, sparsegen's %g", pn, c.perMAC, c.source, o.perMAC)
+		}
+		step, ok := shippedPolicy.lookup(entryKey{"bsr_any_avx512", "bsr4x1", pn, false})
+		a := shippedPolicy.coefAt(anyF, t34, pn)
+		if !ok || math.Abs(a.perMAC-step.PerMAC*4/3) > 1e-12 {
+			t.Errorf("N %d: bsr_any on 3×4 priced %g by %q, its 4×1 entry %g × 4/3 = %g", pn, a.perMAC, a.source, step.PerMAC, step.PerMAC*4/3)
+		}
+		if pn <= largeMaxN { // a streamed W: the same from the large-W entries
+			big := t34
+			big.stored = largeStored
+			stepL, ok := shippedPolicy.lookup(entryKey{"bsr_any_avx512", "bsr4x1", pn, true})
+			aL := shippedPolicy.coefAt(anyF, big, pn)
+			uL := shippedPolicy.coefAt(user("usertest.bsr3x4_t48_avx512", 3, 4, 48), big, pn)
+			if !ok || math.Abs(aL.perMAC-stepL.PerMAC*4/3) > 1e-12 || uL.perMAC > 1.1*aL.perMAC || uL.perMAC < 0.5*aL.perMAC {
+				t.Errorf("N %d, large W: bsr_any on 3×4 %g by %q (its 4×1 entry %g × 4/3), user 3×4 %g by %q", pn, aL.perMAC, aL.source, stepL.PerMAC, uL.perMAC, uL.source)
+			}
+		}
+		u := shippedPolicy.coefAt(user("usertest.bsr3x4_t48_avx512", 3, 4, 48), t34, pn)
+		if !strings.HasPrefix(u.source, "bsr_any_avx512 on bsr3x4: ") || u.perMAC > 1.1*a.perMAC || u.perMAC < 0.5*a.perMAC {
+			t.Errorf("N %d: user 3×4 priced %g by %q; bsr_any there %g", pn, u.perMAC, u.source, a.perMAC)
+		}
+		cheapest := math.Inf(1) // what it was priced like before (findCoef's last table rule)
+		for _, e := range shippedPolicy.table {
+			if f, ok := asm.Lookup(e.Family); ok && e.N == pn && f.ISA == asm.AVX512 && formatOfTarget(e.Target) == "bsr" {
+				cheapest = min(cheapest, e.PerMAC)
+			}
+		}
+		if u.perMAC < 1.2*cheapest {
+			t.Errorf("N %d: user 3×4 priced %g, near the cheapest AVX-512 BSR entry, %g", pn, u.perMAC, cheapest)
+		}
+	}
+	// Registered, its block shape is measured (candidateBlocks), so the calibration set
+	// holds matrices of its blocks; it takes part in Compile's choice for a W of its blocks
+	// (a dense W whose nonzeros fill 3×4 blocks) and is estimated below bsr_any there.
+	defer asm.Register(user("usertest.bsr3x4_t48_avx512", 3, 4, 48))()
+	n := 0
+	for _, tm := range quickTrainingSet() {
+		if strings.HasSuffix(tm.name, " blocks 3x4 25%") && tm.takes(t34) {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Error("no matrix of 3×4 blocks in the calibration set")
+	}
+	if !Host().CanRun(own, asm.AVX512) {
+		t.Skip("this CPU runs no AVX-512 kernels")
+	}
+	m, k := 96, 128
+	d := make([]float32, m*k)
+	for i := range m {
+		for j := range k {
+			if (i/3+j/4)%4 == 0 {
+				d[i*k+j] = float32(1 + (i*k+j)%7)
+			}
+		}
+	}
+	w, err := formats.NewDense(m, k, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := Candidates(w, 16, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos := map[string]int{}
+	for i, c := range cs {
+		if c.Format == "bsr3x4" {
+			if _, seen := pos[c.Kernel]; !seen {
+				pos[c.Kernel] = i
+			}
+		}
+	}
+	ui, ok1 := pos["usertest.bsr3x4_t48_avx512"]
+	ai, ok2 := pos["bsr_any_avx512"]
+	if !ok1 || !ok2 || ui > ai {
+		t.Errorf("on bsr3x4: user kernel at %d (%v), bsr_any at %d (%v); candidates %v", ui, ok1, ai, ok2, cs)
 	}
 }

@@ -40,6 +40,28 @@ var BSRShapes = map[string][]BSRShape{
 	"neon": {{1, 1, 8}, {2, 1, 6}, {4, 1, 4}, {8, 1, 2}, {4, 4, 4}, {1, 4, 8}},
 }
 
+// BSRFits reports whether a kernel of shape s fits the vector registers of isa, the budget
+// BSRShapes are chosen in (asmgen -pkg checks users' shapes with it). The column loop holds
+// H·U accumulators, U vectors of X and one broadcast weight: H·U + U + 1 ≤ 32 zmm or 16 ymm.
+// On AVX2 the masked last tile (U = 1) also keeps its mask in a ymm: H + 3 ≤ 16 (AVX-512
+// masks are K registers, NEON's a GP). On NEON the weights are FMLA-by-element lanes,
+// loaded up to four at a time ahead of use, and V30, V31 are the backend's scratch:
+// H·U + U + 4 ≤ 30. The block width CW costs no register (its columns are unrolled).
+func BSRFits(isa string, s BSRShape) bool {
+	if s.H < 1 || s.U < 1 || s.CW < 1 {
+		return false
+	}
+	switch isa {
+	case "avx512":
+		return s.H*s.U+s.U+1 <= 32
+	case "avx2":
+		return s.H*s.U+s.U+1 <= 16 && s.H+3 <= 16
+	case "neon":
+		return s.H*s.U+s.U+4 <= 30
+	}
+	return false
+}
+
 // BSRFuncName names the kernel of shape s on isa.
 func BSRFuncName(isa string, s BSRShape) string {
 	return fmt.Sprintf("bsr%sH%dC%d", ident(isa), s.H, s.CW)
@@ -110,6 +132,20 @@ func log2(v int) int {
 	return n
 }
 
+// mulConst multiplies r by the constant c ≥ 1: a shift when c is a power of two (every
+// shape sparsegen ships), else a multiply (user shapes such as 3×4, asmgen -pkg).
+func mulConst(m vm.NMMachine, r vm.Reg, c int) {
+	switch {
+	case c == 1:
+	case c&(c-1) == 0:
+		m.Shl(r, log2(c))
+	default:
+		t := m.GP()
+		m.MovImm(t, int64(c))
+		m.Mul(r, t)
+	}
+}
+
 func genBSR(m vm.NMMachine, s BSRShape) {
 	L := m.Lanes()
 	name := BSRFuncName(m.ISA(), s)
@@ -156,11 +192,9 @@ func genBSR(m vm.NMMachine, s BSRShape) {
 		m.Mov(q, nf)
 		m.Add(q, nt)
 		m.Lea(kidx, vm.Idx(kidx, q, 4))
-		if s.CW > 1 {
-			m.Shl(nf, log2(s.CW))
-		}
+		mulConst(m, nf, s.CW)
 		m.Add(nf, nt)
-		m.Shl(nf, log2(s.H*4))
+		mulConst(m, nf, s.H*4)
 		m.Add(val, nf)
 		ly := m.Param("ldy")
 		m.Mul(ly, m.Param("urows"))

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -9,27 +10,37 @@ import (
 )
 
 // Kernels generated into a user's own package (asmgen -pkg, DESIGN §5.11). The families
-// here lower the same descriptions as sparsegen's own (genNMSpMM, genNMGemv, genCSRTile)
-// for the patterns and tiles a user asks for; what differs is the Go around them: the
+// here lower the same descriptions as sparsegen's own (genNMSpMM, genNMGemv, genCSRTile,
+// genBSR) for the patterns, tiles and block shapes a user asks for; what differs is the Go around them: the
 // manifest qualifies asm's names (asm.Desc, asm.AVX512), and the table pairs each
 // descriptor with its generated functions as an asm.GeneratedFuncs, which the user
 // package hands to asm.RegisterGenerated. asm's drivers run them; the package holds no
 // driver code.
 
-// UserSelection is what a user package asks for (asmgen -families): N:M patterns and CSR
-// tile widths (nil: the tiles sparsegen registers on each ISA).
+// UserSelection is what a user package asks for (asmgen -families): N:M patterns, CSR
+// tile widths (nil: the tiles sparsegen registers on each ISA) and BSR block shapes.
 type UserSelection struct {
 	NM       []NMPattern
 	CSR      bool
 	CSRTiles []int
+	BSR      []BSRBlock
 }
+
+// BSRBlock is a BSR block shape, R rows × C columns.
+type BSRBlock struct{ R, C int }
+
+// UserBSRMaxDim bounds a user's block rows and columns: sparsegen's formats.MaxBlockDim
+// (the registers bound R well below it; see BSRFits).
+const UserBSRMaxDim = 64
 
 // UserISAs are the ISAs a user package may ask for.
 var UserISAs = []string{"avx512", "avx2", "neon"}
 
 // ParseUserFamilies reads -families for a user package: a comma-separated list of
-// nm:<keep>:<group> (1 ≤ keep < group ≤ 16) and csr or csr:<T>[:<T>…] (tile widths in
-// floats). Every error is one line that names the entry.
+// nm:<keep>:<group> (1 ≤ keep < group ≤ 16), csr or csr:<T>[:<T>…] (tile widths in
+// floats) and bsr:<R>x<C> (a block shape, 1 ≤ R, C ≤ UserBSRMaxDim; whether it fits the
+// registers of each ISA asked for is UserFamilies' to say). Every error is one line that
+// names the entry.
 func ParseUserFamilies(s string) (UserSelection, error) {
 	var sel UserSelection
 	seen := map[string]bool{}
@@ -69,18 +80,35 @@ func ParseUserFamilies(s string) (UserSelection, error) {
 				}
 				sel.CSRTiles = append(sel.CSRTiles, v)
 			}
+		case "bsr":
+			if len(parts) != 2 {
+				return sel, fmt.Errorf("-families: %q: a BSR family is bsr:<R>x<C>, e.g. bsr:3x4", e)
+			}
+			rs, cs, ok := strings.Cut(parts[1], "x")
+			r, err1 := strconv.Atoi(rs)
+			c, err2 := strconv.Atoi(cs)
+			if !ok || err1 != nil || err2 != nil {
+				return sel, fmt.Errorf("-families: %q: a BSR family is bsr:<R>x<C>, e.g. bsr:3x4", e)
+			}
+			if r < 1 || c < 1 || r > UserBSRMaxDim || c > UserBSRMaxDim {
+				return sel, fmt.Errorf("-families: %q: block %d×%d out of range (need 1 ≤ R, C ≤ %d)", e, r, c, UserBSRMaxDim)
+			}
+			if slices.Contains(sel.BSR, BSRBlock{r, c}) {
+				return sel, fmt.Errorf("-families: %q: block %d×%d is listed twice", e, r, c)
+			}
+			sel.BSR = append(sel.BSR, BSRBlock{r, c})
 		default:
-			return sel, fmt.Errorf("-families: unknown family %q (want nm:<keep>:<group> or csr[:<tile>…])", e)
+			return sel, fmt.Errorf("-families: unknown family %q (want nm:<keep>:<group>, csr[:<tile>…] or bsr:<R>x<C>)", e)
 		}
 	}
-	if len(sel.NM) == 0 && !sel.CSR {
+	if len(sel.NM) == 0 && !sel.CSR && len(sel.BSR) == 0 {
 		return sel, fmt.Errorf("-families: nothing to generate (e.g. -families nm:3:8,csr)")
 	}
 	return sel, nil
 }
 
-// UserFamilies returns the families of a user selection: "nm" (every N:M pattern) and
-// "csr". prefix namespaces their names (Kernel.Prefix). It checks that every kernel fits
+// UserFamilies returns the families of a user selection: "nm" (every N:M pattern), "csr"
+// and "bsr" (every block shape). prefix namespaces their names (Kernel.Prefix). It checks that every kernel fits
 // the registers of every ISA in isas and returns an error naming the first that does not.
 func UserFamilies(sel UserSelection, prefix string, isas []string) ([]Family, error) {
 	var out []Family
@@ -94,6 +122,16 @@ func UserFamilies(sel UserSelection, prefix string, isas []string) ([]Family, er
 			}
 		}
 		out = append(out, userCSR(sel.CSRTiles, prefix))
+	}
+	if len(sel.BSR) > 0 {
+		for _, isa := range isas {
+			for _, b := range sel.BSR {
+				if _, err := userBSRShape(isa, b); err != nil {
+					return nil, err
+				}
+			}
+		}
+		out = append(out, userBSR(sel.BSR, prefix))
 	}
 	return out, nil
 }
@@ -274,6 +312,72 @@ func userCSR(tiles []int, prefix string) Family {
 		},
 		Driver:    userDriver,
 		Reference: "ref.CSR (sparsegen ref/ref.go)",
+		Test:      userTest,
+	}
+}
+
+// userBSRShape is the kernel of a user's R×C block on isa: H = R accumulator rows, block
+// mode (CW = C), and the tile of sparsegen's own kernel of that shape where it ships one;
+// else the fewest vectors U whose H·U chains cover the FMA latency (≥ 8) within
+// sparsegen's widest BSR tile on isa, or the most that fit the registers (BSRFits).
+func userBSRShape(isa string, b BSRBlock) (BSRShape, error) {
+	maxU := 0
+	for _, s := range BSRShapes[isa] {
+		if s.H == b.R && s.CW == b.C {
+			return s, nil
+		}
+		maxU = max(maxU, s.U)
+	}
+	s := BSRShape{H: b.R, CW: b.C}
+	for u := 1; u <= maxU && BSRFits(isa, BSRShape{H: b.R, CW: b.C, U: u}); u++ {
+		s.U = u
+		if b.R*u >= 8 {
+			break
+		}
+	}
+	if s.U == 0 {
+		return s, fmt.Errorf("-families: bsr:%dx%d does not fit the %s registers (%d accumulator rows; see BSRFits)", b.R, b.C, isa, b.R)
+	}
+	return s, nil
+}
+
+func userBSR(blocks []BSRBlock, prefix string) Family {
+	shapes := func(isa string) []BSRShape {
+		var out []BSRShape
+		for _, b := range blocks {
+			s, _ := userBSRShape(isa, b)
+			out = append(out, s)
+		}
+		return out
+	}
+	return Family{
+		File: "bsr",
+		Gen: func(m vm.Machine) {
+			for _, s := range shapes(m.ISA()) {
+				genBSR(m.(vm.NMMachine), s)
+			}
+		},
+		Table: func(isa, features string) string {
+			id := ident(isa)
+			var b strings.Builder
+			fmt.Fprintf(&b, "// bsr%sFuncs holds, entry by entry, the generated functions of bsr%[1]sManifest.\nvar bsr%[1]sFuncs = []asm.GeneratedFuncs{\n", id)
+			for _, s := range shapes(isa) {
+				fmt.Fprintf(&b, "\t{BSR: %s},\n", BSRFuncName(isa, s))
+			}
+			b.WriteString("}\n")
+			return b.String()
+		},
+		Kernels: func(isa string) []Kernel {
+			L := lanesOf(isa)
+			var ks []Kernel
+			for i, s := range shapes(isa) {
+				ks = append(ks, Kernel{Kind: KindBSR, Func: "genBSR", Symbols: []string{BSRFuncName(isa, s)}, Format: "bsr",
+					Lanes: L, Tile: s.U * L, Rows: s.H, BlockR: blocks[i].R, BlockC: blocks[i].C, Prefix: prefix})
+			}
+			return ks
+		},
+		Driver:    userDriver,
+		Reference: "ref.BSR (sparsegen ref/ref.go)",
 		Test:      userTest,
 	}
 }

@@ -37,7 +37,7 @@ func main() {
 	isas := fs.String("isa", "", "comma-separated ISAs to write: avx512, avx2, neon (default: all)")
 	fams := fs.String("families", "", "comma-separated families to write, by file name (default: all; -list shows them)")
 	list := fs.Bool("list", false, "list the families and ISAs, then exit")
-	pkg := fs.String("pkg", "", "write a package of this name for a user's module instead of sparsegen's asm\n(-families then takes nm:<keep>:<group> and csr[:<tile>…]; see DESIGN §5.11)")
+	pkg := fs.String("pkg", "", "write a package of this name for a user's module instead of sparsegen's asm\n(-families then takes nm:<keep>:<group>, csr[:<tile>…] and bsr:<R>x<C>; see DESIGN §5.11)")
 	prefix := fs.String("prefix", "", "with -pkg: the namespace of the kernel names (default: the package name)")
 	var bake bakeOpts
 	fs.StringVar(&bake.Weights, "bake", "", "with -pkg: comma-separated weights FILE[:TENSOR] (npy, npz, safetensors; dense or CSR) to bake:\na CSR kernel per weight with its pattern's column offsets in the code (DESIGN §5.12)")

@@ -3,7 +3,7 @@ package main
 // User mode (-pkg): kernels generated into a package of the user's own module, which
 // registers them with sparsegen's dispatch through asm.RegisterGenerated (DESIGN §5.11).
 //
-//	//go:generate go run github.com/sparsegen/sparsegen/gen/cmd/asmgen -pkg mykern -isa avx512,avx2,neon -families nm:3:8,csr -out .
+//	//go:generate go run github.com/sparsegen/sparsegen/gen/cmd/asmgen -pkg mykern -isa avx512,avx2,neon -families nm:3:8,csr,bsr:3x4 -out .
 
 import (
 	"bytes"
@@ -340,10 +340,11 @@ import (
 )
 
 // TestSparsegenKernels checks every kernel this package registered against sparsegen's
-// reference (package ref) on every tail: M not a multiple of the rows per unit, K not a
-// multiple of the group and spanning several K blocks, N below, at and past the tile and
-// not a multiple of the vector, strided operands, and each epilogue. Kernels whose
-// features this CPU lacks are listed and skipped.
+// reference (package ref) on every tail: M not a multiple of the rows per unit (or BSR
+// block), K not a multiple of the group (or block width) and spanning several K blocks, N
+// below, at and past the tile and not a multiple of the vector (for BSR, N = 1 too and a
+// masked last vector of every lane count), strided operands, and each epilogue. Kernels
+// whose features this CPU lacks are listed and skipped.
 func TestSparsegenKernels(t *testing.T) {
 	if len(sparsegenSets) > 0 && len(SparsegenKernels()) == 0 {
 		t.Fatal("generated kernels were not registered")
@@ -363,12 +364,23 @@ func TestSparsegenKernels(t *testing.T) {
 		}
 		rng := rand.New(rand.NewPCG(uint64(len(d.Name)), 7))
 		ns := []int{2, 3, max(d.Lanes-1, 1), d.Lanes + 1, d.Tile - 1, d.Tile + d.Lanes + 3, 2*d.Tile + 1}
+		ms := []int{1, 2*max(d.Rows, 1) + 1, 37}
+		ks := []int{max(d.Group, d.BlockC, 4) + 1, 3*max(d.Group, d.BlockC, 4) - 1, 611}
 		if d.MaxN == 1 {
 			ns = []int{1}
 		}
+		if d.Format == "bsr" {
+			// N = 1, then a full tile and a last vector of each lane count; whole blocks too.
+			ns = append(ns, 1)
+			for r := 1; r < d.Lanes; r++ {
+				ns = append(ns, d.Tile+r)
+			}
+			ms = append(ms, 4*d.BlockR)
+			ks = append(ks, 8*d.BlockC)
+		}
 		ei := 0 // the epilogues take turns
-		for _, m := range []int{1, 2*max(d.Rows, 1) + 1, 37} {
-			for _, k := range []int{max(d.Group, 4) + 1, 3*max(d.Group, 4) - 1, 611} {
+		for _, m := range ms {
+			for _, k := range ks {
 				w := sparsegenMatrix(t, rng, d, m, k)
 				for _, n := range ns {
 					if n >= 1 {
@@ -419,7 +431,8 @@ func TestSparsegenDispatch(t *testing.T) {
 }
 
 // sparsegenMatrix makes an m×k matrix of d's format: for N:M, d's pattern (any pattern
-// for a kernel that takes any: 3:7); for CSR, about 30%% of the weights.
+// for a kernel that takes any: 3:7); for CSR, about 30%% of the weights; for BSR, d's
+// block shape, about half the blocks kept, a few zeros stored inside them.
 func sparsegenMatrix(t *testing.T, rng *rand.Rand, d asm.Desc, m, k int) formats.Matrix {
 	t.Helper()
 	dense, err := formats.NewDense(m, k, sparsegenRand(rng, m*k))
@@ -444,6 +457,24 @@ func sparsegenMatrix(t *testing.T, rng *rand.Rand, d asm.Desc, m, k int) formats
 			}
 		}
 		w, err := formats.CSRFromDense(dense)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	case "bsr":
+		bc := (k + d.BlockC - 1) / d.BlockC
+		drop := make([]bool, (m+d.BlockR-1)/d.BlockR*bc)
+		for i := range drop {
+			drop[i] = rng.Float64() < 0.5
+		}
+		for i := range m {
+			for c := range k {
+				if drop[i/d.BlockR*bc+c/d.BlockC] || rng.Float64() < 0.05 {
+					dense.Data[i*k+c] = 0
+				}
+			}
+		}
+		w, err := formats.BSRFromDense(dense, d.BlockR, d.BlockC)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -524,6 +555,8 @@ func sparsegenDense(w formats.Matrix) []float32 {
 	case *formats.NM:
 		return w.ToDense().Data
 	case *formats.CSR:
+		return w.ToDense().Data
+	case *formats.BSR:
 		return w.ToDense().Data
 	}
 	return nil

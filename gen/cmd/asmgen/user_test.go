@@ -6,11 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sparsegen/sparsegen/gen/kernels"
+	"github.com/sparsegen/sparsegen/gen/x86"
 )
 
 // TestUserFiles generates a user package for amd64 only and checks what it holds.
 func TestUserFiles(t *testing.T) {
-	files, err := userFiles("kern", "", "avx512,avx2", "nm:3:8,nm:5:16,csr:48", bakeOpts{})
+	files, err := userFiles("kern", "", "avx512,avx2", "nm:3:8,nm:5:16,csr:48,bsr:3x4,bsr:8x1", bakeOpts{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +27,7 @@ func TestUserFiles(t *testing.T) {
 			t.Errorf("%s has no generated-code header", f.Name)
 		}
 	}
-	for _, n := range []string{"nm_avx512_amd64.s", "nm_avx2_amd64.go", "csr_avx512_amd64.go", "sparsegen.go", "sparsegen_amd64.go", "sparsegen_other.go", "sparsegen_test.go"} {
+	for _, n := range []string{"nm_avx512_amd64.s", "nm_avx2_amd64.go", "csr_avx512_amd64.go", "bsr_avx2_amd64.s", "bsr_avx512_amd64.go", "sparsegen.go", "sparsegen_amd64.go", "sparsegen_other.go", "sparsegen_test.go"} {
 		if have[n] == nil {
 			t.Errorf("no %s", n)
 		}
@@ -44,6 +47,21 @@ func TestUserFiles(t *testing.T) {
 	if !strings.Contains(string(have["csr_avx2_amd64.go"]), `Name: "kern.spmm_csr_t48_avx2"`) {
 		t.Error("no t48 CSR kernel on AVX2")
 	}
+	// BSR: a shape sparsegen does not ship (3×4: 3 rows, the fewest vectors reaching 8
+	// chains) and one it ships (8×1: its own tile), block mode, their functions paired.
+	bsr := string(have["bsr_avx512_amd64.go"])
+	for _, s := range []string{`Name: "kern.bsr3x4_t48_avx512", Symbols: []string{"bsrAVX512H3C4"}`, "Rows: 3, BlockR: 3, BlockC: 4",
+		`Name: "kern.bsr8x1_t32_avx512"`, "{BSR: bsrAVX512H3C4}", "{BSR: bsrAVX512H8C1}"} {
+		if !strings.Contains(bsr, s) {
+			t.Errorf("bsr_avx512_amd64.go lacks %q", s)
+		}
+	}
+	if !strings.Contains(string(have["bsr_avx2_amd64.go"]), `Name: "kern.bsr3x4_t24_avx2"`) {
+		t.Error("no 3×4 BSR kernel of 3 vectors on AVX2")
+	}
+	if !bytes.Contains(have["bsr_avx512_amd64.s"], []byte("IMULQ")) {
+		t.Error("the 3-row kernel does not multiply its value stride (12 bytes a column)")
+	}
 	if !strings.Contains(string(have["sparsegen.go"]), ContractHash()) {
 		t.Error("sparsegen.go lacks the contract hash")
 	}
@@ -55,7 +73,17 @@ func TestUserErrors(t *testing.T) {
 		{"kern", "", "nm:3:17", "out of range"},
 		{"kern", "", "nm:0:4", "out of range"},
 		{"kern", "", "nm:3", "nm:<keep>:<group>"},
-		{"kern", "", "bsr", "unknown family"},
+		{"kern", "", "coo", "unknown family"},
+		{"kern", "", "bsr", "bsr:<R>x<C>"},
+		{"kern", "", "bsr:3", "bsr:<R>x<C>"},
+		{"kern", "", "bsr:3x4:2", "bsr:<R>x<C>"},
+		{"kern", "", "bsr:ax4", "bsr:<R>x<C>"},
+		{"kern", "", "bsr:0x4", "out of range"},
+		{"kern", "", "bsr:4x65", "out of range"},
+		{"kern", "", "bsr:3x4,bsr:03x4", "listed twice"},
+		{"kern", "avx2", "bsr:14x1", "does not fit the avx2 registers"},
+		{"kern", "avx512,neon", "bsr:26x2", "does not fit the neon registers"},
+		{"kern", "", "bsr:31x1", "does not fit the avx512 registers"},
 		{"kern", "", "", "nothing to generate"},
 		{"kern", "sse", "csr", "unknown ISA"},
 		{"kern", "neon", "csr:48", "csr tile 48"},
@@ -87,5 +115,58 @@ func TestUserErrors(t *testing.T) {
 	}
 	if err := checkAsmOut(dir); err == nil || !strings.Contains(err.Error(), "-pkg") {
 		t.Errorf("package asm outside asm/: %v", err)
+	}
+}
+
+// TestUserBSRFits: the register budget users' BSR shapes are checked with (BSRFits) holds
+// sparsegen's own shapes, every shape it admits lowers (for heights up to where none fits),
+// and on x86, where Avo allocates exactly, one more vector of tile does not: the budget is
+// neither loose nor tighter than the code. (NEON's is conservative: not checked for that.)
+func TestUserBSRFits(t *testing.T) {
+	for isa, shapes := range kernels.BSRShapes {
+		for _, s := range shapes {
+			if !kernels.BSRFits(isa, s) {
+				t.Errorf("sparsegen's own %s shape %+v does not fit BSRFits", isa, s)
+			}
+		}
+	}
+	if _, err := userFiles("kern", "", "avx512", "bsr:14x1", bakeOpts{}); err != nil {
+		t.Errorf("14×1 on AVX-512 alone: %v", err)
+	}
+	save := kernels.BSRShapes
+	defer func() { kernels.BSRShapes = save }()
+	gen := func(isa string, s kernels.BSRShape) error {
+		kernels.BSRShapes = map[string][]kernels.BSRShape{isa: {s}}
+		switch isa {
+		case "avx512":
+			_, err := generateOneFor(kernels.BSR, x86.AVX512, pkgOut{})
+			return err
+		case "avx2":
+			_, err := generateOneFor(kernels.BSR, x86.AVX2, pkgOut{})
+			return err
+		}
+		_, err := generateNEONFor(kernels.BSR, pkgOut{})
+		return err
+	}
+	for _, isa := range kernels.UserISAs {
+		for h := 1; ; h++ {
+			u := 0
+			for kernels.BSRFits(isa, kernels.BSRShape{H: h, CW: 3, U: u + 1}) && u < 12 {
+				u++
+			}
+			if u > 0 {
+				if err := gen(isa, kernels.BSRShape{H: h, CW: 3, U: u}); err != nil {
+					t.Errorf("%s: H %d, U %d fits BSRFits but does not lower: %v", isa, h, u, err)
+				}
+			}
+			if isa != "neon" && u < 12 {
+				if err := gen(isa, kernels.BSRShape{H: h, CW: 3, U: u + 1}); err == nil {
+					t.Errorf("%s: H %d, U %d lowers but BSRFits refuses it", isa, h, u+1)
+				}
+			}
+			if u == 0 {
+				break
+			}
+		}
 	}
 }
