@@ -17,7 +17,7 @@ func init() {
 // stays out of the library's dependencies): into sparsegen's own asm/ from a source tree,
 // or, with -pkg, into a package of the user's own module (DESIGN §5.11).
 func runGen(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("gen", "gen [-src DIR] [-out DIR] [-pkg NAME [-prefix NS]] [-isa LIST] [-families LIST] [-list]", stderr)
+	fs := newFlags("gen", "gen [-src DIR] [-out DIR] [-pkg NAME [-prefix NS] [-bake FILE[:TENSOR],… [-bake-tile T,…] [-bake-budget BYTES]]] [-isa LIST] [-families LIST] [-list]", stderr)
 	src := fs.String("src", "", "the sparsegen source tree (default: found from the working directory upwards)")
 	out := fs.String("out", "", "where to write the kernels (default: SRC/asm; with -pkg: the working directory)")
 	pkg := fs.String("pkg", "", "generate a package of this name for your own module (into -out) instead of sparsegen's asm")
@@ -25,6 +25,9 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 	isa := fs.String("isa", "", "comma-separated ISAs to generate: avx512, avx2, neon (default: all)")
 	families := fs.String("families", "", "comma-separated kernel families / tile sets to generate, by file name\n(e.g. csr,gemm; default: all; -list shows them); with -pkg: nm:<keep>:<group> and csr[:<tile>…]")
 	list := fs.Bool("list", false, "list the families the generator knows and exit")
+	bake := fs.String("bake", "", "with -pkg: comma-separated weights FILE[:TENSOR] to bake a CSR kernel for each (its column offsets in the code)")
+	bakeTile := fs.String("bake-tile", "", "with -bake: comma-separated tile widths in floats (default 16,64)")
+	bakeBudget := fs.Int64("bake-budget", 0, "with -bake: the most code bytes per baked kernel and ISA (default: half the L2 of one core)")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
@@ -37,6 +40,9 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 	}
 	if *prefix != "" && *pkg == "" {
 		return usageErr(fs, "-prefix needs -pkg")
+	}
+	if (*bake != "" || *bakeTile != "" || *bakeBudget != 0) && *pkg == "" {
+		return usageErr(fs, "-bake needs -pkg (baked kernels go into a package of your own)")
 	}
 	root := *src
 	if root == "" && *pkg == "" {
@@ -80,6 +86,34 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 	}
 	if *list {
 		gargs = append(gargs, "-list")
+	}
+	if *bake != "" {
+		// The generator may run in another folder (the checkout's gen module): weights by
+		// absolute path.
+		var abs []string
+		for _, a := range strings.Split(*bake, ",") {
+			if a = strings.TrimSpace(a); a == "" {
+				continue
+			}
+			path, tensor := a, ""
+			if i := strings.LastIndex(a, ":"); i > 0 {
+				if _, err := os.Stat(a); err != nil {
+					path, tensor = a[:i], a[i:]
+				}
+			}
+			p, err := filepath.Abs(path)
+			if err != nil {
+				return err
+			}
+			abs = append(abs, p+tensor)
+		}
+		gargs = append(gargs, "-bake", strings.Join(abs, ","))
+	}
+	if *bakeTile != "" {
+		gargs = append(gargs, "-bake-tile", *bakeTile)
+	}
+	if *bakeBudget != 0 {
+		gargs = append(gargs, "-bake-budget", fmt.Sprint(*bakeBudget))
 	}
 	var cmd *exec.Cmd
 	if root != "" {

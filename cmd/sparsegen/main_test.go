@@ -50,6 +50,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"info", "-bogus"},
 		{"gen", "-isa", "sse2"},
 		{"gen", "-prefix", "ns"},
+		{"gen", "-bake", "w.npz"},
 	} {
 		code, _, stderr := sg(t, args...)
 		require.Equal(t, 2, code, "args %q: stderr %s", args, stderr)

@@ -23,6 +23,9 @@ type bakeOpts struct {
 	Weights string
 	Tiles   string
 	Budget  int64
+	// Out is the package's folder when known (userMain): the generated test reads each
+	// weight by its path relative to it, where go test runs.
+	Out string
 }
 
 // bakeSpecs loads the weights of o and checks each against the ISAs and the budget.
@@ -81,15 +84,20 @@ func bakeSpecs(o bakeOpts, isas []string) ([]*kernels.BakeSpec, error) {
 	return specs, nil
 }
 
-// loadBakeSpec reads FILE[:TENSOR] (a path holding ':' is taken whole when it exists) as a
-// dense or CSR weight, with sparsegen's readers (npy, npz, safetensors).
-func loadBakeSpec(arg string, tiles []int) (*kernels.BakeSpec, error) {
-	path, tensor := arg, ""
+// splitBakeArg splits FILE[:TENSOR]; a path holding ':' is taken whole when it exists.
+func splitBakeArg(arg string) (path, tensor string) {
 	if i := strings.LastIndex(arg, ":"); i > 0 {
 		if _, err := os.Stat(arg); err != nil {
-			path, tensor = arg[:i], arg[i+1:]
+			return arg[:i], arg[i+1:]
 		}
 	}
+	return arg, ""
+}
+
+// loadBakeSpec reads FILE[:TENSOR] as a dense or CSR weight, with sparsegen's readers (npy,
+// npz, safetensors).
+func loadBakeSpec(arg string, tiles []int) (*kernels.BakeSpec, error) {
+	path, tensor := splitBakeArg(arg)
 	m, _, err := fileio.LoadMatrix(path, tensor)
 	if err != nil {
 		return nil, fmt.Errorf("-bake %s: %v", arg, err)
@@ -144,13 +152,15 @@ func bakeStem(name string) string {
 // bakedTestSrc is sparsegen_baked_test.go of a user package that bakes specs: each baked
 // kernel checked on the weight it was baked from (read again from the -bake argument, a
 // path relative to the package's folder, where go generate and go test run).
-func bakedTestSrc(pkg string, specs []*kernels.BakeSpec) string {
+func bakedTestSrc(pkg, out string, specs []*kernels.BakeSpec) string {
 	var b strings.Builder
 	for _, s := range specs {
-		path, tensor := s.Source, ""
-		if i := strings.LastIndex(path, ":"); i > 0 {
-			if _, err := os.Stat(path); err != nil {
-				path, tensor = path[:i], path[i+1:]
+		path, tensor := splitBakeArg(s.Source)
+		if out != "" {
+			if abs, err := filepath.Abs(path); err == nil {
+				if rel, err := filepath.Rel(out, abs); err == nil {
+					path = filepath.ToSlash(rel)
+				}
 			}
 		}
 		fmt.Fprintf(&b, "\t%q: {%q, %q},\n", s.Pattern, path, tensor)

@@ -202,7 +202,7 @@ func userFiles(pkg, prefix, isaList, famList string, bake bakeOpts) ([]File, err
 		return nil, err
 	}
 	if len(specs) > 0 {
-		if err := add("sparsegen_baked_test.go", head+bakedTestSrc(pkg, specs)); err != nil {
+		if err := add("sparsegen_baked_test.go", head+bakedTestSrc(pkg, bake.Out, specs)); err != nil {
 			return nil, err
 		}
 	}
@@ -225,6 +225,7 @@ func userMain(pkg, prefix, out, isaList, famList string, bake bakeOpts) error {
 	} else if other != "" && other != pkg {
 		return fmt.Errorf("-out %s holds package %s, not %s (-pkg must name the package of its folder)", out, other, pkg)
 	}
+	bake.Out = abs
 	files, err := userFiles(pkg, prefix, isaList, famList, bake)
 	if err != nil {
 		return err
