@@ -130,7 +130,7 @@ func compare(rng *rand.Rand, what string, w formats.Matrix, rivals map[string]di
 }
 
 // timeInterleaved times fs in rounds (A B A B …) and returns each one's median in µs. A
-// sample repeats its call enough times to take ~200 µs, so short calls are not lost in the
+// sample repeats its call enough times to take ~1 ms, so short calls are not lost in the
 // clock's resolution.
 func timeInterleaved(budget time.Duration, fs ...func()) []float64 {
 	samples := make([][]float64, len(fs))
@@ -139,7 +139,7 @@ func timeInterleaved(budget time.Duration, fs ...func()) []float64 {
 		f() // warm up, pack
 		t0 := time.Now()
 		f()
-		reps[i] = max(1, int(200*time.Microsecond/max(time.Since(t0), time.Nanosecond)))
+		reps[i] = max(1, int(time.Millisecond/max(time.Since(t0), time.Nanosecond)))
 	}
 	end := time.Now().Add(budget * time.Duration(len(fs)))
 	for r := 0; r < 5 || time.Now().Before(end) && r < 200; r++ {

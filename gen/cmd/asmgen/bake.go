@@ -173,8 +173,10 @@ const bakedTestTemplate = `package %s
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/sparsegen/sparsegen/asm"
@@ -260,6 +262,55 @@ func TestSparsegenBaked(t *testing.T) {
 		}
 		if _, err := dispatch.Compile(moved, dispatch.Options{Kernel: d.Name, Threads: 1, Calibration: "off"}); err == nil {
 			t.Errorf("%%s: dispatch ran it on another pattern", d.Name)
+		}
+	}
+}
+
+// BenchmarkSparsegenBaked times each baked kernel this CPU runs on its weight, one thread,
+// beside sparsegen's runtime CSR kernel of the same tile (spmm_csr_t<T>_<isa>) on the same
+// W, at N = 16, 49, 256 and 3136 where both run:
+//
+//	go test -run '^$' -bench SparsegenBaked -count 6 | benchstat -col /kernel -
+func BenchmarkSparsegenBaked(b *testing.B) {
+	host := dispatch.Host()
+	for _, d := range SparsegenKernels() {
+		f, _ := asm.Lookup(d.Name)
+		src, ok := sparsegenBakedFrom[d.Pattern]
+		if d.Pattern == "" || !ok || !host.CanRun(f, d.ISA) {
+			continue
+		}
+		m, _, err := fileio.LoadMatrix(src[0], src[1])
+		if err != nil {
+			b.Fatal(err)
+		}
+		w, ok := m.(*formats.CSR)
+		if !ok {
+			if w, err = formats.CSRFromDense(m.(*formats.Dense)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		twin := fmt.Sprintf("spmm_csr_t%%d_%%s", d.Tile, strings.ToLower(d.ISA.String()))
+		for _, n := range []int{16, 49, 256, 3136} {
+			for _, name := range []string{d.Name, twin} {
+				p, err := dispatch.Compile(w, dispatch.Options{Kernel: name, Threads: 1, Calibration: "off"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if got, _ := p.KernelFor(n); got != name {
+					continue // outside the kernel's N range
+				}
+				x, y := sparsegenRand(rand.New(rand.NewPCG(1, 1)), w.Cols*n), make([]float32, w.Rows*n)
+				stem := strings.SplitN(strings.TrimPrefix(d.Name[strings.Index(d.Name, ".")+1:], "csr_baked_"), "_t", 2)[0]
+				kind := map[bool]string{true: "baked", false: "runtime"}[name == d.Name]
+				b.Run(fmt.Sprintf("w=%%s/isa=%%s/tile=%%d/N=%%d/kernel=%%s", stem, strings.ToLower(d.ISA.String()), d.Tile, n, kind), func(b *testing.B) {
+					b.SetBytes(int64(len(w.Val)) * int64(n) * 2) // flops as "bytes": MB/s reads as MFLOP/s
+					for b.Loop() {
+						if err := p.Mul(y, n, x, n, n); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
 		}
 	}
 }
