@@ -1,11 +1,7 @@
 package bench
 
 import (
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
-
+	"github.com/sparsegen/sparsegen/internal/sysmem"
 	"github.com/sparsegen/sparsegen/internal/timing"
 )
 
@@ -18,30 +14,10 @@ var DefaultProtocol = timing.DefaultProtocol
 // TimeInterleaved times candidates interleaved (see internal/timing).
 var TimeInterleaved = timing.TimeInterleaved
 
-// L3Bytes reads the last-level cache size of CPU 0 from sysfs, or returns 32 MiB.
+// L3Bytes is the largest cache of CPU 0 (sysfs), or 32 MiB where unknown.
 func L3Bytes() int64 {
-	const fallback = 32 << 20
-	best := int64(0)
-	for i := 0; i < 8; i++ {
-		b, err := os.ReadFile(fmt.Sprintf("/sys/devices/system/cpu/cpu0/cache/index%d/size", i))
-		if err != nil {
-			break
-		}
-		s := strings.TrimSpace(string(b))
-		mul := int64(1)
-		switch {
-		case strings.HasSuffix(s, "K"):
-			mul, s = 1<<10, strings.TrimSuffix(s, "K")
-		case strings.HasSuffix(s, "M"):
-			mul, s = 1<<20, strings.TrimSuffix(s, "M")
-		}
-		v, err := strconv.ParseInt(s, 10, 64)
-		if err == nil && v*mul > best {
-			best = v * mul
-		}
+	if c := sysmem.CacheSizes(sysmem.CPU0Caches)[4]; c > 0 {
+		return c
 	}
-	if best == 0 {
-		return fallback
-	}
-	return best
+	return 32 << 20
 }

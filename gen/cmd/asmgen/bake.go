@@ -174,7 +174,6 @@ const bakedTestTemplate = `package %s
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -183,7 +182,6 @@ import (
 	"github.com/sparsegen/sparsegen/dispatch"
 	"github.com/sparsegen/sparsegen/formats"
 	"github.com/sparsegen/sparsegen/formats/fileio"
-	"github.com/sparsegen/sparsegen/ref"
 )
 
 // sparsegenBakedFrom maps each baked pattern (formats.PatternHash) to the file and tensor
@@ -192,9 +190,9 @@ var sparsegenBakedFrom = map[string][2]string{
 %s}
 
 // TestSparsegenBaked checks every baked kernel this CPU runs on the weight it was baked
-// from: against sparsegen's reference at N below, at and past its tile with each epilogue;
-// through dispatch when told to run it; and refused, by Pack and by dispatch, for the same
-// weight with one entry moved (another pattern).
+// from: against sparsegen's reference at N below, at and past its tile with each epilogue
+// (sparsegenCheck); through dispatch when told to run it (sparsegenViaDispatch); and
+// refused, by Pack and by dispatch, for the same weight with one entry moved.
 func TestSparsegenBaked(t *testing.T) {
 	host := dispatch.Host()
 	for _, d := range SparsegenKernels() {
@@ -225,30 +223,7 @@ func TestSparsegenBaked(t *testing.T) {
 			sparsegenCheck(t, rng, f, w, w.Rows, w.Cols, n, i%%4)
 		}
 
-		n := d.Tile + 1 // inside the kernel's N range, where dispatch runs it
-		if d.MaxN > 0 {
-			n = min(n, d.MaxN)
-		}
-		n = max(n, d.MinN)
-		p, err := dispatch.Compile(w, dispatch.Options{Kernel: d.Name, Threads: 2, Calibration: "off"})
-		if err != nil {
-			t.Fatalf("%%s: %%v", d.Name, err)
-		}
-		if got, _ := p.KernelFor(n); got != d.Name {
-			t.Errorf("%%s: the plan runs %%s at N = %%d", d.Name, got, n)
-		}
-		x, y, want := sparsegenRand(rng, w.Cols*n), make([]float32, w.Rows*n), make([]float32, w.Rows*n)
-		if err := p.Mul(y, n, x, n, n); err != nil {
-			t.Fatalf("%%s: %%v", d.Name, err)
-		}
-		if err := ref.Matrix(w, x, n, want, n, n, nil); err != nil {
-			t.Fatal(err)
-		}
-		for i := range y {
-			if e := math.Abs(float64(y[i] - want[i])); e > 1e-3*(1+math.Abs(float64(want[i]))) {
-				t.Fatalf("%%s via dispatch: Y[%%d] = %%g, reference %%g", p.Describe(), i, y[i], want[i])
-			}
-		}
+		sparsegenViaDispatch(t, rng, d, w)
 
 		moved := &formats.CSR{Rows: w.Rows, Cols: w.Cols, RowPtr: w.RowPtr, ColIdx: append([]int32(nil), w.ColIdx...), Val: w.Val}
 		for i := 0; i < w.Rows; i++ {

@@ -394,8 +394,7 @@ func TestSparsegenKernels(t *testing.T) {
 	}
 }
 
-// TestSparsegenDispatch checks that dispatch runs each kernel when told to (Options.Kernel)
-// and names it, with the reference's results.
+// TestSparsegenDispatch checks every kernel through dispatch (sparsegenViaDispatch).
 func TestSparsegenDispatch(t *testing.T) {
 	host := dispatch.Host()
 	for _, d := range SparsegenKernels() {
@@ -404,29 +403,36 @@ func TestSparsegenDispatch(t *testing.T) {
 			continue // a baked kernel takes one W: TestSparsegenBaked
 		}
 		rng := rand.New(rand.NewPCG(3, 4))
-		m, k, n := 45, 203, max(d.MinN, d.Tile+1) // inside the family's N range
-		if d.MaxN > 0 {
-			n = min(n, d.MaxN)
-		}
-		w := sparsegenMatrix(t, rng, d, m, k)
-		p, err := dispatch.Compile(w, dispatch.Options{Kernel: d.Name, Threads: 2, Calibration: "off"})
-		if err != nil {
-			t.Fatalf("%%s: %%v", d.Name, err)
-		}
-		if got, _ := p.KernelFor(n); got != d.Name {
-			t.Errorf("%%s: the plan runs %%s at N = %%d", d.Name, got, n)
-		}
-		x, y, want := sparsegenRand(rng, k*n), make([]float32, m*n), make([]float32, m*n)
-		if err := p.Mul(y, n, x, n, n); err != nil {
-			t.Fatalf("%%s: %%v", d.Name, err)
-		}
-		if err := ref.Matrix(w, x, n, want, n, n, nil); err != nil {
-			t.Fatal(err)
-		}
-		for i := range y {
-			if d := math.Abs(float64(y[i] - want[i])); d > 1e-3*(1+math.Abs(float64(want[i]))) {
-				t.Fatalf("%%s via dispatch: Y[%%d] = %%g, reference %%g", p.Describe(), i, y[i], want[i])
-			}
+		sparsegenViaDispatch(t, rng, d, sparsegenMatrix(t, rng, d, 45, 203))
+	}
+}
+
+// sparsegenViaDispatch checks that dispatch runs d for w when told to (Options.Kernel), at
+// an N inside its range, and names it, with the reference's results.
+func sparsegenViaDispatch(t *testing.T, rng *rand.Rand, d asm.Desc, w formats.Matrix) {
+	t.Helper()
+	m, k := w.Shape()
+	n := max(d.MinN, d.Tile+1)
+	if d.MaxN > 0 {
+		n = min(n, d.MaxN)
+	}
+	p, err := dispatch.Compile(w, dispatch.Options{Kernel: d.Name, Threads: 2, Calibration: "off"})
+	if err != nil {
+		t.Fatalf("%%s: %%v", d.Name, err)
+	}
+	if got, _ := p.KernelFor(n); got != d.Name {
+		t.Errorf("%%s: the plan runs %%s at N = %%d", d.Name, got, n)
+	}
+	x, y, want := sparsegenRand(rng, k*n), make([]float32, m*n), make([]float32, m*n)
+	if err := p.Mul(y, n, x, n, n); err != nil {
+		t.Fatalf("%%s: %%v", d.Name, err)
+	}
+	if err := ref.Matrix(w, x, n, want, n, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range y {
+		if e := math.Abs(float64(y[i] - want[i])); e > 1e-3*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("%%s via dispatch: Y[%%d] = %%g, reference %%g", p.Describe(), i, y[i], want[i])
 		}
 	}
 }
