@@ -475,3 +475,41 @@ func TestPruneRefusesOverflow(t *testing.T) {
 	_, err := os.Stat(out)
 	require.True(t, os.IsNotExist(err), "nothing written")
 }
+
+// TestPruneSharedRows: -shared-rows R writes an N:M whose bands of R rows share positions
+// and reports the |w| mass kept against per-row N:M; it needs -method nm and R ≥ 1.
+func TestPruneSharedRows(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "w.npy")
+	d, err := formats.NewDense(8, 16, func() []float32 {
+		v := make([]float32, 128)
+		for i := range v {
+			v[i] = float32((i*37)%23) - 11
+		}
+		return v
+	}())
+	require.NoError(t, err)
+	require.NoError(t, fileio.SaveMatrix(in, d))
+	out := filepath.Join(dir, "w.npz")
+	code, stdout, stderr := sg(t, "prune", "-in", in, "-out", out, "-method", "nm", "-nm", "2:4", "-shared-rows", "4")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "positions shared by 4 rows: kept")
+	require.Contains(t, stdout, "per-row 2:4 keeps")
+	m, _, err := fileio.LoadMatrix(out, "")
+	require.NoError(t, err)
+	nm, ok := m.(*formats.NM)
+	require.True(t, ok, "%T", m)
+	spr := nm.SlotsPerRow()
+	for i := 0; i < 8; i++ {
+		b0 := i / 4 * 4
+		require.Equal(t, nm.Pos[b0*spr:(b0+1)*spr], nm.Pos[i*spr:(i+1)*spr], "row %d", i)
+	}
+	for _, args := range [][]string{
+		{"prune", "-in", in, "-out", out, "-shared-rows", "4"},
+		{"prune", "-in", in, "-out", out, "-method", "nm", "-shared-rows", "0"},
+	} {
+		code, _, stderr := sg(t, args...)
+		require.Equal(t, 2, code, "args %q", args)
+		require.Contains(t, stderr, "-shared-rows")
+	}
+}

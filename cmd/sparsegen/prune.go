@@ -29,6 +29,7 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 	block := fs.String("block", "4x4", "block size RxC for -method block")
 	norm := fs.String("norm", "l1", "block score for -method block: l1 or l2")
 	nm := fs.String("nm", "2:4", "pattern N:M for -method nm (N ≤ M ≤ 16)")
+	sharedRows := fs.Int("shared-rows", 1, "with -method nm: bands of R rows keep the same positions (by summed |w|), so the kept\nweights form R×1 blocks that the BSR R×1 kernels run; prints the |w| mass kept against per-row N:M")
 	format := fs.String("format", "", "output format: csr, bsr, nm or dense (the pruned weights with their zeros; default: dense\nwith -dtype, else csr for magnitude/global, bsr for block, nm for nm)")
 	dtypeFlag := fs.String("dtype", "", "store the pruned weights as f32 (default), bf16, f16 or i8 (int8 + a float32 scale per row),\nconverted here (round to nearest even); needs -format dense and an .npz output: CSR, BSR and N:M\nin low precision are not implemented yet")
 	if err := parse(fs, args, false); err != nil {
@@ -56,8 +57,14 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 		if keep, group, err = parseNM(*nm); err != nil {
 			return usageErr(fs, "-nm: %v", err)
 		}
+		if *sharedRows < 1 {
+			return usageErr(fs, "-shared-rows %d: want R ≥ 1", *sharedRows)
+		}
 	default:
 		return usageErr(fs, "-method %q: want magnitude, global, block or nm", *method)
+	}
+	if *sharedRows != 1 && *method != "nm" {
+		return usageErr(fs, "-shared-rows needs -method nm")
 	}
 	var lowp formats.DType // 0: float32
 	if *dtypeFlag != "" && *dtypeFlag != "f32" {
@@ -123,6 +130,7 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 	}
 
 	var pruned []*formats.Dense
+	kept := map[int]string{} // -shared-rows: the |w| mass kept, per tensor
 	switch *method {
 	case "global":
 		if pruned, err = prune.Global(dense, *sparsity); err != nil {
@@ -138,8 +146,11 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 				p, err = prune.BlockMagnitude(d, r, c, nrm, *sparsity)
 			case "nm":
 				var m *formats.NM
-				if m, err = prune.NM(d, keep, group); err == nil {
+				if m, err = prune.NMShared(d, keep, group, *sharedRows); err == nil {
 					p = m.ToDense()
+				}
+				if err == nil && *sharedRows > 1 {
+					kept[len(pruned)], err = keptMassNote(d, m, keep, group, *sharedRows)
 				}
 			}
 			if err != nil {
@@ -196,10 +207,27 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 		if lowp != 0 {
 			desc += " " + lowp.String()
 		}
-		fmt.Fprintf(stdout, "%s: %d×%d, %s, sparsity %.2f%% → %s\n", names[i], rows, cols, desc,
-			100*(1-float64(m.NNZ())/float64(max(int64(rows)*int64(cols), 1))), path)
+		fmt.Fprintf(stdout, "%s: %d×%d, %s, sparsity %.2f%%%s → %s\n", names[i], rows, cols, desc,
+			100*(1-float64(m.NNZ())/float64(max(int64(rows)*int64(cols), 1))), kept[i], path)
 	}
 	return nil
+}
+
+// keptMassNote says how much of d's |w| mass the row-shared N:M m keeps, against N:M per row.
+func keptMassNote(d *formats.Dense, m *formats.NM, keep, group, rows int) (string, error) {
+	shared, err := prune.KeptMass(d, m)
+	if err != nil {
+		return "", err
+	}
+	perRow, err := prune.NM(d, keep, group)
+	if err != nil {
+		return "", err
+	}
+	own, err := prune.KeptMass(d, perRow)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(", positions shared by %d rows: kept %.1f%% of |w| (per-row %d:%d keeps %.1f%%)", rows, 100*shared, keep, group, 100*own), nil
 }
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

@@ -571,3 +571,69 @@ func BenchmarkNM3of16(b *testing.B) {
 		}
 	}
 }
+
+// TestNMShared: every row keeps keep:group, a band's rows keep the same positions (the
+// columns of the largest summed magnitude), rows = 1 is NM, and sharing keeps less mass.
+func TestNMShared(t *testing.T) {
+	rng := rand.New(rand.NewSource(81))
+	m, k := 11, 37 // a short last band (11 = 2·4 + 3), a partial last group (37 = 4·8 + 5)
+	d := make([]float32, m*k)
+	for i := range d {
+		d[i] = float32(rng.NormFloat64())
+	}
+	w, err := formats.NewDense(m, k, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := NM(w, 2, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := NMShared(w, 2, 8, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(one.Pos, same.Pos) || !slices.Equal(one.Val, same.Val) {
+		t.Error("NMShared with rows = 1 differs from NM")
+	}
+	sh, err := NMShared(w, 2, 8, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spr := sh.SlotsPerRow()
+	for i := 0; i < m; i++ {
+		b0 := i / 4 * 4
+		if !slices.Equal(sh.Pos[i*spr:(i+1)*spr], sh.Pos[b0*spr:(b0+1)*spr]) {
+			t.Fatalf("row %d keeps other positions than row %d", i, b0)
+		}
+	}
+	// Group 0 of band 0: the two columns of the largest Σ|w| over rows 0..3.
+	var sums [8]float64
+	for i := 0; i < 4; i++ {
+		for p := 0; p < 8; p++ {
+			sums[p] += math.Abs(float64(w.At(i, p)))
+		}
+	}
+	for _, p := range sh.Pos[:2] {
+		for q := 0; q < 8; q++ {
+			if q != int(sh.Pos[0]) && q != int(sh.Pos[1]) && sums[q] > sums[p] {
+				t.Errorf("kept column %d (Σ %g) over %d (Σ %g)", p, sums[p], q, sums[q])
+			}
+		}
+	}
+	for i := 0; i < m; i++ {
+		for s := 0; s < spr; s++ {
+			if got, want := sh.Val[i*spr+s], w.At(i, s/2*8+int(sh.Pos[i*spr+s])); got != want {
+				t.Fatalf("row %d slot %d holds %g, W has %g there", i, s, got, want)
+			}
+		}
+	}
+	mOne, err1 := KeptMass(w, one)
+	mSh, err2 := KeptMass(w, sh)
+	if err1 != nil || err2 != nil || !(mSh < mOne && mOne < 1 && mSh > 0.25) {
+		t.Errorf("kept mass per row %g (%v), shared by 4 %g (%v)", mOne, err1, mSh, err2)
+	}
+	if _, err := NMShared(w, 2, 8, 0); err == nil {
+		t.Error("rows = 0 accepted")
+	}
+}
