@@ -25,4 +25,10 @@ var generatedManifests = [][]Desc{
 	nmAVX2Manifest,
 	spmvAVX512Manifest,
 	spmvAVX2Manifest,
+	spmvbf16AVX512Manifest,
+	spmvbf16AVX2Manifest,
+	spmvf16AVX512Manifest,
+	spmvf16AVX2Manifest,
+	spmvi8AVX512Manifest,
+	spmvi8AVX2Manifest,
 }

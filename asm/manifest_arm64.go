@@ -16,4 +16,7 @@ var generatedManifests = [][]Desc{
 	gemvi8NEONManifest,
 	nmNEONManifest,
 	spmvNEONManifest,
+	spmvbf16NEONManifest,
+	spmvf16NEONManifest,
+	spmvi8NEONManifest,
 }

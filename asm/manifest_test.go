@@ -143,6 +143,15 @@ func TestKernelNames(t *testing.T) {
 				t.Errorf("%s: format %q, value type %q: %v", f.Name, f.Format, f.DType, err)
 				continue
 			}
+		case "csr_bf16", "csr_f16", "csr_i8":
+			dt, err := formats.ParseDType(f.DType)
+			if err == nil {
+				w, err = formats.CSRLPFromCSR(csr, dt)
+			}
+			if err != nil || CSRLPFormat(dt) != f.Format {
+				t.Errorf("%s: format %q, value type %q: %v", f.Name, f.Format, f.DType, err)
+				continue
+			}
 		default:
 			t.Errorf("%s: format %q", f.Name, f.Format)
 			continue

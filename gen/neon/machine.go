@@ -124,7 +124,8 @@ const (
 	oPermute2
 	oSelectBit
 	oLoadIdx
-	oLoadWiden // n = vm.Elem (widen.go)
+	oLoadWiden     // n = vm.Elem (widen.go)
+	oLoadWidenMask // n = vm.Elem, r[0] the mask's lane count (widen.go)
 	oGather
 	oReduceAdd
 	oStoreLane0
@@ -357,7 +358,7 @@ func (o *op) gp() (defs, uses []vm.Reg) {
 		return o.r[:1], o.r[1:2]
 	case oLoad1, oLoadV, oStoreV, oFMAMem, oFMABcast, oVAddMem:
 		return nil, mem()
-	case oLoadVMask, oStoreVMask:
+	case oLoadVMask, oStoreVMask, oLoadWidenMask:
 		return nil, append(mem(), o.r[0])
 	case oLoadIdx, oLoadWiden, oStoreLane0, oLoadW:
 		return nil, mem()
@@ -390,7 +391,7 @@ func dropNeg(vs []vm.Vec) []vm.Vec {
 
 func (o *op) vecRaw() (defs, uses []vm.Vec) {
 	switch o.k {
-	case oZero, oLoad1, oParamF32, oLoadV, oLoadVMask, oLoadIdx, oLoadWiden:
+	case oZero, oLoad1, oParamF32, oLoadV, oLoadVMask, oLoadIdx, oLoadWiden, oLoadWidenMask:
 		return o.v[:1], nil
 	case oStoreV, oStoreVMask, oStoreLane0:
 		return nil, o.v[:1]
@@ -1104,7 +1105,7 @@ func (l *lower) op(o *op) {
 		e.FMOVQLoad(M(r, off), s)
 		d := l.v(o.v[0])
 		e.FADD(s.S4(), d.S4(), d.S4())
-	case oLoadWiden:
+	case oLoadWiden, oLoadWidenMask:
 		l.lowerWiden(o)
 	case oLoadIdx:
 		d := l.v(o.v[0])
@@ -1296,7 +1297,7 @@ func (l *lower) planFolds() {
 func memOp(k opKind) bool {
 	switch k {
 	case oLea, oLoad, oStore, oLoad1, oLoadV, oStoreV, oFMAMem, oFMABcast, oVAddMem,
-		oLoadVMask, oStoreVMask, oLoadIdx, oLoadWiden, oStoreLane0, oLoadW:
+		oLoadVMask, oStoreVMask, oLoadIdx, oLoadWiden, oLoadWidenMask, oStoreLane0, oLoadW:
 		return true
 	}
 	return false

@@ -19,7 +19,16 @@ func (m *Machine) LoadWiden(v vm.Vec, a vm.Mem, e vm.Elem) {
 	m.add(op{k: oLoadWiden, v: []vm.Vec{v}, mem: a, n: int(e)})
 }
 
-// lowerWiden emits a recorded LoadWiden.
+// LoadWidenMask records a widening load whose lanes from k's count on are cleared.
+func (m *Machine) LoadWidenMask(v vm.Vec, a vm.Mem, e vm.Elem, k vm.Mask) {
+	vm.Check(e == vm.ElemBF16 || e == vm.ElemF16 || e == vm.ElemI8, "neon: LoadWidenMask of %v", e)
+	m.add(op{k: oLoadWidenMask, v: []vm.Vec{v}, r: []vm.Reg{m.maskReg(k)}, mem: a, n: int(e)})
+}
+
+// lowerWiden emits a recorded LoadWiden or LoadWidenMask. The masked form widens the whole
+// vector (the caller pads its stream), then clears the lanes at and past the count n
+// (1..4) with INS from a zeroed R16: lane 3 unless n = 4, lane 2 unless n ≥ 3, lane 1 when
+// n = 1.
 func (l *lower) lowerWiden(o *op) {
 	e := l.f.Emitter
 	d := l.v(o.v[0])
@@ -40,6 +49,22 @@ func (l *lower) lowerWiden(o *op) {
 		e.SXTL(d.H4(), d.S4())
 		e.SCVTF(d, d)
 	}
+	if o.k != oLoadWidenMask {
+		return
+	}
+	n := l.g(o.r[0])
+	done, odd := l.label(), l.label()
+	e.TBNZ(2, n, done)
+	e.MOVD(ZR, regTmp)
+	e.VMOVToLane(regTmp, d.S(3))
+	e.TBNZ(0, n, odd)
+	e.VMOVToLane(regTmp, d.S(2)) // n = 2
+	e.B(done)
+	e.Label(odd)
+	e.TBNZ(1, n, done) // n = 3
+	e.VMOVToLane(regTmp, d.S(2))
+	e.VMOVToLane(regTmp, d.S(1))
+	e.Label(done)
 }
 
 // FCVTL widens the four half-precision lanes of n (4H) to single precision in d (4S).

@@ -31,3 +31,31 @@ func (m *Machine) LoadWiden(v vm.Vec, a vm.Mem, e vm.Elem) {
 		vm.Check(false, "LoadWiden of %v", e)
 	}
 }
+
+// LoadWidenMask: AVX-512 zero-masks the widening load itself ({z} forms with the tail's
+// opmask, which also suppress faults on the masked-off elements); AVX2 has no masked 8- or
+// 16-bit loads, so it widens the whole vector (the caller's stream is padded) and ANDs it
+// with the tail's all-ones/zero lane mask.
+func (m *Machine) LoadWidenMask(v vm.Vec, a vm.Mem, e vm.Elem, k vm.Mask) {
+	d := m.v(v)
+	if m.level != AVX512 {
+		m.LoadWiden(v, a, e)
+		m.Ctx.VANDPS(m.kmasks[k], d, d)
+		return
+	}
+	km := m.kmasks[k]
+	switch e {
+	case vm.ElemF32:
+		m.Ctx.VMOVUPS_Z(m.mem(a), km, d)
+	case vm.ElemBF16:
+		m.Ctx.VPMOVZXWD_Z(m.mem(a), km, d)
+		m.Ctx.VPSLLD(operand.U8(16), d, d)
+	case vm.ElemF16:
+		m.Ctx.VCVTPH2PS_Z(m.mem(a), km, d)
+	case vm.ElemI8:
+		m.Ctx.VPMOVSXBD_Z(m.mem(a), km, d)
+		m.Ctx.VCVTDQ2PS(d, d)
+	default:
+		vm.Check(false, "LoadWidenMask of %v", e)
+	}
+}
