@@ -353,3 +353,60 @@ func TestSpMVLPRegistered(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSpMVLP times the low-precision SpMV families beside the float32 SpMVs (16-bit
+// indices, gather and gather-free) at N = 1 on the decode shape 11008×4096 at 90%
+// sparsity, W far larger than the L2; SetBytes is the packed W's bytes (values, indices,
+// counts, scales), so MB/s is the W stream's bandwidth, and B/nnz its bytes per stored
+// weight.
+//
+//	flock /tmp/sparsegen-cpu.lock go test ./asm -run '^$' -bench SpMVLP -count 6 | benchstat -
+func BenchmarkSpMVLP(b *testing.B) {
+	r := rand.New(rand.NewSource(75))
+	const m, k, density = 11008, 4096, 0.1
+	c := &formats.CSR{Rows: m, Cols: k, RowPtr: make([]int64, m+1)}
+	for i := 0; i < m; i++ {
+		for j := 0; j < k; j++ {
+			if r.Float64() < density {
+				c.ColIdx = append(c.ColIdx, int32(j))
+				c.Val = append(c.Val, float32(r.NormFloat64()))
+			}
+		}
+		c.RowPtr[i+1] = int64(len(c.Val))
+	}
+	x := make([]float32, k)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	y := make([]float32, m)
+	for _, f := range Families() {
+		var w formats.Matrix = c
+		switch {
+		case f.IndexBits != 16 || f.Features&^hostFeatures() != 0 || f.ISA == Generic:
+			continue
+		case f.Format == "csr":
+		default:
+			t, err := formats.ParseDType(f.DType)
+			if err != nil || f.Format != CSRLPFormat(t) {
+				continue
+			}
+			if w, err = formats.CSRLPFromCSR(c, t); err != nil {
+				b.Fatal(err)
+			}
+		}
+		kern, err := f.Pack(w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bytes := kern.(*spmvKernel).PackedBytes()
+		b.Run(fmt.Sprintf("%dx%d/%s", m, k, f.Name), func(b *testing.B) {
+			b.SetBytes(bytes)
+			b.ReportMetric(float64(bytes)/float64(len(c.Val)), "B/nnz")
+			for range b.N {
+				if err := kern.Run(0, kern.Units(), x, 1, y, 1, 1, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
