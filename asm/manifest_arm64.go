@@ -9,6 +9,9 @@ package asm
 var generatedManifests = [][]Desc{
 	bsrNEONManifest,
 	csrNEONManifest,
+	csrbf16NEONManifest,
+	csrf16NEONManifest,
+	csri8NEONManifest,
 	gemmNEONManifest,
 	gemvNEONManifest,
 	gemvbf16NEONManifest,

@@ -22,5 +22,5 @@ var spmvBF16AVX2Kernel spmvLPFunc = spmvBF16AVX2I16
 //   - reference:   ref.CSR on W widened (formats.CSRLP.ToCSR)
 //   - tests:       asm/spmvlp_test.go, dispatch/lowp_test.go
 var spmvbf16AVX2Manifest = []Desc{
-	{Name: "spmv_csr_i16_bf16_avx2", Symbols: []string{"spmvBF16AVX2I16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_bf16", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "bf16", Lanes: 8, Rows: 1, IndexBits: 16, MinN: 1},
+	{Name: "spmv_csr_i16_bf16_avx2", Symbols: []string{"spmvBF16AVX2I16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_bf16", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "bf16", Lanes: 8, Rows: 1, IndexBits: 16, MinN: 1, MaxN: 1},
 }

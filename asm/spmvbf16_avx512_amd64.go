@@ -22,5 +22,5 @@ var spmvBF16AVX512Kernel spmvLPFunc = spmvBF16AVX512I16
 //   - reference:   ref.CSR on W widened (formats.CSRLP.ToCSR)
 //   - tests:       asm/spmvlp_test.go, dispatch/lowp_test.go
 var spmvbf16AVX512Manifest = []Desc{
-	{Name: "spmv_csr_i16_bf16_avx512", Symbols: []string{"spmvBF16AVX512I16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Rows: 1, IndexBits: 16, MinN: 1},
+	{Name: "spmv_csr_i16_bf16_avx512", Symbols: []string{"spmvBF16AVX512I16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Rows: 1, IndexBits: 16, MinN: 1, MaxN: 1},
 }

@@ -22,5 +22,5 @@ var spmvBF16NEONKernel spmvLPFunc = spmvBF16NEONI16
 //   - reference:   ref.CSR on W widened (formats.CSRLP.ToCSR)
 //   - tests:       asm/spmvlp_test.go, dispatch/lowp_test.go
 var spmvbf16NEONManifest = []Desc{
-	{Name: "spmv_csr_i16_bf16_neon", Symbols: []string{"spmvBF16NEONI16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_bf16", ISA: NEON, Features: FeatASIMD, DType: "bf16", Lanes: 4, Rows: 1, IndexBits: 16, MinN: 1},
+	{Name: "spmv_csr_i16_bf16_neon", Symbols: []string{"spmvBF16NEONI16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_bf16", ISA: NEON, Features: FeatASIMD, DType: "bf16", Lanes: 4, Rows: 1, IndexBits: 16, MinN: 1, MaxN: 1},
 }

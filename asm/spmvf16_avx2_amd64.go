@@ -22,5 +22,5 @@ var spmvF16AVX2Kernel spmvLPFunc = spmvF16AVX2I16
 //   - reference:   ref.CSR on W widened (formats.CSRLP.ToCSR)
 //   - tests:       asm/spmvlp_test.go, dispatch/lowp_test.go
 var spmvf16AVX2Manifest = []Desc{
-	{Name: "spmv_csr_i16_f16_avx2", Symbols: []string{"spmvF16AVX2I16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_f16", ISA: AVX2, Features: FeatAVX2 | FeatF16C | FeatFMA, DType: "f16", Lanes: 8, Rows: 1, IndexBits: 16, MinN: 1},
+	{Name: "spmv_csr_i16_f16_avx2", Symbols: []string{"spmvF16AVX2I16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_f16", ISA: AVX2, Features: FeatAVX2 | FeatF16C | FeatFMA, DType: "f16", Lanes: 8, Rows: 1, IndexBits: 16, MinN: 1, MaxN: 1},
 }

@@ -22,5 +22,5 @@ var spmvF16AVX512Kernel spmvLPFunc = spmvF16AVX512I16
 //   - reference:   ref.CSR on W widened (formats.CSRLP.ToCSR)
 //   - tests:       asm/spmvlp_test.go, dispatch/lowp_test.go
 var spmvf16AVX512Manifest = []Desc{
-	{Name: "spmv_csr_i16_f16_avx512", Symbols: []string{"spmvF16AVX512I16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16, Rows: 1, IndexBits: 16, MinN: 1},
+	{Name: "spmv_csr_i16_f16_avx512", Symbols: []string{"spmvF16AVX512I16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16, Rows: 1, IndexBits: 16, MinN: 1, MaxN: 1},
 }

@@ -22,5 +22,5 @@ var spmvF16NEONKernel spmvLPFunc = spmvF16NEONI16
 //   - reference:   ref.CSR on W widened (formats.CSRLP.ToCSR)
 //   - tests:       asm/spmvlp_test.go, dispatch/lowp_test.go
 var spmvf16NEONManifest = []Desc{
-	{Name: "spmv_csr_i16_f16_neon", Symbols: []string{"spmvF16NEONI16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_f16", ISA: NEON, Features: FeatASIMD, DType: "f16", Lanes: 4, Rows: 1, IndexBits: 16, MinN: 1},
+	{Name: "spmv_csr_i16_f16_neon", Symbols: []string{"spmvF16NEONI16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_f16", ISA: NEON, Features: FeatASIMD, DType: "f16", Lanes: 4, Rows: 1, IndexBits: 16, MinN: 1, MaxN: 1},
 }

@@ -22,5 +22,5 @@ var spmvI8AVX2Kernel spmvLPFunc = spmvI8AVX2I16
 //   - reference:   ref.CSR on W widened (formats.CSRLP.ToCSR)
 //   - tests:       asm/spmvlp_test.go, dispatch/lowp_test.go
 var spmvi8AVX2Manifest = []Desc{
-	{Name: "spmv_csr_i16_i8_avx2", Symbols: []string{"spmvI8AVX2I16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_i8", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "i8", Lanes: 8, Rows: 1, IndexBits: 16, MinN: 1},
+	{Name: "spmv_csr_i16_i8_avx2", Symbols: []string{"spmvI8AVX2I16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_i8", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "i8", Lanes: 8, Rows: 1, IndexBits: 16, MinN: 1, MaxN: 1},
 }

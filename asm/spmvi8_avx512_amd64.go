@@ -22,5 +22,5 @@ var spmvI8AVX512Kernel spmvLPFunc = spmvI8AVX512I16
 //   - reference:   ref.CSR on W widened (formats.CSRLP.ToCSR)
 //   - tests:       asm/spmvlp_test.go, dispatch/lowp_test.go
 var spmvi8AVX512Manifest = []Desc{
-	{Name: "spmv_csr_i16_i8_avx512", Symbols: []string{"spmvI8AVX512I16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_i8", ISA: AVX512, Features: FeatAVX512F, DType: "i8", Lanes: 16, Rows: 1, IndexBits: 16, MinN: 1},
+	{Name: "spmv_csr_i16_i8_avx512", Symbols: []string{"spmvI8AVX512I16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_i8", ISA: AVX512, Features: FeatAVX512F, DType: "i8", Lanes: 16, Rows: 1, IndexBits: 16, MinN: 1, MaxN: 1},
 }

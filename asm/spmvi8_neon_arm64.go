@@ -22,5 +22,5 @@ var spmvI8NEONKernel spmvLPFunc = spmvI8NEONI16
 //   - reference:   ref.CSR on W widened (formats.CSRLP.ToCSR)
 //   - tests:       asm/spmvlp_test.go, dispatch/lowp_test.go
 var spmvi8NEONManifest = []Desc{
-	{Name: "spmv_csr_i16_i8_neon", Symbols: []string{"spmvI8NEONI16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_i8", ISA: NEON, Features: FeatASIMD, DType: "i8", Lanes: 4, Rows: 1, IndexBits: 16, MinN: 1},
+	{Name: "spmv_csr_i16_i8_neon", Symbols: []string{"spmvI8NEONI16"}, Source: "gen/kernels/spmvlp.go spmvLPFamily", Format: "csr_i8", ISA: NEON, Features: FeatASIMD, DType: "i8", Lanes: 4, Rows: 1, IndexBits: 16, MinN: 1, MaxN: 1},
 }

@@ -18,9 +18,10 @@ import (
 // lanes past it). Families spmv_csr_i16_<dtype>_<isa> take K ≤ 65536;
 // spmv_csr_i32_<dtype>_generic, pure Go, takes any K and runs everywhere.
 //
-// N range: these are the only kernels for CSR weights in low precision, so a family declares
-// every N (MaxN 0) and runs N > 1 column by column. Correct at any N; a low-precision CSR
-// SpMM is still to be written (issue 17).
+// N range: the generated families are for N = 1 (MaxN 1; the CSRLP tiles of csrlp.go take
+// N ≥ 2); the pure-Go one is the only kernel for such weights under purego and for
+// K > 65536, so it declares every N (MaxN 0) and runs N > 1 column by column. Any of them
+// is correct at any N (column by column).
 
 // spmvLPFunc is a generated low-precision SpMV kernel (gen/kernels/spmvlp.go).
 type spmvLPFunc func(vals *uint8, idx *uint16, cnt *uint32, nrows int, x, y *float32, ldy, flags int, bias, scale *float32, lo, hi float32)

@@ -334,12 +334,12 @@ func TestSpMVLPEdges(t *testing.T) {
 }
 
 // TestSpMVLPRegistered: per dtype a 16-bit-index family on every ISA that has gathers and
-// widening loads, and the pure-Go one; format csr_<dtype>, every N.
+// widening loads, for N = 1, and the pure-Go one for every N; format csr_<dtype>.
 func TestSpMVLPRegistered(t *testing.T) {
 	n := map[formats.DType]int{}
 	for _, s := range spmvLPSpecs {
 		f, ok := Lookup(s.Name)
-		if !ok || f.Format != CSRLPFormat(s.dtype) || f.MinN != 1 || f.MaxN != 0 || f.ISA != s.ISA || f.DType != s.dtype.String() {
+		if !ok || f.Format != CSRLPFormat(s.dtype) || f.MinN != 1 || f.MaxN != map[bool]int{true: 0, false: 1}[s.ISA == Generic] || f.ISA != s.ISA || f.DType != s.dtype.String() {
 			t.Fatalf("%s: registered as %+v", s.Name, f)
 		}
 		if (s.ISA == Generic) != (s.IndexBits == 32) || (s.ISA == Generic) != (s.lp == nil) {

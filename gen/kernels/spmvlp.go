@@ -66,11 +66,10 @@ func spmvLPFamily(e vm.Elem) Family {
 			fmt.Fprintf(&b, "// spmv%sKernel is the generated %s SpMV kernel (16-bit indices).\nvar spmv%[1]sKernel spmvLPFunc = %[3]s\n", id, e, SpMVLPFuncName(isa, e))
 			return b.String()
 		},
-		// One kernel per ISA and dtype. Until a low-precision CSR SpMM exists it runs every
-		// N, column by column, being the only kernel for such weights.
+		// One kernel per ISA and dtype, for N = 1; the CSRLP tiles (csrlp.go) take N ≥ 2.
 		Kernels: func(isa string) []Kernel {
 			return []Kernel{{Kind: KindSpMV, Func: "spmvLPFamily", Symbols: []string{SpMVLPFuncName(isa, e)}, Format: "csr_" + e.String(),
-				DType: e.String(), Lanes: lanesOf(isa), Rows: 1, IndexBits: 16, MinN: 1}}
+				DType: e.String(), Lanes: lanesOf(isa), Rows: 1, IndexBits: 16, MinN: 1, MaxN: 1}}
 		},
 		Driver:    "asm/spmv.go, asm/spmvlp.go (spmvlp_amd64.go, spmvlp_arm64.go register)",
 		Reference: "ref.CSR on W widened (formats.CSRLP.ToCSR)",

@@ -126,6 +126,7 @@ const (
 	oLoadIdx
 	oLoadWiden     // n = vm.Elem (widen.go)
 	oLoadWidenMask // n = vm.Elem, r[0] the mask's lane count (widen.go)
+	oLoad1Widen    // n = vm.Elem (widen.go)
 	oGather
 	oReduceAdd
 	oStoreLane0
@@ -360,7 +361,7 @@ func (o *op) gp() (defs, uses []vm.Reg) {
 		return nil, mem()
 	case oLoadVMask, oStoreVMask, oLoadWidenMask:
 		return nil, append(mem(), o.r[0])
-	case oLoadIdx, oLoadWiden, oStoreLane0, oLoadW:
+	case oLoadIdx, oLoadWiden, oLoad1Widen, oStoreLane0, oLoadW:
 		return nil, mem()
 	case oGather:
 		return nil, o.r
@@ -391,7 +392,7 @@ func dropNeg(vs []vm.Vec) []vm.Vec {
 
 func (o *op) vecRaw() (defs, uses []vm.Vec) {
 	switch o.k {
-	case oZero, oLoad1, oParamF32, oLoadV, oLoadVMask, oLoadIdx, oLoadWiden, oLoadWidenMask:
+	case oZero, oLoad1, oParamF32, oLoadV, oLoadVMask, oLoadIdx, oLoadWiden, oLoadWidenMask, oLoad1Widen:
 		return o.v[:1], nil
 	case oStoreV, oStoreVMask, oStoreLane0:
 		return nil, o.v[:1]
@@ -1107,6 +1108,8 @@ func (l *lower) op(o *op) {
 		e.FADD(s.S4(), d.S4(), d.S4())
 	case oLoadWiden, oLoadWidenMask:
 		l.lowerWiden(o)
+	case oLoad1Widen:
+		l.lowerWiden1(o)
 	case oLoadIdx:
 		d := l.v(o.v[0])
 		if o.n == 2 {
@@ -1297,7 +1300,7 @@ func (l *lower) planFolds() {
 func memOp(k opKind) bool {
 	switch k {
 	case oLea, oLoad, oStore, oLoad1, oLoadV, oStoreV, oFMAMem, oFMABcast, oVAddMem,
-		oLoadVMask, oStoreVMask, oLoadIdx, oLoadWiden, oLoadWidenMask, oStoreLane0, oLoadW:
+		oLoadVMask, oStoreVMask, oLoadIdx, oLoadWiden, oLoadWidenMask, oLoad1Widen, oStoreLane0, oLoadW:
 		return true
 	}
 	return false

@@ -32,4 +32,7 @@ type WidenMachine interface {
 	// there hold (a NaN or ±Inf past a sparse row's last entry must not reach an FMA). It
 	// may read the whole vector, as LoadWiden does: callers pad their streams.
 	LoadWidenMask(v Vec, m Mem, e Elem, k Mask)
+	// Load1Widen sets every lane of v to the one element of type e at m, widened to
+	// float32 exactly (the broadcast weight of the CSR tiles). It reads e.Bytes() bytes.
+	Load1Widen(v Vec, m Mem, e Elem)
 }

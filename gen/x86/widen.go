@@ -59,3 +59,45 @@ func (m *Machine) LoadWidenMask(v vm.Vec, a vm.Mem, e vm.Elem, k vm.Mask) {
 		vm.Check(false, "LoadWidenMask of %v", e)
 	}
 }
+
+// Load1Widen goes through a general register: a zero- or sign-extending load; bf16: a
+// 16-bit shift; fp16: the pattern doubled into both halves of the dword; then the dword is
+// broadcast (VPBROADCASTD from the register on AVX-512, through an xmm on AVX2) and int8
+// converted, fp16 converted from the broadcast's low half (every half holds the pattern).
+func (m *Machine) Load1Widen(v vm.Vec, a vm.Mem, e vm.Elem) {
+	d := m.v(v)
+	if e == vm.ElemF32 {
+		m.Ctx.VBROADCASTSS(m.mem(a), d)
+		return
+	}
+	t := m.Ctx.GP32()
+	switch e {
+	case vm.ElemBF16:
+		m.Ctx.MOVWLZX(m.mem(a), t)
+		m.Ctx.SHLL(operand.U8(16), t)
+	case vm.ElemF16:
+		m.Ctx.MOVWLZX(m.mem(a), t)
+		m.Ctx.IMUL3L(operand.U32(0x10001), t, t)
+	case vm.ElemI8:
+		m.Ctx.MOVBLSX(m.mem(a), t)
+	default:
+		vm.Check(false, "Load1Widen of %v", e)
+	}
+	if m.level == AVX512 {
+		m.Ctx.VPBROADCASTD(t, d)
+	} else {
+		x := m.Ctx.XMM()
+		m.Ctx.VMOVD(t, x)
+		m.Ctx.VPBROADCASTD(x, d)
+	}
+	switch e {
+	case vm.ElemF16:
+		if m.level == AVX512 {
+			m.Ctx.VCVTPH2PS(d.AsY(), d)
+		} else {
+			m.Ctx.VCVTPH2PS(d.AsX(), d)
+		}
+	case vm.ElemI8:
+		m.Ctx.VCVTDQ2PS(d, d)
+	}
+}
