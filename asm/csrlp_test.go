@@ -255,3 +255,58 @@ func TestCSRLPEdges(t *testing.T) {
 		_ = fmt.Sprint
 	}
 }
+
+// BenchmarkCSRLP times the low-precision CSR tiles beside the float32 ones of the same
+// tile width (32, the one dispatch runs at N = 16) on 11008×4096 at 90% sparsity, N = 16;
+// SetBytes is the packed W's bytes and B/nnz its bytes per stored weight.
+//
+//	flock /tmp/sparsegen-cpu.lock go test ./asm -run '^$' -bench CSRLP -count 6 | benchstat -
+func BenchmarkCSRLP(b *testing.B) {
+	r := rand.New(rand.NewSource(92))
+	const m, k, n, density = 11008, 4096, 16, 0.1
+	c := &formats.CSR{Rows: m, Cols: k, RowPtr: make([]int64, m+1)}
+	for i := 0; i < m; i++ {
+		for j := 0; j < k; j++ {
+			if r.Float64() < density {
+				c.ColIdx = append(c.ColIdx, int32(j))
+				c.Val = append(c.Val, float32(r.NormFloat64()))
+			}
+		}
+		c.RowPtr[i+1] = int64(len(c.Val))
+	}
+	x := make([]float32, k*n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	y := make([]float32, m*n)
+	for _, f := range Families() {
+		var w formats.Matrix = c
+		switch {
+		case f.Tile != 32 || f.Features&^hostFeatures() != 0 || f.ISA == Generic:
+			continue
+		case f.Format == "csr":
+		default:
+			t, err := formats.ParseDType(f.DType)
+			if err != nil || f.Format != CSRLPFormat(t) {
+				continue
+			}
+			if w, err = formats.CSRLPFromCSR(c, t); err != nil {
+				b.Fatal(err)
+			}
+		}
+		kern, err := f.Pack(w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bytes := kern.PackedBytes()
+		b.Run(fmt.Sprintf("%dx%d/n%d/%s", m, k, n, f.Name), func(b *testing.B) {
+			b.SetBytes(bytes)
+			b.ReportMetric(float64(bytes)/float64(len(c.Val)), "B/nnz")
+			for range b.N {
+				if err := kern.Run(0, kern.Units(), x, n, y, n, n, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
