@@ -11,19 +11,15 @@ import (
 	"github.com/sparsegen/sparsegen/ref"
 )
 
-// csrLPRunnable lists the low-precision CSR SpMM families this CPU runs.
+// csrLPRunnable lists the low-precision CSR SpMM families this CPU runs, each registered
+// with its format and dtype.
 func csrLPRunnable(t *testing.T) []*csrSpec {
 	t.Helper()
-	var out []*csrSpec
-	for _, s := range csrLPSpecs {
-		if s.Features&^hostFeatures() != 0 {
-			t.Logf("%s: CPU lacks %v, skipped", s.Name, s.Features&^hostFeatures())
-			continue
-		}
+	out := lpRunnable(t, csrLPSpecs, false, func(s *csrSpec) (*Desc, formats.DType) { return &s.Desc, s.dtype })
+	for _, s := range out {
 		if f, ok := Lookup(s.Name); !ok || f.Format != CSRLPFormat(s.dtype) || f.DType != s.dtype.String() {
 			t.Fatalf("%s registered as %+v", s.Name, f)
 		}
-		out = append(out, s)
 	}
 	return out
 }
@@ -47,12 +43,7 @@ func csrFloatTwin(t *testing.T, s *csrSpec) *csrSpec {
 // by density), every N up to two tiles and past (every masked width), strided X and Y,
 // every epilogue, the packed streams next to guard pages on either side.
 func TestCSRLPShapes(t *testing.T) {
-	type shape struct {
-		m, k        int
-		d           float64
-		empty, full int
-	}
-	shapes := []shape{
+	shapes := []spmvShape{
 		{1, 1, 1, -1, -1}, {1, 37, 0.3, -1, 0}, {5, 1, 0.5, 2, -1}, {7, 50, 0, -1, -1},
 		{9, 70, 0.2, 3, 5}, {4, 600, 0.05, 0, 1}, {11, 45, 0.6, 10, 4},
 	}
@@ -102,14 +93,7 @@ func TestCSRLPShapes(t *testing.T) {
 func csrPair(t *testing.T, kern, twin Kernel, w *formats.CSR, r *rand.Rand, n, ldx, ldy int, epi *ref.Epilogue, side guardSide) (got, want []float32) {
 	t.Helper()
 	m, k := w.Shape()
-	x := guardSlice[float32](t, max(0, (k-1)*ldx+n), side)
-	for i := range x {
-		x[i] = float32(r.NormFloat64())
-	}
-	y := guardSlice[float32](t, max(0, (m-1)*ldy+n), side)
-	for i := range y {
-		y[i] = float32(r.NormFloat64())
-	}
+	x, y := csrOperands(t, w, r, n, ldx, ldy, side)
 	y0 := append([]float32(nil), y...)
 	want = append([]float32(nil), y...)
 	if err := kern.Run(0, kern.Units(), x, ldx, y, ldy, n, epi); err != nil {
@@ -144,62 +128,20 @@ func TestCSRLPEdges(t *testing.T) {
 				xt[j*41+kk] = x[kk*n+j]
 			}
 		}
-		whole, parts, tok := make([]float32, 30*n), make([]float32, 30*n), make([]float32, 30*n)
 		epi := &ref.Epilogue{Act: ref.ActSiLU}
-		if err := kern.Run(0, kern.Units(), x, n, whole, n, n, epi); err != nil {
-			t.Fatal(err)
-		}
-		for u := 0; u < kern.Units(); u += 2 {
-			if err := kern.Run(u, min(u+2, kern.Units()), x, n, parts, n, n, epi); err != nil {
-				t.Fatal(err)
-			}
-		}
+		whole := checkUnitSplit(t, s.Name, kern, x, n, 2, epi)
+		tok := make([]float32, 30*n)
 		if err := kern.RunTokens(0, kern.Units(), xt, 41, tok, n, n, epi); err != nil {
 			t.Fatal(err)
 		}
 		for i := range whole {
-			if math.Float32bits(whole[i]) != math.Float32bits(parts[i]) || math.Float32bits(whole[i]) != math.Float32bits(tok[i]) {
-				t.Fatalf("%s: Y[%d]: whole %v, unit split %v, token-major %v", s.Name, i, whole[i], parts[i], tok[i])
+			if math.Float32bits(whole[i]) != math.Float32bits(tok[i]) {
+				t.Fatalf("%s: Y[%d]: channel-major %v, token-major %v", s.Name, i, whole[i], tok[i])
 			}
 		}
 		// Exact widening: row i holds one weight among stored zeros, X = 1 at its column.
 		const k = 40
-		lp := &formats.CSRLP{Cols: k, RowPtr: []int64{0}, DType: s.dtype}
-		var vals []float32
-		add := func(v float32, q int8, b uint16, sc float32) {
-			i := lp.Rows
-			c := (i * 7) % k
-			for j := max(c-1, 0); j <= min(c+1, k-1); j++ {
-				lp.ColIdx = append(lp.ColIdx, int32(j))
-				if s.dtype == formats.I8 {
-					lp.I8 = append(lp.I8, map[bool]int8{true: q}[j == c])
-				} else {
-					lp.Bits = append(lp.Bits, map[bool]uint16{true: b}[j == c])
-				}
-			}
-			if s.dtype == formats.I8 {
-				lp.Scale = append(lp.Scale, sc)
-			}
-			lp.Rows++
-			lp.RowPtr = append(lp.RowPtr, int64(len(lp.ColIdx)))
-			vals = append(vals, v)
-		}
-		switch s.dtype {
-		case formats.BF16:
-			for _, b := range []uint16{0x7f7f, 0xff7f, 0x0001, 0x8080, 0x3f80, 0x7f80, 0xff80} {
-				add(formats.BF16ToFloat32(b), 0, b, 0)
-			}
-		case formats.F16:
-			for _, b := range []uint16{0x0001, 0x83ff, 0x7bff, 0xfbff, 0x3c00, 0x7c00, 0xfc00} {
-				add(formats.F16ToFloat32(b), 0, b, 0)
-			}
-		case formats.I8:
-			q := []int8{127, -127, 1, -1, 64, 3}
-			sc := []float32{3e-3, 1e30, 1e-38, 7, -2, 0}
-			for i := range q {
-				add(sc[i]*float32(q[i]), q[i], 0, sc[i])
-			}
-		}
+		lp, vals := lpOneHot(t, s.dtype, k, 1)
 		ke, err := packCSRLP(s, lp, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -227,15 +169,7 @@ func TestCSRLPEdges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			yn := make([]float32, 5*2)
-			if err := kn.Run(0, kn.Units(), x[:40], 2, yn, 2, 2, &ref.Epilogue{Act: ref.ActReLU}); err != nil {
-				t.Fatal(err)
-			}
-			for i, v := range yn {
-				if math.IsNaN(float64(v)) != (i/2 == 3) {
-					t.Fatalf("%s: NaN row: Y[%d] = %v", s.Name, i, v)
-				}
-			}
+			checkNaNRow(t, s.Name, kn, x)
 		}
 		if _, err := packCSRLP(s, randCSR(r, 3, 3, 1, -1, -1), 0); !errors.Is(err, ErrNotApplicable) {
 			t.Fatalf("%s packed a float32 CSR: %v", s.Name, err)
@@ -252,7 +186,6 @@ func TestCSRLPEdges(t *testing.T) {
 		if _, err := packCSRLP(s, wb, 0); !errors.Is(err, formats.ErrInvalid) {
 			t.Fatalf("%s packed column 9 of 9: %v", s.Name, err)
 		}
-		_ = fmt.Sprint
 	}
 }
 
@@ -262,51 +195,5 @@ func TestCSRLPEdges(t *testing.T) {
 //
 //	flock /tmp/sparsegen-cpu.lock go test ./asm -run '^$' -bench CSRLP -count 6 | benchstat -
 func BenchmarkCSRLP(b *testing.B) {
-	r := rand.New(rand.NewSource(92))
-	const m, k, n, density = 11008, 4096, 16, 0.1
-	c := &formats.CSR{Rows: m, Cols: k, RowPtr: make([]int64, m+1)}
-	for i := 0; i < m; i++ {
-		for j := 0; j < k; j++ {
-			if r.Float64() < density {
-				c.ColIdx = append(c.ColIdx, int32(j))
-				c.Val = append(c.Val, float32(r.NormFloat64()))
-			}
-		}
-		c.RowPtr[i+1] = int64(len(c.Val))
-	}
-	x := make([]float32, k*n)
-	for i := range x {
-		x[i] = float32(r.NormFloat64())
-	}
-	y := make([]float32, m*n)
-	for _, f := range Families() {
-		var w formats.Matrix = c
-		switch {
-		case f.Tile != 32 || f.Features&^hostFeatures() != 0 || f.ISA == Generic:
-			continue
-		case f.Format == "csr":
-		default:
-			t, err := formats.ParseDType(f.DType)
-			if err != nil || f.Format != CSRLPFormat(t) {
-				continue
-			}
-			if w, err = formats.CSRLPFromCSR(c, t); err != nil {
-				b.Fatal(err)
-			}
-		}
-		kern, err := f.Pack(w)
-		if err != nil {
-			b.Fatal(err)
-		}
-		bytes := kern.PackedBytes()
-		b.Run(fmt.Sprintf("%dx%d/n%d/%s", m, k, n, f.Name), func(b *testing.B) {
-			b.SetBytes(bytes)
-			b.ReportMetric(float64(bytes)/float64(len(c.Val)), "B/nnz")
-			for range b.N {
-				if err := kern.Run(0, kern.Units(), x, n, y, n, n, nil); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchCSRFamilies(b, 92, 16, func(f Family) bool { return f.Tile == 32 })
 }

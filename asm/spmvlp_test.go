@@ -14,22 +14,7 @@ import (
 // spmvLPRunnable lists the low-precision SpMV families this CPU runs (the pure-Go ones
 // always), failing when a dtype has none.
 func spmvLPRunnable(t *testing.T) []*spmvSpec {
-	var out []*spmvSpec
-	have := map[formats.DType]bool{}
-	for _, s := range spmvLPSpecs {
-		if s.Features&^hostFeatures() != 0 {
-			t.Logf("%s: CPU lacks %v, skipped", s.Name, s.Features&^hostFeatures())
-			continue
-		}
-		out = append(out, s)
-		have[s.dtype] = true
-	}
-	for _, d := range []formats.DType{formats.BF16, formats.F16, formats.I8} {
-		if !have[d] {
-			t.Fatalf("no %s SpMV family runs here", d)
-		}
-	}
-	return out
+	return lpRunnable(t, spmvLPSpecs, true, func(s *spmvSpec) (*Desc, formats.DType) { return &s.Desc, s.dtype })
 }
 
 // randCSRLP is randCSR's matrix converted to dtype dt (CSRLPFromCSR).
@@ -49,17 +34,7 @@ func packSpMVLPGuarded(t *testing.T, s *spmvSpec, w *formats.CSRLP, side guardSi
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.lp = guardCopy(t, k.lp, side)
-	k.cnt = guardCopy(t, k.cnt, side)
-	if k.scale != nil {
-		k.scale = guardCopy(t, k.scale, side)
-	}
-	if k.idx16 != nil {
-		k.idx16 = guardCopy(t, k.idx16, side)
-	} else {
-		k.idx32 = guardCopy(t, k.idx32, side)
-	}
-	return k
+	return guardSpMV(t, k, side)
 }
 
 // TestSpMVLPShapes: each low-precision SpMV family against ref's float64 oracle on W
@@ -68,15 +43,7 @@ func packSpMVLPGuarded(t *testing.T, s *spmvSpec, w *formats.CSRLP, side guardSi
 // the N > 1 column fallback, strided X and Y, every epilogue, packed streams next to guard
 // pages on both sides.
 func TestSpMVLPShapes(t *testing.T) {
-	type shape struct {
-		m, k        int
-		d           float64
-		empty, full int
-	}
-	shapes := []shape{
-		{1, 1, 1, -1, -1}, {1, 100, 0.4, -1, 0}, {6, 1, 0.5, 1, -1}, {7, 40, 0, -1, -1},
-		{19, 80, 0.3, 2, 11}, {5, 300, 0.1, 0, 3}, {33, 17, 0.9, 4, 5}, {40, 70, 0.5, 7, 30},
-	}
+	shapes := append(spmvShapes[:len(spmvShapes):len(spmvShapes)], spmvShape{40, 70, 0.5, 7, 30})
 	for _, s := range spmvLPRunnable(t) {
 		r := rand.New(rand.NewSource(int64(71 + s.dtype)))
 		cases := 0
@@ -84,18 +51,7 @@ func TestSpMVLPShapes(t *testing.T) {
 			w := randCSRLP(t, r, s.dtype, sh.m, sh.k, sh.d, sh.empty, sh.full)
 			wc := w.ToCSR()
 			for _, side := range []guardSide{guardAfter, guardBefore} {
-				kern := packSpMVLPGuarded(t, s, w, side)
-				for ei, epi := range csrEpilogues(r, sh.m) {
-					n, ldx, ldy := 1, 1, 1
-					if ei%3 == 1 {
-						ldx, ldy = 3, 2
-					}
-					if ei%4 == 3 {
-						n, ldx, ldy = 3, 4, 5 // the column-by-column fallback
-					}
-					csrCase(t, kern, wc, r, n, ldx, ldy, epi, side)
-					cases++
-				}
+				cases += spmvSweep(t, packSpMVLPGuarded(t, s, w, side), wc, r, side)
 			}
 		}
 		// Every row length from 0 to 2·(2·Lanes)+3: full rows of K columns, 5 rows each.
@@ -164,22 +120,7 @@ func TestSpMVLPEdges(t *testing.T) {
 		for i := range x {
 			x[i] = float32(r.NormFloat64())
 		}
-		whole := make([]float32, 70*2)
-		parts := make([]float32, 70*2)
-		epi := &ref.Epilogue{Act: ref.ActGELU}
-		if err := kern.Run(0, kern.Units(), x, 2, whole, 2, 2, epi); err != nil {
-			t.Fatal(err)
-		}
-		for u := 0; u < kern.Units(); u += 3 {
-			if err := kern.Run(u, min(u+3, kern.Units()), x, 2, parts, 2, 2, epi); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for i := range whole {
-			if math.Float32bits(whole[i]) != math.Float32bits(parts[i]) {
-				t.Fatalf("%s: unit split changed Y[%d]: %v vs %v", s.Name, i, whole[i], parts[i])
-			}
-		}
+		checkUnitSplit(t, s.Name, kern, x, 2, 3, &ref.Epilogue{Act: ref.ActGELU})
 		// K = 0: Y = epi(0).
 		w0 := &formats.CSRLP{Rows: 6, RowPtr: make([]int64, 7), DType: s.dtype}
 		if s.dtype == formats.I8 {
@@ -189,16 +130,7 @@ func TestSpMVLPEdges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bias := []float32{1, -2, 3, -4, 5, -6}
-		y := []float32{9, 9, 9, 9, 9, 9}
-		if err := k0.Run(0, k0.Units(), nil, 1, y, 1, 1, &ref.Epilogue{Bias: bias, Act: ref.ActReLU}); err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range y {
-			if v != max(bias[i], 0) {
-				t.Fatalf("%s: K = 0: Y[%d] = %v, want %v", s.Name, i, v, max(bias[i], 0))
-			}
-		}
+		checkK0(t, s.Name, k0)
 		// M = 0.
 		kz, err := packSpMVLP(s, &formats.CSRLP{Cols: 5, RowPtr: []int64{0}, DType: s.dtype, Scale: []float32{}})
 		if err != nil {
@@ -207,50 +139,9 @@ func TestSpMVLPEdges(t *testing.T) {
 		if kz.Units() != 0 || kz.Run(0, 0, nil, 1, nil, 1, 1, nil) != nil {
 			t.Fatalf("%s: M = 0: %d units", s.Name, kz.Units())
 		}
-		// Exact widening: row i holds one weight v at column c (among zeros), X = 1 there.
+		// Exact widening: row i holds one weight among stored zeros, X = 1 at its column.
 		const k = 50
-		var vals []float32
-		lp := &formats.CSRLP{Cols: k, RowPtr: []int64{0}, DType: s.dtype}
-		add := func(v float32, q int8, b uint16, sc float32) {
-			i := lp.Rows
-			c := (i * 7) % k
-			for j := c - 2; j <= c+2; j++ { // stored zeros around it
-				if j < 0 || j >= k {
-					continue
-				}
-				lp.ColIdx = append(lp.ColIdx, int32(j))
-				if s.dtype == formats.I8 {
-					lp.I8 = append(lp.I8, map[bool]int8{true: q}[j == c])
-				} else {
-					lp.Bits = append(lp.Bits, map[bool]uint16{true: b}[j == c])
-				}
-			}
-			if s.dtype == formats.I8 {
-				lp.Scale = append(lp.Scale, sc)
-			}
-			lp.Rows++
-			lp.RowPtr = append(lp.RowPtr, int64(len(lp.ColIdx)))
-			vals = append(vals, v)
-		}
-		switch s.dtype {
-		case formats.BF16:
-			for _, b := range []uint16{0x7f7f, 0xff7f, 0x0001, 0x8080, 0x3f80, 0x7f80, 0xff80} {
-				add(formats.BF16ToFloat32(b), 0, b, 0)
-			}
-		case formats.F16:
-			for _, b := range []uint16{0x0001, 0x83ff, 0x7bff, 0xfbff, 0x3c00, 0x7c00, 0xfc00} {
-				add(formats.F16ToFloat32(b), 0, b, 0)
-			}
-		case formats.I8:
-			q := []int8{127, -127, 1, -1, 64, 3}
-			sc := []float32{3e-3, 1e30, 1e-38, 7, -2, 0}
-			for i := range q {
-				add(sc[i]*float32(q[i]), q[i], 0, sc[i])
-			}
-		}
-		if err := lp.Validate(); err != nil {
-			t.Fatal(err)
-		}
+		lp, vals := lpOneHot(t, s.dtype, k, 2)
 		ke, err := packSpMVLP(s, lp)
 		if err != nil {
 			t.Fatal(err)
@@ -274,15 +165,7 @@ func TestSpMVLPEdges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			yn := make([]float32, 5)
-			if err := kn.Run(0, kn.Units(), x[:20], 1, yn, 1, 1, &ref.Epilogue{Act: ref.ActReLU}); err != nil {
-				t.Fatal(err)
-			}
-			for i, v := range yn {
-				if math.IsNaN(float64(v)) != (i == 3) {
-					t.Fatalf("%s: NaN row: Y[%d] = %v", s.Name, i, v)
-				}
-			}
+			checkNaNRow(t, s.Name, kn, x)
 		}
 		// Refusals: a float32 CSR, another dtype, a bad column index, and K > 65536 for
 		// 16-bit indices (the pure-Go kernel takes it).
@@ -362,51 +245,5 @@ func TestSpMVLPRegistered(t *testing.T) {
 //
 //	flock /tmp/sparsegen-cpu.lock go test ./asm -run '^$' -bench SpMVLP -count 6 | benchstat -
 func BenchmarkSpMVLP(b *testing.B) {
-	r := rand.New(rand.NewSource(75))
-	const m, k, density = 11008, 4096, 0.1
-	c := &formats.CSR{Rows: m, Cols: k, RowPtr: make([]int64, m+1)}
-	for i := 0; i < m; i++ {
-		for j := 0; j < k; j++ {
-			if r.Float64() < density {
-				c.ColIdx = append(c.ColIdx, int32(j))
-				c.Val = append(c.Val, float32(r.NormFloat64()))
-			}
-		}
-		c.RowPtr[i+1] = int64(len(c.Val))
-	}
-	x := make([]float32, k)
-	for i := range x {
-		x[i] = float32(r.NormFloat64())
-	}
-	y := make([]float32, m)
-	for _, f := range Families() {
-		var w formats.Matrix = c
-		switch {
-		case f.IndexBits != 16 || f.Features&^hostFeatures() != 0 || f.ISA == Generic:
-			continue
-		case f.Format == "csr":
-		default:
-			t, err := formats.ParseDType(f.DType)
-			if err != nil || f.Format != CSRLPFormat(t) {
-				continue
-			}
-			if w, err = formats.CSRLPFromCSR(c, t); err != nil {
-				b.Fatal(err)
-			}
-		}
-		kern, err := f.Pack(w)
-		if err != nil {
-			b.Fatal(err)
-		}
-		bytes := kern.(*spmvKernel).PackedBytes()
-		b.Run(fmt.Sprintf("%dx%d/%s", m, k, f.Name), func(b *testing.B) {
-			b.SetBytes(bytes)
-			b.ReportMetric(float64(bytes)/float64(len(c.Val)), "B/nnz")
-			for range b.N {
-				if err := kern.Run(0, kern.Units(), x, 1, y, 1, 1, nil); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchCSRFamilies(b, 75, 1, func(f Family) bool { return f.IndexBits == 16 })
 }

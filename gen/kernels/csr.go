@@ -84,22 +84,12 @@ var CSR = Family{
 		fmt.Fprintf(&b, "// csr%sFeatures are the CPU features the csr%[1]s tile functions use.\nconst csr%[1]sFeatures = %[2]s\n\n", id, features)
 		fmt.Fprintf(&b, "// csr%sLanes is the vector width in float32 lanes.\nconst csr%[1]sLanes = %d\n\n", id, lanesOf(isa))
 		fmt.Fprintf(&b, "// csr%sTiles[log2 R][masked][u] is the tile function of R rows × u vectors (nil: does not fit).\nvar csr%[1]sTiles = [%d][2][%d]csrTileFunc{\n", id, len(CSRGroups), CSRMaxU+1)
-		for _, r := range CSRGroups {
-			b.WriteString("\t{\n")
-			for _, masked := range []bool{false, true} {
-				names := []string{""}
-				for u := 1; u <= CSRMaxU; u++ {
-					n := ""
-					if CSRFits(r, u, vecRegsOf(isa)) {
-						n = CSRFuncName(isa, r, u, masked)
-					}
-					names = append(names, n)
-				}
-				fmt.Fprintf(&b, "\t\t{%s},\n", goFuncList(names))
+		writeCSRTileRows(&b, func(r, u int, masked bool) string {
+			if !CSRFits(r, u, vecRegsOf(isa)) {
+				return ""
 			}
-			b.WriteString("\t},\n")
-		}
-		b.WriteString("}\n")
+			return CSRFuncName(isa, r, u, masked)
+		})
 		return b.String()
 	},
 	Kernels:   csrKernels,
@@ -139,6 +129,23 @@ func csrKernelsOf(isa, fn, format, dtype string, name func(r, u int, masked bool
 			Tile: c.T, Rows: c.R, MinN: c.MinN, MaxN: c.MaxN})
 	}
 	return ks
+}
+
+// writeCSRTileRows writes the rows and closing brace of a [log2 R][masked][u] tile table:
+// name gives each tile function's name, "" for nil.
+func writeCSRTileRows(b *strings.Builder, name func(r, u int, masked bool) string) {
+	for _, r := range CSRGroups {
+		b.WriteString("\t{\n")
+		for _, masked := range []bool{false, true} {
+			names := []string{""}
+			for u := 1; u <= CSRMaxU; u++ {
+				names = append(names, name(r, u, masked))
+			}
+			fmt.Fprintf(b, "\t\t{%s},\n", goFuncList(names))
+		}
+		b.WriteString("\t},\n")
+	}
+	b.WriteString("}\n")
 }
 
 func vecRegsOf(isa string) int {

@@ -81,22 +81,12 @@ func csrLPFamily(e vm.Elem) Family {
 			var b strings.Builder
 			fmt.Fprintf(&b, "// csr%sFeatures are the CPU features the csr%[1]s tile functions use.\nconst csr%[1]sFeatures = %[2]s\n\n", id, features)
 			fmt.Fprintf(&b, "// csr%sTiles[log2 R][masked][u] is the %s tile function of R rows × u vectors (nil: not generated).\nvar csr%[1]sTiles = [%[3]d][2][%[4]d]csrLPTileFunc{\n", id, e, len(CSRGroups), CSRMaxU+1)
-			for _, r := range CSRGroups {
-				b.WriteString("\t{\n")
-				for _, masked := range []bool{false, true} {
-					names := []string{""}
-					for u := 1; u <= CSRMaxU; u++ {
-						n := ""
-						if ts[[2]int{r, u}] {
-							n = CSRLPFuncName(isa, e, r, u, masked)
-						}
-						names = append(names, n)
-					}
-					fmt.Fprintf(&b, "\t\t{%s},\n", goFuncList(names))
+			writeCSRTileRows(&b, func(r, u int, masked bool) string {
+				if !ts[[2]int{r, u}] {
+					return ""
 				}
-				b.WriteString("\t},\n")
-			}
-			b.WriteString("}\n")
+				return CSRLPFuncName(isa, e, r, u, masked)
+			})
 			return b.String()
 		},
 		Kernels: func(isa string) []Kernel {
