@@ -214,6 +214,9 @@ type csrSpec struct {
 	// group (1, 2 or 4; the tiles for R must exist for every U ≤ Tile/Lanes).
 	Desc
 	tiles *[csrGroups][2][csrMaxU + 1]csrTileFunc // [log2 R][masked][U]
+	// A low-precision family (csrlp.go) has a dtype and its tiles instead.
+	dtype   formats.DType
+	lpTiles *[csrGroups][2][csrMaxU + 1]csrLPTileFunc
 }
 
 // registerCSRGen registers the CSR families of a generated manifest on their tile table.
@@ -358,9 +361,11 @@ func NewCSRKernelGroup(family string, w *formats.CSR, r, kc int) (Kernel, error)
 var csrSpecs []*csrSpec
 
 type csrKernel struct {
-	spec *csrSpec
-	p    *CSRPacked
-	pool sync.Pool // *[]float32 X panels
+	spec  *csrSpec
+	p     *CSRPacked
+	lp    []byte    // a low-precision family's weights in p's order (p.Vals is then nil)
+	scale []float32 // int8 weights: one per row
+	pool  sync.Pool // *[]float32 X panels
 }
 
 func (c *csrKernel) Name() string              { return c.spec.Name }
@@ -369,7 +374,9 @@ func (c *csrKernel) Shape() (int, int)         { return c.p.M, c.p.K }
 func (c *csrKernel) Units() int                { return c.p.Groups }
 func (c *csrKernel) UnitRows(u int) (int, int) { return u * c.p.R, min(u*c.p.R+c.p.R, c.p.M) }
 func (c *csrKernel) UnitCost() []int64         { return c.p.Cost }
-func (c *csrKernel) PackedBytes() int64        { return c.p.Bytes() }
+func (c *csrKernel) PackedBytes() int64 {
+	return c.p.Bytes() + int64(len(c.lp)) + 4*int64(len(c.scale))
+}
 
 // Packed exposes the plan (read-only) for tests and benchmarks.
 func (c *csrKernel) Packed() *CSRPacked { return c.p }
@@ -511,13 +518,22 @@ func (c *csrKernel) runTile(u0, u1 int, blockPanel func(b int) []float32, w int,
 		full--
 	}
 	var scratch [4 * 128]float32
-	var sbias [4]float32
+	var sbias, sscale [4]float32
 	var dummy float32
-	ti := log2int(R)
-	fn, tail := s.tiles[ti][0][t/L], L
+	ti, masked, u := log2int(R), 0, t/L
+	tail := L
 	if w < t {
-		u := (w + L - 1) / L
-		fn, tail = s.tiles[ti][1][u], w-(u-1)*L
+		masked, u = 1, (w+L-1)/L
+		tail = w - (u-1)*L
+	}
+	// call runs the tile function on ng groups from entry st: the float32 one, or the
+	// low-precision one on c.lp with the groups' scales sp.
+	call := func(st int64, cn *uint32, ng int, xb, yp *float32, ldy, flags int, bp, sp *float32) {
+		if s.lpTiles != nil {
+			s.lpTiles[ti][masked][u](&c.lp[st*int64(s.dtype.Bytes())], &p.Offs[st], cn, ng, xb, yp, ldy, flags, bp, sp, lo, hi, tail)
+			return
+		}
+		s.tiles[ti][masked][u](&p.Vals[st], &p.Offs[st], cn, ng, xb, yp, ldy, flags, bp, lo, hi, tail)
 	}
 	for b := 0; b < p.Blocks; b++ {
 		flags := epiLoadY
@@ -536,11 +552,14 @@ func (c *csrKernel) runTile(u0, u1 int, blockPanel func(b int) []float32, w int,
 			for ge < full && (start[ge+1]-start[g])*int64(t) <= csrChunkWork {
 				ge++
 			}
-			bptr := &dummy
+			bptr, sptr := &dummy, &dummy
 			if flags&epiBias != 0 {
 				bptr = &bias[g*R]
 			}
-			fn(&p.Vals[start[g]], &p.Offs[start[g]], &cnt[g], ge-g, xb, &y[g*R*ldy], ldy, flags, bptr, lo, hi, tail)
+			if c.scale != nil {
+				sptr = &c.scale[g*R]
+			}
+			call(start[g], &cnt[g], ge-g, xb, &y[g*R*ldy], ldy, flags, bptr, sptr)
 			g = ge
 		}
 		if ragged {
@@ -554,7 +573,10 @@ func (c *csrKernel) runTile(u0, u1 int, blockPanel func(b int) []float32, w int,
 			if flags&epiBias != 0 {
 				copy(sbias[:rows], bias[g*R:])
 			}
-			fn(&p.Vals[start[g]], &p.Offs[start[g]], &cnt[g], 1, xb, &scratch[0], t, flags, &sbias[0], lo, hi, tail)
+			if c.scale != nil {
+				copy(sscale[:rows], c.scale[g*R:])
+			}
+			call(start[g], &cnt[g], 1, xb, &scratch[0], t, flags, &sbias[0], &sscale[0])
 			if b == p.Blocks-1 {
 				for i := 0; i < rows; i++ {
 					copy(y[(g*R+i)*ldy:(g*R+i)*ldy+w], scratch[i*t:i*t+w])

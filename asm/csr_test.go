@@ -143,14 +143,7 @@ func csrCheck(t *testing.T, what string, w *formats.CSR, x []float32, ldx int, y
 func csrCase(t *testing.T, kern Kernel, w *formats.CSR, r *rand.Rand, n, ldx, ldy int, epi *ref.Epilogue, side guardSide) []float32 {
 	t.Helper()
 	m, k := w.Shape()
-	x := guardSlice[float32](t, max(0, (k-1)*ldx+n), side)
-	for i := range x {
-		x[i] = float32(r.NormFloat64())
-	}
-	y := guardSlice[float32](t, max(0, (m-1)*ldy+n), side)
-	for i := range y {
-		y[i] = float32(r.NormFloat64())
-	}
+	x, y := csrOperands(t, w, r, n, ldx, ldy, side)
 	y0 := append([]float32(nil), y...)
 	e := epi
 	if epi != nil && epi.Bias != nil {

@@ -136,37 +136,14 @@ func TestGemvUnitsAndEdges(t *testing.T) {
 		for i := range x {
 			x[i] = float32(r.NormFloat64())
 		}
-		whole := make([]float32, 70*2)
-		parts := make([]float32, 70*2)
-		if err := kern.Run(0, kern.Units(), x, 2, whole, 2, 2, nil); err != nil {
-			t.Fatal(err)
-		}
-		for u := 0; u < kern.Units(); u += 3 {
-			if err := kern.Run(u, min(u+3, kern.Units()), x, 2, parts, 2, 2, nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for i := range whole {
-			if math.Float32bits(whole[i]) != math.Float32bits(parts[i]) {
-				t.Fatalf("%s: unit split changed Y[%d]: %v vs %v", s.Name, i, whole[i], parts[i])
-			}
-		}
+		checkUnitSplit(t, s.Name, kern, x, 2, 3, nil)
 		// K = 0: Y = epi(0).
 		w0 := &formats.Dense{Rows: 6, Cols: 0, Stride: 0}
 		k0, err := packGemv(s, w0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		bias := []float32{1, -2, 3, -4, 5, -6}
-		y := []float32{9, 9, 9, 9, 9, 9}
-		if err := k0.Run(0, k0.Units(), nil, 1, y, 1, 1, &ref.Epilogue{Bias: bias, Act: ref.ActReLU}); err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range y {
-			if v != max(bias[i], 0) {
-				t.Fatalf("%s: K = 0: Y[%d] = %v, want %v", s.Name, i, v, max(bias[i], 0))
-			}
-		}
+		checkK0(t, s.Name, k0)
 		// M = 0.
 		kz, err := packGemv(s, &formats.Dense{Rows: 0, Cols: 5, Stride: 5})
 		if err != nil {

@@ -13,22 +13,7 @@ import (
 // gemvLPRunnable lists the low-precision GEMV families this CPU runs (the pure-Go ones
 // always), failing when a dtype has none.
 func gemvLPRunnable(t *testing.T) []*gemvLPSpec {
-	var out []*gemvLPSpec
-	have := map[formats.DType]bool{}
-	for _, s := range gemvLPSpecs {
-		if s.Features&^hostFeatures() != 0 {
-			t.Logf("%s: CPU lacks %v, skipped", s.Name, s.Features&^hostFeatures())
-			continue
-		}
-		out = append(out, s)
-		have[s.dtype] = true
-	}
-	for _, d := range []formats.DType{formats.BF16, formats.F16, formats.I8} {
-		if !have[d] {
-			t.Fatalf("no %s GEMV family runs here", d)
-		}
-	}
-	return out
+	return lpRunnable(t, gemvLPSpecs, true, func(s *gemvLPSpec) (*Desc, formats.DType) { return &s.Desc, s.dtype })
 }
 
 // randLP is a random rows×cols W in dtype t with row stride `stride` (≥ cols); the values
@@ -140,21 +125,7 @@ func TestGemvLPEdges(t *testing.T) {
 		for i := range x {
 			x[i] = float32(r.NormFloat64())
 		}
-		whole := make([]float32, 70*2)
-		parts := make([]float32, 70*2)
-		if err := kern.Run(0, kern.Units(), x, 2, whole, 2, 2, nil); err != nil {
-			t.Fatal(err)
-		}
-		for u := 0; u < kern.Units(); u += 3 {
-			if err := kern.Run(u, min(u+3, kern.Units()), x, 2, parts, 2, 2, nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for i := range whole {
-			if math.Float32bits(whole[i]) != math.Float32bits(parts[i]) {
-				t.Fatalf("%s: unit split changed Y[%d]: %v vs %v", s.Name, i, whole[i], parts[i])
-			}
-		}
+		checkUnitSplit(t, s.Name, kern, x, 2, 3, nil)
 		// K = 0: Y = epi(0).
 		w0 := &formats.DenseLP{Rows: 6, DType: s.dtype}
 		if s.dtype == formats.I8 {
@@ -164,16 +135,7 @@ func TestGemvLPEdges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bias := []float32{1, -2, 3, -4, 5, -6}
-		y := []float32{9, 9, 9, 9, 9, 9}
-		if err := k0.Run(0, k0.Units(), nil, 1, y, 1, 1, &ref.Epilogue{Bias: bias, Act: ref.ActReLU}); err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range y {
-			if v != max(bias[i], 0) {
-				t.Fatalf("%s: K = 0: Y[%d] = %v, want %v", s.Name, i, v, max(bias[i], 0))
-			}
-		}
+		checkK0(t, s.Name, k0)
 		// M = 0.
 		wz := &formats.DenseLP{Cols: 5, Stride: 5, DType: s.dtype}
 		kz, err := packGemvLP(s, wz)
@@ -242,15 +204,7 @@ func TestGemvLPEdges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			yn := make([]float32, 5)
-			if err := kn.Run(0, kn.Units(), x[:20], 1, yn, 1, 1, &ref.Epilogue{Act: ref.ActReLU}); err != nil {
-				t.Fatal(err)
-			}
-			for i, v := range yn {
-				if math.IsNaN(float64(v)) != (i == 3) {
-					t.Fatalf("%s: NaN row: Y[%d] = %v", s.Name, i, v)
-				}
-			}
+			checkNaNRow(t, s.Name, kn, x)
 		}
 		if _, err := packGemvLP(s, randDense(r, 3, 3, 3)); err == nil {
 			t.Fatalf("%s packed a float32 matrix", s.Name)

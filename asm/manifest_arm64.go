@@ -9,6 +9,9 @@ package asm
 var generatedManifests = [][]Desc{
 	bsrNEONManifest,
 	csrNEONManifest,
+	csrbf16NEONManifest,
+	csrf16NEONManifest,
+	csri8NEONManifest,
 	gemmNEONManifest,
 	gemvNEONManifest,
 	gemvbf16NEONManifest,
@@ -16,4 +19,7 @@ var generatedManifests = [][]Desc{
 	gemvi8NEONManifest,
 	nmNEONManifest,
 	spmvNEONManifest,
+	spmvbf16NEONManifest,
+	spmvf16NEONManifest,
+	spmvi8NEONManifest,
 }

@@ -134,12 +134,16 @@ func TestKernelNames(t *testing.T) {
 				keep, group = 2, 4
 			}
 			w = randNM(r, 13, 40, keep, group)
-		case "dense_bf16", "dense_f16", "dense_i8":
+		case "dense_bf16", "dense_f16", "dense_i8", "csr_bf16", "csr_f16", "csr_i8":
 			dt, err := formats.ParseDType(f.DType)
-			if err == nil {
+			format := LPFormat(dt)
+			if err == nil && f.Format == CSRLPFormat(dt) {
+				format = CSRLPFormat(dt)
+				w, err = formats.CSRLPFromCSR(csr, dt)
+			} else if err == nil {
 				w, err = formats.DenseLPFromDense(dense, dt)
 			}
-			if err != nil || LPFormat(dt) != f.Format {
+			if err != nil || format != f.Format {
 				t.Errorf("%s: format %q, value type %q: %v", f.Name, f.Format, f.DType, err)
 				continue
 			}

@@ -34,11 +34,14 @@ type spmvGenKernel struct {
 }
 
 // spmvSpec is one SpMV family: its descriptor (IndexBits, Bcast, Lanes: the index-stream
-// padding) and its generated function.
+// padding) and its generated function. A low-precision family (spmvlp.go) has a dtype and
+// lp, or no function at all: the pure-Go kernel.
 type spmvSpec struct {
 	Desc
-	f16 spmvI16Func
-	f32 spmvI32Func
+	f16   spmvI16Func
+	f32   spmvI32Func
+	dtype formats.DType // 0: float32 values
+	lp    spmvLPFunc
 }
 
 // registerSpMVGen registers the SpMV families of a generated manifest on their functions.
@@ -51,11 +54,17 @@ func registerSpMVGen(m []Desc, kernels []spmvGenKernel) {
 
 var spmvSpecs []*spmvSpec
 
+// registerSpMV registers s; spmvSpecs lists the float32 ones (spmvLPSpecs the others).
 func registerSpMV(s *spmvSpec) {
-	spmvSpecs = append(spmvSpecs, s)
+	if s.dtype == 0 {
+		spmvSpecs = append(spmvSpecs, s)
+	}
 	Register(Family{
 		Desc: &s.Desc,
 		Pack: func(w formats.Matrix) (Kernel, error) {
+			if s.dtype != 0 {
+				return packSpMVLP(s, w)
+			}
 			c, ok := w.(*formats.CSR)
 			if !ok {
 				return nil, fmt.Errorf("%w: %s takes CSR, not %T", ErrNotApplicable, s.Name, w)
@@ -68,7 +77,9 @@ func registerSpMV(s *spmvSpec) {
 type spmvKernel struct {
 	spec  *spmvSpec
 	m, k  int
-	vals  []float32
+	vals  []float32 // float32 families
+	lp    []byte    // low-precision families: the values as stored (little-endian), padded
+	scale []float32 // int8 values: one per row
 	idx16 []uint16
 	idx32 []uint32
 	cnt   []uint32
@@ -78,30 +89,40 @@ type spmvKernel struct {
 }
 
 func packSpMV(s *spmvSpec, w *formats.CSR) (*spmvKernel, error) {
-	// The structure here; each column index is checked as it is converted (in [0, K) and
-	// after the row's previous one), flags folded without a branch per entry.
 	if err := w.ValidateStructure(); err != nil {
 		return nil, err
 	}
-	if s.IndexBits == 16 && w.Cols > 1<<16 {
-		return nil, fmt.Errorf("%w: %s needs K ≤ 65536, have %d", ErrNotApplicable, s.Name, w.Cols)
+	k, err := packSpMVPattern(s, w.Rows, w.Cols, w.RowPtr, w.ColIdx, w.Validate)
+	if err != nil {
+		return nil, err
 	}
-	nnz := len(w.Val)
-	k := &spmvKernel{spec: s, m: w.Rows, k: w.Cols,
-		vals: make([]float32, nnz+s.Lanes), cnt: make([]uint32, w.Rows+1),
-		start: append([]int64(nil), w.RowPtr...), cost: make([]int64, w.Rows+1)}
+	k.vals = make([]float32, len(w.Val)+s.Lanes)
 	copy(k.vals, w.Val)
+	return k, nil
+}
+
+// packSpMVPattern packs the pattern of a CSR matrix whose structure (ValidateStructure) is
+// valid: the index stream of s's width, padded by s.Lanes zeros, the row counts and costs.
+// Each column index is checked as it is converted (in [0, K) and after the row's previous
+// one), flags folded without a branch per entry; validate names a bad one.
+func packSpMVPattern(s *spmvSpec, rows, cols int, rowPtr []int64, colIdx []int32, validate func() error) (*spmvKernel, error) {
+	if s.IndexBits == 16 && cols > 1<<16 {
+		return nil, fmt.Errorf("%w: %s needs K ≤ 65536, have %d", ErrNotApplicable, s.Name, cols)
+	}
+	nnz := len(colIdx)
+	k := &spmvKernel{spec: s, m: rows, k: cols, cnt: make([]uint32, rows+1),
+		start: append([]int64(nil), rowPtr...), cost: make([]int64, rows+1)}
 	var bad uint32
-	kk := uint32(w.Cols)
+	kk := uint32(cols)
 	if s.IndexBits == 16 {
 		k.idx16 = make([]uint16, nnz+s.Lanes)
 	} else {
 		k.idx32 = make([]uint32, nnz+s.Lanes)
 	}
-	for r := 0; r < w.Rows; r++ {
+	for r := 0; r < rows; r++ {
 		prev := int64(-1)
-		lo, hi := w.RowPtr[r], w.RowPtr[r+1]
-		for q, c := range w.ColIdx[lo:hi] {
+		lo, hi := rowPtr[r], rowPtr[r+1]
+		for q, c := range colIdx[lo:hi] {
 			bad |= b2u(uint32(c) >= kk) | b2u(int64(c) <= prev)
 			prev = int64(c)
 			if s.IndexBits == 16 {
@@ -112,13 +133,13 @@ func packSpMV(s *spmvSpec, w *formats.CSR) (*spmvKernel, error) {
 		}
 	}
 	if bad != 0 {
-		if err := w.Validate(); err != nil {
+		if err := validate(); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: csr column index outside [0, %d) or out of order", formats.ErrInvalid, w.Cols)
+		return nil, fmt.Errorf("%w: csr column index outside [0, %d) or out of order", formats.ErrInvalid, cols)
 	}
-	for r := 0; r < w.Rows; r++ {
-		k.cnt[r] = uint32(w.RowPtr[r+1] - w.RowPtr[r])
+	for r := 0; r < rows; r++ {
+		k.cnt[r] = uint32(rowPtr[r+1] - rowPtr[r])
 		k.cost[r+1] = k.cost[r] + int64(k.cnt[r]) + 1
 	}
 	return k, nil
@@ -131,7 +152,7 @@ func (k *spmvKernel) Units() int                { return k.m }
 func (k *spmvKernel) UnitRows(u int) (int, int) { return u, u + 1 }
 func (k *spmvKernel) UnitCost() []int64         { return k.cost }
 func (k *spmvKernel) PackedBytes() int64 {
-	return int64(len(k.vals))*4 + int64(len(k.idx16))*2 + int64(len(k.idx32))*4 + int64(len(k.cnt))*4 + int64(len(k.start))*8
+	return int64(len(k.vals))*4 + int64(len(k.lp)) + int64(len(k.scale))*4 + int64(len(k.idx16))*2 + int64(len(k.idx32))*4 + int64(len(k.cnt))*4 + int64(len(k.start))*8
 }
 
 func (k *spmvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) error {
@@ -168,9 +189,12 @@ func (k *spmvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 				bptr = &bias[r]
 			}
 			p := k.start[r]
-			if k.spec.IndexBits == 16 {
+			switch {
+			case k.spec.dtype != 0:
+				k.runLP(r, re, xv, y[r*ldy+j:], ldy, flags, bias, lo, hi)
+			case k.spec.IndexBits == 16:
 				k.spec.f16(&k.vals[p], &k.idx16[p], &k.cnt[r], re-r, &xv[0], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
-			} else {
+			default:
 				k.spec.f32(&k.vals[p], &k.idx32[p], &k.cnt[r], re-r, &xv[0], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
 			}
 			r = re

@@ -27,7 +27,22 @@ func packSpMVGuarded(t *testing.T, s *spmvSpec, w *formats.CSR, side guardSide) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.vals = guardCopy(t, k.vals, side)
+	return guardSpMV(t, k, side)
+}
+
+// guardSpMV moves k's packed streams (values, low-precision values and scales, indices,
+// counts) next to a guard page on side.
+func guardSpMV(t *testing.T, k *spmvKernel, side guardSide) *spmvKernel {
+	t.Helper()
+	if k.vals != nil {
+		k.vals = guardCopy(t, k.vals, side)
+	}
+	if k.lp != nil {
+		k.lp = guardCopy(t, k.lp, side)
+	}
+	if k.scale != nil {
+		k.scale = guardCopy(t, k.scale, side)
+	}
 	k.cnt = guardCopy(t, k.cnt, side)
 	if k.idx16 != nil {
 		k.idx16 = guardCopy(t, k.idx16, side)
@@ -37,32 +52,26 @@ func packSpMVGuarded(t *testing.T, s *spmvSpec, w *formats.CSR, side guardSide) 
 	return k
 }
 
+// spmvShape is a test matrix: M×K at density d, with an empty and a full row (−1: none).
+type spmvShape struct {
+	m, k        int
+	d           float64
+	empty, full int
+}
+
+// spmvShapes: M = 1, K = 1, no entries, empty and full rows, short and long rows.
+var spmvShapes = []spmvShape{
+	{1, 1, 1, -1, -1}, {1, 100, 0.4, -1, 0}, {6, 1, 0.5, 1, -1}, {7, 40, 0, -1, -1},
+	{19, 80, 0.3, 2, 11}, {5, 300, 0.1, 0, 3}, {33, 17, 0.9, 4, 5},
+}
+
 func TestSpMVShapes(t *testing.T) {
 	r := rand.New(rand.NewSource(11))
-	type shape struct {
-		m, k        int
-		d           float64
-		empty, full int
-	}
-	shapes := []shape{
-		{1, 1, 1, -1, -1}, {1, 100, 0.4, -1, 0}, {6, 1, 0.5, 1, -1}, {7, 40, 0, -1, -1},
-		{19, 80, 0.3, 2, 11}, {5, 300, 0.1, 0, 3}, {33, 17, 0.9, 4, 5},
-	}
 	for _, s := range spmvRunnable(t) {
-		for si, sh := range shapes {
+		for si, sh := range spmvShapes {
 			w := randCSR(r, sh.m, sh.k, sh.d, sh.empty, sh.full)
 			for _, side := range []guardSide{guardAfter, guardBefore} {
-				kern := packSpMVGuarded(t, s, w, side)
-				for ei, epi := range csrEpilogues(r, sh.m) {
-					n, ldx, ldy := 1, 1, 1
-					if ei%3 == 1 {
-						ldx, ldy = 3, 2
-					}
-					if ei%4 == 3 {
-						n, ldx, ldy = 3, 4, 5 // the column-by-column fallback
-					}
-					csrCase(t, kern, w, r, n, ldx, ldy, epi, side)
-				}
+				spmvSweep(t, packSpMVGuarded(t, s, w, side), w, r, side)
 				_ = si
 			}
 		}

@@ -10,11 +10,12 @@ import (
 	"github.com/sparsegen/sparsegen/formats"
 )
 
-// TestDenseDTypePattern: "dense:bf16" and friends parse, print back and synthesize a
-// DenseLP of that dtype from the float32 weights; "dense:f32" is plain dense.
+// TestDenseDTypePattern: "dense:bf16" and "unstructured:0.9:bf16" and friends parse, print
+// back and synthesize a DenseLP or CSRLP of that dtype from the float32 weights (the CSR
+// pruned as in float32); ":f32" is plain float32.
 func TestDenseDTypePattern(t *testing.T) {
 	d := RandomDense(3, 9, 21)
-	for _, s := range []string{"dense:bf16", "dense:f16", "dense:i8"} {
+	for _, s := range []string{"dense:bf16", "dense:f16", "dense:i8", "unstructured:0.9:bf16", "unstructured:0.5:f16", "unstructured:0.75:i8"} {
 		p, err := ParsePattern(s)
 		if err != nil || p.String() != s {
 			t.Fatalf("%s: %v %v", s, p, err)
@@ -23,10 +24,32 @@ func TestDenseDTypePattern(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lp, ok := w.(*formats.DenseLP)
-		if !ok || lp.DType != p.DType || lp.Rows != 9 || lp.Cols != 21 {
+		if m, k := w.Shape(); m != 9 || k != 21 {
+			t.Fatalf("%s: synthesized %d×%d", s, m, k)
+		}
+		if lp, ok := w.(*formats.DenseLP); ok && lp.DType == p.DType && p.Kind == Dense {
+			continue
+		}
+		lp, ok := w.(*formats.CSRLP)
+		if !ok || lp.DType != p.DType || p.Kind != Unstructured {
 			t.Fatalf("%s: synthesized %T", s, w)
 		}
+		q := p
+		q.DType = 0
+		w32, err := Synthesize(d, q) // the same pruning, in float32
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := formats.CSRLPFromCSR(w32.(*formats.CSR), p.DType)
+		if err != nil || len(want.ColIdx) != len(lp.ColIdx) || want.NNZ() != lp.NNZ() {
+			t.Fatalf("%s: %d stored, float32 pruning keeps %d (%v)", s, len(lp.ColIdx), len(want.ColIdx), err)
+		}
+	}
+	if p, err := ParsePattern("unstructured:0.9:f32"); err != nil || p != (Pattern{Kind: Unstructured, Sparsity: 0.9}) {
+		t.Fatalf("unstructured:0.9:f32: %v %v", p, err)
+	}
+	if _, err := ParsePattern("unstructured:0.9:f64"); err == nil {
+		t.Fatal("unstructured:0.9:f64 parsed")
 	}
 	if p, err := ParsePattern("dense:f32"); err != nil || p != (Pattern{Kind: Dense}) {
 		t.Fatalf("dense:f32: %v %v", p, err)

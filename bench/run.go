@@ -384,7 +384,7 @@ func RandomDense(seed uint64, m, k int) *formats.Dense {
 }
 
 // Synthesize prunes dense weights into the pattern's natural format: Dense, CSR
-// (unstructured), BSR (block) or NM.
+// (unstructured), BSR (block) or NM; DenseLP or CSRLP with a DType.
 func Synthesize(d *formats.Dense, p Pattern) (formats.Matrix, error) {
 	switch p.Kind {
 	case Dense:
@@ -397,7 +397,11 @@ func Synthesize(d *formats.Dense, p Pattern) (formats.Matrix, error) {
 		if err != nil {
 			return nil, err
 		}
-		return formats.CSRFromDense(pd)
+		c, err := formats.CSRFromDense(pd)
+		if err != nil || p.DType == 0 {
+			return c, err
+		}
+		return formats.CSRLPFromCSR(c, p.DType)
 	case NM:
 		return prune.NM(d, p.Keep, p.Group)
 	case Block:

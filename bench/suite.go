@@ -94,8 +94,9 @@ type Pattern struct {
 	// Structure is, for Model, the structure measured in the weights: "unstructured",
 	// "dense", "nmK:G" or "bsrRxC" (dispatch.PatternOf).
 	Structure string
-	// DType, for Dense, stores W in bf16, fp16 or int8 (formats.DenseLP, converted from
-	// the float32 weights with formats.DenseLPFromDense); 0 is float32.
+	// DType, for Dense and Unstructured, stores W in bf16, fp16 or int8 (formats.DenseLP or
+	// formats.CSRLP, converted from the float32 weights with DenseLPFromDense or, after
+	// pruning, CSRLPFromCSR); 0 is float32.
 	DType formats.DType
 }
 
@@ -104,6 +105,9 @@ type Pattern struct {
 func (p Pattern) String() string {
 	switch p.Kind {
 	case Unstructured:
+		if p.DType != 0 {
+			return fmt.Sprintf("unstructured:%g:%s", p.Sparsity, p.DType)
+		}
 		return fmt.Sprintf("unstructured:%g", p.Sparsity)
 	case NM:
 		return fmt.Sprintf("nm:%d:%d", p.Keep, p.Group)
@@ -161,14 +165,20 @@ func ParsePattern(s string) (Pattern, error) {
 		}
 		return Pattern{Kind: Dense}, nil
 	case Unstructured:
-		if len(f) != 2 {
-			return bad("unstructured takes a sparsity")
+		if len(f) != 2 && len(f) != 3 {
+			return bad("unstructured takes a sparsity and an optional dtype (unstructured:0.9:bf16)")
 		}
 		x, err := sparsity(f[1])
 		if err != nil {
 			return bad(err.Error())
 		}
-		return Pattern{Kind: Unstructured, Sparsity: x}, nil
+		p := Pattern{Kind: Unstructured, Sparsity: x}
+		if len(f) == 3 && f[2] != "f32" {
+			if p.DType, err = formats.ParseDType(f[2]); err != nil {
+				return bad("the dtype is f32, bf16, f16 or i8")
+			}
+		}
+		return p, nil
 	case NM:
 		if len(f) != 3 {
 			return bad("nm takes N and M")

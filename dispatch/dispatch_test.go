@@ -227,12 +227,9 @@ func TestEveryFamily(t *testing.T) {
 			format = f.Format
 		}
 		var w formats.Matrix = d
-		if dt, ok := lpDType(f.Format); ok { // a low-precision family: W stored in its dtype
-			lp, err := formats.DenseLPFromDense(d, dt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, d = lp, lp.ToDense()
+		if dt, csr, ok := lpDType(f.Format); ok { // a low-precision family: W stored in its dtype
+			w = lpMatrix(t, d, dt, csr)
+			d = w.ToDense()
 		}
 		for _, threads := range []int{1, 2} {
 			p, err := Compile(w, Options{Kernel: f.Name, Format: format, Threads: threads, Act: ref.ActReLU, Bias: randX(rng, 45)})

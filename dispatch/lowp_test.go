@@ -11,14 +11,39 @@ import (
 	"github.com/sparsegen/sparsegen/ref"
 )
 
-// lpDType is the dtype of an asm.LPFormat format string ("dense_bf16" …).
-func lpDType(format string) (formats.DType, bool) {
+// lpDType is the dtype of an asm.LPFormat or asm.CSRLPFormat format string ("dense_bf16",
+// "csr_i8" …), csr telling which.
+func lpDType(format string) (t formats.DType, csr, ok bool) {
 	s, ok := strings.CutPrefix(format, "dense_")
 	if !ok {
-		return 0, false
+		if s, ok = strings.CutPrefix(format, "csr_"); !ok {
+			return 0, false, false
+		}
+		csr = true
 	}
 	t, err := formats.ParseDType(s)
-	return t, err == nil
+	return t, csr, err == nil
+}
+
+// lpMatrix converts d to dtype dt, dense (DenseLP) or CSR (CSRLP).
+func lpMatrix(t *testing.T, d *formats.Dense, dt formats.DType, csr bool) formats.Matrix {
+	t.Helper()
+	if !csr {
+		lp, err := formats.DenseLPFromDense(d, dt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lp
+	}
+	c, err := formats.CSRFromDense(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp, err := formats.CSRLPFromCSR(c, dt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lp
 }
 
 // TestCompileLP: a DenseLP W compiles to its dtype's GEMV on the widest ISA under the cap
@@ -26,13 +51,22 @@ func lpDType(format string) (formats.DType, bool) {
 // W widened first, channel-major, token-major and on 1 and 3 threads; W is never converted.
 func TestCompileLP(t *testing.T) {
 	rng := rand.New(rand.NewPCG(51, 52))
-	for _, dt := range []formats.DType{formats.BF16, formats.F16, formats.I8} {
-		d := randDense(rng, 45, 67, 1)
-		lp, err := formats.DenseLPFromDense(d, dt)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, c := range []struct {
+		dt      formats.DType
+		csr     bool
+		density float64
+	}{
+		{formats.BF16, false, 1}, {formats.F16, false, 1}, {formats.I8, false, 1},
+		{formats.BF16, true, 0.15}, {formats.F16, true, 0.15}, {formats.I8, true, 0.15},
+	} {
+		dt := c.dt
+		d := randDense(rng, 45, 67, c.density)
+		lp := lpMatrix(t, d, dt, c.csr)
 		wd := lp.ToDense()
+		format := asm.LPFormat(dt)
+		if c.csr {
+			format = asm.CSRLPFormat(dt)
+		}
 		for _, isa := range runnableISAs() {
 			for _, threads := range []int{1, 3} {
 				p, err := Compile(lp, Options{ISA: isa, Threads: threads, Act: ref.ActReLU, Bias: randX(rng, 45)})
@@ -40,39 +74,52 @@ func TestCompileLP(t *testing.T) {
 					t.Fatalf("%v %s: %v", dt, isa, err)
 				}
 				for _, n := range []int{1, 2, 3, 4, 5, 9, 40} {
-					fam, format := p.KernelFor(n)
+					fam, got := p.KernelFor(n)
 					f, ok := asm.Lookup(fam)
-					if !ok || format != asm.LPFormat(dt) || f.Format != format {
-						t.Fatalf("%v %s: N = %d runs %s on %s", dt, isa, n, fam, format)
+					if !ok || got != format || f.Format != format {
+						t.Fatalf("%v %s: N = %d runs %s on %s", dt, isa, n, fam, got)
 					}
 					if want := widestLP(format, mustISA(t, isa)); f.ISA != want {
 						t.Fatalf("%v %s: runs %s (%s), the widest %s family here is %s", dt, isa, fam, f.ISA, format, want)
 					}
-					name := fmt.Sprintf("%v/%s/t%d/n%d", dt, isa, threads, n)
+					// CSR: the SpMV at N = 1, a tile above where the ISA has them.
+					if c.csr && f.ISA != asm.Generic && (n == 1) != (f.Tile == 0) {
+						t.Fatalf("%v %s: N = %d runs %s (tile %d)", dt, isa, n, fam, f.Tile)
+					}
+					name := fmt.Sprintf("%s/%s/t%d/n%d", format, isa, threads, n)
 					epi := &ref.Epilogue{Bias: p.epi.Bias, Act: ref.ActReLU}
 					checkChannelMajor(t, name, p, wd, rng, n, epi)
 					checkTokenMajor(t, name, p, wd, rng, n, epi)
 				}
-				if !strings.Contains(p.Describe(), asm.LPFormat(dt)) {
+				if !strings.Contains(p.Describe(), format) {
 					t.Fatalf("Describe does not name the format:\n%s", p.Describe())
 				}
 			}
 		}
 		// Never converted: a forced other format is an error, and so is a float32 family.
-		if _, err := Compile(lp, Options{Format: "dense"}); err == nil {
-			t.Fatalf("%v: Format dense accepted", dt)
+		for _, other := range []string{"dense", "csr"} {
+			if _, err := Compile(lp, Options{Format: other}); err == nil {
+				t.Fatalf("%s: Format %s accepted", format, other)
+			}
 		}
-		if _, err := Compile(lp, Options{Kernel: "gemv_dense_generic"}); err == nil {
-			t.Fatalf("%v: a float32 family accepted", dt)
+		for _, other := range []string{"gemv_dense_generic", "spmv_csr_i16_avx2", "ref_csr_generic", "gemv_dense_" + dt.String() + "_generic", "spmv_csr_i32_" + dt.String() + "_generic"} {
+			if f, ok := asm.Lookup(other); ok && f.Format == format {
+				continue
+			}
+			if _, err := Compile(lp, Options{Kernel: other}); err == nil {
+				t.Fatalf("%s: family %s accepted", format, other)
+			}
 		}
-		// A float32 W never runs a low-precision family.
-		pf, err := Compile(d, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range []int{1, 4, 16} {
-			if _, format := pf.KernelFor(n); strings.HasPrefix(format, "dense_") {
-				t.Fatalf("float32 W runs %s at N = %d", format, n)
+		// A float32 W, dense or CSR, never runs a low-precision family.
+		for _, wf := range []formats.Matrix{d, inFormat(t, d, "csr")} {
+			pf, err := Compile(wf, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []int{1, 4, 16} {
+				if _, got := pf.KernelFor(n); func() bool { _, _, lp := lpDType(got); return lp }() {
+					t.Fatalf("float32 W runs %s at N = %d", got, n)
+				}
 			}
 		}
 	}
@@ -84,6 +131,59 @@ func TestCompileLP(t *testing.T) {
 	var nilLP *formats.DenseLP
 	if _, err := Compile(nilLP, Options{}); err == nil {
 		t.Fatal("a nil DenseLP compiled")
+	}
+	badC := &formats.CSRLP{Rows: 2, Cols: 4, RowPtr: []int64{0, 1, 2}, ColIdx: []int32{3, 4}, DType: formats.BF16, Bits: []uint16{1, 2}}
+	if _, err := Compile(badC, Options{}); err == nil {
+		t.Fatal("a CSRLP with column 4 of 4 compiled")
+	}
+	var nilC *formats.CSRLP
+	if _, err := Compile(nilC, Options{}); err == nil {
+		t.Fatal("a nil CSRLP compiled")
+	}
+}
+
+// TestCompileCSRLPWideK: a CSRLP whose K the 16-bit indices cannot reach never runs a
+// 16-bit SpMV (the pure-Go SpMV or a tile takes it; forced, they are refused) and gives
+// ref's result on W widened first.
+func TestCompileCSRLPWideK(t *testing.T) {
+	rng := rand.New(rand.NewPCG(53, 54))
+	const m, k = 4, 70000
+	c := &formats.CSR{Rows: m, Cols: k, RowPtr: make([]int64, m+1)}
+	for i := 0; i < m; i++ {
+		for j := i; j < k; j += 997 + i {
+			c.ColIdx = append(c.ColIdx, int32(j))
+			c.Val = append(c.Val, float32(rng.NormFloat64()))
+		}
+		c.ColIdx = append(c.ColIdx, int32(k-1-i))
+		c.Val = append(c.Val, 1)
+		c.RowPtr[i+1] = int64(len(c.Val))
+	}
+	for _, dt := range []formats.DType{formats.BF16, formats.F16, formats.I8} {
+		lp, err := formats.CSRLPFromCSR(c, dt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wd := lp.ToDense()
+		for _, isa := range runnableISAs() {
+			p, err := Compile(lp, Options{ISA: isa})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []int{1, 2, 17} {
+				fam, _ := p.KernelFor(n)
+				if f, _ := asm.Lookup(fam); f.IndexBits == 16 {
+					t.Fatalf("%v %s: K = %d runs %s", dt, isa, k, fam)
+				}
+				checkChannelMajor(t, fam, p, wd, rng, n, nil)
+			}
+		}
+		for _, f := range asm.Families() {
+			if f.Format == asm.CSRLPFormat(dt) && f.IndexBits == 16 {
+				if _, err := Compile(lp, Options{Kernel: f.Name}); err == nil {
+					t.Fatalf("%s forced on K = %d", f.Name, k)
+				}
+			}
+		}
 	}
 }
 

@@ -140,8 +140,9 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if lp, ok := w.(*formats.DenseLP); ok { // bf16, fp16, int8: dispatch/lowp.go
-		return compileLP(lp, opts, host, isa, isaWhy)
+	switch w.(type) {
+	case *formats.DenseLP, *formats.CSRLP: // bf16, fp16, int8: dispatch/lowp.go
+		return compileLP(w, opts, host, isa, isaWhy)
 	}
 	fams, ms, sparse, err := measureFor(w, host, isa, opts.Format, true)
 	if err != nil {
@@ -493,6 +494,10 @@ func isNilMatrix(w formats.Matrix) bool {
 	case *formats.BSR:
 		return w == nil
 	case *formats.NM:
+		return w == nil
+	case *formats.DenseLP:
+		return w == nil
+	case *formats.CSRLP:
 		return w == nil
 	}
 	return false

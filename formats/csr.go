@@ -36,32 +36,7 @@ func (c *CSR) ValidateStructure() error {
 	if c == nil {
 		return invalid("csr", "", "nil matrix")
 	}
-	if err := checkShape("csr", c.Rows, c.Cols); err != nil {
-		return err
-	}
-	if c.Cols > MaxInt32 {
-		return invalid("csr", "", "K = %d exceeds the int32 column index range", c.Cols)
-	}
-	if len(c.RowPtr) != c.Rows+1 {
-		return invalid("csr", "", "len(RowPtr) = %d, want M+1 = %d", len(c.RowPtr), c.Rows+1)
-	}
-	if c.RowPtr[0] != 0 {
-		return invalid("csr", "row 0", "RowPtr[0] = %d, want 0", c.RowPtr[0])
-	}
-	nnz := c.RowPtr[c.Rows]
-	if nnz != int64(len(c.ColIdx)) || nnz != int64(len(c.Val)) {
-		return invalid("csr", "", "RowPtr[M] = %d but len(ColIdx) = %d, len(Val) = %d", nnz, len(c.ColIdx), len(c.Val))
-	}
-	for i := 0; i < c.Rows; i++ {
-		lo, hi := c.RowPtr[i], c.RowPtr[i+1]
-		if hi < lo || hi > nnz {
-			return invalid("csr", fmt.Sprintf("row %d", i), "RowPtr not monotone within [0, nnz]: %d then %d", lo, hi)
-		}
-		if hi-lo > int64(c.Cols) {
-			return invalid("csr", fmt.Sprintf("row %d", i), "%d entries in a row of %d columns", hi-lo, c.Cols)
-		}
-	}
-	return nil
+	return csrStructure("csr", c.Rows, c.Cols, c.RowPtr, c.ColIdx, "len(Val)", len(c.Val))
 }
 
 // Validate checks every invariant (see CSR): the structure, then every column index.
@@ -69,16 +44,53 @@ func (c *CSR) Validate() error {
 	if err := c.ValidateStructure(); err != nil {
 		return err
 	}
-	for i := 0; i < c.Rows; i++ {
-		lo, hi := c.RowPtr[i], c.RowPtr[i+1]
+	return csrColumns("csr", c.Rows, c.Cols, c.RowPtr, c.ColIdx)
+}
+
+// csrStructure is ValidateStructure for a CSR pattern of format f whose values, nval of
+// them, are called val in messages (CSR and CSRLP share it).
+func csrStructure(f string, rows, cols int, rowPtr []int64, colIdx []int32, val string, nval int) error {
+	if err := checkShape(f, rows, cols); err != nil {
+		return err
+	}
+	if cols > MaxInt32 {
+		return invalid(f, "", "K = %d exceeds the int32 column index range", cols)
+	}
+	if len(rowPtr) != rows+1 {
+		return invalid(f, "", "len(RowPtr) = %d, want M+1 = %d", len(rowPtr), rows+1)
+	}
+	if rowPtr[0] != 0 {
+		return invalid(f, "row 0", "RowPtr[0] = %d, want 0", rowPtr[0])
+	}
+	nnz := rowPtr[rows]
+	if nnz != int64(len(colIdx)) || nnz != int64(nval) {
+		return invalid(f, "", "RowPtr[M] = %d but len(ColIdx) = %d, %s = %d", nnz, len(colIdx), val, nval)
+	}
+	for i := 0; i < rows; i++ {
+		lo, hi := rowPtr[i], rowPtr[i+1]
+		if hi < lo || hi > nnz {
+			return invalid(f, fmt.Sprintf("row %d", i), "RowPtr not monotone within [0, nnz]: %d then %d", lo, hi)
+		}
+		if hi-lo > int64(cols) {
+			return invalid(f, fmt.Sprintf("row %d", i), "%d entries in a row of %d columns", hi-lo, cols)
+		}
+	}
+	return nil
+}
+
+// csrColumns checks every column index of a CSR pattern whose structure csrStructure
+// accepted: in [0, K), strictly increasing within its row.
+func csrColumns(f string, rows, cols int, rowPtr []int64, colIdx []int32) error {
+	for i := 0; i < rows; i++ {
+		lo, hi := rowPtr[i], rowPtr[i+1]
 		prev := int32(-1)
 		for p := lo; p < hi; p++ {
-			j := c.ColIdx[p]
-			if j < 0 || int(j) >= c.Cols {
-				return invalid("csr", fmt.Sprintf("row %d, index %d", i, p), "column %d outside [0, %d)", j, c.Cols)
+			j := colIdx[p]
+			if j < 0 || int(j) >= cols {
+				return invalid(f, fmt.Sprintf("row %d, index %d", i, p), "column %d outside [0, %d)", j, cols)
 			}
 			if j <= prev {
-				return invalid("csr", fmt.Sprintf("row %d, index %d", i, p), "column %d not strictly after %d (unsorted or duplicate)", j, prev)
+				return invalid(f, fmt.Sprintf("row %d, index %d", i, p), "column %d not strictly after %d (unsorted or duplicate)", j, prev)
 			}
 			prev = j
 		}

@@ -94,21 +94,9 @@ func (d *DenseLP) Validate() error {
 	if d.Stride < d.Cols || d.Stride < 0 {
 		return invalid(f, "", "stride %d < cols %d", d.Stride, d.Cols)
 	}
-	var have int
-	switch d.DType {
-	case I8:
-		if len(d.Bits) != 0 {
-			return invalid(f, "", "Bits is set (int8 weights are in I8)")
-		}
-		if len(d.Scale) != d.Rows {
-			return invalid(f, "", "%d scales for %d rows", len(d.Scale), d.Rows)
-		}
-		have = len(d.I8)
-	default:
-		if len(d.I8) != 0 || len(d.Scale) != 0 {
-			return invalid(f, "", "I8 or Scale is set (%s weights are in Bits)", d.DType)
-		}
-		have = len(d.Bits)
+	have, err := lpSlices(f, d.DType, d.Rows, d.Bits, d.I8, d.Scale)
+	if err != nil {
+		return err
 	}
 	if d.Rows == 0 || d.Cols == 0 {
 		return nil
@@ -124,6 +112,24 @@ func (d *DenseLP) Validate() error {
 	return nil
 }
 
+// lpSlices checks that exactly the value slices of dtype t are set (Bits for bf16 and f16;
+// I8 and one scale per row of rows for int8) and returns how many values they hold.
+func lpSlices(f string, t DType, rows int, bits []uint16, q []int8, scale []float32) (int, error) {
+	if t == I8 {
+		if len(bits) != 0 {
+			return 0, invalid(f, "", "Bits is set (int8 weights are in I8)")
+		}
+		if len(scale) != rows {
+			return 0, invalid(f, "", "%d scales for %d rows", len(scale), rows)
+		}
+		return len(q), nil
+	}
+	if len(q) != 0 || len(scale) != 0 {
+		return 0, invalid(f, "", "I8 or Scale is set (%s weights are in Bits)", t)
+	}
+	return len(bits), nil
+}
+
 // Shape returns (rows, cols).
 func (d *DenseLP) Shape() (int, int) { return d.Rows, d.Cols }
 
@@ -134,17 +140,26 @@ func (d *DenseLP) NNZ() int64 {
 	for i := 0; i < d.Rows && d.Cols > 0; i++ { // M×0: the data may be empty
 		o := i * d.Stride
 		if d.DType == I8 {
-			for _, q := range d.I8[o : o+d.Cols] {
-				if q != 0 {
-					n++
-				}
-			}
-			continue
+			n += countLPNonzero(nil, d.I8[o:o+d.Cols])
+		} else {
+			n += countLPNonzero(d.Bits[o:o+d.Cols], nil)
 		}
-		for _, b := range d.Bits[o : o+d.Cols] {
-			if b&0x7fff != 0 {
-				n++
-			}
+	}
+	return n
+}
+
+// countLPNonzero counts the 16-bit patterns in bits that are not ±0 (NaN counts) plus the
+// nonzero int8 values in q.
+func countLPNonzero(bits []uint16, q []int8) int64 {
+	var n int64
+	for _, b := range bits {
+		if b&0x7fff != 0 {
+			n++
+		}
+	}
+	for _, v := range q {
+		if v != 0 {
+			n++
 		}
 	}
 	return n
@@ -158,22 +173,31 @@ func (d *DenseLP) RowFloat32(i int, dst []float32) []float32 {
 		return dst // the data may be empty
 	}
 	o := i * d.Stride
-	switch d.DType {
+	if d.DType == I8 {
+		widenLP(d.DType, nil, d.I8[o:o+d.Cols], d.Scale[i], dst)
+	} else {
+		widenLP(d.DType, d.Bits[o:o+d.Cols], nil, 0, dst)
+	}
+	return dst
+}
+
+// widenLP widens values of dtype t into dst: bf16 or f16 patterns from bits exactly, or
+// the int8 values q as s·q (one float32 rounding).
+func widenLP(t DType, bits []uint16, q []int8, s float32, dst []float32) {
+	switch t {
 	case BF16:
-		for j, b := range d.Bits[o : o+d.Cols] {
+		for j, b := range bits {
 			dst[j] = BF16ToFloat32(b)
 		}
 	case F16:
-		for j, b := range d.Bits[o : o+d.Cols] {
+		for j, b := range bits {
 			dst[j] = F16ToFloat32(b)
 		}
 	case I8:
-		s := d.Scale[i]
-		for j, q := range d.I8[o : o+d.Cols] {
-			dst[j] = s * float32(q)
+		for j, v := range q {
+			dst[j] = s * float32(v)
 		}
 	}
-	return dst
 }
 
 // ToDense widens the matrix into a new float32 Dense (stride = cols); see RowFloat32.
@@ -199,42 +223,57 @@ func DenseLPFromDense(w *Dense, t DType) (*DenseLP, error) {
 	switch t {
 	case BF16, F16:
 		d.Bits = make([]uint16, m*k)
-		conv := Float32ToBF16
-		if t == F16 {
-			conv = Float32ToF16
-		}
 		for i := 0; i < m; i++ {
-			dst := d.Bits[i*k : i*k+k]
-			for j, v := range w.Row(i) {
-				dst[j] = conv(v)
-			}
+			round16(t, w.Row(i), d.Bits[i*k:i*k+k])
 		}
 	case I8:
 		d.I8, d.Scale = make([]int8, m*k), make([]float32, m)
 		for i := 0; i < m; i++ {
-			row := w.Row(i)
-			var amax float32
-			for j, v := range row {
-				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-					return nil, invalid("dense i8", fmt.Sprintf("row %d, column %d", i, j), "%v cannot be quantised to int8", v)
-				}
-				amax = max(amax, float32(math.Abs(float64(v))))
+			s, bad := quantizeI8(w.Row(i), d.I8[i*k:i*k+k])
+			if bad >= 0 {
+				return nil, invalid("dense i8", fmt.Sprintf("row %d, column %d", i, bad), "%v cannot be quantised to int8", w.Row(i)[bad])
 			}
-			if amax == 0 {
-				continue
-			}
-			s := amax / 127
 			d.Scale[i] = s
-			dst := d.I8[i*k : i*k+k]
-			for j, v := range row {
-				q := math.RoundToEven(float64(v) / float64(s))
-				dst[j] = int8(max(-127, min(127, q)))
-			}
 		}
 	default:
 		return nil, fmt.Errorf("formats: cannot convert to %v", t)
 	}
 	return d, d.Validate()
+}
+
+// round16 rounds vals to bf16 or f16 (t) bit patterns in dst, to nearest even.
+func round16(t DType, vals []float32, dst []uint16) {
+	conv := Float32ToBF16
+	if t == F16 {
+		conv = Float32ToF16
+	}
+	for j, v := range vals {
+		dst[j] = conv(v)
+	}
+}
+
+// quantizeI8 is the int8 quantisation of one row (symmetric, weight-only): it returns the
+// scale max|v|/127 and writes q = v/scale rounded to nearest even into dst (all zero and
+// scale 0 for a zero row). A NaN or ±Inf has no int8 value: it returns the index of the
+// first such value (and dst is then incomplete), else −1.
+func quantizeI8(vals []float32, dst []int8) (float32, int) {
+	var amax float32
+	for j, v := range vals {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return 0, j
+		}
+		amax = max(amax, float32(math.Abs(float64(v))))
+	}
+	if amax == 0 {
+		clear(dst[:len(vals)])
+		return 0, -1
+	}
+	s := amax / 127
+	for j, v := range vals {
+		q := math.RoundToEven(float64(v) / float64(s))
+		dst[j] = int8(max(-127, min(127, q)))
+	}
+	return s, -1
 }
 
 // BF16ToFloat32 widens a bfloat16 bit pattern (exact).

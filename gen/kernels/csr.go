@@ -84,22 +84,12 @@ var CSR = Family{
 		fmt.Fprintf(&b, "// csr%sFeatures are the CPU features the csr%[1]s tile functions use.\nconst csr%[1]sFeatures = %[2]s\n\n", id, features)
 		fmt.Fprintf(&b, "// csr%sLanes is the vector width in float32 lanes.\nconst csr%[1]sLanes = %d\n\n", id, lanesOf(isa))
 		fmt.Fprintf(&b, "// csr%sTiles[log2 R][masked][u] is the tile function of R rows × u vectors (nil: does not fit).\nvar csr%[1]sTiles = [%d][2][%d]csrTileFunc{\n", id, len(CSRGroups), CSRMaxU+1)
-		for _, r := range CSRGroups {
-			b.WriteString("\t{\n")
-			for _, masked := range []bool{false, true} {
-				names := []string{""}
-				for u := 1; u <= CSRMaxU; u++ {
-					n := ""
-					if CSRFits(r, u, vecRegsOf(isa)) {
-						n = CSRFuncName(isa, r, u, masked)
-					}
-					names = append(names, n)
-				}
-				fmt.Fprintf(&b, "\t\t{%s},\n", goFuncList(names))
+		writeCSRTileRows(&b, func(r, u int, masked bool) string {
+			if !CSRFits(r, u, vecRegsOf(isa)) {
+				return ""
 			}
-			b.WriteString("\t},\n")
-		}
-		b.WriteString("}\n")
+			return CSRFuncName(isa, r, u, masked)
+		})
 		return b.String()
 	},
 	Kernels:   csrKernels,
@@ -121,18 +111,41 @@ var CSRKernels = map[string][]CSRKernel{
 }
 
 func csrKernels(isa string) []Kernel {
+	return csrKernelsOf(isa, "genCSRTile", "csr", "", func(r, u int, masked bool) string { return CSRFuncName(isa, r, u, masked) })
+}
+
+// csrKernelsOf lists the CSRKernels of isa as registered kernels of format and value type
+// dtype ("" for float32) whose tile functions fn names (the CSR and CSRLP families).
+func csrKernelsOf(isa, fn, format, dtype string, name func(r, u int, masked bool) string) []Kernel {
 	L := lanesOf(isa)
 	var ks []Kernel
 	for _, c := range CSRKernels[isa] {
 		var syms []string
 		for u := 1; u <= c.T/L; u++ {
 			vm.Check(CSRFits(c.R, u, vecRegsOf(isa)), "csr t%d on %s: R = %d × %d vectors does not fit", c.T, isa, c.R, u)
-			syms = append(syms, CSRFuncName(isa, c.R, u, false), CSRFuncName(isa, c.R, u, true))
+			syms = append(syms, name(c.R, u, false), name(c.R, u, true))
 		}
-		ks = append(ks, Kernel{Kind: KindCSR, Func: "genCSRTile", Symbols: syms, Format: "csr", Lanes: L,
+		ks = append(ks, Kernel{Kind: KindCSR, Func: fn, Symbols: syms, Format: format, DType: dtype, Lanes: L,
 			Tile: c.T, Rows: c.R, MinN: c.MinN, MaxN: c.MaxN})
 	}
 	return ks
+}
+
+// writeCSRTileRows writes the rows and closing brace of a [log2 R][masked][u] tile table:
+// name gives each tile function's name, "" for nil.
+func writeCSRTileRows(b *strings.Builder, name func(r, u int, masked bool) string) {
+	for _, r := range CSRGroups {
+		b.WriteString("\t{\n")
+		for _, masked := range []bool{false, true} {
+			names := []string{""}
+			for u := 1; u <= CSRMaxU; u++ {
+				names = append(names, name(r, u, masked))
+			}
+			fmt.Fprintf(b, "\t\t{%s},\n", goFuncList(names))
+		}
+		b.WriteString("\t},\n")
+	}
+	b.WriteString("}\n")
 }
 
 func vecRegsOf(isa string) int {
@@ -158,6 +171,17 @@ func genCSRTile(m vm.Machine, R, u int, masked bool) {
 		doc += "; the last vector is masked to tail lanes"
 	}
 	m.Func(name, doc+".", CSRParams)
+	genCSRTileBody(m, R, u, masked, vm.ElemF32)
+}
+
+// genCSRTileBody emits the body of a CSR tile function whose weights are stored as e
+// (vm.ElemF32: the float32 tiles; else CSRLP's, gen/kernels/csrlp.go) into the function
+// just begun. Other than float32, each step's weight is a widening broadcast
+// (vm.WidenMachine.Load1Widen), and an int8 weight is multiplied by its row's scale
+// (scale[g·R + r], one rounding: the float32 value ref uses) before its FMAs.
+func genCSRTileBody(m vm.Machine, R, u int, masked bool, e vm.Elem) {
+	L := m.Lanes()
+	eb := e.Bytes()
 	g := &csrGen{m: m, r: R, u: u, masked: masked}
 
 	vals, offs, cnt := m.Param("vals"), m.Param("offs"), m.Param("cnt")
@@ -182,6 +206,13 @@ func genCSRTile(m vm.Machine, R, u int, masked bool) {
 		}
 		g.init(r, yr)
 	}
+	var sp vm.Reg = -1 // int8: the group's first row scale
+	if e == vm.ElemI8 {
+		sp = m.GP()
+		m.Mov(sp, i)
+		m.Shl(sp, log2(R)+2)
+		m.Add(sp, m.Param("scale"))
+	}
 	done, loop := m.NewLabel("stored"), m.NewLabel("step")
 	m.BrImm(c, vm.LE, 0, done)
 	m.Bind(loop)
@@ -192,14 +223,25 @@ func genCSRTile(m vm.Machine, R, u int, masked bool) {
 			ts[r] = m.GP()
 			m.Load(ts[r], vm.At(offs, 2*r), 2)
 			bs[r] = m.Vec()
-			m.Load1(bs[r], vm.At(vals, 4*r))
+			if e == vm.ElemF32 {
+				m.Load1(bs[r], vm.At(vals, 4*r))
+				continue
+			}
+			m.(vm.WidenMachine).Load1Widen(bs[r], vm.At(vals, eb*r), e)
+			if e == vm.ElemI8 {
+				sc, w := m.Vec(), m.Vec()
+				m.Load1(sc, vm.At(sp, 4*r))
+				m.Zero(w)
+				m.FMA(w, bs[r], sc)
+				bs[r] = w
+			}
 		}
 		for j := 0; j < u; j++ {
 			for r := 0; r < R; r++ {
 				m.FMAMem(g.acc[r][j], bs[r], vm.Idx(x, ts[r], CSROffScale).Off(j*L*4))
 			}
 		}
-		m.AddImm(vals, int64(4*R))
+		m.AddImm(vals, int64(eb*R))
 		m.AddImm(offs, int64(2*R))
 		m.AddImm(c, -1)
 		m.BrImm(c, vm.GT, 0, loop)

@@ -19,8 +19,8 @@ type Kind int
 const (
 	KindGEMM   Kind = iota + 1 // dense GEMM micro-kernel tile: gemm_<MR>x<NR>_<isa>
 	KindGEMV                   // dense row-oriented GEMV: gemv_dense_<isa>, gemv_dense_<dtype>_<isa> (bf16, f16, i8 weights)
-	KindCSR                    // CSR SpMM tile: spmm_csr_t<T>_<isa>
-	KindSpMV                   // CSR SpMV: spmv_csr_i<bits>[_bcast]_<isa>
+	KindCSR                    // CSR SpMM tile: spmm_csr_t<T>[_<dtype>]_<isa> (bf16, f16, i8 values)
+	KindSpMV                   // CSR SpMV: spmv_csr_i<bits>[_bcast][_<dtype>]_<isa> (bf16, f16, i8 values)
 	KindBSR                    // BSR row blocks: bsr<R>x<C>_t<T>_<isa>, bsr_any_<isa>
 	KindNMSpMM                 // N:M SpMM: nm<Keep>of<Group>_r<UH>_t<T>_<isa>, nm_any_r<UH>_t<T>_<isa>
 	KindNMGemv                 // N:M GEMV (N = 1): nm<Keep>of<Group>_gemv_<isa>
@@ -75,11 +75,17 @@ func KernelName(isa string, k Kernel) string {
 		}
 		return "gemv_dense_" + isa
 	case KindCSR:
+		if k.DType != "" && k.DType != "float32" {
+			return fmt.Sprintf("spmm_csr_t%d_%s_%s", k.Tile, k.DType, isa)
+		}
 		return fmt.Sprintf("spmm_csr_t%d_%s", k.Tile, isa)
 	case KindSpMV:
 		b := ""
 		if k.Bcast {
 			b = "_bcast"
+		}
+		if k.DType != "" && k.DType != "float32" {
+			b += "_" + k.DType
 		}
 		return fmt.Sprintf("spmv_csr_i%d%s_%s", k.IndexBits, b, isa)
 	case KindBSR:

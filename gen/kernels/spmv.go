@@ -106,9 +106,20 @@ var SpMV = Family{
 func init() { Register(SpMV) }
 
 func genSpMV(m vm.GatherMachine, bytes int) {
-	L := m.Lanes()
 	name := SpMVFuncName(m.ISA(), bytes)
 	m.Func(name, fmt.Sprintf("%s computes y = epi(W·x) for nrows packed CSR rows with %d-bit column indices.", name, bytes*8), SpMVParams(bytes))
+	genSpMVBody(m, bytes, vm.ElemF32)
+}
+
+// genSpMVBody emits the body of a gather SpMV kernel whose values are stored as e
+// (vm.ElemF32: the float32 kernels; else SpMVLP's, gen/kernels/spmvlp.go) into the function
+// just begun. Other than float32, each value vector is a widening load (vm.WidenMachine),
+// the masked last chunk's with its lanes past the row cleared (the next row's values may be
+// ±Inf or NaN, and Inf·0 is NaN), and an int8 row's sum is multiplied by its scale before
+// the epilogue.
+func genSpMVBody(m vm.GatherMachine, bytes int, e vm.Elem) {
+	L := m.Lanes()
+	eb := e.Bytes()
 	vals, idx, cnt := m.Param("vals"), m.Param("idx"), m.Param("cnt")
 	x, y := m.Param("x"), m.Param("y")
 	i := m.GP()
@@ -125,10 +136,16 @@ func genSpMV(m vm.GatherMachine, bytes int) {
 		iv, xv, wv := m.Vec(), m.Vec(), m.Vec()
 		m.LoadIdx(iv, vm.Idx(idx, q, bytes).Off(disp*bytes), bytes, k)
 		m.Gather(xv, x, iv, 4, k)
-		if k == nil {
-			m.LoadV(wv, vm.Idx(vals, q, 4).Off(disp*4))
-		} else {
-			m.LoadVMask(wv, vm.Idx(vals, q, 4).Off(disp*4), *k)
+		at := vm.Idx(vals, q, eb).Off(disp * eb)
+		switch {
+		case e != vm.ElemF32 && k == nil:
+			m.(vm.WidenMachine).LoadWiden(wv, at, e)
+		case e != vm.ElemF32:
+			m.(vm.WidenMachine).LoadWidenMask(wv, at, e, *k)
+		case k == nil:
+			m.LoadV(wv, at)
+		default:
+			m.LoadVMask(wv, at, *k)
 		}
 		m.FMA(acc, wv, xv)
 	}
@@ -160,11 +177,19 @@ func genSpMV(m vm.GatherMachine, bytes int) {
 	m.Bind(sum)
 	m.VAdd(a0, a1)
 	m.ReduceAdd(a0)
+	if e == vm.ElemI8 {
+		// y = scale[i]·Σ q·x, one rounding (an FMA onto zero), then the epilogue.
+		sc, s := m.Vec(), m.Vec()
+		m.Load1(sc, vm.Idx(m.Param("scale"), i, 4))
+		m.Zero(s)
+		m.FMA(s, a0, sc)
+		a0 = s
+	}
 
 	spmvEpilogue(m, a0, i, y)
 	m.StoreLane0(vm.At(y, 0), a0)
 
-	spmvRowTail(m, vals, idx, c, y, i, bytes, row, exit)
+	spmvRowTail(m, vals, idx, c, y, i, eb, bytes, row, exit)
 }
 
 // genSpMVBcast: per row, entries round-robin into 4 accumulators (entry p into p mod 4, in
@@ -224,7 +249,7 @@ func genSpMVBcast(m vm.Machine, bytes int) {
 	k := m.TailMask(one)
 	m.StoreVMask(vm.At(y, 0), a0, k)
 
-	spmvRowTail(m, vals, idx, c, y, i, bytes, row, exit)
+	spmvRowTail(m, vals, idx, c, y, i, 4, bytes, row, exit)
 }
 
 // countedLoopHead opens a loop over rows or row groups with a uint32 entry count each (the
@@ -240,10 +265,11 @@ func countedLoopHead(m vm.Machine, limit string, i, cnt vm.Reg, top, exit vm.Lab
 	return c
 }
 
-// spmvRowTail closes the SpMV row loop: vals and idx move past the row's c entries, y to the next row
-// (ldy floats on), and the loop goes on with i + 1.
-func spmvRowTail(m vm.Machine, vals, idx, c, y, i vm.Reg, bytes int, row, exit vm.Label) {
-	m.Lea(vals, vm.Idx(vals, c, 4))
+// spmvRowTail closes the SpMV row loop: vals (vb bytes per value) and idx (bytes per index)
+// move past the row's c entries, y to the next row (ldy floats on), and the loop goes on
+// with i + 1.
+func spmvRowTail(m vm.Machine, vals, idx, c, y, i vm.Reg, vb, bytes int, row, exit vm.Label) {
+	m.Lea(vals, vm.Idx(vals, c, vb))
 	m.Lea(idx, vm.Idx(idx, c, bytes))
 	ldy := m.Param("ldy")
 	m.Shl(ldy, 2)

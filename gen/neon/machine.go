@@ -124,7 +124,9 @@ const (
 	oPermute2
 	oSelectBit
 	oLoadIdx
-	oLoadWiden // n = vm.Elem (widen.go)
+	oLoadWiden     // n = vm.Elem (widen.go)
+	oLoadWidenMask // n = vm.Elem, r[0] the mask's lane count (widen.go)
+	oLoad1Widen    // n = vm.Elem (widen.go)
 	oGather
 	oReduceAdd
 	oStoreLane0
@@ -357,9 +359,9 @@ func (o *op) gp() (defs, uses []vm.Reg) {
 		return o.r[:1], o.r[1:2]
 	case oLoad1, oLoadV, oStoreV, oFMAMem, oFMABcast, oVAddMem:
 		return nil, mem()
-	case oLoadVMask, oStoreVMask:
+	case oLoadVMask, oStoreVMask, oLoadWidenMask:
 		return nil, append(mem(), o.r[0])
-	case oLoadIdx, oLoadWiden, oStoreLane0, oLoadW:
+	case oLoadIdx, oLoadWiden, oLoad1Widen, oStoreLane0, oLoadW:
 		return nil, mem()
 	case oGather:
 		return nil, o.r
@@ -390,7 +392,7 @@ func dropNeg(vs []vm.Vec) []vm.Vec {
 
 func (o *op) vecRaw() (defs, uses []vm.Vec) {
 	switch o.k {
-	case oZero, oLoad1, oParamF32, oLoadV, oLoadVMask, oLoadIdx, oLoadWiden:
+	case oZero, oLoad1, oParamF32, oLoadV, oLoadVMask, oLoadIdx, oLoadWiden, oLoadWidenMask, oLoad1Widen:
 		return o.v[:1], nil
 	case oStoreV, oStoreVMask, oStoreLane0:
 		return nil, o.v[:1]
@@ -1104,8 +1106,10 @@ func (l *lower) op(o *op) {
 		e.FMOVQLoad(M(r, off), s)
 		d := l.v(o.v[0])
 		e.FADD(s.S4(), d.S4(), d.S4())
-	case oLoadWiden:
+	case oLoadWiden, oLoadWidenMask:
 		l.lowerWiden(o)
+	case oLoad1Widen:
+		l.lowerWiden1(o)
 	case oLoadIdx:
 		d := l.v(o.v[0])
 		if o.n == 2 {
@@ -1296,7 +1300,7 @@ func (l *lower) planFolds() {
 func memOp(k opKind) bool {
 	switch k {
 	case oLea, oLoad, oStore, oLoad1, oLoadV, oStoreV, oFMAMem, oFMABcast, oVAddMem,
-		oLoadVMask, oStoreVMask, oLoadIdx, oLoadWiden, oStoreLane0, oLoadW:
+		oLoadVMask, oStoreVMask, oLoadIdx, oLoadWiden, oLoadWidenMask, oLoad1Widen, oStoreLane0, oLoadW:
 		return true
 	}
 	return false

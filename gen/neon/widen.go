@@ -19,7 +19,47 @@ func (m *Machine) LoadWiden(v vm.Vec, a vm.Mem, e vm.Elem) {
 	m.add(op{k: oLoadWiden, v: []vm.Vec{v}, mem: a, n: int(e)})
 }
 
-// lowerWiden emits a recorded LoadWiden.
+// LoadWidenMask records a widening load whose lanes from k's count on are cleared.
+func (m *Machine) LoadWidenMask(v vm.Vec, a vm.Mem, e vm.Elem, k vm.Mask) {
+	vm.Check(e == vm.ElemBF16 || e == vm.ElemF16 || e == vm.ElemI8, "neon: LoadWidenMask of %v", e)
+	m.add(op{k: oLoadWidenMask, v: []vm.Vec{v}, r: []vm.Reg{m.maskReg(k)}, mem: a, n: int(e)})
+}
+
+// Load1Widen records a broadcast of one widened element.
+func (m *Machine) Load1Widen(v vm.Vec, a vm.Mem, e vm.Elem) {
+	vm.Check(e == vm.ElemBF16 || e == vm.ElemF16 || e == vm.ElemI8, "neon: Load1Widen of %v", e)
+	m.add(op{k: oLoad1Widen, v: []vm.Vec{v}, mem: a, n: int(e)})
+}
+
+// lowerWiden1 emits a recorded Load1Widen through R16: bf16 LDRH, LSL #16, DUP 4S; fp16
+// LDRH, DUP 4H, FCVTL; int8 LDRB, DUP 8B, SXTL twice, SCVTF.
+func (l *lower) lowerWiden1(o *op) {
+	e := l.f.Emitter
+	d := l.v(o.v[0])
+	size := vm.Elem(o.n).Bytes()
+	r, off := l.addr(o.mem, scaled(size), false)
+	switch vm.Elem(o.n) {
+	case vm.ElemBF16:
+		e.Load(LoadHU, M(r, off), regTmp)
+		e.LSL(16, regTmp, regTmp)
+		e.VDUPGen(regTmp, d.S4())
+	case vm.ElemF16:
+		e.Load(LoadHU, M(r, off), regTmp)
+		e.VDUPGen(regTmp, d.H4())
+		e.FCVTL(d, d)
+	case vm.ElemI8:
+		e.Load(LoadBU, M(r, off), regTmp)
+		e.VDUPGen(regTmp, d.B8())
+		e.SXTL(d.B8(), d.H8())
+		e.SXTL(d.H4(), d.S4())
+		e.SCVTF(d, d)
+	}
+}
+
+// lowerWiden emits a recorded LoadWiden or LoadWidenMask. The masked form widens the whole
+// vector (the caller pads its stream), then clears the lanes at and past the count n
+// (1..4) with INS from a zeroed R16: lane 3 unless n = 4, lane 2 unless n ≥ 3, lane 1 when
+// n = 1.
 func (l *lower) lowerWiden(o *op) {
 	e := l.f.Emitter
 	d := l.v(o.v[0])
@@ -40,6 +80,22 @@ func (l *lower) lowerWiden(o *op) {
 		e.SXTL(d.H4(), d.S4())
 		e.SCVTF(d, d)
 	}
+	if o.k != oLoadWidenMask {
+		return
+	}
+	n := l.g(o.r[0])
+	done, odd := l.label(), l.label()
+	e.TBNZ(2, n, done)
+	e.MOVD(ZR, regTmp)
+	e.VMOVToLane(regTmp, d.S(3))
+	e.TBNZ(0, n, odd)
+	e.VMOVToLane(regTmp, d.S(2)) // n = 2
+	e.B(done)
+	e.Label(odd)
+	e.TBNZ(1, n, done) // n = 3
+	e.VMOVToLane(regTmp, d.S(2))
+	e.VMOVToLane(regTmp, d.S(1))
+	e.Label(done)
 }
 
 // FCVTL widens the four half-precision lanes of n (4H) to single precision in d (4S).

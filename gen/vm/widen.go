@@ -1,7 +1,7 @@
 package vm
 
 // Elem is how a weight is stored in memory when it is not a float32: the low-precision
-// kernels (gen/kernels/gemv.go's GemvLP) load Lanes() of them and widen them to float32
+// kernels (gen/kernels/gemvlp.go, gen/kernels/spmvlp.go) load Lanes() of them and widen them to float32
 // lanes before the FMAs, so the bytes read per weight shrink and the arithmetic does not
 // change.
 type Elem int
@@ -28,4 +28,11 @@ type WidenMachine interface {
 	// (int8 to the same integer value). It reads Lanes()·e.Bytes() bytes, never fewer:
 	// callers pad their streams so that a tail can read a whole vector.
 	LoadWiden(v Vec, m Mem, e Elem)
+	// LoadWidenMask is LoadWiden with the lanes outside k set to +0 whatever the bytes
+	// there hold (a NaN or ±Inf past a sparse row's last entry must not reach an FMA). It
+	// may read the whole vector, as LoadWiden does: callers pad their streams.
+	LoadWidenMask(v Vec, m Mem, e Elem, k Mask)
+	// Load1Widen sets every lane of v to the one element of type e at m, widened to
+	// float32 exactly (the broadcast weight of the CSR tiles). It reads e.Bytes() bytes.
+	Load1Widen(v Vec, m Mem, e Elem)
 }
