@@ -376,13 +376,12 @@ func sumI8(dst, val []int8, w int, at []int64) error {
 }
 
 // sum16 sums duplicate bf16 or f16 entries (t) in float64 (exact for f16, and for bf16
-// unless their exponents lie more than 44 apart) and rounds the sum to t, to nearest even:
-// through float32 rounded to odd, which keeps enough bits that the float32 step adds no
-// second rounding.
+// unless their exponents lie more than 44 apart) and rounds the sum once to t
+// (formats.Float64To16).
 func sum16(t formats.DType) func(dst, val []uint16, w int, at []int64) error {
-	widen, narrow := formats.BF16ToFloat32, formats.Float32ToBF16
+	widen := formats.BF16ToFloat32
 	if t == formats.F16 {
-		widen, narrow = formats.F16ToFloat32, formats.Float32ToF16
+		widen = formats.F16ToFloat32
 	}
 	return func(dst, val []uint16, w int, at []int64) error {
 		for c := range dst {
@@ -390,14 +389,7 @@ func sum16(t formats.DType) func(dst, val []uint16, w int, at []int64) error {
 			for _, p := range at {
 				acc += float64(widen(val[p*int64(w)+int64(c)]))
 			}
-			f := float32(acc)
-			if float64(f) != acc && !math.IsInf(float64(f), 0) && !math.IsNaN(acc) {
-				if math.Abs(float64(f)) > math.Abs(acc) {
-					f = math.Nextafter32(f, 0)
-				}
-				f = math.Float32frombits(math.Float32bits(f) | 1)
-			}
-			dst[c] = narrow(f)
+			dst[c] = formats.Float64To16(t, acc)
 		}
 		return nil
 	}
