@@ -259,17 +259,7 @@ func sgx_plan_csr(out *C.sg_plan, m, k, nnz C.int64_t, indptr unsafe.Pointer, in
 	idx unsafe.Pointer, idxType C.int, data *C.float, opts *C.sg_options) (rc C.int) {
 	defer catch(&rc)
 	return create(out, opts, m, k, func() (formats.Matrix, string, error) {
-		if nnz < 0 || int64(nnz) > math.MaxInt/8 {
-			return nil, "", fail(codeArgument, "nnz = %d out of range", nnz)
-		}
-		if err := checkAlloc(fmt.Sprintf("a copy of %d entries", nnz), int64(nnz), 8); err != nil {
-			return nil, "", err
-		}
-		ip, err := indices(indptr, indptrType, int64(m)+1, "indptr")
-		if err != nil {
-			return nil, "", err
-		}
-		ix, err := indices(idx, idxType, int64(nnz), "indices")
+		ip, ix, err := csrIndices(m, nnz, indptr, indptrType, idx, idxType, "", 4)
 		if err != nil {
 			return nil, "", err
 		}
@@ -281,6 +271,23 @@ func sgx_plan_csr(out *C.sg_plan, m, k, nnz C.int64_t, indptr unsafe.Pointer, in
 	})
 }
 
+// csrIndices checks nnz and the size of the copy (nnz entries of a column index and a value
+// of valBytes; what names the values) and views the caller's indptr (M+1) and indices.
+func csrIndices(m, nnz C.int64_t, indptr unsafe.Pointer, indptrType C.int, idx unsafe.Pointer, idxType C.int, what string, valBytes int) (indexArray, indexArray, error) {
+	if nnz < 0 || int64(nnz) > math.MaxInt/8 {
+		return indexArray{}, indexArray{}, fail(codeArgument, "nnz = %d out of range", nnz)
+	}
+	if err := checkAlloc(fmt.Sprintf("a copy of %d %sentries", nnz, what), int64(nnz), int64(4+valBytes)); err != nil {
+		return indexArray{}, indexArray{}, err
+	}
+	ip, err := indices(indptr, indptrType, int64(m)+1, "indptr")
+	if err != nil {
+		return indexArray{}, indexArray{}, err
+	}
+	ix, err := indices(idx, idxType, int64(nnz), "indices")
+	return ip, ix, err
+}
+
 //export sgx_plan_csr_lp
 func sgx_plan_csr_lp(out *C.sg_plan, m, k, nnz C.int64_t, indptr unsafe.Pointer, indptrType C.int,
 	idx unsafe.Pointer, idxType C.int, dtype C.int, data unsafe.Pointer, scale *C.float, scaleLen C.int64_t, opts *C.sg_options) (rc C.int) {
@@ -290,17 +297,7 @@ func sgx_plan_csr_lp(out *C.sg_plan, m, k, nnz C.int64_t, indptr unsafe.Pointer,
 		if err != nil {
 			return nil, "", err
 		}
-		if nnz < 0 || int64(nnz) > math.MaxInt/8 {
-			return nil, "", fail(codeArgument, "nnz = %d out of range", nnz)
-		}
-		if err := checkAlloc(fmt.Sprintf("a copy of %d %s entries", nnz, t), int64(nnz), int64(4+t.Bytes())); err != nil {
-			return nil, "", err
-		}
-		ip, err := indices(indptr, indptrType, int64(m)+1, "indptr")
-		if err != nil {
-			return nil, "", err
-		}
-		ix, err := indices(idx, idxType, int64(nnz), "indices")
+		ip, ix, err := csrIndices(m, nnz, indptr, indptrType, idx, idxType, t.String()+" ", t.Bytes())
 		if err != nil {
 			return nil, "", err
 		}

@@ -92,27 +92,32 @@ func TestReadDenseLP(t *testing.T) {
 
 	q := make([]int8, 4)
 	for _, c := range []struct {
-		name  string
-		code  status
-		msg   string
-		t     formats.DType
-		bits  []uint16
-		q     []int8
-		scale []float32
-		ld    int
+		lpBad
+		ld int
 	}{
-		{"short scale", codeArgument, "scale_len = 1, want M = 2", formats.I8, nil, q, []float32{1}, 2},
-		{"NaN scale", codeMatrix, "scale[1] = NaN", formats.I8, nil, q, []float32{1, float32(math.NaN())}, 2},
-		{"Inf scale", codeMatrix, "must be finite", formats.I8, nil, q, []float32{float32(math.Inf(1)), 1}, 2},
-		{"scale for bf16", codeArgument, "only SG_DTYPE_I8", formats.BF16, make([]uint16, 4), nil, []float32{1, 1}, 2},
-		{"bad dtype", codeArgument, "not an sg_dtype", 7, make([]uint16, 4), nil, nil, 2},
-		{"ldw < K", codeArgument, "ldw = 1 < K = 2", formats.F16, make([]uint16, 4), nil, nil, 1},
+		{lpBad{"short scale", codeArgument, "scale_len = 1, want M = 2", formats.I8, nil, q, []float32{1}}, 2},
+		{lpBad{"NaN scale", codeMatrix, "scale[1] = NaN", formats.I8, nil, q, []float32{1, float32(math.NaN())}}, 2},
+		{lpBad{"Inf scale", codeMatrix, "must be finite", formats.I8, nil, q, []float32{float32(math.Inf(1)), 1}}, 2},
+		{lpBad{"scale for bf16", codeArgument, "only SG_DTYPE_I8", formats.BF16, make([]uint16, 4), nil, []float32{1, 1}}, 2},
+		{lpBad{"bad dtype", codeArgument, "not an sg_dtype", 7, make([]uint16, 4), nil, nil}, 2},
+		{lpBad{"ldw < K", codeArgument, "ldw = 1 < K = 2", formats.F16, make([]uint16, 4), nil, nil}, 1},
 	} {
 		_, _, err := readDenseLP(c.t, 2, 2, c.ld, c.bits, c.q, c.scale)
 		if codeOf(t, err) != c.code || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%s: %v (code %d), want code %d and %q", c.name, err, classify(err), c.code, c.msg)
 		}
 	}
+}
+
+// lpBad is a low-precision reader call that must fail with code and a message holding msg.
+type lpBad struct {
+	name  string
+	code  status
+	msg   string
+	t     formats.DType
+	bits  []uint16
+	q     []int8
+	scale []float32
 }
 
 // TestReadEmptyK: M > 0 rows of K = 0 weights (the caller may pass NULL: no value to read)
@@ -224,23 +229,18 @@ func TestReadCSRLP(t *testing.T) {
 		}
 	}
 
+	q4 := []int8{1, 2, 3, 4}
 	for _, c := range []struct {
-		name  string
-		code  status
-		msg   string
-		t     formats.DType
-		bits  []uint16
-		q     []int8
-		scale []float32
-		ix    indexArray
+		lpBad
+		ix indexArray
 	}{
-		{"short scale", codeArgument, "scale_len = 2, want M = 3", formats.I8, nil, []int8{1, 2, 3, 4}, []float32{1, 1}, indices},
-		{"NaN scale", codeMatrix, "scale[1] = NaN", formats.I8, nil, []int8{1, 2, 3, 4}, []float32{1, float32(math.NaN()), 1}, indices},
-		{"scale for f16", codeArgument, "only SG_DTYPE_I8", formats.F16, make([]uint16, 4), nil, []float32{1, 1, 1}, indices},
-		{"bad dtype", codeArgument, "not an sg_dtype", 9, make([]uint16, 4), nil, nil, indices},
-		{"int8 sum past 127", codeMatrix, "sum to 200, outside int8", formats.I8, nil, []int8{100, 1, 100, 1}, []float32{1, 1, 1}, indices},
-		{"column out of range", codeMatrix, "indices[3] = 4 outside [0, K = 4)", formats.BF16, make([]uint16, 4), nil, nil, i64(2, 0, 2, 4)},
-		{"negative column", codeMatrix, "indices[1] = -1", formats.I8, nil, []int8{1, 2, 3, 4}, []float32{1, 1, 1}, i64(2, -1, 2, 3)},
+		{lpBad{"short scale", codeArgument, "scale_len = 2, want M = 3", formats.I8, nil, q4, []float32{1, 1}}, indices},
+		{lpBad{"NaN scale", codeMatrix, "scale[1] = NaN", formats.I8, nil, q4, []float32{1, float32(math.NaN()), 1}}, indices},
+		{lpBad{"scale for f16", codeArgument, "only SG_DTYPE_I8", formats.F16, make([]uint16, 4), nil, []float32{1, 1, 1}}, indices},
+		{lpBad{"bad dtype", codeArgument, "not an sg_dtype", 9, make([]uint16, 4), nil, nil}, indices},
+		{lpBad{"int8 sum past 127", codeMatrix, "sum to 200, outside int8", formats.I8, nil, []int8{100, 1, 100, 1}, []float32{1, 1, 1}}, indices},
+		{lpBad{"column out of range", codeMatrix, "indices[3] = 4 outside [0, K = 4)", formats.BF16, make([]uint16, 4), nil, nil}, i64(2, 0, 2, 4)},
+		{lpBad{"negative column", codeMatrix, "indices[1] = -1", formats.I8, nil, q4, []float32{1, 1, 1}}, i64(2, -1, 2, 3)},
 	} {
 		_, _, err := readCSRLP(c.t, 3, 4, 4, indptr, c.ix, c.bits, c.q, c.scale)
 		if codeOf(t, err) != c.code || !strings.Contains(err.Error(), c.msg) {

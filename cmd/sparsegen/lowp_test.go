@@ -41,18 +41,27 @@ func TestWithDTypes(t *testing.T) {
 	}
 }
 
+// pruneF32 writes the test model into a temporary folder, prunes its layer0.weight in
+// float32 with the extra prune flags and returns the folder, the model and what was written.
+func pruneF32(t *testing.T, flags ...string) (string, string, formats.Matrix) {
+	t.Helper()
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.safetensors")
+	writeModel(t, model)
+	args := append([]string{"prune", "-in", model, "-tensor", "layer0.weight", "-out", filepath.Join(dir, "f32.npz")}, flags...)
+	code, _, stderr := sg(t, args...)
+	require.Equal(t, 0, code, stderr)
+	m, _, err := fileio.LoadMatrix(filepath.Join(dir, "f32.npz"), "")
+	require.NoError(t, err)
+	return dir, model, m
+}
+
 // TestPruneDType: prune -dtype -format dense writes the pruned weights dense in that dtype
 // (.npz keeps it; the pruned float32 weights converted exactly as formats.DenseLPFromDense
 // does), inspect names the dtype, and BSR or N:M with -dtype is refused with a clear message
 // (no silent widening). CSR: TestPruneDTypeCSR.
 func TestPruneDType(t *testing.T) {
-	dir := t.TempDir()
-	model := filepath.Join(dir, "model.safetensors")
-	writeModel(t, model)
-	code, _, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-sparsity", "0.5", "-format", "dense", "-out", filepath.Join(dir, "f32.npz"))
-	require.Equal(t, 0, code, stderr)
-	f32, _, err := fileio.LoadMatrix(filepath.Join(dir, "f32.npz"), "")
-	require.NoError(t, err)
+	dir, model, f32 := pruneF32(t, "-sparsity", "0.5", "-format", "dense")
 	pruned := f32.(*formats.Dense)
 	require.Equal(t, int64(16*24/2), pruned.NNZ())
 
@@ -73,12 +82,10 @@ func TestPruneDType(t *testing.T) {
 		if _, ok := m.(*formats.DenseLP); ok == (dt == "f16") {
 			t.Errorf("%s: LoadMatrix read a %T", dt, m)
 		}
+		require.Equal(t, dt, lp.DType.String())
 		want, err := formats.DenseLPFromDense(pruned, lp.DType)
 		require.NoError(t, err)
-		require.Equal(t, dt, lp.DType.String())
-		require.Equal(t, want.Bits, lp.Bits, dt)
-		require.Equal(t, want.I8, lp.I8, dt)
-		require.Equal(t, want.Scale, lp.Scale, dt)
+		require.Equal(t, want, lp, dt) // values and scales
 
 		code, stdout, stderr = sg(t, "inspect", out)
 		require.Equal(t, 0, code, stderr)
@@ -100,7 +107,7 @@ func TestPruneDType(t *testing.T) {
 		require.Equal(t, 2, code)
 		require.Contains(t, stderr, "in low precision are not implemented yet", f)
 	}
-	code, _, stderr = sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-dtype", "f8", "-out", filepath.Join(dir, "x.npz"))
+	code, _, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-dtype", "f8", "-out", filepath.Join(dir, "x.npz"))
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, `-dtype "f8"`)
 	code, _, stderr = sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-dtype", "i8", "-out", filepath.Join(dir, "x.npy"))
@@ -113,13 +120,7 @@ func TestPruneDType(t *testing.T) {
 // returns it without widening and inspect names the dtype. Block and N:M pruning with
 // -dtype still default to dense.
 func TestPruneDTypeCSR(t *testing.T) {
-	dir := t.TempDir()
-	model := filepath.Join(dir, "model.safetensors")
-	writeModel(t, model)
-	code, _, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-sparsity", "0.75", "-out", filepath.Join(dir, "f32.npz"))
-	require.Equal(t, 0, code, stderr)
-	f32, _, err := fileio.LoadMatrix(filepath.Join(dir, "f32.npz"), "")
-	require.NoError(t, err)
+	dir, model, f32 := pruneF32(t, "-sparsity", "0.75")
 	c := f32.(*formats.CSR)
 	require.Equal(t, int64(16*24/4), c.Stored())
 
@@ -136,14 +137,10 @@ func TestPruneDTypeCSR(t *testing.T) {
 		require.NoError(t, err, dt)
 		got, ok := m.(*formats.CSRLP)
 		require.True(t, ok, "%s: LoadMatrix read a %T", dt, m)
+		require.Equal(t, dt, got.DType.String())
 		want, err := formats.CSRLPFromCSR(c, got.DType)
 		require.NoError(t, err)
-		require.Equal(t, dt, got.DType.String())
-		require.Equal(t, want.RowPtr, got.RowPtr, dt)
-		require.Equal(t, want.ColIdx, got.ColIdx, dt)
-		require.Equal(t, want.Bits, got.Bits, dt)
-		require.Equal(t, want.I8, got.I8, dt)
-		require.Equal(t, want.Scale, got.Scale, dt)
+		require.Equal(t, want, got, dt) // pattern, values and scales
 		require.Equal(t, "csr", info.Layout)
 
 		code, stdout, stderr = sg(t, "inspect", out)
