@@ -276,6 +276,24 @@ func quantizeI8(vals []float32, dst []int8) (float32, int) {
 	return s, -1
 }
 
+// Float64To16 rounds v to the nearest bf16 or f16 (t) bit pattern, ties to even, with one
+// rounding: through float32 rounded to odd, which keeps enough bits that the float32 step
+// is no second rounding (f16 overflows to ±Inf; NaN stays NaN). It merges duplicates that
+// were summed in float64.
+func Float64To16(t DType, v float64) uint16 {
+	f := float32(v)
+	if float64(f) != v && !math.IsInf(float64(f), 0) && !math.IsNaN(v) {
+		if math.Abs(float64(f)) > math.Abs(v) {
+			f = math.Nextafter32(f, 0)
+		}
+		f = math.Float32frombits(math.Float32bits(f) | 1)
+	}
+	if t == F16 {
+		return Float32ToF16(f)
+	}
+	return Float32ToBF16(f)
+}
+
 // BF16ToFloat32 widens a bfloat16 bit pattern (exact).
 func BF16ToFloat32(b uint16) float32 { return math.Float32frombits(uint32(b) << 16) }
 

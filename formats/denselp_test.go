@@ -266,3 +266,68 @@ func TestDenseLPNoColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestFloat64To16: one correct rounding (nearest, ties to even, overflow to ±Inf) from
+// float64, checked against table16.round over all patterns, on sums of two 16-bit values
+// (the duplicates readers merge: exact in float64, often a tie plus a little) and values
+// just off a 16-bit value.
+func TestFloat64To16(t *testing.T) {
+	r := rand.New(rand.NewPCG(51, 52))
+	for _, c := range []struct {
+		dt        DType
+		widen     func(uint16) float32
+		maxFinite float64
+		ulpTop    float64
+	}{
+		{BF16, BF16ToFloat32, float64(math.Float32frombits(0x7f7f0000)), math.Ldexp(1, 127-7)},
+		{F16, F16ToFloat32, 65504, 32},
+	} {
+		tab := newTable16(c.widen)
+		finite := func() float64 {
+			for {
+				if v := float64(c.widen(uint16(r.Uint32()))); !math.IsNaN(v) && !math.IsInf(v, 0) {
+					return v
+				}
+			}
+		}
+		doubleRounded := 0
+		for n := 0; n < 200000; n++ {
+			var v float64
+			switch n % 4 {
+			case 0:
+				v = finite() + finite()
+			case 3: // a tie plus less than float32 resolves: float32 would round onto the tie
+				b := uint16(r.Uint32())
+				lo, hi := float64(c.widen(b)), float64(c.widen(b+1)) // b+1: next magnitude
+				if math.IsNaN(lo) || math.IsInf(lo, 0) || math.IsNaN(hi) || math.IsInf(hi, 0) || b&0x7fff == 0x7fff {
+					continue
+				}
+				v = (lo+hi)/2 + (hi-lo)*math.Ldexp(1, -18-r.IntN(20))*float64(1-2*r.IntN(2))
+			case 1: // same binade: sums near a tie
+				a := finite()
+				v = a + math.Ldexp(finite(), -r.IntN(30))*math.Copysign(1, a)
+			default:
+				v = finite() * (1 + (r.Float64()-0.5)*1e-6)
+			}
+			got := float64(c.widen(Float64To16(c.dt, v)))
+			want := tab.round(v, c.maxFinite, c.ulpTop)
+			if got != want {
+				t.Fatalf("%s: %v rounds to %v, nearest even is %v", c.dt, v, got, want)
+			}
+			if float64(c.widen(round1(c.dt, float32(v)))) != want {
+				doubleRounded++
+			}
+		}
+		if doubleRounded == 0 {
+			t.Errorf("%s: rounding through float32 never differed: the test does not reach double rounding", c.dt)
+		}
+		t.Logf("%s: %d of 200000 values would be double-rounded through float32", c.dt, doubleRounded)
+	}
+}
+
+func round1(t DType, v float32) uint16 {
+	if t == F16 {
+		return Float32ToF16(v)
+	}
+	return Float32ToBF16(v)
+}

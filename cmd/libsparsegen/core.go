@@ -239,6 +239,9 @@ func compile(w formats.Matrix, o options, note string) (uint64, error) {
 	if _, ok := w.(*formats.DenseLP); ok && o.format == "dense" {
 		o.format = "" // "dense" names the dtype's own dense format here: nothing to force
 	}
+	if _, ok := w.(*formats.CSRLP); ok && o.format == "csr" {
+		o.format = "" // likewise "csr" for a CSR in low precision
+	}
 	do.Format = o.format
 	if o.format != "" {
 		note += "format forced: " + o.format + "\n"
@@ -413,31 +416,54 @@ func canonRows(rowPtr []int64, cols []int32, move func(dst, src int64), add func
 // readCSR copies a scipy-style CSR (indptr M+1, indices and data with nnz entries) into a
 // canonical formats.CSR: columns range-checked and narrowed, rows sorted, duplicates summed.
 func readCSR(m, k int, nnz int64, indptr, indices indexArray, data []float32) (*formats.CSR, string, error) {
-	if k > formats.MaxInt32 {
-		return nil, "", fail(codeArgument, "K = %d exceeds the int32 column index range", k)
-	}
-	rowPtr, err := readPtr(indptr, m, nnz, "row")
+	rowPtr, cols, vals, note, err := readCSRRows(m, k, nnz, indptr, indices, data, "csr", "",
+		func(vals []float32, dst, src int64) error { vals[dst] += vals[src]; return nil })
 	if err != nil {
 		return nil, "", err
 	}
+	c, err := formats.NewCSR(m, k, rowPtr, cols, vals)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, note, nil
+}
+
+// readCSRRows is readCSR for values of any element type: it copies the pattern and the
+// values, range-checks and narrows the columns, sorts each row and merges duplicates with
+// add(vals, dst, src) (an error refuses the matrix), and returns the canonical rows with the
+// notes for sg_plan_describe; what and kept name the input in them.
+func readCSRRows[V any](m, k int, nnz int64, indptr, indices indexArray, data []V, what, kept string,
+	add func(vals []V, dst, src int64) error) ([]int64, []int32, []V, string, error) {
+	if k > formats.MaxInt32 {
+		return nil, nil, nil, "", fail(codeArgument, "K = %d exceeds the int32 column index range", k)
+	}
+	rowPtr, err := readPtr(indptr, m, nnz, "row")
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
 	nz := rowPtr[m]
 	cols := make([]int32, nz)
-	vals := make([]float32, nz)
+	vals := make([]V, nz)
 	copy(vals, data[:nz])
 	for i := 0; i < m; i++ {
 		for p := rowPtr[i]; p < rowPtr[i+1]; p++ {
 			c := indices.at(int(p))
 			if c < 0 || c >= int64(k) {
-				return nil, "", fail(codeMatrix, "row %d: indices[%d] = %d outside [0, K = %d)", i, p, c, k)
+				return nil, nil, nil, "", fail(codeMatrix, "row %d: indices[%d] = %d outside [0, K = %d)", i, p, c, k)
 			}
 			cols[p] = int32(c)
 		}
 	}
 	tmpC := make([]int32, 0)
-	tmpV := make([]float32, 0)
+	tmpV := make([]V, 0)
+	var addErr error
 	n, unsorted, dups := canonRows(rowPtr, cols,
 		func(dst, src int64) { vals[dst] = vals[src] },
-		func(dst, src int64) { vals[dst] += vals[src] },
+		func(dst, src int64) {
+			if err := add(vals, dst, src); err != nil && addErr == nil {
+				addErr = fail(codeMatrix, "column %d: %v", cols[src], err)
+			}
+		},
 		func(lo int64, perm []int64) {
 			tmpC, tmpV = tmpC[:0], tmpV[:0]
 			for _, p := range perm {
@@ -446,16 +472,15 @@ func readCSR(m, k int, nnz int64, indptr, indices indexArray, data []float32) (*
 			copy(cols[lo:], tmpC)
 			copy(vals[lo:], tmpV)
 		})
-	cols, vals = cols[:n:n], vals[:n:n]
-	c, err := formats.NewCSR(m, k, rowPtr, cols, vals)
-	if err != nil {
-		return nil, "", err
+	if addErr != nil {
+		return nil, nil, nil, "", addErr
 	}
-	note := fmt.Sprintf("input: csr %d×%d, %d stored entries (int%d indptr, int%d indices", m, k, nz, indptr.width(), indices.width())
+	cols, vals = cols[:n:n], vals[:n:n]
+	note := fmt.Sprintf("input: %s %d×%d, %d stored entries (int%d indptr, int%d indices", what, m, k, nz, indptr.width(), indices.width())
 	if indices.width() == 64 {
 		note += " narrowed to int32"
 	}
-	note += "; copied)\n"
+	note += "; copied" + kept + ")\n"
 	if nnz > nz {
 		note += fmt.Sprintf("canonicalized: %d entries past indptr[M] ignored\n", nnz-nz)
 	}
@@ -464,6 +489,57 @@ func readCSR(m, k int, nnz int64, indptr, indices indexArray, data []float32) (*
 	}
 	if dups > 0 {
 		note += fmt.Sprintf("canonicalized: %d duplicate entries summed\n", dups)
+	}
+	return rowPtr, cols, vals, note, nil
+}
+
+// readCSRLP copies a scipy-style CSR whose values are bf16 or f16 bit patterns (bits) or
+// int8 (q, with one finite scale per row) into a canonical formats.CSRLP in that dtype, as
+// readCSR does: duplicates are summed without leaving the dtype, bf16/f16 in float64 and
+// rounded once (formats.Float64To16, as the npz reader does), int8 exactly (they share
+// their row's scale), refused past int8's range.
+func readCSRLP(t formats.DType, m, k int, nnz int64, indptr, indices indexArray, bits []uint16, q []int8, scale []float32) (*formats.CSRLP, string, error) {
+	if err := checkScales(t, m, scale); err != nil {
+		return nil, "", err
+	}
+	what, kept := "csr "+t.String(), ", kept in "+t.String()
+	c := &formats.CSRLP{Rows: m, Cols: k, DType: t}
+	var note string
+	var err error
+	if t == formats.I8 {
+		c.Scale = slices.Clone(scale)
+		c.RowPtr, c.ColIdx, c.I8, note, err = readCSRRows(m, k, nnz, indptr, indices, q, what, kept,
+			func(v []int8, dst, src int64) error {
+				s := int(v[dst]) + int(v[src])
+				if s < math.MinInt8 || s > math.MaxInt8 {
+					return fmt.Errorf("duplicate int8 entries sum to %d, outside int8", s)
+				}
+				v[dst] = int8(s)
+				return nil
+			})
+	} else {
+		widen := formats.BF16ToFloat32
+		if t == formats.F16 {
+			widen = formats.F16ToFloat32
+		}
+		// The duplicates of one entry come in a run (dst fixed): their sum is kept in float64
+		// and v[dst] is always it rounded once.
+		last, acc := int64(-1), 0.0
+		c.RowPtr, c.ColIdx, c.Bits, note, err = readCSRRows(m, k, nnz, indptr, indices, bits, what, kept,
+			func(v []uint16, dst, src int64) error {
+				if dst != last {
+					last, acc = dst, float64(widen(v[dst]))
+				}
+				acc += float64(widen(v[src]))
+				v[dst] = formats.Float64To16(t, acc)
+				return nil
+			})
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, "", err
 	}
 	return c, note, nil
 }
@@ -597,34 +673,24 @@ func readDenseLP(t formats.DType, m, k, ldw int, bits []uint16, q []int8, scale 
 	if ldw < k {
 		return nil, "", fail(codeArgument, "ldw = %d < K = %d", ldw, k)
 	}
+	if err := checkScales(t, m, scale); err != nil {
+		return nil, "", err
+	}
 	var d *formats.DenseLP
 	var err error
 	switch t {
 	case formats.BF16, formats.F16:
-		if scale != nil {
-			return nil, "", fail(codeArgument, "scale is set for %s weights: only SG_DTYPE_I8 takes row scales (pass NULL, scale_len 0)", t)
-		}
 		data := make([]uint16, m*k)
 		for i := 0; i < m && k > 0; i++ { // K = 0: w may be NULL
 			copy(data[i*k:(i+1)*k], bits[i*ldw:i*ldw+k])
 		}
 		d, err = formats.NewDenseLP16(t, m, k, max(k, 1), data)
 	case formats.I8:
-		if len(scale) != m {
-			return nil, "", fail(codeArgument, "scale_len = %d, want M = %d (one float32 scale per row)", len(scale), m)
-		}
-		for i, s := range scale {
-			if math.IsNaN(float64(s)) || math.IsInf(float64(s), 0) {
-				return nil, "", fail(codeMatrix, "scale[%d] = %v: int8 row scales must be finite", i, s)
-			}
-		}
 		data := make([]int8, m*k)
 		for i := 0; i < m && k > 0; i++ { // K = 0: w may be NULL
 			copy(data[i*k:(i+1)*k], q[i*ldw:i*ldw+k])
 		}
 		d, err = formats.NewDenseI8(m, k, max(k, 1), data, slices.Clone(scale))
-	default:
-		return nil, "", fail(codeArgument, "dtype = %d is not an sg_dtype (SG_DTYPE_BF16 = 1, SG_DTYPE_F16 = 2, SG_DTYPE_I8 = 3)", t)
 	}
 	if err != nil {
 		return nil, "", err
@@ -634,4 +700,28 @@ func readDenseLP(t formats.DType, m, k, ldw int, bits []uint16, q []int8, scale 
 		per = "1 byte per weight and a float32 scale per row"
 	}
 	return d, fmt.Sprintf("input: dense %s %d×%d (copied, kept in %s: %s)\n", t, m, k, t, per), nil
+}
+
+// checkScales checks a low-precision dtype and its row scales: int8 takes exactly m finite
+// scales (a NaN or ±Inf scale would poison its whole output row, and no quantizer writes
+// one: formats.DenseLPFromDense refuses such weights); bf16 and f16 take none.
+func checkScales(t formats.DType, m int, scale []float32) error {
+	switch t {
+	case formats.BF16, formats.F16:
+		if scale != nil {
+			return fail(codeArgument, "scale is set for %s weights: only SG_DTYPE_I8 takes row scales (pass NULL, scale_len 0)", t)
+		}
+	case formats.I8:
+		if len(scale) != m {
+			return fail(codeArgument, "scale_len = %d, want M = %d (one float32 scale per row)", len(scale), m)
+		}
+		for i, s := range scale {
+			if math.IsNaN(float64(s)) || math.IsInf(float64(s), 0) {
+				return fail(codeMatrix, "scale[%d] = %v: int8 row scales must be finite", i, s)
+			}
+		}
+	default:
+		return fail(codeArgument, "dtype = %d is not an sg_dtype (SG_DTYPE_BF16 = 1, SG_DTYPE_F16 = 2, SG_DTYPE_I8 = 3)", t)
+	}
+	return nil
 }

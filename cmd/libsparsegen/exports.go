@@ -196,9 +196,9 @@ func sgx_plan_dense(out *C.sg_plan, m, k C.int64_t, w *C.float, ldw C.int64_t, o
 func sgx_plan_dense_lp(out *C.sg_plan, m, k C.int64_t, dtype C.int, w unsafe.Pointer, ldw C.int64_t, scale *C.float, scaleLen C.int64_t, opts *C.sg_options) (rc C.int) {
 	defer catch(&rc)
 	return create(out, opts, m, k, func() (formats.Matrix, string, error) {
-		t := formats.DType(dtype)
-		if dtype < C.SG_DTYPE_BF16 || dtype > C.SG_DTYPE_I8 {
-			return nil, "", fail(codeArgument, "dtype = %d is not an sg_dtype (SG_DTYPE_BF16 = 1, SG_DTYPE_F16 = 2, SG_DTYPE_I8 = 3)", dtype)
+		t, sc, err := lpArgs(dtype, scale, scaleLen)
+		if err != nil {
+			return nil, "", err
 		}
 		if ldw < k || ldw < 0 {
 			return nil, "", fail(codeArgument, "ldw = %d < K = %d", ldw, k)
@@ -210,32 +210,48 @@ func sgx_plan_dense_lp(out *C.sg_plan, m, k C.int64_t, dtype C.int, w unsafe.Poi
 		if err := checkAlloc(fmt.Sprintf("a %s copy of %d×%d", t, m, k), int64(m)*int64(k), int64(t.Bytes())); err != nil {
 			return nil, "", err
 		}
-		if n > 0 && w == nil {
-			return nil, "", fail(codeNull, "w is NULL but %d values are needed", n)
-		}
-		if scaleLen < 0 || int64(scaleLen) > math.MaxInt32 {
-			return nil, "", fail(codeArgument, "scale_len = %d out of range", scaleLen)
-		}
-		var sc []float32
-		switch {
-		case scale != nil:
-			sc = unsafe.Slice((*float32)(unsafe.Pointer(scale)), int(scaleLen))
-		case scaleLen != 0:
-			return nil, "", fail(codeNull, "scale is NULL but scale_len = %d", scaleLen)
-		case t == formats.I8:
-			sc = []float32{} // checked against M by readDenseLP
-		}
-		var bits []uint16
-		var q []int8
-		if n > 0 {
-			if t == formats.I8 {
-				q = unsafe.Slice((*int8)(w), n)
-			} else {
-				bits = unsafe.Slice((*uint16)(w), n)
-			}
+		bits, q, err := lpValues(t, w, n, "w")
+		if err != nil {
+			return nil, "", err
 		}
 		return readDenseLP(t, int(m), int(k), int(ldw), bits, q, sc)
 	})
+}
+
+// lpArgs reads a low-precision dtype and its row scales (checked against M and for
+// finiteness by checkScales): scale views scale_len caller floats; an int8 call without
+// scales gets an empty, non-nil slice so that the count is what fails.
+func lpArgs(dtype C.int, scale *C.float, scaleLen C.int64_t) (formats.DType, []float32, error) {
+	t := formats.DType(dtype)
+	if dtype < C.SG_DTYPE_BF16 || dtype > C.SG_DTYPE_I8 {
+		return 0, nil, fail(codeArgument, "dtype = %d is not an sg_dtype (SG_DTYPE_BF16 = 1, SG_DTYPE_F16 = 2, SG_DTYPE_I8 = 3)", dtype)
+	}
+	if scaleLen < 0 || int64(scaleLen) > math.MaxInt32 {
+		return 0, nil, fail(codeArgument, "scale_len = %d out of range", scaleLen)
+	}
+	switch {
+	case scale != nil:
+		return t, unsafe.Slice((*float32)(unsafe.Pointer(scale)), int(scaleLen)), nil
+	case scaleLen != 0:
+		return 0, nil, fail(codeNull, "scale is NULL but scale_len = %d", scaleLen)
+	case t == formats.I8:
+		return t, []float32{}, nil // checked against M by checkScales
+	}
+	return t, nil, nil
+}
+
+// lpValues views n caller values of dtype t at p: uint16 bit patterns (bf16, f16) or int8.
+func lpValues(t formats.DType, p unsafe.Pointer, n int64, name string) ([]uint16, []int8, error) {
+	if n == 0 {
+		return nil, nil, nil
+	}
+	if p == nil {
+		return nil, nil, fail(codeNull, "%s is NULL but %d values are needed", name, n)
+	}
+	if t == formats.I8 {
+		return nil, unsafe.Slice((*int8)(p), n), nil
+	}
+	return unsafe.Slice((*uint16)(p), n), nil, nil
 }
 
 //export sgx_plan_csr
@@ -243,17 +259,7 @@ func sgx_plan_csr(out *C.sg_plan, m, k, nnz C.int64_t, indptr unsafe.Pointer, in
 	idx unsafe.Pointer, idxType C.int, data *C.float, opts *C.sg_options) (rc C.int) {
 	defer catch(&rc)
 	return create(out, opts, m, k, func() (formats.Matrix, string, error) {
-		if nnz < 0 || int64(nnz) > math.MaxInt/8 {
-			return nil, "", fail(codeArgument, "nnz = %d out of range", nnz)
-		}
-		if err := checkAlloc(fmt.Sprintf("a copy of %d entries", nnz), int64(nnz), 8); err != nil {
-			return nil, "", err
-		}
-		ip, err := indices(indptr, indptrType, int64(m)+1, "indptr")
-		if err != nil {
-			return nil, "", err
-		}
-		ix, err := indices(idx, idxType, int64(nnz), "indices")
+		ip, ix, err := csrIndices(m, nnz, indptr, indptrType, idx, idxType, "", 4)
 		if err != nil {
 			return nil, "", err
 		}
@@ -262,6 +268,44 @@ func sgx_plan_csr(out *C.sg_plan, m, k, nnz C.int64_t, indptr unsafe.Pointer, in
 			return nil, "", err
 		}
 		return readCSR(int(m), int(k), int64(nnz), ip, ix, vals)
+	})
+}
+
+// csrIndices checks nnz and the size of the copy (nnz entries of a column index and a value
+// of valBytes; what names the values) and views the caller's indptr (M+1) and indices.
+func csrIndices(m, nnz C.int64_t, indptr unsafe.Pointer, indptrType C.int, idx unsafe.Pointer, idxType C.int, what string, valBytes int) (indexArray, indexArray, error) {
+	if nnz < 0 || int64(nnz) > math.MaxInt/8 {
+		return indexArray{}, indexArray{}, fail(codeArgument, "nnz = %d out of range", nnz)
+	}
+	if err := checkAlloc(fmt.Sprintf("a copy of %d %sentries", nnz, what), int64(nnz), int64(4+valBytes)); err != nil {
+		return indexArray{}, indexArray{}, err
+	}
+	ip, err := indices(indptr, indptrType, int64(m)+1, "indptr")
+	if err != nil {
+		return indexArray{}, indexArray{}, err
+	}
+	ix, err := indices(idx, idxType, int64(nnz), "indices")
+	return ip, ix, err
+}
+
+//export sgx_plan_csr_lp
+func sgx_plan_csr_lp(out *C.sg_plan, m, k, nnz C.int64_t, indptr unsafe.Pointer, indptrType C.int,
+	idx unsafe.Pointer, idxType C.int, dtype C.int, data unsafe.Pointer, scale *C.float, scaleLen C.int64_t, opts *C.sg_options) (rc C.int) {
+	defer catch(&rc)
+	return create(out, opts, m, k, func() (formats.Matrix, string, error) {
+		t, sc, err := lpArgs(dtype, scale, scaleLen)
+		if err != nil {
+			return nil, "", err
+		}
+		ip, ix, err := csrIndices(m, nnz, indptr, indptrType, idx, idxType, t.String()+" ", t.Bytes())
+		if err != nil {
+			return nil, "", err
+		}
+		bits, q, err := lpValues(t, data, int64(nnz), "data")
+		if err != nil {
+			return nil, "", err
+		}
+		return readCSRLP(t, int(m), int(k), int64(nnz), ip, ix, bits, q, sc)
 	})
 }
 

@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"math"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/sparsegen/sparsegen/formats"
 )
 
 // FuzzReaders feeds arbitrary index arrays to the CSR and BSR readers, as a C caller could:
@@ -64,6 +67,40 @@ func FuzzReaders(f *testing.F) {
 			}
 		} else if classify(err) == codeInternal || classify(err) == codeOK {
 			t.Fatalf("readCSR error with code %d: %v", classify(err), err)
+		}
+
+		// CSR in int8 (the same values, scale 1) and f16: the same matrix, or the same
+		// error (an int8 sum may also leave int8's range).
+		q, h := make([]int8, nnz), make([]uint16, nnz)
+		for p := range q {
+			q[p], h[p] = int8(vals[p]), formats.Float32ToF16(vals[p])
+		}
+		ones := make([]float32, m)
+		for i := range ones {
+			ones[i] = 1
+		}
+		for _, lp := range []struct {
+			t    formats.DType
+			bits []uint16
+			q    []int8
+			sc   []float32
+		}{{formats.I8, nil, q, ones}, {formats.F16, h, nil, nil}} {
+			c, _, lerr := readCSRLP(lp.t, m, k, nnz, i64(ptr...), i64(idx...), lp.bits, lp.q, lp.sc)
+			switch {
+			case lerr == nil && err == nil:
+				if err := c.Validate(); err != nil {
+					t.Fatalf("readCSRLP(%s) returned an invalid matrix: %v", lp.t, err)
+				}
+				if got, want := c.ToDense().Data, csr.ToDense().Data; !slices.Equal(got, want) {
+					t.Fatalf("csr %s %v, want %v", lp.t, got, want)
+				}
+			case lerr == nil:
+				t.Fatalf("readCSRLP(%s) accepted what readCSR refused: %v", lp.t, err)
+			case classify(lerr) == codeInternal || classify(lerr) == codeOK:
+				t.Fatalf("readCSRLP(%s) error with code %d: %v", lp.t, classify(lerr), lerr)
+			case err == nil && !(lp.t == formats.I8 && strings.Contains(lerr.Error(), "outside int8")):
+				t.Fatalf("readCSRLP(%s) refused what readCSR accepted: %v", lp.t, lerr)
+			}
 		}
 
 		// BSR with r×c blocks over the same arrays (first ⌈M/r⌉+1 pointers).

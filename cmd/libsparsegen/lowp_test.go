@@ -92,27 +92,32 @@ func TestReadDenseLP(t *testing.T) {
 
 	q := make([]int8, 4)
 	for _, c := range []struct {
-		name  string
-		code  status
-		msg   string
-		t     formats.DType
-		bits  []uint16
-		q     []int8
-		scale []float32
-		ld    int
+		lpBad
+		ld int
 	}{
-		{"short scale", codeArgument, "scale_len = 1, want M = 2", formats.I8, nil, q, []float32{1}, 2},
-		{"NaN scale", codeMatrix, "scale[1] = NaN", formats.I8, nil, q, []float32{1, float32(math.NaN())}, 2},
-		{"Inf scale", codeMatrix, "must be finite", formats.I8, nil, q, []float32{float32(math.Inf(1)), 1}, 2},
-		{"scale for bf16", codeArgument, "only SG_DTYPE_I8", formats.BF16, make([]uint16, 4), nil, []float32{1, 1}, 2},
-		{"bad dtype", codeArgument, "not an sg_dtype", 7, make([]uint16, 4), nil, nil, 2},
-		{"ldw < K", codeArgument, "ldw = 1 < K = 2", formats.F16, make([]uint16, 4), nil, nil, 1},
+		{lpBad{"short scale", codeArgument, "scale_len = 1, want M = 2", formats.I8, nil, q, []float32{1}}, 2},
+		{lpBad{"NaN scale", codeMatrix, "scale[1] = NaN", formats.I8, nil, q, []float32{1, float32(math.NaN())}}, 2},
+		{lpBad{"Inf scale", codeMatrix, "must be finite", formats.I8, nil, q, []float32{float32(math.Inf(1)), 1}}, 2},
+		{lpBad{"scale for bf16", codeArgument, "only SG_DTYPE_I8", formats.BF16, make([]uint16, 4), nil, []float32{1, 1}}, 2},
+		{lpBad{"bad dtype", codeArgument, "not an sg_dtype", 7, make([]uint16, 4), nil, nil}, 2},
+		{lpBad{"ldw < K", codeArgument, "ldw = 1 < K = 2", formats.F16, make([]uint16, 4), nil, nil}, 1},
 	} {
 		_, _, err := readDenseLP(c.t, 2, 2, c.ld, c.bits, c.q, c.scale)
 		if codeOf(t, err) != c.code || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%s: %v (code %d), want code %d and %q", c.name, err, classify(err), c.code, c.msg)
 		}
 	}
+}
+
+// lpBad is a low-precision reader call that must fail with code and a message holding msg.
+type lpBad struct {
+	name  string
+	code  status
+	msg   string
+	t     formats.DType
+	bits  []uint16
+	q     []int8
+	scale []float32
 }
 
 // TestReadEmptyK: M > 0 rows of K = 0 weights (the caller may pass NULL: no value to read)
@@ -140,5 +145,119 @@ func TestReadEmptyK(t *testing.T) {
 			t.Errorf("%s 3×0: Mul: %v, y = %v (want zeros)", dt, err, y)
 		}
 		release(h)
+	}
+}
+
+// TestReadCSRLP: a CSR in bf16, f16 and int8 (+ row scales) with an unsorted row, a
+// duplicate and int64 indices keeps its dtype (no widened copy), is canonicalized like a
+// float32 CSR (duplicates summed in the dtype: f16 1 + 2⁻¹¹, a tie, rounds once to even,
+// 1; bf16 1 + 1 = 2; int8 100 + 27 = 127 on the row's scale; three f16 duplicates in
+// TestReadCSRLPSumOnce), and a plan of it matches the float32 product of the widened
+// weights at N = 1 and 3; "csr" and the dtype's own format are accepted, other formats and
+// bad scales or a duplicate sum past int8 are clear statuses.
+func TestReadCSRLP(t *testing.T) {
+	// 3×4: row 0 holds columns 2, 0, 2 (unsorted, a duplicate); row 1 is empty; row 2 column 3.
+	indptr, indices := i64(0, 3, 3, 4), i64(2, 0, 2, 3)
+	wantDense := func(b, sum, c float32) []float32 { return []float32{b, 0, sum, 0, 0, 0, 0, 0, 0, 0, 0, c} }
+	x := []float32{1, -1, 2, 0.5, -3, 4, 0.25, 8} // K×2
+	cases := []struct {
+		t     formats.DType
+		bits  []uint16
+		q     []int8
+		scale []float32
+		want  []float32 // W widened, dense
+	}{
+		{formats.F16, []uint16{0x3c00, 0x4000, 0x1000, 0xc400}, nil, nil, wantDense(2, 1, -4)}, // 0x1000 = 2⁻¹¹
+		{formats.BF16, []uint16{0x3f80, 0x4000, 0x3f80, 0xc080}, nil, nil, wantDense(2, 2, -4)},
+		{formats.I8, nil, []int8{100, -3, 27, 5}, []float32{0.5, 2, 0.25}, wantDense(-1.5, 63.5, 1.25)},
+	}
+	for _, c := range cases {
+		m, note, err := readCSRLP(c.t, 3, 4, 4, indptr, indices, c.bits, c.q, c.scale)
+		if err != nil {
+			t.Fatalf("%s: %v", c.t, err)
+		}
+		if m.DType != c.t || len(m.ColIdx) != 3 || !strings.Contains(note, "csr "+c.t.String()+" 3×4") ||
+			!strings.Contains(note, "kept in "+c.t.String()) || !strings.Contains(note, "1 duplicate entries summed") ||
+			!strings.Contains(note, "narrowed to int32") {
+			t.Errorf("%s: %+v, note %q", c.t, m, note)
+		}
+		got := m.ToDense().Data
+		for i, v := range c.want {
+			if got[i] != v {
+				t.Fatalf("%s: W[%d] = %v, want %v (W = %v)", c.t, i, got[i], v, got)
+			}
+		}
+		h, err := compile(m, defaultOptions(), note)
+		if err != nil {
+			t.Fatalf("%s: compile: %v", c.t, err)
+		}
+		e, _ := lookup(h)
+		for _, n := range []int{1, 2} {
+			y := make([]float32, 3*n)
+			if err := e.plan.Mul(y, n, x, 2, n); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 3; i++ {
+				for col := 0; col < n; col++ {
+					var ref float32
+					for j := 0; j < 4; j++ {
+						ref += c.want[i*4+j] * x[j*2+col]
+					}
+					if math.Abs(float64(y[i*n+col]-ref)) > 1e-5*(1+math.Abs(float64(ref))) {
+						t.Errorf("%s N=%d: y[%d, %d] = %v, want %v", c.t, n, i, col, y[i*n+col], ref)
+					}
+				}
+			}
+		}
+		if !strings.Contains(e.plan.Describe(), c.t.String()) {
+			t.Errorf("%s: the plan's description does not name its dtype:\n%s", c.t, e.plan.Describe())
+		}
+		release(h)
+		for _, f := range []string{"csr", "csr_" + c.t.String()} {
+			o := defaultOptions()
+			o.format = f
+			if h2, err := compile(m, o, ""); err != nil {
+				t.Errorf("%s: format %s: %v", c.t, f, err)
+			} else {
+				release(h2)
+			}
+		}
+		o := defaultOptions()
+		o.format = "dense"
+		if _, err := compile(m, o, ""); codeOf(t, err) != codeArgument {
+			t.Errorf("%s: format dense: %v", c.t, err)
+		}
+	}
+
+	q4 := []int8{1, 2, 3, 4}
+	for _, c := range []struct {
+		lpBad
+		ix indexArray
+	}{
+		{lpBad{"short scale", codeArgument, "scale_len = 2, want M = 3", formats.I8, nil, q4, []float32{1, 1}}, indices},
+		{lpBad{"NaN scale", codeMatrix, "scale[1] = NaN", formats.I8, nil, q4, []float32{1, float32(math.NaN()), 1}}, indices},
+		{lpBad{"scale for f16", codeArgument, "only SG_DTYPE_I8", formats.F16, make([]uint16, 4), nil, []float32{1, 1, 1}}, indices},
+		{lpBad{"bad dtype", codeArgument, "not an sg_dtype", 9, make([]uint16, 4), nil, nil}, indices},
+		{lpBad{"int8 sum past 127", codeMatrix, "sum to 200, outside int8", formats.I8, nil, []int8{100, 1, 100, 1}, []float32{1, 1, 1}}, indices},
+		{lpBad{"column out of range", codeMatrix, "indices[3] = 4 outside [0, K = 4)", formats.BF16, make([]uint16, 4), nil, nil}, i64(2, 0, 2, 4)},
+		{lpBad{"negative column", codeMatrix, "indices[1] = -1", formats.I8, nil, q4, []float32{1, 1, 1}}, i64(2, -1, 2, 3)},
+	} {
+		_, _, err := readCSRLP(c.t, 3, 4, 4, indptr, c.ix, c.bits, c.q, c.scale)
+		if codeOf(t, err) != c.code || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: %v (code %d), want code %d and %q", c.name, err, classify(err), c.code, c.msg)
+		}
+	}
+}
+
+// TestReadCSRLPSumOnce: three f16 duplicates 1, 2⁻¹¹, 2⁻¹¹ sum to 1 + 2⁻¹⁰, which f16 holds:
+// rounding after each addition would give 1 (1 + 2⁻¹¹ is a tie, to even), so the sum is
+// kept in float64 and rounded once, as the npz reader does.
+func TestReadCSRLPSumOnce(t *testing.T) {
+	m, _, err := readCSRLP(formats.F16, 1, 2, 4, i64(0, 4), i64(1, 0, 1, 1), []uint16{0x3c00, 0x4000, 0x1000, 0x1000}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint16{0x4000, 0x3c01}; m.Bits[0] != want[0] || m.Bits[1] != want[1] {
+		t.Errorf("bits %#04x, want %#04x", m.Bits, want)
 	}
 }

@@ -93,6 +93,15 @@ sg_status sg_plan_csr(sg_plan *out, int64_t m, int64_t k, int64_t nnz, const voi
                              (int)indices_type, (float *)data, (sg_options *)opts));
 }
 
+sg_status sg_plan_csr_lp(sg_plan *out, int64_t m, int64_t k, int64_t nnz, const void *indptr,
+                         sg_index_type indptr_type, const void *indices,
+                         sg_index_type indices_type, sg_dtype dtype, const void *data,
+                         const float *scale, int64_t scale_len, const sg_options *opts) {
+    return done(sgx_plan_csr_lp(out, m, k, nnz, (void *)indptr, (int)indptr_type, (void *)indices,
+                                (int)indices_type, (int)dtype, (void *)data, (float *)scale,
+                                scale_len, (sg_options *)opts));
+}
+
 sg_status sg_plan_bsr(sg_plan *out, int64_t m, int64_t k, int64_t r, int64_t c, int64_t nblocks,
                       const void *indptr, sg_index_type indptr_type, const void *indices,
                       sg_index_type indices_type, const float *data, const sg_options *opts) {

@@ -10,8 +10,9 @@
  *   gcc -I cmd/libsparsegen app.c -L. -lsparsegen                     (shared)
  *   gcc -I cmd/libsparsegen app.c libsparsegen.a -lpthread -lm         (static)
  *
- * Use: compile a plan once from the weights (sg_plan_dense / _dense_lp / _csr / _bsr / _nm),
- * run it many times (sg_mul, sg_mul_tokens, sg_mul_batch), free it (sg_plan_free).
+ * Use: compile a plan once from the weights (sg_plan_dense / _dense_lp / _csr / _csr_lp /
+ * _bsr / _nm), run it many times (sg_mul, sg_mul_tokens, sg_mul_batch), free it
+ * (sg_plan_free).
  *
  * Conventions that hold for every function below
  * ------------------------------------------------
@@ -101,7 +102,8 @@ typedef enum sg_index_type {
     SG_INDEX_INT64 = 8
 } sg_index_type;
 
-/* Element type of low-precision dense weights (sg_plan_dense_lp; values are stable). */
+/* Element type of low-precision weights (sg_plan_dense_lp, sg_plan_csr_lp; values are
+   stable). */
 typedef enum sg_dtype {
     SG_DTYPE_BF16 = 1, /* bfloat16 bit patterns in uint16_t (the high half of a float32;
                           numpy has no bfloat16: pass the uint16 view) */
@@ -188,6 +190,24 @@ sg_status sg_plan_csr(sg_plan *out, int64_t m, int64_t k, int64_t nnz,
                       const void *indptr, sg_index_type indptr_type,
                       const void *indices, sg_index_type indices_type,
                       const float *data, const sg_options *opts);
+
+/* CSR W whose values are stored in low precision, kept in it (as sg_plan_dense_lp: the plan
+ * holds 2 bytes per value (bf16, f16) or 1 byte plus a float32 scale per row (int8) beside
+ * the indices, never a widened float32 copy, and runs the low-precision SpMV at N = 1 and
+ * CSR tiles at N >= 2). indptr, indices, nnz and their canonicalization are sg_plan_csr's;
+ * data holds nnz values of uint16_t (SG_DTYPE_BF16: bfloat16 bits, the uint16 view of a
+ * numpy array; SG_DTYPE_F16: numpy float16) or int8_t (SG_DTYPE_I8, w = scale[row]·q).
+ * scale: for SG_DTYPE_I8, scale_len = M finite float32 values (a NaN or Inf scale is
+ * SG_ERR_MATRIX); for 16-bit dtypes NULL and 0. Duplicates are summed without leaving the
+ * dtype: bf16/f16 in float64, the sum rounded once to the dtype; int8 exactly (they share
+ * their row's scale; a sum outside -128 … 127 is SG_ERR_MATRIX). An unknown
+ * dtype is SG_ERR_ARGUMENT; opts->format, if set, must be "csr" or the dtype's own
+ * ("csr_bf16", "csr_f16", "csr_i8"). data may be NULL when nnz = 0. */
+sg_status sg_plan_csr_lp(sg_plan *out, int64_t m, int64_t k, int64_t nnz,
+                         const void *indptr, sg_index_type indptr_type,
+                         const void *indices, sg_index_type indices_type,
+                         sg_dtype dtype, const void *data, const float *scale, int64_t scale_len,
+                         const sg_options *opts);
 
 /* BSR W with r×c blocks, laid out as scipy.sparse.bsr_matrix holds it: indptr (⌈M/r⌉+1
  * values, over block rows), indices (nblocks block-column indices, 0 <= j < ⌈K/c⌉) and data

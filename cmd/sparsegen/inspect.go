@@ -52,13 +52,14 @@ func inspectOne(w io.Writer, path string, t tensor) error {
 	}
 	fmt.Fprintf(w, "%s: %s\n", path, t.name)
 	layout := t.info.Layout
-	if lp, ok := t.w.(*formats.DenseLP); ok {
-		layout += " " + lp.DType.String() // kept in its dtype, not widened
+	lpType, lp := lowPrecision(t.w)
+	if lp {
+		layout += " " + lpType.String() // kept in its dtype, not widened
 	}
 	fmt.Fprintf(w, "  stored as    %s (%s", layout, t.info.Container)
 	if t.info.DType != "" {
 		fmt.Fprintf(w, ", %s", t.info.DType)
-		if lp, ok := t.w.(*formats.DenseLP); ok && lp.DType == formats.BF16 && t.info.Container == "npz" {
+		if lp && lpType == formats.BF16 && t.info.Container == "npz" {
 			fmt.Fprint(w, ": bf16 bit patterns, numpy has no bfloat16")
 		}
 		if _, ok := t.w.(*formats.Dense); ok {
@@ -69,8 +70,12 @@ func inspectOne(w io.Writer, path string, t tensor) error {
 				fmt.Fprint(w, ": bfloat16, widened to float32 here")
 			}
 		}
-		if lp, ok := t.w.(*formats.DenseLP); ok && lp.DType == formats.I8 {
-			fmt.Fprintf(w, " with float32 row scales %s%s", t.name, fileio.LPScaleSuffix)
+		if lp && lpType == formats.I8 {
+			values := t.name // a dense array; a CSR's values are its "data"
+			if _, ok := t.w.(*formats.CSRLP); ok {
+				values = "data"
+			}
+			fmt.Fprintf(w, " with float32 row scales %s%s", values, fileio.LPScaleSuffix)
 		}
 	}
 	fmt.Fprintln(w, ")")
@@ -115,4 +120,15 @@ func inspectOne(w io.Writer, path string, t tensor) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// lowPrecision returns the dtype of a DenseLP or CSRLP, and false for a float32 matrix.
+func lowPrecision(m formats.Matrix) (formats.DType, bool) {
+	switch w := m.(type) {
+	case *formats.DenseLP:
+		return w.DType, true
+	case *formats.CSRLP:
+		return w.DType, true
+	}
+	return 0, false
 }

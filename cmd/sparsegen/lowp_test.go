@@ -41,24 +41,33 @@ func TestWithDTypes(t *testing.T) {
 	}
 }
 
-// TestPruneDType: prune -dtype writes the pruned weights dense in that dtype (.npz keeps
-// it; the pruned float32 weights converted exactly as formats.DenseLPFromDense does), inspect
-// names the dtype, and a sparse output format with -dtype is refused with a clear message
-// (no silent widening).
-func TestPruneDType(t *testing.T) {
+// pruneF32 writes the test model into a temporary folder, prunes its layer0.weight in
+// float32 with the extra prune flags and returns the folder, the model and what was written.
+func pruneF32(t *testing.T, flags ...string) (string, string, formats.Matrix) {
+	t.Helper()
 	dir := t.TempDir()
 	model := filepath.Join(dir, "model.safetensors")
 	writeModel(t, model)
-	code, _, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-sparsity", "0.5", "-format", "dense", "-out", filepath.Join(dir, "f32.npz"))
+	args := append([]string{"prune", "-in", model, "-tensor", "layer0.weight", "-out", filepath.Join(dir, "f32.npz")}, flags...)
+	code, _, stderr := sg(t, args...)
 	require.Equal(t, 0, code, stderr)
-	f32, _, err := fileio.LoadMatrix(filepath.Join(dir, "f32.npz"), "")
+	m, _, err := fileio.LoadMatrix(filepath.Join(dir, "f32.npz"), "")
 	require.NoError(t, err)
+	return dir, model, m
+}
+
+// TestPruneDType: prune -dtype -format dense writes the pruned weights dense in that dtype
+// (.npz keeps it; the pruned float32 weights converted exactly as formats.DenseLPFromDense
+// does), inspect names the dtype, and BSR or N:M with -dtype is refused with a clear message
+// (no silent widening). CSR: TestPruneDTypeCSR.
+func TestPruneDType(t *testing.T) {
+	dir, model, f32 := pruneF32(t, "-sparsity", "0.5", "-format", "dense")
 	pruned := f32.(*formats.Dense)
 	require.Equal(t, int64(16*24/2), pruned.NNZ())
 
 	for _, dt := range []string{"bf16", "f16", "i8"} {
 		out := filepath.Join(dir, dt+".npz")
-		code, stdout, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-sparsity", "0.5", "-dtype", dt, "-out", out)
+		code, stdout, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-sparsity", "0.5", "-dtype", dt, "-format", "dense", "-out", out)
 		require.Equal(t, 0, code, stderr)
 		require.Contains(t, stdout, "dense "+dt)
 		// LoadMatrix keeps bf16 bits and int8 (only DenseLP reads them); float16 widens
@@ -73,12 +82,10 @@ func TestPruneDType(t *testing.T) {
 		if _, ok := m.(*formats.DenseLP); ok == (dt == "f16") {
 			t.Errorf("%s: LoadMatrix read a %T", dt, m)
 		}
+		require.Equal(t, dt, lp.DType.String())
 		want, err := formats.DenseLPFromDense(pruned, lp.DType)
 		require.NoError(t, err)
-		require.Equal(t, dt, lp.DType.String())
-		require.Equal(t, want.Bits, lp.Bits, dt)
-		require.Equal(t, want.I8, lp.I8, dt)
-		require.Equal(t, want.Scale, lp.Scale, dt)
+		require.Equal(t, want, lp, dt) // values and scales
 
 		code, stdout, stderr = sg(t, "inspect", out)
 		require.Equal(t, 0, code, stderr)
@@ -91,7 +98,7 @@ func TestPruneDType(t *testing.T) {
 		require.Equal(t, 1, strings.Count(stdout, "shape "), stdout)
 	}
 
-	for _, f := range []string{"csr", "bsr", "nm"} {
+	for _, f := range []string{"bsr", "nm"} {
 		args := []string{"prune", "-in", model, "-dtype", "bf16", "-format", f, "-out", filepath.Join(dir, "x.npz")}
 		if f == "nm" {
 			args = append(args, "-method", "nm")
@@ -100,10 +107,57 @@ func TestPruneDType(t *testing.T) {
 		require.Equal(t, 2, code)
 		require.Contains(t, stderr, "in low precision are not implemented yet", f)
 	}
-	code, _, stderr = sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-dtype", "f8", "-out", filepath.Join(dir, "x.npz"))
+	code, _, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-dtype", "f8", "-out", filepath.Join(dir, "x.npz"))
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, `-dtype "f8"`)
 	code, _, stderr = sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-dtype", "i8", "-out", filepath.Join(dir, "x.npy"))
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "must be an .npz")
+}
+
+// TestPruneDTypeCSR: prune -dtype with CSR (the default format of magnitude pruning) writes
+// a CSRLP in that dtype, equal to converting the float32 CSR of the same pruning; LoadMatrix
+// returns it without widening and inspect names the dtype. Block and N:M pruning with
+// -dtype still default to dense.
+func TestPruneDTypeCSR(t *testing.T) {
+	dir, model, f32 := pruneF32(t, "-sparsity", "0.75")
+	c := f32.(*formats.CSR)
+	require.Equal(t, int64(16*24/4), c.Stored())
+
+	for _, dt := range []string{"bf16", "f16", "i8"} {
+		out := filepath.Join(dir, "csr_"+dt+".npz")
+		args := []string{"prune", "-in", model, "-tensor", "layer0.weight", "-sparsity", "0.75", "-dtype", dt, "-out", out}
+		if dt == "f16" {
+			args = append(args, "-format", "csr") // explicit and default give the same
+		}
+		code, stdout, stderr := sg(t, args...)
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, stdout, "csr "+dt+", sparsity 75.00%")
+		m, info, err := fileio.LoadMatrix(out, "")
+		require.NoError(t, err, dt)
+		got, ok := m.(*formats.CSRLP)
+		require.True(t, ok, "%s: LoadMatrix read a %T", dt, m)
+		require.Equal(t, dt, got.DType.String())
+		want, err := formats.CSRLPFromCSR(c, got.DType)
+		require.NoError(t, err)
+		require.Equal(t, want, got, dt) // pattern, values and scales
+		require.Equal(t, "csr", info.Layout)
+
+		code, stdout, stderr = sg(t, "inspect", out)
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, stdout, "stored as    csr "+dt+" (npz, "+info.DType)
+		switch dt {
+		case "bf16":
+			require.Contains(t, stdout, "<u2: bf16 bit patterns")
+		case "i8":
+			require.Contains(t, stdout, "|i1 with float32 row scales data"+fileio.LPScaleSuffix)
+		}
+		require.Contains(t, stdout, "density      0.2500 (96 nonzeros")
+	}
+	for _, method := range []string{"block", "nm"} {
+		out := filepath.Join(dir, method+".npz")
+		code, stdout, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-method", method, "-dtype", "bf16", "-out", out)
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, stdout, "dense bf16", method)
+	}
 }

@@ -53,6 +53,15 @@
 // float64, entries past indptr[-1] are dropped; each of these is reported in Info.Notes.
 // csc/coo/dia matrices are refused with a hint to convert with .tocsr().
 //
+// A CSR whose "data" is in low precision is read in that dtype, as a formats.CSRLP, never
+// widened: '<f2' is f16, '<u2' bf16 bit patterns (NPZWriter.WriteDenseLP's convention:
+// numpy has no bfloat16), '|i1' int8 with one float32 scale per row in the 1-D array
+// "data_scale" ("data"+LPScaleSuffix, as WriteDenseLP names a DenseLP's scales); scales
+// must be finite and one per row. WriteCSRLP (and SaveMatrix for a CSRLP) writes that
+// layout; scipy.sparse.load_npz reads its pattern and stored values (bf16 as uint16, int8
+// without the scales). Duplicates are summed without leaving the dtype: int8 exactly (an
+// error past int8's range), bf16/f16 in float64 rounded once to the dtype.
+//
 // # N:M npz (sparsegen's layout)
 //
 //	format  0-d '|S2' "nm"
@@ -77,7 +86,8 @@
 // # One call
 //
 // LoadMatrix(path, name) detects the container from the file's first bytes and returns a
-// formats.Matrix (*Dense, *CSR, *BSR or *NM) with an Info; SaveMatrix(path, m) picks the
+// formats.Matrix (*Dense, *CSR, *BSR or *NM; *DenseLP or *CSRLP for low-precision
+// weights) with an Info; SaveMatrix(path, m) picks the
 // layout from the extension and m's format (see their docs). ReadMatrix is LoadMatrix over
 // an io.ReaderAt. ListFile lists the arrays or tensors of any of the three containers from
 // their headers alone.

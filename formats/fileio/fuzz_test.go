@@ -64,6 +64,14 @@ func npzSeeds() [][]byte {
 		_ = WriteNM(&b, nm, compress)
 		out = append(out, append([]byte(nil), b.Bytes()...))
 		b.Reset()
+		// Low-precision CSR (CSRLP): bf16 bits, f16, int8 + "data_scale".
+		lc, _ := formats.CSRFromDense(randDense(rng, 4, 6, 0.5))
+		for _, dt := range []formats.DType{formats.BF16, formats.F16, formats.I8} {
+			lp, _ := formats.CSRLPFromCSR(lc, dt)
+			_ = WriteCSRLP(&b, lp, compress)
+			out = append(out, append([]byte(nil), b.Bytes()...))
+			b.Reset()
+		}
 		w := NewNPZWriter(&b, compress)
 		_ = w.WriteDense("w", randDense(rng, 2, 3, 1))
 		_ = w.Close()

@@ -90,7 +90,8 @@ func ReadMatrix(r io.ReaderAt, size int64, name string) (formats.Matrix, Info, e
 // SaveMatrix writes m to path (atomically: a temporary file renamed into place), choosing
 // the layout from the extension and the format:
 //   - .npy: a Dense as '<f4';
-//   - .npz: CSR and BSR in scipy.sparse's layout, NM in sparsegen's layout, a Dense as
+//   - .npz: CSR and BSR in scipy.sparse's layout (a CSRLP too, its data in its own dtype:
+//     WriteCSRLP), NM in sparsegen's layout, a Dense as
 //     the single array "arr_0", a DenseLP in its own dtype as "arr_0" (WriteDenseLP: bf16
 //     bits '<u2', f16 '<f2', int8 '|i1' plus float32 "arr_0_scale"); deflate-compressed (as
 //     scipy's save_npz default). A ragged BSR is refused with ErrRaggedBSR (save it as CSR);
@@ -133,6 +134,8 @@ func SaveMatrix(path string, m formats.Matrix) error {
 			}
 		case *formats.CSR:
 			write = func(w io.Writer) error { return WriteCSR(w, t, true) }
+		case *formats.CSRLP: // kept in its dtype (WriteCSRLP; NPZ.Matrix reads it back)
+			write = func(w io.Writer) error { return WriteCSRLP(w, t, true) }
 		case *formats.BSR:
 			if err := t.Validate(); err != nil {
 				return err

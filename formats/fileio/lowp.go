@@ -83,42 +83,129 @@ func (w *NPZWriter) WriteDenseLP(name string, d *formats.DenseLP) error {
 		return err
 	}
 	m, k := d.Rows, d.Cols
-	switch d.DType {
-	case formats.I8:
-		raw := make([]byte, m*k)
-		for i := 0; i < m; i++ {
-			for j, q := range d.I8[i*d.Stride : i*d.Stride+k] {
-				raw[i*k+j] = byte(q)
+	bits, q := d.Bits, d.I8
+	if d.Stride != k && m*k > 0 { // compact the rows
+		if d.DType == formats.I8 {
+			q = make([]int8, 0, m*k)
+			for i := 0; i < m; i++ {
+				q = append(q, d.I8[i*d.Stride:i*d.Stride+k]...)
+			}
+		} else {
+			bits = make([]uint16, 0, m*k)
+			for i := 0; i < m; i++ {
+				bits = append(bits, d.Bits[i*d.Stride:i*d.Stride+k]...)
 			}
 		}
-		if err := w.add(name, dtI1, []int{m, k}, raw); err != nil {
+	}
+	if d.DType == formats.I8 {
+		q = q[:m*k]
+	} else {
+		bits = bits[:m*k]
+	}
+	return w.addLP(name, []int{m, k}, d.DType, bits, q, d.Scale)
+}
+
+// addLP adds low-precision values (exactly the slice of t, in order) as array name of the
+// given shape in WriteDenseLP's convention: f16 '<f2', bf16 bits '<u2', int8 '|i1' plus the
+// float32 scales as array name+LPScaleSuffix.
+func (w *NPZWriter) addLP(name string, shape []int, t formats.DType, bits []uint16, q []int8, scale []float32) error {
+	if t == formats.I8 {
+		raw := make([]byte, len(q))
+		for i, v := range q {
+			raw[i] = byte(v)
+		}
+		if err := w.add(name, dtI1, shape, raw); err != nil {
 			return err
 		}
-		sc := make([]byte, 4*m)
-		for i, s := range d.Scale {
-			binary.LittleEndian.PutUint32(sc[4*i:], math.Float32bits(s))
-		}
-		return w.add(name+LPScaleSuffix, dtF32, []int{m}, sc)
-	default:
-		raw := make([]byte, 2*m*k)
-		for i := 0; i < m; i++ {
-			for j, b := range d.Bits[i*d.Stride : i*d.Stride+k] {
-				binary.LittleEndian.PutUint16(raw[2*(i*k+j):], b)
-			}
-		}
-		dt := dtF2
-		if d.DType == formats.BF16 {
-			dt = dtU2
-		}
-		return w.add(name, dt, []int{m, k}, raw)
+		return w.add(name+LPScaleSuffix, dtF32, []int{len(scale)}, encodeFloats(dtF32, scale))
 	}
+	raw := make([]byte, 2*len(bits))
+	for i, b := range bits {
+		binary.LittleEndian.PutUint16(raw[2*i:], b)
+	}
+	dt := dtF2
+	if t == formats.BF16 {
+		dt = dtU2
+	}
+	return w.add(name, dt, shape, raw)
+}
+
+// lpDType is the formats.DType an npz array of numpy dtype dt holds in WriteDenseLP's
+// convention ('<f2' f16, '<u2' bf16 bits, '|i1' int8; big-endian forms too), and false for
+// any other dtype.
+func lpDType(dt dtype) (formats.DType, bool) {
+	dt.big = false
+	switch dt {
+	case dtF2:
+		return formats.F16, true
+	case dtU2:
+		return formats.BF16, true
+	case dtI1:
+		return formats.I8, true
+	}
+	return 0, false
+}
+
+// lpArray is an array read in its stored low-precision dtype: the values of t in bits
+// (bf16, f16) or q (int8, with scale).
+type lpArray struct {
+	*array
+	t     formats.DType
+	bits  []uint16
+	q     []int8
+	scale []float32
+}
+
+// readLP reads array name as stored, no widening (WriteDenseLP's convention): '<f2' as
+// f16, '<u2' as bf16 bit patterns, '|i1' as int8 with its scales from array
+// name+LPScaleSuffix, which must be a 1-D float32 array of finite values (a NaN or ±Inf
+// scale would poison a whole row, and no quantiser writes one). Their count is the
+// caller's to check against its rows.
+func (z *NPZ) readLP(name string) (*lpArray, error) {
+	a, err := z.array(name)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := lpDType(a.dt)
+	if !ok {
+		return nil, bad("npz: %q has dtype %v; a low-precision array is <f2 (f16), <u2 (bf16 bits) or |i1 (int8 + scales)", name, a.dt)
+	}
+	out := &lpArray{array: a, t: t}
+	if t != formats.I8 {
+		out.bits = make([]uint16, len(a.raw)/2)
+		for i := range out.bits {
+			out.bits[i] = a.dt.order().Uint16(a.raw[2*i:])
+		}
+		return out, nil
+	}
+	sn := name + LPScaleSuffix
+	s, err := z.array(sn)
+	if err != nil {
+		return nil, bad("npz: int8 %q needs its row scales %q: %v", name, sn, err)
+	}
+	if s.dt != dtF32 || len(s.shape) != 1 {
+		return nil, bad("npz: scales %q must be a 1-D float32 array, not %v of %v", sn, s.shape, s.dt)
+	}
+	out.q = make([]int8, len(a.raw))
+	for i, b := range a.raw {
+		out.q[i] = int8(b)
+	}
+	out.scale = make([]float32, len(s.raw)/4)
+	for i := range out.scale {
+		v := math.Float32frombits(binary.LittleEndian.Uint32(s.raw[4*i:]))
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, bad("npz: scales %q: scale %d is %v; row scales must be finite", sn, i, v)
+		}
+		out.scale[i] = v
+	}
+	return out, nil
 }
 
 // DenseLP reads a 2-D array (1-D as 1×K) as stored, no widening: '<f2' as f16, '<u2' as bf16
 // bit patterns (WriteDenseLP's convention), '|i1' as int8 with its float32 row scales from
-// array name+LPScaleSuffix. Fortran-order arrays are refused.
+// array name+LPScaleSuffix (finite). Fortran-order arrays are refused.
 func (z *NPZ) DenseLP(name string) (*formats.DenseLP, Info, error) {
-	a, err := z.array(name)
+	a, err := z.readLP(name)
 	if err != nil {
 		return nil, Info{}, err
 	}
@@ -132,36 +219,10 @@ func (z *NPZ) DenseLP(name string) (*formats.DenseLP, Info, error) {
 	info := Info{Container: "npz", Layout: "dense", Name: name, DType: a.dt.String()}
 	stride := max(cols, 1)
 	var d *formats.DenseLP
-	switch {
-	case a.dt == dtF2 || a.dt == dtU2:
-		t := formats.F16
-		if a.dt == dtU2 {
-			t = formats.BF16
-		}
-		d, err = formats.NewDenseLP16(t, rows, cols, stride, bits16(a.raw))
-	case a.dt == dtI1:
-		s, err := z.array(name + LPScaleSuffix)
-		if err != nil {
-			return nil, Info{}, bad("npz: int8 %q needs its row scales %q: %v", name, name+LPScaleSuffix, err)
-		}
-		if s.dt != dtF32 || len(s.shape) != 1 {
-			return nil, Info{}, bad("npz: scales %q must be a 1-D float32 array, not %v of %v", name+LPScaleSuffix, s.shape, s.dt)
-		}
-		q := make([]int8, len(a.raw))
-		for i, b := range a.raw {
-			q[i] = int8(b)
-		}
-		sc := make([]float32, len(s.raw)/4)
-		for i := range sc {
-			sc[i] = math.Float32frombits(binary.LittleEndian.Uint32(s.raw[4*i:]))
-		}
-		d, err = formats.NewDenseI8(rows, cols, stride, q, sc)
-		if err != nil {
-			return nil, Info{}, bad("npz: %q: %v", name, err)
-		}
-		return d, info, nil
-	default:
-		return nil, Info{}, bad("npz: %q has dtype %v; DenseLP reads <f2 (f16), <u2 (bf16 bits) or |i1 (int8 + scales)", name, a.dt)
+	if a.t == formats.I8 {
+		d, err = formats.NewDenseI8(rows, cols, stride, a.q, a.scale)
+	} else {
+		d, err = formats.NewDenseLP16(a.t, rows, cols, stride, a.bits)
 	}
 	if err != nil {
 		return nil, Info{}, bad("npz: %q: %v", name, err)

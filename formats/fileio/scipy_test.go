@@ -241,8 +241,18 @@ func TestWeReadWhatScipyWrites(t *testing.T) {
 			assert.Equal(t, "csr", info.Layout)
 			assert.Contains(t, notes, "unsorted in 2 rows", name)
 			assert.Contains(t, notes, "3 duplicate entries summed", name)
-			c := m.(*formats.CSR)
-			assert.Equal(t, []int64{0, 2, 2, 4, 6}, c.RowPtr, name)
+			var rowPtr []int64
+			if strings.HasSuffix(name, "float16") {
+				// float16 data stays float16 (a CSRLP), its duplicates rounded back to f16.
+				c := m.(*formats.CSRLP)
+				assert.Equal(t, formats.F16, c.DType, name)
+				assert.Equal(t, "<f2", info.DType, name)
+				assert.Contains(t, notes, "rounded to the stored 16-bit dtype", name)
+				rowPtr = c.RowPtr
+			} else {
+				rowPtr = m.(*formats.CSR).RowPtr
+			}
+			assert.Equal(t, []int64{0, 2, 2, 4, 6}, rowPtr, name)
 			if strings.Contains(name, "int64") {
 				assert.Equal(t, "<i8", info.IndexDType, name)
 				assert.Contains(t, notes, "narrowed from <i8", name)

@@ -12,7 +12,8 @@ import (
 
 // Matrix reads the matrix an .npz holds:
 //   - name != "": that array, as a Dense;
-//   - a "format" array of "csr" or "bsr": scipy.sparse's save_npz layout, canonicalized;
+//   - a "format" array of "csr" or "bsr": scipy.sparse's save_npz layout, canonicalized
+//     (a CSR with '<f2', '<u2' or '|i1' + "data_scale" data as a CSRLP in that dtype);
 //   - a "format" array of "nm": sparsegen's N:M layout (see the package doc);
 //   - otherwise, a single array: as a Dense.
 func (z *NPZ) Matrix(name string) (formats.Matrix, Info, error) {
@@ -107,16 +108,25 @@ func (z *NPZ) readCSR() (formats.Matrix, Info, error) {
 	if err != nil {
 		return nil, Info{}, err
 	}
+	ai, err := z.Info("data")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if dt, err := parseDescr(ai.DType); err == nil {
+		if _, ok := lpDType(dt); ok {
+			return z.readCSRLP(rows, cols, indptr, indices, idt)
+		}
+	}
 	da, err := z.floats("data")
 	if err != nil {
 		return nil, Info{}, err
 	}
 	if !da.dt.isFloat() || len(da.shape) != 1 {
-		return nil, Info{}, bad("npz csr: \"data\" is %s with shape %v; want 1-D float16/32/64", da.dt, da.shape)
+		return nil, Info{}, bad("npz csr: \"data\" is %s with shape %v; want 1-D float32/64 (or <f2, <u2 bf16 bits, |i1 + scales)", da.dt, da.shape)
 	}
 	val, overflow := da.f32, da.overflow
 	info := Info{Container: "npz", Layout: "csr", DType: da.dt.String(), IndexDType: idt.String()}
-	c, err := canonRows("csr", rows, cols, 1, indptr, indices, val, &info)
+	c, err := canonRows("csr", rows, cols, 1, indptr, indices, val, sumFloat32, &info)
 	if err != nil {
 		return nil, Info{}, err
 	}
@@ -125,6 +135,42 @@ func (z *NPZ) readCSR() (formats.Matrix, Info, error) {
 		return nil, Info{}, bad("npz csr: %v", err)
 	}
 	noteNarrow(&info, idt, overflow)
+	return m, info, nil
+}
+
+// readCSRLP reads the "data" of a CSR in its stored low-precision dtype (readLP: f16, bf16
+// bits, or int8 with the row scales "data_scale"), canonicalized as readCSR does, into a
+// CSRLP: never widened.
+func (z *NPZ) readCSRLP(rows, cols int, indptr, indices []int64, idt dtype) (formats.Matrix, Info, error) {
+	a, err := z.readLP("data")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if len(a.shape) != 1 {
+		return nil, Info{}, bad("npz csr: \"data\" is %s with shape %v; want 1-D", a.dt, a.shape)
+	}
+	if a.t == formats.I8 && len(a.scale) != rows {
+		return nil, Info{}, bad("npz csr: %d row scales in \"data%s\" for %d rows", len(a.scale), LPScaleSuffix, rows)
+	}
+	info := Info{Container: "npz", Layout: "csr", DType: a.dt.String(), IndexDType: idt.String()}
+	m := &formats.CSRLP{Rows: rows, Cols: cols, DType: a.t, Scale: a.scale}
+	if a.t == formats.I8 {
+		c, err := canonRows("csr", rows, cols, 1, indptr, indices, a.q, sumI8, &info)
+		if err != nil {
+			return nil, Info{}, err
+		}
+		m.RowPtr, m.ColIdx, m.I8 = c.ptr, c.idx, c.val
+	} else {
+		c, err := canonRows("csr", rows, cols, 1, indptr, indices, a.bits, sum16(a.t), &info)
+		if err != nil {
+			return nil, Info{}, err
+		}
+		m.RowPtr, m.ColIdx, m.Bits = c.ptr, c.idx, c.val
+	}
+	if err := m.Validate(); err != nil {
+		return nil, Info{}, bad("npz csr: %v", err)
+	}
+	noteNarrow(&info, idt, false)
 	return m, info, nil
 }
 
@@ -182,7 +228,7 @@ func (z *NPZ) readBSR() (formats.Matrix, Info, error) {
 	if da.shape[0] != len(indices) {
 		return nil, Info{}, bad("npz bsr: %d data blocks but %d indices", da.shape[0], len(indices))
 	}
-	cr, err := canonRows("bsr", rows/r, cols/c, r*c, indptr, indices, val, &info)
+	cr, err := canonRows("bsr", rows/r, cols/c, r*c, indptr, indices, val, sumFloat32, &info)
 	if err != nil {
 		return nil, Info{}, err
 	}
@@ -194,35 +240,36 @@ func (z *NPZ) readBSR() (formats.Matrix, Info, error) {
 	return m, info, nil
 }
 
-type canon struct {
+type canon[V any] struct {
 	ptr []int64
 	idx []int32
-	val []float32
+	val []V
 }
 
 // canonRows checks scipy-style compressed rows (entries of w values each: 1 for CSR, R·C
 // for BSR) and canonicalizes them: indices range-checked and narrowed to int32, each row
-// sorted by index, duplicate entries summed (in float64), trailing unused entries dropped.
-// What it changed is noted in info.
-func canonRows(kind string, rows, cols, w int, ptr, idx []int64, val []float32, info *Info) (canon, error) {
+// sorted by index, duplicate entries merged by sum (which writes into dst the w values of
+// the entries at positions at, in file order), trailing unused entries dropped. What it
+// changed is noted in info.
+func canonRows[V any](kind string, rows, cols, w int, ptr, idx []int64, val []V, sum func(dst, val []V, w int, at []int64) error, info *Info) (canon[V], error) {
 	unit := "row"
 	if kind == "bsr" {
 		unit = "block row"
 	}
 	if int64(len(val)) != int64(len(idx))*int64(w) {
-		return canon{}, bad("npz %s: %d values for %d indices", kind, len(val), len(idx))
+		return canon[V]{}, bad("npz %s: %d values for %d indices", kind, len(val), len(idx))
 	}
 	if ptr[0] != 0 {
-		return canon{}, bad("npz %s: indptr[0] = %d, want 0", kind, ptr[0])
+		return canon[V]{}, bad("npz %s: indptr[0] = %d, want 0", kind, ptr[0])
 	}
 	for i := 0; i < rows; i++ {
 		if ptr[i+1] < ptr[i] {
-			return canon{}, bad("npz %s: %s %d: indptr decreases (%d then %d)", kind, unit, i, ptr[i], ptr[i+1])
+			return canon[V]{}, bad("npz %s: %s %d: indptr decreases (%d then %d)", kind, unit, i, ptr[i], ptr[i+1])
 		}
 	}
 	nnz := ptr[rows]
 	if nnz > int64(len(idx)) {
-		return canon{}, bad("npz %s: indptr[last] = %d but only %d indices", kind, nnz, len(idx))
+		return canon[V]{}, bad("npz %s: indptr[last] = %d but only %d indices", kind, nnz, len(idx))
 	}
 	if nnz < int64(len(idx)) {
 		info.Notes = append(info.Notes, fmt.Sprintf("%d entries past indptr[last] ignored (as scipy does)", int64(len(idx))-nnz))
@@ -234,7 +281,7 @@ func canonRows(kind string, rows, cols, w int, ptr, idx []int64, val []float32, 
 		for p := ptr[i]; p < ptr[i+1]; p++ {
 			j := idx[p]
 			if j < 0 || j >= int64(cols) {
-				return canon{}, bad("npz %s: %s %d, entry %d: %s %d outside [0, %d)", kind, unit, i, p, strings.TrimSuffix(unit, "row")+"column", j, cols)
+				return canon[V]{}, bad("npz %s: %s %d, entry %d: %s %d outside [0, %d)", kind, unit, i, p, strings.TrimSuffix(unit, "row")+"column", j, cols)
 			}
 			if j <= prev {
 				unsorted++
@@ -247,14 +294,13 @@ func canonRows(kind string, rows, cols, w int, ptr, idx []int64, val []float32, 
 		for p, j := range idx {
 			out[p] = int32(j)
 		}
-		return canon{ptr: ptr, idx: out, val: val}, nil
+		return canon[V]{ptr: ptr, idx: out, val: val}, nil
 	}
 	// Sort each row, then merge equal indices.
-	out := canon{ptr: make([]int64, rows+1), idx: make([]int32, 0, len(idx)), val: make([]float32, 0, len(val))}
+	out := canon[V]{ptr: make([]int64, rows+1), idx: make([]int32, 0, len(idx)), val: make([]V, 0, len(val))}
 	var dups int64
 	sortedRows := 0
 	perm := []int64{}
-	acc := make([]float64, w)
 	for i := 0; i < rows; i++ {
 		lo, hi := ptr[i], ptr[i+1]
 		perm = perm[:0]
@@ -267,22 +313,20 @@ func canonRows(kind string, rows, cols, w int, ptr, idx []int64, val []float32, 
 		}
 		for k := 0; k < len(perm); {
 			j := idx[perm[k]]
-			for t := range acc {
-				acc[t] = 0
+			e := k + 1
+			for e < len(perm) && idx[perm[e]] == j {
+				e++
 			}
-			n := 0
-			for ; k < len(perm) && idx[perm[k]] == j; k++ {
-				src := val[perm[k]*int64(w) : (perm[k]+1)*int64(w)]
-				for t, v := range src {
-					acc[t] += float64(v)
-				}
-				n++
-			}
-			dups += int64(n - 1)
 			out.idx = append(out.idx, int32(j))
-			for _, v := range acc {
-				out.val = append(out.val, float32(v))
+			n := len(out.val)
+			out.val = append(out.val, val[perm[k]*int64(w):(perm[k]+1)*int64(w)]...)
+			if e-k > 1 {
+				if err := sum(out.val[n:], val, w, perm[k:e]); err != nil {
+					return canon[V]{}, bad("npz %s: %s %d, %scolumn %d: %v", kind, unit, i, strings.TrimSuffix(unit, "row"), j, err)
+				}
+				dups += int64(e - k - 1)
 			}
+			k = e
 		}
 		out.ptr[i+1] = int64(len(out.idx))
 	}
@@ -294,9 +338,72 @@ func canonRows(kind string, rows, cols, w int, ptr, idx []int64, val []float32, 
 		info.Notes = append(info.Notes, fmt.Sprintf("column indices unsorted in %d %ss: sorted", sortedRows, unit))
 	}
 	if dups > 0 {
-		info.Notes = append(info.Notes, fmt.Sprintf("%d duplicate %s summed", dups, what))
+		how := "summed"
+		if len(val) > 0 {
+			how = sumNote(val[0])
+		}
+		info.Notes = append(info.Notes, fmt.Sprintf("%d duplicate %s %s", dups, what, how))
 	}
 	return out, nil
+}
+
+// sumFloat32 sums duplicate float32 entries in float64, rounded once to float32.
+func sumFloat32(dst, val []float32, w int, at []int64) error {
+	for t := range dst {
+		var acc float64
+		for _, p := range at {
+			acc += float64(val[p*int64(w)+int64(t)])
+		}
+		dst[t] = float32(acc)
+	}
+	return nil
+}
+
+// sumI8 sums duplicate int8 entries of one row, which share the row's scale: exact, or an
+// error when the sum leaves int8's range.
+func sumI8(dst, val []int8, w int, at []int64) error {
+	for t := range dst {
+		acc := 0
+		for _, p := range at {
+			acc += int(val[p*int64(w)+int64(t)])
+		}
+		if acc < math.MinInt8 || acc > math.MaxInt8 {
+			return fmt.Errorf("duplicate int8 entries sum to %d, outside int8 (sum them before quantising)", acc)
+		}
+		dst[t] = int8(acc)
+	}
+	return nil
+}
+
+// sum16 sums duplicate bf16 or f16 entries (t) in float64 (exact for f16, and for bf16
+// unless their exponents lie more than 44 apart) and rounds the sum once to t
+// (formats.Float64To16).
+func sum16(t formats.DType) func(dst, val []uint16, w int, at []int64) error {
+	widen := formats.BF16ToFloat32
+	if t == formats.F16 {
+		widen = formats.F16ToFloat32
+	}
+	return func(dst, val []uint16, w int, at []int64) error {
+		for c := range dst {
+			var acc float64
+			for _, p := range at {
+				acc += float64(widen(val[p*int64(w)+int64(c)]))
+			}
+			dst[c] = formats.Float64To16(t, acc)
+		}
+		return nil
+	}
+}
+
+// sumNote says how duplicates of values of V's type were merged.
+func sumNote(v any) string {
+	switch v.(type) {
+	case uint16:
+		return "summed in float64, rounded to the stored 16-bit dtype"
+	case int8:
+		return "summed (int8, exactly: they share their row's scale)"
+	}
+	return "summed"
 }
 
 func (z *NPZ) readNM() (formats.Matrix, Info, error) {
@@ -391,8 +498,9 @@ func encodeInts(dt dtype, n int, at func(int) int64) []byte {
 }
 
 // writeScipy writes the keys of scipy.sparse.save_npz: indices, indptr, format (a 0-d |S3
-// byte string, as scipy writes it), shape (int64 (2,)), data; plus blocksize for BSR.
-func writeScipy(w io.Writer, compress bool, format string, rows, cols int, ptr []int64, idx []int32, val []float32, dataShape []int, block []int) error {
+// byte string, as scipy writes it), shape (int64 (2,)), data (written by data, with any
+// array that belongs to it); plus blocksize for BSR.
+func writeScipy(w io.Writer, compress bool, format string, rows, cols int, ptr []int64, idx []int32, data func(*NPZWriter) error, block []int) error {
 	zw := NewNPZWriter(w, compress)
 	maxv := int64(cols)
 	if n := ptr[len(ptr)-1]; n > maxv {
@@ -412,7 +520,7 @@ func writeScipy(w io.Writer, compress bool, format string, rows, cols int, ptr [
 	if err := zw.add("shape", dtI64, []int{2}, encodeInts(dtI64, 2, func(i int) int64 { return shape[i] })); err != nil {
 		return err
 	}
-	if err := zw.add("data", dtF32, dataShape, encodeFloats(dtF32, val)); err != nil {
+	if err := data(zw); err != nil {
 		return err
 	}
 	if block != nil {
@@ -429,7 +537,27 @@ func WriteCSR(w io.Writer, c *formats.CSR, compress bool) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	return writeScipy(w, compress, "csr", c.Rows, c.Cols, c.RowPtr, c.ColIdx, c.Val, []int{len(c.Val)}, nil)
+	return writeScipy(w, compress, "csr", c.Rows, c.Cols, c.RowPtr, c.ColIdx, float32Data(c.Val, []int{len(c.Val)}), nil)
+}
+
+// float32Data writes val as the float32 array "data" of the given shape.
+func float32Data(val []float32, shape []int) func(*NPZWriter) error {
+	return func(zw *NPZWriter) error { return zw.add("data", dtF32, shape, encodeFloats(dtF32, val)) }
+}
+
+// WriteCSRLP writes c in scipy.sparse's npz layout with "data" in c's own dtype
+// (WriteDenseLP's convention): f16 '<f2', bf16 bit patterns '<u2', int8 '|i1' plus the
+// float32 row scales as "data_scale" (data+LPScaleSuffix). scipy.sparse.load_npz reads
+// the pattern and the stored values (bf16 as uint16, int8 without its scales); NPZ.Matrix
+// and LoadMatrix read it back as a CSRLP, unchanged.
+func WriteCSRLP(w io.Writer, c *formats.CSRLP, compress bool) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	data := func(zw *NPZWriter) error {
+		return zw.addLP("data", []int{len(c.ColIdx)}, c.DType, c.Bits, c.I8, c.Scale)
+	}
+	return writeScipy(w, compress, "csr", c.Rows, c.Cols, c.RowPtr, c.ColIdx, data, nil)
 }
 
 // ErrRaggedBSR is returned when a BSR with M % R ≠ 0 or K % C ≠ 0 is to be saved in
@@ -445,7 +573,7 @@ func WriteBSR(w io.Writer, b *formats.BSR, compress bool) error {
 	if b.Rows%b.R != 0 || b.Cols%b.C != 0 {
 		return fmt.Errorf("%w: shape %d×%d, block %d×%d", ErrRaggedBSR, b.Rows, b.Cols, b.R, b.C)
 	}
-	return writeScipy(w, compress, "bsr", b.Rows, b.Cols, b.BlockRowPtr, b.BlockCol, b.Val, []int{b.NumBlocks(), b.R, b.C}, []int{b.R, b.C})
+	return writeScipy(w, compress, "bsr", b.Rows, b.Cols, b.BlockRowPtr, b.BlockCol, float32Data(b.Val, []int{b.NumBlocks(), b.R, b.C}), []int{b.R, b.C})
 }
 
 // WriteNM writes m in sparsegen's N:M npz layout (see the package doc).

@@ -1,10 +1,12 @@
-// lowp.c: dense weights stored in low precision from C (sg_plan_dense_lp). Builds one
-// random M×K weight matrix, stores it as bfloat16 bits, IEEE float16 bits and int8 with a
-// float32 scale per row (rounded here, to nearest even, as `sparsegen prune -dtype` does),
-// runs each plan channel-major (N = 1 and N = 16) and token-major, and compares the results
-// with a float32 reference computed from the *widened* stored weights, so the only error
-// left is the kernel's float32 accumulation. Then it shows the errors: a bad dtype code, a
-// NaN scale, a missing scale, a scale for bf16, a short scale vector.
+// lowp.c: weights stored in low precision from C, dense (sg_plan_dense_lp) and CSR
+// (sg_plan_csr_lp). Builds one random M×K weight matrix, stores it as bfloat16 bits, IEEE
+// float16 bits and int8 with a float32 scale per row (rounded here, to nearest even, as
+// `sparsegen prune -dtype` does), dense and then pruned to a random CSR pattern (each dtype
+// with other index types), runs each plan channel-major (N = 1 and N = 16) and token-major,
+// and compares the results with a float32 reference computed from the *widened* stored
+// weights, so the only error left is the kernel's float32 accumulation. Then it shows the
+// errors: a bad dtype code, a NaN scale, a missing scale, a scale for bf16, a short scale
+// vector, a format the dtype cannot take.
 //
 //   go build -buildmode=c-shared -o libsparsegen.so ./cmd/libsparsegen
 //   gcc -O2 -I cmd/libsparsegen cmd/libsparsegen/examples/c/lowp.c -L. -lsparsegen -lm
@@ -77,6 +79,8 @@ static float from_f16(uint16_t h) {
     return float_of(sign | (e + 112) << 23 | m << 13);
 }
 
+enum { M = 96, K = 200, LDW = 208, NMAX = 16 };
+
 // check compares y (rows×cols, ld) with ref within 1e-5·(Σ|w·x| + 1) per output.
 static void check(const char *what, const float *y, const double *ref, const double *mag,
                   int rows, int cols) {
@@ -91,8 +95,62 @@ static void check(const char *what, const float *y, const double *ref, const dou
     CHECK(bad == 0, "%s: %d of %d outputs wrong", what, bad, rows * cols);
 }
 
+// check_plan runs plan p (W M×K, whose widened weights are wide) channel-major at N = 1 and
+// NMAX and token-major at NMAX, compares each with the float64 product of wide, checks that
+// its description names the dtype, and frees it.
+static void check_plan(const char *name, sg_plan p, const float *wide, const float *x, float *y,
+                       double *ref, double *mag) {
+    sg_status s;
+    const int ns[2] = {1, NMAX};
+    for (int c = 0; c < 2; c++) {
+        int n = ns[c];
+        for (int i = 0; i < M; i++) {
+            for (int jn = 0; jn < n; jn++) {
+                double acc = 0, a = 0;
+                for (int j = 0; j < K; j++) {
+                    double v = (double)wide[i * K + j] * x[j * n + jn];
+                    acc += v;
+                    a += fabs(v);
+                }
+                ref[i * n + jn] = acc, mag[i * n + jn] = a;
+            }
+        }
+        char what[64];
+        snprintf(what, sizeof what, "%s N=%d channel-major", name, n);
+        s = sg_mul(p, y, n, x, n, n);
+        CHECK(s == SG_OK, "%s: %s", what, sg_last_error());
+        check(what, y, ref, mag, M, n);
+        if (n == NMAX) { // token-major: X N×K is the transpose of the channel-major X
+            float *xt = malloc(sizeof(float) * K * n), *yt = malloc(sizeof(float) * M * n);
+            for (int j = 0; j < K; j++) {
+                for (int jn = 0; jn < n; jn++) {
+                    xt[jn * K + j] = x[j * n + jn];
+                }
+            }
+            s = sg_mul_tokens(p, yt, M, xt, K, n);
+            CHECK(s == SG_OK, "%s token-major: %s", name, sg_last_error());
+            for (int i = 0; i < M; i++) {
+                for (int jn = 0; jn < n; jn++) {
+                    y[i * n + jn] = yt[jn * M + i];
+                }
+            }
+            snprintf(what, sizeof what, "%s N=%d token-major", name, n);
+            check(what, y, ref, mag, M, n);
+            free(xt), free(yt);
+        }
+    }
+    size_t need = 0;
+    sg_plan_describe(p, NULL, 0, &need);
+    char *d = malloc(need);
+    sg_plan_describe(p, d, need, NULL);
+    CHECK(strstr(d, name) != NULL, "%s plan's description does not name its dtype:\n%s",
+          name, d);
+    printf("%s: ok; %.*s\n", name, (int)strcspn(d, "\n"), d);
+    free(d);
+    sg_plan_free(p);
+}
+
 int main(void) {
-    enum { M = 96, K = 200, LDW = 208, NMAX = 16 };
     float *w = malloc(sizeof(float) * M * K);
     for (int i = 0; i < M * K; i++) {
         w[i] = frand() * 4;
@@ -138,53 +196,60 @@ int main(void) {
         if (s != SG_OK) {
             continue;
         }
-        const int ns[2] = {1, NMAX};
-        for (int c = 0; c < 2; c++) {
-            int n = ns[c];
-            for (int i = 0; i < M; i++) {
-                for (int jn = 0; jn < n; jn++) {
-                    double acc = 0, a = 0;
-                    for (int j = 0; j < K; j++) {
-                        double v = (double)wide[t][i * K + j] * x[j * n + jn];
-                        acc += v;
-                        a += fabs(v);
-                    }
-                    ref[i * n + jn] = acc, mag[i * n + jn] = a;
-                }
+        check_plan(names[t], p, wide[t], x, y, ref, mag);
+    }
+
+    // CSR: about a quarter of the weights kept (rows 3 and 50 empty), in each dtype, with
+    // int32 or int64 indices; int8 scales are max|w|/127 over each row's kept weights.
+    int32_t *ptr32 = malloc(sizeof(int32_t) * (M + 1)), *col32 = malloc(sizeof(int32_t) * M * K);
+    int64_t *ptr64 = malloc(sizeof(int64_t) * (M + 1)), *col64 = malloc(sizeof(int64_t) * M * K);
+    uint16_t *cbf = malloc(2 * (size_t)M * K), *chf = malloc(2 * (size_t)M * K);
+    int8_t *cq = malloc((size_t)M * K);
+    float *cscale = malloc(sizeof(float) * M);
+    int64_t nnz = 0;
+    for (int t = 0; t < 3; t++) {
+        memset(wide[t], 0, sizeof(float) * M * K);
+    }
+    ptr32[0] = 0, ptr64[0] = 0;
+    for (int i = 0; i < M; i++) {
+        int64_t start = nnz;
+        float amax = 0;
+        for (int j = 0; j < K; j++) {
+            if (i == 3 || i == 50 || frand() < 0.5f) {
+                continue;
             }
-            char what[64];
-            snprintf(what, sizeof what, "%s N=%d channel-major", names[t], n);
-            s = sg_mul(p, y, n, x, n, n);
-            CHECK(s == SG_OK, "%s: %s", what, sg_last_error());
-            check(what, y, ref, mag, M, n);
-            if (n == NMAX) { // token-major: X N×K is the transpose of the channel-major X
-                float *xt = malloc(sizeof(float) * K * n), *yt = malloc(sizeof(float) * M * n);
-                for (int j = 0; j < K; j++) {
-                    for (int jn = 0; jn < n; jn++) {
-                        xt[jn * K + j] = x[j * n + jn];
-                    }
-                }
-                s = sg_mul_tokens(p, yt, M, xt, K, n);
-                CHECK(s == SG_OK, "%s token-major: %s", names[t], sg_last_error());
-                for (int i = 0; i < M; i++) {
-                    for (int jn = 0; jn < n; jn++) {
-                        y[i * n + jn] = yt[jn * M + i];
-                    }
-                }
-                snprintf(what, sizeof what, "%s N=%d token-major", names[t], n);
-                check(what, y, ref, mag, M, n);
-                free(xt), free(yt);
-            }
+            float v = w[i * K + j];
+            amax = fmaxf(amax, fabsf(v));
+            col32[nnz] = j, col64[nnz] = j;
+            cbf[nnz] = to_bf16(v), chf[nnz] = to_f16(v);
+            wide[0][i * K + j] = from_bf16(cbf[nnz]);
+            wide[1][i * K + j] = from_f16(chf[nnz]);
+            nnz++;
         }
-        size_t need = 0;
-        sg_plan_describe(p, NULL, 0, &need);
-        char *d = malloc(need);
-        sg_plan_describe(p, d, need, NULL);
-        CHECK(strstr(d, names[t]) != NULL, "%s plan's description does not name its dtype:\n%s",
-              names[t], d);
-        printf("%s: ok; %.*s\n", names[t], (int)strcspn(d, "\n"), d);
-        free(d);
-        sg_plan_free(p);
+        cscale[i] = amax / 127;
+        for (int64_t e = start; e < nnz; e++) {
+            int j = col32[e];
+            cq[e] = cscale[i] == 0 ? 0 : (int8_t)nearbyintf(w[i * K + j] / cscale[i]);
+            wide[2][i * K + j] = cscale[i] * (float)cq[e];
+        }
+        ptr32[i + 1] = (int32_t)nnz, ptr64[i + 1] = nnz;
+    }
+    static const char *csr_names[3] = {"csr bf16", "csr f16", "csr i8"};
+    const void *cstored[3] = {cbf, chf, cq};
+    for (int t = 0; t < 3; t++) {
+        sg_plan p = 0;
+        // bf16: int32 indptr and indices; f16: int64 both; i8: int32 indptr, int64 indices.
+        const void *ip = t == 1 ? (const void *)ptr64 : (const void *)ptr32;
+        const void *ix = t == 0 ? (const void *)col32 : (const void *)col64;
+        sg_status s = sg_plan_csr_lp(&p, M, K, nnz, ip, t == 1 ? SG_INDEX_INT64 : SG_INDEX_INT32,
+                                     ix, t == 0 ? SG_INDEX_INT32 : SG_INDEX_INT64, dts[t],
+                                     cstored[t], t == 2 ? cscale : NULL, t == 2 ? M : 0, NULL);
+        CHECK(s == SG_OK, "sg_plan_csr_lp(%s) = %s: %s", names[t], sg_status_name(s),
+              sg_last_error());
+        if (s != SG_OK) {
+            continue;
+        }
+        check_plan(csr_names[t], p, wide[t], x, y, ref, mag);
     }
 
     // Errors: each is a status with a message, never a crash, and *out stays 0.
@@ -192,6 +257,9 @@ int main(void) {
     float nan_scale[M];
     memcpy(nan_scale, scale, sizeof nan_scale);
     nan_scale[5] = NAN;
+    sg_options dense_fmt;
+    sg_options_init(&dense_fmt);
+    dense_fmt.format = "dense"; // a CSR in bf16 is never converted to another format
     struct {
         const char *what;
         sg_status got, want;
@@ -203,6 +271,12 @@ int main(void) {
         {"short scale", sg_plan_dense_lp(&p, M, K, SG_DTYPE_I8, q, LDW, scale, M - 1, NULL), SG_ERR_ARGUMENT},
         {"ldw < K", sg_plan_dense_lp(&p, M, K, SG_DTYPE_F16, hf, K - 1, NULL, 0, NULL), SG_ERR_ARGUMENT},
         {"w NULL", sg_plan_dense_lp(&p, M, K, SG_DTYPE_F16, NULL, LDW, NULL, 0, NULL), SG_ERR_NULL},
+        {"csr dtype 9", sg_plan_csr_lp(&p, M, K, nnz, ptr32, SG_INDEX_INT32, col32, SG_INDEX_INT32, (sg_dtype)9, cbf, NULL, 0, NULL), SG_ERR_ARGUMENT},
+        {"csr NaN scale", sg_plan_csr_lp(&p, M, K, nnz, ptr32, SG_INDEX_INT32, col32, SG_INDEX_INT32, SG_DTYPE_I8, cq, nan_scale, M, NULL), SG_ERR_MATRIX},
+        {"csr no scale", sg_plan_csr_lp(&p, M, K, nnz, ptr32, SG_INDEX_INT32, col32, SG_INDEX_INT32, SG_DTYPE_I8, cq, NULL, 0, NULL), SG_ERR_ARGUMENT},
+        {"csr scale for f16", sg_plan_csr_lp(&p, M, K, nnz, ptr32, SG_INDEX_INT32, col32, SG_INDEX_INT32, SG_DTYPE_F16, chf, cscale, M, NULL), SG_ERR_ARGUMENT},
+        {"csr data NULL", sg_plan_csr_lp(&p, M, K, nnz, ptr32, SG_INDEX_INT32, col32, SG_INDEX_INT32, SG_DTYPE_BF16, NULL, NULL, 0, NULL), SG_ERR_NULL},
+        {"csr format dense", sg_plan_csr_lp(&p, M, K, nnz, ptr32, SG_INDEX_INT32, col32, SG_INDEX_INT32, SG_DTYPE_BF16, cbf, NULL, 0, &dense_fmt), SG_ERR_ARGUMENT},
     };
     for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
         CHECK(errs[i].got == errs[i].want && p == 0, "%s: got %s, want %s", errs[i].what,
@@ -214,6 +288,7 @@ int main(void) {
     CHECK(sg_live_plans() == 0, "%lld plans leaked", (long long)sg_live_plans());
 
     free(w), free(x), free(y), free(bf), free(hf), free(q), free(scale), free(ref), free(mag);
+    free(ptr32), free(col32), free(ptr64), free(col64), free(cbf), free(chf), free(cq), free(cscale);
     for (int t = 0; t < 3; t++) {
         free(wide[t]);
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Dense weights kept in low precision (Plan.from_dense with numpy float16, bf16 bits as a
-uint16 view, int8 + float32 row scales): each plan matches a float32 product of the widened
-weights, and wrong input is a clear Python exception or SparsegenError, never a crash.
+"""Dense and CSR weights kept in low precision (Plan.from_dense, from_csr and from_scipy with
+numpy float16, bf16 bits as a uint16 view, int8 + float32 row scales): each plan matches a
+float32 product of the widened weights, and wrong input is a clear Python exception or
+SparsegenError, never a crash.
 
 Run as test_sparsegen.py says (unittest discover over this folder).
 """
@@ -135,6 +136,138 @@ class LowPrecisionDense(unittest.TestCase):
             self.assertEqual(p.mul(np.ones((4, 2), np.float32)).shape, (0, 2))
         with Plan.from_dense(np.zeros((3, 0), np.int8), scale=np.ones(3, np.float32)) as p:
             self.assertTrue((p.mul(np.ones((0, 2), np.float32)) == 0).all())
+
+
+try:
+    import scipy.sparse as sp
+except ImportError:  # CI installs python3-scipy; the CSR arrays are built without it
+    sp = None
+
+
+class LowPrecisionCSR(unittest.TestCase):
+    M, K = 53, 140
+
+    def setUp(self):
+        w = (rng.standard_normal((self.M, self.K)) * 2).astype(np.float32)
+        w[rng.random((self.M, self.K)) < 0.75] = 0
+        w[5] = 0  # an empty row
+        self.w = w
+        self.indptr = np.concatenate([[0], np.cumsum((w != 0).sum(axis=1))]).astype(np.int32)
+        self.indices = np.nonzero(w)[1].astype(np.int64)
+        self.vals = w[w != 0]
+        self.rows = np.repeat(np.arange(self.M), np.diff(self.indptr))
+
+    def dense_of(self, vals):
+        d = np.zeros((self.M, self.K), np.float32)
+        d[self.rows, self.indices] = vals
+        return d
+
+    def forms(self):
+        """(name, plan maker, widened float32 weights) for each stored form of the CSR."""
+        ip, ix, v, shape = self.indptr, self.indices, self.vals, (self.M, self.K)
+        f16 = v.astype(np.float16)
+        bf = to_bf16_bits(v)
+        amax = np.zeros(self.M, np.float32)
+        np.maximum.at(amax, self.rows, np.abs(v))
+        s = (amax / 127).astype(np.float32)
+        q = np.clip(np.rint(v / np.where(s == 0, 1, s)[self.rows]), -127, 127).astype(np.int8)
+        i8_wide = self.dense_of(s[self.rows] * q.astype(np.float32))
+        forms = [
+            ("f16", lambda **o: Plan.from_csr(ip, ix, f16, shape, **o), self.dense_of(f16.astype(np.float32))),
+            ("f16 bits", lambda **o: Plan.from_csr(ip, ix, f16.view(np.uint16), shape, dtype="f16", **o),
+             self.dense_of(f16.astype(np.float32))),
+            ("bf16 bits", lambda **o: Plan.from_csr(ip, ix, bf, shape, dtype="bf16", **o), self.dense_of(from_bf16_bits(bf))),
+            ("i8", lambda **o: Plan.from_csr(ip, ix, q, shape, scale=s, **o), i8_wide),
+        ]
+        if sp is not None:
+            forms += [
+                ("scipy f16", lambda **o: Plan.from_scipy(sp.csr_matrix((f16, ix, ip), shape=shape), **o),
+                 self.dense_of(f16.astype(np.float32))),
+                ("scipy bf16", lambda **o: Plan.from_scipy(sp.csr_matrix((bf, ix, ip), shape=shape), dtype="bf16", **o),
+                 self.dense_of(from_bf16_bits(bf))),
+                ("scipy i8", lambda **o: Plan.from_scipy(sp.csr_matrix((q, ix, ip), shape=shape), scale=s, **o), i8_wide),
+            ]
+        return forms
+
+    check = LowPrecisionDense.check
+
+    def test_matches_widened_reference(self):
+        names = set()
+        for name, make, wide in self.forms():
+            names.add(name)
+            with make() as p:
+                self.assertEqual(p.shape, (self.M, self.K))
+                dt = name.split()[-1] if name.startswith("scipy") else name.split()[0]
+                self.assertIn("csr " + dt, p.describe())
+                self.assertIn("kept in " + dt, p.describe())
+                for n in (1, 2, 16, 40):
+                    x = rng.standard_normal((self.K, n)).astype(np.float32)
+                    want, mag = reference(wide, x)
+                    self.check("%s N=%d" % (name, n), p.mul(x), want, mag)
+                    xt = np.ascontiguousarray(x.T)
+                    self.check("%s N=%d tokens" % (name, n), p.mul_tokens(xt).T, want, mag)
+        if sp is not None:
+            self.assertIn("scipy i8", names)
+
+    def test_duplicates_summed_in_dtype(self):
+        # Row 0: column 1 three times (unsorted); row 1: column 0 twice.
+        ip, ix = np.array([0, 4, 6]), np.array([1, 3, 1, 1, 0, 0])
+        x = np.eye(4, dtype=np.float32)
+        # f16: 1 + 2^-11 + 2^-11 = 1 + 2^-10, exact in f16: summed once, not rounded after each
+        # addition (1 + 2^-11 alone is a tie that would round to 1).
+        f16 = np.array([1, 2, 2**-11, 2**-11, 3, -5], np.float16)
+        with Plan.from_csr(ip, ix, f16, (2, 4)) as p:
+            np.testing.assert_array_equal(p.mul(x), [[0, 1 + 2**-10, 0, 2], [-2, 0, 0, 0]])
+            self.assertIn("3 duplicate entries summed", p.describe())
+        q = np.array([100, 7, 20, 7, 1, -1], np.int8)
+        with Plan.from_csr(ip, ix, q, (2, 4), scale=np.array([0.5, 2], np.float32)) as p:
+            np.testing.assert_array_equal(p.mul(x), [[0, 63.5, 0, 3.5], [0, 0, 0, 0]])
+        with self.assertRaises(SparsegenError) as cm:
+            Plan.from_csr(ip, ix, np.array([100, 7, 20, 8, 1, -1], np.int8), (2, 4), scale=np.ones(2, np.float32))
+        self.assertEqual(cm.exception.status, "SG_ERR_MATRIX")
+        self.assertIn("outside int8", str(cm.exception))
+
+    def test_bad_input(self):
+        ip, ix, shape = self.indptr, self.indices, (self.M, self.K)
+        q = np.ones(len(ix), np.int8)
+        bf = to_bf16_bits(self.vals)
+        with self.assertRaisesRegex(ValueError, "need scale"):
+            Plan.from_csr(ip, ix, q, shape)
+        with self.assertRaisesRegex(ValueError, "scale has 52 values"):
+            Plan.from_csr(ip, ix, q, shape, scale=np.ones(self.M - 1, np.float32))
+        with self.assertRaisesRegex(TypeError, "dtype='bf16' or dtype='f16'"):
+            Plan.from_csr(ip, ix, bf, shape)
+        with self.assertRaisesRegex(TypeError, "nothing is converted"):
+            Plan.from_csr(ip, ix, self.vals, shape, dtype="f16")
+        with self.assertRaisesRegex(ValueError, "int8 weights only"):
+            Plan.from_csr(ip, ix, bf, shape, dtype="bf16", scale=np.ones(self.M, np.float32))
+        with self.assertRaisesRegex(TypeError, "float64"):
+            Plan.from_csr(ip, ix, self.vals.astype(np.float64), shape)
+        bad = np.ones(self.M, np.float32)
+        bad[7] = np.inf
+        with self.assertRaises(SparsegenError) as cm:
+            Plan.from_csr(ip, ix, q, shape, scale=bad)
+        self.assertEqual(cm.exception.status, "SG_ERR_MATRIX")
+        self.assertIn("scale[7]", str(cm.exception))
+        with self.assertRaises(SparsegenError) as cm:
+            Plan.from_csr(ip, ix, bf, shape, dtype="bf16", format="dense")
+        self.assertEqual(cm.exception.status, "SG_ERR_ARGUMENT")
+        Plan.from_csr(ip, ix, bf, shape, dtype="bf16", format="csr").close()
+        Plan.from_csr(ip, ix, bf, shape, dtype="bf16", format="csr_bf16").close()
+        far = ix.copy()
+        far[3] = self.K
+        with self.assertRaises(SparsegenError) as cm:
+            Plan.from_csr(ip, far, bf, shape, dtype="bf16")
+        self.assertEqual(cm.exception.status, "SG_ERR_MATRIX")
+        if sp is not None:
+            b = sp.bsr_matrix(np.ones((4, 4), np.float16), blocksize=(2, 2))
+            with self.assertRaisesRegex(ValueError, "needs CSR"):
+                Plan.from_scipy(b, dtype="f16")
+
+    def test_empty(self):
+        with Plan.from_csr(np.zeros(4, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int8), (3, 5),
+                           scale=np.ones(3, np.float32)) as p:
+            self.assertTrue((p.mul(np.ones((5, 2), np.float32)) == 0).all())
 
 
 if __name__ == "__main__":

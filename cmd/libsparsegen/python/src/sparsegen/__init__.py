@@ -15,9 +15,9 @@ and set SPARSEGEN_LIB to it and PYTHONPATH to cmd/libsparsegen/python/src.
 Arrays are checked in Python before any pointer reaches C: wrong dtypes raise TypeError,
 wrong shapes, strides and overlapping operands raise ValueError, and failures reported by the
 library raise SparsegenError (with .code and .status). Nothing is converted silently: pass
-float32 arrays (x.astype(np.float32)). Dense weights may instead stay in low precision
-(Plan.from_dense with numpy float16, bf16 bits as uint16 and dtype="bf16", or int8 with
-scale=); X and Y are float32 for every plan. Rows may be padded (a row stride larger than the row),
+float32 arrays (x.astype(np.float32)). Dense and CSR weights may instead stay in low precision
+(Plan.from_dense, from_csr and from_scipy with numpy float16, bf16 bits as uint16 and
+dtype="bf16", or int8 with scale=); X and Y are float32 for every plan. Rows may be padded (a row stride larger than the row),
 but elements within a row must be contiguous. Calls release the GIL (ctypes), so several
 Python threads may run plans at once.
 """
@@ -56,29 +56,46 @@ ACTIVATIONS = {"none": 0, "relu": 1, "clamp": 2, "gelu": 3, "silu": 4}
 _INDEX_TYPES = {np.dtype(np.int32): 4, np.dtype(np.int64): 8}
 
 
-# sg_dtype: low-precision dense weights (sg_plan_dense_lp).
+# sg_dtype: low-precision weights (sg_plan_dense_lp, sg_plan_csr_lp).
 DTYPES = {"bf16": 1, "f16": 2, "i8": 3}
 _DTYPES = DTYPES
 
 
-def _dense_dtype(w, dtype):
-    """The sg_dtype name of dense weights w ("f32" for float32), checked against dtype."""
+def _weight_dtype(w, dtype, name="w"):
+    """The sg_dtype name of weights w ("f32" for float32), checked against dtype."""
     by_numpy = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16", np.dtype(np.int8): "i8"}
+    if not isinstance(w, np.ndarray):
+        raise TypeError("%s must be a numpy.ndarray, got %s" % (name, type(w).__name__))
     if dtype is not None and dtype not in ("f32", "bf16", "f16", "i8"):
         raise ValueError("dtype %r: want None, 'f32', 'bf16', 'f16' or 'i8'" % (dtype,))
     if w.dtype == np.uint16:
         if dtype not in ("bf16", "f16"):
-            raise TypeError("w is uint16: say which bits it holds, dtype='bf16' or dtype='f16'")
+            raise TypeError("%s is uint16: say which bits it holds, dtype='bf16' or dtype='f16'" % name)
         return dtype
     t = by_numpy.get(w.dtype)
     if t is None:
         raise TypeError(
-            "w must have dtype float32, got %s (convert with w.astype(np.float32)); weights kept in "
-            "low precision: float16, int8 with scale=, or uint16 bits with dtype='bf16'/'f16'" % w.dtype
+            "%s must have dtype float32, got %s (convert with %s.astype(np.float32)); weights kept in "
+            "low precision: float16, int8 with scale=, or uint16 bits with dtype='bf16'/'f16'" % (name, w.dtype, name)
         )
     if dtype is not None and dtype != t:
-        raise TypeError("w has dtype %s but dtype=%r (nothing is converted: pass %s weights)" % (w.dtype, dtype, dtype))
+        raise TypeError("%s has dtype %s but dtype=%r (nothing is converted: pass %s weights)" % (name, w.dtype, dtype, dtype))
     return t
+
+
+def _scale_args(t, scale, m):
+    """The (pointer, length) of the row scales for weights of sg_dtype name t: int8 needs M
+    float32 scales, every other dtype none."""
+    if t != "i8":
+        if scale is not None:
+            raise ValueError("scale applies to int8 weights only (dtype %s)" % t)
+        return None, 0
+    if scale is None:
+        raise ValueError("int8 weights need scale: M float32 row scales (W[i, j] = scale[i]·q[i, j])")
+    s = _vector(scale, "scale")
+    if s.shape[0] != m:
+        raise ValueError("scale has %d values, want M = %d" % (s.shape[0], m))
+    return _ptr(s), m
 
 
 class SparsegenError(RuntimeError):
@@ -143,6 +160,7 @@ def load_library(path=None):
             "sg_plan_dense": (st, [plan_p, i64, i64, vp, i64, opt_p]),
             "sg_plan_dense_lp": (st, [plan_p, i64, i64, st, vp, i64, vp, i64, opt_p]),
             "sg_plan_csr": (st, [plan_p, i64, i64, i64, vp, st, vp, st, vp, opt_p]),
+            "sg_plan_csr_lp": (st, [plan_p, i64, i64, i64, vp, st, vp, st, st, vp, vp, i64, opt_p]),
             "sg_plan_bsr": (st, [plan_p, i64, i64, i64, i64, i64, vp, st, vp, st, vp, opt_p]),
             "sg_nm_slots_per_row": (i64, [i64, i64, i64]),
             "sg_plan_nm": (st, [plan_p, i64, i64, i64, i64, vp, vp, i64, opt_p]),
@@ -350,45 +368,37 @@ class Plan:
         dtype (None, "f32", "bf16", "f16", "i8") must agree with w's numpy dtype; nothing is
         converted or rounded here."""
         opts = cls._opts(**opts)
-        if not isinstance(w, np.ndarray):
-            raise TypeError("w must be a numpy.ndarray, got %s" % type(w).__name__)
-        t = _dense_dtype(w, dtype)
-        if t == "f32":
-            if scale is not None:
-                raise ValueError("scale applies to int8 weights only (w has dtype float32)")
-            ldw = _matrix(w, "w", None, None)
-            m, k = w.shape
-            return cls._create("sg_plan_dense", m, (m, k, _ptr(w), ldw), opts, "sg_plan_dense")
+        t = _weight_dtype(w, dtype)
         ldw = _matrix(w, "w", None, None, dtype=w.dtype)
         m, k = w.shape
-        sp, sl = None, 0
-        if t == "i8":
-            if scale is None:
-                raise ValueError("int8 weights need scale: M float32 row scales (W[i, j] = scale[i]·q[i, j])")
-            s = _vector(scale, "scale")
-            if s.shape[0] != m:
-                raise ValueError("scale has %d values, want M = %d" % (s.shape[0], m))
-            sp, sl = _ptr(s), m
-        elif scale is not None:
-            raise ValueError("scale applies to int8 weights only (dtype %s)" % t)
+        sp, sl = _scale_args(t, scale, m)
+        if t == "f32":
+            return cls._create("sg_plan_dense", m, (m, k, _ptr(w), ldw), opts, "sg_plan_dense")
         args = (m, k, _DTYPES[t], _ptr(w), ldw, sp, sl)
         return cls._create("sg_plan_dense_lp", m, args, opts, "sg_plan_dense_lp")
 
     @classmethod
-    def from_csr(cls, indptr, indices, data, shape, **opts):
+    def from_csr(cls, indptr, indices, data, shape, dtype=None, scale=None, **opts):
         """W from CSR arrays as scipy.sparse.csr_matrix holds them (int32 or int64 indices).
-        Unsorted indices are sorted and duplicates summed (see describe())."""
+        Unsorted indices are sorted and duplicates summed (see describe()). data is float32,
+        or kept in low precision as from_dense takes it (float16; uint16 bits with
+        dtype="bf16" or "f16"; int8 with scale=, M float32 row scales); nothing is converted."""
         opts = cls._opts(**opts)
         m, k = _shape(shape)
         ip, ipt = _index_array(indptr, "indptr")
         ix, ixt = _index_array(indices, "indices")
-        d = _vector(data, "data")
+        t = _weight_dtype(data, dtype, "data")
+        d = _vector(data, "data", dtype=data.dtype)
         if ip.shape[0] != m + 1:
             raise ValueError("indptr has %d entries, want M+1 = %d" % (ip.shape[0], m + 1))
         if ix.shape[0] != d.shape[0]:
             raise ValueError("indices has %d entries but data has %d" % (ix.shape[0], d.shape[0]))
-        args = (m, k, d.shape[0], _ptr(ip), ipt, _ptr(ix), ixt, _ptr(d))
-        return cls._create("sg_plan_csr", m, args, opts, "sg_plan_csr")
+        sp, sl = _scale_args(t, scale, m)
+        if t == "f32":
+            args = (m, k, d.shape[0], _ptr(ip), ipt, _ptr(ix), ixt, _ptr(d))
+            return cls._create("sg_plan_csr", m, args, opts, "sg_plan_csr")
+        args = (m, k, d.shape[0], _ptr(ip), ipt, _ptr(ix), ixt, _DTYPES[t], _ptr(d), sp, sl)
+        return cls._create("sg_plan_csr_lp", m, args, opts, "sg_plan_csr_lp")
 
     @classmethod
     def from_bsr(cls, indptr, indices, data, shape, **opts):
@@ -426,17 +436,21 @@ class Plan:
         return cls._create("sg_plan_nm", m, args, opts, "sg_plan_nm")
 
     @classmethod
-    def from_scipy(cls, a, **opts):
+    def from_scipy(cls, a, dtype=None, scale=None, **opts):
         """W from a scipy.sparse matrix or array: BSR keeps its blocks, anything else goes
-        through CSR. Data must be float32 (a.astype(np.float32))."""
+        through CSR. Data must be float32 (a.astype(np.float32)), or for CSR kept in low
+        precision as from_csr takes it: float16, uint16 bits with dtype="bf16"/"f16", int8
+        with scale= (M float32 row scales)."""
         fmt = getattr(a, "format", None)
         if fmt is None:
             raise TypeError("from_scipy needs a scipy.sparse matrix, got %s" % type(a).__name__)
         if fmt == "bsr":
+            if dtype not in (None, "f32") or scale is not None:
+                raise ValueError("BSR weights are float32 only: low precision (dtype=, scale=) needs CSR (a.tocsr())")
             return cls.from_bsr(a.indptr, a.indices, a.data, a.shape, **opts)
         if fmt != "csr":
             a = a.tocsr()
-        return cls.from_csr(a.indptr, a.indices, a.data, a.shape, **opts)
+        return cls.from_csr(a.indptr, a.indices, a.data, a.shape, dtype=dtype, scale=scale, **opts)
 
     @staticmethod
     def slots_per_row(k, keep, group):
