@@ -39,11 +39,13 @@ func compileLP(w formats.Matrix, opts Options, host CPU, isa asm.ISA, isaWhy str
 	}
 	// takes: a family whose 16-bit column indices cannot reach K does not take W.
 	takes := func(f asm.Family) bool { return f.IndexBits != 16 || k <= 1<<16 }
-	nnz := w.NNZ()
-	ms := &Measure{Stats: formats.Stats{Rows: m, Cols: k, NNZ: nnz}, Format: format, Stored: stored}
-	if m > 0 && k > 0 {
-		ms.Density = float64(nnz) / (float64(m) * float64(k))
+	// The statistics Describe prints, read from the stored values (formats.Measure never
+	// widens low precision into a copy).
+	st, err := formats.Measure(w)
+	if err != nil {
+		return nil, err
 	}
+	ms := &Measure{Stats: *st, Format: format, Stored: stored}
 	p, _, err := newPlan(ms, isa, isaWhy, opts)
 	if err != nil {
 		return nil, err

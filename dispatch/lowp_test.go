@@ -73,6 +73,10 @@ func TestCompileLP(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%v %s: %v", dt, isa, err)
 				}
+				// Describe's statistics are W's, read without widening (they were zeros).
+				if st, err := formats.Measure(wd); err != nil || !strings.Contains(p.Describe(), fmt.Sprintf("nnz/row min %d mean %.1f max %d", st.RowMin, st.RowMean, st.RowMax)) {
+					t.Fatalf("%v %s: %v, Describe: %s", dt, isa, err, p.Describe())
+				}
 				for _, n := range []int{1, 2, 3, 4, 5, 9, 40} {
 					fam, got := p.KernelFor(n)
 					f, ok := asm.Lookup(fam)

@@ -263,6 +263,28 @@ func rowSourceOf(m Matrix) rowSource {
 			}
 			return buf
 		}
+	case *CSRLP:
+		// Low precision is read as stored (a ±0 bit pattern or a 0 int8 is a zero), never
+		// widened into a float32 copy.
+		return func(i int, buf []int32) []int32 {
+			buf = buf[:0]
+			for p := w.RowPtr[i]; p < w.RowPtr[i+1]; p++ {
+				if lpNonzero(w.DType, w.Bits, w.I8, int(p)) {
+					buf = append(buf, w.ColIdx[p])
+				}
+			}
+			return buf
+		}
+	case *DenseLP:
+		return func(i int, buf []int32) []int32 {
+			buf = buf[:0]
+			for j := 0; j < w.Cols; j++ {
+				if lpNonzero(w.DType, w.Bits, w.I8, i*w.Stride+j) {
+					buf = append(buf, int32(j))
+				}
+			}
+			return buf
+		}
 	}
 	d := m.ToDense()
 	return func(i int, buf []int32) []int32 {
@@ -274,6 +296,15 @@ func rowSourceOf(m Matrix) rowSource {
 		}
 		return buf
 	}
+}
+
+// lpNonzero reports whether entry p of low-precision storage is not zero, as
+// countLPNonzero counts (±0 bit patterns and int8 0 are zeros; NaN is not).
+func lpNonzero(dt DType, bits []uint16, q []int8, p int) bool {
+	if dt == I8 {
+		return q[p] != 0
+	}
+	return bits[p]&0x7fff != 0
 }
 
 // collector accumulates the statistics row by row, from either a bitmap of the row's

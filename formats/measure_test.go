@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"reflect"
 	"testing"
 	"testing/quick"
 
@@ -309,4 +310,45 @@ func bigRandom(m, k int, density float64) *Dense {
 		}
 	}
 	return d
+}
+
+// TestMeasureLowPrecision: a CSRLP or DenseLP measures as its widened float32 matrix does
+// (row counts, blocks, N:M), read from the stored values without widening them.
+func TestMeasureLowPrecision(t *testing.T) {
+	d, err := ZeroDense(37, 45)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range d.Data {
+		if i%5 == 0 || i%7 == 3 {
+			d.Data[i] = float32(i%11) - 5 // some kept entries are 0: stored zeros
+		}
+	}
+	c, err := CSRFromDense(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dt := range []DType{BF16, F16, I8} {
+		lp, err := CSRLPFromCSR(c, dt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dlp, err := DenseLPFromDense(d, dt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pair := range [][2]Matrix{{lp, lp.ToCSR()}, {dlp, dlp.ToDense()}} {
+			got, err1 := Measure(pair[0])
+			want, err2 := Measure(pair[1])
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s %T: measured %+v, widened %+v", dt, pair[0], got, want)
+			}
+			if got.RowMax == 0 || got.NNZ != pair[0].NNZ() {
+				t.Errorf("%s %T: row max %d, nnz %d of %d", dt, pair[0], got.RowMax, got.NNZ, pair[0].NNZ())
+			}
+		}
+	}
 }
