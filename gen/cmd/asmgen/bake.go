@@ -191,8 +191,9 @@ var sparsegenBakedFrom = map[string][2]string{
 
 // TestSparsegenBaked checks every baked kernel this CPU runs on the weight it was baked
 // from: against sparsegen's reference at N below, at and past its tile with each epilogue
-// (sparsegenCheck); through dispatch when told to run it (sparsegenViaDispatch); and
-// refused, by Pack and by dispatch, for the same weight with one entry moved.
+// (sparsegenCheck); through dispatch when told to run it (sparsegenViaDispatch); among
+// the candidates the autotuner times; and refused, by Pack and by dispatch, for the same
+// weight with one entry moved.
 func TestSparsegenBaked(t *testing.T) {
 	host := dispatch.Host()
 	for _, d := range SparsegenKernels() {
@@ -224,6 +225,18 @@ func TestSparsegenBaked(t *testing.T) {
 		}
 
 		sparsegenViaDispatch(t, rng, d, w)
+		// The autotuner times what Candidates lists: the baked kernel, for its own W.
+		cs, err := dispatch.Candidates(w, max(d.MinN, d.Tile), dispatch.Options{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed := false
+		for _, c := range cs {
+			listed = listed || c.Kernel == d.Name
+		}
+		if !listed {
+			t.Errorf("%%s: not among the candidates for its own weight", d.Name)
+		}
 
 		moved := &formats.CSR{Rows: w.Rows, Cols: w.Cols, RowPtr: w.RowPtr, ColIdx: append([]int32(nil), w.ColIdx...), Val: w.Val}
 		for i := 0; i < w.Rows; i++ {
