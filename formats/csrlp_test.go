@@ -29,15 +29,7 @@ func TestCSRLPFromCSR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dt := range []DType{BF16, F16, I8} {
-		lp, err := CSRLPFromCSR(c, dt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dl, err := DenseLPFromDense(d, dt)
-		if err != nil {
-			t.Fatal(err)
-		}
+	forEachLP(t, d, func(dt DType, lp *CSRLP, dl *DenseLP) {
 		got, want := lp.ToDense(), dl.ToDense()
 		for i := range want.Data {
 			if math.Float32bits(got.Data[i]) != math.Float32bits(want.Data[i]) {
@@ -56,7 +48,7 @@ func TestCSRLPFromCSR(t *testing.T) {
 		if dt == I8 && lp.Scale[4] != 0 {
 			t.Fatalf("empty row scale %v", lp.Scale[4])
 		}
-	}
+	})
 	c.Val[3] = float32(math.Inf(-1))
 	if _, err := CSRLPFromCSR(c, I8); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("int8 of -Inf: %v", err)
@@ -118,5 +110,26 @@ func TestCSRLPValidate(t *testing.T) {
 	var nilc *CSRLP
 	if err := nilc.Validate(); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("nil: %v", err)
+	}
+}
+
+// forEachLP calls f with d converted to a CSRLP (from its CSR) and to a DenseLP in each
+// low-precision dtype.
+func forEachLP(t *testing.T, d *Dense, f func(dt DType, lp *CSRLP, dl *DenseLP)) {
+	t.Helper()
+	c, err := CSRFromDense(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dt := range []DType{BF16, F16, I8} {
+		lp, err := CSRLPFromCSR(c, dt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dl, err := DenseLPFromDense(d, dt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(dt, lp, dl)
 	}
 }

@@ -324,19 +324,7 @@ func TestMeasureLowPrecision(t *testing.T) {
 			d.Data[i] = float32(i%11) - 5 // some kept entries are 0: stored zeros
 		}
 	}
-	c, err := CSRFromDense(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, dt := range []DType{BF16, F16, I8} {
-		lp, err := CSRLPFromCSR(c, dt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dlp, err := DenseLPFromDense(d, dt)
-		if err != nil {
-			t.Fatal(err)
-		}
+	forEachLP(t, d, func(dt DType, lp *CSRLP, dlp *DenseLP) {
 		for _, pair := range [][2]Matrix{{lp, lp.ToCSR()}, {dlp, dlp.ToDense()}} {
 			got, err1 := Measure(pair[0])
 			want, err2 := Measure(pair[1])
@@ -350,5 +338,5 @@ func TestMeasureLowPrecision(t *testing.T) {
 				t.Errorf("%s %T: row max %d, nnz %d of %d", dt, pair[0], got.RowMax, got.NNZ, pair[0].NNZ())
 			}
 		}
-	}
+	})
 }
