@@ -164,7 +164,7 @@ func (k *bakedKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n 
 	t, kk := k.d.Tile, k.b.K
 	flags, last, lo, hi, bias, post := csrEpilogue(epi)
 	flags |= last // one pass over K: the first block is the last
-	bp := k.panel(kk * t)
+	bp := pooledFloats(&k.panels, kk*t)
 	defer k.panels.Put(bp)
 	panel := *bp
 	var dummy float32
@@ -190,15 +190,6 @@ func (k *bakedKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n 
 		activateTile(post, y[n0:], ldy, k.row0[u0], k.row0[u1], 0, w)
 	}
 	return nil
-}
-
-func (k *bakedKernel) panel(n int) *[]float32 {
-	if bp, ok := k.panels.Get().(*[]float32); ok && cap(*bp) >= n {
-		*bp = (*bp)[:n]
-		return bp
-	}
-	b := make([]float32, n)
-	return &b
 }
 
 // BakedGo is the pure-Go lowering of gen/kernels/bake.go's description for w: chunks of
