@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/sparsegen/sparsegen/formats/fileio"
 )
 
 func init() {
@@ -95,17 +97,15 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 			if a = strings.TrimSpace(a); a == "" {
 				continue
 			}
-			path, tensor := a, ""
-			if i := strings.LastIndex(a, ":"); i > 0 {
-				if _, err := os.Stat(a); err != nil {
-					path, tensor = a[:i], a[i:]
-				}
-			}
+			path, tensor := fileio.SplitTensorArg(a)
 			p, err := filepath.Abs(path)
 			if err != nil {
 				return err
 			}
-			abs = append(abs, p+tensor)
+			if tensor != "" {
+				p += ":" + tensor
+			}
+			abs = append(abs, p)
 		}
 		gargs = append(gargs, "-bake", strings.Join(abs, ","))
 	}

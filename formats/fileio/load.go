@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -56,6 +57,17 @@ func LoadMatrix(path, name string) (formats.Matrix, Info, error) {
 	}
 	info.Path = path
 	return m, info, nil
+}
+
+// SplitTensorArg splits a FILE[:TENSOR] argument into LoadMatrix's path and name; a path
+// that holds ':' is taken whole when a file of that name exists.
+func SplitTensorArg(arg string) (path, name string) {
+	if i := strings.LastIndex(arg, ":"); i > 0 {
+		if _, err := os.Stat(arg); err != nil {
+			return arg[:i], arg[i+1:]
+		}
+	}
+	return arg, ""
 }
 
 // ReadMatrix is LoadMatrix over r (size bytes).

@@ -108,3 +108,23 @@ func TestSaveLoadMatrix(t *testing.T) {
 	_, _, err = LoadMatrix(dir, "")
 	assert.ErrorContains(t, err, "not a regular file")
 }
+
+func TestSplitTensorArg(t *testing.T) {
+	dir := t.TempDir()
+	odd := filepath.Join(dir, "a:b.npz") // an existing file whose name holds ':'
+	if err := os.WriteFile(odd, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for arg, want := range map[string][2]string{
+		"w.npz":           {"w.npz", ""},
+		"w.npz:fc1":       {"w.npz", "fc1"},
+		"dir/w.npz:a.b.c": {"dir/w.npz", "a.b.c"},
+		odd:               {odd, ""},
+		odd + ":t":        {odd, "t"},
+		":x":              {":x", ""},
+	} {
+		if p, n := SplitTensorArg(arg); p != want[0] || n != want[1] {
+			t.Errorf("SplitTensorArg(%q) = %q, %q; want %q, %q", arg, p, n, want[0], want[1])
+		}
+	}
+}

@@ -5,7 +5,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -84,20 +83,10 @@ func bakeSpecs(o bakeOpts, isas []string) ([]*kernels.BakeSpec, error) {
 	return specs, nil
 }
 
-// splitBakeArg splits FILE[:TENSOR]; a path holding ':' is taken whole when it exists.
-func splitBakeArg(arg string) (path, tensor string) {
-	if i := strings.LastIndex(arg, ":"); i > 0 {
-		if _, err := os.Stat(arg); err != nil {
-			return arg[:i], arg[i+1:]
-		}
-	}
-	return arg, ""
-}
-
 // loadBakeSpec reads FILE[:TENSOR] as a dense or CSR weight, with sparsegen's readers (npy,
 // npz, safetensors).
 func loadBakeSpec(arg string, tiles []int) (*kernels.BakeSpec, error) {
-	path, tensor := splitBakeArg(arg)
+	path, tensor := fileio.SplitTensorArg(arg)
 	m, _, err := fileio.LoadMatrix(path, tensor)
 	if err != nil {
 		return nil, fmt.Errorf("-bake %s: %v", arg, err)
@@ -155,7 +144,7 @@ func bakeStem(name string) string {
 func bakedTestSrc(pkg, out string, specs []*kernels.BakeSpec) string {
 	var b strings.Builder
 	for _, s := range specs {
-		path, tensor := splitBakeArg(s.Source)
+		path, tensor := fileio.SplitTensorArg(s.Source)
 		if out != "" {
 			if abs, err := filepath.Abs(path); err == nil {
 				if rel, err := filepath.Rel(out, abs); err == nil {
