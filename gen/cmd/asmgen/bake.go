@@ -178,6 +178,35 @@ import (
 var sparsegenBakedFrom = map[string][2]string{
 %s}
 
+// sparsegenBakedWeight reads the weight d was baked from, as a CSR, and checks that it
+// still has d's pattern.
+func sparsegenBakedWeight(tb testing.TB, d asm.Desc) *formats.CSR {
+	tb.Helper()
+	src, ok := sparsegenBakedFrom[d.Pattern]
+	if !ok {
+		tb.Fatalf("%%s: no weight recorded for pattern %%s", d.Name, d.Pattern)
+	}
+	m, _, err := fileio.LoadMatrix(src[0], src[1])
+	if err != nil {
+		tb.Fatalf("%%s: %%v", d.Name, err)
+	}
+	var w *formats.CSR
+	switch m := m.(type) {
+	case *formats.CSR:
+		w = m
+	case *formats.Dense:
+		if w, err = formats.CSRFromDense(m); err != nil {
+			tb.Fatal(err)
+		}
+	default:
+		tb.Fatalf("%%s: %%s holds a %%T, not the dense or CSR weight it was baked from", d.Name, src[0], m)
+	}
+	if h, err := formats.PatternHash(w); err != nil || h != d.Pattern {
+		tb.Fatalf("%%s: %%s has pattern %%s (%%v), not the one baked (%%s): run go generate again", d.Name, src[0], h, err, d.Pattern)
+	}
+	return w
+}
+
 // TestSparsegenBaked checks every baked kernel this CPU runs on the weight it was baked
 // from: against sparsegen's reference at N below, at and past its tile with each epilogue
 // (sparsegenCheck); through dispatch when told to run it (sparsegenViaDispatch); among
@@ -194,20 +223,7 @@ func TestSparsegenBaked(t *testing.T) {
 			t.Logf("%%s: this CPU lacks %%v, not run", d.Name, d.Features)
 			continue
 		}
-		src, ok := sparsegenBakedFrom[d.Pattern]
-		if !ok {
-			t.Fatalf("%%s: no weight recorded for pattern %%s", d.Name, d.Pattern)
-		}
-		m, _, err := fileio.LoadMatrix(src[0], src[1])
-		if err != nil {
-			t.Fatalf("%%s: %%v", d.Name, err)
-		}
-		w, ok := m.(*formats.CSR)
-		if !ok {
-			if w, err = formats.CSRFromDense(m.(*formats.Dense)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		w := sparsegenBakedWeight(t, d)
 		rng := rand.New(rand.NewPCG(5, 6))
 		for i, n := range []int{1, 2, max(d.Lanes-1, 1), d.Tile - 1, d.Tile, d.Tile + 1, 2*d.Tile + 3, 49} {
 			sparsegenCheck(t, rng, f, w, w.Rows, w.Cols, n, i%%4)
@@ -252,20 +268,10 @@ func BenchmarkSparsegenBaked(b *testing.B) {
 	host := dispatch.Host()
 	for _, d := range SparsegenKernels() {
 		f, _ := asm.Lookup(d.Name)
-		src, ok := sparsegenBakedFrom[d.Pattern]
-		if d.Pattern == "" || !ok || !host.CanRun(f, d.ISA) {
+		if d.Pattern == "" || !host.CanRun(f, d.ISA) {
 			continue
 		}
-		m, _, err := fileio.LoadMatrix(src[0], src[1])
-		if err != nil {
-			b.Fatal(err)
-		}
-		w, ok := m.(*formats.CSR)
-		if !ok {
-			if w, err = formats.CSRFromDense(m.(*formats.Dense)); err != nil {
-				b.Fatal(err)
-			}
-		}
+		w := sparsegenBakedWeight(b, d)
 		twin := fmt.Sprintf("spmm_csr_t%%d_%%s", d.Tile, strings.ToLower(d.ISA.String()))
 		for _, n := range []int{16, 49, 256, 3136} {
 			for _, name := range []string{d.Name, twin} {
