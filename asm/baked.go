@@ -61,6 +61,9 @@ func checkBaked(d *Desc, f GeneratedFuncs) error {
 	if b.M < 1 || b.K < 1 || len(b.Chunks) == 0 {
 		return fmt.Errorf("baked for %d×%d with %d chunks", b.M, b.K, len(b.Chunks))
 	}
+	if d.PatternRows != b.M || d.PatternCols != b.K {
+		return fmt.Errorf("descriptor says %d×%d, the code was baked for %d×%d", d.PatternRows, d.PatternCols, b.M, b.K)
+	}
 	rows := 0
 	for i, c := range b.Chunks {
 		if c.Rows < 1 || c.Fn == nil {

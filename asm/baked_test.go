@@ -28,7 +28,7 @@ func bakedDesc(t *testing.T, w *formats.CSR) (Desc, GeneratedFuncs) {
 	}
 	L := isaLanes[isa]
 	d := Desc{Name: fmt.Sprintf("bakedtest.csr_baked_w_t%d", 2*L), Symbols: []string{"go"}, Format: "csr", ISA: isa, Features: feats,
-		DType: "float32", Lanes: L, Tile: 2 * L, Rows: 2, MinN: 2, Pattern: h}
+		DType: "float32", Lanes: L, Tile: 2 * L, Rows: 2, MinN: 2, Pattern: h, PatternRows: w.Rows, PatternCols: w.Cols}
 	return d, GeneratedFuncs{Baked: BakedGo(w, 5, 2, 2*L, L)}
 }
 
@@ -119,6 +119,8 @@ func TestRegisterBakedRefuses(t *testing.T) {
 		{"nil chunk", func(d *Desc, f *GeneratedFuncs) { f.Baked.Chunks[0].Fn = nil }, "chunk 0"},
 		{"format", func(d *Desc, f *GeneratedFuncs) { d.Format = "nm" }, "baked kernel is csr"},
 		{"baked without pattern", func(d *Desc, f *GeneratedFuncs) { d.Pattern = "" }, "without a pattern"},
+		{"pattern shape", func(d *Desc, f *GeneratedFuncs) { d.PatternCols++ }, "descriptor says"},
+		{"shape without pattern", func(d *Desc, f *GeneratedFuncs) { d.Pattern, f.Baked = "", nil }, "without a pattern"},
 	} {
 		d, f := bakedDesc(t, w)
 		c.edit(&d, &f)

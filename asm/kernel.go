@@ -154,6 +154,9 @@ type Desc struct {
 	// Pattern is set on a kernel baked for one sparsity pattern (DESIGN §5.12): the
 	// formats.PatternHash of the only matrices it takes. "" for every other kernel.
 	Pattern string
+	// PatternRows×PatternCols is the shape of that pattern's matrices (baked kernels only):
+	// dispatch hashes a W for the pattern only when its shape is one a baked kernel takes.
+	PatternRows, PatternCols int
 	// CodeBytes is the machine code a baked kernel runs per tile of X (the generator's
 	// estimate): code past the L2 streams like a weight, and dispatch prices it so.
 	CodeBytes int64

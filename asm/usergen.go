@@ -149,8 +149,8 @@ func checkGenerated(contract string, d *Desc, f GeneratedFuncs) error {
 		}
 		return checkBaked(d, f)
 	}
-	if f.Baked != nil {
-		return fmt.Errorf("Baked is set on a kernel without a pattern")
+	if f.Baked != nil || d.PatternRows != 0 || d.PatternCols != 0 {
+		return fmt.Errorf("Baked or a pattern shape is set on a kernel without a pattern")
 	}
 	switch d.Format {
 	case "nm":

@@ -600,12 +600,13 @@ func targetsFor(w formats.Matrix, ms *Measure, fams []asm.Family, force string) 
 }
 
 // withPattern sets the pattern hash of W on its csr target when a baked family (one that
-// takes a single pattern) is among fams: hashing W costs a pass over its entries, spent
-// only then.
+// takes a single pattern) of W's shape is among fams: hashing W costs a pass over its
+// entries (a dense W's every column), spent only then.
 func withPattern(list []target, w formats.Matrix, fams []asm.Family) []target {
+	m, k := w.Shape()
 	baked := false
 	for _, f := range fams {
-		baked = baked || f.Pattern != ""
+		baked = baked || f.Pattern != "" && f.PatternRows == m && f.PatternCols == k
 	}
 	if !baked {
 		return list

@@ -167,3 +167,29 @@ func TestUserBSRPriced(t *testing.T) {
 		t.Errorf("on bsr3x4 (%s): user kernel at %d (est %g), bsr_any at %d (est %g); candidates %v", isa, ui, ue, ai, ae, cs)
 	}
 }
+
+// TestWithPattern: W is hashed for a baked family's pattern only when a baked family of
+// W's shape is registered (hashing a dense W reads all of it).
+func TestWithPattern(t *testing.T) {
+	w, err := formats.ZeroDense(2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Data[4] = 1
+	want, err := formats.PatternHash(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	baked := func(m, k int) []asm.Family {
+		return []asm.Family{{Desc: &asm.Desc{Name: "t.csr_baked_w_t16_avx2", Format: "csr", Pattern: want, PatternRows: m, PatternCols: k}}}
+	}
+	for _, c := range []struct {
+		fams []asm.Family
+		want string
+	}{{nil, ""}, {baked(3, 2), ""}, {baked(2, 3), want}} {
+		got := withPattern([]target{{format: "dense"}, {format: "csr"}}, w, c.fams)
+		if got[0].pattern != "" || got[1].pattern != c.want {
+			t.Errorf("families %v: patterns %q, %q; want csr's %q", c.fams, got[0].pattern, got[1].pattern, c.want)
+		}
+	}
+}

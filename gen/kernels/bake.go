@@ -233,7 +233,7 @@ func Baked(b *BakeSpec, prefix string) Family {
 				lo, hi := bakedRange(isa, t)
 				size, _ := BakedCodeBytes(isa, b, t)
 				ks = append(ks, Kernel{Kind: KindBaked, Func: "genCSRBaked", Symbols: syms, Format: "csr", Lanes: lanesOf(isa),
-					Tile: t, Rows: R, MinN: lo, MaxN: hi, Prefix: prefix, Baked: b.Stem, Pattern: b.Pattern, CodeBytes: size})
+					Tile: t, Rows: R, MinN: lo, MaxN: hi, Prefix: prefix, Baked: b.Stem, Pattern: b.Pattern, PatternRows: b.M, PatternCols: b.K, CodeBytes: size})
 			}
 			return ks
 		},

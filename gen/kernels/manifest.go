@@ -48,10 +48,12 @@ type Kernel struct {
 	Bcast       bool // SpMV without gathers
 	MinN, MaxN  int  // the N range dispatch uses it for (MaxN 0: unbounded)
 	ExactN      bool // computes exactly N columns (no vector rounding of N in the cost model)
-	// Baked, Pattern and CodeBytes (baked kernels only, bake.go): the name part of the
-	// pattern, its formats.PatternHash and the generator's estimate of the code per tile.
-	Baked, Pattern string
-	CodeBytes      int64
+	// Baked, Pattern, PatternRows×PatternCols and CodeBytes (baked kernels only, bake.go):
+	// the name part of the pattern, its formats.PatternHash, its shape and the generator's
+	// estimate of the code per tile.
+	Baked, Pattern           string
+	PatternRows, PatternCols int
+	CodeBytes                int64
 	// Prefix (user packages only, user.go) namespaces the name: "<Prefix>.<name>", so a
 	// kernel generated into another module never takes the name of one of sparsegen's.
 	Prefix string
@@ -210,6 +212,7 @@ func descFields(f Family, isa, features string, k Kernel, qual string) string {
 	}
 	if k.Pattern != "" {
 		add("Pattern: %q", k.Pattern)
+		add("PatternRows: %d, PatternCols: %d", k.PatternRows, k.PatternCols)
 	}
 	if k.CodeBytes != 0 {
 		add("CodeBytes: %d", k.CodeBytes)
