@@ -136,19 +136,7 @@ var NM = Family{
 		return b.String()
 	},
 	Kernels: func(isa string) []Kernel {
-		L := lanesOf(isa)
-		var ks []Kernel
-		for _, p := range NMPatterns {
-			for _, s := range NMShapes[isa] {
-				ks = append(ks, Kernel{Kind: KindNMSpMM, Func: "genNMSpMM", Symbols: []string{NMFuncName(isa, p, s)}, Format: "nm",
-					Lanes: L, Tile: s.U * L, Rows: s.UH, Keep: p.Keep, Group: p.Group, MinN: 2})
-			}
-		}
-		for _, g := range NMGemvPatterns[isa] {
-			ks = append(ks, Kernel{Kind: KindNMGemv, Func: "genNMGemv", Symbols: []string{NMGemvFuncName(isa, g)}, Format: "nm",
-				Lanes: L, Rows: g.UH, Keep: g.Keep, Group: g.Group, MinN: 1, MaxN: 1})
-		}
-		return ks
+		return nmKernels(isa, NMPatterns, NMGemvPatterns[isa], "")
 	},
 	Driver:    "asm/nm.go, asm/nm_simd.go (nm_amd64.go, nm_arm64.go register)",
 	Reference: "ref.NM (ref/ref.go)",
@@ -156,6 +144,24 @@ var NM = Family{
 }
 
 func init() { Register(NM) }
+
+// nmKernels lists the N:M kernels of isa (names under prefix): the SpMM tiles of every
+// pattern in pats on every shape of NMShapes, then the GEMV (N = 1) of each of gemvs.
+func nmKernels(isa string, pats []NMPattern, gemvs []NMGemv, prefix string) []Kernel {
+	L := lanesOf(isa)
+	var ks []Kernel
+	for _, p := range pats {
+		for _, s := range NMShapes[isa] {
+			ks = append(ks, Kernel{Kind: KindNMSpMM, Func: "genNMSpMM", Symbols: []string{NMFuncName(isa, p, s)}, Format: "nm",
+				Lanes: L, Tile: s.U * L, Rows: s.UH, Keep: p.Keep, Group: p.Group, MinN: 2, Prefix: prefix})
+		}
+	}
+	for _, g := range gemvs {
+		ks = append(ks, Kernel{Kind: KindNMGemv, Func: "genNMGemv", Symbols: []string{NMGemvFuncName(isa, g)}, Format: "nm",
+			Lanes: L, Rows: g.UH, Keep: g.Keep, Group: g.Group, MinN: 1, MaxN: 1, Prefix: prefix})
+	}
+	return ks
+}
 
 type nmGen struct {
 	m vm.NMMachine

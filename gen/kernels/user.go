@@ -202,21 +202,13 @@ func userNM(pats []NMPattern, prefix string) Family {
 			return b.String()
 		},
 		Kernels: func(isa string) []Kernel {
-			L := lanesOf(isa)
-			var ks []Kernel
-			for _, p := range pats {
-				for _, s := range NMShapes[isa] {
-					ks = append(ks, Kernel{Kind: KindNMSpMM, Func: "genNMSpMM", Symbols: []string{NMFuncName(isa, p, s)}, Format: "nm",
-						Lanes: L, Tile: s.U * L, Rows: s.UH, Keep: p.Keep, Group: p.Group, MinN: 2, Prefix: prefix})
-				}
-			}
+			var gemvs []NMGemv
 			for _, p := range pats {
 				if g, ok := userGemv(isa, p); ok {
-					ks = append(ks, Kernel{Kind: KindNMGemv, Func: "genNMGemv", Symbols: []string{NMGemvFuncName(isa, g)}, Format: "nm",
-						Lanes: L, Rows: g.UH, Keep: g.Keep, Group: g.Group, MinN: 1, MaxN: 1, Prefix: prefix})
+					gemvs = append(gemvs, g)
 				}
 			}
-			return ks
+			return nmKernels(isa, pats, gemvs, prefix)
 		},
 		Driver:    userDriver,
 		Reference: "ref.NM (sparsegen ref/ref.go)",
