@@ -128,17 +128,8 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 		activateTile(post, y, ldy, r0, r1, 0, n)
 		return nil
 	}
-	// The X panels of every pass, packed once: pass p covers columns [4p, min(4p+4, n)).
-	L := s.Lanes
-	nv := (g.k + L - 1) / L
-	inPlace := n == 1 && ldx == 1
-	var panel []float32
-	if !inPlace && g.k > 0 {
-		bp := g.panelBuf(nv * L * n)
-		defer g.pool.Put(bp)
-		panel = *bp
-		packGemvPanels(panel, x, ldx, g.k, n, L)
-	}
+	gx := newGemvX(&g.pool, x, ldx, g.k, n, s.Lanes)
+	defer gx.put()
 	chunk := max(gemvUnitRows, gemvChunkBytes/(4*max(g.ldw, 1))&^(gemvUnitRows-1))
 	for rs := r0; rs < r1; rs += chunk {
 		re := min(rs+chunk, r1)
@@ -152,22 +143,51 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 		}
 		for j0 := 0; j0 < n; j0 += 4 {
 			c := min(4, n-j0)
-			xp := &gemvDummy
-			switch {
-			case g.k == 0:
-			case inPlace:
-				xp = &x[0]
-			default:
-				xp = &panel[nv*L*j0]
-			}
-			s.kern[c-1].fn(wp, g.ldw, re-rs, g.k, xp, &y[rs*ldy+j0], ldy, flags, bptr, lo, hi)
+			s.kern[c-1].fn(wp, g.ldw, re-rs, g.k, gx.pass(j0), &y[rs*ldy+j0], ldy, flags, bptr, lo, hi)
 		}
 		activateTile(post, y, ldy, rs, re, 0, n)
 	}
 	return nil
 }
 
-func (g *gemvKernel) panelBuf(n int) *[]float32 { return pooledFloats(&g.pool, n) }
+// gemvX is the X of one GEMV call as its kernels read it, pass by pass (pass p: columns
+// [4p, min(4p+4, n))): in place when it is one contiguous column, else packed once into
+// the passes' panels (packGemvPanels) in a pooled buffer that put returns to the pool.
+type gemvX struct {
+	x, panel []float32
+	stride   int // floats per column of a panel: K rounded up to whole vectors
+	inPlace  bool
+	pool     *sync.Pool
+	bp       *[]float32 // the pooled panel buffer, nil when none
+}
+
+func newGemvX(pool *sync.Pool, x []float32, ldx, k, n, lanes int) gemvX {
+	g := gemvX{x: x, stride: (k + lanes - 1) / lanes * lanes, inPlace: n == 1 && ldx == 1, pool: pool}
+	if !g.inPlace && k > 0 {
+		g.bp = pooledFloats(pool, g.stride*n)
+		g.panel = *g.bp
+		packGemvPanels(g.panel, x, ldx, k, n, lanes)
+	}
+	return g
+}
+
+// put returns the panel buffer to its pool.
+func (g gemvX) put() {
+	if g.bp != nil {
+		g.pool.Put(g.bp)
+	}
+}
+
+// pass is the X the kernels read for the pass starting at column j0 (a dummy when K = 0).
+func (g gemvX) pass(j0 int) *float32 {
+	switch {
+	case g.stride == 0:
+		return &gemvDummy
+	case g.inPlace:
+		return &g.x[0]
+	}
+	return &g.panel[g.stride*j0]
+}
 
 // pooledFloats takes a buffer of at least n floats from pool, or makes one (a smaller one
 // taken is dropped).

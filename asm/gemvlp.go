@@ -171,16 +171,8 @@ func (g *gemvLPKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n
 		return nil
 	}
 	// The X panels of every pass, as the float32 GEMV packs them.
-	L := s.Lanes
-	nv := (g.k + L - 1) / L
-	inPlace := n == 1 && ldx == 1
-	var panel []float32
-	if !inPlace && g.k > 0 {
-		bp := g.panelBuf(nv * L * n)
-		defer g.pool.Put(bp)
-		panel = *bp
-		packGemvPanels(panel, x, ldx, g.k, n, L)
-	}
+	gx := newGemvX(&g.pool, x, ldx, g.k, n, s.Lanes)
+	defer gx.put()
 	eb := s.dtype.Bytes()
 	chunk := max(gemvUnitRows, gemvChunkBytes/(eb*max(g.ldw, 1))&^(gemvUnitRows-1))
 	for rs := r0; rs < r1; rs += chunk {
@@ -198,15 +190,7 @@ func (g *gemvLPKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n
 		}
 		for j0 := 0; j0 < n; j0 += 4 {
 			c := min(4, n-j0)
-			xp := &gemvDummy
-			switch {
-			case g.k == 0:
-			case inPlace:
-				xp = &x[0]
-			default:
-				xp = &panel[nv*L*j0]
-			}
-			s.kern[c-1].fn(wp, g.ldw, re-rs, g.k, xp, &y[rs*ldy+j0], ldy, flags, bptr, sptr, lo, hi)
+			s.kern[c-1].fn(wp, g.ldw, re-rs, g.k, gx.pass(j0), &y[rs*ldy+j0], ldy, flags, bptr, sptr, lo, hi)
 		}
 		if post != ref.ActNone {
 			activateTile(post, y, ldy, rs, re, 0, n)
@@ -214,8 +198,6 @@ func (g *gemvLPKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n
 	}
 	return nil
 }
-
-func (g *gemvLPKernel) panelBuf(n int) *[]float32 { return pooledFloats(&g.pool, n) }
 
 // runGo is the pure-Go kernel: each row widened into a buffer, then the float32 GEMV's
 // four partial sums per dot product; int8 rows times their scale, then the epilogue.
