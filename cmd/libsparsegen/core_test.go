@@ -106,15 +106,18 @@ func TestReadCSRRandomMatchesDense(t *testing.T) {
 	}
 }
 
+// readCSRCase is one malformed CSR the ABI's reader must refuse, and how.
+type readCSRCase struct {
+	name     string
+	m, k     int
+	ptr, idx indexArray
+	nnz      int64
+	code     status
+	msg      string
+}
+
 func TestReadCSRErrors(t *testing.T) {
-	cases := []struct {
-		name     string
-		m, k     int
-		ptr, idx indexArray
-		nnz      int64
-		code     status
-		msg      string
-	}{
+	cases := []readCSRCase{
 		{"indptr[0]", 1, 2, i32(1, 1), i32(0), 1, codeMatrix, "indptr[0] = 1"},
 		{"decreasing", 2, 2, i32(0, 1, 0), i32(0), 1, codeMatrix, "decreases"},
 		{"past nnz", 1, 2, i32(0, 2), i32(0, 1), 1, codeMatrix, "exceeds the 1 entries"},
@@ -125,14 +128,7 @@ func TestReadCSRErrors(t *testing.T) {
 	// K past int32 only exists where int is 64 bits (the constant does not fit a 32-bit int:
 	// GOARCH=386 vet refused the file).
 	if big := int64(formats.MaxInt32) + 1; int64(int(big)) == big {
-		cases = append(cases, struct {
-			name     string
-			m, k     int
-			ptr, idx indexArray
-			nnz      int64
-			code     status
-			msg      string
-		}{"K too large", 1, int(big), i32(0, 0), i32(), 0, codeArgument, "int32"})
+		cases = append(cases, readCSRCase{"K too large", 1, int(big), i32(0, 0), i32(), 0, codeArgument, "int32"})
 	}
 	for _, c := range cases {
 		_, _, err := readCSR(c.m, c.k, c.nnz, c.ptr, c.idx, make([]float32, c.nnz))
