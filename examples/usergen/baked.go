@@ -25,14 +25,10 @@ var (
 func bakedDemo(budget time.Duration) {
 	isa := dispatch.Host().BestISA()
 	for _, path := range strings.Split(*bakedFiles, ",") {
-		m, _, err := fileio.LoadMatrix(path, "")
+		w, _, err := fileio.LoadMatrix(path, "")
 		check(err)
-		w, ok := m.(*formats.CSR)
-		if !ok {
-			w, err = formats.CSRFromDense(m.(*formats.Dense))
-			check(err)
-		}
-		h, err := formats.PatternHash(w)
+		rows, cols := w.Shape()
+		h, err := formats.PatternHash(w) // a dense or CSR weight, as asmgen -bake took it
 		check(err)
 		type rival struct {
 			name  string
@@ -61,7 +57,7 @@ func bakedDemo(budget time.Duration) {
 				add(f.Name, false, dispatch.Options{Kernel: f.Name})
 			}
 		}
-		fmt.Printf("\n%s (%d×%d, %d stored): median µs per call, one thread, interleaved (-: outside the kernel's N range)\n%-5s %-34s", path, w.Rows, w.Cols, len(w.Val), "N", "chosen kernel")
+		fmt.Printf("\n%s (%d×%d, %d nonzeros): median µs per call, one thread, interleaved (-: outside the kernel's N range)\n%-5s %-34s", path, rows, cols, w.NNZ(), "N", "chosen kernel")
 		for _, r := range rivals {
 			fmt.Printf(" %22s", strings.TrimPrefix(r.name, "mykern."))
 		}
@@ -71,11 +67,11 @@ func bakedDemo(budget time.Duration) {
 			if _, err := fmt.Sscan(f, &n); err != nil || n < 1 {
 				check(fmt.Errorf("-baked-n: %q is not a positive N", f))
 			}
-			x := make([]float32, w.Cols*n)
+			x := make([]float32, cols*n)
 			for i := range x {
 				x[i] = float32(i%7) - 3
 			}
-			y := make([]float32, w.Rows*n)
+			y := make([]float32, rows*n)
 			// A kernel forced by name runs only in its N range: the others are left out.
 			var fs []func()
 			var in []int
