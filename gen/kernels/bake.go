@@ -122,15 +122,7 @@ func bakedShape(isa string, t int) (int, error) {
 	if t < L || t%L != 0 || t/L > CSRMaxU {
 		return 0, fmt.Errorf("tile %d is not 1 to %d vectors of %d floats on %s", t, CSRMaxU, L, isa)
 	}
-	u, r := t/L, 0
-	for _, rr := range []int{1, 2, 4, 8} {
-		if CSRFits(rr, u, vecRegsOf(isa)) {
-			r = rr
-			if rr*u >= 8 {
-				break
-			}
-		}
-	}
+	r := csrRowGroup([]int{1, 2, 4, 8}, t/L, isa)
 	if r == 0 {
 		return 0, fmt.Errorf("tile %d does not fit the %s registers", t, isa)
 	}

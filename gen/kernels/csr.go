@@ -148,6 +148,22 @@ func writeCSRTileRows(b *strings.Builder, name func(r, u int, masked bool) strin
 	b.WriteString("}\n")
 }
 
+// csrRowGroup returns the row group, from groups (ascending), for a CSR tile of u vectors
+// on isa: the smallest whose R·u chains cover the FMA latency (≥ 8) and fit the registers
+// (CSRFits), else the largest that fits; 0 when none fits.
+func csrRowGroup(groups []int, u int, isa string) int {
+	r := 0
+	for _, rr := range groups {
+		if CSRFits(rr, u, vecRegsOf(isa)) {
+			r = rr
+			if rr*u >= 8 {
+				break
+			}
+		}
+	}
+	return r
+}
+
 func vecRegsOf(isa string) int {
 	if isa == "avx2" {
 		return 16

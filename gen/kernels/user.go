@@ -229,15 +229,7 @@ func userCSRKernels(isa string, tiles []int) ([]CSRKernel, error) {
 		if t%L != 0 || t/L > CSRMaxU {
 			return nil, fmt.Errorf("-families: csr tile %d is not 1 to %d vectors of %d floats on %s", t, CSRMaxU, L, isa)
 		}
-		u, r := t/L, 0
-		for _, rr := range CSRGroups {
-			if CSRFits(rr, u, vecRegsOf(isa)) {
-				r = rr
-				if rr*u >= 8 {
-					break
-				}
-			}
-		}
+		r := csrRowGroup(CSRGroups, t/L, isa)
 		if r == 0 {
 			return nil, fmt.Errorf("-families: csr tile %d does not fit the %s registers", t, isa)
 		}
