@@ -1662,12 +1662,13 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VMOVD        R10, X2
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VMOVD        R11, X2
 	VPBROADCASTD X2, Y2
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VMOVD        R11, X3
@@ -1784,12 +1785,13 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VMOVD        R10, X3
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VMOVD        R11, X3
 	VPBROADCASTD X3, Y3
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VMOVD        R11, X4
@@ -1906,12 +1908,13 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VMOVD        R10, X4
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VMOVD        R11, X4
 	VPBROADCASTD X4, Y4
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VMOVD        R11, X5
@@ -2042,12 +2045,13 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VMOVD        R10, X5
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VMOVD        R11, X5
 	VPBROADCASTD X5, Y5
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VMOVD        R11, X6
@@ -2178,12 +2182,13 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VMOVD        R10, X6
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VMOVD        R11, X6
 	VPBROADCASTD X6, Y6
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VMOVD        R11, X7
@@ -2328,12 +2333,13 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VMOVD        R10, X7
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VMOVD        R11, X7
 	VPBROADCASTD X7, Y7
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VMOVD        R11, X8
@@ -2478,12 +2484,13 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VMOVD        R10, X8
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VMOVD        R11, X8
 	VPBROADCASTD X8, Y8
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VMOVD        R11, X9
@@ -2642,12 +2649,13 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VMOVD        R10, X9
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VMOVD        R11, X9
 	VPBROADCASTD X9, Y9
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VMOVD        R11, X10
@@ -2816,22 +2824,25 @@ inited4:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VMOVD        R10, X4
+	MOVQ         (CX), R12
+	MOVWQZX      R12, R9
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R10
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R11
+	SHRQ         $0x10, R12
+	MOVWLZX      (AX), R13
+	SHLL         $0x10, R13
+	VMOVD        R13, X4
 	VPBROADCASTD X4, Y4
-	MOVWQZX      2(CX), R10
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VMOVD        R11, X5
+	MOVWLZX      2(AX), R13
+	SHLL         $0x10, R13
+	VMOVD        R13, X5
 	VPBROADCASTD X5, Y5
-	MOVWQZX      4(CX), R11
-	MOVWLZX      4(AX), R12
-	SHLL         $0x10, R12
-	VMOVD        R12, X6
+	MOVWLZX      4(AX), R13
+	SHLL         $0x10, R13
+	VMOVD        R13, X6
 	VPBROADCASTD X6, Y6
-	MOVWQZX      6(CX), R12
 	MOVWLZX      6(AX), R13
 	SHLL         $0x10, R13
 	VMOVD        R13, X7
@@ -3028,22 +3039,25 @@ inited4:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VMOVD        R10, X5
+	MOVQ         (CX), R12
+	MOVWQZX      R12, R9
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R10
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R11
+	SHRQ         $0x10, R12
+	MOVWLZX      (AX), R13
+	SHLL         $0x10, R13
+	VMOVD        R13, X5
 	VPBROADCASTD X5, Y5
-	MOVWQZX      2(CX), R10
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VMOVD        R11, X6
+	MOVWLZX      2(AX), R13
+	SHLL         $0x10, R13
+	VMOVD        R13, X6
 	VPBROADCASTD X6, Y6
-	MOVWQZX      4(CX), R11
-	MOVWLZX      4(AX), R12
-	SHLL         $0x10, R12
-	VMOVD        R12, X7
+	MOVWLZX      4(AX), R13
+	SHLL         $0x10, R13
+	VMOVD        R13, X7
 	VPBROADCASTD X7, Y7
-	MOVWQZX      6(CX), R12
 	MOVWLZX      6(AX), R13
 	SHLL         $0x10, R13
 	VMOVD        R13, X8
@@ -3244,22 +3258,25 @@ inited4:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VMOVD        R10, X8
+	MOVQ         (CX), R12
+	MOVWQZX      R12, R9
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R10
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R11
+	SHRQ         $0x10, R12
+	MOVWLZX      (AX), R13
+	SHLL         $0x10, R13
+	VMOVD        R13, X8
 	VPBROADCASTD X8, Y8
-	MOVWQZX      2(CX), R10
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VMOVD        R11, X9
+	MOVWLZX      2(AX), R13
+	SHLL         $0x10, R13
+	VMOVD        R13, X9
 	VPBROADCASTD X9, Y9
-	MOVWQZX      4(CX), R11
-	MOVWLZX      4(AX), R12
-	SHLL         $0x10, R12
-	VMOVD        R12, X10
+	MOVWLZX      4(AX), R13
+	SHLL         $0x10, R13
+	VMOVD        R13, X10
 	VPBROADCASTD X10, Y10
-	MOVWQZX      6(CX), R12
 	MOVWLZX      6(AX), R13
 	SHLL         $0x10, R13
 	VMOVD        R13, X11
@@ -3484,22 +3501,25 @@ inited4:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VMOVD        R10, X9
+	MOVQ         (CX), R12
+	MOVWQZX      R12, R9
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R10
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R11
+	SHRQ         $0x10, R12
+	MOVWLZX      (AX), R13
+	SHLL         $0x10, R13
+	VMOVD        R13, X9
 	VPBROADCASTD X9, Y9
-	MOVWQZX      2(CX), R10
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VMOVD        R11, X10
+	MOVWLZX      2(AX), R13
+	SHLL         $0x10, R13
+	VMOVD        R13, X10
 	VPBROADCASTD X10, Y10
-	MOVWQZX      4(CX), R11
-	MOVWLZX      4(AX), R12
-	SHLL         $0x10, R12
-	VMOVD        R12, X11
+	MOVWLZX      4(AX), R13
+	SHLL         $0x10, R13
+	VMOVD        R13, X11
 	VPBROADCASTD X11, Y11
-	MOVWQZX      6(CX), R12
 	MOVWLZX      6(AX), R13
 	SHLL         $0x10, R13
 	VMOVD        R13, X12

@@ -53,11 +53,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z2
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z2
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z3
@@ -172,11 +173,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z2
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z2
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z3
@@ -311,11 +313,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z4
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z4
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z5
@@ -444,11 +447,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z4
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z4
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z5
@@ -578,11 +582,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z6
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z6
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z7
@@ -725,11 +730,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z6
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z6
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z7
@@ -873,11 +879,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z8
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z8
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z9
@@ -1034,11 +1041,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z8
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z8
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z9
@@ -1196,11 +1204,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z10
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z10
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z11
@@ -1371,11 +1380,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z10
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z10
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z11
@@ -1547,11 +1557,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z12
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z12
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z13
@@ -1736,11 +1747,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z12
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z12
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z13
@@ -1926,11 +1938,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z14
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z14
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z15
@@ -2129,11 +2142,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z14
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z14
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z15
@@ -2333,11 +2347,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z16
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z16
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z17
@@ -2550,11 +2565,12 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z16
-	MOVWQZX      2(CX), R10
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	SHLL         $0x10, R11
+	VPBROADCASTD R11, Z16
 	MOVWLZX      2(AX), R11
 	SHLL         $0x10, R11
 	VPBROADCASTD R11, Z17
@@ -2762,19 +2778,22 @@ inited4:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z4
-	MOVWQZX      2(CX), R10
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z5
-	MOVWQZX      4(CX), R11
-	MOVWLZX      4(AX), R12
-	SHLL         $0x10, R12
-	VPBROADCASTD R12, Z6
-	MOVWQZX      6(CX), R12
+	MOVQ         (CX), R12
+	MOVWQZX      R12, R9
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R10
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R11
+	SHRQ         $0x10, R12
+	MOVWLZX      (AX), R13
+	SHLL         $0x10, R13
+	VPBROADCASTD R13, Z4
+	MOVWLZX      2(AX), R13
+	SHLL         $0x10, R13
+	VPBROADCASTD R13, Z5
+	MOVWLZX      4(AX), R13
+	SHLL         $0x10, R13
+	VPBROADCASTD R13, Z6
 	MOVWLZX      6(AX), R13
 	SHLL         $0x10, R13
 	VPBROADCASTD R13, Z7
@@ -2969,19 +2988,22 @@ inited4:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z4
-	MOVWQZX      2(CX), R10
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z5
-	MOVWQZX      4(CX), R11
-	MOVWLZX      4(AX), R12
-	SHLL         $0x10, R12
-	VPBROADCASTD R12, Z6
-	MOVWQZX      6(CX), R12
+	MOVQ         (CX), R12
+	MOVWQZX      R12, R9
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R10
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R11
+	SHRQ         $0x10, R12
+	MOVWLZX      (AX), R13
+	SHLL         $0x10, R13
+	VPBROADCASTD R13, Z4
+	MOVWLZX      2(AX), R13
+	SHLL         $0x10, R13
+	VPBROADCASTD R13, Z5
+	MOVWLZX      4(AX), R13
+	SHLL         $0x10, R13
+	VPBROADCASTD R13, Z6
 	MOVWLZX      6(AX), R13
 	SHLL         $0x10, R13
 	VPBROADCASTD R13, Z7
@@ -3181,19 +3203,22 @@ inited4:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z8
-	MOVWQZX      2(CX), R10
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z9
-	MOVWQZX      4(CX), R11
-	MOVWLZX      4(AX), R12
-	SHLL         $0x10, R12
-	VPBROADCASTD R12, Z10
-	MOVWQZX      6(CX), R12
+	MOVQ         (CX), R12
+	MOVWQZX      R12, R9
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R10
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R11
+	SHRQ         $0x10, R12
+	MOVWLZX      (AX), R13
+	SHLL         $0x10, R13
+	VPBROADCASTD R13, Z8
+	MOVWLZX      2(AX), R13
+	SHLL         $0x10, R13
+	VPBROADCASTD R13, Z9
+	MOVWLZX      4(AX), R13
+	SHLL         $0x10, R13
+	VPBROADCASTD R13, Z10
 	MOVWLZX      6(AX), R13
 	SHLL         $0x10, R13
 	VPBROADCASTD R13, Z11
@@ -3416,19 +3441,22 @@ inited4:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	SHLL         $0x10, R10
-	VPBROADCASTD R10, Z8
-	MOVWQZX      2(CX), R10
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z9
-	MOVWQZX      4(CX), R11
-	MOVWLZX      4(AX), R12
-	SHLL         $0x10, R12
-	VPBROADCASTD R12, Z10
-	MOVWQZX      6(CX), R12
+	MOVQ         (CX), R12
+	MOVWQZX      R12, R9
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R10
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R11
+	SHRQ         $0x10, R12
+	MOVWLZX      (AX), R13
+	SHLL         $0x10, R13
+	VPBROADCASTD R13, Z8
+	MOVWLZX      2(AX), R13
+	SHLL         $0x10, R13
+	VPBROADCASTD R13, Z9
+	MOVWLZX      4(AX), R13
+	SHLL         $0x10, R13
+	VPBROADCASTD R13, Z10
 	MOVWLZX      6(AX), R13
 	SHLL         $0x10, R13
 	VPBROADCASTD R13, Z11

@@ -1678,13 +1678,14 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	IMUL3L       $0x00010001, R10, R10
-	VMOVD        R10, X2
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	IMUL3L       $0x00010001, R11, R11
+	VMOVD        R11, X2
 	VPBROADCASTD X2, Y2
 	VCVTPH2PS    X2, Y2
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	IMUL3L       $0x00010001, R11, R11
 	VMOVD        R11, X3
@@ -1802,13 +1803,14 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	IMUL3L       $0x00010001, R10, R10
-	VMOVD        R10, X3
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	IMUL3L       $0x00010001, R11, R11
+	VMOVD        R11, X3
 	VPBROADCASTD X3, Y3
 	VCVTPH2PS    X3, Y3
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	IMUL3L       $0x00010001, R11, R11
 	VMOVD        R11, X4
@@ -1926,13 +1928,14 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	IMUL3L       $0x00010001, R10, R10
-	VMOVD        R10, X4
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	IMUL3L       $0x00010001, R11, R11
+	VMOVD        R11, X4
 	VPBROADCASTD X4, Y4
 	VCVTPH2PS    X4, Y4
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	IMUL3L       $0x00010001, R11, R11
 	VMOVD        R11, X5
@@ -2064,13 +2067,14 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	IMUL3L       $0x00010001, R10, R10
-	VMOVD        R10, X5
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	IMUL3L       $0x00010001, R11, R11
+	VMOVD        R11, X5
 	VPBROADCASTD X5, Y5
 	VCVTPH2PS    X5, Y5
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	IMUL3L       $0x00010001, R11, R11
 	VMOVD        R11, X6
@@ -2202,13 +2206,14 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	IMUL3L       $0x00010001, R10, R10
-	VMOVD        R10, X6
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	IMUL3L       $0x00010001, R11, R11
+	VMOVD        R11, X6
 	VPBROADCASTD X6, Y6
 	VCVTPH2PS    X6, Y6
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	IMUL3L       $0x00010001, R11, R11
 	VMOVD        R11, X7
@@ -2354,13 +2359,14 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	IMUL3L       $0x00010001, R10, R10
-	VMOVD        R10, X7
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	IMUL3L       $0x00010001, R11, R11
+	VMOVD        R11, X7
 	VPBROADCASTD X7, Y7
 	VCVTPH2PS    X7, Y7
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	IMUL3L       $0x00010001, R11, R11
 	VMOVD        R11, X8
@@ -2506,13 +2512,14 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	IMUL3L       $0x00010001, R10, R10
-	VMOVD        R10, X8
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	IMUL3L       $0x00010001, R11, R11
+	VMOVD        R11, X8
 	VPBROADCASTD X8, Y8
 	VCVTPH2PS    X8, Y8
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	IMUL3L       $0x00010001, R11, R11
 	VMOVD        R11, X9
@@ -2672,13 +2679,14 @@ inited2:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	IMUL3L       $0x00010001, R10, R10
-	VMOVD        R10, X9
+	MOVL         (CX), R10
+	MOVWQZX      R10, R9
+	SHRQ         $0x10, R10
+	MOVWLZX      (AX), R11
+	IMUL3L       $0x00010001, R11, R11
+	VMOVD        R11, X9
 	VPBROADCASTD X9, Y9
 	VCVTPH2PS    X9, Y9
-	MOVWQZX      2(CX), R10
 	MOVWLZX      2(AX), R11
 	IMUL3L       $0x00010001, R11, R11
 	VMOVD        R11, X10
@@ -2848,25 +2856,28 @@ inited4:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	IMUL3L       $0x00010001, R10, R10
-	VMOVD        R10, X4
+	MOVQ         (CX), R12
+	MOVWQZX      R12, R9
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R10
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R11
+	SHRQ         $0x10, R12
+	MOVWLZX      (AX), R13
+	IMUL3L       $0x00010001, R13, R13
+	VMOVD        R13, X4
 	VPBROADCASTD X4, Y4
 	VCVTPH2PS    X4, Y4
-	MOVWQZX      2(CX), R10
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VMOVD        R11, X5
+	MOVWLZX      2(AX), R13
+	IMUL3L       $0x00010001, R13, R13
+	VMOVD        R13, X5
 	VPBROADCASTD X5, Y5
 	VCVTPH2PS    X5, Y5
-	MOVWQZX      4(CX), R11
-	MOVWLZX      4(AX), R12
-	IMUL3L       $0x00010001, R12, R12
-	VMOVD        R12, X6
+	MOVWLZX      4(AX), R13
+	IMUL3L       $0x00010001, R13, R13
+	VMOVD        R13, X6
 	VPBROADCASTD X6, Y6
 	VCVTPH2PS    X6, Y6
-	MOVWQZX      6(CX), R12
 	MOVWLZX      6(AX), R13
 	IMUL3L       $0x00010001, R13, R13
 	VMOVD        R13, X7
@@ -3064,25 +3075,28 @@ inited4:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	IMUL3L       $0x00010001, R10, R10
-	VMOVD        R10, X5
+	MOVQ         (CX), R12
+	MOVWQZX      R12, R9
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R10
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R11
+	SHRQ         $0x10, R12
+	MOVWLZX      (AX), R13
+	IMUL3L       $0x00010001, R13, R13
+	VMOVD        R13, X5
 	VPBROADCASTD X5, Y5
 	VCVTPH2PS    X5, Y5
-	MOVWQZX      2(CX), R10
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VMOVD        R11, X6
+	MOVWLZX      2(AX), R13
+	IMUL3L       $0x00010001, R13, R13
+	VMOVD        R13, X6
 	VPBROADCASTD X6, Y6
 	VCVTPH2PS    X6, Y6
-	MOVWQZX      4(CX), R11
-	MOVWLZX      4(AX), R12
-	IMUL3L       $0x00010001, R12, R12
-	VMOVD        R12, X7
+	MOVWLZX      4(AX), R13
+	IMUL3L       $0x00010001, R13, R13
+	VMOVD        R13, X7
 	VPBROADCASTD X7, Y7
 	VCVTPH2PS    X7, Y7
-	MOVWQZX      6(CX), R12
 	MOVWLZX      6(AX), R13
 	IMUL3L       $0x00010001, R13, R13
 	VMOVD        R13, X8
@@ -3284,25 +3298,28 @@ inited4:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	IMUL3L       $0x00010001, R10, R10
-	VMOVD        R10, X8
+	MOVQ         (CX), R12
+	MOVWQZX      R12, R9
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R10
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R11
+	SHRQ         $0x10, R12
+	MOVWLZX      (AX), R13
+	IMUL3L       $0x00010001, R13, R13
+	VMOVD        R13, X8
 	VPBROADCASTD X8, Y8
 	VCVTPH2PS    X8, Y8
-	MOVWQZX      2(CX), R10
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VMOVD        R11, X9
+	MOVWLZX      2(AX), R13
+	IMUL3L       $0x00010001, R13, R13
+	VMOVD        R13, X9
 	VPBROADCASTD X9, Y9
 	VCVTPH2PS    X9, Y9
-	MOVWQZX      4(CX), R11
-	MOVWLZX      4(AX), R12
-	IMUL3L       $0x00010001, R12, R12
-	VMOVD        R12, X10
+	MOVWLZX      4(AX), R13
+	IMUL3L       $0x00010001, R13, R13
+	VMOVD        R13, X10
 	VPBROADCASTD X10, Y10
 	VCVTPH2PS    X10, Y10
-	MOVWQZX      6(CX), R12
 	MOVWLZX      6(AX), R13
 	IMUL3L       $0x00010001, R13, R13
 	VMOVD        R13, X11
@@ -3528,25 +3545,28 @@ inited4:
 	JLE  stored1
 
 step1:
-	MOVWQZX      (CX), R9
-	MOVWLZX      (AX), R10
-	IMUL3L       $0x00010001, R10, R10
-	VMOVD        R10, X9
+	MOVQ         (CX), R12
+	MOVWQZX      R12, R9
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R10
+	SHRQ         $0x10, R12
+	MOVWQZX      R12, R11
+	SHRQ         $0x10, R12
+	MOVWLZX      (AX), R13
+	IMUL3L       $0x00010001, R13, R13
+	VMOVD        R13, X9
 	VPBROADCASTD X9, Y9
 	VCVTPH2PS    X9, Y9
-	MOVWQZX      2(CX), R10
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VMOVD        R11, X10
+	MOVWLZX      2(AX), R13
+	IMUL3L       $0x00010001, R13, R13
+	VMOVD        R13, X10
 	VPBROADCASTD X10, Y10
 	VCVTPH2PS    X10, Y10
-	MOVWQZX      4(CX), R11
-	MOVWLZX      4(AX), R12
-	IMUL3L       $0x00010001, R12, R12
-	VMOVD        R12, X11
+	MOVWLZX      4(AX), R13
+	IMUL3L       $0x00010001, R13, R13
+	VMOVD        R13, X11
 	VPBROADCASTD X11, Y11
 	VCVTPH2PS    X11, Y11
-	MOVWQZX      6(CX), R12
 	MOVWLZX      6(AX), R13
 	IMUL3L       $0x00010001, R13, R13
 	VMOVD        R13, X12
