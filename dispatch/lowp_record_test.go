@@ -272,7 +272,8 @@ func TestRecordDTypeNeverCrosses(t *testing.T) {
 		if _, ok := w.(*formats.DenseLP); ok {
 			var found bool
 			if other, found = lpOther(t, w, def, 1); !found {
-				t.Skipf("one family runs bf16 dense W here (%s): nothing to record", must(def.KernelFor(1)))
+				t.Logf("one family runs bf16 dense W here (%s): no bf16 entry to record", must(def.KernelFor(1)))
+				continue
 			}
 		} else {
 			other = otherCandidate(t, d, def, 1)
