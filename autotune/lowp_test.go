@@ -158,3 +158,17 @@ func TestTuneLowPrecisionForcedWinner(t *testing.T) {
 		t.Skip("one family runs each LP layer here: no other winner to follow")
 	}
 }
+
+// TestTuneRejectsBadLowPrecision: an invalid or nil low-precision layer is an error naming
+// the layer, before any timing; no entry is added.
+func TestTuneRejectsBadLowPrecision(t *testing.T) {
+	bad := &formats.CSRLP{Rows: 2, Cols: 4, RowPtr: []int64{0, 1, 2}, ColIdx: []int32{3, 4}, DType: formats.BF16, Bits: []uint16{1, 2}}
+	var nilLP *formats.DenseLP
+	for _, l := range []Layer{{"bad_csr_bf16", bad}, {"nil_dense_bf16", nilLP}} {
+		rec := dispatch.NewRecord()
+		_, err := Tune([]Layer{l}, Options{Ns: []int{1}, Budget: 20 * time.Millisecond, Threads: []int{1}}, rec)
+		require.Error(t, err, l.Name)
+		require.Contains(t, err.Error(), l.Name)
+		require.Empty(t, rec.Entries)
+	}
+}
