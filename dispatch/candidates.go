@@ -78,10 +78,11 @@ func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 	return cs, nil
 }
 
-// RangeFor returns the N range holding n over which Compile keeps one kernel choice under
-// opts' ISA cap (before adjacent ranges that run the same kernel merge): each of the
-// Candidates for n runs for all of it. hi is math.MaxInt for an unbounded range. A tuning
-// record entry covers (part of) such a range.
+// RangeFor returns the N range holding n over which Compile keeps one kernel choice for a
+// float32 W under opts' ISA cap (before adjacent ranges that run the same kernel merge):
+// each of the Candidates for n runs for all of it. hi is math.MaxInt for an unbounded
+// range. A tuning record entry covers (part of) such a range. A W stored in bf16, fp16 or
+// int8 has ranges of its own: RangeOf.
 func RangeFor(n int, opts Options) (lo, hi int, err error) {
 	host := Host()
 	isa, _, err := host.resolveISA(opts.ISA)
