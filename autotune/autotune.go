@@ -3,8 +3,10 @@
 // follows (DESIGN §8).
 //
 // For each layer and N: the candidates are the (kernel family, format) pairs dispatch could
-// run over the plan's N range holding N (dispatch.Candidates, dispatch.RangeFor), for each
-// thread count asked for. Each candidate is compiled, checked to run the family it names,
+// run over the plan's N range holding N (dispatch.Candidates, dispatch.RangeOf), for each
+// thread count asked for; for a W stored in bf16, fp16 or int8 (formats.DenseLP,
+// formats.CSRLP), the low-precision families of its format and dtype, never a widened
+// copy, and its entries carry the dtype in their key. Each candidate is compiled, checked to run the family it names,
 // warmed up and timed with the candidates interleaved (A B C A B C …) under a time budget
 // per layer, at N and at both ends of the range (an unbounded range ends at N). A candidate
 // replaces the default policy's choice only where it beats it significantly at N and is
@@ -17,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"reflect"
 	"runtime"
 	"slices"
 	"sort"
@@ -37,7 +40,7 @@ type Layer struct {
 
 // Options configure Tune.
 type Options struct {
-	Ns      []int  // the N values to tune for (each entry covers the plan range holding one: dispatch.RangeFor)
+	Ns      []int  // the N values to tune for (each entry covers the plan range holding one: dispatch.RangeOf)
 	Threads []int  // thread counts to try; empty means {GOMAXPROCS}
 	ISA     string // ISA cap, as dispatch.Options.ISA
 	// Budget bounds the timing of one layer and N (all candidates); 0 means 2 s.
@@ -57,7 +60,8 @@ type Result struct {
 	Entry   dispatch.Entry // key, winner and runners-up
 	// Default is what Compile picks without a record, timed in the same interleaved run.
 	Default dispatch.Candidate
-	// Dense is the fastest dense candidate in the same run (zero if none ran).
+	// Dense is the fastest dense candidate in the same run (zero if none ran: a
+	// low-precision W runs its own format only).
 	Dense dispatch.Candidate
 }
 
@@ -127,7 +131,7 @@ func checkRun(layers []Layer, ns, threads []int) error {
 		}
 	}
 	for _, l := range layers {
-		if l.W == nil {
+		if l.W == nil || isNilPointer(l.W) {
 			return fmt.Errorf("autotune: layer %s has no weights", l.Name)
 		}
 		m, k := l.W.Shape()
@@ -138,6 +142,13 @@ func checkRun(layers []Layer, ns, threads []int) error {
 		}
 	}
 	return nil
+}
+
+// isNilPointer reports whether w holds a nil pointer (a typed nil *formats.DenseLP, say),
+// whose Shape would panic.
+func isNilPointer(w formats.Matrix) bool {
+	v := reflect.ValueOf(w)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 func progress(w io.Writer, step, steps int, what string, start time.Time) {
@@ -165,7 +176,7 @@ func tuneOne(l Layer, n int, threads []int, budget time.Duration, opts Options) 
 	// The entry covers the plan's N range holding n (every candidate runs for all of it),
 	// timed at both ends and at n. An unbounded range is cut at n: N beyond the largest N
 	// tuned for were never timed, and keep the default policy's choice.
-	lo, hi, err := dispatch.RangeFor(n, dispatch.Options{ISA: opts.ISA})
+	lo, hi, err := dispatch.RangeOf(l.W, n, dispatch.Options{ISA: opts.ISA})
 	if err != nil {
 		return res, err
 	}

@@ -73,6 +73,9 @@ func Run(cfg Config) ([]Result, error) {
 			p := Pattern{Kind: Model}
 			if key, err := dispatch.KeyOf(w, sh.N); err == nil {
 				p.Structure = key.Pattern
+				if key.DType != "" {
+					p.Structure += ":" + key.DType // stored in bf16, fp16 or int8
+				}
 			}
 			jobs = append(jobs, job{sh, p, len(jobs)})
 			continue

@@ -92,7 +92,8 @@ type Pattern struct {
 	Keep, Group int     // N:M
 	R, C        int     // block
 	// Structure is, for Model, the structure measured in the weights: "unstructured",
-	// "dense", "nmK:G" or "bsrRxC" (dispatch.PatternOf).
+	// "dense", "nmK:G" or "bsrRxC" (dispatch.PatternOf), followed by ":bf16", ":f16" or
+	// ":i8" for weights stored in that dtype.
 	Structure string
 	// DType, for Dense and Unstructured, stores W in bf16, fp16 or int8 (formats.DenseLP or
 	// formats.CSRLP, converted from the float32 weights with DenseLPFromDense or, after

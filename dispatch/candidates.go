@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"fmt"
 	"math"
 	"sort"
 
@@ -13,14 +14,32 @@ import (
 // ignored), with Threads from opts, by the policy opts.Calibration selects, ordered by the default policy's estimate (best first;
 // MedianNs holds the estimate in model units, not a time). autotune times them; each can be
 // compiled with Options{Kernel: c.Kernel, Format: c.Format}.
+//
+// For a W stored in bf16, fp16 or int8 (formats.DenseLP, formats.CSRLP), which Compile
+// never converts, the candidates are the low-precision families of W's own format and
+// dtype that run under the cap and take W (16-bit column indices need K ≤ 65536), each
+// over the N range compileLP keeps one kernel for around n (RangeOf), with Format that
+// format ("dense_bf16", "csr_i8" …); they are ordered as compileLP ranks them, its choice
+// first, and MedianNs is 0: no cost model prices them.
 func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
-	if isNilMatrix(w) {
-		return nil, formats.ErrInvalid
+	if w == nil || isNilMatrix(w) {
+		return nil, fmt.Errorf("dispatch: nil weight matrix: %w", formats.ErrInvalid)
 	}
 	host := Host()
 	isa, _, err := host.resolveISA(opts.ISA)
 	if err != nil {
 		return nil, err
+	}
+	n = max(n, 1)
+	if l, ok := lowPrecision(w, host, isa); ok {
+		if err := w.Validate(); err != nil {
+			return nil, err
+		}
+		var cs []Candidate
+		for _, f := range l.covering(rangeOf(l.cands, n), host.GOARCH) {
+			cs = append(cs, Candidate{Kernel: f.Name, Format: l.format, Threads: opts.Threads})
+		}
+		return cs, nil
 	}
 	fams, ms, _, err := measureFor(w, host, isa, "", false)
 	if err != nil {
@@ -31,7 +50,6 @@ func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 		return nil, err
 	}
 	pol := resolvePolicy(opts.Calibration, opts.Warn)
-	n = max(n, 1)
 	// The plan range holding n: a family is a candidate when it runs for every N of it,
 	// as Compile requires.
 	rng := rangeOf(fams, n)
@@ -60,10 +78,11 @@ func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 	return cs, nil
 }
 
-// RangeFor returns the N range holding n over which Compile keeps one kernel choice under
-// opts' ISA cap (before adjacent ranges that run the same kernel merge): each of the
-// Candidates for n runs for all of it. hi is math.MaxInt for an unbounded range. A tuning
-// record entry covers (part of) such a range.
+// RangeFor returns the N range holding n over which Compile keeps one kernel choice for a
+// float32 W under opts' ISA cap (before adjacent ranges that run the same kernel merge):
+// each of the Candidates for n runs for all of it. hi is math.MaxInt for an unbounded
+// range. A tuning record entry covers (part of) such a range. A W stored in bf16, fp16 or
+// int8 has ranges of its own: RangeOf.
 func RangeFor(n int, opts Options) (lo, hi int, err error) {
 	host := Host()
 	isa, _, err := host.resolveISA(opts.ISA)
@@ -78,6 +97,27 @@ func RangeFor(n int, opts Options) (lo, hi int, err error) {
 	}
 	r := rangeOf(fams, max(n, 1))
 	return r.lo, r.hi, nil
+}
+
+// RangeOf is RangeFor for a given W: the N range holding n over which Compile keeps one
+// kernel choice for W under opts' ISA cap (before equal neighbours merge). For a float32 W
+// it is RangeFor's; a W stored in bf16, fp16 or int8 runs only the low-precision families
+// of its format, and the range is cut where theirs start and end, as compileLP cuts it.
+// autotune's entries cover such a range.
+func RangeOf(w formats.Matrix, n int, opts Options) (lo, hi int, err error) {
+	if w == nil || isNilMatrix(w) {
+		return 0, 0, fmt.Errorf("dispatch: nil weight matrix: %w", formats.ErrInvalid)
+	}
+	host := Host()
+	isa, _, err := host.resolveISA(opts.ISA)
+	if err != nil {
+		return 0, 0, err
+	}
+	if l, ok := lowPrecision(w, host, isa); ok {
+		r := rangeOf(l.cands, max(n, 1))
+		return r.lo, r.hi, nil
+	}
+	return RangeFor(n, opts)
 }
 
 // rangeOf is the plan range holding n ≥ 1.

@@ -9,6 +9,72 @@ import (
 	"github.com/sparsegen/sparsegen/formats"
 )
 
+// lpWeights is what compileLP, Candidates and RangeOf know of a low-precision W before
+// choosing: its dtype and packing format, and the families that may run it.
+type lpWeights struct {
+	dt     formats.DType
+	format string // asm.LPFormat or asm.CSRLPFormat of dt
+	kind   string // "dense" or "CSR", for messages
+	kern   string // the kernels' kind, for Describe
+	widen  string // how a caller widens W, for messages
+	k      int
+	// cands are the families of W's format this CPU runs under the ISA cap that take W
+	// (16-bit SpMV indices need K ≤ 65536), in registry order: nothing else may run W.
+	cands []asm.Family
+}
+
+// lowPrecision returns W's lpWeights under the ISA cap; ok is false when W is not a
+// formats.DenseLP or formats.CSRLP.
+func lowPrecision(w formats.Matrix, host CPU, isa asm.ISA) (l *lpWeights, ok bool) {
+	l = &lpWeights{}
+	switch w := w.(type) {
+	case *formats.DenseLP:
+		l.dt, l.format, l.kind, l.kern, l.widen = w.DType, asm.LPFormat(w.DType), "dense", "GEMV", "DenseLP.ToDense"
+	case *formats.CSRLP:
+		l.dt, l.format, l.kind, l.kern, l.widen = w.DType, asm.CSRLPFormat(w.DType), "CSR", "SpMV or SpMM", "CSRLP.ToCSR"
+	default:
+		return nil, false
+	}
+	_, l.k = w.Shape()
+	for _, f := range asm.Families() {
+		if f.Format == l.format && host.CanRun(f, isa) && l.takes(f) {
+			l.cands = append(l.cands, f)
+		}
+	}
+	return l, true
+}
+
+// takes: a family whose 16-bit column indices cannot reach K does not take W.
+func (l *lpWeights) takes(f asm.Family) bool { return f.IndexBits != 16 || l.k <= 1<<16 }
+
+// ranges are the N ranges compileLP keeps one kernel for (before equal neighbours merge):
+// cut where a candidate's N range starts or ends, as planRanges cuts them.
+func (l *lpWeights) ranges() []nRange { return planRanges(l.cands) }
+
+// rank orders the families covering a range: the widest ISA first, then the one meant for
+// the largest N (its MinN: a tile over the SpMV, a wider tile from its MinN on), then the
+// narrower N range. The first is the default's choice.
+func lpRank(f asm.Family, goarch string) []int {
+	hi := f.MaxN
+	if hi == 0 {
+		hi = math.MaxInt
+	}
+	return []int{isaRank(f.ISA, goarch), max(f.MinN, 1), -min(hi, math.MaxInt-1)}
+}
+
+// covering returns the candidates that run for all of r, the default's choice first
+// (lpRank, highest first; registry order among equals).
+func (l *lpWeights) covering(r nRange, goarch string) []asm.Family {
+	var out []asm.Family
+	for _, f := range l.cands {
+		if coversRange(f, r) {
+			out = append(out, f)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b asm.Family) int { return slices.Compare(lpRank(b, goarch), lpRank(a, goarch)) })
+	return out
+}
+
 // compileLP is Compile for W stored in bf16, fp16 or int8: a dense W (formats.DenseLP) or
 // a CSR one (formats.CSRLP). Only the low-precision families of W's format take it: the
 // GEMV (asm/gemvlp.go, every N: N ≤ 4 in one pass over W, larger N in passes of 4
@@ -17,46 +83,34 @@ import (
 // the widest ISA's family under the cap that takes W (16-bit SpMV indices need K ≤ 65536)
 // and covers it, the one meant for the largest N among those. No kernel is ever chosen on
 // a widened copy, which would double the bytes the caller asked to save: widen explicitly
-// with DenseLP.ToDense or CSRLP.ToCSR for that. No tuning record or cost model applies.
+// with DenseLP.ToDense or CSRLP.ToCSR for that. No cost model applies; a tuning record's
+// entries for W's dtype replace that choice as they do for float32 W (applyRecord: a
+// winner runs over its entry's N range only where this rule runs the entry's default).
 func compileLP(w formats.Matrix, opts Options, host CPU, isa asm.ISA, isaWhy string) (*Plan, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
-	m, k := w.Shape()
-	var dt formats.DType
-	var format, kind, kern, widen string
-	var stored int64
-	switch w := w.(type) {
-	case *formats.DenseLP:
-		dt, format, kind, kern, widen, stored = w.DType, asm.LPFormat(w.DType), "dense", "GEMV", "DenseLP.ToDense", int64(m)*int64(k)
-	case *formats.CSRLP:
-		dt, format, kind, kern, widen, stored = w.DType, asm.CSRLPFormat(w.DType), "CSR", "SpMV or SpMM", "CSRLP.ToCSR", w.Stored()
-	default:
+	l, ok := lowPrecision(w, host, isa)
+	if !ok {
 		return nil, fmt.Errorf("dispatch: %T is not a low-precision matrix", w)
 	}
+	dt, format, kind := l.dt, l.format, l.kind
 	if opts.Format != "" && opts.Format != format {
-		return nil, fmt.Errorf("dispatch: W is %s %s and is never converted: Format %q cannot apply (convert it yourself: %s)", kind, dt, opts.Format, widen)
+		return nil, fmt.Errorf("dispatch: W is %s %s and is never converted: Format %q cannot apply (convert it yourself: %s)", kind, dt, opts.Format, l.widen)
 	}
-	// takes: a family whose 16-bit column indices cannot reach K does not take W.
-	takes := func(f asm.Family) bool { return f.IndexBits != 16 || k <= 1<<16 }
-	// The statistics Describe prints, read from the stored values (formats.Measure never
-	// widens low precision into a copy).
-	st, err := formats.Measure(w)
+	// The statistics Describe prints and the record key, read from the stored values
+	// (formats.Measure never widens low precision into a copy), for the block shapes
+	// KeyOf measures, so that a record tuned for W finds it.
+	ms, err := measure(w, candidateBlocks())
 	if err != nil {
 		return nil, err
 	}
-	ms := &Measure{Stats: *st, Format: format, Stored: stored}
-	p, _, err := newPlan(ms, isa, isaWhy, opts)
+	p, warn, err := newPlan(ms, isa, isaWhy, opts)
 	if err != nil {
 		return nil, err
 	}
+	p.lowp = true
 
-	var cands []asm.Family
-	for _, f := range asm.Families() {
-		if f.Format == format && host.CanRun(f, isa) && takes(f) {
-			cands = append(cands, f)
-		}
-	}
 	var forced *asm.Family
 	if opts.Kernel != "" {
 		f, ok := asm.Lookup(opts.Kernel)
@@ -70,30 +124,19 @@ func compileLP(w formats.Matrix, opts Options, host CPU, isa asm.ISA, isaWhy str
 			return nil, fmt.Errorf("dispatch: kernel family %q (%s, needs %v) cannot run here under ISA cap %s (CPU features %v)",
 				f.Name, f.ISA, f.Features|isaFeatures(f.ISA), isa, host.Features)
 		}
-		if !takes(f) {
-			return nil, fmt.Errorf("dispatch: kernel family %q has %d-bit column indices and cannot take K = %d", f.Name, f.IndexBits, k)
+		if !l.takes(f) {
+			return nil, fmt.Errorf("dispatch: kernel family %q has %d-bit column indices and cannot take K = %d", f.Name, f.IndexBits, l.k)
 		}
 		forced = &f
 	}
-	// N ranges cut where a candidate's range starts or ends; each takes the widest ISA's
-	// family that covers it, the one meant for the largest N among those (its MinN: a tile
-	// over the SpMV, a wider tile from its MinN on), a forced family wherever it covers.
+	// N ranges cut where a candidate's range starts or ends; each takes the first of
+	// lpRank's order among the families that cover it, a forced family wherever it covers.
 	tgt := target{format: format, asIs: true, stored: ms.Stored}
-	rank := func(f asm.Family) []int {
-		hi := f.MaxN
-		if hi == 0 {
-			hi = math.MaxInt
-		}
-		return []int{isaRank(f.ISA, host.GOARCH), max(f.MinN, 1), -min(hi, math.MaxInt-1)}
-	}
-	for _, r := range planRanges(cands) {
+	for _, r := range l.ranges() {
+		why := fmt.Sprintf("the widest ISA's low-precision %s kernel for this N under the cap (the only kind for %s %s weights)", l.kern, kind, dt)
 		var best *asm.Family
-		why := fmt.Sprintf("the widest ISA's low-precision %s kernel for this N under the cap (the only kind for %s %s weights)", kern, kind, dt)
-		for i := range cands {
-			f := &cands[i]
-			if coversRange(*f, r) && (best == nil || slices.Compare(rank(*f), rank(*best)) > 0) {
-				best = f
-			}
+		if cov := l.covering(r, host.GOARCH); len(cov) > 0 {
+			best = &cov[0]
 		}
 		if forced != nil && coversRange(*forced, r) {
 			best, why = forced, "forced (Options.Kernel)"
@@ -108,10 +151,16 @@ func compileLP(w formats.Matrix, opts Options, host CPU, isa asm.ISA, isaWhy str
 		return nil, fmt.Errorf("dispatch: kernel family %q covers no N (MinN %d, MaxN %d)", forced.Name, forced.MinN, forced.MaxN)
 	}
 	p.mergeRanges()
-	if opts.Record != nil {
-		p.notes = append(p.notes, "tuning record not used: records cover float32 weights only")
+	// A record's entries for this layer and dtype replace choices over the N ranges they
+	// timed their winner in, against that very choice (as for float32 W).
+	if rec := p.usableRecord(opts.Record, warn); rec != nil {
+		if forced != nil {
+			p.notes = append(p.notes, "tuning record not used: a kernel family is forced")
+		} else {
+			p.applyRecord(rec, host, isa, []target{tgt})
+		}
 	}
-	p.panelCap = tokenPanel(k)
+	p.panelCap = tokenPanel(l.k)
 	p.w, p.kernels, p.unpacked = w, map[string]asm.Kernel{}, len(p.sel)
 	p.converted = map[string]formats.Matrix{tgt.String(): w}
 	p.layouts, p.derived, p.packing = map[string]asm.Kernel{}, map[string]derivation{}, map[string]chan struct{}{}

@@ -14,8 +14,9 @@ import (
 // the same Stats.
 type Measure struct {
 	formats.Stats
-	Format string // the input format: "dense", "csr", "bsr", "nm"
+	Format string // the input format: "dense", "csr", "bsr", "nm"; low precision: "dense_bf16", "csr_i8" …
 	Stored int64  // values the input format stores (zeros included)
+	DType  string // the stored values' type for a low-precision W ("bf16", "f16", "i8"); "" for float32
 }
 
 // Candidate block shapes measured by default. The block shapes of registered BSR families
@@ -56,6 +57,19 @@ func rowsOf(w formats.Matrix) (rowIter, string, int64, error) {
 		return nil, "", 0, fmt.Errorf("dispatch: unsupported matrix type %T", w)
 	}
 	return formats.RowNonzeros(w), format, stored, nil
+}
+
+// lpFormatOf returns the packing format ("dense_bf16", "csr_i8" …), the dtype and the
+// stored value count of a low-precision W; ok is false for any other matrix. W is measured
+// as stored (formats.Measure reads bf16, fp16 and int8 values without widening them).
+func lpFormatOf(w formats.Matrix) (format, dtype string, stored int64, ok bool) {
+	switch w := w.(type) {
+	case *formats.DenseLP:
+		return asm.LPFormat(w.DType), w.DType.String(), int64(w.Rows) * int64(w.Cols), true
+	case *formats.CSRLP:
+		return asm.CSRLPFormat(w.DType), w.DType.String(), w.Stored(), true
+	}
+	return "", "", 0, false
 }
 
 // sparseFromDenseMax is the density up to which Compile converts a Dense W to CSR while
@@ -102,9 +116,12 @@ func measure(w formats.Matrix, blocks [][2]int) (*Measure, error) {
 // the nonzeros, or over the values of a Dense), and for a Dense w no denser than maxCSR
 // also its CSR, from the same pass (formats.MeasureDense).
 func measureWith(w formats.Matrix, blocks [][2]int, maxCSR float64) (*Measure, *formats.CSR, error) {
-	_, format, stored, err := rowsOf(w)
-	if err != nil {
-		return nil, nil, err
+	format, dtype, stored, lp := lpFormatOf(w)
+	if !lp {
+		var err error
+		if _, format, stored, err = rowsOf(w); err != nil {
+			return nil, nil, err
+		}
 	}
 	shapes := make([]formats.BlockShape, len(blocks))
 	for i, b := range blocks {
@@ -115,6 +132,7 @@ func measureWith(w formats.Matrix, blocks [][2]int, maxCSR float64) (*Measure, *
 	}
 	var st *formats.Stats
 	var sparse *formats.CSR
+	var err error
 	if d, ok := w.(*formats.Dense); ok {
 		st, sparse, err = formats.MeasureDense(d, maxCSR, shapes...)
 	} else {
@@ -123,7 +141,7 @@ func measureWith(w formats.Matrix, blocks [][2]int, maxCSR float64) (*Measure, *
 	if err != nil {
 		return nil, nil, err
 	}
-	ms := &Measure{Stats: *st, Format: format, Stored: stored}
+	ms := &Measure{Stats: *st, Format: format, Stored: stored, DType: dtype}
 	if len(blocks) == 0 {
 		ms.Blocks = nil // the 1×1 stand-in above is not a candidate
 	}

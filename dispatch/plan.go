@@ -103,6 +103,7 @@ type Plan struct {
 	isa     asm.ISA
 	isaWhy  string
 	pol     *policy // the default policy's coefficients this plan was chosen with
+	lowp    bool    // W is bf16, fp16 or int8 (compileLP): no cost model prices its kernels
 	ms      *Measure
 	ranges  []nRange  // N ranges with one kernel each, ascending
 	sel     []*choice // sel[i] serves ranges[i]

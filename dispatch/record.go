@@ -40,6 +40,10 @@ const RecordVersion = 2
 //	              "default": { … the default policy's choice, timed alongside … },
 //	              "runners_up": [ … ]}]}
 //
+// An entry for a W stored in bf16, fp16 or int8 adds "dtype": "bf16", "f16" or "i8" to its
+// key, and its candidates' formats name the dtype ("dense_bf16", "csr_i8"); an entry
+// without "dtype" is for float32 W.
+//
 // Compile runs an entry's winner for n_lo ≤ N ≤ n_hi only where the default policy would
 // run the entry's default there (the choice the winner was timed against); every other N
 // keeps the default policy's choice.
@@ -70,6 +74,11 @@ type Key struct {
 	NHi        int    `json:"n_hi"`
 	Pattern    string `json:"pattern"`     // PatternOf
 	DensityPct int    `json:"density_pct"` // DensityBucket
+	// DType is the type W's values are stored in: "bf16", "f16" or "i8" for a
+	// low-precision W (formats.DenseLP, formats.CSRLP), "" (omitted) for float32, so
+	// records written before low-precision entries existed keep meaning float32. An entry
+	// applies to a W of its own dtype only.
+	DType string `json:"dtype,omitempty"`
 }
 
 // Entry is the result for one Key: every candidate was timed, interleaved, at each N of
@@ -185,8 +194,39 @@ func ParseRecord(b []byte) (*Record, error) {
 			math.IsNaN(e.Winner.MedianNs) || math.IsNaN(e.Default.MedianNs) {
 			return nil, fmt.Errorf("%w: entry %d is malformed", ErrRecordIgnored, i)
 		}
+		if e.DType != "" {
+			if _, err := formats.ParseDType(e.DType); err != nil {
+				return nil, fmt.Errorf("%w: entry %d: unknown dtype %q (want bf16, f16 or i8, or none for float32)", ErrRecordIgnored, i, e.DType)
+			}
+		}
+		// The formats its winner and default were packed in store that dtype.
+		for _, c := range []Candidate{e.Winner, e.Default} {
+			if got := formatDType(c.Format); got != e.DType {
+				return nil, fmt.Errorf("%w: entry %d is for %s weights, but its %s@%s stores %s", ErrRecordIgnored, i, dtypeName(e.DType), c.Kernel, c.Format, dtypeName(got))
+			}
+		}
 	}
 	return &r, nil
+}
+
+// formatDType is the dtype a packing format stores: "bf16", "f16" or "i8" for the
+// low-precision formats (asm.LPFormat, asm.CSRLPFormat: "dense_bf16", "csr_i8" …), ""
+// for the float32 ones ("dense", "csr", "bsrRxC", "nmK:G").
+func formatDType(format string) string {
+	for _, pre := range []string{"dense_", "csr_"} {
+		if s, ok := strings.CutPrefix(format, pre); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+// dtypeName names a record dtype in messages ("" is float32).
+func dtypeName(dt string) string {
+	if dt == "" {
+		return "float32"
+	}
+	return dt
 }
 
 // Save writes the record atomically: a temporary file in the same directory, synced, then
@@ -210,7 +250,10 @@ func (r *Record) Save(path string) error {
 		if a.Pattern != b.Pattern {
 			return a.Pattern < b.Pattern
 		}
-		return a.DensityPct < b.DensityPct
+		if a.DensityPct != b.DensityPct {
+			return a.DensityPct < b.DensityPct
+		}
+		return a.DType < b.DType
 	})
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -244,7 +287,7 @@ func writeFileAtomic(path string, data []byte) error {
 	return err
 }
 
-// Lookup returns the entry for key: same M, K and pattern, an N range holding key's
+// Lookup returns the entry for key: same M, K, pattern and dtype, an N range holding key's
 // (NLo…NHi; a point for KeyOf's keys), and the nearest density bucket within
 // ±max(1, 10%) percentage points; nil if none.
 func (r *Record) Lookup(key Key) *Entry {
@@ -258,7 +301,7 @@ func (r *Record) Lookup(key Key) *Entry {
 	for i := range r.Entries {
 		e := &r.Entries[i]
 		k := e.Key
-		if k.M != key.M || k.K != key.K || k.Pattern != key.Pattern || k.NLo > key.NLo || k.NHi < key.NHi {
+		if !sameLayer(k, key) || k.NLo > key.NLo || k.NHi < key.NHi {
 			continue
 		}
 		d := abs(e.DensityPct - key.DensityPct)
@@ -267,6 +310,12 @@ func (r *Record) Lookup(key Key) *Entry {
 		}
 	}
 	return best
+}
+
+// sameLayer reports whether two keys are for the same layer: M, K, pattern and dtype (a
+// float32 entry never applies to a low-precision W, nor one of another dtype).
+func sameLayer(a, b Key) bool {
+	return a.M == b.M && a.K == b.K && a.Pattern == b.Pattern && a.DType == b.DType
 }
 
 func abs(x int) int {
@@ -316,6 +365,9 @@ func PatternOf(ms *Measure) string {
 }
 
 // KeyOf measures w and returns its record key for N columns: a point key, NLo = NHi = N.
+// A low-precision W (formats.DenseLP, formats.CSRLP) is measured as stored (its pattern
+// and density are those of its bf16, fp16 or int8 values: an int8 weight that rounded to
+// 0 is a zero) and its key names the dtype.
 func KeyOf(w formats.Matrix, n int) (Key, error) {
 	if w == nil || isNilMatrix(w) {
 		return Key{}, errors.New("dispatch: nil weight matrix")
@@ -329,16 +381,26 @@ func KeyOf(w formats.Matrix, n int) (Key, error) {
 
 func keyOf(ms *Measure, n int) Key {
 	n = max(n, 1)
-	return Key{M: ms.Rows, K: ms.Cols, NLo: n, NHi: n, Pattern: PatternOf(ms), DensityPct: DensityBucket(ms.Density)}
+	return Key{M: ms.Rows, K: ms.Cols, NLo: n, NHi: n, Pattern: PatternOf(ms), DensityPct: DensityBucket(ms.Density), DType: ms.DType}
 }
 
-// layerEntries returns the entries for key's layer (same M, K and pattern) at the density
+// layerString names a key's layer in notes: "768×3072 unstructured, density 10%", with
+// the dtype of a low-precision W.
+func (k Key) layerString() string {
+	s := fmt.Sprintf("%d×%d %s, density %d%%", k.M, k.K, k.Pattern, k.DensityPct)
+	if k.DType != "" {
+		s += ", " + k.DType
+	}
+	return s
+}
+
+// layerEntries returns the entries for key's layer (same M, K, pattern and dtype) at the density
 // bucket nearest to key's within Lookup's tolerance, ordered by NLo.
 func (r *Record) layerEntries(key Key) []Entry {
 	tol := max(1, key.DensityPct/10)
 	best := -1
 	for _, e := range r.Entries {
-		if e.M != key.M || e.K != key.K || e.Pattern != key.Pattern {
+		if !sameLayer(e.Key, key) {
 			continue
 		}
 		if d := abs(e.DensityPct - key.DensityPct); d <= tol && (best < 0 || d < abs(best-key.DensityPct)) {
@@ -347,7 +409,7 @@ func (r *Record) layerEntries(key Key) []Entry {
 	}
 	var out []Entry
 	for _, e := range r.Entries {
-		if e.M == key.M && e.K == key.K && e.Pattern == key.Pattern && e.DensityPct == best {
+		if sameLayer(e.Key, key) && e.DensityPct == best {
 			out = append(out, e)
 		}
 	}
@@ -361,10 +423,10 @@ func (r *Record) layerEntries(key Key) []Entry {
 // cut out of the default's range; every other N keeps the default's choice. What is not
 // applied, and why, goes to the plan's notes.
 func (p *Plan) applyRecord(rec *Record, host CPU, isa asm.ISA, targets []target) {
-	es := rec.layerEntries(keyOf(p.ms, 1))
+	key := keyOf(p.ms, 1)
+	es := rec.layerEntries(key)
 	if len(es) == 0 {
-		p.notes = append(p.notes, fmt.Sprintf("tuning record has no entry for this layer (%d×%d %s, density %d%%): default policy throughout",
-			p.m, p.k, PatternOf(p.ms), DensityBucket(p.ms.Density)))
+		p.notes = append(p.notes, fmt.Sprintf("tuning record has no entry for this layer (%s): default policy throughout", key.layerString()))
 		return
 	}
 	var applied []nRange
@@ -401,6 +463,8 @@ func (p *Plan) applyRecord(rec *Record, host CPU, isa asm.ISA, targets []target)
 			why = fmt.Sprintf("it cannot run under ISA cap %s", isa)
 		case !coversRange(f, r):
 			why = fmt.Sprintf("it does not run for all of %s", r)
+		case f.IndexBits == 16 && p.k > 1<<16:
+			why = fmt.Sprintf("its 16-bit column indices cannot reach K = %d", p.k)
 		default:
 			ti := slices.IndexFunc(targets, func(t target) bool { return t.String() == e.Winner.Format })
 			if ti < 0 || !familyTakes(f, targets[ti]) {
@@ -414,7 +478,10 @@ func (p *Plan) applyRecord(rec *Record, host CPU, isa asm.ISA, targets []target)
 			continue
 		}
 		def := p.sel[i]
-		est, _ := p.pol.estimateNs(f, tgt, p.m, p.k, r.repN())
+		est := 0.0 // no cost model prices the low-precision families
+		if !p.lowp {
+			est, _ = p.pol.estimateNs(f, tgt, p.m, p.k, r.repN())
+		}
 		c := &choice{fam: f, tgt: tgt, est: est,
 			why: fmt.Sprintf("tuning record: beat the default policy's %s when %s (medians %s vs %s)",
 				defID, timed, fmtMedians(e.Winner, e.N), fmtMedians(e.Default, e.N)),

@@ -213,7 +213,7 @@ func parseThreads(s string) (int, error) {
 
 // modelShapes loads every 2-D tensor of a model file and makes one shape per tensor and N.
 func modelShapes(path string, ns []int) ([]bench.Shape, map[string]formats.Matrix, error) {
-	ts, err := loadTensors(path)
+	ts, err := loadWeights(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -286,8 +286,18 @@ type tensor struct {
 	info fileio.Info
 }
 
-// loadTensors reads every matrix of a .safetensors, .npz or .npy file.
-func loadTensors(path string) ([]tensor, error) {
+// loadTensors reads every matrix of a .safetensors, .npz or .npy file. Safetensors
+// tensors are widened to float32 (prune and inspect work on float32); npz and npy keep
+// bf16 and int8 (and scipy CSR data in any dtype) as stored.
+func loadTensors(path string) ([]tensor, error) { return readTensors(path, false) }
+
+// loadWeights is loadTensors for the weights a plan runs (bench -model, tune -model): a
+// safetensors BF16 or F16 matrix stays in its dtype (a formats.DenseLP, as
+// Safetensors.DenseLP reads it), as a model runs it, so that what is timed and tuned is
+// the low-precision plan, not a widened copy.
+func loadWeights(path string) ([]tensor, error) { return readTensors(path, true) }
+
+func readTensors(path string, asStored bool) ([]tensor, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".safetensors":
 		st, err := fileio.OpenSafetensorsFile(path)
@@ -295,7 +305,18 @@ func loadTensors(path string) ([]tensor, error) {
 			return nil, err
 		}
 		defer st.Close()
-		return collect(st.Names(), func(name string) (formats.Matrix, fileio.Info, error) { return st.Dense(name) })
+		lp := map[string]bool{}
+		if asStored {
+			for _, a := range st.List() {
+				lp[a.Name] = len(a.Shape) == 2 && (a.DType == "BF16" || a.DType == "F16")
+			}
+		}
+		return collect(st.Names(), func(name string) (formats.Matrix, fileio.Info, error) {
+			if lp[name] {
+				return st.DenseLP(name)
+			}
+			return st.Dense(name)
+		})
 	case ".npz":
 		// A scipy sparse or our N:M npz (it has a "format" array) is one matrix; a plain
 		// npz holds named dense arrays. The archive is opened and each array read once.

@@ -106,7 +106,11 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 			if e.NLo == e.NHi {
 				nr = fmt.Sprint(e.NLo)
 			}
-			fmt.Fprintf(stdout, "  %d×%d N %-7s %-12s density %3d%%: ", e.M, e.K, nr, e.Pattern, e.DensityPct)
+			dt := ""
+			if e.DType != "" {
+				dt = " " + e.DType // the weights' dtype; none is float32
+			}
+			fmt.Fprintf(stdout, "  %d×%d N %-7s %-12s density %3d%%%s: ", e.M, e.K, nr, e.Pattern, e.DensityPct, dt)
 			if e.Winner.Same(e.Default) {
 				fmt.Fprintf(stdout, "the default %s (%s, %s at N = %d)", e.Winner.Kernel, e.Winner.Format, bench.FormatNs(e.Winner.MedianNs), e.N)
 			} else {

@@ -194,7 +194,7 @@ func modelLayers(path string) ([]autotune.Layer, error) {
 	}
 	var layers []autotune.Layer
 	for _, f := range files {
-		ts, err := loadTensors(f)
+		ts, err := loadWeights(f)
 		if err != nil {
 			return nil, err
 		}
