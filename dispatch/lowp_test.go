@@ -77,7 +77,7 @@ func TestCompileLP(t *testing.T) {
 				if st, err := formats.Measure(wd); err != nil || !strings.Contains(p.Describe(), fmt.Sprintf("nnz/row min %d mean %.1f max %d", st.RowMin, st.RowMean, st.RowMax)) {
 					t.Fatalf("%v %s: %v, Describe: %s", dt, isa, err, p.Describe())
 				}
-				for _, n := range []int{1, 2, 3, 4, 5, 9, 40} {
+				for _, n := range []int{1, 2, 3, 4, 5, 9, 16, 40} {
 					fam, got := p.KernelFor(n)
 					f, ok := asm.Lookup(fam)
 					if !ok || got != format || f.Format != format {
@@ -89,6 +89,13 @@ func TestCompileLP(t *testing.T) {
 					// CSR: the SpMV at N = 1, a tile above where the ISA has them.
 					if c.csr && f.ISA != asm.Generic && (n == 1) != (f.Tile == 0) {
 						t.Fatalf("%v %s: N = %d runs %s (tile %d)", dt, isa, n, fam, f.Tile)
+					}
+					// CSR N ≥ 2 on an ISA with tiles: the narrowest tile of the ISA that holds
+					// N in one tile, where one does (a wider one would run half empty).
+					if c.csr && f.Tile > 0 {
+						if want := narrowestTileHolding(format, f.ISA, n); want != 0 && f.Tile != want {
+							t.Fatalf("%v %s: N = %d runs %s (tile %d), the narrowest tile holding N is %d", dt, isa, n, fam, f.Tile, want)
+						}
 					}
 					name := fmt.Sprintf("%s/%s/t%d/n%d", format, isa, threads, n)
 					epi := &ref.Epilogue{Bias: p.epi.Bias, Act: ref.ActReLU}
@@ -209,6 +216,21 @@ func widestLP(format string, cap asm.ISA) asm.ISA {
 	for _, f := range asm.Families() {
 		if f.Format == format && Host().CanRun(f, cap) && isaRank(f.ISA, Host().GOARCH) > isaRank(best, Host().GOARCH) {
 			best = f.ISA
+		}
+	}
+	return best
+}
+
+// narrowestTileHolding is the narrowest tile width ≥ n among the families of format and
+// isa that run N = n, 0 if none holds n.
+func narrowestTileHolding(format string, isa asm.ISA, n int) int {
+	best := 0
+	for _, f := range asm.Families() {
+		if f.Format != format || f.ISA != isa || f.Tile < n || n < f.MinN || f.MaxN > 0 && n > f.MaxN {
+			continue
+		}
+		if best == 0 || f.Tile < best {
+			best = f.Tile
 		}
 	}
 	return best
