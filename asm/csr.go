@@ -8,6 +8,7 @@ import (
 
 	"github.com/sparsegen/sparsegen/formats"
 	"github.com/sparsegen/sparsegen/internal/extent"
+	"github.com/sparsegen/sparsegen/internal/sysmem"
 	"github.com/sparsegen/sparsegen/ref"
 )
 
@@ -64,12 +65,17 @@ type CSRPacked struct {
 
 // CSRBlock returns the K block for tile width t and density d (entries per M·K): long
 // enough that a row segment holds ~16 entries (a short segment costs a loop exit and a Y
-// round trip), at least 16 KiB of panel, and at most the range of the 16-bit offsets in
-// 8-byte units ((Kc+1)·t·4 ≤ 65536·8). Measured here (11008×4096×16 at 90%, T = 16): Kc = 256 (16 KiB
-// panel) ran 1.2× faster than Kc = 512; at T = 64 the 16-entry rule (Kc = 160) was best.
+// round trip), at least 16 KiB of panel and, while the panel stays within csrPanelMax, at
+// least 256 rows, and at most the range of the 16-bit offsets in 8-byte units
+// ((Kc+1)·t·4 ≤ 65536·8). Measured on Zen 5 (48 KiB L1D): at T = 16, Kc = 256 (16 KiB
+// panel) ran 1.2× faster than Kc = 512 (11008×4096×16 at 90%); at T = 64 the 16-entry rule
+// (Kc = 160) was best at 90%. With the grouped step loads (§5.3) the 256-row floor made t32
+// and t64 11-17% faster where it applies (t32 at 80-90%, t64 at 80%: BenchmarkCSR medians
+// of 6 on 11008×4096×16, 2048×512×49, 3072×768×128) and changed nothing measurable
+// elsewhere.
 func CSRBlock(k, t int, d float64) int {
 	hi := max(1, 65536*csrOffScale/(4*t)-1)
-	lo := min(hi, max(1, 16384/(4*t)))
+	lo := min(hi, max(1, 16384/(4*t), min(256, csrPanelMax()/(4*t))))
 	kc := hi
 	if d > 0 {
 		kc = int(math.Ceil(16 / d))
@@ -77,6 +83,16 @@ func CSRBlock(k, t int, d float64) int {
 	kc = min(max(kc, lo), hi)
 	return min(kc, max(k, 1))
 }
+
+// csrPanelMax is the largest panel CSRBlock's 256-row floor may make: two thirds of the
+// L1 data cache (sysfs), else 32 KiB, the size measured on Zen 5's 48 KiB L1D. A 32 KiB L1D
+// (Zen 2-4, older Intel) gets about 21 KiB, near the 16 KiB floor it was tuned with.
+var csrPanelMax = sync.OnceValue(func() int {
+	if l1 := sysmem.CacheSizes(sysmem.CPU0Caches)[1]; l1 > 0 {
+		return int(l1 * 2 / 3)
+	}
+	return 32 << 10
+})
 
 // PackCSR packs a validated CSR for tile width t (a multiple of 4, ≤ 128), row groups of r
 // (1, 2 or 4) and K block kc (0 chooses by density; (kc+1)·t·4 must be ≤ 65536·8).
