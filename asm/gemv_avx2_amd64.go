@@ -31,7 +31,7 @@ const gemvAVX2Features = FeatAVX2 | FeatFMA
 const gemvAVX2Lanes = 8
 
 // gemvAVX2Kernels lists the generated GEMV kernels by column count (index C−1): rows per group, function.
-var gemvAVX2Kernels = [4]gemvGenKernel{
+var gemvAVX2Kernels = [gemvMaxCols]gemvGenKernel{
 	{rows: 4, cols: 1, fn: gemvAVX2R4C1},
 	{rows: 4, cols: 2, fn: gemvAVX2R4C2},
 	{rows: 2, cols: 3, fn: gemvAVX2R2C3},
@@ -45,5 +45,5 @@ var gemvAVX2Kernels = [4]gemvGenKernel{
 //   - reference:   ref.Dense (ref/ref.go)
 //   - tests:       asm/gemv_test.go, asm/gemv_guard_test.go, dispatch/gemv_test.go
 var gemvAVX2Manifest = []Desc{
-	{Name: "gemv_dense_avx2", Symbols: []string{"gemvAVX2R4C1", "gemvAVX2R4C2", "gemvAVX2R2C3", "gemvAVX2R2C4"}, Source: "gen/kernels/gemv.go genGemv", Format: "dense", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 4, MinN: 1, MaxN: 4, ExactN: true},
+	{Name: "gemv_dense_avx2", Symbols: []string{"gemvAVX2R4C1", "gemvAVX2R4C2", "gemvAVX2R2C3", "gemvAVX2R2C4"}, Source: "gen/kernels/gemv.go genGemv", Format: "dense", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 4, MinN: 1, MaxN: 16, ExactN: true},
 }

@@ -201,7 +201,7 @@ func BenchmarkGemv(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			for _, n := range []int{1, 2, 4} {
+			for _, n := range []int{1, 2, 4, 5, 6, 7, 8, 12, 16} {
 				x := make([]float32, sh[1]*n)
 				for i := range x {
 					x[i] = float32(r.NormFloat64())

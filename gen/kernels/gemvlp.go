@@ -61,7 +61,7 @@ func gemvLPFamily(e vm.Elem) Family {
 			id := strings.ToUpper(e.String()) + ident(isa)
 			var b strings.Builder
 			fmt.Fprintf(&b, "// gemv%sFeatures are the CPU features the gemv%[1]s kernels use.\nconst gemv%[1]sFeatures = %[2]s\n\n", id, features)
-			fmt.Fprintf(&b, "// gemv%sKernels lists the generated %s GEMV kernels by column count (index C−1): rows per group, function.\nvar gemv%[1]sKernels = [4]gemvLPGenKernel{\n", id, e)
+			fmt.Fprintf(&b, "// gemv%sKernels lists the generated %s GEMV kernels by column count (index C−1): rows per group, function.\nvar gemv%[1]sKernels = [gemvMaxCols]gemvLPGenKernel{\n", id, e)
 			writeGemvKernels(&b, isa, gemvSymbols(isa, func(s GemvShape) string { return GemvLPFuncName(isa, e, s) }))
 			return b.String()
 		},
