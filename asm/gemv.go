@@ -22,8 +22,10 @@ import (
 // gemvChunkBytes of W, K in blocks of gemvKBlock, every pass over a block before the next (W
 // read from memory once, by the first pass; the block stays in L2 and the pass's X block in
 // L1; a call stays short). The families declare N ≤ gemvMaxN (16): dispatch runs dense W
-// there where the cost model prices them cheapest. The sum's order depends on K and the ISA
-// only: not on N, on the chunking or on the unit range a thread runs.
+// there where the cost model prices them cheapest. The sum's order depends on K, the ISA
+// and the width of the pass a column falls in (its kernel's U chains per row; that is, on N,
+// as it did before N > 4 was declared): not on the row chunking or on the unit range a
+// thread runs.
 
 // gemvFunc is a generated GEMV kernel.
 type gemvFunc func(w *float32, ldw, rows, k int, x, y *float32, ldy, flags int, bias *float32, lo, hi float32)
@@ -192,8 +194,7 @@ const gemvKBlockFloats = 1024
 
 // gemvKBlock is the K block of the GEMV calls on a K-column W: K itself up to
 // gemvKBlockFloats, else K cut into equal blocks rounded up to 64 floats (a whole main-loop
-// step of every ISA, so only the last block has a tail). It depends on K alone: the sum's
-// order is the same at every N.
+// step of every ISA, so only the last block has a tail). It depends on K alone.
 func gemvKBlock(k int) int {
 	if k <= gemvKBlockFloats {
 		return max(k, 1)
