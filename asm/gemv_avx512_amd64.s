@@ -392,7 +392,7 @@ DATA tailmask16<>+32(SB)/2, $0xffff
 GLOBL tailmask16<>(SB), RODATA|NOPTR, $34
 
 // func gemvAVX512R4C2(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·gemvAVX512R4C2(SB), NOSPLIT, $0-80
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -433,6 +433,14 @@ groups1:
 	JGT    one1
 
 main1:
+	PREFETCHNTA 2048(CX)(R8*4)
+	PREFETCHNTA 2112(CX)(R8*4)
+	PREFETCHNTA 2048(SI)(R8*4)
+	PREFETCHNTA 2112(SI)(R8*4)
+	PREFETCHNTA 2048(DI)(R8*4)
+	PREFETCHNTA 2112(DI)(R8*4)
+	PREFETCHNTA 2048(BX)(R8*4)
+	PREFETCHNTA 2112(BX)(R8*4)
 	VMOVUPS     (R9), Z16
 	VMOVUPS     128(R9), Z17
 	VMOVUPS     64(R9), Z18
@@ -823,6 +831,8 @@ singles1:
 	JGT    one2
 
 main2:
+	PREFETCHNTA 2048(CX)(BX*4)
+	PREFETCHNTA 2112(CX)(BX*4)
 	VMOVUPS     (SI), Z4
 	VMOVUPS     128(SI), Z5
 	VMOVUPS     64(SI), Z6
@@ -951,7 +961,7 @@ exit1:
 	RET
 
 // func gemvAVX512R4C3(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·gemvAVX512R4C3(SB), NOSPLIT, $0-80
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -988,6 +998,10 @@ groups1:
 	JGT    tail1
 
 oneloop1:
+	PREFETCHNTA 2048(CX)(R8*4)
+	PREFETCHNTA 2048(SI)(R8*4)
+	PREFETCHNTA 2048(DI)(R8*4)
+	PREFETCHNTA 2048(BX)(R8*4)
 	VMOVUPS     (R9), Z12
 	VMOVUPS     64(R9), Z13
 	VMOVUPS     128(R9), Z14
@@ -1475,6 +1489,7 @@ singles1:
 	JGT    tail2
 
 oneloop2:
+	PREFETCHNTA 2048(CX)(BX*4)
 	VMOVUPS     (SI), Z3
 	VMOVUPS     64(SI), Z4
 	VMOVUPS     128(SI), Z5
@@ -1617,7 +1632,7 @@ exit1:
 	RET
 
 // func gemvAVX512R4C4(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·gemvAVX512R4C4(SB), NOSPLIT, $0-80
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -1658,6 +1673,10 @@ groups1:
 	JGT    tail1
 
 oneloop1:
+	PREFETCHNTA 2048(CX)(R8*4)
+	PREFETCHNTA 2048(SI)(R8*4)
+	PREFETCHNTA 2048(DI)(R8*4)
+	PREFETCHNTA 2048(BX)(R8*4)
 	VMOVUPS     (R9), Z16
 	VMOVUPS     64(R9), Z17
 	VMOVUPS     128(R9), Z18
@@ -2292,6 +2311,7 @@ singles1:
 	JGT    tail2
 
 oneloop2:
+	PREFETCHNTA 2048(CX)(BX*4)
 	VMOVUPS     (SI), Z4
 	VMOVUPS     64(SI), Z5
 	VMOVUPS     128(SI), Z6
@@ -2472,7 +2492,7 @@ exit1:
 	RET
 
 // func gemvAVX512R4C5(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·gemvAVX512R4C5(SB), NOSPLIT, $0-80
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -2517,6 +2537,10 @@ groups1:
 	JGT    tail1
 
 oneloop1:
+	PREFETCHNTA 2048(CX)(R8*4)
+	PREFETCHNTA 2048(SI)(R8*4)
+	PREFETCHNTA 2048(DI)(R8*4)
+	PREFETCHNTA 2048(BX)(R8*4)
 	VMOVUPS     (R9), Z20
 	VMOVUPS     64(R9), Z21
 	VMOVUPS     128(R9), Z22
@@ -3298,6 +3322,7 @@ singles1:
 	JGT    tail2
 
 oneloop2:
+	PREFETCHNTA 2048(CX)(BX*4)
 	VMOVUPS     (SI), Z5
 	VMOVUPS     64(SI), Z6
 	VMOVUPS     128(SI), Z7
@@ -3516,7 +3541,7 @@ exit1:
 	RET
 
 // func gemvAVX512R4C6(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·gemvAVX512R4C6(SB), NOSPLIT, $0-80
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -3565,6 +3590,10 @@ groups1:
 	JGT    tail1
 
 oneloop1:
+	PREFETCHNTA 2048(CX)(R8*4)
+	PREFETCHNTA 2048(SI)(R8*4)
+	PREFETCHNTA 2048(DI)(R8*4)
+	PREFETCHNTA 2048(BX)(R8*4)
 	VMOVUPS     (R9), Z24
 	VMOVUPS     64(R9), Z25
 	VMOVUPS     128(R9), Z26
@@ -4493,6 +4522,7 @@ singles1:
 	JGT    tail2
 
 oneloop2:
+	PREFETCHNTA 2048(CX)(BX*4)
 	VMOVUPS     (SI), Z6
 	VMOVUPS     64(SI), Z7
 	VMOVUPS     128(SI), Z8

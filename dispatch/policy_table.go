@@ -39,6 +39,10 @@ package dispatch
 // same training set (their entries replaced, the others kept): gemv_dense_avx2, gemv_dense_avx512,
 // gemv_dense_generic.
 //
+// Re-timed 2026-12-07 by TestPolicyTable -update-families "^gemv_dense_avx512$" on amd64 "AMD EPYC"
+// with features AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ+F16C, go1.26.8, on the same training set
+// (their entries replaced, the others kept): gemv_dense_avx512.
+//
 // Thresholds that follow (PerOut and PerIn ignored), per ISA and policy point N: dense wins over CSR above
 // density D; BSR R×C wins over CSR when its fill (nnz/slots) exceeds F; N:M wins over CSR
 // when nnz/slots exceeds F (a conforming matrix with every slot used has 1).
@@ -76,9 +80,9 @@ package dispatch
 //	avx512  N = 3    dense D = 42%; bsr1x4 F = 2.07; bsr2x1 F = 1.35; bsr4x1 F = 0.71; bsr4x4 F = 0.68; bsr8x1 F = 0.48; nm10:16 F = 0.99; nm11:16 F = 0.95; nm12:16 F = 1.14; nm1:4 F = 1.13; nm2:4 F = 1.02; nm2:8 F = 1.17; nm3:4 F = 1.13; nm3:8 F = 1.14; nm4:16 F = 1.21; nm4:8 F = 1.02; nm5:8 F = 1.28; nm6:16 F = 1.05; nm6:8 F = 1.05; nm7:16 F = 1.30; nm8:16 F = 1.08; nm9:16 F = 1.09
 //	avx512  N = 4    dense D = 43%; bsr1x4 F = 2.07; bsr2x1 F = 1.36; bsr4x1 F = 0.71; bsr4x4 F = 0.69; bsr8x1 F = 0.49; nm10:16 F = 1.00; nm11:16 F = 0.97; nm12:16 F = 1.14; nm1:4 F = 1.18; nm2:4 F = 1.05; nm2:8 F = 1.18; nm3:4 F = 1.17; nm3:8 F = 1.16; nm4:16 F = 1.22; nm4:8 F = 1.03; nm5:8 F = 1.21; nm6:16 F = 1.08; nm6:8 F = 1.15; nm7:16 F = 1.29; nm8:16 F = 1.10; nm9:16 F = 1.18
 //	avx512  N = 6    dense D = 37%; bsr1x4 F = 2.04; bsr2x1 F = 1.39; bsr4x1 F = 0.73; bsr4x4 F = 0.69; bsr8x1 F = 0.50; nm10:16 F = 1.08; nm11:16 F = 0.98; nm12:16 F = 1.14; nm1:4 F = 1.47; nm2:4 F = 1.00; nm2:8 F = 1.44; nm3:4 F = 1.19; nm3:8 F = 1.20; nm4:16 F = 1.10; nm4:8 F = 1.01; nm5:8 F = 1.33; nm6:16 F = 1.13; nm6:8 F = 1.00; nm7:16 F = 1.43; nm8:16 F = 1.29; nm9:16 F = 1.02
-//	avx512  N = 8    dense D = 36%; bsr1x4 F = 2.07; bsr2x1 F = 1.40; bsr4x1 F = 0.75; bsr4x4 F = 0.71; bsr8x1 F = 0.49; nm10:16 F = 1.06; nm11:16 F = 1.02; nm12:16 F = 1.19; nm1:4 F = 1.54; nm2:4 F = 1.06; nm2:8 F = 1.51; nm3:4 F = 1.24; nm3:8 F = 1.25; nm4:16 F = 1.28; nm4:8 F = 1.05; nm5:8 F = 1.34; nm6:16 F = 1.16; nm6:8 F = 1.05; nm7:16 F = 1.44; nm8:16 F = 1.32; nm9:16 F = 1.04
-//	avx512  N = 12   dense D = 37%; bsr1x4 F = 2.07; bsr2x1 F = 1.40; bsr4x1 F = 0.73; bsr4x4 F = 0.70; bsr8x1 F = 0.50; nm10:16 F = 1.07; nm11:16 F = 0.98; nm12:16 F = 1.20; nm1:4 F = 1.55; nm2:4 F = 1.07; nm2:8 F = 1.51; nm3:4 F = 1.26; nm3:8 F = 1.27; nm4:16 F = 1.16; nm4:8 F = 1.03; nm5:8 F = 1.35; nm6:16 F = 1.19; nm6:8 F = 1.07; nm7:16 F = 1.46; nm8:16 F = 1.35; nm9:16 F = 1.04
-//	avx512  N = 16   dense D = 35%; bsr1x4 F = 1.93; bsr2x1 F = 1.32; bsr4x1 F = 0.71; bsr4x4 F = 0.68; bsr8x1 F = 0.45; nm10:16 F = 1.04; nm11:16 F = 0.93; nm12:16 F = 1.12; nm1:4 F = 1.43; nm2:4 F = 1.02; nm2:8 F = 1.39; nm3:4 F = 1.20; nm3:8 F = 1.21; nm4:16 F = 1.18; nm4:8 F = 1.01; nm5:8 F = 1.24; nm6:16 F = 1.16; nm6:8 F = 1.01; nm7:16 F = 1.42; nm8:16 F = 1.25; nm9:16 F = 0.98
+//	avx512  N = 8    dense D = 41%; bsr1x4 F = 2.07; bsr2x1 F = 1.40; bsr4x1 F = 0.75; bsr4x4 F = 0.71; bsr8x1 F = 0.49; nm10:16 F = 1.06; nm11:16 F = 1.02; nm12:16 F = 1.19; nm1:4 F = 1.54; nm2:4 F = 1.06; nm2:8 F = 1.51; nm3:4 F = 1.24; nm3:8 F = 1.25; nm4:16 F = 1.28; nm4:8 F = 1.05; nm5:8 F = 1.34; nm6:16 F = 1.16; nm6:8 F = 1.05; nm7:16 F = 1.44; nm8:16 F = 1.32; nm9:16 F = 1.04
+//	avx512  N = 12   dense D = 35%; bsr1x4 F = 2.07; bsr2x1 F = 1.40; bsr4x1 F = 0.73; bsr4x4 F = 0.70; bsr8x1 F = 0.50; nm10:16 F = 1.07; nm11:16 F = 0.98; nm12:16 F = 1.20; nm1:4 F = 1.55; nm2:4 F = 1.07; nm2:8 F = 1.51; nm3:4 F = 1.26; nm3:8 F = 1.27; nm4:16 F = 1.16; nm4:8 F = 1.03; nm5:8 F = 1.35; nm6:16 F = 1.19; nm6:8 F = 1.07; nm7:16 F = 1.46; nm8:16 F = 1.35; nm9:16 F = 1.04
+//	avx512  N = 16   dense D = 34%; bsr1x4 F = 1.93; bsr2x1 F = 1.32; bsr4x1 F = 0.71; bsr4x4 F = 0.68; bsr8x1 F = 0.45; nm10:16 F = 1.04; nm11:16 F = 0.93; nm12:16 F = 1.12; nm1:4 F = 1.43; nm2:4 F = 1.02; nm2:8 F = 1.39; nm3:4 F = 1.20; nm3:8 F = 1.21; nm4:16 F = 1.18; nm4:8 F = 1.01; nm5:8 F = 1.24; nm6:16 F = 1.16; nm6:8 F = 1.01; nm7:16 F = 1.42; nm8:16 F = 1.25; nm9:16 F = 0.98
 //	avx512  N = 24   dense D = 50%; bsr1x4 F = 2.47; bsr2x1 F = 1.69; bsr4x1 F = 0.92; bsr4x4 F = 0.87; bsr8x1 F = 0.61; nm10:16 F = 0.98; nm11:16 F = 0.94; nm12:16 F = 1.04; nm1:4 F = 1.27; nm2:4 F = 0.93; nm2:8 F = 1.28; nm3:4 F = 1.08; nm3:8 F = 1.08; nm4:16 F = 1.05; nm4:8 F = 0.91; nm5:8 F = 1.13; nm6:16 F = 1.04; nm6:8 F = 0.90; nm7:16 F = 1.19; nm8:16 F = 1.12; nm9:16 F = 0.85
 //	avx512  N = 32   dense D = 52%; bsr1x4 F = 1.68; bsr2x1 F = 1.03; bsr4x1 F = 0.88; bsr4x4 F = 0.85; bsr8x1 F = 0.46; nm10:16 F = 0.96; nm11:16 F = 0.94; nm12:16 F = 0.99; nm1:4 F = 1.18; nm2:4 F = 0.83; nm2:8 F = 1.19; nm3:4 F = 1.05; nm3:8 F = 1.05; nm4:16 F = 0.90; nm4:8 F = 0.82; nm5:8 F = 1.08; nm6:16 F = 1.04; nm6:8 F = 0.87; nm7:16 F = 1.14; nm8:16 F = 1.08; nm9:16 F = 0.90
 //	avx512  N = 48   dense D = 53%; bsr1x4 F = 2.41; bsr2x1 F = 1.73; bsr4x1 F = 0.94; bsr4x4 F = 0.90; bsr8x1 F = 0.54; nm10:16 F = 0.91; nm11:16 F = 0.86; nm12:16 F = 0.94; nm1:4 F = 1.15; nm2:4 F = 0.79; nm2:8 F = 1.16; nm3:4 F = 1.00; nm3:8 F = 1.01; nm4:16 F = 0.95; nm4:8 F = 0.87; nm5:8 F = 1.04; nm6:16 F = 0.98; nm6:8 F = 0.85; nm7:16 F = 1.10; nm8:16 F = 1.04; nm9:16 F = 0.82
@@ -761,22 +765,22 @@ var policyTable = []policyEntry{
 	{Family: "gemv_dense_avx2", Target: "dense", N: 12, PerMAC: 0.02841, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "gemv_dense_avx2", Target: "dense", N: 16, PerMAC: 0.01804, PerOut: 0.3101, PerIn: 0.9543},
 	{Family: "gemv_dense_avx2", Target: "dense", N: 16, PerMAC: 0.02691, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.02922, PerOut: 0, PerIn: 0.1764},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.08739, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.02013, PerOut: 0, PerIn: 0.4417},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.05863, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.01548, PerOut: 0, PerIn: 0.3714},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.04577, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.0127, PerOut: 0.2894, PerIn: 0.4564},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.03782, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 6, PerMAC: 0.008875, PerOut: 0.7348, PerIn: 0.7685},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 6, PerMAC: 0.02873, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 8, PerMAC: 0.008367, PerOut: 0.8541, PerIn: 0.9419},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 8, PerMAC: 0.02695, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 12, PerMAC: 0.008606, PerOut: 0.7464, PerIn: 0.8079},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 12, PerMAC: 0.01982, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 16, PerMAC: 0.008435, PerOut: 0.7721, PerIn: 0.8261},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 16, PerMAC: 0.01768, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.02882, PerOut: 0, PerIn: 0.4335},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.0913, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.01993, PerOut: 0, PerIn: 0.5306},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.05637, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.01537, PerOut: 0, PerIn: 0.45},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.0419, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.01296, PerOut: 0.2392, PerIn: 0.4843},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.03297, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 6, PerMAC: 0.008874, PerOut: 0.7305, PerIn: 0.7749},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 6, PerMAC: 0.02402, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 8, PerMAC: 0.01001, PerOut: 0.6589, PerIn: 0.8973},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 8, PerMAC: 0.02398, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 12, PerMAC: 0.008286, PerOut: 0.7742, PerIn: 0.8556},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 12, PerMAC: 0.01764, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 16, PerMAC: 0.00812, PerOut: 0.7924, PerIn: 0.9039},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 16, PerMAC: 0.01708, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.3521, PerOut: 0.4112, PerIn: 0},
 	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.3682, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "gemv_dense_generic", Target: "dense", N: 2, PerMAC: 0.3483, PerOut: 0, PerIn: 5.148},

@@ -59,8 +59,13 @@ var GemvShapes = map[string][]GemvShape{
 // 0.89 and 0.80 (7 of 8 pairs faster on both; 0.92 and 0.89 in an earlier set), PREFETCHT0
 // 2048/4096 0.98 on 11008×4096; AVX-512 no hint was 5% faster on both shapes (NTA 2048
 // 0.96 and 1.02, T0 4096 0.92 and 1.01): its four vectors per row and step keep the
-// hardware prefetchers ahead.
-var GemvPrefetch = map[string]GemvPrefetchHint{"avx2": {Dist: 2048, NTA: true}}
+// hardware prefetchers ahead. Its kernels of C ≥ 2 columns (one vector per row and step)
+// are another matter: go test -bench Gemv, 11008×4096 and 4096×11008, no hint / T0 2048 /
+// NTA 2048 alternated, two runs each: N = 4 7.6-8.1 / 6.9-7.0 / 6.5-6.7 ms and 7.3-8.7 /
+// 6.8-7.3 / 6.7-7.0 ms, N = 8 (passes of 6 and 2) 10.3-11.2 / 9.5-9.7 / 9.3 ms and 12.2-12.7
+// / 9.8-11.1 / 9.5-9.8 ms, N = 1 unchanged (not hinted). The low-precision kernels keep
+// theirs (MinC: float32 only; not measured at C ≥ 2).
+var GemvPrefetch = map[string]GemvPrefetchHint{"avx2": {Dist: 2048, NTA: true}, "avx512": {Dist: 2048, NTA: true, MinC: 2}}
 
 // GemvLPPrefetch says which stored types prefetch the next row group (PREFETCHT0, one hint
 // per cache line, gemvGroup). Zen 5, 1 thread, go test -bench GemvLP, N = 1: int8 AVX-512
@@ -75,6 +80,7 @@ var GemvLPPrefetch = map[vm.Elem]bool{vm.ElemI8: true}
 type GemvPrefetchHint struct {
 	Dist int  // bytes ahead (0: none)
 	NTA  bool // non-temporal (PrefetcherNTA machines), else into every cache level
+	MinC int  // > 0: only the float32 kernels of at least this many columns (0: every kernel)
 }
 
 // GemvParams is the signature of every GEMV kernel.
@@ -266,7 +272,7 @@ func gemvGroup(m gemvMachine, s GemvShape, e vm.Elem, r int, i, wg, yg vm.Reg) {
 				lpHint.Prefetch(vm.Idx(nxt, q, r*eb).Off(off))
 			}
 		}
-		if pf := GemvPrefetch[m.ISA()]; pf.Dist > 0 && nv == U && nxt < 0 {
+		if pf := GemvPrefetch[m.ISA()]; pf.Dist > 0 && nv == U && nxt < 0 && (pf.MinC == 0 || C >= pf.MinC && e == vm.ElemF32) {
 			hint := func(vm.Mem) {}
 			if p, ok := m.(Prefetcher); ok {
 				hint = p.Prefetch
