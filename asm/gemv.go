@@ -21,8 +21,9 @@ import (
 // kernel reads in place (its last vector masked). Rows run in chunks of about
 // gemvChunkBytes of W, K in blocks of gemvKBlock, every pass over a block before the next (W
 // read from memory once, by the first pass; the block stays in L2 and the pass's X block in
-// L1; a call stays short). The families declare N ≤ gemvMaxN (16): dispatch runs dense W
-// there where the cost model prices them cheapest. The sum's order depends on K, the ISA
+// L1; a call stays short). gemv_dense_avx512 declares N ≤ gemvMaxN (16), the others N ≤ 4
+// (gen/kernels.GemvMaxNOf): dispatch runs dense W there where the cost model prices them
+// cheapest. Any N runs correctly. The sum's order depends on K, the ISA
 // and the width of the pass a column falls in (its kernel's U chains per row; that is, on N,
 // as it did before N > 4 was declared): not on the row chunking or on the unit range a
 // thread runs.
@@ -37,8 +38,8 @@ type gemvGenKernel struct {
 }
 
 // gemvUnitRows, the rows per work unit (a multiple of every kernel's row group),
-// gemvMaxCols, the widest kernel in columns, and gemvMaxN, the N range the families declare,
-// are in the generated contract.go.
+// gemvMaxCols, the widest kernel in columns, and gemvMaxN, the widest N range a family
+// declares, are in the generated contract.go.
 
 // gemvChunkBytes bounds the W bytes of one kernel call.
 const gemvChunkBytes = 256 << 10
@@ -75,7 +76,7 @@ func registerGemv(s *gemvSpec) {
 
 func init() {
 	registerGemv(&gemvSpec{Desc: Desc{Name: "gemv_dense_generic", Source: "asm/gemv.go gemvGo", Format: "dense", ISA: Generic,
-		DType: "float32", Rows: gemvUnitRows, MinN: 1, MaxN: gemvMaxN, ExactN: true}})
+		DType: "float32", Rows: gemvUnitRows, MinN: 1, MaxN: 4, ExactN: true}}) // not timed against the GEMM beyond N = 4
 }
 
 // registerGemvGen registers the GEMV family of a generated manifest on its kernels.

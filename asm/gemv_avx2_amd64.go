@@ -45,5 +45,5 @@ var gemvAVX2Kernels = [gemvMaxCols]gemvGenKernel{
 //   - reference:   ref.Dense (ref/ref.go)
 //   - tests:       asm/gemv_test.go, asm/gemv_guard_test.go, dispatch/gemv_test.go
 var gemvAVX2Manifest = []Desc{
-	{Name: "gemv_dense_avx2", Symbols: []string{"gemvAVX2R4C1", "gemvAVX2R4C2", "gemvAVX2R2C3", "gemvAVX2R2C4"}, Source: "gen/kernels/gemv.go genGemv", Format: "dense", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 4, MinN: 1, MaxN: 16, ExactN: true},
+	{Name: "gemv_dense_avx2", Symbols: []string{"gemvAVX2R4C1", "gemvAVX2R4C2", "gemvAVX2R2C3", "gemvAVX2R2C4"}, Source: "gen/kernels/gemv.go genGemv", Format: "dense", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 4, MinN: 1, MaxN: 4, ExactN: true},
 }

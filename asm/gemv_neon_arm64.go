@@ -45,5 +45,5 @@ var gemvNEONKernels = [gemvMaxCols]gemvGenKernel{
 //   - reference:   ref.Dense (ref/ref.go)
 //   - tests:       asm/gemv_test.go, asm/gemv_guard_test.go, dispatch/gemv_test.go
 var gemvNEONManifest = []Desc{
-	{Name: "gemv_dense_neon", Symbols: []string{"gemvNEONR4C1", "gemvNEONR4C2", "gemvNEONR4C3", "gemvNEONR4C4"}, Source: "gen/kernels/gemv.go genGemv", Format: "dense", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Rows: 4, MinN: 1, MaxN: 16, ExactN: true},
+	{Name: "gemv_dense_neon", Symbols: []string{"gemvNEONR4C1", "gemvNEONR4C2", "gemvNEONR4C3", "gemvNEONR4C4"}, Source: "gen/kernels/gemv.go genGemv", Format: "dense", ISA: NEON, Features: FeatASIMD, DType: "float32", Lanes: 4, Rows: 4, MinN: 1, MaxN: 4, ExactN: true},
 }

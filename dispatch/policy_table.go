@@ -43,18 +43,22 @@ package dispatch
 // with features AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ+F16C, go1.26.8, on the same training set
 // (their entries replaced, the others kept): gemv_dense_avx512.
 //
+// Re-timed 2026-12-07 by TestPolicyTable -update-families "^gemv_dense_(avx2|generic)$" on amd64 "AMD
+// EPYC" with features AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ+F16C, go1.26.8, on the same training
+// set (their entries replaced, the others kept): gemv_dense_avx2, gemv_dense_generic.
+//
 // Thresholds that follow (PerOut and PerIn ignored), per ISA and policy point N: dense wins over CSR above
 // density D; BSR R×C wins over CSR when its fill (nnz/slots) exceeds F; N:M wins over CSR
 // when nnz/slots exceeds F (a conforming matrix with every slot used has 1).
 //
-//	generic N = 1    dense D = 9%; bsr1x4 F = 0.85; bsr2x1 F = 0.51; bsr4x1 F = 0.40; bsr4x4 F = 0.46; bsr8x1 F = 0.34; nm10:16 F = 0.77; nm11:16 F = 0.70; nm12:16 F = 0.90; nm1:4 F = 0.86; nm2:4 F = 0.85; nm2:8 F = 0.86; nm3:4 F = 0.83; nm3:8 F = 0.90; nm4:16 F = 0.86; nm4:8 F = 0.86; nm5:8 F = 0.84; nm6:16 F = 0.86; nm6:8 F = 0.84; nm7:16 F = 0.85; nm8:16 F = 0.85; nm9:16 F = 0.84
+//	generic N = 1    dense D = 8%; bsr1x4 F = 0.85; bsr2x1 F = 0.51; bsr4x1 F = 0.40; bsr4x4 F = 0.46; bsr8x1 F = 0.34; nm10:16 F = 0.77; nm11:16 F = 0.70; nm12:16 F = 0.90; nm1:4 F = 0.86; nm2:4 F = 0.85; nm2:8 F = 0.86; nm3:4 F = 0.83; nm3:8 F = 0.90; nm4:16 F = 0.86; nm4:8 F = 0.86; nm5:8 F = 0.84; nm6:16 F = 0.86; nm6:8 F = 0.84; nm7:16 F = 0.85; nm8:16 F = 0.85; nm9:16 F = 0.84
 //	generic N = 2    dense D = 17%; bsr1x4 F = 0.87; bsr2x1 F = 0.59; bsr4x1 F = 0.49; bsr4x4 F = 0.48; bsr8x1 F = 0.42; nm10:16 F = 0.89; nm11:16 F = 0.63; nm12:16 F = 0.99; nm1:4 F = 0.97; nm2:4 F = 0.95; nm2:8 F = 0.95; nm3:4 F = 0.90; nm3:8 F = 0.98; nm4:16 F = 0.92; nm4:8 F = 0.94; nm5:8 F = 0.94; nm6:16 F = 0.93; nm6:8 F = 0.93; nm7:16 F = 0.94; nm8:16 F = 0.94; nm9:16 F = 0.94
 //	generic N = 3    dense D = 26%; bsr1x4 F = 0.90; bsr2x1 F = 0.65; bsr4x1 F = 0.57; bsr4x4 F = 0.55; bsr8x1 F = 0.48; nm10:16 F = 1.00; nm11:16 F = 0.83; nm12:16 F = 1.08; nm1:4 F = 0.99; nm2:4 F = 0.99; nm2:8 F = 0.99; nm3:4 F = 0.96; nm3:8 F = 1.08; nm4:16 F = 0.99; nm4:8 F = 0.99; nm5:8 F = 0.99; nm6:16 F = 1.01; nm6:8 F = 1.00; nm7:16 F = 1.00; nm8:16 F = 0.98; nm9:16 F = 0.99
 //	generic N = 4    dense D = 35%; bsr1x4 F = 0.97; bsr2x1 F = 0.72; bsr4x1 F = 0.64; bsr4x4 F = 0.63; bsr8x1 F = 0.55; nm10:16 F = 0.89; nm11:16 F = 0.90; nm12:16 F = 1.11; nm1:4 F = 1.05; nm2:4 F = 1.06; nm2:8 F = 1.07; nm3:4 F = 1.04; nm3:8 F = 1.15; nm4:16 F = 1.04; nm4:8 F = 1.06; nm5:8 F = 1.06; nm6:16 F = 1.07; nm6:8 F = 1.08; nm7:16 F = 1.08; nm8:16 F = 1.05; nm9:16 F = 1.06
-//	generic N = 6    dense D = 43%; bsr1x4 F = 1.05; bsr2x1 F = 0.85; bsr4x1 F = 0.71; bsr4x4 F = 0.71; bsr8x1 F = 0.64; nm10:16 F = 1.04; nm11:16 F = 0.89; nm12:16 F = 1.09; nm1:4 F = 1.22; nm2:4 F = 1.03; nm2:8 F = 1.22; nm3:4 F = 1.11; nm3:8 F = 1.24; nm4:16 F = 0.96; nm4:8 F = 1.00; nm5:8 F = 1.08; nm6:16 F = 1.14; nm6:8 F = 0.87; nm7:16 F = 1.11; nm8:16 F = 1.12; nm9:16 F = 1.01
-//	generic N = 8    dense D = 49%; bsr1x4 F = 1.03; bsr2x1 F = 0.90; bsr4x1 F = 0.76; bsr4x4 F = 0.75; bsr8x1 F = 0.69; nm10:16 F = 1.10; nm11:16 F = 0.99; nm12:16 F = 1.08; nm1:4 F = 1.25; nm2:4 F = 1.00; nm2:8 F = 1.21; nm3:4 F = 1.12; nm3:8 F = 1.23; nm4:16 F = 0.87; nm4:8 F = 0.97; nm5:8 F = 1.07; nm6:16 F = 1.14; nm6:8 F = 1.02; nm7:16 F = 1.12; nm8:16 F = 1.10; nm9:16 F = 0.93
-//	generic N = 12   dense D = 59%; bsr1x4 F = 1.07; bsr2x1 F = 0.92; bsr4x1 F = 0.79; bsr4x4 F = 0.88; bsr8x1 F = 0.75; nm10:16 F = 1.05; nm11:16 F = 0.92; nm12:16 F = 1.12; nm1:4 F = 1.31; nm2:4 F = 0.88; nm2:8 F = 1.24; nm3:4 F = 1.12; nm3:8 F = 1.22; nm4:16 F = 0.86; nm4:8 F = 0.89; nm5:8 F = 1.07; nm6:16 F = 1.13; nm6:8 F = 0.95; nm7:16 F = 1.06; nm8:16 F = 1.10; nm9:16 F = 0.97
-//	generic N = 16   dense D = 65%; bsr1x4 F = 1.11; bsr2x1 F = 0.91; bsr4x1 F = 0.81; bsr4x4 F = 0.88; bsr8x1 F = 0.77; nm10:16 F = 1.08; nm11:16 F = 0.95; nm12:16 F = 1.12; nm1:4 F = 1.22; nm2:4 F = 0.95; nm2:8 F = 1.16; nm3:4 F = 1.07; nm3:8 F = 1.18; nm4:16 F = 0.85; nm4:8 F = 0.88; nm5:8 F = 1.04; nm6:16 F = 1.12; nm6:8 F = 1.04; nm7:16 F = 1.05; nm8:16 F = 1.10; nm9:16 F = 0.99
+//	generic N = 6    dense D = 74%; bsr1x4 F = 1.05; bsr2x1 F = 0.85; bsr4x1 F = 0.71; bsr4x4 F = 0.71; bsr8x1 F = 0.64; nm10:16 F = 1.04; nm11:16 F = 0.89; nm12:16 F = 1.09; nm1:4 F = 1.22; nm2:4 F = 1.03; nm2:8 F = 1.22; nm3:4 F = 1.11; nm3:8 F = 1.24; nm4:16 F = 0.96; nm4:8 F = 1.00; nm5:8 F = 1.08; nm6:16 F = 1.14; nm6:8 F = 0.87; nm7:16 F = 1.11; nm8:16 F = 1.12; nm9:16 F = 1.01
+//	generic N = 8    dense D = 70%; bsr1x4 F = 1.03; bsr2x1 F = 0.90; bsr4x1 F = 0.76; bsr4x4 F = 0.75; bsr8x1 F = 0.69; nm10:16 F = 1.10; nm11:16 F = 0.99; nm12:16 F = 1.08; nm1:4 F = 1.25; nm2:4 F = 1.00; nm2:8 F = 1.21; nm3:4 F = 1.12; nm3:8 F = 1.23; nm4:16 F = 0.87; nm4:8 F = 0.97; nm5:8 F = 1.07; nm6:16 F = 1.14; nm6:8 F = 1.02; nm7:16 F = 1.12; nm8:16 F = 1.10; nm9:16 F = 0.93
+//	generic N = 12   dense D = 77%; bsr1x4 F = 1.07; bsr2x1 F = 0.92; bsr4x1 F = 0.79; bsr4x4 F = 0.88; bsr8x1 F = 0.75; nm10:16 F = 1.05; nm11:16 F = 0.92; nm12:16 F = 1.12; nm1:4 F = 1.31; nm2:4 F = 0.88; nm2:8 F = 1.24; nm3:4 F = 1.12; nm3:8 F = 1.22; nm4:16 F = 0.86; nm4:8 F = 0.89; nm5:8 F = 1.07; nm6:16 F = 1.13; nm6:8 F = 0.95; nm7:16 F = 1.06; nm8:16 F = 1.10; nm9:16 F = 0.97
+//	generic N = 16   dense D = 68%; bsr1x4 F = 1.11; bsr2x1 F = 0.91; bsr4x1 F = 0.81; bsr4x4 F = 0.88; bsr8x1 F = 0.77; nm10:16 F = 1.08; nm11:16 F = 0.95; nm12:16 F = 1.12; nm1:4 F = 1.22; nm2:4 F = 0.95; nm2:8 F = 1.16; nm3:4 F = 1.07; nm3:8 F = 1.18; nm4:16 F = 0.85; nm4:8 F = 0.88; nm5:8 F = 1.04; nm6:16 F = 1.12; nm6:8 F = 1.04; nm7:16 F = 1.05; nm8:16 F = 1.10; nm9:16 F = 0.99
 //	generic N = 24   dense D = 71%; bsr1x4 F = 1.08; bsr2x1 F = 0.96; bsr4x1 F = 0.92; bsr4x4 F = 0.97; bsr8x1 F = 0.95; nm10:16 F = 1.02; nm11:16 F = 1.03; nm12:16 F = 1.08; nm1:4 F = 1.24; nm2:4 F = 0.89; nm2:8 F = 1.16; nm3:4 F = 1.05; nm3:8 F = 1.23; nm4:16 F = 0.76; nm4:8 F = 0.83; nm5:8 F = 1.01; nm6:16 F = 1.10; nm6:8 F = 0.94; nm7:16 F = 1.06; nm8:16 F = 1.10; nm9:16 F = 0.89
 //	generic N = 32   dense D = 68%; bsr1x4 F = 1.00; bsr2x1 F = 0.93; bsr4x1 F = 0.89; bsr4x4 F = 0.91; bsr8x1 F = 0.91; nm10:16 F = 0.99; nm11:16 F = 1.02; nm12:16 F = 1.03; nm1:4 F = 1.20; nm2:4 F = 0.87; nm2:8 F = 1.13; nm3:4 F = 1.04; nm3:8 F = 1.12; nm4:16 F = 0.88; nm4:8 F = 0.90; nm5:8 F = 1.06; nm6:16 F = 1.13; nm6:8 F = 0.98; nm7:16 F = 1.06; nm8:16 F = 1.06; nm9:16 F = 0.84
 //	generic N = 48   dense D = 76%; bsr1x4 F = 1.15; bsr2x1 F = 0.96; bsr4x1 F = 0.99; bsr4x4 F = 1.03; bsr8x1 F = 0.95; nm10:16 F = 0.95; nm11:16 F = 1.04; nm12:16 F = 1.09; nm1:4 F = 1.25; nm2:4 F = 0.88; nm2:8 F = 1.14; nm3:4 F = 1.05; nm3:8 F = 1.17; nm4:16 F = 0.96; nm4:8 F = 0.95; nm5:8 F = 1.09; nm6:16 F = 1.12; nm6:8 F = 0.98; nm7:16 F = 1.07; nm8:16 F = 1.08; nm9:16 F = 0.87
@@ -65,8 +69,8 @@ package dispatch
 //	avx2    N = 2    dense D = 48%; bsr1x4 F = 2.36; bsr2x1 F = 1.54; bsr4x1 F = 0.82; bsr4x4 F = 0.81; bsr8x1 F = 0.51; nm10:16 F = 0.97; nm11:16 F = 0.96; nm12:16 F = 0.97; nm1:4 F = 1.03; nm2:4 F = 0.95; nm2:8 F = 0.96; nm3:4 F = 1.08; nm3:8 F = 1.09; nm4:16 F = 1.02; nm4:8 F = 0.94; nm5:8 F = 1.10; nm6:16 F = 1.06; nm6:8 F = 0.99; nm7:16 F = 1.13; nm8:16 F = 0.98; nm9:16 F = 0.98
 //	avx2    N = 3    dense D = 48%; bsr1x4 F = 2.32; bsr2x1 F = 1.53; bsr4x1 F = 0.82; bsr4x4 F = 0.81; bsr8x1 F = 0.51; nm10:16 F = 0.98; nm11:16 F = 0.97; nm12:16 F = 0.99; nm1:4 F = 0.99; nm2:4 F = 0.94; nm2:8 F = 0.96; nm3:4 F = 1.08; nm3:8 F = 1.10; nm4:16 F = 1.04; nm4:8 F = 0.94; nm5:8 F = 1.08; nm6:16 F = 1.06; nm6:8 F = 0.99; nm7:16 F = 1.14; nm8:16 F = 0.99; nm9:16 F = 1.00
 //	avx2    N = 4    dense D = 46%; bsr1x4 F = 2.31; bsr2x1 F = 1.53; bsr4x1 F = 0.82; bsr4x4 F = 0.81; bsr8x1 F = 0.51; nm10:16 F = 0.97; nm11:16 F = 0.98; nm12:16 F = 0.99; nm1:4 F = 1.00; nm2:4 F = 0.94; nm2:8 F = 0.97; nm3:4 F = 1.08; nm3:8 F = 1.09; nm4:16 F = 1.04; nm4:8 F = 0.94; nm5:8 F = 1.09; nm6:16 F = 1.06; nm6:8 F = 1.00; nm7:16 F = 1.14; nm8:16 F = 0.99; nm9:16 F = 1.00
-//	avx2    N = 6    dense D = 40%; bsr1x4 F = 2.26; bsr2x1 F = 1.55; bsr4x1 F = 0.84; bsr4x4 F = 0.81; bsr8x1 F = 0.52; nm10:16 F = 1.01; nm11:16 F = 1.02; nm12:16 F = 1.07; nm1:4 F = 1.32; nm2:4 F = 0.97; nm2:8 F = 1.29; nm3:4 F = 1.14; nm3:8 F = 1.14; nm4:16 F = 1.07; nm4:8 F = 0.97; nm5:8 F = 1.21; nm6:16 F = 1.13; nm6:8 F = 1.04; nm7:16 F = 1.29; nm8:16 F = 1.17; nm9:16 F = 1.04
-//	avx2    N = 8    dense D = 43%; bsr1x4 F = 2.20; bsr2x1 F = 1.51; bsr4x1 F = 0.81; bsr4x4 F = 0.79; bsr8x1 F = 0.52; nm10:16 F = 1.02; nm11:16 F = 1.03; nm12:16 F = 1.09; nm1:4 F = 1.32; nm2:4 F = 0.99; nm2:8 F = 1.30; nm3:4 F = 1.15; nm3:8 F = 1.15; nm4:16 F = 1.00; nm4:8 F = 0.93; nm5:8 F = 1.21; nm6:16 F = 1.14; nm6:8 F = 1.05; nm7:16 F = 1.29; nm8:16 F = 1.16; nm9:16 F = 1.03
+//	avx2    N = 6    dense D = 45%; bsr1x4 F = 2.26; bsr2x1 F = 1.55; bsr4x1 F = 0.84; bsr4x4 F = 0.81; bsr8x1 F = 0.52; nm10:16 F = 1.01; nm11:16 F = 1.02; nm12:16 F = 1.07; nm1:4 F = 1.32; nm2:4 F = 0.97; nm2:8 F = 1.29; nm3:4 F = 1.14; nm3:8 F = 1.14; nm4:16 F = 1.07; nm4:8 F = 0.97; nm5:8 F = 1.21; nm6:16 F = 1.13; nm6:8 F = 1.04; nm7:16 F = 1.29; nm8:16 F = 1.17; nm9:16 F = 1.04
+//	avx2    N = 8    dense D = 50%; bsr1x4 F = 2.20; bsr2x1 F = 1.51; bsr4x1 F = 0.81; bsr4x4 F = 0.79; bsr8x1 F = 0.52; nm10:16 F = 1.02; nm11:16 F = 1.03; nm12:16 F = 1.09; nm1:4 F = 1.32; nm2:4 F = 0.99; nm2:8 F = 1.30; nm3:4 F = 1.15; nm3:8 F = 1.15; nm4:16 F = 1.00; nm4:8 F = 0.93; nm5:8 F = 1.21; nm6:16 F = 1.14; nm6:8 F = 1.05; nm7:16 F = 1.29; nm8:16 F = 1.16; nm9:16 F = 1.03
 //	avx2    N = 12   dense D = 57%; bsr1x4 F = 3.01; bsr2x1 F = 2.11; bsr4x1 F = 1.15; bsr4x4 F = 1.12; bsr8x1 F = 0.73; nm10:16 F = 1.04; nm11:16 F = 1.04; nm12:16 F = 1.08; nm1:4 F = 1.26; nm2:4 F = 0.97; nm2:8 F = 1.26; nm3:4 F = 1.12; nm3:8 F = 1.17; nm4:16 F = 1.08; nm4:8 F = 1.03; nm5:8 F = 1.16; nm6:16 F = 1.12; nm6:8 F = 1.05; nm7:16 F = 1.22; nm8:16 F = 1.13; nm9:16 F = 1.04
 //	avx2    N = 16   dense D = 58%; bsr1x4 F = 2.91; bsr2x1 F = 2.05; bsr4x1 F = 0.65; bsr4x4 F = 0.63; bsr8x1 F = 0.74; nm10:16 F = 1.03; nm11:16 F = 1.03; nm12:16 F = 1.06; nm1:4 F = 1.20; nm2:4 F = 1.01; nm2:8 F = 1.19; nm3:4 F = 1.09; nm3:8 F = 1.11; nm4:16 F = 1.02; nm4:8 F = 1.00; nm5:8 F = 1.12; nm6:16 F = 1.09; nm6:8 F = 1.04; nm7:16 F = 1.17; nm8:16 F = 1.10; nm9:16 F = 1.01
 //	avx2    N = 24   dense D = 71%; bsr1x4 F = 3.07; bsr2x1 F = 2.18; bsr4x1 F = 0.88; bsr4x4 F = 0.87; bsr8x1 F = 0.79; nm10:16 F = 0.97; nm11:16 F = 0.98; nm12:16 F = 1.02; nm1:4 F = 1.15; nm2:4 F = 0.98; nm2:8 F = 1.16; nm3:4 F = 1.07; nm3:8 F = 1.09; nm4:16 F = 0.95; nm4:8 F = 0.99; nm5:8 F = 1.10; nm6:16 F = 1.05; nm6:8 F = 0.99; nm7:16 F = 1.11; nm8:16 F = 1.07; nm9:16 F = 0.99
@@ -749,22 +753,14 @@ var policyTable = []policyEntry{
 	{Family: "gemm_6x64_avx512", Target: "dense", N: 64, PerMAC: 0.01041, PerOut: 0.04474, PerIn: 0.1561},
 	{Family: "gemm_6x64_avx512", Target: "dense", N: 96, PerMAC: 0.01367, PerOut: 0.06324, PerIn: 0.2462},
 	{Family: "gemm_6x64_avx512", Target: "dense", N: 128, PerMAC: 0.01038, PerOut: 0.0319, PerIn: 0.1857},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.03727, PerOut: 0, PerIn: 0},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.1063, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.02468, PerOut: 0, PerIn: 0.4804},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.06494, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.02516, PerOut: 0, PerIn: 0.7262},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.04906, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.02033, PerOut: 0.06764, PerIn: 0.7294},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.0426, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 6, PerMAC: 0.01683, PerOut: 0.486, PerIn: 1.154},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 6, PerMAC: 0.03643, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 8, PerMAC: 0.01816, PerOut: 0.3029, PerIn: 0.9351},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 8, PerMAC: 0.03139, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 12, PerMAC: 0.01815, PerOut: 0.3013, PerIn: 0.9354},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 12, PerMAC: 0.02841, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 16, PerMAC: 0.01804, PerOut: 0.3101, PerIn: 0.9543},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 16, PerMAC: 0.02691, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.03672, PerOut: 0, PerIn: 0},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.09332, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.02435, PerOut: 0, PerIn: 0.4925},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.05826, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.02497, PerOut: 0, PerIn: 0.7023},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.04523, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.02047, PerOut: 0.03149, PerIn: 0.693},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.03618, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.02882, PerOut: 0, PerIn: 0.4335},
 	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.0913, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.01993, PerOut: 0, PerIn: 0.5306},
@@ -781,22 +777,14 @@ var policyTable = []policyEntry{
 	{Family: "gemv_dense_avx512", Target: "dense", N: 12, PerMAC: 0.01764, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "gemv_dense_avx512", Target: "dense", N: 16, PerMAC: 0.00812, PerOut: 0.7924, PerIn: 0.9039},
 	{Family: "gemv_dense_avx512", Target: "dense", N: 16, PerMAC: 0.01708, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.3521, PerOut: 0.4112, PerIn: 0},
-	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.3682, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 2, PerMAC: 0.3483, PerOut: 0, PerIn: 5.148},
-	{Family: "gemv_dense_generic", Target: "dense", N: 2, PerMAC: 0.3761, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 3, PerMAC: 0.3521, PerOut: 0, PerIn: 3.363},
-	{Family: "gemv_dense_generic", Target: "dense", N: 3, PerMAC: 0.373, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.3561, PerOut: 0, PerIn: 2.128},
-	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.3735, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 6, PerMAC: 0.3123, PerOut: 4.43, PerIn: 5.611},
-	{Family: "gemv_dense_generic", Target: "dense", N: 6, PerMAC: 0.3722, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 8, PerMAC: 0.3175, PerOut: 3.973, PerIn: 4.756},
-	{Family: "gemv_dense_generic", Target: "dense", N: 8, PerMAC: 0.3724, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 12, PerMAC: 0.3214, PerOut: 3.626, PerIn: 4.085},
-	{Family: "gemv_dense_generic", Target: "dense", N: 12, PerMAC: 0.371, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 16, PerMAC: 0.3251, PerOut: 3.314, PerIn: 3.527},
-	{Family: "gemv_dense_generic", Target: "dense", N: 16, PerMAC: 0.3751, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.3496, PerOut: 0.09396, PerIn: 0},
+	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.366, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_generic", Target: "dense", N: 2, PerMAC: 0.3458, PerOut: 0, PerIn: 5.044},
+	{Family: "gemv_dense_generic", Target: "dense", N: 2, PerMAC: 0.366, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_generic", Target: "dense", N: 3, PerMAC: 0.3535, PerOut: 0, PerIn: 2.674},
+	{Family: "gemv_dense_generic", Target: "dense", N: 3, PerMAC: 0.3715, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.3544, PerOut: 0, PerIn: 1.83},
+	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.3697, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.1571, PerOut: 8.687, PerIn: 0.5142},
 	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.1764, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm1of4_gemv_avx512", Target: "nm1:4", N: 1, PerMAC: 0.05598, PerOut: 13.73, PerIn: 0.4379},

@@ -41,9 +41,10 @@ func NMPosBits(group int) int {
 // per C = 1..its widest, GemvShapes).
 const GemvMaxCols = 6
 
-// GemvMaxN is the N range the float32 GEMV families declare to dispatch: N above
-// GemvMaxCols runs as passes of up to GemvMaxCols columns over each L2-resident chunk of W
-// (asm/gemv.go), W read from memory once; above 16 the GEMM's register tiles win.
+// GemvMaxN is the widest N range a float32 GEMV family declares to dispatch
+// (GemvMaxNOf: AVX-512's): N above its widest kernel runs as passes of it over each
+// L2-resident chunk of W (asm/gemv.go), W read from memory once; at N = 16 the GEMM's
+// register tiles already win on 11008×4096.
 const GemvMaxN = 16
 
 // GemvUnitRows is the GEMV driver's work unit in rows: a multiple of every kernel's row group.

@@ -52,6 +52,19 @@ var GemvShapes = map[string][]GemvShape{
 	"neon":   {{4, 1, 4}, {4, 2, 2}, {4, 3, 1}, {4, 4, 1}},
 }
 
+// GemvMaxNOf is the N range isa's float32 GEMV family declares to dispatch: GemvMaxN where
+// passes beyond one were measured to beat the GEMM (AVX-512), else its widest kernel, one
+// pass, as before. AVX2 (Zen 5, 1 thread, sparsegen bench -isa avx2, one run each):
+// gemv_dense_avx2 chosen at N = 5..8 ran 12.4 ms against gemm_12x8_avx2's 11.2 at
+// 11008×4096×5 and 536 µs against 468 at 3072×768×8, so it stays at N ≤ 4; NEON is not
+// timed on hardware.
+func GemvMaxNOf(isa string) int {
+	if isa == "avx512" {
+		return GemvMaxN
+	}
+	return len(GemvShapes[isa])
+}
+
 // GemvPrefetch is the software prefetch of W per ISA (none where absent): every W row is
 // prefetched Dist bytes ahead, one hint per cache line streamed, non-temporal (NTA) where
 // that measured better. Zen 5, 1 thread, N = 1, 11008×4096 and 4096×11008, variants run
@@ -124,15 +137,15 @@ var Gemv = Family{
 		writeGemvKernels(&b, isa, gemvSymbols(isa, func(s GemvShape) string { return GemvFuncName(isa, s) }))
 		return b.String()
 	},
-	// One kernel per ISA: it runs N in passes of the C = 1..GemvMaxCols functions, declared
-	// up to GemvMaxN.
+	// One kernel per ISA: it runs N in passes of its widest kernel, declared up to
+	// GemvMaxNOf(isa).
 	Kernels: func(isa string) []Kernel {
 		if len(GemvShapes[isa]) == 0 {
 			return nil
 		}
 		syms := gemvSymbols(isa, func(s GemvShape) string { return GemvFuncName(isa, s) })
 		return []Kernel{{Kind: KindGEMV, Func: "genGemv", Symbols: syms, Format: "dense", Lanes: lanesOf(isa),
-			Rows: GemvUnitRows, MinN: 1, MaxN: GemvMaxN, ExactN: true}}
+			Rows: GemvUnitRows, MinN: 1, MaxN: GemvMaxNOf(isa), ExactN: true}}
 	},
 	Driver:    "asm/gemv.go (gemv_amd64.go, gemv_arm64.go register)",
 	Reference: "ref.Dense (ref/ref.go)",
