@@ -24,16 +24,6 @@ func gemvBF16AVX512R4C3(w *uint8, ldw int, rows int, k int, x *float32, y *float
 //go:noescape
 func gemvBF16AVX512R4C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
 
-// gemvBF16AVX512R4C5 computes y = epi(W·X) for rows dense rows of bf16 W (stride ldw elements) and 5 column(s) of an X panel, 4 rows at a time.
-//
-//go:noescape
-func gemvBF16AVX512R4C5(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
-
-// gemvBF16AVX512R4C6 computes y = epi(W·X) for rows dense rows of bf16 W (stride ldw elements) and 6 column(s) of an X panel, 4 rows at a time.
-//
-//go:noescape
-func gemvBF16AVX512R4C6(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
-
 // gemvBF16AVX512Features are the CPU features the gemvBF16AVX512 kernels use.
 const gemvBF16AVX512Features = FeatAVX512F
 
@@ -43,8 +33,6 @@ var gemvBF16AVX512Kernels = [gemvMaxCols]gemvLPGenKernel{
 	{rows: 4, cols: 2, fn: gemvBF16AVX512R4C2},
 	{rows: 4, cols: 3, fn: gemvBF16AVX512R4C3},
 	{rows: 4, cols: 4, fn: gemvBF16AVX512R4C4},
-	{rows: 4, cols: 5, fn: gemvBF16AVX512R4C5},
-	{rows: 4, cols: 6, fn: gemvBF16AVX512R4C6},
 }
 
 // gemvbf16AVX512Manifest describes the kernels asm registers from gemvbf16_avx512_amd64.s (DESIGN §5.8):
@@ -54,5 +42,5 @@ var gemvBF16AVX512Kernels = [gemvMaxCols]gemvLPGenKernel{
 //   - reference:   ref.Dense on W widened (formats.DenseLP.ToDense)
 //   - tests:       asm/gemvlp_test.go, dispatch/lowp_test.go
 var gemvbf16AVX512Manifest = []Desc{
-	{Name: "gemv_dense_bf16_avx512", Symbols: []string{"gemvBF16AVX512R4C1", "gemvBF16AVX512R4C2", "gemvBF16AVX512R4C3", "gemvBF16AVX512R4C4", "gemvBF16AVX512R4C5", "gemvBF16AVX512R4C6"}, Source: "gen/kernels/gemvlp.go gemvLPFamily", Format: "dense_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Rows: 4, MinN: 1, ExactN: true},
+	{Name: "gemv_dense_bf16_avx512", Symbols: []string{"gemvBF16AVX512R4C1", "gemvBF16AVX512R4C2", "gemvBF16AVX512R4C3", "gemvBF16AVX512R4C4"}, Source: "gen/kernels/gemvlp.go gemvLPFamily", Format: "dense_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Rows: 4, MinN: 1, ExactN: true},
 }

@@ -24,16 +24,6 @@ func gemvI8AVX512R4C3(w *uint8, ldw int, rows int, k int, x *float32, y *float32
 //go:noescape
 func gemvI8AVX512R4C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
 
-// gemvI8AVX512R4C5 computes y = epi(W·X) for rows dense rows of i8 W (stride ldw elements) and 5 column(s) of an X panel, 4 rows at a time.
-//
-//go:noescape
-func gemvI8AVX512R4C5(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
-
-// gemvI8AVX512R4C6 computes y = epi(W·X) for rows dense rows of i8 W (stride ldw elements) and 6 column(s) of an X panel, 4 rows at a time.
-//
-//go:noescape
-func gemvI8AVX512R4C6(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
-
 // gemvI8AVX512Features are the CPU features the gemvI8AVX512 kernels use.
 const gemvI8AVX512Features = FeatAVX512F
 
@@ -43,8 +33,6 @@ var gemvI8AVX512Kernels = [gemvMaxCols]gemvLPGenKernel{
 	{rows: 4, cols: 2, fn: gemvI8AVX512R4C2},
 	{rows: 4, cols: 3, fn: gemvI8AVX512R4C3},
 	{rows: 4, cols: 4, fn: gemvI8AVX512R4C4},
-	{rows: 4, cols: 5, fn: gemvI8AVX512R4C5},
-	{rows: 4, cols: 6, fn: gemvI8AVX512R4C6},
 }
 
 // gemvi8AVX512Manifest describes the kernels asm registers from gemvi8_avx512_amd64.s (DESIGN §5.8):
@@ -54,5 +42,5 @@ var gemvI8AVX512Kernels = [gemvMaxCols]gemvLPGenKernel{
 //   - reference:   ref.Dense on W widened (formats.DenseLP.ToDense)
 //   - tests:       asm/gemvlp_test.go, dispatch/lowp_test.go
 var gemvi8AVX512Manifest = []Desc{
-	{Name: "gemv_dense_i8_avx512", Symbols: []string{"gemvI8AVX512R4C1", "gemvI8AVX512R4C2", "gemvI8AVX512R4C3", "gemvI8AVX512R4C4", "gemvI8AVX512R4C5", "gemvI8AVX512R4C6"}, Source: "gen/kernels/gemvlp.go gemvLPFamily", Format: "dense_i8", ISA: AVX512, Features: FeatAVX512F, DType: "i8", Lanes: 16, Rows: 4, MinN: 1, ExactN: true},
+	{Name: "gemv_dense_i8_avx512", Symbols: []string{"gemvI8AVX512R4C1", "gemvI8AVX512R4C2", "gemvI8AVX512R4C3", "gemvI8AVX512R4C4"}, Source: "gen/kernels/gemvlp.go gemvLPFamily", Format: "dense_i8", ISA: AVX512, Features: FeatAVX512F, DType: "i8", Lanes: 16, Rows: 4, MinN: 1, ExactN: true},
 }

@@ -72,7 +72,7 @@ func TestGemvLPShapes(t *testing.T) {
 				t.Fatal(err)
 			}
 			wd := w.ToDense()
-			n := 1 + k%6
+			n := 1 + k%16
 			ldx, ldy := n, n
 			if k%4 == 1 {
 				ldx, ldy = n+2, n+1

@@ -134,7 +134,7 @@ var Gemv = Family{
 		fmt.Fprintf(&b, "// gemv%sFeatures are the CPU features the gemv%[1]s kernels use.\nconst gemv%[1]sFeatures = %[2]s\n\n", id, features)
 		fmt.Fprintf(&b, "// gemv%sLanes is the vector width in float32 lanes (the X panel's vector).\nconst gemv%[1]sLanes = %d\n\n", id, lanesOf(isa))
 		fmt.Fprintf(&b, "// gemv%sKernels lists the generated GEMV kernels by column count (index C−1): rows per group, function.\nvar gemv%[1]sKernels = [gemvMaxCols]gemvGenKernel{\n", id)
-		writeGemvKernels(&b, isa, gemvSymbols(isa, func(s GemvShape) string { return GemvFuncName(isa, s) }))
+		writeGemvKernels(&b, GemvShapes[isa], gemvSymbols(GemvShapes[isa], func(s GemvShape) string { return GemvFuncName(isa, s) }))
 		return b.String()
 	},
 	// One kernel per ISA: it runs N in passes of its widest kernel, declared up to
@@ -143,7 +143,7 @@ var Gemv = Family{
 		if len(GemvShapes[isa]) == 0 {
 			return nil
 		}
-		syms := gemvSymbols(isa, func(s GemvShape) string { return GemvFuncName(isa, s) })
+		syms := gemvSymbols(GemvShapes[isa], func(s GemvShape) string { return GemvFuncName(isa, s) })
 		return []Kernel{{Kind: KindGEMV, Func: "genGemv", Symbols: syms, Format: "dense", Lanes: lanesOf(isa),
 			Rows: GemvUnitRows, MinN: 1, MaxN: GemvMaxNOf(isa), ExactN: true}}
 	},
@@ -154,10 +154,10 @@ var Gemv = Family{
 
 func init() { Register(Gemv) }
 
-// gemvSymbols names isa's GEMV functions in GemvShapes order (column counts 1, 2, …).
-func gemvSymbols(isa string, name func(GemvShape) string) []string {
+// gemvSymbols names the GEMV functions of shapes in order (column counts 1, 2, …).
+func gemvSymbols(shapes []GemvShape, name func(GemvShape) string) []string {
 	var syms []string
-	for _, s := range GemvShapes[isa] {
+	for _, s := range shapes {
 		syms = append(syms, name(s))
 	}
 	return syms
@@ -165,8 +165,8 @@ func gemvSymbols(isa string, name func(GemvShape) string) []string {
 
 // writeGemvKernels writes the entries and closing brace of a generated GEMV kernel table:
 // rows per group, columns and function of each of isa's shapes.
-func writeGemvKernels(b *strings.Builder, isa string, syms []string) {
-	for i, s := range GemvShapes[isa] {
+func writeGemvKernels(b *strings.Builder, shapes []GemvShape, syms []string) {
+	for i, s := range shapes {
 		fmt.Fprintf(b, "\t{rows: %d, cols: %d, fn: %s},\n", s.R, s.C, syms[i])
 	}
 	b.WriteString("}\n")
