@@ -26,9 +26,13 @@ const csrGroups = 3
 // bakedLayout is the version of the baked CSR kernels' value order and panel (gen/kernels.BakedLayout).
 const bakedLayout = 1
 
-// gemvMaxN is the widest GEMV kernel in columns (gen/kernels.GemvMaxCols): the N range
-// the GEMV families declare to dispatch (they run any N).
-const gemvMaxN = 4
+// gemvMaxCols is the widest GEMV kernel in columns (gen/kernels.GemvMaxCols): a call runs
+// N in passes of up to gemvMaxCols.
+const gemvMaxCols = 6
+
+// gemvMaxN is the N range the float32 GEMV families declare to dispatch
+// (gen/kernels.GemvMaxN; they run any N).
+const gemvMaxN = 16
 
 // gemvUnitRows is the GEMV work unit in rows (gen/kernels.GemvUnitRows).
 const gemvUnitRows = 4
@@ -48,4 +52,4 @@ func nmPosBits(group int) int {
 // ContractHash identifies this contract: kernels generated into another package carry the
 // hash of the contract they were generated against, and RegisterGenerated refuses a
 // different one (DESIGN §5.11).
-const ContractHash = "bcb63a475546d266"
+const ContractHash = "be9eb2113de35acb"

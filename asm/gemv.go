@@ -15,12 +15,18 @@ import (
 // line; the kernel streams R rows at once (R·U independent FMA chains per column), X loaded
 // once per row group, a horizontal sum per row and the CSR family's fused epilogue.
 //
-// Columns run in passes of up to 4 (one generated kernel per column count C = 1..4); a pass
-// reads X from a panel of whole vectors (gen/kernels/gemv.go), except at N = 1 with a
-// contiguous X column, which the kernel reads in place (its last vector masked). Rows run in
-// chunks of about gemvChunkBytes of W, every pass over a chunk before the next (a chunk
-// stays in L2 between passes; a call stays short). The sum's order depends on K and the ISA
-// only: not on N, on the chunking or on the unit range a thread runs.
+// Columns run in passes of up to the ISA's widest kernel (one generated kernel per column
+// count C = 1..6 on AVX-512, 1..4 on AVX2 and NEON); a pass reads X from a panel of whole
+// vectors (gen/kernels/gemv.go), except at N = 1 with a contiguous X column, which the
+// kernel reads in place (its last vector masked). Rows run in chunks of about
+// gemvChunkBytes of W, K in blocks of gemvKBlock, every pass over a block before the next (W
+// read from memory once, by the first pass; the block stays in L2 and the pass's X block in
+// L1; a call stays short). gemv_dense_avx512 declares N ≤ gemvMaxN (16), the others N ≤ 4
+// (gen/kernels.GemvMaxNOf): dispatch runs dense W there where the cost model prices them
+// cheapest. Any N runs correctly. The sum's order depends on K, the ISA
+// and the width of the pass a column falls in (its kernel's U chains per row; that is, on N,
+// as it did before N > 4 was declared): not on the row chunking or on the unit range a
+// thread runs.
 
 // gemvFunc is a generated GEMV kernel.
 type gemvFunc func(w *float32, ldw, rows, k int, x, y *float32, ldy, flags int, bias *float32, lo, hi float32)
@@ -31,16 +37,31 @@ type gemvGenKernel struct {
 	fn         gemvFunc
 }
 
-// gemvUnitRows, the rows per work unit (a multiple of every kernel's row group), and
-// gemvMaxN, the widest kernel in columns, are in the generated contract.go.
+// gemvUnitRows, the rows per work unit (a multiple of every kernel's row group),
+// gemvMaxCols, the widest kernel in columns, and gemvMaxN, the widest N range a family
+// declares, are in the generated contract.go.
 
 // gemvChunkBytes bounds the W bytes of one kernel call.
 const gemvChunkBytes = 256 << 10
 
 // gemvSpec is one GEMV family: the generated kernels of one ISA (or none: pure Go).
 type gemvSpec struct {
-	Desc                         // Lanes: the X panel's vector width (0 for the pure-Go kernel)
-	kern [gemvMaxN]gemvGenKernel // by column count − 1; fn nil: pure Go
+	Desc                            // Lanes: the X panel's vector width (0 for the pure-Go kernel)
+	kern [gemvMaxCols]gemvGenKernel // by column count − 1; fn nil: pure Go, or wider than the ISA's widest
+}
+
+// gemvWidest is the widest kernel of a generated table in columns: the columns of a pass.
+func gemvWidest[K any](kern []K, has func(K) bool) int {
+	c := 0
+	for c < len(kern) && has(kern[c]) {
+		c++
+	}
+	return c
+}
+
+// cols is the widest kernel of s in columns.
+func (s *gemvSpec) cols() int {
+	return gemvWidest(s.kern[:], func(k gemvGenKernel) bool { return k.fn != nil })
 }
 
 var gemvSpecs []*gemvSpec
@@ -55,11 +76,11 @@ func registerGemv(s *gemvSpec) {
 
 func init() {
 	registerGemv(&gemvSpec{Desc: Desc{Name: "gemv_dense_generic", Source: "asm/gemv.go gemvGo", Format: "dense", ISA: Generic,
-		DType: "float32", Rows: gemvUnitRows, MinN: 1, MaxN: gemvMaxN, ExactN: true}})
+		DType: "float32", Rows: gemvUnitRows, MinN: 1, MaxN: 4, ExactN: true}}) // not timed against the GEMM beyond N = 4
 }
 
 // registerGemvGen registers the GEMV family of a generated manifest on its kernels.
-func registerGemvGen(m []Desc, kern [gemvMaxN]gemvGenKernel) {
+func registerGemvGen(m []Desc, kern [gemvMaxCols]gemvGenKernel) {
 	for _, d := range m {
 		registerGemv(&gemvSpec{Desc: d, kern: kern})
 	}
@@ -128,45 +149,80 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 		activateTile(post, y, ldy, r0, r1, 0, n)
 		return nil
 	}
-	gx := newGemvX(&g.pool, x, ldx, g.k, n, s.Lanes)
+	cw := s.cols()
+	gx := newGemvX(&g.pool, x, ldx, g.k, n, s.Lanes, cw)
 	defer gx.put()
 	chunk := max(gemvUnitRows, gemvChunkBytes/(4*max(g.ldw, 1))&^(gemvUnitRows-1))
+	kb := gemvKBlock(g.k)
 	for rs := r0; rs < r1; rs += chunk {
 		re := min(rs+chunk, r1)
-		wp := &gemvDummy
-		if g.k > 0 {
-			wp = &g.w[rs*g.ldw]
-		}
 		bptr := &gemvDummy
 		if flags&epiBias != 0 {
 			bptr = &bias[rs]
 		}
-		for j0 := 0; j0 < n; j0 += 4 {
-			c := min(4, n-j0)
-			s.kern[c-1].fn(wp, g.ldw, re-rs, g.k, gx.pass(j0), &y[rs*ldy+j0], ldy, flags, bptr, lo, hi)
+		// K blocks: the first adds the caller's old Y (first), later ones the partial sum
+		// stored by the one before (epiLoadY), the last one bias and clamp (last).
+		for k0 := 0; k0 == 0 || k0 < g.k; k0 += kb {
+			kl := min(kb, g.k-k0)
+			fl := first
+			if k0 > 0 {
+				fl = epiLoadY
+			}
+			if k0+kl == g.k {
+				fl |= last
+			}
+			wp := &gemvDummy
+			if kl > 0 {
+				wp = &g.w[rs*g.ldw+k0]
+			}
+			for j0 := 0; j0 < n; j0 += cw {
+				c := min(cw, n-j0)
+				s.kern[c-1].fn(wp, g.ldw, re-rs, kl, gx.passAt(j0, k0), &y[rs*ldy+j0], ldy, fl, bptr, lo, hi)
+			}
 		}
 		activateTile(post, y, ldy, rs, re, 0, n)
 	}
 	return nil
 }
 
+// gemvKBlockFloats bounds the K block of one GEMV kernel call, so that a pass's X block (up
+// to gemvMaxCols columns of it: 24 KiB) stays in L1 while the rows of a chunk of W stream
+// past it; unblocked, every pass read its whole X panel (96 KiB at K = 4096 and 6 columns)
+// from L2 once per row group besides W's rows. Zen 5, 1 thread, 11008×4096, go test -bench
+// Gemv, one run each on a shared machine: N = 8 13.6 → 9.8 ms, N = 16 16.2 → 14.4 ms
+// (passes of 4 then); 512 and 256 were no faster.
+const gemvKBlockFloats = 1024
+
+// gemvKBlock is the K block of the GEMV calls on a K-column W: K itself up to
+// gemvKBlockFloats, else K cut into equal blocks rounded up to 64 floats (a whole main-loop
+// step of every ISA, so only the last block has a tail). It depends on K alone.
+func gemvKBlock(k int) int {
+	if k <= gemvKBlockFloats {
+		return max(k, 1)
+	}
+	nb := (k + gemvKBlockFloats - 1) / gemvKBlockFloats
+	return ((k+nb-1)/nb + 63) &^ 63
+}
+
 // gemvX is the X of one GEMV call as its kernels read it, pass by pass (pass p: columns
-// [4p, min(4p+4, n))): in place when it is one contiguous column, else packed once into
-// the passes' panels (packGemvPanels) in a pooled buffer that put returns to the pool.
+// [cw·p, min(cw·p+cw, n)), cw the widest kernel's columns): in place when it is one
+// contiguous column, else packed once into the passes' panels (packGemvPanels) in a pooled
+// buffer that put returns to the pool.
 type gemvX struct {
 	x, panel []float32
 	stride   int // floats per column of a panel: K rounded up to whole vectors
+	n, cw    int // columns; columns per pass
 	inPlace  bool
 	pool     *sync.Pool
 	bp       *[]float32 // the pooled panel buffer, nil when none
 }
 
-func newGemvX(pool *sync.Pool, x []float32, ldx, k, n, lanes int) gemvX {
-	g := gemvX{x: x, stride: (k + lanes - 1) / lanes * lanes, inPlace: n == 1 && ldx == 1, pool: pool}
+func newGemvX(pool *sync.Pool, x []float32, ldx, k, n, lanes, cw int) gemvX {
+	g := gemvX{x: x, stride: (k + lanes - 1) / lanes * lanes, n: n, cw: cw, inPlace: n == 1 && ldx == 1, pool: pool}
 	if !g.inPlace && k > 0 {
 		g.bp = pooledFloats(pool, g.stride*n)
 		g.panel = *g.bp
-		packGemvPanels(g.panel, x, ldx, k, n, lanes)
+		packGemvPanels(g.panel, x, ldx, k, n, lanes, cw)
 	}
 	return g
 }
@@ -179,14 +235,20 @@ func (g gemvX) put() {
 }
 
 // pass is the X the kernels read for the pass starting at column j0 (a dummy when K = 0).
-func (g gemvX) pass(j0 int) *float32 {
+func (g gemvX) pass(j0 int) *float32 { return g.passAt(j0, 0) }
+
+// passAt is the X of the pass starting at column j0 from row k0 of X, a multiple of the
+// vector width (a dummy when K = 0): in a pass's panel of c columns, vector v starts at
+// v·c·L floats.
+func (g gemvX) passAt(j0, k0 int) *float32 {
 	switch {
 	case g.stride == 0:
 		return &gemvDummy
 	case g.inPlace:
-		return &g.x[0]
+		return &g.x[k0]
 	}
-	return &g.panel[g.stride*j0]
+	c := min(g.cw, g.n-j0)
+	return &g.panel[g.stride*j0+k0*c]
 }
 
 // pooledFloats takes a buffer of at least n floats from pool, or makes one (a smaller one
@@ -255,12 +317,12 @@ func clampNaN(s, lo, hi float32) float32 {
 }
 
 // packGemvPanels copies X (k×n, stride ldx) into the panels the GEMV kernels read: pass p
-// covers columns [4p, min(4p+4, n)), vector v of the pass holds X[vL : vL+L, col] for each
+// covers columns [cw·p, min(cw·p+cw, n)), vector v of the pass holds X[vL : vL+L, col] for each
 // of its c columns in turn, zero past k (the float32 and the low-precision GEMV alike).
-func packGemvPanels(panel, x []float32, ldx, k, n, L int) {
+func packGemvPanels(panel, x []float32, ldx, k, n, L, cw int) {
 	nv := (k + L - 1) / L
-	for j0 := 0; j0 < n; j0 += 4 {
-		c := min(4, n-j0)
+	for j0 := 0; j0 < n; j0 += cw {
+		c := min(cw, n-j0)
 		pp := panel[nv*L*j0 : nv*L*(j0+c)]
 		for v := 0; v < nv; v++ {
 			for cc := 0; cc < c; cc++ {

@@ -31,7 +31,7 @@ const gemvAVX2Features = FeatAVX2 | FeatFMA
 const gemvAVX2Lanes = 8
 
 // gemvAVX2Kernels lists the generated GEMV kernels by column count (index C−1): rows per group, function.
-var gemvAVX2Kernels = [4]gemvGenKernel{
+var gemvAVX2Kernels = [gemvMaxCols]gemvGenKernel{
 	{rows: 4, cols: 1, fn: gemvAVX2R4C1},
 	{rows: 4, cols: 2, fn: gemvAVX2R4C2},
 	{rows: 2, cols: 3, fn: gemvAVX2R2C3},

@@ -24,6 +24,16 @@ func gemvAVX512R4C3(w *float32, ldw int, rows int, k int, x *float32, y *float32
 //go:noescape
 func gemvAVX512R4C4(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
+// gemvAVX512R4C5 computes y = epi(W·X) for rows dense rows of W (stride ldw) and 5 column(s) of an X panel, 4 rows at a time.
+//
+//go:noescape
+func gemvAVX512R4C5(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// gemvAVX512R4C6 computes y = epi(W·X) for rows dense rows of W (stride ldw) and 6 column(s) of an X panel, 4 rows at a time.
+//
+//go:noescape
+func gemvAVX512R4C6(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
 // gemvAVX512Features are the CPU features the gemvAVX512 kernels use.
 const gemvAVX512Features = FeatAVX512F
 
@@ -31,11 +41,13 @@ const gemvAVX512Features = FeatAVX512F
 const gemvAVX512Lanes = 16
 
 // gemvAVX512Kernels lists the generated GEMV kernels by column count (index C−1): rows per group, function.
-var gemvAVX512Kernels = [4]gemvGenKernel{
+var gemvAVX512Kernels = [gemvMaxCols]gemvGenKernel{
 	{rows: 4, cols: 1, fn: gemvAVX512R4C1},
 	{rows: 4, cols: 2, fn: gemvAVX512R4C2},
 	{rows: 4, cols: 3, fn: gemvAVX512R4C3},
 	{rows: 4, cols: 4, fn: gemvAVX512R4C4},
+	{rows: 4, cols: 5, fn: gemvAVX512R4C5},
+	{rows: 4, cols: 6, fn: gemvAVX512R4C6},
 }
 
 // gemvAVX512Manifest describes the kernels asm registers from gemv_avx512_amd64.s (DESIGN §5.8):
@@ -45,5 +57,5 @@ var gemvAVX512Kernels = [4]gemvGenKernel{
 //   - reference:   ref.Dense (ref/ref.go)
 //   - tests:       asm/gemv_test.go, asm/gemv_guard_test.go, dispatch/gemv_test.go
 var gemvAVX512Manifest = []Desc{
-	{Name: "gemv_dense_avx512", Symbols: []string{"gemvAVX512R4C1", "gemvAVX512R4C2", "gemvAVX512R4C3", "gemvAVX512R4C4"}, Source: "gen/kernels/gemv.go genGemv", Format: "dense", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Rows: 4, MinN: 1, MaxN: 4, ExactN: true},
+	{Name: "gemv_dense_avx512", Symbols: []string{"gemvAVX512R4C1", "gemvAVX512R4C2", "gemvAVX512R4C3", "gemvAVX512R4C4", "gemvAVX512R4C5", "gemvAVX512R4C6"}, Source: "gen/kernels/gemv.go genGemv", Format: "dense", ISA: AVX512, Features: FeatAVX512F, DType: "float32", Lanes: 16, Rows: 4, MinN: 1, MaxN: 16, ExactN: true},
 }

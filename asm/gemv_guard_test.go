@@ -75,7 +75,7 @@ func TestGemvKernelGuard(t *testing.T) {
 		L := s.Lanes
 		cases := 0
 		for _, side := range []guardSide{guardAfter, guardBefore} {
-			for c := 1; c <= 4; c++ {
+			for c := 1; c <= s.cols(); c++ {
 				kn := s.kern[c-1]
 				if kn.cols != c {
 					t.Fatalf("%s: kernel %d has %d columns", s.Name, c-1, kn.cols)

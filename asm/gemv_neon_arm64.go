@@ -31,7 +31,7 @@ const gemvNEONFeatures = FeatASIMD
 const gemvNEONLanes = 4
 
 // gemvNEONKernels lists the generated GEMV kernels by column count (index C−1): rows per group, function.
-var gemvNEONKernels = [4]gemvGenKernel{
+var gemvNEONKernels = [gemvMaxCols]gemvGenKernel{
 	{rows: 4, cols: 1, fn: gemvNEONR4C1},
 	{rows: 4, cols: 2, fn: gemvNEONR4C2},
 	{rows: 4, cols: 3, fn: gemvNEONR4C3},

@@ -71,8 +71,9 @@ func gemvCase(t *testing.T, what string, kern Kernel, w *formats.Dense, r *rand.
 
 // TestGemvShapes: every K from 1 to past two main-loop steps (every residue mod the vector
 // width, K < one vector, the single-vector steps), M around the row group (1, R−1, R, R+1,
-// odd), N = 1..6 (every column pass and 4 + the rest), strided X and Y, W stored with a
-// stride > K, every epilogue.
+// odd), N = 1..16 (every column count of a pass, and passes of the widest plus the rest),
+// strided X and Y, W stored with a stride > K, every epilogue; then K past one K block
+// (gemvKBlock: the partial sums of each block go through Y) at N up to 16.
 func TestGemvShapes(t *testing.T) {
 	for _, s := range gemvRunnable(t) {
 		r := rand.New(rand.NewPCG(21, 0))
@@ -85,7 +86,7 @@ func TestGemvShapes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := 1 + k%6
+			n := 1 + k%16
 			ldx, ldy := n, n
 			if k%4 == 1 {
 				ldx, ldy = n+2, n+1
@@ -116,6 +117,26 @@ func TestGemvShapes(t *testing.T) {
 						cases++
 					}
 				}
+			}
+		}
+		// K blocks: K around one and two blocks and ragged, M = 9, N = 1..16, every epilogue.
+		for _, k := range []int{gemvKBlockFloats, gemvKBlockFloats + 1, 2*gemvKBlockFloats + 67, 3001} {
+			if gemvKBlock(k) >= k && k > gemvKBlockFloats {
+				t.Fatalf("K = %d: one block of %d", k, gemvKBlock(k))
+			}
+			w := randDense(r, 9, k, k+5)
+			kern, err := packGemv(s, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			es := epis(9)
+			for n := 1; n <= 16; n++ {
+				ldx, ldy := n, n
+				if n%3 == 0 {
+					ldx, ldy = n+3, n+2
+				}
+				gemvCase(t, fmt.Sprintf("%s M=9 K=%d N=%d", s.Name, k, n), kern, w, r, n, ldx, ldy, es[(n+k)%len(es)])
+				cases++
 			}
 		}
 		t.Logf("%s: %d cases", s.Name, cases)
@@ -201,7 +222,7 @@ func BenchmarkGemv(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			for _, n := range []int{1, 2, 4} {
+			for _, n := range []int{1, 2, 4, 5, 6, 7, 8, 12, 16} {
 				x := make([]float32, sh[1]*n)
 				for i := range x {
 					x[i] = float32(r.NormFloat64())

@@ -28,7 +28,7 @@ func gemvBF16AVX2R2C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32
 const gemvBF16AVX2Features = FeatAVX2 | FeatFMA
 
 // gemvBF16AVX2Kernels lists the generated bf16 GEMV kernels by column count (index C−1): rows per group, function.
-var gemvBF16AVX2Kernels = [4]gemvLPGenKernel{
+var gemvBF16AVX2Kernels = [gemvMaxCols]gemvLPGenKernel{
 	{rows: 4, cols: 1, fn: gemvBF16AVX2R4C1},
 	{rows: 4, cols: 2, fn: gemvBF16AVX2R4C2},
 	{rows: 2, cols: 3, fn: gemvBF16AVX2R2C3},

@@ -28,7 +28,7 @@ func gemvBF16AVX512R4C4(w *uint8, ldw int, rows int, k int, x *float32, y *float
 const gemvBF16AVX512Features = FeatAVX512F
 
 // gemvBF16AVX512Kernels lists the generated bf16 GEMV kernels by column count (index C−1): rows per group, function.
-var gemvBF16AVX512Kernels = [4]gemvLPGenKernel{
+var gemvBF16AVX512Kernels = [gemvMaxCols]gemvLPGenKernel{
 	{rows: 4, cols: 1, fn: gemvBF16AVX512R4C1},
 	{rows: 4, cols: 2, fn: gemvBF16AVX512R4C2},
 	{rows: 4, cols: 3, fn: gemvBF16AVX512R4C3},

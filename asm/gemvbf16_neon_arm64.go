@@ -28,7 +28,7 @@ func gemvBF16NEONR4C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32
 const gemvBF16NEONFeatures = FeatASIMD
 
 // gemvBF16NEONKernels lists the generated bf16 GEMV kernels by column count (index C−1): rows per group, function.
-var gemvBF16NEONKernels = [4]gemvLPGenKernel{
+var gemvBF16NEONKernels = [gemvMaxCols]gemvLPGenKernel{
 	{rows: 4, cols: 1, fn: gemvBF16NEONR4C1},
 	{rows: 4, cols: 2, fn: gemvBF16NEONR4C2},
 	{rows: 4, cols: 3, fn: gemvBF16NEONR4C3},

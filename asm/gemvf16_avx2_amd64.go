@@ -28,7 +28,7 @@ func gemvF16AVX2R2C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32,
 const gemvF16AVX2Features = FeatAVX2 | FeatF16C | FeatFMA
 
 // gemvF16AVX2Kernels lists the generated f16 GEMV kernels by column count (index C−1): rows per group, function.
-var gemvF16AVX2Kernels = [4]gemvLPGenKernel{
+var gemvF16AVX2Kernels = [gemvMaxCols]gemvLPGenKernel{
 	{rows: 4, cols: 1, fn: gemvF16AVX2R4C1},
 	{rows: 4, cols: 2, fn: gemvF16AVX2R4C2},
 	{rows: 2, cols: 3, fn: gemvF16AVX2R2C3},

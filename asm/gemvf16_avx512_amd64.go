@@ -28,7 +28,7 @@ func gemvF16AVX512R4C4(w *uint8, ldw int, rows int, k int, x *float32, y *float3
 const gemvF16AVX512Features = FeatAVX512F
 
 // gemvF16AVX512Kernels lists the generated f16 GEMV kernels by column count (index C−1): rows per group, function.
-var gemvF16AVX512Kernels = [4]gemvLPGenKernel{
+var gemvF16AVX512Kernels = [gemvMaxCols]gemvLPGenKernel{
 	{rows: 4, cols: 1, fn: gemvF16AVX512R4C1},
 	{rows: 4, cols: 2, fn: gemvF16AVX512R4C2},
 	{rows: 4, cols: 3, fn: gemvF16AVX512R4C3},

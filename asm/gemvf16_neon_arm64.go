@@ -28,7 +28,7 @@ func gemvF16NEONR4C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32,
 const gemvF16NEONFeatures = FeatASIMD
 
 // gemvF16NEONKernels lists the generated f16 GEMV kernels by column count (index C−1): rows per group, function.
-var gemvF16NEONKernels = [4]gemvLPGenKernel{
+var gemvF16NEONKernels = [gemvMaxCols]gemvLPGenKernel{
 	{rows: 4, cols: 1, fn: gemvF16NEONR4C1},
 	{rows: 4, cols: 2, fn: gemvF16NEONR4C2},
 	{rows: 4, cols: 3, fn: gemvF16NEONR4C3},

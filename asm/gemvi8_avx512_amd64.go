@@ -28,7 +28,7 @@ func gemvI8AVX512R4C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32
 const gemvI8AVX512Features = FeatAVX512F
 
 // gemvI8AVX512Kernels lists the generated i8 GEMV kernels by column count (index C−1): rows per group, function.
-var gemvI8AVX512Kernels = [4]gemvLPGenKernel{
+var gemvI8AVX512Kernels = [gemvMaxCols]gemvLPGenKernel{
 	{rows: 4, cols: 1, fn: gemvI8AVX512R4C1},
 	{rows: 4, cols: 2, fn: gemvI8AVX512R4C2},
 	{rows: 4, cols: 3, fn: gemvI8AVX512R4C3},

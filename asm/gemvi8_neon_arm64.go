@@ -28,7 +28,7 @@ func gemvI8NEONR4C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, 
 const gemvI8NEONFeatures = FeatASIMD
 
 // gemvI8NEONKernels lists the generated i8 GEMV kernels by column count (index C−1): rows per group, function.
-var gemvI8NEONKernels = [4]gemvLPGenKernel{
+var gemvI8NEONKernels = [gemvMaxCols]gemvLPGenKernel{
 	{rows: 4, cols: 1, fn: gemvI8NEONR4C1},
 	{rows: 4, cols: 2, fn: gemvI8NEONR4C2},
 	{rows: 4, cols: 3, fn: gemvI8NEONR4C3},

@@ -40,9 +40,9 @@ const gemvLPAlign = 64
 // gemvLPSpec is one low-precision GEMV family: a dtype and the kernels of one ISA (or none:
 // pure Go).
 type gemvLPSpec struct {
-	Desc                     // Lanes: the X panel's vector width (0 for the pure-Go kernel)
-	dtype formats.DType      // the stored type (Desc.DType spells it)
-	kern  [4]gemvLPGenKernel // by column count − 1; fn nil: pure Go
+	Desc                               // Lanes: the X panel's vector width (0 for the pure-Go kernel)
+	dtype formats.DType                // the stored type (Desc.DType spells it)
+	kern  [gemvMaxCols]gemvLPGenKernel // by column count − 1; fn nil: pure Go
 }
 
 // LPFormat is the asm.Family.Format of the families that take a formats.DenseLP of dtype t:
@@ -62,7 +62,7 @@ func registerGemvLP(s *gemvLPSpec) {
 
 // registerGemvLPGen registers the low-precision GEMV family of a generated manifest on its
 // kernels.
-func registerGemvLPGen(m []Desc, kern [4]gemvLPGenKernel) {
+func registerGemvLPGen(m []Desc, kern [gemvMaxCols]gemvLPGenKernel) {
 	for _, d := range m {
 		t, err := formats.ParseDType(d.DType)
 		if err != nil {
@@ -171,7 +171,8 @@ func (g *gemvLPKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n
 		return nil
 	}
 	// The X panels of every pass, as the float32 GEMV packs them.
-	gx := newGemvX(&g.pool, x, ldx, g.k, n, s.Lanes)
+	cw := gemvWidest(s.kern[:], func(k gemvLPGenKernel) bool { return k.fn != nil })
+	gx := newGemvX(&g.pool, x, ldx, g.k, n, s.Lanes, cw)
 	defer gx.put()
 	eb := s.dtype.Bytes()
 	chunk := max(gemvUnitRows, gemvChunkBytes/(eb*max(g.ldw, 1))&^(gemvUnitRows-1))
@@ -188,8 +189,8 @@ func (g *gemvLPKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n
 		if g.scale != nil {
 			sptr = &g.scale[rs]
 		}
-		for j0 := 0; j0 < n; j0 += 4 {
-			c := min(4, n-j0)
+		for j0 := 0; j0 < n; j0 += cw {
+			c := min(cw, n-j0)
 			s.kern[c-1].fn(wp, g.ldw, re-rs, g.k, gx.pass(j0), &y[rs*ldy+j0], ldy, flags, bptr, sptr, lo, hi)
 		}
 		if post != ref.ActNone {

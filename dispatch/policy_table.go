@@ -34,14 +34,27 @@ package dispatch
 // nm4of8_r1_t64_avx2, nm4of8_r2_t32_avx2, nm4of8_r4_t16_avx2, nm_any_r1_t64_avx2, nm_any_r2_t32_avx2,
 // nm_any_r4_t16_avx2.
 //
+// Re-timed 2026-12-07 by TestPolicyTable -update-families "^gemv_dense_(avx2|avx512|generic)$" on
+// amd64 "AMD EPYC" with features AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ+F16C, go1.26.8, on the
+// same training set (their entries replaced, the others kept): gemv_dense_avx2, gemv_dense_avx512,
+// gemv_dense_generic.
+//
+// Re-timed 2026-12-07 by TestPolicyTable -update-families "^gemv_dense_avx512$" on amd64 "AMD EPYC"
+// with features AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ+F16C, go1.26.8, on the same training set
+// (their entries replaced, the others kept): gemv_dense_avx512.
+//
+// Re-timed 2026-12-07 by TestPolicyTable -update-families "^gemv_dense_(avx2|generic)$" on amd64 "AMD
+// EPYC" with features AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ+F16C, go1.26.8, on the same training
+// set (their entries replaced, the others kept): gemv_dense_avx2, gemv_dense_generic.
+//
 // Thresholds that follow (PerOut and PerIn ignored), per ISA and policy point N: dense wins over CSR above
 // density D; BSR R×C wins over CSR when its fill (nnz/slots) exceeds F; N:M wins over CSR
 // when nnz/slots exceeds F (a conforming matrix with every slot used has 1).
 //
-//	generic N = 1    dense D = 9%; bsr1x4 F = 0.85; bsr2x1 F = 0.51; bsr4x1 F = 0.40; bsr4x4 F = 0.46; bsr8x1 F = 0.34; nm10:16 F = 0.77; nm11:16 F = 0.70; nm12:16 F = 0.90; nm1:4 F = 0.86; nm2:4 F = 0.85; nm2:8 F = 0.86; nm3:4 F = 0.83; nm3:8 F = 0.90; nm4:16 F = 0.86; nm4:8 F = 0.86; nm5:8 F = 0.84; nm6:16 F = 0.86; nm6:8 F = 0.84; nm7:16 F = 0.85; nm8:16 F = 0.85; nm9:16 F = 0.84
-//	generic N = 2    dense D = 19%; bsr1x4 F = 0.87; bsr2x1 F = 0.59; bsr4x1 F = 0.49; bsr4x4 F = 0.48; bsr8x1 F = 0.42; nm10:16 F = 0.89; nm11:16 F = 0.63; nm12:16 F = 0.99; nm1:4 F = 0.97; nm2:4 F = 0.95; nm2:8 F = 0.95; nm3:4 F = 0.90; nm3:8 F = 0.98; nm4:16 F = 0.92; nm4:8 F = 0.94; nm5:8 F = 0.94; nm6:16 F = 0.93; nm6:8 F = 0.93; nm7:16 F = 0.94; nm8:16 F = 0.94; nm9:16 F = 0.94
-//	generic N = 3    dense D = 28%; bsr1x4 F = 0.90; bsr2x1 F = 0.65; bsr4x1 F = 0.57; bsr4x4 F = 0.55; bsr8x1 F = 0.48; nm10:16 F = 1.00; nm11:16 F = 0.83; nm12:16 F = 1.08; nm1:4 F = 0.99; nm2:4 F = 0.99; nm2:8 F = 0.99; nm3:4 F = 0.96; nm3:8 F = 1.08; nm4:16 F = 0.99; nm4:8 F = 0.99; nm5:8 F = 0.99; nm6:16 F = 1.01; nm6:8 F = 1.00; nm7:16 F = 1.00; nm8:16 F = 0.98; nm9:16 F = 0.99
-//	generic N = 4    dense D = 37%; bsr1x4 F = 0.97; bsr2x1 F = 0.72; bsr4x1 F = 0.64; bsr4x4 F = 0.63; bsr8x1 F = 0.55; nm10:16 F = 0.89; nm11:16 F = 0.90; nm12:16 F = 1.11; nm1:4 F = 1.05; nm2:4 F = 1.06; nm2:8 F = 1.07; nm3:4 F = 1.04; nm3:8 F = 1.15; nm4:16 F = 1.04; nm4:8 F = 1.06; nm5:8 F = 1.06; nm6:16 F = 1.07; nm6:8 F = 1.08; nm7:16 F = 1.08; nm8:16 F = 1.05; nm9:16 F = 1.06
+//	generic N = 1    dense D = 8%; bsr1x4 F = 0.85; bsr2x1 F = 0.51; bsr4x1 F = 0.40; bsr4x4 F = 0.46; bsr8x1 F = 0.34; nm10:16 F = 0.77; nm11:16 F = 0.70; nm12:16 F = 0.90; nm1:4 F = 0.86; nm2:4 F = 0.85; nm2:8 F = 0.86; nm3:4 F = 0.83; nm3:8 F = 0.90; nm4:16 F = 0.86; nm4:8 F = 0.86; nm5:8 F = 0.84; nm6:16 F = 0.86; nm6:8 F = 0.84; nm7:16 F = 0.85; nm8:16 F = 0.85; nm9:16 F = 0.84
+//	generic N = 2    dense D = 17%; bsr1x4 F = 0.87; bsr2x1 F = 0.59; bsr4x1 F = 0.49; bsr4x4 F = 0.48; bsr8x1 F = 0.42; nm10:16 F = 0.89; nm11:16 F = 0.63; nm12:16 F = 0.99; nm1:4 F = 0.97; nm2:4 F = 0.95; nm2:8 F = 0.95; nm3:4 F = 0.90; nm3:8 F = 0.98; nm4:16 F = 0.92; nm4:8 F = 0.94; nm5:8 F = 0.94; nm6:16 F = 0.93; nm6:8 F = 0.93; nm7:16 F = 0.94; nm8:16 F = 0.94; nm9:16 F = 0.94
+//	generic N = 3    dense D = 26%; bsr1x4 F = 0.90; bsr2x1 F = 0.65; bsr4x1 F = 0.57; bsr4x4 F = 0.55; bsr8x1 F = 0.48; nm10:16 F = 1.00; nm11:16 F = 0.83; nm12:16 F = 1.08; nm1:4 F = 0.99; nm2:4 F = 0.99; nm2:8 F = 0.99; nm3:4 F = 0.96; nm3:8 F = 1.08; nm4:16 F = 0.99; nm4:8 F = 0.99; nm5:8 F = 0.99; nm6:16 F = 1.01; nm6:8 F = 1.00; nm7:16 F = 1.00; nm8:16 F = 0.98; nm9:16 F = 0.99
+//	generic N = 4    dense D = 35%; bsr1x4 F = 0.97; bsr2x1 F = 0.72; bsr4x1 F = 0.64; bsr4x4 F = 0.63; bsr8x1 F = 0.55; nm10:16 F = 0.89; nm11:16 F = 0.90; nm12:16 F = 1.11; nm1:4 F = 1.05; nm2:4 F = 1.06; nm2:8 F = 1.07; nm3:4 F = 1.04; nm3:8 F = 1.15; nm4:16 F = 1.04; nm4:8 F = 1.06; nm5:8 F = 1.06; nm6:16 F = 1.07; nm6:8 F = 1.08; nm7:16 F = 1.08; nm8:16 F = 1.05; nm9:16 F = 1.06
 //	generic N = 6    dense D = 74%; bsr1x4 F = 1.05; bsr2x1 F = 0.85; bsr4x1 F = 0.71; bsr4x4 F = 0.71; bsr8x1 F = 0.64; nm10:16 F = 1.04; nm11:16 F = 0.89; nm12:16 F = 1.09; nm1:4 F = 1.22; nm2:4 F = 1.03; nm2:8 F = 1.22; nm3:4 F = 1.11; nm3:8 F = 1.24; nm4:16 F = 0.96; nm4:8 F = 1.00; nm5:8 F = 1.08; nm6:16 F = 1.14; nm6:8 F = 0.87; nm7:16 F = 1.11; nm8:16 F = 1.12; nm9:16 F = 1.01
 //	generic N = 8    dense D = 70%; bsr1x4 F = 1.03; bsr2x1 F = 0.90; bsr4x1 F = 0.76; bsr4x4 F = 0.75; bsr8x1 F = 0.69; nm10:16 F = 1.10; nm11:16 F = 0.99; nm12:16 F = 1.08; nm1:4 F = 1.25; nm2:4 F = 1.00; nm2:8 F = 1.21; nm3:4 F = 1.12; nm3:8 F = 1.23; nm4:16 F = 0.87; nm4:8 F = 0.97; nm5:8 F = 1.07; nm6:16 F = 1.14; nm6:8 F = 1.02; nm7:16 F = 1.12; nm8:16 F = 1.10; nm9:16 F = 0.93
 //	generic N = 12   dense D = 77%; bsr1x4 F = 1.07; bsr2x1 F = 0.92; bsr4x1 F = 0.79; bsr4x4 F = 0.88; bsr8x1 F = 0.75; nm10:16 F = 1.05; nm11:16 F = 0.92; nm12:16 F = 1.12; nm1:4 F = 1.31; nm2:4 F = 0.88; nm2:8 F = 1.24; nm3:4 F = 1.12; nm3:8 F = 1.22; nm4:16 F = 0.86; nm4:8 F = 0.89; nm5:8 F = 1.07; nm6:16 F = 1.13; nm6:8 F = 0.95; nm7:16 F = 1.06; nm8:16 F = 1.10; nm9:16 F = 0.97
@@ -53,9 +66,9 @@ package dispatch
 //	generic N = 96   dense D = 76%; bsr1x4 F = 1.06; bsr2x1 F = 1.07; bsr4x1 F = 1.09; bsr4x4 F = 1.05; bsr8x1 F = 1.01; nm10:16 F = 0.98; nm11:16 F = 0.76; nm12:16 F = 1.03; nm1:4 F = 1.16; nm2:4 F = 1.03; nm2:8 F = 1.12; nm3:4 F = 1.06; nm3:8 F = 1.19; nm4:16 F = 0.97; nm4:8 F = 1.02; nm5:8 F = 1.02; nm6:16 F = 1.10; nm6:8 F = 1.00; nm7:16 F = 1.01; nm8:16 F = 1.04; nm9:16 F = 1.03
 //	generic N = 128  dense D = 104%; bsr1x4 F = 1.06; bsr2x1 F = 1.14; bsr4x1 F = 1.10; bsr4x4 F = 1.25; bsr8x1 F = 1.06; nm10:16 F = 0.91; nm11:16 F = 0.61; nm12:16 F = 1.03; nm1:4 F = 1.29; nm2:4 F = 0.55; nm2:8 F = 1.15; nm3:4 F = 1.08; nm3:8 F = 1.17; nm4:16 F = 0.91; nm4:8 F = 0.91; nm5:8 F = 1.06; nm6:16 F = 1.12; nm6:8 F = 0.91; nm7:16 F = 1.03; nm8:16 F = 1.05; nm9:16 F = 0.99
 //	avx2    N = 1    dense D = 7%; bsr1x4 F = 0.34; bsr2x1 F = 0.23; bsr4x1 F = 0.12; bsr4x4 F = 0.12; bsr8x1 F = 0.08; nm10:16 F = 10.71; nm11:16 F = 9.71; nm12:16 F = 12.50; nm1:4 F = 0.53; nm2:4 F = 0.31; nm2:8 F = 0.54; nm3:4 F = 11.49; nm3:8 F = 12.44; nm4:16 F = 11.98; nm4:8 F = 0.32; nm5:8 F = 11.69; nm6:16 F = 11.87; nm6:8 F = 11.67; nm7:16 F = 11.81; nm8:16 F = 11.80; nm9:16 F = 11.69
-//	avx2    N = 2    dense D = 48%; bsr1x4 F = 2.36; bsr2x1 F = 1.54; bsr4x1 F = 0.82; bsr4x4 F = 0.81; bsr8x1 F = 0.51; nm10:16 F = 0.97; nm11:16 F = 0.96; nm12:16 F = 0.98; nm1:4 F = 1.03; nm2:4 F = 0.95; nm2:8 F = 0.96; nm3:4 F = 1.08; nm3:8 F = 1.09; nm4:16 F = 1.02; nm4:8 F = 0.94; nm5:8 F = 1.10; nm6:16 F = 1.06; nm6:8 F = 0.99; nm7:16 F = 1.13; nm8:16 F = 0.98; nm9:16 F = 0.98
+//	avx2    N = 2    dense D = 48%; bsr1x4 F = 2.36; bsr2x1 F = 1.54; bsr4x1 F = 0.82; bsr4x4 F = 0.81; bsr8x1 F = 0.51; nm10:16 F = 0.97; nm11:16 F = 0.96; nm12:16 F = 0.97; nm1:4 F = 1.03; nm2:4 F = 0.95; nm2:8 F = 0.96; nm3:4 F = 1.08; nm3:8 F = 1.09; nm4:16 F = 1.02; nm4:8 F = 0.94; nm5:8 F = 1.10; nm6:16 F = 1.06; nm6:8 F = 0.99; nm7:16 F = 1.13; nm8:16 F = 0.98; nm9:16 F = 0.98
 //	avx2    N = 3    dense D = 48%; bsr1x4 F = 2.32; bsr2x1 F = 1.53; bsr4x1 F = 0.82; bsr4x4 F = 0.81; bsr8x1 F = 0.51; nm10:16 F = 0.98; nm11:16 F = 0.97; nm12:16 F = 0.99; nm1:4 F = 0.99; nm2:4 F = 0.94; nm2:8 F = 0.96; nm3:4 F = 1.08; nm3:8 F = 1.10; nm4:16 F = 1.04; nm4:8 F = 0.94; nm5:8 F = 1.08; nm6:16 F = 1.06; nm6:8 F = 0.99; nm7:16 F = 1.14; nm8:16 F = 0.99; nm9:16 F = 1.00
-//	avx2    N = 4    dense D = 48%; bsr1x4 F = 2.31; bsr2x1 F = 1.53; bsr4x1 F = 0.82; bsr4x4 F = 0.81; bsr8x1 F = 0.51; nm10:16 F = 0.97; nm11:16 F = 0.98; nm12:16 F = 0.99; nm1:4 F = 1.00; nm2:4 F = 0.94; nm2:8 F = 0.97; nm3:4 F = 1.08; nm3:8 F = 1.09; nm4:16 F = 1.04; nm4:8 F = 0.94; nm5:8 F = 1.09; nm6:16 F = 1.06; nm6:8 F = 1.00; nm7:16 F = 1.14; nm8:16 F = 0.99; nm9:16 F = 1.00
+//	avx2    N = 4    dense D = 46%; bsr1x4 F = 2.31; bsr2x1 F = 1.53; bsr4x1 F = 0.82; bsr4x4 F = 0.81; bsr8x1 F = 0.51; nm10:16 F = 0.97; nm11:16 F = 0.98; nm12:16 F = 0.99; nm1:4 F = 1.00; nm2:4 F = 0.94; nm2:8 F = 0.97; nm3:4 F = 1.08; nm3:8 F = 1.09; nm4:16 F = 1.04; nm4:8 F = 0.94; nm5:8 F = 1.09; nm6:16 F = 1.06; nm6:8 F = 1.00; nm7:16 F = 1.14; nm8:16 F = 0.99; nm9:16 F = 1.00
 //	avx2    N = 6    dense D = 45%; bsr1x4 F = 2.26; bsr2x1 F = 1.55; bsr4x1 F = 0.84; bsr4x4 F = 0.81; bsr8x1 F = 0.52; nm10:16 F = 1.01; nm11:16 F = 1.02; nm12:16 F = 1.07; nm1:4 F = 1.32; nm2:4 F = 0.97; nm2:8 F = 1.29; nm3:4 F = 1.14; nm3:8 F = 1.14; nm4:16 F = 1.07; nm4:8 F = 0.97; nm5:8 F = 1.21; nm6:16 F = 1.13; nm6:8 F = 1.04; nm7:16 F = 1.29; nm8:16 F = 1.17; nm9:16 F = 1.04
 //	avx2    N = 8    dense D = 50%; bsr1x4 F = 2.20; bsr2x1 F = 1.51; bsr4x1 F = 0.81; bsr4x4 F = 0.79; bsr8x1 F = 0.52; nm10:16 F = 1.02; nm11:16 F = 1.03; nm12:16 F = 1.09; nm1:4 F = 1.32; nm2:4 F = 0.99; nm2:8 F = 1.30; nm3:4 F = 1.15; nm3:8 F = 1.15; nm4:16 F = 1.00; nm4:8 F = 0.93; nm5:8 F = 1.21; nm6:16 F = 1.14; nm6:8 F = 1.05; nm7:16 F = 1.29; nm8:16 F = 1.16; nm9:16 F = 1.03
 //	avx2    N = 12   dense D = 57%; bsr1x4 F = 3.01; bsr2x1 F = 2.11; bsr4x1 F = 1.15; bsr4x4 F = 1.12; bsr8x1 F = 0.73; nm10:16 F = 1.04; nm11:16 F = 1.04; nm12:16 F = 1.08; nm1:4 F = 1.26; nm2:4 F = 0.97; nm2:8 F = 1.26; nm3:4 F = 1.12; nm3:8 F = 1.17; nm4:16 F = 1.08; nm4:8 F = 1.03; nm5:8 F = 1.16; nm6:16 F = 1.12; nm6:8 F = 1.05; nm7:16 F = 1.22; nm8:16 F = 1.13; nm9:16 F = 1.04
@@ -70,10 +83,10 @@ package dispatch
 //	avx512  N = 2    dense D = 42%; bsr1x4 F = 2.07; bsr2x1 F = 1.34; bsr4x1 F = 0.70; bsr4x4 F = 0.68; bsr8x1 F = 0.48; nm10:16 F = 0.97; nm11:16 F = 0.76; nm12:16 F = 1.11; nm1:4 F = 1.15; nm2:4 F = 1.05; nm2:8 F = 1.18; nm3:4 F = 1.18; nm3:8 F = 1.13; nm4:16 F = 1.18; nm4:8 F = 1.03; nm5:8 F = 1.21; nm6:16 F = 1.06; nm6:8 F = 1.06; nm7:16 F = 1.29; nm8:16 F = 1.06; nm9:16 F = 1.10
 //	avx512  N = 3    dense D = 42%; bsr1x4 F = 2.07; bsr2x1 F = 1.35; bsr4x1 F = 0.71; bsr4x4 F = 0.68; bsr8x1 F = 0.48; nm10:16 F = 0.99; nm11:16 F = 0.95; nm12:16 F = 1.14; nm1:4 F = 1.13; nm2:4 F = 1.02; nm2:8 F = 1.17; nm3:4 F = 1.13; nm3:8 F = 1.14; nm4:16 F = 1.21; nm4:8 F = 1.02; nm5:8 F = 1.28; nm6:16 F = 1.05; nm6:8 F = 1.05; nm7:16 F = 1.30; nm8:16 F = 1.08; nm9:16 F = 1.09
 //	avx512  N = 4    dense D = 43%; bsr1x4 F = 2.07; bsr2x1 F = 1.36; bsr4x1 F = 0.71; bsr4x4 F = 0.69; bsr8x1 F = 0.49; nm10:16 F = 1.00; nm11:16 F = 0.97; nm12:16 F = 1.14; nm1:4 F = 1.18; nm2:4 F = 1.05; nm2:8 F = 1.18; nm3:4 F = 1.17; nm3:8 F = 1.16; nm4:16 F = 1.22; nm4:8 F = 1.03; nm5:8 F = 1.21; nm6:16 F = 1.08; nm6:8 F = 1.15; nm7:16 F = 1.29; nm8:16 F = 1.10; nm9:16 F = 1.18
-//	avx512  N = 6    dense D = 41%; bsr1x4 F = 2.04; bsr2x1 F = 1.39; bsr4x1 F = 0.73; bsr4x4 F = 0.69; bsr8x1 F = 0.50; nm10:16 F = 1.08; nm11:16 F = 0.98; nm12:16 F = 1.14; nm1:4 F = 1.47; nm2:4 F = 1.00; nm2:8 F = 1.44; nm3:4 F = 1.19; nm3:8 F = 1.20; nm4:16 F = 1.10; nm4:8 F = 1.01; nm5:8 F = 1.33; nm6:16 F = 1.13; nm6:8 F = 1.00; nm7:16 F = 1.43; nm8:16 F = 1.29; nm9:16 F = 1.02
+//	avx512  N = 6    dense D = 37%; bsr1x4 F = 2.04; bsr2x1 F = 1.39; bsr4x1 F = 0.73; bsr4x4 F = 0.69; bsr8x1 F = 0.50; nm10:16 F = 1.08; nm11:16 F = 0.98; nm12:16 F = 1.14; nm1:4 F = 1.47; nm2:4 F = 1.00; nm2:8 F = 1.44; nm3:4 F = 1.19; nm3:8 F = 1.20; nm4:16 F = 1.10; nm4:8 F = 1.01; nm5:8 F = 1.33; nm6:16 F = 1.13; nm6:8 F = 1.00; nm7:16 F = 1.43; nm8:16 F = 1.29; nm9:16 F = 1.02
 //	avx512  N = 8    dense D = 41%; bsr1x4 F = 2.07; bsr2x1 F = 1.40; bsr4x1 F = 0.75; bsr4x4 F = 0.71; bsr8x1 F = 0.49; nm10:16 F = 1.06; nm11:16 F = 1.02; nm12:16 F = 1.19; nm1:4 F = 1.54; nm2:4 F = 1.06; nm2:8 F = 1.51; nm3:4 F = 1.24; nm3:8 F = 1.25; nm4:16 F = 1.28; nm4:8 F = 1.05; nm5:8 F = 1.34; nm6:16 F = 1.16; nm6:8 F = 1.05; nm7:16 F = 1.44; nm8:16 F = 1.32; nm9:16 F = 1.04
-//	avx512  N = 12   dense D = 41%; bsr1x4 F = 2.07; bsr2x1 F = 1.40; bsr4x1 F = 0.73; bsr4x4 F = 0.70; bsr8x1 F = 0.50; nm10:16 F = 1.07; nm11:16 F = 0.98; nm12:16 F = 1.20; nm1:4 F = 1.55; nm2:4 F = 1.07; nm2:8 F = 1.51; nm3:4 F = 1.26; nm3:8 F = 1.27; nm4:16 F = 1.16; nm4:8 F = 1.03; nm5:8 F = 1.35; nm6:16 F = 1.19; nm6:8 F = 1.07; nm7:16 F = 1.46; nm8:16 F = 1.35; nm9:16 F = 1.04
-//	avx512  N = 16   dense D = 43%; bsr1x4 F = 1.93; bsr2x1 F = 1.32; bsr4x1 F = 0.71; bsr4x4 F = 0.68; bsr8x1 F = 0.45; nm10:16 F = 1.04; nm11:16 F = 0.93; nm12:16 F = 1.12; nm1:4 F = 1.43; nm2:4 F = 1.02; nm2:8 F = 1.39; nm3:4 F = 1.20; nm3:8 F = 1.21; nm4:16 F = 1.18; nm4:8 F = 1.01; nm5:8 F = 1.24; nm6:16 F = 1.16; nm6:8 F = 1.01; nm7:16 F = 1.42; nm8:16 F = 1.25; nm9:16 F = 0.98
+//	avx512  N = 12   dense D = 35%; bsr1x4 F = 2.07; bsr2x1 F = 1.40; bsr4x1 F = 0.73; bsr4x4 F = 0.70; bsr8x1 F = 0.50; nm10:16 F = 1.07; nm11:16 F = 0.98; nm12:16 F = 1.20; nm1:4 F = 1.55; nm2:4 F = 1.07; nm2:8 F = 1.51; nm3:4 F = 1.26; nm3:8 F = 1.27; nm4:16 F = 1.16; nm4:8 F = 1.03; nm5:8 F = 1.35; nm6:16 F = 1.19; nm6:8 F = 1.07; nm7:16 F = 1.46; nm8:16 F = 1.35; nm9:16 F = 1.04
+//	avx512  N = 16   dense D = 34%; bsr1x4 F = 1.93; bsr2x1 F = 1.32; bsr4x1 F = 0.71; bsr4x4 F = 0.68; bsr8x1 F = 0.45; nm10:16 F = 1.04; nm11:16 F = 0.93; nm12:16 F = 1.12; nm1:4 F = 1.43; nm2:4 F = 1.02; nm2:8 F = 1.39; nm3:4 F = 1.20; nm3:8 F = 1.21; nm4:16 F = 1.18; nm4:8 F = 1.01; nm5:8 F = 1.24; nm6:16 F = 1.16; nm6:8 F = 1.01; nm7:16 F = 1.42; nm8:16 F = 1.25; nm9:16 F = 0.98
 //	avx512  N = 24   dense D = 50%; bsr1x4 F = 2.47; bsr2x1 F = 1.69; bsr4x1 F = 0.92; bsr4x4 F = 0.87; bsr8x1 F = 0.61; nm10:16 F = 0.98; nm11:16 F = 0.94; nm12:16 F = 1.04; nm1:4 F = 1.27; nm2:4 F = 0.93; nm2:8 F = 1.28; nm3:4 F = 1.08; nm3:8 F = 1.08; nm4:16 F = 1.05; nm4:8 F = 0.91; nm5:8 F = 1.13; nm6:16 F = 1.04; nm6:8 F = 0.90; nm7:16 F = 1.19; nm8:16 F = 1.12; nm9:16 F = 0.85
 //	avx512  N = 32   dense D = 52%; bsr1x4 F = 1.68; bsr2x1 F = 1.03; bsr4x1 F = 0.88; bsr4x4 F = 0.85; bsr8x1 F = 0.46; nm10:16 F = 0.96; nm11:16 F = 0.94; nm12:16 F = 0.99; nm1:4 F = 1.18; nm2:4 F = 0.83; nm2:8 F = 1.19; nm3:4 F = 1.05; nm3:8 F = 1.05; nm4:16 F = 0.90; nm4:8 F = 0.82; nm5:8 F = 1.08; nm6:16 F = 1.04; nm6:8 F = 0.87; nm7:16 F = 1.14; nm8:16 F = 1.08; nm9:16 F = 0.90
 //	avx512  N = 48   dense D = 53%; bsr1x4 F = 2.41; bsr2x1 F = 1.73; bsr4x1 F = 0.94; bsr4x4 F = 0.90; bsr8x1 F = 0.54; nm10:16 F = 0.91; nm11:16 F = 0.86; nm12:16 F = 0.94; nm1:4 F = 1.15; nm2:4 F = 0.79; nm2:8 F = 1.16; nm3:4 F = 1.00; nm3:8 F = 1.01; nm4:16 F = 0.95; nm4:8 F = 0.87; nm5:8 F = 1.04; nm6:16 F = 0.98; nm6:8 F = 0.85; nm7:16 F = 1.10; nm8:16 F = 1.04; nm9:16 F = 0.82
@@ -740,30 +753,38 @@ var policyTable = []policyEntry{
 	{Family: "gemm_6x64_avx512", Target: "dense", N: 64, PerMAC: 0.01041, PerOut: 0.04474, PerIn: 0.1561},
 	{Family: "gemm_6x64_avx512", Target: "dense", N: 96, PerMAC: 0.01367, PerOut: 0.06324, PerIn: 0.2462},
 	{Family: "gemm_6x64_avx512", Target: "dense", N: 128, PerMAC: 0.01038, PerOut: 0.0319, PerIn: 0.1857},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.03844, PerOut: 0, PerIn: 0},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.1018, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.02611, PerOut: 0, PerIn: 0.7316},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.06411, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.02579, PerOut: 0, PerIn: 1.058},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.05442, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.02142, PerOut: 0, PerIn: 0.9639},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.04525, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.03342, PerOut: 0, PerIn: 0.1364},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.09146, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.02143, PerOut: 0, PerIn: 0.5402},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.05993, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.01627, PerOut: 0, PerIn: 0.6447},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.0466, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.01247, PerOut: 0.3603, PerIn: 0.7603},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.03929, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.3694, PerOut: 0, PerIn: 0},
-	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.398, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 2, PerMAC: 0.3749, PerOut: 0, PerIn: 0},
-	{Family: "gemv_dense_generic", Target: "dense", N: 2, PerMAC: 0.3858, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 3, PerMAC: 0.3731, PerOut: 0, PerIn: 0},
-	{Family: "gemv_dense_generic", Target: "dense", N: 3, PerMAC: 0.3895, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.3731, PerOut: 0, PerIn: 0},
-	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.399, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.03672, PerOut: 0, PerIn: 0},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.09332, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.02435, PerOut: 0, PerIn: 0.4925},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.05826, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.02497, PerOut: 0, PerIn: 0.7023},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.04523, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.02047, PerOut: 0.03149, PerIn: 0.693},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.03618, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.02882, PerOut: 0, PerIn: 0.4335},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.0913, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.01993, PerOut: 0, PerIn: 0.5306},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.05637, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.01537, PerOut: 0, PerIn: 0.45},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.0419, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.01296, PerOut: 0.2392, PerIn: 0.4843},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.03297, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 6, PerMAC: 0.008874, PerOut: 0.7305, PerIn: 0.7749},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 6, PerMAC: 0.02402, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 8, PerMAC: 0.01001, PerOut: 0.6589, PerIn: 0.8973},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 8, PerMAC: 0.02398, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 12, PerMAC: 0.008286, PerOut: 0.7742, PerIn: 0.8556},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 12, PerMAC: 0.01764, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 16, PerMAC: 0.00812, PerOut: 0.7924, PerIn: 0.9039},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 16, PerMAC: 0.01708, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.3496, PerOut: 0.09396, PerIn: 0},
+	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.366, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_generic", Target: "dense", N: 2, PerMAC: 0.3458, PerOut: 0, PerIn: 5.044},
+	{Family: "gemv_dense_generic", Target: "dense", N: 2, PerMAC: 0.366, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_generic", Target: "dense", N: 3, PerMAC: 0.3535, PerOut: 0, PerIn: 2.674},
+	{Family: "gemv_dense_generic", Target: "dense", N: 3, PerMAC: 0.3715, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.3544, PerOut: 0, PerIn: 1.83},
+	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.3697, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.1571, PerOut: 8.687, PerIn: 0.5142},
 	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.1764, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm1of4_gemv_avx512", Target: "nm1:4", N: 1, PerMAC: 0.05598, PerOut: 13.73, PerIn: 0.4379},

@@ -37,9 +37,15 @@ func NMPosBits(group int) int {
 	return 2
 }
 
-// GemvMaxCols is the widest GEMV kernel, in columns of X (one kernel per C = 1..GemvMaxCols):
-// the N range the GEMV families declare to dispatch.
-const GemvMaxCols = 4
+// GemvMaxCols is the widest GEMV kernel of any ISA, in columns of X (each ISA has one kernel
+// per C = 1..its widest, GemvShapes).
+const GemvMaxCols = 6
+
+// GemvMaxN is the widest N range a float32 GEMV family declares to dispatch
+// (GemvMaxNOf: AVX-512's): N above its widest kernel runs as passes of it over each
+// L2-resident chunk of W (asm/gemv.go), W read from memory once; at N = 16 the GEMM's
+// register tiles already win on 11008×4096.
+const GemvMaxN = 16
 
 // GemvUnitRows is the GEMV driver's work unit in rows: a multiple of every kernel's row group.
 const GemvUnitRows = 4
@@ -66,7 +72,8 @@ const (
 	fmt.Fprintf(&b, "// csrMaxU is the widest CSR tile in vectors (gen/kernels.CSRMaxU); tile tables are indexed 0..csrMaxU.\nconst csrMaxU = %d\n\n", CSRMaxU)
 	fmt.Fprintf(&b, "// csrGroups is the number of CSR row-group heights generated (gen/kernels.CSRGroups: %v).\nconst csrGroups = %d\n\n", CSRGroups, len(CSRGroups))
 	fmt.Fprintf(&b, "// bakedLayout is the version of the baked CSR kernels' value order and panel (gen/kernels.BakedLayout).\nconst bakedLayout = %d\n\n", BakedLayout)
-	fmt.Fprintf(&b, "// gemvMaxN is the widest GEMV kernel in columns (gen/kernels.GemvMaxCols): the N range\n// the GEMV families declare to dispatch (they run any N).\nconst gemvMaxN = %d\n\n", GemvMaxCols)
+	fmt.Fprintf(&b, "// gemvMaxCols is the widest GEMV kernel in columns (gen/kernels.GemvMaxCols): a call runs\n// N in passes of up to gemvMaxCols.\nconst gemvMaxCols = %d\n\n", GemvMaxCols)
+	fmt.Fprintf(&b, "// gemvMaxN is the N range the float32 GEMV families declare to dispatch\n// (gen/kernels.GemvMaxN; they run any N).\nconst gemvMaxN = %d\n\n", GemvMaxN)
 	fmt.Fprintf(&b, "// gemvUnitRows is the GEMV work unit in rows (gen/kernels.GemvUnitRows).\nconst gemvUnitRows = %d\n\n", GemvUnitRows)
 	b.WriteString("// The N:M GEMV layout (gen/kernels.NMChunkSlots, NMWordBits, NMGemvConstVecs, NMPosBits).\nconst (\n")
 	fmt.Fprintf(&b, "\tnmChunkSlots    = %d // slots per chunk\n", NMChunkSlots)

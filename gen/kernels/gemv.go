@@ -36,13 +36,33 @@ import (
 // accumulator chains per row and column) per step of the main loop.
 type GemvShape struct{ R, C, U int }
 
-// GemvShapes lists the kernels per ISA, one per column count C = 1..4 (the driver runs N
-// columns as passes of 4 and one of the rest). Registers: R·C·U accumulators, C·U X vectors,
-// one W vector (C > 1), and on AVX2 a mask vector in the tail: ≤ 16 ymm, ≤ 32 zmm, ≤ 30 NEON.
+// GemvShapes lists the kernels per ISA, one per column count C = 1..Cmax in order (the
+// driver runs N columns as passes of Cmax and one of the rest, over each L2-resident chunk
+// of W). Registers: R·C·U accumulators, C·U X vectors, one W vector (C > 1), and on AVX2 a
+// mask vector in the tail: ≤ 16 ymm, ≤ 32 zmm, ≤ 30 NEON. AVX-512 goes to C = 6 (24
+// accumulators, 6 X vectors, one W vector: 31 zmm): each pass after the first reads the
+// chunk of W again from L2, one W vector per C FMAs, so wider passes mean fewer of them.
+// Zen 5, 1 thread, 11008×4096, go test -bench Gemv: N = 5 in one C = 5 pass 7.7 ms against
+// 9.9 ms as passes of 4 and 1; C = 7 and 8 at R = 2 (14-16 accumulators) ran slower in one
+// pass (N = 7 and 8: 13-15 ms) than N = 6 at R = 4 (10 ms): two W rows per group do not
+// keep the stream from memory going.
 var GemvShapes = map[string][]GemvShape{
-	"avx512": {{4, 1, 4}, {4, 2, 2}, {4, 3, 1}, {4, 4, 1}},
+	"avx512": {{4, 1, 4}, {4, 2, 2}, {4, 3, 1}, {4, 4, 1}, {4, 5, 1}, {4, 6, 1}},
 	"avx2":   {{4, 1, 2}, {4, 2, 1}, {2, 3, 1}, {2, 4, 1}},
 	"neon":   {{4, 1, 4}, {4, 2, 2}, {4, 3, 1}, {4, 4, 1}},
+}
+
+// GemvMaxNOf is the N range isa's float32 GEMV family declares to dispatch: GemvMaxN where
+// passes beyond one were measured to beat the GEMM (AVX-512), else its widest kernel, one
+// pass, as before. AVX2 (Zen 5, 1 thread, sparsegen bench -isa avx2, one run each):
+// gemv_dense_avx2 chosen at N = 5..8 ran 12.4 ms against gemm_12x8_avx2's 11.2 at
+// 11008×4096×5 and 536 µs against 468 at 3072×768×8, so it stays at N ≤ 4; NEON is not
+// timed on hardware.
+func GemvMaxNOf(isa string) int {
+	if isa == "avx512" {
+		return GemvMaxN
+	}
+	return len(GemvShapes[isa])
 }
 
 // GemvPrefetch is the software prefetch of W per ISA (none where absent): every W row is
@@ -52,8 +72,13 @@ var GemvShapes = map[string][]GemvShape{
 // 0.89 and 0.80 (7 of 8 pairs faster on both; 0.92 and 0.89 in an earlier set), PREFETCHT0
 // 2048/4096 0.98 on 11008×4096; AVX-512 no hint was 5% faster on both shapes (NTA 2048
 // 0.96 and 1.02, T0 4096 0.92 and 1.01): its four vectors per row and step keep the
-// hardware prefetchers ahead.
-var GemvPrefetch = map[string]GemvPrefetchHint{"avx2": {Dist: 2048, NTA: true}}
+// hardware prefetchers ahead. Its kernels of C ≥ 2 columns (one vector per row and step)
+// are another matter: go test -bench Gemv, 11008×4096 and 4096×11008, no hint / T0 2048 /
+// NTA 2048 alternated, two runs each: N = 4 7.6-8.1 / 6.9-7.0 / 6.5-6.7 ms and 7.3-8.7 /
+// 6.8-7.3 / 6.7-7.0 ms, N = 8 (passes of 6 and 2) 10.3-11.2 / 9.5-9.7 / 9.3 ms and 12.2-12.7
+// / 9.8-11.1 / 9.5-9.8 ms, N = 1 unchanged (not hinted). The low-precision kernels keep
+// theirs (MinC: float32 only; not measured at C ≥ 2).
+var GemvPrefetch = map[string]GemvPrefetchHint{"avx2": {Dist: 2048, NTA: true}, "avx512": {Dist: 2048, NTA: true, MinC: 2}}
 
 // GemvLPPrefetch says which stored types prefetch the next row group (PREFETCHT0, one hint
 // per cache line, gemvGroup). Zen 5, 1 thread, go test -bench GemvLP, N = 1: int8 AVX-512
@@ -68,6 +93,7 @@ var GemvLPPrefetch = map[vm.Elem]bool{vm.ElemI8: true}
 type GemvPrefetchHint struct {
 	Dist int  // bytes ahead (0: none)
 	NTA  bool // non-temporal (PrefetcherNTA machines), else into every cache level
+	MinC int  // > 0: only the float32 kernels of at least this many columns (0: every kernel)
 }
 
 // GemvParams is the signature of every GEMV kernel.
@@ -107,18 +133,19 @@ var Gemv = Family{
 		var b strings.Builder
 		fmt.Fprintf(&b, "// gemv%sFeatures are the CPU features the gemv%[1]s kernels use.\nconst gemv%[1]sFeatures = %[2]s\n\n", id, features)
 		fmt.Fprintf(&b, "// gemv%sLanes is the vector width in float32 lanes (the X panel's vector).\nconst gemv%[1]sLanes = %d\n\n", id, lanesOf(isa))
-		fmt.Fprintf(&b, "// gemv%sKernels lists the generated GEMV kernels by column count (index C−1): rows per group, function.\nvar gemv%[1]sKernels = [4]gemvGenKernel{\n", id)
-		writeGemvKernels(&b, isa, gemvSymbols(isa, func(s GemvShape) string { return GemvFuncName(isa, s) }))
+		fmt.Fprintf(&b, "// gemv%sKernels lists the generated GEMV kernels by column count (index C−1): rows per group, function.\nvar gemv%[1]sKernels = [gemvMaxCols]gemvGenKernel{\n", id)
+		writeGemvKernels(&b, GemvShapes[isa], gemvSymbols(GemvShapes[isa], func(s GemvShape) string { return GemvFuncName(isa, s) }))
 		return b.String()
 	},
-	// One kernel per ISA: it runs N in passes of the C = 1..GemvMaxCols functions.
+	// One kernel per ISA: it runs N in passes of its widest kernel, declared up to
+	// GemvMaxNOf(isa).
 	Kernels: func(isa string) []Kernel {
 		if len(GemvShapes[isa]) == 0 {
 			return nil
 		}
-		syms := gemvSymbols(isa, func(s GemvShape) string { return GemvFuncName(isa, s) })
+		syms := gemvSymbols(GemvShapes[isa], func(s GemvShape) string { return GemvFuncName(isa, s) })
 		return []Kernel{{Kind: KindGEMV, Func: "genGemv", Symbols: syms, Format: "dense", Lanes: lanesOf(isa),
-			Rows: GemvUnitRows, MinN: 1, MaxN: GemvMaxCols, ExactN: true}}
+			Rows: GemvUnitRows, MinN: 1, MaxN: GemvMaxNOf(isa), ExactN: true}}
 	},
 	Driver:    "asm/gemv.go (gemv_amd64.go, gemv_arm64.go register)",
 	Reference: "ref.Dense (ref/ref.go)",
@@ -127,10 +154,10 @@ var Gemv = Family{
 
 func init() { Register(Gemv) }
 
-// gemvSymbols names isa's GEMV functions in GemvShapes order (column counts 1, 2, …).
-func gemvSymbols(isa string, name func(GemvShape) string) []string {
+// gemvSymbols names the GEMV functions of shapes in order (column counts 1, 2, …).
+func gemvSymbols(shapes []GemvShape, name func(GemvShape) string) []string {
 	var syms []string
-	for _, s := range GemvShapes[isa] {
+	for _, s := range shapes {
 		syms = append(syms, name(s))
 	}
 	return syms
@@ -138,8 +165,8 @@ func gemvSymbols(isa string, name func(GemvShape) string) []string {
 
 // writeGemvKernels writes the entries and closing brace of a generated GEMV kernel table:
 // rows per group, columns and function of each of isa's shapes.
-func writeGemvKernels(b *strings.Builder, isa string, syms []string) {
-	for i, s := range GemvShapes[isa] {
+func writeGemvKernels(b *strings.Builder, shapes []GemvShape, syms []string) {
+	for i, s := range shapes {
 		fmt.Fprintf(b, "\t{rows: %d, cols: %d, fn: %s},\n", s.R, s.C, syms[i])
 	}
 	b.WriteString("}\n")
@@ -154,7 +181,7 @@ func genGemv(m gemvMachine, s GemvShape) {
 // genGemvBody emits the body of a GEMV kernel whose W elements are stored as e (vm.ElemF32:
 // the float32 kernels; else GemvLP's, gen/kernels/gemvlp.go) into the function just begun.
 func genGemvBody(m gemvMachine, s GemvShape, e vm.Elem) {
-	vm.Check(s.C >= 1 && s.C <= 4 && s.U >= 1 && (s.R == 1 || s.R == 2 || s.R == 4), "gemv shape %+v", s)
+	vm.Check(s.C >= 1 && s.C <= GemvMaxCols && s.U >= 1 && (s.R == 1 || s.R == 2 || s.R == 4), "gemv shape %+v", s)
 	i := m.GP() // first row of the group
 	m.MovImm(i, 0)
 	wg, yg := m.Param("w"), m.Param("y")
@@ -258,7 +285,7 @@ func gemvGroup(m gemvMachine, s GemvShape, e vm.Elem, r int, i, wg, yg vm.Reg) {
 				lpHint.Prefetch(vm.Idx(nxt, q, r*eb).Off(off))
 			}
 		}
-		if pf := GemvPrefetch[m.ISA()]; pf.Dist > 0 && nv == U && nxt < 0 {
+		if pf := GemvPrefetch[m.ISA()]; pf.Dist > 0 && nv == U && nxt < 0 && (pf.MinC == 0 || C >= pf.MinC && e == vm.ElemF32) {
 			hint := func(vm.Mem) {}
 			if p, ok := m.(Prefetcher); ok {
 				hint = p.Prefetch

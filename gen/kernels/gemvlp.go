@@ -38,7 +38,25 @@ func GemvLPFuncName(isa string, e vm.Elem, s GemvShape) string {
 	return fmt.Sprintf("gemv%s%sR%dC%d", strings.ToUpper(e.String()), ident(isa), s.R, s.C)
 }
 
-// gemvLPFamily is the family of weights stored as e: the shapes of GemvShapes.
+// GemvLPMaxCols is the widest low-precision GEMV kernel: the GemvShapes of at most this many
+// columns. Zen 5, 1 thread, sparsegen bench -dtype bf16, 11008×4096, two alternated runs:
+// with AVX-512's C = 5, 6 kernels too, N = 8 (passes of 6 and 2 over unblocked K, X of a
+// 6-column pass from L2) ran 8.2-8.5 ms against 6.9-7.5 as passes of 4; N = 5 and 16 moved
+// within the noise (5.4-6.5 against 5.9-7.0 ms, 10.1-12.2 against 11.0-13.1 ms).
+const GemvLPMaxCols = 4
+
+// GemvLPShapes are isa's low-precision GEMV kernels: GemvShapes up to GemvLPMaxCols columns.
+func GemvLPShapes(isa string) []GemvShape {
+	var out []GemvShape
+	for _, s := range GemvShapes[isa] {
+		if s.C <= GemvLPMaxCols {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// gemvLPFamily is the family of weights stored as e: the shapes of GemvLPShapes.
 func gemvLPFamily(e vm.Elem) Family {
 	return Family{
 		File: "gemv" + e.String(),
@@ -51,7 +69,7 @@ func gemvLPFamily(e vm.Elem) Family {
 			if _, ok := m.(vm.WidenMachine); !ok {
 				return
 			}
-			for _, s := range GemvShapes[m.ISA()] {
+			for _, s := range GemvLPShapes(m.ISA()) {
 				name := GemvLPFuncName(m.ISA(), e, s)
 				m.Func(name, fmt.Sprintf("%s computes y = epi(W·X) for rows dense rows of %s W (stride ldw elements) and %d column(s) of an X panel, %d rows at a time.", name, e, s.C, s.R), GemvLPParams)
 				genGemvBody(g, s, e)
@@ -61,17 +79,17 @@ func gemvLPFamily(e vm.Elem) Family {
 			id := strings.ToUpper(e.String()) + ident(isa)
 			var b strings.Builder
 			fmt.Fprintf(&b, "// gemv%sFeatures are the CPU features the gemv%[1]s kernels use.\nconst gemv%[1]sFeatures = %[2]s\n\n", id, features)
-			fmt.Fprintf(&b, "// gemv%sKernels lists the generated %s GEMV kernels by column count (index C−1): rows per group, function.\nvar gemv%[1]sKernels = [4]gemvLPGenKernel{\n", id, e)
-			writeGemvKernels(&b, isa, gemvSymbols(isa, func(s GemvShape) string { return GemvLPFuncName(isa, e, s) }))
+			fmt.Fprintf(&b, "// gemv%sKernels lists the generated %s GEMV kernels by column count (index C−1): rows per group, function.\nvar gemv%[1]sKernels = [gemvMaxCols]gemvLPGenKernel{\n", id, e)
+			writeGemvKernels(&b, GemvLPShapes(isa), gemvSymbols(GemvLPShapes(isa), func(s GemvShape) string { return GemvLPFuncName(isa, e, s) }))
 			return b.String()
 		},
 		// One kernel per ISA and dtype; it runs every N (passes of up to GemvMaxCols columns),
 		// being the only kernel for such weights.
 		Kernels: func(isa string) []Kernel {
-			if len(GemvShapes[isa]) == 0 {
+			if len(GemvLPShapes(isa)) == 0 {
 				return nil
 			}
-			syms := gemvSymbols(isa, func(s GemvShape) string { return GemvLPFuncName(isa, e, s) })
+			syms := gemvSymbols(GemvLPShapes(isa), func(s GemvShape) string { return GemvLPFuncName(isa, e, s) })
 			return []Kernel{{Kind: KindGEMV, Func: "gemvLPFamily", Symbols: syms, Format: "dense_" + e.String(), DType: e.String(),
 				Lanes: lanesOf(isa), Rows: GemvUnitRows, MinN: 1, ExactN: true}}
 		},
