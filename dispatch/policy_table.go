@@ -47,6 +47,11 @@ package dispatch
 // EPYC" with features AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ+F16C, go1.26.8, on the same training
 // set (their entries replaced, the others kept): gemv_dense_avx2, gemv_dense_generic.
 //
+// Re-timed 2026-12-07 by TestPolicyTable -update-families "^spmm_csr_t[0-9]+_avx(2|512)$" on amd64
+// "AMD EPYC" with features AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ+F16C, go1.26.8, on the same
+// training set (their entries replaced, the others kept): spmm_csr_t128_avx512, spmm_csr_t16_avx2,
+// spmm_csr_t16_avx512, spmm_csr_t32_avx2, spmm_csr_t32_avx512, spmm_csr_t64_avx2, spmm_csr_t64_avx512.
+//
 // Thresholds that follow (PerOut and PerIn ignored), per ISA and policy point N: dense wins over CSR above
 // density D; BSR R×C wins over CSR when its fill (nnz/slots) exceeds F; N:M wins over CSR
 // when nnz/slots exceeds F (a conforming matrix with every slot used has 1).
@@ -66,33 +71,33 @@ package dispatch
 //	generic N = 96   dense D = 76%; bsr1x4 F = 1.06; bsr2x1 F = 1.07; bsr4x1 F = 1.09; bsr4x4 F = 1.05; bsr8x1 F = 1.01; nm10:16 F = 0.98; nm11:16 F = 0.76; nm12:16 F = 1.03; nm1:4 F = 1.16; nm2:4 F = 1.03; nm2:8 F = 1.12; nm3:4 F = 1.06; nm3:8 F = 1.19; nm4:16 F = 0.97; nm4:8 F = 1.02; nm5:8 F = 1.02; nm6:16 F = 1.10; nm6:8 F = 1.00; nm7:16 F = 1.01; nm8:16 F = 1.04; nm9:16 F = 1.03
 //	generic N = 128  dense D = 104%; bsr1x4 F = 1.06; bsr2x1 F = 1.14; bsr4x1 F = 1.10; bsr4x4 F = 1.25; bsr8x1 F = 1.06; nm10:16 F = 0.91; nm11:16 F = 0.61; nm12:16 F = 1.03; nm1:4 F = 1.29; nm2:4 F = 0.55; nm2:8 F = 1.15; nm3:4 F = 1.08; nm3:8 F = 1.17; nm4:16 F = 0.91; nm4:8 F = 0.91; nm5:8 F = 1.06; nm6:16 F = 1.12; nm6:8 F = 0.91; nm7:16 F = 1.03; nm8:16 F = 1.05; nm9:16 F = 0.99
 //	avx2    N = 1    dense D = 7%; bsr1x4 F = 0.34; bsr2x1 F = 0.23; bsr4x1 F = 0.12; bsr4x4 F = 0.12; bsr8x1 F = 0.08; nm10:16 F = 10.71; nm11:16 F = 9.71; nm12:16 F = 12.50; nm1:4 F = 0.53; nm2:4 F = 0.31; nm2:8 F = 0.54; nm3:4 F = 11.49; nm3:8 F = 12.44; nm4:16 F = 11.98; nm4:8 F = 0.32; nm5:8 F = 11.69; nm6:16 F = 11.87; nm6:8 F = 11.67; nm7:16 F = 11.81; nm8:16 F = 11.80; nm9:16 F = 11.69
-//	avx2    N = 2    dense D = 48%; bsr1x4 F = 2.36; bsr2x1 F = 1.54; bsr4x1 F = 0.82; bsr4x4 F = 0.81; bsr8x1 F = 0.51; nm10:16 F = 0.97; nm11:16 F = 0.96; nm12:16 F = 0.97; nm1:4 F = 1.03; nm2:4 F = 0.95; nm2:8 F = 0.96; nm3:4 F = 1.08; nm3:8 F = 1.09; nm4:16 F = 1.02; nm4:8 F = 0.94; nm5:8 F = 1.10; nm6:16 F = 1.06; nm6:8 F = 0.99; nm7:16 F = 1.13; nm8:16 F = 0.98; nm9:16 F = 0.98
-//	avx2    N = 3    dense D = 48%; bsr1x4 F = 2.32; bsr2x1 F = 1.53; bsr4x1 F = 0.82; bsr4x4 F = 0.81; bsr8x1 F = 0.51; nm10:16 F = 0.98; nm11:16 F = 0.97; nm12:16 F = 0.99; nm1:4 F = 0.99; nm2:4 F = 0.94; nm2:8 F = 0.96; nm3:4 F = 1.08; nm3:8 F = 1.10; nm4:16 F = 1.04; nm4:8 F = 0.94; nm5:8 F = 1.08; nm6:16 F = 1.06; nm6:8 F = 0.99; nm7:16 F = 1.14; nm8:16 F = 0.99; nm9:16 F = 1.00
-//	avx2    N = 4    dense D = 46%; bsr1x4 F = 2.31; bsr2x1 F = 1.53; bsr4x1 F = 0.82; bsr4x4 F = 0.81; bsr8x1 F = 0.51; nm10:16 F = 0.97; nm11:16 F = 0.98; nm12:16 F = 0.99; nm1:4 F = 1.00; nm2:4 F = 0.94; nm2:8 F = 0.97; nm3:4 F = 1.08; nm3:8 F = 1.09; nm4:16 F = 1.04; nm4:8 F = 0.94; nm5:8 F = 1.09; nm6:16 F = 1.06; nm6:8 F = 1.00; nm7:16 F = 1.14; nm8:16 F = 0.99; nm9:16 F = 1.00
-//	avx2    N = 6    dense D = 45%; bsr1x4 F = 2.26; bsr2x1 F = 1.55; bsr4x1 F = 0.84; bsr4x4 F = 0.81; bsr8x1 F = 0.52; nm10:16 F = 1.01; nm11:16 F = 1.02; nm12:16 F = 1.07; nm1:4 F = 1.32; nm2:4 F = 0.97; nm2:8 F = 1.29; nm3:4 F = 1.14; nm3:8 F = 1.14; nm4:16 F = 1.07; nm4:8 F = 0.97; nm5:8 F = 1.21; nm6:16 F = 1.13; nm6:8 F = 1.04; nm7:16 F = 1.29; nm8:16 F = 1.17; nm9:16 F = 1.04
-//	avx2    N = 8    dense D = 50%; bsr1x4 F = 2.20; bsr2x1 F = 1.51; bsr4x1 F = 0.81; bsr4x4 F = 0.79; bsr8x1 F = 0.52; nm10:16 F = 1.02; nm11:16 F = 1.03; nm12:16 F = 1.09; nm1:4 F = 1.32; nm2:4 F = 0.99; nm2:8 F = 1.30; nm3:4 F = 1.15; nm3:8 F = 1.15; nm4:16 F = 1.00; nm4:8 F = 0.93; nm5:8 F = 1.21; nm6:16 F = 1.14; nm6:8 F = 1.05; nm7:16 F = 1.29; nm8:16 F = 1.16; nm9:16 F = 1.03
-//	avx2    N = 12   dense D = 57%; bsr1x4 F = 3.01; bsr2x1 F = 2.11; bsr4x1 F = 1.15; bsr4x4 F = 1.12; bsr8x1 F = 0.73; nm10:16 F = 1.04; nm11:16 F = 1.04; nm12:16 F = 1.08; nm1:4 F = 1.26; nm2:4 F = 0.97; nm2:8 F = 1.26; nm3:4 F = 1.12; nm3:8 F = 1.17; nm4:16 F = 1.08; nm4:8 F = 1.03; nm5:8 F = 1.16; nm6:16 F = 1.12; nm6:8 F = 1.05; nm7:16 F = 1.22; nm8:16 F = 1.13; nm9:16 F = 1.04
-//	avx2    N = 16   dense D = 58%; bsr1x4 F = 2.91; bsr2x1 F = 2.05; bsr4x1 F = 0.65; bsr4x4 F = 0.63; bsr8x1 F = 0.74; nm10:16 F = 1.03; nm11:16 F = 1.03; nm12:16 F = 1.06; nm1:4 F = 1.20; nm2:4 F = 1.01; nm2:8 F = 1.19; nm3:4 F = 1.09; nm3:8 F = 1.11; nm4:16 F = 1.02; nm4:8 F = 1.00; nm5:8 F = 1.12; nm6:16 F = 1.09; nm6:8 F = 1.04; nm7:16 F = 1.17; nm8:16 F = 1.10; nm9:16 F = 1.01
-//	avx2    N = 24   dense D = 71%; bsr1x4 F = 3.07; bsr2x1 F = 2.18; bsr4x1 F = 0.88; bsr4x4 F = 0.87; bsr8x1 F = 0.79; nm10:16 F = 0.97; nm11:16 F = 0.98; nm12:16 F = 1.02; nm1:4 F = 1.15; nm2:4 F = 0.98; nm2:8 F = 1.16; nm3:4 F = 1.07; nm3:8 F = 1.09; nm4:16 F = 0.95; nm4:8 F = 0.99; nm5:8 F = 1.10; nm6:16 F = 1.05; nm6:8 F = 0.99; nm7:16 F = 1.11; nm8:16 F = 1.07; nm9:16 F = 0.99
-//	avx2    N = 32   dense D = 67%; bsr1x4 F = 1.26; bsr2x1 F = 0.77; bsr4x1 F = 0.76; bsr4x4 F = 0.75; bsr8x1 F = 0.84; nm10:16 F = 0.97; nm11:16 F = 0.98; nm12:16 F = 1.00; nm1:4 F = 1.11; nm2:4 F = 0.95; nm2:8 F = 1.10; nm3:4 F = 1.05; nm3:8 F = 1.05; nm4:16 F = 0.93; nm4:8 F = 0.94; nm5:8 F = 1.05; nm6:16 F = 1.03; nm6:8 F = 0.97; nm7:16 F = 1.06; nm8:16 F = 1.04; nm9:16 F = 0.95
-//	avx2    N = 48   dense D = 64%; bsr1x4 F = 2.04; bsr2x1 F = 1.34; bsr4x1 F = 0.79; bsr4x4 F = 0.78; bsr8x1 F = 0.87; nm10:16 F = 0.92; nm11:16 F = 0.94; nm12:16 F = 0.97; nm1:4 F = 1.13; nm2:4 F = 0.93; nm2:8 F = 1.12; nm3:4 F = 1.03; nm3:8 F = 1.06; nm4:16 F = 0.98; nm4:8 F = 0.92; nm5:8 F = 1.04; nm6:16 F = 1.03; nm6:8 F = 0.94; nm7:16 F = 1.07; nm8:16 F = 1.04; nm9:16 F = 0.92
-//	avx2    N = 64   dense D = 70%; bsr1x4 F = 1.37; bsr2x1 F = 0.84; bsr4x1 F = 0.81; bsr4x4 F = 0.82; bsr8x1 F = 0.91; nm10:16 F = 0.95; nm11:16 F = 0.95; nm12:16 F = 0.97; nm1:4 F = 1.08; nm2:4 F = 0.94; nm2:8 F = 1.08; nm3:4 F = 1.01; nm3:8 F = 1.04; nm4:16 F = 0.98; nm4:8 F = 0.93; nm5:8 F = 1.02; nm6:16 F = 1.00; nm6:8 F = 0.93; nm7:16 F = 1.04; nm8:16 F = 1.03; nm9:16 F = 0.93
-//	avx2    N = 96   dense D = 67%; bsr1x4 F = 1.31; bsr2x1 F = 0.81; bsr4x1 F = 0.78; bsr4x4 F = 0.78; bsr8x1 F = 0.86; nm10:16 F = 1.00; nm11:16 F = 0.97; nm12:16 F = 1.02; nm1:4 F = 1.12; nm2:4 F = 0.98; nm2:8 F = 1.09; nm3:4 F = 1.07; nm3:8 F = 1.06; nm4:16 F = 0.91; nm4:8 F = 0.94; nm5:8 F = 1.07; nm6:16 F = 1.03; nm6:8 F = 0.99; nm7:16 F = 1.08; nm8:16 F = 1.07; nm9:16 F = 0.98
-//	avx2    N = 128  dense D = 70%; bsr1x4 F = 1.42; bsr2x1 F = 0.86; bsr4x1 F = 0.82; bsr4x4 F = 0.81; bsr8x1 F = 0.92; nm10:16 F = 0.90; nm11:16 F = 0.95; nm12:16 F = 0.97; nm1:4 F = 1.09; nm2:4 F = 0.90; nm2:8 F = 1.08; nm3:4 F = 1.02; nm3:8 F = 1.03; nm4:16 F = 1.01; nm4:8 F = 0.92; nm5:8 F = 1.02; nm6:16 F = 1.02; nm6:8 F = 0.91; nm7:16 F = 1.05; nm8:16 F = 1.03; nm9:16 F = 0.94
+//	avx2    N = 2    dense D = 59%; bsr1x4 F = 2.89; bsr2x1 F = 1.88; bsr4x1 F = 1.01; bsr4x4 F = 0.99; bsr8x1 F = 0.62; nm10:16 F = 1.19; nm11:16 F = 1.18; nm12:16 F = 1.19; nm1:4 F = 1.26; nm2:4 F = 1.16; nm2:8 F = 1.18; nm3:4 F = 1.32; nm3:8 F = 1.33; nm4:16 F = 1.25; nm4:8 F = 1.14; nm5:8 F = 1.35; nm6:16 F = 1.30; nm6:8 F = 1.21; nm7:16 F = 1.38; nm8:16 F = 1.20; nm9:16 F = 1.20
+//	avx2    N = 3    dense D = 60%; bsr1x4 F = 2.86; bsr2x1 F = 1.88; bsr4x1 F = 1.01; bsr4x4 F = 0.99; bsr8x1 F = 0.63; nm10:16 F = 1.20; nm11:16 F = 1.19; nm12:16 F = 1.21; nm1:4 F = 1.22; nm2:4 F = 1.15; nm2:8 F = 1.18; nm3:4 F = 1.33; nm3:8 F = 1.36; nm4:16 F = 1.28; nm4:8 F = 1.15; nm5:8 F = 1.33; nm6:16 F = 1.30; nm6:8 F = 1.21; nm7:16 F = 1.40; nm8:16 F = 1.22; nm9:16 F = 1.23
+//	avx2    N = 4    dense D = 57%; bsr1x4 F = 2.84; bsr2x1 F = 1.88; bsr4x1 F = 1.01; bsr4x4 F = 0.99; bsr8x1 F = 0.63; nm10:16 F = 1.20; nm11:16 F = 1.21; nm12:16 F = 1.22; nm1:4 F = 1.23; nm2:4 F = 1.16; nm2:8 F = 1.19; nm3:4 F = 1.33; nm3:8 F = 1.34; nm4:16 F = 1.28; nm4:8 F = 1.15; nm5:8 F = 1.34; nm6:16 F = 1.30; nm6:8 F = 1.22; nm7:16 F = 1.40; nm8:16 F = 1.21; nm9:16 F = 1.23
+//	avx2    N = 6    dense D = 57%; bsr1x4 F = 2.82; bsr2x1 F = 1.94; bsr4x1 F = 1.05; bsr4x4 F = 1.01; bsr8x1 F = 0.65; nm10:16 F = 1.26; nm11:16 F = 1.28; nm12:16 F = 1.34; nm1:4 F = 1.65; nm2:4 F = 1.21; nm2:8 F = 1.61; nm3:4 F = 1.42; nm3:8 F = 1.43; nm4:16 F = 1.34; nm4:8 F = 1.22; nm5:8 F = 1.51; nm6:16 F = 1.40; nm6:8 F = 1.30; nm7:16 F = 1.61; nm8:16 F = 1.46; nm9:16 F = 1.30
+//	avx2    N = 8    dense D = 61%; bsr1x4 F = 2.72; bsr2x1 F = 1.86; bsr4x1 F = 1.01; bsr4x4 F = 0.97; bsr8x1 F = 0.65; nm10:16 F = 1.27; nm11:16 F = 1.28; nm12:16 F = 1.34; nm1:4 F = 1.63; nm2:4 F = 1.22; nm2:8 F = 1.60; nm3:4 F = 1.42; nm3:8 F = 1.42; nm4:16 F = 1.23; nm4:8 F = 1.15; nm5:8 F = 1.49; nm6:16 F = 1.42; nm6:8 F = 1.30; nm7:16 F = 1.59; nm8:16 F = 1.44; nm9:16 F = 1.28
+//	avx2    N = 12   dense D = 74%; bsr1x4 F = 3.90; bsr2x1 F = 2.73; bsr4x1 F = 1.49; bsr4x4 F = 1.45; bsr8x1 F = 0.94; nm10:16 F = 1.34; nm11:16 F = 1.35; nm12:16 F = 1.40; nm1:4 F = 1.64; nm2:4 F = 1.26; nm2:8 F = 1.63; nm3:4 F = 1.45; nm3:8 F = 1.51; nm4:16 F = 1.40; nm4:8 F = 1.33; nm5:8 F = 1.50; nm6:16 F = 1.46; nm6:8 F = 1.36; nm7:16 F = 1.58; nm8:16 F = 1.47; nm9:16 F = 1.35
+//	avx2    N = 16   dense D = 75%; bsr1x4 F = 3.73; bsr2x1 F = 2.63; bsr4x1 F = 0.83; bsr4x4 F = 0.81; bsr8x1 F = 0.95; nm10:16 F = 1.32; nm11:16 F = 1.32; nm12:16 F = 1.36; nm1:4 F = 1.54; nm2:4 F = 1.30; nm2:8 F = 1.53; nm3:4 F = 1.40; nm3:8 F = 1.42; nm4:16 F = 1.31; nm4:8 F = 1.29; nm5:8 F = 1.44; nm6:16 F = 1.40; nm6:8 F = 1.34; nm7:16 F = 1.50; nm8:16 F = 1.42; nm9:16 F = 1.30
+//	avx2    N = 24   dense D = 82%; bsr1x4 F = 3.53; bsr2x1 F = 2.51; bsr4x1 F = 1.01; bsr4x4 F = 1.00; bsr8x1 F = 0.91; nm10:16 F = 1.12; nm11:16 F = 1.13; nm12:16 F = 1.17; nm1:4 F = 1.32; nm2:4 F = 1.13; nm2:8 F = 1.33; nm3:4 F = 1.23; nm3:8 F = 1.25; nm4:16 F = 1.09; nm4:8 F = 1.14; nm5:8 F = 1.27; nm6:16 F = 1.20; nm6:8 F = 1.14; nm7:16 F = 1.28; nm8:16 F = 1.23; nm9:16 F = 1.13
+//	avx2    N = 32   dense D = 76%; bsr1x4 F = 1.41; bsr2x1 F = 0.86; bsr4x1 F = 0.86; bsr4x4 F = 0.84; bsr8x1 F = 0.94; nm10:16 F = 1.09; nm11:16 F = 1.10; nm12:16 F = 1.12; nm1:4 F = 1.24; nm2:4 F = 1.07; nm2:8 F = 1.23; nm3:4 F = 1.18; nm3:8 F = 1.18; nm4:16 F = 1.04; nm4:8 F = 1.05; nm5:8 F = 1.18; nm6:16 F = 1.16; nm6:8 F = 1.09; nm7:16 F = 1.19; nm8:16 F = 1.17; nm9:16 F = 1.07
+//	avx2    N = 48   dense D = 66%; bsr1x4 F = 2.13; bsr2x1 F = 1.40; bsr4x1 F = 0.82; bsr4x4 F = 0.81; bsr8x1 F = 0.91; nm10:16 F = 0.96; nm11:16 F = 0.98; nm12:16 F = 1.01; nm1:4 F = 1.18; nm2:4 F = 0.97; nm2:8 F = 1.17; nm3:4 F = 1.08; nm3:8 F = 1.10; nm4:16 F = 1.03; nm4:8 F = 0.96; nm5:8 F = 1.09; nm6:16 F = 1.07; nm6:8 F = 0.98; nm7:16 F = 1.12; nm8:16 F = 1.09; nm9:16 F = 0.96
+//	avx2    N = 64   dense D = 75%; bsr1x4 F = 1.47; bsr2x1 F = 0.89; bsr4x1 F = 0.87; bsr4x4 F = 0.87; bsr8x1 F = 0.97; nm10:16 F = 1.02; nm11:16 F = 1.01; nm12:16 F = 1.04; nm1:4 F = 1.16; nm2:4 F = 1.01; nm2:8 F = 1.15; nm3:4 F = 1.08; nm3:8 F = 1.11; nm4:16 F = 1.04; nm4:8 F = 0.99; nm5:8 F = 1.09; nm6:16 F = 1.07; nm6:8 F = 0.99; nm7:16 F = 1.11; nm8:16 F = 1.10; nm9:16 F = 0.99
+//	avx2    N = 96   dense D = 69%; bsr1x4 F = 1.36; bsr2x1 F = 0.83; bsr4x1 F = 0.81; bsr4x4 F = 0.80; bsr8x1 F = 0.89; nm10:16 F = 1.03; nm11:16 F = 1.00; nm12:16 F = 1.05; nm1:4 F = 1.15; nm2:4 F = 1.01; nm2:8 F = 1.13; nm3:4 F = 1.11; nm3:8 F = 1.09; nm4:16 F = 0.94; nm4:8 F = 0.97; nm5:8 F = 1.11; nm6:16 F = 1.06; nm6:8 F = 1.02; nm7:16 F = 1.12; nm8:16 F = 1.10; nm9:16 F = 1.01
+//	avx2    N = 128  dense D = 75%; bsr1x4 F = 1.52; bsr2x1 F = 0.91; bsr4x1 F = 0.87; bsr4x4 F = 0.87; bsr8x1 F = 0.98; nm10:16 F = 0.96; nm11:16 F = 1.01; nm12:16 F = 1.04; nm1:4 F = 1.17; nm2:4 F = 0.96; nm2:8 F = 1.16; nm3:4 F = 1.08; nm3:8 F = 1.09; nm4:16 F = 1.08; nm4:8 F = 0.98; nm5:8 F = 1.09; nm6:16 F = 1.09; nm6:8 F = 0.98; nm7:16 F = 1.12; nm8:16 F = 1.10; nm9:16 F = 1.01
 //	avx512  N = 1    dense D = 4%; bsr1x4 F = 0.19; bsr2x1 F = 0.12; bsr4x1 F = 0.07; bsr4x4 F = 0.06; bsr8x1 F = 0.05; nm10:16 F = 11.56; nm11:16 F = 10.49; nm12:16 F = 13.50; nm1:4 F = 0.20; nm2:4 F = 0.18; nm2:8 F = 0.30; nm3:4 F = 12.41; nm3:8 F = 13.44; nm4:16 F = 12.94; nm4:8 F = 0.22; nm5:8 F = 12.63; nm6:16 F = 12.82; nm6:8 F = 12.60; nm7:16 F = 12.75; nm8:16 F = 12.74; nm9:16 F = 12.62
-//	avx512  N = 2    dense D = 42%; bsr1x4 F = 2.07; bsr2x1 F = 1.34; bsr4x1 F = 0.70; bsr4x4 F = 0.68; bsr8x1 F = 0.48; nm10:16 F = 0.97; nm11:16 F = 0.76; nm12:16 F = 1.11; nm1:4 F = 1.15; nm2:4 F = 1.05; nm2:8 F = 1.18; nm3:4 F = 1.18; nm3:8 F = 1.13; nm4:16 F = 1.18; nm4:8 F = 1.03; nm5:8 F = 1.21; nm6:16 F = 1.06; nm6:8 F = 1.06; nm7:16 F = 1.29; nm8:16 F = 1.06; nm9:16 F = 1.10
-//	avx512  N = 3    dense D = 42%; bsr1x4 F = 2.07; bsr2x1 F = 1.35; bsr4x1 F = 0.71; bsr4x4 F = 0.68; bsr8x1 F = 0.48; nm10:16 F = 0.99; nm11:16 F = 0.95; nm12:16 F = 1.14; nm1:4 F = 1.13; nm2:4 F = 1.02; nm2:8 F = 1.17; nm3:4 F = 1.13; nm3:8 F = 1.14; nm4:16 F = 1.21; nm4:8 F = 1.02; nm5:8 F = 1.28; nm6:16 F = 1.05; nm6:8 F = 1.05; nm7:16 F = 1.30; nm8:16 F = 1.08; nm9:16 F = 1.09
-//	avx512  N = 4    dense D = 43%; bsr1x4 F = 2.07; bsr2x1 F = 1.36; bsr4x1 F = 0.71; bsr4x4 F = 0.69; bsr8x1 F = 0.49; nm10:16 F = 1.00; nm11:16 F = 0.97; nm12:16 F = 1.14; nm1:4 F = 1.18; nm2:4 F = 1.05; nm2:8 F = 1.18; nm3:4 F = 1.17; nm3:8 F = 1.16; nm4:16 F = 1.22; nm4:8 F = 1.03; nm5:8 F = 1.21; nm6:16 F = 1.08; nm6:8 F = 1.15; nm7:16 F = 1.29; nm8:16 F = 1.10; nm9:16 F = 1.18
-//	avx512  N = 6    dense D = 37%; bsr1x4 F = 2.04; bsr2x1 F = 1.39; bsr4x1 F = 0.73; bsr4x4 F = 0.69; bsr8x1 F = 0.50; nm10:16 F = 1.08; nm11:16 F = 0.98; nm12:16 F = 1.14; nm1:4 F = 1.47; nm2:4 F = 1.00; nm2:8 F = 1.44; nm3:4 F = 1.19; nm3:8 F = 1.20; nm4:16 F = 1.10; nm4:8 F = 1.01; nm5:8 F = 1.33; nm6:16 F = 1.13; nm6:8 F = 1.00; nm7:16 F = 1.43; nm8:16 F = 1.29; nm9:16 F = 1.02
-//	avx512  N = 8    dense D = 41%; bsr1x4 F = 2.07; bsr2x1 F = 1.40; bsr4x1 F = 0.75; bsr4x4 F = 0.71; bsr8x1 F = 0.49; nm10:16 F = 1.06; nm11:16 F = 1.02; nm12:16 F = 1.19; nm1:4 F = 1.54; nm2:4 F = 1.06; nm2:8 F = 1.51; nm3:4 F = 1.24; nm3:8 F = 1.25; nm4:16 F = 1.28; nm4:8 F = 1.05; nm5:8 F = 1.34; nm6:16 F = 1.16; nm6:8 F = 1.05; nm7:16 F = 1.44; nm8:16 F = 1.32; nm9:16 F = 1.04
-//	avx512  N = 12   dense D = 35%; bsr1x4 F = 2.07; bsr2x1 F = 1.40; bsr4x1 F = 0.73; bsr4x4 F = 0.70; bsr8x1 F = 0.50; nm10:16 F = 1.07; nm11:16 F = 0.98; nm12:16 F = 1.20; nm1:4 F = 1.55; nm2:4 F = 1.07; nm2:8 F = 1.51; nm3:4 F = 1.26; nm3:8 F = 1.27; nm4:16 F = 1.16; nm4:8 F = 1.03; nm5:8 F = 1.35; nm6:16 F = 1.19; nm6:8 F = 1.07; nm7:16 F = 1.46; nm8:16 F = 1.35; nm9:16 F = 1.04
-//	avx512  N = 16   dense D = 34%; bsr1x4 F = 1.93; bsr2x1 F = 1.32; bsr4x1 F = 0.71; bsr4x4 F = 0.68; bsr8x1 F = 0.45; nm10:16 F = 1.04; nm11:16 F = 0.93; nm12:16 F = 1.12; nm1:4 F = 1.43; nm2:4 F = 1.02; nm2:8 F = 1.39; nm3:4 F = 1.20; nm3:8 F = 1.21; nm4:16 F = 1.18; nm4:8 F = 1.01; nm5:8 F = 1.24; nm6:16 F = 1.16; nm6:8 F = 1.01; nm7:16 F = 1.42; nm8:16 F = 1.25; nm9:16 F = 0.98
-//	avx512  N = 24   dense D = 50%; bsr1x4 F = 2.47; bsr2x1 F = 1.69; bsr4x1 F = 0.92; bsr4x4 F = 0.87; bsr8x1 F = 0.61; nm10:16 F = 0.98; nm11:16 F = 0.94; nm12:16 F = 1.04; nm1:4 F = 1.27; nm2:4 F = 0.93; nm2:8 F = 1.28; nm3:4 F = 1.08; nm3:8 F = 1.08; nm4:16 F = 1.05; nm4:8 F = 0.91; nm5:8 F = 1.13; nm6:16 F = 1.04; nm6:8 F = 0.90; nm7:16 F = 1.19; nm8:16 F = 1.12; nm9:16 F = 0.85
-//	avx512  N = 32   dense D = 52%; bsr1x4 F = 1.68; bsr2x1 F = 1.03; bsr4x1 F = 0.88; bsr4x4 F = 0.85; bsr8x1 F = 0.46; nm10:16 F = 0.96; nm11:16 F = 0.94; nm12:16 F = 0.99; nm1:4 F = 1.18; nm2:4 F = 0.83; nm2:8 F = 1.19; nm3:4 F = 1.05; nm3:8 F = 1.05; nm4:16 F = 0.90; nm4:8 F = 0.82; nm5:8 F = 1.08; nm6:16 F = 1.04; nm6:8 F = 0.87; nm7:16 F = 1.14; nm8:16 F = 1.08; nm9:16 F = 0.90
-//	avx512  N = 48   dense D = 53%; bsr1x4 F = 2.41; bsr2x1 F = 1.73; bsr4x1 F = 0.94; bsr4x4 F = 0.90; bsr8x1 F = 0.54; nm10:16 F = 0.91; nm11:16 F = 0.86; nm12:16 F = 0.94; nm1:4 F = 1.15; nm2:4 F = 0.79; nm2:8 F = 1.16; nm3:4 F = 1.00; nm3:8 F = 1.01; nm4:16 F = 0.95; nm4:8 F = 0.87; nm5:8 F = 1.04; nm6:16 F = 0.98; nm6:8 F = 0.85; nm7:16 F = 1.10; nm8:16 F = 1.04; nm9:16 F = 0.82
-//	avx512  N = 64   dense D = 59%; bsr1x4 F = 1.09; bsr2x1 F = 1.18; bsr4x1 F = 0.54; bsr4x4 F = 0.52; bsr8x1 F = 0.53; nm10:16 F = 0.91; nm11:16 F = 0.77; nm12:16 F = 0.91; nm1:4 F = 1.06; nm2:4 F = 0.83; nm2:8 F = 1.06; nm3:4 F = 0.97; nm3:8 F = 0.98; nm4:16 F = 0.90; nm4:8 F = 0.82; nm5:8 F = 0.99; nm6:16 F = 0.96; nm6:8 F = 0.90; nm7:16 F = 1.03; nm8:16 F = 0.98; nm9:16 F = 0.89
-//	avx512  N = 96   dense D = 60%; bsr1x4 F = 1.81; bsr2x1 F = 0.77; bsr4x1 F = 0.75; bsr4x4 F = 0.72; bsr8x1 F = 0.57; nm10:16 F = 0.91; nm11:16 F = 0.84; nm12:16 F = 0.96; nm1:4 F = 1.15; nm2:4 F = 0.89; nm2:8 F = 1.16; nm3:4 F = 1.00; nm3:8 F = 1.04; nm4:16 F = 1.05; nm4:8 F = 0.92; nm5:8 F = 1.03; nm6:16 F = 0.98; nm6:8 F = 0.91; nm7:16 F = 1.07; nm8:16 F = 1.00; nm9:16 F = 0.92
-//	avx512  N = 128  dense D = 64%; bsr1x4 F = 1.61; bsr2x1 F = 1.18; bsr4x1 F = 0.64; bsr4x4 F = 0.62; bsr8x1 F = 0.60; nm10:16 F = 0.91; nm11:16 F = 0.71; nm12:16 F = 0.96; nm1:4 F = 1.18; nm2:4 F = 0.64; nm2:8 F = 1.14; nm3:4 F = 1.01; nm3:8 F = 1.06; nm4:16 F = 0.82; nm4:8 F = 0.92; nm5:8 F = 1.01; nm6:16 F = 0.99; nm6:8 F = 0.94; nm7:16 F = 1.05; nm8:16 F = 1.02; nm9:16 F = 0.95
+//	avx512  N = 2    dense D = 58%; bsr1x4 F = 2.87; bsr2x1 F = 1.86; bsr4x1 F = 0.97; bsr4x4 F = 0.94; bsr8x1 F = 0.66; nm10:16 F = 1.35; nm11:16 F = 1.05; nm12:16 F = 1.55; nm1:4 F = 1.59; nm2:4 F = 1.45; nm2:8 F = 1.64; nm3:4 F = 1.63; nm3:8 F = 1.57; nm4:16 F = 1.64; nm4:8 F = 1.43; nm5:8 F = 1.68; nm6:16 F = 1.47; nm6:8 F = 1.47; nm7:16 F = 1.79; nm8:16 F = 1.47; nm9:16 F = 1.53
+//	avx512  N = 3    dense D = 58%; bsr1x4 F = 2.82; bsr2x1 F = 1.84; bsr4x1 F = 0.97; bsr4x4 F = 0.92; bsr8x1 F = 0.66; nm10:16 F = 1.35; nm11:16 F = 1.30; nm12:16 F = 1.55; nm1:4 F = 1.55; nm2:4 F = 1.39; nm2:8 F = 1.59; nm3:4 F = 1.53; nm3:8 F = 1.56; nm4:16 F = 1.65; nm4:8 F = 1.40; nm5:8 F = 1.75; nm6:16 F = 1.44; nm6:8 F = 1.44; nm7:16 F = 1.77; nm8:16 F = 1.47; nm9:16 F = 1.48
+//	avx512  N = 4    dense D = 58%; bsr1x4 F = 2.80; bsr2x1 F = 1.83; bsr4x1 F = 0.96; bsr4x4 F = 0.93; bsr8x1 F = 0.66; nm10:16 F = 1.36; nm11:16 F = 1.31; nm12:16 F = 1.54; nm1:4 F = 1.60; nm2:4 F = 1.42; nm2:8 F = 1.59; nm3:4 F = 1.58; nm3:8 F = 1.57; nm4:16 F = 1.65; nm4:8 F = 1.39; nm5:8 F = 1.64; nm6:16 F = 1.46; nm6:8 F = 1.56; nm7:16 F = 1.74; nm8:16 F = 1.49; nm9:16 F = 1.60
+//	avx512  N = 6    dense D = 50%; bsr1x4 F = 2.81; bsr2x1 F = 1.90; bsr4x1 F = 1.00; bsr4x4 F = 0.95; bsr8x1 F = 0.69; nm10:16 F = 1.49; nm11:16 F = 1.34; nm12:16 F = 1.57; nm1:4 F = 2.01; nm2:4 F = 1.38; nm2:8 F = 1.98; nm3:4 F = 1.64; nm3:8 F = 1.66; nm4:16 F = 1.51; nm4:8 F = 1.38; nm5:8 F = 1.83; nm6:16 F = 1.55; nm6:8 F = 1.38; nm7:16 F = 1.96; nm8:16 F = 1.77; nm9:16 F = 1.40
+//	avx512  N = 8    dense D = 55%; bsr1x4 F = 2.74; bsr2x1 F = 1.86; bsr4x1 F = 0.99; bsr4x4 F = 0.94; bsr8x1 F = 0.65; nm10:16 F = 1.40; nm11:16 F = 1.35; nm12:16 F = 1.57; nm1:4 F = 2.04; nm2:4 F = 1.40; nm2:8 F = 2.00; nm3:4 F = 1.65; nm3:8 F = 1.66; nm4:16 F = 1.70; nm4:8 F = 1.39; nm5:8 F = 1.77; nm6:16 F = 1.54; nm6:8 F = 1.39; nm7:16 F = 1.91; nm8:16 F = 1.74; nm9:16 F = 1.37
+//	avx512  N = 12   dense D = 47%; bsr1x4 F = 2.74; bsr2x1 F = 1.86; bsr4x1 F = 0.97; bsr4x4 F = 0.93; bsr8x1 F = 0.67; nm10:16 F = 1.41; nm11:16 F = 1.30; nm12:16 F = 1.58; nm1:4 F = 2.06; nm2:4 F = 1.41; nm2:8 F = 2.00; nm3:4 F = 1.67; nm3:8 F = 1.69; nm4:16 F = 1.54; nm4:8 F = 1.36; nm5:8 F = 1.79; nm6:16 F = 1.58; nm6:8 F = 1.42; nm7:16 F = 1.93; nm8:16 F = 1.79; nm9:16 F = 1.37
+//	avx512  N = 16   dense D = 46%; bsr1x4 F = 2.62; bsr2x1 F = 1.80; bsr4x1 F = 0.97; bsr4x4 F = 0.93; bsr8x1 F = 0.61; nm10:16 F = 1.40; nm11:16 F = 1.26; nm12:16 F = 1.51; nm1:4 F = 1.93; nm2:4 F = 1.38; nm2:8 F = 1.89; nm3:4 F = 1.63; nm3:8 F = 1.64; nm4:16 F = 1.60; nm4:8 F = 1.37; nm5:8 F = 1.68; nm6:16 F = 1.58; nm6:8 F = 1.37; nm7:16 F = 1.93; nm8:16 F = 1.69; nm9:16 F = 1.33
+//	avx512  N = 24   dense D = 72%; bsr1x4 F = 3.51; bsr2x1 F = 2.40; bsr4x1 F = 1.30; bsr4x4 F = 1.23; bsr8x1 F = 0.87; nm10:16 F = 1.39; nm11:16 F = 1.34; nm12:16 F = 1.48; nm1:4 F = 1.80; nm2:4 F = 1.32; nm2:8 F = 1.81; nm3:4 F = 1.53; nm3:8 F = 1.54; nm4:16 F = 1.50; nm4:8 F = 1.29; nm5:8 F = 1.60; nm6:16 F = 1.47; nm6:8 F = 1.28; nm7:16 F = 1.69; nm8:16 F = 1.60; nm9:16 F = 1.21
+//	avx512  N = 32   dense D = 74%; bsr1x4 F = 2.39; bsr2x1 F = 1.46; bsr4x1 F = 1.25; bsr4x4 F = 1.20; bsr8x1 F = 0.65; nm10:16 F = 1.37; nm11:16 F = 1.33; nm12:16 F = 1.41; nm1:4 F = 1.68; nm2:4 F = 1.17; nm2:8 F = 1.69; nm3:4 F = 1.50; nm3:8 F = 1.50; nm4:16 F = 1.28; nm4:8 F = 1.17; nm5:8 F = 1.54; nm6:16 F = 1.48; nm6:8 F = 1.24; nm7:16 F = 1.62; nm8:16 F = 1.53; nm9:16 F = 1.28
+//	avx512  N = 48   dense D = 68%; bsr1x4 F = 3.08; bsr2x1 F = 2.21; bsr4x1 F = 1.21; bsr4x4 F = 1.16; bsr8x1 F = 0.69; nm10:16 F = 1.16; nm11:16 F = 1.11; nm12:16 F = 1.21; nm1:4 F = 1.47; nm2:4 F = 1.01; nm2:8 F = 1.49; nm3:4 F = 1.28; nm3:8 F = 1.29; nm4:16 F = 1.21; nm4:8 F = 1.11; nm5:8 F = 1.34; nm6:16 F = 1.25; nm6:8 F = 1.09; nm7:16 F = 1.41; nm8:16 F = 1.33; nm9:16 F = 1.04
+//	avx512  N = 64   dense D = 74%; bsr1x4 F = 1.36; bsr2x1 F = 1.48; bsr4x1 F = 0.68; bsr4x4 F = 0.65; bsr8x1 F = 0.66; nm10:16 F = 1.14; nm11:16 F = 0.97; nm12:16 F = 1.14; nm1:4 F = 1.33; nm2:4 F = 1.04; nm2:8 F = 1.33; nm3:4 F = 1.21; nm3:8 F = 1.22; nm4:16 F = 1.13; nm4:8 F = 1.03; nm5:8 F = 1.25; nm6:16 F = 1.20; nm6:8 F = 1.12; nm7:16 F = 1.29; nm8:16 F = 1.22; nm9:16 F = 1.12
+//	avx512  N = 96   dense D = 72%; bsr1x4 F = 2.16; bsr2x1 F = 0.91; bsr4x1 F = 0.90; bsr4x4 F = 0.86; bsr8x1 F = 0.67; nm10:16 F = 1.09; nm11:16 F = 1.00; nm12:16 F = 1.14; nm1:4 F = 1.37; nm2:4 F = 1.06; nm2:8 F = 1.38; nm3:4 F = 1.19; nm3:8 F = 1.24; nm4:16 F = 1.24; nm4:8 F = 1.09; nm5:8 F = 1.22; nm6:16 F = 1.17; nm6:8 F = 1.08; nm7:16 F = 1.27; nm8:16 F = 1.19; nm9:16 F = 1.09
+//	avx512  N = 128  dense D = 76%; bsr1x4 F = 1.89; bsr2x1 F = 1.39; bsr4x1 F = 0.75; bsr4x4 F = 0.74; bsr8x1 F = 0.70; nm10:16 F = 1.08; nm11:16 F = 0.83; nm12:16 F = 1.14; nm1:4 F = 1.39; nm2:4 F = 0.75; nm2:8 F = 1.34; nm3:4 F = 1.19; nm3:8 F = 1.25; nm4:16 F = 0.96; nm4:8 F = 1.09; nm5:8 F = 1.19; nm6:16 F = 1.17; nm6:8 F = 1.10; nm7:16 F = 1.24; nm8:16 F = 1.20; nm9:16 F = 1.12
 var policyTable = []policyEntry{
 	{Family: "bsr1x4_t32_avx2", Target: "bsr1x4", N: 1, PerMAC: 0.1028, PerOut: 0, PerIn: 0},
 	{Family: "bsr1x4_t32_avx2", Target: "bsr1x4", N: 1, PerMAC: 0.1472, PerOut: 0, PerIn: 0, Large: true},
@@ -3365,67 +3370,67 @@ var policyTable = []policyEntry{
 	{Family: "ref_nm_generic", Target: "nm9:16", N: 64, PerMAC: 0.3618, PerOut: 1.872, PerIn: 0},
 	{Family: "ref_nm_generic", Target: "nm9:16", N: 96, PerMAC: 0.3537, PerOut: 0.5047, PerIn: 0.1678},
 	{Family: "ref_nm_generic", Target: "nm9:16", N: 128, PerMAC: 0.3395, PerOut: 1.266, PerIn: 0.09648},
-	{Family: "spmm_csr_t128_avx512", Target: "csr", N: 64, PerMAC: 0.01763, PerOut: 0.04455, PerIn: 0.1842},
-	{Family: "spmm_csr_t128_avx512", Target: "csr", N: 96, PerMAC: 0.01613, PerOut: 0.03542, PerIn: 0.1392},
-	{Family: "spmm_csr_t128_avx512", Target: "csr", N: 128, PerMAC: 0.01528, PerOut: 0.033, PerIn: 0.1097},
-	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 2, PerMAC: 0.04431, PerOut: 0.178, PerIn: 0.6365},
-	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 2, PerMAC: 0.04215, PerOut: 7.197, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 3, PerMAC: 0.04449, PerOut: 0.1629, PerIn: 0.6705},
-	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 3, PerMAC: 0.04248, PerOut: 6.973, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 4, PerMAC: 0.0443, PerOut: 0.1673, PerIn: 0.659},
-	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 4, PerMAC: 0.04457, PerOut: 5.903, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 6, PerMAC: 0.04242, PerOut: 0.179, PerIn: 0.701},
-	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 6, PerMAC: 0.04305, PerOut: 7.81, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 8, PerMAC: 0.04176, PerOut: 0.1825, PerIn: 0.6575},
-	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 8, PerMAC: 0.0436, PerOut: 6.305, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 12, PerMAC: 0.0297, PerOut: 0.1294, PerIn: 0.3843},
-	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 12, PerMAC: 0.03065, PerOut: 4.605, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 16, PerMAC: 0.02991, PerOut: 0.132, PerIn: 0.2555},
-	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 16, PerMAC: 0.03078, PerOut: 3.733, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 2, PerMAC: 0.02573, PerOut: 0.09079, PerIn: 0.3157},
-	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 2, PerMAC: 0.02451, PerOut: 3.905, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 3, PerMAC: 0.02558, PerOut: 0.09505, PerIn: 0.341},
-	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 3, PerMAC: 0.02502, PerOut: 3.858, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 4, PerMAC: 0.02531, PerOut: 0.09383, PerIn: 0.3406},
-	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 4, PerMAC: 0.02498, PerOut: 3.817, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 6, PerMAC: 0.02417, PerOut: 0.1057, PerIn: 0.3553},
-	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 6, PerMAC: 0.02501, PerOut: 4.087, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 8, PerMAC: 0.02343, PerOut: 0.1148, PerIn: 0.3552},
-	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 8, PerMAC: 0.02586, PerOut: 3.326, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 12, PerMAC: 0.02352, PerOut: 0.1237, PerIn: 0.381},
-	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 12, PerMAC: 0.02545, PerOut: 3.98, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 16, PerMAC: 0.02407, PerOut: 0.1183, PerIn: 0.2523},
-	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 16, PerMAC: 0.02496, PerOut: 3.386, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 8, PerMAC: 0.05186, PerOut: 0.07202, PerIn: 0.696},
-	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 8, PerMAC: 0.05553, PerOut: 6.364, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 12, PerMAC: 0.03465, PerOut: 0.04687, PerIn: 0.4693},
-	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 12, PerMAC: 0.0423, PerOut: 3.967, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 16, PerMAC: 0.03315, PerOut: 0.07534, PerIn: 0.3734},
-	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 16, PerMAC: 0.03503, PerOut: 4.225, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 24, PerMAC: 0.02795, PerOut: 0.06748, PerIn: 0.2707},
-	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 32, PerMAC: 0.02592, PerOut: 0.05773, PerIn: 0.1592},
-	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 48, PerMAC: 0.0281, PerOut: 0.07621, PerIn: 0.2331},
-	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 64, PerMAC: 0.02569, PerOut: 0.06277, PerIn: 0.1601},
-	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 8, PerMAC: 0.02454, PerOut: 0.09478, PerIn: 0.4005},
-	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 8, PerMAC: 0.02873, PerOut: 3.32, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 12, PerMAC: 0.02434, PerOut: 0.1097, PerIn: 0.4293},
-	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 12, PerMAC: 0.02775, PerOut: 3.837, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 16, PerMAC: 0.02485, PerOut: 0.0971, PerIn: 0.3875},
-	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 16, PerMAC: 0.02715, PerOut: 3.315, PerIn: 0, Large: true},
-	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 24, PerMAC: 0.01918, PerOut: 0.07097, PerIn: 0.2226},
-	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 32, PerMAC: 0.01936, PerOut: 0.06506, PerIn: 0.166},
-	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 48, PerMAC: 0.02106, PerOut: 0.08799, PerIn: 0.2419},
-	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 64, PerMAC: 0.01947, PerOut: 0.06536, PerIn: 0.1673},
-	{Family: "spmm_csr_t64_avx2", Target: "csr", N: 32, PerMAC: 0.0286, PerOut: 0.02586, PerIn: 0.2129},
-	{Family: "spmm_csr_t64_avx2", Target: "csr", N: 48, PerMAC: 0.02533, PerOut: 0.0292, PerIn: 0.1909},
-	{Family: "spmm_csr_t64_avx2", Target: "csr", N: 64, PerMAC: 0.02415, PerOut: 0.02406, PerIn: 0.1163},
-	{Family: "spmm_csr_t64_avx2", Target: "csr", N: 96, PerMAC: 0.02544, PerOut: 0.02809, PerIn: 0.153},
-	{Family: "spmm_csr_t64_avx2", Target: "csr", N: 128, PerMAC: 0.02429, PerOut: 0.02061, PerIn: 0.1274},
-	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 32, PerMAC: 0.02083, PerOut: 0.05166, PerIn: 0.2271},
-	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 48, PerMAC: 0.01811, PerOut: 0.04599, PerIn: 0.2017},
-	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 64, PerMAC: 0.01708, PerOut: 0.03871, PerIn: 0.1294},
-	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 96, PerMAC: 0.01828, PerOut: 0.04347, PerIn: 0.1675},
-	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 128, PerMAC: 0.01729, PerOut: 0.03497, PerIn: 0.141},
+	{Family: "spmm_csr_t128_avx512", Target: "csr", N: 64, PerMAC: 0.01452, PerOut: 0.04805, PerIn: 0.1885},
+	{Family: "spmm_csr_t128_avx512", Target: "csr", N: 96, PerMAC: 0.01355, PerOut: 0.04368, PerIn: 0.1388},
+	{Family: "spmm_csr_t128_avx512", Target: "csr", N: 128, PerMAC: 0.01296, PerOut: 0.04051, PerIn: 0.1096},
+	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 2, PerMAC: 0.03619, PerOut: 0.09611, PerIn: 0.6273},
+	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 2, PerMAC: 0.03657, PerOut: 5.347, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 3, PerMAC: 0.03615, PerOut: 0.09603, PerIn: 0.6859},
+	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 3, PerMAC: 0.03674, PerOut: 5.694, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 4, PerMAC: 0.03606, PerOut: 0.1253, PerIn: 0.6905},
+	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 4, PerMAC: 0.03696, PerOut: 5.187, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 6, PerMAC: 0.03399, PerOut: 0.1175, PerIn: 0.7194},
+	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 6, PerMAC: 0.03715, PerOut: 5.216, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 8, PerMAC: 0.03373, PerOut: 0.1218, PerIn: 0.645},
+	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 8, PerMAC: 0.03452, PerOut: 4.617, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 12, PerMAC: 0.02292, PerOut: 0.1387, PerIn: 0.366},
+	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 12, PerMAC: 0.02371, PerOut: 3.422, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 16, PerMAC: 0.0233, PerOut: 0.1093, PerIn: 0.246},
+	{Family: "spmm_csr_t16_avx2", Target: "csr", N: 16, PerMAC: 0.02377, PerOut: 3.123, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 2, PerMAC: 0.01854, PerOut: 0.1544, PerIn: 0.3058},
+	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 2, PerMAC: 0.01863, PerOut: 3.181, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 3, PerMAC: 0.01877, PerOut: 0.1341, PerIn: 0.3691},
+	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 3, PerMAC: 0.0188, PerOut: 3.287, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 4, PerMAC: 0.01871, PerOut: 0.1224, PerIn: 0.3582},
+	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 4, PerMAC: 0.01871, PerOut: 3.198, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 6, PerMAC: 0.01759, PerOut: 0.1234, PerIn: 0.3701},
+	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 6, PerMAC: 0.01873, PerOut: 3.276, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 8, PerMAC: 0.01772, PerOut: 0.1018, PerIn: 0.3508},
+	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 8, PerMAC: 0.01871, PerOut: 2.925, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 12, PerMAC: 0.01775, PerOut: 0.1169, PerIn: 0.3705},
+	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 12, PerMAC: 0.01883, PerOut: 2.979, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 16, PerMAC: 0.01775, PerOut: 0.09324, PerIn: 0.2433},
+	{Family: "spmm_csr_t16_avx512", Target: "csr", N: 16, PerMAC: 0.01864, PerOut: 2.29, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 8, PerMAC: 0.0556, PerOut: 0.03695, PerIn: 0.6355},
+	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 8, PerMAC: 0.05764, PerOut: 3.899, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 12, PerMAC: 0.03189, PerOut: 0.04905, PerIn: 0.4204},
+	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 12, PerMAC: 0.03849, PerOut: 2.918, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 16, PerMAC: 0.03147, PerOut: 0.05012, PerIn: 0.3465},
+	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 16, PerMAC: 0.03442, PerOut: 1.845, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 24, PerMAC: 0.02429, PerOut: 0.07519, PerIn: 0.2521},
+	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 32, PerMAC: 0.02309, PerOut: 0.06305, PerIn: 0.1444},
+	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 48, PerMAC: 0.02608, PerOut: 0.06263, PerIn: 0.2133},
+	{Family: "spmm_csr_t32_avx2", Target: "csr", N: 64, PerMAC: 0.02314, PerOut: 0.06658, PerIn: 0.145},
+	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 8, PerMAC: 0.01775, PerOut: 0.1066, PerIn: 0.3703},
+	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 8, PerMAC: 0.01891, PerOut: 3.121, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 12, PerMAC: 0.01782, PerOut: 0.1145, PerIn: 0.4033},
+	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 12, PerMAC: 0.01897, PerOut: 3.14, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 16, PerMAC: 0.01776, PerOut: 0.08843, PerIn: 0.3808},
+	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 16, PerMAC: 0.01891, PerOut: 2.62, PerIn: 0, Large: true},
+	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 24, PerMAC: 0.01349, PerOut: 0.07813, PerIn: 0.2085},
+	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 32, PerMAC: 0.01364, PerOut: 0.06272, PerIn: 0.1553},
+	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 48, PerMAC: 0.01523, PerOut: 0.07728, PerIn: 0.2271},
+	{Family: "spmm_csr_t32_avx512", Target: "csr", N: 64, PerMAC: 0.01372, PerOut: 0.07148, PerIn: 0.151},
+	{Family: "spmm_csr_t64_avx2", Target: "csr", N: 32, PerMAC: 0.02821, PerOut: 0.02369, PerIn: 0.1953},
+	{Family: "spmm_csr_t64_avx2", Target: "csr", N: 48, PerMAC: 0.02425, PerOut: 0.0315, PerIn: 0.1794},
+	{Family: "spmm_csr_t64_avx2", Target: "csr", N: 64, PerMAC: 0.0226, PerOut: 0.03227, PerIn: 0.1155},
+	{Family: "spmm_csr_t64_avx2", Target: "csr", N: 96, PerMAC: 0.02465, PerOut: 0.03265, PerIn: 0.1453},
+	{Family: "spmm_csr_t64_avx2", Target: "csr", N: 128, PerMAC: 0.02274, PerOut: 0.03148, PerIn: 0.124},
+	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 32, PerMAC: 0.01624, PerOut: 0.05225, PerIn: 0.2238},
+	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 48, PerMAC: 0.01414, PerOut: 0.04498, PerIn: 0.2021},
+	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 64, PerMAC: 0.01364, PerOut: 0.03939, PerIn: 0.1319},
+	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 96, PerMAC: 0.01452, PerOut: 0.04675, PerIn: 0.168},
+	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 128, PerMAC: 0.0137, PerOut: 0.04228, PerIn: 0.1409},
 	{Family: "spmv_csr_i16_avx2", Target: "csr", N: 1, PerMAC: 0.3076, PerOut: 2.744, PerIn: 0.0545},
 	{Family: "spmv_csr_i16_avx2", Target: "csr", N: 1, PerMAC: 0.3337, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "spmv_csr_i16_avx512", Target: "csr", N: 1, PerMAC: 0.3145, PerOut: 4.201, PerIn: 0.0791},
