@@ -77,21 +77,11 @@ func TestTuneWritesARecordDispatchFollows(t *testing.T) {
 		}
 	}
 
-	path := filepath.Join(t.TempDir(), "tune.json")
-	_, err = SaveMerged(path, rec)
-	require.NoError(t, err)
-	loaded, why := LoadForHost(path)
-	require.Empty(t, why)
+	loaded := saveAndLoad(t, rec)
 
 	// Dispatch follows the record: the kernel it picks is the recorded winner.
 	for _, r := range rs {
-		var w formats.Matrix
-		for _, l := range layers {
-			if l.Name == r.Layer {
-				w = l.W
-			}
-		}
-		p, err := dispatch.Compile(w, dispatch.Options{Threads: 1, Record: loaded})
+		p, err := dispatch.Compile(layerW(layers, r.Layer), dispatch.Options{Threads: 1, Record: loaded})
 		require.NoError(t, err)
 		fam, format := p.KernelFor(r.N)
 		require.Equal(t, r.Entry.Winner.Kernel, fam, "%s N=%d", r.Layer, r.N)
@@ -458,4 +448,26 @@ func TestCompareSameKernelGainsNothing(t *testing.T) {
 		require.Equal(t, 1.0, c.P)
 		require.Len(t, c.TunedRuns, 5)
 	}
+}
+
+// saveAndLoad writes rec as a file and loads it back for this host, as sparsegen tune and
+// Compile do.
+func saveAndLoad(t *testing.T, rec *dispatch.Record) *dispatch.Record {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tune.json")
+	_, err := SaveMerged(path, rec)
+	require.NoError(t, err)
+	loaded, why := LoadForHost(path)
+	require.Empty(t, why)
+	return loaded
+}
+
+// layerW is the weight of the layer named name.
+func layerW(layers []Layer, name string) formats.Matrix {
+	for _, l := range layers {
+		if l.Name == name {
+			return l.W
+		}
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package autotune
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -78,19 +77,9 @@ func TestTuneLowPrecision(t *testing.T) {
 		}
 	}
 
-	path := filepath.Join(t.TempDir(), "tune.json")
-	_, err = SaveMerged(path, rec)
-	require.NoError(t, err)
-	loaded, why := LoadForHost(path)
-	require.Empty(t, why)
+	loaded := saveAndLoad(t, rec)
 	for _, r := range rs {
-		var w formats.Matrix
-		for _, l := range layers {
-			if l.Name == r.Layer {
-				w = l.W
-			}
-		}
-		p, err := dispatch.Compile(w, dispatch.Options{Threads: 1, Record: loaded})
+		p, err := dispatch.Compile(layerW(layers, r.Layer), dispatch.Options{Threads: 1, Record: loaded})
 		require.NoError(t, err)
 		for _, n := range []int{r.Entry.NLo, r.N, r.Entry.NHi} {
 			fam, format := p.KernelFor(n)

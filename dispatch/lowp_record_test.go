@@ -25,20 +25,7 @@ func lpTimedEntry(t *testing.T, w formats.Matrix, def *Plan, n int, winner Candi
 	if err != nil {
 		t.Fatal(err)
 	}
-	hi = min(hi, n)
-	key.NLo, key.NHi = lo, hi
-	fam, f := def.KernelFor(n)
-	timedN := slices.Compact([]int{lo, n, hi})
-	med := func(ns float64) []float64 {
-		out := make([]float64, len(timedN))
-		for i := range out {
-			out[i] = ns
-		}
-		return out
-	}
-	winner.MedianNs, winner.MediansNs = 1000, med(1000)
-	return Entry{Key: key, N: n, TimedN: timedN, Winner: winner,
-		Default: Candidate{Kernel: fam, Format: f, MedianNs: 2000, MediansNs: med(2000)}}
+	return entryOver(key, lo, min(hi, n), n, def, winner)
 }
 
 // lpOther returns a candidate for W at n other than def's choice there (the first in

@@ -21,9 +21,14 @@ func timedEntry(t *testing.T, w *Plan, key Key, n int, winner Candidate) Entry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hi = min(hi, n)
-	fam, f := w.KernelFor(n)
+	return entryOver(key, lo, min(hi, n), n, w, winner)
+}
+
+// entryOver is the entry for key over lo … hi, timed at lo, n and hi, in which winner (1 µs)
+// beat def's choice at n (2 µs).
+func entryOver(key Key, lo, hi, n int, def *Plan, winner Candidate) Entry {
 	key.NLo, key.NHi = lo, hi
+	fam, f := def.KernelFor(n)
 	timedN := slices.Compact([]int{lo, n, hi})
 	med := func(ns float64) []float64 {
 		out := make([]float64, len(timedN))
