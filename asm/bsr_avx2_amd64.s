@@ -114,29 +114,37 @@ noclamp1:
 	JMP     tiles1
 
 singles1:
-	MOVQ  n+80(FP), R9
-	SUBQ  R8, R9
-	CMPQ  R9, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	MOVQ  ldx+56(FP), R9
-	SHLQ  $0x02, R9
-	MOVQ  CX, R10
-	MOVQ  DX, R11
-	MOVL  (AX), R12
-	MOVL  4(AX), R13
-	ADDQ  R13, R12
-	CMPQ  R12, $+0
-	JLE   noblk2
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	CMPQ    R9, $+0
+	JLE     cols1
+	CMPQ    R9, $+8
+	JGT     rest1
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	ADDQ    $+0, R9
+	LEAQ    tailmask8<>+0(SB), R10
+	NEGQ    R9
+	VMOVDQU 32(R10)(R9*4), Y0
+	VPXOR   Y1, Y1, Y1
+	MOVQ    ldx+56(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    CX, R10
+	MOVQ    DX, R11
+	MOVL    (AX), R12
+	MOVL    4(AX), R13
+	ADDQ    R13, R12
+	CMPQ    R12, $+0
+	JLE     noblk2
 
 blk2:
 	MOVL         (R10), R13
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS      (R13)(R8*4), Y1
-	VBROADCASTSS (R11), Y2
-	VFMADD231PS  Y1, Y2, Y0
+	VMASKMOVPS   (R13)(R8*4), Y0, Y2
+	VBROADCASTSS (R11), Y3
+	VFMADD231PS  Y2, Y3, Y1
 	ADDQ         $+4, R10
 	ADDQ         $+4, R11
 	ADDQ         $-1, R12
@@ -154,36 +162,38 @@ allrows2:
 	MOVQ         flags+88(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias2
-	VBROADCASTSS (SI), Y2
-	VADDPS       Y2, Y0, Y0
+	VBROADCASTSS (SI), Y3
+	VADDPS       Y3, Y1, Y1
 
 nobias2:
-	TESTQ  $0x00000001, R10
-	JEQ    noload2
-	VADDPS (R9)(R8*4), Y0, Y0
+	TESTQ      $0x00000001, R10
+	JEQ        noload2
+	VMASKMOVPS (R9)(R8*4), Y0, Y3
+	VADDPS     Y3, Y1, Y1
 
 noload2:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp2
-	VBROADCASTSS lo+104(FP), Y1
-	VBROADCASTSS hi+108(FP), Y2
-	VMAXPS       Y0, Y1, Y0
-	VMINPS       Y0, Y2, Y0
+	VBROADCASTSS lo+104(FP), Y2
+	VBROADCASTSS hi+108(FP), Y3
+	VMAXPS       Y1, Y2, Y1
+	VMINPS       Y1, Y3, Y1
 
 noclamp2:
-	VMOVUPS Y0, (R9)(R8*4)
-	ADDQ    $+8, R8
-	JMP     singles1
+	VMASKMOVPS Y1, Y0, (R9)(R8*4)
+	JMP        cols1
 
-last1:
+rest1:
+	CMPQ    R9, $+16
+	JGT     rest2
 	MOVQ    n+80(FP), R9
 	SUBQ    R8, R9
-	CMPQ    R9, $+0
-	JLE     cols1
+	ADDQ    $-8, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
 	VMOVDQU 32(R10)(R9*4), Y0
 	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
 	MOVQ    ldx+56(FP), R9
 	SHLQ    $0x02, R9
 	MOVQ    CX, R10
@@ -199,9 +209,11 @@ blk3:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMASKMOVPS   (R13)(R8*4), Y0, Y2
-	VBROADCASTSS (R11), Y3
-	VFMADD231PS  Y2, Y3, Y1
+	VMOVUPS      (R13)(R8*4), Y3
+	VMASKMOVPS   32(R13)(R8*4), Y0, Y4
+	VBROADCASTSS (R11), Y5
+	VFMADD231PS  Y3, Y5, Y1
+	VFMADD231PS  Y4, Y5, Y2
 	ADDQ         $+4, R10
 	ADDQ         $+4, R11
 	ADDQ         $-1, R12
@@ -219,25 +231,201 @@ allrows3:
 	MOVQ         flags+88(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (SI), Y3
-	VADDPS       Y3, Y1, Y1
+	VBROADCASTSS (SI), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
 
 nobias3:
 	TESTQ      $0x00000001, R10
 	JEQ        noload3
-	VMASKMOVPS (R9)(R8*4), Y0, Y3
-	VADDPS     Y3, Y1, Y1
+	VADDPS     (R9)(R8*4), Y1, Y1
+	VMASKMOVPS 32(R9)(R8*4), Y0, Y5
+	VADDPS     Y5, Y2, Y2
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+104(FP), Y2
-	VBROADCASTSS hi+108(FP), Y3
-	VMAXPS       Y1, Y2, Y1
-	VMINPS       Y1, Y3, Y1
+	VBROADCASTSS lo+104(FP), Y3
+	VBROADCASTSS hi+108(FP), Y4
+	VMAXPS       Y1, Y3, Y1
+	VMINPS       Y1, Y4, Y1
+	VMAXPS       Y2, Y3, Y2
+	VMINPS       Y2, Y4, Y2
 
 noclamp3:
-	VMASKMOVPS Y1, Y0, (R9)(R8*4)
+	VMOVUPS    Y1, (R9)(R8*4)
+	VMASKMOVPS Y2, Y0, 32(R9)(R8*4)
+	JMP        cols1
+
+rest2:
+	CMPQ    R9, $+24
+	JGT     rest3
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	ADDQ    $-16, R9
+	LEAQ    tailmask8<>+0(SB), R10
+	NEGQ    R9
+	VMOVDQU 32(R10)(R9*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	MOVQ    ldx+56(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    CX, R10
+	MOVQ    DX, R11
+	MOVL    (AX), R12
+	MOVL    4(AX), R13
+	ADDQ    R13, R12
+	CMPQ    R12, $+0
+	JLE     noblk4
+
+blk4:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Y4
+	VMOVUPS      32(R13)(R8*4), Y5
+	VMASKMOVPS   64(R13)(R8*4), Y0, Y6
+	VBROADCASTSS (R11), Y7
+	VFMADD231PS  Y4, Y7, Y1
+	VFMADD231PS  Y5, Y7, Y2
+	VFMADD231PS  Y6, Y7, Y3
+	ADDQ         $+4, R10
+	ADDQ         $+4, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk4
+
+noblk4:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows4
+	MOVQ lastRows+40(FP), R9
+
+allrows4:
+	MOVQ         BX, R9
+	MOVQ         flags+88(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias4
+	VBROADCASTSS (SI), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+
+nobias4:
+	TESTQ      $0x00000001, R10
+	JEQ        noload4
+	VADDPS     (R9)(R8*4), Y1, Y1
+	VADDPS     32(R9)(R8*4), Y2, Y2
+	VMASKMOVPS 64(R9)(R8*4), Y0, Y7
+	VADDPS     Y7, Y3, Y3
+
+noload4:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp4
+	VBROADCASTSS lo+104(FP), Y4
+	VBROADCASTSS hi+108(FP), Y5
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y5, Y1
+	VMAXPS       Y2, Y4, Y2
+	VMINPS       Y2, Y5, Y2
+	VMAXPS       Y3, Y4, Y3
+	VMINPS       Y3, Y5, Y3
+
+noclamp4:
+	VMOVUPS    Y1, (R9)(R8*4)
+	VMOVUPS    Y2, 32(R9)(R8*4)
+	VMASKMOVPS Y3, Y0, 64(R9)(R8*4)
+	JMP        cols1
+
+rest3:
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	ADDQ    $-24, R9
+	LEAQ    tailmask8<>+0(SB), R10
+	NEGQ    R9
+	VMOVDQU 32(R10)(R9*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	MOVQ    ldx+56(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    CX, R10
+	MOVQ    DX, R11
+	MOVL    (AX), R12
+	MOVL    4(AX), R13
+	ADDQ    R13, R12
+	CMPQ    R12, $+0
+	JLE     noblk5
+
+blk5:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Y5
+	VMOVUPS      32(R13)(R8*4), Y6
+	VMOVUPS      64(R13)(R8*4), Y7
+	VMASKMOVPS   96(R13)(R8*4), Y0, Y8
+	VBROADCASTSS (R11), Y9
+	VFMADD231PS  Y5, Y9, Y1
+	VFMADD231PS  Y6, Y9, Y2
+	VFMADD231PS  Y7, Y9, Y3
+	VFMADD231PS  Y8, Y9, Y4
+	ADDQ         $+4, R10
+	ADDQ         $+4, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk5
+
+noblk5:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows5
+	MOVQ lastRows+40(FP), R9
+
+allrows5:
+	MOVQ         BX, R9
+	MOVQ         flags+88(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias5
+	VBROADCASTSS (SI), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
+
+nobias5:
+	TESTQ      $0x00000001, R10
+	JEQ        noload5
+	VADDPS     (R9)(R8*4), Y1, Y1
+	VADDPS     32(R9)(R8*4), Y2, Y2
+	VADDPS     64(R9)(R8*4), Y3, Y3
+	VMASKMOVPS 96(R9)(R8*4), Y0, Y9
+	VADDPS     Y9, Y4, Y4
+
+noload5:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp5
+	VBROADCASTSS lo+104(FP), Y5
+	VBROADCASTSS hi+108(FP), Y6
+	VMAXPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
+	VMAXPS       Y2, Y5, Y2
+	VMINPS       Y2, Y6, Y2
+	VMAXPS       Y3, Y5, Y3
+	VMINPS       Y3, Y6, Y3
+	VMAXPS       Y4, Y5, Y4
+	VMINPS       Y4, Y6, Y4
+
+noclamp5:
+	VMOVUPS    Y1, (R9)(R8*4)
+	VMOVUPS    Y2, 32(R9)(R8*4)
+	VMOVUPS    Y3, 64(R9)(R8*4)
+	VMASKMOVPS Y4, Y0, 96(R9)(R8*4)
+	JMP        cols1
 
 cols1:
 	MOVL  (AX), R8
@@ -436,32 +624,40 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ  n+80(FP), R9
-	SUBQ  R8, R9
-	CMPQ  R9, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  ldx+56(FP), R9
-	SHLQ  $0x02, R9
-	MOVQ  CX, R10
-	MOVQ  DX, R11
-	MOVL  (AX), R12
-	MOVL  4(AX), R13
-	ADDQ  R13, R12
-	CMPQ  R12, $+0
-	JLE   noblk2
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	CMPQ    R9, $+0
+	JLE     cols1
+	CMPQ    R9, $+8
+	JGT     rest1
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	ADDQ    $+0, R9
+	LEAQ    tailmask8<>+0(SB), R10
+	NEGQ    R9
+	VMOVDQU 32(R10)(R9*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	MOVQ    ldx+56(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    CX, R10
+	MOVQ    DX, R11
+	MOVL    (AX), R12
+	MOVL    4(AX), R13
+	ADDQ    R13, R12
+	CMPQ    R12, $+0
+	JLE     noblk2
 
 blk2:
 	MOVL         (R10), R13
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS      (R13)(R8*4), Y2
-	VBROADCASTSS (R11), Y3
-	VFMADD231PS  Y2, Y3, Y0
-	VBROADCASTSS 4(R11), Y3
-	VFMADD231PS  Y2, Y3, Y1
+	VMASKMOVPS   (R13)(R8*4), Y0, Y3
+	VBROADCASTSS (R11), Y4
+	VFMADD231PS  Y3, Y4, Y1
+	VBROADCASTSS 4(R11), Y4
+	VFMADD231PS  Y3, Y4, Y2
 	ADDQ         $+4, R10
 	ADDQ         $+8, R11
 	ADDQ         $-1, R12
@@ -479,24 +675,25 @@ allrows2:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias3
-	VBROADCASTSS (SI), Y3
-	VADDPS       Y3, Y0, Y0
+	VBROADCASTSS (SI), Y4
+	VADDPS       Y4, Y1, Y1
 
 nobias3:
-	TESTQ  $0x00000001, R11
-	JEQ    noload3
-	VADDPS (R10)(R8*4), Y0, Y0
+	TESTQ      $0x00000001, R11
+	JEQ        noload3
+	VMASKMOVPS (R10)(R8*4), Y0, Y4
+	VADDPS     Y4, Y1, Y1
 
 noload3:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp3
-	VBROADCASTSS lo+104(FP), Y2
-	VBROADCASTSS hi+108(FP), Y3
-	VMAXPS       Y0, Y2, Y0
-	VMINPS       Y0, Y3, Y0
+	VBROADCASTSS lo+104(FP), Y3
+	VBROADCASTSS hi+108(FP), Y4
+	VMAXPS       Y1, Y3, Y1
+	VMINPS       Y1, Y4, Y1
 
 noclamp3:
-	VMOVUPS      Y0, (R10)(R8*4)
+	VMASKMOVPS   Y1, Y0, (R10)(R8*4)
 	CMPQ         R9, $+1
 	JLE          stored2
 	MOVQ         ldy+72(FP), R9
@@ -505,39 +702,42 @@ noclamp3:
 	MOVQ         flags+88(FP), R9
 	TESTQ        $0x00000002, R9
 	JEQ          nobias4
-	VBROADCASTSS 4(SI), Y3
-	VADDPS       Y3, Y1, Y1
+	VBROADCASTSS 4(SI), Y4
+	VADDPS       Y4, Y2, Y2
 
 nobias4:
-	TESTQ  $0x00000001, R9
-	JEQ    noload4
-	VADDPS (R10)(R8*4), Y1, Y1
+	TESTQ      $0x00000001, R9
+	JEQ        noload4
+	VMASKMOVPS (R10)(R8*4), Y0, Y4
+	VADDPS     Y4, Y2, Y2
 
 noload4:
 	TESTQ        $0x00000004, R9
 	JEQ          noclamp4
-	VBROADCASTSS lo+104(FP), Y2
-	VBROADCASTSS hi+108(FP), Y3
-	VMAXPS       Y1, Y2, Y1
-	VMINPS       Y1, Y3, Y1
+	VBROADCASTSS lo+104(FP), Y3
+	VBROADCASTSS hi+108(FP), Y4
+	VMAXPS       Y2, Y3, Y2
+	VMINPS       Y2, Y4, Y2
 
 noclamp4:
-	VMOVUPS Y1, (R10)(R8*4)
+	VMASKMOVPS Y2, Y0, (R10)(R8*4)
 
 stored2:
-	ADDQ $+8, R8
-	JMP  singles1
+	JMP cols1
 
-last1:
+rest1:
+	CMPQ    R9, $+16
+	JGT     rest2
 	MOVQ    n+80(FP), R9
 	SUBQ    R8, R9
-	CMPQ    R9, $+0
-	JLE     cols1
+	ADDQ    $-8, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
 	VMOVDQU 32(R10)(R9*4), Y0
 	VPXOR   Y1, Y1, Y1
 	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
 	MOVQ    ldx+56(FP), R9
 	SHLQ    $0x02, R9
 	MOVQ    CX, R10
@@ -553,11 +753,14 @@ blk3:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMASKMOVPS   (R13)(R8*4), Y0, Y3
-	VBROADCASTSS (R11), Y4
-	VFMADD231PS  Y3, Y4, Y1
-	VBROADCASTSS 4(R11), Y4
-	VFMADD231PS  Y3, Y4, Y2
+	VMOVUPS      (R13)(R8*4), Y5
+	VMASKMOVPS   32(R13)(R8*4), Y0, Y6
+	VBROADCASTSS (R11), Y7
+	VFMADD231PS  Y5, Y7, Y1
+	VFMADD231PS  Y6, Y7, Y2
+	VBROADCASTSS 4(R11), Y7
+	VFMADD231PS  Y5, Y7, Y3
+	VFMADD231PS  Y6, Y7, Y4
 	ADDQ         $+4, R10
 	ADDQ         $+8, R11
 	ADDQ         $-1, R12
@@ -575,25 +778,30 @@ allrows3:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias5
-	VBROADCASTSS (SI), Y4
-	VADDPS       Y4, Y1, Y1
+	VBROADCASTSS (SI), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
 
 nobias5:
 	TESTQ      $0x00000001, R11
 	JEQ        noload5
-	VMASKMOVPS (R10)(R8*4), Y0, Y4
-	VADDPS     Y4, Y1, Y1
+	VADDPS     (R10)(R8*4), Y1, Y1
+	VMASKMOVPS 32(R10)(R8*4), Y0, Y7
+	VADDPS     Y7, Y2, Y2
 
 noload5:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp5
-	VBROADCASTSS lo+104(FP), Y3
-	VBROADCASTSS hi+108(FP), Y4
-	VMAXPS       Y1, Y3, Y1
-	VMINPS       Y1, Y4, Y1
+	VBROADCASTSS lo+104(FP), Y5
+	VBROADCASTSS hi+108(FP), Y6
+	VMAXPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
+	VMAXPS       Y2, Y5, Y2
+	VMINPS       Y2, Y6, Y2
 
 noclamp5:
-	VMASKMOVPS   Y1, Y0, (R10)(R8*4)
+	VMOVUPS      Y1, (R10)(R8*4)
+	VMASKMOVPS   Y2, Y0, 32(R10)(R8*4)
 	CMPQ         R9, $+1
 	JLE          stored3
 	MOVQ         ldy+72(FP), R9
@@ -602,27 +810,303 @@ noclamp5:
 	MOVQ         flags+88(FP), R9
 	TESTQ        $0x00000002, R9
 	JEQ          nobias6
-	VBROADCASTSS 4(SI), Y4
-	VADDPS       Y4, Y2, Y2
+	VBROADCASTSS 4(SI), Y7
+	VADDPS       Y7, Y3, Y3
+	VADDPS       Y7, Y4, Y4
 
 nobias6:
 	TESTQ      $0x00000001, R9
 	JEQ        noload6
-	VMASKMOVPS (R10)(R8*4), Y0, Y4
-	VADDPS     Y4, Y2, Y2
+	VADDPS     (R10)(R8*4), Y3, Y3
+	VMASKMOVPS 32(R10)(R8*4), Y0, Y7
+	VADDPS     Y7, Y4, Y4
 
 noload6:
 	TESTQ        $0x00000004, R9
 	JEQ          noclamp6
-	VBROADCASTSS lo+104(FP), Y3
-	VBROADCASTSS hi+108(FP), Y4
-	VMAXPS       Y2, Y3, Y2
-	VMINPS       Y2, Y4, Y2
+	VBROADCASTSS lo+104(FP), Y5
+	VBROADCASTSS hi+108(FP), Y6
+	VMAXPS       Y3, Y5, Y3
+	VMINPS       Y3, Y6, Y3
+	VMAXPS       Y4, Y5, Y4
+	VMINPS       Y4, Y6, Y4
 
 noclamp6:
-	VMASKMOVPS Y2, Y0, (R10)(R8*4)
+	VMOVUPS    Y3, (R10)(R8*4)
+	VMASKMOVPS Y4, Y0, 32(R10)(R8*4)
 
 stored3:
+	JMP cols1
+
+rest2:
+	CMPQ    R9, $+24
+	JGT     rest3
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	ADDQ    $-16, R9
+	LEAQ    tailmask8<>+0(SB), R10
+	NEGQ    R9
+	VMOVDQU 32(R10)(R9*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	MOVQ    ldx+56(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    CX, R10
+	MOVQ    DX, R11
+	MOVL    (AX), R12
+	MOVL    4(AX), R13
+	ADDQ    R13, R12
+	CMPQ    R12, $+0
+	JLE     noblk4
+
+blk4:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Y7
+	VMOVUPS      32(R13)(R8*4), Y8
+	VMASKMOVPS   64(R13)(R8*4), Y0, Y9
+	VBROADCASTSS (R11), Y10
+	VFMADD231PS  Y7, Y10, Y1
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS 4(R11), Y10
+	VFMADD231PS  Y7, Y10, Y4
+	VFMADD231PS  Y8, Y10, Y5
+	VFMADD231PS  Y9, Y10, Y6
+	ADDQ         $+4, R10
+	ADDQ         $+8, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk4
+
+noblk4:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows4
+	MOVQ lastRows+40(FP), R9
+
+allrows4:
+	MOVQ         BX, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias7
+	VBROADCASTSS (SI), Y10
+	VADDPS       Y10, Y1, Y1
+	VADDPS       Y10, Y2, Y2
+	VADDPS       Y10, Y3, Y3
+
+nobias7:
+	TESTQ      $0x00000001, R11
+	JEQ        noload7
+	VADDPS     (R10)(R8*4), Y1, Y1
+	VADDPS     32(R10)(R8*4), Y2, Y2
+	VMASKMOVPS 64(R10)(R8*4), Y0, Y10
+	VADDPS     Y10, Y3, Y3
+
+noload7:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp7
+	VBROADCASTSS lo+104(FP), Y7
+	VBROADCASTSS hi+108(FP), Y8
+	VMAXPS       Y1, Y7, Y1
+	VMINPS       Y1, Y8, Y1
+	VMAXPS       Y2, Y7, Y2
+	VMINPS       Y2, Y8, Y2
+	VMAXPS       Y3, Y7, Y3
+	VMINPS       Y3, Y8, Y3
+
+noclamp7:
+	VMOVUPS      Y1, (R10)(R8*4)
+	VMOVUPS      Y2, 32(R10)(R8*4)
+	VMASKMOVPS   Y3, Y0, 64(R10)(R8*4)
+	CMPQ         R9, $+1
+	JLE          stored4
+	MOVQ         ldy+72(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R9, R10
+	MOVQ         flags+88(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias8
+	VBROADCASTSS 4(SI), Y10
+	VADDPS       Y10, Y4, Y4
+	VADDPS       Y10, Y5, Y5
+	VADDPS       Y10, Y6, Y6
+
+nobias8:
+	TESTQ      $0x00000001, R9
+	JEQ        noload8
+	VADDPS     (R10)(R8*4), Y4, Y4
+	VADDPS     32(R10)(R8*4), Y5, Y5
+	VMASKMOVPS 64(R10)(R8*4), Y0, Y10
+	VADDPS     Y10, Y6, Y6
+
+noload8:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp8
+	VBROADCASTSS lo+104(FP), Y7
+	VBROADCASTSS hi+108(FP), Y8
+	VMAXPS       Y4, Y7, Y4
+	VMINPS       Y4, Y8, Y4
+	VMAXPS       Y5, Y7, Y5
+	VMINPS       Y5, Y8, Y5
+	VMAXPS       Y6, Y7, Y6
+	VMINPS       Y6, Y8, Y6
+
+noclamp8:
+	VMOVUPS    Y4, (R10)(R8*4)
+	VMOVUPS    Y5, 32(R10)(R8*4)
+	VMASKMOVPS Y6, Y0, 64(R10)(R8*4)
+
+stored4:
+	JMP cols1
+
+rest3:
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	ADDQ    $-24, R9
+	LEAQ    tailmask8<>+0(SB), R10
+	NEGQ    R9
+	VMOVDQU 32(R10)(R9*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    ldx+56(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    CX, R10
+	MOVQ    DX, R11
+	MOVL    (AX), R12
+	MOVL    4(AX), R13
+	ADDQ    R13, R12
+	CMPQ    R12, $+0
+	JLE     noblk5
+
+blk5:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Y9
+	VMOVUPS      32(R13)(R8*4), Y10
+	VMOVUPS      64(R13)(R8*4), Y11
+	VMASKMOVPS   96(R13)(R8*4), Y0, Y12
+	VBROADCASTSS (R11), Y13
+	VFMADD231PS  Y9, Y13, Y1
+	VFMADD231PS  Y10, Y13, Y2
+	VFMADD231PS  Y11, Y13, Y3
+	VFMADD231PS  Y12, Y13, Y4
+	VBROADCASTSS 4(R11), Y13
+	VFMADD231PS  Y9, Y13, Y5
+	VFMADD231PS  Y10, Y13, Y6
+	VFMADD231PS  Y11, Y13, Y7
+	VFMADD231PS  Y12, Y13, Y8
+	ADDQ         $+4, R10
+	ADDQ         $+8, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk5
+
+noblk5:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows5
+	MOVQ lastRows+40(FP), R9
+
+allrows5:
+	MOVQ         BX, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias9
+	VBROADCASTSS (SI), Y13
+	VADDPS       Y13, Y1, Y1
+	VADDPS       Y13, Y2, Y2
+	VADDPS       Y13, Y3, Y3
+	VADDPS       Y13, Y4, Y4
+
+nobias9:
+	TESTQ      $0x00000001, R11
+	JEQ        noload9
+	VADDPS     (R10)(R8*4), Y1, Y1
+	VADDPS     32(R10)(R8*4), Y2, Y2
+	VADDPS     64(R10)(R8*4), Y3, Y3
+	VMASKMOVPS 96(R10)(R8*4), Y0, Y13
+	VADDPS     Y13, Y4, Y4
+
+noload9:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp9
+	VBROADCASTSS lo+104(FP), Y9
+	VBROADCASTSS hi+108(FP), Y10
+	VMAXPS       Y1, Y9, Y1
+	VMINPS       Y1, Y10, Y1
+	VMAXPS       Y2, Y9, Y2
+	VMINPS       Y2, Y10, Y2
+	VMAXPS       Y3, Y9, Y3
+	VMINPS       Y3, Y10, Y3
+	VMAXPS       Y4, Y9, Y4
+	VMINPS       Y4, Y10, Y4
+
+noclamp9:
+	VMOVUPS      Y1, (R10)(R8*4)
+	VMOVUPS      Y2, 32(R10)(R8*4)
+	VMOVUPS      Y3, 64(R10)(R8*4)
+	VMASKMOVPS   Y4, Y0, 96(R10)(R8*4)
+	CMPQ         R9, $+1
+	JLE          stored5
+	MOVQ         ldy+72(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R9, R10
+	MOVQ         flags+88(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias10
+	VBROADCASTSS 4(SI), Y13
+	VADDPS       Y13, Y5, Y5
+	VADDPS       Y13, Y6, Y6
+	VADDPS       Y13, Y7, Y7
+	VADDPS       Y13, Y8, Y8
+
+nobias10:
+	TESTQ      $0x00000001, R9
+	JEQ        noload10
+	VADDPS     (R10)(R8*4), Y5, Y5
+	VADDPS     32(R10)(R8*4), Y6, Y6
+	VADDPS     64(R10)(R8*4), Y7, Y7
+	VMASKMOVPS 96(R10)(R8*4), Y0, Y13
+	VADDPS     Y13, Y8, Y8
+
+noload10:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp10
+	VBROADCASTSS lo+104(FP), Y9
+	VBROADCASTSS hi+108(FP), Y10
+	VMAXPS       Y5, Y9, Y5
+	VMINPS       Y5, Y10, Y5
+	VMAXPS       Y6, Y9, Y6
+	VMINPS       Y6, Y10, Y6
+	VMAXPS       Y7, Y9, Y7
+	VMINPS       Y7, Y10, Y7
+	VMAXPS       Y8, Y9, Y8
+	VMINPS       Y8, Y10, Y8
+
+noclamp10:
+	VMOVUPS    Y5, (R10)(R8*4)
+	VMOVUPS    Y6, 32(R10)(R8*4)
+	VMOVUPS    Y7, 64(R10)(R8*4)
+	VMASKMOVPS Y8, Y0, 96(R10)(R8*4)
+
+stored5:
+	JMP cols1
+
 cols1:
 	MOVL  (AX), R8
 	MOVL  4(AX), R9
@@ -844,161 +1328,15 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ  n+80(FP), R9
-	SUBQ  R8, R9
-	CMPQ  R9, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	MOVQ  ldx+56(FP), R9
-	SHLQ  $0x02, R9
-	MOVQ  CX, R10
-	MOVQ  DX, R11
-	MOVL  (AX), R12
-	MOVL  4(AX), R13
-	ADDQ  R13, R12
-	CMPQ  R12, $+0
-	JLE   noblk2
-
-blk2:
-	MOVL         (R10), R13
-	IMULQ        R9, R13
-	MOVQ         x+48(FP), R14
-	ADDQ         R14, R13
-	VMOVUPS      (R13)(R8*4), Y4
-	VBROADCASTSS (R11), Y5
-	VFMADD231PS  Y4, Y5, Y0
-	VBROADCASTSS 4(R11), Y5
-	VFMADD231PS  Y4, Y5, Y1
-	VBROADCASTSS 8(R11), Y5
-	VFMADD231PS  Y4, Y5, Y2
-	VBROADCASTSS 12(R11), Y5
-	VFMADD231PS  Y4, Y5, Y3
-	ADDQ         $+4, R10
-	ADDQ         $+16, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
-	JGT          blk2
-
-noblk2:
-	MOVQ urows+32(FP), R9
-	CMPQ DI, $+1
-	JGT  allrows2
-	MOVQ lastRows+40(FP), R9
-
-allrows2:
-	MOVQ         BX, R10
-	MOVQ         flags+88(FP), R11
-	TESTQ        $0x00000002, R11
-	JEQ          nobias5
-	VBROADCASTSS (SI), Y5
-	VADDPS       Y5, Y0, Y0
-
-nobias5:
-	TESTQ  $0x00000001, R11
-	JEQ    noload5
-	VADDPS (R10)(R8*4), Y0, Y0
-
-noload5:
-	TESTQ        $0x00000004, R11
-	JEQ          noclamp5
-	VBROADCASTSS lo+104(FP), Y4
-	VBROADCASTSS hi+108(FP), Y5
-	VMAXPS       Y0, Y4, Y0
-	VMINPS       Y0, Y5, Y0
-
-noclamp5:
-	VMOVUPS      Y0, (R10)(R8*4)
-	CMPQ         R9, $+1
-	JLE          stored2
-	MOVQ         ldy+72(FP), R11
-	SHLQ         $0x02, R11
-	ADDQ         R11, R10
-	MOVQ         flags+88(FP), R11
-	TESTQ        $0x00000002, R11
-	JEQ          nobias6
-	VBROADCASTSS 4(SI), Y5
-	VADDPS       Y5, Y1, Y1
-
-nobias6:
-	TESTQ  $0x00000001, R11
-	JEQ    noload6
-	VADDPS (R10)(R8*4), Y1, Y1
-
-noload6:
-	TESTQ        $0x00000004, R11
-	JEQ          noclamp6
-	VBROADCASTSS lo+104(FP), Y4
-	VBROADCASTSS hi+108(FP), Y5
-	VMAXPS       Y1, Y4, Y1
-	VMINPS       Y1, Y5, Y1
-
-noclamp6:
-	VMOVUPS      Y1, (R10)(R8*4)
-	CMPQ         R9, $+2
-	JLE          stored2
-	MOVQ         ldy+72(FP), R11
-	SHLQ         $0x02, R11
-	ADDQ         R11, R10
-	MOVQ         flags+88(FP), R11
-	TESTQ        $0x00000002, R11
-	JEQ          nobias7
-	VBROADCASTSS 8(SI), Y5
-	VADDPS       Y5, Y2, Y2
-
-nobias7:
-	TESTQ  $0x00000001, R11
-	JEQ    noload7
-	VADDPS (R10)(R8*4), Y2, Y2
-
-noload7:
-	TESTQ        $0x00000004, R11
-	JEQ          noclamp7
-	VBROADCASTSS lo+104(FP), Y4
-	VBROADCASTSS hi+108(FP), Y5
-	VMAXPS       Y2, Y4, Y2
-	VMINPS       Y2, Y5, Y2
-
-noclamp7:
-	VMOVUPS      Y2, (R10)(R8*4)
-	CMPQ         R9, $+3
-	JLE          stored2
-	MOVQ         ldy+72(FP), R9
-	SHLQ         $0x02, R9
-	ADDQ         R9, R10
-	MOVQ         flags+88(FP), R9
-	TESTQ        $0x00000002, R9
-	JEQ          nobias8
-	VBROADCASTSS 12(SI), Y5
-	VADDPS       Y5, Y3, Y3
-
-nobias8:
-	TESTQ  $0x00000001, R9
-	JEQ    noload8
-	VADDPS (R10)(R8*4), Y3, Y3
-
-noload8:
-	TESTQ        $0x00000004, R9
-	JEQ          noclamp8
-	VBROADCASTSS lo+104(FP), Y4
-	VBROADCASTSS hi+108(FP), Y5
-	VMAXPS       Y3, Y4, Y3
-	VMINPS       Y3, Y5, Y3
-
-noclamp8:
-	VMOVUPS Y3, (R10)(R8*4)
-
-stored2:
-	ADDQ $+8, R8
-	JMP  singles1
-
-last1:
 	MOVQ    n+80(FP), R9
 	SUBQ    R8, R9
 	CMPQ    R9, $+0
 	JLE     cols1
+	CMPQ    R9, $+8
+	JGT     rest1
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	ADDQ    $+0, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
 	VMOVDQU 32(R10)(R9*4), Y0
@@ -1014,9 +1352,9 @@ last1:
 	MOVL    4(AX), R13
 	ADDQ    R13, R12
 	CMPQ    R12, $+0
-	JLE     noblk3
+	JLE     noblk2
 
-blk3:
+blk2:
 	MOVL         (R10), R13
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
@@ -1034,6 +1372,171 @@ blk3:
 	ADDQ         $+16, R11
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
+	JGT          blk2
+
+noblk2:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows2
+	MOVQ lastRows+40(FP), R9
+
+allrows2:
+	MOVQ         BX, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias5
+	VBROADCASTSS (SI), Y6
+	VADDPS       Y6, Y1, Y1
+
+nobias5:
+	TESTQ      $0x00000001, R11
+	JEQ        noload5
+	VMASKMOVPS (R10)(R8*4), Y0, Y6
+	VADDPS     Y6, Y1, Y1
+
+noload5:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp5
+	VBROADCASTSS lo+104(FP), Y5
+	VBROADCASTSS hi+108(FP), Y6
+	VMAXPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
+
+noclamp5:
+	VMASKMOVPS   Y1, Y0, (R10)(R8*4)
+	CMPQ         R9, $+1
+	JLE          stored2
+	MOVQ         ldy+72(FP), R11
+	SHLQ         $0x02, R11
+	ADDQ         R11, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias6
+	VBROADCASTSS 4(SI), Y6
+	VADDPS       Y6, Y2, Y2
+
+nobias6:
+	TESTQ      $0x00000001, R11
+	JEQ        noload6
+	VMASKMOVPS (R10)(R8*4), Y0, Y6
+	VADDPS     Y6, Y2, Y2
+
+noload6:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp6
+	VBROADCASTSS lo+104(FP), Y5
+	VBROADCASTSS hi+108(FP), Y6
+	VMAXPS       Y2, Y5, Y2
+	VMINPS       Y2, Y6, Y2
+
+noclamp6:
+	VMASKMOVPS   Y2, Y0, (R10)(R8*4)
+	CMPQ         R9, $+2
+	JLE          stored2
+	MOVQ         ldy+72(FP), R11
+	SHLQ         $0x02, R11
+	ADDQ         R11, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias7
+	VBROADCASTSS 8(SI), Y6
+	VADDPS       Y6, Y3, Y3
+
+nobias7:
+	TESTQ      $0x00000001, R11
+	JEQ        noload7
+	VMASKMOVPS (R10)(R8*4), Y0, Y6
+	VADDPS     Y6, Y3, Y3
+
+noload7:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp7
+	VBROADCASTSS lo+104(FP), Y5
+	VBROADCASTSS hi+108(FP), Y6
+	VMAXPS       Y3, Y5, Y3
+	VMINPS       Y3, Y6, Y3
+
+noclamp7:
+	VMASKMOVPS   Y3, Y0, (R10)(R8*4)
+	CMPQ         R9, $+3
+	JLE          stored2
+	MOVQ         ldy+72(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R9, R10
+	MOVQ         flags+88(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias8
+	VBROADCASTSS 12(SI), Y6
+	VADDPS       Y6, Y4, Y4
+
+nobias8:
+	TESTQ      $0x00000001, R9
+	JEQ        noload8
+	VMASKMOVPS (R10)(R8*4), Y0, Y6
+	VADDPS     Y6, Y4, Y4
+
+noload8:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp8
+	VBROADCASTSS lo+104(FP), Y5
+	VBROADCASTSS hi+108(FP), Y6
+	VMAXPS       Y4, Y5, Y4
+	VMINPS       Y4, Y6, Y4
+
+noclamp8:
+	VMASKMOVPS Y4, Y0, (R10)(R8*4)
+
+stored2:
+	JMP cols1
+
+rest1:
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	ADDQ    $-8, R9
+	LEAQ    tailmask8<>+0(SB), R10
+	NEGQ    R9
+	VMOVDQU 32(R10)(R9*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    ldx+56(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    CX, R10
+	MOVQ    DX, R11
+	MOVL    (AX), R12
+	MOVL    4(AX), R13
+	ADDQ    R13, R12
+	CMPQ    R12, $+0
+	JLE     noblk3
+
+blk3:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Y9
+	VMASKMOVPS   32(R13)(R8*4), Y0, Y10
+	VBROADCASTSS (R11), Y11
+	VFMADD231PS  Y9, Y11, Y1
+	VFMADD231PS  Y10, Y11, Y2
+	VBROADCASTSS 4(R11), Y11
+	VFMADD231PS  Y9, Y11, Y3
+	VFMADD231PS  Y10, Y11, Y4
+	VBROADCASTSS 8(R11), Y11
+	VFMADD231PS  Y9, Y11, Y5
+	VFMADD231PS  Y10, Y11, Y6
+	VBROADCASTSS 12(R11), Y11
+	VFMADD231PS  Y9, Y11, Y7
+	VFMADD231PS  Y10, Y11, Y8
+	ADDQ         $+4, R10
+	ADDQ         $+16, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
 	JGT          blk3
 
 noblk3:
@@ -1047,25 +1550,30 @@ allrows3:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias9
-	VBROADCASTSS (SI), Y6
-	VADDPS       Y6, Y1, Y1
+	VBROADCASTSS (SI), Y11
+	VADDPS       Y11, Y1, Y1
+	VADDPS       Y11, Y2, Y2
 
 nobias9:
 	TESTQ      $0x00000001, R11
 	JEQ        noload9
-	VMASKMOVPS (R10)(R8*4), Y0, Y6
-	VADDPS     Y6, Y1, Y1
+	VADDPS     (R10)(R8*4), Y1, Y1
+	VMASKMOVPS 32(R10)(R8*4), Y0, Y11
+	VADDPS     Y11, Y2, Y2
 
 noload9:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp9
-	VBROADCASTSS lo+104(FP), Y5
-	VBROADCASTSS hi+108(FP), Y6
-	VMAXPS       Y1, Y5, Y1
-	VMINPS       Y1, Y6, Y1
+	VBROADCASTSS lo+104(FP), Y9
+	VBROADCASTSS hi+108(FP), Y10
+	VMAXPS       Y1, Y9, Y1
+	VMINPS       Y1, Y10, Y1
+	VMAXPS       Y2, Y9, Y2
+	VMINPS       Y2, Y10, Y2
 
 noclamp9:
-	VMASKMOVPS   Y1, Y0, (R10)(R8*4)
+	VMOVUPS      Y1, (R10)(R8*4)
+	VMASKMOVPS   Y2, Y0, 32(R10)(R8*4)
 	CMPQ         R9, $+1
 	JLE          stored3
 	MOVQ         ldy+72(FP), R11
@@ -1074,25 +1582,30 @@ noclamp9:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias10
-	VBROADCASTSS 4(SI), Y6
-	VADDPS       Y6, Y2, Y2
+	VBROADCASTSS 4(SI), Y11
+	VADDPS       Y11, Y3, Y3
+	VADDPS       Y11, Y4, Y4
 
 nobias10:
 	TESTQ      $0x00000001, R11
 	JEQ        noload10
-	VMASKMOVPS (R10)(R8*4), Y0, Y6
-	VADDPS     Y6, Y2, Y2
+	VADDPS     (R10)(R8*4), Y3, Y3
+	VMASKMOVPS 32(R10)(R8*4), Y0, Y11
+	VADDPS     Y11, Y4, Y4
 
 noload10:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp10
-	VBROADCASTSS lo+104(FP), Y5
-	VBROADCASTSS hi+108(FP), Y6
-	VMAXPS       Y2, Y5, Y2
-	VMINPS       Y2, Y6, Y2
+	VBROADCASTSS lo+104(FP), Y9
+	VBROADCASTSS hi+108(FP), Y10
+	VMAXPS       Y3, Y9, Y3
+	VMINPS       Y3, Y10, Y3
+	VMAXPS       Y4, Y9, Y4
+	VMINPS       Y4, Y10, Y4
 
 noclamp10:
-	VMASKMOVPS   Y2, Y0, (R10)(R8*4)
+	VMOVUPS      Y3, (R10)(R8*4)
+	VMASKMOVPS   Y4, Y0, 32(R10)(R8*4)
 	CMPQ         R9, $+2
 	JLE          stored3
 	MOVQ         ldy+72(FP), R11
@@ -1101,25 +1614,30 @@ noclamp10:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias11
-	VBROADCASTSS 8(SI), Y6
-	VADDPS       Y6, Y3, Y3
+	VBROADCASTSS 8(SI), Y11
+	VADDPS       Y11, Y5, Y5
+	VADDPS       Y11, Y6, Y6
 
 nobias11:
 	TESTQ      $0x00000001, R11
 	JEQ        noload11
-	VMASKMOVPS (R10)(R8*4), Y0, Y6
-	VADDPS     Y6, Y3, Y3
+	VADDPS     (R10)(R8*4), Y5, Y5
+	VMASKMOVPS 32(R10)(R8*4), Y0, Y11
+	VADDPS     Y11, Y6, Y6
 
 noload11:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp11
-	VBROADCASTSS lo+104(FP), Y5
-	VBROADCASTSS hi+108(FP), Y6
-	VMAXPS       Y3, Y5, Y3
-	VMINPS       Y3, Y6, Y3
+	VBROADCASTSS lo+104(FP), Y9
+	VBROADCASTSS hi+108(FP), Y10
+	VMAXPS       Y5, Y9, Y5
+	VMINPS       Y5, Y10, Y5
+	VMAXPS       Y6, Y9, Y6
+	VMINPS       Y6, Y10, Y6
 
 noclamp11:
-	VMASKMOVPS   Y3, Y0, (R10)(R8*4)
+	VMOVUPS      Y5, (R10)(R8*4)
+	VMASKMOVPS   Y6, Y0, 32(R10)(R8*4)
 	CMPQ         R9, $+3
 	JLE          stored3
 	MOVQ         ldy+72(FP), R9
@@ -1128,27 +1646,34 @@ noclamp11:
 	MOVQ         flags+88(FP), R9
 	TESTQ        $0x00000002, R9
 	JEQ          nobias12
-	VBROADCASTSS 12(SI), Y6
-	VADDPS       Y6, Y4, Y4
+	VBROADCASTSS 12(SI), Y11
+	VADDPS       Y11, Y7, Y7
+	VADDPS       Y11, Y8, Y8
 
 nobias12:
 	TESTQ      $0x00000001, R9
 	JEQ        noload12
-	VMASKMOVPS (R10)(R8*4), Y0, Y6
-	VADDPS     Y6, Y4, Y4
+	VADDPS     (R10)(R8*4), Y7, Y7
+	VMASKMOVPS 32(R10)(R8*4), Y0, Y11
+	VADDPS     Y11, Y8, Y8
 
 noload12:
 	TESTQ        $0x00000004, R9
 	JEQ          noclamp12
-	VBROADCASTSS lo+104(FP), Y5
-	VBROADCASTSS hi+108(FP), Y6
-	VMAXPS       Y4, Y5, Y4
-	VMINPS       Y4, Y6, Y4
+	VBROADCASTSS lo+104(FP), Y9
+	VBROADCASTSS hi+108(FP), Y10
+	VMAXPS       Y7, Y9, Y7
+	VMINPS       Y7, Y10, Y7
+	VMAXPS       Y8, Y9, Y8
+	VMINPS       Y8, Y10, Y8
 
 noclamp12:
-	VMASKMOVPS Y4, Y0, (R10)(R8*4)
+	VMOVUPS    Y7, (R10)(R8*4)
+	VMASKMOVPS Y8, Y0, 32(R10)(R8*4)
 
 stored3:
+	JMP cols1
+
 cols1:
 	MOVL  (AX), R8
 	MOVL  4(AX), R9
@@ -1461,6 +1986,9 @@ singles1:
 	SUBQ    R8, R9
 	CMPQ    R9, $+0
 	JLE     cols1
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	ADDQ    $+0, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
 	VMOVDQU 32(R10)(R9*4), Y0
@@ -1731,6 +2259,8 @@ noclamp16:
 	VMASKMOVPS Y8, Y0, (R10)(R8*4)
 
 stored2:
+	JMP cols1
+
 cols1:
 	MOVL  (AX), R8
 	MOVL  4(AX), R9
@@ -2025,214 +2555,15 @@ stored1:
 	JMP  tiles1
 
 singles1:
-	MOVQ  n+80(FP), R9
-	SUBQ  R8, R9
-	CMPQ  R9, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	MOVQ  ldx+56(FP), R9
-	SHLQ  $0x02, R9
-	MOVQ  CX, R10
-	MOVQ  DX, R11
-	MOVL  (AX), R12
-	CMPQ  R12, $+0
-	JLE   noblk3
-
-blk3:
-	MOVL         (R10), R13
-	IMULQ        R9, R13
-	MOVQ         x+48(FP), R14
-	ADDQ         R14, R13
-	VMOVUPS      (R13)(R8*4), Y4
-	VBROADCASTSS (R11), Y5
-	VFMADD231PS  Y4, Y5, Y0
-	VBROADCASTSS 4(R11), Y5
-	VFMADD231PS  Y4, Y5, Y1
-	VBROADCASTSS 8(R11), Y5
-	VFMADD231PS  Y4, Y5, Y2
-	VBROADCASTSS 12(R11), Y5
-	VFMADD231PS  Y4, Y5, Y3
-	ADDQ         R9, R13
-	VMOVUPS      (R13)(R8*4), Y4
-	VBROADCASTSS 16(R11), Y5
-	VFMADD231PS  Y4, Y5, Y0
-	VBROADCASTSS 20(R11), Y5
-	VFMADD231PS  Y4, Y5, Y1
-	VBROADCASTSS 24(R11), Y5
-	VFMADD231PS  Y4, Y5, Y2
-	VBROADCASTSS 28(R11), Y5
-	VFMADD231PS  Y4, Y5, Y3
-	ADDQ         R9, R13
-	VMOVUPS      (R13)(R8*4), Y4
-	VBROADCASTSS 32(R11), Y5
-	VFMADD231PS  Y4, Y5, Y0
-	VBROADCASTSS 36(R11), Y5
-	VFMADD231PS  Y4, Y5, Y1
-	VBROADCASTSS 40(R11), Y5
-	VFMADD231PS  Y4, Y5, Y2
-	VBROADCASTSS 44(R11), Y5
-	VFMADD231PS  Y4, Y5, Y3
-	ADDQ         R9, R13
-	VMOVUPS      (R13)(R8*4), Y4
-	VBROADCASTSS 48(R11), Y5
-	VFMADD231PS  Y4, Y5, Y0
-	VBROADCASTSS 52(R11), Y5
-	VFMADD231PS  Y4, Y5, Y1
-	VBROADCASTSS 56(R11), Y5
-	VFMADD231PS  Y4, Y5, Y2
-	VBROADCASTSS 60(R11), Y5
-	VFMADD231PS  Y4, Y5, Y3
-	ADDQ         $+4, R10
-	ADDQ         $+64, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
-	JGT          blk3
-
-noblk3:
-	MOVL 4(AX), R12
-	CMPQ R12, $+0
-	JLE  noblk4
-
-blk4:
-	MOVL         (R10), R13
-	IMULQ        R9, R13
-	MOVQ         x+48(FP), R14
-	ADDQ         R14, R13
-	VMOVUPS      (R13)(R8*4), Y4
-	VBROADCASTSS (R11), Y5
-	VFMADD231PS  Y4, Y5, Y0
-	VBROADCASTSS 4(R11), Y5
-	VFMADD231PS  Y4, Y5, Y1
-	VBROADCASTSS 8(R11), Y5
-	VFMADD231PS  Y4, Y5, Y2
-	VBROADCASTSS 12(R11), Y5
-	VFMADD231PS  Y4, Y5, Y3
-	ADDQ         $+4, R10
-	ADDQ         $+16, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
-	JGT          blk4
-
-noblk4:
-	MOVQ urows+32(FP), R9
-	CMPQ DI, $+1
-	JGT  allrows2
-	MOVQ lastRows+40(FP), R9
-
-allrows2:
-	MOVQ         BX, R10
-	MOVQ         flags+88(FP), R11
-	TESTQ        $0x00000002, R11
-	JEQ          nobias5
-	VBROADCASTSS (SI), Y5
-	VADDPS       Y5, Y0, Y0
-
-nobias5:
-	TESTQ  $0x00000001, R11
-	JEQ    noload5
-	VADDPS (R10)(R8*4), Y0, Y0
-
-noload5:
-	TESTQ        $0x00000004, R11
-	JEQ          noclamp5
-	VBROADCASTSS lo+104(FP), Y4
-	VBROADCASTSS hi+108(FP), Y5
-	VMAXPS       Y0, Y4, Y0
-	VMINPS       Y0, Y5, Y0
-
-noclamp5:
-	VMOVUPS      Y0, (R10)(R8*4)
-	CMPQ         R9, $+1
-	JLE          stored2
-	MOVQ         ldy+72(FP), R11
-	SHLQ         $0x02, R11
-	ADDQ         R11, R10
-	MOVQ         flags+88(FP), R11
-	TESTQ        $0x00000002, R11
-	JEQ          nobias6
-	VBROADCASTSS 4(SI), Y5
-	VADDPS       Y5, Y1, Y1
-
-nobias6:
-	TESTQ  $0x00000001, R11
-	JEQ    noload6
-	VADDPS (R10)(R8*4), Y1, Y1
-
-noload6:
-	TESTQ        $0x00000004, R11
-	JEQ          noclamp6
-	VBROADCASTSS lo+104(FP), Y4
-	VBROADCASTSS hi+108(FP), Y5
-	VMAXPS       Y1, Y4, Y1
-	VMINPS       Y1, Y5, Y1
-
-noclamp6:
-	VMOVUPS      Y1, (R10)(R8*4)
-	CMPQ         R9, $+2
-	JLE          stored2
-	MOVQ         ldy+72(FP), R11
-	SHLQ         $0x02, R11
-	ADDQ         R11, R10
-	MOVQ         flags+88(FP), R11
-	TESTQ        $0x00000002, R11
-	JEQ          nobias7
-	VBROADCASTSS 8(SI), Y5
-	VADDPS       Y5, Y2, Y2
-
-nobias7:
-	TESTQ  $0x00000001, R11
-	JEQ    noload7
-	VADDPS (R10)(R8*4), Y2, Y2
-
-noload7:
-	TESTQ        $0x00000004, R11
-	JEQ          noclamp7
-	VBROADCASTSS lo+104(FP), Y4
-	VBROADCASTSS hi+108(FP), Y5
-	VMAXPS       Y2, Y4, Y2
-	VMINPS       Y2, Y5, Y2
-
-noclamp7:
-	VMOVUPS      Y2, (R10)(R8*4)
-	CMPQ         R9, $+3
-	JLE          stored2
-	MOVQ         ldy+72(FP), R9
-	SHLQ         $0x02, R9
-	ADDQ         R9, R10
-	MOVQ         flags+88(FP), R9
-	TESTQ        $0x00000002, R9
-	JEQ          nobias8
-	VBROADCASTSS 12(SI), Y5
-	VADDPS       Y5, Y3, Y3
-
-nobias8:
-	TESTQ  $0x00000001, R9
-	JEQ    noload8
-	VADDPS (R10)(R8*4), Y3, Y3
-
-noload8:
-	TESTQ        $0x00000004, R9
-	JEQ          noclamp8
-	VBROADCASTSS lo+104(FP), Y4
-	VBROADCASTSS hi+108(FP), Y5
-	VMAXPS       Y3, Y4, Y3
-	VMINPS       Y3, Y5, Y3
-
-noclamp8:
-	VMOVUPS Y3, (R10)(R8*4)
-
-stored2:
-	ADDQ $+8, R8
-	JMP  singles1
-
-last1:
 	MOVQ    n+80(FP), R9
 	SUBQ    R8, R9
 	CMPQ    R9, $+0
 	JLE     cols1
+	CMPQ    R9, $+8
+	JGT     rest1
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	ADDQ    $+0, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
 	VMOVDQU 32(R10)(R9*4), Y0
@@ -2246,9 +2577,9 @@ last1:
 	MOVQ    DX, R11
 	MOVL    (AX), R12
 	CMPQ    R12, $+0
-	JLE     noblk5
+	JLE     noblk3
 
-blk5:
+blk3:
 	MOVL         (R10), R13
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
@@ -2296,14 +2627,14 @@ blk5:
 	ADDQ         $+64, R11
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
-	JGT          blk5
+	JGT          blk3
 
-noblk5:
+noblk3:
 	MOVL 4(AX), R12
 	CMPQ R12, $+0
-	JLE  noblk6
+	JLE  noblk4
 
-blk6:
+blk4:
 	MOVL         (R10), R13
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
@@ -2321,6 +2652,244 @@ blk6:
 	ADDQ         $+16, R11
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
+	JGT          blk4
+
+noblk4:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows2
+	MOVQ lastRows+40(FP), R9
+
+allrows2:
+	MOVQ         BX, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias5
+	VBROADCASTSS (SI), Y6
+	VADDPS       Y6, Y1, Y1
+
+nobias5:
+	TESTQ      $0x00000001, R11
+	JEQ        noload5
+	VMASKMOVPS (R10)(R8*4), Y0, Y6
+	VADDPS     Y6, Y1, Y1
+
+noload5:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp5
+	VBROADCASTSS lo+104(FP), Y5
+	VBROADCASTSS hi+108(FP), Y6
+	VMAXPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
+
+noclamp5:
+	VMASKMOVPS   Y1, Y0, (R10)(R8*4)
+	CMPQ         R9, $+1
+	JLE          stored2
+	MOVQ         ldy+72(FP), R11
+	SHLQ         $0x02, R11
+	ADDQ         R11, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias6
+	VBROADCASTSS 4(SI), Y6
+	VADDPS       Y6, Y2, Y2
+
+nobias6:
+	TESTQ      $0x00000001, R11
+	JEQ        noload6
+	VMASKMOVPS (R10)(R8*4), Y0, Y6
+	VADDPS     Y6, Y2, Y2
+
+noload6:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp6
+	VBROADCASTSS lo+104(FP), Y5
+	VBROADCASTSS hi+108(FP), Y6
+	VMAXPS       Y2, Y5, Y2
+	VMINPS       Y2, Y6, Y2
+
+noclamp6:
+	VMASKMOVPS   Y2, Y0, (R10)(R8*4)
+	CMPQ         R9, $+2
+	JLE          stored2
+	MOVQ         ldy+72(FP), R11
+	SHLQ         $0x02, R11
+	ADDQ         R11, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias7
+	VBROADCASTSS 8(SI), Y6
+	VADDPS       Y6, Y3, Y3
+
+nobias7:
+	TESTQ      $0x00000001, R11
+	JEQ        noload7
+	VMASKMOVPS (R10)(R8*4), Y0, Y6
+	VADDPS     Y6, Y3, Y3
+
+noload7:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp7
+	VBROADCASTSS lo+104(FP), Y5
+	VBROADCASTSS hi+108(FP), Y6
+	VMAXPS       Y3, Y5, Y3
+	VMINPS       Y3, Y6, Y3
+
+noclamp7:
+	VMASKMOVPS   Y3, Y0, (R10)(R8*4)
+	CMPQ         R9, $+3
+	JLE          stored2
+	MOVQ         ldy+72(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R9, R10
+	MOVQ         flags+88(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias8
+	VBROADCASTSS 12(SI), Y6
+	VADDPS       Y6, Y4, Y4
+
+nobias8:
+	TESTQ      $0x00000001, R9
+	JEQ        noload8
+	VMASKMOVPS (R10)(R8*4), Y0, Y6
+	VADDPS     Y6, Y4, Y4
+
+noload8:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp8
+	VBROADCASTSS lo+104(FP), Y5
+	VBROADCASTSS hi+108(FP), Y6
+	VMAXPS       Y4, Y5, Y4
+	VMINPS       Y4, Y6, Y4
+
+noclamp8:
+	VMASKMOVPS Y4, Y0, (R10)(R8*4)
+
+stored2:
+	JMP cols1
+
+rest1:
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	ADDQ    $-8, R9
+	LEAQ    tailmask8<>+0(SB), R10
+	NEGQ    R9
+	VMOVDQU 32(R10)(R9*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	MOVQ    ldx+56(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    CX, R10
+	MOVQ    DX, R11
+	MOVL    (AX), R12
+	CMPQ    R12, $+0
+	JLE     noblk5
+
+blk5:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Y9
+	VMASKMOVPS   32(R13)(R8*4), Y0, Y10
+	VBROADCASTSS (R11), Y11
+	VFMADD231PS  Y9, Y11, Y1
+	VFMADD231PS  Y10, Y11, Y2
+	VBROADCASTSS 4(R11), Y11
+	VFMADD231PS  Y9, Y11, Y3
+	VFMADD231PS  Y10, Y11, Y4
+	VBROADCASTSS 8(R11), Y11
+	VFMADD231PS  Y9, Y11, Y5
+	VFMADD231PS  Y10, Y11, Y6
+	VBROADCASTSS 12(R11), Y11
+	VFMADD231PS  Y9, Y11, Y7
+	VFMADD231PS  Y10, Y11, Y8
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Y9
+	VMASKMOVPS   32(R13)(R8*4), Y0, Y10
+	VBROADCASTSS 16(R11), Y11
+	VFMADD231PS  Y9, Y11, Y1
+	VFMADD231PS  Y10, Y11, Y2
+	VBROADCASTSS 20(R11), Y11
+	VFMADD231PS  Y9, Y11, Y3
+	VFMADD231PS  Y10, Y11, Y4
+	VBROADCASTSS 24(R11), Y11
+	VFMADD231PS  Y9, Y11, Y5
+	VFMADD231PS  Y10, Y11, Y6
+	VBROADCASTSS 28(R11), Y11
+	VFMADD231PS  Y9, Y11, Y7
+	VFMADD231PS  Y10, Y11, Y8
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Y9
+	VMASKMOVPS   32(R13)(R8*4), Y0, Y10
+	VBROADCASTSS 32(R11), Y11
+	VFMADD231PS  Y9, Y11, Y1
+	VFMADD231PS  Y10, Y11, Y2
+	VBROADCASTSS 36(R11), Y11
+	VFMADD231PS  Y9, Y11, Y3
+	VFMADD231PS  Y10, Y11, Y4
+	VBROADCASTSS 40(R11), Y11
+	VFMADD231PS  Y9, Y11, Y5
+	VFMADD231PS  Y10, Y11, Y6
+	VBROADCASTSS 44(R11), Y11
+	VFMADD231PS  Y9, Y11, Y7
+	VFMADD231PS  Y10, Y11, Y8
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Y9
+	VMASKMOVPS   32(R13)(R8*4), Y0, Y10
+	VBROADCASTSS 48(R11), Y11
+	VFMADD231PS  Y9, Y11, Y1
+	VFMADD231PS  Y10, Y11, Y2
+	VBROADCASTSS 52(R11), Y11
+	VFMADD231PS  Y9, Y11, Y3
+	VFMADD231PS  Y10, Y11, Y4
+	VBROADCASTSS 56(R11), Y11
+	VFMADD231PS  Y9, Y11, Y5
+	VFMADD231PS  Y10, Y11, Y6
+	VBROADCASTSS 60(R11), Y11
+	VFMADD231PS  Y9, Y11, Y7
+	VFMADD231PS  Y10, Y11, Y8
+	ADDQ         $+4, R10
+	ADDQ         $+64, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk5
+
+noblk5:
+	MOVL 4(AX), R12
+	CMPQ R12, $+0
+	JLE  noblk6
+
+blk6:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Y9
+	VMASKMOVPS   32(R13)(R8*4), Y0, Y10
+	VBROADCASTSS (R11), Y11
+	VFMADD231PS  Y9, Y11, Y1
+	VFMADD231PS  Y10, Y11, Y2
+	VBROADCASTSS 4(R11), Y11
+	VFMADD231PS  Y9, Y11, Y3
+	VFMADD231PS  Y10, Y11, Y4
+	VBROADCASTSS 8(R11), Y11
+	VFMADD231PS  Y9, Y11, Y5
+	VFMADD231PS  Y10, Y11, Y6
+	VBROADCASTSS 12(R11), Y11
+	VFMADD231PS  Y9, Y11, Y7
+	VFMADD231PS  Y10, Y11, Y8
+	ADDQ         $+4, R10
+	ADDQ         $+16, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
 	JGT          blk6
 
 noblk6:
@@ -2334,25 +2903,30 @@ allrows3:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias9
-	VBROADCASTSS (SI), Y6
-	VADDPS       Y6, Y1, Y1
+	VBROADCASTSS (SI), Y11
+	VADDPS       Y11, Y1, Y1
+	VADDPS       Y11, Y2, Y2
 
 nobias9:
 	TESTQ      $0x00000001, R11
 	JEQ        noload9
-	VMASKMOVPS (R10)(R8*4), Y0, Y6
-	VADDPS     Y6, Y1, Y1
+	VADDPS     (R10)(R8*4), Y1, Y1
+	VMASKMOVPS 32(R10)(R8*4), Y0, Y11
+	VADDPS     Y11, Y2, Y2
 
 noload9:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp9
-	VBROADCASTSS lo+104(FP), Y5
-	VBROADCASTSS hi+108(FP), Y6
-	VMAXPS       Y1, Y5, Y1
-	VMINPS       Y1, Y6, Y1
+	VBROADCASTSS lo+104(FP), Y9
+	VBROADCASTSS hi+108(FP), Y10
+	VMAXPS       Y1, Y9, Y1
+	VMINPS       Y1, Y10, Y1
+	VMAXPS       Y2, Y9, Y2
+	VMINPS       Y2, Y10, Y2
 
 noclamp9:
-	VMASKMOVPS   Y1, Y0, (R10)(R8*4)
+	VMOVUPS      Y1, (R10)(R8*4)
+	VMASKMOVPS   Y2, Y0, 32(R10)(R8*4)
 	CMPQ         R9, $+1
 	JLE          stored3
 	MOVQ         ldy+72(FP), R11
@@ -2361,25 +2935,30 @@ noclamp9:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias10
-	VBROADCASTSS 4(SI), Y6
-	VADDPS       Y6, Y2, Y2
+	VBROADCASTSS 4(SI), Y11
+	VADDPS       Y11, Y3, Y3
+	VADDPS       Y11, Y4, Y4
 
 nobias10:
 	TESTQ      $0x00000001, R11
 	JEQ        noload10
-	VMASKMOVPS (R10)(R8*4), Y0, Y6
-	VADDPS     Y6, Y2, Y2
+	VADDPS     (R10)(R8*4), Y3, Y3
+	VMASKMOVPS 32(R10)(R8*4), Y0, Y11
+	VADDPS     Y11, Y4, Y4
 
 noload10:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp10
-	VBROADCASTSS lo+104(FP), Y5
-	VBROADCASTSS hi+108(FP), Y6
-	VMAXPS       Y2, Y5, Y2
-	VMINPS       Y2, Y6, Y2
+	VBROADCASTSS lo+104(FP), Y9
+	VBROADCASTSS hi+108(FP), Y10
+	VMAXPS       Y3, Y9, Y3
+	VMINPS       Y3, Y10, Y3
+	VMAXPS       Y4, Y9, Y4
+	VMINPS       Y4, Y10, Y4
 
 noclamp10:
-	VMASKMOVPS   Y2, Y0, (R10)(R8*4)
+	VMOVUPS      Y3, (R10)(R8*4)
+	VMASKMOVPS   Y4, Y0, 32(R10)(R8*4)
 	CMPQ         R9, $+2
 	JLE          stored3
 	MOVQ         ldy+72(FP), R11
@@ -2388,25 +2967,30 @@ noclamp10:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias11
-	VBROADCASTSS 8(SI), Y6
-	VADDPS       Y6, Y3, Y3
+	VBROADCASTSS 8(SI), Y11
+	VADDPS       Y11, Y5, Y5
+	VADDPS       Y11, Y6, Y6
 
 nobias11:
 	TESTQ      $0x00000001, R11
 	JEQ        noload11
-	VMASKMOVPS (R10)(R8*4), Y0, Y6
-	VADDPS     Y6, Y3, Y3
+	VADDPS     (R10)(R8*4), Y5, Y5
+	VMASKMOVPS 32(R10)(R8*4), Y0, Y11
+	VADDPS     Y11, Y6, Y6
 
 noload11:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp11
-	VBROADCASTSS lo+104(FP), Y5
-	VBROADCASTSS hi+108(FP), Y6
-	VMAXPS       Y3, Y5, Y3
-	VMINPS       Y3, Y6, Y3
+	VBROADCASTSS lo+104(FP), Y9
+	VBROADCASTSS hi+108(FP), Y10
+	VMAXPS       Y5, Y9, Y5
+	VMINPS       Y5, Y10, Y5
+	VMAXPS       Y6, Y9, Y6
+	VMINPS       Y6, Y10, Y6
 
 noclamp11:
-	VMASKMOVPS   Y3, Y0, (R10)(R8*4)
+	VMOVUPS      Y5, (R10)(R8*4)
+	VMASKMOVPS   Y6, Y0, 32(R10)(R8*4)
 	CMPQ         R9, $+3
 	JLE          stored3
 	MOVQ         ldy+72(FP), R9
@@ -2415,27 +2999,34 @@ noclamp11:
 	MOVQ         flags+88(FP), R9
 	TESTQ        $0x00000002, R9
 	JEQ          nobias12
-	VBROADCASTSS 12(SI), Y6
-	VADDPS       Y6, Y4, Y4
+	VBROADCASTSS 12(SI), Y11
+	VADDPS       Y11, Y7, Y7
+	VADDPS       Y11, Y8, Y8
 
 nobias12:
 	TESTQ      $0x00000001, R9
 	JEQ        noload12
-	VMASKMOVPS (R10)(R8*4), Y0, Y6
-	VADDPS     Y6, Y4, Y4
+	VADDPS     (R10)(R8*4), Y7, Y7
+	VMASKMOVPS 32(R10)(R8*4), Y0, Y11
+	VADDPS     Y11, Y8, Y8
 
 noload12:
 	TESTQ        $0x00000004, R9
 	JEQ          noclamp12
-	VBROADCASTSS lo+104(FP), Y5
-	VBROADCASTSS hi+108(FP), Y6
-	VMAXPS       Y4, Y5, Y4
-	VMINPS       Y4, Y6, Y4
+	VBROADCASTSS lo+104(FP), Y9
+	VBROADCASTSS hi+108(FP), Y10
+	VMAXPS       Y7, Y9, Y7
+	VMINPS       Y7, Y10, Y7
+	VMAXPS       Y8, Y9, Y8
+	VMINPS       Y8, Y10, Y8
 
 noclamp12:
-	VMASKMOVPS Y4, Y0, (R10)(R8*4)
+	VMOVUPS    Y7, (R10)(R8*4)
+	VMASKMOVPS Y8, Y0, 32(R10)(R8*4)
 
 stored3:
+	JMP cols1
+
 cols1:
 	MOVL  (AX), R8
 	MOVL  4(AX), R9
@@ -2617,101 +3208,15 @@ noclamp1:
 	JMP     tiles1
 
 singles1:
-	MOVQ  n+80(FP), R9
-	SUBQ  R8, R9
-	CMPQ  R9, $+8
-	JLT   last1
-	VPXOR Y0, Y0, Y0
-	MOVQ  ldx+56(FP), R9
-	SHLQ  $0x02, R9
-	MOVQ  CX, R10
-	MOVQ  DX, R11
-	MOVL  (AX), R12
-	CMPQ  R12, $+0
-	JLE   noblk3
-
-blk3:
-	MOVL         (R10), R13
-	IMULQ        R9, R13
-	MOVQ         x+48(FP), R14
-	ADDQ         R14, R13
-	VMOVUPS      (R13)(R8*4), Y1
-	VBROADCASTSS (R11), Y2
-	VFMADD231PS  Y1, Y2, Y0
-	ADDQ         R9, R13
-	VMOVUPS      (R13)(R8*4), Y1
-	VBROADCASTSS 4(R11), Y2
-	VFMADD231PS  Y1, Y2, Y0
-	ADDQ         R9, R13
-	VMOVUPS      (R13)(R8*4), Y1
-	VBROADCASTSS 8(R11), Y2
-	VFMADD231PS  Y1, Y2, Y0
-	ADDQ         R9, R13
-	VMOVUPS      (R13)(R8*4), Y1
-	VBROADCASTSS 12(R11), Y2
-	VFMADD231PS  Y1, Y2, Y0
-	ADDQ         $+4, R10
-	ADDQ         $+16, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
-	JGT          blk3
-
-noblk3:
-	MOVL 4(AX), R12
-	CMPQ R12, $+0
-	JLE  noblk4
-
-blk4:
-	MOVL         (R10), R13
-	IMULQ        R9, R13
-	MOVQ         x+48(FP), R14
-	ADDQ         R14, R13
-	VMOVUPS      (R13)(R8*4), Y1
-	VBROADCASTSS (R11), Y2
-	VFMADD231PS  Y1, Y2, Y0
-	ADDQ         $+4, R10
-	ADDQ         $+4, R11
-	ADDQ         $-1, R12
-	CMPQ         R12, $+0
-	JGT          blk4
-
-noblk4:
-	MOVQ urows+32(FP), R9
-	CMPQ DI, $+1
-	JGT  allrows2
-	MOVQ lastRows+40(FP), R9
-
-allrows2:
-	MOVQ         BX, R9
-	MOVQ         flags+88(FP), R10
-	TESTQ        $0x00000002, R10
-	JEQ          nobias2
-	VBROADCASTSS (SI), Y2
-	VADDPS       Y2, Y0, Y0
-
-nobias2:
-	TESTQ  $0x00000001, R10
-	JEQ    noload2
-	VADDPS (R9)(R8*4), Y0, Y0
-
-noload2:
-	TESTQ        $0x00000004, R10
-	JEQ          noclamp2
-	VBROADCASTSS lo+104(FP), Y1
-	VBROADCASTSS hi+108(FP), Y2
-	VMAXPS       Y0, Y1, Y0
-	VMINPS       Y0, Y2, Y0
-
-noclamp2:
-	VMOVUPS Y0, (R9)(R8*4)
-	ADDQ    $+8, R8
-	JMP     singles1
-
-last1:
 	MOVQ    n+80(FP), R9
 	SUBQ    R8, R9
 	CMPQ    R9, $+0
 	JLE     cols1
+	CMPQ    R9, $+8
+	JGT     rest1
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	ADDQ    $+0, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
 	VMOVDQU 32(R10)(R9*4), Y0
@@ -2722,9 +3227,9 @@ last1:
 	MOVQ    DX, R11
 	MOVL    (AX), R12
 	CMPQ    R12, $+0
-	JLE     noblk5
+	JLE     noblk3
 
-blk5:
+blk3:
 	MOVL         (R10), R13
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
@@ -2748,6 +3253,110 @@ blk5:
 	ADDQ         $+16, R11
 	ADDQ         $-1, R12
 	CMPQ         R12, $+0
+	JGT          blk3
+
+noblk3:
+	MOVL 4(AX), R12
+	CMPQ R12, $+0
+	JLE  noblk4
+
+blk4:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMASKMOVPS   (R13)(R8*4), Y0, Y2
+	VBROADCASTSS (R11), Y3
+	VFMADD231PS  Y2, Y3, Y1
+	ADDQ         $+4, R10
+	ADDQ         $+4, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk4
+
+noblk4:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows2
+	MOVQ lastRows+40(FP), R9
+
+allrows2:
+	MOVQ         BX, R9
+	MOVQ         flags+88(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias2
+	VBROADCASTSS (SI), Y3
+	VADDPS       Y3, Y1, Y1
+
+nobias2:
+	TESTQ      $0x00000001, R10
+	JEQ        noload2
+	VMASKMOVPS (R9)(R8*4), Y0, Y3
+	VADDPS     Y3, Y1, Y1
+
+noload2:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp2
+	VBROADCASTSS lo+104(FP), Y2
+	VBROADCASTSS hi+108(FP), Y3
+	VMAXPS       Y1, Y2, Y1
+	VMINPS       Y1, Y3, Y1
+
+noclamp2:
+	VMASKMOVPS Y1, Y0, (R9)(R8*4)
+	JMP        cols1
+
+rest1:
+	CMPQ    R9, $+16
+	JGT     rest2
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	ADDQ    $-8, R9
+	LEAQ    tailmask8<>+0(SB), R10
+	NEGQ    R9
+	VMOVDQU 32(R10)(R9*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	MOVQ    ldx+56(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    CX, R10
+	MOVQ    DX, R11
+	MOVL    (AX), R12
+	CMPQ    R12, $+0
+	JLE     noblk5
+
+blk5:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Y3
+	VMASKMOVPS   32(R13)(R8*4), Y0, Y4
+	VBROADCASTSS (R11), Y5
+	VFMADD231PS  Y3, Y5, Y1
+	VFMADD231PS  Y4, Y5, Y2
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Y3
+	VMASKMOVPS   32(R13)(R8*4), Y0, Y4
+	VBROADCASTSS 4(R11), Y5
+	VFMADD231PS  Y3, Y5, Y1
+	VFMADD231PS  Y4, Y5, Y2
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Y3
+	VMASKMOVPS   32(R13)(R8*4), Y0, Y4
+	VBROADCASTSS 8(R11), Y5
+	VFMADD231PS  Y3, Y5, Y1
+	VFMADD231PS  Y4, Y5, Y2
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Y3
+	VMASKMOVPS   32(R13)(R8*4), Y0, Y4
+	VBROADCASTSS 12(R11), Y5
+	VFMADD231PS  Y3, Y5, Y1
+	VFMADD231PS  Y4, Y5, Y2
+	ADDQ         $+4, R10
+	ADDQ         $+16, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
 	JGT          blk5
 
 noblk5:
@@ -2760,9 +3369,11 @@ blk6:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMASKMOVPS   (R13)(R8*4), Y0, Y2
-	VBROADCASTSS (R11), Y3
-	VFMADD231PS  Y2, Y3, Y1
+	VMOVUPS      (R13)(R8*4), Y3
+	VMASKMOVPS   32(R13)(R8*4), Y0, Y4
+	VBROADCASTSS (R11), Y5
+	VFMADD231PS  Y3, Y5, Y1
+	VFMADD231PS  Y4, Y5, Y2
 	ADDQ         $+4, R10
 	ADDQ         $+4, R11
 	ADDQ         $-1, R12
@@ -2780,25 +3391,299 @@ allrows3:
 	MOVQ         flags+88(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (SI), Y3
-	VADDPS       Y3, Y1, Y1
+	VBROADCASTSS (SI), Y5
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y5, Y2, Y2
 
 nobias3:
 	TESTQ      $0x00000001, R10
 	JEQ        noload3
-	VMASKMOVPS (R9)(R8*4), Y0, Y3
-	VADDPS     Y3, Y1, Y1
+	VADDPS     (R9)(R8*4), Y1, Y1
+	VMASKMOVPS 32(R9)(R8*4), Y0, Y5
+	VADDPS     Y5, Y2, Y2
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+104(FP), Y2
-	VBROADCASTSS hi+108(FP), Y3
-	VMAXPS       Y1, Y2, Y1
-	VMINPS       Y1, Y3, Y1
+	VBROADCASTSS lo+104(FP), Y3
+	VBROADCASTSS hi+108(FP), Y4
+	VMAXPS       Y1, Y3, Y1
+	VMINPS       Y1, Y4, Y1
+	VMAXPS       Y2, Y3, Y2
+	VMINPS       Y2, Y4, Y2
 
 noclamp3:
-	VMASKMOVPS Y1, Y0, (R9)(R8*4)
+	VMOVUPS    Y1, (R9)(R8*4)
+	VMASKMOVPS Y2, Y0, 32(R9)(R8*4)
+	JMP        cols1
+
+rest2:
+	CMPQ    R9, $+24
+	JGT     rest3
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	ADDQ    $-16, R9
+	LEAQ    tailmask8<>+0(SB), R10
+	NEGQ    R9
+	VMOVDQU 32(R10)(R9*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	MOVQ    ldx+56(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    CX, R10
+	MOVQ    DX, R11
+	MOVL    (AX), R12
+	CMPQ    R12, $+0
+	JLE     noblk7
+
+blk7:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Y4
+	VMOVUPS      32(R13)(R8*4), Y5
+	VMASKMOVPS   64(R13)(R8*4), Y0, Y6
+	VBROADCASTSS (R11), Y7
+	VFMADD231PS  Y4, Y7, Y1
+	VFMADD231PS  Y5, Y7, Y2
+	VFMADD231PS  Y6, Y7, Y3
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Y4
+	VMOVUPS      32(R13)(R8*4), Y5
+	VMASKMOVPS   64(R13)(R8*4), Y0, Y6
+	VBROADCASTSS 4(R11), Y7
+	VFMADD231PS  Y4, Y7, Y1
+	VFMADD231PS  Y5, Y7, Y2
+	VFMADD231PS  Y6, Y7, Y3
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Y4
+	VMOVUPS      32(R13)(R8*4), Y5
+	VMASKMOVPS   64(R13)(R8*4), Y0, Y6
+	VBROADCASTSS 8(R11), Y7
+	VFMADD231PS  Y4, Y7, Y1
+	VFMADD231PS  Y5, Y7, Y2
+	VFMADD231PS  Y6, Y7, Y3
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Y4
+	VMOVUPS      32(R13)(R8*4), Y5
+	VMASKMOVPS   64(R13)(R8*4), Y0, Y6
+	VBROADCASTSS 12(R11), Y7
+	VFMADD231PS  Y4, Y7, Y1
+	VFMADD231PS  Y5, Y7, Y2
+	VFMADD231PS  Y6, Y7, Y3
+	ADDQ         $+4, R10
+	ADDQ         $+16, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk7
+
+noblk7:
+	MOVL 4(AX), R12
+	CMPQ R12, $+0
+	JLE  noblk8
+
+blk8:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Y4
+	VMOVUPS      32(R13)(R8*4), Y5
+	VMASKMOVPS   64(R13)(R8*4), Y0, Y6
+	VBROADCASTSS (R11), Y7
+	VFMADD231PS  Y4, Y7, Y1
+	VFMADD231PS  Y5, Y7, Y2
+	VFMADD231PS  Y6, Y7, Y3
+	ADDQ         $+4, R10
+	ADDQ         $+4, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk8
+
+noblk8:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows4
+	MOVQ lastRows+40(FP), R9
+
+allrows4:
+	MOVQ         BX, R9
+	MOVQ         flags+88(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias4
+	VBROADCASTSS (SI), Y7
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+
+nobias4:
+	TESTQ      $0x00000001, R10
+	JEQ        noload4
+	VADDPS     (R9)(R8*4), Y1, Y1
+	VADDPS     32(R9)(R8*4), Y2, Y2
+	VMASKMOVPS 64(R9)(R8*4), Y0, Y7
+	VADDPS     Y7, Y3, Y3
+
+noload4:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp4
+	VBROADCASTSS lo+104(FP), Y4
+	VBROADCASTSS hi+108(FP), Y5
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y5, Y1
+	VMAXPS       Y2, Y4, Y2
+	VMINPS       Y2, Y5, Y2
+	VMAXPS       Y3, Y4, Y3
+	VMINPS       Y3, Y5, Y3
+
+noclamp4:
+	VMOVUPS    Y1, (R9)(R8*4)
+	VMOVUPS    Y2, 32(R9)(R8*4)
+	VMASKMOVPS Y3, Y0, 64(R9)(R8*4)
+	JMP        cols1
+
+rest3:
+	MOVQ    n+80(FP), R9
+	SUBQ    R8, R9
+	ADDQ    $-24, R9
+	LEAQ    tailmask8<>+0(SB), R10
+	NEGQ    R9
+	VMOVDQU 32(R10)(R9*4), Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	VPXOR   Y4, Y4, Y4
+	MOVQ    ldx+56(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    CX, R10
+	MOVQ    DX, R11
+	MOVL    (AX), R12
+	CMPQ    R12, $+0
+	JLE     noblk9
+
+blk9:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Y5
+	VMOVUPS      32(R13)(R8*4), Y6
+	VMOVUPS      64(R13)(R8*4), Y7
+	VMASKMOVPS   96(R13)(R8*4), Y0, Y8
+	VBROADCASTSS (R11), Y9
+	VFMADD231PS  Y5, Y9, Y1
+	VFMADD231PS  Y6, Y9, Y2
+	VFMADD231PS  Y7, Y9, Y3
+	VFMADD231PS  Y8, Y9, Y4
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Y5
+	VMOVUPS      32(R13)(R8*4), Y6
+	VMOVUPS      64(R13)(R8*4), Y7
+	VMASKMOVPS   96(R13)(R8*4), Y0, Y8
+	VBROADCASTSS 4(R11), Y9
+	VFMADD231PS  Y5, Y9, Y1
+	VFMADD231PS  Y6, Y9, Y2
+	VFMADD231PS  Y7, Y9, Y3
+	VFMADD231PS  Y8, Y9, Y4
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Y5
+	VMOVUPS      32(R13)(R8*4), Y6
+	VMOVUPS      64(R13)(R8*4), Y7
+	VMASKMOVPS   96(R13)(R8*4), Y0, Y8
+	VBROADCASTSS 8(R11), Y9
+	VFMADD231PS  Y5, Y9, Y1
+	VFMADD231PS  Y6, Y9, Y2
+	VFMADD231PS  Y7, Y9, Y3
+	VFMADD231PS  Y8, Y9, Y4
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Y5
+	VMOVUPS      32(R13)(R8*4), Y6
+	VMOVUPS      64(R13)(R8*4), Y7
+	VMASKMOVPS   96(R13)(R8*4), Y0, Y8
+	VBROADCASTSS 12(R11), Y9
+	VFMADD231PS  Y5, Y9, Y1
+	VFMADD231PS  Y6, Y9, Y2
+	VFMADD231PS  Y7, Y9, Y3
+	VFMADD231PS  Y8, Y9, Y4
+	ADDQ         $+4, R10
+	ADDQ         $+16, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk9
+
+noblk9:
+	MOVL 4(AX), R12
+	CMPQ R12, $+0
+	JLE  noblk10
+
+blk10:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Y5
+	VMOVUPS      32(R13)(R8*4), Y6
+	VMOVUPS      64(R13)(R8*4), Y7
+	VMASKMOVPS   96(R13)(R8*4), Y0, Y8
+	VBROADCASTSS (R11), Y9
+	VFMADD231PS  Y5, Y9, Y1
+	VFMADD231PS  Y6, Y9, Y2
+	VFMADD231PS  Y7, Y9, Y3
+	VFMADD231PS  Y8, Y9, Y4
+	ADDQ         $+4, R10
+	ADDQ         $+4, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk10
+
+noblk10:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows5
+	MOVQ lastRows+40(FP), R9
+
+allrows5:
+	MOVQ         BX, R9
+	MOVQ         flags+88(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias5
+	VBROADCASTSS (SI), Y9
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y9, Y2, Y2
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y9, Y4, Y4
+
+nobias5:
+	TESTQ      $0x00000001, R10
+	JEQ        noload5
+	VADDPS     (R9)(R8*4), Y1, Y1
+	VADDPS     32(R9)(R8*4), Y2, Y2
+	VADDPS     64(R9)(R8*4), Y3, Y3
+	VMASKMOVPS 96(R9)(R8*4), Y0, Y9
+	VADDPS     Y9, Y4, Y4
+
+noload5:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp5
+	VBROADCASTSS lo+104(FP), Y5
+	VBROADCASTSS hi+108(FP), Y6
+	VMAXPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
+	VMAXPS       Y2, Y5, Y2
+	VMINPS       Y2, Y6, Y2
+	VMAXPS       Y3, Y5, Y3
+	VMINPS       Y3, Y6, Y3
+	VMAXPS       Y4, Y5, Y4
+	VMINPS       Y4, Y6, Y4
+
+noclamp5:
+	VMOVUPS    Y1, (R9)(R8*4)
+	VMOVUPS    Y2, 32(R9)(R8*4)
+	VMOVUPS    Y3, 64(R9)(R8*4)
+	VMASKMOVPS Y4, Y0, 96(R9)(R8*4)
+	JMP        cols1
 
 cols1:
 	MOVL  (AX), R8

@@ -116,8 +116,15 @@ noclamp1:
 singles1:
 	MOVQ   n+80(FP), R9
 	SUBQ   R8, R9
+	CMPQ   R9, $+0
+	JLE    cols1
 	CMPQ   R9, $+16
-	JLT    last1
+	JGT    rest1
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $+0, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
 	MOVQ   ldx+56(FP), R9
 	SHLQ   $0x02, R9
@@ -134,7 +141,7 @@ blk2:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS      (R13)(R8*4), Z1
+	VMOVUPS.Z    (R13)(R8*4), K1, Z1
 	VBROADCASTSS (R11), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         $+4, R10
@@ -158,9 +165,10 @@ allrows2:
 	VADDPS       Z2, Z0, Z0
 
 nobias2:
-	TESTQ  $0x00000001, R10
-	JEQ    noload2
-	VADDPS (R9)(R8*4), Z0, Z0
+	TESTQ     $0x00000001, R10
+	JEQ       noload2
+	VMOVUPS.Z (R9)(R8*4), K1, Z2
+	VADDPS    Z2, Z0, Z0
 
 noload2:
 	TESTQ        $0x00000004, R10
@@ -171,18 +179,19 @@ noload2:
 	VMINPS       Z0, Z2, Z0
 
 noclamp2:
-	VMOVUPS Z0, (R9)(R8*4)
-	ADDQ    $+16, R8
-	JMP     singles1
+	VMOVUPS Z0, K1, (R9)(R8*4)
+	JMP     cols1
 
-last1:
+rest1:
+	CMPQ   R9, $+32
+	JGT    rest2
 	MOVQ   n+80(FP), R9
 	SUBQ   R8, R9
-	CMPQ   R9, $+0
-	JLE    cols1
+	ADDQ   $-16, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
 	MOVQ   ldx+56(FP), R9
 	SHLQ   $0x02, R9
 	MOVQ   CX, R10
@@ -198,9 +207,11 @@ blk3:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS.Z    (R13)(R8*4), K1, Z1
-	VBROADCASTSS (R11), Z2
-	VFMADD231PS  Z1, Z2, Z0
+	VMOVUPS      (R13)(R8*4), Z2
+	VMOVUPS.Z    64(R13)(R8*4), K1, Z3
+	VBROADCASTSS (R11), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
 	ADDQ         $+4, R10
 	ADDQ         $+4, R11
 	ADDQ         $-1, R12
@@ -218,25 +229,199 @@ allrows3:
 	MOVQ         flags+88(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (SI), Z2
-	VADDPS       Z2, Z0, Z0
+	VBROADCASTSS (SI), Z4
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z4, Z1, Z1
 
 nobias3:
 	TESTQ     $0x00000001, R10
 	JEQ       noload3
-	VMOVUPS.Z (R9)(R8*4), K1, Z2
-	VADDPS    Z2, Z0, Z0
+	VADDPS    (R9)(R8*4), Z0, Z0
+	VMOVUPS.Z 64(R9)(R8*4), K1, Z4
+	VADDPS    Z4, Z1, Z1
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+104(FP), Z1
-	VBROADCASTSS hi+108(FP), Z2
-	VMAXPS       Z0, Z1, Z0
-	VMINPS       Z0, Z2, Z0
+	VBROADCASTSS lo+104(FP), Z2
+	VBROADCASTSS hi+108(FP), Z3
+	VMAXPS       Z0, Z2, Z0
+	VMINPS       Z0, Z3, Z0
+	VMAXPS       Z1, Z2, Z1
+	VMINPS       Z1, Z3, Z1
 
 noclamp3:
-	VMOVUPS Z0, K1, (R9)(R8*4)
+	VMOVUPS Z0, (R9)(R8*4)
+	VMOVUPS Z1, K1, 64(R9)(R8*4)
+	JMP     cols1
+
+rest2:
+	CMPQ   R9, $+48
+	JGT    rest3
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $-32, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	MOVQ   ldx+56(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   CX, R10
+	MOVQ   DX, R11
+	MOVL   (AX), R12
+	MOVL   4(AX), R13
+	ADDQ   R13, R12
+	CMPQ   R12, $+0
+	JLE    noblk4
+
+blk4:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z3
+	VMOVUPS      64(R13)(R8*4), Z4
+	VMOVUPS.Z    128(R13)(R8*4), K1, Z5
+	VBROADCASTSS (R11), Z6
+	VFMADD231PS  Z3, Z6, Z0
+	VFMADD231PS  Z4, Z6, Z1
+	VFMADD231PS  Z5, Z6, Z2
+	ADDQ         $+4, R10
+	ADDQ         $+4, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk4
+
+noblk4:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows4
+	MOVQ lastRows+40(FP), R9
+
+allrows4:
+	MOVQ         BX, R9
+	MOVQ         flags+88(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias4
+	VBROADCASTSS (SI), Z6
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z6, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+
+nobias4:
+	TESTQ     $0x00000001, R10
+	JEQ       noload4
+	VADDPS    (R9)(R8*4), Z0, Z0
+	VADDPS    64(R9)(R8*4), Z1, Z1
+	VMOVUPS.Z 128(R9)(R8*4), K1, Z6
+	VADDPS    Z6, Z2, Z2
+
+noload4:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp4
+	VBROADCASTSS lo+104(FP), Z3
+	VBROADCASTSS hi+108(FP), Z4
+	VMAXPS       Z0, Z3, Z0
+	VMINPS       Z0, Z4, Z0
+	VMAXPS       Z1, Z3, Z1
+	VMINPS       Z1, Z4, Z1
+	VMAXPS       Z2, Z3, Z2
+	VMINPS       Z2, Z4, Z2
+
+noclamp4:
+	VMOVUPS Z0, (R9)(R8*4)
+	VMOVUPS Z1, 64(R9)(R8*4)
+	VMOVUPS Z2, K1, 128(R9)(R8*4)
+	JMP     cols1
+
+rest3:
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $-48, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	MOVQ   ldx+56(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   CX, R10
+	MOVQ   DX, R11
+	MOVL   (AX), R12
+	MOVL   4(AX), R13
+	ADDQ   R13, R12
+	CMPQ   R12, $+0
+	JLE    noblk5
+
+blk5:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z4
+	VMOVUPS      64(R13)(R8*4), Z5
+	VMOVUPS      128(R13)(R8*4), Z6
+	VMOVUPS.Z    192(R13)(R8*4), K1, Z7
+	VBROADCASTSS (R11), Z8
+	VFMADD231PS  Z4, Z8, Z0
+	VFMADD231PS  Z5, Z8, Z1
+	VFMADD231PS  Z6, Z8, Z2
+	VFMADD231PS  Z7, Z8, Z3
+	ADDQ         $+4, R10
+	ADDQ         $+4, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk5
+
+noblk5:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows5
+	MOVQ lastRows+40(FP), R9
+
+allrows5:
+	MOVQ         BX, R9
+	MOVQ         flags+88(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias5
+	VBROADCASTSS (SI), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+
+nobias5:
+	TESTQ     $0x00000001, R10
+	JEQ       noload5
+	VADDPS    (R9)(R8*4), Z0, Z0
+	VADDPS    64(R9)(R8*4), Z1, Z1
+	VADDPS    128(R9)(R8*4), Z2, Z2
+	VMOVUPS.Z 192(R9)(R8*4), K1, Z8
+	VADDPS    Z8, Z3, Z3
+
+noload5:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp5
+	VBROADCASTSS lo+104(FP), Z4
+	VBROADCASTSS hi+108(FP), Z5
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z5, Z0
+	VMAXPS       Z1, Z4, Z1
+	VMINPS       Z1, Z5, Z1
+	VMAXPS       Z2, Z4, Z2
+	VMINPS       Z2, Z5, Z2
+	VMAXPS       Z3, Z4, Z3
+	VMINPS       Z3, Z5, Z3
+
+noclamp5:
+	VMOVUPS Z0, (R9)(R8*4)
+	VMOVUPS Z1, 64(R9)(R8*4)
+	VMOVUPS Z2, 128(R9)(R8*4)
+	VMOVUPS Z3, K1, 192(R9)(R8*4)
+	JMP     cols1
 
 cols1:
 	MOVL  (AX), R8
@@ -468,8 +653,15 @@ stored1:
 singles1:
 	MOVQ   n+80(FP), R9
 	SUBQ   R8, R9
+	CMPQ   R9, $+0
+	JLE    cols1
 	CMPQ   R9, $+16
-	JLT    last1
+	JGT    rest1
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $+0, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	MOVQ   ldx+56(FP), R9
@@ -487,7 +679,7 @@ blk2:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS      (R13)(R8*4), Z2
+	VMOVUPS.Z    (R13)(R8*4), K1, Z2
 	VBROADCASTSS (R11), Z3
 	VFMADD231PS  Z2, Z3, Z0
 	VBROADCASTSS 4(R11), Z3
@@ -513,9 +705,10 @@ allrows2:
 	VADDPS       Z3, Z0, Z0
 
 nobias3:
-	TESTQ  $0x00000001, R11
-	JEQ    noload3
-	VADDPS (R10)(R8*4), Z0, Z0
+	TESTQ     $0x00000001, R11
+	JEQ       noload3
+	VMOVUPS.Z (R10)(R8*4), K1, Z3
+	VADDPS    Z3, Z0, Z0
 
 noload3:
 	TESTQ        $0x00000004, R11
@@ -526,7 +719,7 @@ noload3:
 	VMINPS       Z0, Z3, Z0
 
 noclamp3:
-	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z0, K1, (R10)(R8*4)
 	CMPQ         R9, $+1
 	JLE          stored2
 	MOVQ         ldy+72(FP), R9
@@ -539,9 +732,10 @@ noclamp3:
 	VADDPS       Z3, Z1, Z1
 
 nobias4:
-	TESTQ  $0x00000001, R9
-	JEQ    noload4
-	VADDPS (R10)(R8*4), Z1, Z1
+	TESTQ     $0x00000001, R9
+	JEQ       noload4
+	VMOVUPS.Z (R10)(R8*4), K1, Z3
+	VADDPS    Z3, Z1, Z1
 
 noload4:
 	TESTQ        $0x00000004, R9
@@ -552,21 +746,23 @@ noload4:
 	VMINPS       Z1, Z3, Z1
 
 noclamp4:
-	VMOVUPS Z1, (R10)(R8*4)
+	VMOVUPS Z1, K1, (R10)(R8*4)
 
 stored2:
-	ADDQ $+16, R8
-	JMP  singles1
+	JMP cols1
 
-last1:
+rest1:
+	CMPQ   R9, $+32
+	JGT    rest2
 	MOVQ   n+80(FP), R9
 	SUBQ   R8, R9
-	CMPQ   R9, $+0
-	JLE    cols1
+	ADDQ   $-16, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
 	MOVQ   ldx+56(FP), R9
 	SHLQ   $0x02, R9
 	MOVQ   CX, R10
@@ -582,11 +778,14 @@ blk3:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS.Z    (R13)(R8*4), K1, Z2
-	VBROADCASTSS (R11), Z3
-	VFMADD231PS  Z2, Z3, Z0
-	VBROADCASTSS 4(R11), Z3
-	VFMADD231PS  Z2, Z3, Z1
+	VMOVUPS      (R13)(R8*4), Z4
+	VMOVUPS.Z    64(R13)(R8*4), K1, Z5
+	VBROADCASTSS (R11), Z6
+	VFMADD231PS  Z4, Z6, Z0
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS 4(R11), Z6
+	VFMADD231PS  Z4, Z6, Z2
+	VFMADD231PS  Z5, Z6, Z3
 	ADDQ         $+4, R10
 	ADDQ         $+8, R11
 	ADDQ         $-1, R12
@@ -604,25 +803,30 @@ allrows3:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias5
-	VBROADCASTSS (SI), Z3
-	VADDPS       Z3, Z0, Z0
+	VBROADCASTSS (SI), Z6
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z6, Z1, Z1
 
 nobias5:
 	TESTQ     $0x00000001, R11
 	JEQ       noload5
-	VMOVUPS.Z (R10)(R8*4), K1, Z3
-	VADDPS    Z3, Z0, Z0
+	VADDPS    (R10)(R8*4), Z0, Z0
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z6
+	VADDPS    Z6, Z1, Z1
 
 noload5:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp5
-	VBROADCASTSS lo+104(FP), Z2
-	VBROADCASTSS hi+108(FP), Z3
-	VMAXPS       Z0, Z2, Z0
-	VMINPS       Z0, Z3, Z0
+	VBROADCASTSS lo+104(FP), Z4
+	VBROADCASTSS hi+108(FP), Z5
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z5, Z0
+	VMAXPS       Z1, Z4, Z1
+	VMINPS       Z1, Z5, Z1
 
 noclamp5:
-	VMOVUPS      Z0, K1, (R10)(R8*4)
+	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z1, K1, 64(R10)(R8*4)
 	CMPQ         R9, $+1
 	JLE          stored3
 	MOVQ         ldy+72(FP), R9
@@ -631,27 +835,630 @@ noclamp5:
 	MOVQ         flags+88(FP), R9
 	TESTQ        $0x00000002, R9
 	JEQ          nobias6
-	VBROADCASTSS 4(SI), Z3
-	VADDPS       Z3, Z1, Z1
+	VBROADCASTSS 4(SI), Z6
+	VADDPS       Z6, Z2, Z2
+	VADDPS       Z6, Z3, Z3
 
 nobias6:
 	TESTQ     $0x00000001, R9
 	JEQ       noload6
-	VMOVUPS.Z (R10)(R8*4), K1, Z3
-	VADDPS    Z3, Z1, Z1
+	VADDPS    (R10)(R8*4), Z2, Z2
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z6
+	VADDPS    Z6, Z3, Z3
 
 noload6:
 	TESTQ        $0x00000004, R9
 	JEQ          noclamp6
-	VBROADCASTSS lo+104(FP), Z2
-	VBROADCASTSS hi+108(FP), Z3
-	VMAXPS       Z1, Z2, Z1
-	VMINPS       Z1, Z3, Z1
+	VBROADCASTSS lo+104(FP), Z4
+	VBROADCASTSS hi+108(FP), Z5
+	VMAXPS       Z2, Z4, Z2
+	VMINPS       Z2, Z5, Z2
+	VMAXPS       Z3, Z4, Z3
+	VMINPS       Z3, Z5, Z3
 
 noclamp6:
-	VMOVUPS Z1, K1, (R10)(R8*4)
+	VMOVUPS Z2, (R10)(R8*4)
+	VMOVUPS Z3, K1, 64(R10)(R8*4)
 
 stored3:
+	JMP cols1
+
+rest2:
+	CMPQ   R9, $+48
+	JGT    rest3
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $-32, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	MOVQ   ldx+56(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   CX, R10
+	MOVQ   DX, R11
+	MOVL   (AX), R12
+	MOVL   4(AX), R13
+	ADDQ   R13, R12
+	CMPQ   R12, $+0
+	JLE    noblk4
+
+blk4:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z6
+	VMOVUPS      64(R13)(R8*4), Z7
+	VMOVUPS.Z    128(R13)(R8*4), K1, Z8
+	VBROADCASTSS (R11), Z9
+	VFMADD231PS  Z6, Z9, Z0
+	VFMADD231PS  Z7, Z9, Z1
+	VFMADD231PS  Z8, Z9, Z2
+	VBROADCASTSS 4(R11), Z9
+	VFMADD231PS  Z6, Z9, Z3
+	VFMADD231PS  Z7, Z9, Z4
+	VFMADD231PS  Z8, Z9, Z5
+	ADDQ         $+4, R10
+	ADDQ         $+8, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk4
+
+noblk4:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows4
+	MOVQ lastRows+40(FP), R9
+
+allrows4:
+	MOVQ         BX, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias7
+	VBROADCASTSS (SI), Z9
+	VADDPS       Z9, Z0, Z0
+	VADDPS       Z9, Z1, Z1
+	VADDPS       Z9, Z2, Z2
+
+nobias7:
+	TESTQ     $0x00000001, R11
+	JEQ       noload7
+	VADDPS    (R10)(R8*4), Z0, Z0
+	VADDPS    64(R10)(R8*4), Z1, Z1
+	VMOVUPS.Z 128(R10)(R8*4), K1, Z9
+	VADDPS    Z9, Z2, Z2
+
+noload7:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp7
+	VBROADCASTSS lo+104(FP), Z6
+	VBROADCASTSS hi+108(FP), Z7
+	VMAXPS       Z0, Z6, Z0
+	VMINPS       Z0, Z7, Z0
+	VMAXPS       Z1, Z6, Z1
+	VMINPS       Z1, Z7, Z1
+	VMAXPS       Z2, Z6, Z2
+	VMINPS       Z2, Z7, Z2
+
+noclamp7:
+	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z1, 64(R10)(R8*4)
+	VMOVUPS      Z2, K1, 128(R10)(R8*4)
+	CMPQ         R9, $+1
+	JLE          stored4
+	MOVQ         ldy+72(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R9, R10
+	MOVQ         flags+88(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias8
+	VBROADCASTSS 4(SI), Z9
+	VADDPS       Z9, Z3, Z3
+	VADDPS       Z9, Z4, Z4
+	VADDPS       Z9, Z5, Z5
+
+nobias8:
+	TESTQ     $0x00000001, R9
+	JEQ       noload8
+	VADDPS    (R10)(R8*4), Z3, Z3
+	VADDPS    64(R10)(R8*4), Z4, Z4
+	VMOVUPS.Z 128(R10)(R8*4), K1, Z9
+	VADDPS    Z9, Z5, Z5
+
+noload8:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp8
+	VBROADCASTSS lo+104(FP), Z6
+	VBROADCASTSS hi+108(FP), Z7
+	VMAXPS       Z3, Z6, Z3
+	VMINPS       Z3, Z7, Z3
+	VMAXPS       Z4, Z6, Z4
+	VMINPS       Z4, Z7, Z4
+	VMAXPS       Z5, Z6, Z5
+	VMINPS       Z5, Z7, Z5
+
+noclamp8:
+	VMOVUPS Z3, (R10)(R8*4)
+	VMOVUPS Z4, 64(R10)(R8*4)
+	VMOVUPS Z5, K1, 128(R10)(R8*4)
+
+stored4:
+	JMP cols1
+
+rest3:
+	CMPQ   R9, $+64
+	JGT    rest4
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $-48, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	MOVQ   ldx+56(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   CX, R10
+	MOVQ   DX, R11
+	MOVL   (AX), R12
+	MOVL   4(AX), R13
+	ADDQ   R13, R12
+	CMPQ   R12, $+0
+	JLE    noblk5
+
+blk5:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z8
+	VMOVUPS      64(R13)(R8*4), Z9
+	VMOVUPS      128(R13)(R8*4), Z10
+	VMOVUPS.Z    192(R13)(R8*4), K1, Z11
+	VBROADCASTSS (R11), Z12
+	VFMADD231PS  Z8, Z12, Z0
+	VFMADD231PS  Z9, Z12, Z1
+	VFMADD231PS  Z10, Z12, Z2
+	VFMADD231PS  Z11, Z12, Z3
+	VBROADCASTSS 4(R11), Z12
+	VFMADD231PS  Z8, Z12, Z4
+	VFMADD231PS  Z9, Z12, Z5
+	VFMADD231PS  Z10, Z12, Z6
+	VFMADD231PS  Z11, Z12, Z7
+	ADDQ         $+4, R10
+	ADDQ         $+8, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk5
+
+noblk5:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows5
+	MOVQ lastRows+40(FP), R9
+
+allrows5:
+	MOVQ         BX, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias9
+	VBROADCASTSS (SI), Z12
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z12, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+	VADDPS       Z12, Z3, Z3
+
+nobias9:
+	TESTQ     $0x00000001, R11
+	JEQ       noload9
+	VADDPS    (R10)(R8*4), Z0, Z0
+	VADDPS    64(R10)(R8*4), Z1, Z1
+	VADDPS    128(R10)(R8*4), Z2, Z2
+	VMOVUPS.Z 192(R10)(R8*4), K1, Z12
+	VADDPS    Z12, Z3, Z3
+
+noload9:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp9
+	VBROADCASTSS lo+104(FP), Z8
+	VBROADCASTSS hi+108(FP), Z9
+	VMAXPS       Z0, Z8, Z0
+	VMINPS       Z0, Z9, Z0
+	VMAXPS       Z1, Z8, Z1
+	VMINPS       Z1, Z9, Z1
+	VMAXPS       Z2, Z8, Z2
+	VMINPS       Z2, Z9, Z2
+	VMAXPS       Z3, Z8, Z3
+	VMINPS       Z3, Z9, Z3
+
+noclamp9:
+	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z1, 64(R10)(R8*4)
+	VMOVUPS      Z2, 128(R10)(R8*4)
+	VMOVUPS      Z3, K1, 192(R10)(R8*4)
+	CMPQ         R9, $+1
+	JLE          stored5
+	MOVQ         ldy+72(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R9, R10
+	MOVQ         flags+88(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias10
+	VBROADCASTSS 4(SI), Z12
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z12, Z5, Z5
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z12, Z7, Z7
+
+nobias10:
+	TESTQ     $0x00000001, R9
+	JEQ       noload10
+	VADDPS    (R10)(R8*4), Z4, Z4
+	VADDPS    64(R10)(R8*4), Z5, Z5
+	VADDPS    128(R10)(R8*4), Z6, Z6
+	VMOVUPS.Z 192(R10)(R8*4), K1, Z12
+	VADDPS    Z12, Z7, Z7
+
+noload10:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp10
+	VBROADCASTSS lo+104(FP), Z8
+	VBROADCASTSS hi+108(FP), Z9
+	VMAXPS       Z4, Z8, Z4
+	VMINPS       Z4, Z9, Z4
+	VMAXPS       Z5, Z8, Z5
+	VMINPS       Z5, Z9, Z5
+	VMAXPS       Z6, Z8, Z6
+	VMINPS       Z6, Z9, Z6
+	VMAXPS       Z7, Z8, Z7
+	VMINPS       Z7, Z9, Z7
+
+noclamp10:
+	VMOVUPS Z4, (R10)(R8*4)
+	VMOVUPS Z5, 64(R10)(R8*4)
+	VMOVUPS Z6, 128(R10)(R8*4)
+	VMOVUPS Z7, K1, 192(R10)(R8*4)
+
+stored5:
+	JMP cols1
+
+rest4:
+	CMPQ   R9, $+80
+	JGT    rest5
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $-64, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	MOVQ   ldx+56(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   CX, R10
+	MOVQ   DX, R11
+	MOVL   (AX), R12
+	MOVL   4(AX), R13
+	ADDQ   R13, R12
+	CMPQ   R12, $+0
+	JLE    noblk6
+
+blk6:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z10
+	VMOVUPS      64(R13)(R8*4), Z11
+	VMOVUPS      128(R13)(R8*4), Z12
+	VMOVUPS      192(R13)(R8*4), Z13
+	VMOVUPS.Z    256(R13)(R8*4), K1, Z14
+	VBROADCASTSS (R11), Z15
+	VFMADD231PS  Z10, Z15, Z0
+	VFMADD231PS  Z11, Z15, Z1
+	VFMADD231PS  Z12, Z15, Z2
+	VFMADD231PS  Z13, Z15, Z3
+	VFMADD231PS  Z14, Z15, Z4
+	VBROADCASTSS 4(R11), Z15
+	VFMADD231PS  Z10, Z15, Z5
+	VFMADD231PS  Z11, Z15, Z6
+	VFMADD231PS  Z12, Z15, Z7
+	VFMADD231PS  Z13, Z15, Z8
+	VFMADD231PS  Z14, Z15, Z9
+	ADDQ         $+4, R10
+	ADDQ         $+8, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk6
+
+noblk6:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows6
+	MOVQ lastRows+40(FP), R9
+
+allrows6:
+	MOVQ         BX, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias11
+	VBROADCASTSS (SI), Z15
+	VADDPS       Z15, Z0, Z0
+	VADDPS       Z15, Z1, Z1
+	VADDPS       Z15, Z2, Z2
+	VADDPS       Z15, Z3, Z3
+	VADDPS       Z15, Z4, Z4
+
+nobias11:
+	TESTQ     $0x00000001, R11
+	JEQ       noload11
+	VADDPS    (R10)(R8*4), Z0, Z0
+	VADDPS    64(R10)(R8*4), Z1, Z1
+	VADDPS    128(R10)(R8*4), Z2, Z2
+	VADDPS    192(R10)(R8*4), Z3, Z3
+	VMOVUPS.Z 256(R10)(R8*4), K1, Z15
+	VADDPS    Z15, Z4, Z4
+
+noload11:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp11
+	VBROADCASTSS lo+104(FP), Z10
+	VBROADCASTSS hi+108(FP), Z11
+	VMAXPS       Z0, Z10, Z0
+	VMINPS       Z0, Z11, Z0
+	VMAXPS       Z1, Z10, Z1
+	VMINPS       Z1, Z11, Z1
+	VMAXPS       Z2, Z10, Z2
+	VMINPS       Z2, Z11, Z2
+	VMAXPS       Z3, Z10, Z3
+	VMINPS       Z3, Z11, Z3
+	VMAXPS       Z4, Z10, Z4
+	VMINPS       Z4, Z11, Z4
+
+noclamp11:
+	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z1, 64(R10)(R8*4)
+	VMOVUPS      Z2, 128(R10)(R8*4)
+	VMOVUPS      Z3, 192(R10)(R8*4)
+	VMOVUPS      Z4, K1, 256(R10)(R8*4)
+	CMPQ         R9, $+1
+	JLE          stored6
+	MOVQ         ldy+72(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R9, R10
+	MOVQ         flags+88(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias12
+	VBROADCASTSS 4(SI), Z15
+	VADDPS       Z15, Z5, Z5
+	VADDPS       Z15, Z6, Z6
+	VADDPS       Z15, Z7, Z7
+	VADDPS       Z15, Z8, Z8
+	VADDPS       Z15, Z9, Z9
+
+nobias12:
+	TESTQ     $0x00000001, R9
+	JEQ       noload12
+	VADDPS    (R10)(R8*4), Z5, Z5
+	VADDPS    64(R10)(R8*4), Z6, Z6
+	VADDPS    128(R10)(R8*4), Z7, Z7
+	VADDPS    192(R10)(R8*4), Z8, Z8
+	VMOVUPS.Z 256(R10)(R8*4), K1, Z15
+	VADDPS    Z15, Z9, Z9
+
+noload12:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp12
+	VBROADCASTSS lo+104(FP), Z10
+	VBROADCASTSS hi+108(FP), Z11
+	VMAXPS       Z5, Z10, Z5
+	VMINPS       Z5, Z11, Z5
+	VMAXPS       Z6, Z10, Z6
+	VMINPS       Z6, Z11, Z6
+	VMAXPS       Z7, Z10, Z7
+	VMINPS       Z7, Z11, Z7
+	VMAXPS       Z8, Z10, Z8
+	VMINPS       Z8, Z11, Z8
+	VMAXPS       Z9, Z10, Z9
+	VMINPS       Z9, Z11, Z9
+
+noclamp12:
+	VMOVUPS Z5, (R10)(R8*4)
+	VMOVUPS Z6, 64(R10)(R8*4)
+	VMOVUPS Z7, 128(R10)(R8*4)
+	VMOVUPS Z8, 192(R10)(R8*4)
+	VMOVUPS Z9, K1, 256(R10)(R8*4)
+
+stored6:
+	JMP cols1
+
+rest5:
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $-80, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	MOVQ   ldx+56(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   CX, R10
+	MOVQ   DX, R11
+	MOVL   (AX), R12
+	MOVL   4(AX), R13
+	ADDQ   R13, R12
+	CMPQ   R12, $+0
+	JLE    noblk7
+
+blk7:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z12
+	VMOVUPS      64(R13)(R8*4), Z13
+	VMOVUPS      128(R13)(R8*4), Z14
+	VMOVUPS      192(R13)(R8*4), Z15
+	VMOVUPS      256(R13)(R8*4), Z16
+	VMOVUPS.Z    320(R13)(R8*4), K1, Z17
+	VBROADCASTSS (R11), Z18
+	VFMADD231PS  Z12, Z18, Z0
+	VFMADD231PS  Z13, Z18, Z1
+	VFMADD231PS  Z14, Z18, Z2
+	VFMADD231PS  Z15, Z18, Z3
+	VFMADD231PS  Z16, Z18, Z4
+	VFMADD231PS  Z17, Z18, Z5
+	VBROADCASTSS 4(R11), Z18
+	VFMADD231PS  Z12, Z18, Z6
+	VFMADD231PS  Z13, Z18, Z7
+	VFMADD231PS  Z14, Z18, Z8
+	VFMADD231PS  Z15, Z18, Z9
+	VFMADD231PS  Z16, Z18, Z10
+	VFMADD231PS  Z17, Z18, Z11
+	ADDQ         $+4, R10
+	ADDQ         $+8, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk7
+
+noblk7:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows7
+	MOVQ lastRows+40(FP), R9
+
+allrows7:
+	MOVQ         BX, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias13
+	VBROADCASTSS (SI), Z18
+	VADDPS       Z18, Z0, Z0
+	VADDPS       Z18, Z1, Z1
+	VADDPS       Z18, Z2, Z2
+	VADDPS       Z18, Z3, Z3
+	VADDPS       Z18, Z4, Z4
+	VADDPS       Z18, Z5, Z5
+
+nobias13:
+	TESTQ     $0x00000001, R11
+	JEQ       noload13
+	VADDPS    (R10)(R8*4), Z0, Z0
+	VADDPS    64(R10)(R8*4), Z1, Z1
+	VADDPS    128(R10)(R8*4), Z2, Z2
+	VADDPS    192(R10)(R8*4), Z3, Z3
+	VADDPS    256(R10)(R8*4), Z4, Z4
+	VMOVUPS.Z 320(R10)(R8*4), K1, Z18
+	VADDPS    Z18, Z5, Z5
+
+noload13:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp13
+	VBROADCASTSS lo+104(FP), Z12
+	VBROADCASTSS hi+108(FP), Z13
+	VMAXPS       Z0, Z12, Z0
+	VMINPS       Z0, Z13, Z0
+	VMAXPS       Z1, Z12, Z1
+	VMINPS       Z1, Z13, Z1
+	VMAXPS       Z2, Z12, Z2
+	VMINPS       Z2, Z13, Z2
+	VMAXPS       Z3, Z12, Z3
+	VMINPS       Z3, Z13, Z3
+	VMAXPS       Z4, Z12, Z4
+	VMINPS       Z4, Z13, Z4
+	VMAXPS       Z5, Z12, Z5
+	VMINPS       Z5, Z13, Z5
+
+noclamp13:
+	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z1, 64(R10)(R8*4)
+	VMOVUPS      Z2, 128(R10)(R8*4)
+	VMOVUPS      Z3, 192(R10)(R8*4)
+	VMOVUPS      Z4, 256(R10)(R8*4)
+	VMOVUPS      Z5, K1, 320(R10)(R8*4)
+	CMPQ         R9, $+1
+	JLE          stored7
+	MOVQ         ldy+72(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R9, R10
+	MOVQ         flags+88(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias14
+	VBROADCASTSS 4(SI), Z18
+	VADDPS       Z18, Z6, Z6
+	VADDPS       Z18, Z7, Z7
+	VADDPS       Z18, Z8, Z8
+	VADDPS       Z18, Z9, Z9
+	VADDPS       Z18, Z10, Z10
+	VADDPS       Z18, Z11, Z11
+
+nobias14:
+	TESTQ     $0x00000001, R9
+	JEQ       noload14
+	VADDPS    (R10)(R8*4), Z6, Z6
+	VADDPS    64(R10)(R8*4), Z7, Z7
+	VADDPS    128(R10)(R8*4), Z8, Z8
+	VADDPS    192(R10)(R8*4), Z9, Z9
+	VADDPS    256(R10)(R8*4), Z10, Z10
+	VMOVUPS.Z 320(R10)(R8*4), K1, Z18
+	VADDPS    Z18, Z11, Z11
+
+noload14:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp14
+	VBROADCASTSS lo+104(FP), Z12
+	VBROADCASTSS hi+108(FP), Z13
+	VMAXPS       Z6, Z12, Z6
+	VMINPS       Z6, Z13, Z6
+	VMAXPS       Z7, Z12, Z7
+	VMINPS       Z7, Z13, Z7
+	VMAXPS       Z8, Z12, Z8
+	VMINPS       Z8, Z13, Z8
+	VMAXPS       Z9, Z12, Z9
+	VMINPS       Z9, Z13, Z9
+	VMAXPS       Z10, Z12, Z10
+	VMINPS       Z10, Z13, Z10
+	VMAXPS       Z11, Z12, Z11
+	VMINPS       Z11, Z13, Z11
+
+noclamp14:
+	VMOVUPS Z6, (R10)(R8*4)
+	VMOVUPS Z7, 64(R10)(R8*4)
+	VMOVUPS Z8, 128(R10)(R8*4)
+	VMOVUPS Z9, 192(R10)(R8*4)
+	VMOVUPS Z10, 256(R10)(R8*4)
+	VMOVUPS Z11, K1, 320(R10)(R8*4)
+
+stored7:
+	JMP cols1
+
 cols1:
 	MOVL  (AX), R8
 	MOVL  4(AX), R9
@@ -933,8 +1740,15 @@ stored1:
 singles1:
 	MOVQ   n+80(FP), R9
 	SUBQ   R8, R9
+	CMPQ   R9, $+0
+	JLE    cols1
 	CMPQ   R9, $+16
-	JLT    last1
+	JGT    rest1
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $+0, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -954,7 +1768,7 @@ blk2:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS      (R13)(R8*4), Z4
+	VMOVUPS.Z    (R13)(R8*4), K1, Z4
 	VBROADCASTSS (R11), Z5
 	VFMADD231PS  Z4, Z5, Z0
 	VBROADCASTSS 4(R11), Z5
@@ -984,9 +1798,10 @@ allrows2:
 	VADDPS       Z5, Z0, Z0
 
 nobias5:
-	TESTQ  $0x00000001, R11
-	JEQ    noload5
-	VADDPS (R10)(R8*4), Z0, Z0
+	TESTQ     $0x00000001, R11
+	JEQ       noload5
+	VMOVUPS.Z (R10)(R8*4), K1, Z5
+	VADDPS    Z5, Z0, Z0
 
 noload5:
 	TESTQ        $0x00000004, R11
@@ -997,7 +1812,7 @@ noload5:
 	VMINPS       Z0, Z5, Z0
 
 noclamp5:
-	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z0, K1, (R10)(R8*4)
 	CMPQ         R9, $+1
 	JLE          stored2
 	MOVQ         ldy+72(FP), R11
@@ -1010,9 +1825,10 @@ noclamp5:
 	VADDPS       Z5, Z1, Z1
 
 nobias6:
-	TESTQ  $0x00000001, R11
-	JEQ    noload6
-	VADDPS (R10)(R8*4), Z1, Z1
+	TESTQ     $0x00000001, R11
+	JEQ       noload6
+	VMOVUPS.Z (R10)(R8*4), K1, Z5
+	VADDPS    Z5, Z1, Z1
 
 noload6:
 	TESTQ        $0x00000004, R11
@@ -1023,7 +1839,7 @@ noload6:
 	VMINPS       Z1, Z5, Z1
 
 noclamp6:
-	VMOVUPS      Z1, (R10)(R8*4)
+	VMOVUPS      Z1, K1, (R10)(R8*4)
 	CMPQ         R9, $+2
 	JLE          stored2
 	MOVQ         ldy+72(FP), R11
@@ -1036,9 +1852,10 @@ noclamp6:
 	VADDPS       Z5, Z2, Z2
 
 nobias7:
-	TESTQ  $0x00000001, R11
-	JEQ    noload7
-	VADDPS (R10)(R8*4), Z2, Z2
+	TESTQ     $0x00000001, R11
+	JEQ       noload7
+	VMOVUPS.Z (R10)(R8*4), K1, Z5
+	VADDPS    Z5, Z2, Z2
 
 noload7:
 	TESTQ        $0x00000004, R11
@@ -1049,7 +1866,7 @@ noload7:
 	VMINPS       Z2, Z5, Z2
 
 noclamp7:
-	VMOVUPS      Z2, (R10)(R8*4)
+	VMOVUPS      Z2, K1, (R10)(R8*4)
 	CMPQ         R9, $+3
 	JLE          stored2
 	MOVQ         ldy+72(FP), R9
@@ -1062,9 +1879,10 @@ noclamp7:
 	VADDPS       Z5, Z3, Z3
 
 nobias8:
-	TESTQ  $0x00000001, R9
-	JEQ    noload8
-	VADDPS (R10)(R8*4), Z3, Z3
+	TESTQ     $0x00000001, R9
+	JEQ       noload8
+	VMOVUPS.Z (R10)(R8*4), K1, Z5
+	VADDPS    Z5, Z3, Z3
 
 noload8:
 	TESTQ        $0x00000004, R9
@@ -1075,23 +1893,27 @@ noload8:
 	VMINPS       Z3, Z5, Z3
 
 noclamp8:
-	VMOVUPS Z3, (R10)(R8*4)
+	VMOVUPS Z3, K1, (R10)(R8*4)
 
 stored2:
-	ADDQ $+16, R8
-	JMP  singles1
+	JMP cols1
 
-last1:
+rest1:
+	CMPQ   R9, $+32
+	JGT    rest2
 	MOVQ   n+80(FP), R9
 	SUBQ   R8, R9
-	CMPQ   R9, $+0
-	JLE    cols1
+	ADDQ   $-16, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
 	MOVQ   ldx+56(FP), R9
 	SHLQ   $0x02, R9
 	MOVQ   CX, R10
@@ -1107,15 +1929,20 @@ blk3:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS.Z    (R13)(R8*4), K1, Z4
-	VBROADCASTSS (R11), Z5
-	VFMADD231PS  Z4, Z5, Z0
-	VBROADCASTSS 4(R11), Z5
-	VFMADD231PS  Z4, Z5, Z1
-	VBROADCASTSS 8(R11), Z5
-	VFMADD231PS  Z4, Z5, Z2
-	VBROADCASTSS 12(R11), Z5
-	VFMADD231PS  Z4, Z5, Z3
+	VMOVUPS      (R13)(R8*4), Z8
+	VMOVUPS.Z    64(R13)(R8*4), K1, Z9
+	VBROADCASTSS (R11), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS 4(R11), Z10
+	VFMADD231PS  Z8, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS 8(R11), Z10
+	VFMADD231PS  Z8, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS 12(R11), Z10
+	VFMADD231PS  Z8, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z7
 	ADDQ         $+4, R10
 	ADDQ         $+16, R11
 	ADDQ         $-1, R12
@@ -1133,25 +1960,30 @@ allrows3:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias9
-	VBROADCASTSS (SI), Z5
-	VADDPS       Z5, Z0, Z0
+	VBROADCASTSS (SI), Z10
+	VADDPS       Z10, Z0, Z0
+	VADDPS       Z10, Z1, Z1
 
 nobias9:
 	TESTQ     $0x00000001, R11
 	JEQ       noload9
-	VMOVUPS.Z (R10)(R8*4), K1, Z5
-	VADDPS    Z5, Z0, Z0
+	VADDPS    (R10)(R8*4), Z0, Z0
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z10
+	VADDPS    Z10, Z1, Z1
 
 noload9:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp9
-	VBROADCASTSS lo+104(FP), Z4
-	VBROADCASTSS hi+108(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
+	VBROADCASTSS lo+104(FP), Z8
+	VBROADCASTSS hi+108(FP), Z9
+	VMAXPS       Z0, Z8, Z0
+	VMINPS       Z0, Z9, Z0
+	VMAXPS       Z1, Z8, Z1
+	VMINPS       Z1, Z9, Z1
 
 noclamp9:
-	VMOVUPS      Z0, K1, (R10)(R8*4)
+	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z1, K1, 64(R10)(R8*4)
 	CMPQ         R9, $+1
 	JLE          stored3
 	MOVQ         ldy+72(FP), R11
@@ -1160,25 +1992,30 @@ noclamp9:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias10
-	VBROADCASTSS 4(SI), Z5
-	VADDPS       Z5, Z1, Z1
+	VBROADCASTSS 4(SI), Z10
+	VADDPS       Z10, Z2, Z2
+	VADDPS       Z10, Z3, Z3
 
 nobias10:
 	TESTQ     $0x00000001, R11
 	JEQ       noload10
-	VMOVUPS.Z (R10)(R8*4), K1, Z5
-	VADDPS    Z5, Z1, Z1
+	VADDPS    (R10)(R8*4), Z2, Z2
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z10
+	VADDPS    Z10, Z3, Z3
 
 noload10:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp10
-	VBROADCASTSS lo+104(FP), Z4
-	VBROADCASTSS hi+108(FP), Z5
-	VMAXPS       Z1, Z4, Z1
-	VMINPS       Z1, Z5, Z1
+	VBROADCASTSS lo+104(FP), Z8
+	VBROADCASTSS hi+108(FP), Z9
+	VMAXPS       Z2, Z8, Z2
+	VMINPS       Z2, Z9, Z2
+	VMAXPS       Z3, Z8, Z3
+	VMINPS       Z3, Z9, Z3
 
 noclamp10:
-	VMOVUPS      Z1, K1, (R10)(R8*4)
+	VMOVUPS      Z2, (R10)(R8*4)
+	VMOVUPS      Z3, K1, 64(R10)(R8*4)
 	CMPQ         R9, $+2
 	JLE          stored3
 	MOVQ         ldy+72(FP), R11
@@ -1187,25 +2024,30 @@ noclamp10:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias11
-	VBROADCASTSS 8(SI), Z5
-	VADDPS       Z5, Z2, Z2
+	VBROADCASTSS 8(SI), Z10
+	VADDPS       Z10, Z4, Z4
+	VADDPS       Z10, Z5, Z5
 
 nobias11:
 	TESTQ     $0x00000001, R11
 	JEQ       noload11
-	VMOVUPS.Z (R10)(R8*4), K1, Z5
-	VADDPS    Z5, Z2, Z2
+	VADDPS    (R10)(R8*4), Z4, Z4
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z10
+	VADDPS    Z10, Z5, Z5
 
 noload11:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp11
-	VBROADCASTSS lo+104(FP), Z4
-	VBROADCASTSS hi+108(FP), Z5
-	VMAXPS       Z2, Z4, Z2
-	VMINPS       Z2, Z5, Z2
+	VBROADCASTSS lo+104(FP), Z8
+	VBROADCASTSS hi+108(FP), Z9
+	VMAXPS       Z4, Z8, Z4
+	VMINPS       Z4, Z9, Z4
+	VMAXPS       Z5, Z8, Z5
+	VMINPS       Z5, Z9, Z5
 
 noclamp11:
-	VMOVUPS      Z2, K1, (R10)(R8*4)
+	VMOVUPS      Z4, (R10)(R8*4)
+	VMOVUPS      Z5, K1, 64(R10)(R8*4)
 	CMPQ         R9, $+3
 	JLE          stored3
 	MOVQ         ldy+72(FP), R9
@@ -1214,27 +2056,491 @@ noclamp11:
 	MOVQ         flags+88(FP), R9
 	TESTQ        $0x00000002, R9
 	JEQ          nobias12
-	VBROADCASTSS 12(SI), Z5
-	VADDPS       Z5, Z3, Z3
+	VBROADCASTSS 12(SI), Z10
+	VADDPS       Z10, Z6, Z6
+	VADDPS       Z10, Z7, Z7
 
 nobias12:
 	TESTQ     $0x00000001, R9
 	JEQ       noload12
-	VMOVUPS.Z (R10)(R8*4), K1, Z5
-	VADDPS    Z5, Z3, Z3
+	VADDPS    (R10)(R8*4), Z6, Z6
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z10
+	VADDPS    Z10, Z7, Z7
 
 noload12:
 	TESTQ        $0x00000004, R9
 	JEQ          noclamp12
-	VBROADCASTSS lo+104(FP), Z4
-	VBROADCASTSS hi+108(FP), Z5
-	VMAXPS       Z3, Z4, Z3
-	VMINPS       Z3, Z5, Z3
+	VBROADCASTSS lo+104(FP), Z8
+	VBROADCASTSS hi+108(FP), Z9
+	VMAXPS       Z6, Z8, Z6
+	VMINPS       Z6, Z9, Z6
+	VMAXPS       Z7, Z8, Z7
+	VMINPS       Z7, Z9, Z7
 
 noclamp12:
-	VMOVUPS Z3, K1, (R10)(R8*4)
+	VMOVUPS Z6, (R10)(R8*4)
+	VMOVUPS Z7, K1, 64(R10)(R8*4)
 
 stored3:
+	JMP cols1
+
+rest2:
+	CMPQ   R9, $+48
+	JGT    rest3
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $-32, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	MOVQ   ldx+56(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   CX, R10
+	MOVQ   DX, R11
+	MOVL   (AX), R12
+	MOVL   4(AX), R13
+	ADDQ   R13, R12
+	CMPQ   R12, $+0
+	JLE    noblk4
+
+blk4:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z12
+	VMOVUPS      64(R13)(R8*4), Z13
+	VMOVUPS.Z    128(R13)(R8*4), K1, Z14
+	VBROADCASTSS (R11), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VFMADD231PS  Z13, Z15, Z1
+	VFMADD231PS  Z14, Z15, Z2
+	VBROADCASTSS 4(R11), Z15
+	VFMADD231PS  Z12, Z15, Z3
+	VFMADD231PS  Z13, Z15, Z4
+	VFMADD231PS  Z14, Z15, Z5
+	VBROADCASTSS 8(R11), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z13, Z15, Z7
+	VFMADD231PS  Z14, Z15, Z8
+	VBROADCASTSS 12(R11), Z15
+	VFMADD231PS  Z12, Z15, Z9
+	VFMADD231PS  Z13, Z15, Z10
+	VFMADD231PS  Z14, Z15, Z11
+	ADDQ         $+4, R10
+	ADDQ         $+16, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk4
+
+noblk4:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows4
+	MOVQ lastRows+40(FP), R9
+
+allrows4:
+	MOVQ         BX, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias13
+	VBROADCASTSS (SI), Z15
+	VADDPS       Z15, Z0, Z0
+	VADDPS       Z15, Z1, Z1
+	VADDPS       Z15, Z2, Z2
+
+nobias13:
+	TESTQ     $0x00000001, R11
+	JEQ       noload13
+	VADDPS    (R10)(R8*4), Z0, Z0
+	VADDPS    64(R10)(R8*4), Z1, Z1
+	VMOVUPS.Z 128(R10)(R8*4), K1, Z15
+	VADDPS    Z15, Z2, Z2
+
+noload13:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp13
+	VBROADCASTSS lo+104(FP), Z12
+	VBROADCASTSS hi+108(FP), Z13
+	VMAXPS       Z0, Z12, Z0
+	VMINPS       Z0, Z13, Z0
+	VMAXPS       Z1, Z12, Z1
+	VMINPS       Z1, Z13, Z1
+	VMAXPS       Z2, Z12, Z2
+	VMINPS       Z2, Z13, Z2
+
+noclamp13:
+	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z1, 64(R10)(R8*4)
+	VMOVUPS      Z2, K1, 128(R10)(R8*4)
+	CMPQ         R9, $+1
+	JLE          stored4
+	MOVQ         ldy+72(FP), R11
+	SHLQ         $0x02, R11
+	ADDQ         R11, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias14
+	VBROADCASTSS 4(SI), Z15
+	VADDPS       Z15, Z3, Z3
+	VADDPS       Z15, Z4, Z4
+	VADDPS       Z15, Z5, Z5
+
+nobias14:
+	TESTQ     $0x00000001, R11
+	JEQ       noload14
+	VADDPS    (R10)(R8*4), Z3, Z3
+	VADDPS    64(R10)(R8*4), Z4, Z4
+	VMOVUPS.Z 128(R10)(R8*4), K1, Z15
+	VADDPS    Z15, Z5, Z5
+
+noload14:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp14
+	VBROADCASTSS lo+104(FP), Z12
+	VBROADCASTSS hi+108(FP), Z13
+	VMAXPS       Z3, Z12, Z3
+	VMINPS       Z3, Z13, Z3
+	VMAXPS       Z4, Z12, Z4
+	VMINPS       Z4, Z13, Z4
+	VMAXPS       Z5, Z12, Z5
+	VMINPS       Z5, Z13, Z5
+
+noclamp14:
+	VMOVUPS      Z3, (R10)(R8*4)
+	VMOVUPS      Z4, 64(R10)(R8*4)
+	VMOVUPS      Z5, K1, 128(R10)(R8*4)
+	CMPQ         R9, $+2
+	JLE          stored4
+	MOVQ         ldy+72(FP), R11
+	SHLQ         $0x02, R11
+	ADDQ         R11, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias15
+	VBROADCASTSS 8(SI), Z15
+	VADDPS       Z15, Z6, Z6
+	VADDPS       Z15, Z7, Z7
+	VADDPS       Z15, Z8, Z8
+
+nobias15:
+	TESTQ     $0x00000001, R11
+	JEQ       noload15
+	VADDPS    (R10)(R8*4), Z6, Z6
+	VADDPS    64(R10)(R8*4), Z7, Z7
+	VMOVUPS.Z 128(R10)(R8*4), K1, Z15
+	VADDPS    Z15, Z8, Z8
+
+noload15:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp15
+	VBROADCASTSS lo+104(FP), Z12
+	VBROADCASTSS hi+108(FP), Z13
+	VMAXPS       Z6, Z12, Z6
+	VMINPS       Z6, Z13, Z6
+	VMAXPS       Z7, Z12, Z7
+	VMINPS       Z7, Z13, Z7
+	VMAXPS       Z8, Z12, Z8
+	VMINPS       Z8, Z13, Z8
+
+noclamp15:
+	VMOVUPS      Z6, (R10)(R8*4)
+	VMOVUPS      Z7, 64(R10)(R8*4)
+	VMOVUPS      Z8, K1, 128(R10)(R8*4)
+	CMPQ         R9, $+3
+	JLE          stored4
+	MOVQ         ldy+72(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R9, R10
+	MOVQ         flags+88(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias16
+	VBROADCASTSS 12(SI), Z15
+	VADDPS       Z15, Z9, Z9
+	VADDPS       Z15, Z10, Z10
+	VADDPS       Z15, Z11, Z11
+
+nobias16:
+	TESTQ     $0x00000001, R9
+	JEQ       noload16
+	VADDPS    (R10)(R8*4), Z9, Z9
+	VADDPS    64(R10)(R8*4), Z10, Z10
+	VMOVUPS.Z 128(R10)(R8*4), K1, Z15
+	VADDPS    Z15, Z11, Z11
+
+noload16:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp16
+	VBROADCASTSS lo+104(FP), Z12
+	VBROADCASTSS hi+108(FP), Z13
+	VMAXPS       Z9, Z12, Z9
+	VMINPS       Z9, Z13, Z9
+	VMAXPS       Z10, Z12, Z10
+	VMINPS       Z10, Z13, Z10
+	VMAXPS       Z11, Z12, Z11
+	VMINPS       Z11, Z13, Z11
+
+noclamp16:
+	VMOVUPS Z9, (R10)(R8*4)
+	VMOVUPS Z10, 64(R10)(R8*4)
+	VMOVUPS Z11, K1, 128(R10)(R8*4)
+
+stored4:
+	JMP cols1
+
+rest3:
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $-48, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
+	MOVQ   ldx+56(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   CX, R10
+	MOVQ   DX, R11
+	MOVL   (AX), R12
+	MOVL   4(AX), R13
+	ADDQ   R13, R12
+	CMPQ   R12, $+0
+	JLE    noblk5
+
+blk5:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z16
+	VMOVUPS      64(R13)(R8*4), Z17
+	VMOVUPS      128(R13)(R8*4), Z18
+	VMOVUPS.Z    192(R13)(R8*4), K1, Z19
+	VBROADCASTSS (R11), Z20
+	VFMADD231PS  Z16, Z20, Z0
+	VFMADD231PS  Z17, Z20, Z1
+	VFMADD231PS  Z18, Z20, Z2
+	VFMADD231PS  Z19, Z20, Z3
+	VBROADCASTSS 4(R11), Z20
+	VFMADD231PS  Z16, Z20, Z4
+	VFMADD231PS  Z17, Z20, Z5
+	VFMADD231PS  Z18, Z20, Z6
+	VFMADD231PS  Z19, Z20, Z7
+	VBROADCASTSS 8(R11), Z20
+	VFMADD231PS  Z16, Z20, Z8
+	VFMADD231PS  Z17, Z20, Z9
+	VFMADD231PS  Z18, Z20, Z10
+	VFMADD231PS  Z19, Z20, Z11
+	VBROADCASTSS 12(R11), Z20
+	VFMADD231PS  Z16, Z20, Z12
+	VFMADD231PS  Z17, Z20, Z13
+	VFMADD231PS  Z18, Z20, Z14
+	VFMADD231PS  Z19, Z20, Z15
+	ADDQ         $+4, R10
+	ADDQ         $+16, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk5
+
+noblk5:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows5
+	MOVQ lastRows+40(FP), R9
+
+allrows5:
+	MOVQ         BX, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias17
+	VBROADCASTSS (SI), Z20
+	VADDPS       Z20, Z0, Z0
+	VADDPS       Z20, Z1, Z1
+	VADDPS       Z20, Z2, Z2
+	VADDPS       Z20, Z3, Z3
+
+nobias17:
+	TESTQ     $0x00000001, R11
+	JEQ       noload17
+	VADDPS    (R10)(R8*4), Z0, Z0
+	VADDPS    64(R10)(R8*4), Z1, Z1
+	VADDPS    128(R10)(R8*4), Z2, Z2
+	VMOVUPS.Z 192(R10)(R8*4), K1, Z20
+	VADDPS    Z20, Z3, Z3
+
+noload17:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp17
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z0, Z16, Z0
+	VMINPS       Z0, Z17, Z0
+	VMAXPS       Z1, Z16, Z1
+	VMINPS       Z1, Z17, Z1
+	VMAXPS       Z2, Z16, Z2
+	VMINPS       Z2, Z17, Z2
+	VMAXPS       Z3, Z16, Z3
+	VMINPS       Z3, Z17, Z3
+
+noclamp17:
+	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z1, 64(R10)(R8*4)
+	VMOVUPS      Z2, 128(R10)(R8*4)
+	VMOVUPS      Z3, K1, 192(R10)(R8*4)
+	CMPQ         R9, $+1
+	JLE          stored5
+	MOVQ         ldy+72(FP), R11
+	SHLQ         $0x02, R11
+	ADDQ         R11, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias18
+	VBROADCASTSS 4(SI), Z20
+	VADDPS       Z20, Z4, Z4
+	VADDPS       Z20, Z5, Z5
+	VADDPS       Z20, Z6, Z6
+	VADDPS       Z20, Z7, Z7
+
+nobias18:
+	TESTQ     $0x00000001, R11
+	JEQ       noload18
+	VADDPS    (R10)(R8*4), Z4, Z4
+	VADDPS    64(R10)(R8*4), Z5, Z5
+	VADDPS    128(R10)(R8*4), Z6, Z6
+	VMOVUPS.Z 192(R10)(R8*4), K1, Z20
+	VADDPS    Z20, Z7, Z7
+
+noload18:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp18
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z4, Z16, Z4
+	VMINPS       Z4, Z17, Z4
+	VMAXPS       Z5, Z16, Z5
+	VMINPS       Z5, Z17, Z5
+	VMAXPS       Z6, Z16, Z6
+	VMINPS       Z6, Z17, Z6
+	VMAXPS       Z7, Z16, Z7
+	VMINPS       Z7, Z17, Z7
+
+noclamp18:
+	VMOVUPS      Z4, (R10)(R8*4)
+	VMOVUPS      Z5, 64(R10)(R8*4)
+	VMOVUPS      Z6, 128(R10)(R8*4)
+	VMOVUPS      Z7, K1, 192(R10)(R8*4)
+	CMPQ         R9, $+2
+	JLE          stored5
+	MOVQ         ldy+72(FP), R11
+	SHLQ         $0x02, R11
+	ADDQ         R11, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias19
+	VBROADCASTSS 8(SI), Z20
+	VADDPS       Z20, Z8, Z8
+	VADDPS       Z20, Z9, Z9
+	VADDPS       Z20, Z10, Z10
+	VADDPS       Z20, Z11, Z11
+
+nobias19:
+	TESTQ     $0x00000001, R11
+	JEQ       noload19
+	VADDPS    (R10)(R8*4), Z8, Z8
+	VADDPS    64(R10)(R8*4), Z9, Z9
+	VADDPS    128(R10)(R8*4), Z10, Z10
+	VMOVUPS.Z 192(R10)(R8*4), K1, Z20
+	VADDPS    Z20, Z11, Z11
+
+noload19:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp19
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z8, Z16, Z8
+	VMINPS       Z8, Z17, Z8
+	VMAXPS       Z9, Z16, Z9
+	VMINPS       Z9, Z17, Z9
+	VMAXPS       Z10, Z16, Z10
+	VMINPS       Z10, Z17, Z10
+	VMAXPS       Z11, Z16, Z11
+	VMINPS       Z11, Z17, Z11
+
+noclamp19:
+	VMOVUPS      Z8, (R10)(R8*4)
+	VMOVUPS      Z9, 64(R10)(R8*4)
+	VMOVUPS      Z10, 128(R10)(R8*4)
+	VMOVUPS      Z11, K1, 192(R10)(R8*4)
+	CMPQ         R9, $+3
+	JLE          stored5
+	MOVQ         ldy+72(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R9, R10
+	MOVQ         flags+88(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias20
+	VBROADCASTSS 12(SI), Z20
+	VADDPS       Z20, Z12, Z12
+	VADDPS       Z20, Z13, Z13
+	VADDPS       Z20, Z14, Z14
+	VADDPS       Z20, Z15, Z15
+
+nobias20:
+	TESTQ     $0x00000001, R9
+	JEQ       noload20
+	VADDPS    (R10)(R8*4), Z12, Z12
+	VADDPS    64(R10)(R8*4), Z13, Z13
+	VADDPS    128(R10)(R8*4), Z14, Z14
+	VMOVUPS.Z 192(R10)(R8*4), K1, Z20
+	VADDPS    Z20, Z15, Z15
+
+noload20:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp20
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z12, Z16, Z12
+	VMINPS       Z12, Z17, Z12
+	VMAXPS       Z13, Z16, Z13
+	VMINPS       Z13, Z17, Z13
+	VMAXPS       Z14, Z16, Z14
+	VMINPS       Z14, Z17, Z14
+	VMAXPS       Z15, Z16, Z15
+	VMINPS       Z15, Z17, Z15
+
+noclamp20:
+	VMOVUPS Z12, (R10)(R8*4)
+	VMOVUPS Z13, 64(R10)(R8*4)
+	VMOVUPS Z14, 128(R10)(R8*4)
+	VMOVUPS Z15, K1, 192(R10)(R8*4)
+
+stored5:
+	JMP cols1
+
 cols1:
 	MOVL  (AX), R8
 	MOVL  4(AX), R9
@@ -1602,8 +2908,15 @@ stored1:
 singles1:
 	MOVQ   n+80(FP), R9
 	SUBQ   R8, R9
+	CMPQ   R9, $+0
+	JLE    cols1
 	CMPQ   R9, $+16
-	JLT    last1
+	JGT    rest1
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $+0, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -1627,7 +2940,7 @@ blk2:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS      (R13)(R8*4), Z8
+	VMOVUPS.Z    (R13)(R8*4), K1, Z8
 	VBROADCASTSS (R11), Z9
 	VFMADD231PS  Z8, Z9, Z0
 	VBROADCASTSS 4(R11), Z9
@@ -1665,9 +2978,10 @@ allrows2:
 	VADDPS       Z9, Z0, Z0
 
 nobias9:
-	TESTQ  $0x00000001, R11
-	JEQ    noload9
-	VADDPS (R10)(R8*4), Z0, Z0
+	TESTQ     $0x00000001, R11
+	JEQ       noload9
+	VMOVUPS.Z (R10)(R8*4), K1, Z9
+	VADDPS    Z9, Z0, Z0
 
 noload9:
 	TESTQ        $0x00000004, R11
@@ -1678,7 +2992,7 @@ noload9:
 	VMINPS       Z0, Z9, Z0
 
 noclamp9:
-	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z0, K1, (R10)(R8*4)
 	CMPQ         R9, $+1
 	JLE          stored2
 	MOVQ         ldy+72(FP), R11
@@ -1691,9 +3005,10 @@ noclamp9:
 	VADDPS       Z9, Z1, Z1
 
 nobias10:
-	TESTQ  $0x00000001, R11
-	JEQ    noload10
-	VADDPS (R10)(R8*4), Z1, Z1
+	TESTQ     $0x00000001, R11
+	JEQ       noload10
+	VMOVUPS.Z (R10)(R8*4), K1, Z9
+	VADDPS    Z9, Z1, Z1
 
 noload10:
 	TESTQ        $0x00000004, R11
@@ -1704,7 +3019,7 @@ noload10:
 	VMINPS       Z1, Z9, Z1
 
 noclamp10:
-	VMOVUPS      Z1, (R10)(R8*4)
+	VMOVUPS      Z1, K1, (R10)(R8*4)
 	CMPQ         R9, $+2
 	JLE          stored2
 	MOVQ         ldy+72(FP), R11
@@ -1717,9 +3032,10 @@ noclamp10:
 	VADDPS       Z9, Z2, Z2
 
 nobias11:
-	TESTQ  $0x00000001, R11
-	JEQ    noload11
-	VADDPS (R10)(R8*4), Z2, Z2
+	TESTQ     $0x00000001, R11
+	JEQ       noload11
+	VMOVUPS.Z (R10)(R8*4), K1, Z9
+	VADDPS    Z9, Z2, Z2
 
 noload11:
 	TESTQ        $0x00000004, R11
@@ -1730,7 +3046,7 @@ noload11:
 	VMINPS       Z2, Z9, Z2
 
 noclamp11:
-	VMOVUPS      Z2, (R10)(R8*4)
+	VMOVUPS      Z2, K1, (R10)(R8*4)
 	CMPQ         R9, $+3
 	JLE          stored2
 	MOVQ         ldy+72(FP), R11
@@ -1743,9 +3059,10 @@ noclamp11:
 	VADDPS       Z9, Z3, Z3
 
 nobias12:
-	TESTQ  $0x00000001, R11
-	JEQ    noload12
-	VADDPS (R10)(R8*4), Z3, Z3
+	TESTQ     $0x00000001, R11
+	JEQ       noload12
+	VMOVUPS.Z (R10)(R8*4), K1, Z9
+	VADDPS    Z9, Z3, Z3
 
 noload12:
 	TESTQ        $0x00000004, R11
@@ -1756,7 +3073,7 @@ noload12:
 	VMINPS       Z3, Z9, Z3
 
 noclamp12:
-	VMOVUPS      Z3, (R10)(R8*4)
+	VMOVUPS      Z3, K1, (R10)(R8*4)
 	CMPQ         R9, $+4
 	JLE          stored2
 	MOVQ         ldy+72(FP), R11
@@ -1769,9 +3086,10 @@ noclamp12:
 	VADDPS       Z9, Z4, Z4
 
 nobias13:
-	TESTQ  $0x00000001, R11
-	JEQ    noload13
-	VADDPS (R10)(R8*4), Z4, Z4
+	TESTQ     $0x00000001, R11
+	JEQ       noload13
+	VMOVUPS.Z (R10)(R8*4), K1, Z9
+	VADDPS    Z9, Z4, Z4
 
 noload13:
 	TESTQ        $0x00000004, R11
@@ -1782,7 +3100,7 @@ noload13:
 	VMINPS       Z4, Z9, Z4
 
 noclamp13:
-	VMOVUPS      Z4, (R10)(R8*4)
+	VMOVUPS      Z4, K1, (R10)(R8*4)
 	CMPQ         R9, $+5
 	JLE          stored2
 	MOVQ         ldy+72(FP), R11
@@ -1795,9 +3113,10 @@ noclamp13:
 	VADDPS       Z9, Z5, Z5
 
 nobias14:
-	TESTQ  $0x00000001, R11
-	JEQ    noload14
-	VADDPS (R10)(R8*4), Z5, Z5
+	TESTQ     $0x00000001, R11
+	JEQ       noload14
+	VMOVUPS.Z (R10)(R8*4), K1, Z9
+	VADDPS    Z9, Z5, Z5
 
 noload14:
 	TESTQ        $0x00000004, R11
@@ -1808,7 +3127,7 @@ noload14:
 	VMINPS       Z5, Z9, Z5
 
 noclamp14:
-	VMOVUPS      Z5, (R10)(R8*4)
+	VMOVUPS      Z5, K1, (R10)(R8*4)
 	CMPQ         R9, $+6
 	JLE          stored2
 	MOVQ         ldy+72(FP), R11
@@ -1821,9 +3140,10 @@ noclamp14:
 	VADDPS       Z9, Z6, Z6
 
 nobias15:
-	TESTQ  $0x00000001, R11
-	JEQ    noload15
-	VADDPS (R10)(R8*4), Z6, Z6
+	TESTQ     $0x00000001, R11
+	JEQ       noload15
+	VMOVUPS.Z (R10)(R8*4), K1, Z9
+	VADDPS    Z9, Z6, Z6
 
 noload15:
 	TESTQ        $0x00000004, R11
@@ -1834,7 +3154,7 @@ noload15:
 	VMINPS       Z6, Z9, Z6
 
 noclamp15:
-	VMOVUPS      Z6, (R10)(R8*4)
+	VMOVUPS      Z6, K1, (R10)(R8*4)
 	CMPQ         R9, $+7
 	JLE          stored2
 	MOVQ         ldy+72(FP), R9
@@ -1847,9 +3167,10 @@ noclamp15:
 	VADDPS       Z9, Z7, Z7
 
 nobias16:
-	TESTQ  $0x00000001, R9
-	JEQ    noload16
-	VADDPS (R10)(R8*4), Z7, Z7
+	TESTQ     $0x00000001, R9
+	JEQ       noload16
+	VMOVUPS.Z (R10)(R8*4), K1, Z9
+	VADDPS    Z9, Z7, Z7
 
 noload16:
 	TESTQ        $0x00000004, R9
@@ -1860,17 +3181,15 @@ noload16:
 	VMINPS       Z7, Z9, Z7
 
 noclamp16:
-	VMOVUPS Z7, (R10)(R8*4)
+	VMOVUPS Z7, K1, (R10)(R8*4)
 
 stored2:
-	ADDQ $+16, R8
-	JMP  singles1
+	JMP cols1
 
-last1:
+rest1:
 	MOVQ   n+80(FP), R9
 	SUBQ   R8, R9
-	CMPQ   R9, $+0
-	JLE    cols1
+	ADDQ   $-16, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
@@ -1881,6 +3200,14 @@ last1:
 	VPSUBD Z5, Z5, Z5
 	VPSUBD Z6, Z6, Z6
 	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   ldx+56(FP), R9
 	SHLQ   $0x02, R9
 	MOVQ   CX, R10
@@ -1896,23 +3223,32 @@ blk3:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS.Z    (R13)(R8*4), K1, Z8
-	VBROADCASTSS (R11), Z9
-	VFMADD231PS  Z8, Z9, Z0
-	VBROADCASTSS 4(R11), Z9
-	VFMADD231PS  Z8, Z9, Z1
-	VBROADCASTSS 8(R11), Z9
-	VFMADD231PS  Z8, Z9, Z2
-	VBROADCASTSS 12(R11), Z9
-	VFMADD231PS  Z8, Z9, Z3
-	VBROADCASTSS 16(R11), Z9
-	VFMADD231PS  Z8, Z9, Z4
-	VBROADCASTSS 20(R11), Z9
-	VFMADD231PS  Z8, Z9, Z5
-	VBROADCASTSS 24(R11), Z9
-	VFMADD231PS  Z8, Z9, Z6
-	VBROADCASTSS 28(R11), Z9
-	VFMADD231PS  Z8, Z9, Z7
+	VMOVUPS      (R13)(R8*4), Z16
+	VMOVUPS.Z    64(R13)(R8*4), K1, Z17
+	VBROADCASTSS (R11), Z18
+	VFMADD231PS  Z16, Z18, Z0
+	VFMADD231PS  Z17, Z18, Z1
+	VBROADCASTSS 4(R11), Z18
+	VFMADD231PS  Z16, Z18, Z2
+	VFMADD231PS  Z17, Z18, Z3
+	VBROADCASTSS 8(R11), Z18
+	VFMADD231PS  Z16, Z18, Z4
+	VFMADD231PS  Z17, Z18, Z5
+	VBROADCASTSS 12(R11), Z18
+	VFMADD231PS  Z16, Z18, Z6
+	VFMADD231PS  Z17, Z18, Z7
+	VBROADCASTSS 16(R11), Z18
+	VFMADD231PS  Z16, Z18, Z8
+	VFMADD231PS  Z17, Z18, Z9
+	VBROADCASTSS 20(R11), Z18
+	VFMADD231PS  Z16, Z18, Z10
+	VFMADD231PS  Z17, Z18, Z11
+	VBROADCASTSS 24(R11), Z18
+	VFMADD231PS  Z16, Z18, Z12
+	VFMADD231PS  Z17, Z18, Z13
+	VBROADCASTSS 28(R11), Z18
+	VFMADD231PS  Z16, Z18, Z14
+	VFMADD231PS  Z17, Z18, Z15
 	ADDQ         $+4, R10
 	ADDQ         $+32, R11
 	ADDQ         $-1, R12
@@ -1930,25 +3266,30 @@ allrows3:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias17
-	VBROADCASTSS (SI), Z9
-	VADDPS       Z9, Z0, Z0
+	VBROADCASTSS (SI), Z18
+	VADDPS       Z18, Z0, Z0
+	VADDPS       Z18, Z1, Z1
 
 nobias17:
 	TESTQ     $0x00000001, R11
 	JEQ       noload17
-	VMOVUPS.Z (R10)(R8*4), K1, Z9
-	VADDPS    Z9, Z0, Z0
+	VADDPS    (R10)(R8*4), Z0, Z0
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z18
+	VADDPS    Z18, Z1, Z1
 
 noload17:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp17
-	VBROADCASTSS lo+104(FP), Z8
-	VBROADCASTSS hi+108(FP), Z9
-	VMAXPS       Z0, Z8, Z0
-	VMINPS       Z0, Z9, Z0
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z0, Z16, Z0
+	VMINPS       Z0, Z17, Z0
+	VMAXPS       Z1, Z16, Z1
+	VMINPS       Z1, Z17, Z1
 
 noclamp17:
-	VMOVUPS      Z0, K1, (R10)(R8*4)
+	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z1, K1, 64(R10)(R8*4)
 	CMPQ         R9, $+1
 	JLE          stored3
 	MOVQ         ldy+72(FP), R11
@@ -1957,25 +3298,30 @@ noclamp17:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias18
-	VBROADCASTSS 4(SI), Z9
-	VADDPS       Z9, Z1, Z1
+	VBROADCASTSS 4(SI), Z18
+	VADDPS       Z18, Z2, Z2
+	VADDPS       Z18, Z3, Z3
 
 nobias18:
 	TESTQ     $0x00000001, R11
 	JEQ       noload18
-	VMOVUPS.Z (R10)(R8*4), K1, Z9
-	VADDPS    Z9, Z1, Z1
+	VADDPS    (R10)(R8*4), Z2, Z2
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z18
+	VADDPS    Z18, Z3, Z3
 
 noload18:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp18
-	VBROADCASTSS lo+104(FP), Z8
-	VBROADCASTSS hi+108(FP), Z9
-	VMAXPS       Z1, Z8, Z1
-	VMINPS       Z1, Z9, Z1
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z2, Z16, Z2
+	VMINPS       Z2, Z17, Z2
+	VMAXPS       Z3, Z16, Z3
+	VMINPS       Z3, Z17, Z3
 
 noclamp18:
-	VMOVUPS      Z1, K1, (R10)(R8*4)
+	VMOVUPS      Z2, (R10)(R8*4)
+	VMOVUPS      Z3, K1, 64(R10)(R8*4)
 	CMPQ         R9, $+2
 	JLE          stored3
 	MOVQ         ldy+72(FP), R11
@@ -1984,25 +3330,30 @@ noclamp18:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias19
-	VBROADCASTSS 8(SI), Z9
-	VADDPS       Z9, Z2, Z2
+	VBROADCASTSS 8(SI), Z18
+	VADDPS       Z18, Z4, Z4
+	VADDPS       Z18, Z5, Z5
 
 nobias19:
 	TESTQ     $0x00000001, R11
 	JEQ       noload19
-	VMOVUPS.Z (R10)(R8*4), K1, Z9
-	VADDPS    Z9, Z2, Z2
+	VADDPS    (R10)(R8*4), Z4, Z4
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z18
+	VADDPS    Z18, Z5, Z5
 
 noload19:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp19
-	VBROADCASTSS lo+104(FP), Z8
-	VBROADCASTSS hi+108(FP), Z9
-	VMAXPS       Z2, Z8, Z2
-	VMINPS       Z2, Z9, Z2
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z4, Z16, Z4
+	VMINPS       Z4, Z17, Z4
+	VMAXPS       Z5, Z16, Z5
+	VMINPS       Z5, Z17, Z5
 
 noclamp19:
-	VMOVUPS      Z2, K1, (R10)(R8*4)
+	VMOVUPS      Z4, (R10)(R8*4)
+	VMOVUPS      Z5, K1, 64(R10)(R8*4)
 	CMPQ         R9, $+3
 	JLE          stored3
 	MOVQ         ldy+72(FP), R11
@@ -2011,25 +3362,30 @@ noclamp19:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias20
-	VBROADCASTSS 12(SI), Z9
-	VADDPS       Z9, Z3, Z3
+	VBROADCASTSS 12(SI), Z18
+	VADDPS       Z18, Z6, Z6
+	VADDPS       Z18, Z7, Z7
 
 nobias20:
 	TESTQ     $0x00000001, R11
 	JEQ       noload20
-	VMOVUPS.Z (R10)(R8*4), K1, Z9
-	VADDPS    Z9, Z3, Z3
+	VADDPS    (R10)(R8*4), Z6, Z6
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z18
+	VADDPS    Z18, Z7, Z7
 
 noload20:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp20
-	VBROADCASTSS lo+104(FP), Z8
-	VBROADCASTSS hi+108(FP), Z9
-	VMAXPS       Z3, Z8, Z3
-	VMINPS       Z3, Z9, Z3
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z6, Z16, Z6
+	VMINPS       Z6, Z17, Z6
+	VMAXPS       Z7, Z16, Z7
+	VMINPS       Z7, Z17, Z7
 
 noclamp20:
-	VMOVUPS      Z3, K1, (R10)(R8*4)
+	VMOVUPS      Z6, (R10)(R8*4)
+	VMOVUPS      Z7, K1, 64(R10)(R8*4)
 	CMPQ         R9, $+4
 	JLE          stored3
 	MOVQ         ldy+72(FP), R11
@@ -2038,25 +3394,30 @@ noclamp20:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias21
-	VBROADCASTSS 16(SI), Z9
-	VADDPS       Z9, Z4, Z4
+	VBROADCASTSS 16(SI), Z18
+	VADDPS       Z18, Z8, Z8
+	VADDPS       Z18, Z9, Z9
 
 nobias21:
 	TESTQ     $0x00000001, R11
 	JEQ       noload21
-	VMOVUPS.Z (R10)(R8*4), K1, Z9
-	VADDPS    Z9, Z4, Z4
+	VADDPS    (R10)(R8*4), Z8, Z8
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z18
+	VADDPS    Z18, Z9, Z9
 
 noload21:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp21
-	VBROADCASTSS lo+104(FP), Z8
-	VBROADCASTSS hi+108(FP), Z9
-	VMAXPS       Z4, Z8, Z4
-	VMINPS       Z4, Z9, Z4
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z8, Z16, Z8
+	VMINPS       Z8, Z17, Z8
+	VMAXPS       Z9, Z16, Z9
+	VMINPS       Z9, Z17, Z9
 
 noclamp21:
-	VMOVUPS      Z4, K1, (R10)(R8*4)
+	VMOVUPS      Z8, (R10)(R8*4)
+	VMOVUPS      Z9, K1, 64(R10)(R8*4)
 	CMPQ         R9, $+5
 	JLE          stored3
 	MOVQ         ldy+72(FP), R11
@@ -2065,25 +3426,30 @@ noclamp21:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias22
-	VBROADCASTSS 20(SI), Z9
-	VADDPS       Z9, Z5, Z5
+	VBROADCASTSS 20(SI), Z18
+	VADDPS       Z18, Z10, Z10
+	VADDPS       Z18, Z11, Z11
 
 nobias22:
 	TESTQ     $0x00000001, R11
 	JEQ       noload22
-	VMOVUPS.Z (R10)(R8*4), K1, Z9
-	VADDPS    Z9, Z5, Z5
+	VADDPS    (R10)(R8*4), Z10, Z10
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z18
+	VADDPS    Z18, Z11, Z11
 
 noload22:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp22
-	VBROADCASTSS lo+104(FP), Z8
-	VBROADCASTSS hi+108(FP), Z9
-	VMAXPS       Z5, Z8, Z5
-	VMINPS       Z5, Z9, Z5
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z10, Z16, Z10
+	VMINPS       Z10, Z17, Z10
+	VMAXPS       Z11, Z16, Z11
+	VMINPS       Z11, Z17, Z11
 
 noclamp22:
-	VMOVUPS      Z5, K1, (R10)(R8*4)
+	VMOVUPS      Z10, (R10)(R8*4)
+	VMOVUPS      Z11, K1, 64(R10)(R8*4)
 	CMPQ         R9, $+6
 	JLE          stored3
 	MOVQ         ldy+72(FP), R11
@@ -2092,25 +3458,30 @@ noclamp22:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias23
-	VBROADCASTSS 24(SI), Z9
-	VADDPS       Z9, Z6, Z6
+	VBROADCASTSS 24(SI), Z18
+	VADDPS       Z18, Z12, Z12
+	VADDPS       Z18, Z13, Z13
 
 nobias23:
 	TESTQ     $0x00000001, R11
 	JEQ       noload23
-	VMOVUPS.Z (R10)(R8*4), K1, Z9
-	VADDPS    Z9, Z6, Z6
+	VADDPS    (R10)(R8*4), Z12, Z12
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z18
+	VADDPS    Z18, Z13, Z13
 
 noload23:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp23
-	VBROADCASTSS lo+104(FP), Z8
-	VBROADCASTSS hi+108(FP), Z9
-	VMAXPS       Z6, Z8, Z6
-	VMINPS       Z6, Z9, Z6
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z12, Z16, Z12
+	VMINPS       Z12, Z17, Z12
+	VMAXPS       Z13, Z16, Z13
+	VMINPS       Z13, Z17, Z13
 
 noclamp23:
-	VMOVUPS      Z6, K1, (R10)(R8*4)
+	VMOVUPS      Z12, (R10)(R8*4)
+	VMOVUPS      Z13, K1, 64(R10)(R8*4)
 	CMPQ         R9, $+7
 	JLE          stored3
 	MOVQ         ldy+72(FP), R9
@@ -2119,27 +3490,34 @@ noclamp23:
 	MOVQ         flags+88(FP), R9
 	TESTQ        $0x00000002, R9
 	JEQ          nobias24
-	VBROADCASTSS 28(SI), Z9
-	VADDPS       Z9, Z7, Z7
+	VBROADCASTSS 28(SI), Z18
+	VADDPS       Z18, Z14, Z14
+	VADDPS       Z18, Z15, Z15
 
 nobias24:
 	TESTQ     $0x00000001, R9
 	JEQ       noload24
-	VMOVUPS.Z (R10)(R8*4), K1, Z9
-	VADDPS    Z9, Z7, Z7
+	VADDPS    (R10)(R8*4), Z14, Z14
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z18
+	VADDPS    Z18, Z15, Z15
 
 noload24:
 	TESTQ        $0x00000004, R9
 	JEQ          noclamp24
-	VBROADCASTSS lo+104(FP), Z8
-	VBROADCASTSS hi+108(FP), Z9
-	VMAXPS       Z7, Z8, Z7
-	VMINPS       Z7, Z9, Z7
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z14, Z16, Z14
+	VMINPS       Z14, Z17, Z14
+	VMAXPS       Z15, Z16, Z15
+	VMINPS       Z15, Z17, Z15
 
 noclamp24:
-	VMOVUPS Z7, K1, (R10)(R8*4)
+	VMOVUPS Z14, (R10)(R8*4)
+	VMOVUPS Z15, K1, 64(R10)(R8*4)
 
 stored3:
+	JMP cols1
+
 cols1:
 	MOVL  (AX), R8
 	MOVL  4(AX), R9
@@ -2534,8 +3912,15 @@ stored1:
 singles1:
 	MOVQ   n+80(FP), R9
 	SUBQ   R8, R9
+	CMPQ   R9, $+0
+	JLE    cols1
 	CMPQ   R9, $+16
-	JLT    last1
+	JGT    rest1
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $+0, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -2553,7 +3938,7 @@ blk3:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS      (R13)(R8*4), Z4
+	VMOVUPS.Z    (R13)(R8*4), K1, Z4
 	VBROADCASTSS (R11), Z5
 	VFMADD231PS  Z4, Z5, Z0
 	VBROADCASTSS 4(R11), Z5
@@ -2563,7 +3948,7 @@ blk3:
 	VBROADCASTSS 12(R11), Z5
 	VFMADD231PS  Z4, Z5, Z3
 	ADDQ         R9, R13
-	VMOVUPS      (R13)(R8*4), Z4
+	VMOVUPS.Z    (R13)(R8*4), K1, Z4
 	VBROADCASTSS 16(R11), Z5
 	VFMADD231PS  Z4, Z5, Z0
 	VBROADCASTSS 20(R11), Z5
@@ -2573,7 +3958,7 @@ blk3:
 	VBROADCASTSS 28(R11), Z5
 	VFMADD231PS  Z4, Z5, Z3
 	ADDQ         R9, R13
-	VMOVUPS      (R13)(R8*4), Z4
+	VMOVUPS.Z    (R13)(R8*4), K1, Z4
 	VBROADCASTSS 32(R11), Z5
 	VFMADD231PS  Z4, Z5, Z0
 	VBROADCASTSS 36(R11), Z5
@@ -2583,7 +3968,7 @@ blk3:
 	VBROADCASTSS 44(R11), Z5
 	VFMADD231PS  Z4, Z5, Z3
 	ADDQ         R9, R13
-	VMOVUPS      (R13)(R8*4), Z4
+	VMOVUPS.Z    (R13)(R8*4), K1, Z4
 	VBROADCASTSS 48(R11), Z5
 	VFMADD231PS  Z4, Z5, Z0
 	VBROADCASTSS 52(R11), Z5
@@ -2608,7 +3993,7 @@ blk4:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS      (R13)(R8*4), Z4
+	VMOVUPS.Z    (R13)(R8*4), K1, Z4
 	VBROADCASTSS (R11), Z5
 	VFMADD231PS  Z4, Z5, Z0
 	VBROADCASTSS 4(R11), Z5
@@ -2638,9 +4023,10 @@ allrows2:
 	VADDPS       Z5, Z0, Z0
 
 nobias5:
-	TESTQ  $0x00000001, R11
-	JEQ    noload5
-	VADDPS (R10)(R8*4), Z0, Z0
+	TESTQ     $0x00000001, R11
+	JEQ       noload5
+	VMOVUPS.Z (R10)(R8*4), K1, Z5
+	VADDPS    Z5, Z0, Z0
 
 noload5:
 	TESTQ        $0x00000004, R11
@@ -2651,7 +4037,7 @@ noload5:
 	VMINPS       Z0, Z5, Z0
 
 noclamp5:
-	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z0, K1, (R10)(R8*4)
 	CMPQ         R9, $+1
 	JLE          stored2
 	MOVQ         ldy+72(FP), R11
@@ -2664,9 +4050,10 @@ noclamp5:
 	VADDPS       Z5, Z1, Z1
 
 nobias6:
-	TESTQ  $0x00000001, R11
-	JEQ    noload6
-	VADDPS (R10)(R8*4), Z1, Z1
+	TESTQ     $0x00000001, R11
+	JEQ       noload6
+	VMOVUPS.Z (R10)(R8*4), K1, Z5
+	VADDPS    Z5, Z1, Z1
 
 noload6:
 	TESTQ        $0x00000004, R11
@@ -2677,7 +4064,7 @@ noload6:
 	VMINPS       Z1, Z5, Z1
 
 noclamp6:
-	VMOVUPS      Z1, (R10)(R8*4)
+	VMOVUPS      Z1, K1, (R10)(R8*4)
 	CMPQ         R9, $+2
 	JLE          stored2
 	MOVQ         ldy+72(FP), R11
@@ -2690,9 +4077,10 @@ noclamp6:
 	VADDPS       Z5, Z2, Z2
 
 nobias7:
-	TESTQ  $0x00000001, R11
-	JEQ    noload7
-	VADDPS (R10)(R8*4), Z2, Z2
+	TESTQ     $0x00000001, R11
+	JEQ       noload7
+	VMOVUPS.Z (R10)(R8*4), K1, Z5
+	VADDPS    Z5, Z2, Z2
 
 noload7:
 	TESTQ        $0x00000004, R11
@@ -2703,7 +4091,7 @@ noload7:
 	VMINPS       Z2, Z5, Z2
 
 noclamp7:
-	VMOVUPS      Z2, (R10)(R8*4)
+	VMOVUPS      Z2, K1, (R10)(R8*4)
 	CMPQ         R9, $+3
 	JLE          stored2
 	MOVQ         ldy+72(FP), R9
@@ -2716,9 +4104,10 @@ noclamp7:
 	VADDPS       Z5, Z3, Z3
 
 nobias8:
-	TESTQ  $0x00000001, R9
-	JEQ    noload8
-	VADDPS (R10)(R8*4), Z3, Z3
+	TESTQ     $0x00000001, R9
+	JEQ       noload8
+	VMOVUPS.Z (R10)(R8*4), K1, Z5
+	VADDPS    Z5, Z3, Z3
 
 noload8:
 	TESTQ        $0x00000004, R9
@@ -2729,23 +4118,27 @@ noload8:
 	VMINPS       Z3, Z5, Z3
 
 noclamp8:
-	VMOVUPS Z3, (R10)(R8*4)
+	VMOVUPS Z3, K1, (R10)(R8*4)
 
 stored2:
-	ADDQ $+16, R8
-	JMP  singles1
+	JMP cols1
 
-last1:
+rest1:
+	CMPQ   R9, $+32
+	JGT    rest2
 	MOVQ   n+80(FP), R9
 	SUBQ   R8, R9
-	CMPQ   R9, $+0
-	JLE    cols1
+	ADDQ   $-16, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
 	MOVQ   ldx+56(FP), R9
 	SHLQ   $0x02, R9
 	MOVQ   CX, R10
@@ -2759,45 +4152,65 @@ blk5:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS.Z    (R13)(R8*4), K1, Z4
-	VBROADCASTSS (R11), Z5
-	VFMADD231PS  Z4, Z5, Z0
-	VBROADCASTSS 4(R11), Z5
-	VFMADD231PS  Z4, Z5, Z1
-	VBROADCASTSS 8(R11), Z5
-	VFMADD231PS  Z4, Z5, Z2
-	VBROADCASTSS 12(R11), Z5
-	VFMADD231PS  Z4, Z5, Z3
+	VMOVUPS      (R13)(R8*4), Z8
+	VMOVUPS.Z    64(R13)(R8*4), K1, Z9
+	VBROADCASTSS (R11), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS 4(R11), Z10
+	VFMADD231PS  Z8, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS 8(R11), Z10
+	VFMADD231PS  Z8, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS 12(R11), Z10
+	VFMADD231PS  Z8, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z7
 	ADDQ         R9, R13
-	VMOVUPS.Z    (R13)(R8*4), K1, Z4
-	VBROADCASTSS 16(R11), Z5
-	VFMADD231PS  Z4, Z5, Z0
-	VBROADCASTSS 20(R11), Z5
-	VFMADD231PS  Z4, Z5, Z1
-	VBROADCASTSS 24(R11), Z5
-	VFMADD231PS  Z4, Z5, Z2
-	VBROADCASTSS 28(R11), Z5
-	VFMADD231PS  Z4, Z5, Z3
+	VMOVUPS      (R13)(R8*4), Z8
+	VMOVUPS.Z    64(R13)(R8*4), K1, Z9
+	VBROADCASTSS 16(R11), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS 20(R11), Z10
+	VFMADD231PS  Z8, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS 24(R11), Z10
+	VFMADD231PS  Z8, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS 28(R11), Z10
+	VFMADD231PS  Z8, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z7
 	ADDQ         R9, R13
-	VMOVUPS.Z    (R13)(R8*4), K1, Z4
-	VBROADCASTSS 32(R11), Z5
-	VFMADD231PS  Z4, Z5, Z0
-	VBROADCASTSS 36(R11), Z5
-	VFMADD231PS  Z4, Z5, Z1
-	VBROADCASTSS 40(R11), Z5
-	VFMADD231PS  Z4, Z5, Z2
-	VBROADCASTSS 44(R11), Z5
-	VFMADD231PS  Z4, Z5, Z3
+	VMOVUPS      (R13)(R8*4), Z8
+	VMOVUPS.Z    64(R13)(R8*4), K1, Z9
+	VBROADCASTSS 32(R11), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS 36(R11), Z10
+	VFMADD231PS  Z8, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS 40(R11), Z10
+	VFMADD231PS  Z8, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS 44(R11), Z10
+	VFMADD231PS  Z8, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z7
 	ADDQ         R9, R13
-	VMOVUPS.Z    (R13)(R8*4), K1, Z4
-	VBROADCASTSS 48(R11), Z5
-	VFMADD231PS  Z4, Z5, Z0
-	VBROADCASTSS 52(R11), Z5
-	VFMADD231PS  Z4, Z5, Z1
-	VBROADCASTSS 56(R11), Z5
-	VFMADD231PS  Z4, Z5, Z2
-	VBROADCASTSS 60(R11), Z5
-	VFMADD231PS  Z4, Z5, Z3
+	VMOVUPS      (R13)(R8*4), Z8
+	VMOVUPS.Z    64(R13)(R8*4), K1, Z9
+	VBROADCASTSS 48(R11), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS 52(R11), Z10
+	VFMADD231PS  Z8, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS 56(R11), Z10
+	VFMADD231PS  Z8, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS 60(R11), Z10
+	VFMADD231PS  Z8, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z7
 	ADDQ         $+4, R10
 	ADDQ         $+64, R11
 	ADDQ         $-1, R12
@@ -2814,15 +4227,20 @@ blk6:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS.Z    (R13)(R8*4), K1, Z4
-	VBROADCASTSS (R11), Z5
-	VFMADD231PS  Z4, Z5, Z0
-	VBROADCASTSS 4(R11), Z5
-	VFMADD231PS  Z4, Z5, Z1
-	VBROADCASTSS 8(R11), Z5
-	VFMADD231PS  Z4, Z5, Z2
-	VBROADCASTSS 12(R11), Z5
-	VFMADD231PS  Z4, Z5, Z3
+	VMOVUPS      (R13)(R8*4), Z8
+	VMOVUPS.Z    64(R13)(R8*4), K1, Z9
+	VBROADCASTSS (R11), Z10
+	VFMADD231PS  Z8, Z10, Z0
+	VFMADD231PS  Z9, Z10, Z1
+	VBROADCASTSS 4(R11), Z10
+	VFMADD231PS  Z8, Z10, Z2
+	VFMADD231PS  Z9, Z10, Z3
+	VBROADCASTSS 8(R11), Z10
+	VFMADD231PS  Z8, Z10, Z4
+	VFMADD231PS  Z9, Z10, Z5
+	VBROADCASTSS 12(R11), Z10
+	VFMADD231PS  Z8, Z10, Z6
+	VFMADD231PS  Z9, Z10, Z7
 	ADDQ         $+4, R10
 	ADDQ         $+16, R11
 	ADDQ         $-1, R12
@@ -2840,25 +4258,30 @@ allrows3:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias9
-	VBROADCASTSS (SI), Z5
-	VADDPS       Z5, Z0, Z0
+	VBROADCASTSS (SI), Z10
+	VADDPS       Z10, Z0, Z0
+	VADDPS       Z10, Z1, Z1
 
 nobias9:
 	TESTQ     $0x00000001, R11
 	JEQ       noload9
-	VMOVUPS.Z (R10)(R8*4), K1, Z5
-	VADDPS    Z5, Z0, Z0
+	VADDPS    (R10)(R8*4), Z0, Z0
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z10
+	VADDPS    Z10, Z1, Z1
 
 noload9:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp9
-	VBROADCASTSS lo+104(FP), Z4
-	VBROADCASTSS hi+108(FP), Z5
-	VMAXPS       Z0, Z4, Z0
-	VMINPS       Z0, Z5, Z0
+	VBROADCASTSS lo+104(FP), Z8
+	VBROADCASTSS hi+108(FP), Z9
+	VMAXPS       Z0, Z8, Z0
+	VMINPS       Z0, Z9, Z0
+	VMAXPS       Z1, Z8, Z1
+	VMINPS       Z1, Z9, Z1
 
 noclamp9:
-	VMOVUPS      Z0, K1, (R10)(R8*4)
+	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z1, K1, 64(R10)(R8*4)
 	CMPQ         R9, $+1
 	JLE          stored3
 	MOVQ         ldy+72(FP), R11
@@ -2867,25 +4290,30 @@ noclamp9:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias10
-	VBROADCASTSS 4(SI), Z5
-	VADDPS       Z5, Z1, Z1
+	VBROADCASTSS 4(SI), Z10
+	VADDPS       Z10, Z2, Z2
+	VADDPS       Z10, Z3, Z3
 
 nobias10:
 	TESTQ     $0x00000001, R11
 	JEQ       noload10
-	VMOVUPS.Z (R10)(R8*4), K1, Z5
-	VADDPS    Z5, Z1, Z1
+	VADDPS    (R10)(R8*4), Z2, Z2
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z10
+	VADDPS    Z10, Z3, Z3
 
 noload10:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp10
-	VBROADCASTSS lo+104(FP), Z4
-	VBROADCASTSS hi+108(FP), Z5
-	VMAXPS       Z1, Z4, Z1
-	VMINPS       Z1, Z5, Z1
+	VBROADCASTSS lo+104(FP), Z8
+	VBROADCASTSS hi+108(FP), Z9
+	VMAXPS       Z2, Z8, Z2
+	VMINPS       Z2, Z9, Z2
+	VMAXPS       Z3, Z8, Z3
+	VMINPS       Z3, Z9, Z3
 
 noclamp10:
-	VMOVUPS      Z1, K1, (R10)(R8*4)
+	VMOVUPS      Z2, (R10)(R8*4)
+	VMOVUPS      Z3, K1, 64(R10)(R8*4)
 	CMPQ         R9, $+2
 	JLE          stored3
 	MOVQ         ldy+72(FP), R11
@@ -2894,25 +4322,30 @@ noclamp10:
 	MOVQ         flags+88(FP), R11
 	TESTQ        $0x00000002, R11
 	JEQ          nobias11
-	VBROADCASTSS 8(SI), Z5
-	VADDPS       Z5, Z2, Z2
+	VBROADCASTSS 8(SI), Z10
+	VADDPS       Z10, Z4, Z4
+	VADDPS       Z10, Z5, Z5
 
 nobias11:
 	TESTQ     $0x00000001, R11
 	JEQ       noload11
-	VMOVUPS.Z (R10)(R8*4), K1, Z5
-	VADDPS    Z5, Z2, Z2
+	VADDPS    (R10)(R8*4), Z4, Z4
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z10
+	VADDPS    Z10, Z5, Z5
 
 noload11:
 	TESTQ        $0x00000004, R11
 	JEQ          noclamp11
-	VBROADCASTSS lo+104(FP), Z4
-	VBROADCASTSS hi+108(FP), Z5
-	VMAXPS       Z2, Z4, Z2
-	VMINPS       Z2, Z5, Z2
+	VBROADCASTSS lo+104(FP), Z8
+	VBROADCASTSS hi+108(FP), Z9
+	VMAXPS       Z4, Z8, Z4
+	VMINPS       Z4, Z9, Z4
+	VMAXPS       Z5, Z8, Z5
+	VMINPS       Z5, Z9, Z5
 
 noclamp11:
-	VMOVUPS      Z2, K1, (R10)(R8*4)
+	VMOVUPS      Z4, (R10)(R8*4)
+	VMOVUPS      Z5, K1, 64(R10)(R8*4)
 	CMPQ         R9, $+3
 	JLE          stored3
 	MOVQ         ldy+72(FP), R9
@@ -2921,27 +4354,697 @@ noclamp11:
 	MOVQ         flags+88(FP), R9
 	TESTQ        $0x00000002, R9
 	JEQ          nobias12
-	VBROADCASTSS 12(SI), Z5
-	VADDPS       Z5, Z3, Z3
+	VBROADCASTSS 12(SI), Z10
+	VADDPS       Z10, Z6, Z6
+	VADDPS       Z10, Z7, Z7
 
 nobias12:
 	TESTQ     $0x00000001, R9
 	JEQ       noload12
-	VMOVUPS.Z (R10)(R8*4), K1, Z5
-	VADDPS    Z5, Z3, Z3
+	VADDPS    (R10)(R8*4), Z6, Z6
+	VMOVUPS.Z 64(R10)(R8*4), K1, Z10
+	VADDPS    Z10, Z7, Z7
 
 noload12:
 	TESTQ        $0x00000004, R9
 	JEQ          noclamp12
-	VBROADCASTSS lo+104(FP), Z4
-	VBROADCASTSS hi+108(FP), Z5
-	VMAXPS       Z3, Z4, Z3
-	VMINPS       Z3, Z5, Z3
+	VBROADCASTSS lo+104(FP), Z8
+	VBROADCASTSS hi+108(FP), Z9
+	VMAXPS       Z6, Z8, Z6
+	VMINPS       Z6, Z9, Z6
+	VMAXPS       Z7, Z8, Z7
+	VMINPS       Z7, Z9, Z7
 
 noclamp12:
-	VMOVUPS Z3, K1, (R10)(R8*4)
+	VMOVUPS Z6, (R10)(R8*4)
+	VMOVUPS Z7, K1, 64(R10)(R8*4)
 
 stored3:
+	JMP cols1
+
+rest2:
+	CMPQ   R9, $+48
+	JGT    rest3
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $-32, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	MOVQ   ldx+56(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   CX, R10
+	MOVQ   DX, R11
+	MOVL   (AX), R12
+	CMPQ   R12, $+0
+	JLE    noblk7
+
+blk7:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z12
+	VMOVUPS      64(R13)(R8*4), Z13
+	VMOVUPS.Z    128(R13)(R8*4), K1, Z14
+	VBROADCASTSS (R11), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VFMADD231PS  Z13, Z15, Z1
+	VFMADD231PS  Z14, Z15, Z2
+	VBROADCASTSS 4(R11), Z15
+	VFMADD231PS  Z12, Z15, Z3
+	VFMADD231PS  Z13, Z15, Z4
+	VFMADD231PS  Z14, Z15, Z5
+	VBROADCASTSS 8(R11), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z13, Z15, Z7
+	VFMADD231PS  Z14, Z15, Z8
+	VBROADCASTSS 12(R11), Z15
+	VFMADD231PS  Z12, Z15, Z9
+	VFMADD231PS  Z13, Z15, Z10
+	VFMADD231PS  Z14, Z15, Z11
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Z12
+	VMOVUPS      64(R13)(R8*4), Z13
+	VMOVUPS.Z    128(R13)(R8*4), K1, Z14
+	VBROADCASTSS 16(R11), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VFMADD231PS  Z13, Z15, Z1
+	VFMADD231PS  Z14, Z15, Z2
+	VBROADCASTSS 20(R11), Z15
+	VFMADD231PS  Z12, Z15, Z3
+	VFMADD231PS  Z13, Z15, Z4
+	VFMADD231PS  Z14, Z15, Z5
+	VBROADCASTSS 24(R11), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z13, Z15, Z7
+	VFMADD231PS  Z14, Z15, Z8
+	VBROADCASTSS 28(R11), Z15
+	VFMADD231PS  Z12, Z15, Z9
+	VFMADD231PS  Z13, Z15, Z10
+	VFMADD231PS  Z14, Z15, Z11
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Z12
+	VMOVUPS      64(R13)(R8*4), Z13
+	VMOVUPS.Z    128(R13)(R8*4), K1, Z14
+	VBROADCASTSS 32(R11), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VFMADD231PS  Z13, Z15, Z1
+	VFMADD231PS  Z14, Z15, Z2
+	VBROADCASTSS 36(R11), Z15
+	VFMADD231PS  Z12, Z15, Z3
+	VFMADD231PS  Z13, Z15, Z4
+	VFMADD231PS  Z14, Z15, Z5
+	VBROADCASTSS 40(R11), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z13, Z15, Z7
+	VFMADD231PS  Z14, Z15, Z8
+	VBROADCASTSS 44(R11), Z15
+	VFMADD231PS  Z12, Z15, Z9
+	VFMADD231PS  Z13, Z15, Z10
+	VFMADD231PS  Z14, Z15, Z11
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Z12
+	VMOVUPS      64(R13)(R8*4), Z13
+	VMOVUPS.Z    128(R13)(R8*4), K1, Z14
+	VBROADCASTSS 48(R11), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VFMADD231PS  Z13, Z15, Z1
+	VFMADD231PS  Z14, Z15, Z2
+	VBROADCASTSS 52(R11), Z15
+	VFMADD231PS  Z12, Z15, Z3
+	VFMADD231PS  Z13, Z15, Z4
+	VFMADD231PS  Z14, Z15, Z5
+	VBROADCASTSS 56(R11), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z13, Z15, Z7
+	VFMADD231PS  Z14, Z15, Z8
+	VBROADCASTSS 60(R11), Z15
+	VFMADD231PS  Z12, Z15, Z9
+	VFMADD231PS  Z13, Z15, Z10
+	VFMADD231PS  Z14, Z15, Z11
+	ADDQ         $+4, R10
+	ADDQ         $+64, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk7
+
+noblk7:
+	MOVL 4(AX), R12
+	CMPQ R12, $+0
+	JLE  noblk8
+
+blk8:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z12
+	VMOVUPS      64(R13)(R8*4), Z13
+	VMOVUPS.Z    128(R13)(R8*4), K1, Z14
+	VBROADCASTSS (R11), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VFMADD231PS  Z13, Z15, Z1
+	VFMADD231PS  Z14, Z15, Z2
+	VBROADCASTSS 4(R11), Z15
+	VFMADD231PS  Z12, Z15, Z3
+	VFMADD231PS  Z13, Z15, Z4
+	VFMADD231PS  Z14, Z15, Z5
+	VBROADCASTSS 8(R11), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z13, Z15, Z7
+	VFMADD231PS  Z14, Z15, Z8
+	VBROADCASTSS 12(R11), Z15
+	VFMADD231PS  Z12, Z15, Z9
+	VFMADD231PS  Z13, Z15, Z10
+	VFMADD231PS  Z14, Z15, Z11
+	ADDQ         $+4, R10
+	ADDQ         $+16, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk8
+
+noblk8:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows4
+	MOVQ lastRows+40(FP), R9
+
+allrows4:
+	MOVQ         BX, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias13
+	VBROADCASTSS (SI), Z15
+	VADDPS       Z15, Z0, Z0
+	VADDPS       Z15, Z1, Z1
+	VADDPS       Z15, Z2, Z2
+
+nobias13:
+	TESTQ     $0x00000001, R11
+	JEQ       noload13
+	VADDPS    (R10)(R8*4), Z0, Z0
+	VADDPS    64(R10)(R8*4), Z1, Z1
+	VMOVUPS.Z 128(R10)(R8*4), K1, Z15
+	VADDPS    Z15, Z2, Z2
+
+noload13:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp13
+	VBROADCASTSS lo+104(FP), Z12
+	VBROADCASTSS hi+108(FP), Z13
+	VMAXPS       Z0, Z12, Z0
+	VMINPS       Z0, Z13, Z0
+	VMAXPS       Z1, Z12, Z1
+	VMINPS       Z1, Z13, Z1
+	VMAXPS       Z2, Z12, Z2
+	VMINPS       Z2, Z13, Z2
+
+noclamp13:
+	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z1, 64(R10)(R8*4)
+	VMOVUPS      Z2, K1, 128(R10)(R8*4)
+	CMPQ         R9, $+1
+	JLE          stored4
+	MOVQ         ldy+72(FP), R11
+	SHLQ         $0x02, R11
+	ADDQ         R11, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias14
+	VBROADCASTSS 4(SI), Z15
+	VADDPS       Z15, Z3, Z3
+	VADDPS       Z15, Z4, Z4
+	VADDPS       Z15, Z5, Z5
+
+nobias14:
+	TESTQ     $0x00000001, R11
+	JEQ       noload14
+	VADDPS    (R10)(R8*4), Z3, Z3
+	VADDPS    64(R10)(R8*4), Z4, Z4
+	VMOVUPS.Z 128(R10)(R8*4), K1, Z15
+	VADDPS    Z15, Z5, Z5
+
+noload14:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp14
+	VBROADCASTSS lo+104(FP), Z12
+	VBROADCASTSS hi+108(FP), Z13
+	VMAXPS       Z3, Z12, Z3
+	VMINPS       Z3, Z13, Z3
+	VMAXPS       Z4, Z12, Z4
+	VMINPS       Z4, Z13, Z4
+	VMAXPS       Z5, Z12, Z5
+	VMINPS       Z5, Z13, Z5
+
+noclamp14:
+	VMOVUPS      Z3, (R10)(R8*4)
+	VMOVUPS      Z4, 64(R10)(R8*4)
+	VMOVUPS      Z5, K1, 128(R10)(R8*4)
+	CMPQ         R9, $+2
+	JLE          stored4
+	MOVQ         ldy+72(FP), R11
+	SHLQ         $0x02, R11
+	ADDQ         R11, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias15
+	VBROADCASTSS 8(SI), Z15
+	VADDPS       Z15, Z6, Z6
+	VADDPS       Z15, Z7, Z7
+	VADDPS       Z15, Z8, Z8
+
+nobias15:
+	TESTQ     $0x00000001, R11
+	JEQ       noload15
+	VADDPS    (R10)(R8*4), Z6, Z6
+	VADDPS    64(R10)(R8*4), Z7, Z7
+	VMOVUPS.Z 128(R10)(R8*4), K1, Z15
+	VADDPS    Z15, Z8, Z8
+
+noload15:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp15
+	VBROADCASTSS lo+104(FP), Z12
+	VBROADCASTSS hi+108(FP), Z13
+	VMAXPS       Z6, Z12, Z6
+	VMINPS       Z6, Z13, Z6
+	VMAXPS       Z7, Z12, Z7
+	VMINPS       Z7, Z13, Z7
+	VMAXPS       Z8, Z12, Z8
+	VMINPS       Z8, Z13, Z8
+
+noclamp15:
+	VMOVUPS      Z6, (R10)(R8*4)
+	VMOVUPS      Z7, 64(R10)(R8*4)
+	VMOVUPS      Z8, K1, 128(R10)(R8*4)
+	CMPQ         R9, $+3
+	JLE          stored4
+	MOVQ         ldy+72(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R9, R10
+	MOVQ         flags+88(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias16
+	VBROADCASTSS 12(SI), Z15
+	VADDPS       Z15, Z9, Z9
+	VADDPS       Z15, Z10, Z10
+	VADDPS       Z15, Z11, Z11
+
+nobias16:
+	TESTQ     $0x00000001, R9
+	JEQ       noload16
+	VADDPS    (R10)(R8*4), Z9, Z9
+	VADDPS    64(R10)(R8*4), Z10, Z10
+	VMOVUPS.Z 128(R10)(R8*4), K1, Z15
+	VADDPS    Z15, Z11, Z11
+
+noload16:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp16
+	VBROADCASTSS lo+104(FP), Z12
+	VBROADCASTSS hi+108(FP), Z13
+	VMAXPS       Z9, Z12, Z9
+	VMINPS       Z9, Z13, Z9
+	VMAXPS       Z10, Z12, Z10
+	VMINPS       Z10, Z13, Z10
+	VMAXPS       Z11, Z12, Z11
+	VMINPS       Z11, Z13, Z11
+
+noclamp16:
+	VMOVUPS Z9, (R10)(R8*4)
+	VMOVUPS Z10, 64(R10)(R8*4)
+	VMOVUPS Z11, K1, 128(R10)(R8*4)
+
+stored4:
+	JMP cols1
+
+rest3:
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $-48, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
+	MOVQ   ldx+56(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   CX, R10
+	MOVQ   DX, R11
+	MOVL   (AX), R12
+	CMPQ   R12, $+0
+	JLE    noblk9
+
+blk9:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z16
+	VMOVUPS      64(R13)(R8*4), Z17
+	VMOVUPS      128(R13)(R8*4), Z18
+	VMOVUPS.Z    192(R13)(R8*4), K1, Z19
+	VBROADCASTSS (R11), Z20
+	VFMADD231PS  Z16, Z20, Z0
+	VFMADD231PS  Z17, Z20, Z1
+	VFMADD231PS  Z18, Z20, Z2
+	VFMADD231PS  Z19, Z20, Z3
+	VBROADCASTSS 4(R11), Z20
+	VFMADD231PS  Z16, Z20, Z4
+	VFMADD231PS  Z17, Z20, Z5
+	VFMADD231PS  Z18, Z20, Z6
+	VFMADD231PS  Z19, Z20, Z7
+	VBROADCASTSS 8(R11), Z20
+	VFMADD231PS  Z16, Z20, Z8
+	VFMADD231PS  Z17, Z20, Z9
+	VFMADD231PS  Z18, Z20, Z10
+	VFMADD231PS  Z19, Z20, Z11
+	VBROADCASTSS 12(R11), Z20
+	VFMADD231PS  Z16, Z20, Z12
+	VFMADD231PS  Z17, Z20, Z13
+	VFMADD231PS  Z18, Z20, Z14
+	VFMADD231PS  Z19, Z20, Z15
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Z16
+	VMOVUPS      64(R13)(R8*4), Z17
+	VMOVUPS      128(R13)(R8*4), Z18
+	VMOVUPS.Z    192(R13)(R8*4), K1, Z19
+	VBROADCASTSS 16(R11), Z20
+	VFMADD231PS  Z16, Z20, Z0
+	VFMADD231PS  Z17, Z20, Z1
+	VFMADD231PS  Z18, Z20, Z2
+	VFMADD231PS  Z19, Z20, Z3
+	VBROADCASTSS 20(R11), Z20
+	VFMADD231PS  Z16, Z20, Z4
+	VFMADD231PS  Z17, Z20, Z5
+	VFMADD231PS  Z18, Z20, Z6
+	VFMADD231PS  Z19, Z20, Z7
+	VBROADCASTSS 24(R11), Z20
+	VFMADD231PS  Z16, Z20, Z8
+	VFMADD231PS  Z17, Z20, Z9
+	VFMADD231PS  Z18, Z20, Z10
+	VFMADD231PS  Z19, Z20, Z11
+	VBROADCASTSS 28(R11), Z20
+	VFMADD231PS  Z16, Z20, Z12
+	VFMADD231PS  Z17, Z20, Z13
+	VFMADD231PS  Z18, Z20, Z14
+	VFMADD231PS  Z19, Z20, Z15
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Z16
+	VMOVUPS      64(R13)(R8*4), Z17
+	VMOVUPS      128(R13)(R8*4), Z18
+	VMOVUPS.Z    192(R13)(R8*4), K1, Z19
+	VBROADCASTSS 32(R11), Z20
+	VFMADD231PS  Z16, Z20, Z0
+	VFMADD231PS  Z17, Z20, Z1
+	VFMADD231PS  Z18, Z20, Z2
+	VFMADD231PS  Z19, Z20, Z3
+	VBROADCASTSS 36(R11), Z20
+	VFMADD231PS  Z16, Z20, Z4
+	VFMADD231PS  Z17, Z20, Z5
+	VFMADD231PS  Z18, Z20, Z6
+	VFMADD231PS  Z19, Z20, Z7
+	VBROADCASTSS 40(R11), Z20
+	VFMADD231PS  Z16, Z20, Z8
+	VFMADD231PS  Z17, Z20, Z9
+	VFMADD231PS  Z18, Z20, Z10
+	VFMADD231PS  Z19, Z20, Z11
+	VBROADCASTSS 44(R11), Z20
+	VFMADD231PS  Z16, Z20, Z12
+	VFMADD231PS  Z17, Z20, Z13
+	VFMADD231PS  Z18, Z20, Z14
+	VFMADD231PS  Z19, Z20, Z15
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Z16
+	VMOVUPS      64(R13)(R8*4), Z17
+	VMOVUPS      128(R13)(R8*4), Z18
+	VMOVUPS.Z    192(R13)(R8*4), K1, Z19
+	VBROADCASTSS 48(R11), Z20
+	VFMADD231PS  Z16, Z20, Z0
+	VFMADD231PS  Z17, Z20, Z1
+	VFMADD231PS  Z18, Z20, Z2
+	VFMADD231PS  Z19, Z20, Z3
+	VBROADCASTSS 52(R11), Z20
+	VFMADD231PS  Z16, Z20, Z4
+	VFMADD231PS  Z17, Z20, Z5
+	VFMADD231PS  Z18, Z20, Z6
+	VFMADD231PS  Z19, Z20, Z7
+	VBROADCASTSS 56(R11), Z20
+	VFMADD231PS  Z16, Z20, Z8
+	VFMADD231PS  Z17, Z20, Z9
+	VFMADD231PS  Z18, Z20, Z10
+	VFMADD231PS  Z19, Z20, Z11
+	VBROADCASTSS 60(R11), Z20
+	VFMADD231PS  Z16, Z20, Z12
+	VFMADD231PS  Z17, Z20, Z13
+	VFMADD231PS  Z18, Z20, Z14
+	VFMADD231PS  Z19, Z20, Z15
+	ADDQ         $+4, R10
+	ADDQ         $+64, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk9
+
+noblk9:
+	MOVL 4(AX), R12
+	CMPQ R12, $+0
+	JLE  noblk10
+
+blk10:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z16
+	VMOVUPS      64(R13)(R8*4), Z17
+	VMOVUPS      128(R13)(R8*4), Z18
+	VMOVUPS.Z    192(R13)(R8*4), K1, Z19
+	VBROADCASTSS (R11), Z20
+	VFMADD231PS  Z16, Z20, Z0
+	VFMADD231PS  Z17, Z20, Z1
+	VFMADD231PS  Z18, Z20, Z2
+	VFMADD231PS  Z19, Z20, Z3
+	VBROADCASTSS 4(R11), Z20
+	VFMADD231PS  Z16, Z20, Z4
+	VFMADD231PS  Z17, Z20, Z5
+	VFMADD231PS  Z18, Z20, Z6
+	VFMADD231PS  Z19, Z20, Z7
+	VBROADCASTSS 8(R11), Z20
+	VFMADD231PS  Z16, Z20, Z8
+	VFMADD231PS  Z17, Z20, Z9
+	VFMADD231PS  Z18, Z20, Z10
+	VFMADD231PS  Z19, Z20, Z11
+	VBROADCASTSS 12(R11), Z20
+	VFMADD231PS  Z16, Z20, Z12
+	VFMADD231PS  Z17, Z20, Z13
+	VFMADD231PS  Z18, Z20, Z14
+	VFMADD231PS  Z19, Z20, Z15
+	ADDQ         $+4, R10
+	ADDQ         $+16, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk10
+
+noblk10:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows5
+	MOVQ lastRows+40(FP), R9
+
+allrows5:
+	MOVQ         BX, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias17
+	VBROADCASTSS (SI), Z20
+	VADDPS       Z20, Z0, Z0
+	VADDPS       Z20, Z1, Z1
+	VADDPS       Z20, Z2, Z2
+	VADDPS       Z20, Z3, Z3
+
+nobias17:
+	TESTQ     $0x00000001, R11
+	JEQ       noload17
+	VADDPS    (R10)(R8*4), Z0, Z0
+	VADDPS    64(R10)(R8*4), Z1, Z1
+	VADDPS    128(R10)(R8*4), Z2, Z2
+	VMOVUPS.Z 192(R10)(R8*4), K1, Z20
+	VADDPS    Z20, Z3, Z3
+
+noload17:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp17
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z0, Z16, Z0
+	VMINPS       Z0, Z17, Z0
+	VMAXPS       Z1, Z16, Z1
+	VMINPS       Z1, Z17, Z1
+	VMAXPS       Z2, Z16, Z2
+	VMINPS       Z2, Z17, Z2
+	VMAXPS       Z3, Z16, Z3
+	VMINPS       Z3, Z17, Z3
+
+noclamp17:
+	VMOVUPS      Z0, (R10)(R8*4)
+	VMOVUPS      Z1, 64(R10)(R8*4)
+	VMOVUPS      Z2, 128(R10)(R8*4)
+	VMOVUPS      Z3, K1, 192(R10)(R8*4)
+	CMPQ         R9, $+1
+	JLE          stored5
+	MOVQ         ldy+72(FP), R11
+	SHLQ         $0x02, R11
+	ADDQ         R11, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias18
+	VBROADCASTSS 4(SI), Z20
+	VADDPS       Z20, Z4, Z4
+	VADDPS       Z20, Z5, Z5
+	VADDPS       Z20, Z6, Z6
+	VADDPS       Z20, Z7, Z7
+
+nobias18:
+	TESTQ     $0x00000001, R11
+	JEQ       noload18
+	VADDPS    (R10)(R8*4), Z4, Z4
+	VADDPS    64(R10)(R8*4), Z5, Z5
+	VADDPS    128(R10)(R8*4), Z6, Z6
+	VMOVUPS.Z 192(R10)(R8*4), K1, Z20
+	VADDPS    Z20, Z7, Z7
+
+noload18:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp18
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z4, Z16, Z4
+	VMINPS       Z4, Z17, Z4
+	VMAXPS       Z5, Z16, Z5
+	VMINPS       Z5, Z17, Z5
+	VMAXPS       Z6, Z16, Z6
+	VMINPS       Z6, Z17, Z6
+	VMAXPS       Z7, Z16, Z7
+	VMINPS       Z7, Z17, Z7
+
+noclamp18:
+	VMOVUPS      Z4, (R10)(R8*4)
+	VMOVUPS      Z5, 64(R10)(R8*4)
+	VMOVUPS      Z6, 128(R10)(R8*4)
+	VMOVUPS      Z7, K1, 192(R10)(R8*4)
+	CMPQ         R9, $+2
+	JLE          stored5
+	MOVQ         ldy+72(FP), R11
+	SHLQ         $0x02, R11
+	ADDQ         R11, R10
+	MOVQ         flags+88(FP), R11
+	TESTQ        $0x00000002, R11
+	JEQ          nobias19
+	VBROADCASTSS 8(SI), Z20
+	VADDPS       Z20, Z8, Z8
+	VADDPS       Z20, Z9, Z9
+	VADDPS       Z20, Z10, Z10
+	VADDPS       Z20, Z11, Z11
+
+nobias19:
+	TESTQ     $0x00000001, R11
+	JEQ       noload19
+	VADDPS    (R10)(R8*4), Z8, Z8
+	VADDPS    64(R10)(R8*4), Z9, Z9
+	VADDPS    128(R10)(R8*4), Z10, Z10
+	VMOVUPS.Z 192(R10)(R8*4), K1, Z20
+	VADDPS    Z20, Z11, Z11
+
+noload19:
+	TESTQ        $0x00000004, R11
+	JEQ          noclamp19
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z8, Z16, Z8
+	VMINPS       Z8, Z17, Z8
+	VMAXPS       Z9, Z16, Z9
+	VMINPS       Z9, Z17, Z9
+	VMAXPS       Z10, Z16, Z10
+	VMINPS       Z10, Z17, Z10
+	VMAXPS       Z11, Z16, Z11
+	VMINPS       Z11, Z17, Z11
+
+noclamp19:
+	VMOVUPS      Z8, (R10)(R8*4)
+	VMOVUPS      Z9, 64(R10)(R8*4)
+	VMOVUPS      Z10, 128(R10)(R8*4)
+	VMOVUPS      Z11, K1, 192(R10)(R8*4)
+	CMPQ         R9, $+3
+	JLE          stored5
+	MOVQ         ldy+72(FP), R9
+	SHLQ         $0x02, R9
+	ADDQ         R9, R10
+	MOVQ         flags+88(FP), R9
+	TESTQ        $0x00000002, R9
+	JEQ          nobias20
+	VBROADCASTSS 12(SI), Z20
+	VADDPS       Z20, Z12, Z12
+	VADDPS       Z20, Z13, Z13
+	VADDPS       Z20, Z14, Z14
+	VADDPS       Z20, Z15, Z15
+
+nobias20:
+	TESTQ     $0x00000001, R9
+	JEQ       noload20
+	VADDPS    (R10)(R8*4), Z12, Z12
+	VADDPS    64(R10)(R8*4), Z13, Z13
+	VADDPS    128(R10)(R8*4), Z14, Z14
+	VMOVUPS.Z 192(R10)(R8*4), K1, Z20
+	VADDPS    Z20, Z15, Z15
+
+noload20:
+	TESTQ        $0x00000004, R9
+	JEQ          noclamp20
+	VBROADCASTSS lo+104(FP), Z16
+	VBROADCASTSS hi+108(FP), Z17
+	VMAXPS       Z12, Z16, Z12
+	VMINPS       Z12, Z17, Z12
+	VMAXPS       Z13, Z16, Z13
+	VMINPS       Z13, Z17, Z13
+	VMAXPS       Z14, Z16, Z14
+	VMINPS       Z14, Z17, Z14
+	VMAXPS       Z15, Z16, Z15
+	VMINPS       Z15, Z17, Z15
+
+noclamp20:
+	VMOVUPS Z12, (R10)(R8*4)
+	VMOVUPS Z13, 64(R10)(R8*4)
+	VMOVUPS Z14, 128(R10)(R8*4)
+	VMOVUPS Z15, K1, 192(R10)(R8*4)
+
+stored5:
+	JMP cols1
+
 cols1:
 	MOVL  (AX), R8
 	MOVL  4(AX), R9
@@ -3125,8 +5228,15 @@ noclamp1:
 singles1:
 	MOVQ   n+80(FP), R9
 	SUBQ   R8, R9
+	CMPQ   R9, $+0
+	JLE    cols1
 	CMPQ   R9, $+16
-	JLT    last1
+	JGT    rest1
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $+0, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
 	MOVQ   ldx+56(FP), R9
 	SHLQ   $0x02, R9
@@ -3141,19 +5251,19 @@ blk3:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS      (R13)(R8*4), Z1
+	VMOVUPS.Z    (R13)(R8*4), K1, Z1
 	VBROADCASTSS (R11), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         R9, R13
-	VMOVUPS      (R13)(R8*4), Z1
+	VMOVUPS.Z    (R13)(R8*4), K1, Z1
 	VBROADCASTSS 4(R11), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         R9, R13
-	VMOVUPS      (R13)(R8*4), Z1
+	VMOVUPS.Z    (R13)(R8*4), K1, Z1
 	VBROADCASTSS 8(R11), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         R9, R13
-	VMOVUPS      (R13)(R8*4), Z1
+	VMOVUPS.Z    (R13)(R8*4), K1, Z1
 	VBROADCASTSS 12(R11), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         $+4, R10
@@ -3172,7 +5282,7 @@ blk4:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS      (R13)(R8*4), Z1
+	VMOVUPS.Z    (R13)(R8*4), K1, Z1
 	VBROADCASTSS (R11), Z2
 	VFMADD231PS  Z1, Z2, Z0
 	ADDQ         $+4, R10
@@ -3196,9 +5306,10 @@ allrows2:
 	VADDPS       Z2, Z0, Z0
 
 nobias2:
-	TESTQ  $0x00000001, R10
-	JEQ    noload2
-	VADDPS (R9)(R8*4), Z0, Z0
+	TESTQ     $0x00000001, R10
+	JEQ       noload2
+	VMOVUPS.Z (R9)(R8*4), K1, Z2
+	VADDPS    Z2, Z0, Z0
 
 noload2:
 	TESTQ        $0x00000004, R10
@@ -3209,18 +5320,19 @@ noload2:
 	VMINPS       Z0, Z2, Z0
 
 noclamp2:
-	VMOVUPS Z0, (R9)(R8*4)
-	ADDQ    $+16, R8
-	JMP     singles1
+	VMOVUPS Z0, K1, (R9)(R8*4)
+	JMP     cols1
 
-last1:
+rest1:
+	CMPQ   R9, $+32
+	JGT    rest2
 	MOVQ   n+80(FP), R9
 	SUBQ   R8, R9
-	CMPQ   R9, $+0
-	JLE    cols1
+	ADDQ   $-16, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
 	MOVQ   ldx+56(FP), R9
 	SHLQ   $0x02, R9
 	MOVQ   CX, R10
@@ -3234,21 +5346,29 @@ blk5:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS.Z    (R13)(R8*4), K1, Z1
-	VBROADCASTSS (R11), Z2
-	VFMADD231PS  Z1, Z2, Z0
+	VMOVUPS      (R13)(R8*4), Z2
+	VMOVUPS.Z    64(R13)(R8*4), K1, Z3
+	VBROADCASTSS (R11), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
 	ADDQ         R9, R13
-	VMOVUPS.Z    (R13)(R8*4), K1, Z1
-	VBROADCASTSS 4(R11), Z2
-	VFMADD231PS  Z1, Z2, Z0
+	VMOVUPS      (R13)(R8*4), Z2
+	VMOVUPS.Z    64(R13)(R8*4), K1, Z3
+	VBROADCASTSS 4(R11), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
 	ADDQ         R9, R13
-	VMOVUPS.Z    (R13)(R8*4), K1, Z1
-	VBROADCASTSS 8(R11), Z2
-	VFMADD231PS  Z1, Z2, Z0
+	VMOVUPS      (R13)(R8*4), Z2
+	VMOVUPS.Z    64(R13)(R8*4), K1, Z3
+	VBROADCASTSS 8(R11), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
 	ADDQ         R9, R13
-	VMOVUPS.Z    (R13)(R8*4), K1, Z1
-	VBROADCASTSS 12(R11), Z2
-	VFMADD231PS  Z1, Z2, Z0
+	VMOVUPS      (R13)(R8*4), Z2
+	VMOVUPS.Z    64(R13)(R8*4), K1, Z3
+	VBROADCASTSS 12(R11), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
 	ADDQ         $+4, R10
 	ADDQ         $+16, R11
 	ADDQ         $-1, R12
@@ -3265,9 +5385,11 @@ blk6:
 	IMULQ        R9, R13
 	MOVQ         x+48(FP), R14
 	ADDQ         R14, R13
-	VMOVUPS.Z    (R13)(R8*4), K1, Z1
-	VBROADCASTSS (R11), Z2
-	VFMADD231PS  Z1, Z2, Z0
+	VMOVUPS      (R13)(R8*4), Z2
+	VMOVUPS.Z    64(R13)(R8*4), K1, Z3
+	VBROADCASTSS (R11), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
 	ADDQ         $+4, R10
 	ADDQ         $+4, R11
 	ADDQ         $-1, R12
@@ -3285,25 +5407,297 @@ allrows3:
 	MOVQ         flags+88(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
-	VBROADCASTSS (SI), Z2
-	VADDPS       Z2, Z0, Z0
+	VBROADCASTSS (SI), Z4
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z4, Z1, Z1
 
 nobias3:
 	TESTQ     $0x00000001, R10
 	JEQ       noload3
-	VMOVUPS.Z (R9)(R8*4), K1, Z2
-	VADDPS    Z2, Z0, Z0
+	VADDPS    (R9)(R8*4), Z0, Z0
+	VMOVUPS.Z 64(R9)(R8*4), K1, Z4
+	VADDPS    Z4, Z1, Z1
 
 noload3:
 	TESTQ        $0x00000004, R10
 	JEQ          noclamp3
-	VBROADCASTSS lo+104(FP), Z1
-	VBROADCASTSS hi+108(FP), Z2
-	VMAXPS       Z0, Z1, Z0
-	VMINPS       Z0, Z2, Z0
+	VBROADCASTSS lo+104(FP), Z2
+	VBROADCASTSS hi+108(FP), Z3
+	VMAXPS       Z0, Z2, Z0
+	VMINPS       Z0, Z3, Z0
+	VMAXPS       Z1, Z2, Z1
+	VMINPS       Z1, Z3, Z1
 
 noclamp3:
-	VMOVUPS Z0, K1, (R9)(R8*4)
+	VMOVUPS Z0, (R9)(R8*4)
+	VMOVUPS Z1, K1, 64(R9)(R8*4)
+	JMP     cols1
+
+rest2:
+	CMPQ   R9, $+48
+	JGT    rest3
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $-32, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	MOVQ   ldx+56(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   CX, R10
+	MOVQ   DX, R11
+	MOVL   (AX), R12
+	CMPQ   R12, $+0
+	JLE    noblk7
+
+blk7:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z3
+	VMOVUPS      64(R13)(R8*4), Z4
+	VMOVUPS.Z    128(R13)(R8*4), K1, Z5
+	VBROADCASTSS (R11), Z6
+	VFMADD231PS  Z3, Z6, Z0
+	VFMADD231PS  Z4, Z6, Z1
+	VFMADD231PS  Z5, Z6, Z2
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Z3
+	VMOVUPS      64(R13)(R8*4), Z4
+	VMOVUPS.Z    128(R13)(R8*4), K1, Z5
+	VBROADCASTSS 4(R11), Z6
+	VFMADD231PS  Z3, Z6, Z0
+	VFMADD231PS  Z4, Z6, Z1
+	VFMADD231PS  Z5, Z6, Z2
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Z3
+	VMOVUPS      64(R13)(R8*4), Z4
+	VMOVUPS.Z    128(R13)(R8*4), K1, Z5
+	VBROADCASTSS 8(R11), Z6
+	VFMADD231PS  Z3, Z6, Z0
+	VFMADD231PS  Z4, Z6, Z1
+	VFMADD231PS  Z5, Z6, Z2
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Z3
+	VMOVUPS      64(R13)(R8*4), Z4
+	VMOVUPS.Z    128(R13)(R8*4), K1, Z5
+	VBROADCASTSS 12(R11), Z6
+	VFMADD231PS  Z3, Z6, Z0
+	VFMADD231PS  Z4, Z6, Z1
+	VFMADD231PS  Z5, Z6, Z2
+	ADDQ         $+4, R10
+	ADDQ         $+16, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk7
+
+noblk7:
+	MOVL 4(AX), R12
+	CMPQ R12, $+0
+	JLE  noblk8
+
+blk8:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z3
+	VMOVUPS      64(R13)(R8*4), Z4
+	VMOVUPS.Z    128(R13)(R8*4), K1, Z5
+	VBROADCASTSS (R11), Z6
+	VFMADD231PS  Z3, Z6, Z0
+	VFMADD231PS  Z4, Z6, Z1
+	VFMADD231PS  Z5, Z6, Z2
+	ADDQ         $+4, R10
+	ADDQ         $+4, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk8
+
+noblk8:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows4
+	MOVQ lastRows+40(FP), R9
+
+allrows4:
+	MOVQ         BX, R9
+	MOVQ         flags+88(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias4
+	VBROADCASTSS (SI), Z6
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z6, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+
+nobias4:
+	TESTQ     $0x00000001, R10
+	JEQ       noload4
+	VADDPS    (R9)(R8*4), Z0, Z0
+	VADDPS    64(R9)(R8*4), Z1, Z1
+	VMOVUPS.Z 128(R9)(R8*4), K1, Z6
+	VADDPS    Z6, Z2, Z2
+
+noload4:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp4
+	VBROADCASTSS lo+104(FP), Z3
+	VBROADCASTSS hi+108(FP), Z4
+	VMAXPS       Z0, Z3, Z0
+	VMINPS       Z0, Z4, Z0
+	VMAXPS       Z1, Z3, Z1
+	VMINPS       Z1, Z4, Z1
+	VMAXPS       Z2, Z3, Z2
+	VMINPS       Z2, Z4, Z2
+
+noclamp4:
+	VMOVUPS Z0, (R9)(R8*4)
+	VMOVUPS Z1, 64(R9)(R8*4)
+	VMOVUPS Z2, K1, 128(R9)(R8*4)
+	JMP     cols1
+
+rest3:
+	MOVQ   n+80(FP), R9
+	SUBQ   R8, R9
+	ADDQ   $-48, R9
+	LEAQ   tailmask16<>+0(SB), R10
+	KMOVW  (R10)(R9*2), K1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	MOVQ   ldx+56(FP), R9
+	SHLQ   $0x02, R9
+	MOVQ   CX, R10
+	MOVQ   DX, R11
+	MOVL   (AX), R12
+	CMPQ   R12, $+0
+	JLE    noblk9
+
+blk9:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z4
+	VMOVUPS      64(R13)(R8*4), Z5
+	VMOVUPS      128(R13)(R8*4), Z6
+	VMOVUPS.Z    192(R13)(R8*4), K1, Z7
+	VBROADCASTSS (R11), Z8
+	VFMADD231PS  Z4, Z8, Z0
+	VFMADD231PS  Z5, Z8, Z1
+	VFMADD231PS  Z6, Z8, Z2
+	VFMADD231PS  Z7, Z8, Z3
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Z4
+	VMOVUPS      64(R13)(R8*4), Z5
+	VMOVUPS      128(R13)(R8*4), Z6
+	VMOVUPS.Z    192(R13)(R8*4), K1, Z7
+	VBROADCASTSS 4(R11), Z8
+	VFMADD231PS  Z4, Z8, Z0
+	VFMADD231PS  Z5, Z8, Z1
+	VFMADD231PS  Z6, Z8, Z2
+	VFMADD231PS  Z7, Z8, Z3
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Z4
+	VMOVUPS      64(R13)(R8*4), Z5
+	VMOVUPS      128(R13)(R8*4), Z6
+	VMOVUPS.Z    192(R13)(R8*4), K1, Z7
+	VBROADCASTSS 8(R11), Z8
+	VFMADD231PS  Z4, Z8, Z0
+	VFMADD231PS  Z5, Z8, Z1
+	VFMADD231PS  Z6, Z8, Z2
+	VFMADD231PS  Z7, Z8, Z3
+	ADDQ         R9, R13
+	VMOVUPS      (R13)(R8*4), Z4
+	VMOVUPS      64(R13)(R8*4), Z5
+	VMOVUPS      128(R13)(R8*4), Z6
+	VMOVUPS.Z    192(R13)(R8*4), K1, Z7
+	VBROADCASTSS 12(R11), Z8
+	VFMADD231PS  Z4, Z8, Z0
+	VFMADD231PS  Z5, Z8, Z1
+	VFMADD231PS  Z6, Z8, Z2
+	VFMADD231PS  Z7, Z8, Z3
+	ADDQ         $+4, R10
+	ADDQ         $+16, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk9
+
+noblk9:
+	MOVL 4(AX), R12
+	CMPQ R12, $+0
+	JLE  noblk10
+
+blk10:
+	MOVL         (R10), R13
+	IMULQ        R9, R13
+	MOVQ         x+48(FP), R14
+	ADDQ         R14, R13
+	VMOVUPS      (R13)(R8*4), Z4
+	VMOVUPS      64(R13)(R8*4), Z5
+	VMOVUPS      128(R13)(R8*4), Z6
+	VMOVUPS.Z    192(R13)(R8*4), K1, Z7
+	VBROADCASTSS (R11), Z8
+	VFMADD231PS  Z4, Z8, Z0
+	VFMADD231PS  Z5, Z8, Z1
+	VFMADD231PS  Z6, Z8, Z2
+	VFMADD231PS  Z7, Z8, Z3
+	ADDQ         $+4, R10
+	ADDQ         $+4, R11
+	ADDQ         $-1, R12
+	CMPQ         R12, $+0
+	JGT          blk10
+
+noblk10:
+	MOVQ urows+32(FP), R9
+	CMPQ DI, $+1
+	JGT  allrows5
+	MOVQ lastRows+40(FP), R9
+
+allrows5:
+	MOVQ         BX, R9
+	MOVQ         flags+88(FP), R10
+	TESTQ        $0x00000002, R10
+	JEQ          nobias5
+	VBROADCASTSS (SI), Z8
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+
+nobias5:
+	TESTQ     $0x00000001, R10
+	JEQ       noload5
+	VADDPS    (R9)(R8*4), Z0, Z0
+	VADDPS    64(R9)(R8*4), Z1, Z1
+	VADDPS    128(R9)(R8*4), Z2, Z2
+	VMOVUPS.Z 192(R9)(R8*4), K1, Z8
+	VADDPS    Z8, Z3, Z3
+
+noload5:
+	TESTQ        $0x00000004, R10
+	JEQ          noclamp5
+	VBROADCASTSS lo+104(FP), Z4
+	VBROADCASTSS hi+108(FP), Z5
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z5, Z0
+	VMAXPS       Z1, Z4, Z1
+	VMINPS       Z1, Z5, Z1
+	VMAXPS       Z2, Z4, Z2
+	VMINPS       Z2, Z5, Z2
+	VMAXPS       Z3, Z4, Z3
+	VMINPS       Z3, Z5, Z3
+
+noclamp5:
+	VMOVUPS Z0, (R9)(R8*4)
+	VMOVUPS Z1, 64(R9)(R8*4)
+	VMOVUPS Z2, 128(R9)(R8*4)
+	VMOVUPS Z3, K1, 192(R9)(R8*4)
+	JMP     cols1
 
 cols1:
 	MOVL  (AX), R8

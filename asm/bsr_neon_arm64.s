@@ -146,64 +146,12 @@ stored1:
 singles1:
 	MOVD n+80(FP), R7
 	SUB R6, R7, R7
-	CMP $4, R7
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	MOVD ldx+56(FP), R7
-	LSL $2, R7, R7
-	MOVD R1, R8
-	MOVD R2, R9
-	MOVWU (R0), R10
-	MOVWU 4(R0), R11
-	ADD R11, R10, R10
-	CMP $0, R10
-	BLE noblk2
-blk2:
-	MOVWU.P 4(R8), R11
-	MUL R7, R11, R11
-	MOVD x+48(FP), R12
-	ADD R12, R11, R11
-	ADD R6<<2, R11, R13
-	FMOVQ (R13), F1
-	FMOVS.P 4(R9), F2
-	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
-	SUBS $1, R10, R10
-	BGT blk2
-noblk2:
-	MOVD urows+32(FP), R7
-	CMP $1, R5
-	BGT allrows2
-	MOVD lastRows+40(FP), R7
-allrows2:
-	MOVD R3, R7
-	MOVD flags+88(FP), R8
-	TBZ $1, R8, nobias2
-	VLD1R (R4), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias2:
-	TBZ $0, R8, noload2
-	ADD R6<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload2:
-	TBZ $2, R8, noclamp2
-	FMOVS lo+104(FP), F1
-	VDUP V1.S[0], V1.S4
-	FMOVS hi+108(FP), F2
-	VDUP V2.S[0], V2.S4
-	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
-	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
-noclamp2:
-	ADD R6<<2, R7, R15
-	FMOVQ F0, (R15)
-stored2:
-	ADD $4, R6, R6
-	B singles1
-last1:
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	CMP $0, R7
 	BLE cols1
+	CMP $4, R7
+	BGT rest1
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	MOVD ldx+56(FP), R8
 	LSL $2, R8, R8
@@ -213,8 +161,8 @@ last1:
 	MOVWU 4(R0), R12
 	ADD R12, R11, R11
 	CMP $0, R11
-	BLE noblk3
-blk3:
+	BLE noblk2
+blk2:
 	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
@@ -236,20 +184,20 @@ neon_3:
 	FMOVS.P 4(R10), F2
 	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
 	SUBS $1, R11, R11
-	BGT blk3
-noblk3:
+	BGT blk2
+noblk2:
 	MOVD urows+32(FP), R8
 	CMP $1, R5
-	BGT allrows3
+	BGT allrows2
 	MOVD lastRows+40(FP), R8
-allrows3:
+allrows2:
 	MOVD R3, R8
 	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias3
+	TBZ $1, R9, nobias2
 	VLD1R (R4), [V2.S4]
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias3:
-	TBZ $0, R9, noload3
+nobias2:
+	TBZ $0, R9, noload2
 	ADD R6<<2, R8, R16
 	TBZ $2, R7, neon_4
 	FMOVQ (R16), F2
@@ -265,15 +213,15 @@ neon_5:
 	FMOVS (R16), F2
 neon_6:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-noload3:
-	TBZ $2, R9, noclamp3
+noload2:
+	TBZ $2, R9, noclamp2
 	FMOVS lo+104(FP), F1
 	VDUP V1.S[0], V1.S4
 	FMOVS hi+108(FP), F2
 	VDUP V2.S[0], V2.S4
 	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
 	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
-noclamp3:
+noclamp2:
 	ADD R6<<2, R8, R16
 	TBZ $2, R7, neon_7
 	FMOVQ F0, (R16)
@@ -288,7 +236,945 @@ neon_7:
 neon_8:
 	FMOVS F0, (R16)
 neon_9:
+stored2:
+	B cols1
+rest1:
+	CMP $8, R7
+	BGT rest2
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $4, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk3
+blk3:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F2
+	ADD R6<<2, R12, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_10
+	FMOVQ (R16), F3
+	B neon_12
+neon_10:
+	TBZ $1, R7, neon_11
+	FMOVD (R16), F3
+	TBZ $0, R7, neon_12
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_12
+neon_11:
+	FMOVS (R16), F3
+neon_12:
+	FMOVS.P 4(R10), F4
+	WORD $0x4f841040 // fmla v0.4s, v2.4s, v4.s[0]
+	WORD $0x4f841061 // fmla v1.4s, v3.4s, v4.s[0]
+	SUBS $1, R11, R11
+	BGT blk3
+noblk3:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows3
+	MOVD lastRows+40(FP), R8
+allrows3:
+	MOVD R3, R8
+	MOVD flags+88(FP), R9
+	TBZ $1, R9, nobias3
+	VLD1R (R4), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias3:
+	TBZ $0, R9, noload3
+	ADD R6<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R6<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_13
+	FMOVQ (R16), F4
+	B neon_15
+neon_13:
+	TBZ $1, R7, neon_14
+	FMOVD (R16), F4
+	TBZ $0, R7, neon_15
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_15
+neon_14:
+	FMOVS (R16), F4
+neon_15:
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+noload3:
+	TBZ $2, R9, noclamp3
+	FMOVS lo+104(FP), F2
+	VDUP V2.S[0], V2.S4
+	FMOVS hi+108(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
+noclamp3:
+	ADD R6<<2, R8, R15
+	FMOVQ F0, (R15)
+	ADD R6<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_16
+	FMOVQ F1, (R16)
+	B neon_18
+neon_16:
+	TBZ $1, R7, neon_17
+	FMOVD F1, (R16)
+	TBZ $0, R7, neon_18
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_18
+neon_17:
+	FMOVS F1, (R16)
+neon_18:
 stored3:
+	B cols1
+rest2:
+	CMP $12, R7
+	BGT rest3
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $8, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk4
+blk4:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F3
+	FMOVQ 16(R14), F4
+	ADD R6<<2, R12, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_19
+	FMOVQ (R16), F5
+	B neon_21
+neon_19:
+	TBZ $1, R7, neon_20
+	FMOVD (R16), F5
+	TBZ $0, R7, neon_21
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_21
+neon_20:
+	FMOVS (R16), F5
+neon_21:
+	FMOVS.P 4(R10), F6
+	WORD $0x4f861060 // fmla v0.4s, v3.4s, v6.s[0]
+	WORD $0x4f861081 // fmla v1.4s, v4.4s, v6.s[0]
+	WORD $0x4f8610a2 // fmla v2.4s, v5.4s, v6.s[0]
+	SUBS $1, R11, R11
+	BGT blk4
+noblk4:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows4
+	MOVD lastRows+40(FP), R8
+allrows4:
+	MOVD R3, R8
+	MOVD flags+88(FP), R9
+	TBZ $1, R9, nobias4
+	VLD1R (R4), [V6.S4]
+	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
+	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+nobias4:
+	TBZ $0, R9, noload4
+	ADD R6<<2, R8, R13
+	FMOVQ (R13), F30
+	WORD $0x4e3ed400 // fadd v0.4s, v0.4s, v30.4s
+	FMOVQ 16(R13), F31
+	WORD $0x4e3fd421 // fadd v1.4s, v1.4s, v31.4s
+	ADD R6<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_22
+	FMOVQ (R16), F6
+	B neon_24
+neon_22:
+	TBZ $1, R7, neon_23
+	FMOVD (R16), F6
+	TBZ $0, R7, neon_24
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_24
+neon_23:
+	FMOVS (R16), F6
+neon_24:
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+noload4:
+	TBZ $2, R9, noclamp4
+	FMOVS lo+104(FP), F3
+	VDUP V3.S[0], V3.S4
+	FMOVS hi+108(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+noclamp4:
+	ADD R6<<2, R8, R17
+	FMOVQ F0, (R17)
+	FMOVQ F1, 16(R17)
+	ADD R6<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_25
+	FMOVQ F2, (R16)
+	B neon_27
+neon_25:
+	TBZ $1, R7, neon_26
+	FMOVD F2, (R16)
+	TBZ $0, R7, neon_27
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_27
+neon_26:
+	FMOVS F2, (R16)
+neon_27:
+stored4:
+	B cols1
+rest3:
+	CMP $16, R7
+	BGT rest4
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $12, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk5
+blk5:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F4
+	FMOVQ 16(R15), F5
+	FMOVQ 32(R15), F6
+	ADD R6<<2, R12, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_28
+	FMOVQ (R16), F7
+	B neon_30
+neon_28:
+	TBZ $1, R7, neon_29
+	FMOVD (R16), F7
+	TBZ $0, R7, neon_30
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_30
+neon_29:
+	FMOVS (R16), F7
+neon_30:
+	FMOVS.P 4(R10), F8
+	WORD $0x4f881080 // fmla v0.4s, v4.4s, v8.s[0]
+	WORD $0x4f8810a1 // fmla v1.4s, v5.4s, v8.s[0]
+	WORD $0x4f8810c2 // fmla v2.4s, v6.4s, v8.s[0]
+	WORD $0x4f8810e3 // fmla v3.4s, v7.4s, v8.s[0]
+	SUBS $1, R11, R11
+	BGT blk5
+noblk5:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows5
+	MOVD lastRows+40(FP), R8
+allrows5:
+	MOVD R3, R8
+	MOVD flags+88(FP), R9
+	TBZ $1, R9, nobias5
+	VLD1R (R4), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias5:
+	TBZ $0, R9, noload5
+	ADD R6<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed400 // fadd v0.4s, v0.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd421 // fadd v1.4s, v1.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R6<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_31
+	FMOVQ (R16), F8
+	B neon_33
+neon_31:
+	TBZ $1, R7, neon_32
+	FMOVD (R16), F8
+	TBZ $0, R7, neon_33
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F8
+neon_33:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload5:
+	TBZ $2, R9, noclamp5
+	FMOVS lo+104(FP), F4
+	VDUP V4.S[0], V4.S4
+	FMOVS hi+108(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
+noclamp5:
+	ADD R6<<2, R8, R13
+	FMOVQ F0, (R13)
+	FMOVQ F1, 16(R13)
+	FMOVQ F2, 32(R13)
+	ADD R6<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_34
+	FMOVQ F3, (R16)
+	B neon_36
+neon_34:
+	TBZ $1, R7, neon_35
+	FMOVD F3, (R16)
+	TBZ $0, R7, neon_36
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_36
+neon_35:
+	FMOVS F3, (R16)
+neon_36:
+stored5:
+	B cols1
+rest4:
+	CMP $20, R7
+	BGT rest5
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $16, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk6
+blk6:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R17
+	FMOVQ (R17), F5
+	FMOVQ 16(R17), F6
+	FMOVQ 32(R17), F7
+	FMOVQ 48(R17), F8
+	ADD R6<<2, R12, R16
+	ADD $64, R16, R16
+	TBZ $2, R7, neon_37
+	FMOVQ (R16), F9
+	B neon_39
+neon_37:
+	TBZ $1, R7, neon_38
+	FMOVD (R16), F9
+	TBZ $0, R7, neon_39
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_39
+neon_38:
+	FMOVS (R16), F9
+neon_39:
+	FMOVS.P 4(R10), F10
+	WORD $0x4f8a10a0 // fmla v0.4s, v5.4s, v10.s[0]
+	WORD $0x4f8a10c1 // fmla v1.4s, v6.4s, v10.s[0]
+	WORD $0x4f8a10e2 // fmla v2.4s, v7.4s, v10.s[0]
+	WORD $0x4f8a1103 // fmla v3.4s, v8.4s, v10.s[0]
+	WORD $0x4f8a1124 // fmla v4.4s, v9.4s, v10.s[0]
+	SUBS $1, R11, R11
+	BGT blk6
+noblk6:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows6
+	MOVD lastRows+40(FP), R8
+allrows6:
+	MOVD R3, R8
+	MOVD flags+88(FP), R9
+	TBZ $1, R9, nobias6
+	VLD1R (R4), [V10.S4]
+	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
+	WORD $0x4e2ad421 // fadd v1.4s, v1.4s, v10.4s
+	WORD $0x4e2ad442 // fadd v2.4s, v2.4s, v10.4s
+	WORD $0x4e2ad463 // fadd v3.4s, v3.4s, v10.4s
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+nobias6:
+	TBZ $0, R9, noload6
+	ADD R6<<2, R8, R15
+	FMOVQ (R15), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R15), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R15), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R15), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	ADD R6<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R7, neon_40
+	FMOVQ (R16), F10
+	B neon_42
+neon_40:
+	TBZ $1, R7, neon_41
+	FMOVD (R16), F10
+	TBZ $0, R7, neon_42
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_42
+neon_41:
+	FMOVS (R16), F10
+neon_42:
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+noload6:
+	TBZ $2, R9, noclamp6
+	FMOVS lo+104(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+108(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
+	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
+	WORD $0x4e25f484 // fmax v4.4s, v4.4s, v5.4s
+	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
+noclamp6:
+	ADD R6<<2, R8, R14
+	FMOVQ F0, (R14)
+	FMOVQ F1, 16(R14)
+	FMOVQ F2, 32(R14)
+	FMOVQ F3, 48(R14)
+	ADD R6<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R7, neon_43
+	FMOVQ F4, (R16)
+	B neon_45
+neon_43:
+	TBZ $1, R7, neon_44
+	FMOVD F4, (R16)
+	TBZ $0, R7, neon_45
+	ADD $8, R16, R16
+	VST1 V4.S[2], (R16)
+	B neon_45
+neon_44:
+	FMOVS F4, (R16)
+neon_45:
+stored6:
+	B cols1
+rest5:
+	CMP $24, R7
+	BGT rest6
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $20, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk7
+blk7:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F6
+	FMOVQ 16(R13), F7
+	FMOVQ 32(R13), F8
+	FMOVQ 48(R13), F9
+	FMOVQ 64(R13), F10
+	ADD R6<<2, R12, R16
+	ADD $80, R16, R16
+	TBZ $2, R7, neon_46
+	FMOVQ (R16), F11
+	B neon_48
+neon_46:
+	TBZ $1, R7, neon_47
+	FMOVD (R16), F11
+	TBZ $0, R7, neon_48
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_48
+neon_47:
+	FMOVS (R16), F11
+neon_48:
+	FMOVS.P 4(R10), F12
+	WORD $0x4f8c10c0 // fmla v0.4s, v6.4s, v12.s[0]
+	WORD $0x4f8c10e1 // fmla v1.4s, v7.4s, v12.s[0]
+	WORD $0x4f8c1102 // fmla v2.4s, v8.4s, v12.s[0]
+	WORD $0x4f8c1123 // fmla v3.4s, v9.4s, v12.s[0]
+	WORD $0x4f8c1144 // fmla v4.4s, v10.4s, v12.s[0]
+	WORD $0x4f8c1165 // fmla v5.4s, v11.4s, v12.s[0]
+	SUBS $1, R11, R11
+	BGT blk7
+noblk7:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows7
+	MOVD lastRows+40(FP), R8
+allrows7:
+	MOVD R3, R8
+	MOVD flags+88(FP), R9
+	TBZ $1, R9, nobias7
+	VLD1R (R4), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+nobias7:
+	TBZ $0, R9, noload7
+	ADD R6<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R6<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R7, neon_49
+	FMOVQ (R16), F12
+	B neon_51
+neon_49:
+	TBZ $1, R7, neon_50
+	FMOVD (R16), F12
+	TBZ $0, R7, neon_51
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F12
+neon_51:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+noload7:
+	TBZ $2, R9, noclamp7
+	FMOVS lo+104(FP), F6
+	VDUP V6.S[0], V6.S4
+	FMOVS hi+108(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f400 // fmax v0.4s, v0.4s, v6.4s
+	WORD $0x4ea7f400 // fmin v0.4s, v0.4s, v7.4s
+	WORD $0x4e26f421 // fmax v1.4s, v1.4s, v6.4s
+	WORD $0x4ea7f421 // fmin v1.4s, v1.4s, v7.4s
+	WORD $0x4e26f442 // fmax v2.4s, v2.4s, v6.4s
+	WORD $0x4ea7f442 // fmin v2.4s, v2.4s, v7.4s
+	WORD $0x4e26f463 // fmax v3.4s, v3.4s, v6.4s
+	WORD $0x4ea7f463 // fmin v3.4s, v3.4s, v7.4s
+	WORD $0x4e26f484 // fmax v4.4s, v4.4s, v6.4s
+	WORD $0x4ea7f484 // fmin v4.4s, v4.4s, v7.4s
+	WORD $0x4e26f4a5 // fmax v5.4s, v5.4s, v6.4s
+	WORD $0x4ea7f4a5 // fmin v5.4s, v5.4s, v7.4s
+noclamp7:
+	ADD R6<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	ADD R6<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R7, neon_52
+	FMOVQ F5, (R16)
+	B neon_54
+neon_52:
+	TBZ $1, R7, neon_53
+	FMOVD F5, (R16)
+	TBZ $0, R7, neon_54
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_54
+neon_53:
+	FMOVS F5, (R16)
+neon_54:
+stored7:
+	B cols1
+rest6:
+	CMP $28, R7
+	BGT rest7
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $24, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk8
+blk8:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F7
+	FMOVQ 16(R14), F8
+	FMOVQ 32(R14), F9
+	FMOVQ 48(R14), F10
+	FMOVQ 64(R14), F11
+	FMOVQ 80(R14), F12
+	ADD R6<<2, R12, R16
+	ADD $96, R16, R16
+	TBZ $2, R7, neon_55
+	FMOVQ (R16), F13
+	B neon_57
+neon_55:
+	TBZ $1, R7, neon_56
+	FMOVD (R16), F13
+	TBZ $0, R7, neon_57
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F13
+neon_57:
+	FMOVS.P 4(R10), F14
+	WORD $0x4f8e10e0 // fmla v0.4s, v7.4s, v14.s[0]
+	WORD $0x4f8e1101 // fmla v1.4s, v8.4s, v14.s[0]
+	WORD $0x4f8e1122 // fmla v2.4s, v9.4s, v14.s[0]
+	WORD $0x4f8e1143 // fmla v3.4s, v10.4s, v14.s[0]
+	WORD $0x4f8e1164 // fmla v4.4s, v11.4s, v14.s[0]
+	WORD $0x4f8e1185 // fmla v5.4s, v12.4s, v14.s[0]
+	WORD $0x4f8e11a6 // fmla v6.4s, v13.4s, v14.s[0]
+	SUBS $1, R11, R11
+	BGT blk8
+noblk8:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows8
+	MOVD lastRows+40(FP), R8
+allrows8:
+	MOVD R3, R8
+	MOVD flags+88(FP), R9
+	TBZ $1, R9, nobias8
+	VLD1R (R4), [V14.S4]
+	WORD $0x4e2ed400 // fadd v0.4s, v0.4s, v14.4s
+	WORD $0x4e2ed421 // fadd v1.4s, v1.4s, v14.4s
+	WORD $0x4e2ed442 // fadd v2.4s, v2.4s, v14.4s
+	WORD $0x4e2ed463 // fadd v3.4s, v3.4s, v14.4s
+	WORD $0x4e2ed484 // fadd v4.4s, v4.4s, v14.4s
+	WORD $0x4e2ed4a5 // fadd v5.4s, v5.4s, v14.4s
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
+nobias8:
+	TBZ $0, R9, noload8
+	ADD R6<<2, R8, R13
+	FMOVQ (R13), F30
+	WORD $0x4e3ed400 // fadd v0.4s, v0.4s, v30.4s
+	FMOVQ 16(R13), F31
+	WORD $0x4e3fd421 // fadd v1.4s, v1.4s, v31.4s
+	FMOVQ 32(R13), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	FMOVQ 48(R13), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 64(R13), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 80(R13), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	ADD R6<<2, R8, R16
+	ADD $96, R16, R16
+	TBZ $2, R7, neon_58
+	FMOVQ (R16), F14
+	B neon_60
+neon_58:
+	TBZ $1, R7, neon_59
+	FMOVD (R16), F14
+	TBZ $0, R7, neon_60
+	ADD $8, R16, R16
+	VLD1 (R16), V14.S[2]
+	B neon_60
+neon_59:
+	FMOVS (R16), F14
+neon_60:
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
+noload8:
+	TBZ $2, R9, noclamp8
+	FMOVS lo+104(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+108(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	WORD $0x4e27f4c6 // fmax v6.4s, v6.4s, v7.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+noclamp8:
+	ADD R6<<2, R8, R17
+	FMOVQ F0, (R17)
+	FMOVQ F1, 16(R17)
+	FMOVQ F2, 32(R17)
+	FMOVQ F3, 48(R17)
+	FMOVQ F4, 64(R17)
+	FMOVQ F5, 80(R17)
+	ADD R6<<2, R8, R16
+	ADD $96, R16, R16
+	TBZ $2, R7, neon_61
+	FMOVQ F6, (R16)
+	B neon_63
+neon_61:
+	TBZ $1, R7, neon_62
+	FMOVD F6, (R16)
+	TBZ $0, R7, neon_63
+	ADD $8, R16, R16
+	VST1 V6.S[2], (R16)
+	B neon_63
+neon_62:
+	FMOVS F6, (R16)
+neon_63:
+stored8:
+	B cols1
+rest7:
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $28, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk9
+blk9:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F8
+	FMOVQ 16(R15), F9
+	FMOVQ 32(R15), F10
+	FMOVQ 48(R15), F11
+	FMOVQ 64(R15), F12
+	FMOVQ 80(R15), F13
+	FMOVQ 96(R15), F14
+	ADD R6<<2, R12, R16
+	ADD $112, R16, R16
+	TBZ $2, R7, neon_64
+	FMOVQ (R16), F15
+	B neon_66
+neon_64:
+	TBZ $1, R7, neon_65
+	FMOVD (R16), F15
+	TBZ $0, R7, neon_66
+	ADD $8, R16, R16
+	VLD1 (R16), V15.S[2]
+	B neon_66
+neon_65:
+	FMOVS (R16), F15
+neon_66:
+	FMOVS.P 4(R10), F16
+	WORD $0x4f901100 // fmla v0.4s, v8.4s, v16.s[0]
+	WORD $0x4f901121 // fmla v1.4s, v9.4s, v16.s[0]
+	WORD $0x4f901142 // fmla v2.4s, v10.4s, v16.s[0]
+	WORD $0x4f901163 // fmla v3.4s, v11.4s, v16.s[0]
+	WORD $0x4f901184 // fmla v4.4s, v12.4s, v16.s[0]
+	WORD $0x4f9011a5 // fmla v5.4s, v13.4s, v16.s[0]
+	WORD $0x4f9011c6 // fmla v6.4s, v14.4s, v16.s[0]
+	WORD $0x4f9011e7 // fmla v7.4s, v15.4s, v16.s[0]
+	SUBS $1, R11, R11
+	BGT blk9
+noblk9:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows9
+	MOVD lastRows+40(FP), R8
+allrows9:
+	MOVD R3, R8
+	MOVD flags+88(FP), R9
+	TBZ $1, R9, nobias9
+	VLD1R (R4), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias9:
+	TBZ $0, R9, noload9
+	ADD R6<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed400 // fadd v0.4s, v0.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd421 // fadd v1.4s, v1.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	FMOVQ 48(R14), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 64(R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 80(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 96(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R6<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R7, neon_67
+	FMOVQ (R16), F16
+	B neon_69
+neon_67:
+	TBZ $1, R7, neon_68
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_69
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F16
+neon_69:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload9:
+	TBZ $2, R9, noclamp9
+	FMOVS lo+104(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+108(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
+noclamp9:
+	ADD R6<<2, R8, R13
+	FMOVQ F0, (R13)
+	FMOVQ F1, 16(R13)
+	FMOVQ F2, 32(R13)
+	FMOVQ F3, 48(R13)
+	FMOVQ F4, 64(R13)
+	FMOVQ F5, 80(R13)
+	FMOVQ F6, 96(R13)
+	ADD R6<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R7, neon_70
+	FMOVQ F7, (R16)
+	B neon_72
+neon_70:
+	TBZ $1, R7, neon_71
+	FMOVD F7, (R16)
+	TBZ $0, R7, neon_72
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_72
+neon_71:
+	FMOVS F7, (R16)
+neon_72:
+stored9:
+	B cols1
+rest8:
 cols1:
 	MOVWU.P 8(R0), R6
 	MOVWU -4(R0), R7
@@ -495,92 +1381,12 @@ stored1:
 singles1:
 	MOVD n+80(FP), R7
 	SUB R6, R7, R7
-	CMP $4, R7
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	MOVD ldx+56(FP), R7
-	LSL $2, R7, R7
-	MOVD R1, R8
-	MOVD R2, R9
-	MOVWU (R0), R10
-	MOVWU 4(R0), R11
-	ADD R11, R10, R10
-	CMP $0, R10
-	BLE noblk2
-blk2:
-	MOVWU.P 4(R8), R11
-	MUL R7, R11, R11
-	MOVD x+48(FP), R12
-	ADD R12, R11, R11
-	ADD R6<<2, R11, R15
-	FMOVQ (R15), F2
-	FMOVD.P 8(R9), F28
-	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
-	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
-	SUBS $1, R10, R10
-	BGT blk2
-noblk2:
-	MOVD urows+32(FP), R7
-	CMP $1, R5
-	BGT allrows2
-	MOVD lastRows+40(FP), R7
-allrows2:
-	MOVD R3, R8
-	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias3
-	VLD1R (R4), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias3:
-	TBZ $0, R9, noload3
-	ADD R6<<2, R8, R14
-	FMOVQ (R14), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload3:
-	TBZ $2, R9, noclamp3
-	FMOVS lo+104(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+108(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
-	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
-noclamp3:
-	ADD R6<<2, R8, R13
-	FMOVQ F0, (R13)
-	CMP $1, R7
-	BLE stored2
-	MOVD ldy+72(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R8, R8
-	MOVD flags+88(FP), R7
-	TBZ $1, R7, nobias4
-	ADD $4, R4, R16
-	VLD1R (R16), [V2.S4]
-	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
-nobias4:
-	TBZ $0, R7, noload4
-	ADD R6<<2, R8, R17
-	FMOVQ (R17), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload4:
-	TBZ $2, R7, noclamp4
-	FMOVS lo+104(FP), F2
-	VDUP V2.S[0], V2.S4
-	FMOVS hi+108(FP), F3
-	VDUP V3.S[0], V3.S4
-	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
-	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
-noclamp4:
-	ADD R6<<2, R8, R15
-	FMOVQ F1, (R15)
-stored2:
-	ADD $4, R6, R6
-	B singles1
-last1:
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	CMP $0, R7
 	BLE cols1
+	CMP $4, R7
+	BGT rest1
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	MOVD ldx+56(FP), R8
@@ -591,8 +1397,8 @@ last1:
 	MOVWU 4(R0), R12
 	ADD R12, R11, R11
 	CMP $0, R11
-	BLE noblk3
-blk3:
+	BLE noblk2
+blk2:
 	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
@@ -615,20 +1421,20 @@ neon_3:
 	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
 	WORD $0x4fbc1041 // fmla v1.4s, v2.4s, v28.s[1]
 	SUBS $1, R11, R11
-	BGT blk3
-noblk3:
+	BGT blk2
+noblk2:
 	MOVD urows+32(FP), R8
 	CMP $1, R5
-	BGT allrows3
+	BGT allrows2
 	MOVD lastRows+40(FP), R8
-allrows3:
+allrows2:
 	MOVD R3, R9
 	MOVD flags+88(FP), R10
-	TBZ $1, R10, nobias5
+	TBZ $1, R10, nobias3
 	VLD1R (R4), [V2.S4]
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias5:
-	TBZ $0, R10, noload5
+nobias3:
+	TBZ $0, R10, noload3
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_4
 	FMOVQ (R16), F2
@@ -644,15 +1450,15 @@ neon_5:
 	FMOVS (R16), F2
 neon_6:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-noload5:
-	TBZ $2, R10, noclamp5
+noload3:
+	TBZ $2, R10, noclamp3
 	FMOVS lo+104(FP), F2
 	VDUP V2.S[0], V2.S4
 	FMOVS hi+108(FP), F3
 	VDUP V3.S[0], V3.S4
 	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
 	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
-noclamp5:
+noclamp3:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_7
 	FMOVQ F0, (R16)
@@ -668,17 +1474,17 @@ neon_8:
 	FMOVS F0, (R16)
 neon_9:
 	CMP $1, R8
-	BLE stored3
+	BLE stored2
 	MOVD ldy+72(FP), R8
 	LSL $2, R8, R8
 	ADD R8, R9, R9
 	MOVD flags+88(FP), R8
-	TBZ $1, R8, nobias6
+	TBZ $1, R8, nobias4
 	ADD $4, R4, R16
 	VLD1R (R16), [V2.S4]
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
-nobias6:
-	TBZ $0, R8, noload6
+nobias4:
+	TBZ $0, R8, noload4
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_10
 	FMOVQ (R16), F2
@@ -694,15 +1500,15 @@ neon_11:
 	FMOVS (R16), F2
 neon_12:
 	WORD $0x4e22d421 // fadd v1.4s, v1.4s, v2.4s
-noload6:
-	TBZ $2, R8, noclamp6
+noload4:
+	TBZ $2, R8, noclamp4
 	FMOVS lo+104(FP), F2
 	VDUP V2.S[0], V2.S4
 	FMOVS hi+108(FP), F3
 	VDUP V3.S[0], V3.S4
 	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
 	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
-noclamp6:
+noclamp4:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_13
 	FMOVQ F1, (R16)
@@ -717,7 +1523,1032 @@ neon_13:
 neon_14:
 	FMOVS F1, (R16)
 neon_15:
+stored2:
+	B cols1
+rest1:
+	CMP $8, R7
+	BGT rest2
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $4, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk3
+blk3:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F4
+	ADD R6<<2, R12, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_16
+	FMOVQ (R16), F5
+	B neon_18
+neon_16:
+	TBZ $1, R7, neon_17
+	FMOVD (R16), F5
+	TBZ $0, R7, neon_18
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_18
+neon_17:
+	FMOVS (R16), F5
+neon_18:
+	FMOVD.P 8(R10), F28
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	WORD $0x4f9c10a1 // fmla v1.4s, v5.4s, v28.s[0]
+	WORD $0x4fbc1082 // fmla v2.4s, v4.4s, v28.s[1]
+	WORD $0x4fbc10a3 // fmla v3.4s, v5.4s, v28.s[1]
+	SUBS $1, R11, R11
+	BGT blk3
+noblk3:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows3
+	MOVD lastRows+40(FP), R8
+allrows3:
+	MOVD R3, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias5
+	VLD1R (R4), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias5:
+	TBZ $0, R10, noload5
+	ADD R6<<2, R9, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_19
+	FMOVQ (R16), F4
+	B neon_21
+neon_19:
+	TBZ $1, R7, neon_20
+	FMOVD (R16), F4
+	TBZ $0, R7, neon_21
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_21
+neon_20:
+	FMOVS (R16), F4
+neon_21:
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+noload5:
+	TBZ $2, R10, noclamp5
+	FMOVS lo+104(FP), F4
+	VDUP V4.S[0], V4.S4
+	FMOVS hi+108(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
+noclamp5:
+	ADD R6<<2, R9, R13
+	FMOVQ F0, (R13)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_22
+	FMOVQ F1, (R16)
+	B neon_24
+neon_22:
+	TBZ $1, R7, neon_23
+	FMOVD F1, (R16)
+	TBZ $0, R7, neon_24
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_24
+neon_23:
+	FMOVS F1, (R16)
+neon_24:
+	CMP $1, R8
+	BLE stored3
+	MOVD ldy+72(FP), R8
+	LSL $2, R8, R8
+	ADD R8, R9, R9
+	MOVD flags+88(FP), R8
+	TBZ $1, R8, nobias6
+	ADD $4, R4, R16
+	VLD1R (R16), [V4.S4]
+	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+nobias6:
+	TBZ $0, R8, noload6
+	ADD R6<<2, R9, R17
+	FMOVQ (R17), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_25
+	FMOVQ (R16), F4
+	B neon_27
+neon_25:
+	TBZ $1, R7, neon_26
+	FMOVD (R16), F4
+	TBZ $0, R7, neon_27
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F4
+neon_27:
+	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
+noload6:
+	TBZ $2, R8, noclamp6
+	FMOVS lo+104(FP), F4
+	VDUP V4.S[0], V4.S4
+	FMOVS hi+108(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
+noclamp6:
+	ADD R6<<2, R9, R15
+	FMOVQ F2, (R15)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_28
+	FMOVQ F3, (R16)
+	B neon_30
+neon_28:
+	TBZ $1, R7, neon_29
+	FMOVD F3, (R16)
+	TBZ $0, R7, neon_30
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_30
+neon_29:
+	FMOVS F3, (R16)
+neon_30:
 stored3:
+	B cols1
+rest2:
+	CMP $12, R7
+	BGT rest3
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $8, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk4
+blk4:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F6
+	FMOVQ 16(R14), F7
+	ADD R6<<2, R12, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_31
+	FMOVQ (R16), F8
+	B neon_33
+neon_31:
+	TBZ $1, R7, neon_32
+	FMOVD (R16), F8
+	TBZ $0, R7, neon_33
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F8
+neon_33:
+	FMOVD.P 8(R10), F28
+	WORD $0x4f9c10c0 // fmla v0.4s, v6.4s, v28.s[0]
+	WORD $0x4f9c10e1 // fmla v1.4s, v7.4s, v28.s[0]
+	WORD $0x4f9c1102 // fmla v2.4s, v8.4s, v28.s[0]
+	WORD $0x4fbc10c3 // fmla v3.4s, v6.4s, v28.s[1]
+	WORD $0x4fbc10e4 // fmla v4.4s, v7.4s, v28.s[1]
+	WORD $0x4fbc1105 // fmla v5.4s, v8.4s, v28.s[1]
+	SUBS $1, R11, R11
+	BGT blk4
+noblk4:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows4
+	MOVD lastRows+40(FP), R8
+allrows4:
+	MOVD R3, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias7
+	VLD1R (R4), [V6.S4]
+	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
+	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+nobias7:
+	TBZ $0, R10, noload7
+	ADD R6<<2, R9, R13
+	FMOVQ (R13), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R13), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_34
+	FMOVQ (R16), F6
+	B neon_36
+neon_34:
+	TBZ $1, R7, neon_35
+	FMOVD (R16), F6
+	TBZ $0, R7, neon_36
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_36
+neon_35:
+	FMOVS (R16), F6
+neon_36:
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+noload7:
+	TBZ $2, R10, noclamp7
+	FMOVS lo+104(FP), F6
+	VDUP V6.S[0], V6.S4
+	FMOVS hi+108(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f400 // fmax v0.4s, v0.4s, v6.4s
+	WORD $0x4ea7f400 // fmin v0.4s, v0.4s, v7.4s
+	WORD $0x4e26f421 // fmax v1.4s, v1.4s, v6.4s
+	WORD $0x4ea7f421 // fmin v1.4s, v1.4s, v7.4s
+	WORD $0x4e26f442 // fmax v2.4s, v2.4s, v6.4s
+	WORD $0x4ea7f442 // fmin v2.4s, v2.4s, v7.4s
+noclamp7:
+	ADD R6<<2, R9, R17
+	FMOVQ F0, (R17)
+	FMOVQ F1, 16(R17)
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_37
+	FMOVQ F2, (R16)
+	B neon_39
+neon_37:
+	TBZ $1, R7, neon_38
+	FMOVD F2, (R16)
+	TBZ $0, R7, neon_39
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_39
+neon_38:
+	FMOVS F2, (R16)
+neon_39:
+	CMP $1, R8
+	BLE stored4
+	MOVD ldy+72(FP), R8
+	LSL $2, R8, R8
+	ADD R8, R9, R9
+	MOVD flags+88(FP), R8
+	TBZ $1, R8, nobias8
+	ADD $4, R4, R16
+	VLD1R (R16), [V6.S4]
+	WORD $0x4e26d463 // fadd v3.4s, v3.4s, v6.4s
+	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+nobias8:
+	TBZ $0, R8, noload8
+	ADD R6<<2, R9, R15
+	FMOVQ (R15), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 16(R15), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_40
+	FMOVQ (R16), F6
+	B neon_42
+neon_40:
+	TBZ $1, R7, neon_41
+	FMOVD (R16), F6
+	TBZ $0, R7, neon_42
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_42
+neon_41:
+	FMOVS (R16), F6
+neon_42:
+	WORD $0x4e26d4a5 // fadd v5.4s, v5.4s, v6.4s
+noload8:
+	TBZ $2, R8, noclamp8
+	FMOVS lo+104(FP), F6
+	VDUP V6.S[0], V6.S4
+	FMOVS hi+108(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f463 // fmax v3.4s, v3.4s, v6.4s
+	WORD $0x4ea7f463 // fmin v3.4s, v3.4s, v7.4s
+	WORD $0x4e26f484 // fmax v4.4s, v4.4s, v6.4s
+	WORD $0x4ea7f484 // fmin v4.4s, v4.4s, v7.4s
+	WORD $0x4e26f4a5 // fmax v5.4s, v5.4s, v6.4s
+	WORD $0x4ea7f4a5 // fmin v5.4s, v5.4s, v7.4s
+noclamp8:
+	ADD R6<<2, R9, R14
+	FMOVQ F3, (R14)
+	FMOVQ F4, 16(R14)
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_43
+	FMOVQ F5, (R16)
+	B neon_45
+neon_43:
+	TBZ $1, R7, neon_44
+	FMOVD F5, (R16)
+	TBZ $0, R7, neon_45
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_45
+neon_44:
+	FMOVS F5, (R16)
+neon_45:
+stored4:
+	B cols1
+rest3:
+	CMP $16, R7
+	BGT rest4
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $12, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk5
+blk5:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F8
+	FMOVQ 16(R13), F9
+	FMOVQ 32(R13), F10
+	ADD R6<<2, R12, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_46
+	FMOVQ (R16), F11
+	B neon_48
+neon_46:
+	TBZ $1, R7, neon_47
+	FMOVD (R16), F11
+	TBZ $0, R7, neon_48
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_48
+neon_47:
+	FMOVS (R16), F11
+neon_48:
+	FMOVD.P 8(R10), F28
+	WORD $0x4f9c1100 // fmla v0.4s, v8.4s, v28.s[0]
+	WORD $0x4f9c1121 // fmla v1.4s, v9.4s, v28.s[0]
+	WORD $0x4f9c1142 // fmla v2.4s, v10.4s, v28.s[0]
+	WORD $0x4f9c1163 // fmla v3.4s, v11.4s, v28.s[0]
+	WORD $0x4fbc1104 // fmla v4.4s, v8.4s, v28.s[1]
+	WORD $0x4fbc1125 // fmla v5.4s, v9.4s, v28.s[1]
+	WORD $0x4fbc1146 // fmla v6.4s, v10.4s, v28.s[1]
+	WORD $0x4fbc1167 // fmla v7.4s, v11.4s, v28.s[1]
+	SUBS $1, R11, R11
+	BGT blk5
+noblk5:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows5
+	MOVD lastRows+40(FP), R8
+allrows5:
+	MOVD R3, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias9
+	VLD1R (R4), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias9:
+	TBZ $0, R10, noload9
+	ADD R6<<2, R9, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_49
+	FMOVQ (R16), F8
+	B neon_51
+neon_49:
+	TBZ $1, R7, neon_50
+	FMOVD (R16), F8
+	TBZ $0, R7, neon_51
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F8
+neon_51:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload9:
+	TBZ $2, R10, noclamp9
+	FMOVS lo+104(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+108(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
+noclamp9:
+	ADD R6<<2, R9, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_52
+	FMOVQ F3, (R16)
+	B neon_54
+neon_52:
+	TBZ $1, R7, neon_53
+	FMOVD F3, (R16)
+	TBZ $0, R7, neon_54
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_54
+neon_53:
+	FMOVS F3, (R16)
+neon_54:
+	CMP $1, R8
+	BLE stored5
+	MOVD ldy+72(FP), R8
+	LSL $2, R8, R8
+	ADD R8, R9, R9
+	MOVD flags+88(FP), R8
+	TBZ $1, R8, nobias10
+	ADD $4, R4, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias10:
+	TBZ $0, R8, noload10
+	ADD R6<<2, R9, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_55
+	FMOVQ (R16), F8
+	B neon_57
+neon_55:
+	TBZ $1, R7, neon_56
+	FMOVD (R16), F8
+	TBZ $0, R7, neon_57
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F8
+neon_57:
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+noload10:
+	TBZ $2, R8, noclamp10
+	FMOVS lo+104(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+108(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
+noclamp10:
+	ADD R6<<2, R9, R13
+	FMOVQ F4, (R13)
+	FMOVQ F5, 16(R13)
+	FMOVQ F6, 32(R13)
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_58
+	FMOVQ F7, (R16)
+	B neon_60
+neon_58:
+	TBZ $1, R7, neon_59
+	FMOVD F7, (R16)
+	TBZ $0, R7, neon_60
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_60
+neon_59:
+	FMOVS F7, (R16)
+neon_60:
+stored5:
+	B cols1
+rest4:
+	CMP $20, R7
+	BGT rest5
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $16, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk6
+blk6:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R17
+	FMOVQ (R17), F10
+	FMOVQ 16(R17), F11
+	FMOVQ 32(R17), F12
+	FMOVQ 48(R17), F13
+	ADD R6<<2, R12, R16
+	ADD $64, R16, R16
+	TBZ $2, R7, neon_61
+	FMOVQ (R16), F14
+	B neon_63
+neon_61:
+	TBZ $1, R7, neon_62
+	FMOVD (R16), F14
+	TBZ $0, R7, neon_63
+	ADD $8, R16, R16
+	VLD1 (R16), V14.S[2]
+	B neon_63
+neon_62:
+	FMOVS (R16), F14
+neon_63:
+	FMOVD.P 8(R10), F28
+	WORD $0x4f9c1140 // fmla v0.4s, v10.4s, v28.s[0]
+	WORD $0x4f9c1161 // fmla v1.4s, v11.4s, v28.s[0]
+	WORD $0x4f9c1182 // fmla v2.4s, v12.4s, v28.s[0]
+	WORD $0x4f9c11a3 // fmla v3.4s, v13.4s, v28.s[0]
+	WORD $0x4f9c11c4 // fmla v4.4s, v14.4s, v28.s[0]
+	WORD $0x4fbc1145 // fmla v5.4s, v10.4s, v28.s[1]
+	WORD $0x4fbc1166 // fmla v6.4s, v11.4s, v28.s[1]
+	WORD $0x4fbc1187 // fmla v7.4s, v12.4s, v28.s[1]
+	WORD $0x4fbc11a8 // fmla v8.4s, v13.4s, v28.s[1]
+	WORD $0x4fbc11c9 // fmla v9.4s, v14.4s, v28.s[1]
+	SUBS $1, R11, R11
+	BGT blk6
+noblk6:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows6
+	MOVD lastRows+40(FP), R8
+allrows6:
+	MOVD R3, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias11
+	VLD1R (R4), [V10.S4]
+	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
+	WORD $0x4e2ad421 // fadd v1.4s, v1.4s, v10.4s
+	WORD $0x4e2ad442 // fadd v2.4s, v2.4s, v10.4s
+	WORD $0x4e2ad463 // fadd v3.4s, v3.4s, v10.4s
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+nobias11:
+	TBZ $0, R10, noload11
+	ADD R6<<2, R9, R15
+	FMOVQ (R15), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R15), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R15), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R15), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $64, R16, R16
+	TBZ $2, R7, neon_64
+	FMOVQ (R16), F10
+	B neon_66
+neon_64:
+	TBZ $1, R7, neon_65
+	FMOVD (R16), F10
+	TBZ $0, R7, neon_66
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_66
+neon_65:
+	FMOVS (R16), F10
+neon_66:
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+noload11:
+	TBZ $2, R10, noclamp11
+	FMOVS lo+104(FP), F10
+	VDUP V10.S[0], V10.S4
+	FMOVS hi+108(FP), F11
+	VDUP V11.S[0], V11.S4
+	WORD $0x4e2af400 // fmax v0.4s, v0.4s, v10.4s
+	WORD $0x4eabf400 // fmin v0.4s, v0.4s, v11.4s
+	WORD $0x4e2af421 // fmax v1.4s, v1.4s, v10.4s
+	WORD $0x4eabf421 // fmin v1.4s, v1.4s, v11.4s
+	WORD $0x4e2af442 // fmax v2.4s, v2.4s, v10.4s
+	WORD $0x4eabf442 // fmin v2.4s, v2.4s, v11.4s
+	WORD $0x4e2af463 // fmax v3.4s, v3.4s, v10.4s
+	WORD $0x4eabf463 // fmin v3.4s, v3.4s, v11.4s
+	WORD $0x4e2af484 // fmax v4.4s, v4.4s, v10.4s
+	WORD $0x4eabf484 // fmin v4.4s, v4.4s, v11.4s
+noclamp11:
+	ADD R6<<2, R9, R14
+	FMOVQ F0, (R14)
+	FMOVQ F1, 16(R14)
+	FMOVQ F2, 32(R14)
+	FMOVQ F3, 48(R14)
+	ADD R6<<2, R9, R16
+	ADD $64, R16, R16
+	TBZ $2, R7, neon_67
+	FMOVQ F4, (R16)
+	B neon_69
+neon_67:
+	TBZ $1, R7, neon_68
+	FMOVD F4, (R16)
+	TBZ $0, R7, neon_69
+	ADD $8, R16, R16
+	VST1 V4.S[2], (R16)
+	B neon_69
+neon_68:
+	FMOVS F4, (R16)
+neon_69:
+	CMP $1, R8
+	BLE stored6
+	MOVD ldy+72(FP), R8
+	LSL $2, R8, R8
+	ADD R8, R9, R9
+	MOVD flags+88(FP), R8
+	TBZ $1, R8, nobias12
+	ADD $4, R4, R16
+	VLD1R (R16), [V10.S4]
+	WORD $0x4e2ad4a5 // fadd v5.4s, v5.4s, v10.4s
+	WORD $0x4e2ad4c6 // fadd v6.4s, v6.4s, v10.4s
+	WORD $0x4e2ad4e7 // fadd v7.4s, v7.4s, v10.4s
+	WORD $0x4e2ad508 // fadd v8.4s, v8.4s, v10.4s
+	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
+nobias12:
+	TBZ $0, R8, noload12
+	ADD R6<<2, R9, R13
+	FMOVQ (R13), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 16(R13), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	FMOVQ 32(R13), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 48(R13), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $64, R16, R16
+	TBZ $2, R7, neon_70
+	FMOVQ (R16), F10
+	B neon_72
+neon_70:
+	TBZ $1, R7, neon_71
+	FMOVD (R16), F10
+	TBZ $0, R7, neon_72
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_72
+neon_71:
+	FMOVS (R16), F10
+neon_72:
+	WORD $0x4e2ad529 // fadd v9.4s, v9.4s, v10.4s
+noload12:
+	TBZ $2, R8, noclamp12
+	FMOVS lo+104(FP), F10
+	VDUP V10.S[0], V10.S4
+	FMOVS hi+108(FP), F11
+	VDUP V11.S[0], V11.S4
+	WORD $0x4e2af4a5 // fmax v5.4s, v5.4s, v10.4s
+	WORD $0x4eabf4a5 // fmin v5.4s, v5.4s, v11.4s
+	WORD $0x4e2af4c6 // fmax v6.4s, v6.4s, v10.4s
+	WORD $0x4eabf4c6 // fmin v6.4s, v6.4s, v11.4s
+	WORD $0x4e2af4e7 // fmax v7.4s, v7.4s, v10.4s
+	WORD $0x4eabf4e7 // fmin v7.4s, v7.4s, v11.4s
+	WORD $0x4e2af508 // fmax v8.4s, v8.4s, v10.4s
+	WORD $0x4eabf508 // fmin v8.4s, v8.4s, v11.4s
+	WORD $0x4e2af529 // fmax v9.4s, v9.4s, v10.4s
+	WORD $0x4eabf529 // fmin v9.4s, v9.4s, v11.4s
+noclamp12:
+	ADD R6<<2, R9, R17
+	FMOVQ F5, (R17)
+	FMOVQ F6, 16(R17)
+	FMOVQ F7, 32(R17)
+	FMOVQ F8, 48(R17)
+	ADD R6<<2, R9, R16
+	ADD $64, R16, R16
+	TBZ $2, R7, neon_73
+	FMOVQ F9, (R16)
+	B neon_75
+neon_73:
+	TBZ $1, R7, neon_74
+	FMOVD F9, (R16)
+	TBZ $0, R7, neon_75
+	ADD $8, R16, R16
+	VST1 V9.S[2], (R16)
+	B neon_75
+neon_74:
+	FMOVS F9, (R16)
+neon_75:
+stored6:
+	B cols1
+rest5:
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $20, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk7
+blk7:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F12
+	FMOVQ 16(R15), F13
+	FMOVQ 32(R15), F14
+	FMOVQ 48(R15), F15
+	FMOVQ 64(R15), F16
+	ADD R6<<2, R12, R16
+	ADD $80, R16, R16
+	TBZ $2, R7, neon_76
+	FMOVQ (R16), F17
+	B neon_78
+neon_76:
+	TBZ $1, R7, neon_77
+	FMOVD (R16), F17
+	TBZ $0, R7, neon_78
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_78
+neon_77:
+	FMOVS (R16), F17
+neon_78:
+	FMOVD.P 8(R10), F28
+	WORD $0x4f9c1180 // fmla v0.4s, v12.4s, v28.s[0]
+	WORD $0x4f9c11a1 // fmla v1.4s, v13.4s, v28.s[0]
+	WORD $0x4f9c11c2 // fmla v2.4s, v14.4s, v28.s[0]
+	WORD $0x4f9c11e3 // fmla v3.4s, v15.4s, v28.s[0]
+	WORD $0x4f9c1204 // fmla v4.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1225 // fmla v5.4s, v17.4s, v28.s[0]
+	WORD $0x4fbc1186 // fmla v6.4s, v12.4s, v28.s[1]
+	WORD $0x4fbc11a7 // fmla v7.4s, v13.4s, v28.s[1]
+	WORD $0x4fbc11c8 // fmla v8.4s, v14.4s, v28.s[1]
+	WORD $0x4fbc11e9 // fmla v9.4s, v15.4s, v28.s[1]
+	WORD $0x4fbc120a // fmla v10.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc122b // fmla v11.4s, v17.4s, v28.s[1]
+	SUBS $1, R11, R11
+	BGT blk7
+noblk7:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows7
+	MOVD lastRows+40(FP), R8
+allrows7:
+	MOVD R3, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias13
+	VLD1R (R4), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+nobias13:
+	TBZ $0, R10, noload13
+	ADD R6<<2, R9, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R14), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R14), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R14), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R14), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R6<<2, R9, R16
+	ADD $80, R16, R16
+	TBZ $2, R7, neon_79
+	FMOVQ (R16), F12
+	B neon_81
+neon_79:
+	TBZ $1, R7, neon_80
+	FMOVD (R16), F12
+	TBZ $0, R7, neon_81
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F12
+neon_81:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+noload13:
+	TBZ $2, R10, noclamp13
+	FMOVS lo+104(FP), F12
+	VDUP V12.S[0], V12.S4
+	FMOVS hi+108(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
+noclamp13:
+	ADD R6<<2, R9, R13
+	FMOVQ F0, (R13)
+	FMOVQ F1, 16(R13)
+	FMOVQ F2, 32(R13)
+	FMOVQ F3, 48(R13)
+	FMOVQ F4, 64(R13)
+	ADD R6<<2, R9, R16
+	ADD $80, R16, R16
+	TBZ $2, R7, neon_82
+	FMOVQ F5, (R16)
+	B neon_84
+neon_82:
+	TBZ $1, R7, neon_83
+	FMOVD F5, (R16)
+	TBZ $0, R7, neon_84
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_84
+neon_83:
+	FMOVS F5, (R16)
+neon_84:
+	CMP $1, R8
+	BLE stored7
+	MOVD ldy+72(FP), R8
+	LSL $2, R8, R8
+	ADD R8, R9, R9
+	MOVD flags+88(FP), R8
+	TBZ $1, R8, nobias14
+	ADD $4, R4, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+nobias14:
+	TBZ $0, R8, noload14
+	ADD R6<<2, R9, R17
+	FMOVQ (R17), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	FMOVQ 16(R17), F31
+	WORD $0x4e3fd4e7 // fadd v7.4s, v7.4s, v31.4s
+	FMOVQ 32(R17), F30
+	WORD $0x4e3ed508 // fadd v8.4s, v8.4s, v30.4s
+	FMOVQ 48(R17), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 64(R17), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $80, R16, R16
+	TBZ $2, R7, neon_85
+	FMOVQ (R16), F12
+	B neon_87
+neon_85:
+	TBZ $1, R7, neon_86
+	FMOVD (R16), F12
+	TBZ $0, R7, neon_87
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F12
+neon_87:
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+noload14:
+	TBZ $2, R8, noclamp14
+	FMOVS lo+104(FP), F12
+	VDUP V12.S[0], V12.S4
+	FMOVS hi+108(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf4c6 // fmax v6.4s, v6.4s, v12.4s
+	WORD $0x4eadf4c6 // fmin v6.4s, v6.4s, v13.4s
+	WORD $0x4e2cf4e7 // fmax v7.4s, v7.4s, v12.4s
+	WORD $0x4eadf4e7 // fmin v7.4s, v7.4s, v13.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x4eadf508 // fmin v8.4s, v8.4s, v13.4s
+	WORD $0x4e2cf529 // fmax v9.4s, v9.4s, v12.4s
+	WORD $0x4eadf529 // fmin v9.4s, v9.4s, v13.4s
+	WORD $0x4e2cf54a // fmax v10.4s, v10.4s, v12.4s
+	WORD $0x4eadf54a // fmin v10.4s, v10.4s, v13.4s
+	WORD $0x4e2cf56b // fmax v11.4s, v11.4s, v12.4s
+	WORD $0x4eadf56b // fmin v11.4s, v11.4s, v13.4s
+noclamp14:
+	ADD R6<<2, R9, R15
+	FMOVQ F6, (R15)
+	FMOVQ F7, 16(R15)
+	FMOVQ F8, 32(R15)
+	FMOVQ F9, 48(R15)
+	FMOVQ F10, 64(R15)
+	ADD R6<<2, R9, R16
+	ADD $80, R16, R16
+	TBZ $2, R7, neon_88
+	FMOVQ F11, (R16)
+	B neon_90
+neon_88:
+	TBZ $1, R7, neon_89
+	FMOVD F11, (R16)
+	TBZ $0, R7, neon_90
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_90
+neon_89:
+	FMOVS F11, (R16)
+neon_90:
+stored7:
+	B cols1
+rest6:
 cols1:
 	MOVWU.P 8(R0), R6
 	MOVWU -4(R0), R7
@@ -994,148 +2825,12 @@ stored1:
 singles1:
 	MOVD n+80(FP), R7
 	SUB R6, R7, R7
-	CMP $4, R7
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	MOVD ldx+56(FP), R7
-	LSL $2, R7, R7
-	MOVD R1, R8
-	MOVD R2, R9
-	MOVWU (R0), R10
-	MOVWU 4(R0), R11
-	ADD R11, R10, R10
-	CMP $0, R10
-	BLE noblk2
-blk2:
-	MOVWU.P 4(R8), R11
-	MUL R7, R11, R11
-	MOVD x+48(FP), R12
-	ADD R12, R11, R11
-	ADD R6<<2, R11, R15
-	FMOVQ (R15), F4
-	FMOVQ.P 16(R9), F28
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
-	SUBS $1, R10, R10
-	BGT blk2
-noblk2:
-	MOVD urows+32(FP), R7
-	CMP $1, R5
-	BGT allrows2
-	MOVD lastRows+40(FP), R7
-allrows2:
-	MOVD R3, R8
-	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias5
-	VLD1R (R4), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-nobias5:
-	TBZ $0, R9, noload5
-	ADD R6<<2, R8, R14
-	FMOVQ (R14), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload5:
-	TBZ $2, R9, noclamp5
-	FMOVS lo+104(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+108(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-noclamp5:
-	ADD R6<<2, R8, R13
-	FMOVQ F0, (R13)
-	CMP $1, R7
-	BLE stored2
-	MOVD ldy+72(FP), R9
-	LSL $2, R9, R9
-	ADD R9, R8, R8
-	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias6
-	ADD $4, R4, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-nobias6:
-	TBZ $0, R9, noload6
-	ADD R6<<2, R8, R17
-	FMOVQ (R17), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload6:
-	TBZ $2, R9, noclamp6
-	FMOVS lo+104(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+108(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
-	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
-noclamp6:
-	ADD R6<<2, R8, R15
-	FMOVQ F1, (R15)
-	CMP $2, R7
-	BLE stored2
-	MOVD ldy+72(FP), R9
-	LSL $2, R9, R9
-	ADD R9, R8, R8
-	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias7
-	ADD $8, R4, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
-nobias7:
-	TBZ $0, R9, noload7
-	ADD R6<<2, R8, R14
-	FMOVQ (R14), F31
-	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
-noload7:
-	TBZ $2, R9, noclamp7
-	FMOVS lo+104(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+108(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
-	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
-noclamp7:
-	ADD R6<<2, R8, R13
-	FMOVQ F2, (R13)
-	CMP $3, R7
-	BLE stored2
-	MOVD ldy+72(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R8, R8
-	MOVD flags+88(FP), R7
-	TBZ $1, R7, nobias8
-	ADD $12, R4, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
-nobias8:
-	TBZ $0, R7, noload8
-	ADD R6<<2, R8, R17
-	FMOVQ (R17), F30
-	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
-noload8:
-	TBZ $2, R7, noclamp8
-	FMOVS lo+104(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+108(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
-	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
-noclamp8:
-	ADD R6<<2, R8, R15
-	FMOVQ F3, (R15)
-stored2:
-	ADD $4, R6, R6
-	B singles1
-last1:
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	CMP $0, R7
 	BLE cols1
+	CMP $4, R7
+	BGT rest1
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -1148,8 +2843,8 @@ last1:
 	MOVWU 4(R0), R12
 	ADD R12, R11, R11
 	CMP $0, R11
-	BLE noblk3
-blk3:
+	BLE noblk2
+blk2:
 	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
@@ -1174,20 +2869,20 @@ neon_3:
 	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R11, R11
-	BGT blk3
-noblk3:
+	BGT blk2
+noblk2:
 	MOVD urows+32(FP), R8
 	CMP $1, R5
-	BGT allrows3
+	BGT allrows2
 	MOVD lastRows+40(FP), R8
-allrows3:
+allrows2:
 	MOVD R3, R9
 	MOVD flags+88(FP), R10
-	TBZ $1, R10, nobias9
+	TBZ $1, R10, nobias5
 	VLD1R (R4), [V4.S4]
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-nobias9:
-	TBZ $0, R10, noload9
+nobias5:
+	TBZ $0, R10, noload5
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_4
 	FMOVQ (R16), F4
@@ -1203,15 +2898,15 @@ neon_5:
 	FMOVS (R16), F4
 neon_6:
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-noload9:
-	TBZ $2, R10, noclamp9
+noload5:
+	TBZ $2, R10, noclamp5
 	FMOVS lo+104(FP), F4
 	VDUP V4.S[0], V4.S4
 	FMOVS hi+108(FP), F5
 	VDUP V5.S[0], V5.S4
 	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
 	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-noclamp9:
+noclamp5:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_7
 	FMOVQ F0, (R16)
@@ -1227,17 +2922,17 @@ neon_8:
 	FMOVS F0, (R16)
 neon_9:
 	CMP $1, R8
-	BLE stored3
+	BLE stored2
 	MOVD ldy+72(FP), R10
 	LSL $2, R10, R10
 	ADD R10, R9, R9
 	MOVD flags+88(FP), R10
-	TBZ $1, R10, nobias10
+	TBZ $1, R10, nobias6
 	ADD $4, R4, R16
 	VLD1R (R16), [V4.S4]
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-nobias10:
-	TBZ $0, R10, noload10
+nobias6:
+	TBZ $0, R10, noload6
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_10
 	FMOVQ (R16), F4
@@ -1253,15 +2948,15 @@ neon_11:
 	FMOVS (R16), F4
 neon_12:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-noload10:
-	TBZ $2, R10, noclamp10
+noload6:
+	TBZ $2, R10, noclamp6
 	FMOVS lo+104(FP), F4
 	VDUP V4.S[0], V4.S4
 	FMOVS hi+108(FP), F5
 	VDUP V5.S[0], V5.S4
 	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
 	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
-noclamp10:
+noclamp6:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_13
 	FMOVQ F1, (R16)
@@ -1277,17 +2972,17 @@ neon_14:
 	FMOVS F1, (R16)
 neon_15:
 	CMP $2, R8
-	BLE stored3
+	BLE stored2
 	MOVD ldy+72(FP), R10
 	LSL $2, R10, R10
 	ADD R10, R9, R9
 	MOVD flags+88(FP), R10
-	TBZ $1, R10, nobias11
+	TBZ $1, R10, nobias7
 	ADD $8, R4, R16
 	VLD1R (R16), [V4.S4]
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
-nobias11:
-	TBZ $0, R10, noload11
+nobias7:
+	TBZ $0, R10, noload7
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_16
 	FMOVQ (R16), F4
@@ -1303,15 +2998,15 @@ neon_17:
 	FMOVS (R16), F4
 neon_18:
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
-noload11:
-	TBZ $2, R10, noclamp11
+noload7:
+	TBZ $2, R10, noclamp7
 	FMOVS lo+104(FP), F4
 	VDUP V4.S[0], V4.S4
 	FMOVS hi+108(FP), F5
 	VDUP V5.S[0], V5.S4
 	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
 	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
-noclamp11:
+noclamp7:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_19
 	FMOVQ F2, (R16)
@@ -1327,17 +3022,17 @@ neon_20:
 	FMOVS F2, (R16)
 neon_21:
 	CMP $3, R8
-	BLE stored3
+	BLE stored2
 	MOVD ldy+72(FP), R8
 	LSL $2, R8, R8
 	ADD R8, R9, R9
 	MOVD flags+88(FP), R8
-	TBZ $1, R8, nobias12
+	TBZ $1, R8, nobias8
 	ADD $12, R4, R16
 	VLD1R (R16), [V4.S4]
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
-nobias12:
-	TBZ $0, R8, noload12
+nobias8:
+	TBZ $0, R8, noload8
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_22
 	FMOVQ (R16), F4
@@ -1353,15 +3048,15 @@ neon_23:
 	FMOVS (R16), F4
 neon_24:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
-noload12:
-	TBZ $2, R8, noclamp12
+noload8:
+	TBZ $2, R8, noclamp8
 	FMOVS lo+104(FP), F4
 	VDUP V4.S[0], V4.S4
 	FMOVS hi+108(FP), F5
 	VDUP V5.S[0], V5.S4
 	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
 	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
-noclamp12:
+noclamp8:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_25
 	FMOVQ F3, (R16)
@@ -1376,7 +3071,1003 @@ neon_25:
 neon_26:
 	FMOVS F3, (R16)
 neon_27:
+stored2:
+	B cols1
+rest1:
+	CMP $8, R7
+	BGT rest2
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $4, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk3
+blk3:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F8
+	ADD R6<<2, R12, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_28
+	FMOVQ (R16), F9
+	B neon_30
+neon_28:
+	TBZ $1, R7, neon_29
+	FMOVD (R16), F9
+	TBZ $0, R7, neon_30
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_30
+neon_29:
+	FMOVS (R16), F9
+neon_30:
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c1100 // fmla v0.4s, v8.4s, v28.s[0]
+	WORD $0x4f9c1121 // fmla v1.4s, v9.4s, v28.s[0]
+	WORD $0x4fbc1102 // fmla v2.4s, v8.4s, v28.s[1]
+	WORD $0x4fbc1123 // fmla v3.4s, v9.4s, v28.s[1]
+	WORD $0x4f9c1904 // fmla v4.4s, v8.4s, v28.s[2]
+	WORD $0x4f9c1925 // fmla v5.4s, v9.4s, v28.s[2]
+	WORD $0x4fbc1906 // fmla v6.4s, v8.4s, v28.s[3]
+	WORD $0x4fbc1927 // fmla v7.4s, v9.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk3
+noblk3:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows3
+	MOVD lastRows+40(FP), R8
+allrows3:
+	MOVD R3, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias9
+	VLD1R (R4), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+nobias9:
+	TBZ $0, R10, noload9
+	ADD R6<<2, R9, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_31
+	FMOVQ (R16), F8
+	B neon_33
+neon_31:
+	TBZ $1, R7, neon_32
+	FMOVD (R16), F8
+	TBZ $0, R7, neon_33
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F8
+neon_33:
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+noload9:
+	TBZ $2, R10, noclamp9
+	FMOVS lo+104(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+108(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+noclamp9:
+	ADD R6<<2, R9, R13
+	FMOVQ F0, (R13)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_34
+	FMOVQ F1, (R16)
+	B neon_36
+neon_34:
+	TBZ $1, R7, neon_35
+	FMOVD F1, (R16)
+	TBZ $0, R7, neon_36
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_36
+neon_35:
+	FMOVS F1, (R16)
+neon_36:
+	CMP $1, R8
+	BLE stored3
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias10
+	ADD $4, R4, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias10:
+	TBZ $0, R10, noload10
+	ADD R6<<2, R9, R17
+	FMOVQ (R17), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_37
+	FMOVQ (R16), F8
+	B neon_39
+neon_37:
+	TBZ $1, R7, neon_38
+	FMOVD (R16), F8
+	TBZ $0, R7, neon_39
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_39
+neon_38:
+	FMOVS (R16), F8
+neon_39:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload10:
+	TBZ $2, R10, noclamp10
+	FMOVS lo+104(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+108(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
+noclamp10:
+	ADD R6<<2, R9, R15
+	FMOVQ F2, (R15)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_40
+	FMOVQ F3, (R16)
+	B neon_42
+neon_40:
+	TBZ $1, R7, neon_41
+	FMOVD F3, (R16)
+	TBZ $0, R7, neon_42
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_42
+neon_41:
+	FMOVS F3, (R16)
+neon_42:
+	CMP $2, R8
+	BLE stored3
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias11
+	ADD $8, R4, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+nobias11:
+	TBZ $0, R10, noload11
+	ADD R6<<2, R9, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_43
+	FMOVQ (R16), F8
+	B neon_45
+neon_43:
+	TBZ $1, R7, neon_44
+	FMOVD (R16), F8
+	TBZ $0, R7, neon_45
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_45
+neon_44:
+	FMOVS (R16), F8
+neon_45:
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+noload11:
+	TBZ $2, R10, noclamp11
+	FMOVS lo+104(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+108(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
+noclamp11:
+	ADD R6<<2, R9, R13
+	FMOVQ F4, (R13)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_46
+	FMOVQ F5, (R16)
+	B neon_48
+neon_46:
+	TBZ $1, R7, neon_47
+	FMOVD F5, (R16)
+	TBZ $0, R7, neon_48
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_48
+neon_47:
+	FMOVS F5, (R16)
+neon_48:
+	CMP $3, R8
+	BLE stored3
+	MOVD ldy+72(FP), R8
+	LSL $2, R8, R8
+	ADD R8, R9, R9
+	MOVD flags+88(FP), R8
+	TBZ $1, R8, nobias12
+	ADD $12, R4, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias12:
+	TBZ $0, R8, noload12
+	ADD R6<<2, R9, R17
+	FMOVQ (R17), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_49
+	FMOVQ (R16), F8
+	B neon_51
+neon_49:
+	TBZ $1, R7, neon_50
+	FMOVD (R16), F8
+	TBZ $0, R7, neon_51
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F8
+neon_51:
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+noload12:
+	TBZ $2, R8, noclamp12
+	FMOVS lo+104(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+108(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
+noclamp12:
+	ADD R6<<2, R9, R15
+	FMOVQ F6, (R15)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_52
+	FMOVQ F7, (R16)
+	B neon_54
+neon_52:
+	TBZ $1, R7, neon_53
+	FMOVD F7, (R16)
+	TBZ $0, R7, neon_54
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_54
+neon_53:
+	FMOVS F7, (R16)
+neon_54:
 stored3:
+	B cols1
+rest2:
+	CMP $12, R7
+	BGT rest3
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $8, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk4
+blk4:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F12
+	FMOVQ 16(R14), F13
+	ADD R6<<2, R12, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_55
+	FMOVQ (R16), F14
+	B neon_57
+neon_55:
+	TBZ $1, R7, neon_56
+	FMOVD (R16), F14
+	TBZ $0, R7, neon_57
+	ADD $8, R16, R16
+	VLD1 (R16), V14.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F14
+neon_57:
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c1180 // fmla v0.4s, v12.4s, v28.s[0]
+	WORD $0x4f9c11a1 // fmla v1.4s, v13.4s, v28.s[0]
+	WORD $0x4f9c11c2 // fmla v2.4s, v14.4s, v28.s[0]
+	WORD $0x4fbc1183 // fmla v3.4s, v12.4s, v28.s[1]
+	WORD $0x4fbc11a4 // fmla v4.4s, v13.4s, v28.s[1]
+	WORD $0x4fbc11c5 // fmla v5.4s, v14.4s, v28.s[1]
+	WORD $0x4f9c1986 // fmla v6.4s, v12.4s, v28.s[2]
+	WORD $0x4f9c19a7 // fmla v7.4s, v13.4s, v28.s[2]
+	WORD $0x4f9c19c8 // fmla v8.4s, v14.4s, v28.s[2]
+	WORD $0x4fbc1989 // fmla v9.4s, v12.4s, v28.s[3]
+	WORD $0x4fbc19aa // fmla v10.4s, v13.4s, v28.s[3]
+	WORD $0x4fbc19cb // fmla v11.4s, v14.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk4
+noblk4:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows4
+	MOVD lastRows+40(FP), R8
+allrows4:
+	MOVD R3, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias13
+	VLD1R (R4), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+nobias13:
+	TBZ $0, R10, noload13
+	ADD R6<<2, R9, R13
+	FMOVQ (R13), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R13), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_58
+	FMOVQ (R16), F12
+	B neon_60
+neon_58:
+	TBZ $1, R7, neon_59
+	FMOVD (R16), F12
+	TBZ $0, R7, neon_60
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_60
+neon_59:
+	FMOVS (R16), F12
+neon_60:
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+noload13:
+	TBZ $2, R10, noclamp13
+	FMOVS lo+104(FP), F12
+	VDUP V12.S[0], V12.S4
+	FMOVS hi+108(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
+noclamp13:
+	ADD R6<<2, R9, R17
+	FMOVQ F0, (R17)
+	FMOVQ F1, 16(R17)
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_61
+	FMOVQ F2, (R16)
+	B neon_63
+neon_61:
+	TBZ $1, R7, neon_62
+	FMOVD F2, (R16)
+	TBZ $0, R7, neon_63
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_63
+neon_62:
+	FMOVS F2, (R16)
+neon_63:
+	CMP $1, R8
+	BLE stored4
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias14
+	ADD $4, R4, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+nobias14:
+	TBZ $0, R10, noload14
+	ADD R6<<2, R9, R15
+	FMOVQ (R15), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 16(R15), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_64
+	FMOVQ (R16), F12
+	B neon_66
+neon_64:
+	TBZ $1, R7, neon_65
+	FMOVD (R16), F12
+	TBZ $0, R7, neon_66
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_66
+neon_65:
+	FMOVS (R16), F12
+neon_66:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+noload14:
+	TBZ $2, R10, noclamp14
+	FMOVS lo+104(FP), F12
+	VDUP V12.S[0], V12.S4
+	FMOVS hi+108(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
+noclamp14:
+	ADD R6<<2, R9, R14
+	FMOVQ F3, (R14)
+	FMOVQ F4, 16(R14)
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_67
+	FMOVQ F5, (R16)
+	B neon_69
+neon_67:
+	TBZ $1, R7, neon_68
+	FMOVD F5, (R16)
+	TBZ $0, R7, neon_69
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_69
+neon_68:
+	FMOVS F5, (R16)
+neon_69:
+	CMP $2, R8
+	BLE stored4
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias15
+	ADD $8, R4, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
+nobias15:
+	TBZ $0, R10, noload15
+	ADD R6<<2, R9, R13
+	FMOVQ (R13), F31
+	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
+	FMOVQ 16(R13), F30
+	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_70
+	FMOVQ (R16), F12
+	B neon_72
+neon_70:
+	TBZ $1, R7, neon_71
+	FMOVD (R16), F12
+	TBZ $0, R7, neon_72
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_72
+neon_71:
+	FMOVS (R16), F12
+neon_72:
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
+noload15:
+	TBZ $2, R10, noclamp15
+	FMOVS lo+104(FP), F12
+	VDUP V12.S[0], V12.S4
+	FMOVS hi+108(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf4c6 // fmax v6.4s, v6.4s, v12.4s
+	WORD $0x4eadf4c6 // fmin v6.4s, v6.4s, v13.4s
+	WORD $0x4e2cf4e7 // fmax v7.4s, v7.4s, v12.4s
+	WORD $0x4eadf4e7 // fmin v7.4s, v7.4s, v13.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x4eadf508 // fmin v8.4s, v8.4s, v13.4s
+noclamp15:
+	ADD R6<<2, R9, R17
+	FMOVQ F6, (R17)
+	FMOVQ F7, 16(R17)
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_73
+	FMOVQ F8, (R16)
+	B neon_75
+neon_73:
+	TBZ $1, R7, neon_74
+	FMOVD F8, (R16)
+	TBZ $0, R7, neon_75
+	ADD $8, R16, R16
+	VST1 V8.S[2], (R16)
+	B neon_75
+neon_74:
+	FMOVS F8, (R16)
+neon_75:
+	CMP $3, R8
+	BLE stored4
+	MOVD ldy+72(FP), R8
+	LSL $2, R8, R8
+	ADD R8, R9, R9
+	MOVD flags+88(FP), R8
+	TBZ $1, R8, nobias16
+	ADD $12, R4, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+nobias16:
+	TBZ $0, R8, noload16
+	ADD R6<<2, R9, R15
+	FMOVQ (R15), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 16(R15), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_76
+	FMOVQ (R16), F12
+	B neon_78
+neon_76:
+	TBZ $1, R7, neon_77
+	FMOVD (R16), F12
+	TBZ $0, R7, neon_78
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_78
+neon_77:
+	FMOVS (R16), F12
+neon_78:
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+noload16:
+	TBZ $2, R8, noclamp16
+	FMOVS lo+104(FP), F12
+	VDUP V12.S[0], V12.S4
+	FMOVS hi+108(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf529 // fmax v9.4s, v9.4s, v12.4s
+	WORD $0x4eadf529 // fmin v9.4s, v9.4s, v13.4s
+	WORD $0x4e2cf54a // fmax v10.4s, v10.4s, v12.4s
+	WORD $0x4eadf54a // fmin v10.4s, v10.4s, v13.4s
+	WORD $0x4e2cf56b // fmax v11.4s, v11.4s, v12.4s
+	WORD $0x4eadf56b // fmin v11.4s, v11.4s, v13.4s
+noclamp16:
+	ADD R6<<2, R9, R14
+	FMOVQ F9, (R14)
+	FMOVQ F10, 16(R14)
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_79
+	FMOVQ F11, (R16)
+	B neon_81
+neon_79:
+	TBZ $1, R7, neon_80
+	FMOVD F11, (R16)
+	TBZ $0, R7, neon_81
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_81
+neon_80:
+	FMOVS F11, (R16)
+neon_81:
+stored4:
+	B cols1
+rest3:
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $12, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk5
+blk5:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F16
+	FMOVQ 16(R13), F17
+	FMOVQ 32(R13), F18
+	ADD R6<<2, R12, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_82
+	FMOVQ (R16), F19
+	B neon_84
+neon_82:
+	TBZ $1, R7, neon_83
+	FMOVD (R16), F19
+	TBZ $0, R7, neon_84
+	ADD $8, R16, R16
+	VLD1 (R16), V19.S[2]
+	B neon_84
+neon_83:
+	FMOVS (R16), F19
+neon_84:
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4f9c1242 // fmla v2.4s, v18.4s, v28.s[0]
+	WORD $0x4f9c1263 // fmla v3.4s, v19.4s, v28.s[0]
+	WORD $0x4fbc1204 // fmla v4.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc1225 // fmla v5.4s, v17.4s, v28.s[1]
+	WORD $0x4fbc1246 // fmla v6.4s, v18.4s, v28.s[1]
+	WORD $0x4fbc1267 // fmla v7.4s, v19.4s, v28.s[1]
+	WORD $0x4f9c1a08 // fmla v8.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a29 // fmla v9.4s, v17.4s, v28.s[2]
+	WORD $0x4f9c1a4a // fmla v10.4s, v18.4s, v28.s[2]
+	WORD $0x4f9c1a6b // fmla v11.4s, v19.4s, v28.s[2]
+	WORD $0x4fbc1a0c // fmla v12.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a2d // fmla v13.4s, v17.4s, v28.s[3]
+	WORD $0x4fbc1a4e // fmla v14.4s, v18.4s, v28.s[3]
+	WORD $0x4fbc1a6f // fmla v15.4s, v19.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk5
+noblk5:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows5
+	MOVD lastRows+40(FP), R8
+allrows5:
+	MOVD R3, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias17
+	VLD1R (R4), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+nobias17:
+	TBZ $0, R10, noload17
+	ADD R6<<2, R9, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_85
+	FMOVQ (R16), F16
+	B neon_87
+neon_85:
+	TBZ $1, R7, neon_86
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_87
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F16
+neon_87:
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+noload17:
+	TBZ $2, R10, noclamp17
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
+noclamp17:
+	ADD R6<<2, R9, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_88
+	FMOVQ F3, (R16)
+	B neon_90
+neon_88:
+	TBZ $1, R7, neon_89
+	FMOVD F3, (R16)
+	TBZ $0, R7, neon_90
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_90
+neon_89:
+	FMOVS F3, (R16)
+neon_90:
+	CMP $1, R8
+	BLE stored5
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias18
+	ADD $4, R4, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias18:
+	TBZ $0, R10, noload18
+	ADD R6<<2, R9, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_91
+	FMOVQ (R16), F16
+	B neon_93
+neon_91:
+	TBZ $1, R7, neon_92
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_93
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F16
+neon_93:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload18:
+	TBZ $2, R10, noclamp18
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
+noclamp18:
+	ADD R6<<2, R9, R13
+	FMOVQ F4, (R13)
+	FMOVQ F5, 16(R13)
+	FMOVQ F6, 32(R13)
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_94
+	FMOVQ F7, (R16)
+	B neon_96
+neon_94:
+	TBZ $1, R7, neon_95
+	FMOVD F7, (R16)
+	TBZ $0, R7, neon_96
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_96
+neon_95:
+	FMOVS F7, (R16)
+neon_96:
+	CMP $2, R8
+	BLE stored5
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias19
+	ADD $8, R4, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+nobias19:
+	TBZ $0, R10, noload19
+	ADD R6<<2, R9, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd508 // fadd v8.4s, v8.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed529 // fadd v9.4s, v9.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd54a // fadd v10.4s, v10.4s, v31.4s
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_97
+	FMOVQ (R16), F16
+	B neon_99
+neon_97:
+	TBZ $1, R7, neon_98
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_99
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_99
+neon_98:
+	FMOVS (R16), F16
+neon_99:
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+noload19:
+	TBZ $2, R10, noclamp19
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f508 // fmax v8.4s, v8.4s, v16.4s
+	WORD $0x4eb1f508 // fmin v8.4s, v8.4s, v17.4s
+	WORD $0x4e30f529 // fmax v9.4s, v9.4s, v16.4s
+	WORD $0x4eb1f529 // fmin v9.4s, v9.4s, v17.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x4eb1f54a // fmin v10.4s, v10.4s, v17.4s
+	WORD $0x4e30f56b // fmax v11.4s, v11.4s, v16.4s
+	WORD $0x4eb1f56b // fmin v11.4s, v11.4s, v17.4s
+noclamp19:
+	ADD R6<<2, R9, R15
+	FMOVQ F8, (R15)
+	FMOVQ F9, 16(R15)
+	FMOVQ F10, 32(R15)
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_100
+	FMOVQ F11, (R16)
+	B neon_102
+neon_100:
+	TBZ $1, R7, neon_101
+	FMOVD F11, (R16)
+	TBZ $0, R7, neon_102
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_102
+neon_101:
+	FMOVS F11, (R16)
+neon_102:
+	CMP $3, R8
+	BLE stored5
+	MOVD ldy+72(FP), R8
+	LSL $2, R8, R8
+	ADD R8, R9, R9
+	MOVD flags+88(FP), R8
+	TBZ $1, R8, nobias20
+	ADD $12, R4, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+nobias20:
+	TBZ $0, R8, noload20
+	ADD R6<<2, R9, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd5ad // fadd v13.4s, v13.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_103
+	FMOVQ (R16), F16
+	B neon_105
+neon_103:
+	TBZ $1, R7, neon_104
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_105
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_105
+neon_104:
+	FMOVS (R16), F16
+neon_105:
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+noload20:
+	TBZ $2, R8, noclamp20
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f58c // fmax v12.4s, v12.4s, v16.4s
+	WORD $0x4eb1f58c // fmin v12.4s, v12.4s, v17.4s
+	WORD $0x4e30f5ad // fmax v13.4s, v13.4s, v16.4s
+	WORD $0x4eb1f5ad // fmin v13.4s, v13.4s, v17.4s
+	WORD $0x4e30f5ce // fmax v14.4s, v14.4s, v16.4s
+	WORD $0x4eb1f5ce // fmin v14.4s, v14.4s, v17.4s
+	WORD $0x4e30f5ef // fmax v15.4s, v15.4s, v16.4s
+	WORD $0x4eb1f5ef // fmin v15.4s, v15.4s, v17.4s
+noclamp20:
+	ADD R6<<2, R9, R13
+	FMOVQ F12, (R13)
+	FMOVQ F13, 16(R13)
+	FMOVQ F14, 32(R13)
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_106
+	FMOVQ F15, (R16)
+	B neon_108
+neon_106:
+	TBZ $1, R7, neon_107
+	FMOVD F15, (R16)
+	TBZ $0, R7, neon_108
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_108
+neon_107:
+	FMOVS F15, (R16)
+neon_108:
+stored5:
+	B cols1
+rest4:
 cols1:
 	MOVWU.P 8(R0), R6
 	MOVWU -4(R0), R7
@@ -1732,261 +4423,12 @@ stored1:
 singles1:
 	MOVD n+80(FP), R7
 	SUB R6, R7, R7
-	CMP $4, R7
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-	VEOR V6.B16, V6.B16, V6.B16
-	VEOR V7.B16, V7.B16, V7.B16
-	MOVD ldx+56(FP), R7
-	LSL $2, R7, R7
-	MOVD R1, R8
-	MOVD R2, R9
-	MOVWU (R0), R10
-	MOVWU 4(R0), R11
-	ADD R11, R10, R10
-	CMP $0, R10
-	BLE noblk2
-blk2:
-	MOVWU.P 4(R8), R11
-	MUL R7, R11, R11
-	MOVD x+48(FP), R12
-	ADD R12, R11, R11
-	ADD R6<<2, R11, R15
-	FMOVQ (R15), F8
-	FMOVQ.P 32(R9), F28
-	WORD $0x4f9c1100 // fmla v0.4s, v8.4s, v28.s[0]
-	WORD $0x4fbc1101 // fmla v1.4s, v8.4s, v28.s[1]
-	WORD $0x4f9c1902 // fmla v2.4s, v8.4s, v28.s[2]
-	WORD $0x4fbc1903 // fmla v3.4s, v8.4s, v28.s[3]
-	FMOVQ -16(R9), F28
-	WORD $0x4f9c1104 // fmla v4.4s, v8.4s, v28.s[0]
-	WORD $0x4fbc1105 // fmla v5.4s, v8.4s, v28.s[1]
-	WORD $0x4f9c1906 // fmla v6.4s, v8.4s, v28.s[2]
-	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
-	SUBS $1, R10, R10
-	BGT blk2
-noblk2:
-	MOVD urows+32(FP), R7
-	CMP $1, R5
-	BGT allrows2
-	MOVD lastRows+40(FP), R7
-allrows2:
-	MOVD R3, R8
-	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias9
-	VLD1R (R4), [V8.S4]
-	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
-nobias9:
-	TBZ $0, R9, noload9
-	ADD R6<<2, R8, R14
-	FMOVQ (R14), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload9:
-	TBZ $2, R9, noclamp9
-	FMOVS lo+104(FP), F8
-	VDUP V8.S[0], V8.S4
-	FMOVS hi+108(FP), F9
-	VDUP V9.S[0], V9.S4
-	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
-	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
-noclamp9:
-	ADD R6<<2, R8, R13
-	FMOVQ F0, (R13)
-	CMP $1, R7
-	BLE stored2
-	MOVD ldy+72(FP), R9
-	LSL $2, R9, R9
-	ADD R9, R8, R8
-	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias10
-	ADD $4, R4, R16
-	VLD1R (R16), [V8.S4]
-	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
-nobias10:
-	TBZ $0, R9, noload10
-	ADD R6<<2, R8, R17
-	FMOVQ (R17), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload10:
-	TBZ $2, R9, noclamp10
-	FMOVS lo+104(FP), F8
-	VDUP V8.S[0], V8.S4
-	FMOVS hi+108(FP), F9
-	VDUP V9.S[0], V9.S4
-	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
-	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
-noclamp10:
-	ADD R6<<2, R8, R15
-	FMOVQ F1, (R15)
-	CMP $2, R7
-	BLE stored2
-	MOVD ldy+72(FP), R9
-	LSL $2, R9, R9
-	ADD R9, R8, R8
-	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias11
-	ADD $8, R4, R16
-	VLD1R (R16), [V8.S4]
-	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
-nobias11:
-	TBZ $0, R9, noload11
-	ADD R6<<2, R8, R14
-	FMOVQ (R14), F31
-	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
-noload11:
-	TBZ $2, R9, noclamp11
-	FMOVS lo+104(FP), F8
-	VDUP V8.S[0], V8.S4
-	FMOVS hi+108(FP), F9
-	VDUP V9.S[0], V9.S4
-	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
-	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
-noclamp11:
-	ADD R6<<2, R8, R13
-	FMOVQ F2, (R13)
-	CMP $3, R7
-	BLE stored2
-	MOVD ldy+72(FP), R9
-	LSL $2, R9, R9
-	ADD R9, R8, R8
-	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias12
-	ADD $12, R4, R16
-	VLD1R (R16), [V8.S4]
-	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
-nobias12:
-	TBZ $0, R9, noload12
-	ADD R6<<2, R8, R17
-	FMOVQ (R17), F30
-	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
-noload12:
-	TBZ $2, R9, noclamp12
-	FMOVS lo+104(FP), F8
-	VDUP V8.S[0], V8.S4
-	FMOVS hi+108(FP), F9
-	VDUP V9.S[0], V9.S4
-	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
-	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
-noclamp12:
-	ADD R6<<2, R8, R15
-	FMOVQ F3, (R15)
-	CMP $4, R7
-	BLE stored2
-	MOVD ldy+72(FP), R9
-	LSL $2, R9, R9
-	ADD R9, R8, R8
-	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias13
-	ADD $16, R4, R16
-	VLD1R (R16), [V8.S4]
-	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
-nobias13:
-	TBZ $0, R9, noload13
-	ADD R6<<2, R8, R14
-	FMOVQ (R14), F31
-	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
-noload13:
-	TBZ $2, R9, noclamp13
-	FMOVS lo+104(FP), F8
-	VDUP V8.S[0], V8.S4
-	FMOVS hi+108(FP), F9
-	VDUP V9.S[0], V9.S4
-	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
-	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
-noclamp13:
-	ADD R6<<2, R8, R13
-	FMOVQ F4, (R13)
-	CMP $5, R7
-	BLE stored2
-	MOVD ldy+72(FP), R9
-	LSL $2, R9, R9
-	ADD R9, R8, R8
-	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias14
-	ADD $20, R4, R16
-	VLD1R (R16), [V8.S4]
-	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
-nobias14:
-	TBZ $0, R9, noload14
-	ADD R6<<2, R8, R17
-	FMOVQ (R17), F30
-	WORD $0x4e3ed4a5 // fadd v5.4s, v5.4s, v30.4s
-noload14:
-	TBZ $2, R9, noclamp14
-	FMOVS lo+104(FP), F8
-	VDUP V8.S[0], V8.S4
-	FMOVS hi+108(FP), F9
-	VDUP V9.S[0], V9.S4
-	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
-	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
-noclamp14:
-	ADD R6<<2, R8, R15
-	FMOVQ F5, (R15)
-	CMP $6, R7
-	BLE stored2
-	MOVD ldy+72(FP), R9
-	LSL $2, R9, R9
-	ADD R9, R8, R8
-	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias15
-	ADD $24, R4, R16
-	VLD1R (R16), [V8.S4]
-	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
-nobias15:
-	TBZ $0, R9, noload15
-	ADD R6<<2, R8, R14
-	FMOVQ (R14), F31
-	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
-noload15:
-	TBZ $2, R9, noclamp15
-	FMOVS lo+104(FP), F8
-	VDUP V8.S[0], V8.S4
-	FMOVS hi+108(FP), F9
-	VDUP V9.S[0], V9.S4
-	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
-	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
-noclamp15:
-	ADD R6<<2, R8, R13
-	FMOVQ F6, (R13)
-	CMP $7, R7
-	BLE stored2
-	MOVD ldy+72(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R8, R8
-	MOVD flags+88(FP), R7
-	TBZ $1, R7, nobias16
-	ADD $28, R4, R16
-	VLD1R (R16), [V8.S4]
-	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
-nobias16:
-	TBZ $0, R7, noload16
-	ADD R6<<2, R8, R17
-	FMOVQ (R17), F30
-	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
-noload16:
-	TBZ $2, R7, noclamp16
-	FMOVS lo+104(FP), F8
-	VDUP V8.S[0], V8.S4
-	FMOVS hi+108(FP), F9
-	VDUP V9.S[0], V9.S4
-	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
-	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
-noclamp16:
-	ADD R6<<2, R8, R15
-	FMOVQ F7, (R15)
-stored2:
-	ADD $4, R6, R6
-	B singles1
-last1:
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	CMP $0, R7
 	BLE cols1
+	CMP $4, R7
+	BGT rest1
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -2003,8 +4445,8 @@ last1:
 	MOVWU 4(R0), R12
 	ADD R12, R11, R11
 	CMP $0, R11
-	BLE noblk3
-blk3:
+	BLE noblk2
+blk2:
 	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
@@ -2034,20 +4476,20 @@ neon_3:
 	WORD $0x4f9c1906 // fmla v6.4s, v8.4s, v28.s[2]
 	WORD $0x4fbc1907 // fmla v7.4s, v8.4s, v28.s[3]
 	SUBS $1, R11, R11
-	BGT blk3
-noblk3:
+	BGT blk2
+noblk2:
 	MOVD urows+32(FP), R8
 	CMP $1, R5
-	BGT allrows3
+	BGT allrows2
 	MOVD lastRows+40(FP), R8
-allrows3:
+allrows2:
 	MOVD R3, R9
 	MOVD flags+88(FP), R10
-	TBZ $1, R10, nobias17
+	TBZ $1, R10, nobias9
 	VLD1R (R4), [V8.S4]
 	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
-nobias17:
-	TBZ $0, R10, noload17
+nobias9:
+	TBZ $0, R10, noload9
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_4
 	FMOVQ (R16), F8
@@ -2063,15 +4505,15 @@ neon_5:
 	FMOVS (R16), F8
 neon_6:
 	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
-noload17:
-	TBZ $2, R10, noclamp17
+noload9:
+	TBZ $2, R10, noclamp9
 	FMOVS lo+104(FP), F8
 	VDUP V8.S[0], V8.S4
 	FMOVS hi+108(FP), F9
 	VDUP V9.S[0], V9.S4
 	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
 	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
-noclamp17:
+noclamp9:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_7
 	FMOVQ F0, (R16)
@@ -2087,17 +4529,17 @@ neon_8:
 	FMOVS F0, (R16)
 neon_9:
 	CMP $1, R8
-	BLE stored3
+	BLE stored2
 	MOVD ldy+72(FP), R10
 	LSL $2, R10, R10
 	ADD R10, R9, R9
 	MOVD flags+88(FP), R10
-	TBZ $1, R10, nobias18
+	TBZ $1, R10, nobias10
 	ADD $4, R4, R16
 	VLD1R (R16), [V8.S4]
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
-nobias18:
-	TBZ $0, R10, noload18
+nobias10:
+	TBZ $0, R10, noload10
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_10
 	FMOVQ (R16), F8
@@ -2113,15 +4555,15 @@ neon_11:
 	FMOVS (R16), F8
 neon_12:
 	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
-noload18:
-	TBZ $2, R10, noclamp18
+noload10:
+	TBZ $2, R10, noclamp10
 	FMOVS lo+104(FP), F8
 	VDUP V8.S[0], V8.S4
 	FMOVS hi+108(FP), F9
 	VDUP V9.S[0], V9.S4
 	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
 	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
-noclamp18:
+noclamp10:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_13
 	FMOVQ F1, (R16)
@@ -2137,17 +4579,17 @@ neon_14:
 	FMOVS F1, (R16)
 neon_15:
 	CMP $2, R8
-	BLE stored3
+	BLE stored2
 	MOVD ldy+72(FP), R10
 	LSL $2, R10, R10
 	ADD R10, R9, R9
 	MOVD flags+88(FP), R10
-	TBZ $1, R10, nobias19
+	TBZ $1, R10, nobias11
 	ADD $8, R4, R16
 	VLD1R (R16), [V8.S4]
 	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
-nobias19:
-	TBZ $0, R10, noload19
+nobias11:
+	TBZ $0, R10, noload11
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_16
 	FMOVQ (R16), F8
@@ -2163,15 +4605,15 @@ neon_17:
 	FMOVS (R16), F8
 neon_18:
 	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
-noload19:
-	TBZ $2, R10, noclamp19
+noload11:
+	TBZ $2, R10, noclamp11
 	FMOVS lo+104(FP), F8
 	VDUP V8.S[0], V8.S4
 	FMOVS hi+108(FP), F9
 	VDUP V9.S[0], V9.S4
 	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
 	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
-noclamp19:
+noclamp11:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_19
 	FMOVQ F2, (R16)
@@ -2187,17 +4629,17 @@ neon_20:
 	FMOVS F2, (R16)
 neon_21:
 	CMP $3, R8
-	BLE stored3
+	BLE stored2
 	MOVD ldy+72(FP), R10
 	LSL $2, R10, R10
 	ADD R10, R9, R9
 	MOVD flags+88(FP), R10
-	TBZ $1, R10, nobias20
+	TBZ $1, R10, nobias12
 	ADD $12, R4, R16
 	VLD1R (R16), [V8.S4]
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
-nobias20:
-	TBZ $0, R10, noload20
+nobias12:
+	TBZ $0, R10, noload12
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_22
 	FMOVQ (R16), F8
@@ -2213,15 +4655,15 @@ neon_23:
 	FMOVS (R16), F8
 neon_24:
 	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
-noload20:
-	TBZ $2, R10, noclamp20
+noload12:
+	TBZ $2, R10, noclamp12
 	FMOVS lo+104(FP), F8
 	VDUP V8.S[0], V8.S4
 	FMOVS hi+108(FP), F9
 	VDUP V9.S[0], V9.S4
 	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
 	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
-noclamp20:
+noclamp12:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_25
 	FMOVQ F3, (R16)
@@ -2237,17 +4679,17 @@ neon_26:
 	FMOVS F3, (R16)
 neon_27:
 	CMP $4, R8
-	BLE stored3
+	BLE stored2
 	MOVD ldy+72(FP), R10
 	LSL $2, R10, R10
 	ADD R10, R9, R9
 	MOVD flags+88(FP), R10
-	TBZ $1, R10, nobias21
+	TBZ $1, R10, nobias13
 	ADD $16, R4, R16
 	VLD1R (R16), [V8.S4]
 	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
-nobias21:
-	TBZ $0, R10, noload21
+nobias13:
+	TBZ $0, R10, noload13
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_28
 	FMOVQ (R16), F8
@@ -2263,15 +4705,15 @@ neon_29:
 	FMOVS (R16), F8
 neon_30:
 	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
-noload21:
-	TBZ $2, R10, noclamp21
+noload13:
+	TBZ $2, R10, noclamp13
 	FMOVS lo+104(FP), F8
 	VDUP V8.S[0], V8.S4
 	FMOVS hi+108(FP), F9
 	VDUP V9.S[0], V9.S4
 	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
 	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
-noclamp21:
+noclamp13:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_31
 	FMOVQ F4, (R16)
@@ -2287,17 +4729,17 @@ neon_32:
 	FMOVS F4, (R16)
 neon_33:
 	CMP $5, R8
-	BLE stored3
+	BLE stored2
 	MOVD ldy+72(FP), R10
 	LSL $2, R10, R10
 	ADD R10, R9, R9
 	MOVD flags+88(FP), R10
-	TBZ $1, R10, nobias22
+	TBZ $1, R10, nobias14
 	ADD $20, R4, R16
 	VLD1R (R16), [V8.S4]
 	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
-nobias22:
-	TBZ $0, R10, noload22
+nobias14:
+	TBZ $0, R10, noload14
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_34
 	FMOVQ (R16), F8
@@ -2313,15 +4755,15 @@ neon_35:
 	FMOVS (R16), F8
 neon_36:
 	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
-noload22:
-	TBZ $2, R10, noclamp22
+noload14:
+	TBZ $2, R10, noclamp14
 	FMOVS lo+104(FP), F8
 	VDUP V8.S[0], V8.S4
 	FMOVS hi+108(FP), F9
 	VDUP V9.S[0], V9.S4
 	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
 	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
-noclamp22:
+noclamp14:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_37
 	FMOVQ F5, (R16)
@@ -2337,17 +4779,17 @@ neon_38:
 	FMOVS F5, (R16)
 neon_39:
 	CMP $6, R8
-	BLE stored3
+	BLE stored2
 	MOVD ldy+72(FP), R10
 	LSL $2, R10, R10
 	ADD R10, R9, R9
 	MOVD flags+88(FP), R10
-	TBZ $1, R10, nobias23
+	TBZ $1, R10, nobias15
 	ADD $24, R4, R16
 	VLD1R (R16), [V8.S4]
 	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
-nobias23:
-	TBZ $0, R10, noload23
+nobias15:
+	TBZ $0, R10, noload15
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_40
 	FMOVQ (R16), F8
@@ -2363,15 +4805,15 @@ neon_41:
 	FMOVS (R16), F8
 neon_42:
 	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
-noload23:
-	TBZ $2, R10, noclamp23
+noload15:
+	TBZ $2, R10, noclamp15
 	FMOVS lo+104(FP), F8
 	VDUP V8.S[0], V8.S4
 	FMOVS hi+108(FP), F9
 	VDUP V9.S[0], V9.S4
 	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
 	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
-noclamp23:
+noclamp15:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_43
 	FMOVQ F6, (R16)
@@ -2387,17 +4829,17 @@ neon_44:
 	FMOVS F6, (R16)
 neon_45:
 	CMP $7, R8
-	BLE stored3
+	BLE stored2
 	MOVD ldy+72(FP), R8
 	LSL $2, R8, R8
 	ADD R8, R9, R9
 	MOVD flags+88(FP), R8
-	TBZ $1, R8, nobias24
+	TBZ $1, R8, nobias16
 	ADD $28, R4, R16
 	VLD1R (R16), [V8.S4]
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
-nobias24:
-	TBZ $0, R8, noload24
+nobias16:
+	TBZ $0, R8, noload16
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_46
 	FMOVQ (R16), F8
@@ -2413,15 +4855,15 @@ neon_47:
 	FMOVS (R16), F8
 neon_48:
 	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
-noload24:
-	TBZ $2, R8, noclamp24
+noload16:
+	TBZ $2, R8, noclamp16
 	FMOVS lo+104(FP), F8
 	VDUP V8.S[0], V8.S4
 	FMOVS hi+108(FP), F9
 	VDUP V9.S[0], V9.S4
 	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
 	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
-noclamp24:
+noclamp16:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_49
 	FMOVQ F7, (R16)
@@ -2436,7 +4878,563 @@ neon_49:
 neon_50:
 	FMOVS F7, (R16)
 neon_51:
+stored2:
+	B cols1
+rest1:
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $4, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	MOVWU 4(R0), R12
+	ADD R12, R11, R11
+	CMP $0, R11
+	BLE noblk3
+blk3:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F16
+	ADD R6<<2, R12, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_52
+	FMOVQ (R16), F17
+	B neon_54
+neon_52:
+	TBZ $1, R7, neon_53
+	FMOVD (R16), F17
+	TBZ $0, R7, neon_54
+	ADD $8, R16, R16
+	VLD1 (R16), V17.S[2]
+	B neon_54
+neon_53:
+	FMOVS (R16), F17
+neon_54:
+	FMOVQ.P 32(R10), F28
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4fbc1202 // fmla v2.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc1223 // fmla v3.4s, v17.4s, v28.s[1]
+	WORD $0x4f9c1a04 // fmla v4.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a25 // fmla v5.4s, v17.4s, v28.s[2]
+	WORD $0x4fbc1a06 // fmla v6.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a27 // fmla v7.4s, v17.4s, v28.s[3]
+	FMOVQ -16(R10), F28
+	WORD $0x4f9c1208 // fmla v8.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1229 // fmla v9.4s, v17.4s, v28.s[0]
+	WORD $0x4fbc120a // fmla v10.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc122b // fmla v11.4s, v17.4s, v28.s[1]
+	WORD $0x4f9c1a0c // fmla v12.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a2d // fmla v13.4s, v17.4s, v28.s[2]
+	WORD $0x4fbc1a0e // fmla v14.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a2f // fmla v15.4s, v17.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk3
+noblk3:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows3
+	MOVD lastRows+40(FP), R8
+allrows3:
+	MOVD R3, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias17
+	VLD1R (R4), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+nobias17:
+	TBZ $0, R10, noload17
+	ADD R6<<2, R9, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_55
+	FMOVQ (R16), F16
+	B neon_57
+neon_55:
+	TBZ $1, R7, neon_56
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_57
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F16
+neon_57:
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+noload17:
+	TBZ $2, R10, noclamp17
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+noclamp17:
+	ADD R6<<2, R9, R13
+	FMOVQ F0, (R13)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_58
+	FMOVQ F1, (R16)
+	B neon_60
+neon_58:
+	TBZ $1, R7, neon_59
+	FMOVD F1, (R16)
+	TBZ $0, R7, neon_60
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_60
+neon_59:
+	FMOVS F1, (R16)
+neon_60:
+	CMP $1, R8
+	BLE stored3
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias18
+	ADD $4, R4, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+nobias18:
+	TBZ $0, R10, noload18
+	ADD R6<<2, R9, R17
+	FMOVQ (R17), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_61
+	FMOVQ (R16), F16
+	B neon_63
+neon_61:
+	TBZ $1, R7, neon_62
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_63
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_63
+neon_62:
+	FMOVS (R16), F16
+neon_63:
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+noload18:
+	TBZ $2, R10, noclamp18
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
+noclamp18:
+	ADD R6<<2, R9, R15
+	FMOVQ F2, (R15)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_64
+	FMOVQ F3, (R16)
+	B neon_66
+neon_64:
+	TBZ $1, R7, neon_65
+	FMOVD F3, (R16)
+	TBZ $0, R7, neon_66
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_66
+neon_65:
+	FMOVS F3, (R16)
+neon_66:
+	CMP $2, R8
+	BLE stored3
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias19
+	ADD $8, R4, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+nobias19:
+	TBZ $0, R10, noload19
+	ADD R6<<2, R9, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_67
+	FMOVQ (R16), F16
+	B neon_69
+neon_67:
+	TBZ $1, R7, neon_68
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_69
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F16
+neon_69:
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+noload19:
+	TBZ $2, R10, noclamp19
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+noclamp19:
+	ADD R6<<2, R9, R13
+	FMOVQ F4, (R13)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_70
+	FMOVQ F5, (R16)
+	B neon_72
+neon_70:
+	TBZ $1, R7, neon_71
+	FMOVD F5, (R16)
+	TBZ $0, R7, neon_72
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_72
+neon_71:
+	FMOVS F5, (R16)
+neon_72:
+	CMP $3, R8
+	BLE stored3
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias20
+	ADD $12, R4, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias20:
+	TBZ $0, R10, noload20
+	ADD R6<<2, R9, R17
+	FMOVQ (R17), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_73
+	FMOVQ (R16), F16
+	B neon_75
+neon_73:
+	TBZ $1, R7, neon_74
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_75
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_75
+neon_74:
+	FMOVS (R16), F16
+neon_75:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload20:
+	TBZ $2, R10, noclamp20
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
+noclamp20:
+	ADD R6<<2, R9, R15
+	FMOVQ F6, (R15)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_76
+	FMOVQ F7, (R16)
+	B neon_78
+neon_76:
+	TBZ $1, R7, neon_77
+	FMOVD F7, (R16)
+	TBZ $0, R7, neon_78
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_78
+neon_77:
+	FMOVS F7, (R16)
+neon_78:
+	CMP $4, R8
+	BLE stored3
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias21
+	ADD $16, R4, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+nobias21:
+	TBZ $0, R10, noload21
+	ADD R6<<2, R9, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd508 // fadd v8.4s, v8.4s, v31.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_79
+	FMOVQ (R16), F16
+	B neon_81
+neon_79:
+	TBZ $1, R7, neon_80
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_81
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F16
+neon_81:
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+noload21:
+	TBZ $2, R10, noclamp21
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f508 // fmax v8.4s, v8.4s, v16.4s
+	WORD $0x4eb1f508 // fmin v8.4s, v8.4s, v17.4s
+	WORD $0x4e30f529 // fmax v9.4s, v9.4s, v16.4s
+	WORD $0x4eb1f529 // fmin v9.4s, v9.4s, v17.4s
+noclamp21:
+	ADD R6<<2, R9, R13
+	FMOVQ F8, (R13)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_82
+	FMOVQ F9, (R16)
+	B neon_84
+neon_82:
+	TBZ $1, R7, neon_83
+	FMOVD F9, (R16)
+	TBZ $0, R7, neon_84
+	ADD $8, R16, R16
+	VST1 V9.S[2], (R16)
+	B neon_84
+neon_83:
+	FMOVS F9, (R16)
+neon_84:
+	CMP $5, R8
+	BLE stored3
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias22
+	ADD $20, R4, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+nobias22:
+	TBZ $0, R10, noload22
+	ADD R6<<2, R9, R17
+	FMOVQ (R17), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_85
+	FMOVQ (R16), F16
+	B neon_87
+neon_85:
+	TBZ $1, R7, neon_86
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_87
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F16
+neon_87:
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+noload22:
+	TBZ $2, R10, noclamp22
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x4eb1f54a // fmin v10.4s, v10.4s, v17.4s
+	WORD $0x4e30f56b // fmax v11.4s, v11.4s, v16.4s
+	WORD $0x4eb1f56b // fmin v11.4s, v11.4s, v17.4s
+noclamp22:
+	ADD R6<<2, R9, R15
+	FMOVQ F10, (R15)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_88
+	FMOVQ F11, (R16)
+	B neon_90
+neon_88:
+	TBZ $1, R7, neon_89
+	FMOVD F11, (R16)
+	TBZ $0, R7, neon_90
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_90
+neon_89:
+	FMOVS F11, (R16)
+neon_90:
+	CMP $6, R8
+	BLE stored3
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias23
+	ADD $24, R4, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+nobias23:
+	TBZ $0, R10, noload23
+	ADD R6<<2, R9, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd58c // fadd v12.4s, v12.4s, v31.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_91
+	FMOVQ (R16), F16
+	B neon_93
+neon_91:
+	TBZ $1, R7, neon_92
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_93
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F16
+neon_93:
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+noload23:
+	TBZ $2, R10, noclamp23
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f58c // fmax v12.4s, v12.4s, v16.4s
+	WORD $0x4eb1f58c // fmin v12.4s, v12.4s, v17.4s
+	WORD $0x4e30f5ad // fmax v13.4s, v13.4s, v16.4s
+	WORD $0x4eb1f5ad // fmin v13.4s, v13.4s, v17.4s
+noclamp23:
+	ADD R6<<2, R9, R13
+	FMOVQ F12, (R13)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_94
+	FMOVQ F13, (R16)
+	B neon_96
+neon_94:
+	TBZ $1, R7, neon_95
+	FMOVD F13, (R16)
+	TBZ $0, R7, neon_96
+	ADD $8, R16, R16
+	VST1 V13.S[2], (R16)
+	B neon_96
+neon_95:
+	FMOVS F13, (R16)
+neon_96:
+	CMP $7, R8
+	BLE stored3
+	MOVD ldy+72(FP), R8
+	LSL $2, R8, R8
+	ADD R8, R9, R9
+	MOVD flags+88(FP), R8
+	TBZ $1, R8, nobias24
+	ADD $28, R4, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+nobias24:
+	TBZ $0, R8, noload24
+	ADD R6<<2, R9, R17
+	FMOVQ (R17), F30
+	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_97
+	FMOVQ (R16), F16
+	B neon_99
+neon_97:
+	TBZ $1, R7, neon_98
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_99
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_99
+neon_98:
+	FMOVS (R16), F16
+neon_99:
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+noload24:
+	TBZ $2, R8, noclamp24
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f5ce // fmax v14.4s, v14.4s, v16.4s
+	WORD $0x4eb1f5ce // fmin v14.4s, v14.4s, v17.4s
+	WORD $0x4e30f5ef // fmax v15.4s, v15.4s, v16.4s
+	WORD $0x4eb1f5ef // fmin v15.4s, v15.4s, v17.4s
+noclamp24:
+	ADD R6<<2, R9, R15
+	FMOVQ F14, (R15)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_100
+	FMOVQ F15, (R16)
+	B neon_102
+neon_100:
+	TBZ $1, R7, neon_101
+	FMOVD F15, (R16)
+	TBZ $0, R7, neon_102
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_102
+neon_101:
+	FMOVS F15, (R16)
+neon_102:
 stored3:
+	B cols1
+rest2:
 cols1:
 	MOVWU.P 8(R0), R6
 	MOVWU -4(R0), R7
@@ -2813,188 +5811,12 @@ stored1:
 singles1:
 	MOVD n+80(FP), R7
 	SUB R6, R7, R7
-	CMP $4, R7
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	MOVD ldx+56(FP), R7
-	LSL $2, R7, R7
-	MOVD R1, R8
-	MOVD R2, R9
-	MOVWU (R0), R10
-	CMP $0, R10
-	BLE noblk3
-blk3:
-	MOVWU.P 4(R8), R11
-	MUL R7, R11, R11
-	MOVD x+48(FP), R12
-	ADD R12, R11, R11
-	ADD R6<<2, R11, R15
-	FMOVQ (R15), F4
-	FMOVQ.P 64(R9), F28
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
-	ADD R7, R11, R11
-	ADD R6<<2, R11, R14
-	FMOVQ (R14), F4
-	FMOVQ -48(R9), F28
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
-	ADD R7, R11, R11
-	ADD R6<<2, R11, R13
-	FMOVQ (R13), F4
-	FMOVQ -32(R9), F28
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
-	ADD R7, R11, R11
-	ADD R6<<2, R11, R17
-	FMOVQ (R17), F4
-	FMOVQ -16(R9), F28
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
-	SUBS $1, R10, R10
-	BGT blk3
-noblk3:
-	MOVWU 4(R0), R10
-	CMP $0, R10
-	BLE noblk4
-blk4:
-	MOVWU.P 4(R8), R11
-	MUL R7, R11, R11
-	MOVD x+48(FP), R12
-	ADD R12, R11, R11
-	ADD R6<<2, R11, R15
-	FMOVQ (R15), F4
-	FMOVQ.P 16(R9), F28
-	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
-	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
-	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
-	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
-	SUBS $1, R10, R10
-	BGT blk4
-noblk4:
-	MOVD urows+32(FP), R7
-	CMP $1, R5
-	BGT allrows2
-	MOVD lastRows+40(FP), R7
-allrows2:
-	MOVD R3, R8
-	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias5
-	VLD1R (R4), [V4.S4]
-	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-nobias5:
-	TBZ $0, R9, noload5
-	ADD R6<<2, R8, R14
-	FMOVQ (R14), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload5:
-	TBZ $2, R9, noclamp5
-	FMOVS lo+104(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+108(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
-	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-noclamp5:
-	ADD R6<<2, R8, R13
-	FMOVQ F0, (R13)
-	CMP $1, R7
-	BLE stored2
-	MOVD ldy+72(FP), R9
-	LSL $2, R9, R9
-	ADD R9, R8, R8
-	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias6
-	ADD $4, R4, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-nobias6:
-	TBZ $0, R9, noload6
-	ADD R6<<2, R8, R17
-	FMOVQ (R17), F30
-	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
-noload6:
-	TBZ $2, R9, noclamp6
-	FMOVS lo+104(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+108(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
-	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
-noclamp6:
-	ADD R6<<2, R8, R15
-	FMOVQ F1, (R15)
-	CMP $2, R7
-	BLE stored2
-	MOVD ldy+72(FP), R9
-	LSL $2, R9, R9
-	ADD R9, R8, R8
-	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias7
-	ADD $8, R4, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
-nobias7:
-	TBZ $0, R9, noload7
-	ADD R6<<2, R8, R14
-	FMOVQ (R14), F31
-	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
-noload7:
-	TBZ $2, R9, noclamp7
-	FMOVS lo+104(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+108(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
-	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
-noclamp7:
-	ADD R6<<2, R8, R13
-	FMOVQ F2, (R13)
-	CMP $3, R7
-	BLE stored2
-	MOVD ldy+72(FP), R7
-	LSL $2, R7, R7
-	ADD R7, R8, R8
-	MOVD flags+88(FP), R7
-	TBZ $1, R7, nobias8
-	ADD $12, R4, R16
-	VLD1R (R16), [V4.S4]
-	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
-nobias8:
-	TBZ $0, R7, noload8
-	ADD R6<<2, R8, R17
-	FMOVQ (R17), F30
-	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
-noload8:
-	TBZ $2, R7, noclamp8
-	FMOVS lo+104(FP), F4
-	VDUP V4.S[0], V4.S4
-	FMOVS hi+108(FP), F5
-	VDUP V5.S[0], V5.S4
-	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
-	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
-noclamp8:
-	ADD R6<<2, R8, R15
-	FMOVQ F3, (R15)
-stored2:
-	ADD $4, R6, R6
-	B singles1
-last1:
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	CMP $0, R7
 	BLE cols1
+	CMP $4, R7
+	BGT rest1
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -3005,8 +5827,8 @@ last1:
 	MOVD R2, R10
 	MOVWU (R0), R11
 	CMP $0, R11
-	BLE noblk5
-blk5:
+	BLE noblk3
+blk3:
 	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
@@ -3091,12 +5913,12 @@ neon_12:
 	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R11, R11
-	BGT blk5
-noblk5:
+	BGT blk3
+noblk3:
 	MOVWU 4(R0), R11
 	CMP $0, R11
-	BLE noblk6
-blk6:
+	BLE noblk4
+blk4:
 	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
@@ -3121,20 +5943,20 @@ neon_15:
 	WORD $0x4f9c1882 // fmla v2.4s, v4.4s, v28.s[2]
 	WORD $0x4fbc1883 // fmla v3.4s, v4.4s, v28.s[3]
 	SUBS $1, R11, R11
-	BGT blk6
-noblk6:
+	BGT blk4
+noblk4:
 	MOVD urows+32(FP), R8
 	CMP $1, R5
-	BGT allrows3
+	BGT allrows2
 	MOVD lastRows+40(FP), R8
-allrows3:
+allrows2:
 	MOVD R3, R9
 	MOVD flags+88(FP), R10
-	TBZ $1, R10, nobias9
+	TBZ $1, R10, nobias5
 	VLD1R (R4), [V4.S4]
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-nobias9:
-	TBZ $0, R10, noload9
+nobias5:
+	TBZ $0, R10, noload5
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_16
 	FMOVQ (R16), F4
@@ -3150,15 +5972,15 @@ neon_17:
 	FMOVS (R16), F4
 neon_18:
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
-noload9:
-	TBZ $2, R10, noclamp9
+noload5:
+	TBZ $2, R10, noclamp5
 	FMOVS lo+104(FP), F4
 	VDUP V4.S[0], V4.S4
 	FMOVS hi+108(FP), F5
 	VDUP V5.S[0], V5.S4
 	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
 	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
-noclamp9:
+noclamp5:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_19
 	FMOVQ F0, (R16)
@@ -3174,17 +5996,17 @@ neon_20:
 	FMOVS F0, (R16)
 neon_21:
 	CMP $1, R8
-	BLE stored3
+	BLE stored2
 	MOVD ldy+72(FP), R10
 	LSL $2, R10, R10
 	ADD R10, R9, R9
 	MOVD flags+88(FP), R10
-	TBZ $1, R10, nobias10
+	TBZ $1, R10, nobias6
 	ADD $4, R4, R16
 	VLD1R (R16), [V4.S4]
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-nobias10:
-	TBZ $0, R10, noload10
+nobias6:
+	TBZ $0, R10, noload6
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_22
 	FMOVQ (R16), F4
@@ -3200,15 +6022,15 @@ neon_23:
 	FMOVS (R16), F4
 neon_24:
 	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
-noload10:
-	TBZ $2, R10, noclamp10
+noload6:
+	TBZ $2, R10, noclamp6
 	FMOVS lo+104(FP), F4
 	VDUP V4.S[0], V4.S4
 	FMOVS hi+108(FP), F5
 	VDUP V5.S[0], V5.S4
 	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
 	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
-noclamp10:
+noclamp6:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_25
 	FMOVQ F1, (R16)
@@ -3224,17 +6046,17 @@ neon_26:
 	FMOVS F1, (R16)
 neon_27:
 	CMP $2, R8
-	BLE stored3
+	BLE stored2
 	MOVD ldy+72(FP), R10
 	LSL $2, R10, R10
 	ADD R10, R9, R9
 	MOVD flags+88(FP), R10
-	TBZ $1, R10, nobias11
+	TBZ $1, R10, nobias7
 	ADD $8, R4, R16
 	VLD1R (R16), [V4.S4]
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
-nobias11:
-	TBZ $0, R10, noload11
+nobias7:
+	TBZ $0, R10, noload7
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_28
 	FMOVQ (R16), F4
@@ -3250,15 +6072,15 @@ neon_29:
 	FMOVS (R16), F4
 neon_30:
 	WORD $0x4e24d442 // fadd v2.4s, v2.4s, v4.4s
-noload11:
-	TBZ $2, R10, noclamp11
+noload7:
+	TBZ $2, R10, noclamp7
 	FMOVS lo+104(FP), F4
 	VDUP V4.S[0], V4.S4
 	FMOVS hi+108(FP), F5
 	VDUP V5.S[0], V5.S4
 	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
 	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
-noclamp11:
+noclamp7:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_31
 	FMOVQ F2, (R16)
@@ -3274,17 +6096,17 @@ neon_32:
 	FMOVS F2, (R16)
 neon_33:
 	CMP $3, R8
-	BLE stored3
+	BLE stored2
 	MOVD ldy+72(FP), R8
 	LSL $2, R8, R8
 	ADD R8, R9, R9
 	MOVD flags+88(FP), R8
-	TBZ $1, R8, nobias12
+	TBZ $1, R8, nobias8
 	ADD $12, R4, R16
 	VLD1R (R16), [V4.S4]
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
-nobias12:
-	TBZ $0, R8, noload12
+nobias8:
+	TBZ $0, R8, noload8
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_34
 	FMOVQ (R16), F4
@@ -3300,15 +6122,15 @@ neon_35:
 	FMOVS (R16), F4
 neon_36:
 	WORD $0x4e24d463 // fadd v3.4s, v3.4s, v4.4s
-noload12:
-	TBZ $2, R8, noclamp12
+noload8:
+	TBZ $2, R8, noclamp8
 	FMOVS lo+104(FP), F4
 	VDUP V4.S[0], V4.S4
 	FMOVS hi+108(FP), F5
 	VDUP V5.S[0], V5.S4
 	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
 	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
-noclamp12:
+noclamp8:
 	ADD R6<<2, R9, R16
 	TBZ $2, R7, neon_37
 	FMOVQ F3, (R16)
@@ -3323,7 +6145,1411 @@ neon_37:
 neon_38:
 	FMOVS F3, (R16)
 neon_39:
+stored2:
+	B cols1
+rest1:
+	CMP $8, R7
+	BGT rest2
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $4, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	CMP $0, R11
+	BLE noblk5
+blk5:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F8
+	ADD R6<<2, R12, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_40
+	FMOVQ (R16), F9
+	B neon_42
+neon_40:
+	TBZ $1, R7, neon_41
+	FMOVD (R16), F9
+	TBZ $0, R7, neon_42
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_42
+neon_41:
+	FMOVS (R16), F9
+neon_42:
+	FMOVQ.P 64(R10), F28
+	WORD $0x4f9c1100 // fmla v0.4s, v8.4s, v28.s[0]
+	WORD $0x4f9c1121 // fmla v1.4s, v9.4s, v28.s[0]
+	WORD $0x4fbc1102 // fmla v2.4s, v8.4s, v28.s[1]
+	WORD $0x4fbc1123 // fmla v3.4s, v9.4s, v28.s[1]
+	WORD $0x4f9c1904 // fmla v4.4s, v8.4s, v28.s[2]
+	WORD $0x4f9c1925 // fmla v5.4s, v9.4s, v28.s[2]
+	WORD $0x4fbc1906 // fmla v6.4s, v8.4s, v28.s[3]
+	WORD $0x4fbc1927 // fmla v7.4s, v9.4s, v28.s[3]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F8
+	ADD R6<<2, R12, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_43
+	FMOVQ (R16), F9
+	B neon_45
+neon_43:
+	TBZ $1, R7, neon_44
+	FMOVD (R16), F9
+	TBZ $0, R7, neon_45
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_45
+neon_44:
+	FMOVS (R16), F9
+neon_45:
+	FMOVQ -48(R10), F28
+	WORD $0x4f9c1100 // fmla v0.4s, v8.4s, v28.s[0]
+	WORD $0x4f9c1121 // fmla v1.4s, v9.4s, v28.s[0]
+	WORD $0x4fbc1102 // fmla v2.4s, v8.4s, v28.s[1]
+	WORD $0x4fbc1123 // fmla v3.4s, v9.4s, v28.s[1]
+	WORD $0x4f9c1904 // fmla v4.4s, v8.4s, v28.s[2]
+	WORD $0x4f9c1925 // fmla v5.4s, v9.4s, v28.s[2]
+	WORD $0x4fbc1906 // fmla v6.4s, v8.4s, v28.s[3]
+	WORD $0x4fbc1927 // fmla v7.4s, v9.4s, v28.s[3]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F8
+	ADD R6<<2, R12, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_46
+	FMOVQ (R16), F9
+	B neon_48
+neon_46:
+	TBZ $1, R7, neon_47
+	FMOVD (R16), F9
+	TBZ $0, R7, neon_48
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_48
+neon_47:
+	FMOVS (R16), F9
+neon_48:
+	FMOVQ -32(R10), F28
+	WORD $0x4f9c1100 // fmla v0.4s, v8.4s, v28.s[0]
+	WORD $0x4f9c1121 // fmla v1.4s, v9.4s, v28.s[0]
+	WORD $0x4fbc1102 // fmla v2.4s, v8.4s, v28.s[1]
+	WORD $0x4fbc1123 // fmla v3.4s, v9.4s, v28.s[1]
+	WORD $0x4f9c1904 // fmla v4.4s, v8.4s, v28.s[2]
+	WORD $0x4f9c1925 // fmla v5.4s, v9.4s, v28.s[2]
+	WORD $0x4fbc1906 // fmla v6.4s, v8.4s, v28.s[3]
+	WORD $0x4fbc1927 // fmla v7.4s, v9.4s, v28.s[3]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R17
+	FMOVQ (R17), F8
+	ADD R6<<2, R12, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_49
+	FMOVQ (R16), F9
+	B neon_51
+neon_49:
+	TBZ $1, R7, neon_50
+	FMOVD (R16), F9
+	TBZ $0, R7, neon_51
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F9
+neon_51:
+	FMOVQ -16(R10), F28
+	WORD $0x4f9c1100 // fmla v0.4s, v8.4s, v28.s[0]
+	WORD $0x4f9c1121 // fmla v1.4s, v9.4s, v28.s[0]
+	WORD $0x4fbc1102 // fmla v2.4s, v8.4s, v28.s[1]
+	WORD $0x4fbc1123 // fmla v3.4s, v9.4s, v28.s[1]
+	WORD $0x4f9c1904 // fmla v4.4s, v8.4s, v28.s[2]
+	WORD $0x4f9c1925 // fmla v5.4s, v9.4s, v28.s[2]
+	WORD $0x4fbc1906 // fmla v6.4s, v8.4s, v28.s[3]
+	WORD $0x4fbc1927 // fmla v7.4s, v9.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk5
+noblk5:
+	MOVWU 4(R0), R11
+	CMP $0, R11
+	BLE noblk6
+blk6:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F8
+	ADD R6<<2, R12, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_52
+	FMOVQ (R16), F9
+	B neon_54
+neon_52:
+	TBZ $1, R7, neon_53
+	FMOVD (R16), F9
+	TBZ $0, R7, neon_54
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_54
+neon_53:
+	FMOVS (R16), F9
+neon_54:
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c1100 // fmla v0.4s, v8.4s, v28.s[0]
+	WORD $0x4f9c1121 // fmla v1.4s, v9.4s, v28.s[0]
+	WORD $0x4fbc1102 // fmla v2.4s, v8.4s, v28.s[1]
+	WORD $0x4fbc1123 // fmla v3.4s, v9.4s, v28.s[1]
+	WORD $0x4f9c1904 // fmla v4.4s, v8.4s, v28.s[2]
+	WORD $0x4f9c1925 // fmla v5.4s, v9.4s, v28.s[2]
+	WORD $0x4fbc1906 // fmla v6.4s, v8.4s, v28.s[3]
+	WORD $0x4fbc1927 // fmla v7.4s, v9.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk6
+noblk6:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows3
+	MOVD lastRows+40(FP), R8
+allrows3:
+	MOVD R3, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias9
+	VLD1R (R4), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+nobias9:
+	TBZ $0, R10, noload9
+	ADD R6<<2, R9, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_55
+	FMOVQ (R16), F8
+	B neon_57
+neon_55:
+	TBZ $1, R7, neon_56
+	FMOVD (R16), F8
+	TBZ $0, R7, neon_57
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F8
+neon_57:
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+noload9:
+	TBZ $2, R10, noclamp9
+	FMOVS lo+104(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+108(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+noclamp9:
+	ADD R6<<2, R9, R13
+	FMOVQ F0, (R13)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_58
+	FMOVQ F1, (R16)
+	B neon_60
+neon_58:
+	TBZ $1, R7, neon_59
+	FMOVD F1, (R16)
+	TBZ $0, R7, neon_60
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_60
+neon_59:
+	FMOVS F1, (R16)
+neon_60:
+	CMP $1, R8
+	BLE stored3
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias10
+	ADD $4, R4, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias10:
+	TBZ $0, R10, noload10
+	ADD R6<<2, R9, R17
+	FMOVQ (R17), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_61
+	FMOVQ (R16), F8
+	B neon_63
+neon_61:
+	TBZ $1, R7, neon_62
+	FMOVD (R16), F8
+	TBZ $0, R7, neon_63
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_63
+neon_62:
+	FMOVS (R16), F8
+neon_63:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload10:
+	TBZ $2, R10, noclamp10
+	FMOVS lo+104(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+108(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
+noclamp10:
+	ADD R6<<2, R9, R15
+	FMOVQ F2, (R15)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_64
+	FMOVQ F3, (R16)
+	B neon_66
+neon_64:
+	TBZ $1, R7, neon_65
+	FMOVD F3, (R16)
+	TBZ $0, R7, neon_66
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_66
+neon_65:
+	FMOVS F3, (R16)
+neon_66:
+	CMP $2, R8
+	BLE stored3
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias11
+	ADD $8, R4, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d484 // fadd v4.4s, v4.4s, v8.4s
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+nobias11:
+	TBZ $0, R10, noload11
+	ADD R6<<2, R9, R14
+	FMOVQ (R14), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_67
+	FMOVQ (R16), F8
+	B neon_69
+neon_67:
+	TBZ $1, R7, neon_68
+	FMOVD (R16), F8
+	TBZ $0, R7, neon_69
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F8
+neon_69:
+	WORD $0x4e28d4a5 // fadd v5.4s, v5.4s, v8.4s
+noload11:
+	TBZ $2, R10, noclamp11
+	FMOVS lo+104(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+108(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
+noclamp11:
+	ADD R6<<2, R9, R13
+	FMOVQ F4, (R13)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_70
+	FMOVQ F5, (R16)
+	B neon_72
+neon_70:
+	TBZ $1, R7, neon_71
+	FMOVD F5, (R16)
+	TBZ $0, R7, neon_72
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_72
+neon_71:
+	FMOVS F5, (R16)
+neon_72:
+	CMP $3, R8
+	BLE stored3
+	MOVD ldy+72(FP), R8
+	LSL $2, R8, R8
+	ADD R8, R9, R9
+	MOVD flags+88(FP), R8
+	TBZ $1, R8, nobias12
+	ADD $12, R4, R16
+	VLD1R (R16), [V8.S4]
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+nobias12:
+	TBZ $0, R8, noload12
+	ADD R6<<2, R9, R17
+	FMOVQ (R17), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_73
+	FMOVQ (R16), F8
+	B neon_75
+neon_73:
+	TBZ $1, R7, neon_74
+	FMOVD (R16), F8
+	TBZ $0, R7, neon_75
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_75
+neon_74:
+	FMOVS (R16), F8
+neon_75:
+	WORD $0x4e28d4e7 // fadd v7.4s, v7.4s, v8.4s
+noload12:
+	TBZ $2, R8, noclamp12
+	FMOVS lo+104(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+108(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
+noclamp12:
+	ADD R6<<2, R9, R15
+	FMOVQ F6, (R15)
+	ADD R6<<2, R9, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_76
+	FMOVQ F7, (R16)
+	B neon_78
+neon_76:
+	TBZ $1, R7, neon_77
+	FMOVD F7, (R16)
+	TBZ $0, R7, neon_78
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_78
+neon_77:
+	FMOVS F7, (R16)
+neon_78:
 stored3:
+	B cols1
+rest2:
+	CMP $12, R7
+	BGT rest3
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $8, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	CMP $0, R11
+	BLE noblk7
+blk7:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F12
+	FMOVQ 16(R14), F13
+	ADD R6<<2, R12, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_79
+	FMOVQ (R16), F14
+	B neon_81
+neon_79:
+	TBZ $1, R7, neon_80
+	FMOVD (R16), F14
+	TBZ $0, R7, neon_81
+	ADD $8, R16, R16
+	VLD1 (R16), V14.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F14
+neon_81:
+	FMOVQ.P 64(R10), F28
+	WORD $0x4f9c1180 // fmla v0.4s, v12.4s, v28.s[0]
+	WORD $0x4f9c11a1 // fmla v1.4s, v13.4s, v28.s[0]
+	WORD $0x4f9c11c2 // fmla v2.4s, v14.4s, v28.s[0]
+	WORD $0x4fbc1183 // fmla v3.4s, v12.4s, v28.s[1]
+	WORD $0x4fbc11a4 // fmla v4.4s, v13.4s, v28.s[1]
+	WORD $0x4fbc11c5 // fmla v5.4s, v14.4s, v28.s[1]
+	WORD $0x4f9c1986 // fmla v6.4s, v12.4s, v28.s[2]
+	WORD $0x4f9c19a7 // fmla v7.4s, v13.4s, v28.s[2]
+	WORD $0x4f9c19c8 // fmla v8.4s, v14.4s, v28.s[2]
+	WORD $0x4fbc1989 // fmla v9.4s, v12.4s, v28.s[3]
+	WORD $0x4fbc19aa // fmla v10.4s, v13.4s, v28.s[3]
+	WORD $0x4fbc19cb // fmla v11.4s, v14.4s, v28.s[3]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F12
+	FMOVQ 16(R13), F13
+	ADD R6<<2, R12, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_82
+	FMOVQ (R16), F14
+	B neon_84
+neon_82:
+	TBZ $1, R7, neon_83
+	FMOVD (R16), F14
+	TBZ $0, R7, neon_84
+	ADD $8, R16, R16
+	VLD1 (R16), V14.S[2]
+	B neon_84
+neon_83:
+	FMOVS (R16), F14
+neon_84:
+	FMOVQ -48(R10), F28
+	WORD $0x4f9c1180 // fmla v0.4s, v12.4s, v28.s[0]
+	WORD $0x4f9c11a1 // fmla v1.4s, v13.4s, v28.s[0]
+	WORD $0x4f9c11c2 // fmla v2.4s, v14.4s, v28.s[0]
+	WORD $0x4fbc1183 // fmla v3.4s, v12.4s, v28.s[1]
+	WORD $0x4fbc11a4 // fmla v4.4s, v13.4s, v28.s[1]
+	WORD $0x4fbc11c5 // fmla v5.4s, v14.4s, v28.s[1]
+	WORD $0x4f9c1986 // fmla v6.4s, v12.4s, v28.s[2]
+	WORD $0x4f9c19a7 // fmla v7.4s, v13.4s, v28.s[2]
+	WORD $0x4f9c19c8 // fmla v8.4s, v14.4s, v28.s[2]
+	WORD $0x4fbc1989 // fmla v9.4s, v12.4s, v28.s[3]
+	WORD $0x4fbc19aa // fmla v10.4s, v13.4s, v28.s[3]
+	WORD $0x4fbc19cb // fmla v11.4s, v14.4s, v28.s[3]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R17
+	FMOVQ (R17), F12
+	FMOVQ 16(R17), F13
+	ADD R6<<2, R12, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_85
+	FMOVQ (R16), F14
+	B neon_87
+neon_85:
+	TBZ $1, R7, neon_86
+	FMOVD (R16), F14
+	TBZ $0, R7, neon_87
+	ADD $8, R16, R16
+	VLD1 (R16), V14.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F14
+neon_87:
+	FMOVQ -32(R10), F28
+	WORD $0x4f9c1180 // fmla v0.4s, v12.4s, v28.s[0]
+	WORD $0x4f9c11a1 // fmla v1.4s, v13.4s, v28.s[0]
+	WORD $0x4f9c11c2 // fmla v2.4s, v14.4s, v28.s[0]
+	WORD $0x4fbc1183 // fmla v3.4s, v12.4s, v28.s[1]
+	WORD $0x4fbc11a4 // fmla v4.4s, v13.4s, v28.s[1]
+	WORD $0x4fbc11c5 // fmla v5.4s, v14.4s, v28.s[1]
+	WORD $0x4f9c1986 // fmla v6.4s, v12.4s, v28.s[2]
+	WORD $0x4f9c19a7 // fmla v7.4s, v13.4s, v28.s[2]
+	WORD $0x4f9c19c8 // fmla v8.4s, v14.4s, v28.s[2]
+	WORD $0x4fbc1989 // fmla v9.4s, v12.4s, v28.s[3]
+	WORD $0x4fbc19aa // fmla v10.4s, v13.4s, v28.s[3]
+	WORD $0x4fbc19cb // fmla v11.4s, v14.4s, v28.s[3]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F12
+	FMOVQ 16(R15), F13
+	ADD R6<<2, R12, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_88
+	FMOVQ (R16), F14
+	B neon_90
+neon_88:
+	TBZ $1, R7, neon_89
+	FMOVD (R16), F14
+	TBZ $0, R7, neon_90
+	ADD $8, R16, R16
+	VLD1 (R16), V14.S[2]
+	B neon_90
+neon_89:
+	FMOVS (R16), F14
+neon_90:
+	FMOVQ -16(R10), F28
+	WORD $0x4f9c1180 // fmla v0.4s, v12.4s, v28.s[0]
+	WORD $0x4f9c11a1 // fmla v1.4s, v13.4s, v28.s[0]
+	WORD $0x4f9c11c2 // fmla v2.4s, v14.4s, v28.s[0]
+	WORD $0x4fbc1183 // fmla v3.4s, v12.4s, v28.s[1]
+	WORD $0x4fbc11a4 // fmla v4.4s, v13.4s, v28.s[1]
+	WORD $0x4fbc11c5 // fmla v5.4s, v14.4s, v28.s[1]
+	WORD $0x4f9c1986 // fmla v6.4s, v12.4s, v28.s[2]
+	WORD $0x4f9c19a7 // fmla v7.4s, v13.4s, v28.s[2]
+	WORD $0x4f9c19c8 // fmla v8.4s, v14.4s, v28.s[2]
+	WORD $0x4fbc1989 // fmla v9.4s, v12.4s, v28.s[3]
+	WORD $0x4fbc19aa // fmla v10.4s, v13.4s, v28.s[3]
+	WORD $0x4fbc19cb // fmla v11.4s, v14.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk7
+noblk7:
+	MOVWU 4(R0), R11
+	CMP $0, R11
+	BLE noblk8
+blk8:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F12
+	FMOVQ 16(R14), F13
+	ADD R6<<2, R12, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_91
+	FMOVQ (R16), F14
+	B neon_93
+neon_91:
+	TBZ $1, R7, neon_92
+	FMOVD (R16), F14
+	TBZ $0, R7, neon_93
+	ADD $8, R16, R16
+	VLD1 (R16), V14.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F14
+neon_93:
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c1180 // fmla v0.4s, v12.4s, v28.s[0]
+	WORD $0x4f9c11a1 // fmla v1.4s, v13.4s, v28.s[0]
+	WORD $0x4f9c11c2 // fmla v2.4s, v14.4s, v28.s[0]
+	WORD $0x4fbc1183 // fmla v3.4s, v12.4s, v28.s[1]
+	WORD $0x4fbc11a4 // fmla v4.4s, v13.4s, v28.s[1]
+	WORD $0x4fbc11c5 // fmla v5.4s, v14.4s, v28.s[1]
+	WORD $0x4f9c1986 // fmla v6.4s, v12.4s, v28.s[2]
+	WORD $0x4f9c19a7 // fmla v7.4s, v13.4s, v28.s[2]
+	WORD $0x4f9c19c8 // fmla v8.4s, v14.4s, v28.s[2]
+	WORD $0x4fbc1989 // fmla v9.4s, v12.4s, v28.s[3]
+	WORD $0x4fbc19aa // fmla v10.4s, v13.4s, v28.s[3]
+	WORD $0x4fbc19cb // fmla v11.4s, v14.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk8
+noblk8:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows4
+	MOVD lastRows+40(FP), R8
+allrows4:
+	MOVD R3, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias13
+	VLD1R (R4), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+nobias13:
+	TBZ $0, R10, noload13
+	ADD R6<<2, R9, R13
+	FMOVQ (R13), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R13), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_94
+	FMOVQ (R16), F12
+	B neon_96
+neon_94:
+	TBZ $1, R7, neon_95
+	FMOVD (R16), F12
+	TBZ $0, R7, neon_96
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_96
+neon_95:
+	FMOVS (R16), F12
+neon_96:
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+noload13:
+	TBZ $2, R10, noclamp13
+	FMOVS lo+104(FP), F12
+	VDUP V12.S[0], V12.S4
+	FMOVS hi+108(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
+	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
+	WORD $0x4e2cf421 // fmax v1.4s, v1.4s, v12.4s
+	WORD $0x4eadf421 // fmin v1.4s, v1.4s, v13.4s
+	WORD $0x4e2cf442 // fmax v2.4s, v2.4s, v12.4s
+	WORD $0x4eadf442 // fmin v2.4s, v2.4s, v13.4s
+noclamp13:
+	ADD R6<<2, R9, R17
+	FMOVQ F0, (R17)
+	FMOVQ F1, 16(R17)
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_97
+	FMOVQ F2, (R16)
+	B neon_99
+neon_97:
+	TBZ $1, R7, neon_98
+	FMOVD F2, (R16)
+	TBZ $0, R7, neon_99
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_99
+neon_98:
+	FMOVS F2, (R16)
+neon_99:
+	CMP $1, R8
+	BLE stored4
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias14
+	ADD $4, R4, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+nobias14:
+	TBZ $0, R10, noload14
+	ADD R6<<2, R9, R15
+	FMOVQ (R15), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 16(R15), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_100
+	FMOVQ (R16), F12
+	B neon_102
+neon_100:
+	TBZ $1, R7, neon_101
+	FMOVD (R16), F12
+	TBZ $0, R7, neon_102
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_102
+neon_101:
+	FMOVS (R16), F12
+neon_102:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+noload14:
+	TBZ $2, R10, noclamp14
+	FMOVS lo+104(FP), F12
+	VDUP V12.S[0], V12.S4
+	FMOVS hi+108(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf463 // fmax v3.4s, v3.4s, v12.4s
+	WORD $0x4eadf463 // fmin v3.4s, v3.4s, v13.4s
+	WORD $0x4e2cf484 // fmax v4.4s, v4.4s, v12.4s
+	WORD $0x4eadf484 // fmin v4.4s, v4.4s, v13.4s
+	WORD $0x4e2cf4a5 // fmax v5.4s, v5.4s, v12.4s
+	WORD $0x4eadf4a5 // fmin v5.4s, v5.4s, v13.4s
+noclamp14:
+	ADD R6<<2, R9, R14
+	FMOVQ F3, (R14)
+	FMOVQ F4, 16(R14)
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_103
+	FMOVQ F5, (R16)
+	B neon_105
+neon_103:
+	TBZ $1, R7, neon_104
+	FMOVD F5, (R16)
+	TBZ $0, R7, neon_105
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_105
+neon_104:
+	FMOVS F5, (R16)
+neon_105:
+	CMP $2, R8
+	BLE stored4
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias15
+	ADD $8, R4, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd4c6 // fadd v6.4s, v6.4s, v12.4s
+	WORD $0x4e2cd4e7 // fadd v7.4s, v7.4s, v12.4s
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
+nobias15:
+	TBZ $0, R10, noload15
+	ADD R6<<2, R9, R13
+	FMOVQ (R13), F31
+	WORD $0x4e3fd4c6 // fadd v6.4s, v6.4s, v31.4s
+	FMOVQ 16(R13), F30
+	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_106
+	FMOVQ (R16), F12
+	B neon_108
+neon_106:
+	TBZ $1, R7, neon_107
+	FMOVD (R16), F12
+	TBZ $0, R7, neon_108
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_108
+neon_107:
+	FMOVS (R16), F12
+neon_108:
+	WORD $0x4e2cd508 // fadd v8.4s, v8.4s, v12.4s
+noload15:
+	TBZ $2, R10, noclamp15
+	FMOVS lo+104(FP), F12
+	VDUP V12.S[0], V12.S4
+	FMOVS hi+108(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf4c6 // fmax v6.4s, v6.4s, v12.4s
+	WORD $0x4eadf4c6 // fmin v6.4s, v6.4s, v13.4s
+	WORD $0x4e2cf4e7 // fmax v7.4s, v7.4s, v12.4s
+	WORD $0x4eadf4e7 // fmin v7.4s, v7.4s, v13.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x4eadf508 // fmin v8.4s, v8.4s, v13.4s
+noclamp15:
+	ADD R6<<2, R9, R17
+	FMOVQ F6, (R17)
+	FMOVQ F7, 16(R17)
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_109
+	FMOVQ F8, (R16)
+	B neon_111
+neon_109:
+	TBZ $1, R7, neon_110
+	FMOVD F8, (R16)
+	TBZ $0, R7, neon_111
+	ADD $8, R16, R16
+	VST1 V8.S[2], (R16)
+	B neon_111
+neon_110:
+	FMOVS F8, (R16)
+neon_111:
+	CMP $3, R8
+	BLE stored4
+	MOVD ldy+72(FP), R8
+	LSL $2, R8, R8
+	ADD R8, R9, R9
+	MOVD flags+88(FP), R8
+	TBZ $1, R8, nobias16
+	ADD $12, R4, R16
+	VLD1R (R16), [V12.S4]
+	WORD $0x4e2cd529 // fadd v9.4s, v9.4s, v12.4s
+	WORD $0x4e2cd54a // fadd v10.4s, v10.4s, v12.4s
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+nobias16:
+	TBZ $0, R8, noload16
+	ADD R6<<2, R9, R15
+	FMOVQ (R15), F31
+	WORD $0x4e3fd529 // fadd v9.4s, v9.4s, v31.4s
+	FMOVQ 16(R15), F30
+	WORD $0x4e3ed54a // fadd v10.4s, v10.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_112
+	FMOVQ (R16), F12
+	B neon_114
+neon_112:
+	TBZ $1, R7, neon_113
+	FMOVD (R16), F12
+	TBZ $0, R7, neon_114
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_114
+neon_113:
+	FMOVS (R16), F12
+neon_114:
+	WORD $0x4e2cd56b // fadd v11.4s, v11.4s, v12.4s
+noload16:
+	TBZ $2, R8, noclamp16
+	FMOVS lo+104(FP), F12
+	VDUP V12.S[0], V12.S4
+	FMOVS hi+108(FP), F13
+	VDUP V13.S[0], V13.S4
+	WORD $0x4e2cf529 // fmax v9.4s, v9.4s, v12.4s
+	WORD $0x4eadf529 // fmin v9.4s, v9.4s, v13.4s
+	WORD $0x4e2cf54a // fmax v10.4s, v10.4s, v12.4s
+	WORD $0x4eadf54a // fmin v10.4s, v10.4s, v13.4s
+	WORD $0x4e2cf56b // fmax v11.4s, v11.4s, v12.4s
+	WORD $0x4eadf56b // fmin v11.4s, v11.4s, v13.4s
+noclamp16:
+	ADD R6<<2, R9, R14
+	FMOVQ F9, (R14)
+	FMOVQ F10, 16(R14)
+	ADD R6<<2, R9, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_115
+	FMOVQ F11, (R16)
+	B neon_117
+neon_115:
+	TBZ $1, R7, neon_116
+	FMOVD F11, (R16)
+	TBZ $0, R7, neon_117
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_117
+neon_116:
+	FMOVS F11, (R16)
+neon_117:
+stored4:
+	B cols1
+rest3:
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $12, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	CMP $0, R11
+	BLE noblk9
+blk9:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F16
+	FMOVQ 16(R13), F17
+	FMOVQ 32(R13), F18
+	ADD R6<<2, R12, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_118
+	FMOVQ (R16), F19
+	B neon_120
+neon_118:
+	TBZ $1, R7, neon_119
+	FMOVD (R16), F19
+	TBZ $0, R7, neon_120
+	ADD $8, R16, R16
+	VLD1 (R16), V19.S[2]
+	B neon_120
+neon_119:
+	FMOVS (R16), F19
+neon_120:
+	FMOVQ.P 64(R10), F28
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4f9c1242 // fmla v2.4s, v18.4s, v28.s[0]
+	WORD $0x4f9c1263 // fmla v3.4s, v19.4s, v28.s[0]
+	WORD $0x4fbc1204 // fmla v4.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc1225 // fmla v5.4s, v17.4s, v28.s[1]
+	WORD $0x4fbc1246 // fmla v6.4s, v18.4s, v28.s[1]
+	WORD $0x4fbc1267 // fmla v7.4s, v19.4s, v28.s[1]
+	WORD $0x4f9c1a08 // fmla v8.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a29 // fmla v9.4s, v17.4s, v28.s[2]
+	WORD $0x4f9c1a4a // fmla v10.4s, v18.4s, v28.s[2]
+	WORD $0x4f9c1a6b // fmla v11.4s, v19.4s, v28.s[2]
+	WORD $0x4fbc1a0c // fmla v12.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a2d // fmla v13.4s, v17.4s, v28.s[3]
+	WORD $0x4fbc1a4e // fmla v14.4s, v18.4s, v28.s[3]
+	WORD $0x4fbc1a6f // fmla v15.4s, v19.4s, v28.s[3]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R17
+	FMOVQ (R17), F16
+	FMOVQ 16(R17), F17
+	FMOVQ 32(R17), F18
+	ADD R6<<2, R12, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_121
+	FMOVQ (R16), F19
+	B neon_123
+neon_121:
+	TBZ $1, R7, neon_122
+	FMOVD (R16), F19
+	TBZ $0, R7, neon_123
+	ADD $8, R16, R16
+	VLD1 (R16), V19.S[2]
+	B neon_123
+neon_122:
+	FMOVS (R16), F19
+neon_123:
+	FMOVQ -48(R10), F28
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4f9c1242 // fmla v2.4s, v18.4s, v28.s[0]
+	WORD $0x4f9c1263 // fmla v3.4s, v19.4s, v28.s[0]
+	WORD $0x4fbc1204 // fmla v4.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc1225 // fmla v5.4s, v17.4s, v28.s[1]
+	WORD $0x4fbc1246 // fmla v6.4s, v18.4s, v28.s[1]
+	WORD $0x4fbc1267 // fmla v7.4s, v19.4s, v28.s[1]
+	WORD $0x4f9c1a08 // fmla v8.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a29 // fmla v9.4s, v17.4s, v28.s[2]
+	WORD $0x4f9c1a4a // fmla v10.4s, v18.4s, v28.s[2]
+	WORD $0x4f9c1a6b // fmla v11.4s, v19.4s, v28.s[2]
+	WORD $0x4fbc1a0c // fmla v12.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a2d // fmla v13.4s, v17.4s, v28.s[3]
+	WORD $0x4fbc1a4e // fmla v14.4s, v18.4s, v28.s[3]
+	WORD $0x4fbc1a6f // fmla v15.4s, v19.4s, v28.s[3]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F16
+	FMOVQ 16(R15), F17
+	FMOVQ 32(R15), F18
+	ADD R6<<2, R12, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_124
+	FMOVQ (R16), F19
+	B neon_126
+neon_124:
+	TBZ $1, R7, neon_125
+	FMOVD (R16), F19
+	TBZ $0, R7, neon_126
+	ADD $8, R16, R16
+	VLD1 (R16), V19.S[2]
+	B neon_126
+neon_125:
+	FMOVS (R16), F19
+neon_126:
+	FMOVQ -32(R10), F28
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4f9c1242 // fmla v2.4s, v18.4s, v28.s[0]
+	WORD $0x4f9c1263 // fmla v3.4s, v19.4s, v28.s[0]
+	WORD $0x4fbc1204 // fmla v4.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc1225 // fmla v5.4s, v17.4s, v28.s[1]
+	WORD $0x4fbc1246 // fmla v6.4s, v18.4s, v28.s[1]
+	WORD $0x4fbc1267 // fmla v7.4s, v19.4s, v28.s[1]
+	WORD $0x4f9c1a08 // fmla v8.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a29 // fmla v9.4s, v17.4s, v28.s[2]
+	WORD $0x4f9c1a4a // fmla v10.4s, v18.4s, v28.s[2]
+	WORD $0x4f9c1a6b // fmla v11.4s, v19.4s, v28.s[2]
+	WORD $0x4fbc1a0c // fmla v12.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a2d // fmla v13.4s, v17.4s, v28.s[3]
+	WORD $0x4fbc1a4e // fmla v14.4s, v18.4s, v28.s[3]
+	WORD $0x4fbc1a6f // fmla v15.4s, v19.4s, v28.s[3]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F16
+	FMOVQ 16(R14), F17
+	FMOVQ 32(R14), F18
+	ADD R6<<2, R12, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_127
+	FMOVQ (R16), F19
+	B neon_129
+neon_127:
+	TBZ $1, R7, neon_128
+	FMOVD (R16), F19
+	TBZ $0, R7, neon_129
+	ADD $8, R16, R16
+	VLD1 (R16), V19.S[2]
+	B neon_129
+neon_128:
+	FMOVS (R16), F19
+neon_129:
+	FMOVQ -16(R10), F28
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4f9c1242 // fmla v2.4s, v18.4s, v28.s[0]
+	WORD $0x4f9c1263 // fmla v3.4s, v19.4s, v28.s[0]
+	WORD $0x4fbc1204 // fmla v4.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc1225 // fmla v5.4s, v17.4s, v28.s[1]
+	WORD $0x4fbc1246 // fmla v6.4s, v18.4s, v28.s[1]
+	WORD $0x4fbc1267 // fmla v7.4s, v19.4s, v28.s[1]
+	WORD $0x4f9c1a08 // fmla v8.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a29 // fmla v9.4s, v17.4s, v28.s[2]
+	WORD $0x4f9c1a4a // fmla v10.4s, v18.4s, v28.s[2]
+	WORD $0x4f9c1a6b // fmla v11.4s, v19.4s, v28.s[2]
+	WORD $0x4fbc1a0c // fmla v12.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a2d // fmla v13.4s, v17.4s, v28.s[3]
+	WORD $0x4fbc1a4e // fmla v14.4s, v18.4s, v28.s[3]
+	WORD $0x4fbc1a6f // fmla v15.4s, v19.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk9
+noblk9:
+	MOVWU 4(R0), R11
+	CMP $0, R11
+	BLE noblk10
+blk10:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F16
+	FMOVQ 16(R13), F17
+	FMOVQ 32(R13), F18
+	ADD R6<<2, R12, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_130
+	FMOVQ (R16), F19
+	B neon_132
+neon_130:
+	TBZ $1, R7, neon_131
+	FMOVD (R16), F19
+	TBZ $0, R7, neon_132
+	ADD $8, R16, R16
+	VLD1 (R16), V19.S[2]
+	B neon_132
+neon_131:
+	FMOVS (R16), F19
+neon_132:
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4f9c1242 // fmla v2.4s, v18.4s, v28.s[0]
+	WORD $0x4f9c1263 // fmla v3.4s, v19.4s, v28.s[0]
+	WORD $0x4fbc1204 // fmla v4.4s, v16.4s, v28.s[1]
+	WORD $0x4fbc1225 // fmla v5.4s, v17.4s, v28.s[1]
+	WORD $0x4fbc1246 // fmla v6.4s, v18.4s, v28.s[1]
+	WORD $0x4fbc1267 // fmla v7.4s, v19.4s, v28.s[1]
+	WORD $0x4f9c1a08 // fmla v8.4s, v16.4s, v28.s[2]
+	WORD $0x4f9c1a29 // fmla v9.4s, v17.4s, v28.s[2]
+	WORD $0x4f9c1a4a // fmla v10.4s, v18.4s, v28.s[2]
+	WORD $0x4f9c1a6b // fmla v11.4s, v19.4s, v28.s[2]
+	WORD $0x4fbc1a0c // fmla v12.4s, v16.4s, v28.s[3]
+	WORD $0x4fbc1a2d // fmla v13.4s, v17.4s, v28.s[3]
+	WORD $0x4fbc1a4e // fmla v14.4s, v18.4s, v28.s[3]
+	WORD $0x4fbc1a6f // fmla v15.4s, v19.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk10
+noblk10:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows5
+	MOVD lastRows+40(FP), R8
+allrows5:
+	MOVD R3, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias17
+	VLD1R (R4), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+nobias17:
+	TBZ $0, R10, noload17
+	ADD R6<<2, R9, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_133
+	FMOVQ (R16), F16
+	B neon_135
+neon_133:
+	TBZ $1, R7, neon_134
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_135
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_135
+neon_134:
+	FMOVS (R16), F16
+neon_135:
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+noload17:
+	TBZ $2, R10, noclamp17
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
+	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
+	WORD $0x4e30f421 // fmax v1.4s, v1.4s, v16.4s
+	WORD $0x4eb1f421 // fmin v1.4s, v1.4s, v17.4s
+	WORD $0x4e30f442 // fmax v2.4s, v2.4s, v16.4s
+	WORD $0x4eb1f442 // fmin v2.4s, v2.4s, v17.4s
+	WORD $0x4e30f463 // fmax v3.4s, v3.4s, v16.4s
+	WORD $0x4eb1f463 // fmin v3.4s, v3.4s, v17.4s
+noclamp17:
+	ADD R6<<2, R9, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_136
+	FMOVQ F3, (R16)
+	B neon_138
+neon_136:
+	TBZ $1, R7, neon_137
+	FMOVD F3, (R16)
+	TBZ $0, R7, neon_138
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_138
+neon_137:
+	FMOVS F3, (R16)
+neon_138:
+	CMP $1, R8
+	BLE stored5
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias18
+	ADD $4, R4, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias18:
+	TBZ $0, R10, noload18
+	ADD R6<<2, R9, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_139
+	FMOVQ (R16), F16
+	B neon_141
+neon_139:
+	TBZ $1, R7, neon_140
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_141
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_141
+neon_140:
+	FMOVS (R16), F16
+neon_141:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload18:
+	TBZ $2, R10, noclamp18
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f484 // fmax v4.4s, v4.4s, v16.4s
+	WORD $0x4eb1f484 // fmin v4.4s, v4.4s, v17.4s
+	WORD $0x4e30f4a5 // fmax v5.4s, v5.4s, v16.4s
+	WORD $0x4eb1f4a5 // fmin v5.4s, v5.4s, v17.4s
+	WORD $0x4e30f4c6 // fmax v6.4s, v6.4s, v16.4s
+	WORD $0x4eb1f4c6 // fmin v6.4s, v6.4s, v17.4s
+	WORD $0x4e30f4e7 // fmax v7.4s, v7.4s, v16.4s
+	WORD $0x4eb1f4e7 // fmin v7.4s, v7.4s, v17.4s
+noclamp18:
+	ADD R6<<2, R9, R13
+	FMOVQ F4, (R13)
+	FMOVQ F5, 16(R13)
+	FMOVQ F6, 32(R13)
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_142
+	FMOVQ F7, (R16)
+	B neon_144
+neon_142:
+	TBZ $1, R7, neon_143
+	FMOVD F7, (R16)
+	TBZ $0, R7, neon_144
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_144
+neon_143:
+	FMOVS F7, (R16)
+neon_144:
+	CMP $2, R8
+	BLE stored5
+	MOVD ldy+72(FP), R10
+	LSL $2, R10, R10
+	ADD R10, R9, R9
+	MOVD flags+88(FP), R10
+	TBZ $1, R10, nobias19
+	ADD $8, R4, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d508 // fadd v8.4s, v8.4s, v16.4s
+	WORD $0x4e30d529 // fadd v9.4s, v9.4s, v16.4s
+	WORD $0x4e30d54a // fadd v10.4s, v10.4s, v16.4s
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+nobias19:
+	TBZ $0, R10, noload19
+	ADD R6<<2, R9, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd508 // fadd v8.4s, v8.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed529 // fadd v9.4s, v9.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd54a // fadd v10.4s, v10.4s, v31.4s
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_145
+	FMOVQ (R16), F16
+	B neon_147
+neon_145:
+	TBZ $1, R7, neon_146
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_147
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_147
+neon_146:
+	FMOVS (R16), F16
+neon_147:
+	WORD $0x4e30d56b // fadd v11.4s, v11.4s, v16.4s
+noload19:
+	TBZ $2, R10, noclamp19
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f508 // fmax v8.4s, v8.4s, v16.4s
+	WORD $0x4eb1f508 // fmin v8.4s, v8.4s, v17.4s
+	WORD $0x4e30f529 // fmax v9.4s, v9.4s, v16.4s
+	WORD $0x4eb1f529 // fmin v9.4s, v9.4s, v17.4s
+	WORD $0x4e30f54a // fmax v10.4s, v10.4s, v16.4s
+	WORD $0x4eb1f54a // fmin v10.4s, v10.4s, v17.4s
+	WORD $0x4e30f56b // fmax v11.4s, v11.4s, v16.4s
+	WORD $0x4eb1f56b // fmin v11.4s, v11.4s, v17.4s
+noclamp19:
+	ADD R6<<2, R9, R15
+	FMOVQ F8, (R15)
+	FMOVQ F9, 16(R15)
+	FMOVQ F10, 32(R15)
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_148
+	FMOVQ F11, (R16)
+	B neon_150
+neon_148:
+	TBZ $1, R7, neon_149
+	FMOVD F11, (R16)
+	TBZ $0, R7, neon_150
+	ADD $8, R16, R16
+	VST1 V11.S[2], (R16)
+	B neon_150
+neon_149:
+	FMOVS F11, (R16)
+neon_150:
+	CMP $3, R8
+	BLE stored5
+	MOVD ldy+72(FP), R8
+	LSL $2, R8, R8
+	ADD R8, R9, R9
+	MOVD flags+88(FP), R8
+	TBZ $1, R8, nobias20
+	ADD $12, R4, R16
+	VLD1R (R16), [V16.S4]
+	WORD $0x4e30d58c // fadd v12.4s, v12.4s, v16.4s
+	WORD $0x4e30d5ad // fadd v13.4s, v13.4s, v16.4s
+	WORD $0x4e30d5ce // fadd v14.4s, v14.4s, v16.4s
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+nobias20:
+	TBZ $0, R8, noload20
+	ADD R6<<2, R9, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed58c // fadd v12.4s, v12.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd5ad // fadd v13.4s, v13.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed5ce // fadd v14.4s, v14.4s, v30.4s
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_151
+	FMOVQ (R16), F16
+	B neon_153
+neon_151:
+	TBZ $1, R7, neon_152
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_153
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_153
+neon_152:
+	FMOVS (R16), F16
+neon_153:
+	WORD $0x4e30d5ef // fadd v15.4s, v15.4s, v16.4s
+noload20:
+	TBZ $2, R8, noclamp20
+	FMOVS lo+104(FP), F16
+	VDUP V16.S[0], V16.S4
+	FMOVS hi+108(FP), F17
+	VDUP V17.S[0], V17.S4
+	WORD $0x4e30f58c // fmax v12.4s, v12.4s, v16.4s
+	WORD $0x4eb1f58c // fmin v12.4s, v12.4s, v17.4s
+	WORD $0x4e30f5ad // fmax v13.4s, v13.4s, v16.4s
+	WORD $0x4eb1f5ad // fmin v13.4s, v13.4s, v17.4s
+	WORD $0x4e30f5ce // fmax v14.4s, v14.4s, v16.4s
+	WORD $0x4eb1f5ce // fmin v14.4s, v14.4s, v17.4s
+	WORD $0x4e30f5ef // fmax v15.4s, v15.4s, v16.4s
+	WORD $0x4eb1f5ef // fmin v15.4s, v15.4s, v17.4s
+noclamp20:
+	ADD R6<<2, R9, R13
+	FMOVQ F12, (R13)
+	FMOVQ F13, 16(R13)
+	FMOVQ F14, 32(R13)
+	ADD R6<<2, R9, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_154
+	FMOVQ F15, (R16)
+	B neon_156
+neon_154:
+	TBZ $1, R7, neon_155
+	FMOVD F15, (R16)
+	TBZ $0, R7, neon_156
+	ADD $8, R16, R16
+	VST1 V15.S[2], (R16)
+	B neon_156
+neon_155:
+	FMOVS F15, (R16)
+neon_156:
+stored5:
+	B cols1
+rest4:
 cols1:
 	MOVWU.P 8(R0), R6
 	MOVWU -4(R0), R7
@@ -3562,89 +7788,12 @@ stored1:
 singles1:
 	MOVD n+80(FP), R7
 	SUB R6, R7, R7
-	CMP $4, R7
-	BLT last1
-	VEOR V0.B16, V0.B16, V0.B16
-	MOVD ldx+56(FP), R7
-	LSL $2, R7, R7
-	MOVD R1, R8
-	MOVD R2, R9
-	MOVWU (R0), R10
-	CMP $0, R10
-	BLE noblk3
-blk3:
-	MOVWU.P 4(R8), R11
-	MUL R7, R11, R11
-	MOVD x+48(FP), R12
-	ADD R12, R11, R11
-	ADD R6<<2, R11, R13
-	FMOVQ (R13), F1
-	FMOVQ.P 16(R9), F28
-	WORD $0x4f9c1020 // fmla v0.4s, v1.4s, v28.s[0]
-	ADD R7, R11, R11
-	ADD R6<<2, R11, R17
-	FMOVQ (R17), F1
-	WORD $0x4fbc1020 // fmla v0.4s, v1.4s, v28.s[1]
-	ADD R7, R11, R11
-	ADD R6<<2, R11, R15
-	FMOVQ (R15), F1
-	WORD $0x4f9c1820 // fmla v0.4s, v1.4s, v28.s[2]
-	ADD R7, R11, R11
-	ADD R6<<2, R11, R14
-	FMOVQ (R14), F1
-	WORD $0x4fbc1820 // fmla v0.4s, v1.4s, v28.s[3]
-	SUBS $1, R10, R10
-	BGT blk3
-noblk3:
-	MOVWU 4(R0), R10
-	CMP $0, R10
-	BLE noblk4
-blk4:
-	MOVWU.P 4(R8), R11
-	MUL R7, R11, R11
-	MOVD x+48(FP), R12
-	ADD R12, R11, R11
-	ADD R6<<2, R11, R13
-	FMOVQ (R13), F1
-	FMOVS.P 4(R9), F2
-	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
-	SUBS $1, R10, R10
-	BGT blk4
-noblk4:
-	MOVD urows+32(FP), R7
-	CMP $1, R5
-	BGT allrows2
-	MOVD lastRows+40(FP), R7
-allrows2:
-	MOVD R3, R7
-	MOVD flags+88(FP), R8
-	TBZ $1, R8, nobias2
-	VLD1R (R4), [V2.S4]
-	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias2:
-	TBZ $0, R8, noload2
-	ADD R6<<2, R7, R17
-	FMOVQ (R17), F31
-	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
-noload2:
-	TBZ $2, R8, noclamp2
-	FMOVS lo+104(FP), F1
-	VDUP V1.S[0], V1.S4
-	FMOVS hi+108(FP), F2
-	VDUP V2.S[0], V2.S4
-	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
-	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
-noclamp2:
-	ADD R6<<2, R7, R15
-	FMOVQ F0, (R15)
-stored2:
-	ADD $4, R6, R6
-	B singles1
-last1:
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	CMP $0, R7
 	BLE cols1
+	CMP $4, R7
+	BGT rest1
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	MOVD ldx+56(FP), R8
 	LSL $2, R8, R8
@@ -3652,8 +7801,8 @@ last1:
 	MOVD R2, R10
 	MOVWU (R0), R11
 	CMP $0, R11
-	BLE noblk5
-blk5:
+	BLE noblk3
+blk3:
 	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
@@ -3723,12 +7872,12 @@ neon_11:
 neon_12:
 	WORD $0x4fbc1820 // fmla v0.4s, v1.4s, v28.s[3]
 	SUBS $1, R11, R11
-	BGT blk5
-noblk5:
+	BGT blk3
+noblk3:
 	MOVWU 4(R0), R11
 	CMP $0, R11
-	BLE noblk6
-blk6:
+	BLE noblk4
+blk4:
 	MOVWU.P 4(R9), R12
 	MUL R8, R12, R12
 	MOVD x+48(FP), R19
@@ -3750,20 +7899,20 @@ neon_15:
 	FMOVS.P 4(R10), F2
 	WORD $0x4f821020 // fmla v0.4s, v1.4s, v2.s[0]
 	SUBS $1, R11, R11
-	BGT blk6
-noblk6:
+	BGT blk4
+noblk4:
 	MOVD urows+32(FP), R8
 	CMP $1, R5
-	BGT allrows3
+	BGT allrows2
 	MOVD lastRows+40(FP), R8
-allrows3:
+allrows2:
 	MOVD R3, R8
 	MOVD flags+88(FP), R9
-	TBZ $1, R9, nobias3
+	TBZ $1, R9, nobias2
 	VLD1R (R4), [V2.S4]
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-nobias3:
-	TBZ $0, R9, noload3
+nobias2:
+	TBZ $0, R9, noload2
 	ADD R6<<2, R8, R16
 	TBZ $2, R7, neon_16
 	FMOVQ (R16), F2
@@ -3779,15 +7928,15 @@ neon_17:
 	FMOVS (R16), F2
 neon_18:
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
-noload3:
-	TBZ $2, R9, noclamp3
+noload2:
+	TBZ $2, R9, noclamp2
 	FMOVS lo+104(FP), F1
 	VDUP V1.S[0], V1.S4
 	FMOVS hi+108(FP), F2
 	VDUP V2.S[0], V2.S4
 	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
 	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
-noclamp3:
+noclamp2:
 	ADD R6<<2, R8, R16
 	TBZ $2, R7, neon_19
 	FMOVQ F0, (R16)
@@ -3802,7 +7951,1736 @@ neon_19:
 neon_20:
 	FMOVS F0, (R16)
 neon_21:
+stored2:
+	B cols1
+rest1:
+	CMP $8, R7
+	BGT rest2
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $4, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	CMP $0, R11
+	BLE noblk5
+blk5:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F2
+	ADD R6<<2, R12, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_22
+	FMOVQ (R16), F3
+	B neon_24
+neon_22:
+	TBZ $1, R7, neon_23
+	FMOVD (R16), F3
+	TBZ $0, R7, neon_24
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_24
+neon_23:
+	FMOVS (R16), F3
+neon_24:
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c1040 // fmla v0.4s, v2.4s, v28.s[0]
+	WORD $0x4f9c1061 // fmla v1.4s, v3.4s, v28.s[0]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R17
+	FMOVQ (R17), F2
+	ADD R6<<2, R12, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_25
+	FMOVQ (R16), F3
+	B neon_27
+neon_25:
+	TBZ $1, R7, neon_26
+	FMOVD (R16), F3
+	TBZ $0, R7, neon_27
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_27
+neon_26:
+	FMOVS (R16), F3
+neon_27:
+	WORD $0x4fbc1040 // fmla v0.4s, v2.4s, v28.s[1]
+	WORD $0x4fbc1061 // fmla v1.4s, v3.4s, v28.s[1]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F2
+	ADD R6<<2, R12, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_28
+	FMOVQ (R16), F3
+	B neon_30
+neon_28:
+	TBZ $1, R7, neon_29
+	FMOVD (R16), F3
+	TBZ $0, R7, neon_30
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_30
+neon_29:
+	FMOVS (R16), F3
+neon_30:
+	WORD $0x4f9c1840 // fmla v0.4s, v2.4s, v28.s[2]
+	WORD $0x4f9c1861 // fmla v1.4s, v3.4s, v28.s[2]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F2
+	ADD R6<<2, R12, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_31
+	FMOVQ (R16), F3
+	B neon_33
+neon_31:
+	TBZ $1, R7, neon_32
+	FMOVD (R16), F3
+	TBZ $0, R7, neon_33
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_33
+neon_32:
+	FMOVS (R16), F3
+neon_33:
+	WORD $0x4fbc1840 // fmla v0.4s, v2.4s, v28.s[3]
+	WORD $0x4fbc1861 // fmla v1.4s, v3.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk5
+noblk5:
+	MOVWU 4(R0), R11
+	CMP $0, R11
+	BLE noblk6
+blk6:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F2
+	ADD R6<<2, R12, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_34
+	FMOVQ (R16), F3
+	B neon_36
+neon_34:
+	TBZ $1, R7, neon_35
+	FMOVD (R16), F3
+	TBZ $0, R7, neon_36
+	ADD $8, R16, R16
+	VLD1 (R16), V3.S[2]
+	B neon_36
+neon_35:
+	FMOVS (R16), F3
+neon_36:
+	FMOVS.P 4(R10), F4
+	WORD $0x4f841040 // fmla v0.4s, v2.4s, v4.s[0]
+	WORD $0x4f841061 // fmla v1.4s, v3.4s, v4.s[0]
+	SUBS $1, R11, R11
+	BGT blk6
+noblk6:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows3
+	MOVD lastRows+40(FP), R8
+allrows3:
+	MOVD R3, R8
+	MOVD flags+88(FP), R9
+	TBZ $1, R9, nobias3
+	VLD1R (R4), [V4.S4]
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+nobias3:
+	TBZ $0, R9, noload3
+	ADD R6<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	ADD R6<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_37
+	FMOVQ (R16), F4
+	B neon_39
+neon_37:
+	TBZ $1, R7, neon_38
+	FMOVD (R16), F4
+	TBZ $0, R7, neon_39
+	ADD $8, R16, R16
+	VLD1 (R16), V4.S[2]
+	B neon_39
+neon_38:
+	FMOVS (R16), F4
+neon_39:
+	WORD $0x4e24d421 // fadd v1.4s, v1.4s, v4.4s
+noload3:
+	TBZ $2, R9, noclamp3
+	FMOVS lo+104(FP), F2
+	VDUP V2.S[0], V2.S4
+	FMOVS hi+108(FP), F3
+	VDUP V3.S[0], V3.S4
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	WORD $0x4ea3f400 // fmin v0.4s, v0.4s, v3.4s
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
+noclamp3:
+	ADD R6<<2, R8, R15
+	FMOVQ F0, (R15)
+	ADD R6<<2, R8, R16
+	ADD $16, R16, R16
+	TBZ $2, R7, neon_40
+	FMOVQ F1, (R16)
+	B neon_42
+neon_40:
+	TBZ $1, R7, neon_41
+	FMOVD F1, (R16)
+	TBZ $0, R7, neon_42
+	ADD $8, R16, R16
+	VST1 V1.S[2], (R16)
+	B neon_42
+neon_41:
+	FMOVS F1, (R16)
+neon_42:
 stored3:
+	B cols1
+rest2:
+	CMP $12, R7
+	BGT rest3
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $8, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	CMP $0, R11
+	BLE noblk7
+blk7:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F3
+	FMOVQ 16(R14), F4
+	ADD R6<<2, R12, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_43
+	FMOVQ (R16), F5
+	B neon_45
+neon_43:
+	TBZ $1, R7, neon_44
+	FMOVD (R16), F5
+	TBZ $0, R7, neon_45
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_45
+neon_44:
+	FMOVS (R16), F5
+neon_45:
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c1060 // fmla v0.4s, v3.4s, v28.s[0]
+	WORD $0x4f9c1081 // fmla v1.4s, v4.4s, v28.s[0]
+	WORD $0x4f9c10a2 // fmla v2.4s, v5.4s, v28.s[0]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F3
+	FMOVQ 16(R13), F4
+	ADD R6<<2, R12, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_46
+	FMOVQ (R16), F5
+	B neon_48
+neon_46:
+	TBZ $1, R7, neon_47
+	FMOVD (R16), F5
+	TBZ $0, R7, neon_48
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_48
+neon_47:
+	FMOVS (R16), F5
+neon_48:
+	WORD $0x4fbc1060 // fmla v0.4s, v3.4s, v28.s[1]
+	WORD $0x4fbc1081 // fmla v1.4s, v4.4s, v28.s[1]
+	WORD $0x4fbc10a2 // fmla v2.4s, v5.4s, v28.s[1]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R17
+	FMOVQ (R17), F3
+	FMOVQ 16(R17), F4
+	ADD R6<<2, R12, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_49
+	FMOVQ (R16), F5
+	B neon_51
+neon_49:
+	TBZ $1, R7, neon_50
+	FMOVD (R16), F5
+	TBZ $0, R7, neon_51
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_51
+neon_50:
+	FMOVS (R16), F5
+neon_51:
+	WORD $0x4f9c1860 // fmla v0.4s, v3.4s, v28.s[2]
+	WORD $0x4f9c1881 // fmla v1.4s, v4.4s, v28.s[2]
+	WORD $0x4f9c18a2 // fmla v2.4s, v5.4s, v28.s[2]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F3
+	FMOVQ 16(R15), F4
+	ADD R6<<2, R12, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_52
+	FMOVQ (R16), F5
+	B neon_54
+neon_52:
+	TBZ $1, R7, neon_53
+	FMOVD (R16), F5
+	TBZ $0, R7, neon_54
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_54
+neon_53:
+	FMOVS (R16), F5
+neon_54:
+	WORD $0x4fbc1860 // fmla v0.4s, v3.4s, v28.s[3]
+	WORD $0x4fbc1881 // fmla v1.4s, v4.4s, v28.s[3]
+	WORD $0x4fbc18a2 // fmla v2.4s, v5.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk7
+noblk7:
+	MOVWU 4(R0), R11
+	CMP $0, R11
+	BLE noblk8
+blk8:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F3
+	FMOVQ 16(R14), F4
+	ADD R6<<2, R12, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_55
+	FMOVQ (R16), F5
+	B neon_57
+neon_55:
+	TBZ $1, R7, neon_56
+	FMOVD (R16), F5
+	TBZ $0, R7, neon_57
+	ADD $8, R16, R16
+	VLD1 (R16), V5.S[2]
+	B neon_57
+neon_56:
+	FMOVS (R16), F5
+neon_57:
+	FMOVS.P 4(R10), F6
+	WORD $0x4f861060 // fmla v0.4s, v3.4s, v6.s[0]
+	WORD $0x4f861081 // fmla v1.4s, v4.4s, v6.s[0]
+	WORD $0x4f8610a2 // fmla v2.4s, v5.4s, v6.s[0]
+	SUBS $1, R11, R11
+	BGT blk8
+noblk8:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows4
+	MOVD lastRows+40(FP), R8
+allrows4:
+	MOVD R3, R8
+	MOVD flags+88(FP), R9
+	TBZ $1, R9, nobias4
+	VLD1R (R4), [V6.S4]
+	WORD $0x4e26d400 // fadd v0.4s, v0.4s, v6.4s
+	WORD $0x4e26d421 // fadd v1.4s, v1.4s, v6.4s
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+nobias4:
+	TBZ $0, R9, noload4
+	ADD R6<<2, R8, R13
+	FMOVQ (R13), F30
+	WORD $0x4e3ed400 // fadd v0.4s, v0.4s, v30.4s
+	FMOVQ 16(R13), F31
+	WORD $0x4e3fd421 // fadd v1.4s, v1.4s, v31.4s
+	ADD R6<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_58
+	FMOVQ (R16), F6
+	B neon_60
+neon_58:
+	TBZ $1, R7, neon_59
+	FMOVD (R16), F6
+	TBZ $0, R7, neon_60
+	ADD $8, R16, R16
+	VLD1 (R16), V6.S[2]
+	B neon_60
+neon_59:
+	FMOVS (R16), F6
+neon_60:
+	WORD $0x4e26d442 // fadd v2.4s, v2.4s, v6.4s
+noload4:
+	TBZ $2, R9, noclamp4
+	FMOVS lo+104(FP), F3
+	VDUP V3.S[0], V3.S4
+	FMOVS hi+108(FP), F4
+	VDUP V4.S[0], V4.S4
+	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
+	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
+	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
+	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	WORD $0x4ea4f442 // fmin v2.4s, v2.4s, v4.4s
+noclamp4:
+	ADD R6<<2, R8, R17
+	FMOVQ F0, (R17)
+	FMOVQ F1, 16(R17)
+	ADD R6<<2, R8, R16
+	ADD $32, R16, R16
+	TBZ $2, R7, neon_61
+	FMOVQ F2, (R16)
+	B neon_63
+neon_61:
+	TBZ $1, R7, neon_62
+	FMOVD F2, (R16)
+	TBZ $0, R7, neon_63
+	ADD $8, R16, R16
+	VST1 V2.S[2], (R16)
+	B neon_63
+neon_62:
+	FMOVS F2, (R16)
+neon_63:
+stored4:
+	B cols1
+rest3:
+	CMP $16, R7
+	BGT rest4
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $12, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	CMP $0, R11
+	BLE noblk9
+blk9:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F4
+	FMOVQ 16(R15), F5
+	FMOVQ 32(R15), F6
+	ADD R6<<2, R12, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_64
+	FMOVQ (R16), F7
+	B neon_66
+neon_64:
+	TBZ $1, R7, neon_65
+	FMOVD (R16), F7
+	TBZ $0, R7, neon_66
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_66
+neon_65:
+	FMOVS (R16), F7
+neon_66:
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c1080 // fmla v0.4s, v4.4s, v28.s[0]
+	WORD $0x4f9c10a1 // fmla v1.4s, v5.4s, v28.s[0]
+	WORD $0x4f9c10c2 // fmla v2.4s, v6.4s, v28.s[0]
+	WORD $0x4f9c10e3 // fmla v3.4s, v7.4s, v28.s[0]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F4
+	FMOVQ 16(R14), F5
+	FMOVQ 32(R14), F6
+	ADD R6<<2, R12, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_67
+	FMOVQ (R16), F7
+	B neon_69
+neon_67:
+	TBZ $1, R7, neon_68
+	FMOVD (R16), F7
+	TBZ $0, R7, neon_69
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_69
+neon_68:
+	FMOVS (R16), F7
+neon_69:
+	WORD $0x4fbc1080 // fmla v0.4s, v4.4s, v28.s[1]
+	WORD $0x4fbc10a1 // fmla v1.4s, v5.4s, v28.s[1]
+	WORD $0x4fbc10c2 // fmla v2.4s, v6.4s, v28.s[1]
+	WORD $0x4fbc10e3 // fmla v3.4s, v7.4s, v28.s[1]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F4
+	FMOVQ 16(R13), F5
+	FMOVQ 32(R13), F6
+	ADD R6<<2, R12, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_70
+	FMOVQ (R16), F7
+	B neon_72
+neon_70:
+	TBZ $1, R7, neon_71
+	FMOVD (R16), F7
+	TBZ $0, R7, neon_72
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_72
+neon_71:
+	FMOVS (R16), F7
+neon_72:
+	WORD $0x4f9c1880 // fmla v0.4s, v4.4s, v28.s[2]
+	WORD $0x4f9c18a1 // fmla v1.4s, v5.4s, v28.s[2]
+	WORD $0x4f9c18c2 // fmla v2.4s, v6.4s, v28.s[2]
+	WORD $0x4f9c18e3 // fmla v3.4s, v7.4s, v28.s[2]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R17
+	FMOVQ (R17), F4
+	FMOVQ 16(R17), F5
+	FMOVQ 32(R17), F6
+	ADD R6<<2, R12, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_73
+	FMOVQ (R16), F7
+	B neon_75
+neon_73:
+	TBZ $1, R7, neon_74
+	FMOVD (R16), F7
+	TBZ $0, R7, neon_75
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_75
+neon_74:
+	FMOVS (R16), F7
+neon_75:
+	WORD $0x4fbc1880 // fmla v0.4s, v4.4s, v28.s[3]
+	WORD $0x4fbc18a1 // fmla v1.4s, v5.4s, v28.s[3]
+	WORD $0x4fbc18c2 // fmla v2.4s, v6.4s, v28.s[3]
+	WORD $0x4fbc18e3 // fmla v3.4s, v7.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk9
+noblk9:
+	MOVWU 4(R0), R11
+	CMP $0, R11
+	BLE noblk10
+blk10:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F4
+	FMOVQ 16(R15), F5
+	FMOVQ 32(R15), F6
+	ADD R6<<2, R12, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_76
+	FMOVQ (R16), F7
+	B neon_78
+neon_76:
+	TBZ $1, R7, neon_77
+	FMOVD (R16), F7
+	TBZ $0, R7, neon_78
+	ADD $8, R16, R16
+	VLD1 (R16), V7.S[2]
+	B neon_78
+neon_77:
+	FMOVS (R16), F7
+neon_78:
+	FMOVS.P 4(R10), F8
+	WORD $0x4f881080 // fmla v0.4s, v4.4s, v8.s[0]
+	WORD $0x4f8810a1 // fmla v1.4s, v5.4s, v8.s[0]
+	WORD $0x4f8810c2 // fmla v2.4s, v6.4s, v8.s[0]
+	WORD $0x4f8810e3 // fmla v3.4s, v7.4s, v8.s[0]
+	SUBS $1, R11, R11
+	BGT blk10
+noblk10:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows5
+	MOVD lastRows+40(FP), R8
+allrows5:
+	MOVD R3, R8
+	MOVD flags+88(FP), R9
+	TBZ $1, R9, nobias5
+	VLD1R (R4), [V8.S4]
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e28d421 // fadd v1.4s, v1.4s, v8.4s
+	WORD $0x4e28d442 // fadd v2.4s, v2.4s, v8.4s
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+nobias5:
+	TBZ $0, R9, noload5
+	ADD R6<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed400 // fadd v0.4s, v0.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd421 // fadd v1.4s, v1.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	ADD R6<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_79
+	FMOVQ (R16), F8
+	B neon_81
+neon_79:
+	TBZ $1, R7, neon_80
+	FMOVD (R16), F8
+	TBZ $0, R7, neon_81
+	ADD $8, R16, R16
+	VLD1 (R16), V8.S[2]
+	B neon_81
+neon_80:
+	FMOVS (R16), F8
+neon_81:
+	WORD $0x4e28d463 // fadd v3.4s, v3.4s, v8.4s
+noload5:
+	TBZ $2, R9, noclamp5
+	FMOVS lo+104(FP), F4
+	VDUP V4.S[0], V4.S4
+	FMOVS hi+108(FP), F5
+	VDUP V5.S[0], V5.S4
+	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
+	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
+	WORD $0x4e24f421 // fmax v1.4s, v1.4s, v4.4s
+	WORD $0x4ea5f421 // fmin v1.4s, v1.4s, v5.4s
+	WORD $0x4e24f442 // fmax v2.4s, v2.4s, v4.4s
+	WORD $0x4ea5f442 // fmin v2.4s, v2.4s, v5.4s
+	WORD $0x4e24f463 // fmax v3.4s, v3.4s, v4.4s
+	WORD $0x4ea5f463 // fmin v3.4s, v3.4s, v5.4s
+noclamp5:
+	ADD R6<<2, R8, R13
+	FMOVQ F0, (R13)
+	FMOVQ F1, 16(R13)
+	FMOVQ F2, 32(R13)
+	ADD R6<<2, R8, R16
+	ADD $48, R16, R16
+	TBZ $2, R7, neon_82
+	FMOVQ F3, (R16)
+	B neon_84
+neon_82:
+	TBZ $1, R7, neon_83
+	FMOVD F3, (R16)
+	TBZ $0, R7, neon_84
+	ADD $8, R16, R16
+	VST1 V3.S[2], (R16)
+	B neon_84
+neon_83:
+	FMOVS F3, (R16)
+neon_84:
+stored5:
+	B cols1
+rest4:
+	CMP $20, R7
+	BGT rest5
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $16, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	CMP $0, R11
+	BLE noblk11
+blk11:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R17
+	FMOVQ (R17), F5
+	FMOVQ 16(R17), F6
+	FMOVQ 32(R17), F7
+	FMOVQ 48(R17), F8
+	ADD R6<<2, R12, R16
+	ADD $64, R16, R16
+	TBZ $2, R7, neon_85
+	FMOVQ (R16), F9
+	B neon_87
+neon_85:
+	TBZ $1, R7, neon_86
+	FMOVD (R16), F9
+	TBZ $0, R7, neon_87
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_87
+neon_86:
+	FMOVS (R16), F9
+neon_87:
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c10a0 // fmla v0.4s, v5.4s, v28.s[0]
+	WORD $0x4f9c10c1 // fmla v1.4s, v6.4s, v28.s[0]
+	WORD $0x4f9c10e2 // fmla v2.4s, v7.4s, v28.s[0]
+	WORD $0x4f9c1103 // fmla v3.4s, v8.4s, v28.s[0]
+	WORD $0x4f9c1124 // fmla v4.4s, v9.4s, v28.s[0]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F5
+	FMOVQ 16(R15), F6
+	FMOVQ 32(R15), F7
+	FMOVQ 48(R15), F8
+	ADD R6<<2, R12, R16
+	ADD $64, R16, R16
+	TBZ $2, R7, neon_88
+	FMOVQ (R16), F9
+	B neon_90
+neon_88:
+	TBZ $1, R7, neon_89
+	FMOVD (R16), F9
+	TBZ $0, R7, neon_90
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_90
+neon_89:
+	FMOVS (R16), F9
+neon_90:
+	WORD $0x4fbc10a0 // fmla v0.4s, v5.4s, v28.s[1]
+	WORD $0x4fbc10c1 // fmla v1.4s, v6.4s, v28.s[1]
+	WORD $0x4fbc10e2 // fmla v2.4s, v7.4s, v28.s[1]
+	WORD $0x4fbc1103 // fmla v3.4s, v8.4s, v28.s[1]
+	WORD $0x4fbc1124 // fmla v4.4s, v9.4s, v28.s[1]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F5
+	FMOVQ 16(R14), F6
+	FMOVQ 32(R14), F7
+	FMOVQ 48(R14), F8
+	ADD R6<<2, R12, R16
+	ADD $64, R16, R16
+	TBZ $2, R7, neon_91
+	FMOVQ (R16), F9
+	B neon_93
+neon_91:
+	TBZ $1, R7, neon_92
+	FMOVD (R16), F9
+	TBZ $0, R7, neon_93
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_93
+neon_92:
+	FMOVS (R16), F9
+neon_93:
+	WORD $0x4f9c18a0 // fmla v0.4s, v5.4s, v28.s[2]
+	WORD $0x4f9c18c1 // fmla v1.4s, v6.4s, v28.s[2]
+	WORD $0x4f9c18e2 // fmla v2.4s, v7.4s, v28.s[2]
+	WORD $0x4f9c1903 // fmla v3.4s, v8.4s, v28.s[2]
+	WORD $0x4f9c1924 // fmla v4.4s, v9.4s, v28.s[2]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F5
+	FMOVQ 16(R13), F6
+	FMOVQ 32(R13), F7
+	FMOVQ 48(R13), F8
+	ADD R6<<2, R12, R16
+	ADD $64, R16, R16
+	TBZ $2, R7, neon_94
+	FMOVQ (R16), F9
+	B neon_96
+neon_94:
+	TBZ $1, R7, neon_95
+	FMOVD (R16), F9
+	TBZ $0, R7, neon_96
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_96
+neon_95:
+	FMOVS (R16), F9
+neon_96:
+	WORD $0x4fbc18a0 // fmla v0.4s, v5.4s, v28.s[3]
+	WORD $0x4fbc18c1 // fmla v1.4s, v6.4s, v28.s[3]
+	WORD $0x4fbc18e2 // fmla v2.4s, v7.4s, v28.s[3]
+	WORD $0x4fbc1903 // fmla v3.4s, v8.4s, v28.s[3]
+	WORD $0x4fbc1924 // fmla v4.4s, v9.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk11
+noblk11:
+	MOVWU 4(R0), R11
+	CMP $0, R11
+	BLE noblk12
+blk12:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R17
+	FMOVQ (R17), F5
+	FMOVQ 16(R17), F6
+	FMOVQ 32(R17), F7
+	FMOVQ 48(R17), F8
+	ADD R6<<2, R12, R16
+	ADD $64, R16, R16
+	TBZ $2, R7, neon_97
+	FMOVQ (R16), F9
+	B neon_99
+neon_97:
+	TBZ $1, R7, neon_98
+	FMOVD (R16), F9
+	TBZ $0, R7, neon_99
+	ADD $8, R16, R16
+	VLD1 (R16), V9.S[2]
+	B neon_99
+neon_98:
+	FMOVS (R16), F9
+neon_99:
+	FMOVS.P 4(R10), F10
+	WORD $0x4f8a10a0 // fmla v0.4s, v5.4s, v10.s[0]
+	WORD $0x4f8a10c1 // fmla v1.4s, v6.4s, v10.s[0]
+	WORD $0x4f8a10e2 // fmla v2.4s, v7.4s, v10.s[0]
+	WORD $0x4f8a1103 // fmla v3.4s, v8.4s, v10.s[0]
+	WORD $0x4f8a1124 // fmla v4.4s, v9.4s, v10.s[0]
+	SUBS $1, R11, R11
+	BGT blk12
+noblk12:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows6
+	MOVD lastRows+40(FP), R8
+allrows6:
+	MOVD R3, R8
+	MOVD flags+88(FP), R9
+	TBZ $1, R9, nobias6
+	VLD1R (R4), [V10.S4]
+	WORD $0x4e2ad400 // fadd v0.4s, v0.4s, v10.4s
+	WORD $0x4e2ad421 // fadd v1.4s, v1.4s, v10.4s
+	WORD $0x4e2ad442 // fadd v2.4s, v2.4s, v10.4s
+	WORD $0x4e2ad463 // fadd v3.4s, v3.4s, v10.4s
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+nobias6:
+	TBZ $0, R9, noload6
+	ADD R6<<2, R8, R15
+	FMOVQ (R15), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R15), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R15), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R15), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	ADD R6<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R7, neon_100
+	FMOVQ (R16), F10
+	B neon_102
+neon_100:
+	TBZ $1, R7, neon_101
+	FMOVD (R16), F10
+	TBZ $0, R7, neon_102
+	ADD $8, R16, R16
+	VLD1 (R16), V10.S[2]
+	B neon_102
+neon_101:
+	FMOVS (R16), F10
+neon_102:
+	WORD $0x4e2ad484 // fadd v4.4s, v4.4s, v10.4s
+noload6:
+	TBZ $2, R9, noclamp6
+	FMOVS lo+104(FP), F5
+	VDUP V5.S[0], V5.S4
+	FMOVS hi+108(FP), F6
+	VDUP V6.S[0], V6.S4
+	WORD $0x4e25f400 // fmax v0.4s, v0.4s, v5.4s
+	WORD $0x4ea6f400 // fmin v0.4s, v0.4s, v6.4s
+	WORD $0x4e25f421 // fmax v1.4s, v1.4s, v5.4s
+	WORD $0x4ea6f421 // fmin v1.4s, v1.4s, v6.4s
+	WORD $0x4e25f442 // fmax v2.4s, v2.4s, v5.4s
+	WORD $0x4ea6f442 // fmin v2.4s, v2.4s, v6.4s
+	WORD $0x4e25f463 // fmax v3.4s, v3.4s, v5.4s
+	WORD $0x4ea6f463 // fmin v3.4s, v3.4s, v6.4s
+	WORD $0x4e25f484 // fmax v4.4s, v4.4s, v5.4s
+	WORD $0x4ea6f484 // fmin v4.4s, v4.4s, v6.4s
+noclamp6:
+	ADD R6<<2, R8, R14
+	FMOVQ F0, (R14)
+	FMOVQ F1, 16(R14)
+	FMOVQ F2, 32(R14)
+	FMOVQ F3, 48(R14)
+	ADD R6<<2, R8, R16
+	ADD $64, R16, R16
+	TBZ $2, R7, neon_103
+	FMOVQ F4, (R16)
+	B neon_105
+neon_103:
+	TBZ $1, R7, neon_104
+	FMOVD F4, (R16)
+	TBZ $0, R7, neon_105
+	ADD $8, R16, R16
+	VST1 V4.S[2], (R16)
+	B neon_105
+neon_104:
+	FMOVS F4, (R16)
+neon_105:
+stored6:
+	B cols1
+rest5:
+	CMP $24, R7
+	BGT rest6
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $20, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	CMP $0, R11
+	BLE noblk13
+blk13:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F6
+	FMOVQ 16(R13), F7
+	FMOVQ 32(R13), F8
+	FMOVQ 48(R13), F9
+	FMOVQ 64(R13), F10
+	ADD R6<<2, R12, R16
+	ADD $80, R16, R16
+	TBZ $2, R7, neon_106
+	FMOVQ (R16), F11
+	B neon_108
+neon_106:
+	TBZ $1, R7, neon_107
+	FMOVD (R16), F11
+	TBZ $0, R7, neon_108
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_108
+neon_107:
+	FMOVS (R16), F11
+neon_108:
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c10c0 // fmla v0.4s, v6.4s, v28.s[0]
+	WORD $0x4f9c10e1 // fmla v1.4s, v7.4s, v28.s[0]
+	WORD $0x4f9c1102 // fmla v2.4s, v8.4s, v28.s[0]
+	WORD $0x4f9c1123 // fmla v3.4s, v9.4s, v28.s[0]
+	WORD $0x4f9c1144 // fmla v4.4s, v10.4s, v28.s[0]
+	WORD $0x4f9c1165 // fmla v5.4s, v11.4s, v28.s[0]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R17
+	FMOVQ (R17), F6
+	FMOVQ 16(R17), F7
+	FMOVQ 32(R17), F8
+	FMOVQ 48(R17), F9
+	FMOVQ 64(R17), F10
+	ADD R6<<2, R12, R16
+	ADD $80, R16, R16
+	TBZ $2, R7, neon_109
+	FMOVQ (R16), F11
+	B neon_111
+neon_109:
+	TBZ $1, R7, neon_110
+	FMOVD (R16), F11
+	TBZ $0, R7, neon_111
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_111
+neon_110:
+	FMOVS (R16), F11
+neon_111:
+	WORD $0x4fbc10c0 // fmla v0.4s, v6.4s, v28.s[1]
+	WORD $0x4fbc10e1 // fmla v1.4s, v7.4s, v28.s[1]
+	WORD $0x4fbc1102 // fmla v2.4s, v8.4s, v28.s[1]
+	WORD $0x4fbc1123 // fmla v3.4s, v9.4s, v28.s[1]
+	WORD $0x4fbc1144 // fmla v4.4s, v10.4s, v28.s[1]
+	WORD $0x4fbc1165 // fmla v5.4s, v11.4s, v28.s[1]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F6
+	FMOVQ 16(R15), F7
+	FMOVQ 32(R15), F8
+	FMOVQ 48(R15), F9
+	FMOVQ 64(R15), F10
+	ADD R6<<2, R12, R16
+	ADD $80, R16, R16
+	TBZ $2, R7, neon_112
+	FMOVQ (R16), F11
+	B neon_114
+neon_112:
+	TBZ $1, R7, neon_113
+	FMOVD (R16), F11
+	TBZ $0, R7, neon_114
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_114
+neon_113:
+	FMOVS (R16), F11
+neon_114:
+	WORD $0x4f9c18c0 // fmla v0.4s, v6.4s, v28.s[2]
+	WORD $0x4f9c18e1 // fmla v1.4s, v7.4s, v28.s[2]
+	WORD $0x4f9c1902 // fmla v2.4s, v8.4s, v28.s[2]
+	WORD $0x4f9c1923 // fmla v3.4s, v9.4s, v28.s[2]
+	WORD $0x4f9c1944 // fmla v4.4s, v10.4s, v28.s[2]
+	WORD $0x4f9c1965 // fmla v5.4s, v11.4s, v28.s[2]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F6
+	FMOVQ 16(R14), F7
+	FMOVQ 32(R14), F8
+	FMOVQ 48(R14), F9
+	FMOVQ 64(R14), F10
+	ADD R6<<2, R12, R16
+	ADD $80, R16, R16
+	TBZ $2, R7, neon_115
+	FMOVQ (R16), F11
+	B neon_117
+neon_115:
+	TBZ $1, R7, neon_116
+	FMOVD (R16), F11
+	TBZ $0, R7, neon_117
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_117
+neon_116:
+	FMOVS (R16), F11
+neon_117:
+	WORD $0x4fbc18c0 // fmla v0.4s, v6.4s, v28.s[3]
+	WORD $0x4fbc18e1 // fmla v1.4s, v7.4s, v28.s[3]
+	WORD $0x4fbc1902 // fmla v2.4s, v8.4s, v28.s[3]
+	WORD $0x4fbc1923 // fmla v3.4s, v9.4s, v28.s[3]
+	WORD $0x4fbc1944 // fmla v4.4s, v10.4s, v28.s[3]
+	WORD $0x4fbc1965 // fmla v5.4s, v11.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk13
+noblk13:
+	MOVWU 4(R0), R11
+	CMP $0, R11
+	BLE noblk14
+blk14:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F6
+	FMOVQ 16(R13), F7
+	FMOVQ 32(R13), F8
+	FMOVQ 48(R13), F9
+	FMOVQ 64(R13), F10
+	ADD R6<<2, R12, R16
+	ADD $80, R16, R16
+	TBZ $2, R7, neon_118
+	FMOVQ (R16), F11
+	B neon_120
+neon_118:
+	TBZ $1, R7, neon_119
+	FMOVD (R16), F11
+	TBZ $0, R7, neon_120
+	ADD $8, R16, R16
+	VLD1 (R16), V11.S[2]
+	B neon_120
+neon_119:
+	FMOVS (R16), F11
+neon_120:
+	FMOVS.P 4(R10), F12
+	WORD $0x4f8c10c0 // fmla v0.4s, v6.4s, v12.s[0]
+	WORD $0x4f8c10e1 // fmla v1.4s, v7.4s, v12.s[0]
+	WORD $0x4f8c1102 // fmla v2.4s, v8.4s, v12.s[0]
+	WORD $0x4f8c1123 // fmla v3.4s, v9.4s, v12.s[0]
+	WORD $0x4f8c1144 // fmla v4.4s, v10.4s, v12.s[0]
+	WORD $0x4f8c1165 // fmla v5.4s, v11.4s, v12.s[0]
+	SUBS $1, R11, R11
+	BGT blk14
+noblk14:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows7
+	MOVD lastRows+40(FP), R8
+allrows7:
+	MOVD R3, R8
+	MOVD flags+88(FP), R9
+	TBZ $1, R9, nobias7
+	VLD1R (R4), [V12.S4]
+	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
+	WORD $0x4e2cd421 // fadd v1.4s, v1.4s, v12.4s
+	WORD $0x4e2cd442 // fadd v2.4s, v2.4s, v12.4s
+	WORD $0x4e2cd463 // fadd v3.4s, v3.4s, v12.4s
+	WORD $0x4e2cd484 // fadd v4.4s, v4.4s, v12.4s
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+nobias7:
+	TBZ $0, R9, noload7
+	ADD R6<<2, R8, R17
+	FMOVQ (R17), F31
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVQ 16(R17), F30
+	WORD $0x4e3ed421 // fadd v1.4s, v1.4s, v30.4s
+	FMOVQ 32(R17), F31
+	WORD $0x4e3fd442 // fadd v2.4s, v2.4s, v31.4s
+	FMOVQ 48(R17), F30
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	FMOVQ 64(R17), F31
+	WORD $0x4e3fd484 // fadd v4.4s, v4.4s, v31.4s
+	ADD R6<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R7, neon_121
+	FMOVQ (R16), F12
+	B neon_123
+neon_121:
+	TBZ $1, R7, neon_122
+	FMOVD (R16), F12
+	TBZ $0, R7, neon_123
+	ADD $8, R16, R16
+	VLD1 (R16), V12.S[2]
+	B neon_123
+neon_122:
+	FMOVS (R16), F12
+neon_123:
+	WORD $0x4e2cd4a5 // fadd v5.4s, v5.4s, v12.4s
+noload7:
+	TBZ $2, R9, noclamp7
+	FMOVS lo+104(FP), F6
+	VDUP V6.S[0], V6.S4
+	FMOVS hi+108(FP), F7
+	VDUP V7.S[0], V7.S4
+	WORD $0x4e26f400 // fmax v0.4s, v0.4s, v6.4s
+	WORD $0x4ea7f400 // fmin v0.4s, v0.4s, v7.4s
+	WORD $0x4e26f421 // fmax v1.4s, v1.4s, v6.4s
+	WORD $0x4ea7f421 // fmin v1.4s, v1.4s, v7.4s
+	WORD $0x4e26f442 // fmax v2.4s, v2.4s, v6.4s
+	WORD $0x4ea7f442 // fmin v2.4s, v2.4s, v7.4s
+	WORD $0x4e26f463 // fmax v3.4s, v3.4s, v6.4s
+	WORD $0x4ea7f463 // fmin v3.4s, v3.4s, v7.4s
+	WORD $0x4e26f484 // fmax v4.4s, v4.4s, v6.4s
+	WORD $0x4ea7f484 // fmin v4.4s, v4.4s, v7.4s
+	WORD $0x4e26f4a5 // fmax v5.4s, v5.4s, v6.4s
+	WORD $0x4ea7f4a5 // fmin v5.4s, v5.4s, v7.4s
+noclamp7:
+	ADD R6<<2, R8, R15
+	FMOVQ F0, (R15)
+	FMOVQ F1, 16(R15)
+	FMOVQ F2, 32(R15)
+	FMOVQ F3, 48(R15)
+	FMOVQ F4, 64(R15)
+	ADD R6<<2, R8, R16
+	ADD $80, R16, R16
+	TBZ $2, R7, neon_124
+	FMOVQ F5, (R16)
+	B neon_126
+neon_124:
+	TBZ $1, R7, neon_125
+	FMOVD F5, (R16)
+	TBZ $0, R7, neon_126
+	ADD $8, R16, R16
+	VST1 V5.S[2], (R16)
+	B neon_126
+neon_125:
+	FMOVS F5, (R16)
+neon_126:
+stored7:
+	B cols1
+rest6:
+	CMP $28, R7
+	BGT rest7
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $24, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	CMP $0, R11
+	BLE noblk15
+blk15:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F7
+	FMOVQ 16(R14), F8
+	FMOVQ 32(R14), F9
+	FMOVQ 48(R14), F10
+	FMOVQ 64(R14), F11
+	FMOVQ 80(R14), F12
+	ADD R6<<2, R12, R16
+	ADD $96, R16, R16
+	TBZ $2, R7, neon_127
+	FMOVQ (R16), F13
+	B neon_129
+neon_127:
+	TBZ $1, R7, neon_128
+	FMOVD (R16), F13
+	TBZ $0, R7, neon_129
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_129
+neon_128:
+	FMOVS (R16), F13
+neon_129:
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c10e0 // fmla v0.4s, v7.4s, v28.s[0]
+	WORD $0x4f9c1101 // fmla v1.4s, v8.4s, v28.s[0]
+	WORD $0x4f9c1122 // fmla v2.4s, v9.4s, v28.s[0]
+	WORD $0x4f9c1143 // fmla v3.4s, v10.4s, v28.s[0]
+	WORD $0x4f9c1164 // fmla v4.4s, v11.4s, v28.s[0]
+	WORD $0x4f9c1185 // fmla v5.4s, v12.4s, v28.s[0]
+	WORD $0x4f9c11a6 // fmla v6.4s, v13.4s, v28.s[0]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F7
+	FMOVQ 16(R13), F8
+	FMOVQ 32(R13), F9
+	FMOVQ 48(R13), F10
+	FMOVQ 64(R13), F11
+	FMOVQ 80(R13), F12
+	ADD R6<<2, R12, R16
+	ADD $96, R16, R16
+	TBZ $2, R7, neon_130
+	FMOVQ (R16), F13
+	B neon_132
+neon_130:
+	TBZ $1, R7, neon_131
+	FMOVD (R16), F13
+	TBZ $0, R7, neon_132
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_132
+neon_131:
+	FMOVS (R16), F13
+neon_132:
+	WORD $0x4fbc10e0 // fmla v0.4s, v7.4s, v28.s[1]
+	WORD $0x4fbc1101 // fmla v1.4s, v8.4s, v28.s[1]
+	WORD $0x4fbc1122 // fmla v2.4s, v9.4s, v28.s[1]
+	WORD $0x4fbc1143 // fmla v3.4s, v10.4s, v28.s[1]
+	WORD $0x4fbc1164 // fmla v4.4s, v11.4s, v28.s[1]
+	WORD $0x4fbc1185 // fmla v5.4s, v12.4s, v28.s[1]
+	WORD $0x4fbc11a6 // fmla v6.4s, v13.4s, v28.s[1]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R17
+	FMOVQ (R17), F7
+	FMOVQ 16(R17), F8
+	FMOVQ 32(R17), F9
+	FMOVQ 48(R17), F10
+	FMOVQ 64(R17), F11
+	FMOVQ 80(R17), F12
+	ADD R6<<2, R12, R16
+	ADD $96, R16, R16
+	TBZ $2, R7, neon_133
+	FMOVQ (R16), F13
+	B neon_135
+neon_133:
+	TBZ $1, R7, neon_134
+	FMOVD (R16), F13
+	TBZ $0, R7, neon_135
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_135
+neon_134:
+	FMOVS (R16), F13
+neon_135:
+	WORD $0x4f9c18e0 // fmla v0.4s, v7.4s, v28.s[2]
+	WORD $0x4f9c1901 // fmla v1.4s, v8.4s, v28.s[2]
+	WORD $0x4f9c1922 // fmla v2.4s, v9.4s, v28.s[2]
+	WORD $0x4f9c1943 // fmla v3.4s, v10.4s, v28.s[2]
+	WORD $0x4f9c1964 // fmla v4.4s, v11.4s, v28.s[2]
+	WORD $0x4f9c1985 // fmla v5.4s, v12.4s, v28.s[2]
+	WORD $0x4f9c19a6 // fmla v6.4s, v13.4s, v28.s[2]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F7
+	FMOVQ 16(R15), F8
+	FMOVQ 32(R15), F9
+	FMOVQ 48(R15), F10
+	FMOVQ 64(R15), F11
+	FMOVQ 80(R15), F12
+	ADD R6<<2, R12, R16
+	ADD $96, R16, R16
+	TBZ $2, R7, neon_136
+	FMOVQ (R16), F13
+	B neon_138
+neon_136:
+	TBZ $1, R7, neon_137
+	FMOVD (R16), F13
+	TBZ $0, R7, neon_138
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_138
+neon_137:
+	FMOVS (R16), F13
+neon_138:
+	WORD $0x4fbc18e0 // fmla v0.4s, v7.4s, v28.s[3]
+	WORD $0x4fbc1901 // fmla v1.4s, v8.4s, v28.s[3]
+	WORD $0x4fbc1922 // fmla v2.4s, v9.4s, v28.s[3]
+	WORD $0x4fbc1943 // fmla v3.4s, v10.4s, v28.s[3]
+	WORD $0x4fbc1964 // fmla v4.4s, v11.4s, v28.s[3]
+	WORD $0x4fbc1985 // fmla v5.4s, v12.4s, v28.s[3]
+	WORD $0x4fbc19a6 // fmla v6.4s, v13.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk15
+noblk15:
+	MOVWU 4(R0), R11
+	CMP $0, R11
+	BLE noblk16
+blk16:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F7
+	FMOVQ 16(R14), F8
+	FMOVQ 32(R14), F9
+	FMOVQ 48(R14), F10
+	FMOVQ 64(R14), F11
+	FMOVQ 80(R14), F12
+	ADD R6<<2, R12, R16
+	ADD $96, R16, R16
+	TBZ $2, R7, neon_139
+	FMOVQ (R16), F13
+	B neon_141
+neon_139:
+	TBZ $1, R7, neon_140
+	FMOVD (R16), F13
+	TBZ $0, R7, neon_141
+	ADD $8, R16, R16
+	VLD1 (R16), V13.S[2]
+	B neon_141
+neon_140:
+	FMOVS (R16), F13
+neon_141:
+	FMOVS.P 4(R10), F14
+	WORD $0x4f8e10e0 // fmla v0.4s, v7.4s, v14.s[0]
+	WORD $0x4f8e1101 // fmla v1.4s, v8.4s, v14.s[0]
+	WORD $0x4f8e1122 // fmla v2.4s, v9.4s, v14.s[0]
+	WORD $0x4f8e1143 // fmla v3.4s, v10.4s, v14.s[0]
+	WORD $0x4f8e1164 // fmla v4.4s, v11.4s, v14.s[0]
+	WORD $0x4f8e1185 // fmla v5.4s, v12.4s, v14.s[0]
+	WORD $0x4f8e11a6 // fmla v6.4s, v13.4s, v14.s[0]
+	SUBS $1, R11, R11
+	BGT blk16
+noblk16:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows8
+	MOVD lastRows+40(FP), R8
+allrows8:
+	MOVD R3, R8
+	MOVD flags+88(FP), R9
+	TBZ $1, R9, nobias8
+	VLD1R (R4), [V14.S4]
+	WORD $0x4e2ed400 // fadd v0.4s, v0.4s, v14.4s
+	WORD $0x4e2ed421 // fadd v1.4s, v1.4s, v14.4s
+	WORD $0x4e2ed442 // fadd v2.4s, v2.4s, v14.4s
+	WORD $0x4e2ed463 // fadd v3.4s, v3.4s, v14.4s
+	WORD $0x4e2ed484 // fadd v4.4s, v4.4s, v14.4s
+	WORD $0x4e2ed4a5 // fadd v5.4s, v5.4s, v14.4s
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
+nobias8:
+	TBZ $0, R9, noload8
+	ADD R6<<2, R8, R13
+	FMOVQ (R13), F30
+	WORD $0x4e3ed400 // fadd v0.4s, v0.4s, v30.4s
+	FMOVQ 16(R13), F31
+	WORD $0x4e3fd421 // fadd v1.4s, v1.4s, v31.4s
+	FMOVQ 32(R13), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	FMOVQ 48(R13), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 64(R13), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 80(R13), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	ADD R6<<2, R8, R16
+	ADD $96, R16, R16
+	TBZ $2, R7, neon_142
+	FMOVQ (R16), F14
+	B neon_144
+neon_142:
+	TBZ $1, R7, neon_143
+	FMOVD (R16), F14
+	TBZ $0, R7, neon_144
+	ADD $8, R16, R16
+	VLD1 (R16), V14.S[2]
+	B neon_144
+neon_143:
+	FMOVS (R16), F14
+neon_144:
+	WORD $0x4e2ed4c6 // fadd v6.4s, v6.4s, v14.4s
+noload8:
+	TBZ $2, R9, noclamp8
+	FMOVS lo+104(FP), F7
+	VDUP V7.S[0], V7.S4
+	FMOVS hi+108(FP), F8
+	VDUP V8.S[0], V8.S4
+	WORD $0x4e27f400 // fmax v0.4s, v0.4s, v7.4s
+	WORD $0x4ea8f400 // fmin v0.4s, v0.4s, v8.4s
+	WORD $0x4e27f421 // fmax v1.4s, v1.4s, v7.4s
+	WORD $0x4ea8f421 // fmin v1.4s, v1.4s, v8.4s
+	WORD $0x4e27f442 // fmax v2.4s, v2.4s, v7.4s
+	WORD $0x4ea8f442 // fmin v2.4s, v2.4s, v8.4s
+	WORD $0x4e27f463 // fmax v3.4s, v3.4s, v7.4s
+	WORD $0x4ea8f463 // fmin v3.4s, v3.4s, v8.4s
+	WORD $0x4e27f484 // fmax v4.4s, v4.4s, v7.4s
+	WORD $0x4ea8f484 // fmin v4.4s, v4.4s, v8.4s
+	WORD $0x4e27f4a5 // fmax v5.4s, v5.4s, v7.4s
+	WORD $0x4ea8f4a5 // fmin v5.4s, v5.4s, v8.4s
+	WORD $0x4e27f4c6 // fmax v6.4s, v6.4s, v7.4s
+	WORD $0x4ea8f4c6 // fmin v6.4s, v6.4s, v8.4s
+noclamp8:
+	ADD R6<<2, R8, R17
+	FMOVQ F0, (R17)
+	FMOVQ F1, 16(R17)
+	FMOVQ F2, 32(R17)
+	FMOVQ F3, 48(R17)
+	FMOVQ F4, 64(R17)
+	FMOVQ F5, 80(R17)
+	ADD R6<<2, R8, R16
+	ADD $96, R16, R16
+	TBZ $2, R7, neon_145
+	FMOVQ F6, (R16)
+	B neon_147
+neon_145:
+	TBZ $1, R7, neon_146
+	FMOVD F6, (R16)
+	TBZ $0, R7, neon_147
+	ADD $8, R16, R16
+	VST1 V6.S[2], (R16)
+	B neon_147
+neon_146:
+	FMOVS F6, (R16)
+neon_147:
+stored8:
+	B cols1
+rest7:
+	MOVD n+80(FP), R7
+	SUB R6, R7, R7
+	SUB $28, R7, R7
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD ldx+56(FP), R8
+	LSL $2, R8, R8
+	MOVD R1, R9
+	MOVD R2, R10
+	MOVWU (R0), R11
+	CMP $0, R11
+	BLE noblk17
+blk17:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F8
+	FMOVQ 16(R15), F9
+	FMOVQ 32(R15), F10
+	FMOVQ 48(R15), F11
+	FMOVQ 64(R15), F12
+	FMOVQ 80(R15), F13
+	FMOVQ 96(R15), F14
+	ADD R6<<2, R12, R16
+	ADD $112, R16, R16
+	TBZ $2, R7, neon_148
+	FMOVQ (R16), F15
+	B neon_150
+neon_148:
+	TBZ $1, R7, neon_149
+	FMOVD (R16), F15
+	TBZ $0, R7, neon_150
+	ADD $8, R16, R16
+	VLD1 (R16), V15.S[2]
+	B neon_150
+neon_149:
+	FMOVS (R16), F15
+neon_150:
+	FMOVQ.P 16(R10), F28
+	WORD $0x4f9c1100 // fmla v0.4s, v8.4s, v28.s[0]
+	WORD $0x4f9c1121 // fmla v1.4s, v9.4s, v28.s[0]
+	WORD $0x4f9c1142 // fmla v2.4s, v10.4s, v28.s[0]
+	WORD $0x4f9c1163 // fmla v3.4s, v11.4s, v28.s[0]
+	WORD $0x4f9c1184 // fmla v4.4s, v12.4s, v28.s[0]
+	WORD $0x4f9c11a5 // fmla v5.4s, v13.4s, v28.s[0]
+	WORD $0x4f9c11c6 // fmla v6.4s, v14.4s, v28.s[0]
+	WORD $0x4f9c11e7 // fmla v7.4s, v15.4s, v28.s[0]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R14
+	FMOVQ (R14), F8
+	FMOVQ 16(R14), F9
+	FMOVQ 32(R14), F10
+	FMOVQ 48(R14), F11
+	FMOVQ 64(R14), F12
+	FMOVQ 80(R14), F13
+	FMOVQ 96(R14), F14
+	ADD R6<<2, R12, R16
+	ADD $112, R16, R16
+	TBZ $2, R7, neon_151
+	FMOVQ (R16), F15
+	B neon_153
+neon_151:
+	TBZ $1, R7, neon_152
+	FMOVD (R16), F15
+	TBZ $0, R7, neon_153
+	ADD $8, R16, R16
+	VLD1 (R16), V15.S[2]
+	B neon_153
+neon_152:
+	FMOVS (R16), F15
+neon_153:
+	WORD $0x4fbc1100 // fmla v0.4s, v8.4s, v28.s[1]
+	WORD $0x4fbc1121 // fmla v1.4s, v9.4s, v28.s[1]
+	WORD $0x4fbc1142 // fmla v2.4s, v10.4s, v28.s[1]
+	WORD $0x4fbc1163 // fmla v3.4s, v11.4s, v28.s[1]
+	WORD $0x4fbc1184 // fmla v4.4s, v12.4s, v28.s[1]
+	WORD $0x4fbc11a5 // fmla v5.4s, v13.4s, v28.s[1]
+	WORD $0x4fbc11c6 // fmla v6.4s, v14.4s, v28.s[1]
+	WORD $0x4fbc11e7 // fmla v7.4s, v15.4s, v28.s[1]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R13
+	FMOVQ (R13), F8
+	FMOVQ 16(R13), F9
+	FMOVQ 32(R13), F10
+	FMOVQ 48(R13), F11
+	FMOVQ 64(R13), F12
+	FMOVQ 80(R13), F13
+	FMOVQ 96(R13), F14
+	ADD R6<<2, R12, R16
+	ADD $112, R16, R16
+	TBZ $2, R7, neon_154
+	FMOVQ (R16), F15
+	B neon_156
+neon_154:
+	TBZ $1, R7, neon_155
+	FMOVD (R16), F15
+	TBZ $0, R7, neon_156
+	ADD $8, R16, R16
+	VLD1 (R16), V15.S[2]
+	B neon_156
+neon_155:
+	FMOVS (R16), F15
+neon_156:
+	WORD $0x4f9c1900 // fmla v0.4s, v8.4s, v28.s[2]
+	WORD $0x4f9c1921 // fmla v1.4s, v9.4s, v28.s[2]
+	WORD $0x4f9c1942 // fmla v2.4s, v10.4s, v28.s[2]
+	WORD $0x4f9c1963 // fmla v3.4s, v11.4s, v28.s[2]
+	WORD $0x4f9c1984 // fmla v4.4s, v12.4s, v28.s[2]
+	WORD $0x4f9c19a5 // fmla v5.4s, v13.4s, v28.s[2]
+	WORD $0x4f9c19c6 // fmla v6.4s, v14.4s, v28.s[2]
+	WORD $0x4f9c19e7 // fmla v7.4s, v15.4s, v28.s[2]
+	ADD R8, R12, R12
+	ADD R6<<2, R12, R17
+	FMOVQ (R17), F8
+	FMOVQ 16(R17), F9
+	FMOVQ 32(R17), F10
+	FMOVQ 48(R17), F11
+	FMOVQ 64(R17), F12
+	FMOVQ 80(R17), F13
+	FMOVQ 96(R17), F14
+	ADD R6<<2, R12, R16
+	ADD $112, R16, R16
+	TBZ $2, R7, neon_157
+	FMOVQ (R16), F15
+	B neon_159
+neon_157:
+	TBZ $1, R7, neon_158
+	FMOVD (R16), F15
+	TBZ $0, R7, neon_159
+	ADD $8, R16, R16
+	VLD1 (R16), V15.S[2]
+	B neon_159
+neon_158:
+	FMOVS (R16), F15
+neon_159:
+	WORD $0x4fbc1900 // fmla v0.4s, v8.4s, v28.s[3]
+	WORD $0x4fbc1921 // fmla v1.4s, v9.4s, v28.s[3]
+	WORD $0x4fbc1942 // fmla v2.4s, v10.4s, v28.s[3]
+	WORD $0x4fbc1963 // fmla v3.4s, v11.4s, v28.s[3]
+	WORD $0x4fbc1984 // fmla v4.4s, v12.4s, v28.s[3]
+	WORD $0x4fbc19a5 // fmla v5.4s, v13.4s, v28.s[3]
+	WORD $0x4fbc19c6 // fmla v6.4s, v14.4s, v28.s[3]
+	WORD $0x4fbc19e7 // fmla v7.4s, v15.4s, v28.s[3]
+	SUBS $1, R11, R11
+	BGT blk17
+noblk17:
+	MOVWU 4(R0), R11
+	CMP $0, R11
+	BLE noblk18
+blk18:
+	MOVWU.P 4(R9), R12
+	MUL R8, R12, R12
+	MOVD x+48(FP), R19
+	ADD R19, R12, R12
+	ADD R6<<2, R12, R15
+	FMOVQ (R15), F8
+	FMOVQ 16(R15), F9
+	FMOVQ 32(R15), F10
+	FMOVQ 48(R15), F11
+	FMOVQ 64(R15), F12
+	FMOVQ 80(R15), F13
+	FMOVQ 96(R15), F14
+	ADD R6<<2, R12, R16
+	ADD $112, R16, R16
+	TBZ $2, R7, neon_160
+	FMOVQ (R16), F15
+	B neon_162
+neon_160:
+	TBZ $1, R7, neon_161
+	FMOVD (R16), F15
+	TBZ $0, R7, neon_162
+	ADD $8, R16, R16
+	VLD1 (R16), V15.S[2]
+	B neon_162
+neon_161:
+	FMOVS (R16), F15
+neon_162:
+	FMOVS.P 4(R10), F16
+	WORD $0x4f901100 // fmla v0.4s, v8.4s, v16.s[0]
+	WORD $0x4f901121 // fmla v1.4s, v9.4s, v16.s[0]
+	WORD $0x4f901142 // fmla v2.4s, v10.4s, v16.s[0]
+	WORD $0x4f901163 // fmla v3.4s, v11.4s, v16.s[0]
+	WORD $0x4f901184 // fmla v4.4s, v12.4s, v16.s[0]
+	WORD $0x4f9011a5 // fmla v5.4s, v13.4s, v16.s[0]
+	WORD $0x4f9011c6 // fmla v6.4s, v14.4s, v16.s[0]
+	WORD $0x4f9011e7 // fmla v7.4s, v15.4s, v16.s[0]
+	SUBS $1, R11, R11
+	BGT blk18
+noblk18:
+	MOVD urows+32(FP), R8
+	CMP $1, R5
+	BGT allrows9
+	MOVD lastRows+40(FP), R8
+allrows9:
+	MOVD R3, R8
+	MOVD flags+88(FP), R9
+	TBZ $1, R9, nobias9
+	VLD1R (R4), [V16.S4]
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e30d421 // fadd v1.4s, v1.4s, v16.4s
+	WORD $0x4e30d442 // fadd v2.4s, v2.4s, v16.4s
+	WORD $0x4e30d463 // fadd v3.4s, v3.4s, v16.4s
+	WORD $0x4e30d484 // fadd v4.4s, v4.4s, v16.4s
+	WORD $0x4e30d4a5 // fadd v5.4s, v5.4s, v16.4s
+	WORD $0x4e30d4c6 // fadd v6.4s, v6.4s, v16.4s
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+nobias9:
+	TBZ $0, R9, noload9
+	ADD R6<<2, R8, R14
+	FMOVQ (R14), F30
+	WORD $0x4e3ed400 // fadd v0.4s, v0.4s, v30.4s
+	FMOVQ 16(R14), F31
+	WORD $0x4e3fd421 // fadd v1.4s, v1.4s, v31.4s
+	FMOVQ 32(R14), F30
+	WORD $0x4e3ed442 // fadd v2.4s, v2.4s, v30.4s
+	FMOVQ 48(R14), F31
+	WORD $0x4e3fd463 // fadd v3.4s, v3.4s, v31.4s
+	FMOVQ 64(R14), F30
+	WORD $0x4e3ed484 // fadd v4.4s, v4.4s, v30.4s
+	FMOVQ 80(R14), F31
+	WORD $0x4e3fd4a5 // fadd v5.4s, v5.4s, v31.4s
+	FMOVQ 96(R14), F30
+	WORD $0x4e3ed4c6 // fadd v6.4s, v6.4s, v30.4s
+	ADD R6<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R7, neon_163
+	FMOVQ (R16), F16
+	B neon_165
+neon_163:
+	TBZ $1, R7, neon_164
+	FMOVD (R16), F16
+	TBZ $0, R7, neon_165
+	ADD $8, R16, R16
+	VLD1 (R16), V16.S[2]
+	B neon_165
+neon_164:
+	FMOVS (R16), F16
+neon_165:
+	WORD $0x4e30d4e7 // fadd v7.4s, v7.4s, v16.4s
+noload9:
+	TBZ $2, R9, noclamp9
+	FMOVS lo+104(FP), F8
+	VDUP V8.S[0], V8.S4
+	FMOVS hi+108(FP), F9
+	VDUP V9.S[0], V9.S4
+	WORD $0x4e28f400 // fmax v0.4s, v0.4s, v8.4s
+	WORD $0x4ea9f400 // fmin v0.4s, v0.4s, v9.4s
+	WORD $0x4e28f421 // fmax v1.4s, v1.4s, v8.4s
+	WORD $0x4ea9f421 // fmin v1.4s, v1.4s, v9.4s
+	WORD $0x4e28f442 // fmax v2.4s, v2.4s, v8.4s
+	WORD $0x4ea9f442 // fmin v2.4s, v2.4s, v9.4s
+	WORD $0x4e28f463 // fmax v3.4s, v3.4s, v8.4s
+	WORD $0x4ea9f463 // fmin v3.4s, v3.4s, v9.4s
+	WORD $0x4e28f484 // fmax v4.4s, v4.4s, v8.4s
+	WORD $0x4ea9f484 // fmin v4.4s, v4.4s, v9.4s
+	WORD $0x4e28f4a5 // fmax v5.4s, v5.4s, v8.4s
+	WORD $0x4ea9f4a5 // fmin v5.4s, v5.4s, v9.4s
+	WORD $0x4e28f4c6 // fmax v6.4s, v6.4s, v8.4s
+	WORD $0x4ea9f4c6 // fmin v6.4s, v6.4s, v9.4s
+	WORD $0x4e28f4e7 // fmax v7.4s, v7.4s, v8.4s
+	WORD $0x4ea9f4e7 // fmin v7.4s, v7.4s, v9.4s
+noclamp9:
+	ADD R6<<2, R8, R13
+	FMOVQ F0, (R13)
+	FMOVQ F1, 16(R13)
+	FMOVQ F2, 32(R13)
+	FMOVQ F3, 48(R13)
+	FMOVQ F4, 64(R13)
+	FMOVQ F5, 80(R13)
+	FMOVQ F6, 96(R13)
+	ADD R6<<2, R8, R16
+	ADD $112, R16, R16
+	TBZ $2, R7, neon_166
+	FMOVQ F7, (R16)
+	B neon_168
+neon_166:
+	TBZ $1, R7, neon_167
+	FMOVD F7, (R16)
+	TBZ $0, R7, neon_168
+	ADD $8, R16, R16
+	VST1 V7.S[2], (R16)
+	B neon_168
+neon_167:
+	FMOVS F7, (R16)
+neon_168:
+stored9:
+	B cols1
+rest8:
 cols1:
 	MOVWU.P 8(R0), R6
 	MOVWU -4(R0), R7

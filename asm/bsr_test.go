@@ -36,7 +36,9 @@ func TestBSRShapes(t *testing.T) {
 						t.Fatalf("%s refused a %d×%d BSR", f.Name, br, bc)
 					}
 					tile := kernelTile(kern)
-					for _, n := range []int{1, 3, tile - 1, tile, tile + 1, 2*tile + 1} {
+					// Past the full tiles, every count of vectors left (a quarter, half,
+					// three quarters of a tile: 2, 3, 4 vectors when U = 4).
+					for _, n := range []int{1, 3, tile/4 + 1, tile/2 + 1, 3*tile/4 + 1, tile - 1, tile, tile + 1, tile + tile/2 + 3, 2*tile + 1} {
 						if n < 1 {
 							continue
 						}
