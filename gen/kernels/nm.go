@@ -248,17 +248,23 @@ func (g *nmGen) tile(b *bsrGen, ival, ipos, y, bp, units, j vm.Reg, u int, mask 
 	m.Mov(pp, ipos)
 	m.Lea(xg, vm.Idx(m.Param("x"), j, 4))
 
-	// slot emits one slot (offset d slots from vp/pp) of every row.
-	slot := func(d int) {
-		for r := 0; r < s.UH; r++ {
-			q := m.GP()
-			m.Load(q, vm.At(pp, d*s.UH+r), 1)
-			m.Shl(q, rowShift)
-			m.Add(q, xg)
-			m.Load1(w, vm.At(vp, (d*s.UH+r)*4))
-			for i, a := range acc[r] {
-				// The panel is zero-padded to T columns: no X load needs a mask.
-				m.FMAMem(a, w, vm.At(q, i*L*4))
+	// slots emits n slots (from offset d slots from vp/pp) of every row.
+	slots := func(d, n int) {
+		if gm, ok := m.(vm.GroupMachine); ok && n*s.UH > 1 {
+			g.groupedEntries(gm, acc, vp, pp, xg, d*s.UH, n*s.UH, rowShift)
+			return
+		}
+		for dd := d; dd < d+n; dd++ {
+			for r := 0; r < s.UH; r++ {
+				q := m.GP()
+				m.Load(q, vm.At(pp, dd*s.UH+r), 1)
+				m.Shl(q, rowShift)
+				m.Add(q, xg)
+				m.Load1(w, vm.At(vp, (dd*s.UH+r)*4))
+				for i, a := range acc[r] {
+					// The panel is zero-padded to T columns: no X load needs a mask.
+					m.FMAMem(a, w, vm.At(q, i*L*4))
+				}
 			}
 		}
 	}
@@ -275,19 +281,32 @@ func (g *nmGen) tile(b *bsrGen, ival, ipos, y, bp, units, j vm.Reg, u int, mask 
 
 	cnt := m.Param("gfull")
 	gdone, gloop := m.NewLabel("gdone"), m.NewLabel("group")
+	if gm, ok := m.(vm.GroupMachine); ok && p.Keep > 0 && nmUnroll(p, s) > 1 {
+		// Few entries per group: G groups per iteration, so that one load takes the
+		// positions and one the weights of at least 4 entries; the rest one by one below.
+		G := nmUnroll(p, s)
+		gloopG, single := m.NewLabel("groups"), m.NewLabel("single")
+		m.BrImm(cnt, vm.LT, int64(G), single)
+		m.Bind(gloopG)
+		g.groupedEntries(gm, acc, vp, pp, xg, 0, G*p.Keep*s.UH, rowShift)
+		m.AddImm(vp, int64(G*p.Keep*s.UH*4))
+		m.AddImm(pp, int64(G*p.Keep*s.UH))
+		m.AddImm(xg, int64(G*p.Group<<rowShift))
+		m.AddImm(cnt, -int64(G))
+		m.BrImm(cnt, vm.GE, int64(G), gloopG)
+		m.Bind(single)
+	}
 	m.BrImm(cnt, vm.LE, 0, gdone)
 	m.Bind(gloop)
 	if p.Keep > 0 {
-		for d := 0; d < p.Keep; d++ {
-			slot(d)
-		}
+		slots(0, p.Keep)
 		m.AddImm(vp, int64(p.Keep*s.UH*4))
 		m.AddImm(pp, int64(p.Keep*s.UH))
 	} else {
 		k := m.Param("keep")
 		sl := m.NewLabel("slot")
 		m.Bind(sl)
-		slot(0)
+		slots(0, 1)
 		m.AddImm(vp, int64(s.UH*4))
 		m.AddImm(pp, int64(s.UH))
 		m.AddImm(k, -1)
@@ -303,7 +322,7 @@ func (g *nmGen) tile(b *bsrGen, ival, ipos, y, bp, units, j vm.Reg, u int, mask 
 	pdone, ploop := m.NewLabel("pdone"), m.NewLabel("partial")
 	m.BrImm(k, vm.LE, 0, pdone)
 	m.Bind(ploop)
-	slot(0)
+	slots(0, 1)
 	m.AddImm(vp, int64(s.UH*4))
 	m.AddImm(pp, int64(s.UH))
 	m.AddImm(k, -1)
@@ -331,6 +350,70 @@ func (g *nmGen) tile(b *bsrGen, ival, ipos, y, bp, units, j vm.Reg, u int, mask 
 		b.store(acc[r], yr, bp, j, r, mask, tmp)
 	}
 	m.Bind(end)
+}
+
+// groupedEntries emits n > 1 consecutive entries from entry e0 (entry e = slot·UH + row, in
+// storage order) on a backend with group loads: their byte positions in loads of 8, 4 or 2
+// bytes split in registers (ByteField, already scaled to panel rows), their weights in
+// groups of 4 or 2 (LoadGroup) broadcast per entry (BcastGroup). Entry by entry, an entry
+// costs two loads beside its U X loads; grouped, one load per 4 weights and one per up to 8
+// positions. The FMAs, and so each chain's order, are those of the entry-by-entry code.
+func (g *nmGen) groupedEntries(gm vm.GroupMachine, acc [][]vm.Vec, vp, pp, xg vm.Reg, e0, n, rowShift int) {
+	m, s := g.m, g.s
+	L := m.Lanes()
+	var word vm.Reg
+	var wg vm.Vec
+	wordAt, wordLen, groupAt, groupLen := 0, 0, 0, 0
+	for e := 0; e < n; e++ {
+		if e >= wordAt+wordLen {
+			wordAt, wordLen = e, chunkOf(n-e, 8)
+			word = m.GP()
+			m.Load(word, vm.At(pp, e0+e), wordLen)
+		}
+		if e >= groupAt+groupLen {
+			groupAt, groupLen = e, chunkOf(n-e, 4)
+			if groupLen > 1 {
+				wg = m.Vec()
+				gm.LoadGroup(wg, vm.At(vp, (e0+e)*4), groupLen)
+			}
+		}
+		q := m.GP()
+		if wordLen > 1 {
+			gm.ByteField(q, word, e-wordAt, rowShift)
+		} else {
+			m.Load(q, vm.At(pp, e0+e), 1)
+			m.Shl(q, rowShift)
+		}
+		w := m.Vec()
+		if groupLen > 1 {
+			gm.BcastGroup(w, wg, e-groupAt, groupLen)
+		} else {
+			m.Load1(w, vm.At(vp, (e0+e)*4))
+		}
+		// Entries past the first group's (G groups per iteration) read their group's rows.
+		x := vm.Idx(xg, q, 1)
+		if g.p.Keep > 0 {
+			x = x.Off((e0 + e) / s.UH / g.p.Keep * g.p.Group << rowShift)
+		}
+		for i, a := range acc[(e0+e)%s.UH] {
+			m.FMAMem(a, w, x.Off(i*L*4))
+		}
+	}
+}
+
+// nmUnroll is how many groups of pattern p one iteration of the grouped tile takes (vm.GroupMachine):
+// enough for 4 entries (Keep·UH each).
+func nmUnroll(p NMPattern, s NMShape) int {
+	return max(1, 4/(p.Keep*s.UH))
+}
+
+// chunkOf is the largest power of two ≤ min(n, most): how many of n items one group load takes.
+func chunkOf(n, most int) int {
+	c := 1
+	for c*2 <= min(n, most) {
+		c *= 2
+	}
+	return c
 }
 
 // nmGemvGeometry: bits per position, 32-bit words per 16-slot chunk, passes per chunk and

@@ -16,4 +16,9 @@ type GroupMachine interface {
 	// BcastGroup sets every lane of dst to the j-th float32 (j < n) of the group that
 	// LoadGroup(src, …, n) loaded.
 	BcastGroup(dst, src Vec, j, n int)
+	// ByteField sets dst to byte j (j < 8, byte 0 the least significant) of src,
+	// zero-extended and shifted left by shift bits (shift ≤ 23); src is unchanged. With one
+	// Machine.Load of 2, 4 or 8 bytes it reads that many consecutive byte positions (the
+	// N:M tiles, gen/kernels/nm.go) as scaled offsets, one load for them all.
+	ByteField(dst, src Reg, j, shift int)
 }

@@ -47,3 +47,27 @@ func (m *Machine) BcastGroup(dst, src vm.Vec, j, n int) {
 	vm.Check(j >= 0 && j < n && (n == 2 || n == 4), "BcastGroup %d of %d", j, n)
 	m.Ctx.VPERMILPS(operand.U8(uint8(0x55*j)), m.v(src), m.v(dst))
 }
+
+// ByteField copies src and moves byte j to bit shift with one shift, then masks it: the
+// copy is a register move (renamed away on current cores), so two ALU operations where the
+// entry-by-entry decode took a byte load, a shift and an add. Byte 0 is a zero-extending
+// byte move and a shift.
+func (m *Machine) ByteField(dst, src vm.Reg, j, shift int) {
+	vm.Check(j >= 0 && j < 8 && shift >= 0 && shift <= 23, "ByteField byte %d shift %d", j, shift)
+	d, s := m.g(dst), m.g(src)
+	if j == 0 {
+		m.Ctx.MOVBQZX(s.As8(), d)
+		if shift > 0 {
+			m.Ctx.SHLQ(operand.U8(uint8(shift)), d)
+		}
+		return
+	}
+	m.Ctx.MOVQ(s, d)
+	switch sh := shift - 8*j; {
+	case sh < 0:
+		m.Ctx.SHRQ(operand.U8(uint8(-sh)), d)
+	case sh > 0:
+		m.Ctx.SHLQ(operand.U8(uint8(sh)), d)
+	}
+	m.Ctx.ANDQ(operand.I32(int32(0xFF<<shift)), d)
+}
