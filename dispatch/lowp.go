@@ -51,8 +51,9 @@ func (l *lpWeights) takes(f asm.Family) bool { return f.IndexBits != 16 || l.k <
 // cut where a candidate's N range starts or ends, as planRanges cuts them.
 func (l *lpWeights) ranges() []nRange { return planRanges(l.cands) }
 
-// lpRank orders the families covering range r: the widest ISA first; then a CSR tile
-// that holds every N of r in one tile, the narrowest such (a wider tile runs half empty on
+// lpRank orders the families covering range r: the widest ISA first; then, for N ≥ 2 (N = 1
+// is the SpMV's even where a tile runs it, as NEON's do), a CSR tile that holds every N of r
+// in one tile, the narrowest such (a wider tile runs half empty on
 // a panel twice the stride: Zen 5, CSR bf16 11008×4096 at 90%, N = 16, t16 2.85 ms against
 // t32 3.35 ms); then the one meant for the largest N (its MinN: a tile over the SpMV, a
 // wider tile from its MinN on); then the narrower N range. The first is the default's
@@ -63,7 +64,7 @@ func lpRank(f asm.Family, r nRange, goarch string) []int {
 		hi = math.MaxInt
 	}
 	holds, narrow := 0, 0
-	if f.Tile > 0 && r.hi <= f.Tile {
+	if f.Tile > 0 && r.lo >= 2 && r.hi <= f.Tile {
 		holds, narrow = 1, -f.Tile
 	}
 	return []int{isaRank(f.ISA, goarch), holds, narrow, max(f.MinN, 1), -min(hi, math.MaxInt-1)}
