@@ -18,24 +18,37 @@ type lpWeights struct {
 	kern   string // the kernels' kind, for Describe
 	widen  string // how a caller widens W, for messages
 	k      int
+	stored int64 // values W stores
 	// cands are the families of W's format this CPU runs under the ISA cap that take W
 	// (16-bit SpMV indices need K ≤ 65536), in registry order: nothing else may run W.
 	cands []asm.Family
 }
 
-// lowPrecision returns W's lpWeights under the ISA cap; ok is false when W is not a
-// formats.DenseLP or formats.CSRLP.
-func lowPrecision(w formats.Matrix, host CPU, isa asm.ISA) (l *lpWeights, ok bool) {
+// lpOf returns what W's type says of a low-precision W (dtype, packing format, messages,
+// stored values), without its candidates; ok is false when W is not a formats.DenseLP or
+// formats.CSRLP.
+func lpOf(w formats.Matrix) (l *lpWeights, ok bool) {
 	l = &lpWeights{}
 	switch w := w.(type) {
 	case *formats.DenseLP:
 		l.dt, l.format, l.kind, l.kern, l.widen = w.DType, asm.LPFormat(w.DType), "dense", "GEMV", "DenseLP.ToDense"
+		l.stored = int64(w.Rows) * int64(w.Cols)
 	case *formats.CSRLP:
 		l.dt, l.format, l.kind, l.kern, l.widen = w.DType, asm.CSRLPFormat(w.DType), "CSR", "SpMV or SpMM", "CSRLP.ToCSR"
+		l.stored = w.Stored()
 	default:
 		return nil, false
 	}
 	_, l.k = w.Shape()
+	return l, true
+}
+
+// lowPrecision returns W's lpWeights with the candidates under the ISA cap; ok is false
+// when W is not a formats.DenseLP or formats.CSRLP.
+func lowPrecision(w formats.Matrix, host CPU, isa asm.ISA) (l *lpWeights, ok bool) {
+	if l, ok = lpOf(w); !ok {
+		return nil, false
+	}
 	for _, f := range asm.Families() {
 		if f.Format == l.format && host.CanRun(f, isa) && l.takes(f) {
 			l.cands = append(l.cands, f)
@@ -119,23 +132,15 @@ func compileLP(w formats.Matrix, opts Options, host CPU, isa asm.ISA, isaWhy str
 	}
 	p.lowp = true
 
-	var forced *asm.Family
-	if opts.Kernel != "" {
-		f, ok := asm.Lookup(opts.Kernel)
-		if !ok {
-			return nil, fmt.Errorf("dispatch: no kernel family %q (have %s)", opts.Kernel, familyNames())
-		}
-		if f.Format != format {
-			return nil, fmt.Errorf("dispatch: kernel family %q takes %s, not %s %s weights", f.Name, f.Format, kind, dt)
-		}
-		if !host.CanRun(f, isa) {
-			return nil, fmt.Errorf("dispatch: kernel family %q (%s, needs %v) cannot run here under ISA cap %s (CPU features %v)",
-				f.Name, f.ISA, f.Features|isaFeatures(f.ISA), isa, host.Features)
-		}
-		if !l.takes(f) {
-			return nil, fmt.Errorf("dispatch: kernel family %q has %d-bit column indices and cannot take K = %d", f.Name, f.IndexBits, l.k)
-		}
-		forced = &f
+	forced, err := forcedFamily(opts.Kernel, host, isa)
+	if err != nil {
+		return nil, err
+	}
+	if forced != nil && forced.Format != format {
+		return nil, fmt.Errorf("dispatch: kernel family %q takes %s, not %s %s weights", forced.Name, forced.Format, kind, dt)
+	}
+	if forced != nil && !l.takes(*forced) {
+		return nil, fmt.Errorf("dispatch: kernel family %q has %d-bit column indices and cannot take K = %d", forced.Name, forced.IndexBits, l.k)
 	}
 	// N ranges cut where a candidate's range starts or ends; each takes the first of
 	// lpRank's order among the families that cover it, a forced family wherever it covers.

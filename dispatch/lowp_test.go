@@ -14,15 +14,8 @@ import (
 // lpDType is the dtype of an asm.LPFormat or asm.CSRLPFormat format string ("dense_bf16",
 // "csr_i8" …), csr telling which.
 func lpDType(format string) (t formats.DType, csr, ok bool) {
-	s, ok := strings.CutPrefix(format, "dense_")
-	if !ok {
-		if s, ok = strings.CutPrefix(format, "csr_"); !ok {
-			return 0, false, false
-		}
-		csr = true
-	}
-	t, err := formats.ParseDType(s)
-	return t, csr, err == nil
+	t, err := formats.ParseDType(formatDType(format))
+	return t, strings.HasPrefix(format, "csr_"), err == nil
 }
 
 // lpMatrix converts d to dtype dt, dense (DenseLP) or CSR (CSRLP).

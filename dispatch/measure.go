@@ -59,19 +59,6 @@ func rowsOf(w formats.Matrix) (rowIter, string, int64, error) {
 	return formats.RowNonzeros(w), format, stored, nil
 }
 
-// lpFormatOf returns the packing format ("dense_bf16", "csr_i8" …), the dtype and the
-// stored value count of a low-precision W; ok is false for any other matrix. W is measured
-// as stored (formats.Measure reads bf16, fp16 and int8 values without widening them).
-func lpFormatOf(w formats.Matrix) (format, dtype string, stored int64, ok bool) {
-	switch w := w.(type) {
-	case *formats.DenseLP:
-		return asm.LPFormat(w.DType), w.DType.String(), int64(w.Rows) * int64(w.Cols), true
-	case *formats.CSRLP:
-		return asm.CSRLPFormat(w.DType), w.DType.String(), w.Stored(), true
-	}
-	return "", "", 0, false
-}
-
 // sparseFromDenseMax is the density up to which Compile converts a Dense W to CSR while
 // measuring it (formats.MeasureDense): the CSR then serves every sparse conversion, so W's
 // values are read once, not once to measure and again to convert. Above it the CSR would
@@ -116,8 +103,11 @@ func measure(w formats.Matrix, blocks [][2]int) (*Measure, error) {
 // the nonzeros, or over the values of a Dense), and for a Dense w no denser than maxCSR
 // also its CSR, from the same pass (formats.MeasureDense).
 func measureWith(w formats.Matrix, blocks [][2]int, maxCSR float64) (*Measure, *formats.CSR, error) {
-	format, dtype, stored, lp := lpFormatOf(w)
-	if !lp {
+	var format, dtype string
+	var stored int64
+	if l, lp := lpOf(w); lp {
+		format, dtype, stored = l.format, l.dt.String(), l.stored
+	} else {
 		var err error
 		if _, format, stored, err = rowsOf(w); err != nil {
 			return nil, nil, err
