@@ -120,9 +120,6 @@ singles1:
 	JLE     cols1
 	CMPQ    R9, $+8
 	JGT     rest1
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
-	ADDQ    $+0, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
 	VMOVDQU 32(R10)(R9*4), Y0
@@ -186,8 +183,6 @@ noclamp2:
 rest1:
 	CMPQ    R9, $+16
 	JGT     rest2
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
 	ADDQ    $-8, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
@@ -260,8 +255,6 @@ noclamp3:
 rest2:
 	CMPQ    R9, $+24
 	JGT     rest3
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
 	ADDQ    $-16, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
@@ -340,8 +333,6 @@ noclamp4:
 	JMP        cols1
 
 rest3:
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
 	ADDQ    $-24, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
@@ -630,9 +621,6 @@ singles1:
 	JLE     cols1
 	CMPQ    R9, $+8
 	JGT     rest1
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
-	ADDQ    $+0, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
 	VMOVDQU 32(R10)(R9*4), Y0
@@ -728,8 +716,6 @@ stored2:
 rest1:
 	CMPQ    R9, $+16
 	JGT     rest2
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
 	ADDQ    $-8, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
@@ -841,8 +827,6 @@ stored3:
 rest2:
 	CMPQ    R9, $+24
 	JGT     rest3
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
 	ADDQ    $-16, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
@@ -967,8 +951,6 @@ stored4:
 	JMP cols1
 
 rest3:
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
 	ADDQ    $-24, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
@@ -1334,9 +1316,6 @@ singles1:
 	JLE     cols1
 	CMPQ    R9, $+8
 	JGT     rest1
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
-	ADDQ    $+0, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
 	VMOVDQU 32(R10)(R9*4), Y0
@@ -1490,8 +1469,6 @@ stored2:
 	JMP cols1
 
 rest1:
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
 	ADDQ    $-8, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
@@ -1986,9 +1963,6 @@ singles1:
 	SUBQ    R8, R9
 	CMPQ    R9, $+0
 	JLE     cols1
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
-	ADDQ    $+0, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
 	VMOVDQU 32(R10)(R9*4), Y0
@@ -2561,9 +2535,6 @@ singles1:
 	JLE     cols1
 	CMPQ    R9, $+8
 	JGT     rest1
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
-	ADDQ    $+0, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
 	VMOVDQU 32(R10)(R9*4), Y0
@@ -2770,8 +2741,6 @@ stored2:
 	JMP cols1
 
 rest1:
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
 	ADDQ    $-8, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
@@ -3214,9 +3183,6 @@ singles1:
 	JLE     cols1
 	CMPQ    R9, $+8
 	JGT     rest1
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
-	ADDQ    $+0, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
 	VMOVDQU 32(R10)(R9*4), Y0
@@ -3309,8 +3275,6 @@ noclamp2:
 rest1:
 	CMPQ    R9, $+16
 	JGT     rest2
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
 	ADDQ    $-8, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
@@ -3420,8 +3384,6 @@ noclamp3:
 rest2:
 	CMPQ    R9, $+24
 	JGT     rest3
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
 	ADDQ    $-16, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9
@@ -3545,8 +3507,6 @@ noclamp4:
 	JMP        cols1
 
 rest3:
-	MOVQ    n+80(FP), R9
-	SUBQ    R8, R9
 	ADDQ    $-24, R9
 	LEAQ    tailmask8<>+0(SB), R10
 	NEGQ    R9

@@ -120,9 +120,6 @@ singles1:
 	JLE    cols1
 	CMPQ   R9, $+16
 	JGT    rest1
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
-	ADDQ   $+0, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
@@ -185,8 +182,6 @@ noclamp2:
 rest1:
 	CMPQ   R9, $+32
 	JGT    rest2
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-16, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -258,8 +253,6 @@ noclamp3:
 rest2:
 	CMPQ   R9, $+48
 	JGT    rest3
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-32, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -337,8 +330,6 @@ noclamp4:
 	JMP     cols1
 
 rest3:
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-48, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -657,9 +648,6 @@ singles1:
 	JLE    cols1
 	CMPQ   R9, $+16
 	JGT    rest1
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
-	ADDQ   $+0, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
@@ -754,8 +742,6 @@ stored2:
 rest1:
 	CMPQ   R9, $+32
 	JGT    rest2
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-16, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -866,8 +852,6 @@ stored3:
 rest2:
 	CMPQ   R9, $+48
 	JGT    rest3
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-32, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -993,8 +977,6 @@ stored4:
 rest3:
 	CMPQ   R9, $+64
 	JGT    rest4
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-48, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -1135,8 +1117,6 @@ stored5:
 rest4:
 	CMPQ   R9, $+80
 	JGT    rest5
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-64, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -1290,8 +1270,6 @@ stored6:
 	JMP cols1
 
 rest5:
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-80, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -1744,9 +1722,6 @@ singles1:
 	JLE    cols1
 	CMPQ   R9, $+16
 	JGT    rest1
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
-	ADDQ   $+0, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
@@ -1901,8 +1876,6 @@ stored2:
 rest1:
 	CMPQ   R9, $+32
 	JGT    rest2
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-16, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -2087,8 +2060,6 @@ stored3:
 rest2:
 	CMPQ   R9, $+48
 	JGT    rest3
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-32, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -2300,8 +2271,6 @@ stored4:
 	JMP cols1
 
 rest3:
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-48, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -2912,9 +2881,6 @@ singles1:
 	JLE    cols1
 	CMPQ   R9, $+16
 	JGT    rest1
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
-	ADDQ   $+0, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
@@ -3187,8 +3153,6 @@ stored2:
 	JMP cols1
 
 rest1:
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-16, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -3916,9 +3880,6 @@ singles1:
 	JLE    cols1
 	CMPQ   R9, $+16
 	JGT    rest1
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
-	ADDQ   $+0, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
@@ -4126,8 +4087,6 @@ stored2:
 rest1:
 	CMPQ   R9, $+32
 	JGT    rest2
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-16, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -4385,8 +4344,6 @@ stored3:
 rest2:
 	CMPQ   R9, $+48
 	JGT    rest3
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-32, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -4691,8 +4648,6 @@ stored4:
 	JMP cols1
 
 rest3:
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-48, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -5232,9 +5187,6 @@ singles1:
 	JLE    cols1
 	CMPQ   R9, $+16
 	JGT    rest1
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
-	ADDQ   $+0, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
 	VPSUBD Z0, Z0, Z0
@@ -5326,8 +5278,6 @@ noclamp2:
 rest1:
 	CMPQ   R9, $+32
 	JGT    rest2
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-16, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -5436,8 +5386,6 @@ noclamp3:
 rest2:
 	CMPQ   R9, $+48
 	JGT    rest3
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-32, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1
@@ -5560,8 +5508,6 @@ noclamp4:
 	JMP     cols1
 
 rest3:
-	MOVQ   n+80(FP), R9
-	SUBQ   R8, R9
 	ADDQ   $-48, R9
 	LEAQ   tailmask16<>+0(SB), R10
 	KMOVW  (R10)(R9*2), K1

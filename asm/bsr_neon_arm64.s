@@ -150,8 +150,6 @@ singles1:
 	BLE cols1
 	CMP $4, R7
 	BGT rest1
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	MOVD ldx+56(FP), R8
 	LSL $2, R8, R8
@@ -241,8 +239,6 @@ stored2:
 rest1:
 	CMP $8, R7
 	BGT rest2
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $4, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -348,8 +344,6 @@ stored3:
 rest2:
 	CMP $12, R7
 	BGT rest3
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $8, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -464,8 +458,6 @@ stored4:
 rest3:
 	CMP $16, R7
 	BGT rest4
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $12, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -589,8 +581,6 @@ stored5:
 rest4:
 	CMP $20, R7
 	BGT rest5
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $16, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -723,8 +713,6 @@ stored6:
 rest5:
 	CMP $24, R7
 	BGT rest6
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $20, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -866,8 +854,6 @@ stored7:
 rest6:
 	CMP $28, R7
 	BGT rest7
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $24, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -1016,8 +1002,6 @@ neon_63:
 stored8:
 	B cols1
 rest7:
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $28, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -1385,8 +1369,6 @@ singles1:
 	BLE cols1
 	CMP $4, R7
 	BGT rest1
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	MOVD ldx+56(FP), R8
@@ -1528,8 +1510,6 @@ stored2:
 rest1:
 	CMP $8, R7
 	BGT rest2
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $4, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -1699,8 +1679,6 @@ stored3:
 rest2:
 	CMP $12, R7
 	BGT rest3
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $8, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -1887,8 +1865,6 @@ stored4:
 rest3:
 	CMP $16, R7
 	BGT rest4
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $12, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -2092,8 +2068,6 @@ stored5:
 rest4:
 	CMP $20, R7
 	BGT rest5
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $16, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -2312,8 +2286,6 @@ neon_75:
 stored6:
 	B cols1
 rest5:
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $20, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -2829,8 +2801,6 @@ singles1:
 	BLE cols1
 	CMP $4, R7
 	BGT rest1
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -3076,8 +3046,6 @@ stored2:
 rest1:
 	CMP $8, R7
 	BGT rest2
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $4, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -3375,8 +3343,6 @@ stored3:
 rest2:
 	CMP $12, R7
 	BGT rest3
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $8, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -3705,8 +3671,6 @@ neon_81:
 stored4:
 	B cols1
 rest3:
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $12, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -4427,8 +4391,6 @@ singles1:
 	BLE cols1
 	CMP $4, R7
 	BGT rest1
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -4881,8 +4843,6 @@ neon_51:
 stored2:
 	B cols1
 rest1:
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $4, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -5815,8 +5775,6 @@ singles1:
 	BLE cols1
 	CMP $4, R7
 	BGT rest1
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -6150,8 +6108,6 @@ stored2:
 rest1:
 	CMP $8, R7
 	BGT rest2
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $4, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -6565,8 +6521,6 @@ stored3:
 rest2:
 	CMP $12, R7
 	BGT rest3
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $8, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -7031,8 +6985,6 @@ neon_117:
 stored4:
 	B cols1
 rest3:
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $12, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -7792,8 +7744,6 @@ singles1:
 	BLE cols1
 	CMP $4, R7
 	BGT rest1
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	MOVD ldx+56(FP), R8
 	LSL $2, R8, R8
@@ -7956,8 +7906,6 @@ stored2:
 rest1:
 	CMP $8, R7
 	BGT rest2
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $4, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -8152,8 +8100,6 @@ stored3:
 rest2:
 	CMP $12, R7
 	BGT rest3
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $8, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -8365,8 +8311,6 @@ stored4:
 rest3:
 	CMP $16, R7
 	BGT rest4
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $12, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -8595,8 +8539,6 @@ stored5:
 rest4:
 	CMP $20, R7
 	BGT rest5
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $16, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -8842,8 +8784,6 @@ stored6:
 rest5:
 	CMP $24, R7
 	BGT rest6
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $20, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -9106,8 +9046,6 @@ stored7:
 rest6:
 	CMP $28, R7
 	BGT rest7
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $24, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -9385,8 +9323,6 @@ neon_147:
 stored8:
 	B cols1
 rest7:
-	MOVD n+80(FP), R7
-	SUB R6, R7, R7
 	SUB $28, R7, R7
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16

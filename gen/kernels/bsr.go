@@ -181,8 +181,11 @@ func genBSR(m vm.NMMachine, s BSRShape) {
 			if v < s.U {
 				m.BrImm(left, vm.GT, int64(v*L), next)
 			}
-			lanes := g.colsLeft(j)
-			m.AddImm(lanes, -int64((v-1)*L))
+			lanes := m.GP() // left − (v−1)·L lanes in the masked last vector
+			m.Mov(lanes, left)
+			if v > 1 {
+				m.AddImm(lanes, -int64((v-1)*L))
+			}
 			mask := m.TailMask(lanes)
 			g.tile(hdr, kidx, val, y, bp, u, j, v, &mask)
 			m.Jmp(done)
