@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"reflect"
 	"runtime"
 	"slices"
 	"sort"
@@ -131,7 +130,7 @@ func checkRun(layers []Layer, ns, threads []int) error {
 		}
 	}
 	for _, l := range layers {
-		if l.W == nil || isNilPointer(l.W) {
+		if formats.IsNil(l.W) {
 			return fmt.Errorf("autotune: layer %s has no weights", l.Name)
 		}
 		m, k := l.W.Shape()
@@ -142,13 +141,6 @@ func checkRun(layers []Layer, ns, threads []int) error {
 		}
 	}
 	return nil
-}
-
-// isNilPointer reports whether w holds a nil pointer (a typed nil *formats.DenseLP, say),
-// whose Shape would panic.
-func isNilPointer(w formats.Matrix) bool {
-	v := reflect.ValueOf(w)
-	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 func progress(w io.Writer, step, steps int, what string, start time.Time) {

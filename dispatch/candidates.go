@@ -22,7 +22,7 @@ import (
 // format ("dense_bf16", "csr_i8" …); they are ordered as compileLP ranks them, its choice
 // first, and MedianNs is 0: no cost model prices them.
 func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
-	if w == nil || isNilMatrix(w) {
+	if formats.IsNil(w) {
 		return nil, fmt.Errorf("dispatch: nil weight matrix: %w", formats.ErrInvalid)
 	}
 	host := Host()
@@ -105,7 +105,7 @@ func RangeFor(n int, opts Options) (lo, hi int, err error) {
 // of its format, and the range is cut where theirs start and end, as compileLP cuts it.
 // autotune's entries cover such a range.
 func RangeOf(w formats.Matrix, n int, opts Options) (lo, hi int, err error) {
-	if w == nil || isNilMatrix(w) {
+	if formats.IsNil(w) {
 		return 0, 0, fmt.Errorf("dispatch: nil weight matrix: %w", formats.ErrInvalid)
 	}
 	host := Host()

@@ -133,7 +133,7 @@ type Plan struct {
 // the targets w may be packed as; choose a kernel per range by the cost model; share
 // packings between ranges; merge equal neighbours; apply a tuning record.
 func Compile(w formats.Matrix, opts Options) (*Plan, error) {
-	if w == nil || isNilMatrix(w) {
+	if formats.IsNil(w) {
 		return nil, errors.New("dispatch: nil weight matrix")
 	}
 	host := Host()
@@ -484,24 +484,6 @@ func (p *Plan) Prepare() error {
 		}
 	}
 	return nil
-}
-
-func isNilMatrix(w formats.Matrix) bool {
-	switch w := w.(type) {
-	case *formats.Dense:
-		return w == nil
-	case *formats.CSR:
-		return w == nil
-	case *formats.BSR:
-		return w == nil
-	case *formats.NM:
-		return w == nil
-	case *formats.DenseLP:
-		return w == nil
-	case *formats.CSRLP:
-		return w == nil
-	}
-	return false
 }
 
 func familyNames() string {

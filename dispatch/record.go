@@ -369,7 +369,7 @@ func PatternOf(ms *Measure) string {
 // and density are those of its bf16, fp16 or int8 values: an int8 weight that rounded to
 // 0 is a zero) and its key names the dtype.
 func KeyOf(w formats.Matrix, n int) (Key, error) {
-	if w == nil || isNilMatrix(w) {
+	if formats.IsNil(w) {
 		return Key{}, errors.New("dispatch: nil weight matrix")
 	}
 	ms, err := measure(w, candidateBlocks()) // validates w

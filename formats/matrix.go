@@ -1,6 +1,9 @@
 package formats
 
-import "math"
+import (
+	"math"
+	"reflect"
+)
 
 // Matrix is what every format offers: its shape, its counts, a dense copy and validation.
 type Matrix interface {
@@ -12,6 +15,16 @@ type Matrix interface {
 	ToDense() *Dense
 	// Validate proves every invariant of the format.
 	Validate() error
+}
+
+// IsNil reports whether w is no matrix: a nil interface, or a nil pointer of any format
+// (a typed nil *CSR, say), whose methods would panic. Callers refuse it before use.
+func IsNil(w Matrix) bool {
+	if w == nil {
+		return true
+	}
+	v := reflect.ValueOf(w)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 var (

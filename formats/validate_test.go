@@ -129,3 +129,16 @@ func TestValidateAccepts(t *testing.T) {
 		require.NoError(t, m.Validate(), name)
 	}
 }
+
+// TestIsNil: a nil interface and a typed nil pointer of every format are no matrix; a
+// zero-sized matrix is one.
+func TestIsNil(t *testing.T) {
+	for _, w := range []Matrix{nil, (*Dense)(nil), (*CSR)(nil), (*BSR)(nil), (*NM)(nil), (*DenseLP)(nil), (*CSRLP)(nil)} {
+		if !IsNil(w) {
+			t.Errorf("IsNil(%T) = false", w)
+		}
+	}
+	if IsNil(&Dense{}) || IsNil(&CSR{RowPtr: []int64{0}}) {
+		t.Error("IsNil of a zero-sized matrix = true")
+	}
+}
