@@ -58,8 +58,8 @@ func pruneF32(t *testing.T, flags ...string) (string, string, formats.Matrix) {
 
 // TestPruneDType: prune -dtype -format dense writes the pruned weights dense in that dtype
 // (.npz keeps it; the pruned float32 weights converted exactly as formats.DenseLPFromDense
-// does), inspect names the dtype, and BSR or N:M with -dtype is refused with a clear message
-// (no silent widening). CSR: TestPruneDTypeCSR.
+// does), inspect names the dtype, and BSR with -dtype is refused with a clear message
+// (no silent widening). CSR: TestPruneDTypeCSR; N:M: TestPruneDTypeNM.
 func TestPruneDType(t *testing.T) {
 	dir, model, f32 := pruneF32(t, "-sparsity", "0.5", "-format", "dense")
 	pruned := f32.(*formats.Dense)
@@ -98,16 +98,10 @@ func TestPruneDType(t *testing.T) {
 		require.Equal(t, 1, strings.Count(stdout, "shape "), stdout)
 	}
 
-	for _, f := range []string{"bsr", "nm"} {
-		args := []string{"prune", "-in", model, "-dtype", "bf16", "-format", f, "-out", filepath.Join(dir, "x.npz")}
-		if f == "nm" {
-			args = append(args, "-method", "nm")
-		}
-		code, _, stderr := sg(t, args...)
-		require.Equal(t, 2, code)
-		require.Contains(t, stderr, "in low precision are not implemented yet", f)
-	}
-	code, _, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-dtype", "f8", "-out", filepath.Join(dir, "x.npz"))
+	code, _, stderr := sg(t, "prune", "-in", model, "-dtype", "bf16", "-format", "bsr", "-out", filepath.Join(dir, "x.npz"))
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "in low precision is not implemented yet")
+	code, _, stderr = sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-dtype", "f8", "-out", filepath.Join(dir, "x.npz"))
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, `-dtype "f8"`)
 	code, _, stderr = sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-dtype", "i8", "-out", filepath.Join(dir, "x.npy"))
@@ -117,8 +111,8 @@ func TestPruneDType(t *testing.T) {
 
 // TestPruneDTypeCSR: prune -dtype with CSR (the default format of magnitude pruning) writes
 // a CSRLP in that dtype, equal to converting the float32 CSR of the same pruning; LoadMatrix
-// returns it without widening and inspect names the dtype. Block and N:M pruning with
-// -dtype still default to dense.
+// returns it without widening and inspect names the dtype. Block pruning with -dtype still
+// defaults to dense.
 func TestPruneDTypeCSR(t *testing.T) {
 	dir, model, f32 := pruneF32(t, "-sparsity", "0.75")
 	c := f32.(*formats.CSR)
@@ -154,10 +148,45 @@ func TestPruneDTypeCSR(t *testing.T) {
 		}
 		require.Contains(t, stdout, "density      0.2500 (96 nonzeros")
 	}
-	for _, method := range []string{"block", "nm"} {
-		out := filepath.Join(dir, method+".npz")
-		code, stdout, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-method", method, "-dtype", "bf16", "-out", out)
-		require.Equal(t, 0, code, stderr)
-		require.Contains(t, stdout, "dense bf16", method)
+	out := filepath.Join(dir, "block.npz")
+	code, stdout, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-method", "block", "-dtype", "bf16", "-out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "dense bf16")
+}
+
+// TestPruneDTypeNM: prune -method nm -dtype writes an NMLP in that dtype (the default
+// format of N:M pruning, and -format nm), equal to converting the float32 NM of the same
+// pruning; LoadMatrix returns it without widening and inspect names the dtype and, for
+// int8, the row scales.
+func TestPruneDTypeNM(t *testing.T) {
+	for _, pat := range []string{"2:4", "1:4"} {
+		dir, model, f32 := pruneF32(t, "-method", "nm", "-nm", pat)
+		w := f32.(*formats.NM)
+		for _, dt := range []string{"bf16", "f16", "i8"} {
+			out := filepath.Join(dir, "nm_"+dt+".npz")
+			args := []string{"prune", "-in", model, "-tensor", "layer0.weight", "-method", "nm", "-nm", pat, "-dtype", dt, "-out", out}
+			if dt == "f16" {
+				args = append(args, "-format", "nm") // explicit and default give the same
+			}
+			code, stdout, stderr := sg(t, args...)
+			require.Equal(t, 0, code, stderr)
+			require.Contains(t, stdout, "nm "+dt+", sparsity")
+			m, info, err := fileio.LoadMatrix(out, "")
+			require.NoError(t, err, dt)
+			got, ok := m.(*formats.NMLP)
+			require.True(t, ok, "%s: LoadMatrix read a %T", dt, m)
+			want, err := formats.NMLPFromNM(w, got.DType)
+			require.NoError(t, err)
+			require.Equal(t, want, got, dt) // pattern, values and scales
+			require.Equal(t, "nm", info.Layout)
+
+			code, stdout, stderr = sg(t, "inspect", out)
+			require.Equal(t, 0, code, stderr)
+			require.Contains(t, stdout, "stored as    nm "+dt+" (npz, "+info.DType)
+			if dt == "i8" {
+				require.Contains(t, stdout, "|i1 with float32 row scales data"+fileio.LPScaleSuffix)
+			}
+			require.Contains(t, stdout, "tightest N:M "+pat)
+		}
 	}
 }
