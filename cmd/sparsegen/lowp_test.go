@@ -12,16 +12,16 @@ import (
 	"github.com/sparsegen/sparsegen/formats/fileio"
 )
 
-// TestWithDTypes: -dtype repeats the dense and unstructured patterns per dtype, keeps the
-// other patterns only with f32, and refuses unknown dtypes or a list that leaves nothing to
-// run.
+// TestWithDTypes: -dtype repeats the dense, unstructured and N:M patterns per dtype, keeps
+// the block patterns only with f32, and refuses unknown dtypes or a list that leaves
+// nothing to run.
 func TestWithDTypes(t *testing.T) {
-	ps := []bench.Pattern{{Kind: bench.Dense}, {Kind: bench.Unstructured, Sparsity: 0.9}, {Kind: bench.NM, Keep: 2, Group: 4}}
+	ps := []bench.Pattern{{Kind: bench.Dense}, {Kind: bench.Unstructured, Sparsity: 0.9}, {Kind: bench.NM, Keep: 2, Group: 4}, {Kind: bench.Block, R: 4, C: 4, Sparsity: 0.9}}
 	got, err := withDTypes(ps, "f32,bf16,i8")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"dense", "dense:bf16", "dense:i8", "unstructured:0.9", "unstructured:0.9:bf16", "unstructured:0.9:i8", "nm:2:4"}
+	want := []string{"dense", "dense:bf16", "dense:i8", "unstructured:0.9", "unstructured:0.9:bf16", "unstructured:0.9:i8", "nm:2:4", "nm:2:4:bf16", "nm:2:4:i8", "block:4x4:0.9"}
 	if len(got) != len(want) {
 		t.Fatalf("got %v", got)
 	}
@@ -30,14 +30,25 @@ func TestWithDTypes(t *testing.T) {
 			t.Fatalf("got %v, want %v", got, want)
 		}
 	}
-	if got, err := withDTypes(ps, "f16"); err != nil || len(got) != 2 || got[0].String() != "dense:f16" || got[1].String() != "unstructured:0.9:f16" {
+	if got, err := withDTypes(ps, "f16"); err != nil || len(got) != 3 || got[0].String() != "dense:f16" || got[1].String() != "unstructured:0.9:f16" || got[2].String() != "nm:2:4:f16" {
 		t.Fatalf("f16 only: %v %v", got, err)
 	}
 	if _, err := withDTypes(ps, "f8"); err == nil {
 		t.Fatal("f8 accepted")
 	}
-	if _, err := withDTypes(ps[2:], "bf16"); err == nil {
-		t.Fatal("no dense or unstructured pattern, bf16 only: accepted")
+	if _, err := withDTypes(ps[3:], "bf16"); err == nil {
+		t.Fatal("block patterns only, bf16 only: accepted")
+	}
+	for _, s := range []string{"nm:2:4:bf16", "nm:1:4:i8", "nm:3:7:f16"} {
+		if p, err := bench.ParsePattern(s); err != nil || p.String() != s {
+			t.Fatalf("%s: %v %v", s, p, err)
+		}
+	}
+	if p, err := bench.ParsePattern("nm:2:4:f32"); err != nil || p.String() != "nm:2:4" {
+		t.Fatalf("nm:2:4:f32: %v %v", p, err)
+	}
+	if _, err := bench.ParsePattern("nm:2:4:f8"); err == nil {
+		t.Fatal("nm:2:4:f8 accepted")
 	}
 }
 
