@@ -201,3 +201,53 @@ func TestCandidatesNMLP(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileNMLPFollowsRecord: a tuning record entry for an NMLP layer (its key names the
+// dtype, its winner another family of the dtype) replaces compileLP's choice over the
+// entry's N range, and the plan still gives the widened W's result; a winner of another
+// dtype is refused with a note.
+func TestCompileNMLPFollowsRecord(t *testing.T) {
+	rng := rand.New(rand.NewPCG(75, 76))
+	for _, n := range []int{1, 16} {
+		for _, dt := range []formats.DType{formats.I8, formats.BF16} {
+			lp := randNMLPW(t, rng, 40, 96, 2, 4, dt)
+			if got := formatDType(asm.NMLPFormat(dt)); got != dt.String() {
+				t.Fatalf("formatDType(%s) = %q", asm.NMLPFormat(dt), got)
+			}
+			def, err := Compile(lp, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, ok := lpOther(t, lp, def, n)
+			if !ok {
+				t.Skipf("one family runs %s N:M at N = %d here: nothing to record", dt, n)
+			}
+			e := lpTimedEntry(t, lp, def, n, other)
+			if e.Key.DType != dt.String() {
+				t.Fatalf("key %+v", e.Key)
+			}
+			rec := NewRecord()
+			rec.Add(e)
+			p, err := Compile(lp, Options{Record: rec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fam, f := p.KernelFor(n); fam != other.Kernel || f != other.Format {
+				t.Fatalf("%s N = %d: runs %s@%s, not the record's %s\n%s", dt, n, fam, f, other.Kernel, p.Describe())
+			}
+			checkChannelMajor(t, "record/nm/"+dt.String(), p, lp.ToNM(), rng, n, nil)
+
+			e2 := e
+			e2.Winner.Kernel = strings.Replace(e2.Winner.Kernel, dt.String(), "f16", 1)
+			rec2 := NewRecord()
+			rec2.Add(e2)
+			p2, err := Compile(lp, Options{Record: rec2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fam, _ := p2.KernelFor(n); fam != must(def.KernelFor(n)) || !strings.Contains(p2.Describe(), "note: tuning record") {
+				t.Fatalf("%s: a winner of another dtype ran (%s)\n%s", dt, fam, p2.Describe())
+			}
+		}
+	}
+}
