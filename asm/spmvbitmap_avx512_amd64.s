@@ -32,25 +32,29 @@ row1:
 four1:
 	MOVWQZX     (CX), R8
 	KMOVW       R8, K1
-	VEXPANDPS.Z (AX), K1, Z4
+	VMOVUPS     (AX), Z4
+	VEXPANDPS.Z Z4, K1, Z4
 	VFMADD231PS (DI), Z4, K1, Z0
 	POPCNTQ     R8, R8
 	LEAQ        (AX)(R8*4), AX
 	MOVWQZX     2(CX), R8
 	KMOVW       R8, K1
-	VEXPANDPS.Z (AX), K1, Z4
+	VMOVUPS     (AX), Z4
+	VEXPANDPS.Z Z4, K1, Z4
 	VFMADD231PS 64(DI), Z4, K1, Z1
 	POPCNTQ     R8, R8
 	LEAQ        (AX)(R8*4), AX
 	MOVWQZX     4(CX), R8
 	KMOVW       R8, K1
-	VEXPANDPS.Z (AX), K1, Z4
+	VMOVUPS     (AX), Z4
+	VEXPANDPS.Z Z4, K1, Z4
 	VFMADD231PS 128(DI), Z4, K1, Z2
 	POPCNTQ     R8, R8
 	LEAQ        (AX)(R8*4), AX
 	MOVWQZX     6(CX), R8
 	KMOVW       R8, K1
-	VEXPANDPS.Z (AX), K1, Z4
+	VMOVUPS     (AX), Z4
+	VEXPANDPS.Z Z4, K1, Z4
 	VFMADD231PS 192(DI), Z4, K1, Z3
 	POPCNTQ     R8, R8
 	LEAQ        (AX)(R8*4), AX
@@ -65,7 +69,8 @@ tail1:
 	JLE         sum1
 	MOVWQZX     (CX), R8
 	KMOVW       R8, K1
-	VEXPANDPS.Z (AX), K1, Z4
+	VMOVUPS     (AX), Z4
+	VEXPANDPS.Z Z4, K1, Z4
 	VFMADD231PS (DI), Z4, K1, Z0
 	POPCNTQ     R8, R8
 	LEAQ        (AX)(R8*4), AX
@@ -76,7 +81,8 @@ tail1:
 	JLE         sum1
 	MOVWQZX     (CX), R8
 	KMOVW       R8, K1
-	VEXPANDPS.Z (AX), K1, Z4
+	VMOVUPS     (AX), Z4
+	VEXPANDPS.Z Z4, K1, Z4
 	VFMADD231PS (DI), Z4, K1, Z1
 	POPCNTQ     R8, R8
 	LEAQ        (AX)(R8*4), AX
@@ -87,7 +93,8 @@ tail1:
 	JLE         sum1
 	MOVWQZX     (CX), R8
 	KMOVW       R8, K1
-	VEXPANDPS.Z (AX), K1, Z4
+	VMOVUPS     (AX), Z4
+	VEXPANDPS.Z Z4, K1, Z4
 	VFMADD231PS (DI), Z4, K1, Z2
 	POPCNTQ     R8, R8
 	LEAQ        (AX)(R8*4), AX

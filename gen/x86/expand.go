@@ -8,9 +8,9 @@ import (
 
 // The vm.ExpandMachine operations (gen/vm/expand.go) on AVX-512 and AVX2.
 //
-// AVX-512: the mask is a K register (KMOVW from the bits), the expand VEXPANDPS with
-// zeroing from memory (it reads only the set lanes' floats), and the FMA merge-masked with
-// its X operand in memory (masked lanes are neither read nor changed).
+// AVX-512: the mask is a K register (KMOVW from the bits), the expand a load of 16 floats
+// (the stream is padded) and VEXPANDPS with zeroing, register to register, and the FMA
+// merge-masked with its X operand in memory (masked lanes are neither read nor changed).
 //
 // AVX2 has no expand: the mask is a vector of eight int32 lanes sign-extended from one
 // entry of bitperm8<>, a 256-entry table of 8 bytes indexed by the 8 bits. Byte i of
@@ -56,7 +56,11 @@ func (m *Machine) BitMask(bits, table vm.Reg) vm.Mask {
 
 func (m *Machine) ExpandLoad(v vm.Vec, a vm.Mem, k vm.Mask) {
 	if m.level == AVX512 {
-		m.Ctx.VEXPANDPS_Z(m.mem(a), m.kmasks[k], m.v(v))
+		// Register form: VEXPANDPS from memory ran 3× slower on Zen 5 (11008×4096 at 50%:
+		// 12.2 ms against 4.0 ms for the AVX2 kernel).
+		t := m.Ctx.ZMM()
+		m.Ctx.VMOVUPS(m.mem(a), t)
+		m.Ctx.VEXPANDPS_Z(t, m.kmasks[k], m.v(v))
 		return
 	}
 	p, z := m.Ctx.YMM(), m.Ctx.YMM()
