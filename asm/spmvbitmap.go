@@ -10,40 +10,53 @@ import (
 )
 
 // Bitmap-encoded CSR × vector (N = 1; gen/kernels/spmvbitmap.go, issue 17): each row is cut
-// into chunks of Lanes columns (16 on AVX-512, 8 on AVX2); a chunk stores a Lanes-bit mask
+// into K blocks of at most 4096 columns and those into chunks of Lanes columns (16 on AVX-512, 8 on AVX2); a chunk stores a Lanes-bit mask
 // of the columns that hold a weight, and its weights packed in column order. The kernel
 // loads X[chunk] contiguously (masked: absent columns are never read) and expands the packed
 // values to their lanes (VEXPANDPS; on AVX2 a 256-entry permutation table and VPERMPS):
 // no gathers and no column indices. Bytes per stored weight are 4 + Lanes/(8·nnz per chunk)
 // = 4 + 1/(8·density): 4.25 at 50%, 4.625 at 20%, 5.25 at 10%, 6.5 at 5%, where CSR stores
 // 6 (16-bit indices) or 8 (32-bit). Each row's sum runs in 4 lane-vector accumulators (chunk
-// c into c mod 4), then a fixed reduction tree: the order depends on the plan (K, Lanes)
-// only, and differs from CSR's storage order, so results agree with the CSR kernels within
+// c into c mod 4), then a fixed reduction tree, per K block, the blocks' sums added
+// through Y in order: the order depends on the plan (K, Lanes) only, and differs from CSR's storage order, so results agree with the CSR kernels within
 // the SpMV tolerance, not bitwise.
 
 // spmvBitmapFunc is a generated bitmap SpMV function (gen/kernels/spmvbitmap.go).
 type spmvBitmapFunc func(vals *float32, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32)
 
 // BitmapLayout is a CSR matrix encoded per row as bitmaps of Lanes-column chunks and the
-// chunks' values packed. Bytes per stored weight: BytesPerWeight.
+// chunks' values packed, in blocks of KB columns (X[block] stays in L1 while every row runs
+// over it; a K of 11008 streamed X from L2 once per row and ran 1.5× slower than a K of
+// 4096 on the same bytes). Bytes per stored weight: BytesPerWeight.
 type BitmapLayout struct {
 	M, K   int
 	Lanes  int // columns per chunk: 8 or 16
-	Chunks int // chunks per row, ⌈K/Lanes⌉
-	// Masks holds M·Chunks masks of Lanes/8 bytes (little-endian; bit j of chunk c of row i:
-	// W[i, c·Lanes + j] is stored), row after row, then 8 bytes of zero padding. Bits at
-	// columns ≥ K are 0.
+	KB     int // columns per K block, a multiple of Lanes (the last block may be narrower)
+	Blocks int // K blocks, ⌈K/KB⌉ (0 when K = 0)
+	// Masks holds, block after block, the block's M rows of masks: ⌈width/Lanes⌉ masks of
+	// Lanes/8 bytes per row (little-endian; bit j of chunk c: column b·KB + c·Lanes + j of
+	// the row is stored), then 8 bytes of zero padding. Bits at columns ≥ K are 0.
 	Masks []byte
-	// Vals holds the stored values in row, then column order (CSR's), then Lanes zeros: the
-	// AVX2 kernel reads Lanes values at the value pointer whatever the mask.
+	// Vals holds the stored values block after block, row after row, in column order, then
+	// Lanes zeros: the kernels read Lanes values at the value pointer whatever the mask.
 	Vals []float32
-	// RowPtr[i] is the index in Vals of row i's first value (CSR's RowPtr).
-	RowPtr []int64
+	// BlockPtr[b·(M+1) + i] is the index in Vals of row i's first value in block b (len
+	// Blocks·(M+1)).
+	BlockPtr []int64
+	nnz      int64
 }
 
+// bitmapKB is the K block of the bitmap layouts: ≤ 4096 columns (16 KiB of X).
+const bitmapKB = 4096
+
 // PackBitmap encodes a valid CSR matrix (it is validated first) in chunks of lanes columns
-// (8 or 16).
+// (8 or 16), in K blocks of at most 4096 columns, of equal widths (multiples of lanes).
 func PackBitmap(w *formats.CSR, lanes int) (*BitmapLayout, error) {
+	return packBitmap(w, lanes, bitmapKB)
+}
+
+// packBitmap is PackBitmap with K blocks of at most maxKB columns (a multiple of lanes).
+func packBitmap(w *formats.CSR, lanes, maxKB int) (*BitmapLayout, error) {
 	if lanes != 8 && lanes != 16 {
 		return nil, fmt.Errorf("asm: bitmap chunks of %d columns (want 8 or 16)", lanes)
 	}
@@ -54,26 +67,56 @@ func PackBitmap(w *formats.CSR, lanes int) (*BitmapLayout, error) {
 		return nil, err
 	}
 	mb := lanes / 8
-	chunks := (w.Cols + lanes - 1) / lanes
-	l := &BitmapLayout{M: w.Rows, K: w.Cols, Lanes: lanes, Chunks: chunks,
-		Masks: make([]byte, w.Rows*chunks*mb+8), Vals: make([]float32, len(w.Val)+lanes),
-		RowPtr: append([]int64(nil), w.RowPtr...)}
-	copy(l.Vals, w.Val)
-	for i := 0; i < w.Rows; i++ {
-		row := l.Masks[i*chunks*mb:]
-		for _, c := range w.ColIdx[w.RowPtr[i]:w.RowPtr[i+1]] {
-			ch, b := int(c)/lanes, uint(c)%uint(lanes)
-			row[ch*mb+int(b/8)] |= 1 << (b % 8)
-		}
+	l := &BitmapLayout{M: w.Rows, K: w.Cols, Lanes: lanes, nnz: int64(len(w.Val))}
+	if w.Cols > 0 {
+		l.Blocks = (w.Cols + maxKB - 1) / maxKB
+		l.KB = ((w.Cols+l.Blocks-1)/l.Blocks + lanes - 1) / lanes * lanes
+		l.Blocks = (w.Cols + l.KB - 1) / l.KB
 	}
+	masks := 0
+	for b := 0; b < l.Blocks; b++ {
+		masks += w.Rows * l.chunks(b) * mb
+	}
+	l.Masks = make([]byte, masks+8)
+	l.Vals = make([]float32, 0, len(w.Val)+lanes)
+	l.BlockPtr = make([]int64, l.Blocks*(w.Rows+1))
+	next := append([]int64(nil), w.RowPtr[:w.Rows]...) // each row's first entry not yet packed
+	mo := 0
+	for b := 0; b < l.Blocks; b++ {
+		c0, c1 := b*l.KB, min((b+1)*l.KB, w.Cols)
+		cb := l.chunks(b)
+		for i := 0; i < w.Rows; i++ {
+			l.BlockPtr[b*(w.Rows+1)+i] = int64(len(l.Vals))
+			row := l.Masks[mo+i*cb*mb:]
+			q := next[i]
+			for ; q < w.RowPtr[i+1] && int(w.ColIdx[q]) < c1; q++ {
+				c := int(w.ColIdx[q]) - c0
+				ch, bit := c/lanes, uint(c)%uint(lanes)
+				row[ch*mb+int(bit/8)] |= 1 << (bit % 8)
+				l.Vals = append(l.Vals, w.Val[q])
+			}
+			next[i] = q
+		}
+		l.BlockPtr[b*(w.Rows+1)+w.Rows] = int64(len(l.Vals))
+		mo += w.Rows * cb * mb
+	}
+	l.Vals = append(l.Vals, make([]float32, lanes)...)
 	return l, nil
 }
 
-// MaskBytes is the bytes of the masks without padding (M·Chunks·Lanes/8).
-func (l *BitmapLayout) MaskBytes() int64 { return int64(l.M) * int64(l.Chunks) * int64(l.Lanes/8) }
+// chunks is the number of chunks per row of block b.
+func (l *BitmapLayout) chunks(b int) int {
+	return (min((b+1)*l.KB, l.K) - b*l.KB + l.Lanes - 1) / l.Lanes
+}
+
+// maskOff is the offset in Masks of block b's masks.
+func (l *BitmapLayout) maskOff(b int) int { return b * l.M * (l.KB / l.Lanes) * (l.Lanes / 8) }
+
+// MaskBytes is the bytes of the masks without padding.
+func (l *BitmapLayout) MaskBytes() int64 { return int64(len(l.Masks) - 8) }
 
 // NNZ is the number of stored weights.
-func (l *BitmapLayout) NNZ() int64 { return l.RowPtr[l.M] }
+func (l *BitmapLayout) NNZ() int64 { return l.nnz }
 
 // BytesPerWeight is the bytes the kernel streams per stored weight: 4 for the value plus
 // the masks' share, 4 + MaskBytes/NNZ (+Inf for an empty matrix).
@@ -81,31 +124,33 @@ func (l *BitmapLayout) BytesPerWeight() float64 {
 	return 4 + float64(l.MaskBytes())/float64(l.NNZ())
 }
 
-// mask returns the mask of chunk c of row i.
-func (l *BitmapLayout) mask(i, c int) uint32 {
+// mask returns the mask of chunk c of row i in block b.
+func (l *BitmapLayout) mask(b, i, c int) uint32 {
+	p := l.maskOff(b) + (i*l.chunks(b)+c)*(l.Lanes/8)
 	if l.Lanes == 8 {
-		return uint32(l.Masks[i*l.Chunks+c])
+		return uint32(l.Masks[p])
 	}
-	p := 2 * (i*l.Chunks + c)
 	return uint32(l.Masks[p]) | uint32(l.Masks[p+1])<<8
 }
 
-// MulVec sets y[i] = Σ W[i, k]·x[k] over rows [r0, r1), with the epilogue of flags (bias,
-// Accumulate from y, clamp to [lo, hi]) as the generated kernels apply it, y[i] at
-// y[(i−r0)·ldy]: the pure-Go kernel (purego builds, and the reference of the layout's
-// decoding). Each row sums in column order.
+// mulRows is the pure-Go kernel (purego builds, and the reference of the layout's
+// decoding): y[(i−r0)·ldy] = epi(Σ_k W[i, k]·x[k]) over rows [r0, r1), the epilogue of
+// flags (bias, Accumulate from y, clamp to [lo, hi]) as the generated kernels apply it.
+// Each row sums in column order, in one float32.
 func (l *BitmapLayout) mulRows(r0, r1 int, x, y []float32, ldy, flags int, bias []float32, lo, hi float32) {
 	for i := r0; i < r1; i++ {
-		p := l.RowPtr[i]
 		var s float32
-		for c := 0; c < l.Chunks; c++ {
-			m := l.mask(i, c)
-			xs := x[c*l.Lanes:]
-			for m != 0 {
-				j := bits.TrailingZeros32(m)
-				s += l.Vals[p] * xs[j]
-				p++
-				m &= m - 1
+		for b := 0; b < l.Blocks; b++ {
+			p := l.BlockPtr[b*(l.M+1)+i]
+			for c := 0; c < l.chunks(b); c++ {
+				m := l.mask(b, i, c)
+				xs := x[b*l.KB+c*l.Lanes:]
+				for m != 0 {
+					j := bits.TrailingZeros32(m)
+					s += l.Vals[p] * xs[j]
+					p++
+					m &= m - 1
+				}
 			}
 		}
 		if flags&epiBias != 0 {
@@ -166,14 +211,20 @@ type spmvBitmapKernel struct {
 }
 
 func packSpMVBitmap(s *spmvBitmapSpec, w *formats.CSR) (*spmvBitmapKernel, error) {
-	l, err := PackBitmap(w, s.Lanes)
+	return packSpMVBitmapKB(s, w, bitmapKB)
+}
+
+// packSpMVBitmapKB packs with K blocks of at most maxKB columns (tests use narrow ones).
+func packSpMVBitmapKB(s *spmvBitmapSpec, w *formats.CSR, maxKB int) (*spmvBitmapKernel, error) {
+	l, err := packBitmap(w, s.Lanes, maxKB)
 	if err != nil {
 		return nil, err
 	}
 	k := &spmvBitmapKernel{spec: s, l: l, cost: make([]int64, l.M+1)}
+	chunks := int64((l.K + l.Lanes - 1) / l.Lanes)
 	for i := 0; i < l.M; i++ {
 		// Per row: its values, a fifth of its chunks (one mask each), the store.
-		k.cost[i+1] = k.cost[i] + (l.RowPtr[i+1] - l.RowPtr[i]) + int64(l.Chunks)/5 + 1
+		k.cost[i+1] = k.cost[i] + (w.RowPtr[i+1] - w.RowPtr[i]) + chunks/5 + 1
 	}
 	return k, nil
 }
@@ -185,7 +236,7 @@ func (k *spmvBitmapKernel) Units() int                { return k.l.M }
 func (k *spmvBitmapKernel) UnitRows(u int) (int, int) { return u, u + 1 }
 func (k *spmvBitmapKernel) UnitCost() []int64         { return k.cost }
 func (k *spmvBitmapKernel) PackedBytes() int64 {
-	return int64(len(k.l.Vals))*4 + int64(len(k.l.Masks)) + int64(len(k.l.RowPtr))*8
+	return int64(len(k.l.Vals))*4 + int64(len(k.l.Masks)) + int64(len(k.l.BlockPtr))*8
 }
 
 // Layout is the packed encoding (read-only).
@@ -200,12 +251,9 @@ func (k *spmvBitmapKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ld
 	}
 	l := k.l
 	first, last, lo, hi, bias, post := csrEpilogue(epi)
-	flags := first | last
 	var dummy float32
 	var bp *[]float32
 	mb := l.Lanes / 8
-	// Rows per call: about spmvChunk values or masks (~100 µs even from DRAM).
-	step := max(1, spmvChunk/max(1, l.Chunks))
 	for j := 0; j < n; j++ {
 		xv := x[j:]
 		if ldx != 1 {
@@ -220,15 +268,30 @@ func (k *spmvBitmapKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ld
 			xv = xc
 		}
 		if k.spec.fn == nil || l.K == 0 {
-			l.mulRows(u0, u1, xv, y[u0*ldy+j:], ldy, flags, bias, lo, hi)
-		} else {
+			l.mulRows(u0, u1, xv, y[u0*ldy+j:], ldy, first|last, bias, lo, hi)
+			activateTile(post, y, ldy, u0, u1, j, j+1)
+			continue
+		}
+		// K block by K block over all the rows (X[block] stays in L1): the first starts from
+		// zero (or Y, Accumulate), later ones add Y's partial sum, the last adds the bias
+		// and clamps. Rows per call: about spmvChunk masks (~100 µs even from DRAM).
+		for b := 0; b < l.Blocks; b++ {
+			flags := epiLoadY
+			if b == 0 {
+				flags = first
+			}
+			if b == l.Blocks-1 {
+				flags |= last
+			}
+			cb := l.chunks(b)
+			step := max(1, spmvChunk/max(1, cb))
 			for r := u0; r < u1; r += step {
 				re := min(r+step, u1)
 				bptr := &dummy
 				if flags&epiBias != 0 {
 					bptr = &bias[r]
 				}
-				k.spec.fn(&l.Vals[l.RowPtr[r]], &l.Masks[r*l.Chunks*mb], re-r, l.Chunks, &xv[0], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
+				k.spec.fn(&l.Vals[l.BlockPtr[b*(l.M+1)+r]], &l.Masks[l.maskOff(b)+r*cb*mb], re-r, cb, &xv[b*l.KB], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
 			}
 		}
 		activateTile(post, y, ldy, u0, u1, j, j+1)

@@ -75,7 +75,11 @@ func TestSpMVBitmapShapes(t *testing.T) {
 		for _, sh := range spmvShapes {
 			w := randCSR(r, sh.m, sh.k, sh.d, sh.empty, sh.full)
 			for _, side := range []guardSide{guardAfter, guardBefore} {
-				k, err := packSpMVBitmap(s, w)
+				kb := bitmapKB
+				if side == guardBefore {
+					kb = 16 // K blocks of one or two chunks: every epilogue across blocks
+				}
+				k, err := packSpMVBitmapKB(s, w, kb)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -83,10 +87,11 @@ func TestSpMVBitmapShapes(t *testing.T) {
 			}
 		}
 		for _, kk := range ks {
-			for _, d := range []float64{0, 0.05, 0.3, 0.5, 0.9, 1} {
+			for di, d := range []float64{0, 0.05, 0.3, 0.5, 0.9, 1} {
 				m := 1 + r.Intn(9)
 				w := randCSR(r, m, kk, d, m/2, (m-1)/3*2)
-				k, err := packSpMVBitmap(s, w)
+				kb := []int{bitmapKB, 16, 32}[di%3] // K blocks of 1, 2 or 4 chunks too
+				k, err := packSpMVBitmapKB(s, w, kb)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -95,7 +100,7 @@ func TestSpMVBitmapShapes(t *testing.T) {
 				cases++
 			}
 			for name, w := range bitmapPatterns(r, 5, kk) {
-				k, err := packSpMVBitmap(s, w)
+				k, err := packSpMVBitmapKB(s, w, []int{bitmapKB, 32}[kk%2])
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}
@@ -108,7 +113,8 @@ func TestSpMVBitmapShapes(t *testing.T) {
 }
 
 // TestSpMVBitmapUnitRanges runs row ranges (a thread's share) and compares them with the
-// whole run bitwise: the order of a row's sum does not depend on the range.
+// whole run bitwise: the order of a row's sum does not depend on the range (K blocks of 64
+// columns: the partial sums pass through Y).
 func TestSpMVBitmapUnitRanges(t *testing.T) {
 	r := rand.New(rand.NewSource(32))
 	w := randCSR(r, 37, 203, 0.4, 3, 5)
@@ -117,7 +123,7 @@ func TestSpMVBitmapUnitRanges(t *testing.T) {
 		x[i] = float32(r.NormFloat64())
 	}
 	for _, s := range bitmapSpecs(t) {
-		k, err := packSpMVBitmap(s, w)
+		k, err := packSpMVBitmapKB(s, w, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,35 +190,59 @@ func TestPackBitmap(t *testing.T) {
 	r := rand.New(rand.NewSource(34))
 	w := randCSR(r, 9, 50, 0.3, 2, 4)
 	for _, lanes := range []int{8, 16} {
+		for _, kb := range []int{bitmapKB, 16, 32} {
+			l, err := packBitmap(w, lanes, kb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.KB%lanes != 0 || l.KB > max(kb, lanes) || l.Blocks != (50+l.KB-1)/l.KB || len(l.Vals) != len(w.Val)+lanes {
+				t.Fatalf("lanes %d, max block %d: blocks %d of %d columns, %d values", lanes, kb, l.Blocks, l.KB, len(l.Vals))
+			}
+			// Decode: every mask bit is a stored column, in order, its value the stored one,
+			// and nothing else is set.
+			for i := 0; i < w.Rows; i++ {
+				var got []int32
+				var vals []float32
+				for b := 0; b < l.Blocks; b++ {
+					p := l.BlockPtr[b*(w.Rows+1)+i]
+					for c := 0; c < l.chunks(b); c++ {
+						m := l.mask(b, i, c)
+						for j := 0; j < lanes; j++ {
+							if m&(1<<j) != 0 {
+								got = append(got, int32(b*l.KB+c*lanes+j))
+								vals = append(vals, l.Vals[p])
+								p++
+							}
+						}
+					}
+					if p != l.BlockPtr[b*(w.Rows+1)+i+1] {
+						t.Fatalf("lanes %d block %d row %d: values end at %d, next row starts at %d", lanes, b, i, p, l.BlockPtr[b*(w.Rows+1)+i+1])
+					}
+				}
+				want := w.ColIdx[w.RowPtr[i]:w.RowPtr[i+1]]
+				wantV := w.Val[w.RowPtr[i]:w.RowPtr[i+1]]
+				if len(got) != len(want) {
+					t.Fatalf("lanes %d row %d: columns %v, want %v", lanes, i, got, want)
+				}
+				for q := range got {
+					if got[q] != want[q] || vals[q] != wantV[q] {
+						t.Fatalf("lanes %d row %d: columns %v values %v, want %v %v", lanes, i, got, vals, want, wantV)
+					}
+				}
+			}
+			chunks := 0
+			for b := 0; b < l.Blocks; b++ {
+				chunks += l.chunks(b)
+			}
+			if len(l.Masks) != 9*chunks*lanes/8+8 {
+				t.Errorf("lanes %d, max block %d: %d mask bytes for %d chunks per row", lanes, kb, len(l.Masks), chunks)
+			}
+		}
 		l, err := PackBitmap(w, lanes)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if l.Chunks != (50+lanes-1)/lanes || len(l.Masks) != 9*l.Chunks*lanes/8+8 || len(l.Vals) != len(w.Val)+lanes {
-			t.Fatalf("lanes %d: chunks %d, %d mask bytes, %d values", lanes, l.Chunks, len(l.Masks), len(l.Vals))
-		}
-		// Decode: every mask bit is a stored column, in order, and nothing else is set.
-		for i := 0; i < w.Rows; i++ {
-			var got []int32
-			for c := 0; c < l.Chunks; c++ {
-				m := l.mask(i, c)
-				for j := 0; j < lanes; j++ {
-					if m&(1<<j) != 0 {
-						got = append(got, int32(c*lanes+j))
-					}
-				}
-			}
-			want := w.ColIdx[w.RowPtr[i]:w.RowPtr[i+1]]
-			if len(got) != len(want) {
-				t.Fatalf("lanes %d row %d: columns %v, want %v", lanes, i, got, want)
-			}
-			for q := range got {
-				if got[q] != want[q] {
-					t.Fatalf("lanes %d row %d: columns %v, want %v", lanes, i, got, want)
-				}
-			}
-		}
-		wantB := 4 + float64(9*l.Chunks*lanes/8)/float64(len(w.Val))
+		wantB := 4 + float64(9*((50+lanes-1)/lanes)*lanes/8)/float64(len(w.Val))
 		if b := l.BytesPerWeight(); math.Abs(b-wantB) > 1e-12 {
 			t.Errorf("lanes %d: %v bytes per weight, want %v", lanes, b, wantB)
 		}

@@ -20,26 +20,25 @@ import (
 // spmv_csr_i16 of the same ISA, the larger ratio of two shapes, at densities 5%, 10%,
 // 20%, 30% and 50%; linear in between, the nearest point outside. Measured with asm
 // BenchmarkSpMVBitmap (-count 6, one thread, N = 1, uniform random W; AMD EPYC Zen 5,
-// 2026-12-07), medians in ms, bitmap / i16:
+// 2026-12-07), medians in ms, bitmap / i16 (4096×11008 with the bitmap's K blocks):
 //
 //	                  AVX-512                          AVX2
 //	density   11008×4096     4096×11008      11008×4096     4096×11008
-//	  50%    4.21/8.67 .49  6.33/10.80 .59   4.09/8.62 .47  6.48/10.53 .62
-//	  30%    3.06/5.25 .58  5.70/7.39  .77   3.63/4.94 .73  6.19/7.48  .83
-//	  20%    2.95/3.59 .82  4.74/5.46  .87   3.65/3.44 1.06 5.36/5.20  1.03
-//	  10%    2.73/1.79 1.52 3.29/2.59  1.27  3.49/1.71 2.03 4.01/2.17  1.85
-//	   5%    2.69/0.89 3.03 2.74/1.05  2.60  3.51/0.88 4.01 3.65/1.00  3.65
+//	  50%    4.21/8.67 .49  3.93/10.64 .37   4.09/8.62 .47  4.02/10.50 .38
+//	  30%    3.06/5.25 .58  3.04/7.07  .43   3.63/4.94 .73  4.74/7.29  .65
+//	  20%    2.95/3.59 .82  2.73/4.80  .57   3.65/3.44 1.06 3.51/4.93  .71
+//	  10%    2.73/1.79 1.52 3.36/2.06  1.63  3.49/1.71 2.03 3.61/2.02  1.79
+//	   5%    2.69/0.89 3.03 2.81/0.99  2.83  3.51/0.88 4.01 4.10/0.85  4.82
 //
 // The bitmap kernel costs per 16- or 8-column chunk, so its time barely falls below 20%
 // density while CSR's falls with the weights: the crossover is near 18% density (82%
-// sparsity) on AVX-512 and 23% on AVX2. From 50% up it reads W at 58–60% of the measured
-// read bandwidth (39.3 GB/s, BenchmarkRead mem avx512) on 11008×4096, where CSR i16 reads
-// 40%.
+// sparsity) on AVX-512 and 22% on AVX2. At 50% it reads W at 58–62% of the measured read
+// bandwidth (39.3 GB/s, BenchmarkRead mem avx512), where CSR i16 reads 32–40%.
 var (
 	bitmapDensity = []float64{0.05, 0.10, 0.20, 0.30, 0.50}
 	bitmapRatios  = map[asm.ISA][]float64{
-		asm.AVX512: {3.03, 1.52, 0.87, 0.77, 0.59},
-		asm.AVX2:   {4.01, 2.03, 1.06, 0.83, 0.62},
+		asm.AVX512: {3.03, 1.63, 0.82, 0.58, 0.49},
+		asm.AVX2:   {4.82, 2.03, 1.06, 0.73, 0.47},
 	}
 )
 
