@@ -36,27 +36,27 @@ four1:
 	VEXPANDPS.Z Z4, K1, Z4
 	VFMADD231PS (DI), Z4, K1, Z0
 	POPCNTQ     R8, R8
-	LEAQ        (AX)(R8*4), AX
-	MOVWQZX     2(CX), R8
-	KMOVW       R8, K1
-	VMOVUPS     (AX), Z4
+	MOVWQZX     2(CX), R9
+	KMOVW       R9, K1
+	VMOVUPS     (AX)(R8*4), Z4
 	VEXPANDPS.Z Z4, K1, Z4
 	VFMADD231PS 64(DI), Z4, K1, Z1
-	POPCNTQ     R8, R8
-	LEAQ        (AX)(R8*4), AX
-	MOVWQZX     4(CX), R8
-	KMOVW       R8, K1
-	VMOVUPS     (AX), Z4
+	POPCNTQ     R9, R9
+	ADDQ        R9, R8
+	MOVWQZX     4(CX), R9
+	KMOVW       R9, K1
+	VMOVUPS     (AX)(R8*4), Z4
 	VEXPANDPS.Z Z4, K1, Z4
 	VFMADD231PS 128(DI), Z4, K1, Z2
-	POPCNTQ     R8, R8
-	LEAQ        (AX)(R8*4), AX
-	MOVWQZX     6(CX), R8
-	KMOVW       R8, K1
-	VMOVUPS     (AX), Z4
+	POPCNTQ     R9, R9
+	ADDQ        R9, R8
+	MOVWQZX     6(CX), R9
+	KMOVW       R9, K1
+	VMOVUPS     (AX)(R8*4), Z4
 	VEXPANDPS.Z Z4, K1, Z4
 	VFMADD231PS 192(DI), Z4, K1, Z3
-	POPCNTQ     R8, R8
+	POPCNTQ     R9, R9
+	ADDQ        R9, R8
 	LEAQ        (AX)(R8*4), AX
 	ADDQ        $+8, CX
 	ADDQ        $+256, DI

@@ -21,7 +21,7 @@ import (
 //	then the epilogue of genSpMV (bias, Accumulate, clamp), y[i·ldy] = s
 //
 // No gathers and no column indices: X is read contiguously, L columns per chunk, and the
-// value pointer advances by the popcount of each mask. Masked-off lanes of X are never
+// value pointer advances by the popcount of the masks, once per four chunks. Masked-off lanes of X are never
 // read, so the last chunk of a row needs no tail code (X's slice may end at K). AVX2 reads
 // L values at the value pointer whatever the mask: the plan pads the value stream with L
 // floats. The order of the sum depends on the plan (K, L) only.
@@ -110,9 +110,31 @@ func genSpMVBitmap(m vm.ExpandMachine, g vm.GatherMachine) {
 	four, tail, sum := m.NewLabel("four"), m.NewLabel("tail"), m.NewLabel("sum")
 	m.BrImm(c, vm.LT, 4, tail)
 	m.Bind(four)
+	// Four chunks a step: chunk j's values start at vals + (popcounts of chunks < j), summed
+	// off the loop-carried path, and vals advances once per step. (Advancing it chunk by
+	// chunk made the pointer a serial chain: 1.08 ns per chunk in cache against 0.60 without
+	// the advance, 512×4096 at 10%, AVX-512, Zen 5.)
+	var off vm.Reg
 	for j := 0; j < 4; j++ {
-		chunk(acc[j], j)
+		bits := m.GP()
+		m.Load(bits, vm.At(masks, j*mb), mb)
+		k := m.BitMask(bits, tbl)
+		at := vm.At(vals, 0)
+		if j > 0 {
+			at = vm.Idx(vals, off, 4)
+		}
+		w := m.Vec()
+		m.ExpandLoad(w, at, k)
+		m.FMAMemMask(acc[j], w, vm.At(xp, j*L*4), k)
+		n := m.GP()
+		m.PopCnt(n, bits)
+		if j == 0 {
+			off = n
+		} else {
+			m.Add(off, n)
+		}
 	}
+	m.Lea(vals, vm.Idx(vals, off, 4))
 	m.AddImm(masks, int64(4*mb))
 	m.AddImm(xp, int64(4*L*4))
 	m.AddImm(c, -4)
