@@ -20,25 +20,26 @@ import (
 // spmv_csr_i16 of the same ISA, the larger ratio of two shapes, at densities 5%, 10%,
 // 20%, 30% and 50%; linear in between, the nearest point outside. Measured with asm
 // BenchmarkSpMVBitmap (-count 6, one thread, N = 1, uniform random W; AMD EPYC Zen 5,
-// 2026-12-07), medians in ms, bitmap / i16 (4096×11008 with the bitmap's K blocks):
+// 2026-12-07), medians in ms, bitmap / i16 = ratio:
 //
-//	                  AVX-512                          AVX2
-//	density   11008×4096     4096×11008      11008×4096     4096×11008
-//	  50%    4.21/8.67 .49  3.93/10.64 .37   4.09/8.62 .47  4.02/10.50 .38
-//	  30%    3.06/5.25 .58  3.04/7.07  .43   3.63/4.94 .73  4.74/7.29  .65
-//	  20%    2.95/3.59 .82  2.73/4.80  .57   3.65/3.44 1.06 3.51/4.93  .71
-//	  10%    2.73/1.79 1.52 3.36/2.06  1.63  3.49/1.71 2.03 3.61/2.02  1.79
-//	   5%    2.69/0.89 3.03 2.81/0.99  2.83  3.51/0.88 4.01 4.10/0.85  4.82
+//	                    AVX-512                            AVX2
+//	density   11008×4096      4096×11008       11008×4096      4096×11008
+//	  50%    3.24/7.80 0.42  3.04/10.58 0.29  3.56/7.45 0.48  3.61/9.75 0.37
+//	  30%    2.45/4.72 0.52  2.46/7.01  0.35  3.36/4.58 0.73  3.42/6.86 0.50
+//	  20%    2.26/3.28 0.69  2.31/4.85  0.48  3.38/3.10 1.09  3.44/4.84 0.71
+//	  10%    2.17/1.64 1.32  2.18/2.00  1.09  3.30/1.58 2.09  3.29/2.01 1.64
+//	   5%    2.11/0.83 2.56  2.13/0.86  2.46  3.23/0.81 4.01  3.26/0.86 3.81
 //
 // The bitmap kernel costs per 16- or 8-column chunk, so its time barely falls below 20%
-// density while CSR's falls with the weights: the crossover is near 18% density (82%
-// sparsity) on AVX-512 and 22% on AVX2. At 50% it reads W at 58–62% of the measured read
-// bandwidth (39.3 GB/s, BenchmarkRead mem avx512), where CSR i16 reads 32–40%.
+// density while CSR's falls with the weights: the crossover is near 15% density (85%
+// sparsity) on AVX-512 and 22% on AVX2. At 50% the AVX-512 kernel reads W at 29.6–31.5
+// GB/s, 75–80% of the measured read bandwidth (39.3 GB/s, BenchmarkRead mem avx512),
+// where CSR i16 reads 33–44%.
 var (
 	bitmapDensity = []float64{0.05, 0.10, 0.20, 0.30, 0.50}
 	bitmapRatios  = map[asm.ISA][]float64{
-		asm.AVX512: {3.03, 1.63, 0.82, 0.58, 0.49},
-		asm.AVX2:   {4.82, 2.03, 1.06, 0.73, 0.47},
+		asm.AVX512: {2.56, 1.32, 0.69, 0.52, 0.42},
+		asm.AVX2:   {4.01, 2.09, 1.09, 0.73, 0.48},
 	}
 )
 
