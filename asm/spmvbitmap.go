@@ -2,6 +2,7 @@ package asm
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"sync"
 
@@ -24,6 +25,12 @@ import (
 // spmvBitmapFunc is a generated bitmap SpMV function (gen/kernels/spmvbitmap.go).
 type spmvBitmapFunc func(vals *float32, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32)
 
+// spmvBitmapBF16Func is a generated bitmap SpMV function on bf16 values. The bf16 kernels
+// are built, tested and measured (PackBitmapBF16, spmvBitmapBF16Specs) but registered as no
+// family: dispatch's low-precision choice (dispatch/lowp.go) ranks CSRLP families by ISA
+// and N range only, and would put them before spmv_csr_i16_bf16 at every density.
+type spmvBitmapBF16Func func(vals *uint16, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32)
+
 // BitmapLayout is a CSR matrix encoded per row as bitmaps of Lanes-column chunks and the
 // chunks' values packed, in blocks of KB columns (X[block] stays in L1 while every row runs
 // over it; a K of 11008 streamed X from L2 once per row and ran 1.5× slower than a K of
@@ -39,7 +46,10 @@ type BitmapLayout struct {
 	Masks []byte
 	// Vals holds the stored values block after block, row after row, in column order, then
 	// Lanes zeros: the kernels read Lanes values at the value pointer whatever the mask.
+	// A layout of bf16 values (PackBitmapBF16) holds them in BF16 instead, in the same order
+	// and padding, and Vals is nil.
 	Vals []float32
+	BF16 []uint16
 	// BlockPtr[b·(M+1) + i] is the index in Vals of row i's first value in block b (len
 	// Blocks·(M+1)).
 	BlockPtr []int64
@@ -55,53 +65,112 @@ func PackBitmap(w *formats.CSR, lanes int) (*BitmapLayout, error) {
 	return packBitmap(w, lanes, bitmapKB)
 }
 
+// PackBitmapBF16 is PackBitmap for a valid CSR matrix of bf16 values (validated first): the
+// layout keeps the values as stored, in BF16.
+func PackBitmapBF16(w *formats.CSRLP, lanes int) (*BitmapLayout, error) {
+	return packBitmapBF16(w, lanes, bitmapKB)
+}
+
+func packBitmapBF16(w *formats.CSRLP, lanes, maxKB int) (*BitmapLayout, error) {
+	if w == nil {
+		return nil, fmt.Errorf("asm: nil CSR: %w", formats.ErrInvalid)
+	}
+	if w.DType != formats.BF16 {
+		return nil, fmt.Errorf("%w: bitmap bf16 layout of %v values", ErrNotApplicable, w.DType)
+	}
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	l, err := packBitmapPattern(w.Rows, w.Cols, w.RowPtr, w.ColIdx, lanes, maxKB)
+	if err != nil {
+		return nil, err
+	}
+	l.BF16 = make([]uint16, 0, len(w.Bits)+lanes)
+	l.packValues(w.RowPtr, w.ColIdx, func(q int64) { l.BF16 = append(l.BF16, w.Bits[q]) })
+	l.BF16 = append(l.BF16, make([]uint16, lanes)...)
+	return l, nil
+}
+
 // packBitmap is PackBitmap with K blocks of at most maxKB columns (a multiple of lanes).
 func packBitmap(w *formats.CSR, lanes, maxKB int) (*BitmapLayout, error) {
-	if lanes != 8 && lanes != 16 {
-		return nil, fmt.Errorf("asm: bitmap chunks of %d columns (want 8 or 16)", lanes)
-	}
 	if w == nil {
 		return nil, fmt.Errorf("asm: nil CSR: %w", formats.ErrInvalid)
 	}
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
+	l, err := packBitmapPattern(w.Rows, w.Cols, w.RowPtr, w.ColIdx, lanes, maxKB)
+	if err != nil {
+		return nil, err
+	}
+	l.Vals = make([]float32, 0, len(w.Val)+lanes)
+	l.packValues(w.RowPtr, w.ColIdx, func(q int64) { l.Vals = append(l.Vals, w.Val[q]) })
+	l.Vals = append(l.Vals, make([]float32, lanes)...)
+	return l, nil
+}
+
+// packBitmapPattern lays out the blocks and masks of a validated pattern.
+func packBitmapPattern(rows, cols int, rowPtr []int64, colIdx []int32, lanes, maxKB int) (*BitmapLayout, error) {
+	if lanes != 8 && lanes != 16 {
+		return nil, fmt.Errorf("asm: bitmap chunks of %d columns (want 8 or 16)", lanes)
+	}
 	mb := lanes / 8
-	l := &BitmapLayout{M: w.Rows, K: w.Cols, Lanes: lanes, nnz: int64(len(w.Val))}
-	if w.Cols > 0 {
-		l.Blocks = (w.Cols + maxKB - 1) / maxKB
-		l.KB = ((w.Cols+l.Blocks-1)/l.Blocks + lanes - 1) / lanes * lanes
-		l.Blocks = (w.Cols + l.KB - 1) / l.KB
+	l := &BitmapLayout{M: rows, K: cols, Lanes: lanes, nnz: int64(len(colIdx))}
+	if cols > 0 {
+		l.Blocks = (cols + maxKB - 1) / maxKB
+		l.KB = ((cols+l.Blocks-1)/l.Blocks + lanes - 1) / lanes * lanes
+		l.Blocks = (cols + l.KB - 1) / l.KB
 	}
 	masks := 0
 	for b := 0; b < l.Blocks; b++ {
-		masks += w.Rows * l.chunks(b) * mb
+		masks += rows * l.chunks(b) * mb
 	}
 	l.Masks = make([]byte, masks+8)
-	l.Vals = make([]float32, 0, len(w.Val)+lanes)
-	l.BlockPtr = make([]int64, l.Blocks*(w.Rows+1))
-	next := append([]int64(nil), w.RowPtr[:w.Rows]...) // each row's first entry not yet packed
-	mo := 0
+	l.BlockPtr = make([]int64, l.Blocks*(rows+1))
+	next := append([]int64(nil), rowPtr[:rows]...) // each row's first entry not yet laid out
+	mo, n := 0, int64(0)
 	for b := 0; b < l.Blocks; b++ {
-		c0, c1 := b*l.KB, min((b+1)*l.KB, w.Cols)
+		c0, c1 := b*l.KB, min((b+1)*l.KB, cols)
 		cb := l.chunks(b)
-		for i := 0; i < w.Rows; i++ {
-			l.BlockPtr[b*(w.Rows+1)+i] = int64(len(l.Vals))
+		for i := 0; i < rows; i++ {
+			l.BlockPtr[b*(rows+1)+i] = n
 			row := l.Masks[mo+i*cb*mb:]
 			q := next[i]
-			for ; q < w.RowPtr[i+1] && int(w.ColIdx[q]) < c1; q++ {
-				c := int(w.ColIdx[q]) - c0
+			for ; q < rowPtr[i+1] && int(colIdx[q]) < c1; q++ {
+				c := int(colIdx[q]) - c0
 				ch, bit := c/lanes, uint(c)%uint(lanes)
 				row[ch*mb+int(bit/8)] |= 1 << (bit % 8)
-				l.Vals = append(l.Vals, w.Val[q])
+				n++
 			}
 			next[i] = q
 		}
-		l.BlockPtr[b*(w.Rows+1)+w.Rows] = int64(len(l.Vals))
-		mo += w.Rows * cb * mb
+		l.BlockPtr[b*(rows+1)+rows] = n
+		mo += rows * cb * mb
 	}
-	l.Vals = append(l.Vals, make([]float32, lanes)...)
 	return l, nil
+}
+
+// packValues calls put with the index of each stored entry in the layout's value order.
+func (l *BitmapLayout) packValues(rowPtr []int64, colIdx []int32, put func(q int64)) {
+	next := append([]int64(nil), rowPtr[:l.M]...)
+	for b := 0; b < l.Blocks; b++ {
+		c1 := min((b+1)*l.KB, l.K)
+		for i := 0; i < l.M; i++ {
+			q := next[i]
+			for ; q < rowPtr[i+1] && int(colIdx[q]) < c1; q++ {
+				put(q)
+			}
+			next[i] = q
+		}
+	}
+}
+
+// val is the p-th stored value, widened.
+func (l *BitmapLayout) val(p int64) float32 {
+	if l.BF16 != nil {
+		return math.Float32frombits(uint32(l.BF16[p]) << 16)
+	}
+	return l.Vals[p]
 }
 
 // chunks is the number of chunks per row of block b.
@@ -147,7 +216,7 @@ func (l *BitmapLayout) mulRows(r0, r1 int, x, y []float32, ldy, flags int, bias 
 				xs := x[b*l.KB+c*l.Lanes:]
 				for m != 0 {
 					j := bits.TrailingZeros32(m)
-					s += l.Vals[p] * xs[j]
+					s += l.val(p) * xs[j]
 					p++
 					m &= m - 1
 				}
@@ -180,8 +249,13 @@ func (l *BitmapLayout) MulVec(x, y []float32) error {
 // the pure-Go kernel).
 type spmvBitmapSpec struct {
 	Desc
-	fn spmvBitmapFunc
+	fn     spmvBitmapFunc
+	bf16   bool // packs CSRLP bf16 (PackBitmapBF16) and runs fnBF16
+	fnBF16 spmvBitmapBF16Func
 }
+
+// spmvBitmapBF16Specs are the bf16 bitmap kernels (unregistered: see spmvBitmapBF16Func).
+var spmvBitmapBF16Specs []*spmvBitmapSpec
 
 var spmvBitmapSpecs []*spmvBitmapSpec
 
@@ -220,13 +294,29 @@ func packSpMVBitmapKB(s *spmvBitmapSpec, w *formats.CSR, maxKB int) (*spmvBitmap
 	if err != nil {
 		return nil, err
 	}
+	return newSpMVBitmapKernel(s, l, w.RowPtr), nil
+}
+
+// packSpMVBitmapBF16 packs a bf16 CSR for a bf16 spec, K blocks of at most maxKB columns.
+func packSpMVBitmapBF16(s *spmvBitmapSpec, w *formats.CSRLP, maxKB int) (*spmvBitmapKernel, error) {
+	if !s.bf16 {
+		return nil, fmt.Errorf("%w: %s takes float32 values", ErrNotApplicable, s.Name)
+	}
+	l, err := packBitmapBF16(w, s.Lanes, maxKB)
+	if err != nil {
+		return nil, err
+	}
+	return newSpMVBitmapKernel(s, l, w.RowPtr), nil
+}
+
+func newSpMVBitmapKernel(s *spmvBitmapSpec, l *BitmapLayout, rowPtr []int64) *spmvBitmapKernel {
 	k := &spmvBitmapKernel{spec: s, l: l, cost: make([]int64, l.M+1)}
 	chunks := int64((l.K + l.Lanes - 1) / l.Lanes)
 	for i := 0; i < l.M; i++ {
 		// Per row: its values, a fifth of its chunks (one mask each), the store.
-		k.cost[i+1] = k.cost[i] + (w.RowPtr[i+1] - w.RowPtr[i]) + chunks/5 + 1
+		k.cost[i+1] = k.cost[i] + (rowPtr[i+1] - rowPtr[i]) + chunks/5 + 1
 	}
-	return k, nil
+	return k
 }
 
 func (k *spmvBitmapKernel) Name() string              { return k.spec.Name }
@@ -236,7 +326,7 @@ func (k *spmvBitmapKernel) Units() int                { return k.l.M }
 func (k *spmvBitmapKernel) UnitRows(u int) (int, int) { return u, u + 1 }
 func (k *spmvBitmapKernel) UnitCost() []int64         { return k.cost }
 func (k *spmvBitmapKernel) PackedBytes() int64 {
-	return int64(len(k.l.Vals))*4 + int64(len(k.l.Masks)) + int64(len(k.l.BlockPtr))*8
+	return int64(len(k.l.Vals))*4 + int64(len(k.l.BF16))*2 + int64(len(k.l.Masks)) + int64(len(k.l.BlockPtr))*8
 }
 
 // Layout is the packed encoding (read-only).
@@ -267,7 +357,7 @@ func (k *spmvBitmapKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ld
 			}
 			xv = xc
 		}
-		if k.spec.fn == nil || l.K == 0 {
+		if (k.spec.fn == nil && k.spec.fnBF16 == nil) || l.K == 0 {
 			l.mulRows(u0, u1, xv, y[u0*ldy+j:], ldy, first|last, bias, lo, hi)
 			activateTile(post, y, ldy, u0, u1, j, j+1)
 			continue
@@ -291,7 +381,12 @@ func (k *spmvBitmapKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ld
 				if flags&epiBias != 0 {
 					bptr = &bias[r]
 				}
-				k.spec.fn(&l.Vals[l.BlockPtr[b*(l.M+1)+r]], &l.Masks[l.maskOff(b)+r*cb*mb], re-r, cb, &xv[b*l.KB], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
+				vp, mp := l.BlockPtr[b*(l.M+1)+r], &l.Masks[l.maskOff(b)+r*cb*mb]
+				if l.BF16 != nil {
+					k.spec.fnBF16(&l.BF16[vp], mp, re-r, cb, &xv[b*l.KB], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
+				} else {
+					k.spec.fn(&l.Vals[vp], mp, re-r, cb, &xv[b*l.KB], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
+				}
 			}
 		}
 		activateTile(post, y, ldy, u0, u1, j, j+1)

@@ -9,11 +9,20 @@ package asm
 //go:noescape
 func spmvBitmapAVX2(vals *float32, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
+// spmvBitmapBF16AVX2 computes y = epi(W·x) for nrows rows of a bitmap-encoded W (8-column chunks) with bf16 values.
+//
+//go:noescape
+func spmvBitmapBF16AVX2(vals *uint16, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
 // spmvBitmapAVX2Lanes is the chunk width in columns (the value-stream padding).
 const spmvBitmapAVX2Lanes = 8
 
 // spmvBitmapAVX2Func is the generated bitmap SpMV function.
 var spmvBitmapAVX2Func spmvBitmapFunc = spmvBitmapAVX2
+
+// spmvBitmapBF16AVX2Func is the generated bitmap SpMV function on bf16 values (not registered:
+// asm/spmvbitmap.go).
+var spmvBitmapBF16AVX2Func spmvBitmapBF16Func = spmvBitmapBF16AVX2
 
 // spmvbitmapAVX2Manifest describes the kernels asm registers from spmvbitmap_avx2_amd64.s (DESIGN §5.8):
 //

@@ -419,3 +419,172 @@ DATA bitperm8<>+2024(SB)/8, $0x8685848382810080
 DATA bitperm8<>+2032(SB)/8, $0x8685848382818000
 DATA bitperm8<>+2040(SB)/8, $0x8786858483828180
 GLOBL bitperm8<>(SB), RODATA|NOPTR, $2048
+
+// func spmvBitmapBF16AVX2(vals *uint16, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// Requires: AVX, AVX2, FMA3, POPCNT
+TEXT ·spmvBitmapBF16AVX2(SB), NOSPLIT, $0-80
+	MOVQ vals+0(FP), AX
+	MOVQ masks+8(FP), CX
+	MOVQ y+40(FP), DX
+	LEAQ bitperm8<>+0(SB), BX
+	XORQ SI, SI
+
+row1:
+	MOVQ  nrows+16(FP), DI
+	SUBQ  SI, DI
+	CMPQ  DI, $+0
+	JLE   exit1
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  chunks+24(FP), DI
+	MOVQ  x+32(FP), R8
+	CMPQ  DI, $+4
+	JLT   tail1
+
+four1:
+	MOVBQZX     (CX), R9
+	VPMOVSXBD   (BX)(R9*8), Y4
+	VPMOVZXWD   (AX), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VPERMPS     Y5, Y4, Y5
+	VPXOR       Y6, Y6, Y6
+	VBLENDVPS   Y4, Y5, Y6, Y5
+	VMASKMOVPS  (R8), Y4, Y4
+	VFMADD231PS Y4, Y5, Y0
+	POPCNTQ     R9, R9
+	MOVBQZX     1(CX), R10
+	VPMOVSXBD   (BX)(R10*8), Y4
+	VPMOVZXWD   (AX)(R9*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VPERMPS     Y5, Y4, Y5
+	VPXOR       Y6, Y6, Y6
+	VBLENDVPS   Y4, Y5, Y6, Y5
+	VMASKMOVPS  32(R8), Y4, Y4
+	VFMADD231PS Y4, Y5, Y1
+	POPCNTQ     R10, R10
+	ADDQ        R10, R9
+	MOVBQZX     2(CX), R10
+	VPMOVSXBD   (BX)(R10*8), Y4
+	VPMOVZXWD   (AX)(R9*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VPERMPS     Y5, Y4, Y5
+	VPXOR       Y6, Y6, Y6
+	VBLENDVPS   Y4, Y5, Y6, Y5
+	VMASKMOVPS  64(R8), Y4, Y4
+	VFMADD231PS Y4, Y5, Y2
+	POPCNTQ     R10, R10
+	ADDQ        R10, R9
+	MOVBQZX     3(CX), R10
+	VPMOVSXBD   (BX)(R10*8), Y4
+	VPMOVZXWD   (AX)(R9*2), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VPERMPS     Y5, Y4, Y5
+	VPXOR       Y6, Y6, Y6
+	VBLENDVPS   Y4, Y5, Y6, Y5
+	VMASKMOVPS  96(R8), Y4, Y4
+	VFMADD231PS Y4, Y5, Y3
+	POPCNTQ     R10, R10
+	ADDQ        R10, R9
+	LEAQ        (AX)(R9*2), AX
+	ADDQ        $+4, CX
+	ADDQ        $+128, R8
+	ADDQ        $-4, DI
+	CMPQ        DI, $+4
+	JGE         four1
+
+tail1:
+	CMPQ        DI, $+0
+	JLE         sum1
+	MOVBQZX     (CX), R9
+	VPMOVSXBD   (BX)(R9*8), Y4
+	VPMOVZXWD   (AX), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VPERMPS     Y5, Y4, Y5
+	VPXOR       Y6, Y6, Y6
+	VBLENDVPS   Y4, Y5, Y6, Y5
+	VMASKMOVPS  (R8), Y4, Y4
+	VFMADD231PS Y4, Y5, Y0
+	POPCNTQ     R9, R9
+	LEAQ        (AX)(R9*2), AX
+	ADDQ        $+1, CX
+	ADDQ        $+32, R8
+	ADDQ        $-1, DI
+	CMPQ        DI, $+0
+	JLE         sum1
+	MOVBQZX     (CX), R9
+	VPMOVSXBD   (BX)(R9*8), Y4
+	VPMOVZXWD   (AX), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VPERMPS     Y5, Y4, Y5
+	VPXOR       Y6, Y6, Y6
+	VBLENDVPS   Y4, Y5, Y6, Y5
+	VMASKMOVPS  (R8), Y4, Y4
+	VFMADD231PS Y4, Y5, Y1
+	POPCNTQ     R9, R9
+	LEAQ        (AX)(R9*2), AX
+	ADDQ        $+1, CX
+	ADDQ        $+32, R8
+	ADDQ        $-1, DI
+	CMPQ        DI, $+0
+	JLE         sum1
+	MOVBQZX     (CX), R9
+	VPMOVSXBD   (BX)(R9*8), Y4
+	VPMOVZXWD   (AX), Y5
+	VPSLLD      $0x10, Y5, Y5
+	VPERMPS     Y5, Y4, Y5
+	VPXOR       Y6, Y6, Y6
+	VBLENDVPS   Y4, Y5, Y6, Y5
+	VMASKMOVPS  (R8), Y4, Y4
+	VFMADD231PS Y4, Y5, Y2
+	POPCNTQ     R9, R9
+	LEAQ        (AX)(R9*2), AX
+	ADDQ        $+1, CX
+	ADDQ        $+32, R8
+	ADDQ        $-1, DI
+
+sum1:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	MOVQ         flags+56(FP), DI
+	TESTQ        $0x00000002, DI
+	JEQ          nobias1
+	MOVQ         bias+64(FP), DI
+	VBROADCASTSS (DI)(SI*4), Y1
+	VADDPS       Y1, Y0, Y0
+
+nobias1:
+	MOVQ         flags+56(FP), DI
+	TESTQ        $0x00000001, DI
+	JEQ          noacc1
+	VBROADCASTSS (DX), Y1
+	VADDPS       Y1, Y0, Y0
+
+noacc1:
+	MOVQ         flags+56(FP), DI
+	TESTQ        $0x00000004, DI
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Y1
+	VBROADCASTSS hi+76(FP), Y2
+	VMAXPS       Y0, Y1, Y0
+	VMINPS       Y0, Y2, Y0
+
+noclamp1:
+	VMOVSS X0, (DX)
+	MOVQ   ldy+48(FP), DI
+	SHLQ   $0x02, DI
+	ADDQ   DI, DX
+	ADDQ   $+1, SI
+	JMP    row1
+
+exit1:
+	VZEROUPPER
+	RET

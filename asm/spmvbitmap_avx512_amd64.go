@@ -9,11 +9,20 @@ package asm
 //go:noescape
 func spmvBitmapAVX512(vals *float32, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
+// spmvBitmapBF16AVX512 computes y = epi(W·x) for nrows rows of a bitmap-encoded W (16-column chunks) with bf16 values.
+//
+//go:noescape
+func spmvBitmapBF16AVX512(vals *uint16, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
 // spmvBitmapAVX512Lanes is the chunk width in columns (the value-stream padding).
 const spmvBitmapAVX512Lanes = 16
 
 // spmvBitmapAVX512Func is the generated bitmap SpMV function.
 var spmvBitmapAVX512Func spmvBitmapFunc = spmvBitmapAVX512
+
+// spmvBitmapBF16AVX512Func is the generated bitmap SpMV function on bf16 values (not registered:
+// asm/spmvbitmap.go).
+var spmvBitmapBF16AVX512Func spmvBitmapBF16Func = spmvBitmapBF16AVX512
 
 // spmvbitmapAVX512Manifest describes the kernels asm registers from spmvbitmap_avx512_amd64.s (DESIGN §5.8):
 //

@@ -148,3 +148,152 @@ noclamp1:
 exit1:
 	VZEROUPPER
 	RET
+
+// func spmvBitmapBF16AVX512(vals *uint16, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// Requires: AVX, AVX512F, POPCNT
+TEXT ·spmvBitmapBF16AVX512(SB), NOSPLIT, $0-80
+	MOVQ vals+0(FP), AX
+	MOVQ masks+8(FP), CX
+	MOVQ y+40(FP), DX
+	XORQ BX, BX
+
+row1:
+	MOVQ   nrows+16(FP), SI
+	SUBQ   BX, SI
+	CMPQ   SI, $+0
+	JLE    exit1
+	VPSUBD Z0, Z0, Z0
+	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	MOVQ   chunks+24(FP), SI
+	MOVQ   x+32(FP), DI
+	CMPQ   SI, $+4
+	JLT    tail1
+
+four1:
+	MOVWQZX     (CX), R8
+	KMOVW       R8, K1
+	VPMOVZXWD   (AX), Z4
+	VPSLLD      $0x10, Z4, Z4
+	VEXPANDPS.Z Z4, K1, Z4
+	VFMADD231PS (DI), Z4, K1, Z0
+	POPCNTQ     R8, R8
+	MOVWQZX     2(CX), R9
+	KMOVW       R9, K1
+	VPMOVZXWD   (AX)(R8*2), Z4
+	VPSLLD      $0x10, Z4, Z4
+	VEXPANDPS.Z Z4, K1, Z4
+	VFMADD231PS 64(DI), Z4, K1, Z1
+	POPCNTQ     R9, R9
+	ADDQ        R9, R8
+	MOVWQZX     4(CX), R9
+	KMOVW       R9, K1
+	VPMOVZXWD   (AX)(R8*2), Z4
+	VPSLLD      $0x10, Z4, Z4
+	VEXPANDPS.Z Z4, K1, Z4
+	VFMADD231PS 128(DI), Z4, K1, Z2
+	POPCNTQ     R9, R9
+	ADDQ        R9, R8
+	MOVWQZX     6(CX), R9
+	KMOVW       R9, K1
+	VPMOVZXWD   (AX)(R8*2), Z4
+	VPSLLD      $0x10, Z4, Z4
+	VEXPANDPS.Z Z4, K1, Z4
+	VFMADD231PS 192(DI), Z4, K1, Z3
+	POPCNTQ     R9, R9
+	ADDQ        R9, R8
+	LEAQ        (AX)(R8*2), AX
+	ADDQ        $+8, CX
+	ADDQ        $+256, DI
+	ADDQ        $-4, SI
+	CMPQ        SI, $+4
+	JGE         four1
+
+tail1:
+	CMPQ        SI, $+0
+	JLE         sum1
+	MOVWQZX     (CX), R8
+	KMOVW       R8, K1
+	VPMOVZXWD   (AX), Z4
+	VPSLLD      $0x10, Z4, Z4
+	VEXPANDPS.Z Z4, K1, Z4
+	VFMADD231PS (DI), Z4, K1, Z0
+	POPCNTQ     R8, R8
+	LEAQ        (AX)(R8*2), AX
+	ADDQ        $+2, CX
+	ADDQ        $+64, DI
+	ADDQ        $-1, SI
+	CMPQ        SI, $+0
+	JLE         sum1
+	MOVWQZX     (CX), R8
+	KMOVW       R8, K1
+	VPMOVZXWD   (AX), Z4
+	VPSLLD      $0x10, Z4, Z4
+	VEXPANDPS.Z Z4, K1, Z4
+	VFMADD231PS (DI), Z4, K1, Z1
+	POPCNTQ     R8, R8
+	LEAQ        (AX)(R8*2), AX
+	ADDQ        $+2, CX
+	ADDQ        $+64, DI
+	ADDQ        $-1, SI
+	CMPQ        SI, $+0
+	JLE         sum1
+	MOVWQZX     (CX), R8
+	KMOVW       R8, K1
+	VPMOVZXWD   (AX), Z4
+	VPSLLD      $0x10, Z4, Z4
+	VEXPANDPS.Z Z4, K1, Z4
+	VFMADD231PS (DI), Z4, K1, Z2
+	POPCNTQ     R8, R8
+	LEAQ        (AX)(R8*2), AX
+	ADDQ        $+2, CX
+	ADDQ        $+64, DI
+	ADDQ        $-1, SI
+
+sum1:
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z3, Z2, Z2
+	VADDPS       Z2, Z0, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xee, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VMOVSHDUP    Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	MOVQ         flags+56(FP), SI
+	TESTQ        $0x00000002, SI
+	JEQ          nobias1
+	MOVQ         bias+64(FP), SI
+	VBROADCASTSS (SI)(BX*4), Z1
+	VADDPS       Z1, Z0, Z0
+
+nobias1:
+	MOVQ         flags+56(FP), SI
+	TESTQ        $0x00000001, SI
+	JEQ          noacc1
+	VBROADCASTSS (DX), Z1
+	VADDPS       Z1, Z0, Z0
+
+noacc1:
+	MOVQ         flags+56(FP), SI
+	TESTQ        $0x00000004, SI
+	JEQ          noclamp1
+	VBROADCASTSS lo+72(FP), Z1
+	VBROADCASTSS hi+76(FP), Z2
+	VMAXPS       Z0, Z1, Z0
+	VMINPS       Z0, Z2, Z0
+
+noclamp1:
+	VMOVSS X0, (DX)
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	ADDQ   SI, DX
+	ADDQ   $+1, BX
+	JMP    row1
+
+exit1:
+	VZEROUPPER
+	RET

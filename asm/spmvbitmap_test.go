@@ -36,7 +36,11 @@ func bitmapSpecs(t *testing.T) []*spmvBitmapSpec {
 func guardBitmap(t *testing.T, k *spmvBitmapKernel, side guardSide) *spmvBitmapKernel {
 	t.Helper()
 	k.l.Masks = guardCopy(t, k.l.Masks, side)
-	k.l.Vals = guardCopy(t, k.l.Vals, side)
+	if k.l.BF16 != nil {
+		k.l.BF16 = guardCopy(t, k.l.BF16, side)
+	} else {
+		k.l.Vals = guardCopy(t, k.l.Vals, side)
+	}
 	return k
 }
 
@@ -277,5 +281,74 @@ func TestPackBitmap(t *testing.T) {
 	}
 	if _, err := PackBitmap(nil, 16); !errors.Is(err, formats.ErrInvalid) {
 		t.Errorf("PackBitmap(nil): %v", err)
+	}
+}
+
+// bitmapBF16Specs returns the bf16 bitmap kernels this CPU runs and the pure-Go kernel on
+// 8- and 16-column chunks.
+func bitmapBF16Specs(t *testing.T) []*spmvBitmapSpec {
+	t.Helper()
+	out := []*spmvBitmapSpec{
+		{Desc: Desc{Name: "spmv_bitmap_bf16_go8", Format: "csr_bf16", Lanes: 8}, bf16: true},
+		{Desc: Desc{Name: "spmv_bitmap_bf16_go16", Format: "csr_bf16", Lanes: 16}, bf16: true},
+	}
+	for _, s := range spmvBitmapBF16Specs {
+		if s.Features&^hostFeatures() != 0 {
+			t.Logf("%s: CPU lacks %v, skipped", s.Name, s.Features&^hostFeatures())
+			continue
+		}
+		if _, ok := Lookup(s.Name); ok {
+			t.Fatalf("%s is registered (dispatch/lowp.go would rank it first at every density)", s.Name)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestSpMVBitmapBF16 checks the bf16 bitmap kernels against the float64 oracle of the
+// widened matrix (CSRLP.ToCSR), over the shapes and K blocks of TestSpMVBitmapShapes; a
+// NaN or Inf in the padding past a row's values must not reach Y (the widened vector is
+// expanded, so lanes past the popcount are dropped).
+func TestSpMVBitmapBF16(t *testing.T) {
+	r := rand.New(rand.NewSource(35))
+	cases := 0
+	for _, s := range bitmapBF16Specs(t) {
+		check := func(w *formats.CSR, kb int, side guardSide, sweep bool) {
+			t.Helper()
+			lp, err := formats.CSRLPFromCSR(w, formats.BF16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, err := packSpMVBitmapBF16(s, lp, kb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := len(k.l.BF16) - s.Lanes; i < len(k.l.BF16); i++ {
+				k.l.BF16[i] = 0x7fc0 // NaN in the padding
+			}
+			k = guardBitmap(t, k, side)
+			if sweep {
+				cases += spmvSweep(t, k, lp.ToCSR(), r, side)
+			} else {
+				csrCase(t, k, lp.ToCSR(), r, 1, 1, 1, &ref.Epilogue{Accumulate: true}, side)
+				cases++
+			}
+		}
+		for _, sh := range spmvShapes {
+			w := randCSR(r, sh.m, sh.k, sh.d, sh.empty, sh.full)
+			check(w, bitmapKB, guardAfter, true)
+			check(w, 16, guardBefore, true)
+		}
+		for _, kk := range []int{1, 7, 8, 9, 15, 16, 17, 33, 65, 100, 300} {
+			for di, d := range []float64{0, 0.05, 0.3, 0.9, 1} {
+				m := 1 + r.Intn(9)
+				check(randCSR(r, m, kk, d, m/2, (m-1)/3*2), []int{bitmapKB, 16, 32}[di%3], guardSide(r.Intn(2)), false)
+			}
+		}
+	}
+	t.Logf("%d cases", cases)
+	w := randCSR(r, 3, 20, 0.5, -1, -1)
+	if _, err := packSpMVBitmapBF16(bitmapBF16Specs(t)[0], &formats.CSRLP{Rows: 3, Cols: 20, RowPtr: w.RowPtr, ColIdx: w.ColIdx, DType: formats.F16, Bits: make([]uint16, len(w.ColIdx))}, bitmapKB); !errors.Is(err, ErrNotApplicable) {
+		t.Errorf("packing fp16 values as bf16: %v", err)
 	}
 }

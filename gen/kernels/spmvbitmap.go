@@ -36,8 +36,13 @@ func SpMVBitmapParams() []vm.Param {
 	}
 }
 
-// SpMVBitmapFuncName names the bitmap SpMV function for isa.
-func SpMVBitmapFuncName(isa string) string { return "spmvBitmap" + ident(isa) }
+// SpMVBitmapFuncName names the bitmap SpMV function for isa and stored value type e.
+func SpMVBitmapFuncName(isa string, e vm.Elem) string {
+	if e == vm.ElemF32 {
+		return "spmvBitmap" + ident(isa)
+	}
+	return "spmvBitmap" + strings.ToUpper(e.String()) + ident(isa)
+}
 
 // SpMVBitmap is the family, on machines with an expand (vm.ExpandMachine) and a horizontal
 // sum (vm.GatherMachine): AVX-512 and AVX2. NEON has no expand and registers none.
@@ -47,7 +52,10 @@ var SpMVBitmap = Family{
 		e, ok1 := m.(vm.ExpandMachine)
 		g, ok2 := m.(vm.GatherMachine)
 		if ok1 && ok2 {
-			genSpMVBitmap(e, g)
+			genSpMVBitmap(e, g, vm.ElemF32)
+			if _, ok := m.(vm.WidenMachine); ok {
+				genSpMVBitmap(e, g, vm.ElemBF16)
+			}
 		}
 	},
 	Table: func(isa, features string) string {
@@ -57,14 +65,15 @@ var SpMVBitmap = Family{
 			return ""
 		}
 		fmt.Fprintf(&b, "// spmvBitmap%sLanes is the chunk width in columns (the value-stream padding).\nconst spmvBitmap%[1]sLanes = %d\n\n", id, lanesOf(isa))
-		fmt.Fprintf(&b, "// spmvBitmap%sFunc is the generated bitmap SpMV function.\nvar spmvBitmap%[1]sFunc spmvBitmapFunc = %s\n", id, SpMVBitmapFuncName(isa))
+		fmt.Fprintf(&b, "// spmvBitmap%sFunc is the generated bitmap SpMV function.\nvar spmvBitmap%[1]sFunc spmvBitmapFunc = %s\n\n", id, SpMVBitmapFuncName(isa, vm.ElemF32))
+		fmt.Fprintf(&b, "// spmvBitmapBF16%sFunc is the generated bitmap SpMV function on bf16 values (not registered:\n// asm/spmvbitmap.go).\nvar spmvBitmapBF16%[1]sFunc spmvBitmapBF16Func = %s\n", id, SpMVBitmapFuncName(isa, vm.ElemBF16))
 		return b.String()
 	},
 	Kernels: func(isa string) []Kernel {
 		if isa == "neon" {
 			return nil
 		}
-		return []Kernel{{Kind: KindSpMVBitmap, Func: "genSpMVBitmap", Symbols: []string{SpMVBitmapFuncName(isa)}, Format: "csr",
+		return []Kernel{{Kind: KindSpMVBitmap, Func: "genSpMVBitmap", Symbols: []string{SpMVBitmapFuncName(isa, vm.ElemF32)}, Format: "csr",
 			Lanes: lanesOf(isa), Rows: 1, Bitmap: true, MinN: 1, MaxN: 1}}
 	},
 	Driver:    "asm/spmvbitmap.go (spmvbitmap_amd64.go registers)",
@@ -74,11 +83,30 @@ var SpMVBitmap = Family{
 
 func init() { Register(SpMVBitmap) }
 
-func genSpMVBitmap(m vm.ExpandMachine, g vm.GatherMachine) {
+// genSpMVBitmap emits the bitmap SpMV on values stored as e: float32, or bf16 (vm.ElemBF16:
+// Lanes() values widened by a vm.WidenMachine load, then expanded in registers; the value
+// stream is then uint16 and padded by Lanes() values too).
+func genSpMVBitmap(m vm.ExpandMachine, g vm.GatherMachine, e vm.Elem) {
 	L := m.Lanes()
 	mb := L / 8 // bytes per mask
-	name := SpMVBitmapFuncName(m.ISA())
-	m.Func(name, fmt.Sprintf("%s computes y = epi(W·x) for nrows rows of a bitmap-encoded W (%d-column chunks).", name, L), SpMVBitmapParams())
+	eb := e.Bytes()
+	name := SpMVBitmapFuncName(m.ISA(), e)
+	params := SpMVBitmapParams()
+	what := ""
+	if e != vm.ElemF32 {
+		params[0].Kind = vm.PtrU16
+		what = " with " + e.String() + " values"
+	}
+	m.Func(name, fmt.Sprintf("%s computes y = epi(W·x) for nrows rows of a bitmap-encoded W (%d-column chunks)%s.", name, L, what), params)
+	expand := func(w vm.Vec, at vm.Mem, k vm.Mask) {
+		if e == vm.ElemF32 {
+			m.ExpandLoad(w, at, k)
+			return
+		}
+		t := m.Vec()
+		m.(vm.WidenMachine).LoadWiden(t, at, e)
+		m.Expand(w, t, k)
+	}
 	vals, masks := m.Param("vals"), m.Param("masks")
 	y := m.Param("y")
 	tbl := m.ExpandTable()
@@ -101,11 +129,11 @@ func genSpMVBitmap(m vm.ExpandMachine, g vm.GatherMachine) {
 		m.Load(bits, vm.At(masks, j*mb), mb)
 		k := m.BitMask(bits, tbl)
 		w := m.Vec()
-		m.ExpandLoad(w, vm.At(vals, 0), k)
+		expand(w, vm.At(vals, 0), k)
 		m.FMAMemMask(a, w, vm.At(xp, j*L*4), k)
 		n := m.GP()
 		m.PopCnt(n, bits)
-		m.Lea(vals, vm.Idx(vals, n, 4))
+		m.Lea(vals, vm.Idx(vals, n, eb))
 	}
 	four, tail, sum := m.NewLabel("four"), m.NewLabel("tail"), m.NewLabel("sum")
 	m.BrImm(c, vm.LT, 4, tail)
@@ -121,10 +149,10 @@ func genSpMVBitmap(m vm.ExpandMachine, g vm.GatherMachine) {
 		k := m.BitMask(bits, tbl)
 		at := vm.At(vals, 0)
 		if j > 0 {
-			at = vm.Idx(vals, off, 4)
+			at = vm.Idx(vals, off, eb)
 		}
 		w := m.Vec()
-		m.ExpandLoad(w, at, k)
+		expand(w, at, k)
 		m.FMAMemMask(acc[j], w, vm.At(xp, j*L*4), k)
 		n := m.GP()
 		m.PopCnt(n, bits)
@@ -134,7 +162,7 @@ func genSpMVBitmap(m vm.ExpandMachine, g vm.GatherMachine) {
 			m.Add(off, n)
 		}
 	}
-	m.Lea(vals, vm.Idx(vals, off, 4))
+	m.Lea(vals, vm.Idx(vals, off, eb))
 	m.AddImm(masks, int64(4*mb))
 	m.AddImm(xp, int64(4*L*4))
 	m.AddImm(c, -4)

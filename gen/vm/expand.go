@@ -20,6 +20,8 @@ type ExpandMachine interface {
 	// other lane to +0. It may read Lanes() floats at m whatever k holds (AVX2 does):
 	// callers pad the value stream by Lanes() floats.
 	ExpandLoad(v Vec, m Mem, k Mask)
+	// Expand is ExpandLoad from the lanes of src (lane j of src to the j-th lane of k).
+	Expand(dst, src Vec, k Mask)
 	// FMAMemMask: acc[i] += a[i]·mem[i], one rounding, for the lanes i of k; the vector at m
 	// is read only in those lanes (the others never fault). a must be +0 outside k (as
 	// ExpandLoad leaves it): a backend may add 0·0 there, which leaves acc unchanged

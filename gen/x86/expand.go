@@ -69,6 +69,17 @@ func (m *Machine) ExpandLoad(v vm.Vec, a vm.Mem, k vm.Mask) {
 	m.Ctx.VBLENDVPS(m.kmasks[k], p, z, m.v(v))
 }
 
+func (m *Machine) Expand(dst, src vm.Vec, k vm.Mask) {
+	if m.level == AVX512 {
+		m.Ctx.VEXPANDPS_Z(m.v(src), m.kmasks[k], m.v(dst))
+		return
+	}
+	p, z := m.Ctx.YMM(), m.Ctx.YMM()
+	m.Ctx.VPERMPS(m.v(src), m.kmasks[k], p)
+	m.Ctx.VPXOR(z, z, z)
+	m.Ctx.VBLENDVPS(m.kmasks[k], p, z, m.v(dst))
+}
+
 func (m *Machine) FMAMemMask(acc, a vm.Vec, mm vm.Mem, k vm.Mask) {
 	if m.level == AVX512 {
 		m.Ctx.VFMADD231PS(m.mem(mm), m.v(a), m.kmasks[k], m.v(acc))
