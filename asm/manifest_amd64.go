@@ -33,6 +33,8 @@ var generatedManifests = [][]Desc{
 	spmvAVX2Manifest,
 	spmvbf16AVX512Manifest,
 	spmvbf16AVX2Manifest,
+	spmvbitmapAVX512Manifest,
+	spmvbitmapAVX2Manifest,
 	spmvf16AVX512Manifest,
 	spmvf16AVX2Manifest,
 	spmvi8AVX512Manifest,
