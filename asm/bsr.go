@@ -44,6 +44,10 @@ type BSRLayout struct {
 	LPOff []int64 // len Units+1
 }
 
+// BSRMaxStepRows is the tallest block bsr_any_<isa> takes (its steps run on generated
+// kernels of height 1, 2, 4 or 8).
+const BSRMaxStepRows = 8
+
 // PackBSR packs a validated BSR for kernels of height h (≥ b.R). blockMode keeps full
 // blocks of width b.C together (one index per block); otherwise every column is a step.
 func PackBSR(b *formats.BSR, h int, blockMode bool) (*BSRLayout, error) {

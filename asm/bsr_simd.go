@@ -171,7 +171,7 @@ func registerBSRGen(m []Desc, kernels []bsrGenKernel) {
 				if err != nil {
 					return nil, err
 				}
-				for _, h := range []int{1, 2, 4, 8} {
+				for _, h := range []int{1, 2, 4, BSRMaxStepRows} {
 					g, ok := steps[h]
 					if !ok || h < br {
 						continue
@@ -182,7 +182,7 @@ func registerBSRGen(m []Desc, kernels []bsrGenKernel) {
 					}
 					return &bsrKernel{name: d.Name, isa: d.ISA, tile: g.tile, l: l, run: bsrAsmRun(g)}, nil
 				}
-				return nil, fmt.Errorf("%w: block height %d > 8", ErrNotApplicable, br)
+				return nil, fmt.Errorf("%w: block height %d > %d", ErrNotApplicable, br, BSRMaxStepRows)
 			},
 		})
 	}
