@@ -35,7 +35,7 @@ func bsrBF16AVX512H4C4(hdr *int32, kidx *int32, val *uint8, units int, urows int
 func bsrBF16AVX512H1C4(hdr *int32, kidx *int32, val *uint8, units int, urows int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // bsrBF16AVX512Features are the CPU features the bsrBF16AVX512 kernels use.
-const bsrBF16AVX512Features = FeatAVX512F
+const bsrBF16AVX512Features = FeatAVX512BW | FeatAVX512F
 
 // bsrBF16AVX512Kernels lists the generated bf16 BSR kernels: height, block width, tile vectors.
 var bsrBF16AVX512Kernels = []bsrGenKernel{
@@ -54,10 +54,10 @@ var bsrBF16AVX512Kernels = []bsrGenKernel{
 //   - reference:   ref.BSR on W widened (formats.BSRLP.ToBSR)
 //   - tests:       asm/bsrlp_test.go, dispatch/lowp_test.go
 var bsrbf16AVX512Manifest = []Desc{
-	{Name: "bsr2x1_t96_bf16_avx512", Symbols: []string{"bsrBF16AVX512H2C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 96, Rows: 2, BlockR: 2, BlockC: 1},
-	{Name: "bsr4x1_t64_bf16_avx512", Symbols: []string{"bsrBF16AVX512H4C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 64, Rows: 4, BlockR: 4, BlockC: 1},
-	{Name: "bsr8x1_t32_bf16_avx512", Symbols: []string{"bsrBF16AVX512H8C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 32, Rows: 8, BlockR: 8, BlockC: 1},
-	{Name: "bsr4x4_t64_bf16_avx512", Symbols: []string{"bsrBF16AVX512H4C4"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 64, Rows: 4, BlockR: 4, BlockC: 4},
-	{Name: "bsr1x4_t64_bf16_avx512", Symbols: []string{"bsrBF16AVX512H1C4"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 64, Rows: 1, BlockR: 1, BlockC: 4},
-	{Name: "bsr_any_bf16_avx512", Symbols: []string{"bsrBF16AVX512H1C1", "bsrBF16AVX512H2C1", "bsrBF16AVX512H4C1", "bsrBF16AVX512H8C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16},
+	{Name: "bsr2x1_t96_bf16_avx512", Symbols: []string{"bsrBF16AVX512H2C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 96, Rows: 2, BlockR: 2, BlockC: 1},
+	{Name: "bsr4x1_t64_bf16_avx512", Symbols: []string{"bsrBF16AVX512H4C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 64, Rows: 4, BlockR: 4, BlockC: 1},
+	{Name: "bsr8x1_t32_bf16_avx512", Symbols: []string{"bsrBF16AVX512H8C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 32, Rows: 8, BlockR: 8, BlockC: 1},
+	{Name: "bsr4x4_t64_bf16_avx512", Symbols: []string{"bsrBF16AVX512H4C4"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 64, Rows: 4, BlockR: 4, BlockC: 4},
+	{Name: "bsr1x4_t64_bf16_avx512", Symbols: []string{"bsrBF16AVX512H1C4"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 64, Rows: 1, BlockR: 1, BlockC: 4},
+	{Name: "bsr_any_bf16_avx512", Symbols: []string{"bsrBF16AVX512H1C1", "bsrBF16AVX512H2C1", "bsrBF16AVX512H4C1", "bsrBF16AVX512H8C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "bf16", Lanes: 16},
 }

@@ -35,7 +35,7 @@ func bsrF16AVX512H4C4(hdr *int32, kidx *int32, val *uint8, units int, urows int,
 func bsrF16AVX512H1C4(hdr *int32, kidx *int32, val *uint8, units int, urows int, lastRows int, x *float32, ldx int, y *float32, ldy int, n int, flags int, bias *float32, lo float32, hi float32)
 
 // bsrF16AVX512Features are the CPU features the bsrF16AVX512 kernels use.
-const bsrF16AVX512Features = FeatAVX512F
+const bsrF16AVX512Features = FeatAVX512BW | FeatAVX512F
 
 // bsrF16AVX512Kernels lists the generated f16 BSR kernels: height, block width, tile vectors.
 var bsrF16AVX512Kernels = []bsrGenKernel{
@@ -54,10 +54,10 @@ var bsrF16AVX512Kernels = []bsrGenKernel{
 //   - reference:   ref.BSR on W widened (formats.BSRLP.ToBSR)
 //   - tests:       asm/bsrlp_test.go, dispatch/lowp_test.go
 var bsrf16AVX512Manifest = []Desc{
-	{Name: "bsr2x1_t96_f16_avx512", Symbols: []string{"bsrF16AVX512H2C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16, Tile: 96, Rows: 2, BlockR: 2, BlockC: 1},
-	{Name: "bsr4x1_t64_f16_avx512", Symbols: []string{"bsrF16AVX512H4C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16, Tile: 64, Rows: 4, BlockR: 4, BlockC: 1},
-	{Name: "bsr8x1_t32_f16_avx512", Symbols: []string{"bsrF16AVX512H8C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16, Tile: 32, Rows: 8, BlockR: 8, BlockC: 1},
-	{Name: "bsr4x4_t64_f16_avx512", Symbols: []string{"bsrF16AVX512H4C4"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16, Tile: 64, Rows: 4, BlockR: 4, BlockC: 4},
-	{Name: "bsr1x4_t64_f16_avx512", Symbols: []string{"bsrF16AVX512H1C4"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16, Tile: 64, Rows: 1, BlockR: 1, BlockC: 4},
-	{Name: "bsr_any_f16_avx512", Symbols: []string{"bsrF16AVX512H1C1", "bsrF16AVX512H2C1", "bsrF16AVX512H4C1", "bsrF16AVX512H8C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16},
+	{Name: "bsr2x1_t96_f16_avx512", Symbols: []string{"bsrF16AVX512H2C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "f16", Lanes: 16, Tile: 96, Rows: 2, BlockR: 2, BlockC: 1},
+	{Name: "bsr4x1_t64_f16_avx512", Symbols: []string{"bsrF16AVX512H4C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "f16", Lanes: 16, Tile: 64, Rows: 4, BlockR: 4, BlockC: 1},
+	{Name: "bsr8x1_t32_f16_avx512", Symbols: []string{"bsrF16AVX512H8C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "f16", Lanes: 16, Tile: 32, Rows: 8, BlockR: 8, BlockC: 1},
+	{Name: "bsr4x4_t64_f16_avx512", Symbols: []string{"bsrF16AVX512H4C4"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "f16", Lanes: 16, Tile: 64, Rows: 4, BlockR: 4, BlockC: 4},
+	{Name: "bsr1x4_t64_f16_avx512", Symbols: []string{"bsrF16AVX512H1C4"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "f16", Lanes: 16, Tile: 64, Rows: 1, BlockR: 1, BlockC: 4},
+	{Name: "bsr_any_f16_avx512", Symbols: []string{"bsrF16AVX512H1C1", "bsrF16AVX512H2C1", "bsrF16AVX512H4C1", "bsrF16AVX512H8C1"}, Source: "gen/kernels/bsrlp.go genBSRBody", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "f16", Lanes: 16},
 }
