@@ -9,6 +9,12 @@ package asm
 var generatedManifests = [][]Desc{
 	bsrAVX512Manifest,
 	bsrAVX2Manifest,
+	bsrbf16AVX512Manifest,
+	bsrbf16AVX2Manifest,
+	bsrf16AVX512Manifest,
+	bsrf16AVX2Manifest,
+	bsri8AVX512Manifest,
+	bsri8AVX2Manifest,
 	csrAVX512Manifest,
 	csrAVX2Manifest,
 	csrbf16AVX512Manifest,

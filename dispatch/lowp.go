@@ -13,20 +13,22 @@ import (
 // choosing: its dtype and packing format, and the families that may run it.
 type lpWeights struct {
 	dt     formats.DType
-	format string // asm.LPFormat or asm.CSRLPFormat of dt
+	format string // asm.LPFormat, asm.CSRLPFormat or asm.BSRLPFormat of dt
 	kind   string // "dense" or "CSR", for messages
 	kern   string // the kernels' kind, for Describe
 	widen  string // how a caller widens W, for messages
 	k      int
+	br, bc int   // a BSR W's block shape (0×0 otherwise)
 	stored int64 // values W stores
 	// cands are the families of W's format this CPU runs under the ISA cap that take W
-	// (16-bit SpMV indices need K ≤ 65536), in registry order: nothing else may run W.
+	// (16-bit SpMV indices need K ≤ 65536; a BSR block family W's block shape, bsr_any
+	// R ≤ asm.BSRMaxStepRows), in registry order: nothing else may run W.
 	cands []asm.Family
 }
 
 // lpOf returns what W's type says of a low-precision W (dtype, packing format, messages,
-// stored values), without its candidates; ok is false when W is not a formats.DenseLP or
-// formats.CSRLP.
+// stored values), without its candidates; ok is false when W is not a formats.DenseLP,
+// formats.CSRLP or formats.BSRLP.
 func lpOf(w formats.Matrix) (l *lpWeights, ok bool) {
 	l = &lpWeights{}
 	switch w := w.(type) {
@@ -36,6 +38,9 @@ func lpOf(w formats.Matrix) (l *lpWeights, ok bool) {
 	case *formats.CSRLP:
 		l.dt, l.format, l.kind, l.kern, l.widen = w.DType, asm.CSRLPFormat(w.DType), "CSR", "SpMV or SpMM", "CSRLP.ToCSR"
 		l.stored = w.Stored()
+	case *formats.BSRLP:
+		l.dt, l.format, l.kind, l.kern, l.widen = w.DType, asm.BSRLPFormat(w.DType), "BSR", "BSR", "BSRLP.ToBSR"
+		l.stored, l.br, l.bc = w.Stored(), w.R, w.C
 	default:
 		return nil, false
 	}
@@ -44,7 +49,7 @@ func lpOf(w formats.Matrix) (l *lpWeights, ok bool) {
 }
 
 // lowPrecision returns W's lpWeights with the candidates under the ISA cap; ok is false
-// when W is not a formats.DenseLP or formats.CSRLP.
+// when W is not a formats.DenseLP, formats.CSRLP or formats.BSRLP.
 func lowPrecision(w formats.Matrix, host CPU, isa asm.ISA) (l *lpWeights, ok bool) {
 	if l, ok = lpOf(w); !ok {
 		return nil, false
@@ -57,14 +62,25 @@ func lowPrecision(w formats.Matrix, host CPU, isa asm.ISA) (l *lpWeights, ok boo
 	return l, true
 }
 
-// takes: a family whose 16-bit column indices cannot reach K does not take W.
-func (l *lpWeights) takes(f asm.Family) bool { return f.IndexBits != 16 || l.k <= 1<<16 }
+// takes: a family whose 16-bit column indices cannot reach K does not take W, nor a BSR
+// family of another block shape, nor bsr_any (steps of at most asm.BSRMaxStepRows rows)
+// a W of taller blocks.
+func (l *lpWeights) takes(f asm.Family) bool {
+	if f.BlockR != 0 && (f.BlockR != l.br || f.BlockC != l.bc) {
+		return false
+	}
+	if l.br > asm.BSRMaxStepRows && f.BlockR == 0 && f.ISA != asm.Generic {
+		return false
+	}
+	return f.IndexBits != 16 || l.k <= 1<<16
+}
 
 // ranges are the N ranges compileLP keeps one kernel for (before equal neighbours merge):
 // cut where a candidate's N range starts or ends, as planRanges cuts them.
 func (l *lpWeights) ranges() []nRange { return planRanges(l.cands) }
 
-// lpRank orders the families covering range r: the widest ISA first; then, for N ≥ 2 (N = 1
+// lpRank orders the families covering range r: the widest ISA first; then a BSR family of
+// W's block shape before bsr_any (whole blocks, one index per block); then, for N ≥ 2 (N = 1
 // is the SpMV's even where a tile runs it, as NEON's do), a CSR tile that holds every N of r
 // in one tile, the narrowest such (a wider tile runs half empty on
 // a panel twice the stride: Zen 5, CSR bf16 11008×4096 at 90%, N = 16, t16 2.85 ms against
@@ -80,7 +96,11 @@ func lpRank(f asm.Family, r nRange, goarch string) []int {
 	if f.Tile > 0 && r.lo >= 2 && r.hi <= f.Tile {
 		holds, narrow = 1, -f.Tile
 	}
-	return []int{isaRank(f.ISA, goarch), holds, narrow, max(f.MinN, 1), -min(hi, math.MaxInt-1)}
+	shaped := 0
+	if f.BlockR != 0 {
+		shaped = 1
+	}
+	return []int{isaRank(f.ISA, goarch), shaped, holds, narrow, max(f.MinN, 1), -min(hi, math.MaxInt-1)}
 }
 
 // covering returns the candidates that run for all of r, the default's choice first
@@ -96,11 +116,13 @@ func (l *lpWeights) covering(r nRange, goarch string) []asm.Family {
 	return out
 }
 
-// compileLP is Compile for W stored in bf16, fp16 or int8: a dense W (formats.DenseLP) or
-// a CSR one (formats.CSRLP). Only the low-precision families of W's format take it: the
-// GEMV (asm/gemvlp.go, every N: N ≤ 4 in one pass over W, larger N in passes of 4
-// columns over each L2-resident chunk of W), or the SpMV (asm/spmvlp.go, N = 1) and the
-// CSR tiles (asm/csrlp.go, N ≥ 2) with the pure-Go SpMV for every N. Each N range takes
+// compileLP is Compile for W stored in bf16, fp16 or int8: a dense W (formats.DenseLP), a
+// CSR one (formats.CSRLP) or a BSR one (formats.BSRLP). Only the low-precision families of
+// W's format take it: the GEMV (asm/gemvlp.go, every N: N ≤ 4 in one pass over W, larger N
+// in passes of 4 columns over each L2-resident chunk of W), or the SpMV (asm/spmvlp.go,
+// N = 1) and the CSR tiles (asm/csrlp.go, N ≥ 2) with the pure-Go SpMV for every N, or the
+// BSR kernels (asm/bsrlp.go, every N: the family of W's block shape, else bsr_any, else
+// the pure-Go one). Each N range takes
 // the widest ISA's family under the cap that takes W (16-bit SpMV indices need K ≤ 65536)
 // and covers it, the one meant for the largest N among those. No kernel is ever chosen on
 // a widened copy, which would double the bytes the caller asked to save: widen explicitly
@@ -140,6 +162,12 @@ func compileLP(w formats.Matrix, opts Options, host CPU, isa asm.ISA, isaWhy str
 		return nil, fmt.Errorf("dispatch: kernel family %q takes %s, not %s %s weights", forced.Name, forced.Format, kind, dt)
 	}
 	if forced != nil && !l.takes(*forced) {
+		if forced.BlockR != 0 {
+			return nil, fmt.Errorf("dispatch: kernel family %q takes %d×%d blocks, not W's %d×%d", forced.Name, forced.BlockR, forced.BlockC, l.br, l.bc)
+		}
+		if l.br > asm.BSRMaxStepRows {
+			return nil, fmt.Errorf("dispatch: kernel family %q takes blocks of at most %d rows, not W's %d", forced.Name, asm.BSRMaxStepRows, l.br)
+		}
 		return nil, fmt.Errorf("dispatch: kernel family %q has %d-bit column indices and cannot take K = %d", forced.Name, forced.IndexBits, l.k)
 	}
 	// N ranges cut where a candidate's range starts or ends; each takes the first of

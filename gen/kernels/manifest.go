@@ -96,10 +96,14 @@ func KernelName(isa string, k Kernel) string {
 		}
 		return fmt.Sprintf("spmv_csr_i%d%s_%s", k.IndexBits, b, isa)
 	case KindBSR:
-		if k.BlockR == 0 {
-			return "bsr_any_" + isa
+		dt := ""
+		if k.DType != "" && k.DType != "float32" {
+			dt = k.DType + "_"
 		}
-		return fmt.Sprintf("bsr%dx%d_t%d_%s", k.BlockR, k.BlockC, k.Tile, isa)
+		if k.BlockR == 0 {
+			return "bsr_any_" + dt + isa
+		}
+		return fmt.Sprintf("bsr%dx%d_t%d_%s%s", k.BlockR, k.BlockC, k.Tile, dt, isa)
 	case KindNMSpMM:
 		if k.Keep == 0 {
 			return fmt.Sprintf("nm_any_r%d_t%d_%s", k.Rows, k.Tile, isa)
