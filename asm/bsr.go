@@ -34,7 +34,19 @@ type BSRLayout struct {
 	KIdx  []int32
 	Val   []float32
 	Cost  []int64 // prefix sums of work per unit (stored values + 1)
+
+	// A low-precision layout (PackBSRLP, DType ≠ 0) keeps no Val: its weights are LP, the
+	// same slots in the same order, e.Bytes() each, unit u from byte LPOff[u]; an int8
+	// unit starts with the float32 scales of its H rows (little-endian, zero past the
+	// unit's rows), then its weights.
+	DType formats.DType
+	LP    []byte
+	LPOff []int64 // len Units+1
 }
+
+// BSRMaxStepRows is the tallest block bsr_any_<isa> takes (its steps run on generated
+// kernels of height 1, 2, 4 or 8).
+const BSRMaxStepRows = 8
 
 // PackBSR packs a validated BSR for kernels of height h (≥ b.R). blockMode keeps full
 // blocks of width b.C together (one index per block); otherwise every column is a step.
@@ -42,6 +54,17 @@ func PackBSR(b *formats.BSR, h int, blockMode bool) (*BSRLayout, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
+	var val []float32
+	return packBSR(b, h, blockMode, func(l *BSRLayout, nv int64) {
+		l.Val = make([]float32, nv)
+		val = l.Val
+	}, func(dst, src int64) { val[dst] = b.Val[src] })
+}
+
+// packBSR is PackBSR on a validated pattern b (its Val unused): alloc(l, nv) allocates
+// the nv packed slots of layout l, put(dst, src) copies stored value src (b's order) into
+// packed slot dst; slots put never reaches are padding (zero).
+func packBSR(b *formats.BSR, h int, blockMode bool, alloc func(l *BSRLayout, nv int64), put func(dst, src int64)) (*BSRLayout, error) {
 	if h < b.R {
 		return nil, fmt.Errorf("%w: kernel height %d < block height %d", ErrNotApplicable, h, b.R)
 	}
@@ -70,7 +93,7 @@ func PackBSR(b *formats.BSR, h int, blockMode bool) (*BSRLayout, error) {
 	l.VOff = make([]int64, l.Units+1)
 	l.Cost = make([]int64, l.Units+1)
 	l.KIdx = make([]int32, 0, nk)
-	l.Val = make([]float32, nv)
+	alloc(l, nv)
 	var vp int64
 	for i := 0; i < l.Units; i++ {
 		var nFull, nTail int32
@@ -78,7 +101,7 @@ func PackBSR(b *formats.BSR, h int, blockMode bool) (*BSRLayout, error) {
 		for p := b.BlockRowPtr[i]; p < b.BlockRowPtr[i+1]; p++ {
 			j := int(b.BlockCol[p])
 			_, w := b.BlockDims(i, j)
-			src := b.Val[b.BlockOffset(int(p)):]
+			src := b.BlockOffset(int(p))
 			full := blockMode && w == b.C
 			if full {
 				if nTail != 0 {
@@ -94,7 +117,7 @@ func PackBSR(b *formats.BSR, h int, blockMode bool) (*BSRLayout, error) {
 					l.KIdx = append(l.KIdx, int32(j*b.C+c))
 				}
 				for r := 0; r < rows; r++ {
-					l.Val[vp+int64(r)] = src[r*w+c]
+					put(vp+int64(r), src+int64(r*w+c))
 				}
 				vp += int64(h)
 			}
@@ -112,12 +135,24 @@ func (l *BSRLayout) UnitRows(u int) (int, int) { return u * l.R, min((u+1)*l.R, 
 
 // Bytes is the packed size.
 func (l *BSRLayout) Bytes() int64 {
-	return int64(len(l.Val))*4 + int64(len(l.KIdx))*4 + int64(len(l.Hdr))*4 + int64(len(l.KOff)+len(l.VOff)+len(l.Cost))*8
+	return int64(len(l.Val))*4 + int64(len(l.LP)) + int64(len(l.KIdx))*4 + int64(len(l.Hdr))*4 + int64(len(l.KOff)+len(l.VOff)+len(l.Cost)+len(l.LPOff))*8
 }
 
 // runGo is the pure-Go kernel on the packed layout: separate multiply and add in the
 // reference's order, so its results equal ref.BSR bit for bit.
 func (l *BSRLayout) runGo(u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) {
+	var buf []float32
+	if l.DType != 0 {
+		buf = make([]float32, l.H)
+	}
+	// weights returns the rows weights of the step at slot vp of unit u as float32: Val's,
+	// or the low-precision ones widened as BSRLP.ToBSR widens them.
+	weights := func(u int, vp int64, rows int) []float32 {
+		if l.DType == 0 {
+			return l.Val[vp : vp+int64(rows)]
+		}
+		return l.widenStep(u, vp, buf[:rows])
+	}
 	acc := make([]float32, l.H*n)
 	for u := u0; u < u1; u++ {
 		r0, r1 := l.UnitRows(u)
@@ -130,7 +165,7 @@ func (l *BSRLayout) runGo(u0, u1 int, x []float32, ldx int, y []float32, ldy, n 
 			kp++
 			for c := 0; c < l.CW; c++ {
 				xr := x[(k0+c)*ldx:][:n]
-				w := l.Val[vp : vp+int64(rows)]
+				w := weights(u, vp, rows)
 				for r, wv := range w {
 					axpyGo(acc[r*n:(r+1)*n], wv, xr)
 				}
@@ -140,7 +175,7 @@ func (l *BSRLayout) runGo(u0, u1 int, x []float32, ldx int, y []float32, ldy, n 
 		for s := 0; s < nTail; s++ {
 			xr := x[int(l.KIdx[kp])*ldx:][:n]
 			kp++
-			w := l.Val[vp : vp+int64(rows)]
+			w := weights(u, vp, rows)
 			for r, wv := range w {
 				axpyGo(acc[r*n:(r+1)*n], wv, xr)
 			}

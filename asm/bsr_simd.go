@@ -15,10 +15,16 @@ import (
 // bsrFunc is a generated BSR kernel (gen/kernels/bsr.go documents it).
 type bsrFunc func(hdr *int32, kidx *int32, val *float32, units, urows, lastRows int, x *float32, ldx int, y *float32, ldy, n, flags int, bias *float32, lo, hi float32)
 
-// bsrGenKernel is one entry of the generated tables: accumulator rows, block width, tile.
+// bsrLPFunc is a generated low-precision BSR kernel (gen/kernels/bsrlp.go): bsrFunc with
+// val the unit's bytes in BSRLayout.LP.
+type bsrLPFunc func(hdr *int32, kidx *int32, val *uint8, units, urows, lastRows int, x *float32, ldx int, y *float32, ldy, n, flags int, bias *float32, lo, hi float32)
+
+// bsrGenKernel is one entry of the generated tables: accumulator rows, block width, tile,
+// and the kernel: fn for float32 weights, lp for a low-precision dtype's.
 type bsrGenKernel struct {
 	h, cw, tile int
 	fn          bsrFunc
+	lp          bsrLPFunc
 }
 
 // The kernels' flags are the epilogue vocabulary of the generated contract.go.
@@ -37,6 +43,13 @@ func f32At(s []float32, i int64) *float32 {
 		return &s[i]
 	}
 	return &dummyF32[0]
+}
+
+func u8At(s []byte, i int64) *uint8 {
+	if i < int64(len(s)) {
+		return &s[i]
+	}
+	return &dummyU8
 }
 
 func i32At(s []int32, i int64) *int32 {
@@ -76,8 +89,13 @@ func bsrAsmRun(g bsrGenKernel) func(l *BSRLayout, u0, u1 int, x []float32, ldx i
 			}
 			r0, _ := l.UnitRows(a)
 			lr0, r1 := l.UnitRows(b - 1)
-			g.fn(&l.Hdr[2*a], i32At(l.KIdx, l.KOff[a]), f32At(l.Val, l.VOff[a]), b-a, l.R, r1-lr0,
-				f32At(x, 0), ldx, &y[r0*ldy], ldy, n, flags, f32At(bias, int64(r0)), lo, hi)
+			if g.lp != nil {
+				g.lp(&l.Hdr[2*a], i32At(l.KIdx, l.KOff[a]), u8At(l.LP, l.LPOff[a]), b-a, l.R, r1-lr0,
+					f32At(x, 0), ldx, &y[r0*ldy], ldy, n, flags, f32At(bias, int64(r0)), lo, hi)
+			} else {
+				g.fn(&l.Hdr[2*a], i32At(l.KIdx, l.KOff[a]), f32At(l.Val, l.VOff[a]), b-a, l.R, r1-lr0,
+					f32At(x, 0), ldx, &y[r0*ldy], ldy, n, flags, f32At(bias, int64(r0)), lo, hi)
+			}
 			activateTile(slow, y, ldy, r0, r1, 0, n)
 			a = b
 		}
@@ -92,17 +110,42 @@ func bsrBlockFamily(d *Desc, g bsrGenKernel) Family {
 	return Family{
 		Desc: d,
 		Pack: func(w formats.Matrix) (Kernel, error) {
-			b, ok := w.(*formats.BSR)
-			if !ok || b.R != d.BlockR || b.C != d.BlockC {
+			r, c, pack, err := bsrPacker(d, w)
+			if err != nil {
+				return nil, err
+			}
+			if r != d.BlockR || c != d.BlockC {
 				return nil, ErrNotApplicable
 			}
-			l, err := PackBSR(b, g.h, g.cw > 1)
+			l, err := pack(g.h, g.cw > 1)
 			if err != nil {
 				return nil, err
 			}
 			return &bsrKernel{name: d.Name, isa: d.ISA, tile: g.tile, l: l, run: run}, nil
 		},
 	}
+}
+
+// bsrPacker returns the block shape of W and how to pack it when family d takes W's type:
+// a formats.BSR for float32 families, a formats.BSRLP of d's dtype for the low-precision
+// ones (else ErrNotApplicable).
+func bsrPacker(d *Desc, w formats.Matrix) (r, c int, pack func(h int, block bool) (*BSRLayout, error), err error) {
+	if d.DType == "" || d.DType == "float32" {
+		b, ok := w.(*formats.BSR)
+		if !ok || b == nil {
+			return 0, 0, nil, ErrNotApplicable
+		}
+		return b.R, b.C, func(h int, block bool) (*BSRLayout, error) { return PackBSR(b, h, block) }, nil
+	}
+	t, err := formats.ParseDType(d.DType)
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("asm: %s: %v", d.Name, err)
+	}
+	b, err := bsrLPOf(d.Name, t, w)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	return b.R, b.C, func(h int, block bool) (*BSRLayout, error) { return PackBSRLP(b, h, block) }, nil
 }
 
 // registerBSRGen registers the BSR families of a generated manifest on their kernels: a
@@ -124,22 +167,22 @@ func registerBSRGen(m []Desc, kernels []bsrGenKernel) {
 		Register(Family{
 			Desc: &d,
 			Pack: func(w formats.Matrix) (Kernel, error) {
-				b, ok := w.(*formats.BSR)
-				if !ok {
-					return nil, ErrNotApplicable
+				br, _, pack, err := bsrPacker(&d, w)
+				if err != nil {
+					return nil, err
 				}
-				for _, h := range []int{1, 2, 4, 8} {
+				for _, h := range []int{1, 2, 4, BSRMaxStepRows} {
 					g, ok := steps[h]
-					if !ok || h < b.R {
+					if !ok || h < br {
 						continue
 					}
-					l, err := PackBSR(b, h, false)
+					l, err := pack(h, false)
 					if err != nil {
 						return nil, err
 					}
 					return &bsrKernel{name: d.Name, isa: d.ISA, tile: g.tile, l: l, run: bsrAsmRun(g)}, nil
 				}
-				return nil, fmt.Errorf("%w: block height %d > 8", ErrNotApplicable, b.R)
+				return nil, fmt.Errorf("%w: block height %d > %d", ErrNotApplicable, br, BSRMaxStepRows)
 			},
 		})
 	}

@@ -105,7 +105,7 @@ func csrBF16AVX512R4U2(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *f
 func csrBF16AVX512R4U2M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
 
 // csrBF16AVX512Features are the CPU features the csrBF16AVX512 tile functions use.
-const csrBF16AVX512Features = FeatAVX512F
+const csrBF16AVX512Features = FeatAVX512BW | FeatAVX512F
 
 // csrBF16AVX512Tiles[log2 R][masked][u] is the bf16 tile function of R rows × u vectors (nil: not generated).
 var csrBF16AVX512Tiles = [3][2][9]csrLPTileFunc{
@@ -130,8 +130,8 @@ var csrBF16AVX512Tiles = [3][2][9]csrLPTileFunc{
 //   - reference:   ref.CSR on W widened (formats.CSRLP.ToCSR)
 //   - tests:       asm/csrlp_test.go, dispatch/lowp_test.go
 var csrbf16AVX512Manifest = []Desc{
-	{Name: "spmm_csr_t16_bf16_avx512", Symbols: []string{"csrBF16AVX512R4U1", "csrBF16AVX512R4U1M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 16, Rows: 4, MinN: 2, MaxN: 16},
-	{Name: "spmm_csr_t32_bf16_avx512", Symbols: []string{"csrBF16AVX512R4U1", "csrBF16AVX512R4U1M", "csrBF16AVX512R4U2", "csrBF16AVX512R4U2M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 32, Rows: 4, MinN: 8, MaxN: 64},
-	{Name: "spmm_csr_t64_bf16_avx512", Symbols: []string{"csrBF16AVX512R2U1", "csrBF16AVX512R2U1M", "csrBF16AVX512R2U2", "csrBF16AVX512R2U2M", "csrBF16AVX512R2U3", "csrBF16AVX512R2U3M", "csrBF16AVX512R2U4", "csrBF16AVX512R2U4M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 64, Rows: 2, MinN: 32},
-	{Name: "spmm_csr_t128_bf16_avx512", Symbols: []string{"csrBF16AVX512R2U1", "csrBF16AVX512R2U1M", "csrBF16AVX512R2U2", "csrBF16AVX512R2U2M", "csrBF16AVX512R2U3", "csrBF16AVX512R2U3M", "csrBF16AVX512R2U4", "csrBF16AVX512R2U4M", "csrBF16AVX512R2U5", "csrBF16AVX512R2U5M", "csrBF16AVX512R2U6", "csrBF16AVX512R2U6M", "csrBF16AVX512R2U7", "csrBF16AVX512R2U7M", "csrBF16AVX512R2U8", "csrBF16AVX512R2U8M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 128, Rows: 2, MinN: 64},
+	{Name: "spmm_csr_t16_bf16_avx512", Symbols: []string{"csrBF16AVX512R4U1", "csrBF16AVX512R4U1M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_bf16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 16, Rows: 4, MinN: 2, MaxN: 16},
+	{Name: "spmm_csr_t32_bf16_avx512", Symbols: []string{"csrBF16AVX512R4U1", "csrBF16AVX512R4U1M", "csrBF16AVX512R4U2", "csrBF16AVX512R4U2M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_bf16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 32, Rows: 4, MinN: 8, MaxN: 64},
+	{Name: "spmm_csr_t64_bf16_avx512", Symbols: []string{"csrBF16AVX512R2U1", "csrBF16AVX512R2U1M", "csrBF16AVX512R2U2", "csrBF16AVX512R2U2M", "csrBF16AVX512R2U3", "csrBF16AVX512R2U3M", "csrBF16AVX512R2U4", "csrBF16AVX512R2U4M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_bf16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 64, Rows: 2, MinN: 32},
+	{Name: "spmm_csr_t128_bf16_avx512", Symbols: []string{"csrBF16AVX512R2U1", "csrBF16AVX512R2U1M", "csrBF16AVX512R2U2", "csrBF16AVX512R2U2M", "csrBF16AVX512R2U3", "csrBF16AVX512R2U3M", "csrBF16AVX512R2U4", "csrBF16AVX512R2U4M", "csrBF16AVX512R2U5", "csrBF16AVX512R2U5M", "csrBF16AVX512R2U6", "csrBF16AVX512R2U6M", "csrBF16AVX512R2U7", "csrBF16AVX512R2U7M", "csrBF16AVX512R2U8", "csrBF16AVX512R2U8M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_bf16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "bf16", Lanes: 16, Tile: 128, Rows: 2, MinN: 64},
 }

@@ -11,7 +11,7 @@
 #include "textflag.h"
 
 // func csrBF16AVX512R2U1(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U1(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -56,12 +56,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z2
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z3
+	VPBROADCASTW (AX), Z2
+	VPSLLD       $0x10, Z2, Z2
+	VPBROADCASTW 2(AX), Z3
+	VPSLLD       $0x10, Z3, Z3
 	VFMADD231PS  (BX)(R9*8), Z2, Z0
 	VFMADD231PS  (BX)(R10*8), Z3, Z1
 	ADDQ         $+4, AX
@@ -128,7 +126,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R2U1M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U1M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -176,12 +174,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z2
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z3
+	VPBROADCASTW (AX), Z2
+	VPSLLD       $0x10, Z2, Z2
+	VPBROADCASTW 2(AX), Z3
+	VPSLLD       $0x10, Z3, Z3
 	VFMADD231PS  (BX)(R9*8), Z2, Z0
 	VFMADD231PS  (BX)(R10*8), Z3, Z1
 	ADDQ         $+4, AX
@@ -267,7 +263,7 @@ DATA tailmask16<>+32(SB)/2, $0xffff
 GLOBL tailmask16<>(SB), RODATA|NOPTR, $34
 
 // func csrBF16AVX512R2U2(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U2(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -316,12 +312,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z4
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z5
+	VPBROADCASTW (AX), Z4
+	VPSLLD       $0x10, Z4, Z4
+	VPBROADCASTW 2(AX), Z5
+	VPSLLD       $0x10, Z5, Z5
 	VFMADD231PS  (BX)(R9*8), Z4, Z0
 	VFMADD231PS  (BX)(R10*8), Z5, Z2
 	VFMADD231PS  64(BX)(R9*8), Z4, Z1
@@ -398,7 +392,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R2U2M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U2M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -450,12 +444,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z4
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z5
+	VPBROADCASTW (AX), Z4
+	VPSLLD       $0x10, Z4, Z4
+	VPBROADCASTW 2(AX), Z5
+	VPSLLD       $0x10, Z5, Z5
 	VFMADD231PS  (BX)(R9*8), Z4, Z0
 	VFMADD231PS  (BX)(R10*8), Z5, Z2
 	VFMADD231PS  64(BX)(R9*8), Z4, Z1
@@ -532,7 +524,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R2U3(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U3(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -585,12 +577,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z6
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z7
+	VPBROADCASTW (AX), Z6
+	VPSLLD       $0x10, Z6, Z6
+	VPBROADCASTW 2(AX), Z7
+	VPSLLD       $0x10, Z7, Z7
 	VFMADD231PS  (BX)(R9*8), Z6, Z0
 	VFMADD231PS  (BX)(R10*8), Z7, Z3
 	VFMADD231PS  64(BX)(R9*8), Z6, Z1
@@ -677,7 +667,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R2U3M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U3M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -733,12 +723,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z6
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z7
+	VPBROADCASTW (AX), Z6
+	VPSLLD       $0x10, Z6, Z6
+	VPBROADCASTW 2(AX), Z7
+	VPSLLD       $0x10, Z7, Z7
 	VFMADD231PS  (BX)(R9*8), Z6, Z0
 	VFMADD231PS  (BX)(R10*8), Z7, Z3
 	VFMADD231PS  64(BX)(R9*8), Z6, Z1
@@ -825,7 +813,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R2U4(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U4(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -882,12 +870,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z8
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z9
+	VPBROADCASTW (AX), Z8
+	VPSLLD       $0x10, Z8, Z8
+	VPBROADCASTW 2(AX), Z9
+	VPSLLD       $0x10, Z9, Z9
 	VFMADD231PS  (BX)(R9*8), Z8, Z0
 	VFMADD231PS  (BX)(R10*8), Z9, Z4
 	VFMADD231PS  64(BX)(R9*8), Z8, Z1
@@ -984,7 +970,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R2U4M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U4M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -1044,12 +1030,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z8
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z9
+	VPBROADCASTW (AX), Z8
+	VPSLLD       $0x10, Z8, Z8
+	VPBROADCASTW 2(AX), Z9
+	VPSLLD       $0x10, Z9, Z9
 	VFMADD231PS  (BX)(R9*8), Z8, Z0
 	VFMADD231PS  (BX)(R10*8), Z9, Z4
 	VFMADD231PS  64(BX)(R9*8), Z8, Z1
@@ -1146,7 +1130,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R2U5(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U5(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -1207,12 +1191,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z10
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z11
+	VPBROADCASTW (AX), Z10
+	VPSLLD       $0x10, Z10, Z10
+	VPBROADCASTW 2(AX), Z11
+	VPSLLD       $0x10, Z11, Z11
 	VFMADD231PS  (BX)(R9*8), Z10, Z0
 	VFMADD231PS  (BX)(R10*8), Z11, Z5
 	VFMADD231PS  64(BX)(R9*8), Z10, Z1
@@ -1319,7 +1301,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R2U5M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U5M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -1383,12 +1365,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z10
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z11
+	VPBROADCASTW (AX), Z10
+	VPSLLD       $0x10, Z10, Z10
+	VPBROADCASTW 2(AX), Z11
+	VPSLLD       $0x10, Z11, Z11
 	VFMADD231PS  (BX)(R9*8), Z10, Z0
 	VFMADD231PS  (BX)(R10*8), Z11, Z5
 	VFMADD231PS  64(BX)(R9*8), Z10, Z1
@@ -1495,7 +1475,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R2U6(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U6(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -1560,12 +1540,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z12
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z13
+	VPBROADCASTW (AX), Z12
+	VPSLLD       $0x10, Z12, Z12
+	VPBROADCASTW 2(AX), Z13
+	VPSLLD       $0x10, Z13, Z13
 	VFMADD231PS  (BX)(R9*8), Z12, Z0
 	VFMADD231PS  (BX)(R10*8), Z13, Z6
 	VFMADD231PS  64(BX)(R9*8), Z12, Z1
@@ -1682,7 +1660,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R2U6M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U6M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -1750,12 +1728,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z12
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z13
+	VPBROADCASTW (AX), Z12
+	VPSLLD       $0x10, Z12, Z12
+	VPBROADCASTW 2(AX), Z13
+	VPSLLD       $0x10, Z13, Z13
 	VFMADD231PS  (BX)(R9*8), Z12, Z0
 	VFMADD231PS  (BX)(R10*8), Z13, Z6
 	VFMADD231PS  64(BX)(R9*8), Z12, Z1
@@ -1872,7 +1848,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R2U7(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U7(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -1941,12 +1917,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z14
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z15
+	VPBROADCASTW (AX), Z14
+	VPSLLD       $0x10, Z14, Z14
+	VPBROADCASTW 2(AX), Z15
+	VPSLLD       $0x10, Z15, Z15
 	VFMADD231PS  (BX)(R9*8), Z14, Z0
 	VFMADD231PS  (BX)(R10*8), Z15, Z7
 	VFMADD231PS  64(BX)(R9*8), Z14, Z1
@@ -2073,7 +2047,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R2U7M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U7M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -2145,12 +2119,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z14
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z15
+	VPBROADCASTW (AX), Z14
+	VPSLLD       $0x10, Z14, Z14
+	VPBROADCASTW 2(AX), Z15
+	VPSLLD       $0x10, Z15, Z15
 	VFMADD231PS  (BX)(R9*8), Z14, Z0
 	VFMADD231PS  (BX)(R10*8), Z15, Z7
 	VFMADD231PS  64(BX)(R9*8), Z14, Z1
@@ -2277,7 +2249,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R2U8(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U8(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -2350,12 +2322,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z16
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z17
+	VPBROADCASTW (AX), Z16
+	VPSLLD       $0x10, Z16, Z16
+	VPBROADCASTW 2(AX), Z17
+	VPSLLD       $0x10, Z17, Z17
 	VFMADD231PS  (BX)(R9*8), Z16, Z0
 	VFMADD231PS  (BX)(R10*8), Z17, Z8
 	VFMADD231PS  64(BX)(R9*8), Z16, Z1
@@ -2492,7 +2462,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R2U8M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R2U8M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -2568,12 +2538,10 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z16
-	MOVWLZX      2(AX), R11
-	SHLL         $0x10, R11
-	VPBROADCASTD R11, Z17
+	VPBROADCASTW (AX), Z16
+	VPSLLD       $0x10, Z16, Z16
+	VPBROADCASTW 2(AX), Z17
+	VPSLLD       $0x10, Z17, Z17
 	VFMADD231PS  (BX)(R9*8), Z16, Z0
 	VFMADD231PS  (BX)(R10*8), Z17, Z8
 	VFMADD231PS  64(BX)(R9*8), Z16, Z1
@@ -2710,7 +2678,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R4U1(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R4U1(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -2785,18 +2753,14 @@ step1:
 	SHRQ         $0x10, R12
 	MOVWQZX      R12, R11
 	SHRQ         $0x10, R12
-	MOVWLZX      (AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z4
-	MOVWLZX      2(AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z5
-	MOVWLZX      4(AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z6
-	MOVWLZX      6(AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z7
+	VPBROADCASTW (AX), Z4
+	VPSLLD       $0x10, Z4, Z4
+	VPBROADCASTW 2(AX), Z5
+	VPSLLD       $0x10, Z5, Z5
+	VPBROADCASTW 4(AX), Z6
+	VPSLLD       $0x10, Z6, Z6
+	VPBROADCASTW 6(AX), Z7
+	VPSLLD       $0x10, Z7, Z7
 	VFMADD231PS  (BX)(R9*8), Z4, Z0
 	VFMADD231PS  (BX)(R10*8), Z5, Z1
 	VFMADD231PS  (BX)(R11*8), Z6, Z2
@@ -2917,7 +2881,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R4U1M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R4U1M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -2995,18 +2959,14 @@ step1:
 	SHRQ         $0x10, R12
 	MOVWQZX      R12, R11
 	SHRQ         $0x10, R12
-	MOVWLZX      (AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z4
-	MOVWLZX      2(AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z5
-	MOVWLZX      4(AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z6
-	MOVWLZX      6(AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z7
+	VPBROADCASTW (AX), Z4
+	VPSLLD       $0x10, Z4, Z4
+	VPBROADCASTW 2(AX), Z5
+	VPSLLD       $0x10, Z5, Z5
+	VPBROADCASTW 4(AX), Z6
+	VPSLLD       $0x10, Z6, Z6
+	VPBROADCASTW 6(AX), Z7
+	VPSLLD       $0x10, Z7, Z7
 	VFMADD231PS  (BX)(R9*8), Z4, Z0
 	VFMADD231PS  (BX)(R10*8), Z5, Z1
 	VFMADD231PS  (BX)(R11*8), Z6, Z2
@@ -3127,7 +3087,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R4U2(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R4U2(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -3210,18 +3170,14 @@ step1:
 	SHRQ         $0x10, R12
 	MOVWQZX      R12, R11
 	SHRQ         $0x10, R12
-	MOVWLZX      (AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z8
-	MOVWLZX      2(AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z9
-	MOVWLZX      4(AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z10
-	MOVWLZX      6(AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z11
+	VPBROADCASTW (AX), Z8
+	VPSLLD       $0x10, Z8, Z8
+	VPBROADCASTW 2(AX), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VPBROADCASTW 4(AX), Z10
+	VPSLLD       $0x10, Z10, Z10
+	VPBROADCASTW 6(AX), Z11
+	VPSLLD       $0x10, Z11, Z11
 	VFMADD231PS  (BX)(R9*8), Z8, Z0
 	VFMADD231PS  (BX)(R10*8), Z9, Z2
 	VFMADD231PS  (BX)(R11*8), Z10, Z4
@@ -3362,7 +3318,7 @@ exit1:
 	RET
 
 // func csrBF16AVX512R4U2M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrBF16AVX512R4U2M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -3448,18 +3404,14 @@ step1:
 	SHRQ         $0x10, R12
 	MOVWQZX      R12, R11
 	SHRQ         $0x10, R12
-	MOVWLZX      (AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z8
-	MOVWLZX      2(AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z9
-	MOVWLZX      4(AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z10
-	MOVWLZX      6(AX), R13
-	SHLL         $0x10, R13
-	VPBROADCASTD R13, Z11
+	VPBROADCASTW (AX), Z8
+	VPSLLD       $0x10, Z8, Z8
+	VPBROADCASTW 2(AX), Z9
+	VPSLLD       $0x10, Z9, Z9
+	VPBROADCASTW 4(AX), Z10
+	VPSLLD       $0x10, Z10, Z10
+	VPBROADCASTW 6(AX), Z11
+	VPSLLD       $0x10, Z11, Z11
 	VFMADD231PS  (BX)(R9*8), Z8, Z0
 	VFMADD231PS  (BX)(R10*8), Z9, Z2
 	VFMADD231PS  (BX)(R11*8), Z10, Z4

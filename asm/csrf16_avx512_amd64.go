@@ -105,7 +105,7 @@ func csrF16AVX512R4U2(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *fl
 func csrF16AVX512R4U2M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
 
 // csrF16AVX512Features are the CPU features the csrF16AVX512 tile functions use.
-const csrF16AVX512Features = FeatAVX512F
+const csrF16AVX512Features = FeatAVX512BW | FeatAVX512F
 
 // csrF16AVX512Tiles[log2 R][masked][u] is the f16 tile function of R rows × u vectors (nil: not generated).
 var csrF16AVX512Tiles = [3][2][9]csrLPTileFunc{
@@ -130,8 +130,8 @@ var csrF16AVX512Tiles = [3][2][9]csrLPTileFunc{
 //   - reference:   ref.CSR on W widened (formats.CSRLP.ToCSR)
 //   - tests:       asm/csrlp_test.go, dispatch/lowp_test.go
 var csrf16AVX512Manifest = []Desc{
-	{Name: "spmm_csr_t16_f16_avx512", Symbols: []string{"csrF16AVX512R4U1", "csrF16AVX512R4U1M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16, Tile: 16, Rows: 4, MinN: 2, MaxN: 16},
-	{Name: "spmm_csr_t32_f16_avx512", Symbols: []string{"csrF16AVX512R4U1", "csrF16AVX512R4U1M", "csrF16AVX512R4U2", "csrF16AVX512R4U2M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16, Tile: 32, Rows: 4, MinN: 8, MaxN: 64},
-	{Name: "spmm_csr_t64_f16_avx512", Symbols: []string{"csrF16AVX512R2U1", "csrF16AVX512R2U1M", "csrF16AVX512R2U2", "csrF16AVX512R2U2M", "csrF16AVX512R2U3", "csrF16AVX512R2U3M", "csrF16AVX512R2U4", "csrF16AVX512R2U4M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16, Tile: 64, Rows: 2, MinN: 32},
-	{Name: "spmm_csr_t128_f16_avx512", Symbols: []string{"csrF16AVX512R2U1", "csrF16AVX512R2U1M", "csrF16AVX512R2U2", "csrF16AVX512R2U2M", "csrF16AVX512R2U3", "csrF16AVX512R2U3M", "csrF16AVX512R2U4", "csrF16AVX512R2U4M", "csrF16AVX512R2U5", "csrF16AVX512R2U5M", "csrF16AVX512R2U6", "csrF16AVX512R2U6M", "csrF16AVX512R2U7", "csrF16AVX512R2U7M", "csrF16AVX512R2U8", "csrF16AVX512R2U8M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16, Tile: 128, Rows: 2, MinN: 64},
+	{Name: "spmm_csr_t16_f16_avx512", Symbols: []string{"csrF16AVX512R4U1", "csrF16AVX512R4U1M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_f16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "f16", Lanes: 16, Tile: 16, Rows: 4, MinN: 2, MaxN: 16},
+	{Name: "spmm_csr_t32_f16_avx512", Symbols: []string{"csrF16AVX512R4U1", "csrF16AVX512R4U1M", "csrF16AVX512R4U2", "csrF16AVX512R4U2M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_f16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "f16", Lanes: 16, Tile: 32, Rows: 4, MinN: 8, MaxN: 64},
+	{Name: "spmm_csr_t64_f16_avx512", Symbols: []string{"csrF16AVX512R2U1", "csrF16AVX512R2U1M", "csrF16AVX512R2U2", "csrF16AVX512R2U2M", "csrF16AVX512R2U3", "csrF16AVX512R2U3M", "csrF16AVX512R2U4", "csrF16AVX512R2U4M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_f16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "f16", Lanes: 16, Tile: 64, Rows: 2, MinN: 32},
+	{Name: "spmm_csr_t128_f16_avx512", Symbols: []string{"csrF16AVX512R2U1", "csrF16AVX512R2U1M", "csrF16AVX512R2U2", "csrF16AVX512R2U2M", "csrF16AVX512R2U3", "csrF16AVX512R2U3M", "csrF16AVX512R2U4", "csrF16AVX512R2U4M", "csrF16AVX512R2U5", "csrF16AVX512R2U5M", "csrF16AVX512R2U6", "csrF16AVX512R2U6M", "csrF16AVX512R2U7", "csrF16AVX512R2U7M", "csrF16AVX512R2U8", "csrF16AVX512R2U8M"}, Source: "gen/kernels/csrlp.go csrLPFamily", Format: "csr_f16", ISA: AVX512, Features: FeatAVX512BW | FeatAVX512F, DType: "f16", Lanes: 16, Tile: 128, Rows: 2, MinN: 64},
 }

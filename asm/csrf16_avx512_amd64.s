@@ -11,7 +11,7 @@
 #include "textflag.h"
 
 // func csrF16AVX512R2U1(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U1(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -56,13 +56,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z2
+	VPBROADCASTW (AX), Z2
 	VCVTPH2PS    Y2, Z2
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z3
+	VPBROADCASTW 2(AX), Z3
 	VCVTPH2PS    Y3, Z3
 	VFMADD231PS  (BX)(R9*8), Z2, Z0
 	VFMADD231PS  (BX)(R10*8), Z3, Z1
@@ -130,7 +126,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R2U1M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U1M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -178,13 +174,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z2
+	VPBROADCASTW (AX), Z2
 	VCVTPH2PS    Y2, Z2
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z3
+	VPBROADCASTW 2(AX), Z3
 	VCVTPH2PS    Y3, Z3
 	VFMADD231PS  (BX)(R9*8), Z2, Z0
 	VFMADD231PS  (BX)(R10*8), Z3, Z1
@@ -271,7 +263,7 @@ DATA tailmask16<>+32(SB)/2, $0xffff
 GLOBL tailmask16<>(SB), RODATA|NOPTR, $34
 
 // func csrF16AVX512R2U2(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U2(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -320,13 +312,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z4
+	VPBROADCASTW (AX), Z4
 	VCVTPH2PS    Y4, Z4
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z5
+	VPBROADCASTW 2(AX), Z5
 	VCVTPH2PS    Y5, Z5
 	VFMADD231PS  (BX)(R9*8), Z4, Z0
 	VFMADD231PS  (BX)(R10*8), Z5, Z2
@@ -404,7 +392,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R2U2M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U2M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -456,13 +444,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z4
+	VPBROADCASTW (AX), Z4
 	VCVTPH2PS    Y4, Z4
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z5
+	VPBROADCASTW 2(AX), Z5
 	VCVTPH2PS    Y5, Z5
 	VFMADD231PS  (BX)(R9*8), Z4, Z0
 	VFMADD231PS  (BX)(R10*8), Z5, Z2
@@ -540,7 +524,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R2U3(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U3(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -593,13 +577,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z6
+	VPBROADCASTW (AX), Z6
 	VCVTPH2PS    Y6, Z6
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z7
+	VPBROADCASTW 2(AX), Z7
 	VCVTPH2PS    Y7, Z7
 	VFMADD231PS  (BX)(R9*8), Z6, Z0
 	VFMADD231PS  (BX)(R10*8), Z7, Z3
@@ -687,7 +667,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R2U3M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U3M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -743,13 +723,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z6
+	VPBROADCASTW (AX), Z6
 	VCVTPH2PS    Y6, Z6
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z7
+	VPBROADCASTW 2(AX), Z7
 	VCVTPH2PS    Y7, Z7
 	VFMADD231PS  (BX)(R9*8), Z6, Z0
 	VFMADD231PS  (BX)(R10*8), Z7, Z3
@@ -837,7 +813,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R2U4(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U4(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -894,13 +870,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z8
+	VPBROADCASTW (AX), Z8
 	VCVTPH2PS    Y8, Z8
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z9
+	VPBROADCASTW 2(AX), Z9
 	VCVTPH2PS    Y9, Z9
 	VFMADD231PS  (BX)(R9*8), Z8, Z0
 	VFMADD231PS  (BX)(R10*8), Z9, Z4
@@ -998,7 +970,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R2U4M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U4M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -1058,13 +1030,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z8
+	VPBROADCASTW (AX), Z8
 	VCVTPH2PS    Y8, Z8
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z9
+	VPBROADCASTW 2(AX), Z9
 	VCVTPH2PS    Y9, Z9
 	VFMADD231PS  (BX)(R9*8), Z8, Z0
 	VFMADD231PS  (BX)(R10*8), Z9, Z4
@@ -1162,7 +1130,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R2U5(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U5(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -1223,13 +1191,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z10
+	VPBROADCASTW (AX), Z10
 	VCVTPH2PS    Y10, Z10
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z11
+	VPBROADCASTW 2(AX), Z11
 	VCVTPH2PS    Y11, Z11
 	VFMADD231PS  (BX)(R9*8), Z10, Z0
 	VFMADD231PS  (BX)(R10*8), Z11, Z5
@@ -1337,7 +1301,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R2U5M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U5M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -1401,13 +1365,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z10
+	VPBROADCASTW (AX), Z10
 	VCVTPH2PS    Y10, Z10
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z11
+	VPBROADCASTW 2(AX), Z11
 	VCVTPH2PS    Y11, Z11
 	VFMADD231PS  (BX)(R9*8), Z10, Z0
 	VFMADD231PS  (BX)(R10*8), Z11, Z5
@@ -1515,7 +1475,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R2U6(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U6(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -1580,13 +1540,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z12
+	VPBROADCASTW (AX), Z12
 	VCVTPH2PS    Y12, Z12
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z13
+	VPBROADCASTW 2(AX), Z13
 	VCVTPH2PS    Y13, Z13
 	VFMADD231PS  (BX)(R9*8), Z12, Z0
 	VFMADD231PS  (BX)(R10*8), Z13, Z6
@@ -1704,7 +1660,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R2U6M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U6M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -1772,13 +1728,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z12
+	VPBROADCASTW (AX), Z12
 	VCVTPH2PS    Y12, Z12
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z13
+	VPBROADCASTW 2(AX), Z13
 	VCVTPH2PS    Y13, Z13
 	VFMADD231PS  (BX)(R9*8), Z12, Z0
 	VFMADD231PS  (BX)(R10*8), Z13, Z6
@@ -1896,7 +1848,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R2U7(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U7(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -1965,13 +1917,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z14
+	VPBROADCASTW (AX), Z14
 	VCVTPH2PS    Y14, Z14
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z15
+	VPBROADCASTW 2(AX), Z15
 	VCVTPH2PS    Y15, Z15
 	VFMADD231PS  (BX)(R9*8), Z14, Z0
 	VFMADD231PS  (BX)(R10*8), Z15, Z7
@@ -2099,7 +2047,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R2U7M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U7M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -2171,13 +2119,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z14
+	VPBROADCASTW (AX), Z14
 	VCVTPH2PS    Y14, Z14
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z15
+	VPBROADCASTW 2(AX), Z15
 	VCVTPH2PS    Y15, Z15
 	VFMADD231PS  (BX)(R9*8), Z14, Z0
 	VFMADD231PS  (BX)(R10*8), Z15, Z7
@@ -2305,7 +2249,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R2U8(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U8(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -2378,13 +2322,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z16
+	VPBROADCASTW (AX), Z16
 	VCVTPH2PS    Y16, Z16
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z17
+	VPBROADCASTW 2(AX), Z17
 	VCVTPH2PS    Y17, Z17
 	VFMADD231PS  (BX)(R9*8), Z16, Z0
 	VFMADD231PS  (BX)(R10*8), Z17, Z8
@@ -2522,7 +2462,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R2U8M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R2U8M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -2598,13 +2538,9 @@ step1:
 	MOVL         (CX), R10
 	MOVWQZX      R10, R9
 	SHRQ         $0x10, R10
-	MOVWLZX      (AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z16
+	VPBROADCASTW (AX), Z16
 	VCVTPH2PS    Y16, Z16
-	MOVWLZX      2(AX), R11
-	IMUL3L       $0x00010001, R11, R11
-	VPBROADCASTD R11, Z17
+	VPBROADCASTW 2(AX), Z17
 	VCVTPH2PS    Y17, Z17
 	VFMADD231PS  (BX)(R9*8), Z16, Z0
 	VFMADD231PS  (BX)(R10*8), Z17, Z8
@@ -2742,7 +2678,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R4U1(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R4U1(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -2817,21 +2753,13 @@ step1:
 	SHRQ         $0x10, R12
 	MOVWQZX      R12, R11
 	SHRQ         $0x10, R12
-	MOVWLZX      (AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z4
+	VPBROADCASTW (AX), Z4
 	VCVTPH2PS    Y4, Z4
-	MOVWLZX      2(AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z5
+	VPBROADCASTW 2(AX), Z5
 	VCVTPH2PS    Y5, Z5
-	MOVWLZX      4(AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z6
+	VPBROADCASTW 4(AX), Z6
 	VCVTPH2PS    Y6, Z6
-	MOVWLZX      6(AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z7
+	VPBROADCASTW 6(AX), Z7
 	VCVTPH2PS    Y7, Z7
 	VFMADD231PS  (BX)(R9*8), Z4, Z0
 	VFMADD231PS  (BX)(R10*8), Z5, Z1
@@ -2953,7 +2881,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R4U1M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R4U1M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -3031,21 +2959,13 @@ step1:
 	SHRQ         $0x10, R12
 	MOVWQZX      R12, R11
 	SHRQ         $0x10, R12
-	MOVWLZX      (AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z4
+	VPBROADCASTW (AX), Z4
 	VCVTPH2PS    Y4, Z4
-	MOVWLZX      2(AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z5
+	VPBROADCASTW 2(AX), Z5
 	VCVTPH2PS    Y5, Z5
-	MOVWLZX      4(AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z6
+	VPBROADCASTW 4(AX), Z6
 	VCVTPH2PS    Y6, Z6
-	MOVWLZX      6(AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z7
+	VPBROADCASTW 6(AX), Z7
 	VCVTPH2PS    Y7, Z7
 	VFMADD231PS  (BX)(R9*8), Z4, Z0
 	VFMADD231PS  (BX)(R10*8), Z5, Z1
@@ -3167,7 +3087,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R4U2(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R4U2(SB), NOSPLIT, $0-96
 	MOVQ vals+0(FP), AX
 	MOVQ offs+8(FP), CX
@@ -3250,21 +3170,13 @@ step1:
 	SHRQ         $0x10, R12
 	MOVWQZX      R12, R11
 	SHRQ         $0x10, R12
-	MOVWLZX      (AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z8
+	VPBROADCASTW (AX), Z8
 	VCVTPH2PS    Y8, Z8
-	MOVWLZX      2(AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z9
+	VPBROADCASTW 2(AX), Z9
 	VCVTPH2PS    Y9, Z9
-	MOVWLZX      4(AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z10
+	VPBROADCASTW 4(AX), Z10
 	VCVTPH2PS    Y10, Z10
-	MOVWLZX      6(AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z11
+	VPBROADCASTW 6(AX), Z11
 	VCVTPH2PS    Y11, Z11
 	VFMADD231PS  (BX)(R9*8), Z8, Z0
 	VFMADD231PS  (BX)(R10*8), Z9, Z2
@@ -3406,7 +3318,7 @@ exit1:
 	RET
 
 // func csrF16AVX512R4U2M(vals *uint8, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, tail int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512BW, AVX512F
 TEXT ·csrF16AVX512R4U2M(SB), NOSPLIT, $0-96
 	MOVQ  vals+0(FP), AX
 	MOVQ  offs+8(FP), CX
@@ -3492,21 +3404,13 @@ step1:
 	SHRQ         $0x10, R12
 	MOVWQZX      R12, R11
 	SHRQ         $0x10, R12
-	MOVWLZX      (AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z8
+	VPBROADCASTW (AX), Z8
 	VCVTPH2PS    Y8, Z8
-	MOVWLZX      2(AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z9
+	VPBROADCASTW 2(AX), Z9
 	VCVTPH2PS    Y9, Z9
-	MOVWLZX      4(AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z10
+	VPBROADCASTW 4(AX), Z10
 	VCVTPH2PS    Y10, Z10
-	MOVWLZX      6(AX), R13
-	IMUL3L       $0x00010001, R13, R13
-	VPBROADCASTD R13, Z11
+	VPBROADCASTW 6(AX), Z11
 	VCVTPH2PS    Y11, Z11
 	VFMADD231PS  (BX)(R9*8), Z8, Z0
 	VFMADD231PS  (BX)(R10*8), Z9, Z2

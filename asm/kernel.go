@@ -63,9 +63,11 @@ const (
 	FeatAVX512DQ
 	FeatASIMD
 	FeatF16C // VCVTPH2PS/VCVTPS2PH on ymm (the fp16 GEMV's AVX2 kernels)
+	// FeatPOPCNT: POPCNT (the bitmap SpMV's value-stream advance).
+	FeatPOPCNT
 )
 
-var featNames = []string{"AVX2", "FMA", "AVX512F", "AVX512VL", "AVX512BW", "AVX512DQ", "ASIMD", "F16C"}
+var featNames = []string{"AVX2", "FMA", "AVX512F", "AVX512VL", "AVX512BW", "AVX512DQ", "ASIMD", "F16C", "POPCNT"}
 
 func (f Feature) String() string {
 	s := ""
@@ -151,6 +153,9 @@ type Desc struct {
 	// ExactN says the kernel computes exactly N columns (row-oriented dot products, as the
 	// GEMV families): dispatch's cost model does not round N up to a vector width for it.
 	ExactN bool
+	// Bitmap: a CSR SpMV over a Lanes-bit mask per chunk of Lanes columns and the chunk's
+	// values packed (spmv_bitmap_<isa>, asm/spmvbitmap.go); IndexBits is 0.
+	Bitmap bool
 	// Pattern is set on a kernel baked for one sparsity pattern (DESIGN §5.12): the
 	// formats.PatternHash of the only matrices it takes. "" for every other kernel.
 	Pattern string

@@ -8,6 +8,9 @@ package asm
 // descriptor per registered kernel (gen/kernels/manifest.go).
 var generatedManifests = [][]Desc{
 	bsrNEONManifest,
+	bsrbf16NEONManifest,
+	bsrf16NEONManifest,
+	bsri8NEONManifest,
 	csrNEONManifest,
 	csrbf16NEONManifest,
 	csrf16NEONManifest,

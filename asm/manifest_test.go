@@ -147,6 +147,19 @@ func TestKernelNames(t *testing.T) {
 				t.Errorf("%s: format %q, value type %q: %v", f.Name, f.Format, f.DType, err)
 				continue
 			}
+		case "bsr_bf16", "bsr_f16", "bsr_i8":
+			dt, err := formats.ParseDType(f.DType)
+			br, bc := f.BlockR, f.BlockC
+			if br == 0 {
+				br, bc = 2, 3
+			}
+			if err == nil && f.Format == BSRLPFormat(dt) {
+				w, err = formats.BSRLPFromBSR(randBSR(r, 13, 40, br, bc, 0.5), dt)
+			}
+			if err != nil || f.Format != BSRLPFormat(dt) {
+				t.Errorf("%s: format %q, value type %q: %v", f.Name, f.Format, f.DType, err)
+				continue
+			}
 		case "dense_bf16", "dense_f16", "dense_i8", "csr_bf16", "csr_f16", "csr_i8":
 			dt, err := formats.ParseDType(f.DType)
 			format := LPFormat(dt)

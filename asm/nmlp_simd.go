@@ -30,14 +30,6 @@ type nmLPGemvKernel struct {
 	fn                        nmLPGemvFunc
 }
 
-// u8At is &s[i], or a dummy byte when s has none there (a kernel given no slots reads none).
-func u8At(s []byte, i int64) *uint8 {
-	if i < int64(len(s)) {
-		return &s[i]
-	}
-	return &dummyU8
-}
-
 // registerNMLPGen registers the low-precision N:M families of a generated manifest on
 // their kernels, as registerNMGen does for float32.
 func registerNMLPGen(m []Desc, kernels []nmLPGenKernel, gemv []nmLPGemvKernel) {

@@ -26,6 +26,7 @@ var hostFeatures = sync.OnceValue(func() Feature {
 	set(cpu.X86.HasAVX512BW, FeatAVX512BW)
 	set(cpu.X86.HasAVX512DQ, FeatAVX512DQ)
 	set(cpu.X86.HasF16C, FeatF16C)
+	set(cpu.X86.HasPOPCNT, FeatPOPCNT)
 	set(cpu.ARM64.HasASIMD, FeatASIMD)
 	return f
 })

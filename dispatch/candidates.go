@@ -15,11 +15,12 @@ import (
 // MedianNs holds the estimate in model units, not a time). autotune times them; each can be
 // compiled with Options{Kernel: c.Kernel, Format: c.Format}.
 //
-// For a W stored in bf16, fp16 or int8 (formats.DenseLP, formats.CSRLP), which Compile
-// never converts, the candidates are the low-precision families of W's own format and
-// dtype that run under the cap and take W (16-bit column indices need K ≤ 65536), each
-// over the N range compileLP keeps one kernel for around n (RangeOf), with Format that
-// format ("dense_bf16", "csr_i8" …); they are ordered as compileLP ranks them, its choice
+// For a W stored in bf16, fp16 or int8 (formats.DenseLP, formats.CSRLP, formats.BSRLP),
+// which Compile never converts, the candidates are the low-precision families of W's own
+// format and dtype that run under the cap and take W (16-bit column indices need
+// K ≤ 65536; BSR: W's block shape or any), each over the N range compileLP keeps one
+// kernel for around n (RangeOf), with Format that format ("dense_bf16", "csr_i8",
+// "bsr_f16" …); they are ordered as compileLP ranks them, its choice
 // first, and MedianNs is 0: no cost model prices them.
 func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 	if formats.IsNil(w) {

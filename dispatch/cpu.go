@@ -55,6 +55,7 @@ func detectFeatures() asm.Feature {
 		set(cpu.X86.HasAVX512BW, asm.FeatAVX512BW)
 		set(cpu.X86.HasAVX512DQ, asm.FeatAVX512DQ)
 		set(cpu.X86.HasF16C, asm.FeatF16C)
+		set(cpu.X86.HasPOPCNT, asm.FeatPOPCNT)
 	case "arm64":
 		// ASIMD is architectural on arm64; x/sys/cpu reports it where the OS tells.
 		set(cpu.ARM64.HasASIMD || runtime.GOARCH == "arm64", asm.FeatASIMD)

@@ -240,7 +240,22 @@ func TestEveryFamily(t *testing.T) {
 				t.Fatal(err)
 			}
 			d, format = w.ToDense(), f.Format
-		} else if dt, csr, ok := lpDType(f.Format); ok { // a low-precision family: W stored in its dtype
+		} else if dt, csr, ok := lpDType(f.Format); ok && strings.HasPrefix(f.Format, "bsr_") {
+			// A low-precision BSR family: W in its block shape (4×1 for bsr_any), stored
+			// in its dtype.
+			r, c := f.BlockR, f.BlockC
+			if r == 0 {
+				r, c = 4, 1
+			}
+			b, err := formats.BSRFromDense(randBlocky(rng, 45, 67, r, c, 0.3), r, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w, err = formats.BSRLPFromBSR(b, dt); err != nil {
+				t.Fatal(err)
+			}
+			d = w.ToDense()
+		} else if ok { // a low-precision family: W stored in its dtype
 			w = lpMatrix(t, d, dt, csr)
 			d = w.ToDense()
 		}

@@ -13,23 +13,25 @@ import (
 // choosing: its dtype and packing format, and the families that may run it.
 type lpWeights struct {
 	dt     formats.DType
-	format string // asm.LPFormat or asm.CSRLPFormat of dt
-	kind   string // "dense" or "CSR", for messages
+	format string // asm.LPFormat, asm.CSRLPFormat, asm.BSRLPFormat or asm.NMLPFormat of dt
+	kind   string // "dense", "CSR", "BSR" or "N:M", for messages
 	kern   string // the kernels' kind, for Describe
 	widen  string // how a caller widens W, for messages
 	k      int
+	br, bc int   // a BSR W's block shape (0×0 otherwise)
 	stored int64 // values W stores
 	// keep:group is an N:M W's pattern (formats.NMLP; 0:0 otherwise): a family of another
 	// pattern, or a GEMV where the pattern has no aligned chunks, does not take W.
 	keep, group int
 	// cands are the families of W's format this CPU runs under the ISA cap that take W
-	// (16-bit SpMV indices need K ≤ 65536), in registry order: nothing else may run W.
+	// (16-bit SpMV indices need K ≤ 65536; a BSR block family W's block shape, bsr_any
+	// R ≤ asm.BSRMaxStepRows), in registry order: nothing else may run W.
 	cands []asm.Family
 }
 
 // lpOf returns what W's type says of a low-precision W (dtype, packing format, messages,
-// stored values), without its candidates; ok is false when W is not a formats.DenseLP or
-// formats.CSRLP or formats.NMLP.
+// stored values), without its candidates; ok is false when W is not a formats.DenseLP,
+// formats.CSRLP, formats.BSRLP or formats.NMLP.
 func lpOf(w formats.Matrix) (l *lpWeights, ok bool) {
 	l = &lpWeights{}
 	switch w := w.(type) {
@@ -39,6 +41,9 @@ func lpOf(w formats.Matrix) (l *lpWeights, ok bool) {
 	case *formats.CSRLP:
 		l.dt, l.format, l.kind, l.kern, l.widen = w.DType, asm.CSRLPFormat(w.DType), "CSR", "SpMV or SpMM", "CSRLP.ToCSR"
 		l.stored = w.Stored()
+	case *formats.BSRLP:
+		l.dt, l.format, l.kind, l.kern, l.widen = w.DType, asm.BSRLPFormat(w.DType), "BSR", "BSR", "BSRLP.ToBSR"
+		l.stored, l.br, l.bc = w.Stored(), w.R, w.C
 	case *formats.NMLP:
 		l.dt, l.format, l.kind, l.kern, l.widen = w.DType, asm.NMLPFormat(w.DType), "N:M", "GEMV or SpMM", "NMLP.ToNM"
 		l.stored, l.keep, l.group = w.Stored(), w.Keep, w.Group
@@ -50,7 +55,7 @@ func lpOf(w formats.Matrix) (l *lpWeights, ok bool) {
 }
 
 // lowPrecision returns W's lpWeights with the candidates under the ISA cap; ok is false
-// when W is not a formats.DenseLP, formats.CSRLP or formats.NMLP.
+// when W is not a formats.DenseLP, formats.CSRLP, formats.BSRLP or formats.NMLP.
 func lowPrecision(w formats.Matrix, host CPU, isa asm.ISA) (l *lpWeights, ok bool) {
 	if l, ok = lpOf(w); !ok {
 		return nil, false
@@ -63,9 +68,16 @@ func lowPrecision(w formats.Matrix, host CPU, isa asm.ISA) (l *lpWeights, ok boo
 	return l, true
 }
 
-// takes: a family whose 16-bit column indices cannot reach K does not take W, nor an N:M
-// family of another pattern (patternTakes).
+// takes: a family whose 16-bit column indices cannot reach K does not take W, nor a BSR
+// family of another block shape, nor bsr_any (steps of at most asm.BSRMaxStepRows rows)
+// a W of taller blocks, nor an N:M family of another pattern (patternTakes).
 func (l *lpWeights) takes(f asm.Family) bool {
+	if f.BlockR != 0 && (f.BlockR != l.br || f.BlockC != l.bc) {
+		return false
+	}
+	if l.br > asm.BSRMaxStepRows && f.BlockR == 0 && f.ISA != asm.Generic {
+		return false
+	}
 	return (f.IndexBits != 16 || l.k <= 1<<16) && l.patternTakes(f)
 }
 
@@ -85,7 +97,8 @@ func (l *lpWeights) patternTakes(f asm.Family) bool {
 // cut where a candidate's N range starts or ends, as planRanges cuts them.
 func (l *lpWeights) ranges() []nRange { return planRanges(l.cands) }
 
-// lpRank orders the families covering range r: the widest ISA first; then, for N ≥ 2 (N = 1
+// lpRank orders the families covering range r: the widest ISA first; then a BSR family of
+// W's block shape before bsr_any (whole blocks, one index per block); then, for N ≥ 2 (N = 1
 // is the SpMV's even where a tile runs it, as NEON's do), a CSR tile that holds every N of r
 // in one tile, the narrowest such (a wider tile runs half empty on
 // a panel twice the stride: Zen 5, CSR bf16 11008×4096 at 90%, N = 16, t16 2.85 ms against
@@ -101,7 +114,11 @@ func lpRank(f asm.Family, r nRange, goarch string) []int {
 	if f.Tile > 0 && r.lo >= 2 && r.hi <= f.Tile {
 		holds, narrow = 1, -f.Tile
 	}
-	return []int{isaRank(f.ISA, goarch), holds, narrow, max(f.MinN, 1), -min(hi, math.MaxInt-1)}
+	shaped := 0
+	if f.BlockR != 0 {
+		shaped = 1
+	}
+	return []int{isaRank(f.ISA, goarch), shaped, holds, narrow, max(f.MinN, 1), -min(hi, math.MaxInt-1)}
 }
 
 // covering returns the candidates that run for all of r, the default's choice first
@@ -137,13 +154,14 @@ func (l *lpWeights) covering(r nRange, goarch string) []asm.Family {
 }
 
 // compileLP is Compile for W stored in bf16, fp16 or int8: a dense W (formats.DenseLP), a
-// CSR one (formats.CSRLP) or an N:M one (formats.NMLP). Only the low-precision families of
-// W's format take it: the GEMV (asm/gemvlp.go, every N: N ≤ 4 in one pass over W, larger
-// N in passes of 4 columns over each L2-resident chunk of W), or the SpMV (asm/spmvlp.go,
-// N = 1) and the CSR tiles (asm/csrlp.go, N ≥ 2) with the pure-Go SpMV for every N, or
-// the N:M GEMV (asm/nmlp.go, N = 1, patterns with aligned chunks; other patterns run the
-// SpMM tiles at N = 1 too) and the N:M SpMM tiles of W's pattern or of any (N ≥ 2), with
-// the pure-Go N:M kernels for every N. Each N range takes
+// CSR one (formats.CSRLP), a BSR one (formats.BSRLP) or an N:M one (formats.NMLP). Only the
+// low-precision families of W's format take it: the GEMV (asm/gemvlp.go, every N: N ≤ 4 in
+// one pass over W, larger N in passes of 4 columns over each L2-resident chunk of W), or the
+// SpMV (asm/spmvlp.go, N = 1) and the CSR tiles (asm/csrlp.go, N ≥ 2) with the pure-Go SpMV
+// for every N, or the BSR kernels (asm/bsrlp.go, every N: the family of W's block shape,
+// else bsr_any, else the pure-Go one), or the N:M GEMV (asm/nmlp.go, N = 1, patterns with
+// aligned chunks; other patterns run the SpMM tiles at N = 1 too) and the N:M SpMM tiles of
+// W's pattern or of any (N ≥ 2), with the pure-Go N:M kernels for every N. Each N range takes
 // the widest ISA's family under the cap that takes W (16-bit SpMV indices need K ≤ 65536)
 // and covers it, the one meant for the largest N among those. No kernel is ever chosen on
 // a widened copy, which would double the bytes the caller asked to save: widen explicitly
@@ -189,6 +207,12 @@ func compileLP(w formats.Matrix, opts Options, host CPU, isa asm.ISA, isaWhy str
 		return nil, fmt.Errorf("dispatch: kernel family %q takes %d:%d, not %d:%d", forced.Name, forced.Keep, forced.Group, l.keep, l.group)
 	}
 	if forced != nil && !l.takes(*forced) {
+		if forced.BlockR != 0 {
+			return nil, fmt.Errorf("dispatch: kernel family %q takes %d×%d blocks, not W's %d×%d", forced.Name, forced.BlockR, forced.BlockC, l.br, l.bc)
+		}
+		if l.br > asm.BSRMaxStepRows {
+			return nil, fmt.Errorf("dispatch: kernel family %q takes blocks of at most %d rows, not W's %d", forced.Name, asm.BSRMaxStepRows, l.br)
+		}
 		return nil, fmt.Errorf("dispatch: kernel family %q has %d-bit column indices and cannot take K = %d", forced.Name, forced.IndexBits, l.k)
 	}
 	// N ranges cut where a candidate's range starts or ends; each takes the first of

@@ -11,8 +11,8 @@ import (
 	"github.com/sparsegen/sparsegen/ref"
 )
 
-// lpDType is the dtype of an asm.LPFormat or asm.CSRLPFormat format string ("dense_bf16",
-// "csr_i8" …), csr telling which.
+// lpDType is the dtype of an asm.LPFormat, asm.CSRLPFormat or asm.BSRLPFormat format
+// string ("dense_bf16", "csr_i8", "bsr_f16" …), csr telling a CSR one.
 func lpDType(format string) (t formats.DType, csr, ok bool) {
 	t, err := formats.ParseDType(formatDType(format))
 	return t, strings.HasPrefix(format, "csr_"), err == nil

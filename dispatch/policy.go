@@ -201,6 +201,9 @@ func nearestPoint(n int) int {
 // Compile asks for every family × target × sample N, and the fallbacks scan the table:
 // results are memoised per policy.
 func (pol *policy) coefAt(f asm.Family, t target, pn int) coef {
+	if c, ok := pol.bitmapCoef(f, t, pn); ok {
+		return c
+	}
 	if pol.fallback != nil && !pol.families[f.Name] {
 		return pol.fallback.coefAt(f, t, pn)
 	}
@@ -573,6 +576,15 @@ func (cc *coefCache) at(pn int) coef {
 }
 
 func estimateWith(f asm.Family, t target, m, k, n int, coefs func(pn int) coef) (float64, string) {
+	e, src := estimateModel(f, t, m, k, n, coefs)
+	if f.Bitmap {
+		return bitmapEstimate(f, t, m, k, e, src)
+	}
+	return e, src
+}
+
+// estimateModel is estimateWith before the bitmap SpMV's density factor (bitmap.go).
+func estimateModel(f asm.Family, t target, m, k, n int, coefs func(pn int) coef) (float64, string) {
 	n = max(n, 1)
 	lo, hi := policyPoints[0], policyPoints[len(policyPoints)-1]
 	for _, p := range policyPoints {

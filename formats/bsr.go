@@ -79,54 +79,65 @@ func (b *BSR) Validate() error {
 	if b == nil {
 		return invalid("bsr", "", "nil matrix")
 	}
-	if err := checkShape("bsr", b.Rows, b.Cols); err != nil {
+	vals, err := bsrStructure("bsr", b.Rows, b.Cols, b.R, b.C, b.BlockRowPtr, b.BlockCol)
+	if err != nil {
 		return err
-	}
-	if b.R < 1 || b.C < 1 || b.R > MaxBlockDim || b.C > MaxBlockDim {
-		return invalid("bsr", "", "block %d×%d outside 1…%d", b.R, b.C, MaxBlockDim)
-	}
-	if b.Cols > MaxInt32 {
-		return invalid("bsr", "", "K = %d exceeds the int32 index range", b.Cols)
-	}
-	br, bc := b.BlockRows(), b.BlockCols()
-	if len(b.BlockRowPtr) != br+1 {
-		return invalid("bsr", "", "len(BlockRowPtr) = %d, want ⌈M/R⌉+1 = %d", len(b.BlockRowPtr), br+1)
-	}
-	if b.BlockRowPtr[0] != 0 {
-		return invalid("bsr", "block row 0", "BlockRowPtr[0] = %d, want 0", b.BlockRowPtr[0])
-	}
-	nb := b.BlockRowPtr[br]
-	if nb != int64(len(b.BlockCol)) {
-		return invalid("bsr", "", "BlockRowPtr[last] = %d but len(BlockCol) = %d", nb, len(b.BlockCol))
-	}
-	var vals int64
-	for i := 0; i < br; i++ {
-		lo, hi := b.BlockRowPtr[i], b.BlockRowPtr[i+1]
-		if hi < lo || hi > nb {
-			return invalid("bsr", fmt.Sprintf("block row %d", i), "BlockRowPtr not monotone within [0, blocks]: %d then %d", lo, hi)
-		}
-		if hi-lo > int64(bc) {
-			return invalid("bsr", fmt.Sprintf("block row %d", i), "%d blocks in a row of %d block columns", hi-lo, bc)
-		}
-		prev := int32(-1)
-		for p := lo; p < hi; p++ {
-			j := b.BlockCol[p]
-			if j < 0 || int(j) >= bc {
-				return invalid("bsr", fmt.Sprintf("block row %d, block %d", i, p), "block column %d outside [0, %d)", j, bc)
-			}
-			if j <= prev {
-				return invalid("bsr", fmt.Sprintf("block row %d, block %d", i, p), "block column %d not strictly after %d", j, prev)
-			}
-			prev = j
-			h, w := b.BlockDims(i, int(j))
-			vals += int64(h * w)
-		}
 	}
 	if vals != int64(len(b.Val)) {
 		return invalid("bsr", "", "len(Val) = %d, the stored blocks need %d", len(b.Val), vals)
 	}
 	b.computeOffsets()
 	return nil
+}
+
+// bsrStructure checks a BSR pattern (shape, block size, BlockRowPtr, BlockCol; messages
+// name format f) and returns how many values its stored blocks hold (BSR and BSRLP share
+// it).
+func bsrStructure(f string, rows, cols, r, c int, blockRowPtr []int64, blockCol []int32) (int64, error) {
+	if err := checkShape(f, rows, cols); err != nil {
+		return 0, err
+	}
+	if r < 1 || c < 1 || r > MaxBlockDim || c > MaxBlockDim {
+		return 0, invalid(f, "", "block %d×%d outside 1…%d", r, c, MaxBlockDim)
+	}
+	if cols > MaxInt32 {
+		return 0, invalid(f, "", "K = %d exceeds the int32 index range", cols)
+	}
+	br, bc := ceilDiv(rows, r), ceilDiv(cols, c)
+	if len(blockRowPtr) != br+1 {
+		return 0, invalid(f, "", "len(BlockRowPtr) = %d, want ⌈M/R⌉+1 = %d", len(blockRowPtr), br+1)
+	}
+	if blockRowPtr[0] != 0 {
+		return 0, invalid(f, "block row 0", "BlockRowPtr[0] = %d, want 0", blockRowPtr[0])
+	}
+	nb := blockRowPtr[br]
+	if nb != int64(len(blockCol)) {
+		return 0, invalid(f, "", "BlockRowPtr[last] = %d but len(BlockCol) = %d", nb, len(blockCol))
+	}
+	var vals int64
+	for i := 0; i < br; i++ {
+		lo, hi := blockRowPtr[i], blockRowPtr[i+1]
+		if hi < lo || hi > nb {
+			return 0, invalid(f, fmt.Sprintf("block row %d", i), "BlockRowPtr not monotone within [0, blocks]: %d then %d", lo, hi)
+		}
+		if hi-lo > int64(bc) {
+			return 0, invalid(f, fmt.Sprintf("block row %d", i), "%d blocks in a row of %d block columns", hi-lo, bc)
+		}
+		prev := int32(-1)
+		h := min(r, rows-i*r)
+		for p := lo; p < hi; p++ {
+			j := blockCol[p]
+			if j < 0 || int(j) >= bc {
+				return 0, invalid(f, fmt.Sprintf("block row %d, block %d", i, p), "block column %d outside [0, %d)", j, bc)
+			}
+			if j <= prev {
+				return 0, invalid(f, fmt.Sprintf("block row %d, block %d", i, p), "block column %d not strictly after %d", j, prev)
+			}
+			prev = j
+			vals += int64(h * min(c, cols-int(j)*c))
+		}
+	}
+	return vals, nil
 }
 
 // Shape returns (M, K).

@@ -292,6 +292,31 @@ func rowSourceOf(m Matrix) rowSource {
 			}
 			return buf
 		}
+	case *BSRLP:
+		off := make([]int64, len(w.BlockCol)) // offset of each stored block's values
+		var o int64
+		for bi := 0; bi < w.BlockRows(); bi++ {
+			for p := w.BlockRowPtr[bi]; p < w.BlockRowPtr[bi+1]; p++ {
+				off[p] = o
+				h, bw := w.BlockDims(bi, int(w.BlockCol[p]))
+				o += int64(h * bw)
+			}
+		}
+		return func(i int, buf []int32) []int32 {
+			buf = buf[:0]
+			bi, r := i/w.R, i%w.R
+			for p := w.BlockRowPtr[bi]; p < w.BlockRowPtr[bi+1]; p++ {
+				j := int(w.BlockCol[p])
+				_, bw := w.BlockDims(bi, j)
+				v := off[p] + int64(r*bw)
+				for c := 0; c < bw; c++ {
+					if lpNonzero(w.DType, w.Bits, w.I8, int(v)+c) {
+						buf = append(buf, int32(j*w.C+c))
+					}
+				}
+			}
+			return buf
+		}
 	case *DenseLP:
 		return func(i int, buf []int32) []int32 {
 			buf = buf[:0]

@@ -69,8 +69,8 @@ func pruneF32(t *testing.T, flags ...string) (string, string, formats.Matrix) {
 
 // TestPruneDType: prune -dtype -format dense writes the pruned weights dense in that dtype
 // (.npz keeps it; the pruned float32 weights converted exactly as formats.DenseLPFromDense
-// does), inspect names the dtype, and BSR with -dtype is refused with a clear message
-// (no silent widening). CSR: TestPruneDTypeCSR; N:M: TestPruneDTypeNM.
+// does) and inspect names the dtype. CSR: TestPruneDTypeCSR; BSR: TestPruneDTypeBSR; N:M:
+// TestPruneDTypeNM.
 func TestPruneDType(t *testing.T) {
 	dir, model, f32 := pruneF32(t, "-sparsity", "0.5", "-format", "dense")
 	pruned := f32.(*formats.Dense)
@@ -109,10 +109,7 @@ func TestPruneDType(t *testing.T) {
 		require.Equal(t, 1, strings.Count(stdout, "shape "), stdout)
 	}
 
-	code, _, stderr := sg(t, "prune", "-in", model, "-dtype", "bf16", "-format", "bsr", "-out", filepath.Join(dir, "x.npz"))
-	require.Equal(t, 2, code)
-	require.Contains(t, stderr, "in low precision is not implemented yet")
-	code, _, stderr = sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-dtype", "f8", "-out", filepath.Join(dir, "x.npz"))
+	code, _, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-dtype", "f8", "-out", filepath.Join(dir, "x.npz"))
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, `-dtype "f8"`)
 	code, _, stderr = sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-dtype", "i8", "-out", filepath.Join(dir, "x.npy"))
@@ -122,8 +119,8 @@ func TestPruneDType(t *testing.T) {
 
 // TestPruneDTypeCSR: prune -dtype with CSR (the default format of magnitude pruning) writes
 // a CSRLP in that dtype, equal to converting the float32 CSR of the same pruning; LoadMatrix
-// returns it without widening and inspect names the dtype. Block pruning with -dtype still
-// defaults to dense.
+// returns it without widening and inspect names the dtype. Block pruning with -dtype
+// defaults to BSR in the dtype, N:M pruning to N:M in the dtype.
 func TestPruneDTypeCSR(t *testing.T) {
 	dir, model, f32 := pruneF32(t, "-sparsity", "0.75")
 	c := f32.(*formats.CSR)
@@ -162,7 +159,7 @@ func TestPruneDTypeCSR(t *testing.T) {
 	out := filepath.Join(dir, "block.npz")
 	code, stdout, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-method", "block", "-dtype", "bf16", "-out", out)
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stdout, "dense bf16")
+	require.Contains(t, stdout, "bsr bf16")
 }
 
 // TestPruneDTypeNM: prune -method nm -dtype writes an NMLP in that dtype (the default
@@ -200,4 +197,36 @@ func TestPruneDTypeNM(t *testing.T) {
 			require.Contains(t, stdout, "tightest N:M "+pat)
 		}
 	}
+}
+
+// TestPruneDTypeBSR: prune -method block -dtype writes a BSRLP in that dtype, equal to
+// converting the float32 BSR of the same pruning; LoadMatrix returns it without widening
+// and inspect names the dtype; a grid the block does not divide is refused as for float32.
+func TestPruneDTypeBSR(t *testing.T) {
+	dir, model, f32 := pruneF32(t, "-method", "block", "-block", "4x4", "-sparsity", "0.5")
+	b := f32.(*formats.BSR)
+	for _, dt := range []string{"bf16", "f16", "i8"} {
+		out := filepath.Join(dir, "bsr_"+dt+".npz")
+		code, stdout, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-method", "block", "-block", "4x4", "-sparsity", "0.5", "-dtype", dt, "-out", out)
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, stdout, "bsr "+dt+", sparsity")
+		m, info, err := fileio.LoadMatrix(out, "")
+		require.NoError(t, err, dt)
+		got, ok := m.(*formats.BSRLP)
+		require.True(t, ok, "%s: LoadMatrix read a %T", dt, m)
+		want, err := formats.BSRLPFromBSR(b, got.DType)
+		require.NoError(t, err)
+		require.Equal(t, want, got, dt)
+		require.Equal(t, "bsr", info.Layout)
+
+		code, stdout, stderr = sg(t, "inspect", out)
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, stdout, "stored as    bsr "+dt+" (npz, "+info.DType)
+		if dt == "i8" {
+			require.Contains(t, stdout, "|i1 with float32 row scales data"+fileio.LPScaleSuffix)
+		}
+	}
+	code, _, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-method", "block", "-block", "5x5", "-sparsity", "0.5", "-dtype", "bf16", "-out", filepath.Join(dir, "ragged.npz"))
+	require.NotEqual(t, 0, code)
+	require.Contains(t, stderr, "ragged")
 }

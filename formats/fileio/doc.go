@@ -60,7 +60,10 @@
 // must be finite and one per row. WriteCSRLP (and SaveMatrix for a CSRLP) writes that
 // layout; scipy.sparse.load_npz reads its pattern and stored values (bf16 as uint16, int8
 // without the scales). Duplicates are summed without leaving the dtype: int8 exactly (an
-// error past int8's range), bf16/f16 in float64 rounded once to the dtype.
+// error past int8's range), bf16/f16 in float64 rounded once to the dtype. A BSR likewise:
+// "data" (blocks, R, C) in '<f2', '<u2' or '|i1' reads as a formats.BSRLP, int8 with one
+// scale per matrix row (not per block row) in "data_scale"; WriteBSRLP (and SaveMatrix for
+// a BSRLP) writes it, ragged grids refused as for BSR.
 //
 // # N:M npz (sparsegen's layout)
 //
@@ -90,7 +93,7 @@
 // # One call
 //
 // LoadMatrix(path, name) detects the container from the file's first bytes and returns a
-// formats.Matrix (*Dense, *CSR, *BSR or *NM; *DenseLP or *CSRLP for low-precision
+// formats.Matrix (*Dense, *CSR, *BSR or *NM; *DenseLP, *CSRLP or *BSRLP for low-precision
 // weights) with an Info; SaveMatrix(path, m) picks the
 // layout from the extension and m's format (see their docs). ReadMatrix is LoadMatrix over
 // an io.ReaderAt. ListFile lists the arrays or tensors of any of the three containers from

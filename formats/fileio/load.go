@@ -102,8 +102,9 @@ func ReadMatrix(r io.ReaderAt, size int64, name string) (formats.Matrix, Info, e
 // SaveMatrix writes m to path (atomically: a temporary file renamed into place), choosing
 // the layout from the extension and the format:
 //   - .npy: a Dense as '<f4';
-//   - .npz: CSR and BSR in scipy.sparse's layout (a CSRLP too, its data in its own dtype:
-//     WriteCSRLP), NM in sparsegen's layout (an NMLP too, WriteNMLP), a Dense as
+//   - .npz: CSR and BSR in scipy.sparse's layout (a CSRLP or BSRLP too, its data in its
+//     own dtype: WriteCSRLP, WriteBSRLP), NM in sparsegen's layout (an NMLP too,
+//     WriteNMLP), a Dense as
 //     the single array "arr_0", a DenseLP in its own dtype as "arr_0" (WriteDenseLP: bf16
 //     bits '<u2', f16 '<f2', int8 '|i1' plus float32 "arr_0_scale"); deflate-compressed (as
 //     scipy's save_npz default). A ragged BSR is refused with ErrRaggedBSR (save it as CSR);
@@ -156,6 +157,14 @@ func SaveMatrix(path string, m formats.Matrix) error {
 				return fmt.Errorf("%w: %s has shape %d×%d, block %d×%d", ErrRaggedBSR, path, t.Rows, t.Cols, t.R, t.C)
 			}
 			write = func(w io.Writer) error { return WriteBSR(w, t, true) }
+		case *formats.BSRLP: // kept in its dtype (WriteBSRLP; NPZ.Matrix reads it back)
+			if err := t.Validate(); err != nil {
+				return err
+			}
+			if t.Rows%t.R != 0 || t.Cols%t.C != 0 {
+				return fmt.Errorf("%w: %s has shape %d×%d, block %d×%d", ErrRaggedBSR, path, t.Rows, t.Cols, t.R, t.C)
+			}
+			write = func(w io.Writer) error { return WriteBSRLP(w, t, true) }
 		case *formats.NM:
 			write = func(w io.Writer) error { return WriteNM(w, t, true) }
 		case *formats.NMLP: // kept in its dtype (WriteNMLP; NPZ.Matrix reads it back)

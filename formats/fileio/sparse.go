@@ -189,45 +189,28 @@ func (z *NPZ) readBSR() (formats.Matrix, Info, error) {
 	if err != nil {
 		return nil, Info{}, err
 	}
+	ai, err := z.Info("data")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if dt, err := parseDescr(ai.DType); err == nil {
+		if _, ok := lpDType(dt); ok {
+			return z.readBSRLP(rows, cols)
+		}
+	}
 	da, err := z.floats("data")
 	if err != nil {
 		return nil, Info{}, err
 	}
 	if !da.dt.isFloat() || len(da.shape) != 3 {
-		return nil, Info{}, bad("npz bsr: \"data\" is %s with shape %v; want 3-D (blocks, R, C) float16/32/64", da.dt, da.shape)
+		return nil, Info{}, bad("npz bsr: \"data\" is %s with shape %v; want 3-D (blocks, R, C) float32/64 (or <f2, <u2 bf16 bits, |i1 + scales)", da.dt, da.shape)
 	}
-	r, c := da.shape[1], da.shape[2]
-	if z.Has("blocksize") {
-		bs, _, err := z.index("blocksize")
-		if err != nil {
-			return nil, Info{}, err
-		}
-		if len(bs) != 2 || bs[0] != int64(r) || bs[1] != int64(c) {
-			return nil, Info{}, bad("npz bsr: \"blocksize\" %v disagrees with data blocks %d×%d", bs, r, c)
-		}
-	}
-	if r < 1 || c < 1 || r > formats.MaxBlockDim || c > formats.MaxBlockDim {
-		return nil, Info{}, bad("npz bsr: block %d×%d outside 1…%d", r, c, formats.MaxBlockDim)
-	}
-	if rows%r != 0 || cols%c != 0 {
-		return nil, Info{}, bad("npz bsr: shape %d×%d is not a multiple of the block %d×%d", rows, cols, r, c)
-	}
-	indptr, _, err := z.index("indptr")
-	if err != nil {
-		return nil, Info{}, err
-	}
-	if len(indptr) != rows/r+1 {
-		return nil, Info{}, bad("npz bsr: len(indptr) = %d, want M/R+1 = %d", len(indptr), rows/r+1)
-	}
-	indices, idt, err := z.index("indices")
+	r, c, indptr, indices, idt, err := z.bsrGrid(rows, cols, da.shape)
 	if err != nil {
 		return nil, Info{}, err
 	}
 	val, overflow := da.f32, da.overflow
 	info := Info{Container: "npz", Layout: "bsr", DType: da.dt.String(), IndexDType: idt.String()}
-	if da.shape[0] != len(indices) {
-		return nil, Info{}, bad("npz bsr: %d data blocks but %d indices", da.shape[0], len(indices))
-	}
 	cr, err := canonRows("bsr", rows/r, cols/c, r*c, indptr, indices, val, sumFloat32, &info)
 	if err != nil {
 		return nil, Info{}, err
@@ -238,6 +221,85 @@ func (z *NPZ) readBSR() (formats.Matrix, Info, error) {
 	}
 	noteNarrow(&info, idt, overflow)
 	return m, info, nil
+}
+
+// readBSRLP reads the "data" of a BSR in its stored low-precision dtype (readLP: f16, bf16
+// bits, or int8 with one scale per matrix row in "data_scale"), canonicalized as readBSR
+// does, into a BSRLP: never widened.
+func (z *NPZ) readBSRLP(rows, cols int) (formats.Matrix, Info, error) {
+	a, err := z.readLP("data")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if a.fortran {
+		return nil, Info{}, bad("npz bsr: \"data\" is in Fortran order; want C order")
+	}
+	if len(a.shape) != 3 {
+		return nil, Info{}, bad("npz bsr: \"data\" is %s with shape %v; want 3-D (blocks, R, C)", a.dt, a.shape)
+	}
+	if a.t == formats.I8 && len(a.scale) != rows {
+		return nil, Info{}, bad("npz bsr: %d row scales in \"data%s\" for %d rows", len(a.scale), LPScaleSuffix, rows)
+	}
+	r, c, indptr, indices, idt, err := z.bsrGrid(rows, cols, a.shape)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	info := Info{Container: "npz", Layout: "bsr", DType: a.dt.String(), IndexDType: idt.String()}
+	m := &formats.BSRLP{Rows: rows, Cols: cols, R: r, C: c, DType: a.t, Scale: a.scale}
+	if a.t == formats.I8 {
+		cr, err := canonRows("bsr", rows/r, cols/c, r*c, indptr, indices, a.q, sumI8, &info)
+		if err != nil {
+			return nil, Info{}, err
+		}
+		m.BlockRowPtr, m.BlockCol, m.I8 = cr.ptr, cr.idx, cr.val
+	} else {
+		cr, err := canonRows("bsr", rows/r, cols/c, r*c, indptr, indices, a.bits, sum16(a.t), &info)
+		if err != nil {
+			return nil, Info{}, err
+		}
+		m.BlockRowPtr, m.BlockCol, m.Bits = cr.ptr, cr.idx, cr.val
+	}
+	if err := m.Validate(); err != nil {
+		return nil, Info{}, bad("npz bsr: %v", err)
+	}
+	noteNarrow(&info, idt, false)
+	return m, info, nil
+}
+
+// bsrGrid checks a scipy BSR's block grid against its "data" shape (blocks, R, C) and
+// "blocksize", and reads its "indptr" and "indices".
+func (z *NPZ) bsrGrid(rows, cols int, shape []int) (r, c int, indptr, indices []int64, idt dtype, err error) {
+	r, c = shape[1], shape[2]
+	if z.Has("blocksize") {
+		bs, _, err := z.index("blocksize")
+		if err != nil {
+			return 0, 0, nil, nil, idt, err
+		}
+		if len(bs) != 2 || bs[0] != int64(r) || bs[1] != int64(c) {
+			return 0, 0, nil, nil, idt, bad("npz bsr: \"blocksize\" %v disagrees with data blocks %d×%d", bs, r, c)
+		}
+	}
+	if r < 1 || c < 1 || r > formats.MaxBlockDim || c > formats.MaxBlockDim {
+		return 0, 0, nil, nil, idt, bad("npz bsr: block %d×%d outside 1…%d", r, c, formats.MaxBlockDim)
+	}
+	if rows%r != 0 || cols%c != 0 {
+		return 0, 0, nil, nil, idt, bad("npz bsr: shape %d×%d is not a multiple of the block %d×%d", rows, cols, r, c)
+	}
+	indptr, _, err = z.index("indptr")
+	if err != nil {
+		return 0, 0, nil, nil, idt, err
+	}
+	if len(indptr) != rows/r+1 {
+		return 0, 0, nil, nil, idt, bad("npz bsr: len(indptr) = %d, want M/R+1 = %d", len(indptr), rows/r+1)
+	}
+	indices, idt, err = z.index("indices")
+	if err != nil {
+		return 0, 0, nil, nil, idt, err
+	}
+	if shape[0] != len(indices) {
+		return 0, 0, nil, nil, idt, bad("npz bsr: %d data blocks but %d indices", shape[0], len(indices))
+	}
+	return r, c, indptr, indices, idt, nil
 }
 
 type canon[V any] struct {
@@ -591,6 +653,23 @@ func WriteCSRLP(w io.Writer, c *formats.CSRLP, compress bool) error {
 		return zw.addLP("data", []int{len(c.ColIdx)}, c.DType, c.Bits, c.I8, c.Scale)
 	}
 	return writeScipy(w, compress, "csr", c.Rows, c.Cols, c.RowPtr, c.ColIdx, data, nil)
+}
+
+// WriteBSRLP writes b in scipy.sparse's bsr npz layout (WriteBSR's) with "data" in b's
+// own dtype (WriteCSRLP's convention): f16 '<f2', bf16 bit patterns '<u2', int8 '|i1'
+// plus one float32 scale per matrix row as "data_scale". NPZ.Matrix and LoadMatrix read
+// it back as a BSRLP, unchanged. A ragged b is refused with ErrRaggedBSR.
+func WriteBSRLP(w io.Writer, b *formats.BSRLP, compress bool) error {
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	if b.Rows%b.R != 0 || b.Cols%b.C != 0 {
+		return fmt.Errorf("%w: shape %d×%d, block %d×%d", ErrRaggedBSR, b.Rows, b.Cols, b.R, b.C)
+	}
+	data := func(zw *NPZWriter) error {
+		return zw.addLP("data", []int{len(b.BlockCol), b.R, b.C}, b.DType, b.Bits, b.I8, b.Scale)
+	}
+	return writeScipy(w, compress, "bsr", b.Rows, b.Cols, b.BlockRowPtr, b.BlockCol, data, []int{b.R, b.C})
 }
 
 // ErrRaggedBSR is returned when a BSR with M % R ≠ 0 or K % C ≠ 0 is to be saved in

@@ -27,6 +27,9 @@ const (
 	KindBaked                  // CSR SpMM baked for one pattern (user packages): csr_baked_<stem>_t<T>_<isa>
 )
 
+// KindSpMVBitmap is a CSR SpMV over per-chunk bitmaps and packed values: spmv_bitmap_<isa>.
+const KindSpMVBitmap = KindBaked + 1
+
 // Kernel describes one registered kernel (asm.Family) of a family on one ISA. Zero means
 // "any" for BlockR/BlockC and Keep/Group, and "depends on the matrix" for Tile and Rows.
 type Kernel struct {
@@ -48,6 +51,8 @@ type Kernel struct {
 	Bcast       bool // SpMV without gathers
 	MinN, MaxN  int  // the N range dispatch uses it for (MaxN 0: unbounded)
 	ExactN      bool // computes exactly N columns (no vector rounding of N in the cost model)
+	// Bitmap: a SpMV over a bitmap per chunk of Lanes columns (KindSpMVBitmap).
+	Bitmap bool
 	// Baked, Pattern, PatternRows×PatternCols and CodeBytes (baked kernels only, bake.go):
 	// the name part of the pattern, its formats.PatternHash, its shape and the generator's
 	// estimate of the code per tile.
@@ -91,10 +96,14 @@ func KernelName(isa string, k Kernel) string {
 		}
 		return fmt.Sprintf("spmv_csr_i%d%s_%s", k.IndexBits, b, isa)
 	case KindBSR:
-		if k.BlockR == 0 {
-			return "bsr_any_" + isa
+		dt := ""
+		if k.DType != "" && k.DType != "float32" {
+			dt = k.DType + "_"
 		}
-		return fmt.Sprintf("bsr%dx%d_t%d_%s", k.BlockR, k.BlockC, k.Tile, isa)
+		if k.BlockR == 0 {
+			return "bsr_any_" + dt + isa
+		}
+		return fmt.Sprintf("bsr%dx%d_t%d_%s%s", k.BlockR, k.BlockC, k.Tile, dt, isa)
 	case KindNMSpMM:
 		dt := ""
 		if k.DType != "" && k.DType != "float32" {
@@ -111,6 +120,8 @@ func KernelName(isa string, k Kernel) string {
 		return fmt.Sprintf("nm%dof%d_gemv_%s", k.Keep, k.Group, isa)
 	case KindBaked:
 		return fmt.Sprintf("csr_baked_%s_t%d_%s", k.Baked, k.Tile, isa)
+	case KindSpMVBitmap:
+		return "spmv_bitmap_" + isa
 	}
 	panic(fmt.Sprintf("kernels: no name grammar for kind %d", k.Kind))
 }
@@ -211,6 +222,9 @@ func descFields(f Family, isa, features string, k Kernel, qual string) string {
 	nz("IndexBits", k.IndexBits)
 	if k.Bcast {
 		add("Bcast: true")
+	}
+	if k.Bitmap {
+		add("Bitmap: true")
 	}
 	nz("MinN", k.MinN)
 	nz("MaxN", k.MaxN)

@@ -332,6 +332,8 @@ func features(f *ir.File, lvl x86.Level) (string, error) {
 				set["FeatFMA"] = true
 			case "F16C":
 				set["FeatF16C"] = true
+			case "POPCNT":
+				set["FeatPOPCNT"] = true
 			case "AVX512F", "AVX512VL", "AVX512BW", "AVX512DQ":
 				set["Feat"+isa] = true
 			default:

@@ -1,0 +1,403 @@
+package asm
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"sync"
+
+	"github.com/sparsegen/sparsegen/formats"
+	"github.com/sparsegen/sparsegen/ref"
+)
+
+// Bitmap-encoded CSR × vector (N = 1; gen/kernels/spmvbitmap.go, issue 17): each row is cut
+// into K blocks of at most 4096 columns and those into chunks of Lanes columns (16 on AVX-512, 8 on AVX2); a chunk stores a Lanes-bit mask
+// of the columns that hold a weight, and its weights packed in column order. The kernel
+// loads X[chunk] contiguously (masked: absent columns are never read) and expands the packed
+// values to their lanes (VEXPANDPS; on AVX2 a 256-entry permutation table and VPERMPS):
+// no gathers and no column indices. Bytes per stored weight are 4 + Lanes/(8·nnz per chunk)
+// = 4 + 1/(8·density): 4.25 at 50%, 4.625 at 20%, 5.25 at 10%, 6.5 at 5%, where CSR stores
+// 6 (16-bit indices) or 8 (32-bit). Each row's sum runs in 4 lane-vector accumulators (chunk
+// c into c mod 4), then a fixed reduction tree, per K block, the blocks' sums added
+// through Y in order: the order depends on the plan (K, Lanes) only, and differs from CSR's storage order, so results agree with the CSR kernels within
+// the SpMV tolerance, not bitwise.
+
+// spmvBitmapFunc is a generated bitmap SpMV function (gen/kernels/spmvbitmap.go).
+type spmvBitmapFunc func(vals *float32, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32)
+
+// spmvBitmapBF16Func is a generated bitmap SpMV function on bf16 values. The bf16 kernels
+// are built, tested and measured (PackBitmapBF16, spmvBitmapBF16Specs) but registered as no
+// family: dispatch's low-precision choice (dispatch/lowp.go) ranks CSRLP families by ISA
+// and N range only, and would put them before spmv_csr_i16_bf16 at every density.
+type spmvBitmapBF16Func func(vals *uint16, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32)
+
+// BitmapLayout is a CSR matrix encoded per row as bitmaps of Lanes-column chunks and the
+// chunks' values packed, in blocks of KB columns (X[block] stays in L1 while every row runs
+// over it; a K of 11008 streamed X from L2 once per row and ran 1.5× slower than a K of
+// 4096 on the same bytes). Bytes per stored weight: BytesPerWeight.
+type BitmapLayout struct {
+	M, K   int
+	Lanes  int // columns per chunk: 8 or 16
+	KB     int // columns per K block, a multiple of Lanes (the last block may be narrower)
+	Blocks int // K blocks, ⌈K/KB⌉ (0 when K = 0)
+	// Masks holds, block after block, the block's M rows of masks: ⌈width/Lanes⌉ masks of
+	// Lanes/8 bytes per row (little-endian; bit j of chunk c: column b·KB + c·Lanes + j of
+	// the row is stored), then 8 bytes of zero padding. Bits at columns ≥ K are 0.
+	Masks []byte
+	// Vals holds the stored values block after block, row after row, in column order, then
+	// Lanes zeros: the kernels read Lanes values at the value pointer whatever the mask.
+	// A layout of bf16 values (PackBitmapBF16) holds them in BF16 instead, in the same order
+	// and padding, and Vals is nil.
+	Vals []float32
+	BF16 []uint16
+	// BlockPtr[b·(M+1) + i] is the index in Vals of row i's first value in block b (len
+	// Blocks·(M+1)).
+	BlockPtr []int64
+	nnz      int64
+}
+
+// bitmapKB is the K block of the bitmap layouts: ≤ 4096 columns (16 KiB of X).
+const bitmapKB = 4096
+
+// PackBitmap encodes a valid CSR matrix (it is validated first) in chunks of lanes columns
+// (8 or 16), in K blocks of at most 4096 columns, of equal widths (multiples of lanes).
+func PackBitmap(w *formats.CSR, lanes int) (*BitmapLayout, error) {
+	return packBitmap(w, lanes, bitmapKB)
+}
+
+// PackBitmapBF16 is PackBitmap for a valid CSR matrix of bf16 values (validated first): the
+// layout keeps the values as stored, in BF16.
+func PackBitmapBF16(w *formats.CSRLP, lanes int) (*BitmapLayout, error) {
+	return packBitmapBF16(w, lanes, bitmapKB)
+}
+
+func packBitmapBF16(w *formats.CSRLP, lanes, maxKB int) (*BitmapLayout, error) {
+	if w == nil {
+		return nil, fmt.Errorf("asm: nil CSR: %w", formats.ErrInvalid)
+	}
+	if w.DType != formats.BF16 {
+		return nil, fmt.Errorf("%w: bitmap bf16 layout of %v values", ErrNotApplicable, w.DType)
+	}
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	l, err := packBitmapPattern(w.Rows, w.Cols, w.RowPtr, w.ColIdx, lanes, maxKB)
+	if err != nil {
+		return nil, err
+	}
+	l.BF16 = make([]uint16, 0, len(w.Bits)+lanes)
+	l.packValues(w.RowPtr, w.ColIdx, func(q int64) { l.BF16 = append(l.BF16, w.Bits[q]) })
+	l.BF16 = append(l.BF16, make([]uint16, lanes)...)
+	return l, nil
+}
+
+// packBitmap is PackBitmap with K blocks of at most maxKB columns (a multiple of lanes).
+func packBitmap(w *formats.CSR, lanes, maxKB int) (*BitmapLayout, error) {
+	if w == nil {
+		return nil, fmt.Errorf("asm: nil CSR: %w", formats.ErrInvalid)
+	}
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	l, err := packBitmapPattern(w.Rows, w.Cols, w.RowPtr, w.ColIdx, lanes, maxKB)
+	if err != nil {
+		return nil, err
+	}
+	l.Vals = make([]float32, 0, len(w.Val)+lanes)
+	l.packValues(w.RowPtr, w.ColIdx, func(q int64) { l.Vals = append(l.Vals, w.Val[q]) })
+	l.Vals = append(l.Vals, make([]float32, lanes)...)
+	return l, nil
+}
+
+// packBitmapPattern lays out the blocks and masks of a validated pattern.
+func packBitmapPattern(rows, cols int, rowPtr []int64, colIdx []int32, lanes, maxKB int) (*BitmapLayout, error) {
+	if lanes != 8 && lanes != 16 {
+		return nil, fmt.Errorf("asm: bitmap chunks of %d columns (want 8 or 16)", lanes)
+	}
+	mb := lanes / 8
+	l := &BitmapLayout{M: rows, K: cols, Lanes: lanes, nnz: int64(len(colIdx))}
+	if cols > 0 {
+		l.Blocks = (cols + maxKB - 1) / maxKB
+		l.KB = ((cols+l.Blocks-1)/l.Blocks + lanes - 1) / lanes * lanes
+		l.Blocks = (cols + l.KB - 1) / l.KB
+	}
+	masks := 0
+	for b := 0; b < l.Blocks; b++ {
+		masks += rows * l.chunks(b) * mb
+	}
+	l.Masks = make([]byte, masks+8)
+	l.BlockPtr = make([]int64, l.Blocks*(rows+1))
+	next := append([]int64(nil), rowPtr[:rows]...) // each row's first entry not yet laid out
+	mo, n := 0, int64(0)
+	for b := 0; b < l.Blocks; b++ {
+		c0, c1 := b*l.KB, min((b+1)*l.KB, cols)
+		cb := l.chunks(b)
+		for i := 0; i < rows; i++ {
+			l.BlockPtr[b*(rows+1)+i] = n
+			row := l.Masks[mo+i*cb*mb:]
+			q := next[i]
+			for ; q < rowPtr[i+1] && int(colIdx[q]) < c1; q++ {
+				c := int(colIdx[q]) - c0
+				ch, bit := c/lanes, uint(c)%uint(lanes)
+				row[ch*mb+int(bit/8)] |= 1 << (bit % 8)
+				n++
+			}
+			next[i] = q
+		}
+		l.BlockPtr[b*(rows+1)+rows] = n
+		mo += rows * cb * mb
+	}
+	return l, nil
+}
+
+// packValues calls put with the index of each stored entry in the layout's value order.
+func (l *BitmapLayout) packValues(rowPtr []int64, colIdx []int32, put func(q int64)) {
+	next := append([]int64(nil), rowPtr[:l.M]...)
+	for b := 0; b < l.Blocks; b++ {
+		c1 := min((b+1)*l.KB, l.K)
+		for i := 0; i < l.M; i++ {
+			q := next[i]
+			for ; q < rowPtr[i+1] && int(colIdx[q]) < c1; q++ {
+				put(q)
+			}
+			next[i] = q
+		}
+	}
+}
+
+// val is the p-th stored value, widened.
+func (l *BitmapLayout) val(p int64) float32 {
+	if l.BF16 != nil {
+		return math.Float32frombits(uint32(l.BF16[p]) << 16)
+	}
+	return l.Vals[p]
+}
+
+// chunks is the number of chunks per row of block b.
+func (l *BitmapLayout) chunks(b int) int {
+	return (min((b+1)*l.KB, l.K) - b*l.KB + l.Lanes - 1) / l.Lanes
+}
+
+// maskOff is the offset in Masks of block b's masks.
+func (l *BitmapLayout) maskOff(b int) int { return b * l.M * (l.KB / l.Lanes) * (l.Lanes / 8) }
+
+// MaskBytes is the bytes of the masks without padding.
+func (l *BitmapLayout) MaskBytes() int64 { return int64(len(l.Masks) - 8) }
+
+// NNZ is the number of stored weights.
+func (l *BitmapLayout) NNZ() int64 { return l.nnz }
+
+// BytesPerWeight is the bytes the kernel streams per stored weight: 4 for the value plus
+// the masks' share, 4 + MaskBytes/NNZ (+Inf for an empty matrix).
+func (l *BitmapLayout) BytesPerWeight() float64 {
+	return 4 + float64(l.MaskBytes())/float64(l.NNZ())
+}
+
+// mask returns the mask of chunk c of row i in block b.
+func (l *BitmapLayout) mask(b, i, c int) uint32 {
+	p := l.maskOff(b) + (i*l.chunks(b)+c)*(l.Lanes/8)
+	if l.Lanes == 8 {
+		return uint32(l.Masks[p])
+	}
+	return uint32(l.Masks[p]) | uint32(l.Masks[p+1])<<8
+}
+
+// mulRows is the pure-Go kernel (purego builds, and the reference of the layout's
+// decoding): y[(i−r0)·ldy] = epi(Σ_k W[i, k]·x[k]) over rows [r0, r1), the epilogue of
+// flags (bias, Accumulate from y, clamp to [lo, hi]) as the generated kernels apply it.
+// Each row sums in column order, in one float32.
+func (l *BitmapLayout) mulRows(r0, r1 int, x, y []float32, ldy, flags int, bias []float32, lo, hi float32) {
+	for i := r0; i < r1; i++ {
+		var s float32
+		for b := 0; b < l.Blocks; b++ {
+			p := l.BlockPtr[b*(l.M+1)+i]
+			for c := 0; c < l.chunks(b); c++ {
+				m := l.mask(b, i, c)
+				xs := x[b*l.KB+c*l.Lanes:]
+				for m != 0 {
+					j := bits.TrailingZeros32(m)
+					s += l.val(p) * xs[j]
+					p++
+					m &= m - 1
+				}
+			}
+		}
+		if flags&epiBias != 0 {
+			s += bias[i]
+		}
+		o := (i - r0) * ldy
+		if flags&epiLoadY != 0 {
+			s += y[o]
+		}
+		if flags&epiClamp != 0 && s == s {
+			s = min(max(s, lo), hi)
+		}
+		y[o] = s
+	}
+}
+
+// MulVec sets y = W·x (len(x) ≥ K, len(y) ≥ M) with the pure-Go kernel.
+func (l *BitmapLayout) MulVec(x, y []float32) error {
+	if len(x) < l.K || len(y) < l.M {
+		return fmt.Errorf("%w: bitmap %d×%d times x[%d] into y[%d]", ref.ErrShape, l.M, l.K, len(x), len(y))
+	}
+	l.mulRows(0, l.M, x, y, 1, 0, nil, 0, 0)
+	return nil
+}
+
+// spmvBitmapSpec is one bitmap SpMV family: its descriptor and generated function (nil:
+// the pure-Go kernel).
+type spmvBitmapSpec struct {
+	Desc
+	fn     spmvBitmapFunc
+	bf16   bool // packs CSRLP bf16 (PackBitmapBF16) and runs fnBF16
+	fnBF16 spmvBitmapBF16Func
+}
+
+// spmvBitmapBF16Specs are the bf16 bitmap kernels (unregistered: see spmvBitmapBF16Func).
+var spmvBitmapBF16Specs []*spmvBitmapSpec
+
+var spmvBitmapSpecs []*spmvBitmapSpec
+
+// registerSpMVBitmap registers the bitmap SpMV family of a generated manifest.
+func registerSpMVBitmap(m []Desc, fn spmvBitmapFunc) {
+	for _, d := range m {
+		s := &spmvBitmapSpec{Desc: d, fn: fn}
+		spmvBitmapSpecs = append(spmvBitmapSpecs, s)
+		Register(Family{
+			Desc: &s.Desc,
+			Pack: func(w formats.Matrix) (Kernel, error) {
+				c, ok := w.(*formats.CSR)
+				if !ok {
+					return nil, fmt.Errorf("%w: %s takes CSR, not %T", ErrNotApplicable, s.Name, w)
+				}
+				return packSpMVBitmap(s, c)
+			},
+		})
+	}
+}
+
+type spmvBitmapKernel struct {
+	spec *spmvBitmapSpec
+	l    *BitmapLayout
+	cost []int64
+	pool sync.Pool
+}
+
+func packSpMVBitmap(s *spmvBitmapSpec, w *formats.CSR) (*spmvBitmapKernel, error) {
+	return packSpMVBitmapKB(s, w, bitmapKB)
+}
+
+// packSpMVBitmapKB packs with K blocks of at most maxKB columns (tests use narrow ones).
+func packSpMVBitmapKB(s *spmvBitmapSpec, w *formats.CSR, maxKB int) (*spmvBitmapKernel, error) {
+	l, err := packBitmap(w, s.Lanes, maxKB)
+	if err != nil {
+		return nil, err
+	}
+	return newSpMVBitmapKernel(s, l, w.RowPtr), nil
+}
+
+// packSpMVBitmapBF16 packs a bf16 CSR for a bf16 spec, K blocks of at most maxKB columns.
+func packSpMVBitmapBF16(s *spmvBitmapSpec, w *formats.CSRLP, maxKB int) (*spmvBitmapKernel, error) {
+	if !s.bf16 {
+		return nil, fmt.Errorf("%w: %s takes float32 values", ErrNotApplicable, s.Name)
+	}
+	l, err := packBitmapBF16(w, s.Lanes, maxKB)
+	if err != nil {
+		return nil, err
+	}
+	return newSpMVBitmapKernel(s, l, w.RowPtr), nil
+}
+
+func newSpMVBitmapKernel(s *spmvBitmapSpec, l *BitmapLayout, rowPtr []int64) *spmvBitmapKernel {
+	k := &spmvBitmapKernel{spec: s, l: l, cost: make([]int64, l.M+1)}
+	chunks := int64((l.K + l.Lanes - 1) / l.Lanes)
+	for i := 0; i < l.M; i++ {
+		// Per row: its values, a fifth of its chunks (one mask each), the store.
+		k.cost[i+1] = k.cost[i] + (rowPtr[i+1] - rowPtr[i]) + chunks/5 + 1
+	}
+	return k
+}
+
+func (k *spmvBitmapKernel) Name() string              { return k.spec.Name }
+func (k *spmvBitmapKernel) ISA() ISA                  { return k.spec.ISA }
+func (k *spmvBitmapKernel) Shape() (int, int)         { return k.l.M, k.l.K }
+func (k *spmvBitmapKernel) Units() int                { return k.l.M }
+func (k *spmvBitmapKernel) UnitRows(u int) (int, int) { return u, u + 1 }
+func (k *spmvBitmapKernel) UnitCost() []int64         { return k.cost }
+func (k *spmvBitmapKernel) PackedBytes() int64 {
+	return int64(len(k.l.Vals))*4 + int64(len(k.l.BF16))*2 + int64(len(k.l.Masks)) + int64(len(k.l.BlockPtr))*8
+}
+
+// Layout is the packed encoding (read-only).
+func (k *spmvBitmapKernel) Layout() *BitmapLayout { return k.l }
+
+func (k *spmvBitmapKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) error {
+	if err := CheckRun(k, u0, u1, x, ldx, y, ldy, n, epi); err != nil {
+		return err
+	}
+	if n == 0 || u0 == u1 {
+		return nil
+	}
+	l := k.l
+	first, last, lo, hi, bias, post := csrEpilogue(epi)
+	var dummy float32
+	var bp *[]float32
+	mb := l.Lanes / 8
+	for j := 0; j < n; j++ {
+		xv := x[j:]
+		if ldx != 1 {
+			if bp == nil {
+				bp = k.xbuf()
+				defer k.pool.Put(bp)
+			}
+			xc := *bp
+			for kk := 0; kk < l.K; kk++ {
+				xc[kk] = x[kk*ldx+j]
+			}
+			xv = xc
+		}
+		if (k.spec.fn == nil && k.spec.fnBF16 == nil) || l.K == 0 {
+			l.mulRows(u0, u1, xv, y[u0*ldy+j:], ldy, first|last, bias, lo, hi)
+			activateTile(post, y, ldy, u0, u1, j, j+1)
+			continue
+		}
+		// K block by K block over all the rows (X[block] stays in L1): the first starts from
+		// zero (or Y, Accumulate), later ones add Y's partial sum, the last adds the bias
+		// and clamps. Rows per call: about spmvChunk masks (~100 µs even from DRAM).
+		for b := 0; b < l.Blocks; b++ {
+			flags := epiLoadY
+			if b == 0 {
+				flags = first
+			}
+			if b == l.Blocks-1 {
+				flags |= last
+			}
+			cb := l.chunks(b)
+			step := max(1, spmvChunk/max(1, cb))
+			for r := u0; r < u1; r += step {
+				re := min(r+step, u1)
+				bptr := &dummy
+				if flags&epiBias != 0 {
+					bptr = &bias[r]
+				}
+				vp, mp := l.BlockPtr[b*(l.M+1)+r], &l.Masks[l.maskOff(b)+r*cb*mb]
+				if l.BF16 != nil {
+					k.spec.fnBF16(&l.BF16[vp], mp, re-r, cb, &xv[b*l.KB], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
+				} else {
+					k.spec.fn(&l.Vals[vp], mp, re-r, cb, &xv[b*l.KB], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
+				}
+			}
+		}
+		activateTile(post, y, ldy, u0, u1, j, j+1)
+	}
+	return nil
+}
+
+func (k *spmvBitmapKernel) xbuf() *[]float32 {
+	if bp, ok := k.pool.Get().(*[]float32); ok && len(*bp) >= k.l.K {
+		return bp
+	}
+	b := make([]float32, max(k.l.K, 1))
+	return &b
+}
