@@ -134,6 +134,19 @@ func TestKernelNames(t *testing.T) {
 				keep, group = 2, 4
 			}
 			w = randNM(r, 13, 40, keep, group)
+		case "nm_bf16", "nm_f16", "nm_i8":
+			keep, group := f.Keep, f.Group
+			if group == 0 {
+				keep, group = 2, 4
+			}
+			dt, err := formats.ParseDType(f.DType)
+			if err == nil && f.Format == NMLPFormat(dt) {
+				w, err = formats.NMLPFromNM(randNM(r, 13, 40, keep, group), dt)
+			}
+			if err != nil || f.Format != NMLPFormat(dt) {
+				t.Errorf("%s: format %q, value type %q: %v", f.Name, f.Format, f.DType, err)
+				continue
+			}
 		case "bsr_bf16", "bsr_f16", "bsr_i8":
 			dt, err := formats.ParseDType(f.DType)
 			br, bc := f.BlockR, f.BlockC

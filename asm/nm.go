@@ -44,6 +44,14 @@ type NMLayout struct {
 	Bits      []uint32
 	ValChunks []float32
 	Cost      []int64
+	// Low precision (PackNMLP): DType is the stored type and the values are in LP (the
+	// SpMM stream, in Val's order) or LPChunks (the N = 1 chunks, in ValChunks' order),
+	// DType.Bytes() each, little-endian; Val and ValChunks are nil. An int8 slot's weight
+	// is Scale[row]·q (Scale: Units·UH, zero past M). DType 0: float32.
+	DType    formats.DType
+	LP       []byte
+	LPChunks []byte
+	Scale    []float32
 }
 
 // ChunkAligned reports whether keep:group has aligned 16-slot chunks for the N = 1 kernels:
@@ -156,10 +164,39 @@ func (l *NMLayout) UnitRows(u int) (int, int) { return u * l.UH, min((u+1)*l.UH,
 
 // Bytes is the packed size the kernels read.
 func (l *NMLayout) Bytes() int64 {
+	if l.DType != 0 {
+		b := int64(len(l.LP)) + int64(len(l.Pos)) + int64(len(l.Scale))*4
+		if l.Bits != nil {
+			b = int64(len(l.LPChunks)) + int64(len(l.Bits))*4 + int64(len(l.Scale))*4
+		}
+		return b
+	}
 	if l.Bits != nil {
 		return int64(len(l.ValChunks))*4 + int64(len(l.Bits))*4
 	}
 	return int64(len(l.Val))*4 + int64(len(l.Pos))
+}
+
+// weight is the float32 weight of SpMM slot d (chunks: ValChunks index d) of output row
+// m: the stored float32, or the low-precision value widened as formats.NMLP.ToNM does.
+func (l *NMLayout) weight(chunks bool, d int64, m int) float32 {
+	if l.DType == 0 {
+		if chunks {
+			return l.ValChunks[d]
+		}
+		return l.Val[d]
+	}
+	b := l.LP
+	if chunks {
+		b = l.LPChunks
+	}
+	switch l.DType {
+	case formats.BF16:
+		return formats.BF16ToFloat32(uint16(b[2*d]) | uint16(b[2*d+1])<<8)
+	case formats.F16:
+		return formats.F16ToFloat32(uint16(b[2*d]) | uint16(b[2*d+1])<<8)
+	}
+	return l.Scale[m] * float32(int8(b[d]))
 }
 
 // runGo is the pure-Go kernel: separate multiply and add in storage order, equal to
@@ -176,7 +213,7 @@ func (l *NMLayout) runGo(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 			for s := 0; s < bs; s++ {
 				d := l.at(b, u, s, r)
 				k := (b*gpb+s/l.Keep)*l.Group + int(l.Pos[d])
-				axpyGo(acc, l.Val[d], x[k*ldx:][:n])
+				axpyGo(acc, l.weight(false, d, m), x[k*ldx:][:n])
 			}
 		}
 		storeGo(y[m*ldy:][:n], acc, m, epi)
@@ -197,12 +234,12 @@ func (l *NMLayout) runGoBits(u0, u1 int, x []float32, ldx int, y []float32, ldy 
 		var lanes [16]float32
 		for c := 0; c < l.Chunks; c++ {
 			b := l.Bits[((u*l.Chunks+c)*l.UH+r)*l.Words:]
-			v := l.ValChunks[((u*l.Chunks+c)*l.UH+r)*16:][:16]
+			v0 := int64(((u*l.Chunks+c)*l.UH + r) * 16)
 			base := c * gpc * l.Group
 			n := min(16, l.SPR-c*16)
 			for lane := 0; lane < n; lane++ {
 				k := base + lane/l.Keep*l.Group + int(b[lane/lpw]>>(lane%lpw*l.PB)&mask)
-				lanes[lane] += v[lane] * x[k*ldx]
+				lanes[lane] += l.weight(true, v0+int64(lane), m) * x[k*ldx]
 			}
 		}
 		y[m*ldy] = epi.Apply(sumLanes(lanes[:]), m, y[m*ldy])

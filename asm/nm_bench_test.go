@@ -79,3 +79,50 @@ func benchNM(r *rand.Rand, m, k, keep, group int) *formats.NM {
 	}
 	return w
 }
+
+// BenchmarkNMLPGemv times the N = 1 N:M kernels at 11008×4096 (2:4 and 1:4, every slot
+// nonzero) in float32 and each low-precision dtype, every ISA this CPU runs (one thread,
+// whole kernel): -bench 'NMLPGemv/<keep>of<group>/<family>'. SetBytes is the packed W, so
+// MB/s is W's stream.
+func BenchmarkNMLPGemv(b *testing.B) {
+	const m, k = 11008, 4096
+	for _, p := range [][2]int{{2, 4}, {1, 4}} {
+		r := rand.New(rand.NewPCG(3, 4))
+		w := benchNM(r, m, k, p[0], p[1])
+		x := make([]float32, k)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		y := make([]float32, m)
+		for _, f := range Families() {
+			if f.MaxN != 1 || !strings.HasPrefix(f.Format, "nm") || f.ISA == Generic || !structHasFeatures(f.Features) {
+				continue
+			}
+			var mat formats.Matrix = w
+			if f.Format != "nm" {
+				dt, err := formats.ParseDType(f.DType)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if mat, err = formats.NMLPFromNM(w, dt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			kern, err := f.Pack(mat)
+			if errors.Is(err, ErrNotApplicable) {
+				continue // another pattern's kernel
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run(fmt.Sprintf("%dof%d/%s", p[0], p[1], f.Name), func(b *testing.B) {
+				b.SetBytes(kern.PackedBytes())
+				for b.Loop() {
+					if err := kern.Run(0, kern.Units(), x, 1, y, 1, 1, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

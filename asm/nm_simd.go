@@ -52,7 +52,29 @@ func nmKC(g nmGenKernel, group int) int { return max(1, nmPanelBytes/(g.tile*4)/
 // clamps; GELU and SiLU run in Go after it. The K blocking depends on the plan only, so the
 // summation order of every Y element does too.
 func nmAsmRun(g nmGenKernel) func(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) {
-	T := g.tile
+	return nmTileRun(g.tile, func(c *nmTileCall) {
+		g.fn(f32At(c.l.Val, c.off), c.pos, c.bs, c.gfull, c.l.Keep, c.l.Group, c.lastSlots, c.units, c.lastRows,
+			c.x, c.y, c.ldy, c.n, c.flags, f32At(c.bias, int64(c.r0)), c.lo, c.hi)
+	})
+}
+
+// nmTileCall is one call of a generated SpMM kernel: units [a, a+units) of l (first row
+// r0, lastRows in the last) over K block's slots from off (bs per row, gfull full groups,
+// lastSlots in the partial one), the panel x, Y from y.
+type nmTileCall struct {
+	l                                     *NMLayout
+	off                                   int64
+	pos                                   *uint8
+	bs, gfull, lastSlots, units, lastRows int
+	x, y                                  *float32
+	ldy, n, flags, r0                     int
+	bias                                  []float32
+	lo, hi                                float32
+}
+
+// nmTileRun is nmAsmRun's driver on tile T, calling the kernel through call (float32 or
+// low-precision weights).
+func nmTileRun(T int, call func(c *nmTileCall)) func(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) {
 	var pool sync.Pool
 	return func(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) {
 		flags, lo, hi, slow := structFlags(epi)
@@ -103,8 +125,8 @@ func nmAsmRun(g nmGenKernel) func(l *NMLayout, u0, u1 int, x []float32, ldx int,
 					if off < int64(len(l.Pos)) {
 						pos = &l.Pos[off]
 					}
-					g.fn(f32At(l.Val, off), pos, bs, gfull, l.Keep, l.Group, lastSlots, b-a, ar1-lr0,
-						&panel[0], &y[ar0*ldy+j0], ldy, nt, f, f32At(bias, int64(ar0)), lo, hi)
+					call(&nmTileCall{l: l, off: off, pos: pos, bs: bs, gfull: gfull, lastSlots: lastSlots, units: b - a, lastRows: ar1 - lr0,
+						x: &panel[0], y: &y[ar0*ldy+j0], ldy: ldy, n: nt, flags: f, r0: ar0, bias: bias, lo: lo, hi: hi})
 				}
 			}
 			activateTile(slow, y, ldy, r0, r1, j0, j0+nt)
@@ -118,6 +140,8 @@ type nmGemv struct {
 	consts []uint32
 	xlen   int // padded X copy
 	pool   sync.Pool
+	// call runs the kernel on units [a, a+units) (default: g.fn on float32 chunks).
+	call func(l *NMLayout, a, units int, x, out *float32, consts *uint32)
 }
 
 func newNMGemv(g nmGemvKernel, l *NMLayout) (*nmGemv, error) {
@@ -142,6 +166,9 @@ func newNMGemv(g nmGemvKernel, l *NMLayout) (*nmGemv, error) {
 		}
 	}
 	v.xlen = l.Chunks*nmChunkSlots/l.Keep*l.Group + 2*g.tables*L
+	v.call = func(l *NMLayout, a, units int, x, out *float32, consts *uint32) {
+		g.fn(&l.ValChunks[a*l.Chunks*l.UH*16], &l.Bits[a*l.Chunks*l.UH*l.Words], l.Chunks, units, x, out, consts)
+	}
 	return v, nil
 }
 
@@ -166,7 +193,7 @@ func (v *nmGemv) run(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32,
 	for a := u0; a < u1; a += step {
 		b := min(a+step, u1)
 		if l.Chunks > 0 {
-			v.g.fn(&l.ValChunks[a*l.Chunks*l.UH*16], &l.Bits[a*l.Chunks*l.UH*l.Words], l.Chunks, b-a, &xs[0], &sc.out[0], &v.consts[0])
+			v.call(l, a, b-a, &xs[0], &sc.out[0], &v.consts[0])
 		} else {
 			clear(sc.out)
 		}

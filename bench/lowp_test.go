@@ -59,6 +59,35 @@ func TestDenseDTypePattern(t *testing.T) {
 	}
 }
 
+// TestNMDTypePattern: "nm:2:4:bf16" and friends parse, print back and synthesize an NMLP
+// of that dtype, the float32 N:M pruning converted (NMLPFromNM).
+func TestNMDTypePattern(t *testing.T) {
+	d := RandomDense(4, 9, 22)
+	for _, s := range []string{"nm:2:4:bf16", "nm:1:4:f16", "nm:3:7:i8"} {
+		p, err := ParsePattern(s)
+		if err != nil || p.String() != s {
+			t.Fatalf("%s: %v %v", s, p, err)
+		}
+		w, err := Synthesize(d, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lp, ok := w.(*formats.NMLP)
+		if !ok || lp.DType != p.DType || lp.Keep != p.Keep || lp.Group != p.Group {
+			t.Fatalf("%s: synthesized %T", s, w)
+		}
+		q := p
+		q.DType = 0
+		w32, err := Synthesize(d, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := formats.NMLPFromNM(w32.(*formats.NM), p.DType)
+		require.NoError(t, err)
+		require.Equal(t, want, lp, s)
+	}
+}
+
 // TestExtrasAndBandwidth: Config.Extras run only on shapes of their N (the default suite's
 // bf16 at N = 1 and 16), after the patterns; N = 1 results carry the bytes a call reads
 // (packed W + X + Y: 2 bytes per bf16 weight, 4 per float32 one, up to row padding) and a

@@ -387,7 +387,7 @@ func RandomDense(seed uint64, m, k int) *formats.Dense {
 }
 
 // Synthesize prunes dense weights into the pattern's natural format: Dense, CSR
-// (unstructured), BSR (block) or NM; DenseLP or CSRLP with a DType.
+// (unstructured), BSR (block) or NM; DenseLP, CSRLP or NMLP with a DType.
 func Synthesize(d *formats.Dense, p Pattern) (formats.Matrix, error) {
 	switch p.Kind {
 	case Dense:
@@ -406,7 +406,11 @@ func Synthesize(d *formats.Dense, p Pattern) (formats.Matrix, error) {
 		}
 		return formats.CSRLPFromCSR(c, p.DType)
 	case NM:
-		return prune.NM(d, p.Keep, p.Group)
+		w, err := prune.NM(d, p.Keep, p.Group)
+		if err != nil || p.DType == 0 {
+			return w, err
+		}
+		return formats.NMLPFromNM(w, p.DType)
 	case Block:
 		return prune.BlockMagnitudeBSR(d, p.R, p.C, prune.L1, p.Sparsity)
 	}

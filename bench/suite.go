@@ -95,9 +95,9 @@ type Pattern struct {
 	// "dense", "nmK:G" or "bsrRxC" (dispatch.PatternOf), followed by ":bf16", ":f16" or
 	// ":i8" for weights stored in that dtype.
 	Structure string
-	// DType, for Dense and Unstructured, stores W in bf16, fp16 or int8 (formats.DenseLP or
-	// formats.CSRLP, converted from the float32 weights with DenseLPFromDense or, after
-	// pruning, CSRLPFromCSR); 0 is float32.
+	// DType, for Dense, Unstructured and NM, stores W in bf16, fp16 or int8 (formats.DenseLP,
+	// formats.CSRLP or formats.NMLP, converted from the float32 weights with
+	// DenseLPFromDense or, after pruning, CSRLPFromCSR or NMLPFromNM); 0 is float32.
 	DType formats.DType
 }
 
@@ -111,6 +111,9 @@ func (p Pattern) String() string {
 		}
 		return fmt.Sprintf("unstructured:%g", p.Sparsity)
 	case NM:
+		if p.DType != 0 {
+			return fmt.Sprintf("nm:%d:%d:%s", p.Keep, p.Group, p.DType)
+		}
 		return fmt.Sprintf("nm:%d:%d", p.Keep, p.Group)
 	case Block:
 		return fmt.Sprintf("block:%dx%d:%g", p.R, p.C, p.Sparsity)
@@ -181,15 +184,22 @@ func ParsePattern(s string) (Pattern, error) {
 		}
 		return p, nil
 	case NM:
-		if len(f) != 3 {
-			return bad("nm takes N and M")
+		if len(f) != 3 && len(f) != 4 {
+			return bad("nm takes N, M and an optional dtype (nm:2:4:bf16)")
 		}
 		n, err1 := strconv.Atoi(f[1])
 		m, err2 := strconv.Atoi(f[2])
 		if err1 != nil || err2 != nil || n < 1 || n > m || m > 16 {
 			return bad("needs 1 ≤ N ≤ M ≤ 16")
 		}
-		return Pattern{Kind: NM, Keep: n, Group: m}, nil
+		p := Pattern{Kind: NM, Keep: n, Group: m}
+		if len(f) == 4 && f[3] != "f32" {
+			var err error
+			if p.DType, err = formats.ParseDType(f[3]); err != nil {
+				return bad("the dtype is f32, bf16, f16 or i8")
+			}
+		}
+		return p, nil
 	case Block:
 		if len(f) != 3 {
 			return bad("block takes RxC and a sparsity")

@@ -208,7 +208,7 @@ func TestEveryFamily(t *testing.T) {
 		var d *formats.Dense
 		format := ""
 		switch f.Format {
-		case "nm":
+		case "nm", "nm_bf16", "nm_f16", "nm_i8":
 			kk, g := f.Keep, f.Group
 			if kk == 0 {
 				kk, g = 2, 4
@@ -227,7 +227,20 @@ func TestEveryFamily(t *testing.T) {
 			format = f.Format
 		}
 		var w formats.Matrix = d
-		if dt, csr, ok := lpDType(f.Format); ok && strings.HasPrefix(f.Format, "bsr_") {
+		if dt, err := formats.ParseDType(f.DType); err == nil && f.Format == asm.NMLPFormat(dt) {
+			// a low-precision N:M family: W stored in its pattern and dtype
+			nm, err := formats.NMFromDense(d, f.Keep, f.Group)
+			if f.Keep == 0 {
+				nm, err = formats.NMFromDense(d, 2, 4)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w, err = formats.NMLPFromNM(nm, dt); err != nil {
+				t.Fatal(err)
+			}
+			d, format = w.ToDense(), f.Format
+		} else if dt, csr, ok := lpDType(f.Format); ok && strings.HasPrefix(f.Format, "bsr_") {
 			// A low-precision BSR family: W in its block shape (4×1 for bsr_any), stored
 			// in its dtype.
 			r, c := f.BlockR, f.BlockC

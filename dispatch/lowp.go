@@ -13,13 +13,16 @@ import (
 // choosing: its dtype and packing format, and the families that may run it.
 type lpWeights struct {
 	dt     formats.DType
-	format string // asm.LPFormat, asm.CSRLPFormat or asm.BSRLPFormat of dt
-	kind   string // "dense" or "CSR", for messages
+	format string // asm.LPFormat, asm.CSRLPFormat, asm.BSRLPFormat or asm.NMLPFormat of dt
+	kind   string // "dense", "CSR", "BSR" or "N:M", for messages
 	kern   string // the kernels' kind, for Describe
 	widen  string // how a caller widens W, for messages
 	k      int
 	br, bc int   // a BSR W's block shape (0×0 otherwise)
 	stored int64 // values W stores
+	// keep:group is an N:M W's pattern (formats.NMLP; 0:0 otherwise): a family of another
+	// pattern, or a GEMV where the pattern has no aligned chunks, does not take W.
+	keep, group int
 	// cands are the families of W's format this CPU runs under the ISA cap that take W
 	// (16-bit SpMV indices need K ≤ 65536; a BSR block family W's block shape, bsr_any
 	// R ≤ asm.BSRMaxStepRows), in registry order: nothing else may run W.
@@ -28,7 +31,7 @@ type lpWeights struct {
 
 // lpOf returns what W's type says of a low-precision W (dtype, packing format, messages,
 // stored values), without its candidates; ok is false when W is not a formats.DenseLP,
-// formats.CSRLP or formats.BSRLP.
+// formats.CSRLP, formats.BSRLP or formats.NMLP.
 func lpOf(w formats.Matrix) (l *lpWeights, ok bool) {
 	l = &lpWeights{}
 	switch w := w.(type) {
@@ -41,6 +44,9 @@ func lpOf(w formats.Matrix) (l *lpWeights, ok bool) {
 	case *formats.BSRLP:
 		l.dt, l.format, l.kind, l.kern, l.widen = w.DType, asm.BSRLPFormat(w.DType), "BSR", "BSR", "BSRLP.ToBSR"
 		l.stored, l.br, l.bc = w.Stored(), w.R, w.C
+	case *formats.NMLP:
+		l.dt, l.format, l.kind, l.kern, l.widen = w.DType, asm.NMLPFormat(w.DType), "N:M", "GEMV or SpMM", "NMLP.ToNM"
+		l.stored, l.keep, l.group = w.Stored(), w.Keep, w.Group
 	default:
 		return nil, false
 	}
@@ -49,7 +55,7 @@ func lpOf(w formats.Matrix) (l *lpWeights, ok bool) {
 }
 
 // lowPrecision returns W's lpWeights with the candidates under the ISA cap; ok is false
-// when W is not a formats.DenseLP, formats.CSRLP or formats.BSRLP.
+// when W is not a formats.DenseLP, formats.CSRLP, formats.BSRLP or formats.NMLP.
 func lowPrecision(w formats.Matrix, host CPU, isa asm.ISA) (l *lpWeights, ok bool) {
 	if l, ok = lpOf(w); !ok {
 		return nil, false
@@ -64,7 +70,7 @@ func lowPrecision(w formats.Matrix, host CPU, isa asm.ISA) (l *lpWeights, ok boo
 
 // takes: a family whose 16-bit column indices cannot reach K does not take W, nor a BSR
 // family of another block shape, nor bsr_any (steps of at most asm.BSRMaxStepRows rows)
-// a W of taller blocks.
+// a W of taller blocks, nor an N:M family of another pattern (patternTakes).
 func (l *lpWeights) takes(f asm.Family) bool {
 	if f.BlockR != 0 && (f.BlockR != l.br || f.BlockC != l.bc) {
 		return false
@@ -72,7 +78,19 @@ func (l *lpWeights) takes(f asm.Family) bool {
 	if l.br > asm.BSRMaxStepRows && f.BlockR == 0 && f.ISA != asm.Generic {
 		return false
 	}
-	return f.IndexBits != 16 || l.k <= 1<<16
+	return (f.IndexBits != 16 || l.k <= 1<<16) && l.patternTakes(f)
+}
+
+// patternTakes: an N:M family takes an N:M W of its pattern (any, Keep 0), a GEMV only
+// one with aligned 16-slot chunks (asm.ChunkAligned); other formats have no pattern.
+func (l *lpWeights) patternTakes(f asm.Family) bool {
+	if l.group == 0 {
+		return true
+	}
+	if f.Keep != 0 && (f.Keep != l.keep || f.Group != l.group) {
+		return false
+	}
+	return f.MaxN != 1 || asm.ChunkAligned(l.keep, l.group)
 }
 
 // ranges are the N ranges compileLP keeps one kernel for (before equal neighbours merge):
@@ -113,20 +131,41 @@ func (l *lpWeights) covering(r nRange, goarch string) []asm.Family {
 		}
 	}
 	slices.SortStableFunc(out, func(a, b asm.Family) int { return slices.Compare(lpRank(b, r, goarch), lpRank(a, r, goarch)) })
-	return out
+	if l.group == 0 || r.lo != 1 || r.hi != 1 {
+		return out
+	}
+	// N:M at N = 1: where no GEMV of the widest ISA takes W (a pattern without aligned
+	// chunks), that ISA's SpMM tiles (MinN 2, N = 1 a one-column masked tile) run it
+	// rather than the pure-Go kernel; the narrowest tile first, then the pattern's own.
+	best := -1
+	if len(out) > 0 {
+		best = isaRank(out[0].ISA, goarch)
+	}
+	var tiles []asm.Family
+	for _, f := range l.cands {
+		if f.Tile > 0 && f.MaxN == 0 && isaRank(f.ISA, goarch) > best {
+			tiles = append(tiles, f)
+		}
+	}
+	slices.SortStableFunc(tiles, func(a, b asm.Family) int {
+		return slices.Compare([]int{-isaRank(a.ISA, goarch), a.Tile, -a.Keep}, []int{-isaRank(b.ISA, goarch), b.Tile, -b.Keep})
+	})
+	return append(tiles, out...)
 }
 
 // compileLP is Compile for W stored in bf16, fp16 or int8: a dense W (formats.DenseLP), a
-// CSR one (formats.CSRLP) or a BSR one (formats.BSRLP). Only the low-precision families of
-// W's format take it: the GEMV (asm/gemvlp.go, every N: N ≤ 4 in one pass over W, larger N
-// in passes of 4 columns over each L2-resident chunk of W), or the SpMV (asm/spmvlp.go,
-// N = 1) and the CSR tiles (asm/csrlp.go, N ≥ 2) with the pure-Go SpMV for every N, or the
-// BSR kernels (asm/bsrlp.go, every N: the family of W's block shape, else bsr_any, else
-// the pure-Go one). Each N range takes
+// CSR one (formats.CSRLP), a BSR one (formats.BSRLP) or an N:M one (formats.NMLP). Only the
+// low-precision families of W's format take it: the GEMV (asm/gemvlp.go, every N: N ≤ 4 in
+// one pass over W, larger N in passes of 4 columns over each L2-resident chunk of W), or the
+// SpMV (asm/spmvlp.go, N = 1) and the CSR tiles (asm/csrlp.go, N ≥ 2) with the pure-Go SpMV
+// for every N, or the BSR kernels (asm/bsrlp.go, every N: the family of W's block shape,
+// else bsr_any, else the pure-Go one), or the N:M GEMV (asm/nmlp.go, N = 1, patterns with
+// aligned chunks; other patterns run the SpMM tiles at N = 1 too) and the N:M SpMM tiles of
+// W's pattern or of any (N ≥ 2), with the pure-Go N:M kernels for every N. Each N range takes
 // the widest ISA's family under the cap that takes W (16-bit SpMV indices need K ≤ 65536)
 // and covers it, the one meant for the largest N among those. No kernel is ever chosen on
 // a widened copy, which would double the bytes the caller asked to save: widen explicitly
-// with DenseLP.ToDense or CSRLP.ToCSR for that. No cost model applies; a tuning record's
+// with DenseLP.ToDense, CSRLP.ToCSR or NMLP.ToNM for that. No cost model applies; a tuning record's
 // entries for W's dtype replace that choice as they do for float32 W (applyRecord: a
 // winner runs over its entry's N range only where this rule runs the entry's default).
 func compileLP(w formats.Matrix, opts Options, host CPU, isa asm.ISA, isaWhy string) (*Plan, error) {
@@ -161,6 +200,12 @@ func compileLP(w formats.Matrix, opts Options, host CPU, isa asm.ISA, isaWhy str
 	if forced != nil && forced.Format != format {
 		return nil, fmt.Errorf("dispatch: kernel family %q takes %s, not %s %s weights", forced.Name, forced.Format, kind, dt)
 	}
+	if forced != nil && !l.patternTakes(*forced) {
+		if forced.MaxN == 1 && (forced.Keep == 0 || forced.Keep == l.keep && forced.Group == l.group) {
+			return nil, fmt.Errorf("dispatch: kernel family %q runs N:M patterns with aligned 16-slot chunks, not %d:%d", forced.Name, l.keep, l.group)
+		}
+		return nil, fmt.Errorf("dispatch: kernel family %q takes %d:%d, not %d:%d", forced.Name, forced.Keep, forced.Group, l.keep, l.group)
+	}
 	if forced != nil && !l.takes(*forced) {
 		if forced.BlockR != 0 {
 			return nil, fmt.Errorf("dispatch: kernel family %q takes %d×%d blocks, not W's %d×%d", forced.Name, forced.BlockR, forced.BlockC, l.br, l.bc)
@@ -176,10 +221,12 @@ func compileLP(w formats.Matrix, opts Options, host CPU, isa asm.ISA, isaWhy str
 	for _, r := range l.ranges() {
 		why := fmt.Sprintf("the widest ISA's low-precision %s kernel for this N under the cap (the only kind for %s %s weights)", l.kern, kind, dt)
 		var best *asm.Family
-		if cov := l.covering(r, host.GOARCH); len(cov) > 0 {
+		cov := l.covering(r, host.GOARCH)
+		if len(cov) > 0 {
 			best = &cov[0]
 		}
-		if forced != nil && coversRange(*forced, r) {
+		// A forced family runs where it covers, and where covering lists it (N:M tiles at N = 1).
+		if forced != nil && (coversRange(*forced, r) || slices.ContainsFunc(cov, func(f asm.Family) bool { return f.Name == forced.Name })) {
 			best, why = forced, "forced (Options.Kernel)"
 		}
 		if best == nil {

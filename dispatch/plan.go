@@ -142,7 +142,7 @@ func Compile(w formats.Matrix, opts Options) (*Plan, error) {
 		return nil, err
 	}
 	switch w.(type) {
-	case *formats.DenseLP, *formats.CSRLP, *formats.BSRLP: // bf16, fp16, int8: dispatch/lowp.go
+	case *formats.DenseLP, *formats.CSRLP, *formats.BSRLP, *formats.NMLP: // bf16, fp16, int8: dispatch/lowp.go
 		return compileLP(w, opts, host, isa, isaWhy)
 	}
 	fams, ms, sparse, err := measureFor(w, host, isa, opts.Format, true)

@@ -75,7 +75,7 @@ type Key struct {
 	Pattern    string `json:"pattern"`     // PatternOf
 	DensityPct int    `json:"density_pct"` // DensityBucket
 	// DType is the type W's values are stored in: "bf16", "f16" or "i8" for a
-	// low-precision W (formats.DenseLP, formats.CSRLP, formats.BSRLP), "" (omitted) for float32, so
+	// low-precision W (formats.DenseLP, formats.CSRLP, formats.BSRLP, formats.NMLP), "" (omitted) for float32, so
 	// records written before low-precision entries existed keep meaning float32. An entry
 	// applies to a W of its own dtype only.
 	DType string `json:"dtype,omitempty"`
@@ -210,10 +210,11 @@ func ParseRecord(b []byte) (*Record, error) {
 }
 
 // formatDType is the dtype a packing format stores: "bf16", "f16" or "i8" for the
-// low-precision formats (asm.LPFormat, asm.CSRLPFormat, asm.BSRLPFormat: "dense_bf16",
-// "csr_i8", "bsr_f16" …), "" for the float32 ones ("dense", "csr", "bsrRxC", "nmK:G").
+// low-precision formats (asm.LPFormat, asm.CSRLPFormat, asm.BSRLPFormat, asm.NMLPFormat:
+// "dense_bf16", "csr_i8", "bsr_f16", "nm_f16" …), "" for the float32 ones ("dense", "csr",
+// "bsrRxC", "nmK:G").
 func formatDType(format string) string {
-	for _, pre := range []string{"dense_", "csr_", "bsr_"} {
+	for _, pre := range []string{"dense_", "csr_", "bsr_", "nm_"} {
 		if s, ok := strings.CutPrefix(format, pre); ok {
 			return s
 		}
@@ -365,7 +366,7 @@ func PatternOf(ms *Measure) string {
 }
 
 // KeyOf measures w and returns its record key for N columns: a point key, NLo = NHi = N.
-// A low-precision W (formats.DenseLP, formats.CSRLP, formats.BSRLP) is measured as stored (its pattern
+// A low-precision W (formats.DenseLP, formats.CSRLP, formats.BSRLP, formats.NMLP) is measured as stored (its pattern
 // and density are those of its bf16, fp16 or int8 values: an int8 weight that rounded to
 // 0 is a zero) and its key names the dtype.
 func KeyOf(w formats.Matrix, n int) (Key, error) {

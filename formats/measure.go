@@ -275,6 +275,23 @@ func rowSourceOf(m Matrix) rowSource {
 			}
 			return buf
 		}
+	case *NMLP:
+		spr, g := w.SlotsPerRow(), w.geometry()
+		groups := g.Groups()
+		return func(i int, buf []int32) []int32 {
+			buf = buf[:0]
+			s := i * spr
+			for gi := 0; gi < groups; gi++ {
+				slots, _ := g.GroupSlots(gi)
+				for k := 0; k < slots; k++ {
+					if lpNonzero(w.DType, w.Bits, w.I8, s) {
+						buf = append(buf, int32(gi*w.Group+int(w.Pos[s])))
+					}
+					s++
+				}
+			}
+			return buf
+		}
 	case *BSRLP:
 		off := make([]int64, len(w.BlockCol)) // offset of each stored block's values
 		var o int64

@@ -62,36 +62,43 @@ func (m *NM) Validate() error {
 	if m == nil {
 		return invalid("nm", "", "nil matrix")
 	}
-	if err := checkShape("nm", m.Rows, m.Cols); err != nil {
+	return nmStructure("nm", m.Rows, m.Cols, m.Keep, m.Group, "len(Val)", len(m.Val), m.Pos)
+}
+
+// nmStructure proves the N:M invariants of a matrix of format f (NM and NMLP share them):
+// the shape and pattern, nval values (called val in messages) and the positions.
+func nmStructure(f string, rows, cols, keep, group int, val string, nval int, pos []uint8) error {
+	if err := checkShape(f, rows, cols); err != nil {
 		return err
 	}
-	if m.Group < 1 || m.Group > MaxGroup || m.Keep < 1 || m.Keep > m.Group {
-		return invalid("nm", "", "pattern %d:%d needs 1 ≤ N ≤ M ≤ %d", m.Keep, m.Group, MaxGroup)
+	if group < 1 || group > MaxGroup || keep < 1 || keep > group {
+		return invalid(f, "", "pattern %d:%d needs 1 ≤ N ≤ M ≤ %d", keep, group, MaxGroup)
 	}
-	if m.Cols > MaxInt32 {
-		return invalid("nm", "", "K = %d exceeds the int32 index range", m.Cols)
+	if cols > MaxInt32 {
+		return invalid(f, "", "K = %d exceeds the int32 index range", cols)
 	}
+	m := &NM{Rows: rows, Cols: cols, Keep: keep, Group: group} // the geometry only
 	spr := int64(m.SlotsPerRow())
-	need, ok := MulChecked(int64(m.Rows), spr)
+	need, ok := MulChecked(int64(rows), spr)
 	if !ok {
-		return invalid("nm", "", "slot count overflows")
+		return invalid(f, "", "slot count overflows")
 	}
-	if int64(len(m.Val)) != need || int64(len(m.Pos)) != need {
-		return invalid("nm", "", "len(Val) = %d, len(Pos) = %d, want M·slots = %d", len(m.Val), len(m.Pos), need)
+	if int64(nval) != need || int64(len(pos)) != need {
+		return invalid(f, "", "%s = %d, len(Pos) = %d, want M·slots = %d", val, nval, len(pos), need)
 	}
 	g := m.Groups()
-	for i := 0; i < m.Rows; i++ {
+	for i := 0; i < rows; i++ {
 		s := int64(i) * spr
 		for gi := 0; gi < g; gi++ {
 			slots, width := m.GroupSlots(gi)
 			prev := -1
 			for k := 0; k < slots; k++ {
-				p := int(m.Pos[s])
+				p := int(pos[s])
 				if p >= width {
-					return invalid("nm", fmt.Sprintf("row %d, group %d, slot %d", i, gi, k), "position %d outside group width %d", p, width)
+					return invalid(f, fmt.Sprintf("row %d, group %d, slot %d", i, gi, k), "position %d outside group width %d", p, width)
 				}
 				if p <= prev {
-					return invalid("nm", fmt.Sprintf("row %d, group %d, slot %d", i, gi, k), "position %d not strictly after %d", p, prev)
+					return invalid(f, fmt.Sprintf("row %d, group %d, slot %d", i, gi, k), "position %d not strictly after %d", p, prev)
 				}
 				prev = p
 				s++

@@ -35,7 +35,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	blas := fs.Bool("blas", true, "compare with OpenBLAS when built with -tags openblas")
 	xsmm := fs.Bool("xsmm", true, "compare with LIBXSMM's dense JIT when built with -tags libxsmm")
 	record := fs.String("record", "", "a tuning record (sparsegen tune) for dispatch to follow")
-	dtypes := fs.String("dtype", "", "comma-separated weight dtypes for the dense and unstructured patterns: f32, bf16, f16, i8\n(W converted from the float32 weights, round to nearest even; int8 with a scale per row);\ndefault f32")
+	dtypes := fs.String("dtype", "", "comma-separated weight dtypes for the dense, unstructured and N:M patterns: f32, bf16, f16, i8\n(W converted from the float32 weights, round to nearest even; int8 with a scale per row);\ndefault f32")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
@@ -163,9 +163,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// withDTypes returns ps with every dense and unstructured (CSR) pattern once per dtype of
-// the list ("f32", "bf16", "f16", "i8"). Only dense and CSR W have low-precision kernels so
-// far, so the other patterns stay float32 (and are left out when f32 is not in the list).
+// withDTypes returns ps with every dense, unstructured (CSR) and N:M pattern once per dtype
+// of the list ("f32", "bf16", "f16", "i8"). Only dense, CSR and N:M W have low-precision
+// kernels so far, so the block patterns stay float32 (and are left out when f32 is not in
+// the list).
 func withDTypes(ps []bench.Pattern, list string) ([]bench.Pattern, error) {
 	var dts []formats.DType
 	f32 := false
@@ -184,7 +185,7 @@ func withDTypes(ps []bench.Pattern, list string) ([]bench.Pattern, error) {
 	}
 	var out []bench.Pattern
 	for _, p := range ps {
-		if p.Kind != bench.Dense && p.Kind != bench.Unstructured {
+		if p.Kind != bench.Dense && p.Kind != bench.Unstructured && p.Kind != bench.NM {
 			if f32 {
 				out = append(out, p)
 			}
@@ -197,7 +198,7 @@ func withDTypes(ps []bench.Pattern, list string) ([]bench.Pattern, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no pattern left: low-precision dtypes apply to the dense and unstructured patterns only")
+		return nil, fmt.Errorf("no pattern left: low-precision dtypes apply to the dense, unstructured and N:M patterns only")
 	}
 	return out, nil
 }

@@ -71,9 +71,9 @@ func inspectOne(w io.Writer, path string, t tensor) error {
 			}
 		}
 		if lp && lpType == formats.I8 {
-			values := t.name // a dense array; a CSR's or BSR's values are its "data"
+			values := t.name // a dense array; a CSR's, BSR's or N:M's values are its "data"
 			switch t.w.(type) {
-			case *formats.CSRLP, *formats.BSRLP:
+			case *formats.CSRLP, *formats.BSRLP, *formats.NMLP:
 				values = "data"
 			}
 			fmt.Fprintf(w, " with float32 row scales %s%s", values, fileio.LPScaleSuffix)
@@ -123,8 +123,8 @@ func inspectOne(w io.Writer, path string, t tensor) error {
 	return tw.Flush()
 }
 
-// lowPrecision returns the dtype of a DenseLP, CSRLP or BSRLP, and false for a float32
-// matrix.
+// lowPrecision returns the dtype of a DenseLP, CSRLP, BSRLP or NMLP, and false for a
+// float32 matrix.
 func lowPrecision(m formats.Matrix) (formats.DType, bool) {
 	switch w := m.(type) {
 	case *formats.DenseLP:
@@ -132,6 +132,8 @@ func lowPrecision(m formats.Matrix) (formats.DType, bool) {
 	case *formats.CSRLP:
 		return w.DType, true
 	case *formats.BSRLP:
+		return w.DType, true
+	case *formats.NMLP:
 		return w.DType, true
 	}
 	return 0, false

@@ -12,16 +12,16 @@ import (
 	"github.com/sparsegen/sparsegen/formats/fileio"
 )
 
-// TestWithDTypes: -dtype repeats the dense and unstructured patterns per dtype, keeps the
-// other patterns only with f32, and refuses unknown dtypes or a list that leaves nothing to
-// run.
+// TestWithDTypes: -dtype repeats the dense, unstructured and N:M patterns per dtype, keeps
+// the block patterns only with f32, and refuses unknown dtypes or a list that leaves
+// nothing to run.
 func TestWithDTypes(t *testing.T) {
-	ps := []bench.Pattern{{Kind: bench.Dense}, {Kind: bench.Unstructured, Sparsity: 0.9}, {Kind: bench.NM, Keep: 2, Group: 4}}
+	ps := []bench.Pattern{{Kind: bench.Dense}, {Kind: bench.Unstructured, Sparsity: 0.9}, {Kind: bench.NM, Keep: 2, Group: 4}, {Kind: bench.Block, R: 4, C: 4, Sparsity: 0.9}}
 	got, err := withDTypes(ps, "f32,bf16,i8")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"dense", "dense:bf16", "dense:i8", "unstructured:0.9", "unstructured:0.9:bf16", "unstructured:0.9:i8", "nm:2:4"}
+	want := []string{"dense", "dense:bf16", "dense:i8", "unstructured:0.9", "unstructured:0.9:bf16", "unstructured:0.9:i8", "nm:2:4", "nm:2:4:bf16", "nm:2:4:i8", "block:4x4:0.9"}
 	if len(got) != len(want) {
 		t.Fatalf("got %v", got)
 	}
@@ -30,14 +30,25 @@ func TestWithDTypes(t *testing.T) {
 			t.Fatalf("got %v, want %v", got, want)
 		}
 	}
-	if got, err := withDTypes(ps, "f16"); err != nil || len(got) != 2 || got[0].String() != "dense:f16" || got[1].String() != "unstructured:0.9:f16" {
+	if got, err := withDTypes(ps, "f16"); err != nil || len(got) != 3 || got[0].String() != "dense:f16" || got[1].String() != "unstructured:0.9:f16" || got[2].String() != "nm:2:4:f16" {
 		t.Fatalf("f16 only: %v %v", got, err)
 	}
 	if _, err := withDTypes(ps, "f8"); err == nil {
 		t.Fatal("f8 accepted")
 	}
-	if _, err := withDTypes(ps[2:], "bf16"); err == nil {
-		t.Fatal("no dense or unstructured pattern, bf16 only: accepted")
+	if _, err := withDTypes(ps[3:], "bf16"); err == nil {
+		t.Fatal("block patterns only, bf16 only: accepted")
+	}
+	for _, s := range []string{"nm:2:4:bf16", "nm:1:4:i8", "nm:3:7:f16"} {
+		if p, err := bench.ParsePattern(s); err != nil || p.String() != s {
+			t.Fatalf("%s: %v %v", s, p, err)
+		}
+	}
+	if p, err := bench.ParsePattern("nm:2:4:f32"); err != nil || p.String() != "nm:2:4" {
+		t.Fatalf("nm:2:4:f32: %v %v", p, err)
+	}
+	if _, err := bench.ParsePattern("nm:2:4:f8"); err == nil {
+		t.Fatal("nm:2:4:f8 accepted")
 	}
 }
 
@@ -58,8 +69,8 @@ func pruneF32(t *testing.T, flags ...string) (string, string, formats.Matrix) {
 
 // TestPruneDType: prune -dtype -format dense writes the pruned weights dense in that dtype
 // (.npz keeps it; the pruned float32 weights converted exactly as formats.DenseLPFromDense
-// does), inspect names the dtype, and N:M with -dtype is refused with a clear message
-// (no silent widening). CSR: TestPruneDTypeCSR; BSR: TestPruneDTypeBSR.
+// does) and inspect names the dtype. CSR: TestPruneDTypeCSR; BSR: TestPruneDTypeBSR; N:M:
+// TestPruneDTypeNM.
 func TestPruneDType(t *testing.T) {
 	dir, model, f32 := pruneF32(t, "-sparsity", "0.5", "-format", "dense")
 	pruned := f32.(*formats.Dense)
@@ -98,12 +109,6 @@ func TestPruneDType(t *testing.T) {
 		require.Equal(t, 1, strings.Count(stdout, "shape "), stdout)
 	}
 
-	for _, f := range []string{"nm"} {
-		args := []string{"prune", "-in", model, "-dtype", "bf16", "-format", f, "-out", filepath.Join(dir, "x.npz"), "-method", "nm"}
-		code, _, stderr := sg(t, args...)
-		require.Equal(t, 2, code)
-		require.Contains(t, stderr, "in low precision is not implemented yet", f)
-	}
 	code, _, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-dtype", "f8", "-out", filepath.Join(dir, "x.npz"))
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, `-dtype "f8"`)
@@ -114,8 +119,8 @@ func TestPruneDType(t *testing.T) {
 
 // TestPruneDTypeCSR: prune -dtype with CSR (the default format of magnitude pruning) writes
 // a CSRLP in that dtype, equal to converting the float32 CSR of the same pruning; LoadMatrix
-// returns it without widening and inspect names the dtype. N:M pruning with -dtype still
-// defaults to dense, block pruning to BSR in the dtype.
+// returns it without widening and inspect names the dtype. Block pruning with -dtype
+// defaults to BSR in the dtype, N:M pruning to N:M in the dtype.
 func TestPruneDTypeCSR(t *testing.T) {
 	dir, model, f32 := pruneF32(t, "-sparsity", "0.75")
 	c := f32.(*formats.CSR)
@@ -151,11 +156,46 @@ func TestPruneDTypeCSR(t *testing.T) {
 		}
 		require.Contains(t, stdout, "density      0.2500 (96 nonzeros")
 	}
-	for _, method := range []string{"block", "nm"} {
-		out := filepath.Join(dir, method+".npz")
-		code, stdout, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-method", method, "-dtype", "bf16", "-out", out)
-		require.Equal(t, 0, code, stderr)
-		require.Contains(t, stdout, map[string]string{"block": "bsr bf16", "nm": "dense bf16"}[method], method)
+	out := filepath.Join(dir, "block.npz")
+	code, stdout, stderr := sg(t, "prune", "-in", model, "-tensor", "layer0.weight", "-method", "block", "-dtype", "bf16", "-out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "bsr bf16")
+}
+
+// TestPruneDTypeNM: prune -method nm -dtype writes an NMLP in that dtype (the default
+// format of N:M pruning, and -format nm), equal to converting the float32 NM of the same
+// pruning; LoadMatrix returns it without widening and inspect names the dtype and, for
+// int8, the row scales.
+func TestPruneDTypeNM(t *testing.T) {
+	for _, pat := range []string{"2:4", "1:4"} {
+		dir, model, f32 := pruneF32(t, "-method", "nm", "-nm", pat)
+		w := f32.(*formats.NM)
+		for _, dt := range []string{"bf16", "f16", "i8"} {
+			out := filepath.Join(dir, "nm_"+dt+".npz")
+			args := []string{"prune", "-in", model, "-tensor", "layer0.weight", "-method", "nm", "-nm", pat, "-dtype", dt, "-out", out}
+			if dt == "f16" {
+				args = append(args, "-format", "nm") // explicit and default give the same
+			}
+			code, stdout, stderr := sg(t, args...)
+			require.Equal(t, 0, code, stderr)
+			require.Contains(t, stdout, "nm "+dt+", sparsity")
+			m, info, err := fileio.LoadMatrix(out, "")
+			require.NoError(t, err, dt)
+			got, ok := m.(*formats.NMLP)
+			require.True(t, ok, "%s: LoadMatrix read a %T", dt, m)
+			want, err := formats.NMLPFromNM(w, got.DType)
+			require.NoError(t, err)
+			require.Equal(t, want, got, dt) // pattern, values and scales
+			require.Equal(t, "nm", info.Layout)
+
+			code, stdout, stderr = sg(t, "inspect", out)
+			require.Equal(t, 0, code, stderr)
+			require.Contains(t, stdout, "stored as    nm "+dt+" (npz, "+info.DType)
+			if dt == "i8" {
+				require.Contains(t, stdout, "|i1 with float32 row scales data"+fileio.LPScaleSuffix)
+			}
+			require.Contains(t, stdout, "tightest N:M "+pat)
+		}
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	commands["prune"] = command{"prune dense weights (.npy/.npz/.safetensors) into CSR, BSR or N:M .npz (CSR, BSR or dense also in bf16/f16/i8 with -dtype)", runPrune}
+	commands["prune"] = command{"prune dense weights (.npy/.npz/.safetensors) into CSR, BSR or N:M .npz (each, or dense, also in bf16/f16/i8 with -dtype)", runPrune}
 }
 
 func runPrune(args []string, stdout, stderr io.Writer) error {
@@ -30,8 +30,8 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 	norm := fs.String("norm", "l1", "block score for -method block: l1 or l2")
 	nm := fs.String("nm", "2:4", "pattern N:M for -method nm (N ≤ M ≤ 16)")
 	sharedRows := fs.Int("shared-rows", 1, "with -method nm: bands of R rows keep the same positions (by summed |w|), so the kept\nweights form R×1 blocks that the BSR R×1 kernels run; prints the |w| mass kept against per-row N:M")
-	format := fs.String("format", "", "output format: csr, bsr, nm or dense (the pruned weights with their zeros; default: csr for\nmagnitude/global, bsr for block, nm for nm; with -dtype, dense for nm)")
-	dtypeFlag := fs.String("dtype", "", "store the pruned weights as f32 (default), bf16, f16 or i8 (int8 + a float32 scale per row),\nconverted here (round to nearest even; int8 scale = max|w|/127 per row); needs -format csr, bsr or\ndense and an .npz output (N:M in low precision is not implemented yet)")
+	format := fs.String("format", "", "output format: csr, bsr, nm or dense (the pruned weights with their zeros; default: csr for\nmagnitude/global, bsr for block, nm for nm)")
+	dtypeFlag := fs.String("dtype", "", "store the pruned weights as f32 (default), bf16, f16 or i8 (int8 + a float32 scale per row),\nconverted here (round to nearest even; int8 scale = max|w|/127 per row), in any -format; needs\nan .npz output")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
@@ -75,18 +75,11 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 	outFormat := *format
 	if outFormat == "" {
 		outFormat = map[string]string{"magnitude": "csr", "global": "csr", "block": "bsr", "nm": "nm"}[*method]
-		if lowp != 0 && outFormat == "nm" {
-			outFormat = "dense"
-		}
 	}
 	switch outFormat {
 	case "csr", "bsr", "nm", "dense":
 	default:
 		return usageErr(fs, "-format %q: want csr, bsr, nm or dense", outFormat)
-	}
-	if lowp != 0 && outFormat == "nm" {
-		return usageErr(fs, "-dtype %s with -format %s: N:M in low precision is not implemented yet; "+
-			"write the pruned weights as CSR, BSR or dense in %s (-format csr, bsr or dense) or keep %s in float32 (drop -dtype)", lowp, outFormat, lowp, outFormat)
 	}
 
 	if outFormat == "nm" && *method != "nm" {
@@ -195,7 +188,12 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 				m = b
 			}
 		case "nm":
-			m, err = formats.NMFromDense(p, keep, group)
+			var nm *formats.NM
+			if nm, err = formats.NMFromDense(p, keep, group); err == nil && lowp != 0 {
+				m, err = formats.NMLPFromNM(nm, lowp)
+			} else {
+				m = nm
+			}
 		case "dense":
 			m = p
 			if lowp != 0 {

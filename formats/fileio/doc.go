@@ -74,7 +74,11 @@
 //	data    float32 (M, S)   slot values, S = NM.SlotsPerRow() (partial last group included)
 //	pos     uint8 (M, S)     each slot's position inside its group
 //
-// The reader accepts float16/32/64 data and one-element arrays for keep and group.
+// The reader accepts float32/64 data and one-element arrays for keep and group. An
+// N:M matrix in low precision (formats.NMLP, WriteNMLP) has "data" in its own dtype, as a
+// CSRLP's: '<u2' bf16 bit patterns or '|i1' int8 with the float32 row scales "data_scale";
+// NPZ.Matrix reads those back as an NMLP, never widened. '<f2' data is read as an f16
+// NMLP too (a float16 N:M npz written before NMLP existed now keeps its dtype).
 //
 // # safetensors
 //

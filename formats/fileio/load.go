@@ -103,7 +103,8 @@ func ReadMatrix(r io.ReaderAt, size int64, name string) (formats.Matrix, Info, e
 // the layout from the extension and the format:
 //   - .npy: a Dense as '<f4';
 //   - .npz: CSR and BSR in scipy.sparse's layout (a CSRLP or BSRLP too, its data in its
-//     own dtype: WriteCSRLP, WriteBSRLP), NM in sparsegen's layout, a Dense as
+//     own dtype: WriteCSRLP, WriteBSRLP), NM in sparsegen's layout (an NMLP too,
+//     WriteNMLP), a Dense as
 //     the single array "arr_0", a DenseLP in its own dtype as "arr_0" (WriteDenseLP: bf16
 //     bits '<u2', f16 '<f2', int8 '|i1' plus float32 "arr_0_scale"); deflate-compressed (as
 //     scipy's save_npz default). A ragged BSR is refused with ErrRaggedBSR (save it as CSR);
@@ -166,6 +167,8 @@ func SaveMatrix(path string, m formats.Matrix) error {
 			write = func(w io.Writer) error { return WriteBSRLP(w, t, true) }
 		case *formats.NM:
 			write = func(w io.Writer) error { return WriteNM(w, t, true) }
+		case *formats.NMLP: // kept in its dtype (WriteNMLP; NPZ.Matrix reads it back)
+			write = func(w io.Writer) error { return WriteNMLP(w, t, true) }
 		default:
 			return fmt.Errorf("fileio: cannot save a %T", m)
 		}

@@ -497,19 +497,28 @@ func (z *NPZ) readNM() (formats.Matrix, Info, error) {
 		// With K = 0 no array bounds M; refuse absurd row counts rather than loop over them.
 		return nil, Info{}, bad("npz nm: %d rows of zero columns", rows)
 	}
-	da, err := z.floats("data")
-	if err != nil {
-		return nil, Info{}, err
-	}
-	if !da.dt.isFloat() || len(da.shape) != 2 || da.shape[0] != rows || da.shape[1] != spr {
-		return nil, Info{}, bad("npz nm: \"data\" is %s with shape %v; want float (%d, %d)", da.dt, da.shape, rows, spr)
-	}
 	pa, err := z.array("pos")
 	if err != nil {
 		return nil, Info{}, err
 	}
 	if pa.dt.kind != 'u' || pa.dt.size != 1 || len(pa.shape) != 2 || pa.shape[0] != rows || pa.shape[1] != spr {
 		return nil, Info{}, bad("npz nm: \"pos\" is %s with shape %v; want |u1 (%d, %d)", pa.dt, pa.shape, rows, spr)
+	}
+	ai, err := z.Info("data")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if dt, err := parseDescr(ai.DType); err == nil {
+		if _, ok := lpDType(dt); ok {
+			return z.readNMLP(rows, cols, keep, group, spr, pa)
+		}
+	}
+	da, err := z.floats("data")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if !da.dt.isFloat() || len(da.shape) != 2 || da.shape[0] != rows || da.shape[1] != spr {
+		return nil, Info{}, bad("npz nm: \"data\" is %s with shape %v; want float (%d, %d) (or <f2, <u2 bf16 bits, |i1 + scales)", da.dt, da.shape, rows, spr)
 	}
 	val, overflow := da.f32, da.overflow
 	m, err := formats.NewNM(rows, cols, keep, group, val, append([]uint8(nil), pa.raw...))
@@ -519,6 +528,30 @@ func (z *NPZ) readNM() (formats.Matrix, Info, error) {
 	info := Info{Container: "npz", Layout: "nm", DType: da.dt.String(), IndexDType: pa.dt.String()}
 	noteNarrow(&info, dtype{}, overflow)
 	return m, info, nil
+}
+
+// readNMLP reads the "data" of an N:M matrix in its stored low-precision dtype (readLP:
+// f16, bf16 bits, or int8 with the row scales "data_scale") into an NMLP: never widened.
+func (z *NPZ) readNMLP(rows, cols, keep, group, spr int, pa *array) (formats.Matrix, Info, error) {
+	a, err := z.readLP("data")
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if len(a.shape) != 2 || a.shape[0] != rows || a.shape[1] != spr {
+		return nil, Info{}, bad("npz nm: \"data\" is %s with shape %v; want (%d, %d)", a.dt, a.shape, rows, spr)
+	}
+	if a.t == formats.I8 && len(a.scale) != rows {
+		return nil, Info{}, bad("npz nm: %d row scales in \"data%s\" for %d rows", len(a.scale), LPScaleSuffix, rows)
+	}
+	m := &formats.NMLP{Rows: rows, Cols: cols, Keep: keep, Group: group, Pos: append([]uint8(nil), pa.raw...),
+		DType: a.t, Bits: a.bits, I8: a.q, Scale: a.scale}
+	if a.t != formats.I8 {
+		m.I8, m.Scale = nil, nil
+	}
+	if err := m.Validate(); err != nil {
+		return nil, Info{}, bad("npz nm: %v", err)
+	}
+	return m, Info{Container: "npz", Layout: "nm", DType: a.dt.String(), IndexDType: pa.dt.String()}, nil
 }
 
 // index0 reads a 0-d (or one-element) integer array.
@@ -660,8 +693,31 @@ func WriteNM(w io.Writer, m *formats.NM, compress bool) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	zw := NewNPZWriter(w, compress)
 	spr := m.SlotsPerRow()
+	return writeNM(w, compress, m.Rows, m.Cols, m.Keep, m.Group, spr, m.Pos, func(zw *NPZWriter) error {
+		return zw.add("data", dtF32, []int{m.Rows, spr}, encodeFloats(dtF32, m.Val))
+	})
+}
+
+// WriteNMLP writes m in sparsegen's N:M npz layout with "data" in m's own dtype
+// (WriteDenseLP's convention): f16 '<f2', bf16 bit patterns '<u2', int8 '|i1' plus the
+// float32 row scales as "data_scale" (data+LPScaleSuffix). NPZ.Matrix and LoadMatrix read
+// it back as an NMLP, unchanged.
+func WriteNMLP(w io.Writer, m *formats.NMLP, compress bool) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	spr := m.SlotsPerRow()
+	return writeNM(w, compress, m.Rows, m.Cols, m.Keep, m.Group, spr, m.Pos, func(zw *NPZWriter) error {
+		return zw.addLP("data", []int{m.Rows, spr}, m.DType, m.Bits, m.I8, m.Scale)
+	})
+}
+
+// writeNM writes the N:M layout (spr slots per row) with the positions pos and the values
+// data writes.
+func writeNM(w io.Writer, compress bool, rows, cols, keep, group, spr int, pos []uint8, data func(*NPZWriter) error) error {
+	zw := NewNPZWriter(w, compress)
+	m := struct{ Rows, Cols, Keep, Group int }{rows, cols, keep, group}
 	shape := []int64{int64(m.Rows), int64(m.Cols)}
 	steps := []func() error{
 		func() error { return zw.add("format", dtype{kind: 'S', size: 2}, []int{}, []byte("nm")) },
@@ -674,8 +730,8 @@ func WriteNM(w io.Writer, m *formats.NM, compress bool) error {
 		func() error {
 			return zw.add("group", dtI64, []int{}, encodeInts(dtI64, 1, func(int) int64 { return int64(m.Group) }))
 		},
-		func() error { return zw.add("data", dtF32, []int{m.Rows, spr}, encodeFloats(dtF32, m.Val)) },
-		func() error { return zw.add("pos", dtU8, []int{m.Rows, spr}, m.Pos) },
+		func() error { return data(zw) },
+		func() error { return zw.add("pos", dtU8, []int{m.Rows, spr}, pos) },
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {

@@ -22,8 +22,8 @@ const (
 	KindCSR                    // CSR SpMM tile: spmm_csr_t<T>[_<dtype>]_<isa> (bf16, f16, i8 values)
 	KindSpMV                   // CSR SpMV: spmv_csr_i<bits>[_bcast][_<dtype>]_<isa> (bf16, f16, i8 values)
 	KindBSR                    // BSR row blocks: bsr<R>x<C>_t<T>_<isa>, bsr_any_<isa>
-	KindNMSpMM                 // N:M SpMM: nm<Keep>of<Group>_r<UH>_t<T>_<isa>, nm_any_r<UH>_t<T>_<isa>
-	KindNMGemv                 // N:M GEMV (N = 1): nm<Keep>of<Group>_gemv_<isa>
+	KindNMSpMM                 // N:M SpMM: nm<Keep>of<Group>_r<UH>_t<T>[_<dtype>]_<isa>, nm_any_r<UH>_t<T>[_<dtype>]_<isa>
+	KindNMGemv                 // N:M GEMV (N = 1): nm<Keep>of<Group>_gemv[_<dtype>]_<isa>
 	KindBaked                  // CSR SpMM baked for one pattern (user packages): csr_baked_<stem>_t<T>_<isa>
 )
 
@@ -105,11 +105,18 @@ func KernelName(isa string, k Kernel) string {
 		}
 		return fmt.Sprintf("bsr%dx%d_t%d_%s%s", k.BlockR, k.BlockC, k.Tile, dt, isa)
 	case KindNMSpMM:
-		if k.Keep == 0 {
-			return fmt.Sprintf("nm_any_r%d_t%d_%s", k.Rows, k.Tile, isa)
+		dt := ""
+		if k.DType != "" && k.DType != "float32" {
+			dt = "_" + k.DType
 		}
-		return fmt.Sprintf("nm%dof%d_r%d_t%d_%s", k.Keep, k.Group, k.Rows, k.Tile, isa)
+		if k.Keep == 0 {
+			return fmt.Sprintf("nm_any_r%d_t%d%s_%s", k.Rows, k.Tile, dt, isa)
+		}
+		return fmt.Sprintf("nm%dof%d_r%d_t%d%s_%s", k.Keep, k.Group, k.Rows, k.Tile, dt, isa)
 	case KindNMGemv:
+		if k.DType != "" && k.DType != "float32" {
+			return fmt.Sprintf("nm%dof%d_gemv_%s_%s", k.Keep, k.Group, k.DType, isa)
+		}
 		return fmt.Sprintf("nm%dof%d_gemv_%s", k.Keep, k.Group, isa)
 	case KindBaked:
 		return fmt.Sprintf("csr_baked_%s_t%d_%s", k.Baked, k.Tile, isa)

@@ -108,11 +108,11 @@ var NM = Family{
 		nm := m.(vm.NMMachine)
 		for _, p := range NMPatterns {
 			for _, s := range NMShapes[m.ISA()] {
-				genNMSpMM(nm, p, s)
+				genNMSpMM(nm, p, s, vm.ElemF32)
 			}
 		}
 		for _, g := range NMGemvPatterns[m.ISA()] {
-			genNMGemv(nm, g)
+			genNMGemv(nm, g, vm.ElemF32)
 		}
 	},
 	Table: func(isa, features string) string {
@@ -136,7 +136,7 @@ var NM = Family{
 		return b.String()
 	},
 	Kernels: func(isa string) []Kernel {
-		return nmKernels(isa, NMPatterns, NMGemvPatterns[isa], "")
+		return nmKernels(isa, NMPatterns, NMGemvPatterns[isa], "", vm.ElemF32)
 	},
 	Driver:    "asm/nm.go, asm/nm_simd.go (nm_amd64.go, nm_arm64.go register)",
 	Reference: "ref.NM (ref/ref.go)",
@@ -147,40 +147,56 @@ func init() { Register(NM) }
 
 // nmKernels lists the N:M kernels of isa (names under prefix): the SpMM tiles of every
 // pattern in pats on every shape of NMShapes, then the GEMV (N = 1) of each of gemvs.
-func nmKernels(isa string, pats []NMPattern, gemvs []NMGemv, prefix string) []Kernel {
+func nmKernels(isa string, pats []NMPattern, gemvs []NMGemv, prefix string, e vm.Elem) []Kernel {
 	L := lanesOf(isa)
+	format, dtype, spmm, gemv := "nm", "", "genNMSpMM", "genNMGemv"
+	if e != vm.ElemF32 {
+		format, dtype, spmm, gemv = "nm_"+e.String(), e.String(), "nmLPFamily", "nmLPFamily"
+	}
 	var ks []Kernel
 	for _, p := range pats {
 		for _, s := range NMShapes[isa] {
-			ks = append(ks, Kernel{Kind: KindNMSpMM, Func: "genNMSpMM", Symbols: []string{NMFuncName(isa, p, s)}, Format: "nm",
+			ks = append(ks, Kernel{Kind: KindNMSpMM, Func: spmm, Symbols: []string{NMLPFuncName(isa, e, p, s)}, Format: format, DType: dtype,
 				Lanes: L, Tile: s.U * L, Rows: s.UH, Keep: p.Keep, Group: p.Group, MinN: 2, Prefix: prefix})
 		}
 	}
 	for _, g := range gemvs {
-		ks = append(ks, Kernel{Kind: KindNMGemv, Func: "genNMGemv", Symbols: []string{NMGemvFuncName(isa, g)}, Format: "nm",
+		ks = append(ks, Kernel{Kind: KindNMGemv, Func: gemv, Symbols: []string{NMLPGemvFuncName(isa, e, g)}, Format: format, DType: dtype,
 			Lanes: L, Rows: g.UH, Keep: g.Keep, Group: g.Group, MinN: 1, MaxN: 1, Prefix: prefix})
 	}
 	return ks
 }
 
 type nmGen struct {
-	m vm.NMMachine
-	p NMPattern
-	s NMShape
+	m  vm.NMMachine
+	p  NMPattern
+	s  NMShape
+	e  vm.Elem // the stored weight type (vm.ElemF32: the float32 kernels)
+	sc vm.Reg  // int8: the unit's first row scale
 }
 
-func genNMSpMM(m vm.NMMachine, p NMPattern, s NMShape) {
+// genNMSpMM emits the SpMM kernel of pattern p on tile s over weights stored as e: float32
+// (NMParams), or bf16, fp16, int8 (NMLPParams, each slot's weight widened as it is
+// broadcast, an int8 one multiplied by its row's scale first).
+func genNMSpMM(m vm.NMMachine, p NMPattern, s NMShape, e vm.Elem) {
 	L := m.Lanes()
-	name := NMFuncName(m.ISA(), p, s)
+	name := NMLPFuncName(m.ISA(), e, p, s)
 	what := "any N:M"
 	if p.Keep > 0 {
 		what = fmt.Sprintf("%d:%d", p.Keep, p.Group)
 	}
-	m.Func(name, fmt.Sprintf("%s runs the %s SpMM kernel on %d interleaved rows, tiles of %d columns.", name, what, s.UH, s.U*L), NMParams)
-	g := &nmGen{m: m, p: p, s: s}
+	params, of := NMParams, ""
+	if e != vm.ElemF32 {
+		params, of = NMLPParams, fmt.Sprintf(" of %s weights", e)
+	}
+	m.Func(name, fmt.Sprintf("%s runs the %s SpMM kernel%s on %d interleaved rows, tiles of %d columns.", name, what, of, s.UH, s.U*L), params)
+	g := &nmGen{m: m, p: p, s: s, e: e, sc: -1}
 	b := &bsrGen{m: m, s: BSRShape{H: s.UH, CW: 1, U: s.U}} // shares the column loop and the store
 	ival, ipos := m.Param("ival"), m.Param("ipos")
 	y, bp := m.Param("y"), m.Param("bias")
+	if e == vm.ElemI8 {
+		g.sc = m.Param("scale")
+	}
 	u := m.Param("units")
 	exit, top := m.NewLabel("exit"), m.NewLabel("unit")
 	m.Bind(top)
@@ -213,15 +229,20 @@ func genNMSpMM(m vm.NMMachine, p NMPattern, s NMShape) {
 		}
 		m.Bind(done)
 
-		// Next unit: UH rows of slots, UH rows of Y and bias.
+		// Next unit: UH rows of slots, UH rows of Y, bias and scales.
 		t := m.Param("spr")
 		m.Lea(ipos, vm.Idx(ipos, t, s.UH))
-		m.Shl(t, log2(s.UH*4))
+		if sh := log2(s.UH * e.Bytes()); sh > 0 {
+			m.Shl(t, sh)
+		}
 		m.Add(ival, t)
 		ly := m.Param("ldy")
 		m.Shl(ly, log2(s.UH*4))
 		m.Add(y, ly)
 		m.AddImm(bp, int64(s.UH*4))
+		if g.sc >= 0 {
+			m.AddImm(g.sc, int64(s.UH*4))
+		}
 		m.AddImm(u, -1)
 		m.Jmp(top)
 	}
@@ -233,6 +254,7 @@ func genNMSpMM(m vm.NMMachine, p NMPattern, s NMShape) {
 func (g *nmGen) tile(b *bsrGen, ival, ipos, y, bp, units, j vm.Reg, u int, mask *vm.Mask) {
 	m, s, p := g.m, g.s, g.p
 	L := m.Lanes()
+	eb := g.e.Bytes()
 	acc := make([][]vm.Vec, s.UH)
 	for r := range acc {
 		for range u {
@@ -260,10 +282,10 @@ func (g *nmGen) tile(b *bsrGen, ival, ipos, y, bp, units, j vm.Reg, u int, mask 
 				m.Load(q, vm.At(pp, dd*s.UH+r), 1)
 				m.Shl(q, rowShift)
 				m.Add(q, xg)
-				m.Load1(w, vm.At(vp, (dd*s.UH+r)*4))
+				wr := g.weight(w, vp, dd*s.UH+r, r)
 				for i, a := range acc[r] {
 					// The panel is zero-padded to T columns: no X load needs a mask.
-					m.FMAMem(a, w, vm.At(q, i*L*4))
+					m.FMAMem(a, wr, vm.At(q, i*L*4))
 				}
 			}
 		}
@@ -289,7 +311,7 @@ func (g *nmGen) tile(b *bsrGen, ival, ipos, y, bp, units, j vm.Reg, u int, mask 
 		m.BrImm(cnt, vm.LT, int64(G), single)
 		m.Bind(gloopG)
 		g.groupedEntries(gm, acc, vp, pp, xg, 0, G*p.Keep*s.UH, rowShift)
-		m.AddImm(vp, int64(G*p.Keep*s.UH*4))
+		m.AddImm(vp, int64(G*p.Keep*s.UH*eb))
 		m.AddImm(pp, int64(G*p.Keep*s.UH))
 		m.AddImm(xg, int64(G*p.Group<<rowShift))
 		m.AddImm(cnt, -int64(G))
@@ -300,14 +322,14 @@ func (g *nmGen) tile(b *bsrGen, ival, ipos, y, bp, units, j vm.Reg, u int, mask 
 	m.Bind(gloop)
 	if p.Keep > 0 {
 		slots(0, p.Keep)
-		m.AddImm(vp, int64(p.Keep*s.UH*4))
+		m.AddImm(vp, int64(p.Keep*s.UH*eb))
 		m.AddImm(pp, int64(p.Keep*s.UH))
 	} else {
 		k := m.Param("keep")
 		sl := m.NewLabel("slot")
 		m.Bind(sl)
 		slots(0, 1)
-		m.AddImm(vp, int64(s.UH*4))
+		m.AddImm(vp, int64(s.UH*eb))
 		m.AddImm(pp, int64(s.UH))
 		m.AddImm(k, -1)
 		m.BrImm(k, vm.GT, 0, sl)
@@ -323,7 +345,7 @@ func (g *nmGen) tile(b *bsrGen, ival, ipos, y, bp, units, j vm.Reg, u int, mask 
 	m.BrImm(k, vm.LE, 0, pdone)
 	m.Bind(ploop)
 	slots(0, 1)
-	m.AddImm(vp, int64(s.UH*4))
+	m.AddImm(vp, int64(s.UH*eb))
 	m.AddImm(pp, int64(s.UH))
 	m.AddImm(k, -1)
 	m.BrImm(k, vm.GT, 0, ploop)
@@ -372,6 +394,9 @@ func (g *nmGen) groupedEntries(gm vm.GroupMachine, acc [][]vm.Vec, vp, pp, xg vm
 		}
 		if e >= groupAt+groupLen {
 			groupAt, groupLen = e, chunkOf(n-e, 4)
+			if g.e != vm.ElemF32 {
+				groupLen = 1 // a widening broadcast per entry
+			}
 			if groupLen > 1 {
 				wg = m.Vec()
 				gm.LoadGroup(wg, vm.At(vp, (e0+e)*4), groupLen)
@@ -388,7 +413,7 @@ func (g *nmGen) groupedEntries(gm vm.GroupMachine, acc [][]vm.Vec, vp, pp, xg vm
 		if groupLen > 1 {
 			gm.BcastGroup(w, wg, e-groupAt, groupLen)
 		} else {
-			m.Load1(w, vm.At(vp, (e0+e)*4))
+			w = g.weight(w, vp, e0+e, (e0+e)%s.UH)
 		}
 		// Entries past the first group's (G groups per iteration) read their group's rows.
 		x := vm.Idx(xg, q, 1)
@@ -399,6 +424,27 @@ func (g *nmGen) groupedEntries(gm vm.GroupMachine, acc [][]vm.Vec, vp, pp, xg vm
 			m.FMAMem(a, w, x.Off(i*L*4))
 		}
 	}
+}
+
+// weight sets w to the weight of entry e (slot·UH + row, from vp) of row r, broadcast, and
+// returns the vector that holds it: a float32 load, or a widening one (vm.WidenMachine)
+// whose int8 value is multiplied by row r's scale (one rounding: the value
+// formats.NMLP.ToNM gives) into a fresh vector.
+func (g *nmGen) weight(w vm.Vec, vp vm.Reg, e, r int) vm.Vec {
+	m := g.m
+	if g.e == vm.ElemF32 {
+		m.Load1(w, vm.At(vp, e*4))
+		return w
+	}
+	m.(vm.WidenMachine).Load1Widen(w, vm.At(vp, e*g.e.Bytes()), g.e)
+	if g.e != vm.ElemI8 {
+		return w
+	}
+	sc, ws := m.Vec(), m.Vec()
+	m.Load1(sc, vm.At(g.sc, r*4))
+	m.Zero(ws)
+	m.FMA(ws, w, sc)
+	return ws
 }
 
 // nmUnroll is how many groups of pattern p one iteration of the grouped tile takes (vm.GroupMachine):
@@ -429,12 +475,24 @@ func nmGemvGeometry(g NMGemv, lanes int) (pb, words, passes, tables int) {
 	return
 }
 
-func genNMGemv(m vm.NMMachine, g NMGemv) {
+// genNMGemv emits the GEMV kernel g over weights stored as e: float32 (NMGemvParams), or
+// bf16, fp16, int8 (NMGemvLPParams: each pass's weights widened as they are loaded, int8
+// ones multiplied by their row's scale first).
+func genNMGemv(m vm.NMMachine, g NMGemv, e vm.Elem) {
 	L := m.Lanes()
+	eb := e.Bytes()
 	pb, words, passes, tables := nmGemvGeometry(g, L)
-	name := NMGemvFuncName(m.ISA(), g)
-	m.Func(name, fmt.Sprintf("%s runs the %d:%d GEMV kernel on %d rows at a time (compact %d-bit positions).", name, g.Keep, g.Group, g.UH, pb), NMGemvParams)
+	name := NMLPGemvFuncName(m.ISA(), e, g)
+	params, of := NMGemvParams, ""
+	if e != vm.ElemF32 {
+		params, of = NMGemvLPParams, fmt.Sprintf(" of %s weights", e)
+	}
+	m.Func(name, fmt.Sprintf("%s runs the %d:%d GEMV kernel%s on %d rows at a time (compact %d-bit positions).", name, g.Keep, g.Group, of, g.UH, pb), params)
 	vals, bits, out := m.Param("vals"), m.Param("bits"), m.Param("out")
+	var sc vm.Reg = -1
+	if e == vm.ElemI8 {
+		sc = m.Param("scale")
+	}
 	u := m.Param("units")
 	exit, top := m.NewLabel("exit"), m.NewLabel("unit")
 	m.Bind(top)
@@ -496,10 +554,23 @@ func genNMGemv(m vm.NMMachine, g NMGemv) {
 					}
 					bit++
 				}
-				m.FMAMem(acc[r], sub[0], vm.At(vals, (r*NMChunkSlots+lane0)*4))
+				if e == vm.ElemF32 {
+					m.FMAMem(acc[r], sub[0], vm.At(vals, (r*NMChunkSlots+lane0)*4))
+					continue
+				}
+				wv := m.Vec()
+				m.(vm.WidenMachine).LoadWiden(wv, vm.At(vals, (r*NMChunkSlots+lane0)*eb), e)
+				if e == vm.ElemI8 {
+					s, ws := m.Vec(), m.Vec()
+					m.Load1(s, vm.At(sc, r*4))
+					m.Zero(ws)
+					m.FMA(ws, wv, s)
+					wv = ws
+				}
+				m.FMA(acc[r], sub[0], wv)
 			}
 		}
-		m.AddImm(vals, int64(g.UH*NMChunkSlots*4))
+		m.AddImm(vals, int64(g.UH*NMChunkSlots*eb))
 		m.AddImm(bits, int64(g.UH*words*4))
 		m.AddImm(xw, int64(NMChunkSlots/g.Keep*g.Group*4))
 		m.AddImm(c, -1)
@@ -509,6 +580,9 @@ func genNMGemv(m vm.NMMachine, g NMGemv) {
 			m.StoreV(vm.At(out, r*L*4), a)
 		}
 		m.AddImm(out, int64(g.UH*L*4))
+		if sc >= 0 {
+			m.AddImm(sc, int64(g.UH*4))
+		}
 		m.AddImm(u, -1)
 		m.Jmp(top)
 	}

@@ -174,12 +174,12 @@ func userNM(pats []NMPattern, prefix string) Family {
 			nm := m.(vm.NMMachine)
 			for _, p := range pats {
 				for _, s := range NMShapes[m.ISA()] {
-					genNMSpMM(nm, p, s)
+					genNMSpMM(nm, p, s, vm.ElemF32)
 				}
 			}
 			for _, p := range pats {
 				if g, ok := userGemv(m.ISA(), p); ok {
-					genNMGemv(nm, g)
+					genNMGemv(nm, g, vm.ElemF32)
 				}
 			}
 		},
@@ -208,7 +208,7 @@ func userNM(pats []NMPattern, prefix string) Family {
 					gemvs = append(gemvs, g)
 				}
 			}
-			return nmKernels(isa, pats, gemvs, prefix)
+			return nmKernels(isa, pats, gemvs, prefix, vm.ElemF32)
 		},
 		Driver:    userDriver,
 		Reference: "ref.NM (sparsegen ref/ref.go)",
