@@ -2,7 +2,7 @@
 # C ABI suite (issue 9): builds libsparsegen as a shared and a static library with plain
 # `go build`, checks that the header compiles alone as C and C++, builds the C examples with
 # gcc against both libraries and runs them (quickstart.c, which the README shows, compared
-# with the output it documents; lowp.c, dense and CSR bf16/f16/int8 weights; many host threads on
+# with the output it documents; lowp.c, dense, CSR, BSR and N:M bf16/f16/int8 weights; many host threads on
 # one plan), then pip-installs the Python package (ctypes + numpy) into a venv of
 # /usr/bin/python3 and runs its tests, example and bench against the installed copy. Exits
 # non-zero on any failure. Needs gcc, python3-numpy, python3-scipy, python3-venv,
@@ -32,7 +32,7 @@ expect() {
 step "go build -buildmode=c-shared / c-archive"
 go build -buildmode=c-shared -o "$out/libsparsegen.so" ./$src
 go build -buildmode=c-archive -o "$out/libsparsegen.a" ./$src
-for sym in sg_plan_dense sg_plan_dense_lp sg_plan_csr sg_plan_csr_lp sg_plan_bsr sg_plan_nm sg_mul sg_mul_tokens sg_plan_describe \
+for sym in sg_plan_dense sg_plan_dense_lp sg_plan_csr sg_plan_csr_lp sg_plan_bsr sg_plan_bsr_lp sg_plan_nm sg_plan_nm_lp sg_mul sg_mul_tokens sg_plan_describe \
   sg_plan_free sg_last_error sg_options_init; do
   nm -D --defined-only "$out/libsparsegen.so" | grep -qw "$sym" || { echo "libsparsegen.so does not export $sym"; exit 1; }
 done

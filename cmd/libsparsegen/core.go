@@ -544,20 +544,32 @@ func readCSRLP(t formats.DType, m, k int, nnz int64, indptr, indices indexArray,
 	return c, note, nil
 }
 
-// readBSR copies a scipy-style BSR with r×c blocks (data: nblocks full r×c blocks) into a
-// canonical formats.BSR: blocks sorted by column, duplicates summed, ragged edge blocks
-// trimmed to the matrix after checking that the trimmed values are zero.
-func readBSR(m, k, r, c int, nblocks int64, indptr, indices indexArray, data []float32) (*formats.BSR, string, error) {
+// bsrInput is a caller's scipy-style BSR pattern made canonical: block rows ptr, block
+// columns cols sorted within each block row, and for each entry the caller blocks it sums
+// (src: one unless duplicates were merged). Values are assembled by the dtype's reader.
+type bsrInput struct {
+	m, k, r, c int
+	ptr        []int64
+	cols       []int32
+	src        [][]int64
+	note       string
+}
+
+// readBSRPattern checks and canonicalizes a BSR pattern with r×c blocks over nblocks caller
+// blocks (what names the input in the note, e.g. "bsr4x4" or "bsr4x4 bf16"); nonzero(v)
+// reports whether caller value v (block p's entry (rr, cc) is p·r·c + rr·c + cc) is nonzero,
+// for the check that a ragged edge block holds zeros past M or K.
+func readBSRPattern(m, k, r, c int, nblocks int64, indptr, indices indexArray, what, kept string, nonzero func(v int64) (bool, string)) (*bsrInput, error) {
 	if r < 1 || c < 1 || r > formats.MaxBlockDim || c > formats.MaxBlockDim {
-		return nil, "", fail(codeArgument, "block %d×%d outside 1…%d", r, c, formats.MaxBlockDim)
+		return nil, fail(codeArgument, "block %d×%d outside 1…%d", r, c, formats.MaxBlockDim)
 	}
 	if k > formats.MaxInt32 {
-		return nil, "", fail(codeArgument, "K = %d exceeds the int32 index range", k)
+		return nil, fail(codeArgument, "K = %d exceeds the int32 index range", k)
 	}
 	br, bc := (m+r-1)/r, (k+c-1)/c
 	ptr, err := readPtr(indptr, br, nblocks, "block row")
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	nb := ptr[br]
 	cols := make([]int32, nb)
@@ -566,7 +578,7 @@ func readBSR(m, k, r, c int, nblocks int64, indptr, indices indexArray, data []f
 		for p := ptr[i]; p < ptr[i+1]; p++ {
 			j := indices.at(int(p))
 			if j < 0 || j >= int64(bc) {
-				return nil, "", fail(codeMatrix, "block row %d: indices[%d] = %d outside [0, ⌈K/c⌉ = %d)", i, p, j, bc)
+				return nil, fail(codeMatrix, "block row %d: indices[%d] = %d outside [0, ⌈K/c⌉ = %d)", i, p, j, bc)
 			}
 			cols[p] = int32(j)
 			src[p] = p
@@ -580,12 +592,14 @@ func readBSR(m, k, r, c int, nblocks int64, indptr, indices indexArray, data []f
 			if h == r && w == c {
 				continue
 			}
-			blk := data[p*int64(r*c) : (p+1)*int64(r*c)]
 			for rr := 0; rr < r; rr++ {
 				for cc := 0; cc < c; cc++ {
-					if (rr >= h || cc >= w) && blk[rr*c+cc] != 0 {
-						return nil, "", fail(codeMatrix, "block %d (block row %d, block column %d): value %v at (%d, %d) lies past M = %d or K = %d and must be zero",
-							p, i, cols[p], blk[rr*c+cc], rr, cc, m, k)
+					if rr < h && cc < w {
+						continue
+					}
+					if nz, v := nonzero(p*int64(r*c) + int64(rr*c+cc)); nz {
+						return nil, fail(codeMatrix, "block %d (block row %d, block column %d): value %s at (%d, %d) lies past M = %d or K = %d and must be zero",
+							p, i, cols[p], v, rr, cc, m, k)
 					}
 				}
 			}
@@ -609,42 +623,134 @@ func readBSR(m, k, r, c int, nblocks int64, indptr, indices indexArray, data []f
 			copy(cols[lo:], tmpC)
 			copy(groups[lo:], tmpG)
 		})
-	cols = cols[:n:n]
-	var vals []float32
+	in := &bsrInput{m: m, k: k, r: r, c: c, ptr: ptr, cols: cols[:n:n], src: groups[:n]}
+	in.note = fmt.Sprintf("input: %s %d×%d, %d blocks (int%d indptr, int%d indices; copied%s)\n", what, m, k, nb, indptr.width(), indices.width(), kept)
+	if nblocks > nb {
+		in.note += fmt.Sprintf("canonicalized: %d blocks past indptr[last] ignored\n", nblocks-nb)
+	}
+	if unsorted > 0 {
+		in.note += fmt.Sprintf("canonicalized: block columns of %d block row(s) sorted\n", unsorted)
+	}
+	if dups > 0 {
+		in.note += fmt.Sprintf("canonicalized: %d duplicate blocks summed\n", dups)
+	}
+	return in, nil
+}
+
+// values calls set(dst, srcs) for each value of the canonical matrix in formats.BSR's order
+// (blocks in order, each trimmed to the matrix, row-major): dst its index, srcs the caller
+// values it sums (one per merged caller block); it stops at the first error. It returns the
+// number of values.
+func (in *bsrInput) values(set func(dst int64, srcs []int64) error) (int64, error) {
+	var dst int64
+	var srcs []int64
+	br := (in.m + in.r - 1) / in.r
 	for i := 0; i < br; i++ {
-		h := min(r, m-i*r)
-		for p := ptr[i]; p < ptr[i+1]; p++ {
-			w := min(c, k-int(cols[p])*c)
-			base := len(vals)
-			vals = append(vals, make([]float32, h*w)...)
-			for _, s := range groups[p] {
-				blk := data[s*int64(r*c):]
-				for rr := 0; rr < h; rr++ {
-					for cc := 0; cc < w; cc++ {
-						vals[base+rr*w+cc] += blk[rr*c+cc]
+		h := min(in.r, in.m-i*in.r)
+		for p := in.ptr[i]; p < in.ptr[i+1]; p++ {
+			w := min(in.c, in.k-int(in.cols[p])*in.c)
+			for rr := 0; rr < h; rr++ {
+				for cc := 0; cc < w; cc++ {
+					srcs = srcs[:0]
+					for _, s := range in.src[p] {
+						srcs = append(srcs, s*int64(in.r*in.c)+int64(rr*in.c+cc))
 					}
+					if set != nil {
+						if err := set(dst, srcs); err != nil {
+							return 0, err
+						}
+					}
+					dst++
 				}
 			}
 		}
 	}
-	if vals == nil {
-		vals = []float32{}
-	}
-	b, err := formats.NewBSR(m, k, r, c, ptr, cols, vals)
+	return dst, nil
+}
+
+// readBSR copies a scipy-style BSR with r×c blocks (data: nblocks full r×c blocks) into a
+// canonical formats.BSR: blocks sorted by column, duplicates summed, ragged edge blocks
+// trimmed to the matrix after checking that the trimmed values are zero.
+func readBSR(m, k, r, c int, nblocks int64, indptr, indices indexArray, data []float32) (*formats.BSR, string, error) {
+	in, err := readBSRPattern(m, k, r, c, nblocks, indptr, indices, fmt.Sprintf("bsr%dx%d", r, c), "",
+		func(v int64) (bool, string) { return data[v] != 0, fmt.Sprint(data[v]) })
 	if err != nil {
 		return nil, "", err
 	}
-	note := fmt.Sprintf("input: bsr%dx%d %d×%d, %d blocks (int%d indptr, int%d indices; copied)\n", r, c, m, k, nb, indptr.width(), indices.width())
-	if nblocks > nb {
-		note += fmt.Sprintf("canonicalized: %d blocks past indptr[last] ignored\n", nblocks-nb)
+	n, _ := in.values(nil)
+	vals := make([]float32, n)
+	in.values(func(dst int64, srcs []int64) error {
+		for _, s := range srcs {
+			vals[dst] += data[s]
+		}
+		return nil
+	})
+	b, err := formats.NewBSR(m, k, r, c, in.ptr, in.cols, vals)
+	if err != nil {
+		return nil, "", err
 	}
-	if unsorted > 0 {
-		note += fmt.Sprintf("canonicalized: block columns of %d block row(s) sorted\n", unsorted)
+	return b, in.note, nil
+}
+
+// readBSRLP is readBSR for blocks whose values are bf16 or f16 bit patterns (bits) or int8
+// (q, with M row scales in scale), kept in their dtype: duplicate blocks are summed as
+// readCSRLP sums duplicate entries (bf16/f16 in float64, rounded once; int8 exactly, a sum
+// outside int8 is an error), and the values past M or K of a ragged block must be ±0.
+func readBSRLP(t formats.DType, m, k, r, c int, nblocks int64, indptr, indices indexArray, bits []uint16, q []int8, scale []float32) (*formats.BSRLP, string, error) {
+	if err := checkScales(t, m, scale); err != nil {
+		return nil, "", err
 	}
-	if dups > 0 {
-		note += fmt.Sprintf("canonicalized: %d duplicate blocks summed\n", dups)
+	widen := formats.BF16ToFloat32
+	if t == formats.F16 {
+		widen = formats.F16ToFloat32
 	}
-	return b, note, nil
+	nonzero := func(v int64) (bool, string) {
+		if t == formats.I8 {
+			return q[v] != 0, fmt.Sprint(q[v])
+		}
+		return bits[v]&0x7fff != 0, fmt.Sprint(widen(bits[v]))
+	}
+	in, err := readBSRPattern(m, k, r, c, nblocks, indptr, indices, fmt.Sprintf("bsr%dx%d %s", r, c, t), ", kept in "+t.String(), nonzero)
+	if err != nil {
+		return nil, "", err
+	}
+	n, _ := in.values(nil)
+	b := &formats.BSRLP{Rows: m, Cols: k, R: r, C: c, BlockRowPtr: in.ptr, BlockCol: in.cols, DType: t}
+	if t == formats.I8 {
+		b.I8, b.Scale = make([]int8, n), slices.Clone(scale)
+		_, err = in.values(func(dst int64, srcs []int64) error {
+			s := 0
+			for _, v := range srcs {
+				s += int(q[v])
+			}
+			if s < math.MinInt8 || s > math.MaxInt8 {
+				return fail(codeMatrix, "duplicate int8 blocks sum to %d at value %d, outside int8", s, dst)
+			}
+			b.I8[dst] = int8(s)
+			return nil
+		})
+	} else {
+		b.Bits = make([]uint16, n)
+		_, err = in.values(func(dst int64, srcs []int64) error {
+			if len(srcs) == 1 {
+				b.Bits[dst] = bits[srcs[0]] // as stored, NaN payloads included
+				return nil
+			}
+			acc := 0.0
+			for _, v := range srcs {
+				acc += float64(widen(bits[v]))
+			}
+			b.Bits[dst] = formats.Float64To16(t, acc)
+			return nil
+		})
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if err := b.Validate(); err != nil {
+		return nil, "", err
+	}
+	return b, in.note, nil
 }
 
 // slotsPerRow mirrors sg_nm_slots_per_row; -1 for invalid arguments.
@@ -662,6 +768,25 @@ func readNM(m, k, keep, group int, val []float32, pos []uint8) (*formats.NM, str
 		return nil, "", err
 	}
 	return nm, fmt.Sprintf("input: nm%d:%d %d×%d, %d slots per row (copied)\n", keep, group, m, k, nm.SlotsPerRow()), nil
+}
+
+// readNMLP copies N:M slots whose values are bf16 or f16 bit patterns (bits) or int8 (q,
+// with M row scales in scale), and their positions, M·S each, into a formats.NMLP kept in
+// its dtype.
+func readNMLP(t formats.DType, m, k, keep, group int, bits []uint16, q []int8, scale []float32, pos []uint8) (*formats.NMLP, string, error) {
+	if err := checkScales(t, m, scale); err != nil {
+		return nil, "", err
+	}
+	w := &formats.NMLP{Rows: m, Cols: k, Keep: keep, Group: group, Pos: slices.Clone(pos), DType: t}
+	if t == formats.I8 {
+		w.I8, w.Scale = slices.Clone(q), slices.Clone(scale)
+	} else {
+		w.Bits = slices.Clone(bits)
+	}
+	if err := w.Validate(); err != nil {
+		return nil, "", err
+	}
+	return w, fmt.Sprintf("input: nm%d:%d %s %d×%d, %d slots per row (copied, kept in %[3]s)\n", keep, group, t, m, k, w.SlotsPerRow()), nil
 }
 
 // readDenseLP copies an M×K low-precision dense matrix with stride ldw into a compact

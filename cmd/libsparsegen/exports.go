@@ -314,25 +314,7 @@ func sgx_plan_bsr(out *C.sg_plan, m, k, r, c, nblocks C.int64_t, indptr unsafe.P
 	idx unsafe.Pointer, idxType C.int, data *C.float, opts *C.sg_options) (rc C.int) {
 	defer catch(&rc)
 	return create(out, opts, m, k, func() (formats.Matrix, string, error) {
-		if r < 1 || c < 1 || r > 64 || c > 64 {
-			return nil, "", fail(codeArgument, "block %d×%d outside 1…64", r, c)
-		}
-		if nblocks < 0 {
-			return nil, "", fail(codeArgument, "nblocks = %d < 0", nblocks)
-		}
-		nv, ok := extent.Mul(int64(nblocks), int64(r*c))
-		if !ok || nv > math.MaxInt/8 {
-			return nil, "", fail(codeNoMem, "nblocks·r·c = %d·%d·%d overflows", nblocks, r, c)
-		}
-		if err := checkAlloc(fmt.Sprintf("a copy of %d blocks of %d×%d", nblocks, r, c), nv, 4); err != nil {
-			return nil, "", err
-		}
-		br := (int64(m) + int64(r) - 1) / int64(r)
-		ip, err := indices(indptr, indptrType, br+1, "indptr")
-		if err != nil {
-			return nil, "", err
-		}
-		ix, err := indices(idx, idxType, int64(nblocks), "indices")
+		ip, ix, nv, err := bsrIndices(m, r, c, nblocks, indptr, indptrType, idx, idxType, "", 4)
 		if err != nil {
 			return nil, "", err
 		}
@@ -344,36 +326,126 @@ func sgx_plan_bsr(out *C.sg_plan, m, k, r, c, nblocks C.int64_t, indptr unsafe.P
 	})
 }
 
+// bsrIndices checks the block shape, nblocks and the size of the copy (nblocks·r·c values of
+// valBytes; what names their dtype), views the caller's indptr (⌈M/r⌉+1) and indices, and
+// returns the count of caller values, nblocks·r·c.
+func bsrIndices(m, r, c, nblocks C.int64_t, indptr unsafe.Pointer, indptrType C.int, idx unsafe.Pointer, idxType C.int, what string, valBytes int) (indexArray, indexArray, int64, error) {
+	if r < 1 || c < 1 || r > 64 || c > 64 {
+		return indexArray{}, indexArray{}, 0, fail(codeArgument, "block %d×%d outside 1…64", r, c)
+	}
+	if nblocks < 0 {
+		return indexArray{}, indexArray{}, 0, fail(codeArgument, "nblocks = %d < 0", nblocks)
+	}
+	nv, ok := extent.Mul(int64(nblocks), int64(r*c))
+	if !ok || nv > math.MaxInt/8 {
+		return indexArray{}, indexArray{}, 0, fail(codeNoMem, "nblocks·r·c = %d·%d·%d overflows", nblocks, r, c)
+	}
+	if err := checkAlloc(fmt.Sprintf("a copy of %d %sblocks of %d×%d", nblocks, what, r, c), nv, int64(valBytes)); err != nil {
+		return indexArray{}, indexArray{}, 0, err
+	}
+	br := (int64(m) + int64(r) - 1) / int64(r)
+	ip, err := indices(indptr, indptrType, br+1, "indptr")
+	if err != nil {
+		return indexArray{}, indexArray{}, 0, err
+	}
+	ix, err := indices(idx, idxType, int64(nblocks), "indices")
+	return ip, ix, nv, err
+}
+
 //export sgx_plan_nm
 func sgx_plan_nm(out *C.sg_plan, m, k, keep, group C.int64_t, val *C.float, pos *C.uint8_t, n C.int64_t, opts *C.sg_options) (rc C.int) {
 	defer catch(&rc)
 	return create(out, opts, m, k, func() (formats.Matrix, string, error) {
-		spr := slotsPerRow(int64(k), int64(keep), int64(group))
-		if spr < 0 {
-			return nil, "", fail(codeArgument, "pattern %d:%d needs 1 ≤ keep ≤ group ≤ 16", keep, group)
-		}
-		want, ok := extent.Mul(int64(m), spr)
-		if !ok {
-			return nil, "", fail(codeNoMem, "M·slots = %d·%d overflows", m, spr)
-		}
-		if int64(n) != want {
-			return nil, "", fail(codeArgument, "len = %d, want M·slots per row = %d·%d = %d", n, m, spr, want)
-		}
-		if err := checkAlloc(fmt.Sprintf("a copy of %d slots", want), want, 5); err != nil {
+		want, err := nmSlots(m, k, keep, group, n, 5)
+		if err != nil {
 			return nil, "", err
 		}
 		vals, err := floats(val, want, "val")
 		if err != nil {
 			return nil, "", err
 		}
-		var ps []uint8
-		if want > 0 {
-			if pos == nil {
-				return nil, "", fail(codeNull, "pos is NULL but %d entries are needed", want)
-			}
-			ps = unsafe.Slice((*uint8)(unsafe.Pointer(pos)), want)
+		ps, err := nmPositions(pos, want)
+		if err != nil {
+			return nil, "", err
 		}
 		return readNM(int(m), int(k), int(keep), int(group), vals, ps)
+	})
+}
+
+// nmSlots checks the pattern and the caller's slot count n against M·slots per row and the
+// size of the copy (slotBytes per slot: value and position), and returns M·slots.
+func nmSlots(m, k, keep, group, n C.int64_t, slotBytes int) (int64, error) {
+	spr := slotsPerRow(int64(k), int64(keep), int64(group))
+	if spr < 0 {
+		return 0, fail(codeArgument, "pattern %d:%d needs 1 ≤ keep ≤ group ≤ 16", keep, group)
+	}
+	want, ok := extent.Mul(int64(m), spr)
+	if !ok {
+		return 0, fail(codeNoMem, "M·slots = %d·%d overflows", m, spr)
+	}
+	if int64(n) != want {
+		return 0, fail(codeArgument, "len = %d, want M·slots per row = %d·%d = %d", n, m, spr, want)
+	}
+	if err := checkAlloc(fmt.Sprintf("a copy of %d slots", want), want, int64(slotBytes)); err != nil {
+		return 0, err
+	}
+	return want, nil
+}
+
+// nmPositions views the caller's want slot positions.
+func nmPositions(pos *C.uint8_t, want int64) ([]uint8, error) {
+	if want == 0 {
+		return nil, nil
+	}
+	if pos == nil {
+		return nil, fail(codeNull, "pos is NULL but %d entries are needed", want)
+	}
+	return unsafe.Slice((*uint8)(unsafe.Pointer(pos)), want), nil
+}
+
+//export sgx_plan_bsr_lp
+func sgx_plan_bsr_lp(out *C.sg_plan, m, k, r, c, nblocks C.int64_t, indptr unsafe.Pointer, indptrType C.int,
+	idx unsafe.Pointer, idxType C.int, dtype C.int, data unsafe.Pointer, scale *C.float, scaleLen C.int64_t, opts *C.sg_options) (rc C.int) {
+	defer catch(&rc)
+	return create(out, opts, m, k, func() (formats.Matrix, string, error) {
+		t, sc, err := lpArgs(dtype, scale, scaleLen)
+		if err != nil {
+			return nil, "", err
+		}
+		ip, ix, nv, err := bsrIndices(m, r, c, nblocks, indptr, indptrType, idx, idxType, t.String()+" ", t.Bytes())
+		if err != nil {
+			return nil, "", err
+		}
+		bits, q, err := lpValues(t, data, nv, "data")
+		if err != nil {
+			return nil, "", err
+		}
+		return readBSRLP(t, int(m), int(k), int(r), int(c), int64(nblocks), ip, ix, bits, q, sc)
+	})
+}
+
+//export sgx_plan_nm_lp
+func sgx_plan_nm_lp(out *C.sg_plan, m, k, keep, group C.int64_t, dtype C.int, val unsafe.Pointer, scale *C.float, scaleLen C.int64_t,
+	pos *C.uint8_t, n C.int64_t, opts *C.sg_options) (rc C.int) {
+	defer catch(&rc)
+	return create(out, opts, m, k, func() (formats.Matrix, string, error) {
+		t, sc, err := lpArgs(dtype, scale, scaleLen)
+		if err != nil {
+			return nil, "", err
+		}
+		want, err := nmSlots(m, k, keep, group, n, 1+t.Bytes())
+		if err != nil {
+			return nil, "", err
+		}
+		bits, q, err := lpValues(t, val, want, "val")
+		if err != nil {
+			return nil, "", err
+		}
+		ps, err := nmPositions(pos, want)
+		if err != nil {
+			return nil, "", err
+		}
+		return readNMLP(t, int(m), int(k), int(keep), int(group), bits, q, sc, ps)
 	})
 }
 

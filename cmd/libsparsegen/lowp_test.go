@@ -261,3 +261,194 @@ func TestReadCSRLPSumOnce(t *testing.T) {
 		t.Errorf("bits %#04x, want %#04x", m.Bits, want)
 	}
 }
+
+// lpEncode stores float32 values v (exactly representable in every dtype with scale 1/8 for
+// int8) as dtype t: bits for bf16/f16, q for int8.
+func lpEncode(t formats.DType, v []float32) (bits []uint16, q []int8) {
+	for _, f := range v {
+		switch t {
+		case formats.BF16:
+			bits = append(bits, formats.Float32ToBF16(f))
+		case formats.F16:
+			bits = append(bits, formats.Float32ToF16(f))
+		case formats.I8:
+			q = append(q, int8(f*8))
+		}
+	}
+	return bits, q
+}
+
+// TestReadBSRLP: a 5×7 W of 2×3 blocks given unsorted, with a duplicate block and ragged
+// blocks past M and K, reads into the BSRLP whose widened values are those readBSR makes of
+// the same blocks in float32, keeps its dtype, and compiles to a plan of that dtype
+// (N = 1 and 3 against the float32 product); the errors are clear statuses.
+func TestReadBSRLP(t *testing.T) {
+	const m, k, r, c = 5, 7, 2, 3
+	// Block rows: 0: columns 2 (ragged in K: columns 7, 8 are past K), 0, 0 again (summed);
+	// 1: none; 2: column 1 (ragged in M: row 5 is past M).
+	ptr, idx := i64(0, 3, 3, 4), i64(2, 0, 0, 1)
+	data := []float32{
+		1, 0, 0, 0.5, 0, 0, // block (0, 2): columns 7 and 8 past K
+		1.5, 2, -1, 0, 3, 0.25,
+		0.5, 1, 1, -0.5, -1, 2, // duplicate of (0, 0)
+		-4, 2, 1, 0, 0, 0, // block (2, 1): second row past M
+	}
+	want, _, err := readBSR(m, k, r, c, 4, ptr, idx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd := want.ToDense().Data
+	x := make([]float32, k*3)
+	for i := range x {
+		x[i] = float32(i%5) - 2
+	}
+	for _, dt := range []formats.DType{formats.BF16, formats.F16, formats.I8} {
+		bits, q := lpEncode(dt, data)
+		var scale []float32
+		if dt == formats.I8 {
+			scale = []float32{0.125, 0.125, 0.125, 0.125, 0.125}
+		}
+		b, note, err := readBSRLP(dt, m, k, r, c, 4, ptr, idx, bits, q, scale)
+		if err != nil {
+			t.Fatalf("%s: %v", dt, err)
+		}
+		if b.DType != dt || !strings.Contains(note, "bsr2x3 "+dt.String()+" 5×7") || !strings.Contains(note, "kept in "+dt.String()) ||
+			!strings.Contains(note, "1 duplicate blocks summed") || !strings.Contains(note, "sorted") {
+			t.Errorf("%s: note %q", dt, note)
+		}
+		got := b.ToDense().Data
+		for i := range wd {
+			if got[i] != wd[i] {
+				t.Fatalf("%s: W[%d] = %v, want %v\n got %v\nwant %v", dt, i, got[i], wd[i], got, wd)
+			}
+		}
+		h, err := compile(b, defaultOptions(), note)
+		if err != nil {
+			t.Fatalf("%s: compile: %v", dt, err)
+		}
+		e, _ := lookup(h)
+		for _, n := range []int{1, 3} {
+			y := make([]float32, m*n)
+			if err := e.plan.Mul(y, n, x, 3, n); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < m; i++ {
+				for col := 0; col < n; col++ {
+					var ref float64
+					for j := 0; j < k; j++ {
+						ref += float64(wd[i*k+j]) * float64(x[j*3+col])
+					}
+					if math.Abs(float64(y[i*n+col])-ref) > 1e-5*(1+math.Abs(ref)) {
+						t.Errorf("%s N=%d: y[%d, %d] = %v, want %v", dt, n, i, col, y[i*n+col], ref)
+					}
+				}
+			}
+		}
+		if !strings.Contains(e.plan.Describe(), dt.String()) {
+			t.Errorf("%s: the plan's description does not name its dtype:\n%s", dt, e.plan.Describe())
+		}
+		release(h)
+	}
+
+	q := make([]int8, len(data))
+	one := []float32{1, 1, 1, 1, 1}
+	pastK := append([]float32(nil), data...)
+	pastK[1] = 1
+	pastKBits, _ := lpEncode(formats.F16, pastK)
+	big := append([]int8(nil), q...)
+	big[6], big[12] = 100, 100 // the duplicate pair's first values
+	for _, c := range []struct {
+		name  string
+		code  status
+		msg   string
+		t     formats.DType
+		bits  []uint16
+		q     []int8
+		scale []float32
+	}{
+		{"short scale", codeArgument, "scale_len = 2, want M = 5", formats.I8, nil, q, one[:2]},
+		{"scale for bf16", codeArgument, "only SG_DTYPE_I8", formats.BF16, make([]uint16, len(data)), nil, one},
+		{"value past K", codeMatrix, "lies past M = 5 or K = 7 and must be zero", formats.F16, pastKBits, nil, nil},
+		{"int8 sum past 127", codeMatrix, "sum to 200", formats.I8, nil, big, one},
+	} {
+		_, _, err := readBSRLP(c.t, m, k, r, 3, 4, ptr, idx, c.bits, c.q, c.scale)
+		if codeOf(t, err) != c.code || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: %v (code %d), want code %d and %q", c.name, err, classify(err), c.code, c.msg)
+		}
+	}
+}
+
+// TestReadNMLP: 2:4 slots of a 3×6 W (a partial last group of 2 columns) read into the NMLP
+// whose widened values are readNM's of the same slots, keep their dtype and compile to a
+// plan of it; bad positions, scales and counts are clear statuses.
+func TestReadNMLP(t *testing.T) {
+	const m, k = 3, 6
+	val := []float32{1, -2, 0.5, 4, 0, 3, -1, 0.25, 2, -0.5, 1.5, -3}
+	// 4 slots per row: 2 in the full group, 2 in the last group of 2 columns.
+	pos := []uint8{0, 3, 0, 1, 1, 2, 0, 1, 0, 3, 0, 1}
+	want, _, err := readNM(m, k, 2, 4, val, pos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd := want.ToDense().Data
+	for _, dt := range []formats.DType{formats.BF16, formats.F16, formats.I8} {
+		bits, q := lpEncode(dt, val)
+		var scale []float32
+		if dt == formats.I8 {
+			scale = []float32{0.125, 0.125, 0.125}
+		}
+		w, note, err := readNMLP(dt, m, k, 2, 4, bits, q, scale, pos)
+		if err != nil {
+			t.Fatalf("%s: %v", dt, err)
+		}
+		if w.DType != dt || !strings.Contains(note, "nm2:4 "+dt.String()+" 3×6") || !strings.Contains(note, "kept in "+dt.String()) {
+			t.Errorf("%s: note %q", dt, note)
+		}
+		got := w.ToDense().Data
+		for i := range wd {
+			if got[i] != wd[i] {
+				t.Fatalf("%s: W[%d] = %v, want %v", dt, i, got[i], wd[i])
+			}
+		}
+		h, err := compile(w, defaultOptions(), note)
+		if err != nil {
+			t.Fatalf("%s: compile: %v", dt, err)
+		}
+		e, _ := lookup(h)
+		x := []float32{1, -1, 2, 0.5, -3, 4}
+		y := make([]float32, m)
+		if err := e.plan.Mul(y, 1, x, 1, 1); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < m; i++ {
+			var ref float64
+			for j := 0; j < k; j++ {
+				ref += float64(wd[i*k+j]) * float64(x[j])
+			}
+			if math.Abs(float64(y[i])-ref) > 1e-5*(1+math.Abs(ref)) {
+				t.Errorf("%s: y[%d] = %v, want %v", dt, i, y[i], ref)
+			}
+		}
+		release(h)
+	}
+	badPos := append([]uint8(nil), pos...)
+	badPos[0], badPos[1] = 3, 0 // not increasing in its group
+	for _, c := range []struct {
+		name  string
+		code  status
+		msg   string
+		t     formats.DType
+		scale []float32
+		pos   []uint8
+	}{
+		{"positions", codeMatrix, "", formats.BF16, nil, badPos},
+		{"no scale", codeArgument, "scale_len = 0, want M = 3", formats.I8, []float32{}, pos},
+		{"NaN scale", codeMatrix, "scale[0] = NaN", formats.I8, []float32{float32(math.NaN()), 1, 1}, pos},
+	} {
+		bits, q := lpEncode(c.t, val)
+		_, _, err := readNMLP(c.t, m, k, 2, 4, bits, q, c.scale, c.pos)
+		if codeOf(t, err) != c.code || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: %v (code %d), want code %d and %q", c.name, err, classify(err), c.code, c.msg)
+		}
+	}
+}

@@ -116,6 +116,23 @@ sg_status sg_plan_nm(sg_plan *out, int64_t m, int64_t k, int64_t keep, int64_t g
                             (sg_options *)opts));
 }
 
+sg_status sg_plan_bsr_lp(sg_plan *out, int64_t m, int64_t k, int64_t r, int64_t c,
+                         int64_t nblocks, const void *indptr, sg_index_type indptr_type,
+                         const void *indices, sg_index_type indices_type, sg_dtype dtype,
+                         const void *data, const float *scale, int64_t scale_len,
+                         const sg_options *opts) {
+    return done(sgx_plan_bsr_lp(out, m, k, r, c, nblocks, (void *)indptr, (int)indptr_type,
+                                (void *)indices, (int)indices_type, (int)dtype, (void *)data,
+                                (float *)scale, scale_len, (sg_options *)opts));
+}
+
+sg_status sg_plan_nm_lp(sg_plan *out, int64_t m, int64_t k, int64_t keep, int64_t group,
+                        sg_dtype dtype, const void *val, const float *scale, int64_t scale_len,
+                        const uint8_t *pos, int64_t len, const sg_options *opts) {
+    return done(sgx_plan_nm_lp(out, m, k, keep, group, (int)dtype, (void *)val, (float *)scale,
+                               scale_len, (uint8_t *)pos, len, (sg_options *)opts));
+}
+
 sg_status sg_mul(sg_plan plan, float *y, int64_t ldy, const float *x, int64_t ldx, int64_t n) {
     return done(sgx_mul(plan, y, ldy, (float *)x, ldx, n, 0));
 }

@@ -11,7 +11,7 @@
  *   gcc -I cmd/libsparsegen app.c libsparsegen.a -lpthread -lm         (static)
  *
  * Use: compile a plan once from the weights (sg_plan_dense / _dense_lp / _csr / _csr_lp /
- * _bsr / _nm), run it many times (sg_mul, sg_mul_tokens, sg_mul_batch), free it
+ * _bsr / _bsr_lp / _nm / _nm_lp), run it many times (sg_mul, sg_mul_tokens, sg_mul_batch), free it
  * (sg_plan_free).
  *
  * Conventions that hold for every function below
@@ -102,8 +102,8 @@ typedef enum sg_index_type {
     SG_INDEX_INT64 = 8
 } sg_index_type;
 
-/* Element type of low-precision weights (sg_plan_dense_lp, sg_plan_csr_lp; values are
-   stable). */
+/* Element type of low-precision weights (sg_plan_dense_lp, sg_plan_csr_lp, sg_plan_bsr_lp,
+   sg_plan_nm_lp; values are stable). */
 typedef enum sg_dtype {
     SG_DTYPE_BF16 = 1, /* bfloat16 bit patterns in uint16_t (the high half of a float32;
                           numpy has no bfloat16: pass the uint16 view) */
@@ -234,6 +234,29 @@ int64_t sg_nm_slots_per_row(int64_t k, int64_t keep, int64_t group);
 sg_status sg_plan_nm(sg_plan *out, int64_t m, int64_t k, int64_t keep, int64_t group,
                      const float *val, const uint8_t *pos, int64_t len,
                      const sg_options *opts);
+
+/* BSR W whose block values are stored in low precision, kept in it (as sg_plan_csr_lp: the
+ * plan holds 2 bytes per value (bf16, f16) or 1 byte plus a float32 scale per matrix row
+ * (int8), never a widened float32 copy, and runs its dtype's BSR kernels at every N).
+ * indptr, indices, nblocks, the r×c block layout, the ragged-edge rule (values past M or K
+ * must be +-0) and the canonicalization are sg_plan_bsr's; data holds nblocks·r·c values of
+ * uint16_t (SG_DTYPE_BF16 bits, SG_DTYPE_F16) or int8_t (SG_DTYPE_I8, w = scale[row]·q with
+ * scale_len = M finite floats: one per matrix row, not per block row). Duplicate blocks are
+ * summed without leaving the dtype, as sg_plan_csr_lp sums duplicate entries. opts->format,
+ * if set, must be "bsr" or the dtype's own. */
+sg_status sg_plan_bsr_lp(sg_plan *out, int64_t m, int64_t k, int64_t r, int64_t c,
+                         int64_t nblocks, const void *indptr, sg_index_type indptr_type,
+                         const void *indices, sg_index_type indices_type, sg_dtype dtype,
+                         const void *data, const float *scale, int64_t scale_len,
+                         const sg_options *opts);
+
+/* N:M W whose slot values are stored in low precision, kept in it: the slots, positions and
+ * len of sg_plan_nm, with val holding len values of uint16_t (SG_DTYPE_BF16 bits,
+ * SG_DTYPE_F16) or int8_t (SG_DTYPE_I8, w = scale[row]·q with scale_len = M finite floats).
+ * Spare slots hold +-0. The plan runs its dtype's N:M kernels at every N. */
+sg_status sg_plan_nm_lp(sg_plan *out, int64_t m, int64_t k, int64_t keep, int64_t group,
+                        sg_dtype dtype, const void *val, const float *scale, int64_t scale_len,
+                        const uint8_t *pos, int64_t len, const sg_options *opts);
 
 /* ---- Running a plan ---------------------------------------------------------------------- */
 

@@ -1,12 +1,13 @@
-// lowp.c: weights stored in low precision from C, dense (sg_plan_dense_lp) and CSR
-// (sg_plan_csr_lp). Builds one random M×K weight matrix, stores it as bfloat16 bits, IEEE
-// float16 bits and int8 with a float32 scale per row (rounded here, to nearest even, as
-// `sparsegen prune -dtype` does), dense and then pruned to a random CSR pattern (each dtype
-// with other index types), runs each plan channel-major (N = 1 and N = 16) and token-major,
-// and compares the results with a float32 reference computed from the *widened* stored
-// weights, so the only error left is the kernel's float32 accumulation. Then it shows the
-// errors: a bad dtype code, a NaN scale, a missing scale, a scale for bf16, a short scale
-// vector, a format the dtype cannot take.
+// lowp.c: weights stored in low precision from C: dense (sg_plan_dense_lp), CSR
+// (sg_plan_csr_lp), BSR (sg_plan_bsr_lp) and N:M (sg_plan_nm_lp). Builds one random M×K
+// weight matrix, stores it as bfloat16 bits, IEEE float16 bits and int8 with a float32 scale
+// per row (rounded here, to nearest even, as `sparsegen prune -dtype` does): dense, pruned
+// to a random CSR pattern (each dtype with other index types), to 4×3 blocks with a ragged
+// last block column, and to 2:4. It runs each plan channel-major (N = 1 and N = 16) and
+// token-major, and compares the results with a float32 reference computed from the
+// *widened* stored weights, so the only error left is the kernel's float32 accumulation.
+// Then it shows the errors: a bad dtype code, a NaN scale, a missing scale, a scale for
+// bf16, a short scale vector or slot count, a NULL array, a format the dtype cannot take.
 //
 //   go build -buildmode=c-shared -o libsparsegen.so ./cmd/libsparsegen
 //   gcc -O2 -I cmd/libsparsegen cmd/libsparsegen/examples/c/lowp.c -L. -lsparsegen -lm
@@ -252,6 +253,118 @@ int main(void) {
         check_plan(csr_names[t], p, wide[t], x, y, ref, mag);
     }
 
+    // BSR: 4×3 blocks, about a third of them kept; the last block column is ragged (K = 200
+    // = 66·3 + 2), so its third column lies past K and holds zeros. int8 scales are one per
+    // matrix row, max|w|/127 over the row's kept weights.
+    enum { BR = 4, BC = 3, NBR = M / BR, NBC = (K + BC - 1) / BC };
+    int32_t *bptr = malloc(sizeof(int32_t) * (NBR + 1)), *bcol = malloc(sizeof(int32_t) * NBR * NBC);
+    uint16_t *bbf = calloc((size_t)NBR * NBC * BR * BC, 2), *bhf = calloc((size_t)NBR * NBC * BR * BC, 2);
+    int8_t *bq = calloc((size_t)NBR * NBC * BR * BC, 1);
+    float *bscale = calloc(M, sizeof(float));
+    int64_t nb = 0;
+    for (int t = 0; t < 3; t++) {
+        memset(wide[t], 0, sizeof(float) * M * K);
+    }
+    bptr[0] = 0;
+    for (int bi = 0; bi < NBR; bi++) {
+        for (int bj = 0; bj < NBC; bj++) {
+            if (frand() < 0.33f) {
+                continue;
+            }
+            bcol[nb] = bj;
+            for (int r = 0; r < BR; r++) {
+                for (int c = 0; c < BC && bj * BC + c < K; c++) {
+                    int i = bi * BR + r, j = bj * BC + c;
+                    bscale[i] = fmaxf(bscale[i], fabsf(w[i * K + j]) / 127);
+                }
+            }
+            nb++;
+        }
+        bptr[bi + 1] = (int32_t)nb;
+    }
+    for (int bi = 0; bi < NBR; bi++) {
+        for (int64_t b = bptr[bi]; b < bptr[bi + 1]; b++) {
+            for (int r = 0; r < BR; r++) {
+                for (int c = 0; c < BC; c++) {
+                    int i = bi * BR + r, j = bcol[b] * BC + c;
+                    int64_t e = b * BR * BC + r * BC + c;
+                    if (j >= K) {
+                        continue; // past K: stays zero
+                    }
+                    float v = w[i * K + j];
+                    bbf[e] = to_bf16(v), bhf[e] = to_f16(v);
+                    bq[e] = bscale[i] == 0 ? 0 : (int8_t)nearbyintf(v / bscale[i]);
+                    wide[0][i * K + j] = from_bf16(bbf[e]);
+                    wide[1][i * K + j] = from_f16(bhf[e]);
+                    wide[2][i * K + j] = bscale[i] * (float)bq[e];
+                }
+            }
+        }
+    }
+    static const char *bsr_names[3] = {"bsr bf16", "bsr f16", "bsr i8"};
+    const void *bstored[3] = {bbf, bhf, bq};
+    for (int t = 0; t < 3; t++) {
+        sg_plan p = 0;
+        sg_status s = sg_plan_bsr_lp(&p, M, K, BR, BC, nb, bptr, SG_INDEX_INT32, bcol,
+                                     SG_INDEX_INT32, dts[t], bstored[t], t == 2 ? bscale : NULL,
+                                     t == 2 ? M : 0, NULL);
+        CHECK(s == SG_OK, "sg_plan_bsr_lp(%s) = %s: %s", names[t], sg_status_name(s),
+              sg_last_error());
+        if (s != SG_OK) {
+            continue;
+        }
+        check_plan(bsr_names[t], p, wide[t], x, y, ref, mag);
+    }
+
+    // N:M 2:4: in each group of 4 weights the 2 largest in magnitude are kept (K = 200: 50
+    // groups, 100 slots per row).
+    int64_t spr = sg_nm_slots_per_row(K, 2, 4);
+    CHECK(spr == 100, "sg_nm_slots_per_row(200, 2, 4) = %lld, want 100", (long long)spr);
+    uint16_t *nbf = malloc(2 * (size_t)M * spr), *nhf = malloc(2 * (size_t)M * spr);
+    int8_t *nq = malloc((size_t)M * spr);
+    uint8_t *npos = malloc((size_t)M * spr);
+    float *nscale = calloc(M, sizeof(float));
+    for (int t = 0; t < 3; t++) {
+        memset(wide[t], 0, sizeof(float) * M * K);
+    }
+    for (int i = 0; i < M; i++) {
+        for (int g = 0; g < K / 4; g++) {
+            const float *v = &w[i * K + g * 4];
+            int a = 0, b = 1; // the two largest |v|, a < b
+            for (int c = 0; c < 4; c++) {
+                for (int d = c + 1; d < 4; d++) {
+                    if (fabsf(v[c]) + fabsf(v[d]) > fabsf(v[a]) + fabsf(v[b])) {
+                        a = c, b = d;
+                    }
+                }
+            }
+            npos[i * spr + g * 2] = (uint8_t)a, npos[i * spr + g * 2 + 1] = (uint8_t)b;
+            nscale[i] = fmaxf(nscale[i], fmaxf(fabsf(v[a]), fabsf(v[b])) / 127);
+        }
+        for (int s = 0; s < spr; s++) {
+            int j = s / 2 * 4 + npos[i * spr + s];
+            float v = w[i * K + j];
+            nbf[i * spr + s] = to_bf16(v), nhf[i * spr + s] = to_f16(v);
+            nq[i * spr + s] = nscale[i] == 0 ? 0 : (int8_t)nearbyintf(v / nscale[i]);
+            wide[0][i * K + j] = from_bf16(nbf[i * spr + s]);
+            wide[1][i * K + j] = from_f16(nhf[i * spr + s]);
+            wide[2][i * K + j] = nscale[i] * (float)nq[i * spr + s];
+        }
+    }
+    static const char *nm_names[3] = {"nm bf16", "nm f16", "nm i8"};
+    const void *nstored[3] = {nbf, nhf, nq};
+    for (int t = 0; t < 3; t++) {
+        sg_plan p = 0;
+        sg_status s = sg_plan_nm_lp(&p, M, K, 2, 4, dts[t], nstored[t], t == 2 ? nscale : NULL,
+                                    t == 2 ? M : 0, npos, M * spr, NULL);
+        CHECK(s == SG_OK, "sg_plan_nm_lp(%s) = %s: %s", names[t], sg_status_name(s),
+              sg_last_error());
+        if (s != SG_OK) {
+            continue;
+        }
+        check_plan(nm_names[t], p, wide[t], x, y, ref, mag);
+    }
+
     // Errors: each is a status with a message, never a crash, and *out stays 0.
     sg_plan p = 1;
     float nan_scale[M];
@@ -277,6 +390,15 @@ int main(void) {
         {"csr scale for f16", sg_plan_csr_lp(&p, M, K, nnz, ptr32, SG_INDEX_INT32, col32, SG_INDEX_INT32, SG_DTYPE_F16, chf, cscale, M, NULL), SG_ERR_ARGUMENT},
         {"csr data NULL", sg_plan_csr_lp(&p, M, K, nnz, ptr32, SG_INDEX_INT32, col32, SG_INDEX_INT32, SG_DTYPE_BF16, NULL, NULL, 0, NULL), SG_ERR_NULL},
         {"csr format dense", sg_plan_csr_lp(&p, M, K, nnz, ptr32, SG_INDEX_INT32, col32, SG_INDEX_INT32, SG_DTYPE_BF16, cbf, NULL, 0, &dense_fmt), SG_ERR_ARGUMENT},
+        {"bsr dtype 0", sg_plan_bsr_lp(&p, M, K, BR, BC, nb, bptr, SG_INDEX_INT32, bcol, SG_INDEX_INT32, (sg_dtype)0, bbf, NULL, 0, NULL), SG_ERR_ARGUMENT},
+        {"bsr no scale", sg_plan_bsr_lp(&p, M, K, BR, BC, nb, bptr, SG_INDEX_INT32, bcol, SG_INDEX_INT32, SG_DTYPE_I8, bq, NULL, 0, NULL), SG_ERR_ARGUMENT},
+        {"bsr NaN scale", sg_plan_bsr_lp(&p, M, K, BR, BC, nb, bptr, SG_INDEX_INT32, bcol, SG_INDEX_INT32, SG_DTYPE_I8, bq, nan_scale, M, NULL), SG_ERR_MATRIX},
+        {"bsr data NULL", sg_plan_bsr_lp(&p, M, K, BR, BC, nb, bptr, SG_INDEX_INT32, bcol, SG_INDEX_INT32, SG_DTYPE_F16, NULL, NULL, 0, NULL), SG_ERR_NULL},
+        {"bsr format dense", sg_plan_bsr_lp(&p, M, K, BR, BC, nb, bptr, SG_INDEX_INT32, bcol, SG_INDEX_INT32, SG_DTYPE_BF16, bbf, NULL, 0, &dense_fmt), SG_ERR_ARGUMENT},
+        {"nm scale for bf16", sg_plan_nm_lp(&p, M, K, 2, 4, SG_DTYPE_BF16, nbf, nscale, M, npos, M * spr, NULL), SG_ERR_ARGUMENT},
+        {"nm short len", sg_plan_nm_lp(&p, M, K, 2, 4, SG_DTYPE_BF16, nbf, NULL, 0, npos, M * spr - 1, NULL), SG_ERR_ARGUMENT},
+        {"nm pos NULL", sg_plan_nm_lp(&p, M, K, 2, 4, SG_DTYPE_I8, nq, nscale, M, NULL, M * spr, NULL), SG_ERR_NULL},
+        {"nm format dense", sg_plan_nm_lp(&p, M, K, 2, 4, SG_DTYPE_F16, nhf, NULL, 0, npos, M * spr, &dense_fmt), SG_ERR_ARGUMENT},
     };
     for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
         CHECK(errs[i].got == errs[i].want && p == 0, "%s: got %s, want %s", errs[i].what,
@@ -289,6 +411,8 @@ int main(void) {
 
     free(w), free(x), free(y), free(bf), free(hf), free(q), free(scale), free(ref), free(mag);
     free(ptr32), free(col32), free(ptr64), free(col64), free(cbf), free(chf), free(cq), free(cscale);
+    free(bptr), free(bcol), free(bbf), free(bhf), free(bq), free(bscale);
+    free(nbf), free(nhf), free(nq), free(npos), free(nscale);
     for (int t = 0; t < 3; t++) {
         free(wide[t]);
     }
