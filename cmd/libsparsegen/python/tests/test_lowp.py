@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Dense and CSR weights kept in low precision (Plan.from_dense, from_csr and from_scipy with
+"""Dense, CSR, BSR and N:M weights kept in low precision (Plan.from_dense, from_csr, from_bsr,
+from_nm and from_scipy with
 numpy float16, bf16 bits as a uint16 view, int8 + float32 row scales): each plan matches a
 float32 product of the widened weights, and wrong input is a clear Python exception or
 SparsegenError, never a crash.
@@ -259,15 +260,165 @@ class LowPrecisionCSR(unittest.TestCase):
         with self.assertRaises(SparsegenError) as cm:
             Plan.from_csr(ip, far, bf, shape, dtype="bf16")
         self.assertEqual(cm.exception.status, "SG_ERR_MATRIX")
-        if sp is not None:
-            b = sp.bsr_matrix(np.ones((4, 4), np.float16), blocksize=(2, 2))
-            with self.assertRaisesRegex(ValueError, "needs CSR"):
-                Plan.from_scipy(b, dtype="f16")
 
     def test_empty(self):
         with Plan.from_csr(np.zeros(4, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int8), (3, 5),
                            scale=np.ones(3, np.float32)) as p:
             self.assertTrue((p.mul(np.ones((5, 2), np.float32)) == 0).all())
+
+
+class LowPrecisionBlocksAndNM(unittest.TestCase):
+    """BSR (from_bsr, from_scipy on a bsr_matrix) and N:M (from_nm) weights in each dtype."""
+
+    M, K, R, C = 34, 70, 4, 3  # ragged: 34 = 8·4 + 2 rows, 70 = 23·3 + 1 columns
+
+    def setUp(self):
+        self.w = (rng.standard_normal((self.M, self.K)) * 2).astype(np.float32)
+
+    def check(self, name, p, wide):
+        for n in (1, 5, 16):
+            x = rng.standard_normal((self.K, n)).astype(np.float32)
+            want, mag = reference(wide, x)
+            err = np.abs(p.mul(x).astype(np.float64) - want)
+            bad = err > 1e-5 * (mag + 1)
+            self.assertFalse(bad.any(), "%s N=%d: %d outputs off, worst %g" % (name, n, bad.sum(), err.max()))
+
+    def blocks(self):
+        """A random BSR of R×C blocks over the padded W, about half the blocks kept: (indptr,
+        indices, data (nb, R, C) float32 with zeros past M and K)."""
+        br, bc = -(-self.M // self.R), -(-self.K // self.C)
+        pad = np.zeros((br * self.R, bc * self.C), np.float32)
+        pad[: self.M, : self.K] = self.w
+        keep = rng.random((br, bc)) < 0.5
+        indptr = np.concatenate([[0], np.cumsum(keep.sum(axis=1))]).astype(np.int32)
+        indices = np.nonzero(keep)[1].astype(np.int32)
+        data = np.stack([pad[i * self.R:(i + 1) * self.R, j * self.C:(j + 1) * self.C] for i, j in zip(*np.nonzero(keep))])
+        return indptr, indices, data
+
+    def dense_of(self, indptr, indices, vals):
+        """The M×K matrix of BSR blocks vals (nb, R, C)."""
+        br, bc = len(indptr) - 1, -(-self.K // self.C)
+        out = np.zeros((br * self.R, bc * self.C), np.float32)
+        for i in range(br):
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                out[i * self.R:(i + 1) * self.R, j * self.C:(j + 1) * self.C] = vals[p]
+        return out[: self.M, : self.K]
+
+    def test_bsr(self):
+        indptr, indices, data = self.blocks()
+        shape = (self.M, self.K)
+        for dt in ("f16", "bf16", "i8"):
+            if dt == "i8":
+                rows = self.dense_of(indptr, indices, data)
+                scale = (np.abs(rows).max(axis=1) / 127).astype(np.float32)
+                safe = np.where(scale == 0, 1, scale)
+                # The matrix row of each block's rows (past M: any row; their values are 0).
+                brow = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+                mrow = np.minimum(brow[:, None] * self.R + np.arange(self.R)[None, :], self.M - 1)
+                q = np.clip(np.rint(data / safe[mrow][:, :, None]), -127, 127).astype(np.int8)
+                wide = self.dense_of(indptr, indices, q.astype(np.float32) * scale[mrow][:, :, None])
+                p = Plan.from_bsr(indptr, indices, q, shape, scale=scale)
+            elif dt == "f16":
+                h = data.astype(np.float16)
+                wide = self.dense_of(indptr, indices, h.astype(np.float32))
+                p = Plan.from_bsr(indptr, indices, h, shape)
+            else:
+                b = to_bf16_bits(data)
+                wide = self.dense_of(indptr, indices, from_bf16_bits(b))
+                p = Plan.from_bsr(indptr, indices, b, shape, dtype="bf16")
+            with p:
+                self.assertIn("bsr " + dt, p.describe())
+                self.check("bsr " + dt, p, wide)
+        # from_scipy keeps a bsr_matrix's blocks and dtype (scipy has int8 but no float16
+        # sparse matrices, and needs whole blocks).
+        if sp is not None:
+            q, scale = quantize_i8(self.w[:32, :69])
+            a = sp.bsr_matrix(q, blocksize=(4, 3))
+            with Plan.from_scipy(a, scale=scale) as p:
+                self.assertIn("bsr i8", p.describe())
+                x = rng.standard_normal((69, 3)).astype(np.float32)
+                want, mag = reference(scale[:, None] * q.astype(np.float32), x)
+                self.assertTrue((np.abs(p.mul(x) - want) <= 1e-5 * (mag + 1)).all())
+
+    def test_bsr_bad_input(self):
+        indptr, indices, data = self.blocks()
+        shape = (self.M, self.K)
+        q = np.zeros(data.shape, np.int8)
+        with self.assertRaisesRegex(ValueError, "need scale"):
+            Plan.from_bsr(indptr, indices, q, shape)
+        with self.assertRaisesRegex(ValueError, "scale has"):
+            Plan.from_bsr(indptr, indices, q, shape, scale=np.ones(self.M // self.R, np.float32))
+        with self.assertRaisesRegex(TypeError, "dtype='bf16' or dtype='f16'"):
+            Plan.from_bsr(indptr, indices, to_bf16_bits(data), shape)
+        past = data.astype(np.float16)
+        last = int(np.nonzero(indices == indices.max())[0][-1])
+        if indices[last] == -(-self.K // self.C) - 1:  # a block on the ragged last block column
+            past[last, 0, self.C - 1] = 1
+            with self.assertRaises(SparsegenError) as cm:
+                Plan.from_bsr(indptr, indices, past, shape)
+            self.assertEqual(cm.exception.status, "SG_ERR_MATRIX")
+        with self.assertRaises(SparsegenError) as cm:
+            Plan.from_bsr(indptr, indices, data.astype(np.float16), shape, format="csr")
+        self.assertEqual(cm.exception.status, "SG_ERR_ARGUMENT")
+
+    def nm(self, keep, group):
+        """Per-row keep:group magnitude pruning of W: (val (M, spr) float32, pos uint8)."""
+        spr = Plan.slots_per_row(self.K, keep, group)
+        val = np.zeros((self.M, spr), np.float32)
+        pos = np.zeros((self.M, spr), np.uint8)
+        for i in range(self.M):
+            s = 0
+            for g0 in range(0, self.K, group):
+                seg = self.w[i, g0:g0 + group]
+                kept = np.sort(np.argsort(-np.abs(seg), kind="stable")[: min(keep, len(seg))])
+                val[i, s:s + len(kept)] = seg[kept]
+                pos[i, s:s + len(kept)] = kept
+                s += len(kept)
+        return val, pos
+
+    def nm_dense(self, vals, pos, keep, group):
+        out = np.zeros((self.M, self.K), np.float32)
+        for i in range(self.M):
+            s = 0
+            for g0 in range(0, self.K, group):
+                n = min(keep, min(group, self.K - g0))
+                out[i, g0 + pos[i, s:s + n]] = vals[i, s:s + n]
+                s += n
+        return out
+
+    def test_nm(self):
+        shape = (self.M, self.K)
+        for keep, group in ((2, 4), (1, 4), (3, 7)):
+            val, pos = self.nm(keep, group)
+            h = val.astype(np.float16)
+            b = to_bf16_bits(val)
+            q, s = quantize_i8(val)
+            for name, make, wide in (
+                ("f16", lambda: Plan.from_nm(h, pos, shape, keep, group), h.astype(np.float32)),
+                ("bf16", lambda: Plan.from_nm(b, pos, shape, keep, group, dtype="bf16"), from_bf16_bits(b)),
+                ("i8", lambda: Plan.from_nm(q, pos, shape, keep, group, scale=s), s[:, None] * q.astype(np.float32)),
+            ):
+                with make() as p:
+                    self.assertIn("nm", p.describe())
+                    self.assertIn(name, p.describe())
+                    self.check("nm%d:%d %s" % (keep, group, name), p, self.nm_dense(wide, pos, keep, group))
+
+    def test_nm_bad_input(self):
+        shape = (self.M, self.K)
+        val, pos = self.nm(2, 4)
+        q, s = quantize_i8(val)
+        with self.assertRaisesRegex(ValueError, "need scale"):
+            Plan.from_nm(q, pos, shape, 2, 4)
+        with self.assertRaisesRegex(ValueError, "int8 weights only"):
+            Plan.from_nm(val.astype(np.float16), pos, shape, 2, 4, scale=s)
+        with self.assertRaisesRegex(ValueError, "must have shape"):
+            Plan.from_nm(q[:, :-1], pos[:, :-1], shape, 2, 4, scale=s)
+        bad = pos.copy()
+        bad[0, 0], bad[0, 1] = 3, 0
+        with self.assertRaises(SparsegenError) as cm:
+            Plan.from_nm(q, bad, shape, 2, 4, scale=s)
+        self.assertEqual(cm.exception.status, "SG_ERR_MATRIX")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,8 @@ ACTIVATIONS = {"none": 0, "relu": 1, "clamp": 2, "gelu": 3, "silu": 4}
 _INDEX_TYPES = {np.dtype(np.int32): 4, np.dtype(np.int64): 8}
 
 
-# sg_dtype: low-precision weights (sg_plan_dense_lp, sg_plan_csr_lp).
+# sg_dtype: low-precision weights (sg_plan_dense_lp, sg_plan_csr_lp, sg_plan_bsr_lp,
+# sg_plan_nm_lp).
 DTYPES = {"bf16": 1, "f16": 2, "i8": 3}
 _DTYPES = DTYPES
 
@@ -164,6 +165,8 @@ def load_library(path=None):
             "sg_plan_bsr": (st, [plan_p, i64, i64, i64, i64, i64, vp, st, vp, st, vp, opt_p]),
             "sg_nm_slots_per_row": (i64, [i64, i64, i64]),
             "sg_plan_nm": (st, [plan_p, i64, i64, i64, i64, vp, vp, i64, opt_p]),
+            "sg_plan_bsr_lp": (st, [plan_p, i64, i64, i64, i64, i64, vp, st, vp, st, st, vp, vp, i64, opt_p]),
+            "sg_plan_nm_lp": (st, [plan_p, i64, i64, i64, i64, st, vp, vp, i64, vp, i64, opt_p]),
             "sg_mul": (st, [ctypes.c_uint64, vp, i64, vp, i64, i64]),
             "sg_mul_tokens": (st, [ctypes.c_uint64, vp, i64, vp, i64, i64]),
             "sg_mul_batch": (st, [ctypes.c_uint64, vp, i64, i64, vp, i64, i64, i64, i64]),
@@ -401,13 +404,16 @@ class Plan:
         return cls._create("sg_plan_csr_lp", m, args, opts, "sg_plan_csr_lp")
 
     @classmethod
-    def from_bsr(cls, indptr, indices, data, shape, **opts):
-        """W from BSR arrays as scipy.sparse.bsr_matrix holds them: data is (blocks, R, C)."""
+    def from_bsr(cls, indptr, indices, data, shape, dtype=None, scale=None, **opts):
+        """W from BSR arrays as scipy.sparse.bsr_matrix holds them: data is (blocks, R, C),
+        float32 or kept in low precision as from_dense takes it (float16; uint16 bits with
+        dtype="bf16" or "f16"; int8 with scale=, M float32 scales, one per matrix row)."""
         opts = cls._opts(**opts)
         m, k = _shape(shape)
         ip, ipt = _index_array(indptr, "indptr")
         ix, ixt = _index_array(indices, "indices")
-        d = _vector(data, "data", ndim=3)
+        t = _weight_dtype(data, dtype, "data")
+        d = _vector(data, "data", dtype=data.dtype, ndim=3)
         nb, r, c = d.shape
         if r < 1 or c < 1:
             raise ValueError("data has blocks of %d×%d" % (r, c))
@@ -415,12 +421,18 @@ class Plan:
             raise ValueError("indptr has %d entries, want ceil(M/R)+1 = %d" % (ip.shape[0], -(-m // r) + 1))
         if ix.shape[0] != nb:
             raise ValueError("indices has %d entries but data has %d blocks" % (ix.shape[0], nb))
-        args = (m, k, r, c, nb, _ptr(ip), ipt, _ptr(ix), ixt, _ptr(d))
-        return cls._create("sg_plan_bsr", m, args, opts, "sg_plan_bsr")
+        sp, sl = _scale_args(t, scale, m)
+        if t == "f32":
+            args = (m, k, r, c, nb, _ptr(ip), ipt, _ptr(ix), ixt, _ptr(d))
+            return cls._create("sg_plan_bsr", m, args, opts, "sg_plan_bsr")
+        args = (m, k, r, c, nb, _ptr(ip), ipt, _ptr(ix), ixt, _DTYPES[t], _ptr(d), sp, sl)
+        return cls._create("sg_plan_bsr_lp", m, args, opts, "sg_plan_bsr_lp")
 
     @classmethod
-    def from_nm(cls, val, pos, shape, keep, group, **opts):
-        """W in N:M form: val (float32) and pos (uint8), each M × slots_per_row(K)."""
+    def from_nm(cls, val, pos, shape, keep, group, dtype=None, scale=None, **opts):
+        """W in N:M form: val and pos (uint8), each M × slots_per_row(K); val is float32 or
+        kept in low precision as from_dense takes it (float16; uint16 bits with dtype="bf16"
+        or "f16"; int8 with scale=, M float32 row scales)."""
         opts = cls._opts(**opts)
         m, k = _shape(shape)
         lib = load_library()
@@ -428,26 +440,29 @@ class Plan:
         spr = lib.sg_nm_slots_per_row(k, keep, group)
         if spr < 0:
             raise ValueError("pattern %d:%d needs 1 <= keep <= group <= 16" % (keep, group))
-        v = _vector(val, "val", ndim=2)
+        t = _weight_dtype(val, dtype, "val")
+        v = _vector(val, "val", dtype=val.dtype, ndim=2)
         p = _vector(pos, "pos", dtype=np.uint8, ndim=2)
         if v.shape != (m, spr) or p.shape != (m, spr):
             raise ValueError("val and pos must have shape (M, slots per row) = (%d, %d), got %s and %s" % (m, spr, v.shape, p.shape))
-        args = (m, k, keep, group, _ptr(v), _ptr(p), m * spr)
-        return cls._create("sg_plan_nm", m, args, opts, "sg_plan_nm")
+        sp, sl = _scale_args(t, scale, m)
+        if t == "f32":
+            args = (m, k, keep, group, _ptr(v), _ptr(p), m * spr)
+            return cls._create("sg_plan_nm", m, args, opts, "sg_plan_nm")
+        args = (m, k, keep, group, _DTYPES[t], _ptr(v), sp, sl, _ptr(p), m * spr)
+        return cls._create("sg_plan_nm_lp", m, args, opts, "sg_plan_nm_lp")
 
     @classmethod
     def from_scipy(cls, a, dtype=None, scale=None, **opts):
         """W from a scipy.sparse matrix or array: BSR keeps its blocks, anything else goes
-        through CSR. Data must be float32 (a.astype(np.float32)), or for CSR kept in low
-        precision as from_csr takes it: float16, uint16 bits with dtype="bf16"/"f16", int8
+        through CSR. Data must be float32 (a.astype(np.float32)), or kept in low precision as
+        from_csr and from_bsr take it: float16, uint16 bits with dtype="bf16"/"f16", int8
         with scale= (M float32 row scales)."""
         fmt = getattr(a, "format", None)
         if fmt is None:
             raise TypeError("from_scipy needs a scipy.sparse matrix, got %s" % type(a).__name__)
         if fmt == "bsr":
-            if dtype not in (None, "f32") or scale is not None:
-                raise ValueError("BSR weights are float32 only: low precision (dtype=, scale=) needs CSR (a.tocsr())")
-            return cls.from_bsr(a.indptr, a.indices, a.data, a.shape, **opts)
+            return cls.from_bsr(a.indptr, a.indices, a.data, a.shape, dtype=dtype, scale=scale, **opts)
         if fmt != "csr":
             a = a.tocsr()
         return cls.from_csr(a.indptr, a.indices, a.data, a.shape, dtype=dtype, scale=scale, **opts)
