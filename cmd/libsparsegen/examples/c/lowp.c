@@ -301,7 +301,7 @@ int main(void) {
             }
         }
     }
-    static const char *bsr_names[3] = {"bsr bf16", "bsr f16", "bsr i8"};
+    static const char *bsr_names[3] = {"bsr_bf16", "bsr_f16", "bsr_i8"};
     const void *bstored[3] = {bbf, bhf, bq};
     for (int t = 0; t < 3; t++) {
         sg_plan p = 0;
@@ -351,7 +351,7 @@ int main(void) {
             wide[2][i * K + j] = nscale[i] * (float)nq[i * spr + s];
         }
     }
-    static const char *nm_names[3] = {"nm bf16", "nm f16", "nm i8"};
+    static const char *nm_names[3] = {"nm_bf16", "nm_f16", "nm_i8"};
     const void *nstored[3] = {nbf, nhf, nq};
     for (int t = 0; t < 3; t++) {
         sg_plan p = 0;

@@ -328,7 +328,7 @@ class LowPrecisionBlocksAndNM(unittest.TestCase):
                 wide = self.dense_of(indptr, indices, from_bf16_bits(b))
                 p = Plan.from_bsr(indptr, indices, b, shape, dtype="bf16")
             with p:
-                self.assertIn("bsr " + dt, p.describe())
+                self.assertIn("bsr_" + dt, p.describe())
                 self.check("bsr " + dt, p, wide)
         # from_scipy keeps a bsr_matrix's blocks and dtype (scipy has int8 but no float16
         # sparse matrices, and needs whole blocks).
@@ -336,7 +336,7 @@ class LowPrecisionBlocksAndNM(unittest.TestCase):
             q, scale = quantize_i8(self.w[:32, :69])
             a = sp.bsr_matrix(q, blocksize=(4, 3))
             with Plan.from_scipy(a, scale=scale) as p:
-                self.assertIn("bsr i8", p.describe())
+                self.assertIn("bsr_i8", p.describe())
                 x = rng.standard_normal((69, 3)).astype(np.float32)
                 want, mag = reference(scale[:, None] * q.astype(np.float32), x)
                 self.assertTrue((np.abs(p.mul(x) - want) <= 1e-5 * (mag + 1)).all())
@@ -413,7 +413,7 @@ class LowPrecisionBlocksAndNM(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "int8 weights only"):
             Plan.from_nm(val.astype(np.float16), pos, shape, 2, 4, scale=s)
         with self.assertRaisesRegex(ValueError, "must have shape"):
-            Plan.from_nm(q[:, :-1], pos[:, :-1], shape, 2, 4, scale=s)
+            Plan.from_nm(np.ascontiguousarray(q[:, :-1]), np.ascontiguousarray(pos[:, :-1]), shape, 2, 4, scale=s)
         bad = pos.copy()
         bad[0, 0], bad[0, 1] = 3, 0
         with self.assertRaises(SparsegenError) as cm:
