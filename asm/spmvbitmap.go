@@ -25,10 +25,9 @@ import (
 // spmvBitmapFunc is a generated bitmap SpMV function (gen/kernels/spmvbitmap.go).
 type spmvBitmapFunc func(vals *float32, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32)
 
-// spmvBitmapBF16Func is a generated bitmap SpMV function on bf16 values. The bf16 kernels
-// are built, tested and measured (PackBitmapBF16, spmvBitmapBF16Specs) but registered as no
-// family: dispatch's low-precision choice (dispatch/lowp.go) ranks CSRLP families by ISA
-// and N range only, and would put them before spmv_csr_i16_bf16 at every density.
+// spmvBitmapBF16Func is a generated bitmap SpMV function on bf16 values (PackBitmapBF16):
+// families of format csr_bf16 that dispatch's low-precision choice (dispatch/lowp.go) runs
+// at N = 1 only where W's density is above the float32 bitmap's crossover.
 type spmvBitmapBF16Func func(vals *uint16, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32)
 
 // BitmapLayout is a CSR matrix encoded per row as bitmaps of Lanes-column chunks and the
@@ -254,19 +253,35 @@ type spmvBitmapSpec struct {
 	fnBF16 spmvBitmapBF16Func
 }
 
-// spmvBitmapBF16Specs are the bf16 bitmap kernels (unregistered: see spmvBitmapBF16Func).
-var spmvBitmapBF16Specs []*spmvBitmapSpec
-
+// spmvBitmapSpecs are the registered bitmap SpMV families, float32 and bf16 (tests run
+// each).
 var spmvBitmapSpecs []*spmvBitmapSpec
 
-// registerSpMVBitmap registers the bitmap SpMV family of a generated manifest.
-func registerSpMVBitmap(m []Desc, fn spmvBitmapFunc) {
+// registerSpMVBitmap registers the bitmap SpMV families of a generated manifest: its
+// float32 entry runs fn on a CSR, its bf16 entry fnBF16 on a CSRLP of bf16.
+func registerSpMVBitmap(m []Desc, fn spmvBitmapFunc, fnBF16 spmvBitmapBF16Func) {
 	for _, d := range m {
 		s := &spmvBitmapSpec{Desc: d, fn: fn}
+		if d.DType == "bf16" {
+			s.fn, s.bf16, s.fnBF16 = nil, true, fnBF16
+		}
 		spmvBitmapSpecs = append(spmvBitmapSpecs, s)
 		Register(Family{
 			Desc: &s.Desc,
 			Pack: func(w formats.Matrix) (Kernel, error) {
+				if s.bf16 {
+					c, ok := w.(*formats.CSRLP)
+					if !ok {
+						return nil, fmt.Errorf("%w: %s takes a CSR of bf16 values (formats.CSRLP), not %T", ErrNotApplicable, s.Name, w)
+					}
+					if c.DType != formats.BF16 {
+						return nil, fmt.Errorf("%w: %s takes bf16 values, not %s", ErrNotApplicable, s.Name, c.DType)
+					}
+					if err := c.Validate(); err != nil {
+						return nil, err
+					}
+					return packSpMVBitmapBF16(s, c, bitmapKB)
+				}
 				c, ok := w.(*formats.CSR)
 				if !ok {
 					return nil, fmt.Errorf("%w: %s takes CSR, not %T", ErrNotApplicable, s.Name, w)

@@ -20,8 +20,7 @@ const spmvBitmapAVX2Lanes = 8
 // spmvBitmapAVX2Func is the generated bitmap SpMV function.
 var spmvBitmapAVX2Func spmvBitmapFunc = spmvBitmapAVX2
 
-// spmvBitmapBF16AVX2Func is the generated bitmap SpMV function on bf16 values (not registered:
-// asm/spmvbitmap.go).
+// spmvBitmapBF16AVX2Func is the generated bitmap SpMV function on bf16 values.
 var spmvBitmapBF16AVX2Func spmvBitmapBF16Func = spmvBitmapBF16AVX2
 
 // spmvbitmapAVX2Manifest describes the kernels asm registers from spmvbitmap_avx2_amd64.s (DESIGN §5.8):
@@ -32,4 +31,5 @@ var spmvBitmapBF16AVX2Func spmvBitmapBF16Func = spmvBitmapBF16AVX2
 //   - tests:       asm/spmvbitmap_test.go
 var spmvbitmapAVX2Manifest = []Desc{
 	{Name: "spmv_bitmap_avx2", Symbols: []string{"spmvBitmapAVX2"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "csr", ISA: AVX2, Features: FeatAVX2 | FeatFMA | FeatPOPCNT, DType: "float32", Lanes: 8, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
+	{Name: "spmv_bitmap_bf16_avx2", Symbols: []string{"spmvBitmapBF16AVX2"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "csr_bf16", ISA: AVX2, Features: FeatAVX2 | FeatFMA | FeatPOPCNT, DType: "bf16", Lanes: 8, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
 }

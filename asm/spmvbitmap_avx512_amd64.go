@@ -20,8 +20,7 @@ const spmvBitmapAVX512Lanes = 16
 // spmvBitmapAVX512Func is the generated bitmap SpMV function.
 var spmvBitmapAVX512Func spmvBitmapFunc = spmvBitmapAVX512
 
-// spmvBitmapBF16AVX512Func is the generated bitmap SpMV function on bf16 values (not registered:
-// asm/spmvbitmap.go).
+// spmvBitmapBF16AVX512Func is the generated bitmap SpMV function on bf16 values.
 var spmvBitmapBF16AVX512Func spmvBitmapBF16Func = spmvBitmapBF16AVX512
 
 // spmvbitmapAVX512Manifest describes the kernels asm registers from spmvbitmap_avx512_amd64.s (DESIGN §5.8):
@@ -32,4 +31,5 @@ var spmvBitmapBF16AVX512Func spmvBitmapBF16Func = spmvBitmapBF16AVX512
 //   - tests:       asm/spmvbitmap_test.go
 var spmvbitmapAVX512Manifest = []Desc{
 	{Name: "spmv_bitmap_avx512", Symbols: []string{"spmvBitmapAVX512"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "csr", ISA: AVX512, Features: FeatAVX512F | FeatPOPCNT, DType: "float32", Lanes: 16, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
+	{Name: "spmv_bitmap_bf16_avx512", Symbols: []string{"spmvBitmapBF16AVX512"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "csr_bf16", ISA: AVX512, Features: FeatAVX512F | FeatPOPCNT, DType: "bf16", Lanes: 16, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
 }

@@ -109,8 +109,8 @@ func BenchmarkSpMVBitmapBF16(b *testing.B) {
 			}
 			y := make([]float32, sh[0])
 			var ks []Kernel
-			for _, s := range spmvBitmapBF16Specs {
-				if s.Features&^hostFeatures() == 0 {
+			for _, s := range spmvBitmapSpecs {
+				if s.bf16 && s.Features&^hostFeatures() == 0 {
 					k, err := packSpMVBitmapBF16(s, w, bitmapKB)
 					if err != nil {
 						b.Fatal(err)

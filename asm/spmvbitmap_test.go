@@ -20,6 +20,9 @@ func bitmapSpecs(t *testing.T) []*spmvBitmapSpec {
 		{Desc: Desc{Name: "spmv_bitmap_go16", Format: "csr", Lanes: 16}},
 	}
 	for _, s := range spmvBitmapSpecs {
+		if s.bf16 {
+			continue
+		}
 		if s.Features&^hostFeatures() != 0 {
 			t.Logf("%s: CPU lacks %v, skipped", s.Name, s.Features&^hostFeatures())
 			continue
@@ -284,21 +287,25 @@ func TestPackBitmap(t *testing.T) {
 	}
 }
 
-// bitmapBF16Specs returns the bf16 bitmap kernels this CPU runs and the pure-Go kernel on
-// 8- and 16-column chunks.
+// bitmapBF16Specs returns the bf16 bitmap kernels this CPU runs (failing if one is not
+// registered as a bitmap SpMV of bf16 CSRLP weights) and the pure-Go kernel on 8- and
+// 16-column chunks.
 func bitmapBF16Specs(t *testing.T) []*spmvBitmapSpec {
 	t.Helper()
 	out := []*spmvBitmapSpec{
 		{Desc: Desc{Name: "spmv_bitmap_bf16_go8", Format: "csr_bf16", Lanes: 8}, bf16: true},
 		{Desc: Desc{Name: "spmv_bitmap_bf16_go16", Format: "csr_bf16", Lanes: 16}, bf16: true},
 	}
-	for _, s := range spmvBitmapBF16Specs {
+	for _, s := range spmvBitmapSpecs {
+		if !s.bf16 {
+			continue
+		}
 		if s.Features&^hostFeatures() != 0 {
 			t.Logf("%s: CPU lacks %v, skipped", s.Name, s.Features&^hostFeatures())
 			continue
 		}
-		if _, ok := Lookup(s.Name); ok {
-			t.Fatalf("%s is registered (dispatch/lowp.go would rank it first at every density)", s.Name)
+		if f, ok := Lookup(s.Name); !ok || !f.Bitmap || f.Format != CSRLPFormat(formats.BF16) || f.DType != "bf16" || f.MaxN != 1 {
+			t.Fatalf("%s not registered as a bf16 bitmap SpMV family", s.Name)
 		}
 		out = append(out, s)
 	}

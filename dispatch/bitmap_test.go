@@ -10,11 +10,11 @@ import (
 	"github.com/sparsegen/sparsegen/ref"
 )
 
-// bitmapFamilies returns the bitmap SpMV families this CPU runs under cap.
+// bitmapFamilies returns the float32 bitmap SpMV families this CPU runs under cap.
 func bitmapFamilies(cap asm.ISA) []asm.Family {
 	var out []asm.Family
 	for _, f := range asm.Families() {
-		if f.Bitmap && Host().CanRun(f, cap) {
+		if f.Bitmap && f.Format == "csr" && Host().CanRun(f, cap) {
 			out = append(out, f)
 		}
 	}

@@ -17,7 +17,7 @@ type lpWeights struct {
 	kind   string // "dense", "CSR", "BSR" or "N:M", for messages
 	kern   string // the kernels' kind, for Describe
 	widen  string // how a caller widens W, for messages
-	k      int
+	m, k   int
 	br, bc int   // a BSR W's block shape (0×0 otherwise)
 	stored int64 // values W stores
 	// keep:group is an N:M W's pattern (formats.NMLP; 0:0 otherwise): a family of another
@@ -50,7 +50,7 @@ func lpOf(w formats.Matrix) (l *lpWeights, ok bool) {
 	default:
 		return nil, false
 	}
-	_, l.k = w.Shape()
+	l.m, l.k = w.Shape()
 	return l, true
 }
 
@@ -70,7 +70,8 @@ func lowPrecision(w formats.Matrix, host CPU, isa asm.ISA) (l *lpWeights, ok boo
 
 // takes: a family whose 16-bit column indices cannot reach K does not take W, nor a BSR
 // family of another block shape, nor bsr_any (steps of at most asm.BSRMaxStepRows rows)
-// a W of taller blocks, nor an N:M family of another pattern (patternTakes).
+// a W of taller blocks, nor an N:M family of another pattern (patternTakes). (A bitmap
+// SpMV takes any CSRLP of its dtype; the default runs it only where bitmapPays.)
 func (l *lpWeights) takes(f asm.Family) bool {
 	if f.BlockR != 0 && (f.BlockR != l.br || f.BlockC != l.bc) {
 		return false
@@ -79,6 +80,18 @@ func (l *lpWeights) takes(f asm.Family) bool {
 		return false
 	}
 	return (f.IndexBits != 16 || l.k <= 1<<16) && l.patternTakes(f)
+}
+
+// bitmapPays: the default runs the bf16 bitmap SpMV on a CSRLP only where the float32 bitmap's measured
+// ratio to the gather SpMV of its ISA (dispatch/bitmap.go, bitmapRatio) is below 1 at W's
+// density: above about 15% density on AVX-512 and 22% on AVX2. The float32 ratio is the
+// conservative one for bf16: both gather SpMVs ran alike (spmv_csr_i16_bf16 1.53–1.61 ms,
+// float32 1.58–1.63 ms, 11008×4096 at 90%), while the bf16 bitmap reads half the value bytes
+// of the float32 one; AMD EPYC Zen 5, asm BenchmarkSpMVBitmapBF16, the bf16 bitmap over
+// spmv_csr_i16_bf16 (AVX-512): 0.26–0.27× at 50% density, 0.49–0.57× at 20%, 1.2× at 10%.
+func (l *lpWeights) bitmapPays(f asm.Family) bool {
+	r, _ := bitmapRatio(f, l.stored, l.m, l.k)
+	return r < 1
 }
 
 // patternTakes: an N:M family takes an N:M W of its pattern (any, Keep 0), a GEMV only
@@ -98,14 +111,16 @@ func (l *lpWeights) patternTakes(f asm.Family) bool {
 func (l *lpWeights) ranges() []nRange { return planRanges(l.cands) }
 
 // lpRank orders the families covering range r: the widest ISA first; then a BSR family of
-// W's block shape before bsr_any (whole blocks, one index per block); then, for N ≥ 2 (N = 1
+// W's block shape before bsr_any (whole blocks, one index per block), and a bitmap SpMV
+// before the gather SpMV where it pays at W's density (bitmapPays; where it does not, after
+// every other family); then, for N ≥ 2 (N = 1
 // is the SpMV's even where a tile runs it, as NEON's do), a CSR tile that holds every N of r
 // in one tile, the narrowest such (a wider tile runs half empty on
 // a panel twice the stride: Zen 5, CSR bf16 11008×4096 at 90%, N = 16, t16 2.85 ms against
 // t32 3.35 ms); then the one meant for the largest N (its MinN: a tile over the SpMV, a
 // wider tile from its MinN on); then the narrower N range. The first is the default's
 // choice.
-func lpRank(f asm.Family, r nRange, goarch string) []int {
+func (l *lpWeights) lpRank(f asm.Family, r nRange, goarch string) []int {
 	hi := f.MaxN
 	if hi == 0 {
 		hi = math.MaxInt
@@ -115,8 +130,11 @@ func lpRank(f asm.Family, r nRange, goarch string) []int {
 		holds, narrow = 1, -f.Tile
 	}
 	shaped := 0
-	if f.BlockR != 0 {
+	if f.BlockR != 0 || f.Bitmap {
 		shaped = 1
+	}
+	if f.Bitmap && !l.bitmapPays(f) {
+		return []int{math.MinInt}
 	}
 	return []int{isaRank(f.ISA, goarch), shaped, holds, narrow, max(f.MinN, 1), -min(hi, math.MaxInt-1)}
 }
@@ -130,7 +148,7 @@ func (l *lpWeights) covering(r nRange, goarch string) []asm.Family {
 			out = append(out, f)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b asm.Family) int { return slices.Compare(lpRank(b, r, goarch), lpRank(a, r, goarch)) })
+	slices.SortStableFunc(out, func(a, b asm.Family) int { return slices.Compare(l.lpRank(b, r, goarch), l.lpRank(a, r, goarch)) })
 	if l.group == 0 || r.lo != 1 || r.hi != 1 {
 		return out
 	}
@@ -157,7 +175,8 @@ func (l *lpWeights) covering(r nRange, goarch string) []asm.Family {
 // CSR one (formats.CSRLP), a BSR one (formats.BSRLP) or an N:M one (formats.NMLP). Only the
 // low-precision families of W's format take it: the GEMV (asm/gemvlp.go, every N: N ≤ 4 in
 // one pass over W, larger N in passes of 4 columns over each L2-resident chunk of W), or the
-// SpMV (asm/spmvlp.go, N = 1) and the CSR tiles (asm/csrlp.go, N ≥ 2) with the pure-Go SpMV
+// SpMV (asm/spmvlp.go, N = 1; for bf16 the bitmap SpMV of asm/spmvbitmap.go where it pays
+// at W's density, bitmapPays) and the CSR tiles (asm/csrlp.go, N ≥ 2) with the pure-Go SpMV
 // for every N, or the BSR kernels (asm/bsrlp.go, every N: the family of W's block shape,
 // else bsr_any, else the pure-Go one), or the N:M GEMV (asm/nmlp.go, N = 1, patterns with
 // aligned chunks; other patterns run the SpMM tiles at N = 1 too) and the N:M SpMM tiles of

@@ -121,6 +121,9 @@ func KernelName(isa string, k Kernel) string {
 	case KindBaked:
 		return fmt.Sprintf("csr_baked_%s_t%d_%s", k.Baked, k.Tile, isa)
 	case KindSpMVBitmap:
+		if k.DType != "" && k.DType != "float32" {
+			return "spmv_bitmap_" + k.DType + "_" + isa
+		}
 		return "spmv_bitmap_" + isa
 	}
 	panic(fmt.Sprintf("kernels: no name grammar for kind %d", k.Kind))

@@ -66,15 +66,19 @@ var SpMVBitmap = Family{
 		}
 		fmt.Fprintf(&b, "// spmvBitmap%sLanes is the chunk width in columns (the value-stream padding).\nconst spmvBitmap%[1]sLanes = %d\n\n", id, lanesOf(isa))
 		fmt.Fprintf(&b, "// spmvBitmap%sFunc is the generated bitmap SpMV function.\nvar spmvBitmap%[1]sFunc spmvBitmapFunc = %s\n\n", id, SpMVBitmapFuncName(isa, vm.ElemF32))
-		fmt.Fprintf(&b, "// spmvBitmapBF16%sFunc is the generated bitmap SpMV function on bf16 values (not registered:\n// asm/spmvbitmap.go).\nvar spmvBitmapBF16%[1]sFunc spmvBitmapBF16Func = %s\n", id, SpMVBitmapFuncName(isa, vm.ElemBF16))
+		fmt.Fprintf(&b, "// spmvBitmapBF16%sFunc is the generated bitmap SpMV function on bf16 values.\nvar spmvBitmapBF16%[1]sFunc spmvBitmapBF16Func = %s\n", id, SpMVBitmapFuncName(isa, vm.ElemBF16))
 		return b.String()
 	},
 	Kernels: func(isa string) []Kernel {
 		if isa == "neon" {
 			return nil
 		}
+		// float32 on a CSR, bf16 on a CSRLP of bf16 (dispatch/lowp.go runs it where W's
+		// density is above the float32 kernel's crossover, dispatch/bitmap.go).
 		return []Kernel{{Kind: KindSpMVBitmap, Func: "genSpMVBitmap", Symbols: []string{SpMVBitmapFuncName(isa, vm.ElemF32)}, Format: "csr",
-			Lanes: lanesOf(isa), Rows: 1, Bitmap: true, MinN: 1, MaxN: 1}}
+			Lanes: lanesOf(isa), Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
+			{Kind: KindSpMVBitmap, Func: "genSpMVBitmap", Symbols: []string{SpMVBitmapFuncName(isa, vm.ElemBF16)}, Format: "csr_bf16", DType: "bf16",
+				Lanes: lanesOf(isa), Rows: 1, Bitmap: true, MinN: 1, MaxN: 1}}
 	},
 	Driver:    "asm/spmvbitmap.go (spmvbitmap_amd64.go registers)",
 	Reference: "ref.CSR (ref/ref.go); asm.BitmapLayout.MulVec, the pure-Go kernel",
