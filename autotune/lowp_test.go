@@ -161,3 +161,44 @@ func TestTuneRejectsBadLowPrecision(t *testing.T) {
 		require.Empty(t, rec.Entries)
 	}
 }
+
+// TestTuneLowPrecisionBlocksAndNM: a BSR layer in fp16 and an N:M layer in bf16 are tuned
+// over their own format's and dtype's families (entries keyed by the dtype), and Compile
+// follows the record for each.
+func TestTuneLowPrecisionBlocksAndNM(t *testing.T) {
+	b, err := prune.BlockMagnitudeBSR(randDense(t, 13, 64, 80), 4, 4, prune.L1, 0.5)
+	require.NoError(t, err)
+	blp, err := formats.BSRLPFromBSR(b, formats.F16)
+	require.NoError(t, err)
+	nm, err := prune.NM(randDense(t, 14, 40, 96), 2, 4)
+	require.NoError(t, err)
+	nlp, err := formats.NMLPFromNM(nm, formats.BF16)
+	require.NoError(t, err)
+	layers := []Layer{{"bsr_f16", blp}, {"nm_bf16", nlp}}
+	formatOf := map[string]string{"bsr_f16": asm.BSRLPFormat(formats.F16), "nm_bf16": asm.NMLPFormat(formats.BF16)}
+	dtypeOf := map[string]string{"bsr_f16": "f16", "nm_bf16": "bf16"}
+	rec := dispatch.NewRecord()
+	rs, err := Tune(layers, Options{Ns: []int{1, 16}, Budget: 40 * time.Millisecond, Threads: []int{1}}, rec)
+	require.NoError(t, err)
+	require.Len(t, rs, 4)
+	for _, r := range rs {
+		require.Equal(t, dtypeOf[r.Layer], r.Entry.DType, r.Layer)
+		for _, c := range append([]dispatch.Candidate{r.Entry.Winner, r.Entry.Default}, r.Entry.RunnersUp...) {
+			f, ok := asm.Lookup(c.Kernel)
+			require.True(t, ok, c.Kernel)
+			require.Equal(t, formatOf[r.Layer], c.Format, "%s N=%d: timed %s@%s", r.Layer, r.N, c.Kernel, c.Format)
+			require.Equal(t, dtypeOf[r.Layer], f.DType, c.Kernel)
+			require.Greater(t, c.MedianNs, 0.0)
+		}
+	}
+	loaded := saveAndLoad(t, rec)
+	for _, r := range rs {
+		p, err := dispatch.Compile(layerW(layers, r.Layer), dispatch.Options{Threads: 1, Record: loaded})
+		require.NoError(t, err)
+		fam, format := p.KernelFor(r.N)
+		require.Equal(t, r.Entry.Winner.Kernel, fam, "%s N=%d\n%s", r.Layer, r.N, p.Describe())
+		require.Equal(t, r.Entry.Winner.Format, format)
+		require.NotContains(t, p.Describe(), "tuning record has no entry")
+		p.Close()
+	}
+}
