@@ -2,7 +2,6 @@ package asm
 
 import (
 	"fmt"
-	"math"
 	"math/bits"
 	"sync"
 
@@ -20,15 +19,23 @@ import (
 // 6 (16-bit indices) or 8 (32-bit). Each row's sum runs in 4 lane-vector accumulators (chunk
 // c into c mod 4), then a fixed reduction tree, per K block, the blocks' sums added
 // through Y in order: the order depends on the plan (K, Lanes) only, and differs from CSR's storage order, so results agree with the CSR kernels within
-// the SpMV tolerance, not bitwise.
+// the SpMV tolerance, not bitwise. The low-precision families (csr_bf16, csr_f16, csr_i8:
+// PackBitmapLP) keep the values as stored, 2 or 1 bytes each (2.25 or 1.25 bytes per weight
+// at 50%), widened before the expand; an int8 row's sum (of each K block) is multiplied by
+// its scale before the epilogue, as the int8 gather SpMV does (asm/spmvlp.go).
 
 // spmvBitmapFunc is a generated bitmap SpMV function (gen/kernels/spmvbitmap.go).
 type spmvBitmapFunc func(vals *float32, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32)
 
-// spmvBitmapBF16Func is a generated bitmap SpMV function on bf16 values (PackBitmapBF16):
-// families of format csr_bf16 that dispatch's low-precision choice (dispatch/lowp.go) runs
-// at N = 1 only where W's density is above the float32 bitmap's crossover.
-type spmvBitmapBF16Func func(vals *uint16, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32)
+// spmvBitmap16Func is a generated bitmap SpMV function on 16-bit values, bf16 or fp16
+// (PackBitmapLP), and spmvBitmapI8Func one on int8 values, each row's sum times its scale:
+// families of format csr_bf16, csr_f16 and csr_i8 that dispatch's low-precision choice
+// (dispatch/lowp.go) runs at N = 1 only where W's density is above the float32 bitmap's
+// crossover.
+type (
+	spmvBitmap16Func func(vals *uint16, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32)
+	spmvBitmapI8Func func(vals *uint8, masks *uint8, nrows int, chunks int, x *float32, y *float32, ldy int, flags int, bias, scale *float32, lo, hi float32)
+)
 
 // BitmapLayout is a CSR matrix encoded per row as bitmaps of Lanes-column chunks and the
 // chunks' values packed, in blocks of KB columns (X[block] stays in L1 while every row runs
@@ -45,10 +52,14 @@ type BitmapLayout struct {
 	Masks []byte
 	// Vals holds the stored values block after block, row after row, in column order, then
 	// Lanes zeros: the kernels read Lanes values at the value pointer whatever the mask.
-	// A layout of bf16 values (PackBitmapBF16) holds them in BF16 instead, in the same order
-	// and padding, and Vals is nil.
-	Vals []float32
-	BF16 []uint16
+	// A layout of low-precision values (PackBitmapLP; DType nonzero) holds them as stored
+	// instead, in the same order and padding, and Vals is nil: bf16 and fp16 bit patterns in
+	// Bits, int8 in I8 (as bytes) with the row scales in Scale.
+	Vals  []float32
+	DType formats.DType // 0: float32 (Vals)
+	Bits  []uint16
+	I8    []uint8
+	Scale []float32
 	// BlockPtr[b·(M+1) + i] is the index in Vals of row i's first value in block b (len
 	// Blocks·(M+1)).
 	BlockPtr []int64
@@ -64,18 +75,15 @@ func PackBitmap(w *formats.CSR, lanes int) (*BitmapLayout, error) {
 	return packBitmap(w, lanes, bitmapKB)
 }
 
-// PackBitmapBF16 is PackBitmap for a valid CSR matrix of bf16 values (validated first): the
-// layout keeps the values as stored, in BF16.
-func PackBitmapBF16(w *formats.CSRLP, lanes int) (*BitmapLayout, error) {
-	return packBitmapBF16(w, lanes, bitmapKB)
+// PackBitmapLP is PackBitmap for a valid CSR matrix of bf16, fp16 or int8 values (validated
+// first): the layout keeps the values as stored (and int8's row scales).
+func PackBitmapLP(w *formats.CSRLP, lanes int) (*BitmapLayout, error) {
+	return packBitmapLP(w, lanes, bitmapKB)
 }
 
-func packBitmapBF16(w *formats.CSRLP, lanes, maxKB int) (*BitmapLayout, error) {
+func packBitmapLP(w *formats.CSRLP, lanes, maxKB int) (*BitmapLayout, error) {
 	if w == nil {
 		return nil, fmt.Errorf("asm: nil CSR: %w", formats.ErrInvalid)
-	}
-	if w.DType != formats.BF16 {
-		return nil, fmt.Errorf("%w: bitmap bf16 layout of %v values", ErrNotApplicable, w.DType)
 	}
 	if err := w.Validate(); err != nil {
 		return nil, err
@@ -84,9 +92,20 @@ func packBitmapBF16(w *formats.CSRLP, lanes, maxKB int) (*BitmapLayout, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.BF16 = make([]uint16, 0, len(w.Bits)+lanes)
-	l.packValues(w.RowPtr, w.ColIdx, func(q int64) { l.BF16 = append(l.BF16, w.Bits[q]) })
-	l.BF16 = append(l.BF16, make([]uint16, lanes)...)
+	l.DType = w.DType
+	switch w.DType {
+	case formats.BF16, formats.F16:
+		l.Bits = make([]uint16, 0, len(w.Bits)+lanes)
+		l.packValues(w.RowPtr, w.ColIdx, func(q int64) { l.Bits = append(l.Bits, w.Bits[q]) })
+		l.Bits = append(l.Bits, make([]uint16, lanes)...)
+	case formats.I8:
+		l.I8 = make([]uint8, 0, len(w.I8)+lanes)
+		l.packValues(w.RowPtr, w.ColIdx, func(q int64) { l.I8 = append(l.I8, uint8(w.I8[q])) })
+		l.I8 = append(l.I8, make([]uint8, lanes)...)
+		l.Scale = append([]float32(nil), w.Scale...)
+	default:
+		return nil, fmt.Errorf("%w: bitmap layout of %v values", ErrNotApplicable, w.DType)
+	}
 	return l, nil
 }
 
@@ -164,10 +183,15 @@ func (l *BitmapLayout) packValues(rowPtr []int64, colIdx []int32, put func(q int
 	}
 }
 
-// val is the p-th stored value, widened.
+// val is the p-th stored value, widened (int8: the stored integer, before the row scale).
 func (l *BitmapLayout) val(p int64) float32 {
-	if l.BF16 != nil {
-		return math.Float32frombits(uint32(l.BF16[p]) << 16)
+	switch l.DType {
+	case formats.BF16:
+		return formats.BF16ToFloat32(l.Bits[p])
+	case formats.F16:
+		return formats.F16ToFloat32(l.Bits[p])
+	case formats.I8:
+		return float32(int8(l.I8[p]))
 	}
 	return l.Vals[p]
 }
@@ -186,10 +210,15 @@ func (l *BitmapLayout) MaskBytes() int64 { return int64(len(l.Masks) - 8) }
 // NNZ is the number of stored weights.
 func (l *BitmapLayout) NNZ() int64 { return l.nnz }
 
-// BytesPerWeight is the bytes the kernel streams per stored weight: 4 for the value plus
-// the masks' share, 4 + MaskBytes/NNZ (+Inf for an empty matrix).
+// BytesPerWeight is the bytes the kernel streams per stored weight: the value's (4, or 2
+// for bf16 and fp16, 1 for int8) plus the masks' share, MaskBytes/NNZ (+Inf for an empty
+// matrix).
 func (l *BitmapLayout) BytesPerWeight() float64 {
-	return 4 + float64(l.MaskBytes())/float64(l.NNZ())
+	vb := 4
+	if l.DType != 0 {
+		vb = l.DType.Bytes()
+	}
+	return float64(vb) + float64(l.MaskBytes())/float64(l.NNZ())
 }
 
 // mask returns the mask of chunk c of row i in block b.
@@ -204,7 +233,7 @@ func (l *BitmapLayout) mask(b, i, c int) uint32 {
 // mulRows is the pure-Go kernel (purego builds, and the reference of the layout's
 // decoding): y[(i−r0)·ldy] = epi(Σ_k W[i, k]·x[k]) over rows [r0, r1), the epilogue of
 // flags (bias, Accumulate from y, clamp to [lo, hi]) as the generated kernels apply it.
-// Each row sums in column order, in one float32.
+// Each row sums in column order, in one float32 (int8: then times the row's scale).
 func (l *BitmapLayout) mulRows(r0, r1 int, x, y []float32, ldy, flags int, bias []float32, lo, hi float32) {
 	for i := r0; i < r1; i++ {
 		var s float32
@@ -220,6 +249,9 @@ func (l *BitmapLayout) mulRows(r0, r1 int, x, y []float32, ldy, flags int, bias 
 					m &= m - 1
 				}
 			}
+		}
+		if l.Scale != nil {
+			s *= l.Scale[i]
 		}
 		if flags&epiBias != 0 {
 			s += bias[i]
@@ -244,43 +276,50 @@ func (l *BitmapLayout) MulVec(x, y []float32) error {
 	return nil
 }
 
-// spmvBitmapSpec is one bitmap SpMV family: its descriptor and generated function (nil:
-// the pure-Go kernel).
+// spmvBitmapSpec is one bitmap SpMV family: its descriptor and generated function (all
+// nil: the pure-Go kernel).
 type spmvBitmapSpec struct {
 	Desc
-	fn     spmvBitmapFunc
-	bf16   bool // packs CSRLP bf16 (PackBitmapBF16) and runs fnBF16
-	fnBF16 spmvBitmapBF16Func
+	fn   spmvBitmapFunc
+	lp   formats.DType // nonzero: packs a CSRLP of lp (PackBitmapLP) and runs fn16 or fnI8
+	fn16 spmvBitmap16Func
+	fnI8 spmvBitmapI8Func
 }
 
-// spmvBitmapSpecs are the registered bitmap SpMV families, float32 and bf16 (tests run
-// each).
+// spmvBitmapSpecs are the registered bitmap SpMV families, float32, bf16, fp16 and int8
+// (tests run each).
 var spmvBitmapSpecs []*spmvBitmapSpec
 
+// bitmapDTypes are the low-precision dtypes by their descriptor name.
+var bitmapDTypes = map[string]formats.DType{"bf16": formats.BF16, "f16": formats.F16, "i8": formats.I8}
+
 // registerSpMVBitmap registers the bitmap SpMV families of a generated manifest: its
-// float32 entry runs fn on a CSR, its bf16 entry fnBF16 on a CSRLP of bf16.
-func registerSpMVBitmap(m []Desc, fn spmvBitmapFunc, fnBF16 spmvBitmapBF16Func) {
+// float32 entry runs fn on a CSR, its bf16 and fp16 entries fn16 and its int8 entry fnI8 on
+// a CSRLP of their dtype (a manifest holds one function of each kind at most).
+func registerSpMVBitmap(m []Desc, fn spmvBitmapFunc, fn16 spmvBitmap16Func, fnI8 spmvBitmapI8Func) {
 	for _, d := range m {
 		s := &spmvBitmapSpec{Desc: d, fn: fn}
-		if d.DType == "bf16" {
-			s.fn, s.bf16, s.fnBF16 = nil, true, fnBF16
+		if t, ok := bitmapDTypes[d.DType]; ok {
+			s.fn, s.lp = nil, t
+			if t == formats.I8 {
+				s.fnI8 = fnI8
+			} else {
+				s.fn16 = fn16
+			}
+		}
+		if s.fn == nil && s.fn16 == nil && s.fnI8 == nil {
+			panic(fmt.Sprintf("asm: bitmap family %s registered without its function", d.Name))
 		}
 		spmvBitmapSpecs = append(spmvBitmapSpecs, s)
 		Register(Family{
 			Desc: &s.Desc,
 			Pack: func(w formats.Matrix) (Kernel, error) {
-				if s.bf16 {
+				if s.lp != 0 {
 					c, ok := w.(*formats.CSRLP)
 					if !ok {
-						return nil, fmt.Errorf("%w: %s takes a CSR of bf16 values (formats.CSRLP), not %T", ErrNotApplicable, s.Name, w)
+						return nil, fmt.Errorf("%w: %s takes a CSR of %s values (formats.CSRLP), not %T", ErrNotApplicable, s.Name, s.lp, w)
 					}
-					if c.DType != formats.BF16 {
-						return nil, fmt.Errorf("%w: %s takes bf16 values, not %s", ErrNotApplicable, s.Name, c.DType)
-					}
-					if err := c.Validate(); err != nil {
-						return nil, err
-					}
-					return packSpMVBitmapBF16(s, c, bitmapKB)
+					return packSpMVBitmapLP(s, c, bitmapKB)
 				}
 				c, ok := w.(*formats.CSR)
 				if !ok {
@@ -312,12 +351,19 @@ func packSpMVBitmapKB(s *spmvBitmapSpec, w *formats.CSR, maxKB int) (*spmvBitmap
 	return newSpMVBitmapKernel(s, l, w.RowPtr), nil
 }
 
-// packSpMVBitmapBF16 packs a bf16 CSR for a bf16 spec, K blocks of at most maxKB columns.
-func packSpMVBitmapBF16(s *spmvBitmapSpec, w *formats.CSRLP, maxKB int) (*spmvBitmapKernel, error) {
-	if !s.bf16 {
+// packSpMVBitmapLP packs a low-precision CSR for a spec of its dtype (validated first), K
+// blocks of at most maxKB columns.
+func packSpMVBitmapLP(s *spmvBitmapSpec, w *formats.CSRLP, maxKB int) (*spmvBitmapKernel, error) {
+	if s.lp == 0 {
 		return nil, fmt.Errorf("%w: %s takes float32 values", ErrNotApplicable, s.Name)
 	}
-	l, err := packBitmapBF16(w, s.Lanes, maxKB)
+	if w == nil {
+		return nil, fmt.Errorf("asm: nil CSR: %w", formats.ErrInvalid)
+	}
+	if w.DType != s.lp {
+		return nil, fmt.Errorf("%w: %s takes %s values, not %s", ErrNotApplicable, s.Name, s.lp, w.DType)
+	}
+	l, err := packBitmapLP(w, s.Lanes, maxKB)
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +387,7 @@ func (k *spmvBitmapKernel) Units() int                { return k.l.M }
 func (k *spmvBitmapKernel) UnitRows(u int) (int, int) { return u, u + 1 }
 func (k *spmvBitmapKernel) UnitCost() []int64         { return k.cost }
 func (k *spmvBitmapKernel) PackedBytes() int64 {
-	return int64(len(k.l.Vals))*4 + int64(len(k.l.BF16))*2 + int64(len(k.l.Masks)) + int64(len(k.l.BlockPtr))*8
+	return int64(len(k.l.Vals))*4 + int64(len(k.l.Bits))*2 + int64(len(k.l.I8)) + int64(len(k.l.Scale))*4 + int64(len(k.l.Masks)) + int64(len(k.l.BlockPtr))*8
 }
 
 // Layout is the packed encoding (read-only).
@@ -372,7 +418,7 @@ func (k *spmvBitmapKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ld
 			}
 			xv = xc
 		}
-		if (k.spec.fn == nil && k.spec.fnBF16 == nil) || l.K == 0 {
+		if (k.spec.fn == nil && k.spec.fn16 == nil && k.spec.fnI8 == nil) || l.K == 0 {
 			l.mulRows(u0, u1, xv, y[u0*ldy+j:], ldy, first|last, bias, lo, hi)
 			activateTile(post, y, ldy, u0, u1, j, j+1)
 			continue
@@ -397,9 +443,12 @@ func (k *spmvBitmapKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ld
 					bptr = &bias[r]
 				}
 				vp, mp := l.BlockPtr[b*(l.M+1)+r], &l.Masks[l.maskOff(b)+r*cb*mb]
-				if l.BF16 != nil {
-					k.spec.fnBF16(&l.BF16[vp], mp, re-r, cb, &xv[b*l.KB], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
-				} else {
+				switch {
+				case l.Bits != nil:
+					k.spec.fn16(&l.Bits[vp], mp, re-r, cb, &xv[b*l.KB], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
+				case l.I8 != nil:
+					k.spec.fnI8(&l.I8[vp], mp, re-r, cb, &xv[b*l.KB], &y[r*ldy+j], ldy, flags, bptr, &l.Scale[r], lo, hi)
+				default:
 					k.spec.fn(&l.Vals[vp], mp, re-r, cb, &xv[b*l.KB], &y[r*ldy+j], ldy, flags, bptr, lo, hi)
 				}
 			}

@@ -21,7 +21,7 @@ const spmvBitmapAVX2Lanes = 8
 var spmvBitmapAVX2Func spmvBitmapFunc = spmvBitmapAVX2
 
 // spmvBitmapBF16AVX2Func is the generated bitmap SpMV function on bf16 values.
-var spmvBitmapBF16AVX2Func spmvBitmapBF16Func = spmvBitmapBF16AVX2
+var spmvBitmapBF16AVX2Func spmvBitmap16Func = spmvBitmapBF16AVX2
 
 // spmvbitmapAVX2Manifest describes the kernels asm registers from spmvbitmap_avx2_amd64.s (DESIGN §5.8):
 //

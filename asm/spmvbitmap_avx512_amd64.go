@@ -21,7 +21,7 @@ const spmvBitmapAVX512Lanes = 16
 var spmvBitmapAVX512Func spmvBitmapFunc = spmvBitmapAVX512
 
 // spmvBitmapBF16AVX512Func is the generated bitmap SpMV function on bf16 values.
-var spmvBitmapBF16AVX512Func spmvBitmapBF16Func = spmvBitmapBF16AVX512
+var spmvBitmapBF16AVX512Func spmvBitmap16Func = spmvBitmapBF16AVX512
 
 // spmvbitmapAVX512Manifest describes the kernels asm registers from spmvbitmap_avx512_amd64.s (DESIGN §5.8):
 //

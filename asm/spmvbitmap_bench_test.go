@@ -90,54 +90,67 @@ func BenchmarkSpMVBitmap(b *testing.B) {
 	}
 }
 
-// BenchmarkSpMVBitmapBF16 times the bf16 bitmap kernels (unregistered) against the bf16
-// CSR SpMV families (16-bit indices), as BenchmarkSpMVBitmap does the float32 ones.
+// BenchmarkSpMVBitmapLP times the low-precision bitmap kernels (bf16, fp16, int8;
+// unregistered) against the CSR SpMV families of the same dtype (16-bit indices), as
+// BenchmarkSpMVBitmap does the float32 ones. Levels: dtype, shape and sparsity (W is built
+// and packed only for the levels a -bench pattern selects), kernel:
 //
-//	flock /tmp/sparsegen-cpu.lock go test ./asm -run '^$' -bench SpMVBitmapBF16 -benchtime 20x -count 6
-func BenchmarkSpMVBitmapBF16(b *testing.B) {
+//	flock /tmp/sparsegen-cpu.lock go test ./asm -run '^$' -bench 'SpMVBitmapLP/f16/11008x4096/s50/' -benchtime 20x -count 6
+func BenchmarkSpMVBitmapLP(b *testing.B) {
 	shapes := [][2]int{{11008, 4096}, {4096, 11008}}
-	for _, sh := range shapes {
-		for _, sp := range []int{50, 70, 80, 90, 95} {
-			r := rand.New(rand.NewPCG(uint64(sh[0]), uint64(sp)))
-			w, err := formats.CSRLPFromCSR(benchRandCSR(r, sh[0], sh[1], 1-float64(sp)/100), formats.BF16)
+	for _, dt := range []formats.DType{formats.BF16, formats.F16, formats.I8} {
+		b.Run(dt.String(), func(b *testing.B) {
+			for _, sh := range shapes {
+				for _, sp := range []int{50, 70, 80, 90, 95} {
+					b.Run(fmt.Sprintf("%dx%d/s%d", sh[0], sh[1], sp), func(b *testing.B) {
+						benchBitmapLP(b, dt, sh[0], sh[1], sp)
+					})
+				}
+			}
+		})
+	}
+}
+
+// benchBitmapLP runs one level of BenchmarkSpMVBitmapLP: an m×k W of dtype dt at sp% sparsity.
+func benchBitmapLP(b *testing.B, dt formats.DType, m, kk, sp int) {
+	r := rand.New(rand.NewPCG(uint64(m), uint64(sp)))
+	w, err := formats.CSRLPFromCSR(benchRandCSR(r, m, kk, 1-float64(sp)/100), dt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := make([]float32, kk)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	y := make([]float32, m)
+	var ks []Kernel
+	for _, s := range spmvBitmapSpecs {
+		if s.lp == dt && s.Features&^hostFeatures() == 0 {
+			k, err := packSpMVBitmapLP(s, w, bitmapKB)
 			if err != nil {
 				b.Fatal(err)
 			}
-			x := make([]float32, sh[1])
-			for i := range x {
-				x[i] = float32(r.NormFloat64())
-			}
-			y := make([]float32, sh[0])
-			var ks []Kernel
-			for _, s := range spmvBitmapSpecs {
-				if s.bf16 && s.Features&^hostFeatures() == 0 {
-					k, err := packSpMVBitmapBF16(s, w, bitmapKB)
-					if err != nil {
-						b.Fatal(err)
-					}
-					ks = append(ks, k)
-				}
-			}
-			for _, f := range Families() {
-				if f.Format == "csr_bf16" && f.MaxN == 1 && f.IndexBits == 16 && !f.Bcast && f.ISA != Generic && f.Features&^hostFeatures() == 0 {
-					k, err := f.Pack(w)
-					if err != nil {
-						b.Fatal(err)
-					}
-					ks = append(ks, k)
-				}
-			}
-			for _, k := range ks {
-				b.Run(fmt.Sprintf("%dx%d/s%d/%s", sh[0], sh[1], sp, k.Name()), func(b *testing.B) {
-					b.SetBytes(k.PackedBytes())
-					for b.Loop() {
-						if err := k.Run(0, k.Units(), x, 1, y, 1, 1, nil); err != nil {
-							b.Fatal(err)
-						}
-					}
-					b.ReportMetric(float64(k.PackedBytes())/float64(len(w.ColIdx)), "B/nnz")
-				})
-			}
+			ks = append(ks, k)
 		}
+	}
+	for _, f := range Families() {
+		if f.Format == CSRLPFormat(dt) && f.MaxN == 1 && f.IndexBits == 16 && !f.Bcast && !f.Bitmap && f.ISA != Generic && f.Features&^hostFeatures() == 0 {
+			k, err := f.Pack(w)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ks = append(ks, k)
+		}
+	}
+	for _, k := range ks {
+		b.Run(k.Name(), func(b *testing.B) {
+			b.SetBytes(k.PackedBytes())
+			for b.Loop() {
+				if err := k.Run(0, k.Units(), x, 1, y, 1, 1, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(k.PackedBytes())/float64(len(w.ColIdx)), "B/nnz")
+		})
 	}
 }

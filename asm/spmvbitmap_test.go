@@ -20,7 +20,7 @@ func bitmapSpecs(t *testing.T) []*spmvBitmapSpec {
 		{Desc: Desc{Name: "spmv_bitmap_go16", Format: "csr", Lanes: 16}},
 	}
 	for _, s := range spmvBitmapSpecs {
-		if s.bf16 {
+		if s.lp != 0 {
 			continue
 		}
 		if s.Features&^hostFeatures() != 0 {
@@ -39,9 +39,12 @@ func bitmapSpecs(t *testing.T) []*spmvBitmapSpec {
 func guardBitmap(t *testing.T, k *spmvBitmapKernel, side guardSide) *spmvBitmapKernel {
 	t.Helper()
 	k.l.Masks = guardCopy(t, k.l.Masks, side)
-	if k.l.BF16 != nil {
-		k.l.BF16 = guardCopy(t, k.l.BF16, side)
-	} else {
+	switch {
+	case k.l.Bits != nil:
+		k.l.Bits = guardCopy(t, k.l.Bits, side)
+	case k.l.I8 != nil:
+		k.l.I8 = guardCopy(t, k.l.I8, side)
+	default:
 		k.l.Vals = guardCopy(t, k.l.Vals, side)
 	}
 	return k
@@ -120,7 +123,7 @@ func TestSpMVBitmapShapes(t *testing.T) {
 }
 
 // TestSpMVBitmapUnitRanges runs row ranges (a thread's share) and compares them with the
-// whole run bitwise: the order of a row's sum does not depend on the range (K blocks of 64
+// whole run bitwise, for every dtype: the order of a row's sum does not depend on the range (K blocks of 64
 // columns: the partial sums pass through Y).
 func TestSpMVBitmapUnitRanges(t *testing.T) {
 	r := rand.New(rand.NewSource(32))
@@ -129,8 +132,32 @@ func TestSpMVBitmapUnitRanges(t *testing.T) {
 	for i := range x {
 		x[i] = float32(r.NormFloat64())
 	}
+	type spec struct {
+		s *spmvBitmapSpec
+		w *formats.CSRLP // nil: float32
+	}
+	var specs []spec
 	for _, s := range bitmapSpecs(t) {
-		k, err := packSpMVBitmapKB(s, w, 64)
+		specs = append(specs, spec{s, nil})
+	}
+	for _, dt := range bitmapLPDTypes { // int8: each range's rows take their own scales
+		lp, err := formats.CSRLPFromCSR(w, dt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range bitmapLPSpecs(t, dt) {
+			specs = append(specs, spec{s, lp})
+		}
+	}
+	for _, sp := range specs {
+		s := sp.s
+		var k *spmvBitmapKernel
+		var err error
+		if sp.w == nil {
+			k, err = packSpMVBitmapKB(s, w, 64)
+		} else {
+			k, err = packSpMVBitmapLP(s, sp.w, 64)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,75 +314,229 @@ func TestPackBitmap(t *testing.T) {
 	}
 }
 
-// bitmapBF16Specs returns the bf16 bitmap kernels this CPU runs (failing if one is not
-// registered as a bitmap SpMV of bf16 CSRLP weights) and the pure-Go kernel on 8- and
-// 16-column chunks.
-func bitmapBF16Specs(t *testing.T) []*spmvBitmapSpec {
+// bitmapLPDTypes are the low-precision dtypes with bitmap families.
+var bitmapLPDTypes = []formats.DType{formats.BF16, formats.F16, formats.I8}
+
+// bitmapLPSpecs returns the bitmap kernels of dtype dt this CPU runs (failing if one is not
+// registered as a bitmap SpMV of dt CSRLP weights, or if the build registers none of an ISA
+// the CPU runs) and the pure-Go kernel on 8- and 16-column chunks.
+func bitmapLPSpecs(t *testing.T, dt formats.DType) []*spmvBitmapSpec {
 	t.Helper()
 	out := []*spmvBitmapSpec{
-		{Desc: Desc{Name: "spmv_bitmap_bf16_go8", Format: "csr_bf16", Lanes: 8}, bf16: true},
-		{Desc: Desc{Name: "spmv_bitmap_bf16_go16", Format: "csr_bf16", Lanes: 16}, bf16: true},
+		{Desc: Desc{Name: "spmv_bitmap_" + dt.String() + "_go8", Format: CSRLPFormat(dt), Lanes: 8}, lp: dt},
+		{Desc: Desc{Name: "spmv_bitmap_" + dt.String() + "_go16", Format: CSRLPFormat(dt), Lanes: 16}, lp: dt},
 	}
+	isas := map[ISA]bool{}
 	for _, s := range spmvBitmapSpecs {
-		if !s.bf16 {
+		if s.lp != dt {
 			continue
 		}
+		isas[s.ISA] = true
 		if s.Features&^hostFeatures() != 0 {
 			t.Logf("%s: CPU lacks %v, skipped", s.Name, s.Features&^hostFeatures())
 			continue
 		}
-		if f, ok := Lookup(s.Name); !ok || !f.Bitmap || f.Format != CSRLPFormat(formats.BF16) || f.DType != "bf16" || f.MaxN != 1 {
-			t.Fatalf("%s not registered as a bf16 bitmap SpMV family", s.Name)
+		if f, ok := Lookup(s.Name); !ok || !f.Bitmap || f.Format != CSRLPFormat(dt) || f.DType != dt.String() || f.MaxN != 1 {
+			t.Fatalf("%s not registered as a %s bitmap SpMV family", s.Name, dt)
+		}
+		if (dt == formats.I8) != (s.fnI8 != nil) || (dt == formats.I8) == (s.fn16 != nil) || s.fn != nil {
+			t.Fatalf("%s: registered with the wrong function kind", s.Name)
 		}
 		out = append(out, s)
+	}
+	for _, f := range spmvBitmapSpecs {
+		if f.lp == 0 && !isas[f.ISA] {
+			t.Errorf("%s has a float32 bitmap family but no %s one", f.ISA, dt)
+		}
 	}
 	return out
 }
 
-// TestSpMVBitmapBF16 checks the bf16 bitmap kernels against the float64 oracle of the
-// widened matrix (CSRLP.ToCSR), over the shapes and K blocks of TestSpMVBitmapShapes; a
-// NaN or Inf in the padding past a row's values must not reach Y (the widened vector is
-// expanded, so lanes past the popcount are dropped).
-func TestSpMVBitmapBF16(t *testing.T) {
+// bitmapPadNaN is a pattern of dtype dt that is NaN (int8: −128, the value no symmetric
+// quantisation stores).
+func bitmapPadNaN(dt formats.DType) uint16 {
+	switch dt {
+	case formats.BF16:
+		return 0x7fc0
+	case formats.F16:
+		return 0x7e00
+	}
+	return 0x80
+}
+
+// TestSpMVBitmapLP checks the bf16, fp16 and int8 bitmap kernels against the float64
+// oracle of the widened matrix (CSRLP.ToCSR: int8 q·scale per weight, the reference of the
+// int8 gather SpMV's tests; the kernels scale each row's sum, within the tolerance), over
+// the shapes and K blocks of TestSpMVBitmapShapes; a NaN in the padding past a row's values
+// must not reach Y (the widened vector is expanded, so lanes past the popcount are
+// dropped). int8 rows take their own scales (max|v|/127 per row, rows of different
+// magnitudes).
+func TestSpMVBitmapLP(t *testing.T) {
 	r := rand.New(rand.NewSource(35))
-	cases := 0
-	for _, s := range bitmapBF16Specs(t) {
-		check := func(w *formats.CSR, kb int, side guardSide, sweep bool) {
-			t.Helper()
-			lp, err := formats.CSRLPFromCSR(w, formats.BF16)
+	for _, dt := range bitmapLPDTypes {
+		cases := 0
+		for _, s := range bitmapLPSpecs(t, dt) {
+			check := func(w *formats.CSR, kb int, side guardSide, sweep bool) {
+				t.Helper()
+				for i := 0; i < w.Rows; i++ { // rows of different magnitudes: distinct int8 scales
+					for p := w.RowPtr[i]; p < w.RowPtr[i+1]; p++ {
+						w.Val[p] *= float32(1 + i%5*3)
+					}
+				}
+				lp, err := formats.CSRLPFromCSR(w, dt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				k, err := packSpMVBitmapLP(s, lp, kb)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; i < s.Lanes; i++ {
+					if k.l.Bits != nil {
+						k.l.Bits[len(k.l.Bits)-1-i] = bitmapPadNaN(dt)
+					} else {
+						k.l.I8[len(k.l.I8)-1-i] = uint8(bitmapPadNaN(dt))
+					}
+				}
+				k = guardBitmap(t, k, side)
+				if sweep {
+					cases += spmvSweep(t, k, lp.ToCSR(), r, side)
+				} else {
+					csrCase(t, k, lp.ToCSR(), r, 1, 1, 1, &ref.Epilogue{Accumulate: true}, side)
+					cases++
+				}
+			}
+			for _, sh := range spmvShapes {
+				w := randCSR(r, sh.m, sh.k, sh.d, sh.empty, sh.full)
+				check(w, bitmapKB, guardAfter, true)
+				check(randCSR(r, sh.m, sh.k, sh.d, sh.empty, sh.full), 16, guardBefore, true)
+			}
+			for _, kk := range []int{1, 7, 8, 9, 15, 16, 17, 33, 65, 100, 300} {
+				for di, d := range []float64{0, 0.05, 0.3, 0.9, 1} {
+					m := 1 + r.Intn(9)
+					check(randCSR(r, m, kk, d, m/2, (m-1)/3*2), []int{bitmapKB, 16, 32}[di%3], guardSide(r.Intn(2)), false)
+				}
+				for _, w := range bitmapPatterns(r, 5, kk) {
+					check(w, []int{bitmapKB, 32}[kk%2], guardAfter, false)
+				}
+			}
+		}
+		t.Logf("%s: %d cases", dt, cases)
+	}
+	w := randCSR(r, 3, 20, 0.5, -1, -1)
+	for _, dt := range bitmapLPDTypes {
+		other := formats.F16
+		if dt == formats.F16 {
+			other = formats.I8
+		}
+		lp, err := formats.CSRLPFromCSR(w, other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := packSpMVBitmapLP(bitmapLPSpecs(t, dt)[0], lp, bitmapKB); !errors.Is(err, ErrNotApplicable) {
+			t.Errorf("packing %s values for %s: %v", other, dt, err)
+		}
+	}
+	if _, err := packSpMVBitmapLP(bitmapLPSpecs(t, formats.I8)[0], nil, bitmapKB); !errors.Is(err, formats.ErrInvalid) {
+		t.Errorf("packing a nil CSRLP: %v", err)
+	}
+	if _, err := packSpMVBitmapLP(bitmapSpecs(t)[0], &formats.CSRLP{}, bitmapKB); !errors.Is(err, ErrNotApplicable) {
+		t.Errorf("packing a CSRLP for a float32 spec: %v", err)
+	}
+}
+
+// TestSpMVBitmapLPNonFinite: a column a row does not store is never multiplied (an Inf in X
+// there must not make NaN), an Inf in X at a stored column reaches Y, and a NaN weight
+// (bf16, fp16) reaches Y; an empty row gives 0.
+func TestSpMVBitmapLPNonFinite(t *testing.T) {
+	r := rand.New(rand.NewSource(36))
+	for _, dt := range bitmapLPDTypes {
+		for _, s := range bitmapLPSpecs(t, dt) {
+			w := randCSR(r, 4, 40, 0.5, 0, 1) // row 0 empty, row 1 full
+			lp, err := formats.CSRLPFromCSR(w, dt)
 			if err != nil {
 				t.Fatal(err)
 			}
-			k, err := packSpMVBitmapBF16(s, lp, kb)
+			if dt != formats.I8 {
+				lp.Bits[lp.RowPtr[2]] = bitmapPadNaN(dt) // row 2's first weight
+			}
+			stored := map[int32]bool{}
+			for _, c := range w.ColIdx[w.RowPtr[3]:w.RowPtr[4]] {
+				stored[c] = true
+			}
+			gap := -1
+			for j := 0; j < 40 && gap < 0; j++ {
+				if !stored[int32(j)] {
+					gap = j
+				}
+			}
+			if gap < 0 {
+				t.Fatal("row 3 is full; pick another seed")
+			}
+			k, err := packSpMVBitmapLP(s, lp, bitmapKB)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := len(k.l.BF16) - s.Lanes; i < len(k.l.BF16); i++ {
-				k.l.BF16[i] = 0x7fc0 // NaN in the padding
+			x := make([]float32, 40)
+			for i := range x {
+				x[i] = 1
 			}
-			k = guardBitmap(t, k, side)
-			if sweep {
-				cases += spmvSweep(t, k, lp.ToCSR(), r, side)
-			} else {
-				csrCase(t, k, lp.ToCSR(), r, 1, 1, 1, &ref.Epilogue{Accumulate: true}, side)
-				cases++
+			x[gap] = float32(math.Inf(1))
+			y := make([]float32, 4)
+			if err := k.Run(0, 4, x, 1, y, 1, 1, nil); err != nil {
+				t.Fatal(err)
 			}
-		}
-		for _, sh := range spmvShapes {
-			w := randCSR(r, sh.m, sh.k, sh.d, sh.empty, sh.full)
-			check(w, bitmapKB, guardAfter, true)
-			check(w, 16, guardBefore, true)
-		}
-		for _, kk := range []int{1, 7, 8, 9, 15, 16, 17, 33, 65, 100, 300} {
-			for di, d := range []float64{0, 0.05, 0.3, 0.9, 1} {
-				m := 1 + r.Intn(9)
-				check(randCSR(r, m, kk, d, m/2, (m-1)/3*2), []int{bitmapKB, 16, 32}[di%3], guardSide(r.Intn(2)), false)
+			y2 := float64(y[2])
+			if y[0] != 0 || !(math.IsInf(float64(y[1]), 0) || math.IsNaN(float64(y[1]))) || (dt != formats.I8) != math.IsNaN(y2) || math.IsNaN(float64(y[3])) || math.IsInf(float64(y[3]), 0) {
+				t.Errorf("%s: got %v; want [0, ±Inf, NaN (int8: a number), finite] (Inf at column %d, which row 3 does not store)", s.Name, y, gap)
 			}
 		}
 	}
-	t.Logf("%d cases", cases)
-	w := randCSR(r, 3, 20, 0.5, -1, -1)
-	if _, err := packSpMVBitmapBF16(bitmapBF16Specs(t)[0], &formats.CSRLP{Rows: 3, Cols: 20, RowPtr: w.RowPtr, ColIdx: w.ColIdx, DType: formats.F16, Bits: make([]uint16, len(w.ColIdx))}, bitmapKB); !errors.Is(err, ErrNotApplicable) {
-		t.Errorf("packing fp16 values as bf16: %v", err)
+}
+
+// TestPackBitmapLP decodes each dtype's layout with the pure-Go kernel against ref on W
+// widened, and checks its bytes per weight (the value's bytes plus the masks' share).
+func TestPackBitmapLP(t *testing.T) {
+	r := rand.New(rand.NewSource(37))
+	w := randCSR(r, 9, 50, 0.3, 2, 4)
+	x := make([]float32, 50)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	for _, dt := range bitmapLPDTypes {
+		lp, err := formats.CSRLPFromCSR(w, dt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, lanes := range []int{8, 16} {
+			l, err := PackBitmapLP(lp, lanes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			y, want := make([]float32, 9), make([]float32, 9)
+			if err := l.MulVec(x, y); err != nil {
+				t.Fatal(err)
+			}
+			if err := ref.CSR(lp.ToCSR(), x, 1, want, 1, 1, nil); err != nil {
+				t.Fatal(err)
+			}
+			for i := range y {
+				if math.Abs(float64(y[i]-want[i])) > 1e-4*(1+math.Abs(float64(want[i]))) {
+					t.Errorf("%s lanes %d: MulVec y[%d] = %v, want %v", dt, lanes, i, y[i], want[i])
+				}
+			}
+			wantB := float64(dt.Bytes()) + float64(9*((50+lanes-1)/lanes)*lanes/8)/float64(len(w.Val))
+			if b := l.BytesPerWeight(); math.Abs(b-wantB) > 1e-12 {
+				t.Errorf("%s lanes %d: %v bytes per weight, want %v", dt, lanes, b, wantB)
+			}
+		}
+	}
+	bad, err := formats.CSRLPFromCSR(w, formats.I8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Scale = bad.Scale[:8]
+	if _, err := PackBitmapLP(bad, 16); !errors.Is(err, formats.ErrInvalid) {
+		t.Errorf("PackBitmapLP with 8 scales for 9 rows: %v", err)
 	}
 }

@@ -229,15 +229,16 @@ func narrowestTileHolding(format string, isa asm.ISA, n int) int {
 	return best
 }
 
-// TestCompileCSRLPBitmap: a bf16 CSRLP runs the bf16 bitmap SpMV of the widest ISA at N = 1
-// where its density is above that ISA's crossover (bitmapTakes), the gather SpMV below it,
-// and never at N ≥ 2 or for another dtype; the result is ref's on W widened.
+// TestCompileCSRLPBitmap: a bf16, fp16 or int8 CSRLP runs the bitmap SpMV of its dtype on
+// the widest ISA at N = 1 where its density is above that ISA's crossover (bitmapPays), the
+// gather SpMV below it, and never at N ≥ 2; the result is ref's on W widened.
 func TestCompileCSRLPBitmap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(53, 54))
 	for _, c := range []struct {
 		dt      formats.DType
 		density float64
-	}{{formats.BF16, 0.5}, {formats.BF16, 0.3}, {formats.BF16, 0.04}, {formats.F16, 0.5}, {formats.I8, 0.5}} {
+	}{{formats.BF16, 0.5}, {formats.BF16, 0.3}, {formats.BF16, 0.04}, {formats.F16, 0.5}, {formats.F16, 0.3}, {formats.F16, 0.04},
+		{formats.I8, 0.5}, {formats.I8, 0.3}, {formats.I8, 0.04}} {
 		lp := lpMatrix(t, randDense(rng, 37, 300, c.density), c.dt, true)
 		wd := lp.ToDense()
 		for _, isa := range runnableISAs() {
@@ -254,11 +255,14 @@ func TestCompileCSRLPBitmap(t *testing.T) {
 					want, has = r < 1, true
 				}
 			}
-			if f.Bitmap != want || (want && c.dt != formats.BF16) {
+			if f.Bitmap != want || (f.Bitmap && f.Format != asm.CSRLPFormat(c.dt)) {
 				t.Fatalf("%v at density %.2f, %s: N = 1 runs %s (bitmap %v, want %v)", c.dt, c.density, isa, fam, f.Bitmap, want)
 			}
-			if c.dt == formats.BF16 && c.density >= 0.3 && has && !f.Bitmap {
-				t.Fatalf("bf16 at density %.2f, %s: N = 1 runs %s, not the bitmap SpMV", c.density, isa, fam)
+			if c.density >= 0.3 && has && !f.Bitmap {
+				t.Fatalf("%v at density %.2f, %s: N = 1 runs %s, not the bitmap SpMV", c.dt, c.density, isa, fam)
+			}
+			if c.density < 0.1 && f.Bitmap {
+				t.Fatalf("%v at density %.2f, %s: N = 1 runs the bitmap SpMV %s", c.dt, c.density, isa, fam)
 			}
 			if fam2, _ := p.KernelFor(2); strings.Contains(fam2, "bitmap") {
 				t.Fatalf("N = 2 runs %s", fam2)

@@ -36,6 +36,14 @@ func SpMVBitmapParams() []vm.Param {
 	}
 }
 
+// SpMVBitmapI8Params is the signature of the bitmap SpMV functions on int8 values: vals is
+// a byte pointer and scale (after bias) points at the nrows rows' scales.
+func SpMVBitmapI8Params() []vm.Param {
+	p := SpMVBitmapParams()
+	p[0].Kind = vm.PtrU8
+	return append(p[:9:9], append([]vm.Param{{Name: "scale", Kind: vm.PtrF32}}, p[9:]...)...)
+}
+
 // SpMVBitmapFuncName names the bitmap SpMV function for isa and stored value type e.
 func SpMVBitmapFuncName(isa string, e vm.Elem) string {
 	if e == vm.ElemF32 {
@@ -66,7 +74,7 @@ var SpMVBitmap = Family{
 		}
 		fmt.Fprintf(&b, "// spmvBitmap%sLanes is the chunk width in columns (the value-stream padding).\nconst spmvBitmap%[1]sLanes = %d\n\n", id, lanesOf(isa))
 		fmt.Fprintf(&b, "// spmvBitmap%sFunc is the generated bitmap SpMV function.\nvar spmvBitmap%[1]sFunc spmvBitmapFunc = %s\n\n", id, SpMVBitmapFuncName(isa, vm.ElemF32))
-		fmt.Fprintf(&b, "// spmvBitmapBF16%sFunc is the generated bitmap SpMV function on bf16 values.\nvar spmvBitmapBF16%[1]sFunc spmvBitmapBF16Func = %s\n", id, SpMVBitmapFuncName(isa, vm.ElemBF16))
+		fmt.Fprintf(&b, "// spmvBitmapBF16%sFunc is the generated bitmap SpMV function on bf16 values.\nvar spmvBitmapBF16%[1]sFunc spmvBitmap16Func = %s\n", id, SpMVBitmapFuncName(isa, vm.ElemBF16))
 		return b.String()
 	},
 	Kernels: func(isa string) []Kernel {
@@ -85,11 +93,60 @@ var SpMVBitmap = Family{
 	Test:      "asm/spmvbitmap_test.go",
 }
 
-func init() { Register(SpMVBitmap) }
+// spmvBitmapLPFamily is the bitmap SpMV on values stored as e (fp16 or int8), in a file of
+// its own (spmvbitmap<e>): asmgen computes a file's CPU features from all its instructions,
+// and AVX2's fp16 widening (VCVTPH2PS) needs F16C, which the float32 and bf16 kernels do
+// not. The float32 and bf16 kernels stay in SpMVBitmap's file.
+func spmvBitmapLPFamily(e vm.Elem) Family {
+	typ := "spmvBitmap16Func"
+	if e == vm.ElemI8 {
+		typ = "spmvBitmapI8Func"
+	}
+	return Family{
+		File: "spmvbitmap" + e.String(),
+		Desc: "spmvbitmap",
+		Gen: func(m vm.Machine) {
+			x, ok1 := m.(vm.ExpandMachine)
+			g, ok2 := m.(vm.GatherMachine)
+			_, ok3 := m.(vm.WidenMachine)
+			if ok1 && ok2 && ok3 {
+				genSpMVBitmap(x, g, e)
+			}
+		},
+		Table: func(isa, features string) string {
+			if isa == "neon" {
+				return ""
+			}
+			id := strings.ToUpper(e.String()) + ident(isa)
+			return fmt.Sprintf("// spmvBitmap%[1]sFunc is the generated bitmap SpMV function on %[2]s values.\nvar spmvBitmap%[1]sFunc %[3]s = %[4]s\n", id, e, typ, SpMVBitmapFuncName(isa, e))
+		},
+		// On a CSRLP of e (dispatch/lowp.go runs it where W's density is above the float32
+		// kernel's crossover, dispatch/bitmap.go).
+		Kernels: func(isa string) []Kernel {
+			if isa == "neon" {
+				return nil
+			}
+			return []Kernel{{Kind: KindSpMVBitmap, Func: "genSpMVBitmap", Symbols: []string{SpMVBitmapFuncName(isa, e)}, Format: "csr_" + e.String(), DType: e.String(),
+				Lanes: lanesOf(isa), Rows: 1, Bitmap: true, MinN: 1, MaxN: 1}}
+		},
+		Driver:    "asm/spmvbitmap.go (spmvbitmap_amd64.go registers)",
+		Reference: "ref.CSR on W widened (formats.CSRLP.ToCSR); asm.BitmapLayout.MulVec, the pure-Go kernel",
+		Test:      "asm/spmvbitmap_test.go",
+	}
+}
 
-// genSpMVBitmap emits the bitmap SpMV on values stored as e: float32, or bf16 (vm.ElemBF16:
-// Lanes() values widened by a vm.WidenMachine load, then expanded in registers; the value
-// stream is then uint16 and padded by Lanes() values too).
+func init() {
+	Register(SpMVBitmap)
+	Register(spmvBitmapLPFamily(vm.ElemF16))
+	Register(spmvBitmapLPFamily(vm.ElemI8))
+}
+
+// genSpMVBitmap emits the bitmap SpMV on values stored as e: float32, or bf16, fp16 or
+// int8 (Lanes() values widened by a vm.WidenMachine load, then expanded in registers; the
+// value stream is then uint16 or bytes and padded by Lanes() values too). int8: each row's
+// sum (of each K block: the driver adds the blocks' sums through Y) is multiplied by its
+// scale, one rounding (an FMA onto zero), before the epilogue, as the int8 gather SpMV does
+// (genSpMVBody).
 func genSpMVBitmap(m vm.ExpandMachine, g vm.GatherMachine, e vm.Elem) {
 	L := m.Lanes()
 	mb := L / 8 // bytes per mask
@@ -97,7 +154,12 @@ func genSpMVBitmap(m vm.ExpandMachine, g vm.GatherMachine, e vm.Elem) {
 	name := SpMVBitmapFuncName(m.ISA(), e)
 	params := SpMVBitmapParams()
 	what := ""
-	if e != vm.ElemF32 {
+	switch e {
+	case vm.ElemF32:
+	case vm.ElemI8:
+		params = SpMVBitmapI8Params()
+		what = " with int8 values times the row scales"
+	default:
 		params[0].Kind = vm.PtrU16
 		what = " with " + e.String() + " values"
 	}
@@ -185,8 +247,16 @@ func genSpMVBitmap(m vm.ExpandMachine, g vm.GatherMachine, e vm.Elem) {
 	m.VAdd(acc[2], acc[3])
 	m.VAdd(acc[0], acc[2])
 	g.ReduceAdd(acc[0])
-	spmvEpilogue(m, acc[0], i, y)
-	g.StoreLane0(vm.At(y, 0), acc[0])
+	res := acc[0]
+	if e == vm.ElemI8 {
+		sc, s := m.Vec(), m.Vec()
+		m.Load1(sc, vm.Idx(m.Param("scale"), i, 4))
+		m.Zero(s)
+		m.FMA(s, acc[0], sc)
+		res = s
+	}
+	spmvEpilogue(m, res, i, y)
+	g.StoreLane0(vm.At(y, 0), res)
 	ldy := m.Param("ldy")
 	m.Shl(ldy, 2)
 	m.Add(y, ldy)
