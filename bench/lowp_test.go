@@ -131,3 +131,28 @@ func TestExtrasAndBandwidth(t *testing.T) {
 	require.True(t, strings.HasSuffix(lines[3], ",,,,"), "N = 3 has no bandwidth columns: %s", lines[3])
 	require.False(t, strings.HasSuffix(lines[1], ",,,,"), lines[1])
 }
+
+// TestBlockDTypePattern: "block:4x4:0.9:bf16" and friends parse, print back and synthesize
+// a BSRLP of that dtype, the float32 block pruning converted (BSRLPFromBSR).
+func TestBlockDTypePattern(t *testing.T) {
+	d := RandomDense(5, 16, 24)
+	for _, s := range []string{"block:4x4:0.5:bf16", "block:2x1:0.7:f16", "block:4x4:0.9:i8"} {
+		p, err := ParsePattern(s)
+		if err != nil || p.String() != s {
+			t.Fatalf("%s: %v %v", s, p, err)
+		}
+		w, err := Synthesize(d, p)
+		require.NoError(t, err)
+		lp, ok := w.(*formats.BSRLP)
+		if !ok || lp.DType != p.DType || lp.R != p.R || lp.C != p.C {
+			t.Fatalf("%s: synthesized %T", s, w)
+		}
+		q := p
+		q.DType = 0
+		w32, err := Synthesize(d, q)
+		require.NoError(t, err)
+		want, err := formats.BSRLPFromBSR(w32.(*formats.BSR), p.DType)
+		require.NoError(t, err)
+		require.Equal(t, want, lp, s)
+	}
+}

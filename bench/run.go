@@ -412,7 +412,11 @@ func Synthesize(d *formats.Dense, p Pattern) (formats.Matrix, error) {
 		}
 		return formats.NMLPFromNM(w, p.DType)
 	case Block:
-		return prune.BlockMagnitudeBSR(d, p.R, p.C, prune.L1, p.Sparsity)
+		w, err := prune.BlockMagnitudeBSR(d, p.R, p.C, prune.L1, p.Sparsity)
+		if err != nil || p.DType == 0 {
+			return w, err
+		}
+		return formats.BSRLPFromBSR(w, p.DType)
 	}
 	return nil, fmt.Errorf("unknown pattern %q", p)
 }

@@ -95,9 +95,9 @@ type Pattern struct {
 	// "dense", "nmK:G" or "bsrRxC" (dispatch.PatternOf), followed by ":bf16", ":f16" or
 	// ":i8" for weights stored in that dtype.
 	Structure string
-	// DType, for Dense, Unstructured and NM, stores W in bf16, fp16 or int8 (formats.DenseLP,
-	// formats.CSRLP or formats.NMLP, converted from the float32 weights with
-	// DenseLPFromDense or, after pruning, CSRLPFromCSR or NMLPFromNM); 0 is float32.
+	// DType stores W in bf16, fp16 or int8 (formats.DenseLP, CSRLP, NMLP or BSRLP, converted
+	// from the float32 weights with DenseLPFromDense or, after pruning, CSRLPFromCSR,
+	// NMLPFromNM or BSRLPFromBSR); 0 is float32.
 	DType formats.DType
 }
 
@@ -116,6 +116,9 @@ func (p Pattern) String() string {
 		}
 		return fmt.Sprintf("nm:%d:%d", p.Keep, p.Group)
 	case Block:
+		if p.DType != 0 {
+			return fmt.Sprintf("block:%dx%d:%g:%s", p.R, p.C, p.Sparsity, p.DType)
+		}
 		return fmt.Sprintf("block:%dx%d:%g", p.R, p.C, p.Sparsity)
 	case Model:
 		if p.Structure == "" {
@@ -201,8 +204,8 @@ func ParsePattern(s string) (Pattern, error) {
 		}
 		return p, nil
 	case Block:
-		if len(f) != 3 {
-			return bad("block takes RxC and a sparsity")
+		if len(f) != 3 && len(f) != 4 {
+			return bad("block takes RxC, a sparsity and an optional dtype (block:4x4:0.9:bf16)")
 		}
 		rc := strings.Split(f[1], "x")
 		if len(rc) != 2 {
@@ -217,7 +220,13 @@ func ParsePattern(s string) (Pattern, error) {
 		if err != nil {
 			return bad(err.Error())
 		}
-		return Pattern{Kind: Block, R: r, C: c, Sparsity: x}, nil
+		p := Pattern{Kind: Block, R: r, C: c, Sparsity: x}
+		if len(f) == 4 && f[3] != "f32" {
+			if p.DType, err = formats.ParseDType(f[3]); err != nil {
+				return bad("the dtype is f32, bf16, f16 or i8")
+			}
+		}
+		return p, nil
 	}
 	return bad("unknown kind " + strconv.Quote(f[0]))
 }

@@ -23,7 +23,7 @@ func init() {
 func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", "bench [flags]", stderr)
 	shapes := fs.String("shapes", "", "comma-separated MxKxN list (optionally name=MxKxN); default: the built-in corpus\n(768x768x128, 3072x768x128, 768x3072x128, 256x64x3136, 2048x512x49, 11008x4096x16, 11008x4096x1)")
-	patterns := fs.String("patterns", "", "comma-separated patterns: dense, unstructured:S, nm:N:M, block:RxC:S; default:\ndense, unstructured 0.5…0.98, nm:2:4, nm:1:4, nm:2:8, block:4x1 and 4x4 at 0.8 and 0.9; with neither\n-patterns nor -dtype, dense:bf16 is added at N = 1 and 16")
+	patterns := fs.String("patterns", "", "comma-separated patterns: dense, unstructured:S, nm:N:M, block:RxC:S (each with an optional :bf16, :f16 or :i8); default:\ndense, unstructured 0.5…0.98, nm:2:4, nm:1:4, nm:2:8, block:4x1 and 4x4 at 0.8 and 0.9; with neither\n-patterns nor -dtype, dense:bf16 is added at N = 1 and 16")
 	threads := fs.Int("threads", 1, "threads per call (0 = all cores)")
 	isa := fs.String("isa", "", "cap the ISA: avx512, avx2, neon or generic (default: best available)")
 	cold := fs.Bool("cold", false, "stream W from memory for N ≤ 16 (rotate copies whose total exceeds 2× the L3)")
@@ -35,7 +35,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	blas := fs.Bool("blas", true, "compare with OpenBLAS when built with -tags openblas")
 	xsmm := fs.Bool("xsmm", true, "compare with LIBXSMM's dense JIT when built with -tags libxsmm")
 	record := fs.String("record", "", "a tuning record (sparsegen tune) for dispatch to follow")
-	dtypes := fs.String("dtype", "", "comma-separated weight dtypes for the dense, unstructured and N:M patterns: f32, bf16, f16, i8\n(W converted from the float32 weights, round to nearest even; int8 with a scale per row);\ndefault f32")
+	dtypes := fs.String("dtype", "", "comma-separated weight dtypes for the dense, unstructured, N:M and block patterns: f32, bf16, f16, i8\n(W converted from the float32 weights, round to nearest even; int8 with a scale per row);\ndefault f32")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
@@ -163,10 +163,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// withDTypes returns ps with every dense, unstructured (CSR) and N:M pattern once per dtype
-// of the list ("f32", "bf16", "f16", "i8"). Only dense, CSR and N:M W have low-precision
-// kernels so far, so the block patterns stay float32 (and are left out when f32 is not in
-// the list).
+// withDTypes returns ps with every dense, unstructured (CSR), N:M and block (BSR) pattern
+// once per dtype of the list ("f32", "bf16", "f16", "i8"); other patterns (a model's) stay
+// as they are and are left out when f32 is not in the list.
 func withDTypes(ps []bench.Pattern, list string) ([]bench.Pattern, error) {
 	var dts []formats.DType
 	f32 := false
@@ -185,7 +184,7 @@ func withDTypes(ps []bench.Pattern, list string) ([]bench.Pattern, error) {
 	}
 	var out []bench.Pattern
 	for _, p := range ps {
-		if p.Kind != bench.Dense && p.Kind != bench.Unstructured && p.Kind != bench.NM {
+		if p.Kind != bench.Dense && p.Kind != bench.Unstructured && p.Kind != bench.NM && p.Kind != bench.Block {
 			if f32 {
 				out = append(out, p)
 			}
@@ -198,7 +197,7 @@ func withDTypes(ps []bench.Pattern, list string) ([]bench.Pattern, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no pattern left: low-precision dtypes apply to the dense, unstructured and N:M patterns only")
+		return nil, fmt.Errorf("no pattern left: low-precision dtypes apply to the dense, unstructured, N:M and block patterns only")
 	}
 	return out, nil
 }

@@ -12,16 +12,15 @@ import (
 	"github.com/sparsegen/sparsegen/formats/fileio"
 )
 
-// TestWithDTypes: -dtype repeats the dense, unstructured and N:M patterns per dtype, keeps
-// the block patterns only with f32, and refuses unknown dtypes or a list that leaves
-// nothing to run.
+// TestWithDTypes: -dtype repeats the dense, unstructured, N:M and block patterns per dtype,
+// and refuses unknown dtypes.
 func TestWithDTypes(t *testing.T) {
 	ps := []bench.Pattern{{Kind: bench.Dense}, {Kind: bench.Unstructured, Sparsity: 0.9}, {Kind: bench.NM, Keep: 2, Group: 4}, {Kind: bench.Block, R: 4, C: 4, Sparsity: 0.9}}
 	got, err := withDTypes(ps, "f32,bf16,i8")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"dense", "dense:bf16", "dense:i8", "unstructured:0.9", "unstructured:0.9:bf16", "unstructured:0.9:i8", "nm:2:4", "nm:2:4:bf16", "nm:2:4:i8", "block:4x4:0.9"}
+	want := []string{"dense", "dense:bf16", "dense:i8", "unstructured:0.9", "unstructured:0.9:bf16", "unstructured:0.9:i8", "nm:2:4", "nm:2:4:bf16", "nm:2:4:i8", "block:4x4:0.9", "block:4x4:0.9:bf16", "block:4x4:0.9:i8"}
 	if len(got) != len(want) {
 		t.Fatalf("got %v", got)
 	}
@@ -30,14 +29,19 @@ func TestWithDTypes(t *testing.T) {
 			t.Fatalf("got %v, want %v", got, want)
 		}
 	}
-	if got, err := withDTypes(ps, "f16"); err != nil || len(got) != 3 || got[0].String() != "dense:f16" || got[1].String() != "unstructured:0.9:f16" || got[2].String() != "nm:2:4:f16" {
+	if got, err := withDTypes(ps, "f16"); err != nil || len(got) != 4 || got[0].String() != "dense:f16" || got[1].String() != "unstructured:0.9:f16" || got[2].String() != "nm:2:4:f16" || got[3].String() != "block:4x4:0.9:f16" {
 		t.Fatalf("f16 only: %v %v", got, err)
 	}
 	if _, err := withDTypes(ps, "f8"); err == nil {
 		t.Fatal("f8 accepted")
 	}
-	if _, err := withDTypes(ps[3:], "bf16"); err == nil {
-		t.Fatal("block patterns only, bf16 only: accepted")
+	for _, s := range []string{"block:4x4:0.9:bf16", "block:2x1:0.5:i8"} {
+		if p, err := bench.ParsePattern(s); err != nil || p.String() != s {
+			t.Fatalf("%s: %v %v", s, p, err)
+		}
+	}
+	if _, err := bench.ParsePattern("block:4x4:0.9:f8"); err == nil {
+		t.Fatal("block:4x4:0.9:f8 accepted")
 	}
 	for _, s := range []string{"nm:2:4:bf16", "nm:1:4:i8", "nm:3:7:f16"} {
 		if p, err := bench.ParsePattern(s); err != nil || p.String() != s {
