@@ -41,12 +41,27 @@ var (
 		asm.AVX512: {2.56, 1.32, 0.69, 0.52, 0.42},
 		asm.AVX2:   {4.01, 2.09, 1.09, 0.73, 0.48},
 	}
+	// bitmapRatiosDType replaces bitmapRatios for a low-precision family where its own
+	// measurements move the crossover. AVX2 int8 (spmv_bitmap_i8_avx2) costs a flat ~3.9 ms
+	// on 11008×4096 (its widening and scaling per chunk), over spmv_csr_i16_i8_avx2: 0.50 at
+	// 50% density, 0.81 at 30%, 1.22 at 20% (asm BenchmarkSpMVBitmapLP, benchstat medians of
+	// 6, Zen 5, 2026-12-07), so it breaks even near 25%, not the float32 table's 22%; below
+	// 20% the float32 points are kept (it only loses more there). Every other dtype measured
+	// at or below the float32 ratios (DESIGN §5.4), which therefore price them.
+	bitmapRatiosDType = map[string]map[asm.ISA][]float64{
+		"i8": {asm.AVX2: {4.01, 2.09, 1.22, 0.81, 0.50}},
+	}
 )
 
 // bitmapRatio is the bitmap family f's time over its CSR base's on an m×k W storing
 // stored values (a ratio above 1 where it has no measurements: never chosen).
 func bitmapRatio(f asm.Family, stored int64, m, k int) (ratio, density float64) {
 	rs, ok := bitmapRatios[f.ISA]
+	if f.Desc != nil {
+		if r, ok2 := bitmapRatiosDType[f.DType][f.ISA]; ok2 {
+			rs, ok = r, true
+		}
+	}
 	if !ok || m == 0 || k == 0 {
 		return 2, 0
 	}

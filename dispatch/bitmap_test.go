@@ -43,6 +43,17 @@ func TestBitmapRatio(t *testing.T) {
 	if r, _ := bitmapRatio(asm.Family{Desc: &asm.Desc{ISA: asm.NEON, Bitmap: true}}, 10, 10, 10); r <= 1 {
 		t.Errorf("an ISA without measurements: ratio %v, want > 1", r)
 	}
+	// AVX2 int8 has its own points: at 24% density the float32 and bf16 kernels pay, int8's
+	// does not (it breaks even near 25%).
+	for _, c := range []struct {
+		dtype string
+		pays  bool
+	}{{"float32", true}, {"bf16", true}, {"i8", false}} {
+		g := asm.Family{Desc: &asm.Desc{ISA: asm.AVX2, Bitmap: true, DType: c.dtype}}
+		if r, _ := bitmapRatio(g, 240*1000, 1000, 1000); (r < 1) != c.pays {
+			t.Errorf("AVX2 %s at 24%%: ratio %v, pays %v, want %v", c.dtype, r, r < 1, c.pays)
+		}
+	}
 }
 
 // TestBitmapDispatch: on a large CSR W (streamed: the large-W coefficients) dense enough,
