@@ -361,22 +361,10 @@ func (g *bsrGen) tile(hdr, kidx, val, y, bp, units, j vm.Reg, u int, mask *vm.Ma
 }
 
 // weight broadcasts the weight of row r at index i of the value stream vp into w and
-// returns the register holding it as float32: w itself, or for int8 ws = w·scale (the
-// scale of row r is at unit + 4r), one rounding, so the FMAs use ref's widened value.
+// returns the register holding it as float32 (broadcastWeight: for int8 ws = w·scale, the
+// scale of row r at unit + 4r, in the preallocated sc and ws).
 func (g *bsrGen) weight(w, sc, ws vm.Vec, vp, unit vm.Reg, i, r int) vm.Vec {
-	m := g.m
-	if g.e == vm.ElemF32 {
-		m.Load1(w, vm.At(vp, i*4))
-		return w
-	}
-	m.(vm.WidenMachine).Load1Widen(w, vm.At(vp, i*g.e.Bytes()), g.e)
-	if g.e != vm.ElemI8 {
-		return w
-	}
-	m.Load1(sc, vm.At(unit, 4*r))
-	m.Zero(ws)
-	m.FMA(ws, w, sc)
-	return ws
+	return broadcastWeight(g.m, g.e, w, vm.At(vp, i*g.e.Bytes()), vm.At(unit, 4*r), func() (vm.Vec, vm.Vec) { return sc, ws })
 }
 
 // store applies the epilogue to one row's accumulators and writes them at yr + j.

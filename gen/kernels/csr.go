@@ -244,19 +244,7 @@ func genCSRTileBody(m vm.Machine, R, u int, masked bool, e vm.Elem) {
 		bs := make([]vm.Vec, R)
 		// weight sets bs[r] to row r's weight of the step, broadcast.
 		weight := func(r int) {
-			bs[r] = m.Vec()
-			if e == vm.ElemF32 {
-				m.Load1(bs[r], vm.At(vals, 4*r))
-				return
-			}
-			m.(vm.WidenMachine).Load1Widen(bs[r], vm.At(vals, eb*r), e)
-			if e == vm.ElemI8 {
-				sc, w := m.Vec(), m.Vec()
-				m.Load1(sc, vm.At(sp, 4*r))
-				m.Zero(w)
-				m.FMA(w, bs[r], sc)
-				bs[r] = w
-			}
+			bs[r] = broadcastWeight(m, e, m.Vec(), vm.At(vals, eb*r), vm.At(sp, 4*r), func() (vm.Vec, vm.Vec) { return m.Vec(), m.Vec() })
 		}
 		if gm, ok := m.(vm.GroupMachine); ok && R > 1 {
 			// The step's R offsets in one load; a float32 step's R weights in one group

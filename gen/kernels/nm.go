@@ -427,24 +427,11 @@ func (g *nmGen) groupedEntries(gm vm.GroupMachine, acc [][]vm.Vec, vp, pp, xg vm
 }
 
 // weight sets w to the weight of entry e (slot·UH + row, from vp) of row r, broadcast, and
-// returns the vector that holds it: a float32 load, or a widening one (vm.WidenMachine)
-// whose int8 value is multiplied by row r's scale (one rounding: the value
-// formats.NMLP.ToNM gives) into a fresh vector.
+// returns the vector that holds it (broadcastWeight: an int8 weight multiplied by row r's
+// scale into a fresh vector, the value formats.NMLP.ToNM gives).
 func (g *nmGen) weight(w vm.Vec, vp vm.Reg, e, r int) vm.Vec {
 	m := g.m
-	if g.e == vm.ElemF32 {
-		m.Load1(w, vm.At(vp, e*4))
-		return w
-	}
-	m.(vm.WidenMachine).Load1Widen(w, vm.At(vp, e*g.e.Bytes()), g.e)
-	if g.e != vm.ElemI8 {
-		return w
-	}
-	sc, ws := m.Vec(), m.Vec()
-	m.Load1(sc, vm.At(g.sc, r*4))
-	m.Zero(ws)
-	m.FMA(ws, w, sc)
-	return ws
+	return broadcastWeight(m, g.e, w, vm.At(vp, e*g.e.Bytes()), vm.At(g.sc, r*4), func() (vm.Vec, vm.Vec) { return m.Vec(), m.Vec() })
 }
 
 // nmUnroll is how many groups of pattern p one iteration of the grouped tile takes (vm.GroupMachine):
