@@ -232,37 +232,9 @@ func rowSourceOf(m Matrix) rowSource {
 			return buf
 		}
 	case *BSR:
-		return func(i int, buf []int32) []int32 {
-			buf = buf[:0]
-			bi, r := i/w.R, i%w.R
-			for p := w.BlockRowPtr[bi]; p < w.BlockRowPtr[bi+1]; p++ {
-				j := int(w.BlockCol[p])
-				_, bw := w.BlockDims(bi, j)
-				v := w.Val[w.BlockOffset(int(p))+int64(r*bw):]
-				for c := 0; c < bw; c++ {
-					if v[c] != 0 {
-						buf = append(buf, int32(j*w.C+c))
-					}
-				}
-			}
-			return buf
-		}
+		return bsrRows(w, func(v int64) bool { return w.Val[v] != 0 })
 	case *NM:
-		spr, groups := w.SlotsPerRow(), w.Groups()
-		return func(i int, buf []int32) []int32 {
-			buf = buf[:0]
-			s := i * spr
-			for g := 0; g < groups; g++ {
-				slots, _ := w.GroupSlots(g)
-				for k := 0; k < slots; k++ {
-					if w.Val[s] != 0 {
-						buf = append(buf, int32(g*w.Group+int(w.Pos[s])))
-					}
-					s++
-				}
-			}
-			return buf
-		}
+		return nmRows(w, func(s int) bool { return w.Val[s] != 0 })
 	case *CSRLP:
 		// Low precision is read as stored (a ±0 bit pattern or a 0 int8 is a zero), never
 		// widened into a float32 copy.
@@ -276,47 +248,9 @@ func rowSourceOf(m Matrix) rowSource {
 			return buf
 		}
 	case *NMLP:
-		spr, g := w.SlotsPerRow(), w.geometry()
-		groups := g.Groups()
-		return func(i int, buf []int32) []int32 {
-			buf = buf[:0]
-			s := i * spr
-			for gi := 0; gi < groups; gi++ {
-				slots, _ := g.GroupSlots(gi)
-				for k := 0; k < slots; k++ {
-					if lpNonzero(w.DType, w.Bits, w.I8, s) {
-						buf = append(buf, int32(gi*w.Group+int(w.Pos[s])))
-					}
-					s++
-				}
-			}
-			return buf
-		}
+		return nmRows(w.geometry(), func(s int) bool { return lpNonzero(w.DType, w.Bits, w.I8, s) })
 	case *BSRLP:
-		off := make([]int64, len(w.BlockCol)) // offset of each stored block's values
-		var o int64
-		for bi := 0; bi < w.BlockRows(); bi++ {
-			for p := w.BlockRowPtr[bi]; p < w.BlockRowPtr[bi+1]; p++ {
-				off[p] = o
-				h, bw := w.BlockDims(bi, int(w.BlockCol[p]))
-				o += int64(h * bw)
-			}
-		}
-		return func(i int, buf []int32) []int32 {
-			buf = buf[:0]
-			bi, r := i/w.R, i%w.R
-			for p := w.BlockRowPtr[bi]; p < w.BlockRowPtr[bi+1]; p++ {
-				j := int(w.BlockCol[p])
-				_, bw := w.BlockDims(bi, j)
-				v := off[p] + int64(r*bw)
-				for c := 0; c < bw; c++ {
-					if lpNonzero(w.DType, w.Bits, w.I8, int(v)+c) {
-						buf = append(buf, int32(j*w.C+c))
-					}
-				}
-			}
-			return buf
-		}
+		return bsrRows(w.Pattern(), func(v int64) bool { return lpNonzero(w.DType, w.Bits, w.I8, int(v)) })
 	case *DenseLP:
 		return func(i int, buf []int32) []int32 {
 			buf = buf[:0]
@@ -334,6 +268,46 @@ func rowSourceOf(m Matrix) rowSource {
 		for j, v := range d.Row(i) {
 			if v != 0 {
 				buf = append(buf, int32(j))
+			}
+		}
+		return buf
+	}
+}
+
+// bsrRows walks the rows of the block grid of b (its values are not read: a BSRLP's pattern
+// does too), nz(v) telling whether value v (BlockOffset order) is a nonzero.
+func bsrRows(b *BSR, nz func(v int64) bool) rowSource {
+	return func(i int, buf []int32) []int32 {
+		buf = buf[:0]
+		bi, r := i/b.R, i%b.R
+		for p := b.BlockRowPtr[bi]; p < b.BlockRowPtr[bi+1]; p++ {
+			j := int(b.BlockCol[p])
+			_, bw := b.BlockDims(bi, j)
+			v := b.BlockOffset(int(p)) + int64(r*bw)
+			for c := 0; c < bw; c++ {
+				if nz(v + int64(c)) {
+					buf = append(buf, int32(j*b.C+c))
+				}
+			}
+		}
+		return buf
+	}
+}
+
+// nmRows walks the slots of the rows of g's pattern (its values are not read: an NMLP's
+// geometry does too), nz(s) telling whether slot s (row-major) holds a nonzero.
+func nmRows(g *NM, nz func(s int) bool) rowSource {
+	spr, groups := g.SlotsPerRow(), g.Groups()
+	return func(i int, buf []int32) []int32 {
+		buf = buf[:0]
+		s := i * spr
+		for gi := 0; gi < groups; gi++ {
+			slots, _ := g.GroupSlots(gi)
+			for k := 0; k < slots; k++ {
+				if nz(s) {
+					buf = append(buf, int32(gi*g.Group+int(g.Pos[s])))
+				}
+				s++
 			}
 		}
 		return buf

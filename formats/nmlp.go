@@ -28,9 +28,10 @@ func (m *NMLP) format() string {
 	return "nm " + m.DType.String()
 }
 
-// geometry is m's pattern as an NM without values (Groups, GroupSlots, SlotsPerRow).
+// geometry is m's pattern as an NM without values (Groups, GroupSlots, SlotsPerRow; Pos
+// shared, not copied).
 func (m *NMLP) geometry() *NM {
-	return &NM{Rows: m.Rows, Cols: m.Cols, Keep: m.Keep, Group: m.Group}
+	return &NM{Rows: m.Rows, Cols: m.Cols, Keep: m.Keep, Group: m.Group, Pos: m.Pos}
 }
 
 // SlotsPerRow is the number of stored slots in each row (NM.SlotsPerRow).
