@@ -124,6 +124,10 @@ func describeLP(w formats.Matrix) string {
 		if w != nil {
 			return fmt.Sprintf("dense %s", w.DType)
 		}
+	case *formats.NMLP:
+		if w != nil {
+			return fmt.Sprintf("N:M %s", w.DType)
+		}
 	}
 	return fmt.Sprintf("%T", w)
 }

@@ -86,7 +86,7 @@ func narrowLP(t formats.DType, vals []float32) []byte {
 func nmLPOf(name string, t formats.DType, w formats.Matrix) (*formats.NMLP, error) {
 	m, ok := w.(*formats.NMLP)
 	if !ok || m == nil || m.DType != t {
-		return nil, fmt.Errorf("%w: %s takes N:M with %s weights, not %T", ErrNotApplicable, name, t, w)
+		return nil, fmt.Errorf("%w: %s takes N:M with %s weights, not %s", ErrNotApplicable, name, t, describeLP(w))
 	}
 	return m, nil
 }

@@ -317,7 +317,7 @@ func registerSpMVBitmap(m []Desc, fn spmvBitmapFunc, fn16 spmvBitmap16Func, fnI8
 				if s.lp != 0 {
 					c, ok := w.(*formats.CSRLP)
 					if !ok {
-						return nil, fmt.Errorf("%w: %s takes a CSR of %s values (formats.CSRLP), not %T", ErrNotApplicable, s.Name, s.lp, w)
+						return nil, fmt.Errorf("%w: %s takes a CSR of %s values (formats.CSRLP), not %s", ErrNotApplicable, s.Name, s.lp, describeLP(w))
 					}
 					return packSpMVBitmapLP(s, c, bitmapKB)
 				}
