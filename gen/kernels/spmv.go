@@ -271,6 +271,12 @@ func countedLoopHead(m vm.Machine, limit string, i, cnt vm.Reg, top, exit vm.Lab
 func spmvRowTail(m vm.Machine, vals, idx, c, y, i vm.Reg, vb, bytes int, row, exit vm.Label) {
 	m.Lea(vals, vm.Idx(vals, c, vb))
 	m.Lea(idx, vm.Idx(idx, c, bytes))
+	nextRow(m, y, i, row, exit)
+}
+
+// nextRow closes a loop over rows (the SpMV kernels'): y moves to the next row (ldy floats
+// on) and the loop goes on with i + 1; exit is bound after it.
+func nextRow(m vm.Machine, y, i vm.Reg, row, exit vm.Label) {
 	ldy := m.Param("ldy")
 	m.Shl(ldy, 2)
 	m.Add(y, ldy)

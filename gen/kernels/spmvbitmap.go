@@ -257,11 +257,5 @@ func genSpMVBitmap(m vm.ExpandMachine, g vm.GatherMachine, e vm.Elem) {
 	}
 	spmvEpilogue(m, res, i, y)
 	g.StoreLane0(vm.At(y, 0), res)
-	ldy := m.Param("ldy")
-	m.Shl(ldy, 2)
-	m.Add(y, ldy)
-	m.AddImm(i, 1)
-	m.Jmp(row)
-	m.Bind(exit)
-	m.Ret()
+	nextRow(m, y, i, row, exit)
 }
