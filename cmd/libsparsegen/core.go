@@ -637,11 +637,22 @@ func readBSRPattern(m, k, r, c int, nblocks int64, indptr, indices indexArray, w
 	return in, nil
 }
 
+// count is the number of values of the canonical matrix: its blocks trimmed to M×K.
+func (in *bsrInput) count() int64 {
+	var n int64
+	for i := 0; i+1 < len(in.ptr); i++ {
+		h := min(in.r, in.m-i*in.r)
+		for p := in.ptr[i]; p < in.ptr[i+1]; p++ {
+			n += int64(h * min(in.c, in.k-int(in.cols[p])*in.c))
+		}
+	}
+	return n
+}
+
 // values calls set(dst, srcs) for each value of the canonical matrix in formats.BSR's order
 // (blocks in order, each trimmed to the matrix, row-major): dst its index, srcs the caller
-// values it sums (one per merged caller block); it stops at the first error. It returns the
-// number of values.
-func (in *bsrInput) values(set func(dst int64, srcs []int64) error) (int64, error) {
+// values it sums (one per merged caller block); it stops at the first error.
+func (in *bsrInput) values(set func(dst int64, srcs []int64) error) error {
 	var dst int64
 	var srcs []int64
 	br := (in.m + in.r - 1) / in.r
@@ -655,17 +666,15 @@ func (in *bsrInput) values(set func(dst int64, srcs []int64) error) (int64, erro
 					for _, s := range in.src[p] {
 						srcs = append(srcs, s*int64(in.r*in.c)+int64(rr*in.c+cc))
 					}
-					if set != nil {
-						if err := set(dst, srcs); err != nil {
-							return 0, err
-						}
+					if err := set(dst, srcs); err != nil {
+						return err
 					}
 					dst++
 				}
 			}
 		}
 	}
-	return dst, nil
+	return nil
 }
 
 // readBSR copies a scipy-style BSR with r×c blocks (data: nblocks full r×c blocks) into a
@@ -677,8 +686,7 @@ func readBSR(m, k, r, c int, nblocks int64, indptr, indices indexArray, data []f
 	if err != nil {
 		return nil, "", err
 	}
-	n, _ := in.values(nil)
-	vals := make([]float32, n)
+	vals := make([]float32, in.count())
 	in.values(func(dst int64, srcs []int64) error {
 		for _, s := range srcs {
 			vals[dst] += data[s]
@@ -714,11 +722,11 @@ func readBSRLP(t formats.DType, m, k, r, c int, nblocks int64, indptr, indices i
 	if err != nil {
 		return nil, "", err
 	}
-	n, _ := in.values(nil)
+	n := in.count()
 	b := &formats.BSRLP{Rows: m, Cols: k, R: r, C: c, BlockRowPtr: in.ptr, BlockCol: in.cols, DType: t}
 	if t == formats.I8 {
 		b.I8, b.Scale = make([]int8, n), slices.Clone(scale)
-		_, err = in.values(func(dst int64, srcs []int64) error {
+		err = in.values(func(dst int64, srcs []int64) error {
 			s := 0
 			for _, v := range srcs {
 				s += int(q[v])
@@ -731,7 +739,7 @@ func readBSRLP(t formats.DType, m, k, r, c int, nblocks int64, indptr, indices i
 		})
 	} else {
 		b.Bits = make([]uint16, n)
-		_, err = in.values(func(dst int64, srcs []int64) error {
+		err = in.values(func(dst int64, srcs []int64) error {
 			if len(srcs) == 1 {
 				b.Bits[dst] = bits[srcs[0]] // as stored, NaN payloads included
 				return nil
