@@ -277,59 +277,118 @@ row1:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
 	MOVQ  R8, R10
-	ADDQ  $-4, R10
+	ADDQ  $-8, R10
 	CMPQ  R9, R10
 	JGT   tail1
 
-four1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (BX)(R11*4), Y4
-	VBROADCASTSS (AX)(R9*4), Y5
-	VFMADD231PS  Y4, Y5, Y0
-	MOVWQZX      2(CX)(R9*2), R11
-	VBROADCASTSS (BX)(R11*4), Y4
-	VBROADCASTSS 4(AX)(R9*4), Y5
-	VFMADD231PS  Y4, Y5, Y1
-	MOVWQZX      4(CX)(R9*2), R11
-	VBROADCASTSS (BX)(R11*4), Y4
-	VBROADCASTSS 8(AX)(R9*4), Y5
-	VFMADD231PS  Y4, Y5, Y2
-	MOVWQZX      6(CX)(R9*2), R11
-	VBROADCASTSS (BX)(R11*4), Y4
-	VBROADCASTSS 12(AX)(R9*4), Y5
-	VFMADD231PS  Y4, Y5, Y3
-	ADDQ         $+4, R9
+full1:
+	VMOVUPS      (AX)(R9*4), Y8
+	MOVQ         (CX)(R9*2), R14
+	MOVWQZX      R14, R11
+	SHRQ         $0x10, R14
+	MOVWQZX      R14, R12
+	SHRQ         $0x10, R14
+	MOVWQZX      R14, R13
+	SHRQ         $0x10, R14
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VBROADCASTSS (BX)(R12*4), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VBROADCASTSS (BX)(R13*4), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VBROADCASTSS (BX)(R14*4), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	MOVQ         8(CX)(R9*2), R14
+	MOVWQZX      R14, R11
+	SHRQ         $0x10, R14
+	MOVWQZX      R14, R12
+	SHRQ         $0x10, R14
+	MOVWQZX      R14, R13
+	SHRQ         $0x10, R14
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VBROADCASTSS (BX)(R12*4), Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VBROADCASTSS (BX)(R13*4), Y9
+	VFMADD231PS  Y9, Y8, Y6
+	VBROADCASTSS (BX)(R14*4), Y9
+	VFMADD231PS  Y9, Y8, Y7
+	ADDQ         $+8, R9
 	CMPQ         R9, R10
-	JLE          four1
+	JLE          full1
 
 tail1:
-	CMPQ         R9, R8
-	JGE          sum1
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (BX)(R10*4), Y4
-	VBROADCASTSS (AX)(R9*4), Y5
-	VFMADD231PS  Y4, Y5, Y0
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JGE          sum1
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (BX)(R10*4), Y4
-	VBROADCASTSS (AX)(R9*4), Y5
-	VFMADD231PS  Y4, Y5, Y1
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JGE          sum1
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (BX)(R10*4), Y4
-	VBROADCASTSS (AX)(R9*4), Y5
-	VFMADD231PS  Y4, Y5, Y2
-	ADDQ         $+1, R9
+	MOVQ         R8, R10
+	SUBQ         R9, R10
+	CMPQ         R10, $+0
+	JLE          sum1
+	LEAQ         tailmask8<>+0(SB), R11
+	MOVQ         R10, R12
+	NEGQ         R12
+	VMOVDQU      32(R11)(R12*4), Y8
+	VMASKMOVPS   (AX)(R9*4), Y8, Y8
+	CMPQ         R10, $+0
+	JLE          sum1
+	MOVQ         (CX)(R9*2), R14
+	MOVWQZX      R14, R11
+	SHRQ         $0x10, R14
+	MOVWQZX      R14, R12
+	SHRQ         $0x10, R14
+	MOVWQZX      R14, R13
+	SHRQ         $0x10, R14
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	CMPQ         R10, $+1
+	JLE          sum1
+	VBROADCASTSS (BX)(R12*4), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	CMPQ         R10, $+2
+	JLE          sum1
+	VBROADCASTSS (BX)(R13*4), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	CMPQ         R10, $+3
+	JLE          sum1
+	VBROADCASTSS (BX)(R14*4), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	CMPQ         R10, $+4
+	JLE          sum1
+	MOVQ         8(CX)(R9*2), R13
+	MOVWQZX      R13, R9
+	SHRQ         $0x10, R13
+	MOVWQZX      R13, R11
+	SHRQ         $0x10, R13
+	MOVWQZX      R13, R12
+	SHRQ         $0x10, R13
+	VBROADCASTSS (BX)(R9*4), Y9
+	VFMADD231PS  Y9, Y8, Y4
+	CMPQ         R10, $+5
+	JLE          sum1
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y5
+	CMPQ         R10, $+6
+	JLE          sum1
+	VBROADCASTSS (BX)(R12*4), Y9
+	VFMADD231PS  Y9, Y8, Y6
 
 sum1:
-	VADDPS       Y1, Y0, Y0
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y2, Y0, Y0
+	VBLENDPS     $0xaa, Y1, Y0, Y0
+	VBLENDPS     $0xaa, Y3, Y2, Y2
+	VBLENDPS     $0xaa, Y5, Y4, Y4
+	VBLENDPS     $0xaa, Y7, Y6, Y6
+	VBLENDPS     $0xcc, Y2, Y0, Y0
+	VBLENDPS     $0xcc, Y6, Y4, Y4
+	VBLENDPS     $0xf0, Y4, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
 	MOVQ         flags+56(FP), R9
 	TESTQ        $0x00000002, R9
 	JEQ          nobias1
@@ -354,18 +413,14 @@ noacc1:
 	VMINPS       Y0, Y2, Y0
 
 noclamp1:
-	MOVQ       $+1, R9
-	LEAQ       tailmask8<>+0(SB), R10
-	NEGQ       R9
-	VMOVDQU    32(R10)(R9*4), Y1
-	VMASKMOVPS Y0, Y1, (SI)
-	LEAQ       (AX)(R8*4), AX
-	LEAQ       (CX)(R8*2), CX
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	ADDQ       $+1, DI
-	JMP        row1
+	VMOVSS X0, (SI)
+	LEAQ   (AX)(R8*4), AX
+	LEAQ   (CX)(R8*2), CX
+	MOVQ   ldy+48(FP), R8
+	SHLQ   $0x02, R8
+	ADDQ   R8, SI
+	ADDQ   $+1, DI
+	JMP    row1
 
 exit1:
 	VZEROUPPER
@@ -392,59 +447,105 @@ row1:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
 	MOVQ  R8, R10
-	ADDQ  $-4, R10
+	ADDQ  $-8, R10
 	CMPQ  R9, R10
 	JGT   tail1
 
-four1:
+full1:
+	VMOVUPS      (AX)(R9*4), Y8
 	MOVL         (CX)(R9*4), R11
-	VBROADCASTSS (BX)(R11*4), Y4
-	VBROADCASTSS (AX)(R9*4), Y5
-	VFMADD231PS  Y4, Y5, Y0
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y0
 	MOVL         4(CX)(R9*4), R11
-	VBROADCASTSS (BX)(R11*4), Y4
-	VBROADCASTSS 4(AX)(R9*4), Y5
-	VFMADD231PS  Y4, Y5, Y1
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y1
 	MOVL         8(CX)(R9*4), R11
-	VBROADCASTSS (BX)(R11*4), Y4
-	VBROADCASTSS 8(AX)(R9*4), Y5
-	VFMADD231PS  Y4, Y5, Y2
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y2
 	MOVL         12(CX)(R9*4), R11
-	VBROADCASTSS (BX)(R11*4), Y4
-	VBROADCASTSS 12(AX)(R9*4), Y5
-	VFMADD231PS  Y4, Y5, Y3
-	ADDQ         $+4, R9
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	MOVL         16(CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y4
+	MOVL         20(CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y5
+	MOVL         24(CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y6
+	MOVL         28(CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y7
+	ADDQ         $+8, R9
 	CMPQ         R9, R10
-	JLE          four1
+	JLE          full1
 
 tail1:
-	CMPQ         R9, R8
-	JGE          sum1
-	MOVL         (CX)(R9*4), R10
-	VBROADCASTSS (BX)(R10*4), Y4
-	VBROADCASTSS (AX)(R9*4), Y5
-	VFMADD231PS  Y4, Y5, Y0
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JGE          sum1
-	MOVL         (CX)(R9*4), R10
-	VBROADCASTSS (BX)(R10*4), Y4
-	VBROADCASTSS (AX)(R9*4), Y5
-	VFMADD231PS  Y4, Y5, Y1
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JGE          sum1
-	MOVL         (CX)(R9*4), R10
-	VBROADCASTSS (BX)(R10*4), Y4
-	VBROADCASTSS (AX)(R9*4), Y5
-	VFMADD231PS  Y4, Y5, Y2
-	ADDQ         $+1, R9
+	MOVQ         R8, R10
+	SUBQ         R9, R10
+	CMPQ         R10, $+0
+	JLE          sum1
+	LEAQ         tailmask8<>+0(SB), R11
+	MOVQ         R10, R12
+	NEGQ         R12
+	VMOVDQU      32(R11)(R12*4), Y8
+	VMASKMOVPS   (AX)(R9*4), Y8, Y8
+	CMPQ         R10, $+0
+	JLE          sum1
+	MOVL         (CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	CMPQ         R10, $+1
+	JLE          sum1
+	MOVL         4(CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	CMPQ         R10, $+2
+	JLE          sum1
+	MOVL         8(CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	CMPQ         R10, $+3
+	JLE          sum1
+	MOVL         12(CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	CMPQ         R10, $+4
+	JLE          sum1
+	MOVL         16(CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y4
+	CMPQ         R10, $+5
+	JLE          sum1
+	MOVL         20(CX)(R9*4), R11
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y5
+	CMPQ         R10, $+6
+	JLE          sum1
+	MOVL         24(CX)(R9*4), R9
+	VBROADCASTSS (BX)(R9*4), Y9
+	VFMADD231PS  Y9, Y8, Y6
 
 sum1:
-	VADDPS       Y1, Y0, Y0
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y2, Y0, Y0
+	VBLENDPS     $0xaa, Y1, Y0, Y0
+	VBLENDPS     $0xaa, Y3, Y2, Y2
+	VBLENDPS     $0xaa, Y5, Y4, Y4
+	VBLENDPS     $0xaa, Y7, Y6, Y6
+	VBLENDPS     $0xcc, Y2, Y0, Y0
+	VBLENDPS     $0xcc, Y6, Y4, Y4
+	VBLENDPS     $0xf0, Y4, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
 	MOVQ         flags+56(FP), R9
 	TESTQ        $0x00000002, R9
 	JEQ          nobias1
@@ -469,18 +570,14 @@ noacc1:
 	VMINPS       Y0, Y2, Y0
 
 noclamp1:
-	MOVQ       $+1, R9
-	LEAQ       tailmask8<>+0(SB), R10
-	NEGQ       R9
-	VMOVDQU    32(R10)(R9*4), Y1
-	VMASKMOVPS Y0, Y1, (SI)
-	LEAQ       (AX)(R8*4), AX
-	LEAQ       (CX)(R8*4), CX
-	MOVQ       ldy+48(FP), R8
-	SHLQ       $0x02, R8
-	ADDQ       R8, SI
-	ADDQ       $+1, DI
-	JMP        row1
+	VMOVSS X0, (SI)
+	LEAQ   (AX)(R8*4), AX
+	LEAQ   (CX)(R8*4), CX
+	MOVQ   ldy+48(FP), R8
+	SHLQ   $0x02, R8
+	ADDQ   R8, SI
+	ADDQ   $+1, DI
+	JMP    row1
 
 exit1:
 	VZEROUPPER

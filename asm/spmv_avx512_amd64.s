@@ -280,59 +280,209 @@ row1:
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   R8, R10
-	ADDQ   $-4, R10
+	ADDQ   $-16, R10
 	CMPQ   R9, R10
 	JGT    tail1
 
-four1:
-	MOVWQZX      (CX)(R9*2), R11
-	VBROADCASTSS (BX)(R11*4), Z4
-	VBROADCASTSS (AX)(R9*4), Z5
-	VFMADD231PS  Z4, Z5, Z0
-	MOVWQZX      2(CX)(R9*2), R11
-	VBROADCASTSS (BX)(R11*4), Z4
-	VBROADCASTSS 4(AX)(R9*4), Z5
-	VFMADD231PS  Z4, Z5, Z1
-	MOVWQZX      4(CX)(R9*2), R11
-	VBROADCASTSS (BX)(R11*4), Z4
-	VBROADCASTSS 8(AX)(R9*4), Z5
-	VFMADD231PS  Z4, Z5, Z2
-	MOVWQZX      6(CX)(R9*2), R11
-	VBROADCASTSS (BX)(R11*4), Z4
-	VBROADCASTSS 12(AX)(R9*4), Z5
-	VFMADD231PS  Z4, Z5, Z3
-	ADDQ         $+4, R9
-	CMPQ         R9, R10
-	JLE          four1
+full1:
+	VMOVUPS          (AX)(R9*4), Z16
+	MOVQ             (CX)(R9*2), R14
+	MOVWQZX          R14, R11
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R12
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R13
+	SHRQ             $0x10, R14
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z0
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z1
+	VFMADD231PS.BCST (BX)(R13*4), Z16, Z2
+	VFMADD231PS.BCST (BX)(R14*4), Z16, Z3
+	MOVQ             8(CX)(R9*2), R14
+	MOVWQZX          R14, R11
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R12
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R13
+	SHRQ             $0x10, R14
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z4
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z5
+	VFMADD231PS.BCST (BX)(R13*4), Z16, Z6
+	VFMADD231PS.BCST (BX)(R14*4), Z16, Z7
+	MOVQ             16(CX)(R9*2), R14
+	MOVWQZX          R14, R11
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R12
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R13
+	SHRQ             $0x10, R14
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z8
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z9
+	VFMADD231PS.BCST (BX)(R13*4), Z16, Z10
+	VFMADD231PS.BCST (BX)(R14*4), Z16, Z11
+	MOVQ             24(CX)(R9*2), R14
+	MOVWQZX          R14, R11
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R12
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R13
+	SHRQ             $0x10, R14
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z12
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z13
+	VFMADD231PS.BCST (BX)(R13*4), Z16, Z14
+	VFMADD231PS.BCST (BX)(R14*4), Z16, Z15
+	ADDQ             $+16, R9
+	CMPQ             R9, R10
+	JLE              full1
 
 tail1:
-	CMPQ         R9, R8
-	JGE          sum1
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (BX)(R10*4), Z4
-	VBROADCASTSS (AX)(R9*4), Z5
-	VFMADD231PS  Z4, Z5, Z0
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JGE          sum1
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (BX)(R10*4), Z4
-	VBROADCASTSS (AX)(R9*4), Z5
-	VFMADD231PS  Z4, Z5, Z1
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JGE          sum1
-	MOVWQZX      (CX)(R9*2), R10
-	VBROADCASTSS (BX)(R10*4), Z4
-	VBROADCASTSS (AX)(R9*4), Z5
-	VFMADD231PS  Z4, Z5, Z2
-	ADDQ         $+1, R9
+	MOVQ             R8, R10
+	SUBQ             R9, R10
+	CMPQ             R10, $+0
+	JLE              sum1
+	LEAQ             tailmask16<>+0(SB), R11
+	KMOVW            (R11)(R10*2), K1
+	VMOVUPS.Z        (AX)(R9*4), K1, Z16
+	CMPQ             R10, $+0
+	JLE              sum1
+	MOVQ             (CX)(R9*2), R14
+	MOVWQZX          R14, R11
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R12
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R13
+	SHRQ             $0x10, R14
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z0
+	CMPQ             R10, $+1
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z1
+	CMPQ             R10, $+2
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R13*4), Z16, Z2
+	CMPQ             R10, $+3
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R14*4), Z16, Z3
+	CMPQ             R10, $+4
+	JLE              sum1
+	MOVQ             8(CX)(R9*2), R14
+	MOVWQZX          R14, R11
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R12
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R13
+	SHRQ             $0x10, R14
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z4
+	CMPQ             R10, $+5
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z5
+	CMPQ             R10, $+6
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R13*4), Z16, Z6
+	CMPQ             R10, $+7
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R14*4), Z16, Z7
+	CMPQ             R10, $+8
+	JLE              sum1
+	MOVQ             16(CX)(R9*2), R14
+	MOVWQZX          R14, R11
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R12
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R13
+	SHRQ             $0x10, R14
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z8
+	CMPQ             R10, $+9
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z9
+	CMPQ             R10, $+10
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R13*4), Z16, Z10
+	CMPQ             R10, $+11
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R14*4), Z16, Z11
+	CMPQ             R10, $+12
+	JLE              sum1
+	MOVQ             24(CX)(R9*2), R13
+	MOVWQZX          R13, R9
+	SHRQ             $0x10, R13
+	MOVWQZX          R13, R11
+	SHRQ             $0x10, R13
+	MOVWQZX          R13, R12
+	SHRQ             $0x10, R13
+	VFMADD231PS.BCST (BX)(R9*4), Z16, Z12
+	CMPQ             R10, $+13
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z13
+	CMPQ             R10, $+14
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z14
 
 sum1:
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z1, Z0, K1, Z0
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z3, Z2, K1, Z2
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z5, Z4, K1, Z4
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z7, Z6, K1, Z6
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z9, Z8, K1, Z8
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z11, Z10, K1, Z10
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z13, Z12, K1, Z12
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z15, Z14, K1, Z14
+	MOVL         $0x0000cccc, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z2, Z0, K1, Z0
+	MOVL         $0x0000cccc, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z6, Z4, K1, Z4
+	MOVL         $0x0000cccc, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z10, Z8, K1, Z8
+	MOVL         $0x0000cccc, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z14, Z12, K1, Z12
+	MOVL         $0x0000f0f0, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z4, Z0, K1, Z0
+	MOVL         $0x0000f0f0, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z12, Z8, K1, Z8
+	MOVL         $0x0000ff00, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z8, Z0, K1, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
 	VADDPS       Z1, Z0, Z0
-	VADDPS       Z3, Z2, Z2
-	VADDPS       Z2, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xee, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VMOVSHDUP    Z0, Z1
+	VADDPS       Z1, Z0, Z0
 	MOVQ         flags+56(FP), R9
 	TESTQ        $0x00000002, R9
 	JEQ          nobias1
@@ -357,17 +507,14 @@ noacc1:
 	VMINPS       Z0, Z2, Z0
 
 noclamp1:
-	MOVQ    $+1, R9
-	LEAQ    tailmask16<>+0(SB), R10
-	KMOVW   (R10)(R9*2), K1
-	VMOVUPS Z0, K1, (SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*2), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+1, DI
-	JMP     row1
+	VMOVSS X0, (SI)
+	LEAQ   (AX)(R8*4), AX
+	LEAQ   (CX)(R8*2), CX
+	MOVQ   ldy+48(FP), R8
+	SHLQ   $0x02, R8
+	ADDQ   R8, SI
+	ADDQ   $+1, DI
+	JMP    row1
 
 exit1:
 	VZEROUPPER
@@ -394,59 +541,184 @@ row1:
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   R8, R10
-	ADDQ   $-4, R10
+	ADDQ   $-16, R10
 	CMPQ   R9, R10
 	JGT    tail1
 
-four1:
-	MOVL         (CX)(R9*4), R11
-	VBROADCASTSS (BX)(R11*4), Z4
-	VBROADCASTSS (AX)(R9*4), Z5
-	VFMADD231PS  Z4, Z5, Z0
-	MOVL         4(CX)(R9*4), R11
-	VBROADCASTSS (BX)(R11*4), Z4
-	VBROADCASTSS 4(AX)(R9*4), Z5
-	VFMADD231PS  Z4, Z5, Z1
-	MOVL         8(CX)(R9*4), R11
-	VBROADCASTSS (BX)(R11*4), Z4
-	VBROADCASTSS 8(AX)(R9*4), Z5
-	VFMADD231PS  Z4, Z5, Z2
-	MOVL         12(CX)(R9*4), R11
-	VBROADCASTSS (BX)(R11*4), Z4
-	VBROADCASTSS 12(AX)(R9*4), Z5
-	VFMADD231PS  Z4, Z5, Z3
-	ADDQ         $+4, R9
-	CMPQ         R9, R10
-	JLE          four1
+full1:
+	VMOVUPS          (AX)(R9*4), Z16
+	MOVL             (CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z0
+	MOVL             4(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z1
+	MOVL             8(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z2
+	MOVL             12(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z3
+	MOVL             16(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z4
+	MOVL             20(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z5
+	MOVL             24(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z6
+	MOVL             28(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z7
+	MOVL             32(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z8
+	MOVL             36(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z9
+	MOVL             40(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z10
+	MOVL             44(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z11
+	MOVL             48(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z12
+	MOVL             52(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z13
+	MOVL             56(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z14
+	MOVL             60(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z15
+	ADDQ             $+16, R9
+	CMPQ             R9, R10
+	JLE              full1
 
 tail1:
-	CMPQ         R9, R8
-	JGE          sum1
-	MOVL         (CX)(R9*4), R10
-	VBROADCASTSS (BX)(R10*4), Z4
-	VBROADCASTSS (AX)(R9*4), Z5
-	VFMADD231PS  Z4, Z5, Z0
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JGE          sum1
-	MOVL         (CX)(R9*4), R10
-	VBROADCASTSS (BX)(R10*4), Z4
-	VBROADCASTSS (AX)(R9*4), Z5
-	VFMADD231PS  Z4, Z5, Z1
-	ADDQ         $+1, R9
-	CMPQ         R9, R8
-	JGE          sum1
-	MOVL         (CX)(R9*4), R10
-	VBROADCASTSS (BX)(R10*4), Z4
-	VBROADCASTSS (AX)(R9*4), Z5
-	VFMADD231PS  Z4, Z5, Z2
-	ADDQ         $+1, R9
+	MOVQ             R8, R10
+	SUBQ             R9, R10
+	CMPQ             R10, $+0
+	JLE              sum1
+	LEAQ             tailmask16<>+0(SB), R11
+	KMOVW            (R11)(R10*2), K1
+	VMOVUPS.Z        (AX)(R9*4), K1, Z16
+	CMPQ             R10, $+0
+	JLE              sum1
+	MOVL             (CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z0
+	CMPQ             R10, $+1
+	JLE              sum1
+	MOVL             4(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z1
+	CMPQ             R10, $+2
+	JLE              sum1
+	MOVL             8(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z2
+	CMPQ             R10, $+3
+	JLE              sum1
+	MOVL             12(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z3
+	CMPQ             R10, $+4
+	JLE              sum1
+	MOVL             16(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z4
+	CMPQ             R10, $+5
+	JLE              sum1
+	MOVL             20(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z5
+	CMPQ             R10, $+6
+	JLE              sum1
+	MOVL             24(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z6
+	CMPQ             R10, $+7
+	JLE              sum1
+	MOVL             28(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z7
+	CMPQ             R10, $+8
+	JLE              sum1
+	MOVL             32(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z8
+	CMPQ             R10, $+9
+	JLE              sum1
+	MOVL             36(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z9
+	CMPQ             R10, $+10
+	JLE              sum1
+	MOVL             40(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z10
+	CMPQ             R10, $+11
+	JLE              sum1
+	MOVL             44(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z11
+	CMPQ             R10, $+12
+	JLE              sum1
+	MOVL             48(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z12
+	CMPQ             R10, $+13
+	JLE              sum1
+	MOVL             52(CX)(R9*4), R11
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z13
+	CMPQ             R10, $+14
+	JLE              sum1
+	MOVL             56(CX)(R9*4), R9
+	VFMADD231PS.BCST (BX)(R9*4), Z16, Z14
 
 sum1:
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z1, Z0, K1, Z0
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z3, Z2, K1, Z2
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z5, Z4, K1, Z4
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z7, Z6, K1, Z6
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z9, Z8, K1, Z8
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z11, Z10, K1, Z10
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z13, Z12, K1, Z12
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z15, Z14, K1, Z14
+	MOVL         $0x0000cccc, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z2, Z0, K1, Z0
+	MOVL         $0x0000cccc, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z6, Z4, K1, Z4
+	MOVL         $0x0000cccc, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z10, Z8, K1, Z8
+	MOVL         $0x0000cccc, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z14, Z12, K1, Z12
+	MOVL         $0x0000f0f0, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z4, Z0, K1, Z0
+	MOVL         $0x0000f0f0, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z12, Z8, K1, Z8
+	MOVL         $0x0000ff00, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z8, Z0, K1, Z0
+	VSHUFF32X4   $0x4e, Z0, Z0, Z1
 	VADDPS       Z1, Z0, Z0
-	VADDPS       Z3, Z2, Z2
-	VADDPS       Z2, Z0, Z0
+	VSHUFF32X4   $0xb1, Z0, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VPERMILPS    $0xee, Z0, Z1
+	VADDPS       Z1, Z0, Z0
+	VMOVSHDUP    Z0, Z1
+	VADDPS       Z1, Z0, Z0
 	MOVQ         flags+56(FP), R9
 	TESTQ        $0x00000002, R9
 	JEQ          nobias1
@@ -471,17 +743,14 @@ noacc1:
 	VMINPS       Z0, Z2, Z0
 
 noclamp1:
-	MOVQ    $+1, R9
-	LEAQ    tailmask16<>+0(SB), R10
-	KMOVW   (R10)(R9*2), K1
-	VMOVUPS Z0, K1, (SI)
-	LEAQ    (AX)(R8*4), AX
-	LEAQ    (CX)(R8*4), CX
-	MOVQ    ldy+48(FP), R8
-	SHLQ    $0x02, R8
-	ADDQ    R8, SI
-	ADDQ    $+1, DI
-	JMP     row1
+	VMOVSS X0, (SI)
+	LEAQ   (AX)(R8*4), AX
+	LEAQ   (CX)(R8*4), CX
+	MOVQ   ldy+48(FP), R8
+	SHLQ   $0x02, R8
+	ADDQ   R8, SI
+	ADDQ   $+1, DI
+	JMP    row1
 
 exit1:
 	VZEROUPPER

@@ -14,16 +14,6 @@ func spmvNEONI16(vals *float32, idx *uint16, cnt *uint32, nrows int, x *float32,
 //go:noescape
 func spmvNEONI32(vals *float32, idx *uint32, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
-// spmvBNEONI16 computes y = epi(W·x) for nrows packed CSR rows with 16-bit column indices, without gathers.
-//
-//go:noescape
-func spmvBNEONI16(vals *float32, idx *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-
-// spmvBNEONI32 computes y = epi(W·x) for nrows packed CSR rows with 32-bit column indices, without gathers.
-//
-//go:noescape
-func spmvBNEONI32(vals *float32, idx *uint32, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-
 // spmvNEONFeatures are the CPU features the spmvNEON functions use.
 const spmvNEONFeatures = FeatASIMD
 
@@ -34,8 +24,6 @@ const spmvNEONLanes = 4
 var spmvNEONKernels = []spmvGenKernel{
 	{bits: 16, bcast: false, f16: spmvNEONI16},
 	{bits: 32, bcast: false, f32: spmvNEONI32},
-	{bits: 16, bcast: true, f16: spmvBNEONI16},
-	{bits: 32, bcast: true, f32: spmvBNEONI32},
 }
 
 // spmvNEONManifest describes the kernels asm registers from spmv_neon_arm64.s (DESIGN §5.8):

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 
 	"github.com/sparsegen/sparsegen/formats"
@@ -34,6 +35,13 @@ func packSpMVGuarded(t *testing.T, s *spmvSpec, w *formats.CSR, side guardSide) 
 // counts) next to a guard page on side.
 func guardSpMV(t *testing.T, k *spmvKernel, side guardSide) *spmvKernel {
 	t.Helper()
+	for i, b := range k.blocks {
+		k.blocks[i] = guardSpMV(t, b, side)
+	}
+	if k.blocks != nil {
+		k.cnt = guardCopy(t, k.cnt, side)
+		return k
+	}
 	if k.vals != nil {
 		k.vals = guardCopy(t, k.vals, side)
 	}
@@ -101,7 +109,7 @@ func TestSpMVNaNAndApplicability(t *testing.T) {
 		}
 		big := &formats.CSR{Rows: 1, Cols: 70000, RowPtr: []int64{0, 1}, ColIdx: []int32{69999}, Val: []float32{2}}
 		k2, err := packSpMV(s, big)
-		if s.IndexBits == 16 {
+		if s.IndexBits == 16 && !s.kBlocked(big.Cols) { // blocks index from their first column
 			if err == nil {
 				t.Errorf("%s accepted K = 70000", s.Name)
 			}
@@ -117,6 +125,59 @@ func TestSpMVNaNAndApplicability(t *testing.T) {
 			t.Errorf("%s: K = 70000 gave %v, %v; want 6", s.Name, yb[0], err)
 		}
 		_ = kern
+	}
+}
+
+// TestSpMVEveryRowLength runs rows of every length 0..3·Lanes+1 in one matrix (row r has
+// r entries, spread over K = 64), so each kernel's full-chunk loop and every length of its
+// last chunk run, rows before and after each, with the streams against a guard page.
+func TestSpMVEveryRowLength(t *testing.T) {
+	r := rand.New(rand.NewSource(14))
+	for _, s := range spmvRunnable(t) {
+		rows := 3*s.Lanes + 2
+		w := &formats.CSR{Rows: rows, Cols: 64, RowPtr: make([]int64, rows+1)}
+		for i := 0; i < rows; i++ {
+			for _, c := range r.Perm(64)[:i] {
+				w.ColIdx = append(w.ColIdx, int32(c))
+			}
+			slices.Sort(w.ColIdx[w.RowPtr[i]:])
+			w.RowPtr[i+1] = int64(len(w.ColIdx))
+		}
+		for range w.ColIdx {
+			w.Val = append(w.Val, r.Float32()*2-1)
+		}
+		for _, side := range []guardSide{guardAfter, guardBefore} {
+			csrCase(t, packSpMVGuarded(t, s, w, side), w, r, 1, 1, 1, nil, side)
+		}
+	}
+}
+
+// TestSpMVColumnBlocks runs W wider than one block of columns (two whole blocks and a
+// ragged one) with more rows than a run of spmvBlockRows, every epilogue, N = 1 and a
+// strided N = 2, each block's streams against a guard page.
+func TestSpMVColumnBlocks(t *testing.T) {
+	r := rand.New(rand.NewSource(15))
+	m, k := spmvBlockRows+45, 2*spmvKBlock+37
+	w := randCSR(r, m, k, 0.02, 3, 7)
+	ran := 0
+	for _, s := range spmvRunnable(t) {
+		if !s.kBlocked(k) {
+			continue
+		}
+		ran++
+		for _, side := range []guardSide{guardAfter, guardBefore} {
+			kern := packSpMVGuarded(t, s, w, side)
+			if got := len(kern.(*spmvKernel).blocks); got != 3 {
+				t.Fatalf("%s: %d column blocks, want 3", s.Name, got)
+			}
+			for _, epi := range csrEpilogues(r, m) {
+				csrCase(t, kern, w, r, 1, 1, 1, epi, side)
+				csrCase(t, kern, w, r, 2, 3, 2, epi, side)
+			}
+		}
+	}
+	if ran == 0 {
+		t.Skip("no column-blocked SpMV family in this build (x86 assembly only)")
 	}
 }
 

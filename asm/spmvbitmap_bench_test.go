@@ -65,7 +65,7 @@ func BenchmarkSpMVBitmap(b *testing.B) {
 				}
 				var mat formats.Matrix
 				switch {
-				case f.Bitmap || (f.Format == "csr" && f.MaxN == 1 && !f.Bcast && f.IndexBits != 0):
+				case f.DType == "float32" && (f.Bitmap || (f.Format == "csr" && f.MaxN == 1 && f.IndexBits != 0)):
 					mat = w
 				case nm != nil && f.Format == "nm" && f.MaxN == 1 && f.Keep == 2 && f.Group == 4 && strings.Contains(f.Name, "gemv"):
 					mat = nm
