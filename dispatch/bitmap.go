@@ -9,47 +9,55 @@ import (
 // The bitmap SpMV (asm/spmvbitmap.go: spmv_bitmap_avx512, spmv_bitmap_avx2; N = 1 on a CSR
 // target) costs per chunk of Lanes columns as well as per stored weight, so a cost per
 // stored value does not describe it: its time over the CSR SpMV's falls with the density.
-// The policy prices it as the gather SpMV of its ISA with 16-bit indices (that family's
-// coefficients on the same target and policy point, in-cache or large-W) times
-// bitmapRatio at W's density, the ratio measured between the two kernels. Where the ratio
-// is below 1, the bitmap's estimate undercuts the CSR SpMV's and Compile picks it at N = 1
-// (it packs W's bitmap once, on first use, like any kernel); elsewhere it never does. The
-// bitmap family's own policy-table entries, if a calibration wrote any, are not used.
+// The policy prices it as the CSR SpMV of its ISA and dtype with 16-bit indices (bitmapBase:
+// the gather-free one where there is one; that family's coefficients on the same target and
+// policy point, in-cache or large-W) times bitmapRatio at W's density, the ratio measured
+// between the two kernels. Where the ratio is below 1, the bitmap's estimate undercuts the
+// CSR SpMV's and Compile picks it at N = 1 (it packs W's bitmap once, on first use, like
+// any kernel); elsewhere it never does. The bitmap family's own policy-table entries, if a
+// calibration wrote any, are not used.
 
-// bitmapDensity and bitmapRatios: the median time of the bitmap kernel over that of
-// spmv_csr_i16 of the same ISA, the larger ratio of two shapes, at densities 5%, 10%,
-// 20%, 30% and 50%; linear in between, the nearest point outside. Measured with asm
-// BenchmarkSpMVBitmap (-count 6, one thread, N = 1, uniform random W; AMD EPYC Zen 5,
-// 2026-12-07), medians in ms, bitmap / i16 = ratio:
+// bitmapDensity and bitmapRatios: the median time of the float32 bitmap kernel over that
+// of spmv_csr_i16_bcast of the same ISA, the larger ratio of two shapes, at densities 5%,
+// 10%, 20%, 30% and 50%; linear in between, the nearest point outside. Measured with asm
+// BenchmarkSpMVBitmap (-benchtime 20x -count 6, one thread, N = 1, uniform random W; AMD
+// EPYC Zen 5, 2026-12-07), medians in ms, bitmap / i16 bcast = ratio:
 //
 //	                    AVX-512                            AVX2
 //	density   11008×4096      4096×11008       11008×4096      4096×11008
-//	  50%    3.24/7.80 0.42  3.04/10.58 0.29  3.56/7.45 0.48  3.61/9.75 0.37
-//	  30%    2.45/4.72 0.52  2.46/7.01  0.35  3.36/4.58 0.73  3.42/6.86 0.50
-//	  20%    2.26/3.28 0.69  2.31/4.85  0.48  3.38/3.10 1.09  3.44/4.84 0.71
-//	  10%    2.17/1.64 1.32  2.18/2.00  1.09  3.30/1.58 2.09  3.29/2.01 1.64
-//	   5%    2.11/0.83 2.56  2.13/0.86  2.46  3.23/0.81 4.01  3.26/0.86 3.81
+//	  50%    3.25/6.49 0.50  3.53/6.18 0.57   3.67/6.58 0.56  3.68/6.26 0.59
+//	  30%    2.52/3.99 0.63  2.53/3.53 0.72   3.51/4.01 0.88  3.58/4.00 0.89
+//	  20%    2.36/2.59 0.91  2.37/2.42 0.98   3.49/2.61 1.34  3.46/2.47 1.40
+//	  10%    2.28/1.16 1.97  2.35/1.22 1.92   3.42/1.19 2.88  3.40/1.23 2.77
+//	   5%    2.23/0.62 3.59  2.19/0.67 3.27   3.41/0.64 5.31  3.41/0.66 5.19
 //
 // The bitmap kernel costs per 16- or 8-column chunk, so its time barely falls below 20%
-// density while CSR's falls with the weights: the crossover is near 15% density (85%
-// sparsity) on AVX-512 and 22% on AVX2. At 50% the AVX-512 kernel reads W at 29.6–31.5
-// GB/s, 75–80% of the measured read bandwidth (39.3 GB/s, BenchmarkRead mem avx512),
-// where CSR i16 reads 33–44%.
+// density while CSR's falls with the weights: the crossover is near 20% density (80%
+// sparsity) on AVX-512 and 27% on AVX2. (Against the gather SpMV, 1.4–1.8× slower than the
+// gather-free one at 90%, it was near 15% and 22%.)
 var (
 	bitmapDensity = []float64{0.05, 0.10, 0.20, 0.30, 0.50}
 	bitmapRatios  = map[asm.ISA][]float64{
+		asm.AVX512: {3.59, 1.97, 0.98, 0.72, 0.57},
+		asm.AVX2:   {5.31, 2.88, 1.40, 0.89, 0.59},
+	}
+	// bitmapRatiosDType replaces bitmapRatios for a low-precision family: its time over
+	// the gather SpMV of its dtype (spmv_csr_i16_<dtype>), asm BenchmarkSpMVBitmap and
+	// BenchmarkSpMVBitmapLP (medians of 6, Zen 5, 2026-12-07). bf16 and fp16 measured at or
+	// below the float32 kernel's ratios over the float32 gather SpMV, which therefore price
+	// them: AVX-512 2.56, 1.32, 0.69, 0.52, 0.42; AVX2 4.01, 2.09, 1.09, 0.73, 0.48 (the
+	// density points above). AVX2 int8 (spmv_bitmap_i8_avx2) costs a flat ~3.9 ms on
+	// 11008×4096 (its widening and scaling per chunk), over spmv_csr_i16_i8_avx2: 0.50 at
+	// 50% density, 0.81 at 30%, 1.22 at 20%, so it breaks even near 25%; below 20% the
+	// float32 points are kept (it only loses more there).
+	bitmapRatiosLP = map[asm.ISA][]float64{
 		asm.AVX512: {2.56, 1.32, 0.69, 0.52, 0.42},
 		asm.AVX2:   {4.01, 2.09, 1.09, 0.73, 0.48},
 	}
-	// bitmapRatiosDType replaces bitmapRatios for a low-precision family where its own
-	// measurements move the crossover. AVX2 int8 (spmv_bitmap_i8_avx2) costs a flat ~3.9 ms
-	// on 11008×4096 (its widening and scaling per chunk), over spmv_csr_i16_i8_avx2: 0.50 at
-	// 50% density, 0.81 at 30%, 1.22 at 20% (asm BenchmarkSpMVBitmapLP, benchstat medians of
-	// 6, Zen 5, 2026-12-07), so it breaks even near 25%, not the float32 table's 22%; below
-	// 20% the float32 points are kept (it only loses more there). Every other dtype measured
-	// at or below the float32 ratios (DESIGN §5.4), which therefore price them.
 	bitmapRatiosDType = map[string]map[asm.ISA][]float64{
-		"i8": {asm.AVX2: {4.01, 2.09, 1.22, 0.81, 0.50}},
+		"bf16": bitmapRatiosLP,
+		"f16":  bitmapRatiosLP,
+		"i8":   {asm.AVX512: bitmapRatiosLP[asm.AVX512], asm.AVX2: {4.01, 2.09, 1.22, 0.81, 0.50}},
 	}
 )
 
@@ -81,15 +89,17 @@ func bitmapRatio(f asm.Family, stored int64, m, k int) (ratio, density float64) 
 	return rs[len(rs)-1], d // not reached
 }
 
-// bitmapBase is the family a bitmap family is priced from: the gather CSR SpMV of its ISA
-// with 16-bit indices.
+// bitmapBase is the family a bitmap family is priced from: the CSR SpMV of its ISA and
+// dtype with 16-bit indices, the gather-free one where there is one.
 func bitmapBase(f asm.Family) (asm.Family, bool) {
+	var base asm.Family
+	found := false
 	for _, g := range asm.Families() {
-		if g.Format == "csr" && g.ISA == f.ISA && g.MaxN == 1 && g.IndexBits == 16 && !g.Bcast && !g.Bitmap && g.DType == f.DType {
-			return g, true
+		if g.Format == "csr" && g.ISA == f.ISA && g.MaxN == 1 && g.IndexBits == 16 && !g.Bitmap && g.DType == f.DType && (!found || g.Bcast) {
+			base, found = g, true
 		}
 	}
-	return asm.Family{}, false
+	return base, found
 }
 
 // bitmapCoef: a bitmap family's coefficients at pn are its base's (ok false for any other

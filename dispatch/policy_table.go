@@ -69,6 +69,12 @@ package dispatch
 // bsr2x1_t96_avx512, bsr4x1_t16_avx2, bsr4x1_t64_avx512, bsr4x4_t16_avx2, bsr4x4_t64_avx512,
 // bsr8x1_t32_avx512, bsr8x1_t8_avx2, bsr_any_avx2, bsr_any_avx512.
 //
+// Re-timed 2026-12-07 by TestPolicyTable -update-families "^spmv_csr_i(16|32)(_bcast)?_avx(2|512)$" on
+// amd64 "AMD EPYC" with features AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ+F16C+POPCNT, go1.26.8, on
+// the same training set (their entries replaced, the others kept): spmv_csr_i16_avx2,
+// spmv_csr_i16_avx512, spmv_csr_i16_bcast_avx2, spmv_csr_i16_bcast_avx512, spmv_csr_i32_avx2,
+// spmv_csr_i32_avx512, spmv_csr_i32_bcast_avx2, spmv_csr_i32_bcast_avx512.
+//
 // Thresholds that follow (PerOut and PerIn ignored), per ISA and policy point N: dense wins over CSR above
 // density D; BSR R×C wins over CSR when its fill (nnz/slots) exceeds F; N:M wins over CSR
 // when nnz/slots exceeds F (a conforming matrix with every slot used has 1).
@@ -87,9 +93,9 @@ package dispatch
 //	generic N = 64   dense D = 83%; bsr1x4 F = 1.14; bsr2x1 F = 0.98; bsr4x1 F = 0.99; bsr4x4 F = 1.02; bsr8x1 F = 0.95; nm10:16 F = 1.06; nm11:16 F = 0.98; nm12:16 F = 1.15; nm1:4 F = 1.18; nm2:4 F = 0.94; nm2:8 F = 1.13; nm3:4 F = 1.13; nm3:8 F = 1.22; nm4:16 F = 1.03; nm4:8 F = 0.92; nm5:8 F = 1.09; nm6:16 F = 1.14; nm6:8 F = 1.04; nm7:16 F = 1.07; nm8:16 F = 1.09; nm9:16 F = 1.02
 //	generic N = 96   dense D = 76%; bsr1x4 F = 1.06; bsr2x1 F = 1.07; bsr4x1 F = 1.09; bsr4x4 F = 1.05; bsr8x1 F = 1.01; nm10:16 F = 0.98; nm11:16 F = 0.76; nm12:16 F = 1.03; nm1:4 F = 1.16; nm2:4 F = 1.03; nm2:8 F = 1.12; nm3:4 F = 1.06; nm3:8 F = 1.19; nm4:16 F = 0.97; nm4:8 F = 1.02; nm5:8 F = 1.02; nm6:16 F = 1.10; nm6:8 F = 1.00; nm7:16 F = 1.01; nm8:16 F = 1.04; nm9:16 F = 1.03
 //	generic N = 128  dense D = 104%; bsr1x4 F = 1.06; bsr2x1 F = 1.14; bsr4x1 F = 1.10; bsr4x4 F = 1.25; bsr8x1 F = 1.06; nm10:16 F = 0.91; nm11:16 F = 0.61; nm12:16 F = 1.03; nm1:4 F = 1.29; nm2:4 F = 0.55; nm2:8 F = 1.15; nm3:4 F = 1.08; nm3:8 F = 1.17; nm4:16 F = 0.91; nm4:8 F = 0.91; nm5:8 F = 1.06; nm6:16 F = 1.12; nm6:8 F = 0.91; nm7:16 F = 1.03; nm8:16 F = 1.05; nm9:16 F = 0.99
-//	avx2    N = 1    dense D = 7%; bsr1x4 F = 0.33; bsr2x1 F = 0.22; bsr4x1 F = 0.12; bsr4x4 F = 0.12; bsr8x1 F = 0.07; nm10:16 F = 10.71; nm11:16 F = 9.71; nm12:16 F = 12.50; nm1:4 F = 0.53; nm2:4 F = 0.31; nm2:8 F = 0.54; nm3:4 F = 11.49; nm3:8 F = 12.44; nm4:16 F = 11.98; nm4:8 F = 0.32; nm5:8 F = 11.69; nm6:16 F = 11.87; nm6:8 F = 11.67; nm7:16 F = 11.81; nm8:16 F = 11.80; nm9:16 F = 11.69
-//	avx2    N = 2    dense D = 59%; bsr1x4 F = 2.86; bsr2x1 F = 1.85; bsr4x1 F = 0.99; bsr4x4 F = 0.97; bsr8x1 F = 0.62; nm10:16 F = 0.90; nm11:16 F = 0.95; nm12:16 F = 1.01; nm1:4 F = 0.98; nm2:4 F = 0.93; nm2:8 F = 0.94; nm3:4 F = 1.08; nm3:8 F = 1.03; nm4:16 F = 1.00; nm4:8 F = 0.91; nm5:8 F = 1.09; nm6:16 F = 1.02; nm6:8 F = 0.98; nm7:16 F = 1.11; nm8:16 F = 0.98; nm9:16 F = 0.97
-//	avx2    N = 3    dense D = 60%; bsr1x4 F = 2.81; bsr2x1 F = 1.86; bsr4x1 F = 0.99; bsr4x4 F = 0.97; bsr8x1 F = 0.63; nm10:16 F = 0.91; nm11:16 F = 0.95; nm12:16 F = 1.02; nm1:4 F = 1.02; nm2:4 F = 0.93; nm2:8 F = 0.95; nm3:4 F = 1.09; nm3:8 F = 1.00; nm4:16 F = 0.98; nm4:8 F = 0.90; nm5:8 F = 1.11; nm6:16 F = 1.03; nm6:8 F = 0.97; nm7:16 F = 1.12; nm8:16 F = 0.99; nm9:16 F = 0.97
+//	avx2    N = 1    dense D = 10%; bsr1x4 F = 0.48; bsr2x1 F = 0.32; bsr4x1 F = 0.17; bsr4x4 F = 0.17; bsr8x1 F = 0.11; nm10:16 F = 15.37; nm11:16 F = 13.94; nm12:16 F = 17.94; nm1:4 F = 0.76; nm2:4 F = 0.45; nm2:8 F = 0.78; nm3:4 F = 16.49; nm3:8 F = 17.86; nm4:16 F = 17.20; nm4:8 F = 0.47; nm5:8 F = 16.78; nm6:16 F = 17.04; nm6:8 F = 16.75; nm7:16 F = 16.95; nm8:16 F = 16.93; nm9:16 F = 16.78
+//	avx2    N = 2    dense D = 59%; bsr1x4 F = 2.85; bsr2x1 F = 1.85; bsr4x1 F = 0.99; bsr4x4 F = 0.97; bsr8x1 F = 0.62; nm10:16 F = 0.90; nm11:16 F = 0.95; nm12:16 F = 1.01; nm1:4 F = 0.98; nm2:4 F = 0.93; nm2:8 F = 0.94; nm3:4 F = 1.08; nm3:8 F = 1.03; nm4:16 F = 1.00; nm4:8 F = 0.91; nm5:8 F = 1.09; nm6:16 F = 1.02; nm6:8 F = 0.98; nm7:16 F = 1.11; nm8:16 F = 0.98; nm9:16 F = 0.97
+//	avx2    N = 3    dense D = 60%; bsr1x4 F = 2.80; bsr2x1 F = 1.86; bsr4x1 F = 0.99; bsr4x4 F = 0.97; bsr8x1 F = 0.63; nm10:16 F = 0.91; nm11:16 F = 0.95; nm12:16 F = 1.02; nm1:4 F = 1.02; nm2:4 F = 0.93; nm2:8 F = 0.95; nm3:4 F = 1.09; nm3:8 F = 1.00; nm4:16 F = 0.98; nm4:8 F = 0.90; nm5:8 F = 1.11; nm6:16 F = 1.03; nm6:8 F = 0.97; nm7:16 F = 1.12; nm8:16 F = 0.99; nm9:16 F = 0.97
 //	avx2    N = 4    dense D = 57%; bsr1x4 F = 2.91; bsr2x1 F = 1.89; bsr4x1 F = 1.01; bsr4x4 F = 0.98; bsr8x1 F = 0.64; nm10:16 F = 0.91; nm11:16 F = 0.96; nm12:16 F = 1.02; nm1:4 F = 0.99; nm2:4 F = 0.92; nm2:8 F = 0.95; nm3:4 F = 1.09; nm3:8 F = 1.00; nm4:16 F = 0.98; nm4:8 F = 0.91; nm5:8 F = 1.12; nm6:16 F = 1.02; nm6:8 F = 0.97; nm7:16 F = 1.15; nm8:16 F = 0.98; nm9:16 F = 0.97
 //	avx2    N = 6    dense D = 57%; bsr1x4 F = 2.76; bsr2x1 F = 1.94; bsr4x1 F = 1.04; bsr4x4 F = 1.01; bsr8x1 F = 0.66; nm10:16 F = 0.98; nm11:16 F = 1.01; nm12:16 F = 1.08; nm1:4 F = 1.30; nm2:4 F = 0.90; nm2:8 F = 1.25; nm3:4 F = 1.16; nm3:8 F = 1.07; nm4:16 F = 0.99; nm4:8 F = 0.89; nm5:8 F = 1.25; nm6:16 F = 1.09; nm6:8 F = 1.02; nm7:16 F = 1.30; nm8:16 F = 1.18; nm9:16 F = 0.99
 //	avx2    N = 8    dense D = 61%; bsr1x4 F = 2.84; bsr2x1 F = 1.96; bsr4x1 F = 1.05; bsr4x4 F = 1.02; bsr8x1 F = 0.64; nm10:16 F = 0.98; nm11:16 F = 1.01; nm12:16 F = 1.08; nm1:4 F = 1.31; nm2:4 F = 0.88; nm2:8 F = 1.24; nm3:4 F = 1.27; nm3:8 F = 1.10; nm4:16 F = 0.88; nm4:8 F = 0.83; nm5:8 F = 1.25; nm6:16 F = 1.54; nm6:8 F = 1.02; nm7:16 F = 1.27; nm8:16 F = 1.16; nm9:16 F = 1.00
@@ -101,10 +107,10 @@ package dispatch
 //	avx2    N = 64   dense D = 75%; bsr1x4 F = 1.45; bsr2x1 F = 0.88; bsr4x1 F = 0.87; bsr4x4 F = 0.86; bsr8x1 F = 0.96; nm10:16 F = 1.00; nm11:16 F = 0.84; nm12:16 F = 1.05; nm1:4 F = 1.07; nm2:4 F = 0.87; nm2:8 F = 1.06; nm3:4 F = 1.06; nm3:8 F = 1.08; nm4:16 F = 0.89; nm4:8 F = 0.84; nm5:8 F = 1.08; nm6:16 F = 1.03; nm6:8 F = 0.93; nm7:16 F = 1.11; nm8:16 F = 1.06; nm9:16 F = 0.99
 //	avx2    N = 96   dense D = 69%; bsr1x4 F = 1.35; bsr2x1 F = 0.82; bsr4x1 F = 0.79; bsr4x4 F = 0.79; bsr8x1 F = 0.88; nm10:16 F = 0.92; nm11:16 F = 0.91; nm12:16 F = 0.98; nm1:4 F = 1.01; nm2:4 F = 0.76; nm2:8 F = 1.05; nm3:4 F = 1.00; nm3:8 F = 1.00; nm4:16 F = 0.83; nm4:8 F = 0.78; nm5:8 F = 1.01; nm6:16 F = 0.97; nm6:8 F = 0.89; nm7:16 F = 1.01; nm8:16 F = 0.99; nm9:16 F = 0.91
 //	avx2    N = 128  dense D = 75%; bsr1x4 F = 1.52; bsr2x1 F = 0.90; bsr4x1 F = 0.87; bsr4x4 F = 0.85; bsr8x1 F = 0.96; nm10:16 F = 0.92; nm11:16 F = 0.98; nm12:16 F = 1.05; nm1:4 F = 1.08; nm2:4 F = 0.80; nm2:8 F = 1.08; nm3:4 F = 1.06; nm3:8 F = 1.07; nm4:16 F = 0.71; nm4:8 F = 0.77; nm5:8 F = 1.06; nm6:16 F = 1.03; nm6:8 F = 0.93; nm7:16 F = 1.09; nm8:16 F = 1.07; nm9:16 F = 0.90
-//	avx512  N = 1    dense D = 4%; bsr1x4 F = 0.19; bsr2x1 F = 0.12; bsr4x1 F = 0.06; bsr4x4 F = 0.06; bsr8x1 F = 0.04; nm10:16 F = 11.56; nm11:16 F = 10.49; nm12:16 F = 13.50; nm1:4 F = 0.20; nm2:4 F = 0.18; nm2:8 F = 0.30; nm3:4 F = 12.41; nm3:8 F = 13.44; nm4:16 F = 12.94; nm4:8 F = 0.22; nm5:8 F = 12.63; nm6:16 F = 12.82; nm6:8 F = 12.60; nm7:16 F = 12.75; nm8:16 F = 12.74; nm9:16 F = 12.62
+//	avx512  N = 1    dense D = 6%; bsr1x4 F = 0.27; bsr2x1 F = 0.17; bsr4x1 F = 0.09; bsr4x4 F = 0.09; bsr8x1 F = 0.06; nm10:16 F = 16.55; nm11:16 F = 15.01; nm12:16 F = 19.32; nm1:4 F = 0.29; nm2:4 F = 0.26; nm2:8 F = 0.43; nm3:4 F = 17.75; nm3:8 F = 19.23; nm4:16 F = 18.52; nm4:8 F = 0.31; nm5:8 F = 18.07; nm6:16 F = 18.35; nm6:8 F = 18.03; nm7:16 F = 18.24; nm8:16 F = 18.23; nm9:16 F = 18.06
 //	avx512  N = 2    dense D = 58%; bsr1x4 F = 2.79; bsr2x1 F = 1.81; bsr4x1 F = 0.96; bsr4x4 F = 0.92; bsr8x1 F = 0.66; nm10:16 F = 0.98; nm11:16 F = 1.02; nm12:16 F = 1.10; nm1:4 F = 1.21; nm2:4 F = 1.03; nm2:8 F = 1.17; nm3:4 F = 1.21; nm3:8 F = 1.14; nm4:16 F = 1.23; nm4:8 F = 1.01; nm5:8 F = 1.27; nm6:16 F = 1.16; nm6:8 F = 1.13; nm7:16 F = 1.36; nm8:16 F = 1.13; nm9:16 F = 1.17
 //	avx512  N = 3    dense D = 58%; bsr1x4 F = 2.74; bsr2x1 F = 1.78; bsr4x1 F = 0.94; bsr4x4 F = 0.91; bsr8x1 F = 0.65; nm10:16 F = 1.00; nm11:16 F = 1.09; nm12:16 F = 1.10; nm1:4 F = 1.28; nm2:4 F = 1.01; nm2:8 F = 1.19; nm3:4 F = 1.21; nm3:8 F = 1.13; nm4:16 F = 1.22; nm4:8 F = 0.99; nm5:8 F = 1.31; nm6:16 F = 1.15; nm6:8 F = 1.07; nm7:16 F = 1.39; nm8:16 F = 1.12; nm9:16 F = 1.10
-//	avx512  N = 4    dense D = 58%; bsr1x4 F = 2.75; bsr2x1 F = 1.79; bsr4x1 F = 0.97; bsr4x4 F = 0.92; bsr8x1 F = 0.67; nm10:16 F = 0.99; nm11:16 F = 1.06; nm12:16 F = 1.12; nm1:4 F = 1.23; nm2:4 F = 1.01; nm2:8 F = 1.19; nm3:4 F = 1.24; nm3:8 F = 1.14; nm4:16 F = 1.24; nm4:8 F = 0.99; nm5:8 F = 1.32; nm6:16 F = 1.15; nm6:8 F = 1.10; nm7:16 F = 1.44; nm8:16 F = 1.15; nm9:16 F = 1.11
+//	avx512  N = 4    dense D = 58%; bsr1x4 F = 2.75; bsr2x1 F = 1.79; bsr4x1 F = 0.97; bsr4x4 F = 0.93; bsr8x1 F = 0.67; nm10:16 F = 0.99; nm11:16 F = 1.06; nm12:16 F = 1.12; nm1:4 F = 1.23; nm2:4 F = 1.01; nm2:8 F = 1.19; nm3:4 F = 1.24; nm3:8 F = 1.14; nm4:16 F = 1.24; nm4:8 F = 0.99; nm5:8 F = 1.32; nm6:16 F = 1.15; nm6:8 F = 1.10; nm7:16 F = 1.44; nm8:16 F = 1.15; nm9:16 F = 1.11
 //	avx512  N = 6    dense D = 50%; bsr1x4 F = 2.71; bsr2x1 F = 1.88; bsr4x1 F = 0.99; bsr4x4 F = 0.95; bsr8x1 F = 0.68; nm10:16 F = 1.07; nm11:16 F = 1.11; nm12:16 F = 1.21; nm1:4 F = 1.58; nm2:4 F = 0.98; nm2:8 F = 1.49; nm3:4 F = 1.32; nm3:8 F = 1.21; nm4:16 F = 1.14; nm4:8 F = 0.97; nm5:8 F = 1.48; nm6:16 F = 1.24; nm6:8 F = 1.15; nm7:16 F = 1.56; nm8:16 F = 1.39; nm9:16 F = 1.12
 //	avx512  N = 8    dense D = 55%; bsr1x4 F = 2.78; bsr2x1 F = 1.86; bsr4x1 F = 0.98; bsr4x4 F = 0.94; bsr8x1 F = 0.67; nm10:16 F = 1.06; nm11:16 F = 1.08; nm12:16 F = 1.19; nm1:4 F = 1.64; nm2:4 F = 0.99; nm2:8 F = 1.51; nm3:4 F = 1.30; nm3:8 F = 1.24; nm4:16 F = 1.19; nm4:8 F = 0.95; nm5:8 F = 1.44; nm6:16 F = 1.22; nm6:8 F = 1.12; nm7:16 F = 1.59; nm8:16 F = 1.34; nm9:16 F = 1.08
 //	avx512  N = 12   dense D = 47%; bsr1x4 F = 2.72; bsr2x1 F = 1.86; bsr4x1 F = 0.98; bsr4x4 F = 0.93; bsr8x1 F = 0.70; nm10:16 F = 1.06; nm11:16 F = 1.09; nm12:16 F = 1.18; nm1:4 F = 1.61; nm2:4 F = 0.97; nm2:8 F = 1.50; nm3:4 F = 1.29; nm3:8 F = 1.28; nm4:16 F = 1.13; nm4:8 F = 0.96; nm5:8 F = 1.45; nm6:16 F = 1.22; nm6:8 F = 1.12; nm7:16 F = 1.58; nm8:16 F = 1.35; nm9:16 F = 1.09
@@ -3448,20 +3454,20 @@ var policyTable = []policyEntry{
 	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 64, PerMAC: 0.01364, PerOut: 0.03939, PerIn: 0.1319},
 	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 96, PerMAC: 0.01452, PerOut: 0.04675, PerIn: 0.168},
 	{Family: "spmm_csr_t64_avx512", Target: "csr", N: 128, PerMAC: 0.0137, PerOut: 0.04228, PerIn: 0.1409},
-	{Family: "spmv_csr_i16_avx2", Target: "csr", N: 1, PerMAC: 0.3076, PerOut: 2.744, PerIn: 0.0545},
-	{Family: "spmv_csr_i16_avx2", Target: "csr", N: 1, PerMAC: 0.3337, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "spmv_csr_i16_avx512", Target: "csr", N: 1, PerMAC: 0.3145, PerOut: 4.201, PerIn: 0.0791},
-	{Family: "spmv_csr_i16_avx512", Target: "csr", N: 1, PerMAC: 0.3507, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "spmv_csr_i16_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.3164, PerOut: 1.655, PerIn: 0.09872},
-	{Family: "spmv_csr_i16_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.3567, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "spmv_csr_i16_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.32, PerOut: 1.602, PerIn: 0.01173},
-	{Family: "spmv_csr_i16_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.3589, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "spmv_csr_i32_avx2", Target: "csr", N: 1, PerMAC: 0.2984, PerOut: 2.832, PerIn: 0.05046},
-	{Family: "spmv_csr_i32_avx2", Target: "csr", N: 1, PerMAC: 0.3364, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "spmv_csr_i32_avx512", Target: "csr", N: 1, PerMAC: 0.2763, PerOut: 4.464, PerIn: 0.08188},
-	{Family: "spmv_csr_i32_avx512", Target: "csr", N: 1, PerMAC: 0.3205, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "spmv_csr_i32_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.3216, PerOut: 1.654, PerIn: 0.05277},
-	{Family: "spmv_csr_i32_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.3815, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "spmv_csr_i32_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.3213, PerOut: 1.585, PerIn: 0},
-	{Family: "spmv_csr_i32_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.379, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i16_avx2", Target: "csr", N: 1, PerMAC: 0.3139, PerOut: 3.335, PerIn: 0},
+	{Family: "spmv_csr_i16_avx2", Target: "csr", N: 1, PerMAC: 0.328, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i16_avx512", Target: "csr", N: 1, PerMAC: 0.3188, PerOut: 5.065, PerIn: 0},
+	{Family: "spmv_csr_i16_avx512", Target: "csr", N: 1, PerMAC: 0.349, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i16_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.2079, PerOut: 2.671, PerIn: 0},
+	{Family: "spmv_csr_i16_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.231, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i16_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.1931, PerOut: 5.642, PerIn: 0},
+	{Family: "spmv_csr_i16_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.226, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i32_avx2", Target: "csr", N: 1, PerMAC: 0.3034, PerOut: 3.332, PerIn: 0},
+	{Family: "spmv_csr_i32_avx2", Target: "csr", N: 1, PerMAC: 0.3225, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i32_avx512", Target: "csr", N: 1, PerMAC: 0.2866, PerOut: 5.135, PerIn: 0},
+	{Family: "spmv_csr_i32_avx512", Target: "csr", N: 1, PerMAC: 0.3037, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i32_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.2177, PerOut: 2.35, PerIn: 0},
+	{Family: "spmv_csr_i32_bcast_avx2", Target: "csr", N: 1, PerMAC: 0.2658, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "spmv_csr_i32_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.2107, PerOut: 4.624, PerIn: 0},
+	{Family: "spmv_csr_i32_bcast_avx512", Target: "csr", N: 1, PerMAC: 0.2828, PerOut: 0, PerIn: 0, Large: true},
 }
