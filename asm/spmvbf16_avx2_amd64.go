@@ -15,6 +15,9 @@ const spmvBF16AVX2Features = FeatAVX2 | FeatFMA
 // spmvBF16AVX2Kernel is the generated bf16 SpMV kernel (16-bit indices).
 var spmvBF16AVX2Kernel spmvLPFunc = spmvBF16AVX2I16
 
+// spmvBF16AVX2GatherFree: the kernel is the gather-free one, which reads X in column blocks.
+const spmvBF16AVX2GatherFree = true
+
 // spmvbf16AVX2Manifest describes the kernels asm registers from spmvbf16_avx2_amd64.s (DESIGN §5.8):
 //
 //   - description: gen/kernels/spmvlp.go

@@ -26,63 +26,117 @@ row1:
 	XORQ  R9, R9
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
 	MOVQ  R8, R10
-	ADDQ  $-16, R10
+	ADDQ  $-8, R10
 	CMPQ  R9, R10
-	JGT   one1
+	JGT   tail1
 
-two1:
-	VPMOVZXWD   (CX)(R9*2), Y2
-	VPCMPEQD    Y4, Y4, Y4
-	VXORPS      Y3, Y3, Y3
-	VGATHERDPS  Y4, (BX)(Y2*4), Y3
-	VPMOVZXWD   (AX)(R9*2), Y2
-	VPSLLD      $0x10, Y2, Y2
-	VFMADD231PS Y3, Y2, Y0
-	VPMOVZXWD   16(CX)(R9*2), Y2
-	VPCMPEQD    Y4, Y4, Y4
-	VXORPS      Y3, Y3, Y3
-	VGATHERDPS  Y4, (BX)(Y2*4), Y3
-	VPMOVZXWD   16(AX)(R9*2), Y2
-	VPSLLD      $0x10, Y2, Y2
-	VFMADD231PS Y3, Y2, Y1
-	ADDQ        $+16, R9
-	CMPQ        R9, R10
-	JLE         two1
-
-one1:
-	MOVQ        R8, R10
-	ADDQ        $-8, R10
-	CMPQ        R9, R10
-	JGT         tail1
-	VPMOVZXWD   (CX)(R9*2), Y2
-	VPCMPEQD    Y4, Y4, Y4
-	VXORPS      Y3, Y3, Y3
-	VGATHERDPS  Y4, (BX)(Y2*4), Y3
-	VPMOVZXWD   (AX)(R9*2), Y2
-	VPSLLD      $0x10, Y2, Y2
-	VFMADD231PS Y3, Y2, Y0
-	ADDQ        $+8, R9
+full1:
+	VPMOVZXWD    (AX)(R9*2), Y8
+	VPSLLD       $0x10, Y8, Y8
+	MOVQ         (CX)(R9*2), R14
+	MOVWQZX      R14, R11
+	SHRQ         $0x10, R14
+	MOVWQZX      R14, R12
+	SHRQ         $0x10, R14
+	MOVWQZX      R14, R13
+	SHRQ         $0x10, R14
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VBROADCASTSS (BX)(R12*4), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VBROADCASTSS (BX)(R13*4), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VBROADCASTSS (BX)(R14*4), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	MOVQ         8(CX)(R9*2), R14
+	MOVWQZX      R14, R11
+	SHRQ         $0x10, R14
+	MOVWQZX      R14, R12
+	SHRQ         $0x10, R14
+	MOVWQZX      R14, R13
+	SHRQ         $0x10, R14
+	VBROADCASTSS (BX)(R11*4), Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VBROADCASTSS (BX)(R12*4), Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VBROADCASTSS (BX)(R13*4), Y9
+	VFMADD231PS  Y9, Y8, Y6
+	VBROADCASTSS (BX)(R14*4), Y9
+	VFMADD231PS  Y9, Y8, Y7
+	ADDQ         $+8, R9
+	CMPQ         R9, R10
+	JLE          full1
 
 tail1:
-	MOVQ        R8, R10
-	SUBQ        R9, R10
-	CMPQ        R10, $+0
-	JLE         sum1
-	LEAQ        tailmask8<>+0(SB), R11
-	NEGQ        R10
-	VMOVDQU     32(R11)(R10*4), Y2
-	VPMOVZXWD   (CX)(R9*2), Y3
-	VMOVDQU     Y2, Y5
-	VXORPS      Y4, Y4, Y4
-	VGATHERDPS  Y5, (BX)(Y3*4), Y4
-	VPMOVZXWD   (AX)(R9*2), Y3
-	VPSLLD      $0x10, Y3, Y3
-	VANDPS      Y2, Y3, Y3
-	VFMADD231PS Y4, Y3, Y1
+	MOVQ         R8, R10
+	SUBQ         R9, R10
+	CMPQ         R10, $+0
+	JLE          sum1
+	LEAQ         tailmask8<>+0(SB), R11
+	MOVQ         R10, R12
+	NEGQ         R12
+	VMOVDQU      32(R11)(R12*4), Y8
+	VPMOVZXWD    (AX)(R9*2), Y9
+	VPSLLD       $0x10, Y9, Y9
+	VANDPS       Y8, Y9, Y9
+	CMPQ         R10, $+0
+	JLE          sum1
+	MOVQ         (CX)(R9*2), R14
+	MOVWQZX      R14, R11
+	SHRQ         $0x10, R14
+	MOVWQZX      R14, R12
+	SHRQ         $0x10, R14
+	MOVWQZX      R14, R13
+	SHRQ         $0x10, R14
+	VBROADCASTSS (BX)(R11*4), Y8
+	VFMADD231PS  Y8, Y9, Y0
+	CMPQ         R10, $+1
+	JLE          sum1
+	VBROADCASTSS (BX)(R12*4), Y8
+	VFMADD231PS  Y8, Y9, Y1
+	CMPQ         R10, $+2
+	JLE          sum1
+	VBROADCASTSS (BX)(R13*4), Y8
+	VFMADD231PS  Y8, Y9, Y2
+	CMPQ         R10, $+3
+	JLE          sum1
+	VBROADCASTSS (BX)(R14*4), Y8
+	VFMADD231PS  Y8, Y9, Y3
+	CMPQ         R10, $+4
+	JLE          sum1
+	MOVQ         8(CX)(R9*2), R13
+	MOVWQZX      R13, R9
+	SHRQ         $0x10, R13
+	MOVWQZX      R13, R11
+	SHRQ         $0x10, R13
+	MOVWQZX      R13, R12
+	SHRQ         $0x10, R13
+	VBROADCASTSS (BX)(R9*4), Y8
+	VFMADD231PS  Y8, Y9, Y4
+	CMPQ         R10, $+5
+	JLE          sum1
+	VBROADCASTSS (BX)(R11*4), Y8
+	VFMADD231PS  Y8, Y9, Y5
+	CMPQ         R10, $+6
+	JLE          sum1
+	VBROADCASTSS (BX)(R12*4), Y8
+	VFMADD231PS  Y8, Y9, Y6
 
 sum1:
-	VADDPS       Y1, Y0, Y0
+	VBLENDPS     $0xaa, Y1, Y0, Y0
+	VBLENDPS     $0xaa, Y3, Y2, Y2
+	VBLENDPS     $0xaa, Y5, Y4, Y4
+	VBLENDPS     $0xaa, Y7, Y6, Y6
+	VBLENDPS     $0xcc, Y2, Y0, Y0
+	VBLENDPS     $0xcc, Y6, Y4, Y4
+	VBLENDPS     $0xf0, Y4, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
 	VMOVHLPS     X0, X0, X1

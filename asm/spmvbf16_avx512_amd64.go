@@ -15,6 +15,9 @@ const spmvBF16AVX512Features = FeatAVX512F
 // spmvBF16AVX512Kernel is the generated bf16 SpMV kernel (16-bit indices).
 var spmvBF16AVX512Kernel spmvLPFunc = spmvBF16AVX512I16
 
+// spmvBF16AVX512GatherFree: the kernel is the gather-free one, which reads X in column blocks.
+const spmvBF16AVX512GatherFree = true
+
 // spmvbf16AVX512Manifest describes the kernels asm registers from spmvbf16_avx512_amd64.s (DESIGN §5.8):
 //
 //   - description: gen/kernels/spmvlp.go

@@ -26,61 +26,205 @@ row1:
 	XORQ   R9, R9
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
+	VPSUBD Z2, Z2, Z2
+	VPSUBD Z3, Z3, Z3
+	VPSUBD Z4, Z4, Z4
+	VPSUBD Z5, Z5, Z5
+	VPSUBD Z6, Z6, Z6
+	VPSUBD Z7, Z7, Z7
+	VPSUBD Z8, Z8, Z8
+	VPSUBD Z9, Z9, Z9
+	VPSUBD Z10, Z10, Z10
+	VPSUBD Z11, Z11, Z11
+	VPSUBD Z12, Z12, Z12
+	VPSUBD Z13, Z13, Z13
+	VPSUBD Z14, Z14, Z14
+	VPSUBD Z15, Z15, Z15
 	MOVQ   R8, R10
-	ADDQ   $-32, R10
+	ADDQ   $-16, R10
 	CMPQ   R9, R10
-	JGT    one1
+	JGT    tail1
 
-two1:
-	VPMOVZXWD   (CX)(R9*2), Z2
-	KXNORW      K1, K1, K1
-	VPXORD      Z3, Z3, Z3
-	VGATHERDPS  (BX)(Z2*4), K1, Z3
-	VPMOVZXWD   (AX)(R9*2), Z2
-	VPSLLD      $0x10, Z2, Z2
-	VFMADD231PS Z3, Z2, Z0
-	VPMOVZXWD   32(CX)(R9*2), Z2
-	KXNORW      K2, K2, K2
-	VPXORD      Z4, Z4, Z4
-	VGATHERDPS  (BX)(Z2*4), K2, Z4
-	VPMOVZXWD   32(AX)(R9*2), Z2
-	VPSLLD      $0x10, Z2, Z2
-	VFMADD231PS Z4, Z2, Z1
-	ADDQ        $+32, R9
-	CMPQ        R9, R10
-	JLE         two1
-
-one1:
-	MOVQ        R8, R10
-	ADDQ        $-16, R10
-	CMPQ        R9, R10
-	JGT         tail1
-	VPMOVZXWD   (CX)(R9*2), Z2
-	KXNORW      K3, K3, K3
-	VPXORD      Z5, Z5, Z5
-	VGATHERDPS  (BX)(Z2*4), K3, Z5
-	VPMOVZXWD   (AX)(R9*2), Z2
-	VPSLLD      $0x10, Z2, Z2
-	VFMADD231PS Z5, Z2, Z0
-	ADDQ        $+16, R9
+full1:
+	VPMOVZXWD        (AX)(R9*2), Z16
+	VPSLLD           $0x10, Z16, Z16
+	MOVQ             (CX)(R9*2), R14
+	MOVWQZX          R14, R11
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R12
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R13
+	SHRQ             $0x10, R14
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z0
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z1
+	VFMADD231PS.BCST (BX)(R13*4), Z16, Z2
+	VFMADD231PS.BCST (BX)(R14*4), Z16, Z3
+	MOVQ             8(CX)(R9*2), R14
+	MOVWQZX          R14, R11
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R12
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R13
+	SHRQ             $0x10, R14
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z4
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z5
+	VFMADD231PS.BCST (BX)(R13*4), Z16, Z6
+	VFMADD231PS.BCST (BX)(R14*4), Z16, Z7
+	MOVQ             16(CX)(R9*2), R14
+	MOVWQZX          R14, R11
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R12
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R13
+	SHRQ             $0x10, R14
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z8
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z9
+	VFMADD231PS.BCST (BX)(R13*4), Z16, Z10
+	VFMADD231PS.BCST (BX)(R14*4), Z16, Z11
+	MOVQ             24(CX)(R9*2), R14
+	MOVWQZX          R14, R11
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R12
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R13
+	SHRQ             $0x10, R14
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z12
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z13
+	VFMADD231PS.BCST (BX)(R13*4), Z16, Z14
+	VFMADD231PS.BCST (BX)(R14*4), Z16, Z15
+	ADDQ             $+16, R9
+	CMPQ             R9, R10
+	JLE              full1
 
 tail1:
-	MOVQ        R8, R10
-	SUBQ        R9, R10
-	CMPQ        R10, $+0
-	JLE         sum1
-	LEAQ        tailmask16<>+0(SB), R11
-	KMOVW       (R11)(R10*2), K4
-	VPMOVZXWD.Z (CX)(R9*2), K4, Z2
-	KMOVW       K4, K5
-	VPXORD      Z6, Z6, Z6
-	VGATHERDPS  (BX)(Z2*4), K5, Z6
-	VPMOVZXWD.Z (AX)(R9*2), K4, Z2
-	VPSLLD      $0x10, Z2, Z2
-	VFMADD231PS Z6, Z2, Z1
+	MOVQ             R8, R10
+	SUBQ             R9, R10
+	CMPQ             R10, $+0
+	JLE              sum1
+	LEAQ             tailmask16<>+0(SB), R11
+	KMOVW            (R11)(R10*2), K1
+	VPMOVZXWD.Z      (AX)(R9*2), K1, Z16
+	VPSLLD           $0x10, Z16, Z16
+	CMPQ             R10, $+0
+	JLE              sum1
+	MOVQ             (CX)(R9*2), R14
+	MOVWQZX          R14, R11
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R12
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R13
+	SHRQ             $0x10, R14
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z0
+	CMPQ             R10, $+1
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z1
+	CMPQ             R10, $+2
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R13*4), Z16, Z2
+	CMPQ             R10, $+3
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R14*4), Z16, Z3
+	CMPQ             R10, $+4
+	JLE              sum1
+	MOVQ             8(CX)(R9*2), R14
+	MOVWQZX          R14, R11
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R12
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R13
+	SHRQ             $0x10, R14
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z4
+	CMPQ             R10, $+5
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z5
+	CMPQ             R10, $+6
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R13*4), Z16, Z6
+	CMPQ             R10, $+7
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R14*4), Z16, Z7
+	CMPQ             R10, $+8
+	JLE              sum1
+	MOVQ             16(CX)(R9*2), R14
+	MOVWQZX          R14, R11
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R12
+	SHRQ             $0x10, R14
+	MOVWQZX          R14, R13
+	SHRQ             $0x10, R14
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z8
+	CMPQ             R10, $+9
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z9
+	CMPQ             R10, $+10
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R13*4), Z16, Z10
+	CMPQ             R10, $+11
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R14*4), Z16, Z11
+	CMPQ             R10, $+12
+	JLE              sum1
+	MOVQ             24(CX)(R9*2), R13
+	MOVWQZX          R13, R9
+	SHRQ             $0x10, R13
+	MOVWQZX          R13, R11
+	SHRQ             $0x10, R13
+	MOVWQZX          R13, R12
+	SHRQ             $0x10, R13
+	VFMADD231PS.BCST (BX)(R9*4), Z16, Z12
+	CMPQ             R10, $+13
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R11*4), Z16, Z13
+	CMPQ             R10, $+14
+	JLE              sum1
+	VFMADD231PS.BCST (BX)(R12*4), Z16, Z14
 
 sum1:
-	VADDPS       Z1, Z0, Z0
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z1, Z0, K1, Z0
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z3, Z2, K1, Z2
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z5, Z4, K1, Z4
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z7, Z6, K1, Z6
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z9, Z8, K1, Z8
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z11, Z10, K1, Z10
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z13, Z12, K1, Z12
+	MOVL         $0x0000aaaa, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z15, Z14, K1, Z14
+	MOVL         $0x0000cccc, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z2, Z0, K1, Z0
+	MOVL         $0x0000cccc, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z6, Z4, K1, Z4
+	MOVL         $0x0000cccc, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z10, Z8, K1, Z8
+	MOVL         $0x0000cccc, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z14, Z12, K1, Z12
+	MOVL         $0x0000f0f0, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z4, Z0, K1, Z0
+	MOVL         $0x0000f0f0, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z12, Z8, K1, Z8
+	MOVL         $0x0000ff00, R9
+	KMOVW        R9, K1
+	VBLENDMPS    Z8, Z0, K1, Z0
 	VSHUFF32X4   $0x4e, Z0, Z0, Z1
 	VADDPS       Z1, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z1

@@ -15,6 +15,9 @@ const spmvBF16NEONFeatures = FeatASIMD
 // spmvBF16NEONKernel is the generated bf16 SpMV kernel (16-bit indices).
 var spmvBF16NEONKernel spmvLPFunc = spmvBF16NEONI16
 
+// spmvBF16NEONGatherFree: the kernel is the gather-free one, which reads X in column blocks.
+const spmvBF16NEONGatherFree = false
+
 // spmvbf16NEONManifest describes the kernels asm registers from spmvbf16_neon_arm64.s (DESIGN §5.8):
 //
 //   - description: gen/kernels/spmvlp.go

@@ -15,6 +15,9 @@ const spmvF16AVX2Features = FeatAVX2 | FeatF16C | FeatFMA
 // spmvF16AVX2Kernel is the generated f16 SpMV kernel (16-bit indices).
 var spmvF16AVX2Kernel spmvLPFunc = spmvF16AVX2I16
 
+// spmvF16AVX2GatherFree: the kernel is the gather-free one, which reads X in column blocks.
+const spmvF16AVX2GatherFree = true
+
 // spmvf16AVX2Manifest describes the kernels asm registers from spmvf16_avx2_amd64.s (DESIGN §5.8):
 //
 //   - description: gen/kernels/spmvlp.go

@@ -15,6 +15,9 @@ const spmvF16AVX512Features = FeatAVX512F
 // spmvF16AVX512Kernel is the generated f16 SpMV kernel (16-bit indices).
 var spmvF16AVX512Kernel spmvLPFunc = spmvF16AVX512I16
 
+// spmvF16AVX512GatherFree: the kernel is the gather-free one, which reads X in column blocks.
+const spmvF16AVX512GatherFree = true
+
 // spmvf16AVX512Manifest describes the kernels asm registers from spmvf16_avx512_amd64.s (DESIGN §5.8):
 //
 //   - description: gen/kernels/spmvlp.go

@@ -15,6 +15,9 @@ const spmvF16NEONFeatures = FeatASIMD
 // spmvF16NEONKernel is the generated f16 SpMV kernel (16-bit indices).
 var spmvF16NEONKernel spmvLPFunc = spmvF16NEONI16
 
+// spmvF16NEONGatherFree: the kernel is the gather-free one, which reads X in column blocks.
+const spmvF16NEONGatherFree = false
+
 // spmvf16NEONManifest describes the kernels asm registers from spmvf16_neon_arm64.s (DESIGN §5.8):
 //
 //   - description: gen/kernels/spmvlp.go

@@ -15,6 +15,9 @@ const spmvI8AVX2Features = FeatAVX2 | FeatFMA
 // spmvI8AVX2Kernel is the generated i8 SpMV kernel (16-bit indices).
 var spmvI8AVX2Kernel spmvLPFunc = spmvI8AVX2I16
 
+// spmvI8AVX2GatherFree: the kernel is the gather-free one, which reads X in column blocks.
+const spmvI8AVX2GatherFree = true
+
 // spmvi8AVX2Manifest describes the kernels asm registers from spmvi8_avx2_amd64.s (DESIGN §5.8):
 //
 //   - description: gen/kernels/spmvlp.go

@@ -15,6 +15,9 @@ const spmvI8AVX512Features = FeatAVX512F
 // spmvI8AVX512Kernel is the generated i8 SpMV kernel (16-bit indices).
 var spmvI8AVX512Kernel spmvLPFunc = spmvI8AVX512I16
 
+// spmvI8AVX512GatherFree: the kernel is the gather-free one, which reads X in column blocks.
+const spmvI8AVX512GatherFree = true
+
 // spmvi8AVX512Manifest describes the kernels asm registers from spmvi8_avx512_amd64.s (DESIGN §5.8):
 //
 //   - description: gen/kernels/spmvlp.go

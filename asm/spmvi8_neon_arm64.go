@@ -15,6 +15,9 @@ const spmvI8NEONFeatures = FeatASIMD
 // spmvI8NEONKernel is the generated i8 SpMV kernel (16-bit indices).
 var spmvI8NEONKernel spmvLPFunc = spmvI8NEONI16
 
+// spmvI8NEONGatherFree: the kernel is the gather-free one, which reads X in column blocks.
+const spmvI8NEONGatherFree = false
+
 // spmvi8NEONManifest describes the kernels asm registers from spmvi8_neon_arm64.s (DESIGN §5.8):
 //
 //   - description: gen/kernels/spmvlp.go

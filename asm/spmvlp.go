@@ -8,10 +8,11 @@ import (
 )
 
 // CSR × vector over values stored in bf16, fp16 or int8 (formats.CSRLP; generated kernels
-// from gen/kernels/spmvlp.go): the gather SpMV of spmv.go with each value vector widened to
-// float32 as it is loaded, the same 16-bit index stream, row chunks and fused epilogue; an
-// int8 row's sum is multiplied by its scale before the epilogue. At N = 1 a nonzero costs
-// 2 + 2 bytes (int8: 1 + 2) instead of 4 + 2.
+// from gen/kernels/spmvlp.go): the SpMV of spmv.go (gather-free on x86, packed in blocks of
+// spmvKBlock columns; gather on NEON) with each value vector widened to float32 as it is
+// loaded, the same 16-bit index stream, row chunks and fused epilogue; an int8 row's sum is
+// multiplied by its scale before the epilogue. At N = 1 a nonzero costs 2 + 2 bytes (int8:
+// 1 + 2) instead of 4 + 2.
 //
 // The plan copies the values compactly in their dtype, padded by one vector of zeros as
 // the index stream is (the kernels read whole vectors; the last chunk of a row clears the
@@ -34,14 +35,15 @@ func CSRLPFormat(t formats.DType) string { return "csr_" + t.String() }
 var spmvLPSpecs []*spmvSpec
 
 // registerSpMVLPGen registers the low-precision SpMV family of a generated manifest on its
-// kernel.
-func registerSpMVLPGen(m []Desc, fn spmvLPFunc) {
+// kernel (gatherFree: the generated table's flag, the gather-free body, packed in column
+// blocks).
+func registerSpMVLPGen(m []Desc, fn spmvLPFunc, gatherFree bool) {
 	for _, d := range m {
 		t, err := formats.ParseDType(d.DType)
 		if err != nil {
 			panic(fmt.Sprintf("asm: %s: %v", d.Name, err))
 		}
-		registerSpMVLP(&spmvSpec{Desc: d, dtype: t, lp: fn})
+		registerSpMVLP(&spmvSpec{Desc: d, dtype: t, lp: fn, colBlocks: gatherFree})
 	}
 }
 
@@ -67,23 +69,50 @@ func packSpMVLP(s *spmvSpec, w formats.Matrix) (*spmvKernel, error) {
 	if err := c.ValidateStructure(); err != nil {
 		return nil, err
 	}
+	if s.kBlocked(c.Cols) {
+		k, pos, err := packSpMVBlocks(s, c.Rows, c.Cols, c.RowPtr, c.ColIdx, c.Validate)
+		if err != nil {
+			return nil, err
+		}
+		for b, blk := range k.blocks {
+			blk.setLP(c, pos[b])
+		}
+		return k, nil
+	}
 	k, err := packSpMVPattern(s, c.Rows, c.Cols, c.RowPtr, c.ColIdx, c.Validate)
 	if err != nil {
 		return nil, err
 	}
-	nnz := len(c.ColIdx)
-	k.lp = make([]byte, (nnz+s.Lanes)*s.dtype.Bytes())
+	k.setLP(c, nil)
+	return k, nil
+}
+
+// setLP copies c's values into k in their dtype, padded by one vector of zeros: those at
+// positions pos (a column block's), or all of them where pos is nil; an int8 kernel also
+// gets the row scales.
+func (k *spmvKernel) setLP(c *formats.CSRLP, pos []int64) {
+	s := k.spec
+	n := len(c.ColIdx)
+	if pos != nil {
+		n = len(pos)
+	}
+	at := func(q int) int {
+		if pos != nil {
+			return int(pos[q])
+		}
+		return q
+	}
+	k.lp = make([]byte, (n+s.Lanes)*s.dtype.Bytes())
 	if s.dtype == formats.I8 {
-		for p, q := range c.I8 {
-			k.lp[p] = byte(q)
+		for q := 0; q < n; q++ {
+			k.lp[q] = byte(c.I8[at(q)])
 		}
 		k.scale = append([]float32(nil), c.Scale...)
 	} else {
-		for p, b := range c.Bits {
-			binary.LittleEndian.PutUint16(k.lp[2*p:], b)
+		for q := 0; q < n; q++ {
+			binary.LittleEndian.PutUint16(k.lp[2*q:], c.Bits[at(q)])
 		}
 	}
-	return k, nil
 }
 
 // spmvLPDummy stands in for an empty X (K = 0: no row has an entry, nothing reads it).

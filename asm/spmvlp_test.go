@@ -194,7 +194,7 @@ func TestSpMVLPEdges(t *testing.T) {
 			t.Fatal(err)
 		}
 		kb, err := packSpMVLP(s, big)
-		if s.IndexBits == 16 {
+		if s.IndexBits == 16 && !s.kBlocked(big.Cols) { // blocks index from their first column
 			if !errors.Is(err, ErrNotApplicable) {
 				t.Fatalf("%s: K = 70000 with 16-bit indices: %v", s.Name, err)
 			}
@@ -213,6 +213,32 @@ func TestSpMVLPEdges(t *testing.T) {
 		if want := []float32{bv[0] + 3*bv[1], 2 * bv[2]}; yb[0] != want[0] || yb[1] != want[1] {
 			t.Fatalf("%s: K = 70000 gave %v; want %v", s.Name, yb, want)
 		}
+	}
+}
+
+// TestSpMVLPColumnBlocks: the column-blocked low-precision families (x86) on W wider than
+// one block (two whole blocks and a ragged one), more rows than a run of spmvBlockRows,
+// every epilogue, strided and N > 1 columns, each block's streams against a guard page.
+func TestSpMVLPColumnBlocks(t *testing.T) {
+	m, k := spmvBlockRows+45, 2*spmvKBlock+37
+	ran := 0
+	for _, s := range spmvLPRunnable(t) {
+		if !s.kBlocked(k) {
+			continue
+		}
+		ran++
+		r := rand.New(rand.NewSource(int64(91 + s.dtype)))
+		w := randCSRLP(t, r, s.dtype, m, k, 0.02, 3, 7)
+		for _, side := range []guardSide{guardAfter, guardBefore} {
+			kern := packSpMVLPGuarded(t, s, w, side)
+			if got := len(kern.blocks); got != 3 {
+				t.Fatalf("%s: %d column blocks, want 3", s.Name, got)
+			}
+			spmvSweep(t, kern, w.ToCSR(), r, side)
+		}
+	}
+	if ran == 0 {
+		t.Skip("no column-blocked low-precision SpMV family in this build (x86 assembly only)")
 	}
 }
 

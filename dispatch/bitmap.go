@@ -42,22 +42,21 @@ var (
 		asm.AVX2:   {5.31, 2.88, 1.40, 0.89, 0.59},
 	}
 	// bitmapRatiosDType replaces bitmapRatios for a low-precision family: its time over
-	// the gather SpMV of its dtype (spmv_csr_i16_<dtype>), asm BenchmarkSpMVBitmap and
-	// BenchmarkSpMVBitmapLP (medians of 6, Zen 5, 2026-12-07). bf16 and fp16 measured at or
-	// below the float32 kernel's ratios over the float32 gather SpMV, which therefore price
-	// them: AVX-512 2.56, 1.32, 0.69, 0.52, 0.42; AVX2 4.01, 2.09, 1.09, 0.73, 0.48 (the
-	// density points above). AVX2 int8 (spmv_bitmap_i8_avx2) costs a flat ~3.9 ms on
-	// 11008×4096 (its widening and scaling per chunk), over spmv_csr_i16_i8_avx2: 0.50 at
-	// 50% density, 0.81 at 30%, 1.22 at 20%, so it breaks even near 25%; below 20% the
-	// float32 points are kept (it only loses more there).
-	bitmapRatiosLP = map[asm.ISA][]float64{
-		asm.AVX512: {2.56, 1.32, 0.69, 0.52, 0.42},
-		asm.AVX2:   {4.01, 2.09, 1.09, 0.73, 0.48},
-	}
+	// the SpMV of its dtype with 16-bit indices (spmv_csr_i16_<dtype>, gather-free on x86),
+	// the larger ratio of 11008×4096 and 4096×11008, same densities; asm
+	// BenchmarkSpMVBitmapLP (-benchtime 20x -count 6, medians; Zen 5, 2026-12-07, three
+	// helper agents building beside it). Bitmap / SpMV ms at 90% and 50% (11008×4096):
+	// AVX-512 bf16 1.81/1.07 and 2.14/6.60, fp16 1.79/1.03 and 1.93/5.33, int8 1.78/1.02 and
+	// 1.84/4.98; AVX2 bf16 3.64/1.09 and 3.83/7.48, fp16 3.04/1.10 and 3.18/5.39, int8
+	// 3.71/1.07 and 3.77/5.04. The SpMV runs every dtype at about 1.0–1.1 ms at 90% (bound
+	// by its per-entry work, not the value bytes), the bitmap falls with the bytes, so the
+	// crossover is near 20% density on AVX-512 and 30% (fp16 27%, int8 35%) on AVX2. The
+	// int8 4096×11008 AVX-512 points at 20% and 10% (2.57 and 2.62 ms bitmap, against 1.8
+	// on the other shape) were taken as measured.
 	bitmapRatiosDType = map[string]map[asm.ISA][]float64{
-		"bf16": bitmapRatiosLP,
-		"f16":  bitmapRatiosLP,
-		"i8":   {asm.AVX512: bitmapRatiosLP[asm.AVX512], asm.AVX2: {4.01, 2.09, 1.22, 0.81, 0.50}},
+		"bf16": {asm.AVX512: {3.14, 1.73, 0.86, 0.59, 0.38}, asm.AVX2: {6.16, 3.35, 1.69, 1.10, 0.70}},
+		"f16":  {asm.AVX512: {3.14, 1.75, 0.88, 0.58, 0.38}, asm.AVX2: {5.10, 2.76, 1.41, 0.96, 0.60}},
+		"i8":   {asm.AVX512: {3.19, 2.33, 1.07, 0.60, 0.38}, asm.AVX2: {6.49, 3.71, 1.88, 1.21, 0.75}},
 	}
 )
 

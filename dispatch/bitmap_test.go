@@ -43,14 +43,14 @@ func TestBitmapRatio(t *testing.T) {
 	if r, _ := bitmapRatio(asm.Family{Desc: &asm.Desc{ISA: asm.NEON, Bitmap: true}}, 10, 10, 10); r <= 1 {
 		t.Errorf("an ISA without measurements: ratio %v, want > 1", r)
 	}
-	// Each base has its points on AVX2: at 24% density the bf16 bitmap pays over the bf16
-	// gather SpMV, int8's does not (it breaks even near 25%), nor does float32's over the
-	// gather-free SpMV (near 27%); at 30% float32's does.
+	// Each dtype has its points on AVX2: float32's bitmap pays over the gather-free SpMV
+	// from about 27% density, bf16's from about 33%, int8's (a flat cost per chunk of
+	// widening and scaling) only from about 38%.
 	for _, c := range []struct {
 		dtype   string
 		density float64
 		pays    bool
-	}{{"float32", 0.24, false}, {"float32", 0.30, true}, {"bf16", 0.24, true}, {"i8", 0.24, false}} {
+	}{{"float32", 0.24, false}, {"float32", 0.30, true}, {"bf16", 0.30, false}, {"bf16", 0.40, true}, {"i8", 0.35, false}, {"i8", 0.45, true}} {
 		g := asm.Family{Desc: &asm.Desc{ISA: asm.AVX2, Bitmap: true, DType: c.dtype}}
 		if r, _ := bitmapRatio(g, int64(c.density*1000*1000), 1000, 1000); (r < 1) != c.pays {
 			t.Errorf("AVX2 %s at %v: ratio %v, pays %v, want %v", c.dtype, c.density, r, r < 1, c.pays)

@@ -83,28 +83,10 @@ func (l *lpWeights) takes(f asm.Family) bool {
 }
 
 // bitmapPays: the default runs the bitmap SpMV of W's dtype (bf16, fp16, int8) on a CSRLP
-// only where the float32 bitmap's measured ratio to the gather SpMV of its ISA
-// (dispatch/bitmap.go, bitmapRatio) is below 1 at W's density: above about 15% density on
-// AVX-512 and 22% on AVX2. The float32 ratio is the conservative one for bf16: both gather
-// SpMVs ran alike (spmv_csr_i16_bf16 1.53–1.61 ms, float32 1.58–1.63 ms, 11008×4096 at
-// 90%), while the bf16 bitmap reads half the value bytes of the float32 one; AMD EPYC Zen 5,
-// asm BenchmarkSpMVBitmapLP (bf16), the bf16 bitmap over spmv_csr_i16_bf16 (AVX-512):
-// 0.26–0.27× at 50% density, 0.49–0.57× at 20%, 1.2× at 10%.
-//
-// fp16 and int8 use the same ratios. Medians of asm BenchmarkSpMVBitmapLP, 11008×4096,
-// N = 1, one thread, -count 6 (AMD EPYC Zen 5, 2026-12-07; all p = 0.002 unless noted),
-// bitmap / gather spmv_csr_i16_<dtype> of the same ISA, ms:
-//
-//	                  AVX-512                          AVX2
-//	density    f16             i8              f16                  i8
-//	  50%   2.94/9.50 0.31  1.93/8.27 0.23  4.08/9.16 0.45       3.92/7.85 0.50
-//	  30%   1.93/5.17 0.37  1.96/5.05 0.39  3.34/4.74 0.70       3.95/4.85 0.81
-//	  20%   1.98/3.35 0.59  1.89/3.30 0.57  3.30/3.20 ~1 (p=.09)  3.87/3.17 1.22
-//
-// On AVX-512 both undercut the float32 ratios (0.42, 0.52, 0.69). On AVX2 the int8 bitmap
-// (widening 8 bytes and a permutation per 8-column chunk: 3.9 ms at any density) crosses
-// near 25% density rather than 22%: between the two the default runs it up to about 10%
-// slower than the gather SpMV.
+// only where its measured ratio to the SpMV of its dtype and ISA (dispatch/bitmap.go,
+// bitmapRatio, bitmapRatiosDType) is below 1 at W's density: above about 20% density on
+// AVX-512 and 27–35% on AVX2 (against the gather SpMVs these kernels replaced on x86 it was
+// 15% and 22–25%).
 func (l *lpWeights) bitmapPays(f asm.Family) bool {
 	r, _ := bitmapRatio(f, l.stored, l.m, l.k)
 	return r < 1

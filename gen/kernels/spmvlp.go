@@ -7,12 +7,14 @@ import (
 	"github.com/sparsegen/sparsegen/gen/vm"
 )
 
-// CSR SpMV over low-precision values (SpMVLP): the gather SpMV of spmv.go with the values
-// stored as bf16, fp16 or int8 and each value vector widened to float32 as it is loaded
-// (vm.WidenMachine); the gathers, the lane partial sums, the reduction tree and the
-// epilogue are the float32 kernel's. At N = 1 a CSR product is bound by its bytes per
-// nonzero: 16-bit indices and 2-byte values make 4 (int8: 3) instead of 6. Differences from
-// the float32 kernel:
+// CSR SpMV over low-precision values (SpMVLP): the SpMV of spmv.go with the values stored as
+// bf16, fp16 or int8 and each value vector widened to float32 as it is loaded
+// (vm.WidenMachine): on x86 (vm.BlendMachine) the gather-free body (genSpMVDiagBody: one FMA
+// of x[idx] broadcast per entry against the chunk's widened weights, X in blocks of 4096
+// columns), elsewhere the gather body (genSpMVBody); the reduction and the epilogue are the
+// float32 kernels'. At N = 1 a CSR product is bound by its bytes per nonzero: 16-bit
+// indices and 2-byte values make 4 (int8: 3) instead of 6. Differences from the float32
+// kernels:
 //
 //   - vals is a byte pointer; the value stream, like the index stream, is padded by one
 //     vector of zeros, so every widening load may read a whole vector (AVX2 has no masked
@@ -22,8 +24,8 @@ import (
 //     the product one rounding, before bias, old Y and clamp. bf16 and fp16 kernels take
 //     scale and ignore it.
 //
-// Only 16-bit column indices (K ≤ 65536): low precision is for the decode shapes, whose K
-// fits; the driver runs wider matrices on the pure-Go kernel.
+// Only 16-bit column indices (K ≤ 65536, or any K in blocks on x86): low precision is for
+// the decode shapes; the driver runs other matrices on the pure-Go kernel.
 
 // SpMVLPParams is the signature of every low-precision SpMV kernel.
 var SpMVLPParams = []vm.Param{
@@ -57,13 +59,18 @@ func spmvLPFamily(e vm.Elem) Family {
 			}
 			name := SpMVLPFuncName(m.ISA(), e)
 			m.Func(name, fmt.Sprintf("%s computes y = epi(W·x) for nrows packed CSR rows of %s values with 16-bit column indices.", name, e), SpMVLPParams)
+			if b, ok := m.(vm.BlendMachine); ok {
+				genSpMVDiagBody(b, 2, e)
+				return
+			}
 			genSpMVBody(g, 2, e)
 		},
 		Table: func(isa, features string) string {
 			id := strings.ToUpper(e.String()) + ident(isa)
 			var b strings.Builder
 			fmt.Fprintf(&b, "// spmv%sFeatures are the CPU features the spmv%[1]s kernel uses.\nconst spmv%[1]sFeatures = %[2]s\n\n", id, features)
-			fmt.Fprintf(&b, "// spmv%sKernel is the generated %s SpMV kernel (16-bit indices).\nvar spmv%[1]sKernel spmvLPFunc = %[3]s\n", id, e, SpMVLPFuncName(isa, e))
+			fmt.Fprintf(&b, "// spmv%sKernel is the generated %s SpMV kernel (16-bit indices).\nvar spmv%[1]sKernel spmvLPFunc = %[3]s\n\n", id, e, SpMVLPFuncName(isa, e))
+			fmt.Fprintf(&b, "// spmv%sGatherFree: the kernel is the gather-free one, which reads X in column blocks.\nconst spmv%[1]sGatherFree = %[2]v\n", id, isa != "neon")
 			return b.String()
 		},
 		// One kernel per ISA and dtype, for N = 1; the CSRLP tiles (csrlp.go) take N ≥ 2.
