@@ -142,17 +142,7 @@ func genSpMVBody(m vm.GatherMachine, bytes int, e vm.Elem) {
 		iv, xv, wv := m.Vec(), m.Vec(), m.Vec()
 		m.LoadIdx(iv, vm.Idx(idx, q, bytes).Off(disp*bytes), bytes, k)
 		m.Gather(xv, x, iv, 4, k)
-		at := vm.Idx(vals, q, eb).Off(disp * eb)
-		switch {
-		case e != vm.ElemF32 && k == nil:
-			m.(vm.WidenMachine).LoadWiden(wv, at, e)
-		case e != vm.ElemF32:
-			m.(vm.WidenMachine).LoadWidenMask(wv, at, e, *k)
-		case k == nil:
-			m.LoadV(wv, at)
-		default:
-			m.LoadVMask(wv, at, *k)
-		}
+		loadValues(m, wv, vm.Idx(vals, q, eb).Off(disp*eb), e, k)
 		m.FMA(acc, wv, xv)
 	}
 	// Pairs of full chunks.
@@ -182,20 +172,39 @@ func genSpMVBody(m vm.GatherMachine, bytes int, e vm.Elem) {
 	chunk(a1, 0, &k)
 	m.Bind(sum)
 	m.VAdd(a0, a1)
+	spmvFinishRow(m, a0, e, i, y)
+	spmvRowTail(m, vals, idx, c, y, i, eb, bytes, row, exit)
+}
+
+// loadValues loads a chunk's Lanes() values stored as e at at into wv, widened to float32
+// (vm.WidenMachine) unless float32; with k, only k's lanes (the others +0).
+func loadValues(m vm.Machine, wv vm.Vec, at vm.Mem, e vm.Elem, k *vm.Mask) {
+	switch {
+	case e != vm.ElemF32 && k == nil:
+		m.(vm.WidenMachine).LoadWiden(wv, at, e)
+	case e != vm.ElemF32:
+		m.(vm.WidenMachine).LoadWidenMask(wv, at, e, *k)
+	case k == nil:
+		m.LoadV(wv, at)
+	default:
+		m.LoadVMask(wv, at, *k)
+	}
+}
+
+// spmvFinishRow sums the lanes of a0 (ReduceAdd), multiplies an int8 row's sum by its scale
+// (y = scale[i]·Σ q·x, one rounding: an FMA onto zero), applies the epilogue and stores row
+// i's y.
+func spmvFinishRow(m vm.GatherMachine, a0 vm.Vec, e vm.Elem, i, y vm.Reg) {
 	m.ReduceAdd(a0)
 	if e == vm.ElemI8 {
-		// y = scale[i]·Σ q·x, one rounding (an FMA onto zero), then the epilogue.
 		sc, s := m.Vec(), m.Vec()
 		m.Load1(sc, vm.Idx(m.Param("scale"), i, 4))
 		m.Zero(s)
 		m.FMA(s, a0, sc)
 		a0 = s
 	}
-
 	spmvEpilogue(m, a0, i, y)
 	m.StoreLane0(vm.At(y, 0), a0)
-
-	spmvRowTail(m, vals, idx, c, y, i, eb, bytes, row, exit)
 }
 
 // genSpMVBcast emits the gather-free float32 kernel (genSpMVDiagBody).
@@ -239,19 +248,6 @@ func genSpMVDiagBody(m vm.BlendMachine, bytes int, e vm.Elem) {
 	for _, a := range acc {
 		m.Zero(a)
 	}
-	loadW := func(wv vm.Vec, k *vm.Mask) {
-		at := vm.Idx(vals, q, eb)
-		switch {
-		case e != vm.ElemF32 && k == nil:
-			m.(vm.WidenMachine).LoadWiden(wv, at, e)
-		case e != vm.ElemF32:
-			m.(vm.WidenMachine).LoadWidenMask(wv, at, e, *k)
-		case k == nil:
-			m.LoadV(wv, at)
-		default:
-			m.LoadVMask(wv, at, *k)
-		}
-	}
 	// entries runs entries 0..n−1 of the chunk at q against wv; with done, it leaves for
 	// done once rem ≤ j (the row's last, partial chunk).
 	entries := func(wv vm.Vec, n int, rem *vm.Reg, done vm.Label) {
@@ -282,7 +278,7 @@ func genSpMVDiagBody(m vm.BlendMachine, bytes int, e vm.Elem) {
 	m.Br(q, vm.GT, lim, tail)
 	m.Bind(full)
 	wv := m.Vec()
-	loadW(wv, nil)
+	loadValues(m, wv, vm.Idx(vals, q, eb), e, nil)
 	entries(wv, L, nil, sum)
 	m.AddImm(q, int64(L))
 	m.Br(q, vm.LE, lim, full)
@@ -293,7 +289,7 @@ func genSpMVDiagBody(m vm.BlendMachine, bytes int, e vm.Elem) {
 	m.BrImm(rem, vm.LE, 0, sum)
 	k := m.TailMask(rem)
 	wt := m.Vec()
-	loadW(wt, &k)
+	loadValues(m, wt, vm.Idx(vals, q, eb), e, &k)
 	entries(wt, L-1, &rem, sum)
 	m.Bind(sum)
 	for s := 1; s < L; s *= 2 {
@@ -307,19 +303,7 @@ func genSpMVDiagBody(m vm.BlendMachine, bytes int, e vm.Elem) {
 			m.BlendLanes(acc[j], acc[j+s], bits)
 		}
 	}
-	a0 := acc[0]
-	m.ReduceAdd(a0)
-	if e == vm.ElemI8 {
-		// y = scale[i]·Σ q·x, one rounding (an FMA onto zero), then the epilogue.
-		sc, s := m.Vec(), m.Vec()
-		m.Load1(sc, vm.Idx(m.Param("scale"), i, 4))
-		m.Zero(s)
-		m.FMA(s, a0, sc)
-		a0 = s
-	}
-	spmvEpilogue(m, a0, i, y)
-	m.StoreLane0(vm.At(y, 0), a0)
-
+	spmvFinishRow(m, acc[0], e, i, y)
 	spmvRowTail(m, vals, idx, c, y, i, eb, bytes, row, exit)
 }
 
