@@ -13,6 +13,8 @@ var generatedManifests = [][]Desc{
 	bsrbf16AVX2Manifest,
 	bsrf16AVX512Manifest,
 	bsrf16AVX2Manifest,
+	bsrgemvAVX512Manifest,
+	bsrgemvAVX2Manifest,
 	bsri8AVX512Manifest,
 	bsri8AVX2Manifest,
 	csrAVX512Manifest,
