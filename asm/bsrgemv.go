@@ -1,6 +1,7 @@
 package asm
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync"
 
@@ -24,6 +25,12 @@ type BSRGemvLayout struct {
 	KIdx  []int32
 	Val   []float32
 	Cost  []int64 // prefix sums of work per unit (stored weights + 1)
+
+	// A low-precision layout (PackBSRGemvLP, DType ≠ 0) keeps no Val: its weights are LP,
+	// the same slots, e.Bytes() each; int8 rows are scaled by Scale (one per row).
+	DType formats.DType
+	LP    []byte
+	Scale []float32
 }
 
 // PackBSRGemv packs a validated BSR for the GEMV kernels.
@@ -31,6 +38,44 @@ func PackBSRGemv(b *formats.BSR) (*BSRGemvLayout, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
+	var val []float32
+	return packBSRGemv(b, func(l *BSRGemvLayout, nv int64) {
+		l.Val = make([]float32, nv)
+		val = l.Val
+	}, func(dst, src int64) { val[dst] = b.Val[src] })
+}
+
+// PackBSRGemvLP packs a validated low-precision BSR for the GEMV kernels: the same slots in
+// LP, e.Bytes() each (bf16 and fp16 little-endian), and int8's row scales in Scale.
+func PackBSRGemvLP(b *formats.BSRLP) (*BSRGemvLayout, error) {
+	if err := b.Validate(); err != nil {
+		return nil, err
+	}
+	eb := int64(b.DType.Bytes())
+	var lp []byte
+	l, err := packBSRGemv(b.Pattern(), func(l *BSRGemvLayout, nv int64) {
+		l.LP = make([]byte, nv*eb)
+		lp = l.LP
+	}, func(dst, src int64) {
+		if b.DType == formats.I8 {
+			lp[dst] = byte(b.I8[src])
+		} else {
+			binary.LittleEndian.PutUint16(lp[2*dst:], b.Bits[src])
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	l.DType = b.DType
+	if b.DType == formats.I8 {
+		l.Scale = b.Scale
+	}
+	return l, nil
+}
+
+// packBSRGemv lays out pattern b: alloc(l, nv) allocates the nv weight slots, put(dst,
+// src) copies stored value src (b's order) to slot dst; slots put never reaches are zero.
+func packBSRGemv(b *formats.BSR, alloc func(l *BSRGemvLayout, nv int64), put func(dst, src int64)) (*BSRGemvLayout, error) {
 	nb := int64(b.NumBlocks())
 	rc := int64(b.R) * int64(b.C)
 	if nb*rc > 1<<40 || int64(b.BlockCols())*int64(b.C) > formats.MaxInt32 {
@@ -41,7 +86,7 @@ func PackBSRGemv(b *formats.BSR) (*BSRGemvLayout, error) {
 	l.KOff = make([]int64, l.Units+1)
 	l.Cost = make([]int64, l.Units+1)
 	l.KIdx = make([]int32, nb)
-	l.Val = make([]float32, nb*rc)
+	alloc(l, nb*rc)
 	for i := 0; i < l.Units; i++ {
 		p0, p1 := b.BlockRowPtr[i], b.BlockRowPtr[i+1]
 		l.Hdr[i] = int32(p1 - p0)
@@ -52,9 +97,10 @@ func PackBSRGemv(b *formats.BSR) (*BSRGemvLayout, error) {
 			h, w := b.BlockDims(i, j)
 			src := b.BlockOffset(int(p))
 			l.KIdx[p] = int32(j * b.C)
-			dst := l.Val[p*rc:]
 			for r := 0; r < h; r++ {
-				copy(dst[r*b.C:r*b.C+w], b.Val[src+int64(r*w):src+int64(r*w+w)])
+				for c := 0; c < w; c++ {
+					put(p*rc+int64(r*b.C+c), src+int64(r*w+c))
+				}
 			}
 			stored += int64(h * w)
 		}
@@ -68,7 +114,7 @@ func (l *BSRGemvLayout) UnitRows(u int) (int, int) { return u * l.R, min((u+1)*l
 
 // Bytes is the packed size.
 func (l *BSRGemvLayout) Bytes() int64 {
-	return int64(len(l.Val))*4 + int64(len(l.KIdx))*4 + int64(len(l.Hdr))*4 + int64(len(l.KOff)+len(l.Cost))*8
+	return int64(len(l.Val))*4 + int64(len(l.LP)) + int64(len(l.Scale))*4 + int64(len(l.KIdx))*4 + int64(len(l.Hdr))*4 + int64(len(l.KOff)+len(l.Cost))*8
 }
 
 // xLen is the length of the X column the kernels read: K rounded up to C (the ragged last
@@ -85,15 +131,31 @@ func (l *BSRGemvLayout) runGo(u0, u1 int, xc, yc []float32, ldy int, epi *ref.Ep
 		for r := r0; r < r1; r++ {
 			var s float32
 			for q := l.KOff[u]; q < l.KOff[u+1]; q++ {
-				w := l.Val[q*int64(rc)+int64((r-r0)*l.C):][:l.C]
+				o := q*int64(rc) + int64((r-r0)*l.C)
 				xv := xc[l.KIdx[q]:][:l.C]
-				for c, wv := range w {
-					s += wv * xv[c]
+				for c := range xv {
+					s += l.weight(o+int64(c)) * xv[c]
 				}
+			}
+			if l.DType == formats.I8 {
+				s *= l.Scale[r]
 			}
 			yc[r*ldy] = epi.Apply(s, r, yc[r*ldy])
 		}
 	}
+}
+
+// weight is slot o's weight widened (int8: unscaled).
+func (l *BSRGemvLayout) weight(o int64) float32 {
+	switch l.DType {
+	case formats.BF16:
+		return formats.BF16ToFloat32(binary.LittleEndian.Uint16(l.LP[2*o:]))
+	case formats.F16:
+		return formats.F16ToFloat32(binary.LittleEndian.Uint16(l.LP[2*o:]))
+	case formats.I8:
+		return float32(int8(l.LP[o]))
+	}
+	return l.Val[o]
 }
 
 // bsrGemvKernel is a packed BSR GEMV with the function that runs one column.
@@ -159,14 +221,31 @@ func bsrGemvFamily(d *Desc, col func(l *BSRGemvLayout, u0, u1 int, xc, yc []floa
 	return Family{
 		Desc: d,
 		Pack: func(w formats.Matrix) (Kernel, error) {
-			b, ok := w.(*formats.BSR)
-			if !ok || b == nil {
-				return nil, ErrNotApplicable
+			var l *BSRGemvLayout
+			var err error
+			if d.DType == "" || d.DType == "float32" {
+				b, ok := w.(*formats.BSR)
+				if !ok || b == nil {
+					return nil, ErrNotApplicable
+				}
+				if b.R != d.BlockR || b.C != d.BlockC {
+					return nil, ErrNotApplicable
+				}
+				l, err = PackBSRGemv(b)
+			} else {
+				t, perr := formats.ParseDType(d.DType)
+				if perr != nil {
+					return nil, fmt.Errorf("asm: %s: %v", d.Name, perr)
+				}
+				b, lerr := bsrLPOf(d.Name, t, w)
+				if lerr != nil {
+					return nil, lerr
+				}
+				if b.R != d.BlockR || b.C != d.BlockC {
+					return nil, ErrNotApplicable
+				}
+				l, err = PackBSRGemvLP(b)
 			}
-			if b.R != d.BlockR || b.C != d.BlockC {
-				return nil, ErrNotApplicable
-			}
-			l, err := PackBSRGemv(b)
 			if err != nil {
 				return nil, err
 			}

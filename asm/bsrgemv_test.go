@@ -3,7 +3,10 @@ package asm
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
+
+	"github.com/sparsegen/sparsegen/formats"
 )
 
 // bsrGemvFamilies lists the BSR GEMV families this build and CPU run (the generated ones),
@@ -11,17 +14,45 @@ import (
 func bsrGemvFamilies(t *testing.T) []Family {
 	var out []Family
 	for _, f := range Families() {
-		if f.Format == "bsr" && f.MaxN == 1 && f.BlockR != 0 && structHasFeatures(f.Features) {
+		if (f.Format == "bsr" || strings.HasPrefix(f.Format, "bsr_")) && f.MaxN == 1 && f.BlockR != 0 && structHasFeatures(f.Features) {
 			out = append(out, f)
 		}
 	}
 	for _, b := range [][2]int{{4, 4}, {8, 4}, {3, 2}} {
 		out = append(out, bsrGemvFamily(&Desc{Name: fmt.Sprintf("bsr%dx%d_gemv_go", b[0], b[1]), Format: "bsr", ISA: Generic, BlockR: b[0], BlockC: b[1], MinN: 1, MaxN: 1}, bsrGemvGoCol))
+		for _, dt := range []string{"bf16", "f16", "i8"} {
+			out = append(out, bsrGemvFamily(&Desc{Name: fmt.Sprintf("bsr%dx%d_gemv_%s_go", b[0], b[1], dt), Format: "bsr_" + dt, DType: dt, ISA: Generic, BlockR: b[0], BlockC: b[1], MinN: 1, MaxN: 1}, bsrGemvGoCol))
+		}
 	}
 	return out
 }
 
-// TestBSRGemv runs every BSR GEMV family at N = 1 on every tail: M and K below, at and past
+// bsrGemvCase packs a random M×K weight for f (float32, or f's dtype: randBSRLP) and
+// returns the kernel and the float32 matrix it computes (the low-precision one widened).
+func bsrGemvCase(t *testing.T, f Family, r *rand.Rand, m, k int, dens float64) (Kernel, formats.Matrix) {
+	t.Helper()
+	if f.DType == "" || f.DType == "float32" {
+		w := randBSR(r, m, k, f.BlockR, f.BlockC, dens)
+		kern := packFamily(t, f, w)
+		if kern == nil {
+			t.Fatalf("%s refused a %d×%d BSR", f.Name, f.BlockR, f.BlockC)
+		}
+		return kern, w
+	}
+	dt, err := formats.ParseDType(f.DType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp := randBSRLP(t, r, m, k, f.BlockR, f.BlockC, dens, dt)
+	kern := packFamily(t, f, lp)
+	if kern == nil {
+		t.Fatalf("%s refused a %d×%d %s BSR", f.Name, f.BlockR, f.BlockC, dt)
+	}
+	return kern, lp.ToBSR()
+}
+
+// TestBSRGemv runs every BSR GEMV family (float32 against ref's oracle, bf16, fp16 and
+// int8 against it on W widened) at N = 1 on every tail: M and K below, at and past
 // the block and not multiples of it, empty block rows (randBSR leaves block row 1 empty;
 // density 0 leaves them all), strided X and Y columns, against the float64 oracle.
 func TestBSRGemv(t *testing.T) {
@@ -36,11 +67,7 @@ func TestBSRGemv(t *testing.T) {
 						continue
 					}
 					for _, dens := range []float64{0, 0.4, 1} {
-						w := randBSR(r, m, k, br, bc, dens)
-						kern := packFamily(t, f, w)
-						if kern == nil {
-							t.Fatalf("%s refused a %d×%d BSR", f.Name, br, bc)
-						}
+						kern, w := bsrGemvCase(t, f, r, m, k, dens)
 						for _, ld := range [][2]int{{1, 1}, {3, 2}, {1, 5}} {
 							runStruct(t, kern, r, structCase{w: w, n: 1, ldx: ld[0], ldy: ld[1], u1: -1}, false)
 							ran++
@@ -62,8 +89,7 @@ func TestBSRGemvEpilogues(t *testing.T) {
 		r := rand.New(rand.NewPCG(7, uint64(br*bc)))
 		t.Run(f.Name, func(t *testing.T) {
 			m, k := 5*br+1, 9*bc+bc/2+1
-			w := randBSR(r, m, k, br, bc, 0.7)
-			kern := packFamily(t, f, w)
+			kern, w := bsrGemvCase(t, f, r, m, k, 0.7)
 			u := kern.Units()
 			for _, epi := range structEpilogues(r, m) {
 				for _, ld := range [][2]int{{1, 1}, {2, 3}} {
@@ -86,8 +112,7 @@ func TestBSRGemvGuard(t *testing.T) {
 		t.Run(f.Name, func(t *testing.T) {
 			for _, k := range []int{4 * bc, 4*bc + 1, bc} {
 				for _, m := range []int{2*br + 1, br} {
-					w := randBSR(r, m, k, br, bc, 0.8)
-					kern := packFamily(t, f, w)
+					kern, w := bsrGemvCase(t, f, r, m, k, 0.8)
 					for _, guard := range []int{1, 2} {
 						runStruct(t, kern, r, structCase{w: w, n: 1, ldx: 1, ldy: 1, guard: guard, u1: -1}, false)
 						runStruct(t, kern, r, structCase{w: w, n: 1, ldx: 2, ldy: 3, guard: guard, u1: -1}, false)
@@ -106,8 +131,7 @@ func TestBSRGemvWide(t *testing.T) {
 		r := rand.New(rand.NewPCG(11, uint64(br*bc)))
 		t.Run(f.Name, func(t *testing.T) {
 			m, k := 3*br, 203*bc
-			w := randBSR(r, m, k, br, bc, 0.9)
-			kern := packFamily(t, f, w)
+			kern, w := bsrGemvCase(t, f, r, m, k, 0.9)
 			runStruct(t, kern, r, structCase{w: w, n: 1, ldx: 1, ldy: 1, u1: -1}, false)
 			runStruct(t, kern, r, structCase{w: w, n: 3, ldx: 4, ldy: 3, u1: -1}, false)
 			if err := kern.Run(0, kern.Units(), make([]float32, k-1), 1, make([]float32, m), 1, 1, nil); err == nil {

@@ -64,3 +64,31 @@ func TestBSRGemvChosen(t *testing.T) {
 		t.Errorf("N = 8 runs the N = 1 family %s", f)
 	}
 }
+
+// TestBSRGemvChosenLP: a 4×4-block BSR W in bf16, fp16 or int8 runs its dtype's BSR GEMV
+// at N = 1 (lpRank: W's block shape, then the narrower N range) and the SpMM tiles of its
+// dtype beyond.
+func TestBSRGemvChosenLP(t *testing.T) {
+	w := randBlockBSR(rand.New(rand.NewPCG(5, 6)), 1024, 2048, 4, 4, 0.1)
+	for _, dt := range []formats.DType{formats.BF16, formats.F16, formats.I8} {
+		lp, err := formats.BSRLPFromBSR(w, dt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Compile(lp, Options{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "bsr4x4_gemv_" + dt.String() + "_" + p.isa.String()
+		if f, ok := asm.Lookup(want); !ok || !Host().CanRun(f, p.isa) {
+			t.Logf("%v: no BSR GEMV on %v", dt, p.isa)
+			continue
+		}
+		if fam, _ := p.KernelFor(1); fam != want {
+			t.Errorf("%v: N = 1 runs %s, want %s", dt, fam, want)
+		}
+		if fam, _ := p.KernelFor(2); fam == want {
+			t.Errorf("%v: N = 2 runs the N = 1 family %s", dt, fam)
+		}
+	}
+}

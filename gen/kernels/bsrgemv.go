@@ -53,7 +53,7 @@ var BSRGemvShapes = map[string][]BSRGemvShape{
 
 // BSRGemvElems are the stored types of the family: float32 (file bsrgemv) and the
 // low-precision ones (file bsrgemv<elem>).
-var BSRGemvElems = []vm.Elem{vm.ElemF32}
+var BSRGemvElems = []vm.Elem{vm.ElemF32, vm.ElemBF16, vm.ElemF16, vm.ElemI8}
 
 // BSRGemvParams is the signature of every BSR GEMV kernel: val is a *float32 for float32
 // weights, a byte pointer for the low-precision ones; scale (int8: one float32 per row of
