@@ -55,7 +55,7 @@ import (
 //	i8   GEMV        0.350     0.196      0.114         0.793     0.264      0.135
 //	     t64 tile    3.75      1.87       0.954         4.54      1.98       0.951
 //
-// (AVX-512 kernels; AVX2's GEMV is within 10% of them for float32, 5-30% slower for the
+// (AVX-512 kernels; AVX2's GEMV is within 8% of them for float32, 8-32% slower for the
 // low-precision ones, and as far ahead of AVX2's tiles.) At 90% the float32 GEMV reads its
 // packed W at 41 GB/s on 11008×4096 (the byte bound, ~42 GB/s) and 32 GB/s on 4096×11008;
 // bf16 and fp16 at 29-34 GB/s, int8 at 21-29 GB/s (a block is 16 bytes there: the index,
