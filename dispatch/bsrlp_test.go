@@ -74,7 +74,7 @@ func TestCompileBSRLP(t *testing.T) {
 						if f.ISA != want {
 							t.Fatalf("%v %dx%d %s: runs %s (%s), want %s", dt, br, bc, isa, fam, f.ISA, want)
 						}
-						if shaped := shapedBSRLP(format, f.ISA, br, bc); shaped != "" && fam != shaped {
+						if shaped := shapedBSRLP(format, f.ISA, br, bc, n); shaped != "" && fam != shaped {
 							t.Fatalf("%v %dx%d %s: runs %s, not %s of W's block shape", dt, br, bc, isa, fam, shaped)
 						}
 						name := fmt.Sprintf("%s/%dx%d/%s/t%d/n%d", format, br, bc, isa, threads, n)
@@ -180,12 +180,17 @@ func TestCompileBSRLP(t *testing.T) {
 	}
 }
 
-// shapedBSRLP is the family of format on isa for br×bc blocks, "" if none.
-func shapedBSRLP(format string, isa asm.ISA, br, bc int) string {
+// shapedBSRLP is the family of format on isa for br×bc blocks that runs N = n (the GEMV
+// at N = 1 where there is one: lpRank takes the narrower N range), "" if none.
+func shapedBSRLP(format string, isa asm.ISA, br, bc, n int) string {
+	name := ""
 	for _, f := range asm.Families() {
-		if f.Format == format && f.ISA == isa && f.BlockR == br && f.BlockC == bc {
-			return f.Name
+		if f.Format == format && f.ISA == isa && f.BlockR == br && f.BlockC == bc && n >= f.MinN && (f.MaxN == 0 || n <= f.MaxN) {
+			if f.MaxN == 1 {
+				return f.Name
+			}
+			name = f.Name
 		}
 	}
-	return ""
+	return name
 }

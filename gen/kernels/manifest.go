@@ -30,6 +30,9 @@ const (
 // KindSpMVBitmap is a CSR SpMV over per-chunk bitmaps and packed values: spmv_bitmap_<isa>.
 const KindSpMVBitmap = KindBaked + 1
 
+// KindBSRGemv is a BSR GEMV (N = 1), a block whole in vectors: bsr<R>x<C>_gemv[_<dtype>]_<isa>.
+const KindBSRGemv = KindSpMVBitmap + 1
+
 // Kernel describes one registered kernel (asm.Family) of a family on one ISA. Zero means
 // "any" for BlockR/BlockC and Keep/Group, and "depends on the matrix" for Tile and Rows.
 type Kernel struct {
@@ -125,6 +128,11 @@ func KernelName(isa string, k Kernel) string {
 			return "spmv_bitmap_" + k.DType + "_" + isa
 		}
 		return "spmv_bitmap_" + isa
+	case KindBSRGemv:
+		if k.DType != "" && k.DType != "float32" {
+			return fmt.Sprintf("bsr%dx%d_gemv_%s_%s", k.BlockR, k.BlockC, k.DType, isa)
+		}
+		return fmt.Sprintf("bsr%dx%d_gemv_%s", k.BlockR, k.BlockC, isa)
 	}
 	panic(fmt.Sprintf("kernels: no name grammar for kind %d", k.Kind))
 }

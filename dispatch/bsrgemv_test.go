@@ -1,0 +1,94 @@
+package dispatch
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sparsegen/sparsegen/asm"
+	"github.com/sparsegen/sparsegen/formats"
+)
+
+// randBlockBSR is an M×K BSR of R×C blocks, each kept with probability dens.
+func randBlockBSR(r *rand.Rand, m, k, br, bc int, dens float64) *formats.BSR {
+	ptr := []int64{0}
+	var cols []int32
+	var val []float32
+	for i := 0; i*br < m; i++ {
+		h := min(br, m-i*br)
+		for j := 0; j*bc < k; j++ {
+			if r.Float64() >= dens {
+				continue
+			}
+			cols = append(cols, int32(j))
+			for range h * min(bc, k-j*bc) {
+				val = append(val, float32(r.NormFloat64()))
+			}
+		}
+		ptr = append(ptr, int64(len(cols)))
+	}
+	w, err := formats.NewBSR(m, k, br, bc, ptr, cols, val)
+	if err != nil {
+		panic(err)
+	}
+	return w
+}
+
+// TestBSRGemvChosen: a large 4×4-block BSR W (past the L2, 10% of its blocks kept) runs
+// the BSR GEMV at N = 1 where this CPU has it, and the SpMM tiles beyond N = 1.
+func TestBSRGemvChosen(t *testing.T) {
+	w := randBlockBSR(rand.New(rand.NewPCG(3, 4)), 2048, 4096, 4, 4, 0.1)
+	p, err := Compile(w, Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fam, format := p.KernelFor(1)
+	t.Logf("N = 1: %s@%s; N = 8: %v", fam, format, func() string { f, _ := p.KernelFor(8); return f }())
+	if cs, err := Candidates(w, 1, Options{Threads: 1}); err == nil {
+		for _, c := range cs[:min(len(cs), 6)] {
+			t.Logf("candidate %s@%s est %.0f ns", c.Kernel, c.Format, c.MedianNs)
+		}
+	}
+	want := ""
+	for _, name := range []string{"bsr4x4_gemv_" + p.isa.String()} {
+		if f, ok := asm.Lookup(name); ok && Host().CanRun(f, p.isa) {
+			want = name
+		}
+	}
+	if want == "" {
+		t.Skipf("no BSR GEMV on %v", p.isa)
+	}
+	if fam != want {
+		t.Errorf("N = 1 runs %s@%s, want %s", fam, format, want)
+	}
+	if f, _ := p.KernelFor(8); f == want {
+		t.Errorf("N = 8 runs the N = 1 family %s", f)
+	}
+}
+
+// TestBSRGemvChosenLP: a 4×4-block BSR W in bf16, fp16 or int8 runs its dtype's BSR GEMV
+// at N = 1 (lpRank: W's block shape, then the narrower N range) and the SpMM tiles of its
+// dtype beyond.
+func TestBSRGemvChosenLP(t *testing.T) {
+	w := randBlockBSR(rand.New(rand.NewPCG(5, 6)), 1024, 2048, 4, 4, 0.1)
+	for _, dt := range []formats.DType{formats.BF16, formats.F16, formats.I8} {
+		lp, err := formats.BSRLPFromBSR(w, dt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Compile(lp, Options{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "bsr4x4_gemv_" + dt.String() + "_" + p.isa.String()
+		if f, ok := asm.Lookup(want); !ok || !Host().CanRun(f, p.isa) {
+			t.Logf("%v: no BSR GEMV on %v", dt, p.isa)
+			continue
+		}
+		if fam, _ := p.KernelFor(1); fam != want {
+			t.Errorf("%v: N = 1 runs %s, want %s", dt, fam, want)
+		}
+		if fam, _ := p.KernelFor(2); fam == want {
+			t.Errorf("%v: N = 2 runs the N = 1 family %s", dt, fam)
+		}
+	}
+}
