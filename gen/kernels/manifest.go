@@ -30,6 +30,9 @@ const (
 // KindSpMVBitmap is a CSR SpMV over per-chunk bitmaps and packed values: spmv_bitmap_<isa>.
 const KindSpMVBitmap = KindBaked + 1
 
+// KindSpMVDelta is a CSR SpMV over 8-bit column deltas: spmv_csr_d8[_<dtype>]_<isa>.
+const KindSpMVDelta = KindBaked + 2
+
 // Kernel describes one registered kernel (asm.Family) of a family on one ISA. Zero means
 // "any" for BlockR/BlockC and Keep/Group, and "depends on the matrix" for Tile and Rows.
 type Kernel struct {
@@ -53,6 +56,8 @@ type Kernel struct {
 	ExactN      bool // computes exactly N columns (no vector rounding of N in the cost model)
 	// Bitmap: a SpMV over a bitmap per chunk of Lanes columns (KindSpMVBitmap).
 	Bitmap bool
+	// Delta: a SpMV over 8-bit column deltas, padded over long gaps (KindSpMVDelta).
+	Delta bool
 	// Baked, Pattern, PatternRows×PatternCols and CodeBytes (baked kernels only, bake.go):
 	// the name part of the pattern, its formats.PatternHash, its shape and the generator's
 	// estimate of the code per tile.
@@ -125,6 +130,11 @@ func KernelName(isa string, k Kernel) string {
 			return "spmv_bitmap_" + k.DType + "_" + isa
 		}
 		return "spmv_bitmap_" + isa
+	case KindSpMVDelta:
+		if k.DType != "" && k.DType != "float32" {
+			return "spmv_csr_d8_" + k.DType + "_" + isa
+		}
+		return "spmv_csr_d8_" + isa
 	}
 	panic(fmt.Sprintf("kernels: no name grammar for kind %d", k.Kind))
 }
@@ -228,6 +238,9 @@ func descFields(f Family, isa, features string, k Kernel, qual string) string {
 	}
 	if k.Bitmap {
 		add("Bitmap: true")
+	}
+	if k.Delta {
+		add("Delta: true")
 	}
 	nz("MinN", k.MinN)
 	nz("MaxN", k.MaxN)
