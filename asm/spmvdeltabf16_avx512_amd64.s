@@ -48,54 +48,66 @@ row1:
 full1:
 	VPMOVZXWD        (AX)(R8*2), Z16
 	VPSLLD           $0x10, Z16, Z16
-	MOVBQZX          (CX)(R8*1), R11
+	MOVL             (CX)(R8*1), R14
+	MOVBQZX          R14, R11
+	SHRQ             $0x08, R14
+	MOVBQZX          R14, R12
+	SHRQ             $0x08, R14
+	MOVBQZX          R14, R13
+	SHRQ             $0x08, R14
 	VFMADD231PS.BCST (R9)(R11*4), Z16, Z0
-	MOVBQZX          1(CX)(R8*1), R12
 	ADDQ             R11, R12
 	VFMADD231PS.BCST (R9)(R12*4), Z16, Z1
-	MOVBQZX          2(CX)(R8*1), R11
-	ADDQ             R12, R11
-	VFMADD231PS.BCST (R9)(R11*4), Z16, Z2
-	MOVBQZX          3(CX)(R8*1), R12
-	ADDQ             R11, R12
-	VFMADD231PS.BCST (R9)(R12*4), Z16, Z3
-	MOVBQZX          4(CX)(R8*1), R11
-	ADDQ             R12, R11
+	ADDQ             R12, R13
+	VFMADD231PS.BCST (R9)(R13*4), Z16, Z2
+	ADDQ             R13, R14
+	VFMADD231PS.BCST (R9)(R14*4), Z16, Z3
+	LEAQ             (R9)(R14*4), R9
+	MOVL             4(CX)(R8*1), R14
+	MOVBQZX          R14, R11
+	SHRQ             $0x08, R14
+	MOVBQZX          R14, R12
+	SHRQ             $0x08, R14
+	MOVBQZX          R14, R13
+	SHRQ             $0x08, R14
 	VFMADD231PS.BCST (R9)(R11*4), Z16, Z4
-	MOVBQZX          5(CX)(R8*1), R12
 	ADDQ             R11, R12
 	VFMADD231PS.BCST (R9)(R12*4), Z16, Z5
-	MOVBQZX          6(CX)(R8*1), R11
-	ADDQ             R12, R11
-	VFMADD231PS.BCST (R9)(R11*4), Z16, Z6
-	MOVBQZX          7(CX)(R8*1), R12
-	ADDQ             R11, R12
-	VFMADD231PS.BCST (R9)(R12*4), Z16, Z7
-	MOVBQZX          8(CX)(R8*1), R11
-	ADDQ             R12, R11
+	ADDQ             R12, R13
+	VFMADD231PS.BCST (R9)(R13*4), Z16, Z6
+	ADDQ             R13, R14
+	VFMADD231PS.BCST (R9)(R14*4), Z16, Z7
+	LEAQ             (R9)(R14*4), R9
+	MOVL             8(CX)(R8*1), R14
+	MOVBQZX          R14, R11
+	SHRQ             $0x08, R14
+	MOVBQZX          R14, R12
+	SHRQ             $0x08, R14
+	MOVBQZX          R14, R13
+	SHRQ             $0x08, R14
 	VFMADD231PS.BCST (R9)(R11*4), Z16, Z8
-	MOVBQZX          9(CX)(R8*1), R12
 	ADDQ             R11, R12
 	VFMADD231PS.BCST (R9)(R12*4), Z16, Z9
-	MOVBQZX          10(CX)(R8*1), R11
-	ADDQ             R12, R11
-	VFMADD231PS.BCST (R9)(R11*4), Z16, Z10
-	MOVBQZX          11(CX)(R8*1), R12
-	ADDQ             R11, R12
-	VFMADD231PS.BCST (R9)(R12*4), Z16, Z11
-	MOVBQZX          12(CX)(R8*1), R11
-	ADDQ             R12, R11
+	ADDQ             R12, R13
+	VFMADD231PS.BCST (R9)(R13*4), Z16, Z10
+	ADDQ             R13, R14
+	VFMADD231PS.BCST (R9)(R14*4), Z16, Z11
+	LEAQ             (R9)(R14*4), R9
+	MOVL             12(CX)(R8*1), R14
+	MOVBQZX          R14, R11
+	SHRQ             $0x08, R14
+	MOVBQZX          R14, R12
+	SHRQ             $0x08, R14
+	MOVBQZX          R14, R13
+	SHRQ             $0x08, R14
 	VFMADD231PS.BCST (R9)(R11*4), Z16, Z12
-	MOVBQZX          13(CX)(R8*1), R12
 	ADDQ             R11, R12
 	VFMADD231PS.BCST (R9)(R12*4), Z16, Z13
-	MOVBQZX          14(CX)(R8*1), R11
-	ADDQ             R12, R11
-	VFMADD231PS.BCST (R9)(R11*4), Z16, Z14
-	MOVBQZX          15(CX)(R8*1), R12
-	ADDQ             R11, R12
-	VFMADD231PS.BCST (R9)(R12*4), Z16, Z15
-	LEAQ             (R9)(R12*4), R9
+	ADDQ             R12, R13
+	VFMADD231PS.BCST (R9)(R13*4), Z16, Z14
+	ADDQ             R13, R14
+	VFMADD231PS.BCST (R9)(R14*4), Z16, Z15
+	LEAQ             (R9)(R14*4), R9
 	ADDQ             $+16, R8
 	CMPQ             R8, R10
 	JLE              full1
@@ -111,78 +123,91 @@ tail1:
 	VPSLLD           $0x10, Z16, Z16
 	CMPQ             R10, $+0
 	JLE              sum1
-	MOVBQZX          (CX)(R8*1), R11
+	MOVL             (CX)(R8*1), R14
+	MOVBQZX          R14, R11
+	SHRQ             $0x08, R14
+	MOVBQZX          R14, R12
+	SHRQ             $0x08, R14
+	MOVBQZX          R14, R13
+	SHRQ             $0x08, R14
 	VFMADD231PS.BCST (R9)(R11*4), Z16, Z0
 	CMPQ             R10, $+1
 	JLE              sum1
-	MOVBQZX          1(CX)(R8*1), R12
 	ADDQ             R11, R12
 	VFMADD231PS.BCST (R9)(R12*4), Z16, Z1
 	CMPQ             R10, $+2
 	JLE              sum1
-	MOVBQZX          2(CX)(R8*1), R11
-	ADDQ             R12, R11
-	VFMADD231PS.BCST (R9)(R11*4), Z16, Z2
+	ADDQ             R12, R13
+	VFMADD231PS.BCST (R9)(R13*4), Z16, Z2
 	CMPQ             R10, $+3
 	JLE              sum1
-	MOVBQZX          3(CX)(R8*1), R12
-	ADDQ             R11, R12
-	VFMADD231PS.BCST (R9)(R12*4), Z16, Z3
+	ADDQ             R13, R14
+	VFMADD231PS.BCST (R9)(R14*4), Z16, Z3
+	LEAQ             (R9)(R14*4), R9
 	CMPQ             R10, $+4
 	JLE              sum1
-	MOVBQZX          4(CX)(R8*1), R11
-	ADDQ             R12, R11
+	MOVL             4(CX)(R8*1), R14
+	MOVBQZX          R14, R11
+	SHRQ             $0x08, R14
+	MOVBQZX          R14, R12
+	SHRQ             $0x08, R14
+	MOVBQZX          R14, R13
+	SHRQ             $0x08, R14
 	VFMADD231PS.BCST (R9)(R11*4), Z16, Z4
 	CMPQ             R10, $+5
 	JLE              sum1
-	MOVBQZX          5(CX)(R8*1), R12
 	ADDQ             R11, R12
 	VFMADD231PS.BCST (R9)(R12*4), Z16, Z5
 	CMPQ             R10, $+6
 	JLE              sum1
-	MOVBQZX          6(CX)(R8*1), R11
-	ADDQ             R12, R11
-	VFMADD231PS.BCST (R9)(R11*4), Z16, Z6
+	ADDQ             R12, R13
+	VFMADD231PS.BCST (R9)(R13*4), Z16, Z6
 	CMPQ             R10, $+7
 	JLE              sum1
-	MOVBQZX          7(CX)(R8*1), R12
-	ADDQ             R11, R12
-	VFMADD231PS.BCST (R9)(R12*4), Z16, Z7
+	ADDQ             R13, R14
+	VFMADD231PS.BCST (R9)(R14*4), Z16, Z7
+	LEAQ             (R9)(R14*4), R9
 	CMPQ             R10, $+8
 	JLE              sum1
-	MOVBQZX          8(CX)(R8*1), R11
-	ADDQ             R12, R11
+	MOVL             8(CX)(R8*1), R14
+	MOVBQZX          R14, R11
+	SHRQ             $0x08, R14
+	MOVBQZX          R14, R12
+	SHRQ             $0x08, R14
+	MOVBQZX          R14, R13
+	SHRQ             $0x08, R14
 	VFMADD231PS.BCST (R9)(R11*4), Z16, Z8
 	CMPQ             R10, $+9
 	JLE              sum1
-	MOVBQZX          9(CX)(R8*1), R12
 	ADDQ             R11, R12
 	VFMADD231PS.BCST (R9)(R12*4), Z16, Z9
 	CMPQ             R10, $+10
 	JLE              sum1
-	MOVBQZX          10(CX)(R8*1), R11
-	ADDQ             R12, R11
-	VFMADD231PS.BCST (R9)(R11*4), Z16, Z10
+	ADDQ             R12, R13
+	VFMADD231PS.BCST (R9)(R13*4), Z16, Z10
 	CMPQ             R10, $+11
 	JLE              sum1
-	MOVBQZX          11(CX)(R8*1), R12
-	ADDQ             R11, R12
-	VFMADD231PS.BCST (R9)(R12*4), Z16, Z11
+	ADDQ             R13, R14
+	VFMADD231PS.BCST (R9)(R14*4), Z16, Z11
+	LEAQ             (R9)(R14*4), R9
 	CMPQ             R10, $+12
 	JLE              sum1
-	MOVBQZX          12(CX)(R8*1), R11
-	ADDQ             R12, R11
-	VFMADD231PS.BCST (R9)(R11*4), Z16, Z12
+	MOVL             12(CX)(R8*1), R13
+	MOVBQZX          R13, R8
+	SHRQ             $0x08, R13
+	MOVBQZX          R13, R11
+	SHRQ             $0x08, R13
+	MOVBQZX          R13, R12
+	SHRQ             $0x08, R13
+	VFMADD231PS.BCST (R9)(R8*4), Z16, Z12
 	CMPQ             R10, $+13
 	JLE              sum1
-	MOVBQZX          13(CX)(R8*1), R12
-	ADDQ             R11, R12
-	VFMADD231PS.BCST (R9)(R12*4), Z16, Z13
+	ADDQ             R8, R11
+	VFMADD231PS.BCST (R9)(R11*4), Z16, Z13
 	CMPQ             R10, $+14
 	JLE              sum1
-	MOVBQZX          14(CX)(R8*1), R8
-	ADDQ             R12, R8
-	VFMADD231PS.BCST (R9)(R8*4), Z16, Z14
+	ADDQ             R11, R12
+	VFMADD231PS.BCST (R9)(R12*4), Z16, Z14
 
 sum1:
 	MOVL         $0x0000aaaa, R8

@@ -39,38 +39,44 @@ row1:
 
 full1:
 	VCVTPH2PS    (AX)(R8*2), Y8
-	MOVBQZX      (CX)(R8*1), R11
+	MOVL         (CX)(R8*1), R14
+	MOVBQZX      R14, R11
+	SHRQ         $0x08, R14
+	MOVBQZX      R14, R12
+	SHRQ         $0x08, R14
+	MOVBQZX      R14, R13
+	SHRQ         $0x08, R14
 	VBROADCASTSS (R9)(R11*4), Y9
 	VFMADD231PS  Y9, Y8, Y0
-	MOVBQZX      1(CX)(R8*1), R12
 	ADDQ         R11, R12
 	VBROADCASTSS (R9)(R12*4), Y9
 	VFMADD231PS  Y9, Y8, Y1
-	MOVBQZX      2(CX)(R8*1), R11
-	ADDQ         R12, R11
-	VBROADCASTSS (R9)(R11*4), Y9
+	ADDQ         R12, R13
+	VBROADCASTSS (R9)(R13*4), Y9
 	VFMADD231PS  Y9, Y8, Y2
-	MOVBQZX      3(CX)(R8*1), R12
-	ADDQ         R11, R12
-	VBROADCASTSS (R9)(R12*4), Y9
+	ADDQ         R13, R14
+	VBROADCASTSS (R9)(R14*4), Y9
 	VFMADD231PS  Y9, Y8, Y3
-	MOVBQZX      4(CX)(R8*1), R11
-	ADDQ         R12, R11
+	LEAQ         (R9)(R14*4), R9
+	MOVL         4(CX)(R8*1), R14
+	MOVBQZX      R14, R11
+	SHRQ         $0x08, R14
+	MOVBQZX      R14, R12
+	SHRQ         $0x08, R14
+	MOVBQZX      R14, R13
+	SHRQ         $0x08, R14
 	VBROADCASTSS (R9)(R11*4), Y9
 	VFMADD231PS  Y9, Y8, Y4
-	MOVBQZX      5(CX)(R8*1), R12
 	ADDQ         R11, R12
 	VBROADCASTSS (R9)(R12*4), Y9
 	VFMADD231PS  Y9, Y8, Y5
-	MOVBQZX      6(CX)(R8*1), R11
-	ADDQ         R12, R11
-	VBROADCASTSS (R9)(R11*4), Y9
+	ADDQ         R12, R13
+	VBROADCASTSS (R9)(R13*4), Y9
 	VFMADD231PS  Y9, Y8, Y6
-	MOVBQZX      7(CX)(R8*1), R12
-	ADDQ         R11, R12
-	VBROADCASTSS (R9)(R12*4), Y9
+	ADDQ         R13, R14
+	VBROADCASTSS (R9)(R14*4), Y9
 	VFMADD231PS  Y9, Y8, Y7
-	LEAQ         (R9)(R12*4), R9
+	LEAQ         (R9)(R14*4), R9
 	ADDQ         $+8, R8
 	CMPQ         R8, R10
 	JLE          full1
@@ -88,44 +94,51 @@ tail1:
 	VANDPS       Y8, Y9, Y9
 	CMPQ         R10, $+0
 	JLE          sum1
-	MOVBQZX      (CX)(R8*1), R11
+	MOVL         (CX)(R8*1), R14
+	MOVBQZX      R14, R11
+	SHRQ         $0x08, R14
+	MOVBQZX      R14, R12
+	SHRQ         $0x08, R14
+	MOVBQZX      R14, R13
+	SHRQ         $0x08, R14
 	VBROADCASTSS (R9)(R11*4), Y8
 	VFMADD231PS  Y8, Y9, Y0
 	CMPQ         R10, $+1
 	JLE          sum1
-	MOVBQZX      1(CX)(R8*1), R12
 	ADDQ         R11, R12
 	VBROADCASTSS (R9)(R12*4), Y8
 	VFMADD231PS  Y8, Y9, Y1
 	CMPQ         R10, $+2
 	JLE          sum1
-	MOVBQZX      2(CX)(R8*1), R11
-	ADDQ         R12, R11
-	VBROADCASTSS (R9)(R11*4), Y8
+	ADDQ         R12, R13
+	VBROADCASTSS (R9)(R13*4), Y8
 	VFMADD231PS  Y8, Y9, Y2
 	CMPQ         R10, $+3
 	JLE          sum1
-	MOVBQZX      3(CX)(R8*1), R12
-	ADDQ         R11, R12
-	VBROADCASTSS (R9)(R12*4), Y8
+	ADDQ         R13, R14
+	VBROADCASTSS (R9)(R14*4), Y8
 	VFMADD231PS  Y8, Y9, Y3
+	LEAQ         (R9)(R14*4), R9
 	CMPQ         R10, $+4
 	JLE          sum1
-	MOVBQZX      4(CX)(R8*1), R11
-	ADDQ         R12, R11
-	VBROADCASTSS (R9)(R11*4), Y8
+	MOVL         4(CX)(R8*1), R13
+	MOVBQZX      R13, R8
+	SHRQ         $0x08, R13
+	MOVBQZX      R13, R11
+	SHRQ         $0x08, R13
+	MOVBQZX      R13, R12
+	SHRQ         $0x08, R13
+	VBROADCASTSS (R9)(R8*4), Y8
 	VFMADD231PS  Y8, Y9, Y4
 	CMPQ         R10, $+5
 	JLE          sum1
-	MOVBQZX      5(CX)(R8*1), R12
-	ADDQ         R11, R12
-	VBROADCASTSS (R9)(R12*4), Y8
+	ADDQ         R8, R11
+	VBROADCASTSS (R9)(R11*4), Y8
 	VFMADD231PS  Y8, Y9, Y5
 	CMPQ         R10, $+6
 	JLE          sum1
-	MOVBQZX      6(CX)(R8*1), R8
-	ADDQ         R12, R8
-	VBROADCASTSS (R9)(R8*4), Y8
+	ADDQ         R11, R12
+	VBROADCASTSS (R9)(R12*4), Y8
 	VFMADD231PS  Y8, Y9, Y6
 
 sum1:

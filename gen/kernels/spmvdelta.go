@@ -130,6 +130,12 @@ func genSpMVDelta(m vm.BlendMachine, e vm.Elem) {
 	genSpMVDeltaBody(m, e)
 }
 
+// deltaGroup is the entries per step of the column chain (a power of two ≤ 8).
+var deltaGroup = 4
+
+// deltaLoad is the deltas per load (1: a byte load each; 2, 4, 8: vm.ByteGroupMachine).
+var deltaLoad = 4
+
 // genSpMVDeltaBody is genSpMVDiagBody with the columns decoded from 8-bit deltas (the
 // family comment above): xp, the address of x at the chunk's first column minus its first
 // delta, is the only value one chunk hands the next.
@@ -168,21 +174,37 @@ func genSpMVDeltaBody(m vm.BlendMachine, e vm.Elem) {
 	// entries runs entries 0..n−1 of the chunk at q against wv and returns the prefix sum
 	// of their deltas; with done, it leaves for done once rem ≤ j (the row's last, partial
 	// chunk).
-	entries := func(wv vm.Vec, n int, rem *vm.Reg, done vm.Label) vm.Reg {
+	entries := func(wv vm.Vec, n int, rem *vm.Reg, done vm.Label) {
 		var t vm.Reg
+		var ds []vm.Reg
 		for j := 0; j < n; j++ {
 			if rem != nil {
 				m.BrImm(*rem, vm.LE, int64(j), done)
 			}
-			d := m.GP()
-			m.Load(d, vm.Idx(dl, q, 1).Off(j), 1)
-			if j > 0 {
+			var d vm.Reg
+			if bg, ok := m.(vm.ByteGroupMachine); ok && deltaLoad > 1 {
+				if j%deltaLoad == 0 {
+					// The delta stream is padded by L bytes: a group may run past the row.
+					ds = make([]vm.Reg, deltaLoad)
+					for i := range ds {
+						ds[i] = m.GP()
+					}
+					bg.LoadU8s(ds, vm.Idx(dl, q, 1).Off(j))
+				}
+				d = ds[j%deltaLoad]
+			} else {
+				d = m.GP()
+				m.Load(d, vm.Idx(dl, q, 1).Off(j), 1)
+			}
+			if j%deltaGroup > 0 {
 				m.Add(d, t)
 			}
 			t = d
 			fmaBcast(m, acc[j], wv, vm.Idx(xp, t, 4))
+			if j%deltaGroup == deltaGroup-1 && (rem == nil || j < n-1) {
+				m.Lea(xp, vm.Idx(xp, t, 4))
+			}
 		}
-		return t
 	}
 	full, tail, sum := m.NewLabel("full"), m.NewLabel("tail"), m.NewLabel("sum")
 	lim := m.GP()
@@ -192,8 +214,7 @@ func genSpMVDeltaBody(m vm.BlendMachine, e vm.Elem) {
 	m.Bind(full)
 	wv := m.Vec()
 	loadW(wv, nil)
-	t := entries(wv, L, nil, sum)
-	m.Lea(xp, vm.Idx(xp, t, 4))
+	entries(wv, L, nil, sum)
 	m.AddImm(q, int64(L))
 	m.Br(q, vm.LE, lim, full)
 	m.Bind(tail)
