@@ -158,19 +158,6 @@ func genSpMVDeltaBody(m vm.BlendMachine, e vm.Elem) {
 	for _, a := range acc {
 		m.Zero(a)
 	}
-	loadW := func(wv vm.Vec, k *vm.Mask) {
-		at := vm.Idx(vals, q, eb)
-		switch {
-		case e != vm.ElemF32 && k == nil:
-			m.(vm.WidenMachine).LoadWiden(wv, at, e)
-		case e != vm.ElemF32:
-			m.(vm.WidenMachine).LoadWidenMask(wv, at, e, *k)
-		case k == nil:
-			m.LoadV(wv, at)
-		default:
-			m.LoadVMask(wv, at, *k)
-		}
-	}
 	// entries runs entries 0..n−1 of the chunk at q against wv and returns the prefix sum
 	// of their deltas; with done, it leaves for done once rem ≤ j (the row's last, partial
 	// chunk).
@@ -213,7 +200,7 @@ func genSpMVDeltaBody(m vm.BlendMachine, e vm.Elem) {
 	m.Br(q, vm.GT, lim, tail)
 	m.Bind(full)
 	wv := m.Vec()
-	loadW(wv, nil)
+	loadValues(m, wv, vm.Idx(vals, q, eb), e, nil)
 	entries(wv, L, nil, sum)
 	m.AddImm(q, int64(L))
 	m.Br(q, vm.LE, lim, full)
@@ -224,7 +211,7 @@ func genSpMVDeltaBody(m vm.BlendMachine, e vm.Elem) {
 	m.BrImm(rem, vm.LE, 0, sum)
 	k := m.TailMask(rem)
 	wt := m.Vec()
-	loadW(wt, &k)
+	loadValues(m, wt, vm.Idx(vals, q, eb), e, &k)
 	entries(wt, L-1, &rem, sum)
 	m.Bind(sum)
 	for s := 1; s < L; s *= 2 {
@@ -238,18 +225,6 @@ func genSpMVDeltaBody(m vm.BlendMachine, e vm.Elem) {
 			m.BlendLanes(acc[j], acc[j+s], bits)
 		}
 	}
-	a0 := acc[0]
-	m.ReduceAdd(a0)
-	if e == vm.ElemI8 {
-		// y = scale[i]·Σ q·x, one rounding (an FMA onto zero), then the epilogue.
-		sc, s := m.Vec(), m.Vec()
-		m.Load1(sc, vm.Idx(m.Param("scale"), i, 4))
-		m.Zero(s)
-		m.FMA(s, a0, sc)
-		a0 = s
-	}
-	spmvEpilogue(m, a0, i, y)
-	m.StoreLane0(vm.At(y, 0), a0)
-
+	spmvFinishRow(m, acc[0], e, i, y)
 	spmvRowTail(m, vals, dl, c, y, i, eb, 1, row, exit)
 }
