@@ -16,23 +16,32 @@ import (
 // delta 255 (each adds 0·x[col] = 0 for finite x: dispatch runs a non-finite X on the
 // reference kernels, dispatch/nonfinite.go). Bytes per stored entry: 4 + 1 (float32), 2 + 1
 // (bf16, fp16), 1 + 1 (int8), where CSR with 16-bit indices stores 6, 4 and 3; padding
-// costs one entry per 255 columns of gap (none above ~1/255 density when uniform, since a
-// block row's first gap is under 4096).
+// costs one entry per 255 columns of gap: rare for uniform W above a few percent density
+// ((1 − d)^255 of the gaps: 0.6% at 2%), at most 16 before a block row's first entry.
 //
 // The kernel is the gather-free SpMV (genSpMVDiagBody) with another index decode: per chunk
-// of L = Lanes() entries one vector load of weights, then per entry j one byte load, one
-// add and one FMA of x[col] broadcast into accumulator j; the blend tree and ReduceAdd at
-// the row's end, then the epilogue (bias, Accumulate, clamp; int8: times the row's scale
-// first). The column is a running sum, a serial dependency: col += d per entry caps a row
-// at one entry per cycle (add latency), below the i16 kernel's ~1.5 per cycle from L2. So
-// the chain is cut per chunk: xp = &x[col at the chunk's start] is the only loop-carried
-// value, t_j = d_0 + … + d_j is a prefix sum inside the chunk (independent of xp and of
-// other chunks, so the out-of-order core overlaps chunks), entry j reads x at xp + 4·t_j
-// (one addressing mode), and xp advances once per chunk (xp += 4·t_{L−1}: one LEA per L
-// entries on the chain).
+// of L = Lanes() entries one vector load of weights, then per entry j one FMA of x[col]
+// broadcast into accumulator j; the blend tree and ReduceAdd at the row's end, then the
+// epilogue (bias, Accumulate, clamp; int8: times the row's scale first). The column is a
+// running sum, a serial dependency (col += d per entry: one add of latency per entry on the
+// loop-carried path), so the chain is cut: xp = &x[the column before a group of
+// deltaGroup = 4 entries] is the only value a group hands the next; inside a group the
+// deltas' prefix sums t_j = d_0 + … + d_j (three adds, off the chain), entry j reads x at
+// xp + 4·t_j (one addressing mode), and xp += 4·t_3 (one LEA per four entries on the chain).
+// The four deltas come from one 4-byte load (vm.ByteGroupMachine.LoadU8s: a MOVL, then
+// MOVZX of the low byte and a shift per delta), the index stream padded by L bytes.
 //
-// Measured (BenchmarkSpMVDelta, Zen 5, one thread): see asm/spmvdelta.go and the report in
-// dispatch (where it is wired) for the figures against spmv_csr_i16_bcast.
+// Measured (asm BenchmarkSpMVDelta, AMD EPYC Zen 5 "Turin-like" VM, one thread, N = 1,
+// uniform random W, go test -benchtime 20x; 2026-12-07): what bounds both kernels at these
+// shapes is their per-entry work, not W's bytes: spmv_csr_i16_bcast runs ~0.25 ns per entry
+// with W in L2 (512×4096 at 90%) and the same from a 27 MB W (11008×4096 at 90%), so the
+// byte saving (5 against 6 B/nnz, 3 against 4 for bf16/fp16, 2 against 3 for int8) buys
+// nothing, and the delta decode costs more per entry than the 16-bit one (per four entries
+// one load and 6 ALU ops for four indices, against one load and 10 for four deltas). A
+// byte load per delta (two loads per entry with the FMA's) measured 1.43 ms at 11008×4096,
+// 90%, AVX-512, against 1.26 with LoadU8s and 1.15 for the i16 kernel; the chain's group
+// (4, 8 or 16 entries) made no difference. The medians per dtype, shape and sparsity are in
+// dispatch/delta.go, which keeps the family out of Compile's choice.
 
 // SpMVDeltaParams is the signature of the float32 8-bit-delta SpMV functions.
 func SpMVDeltaParams() []vm.Param {
@@ -130,11 +139,13 @@ func genSpMVDelta(m vm.BlendMachine, e vm.Elem) {
 	genSpMVDeltaBody(m, e)
 }
 
-// deltaGroup is the entries per step of the column chain (a power of two ≤ 8).
-var deltaGroup = 4
+// deltaGroup is the entries per step of the column chain (a power of two ≤ 16; 4, 8 and
+// 16 measured the same).
+const deltaGroup = 4
 
-// deltaLoad is the deltas per load (1: a byte load each; 2, 4, 8: vm.ByteGroupMachine).
-var deltaLoad = 4
+// deltaLoad is the deltas per load (1: a byte load each; 2 or 4: vm.ByteGroupMachine; 8
+// runs out of registers on AVX-512).
+const deltaLoad = 4
 
 // genSpMVDeltaBody is genSpMVDiagBody with the columns decoded from 8-bit deltas (the
 // family comment above): xp, the address of x at the chunk's first column minus its first
