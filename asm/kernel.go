@@ -156,6 +156,9 @@ type Desc struct {
 	// Bitmap: a CSR SpMV over a Lanes-bit mask per chunk of Lanes columns and the chunk's
 	// values packed (spmv_bitmap_<isa>, asm/spmvbitmap.go); IndexBits is 0.
 	Bitmap bool
+	// Delta: a CSR SpMV over 8-bit column deltas, zero-valued padding entries bridging
+	// gaps over 255 (spmv_csr_d8_<isa>, asm/spmvdelta.go); IndexBits is 8.
+	Delta bool
 	// Pattern is set on a kernel baked for one sparsity pattern (DESIGN §5.12): the
 	// formats.PatternHash of the only matrices it takes. "" for every other kernel.
 	Pattern string

@@ -128,10 +128,13 @@ func (l *lpWeights) lpRank(f asm.Family, r nRange, goarch string) []int {
 		holds, narrow = 1, -f.Tile
 	}
 	shaped := 0
-	if f.BlockR != 0 || f.Bitmap {
+	if f.BlockR != 0 || f.Bitmap || f.Delta {
 		shaped = 1
 	}
 	if f.Bitmap && !l.bitmapPays(f) {
+		return []int{math.MinInt}
+	}
+	if f.Delta && !l.deltaPays(f) {
 		return []int{math.MinInt}
 	}
 	return []int{isaRank(f.ISA, goarch), shaped, holds, narrow, max(f.MinN, 1), -min(hi, math.MaxInt-1)}

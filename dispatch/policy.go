@@ -204,6 +204,9 @@ func (pol *policy) coefAt(f asm.Family, t target, pn int) coef {
 	if c, ok := pol.bitmapCoef(f, t, pn); ok {
 		return c
 	}
+	if c, ok := pol.deltaCoef(f, t, pn); ok {
+		return c
+	}
 	if pol.fallback != nil && !pol.families[f.Name] {
 		return pol.fallback.coefAt(f, t, pn)
 	}
@@ -579,6 +582,9 @@ func estimateWith(f asm.Family, t target, m, k, n int, coefs func(pn int) coef) 
 	e, src := estimateModel(f, t, m, k, n, coefs)
 	if f.Bitmap {
 		return bitmapEstimate(f, t, m, k, e, src)
+	}
+	if f.Delta {
+		return deltaEstimate(f, t, m, k, e, src)
 	}
 	return e, src
 }

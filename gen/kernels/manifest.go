@@ -33,6 +33,9 @@ const KindSpMVBitmap = KindBaked + 1
 // KindBSRGemv is a BSR GEMV (N = 1), a block whole in vectors: bsr<R>x<C>_gemv[_<dtype>]_<isa>.
 const KindBSRGemv = KindSpMVBitmap + 1
 
+// KindSpMVDelta is a CSR SpMV over 8-bit column deltas: spmv_csr_d8[_<dtype>]_<isa>.
+const KindSpMVDelta = KindBSRGemv + 1
+
 // Kernel describes one registered kernel (asm.Family) of a family on one ISA. Zero means
 // "any" for BlockR/BlockC and Keep/Group, and "depends on the matrix" for Tile and Rows.
 type Kernel struct {
@@ -56,6 +59,8 @@ type Kernel struct {
 	ExactN      bool // computes exactly N columns (no vector rounding of N in the cost model)
 	// Bitmap: a SpMV over a bitmap per chunk of Lanes columns (KindSpMVBitmap).
 	Bitmap bool
+	// Delta: a SpMV over 8-bit column deltas, padded over long gaps (KindSpMVDelta).
+	Delta bool
 	// Baked, Pattern, PatternRows×PatternCols and CodeBytes (baked kernels only, bake.go):
 	// the name part of the pattern, its formats.PatternHash, its shape and the generator's
 	// estimate of the code per tile.
@@ -133,6 +138,11 @@ func KernelName(isa string, k Kernel) string {
 			return fmt.Sprintf("bsr%dx%d_gemv_%s_%s", k.BlockR, k.BlockC, k.DType, isa)
 		}
 		return fmt.Sprintf("bsr%dx%d_gemv_%s", k.BlockR, k.BlockC, isa)
+	case KindSpMVDelta:
+		if k.DType != "" && k.DType != "float32" {
+			return "spmv_csr_d8_" + k.DType + "_" + isa
+		}
+		return "spmv_csr_d8_" + isa
 	}
 	panic(fmt.Sprintf("kernels: no name grammar for kind %d", k.Kind))
 }
@@ -236,6 +246,9 @@ func descFields(f Family, isa, features string, k Kernel, qual string) string {
 	}
 	if k.Bitmap {
 		add("Bitmap: true")
+	}
+	if k.Delta {
+		add("Delta: true")
 	}
 	nz("MinN", k.MinN)
 	nz("MaxN", k.MaxN)

@@ -22,3 +22,12 @@ type GroupMachine interface {
 	// N:M tiles, gen/kernels/nm.go) as scaled offsets, one load for them all.
 	ByteField(dst, src Reg, j, shift int)
 }
+
+// ByteGroupMachine loads a group of bytes at once (the 8-bit-delta SpMV's column deltas,
+// gen/kernels/spmvdelta.go): one load instead of one per byte, where loads bound the loop.
+type ByteGroupMachine interface {
+	Machine
+	// LoadU8s sets dst[j] to the j-th of len(dst) (2, 4 or 8) consecutive bytes at m,
+	// zero-extended, with one load of exactly len(dst) bytes.
+	LoadU8s(dst []Reg, m Mem)
+}

@@ -28,6 +28,24 @@ func (m *Machine) LoadU16s(dst []vm.Reg, a vm.Mem) {
 	}
 }
 
+func (m *Machine) LoadU8s(dst []vm.Reg, a vm.Mem) {
+	n := len(dst)
+	vm.Check(n == 2 || n == 4 || n == 8, "LoadU8s of %d", n)
+	last := m.g(dst[n-1])
+	switch n {
+	case 8:
+		m.Ctx.MOVQ(m.mem(a), last)
+	case 4:
+		m.Ctx.MOVL(m.mem(a), last.As32())
+	default:
+		m.Ctx.MOVWQZX(m.mem(a), last)
+	}
+	for j := 0; j < n-1; j++ {
+		m.Ctx.MOVBQZX(last.As8(), m.g(dst[j]))
+		m.Ctx.SHRQ(operand.U8(8), last)
+	}
+}
+
 func (m *Machine) LoadGroup(v vm.Vec, a vm.Mem, n int) {
 	switch {
 	case n == 2:
