@@ -106,6 +106,9 @@ func (l *lpWeights) takes(f asm.Family) bool {
 // near 25% density rather than 22%: between the two the default runs it up to about 10%
 // slower than the gather SpMV.
 func (l *lpWeights) bitmapPays(f asm.Family) bool {
+	if l.group != 0 {
+		return nmBitmapPays(f, l.keep, l.group) // an N:M W (nmbitmap.go)
+	}
 	r, _ := bitmapRatio(f, l.stored, l.m, l.k)
 	return r < 1
 }
