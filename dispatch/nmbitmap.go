@@ -15,21 +15,22 @@ import (
 // falls little with the pattern's density while the GEMV's falls with its slots).
 //
 // asm BenchmarkNMN1, one thread, N = 1, every slot nonzero, AMD EPYC Zen 5 (AVX-512),
-// 2026-12-07, six alternated runs of -benchtime 20x; the median of the per-run ratios
-// bitmap / GEMV (the same run), medians of the times in ms (a loaded VM: ±10-60% per run):
+// 2026-12-07, six alternated runs of -benchtime 20x, the GEMV reading X in 4096-column K
+// blocks; the median of the per-run ratios bitmap / GEMV (the same run), and the medians of
+// the times in ms (a loaded VM: ±15-90% per run):
 //
 //	                 11008×4096                 4096×11008
-//	2:4 f32    0.94 (3.62 / 3.88)         0.87 (3.53 / 4.34)    spmv_bitmap on NMToCSR (see below)
-//	2:4 bf16   0.90 (2.08 / 2.42)         0.84 (2.24 / 2.48)
-//	2:4 f16    0.79 (2.13 / 2.61)         0.92 (2.52 / 2.84)
-//	2:4 i8     1.20 (1.95 / 1.63)         0.88 (1.98 / 2.21)
-//	1:4 bf16   1.69 (1.94 / 1.25)         1.09 (2.06 / 1.84)
-//	1:4 f16    1.94 (2.04 / 1.09)         0.96 (1.96 / 2.07)
-//	1:4 i8     2.17 (2.08 / 0.99)         1.69 (1.91 / 1.13)
+//	2:4 f32    1.00 (3.43 / 3.56)         1.04 (3.65 / 3.56)    spmv_bitmap on NMToCSR
+//	2:4 bf16   0.95 (2.10 / 2.17)         0.94 (2.18 / 2.32)
+//	2:4 f16    0.88 (2.16 / 2.39)         0.96 (2.15 / 2.31)
+//	2:4 i8     1.25 (1.88 / 1.51)         1.27 (2.30 / 2.00)
 //
-// AVX2 (one run, 11008×4096): the bitmap lost at 2:4 bf16 (4.8 / 3.6 ms), fp16 (4.0 / 3.4)
-// and int8 (4.3 / 3.6). A float32 N:M W reaches the float32 bitmap through its csr target
-// (dispatch/bitmap.go prices it).
+// At 1:4 (before the K blocks, which sped the GEMV up further at 4096×11008) the bitmap ran
+// 1.7-2.2× the GEMV's time on 11008×4096 in bf16, fp16 and int8 (it costs per 16-column
+// chunk, and a 1:4 chunk holds 4 weights), 0.96-1.69× on 4096×11008. AVX2 (one run,
+// 11008×4096): the bitmap lost at 2:4 bf16 (4.8 / 3.6 ms), fp16 (4.0 / 3.4) and int8 (4.3 /
+// 3.6). A float32 N:M W reaches the float32 bitmap through its csr target (dispatch/bitmap.go
+// prices it; at 2:4 the two tie, above).
 var nmBitmapWins = map[asm.ISA]map[string][][2]int{
 	asm.AVX512: {"bf16": {{2, 4}}, "f16": {{2, 4}}},
 }
