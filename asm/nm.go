@@ -21,10 +21,13 @@ import (
 //   - Bits/ValChunks (the byte-bound N = 1 kernels, patterns with ChunkAligned): slots in
 //     chunks of 16; chunk c of a row covers the X window starting at column c·16/Keep·Group
 //     and packs each slot's position in PB bits (2 when Group ≤ 4, else 4), Words 32-bit
-//     words per chunk, low slot in the low bits: 4.25 bytes per 2:4 slot. Chunk c of row r
-//     of unit u is at index (u·Chunks + c)·UH + r (×16 values, ×Words words). Spare slots
-//     past SPR (and rows past M) have value 0 and position Group−1, which points past K:
-//     the kernels read a zero-padded copy of X there.
+//     words per chunk, low slot in the low bits: 4.25 bytes per 2:4 slot. The chunks are
+//     stored in K blocks of CB chunks (nmGemvKB columns of X, which stay in L1 while every
+//     unit sweeps them), block after block: chunk c = b·CB + cc of row r of unit u is at
+//     index (b·CB·Units + u·CBb + cc)·UH + r (×16 values, ×Words words; CBb = the block's
+//     chunks, CB but in the last: chunkIdx). Spare slots past SPR (and rows past M) have
+//     value 0 and position Group−1, which points past K: the kernels read a zero-padded
+//     copy of X there.
 type NMLayout struct {
 	M, K        int
 	Keep, Group int
@@ -41,6 +44,7 @@ type NMLayout struct {
 	// Compact positions for the N = 1 kernels (nil unless packed with bits).
 	PB, Words int // bits per position, 32-bit words per chunk
 	Chunks    int // chunks per row: ⌈SPR/16⌉
+	CB        int // chunks per K block (nmGemvKB columns of X)
 	Bits      []uint32
 	ValChunks []float32
 	Cost      []int64
@@ -89,7 +93,7 @@ func PackNMBlocked(w *formats.NM, uh, kc int, bits bool) (*NMLayout, error) {
 		if !ChunkAligned(w.Keep, w.Group) {
 			return nil, fmt.Errorf("%w: %d:%d has no aligned 16-slot chunks", ErrNotApplicable, w.Keep, w.Group)
 		}
-		l.packBits(w)
+		l.packBits(w, nmGemvKB)
 		return l, nil
 	}
 	groups := (l.K + l.Group - 1) / l.Group
@@ -132,12 +136,15 @@ func (l *NMLayout) at(b, u, s, r int) int64 {
 	return l.BlockOff[b] + (int64(u)*int64(l.BlockSlots[b])+int64(s))*int64(l.UH) + int64(r)
 }
 
-func (l *NMLayout) packBits(w *formats.NM) {
+// packBits packs the compact chunks in K blocks of kb columns of X (rounded down to whole
+// chunks, at least one).
+func (l *NMLayout) packBits(w *formats.NM, kb int) {
 	// The geometry is the generated kernels' (contract.go: nmPosBits, nmChunkSlots, nmWordBits).
 	const cs = nmChunkSlots
 	l.PB = nmPosBits(l.Group)
 	l.Words = cs * l.PB / nmWordBits
 	l.Chunks = (l.SPR + cs - 1) / cs
+	l.CB = max(1, kb/(cs/l.Keep*l.Group))
 	units := len(l.Cost) - 1
 	l.Bits = make([]uint32, units*l.Chunks*l.UH*l.Words)
 	l.ValChunks = make([]float32, units*l.Chunks*l.UH*cs)
@@ -147,13 +154,26 @@ func (l *NMLayout) packBits(w *formats.NM) {
 		for s := 0; s < l.Chunks*cs; s++ {
 			c, lane := s/cs, s%cs
 			pos := uint32(l.Group - 1)
+			ci := l.chunkIdx(u, c, r)
 			if i < l.M && s < l.SPR {
 				pos = uint32(w.Pos[i*l.SPR+s])
-				l.ValChunks[((u*l.Chunks+c)*l.UH+r)*cs+lane] = w.Val[i*l.SPR+s]
+				l.ValChunks[ci*cs+lane] = w.Val[i*l.SPR+s]
 			}
-			l.Bits[((u*l.Chunks+c)*l.UH+r)*l.Words+lane/lpw] |= pos << (lane % lpw * l.PB)
+			l.Bits[ci*l.Words+lane/lpw] |= pos << (lane % lpw * l.PB)
 		}
 	}
+}
+
+// nmGemvKB is the K block of the N = 1 chunks: the columns of X one block's windows span
+// (16 KiB of float32), so that X[block] stays in L1 while every unit sweeps it.
+const nmGemvKB = 4096
+
+// chunkIdx is the index (×16 values, ×Words words) of chunk c of row r of unit u in the
+// compact chunks, K block after K block of CB chunks.
+func (l *NMLayout) chunkIdx(u, c, r int) int {
+	b := c / l.CB
+	bc := min(l.CB, l.Chunks-b*l.CB)
+	return (b*l.CB*l.Units()+u*bc+c-b*l.CB)*l.UH + r
 }
 
 // Units is ⌈M/UH⌉.
@@ -233,8 +253,9 @@ func (l *NMLayout) runGoBits(u0, u1 int, x []float32, ldx int, y []float32, ldy 
 		u, r := m/l.UH, m%l.UH
 		var lanes [16]float32
 		for c := 0; c < l.Chunks; c++ {
-			b := l.Bits[((u*l.Chunks+c)*l.UH+r)*l.Words:]
-			v0 := int64(((u*l.Chunks+c)*l.UH + r) * 16)
+			ci := l.chunkIdx(u, c, r)
+			b := l.Bits[ci*l.Words:]
+			v0 := int64(ci * 16)
 			base := c * gpc * l.Group
 			n := min(16, l.SPR-c*16)
 			for lane := 0; lane < n; lane++ {

@@ -17981,14 +17981,14 @@ TEXT ·nmvAVX22of4R2(SB), NOSPLIT, $0-56
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ  BX, $+0
-	JLE   exit1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  x+32(FP), SI
-	MOVQ  chunks+16(FP), DI
-	CMPQ  DI, $+0
-	JLE   cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8
@@ -18065,14 +18065,14 @@ TEXT ·nmvAVX21of4R2(SB), NOSPLIT, $0-56
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ  BX, $+0
-	JLE   exit1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  x+32(FP), SI
-	MOVQ  chunks+16(FP), DI
-	CMPQ  DI, $+0
-	JLE   cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8
@@ -18177,14 +18177,14 @@ TEXT ·nmvAVX22of8R2(SB), NOSPLIT, $0-56
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ  BX, $+0
-	JLE   exit1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  x+32(FP), SI
-	MOVQ  chunks+16(FP), DI
-	CMPQ  DI, $+0
-	JLE   cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8
@@ -18289,14 +18289,14 @@ TEXT ·nmvAVX24of8R2(SB), NOSPLIT, $0-56
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ  BX, $+0
-	JLE   exit1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  x+32(FP), SI
-	MOVQ  chunks+16(FP), DI
-	CMPQ  DI, $+0
-	JLE   cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8

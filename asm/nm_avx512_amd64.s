@@ -19983,16 +19983,16 @@ TEXT ·nmvAVX5122of4R4(SB), NOSPLIT, $0-56
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ   BX, $+0
-	JLE    exit1
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	MOVQ   x+32(FP), SI
-	MOVQ   chunks+16(FP), DI
-	CMPQ   DI, $+0
-	JLE    cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8
@@ -20054,16 +20054,16 @@ TEXT ·nmvAVX5121of4R4(SB), NOSPLIT, $0-56
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ   BX, $+0
-	JLE    exit1
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	MOVQ   x+32(FP), SI
-	MOVQ   chunks+16(FP), DI
-	CMPQ   DI, $+0
-	JLE    cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8
@@ -20147,16 +20147,16 @@ TEXT ·nmvAVX5122of8R4(SB), NOSPLIT, $0-56
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ   BX, $+0
-	JLE    exit1
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	MOVQ   x+32(FP), SI
-	MOVQ   chunks+16(FP), DI
-	CMPQ   DI, $+0
-	JLE    cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8
@@ -20257,16 +20257,16 @@ TEXT ·nmvAVX5124of8R4(SB), NOSPLIT, $0-56
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ   BX, $+0
-	JLE    exit1
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	MOVQ   x+32(FP), SI
-	MOVQ   chunks+16(FP), DI
-	CMPQ   DI, $+0
-	JLE    cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8
@@ -20345,16 +20345,16 @@ TEXT ·nmvAVX5121of8R4(SB), NOSPLIT, $0-56
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ   BX, $+0
-	JLE    exit1
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	MOVQ   x+32(FP), SI
-	MOVQ   chunks+16(FP), DI
-	CMPQ   DI, $+0
-	JLE    cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8

@@ -140,8 +140,9 @@ type nmGemv struct {
 	consts []uint32
 	xlen   int // padded X copy
 	pool   sync.Pool
-	// call runs the kernel on units [a, a+units) (default: g.fn on float32 chunks).
-	call func(l *NMLayout, a, units int, x, out *float32, consts *uint32)
+	// call runs the kernel on chunks of units [a, a+units) from chunk index ci (chunkIdx:
+	// chunks per unit, a K block's) (default: g.fn on float32 chunks).
+	call func(l *NMLayout, ci, chunks, a, units int, x, out *float32, consts *uint32)
 }
 
 func newNMGemv(g nmGemvKernel, l *NMLayout) (*nmGemv, error) {
@@ -166,8 +167,8 @@ func newNMGemv(g nmGemvKernel, l *NMLayout) (*nmGemv, error) {
 		}
 	}
 	v.xlen = l.Chunks*nmChunkSlots/l.Keep*l.Group + 2*g.tables*L
-	v.call = func(l *NMLayout, a, units int, x, out *float32, consts *uint32) {
-		g.fn(&l.ValChunks[a*l.Chunks*l.UH*16], &l.Bits[a*l.Chunks*l.UH*l.Words], l.Chunks, units, x, out, consts)
+	v.call = func(l *NMLayout, ci, chunks, a, units int, x, out *float32, consts *uint32) {
+		g.fn(&l.ValChunks[ci*16], &l.Bits[ci*l.Words], chunks, units, x, out, consts)
 	}
 	return v, nil
 }
@@ -190,12 +191,13 @@ func (v *nmGemv) run(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32,
 	if need := min(step, u1-u0) * l.UH * L; len(sc.out) < need {
 		sc.out = make([]float32, need)
 	}
+	win := nmChunkSlots / l.Keep * l.Group // X columns per chunk
 	for a := u0; a < u1; a += step {
 		b := min(a+step, u1)
-		if l.Chunks > 0 {
-			v.call(l, a, b-a, &xs[0], &sc.out[0], &v.consts[0])
-		} else {
-			clear(sc.out)
+		// K block by K block (X[block] stays in L1); the kernel adds to the lane sums.
+		clear(sc.out)
+		for c0 := 0; c0 < l.Chunks; c0 += l.CB {
+			v.call(l, l.chunkIdx(a, c0, 0), min(l.CB, l.Chunks-c0), a, b-a, &xs[c0*win], &sc.out[0], &v.consts[0])
 		}
 		r0, _ := l.UnitRows(a)
 		_, r1 := l.UnitRows(b - 1)

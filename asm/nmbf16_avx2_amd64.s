@@ -18503,14 +18503,14 @@ TEXT ·nmvBF16AVX22of4R2(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ  BX, $+0
-	JLE   exit1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  x+32(FP), SI
-	MOVQ  chunks+16(FP), DI
-	CMPQ  DI, $+0
-	JLE   cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8
@@ -18595,14 +18595,14 @@ TEXT ·nmvBF16AVX21of4R2(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ  BX, $+0
-	JLE   exit1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  x+32(FP), SI
-	MOVQ  chunks+16(FP), DI
-	CMPQ  DI, $+0
-	JLE   cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8
@@ -18715,14 +18715,14 @@ TEXT ·nmvBF16AVX22of8R2(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ  BX, $+0
-	JLE   exit1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  x+32(FP), SI
-	MOVQ  chunks+16(FP), DI
-	CMPQ  DI, $+0
-	JLE   cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8
@@ -18835,14 +18835,14 @@ TEXT ·nmvBF16AVX24of8R2(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ  BX, $+0
-	JLE   exit1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  x+32(FP), SI
-	MOVQ  chunks+16(FP), DI
-	CMPQ  DI, $+0
-	JLE   cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8

@@ -20481,16 +20481,16 @@ TEXT ·nmvF16AVX5122of4R4(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ   BX, $+0
-	JLE    exit1
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	MOVQ   x+32(FP), SI
-	MOVQ   chunks+16(FP), DI
-	CMPQ   DI, $+0
-	JLE    cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8
@@ -20556,16 +20556,16 @@ TEXT ·nmvF16AVX5121of4R4(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ   BX, $+0
-	JLE    exit1
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	MOVQ   x+32(FP), SI
-	MOVQ   chunks+16(FP), DI
-	CMPQ   DI, $+0
-	JLE    cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8
@@ -20653,16 +20653,16 @@ TEXT ·nmvF16AVX5122of8R4(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ   BX, $+0
-	JLE    exit1
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	MOVQ   x+32(FP), SI
-	MOVQ   chunks+16(FP), DI
-	CMPQ   DI, $+0
-	JLE    cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8
@@ -20767,16 +20767,16 @@ TEXT ·nmvF16AVX5124of8R4(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ   BX, $+0
-	JLE    exit1
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	MOVQ   x+32(FP), SI
-	MOVQ   chunks+16(FP), DI
-	CMPQ   DI, $+0
-	JLE    cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8
@@ -20859,16 +20859,16 @@ TEXT ·nmvF16AVX5121of8R4(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), BX
 
 unit1:
-	CMPQ   BX, $+0
-	JLE    exit1
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	MOVQ   x+32(FP), SI
-	MOVQ   chunks+16(FP), DI
-	CMPQ   DI, $+0
-	JLE    cdone1
+	CMPQ    BX, $+0
+	JLE     exit1
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ    x+32(FP), SI
+	MOVQ    chunks+16(FP), DI
+	CMPQ    DI, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R8

@@ -22089,14 +22089,14 @@ TEXT ·nmvI8AVX22of4R2(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), SI
 
 unit1:
-	CMPQ  SI, $+0
-	JLE   exit1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  x+32(FP), DI
-	MOVQ  chunks+16(FP), R8
-	CMPQ  R8, $+0
-	JLE   cdone1
+	CMPQ    SI, $+0
+	JLE     exit1
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	MOVQ    x+32(FP), DI
+	MOVQ    chunks+16(FP), R8
+	CMPQ    R8, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R9
@@ -22195,14 +22195,14 @@ TEXT ·nmvI8AVX21of4R2(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), SI
 
 unit1:
-	CMPQ  SI, $+0
-	JLE   exit1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  x+32(FP), DI
-	MOVQ  chunks+16(FP), R8
-	CMPQ  R8, $+0
-	JLE   cdone1
+	CMPQ    SI, $+0
+	JLE     exit1
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	MOVQ    x+32(FP), DI
+	MOVQ    chunks+16(FP), R8
+	CMPQ    R8, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R9
@@ -22329,14 +22329,14 @@ TEXT ·nmvI8AVX22of8R2(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), SI
 
 unit1:
-	CMPQ  SI, $+0
-	JLE   exit1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  x+32(FP), DI
-	MOVQ  chunks+16(FP), R8
-	CMPQ  R8, $+0
-	JLE   cdone1
+	CMPQ    SI, $+0
+	JLE     exit1
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	MOVQ    x+32(FP), DI
+	MOVQ    chunks+16(FP), R8
+	CMPQ    R8, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R9
@@ -22463,14 +22463,14 @@ TEXT ·nmvI8AVX24of8R2(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), SI
 
 unit1:
-	CMPQ  SI, $+0
-	JLE   exit1
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	MOVQ  x+32(FP), DI
-	MOVQ  chunks+16(FP), R8
-	CMPQ  R8, $+0
-	JLE   cdone1
+	CMPQ    SI, $+0
+	JLE     exit1
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	MOVQ    x+32(FP), DI
+	MOVQ    chunks+16(FP), R8
+	CMPQ    R8, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R9

@@ -23378,16 +23378,16 @@ TEXT ·nmvI8AVX5122of4R4(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), SI
 
 unit1:
-	CMPQ   SI, $+0
-	JLE    exit1
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	MOVQ   x+32(FP), DI
-	MOVQ   chunks+16(FP), R8
-	CMPQ   R8, $+0
-	JLE    cdone1
+	CMPQ    SI, $+0
+	JLE     exit1
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ    x+32(FP), DI
+	MOVQ    chunks+16(FP), R8
+	CMPQ    R8, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R9
@@ -23471,16 +23471,16 @@ TEXT ·nmvI8AVX5121of4R4(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), SI
 
 unit1:
-	CMPQ   SI, $+0
-	JLE    exit1
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	MOVQ   x+32(FP), DI
-	MOVQ   chunks+16(FP), R8
-	CMPQ   R8, $+0
-	JLE    cdone1
+	CMPQ    SI, $+0
+	JLE     exit1
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ    x+32(FP), DI
+	MOVQ    chunks+16(FP), R8
+	CMPQ    R8, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R9
@@ -23586,16 +23586,16 @@ TEXT ·nmvI8AVX5122of8R4(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), SI
 
 unit1:
-	CMPQ   SI, $+0
-	JLE    exit1
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	MOVQ   x+32(FP), DI
-	MOVQ   chunks+16(FP), R8
-	CMPQ   R8, $+0
-	JLE    cdone1
+	CMPQ    SI, $+0
+	JLE     exit1
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ    x+32(FP), DI
+	MOVQ    chunks+16(FP), R8
+	CMPQ    R8, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R9
@@ -23718,16 +23718,16 @@ TEXT ·nmvI8AVX5124of8R4(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), SI
 
 unit1:
-	CMPQ   SI, $+0
-	JLE    exit1
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	MOVQ   x+32(FP), DI
-	MOVQ   chunks+16(FP), R8
-	CMPQ   R8, $+0
-	JLE    cdone1
+	CMPQ    SI, $+0
+	JLE     exit1
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ    x+32(FP), DI
+	MOVQ    chunks+16(FP), R8
+	CMPQ    R8, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R9
@@ -23828,16 +23828,16 @@ TEXT ·nmvI8AVX5121of8R4(SB), NOSPLIT, $0-64
 	MOVQ units+24(FP), SI
 
 unit1:
-	CMPQ   SI, $+0
-	JLE    exit1
-	VPSUBD Z0, Z0, Z0
-	VPSUBD Z1, Z1, Z1
-	VPSUBD Z2, Z2, Z2
-	VPSUBD Z3, Z3, Z3
-	MOVQ   x+32(FP), DI
-	MOVQ   chunks+16(FP), R8
-	CMPQ   R8, $+0
-	JLE    cdone1
+	CMPQ    SI, $+0
+	JLE     exit1
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	MOVQ    x+32(FP), DI
+	MOVQ    chunks+16(FP), R8
+	CMPQ    R8, $+0
+	JLE     cdone1
 
 chunk1:
 	MOVQ         consts+48(FP), R9

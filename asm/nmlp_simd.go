@@ -99,8 +99,8 @@ func nmLPGemvFamily(d *Desc, t formats.DType, g nmLPGemvKernel) Family {
 			if err != nil {
 				return nil, err
 			}
-			v.call = func(l *NMLayout, a, units int, x, out *float32, consts *uint32) {
-				g.fn(&l.LPChunks[a*l.Chunks*l.UH*16*eb], &l.Bits[a*l.Chunks*l.UH*l.Words], l.Chunks, units, x, out, consts, f32At(l.Scale, int64(a*l.UH)))
+			v.call = func(l *NMLayout, ci, chunks, a, units int, x, out *float32, consts *uint32) {
+				g.fn(&l.LPChunks[ci*16*eb], &l.Bits[ci*l.Words], chunks, units, x, out, consts, f32At(l.Scale, int64(a*l.UH)))
 			}
 			return &nmKernel{name: d.Name, isa: d.ISA, gemv: true, l: l, run: v.run}, nil
 		},

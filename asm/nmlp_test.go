@@ -22,7 +22,7 @@ func nmLPFamilies(t *testing.T) []Family {
 	t.Helper()
 	var all []Family
 	for _, f := range Families() {
-		if dt, err := formats.ParseDType(f.DType); err == nil && f.Format == NMLPFormat(dt) {
+		if dt, err := formats.ParseDType(f.DType); err == nil && f.Format == NMLPFormat(dt) && !f.Bitmap { // the bitmap twins: nmbitmap_test.go
 			all = append(all, f)
 		}
 	}

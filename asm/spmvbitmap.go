@@ -310,6 +310,10 @@ func registerSpMVBitmap(m []Desc, fn spmvBitmapFunc, fn16 spmvBitmap16Func, fnI8
 		if s.fn == nil && s.fn16 == nil && s.fnI8 == nil {
 			panic(fmt.Sprintf("asm: bitmap family %s registered without its function", d.Name))
 		}
+		if s.lp != 0 && d.Format == NMLPFormat(s.lp) {
+			registerNMBitmap(s) // the same kernel on N:M weights (nmbitmap.go)
+			continue
+		}
 		spmvBitmapSpecs = append(spmvBitmapSpecs, s)
 		Register(Family{
 			Desc: &s.Desc,

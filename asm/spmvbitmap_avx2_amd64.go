@@ -32,4 +32,5 @@ var spmvBitmapBF16AVX2Func spmvBitmap16Func = spmvBitmapBF16AVX2
 var spmvbitmapAVX2Manifest = []Desc{
 	{Name: "spmv_bitmap_avx2", Symbols: []string{"spmvBitmapAVX2"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "csr", ISA: AVX2, Features: FeatAVX2 | FeatFMA | FeatPOPCNT, DType: "float32", Lanes: 8, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
 	{Name: "spmv_bitmap_bf16_avx2", Symbols: []string{"spmvBitmapBF16AVX2"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "csr_bf16", ISA: AVX2, Features: FeatAVX2 | FeatFMA | FeatPOPCNT, DType: "bf16", Lanes: 8, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
+	{Name: "nm_bitmap_bf16_avx2", Symbols: []string{"spmvBitmapBF16AVX2"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "nm_bf16", ISA: AVX2, Features: FeatAVX2 | FeatFMA | FeatPOPCNT, DType: "bf16", Lanes: 8, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
 }

@@ -3,6 +3,7 @@
 // Description: gen/kernels/spmvbitmap.go, lowered for avx2.
 // Kernel spmv_bitmap_avx2: spmvBitmapAVX2
 // Kernel spmv_bitmap_bf16_avx2: spmvBitmapBF16AVX2
+// Kernel nm_bitmap_bf16_avx2: spmvBitmapBF16AVX2
 
 //go:build !purego
 

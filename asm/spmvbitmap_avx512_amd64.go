@@ -32,4 +32,5 @@ var spmvBitmapBF16AVX512Func spmvBitmap16Func = spmvBitmapBF16AVX512
 var spmvbitmapAVX512Manifest = []Desc{
 	{Name: "spmv_bitmap_avx512", Symbols: []string{"spmvBitmapAVX512"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "csr", ISA: AVX512, Features: FeatAVX512F | FeatPOPCNT, DType: "float32", Lanes: 16, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
 	{Name: "spmv_bitmap_bf16_avx512", Symbols: []string{"spmvBitmapBF16AVX512"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "csr_bf16", ISA: AVX512, Features: FeatAVX512F | FeatPOPCNT, DType: "bf16", Lanes: 16, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
+	{Name: "nm_bitmap_bf16_avx512", Symbols: []string{"spmvBitmapBF16AVX512"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "nm_bf16", ISA: AVX512, Features: FeatAVX512F | FeatPOPCNT, DType: "bf16", Lanes: 16, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
 }

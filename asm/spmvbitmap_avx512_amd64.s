@@ -3,6 +3,7 @@
 // Description: gen/kernels/spmvbitmap.go, lowered for avx512.
 // Kernel spmv_bitmap_avx512: spmvBitmapAVX512
 // Kernel spmv_bitmap_bf16_avx512: spmvBitmapBF16AVX512
+// Kernel nm_bitmap_bf16_avx512: spmvBitmapBF16AVX512
 
 //go:build !purego
 

@@ -20,4 +20,5 @@ var spmvBitmapF16AVX2Func spmvBitmap16Func = spmvBitmapF16AVX2
 //   - tests:       asm/spmvbitmap_test.go
 var spmvbitmapf16AVX2Manifest = []Desc{
 	{Name: "spmv_bitmap_f16_avx2", Symbols: []string{"spmvBitmapF16AVX2"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "csr_f16", ISA: AVX2, Features: FeatAVX2 | FeatF16C | FeatFMA | FeatPOPCNT, DType: "f16", Lanes: 8, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
+	{Name: "nm_bitmap_f16_avx2", Symbols: []string{"spmvBitmapF16AVX2"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "nm_f16", ISA: AVX2, Features: FeatAVX2 | FeatF16C | FeatFMA | FeatPOPCNT, DType: "f16", Lanes: 8, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
 }

@@ -2,6 +2,7 @@
 
 // Description: gen/kernels/spmvbitmap.go, lowered for avx2.
 // Kernel spmv_bitmap_f16_avx2: spmvBitmapF16AVX2
+// Kernel nm_bitmap_f16_avx2: spmvBitmapF16AVX2
 
 //go:build !purego
 

@@ -20,4 +20,5 @@ var spmvBitmapF16AVX512Func spmvBitmap16Func = spmvBitmapF16AVX512
 //   - tests:       asm/spmvbitmap_test.go
 var spmvbitmapf16AVX512Manifest = []Desc{
 	{Name: "spmv_bitmap_f16_avx512", Symbols: []string{"spmvBitmapF16AVX512"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "csr_f16", ISA: AVX512, Features: FeatAVX512F | FeatPOPCNT, DType: "f16", Lanes: 16, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
+	{Name: "nm_bitmap_f16_avx512", Symbols: []string{"spmvBitmapF16AVX512"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "nm_f16", ISA: AVX512, Features: FeatAVX512F | FeatPOPCNT, DType: "f16", Lanes: 16, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
 }

@@ -2,6 +2,7 @@
 
 // Description: gen/kernels/spmvbitmap.go, lowered for avx512.
 // Kernel spmv_bitmap_f16_avx512: spmvBitmapF16AVX512
+// Kernel nm_bitmap_f16_avx512: spmvBitmapF16AVX512
 
 //go:build !purego
 

@@ -20,4 +20,5 @@ var spmvBitmapI8AVX2Func spmvBitmapI8Func = spmvBitmapI8AVX2
 //   - tests:       asm/spmvbitmap_test.go
 var spmvbitmapi8AVX2Manifest = []Desc{
 	{Name: "spmv_bitmap_i8_avx2", Symbols: []string{"spmvBitmapI8AVX2"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "csr_i8", ISA: AVX2, Features: FeatAVX2 | FeatFMA | FeatPOPCNT, DType: "i8", Lanes: 8, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
+	{Name: "nm_bitmap_i8_avx2", Symbols: []string{"spmvBitmapI8AVX2"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "nm_i8", ISA: AVX2, Features: FeatAVX2 | FeatFMA | FeatPOPCNT, DType: "i8", Lanes: 8, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
 }

@@ -2,6 +2,7 @@
 
 // Description: gen/kernels/spmvbitmap.go, lowered for avx2.
 // Kernel spmv_bitmap_i8_avx2: spmvBitmapI8AVX2
+// Kernel nm_bitmap_i8_avx2: spmvBitmapI8AVX2
 
 //go:build !purego
 

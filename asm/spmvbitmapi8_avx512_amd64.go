@@ -20,4 +20,5 @@ var spmvBitmapI8AVX512Func spmvBitmapI8Func = spmvBitmapI8AVX512
 //   - tests:       asm/spmvbitmap_test.go
 var spmvbitmapi8AVX512Manifest = []Desc{
 	{Name: "spmv_bitmap_i8_avx512", Symbols: []string{"spmvBitmapI8AVX512"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "csr_i8", ISA: AVX512, Features: FeatAVX512F | FeatPOPCNT, DType: "i8", Lanes: 16, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
+	{Name: "nm_bitmap_i8_avx512", Symbols: []string{"spmvBitmapI8AVX512"}, Source: "gen/kernels/spmvbitmap.go genSpMVBitmap", Format: "nm_i8", ISA: AVX512, Features: FeatAVX512F | FeatPOPCNT, DType: "i8", Lanes: 16, Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
 }

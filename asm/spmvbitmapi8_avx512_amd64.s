@@ -2,6 +2,7 @@
 
 // Description: gen/kernels/spmvbitmap.go, lowered for avx512.
 // Kernel spmv_bitmap_i8_avx512: spmvBitmapI8AVX512
+// Kernel nm_bitmap_i8_avx512: spmvBitmapI8AVX512
 
 //go:build !purego
 

@@ -88,6 +88,9 @@ func (l *lpWeights) takes(f asm.Family) bool {
 // AVX-512 and 27–35% on AVX2 (against the gather SpMVs these kernels replaced on x86 it was
 // 15% and 22–25%).
 func (l *lpWeights) bitmapPays(f asm.Family) bool {
+	if l.group != 0 {
+		return nmBitmapPays(f, l.keep, l.group) // an N:M W (nmbitmap.go)
+	}
 	r, _ := bitmapRatio(f, l.stored, l.m, l.k)
 	return r < 1
 }

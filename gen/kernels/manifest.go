@@ -129,6 +129,9 @@ func KernelName(isa string, k Kernel) string {
 	case KindBaked:
 		return fmt.Sprintf("csr_baked_%s_t%d_%s", k.Baked, k.Tile, isa)
 	case KindSpMVBitmap:
+		if strings.HasPrefix(k.Format, "nm") {
+			return "nm_bitmap_" + k.DType + "_" + isa // the same kernel on an N:M W (nmBitmapKernel)
+		}
 		if k.DType != "" && k.DType != "float32" {
 			return "spmv_bitmap_" + k.DType + "_" + isa
 		}

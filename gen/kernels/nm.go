@@ -34,8 +34,10 @@ import (
 //	xv  = (window)[idx]                          (Permute2 over pairs of X vectors, SelectBit tree)
 //	acc[r] += xv · vals
 //
-// UHg rows share each window's X loads. The kernel stores the Lanes() partial sums of each
-// row (out[r·Lanes + lane]); the Go driver adds them and applies the epilogue. consts holds,
+// UHg rows share each window's X loads. The kernel adds to the Lanes() partial sums of each
+// row (out[r·Lanes + lane], loaded at the unit's start and stored at its end); the Go driver
+// zeroes them, runs the kernel over each K block of chunks in turn (X's block stays in L1),
+// then adds the lanes and applies the epilogue. consts holds,
 // per pass, four vectors: shift, base, mask, select (lanes that take the second word).
 // X is a plan-sized, zero-padded copy, so windows never leave it and spare lanes (value 0,
 // position pointing past K) add 0·0.
@@ -485,10 +487,12 @@ func genNMGemv(m vm.NMMachine, g NMGemv, e vm.Elem) {
 	m.Bind(top)
 	m.BrImm(u, vm.LE, 0, exit)
 	{
+		// The unit's lane sums continue from out (the driver zeroes it before a row's first
+		// K block), so a row's chunks form one chain per lane across K blocks.
 		acc := make([]vm.Vec, g.UH)
 		for r := range acc {
 			acc[r] = m.Vec()
-			m.Zero(acc[r])
+			m.LoadV(acc[r], vm.At(out, r*L*4))
 		}
 		xw := m.Param("x")
 		c := m.Param("chunks")

@@ -86,7 +86,8 @@ var SpMVBitmap = Family{
 		return []Kernel{{Kind: KindSpMVBitmap, Func: "genSpMVBitmap", Symbols: []string{SpMVBitmapFuncName(isa, vm.ElemF32)}, Format: "csr",
 			Lanes: lanesOf(isa), Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
 			{Kind: KindSpMVBitmap, Func: "genSpMVBitmap", Symbols: []string{SpMVBitmapFuncName(isa, vm.ElemBF16)}, Format: "csr_bf16", DType: "bf16",
-				Lanes: lanesOf(isa), Rows: 1, Bitmap: true, MinN: 1, MaxN: 1}}
+				Lanes: lanesOf(isa), Rows: 1, Bitmap: true, MinN: 1, MaxN: 1},
+			nmBitmapKernel(isa, vm.ElemBF16)}
 	},
 	Driver:    "asm/spmvbitmap.go (spmvbitmap_amd64.go registers)",
 	Reference: "ref.CSR (ref/ref.go); asm.BitmapLayout.MulVec, the pure-Go kernel",
@@ -127,7 +128,7 @@ func spmvBitmapLPFamily(e vm.Elem) Family {
 				return nil
 			}
 			return []Kernel{{Kind: KindSpMVBitmap, Func: "genSpMVBitmap", Symbols: []string{SpMVBitmapFuncName(isa, e)}, Format: "csr_" + e.String(), DType: e.String(),
-				Lanes: lanesOf(isa), Rows: 1, Bitmap: true, MinN: 1, MaxN: 1}}
+				Lanes: lanesOf(isa), Rows: 1, Bitmap: true, MinN: 1, MaxN: 1}, nmBitmapKernel(isa, e)}
 		},
 		Driver:    "asm/spmvbitmap.go (spmvbitmap_amd64.go registers)",
 		Reference: "ref.CSR on W widened (formats.CSRLP.ToCSR); asm.BitmapLayout.MulVec, the pure-Go kernel",
@@ -258,4 +259,15 @@ func genSpMVBitmap(m vm.ExpandMachine, g vm.GatherMachine, e vm.Elem) {
 	spmvEpilogue(m, res, i, y)
 	g.StoreLane0(vm.At(y, 0), res)
 	nextRow(m, y, i, row, exit)
+}
+
+// nmBitmapKernel is the low-precision bitmap SpMV of e registered a second time for N:M
+// weights of e (format nm_<e>, any pattern, N = 1): nm_bitmap_<e>_<isa>. Its driver
+// (asm/nmbitmap.go) converts the NMLP's slots, exactly, to a CSRLP and packs the bitmap
+// layout; an N:M matrix is a bitmap matrix with a fixed count per group (2:4: 2.25 bytes
+// per bf16 weight, the compact-position GEMV's), and dispatch/nmbitmap.go runs it where it
+// measured faster than the N:M GEMV.
+func nmBitmapKernel(isa string, e vm.Elem) Kernel {
+	return Kernel{Kind: KindSpMVBitmap, Func: "genSpMVBitmap", Symbols: []string{SpMVBitmapFuncName(isa, e)}, Format: "nm_" + e.String(), DType: e.String(),
+		Lanes: lanesOf(isa), Rows: 1, Bitmap: true, MinN: 1, MaxN: 1}
 }
