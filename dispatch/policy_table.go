@@ -80,6 +80,12 @@ package dispatch
 // (their entries replaced, the others kept): bsr4x4_gemv_avx2, bsr4x4_gemv_avx512, bsr8x4_gemv_avx2,
 // bsr8x4_gemv_avx512.
 //
+// Re-timed 2026-12-07 by TestPolicyTable -update-families "^nm[0-9a-z_]*_gemv_(avx2|avx512|generic)$"
+// on amd64 "AMD EPYC" with features AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ+F16C+POPCNT, go1.26.8,
+// on the same training set (their entries replaced, the others kept): nm1of4_gemv_avx2,
+// nm1of4_gemv_avx512, nm1of8_gemv_avx512, nm2of4_gemv_avx2, nm2of4_gemv_avx512, nm2of8_gemv_avx2,
+// nm2of8_gemv_avx512, nm4of8_gemv_avx2, nm4of8_gemv_avx512, nm_gemv_generic.
+//
 // Thresholds that follow (PerOut and PerIn ignored), per ISA and policy point N: dense wins over CSR above
 // density D; BSR R×C wins over CSR when its fill (nnz/slots) exceeds F; N:M wins over CSR
 // when nnz/slots exceeds F (a conforming matrix with every slot used has 1).
@@ -98,7 +104,7 @@ package dispatch
 //	generic N = 64   dense D = 83%; bsr1x4 F = 1.14; bsr2x1 F = 0.98; bsr4x1 F = 0.99; bsr4x4 F = 1.02; bsr8x1 F = 0.95; nm10:16 F = 1.06; nm11:16 F = 0.98; nm12:16 F = 1.15; nm1:4 F = 1.18; nm2:4 F = 0.94; nm2:8 F = 1.13; nm3:4 F = 1.13; nm3:8 F = 1.22; nm4:16 F = 1.03; nm4:8 F = 0.92; nm5:8 F = 1.09; nm6:16 F = 1.14; nm6:8 F = 1.04; nm7:16 F = 1.07; nm8:16 F = 1.09; nm9:16 F = 1.02
 //	generic N = 96   dense D = 76%; bsr1x4 F = 1.06; bsr2x1 F = 1.07; bsr4x1 F = 1.09; bsr4x4 F = 1.05; bsr8x1 F = 1.01; nm10:16 F = 0.98; nm11:16 F = 0.76; nm12:16 F = 1.03; nm1:4 F = 1.16; nm2:4 F = 1.03; nm2:8 F = 1.12; nm3:4 F = 1.06; nm3:8 F = 1.19; nm4:16 F = 0.97; nm4:8 F = 1.02; nm5:8 F = 1.02; nm6:16 F = 1.10; nm6:8 F = 1.00; nm7:16 F = 1.01; nm8:16 F = 1.04; nm9:16 F = 1.03
 //	generic N = 128  dense D = 104%; bsr1x4 F = 1.06; bsr2x1 F = 1.14; bsr4x1 F = 1.10; bsr4x4 F = 1.25; bsr8x1 F = 1.06; nm10:16 F = 0.91; nm11:16 F = 0.61; nm12:16 F = 1.03; nm1:4 F = 1.29; nm2:4 F = 0.55; nm2:8 F = 1.15; nm3:4 F = 1.08; nm3:8 F = 1.17; nm4:16 F = 0.91; nm4:8 F = 0.91; nm5:8 F = 1.06; nm6:16 F = 1.12; nm6:8 F = 0.91; nm7:16 F = 1.03; nm8:16 F = 1.05; nm9:16 F = 0.99
-//	avx2    N = 1    dense D = 10%; bsr1x4 F = 0.48; bsr2x1 F = 0.32; bsr4x1 F = 0.17; bsr4x4 F = 0.17; bsr8x1 F = 0.11; bsr8x4 F = 0.15; nm10:16 F = 15.37; nm11:16 F = 13.94; nm12:16 F = 17.94; nm1:4 F = 0.76; nm2:4 F = 0.45; nm2:8 F = 0.78; nm3:4 F = 16.49; nm3:8 F = 17.86; nm4:16 F = 17.20; nm4:8 F = 0.46; nm5:8 F = 16.78; nm6:16 F = 17.04; nm6:8 F = 16.75; nm7:16 F = 16.95; nm8:16 F = 16.93; nm9:16 F = 16.78
+//	avx2    N = 1    dense D = 10%; bsr1x4 F = 0.48; bsr2x1 F = 0.32; bsr4x1 F = 0.17; bsr4x4 F = 0.17; bsr8x1 F = 0.11; bsr8x4 F = 0.15; nm10:16 F = 15.37; nm11:16 F = 13.94; nm12:16 F = 17.94; nm1:4 F = 0.71; nm2:4 F = 0.42; nm2:8 F = 0.74; nm3:4 F = 16.49; nm3:8 F = 17.86; nm4:16 F = 17.20; nm4:8 F = 0.42; nm5:8 F = 16.78; nm6:16 F = 17.04; nm6:8 F = 16.75; nm7:16 F = 16.95; nm8:16 F = 16.93; nm9:16 F = 16.78
 //	avx2    N = 2    dense D = 59%; bsr1x4 F = 2.85; bsr2x1 F = 1.85; bsr4x1 F = 0.99; bsr4x4 F = 0.97; bsr8x1 F = 0.62; nm10:16 F = 0.90; nm11:16 F = 0.95; nm12:16 F = 1.01; nm1:4 F = 0.98; nm2:4 F = 0.93; nm2:8 F = 0.94; nm3:4 F = 1.08; nm3:8 F = 1.03; nm4:16 F = 1.00; nm4:8 F = 0.91; nm5:8 F = 1.09; nm6:16 F = 1.02; nm6:8 F = 0.98; nm7:16 F = 1.11; nm8:16 F = 0.98; nm9:16 F = 0.97
 //	avx2    N = 3    dense D = 60%; bsr1x4 F = 2.80; bsr2x1 F = 1.86; bsr4x1 F = 0.99; bsr4x4 F = 0.97; bsr8x1 F = 0.63; nm10:16 F = 0.91; nm11:16 F = 0.95; nm12:16 F = 1.02; nm1:4 F = 1.02; nm2:4 F = 0.93; nm2:8 F = 0.95; nm3:4 F = 1.09; nm3:8 F = 1.00; nm4:16 F = 0.98; nm4:8 F = 0.90; nm5:8 F = 1.11; nm6:16 F = 1.03; nm6:8 F = 0.97; nm7:16 F = 1.12; nm8:16 F = 0.99; nm9:16 F = 0.97
 //	avx2    N = 4    dense D = 57%; bsr1x4 F = 2.91; bsr2x1 F = 1.89; bsr4x1 F = 1.01; bsr4x4 F = 0.98; bsr8x1 F = 0.64; nm10:16 F = 0.91; nm11:16 F = 0.96; nm12:16 F = 1.02; nm1:4 F = 0.99; nm2:4 F = 0.92; nm2:8 F = 0.95; nm3:4 F = 1.09; nm3:8 F = 1.00; nm4:16 F = 0.98; nm4:8 F = 0.91; nm5:8 F = 1.12; nm6:16 F = 1.02; nm6:8 F = 0.97; nm7:16 F = 1.15; nm8:16 F = 0.98; nm9:16 F = 0.97
@@ -112,7 +118,7 @@ package dispatch
 //	avx2    N = 64   dense D = 75%; bsr1x4 F = 1.45; bsr2x1 F = 0.88; bsr4x1 F = 0.87; bsr4x4 F = 0.86; bsr8x1 F = 0.96; nm10:16 F = 1.00; nm11:16 F = 0.84; nm12:16 F = 1.05; nm1:4 F = 1.07; nm2:4 F = 0.87; nm2:8 F = 1.06; nm3:4 F = 1.06; nm3:8 F = 1.08; nm4:16 F = 0.89; nm4:8 F = 0.84; nm5:8 F = 1.08; nm6:16 F = 1.03; nm6:8 F = 0.93; nm7:16 F = 1.11; nm8:16 F = 1.06; nm9:16 F = 0.99
 //	avx2    N = 96   dense D = 69%; bsr1x4 F = 1.35; bsr2x1 F = 0.82; bsr4x1 F = 0.79; bsr4x4 F = 0.79; bsr8x1 F = 0.88; nm10:16 F = 0.92; nm11:16 F = 0.91; nm12:16 F = 0.98; nm1:4 F = 1.01; nm2:4 F = 0.76; nm2:8 F = 1.05; nm3:4 F = 1.00; nm3:8 F = 1.00; nm4:16 F = 0.83; nm4:8 F = 0.78; nm5:8 F = 1.01; nm6:16 F = 0.97; nm6:8 F = 0.89; nm7:16 F = 1.01; nm8:16 F = 0.99; nm9:16 F = 0.91
 //	avx2    N = 128  dense D = 75%; bsr1x4 F = 1.52; bsr2x1 F = 0.90; bsr4x1 F = 0.87; bsr4x4 F = 0.85; bsr8x1 F = 0.96; nm10:16 F = 0.92; nm11:16 F = 0.98; nm12:16 F = 1.05; nm1:4 F = 1.08; nm2:4 F = 0.80; nm2:8 F = 1.08; nm3:4 F = 1.06; nm3:8 F = 1.07; nm4:16 F = 0.71; nm4:8 F = 0.77; nm5:8 F = 1.06; nm6:16 F = 1.03; nm6:8 F = 0.93; nm7:16 F = 1.09; nm8:16 F = 1.07; nm9:16 F = 0.90
-//	avx512  N = 1    dense D = 6%; bsr1x4 F = 0.27; bsr2x1 F = 0.17; bsr4x1 F = 0.09; bsr4x4 F = 0.09; bsr8x1 F = 0.06; bsr8x4 F = 0.13; nm10:16 F = 16.55; nm11:16 F = 15.01; nm12:16 F = 19.32; nm1:4 F = 0.29; nm2:4 F = 0.26; nm2:8 F = 0.43; nm3:4 F = 17.75; nm3:8 F = 19.23; nm4:16 F = 18.52; nm4:8 F = 0.31; nm5:8 F = 18.07; nm6:16 F = 18.35; nm6:8 F = 18.03; nm7:16 F = 18.24; nm8:16 F = 18.23; nm9:16 F = 18.06
+//	avx512  N = 1    dense D = 6%; bsr1x4 F = 0.27; bsr2x1 F = 0.17; bsr4x1 F = 0.09; bsr4x4 F = 0.09; bsr8x1 F = 0.06; bsr8x4 F = 0.13; nm10:16 F = 16.55; nm11:16 F = 15.01; nm12:16 F = 19.32; nm1:4 F = 0.30; nm2:4 F = 0.24; nm2:8 F = 0.41; nm3:4 F = 17.75; nm3:8 F = 19.23; nm4:16 F = 18.52; nm4:8 F = 0.28; nm5:8 F = 18.07; nm6:16 F = 18.35; nm6:8 F = 18.03; nm7:16 F = 18.24; nm8:16 F = 18.23; nm9:16 F = 18.06
 //	avx512  N = 2    dense D = 58%; bsr1x4 F = 2.79; bsr2x1 F = 1.81; bsr4x1 F = 0.96; bsr4x4 F = 0.92; bsr8x1 F = 0.66; nm10:16 F = 0.98; nm11:16 F = 1.02; nm12:16 F = 1.10; nm1:4 F = 1.21; nm2:4 F = 1.03; nm2:8 F = 1.17; nm3:4 F = 1.21; nm3:8 F = 1.14; nm4:16 F = 1.23; nm4:8 F = 1.01; nm5:8 F = 1.27; nm6:16 F = 1.16; nm6:8 F = 1.13; nm7:16 F = 1.36; nm8:16 F = 1.13; nm9:16 F = 1.17
 //	avx512  N = 3    dense D = 58%; bsr1x4 F = 2.74; bsr2x1 F = 1.78; bsr4x1 F = 0.94; bsr4x4 F = 0.91; bsr8x1 F = 0.65; nm10:16 F = 1.00; nm11:16 F = 1.09; nm12:16 F = 1.10; nm1:4 F = 1.28; nm2:4 F = 1.01; nm2:8 F = 1.19; nm3:4 F = 1.21; nm3:8 F = 1.13; nm4:16 F = 1.22; nm4:8 F = 0.99; nm5:8 F = 1.31; nm6:16 F = 1.15; nm6:8 F = 1.07; nm7:16 F = 1.39; nm8:16 F = 1.12; nm9:16 F = 1.10
 //	avx512  N = 4    dense D = 58%; bsr1x4 F = 2.75; bsr2x1 F = 1.79; bsr4x1 F = 0.97; bsr4x4 F = 0.93; bsr8x1 F = 0.67; nm10:16 F = 0.99; nm11:16 F = 1.06; nm12:16 F = 1.12; nm1:4 F = 1.23; nm2:4 F = 1.01; nm2:8 F = 1.19; nm3:4 F = 1.24; nm3:8 F = 1.14; nm4:16 F = 1.24; nm4:8 F = 0.99; nm5:8 F = 1.32; nm6:16 F = 1.15; nm6:8 F = 1.10; nm7:16 F = 1.44; nm8:16 F = 1.15; nm9:16 F = 1.11
@@ -826,10 +832,10 @@ var policyTable = []policyEntry{
 	{Family: "gemv_dense_generic", Target: "dense", N: 3, PerMAC: 0.3715, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.3544, PerOut: 0, PerIn: 1.83},
 	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.3697, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.1571, PerOut: 8.687, PerIn: 0.5142},
-	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.1764, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm1of4_gemv_avx512", Target: "nm1:4", N: 1, PerMAC: 0.05598, PerOut: 13.73, PerIn: 0.4379},
-	{Family: "nm1of4_gemv_avx512", Target: "nm1:4", N: 1, PerMAC: 0.07754, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.1484, PerOut: 9.113, PerIn: 0.5733},
+	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.1838, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm1of4_gemv_avx512", Target: "nm1:4", N: 1, PerMAC: 0.05869, PerOut: 13.28, PerIn: 0.3284},
+	{Family: "nm1of4_gemv_avx512", Target: "nm1:4", N: 1, PerMAC: 0.1026, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm1of4_r1_t64_avx2", Target: "nm1:4", N: 2, PerMAC: 0.06547, PerOut: 0, PerIn: 0.6699},
 	{Family: "nm1of4_r1_t64_avx2", Target: "nm1:4", N: 2, PerMAC: 0.07281, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm1of4_r1_t64_avx2", Target: "nm1:4", N: 3, PerMAC: 0.0655, PerOut: 0, PerIn: 0.7528},
@@ -930,10 +936,10 @@ var policyTable = []policyEntry{
 	{Family: "nm1of4_r4_t64_avx512", Target: "nm1:4", N: 64, PerMAC: 0.01461, PerOut: 0, PerIn: 0},
 	{Family: "nm1of4_r4_t64_avx512", Target: "nm1:4", N: 96, PerMAC: 0.01567, PerOut: 0, PerIn: 0},
 	{Family: "nm1of4_r4_t64_avx512", Target: "nm1:4", N: 128, PerMAC: 0.01508, PerOut: 0, PerIn: 0},
-	{Family: "nm2of4_gemv_avx2", Target: "nm2:4", N: 1, PerMAC: 0.09359, PerOut: 8.727, PerIn: 0.2695},
-	{Family: "nm2of4_gemv_avx2", Target: "nm2:4", N: 1, PerMAC: 0.145, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm2of4_gemv_avx512", Target: "nm2:4", N: 1, PerMAC: 0.04952, PerOut: 13.02, PerIn: 0},
-	{Family: "nm2of4_gemv_avx512", Target: "nm2:4", N: 1, PerMAC: 0.109, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm2of4_gemv_avx2", Target: "nm2:4", N: 1, PerMAC: 0.08779, PerOut: 9.084, PerIn: 0.3838},
+	{Family: "nm2of4_gemv_avx2", Target: "nm2:4", N: 1, PerMAC: 0.1618, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm2of4_gemv_avx512", Target: "nm2:4", N: 1, PerMAC: 0.04705, PerOut: 12.86, PerIn: 0},
+	{Family: "nm2of4_gemv_avx512", Target: "nm2:4", N: 1, PerMAC: 0.115, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm2of4_r1_t64_avx2", Target: "nm2:4", N: 2, PerMAC: 0.08212, PerOut: 0, PerIn: 0.6133},
 	{Family: "nm2of4_r1_t64_avx2", Target: "nm2:4", N: 2, PerMAC: 0.08448, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm2of4_r1_t64_avx2", Target: "nm2:4", N: 3, PerMAC: 0.08427, PerOut: 0, PerIn: 0.5399},
@@ -1034,10 +1040,10 @@ var policyTable = []policyEntry{
 	{Family: "nm2of4_r4_t64_avx512", Target: "nm2:4", N: 64, PerMAC: 0.01142, PerOut: 0, PerIn: 0.1209},
 	{Family: "nm2of4_r4_t64_avx512", Target: "nm2:4", N: 96, PerMAC: 0.01112, PerOut: 0.05727, PerIn: 0.2092},
 	{Family: "nm2of4_r4_t64_avx512", Target: "nm2:4", N: 128, PerMAC: 0.0102, PerOut: 0.08928, PerIn: 0.1993},
-	{Family: "nm2of8_gemv_avx2", Target: "nm2:8", N: 1, PerMAC: 0.1616, PerOut: 8.535, PerIn: 0.4064},
-	{Family: "nm2of8_gemv_avx2", Target: "nm2:8", N: 1, PerMAC: 0.1844, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm2of8_gemv_avx512", Target: "nm2:8", N: 1, PerMAC: 0.08322, PerOut: 13.49, PerIn: 0.3187},
-	{Family: "nm2of8_gemv_avx512", Target: "nm2:8", N: 1, PerMAC: 0.1197, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm2of8_gemv_avx2", Target: "nm2:8", N: 1, PerMAC: 0.1547, PerOut: 8.959, PerIn: 0.4478},
+	{Family: "nm2of8_gemv_avx2", Target: "nm2:8", N: 1, PerMAC: 0.1836, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm2of8_gemv_avx512", Target: "nm2:8", N: 1, PerMAC: 0.07893, PerOut: 13.29, PerIn: 0.3805},
+	{Family: "nm2of8_gemv_avx512", Target: "nm2:8", N: 1, PerMAC: 0.1206, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm2of8_r1_t64_avx2", Target: "nm2:8", N: 2, PerMAC: 0.06617, PerOut: 0, PerIn: 0.6561},
 	{Family: "nm2of8_r1_t64_avx2", Target: "nm2:8", N: 2, PerMAC: 0.06695, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm2of8_r1_t64_avx2", Target: "nm2:8", N: 3, PerMAC: 0.06675, PerOut: 0, PerIn: 0.6635},
@@ -1138,10 +1144,10 @@ var policyTable = []policyEntry{
 	{Family: "nm2of8_r4_t64_avx512", Target: "nm2:8", N: 64, PerMAC: 0.01401, PerOut: 0, PerIn: 0},
 	{Family: "nm2of8_r4_t64_avx512", Target: "nm2:8", N: 96, PerMAC: 0.01551, PerOut: 0, PerIn: 0},
 	{Family: "nm2of8_r4_t64_avx512", Target: "nm2:8", N: 128, PerMAC: 0.0145, PerOut: 0, PerIn: 0},
-	{Family: "nm4of8_gemv_avx2", Target: "nm4:8", N: 1, PerMAC: 0.09667, PerOut: 8.67, PerIn: 0.08269},
-	{Family: "nm4of8_gemv_avx2", Target: "nm4:8", N: 1, PerMAC: 0.1555, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm4of8_gemv_avx512", Target: "nm4:8", N: 1, PerMAC: 0.05948, PerOut: 13.51, PerIn: 0},
-	{Family: "nm4of8_gemv_avx512", Target: "nm4:8", N: 1, PerMAC: 0.1356, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm4of8_gemv_avx2", Target: "nm4:8", N: 1, PerMAC: 0.08674, PerOut: 8.893, PerIn: 1.162},
+	{Family: "nm4of8_gemv_avx2", Target: "nm4:8", N: 1, PerMAC: 0.168, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm4of8_gemv_avx512", Target: "nm4:8", N: 1, PerMAC: 0.05388, PerOut: 12.92, PerIn: 0.7891},
+	{Family: "nm4of8_gemv_avx512", Target: "nm4:8", N: 1, PerMAC: 0.1532, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm4of8_r1_t64_avx2", Target: "nm4:8", N: 2, PerMAC: 0.08245, PerOut: 0, PerIn: 0.5903},
 	{Family: "nm4of8_r1_t64_avx2", Target: "nm4:8", N: 2, PerMAC: 0.0862, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm4of8_r1_t64_avx2", Target: "nm4:8", N: 3, PerMAC: 0.08214, PerOut: 0, PerIn: 0.6888},
@@ -2632,18 +2638,18 @@ var policyTable = []policyEntry{
 	{Family: "nm_any_r4_t64_avx512", Target: "nm9:16", N: 64, PerMAC: 0.01182, PerOut: 0.02257, PerIn: 0.1553},
 	{Family: "nm_any_r4_t64_avx512", Target: "nm9:16", N: 96, PerMAC: 0.01207, PerOut: 0.03772, PerIn: 0.2104},
 	{Family: "nm_any_r4_t64_avx512", Target: "nm9:16", N: 128, PerMAC: 0.01213, PerOut: 0.01572, PerIn: 0.1331},
-	{Family: "nm_gemv_generic", Target: "nm1:4", N: 1, PerMAC: 4.215, PerOut: 1.76, PerIn: 0},
-	{Family: "nm_gemv_generic", Target: "nm1:4", N: 1, PerMAC: 4.162, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm_gemv_generic", Target: "nm2:4", N: 1, PerMAC: 4.175, PerOut: 0, PerIn: 0},
-	{Family: "nm_gemv_generic", Target: "nm2:4", N: 1, PerMAC: 4.116, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm_gemv_generic", Target: "nm2:8", N: 1, PerMAC: 4.259, PerOut: 4.231, PerIn: 0},
-	{Family: "nm_gemv_generic", Target: "nm2:8", N: 1, PerMAC: 4.144, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm_gemv_generic", Target: "nm4:16", N: 1, PerMAC: 4.112, PerOut: 9.803, PerIn: 0},
-	{Family: "nm_gemv_generic", Target: "nm4:16", N: 1, PerMAC: 4.346, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm_gemv_generic", Target: "nm4:8", N: 1, PerMAC: 4.206, PerOut: 1.561, PerIn: 0},
-	{Family: "nm_gemv_generic", Target: "nm4:8", N: 1, PerMAC: 4.168, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm_gemv_generic", Target: "nm8:16", N: 1, PerMAC: 4.19, PerOut: 6.728, PerIn: 0},
-	{Family: "nm_gemv_generic", Target: "nm8:16", N: 1, PerMAC: 4.109, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm_gemv_generic", Target: "nm1:4", N: 1, PerMAC: 4.29, PerOut: 16.03, PerIn: 0},
+	{Family: "nm_gemv_generic", Target: "nm1:4", N: 1, PerMAC: 4.44, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm_gemv_generic", Target: "nm2:4", N: 1, PerMAC: 4.33, PerOut: 13.25, PerIn: 0},
+	{Family: "nm_gemv_generic", Target: "nm2:4", N: 1, PerMAC: 4.409, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm_gemv_generic", Target: "nm2:8", N: 1, PerMAC: 4.315, PerOut: 15, PerIn: 0},
+	{Family: "nm_gemv_generic", Target: "nm2:8", N: 1, PerMAC: 4.401, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm_gemv_generic", Target: "nm4:16", N: 1, PerMAC: 4.285, PerOut: 17.13, PerIn: 0},
+	{Family: "nm_gemv_generic", Target: "nm4:16", N: 1, PerMAC: 4.389, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm_gemv_generic", Target: "nm4:8", N: 1, PerMAC: 4.345, PerOut: 11.36, PerIn: 0},
+	{Family: "nm_gemv_generic", Target: "nm4:8", N: 1, PerMAC: 4.398, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm_gemv_generic", Target: "nm8:16", N: 1, PerMAC: 4.28, PerOut: 17.48, PerIn: 0},
+	{Family: "nm_gemv_generic", Target: "nm8:16", N: 1, PerMAC: 4.408, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm_packed_generic", Target: "nm10:16", N: 1, PerMAC: 3.195, PerOut: 37.94, PerIn: 15.19},
 	{Family: "nm_packed_generic", Target: "nm10:16", N: 2, PerMAC: 1.807, PerOut: 10.44, PerIn: 4.937},
 	{Family: "nm_packed_generic", Target: "nm10:16", N: 3, PerMAC: 1.354, PerOut: 3.599, PerIn: 1.421},
