@@ -262,10 +262,10 @@ exit1:
 // func spmvBAVX512I16(vals *float32, idx *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·spmvBAVX512I16(SB), NOSPLIT, $0-80
-	MOVQ vals+0(FP), AX
-	MOVQ idx+8(FP), CX
-	MOVQ cnt+16(FP), DX
-	MOVQ x+32(FP), BX
+	MOVQ idx+8(FP), AX
+	MOVQ x+32(FP), CX
+	MOVQ vals+0(FP), DX
+	MOVQ cnt+16(FP), BX
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
@@ -274,7 +274,7 @@ row1:
 	SUBQ   DI, R8
 	CMPQ   R8, $+0
 	JLE    exit1
-	MOVL   (DX)(DI*4), R8
+	MOVL   (BX)(DI*4), R8
 	XORQ   R9, R9
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
@@ -298,51 +298,51 @@ row1:
 	JGT    tail1
 
 full1:
-	VMOVUPS          (AX)(R9*4), Z16
-	MOVQ             (CX)(R9*2), R14
+	VMOVUPS          (DX)(R9*4), Z16
+	MOVQ             (AX)(R9*2), R14
 	MOVWQZX          R14, R11
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R12
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R13
 	SHRQ             $0x10, R14
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z0
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z1
-	VFMADD231PS.BCST (BX)(R13*4), Z16, Z2
-	VFMADD231PS.BCST (BX)(R14*4), Z16, Z3
-	MOVQ             8(CX)(R9*2), R14
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z0
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z1
+	VFMADD231PS.BCST (CX)(R13*4), Z16, Z2
+	VFMADD231PS.BCST (CX)(R14*4), Z16, Z3
+	MOVQ             8(AX)(R9*2), R14
 	MOVWQZX          R14, R11
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R12
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R13
 	SHRQ             $0x10, R14
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z4
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z5
-	VFMADD231PS.BCST (BX)(R13*4), Z16, Z6
-	VFMADD231PS.BCST (BX)(R14*4), Z16, Z7
-	MOVQ             16(CX)(R9*2), R14
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z4
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z5
+	VFMADD231PS.BCST (CX)(R13*4), Z16, Z6
+	VFMADD231PS.BCST (CX)(R14*4), Z16, Z7
+	MOVQ             16(AX)(R9*2), R14
 	MOVWQZX          R14, R11
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R12
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R13
 	SHRQ             $0x10, R14
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z8
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z9
-	VFMADD231PS.BCST (BX)(R13*4), Z16, Z10
-	VFMADD231PS.BCST (BX)(R14*4), Z16, Z11
-	MOVQ             24(CX)(R9*2), R14
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z8
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z9
+	VFMADD231PS.BCST (CX)(R13*4), Z16, Z10
+	VFMADD231PS.BCST (CX)(R14*4), Z16, Z11
+	MOVQ             24(AX)(R9*2), R14
 	MOVWQZX          R14, R11
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R12
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R13
 	SHRQ             $0x10, R14
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z12
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z13
-	VFMADD231PS.BCST (BX)(R13*4), Z16, Z14
-	VFMADD231PS.BCST (BX)(R14*4), Z16, Z15
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z12
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z13
+	VFMADD231PS.BCST (CX)(R13*4), Z16, Z14
+	VFMADD231PS.BCST (CX)(R14*4), Z16, Z15
 	ADDQ             $+16, R9
 	CMPQ             R9, R10
 	JLE              full1
@@ -354,80 +354,80 @@ tail1:
 	JLE              sum1
 	LEAQ             tailmask16<>+0(SB), R11
 	KMOVW            (R11)(R10*2), K1
-	VMOVUPS.Z        (AX)(R9*4), K1, Z16
+	VMOVUPS.Z        (DX)(R9*4), K1, Z16
 	CMPQ             R10, $+0
 	JLE              sum1
-	MOVQ             (CX)(R9*2), R14
+	MOVQ             (AX)(R9*2), R14
 	MOVWQZX          R14, R11
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R12
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R13
 	SHRQ             $0x10, R14
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z0
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z0
 	CMPQ             R10, $+1
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z1
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z1
 	CMPQ             R10, $+2
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R13*4), Z16, Z2
+	VFMADD231PS.BCST (CX)(R13*4), Z16, Z2
 	CMPQ             R10, $+3
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R14*4), Z16, Z3
+	VFMADD231PS.BCST (CX)(R14*4), Z16, Z3
 	CMPQ             R10, $+4
 	JLE              sum1
-	MOVQ             8(CX)(R9*2), R14
+	MOVQ             8(AX)(R9*2), R14
 	MOVWQZX          R14, R11
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R12
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R13
 	SHRQ             $0x10, R14
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z4
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z4
 	CMPQ             R10, $+5
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z5
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z5
 	CMPQ             R10, $+6
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R13*4), Z16, Z6
+	VFMADD231PS.BCST (CX)(R13*4), Z16, Z6
 	CMPQ             R10, $+7
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R14*4), Z16, Z7
+	VFMADD231PS.BCST (CX)(R14*4), Z16, Z7
 	CMPQ             R10, $+8
 	JLE              sum1
-	MOVQ             16(CX)(R9*2), R14
+	MOVQ             16(AX)(R9*2), R14
 	MOVWQZX          R14, R11
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R12
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R13
 	SHRQ             $0x10, R14
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z8
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z8
 	CMPQ             R10, $+9
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z9
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z9
 	CMPQ             R10, $+10
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R13*4), Z16, Z10
+	VFMADD231PS.BCST (CX)(R13*4), Z16, Z10
 	CMPQ             R10, $+11
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R14*4), Z16, Z11
+	VFMADD231PS.BCST (CX)(R14*4), Z16, Z11
 	CMPQ             R10, $+12
 	JLE              sum1
-	MOVQ             24(CX)(R9*2), R13
+	MOVQ             24(AX)(R9*2), R13
 	MOVWQZX          R13, R9
 	SHRQ             $0x10, R13
 	MOVWQZX          R13, R11
 	SHRQ             $0x10, R13
 	MOVWQZX          R13, R12
 	SHRQ             $0x10, R13
-	VFMADD231PS.BCST (BX)(R9*4), Z16, Z12
+	VFMADD231PS.BCST (CX)(R9*4), Z16, Z12
 	CMPQ             R10, $+13
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z13
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z13
 	CMPQ             R10, $+14
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z14
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z14
 
 sum1:
 	MOVL         $0x0000aaaa, R9
@@ -508,8 +508,8 @@ noacc1:
 
 noclamp1:
 	VMOVSS X0, (SI)
-	LEAQ   (AX)(R8*4), AX
-	LEAQ   (CX)(R8*2), CX
+	LEAQ   (DX)(R8*4), DX
+	LEAQ   (AX)(R8*2), AX
 	MOVQ   ldy+48(FP), R8
 	SHLQ   $0x02, R8
 	ADDQ   R8, SI
@@ -523,10 +523,10 @@ exit1:
 // func spmvBAVX512I32(vals *float32, idx *uint32, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·spmvBAVX512I32(SB), NOSPLIT, $0-80
-	MOVQ vals+0(FP), AX
-	MOVQ idx+8(FP), CX
-	MOVQ cnt+16(FP), DX
-	MOVQ x+32(FP), BX
+	MOVQ idx+8(FP), AX
+	MOVQ x+32(FP), CX
+	MOVQ vals+0(FP), DX
+	MOVQ cnt+16(FP), BX
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
@@ -535,7 +535,7 @@ row1:
 	SUBQ   DI, R8
 	CMPQ   R8, $+0
 	JLE    exit1
-	MOVL   (DX)(DI*4), R8
+	MOVL   (BX)(DI*4), R8
 	XORQ   R9, R9
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
@@ -559,39 +559,39 @@ row1:
 	JGT    tail1
 
 full1:
-	VMOVUPS          (AX)(R9*4), Z16
-	MOVL             (CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z0
-	MOVL             4(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z1
-	MOVL             8(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z2
-	MOVL             12(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z3
-	MOVL             16(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z4
-	MOVL             20(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z5
-	MOVL             24(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z6
-	MOVL             28(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z7
-	MOVL             32(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z8
-	MOVL             36(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z9
-	MOVL             40(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z10
-	MOVL             44(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z11
-	MOVL             48(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z12
-	MOVL             52(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z13
-	MOVL             56(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z14
-	MOVL             60(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z15
+	VMOVUPS          (DX)(R9*4), Z16
+	MOVL             (AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z0
+	MOVL             4(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z1
+	MOVL             8(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z2
+	MOVL             12(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z3
+	MOVL             16(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z4
+	MOVL             20(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z5
+	MOVL             24(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z6
+	MOVL             28(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z7
+	MOVL             32(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z8
+	MOVL             36(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z9
+	MOVL             40(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z10
+	MOVL             44(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z11
+	MOVL             48(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z12
+	MOVL             52(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z13
+	MOVL             56(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z14
+	MOVL             60(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z15
 	ADDQ             $+16, R9
 	CMPQ             R9, R10
 	JLE              full1
@@ -603,67 +603,67 @@ tail1:
 	JLE              sum1
 	LEAQ             tailmask16<>+0(SB), R11
 	KMOVW            (R11)(R10*2), K1
-	VMOVUPS.Z        (AX)(R9*4), K1, Z16
+	VMOVUPS.Z        (DX)(R9*4), K1, Z16
 	CMPQ             R10, $+0
 	JLE              sum1
-	MOVL             (CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z0
+	MOVL             (AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z0
 	CMPQ             R10, $+1
 	JLE              sum1
-	MOVL             4(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z1
+	MOVL             4(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z1
 	CMPQ             R10, $+2
 	JLE              sum1
-	MOVL             8(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z2
+	MOVL             8(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z2
 	CMPQ             R10, $+3
 	JLE              sum1
-	MOVL             12(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z3
+	MOVL             12(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z3
 	CMPQ             R10, $+4
 	JLE              sum1
-	MOVL             16(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z4
+	MOVL             16(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z4
 	CMPQ             R10, $+5
 	JLE              sum1
-	MOVL             20(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z5
+	MOVL             20(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z5
 	CMPQ             R10, $+6
 	JLE              sum1
-	MOVL             24(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z6
+	MOVL             24(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z6
 	CMPQ             R10, $+7
 	JLE              sum1
-	MOVL             28(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z7
+	MOVL             28(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z7
 	CMPQ             R10, $+8
 	JLE              sum1
-	MOVL             32(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z8
+	MOVL             32(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z8
 	CMPQ             R10, $+9
 	JLE              sum1
-	MOVL             36(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z9
+	MOVL             36(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z9
 	CMPQ             R10, $+10
 	JLE              sum1
-	MOVL             40(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z10
+	MOVL             40(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z10
 	CMPQ             R10, $+11
 	JLE              sum1
-	MOVL             44(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z11
+	MOVL             44(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z11
 	CMPQ             R10, $+12
 	JLE              sum1
-	MOVL             48(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z12
+	MOVL             48(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z12
 	CMPQ             R10, $+13
 	JLE              sum1
-	MOVL             52(CX)(R9*4), R11
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z13
+	MOVL             52(AX)(R9*4), R11
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z13
 	CMPQ             R10, $+14
 	JLE              sum1
-	MOVL             56(CX)(R9*4), R9
-	VFMADD231PS.BCST (BX)(R9*4), Z16, Z14
+	MOVL             56(AX)(R9*4), R9
+	VFMADD231PS.BCST (CX)(R9*4), Z16, Z14
 
 sum1:
 	MOVL         $0x0000aaaa, R9
@@ -744,8 +744,8 @@ noacc1:
 
 noclamp1:
 	VMOVSS X0, (SI)
+	LEAQ   (DX)(R8*4), DX
 	LEAQ   (AX)(R8*4), AX
-	LEAQ   (CX)(R8*4), CX
 	MOVQ   ldy+48(FP), R8
 	SHLQ   $0x02, R8
 	ADDQ   R8, SI

@@ -10,10 +10,10 @@
 // func spmvBF16AVX2I16(vals *uint8, idx *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·spmvBF16AVX2I16(SB), NOSPLIT, $0-88
-	MOVQ vals+0(FP), AX
-	MOVQ idx+8(FP), CX
-	MOVQ cnt+16(FP), DX
-	MOVQ x+32(FP), BX
+	MOVQ idx+8(FP), AX
+	MOVQ x+32(FP), CX
+	MOVQ vals+0(FP), DX
+	MOVQ cnt+16(FP), BX
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
@@ -22,7 +22,7 @@ row1:
 	SUBQ  DI, R8
 	CMPQ  R8, $+0
 	JLE   exit1
-	MOVL  (DX)(DI*4), R8
+	MOVL  (BX)(DI*4), R8
 	XORQ  R9, R9
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
@@ -38,37 +38,37 @@ row1:
 	JGT   tail1
 
 full1:
-	VPMOVZXWD    (AX)(R9*2), Y8
+	VPMOVZXWD    (DX)(R9*2), Y8
 	VPSLLD       $0x10, Y8, Y8
-	MOVQ         (CX)(R9*2), R14
+	MOVQ         (AX)(R9*2), R14
 	MOVWQZX      R14, R11
 	SHRQ         $0x10, R14
 	MOVWQZX      R14, R12
 	SHRQ         $0x10, R14
 	MOVWQZX      R14, R13
 	SHRQ         $0x10, R14
-	VBROADCASTSS (BX)(R11*4), Y9
+	VBROADCASTSS (CX)(R11*4), Y9
 	VFMADD231PS  Y9, Y8, Y0
-	VBROADCASTSS (BX)(R12*4), Y9
+	VBROADCASTSS (CX)(R12*4), Y9
 	VFMADD231PS  Y9, Y8, Y1
-	VBROADCASTSS (BX)(R13*4), Y9
+	VBROADCASTSS (CX)(R13*4), Y9
 	VFMADD231PS  Y9, Y8, Y2
-	VBROADCASTSS (BX)(R14*4), Y9
+	VBROADCASTSS (CX)(R14*4), Y9
 	VFMADD231PS  Y9, Y8, Y3
-	MOVQ         8(CX)(R9*2), R14
+	MOVQ         8(AX)(R9*2), R14
 	MOVWQZX      R14, R11
 	SHRQ         $0x10, R14
 	MOVWQZX      R14, R12
 	SHRQ         $0x10, R14
 	MOVWQZX      R14, R13
 	SHRQ         $0x10, R14
-	VBROADCASTSS (BX)(R11*4), Y9
+	VBROADCASTSS (CX)(R11*4), Y9
 	VFMADD231PS  Y9, Y8, Y4
-	VBROADCASTSS (BX)(R12*4), Y9
+	VBROADCASTSS (CX)(R12*4), Y9
 	VFMADD231PS  Y9, Y8, Y5
-	VBROADCASTSS (BX)(R13*4), Y9
+	VBROADCASTSS (CX)(R13*4), Y9
 	VFMADD231PS  Y9, Y8, Y6
-	VBROADCASTSS (BX)(R14*4), Y9
+	VBROADCASTSS (CX)(R14*4), Y9
 	VFMADD231PS  Y9, Y8, Y7
 	ADDQ         $+8, R9
 	CMPQ         R9, R10
@@ -83,50 +83,50 @@ tail1:
 	MOVQ         R10, R12
 	NEGQ         R12
 	VMOVDQU      32(R11)(R12*4), Y8
-	VPMOVZXWD    (AX)(R9*2), Y9
+	VPMOVZXWD    (DX)(R9*2), Y9
 	VPSLLD       $0x10, Y9, Y9
 	VANDPS       Y8, Y9, Y9
 	CMPQ         R10, $+0
 	JLE          sum1
-	MOVQ         (CX)(R9*2), R14
+	MOVQ         (AX)(R9*2), R14
 	MOVWQZX      R14, R11
 	SHRQ         $0x10, R14
 	MOVWQZX      R14, R12
 	SHRQ         $0x10, R14
 	MOVWQZX      R14, R13
 	SHRQ         $0x10, R14
-	VBROADCASTSS (BX)(R11*4), Y8
+	VBROADCASTSS (CX)(R11*4), Y8
 	VFMADD231PS  Y8, Y9, Y0
 	CMPQ         R10, $+1
 	JLE          sum1
-	VBROADCASTSS (BX)(R12*4), Y8
+	VBROADCASTSS (CX)(R12*4), Y8
 	VFMADD231PS  Y8, Y9, Y1
 	CMPQ         R10, $+2
 	JLE          sum1
-	VBROADCASTSS (BX)(R13*4), Y8
+	VBROADCASTSS (CX)(R13*4), Y8
 	VFMADD231PS  Y8, Y9, Y2
 	CMPQ         R10, $+3
 	JLE          sum1
-	VBROADCASTSS (BX)(R14*4), Y8
+	VBROADCASTSS (CX)(R14*4), Y8
 	VFMADD231PS  Y8, Y9, Y3
 	CMPQ         R10, $+4
 	JLE          sum1
-	MOVQ         8(CX)(R9*2), R13
+	MOVQ         8(AX)(R9*2), R13
 	MOVWQZX      R13, R9
 	SHRQ         $0x10, R13
 	MOVWQZX      R13, R11
 	SHRQ         $0x10, R13
 	MOVWQZX      R13, R12
 	SHRQ         $0x10, R13
-	VBROADCASTSS (BX)(R9*4), Y8
+	VBROADCASTSS (CX)(R9*4), Y8
 	VFMADD231PS  Y8, Y9, Y4
 	CMPQ         R10, $+5
 	JLE          sum1
-	VBROADCASTSS (BX)(R11*4), Y8
+	VBROADCASTSS (CX)(R11*4), Y8
 	VFMADD231PS  Y8, Y9, Y5
 	CMPQ         R10, $+6
 	JLE          sum1
-	VBROADCASTSS (BX)(R12*4), Y8
+	VBROADCASTSS (CX)(R12*4), Y8
 	VFMADD231PS  Y8, Y9, Y6
 
 sum1:
@@ -168,8 +168,8 @@ noacc1:
 
 noclamp1:
 	VMOVSS X0, (SI)
+	LEAQ   (DX)(R8*2), DX
 	LEAQ   (AX)(R8*2), AX
-	LEAQ   (CX)(R8*2), CX
 	MOVQ   ldy+48(FP), R8
 	SHLQ   $0x02, R8
 	ADDQ   R8, SI

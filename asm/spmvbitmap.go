@@ -250,21 +250,27 @@ func (l *BitmapLayout) mulRows(r0, r1 int, x, y []float32, ldy, flags int, bias 
 				}
 			}
 		}
-		if l.Scale != nil {
-			s *= l.Scale[i]
-		}
-		if flags&epiBias != 0 {
-			s += bias[i]
-		}
-		o := (i - r0) * ldy
-		if flags&epiLoadY != 0 {
-			s += y[o]
-		}
-		if flags&epiClamp != 0 && s == s {
-			s = min(max(s, lo), hi)
-		}
-		y[o] = s
+		y[(i-r0)*ldy] = rowEpilogueGo(s, l.Scale, i, y[(i-r0)*ldy], flags, bias, lo, hi)
 	}
+}
+
+// rowEpilogueGo finishes row i's sum s in a pure-Go N = 1 kernel as the generated ones do:
+// times the row's scale (int8 weights; scale nil otherwise), plus bias[i] (epiBias), plus
+// old, Y's value (epiLoadY), clamped to [lo, hi] unless NaN (epiClamp).
+func rowEpilogueGo(s float32, scale []float32, i int, old float32, flags int, bias []float32, lo, hi float32) float32 {
+	if scale != nil {
+		s *= scale[i]
+	}
+	if flags&epiBias != 0 {
+		s += bias[i]
+	}
+	if flags&epiLoadY != 0 {
+		s += old
+	}
+	if flags&epiClamp != 0 && s == s {
+		s = min(max(s, lo), hi)
+	}
+	return s
 }
 
 // MulVec sets y = W·x (len(x) ≥ K, len(y) ≥ M) with the pure-Go kernel.

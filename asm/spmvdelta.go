@@ -240,20 +240,7 @@ func (l *DeltaLayout) mulRows(r0, r1 int, x, y []float32, ldy, flags int, bias [
 				s += l.val(e) * xs[c]
 			}
 		}
-		if l.Scale != nil {
-			s *= l.Scale[i]
-		}
-		if flags&epiBias != 0 {
-			s += bias[i]
-		}
-		o := (i - r0) * ldy
-		if flags&epiLoadY != 0 {
-			s += y[o]
-		}
-		if flags&epiClamp != 0 && s == s {
-			s = min(max(s, lo), hi)
-		}
-		y[o] = s
+		y[(i-r0)*ldy] = rowEpilogueGo(s, l.Scale, i, y[(i-r0)*ldy], flags, bias, lo, hi)
 	}
 }
 

@@ -10,8 +10,8 @@
 // func spmvD8AVX512(vals *float32, deltas *uint8, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·spmvD8AVX512(SB), NOSPLIT, $0-80
-	MOVQ vals+0(FP), AX
-	MOVQ deltas+8(FP), CX
+	MOVQ deltas+8(FP), AX
+	MOVQ vals+0(FP), CX
 	MOVQ cnt+16(FP), DX
 	MOVQ y+40(FP), BX
 	XORQ SI, SI
@@ -46,8 +46,8 @@ row1:
 	JGT    tail1
 
 full1:
-	VMOVUPS          (AX)(R8*4), Z16
-	MOVL             (CX)(R8*1), R14
+	VMOVUPS          (CX)(R8*4), Z16
+	MOVL             (AX)(R8*1), R14
 	MOVBQZX          R14, R11
 	SHRQ             $0x08, R14
 	MOVBQZX          R14, R12
@@ -62,7 +62,7 @@ full1:
 	ADDQ             R13, R14
 	VFMADD231PS.BCST (R9)(R14*4), Z16, Z3
 	LEAQ             (R9)(R14*4), R9
-	MOVL             4(CX)(R8*1), R14
+	MOVL             4(AX)(R8*1), R14
 	MOVBQZX          R14, R11
 	SHRQ             $0x08, R14
 	MOVBQZX          R14, R12
@@ -77,7 +77,7 @@ full1:
 	ADDQ             R13, R14
 	VFMADD231PS.BCST (R9)(R14*4), Z16, Z7
 	LEAQ             (R9)(R14*4), R9
-	MOVL             8(CX)(R8*1), R14
+	MOVL             8(AX)(R8*1), R14
 	MOVBQZX          R14, R11
 	SHRQ             $0x08, R14
 	MOVBQZX          R14, R12
@@ -92,7 +92,7 @@ full1:
 	ADDQ             R13, R14
 	VFMADD231PS.BCST (R9)(R14*4), Z16, Z11
 	LEAQ             (R9)(R14*4), R9
-	MOVL             12(CX)(R8*1), R14
+	MOVL             12(AX)(R8*1), R14
 	MOVBQZX          R14, R11
 	SHRQ             $0x08, R14
 	MOVBQZX          R14, R12
@@ -118,10 +118,10 @@ tail1:
 	JLE              sum1
 	LEAQ             tailmask16<>+0(SB), R11
 	KMOVW            (R11)(R10*2), K1
-	VMOVUPS.Z        (AX)(R8*4), K1, Z16
+	VMOVUPS.Z        (CX)(R8*4), K1, Z16
 	CMPQ             R10, $+0
 	JLE              sum1
-	MOVL             (CX)(R8*1), R14
+	MOVL             (AX)(R8*1), R14
 	MOVBQZX          R14, R11
 	SHRQ             $0x08, R14
 	MOVBQZX          R14, R12
@@ -144,7 +144,7 @@ tail1:
 	LEAQ             (R9)(R14*4), R9
 	CMPQ             R10, $+4
 	JLE              sum1
-	MOVL             4(CX)(R8*1), R14
+	MOVL             4(AX)(R8*1), R14
 	MOVBQZX          R14, R11
 	SHRQ             $0x08, R14
 	MOVBQZX          R14, R12
@@ -167,7 +167,7 @@ tail1:
 	LEAQ             (R9)(R14*4), R9
 	CMPQ             R10, $+8
 	JLE              sum1
-	MOVL             8(CX)(R8*1), R14
+	MOVL             8(AX)(R8*1), R14
 	MOVBQZX          R14, R11
 	SHRQ             $0x08, R14
 	MOVBQZX          R14, R12
@@ -190,7 +190,7 @@ tail1:
 	LEAQ             (R9)(R14*4), R9
 	CMPQ             R10, $+12
 	JLE              sum1
-	MOVL             12(CX)(R8*1), R13
+	MOVL             12(AX)(R8*1), R13
 	MOVBQZX          R13, R8
 	SHRQ             $0x08, R13
 	MOVBQZX          R13, R11
@@ -286,8 +286,8 @@ noacc1:
 
 noclamp1:
 	VMOVSS X0, (BX)
-	LEAQ   (AX)(DI*4), AX
-	LEAQ   (CX)(DI*1), CX
+	LEAQ   (CX)(DI*4), CX
+	LEAQ   (AX)(DI*1), AX
 	MOVQ   ldy+48(FP), DI
 	SHLQ   $0x02, DI
 	ADDQ   DI, BX

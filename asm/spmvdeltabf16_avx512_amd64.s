@@ -10,8 +10,8 @@
 // func spmvD8BF16AVX512(vals *uint8, deltas *uint8, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·spmvD8BF16AVX512(SB), NOSPLIT, $0-88
-	MOVQ vals+0(FP), AX
-	MOVQ deltas+8(FP), CX
+	MOVQ deltas+8(FP), AX
+	MOVQ vals+0(FP), CX
 	MOVQ cnt+16(FP), DX
 	MOVQ y+40(FP), BX
 	XORQ SI, SI
@@ -46,9 +46,9 @@ row1:
 	JGT    tail1
 
 full1:
-	VPMOVZXWD        (AX)(R8*2), Z16
+	VPMOVZXWD        (CX)(R8*2), Z16
 	VPSLLD           $0x10, Z16, Z16
-	MOVL             (CX)(R8*1), R14
+	MOVL             (AX)(R8*1), R14
 	MOVBQZX          R14, R11
 	SHRQ             $0x08, R14
 	MOVBQZX          R14, R12
@@ -63,7 +63,7 @@ full1:
 	ADDQ             R13, R14
 	VFMADD231PS.BCST (R9)(R14*4), Z16, Z3
 	LEAQ             (R9)(R14*4), R9
-	MOVL             4(CX)(R8*1), R14
+	MOVL             4(AX)(R8*1), R14
 	MOVBQZX          R14, R11
 	SHRQ             $0x08, R14
 	MOVBQZX          R14, R12
@@ -78,7 +78,7 @@ full1:
 	ADDQ             R13, R14
 	VFMADD231PS.BCST (R9)(R14*4), Z16, Z7
 	LEAQ             (R9)(R14*4), R9
-	MOVL             8(CX)(R8*1), R14
+	MOVL             8(AX)(R8*1), R14
 	MOVBQZX          R14, R11
 	SHRQ             $0x08, R14
 	MOVBQZX          R14, R12
@@ -93,7 +93,7 @@ full1:
 	ADDQ             R13, R14
 	VFMADD231PS.BCST (R9)(R14*4), Z16, Z11
 	LEAQ             (R9)(R14*4), R9
-	MOVL             12(CX)(R8*1), R14
+	MOVL             12(AX)(R8*1), R14
 	MOVBQZX          R14, R11
 	SHRQ             $0x08, R14
 	MOVBQZX          R14, R12
@@ -119,11 +119,11 @@ tail1:
 	JLE              sum1
 	LEAQ             tailmask16<>+0(SB), R11
 	KMOVW            (R11)(R10*2), K1
-	VPMOVZXWD.Z      (AX)(R8*2), K1, Z16
+	VPMOVZXWD.Z      (CX)(R8*2), K1, Z16
 	VPSLLD           $0x10, Z16, Z16
 	CMPQ             R10, $+0
 	JLE              sum1
-	MOVL             (CX)(R8*1), R14
+	MOVL             (AX)(R8*1), R14
 	MOVBQZX          R14, R11
 	SHRQ             $0x08, R14
 	MOVBQZX          R14, R12
@@ -146,7 +146,7 @@ tail1:
 	LEAQ             (R9)(R14*4), R9
 	CMPQ             R10, $+4
 	JLE              sum1
-	MOVL             4(CX)(R8*1), R14
+	MOVL             4(AX)(R8*1), R14
 	MOVBQZX          R14, R11
 	SHRQ             $0x08, R14
 	MOVBQZX          R14, R12
@@ -169,7 +169,7 @@ tail1:
 	LEAQ             (R9)(R14*4), R9
 	CMPQ             R10, $+8
 	JLE              sum1
-	MOVL             8(CX)(R8*1), R14
+	MOVL             8(AX)(R8*1), R14
 	MOVBQZX          R14, R11
 	SHRQ             $0x08, R14
 	MOVBQZX          R14, R12
@@ -192,7 +192,7 @@ tail1:
 	LEAQ             (R9)(R14*4), R9
 	CMPQ             R10, $+12
 	JLE              sum1
-	MOVL             12(CX)(R8*1), R13
+	MOVL             12(AX)(R8*1), R13
 	MOVBQZX          R13, R8
 	SHRQ             $0x08, R13
 	MOVBQZX          R13, R11
@@ -288,8 +288,8 @@ noacc1:
 
 noclamp1:
 	VMOVSS X0, (BX)
-	LEAQ   (AX)(DI*2), AX
-	LEAQ   (CX)(DI*1), CX
+	LEAQ   (CX)(DI*2), CX
+	LEAQ   (AX)(DI*1), AX
 	MOVQ   ldy+48(FP), DI
 	SHLQ   $0x02, DI
 	ADDQ   DI, BX

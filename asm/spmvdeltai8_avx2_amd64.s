@@ -10,8 +10,8 @@
 // func spmvD8I8AVX2(vals *uint8, deltas *uint8, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·spmvD8I8AVX2(SB), NOSPLIT, $0-88
-	MOVQ vals+0(FP), AX
-	MOVQ deltas+8(FP), CX
+	MOVQ deltas+8(FP), AX
+	MOVQ vals+0(FP), CX
 	MOVQ cnt+16(FP), DX
 	MOVQ y+40(FP), BX
 	XORQ SI, SI
@@ -38,9 +38,9 @@ row1:
 	JGT   tail1
 
 full1:
-	VPMOVSXBD    (AX)(R8*1), Y8
+	VPMOVSXBD    (CX)(R8*1), Y8
 	VCVTDQ2PS    Y8, Y8
-	MOVL         (CX)(R8*1), R14
+	MOVL         (AX)(R8*1), R14
 	MOVBQZX      R14, R11
 	SHRQ         $0x08, R14
 	MOVBQZX      R14, R12
@@ -59,7 +59,7 @@ full1:
 	VBROADCASTSS (R9)(R14*4), Y9
 	VFMADD231PS  Y9, Y8, Y3
 	LEAQ         (R9)(R14*4), R9
-	MOVL         4(CX)(R8*1), R14
+	MOVL         4(AX)(R8*1), R14
 	MOVBQZX      R14, R11
 	SHRQ         $0x08, R14
 	MOVBQZX      R14, R12
@@ -91,12 +91,12 @@ tail1:
 	MOVQ         R10, R12
 	NEGQ         R12
 	VMOVDQU      32(R11)(R12*4), Y8
-	VPMOVSXBD    (AX)(R8*1), Y9
+	VPMOVSXBD    (CX)(R8*1), Y9
 	VCVTDQ2PS    Y9, Y9
 	VANDPS       Y8, Y9, Y9
 	CMPQ         R10, $+0
 	JLE          sum1
-	MOVL         (CX)(R8*1), R14
+	MOVL         (AX)(R8*1), R14
 	MOVBQZX      R14, R11
 	SHRQ         $0x08, R14
 	MOVBQZX      R14, R12
@@ -123,7 +123,7 @@ tail1:
 	LEAQ         (R9)(R14*4), R9
 	CMPQ         R10, $+4
 	JLE          sum1
-	MOVL         4(CX)(R8*1), R13
+	MOVL         4(AX)(R8*1), R13
 	MOVBQZX      R13, R8
 	SHRQ         $0x08, R13
 	MOVBQZX      R13, R11
@@ -186,8 +186,8 @@ noacc1:
 
 noclamp1:
 	VMOVSS X2, (BX)
-	LEAQ   (AX)(DI*1), AX
 	LEAQ   (CX)(DI*1), CX
+	LEAQ   (AX)(DI*1), AX
 	MOVQ   ldy+48(FP), DI
 	SHLQ   $0x02, DI
 	ADDQ   DI, BX

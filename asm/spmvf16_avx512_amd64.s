@@ -10,10 +10,10 @@
 // func spmvF16AVX512I16(vals *uint8, idx *uint16, cnt *uint32, nrows int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
 // Requires: AVX, AVX512F
 TEXT ·spmvF16AVX512I16(SB), NOSPLIT, $0-88
-	MOVQ vals+0(FP), AX
-	MOVQ idx+8(FP), CX
-	MOVQ cnt+16(FP), DX
-	MOVQ x+32(FP), BX
+	MOVQ idx+8(FP), AX
+	MOVQ x+32(FP), CX
+	MOVQ vals+0(FP), DX
+	MOVQ cnt+16(FP), BX
 	MOVQ y+40(FP), SI
 	XORQ DI, DI
 
@@ -22,7 +22,7 @@ row1:
 	SUBQ   DI, R8
 	CMPQ   R8, $+0
 	JLE    exit1
-	MOVL   (DX)(DI*4), R8
+	MOVL   (BX)(DI*4), R8
 	XORQ   R9, R9
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
@@ -46,51 +46,51 @@ row1:
 	JGT    tail1
 
 full1:
-	VCVTPH2PS        (AX)(R9*2), Z16
-	MOVQ             (CX)(R9*2), R14
+	VCVTPH2PS        (DX)(R9*2), Z16
+	MOVQ             (AX)(R9*2), R14
 	MOVWQZX          R14, R11
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R12
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R13
 	SHRQ             $0x10, R14
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z0
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z1
-	VFMADD231PS.BCST (BX)(R13*4), Z16, Z2
-	VFMADD231PS.BCST (BX)(R14*4), Z16, Z3
-	MOVQ             8(CX)(R9*2), R14
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z0
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z1
+	VFMADD231PS.BCST (CX)(R13*4), Z16, Z2
+	VFMADD231PS.BCST (CX)(R14*4), Z16, Z3
+	MOVQ             8(AX)(R9*2), R14
 	MOVWQZX          R14, R11
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R12
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R13
 	SHRQ             $0x10, R14
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z4
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z5
-	VFMADD231PS.BCST (BX)(R13*4), Z16, Z6
-	VFMADD231PS.BCST (BX)(R14*4), Z16, Z7
-	MOVQ             16(CX)(R9*2), R14
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z4
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z5
+	VFMADD231PS.BCST (CX)(R13*4), Z16, Z6
+	VFMADD231PS.BCST (CX)(R14*4), Z16, Z7
+	MOVQ             16(AX)(R9*2), R14
 	MOVWQZX          R14, R11
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R12
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R13
 	SHRQ             $0x10, R14
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z8
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z9
-	VFMADD231PS.BCST (BX)(R13*4), Z16, Z10
-	VFMADD231PS.BCST (BX)(R14*4), Z16, Z11
-	MOVQ             24(CX)(R9*2), R14
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z8
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z9
+	VFMADD231PS.BCST (CX)(R13*4), Z16, Z10
+	VFMADD231PS.BCST (CX)(R14*4), Z16, Z11
+	MOVQ             24(AX)(R9*2), R14
 	MOVWQZX          R14, R11
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R12
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R13
 	SHRQ             $0x10, R14
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z12
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z13
-	VFMADD231PS.BCST (BX)(R13*4), Z16, Z14
-	VFMADD231PS.BCST (BX)(R14*4), Z16, Z15
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z12
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z13
+	VFMADD231PS.BCST (CX)(R13*4), Z16, Z14
+	VFMADD231PS.BCST (CX)(R14*4), Z16, Z15
 	ADDQ             $+16, R9
 	CMPQ             R9, R10
 	JLE              full1
@@ -102,80 +102,80 @@ tail1:
 	JLE              sum1
 	LEAQ             tailmask16<>+0(SB), R11
 	KMOVW            (R11)(R10*2), K1
-	VCVTPH2PS.Z      (AX)(R9*2), K1, Z16
+	VCVTPH2PS.Z      (DX)(R9*2), K1, Z16
 	CMPQ             R10, $+0
 	JLE              sum1
-	MOVQ             (CX)(R9*2), R14
+	MOVQ             (AX)(R9*2), R14
 	MOVWQZX          R14, R11
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R12
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R13
 	SHRQ             $0x10, R14
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z0
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z0
 	CMPQ             R10, $+1
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z1
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z1
 	CMPQ             R10, $+2
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R13*4), Z16, Z2
+	VFMADD231PS.BCST (CX)(R13*4), Z16, Z2
 	CMPQ             R10, $+3
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R14*4), Z16, Z3
+	VFMADD231PS.BCST (CX)(R14*4), Z16, Z3
 	CMPQ             R10, $+4
 	JLE              sum1
-	MOVQ             8(CX)(R9*2), R14
+	MOVQ             8(AX)(R9*2), R14
 	MOVWQZX          R14, R11
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R12
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R13
 	SHRQ             $0x10, R14
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z4
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z4
 	CMPQ             R10, $+5
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z5
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z5
 	CMPQ             R10, $+6
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R13*4), Z16, Z6
+	VFMADD231PS.BCST (CX)(R13*4), Z16, Z6
 	CMPQ             R10, $+7
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R14*4), Z16, Z7
+	VFMADD231PS.BCST (CX)(R14*4), Z16, Z7
 	CMPQ             R10, $+8
 	JLE              sum1
-	MOVQ             16(CX)(R9*2), R14
+	MOVQ             16(AX)(R9*2), R14
 	MOVWQZX          R14, R11
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R12
 	SHRQ             $0x10, R14
 	MOVWQZX          R14, R13
 	SHRQ             $0x10, R14
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z8
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z8
 	CMPQ             R10, $+9
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z9
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z9
 	CMPQ             R10, $+10
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R13*4), Z16, Z10
+	VFMADD231PS.BCST (CX)(R13*4), Z16, Z10
 	CMPQ             R10, $+11
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R14*4), Z16, Z11
+	VFMADD231PS.BCST (CX)(R14*4), Z16, Z11
 	CMPQ             R10, $+12
 	JLE              sum1
-	MOVQ             24(CX)(R9*2), R13
+	MOVQ             24(AX)(R9*2), R13
 	MOVWQZX          R13, R9
 	SHRQ             $0x10, R13
 	MOVWQZX          R13, R11
 	SHRQ             $0x10, R13
 	MOVWQZX          R13, R12
 	SHRQ             $0x10, R13
-	VFMADD231PS.BCST (BX)(R9*4), Z16, Z12
+	VFMADD231PS.BCST (CX)(R9*4), Z16, Z12
 	CMPQ             R10, $+13
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R11*4), Z16, Z13
+	VFMADD231PS.BCST (CX)(R11*4), Z16, Z13
 	CMPQ             R10, $+14
 	JLE              sum1
-	VFMADD231PS.BCST (BX)(R12*4), Z16, Z14
+	VFMADD231PS.BCST (CX)(R12*4), Z16, Z14
 
 sum1:
 	MOVL         $0x0000aaaa, R9
@@ -256,8 +256,8 @@ noacc1:
 
 noclamp1:
 	VMOVSS X0, (SI)
+	LEAQ   (DX)(R8*2), DX
 	LEAQ   (AX)(R8*2), AX
-	LEAQ   (CX)(R8*2), CX
 	MOVQ   ldy+48(FP), R8
 	SHLQ   $0x02, R8
 	ADDQ   R8, SI

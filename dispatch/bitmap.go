@@ -69,19 +69,29 @@ func bitmapRatio(f asm.Family, stored int64, m, k int) (ratio, density float64) 
 			rs, ok = r, true
 		}
 	}
-	if !ok || m == 0 || k == 0 {
+	if !ok {
+		return 2, 0
+	}
+	return densityRatio(bitmapDensity, rs, stored, m, k)
+}
+
+// densityRatio is the ratio rs measured at the densities dens (increasing) for an m×k W
+// storing stored values: linear in between, the nearest point outside (2, never chosen,
+// for an empty shape), with W's density.
+func densityRatio(dens, rs []float64, stored int64, m, k int) (ratio, density float64) {
+	if m == 0 || k == 0 {
 		return 2, 0
 	}
 	d := float64(stored) / (float64(m) * float64(k))
 	switch {
-	case d <= bitmapDensity[0]:
+	case d <= dens[0]:
 		return rs[0], d
-	case d >= bitmapDensity[len(bitmapDensity)-1]:
+	case d >= dens[len(dens)-1]:
 		return rs[len(rs)-1], d
 	}
-	for i := 1; i < len(bitmapDensity); i++ {
-		if d <= bitmapDensity[i] {
-			a := (d - bitmapDensity[i-1]) / (bitmapDensity[i] - bitmapDensity[i-1])
+	for i := 1; i < len(dens); i++ {
+		if d <= dens[i] {
+			a := (d - dens[i-1]) / (dens[i] - dens[i-1])
 			return rs[i-1] + a*(rs[i]-rs[i-1]), d
 		}
 	}
@@ -101,10 +111,12 @@ func bitmapBase(f asm.Family) (asm.Family, bool) {
 	return base, found
 }
 
-// bitmapCoef: a bitmap family's coefficients at pn are its base's (ok false for any other
-// family, or where the base is not registered: the usual lookup then prices it).
-func (pol *policy) bitmapCoef(f asm.Family, t target, pn int) (coef, bool) {
-	if !f.Bitmap {
+// baseCoef: a bitmap or 8-bit-delta family's coefficients at pn are its base's (bitmapBase;
+// ok false for any other family, or where the base is not registered: the usual lookup then
+// prices it). bitmapEstimate and deltaEstimate scale the base's estimate by the family's
+// measured ratio.
+func (pol *policy) baseCoef(f asm.Family, t target, pn int) (coef, bool) {
+	if !f.Bitmap && !f.Delta {
 		return coef{}, false
 	}
 	b, ok := bitmapBase(f)

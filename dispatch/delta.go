@@ -56,39 +56,10 @@ func deltaRatio(f asm.Family, stored int64, m, k int) (ratio, density float64) {
 	if f.Desc != nil {
 		rs = deltaRatios[f.DType][f.ISA]
 	}
-	if rs == nil || m == 0 || k == 0 {
+	if rs == nil {
 		return 2, 0
 	}
-	d := float64(stored) / (float64(m) * float64(k))
-	switch {
-	case d <= deltaDensity[0]:
-		return rs[0], d
-	case d >= deltaDensity[len(deltaDensity)-1]:
-		return rs[len(rs)-1], d
-	}
-	for i := 1; i < len(deltaDensity); i++ {
-		if d <= deltaDensity[i] {
-			a := (d - deltaDensity[i-1]) / (deltaDensity[i] - deltaDensity[i-1])
-			return rs[i-1] + a*(rs[i]-rs[i-1]), d
-		}
-	}
-	return rs[len(rs)-1], d // not reached
-}
-
-// deltaCoef: a float32 delta family's coefficients at pn are its base's (bitmapBase: the
-// CSR SpMV of its ISA with 16-bit indices, gather-free where there is one); ok is false for
-// any other family, or where the base is not registered.
-func (pol *policy) deltaCoef(f asm.Family, t target, pn int) (coef, bool) {
-	if !f.Delta {
-		return coef{}, false
-	}
-	b, ok := bitmapBase(f)
-	if !ok {
-		return coef{}, false
-	}
-	c := pol.coefAt(b, t, pn)
-	c.source = "like " + b.Name + ", " + c.source
-	return c, true
+	return densityRatio(deltaDensity, rs, stored, m, k)
 }
 
 // deltaEstimate scales a delta family's estimate e (its base's) by deltaRatio.

@@ -201,10 +201,7 @@ func nearestPoint(n int) int {
 // Compile asks for every family × target × sample N, and the fallbacks scan the table:
 // results are memoised per policy.
 func (pol *policy) coefAt(f asm.Family, t target, pn int) coef {
-	if c, ok := pol.bitmapCoef(f, t, pn); ok {
-		return c
-	}
-	if c, ok := pol.deltaCoef(f, t, pn); ok {
+	if c, ok := pol.baseCoef(f, t, pn); ok {
 		return c
 	}
 	if pol.fallback != nil && !pol.families[f.Name] {

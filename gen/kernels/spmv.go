@@ -211,7 +211,7 @@ func spmvFinishRow(m vm.GatherMachine, a0 vm.Vec, e vm.Elem, i, y vm.Reg) {
 func genSpMVBcast(m vm.BlendMachine, bytes int) {
 	name := SpMVBcastName(m.ISA(), bytes)
 	m.Func(name, fmt.Sprintf("%s computes y = epi(W·x) for nrows packed CSR rows with %d-bit column indices, without gathers.", name, bytes*8), SpMVParams(bytes))
-	genSpMVDiagBody(m, bytes, vm.ElemF32)
+	genSpMVDiagBody(m, vm.ElemF32, indexCols(m, bytes))
 }
 
 // genSpMVDiagBody emits the body of a gather-free SpMV kernel whose values are stored as e
@@ -228,13 +228,11 @@ func genSpMVBcast(m vm.BlendMachine, bytes int) {
 // the gather loop, 416 entries per row, go test -bench): 1.05 against 1.62 ms, and 0.195
 // against 0.324 ns per entry with W in L2. The broadcast operand leaves the
 // selected lane exact whatever the others hold, so NaN and Inf follow ref.CSR.
-func genSpMVDiagBody(m vm.BlendMachine, bytes int, e vm.Elem) {
+func genSpMVDiagBody(m vm.BlendMachine, e vm.Elem, cols diagCols) {
 	L := m.Lanes()
 	eb := e.Bytes()
-	vals, idx, cnt := m.Param("vals"), m.Param("idx"), m.Param("cnt")
-	x, y := m.Param("x"), m.Param("y")
-	gm, grouped := m.(vm.GroupMachine)
-	grouped = grouped && bytes == 2
+	vals, cnt := m.Param("vals"), m.Param("cnt")
+	y := m.Param("y")
 	i := m.GP()
 	m.MovImm(i, 0)
 	acc := make([]vm.Vec, L)
@@ -245,30 +243,24 @@ func genSpMVDiagBody(m vm.BlendMachine, bytes int, e vm.Elem) {
 	c := countedLoopHead(m, "nrows", i, cnt, row, exit)
 	q := m.GP()
 	m.MovImm(q, 0)
+	if cols.rowStart != nil {
+		cols.rowStart()
+	}
 	for _, a := range acc {
 		m.Zero(a)
 	}
 	// entries runs entries 0..n−1 of the chunk at q against wv; with done, it leaves for
 	// done once rem ≤ j (the row's last, partial chunk).
 	entries := func(wv vm.Vec, n int, rem *vm.Reg, done vm.Label) {
-		var cols []vm.Reg
 		for j := 0; j < n; j++ {
 			if rem != nil {
 				m.BrImm(*rem, vm.LE, int64(j), done)
 			}
-			if grouped && j%4 == 0 {
-				// The index stream is padded by L entries, so a group may run past the row.
-				cols = []vm.Reg{m.GP(), m.GP(), m.GP(), m.GP()}
-				gm.LoadU16s(cols, vm.Idx(idx, q, 2).Off(j*2))
+			at, after := cols.at(q, j, rem != nil && j == n-1)
+			fmaBcast(m, acc[j], wv, at)
+			if after != nil {
+				after()
 			}
-			var col vm.Reg
-			if grouped {
-				col = cols[j%4]
-			} else {
-				col = m.GP()
-				m.Load(col, vm.Idx(idx, q, bytes).Off(j*bytes), bytes)
-			}
-			fmaBcast(m, acc[j], wv, vm.Idx(x, col, 4))
 		}
 	}
 	full, tail, sum := m.NewLabel("full"), m.NewLabel("tail"), m.NewLabel("sum")
@@ -304,7 +296,42 @@ func genSpMVDiagBody(m vm.BlendMachine, bytes int, e vm.Elem) {
 		}
 	}
 	spmvFinishRow(m, acc[0], e, i, y)
-	spmvRowTail(m, vals, idx, c, y, i, eb, bytes, row, exit)
+	spmvRowTail(m, vals, cols.stream, c, y, i, eb, cols.bytes, row, exit)
+}
+
+// diagCols is how genSpMVDiagBody finds each entry's X: stream is the index stream (its
+// register, cols.bytes per entry, advanced past each row with the values); rowStart (may
+// be nil) runs at the start of each row; at returns the address of x[col] for entry j of
+// the chunk at q (j counts from 0 in every chunk, so a decoder's state starts there) and
+// what to emit after the entry's FMA (nil: nothing); lastOfRow is set for the last entry a
+// row's partial last chunk may run.
+type diagCols struct {
+	stream   vm.Reg
+	bytes    int
+	rowStart func()
+	at       func(q vm.Reg, j int, lastOfRow bool) (vm.Mem, func())
+}
+
+// indexCols reads 16- or 32-bit column indices (the idx stream), 16-bit ones four per
+// 8-byte load where the machine can split them (vm.GroupMachine).
+func indexCols(m vm.Machine, bytes int) diagCols {
+	idx, x := m.Param("idx"), m.Param("x")
+	gm, grouped := m.(vm.GroupMachine)
+	grouped = grouped && bytes == 2
+	var cols []vm.Reg
+	return diagCols{stream: idx, bytes: bytes, at: func(q vm.Reg, j int, _ bool) (vm.Mem, func()) {
+		if !grouped {
+			col := m.GP()
+			m.Load(col, vm.Idx(idx, q, bytes).Off(j*bytes), bytes)
+			return vm.Idx(x, col, 4), nil
+		}
+		if j%4 == 0 {
+			// The index stream is padded by L entries, so a group may run past the row.
+			cols = []vm.Reg{m.GP(), m.GP(), m.GP(), m.GP()}
+			gm.LoadU16s(cols, vm.Idx(idx, q, 2).Off(j*2))
+		}
+		return vm.Idx(x, cols[j%4], 4), nil
+	}}
 }
 
 // fmaBcast is acc += a·broadcast(float32 at mm): the machine's fused form where it has one

@@ -136,7 +136,7 @@ func genSpMVDelta(m vm.BlendMachine, e vm.Elem) {
 		params, what = SpMVDeltaLPParams(), " of "+e.String()+" values"
 	}
 	m.Func(name, fmt.Sprintf("%s computes y = epi(W·x) for nrows packed CSR rows%s with 8-bit column deltas, without gathers.", name, what), params)
-	genSpMVDeltaBody(m, e)
+	genSpMVDiagBody(m, e, deltaCols(m))
 }
 
 // deltaGroup is the entries per step of the column chain (a power of two ≤ 16; 4, 8 and
@@ -147,38 +147,16 @@ const deltaGroup = 4
 // runs out of registers on AVX-512).
 const deltaLoad = 4
 
-// genSpMVDeltaBody is genSpMVDiagBody with the columns decoded from 8-bit deltas (the
-// family comment above): xp, the address of x at the chunk's first column minus its first
-// delta, is the only value one chunk hands the next.
-func genSpMVDeltaBody(m vm.BlendMachine, e vm.Elem) {
-	L := m.Lanes()
-	eb := e.Bytes()
-	vals, dl, cnt := m.Param("vals"), m.Param("deltas"), m.Param("cnt")
-	y := m.Param("y")
-	i := m.GP()
-	m.MovImm(i, 0)
-	acc := make([]vm.Vec, L)
-	for j := range acc {
-		acc[j] = m.Vec()
-	}
-	exit, row := m.NewLabel("exit"), m.NewLabel("row")
-	c := countedLoopHead(m, "nrows", i, cnt, row, exit)
-	q := m.GP()
-	m.MovImm(q, 0)
-	xp := m.Param("x")
-	for _, a := range acc {
-		m.Zero(a)
-	}
-	// entries runs entries 0..n−1 of the chunk at q against wv and returns the prefix sum
-	// of their deltas; with done, it leaves for done once rem ≤ j (the row's last, partial
-	// chunk).
-	entries := func(wv vm.Vec, n int, rem *vm.Reg, done vm.Label) {
-		var t vm.Reg
-		var ds []vm.Reg
-		for j := 0; j < n; j++ {
-			if rem != nil {
-				m.BrImm(*rem, vm.LE, int64(j), done)
-			}
+// deltaCols decodes the columns of genSpMVDiagBody from 8-bit deltas (the family comment
+// above): xp, the address of x at the column before the current group of deltaGroup
+// entries, is the only value a group hands the next; it starts each row at x.
+func deltaCols(m vm.Machine) diagCols {
+	dl := m.Param("deltas")
+	var xp, t vm.Reg
+	var ds []vm.Reg
+	return diagCols{stream: dl, bytes: 1,
+		rowStart: func() { xp = m.Param("x") },
+		at: func(q vm.Reg, j int, lastOfRow bool) (vm.Mem, func()) {
 			var d vm.Reg
 			if bg, ok := m.(vm.ByteGroupMachine); ok && deltaLoad > 1 {
 				if j%deltaLoad == 0 {
@@ -198,44 +176,10 @@ func genSpMVDeltaBody(m vm.BlendMachine, e vm.Elem) {
 				m.Add(d, t)
 			}
 			t = d
-			fmaBcast(m, acc[j], wv, vm.Idx(xp, t, 4))
-			if j%deltaGroup == deltaGroup-1 && (rem == nil || j < n-1) {
-				m.Lea(xp, vm.Idx(xp, t, 4))
+			at, step := vm.Idx(xp, t, 4), func() { m.Lea(xp, vm.Idx(xp, t, 4)) }
+			if j%deltaGroup != deltaGroup-1 || lastOfRow {
+				step = nil // the chain moves once per group, and not past a row's last entry
 			}
-		}
-	}
-	full, tail, sum := m.NewLabel("full"), m.NewLabel("tail"), m.NewLabel("sum")
-	lim := m.GP()
-	m.Mov(lim, c)
-	m.AddImm(lim, int64(-L))
-	m.Br(q, vm.GT, lim, tail)
-	m.Bind(full)
-	wv := m.Vec()
-	loadValues(m, wv, vm.Idx(vals, q, eb), e, nil)
-	entries(wv, L, nil, sum)
-	m.AddImm(q, int64(L))
-	m.Br(q, vm.LE, lim, full)
-	m.Bind(tail)
-	rem := m.GP()
-	m.Mov(rem, c)
-	m.Sub(rem, q)
-	m.BrImm(rem, vm.LE, 0, sum)
-	k := m.TailMask(rem)
-	wt := m.Vec()
-	loadValues(m, wt, vm.Idx(vals, q, eb), e, &k)
-	entries(wt, L-1, &rem, sum)
-	m.Bind(sum)
-	for s := 1; s < L; s *= 2 {
-		var bits uint64
-		for l := 0; l < L; l++ {
-			if (l/s)%2 == 1 {
-				bits |= 1 << l
-			}
-		}
-		for j := 0; j < L; j += 2 * s {
-			m.BlendLanes(acc[j], acc[j+s], bits)
-		}
-	}
-	spmvFinishRow(m, acc[0], e, i, y)
-	spmvRowTail(m, vals, dl, c, y, i, eb, 1, row, exit)
+			return at, step
+		}}
 }

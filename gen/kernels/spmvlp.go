@@ -60,7 +60,7 @@ func spmvLPFamily(e vm.Elem) Family {
 			name := SpMVLPFuncName(m.ISA(), e)
 			m.Func(name, fmt.Sprintf("%s computes y = epi(W·x) for nrows packed CSR rows of %s values with 16-bit column indices.", name, e), SpMVLPParams)
 			if b, ok := m.(vm.BlendMachine); ok {
-				genSpMVDiagBody(b, 2, e)
+				genSpMVDiagBody(b, e, indexCols(b, 2))
 				return
 			}
 			genSpMVBody(g, 2, e)
