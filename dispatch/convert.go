@@ -15,6 +15,7 @@ type target struct {
 	keep, group int    // N:M pattern
 	asIs        bool   // the input matrix itself, no conversion
 	stored      int64  // values the format stores (the work per output column)
+	full        bool   // a conversion that stores every weight of W (every block nonzero)
 	pattern     string // csr: formats.PatternHash of W's pattern, where a baked family may take it
 }
 

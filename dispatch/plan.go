@@ -529,17 +529,9 @@ func targetsFor(w formats.Matrix, ms *Measure, fams []asm.Family, force string) 
 		if t.String() == asIs.String() {
 			return
 		}
-		s, ok := storedFor(t, ms)
-		// A block layout that stores every weight of W (every block has a nonzero: a dense
-		// W, or unstructured at ≤ ~80% sparsity for 4×4) reads all of dense's bytes plus
-		// its indices, so it is left out: the BSR GEMV's large-W coefficients, fitted on
-		// sparse W, priced it under the dense GEMV there (bsr4x4_gemv 7.4 ms against
-		// gemv_dense 5.5–6.6 ms on a dense 11008×4096, N = 1, Zen 5).
-		if ok && t.format == "bsr" && s >= int64(ms.Rows)*int64(ms.Cols) {
-			return
-		}
-		if ok {
+		if s, ok := storedFor(t, ms); ok {
 			t.stored = s
+			t.full = s >= int64(ms.Rows)*int64(ms.Cols)
 			list = append(list, t)
 		}
 	}
