@@ -243,19 +243,13 @@ func (k *spmvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 	}
 	first, last, lo, hi, bias, post := csrEpilogue(epi)
 	var bp *[]float32
-	for j := 0; j < n; j++ {
-		xv := x[j:]
-		if ldx != 1 {
-			if bp == nil {
-				bp = k.xbuf()
-				defer k.pool.Put(bp)
-			}
-			xc := *bp
-			for kk := 0; kk < k.k; kk++ {
-				xc[kk] = x[kk*ldx+j]
-			}
-			xv = xc
+	defer func() {
+		if bp != nil {
+			k.pool.Put(bp)
 		}
+	}()
+	for j := 0; j < n; j++ {
+		xv := columnX(&k.pool, &bp, x, ldx, k.k, j)
 		if k.blocks == nil {
 			k.runRows(u0, u1, xv, y[j:], ldy, first|last, bias, lo, hi)
 		} else {
@@ -265,13 +259,7 @@ func (k *spmvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 			for r := u0; r < u1; r += spmvBlockRows {
 				re := min(u1, r+spmvBlockRows)
 				for b, blk := range k.blocks {
-					flags := epiLoadY
-					if b == 0 {
-						flags = first
-					}
-					if b == len(k.blocks)-1 {
-						flags |= last
-					}
+					flags := blockFlags(b, len(k.blocks), first, last)
 					blk.runRows(r, re, xv[b*spmvKBlock:], y[j:], ldy, flags, bias, lo, hi)
 				}
 			}
@@ -307,12 +295,35 @@ func (k *spmvKernel) runRows(u0, u1 int, xv, yc []float32, ldy, flags int, bias 
 	}
 }
 
-func (k *spmvKernel) xbuf() *[]float32 {
-	if bp, ok := k.pool.Get().(*[]float32); ok && len(*bp) >= k.k {
-		return bp
+// columnX returns column j of X (K×n, stride ldx) contiguous, as the N = 1 kernels read it:
+// X itself from column j where ldx is 1, else a copy into a buffer of pool's (at least
+// max(k, 1) floats) taken on first use and kept in *bp; the caller puts *bp back.
+func columnX(pool *sync.Pool, bp **[]float32, x []float32, ldx, k, j int) []float32 {
+	if ldx == 1 {
+		return x[j:]
 	}
-	b := make([]float32, max(k.k, 1))
-	return &b
+	if *bp == nil {
+		*bp = pooledFloats(pool, max(k, 1))
+	}
+	xc := **bp
+	for kk := 0; kk < k; kk++ {
+		xc[kk] = x[kk*ldx+j]
+	}
+	return xc
+}
+
+// blockFlags is the epilogue of column block b of nb that add up through Y: the first
+// stores (first: or adds to Y, Accumulate), the others add, the last also applies last's
+// bias and clamp.
+func blockFlags(b, nb, first, last int) int {
+	flags := epiLoadY
+	if b == 0 {
+		flags = first
+	}
+	if b == nb-1 {
+		flags |= last
+	}
+	return flags
 }
 
 // b2u is 1 for true, 0 for false.

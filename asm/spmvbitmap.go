@@ -415,19 +415,13 @@ func (k *spmvBitmapKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ld
 	var dummy float32
 	var bp *[]float32
 	mb := l.Lanes / 8
-	for j := 0; j < n; j++ {
-		xv := x[j:]
-		if ldx != 1 {
-			if bp == nil {
-				bp = k.xbuf()
-				defer k.pool.Put(bp)
-			}
-			xc := *bp
-			for kk := 0; kk < l.K; kk++ {
-				xc[kk] = x[kk*ldx+j]
-			}
-			xv = xc
+	defer func() {
+		if bp != nil {
+			k.pool.Put(bp)
 		}
+	}()
+	for j := 0; j < n; j++ {
+		xv := columnX(&k.pool, &bp, x, ldx, l.K, j)
 		if (k.spec.fn == nil && k.spec.fn16 == nil && k.spec.fnI8 == nil) || l.K == 0 {
 			l.mulRows(u0, u1, xv, y[u0*ldy+j:], ldy, first|last, bias, lo, hi)
 			activateTile(post, y, ldy, u0, u1, j, j+1)
@@ -437,13 +431,7 @@ func (k *spmvBitmapKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ld
 		// zero (or Y, Accumulate), later ones add Y's partial sum, the last adds the bias
 		// and clamps. Rows per call: about spmvChunk masks (~100 µs even from DRAM).
 		for b := 0; b < l.Blocks; b++ {
-			flags := epiLoadY
-			if b == 0 {
-				flags = first
-			}
-			if b == l.Blocks-1 {
-				flags |= last
-			}
+			flags := blockFlags(b, l.Blocks, first, last)
 			cb := l.chunks(b)
 			step := max(1, spmvChunk/max(1, cb))
 			for r := u0; r < u1; r += step {
@@ -466,12 +454,4 @@ func (k *spmvBitmapKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ld
 		activateTile(post, y, ldy, u0, u1, j, j+1)
 	}
 	return nil
-}
-
-func (k *spmvBitmapKernel) xbuf() *[]float32 {
-	if bp, ok := k.pool.Get().(*[]float32); ok && len(*bp) >= k.l.K {
-		return bp
-	}
-	b := make([]float32, max(k.l.K, 1))
-	return &b
 }

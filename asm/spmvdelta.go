@@ -349,19 +349,13 @@ func (k *spmvDeltaKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy
 	first, last, lo, hi, bias, post := csrEpilogue(epi)
 	var dummy float32
 	var bp *[]float32
-	for j := 0; j < n; j++ {
-		xv := x[j:]
-		if ldx != 1 {
-			if bp == nil {
-				bp = k.xbuf()
-				defer k.pool.Put(bp)
-			}
-			xc := *bp
-			for kk := 0; kk < l.K; kk++ {
-				xc[kk] = x[kk*ldx+j]
-			}
-			xv = xc
+	defer func() {
+		if bp != nil {
+			k.pool.Put(bp)
 		}
+	}()
+	for j := 0; j < n; j++ {
+		xv := columnX(&k.pool, &bp, x, ldx, l.K, j)
 		if (k.spec.fn == nil && k.spec.fnLP == nil) || l.K == 0 {
 			l.mulRows(u0, u1, xv, y[u0*ldy+j:], ldy, first|last, bias, lo, hi)
 			activateTile(post, y, ldy, u0, u1, j, j+1)
@@ -373,13 +367,7 @@ func (k *spmvDeltaKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy
 		for r0 := u0; r0 < u1; r0 += spmvBlockRows {
 			r1 := min(u1, r0+spmvBlockRows)
 			for b := 0; b < l.Blocks; b++ {
-				flags := epiLoadY
-				if b == 0 {
-					flags = first
-				}
-				if b == l.Blocks-1 {
-					flags |= last
-				}
+				flags := blockFlags(b, l.Blocks, first, last)
 				st := l.Start[b*(l.M+1):]
 				for r := r0; r < r1; {
 					re := r + 1
@@ -408,12 +396,4 @@ func (k *spmvDeltaKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy
 		activateTile(post, y, ldy, u0, u1, j, j+1)
 	}
 	return nil
-}
-
-func (k *spmvDeltaKernel) xbuf() *[]float32 {
-	if bp, ok := k.pool.Get().(*[]float32); ok && len(*bp) >= k.l.K {
-		return bp
-	}
-	b := make([]float32, max(k.l.K, 1))
-	return &b
 }
