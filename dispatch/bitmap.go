@@ -20,43 +20,49 @@ import (
 // bitmapDensity and bitmapRatios: the median time of the float32 bitmap kernel over that
 // of spmv_csr_i16_bcast of the same ISA, the larger ratio of two shapes, at densities 5%,
 // 10%, 20%, 30% and 50%; linear in between, the nearest point outside. Measured with asm
-// BenchmarkSpMVBitmap (-benchtime 20x -count 6, one thread, N = 1, uniform random W; AMD
-// EPYC Zen 5, 2026-12-07), medians in ms, bitmap / i16 bcast = ratio:
+// BenchmarkSpMVBitmap (-benchtime 20x -count 6, one thread, N = 1, uniform random W),
+// medians in ms, bitmap / i16 bcast = ratio; AVX-512 on an AMD EPYC Zen 5 (2026-12-07),
+// AVX2 on an AVX2-only AMD EPYC Zen 3 (2026-12-07, session 11), the kind of CPU that runs
+// the AVX2 kernels outside tests:
 //
-//	                    AVX-512                            AVX2
+//	                    AVX-512 (Zen 5)                    AVX2 (Zen 3)
 //	density   11008×4096      4096×11008       11008×4096      4096×11008
-//	  50%    3.25/6.49 0.50  3.53/6.18 0.57   3.67/6.58 0.56  3.68/6.26 0.59
-//	  30%    2.52/3.99 0.63  2.53/3.53 0.72   3.51/4.01 0.88  3.58/4.00 0.89
-//	  20%    2.36/2.59 0.91  2.37/2.42 0.98   3.49/2.61 1.34  3.46/2.47 1.40
-//	  10%    2.28/1.16 1.97  2.35/1.22 1.92   3.42/1.19 2.88  3.40/1.23 2.77
-//	   5%    2.23/0.62 3.59  2.19/0.67 3.27   3.41/0.64 5.31  3.41/0.66 5.19
+//	  50%    3.25/6.49 0.50  3.53/6.18 0.57   12.84/14.66 0.88  12.90/14.46 0.89
+//	  30%    2.52/3.99 0.63  2.53/3.53 0.72   10.07/9.21  1.09  11.51/9.51  1.21
+//	  20%    2.36/2.59 0.91  2.37/2.42 0.98    9.72/6.11  1.59  10.61/7.02  1.51
+//	  10%    2.28/1.16 1.97  2.35/1.22 1.92   10.52/3.27  3.22  10.48/3.33  3.14
+//	   5%    2.23/0.62 3.59  2.19/0.67 3.27    9.74/1.45  6.72  11.28/1.52  7.40
 //
 // The bitmap kernel costs per 16- or 8-column chunk, so its time barely falls below 20%
 // density while CSR's falls with the weights: the crossover is near 20% density (80%
-// sparsity) on AVX-512 and 27% on AVX2. (Against the gather SpMV, 1.4–1.8× slower than the
-// gather-free one at 90%, it was near 15% and 22%.)
+// sparsity) on AVX-512 and near 41% on the Zen 3. (On the Zen 5 with AVX-512 switched
+// off, AVX2's ratios were 5.31, 2.88, 1.40, 0.89 and 0.59, a crossover near 27%: per
+// 8-column chunk the Zen 3 takes about 1.9 ns against the Zen 5's 0.6, 3×, per entry of
+// the gather-free SpMV about 2.8× at 10% density and 2.3× at 50%.)
 var (
 	bitmapDensity = []float64{0.05, 0.10, 0.20, 0.30, 0.50}
 	bitmapRatios  = map[asm.ISA][]float64{
 		asm.AVX512: {3.59, 1.97, 0.98, 0.72, 0.57},
-		asm.AVX2:   {5.31, 2.88, 1.40, 0.89, 0.59},
+		asm.AVX2:   {7.40, 3.22, 1.59, 1.21, 0.89},
 	}
 	// bitmapRatiosDType replaces bitmapRatios for a low-precision family: its time over
 	// the SpMV of its dtype with 16-bit indices (spmv_csr_i16_<dtype>, gather-free on x86),
 	// the larger ratio of 11008×4096 and 4096×11008, same densities; asm
-	// BenchmarkSpMVBitmapLP (-benchtime 20x -count 6, medians; Zen 5, 2026-12-07, three
-	// helper agents building beside it). Bitmap / SpMV ms at 90% and 50% (11008×4096):
-	// AVX-512 bf16 1.81/1.07 and 2.14/6.60, fp16 1.79/1.03 and 1.93/5.33, int8 1.78/1.02 and
-	// 1.84/4.98; AVX2 bf16 3.64/1.09 and 3.83/7.48, fp16 3.04/1.10 and 3.18/5.39, int8
-	// 3.71/1.07 and 3.77/5.04. The SpMV runs every dtype at about 1.0–1.1 ms at 90% (bound
-	// by its per-entry work, not the value bytes), the bitmap falls with the bytes, so the
-	// crossover is near 20% density on AVX-512 and 30% (fp16 27%, int8 35%) on AVX2. The
-	// int8 4096×11008 AVX-512 points at 20% and 10% (2.57 and 2.62 ms bitmap, against 1.8
-	// on the other shape) were taken as measured.
+	// BenchmarkSpMVBitmapLP (-benchtime 20x -count 6, medians). AVX-512 on the Zen 5
+	// (2026-12-07, three helper agents building beside it): bitmap / SpMV ms at 90% and 50%
+	// sparsity (11008×4096) bf16 1.81/1.07 and 2.14/6.60, fp16 1.79/1.03 and 1.93/5.33,
+	// int8 1.78/1.02 and 1.84/4.98; the int8 4096×11008 points at 20% and 10% density (2.57
+	// and 2.62 ms bitmap, against 1.8 on the other shape) were taken as measured. AVX2 on
+	// the Zen 3 (session 11): bf16 8.51/2.85 and 10.75/14.23, fp16 6.87/2.64 and 9.55/13.90,
+	// int8 9.31/2.82 and 9.02/12.08. The SpMV runs every dtype at about the float32 time
+	// (bound by its per-entry work, not the value bytes), the bitmap falls with the bytes
+	// on the Zen 5 and hardly at all on the Zen 3, so the crossover is near 20% density on
+	// AVX-512 and near 40% on AVX2 (the Zen 5 with AVX-512 off measured 6.16, 3.35, 1.69,
+	// 1.10, 0.70 for bf16: about the same).
 	bitmapRatiosDType = map[string]map[asm.ISA][]float64{
-		"bf16": {asm.AVX512: {3.14, 1.73, 0.86, 0.59, 0.38}, asm.AVX2: {6.16, 3.35, 1.69, 1.10, 0.70}},
-		"f16":  {asm.AVX512: {3.14, 1.75, 0.88, 0.58, 0.38}, asm.AVX2: {5.10, 2.76, 1.41, 0.96, 0.60}},
-		"i8":   {asm.AVX512: {3.19, 2.33, 1.07, 0.60, 0.38}, asm.AVX2: {6.49, 3.71, 1.88, 1.21, 0.75}},
+		"bf16": {asm.AVX512: {3.14, 1.73, 0.86, 0.59, 0.38}, asm.AVX2: {6.50, 3.35, 1.61, 1.20, 0.76}},
+		"f16":  {asm.AVX512: {3.14, 1.75, 0.88, 0.58, 0.38}, asm.AVX2: {6.86, 3.16, 1.79, 1.22, 0.71}},
+		"i8":   {asm.AVX512: {3.19, 2.33, 1.07, 0.60, 0.38}, asm.AVX2: {6.82, 3.51, 2.11, 1.28, 0.75}},
 	}
 )
 
