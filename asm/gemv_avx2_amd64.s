@@ -8,7 +8,7 @@
 #include "textflag.h"
 
 // func gemvAVX2R4C1(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-// Requires: AVX, AVX2, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3
 TEXT ·gemvAVX2R4C1(SB), NOSPLIT, $0-80
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -41,10 +41,6 @@ groups1:
 	JGT   one1
 
 main1:
-	PREFETCHNTA 2048(CX)(R8*4)
-	PREFETCHNTA 2048(SI)(R8*4)
-	PREFETCHNTA 2048(DI)(R8*4)
-	PREFETCHNTA 2048(BX)(R8*4)
 	VMOVUPS     (R9), Y8
 	VMOVUPS     32(R9), Y9
 	VFMADD231PS (CX)(R8*4), Y8, Y0
@@ -254,7 +250,6 @@ singles1:
 	JGT   one2
 
 main2:
-	PREFETCHNTA 2048(CX)(BX*4)
 	VMOVUPS     (SI), Y2
 	VMOVUPS     32(SI), Y3
 	VFMADD231PS (CX)(BX*4), Y2, Y0
@@ -354,7 +349,7 @@ DATA tailmask8<>+60(SB)/4, $0x00000000
 GLOBL tailmask8<>(SB), RODATA|NOPTR, $64
 
 // func gemvAVX2R4C2(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-// Requires: AVX, AVX2, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3
 TEXT ·gemvAVX2R4C2(SB), NOSPLIT, $0-80
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -387,10 +382,6 @@ groups1:
 	JGT   tail1
 
 oneloop1:
-	PREFETCHNTA 2048(CX)(R8*4)
-	PREFETCHNTA 2048(SI)(R8*4)
-	PREFETCHNTA 2048(DI)(R8*4)
-	PREFETCHNTA 2048(BX)(R8*4)
 	VMOVUPS     (R9), Y8
 	VMOVUPS     32(R9), Y9
 	VMOVUPS     (CX)(R8*4), Y10
@@ -716,7 +707,6 @@ singles1:
 	JGT   tail2
 
 oneloop2:
-	PREFETCHNTA 2048(CX)(BX*4)
 	VMOVUPS     (SI), Y2
 	VMOVUPS     32(SI), Y3
 	VMOVUPS     (CX)(BX*4), Y4
@@ -818,7 +808,7 @@ exit1:
 	RET
 
 // func gemvAVX2R2C3(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-// Requires: AVX, AVX2, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3
 TEXT ·gemvAVX2R2C3(SB), NOSPLIT, $0-80
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -847,8 +837,6 @@ groups1:
 	JGT   tail1
 
 oneloop1:
-	PREFETCHNTA 2048(CX)(SI*4)
-	PREFETCHNTA 2048(BX)(SI*4)
 	VMOVUPS     (DI), Y6
 	VMOVUPS     32(DI), Y7
 	VMOVUPS     64(DI), Y8
@@ -1103,7 +1091,6 @@ singles1:
 	JGT   tail2
 
 oneloop2:
-	PREFETCHNTA 2048(CX)(BX*4)
 	VMOVUPS     (SI), Y3
 	VMOVUPS     32(SI), Y4
 	VMOVUPS     64(SI), Y5
@@ -1241,7 +1228,7 @@ exit1:
 	RET
 
 // func gemvAVX2R2C4(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-// Requires: AVX, AVX2, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3
 TEXT ·gemvAVX2R2C4(SB), NOSPLIT, $0-80
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -1272,8 +1259,6 @@ groups1:
 	JGT   tail1
 
 oneloop1:
-	PREFETCHNTA 2048(CX)(SI*4)
-	PREFETCHNTA 2048(BX)(SI*4)
 	VMOVUPS     (DI), Y8
 	VMOVUPS     32(DI), Y9
 	VMOVUPS     64(DI), Y10
@@ -1599,7 +1584,6 @@ singles1:
 	JGT   tail2
 
 oneloop2:
-	PREFETCHNTA 2048(CX)(BX*4)
 	VMOVUPS     (SI), Y4
 	VMOVUPS     32(SI), Y5
 	VMOVUPS     64(SI), Y6

@@ -8,7 +8,7 @@
 #include "textflag.h"
 
 // func gemvBF16AVX2R4C1(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
-// Requires: AVX, AVX2, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3
 TEXT ·gemvBF16AVX2R4C1(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -41,10 +41,6 @@ groups1:
 	JGT   one1
 
 main1:
-	PREFETCHNTA 2048(CX)(R8*2)
-	PREFETCHNTA 2048(SI)(R8*2)
-	PREFETCHNTA 2048(DI)(R8*2)
-	PREFETCHNTA 2048(BX)(R8*2)
 	VMOVUPS     (R9), Y8
 	VMOVUPS     32(R9), Y9
 	VPMOVZXWD   (CX)(R8*2), Y10
@@ -282,7 +278,6 @@ singles1:
 	JGT   one2
 
 main2:
-	PREFETCHNTA 2048(CX)(BX*2)
 	VMOVUPS     (SI), Y2
 	VMOVUPS     32(SI), Y3
 	VPMOVZXWD   (CX)(BX*2), Y4
@@ -389,7 +384,7 @@ DATA tailmask8<>+60(SB)/4, $0x00000000
 GLOBL tailmask8<>(SB), RODATA|NOPTR, $64
 
 // func gemvBF16AVX2R4C2(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
-// Requires: AVX, AVX2, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3
 TEXT ·gemvBF16AVX2R4C2(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -422,10 +417,6 @@ groups1:
 	JGT   tail1
 
 oneloop1:
-	PREFETCHNTA 2048(CX)(R8*2)
-	PREFETCHNTA 2048(SI)(R8*2)
-	PREFETCHNTA 2048(DI)(R8*2)
-	PREFETCHNTA 2048(BX)(R8*2)
 	VMOVUPS     (R9), Y8
 	VMOVUPS     32(R9), Y9
 	VPMOVZXWD   (CX)(R8*2), Y10
@@ -763,7 +754,6 @@ singles1:
 	JGT   tail2
 
 oneloop2:
-	PREFETCHNTA 2048(CX)(BX*2)
 	VMOVUPS     (SI), Y2
 	VMOVUPS     32(SI), Y3
 	VPMOVZXWD   (CX)(BX*2), Y4
@@ -868,7 +858,7 @@ exit1:
 	RET
 
 // func gemvBF16AVX2R2C3(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
-// Requires: AVX, AVX2, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3
 TEXT ·gemvBF16AVX2R2C3(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -897,8 +887,6 @@ groups1:
 	JGT   tail1
 
 oneloop1:
-	PREFETCHNTA 2048(CX)(SI*2)
-	PREFETCHNTA 2048(BX)(SI*2)
 	VMOVUPS     (DI), Y6
 	VMOVUPS     32(DI), Y7
 	VMOVUPS     64(DI), Y8
@@ -1161,7 +1149,6 @@ singles1:
 	JGT   tail2
 
 oneloop2:
-	PREFETCHNTA 2048(CX)(BX*2)
 	VMOVUPS     (SI), Y3
 	VMOVUPS     32(SI), Y4
 	VMOVUPS     64(SI), Y5
@@ -1303,7 +1290,7 @@ exit1:
 	RET
 
 // func gemvBF16AVX2R2C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
-// Requires: AVX, AVX2, FMA3, MMX+
+// Requires: AVX, AVX2, FMA3
 TEXT ·gemvBF16AVX2R2C4(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -1334,8 +1321,6 @@ groups1:
 	JGT   tail1
 
 oneloop1:
-	PREFETCHNTA 2048(CX)(SI*2)
-	PREFETCHNTA 2048(BX)(SI*2)
 	VMOVUPS     (DI), Y8
 	VMOVUPS     32(DI), Y9
 	VMOVUPS     64(DI), Y10
@@ -1671,7 +1656,6 @@ singles1:
 	JGT   tail2
 
 oneloop2:
-	PREFETCHNTA 2048(CX)(BX*2)
 	VMOVUPS     (SI), Y4
 	VMOVUPS     32(SI), Y5
 	VMOVUPS     64(SI), Y6

@@ -8,7 +8,7 @@
 #include "textflag.h"
 
 // func gemvF16AVX2R4C1(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
-// Requires: AVX, AVX2, F16C, FMA3, MMX+
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·gemvF16AVX2R4C1(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -41,10 +41,6 @@ groups1:
 	JGT   one1
 
 main1:
-	PREFETCHNTA 2048(CX)(R8*2)
-	PREFETCHNTA 2048(SI)(R8*2)
-	PREFETCHNTA 2048(DI)(R8*2)
-	PREFETCHNTA 2048(BX)(R8*2)
 	VMOVUPS     (R9), Y8
 	VMOVUPS     32(R9), Y9
 	VCVTPH2PS   (CX)(R8*2), Y10
@@ -266,7 +262,6 @@ singles1:
 	JGT   one2
 
 main2:
-	PREFETCHNTA 2048(CX)(BX*2)
 	VMOVUPS     (SI), Y2
 	VMOVUPS     32(SI), Y3
 	VCVTPH2PS   (CX)(BX*2), Y4
@@ -369,7 +364,7 @@ DATA tailmask8<>+60(SB)/4, $0x00000000
 GLOBL tailmask8<>(SB), RODATA|NOPTR, $64
 
 // func gemvF16AVX2R4C2(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
-// Requires: AVX, AVX2, F16C, FMA3, MMX+
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·gemvF16AVX2R4C2(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -402,10 +397,6 @@ groups1:
 	JGT   tail1
 
 oneloop1:
-	PREFETCHNTA 2048(CX)(R8*2)
-	PREFETCHNTA 2048(SI)(R8*2)
-	PREFETCHNTA 2048(DI)(R8*2)
-	PREFETCHNTA 2048(BX)(R8*2)
 	VMOVUPS     (R9), Y8
 	VMOVUPS     32(R9), Y9
 	VCVTPH2PS   (CX)(R8*2), Y10
@@ -731,7 +722,6 @@ singles1:
 	JGT   tail2
 
 oneloop2:
-	PREFETCHNTA 2048(CX)(BX*2)
 	VMOVUPS     (SI), Y2
 	VMOVUPS     32(SI), Y3
 	VCVTPH2PS   (CX)(BX*2), Y4
@@ -833,7 +823,7 @@ exit1:
 	RET
 
 // func gemvF16AVX2R2C3(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
-// Requires: AVX, AVX2, F16C, FMA3, MMX+
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·gemvF16AVX2R2C3(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -862,8 +852,6 @@ groups1:
 	JGT   tail1
 
 oneloop1:
-	PREFETCHNTA 2048(CX)(SI*2)
-	PREFETCHNTA 2048(BX)(SI*2)
 	VMOVUPS     (DI), Y6
 	VMOVUPS     32(DI), Y7
 	VMOVUPS     64(DI), Y8
@@ -1118,7 +1106,6 @@ singles1:
 	JGT   tail2
 
 oneloop2:
-	PREFETCHNTA 2048(CX)(BX*2)
 	VMOVUPS     (SI), Y3
 	VMOVUPS     32(SI), Y4
 	VMOVUPS     64(SI), Y5
@@ -1256,7 +1243,7 @@ exit1:
 	RET
 
 // func gemvF16AVX2R2C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
-// Requires: AVX, AVX2, F16C, FMA3, MMX+
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·gemvF16AVX2R2C4(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
@@ -1287,8 +1274,6 @@ groups1:
 	JGT   tail1
 
 oneloop1:
-	PREFETCHNTA 2048(CX)(SI*2)
-	PREFETCHNTA 2048(BX)(SI*2)
 	VMOVUPS     (DI), Y8
 	VMOVUPS     32(DI), Y9
 	VMOVUPS     64(DI), Y10
@@ -1614,7 +1599,6 @@ singles1:
 	JGT   tail2
 
 oneloop2:
-	PREFETCHNTA 2048(CX)(BX*2)
 	VMOVUPS     (SI), Y4
 	VMOVUPS     32(SI), Y5
 	VMOVUPS     64(SI), Y6

@@ -78,7 +78,17 @@ func GemvMaxNOf(isa string) int {
 // 6.8-7.3 / 6.7-7.0 ms, N = 8 (passes of 6 and 2) 10.3-11.2 / 9.5-9.7 / 9.3 ms and 12.2-12.7
 // / 9.8-11.1 / 9.5-9.8 ms, N = 1 unchanged (not hinted). The low-precision kernels keep
 // theirs (MinC: float32 only; not measured at C ≥ 2).
-var GemvPrefetch = map[string]GemvPrefetchHint{"avx2": {Dist: 2048, NTA: true}, "avx512": {Dist: 2048, NTA: true, MinC: 2}}
+//
+// AVX2 has no hint: on an AVX2-only AMD EPYC Zen 3 (session 11), the CPU kind that runs
+// the AVX2 kernels outside tests, every hint slowed the stream. go test -bench
+// 'Gemv/.*/N=1/gemv_dense_avx2', four builds alternated, medians of 5 (11008×4096 and
+// 4096×11008, ms): no hint N = 1 12.15 and 11.82, PREFETCHNTA 2048 18.63 and 16.02,
+// PREFETCHT0 2048 17.54 and 14.11, PREFETCHNTA 1024 16.47 and 12.50; N = 16 44.75 and
+// 44.62, 47.56 and 47.60, 41.53 and 44.98, 44.22 and 44.16; N = 12 35.39 and 37.10 against
+// NTA 2048's 37.09 and 37.75. The AVX2 bf16 and fp16 GEMVs lose the hint with it (four
+// rounds alternated: 7.5–8.3 against 7.2–8.8 ms, no significant change). (The Zen 5's
+// AVX2 figures above came with AVX-512 switched off, where the hint did pay.)
+var GemvPrefetch = map[string]GemvPrefetchHint{"avx2": {}, "avx512": {Dist: 2048, NTA: true, MinC: 2}}
 
 // GemvLPPrefetch says which stored types prefetch the next row group (PREFETCHT0, one hint
 // per cache line, gemvGroup). Zen 5, 1 thread, go test -bench GemvLP, N = 1: int8 AVX-512
