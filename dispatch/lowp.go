@@ -85,8 +85,8 @@ func (l *lpWeights) takes(f asm.Family) bool {
 // bitmapPays: the default runs the bitmap SpMV of W's dtype (bf16, fp16, int8) on a CSRLP
 // only where its measured ratio to the SpMV of its dtype and ISA (dispatch/bitmap.go,
 // bitmapRatio, bitmapRatiosDType) is below 1 at W's density: above about 20% density on
-// AVX-512 and 27–35% on AVX2 (against the gather SpMVs these kernels replaced on x86 it was
-// 15% and 22–25%).
+// AVX-512 and 39–41% on AVX2 (ratios measured on an AVX2-only Zen 3; against the gather
+// SpMVs these kernels replaced on x86 it was 15% and 22–25% on the Zen 5).
 func (l *lpWeights) bitmapPays(f asm.Family) bool {
 	if l.group != 0 {
 		return nmBitmapPays(f, l.keep, l.group) // an N:M W (nmbitmap.go)
