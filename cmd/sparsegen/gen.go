@@ -29,7 +29,7 @@ func runGen(args []string, stdout, stderr io.Writer) error {
 	list := fs.Bool("list", false, "list the families the generator knows and exit")
 	bake := fs.String("bake", "", "with -pkg: comma-separated weights FILE[:TENSOR] to bake a CSR kernel for each (its column offsets in the code)")
 	bakeTile := fs.String("bake-tile", "", "with -bake: comma-separated tile widths in floats (default 16,64)")
-	bakeBudget := fs.Int64("bake-budget", 0, "with -bake: the most code bytes per baked kernel and ISA (default: half the L2 of one core)")
+	bakeBudget := fs.Int64("bake-budget", 0, "with -bake: the most code bytes per baked kernel and ISA (default 512 KiB, the same on every machine)")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}

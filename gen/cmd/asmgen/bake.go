@@ -12,12 +12,11 @@ import (
 	"github.com/sparsegen/sparsegen/formats"
 	"github.com/sparsegen/sparsegen/formats/fileio"
 	"github.com/sparsegen/sparsegen/gen/kernels"
-	"github.com/sparsegen/sparsegen/internal/sysmem"
 )
 
 // bakeOpts are the -bake flags: the weights (comma-separated FILE[:TENSOR]), the tile
 // widths (comma-separated; a kernel each) and the code budget per kernel and ISA in bytes
-// (0: half the L2 of one core).
+// (0: defaultBakeBudget).
 type bakeOpts struct {
 	Weights string
 	Tiles   string
@@ -26,6 +25,15 @@ type bakeOpts struct {
 	// weight by its path relative to it, where go test runs.
 	Out string
 }
+
+// defaultBakeBudget is -bake-budget's default: a baked kernel runs its code once per tile
+// of X, and measured on a 1 MiB L2 (Zen 5) kernels of up to 480 KB of code beat the runtime
+// kernel of their tile, 810 KB and more lost (DESIGN §5.12). It is a constant, not the L2
+// of the machine that generates: go generate must write the same files on every machine
+// (it failed on a Zen 3, 512 KiB L2, for the code a Zen 5 had accepted), and the code may be
+// for another one (NEON from amd64). dispatch prices a baked kernel by the L2 of the
+// machine that runs it.
+const defaultBakeBudget = 512 << 10
 
 // bakeSpecs loads the weights of o and checks each against the ISAs and the budget.
 func bakeSpecs(o bakeOpts, isas []string) ([]*kernels.BakeSpec, error) {
@@ -44,10 +52,7 @@ func bakeSpecs(o bakeOpts, isas []string) ([]*kernels.BakeSpec, error) {
 		tiles = append(tiles, t)
 	}
 	if o.Budget == 0 {
-		// Half the L2 of one core here: a baked kernel runs its code once per tile of X, and
-		// measured on a 1 MiB L2 (Zen 5) kernels of up to 480 KB of code beat the runtime
-		// kernel of their tile, 810 KB and more lost (DESIGN §5.12).
-		o.Budget = sysmem.L2() / 2
+		o.Budget = defaultBakeBudget
 	}
 	var specs []*kernels.BakeSpec
 	stems := map[string]string{}
@@ -73,7 +78,7 @@ func bakeSpecs(o bakeOpts, isas []string) ([]*kernels.BakeSpec, error) {
 					return nil, err
 				}
 				if size > o.Budget {
-					return nil, fmt.Errorf("-bake %s: tile %d: about %.2f MiB of %s code (%.0f bytes per nonzero, %d nonzeros) exceeds the budget of %.2f MiB (-bake-budget; default: half the L2 of one core)",
+					return nil, fmt.Errorf("-bake %s: tile %d: about %.2f MiB of %s code (%.0f bytes per nonzero, %d nonzeros) exceeds the budget of %.2f MiB (-bake-budget; default 0.5 MiB)",
 						arg, t, float64(size)/(1<<20), isa, float64(size)/float64(len(s.ColIdx)), len(s.ColIdx), float64(o.Budget)/(1<<20))
 				}
 			}

@@ -42,7 +42,7 @@ func main() {
 	var bake bakeOpts
 	fs.StringVar(&bake.Weights, "bake", "", "with -pkg: comma-separated weights FILE[:TENSOR] (npy, npz, safetensors; dense or CSR) to bake:\na CSR kernel per weight with its pattern's column offsets in the code (DESIGN §5.12)")
 	fs.StringVar(&bake.Tiles, "bake-tile", "", "with -bake: comma-separated tile widths in floats, a kernel each, whole vectors on every -isa (default 16,64)")
-	fs.Int64Var(&bake.Budget, "bake-budget", 0, "with -bake: the most code bytes one baked kernel may take per ISA (default: half the L2 of one core here; 512 KiB where unknown)")
+	fs.Int64Var(&bake.Budget, "bake-budget", 0, "with -bake: the most code bytes one baked kernel may take per ISA (default 512 KiB, the same on every machine)")
 	_ = fs.Parse(os.Args[1:])
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "asmgen: unexpected argument %q (flags only)\n", fs.Arg(0))
