@@ -243,11 +243,7 @@ func (k *spmvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 	}
 	first, last, lo, hi, bias, post := csrEpilogue(epi)
 	var bp *[]float32
-	defer func() {
-		if bp != nil {
-			k.pool.Put(bp)
-		}
-	}()
+	defer releaseColumnX(&k.pool, &bp)
 	for j := 0; j < n; j++ {
 		xv := columnX(&k.pool, &bp, x, ldx, k.k, j)
 		if k.blocks == nil {
@@ -310,6 +306,14 @@ func columnX(pool *sync.Pool, bp **[]float32, x []float32, ldx, k, j int) []floa
 		xc[kk] = x[kk*ldx+j]
 	}
 	return xc
+}
+
+// releaseColumnX returns the buffer columnX took from pool, if it took one (deferred by
+// the drivers that call columnX).
+func releaseColumnX(pool *sync.Pool, bp **[]float32) {
+	if *bp != nil {
+		pool.Put(*bp)
+	}
 }
 
 // blockFlags is the epilogue of column block b of nb that add up through Y: the first

@@ -415,11 +415,7 @@ func (k *spmvBitmapKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ld
 	var dummy float32
 	var bp *[]float32
 	mb := l.Lanes / 8
-	defer func() {
-		if bp != nil {
-			k.pool.Put(bp)
-		}
-	}()
+	defer releaseColumnX(&k.pool, &bp)
 	for j := 0; j < n; j++ {
 		xv := columnX(&k.pool, &bp, x, ldx, l.K, j)
 		if (k.spec.fn == nil && k.spec.fn16 == nil && k.spec.fnI8 == nil) || l.K == 0 {

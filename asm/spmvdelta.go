@@ -349,11 +349,7 @@ func (k *spmvDeltaKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy
 	first, last, lo, hi, bias, post := csrEpilogue(epi)
 	var dummy float32
 	var bp *[]float32
-	defer func() {
-		if bp != nil {
-			k.pool.Put(bp)
-		}
-	}()
+	defer releaseColumnX(&k.pool, &bp)
 	for j := 0; j < n; j++ {
 		xv := columnX(&k.pool, &bp, x, ldx, l.K, j)
 		if (k.spec.fn == nil && k.spec.fnLP == nil) || l.K == 0 {
