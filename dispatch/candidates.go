@@ -16,12 +16,14 @@ import (
 // compiled with Options{Kernel: c.Kernel, Format: c.Format}.
 //
 // For a W stored in bf16, fp16 or int8 (formats.DenseLP, formats.CSRLP, formats.BSRLP),
-// which Compile never converts, the candidates are the low-precision families of W's own
+// which Compile never widens, the candidates are the low-precision families of W's own
 // format and dtype that run under the cap and take W (16-bit column indices need
 // K ≤ 65536; BSR: W's block shape or any), each over the N range compileLP keeps one
 // kernel for around n (RangeOf), with Format that format ("dense_bf16", "csr_i8",
-// "bsr_f16" …); they are ordered as compileLP ranks them, its choice
-// first, and MedianNs is 0: no cost model prices them.
+// "bsr_f16" …), and for a dense W the SIMD BSR families of its dtype on W regrouped in
+// 8×1 blocks of that dtype (Format "bsr8x1_bf16" …: the same stored values); they are
+// ordered as compileLP ranks them, its choice first, and MedianNs is 0: no cost model
+// prices them.
 func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 	if formats.IsNil(w) {
 		return nil, fmt.Errorf("dispatch: nil weight matrix: %w", formats.ErrInvalid)
@@ -37,8 +39,8 @@ func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 			return nil, err
 		}
 		var cs []Candidate
-		for _, f := range l.covering(rangeOf(l.cands, n), host.GOARCH) {
-			cs = append(cs, Candidate{Kernel: f.Name, Format: l.format, Threads: opts.Threads})
+		for _, c := range l.ranked(rangeOf(l.cands, n), target{format: l.format, asIs: true}, host.GOARCH) {
+			cs = append(cs, Candidate{Kernel: c.fam.Name, Format: c.tgt.String(), Threads: opts.Threads})
 		}
 		return cs, nil
 	}

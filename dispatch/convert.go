@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
+	"github.com/sparsegen/sparsegen/asm"
 	"github.com/sparsegen/sparsegen/formats"
 )
 
@@ -25,6 +27,9 @@ func (t target) String() string {
 		return "bsr" + strconv.Itoa(t.r) + "x" + strconv.Itoa(t.c) // not Sprintf: Compile asks often
 	case "nm":
 		return "nm" + strconv.Itoa(t.keep) + ":" + strconv.Itoa(t.group)
+	}
+	if t.r > 0 && strings.HasPrefix(t.format, "bsr_") { // a DenseLP regrouped: "bsr8x1_bf16"
+		return "bsr" + strconv.Itoa(t.r) + "x" + strconv.Itoa(t.c) + t.format[3:]
 	}
 	return t.format
 }
@@ -72,6 +77,9 @@ func (t target) sameAs(w formats.Matrix) bool {
 func convert(w formats.Matrix, t target) (formats.Matrix, error) {
 	if t.sameAs(w) {
 		return w, nil
+	}
+	if d, ok := w.(*formats.DenseLP); ok && t.r > 0 && t.format == asm.BSRLPFormat(d.DType) {
+		return formats.BSRLPFromDenseLP(d, t.r, t.c) // the same stored values, in blocks
 	}
 	m, k := w.Shape()
 	switch t.format {

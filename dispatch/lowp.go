@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -25,8 +26,36 @@ type lpWeights struct {
 	keep, group int
 	// cands are the families of W's format this CPU runs under the ISA cap that take W
 	// (16-bit SpMV indices need K ≤ 65536; a BSR block family W's block shape, bsr_any
-	// R ≤ asm.BSRMaxStepRows), in registry order: nothing else may run W.
+	// R ≤ asm.BSRMaxStepRows), in registry order: nothing else may run W but blockCands.
 	cands []asm.Family
+	// block is, for a dense W, W regrouped in 8×1 blocks of its own dtype
+	// (formats.BSRLPFromDenseLP: every stored value as it is, nothing widened), and
+	// blockCands the SIMD BSR families of that dtype that run under the cap and take it
+	// (bsr8x1_t<T>_<dtype>_<isa>, bsr_any_<dtype>_<isa>); nil otherwise.
+	block      *target
+	blockCands []asm.Family
+}
+
+// A dense bf16 or fp16 W runs from N = denseLPBlockMinN on, on AVX-512, as 8×1 blocks of
+// its dtype on the BSR kernel (each weight widened as it is broadcast against whole rows
+// of X, no X packing): the GEMV's passes of 4 columns re-read W once per pass. Zen 5,
+// one thread, bert shapes (768×768, 3072×768, 768×3072), GEMV → bsr8x1_t32: bf16 at
+// N = 64 0.49 → 0.40, 1.93 → 1.67, 2.40 → 1.96 ms; N = 128 1.04 → 0.73, 3.59 → 2.92,
+// 4.70 → 3.49 ms (float32's bsr_any 0.87, 3.22, 3.64); fp16 at N = 64 0.57 → 0.53,
+// 1.90 → 1.75, 2.42 → 1.89 ms. At N = 49 (2048×512) the GEMV still won (bf16 0.66
+// against 0.73, fp16 0.67 against 1.03 ms), and on AVX2 (Zen 5, AVX-512 off) bsr8x1_t8
+// lost at every bert N from 32 to 512 (fp16 up to 1.7×), so neither AVX2 nor int8 (whose
+// per-weight scale made it 1.3–1.8× slower at N = 128) takes it by default; the tuner
+// times it everywhere (Candidates). 56 is planRanges' edge of the range holding 64.
+const (
+	denseLPBlockR, denseLPBlockC = 8, 1
+	denseLPBlockMinN             = 56
+)
+
+// lpCand is a family and the packing it runs: W as given, or W regrouped (lpWeights.block).
+type lpCand struct {
+	fam asm.Family
+	tgt target
 }
 
 // lpOf returns what W's type says of a low-precision W (dtype, packing format, messages,
@@ -65,7 +94,54 @@ func lowPrecision(w formats.Matrix, host CPU, isa asm.ISA) (l *lpWeights, ok boo
 			l.cands = append(l.cands, f)
 		}
 	}
+	if l.kind == "dense" {
+		t := target{format: asm.BSRLPFormat(l.dt), r: denseLPBlockR, c: denseLPBlockC, stored: l.stored}
+		for _, f := range asm.Families() {
+			if f.ISA != asm.Generic && host.CanRun(f, isa) && familyTakes(f, t) {
+				l.blockCands = append(l.blockCands, f)
+			}
+		}
+		if len(l.blockCands) > 0 {
+			l.block = &t
+		}
+	}
 	return l, true
+}
+
+// ranked lists the (family, packing) pairs that run all of range r, the default's choice
+// first: covering's order on W as given (asIs), and the block families on W regrouped
+// (widest ISA first, then the 8×1 family before bsr_any) after them, or first where
+// blockPays.
+func (l *lpWeights) ranked(r nRange, asIs target, goarch string) []lpCand {
+	var out, blocks []lpCand
+	for _, f := range l.covering(r, goarch) {
+		out = append(out, lpCand{f, asIs})
+	}
+	for _, f := range l.blockCands {
+		if coversRange(f, r) {
+			blocks = append(blocks, lpCand{f, *l.block})
+		}
+	}
+	slices.SortStableFunc(blocks, func(a, b lpCand) int {
+		if isaRank(a.fam.ISA, goarch) != isaRank(b.fam.ISA, goarch) {
+			return isaRank(b.fam.ISA, goarch) - isaRank(a.fam.ISA, goarch)
+		}
+		return min(b.fam.BlockR, 1) - min(a.fam.BlockR, 1)
+	})
+	if len(blocks) > 0 && l.blockPays(r, blocks[0].fam, out, goarch) {
+		return append(append(blocks[:1:1], out...), blocks[1:]...)
+	}
+	return append(out, blocks...)
+}
+
+// blockPays: the default runs a dense bf16 or fp16 W regrouped in 8×1 blocks from
+// N = denseLPBlockMinN on, on the AVX-512 8×1 family, where no wider ISA's family runs
+// W as given (the measurements at denseLPBlockMinN).
+func (l *lpWeights) blockPays(r nRange, f asm.Family, asIs []lpCand, goarch string) bool {
+	if l.dt == formats.I8 || f.ISA != asm.AVX512 || f.BlockR != denseLPBlockR || r.lo < denseLPBlockMinN {
+		return false
+	}
+	return len(asIs) == 0 || isaRank(asIs[0].fam.ISA, goarch) <= isaRank(f.ISA, goarch)
 }
 
 // takes: a family whose 16-bit column indices cannot reach K does not take W, nor a BSR
@@ -178,7 +254,9 @@ func (l *lpWeights) covering(r nRange, goarch string) []asm.Family {
 // compileLP is Compile for W stored in bf16, fp16 or int8: a dense W (formats.DenseLP), a
 // CSR one (formats.CSRLP), a BSR one (formats.BSRLP) or an N:M one (formats.NMLP). Only the
 // low-precision families of W's format take it: the GEMV (asm/gemvlp.go, every N: N ≤ 4 in
-// one pass over W, larger N in passes of 4 columns over each L2-resident chunk of W), or the
+// one pass over W, larger N in passes of 4 columns over each L2-resident chunk of W; a
+// bf16 or fp16 W runs on AVX-512 from N = denseLPBlockMinN on regrouped in 8×1 blocks of
+// its dtype, the same stored values, on the BSR kernel of that dtype, blockPays), or the
 // SpMV (asm/spmvlp.go, N = 1; the bitmap SpMV of W's dtype, asm/spmvbitmap.go, where it pays
 // at W's density, bitmapPays) and the CSR tiles (asm/csrlp.go, N ≥ 2) with the pure-Go SpMV
 // for every N, or the BSR kernels (asm/bsrlp.go, every N: the family of W's block shape,
@@ -200,8 +278,14 @@ func compileLP(w formats.Matrix, opts Options, host CPU, isa asm.ISA, isaWhy str
 		return nil, fmt.Errorf("dispatch: %T is not a low-precision matrix", w)
 	}
 	dt, format, kind := l.dt, l.format, l.kind
-	if opts.Format != "" && opts.Format != format {
-		return nil, fmt.Errorf("dispatch: W is %s %s and is never converted: Format %q cannot apply (convert it yourself: %s)", kind, dt, opts.Format, l.widen)
+	// Format may name W's own packing, or (a dense W) its regrouping in blocks of its dtype.
+	blockFormat := l.block != nil && opts.Format == l.block.String()
+	if opts.Format != "" && opts.Format != format && !blockFormat {
+		also := ""
+		if l.block != nil {
+			also = fmt.Sprintf(" or %q (the same values in %d×%d blocks)", l.block.String(), l.block.r, l.block.c)
+		}
+		return nil, fmt.Errorf("dispatch: W is %s %s and is never widened: Format %q cannot apply, only %q%s (convert it yourself: %s)", kind, dt, opts.Format, format, also, l.widen)
 	}
 	// The statistics Describe prints and the record key, read from the stored values
 	// (formats.Measure never widens low precision into a copy), for the block shapes
@@ -220,16 +304,18 @@ func compileLP(w formats.Matrix, opts Options, host CPU, isa asm.ISA, isaWhy str
 	if err != nil {
 		return nil, err
 	}
-	if forced != nil && forced.Format != format {
-		return nil, fmt.Errorf("dispatch: kernel family %q takes %s, not %s %s weights", forced.Name, forced.Format, kind, dt)
+	// A forced BSR family of W's dtype runs a dense W regrouped in blocks (l.block).
+	forcedBlock := forced != nil && l.block != nil && slices.ContainsFunc(l.blockCands, func(f asm.Family) bool { return f.Name == forced.Name })
+	if forced != nil && !(forced.Format == format && !blockFormat || forcedBlock && opts.Format != format) {
+		return nil, fmt.Errorf("dispatch: kernel family %q takes %s, not %s %s weights as %s", forced.Name, forced.Format, kind, dt, cmp.Or(opts.Format, format))
 	}
-	if forced != nil && !l.patternTakes(*forced) {
+	if forced != nil && !forcedBlock && !l.patternTakes(*forced) {
 		if forced.MaxN == 1 && (forced.Keep == 0 || forced.Keep == l.keep && forced.Group == l.group) {
 			return nil, fmt.Errorf("dispatch: kernel family %q runs N:M patterns with aligned 16-slot chunks, not %d:%d", forced.Name, l.keep, l.group)
 		}
 		return nil, fmt.Errorf("dispatch: kernel family %q takes %d:%d, not %d:%d", forced.Name, forced.Keep, forced.Group, l.keep, l.group)
 	}
-	if forced != nil && !l.takes(*forced) {
+	if forced != nil && !forcedBlock && !l.takes(*forced) {
 		if forced.BlockR != 0 {
 			return nil, fmt.Errorf("dispatch: kernel family %q takes %d×%d blocks, not W's %d×%d", forced.Name, forced.BlockR, forced.BlockC, l.br, l.bc)
 		}
@@ -243,20 +329,33 @@ func compileLP(w formats.Matrix, opts Options, host CPU, isa asm.ISA, isaWhy str
 	tgt := target{format: format, asIs: true, stored: ms.Stored}
 	for _, r := range l.ranges() {
 		why := fmt.Sprintf("the widest ISA's low-precision %s kernel for this N under the cap (the only kind for %s %s weights)", l.kern, kind, dt)
-		var best *asm.Family
-		cov := l.covering(r, host.GOARCH)
-		if len(cov) > 0 {
-			best = &cov[0]
+		ranked := l.ranked(r, tgt, host.GOARCH)
+		if blockFormat { // Options.Format: the regrouping only
+			ranked = slices.DeleteFunc(ranked, func(c lpCand) bool { return c.tgt.asIs })
+			why = fmt.Sprintf("the widest ISA's %s BSR kernel for this N under the cap (Options.Format %s)", dt, opts.Format)
+		} else if len(ranked) > 0 && !ranked[0].tgt.asIs {
+			why = fmt.Sprintf("W regrouped in %d×%d blocks of %s (values as stored): from N = %d on AVX-512 the BSR kernel beat the GEMV's passes of 4 columns (measured, dispatch/lowp.go)", l.block.r, l.block.c, dt, denseLPBlockMinN)
+		}
+		var best *lpCand
+		var alts []cand
+		if len(ranked) > 0 {
+			best = &ranked[0]
+			if !best.tgt.asIs && len(ranked) > 1 { // should the regrouping refuse W, the next runs
+				alts = []cand{{fam: ranked[1].fam, tgt: ranked[1].tgt}}
+			}
 		}
 		// A forced family runs where it covers, and where covering lists it (N:M tiles at N = 1).
-		if forced != nil && (coversRange(*forced, r) || slices.ContainsFunc(cov, func(f asm.Family) bool { return f.Name == forced.Name })) {
-			best, why = forced, "forced (Options.Kernel)"
+		if forced != nil && (coversRange(*forced, r) || slices.ContainsFunc(ranked, func(c lpCand) bool { return c.fam.Name == forced.Name })) {
+			best, why, alts = &lpCand{*forced, tgt}, "forced (Options.Kernel)", nil
+			if forcedBlock {
+				best.tgt = *l.block
+			}
 		}
 		if best == nil {
 			return nil, fmt.Errorf("dispatch: no kernel family takes %s %s weights at N = %d here (ISA cap %s)", kind, dt, r.lo, isa)
 		}
 		p.ranges = append(p.ranges, r)
-		p.sel = append(p.sel, &choice{fam: *best, tgt: tgt, why: why})
+		p.sel = append(p.sel, &choice{fam: best.fam, tgt: best.tgt, why: why, alts: alts})
 	}
 	if forced != nil && !slices.ContainsFunc(p.sel, func(c *choice) bool { return c.fam.Name == forced.Name }) {
 		return nil, fmt.Errorf("dispatch: kernel family %q covers no N (MinN %d, MaxN %d)", forced.Name, forced.MinN, forced.MaxN)
@@ -268,7 +367,11 @@ func compileLP(w formats.Matrix, opts Options, host CPU, isa asm.ISA, isaWhy str
 		if forced != nil {
 			p.notes = append(p.notes, "tuning record not used: a kernel family is forced")
 		} else {
-			p.applyRecord(rec, host, isa, []target{tgt})
+			tgts := []target{tgt}
+			if l.block != nil {
+				tgts = append(tgts, *l.block)
+			}
+			p.applyRecord(rec, host, isa, tgts)
 		}
 	}
 	p.panelCap = tokenPanel(l.k)

@@ -644,6 +644,10 @@ func familyTakes(f asm.Family, t target) bool {
 		if f.Keep != 0 && (f.Keep != t.keep || f.Group != t.group) {
 			return false
 		}
+	default: // a DenseLP regrouped in blocks of its dtype (lowp.go, denseLPBlocks)
+		if t.r > 0 && f.BlockR != 0 && (f.BlockR != t.r || f.BlockC != t.c) {
+			return false
+		}
 	}
 	return true
 }

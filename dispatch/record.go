@@ -211,13 +211,16 @@ func ParseRecord(b []byte) (*Record, error) {
 
 // formatDType is the dtype a packing format stores: "bf16", "f16" or "i8" for the
 // low-precision formats (asm.LPFormat, asm.CSRLPFormat, asm.BSRLPFormat, asm.NMLPFormat:
-// "dense_bf16", "csr_i8", "bsr_f16", "nm_f16" …), "" for the float32 ones ("dense", "csr",
-// "bsrRxC", "nmK:G").
+// "dense_bf16", "csr_i8", "bsr_f16", "nm_f16" …, and a dense W regrouped in blocks of its
+// dtype, "bsr8x1_bf16"), "" for the float32 ones ("dense", "csr", "bsrRxC", "nmK:G").
 func formatDType(format string) string {
 	for _, pre := range []string{"dense_", "csr_", "bsr_", "nm_"} {
 		if s, ok := strings.CutPrefix(format, pre); ok {
 			return s
 		}
+	}
+	if i := strings.LastIndexByte(format, '_'); i > 0 && strings.HasPrefix(format, "bsr") {
+		return format[i+1:]
 	}
 	return ""
 }

@@ -163,3 +163,64 @@ func BSRLPFromBSR(b *BSR, t DType) (*BSRLP, error) {
 	}
 	return d, d.Validate()
 }
+
+// BSRLPFromDenseLP regroups d into r×c blocks without changing a stored value: the bits
+// (bf16, fp16) or int8 values are copied as they are and an int8 matrix keeps its row
+// scales, so ToBSR's values equal d.ToDense()'s. A block whose values are all ±0 is not
+// stored (as BSRFromDense drops zero blocks); a NaN is a nonzero.
+func BSRLPFromDenseLP(d *DenseLP, r, c int) (*BSRLP, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	if r < 1 || c < 1 || r > MaxBlockDim || c > MaxBlockDim {
+		return nil, invalid("bsr "+d.DType.String(), "", "block %d×%d outside 1…%d", r, c, MaxBlockDim)
+	}
+	b := &BSRLP{Rows: d.Rows, Cols: d.Cols, R: r, C: c, DType: d.DType}
+	if d.DType == I8 {
+		b.Scale = append([]float32(nil), d.Scale[:d.Rows]...)
+		b.I8 = []int8{}
+	} else {
+		b.Bits = []uint16{}
+	}
+	nonzero := func(o, w int) bool {
+		if d.DType == I8 {
+			for _, q := range d.I8[o : o+w] {
+				if q != 0 {
+					return true
+				}
+			}
+			return false
+		}
+		for _, v := range d.Bits[o : o+w] {
+			if v&0x7fff != 0 { // ±0 in bf16 and fp16 alike
+				return true
+			}
+		}
+		return false
+	}
+	br, bc := b.BlockRows(), ceilDiv(d.Cols, c)
+	b.BlockRowPtr = make([]int64, br+1)
+	for i := 0; i < br; i++ {
+		for j := 0; j < bc; j++ {
+			h, w := b.BlockDims(i, j)
+			keep := false
+			for rr := 0; rr < h && !keep; rr++ {
+				keep = nonzero((i*r+rr)*d.Stride+j*c, w)
+			}
+			if !keep {
+				continue
+			}
+			b.BlockCol = append(b.BlockCol, int32(j))
+			for rr := 0; rr < h; rr++ {
+				o := (i*r+rr)*d.Stride + j*c
+				if d.DType == I8 {
+					b.I8 = append(b.I8, d.I8[o:o+w]...)
+				} else {
+					b.Bits = append(b.Bits, d.Bits[o:o+w]...)
+				}
+			}
+		}
+		b.BlockRowPtr[i+1] = int64(len(b.BlockCol))
+	}
+	return b, b.Validate()
+}

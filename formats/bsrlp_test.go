@@ -2,6 +2,7 @@ package formats
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -211,5 +212,63 @@ func TestBSRLPValidate(t *testing.T) {
 	var nilb *BSRLP
 	if err := nilb.Validate(); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("nil: %v", err)
+	}
+}
+
+// TestBSRLPFromDenseLP: regrouping a DenseLP (row stride wider than its columns) into
+// blocks of several shapes, ragged and exact, keeps every stored value bit for bit (ToDense
+// equals the DenseLP's, int8 scales copied), drops exactly the all-zero blocks (a -0 block
+// too: its bits are nonzero but its value is not), and refuses a bad block shape or an
+// invalid input.
+func TestBSRLPFromDenseLP(t *testing.T) {
+	rng := rand.New(rand.NewPCG(91, 92))
+	for _, sh := range [][4]int{{23, 57, 8, 1}, {16, 16, 4, 4}, {9, 10, 3, 2}, {17, 5, 8, 1}, {1, 1, 1, 1}, {0, 4, 8, 1}} {
+		m, k, br, bc := sh[0], sh[1], sh[2], sh[3]
+		d := randBlockDense(t, rng, m, k, br, bc)
+		for _, dt := range []DType{BF16, F16, I8} {
+			lp, err := DenseLPFromDense(d, dt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dt != I8 && m > 0 {
+				lp.Bits[0] = 0x8000 // -0: stored as nonzero bits, a zero value
+			}
+			// The same values behind a wider row stride.
+			wide := &DenseLP{Rows: m, Cols: k, Stride: k + 3, DType: dt, Scale: lp.Scale}
+			for i := 0; i < m; i++ {
+				if dt == I8 {
+					wide.I8 = append(append(wide.I8, lp.I8[i*k:i*k+k]...), 7, 7, 7)
+				} else {
+					wide.Bits = append(append(wide.Bits, lp.Bits[i*k:i*k+k]...), 1, 1, 1)
+				}
+			}
+			b, err := BSRLPFromDenseLP(wide, br, bc)
+			if err != nil {
+				t.Fatalf("%v %v: %v", sh, dt, err)
+			}
+			if got, want := b.ToDense(), lp.ToDense(); !sameDense(got, want) {
+				t.Errorf("%v %v: values changed by regrouping", sh, dt)
+			}
+			ref, err := BSRFromDense(lp.ToDense(), br, bc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(b.BlockRowPtr, ref.BlockRowPtr) || !reflect.DeepEqual(b.BlockCol, ref.BlockCol) {
+				t.Errorf("%v %v: blocks %v %v, BSRFromDense keeps %v %v", sh, dt, b.BlockRowPtr, b.BlockCol, ref.BlockRowPtr, ref.BlockCol)
+			}
+			if dt == I8 && fmt.Sprint(b.Scale) != fmt.Sprint(lp.Scale) {
+				t.Errorf("%v: scales %v, want %v", sh, b.Scale, lp.Scale)
+			}
+		}
+	}
+	lp, _ := DenseLPFromDense(randBlockDense(t, rng, 4, 4, 1, 1), BF16)
+	for _, rc := range [][2]int{{0, 1}, {1, 0}, {MaxBlockDim + 1, 1}} {
+		if _, err := BSRLPFromDenseLP(lp, rc[0], rc[1]); !errors.Is(err, ErrInvalid) {
+			t.Errorf("block %v: err %v, want ErrInvalid", rc, err)
+		}
+	}
+	lp.Bits = lp.Bits[:3]
+	if _, err := BSRLPFromDenseLP(lp, 8, 1); !errors.Is(err, ErrInvalid) {
+		t.Errorf("short Bits: err %v, want ErrInvalid", err)
 	}
 }
