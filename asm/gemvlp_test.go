@@ -58,7 +58,7 @@ func gemvLPUnroll(s *gemvLPSpec) int {
 // TestGemvLPShapes: each low-precision family against ref.Dense on W widened first
 // (DenseLP.ToDense) and the float64 oracle: every K from 1 to 70 and past two main-loop
 // steps (every tail residue), M = 1..20 (every row-group remainder), N = 1..6 (every
-// column pass, 4 + the rest), strided W, X and Y, every epilogue.
+// column pass, 4 + the rest), strided W, X and Y, every epilogue; then long rows.
 func TestGemvLPShapes(t *testing.T) {
 	for _, s := range gemvLPRunnable(t) {
 		r := rand.New(rand.NewPCG(41, uint64(s.dtype)))
@@ -103,6 +103,25 @@ func TestGemvLPShapes(t *testing.T) {
 						cases++
 					}
 				}
+			}
+		}
+		// Long rows (the float32 GEMV's K blocks; this one runs K whole: blocking it measured
+		// slower for int8 and mixed for bf16/fp16, Zen 5): M = 9, N = 1..9, every epilogue.
+		for _, k := range []int{gemvKBlockFloats, gemvKBlockFloats + 1, 2*gemvKBlockFloats + 67, 3001} {
+			w := randLP(t, r, s.dtype, 9, k, k+5)
+			kern, err := packGemvLP(s, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wd := w.ToDense()
+			es := epis(9)
+			for n := 1; n <= 9; n++ {
+				ldx, ldy := n, n
+				if n%3 == 0 {
+					ldx, ldy = n+3, n+2
+				}
+				gemvCase(t, fmt.Sprintf("%s M=9 K=%d N=%d", s.Name, k, n), kern, wd, r, n, ldx, ldy, es[(n+k)%len(es)])
+				cases++
 			}
 		}
 		t.Logf("%s: %d cases", s.Name, cases)
