@@ -9,7 +9,8 @@ import (
 	"github.com/sparsegen/sparsegen/ref"
 )
 
-// BSR GEMV (N = 1) kernels: gen/kernels/bsrgemv.go describes them.
+// BSR GEMV kernels (N = 1, and N up to the family's MaxN in passes of multi-column kernels):
+// gen/kernels/bsrgemv.go describes them.
 //
 // Packed layout (BSRGemvLayout). A unit is one block row of the canonical matrix (R rows; the
 // last may be ragged). Each unit holds Hdr[u] blocks, in the canonical order; block q has its
@@ -165,8 +166,51 @@ type bsrGemvKernel struct {
 	l    *BSRGemvLayout
 	// col runs units [u0, u1) of one column: xc contiguous (len ≥ xLen, zero past K), yc
 	// from row 0 of the column (stride ldy).
-	col  func(l *BSRGemvLayout, u0, u1 int, xc, yc []float32, ldy int, epi *ref.Epilogue)
-	pool sync.Pool // *[]float32 X copies
+	col func(l *BSRGemvLayout, u0, u1 int, xc, yc []float32, ldy int, epi *ref.Epilogue)
+	// cols (nil: none) runs units [u0, u1) of N > 1 columns in passes of the widths given,
+	// from their panels one after another in panel (packBSRGemvPanels), into yc from
+	// column 0; widths are the column counts it has kernels for, widest first.
+	cols   func(l *BSRGemvLayout, u0, u1 int, panel []float32, passes []int, yc []float32, ldy int, epi *ref.Epilogue)
+	widths []int
+	pool   sync.Pool // *[]float32 X copies and panels
+}
+
+// bsrGemvPasses splits n columns into passes of the widest widths that fit (widths
+// descending, the last 1).
+func bsrGemvPasses(n int, widths []int) []int {
+	var out []int
+	for _, w := range widths {
+		for n >= w {
+			out = append(out, w)
+			n -= w
+		}
+	}
+	return out
+}
+
+// packBSRGemvPanels lays out X's n columns for the passes: pass p (columns [j0, j0+w)) is
+// xLen·w floats, for each group g of C rows of X the w columns' C values side by side
+// (panel[(g·w + c)·C + j] = X[g·C + j][j0 + c]), zero past K.
+func packBSRGemvPanels(panel, x []float32, ldx int, l *BSRGemvLayout, passes []int) {
+	C, xl := l.C, l.xLen()
+	off, j0 := 0, 0
+	for _, w := range passes {
+		p := panel[off : off+xl*w]
+		for g := 0; g < xl/C; g++ {
+			for c := 0; c < w; c++ {
+				dst := p[(g*w+c)*C:][:C]
+				for j := range dst {
+					if k := g*C + j; k < l.K {
+						dst[j] = x[k*ldx+j0+c]
+					} else {
+						dst[j] = 0
+					}
+				}
+			}
+		}
+		off += xl * w
+		j0 += w
+	}
 }
 
 func (k *bsrGemvKernel) Name() string              { return k.name }
@@ -178,8 +222,9 @@ func (k *bsrGemvKernel) UnitCost() []int64         { return k.l.Cost }
 func (k *bsrGemvKernel) PackedBytes() int64        { return k.l.Bytes() }
 func (k *bsrGemvKernel) String() string            { return k.name }
 
-// Run runs each column on its own (the family is declared for N = 1): X's column as it is
-// when its stride is 1 and K a multiple of C, else a zero-padded copy.
+// Run runs N > 1 in passes of the multi-column kernels where the family has them (X packed
+// into their panels), else each column on its own: X's column as it is when its stride is
+// 1 and K a multiple of C, else a zero-padded copy.
 func (k *bsrGemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n int, epi *ref.Epilogue) error {
 	if err := CheckRun(k, u0, u1, x, ldx, y, ldy, n, epi); err != nil {
 		return err
@@ -188,15 +233,20 @@ func (k *bsrGemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, 
 		return nil
 	}
 	l := k.l
+	if n > 1 && k.cols != nil {
+		passes := bsrGemvPasses(n, k.widths)
+		bp := pooledFloats(&k.pool, l.xLen()*n)
+		defer k.pool.Put(bp)
+		panel := (*bp)[:l.xLen()*n]
+		packBSRGemvPanels(panel, x, ldx, l, passes)
+		k.cols(l, u0, u1, panel, passes, y, ldy, epi)
+		return nil
+	}
 	var xc []float32
 	if ldx != 1 || l.K%l.C != 0 {
-		bp, ok := k.pool.Get().(*[]float32)
-		if !ok {
-			b := make([]float32, l.xLen())
-			bp = &b
-		}
+		bp := pooledFloats(&k.pool, l.xLen())
 		defer k.pool.Put(bp)
-		xc = *bp
+		xc = (*bp)[:l.xLen()]
 	}
 	for j := 0; j < n; j++ {
 		xj := x[j:]
@@ -215,9 +265,12 @@ func bsrGemvGoCol(l *BSRGemvLayout, u0, u1 int, xc, yc []float32, ldy int, epi *
 	l.runGo(u0, u1, xc, yc, ldy, epi)
 }
 
+// bsrGemvCols runs N > 1 columns from their panels (bsrGemvKernel.cols).
+type bsrGemvCols func(l *BSRGemvLayout, u0, u1 int, panel []float32, passes []int, yc []float32, ldy int, epi *ref.Epilogue)
+
 // bsrGemvFamily is the GEMV family d (block shape d.BlockR×d.BlockC) whose col runs a
-// column.
-func bsrGemvFamily(d *Desc, col func(l *BSRGemvLayout, u0, u1 int, xc, yc []float32, ldy int, epi *ref.Epilogue)) Family {
+// column and cols (nil: none) N > 1 columns in passes of widths (widest first, last 1).
+func bsrGemvFamily(d *Desc, col func(l *BSRGemvLayout, u0, u1 int, xc, yc []float32, ldy int, epi *ref.Epilogue), cols bsrGemvCols, widths []int) Family {
 	return Family{
 		Desc: d,
 		Pack: func(w formats.Matrix) (Kernel, error) {
@@ -249,7 +302,7 @@ func bsrGemvFamily(d *Desc, col func(l *BSRGemvLayout, u0, u1 int, xc, yc []floa
 			if err != nil {
 				return nil, err
 			}
-			return &bsrGemvKernel{name: d.Name, isa: d.ISA, l: l, col: col}, nil
+			return &bsrGemvKernel{name: d.Name, isa: d.ISA, l: l, col: col, cols: cols, widths: widths}, nil
 		},
 	}
 }

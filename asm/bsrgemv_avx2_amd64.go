@@ -9,18 +9,36 @@ package asm
 //go:noescape
 func bsrGemvAVX2R4C4(hdr *int32, kidx *int32, val *float32, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
+// bsrGemvAVX2R4C4N2 computes y = epi(W·x) for units block rows of 4×4 blocks of f32 weights, 2 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvAVX2R4C4N2(hdr *int32, kidx *int32, val *float32, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// bsrGemvAVX2R4C4N4 computes y = epi(W·x) for units block rows of 4×4 blocks of f32 weights, 4 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvAVX2R4C4N4(hdr *int32, kidx *int32, val *float32, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
 // bsrGemvAVX2R8C4 computes y = epi(W·x) for units block rows of 8×4 blocks of f32 weights (2 chains).
 //
 //go:noescape
 func bsrGemvAVX2R8C4(hdr *int32, kidx *int32, val *float32, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
+// bsrGemvAVX2R8C4N2 computes y = epi(W·x) for units block rows of 8×4 blocks of f32 weights, 2 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvAVX2R8C4N2(hdr *int32, kidx *int32, val *float32, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
 // bsrGemvAVX2Features are the CPU features the bsrGemvAVX2 kernels use.
 const bsrGemvAVX2Features = FeatAVX2 | FeatFMA
 
-// bsrGemvAVX2Kernels lists the generated BSR GEMV kernels: block shape, function.
+// bsrGemvAVX2Kernels lists the generated BSR GEMV kernels: block shape, columns per call, function.
 var bsrGemvAVX2Kernels = []bsrGemvGenKernel{
-	{r: 4, c: 4, fn: bsrGemvAVX2R4C4},
-	{r: 8, c: 4, fn: bsrGemvAVX2R8C4},
+	{r: 4, c: 4, n: 1, fn: bsrGemvAVX2R4C4},
+	{r: 4, c: 4, n: 2, fn: bsrGemvAVX2R4C4N2},
+	{r: 4, c: 4, n: 4, fn: bsrGemvAVX2R4C4N4},
+	{r: 8, c: 4, n: 1, fn: bsrGemvAVX2R8C4},
+	{r: 8, c: 4, n: 2, fn: bsrGemvAVX2R8C4N2},
 }
 
 // bsrgemvAVX2Manifest describes the kernels asm registers from bsrgemv_avx2_amd64.s (DESIGN §5.8):
@@ -30,6 +48,6 @@ var bsrGemvAVX2Kernels = []bsrGemvGenKernel{
 //   - reference:   ref.BSR (ref/ref.go); on W widened for the low-precision dtypes
 //   - tests:       asm/bsrgemv_test.go, dispatch/bsrgemv_test.go
 var bsrgemvAVX2Manifest = []Desc{
-	{Name: "bsr4x4_gemv_avx2", Symbols: []string{"bsrGemvAVX2R4C4"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 4, BlockR: 4, BlockC: 4, MinN: 1, MaxN: 1, ExactN: true},
-	{Name: "bsr8x4_gemv_avx2", Symbols: []string{"bsrGemvAVX2R8C4"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 8, BlockR: 8, BlockC: 4, MinN: 1, MaxN: 1, ExactN: true},
+	{Name: "bsr4x4_gemv_avx2", Symbols: []string{"bsrGemvAVX2R4C4", "bsrGemvAVX2R4C4N2", "bsrGemvAVX2R4C4N4"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 4, BlockR: 4, BlockC: 4, MinN: 1, MaxN: 4, ExactN: true},
+	{Name: "bsr8x4_gemv_avx2", Symbols: []string{"bsrGemvAVX2R8C4", "bsrGemvAVX2R8C4N2"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "float32", Lanes: 8, Rows: 8, BlockR: 8, BlockC: 4, MinN: 1, MaxN: 4, ExactN: true},
 }

@@ -14,14 +14,14 @@ import (
 func bsrGemvFamilies(t *testing.T) []Family {
 	var out []Family
 	for _, f := range Families() {
-		if (f.Format == "bsr" || strings.HasPrefix(f.Format, "bsr_")) && f.MaxN == 1 && f.BlockR != 0 && f.Features&^hostFeatures() == 0 {
+		if (f.Format == "bsr" || strings.HasPrefix(f.Format, "bsr_")) && f.ExactN && f.BlockR != 0 && f.Features&^hostFeatures() == 0 {
 			out = append(out, f)
 		}
 	}
 	for _, b := range [][2]int{{4, 4}, {8, 4}, {3, 2}} {
-		out = append(out, bsrGemvFamily(&Desc{Name: fmt.Sprintf("bsr%dx%d_gemv_go", b[0], b[1]), Format: "bsr", ISA: Generic, BlockR: b[0], BlockC: b[1], MinN: 1, MaxN: 1}, bsrGemvGoCol))
+		out = append(out, bsrGemvFamily(&Desc{Name: fmt.Sprintf("bsr%dx%d_gemv_go", b[0], b[1]), Format: "bsr", ISA: Generic, BlockR: b[0], BlockC: b[1], MinN: 1, MaxN: 1}, bsrGemvGoCol, nil, nil))
 		for _, dt := range []string{"bf16", "f16", "i8"} {
-			out = append(out, bsrGemvFamily(&Desc{Name: fmt.Sprintf("bsr%dx%d_gemv_%s_go", b[0], b[1], dt), Format: "bsr_" + dt, DType: dt, ISA: Generic, BlockR: b[0], BlockC: b[1], MinN: 1, MaxN: 1}, bsrGemvGoCol))
+			out = append(out, bsrGemvFamily(&Desc{Name: fmt.Sprintf("bsr%dx%d_gemv_%s_go", b[0], b[1], dt), Format: "bsr_" + dt, DType: dt, ISA: Generic, BlockR: b[0], BlockC: b[1], MinN: 1, MaxN: 1}, bsrGemvGoCol, nil, nil))
 		}
 	}
 	return out
@@ -82,6 +82,41 @@ func TestBSRGemv(t *testing.T) {
 	}
 }
 
+// TestBSRGemvColumns: N > 1 (passes of the multi-column kernels where the family has them,
+// each column on its own otherwise) at every N up to past the widest kernel (every mix of
+// pass widths), on tails of M and K, strided X and Y, every epilogue on unit sub-ranges,
+// and a W of many chunks (bsrGemvChunkBytes), against the float64 oracle.
+func TestBSRGemvColumns(t *testing.T) {
+	for _, f := range bsrGemvFamilies(t) {
+		br, bc := f.BlockR, f.BlockC
+		r := rand.New(rand.NewPCG(11, uint64(br*bc)))
+		t.Run(f.Name, func(t *testing.T) {
+			for _, mk := range [][2]int{{br + 1, 3*bc + 2}, {3*br + 2, 37}, {br, bc}, {1, 1}} {
+				kern, w := bsrGemvCase(t, f, r, mk[0], mk[1], 0.6)
+				for n := 2; n <= 19; n++ {
+					ld := [][2]int{{n, n}, {n + 3, n + 1}}[n%2]
+					runStruct(t, kern, r, structCase{w: w, n: n, ldx: ld[0], ldy: ld[1], u1: -1}, false)
+				}
+			}
+			m, k := 5*br+1, 9*bc+bc/2+1
+			kern, w := bsrGemvCase(t, f, r, m, k, 0.7)
+			u := kern.Units()
+			for ei, epi := range structEpilogues(r, m) {
+				for _, n := range []int{3, 16} {
+					runStruct(t, kern, r, structCase{w: w, n: n, ldx: n + ei%2, ldy: n + 1, epi: epi, u1: -1}, false)
+					for _, rg := range [][2]int{{0, 1}, {1, u}, {u - 1, u}, {2, 2}} {
+						runStruct(t, kern, r, structCase{w: w, n: n, ldx: n, ldy: n, epi: epi, u0: rg[0], u1: rg[1]}, false)
+					}
+				}
+			}
+			kern, w = bsrGemvCase(t, f, r, 64*br+3, 600, 0.9) // several chunks of block rows
+			for _, n := range []int{5, 16} {
+				runStruct(t, kern, r, structCase{w: w, n: n, ldx: n, ldy: n, u1: -1}, false)
+			}
+		})
+	}
+}
+
 // TestBSRGemvEpilogues: bias, accumulate, clamp, ReLU, GELU and SiLU, unit sub-ranges.
 func TestBSRGemvEpilogues(t *testing.T) {
 	for _, f := range bsrGemvFamilies(t) {
@@ -104,7 +139,7 @@ func TestBSRGemvEpilogues(t *testing.T) {
 }
 
 // TestBSRGemvGuard places X and Y against an unmapped page, after and then before: K a
-// multiple of C (the kernel reads the caller's X) and not (a padded copy).
+// multiple of C (the kernel reads the caller's X) and not (a padded copy), and N > 1.
 func TestBSRGemvGuard(t *testing.T) {
 	for _, f := range bsrGemvFamilies(t) {
 		br, bc := f.BlockR, f.BlockC
@@ -116,6 +151,9 @@ func TestBSRGemvGuard(t *testing.T) {
 					for _, guard := range []int{1, 2} {
 						runStruct(t, kern, r, structCase{w: w, n: 1, ldx: 1, ldy: 1, guard: guard, u1: -1}, false)
 						runStruct(t, kern, r, structCase{w: w, n: 1, ldx: 2, ldy: 3, guard: guard, u1: -1}, false)
+						for _, n := range []int{3, 16} { // the passes' panels, Y's last column
+							runStruct(t, kern, r, structCase{w: w, n: n, ldx: n, ldy: n, guard: guard, u1: -1}, false)
+						}
 					}
 				}
 			}

@@ -9,18 +9,36 @@ package asm
 //go:noescape
 func bsrGemvBF16AVX2R4C4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
+// bsrGemvBF16AVX2R4C4N2 computes y = epi(W·x) for units block rows of 4×4 blocks of bf16 weights, 2 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvBF16AVX2R4C4N2(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// bsrGemvBF16AVX2R4C4N4 computes y = epi(W·x) for units block rows of 4×4 blocks of bf16 weights, 4 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvBF16AVX2R4C4N4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
 // bsrGemvBF16AVX2R8C4 computes y = epi(W·x) for units block rows of 8×4 blocks of bf16 weights (2 chains).
 //
 //go:noescape
 func bsrGemvBF16AVX2R8C4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
+// bsrGemvBF16AVX2R8C4N2 computes y = epi(W·x) for units block rows of 8×4 blocks of bf16 weights, 2 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvBF16AVX2R8C4N2(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
 // bsrGemvBF16AVX2Features are the CPU features the bsrGemvBF16AVX2 kernels use.
 const bsrGemvBF16AVX2Features = FeatAVX2 | FeatFMA
 
-// bsrGemvBF16AVX2Kernels lists the generated BSR GEMV kernels: block shape, function.
+// bsrGemvBF16AVX2Kernels lists the generated BSR GEMV kernels: block shape, columns per call, function.
 var bsrGemvBF16AVX2Kernels = []bsrGemvGenKernel{
-	{r: 4, c: 4, lp: bsrGemvBF16AVX2R4C4},
-	{r: 8, c: 4, lp: bsrGemvBF16AVX2R8C4},
+	{r: 4, c: 4, n: 1, lp: bsrGemvBF16AVX2R4C4},
+	{r: 4, c: 4, n: 2, lp: bsrGemvBF16AVX2R4C4N2},
+	{r: 4, c: 4, n: 4, lp: bsrGemvBF16AVX2R4C4N4},
+	{r: 8, c: 4, n: 1, lp: bsrGemvBF16AVX2R8C4},
+	{r: 8, c: 4, n: 2, lp: bsrGemvBF16AVX2R8C4N2},
 }
 
 // bsrgemvbf16AVX2Manifest describes the kernels asm registers from bsrgemvbf16_avx2_amd64.s (DESIGN §5.8):
@@ -30,6 +48,6 @@ var bsrGemvBF16AVX2Kernels = []bsrGemvGenKernel{
 //   - reference:   ref.BSR (ref/ref.go); on W widened for the low-precision dtypes
 //   - tests:       asm/bsrgemv_test.go, dispatch/bsrgemv_test.go
 var bsrgemvbf16AVX2Manifest = []Desc{
-	{Name: "bsr4x4_gemv_bf16_avx2", Symbols: []string{"bsrGemvBF16AVX2R4C4"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_bf16", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "bf16", Lanes: 8, Rows: 4, BlockR: 4, BlockC: 4, MinN: 1, MaxN: 1, ExactN: true},
-	{Name: "bsr8x4_gemv_bf16_avx2", Symbols: []string{"bsrGemvBF16AVX2R8C4"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_bf16", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "bf16", Lanes: 8, Rows: 8, BlockR: 8, BlockC: 4, MinN: 1, MaxN: 1, ExactN: true},
+	{Name: "bsr4x4_gemv_bf16_avx2", Symbols: []string{"bsrGemvBF16AVX2R4C4", "bsrGemvBF16AVX2R4C4N2", "bsrGemvBF16AVX2R4C4N4"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_bf16", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "bf16", Lanes: 8, Rows: 4, BlockR: 4, BlockC: 4, MinN: 1, MaxN: 4, ExactN: true},
+	{Name: "bsr8x4_gemv_bf16_avx2", Symbols: []string{"bsrGemvBF16AVX2R8C4", "bsrGemvBF16AVX2R8C4N2"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_bf16", ISA: AVX2, Features: FeatAVX2 | FeatFMA, DType: "bf16", Lanes: 8, Rows: 8, BlockR: 8, BlockC: 4, MinN: 1, MaxN: 4, ExactN: true},
 }

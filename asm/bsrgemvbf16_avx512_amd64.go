@@ -9,18 +9,54 @@ package asm
 //go:noescape
 func bsrGemvBF16AVX512R4C4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
+// bsrGemvBF16AVX512R4C4N2 computes y = epi(W·x) for units block rows of 4×4 blocks of bf16 weights, 2 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvBF16AVX512R4C4N2(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// bsrGemvBF16AVX512R4C4N4 computes y = epi(W·x) for units block rows of 4×4 blocks of bf16 weights, 4 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvBF16AVX512R4C4N4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// bsrGemvBF16AVX512R4C4N8 computes y = epi(W·x) for units block rows of 4×4 blocks of bf16 weights, 8 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvBF16AVX512R4C4N8(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
 // bsrGemvBF16AVX512R8C4 computes y = epi(W·x) for units block rows of 8×4 blocks of bf16 weights (4 chains).
 //
 //go:noescape
 func bsrGemvBF16AVX512R8C4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
+// bsrGemvBF16AVX512R8C4N2 computes y = epi(W·x) for units block rows of 8×4 blocks of bf16 weights, 2 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvBF16AVX512R8C4N2(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// bsrGemvBF16AVX512R8C4N4 computes y = epi(W·x) for units block rows of 8×4 blocks of bf16 weights, 4 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvBF16AVX512R8C4N4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// bsrGemvBF16AVX512R8C4N8 computes y = epi(W·x) for units block rows of 8×4 blocks of bf16 weights, 8 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvBF16AVX512R8C4N8(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
 // bsrGemvBF16AVX512Features are the CPU features the bsrGemvBF16AVX512 kernels use.
 const bsrGemvBF16AVX512Features = FeatAVX512F
 
-// bsrGemvBF16AVX512Kernels lists the generated BSR GEMV kernels: block shape, function.
+// bsrGemvBF16AVX512Kernels lists the generated BSR GEMV kernels: block shape, columns per call, function.
 var bsrGemvBF16AVX512Kernels = []bsrGemvGenKernel{
-	{r: 4, c: 4, lp: bsrGemvBF16AVX512R4C4},
-	{r: 8, c: 4, lp: bsrGemvBF16AVX512R8C4},
+	{r: 4, c: 4, n: 1, lp: bsrGemvBF16AVX512R4C4},
+	{r: 4, c: 4, n: 2, lp: bsrGemvBF16AVX512R4C4N2},
+	{r: 4, c: 4, n: 4, lp: bsrGemvBF16AVX512R4C4N4},
+	{r: 4, c: 4, n: 8, lp: bsrGemvBF16AVX512R4C4N8},
+	{r: 8, c: 4, n: 1, lp: bsrGemvBF16AVX512R8C4},
+	{r: 8, c: 4, n: 2, lp: bsrGemvBF16AVX512R8C4N2},
+	{r: 8, c: 4, n: 4, lp: bsrGemvBF16AVX512R8C4N4},
+	{r: 8, c: 4, n: 8, lp: bsrGemvBF16AVX512R8C4N8},
 }
 
 // bsrgemvbf16AVX512Manifest describes the kernels asm registers from bsrgemvbf16_avx512_amd64.s (DESIGN §5.8):
@@ -30,6 +66,6 @@ var bsrGemvBF16AVX512Kernels = []bsrGemvGenKernel{
 //   - reference:   ref.BSR (ref/ref.go); on W widened for the low-precision dtypes
 //   - tests:       asm/bsrgemv_test.go, dispatch/bsrgemv_test.go
 var bsrgemvbf16AVX512Manifest = []Desc{
-	{Name: "bsr4x4_gemv_bf16_avx512", Symbols: []string{"bsrGemvBF16AVX512R4C4"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Rows: 4, BlockR: 4, BlockC: 4, MinN: 1, MaxN: 1, ExactN: true},
-	{Name: "bsr8x4_gemv_bf16_avx512", Symbols: []string{"bsrGemvBF16AVX512R8C4"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Rows: 8, BlockR: 8, BlockC: 4, MinN: 1, MaxN: 1, ExactN: true},
+	{Name: "bsr4x4_gemv_bf16_avx512", Symbols: []string{"bsrGemvBF16AVX512R4C4", "bsrGemvBF16AVX512R4C4N2", "bsrGemvBF16AVX512R4C4N4", "bsrGemvBF16AVX512R4C4N8"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Rows: 4, BlockR: 4, BlockC: 4, MinN: 1, MaxN: 8, ExactN: true},
+	{Name: "bsr8x4_gemv_bf16_avx512", Symbols: []string{"bsrGemvBF16AVX512R8C4", "bsrGemvBF16AVX512R8C4N2", "bsrGemvBF16AVX512R8C4N4", "bsrGemvBF16AVX512R8C4N8"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_bf16", ISA: AVX512, Features: FeatAVX512F, DType: "bf16", Lanes: 16, Rows: 8, BlockR: 8, BlockC: 4, MinN: 1, MaxN: 8, ExactN: true},
 }

@@ -9,18 +9,54 @@ package asm
 //go:noescape
 func bsrGemvF16AVX512R4C4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
+// bsrGemvF16AVX512R4C4N2 computes y = epi(W·x) for units block rows of 4×4 blocks of f16 weights, 2 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvF16AVX512R4C4N2(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// bsrGemvF16AVX512R4C4N4 computes y = epi(W·x) for units block rows of 4×4 blocks of f16 weights, 4 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvF16AVX512R4C4N4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// bsrGemvF16AVX512R4C4N8 computes y = epi(W·x) for units block rows of 4×4 blocks of f16 weights, 8 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvF16AVX512R4C4N8(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
 // bsrGemvF16AVX512R8C4 computes y = epi(W·x) for units block rows of 8×4 blocks of f16 weights (4 chains).
 //
 //go:noescape
 func bsrGemvF16AVX512R8C4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
+// bsrGemvF16AVX512R8C4N2 computes y = epi(W·x) for units block rows of 8×4 blocks of f16 weights, 2 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvF16AVX512R8C4N2(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// bsrGemvF16AVX512R8C4N4 computes y = epi(W·x) for units block rows of 8×4 blocks of f16 weights, 4 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvF16AVX512R8C4N4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// bsrGemvF16AVX512R8C4N8 computes y = epi(W·x) for units block rows of 8×4 blocks of f16 weights, 8 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvF16AVX512R8C4N8(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
 // bsrGemvF16AVX512Features are the CPU features the bsrGemvF16AVX512 kernels use.
 const bsrGemvF16AVX512Features = FeatAVX512F
 
-// bsrGemvF16AVX512Kernels lists the generated BSR GEMV kernels: block shape, function.
+// bsrGemvF16AVX512Kernels lists the generated BSR GEMV kernels: block shape, columns per call, function.
 var bsrGemvF16AVX512Kernels = []bsrGemvGenKernel{
-	{r: 4, c: 4, lp: bsrGemvF16AVX512R4C4},
-	{r: 8, c: 4, lp: bsrGemvF16AVX512R8C4},
+	{r: 4, c: 4, n: 1, lp: bsrGemvF16AVX512R4C4},
+	{r: 4, c: 4, n: 2, lp: bsrGemvF16AVX512R4C4N2},
+	{r: 4, c: 4, n: 4, lp: bsrGemvF16AVX512R4C4N4},
+	{r: 4, c: 4, n: 8, lp: bsrGemvF16AVX512R4C4N8},
+	{r: 8, c: 4, n: 1, lp: bsrGemvF16AVX512R8C4},
+	{r: 8, c: 4, n: 2, lp: bsrGemvF16AVX512R8C4N2},
+	{r: 8, c: 4, n: 4, lp: bsrGemvF16AVX512R8C4N4},
+	{r: 8, c: 4, n: 8, lp: bsrGemvF16AVX512R8C4N8},
 }
 
 // bsrgemvf16AVX512Manifest describes the kernels asm registers from bsrgemvf16_avx512_amd64.s (DESIGN §5.8):
@@ -30,6 +66,6 @@ var bsrGemvF16AVX512Kernels = []bsrGemvGenKernel{
 //   - reference:   ref.BSR (ref/ref.go); on W widened for the low-precision dtypes
 //   - tests:       asm/bsrgemv_test.go, dispatch/bsrgemv_test.go
 var bsrgemvf16AVX512Manifest = []Desc{
-	{Name: "bsr4x4_gemv_f16_avx512", Symbols: []string{"bsrGemvF16AVX512R4C4"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16, Rows: 4, BlockR: 4, BlockC: 4, MinN: 1, MaxN: 1, ExactN: true},
-	{Name: "bsr8x4_gemv_f16_avx512", Symbols: []string{"bsrGemvF16AVX512R8C4"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16, Rows: 8, BlockR: 8, BlockC: 4, MinN: 1, MaxN: 1, ExactN: true},
+	{Name: "bsr4x4_gemv_f16_avx512", Symbols: []string{"bsrGemvF16AVX512R4C4", "bsrGemvF16AVX512R4C4N2", "bsrGemvF16AVX512R4C4N4", "bsrGemvF16AVX512R4C4N8"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16, Rows: 4, BlockR: 4, BlockC: 4, MinN: 1, MaxN: 8, ExactN: true},
+	{Name: "bsr8x4_gemv_f16_avx512", Symbols: []string{"bsrGemvF16AVX512R8C4", "bsrGemvF16AVX512R8C4N2", "bsrGemvF16AVX512R8C4N4", "bsrGemvF16AVX512R8C4N8"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_f16", ISA: AVX512, Features: FeatAVX512F, DType: "f16", Lanes: 16, Rows: 8, BlockR: 8, BlockC: 4, MinN: 1, MaxN: 8, ExactN: true},
 }

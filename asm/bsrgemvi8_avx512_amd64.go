@@ -9,18 +9,54 @@ package asm
 //go:noescape
 func bsrGemvI8AVX512R4C4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
+// bsrGemvI8AVX512R4C4N2 computes y = epi(W·x) for units block rows of 4×4 blocks of i8 weights, 2 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvI8AVX512R4C4N2(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// bsrGemvI8AVX512R4C4N4 computes y = epi(W·x) for units block rows of 4×4 blocks of i8 weights, 4 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvI8AVX512R4C4N4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// bsrGemvI8AVX512R4C4N8 computes y = epi(W·x) for units block rows of 4×4 blocks of i8 weights, 8 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvI8AVX512R4C4N8(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
 // bsrGemvI8AVX512R8C4 computes y = epi(W·x) for units block rows of 8×4 blocks of i8 weights (4 chains).
 //
 //go:noescape
 func bsrGemvI8AVX512R8C4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
 
+// bsrGemvI8AVX512R8C4N2 computes y = epi(W·x) for units block rows of 8×4 blocks of i8 weights, 2 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvI8AVX512R8C4N2(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// bsrGemvI8AVX512R8C4N4 computes y = epi(W·x) for units block rows of 8×4 blocks of i8 weights, 4 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvI8AVX512R8C4N4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
+// bsrGemvI8AVX512R8C4N8 computes y = epi(W·x) for units block rows of 8×4 blocks of i8 weights, 8 columns of X from a panel.
+//
+//go:noescape
+func bsrGemvI8AVX512R8C4N8(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+
 // bsrGemvI8AVX512Features are the CPU features the bsrGemvI8AVX512 kernels use.
 const bsrGemvI8AVX512Features = FeatAVX512F
 
-// bsrGemvI8AVX512Kernels lists the generated BSR GEMV kernels: block shape, function.
+// bsrGemvI8AVX512Kernels lists the generated BSR GEMV kernels: block shape, columns per call, function.
 var bsrGemvI8AVX512Kernels = []bsrGemvGenKernel{
-	{r: 4, c: 4, lp: bsrGemvI8AVX512R4C4},
-	{r: 8, c: 4, lp: bsrGemvI8AVX512R8C4},
+	{r: 4, c: 4, n: 1, lp: bsrGemvI8AVX512R4C4},
+	{r: 4, c: 4, n: 2, lp: bsrGemvI8AVX512R4C4N2},
+	{r: 4, c: 4, n: 4, lp: bsrGemvI8AVX512R4C4N4},
+	{r: 4, c: 4, n: 8, lp: bsrGemvI8AVX512R4C4N8},
+	{r: 8, c: 4, n: 1, lp: bsrGemvI8AVX512R8C4},
+	{r: 8, c: 4, n: 2, lp: bsrGemvI8AVX512R8C4N2},
+	{r: 8, c: 4, n: 4, lp: bsrGemvI8AVX512R8C4N4},
+	{r: 8, c: 4, n: 8, lp: bsrGemvI8AVX512R8C4N8},
 }
 
 // bsrgemvi8AVX512Manifest describes the kernels asm registers from bsrgemvi8_avx512_amd64.s (DESIGN §5.8):
@@ -30,6 +66,6 @@ var bsrGemvI8AVX512Kernels = []bsrGemvGenKernel{
 //   - reference:   ref.BSR (ref/ref.go); on W widened for the low-precision dtypes
 //   - tests:       asm/bsrgemv_test.go, dispatch/bsrgemv_test.go
 var bsrgemvi8AVX512Manifest = []Desc{
-	{Name: "bsr4x4_gemv_i8_avx512", Symbols: []string{"bsrGemvI8AVX512R4C4"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_i8", ISA: AVX512, Features: FeatAVX512F, DType: "i8", Lanes: 16, Rows: 4, BlockR: 4, BlockC: 4, MinN: 1, MaxN: 1, ExactN: true},
-	{Name: "bsr8x4_gemv_i8_avx512", Symbols: []string{"bsrGemvI8AVX512R8C4"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_i8", ISA: AVX512, Features: FeatAVX512F, DType: "i8", Lanes: 16, Rows: 8, BlockR: 8, BlockC: 4, MinN: 1, MaxN: 1, ExactN: true},
+	{Name: "bsr4x4_gemv_i8_avx512", Symbols: []string{"bsrGemvI8AVX512R4C4", "bsrGemvI8AVX512R4C4N2", "bsrGemvI8AVX512R4C4N4", "bsrGemvI8AVX512R4C4N8"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_i8", ISA: AVX512, Features: FeatAVX512F, DType: "i8", Lanes: 16, Rows: 4, BlockR: 4, BlockC: 4, MinN: 1, MaxN: 8, ExactN: true},
+	{Name: "bsr8x4_gemv_i8_avx512", Symbols: []string{"bsrGemvI8AVX512R8C4", "bsrGemvI8AVX512R8C4N2", "bsrGemvI8AVX512R8C4N4", "bsrGemvI8AVX512R8C4N8"}, Source: "gen/kernels/bsrgemv.go genBSRGemv", Format: "bsr_i8", ISA: AVX512, Features: FeatAVX512F, DType: "i8", Lanes: 16, Rows: 8, BlockR: 8, BlockC: 4, MinN: 1, MaxN: 8, ExactN: true},
 }

@@ -20,7 +20,7 @@ func bsrLPFamilies(t *testing.T) (fams []Family, dts []formats.DType) {
 	have := map[formats.DType]bool{}
 	for _, dt := range lpDTypes {
 		for _, f := range Families() {
-			if f.Format != BSRLPFormat(dt) || f.MaxN == 1 { // the GEMV: bsrgemv_test.go
+			if f.Format != BSRLPFormat(dt) || f.ExactN { // the GEMV: bsrgemv_test.go
 				continue
 			}
 			if f.DType != dt.String() {

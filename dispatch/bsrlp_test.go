@@ -181,12 +181,12 @@ func TestCompileBSRLP(t *testing.T) {
 }
 
 // shapedBSRLP is the family of format on isa for br×bc blocks that runs N = n (the GEMV
-// at N = 1 where there is one: lpRank takes the narrower N range), "" if none.
+// where it runs N: lpRank takes the narrower N range), "" if none.
 func shapedBSRLP(format string, isa asm.ISA, br, bc, n int) string {
 	name := ""
 	for _, f := range asm.Families() {
 		if f.Format == format && f.ISA == isa && f.BlockR == br && f.BlockC == bc && n >= f.MinN && (f.MaxN == 0 || n <= f.MaxN) {
-			if f.MaxN == 1 {
+			if f.ExactN {
 				return f.Name
 			}
 			name = f.Name

@@ -632,12 +632,12 @@ func familyTakes(f asm.Family, t target) bool {
 		if f.BlockR != 0 && (f.BlockR != t.r || f.BlockC != t.c) {
 			return false
 		}
-		// A block GEMV (N = 1 only) on a conversion that stores every weight reads all of
+		// A block GEMV (ExactN: N = 1, and small N in passes) on a conversion that stores every weight reads all of
 		// dense's bytes plus indices: its large-W coefficients, fitted on sparse W, priced
 		// bsr4x4_gemv under the dense GEMV on a dense 11008×4096 (3.46 against 4.12 ms
 		// estimated; 7.4 against 5.5–6.6 ms measured, Zen 5), so it does not take one. The
 		// SpMM kernels still may (a dense W at N = 128 runs bsr_any: no packing of X).
-		if f.MaxN == 1 && t.full && !t.asIs {
+		if f.ExactN && t.full && !t.asIs {
 			return false
 		}
 	case "nm":

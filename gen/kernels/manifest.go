@@ -30,7 +30,7 @@ const (
 // KindSpMVBitmap is a CSR SpMV over per-chunk bitmaps and packed values: spmv_bitmap_<isa>.
 const KindSpMVBitmap = KindBaked + 1
 
-// KindBSRGemv is a BSR GEMV (N = 1), a block whole in vectors: bsr<R>x<C>_gemv[_<dtype>]_<isa>.
+// KindBSRGemv is a BSR GEMV (N = 1, and small N in passes), a block whole in vectors: bsr<R>x<C>_gemv[_<dtype>]_<isa>.
 const KindBSRGemv = KindSpMVBitmap + 1
 
 // KindSpMVDelta is a CSR SpMV over 8-bit column deltas: spmv_csr_d8[_<dtype>]_<isa>.
