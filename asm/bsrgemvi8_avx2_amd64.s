@@ -92,13 +92,13 @@ sum1:
 	VADDPS    Y1, Y0, Y0
 	VADDPS    Y2, Y0, Y0
 	VADDPS    Y3, Y0, Y0
+	VADDPS    Y5, Y4, Y4
+	VADDPS    Y6, Y4, Y4
+	VADDPS    Y7, Y4, Y4
 	VPERMILPS $0xb1, Y0, Y1
 	VADDPS    Y1, Y0, Y0
 	VPERMILPS $0x4e, Y0, Y1
 	VADDPS    Y1, Y0, Y0
-	VADDPS    Y5, Y4, Y4
-	VADDPS    Y6, Y4, Y4
-	VADDPS    Y7, Y4, Y4
 	VPERMILPS $0xb1, Y4, Y1
 	VADDPS    Y1, Y4, Y4
 	VPERMILPS $0x4e, Y4, Y1
@@ -110,11 +110,11 @@ sum1:
 
 allrows1:
 	MOVQ         BX, R9
-	VPERMILPS    $0x00, Y0, Y1
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS (R10)(DI*4), Y2
+	VBROADCASTSS (R10)(DI*4), Y1
+	VPERMILPS    $0x00, Y0, Y2
 	VPXOR        Y3, Y3, Y3
-	VFMADD231PS  Y2, Y1, Y3
+	VFMADD231PS  Y1, Y2, Y3
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
@@ -145,9 +145,9 @@ noclamp1:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VPERM2F128   $0x11, Y0, Y0, Y0
 	MOVQ         scale+24(FP), R10
 	VBROADCASTSS 4(R10)(DI*4), Y1
+	VPERM2F128   $0x11, Y0, Y0, Y0
 	VPXOR        Y2, Y2, Y2
 	VFMADD231PS  Y1, Y0, Y2
 	MOVQ         flags+72(FP), R10
@@ -180,11 +180,11 @@ noclamp2:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VPERMILPS    $0x00, Y4, Y0
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS 8(R10)(DI*4), Y1
+	VBROADCASTSS 8(R10)(DI*4), Y0
+	VPERMILPS    $0x00, Y4, Y1
 	VPXOR        Y2, Y2, Y2
-	VFMADD231PS  Y1, Y0, Y2
+	VFMADD231PS  Y0, Y1, Y2
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
@@ -215,11 +215,11 @@ noclamp3:
 	MOVQ         ldy+64(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	VPERM2F128   $0x11, Y4, Y4, Y0
 	MOVQ         scale+24(FP), R8
-	VBROADCASTSS 12(R8)(DI*4), Y1
+	VBROADCASTSS 12(R8)(DI*4), Y0
+	VPERM2F128   $0x11, Y4, Y4, Y1
 	VPXOR        Y2, Y2, Y2
-	VFMADD231PS  Y1, Y0, Y2
+	VFMADD231PS  Y0, Y1, Y2
 	MOVQ         flags+72(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias4
@@ -1243,21 +1243,21 @@ singles1:
 
 sum1:
 	VADDPS    Y1, Y0, Y0
+	VADDPS    Y3, Y2, Y2
+	VADDPS    Y5, Y4, Y4
+	VADDPS    Y7, Y6, Y6
 	VPERMILPS $0xb1, Y0, Y1
 	VADDPS    Y1, Y0, Y0
 	VPERMILPS $0x4e, Y0, Y1
 	VADDPS    Y1, Y0, Y0
-	VADDPS    Y3, Y2, Y2
 	VPERMILPS $0xb1, Y2, Y1
 	VADDPS    Y1, Y2, Y2
 	VPERMILPS $0x4e, Y2, Y1
 	VADDPS    Y1, Y2, Y2
-	VADDPS    Y5, Y4, Y4
 	VPERMILPS $0xb1, Y4, Y1
 	VADDPS    Y1, Y4, Y4
 	VPERMILPS $0x4e, Y4, Y1
 	VADDPS    Y1, Y4, Y4
-	VADDPS    Y7, Y6, Y6
 	VPERMILPS $0xb1, Y6, Y1
 	VADDPS    Y1, Y6, Y6
 	VPERMILPS $0x4e, Y6, Y1
@@ -1269,11 +1269,11 @@ sum1:
 
 allrows1:
 	MOVQ         BX, R9
-	VPERMILPS    $0x00, Y0, Y1
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS (R10)(DI*4), Y3
+	VBROADCASTSS (R10)(DI*4), Y1
+	VPERMILPS    $0x00, Y0, Y3
 	VPXOR        Y5, Y5, Y5
-	VFMADD231PS  Y3, Y1, Y5
+	VFMADD231PS  Y1, Y3, Y5
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
@@ -1304,9 +1304,9 @@ noclamp1:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VPERM2F128   $0x11, Y0, Y0, Y0
 	MOVQ         scale+24(FP), R10
 	VBROADCASTSS 4(R10)(DI*4), Y1
+	VPERM2F128   $0x11, Y0, Y0, Y0
 	VPXOR        Y3, Y3, Y3
 	VFMADD231PS  Y1, Y0, Y3
 	MOVQ         flags+72(FP), R10
@@ -1339,11 +1339,11 @@ noclamp2:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VPERMILPS    $0x00, Y2, Y0
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS 8(R10)(DI*4), Y1
+	VBROADCASTSS 8(R10)(DI*4), Y0
+	VPERMILPS    $0x00, Y2, Y1
 	VPXOR        Y3, Y3, Y3
-	VFMADD231PS  Y1, Y0, Y3
+	VFMADD231PS  Y0, Y1, Y3
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
@@ -1374,11 +1374,11 @@ noclamp3:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VPERM2F128   $0x11, Y2, Y2, Y0
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS 12(R10)(DI*4), Y1
+	VBROADCASTSS 12(R10)(DI*4), Y0
+	VPERM2F128   $0x11, Y2, Y2, Y1
 	VPXOR        Y2, Y2, Y2
-	VFMADD231PS  Y1, Y0, Y2
+	VFMADD231PS  Y0, Y1, Y2
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias4
@@ -1409,11 +1409,11 @@ noclamp4:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VPERMILPS    $0x00, Y4, Y0
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS 16(R10)(DI*4), Y1
+	VBROADCASTSS 16(R10)(DI*4), Y0
+	VPERMILPS    $0x00, Y4, Y1
 	VPXOR        Y2, Y2, Y2
-	VFMADD231PS  Y1, Y0, Y2
+	VFMADD231PS  Y0, Y1, Y2
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
@@ -1444,11 +1444,11 @@ noclamp5:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VPERM2F128   $0x11, Y4, Y4, Y0
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS 20(R10)(DI*4), Y1
+	VBROADCASTSS 20(R10)(DI*4), Y0
+	VPERM2F128   $0x11, Y4, Y4, Y1
 	VPXOR        Y2, Y2, Y2
-	VFMADD231PS  Y1, Y0, Y2
+	VFMADD231PS  Y0, Y1, Y2
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
@@ -1479,11 +1479,11 @@ noclamp6:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VPERMILPS    $0x00, Y6, Y0
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS 24(R10)(DI*4), Y1
+	VBROADCASTSS 24(R10)(DI*4), Y0
+	VPERMILPS    $0x00, Y6, Y1
 	VPXOR        Y2, Y2, Y2
-	VFMADD231PS  Y1, Y0, Y2
+	VFMADD231PS  Y0, Y1, Y2
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
@@ -1514,11 +1514,11 @@ noclamp7:
 	MOVQ         ldy+64(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	VPERM2F128   $0x11, Y6, Y6, Y0
 	MOVQ         scale+24(FP), R8
-	VBROADCASTSS 28(R8)(DI*4), Y1
+	VBROADCASTSS 28(R8)(DI*4), Y0
+	VPERM2F128   $0x11, Y6, Y6, Y1
 	VPXOR        Y2, Y2, Y2
-	VFMADD231PS  Y1, Y0, Y2
+	VFMADD231PS  Y0, Y1, Y2
 	MOVQ         flags+72(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8

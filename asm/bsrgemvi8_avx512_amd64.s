@@ -84,11 +84,11 @@ sum1:
 
 allrows1:
 	MOVQ         BX, R9
-	VPERMILPS    $0x00, Z0, Z1
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS (R10)(DI*4), Z2
+	VBROADCASTSS (R10)(DI*4), Z1
+	VPERMILPS    $0x00, Z0, Z2
 	VPSUBD       Z3, Z3, Z3
-	VFMADD231PS  Z2, Z1, Z3
+	VFMADD231PS  Z1, Z2, Z3
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
@@ -119,11 +119,11 @@ noclamp1:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VSHUFF32X4   $0x55, Z0, Z0, Z1
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z2
+	VBROADCASTSS 4(R10)(DI*4), Z1
+	VSHUFF32X4   $0x55, Z0, Z0, Z2
 	VPSUBD       Z3, Z3, Z3
-	VFMADD231PS  Z2, Z1, Z3
+	VFMADD231PS  Z1, Z2, Z3
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias2
@@ -154,11 +154,11 @@ noclamp2:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VSHUFF32X4   $0xaa, Z0, Z0, Z1
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS 8(R10)(DI*4), Z2
+	VBROADCASTSS 8(R10)(DI*4), Z1
+	VSHUFF32X4   $0xaa, Z0, Z0, Z2
 	VPSUBD       Z3, Z3, Z3
-	VFMADD231PS  Z2, Z1, Z3
+	VFMADD231PS  Z1, Z2, Z3
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
@@ -189,9 +189,9 @@ noclamp3:
 	MOVQ         ldy+64(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	VSHUFF32X4   $0xff, Z0, Z0, Z0
 	MOVQ         scale+24(FP), R8
 	VBROADCASTSS 12(R8)(DI*4), Z1
+	VSHUFF32X4   $0xff, Z0, Z0, Z0
 	VPSUBD       Z2, Z2, Z2
 	VFMADD231PS  Z1, Z0, Z2
 	MOVQ         flags+72(FP), R8
@@ -2202,13 +2202,13 @@ sum1:
 	VADDPS    Z1, Z0, Z0
 	VADDPS    Z2, Z0, Z0
 	VADDPS    Z3, Z0, Z0
+	VADDPS    Z5, Z4, Z4
+	VADDPS    Z6, Z4, Z4
+	VADDPS    Z7, Z4, Z4
 	VPERMILPS $0xb1, Z0, Z1
 	VADDPS    Z1, Z0, Z0
 	VPERMILPS $0x4e, Z0, Z1
 	VADDPS    Z1, Z0, Z0
-	VADDPS    Z5, Z4, Z4
-	VADDPS    Z6, Z4, Z4
-	VADDPS    Z7, Z4, Z4
 	VPERMILPS $0xb1, Z4, Z1
 	VADDPS    Z1, Z4, Z4
 	VPERMILPS $0x4e, Z4, Z1
@@ -2220,11 +2220,11 @@ sum1:
 
 allrows1:
 	MOVQ         BX, R9
-	VPERMILPS    $0x00, Z0, Z1
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS (R10)(DI*4), Z2
+	VBROADCASTSS (R10)(DI*4), Z1
+	VPERMILPS    $0x00, Z0, Z2
 	VPSUBD       Z3, Z3, Z3
-	VFMADD231PS  Z2, Z1, Z3
+	VFMADD231PS  Z1, Z2, Z3
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias1
@@ -2255,11 +2255,11 @@ noclamp1:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VSHUFF32X4   $0x55, Z0, Z0, Z1
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS 4(R10)(DI*4), Z2
+	VBROADCASTSS 4(R10)(DI*4), Z1
+	VSHUFF32X4   $0x55, Z0, Z0, Z2
 	VPSUBD       Z3, Z3, Z3
-	VFMADD231PS  Z2, Z1, Z3
+	VFMADD231PS  Z1, Z2, Z3
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias2
@@ -2290,11 +2290,11 @@ noclamp2:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VSHUFF32X4   $0xaa, Z0, Z0, Z1
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS 8(R10)(DI*4), Z2
+	VBROADCASTSS 8(R10)(DI*4), Z1
+	VSHUFF32X4   $0xaa, Z0, Z0, Z2
 	VPSUBD       Z3, Z3, Z3
-	VFMADD231PS  Z2, Z1, Z3
+	VFMADD231PS  Z1, Z2, Z3
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias3
@@ -2325,9 +2325,9 @@ noclamp3:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VSHUFF32X4   $0xff, Z0, Z0, Z0
 	MOVQ         scale+24(FP), R10
 	VBROADCASTSS 12(R10)(DI*4), Z1
+	VSHUFF32X4   $0xff, Z0, Z0, Z0
 	VPSUBD       Z2, Z2, Z2
 	VFMADD231PS  Z1, Z0, Z2
 	MOVQ         flags+72(FP), R10
@@ -2360,11 +2360,11 @@ noclamp4:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VPERMILPS    $0x00, Z4, Z0
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS 16(R10)(DI*4), Z1
+	VBROADCASTSS 16(R10)(DI*4), Z0
+	VPERMILPS    $0x00, Z4, Z1
 	VPSUBD       Z2, Z2, Z2
-	VFMADD231PS  Z1, Z0, Z2
+	VFMADD231PS  Z0, Z1, Z2
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias5
@@ -2395,11 +2395,11 @@ noclamp5:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VSHUFF32X4   $0x55, Z4, Z4, Z0
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS 20(R10)(DI*4), Z1
+	VBROADCASTSS 20(R10)(DI*4), Z0
+	VSHUFF32X4   $0x55, Z4, Z4, Z1
 	VPSUBD       Z2, Z2, Z2
-	VFMADD231PS  Z1, Z0, Z2
+	VFMADD231PS  Z0, Z1, Z2
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias6
@@ -2430,11 +2430,11 @@ noclamp6:
 	MOVQ         ldy+64(FP), R10
 	SHLQ         $0x02, R10
 	ADDQ         R10, R9
-	VSHUFF32X4   $0xaa, Z4, Z4, Z0
 	MOVQ         scale+24(FP), R10
-	VBROADCASTSS 24(R10)(DI*4), Z1
+	VBROADCASTSS 24(R10)(DI*4), Z0
+	VSHUFF32X4   $0xaa, Z4, Z4, Z1
 	VPSUBD       Z2, Z2, Z2
-	VFMADD231PS  Z1, Z0, Z2
+	VFMADD231PS  Z0, Z1, Z2
 	MOVQ         flags+72(FP), R10
 	TESTQ        $0x00000002, R10
 	JEQ          nobias7
@@ -2465,11 +2465,11 @@ noclamp7:
 	MOVQ         ldy+64(FP), R8
 	SHLQ         $0x02, R8
 	ADDQ         R8, R9
-	VSHUFF32X4   $0xff, Z4, Z4, Z0
 	MOVQ         scale+24(FP), R8
-	VBROADCASTSS 28(R8)(DI*4), Z1
+	VBROADCASTSS 28(R8)(DI*4), Z0
+	VSHUFF32X4   $0xff, Z4, Z4, Z1
 	VPSUBD       Z2, Z2, Z2
-	VFMADD231PS  Z1, Z0, Z2
+	VFMADD231PS  Z0, Z1, Z2
 	MOVQ         flags+72(FP), R8
 	TESTQ        $0x00000002, R8
 	JEQ          nobias8

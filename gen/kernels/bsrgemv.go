@@ -308,54 +308,14 @@ func genBSRGemv(m vm.LaneGroupMachine, s BSRGemvShape, e vm.Elem) {
 	m.AddImm(nb, -1)
 	m.Jmp(singles)
 	m.Bind(sum)
+	sums := make([][]vm.Vec, V) // one column: chain 0 of each vector, the others added in
 	for v := range acc {
 		for ch := 1; ch < s.U; ch++ {
 			m.VAdd(acc[v][0], acc[v][ch])
 		}
-		m.SumGroups(acc[v][0], s.C)
+		sums[v] = acc[v][:1]
 	}
-
-	// Store rows r < rows: R, or lastRows in the last unit.
-	rows := m.GP()
-	m.MovImm(rows, int64(s.R))
-	full := m.NewLabel("allrows")
-	m.BrImm(u, vm.GT, 1, full)
-	m.Mov(rows, m.Param("lastRows"))
-	m.Bind(full)
-	yr := m.GP()
-	m.Mov(yr, y)
-	end := m.NewLabel("stored")
-	for r := 0; r < s.R; r++ {
-		if r > 0 {
-			m.BrImm(rows, vm.LE, int64(r), end)
-			ly := m.Param("ldy")
-			m.Shl(ly, 2)
-			m.Add(yr, ly)
-		}
-		t := m.Vec()
-		m.LaneTo0(t, acc[(r*s.C)/L][0], (r*s.C)%L)
-		if e == vm.ElemI8 {
-			sc, z := m.Vec(), m.Vec()
-			m.Load1(sc, vm.Idx(m.Param("scale"), i, 4).Off(4*r))
-			m.Zero(z)
-			m.FMA(z, t, sc)
-			t = z
-		}
-		rowEpilogue(m, t, i, r, vm.At(yr, 0))
-		m.StoreLane0(vm.At(yr, 0), t)
-	}
-	m.Bind(end)
-
-	// Next unit: hdr += 4, y += R rows, i += R (kidx and val already past the unit).
-	m.AddImm(hdr, 4)
-	ly := m.Param("ldy")
-	m.Shl(ly, int(log2(4*s.R)))
-	m.Add(y, ly)
-	m.AddImm(i, int64(s.R))
-	m.AddImm(u, -1)
-	m.Jmp(top)
-	m.Bind(exit)
-	m.Ret()
+	bsrGemvUnitEnd(m, s, e, sums, hdr, i, y, u, top, exit)
 }
 
 // genBSRGemvCols is the kernel of s.NC > 1 columns (see "Small N" above): x is the pass's
@@ -418,13 +378,21 @@ func genBSRGemvCols(m vm.LaneGroupMachine, s BSRGemvShape, e vm.Elem) {
 	m.AddImm(nb, -1)
 	m.Jmp(blocks)
 	m.Bind(sum)
+	bsrGemvUnitEnd(m, s, e, acc, hdr, i, y, u, top, exit)
+}
+
+// bsrGemvUnitEnd ends a unit of either kernel and loops: acc[v][c] is vector v of column c;
+// each gets its groups summed (SumGroups), then for rows r < R (lastRows in the last unit)
+// and every column, row r's sum goes to lane 0 (LaneTo0), int8 times the row's scale, the
+// row epilogue and a store at y + r·ldy + c; then hdr, y and the first row i advance a unit
+// (kidx and val are already past it) and the loop returns to top (exit after the last).
+func bsrGemvUnitEnd(m vm.LaneGroupMachine, s BSRGemvShape, e vm.Elem, acc [][]vm.Vec, hdr, i, y, u vm.Reg, top, exit vm.Label) {
+	L := m.Lanes()
 	for v := range acc {
 		for c := range acc[v] {
 			m.SumGroups(acc[v][c], s.C)
 		}
 	}
-
-	// Store rows r < rows (R, or lastRows in the last unit), every column.
 	rows := m.GP()
 	m.MovImm(rows, int64(s.R))
 	full := m.NewLabel("allrows")
@@ -446,7 +414,7 @@ func genBSRGemvCols(m vm.LaneGroupMachine, s BSRGemvShape, e vm.Elem) {
 			sc = m.Vec()
 			m.Load1(sc, vm.Idx(m.Param("scale"), i, 4).Off(4*r))
 		}
-		for c := 0; c < NC; c++ {
+		for c := range acc[0] {
 			t := m.Vec()
 			m.LaneTo0(t, acc[(r*s.C)/L][c], (r*s.C)%L)
 			if e == vm.ElemI8 {
