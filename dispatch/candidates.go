@@ -20,8 +20,8 @@ import (
 // format and dtype that run under the cap and take W (16-bit column indices need
 // K ≤ 65536; BSR: W's block shape or any), each over the N range compileLP keeps one
 // kernel for around n (RangeOf), with Format that format ("dense_bf16", "csr_i8",
-// "bsr_f16" …), and for a dense W the SIMD BSR families of its dtype on W regrouped in
-// 8×1 blocks of that dtype (Format "bsr8x1_bf16" …: the same stored values); they are
+// "bsr_f16" …), and for a dense W from N = 17 on the SIMD BSR families of its dtype on W
+// regrouped in 8×1 blocks of that dtype (Format "bsr8x1_bf16" …: the same stored values); they are
 // ordered as compileLP ranks them, its choice first, and MedianNs is 0: no cost model
 // prices them.
 func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
@@ -39,7 +39,11 @@ func Candidates(w formats.Matrix, n int, opts Options) ([]Candidate, error) {
 			return nil, err
 		}
 		var cs []Candidate
-		for _, c := range l.ranked(rangeOf(l.cands, n), target{format: l.format, asIs: true}, host.GOARCH) {
+		r := rangeOf(l.cands, n)
+		for i, c := range l.ranked(r, target{format: l.format, asIs: true}, host.GOARCH) {
+			if i > 0 && !c.tgt.asIs && r.lo < denseLPBlockTuneMinN {
+				continue // a regrouping the tuner would pack and time only to lose (lowp.go)
+			}
 			cs = append(cs, Candidate{Kernel: c.fam.Name, Format: c.tgt.String(), Threads: opts.Threads})
 		}
 		return cs, nil

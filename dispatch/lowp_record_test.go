@@ -88,14 +88,14 @@ func TestCandidatesLP(t *testing.T) {
 						t.Fatalf("%s N = %d: first candidate %s@%s, Compile runs %s@%s", name, n, cs[0].Kernel, cs[0].Format, fam, f)
 					}
 					// A dense W may also run regrouped in 8×1 blocks of its dtype, on the SIMD BSR
-					// families of that dtype (the same stored values).
+					// families of that dtype (the same stored values), offered from N = 17 on.
 					blocks := "bsr8x1_" + dt.String()
 					var want []string
 					for _, f := range asm.Families() {
 						if f.Format == format && Host().CanRun(f, capISA) && coversRange(f, nRange{lo, hi}) && (f.IndexBits != 16 || k <= 1<<16) {
 							want = append(want, f.Name)
 						}
-						if !tc.csr && f.Format == asm.BSRLPFormat(dt) && (f.BlockR == 0 || f.BlockR == 8 && f.BlockC == 1) && f.ISA != asm.Generic && Host().CanRun(f, capISA) && coversRange(f, nRange{lo, hi}) {
+						if !tc.csr && lo >= denseLPBlockTuneMinN && f.Format == asm.BSRLPFormat(dt) && (f.BlockR == 0 || f.BlockR == 8 && f.BlockC == 1) && f.ISA != asm.Generic && Host().CanRun(f, capISA) && coversRange(f, nRange{lo, hi}) {
 							want = append(want, f.Name)
 						}
 					}
