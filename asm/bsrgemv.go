@@ -1,6 +1,7 @@
 package asm
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"sync"
@@ -108,6 +109,14 @@ func packBSRGemv(b *formats.BSR, alloc func(l *BSRGemvLayout, nv int64), put fun
 		l.Cost[i+1] = l.Cost[i] + stored + 1
 	}
 	return l, nil
+}
+
+// dtypeName is the stored type's name: "float32", or the low-precision dtype's.
+func (l *BSRGemvLayout) dtypeName() string {
+	if l.DType == 0 {
+		return "float32"
+	}
+	return l.DType.String()
 }
 
 // UnitRows returns the output rows [r0, r1) of unit u.
@@ -304,5 +313,31 @@ func bsrGemvFamily(d *Desc, col func(l *BSRGemvLayout, u0, u1 int, xc, yc []floa
 			}
 			return &bsrGemvKernel{name: d.Name, isa: d.ISA, l: l, col: col, cols: cols, widths: widths}, nil
 		},
+		// Every ISA's GEMV of one block shape and dtype packs the same BSRGemvLayout: one
+		// packing serves them all.
+		Layout: func(w formats.Matrix) string {
+			if !bsrGemvTakes(d, w) {
+				return ""
+			}
+			return fmt.Sprintf("bsrgemv/%dx%d/%s", d.BlockR, d.BlockC, cmp.Or(d.DType, "float32"))
+		},
+		Derive: func(from Kernel) (Kernel, int64, error) {
+			f, ok := from.(*bsrGemvKernel)
+			if !ok || f.l.R != d.BlockR || f.l.C != d.BlockC || f.l.dtypeName() != cmp.Or(d.DType, "float32") {
+				return nil, 0, fmt.Errorf("%w: %s cannot share the packing of %s", ErrNotApplicable, d.Name, from.Name())
+			}
+			return &bsrGemvKernel{name: d.Name, isa: d.ISA, l: f.l, col: col, cols: cols, widths: widths}, 0, nil
+		},
 	}
+}
+
+// bsrGemvTakes reports whether family d packs w: a BSR (float32 families) or a BSRLP of
+// d's dtype, of d's block shape.
+func bsrGemvTakes(d *Desc, w formats.Matrix) bool {
+	if d.DType == "" || d.DType == "float32" {
+		b, ok := w.(*formats.BSR)
+		return ok && b != nil && b.R == d.BlockR && b.C == d.BlockC
+	}
+	b, ok := w.(*formats.BSRLP)
+	return ok && b != nil && b.DType.String() == d.DType && b.R == d.BlockR && b.C == d.BlockC
 }

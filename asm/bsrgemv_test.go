@@ -1,7 +1,10 @@
 package asm
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -177,4 +180,74 @@ func TestBSRGemvWide(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBSRGemvDerive: every BSR GEMV family derives its kernel from another ISA's packing of
+// the same block shape and dtype (the same BSRGemvLayout, nothing added) and then computes
+// bitwise what its own packing computes; a packing of another shape or dtype, or of
+// another kind of kernel, is refused.
+func TestBSRGemvDerive(t *testing.T) {
+	fams := bsrGemvFamilies(t)
+	r := rand.New(rand.NewPCG(13, 14))
+	pairs := 0
+	for _, a := range fams {
+		if a.Derive == nil {
+			continue
+		}
+		kernA, w := bsrGemvCase(t, a, r, 3*a.BlockR+1, 9*a.BlockC+1, 0.6)
+		var own formats.Matrix // a's own input (w is the widened float32 for LP)
+		if a.DType == "" || a.DType == "float32" {
+			own = w
+		} else {
+			dt, _ := formats.ParseDType(a.DType)
+			var err error
+			if own, err = formats.BSRLPFromBSR(w.(*formats.BSR), dt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, b := range fams {
+			if b.Derive == nil || b.Name == a.Name {
+				continue
+			}
+			got, added, err := b.Derive(kernA)
+			same := b.BlockR == a.BlockR && b.BlockC == a.BlockC && cmp.Or(b.DType, "float32") == cmp.Or(a.DType, "float32")
+			if !same {
+				if !errors.Is(err, ErrNotApplicable) {
+					t.Fatalf("%s from %s: %v, want ErrNotApplicable", b.Name, a.Name, err)
+				}
+				continue
+			}
+			if err != nil || added != 0 || got.Name() != b.Name {
+				t.Fatalf("%s from %s: %v, added %d, name %s", b.Name, a.Name, err, added, got.Name())
+			}
+			if b.Layout(own) == "" || b.Layout(own) != a.Layout(own) {
+				t.Fatalf("%s and %s: layouts %q and %q", b.Name, a.Name, b.Layout(own), a.Layout(own))
+			}
+			kernB := packFamily(t, b, own)
+			for _, n := range []int{1, 3, 8} {
+				m, _ := kernA.Shape()
+				var x []float32
+				for range (9*a.BlockC + 1) * n {
+					x = append(x, float32(r.NormFloat64()))
+				}
+				y1, y2 := make([]float32, (3*a.BlockR+1)*n), make([]float32, (3*a.BlockR+1)*n)
+				if err := got.Run(0, got.Units(), x, n, y1, n, n, nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := kernB.Run(0, kernB.Units(), x, n, y2, n, n, nil); err != nil {
+					t.Fatal(err)
+				}
+				for i := range y1 {
+					if math.Float32bits(y1[i]) != math.Float32bits(y2[i]) {
+						t.Fatalf("%s derived from %s, N = %d: y[%d] = %v, its own packing %v (m %d)", b.Name, a.Name, n, i, y1[i], y2[i], m)
+					}
+				}
+			}
+			pairs++
+		}
+		if _, _, err := a.Derive(&bsrKernel{name: "bsr4x4_t64"}); !errors.Is(err, ErrNotApplicable) {
+			t.Fatalf("%s derived from a BSR tile kernel: %v", a.Name, err)
+		}
+	}
+	t.Logf("%d derived pairs", pairs)
 }

@@ -103,3 +103,37 @@ func TestBSRGemvChosenLP(t *testing.T) {
 		}
 	}
 }
+
+// TestShareBlockGemvPacking: sharePackings moves a range onto a kernel another range
+// already packs when it is within shareSlack, but not from one BSR GEMV to another ISA's of
+// the same block shape and dtype: those derive from one packing (asm/bsrgemv.go), so the
+// range keeps its faster estimate (AVX-512 at N = 1 on 4096×11008 4×4 blocks had gone to
+// AVX2's, 1.19–1.38× slower, when N = 4 chose AVX2's).
+func TestShareBlockGemvPacking(t *testing.T) {
+	derive := func(asm.Kernel) (asm.Kernel, int64, error) { return nil, 0, nil }
+	gemv := func(name string, isa asm.ISA) asm.Family {
+		return asm.Family{Desc: &asm.Desc{Name: name, Format: "bsr", ISA: isa, DType: "float32", BlockR: 4, BlockC: 4, ExactN: true, MinN: 1, MaxN: 8}, Derive: derive}
+	}
+	tile := func(name string, isa asm.ISA) asm.Family {
+		return asm.Family{Desc: &asm.Desc{Name: name, Format: "bsr", ISA: isa, DType: "float32", BlockR: 4, BlockC: 4, Tile: 64}}
+	}
+	tgt := target{format: "bsr", r: 4, c: 4, asIs: true}
+	for _, tc := range []struct {
+		name       string
+		one, other asm.Family // N = 1's best and the kernel N = 4 chose
+		wantShared bool
+	}{
+		{"gemv avx512 / gemv avx2", gemv("g512", asm.AVX512), gemv("g2", asm.AVX2), false},
+		{"tile avx512 / tile avx2", tile("t512", asm.AVX512), tile("t2", asm.AVX2), true},
+	} {
+		p := &Plan{ranges: []nRange{{1, 1}, {4, 4}}}
+		p.sel = []*choice{
+			{fam: tc.one, tgt: tgt, est: 95, alts: []cand{{fam: tc.other, tgt: tgt, est: 100}}},
+			{fam: tc.other, tgt: tgt, est: 90},
+		}
+		p.sharePackings()
+		if shared := p.sel[0].fam.Name == tc.other.Name; shared != tc.wantShared {
+			t.Errorf("%s: N = 1 runs %s (shared: %v, want %v)", tc.name, p.sel[0].fam.Name, shared, tc.wantShared)
+		}
+	}
+}

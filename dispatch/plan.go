@@ -278,13 +278,15 @@ func (p *Plan) chooseRanges(fams []asm.Family, targets []target, forced *asm.Fam
 
 // sharePackings: a range whose candidates include a kernel already chosen for another
 // range (largest N first) within shareSlack of its best estimate runs that one, so a plan
-// does not hold several packings of W that differ by a few percent.
+// does not hold several packings of W that differ by a few percent; unless the two are BSR
+// GEMVs of one block shape and dtype on the same target (sameBlockGemv): one packing serves
+// both, so each range keeps its best.
 func (p *Plan) sharePackings() {
 	var chosen []*choice
 	for b := len(p.sel) - 1; b >= 0; b-- {
 		c := p.sel[b]
 		for _, o := range chosen {
-			if o.id() == c.id() {
+			if o.id() == c.id() || c.tgt.String() == o.tgt.String() && sameBlockGemv(c.fam, o.fam) {
 				break
 			}
 			if i := slices.IndexFunc(c.alts, func(a cand) bool { return a.fam.Name == o.fam.Name && a.tgt.String() == o.tgt.String() }); i >= 0 && c.alts[i].est <= shareSlack*c.est {
@@ -416,6 +418,14 @@ func (p *Plan) pack(c *choice) (asm.Kernel, error) {
 		}
 		return kern, nil
 	}
+}
+
+// sameBlockGemv reports whether a and b are BSR GEMVs (ExactN, a block shape) of the same
+// format, block shape and dtype, on any ISAs: they pack the same BSRGemvLayout, and either
+// derives its kernel from the other's packing at no cost (asm/bsrgemv.go's Derive).
+func sameBlockGemv(a, b asm.Family) bool {
+	return a.ExactN && b.ExactN && a.BlockR != 0 && a.Derive != nil && b.Derive != nil &&
+		a.Format == b.Format && a.BlockR == b.BlockR && a.BlockC == b.BlockC && a.DType == b.DType
 }
 
 // layoutKey names the layout family f packs from w (the matrix for target t), within the
