@@ -253,22 +253,7 @@ func genBSRGemv(m vm.LaneGroupMachine, s BSRGemvShape, e vm.Elem) {
 	V := s.R * s.C / L
 	eb := e.Bytes()
 	blockBytes := int64(s.R * s.C * eb)
-	hdr, kidx, val := m.Param("hdr"), m.Param("kidx"), m.Param("val")
-	y := m.Param("y")
-	u := m.Param("units")
-	i := m.GP() // first row of the unit (from the call's first row)
-	m.MovImm(i, 0)
-	exit, top := m.NewLabel("exit"), m.NewLabel("unit")
-	m.Bind(top)
-	m.BrImm(u, vm.LE, 0, exit)
-	acc := make([][]vm.Vec, V)
-	for v := range acc {
-		for range s.U {
-			a := m.Vec()
-			m.Zero(a)
-			acc[v] = append(acc[v], a)
-		}
-	}
+	hdr, kidx, val, y, u, i, top, exit, acc := bsrGemvUnitStart(m, V, s.U)
 	xg, wv := m.Vec(), m.Vec()
 	x := m.Param("x")
 	nb := m.GP()
@@ -327,22 +312,7 @@ func genBSRGemvCols(m vm.LaneGroupMachine, s BSRGemvShape, e vm.Elem) {
 	vm.Check(V*NC+V+1 <= m.VecRegs(), "bsr gemv %+v: %d accumulators do not fit", s, V*NC)
 	eb := e.Bytes()
 	blockBytes := int64(s.R * s.C * eb)
-	hdr, kidx, val := m.Param("hdr"), m.Param("kidx"), m.Param("val")
-	y := m.Param("y")
-	u := m.Param("units")
-	i := m.GP() // first row of the unit (from the call's first row)
-	m.MovImm(i, 0)
-	exit, top := m.NewLabel("exit"), m.NewLabel("unit")
-	m.Bind(top)
-	m.BrImm(u, vm.LE, 0, exit)
-	acc := make([][]vm.Vec, V)
-	for v := range acc {
-		for range NC {
-			a := m.Vec()
-			m.Zero(a)
-			acc[v] = append(acc[v], a)
-		}
-	}
+	hdr, kidx, val, y, u, i, top, exit, acc := bsrGemvUnitStart(m, V, NC)
 	wv := make([]vm.Vec, V)
 	for v := range wv {
 		wv[v] = m.Vec()
@@ -379,6 +349,29 @@ func genBSRGemvCols(m vm.LaneGroupMachine, s BSRGemvShape, e vm.Elem) {
 	m.Jmp(blocks)
 	m.Bind(sum)
 	bsrGemvUnitEnd(m, s, e, acc, hdr, i, y, u, top, exit)
+}
+
+// bsrGemvUnitStart opens either kernel: its pointer and count params, the first row i of
+// the unit (from the call's first row), the unit loop's top (exit after the last unit) and
+// V×chains accumulators zeroed at the top of every unit.
+func bsrGemvUnitStart(m vm.Machine, V, chains int) (hdr, kidx, val, y, u, i vm.Reg, top, exit vm.Label, acc [][]vm.Vec) {
+	hdr, kidx, val = m.Param("hdr"), m.Param("kidx"), m.Param("val")
+	y = m.Param("y")
+	u = m.Param("units")
+	i = m.GP()
+	m.MovImm(i, 0)
+	exit, top = m.NewLabel("exit"), m.NewLabel("unit")
+	m.Bind(top)
+	m.BrImm(u, vm.LE, 0, exit)
+	acc = make([][]vm.Vec, V)
+	for v := range acc {
+		for range chains {
+			a := m.Vec()
+			m.Zero(a)
+			acc[v] = append(acc[v], a)
+		}
+	}
+	return
 }
 
 // bsrGemvUnitEnd ends a unit of either kernel and loops: acc[v][c] is vector v of column c;
