@@ -206,15 +206,14 @@ func packBSRGemvPanels(panel, x []float32, ldx int, l *BSRGemvLayout, passes []i
 	for _, w := range passes {
 		p := panel[off : off+xl*w]
 		for g := 0; g < xl/C; g++ {
+			rows := min(C, l.K-g*C) // only the last group is ragged
 			for c := 0; c < w; c++ {
 				dst := p[(g*w+c)*C:][:C]
-				for j := range dst {
-					if k := g*C + j; k < l.K {
-						dst[j] = x[k*ldx+j0+c]
-					} else {
-						dst[j] = 0
-					}
+				src := x[g*C*ldx+j0+c:]
+				for j := range rows {
+					dst[j] = src[j*ldx]
 				}
+				clear(dst[rows:])
 			}
 		}
 		off += xl * w

@@ -32,6 +32,31 @@ type bsrGemvGenKernel struct {
 // later passes read it from L2 (as the dense GEMV's chunks, gemvChunkBytes).
 const bsrGemvChunkBytes = 256 << 10
 
+// call runs g on units [a, b) of l: x is its X (a column, or a pass's panel), y the Y of
+// unit a's first row.
+func (g bsrGemvGenKernel) call(l *BSRGemvLayout, a, b int, x, y *float32, ldy, flags int, bias []float32, lo, hi float32) {
+	r0, _ := l.UnitRows(a)
+	lr0, r1 := l.UnitRows(b - 1)
+	rc := int64(l.R * l.C)
+	if g.lp != nil {
+		g.lp(&l.Hdr[a], i32At(l.KIdx, l.KOff[a]), u8At(l.LP, l.KOff[a]*rc*int64(l.DType.Bytes())), f32At(l.Scale, int64(r0)), b-a, r1-lr0,
+			x, y, ldy, flags, f32At(bias, int64(r0)), lo, hi)
+		return
+	}
+	g.fn(&l.Hdr[a], i32At(l.KIdx, l.KOff[a]), f32At(l.Val, l.KOff[a]*rc), &dummyF32[0], b-a, r1-lr0,
+		x, y, ldy, flags, f32At(bias, int64(r0)), lo, hi)
+}
+
+// bsrGemvChunkEnd is the end of the chunk of units that starts at a: past a, units while
+// their work (l.Cost, stored weights) stays within limit; at most u1.
+func bsrGemvChunkEnd(l *BSRGemvLayout, a, u1 int, limit int64) int {
+	b := a + 1
+	for b < u1 && l.Cost[b+1]-l.Cost[a] <= limit {
+		b++
+	}
+	return b
+}
+
 // bsrGemvAsmCols runs N > 1 columns on the multi-column kernels ks (by width): chunks of
 // block rows of about bsrGemvChunkBytes of weights, every pass over a chunk in turn.
 func bsrGemvAsmCols(ks map[int]bsrGemvGenKernel) bsrGemvCols {
@@ -41,7 +66,6 @@ func bsrGemvAsmCols(ks map[int]bsrGemvGenKernel) bsrGemvCols {
 		if epi != nil {
 			bias = epi.Bias
 		}
-		rc := int64(l.R * l.C)
 		eb := int64(4)
 		if l.DType != 0 {
 			eb = int64(l.DType.Bytes())
@@ -51,22 +75,12 @@ func bsrGemvAsmCols(ks map[int]bsrGemvGenKernel) bsrGemvCols {
 			n += w
 		}
 		for a := u0; a < u1; {
-			b := a + 1
-			for b < u1 && (l.Cost[b+1]-l.Cost[a])*eb <= bsrGemvChunkBytes {
-				b++
-			}
+			b := bsrGemvChunkEnd(l, a, u1, bsrGemvChunkBytes/eb)
 			r0, _ := l.UnitRows(a)
-			lr0, r1 := l.UnitRows(b - 1)
+			_, r1 := l.UnitRows(b - 1)
 			off, j0 := 0, 0
 			for _, w := range passes {
-				g := ks[w]
-				if g.lp != nil {
-					g.lp(&l.Hdr[a], i32At(l.KIdx, l.KOff[a]), u8At(l.LP, l.KOff[a]*rc*eb), f32At(l.Scale, int64(r0)), b-a, r1-lr0,
-						&panel[off], &yc[r0*ldy+j0], ldy, flags, f32At(bias, int64(r0)), lo, hi)
-				} else {
-					g.fn(&l.Hdr[a], i32At(l.KIdx, l.KOff[a]), f32At(l.Val, l.KOff[a]*rc), &dummyF32[0], b-a, r1-lr0,
-						&panel[off], &yc[r0*ldy+j0], ldy, flags, f32At(bias, int64(r0)), lo, hi)
-				}
+				ks[w].call(l, a, b, &panel[off], &yc[r0*ldy+j0], ldy, flags, bias, lo, hi)
 				off += xl * w
 				j0 += w
 			}
@@ -85,21 +99,11 @@ func bsrGemvAsmCol(g bsrGemvGenKernel) func(l *BSRGemvLayout, u0, u1 int, xc, yc
 		if epi != nil {
 			bias = epi.Bias
 		}
-		rc := int64(l.R * l.C)
 		for a := u0; a < u1; {
-			b := a + 1
-			for b < u1 && l.Cost[b+1]-l.Cost[a] <= bsrCallWork {
-				b++
-			}
+			b := bsrGemvChunkEnd(l, a, u1, bsrCallWork)
 			r0, _ := l.UnitRows(a)
-			lr0, r1 := l.UnitRows(b - 1)
-			if g.lp != nil {
-				g.lp(&l.Hdr[a], i32At(l.KIdx, l.KOff[a]), u8At(l.LP, l.KOff[a]*rc*int64(l.DType.Bytes())), f32At(l.Scale, int64(r0)), b-a, r1-lr0,
-					f32At(xc, 0), &yc[r0*ldy], ldy, flags, f32At(bias, int64(r0)), lo, hi)
-			} else {
-				g.fn(&l.Hdr[a], i32At(l.KIdx, l.KOff[a]), f32At(l.Val, l.KOff[a]*rc), &dummyF32[0], b-a, r1-lr0,
-					f32At(xc, 0), &yc[r0*ldy], ldy, flags, f32At(bias, int64(r0)), lo, hi)
-			}
+			_, r1 := l.UnitRows(b - 1)
+			g.call(l, a, b, f32At(xc, 0), &yc[r0*ldy], ldy, flags, bias, lo, hi)
 			activateTile(slow, yc, ldy, r0, r1, 0, 1)
 			a = b
 		}

@@ -627,11 +627,13 @@ func familyTakes(f asm.Family, t target) bool {
 	if f.Pattern != "" && f.Pattern != t.pattern {
 		return false // baked for another pattern (DESIGN §5.12)
 	}
+	// A block family of another shape does not take a block target (a BSR, or a DenseLP
+	// regrouped in blocks of its dtype, lowp.go).
+	if t.r > 0 && f.BlockR != 0 && (f.BlockR != t.r || f.BlockC != t.c) {
+		return false
+	}
 	switch t.format {
 	case "bsr":
-		if f.BlockR != 0 && (f.BlockR != t.r || f.BlockC != t.c) {
-			return false
-		}
 		// A block GEMV (ExactN: N = 1, and small N in passes) on a conversion that stores every weight reads all of
 		// dense's bytes plus indices: its large-W coefficients, fitted on sparse W, priced
 		// bsr4x4_gemv under the dense GEMV on a dense 11008×4096 (3.46 against 4.12 ms
@@ -642,10 +644,6 @@ func familyTakes(f asm.Family, t target) bool {
 		}
 	case "nm":
 		if f.Keep != 0 && (f.Keep != t.keep || f.Group != t.group) {
-			return false
-		}
-	default: // a DenseLP regrouped in blocks of its dtype (lowp.go, denseLPBlocks)
-		if t.r > 0 && f.BlockR != 0 && (f.BlockR != t.r || f.BlockC != t.c) {
 			return false
 		}
 	}

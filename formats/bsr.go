@@ -1,6 +1,9 @@
 package formats
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // BSR is block sparse row storage with R×C blocks on an aligned grid: block (i, j) covers
 // rows i·R … and columns j·C …. A ragged last block row (M % R ≠ 0) or column (K % C ≠ 0)
@@ -174,30 +177,11 @@ func BSRFromDense(d *Dense, r, c int) (*BSR, error) {
 		return nil, invalid("bsr", "", "block %d×%d outside 1…%d", r, c, MaxBlockDim)
 	}
 	b := &BSR{Rows: d.Rows, Cols: d.Cols, R: r, C: c}
-	br, bc := b.BlockRows(), b.BlockCols()
-	b.BlockRowPtr = make([]int64, br+1)
-	for i := 0; i < br; i++ {
-		for j := 0; j < bc; j++ {
-			h, w := b.BlockDims(i, j)
-			keep := false
-			for rr := 0; rr < h && !keep; rr++ {
-				for _, v := range d.Row(i*r + rr)[j*c : j*c+w] {
-					if v != 0 {
-						keep = true
-						break
-					}
-				}
-			}
-			if !keep {
-				continue
-			}
-			b.BlockCol = append(b.BlockCol, int32(j))
-			for rr := 0; rr < h; rr++ {
-				b.Val = append(b.Val, d.Row(i*r + rr)[j*c:j*c+w]...)
-			}
-		}
-		b.BlockRowPtr[i+1] = int64(len(b.BlockCol))
-	}
+	b.BlockRowPtr, b.BlockCol = keptBlocks(d.Rows, d.Cols, r, c,
+		func(i, j0, w int) bool {
+			return slices.ContainsFunc(d.Row(i)[j0:j0+w], func(v float32) bool { return v != 0 })
+		},
+		func(i, j0, w int) { b.Val = append(b.Val, d.Row(i)[j0:j0+w]...) })
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
@@ -208,4 +192,34 @@ func BSRFromDense(d *Dense, r, c int) (*BSR, error) {
 func (b *BSR) ToCSR() *CSR {
 	c, _ := CSRFromDense(b.ToDense())
 	return c
+}
+
+// keptBlocks walks the r×c block grid of a rows×cols matrix, block row by block row, and
+// keeps every block where nonzero(i, j0, w) holds for one of its rows i (columns
+// [j0, j0+w)); for a kept block, keep(i, j0, w) is called for each of its rows in order.
+// It returns the kept blocks' BlockRowPtr and BlockCol (BSRFromDense, BSRLPFromDenseLP).
+func keptBlocks(rows, cols, r, c int, nonzero func(i, j0, w int) bool, keep func(i, j0, w int)) ([]int64, []int32) {
+	br, bc := ceilDiv(rows, r), ceilDiv(cols, c)
+	ptr := make([]int64, br+1)
+	var col []int32
+	for bi := 0; bi < br; bi++ {
+		h := min(r, rows-bi*r)
+		for bj := 0; bj < bc; bj++ {
+			j0 := bj * c
+			w := min(c, cols-j0)
+			kept := false
+			for i := bi * r; i < bi*r+h && !kept; i++ {
+				kept = nonzero(i, j0, w)
+			}
+			if !kept {
+				continue
+			}
+			col = append(col, int32(bj))
+			for i := bi * r; i < bi*r+h; i++ {
+				keep(i, j0, w)
+			}
+		}
+		ptr[bi+1] = int64(len(col))
+	}
+	return ptr, col
 }

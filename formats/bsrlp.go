@@ -1,6 +1,9 @@
 package formats
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // BSRLP is a BSR matrix (see BSR: the same R×C block grid, BlockRowPtr and BlockCol, the
 // same invariants, values block after block, each block row-major h×w) whose values are
@@ -182,45 +185,20 @@ func BSRLPFromDenseLP(d *DenseLP, r, c int) (*BSRLP, error) {
 	} else {
 		b.Bits = []uint16{}
 	}
-	nonzero := func(o, w int) bool {
+	nonzero := func(i, j0, w int) bool {
+		o := i*d.Stride + j0
 		if d.DType == I8 {
-			for _, q := range d.I8[o : o+w] {
-				if q != 0 {
-					return true
-				}
-			}
-			return false
+			return slices.ContainsFunc(d.I8[o:o+w], func(q int8) bool { return q != 0 })
 		}
-		for _, v := range d.Bits[o : o+w] {
-			if v&0x7fff != 0 { // ±0 in bf16 and fp16 alike
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(d.Bits[o:o+w], func(v uint16) bool { return v&0x7fff != 0 }) // ±0 in bf16 and fp16 alike
 	}
-	br, bc := b.BlockRows(), ceilDiv(d.Cols, c)
-	b.BlockRowPtr = make([]int64, br+1)
-	for i := 0; i < br; i++ {
-		for j := 0; j < bc; j++ {
-			h, w := b.BlockDims(i, j)
-			keep := false
-			for rr := 0; rr < h && !keep; rr++ {
-				keep = nonzero((i*r+rr)*d.Stride+j*c, w)
-			}
-			if !keep {
-				continue
-			}
-			b.BlockCol = append(b.BlockCol, int32(j))
-			for rr := 0; rr < h; rr++ {
-				o := (i*r+rr)*d.Stride + j*c
-				if d.DType == I8 {
-					b.I8 = append(b.I8, d.I8[o:o+w]...)
-				} else {
-					b.Bits = append(b.Bits, d.Bits[o:o+w]...)
-				}
-			}
+	b.BlockRowPtr, b.BlockCol = keptBlocks(d.Rows, d.Cols, r, c, nonzero, func(i, j0, w int) {
+		o := i*d.Stride + j0
+		if d.DType == I8 {
+			b.I8 = append(b.I8, d.I8[o:o+w]...)
+		} else {
+			b.Bits = append(b.Bits, d.Bits[o:o+w]...)
 		}
-		b.BlockRowPtr[i+1] = int64(len(b.BlockCol))
-	}
+	})
 	return b, b.Validate()
 }
