@@ -7,22 +7,22 @@ package asm
 // gemvAVX2R4C1 computes y = epi(W·X) for rows dense rows of W (stride ldw) and 1 column(s) of an X panel, 4 rows at a time.
 //
 //go:noescape
-func gemvAVX2R4C1(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+func gemvAVX2R4C1(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 
 // gemvAVX2R4C2 computes y = epi(W·X) for rows dense rows of W (stride ldw) and 2 column(s) of an X panel, 4 rows at a time.
 //
 //go:noescape
-func gemvAVX2R4C2(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+func gemvAVX2R4C2(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 
 // gemvAVX2R2C3 computes y = epi(W·X) for rows dense rows of W (stride ldw) and 3 column(s) of an X panel, 2 rows at a time.
 //
 //go:noescape
-func gemvAVX2R2C3(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+func gemvAVX2R2C3(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 
 // gemvAVX2R2C4 computes y = epi(W·X) for rows dense rows of W (stride ldw) and 4 column(s) of an X panel, 2 rows at a time.
 //
 //go:noescape
-func gemvAVX2R2C4(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+func gemvAVX2R2C4(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 
 // gemvAVX2Features are the CPU features the gemvAVX2 kernels use.
 const gemvAVX2Features = FeatAVX2 | FeatFMA

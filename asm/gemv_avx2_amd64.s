@@ -7,20 +7,25 @@
 
 #include "textflag.h"
 
-// func gemvAVX2R4C1(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// func gemvAVX2R4C1(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX2, FMA3
-TEXT ·gemvAVX2R4C1(SB), NOSPLIT, $0-80
+TEXT ·gemvAVX2R4C1(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ  rows+16(FP), BX
-	SUBQ  AX, BX
-	CMPQ  BX, $+4
-	JLT   singles1
+	MOVQ  gap+80(FP), BX
+	MOVQ  $+3, SI
+	IMULQ SI, BX
+	ADDQ  AX, BX
+	MOVQ  rows+16(FP), SI
+	CMPQ  BX, SI
+	JGE   singles1
 	MOVQ  ldw+8(FP), BX
 	SHLQ  $0x02, BX
+	MOVQ  gap+80(FP), SI
+	IMULQ SI, BX
 	LEAQ  (CX)(BX*1), SI
 	LEAQ  (SI)(BX*1), DI
 	LEAQ  (DI)(BX*1), BX
@@ -93,6 +98,10 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+80(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
@@ -100,23 +109,23 @@ sum1:
 	VADDPS       X1, X0, X0
 	VMOVSHDUP    X0, X1
 	VADDSS       X1, X0, X0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y1
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y1
 	VADDPS       Y1, Y0, Y0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Y1
+	VBROADCASTSS (SI), Y1
 	VADDPS       Y1, Y0, Y0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Y1
 	VBROADCASTSS hi+76(FP), Y8
@@ -124,8 +133,10 @@ noacc1:
 	VMINPS       Y0, Y8, Y0
 
 noclamp1:
-	VMOVSS       X0, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X0, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Y3, Y2, Y2
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
@@ -133,23 +144,23 @@ noclamp1:
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y2, Y2
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y2, Y2
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -157,8 +168,10 @@ noacc2:
 	VMINPS       Y2, Y1, Y2
 
 noclamp2:
-	VMOVSS       X2, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X2, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Y5, Y4, Y4
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
@@ -166,23 +179,23 @@ noclamp2:
 	VADDPS       X0, X4, X4
 	VMOVSHDUP    X4, X0
 	VADDSS       X0, X4, X4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y4, Y4
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y4, Y4
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -190,8 +203,10 @@ noacc3:
 	VMINPS       Y4, Y1, Y4
 
 noclamp3:
-	VMOVSS       X4, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X4, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), BX
+	ADDQ         BX, DI
 	VADDPS       Y7, Y6, Y6
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X6
@@ -199,23 +214,23 @@ noclamp3:
 	VADDPS       X0, X6, X6
 	VMOVSHDUP    X6, X0
 	VADDSS       X0, X6, X6
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y6, Y6
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc4
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y6, Y6
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp4
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -223,18 +238,29 @@ noacc4:
 	VMINPS       Y6, Y1, Y6
 
 noclamp4:
-	VMOVSS X6, (DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X6, (SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+80(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ  gap+80(FP), BX
+	CMPQ  BX, $+1
+	JNE   exit1
 	MOVQ  rows+16(FP), BX
 	SUBQ  AX, BX
 	CMPQ  BX, $+0
@@ -287,6 +313,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
@@ -305,7 +332,7 @@ nobias5:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc5
-	VBROADCASTSS (DX), Y1
+	VBROADCASTSS (BX), Y1
 	VADDPS       Y1, Y0, Y0
 
 noacc5:
@@ -318,12 +345,17 @@ noacc5:
 	VMINPS       Y0, Y2, Y0
 
 noclamp5:
-	VMOVSS X0, (DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X0, (BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
@@ -348,20 +380,25 @@ DATA tailmask8<>+56(SB)/4, $0x00000000
 DATA tailmask8<>+60(SB)/4, $0x00000000
 GLOBL tailmask8<>(SB), RODATA|NOPTR, $64
 
-// func gemvAVX2R4C2(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// func gemvAVX2R4C2(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX2, FMA3
-TEXT ·gemvAVX2R4C2(SB), NOSPLIT, $0-80
+TEXT ·gemvAVX2R4C2(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ  rows+16(FP), BX
-	SUBQ  AX, BX
-	CMPQ  BX, $+4
-	JLT   singles1
+	MOVQ  gap+80(FP), BX
+	MOVQ  $+3, SI
+	IMULQ SI, BX
+	ADDQ  AX, BX
+	MOVQ  rows+16(FP), SI
+	CMPQ  BX, SI
+	JGE   singles1
 	MOVQ  ldw+8(FP), BX
 	SHLQ  $0x02, BX
+	MOVQ  gap+80(FP), SI
+	IMULQ SI, BX
 	LEAQ  (CX)(BX*1), SI
 	LEAQ  (SI)(BX*1), DI
 	LEAQ  (DI)(BX*1), BX
@@ -430,29 +467,33 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+80(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VEXTRACTF128 $0x01, Y0, X8
 	VADDPS       X8, X0, X0
 	VMOVHLPS     X0, X0, X8
 	VADDPS       X8, X0, X0
 	VMOVSHDUP    X0, X8
 	VADDSS       X8, X0, X0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y8
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y8
 	VADDPS       Y8, Y0, Y0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Y8
+	VBROADCASTSS (SI), Y8
 	VADDPS       Y8, Y0, Y0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Y8
 	VBROADCASTSS hi+76(FP), Y9
@@ -460,30 +501,30 @@ noacc1:
 	VMINPS       Y0, Y9, Y0
 
 noclamp1:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (SI)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
 	VADDPS       X0, X1, X1
 	VMOVSHDUP    X1, X0
 	VADDSS       X0, X1, X1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y8
@@ -491,31 +532,33 @@ noacc2:
 	VMINPS       Y1, Y8, Y1
 
 noclamp2:
-	VMOVSS       X1, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y2, Y2
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y2, Y2
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -523,30 +566,30 @@ noacc3:
 	VMINPS       Y2, Y1, Y2
 
 noclamp3:
-	VMOVSS       X2, (DX)
+	VMOVSS       X2, (SI)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
 	VADDPS       X0, X3, X3
 	VMOVSHDUP    X3, X0
 	VADDSS       X0, X3, X3
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y3, Y3
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y3, Y3
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -554,31 +597,33 @@ noacc4:
 	VMINPS       Y3, Y1, Y3
 
 noclamp4:
-	VMOVSS       X3, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X3, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
 	VMOVHLPS     X4, X4, X0
 	VADDPS       X0, X4, X4
 	VMOVSHDUP    X4, X0
 	VADDSS       X0, X4, X4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y4, Y4
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc5
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y4, Y4
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp5
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -586,30 +631,30 @@ noacc5:
 	VMINPS       Y4, Y1, Y4
 
 noclamp5:
-	VMOVSS       X4, (DX)
+	VMOVSS       X4, (SI)
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPS       X0, X5, X5
 	VMOVHLPS     X5, X5, X0
 	VADDPS       X0, X5, X5
 	VMOVSHDUP    X5, X0
 	VADDSS       X0, X5, X5
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y5, Y5
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc6
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y5, Y5
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -617,31 +662,33 @@ noacc6:
 	VMINPS       Y5, Y1, Y5
 
 noclamp6:
-	VMOVSS       X5, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X5, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), BX
+	ADDQ         BX, DI
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X6
 	VMOVHLPS     X6, X6, X0
 	VADDPS       X0, X6, X6
 	VMOVSHDUP    X6, X0
 	VADDSS       X0, X6, X6
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y6, Y6
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc7
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y6, Y6
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -649,30 +696,30 @@ noacc7:
 	VMINPS       Y6, Y1, Y6
 
 noclamp7:
-	VMOVSS       X6, (DX)
+	VMOVSS       X6, (SI)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X0, X7, X7
 	VMOVHLPS     X7, X7, X0
 	VADDPS       X0, X7, X7
 	VMOVSHDUP    X7, X0
 	VADDSS       X0, X7, X7
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y7, Y7
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc8
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y7, Y7
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp8
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -680,18 +727,29 @@ noacc8:
 	VMINPS       Y7, Y1, Y7
 
 noclamp8:
-	VMOVSS X7, 4(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X7, 4(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+80(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ  gap+80(FP), BX
+	CMPQ  BX, $+1
+	JNE   exit1
 	MOVQ  rows+16(FP), BX
 	SUBQ  AX, BX
 	CMPQ  BX, $+0
@@ -734,6 +792,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VEXTRACTF128 $0x01, Y0, X2
 	VADDPS       X2, X0, X0
 	VMOVHLPS     X0, X0, X2
@@ -751,7 +810,7 @@ nobias9:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc9
-	VBROADCASTSS (DX), Y2
+	VBROADCASTSS (BX), Y2
 	VADDPS       Y2, Y0, Y0
 
 noacc9:
@@ -764,7 +823,7 @@ noacc9:
 	VMINPS       Y0, Y3, Y0
 
 noclamp9:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (BX)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
@@ -782,7 +841,7 @@ nobias10:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc10
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(BX), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc10:
@@ -795,32 +854,40 @@ noacc10:
 	VMINPS       Y1, Y2, Y1
 
 noclamp10:
-	VMOVSS X1, 4(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X1, 4(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func gemvAVX2R2C3(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// func gemvAVX2R2C3(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX2, FMA3
-TEXT ·gemvAVX2R2C3(SB), NOSPLIT, $0-80
+TEXT ·gemvAVX2R2C3(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ  rows+16(FP), BX
-	SUBQ  AX, BX
-	CMPQ  BX, $+2
-	JLT   singles1
+	MOVQ  gap+80(FP), BX
+	ADDQ  AX, BX
+	MOVQ  rows+16(FP), SI
+	CMPQ  BX, SI
+	JGE   singles1
 	MOVQ  ldw+8(FP), BX
 	SHLQ  $0x02, BX
+	MOVQ  gap+80(FP), SI
+	IMULQ SI, BX
 	LEAQ  (CX)(BX*1), BX
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
@@ -879,29 +946,33 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+80(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VEXTRACTF128 $0x01, Y0, X6
 	VADDPS       X6, X0, X0
 	VMOVHLPS     X0, X0, X6
 	VADDPS       X6, X0, X0
 	VMOVSHDUP    X0, X6
 	VADDSS       X6, X0, X0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y6
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y6
 	VADDPS       Y6, Y0, Y0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Y6
+	VBROADCASTSS (SI), Y6
 	VADDPS       Y6, Y0, Y0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Y6
 	VBROADCASTSS hi+76(FP), Y7
@@ -909,30 +980,30 @@ noacc1:
 	VMINPS       Y0, Y7, Y0
 
 noclamp1:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (SI)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
 	VADDPS       X0, X1, X1
 	VMOVSHDUP    X1, X0
 	VADDSS       X0, X1, X1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y6
@@ -940,30 +1011,30 @@ noacc2:
 	VMINPS       Y1, Y6, Y1
 
 noclamp2:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y2, Y2
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(SI), Y0
 	VADDPS       Y0, Y2, Y2
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -971,31 +1042,33 @@ noacc3:
 	VMINPS       Y2, Y1, Y2
 
 noclamp3:
-	VMOVSS       X2, 8(DX)
-	ADDQ         BX, DX
+	VMOVSS       X2, 8(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), BX
+	ADDQ         BX, DI
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
 	VADDPS       X0, X3, X3
 	VMOVSHDUP    X3, X0
 	VADDSS       X0, X3, X3
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y3, Y3
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc4
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y3, Y3
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp4
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -1003,30 +1076,30 @@ noacc4:
 	VMINPS       Y3, Y1, Y3
 
 noclamp4:
-	VMOVSS       X3, (DX)
+	VMOVSS       X3, (SI)
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
 	VMOVHLPS     X4, X4, X0
 	VADDPS       X0, X4, X4
 	VMOVSHDUP    X4, X0
 	VADDSS       X0, X4, X4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y4, Y4
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc5
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y4, Y4
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp5
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -1034,30 +1107,30 @@ noacc5:
 	VMINPS       Y4, Y1, Y4
 
 noclamp5:
-	VMOVSS       X4, 4(DX)
+	VMOVSS       X4, 4(SI)
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPS       X0, X5, X5
 	VMOVHLPS     X5, X5, X0
 	VADDPS       X0, X5, X5
 	VMOVSHDUP    X5, X0
 	VADDSS       X0, X5, X5
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y5, Y5
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc6
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(SI), Y0
 	VADDPS       Y0, Y5, Y5
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp6
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -1065,16 +1138,29 @@ noacc6:
 	VMINPS       Y5, Y1, Y5
 
 noclamp6:
-	VMOVSS X5, 8(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+2, AX
-	JMP    groups1
+	VMOVSS X5, 8(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+80(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+2, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ  gap+80(FP), BX
+	CMPQ  BX, $+1
+	JNE   exit1
 	MOVQ  rows+16(FP), BX
 	SUBQ  AX, BX
 	CMPQ  BX, $+0
@@ -1123,6 +1209,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VEXTRACTF128 $0x01, Y0, X3
 	VADDPS       X3, X0, X0
 	VMOVHLPS     X0, X0, X3
@@ -1140,7 +1227,7 @@ nobias7:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc7
-	VBROADCASTSS (DX), Y3
+	VBROADCASTSS (BX), Y3
 	VADDPS       Y3, Y0, Y0
 
 noacc7:
@@ -1153,7 +1240,7 @@ noacc7:
 	VMINPS       Y0, Y4, Y0
 
 noclamp7:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (BX)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
@@ -1171,7 +1258,7 @@ nobias8:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc8
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(BX), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc8:
@@ -1184,7 +1271,7 @@ noacc8:
 	VMINPS       Y1, Y3, Y1
 
 noclamp8:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(BX)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
@@ -1202,7 +1289,7 @@ nobias9:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc9
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(BX), Y0
 	VADDPS       Y0, Y2, Y2
 
 noacc9:
@@ -1215,32 +1302,40 @@ noacc9:
 	VMINPS       Y2, Y1, Y2
 
 noclamp9:
-	VMOVSS X2, 8(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X2, 8(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func gemvAVX2R2C4(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// func gemvAVX2R2C4(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX2, FMA3
-TEXT ·gemvAVX2R2C4(SB), NOSPLIT, $0-80
+TEXT ·gemvAVX2R2C4(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ  rows+16(FP), BX
-	SUBQ  AX, BX
-	CMPQ  BX, $+2
-	JLT   singles1
+	MOVQ  gap+80(FP), BX
+	ADDQ  AX, BX
+	MOVQ  rows+16(FP), SI
+	CMPQ  BX, SI
+	JGE   singles1
 	MOVQ  ldw+8(FP), BX
 	SHLQ  $0x02, BX
+	MOVQ  gap+80(FP), SI
+	IMULQ SI, BX
 	LEAQ  (CX)(BX*1), BX
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
@@ -1309,29 +1404,33 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+80(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VEXTRACTF128 $0x01, Y0, X8
 	VADDPS       X8, X0, X0
 	VMOVHLPS     X0, X0, X8
 	VADDPS       X8, X0, X0
 	VMOVSHDUP    X0, X8
 	VADDSS       X8, X0, X0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y8
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y8
 	VADDPS       Y8, Y0, Y0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Y8
+	VBROADCASTSS (SI), Y8
 	VADDPS       Y8, Y0, Y0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Y8
 	VBROADCASTSS hi+76(FP), Y9
@@ -1339,30 +1438,30 @@ noacc1:
 	VMINPS       Y0, Y9, Y0
 
 noclamp1:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (SI)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
 	VADDPS       X0, X1, X1
 	VMOVSHDUP    X1, X0
 	VADDSS       X0, X1, X1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y8
@@ -1370,30 +1469,30 @@ noacc2:
 	VMINPS       Y1, Y8, Y1
 
 noclamp2:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y2, Y2
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(SI), Y0
 	VADDPS       Y0, Y2, Y2
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -1401,30 +1500,30 @@ noacc3:
 	VMINPS       Y2, Y1, Y2
 
 noclamp3:
-	VMOVSS       X2, 8(DX)
+	VMOVSS       X2, 8(SI)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
 	VADDPS       X0, X3, X3
 	VMOVSHDUP    X3, X0
 	VADDSS       X0, X3, X3
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y3, Y3
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS 12(DX), Y0
+	VBROADCASTSS 12(SI), Y0
 	VADDPS       Y0, Y3, Y3
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -1432,31 +1531,33 @@ noacc4:
 	VMINPS       Y3, Y1, Y3
 
 noclamp4:
-	VMOVSS       X3, 12(DX)
-	ADDQ         BX, DX
+	VMOVSS       X3, 12(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), BX
+	ADDQ         BX, DI
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
 	VMOVHLPS     X4, X4, X0
 	VADDPS       X0, X4, X4
 	VMOVSHDUP    X4, X0
 	VADDSS       X0, X4, X4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y4, Y4
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc5
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y4, Y4
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp5
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -1464,30 +1565,30 @@ noacc5:
 	VMINPS       Y4, Y1, Y4
 
 noclamp5:
-	VMOVSS       X4, (DX)
+	VMOVSS       X4, (SI)
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPS       X0, X5, X5
 	VMOVHLPS     X5, X5, X0
 	VADDPS       X0, X5, X5
 	VMOVSHDUP    X5, X0
 	VADDSS       X0, X5, X5
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y5, Y5
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc6
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y5, Y5
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp6
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -1495,30 +1596,30 @@ noacc6:
 	VMINPS       Y5, Y1, Y5
 
 noclamp6:
-	VMOVSS       X5, 4(DX)
+	VMOVSS       X5, 4(SI)
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X6
 	VMOVHLPS     X6, X6, X0
 	VADDPS       X0, X6, X6
 	VMOVSHDUP    X6, X0
 	VADDSS       X0, X6, X6
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y6, Y6
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc7
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(SI), Y0
 	VADDPS       Y0, Y6, Y6
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -1526,30 +1627,30 @@ noacc7:
 	VMINPS       Y6, Y1, Y6
 
 noclamp7:
-	VMOVSS       X6, 8(DX)
+	VMOVSS       X6, 8(SI)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X0, X7, X7
 	VMOVHLPS     X7, X7, X0
 	VADDPS       X0, X7, X7
 	VMOVSHDUP    X7, X0
 	VADDSS       X0, X7, X7
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y7, Y7
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc8
-	VBROADCASTSS 12(DX), Y0
+	VBROADCASTSS 12(SI), Y0
 	VADDPS       Y0, Y7, Y7
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp8
 	VBROADCASTSS lo+72(FP), Y0
 	VBROADCASTSS hi+76(FP), Y1
@@ -1557,16 +1658,29 @@ noacc8:
 	VMINPS       Y7, Y1, Y7
 
 noclamp8:
-	VMOVSS X7, 12(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+2, AX
-	JMP    groups1
+	VMOVSS X7, 12(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+80(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+2, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ  gap+80(FP), BX
+	CMPQ  BX, $+1
+	JNE   exit1
 	MOVQ  rows+16(FP), BX
 	SUBQ  AX, BX
 	CMPQ  BX, $+0
@@ -1621,6 +1735,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VEXTRACTF128 $0x01, Y0, X4
 	VADDPS       X4, X0, X0
 	VMOVHLPS     X0, X0, X4
@@ -1638,7 +1753,7 @@ nobias9:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc9
-	VBROADCASTSS (DX), Y4
+	VBROADCASTSS (BX), Y4
 	VADDPS       Y4, Y0, Y0
 
 noacc9:
@@ -1651,7 +1766,7 @@ noacc9:
 	VMINPS       Y0, Y5, Y0
 
 noclamp9:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (BX)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
@@ -1669,7 +1784,7 @@ nobias10:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc10
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(BX), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc10:
@@ -1682,7 +1797,7 @@ noacc10:
 	VMINPS       Y1, Y4, Y1
 
 noclamp10:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(BX)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
@@ -1700,7 +1815,7 @@ nobias11:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc11
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(BX), Y0
 	VADDPS       Y0, Y2, Y2
 
 noacc11:
@@ -1713,7 +1828,7 @@ noacc11:
 	VMINPS       Y2, Y1, Y2
 
 noclamp11:
-	VMOVSS       X2, 8(DX)
+	VMOVSS       X2, 8(BX)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
@@ -1731,7 +1846,7 @@ nobias12:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc12
-	VBROADCASTSS 12(DX), Y0
+	VBROADCASTSS 12(BX), Y0
 	VADDPS       Y0, Y3, Y3
 
 noacc12:
@@ -1744,12 +1859,17 @@ noacc12:
 	VMINPS       Y3, Y1, Y3
 
 noclamp12:
-	VMOVSS X3, 12(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X3, 12(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:

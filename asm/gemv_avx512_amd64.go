@@ -7,32 +7,32 @@ package asm
 // gemvAVX512R4C1 computes y = epi(W·X) for rows dense rows of W (stride ldw) and 1 column(s) of an X panel, 4 rows at a time.
 //
 //go:noescape
-func gemvAVX512R4C1(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+func gemvAVX512R4C1(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 
 // gemvAVX512R4C2 computes y = epi(W·X) for rows dense rows of W (stride ldw) and 2 column(s) of an X panel, 4 rows at a time.
 //
 //go:noescape
-func gemvAVX512R4C2(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+func gemvAVX512R4C2(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 
 // gemvAVX512R4C3 computes y = epi(W·X) for rows dense rows of W (stride ldw) and 3 column(s) of an X panel, 4 rows at a time.
 //
 //go:noescape
-func gemvAVX512R4C3(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+func gemvAVX512R4C3(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 
 // gemvAVX512R4C4 computes y = epi(W·X) for rows dense rows of W (stride ldw) and 4 column(s) of an X panel, 4 rows at a time.
 //
 //go:noescape
-func gemvAVX512R4C4(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+func gemvAVX512R4C4(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 
 // gemvAVX512R4C5 computes y = epi(W·X) for rows dense rows of W (stride ldw) and 5 column(s) of an X panel, 4 rows at a time.
 //
 //go:noescape
-func gemvAVX512R4C5(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+func gemvAVX512R4C5(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 
 // gemvAVX512R4C6 computes y = epi(W·X) for rows dense rows of W (stride ldw) and 6 column(s) of an X panel, 4 rows at a time.
 //
 //go:noescape
-func gemvAVX512R4C6(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+func gemvAVX512R4C6(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 
 // gemvAVX512Features are the CPU features the gemvAVX512 kernels use.
 const gemvAVX512Features = FeatAVX512F

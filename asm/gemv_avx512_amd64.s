@@ -7,20 +7,25 @@
 
 #include "textflag.h"
 
-// func gemvAVX512R4C1(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// func gemvAVX512R4C1(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX512F
-TEXT ·gemvAVX512R4C1(SB), NOSPLIT, $0-80
+TEXT ·gemvAVX512R4C1(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ   rows+16(FP), BX
-	SUBQ   AX, BX
-	CMPQ   BX, $+4
-	JLT    singles1
+	MOVQ   gap+80(FP), BX
+	MOVQ   $+3, SI
+	IMULQ  SI, BX
+	ADDQ   AX, BX
+	MOVQ   rows+16(FP), SI
+	CMPQ   BX, SI
+	JGE    singles1
 	MOVQ   ldw+8(FP), BX
 	SHLQ   $0x02, BX
+	MOVQ   gap+80(FP), SI
+	IMULQ  SI, BX
 	LEAQ   (CX)(BX*1), SI
 	LEAQ   (SI)(BX*1), DI
 	LEAQ   (DI)(BX*1), BX
@@ -110,6 +115,10 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+80(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VADDPS       Z1, Z0, Z0
 	VADDPS       Z2, Z0, Z0
 	VADDPS       Z3, Z0, Z0
@@ -121,23 +130,23 @@ sum1:
 	VADDPS       Z1, Z0, Z0
 	VMOVSHDUP    Z0, Z1
 	VADDPS       Z1, Z0, Z0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z1
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z1
 	VADDPS       Z1, Z0, Z0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Z1
+	VBROADCASTSS (SI), Z1
 	VADDPS       Z1, Z0, Z0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Z1
 	VBROADCASTSS hi+76(FP), Z2
@@ -145,8 +154,10 @@ noacc1:
 	VMINPS       Z0, Z2, Z0
 
 noclamp1:
-	VMOVSS       X0, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X0, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Z5, Z4, Z4
 	VADDPS       Z6, Z4, Z4
 	VADDPS       Z7, Z4, Z4
@@ -158,23 +169,23 @@ noclamp1:
 	VADDPS       Z0, Z4, Z4
 	VMOVSHDUP    Z4, Z0
 	VADDPS       Z0, Z4, Z4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z4, Z4
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z4, Z4
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -182,8 +193,10 @@ noacc2:
 	VMINPS       Z4, Z1, Z4
 
 noclamp2:
-	VMOVSS       X4, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X4, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Z9, Z8, Z8
 	VADDPS       Z10, Z8, Z8
 	VADDPS       Z11, Z8, Z8
@@ -195,23 +208,23 @@ noclamp2:
 	VADDPS       Z0, Z8, Z8
 	VMOVSHDUP    Z8, Z0
 	VADDPS       Z0, Z8, Z8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z8, Z8
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z8, Z8
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -219,8 +232,10 @@ noacc3:
 	VMINPS       Z8, Z1, Z8
 
 noclamp3:
-	VMOVSS       X8, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X8, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), BX
+	ADDQ         BX, DI
 	VADDPS       Z13, Z12, Z12
 	VADDPS       Z14, Z12, Z12
 	VADDPS       Z15, Z12, Z12
@@ -232,23 +247,23 @@ noclamp3:
 	VADDPS       Z0, Z12, Z12
 	VMOVSHDUP    Z12, Z0
 	VADDPS       Z0, Z12, Z12
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z12, Z12
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc4
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z12, Z12
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp4
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -256,18 +271,29 @@ noacc4:
 	VMINPS       Z12, Z1, Z12
 
 noclamp4:
-	VMOVSS X12, (DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X12, (SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+80(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ   gap+80(FP), BX
+	CMPQ   BX, $+1
+	JNE    exit1
 	MOVQ   rows+16(FP), BX
 	SUBQ   AX, BX
 	CMPQ   BX, $+0
@@ -325,6 +351,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VADDPS       Z1, Z0, Z0
 	VADDPS       Z2, Z0, Z0
 	VADDPS       Z3, Z0, Z0
@@ -347,7 +374,7 @@ nobias5:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc5
-	VBROADCASTSS (DX), Z1
+	VBROADCASTSS (BX), Z1
 	VADDPS       Z1, Z0, Z0
 
 noacc5:
@@ -360,12 +387,17 @@ noacc5:
 	VMINPS       Z0, Z2, Z0
 
 noclamp5:
-	VMOVSS X0, (DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X0, (BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
@@ -391,20 +423,25 @@ DATA tailmask16<>+30(SB)/2, $0x7fff
 DATA tailmask16<>+32(SB)/2, $0xffff
 GLOBL tailmask16<>(SB), RODATA|NOPTR, $34
 
-// func gemvAVX512R4C2(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// func gemvAVX512R4C2(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvAVX512R4C2(SB), NOSPLIT, $0-80
+TEXT ·gemvAVX512R4C2(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ   rows+16(FP), BX
-	SUBQ   AX, BX
-	CMPQ   BX, $+4
-	JLT    singles1
+	MOVQ   gap+80(FP), BX
+	MOVQ   $+3, SI
+	IMULQ  SI, BX
+	ADDQ   AX, BX
+	MOVQ   rows+16(FP), SI
+	CMPQ   BX, SI
+	JGE    singles1
 	MOVQ   ldw+8(FP), BX
 	SHLQ   $0x02, BX
+	MOVQ   gap+80(FP), SI
+	IMULQ  SI, BX
 	LEAQ   (CX)(BX*1), SI
 	LEAQ   (SI)(BX*1), DI
 	LEAQ   (DI)(BX*1), BX
@@ -528,6 +565,10 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+80(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VADDPS       Z1, Z0, Z0
 	VSHUFF32X4   $0x4e, Z0, Z0, Z1
 	VADDPS       Z1, Z0, Z0
@@ -537,23 +578,23 @@ sum1:
 	VADDPS       Z1, Z0, Z0
 	VMOVSHDUP    Z0, Z1
 	VADDPS       Z1, Z0, Z0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z1
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z1
 	VADDPS       Z1, Z0, Z0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Z1
+	VBROADCASTSS (SI), Z1
 	VADDPS       Z1, Z0, Z0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Z1
 	VBROADCASTSS hi+76(FP), Z16
@@ -561,7 +602,7 @@ noacc1:
 	VMINPS       Z0, Z16, Z0
 
 noclamp1:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (SI)
 	VADDPS       Z3, Z2, Z2
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
@@ -571,23 +612,23 @@ noclamp1:
 	VADDPS       Z0, Z2, Z2
 	VMOVSHDUP    Z2, Z0
 	VADDPS       Z0, Z2, Z2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z2, Z2
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -595,8 +636,10 @@ noacc2:
 	VMINPS       Z2, Z1, Z2
 
 noclamp2:
-	VMOVSS       X2, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X2, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Z5, Z4, Z4
 	VSHUFF32X4   $0x4e, Z4, Z4, Z0
 	VADDPS       Z0, Z4, Z4
@@ -606,23 +649,23 @@ noclamp2:
 	VADDPS       Z0, Z4, Z4
 	VMOVSHDUP    Z4, Z0
 	VADDPS       Z0, Z4, Z4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z4, Z4
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z4, Z4
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -630,7 +673,7 @@ noacc3:
 	VMINPS       Z4, Z1, Z4
 
 noclamp3:
-	VMOVSS       X4, (DX)
+	VMOVSS       X4, (SI)
 	VADDPS       Z7, Z6, Z6
 	VSHUFF32X4   $0x4e, Z6, Z6, Z0
 	VADDPS       Z0, Z6, Z6
@@ -640,23 +683,23 @@ noclamp3:
 	VADDPS       Z0, Z6, Z6
 	VMOVSHDUP    Z6, Z0
 	VADDPS       Z0, Z6, Z6
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z6, Z6
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z6, Z6
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -664,8 +707,10 @@ noacc4:
 	VMINPS       Z6, Z1, Z6
 
 noclamp4:
-	VMOVSS       X6, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X6, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Z9, Z8, Z8
 	VSHUFF32X4   $0x4e, Z8, Z8, Z0
 	VADDPS       Z0, Z8, Z8
@@ -675,23 +720,23 @@ noclamp4:
 	VADDPS       Z0, Z8, Z8
 	VMOVSHDUP    Z8, Z0
 	VADDPS       Z0, Z8, Z8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z8, Z8
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc5
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z8, Z8
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp5
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -699,7 +744,7 @@ noacc5:
 	VMINPS       Z8, Z1, Z8
 
 noclamp5:
-	VMOVSS       X8, (DX)
+	VMOVSS       X8, (SI)
 	VADDPS       Z11, Z10, Z10
 	VSHUFF32X4   $0x4e, Z10, Z10, Z0
 	VADDPS       Z0, Z10, Z10
@@ -709,23 +754,23 @@ noclamp5:
 	VADDPS       Z0, Z10, Z10
 	VMOVSHDUP    Z10, Z0
 	VADDPS       Z0, Z10, Z10
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z10, Z10
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc6
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z10, Z10
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -733,8 +778,10 @@ noacc6:
 	VMINPS       Z10, Z1, Z10
 
 noclamp6:
-	VMOVSS       X10, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X10, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), BX
+	ADDQ         BX, DI
 	VADDPS       Z13, Z12, Z12
 	VSHUFF32X4   $0x4e, Z12, Z12, Z0
 	VADDPS       Z0, Z12, Z12
@@ -744,23 +791,23 @@ noclamp6:
 	VADDPS       Z0, Z12, Z12
 	VMOVSHDUP    Z12, Z0
 	VADDPS       Z0, Z12, Z12
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z12, Z12
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc7
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z12, Z12
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -768,7 +815,7 @@ noacc7:
 	VMINPS       Z12, Z1, Z12
 
 noclamp7:
-	VMOVSS       X12, (DX)
+	VMOVSS       X12, (SI)
 	VADDPS       Z15, Z14, Z14
 	VSHUFF32X4   $0x4e, Z14, Z14, Z0
 	VADDPS       Z0, Z14, Z14
@@ -778,23 +825,23 @@ noclamp7:
 	VADDPS       Z0, Z14, Z14
 	VMOVSHDUP    Z14, Z0
 	VADDPS       Z0, Z14, Z14
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z14, Z14
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc8
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z14, Z14
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp8
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -802,18 +849,29 @@ noacc8:
 	VMINPS       Z14, Z1, Z14
 
 noclamp8:
-	VMOVSS X14, 4(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X14, 4(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+80(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ   gap+80(FP), BX
+	CMPQ   BX, $+1
+	JNE    exit1
 	MOVQ   rows+16(FP), BX
 	SUBQ   AX, BX
 	CMPQ   BX, $+0
@@ -881,6 +939,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VADDPS       Z1, Z0, Z0
 	VSHUFF32X4   $0x4e, Z0, Z0, Z1
 	VADDPS       Z1, Z0, Z0
@@ -901,7 +960,7 @@ nobias9:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc9
-	VBROADCASTSS (DX), Z1
+	VBROADCASTSS (BX), Z1
 	VADDPS       Z1, Z0, Z0
 
 noacc9:
@@ -914,7 +973,7 @@ noacc9:
 	VMINPS       Z0, Z4, Z0
 
 noclamp9:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (BX)
 	VADDPS       Z3, Z2, Z2
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
@@ -935,7 +994,7 @@ nobias10:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc10
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(BX), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc10:
@@ -948,32 +1007,42 @@ noacc10:
 	VMINPS       Z2, Z1, Z2
 
 noclamp10:
-	VMOVSS X2, 4(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X2, 4(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func gemvAVX512R4C3(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// func gemvAVX512R4C3(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvAVX512R4C3(SB), NOSPLIT, $0-80
+TEXT ·gemvAVX512R4C3(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ   rows+16(FP), BX
-	SUBQ   AX, BX
-	CMPQ   BX, $+4
-	JLT    singles1
+	MOVQ   gap+80(FP), BX
+	MOVQ   $+3, SI
+	IMULQ  SI, BX
+	ADDQ   AX, BX
+	MOVQ   rows+16(FP), SI
+	CMPQ   BX, SI
+	JGE    singles1
 	MOVQ   ldw+8(FP), BX
 	SHLQ   $0x02, BX
+	MOVQ   gap+80(FP), SI
+	IMULQ  SI, BX
 	LEAQ   (CX)(BX*1), SI
 	LEAQ   (SI)(BX*1), DI
 	LEAQ   (DI)(BX*1), BX
@@ -1063,6 +1132,10 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+80(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VSHUFF32X4   $0x4e, Z0, Z0, Z12
 	VADDPS       Z12, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z12
@@ -1071,23 +1144,23 @@ sum1:
 	VADDPS       Z12, Z0, Z0
 	VMOVSHDUP    Z0, Z12
 	VADDPS       Z12, Z0, Z0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z12
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z12
 	VADDPS       Z12, Z0, Z0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Z12
+	VBROADCASTSS (SI), Z12
 	VADDPS       Z12, Z0, Z0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Z12
 	VBROADCASTSS hi+76(FP), Z13
@@ -1095,7 +1168,7 @@ noacc1:
 	VMINPS       Z0, Z13, Z0
 
 noclamp1:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (SI)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -1104,23 +1177,23 @@ noclamp1:
 	VADDPS       Z0, Z1, Z1
 	VMOVSHDUP    Z1, Z0
 	VADDPS       Z0, Z1, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z12
@@ -1128,7 +1201,7 @@ noacc2:
 	VMINPS       Z1, Z12, Z1
 
 noclamp2:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -1137,23 +1210,23 @@ noclamp2:
 	VADDPS       Z0, Z2, Z2
 	VMOVSHDUP    Z2, Z0
 	VADDPS       Z0, Z2, Z2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z2, Z2
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1161,8 +1234,10 @@ noacc3:
 	VMINPS       Z2, Z1, Z2
 
 noclamp3:
-	VMOVSS       X2, 8(DX)
-	ADDQ         BX, DX
+	VMOVSS       X2, 8(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z3, Z3, Z0
 	VADDPS       Z0, Z3, Z3
 	VSHUFF32X4   $0xb1, Z3, Z3, Z0
@@ -1171,23 +1246,23 @@ noclamp3:
 	VADDPS       Z0, Z3, Z3
 	VMOVSHDUP    Z3, Z0
 	VADDPS       Z0, Z3, Z3
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z3, Z3
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z3, Z3
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1195,7 +1270,7 @@ noacc4:
 	VMINPS       Z3, Z1, Z3
 
 noclamp4:
-	VMOVSS       X3, (DX)
+	VMOVSS       X3, (SI)
 	VSHUFF32X4   $0x4e, Z4, Z4, Z0
 	VADDPS       Z0, Z4, Z4
 	VSHUFF32X4   $0xb1, Z4, Z4, Z0
@@ -1204,23 +1279,23 @@ noclamp4:
 	VADDPS       Z0, Z4, Z4
 	VMOVSHDUP    Z4, Z0
 	VADDPS       Z0, Z4, Z4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z4, Z4
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc5
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z4, Z4
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp5
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1228,7 +1303,7 @@ noacc5:
 	VMINPS       Z4, Z1, Z4
 
 noclamp5:
-	VMOVSS       X4, 4(DX)
+	VMOVSS       X4, 4(SI)
 	VSHUFF32X4   $0x4e, Z5, Z5, Z0
 	VADDPS       Z0, Z5, Z5
 	VSHUFF32X4   $0xb1, Z5, Z5, Z0
@@ -1237,23 +1312,23 @@ noclamp5:
 	VADDPS       Z0, Z5, Z5
 	VMOVSHDUP    Z5, Z0
 	VADDPS       Z0, Z5, Z5
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z5, Z5
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc6
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z5, Z5
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1261,8 +1336,10 @@ noacc6:
 	VMINPS       Z5, Z1, Z5
 
 noclamp6:
-	VMOVSS       X5, 8(DX)
-	ADDQ         BX, DX
+	VMOVSS       X5, 8(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z6, Z6, Z0
 	VADDPS       Z0, Z6, Z6
 	VSHUFF32X4   $0xb1, Z6, Z6, Z0
@@ -1271,23 +1348,23 @@ noclamp6:
 	VADDPS       Z0, Z6, Z6
 	VMOVSHDUP    Z6, Z0
 	VADDPS       Z0, Z6, Z6
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z6, Z6
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc7
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z6, Z6
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1295,7 +1372,7 @@ noacc7:
 	VMINPS       Z6, Z1, Z6
 
 noclamp7:
-	VMOVSS       X6, (DX)
+	VMOVSS       X6, (SI)
 	VSHUFF32X4   $0x4e, Z7, Z7, Z0
 	VADDPS       Z0, Z7, Z7
 	VSHUFF32X4   $0xb1, Z7, Z7, Z0
@@ -1304,23 +1381,23 @@ noclamp7:
 	VADDPS       Z0, Z7, Z7
 	VMOVSHDUP    Z7, Z0
 	VADDPS       Z0, Z7, Z7
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z7, Z7
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc8
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z7, Z7
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1328,7 +1405,7 @@ noacc8:
 	VMINPS       Z7, Z1, Z7
 
 noclamp8:
-	VMOVSS       X7, 4(DX)
+	VMOVSS       X7, 4(SI)
 	VSHUFF32X4   $0x4e, Z8, Z8, Z0
 	VADDPS       Z0, Z8, Z8
 	VSHUFF32X4   $0xb1, Z8, Z8, Z0
@@ -1337,23 +1414,23 @@ noclamp8:
 	VADDPS       Z0, Z8, Z8
 	VMOVSHDUP    Z8, Z0
 	VADDPS       Z0, Z8, Z8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias9
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z8, Z8
 
 nobias9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc9
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z8, Z8
 
 noacc9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp9
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1361,8 +1438,10 @@ noacc9:
 	VMINPS       Z8, Z1, Z8
 
 noclamp9:
-	VMOVSS       X8, 8(DX)
-	ADDQ         BX, DX
+	VMOVSS       X8, 8(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), BX
+	ADDQ         BX, DI
 	VSHUFF32X4   $0x4e, Z9, Z9, Z0
 	VADDPS       Z0, Z9, Z9
 	VSHUFF32X4   $0xb1, Z9, Z9, Z0
@@ -1371,23 +1450,23 @@ noclamp9:
 	VADDPS       Z0, Z9, Z9
 	VMOVSHDUP    Z9, Z0
 	VADDPS       Z0, Z9, Z9
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias10
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z9, Z9
 
 nobias10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc10
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z9, Z9
 
 noacc10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp10
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1395,7 +1474,7 @@ noacc10:
 	VMINPS       Z9, Z1, Z9
 
 noclamp10:
-	VMOVSS       X9, (DX)
+	VMOVSS       X9, (SI)
 	VSHUFF32X4   $0x4e, Z10, Z10, Z0
 	VADDPS       Z0, Z10, Z10
 	VSHUFF32X4   $0xb1, Z10, Z10, Z0
@@ -1404,23 +1483,23 @@ noclamp10:
 	VADDPS       Z0, Z10, Z10
 	VMOVSHDUP    Z10, Z0
 	VADDPS       Z0, Z10, Z10
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias11
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z10, Z10
 
 nobias11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc11
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z10, Z10
 
 noacc11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp11
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1428,7 +1507,7 @@ noacc11:
 	VMINPS       Z10, Z1, Z10
 
 noclamp11:
-	VMOVSS       X10, 4(DX)
+	VMOVSS       X10, 4(SI)
 	VSHUFF32X4   $0x4e, Z11, Z11, Z0
 	VADDPS       Z0, Z11, Z11
 	VSHUFF32X4   $0xb1, Z11, Z11, Z0
@@ -1437,23 +1516,23 @@ noclamp11:
 	VADDPS       Z0, Z11, Z11
 	VMOVSHDUP    Z11, Z0
 	VADDPS       Z0, Z11, Z11
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias12
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z11, Z11
 
 nobias12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc12
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z11, Z11
 
 noacc12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp12
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1461,18 +1540,29 @@ noacc12:
 	VMINPS       Z11, Z1, Z11
 
 noclamp12:
-	VMOVSS X11, 8(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X11, 8(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+80(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ   gap+80(FP), BX
+	CMPQ   BX, $+1
+	JNE    exit1
 	MOVQ   rows+16(FP), BX
 	SUBQ   AX, BX
 	CMPQ   BX, $+0
@@ -1521,6 +1611,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VSHUFF32X4   $0x4e, Z0, Z0, Z3
 	VADDPS       Z3, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z3
@@ -1540,7 +1631,7 @@ nobias13:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc13
-	VBROADCASTSS (DX), Z3
+	VBROADCASTSS (BX), Z3
 	VADDPS       Z3, Z0, Z0
 
 noacc13:
@@ -1553,7 +1644,7 @@ noacc13:
 	VMINPS       Z0, Z4, Z0
 
 noclamp13:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (BX)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -1573,7 +1664,7 @@ nobias14:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc14
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(BX), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc14:
@@ -1586,7 +1677,7 @@ noacc14:
 	VMINPS       Z1, Z3, Z1
 
 noclamp14:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(BX)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -1606,7 +1697,7 @@ nobias15:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc15
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(BX), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc15:
@@ -1619,32 +1710,42 @@ noacc15:
 	VMINPS       Z2, Z1, Z2
 
 noclamp15:
-	VMOVSS X2, 8(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X2, 8(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func gemvAVX512R4C4(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// func gemvAVX512R4C4(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvAVX512R4C4(SB), NOSPLIT, $0-80
+TEXT ·gemvAVX512R4C4(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ   rows+16(FP), BX
-	SUBQ   AX, BX
-	CMPQ   BX, $+4
-	JLT    singles1
+	MOVQ   gap+80(FP), BX
+	MOVQ   $+3, SI
+	IMULQ  SI, BX
+	ADDQ   AX, BX
+	MOVQ   rows+16(FP), SI
+	CMPQ   BX, SI
+	JGE    singles1
 	MOVQ   ldw+8(FP), BX
 	SHLQ   $0x02, BX
+	MOVQ   gap+80(FP), SI
+	IMULQ  SI, BX
 	LEAQ   (CX)(BX*1), SI
 	LEAQ   (SI)(BX*1), DI
 	LEAQ   (DI)(BX*1), BX
@@ -1752,6 +1853,10 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+80(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VSHUFF32X4   $0x4e, Z0, Z0, Z16
 	VADDPS       Z16, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z16
@@ -1760,23 +1865,23 @@ sum1:
 	VADDPS       Z16, Z0, Z0
 	VMOVSHDUP    Z0, Z16
 	VADDPS       Z16, Z0, Z0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z16
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z16
 	VADDPS       Z16, Z0, Z0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Z16
+	VBROADCASTSS (SI), Z16
 	VADDPS       Z16, Z0, Z0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Z16
 	VBROADCASTSS hi+76(FP), Z17
@@ -1784,7 +1889,7 @@ noacc1:
 	VMINPS       Z0, Z17, Z0
 
 noclamp1:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (SI)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -1793,23 +1898,23 @@ noclamp1:
 	VADDPS       Z0, Z1, Z1
 	VMOVSHDUP    Z1, Z0
 	VADDPS       Z0, Z1, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z16
@@ -1817,7 +1922,7 @@ noacc2:
 	VMINPS       Z1, Z16, Z1
 
 noclamp2:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -1826,23 +1931,23 @@ noclamp2:
 	VADDPS       Z0, Z2, Z2
 	VMOVSHDUP    Z2, Z0
 	VADDPS       Z0, Z2, Z2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z2, Z2
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1850,7 +1955,7 @@ noacc3:
 	VMINPS       Z2, Z1, Z2
 
 noclamp3:
-	VMOVSS       X2, 8(DX)
+	VMOVSS       X2, 8(SI)
 	VSHUFF32X4   $0x4e, Z3, Z3, Z0
 	VADDPS       Z0, Z3, Z3
 	VSHUFF32X4   $0xb1, Z3, Z3, Z0
@@ -1859,23 +1964,23 @@ noclamp3:
 	VADDPS       Z0, Z3, Z3
 	VMOVSHDUP    Z3, Z0
 	VADDPS       Z0, Z3, Z3
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z3, Z3
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z3, Z3
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1883,8 +1988,10 @@ noacc4:
 	VMINPS       Z3, Z1, Z3
 
 noclamp4:
-	VMOVSS       X3, 12(DX)
-	ADDQ         BX, DX
+	VMOVSS       X3, 12(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z4, Z4, Z0
 	VADDPS       Z0, Z4, Z4
 	VSHUFF32X4   $0xb1, Z4, Z4, Z0
@@ -1893,23 +2000,23 @@ noclamp4:
 	VADDPS       Z0, Z4, Z4
 	VMOVSHDUP    Z4, Z0
 	VADDPS       Z0, Z4, Z4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z4, Z4
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc5
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z4, Z4
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp5
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1917,7 +2024,7 @@ noacc5:
 	VMINPS       Z4, Z1, Z4
 
 noclamp5:
-	VMOVSS       X4, (DX)
+	VMOVSS       X4, (SI)
 	VSHUFF32X4   $0x4e, Z5, Z5, Z0
 	VADDPS       Z0, Z5, Z5
 	VSHUFF32X4   $0xb1, Z5, Z5, Z0
@@ -1926,23 +2033,23 @@ noclamp5:
 	VADDPS       Z0, Z5, Z5
 	VMOVSHDUP    Z5, Z0
 	VADDPS       Z0, Z5, Z5
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z5, Z5
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc6
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z5, Z5
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1950,7 +2057,7 @@ noacc6:
 	VMINPS       Z5, Z1, Z5
 
 noclamp6:
-	VMOVSS       X5, 4(DX)
+	VMOVSS       X5, 4(SI)
 	VSHUFF32X4   $0x4e, Z6, Z6, Z0
 	VADDPS       Z0, Z6, Z6
 	VSHUFF32X4   $0xb1, Z6, Z6, Z0
@@ -1959,23 +2066,23 @@ noclamp6:
 	VADDPS       Z0, Z6, Z6
 	VMOVSHDUP    Z6, Z0
 	VADDPS       Z0, Z6, Z6
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z6, Z6
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc7
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z6, Z6
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -1983,7 +2090,7 @@ noacc7:
 	VMINPS       Z6, Z1, Z6
 
 noclamp7:
-	VMOVSS       X6, 8(DX)
+	VMOVSS       X6, 8(SI)
 	VSHUFF32X4   $0x4e, Z7, Z7, Z0
 	VADDPS       Z0, Z7, Z7
 	VSHUFF32X4   $0xb1, Z7, Z7, Z0
@@ -1992,23 +2099,23 @@ noclamp7:
 	VADDPS       Z0, Z7, Z7
 	VMOVSHDUP    Z7, Z0
 	VADDPS       Z0, Z7, Z7
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z7, Z7
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc8
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z7, Z7
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2016,8 +2123,10 @@ noacc8:
 	VMINPS       Z7, Z1, Z7
 
 noclamp8:
-	VMOVSS       X7, 12(DX)
-	ADDQ         BX, DX
+	VMOVSS       X7, 12(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z8, Z8, Z0
 	VADDPS       Z0, Z8, Z8
 	VSHUFF32X4   $0xb1, Z8, Z8, Z0
@@ -2026,23 +2135,23 @@ noclamp8:
 	VADDPS       Z0, Z8, Z8
 	VMOVSHDUP    Z8, Z0
 	VADDPS       Z0, Z8, Z8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias9
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z8, Z8
 
 nobias9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc9
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z8, Z8
 
 noacc9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp9
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2050,7 +2159,7 @@ noacc9:
 	VMINPS       Z8, Z1, Z8
 
 noclamp9:
-	VMOVSS       X8, (DX)
+	VMOVSS       X8, (SI)
 	VSHUFF32X4   $0x4e, Z9, Z9, Z0
 	VADDPS       Z0, Z9, Z9
 	VSHUFF32X4   $0xb1, Z9, Z9, Z0
@@ -2059,23 +2168,23 @@ noclamp9:
 	VADDPS       Z0, Z9, Z9
 	VMOVSHDUP    Z9, Z0
 	VADDPS       Z0, Z9, Z9
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias10
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z9, Z9
 
 nobias10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc10
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z9, Z9
 
 noacc10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp10
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2083,7 +2192,7 @@ noacc10:
 	VMINPS       Z9, Z1, Z9
 
 noclamp10:
-	VMOVSS       X9, 4(DX)
+	VMOVSS       X9, 4(SI)
 	VSHUFF32X4   $0x4e, Z10, Z10, Z0
 	VADDPS       Z0, Z10, Z10
 	VSHUFF32X4   $0xb1, Z10, Z10, Z0
@@ -2092,23 +2201,23 @@ noclamp10:
 	VADDPS       Z0, Z10, Z10
 	VMOVSHDUP    Z10, Z0
 	VADDPS       Z0, Z10, Z10
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias11
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z10, Z10
 
 nobias11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc11
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z10, Z10
 
 noacc11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp11
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2116,7 +2225,7 @@ noacc11:
 	VMINPS       Z10, Z1, Z10
 
 noclamp11:
-	VMOVSS       X10, 8(DX)
+	VMOVSS       X10, 8(SI)
 	VSHUFF32X4   $0x4e, Z11, Z11, Z0
 	VADDPS       Z0, Z11, Z11
 	VSHUFF32X4   $0xb1, Z11, Z11, Z0
@@ -2125,23 +2234,23 @@ noclamp11:
 	VADDPS       Z0, Z11, Z11
 	VMOVSHDUP    Z11, Z0
 	VADDPS       Z0, Z11, Z11
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias12
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z11, Z11
 
 nobias12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc12
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z11, Z11
 
 noacc12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2149,8 +2258,10 @@ noacc12:
 	VMINPS       Z11, Z1, Z11
 
 noclamp12:
-	VMOVSS       X11, 12(DX)
-	ADDQ         BX, DX
+	VMOVSS       X11, 12(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), BX
+	ADDQ         BX, DI
 	VSHUFF32X4   $0x4e, Z12, Z12, Z0
 	VADDPS       Z0, Z12, Z12
 	VSHUFF32X4   $0xb1, Z12, Z12, Z0
@@ -2159,23 +2270,23 @@ noclamp12:
 	VADDPS       Z0, Z12, Z12
 	VMOVSHDUP    Z12, Z0
 	VADDPS       Z0, Z12, Z12
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias13
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z12, Z12
 
 nobias13:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc13
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z12, Z12
 
 noacc13:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp13
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2183,7 +2294,7 @@ noacc13:
 	VMINPS       Z12, Z1, Z12
 
 noclamp13:
-	VMOVSS       X12, (DX)
+	VMOVSS       X12, (SI)
 	VSHUFF32X4   $0x4e, Z13, Z13, Z0
 	VADDPS       Z0, Z13, Z13
 	VSHUFF32X4   $0xb1, Z13, Z13, Z0
@@ -2192,23 +2303,23 @@ noclamp13:
 	VADDPS       Z0, Z13, Z13
 	VMOVSHDUP    Z13, Z0
 	VADDPS       Z0, Z13, Z13
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias14
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z13, Z13
 
 nobias14:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc14
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z13, Z13
 
 noacc14:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp14
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2216,7 +2327,7 @@ noacc14:
 	VMINPS       Z13, Z1, Z13
 
 noclamp14:
-	VMOVSS       X13, 4(DX)
+	VMOVSS       X13, 4(SI)
 	VSHUFF32X4   $0x4e, Z14, Z14, Z0
 	VADDPS       Z0, Z14, Z14
 	VSHUFF32X4   $0xb1, Z14, Z14, Z0
@@ -2225,23 +2336,23 @@ noclamp14:
 	VADDPS       Z0, Z14, Z14
 	VMOVSHDUP    Z14, Z0
 	VADDPS       Z0, Z14, Z14
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias15
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z14, Z14
 
 nobias15:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc15
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z14, Z14
 
 noacc15:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp15
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2249,7 +2360,7 @@ noacc15:
 	VMINPS       Z14, Z1, Z14
 
 noclamp15:
-	VMOVSS       X14, 8(DX)
+	VMOVSS       X14, 8(SI)
 	VSHUFF32X4   $0x4e, Z15, Z15, Z0
 	VADDPS       Z0, Z15, Z15
 	VSHUFF32X4   $0xb1, Z15, Z15, Z0
@@ -2258,23 +2369,23 @@ noclamp15:
 	VADDPS       Z0, Z15, Z15
 	VMOVSHDUP    Z15, Z0
 	VADDPS       Z0, Z15, Z15
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias16
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z15, Z15
 
 nobias16:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc16
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z15, Z15
 
 noacc16:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp16
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2282,18 +2393,29 @@ noacc16:
 	VMINPS       Z15, Z1, Z15
 
 noclamp16:
-	VMOVSS X15, 12(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X15, 12(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+80(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ   gap+80(FP), BX
+	CMPQ   BX, $+1
+	JNE    exit1
 	MOVQ   rows+16(FP), BX
 	SUBQ   AX, BX
 	CMPQ   BX, $+0
@@ -2348,6 +2470,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VSHUFF32X4   $0x4e, Z0, Z0, Z4
 	VADDPS       Z4, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z4
@@ -2367,7 +2490,7 @@ nobias17:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc17
-	VBROADCASTSS (DX), Z4
+	VBROADCASTSS (BX), Z4
 	VADDPS       Z4, Z0, Z0
 
 noacc17:
@@ -2380,7 +2503,7 @@ noacc17:
 	VMINPS       Z0, Z5, Z0
 
 noclamp17:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (BX)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -2400,7 +2523,7 @@ nobias18:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc18
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(BX), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc18:
@@ -2413,7 +2536,7 @@ noacc18:
 	VMINPS       Z1, Z4, Z1
 
 noclamp18:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(BX)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -2433,7 +2556,7 @@ nobias19:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc19
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(BX), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc19:
@@ -2446,7 +2569,7 @@ noacc19:
 	VMINPS       Z2, Z1, Z2
 
 noclamp19:
-	VMOVSS       X2, 8(DX)
+	VMOVSS       X2, 8(BX)
 	VSHUFF32X4   $0x4e, Z3, Z3, Z0
 	VADDPS       Z0, Z3, Z3
 	VSHUFF32X4   $0xb1, Z3, Z3, Z0
@@ -2466,7 +2589,7 @@ nobias20:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc20
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(BX), Z0
 	VADDPS       Z0, Z3, Z3
 
 noacc20:
@@ -2479,32 +2602,42 @@ noacc20:
 	VMINPS       Z3, Z1, Z3
 
 noclamp20:
-	VMOVSS X3, 12(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X3, 12(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func gemvAVX512R4C5(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// func gemvAVX512R4C5(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvAVX512R4C5(SB), NOSPLIT, $0-80
+TEXT ·gemvAVX512R4C5(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ   rows+16(FP), BX
-	SUBQ   AX, BX
-	CMPQ   BX, $+4
-	JLT    singles1
+	MOVQ   gap+80(FP), BX
+	MOVQ   $+3, SI
+	IMULQ  SI, BX
+	ADDQ   AX, BX
+	MOVQ   rows+16(FP), SI
+	CMPQ   BX, SI
+	JGE    singles1
 	MOVQ   ldw+8(FP), BX
 	SHLQ   $0x02, BX
+	MOVQ   gap+80(FP), SI
+	IMULQ  SI, BX
 	LEAQ   (CX)(BX*1), SI
 	LEAQ   (SI)(BX*1), DI
 	LEAQ   (DI)(BX*1), BX
@@ -2630,6 +2763,10 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+80(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VSHUFF32X4   $0x4e, Z0, Z0, Z20
 	VADDPS       Z20, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z20
@@ -2638,23 +2775,23 @@ sum1:
 	VADDPS       Z20, Z0, Z0
 	VMOVSHDUP    Z0, Z20
 	VADDPS       Z20, Z0, Z0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z20
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z20
 	VADDPS       Z20, Z0, Z0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Z20
+	VBROADCASTSS (SI), Z20
 	VADDPS       Z20, Z0, Z0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Z20
 	VBROADCASTSS hi+76(FP), Z21
@@ -2662,7 +2799,7 @@ noacc1:
 	VMINPS       Z0, Z21, Z0
 
 noclamp1:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (SI)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -2671,23 +2808,23 @@ noclamp1:
 	VADDPS       Z0, Z1, Z1
 	VMOVSHDUP    Z1, Z0
 	VADDPS       Z0, Z1, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z20
@@ -2695,7 +2832,7 @@ noacc2:
 	VMINPS       Z1, Z20, Z1
 
 noclamp2:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -2704,23 +2841,23 @@ noclamp2:
 	VADDPS       Z0, Z2, Z2
 	VMOVSHDUP    Z2, Z0
 	VADDPS       Z0, Z2, Z2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z2, Z2
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2728,7 +2865,7 @@ noacc3:
 	VMINPS       Z2, Z1, Z2
 
 noclamp3:
-	VMOVSS       X2, 8(DX)
+	VMOVSS       X2, 8(SI)
 	VSHUFF32X4   $0x4e, Z3, Z3, Z0
 	VADDPS       Z0, Z3, Z3
 	VSHUFF32X4   $0xb1, Z3, Z3, Z0
@@ -2737,23 +2874,23 @@ noclamp3:
 	VADDPS       Z0, Z3, Z3
 	VMOVSHDUP    Z3, Z0
 	VADDPS       Z0, Z3, Z3
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z3, Z3
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z3, Z3
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2761,7 +2898,7 @@ noacc4:
 	VMINPS       Z3, Z1, Z3
 
 noclamp4:
-	VMOVSS       X3, 12(DX)
+	VMOVSS       X3, 12(SI)
 	VSHUFF32X4   $0x4e, Z4, Z4, Z0
 	VADDPS       Z0, Z4, Z4
 	VSHUFF32X4   $0xb1, Z4, Z4, Z0
@@ -2770,23 +2907,23 @@ noclamp4:
 	VADDPS       Z0, Z4, Z4
 	VMOVSHDUP    Z4, Z0
 	VADDPS       Z0, Z4, Z4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z4, Z4
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc5
-	VBROADCASTSS 16(DX), Z0
+	VBROADCASTSS 16(SI), Z0
 	VADDPS       Z0, Z4, Z4
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp5
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2794,8 +2931,10 @@ noacc5:
 	VMINPS       Z4, Z1, Z4
 
 noclamp5:
-	VMOVSS       X4, 16(DX)
-	ADDQ         BX, DX
+	VMOVSS       X4, 16(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z5, Z5, Z0
 	VADDPS       Z0, Z5, Z5
 	VSHUFF32X4   $0xb1, Z5, Z5, Z0
@@ -2804,23 +2943,23 @@ noclamp5:
 	VADDPS       Z0, Z5, Z5
 	VMOVSHDUP    Z5, Z0
 	VADDPS       Z0, Z5, Z5
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z5, Z5
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc6
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z5, Z5
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2828,7 +2967,7 @@ noacc6:
 	VMINPS       Z5, Z1, Z5
 
 noclamp6:
-	VMOVSS       X5, (DX)
+	VMOVSS       X5, (SI)
 	VSHUFF32X4   $0x4e, Z6, Z6, Z0
 	VADDPS       Z0, Z6, Z6
 	VSHUFF32X4   $0xb1, Z6, Z6, Z0
@@ -2837,23 +2976,23 @@ noclamp6:
 	VADDPS       Z0, Z6, Z6
 	VMOVSHDUP    Z6, Z0
 	VADDPS       Z0, Z6, Z6
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z6, Z6
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc7
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z6, Z6
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2861,7 +3000,7 @@ noacc7:
 	VMINPS       Z6, Z1, Z6
 
 noclamp7:
-	VMOVSS       X6, 4(DX)
+	VMOVSS       X6, 4(SI)
 	VSHUFF32X4   $0x4e, Z7, Z7, Z0
 	VADDPS       Z0, Z7, Z7
 	VSHUFF32X4   $0xb1, Z7, Z7, Z0
@@ -2870,23 +3009,23 @@ noclamp7:
 	VADDPS       Z0, Z7, Z7
 	VMOVSHDUP    Z7, Z0
 	VADDPS       Z0, Z7, Z7
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z7, Z7
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc8
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z7, Z7
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2894,7 +3033,7 @@ noacc8:
 	VMINPS       Z7, Z1, Z7
 
 noclamp8:
-	VMOVSS       X7, 8(DX)
+	VMOVSS       X7, 8(SI)
 	VSHUFF32X4   $0x4e, Z8, Z8, Z0
 	VADDPS       Z0, Z8, Z8
 	VSHUFF32X4   $0xb1, Z8, Z8, Z0
@@ -2903,23 +3042,23 @@ noclamp8:
 	VADDPS       Z0, Z8, Z8
 	VMOVSHDUP    Z8, Z0
 	VADDPS       Z0, Z8, Z8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias9
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z8, Z8
 
 nobias9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc9
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z8, Z8
 
 noacc9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp9
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2927,7 +3066,7 @@ noacc9:
 	VMINPS       Z8, Z1, Z8
 
 noclamp9:
-	VMOVSS       X8, 12(DX)
+	VMOVSS       X8, 12(SI)
 	VSHUFF32X4   $0x4e, Z9, Z9, Z0
 	VADDPS       Z0, Z9, Z9
 	VSHUFF32X4   $0xb1, Z9, Z9, Z0
@@ -2936,23 +3075,23 @@ noclamp9:
 	VADDPS       Z0, Z9, Z9
 	VMOVSHDUP    Z9, Z0
 	VADDPS       Z0, Z9, Z9
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias10
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z9, Z9
 
 nobias10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc10
-	VBROADCASTSS 16(DX), Z0
+	VBROADCASTSS 16(SI), Z0
 	VADDPS       Z0, Z9, Z9
 
 noacc10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp10
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2960,8 +3099,10 @@ noacc10:
 	VMINPS       Z9, Z1, Z9
 
 noclamp10:
-	VMOVSS       X9, 16(DX)
-	ADDQ         BX, DX
+	VMOVSS       X9, 16(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z10, Z10, Z0
 	VADDPS       Z0, Z10, Z10
 	VSHUFF32X4   $0xb1, Z10, Z10, Z0
@@ -2970,23 +3111,23 @@ noclamp10:
 	VADDPS       Z0, Z10, Z10
 	VMOVSHDUP    Z10, Z0
 	VADDPS       Z0, Z10, Z10
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias11
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z10, Z10
 
 nobias11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc11
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z10, Z10
 
 noacc11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp11
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -2994,7 +3135,7 @@ noacc11:
 	VMINPS       Z10, Z1, Z10
 
 noclamp11:
-	VMOVSS       X10, (DX)
+	VMOVSS       X10, (SI)
 	VSHUFF32X4   $0x4e, Z11, Z11, Z0
 	VADDPS       Z0, Z11, Z11
 	VSHUFF32X4   $0xb1, Z11, Z11, Z0
@@ -3003,23 +3144,23 @@ noclamp11:
 	VADDPS       Z0, Z11, Z11
 	VMOVSHDUP    Z11, Z0
 	VADDPS       Z0, Z11, Z11
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias12
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z11, Z11
 
 nobias12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc12
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z11, Z11
 
 noacc12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3027,7 +3168,7 @@ noacc12:
 	VMINPS       Z11, Z1, Z11
 
 noclamp12:
-	VMOVSS       X11, 4(DX)
+	VMOVSS       X11, 4(SI)
 	VSHUFF32X4   $0x4e, Z12, Z12, Z0
 	VADDPS       Z0, Z12, Z12
 	VSHUFF32X4   $0xb1, Z12, Z12, Z0
@@ -3036,23 +3177,23 @@ noclamp12:
 	VADDPS       Z0, Z12, Z12
 	VMOVSHDUP    Z12, Z0
 	VADDPS       Z0, Z12, Z12
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias13
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z12, Z12
 
 nobias13:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc13
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z12, Z12
 
 noacc13:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp13
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3060,7 +3201,7 @@ noacc13:
 	VMINPS       Z12, Z1, Z12
 
 noclamp13:
-	VMOVSS       X12, 8(DX)
+	VMOVSS       X12, 8(SI)
 	VSHUFF32X4   $0x4e, Z13, Z13, Z0
 	VADDPS       Z0, Z13, Z13
 	VSHUFF32X4   $0xb1, Z13, Z13, Z0
@@ -3069,23 +3210,23 @@ noclamp13:
 	VADDPS       Z0, Z13, Z13
 	VMOVSHDUP    Z13, Z0
 	VADDPS       Z0, Z13, Z13
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias14
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z13, Z13
 
 nobias14:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc14
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z13, Z13
 
 noacc14:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp14
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3093,7 +3234,7 @@ noacc14:
 	VMINPS       Z13, Z1, Z13
 
 noclamp14:
-	VMOVSS       X13, 12(DX)
+	VMOVSS       X13, 12(SI)
 	VSHUFF32X4   $0x4e, Z14, Z14, Z0
 	VADDPS       Z0, Z14, Z14
 	VSHUFF32X4   $0xb1, Z14, Z14, Z0
@@ -3102,23 +3243,23 @@ noclamp14:
 	VADDPS       Z0, Z14, Z14
 	VMOVSHDUP    Z14, Z0
 	VADDPS       Z0, Z14, Z14
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias15
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z14, Z14
 
 nobias15:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc15
-	VBROADCASTSS 16(DX), Z0
+	VBROADCASTSS 16(SI), Z0
 	VADDPS       Z0, Z14, Z14
 
 noacc15:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp15
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3126,8 +3267,10 @@ noacc15:
 	VMINPS       Z14, Z1, Z14
 
 noclamp15:
-	VMOVSS       X14, 16(DX)
-	ADDQ         BX, DX
+	VMOVSS       X14, 16(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), BX
+	ADDQ         BX, DI
 	VSHUFF32X4   $0x4e, Z15, Z15, Z0
 	VADDPS       Z0, Z15, Z15
 	VSHUFF32X4   $0xb1, Z15, Z15, Z0
@@ -3136,23 +3279,23 @@ noclamp15:
 	VADDPS       Z0, Z15, Z15
 	VMOVSHDUP    Z15, Z0
 	VADDPS       Z0, Z15, Z15
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias16
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z15, Z15
 
 nobias16:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc16
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z15, Z15
 
 noacc16:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp16
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3160,7 +3303,7 @@ noacc16:
 	VMINPS       Z15, Z1, Z15
 
 noclamp16:
-	VMOVSS       X15, (DX)
+	VMOVSS       X15, (SI)
 	VSHUFF32X4   $0x4e, Z16, Z16, Z0
 	VADDPS       Z0, Z16, Z16
 	VSHUFF32X4   $0xb1, Z16, Z16, Z0
@@ -3169,23 +3312,23 @@ noclamp16:
 	VADDPS       Z0, Z16, Z16
 	VMOVSHDUP    Z16, Z0
 	VADDPS       Z0, Z16, Z16
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias17
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z16, Z16
 
 nobias17:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc17
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z16, Z16
 
 noacc17:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp17
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3193,7 +3336,7 @@ noacc17:
 	VMINPS       Z16, Z1, Z16
 
 noclamp17:
-	VMOVSS       X16, 4(DX)
+	VMOVSS       X16, 4(SI)
 	VSHUFF32X4   $0x4e, Z17, Z17, Z0
 	VADDPS       Z0, Z17, Z17
 	VSHUFF32X4   $0xb1, Z17, Z17, Z0
@@ -3202,23 +3345,23 @@ noclamp17:
 	VADDPS       Z0, Z17, Z17
 	VMOVSHDUP    Z17, Z0
 	VADDPS       Z0, Z17, Z17
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias18
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z17, Z17
 
 nobias18:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc18
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z17, Z17
 
 noacc18:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp18
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3226,7 +3369,7 @@ noacc18:
 	VMINPS       Z17, Z1, Z17
 
 noclamp18:
-	VMOVSS       X17, 8(DX)
+	VMOVSS       X17, 8(SI)
 	VSHUFF32X4   $0x4e, Z18, Z18, Z0
 	VADDPS       Z0, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z0
@@ -3235,23 +3378,23 @@ noclamp18:
 	VADDPS       Z0, Z18, Z18
 	VMOVSHDUP    Z18, Z0
 	VADDPS       Z0, Z18, Z18
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias19
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z18, Z18
 
 nobias19:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc19
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z18, Z18
 
 noacc19:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp19
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3259,7 +3402,7 @@ noacc19:
 	VMINPS       Z18, Z1, Z18
 
 noclamp19:
-	VMOVSS       X18, 12(DX)
+	VMOVSS       X18, 12(SI)
 	VSHUFF32X4   $0x4e, Z19, Z19, Z0
 	VADDPS       Z0, Z19, Z19
 	VSHUFF32X4   $0xb1, Z19, Z19, Z0
@@ -3268,23 +3411,23 @@ noclamp19:
 	VADDPS       Z0, Z19, Z19
 	VMOVSHDUP    Z19, Z0
 	VADDPS       Z0, Z19, Z19
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias20
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z19, Z19
 
 nobias20:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc20
-	VBROADCASTSS 16(DX), Z0
+	VBROADCASTSS 16(SI), Z0
 	VADDPS       Z0, Z19, Z19
 
 noacc20:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp20
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3292,18 +3435,29 @@ noacc20:
 	VMINPS       Z19, Z1, Z19
 
 noclamp20:
-	VMOVSS X19, 16(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X19, 16(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+80(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ   gap+80(FP), BX
+	CMPQ   BX, $+1
+	JNE    exit1
 	MOVQ   rows+16(FP), BX
 	SUBQ   AX, BX
 	CMPQ   BX, $+0
@@ -3364,6 +3518,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VSHUFF32X4   $0x4e, Z0, Z0, Z5
 	VADDPS       Z5, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z5
@@ -3383,7 +3538,7 @@ nobias21:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc21
-	VBROADCASTSS (DX), Z5
+	VBROADCASTSS (BX), Z5
 	VADDPS       Z5, Z0, Z0
 
 noacc21:
@@ -3396,7 +3551,7 @@ noacc21:
 	VMINPS       Z0, Z6, Z0
 
 noclamp21:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (BX)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -3416,7 +3571,7 @@ nobias22:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc22
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(BX), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc22:
@@ -3429,7 +3584,7 @@ noacc22:
 	VMINPS       Z1, Z5, Z1
 
 noclamp22:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(BX)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -3449,7 +3604,7 @@ nobias23:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc23
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(BX), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc23:
@@ -3462,7 +3617,7 @@ noacc23:
 	VMINPS       Z2, Z1, Z2
 
 noclamp23:
-	VMOVSS       X2, 8(DX)
+	VMOVSS       X2, 8(BX)
 	VSHUFF32X4   $0x4e, Z3, Z3, Z0
 	VADDPS       Z0, Z3, Z3
 	VSHUFF32X4   $0xb1, Z3, Z3, Z0
@@ -3482,7 +3637,7 @@ nobias24:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc24
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(BX), Z0
 	VADDPS       Z0, Z3, Z3
 
 noacc24:
@@ -3495,7 +3650,7 @@ noacc24:
 	VMINPS       Z3, Z1, Z3
 
 noclamp24:
-	VMOVSS       X3, 12(DX)
+	VMOVSS       X3, 12(BX)
 	VSHUFF32X4   $0x4e, Z4, Z4, Z0
 	VADDPS       Z0, Z4, Z4
 	VSHUFF32X4   $0xb1, Z4, Z4, Z0
@@ -3515,7 +3670,7 @@ nobias25:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc25
-	VBROADCASTSS 16(DX), Z0
+	VBROADCASTSS 16(BX), Z0
 	VADDPS       Z0, Z4, Z4
 
 noacc25:
@@ -3528,32 +3683,42 @@ noacc25:
 	VMINPS       Z4, Z1, Z4
 
 noclamp25:
-	VMOVSS X4, 16(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X4, 16(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func gemvAVX512R4C6(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
+// func gemvAVX512R4C6(w *float32, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvAVX512R4C6(SB), NOSPLIT, $0-80
+TEXT ·gemvAVX512R4C6(SB), NOSPLIT, $0-88
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ   rows+16(FP), BX
-	SUBQ   AX, BX
-	CMPQ   BX, $+4
-	JLT    singles1
+	MOVQ   gap+80(FP), BX
+	MOVQ   $+3, SI
+	IMULQ  SI, BX
+	ADDQ   AX, BX
+	MOVQ   rows+16(FP), SI
+	CMPQ   BX, SI
+	JGE    singles1
 	MOVQ   ldw+8(FP), BX
 	SHLQ   $0x02, BX
+	MOVQ   gap+80(FP), SI
+	IMULQ  SI, BX
 	LEAQ   (CX)(BX*1), SI
 	LEAQ   (SI)(BX*1), DI
 	LEAQ   (DI)(BX*1), BX
@@ -3697,6 +3862,10 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+80(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VSHUFF32X4   $0x4e, Z0, Z0, Z24
 	VADDPS       Z24, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z24
@@ -3705,23 +3874,23 @@ sum1:
 	VADDPS       Z24, Z0, Z0
 	VMOVSHDUP    Z0, Z24
 	VADDPS       Z24, Z0, Z0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z24
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z24
 	VADDPS       Z24, Z0, Z0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Z24
+	VBROADCASTSS (SI), Z24
 	VADDPS       Z24, Z0, Z0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+72(FP), Z24
 	VBROADCASTSS hi+76(FP), Z25
@@ -3729,7 +3898,7 @@ noacc1:
 	VMINPS       Z0, Z25, Z0
 
 noclamp1:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (SI)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -3738,23 +3907,23 @@ noclamp1:
 	VADDPS       Z0, Z1, Z1
 	VMOVSHDUP    Z1, Z0
 	VADDPS       Z0, Z1, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z24
@@ -3762,7 +3931,7 @@ noacc2:
 	VMINPS       Z1, Z24, Z1
 
 noclamp2:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -3771,23 +3940,23 @@ noclamp2:
 	VADDPS       Z0, Z2, Z2
 	VMOVSHDUP    Z2, Z0
 	VADDPS       Z0, Z2, Z2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z2, Z2
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3795,7 +3964,7 @@ noacc3:
 	VMINPS       Z2, Z1, Z2
 
 noclamp3:
-	VMOVSS       X2, 8(DX)
+	VMOVSS       X2, 8(SI)
 	VSHUFF32X4   $0x4e, Z3, Z3, Z0
 	VADDPS       Z0, Z3, Z3
 	VSHUFF32X4   $0xb1, Z3, Z3, Z0
@@ -3804,23 +3973,23 @@ noclamp3:
 	VADDPS       Z0, Z3, Z3
 	VMOVSHDUP    Z3, Z0
 	VADDPS       Z0, Z3, Z3
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z3, Z3
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z3, Z3
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3828,7 +3997,7 @@ noacc4:
 	VMINPS       Z3, Z1, Z3
 
 noclamp4:
-	VMOVSS       X3, 12(DX)
+	VMOVSS       X3, 12(SI)
 	VSHUFF32X4   $0x4e, Z4, Z4, Z0
 	VADDPS       Z0, Z4, Z4
 	VSHUFF32X4   $0xb1, Z4, Z4, Z0
@@ -3837,23 +4006,23 @@ noclamp4:
 	VADDPS       Z0, Z4, Z4
 	VMOVSHDUP    Z4, Z0
 	VADDPS       Z0, Z4, Z4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z4, Z4
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc5
-	VBROADCASTSS 16(DX), Z0
+	VBROADCASTSS 16(SI), Z0
 	VADDPS       Z0, Z4, Z4
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp5
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3861,7 +4030,7 @@ noacc5:
 	VMINPS       Z4, Z1, Z4
 
 noclamp5:
-	VMOVSS       X4, 16(DX)
+	VMOVSS       X4, 16(SI)
 	VSHUFF32X4   $0x4e, Z5, Z5, Z0
 	VADDPS       Z0, Z5, Z5
 	VSHUFF32X4   $0xb1, Z5, Z5, Z0
@@ -3870,23 +4039,23 @@ noclamp5:
 	VADDPS       Z0, Z5, Z5
 	VMOVSHDUP    Z5, Z0
 	VADDPS       Z0, Z5, Z5
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z5, Z5
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc6
-	VBROADCASTSS 20(DX), Z0
+	VBROADCASTSS 20(SI), Z0
 	VADDPS       Z0, Z5, Z5
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3894,8 +4063,10 @@ noacc6:
 	VMINPS       Z5, Z1, Z5
 
 noclamp6:
-	VMOVSS       X5, 20(DX)
-	ADDQ         BX, DX
+	VMOVSS       X5, 20(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z6, Z6, Z0
 	VADDPS       Z0, Z6, Z6
 	VSHUFF32X4   $0xb1, Z6, Z6, Z0
@@ -3904,23 +4075,23 @@ noclamp6:
 	VADDPS       Z0, Z6, Z6
 	VMOVSHDUP    Z6, Z0
 	VADDPS       Z0, Z6, Z6
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z6, Z6
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc7
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z6, Z6
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp7
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3928,7 +4099,7 @@ noacc7:
 	VMINPS       Z6, Z1, Z6
 
 noclamp7:
-	VMOVSS       X6, (DX)
+	VMOVSS       X6, (SI)
 	VSHUFF32X4   $0x4e, Z7, Z7, Z0
 	VADDPS       Z0, Z7, Z7
 	VSHUFF32X4   $0xb1, Z7, Z7, Z0
@@ -3937,23 +4108,23 @@ noclamp7:
 	VADDPS       Z0, Z7, Z7
 	VMOVSHDUP    Z7, Z0
 	VADDPS       Z0, Z7, Z7
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z7, Z7
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc8
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z7, Z7
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3961,7 +4132,7 @@ noacc8:
 	VMINPS       Z7, Z1, Z7
 
 noclamp8:
-	VMOVSS       X7, 4(DX)
+	VMOVSS       X7, 4(SI)
 	VSHUFF32X4   $0x4e, Z8, Z8, Z0
 	VADDPS       Z0, Z8, Z8
 	VSHUFF32X4   $0xb1, Z8, Z8, Z0
@@ -3970,23 +4141,23 @@ noclamp8:
 	VADDPS       Z0, Z8, Z8
 	VMOVSHDUP    Z8, Z0
 	VADDPS       Z0, Z8, Z8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias9
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z8, Z8
 
 nobias9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc9
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z8, Z8
 
 noacc9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp9
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -3994,7 +4165,7 @@ noacc9:
 	VMINPS       Z8, Z1, Z8
 
 noclamp9:
-	VMOVSS       X8, 8(DX)
+	VMOVSS       X8, 8(SI)
 	VSHUFF32X4   $0x4e, Z9, Z9, Z0
 	VADDPS       Z0, Z9, Z9
 	VSHUFF32X4   $0xb1, Z9, Z9, Z0
@@ -4003,23 +4174,23 @@ noclamp9:
 	VADDPS       Z0, Z9, Z9
 	VMOVSHDUP    Z9, Z0
 	VADDPS       Z0, Z9, Z9
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias10
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z9, Z9
 
 nobias10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc10
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z9, Z9
 
 noacc10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp10
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4027,7 +4198,7 @@ noacc10:
 	VMINPS       Z9, Z1, Z9
 
 noclamp10:
-	VMOVSS       X9, 12(DX)
+	VMOVSS       X9, 12(SI)
 	VSHUFF32X4   $0x4e, Z10, Z10, Z0
 	VADDPS       Z0, Z10, Z10
 	VSHUFF32X4   $0xb1, Z10, Z10, Z0
@@ -4036,23 +4207,23 @@ noclamp10:
 	VADDPS       Z0, Z10, Z10
 	VMOVSHDUP    Z10, Z0
 	VADDPS       Z0, Z10, Z10
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias11
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z10, Z10
 
 nobias11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc11
-	VBROADCASTSS 16(DX), Z0
+	VBROADCASTSS 16(SI), Z0
 	VADDPS       Z0, Z10, Z10
 
 noacc11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp11
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4060,7 +4231,7 @@ noacc11:
 	VMINPS       Z10, Z1, Z10
 
 noclamp11:
-	VMOVSS       X10, 16(DX)
+	VMOVSS       X10, 16(SI)
 	VSHUFF32X4   $0x4e, Z11, Z11, Z0
 	VADDPS       Z0, Z11, Z11
 	VSHUFF32X4   $0xb1, Z11, Z11, Z0
@@ -4069,23 +4240,23 @@ noclamp11:
 	VADDPS       Z0, Z11, Z11
 	VMOVSHDUP    Z11, Z0
 	VADDPS       Z0, Z11, Z11
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias12
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z11, Z11
 
 nobias12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc12
-	VBROADCASTSS 20(DX), Z0
+	VBROADCASTSS 20(SI), Z0
 	VADDPS       Z0, Z11, Z11
 
 noacc12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4093,8 +4264,10 @@ noacc12:
 	VMINPS       Z11, Z1, Z11
 
 noclamp12:
-	VMOVSS       X11, 20(DX)
-	ADDQ         BX, DX
+	VMOVSS       X11, 20(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z12, Z12, Z0
 	VADDPS       Z0, Z12, Z12
 	VSHUFF32X4   $0xb1, Z12, Z12, Z0
@@ -4103,23 +4276,23 @@ noclamp12:
 	VADDPS       Z0, Z12, Z12
 	VMOVSHDUP    Z12, Z0
 	VADDPS       Z0, Z12, Z12
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias13
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z12, Z12
 
 nobias13:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc13
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z12, Z12
 
 noacc13:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp13
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4127,7 +4300,7 @@ noacc13:
 	VMINPS       Z12, Z1, Z12
 
 noclamp13:
-	VMOVSS       X12, (DX)
+	VMOVSS       X12, (SI)
 	VSHUFF32X4   $0x4e, Z13, Z13, Z0
 	VADDPS       Z0, Z13, Z13
 	VSHUFF32X4   $0xb1, Z13, Z13, Z0
@@ -4136,23 +4309,23 @@ noclamp13:
 	VADDPS       Z0, Z13, Z13
 	VMOVSHDUP    Z13, Z0
 	VADDPS       Z0, Z13, Z13
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias14
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z13, Z13
 
 nobias14:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc14
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z13, Z13
 
 noacc14:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp14
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4160,7 +4333,7 @@ noacc14:
 	VMINPS       Z13, Z1, Z13
 
 noclamp14:
-	VMOVSS       X13, 4(DX)
+	VMOVSS       X13, 4(SI)
 	VSHUFF32X4   $0x4e, Z14, Z14, Z0
 	VADDPS       Z0, Z14, Z14
 	VSHUFF32X4   $0xb1, Z14, Z14, Z0
@@ -4169,23 +4342,23 @@ noclamp14:
 	VADDPS       Z0, Z14, Z14
 	VMOVSHDUP    Z14, Z0
 	VADDPS       Z0, Z14, Z14
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias15
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z14, Z14
 
 nobias15:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc15
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z14, Z14
 
 noacc15:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp15
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4193,7 +4366,7 @@ noacc15:
 	VMINPS       Z14, Z1, Z14
 
 noclamp15:
-	VMOVSS       X14, 8(DX)
+	VMOVSS       X14, 8(SI)
 	VSHUFF32X4   $0x4e, Z15, Z15, Z0
 	VADDPS       Z0, Z15, Z15
 	VSHUFF32X4   $0xb1, Z15, Z15, Z0
@@ -4202,23 +4375,23 @@ noclamp15:
 	VADDPS       Z0, Z15, Z15
 	VMOVSHDUP    Z15, Z0
 	VADDPS       Z0, Z15, Z15
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias16
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z15, Z15
 
 nobias16:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc16
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z15, Z15
 
 noacc16:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp16
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4226,7 +4399,7 @@ noacc16:
 	VMINPS       Z15, Z1, Z15
 
 noclamp16:
-	VMOVSS       X15, 12(DX)
+	VMOVSS       X15, 12(SI)
 	VSHUFF32X4   $0x4e, Z16, Z16, Z0
 	VADDPS       Z0, Z16, Z16
 	VSHUFF32X4   $0xb1, Z16, Z16, Z0
@@ -4235,23 +4408,23 @@ noclamp16:
 	VADDPS       Z0, Z16, Z16
 	VMOVSHDUP    Z16, Z0
 	VADDPS       Z0, Z16, Z16
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias17
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z16, Z16
 
 nobias17:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc17
-	VBROADCASTSS 16(DX), Z0
+	VBROADCASTSS 16(SI), Z0
 	VADDPS       Z0, Z16, Z16
 
 noacc17:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp17
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4259,7 +4432,7 @@ noacc17:
 	VMINPS       Z16, Z1, Z16
 
 noclamp17:
-	VMOVSS       X16, 16(DX)
+	VMOVSS       X16, 16(SI)
 	VSHUFF32X4   $0x4e, Z17, Z17, Z0
 	VADDPS       Z0, Z17, Z17
 	VSHUFF32X4   $0xb1, Z17, Z17, Z0
@@ -4268,23 +4441,23 @@ noclamp17:
 	VADDPS       Z0, Z17, Z17
 	VMOVSHDUP    Z17, Z0
 	VADDPS       Z0, Z17, Z17
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias18
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z17, Z17
 
 nobias18:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc18
-	VBROADCASTSS 20(DX), Z0
+	VBROADCASTSS 20(SI), Z0
 	VADDPS       Z0, Z17, Z17
 
 noacc18:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp18
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4292,8 +4465,10 @@ noacc18:
 	VMINPS       Z17, Z1, Z17
 
 noclamp18:
-	VMOVSS       X17, 20(DX)
-	ADDQ         BX, DX
+	VMOVSS       X17, 20(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+80(FP), BX
+	ADDQ         BX, DI
 	VSHUFF32X4   $0x4e, Z18, Z18, Z0
 	VADDPS       Z0, Z18, Z18
 	VSHUFF32X4   $0xb1, Z18, Z18, Z0
@@ -4302,23 +4477,23 @@ noclamp18:
 	VADDPS       Z0, Z18, Z18
 	VMOVSHDUP    Z18, Z0
 	VADDPS       Z0, Z18, Z18
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias19
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z18, Z18
 
 nobias19:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc19
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z18, Z18
 
 noacc19:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp19
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4326,7 +4501,7 @@ noacc19:
 	VMINPS       Z18, Z1, Z18
 
 noclamp19:
-	VMOVSS       X18, (DX)
+	VMOVSS       X18, (SI)
 	VSHUFF32X4   $0x4e, Z19, Z19, Z0
 	VADDPS       Z0, Z19, Z19
 	VSHUFF32X4   $0xb1, Z19, Z19, Z0
@@ -4335,23 +4510,23 @@ noclamp19:
 	VADDPS       Z0, Z19, Z19
 	VMOVSHDUP    Z19, Z0
 	VADDPS       Z0, Z19, Z19
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias20
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z19, Z19
 
 nobias20:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc20
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z19, Z19
 
 noacc20:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp20
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4359,7 +4534,7 @@ noacc20:
 	VMINPS       Z19, Z1, Z19
 
 noclamp20:
-	VMOVSS       X19, 4(DX)
+	VMOVSS       X19, 4(SI)
 	VSHUFF32X4   $0x4e, Z20, Z20, Z0
 	VADDPS       Z0, Z20, Z20
 	VSHUFF32X4   $0xb1, Z20, Z20, Z0
@@ -4368,23 +4543,23 @@ noclamp20:
 	VADDPS       Z0, Z20, Z20
 	VMOVSHDUP    Z20, Z0
 	VADDPS       Z0, Z20, Z20
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias21
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z20, Z20
 
 nobias21:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc21
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z20, Z20
 
 noacc21:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp21
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4392,7 +4567,7 @@ noacc21:
 	VMINPS       Z20, Z1, Z20
 
 noclamp21:
-	VMOVSS       X20, 8(DX)
+	VMOVSS       X20, 8(SI)
 	VSHUFF32X4   $0x4e, Z21, Z21, Z0
 	VADDPS       Z0, Z21, Z21
 	VSHUFF32X4   $0xb1, Z21, Z21, Z0
@@ -4401,23 +4576,23 @@ noclamp21:
 	VADDPS       Z0, Z21, Z21
 	VMOVSHDUP    Z21, Z0
 	VADDPS       Z0, Z21, Z21
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias22
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z21, Z21
 
 nobias22:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc22
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z21, Z21
 
 noacc22:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp22
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4425,7 +4600,7 @@ noacc22:
 	VMINPS       Z21, Z1, Z21
 
 noclamp22:
-	VMOVSS       X21, 12(DX)
+	VMOVSS       X21, 12(SI)
 	VSHUFF32X4   $0x4e, Z22, Z22, Z0
 	VADDPS       Z0, Z22, Z22
 	VSHUFF32X4   $0xb1, Z22, Z22, Z0
@@ -4434,23 +4609,23 @@ noclamp22:
 	VADDPS       Z0, Z22, Z22
 	VMOVSHDUP    Z22, Z0
 	VADDPS       Z0, Z22, Z22
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias23
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z22, Z22
 
 nobias23:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc23
-	VBROADCASTSS 16(DX), Z0
+	VBROADCASTSS 16(SI), Z0
 	VADDPS       Z0, Z22, Z22
 
 noacc23:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp23
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4458,7 +4633,7 @@ noacc23:
 	VMINPS       Z22, Z1, Z22
 
 noclamp23:
-	VMOVSS       X22, 16(DX)
+	VMOVSS       X22, 16(SI)
 	VSHUFF32X4   $0x4e, Z23, Z23, Z0
 	VADDPS       Z0, Z23, Z23
 	VSHUFF32X4   $0xb1, Z23, Z23, Z0
@@ -4467,23 +4642,23 @@ noclamp23:
 	VADDPS       Z0, Z23, Z23
 	VMOVSHDUP    Z23, Z0
 	VADDPS       Z0, Z23, Z23
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias24
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z23, Z23
 
 nobias24:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc24
-	VBROADCASTSS 20(DX), Z0
+	VBROADCASTSS 20(SI), Z0
 	VADDPS       Z0, Z23, Z23
 
 noacc24:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp24
 	VBROADCASTSS lo+72(FP), Z0
 	VBROADCASTSS hi+76(FP), Z1
@@ -4491,18 +4666,29 @@ noacc24:
 	VMINPS       Z23, Z1, Z23
 
 noclamp24:
-	VMOVSS X23, 20(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X23, 20(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+80(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ   gap+80(FP), BX
+	CMPQ   BX, $+1
+	JNE    exit1
 	MOVQ   rows+16(FP), BX
 	SUBQ   AX, BX
 	CMPQ   BX, $+0
@@ -4569,6 +4755,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VSHUFF32X4   $0x4e, Z0, Z0, Z6
 	VADDPS       Z6, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z6
@@ -4588,7 +4775,7 @@ nobias25:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc25
-	VBROADCASTSS (DX), Z6
+	VBROADCASTSS (BX), Z6
 	VADDPS       Z6, Z0, Z0
 
 noacc25:
@@ -4601,7 +4788,7 @@ noacc25:
 	VMINPS       Z0, Z7, Z0
 
 noclamp25:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (BX)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -4621,7 +4808,7 @@ nobias26:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc26
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(BX), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc26:
@@ -4634,7 +4821,7 @@ noacc26:
 	VMINPS       Z1, Z6, Z1
 
 noclamp26:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(BX)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -4654,7 +4841,7 @@ nobias27:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc27
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(BX), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc27:
@@ -4667,7 +4854,7 @@ noacc27:
 	VMINPS       Z2, Z1, Z2
 
 noclamp27:
-	VMOVSS       X2, 8(DX)
+	VMOVSS       X2, 8(BX)
 	VSHUFF32X4   $0x4e, Z3, Z3, Z0
 	VADDPS       Z0, Z3, Z3
 	VSHUFF32X4   $0xb1, Z3, Z3, Z0
@@ -4687,7 +4874,7 @@ nobias28:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc28
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(BX), Z0
 	VADDPS       Z0, Z3, Z3
 
 noacc28:
@@ -4700,7 +4887,7 @@ noacc28:
 	VMINPS       Z3, Z1, Z3
 
 noclamp28:
-	VMOVSS       X3, 12(DX)
+	VMOVSS       X3, 12(BX)
 	VSHUFF32X4   $0x4e, Z4, Z4, Z0
 	VADDPS       Z0, Z4, Z4
 	VSHUFF32X4   $0xb1, Z4, Z4, Z0
@@ -4720,7 +4907,7 @@ nobias29:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc29
-	VBROADCASTSS 16(DX), Z0
+	VBROADCASTSS 16(BX), Z0
 	VADDPS       Z0, Z4, Z4
 
 noacc29:
@@ -4733,7 +4920,7 @@ noacc29:
 	VMINPS       Z4, Z1, Z4
 
 noclamp29:
-	VMOVSS       X4, 16(DX)
+	VMOVSS       X4, 16(BX)
 	VSHUFF32X4   $0x4e, Z5, Z5, Z0
 	VADDPS       Z0, Z5, Z5
 	VSHUFF32X4   $0xb1, Z5, Z5, Z0
@@ -4753,7 +4940,7 @@ nobias30:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc30
-	VBROADCASTSS 20(DX), Z0
+	VBROADCASTSS 20(BX), Z0
 	VADDPS       Z0, Z5, Z5
 
 noacc30:
@@ -4766,12 +4953,17 @@ noacc30:
 	VMINPS       Z5, Z1, Z5
 
 noclamp30:
-	VMOVSS X5, 20(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x02, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X5, 20(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:

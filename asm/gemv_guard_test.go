@@ -80,8 +80,13 @@ func TestGemvKernelGuard(t *testing.T) {
 				if kn.cols != c {
 					t.Fatalf("%s: kernel %d has %d columns", s.Name, c-1, kn.cols)
 				}
-				for _, sh := range [][3]int{{kn.rows + 1, 1, 3}, {2*kn.rows - 1, L + 5, L + 7}, {kn.rows, 9*L - 1, 9*L + 1}, {1, 3 * L, 3*L + 2}} {
-					rows, k, ldw := sh[0], sh[1], sh[2]
+				// {rows, K, ldw, gap}: gap > 1 takes rows = R·gap (groups of rows i + j·gap).
+				for _, sh := range [][4]int{{kn.rows + 1, 1, 3, 1}, {2*kn.rows - 1, L + 5, L + 7, 1}, {kn.rows, 9*L - 1, 9*L + 1, 1}, {1, 3 * L, 3*L + 2, 1},
+					{3 * kn.rows, 2*L + 3, 2*L + 5, 3}, {2 * kn.rows, 4*L + 1, 4*L + 1, 2}} {
+					rows, k, ldw, gap := sh[0], sh[1], sh[2], sh[3]
+					if gap > 1 && kn.rows == 1 {
+						continue
+					}
 					w := guardSlice[float32](t, (rows-1)*ldw+k, side)
 					for i := range w {
 						w[i] = float32(r.NormFloat64())
@@ -121,7 +126,7 @@ func TestGemvKernelGuard(t *testing.T) {
 					}
 					y0 := append([]float32(nil), y...)
 					const lo, hi = -2, 1.5
-					kn.fn(&w[0], ldw, rows, k, &x[0], &y[0], ldy, epiLoadY|epiBias|epiClamp, &bias[0], lo, hi)
+					kn.fn(&w[0], ldw, rows, k, &x[0], &y[0], ldy, epiLoadY|epiBias|epiClamp, &bias[0], lo, hi, gap)
 					for i := 0; i < rows; i++ {
 						for cc := 0; cc < c; cc++ {
 							var sum, mag float64
@@ -134,7 +139,7 @@ func TestGemvKernelGuard(t *testing.T) {
 							mag += math.Abs(float64(bias[i])) + math.Abs(float64(y0[i*ldy+cc]))
 							want := math.Min(math.Max(sum, lo), hi)
 							if d := math.Abs(float64(y[i*ldy+cc]) - want); !(d <= 2*float64(k+3)*mag/(1<<23)+1e-30) {
-								t.Fatalf("%s C=%d %v rows=%d K=%d ldw=%d: Y[%d,%d] = %v, want %v", s.Name, c, side, rows, k, ldw, i, cc, y[i*ldy+cc], want)
+								t.Fatalf("%s C=%d %v rows=%d K=%d ldw=%d gap=%d: Y[%d,%d] = %v, want %v", s.Name, c, side, rows, k, ldw, gap, i, cc, y[i*ldy+cc], want)
 							}
 						}
 						for j := c; j < ldy && i*ldy+j < len(y); j++ {

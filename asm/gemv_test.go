@@ -240,3 +240,96 @@ func BenchmarkGemv(b *testing.B) {
 		}
 	}
 }
+
+// TestGemvStreams: gemvStreams covers every row once, in blocks of R·gap rows (gap ≤ the
+// stream's rows) and a last call of gap = 1 over fewer than 2R rows; and at N = 1 every
+// GEMV family (float32 and low-precision) gives Y bitwise the same with streams of one row
+// (gap = 1 throughout), of a few rows (many blocks) and of the default length, on M around
+// the blocks, every epilogue, against the oracle too.
+func TestGemvStreams(t *testing.T) {
+	for _, R := range []int{1, 2, 4} {
+		for _, per := range []int{1, 2, 3, 7, 100} {
+			for m := 0; m <= 60; m++ {
+				saved := gemvStreamBytes
+				gemvStreamBytes = per * 64
+				next := 5
+				gemvStreams(5, 5+m, R, 64, func(rs, rows, gap int) {
+					switch {
+					case rs != next:
+						t.Fatalf("R=%d per=%d M=%d: block at row %d, want %d", R, per, m, rs, next)
+					case gap > 1 && (rows != R*gap || gap > per):
+						t.Fatalf("R=%d per=%d M=%d: %d rows with gap %d", R, per, m, rows, gap)
+					case gap == 1 && (rs+rows != 5+m || rows >= 2*R && per > 1 && R > 1):
+						t.Fatalf("R=%d per=%d M=%d: a gap-1 call of %d rows at %d", R, per, m, rows, rs)
+					}
+					next += rows
+				})
+				gemvStreamBytes = saved
+				if next != 5+m && m > 0 {
+					t.Fatalf("R=%d per=%d M=%d: rows up to %d covered", R, per, m, next)
+				}
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(26, 0))
+	const k = 75
+	x := make([]float32, k)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	type family struct {
+		name     string
+		kern     Kernel
+		w        *formats.Dense
+		rowBytes int
+	}
+	for _, m := range []int{7, 8, 9, 23, 37, 64} {
+		wd := randDense(r, m, k, k)
+		var fams []family
+		for _, s := range gemvRunnable(t) {
+			kern, err := packGemv(s, wd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fams = append(fams, family{s.Name, kern, wd, 4 * kern.(*gemvKernel).ldw})
+		}
+		for _, s := range gemvLPRunnable(t) {
+			lp := randLP(t, r, s.dtype, m, k, k)
+			kern, err := packGemvLP(s, lp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fams = append(fams, family{s.Name, kern, lp.ToDense(), s.dtype.Bytes() * kern.(*gemvLPKernel).ldw})
+		}
+		for _, f := range fams {
+			for ei, epi := range gemmEpilogues(r, m) {
+				var first []float32
+				for _, rowsPer := range []int{0, 1, 2, 3, 1 << 20} {
+					saved := gemvStreamBytes
+					gemvStreamBytes = rowsPer * f.rowBytes
+					y := make([]float32, m)
+					for i := range y {
+						y[i] = float32(i%5) - 2
+					}
+					y0 := append([]float32(nil), y...)
+					err := f.kern.Run(0, f.kern.Units(), x, 1, y, 1, 1, epi)
+					gemvStreamBytes = saved
+					if err != nil {
+						t.Fatal(err)
+					}
+					what := fmt.Sprintf("%s M=%d epi %d streams of %d rows", f.name, m, ei, rowsPer)
+					if first == nil {
+						first = y
+						gemmCheck(t, what, f.w, x, 1, y0, y, 1, 1, epi)
+						continue
+					}
+					for i := range y {
+						if math.Float32bits(y[i]) != math.Float32bits(first[i]) {
+							t.Fatalf("%s: Y[%d] = %v, with gap = 1 %v", what, i, y[i], first[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}

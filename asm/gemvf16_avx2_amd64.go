@@ -7,22 +7,22 @@ package asm
 // gemvF16AVX2R4C1 computes y = epi(W·X) for rows dense rows of f16 W (stride ldw elements) and 1 column(s) of an X panel, 4 rows at a time.
 //
 //go:noescape
-func gemvF16AVX2R4C1(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+func gemvF16AVX2R4C1(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 
 // gemvF16AVX2R4C2 computes y = epi(W·X) for rows dense rows of f16 W (stride ldw elements) and 2 column(s) of an X panel, 4 rows at a time.
 //
 //go:noescape
-func gemvF16AVX2R4C2(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+func gemvF16AVX2R4C2(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 
 // gemvF16AVX2R2C3 computes y = epi(W·X) for rows dense rows of f16 W (stride ldw elements) and 3 column(s) of an X panel, 2 rows at a time.
 //
 //go:noescape
-func gemvF16AVX2R2C3(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+func gemvF16AVX2R2C3(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 
 // gemvF16AVX2R2C4 computes y = epi(W·X) for rows dense rows of f16 W (stride ldw elements) and 4 column(s) of an X panel, 2 rows at a time.
 //
 //go:noescape
-func gemvF16AVX2R2C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+func gemvF16AVX2R2C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 
 // gemvF16AVX2Features are the CPU features the gemvF16AVX2 kernels use.
 const gemvF16AVX2Features = FeatAVX2 | FeatF16C | FeatFMA

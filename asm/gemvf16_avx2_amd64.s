@@ -7,20 +7,25 @@
 
 #include "textflag.h"
 
-// func gemvF16AVX2R4C1(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+// func gemvF16AVX2R4C1(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX2, F16C, FMA3
-TEXT ·gemvF16AVX2R4C1(SB), NOSPLIT, $0-88
+TEXT ·gemvF16AVX2R4C1(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ  rows+16(FP), BX
-	SUBQ  AX, BX
-	CMPQ  BX, $+4
-	JLT   singles1
+	MOVQ  gap+88(FP), BX
+	MOVQ  $+3, SI
+	IMULQ SI, BX
+	ADDQ  AX, BX
+	MOVQ  rows+16(FP), SI
+	CMPQ  BX, SI
+	JGE   singles1
 	MOVQ  ldw+8(FP), BX
 	SHLQ  $0x01, BX
+	MOVQ  gap+88(FP), SI
+	IMULQ SI, BX
 	LEAQ  (CX)(BX*1), SI
 	LEAQ  (SI)(BX*1), DI
 	LEAQ  (DI)(BX*1), BX
@@ -105,6 +110,10 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
@@ -112,23 +121,23 @@ sum1:
 	VADDPS       X1, X0, X0
 	VMOVSHDUP    X0, X1
 	VADDSS       X1, X0, X0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y1
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y1
 	VADDPS       Y1, Y0, Y0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Y1
+	VBROADCASTSS (SI), Y1
 	VADDPS       Y1, Y0, Y0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Y1
 	VBROADCASTSS hi+84(FP), Y8
@@ -136,8 +145,10 @@ noacc1:
 	VMINPS       Y0, Y8, Y0
 
 noclamp1:
-	VMOVSS       X0, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X0, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Y3, Y2, Y2
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
@@ -145,23 +156,23 @@ noclamp1:
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y2, Y2
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y2, Y2
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -169,8 +180,10 @@ noacc2:
 	VMINPS       Y2, Y1, Y2
 
 noclamp2:
-	VMOVSS       X2, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X2, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Y5, Y4, Y4
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
@@ -178,23 +191,23 @@ noclamp2:
 	VADDPS       X0, X4, X4
 	VMOVSHDUP    X4, X0
 	VADDSS       X0, X4, X4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y4, Y4
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y4, Y4
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -202,8 +215,10 @@ noacc3:
 	VMINPS       Y4, Y1, Y4
 
 noclamp3:
-	VMOVSS       X4, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X4, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VADDPS       Y7, Y6, Y6
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X6
@@ -211,23 +226,23 @@ noclamp3:
 	VADDPS       X0, X6, X6
 	VMOVSHDUP    X6, X0
 	VADDSS       X0, X6, X6
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y6, Y6
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc4
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y6, Y6
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -235,18 +250,29 @@ noacc4:
 	VMINPS       Y6, Y1, Y6
 
 noclamp4:
-	VMOVSS X6, (DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X6, (SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x01, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ  gap+88(FP), BX
+	CMPQ  BX, $+1
+	JNE   exit1
 	MOVQ  rows+16(FP), BX
 	SUBQ  AX, BX
 	CMPQ  BX, $+0
@@ -302,6 +328,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
@@ -320,7 +347,7 @@ nobias5:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc5
-	VBROADCASTSS (DX), Y1
+	VBROADCASTSS (BX), Y1
 	VADDPS       Y1, Y0, Y0
 
 noacc5:
@@ -333,12 +360,17 @@ noacc5:
 	VMINPS       Y0, Y2, Y0
 
 noclamp5:
-	VMOVSS X0, (DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X0, (BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x01, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
@@ -363,20 +395,25 @@ DATA tailmask8<>+56(SB)/4, $0x00000000
 DATA tailmask8<>+60(SB)/4, $0x00000000
 GLOBL tailmask8<>(SB), RODATA|NOPTR, $64
 
-// func gemvF16AVX2R4C2(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+// func gemvF16AVX2R4C2(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX2, F16C, FMA3
-TEXT ·gemvF16AVX2R4C2(SB), NOSPLIT, $0-88
+TEXT ·gemvF16AVX2R4C2(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ  rows+16(FP), BX
-	SUBQ  AX, BX
-	CMPQ  BX, $+4
-	JLT   singles1
+	MOVQ  gap+88(FP), BX
+	MOVQ  $+3, SI
+	IMULQ SI, BX
+	ADDQ  AX, BX
+	MOVQ  rows+16(FP), SI
+	CMPQ  BX, SI
+	JGE   singles1
 	MOVQ  ldw+8(FP), BX
 	SHLQ  $0x01, BX
+	MOVQ  gap+88(FP), SI
+	IMULQ SI, BX
 	LEAQ  (CX)(BX*1), SI
 	LEAQ  (SI)(BX*1), DI
 	LEAQ  (DI)(BX*1), BX
@@ -445,29 +482,33 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VEXTRACTF128 $0x01, Y0, X8
 	VADDPS       X8, X0, X0
 	VMOVHLPS     X0, X0, X8
 	VADDPS       X8, X0, X0
 	VMOVSHDUP    X0, X8
 	VADDSS       X8, X0, X0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y8
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y8
 	VADDPS       Y8, Y0, Y0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Y8
+	VBROADCASTSS (SI), Y8
 	VADDPS       Y8, Y0, Y0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Y8
 	VBROADCASTSS hi+84(FP), Y9
@@ -475,30 +516,30 @@ noacc1:
 	VMINPS       Y0, Y9, Y0
 
 noclamp1:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (SI)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
 	VADDPS       X0, X1, X1
 	VMOVSHDUP    X1, X0
 	VADDSS       X0, X1, X1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y8
@@ -506,31 +547,33 @@ noacc2:
 	VMINPS       Y1, Y8, Y1
 
 noclamp2:
-	VMOVSS       X1, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y2, Y2
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y2, Y2
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -538,30 +581,30 @@ noacc3:
 	VMINPS       Y2, Y1, Y2
 
 noclamp3:
-	VMOVSS       X2, (DX)
+	VMOVSS       X2, (SI)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
 	VADDPS       X0, X3, X3
 	VMOVSHDUP    X3, X0
 	VADDSS       X0, X3, X3
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y3, Y3
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y3, Y3
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -569,31 +612,33 @@ noacc4:
 	VMINPS       Y3, Y1, Y3
 
 noclamp4:
-	VMOVSS       X3, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X3, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
 	VMOVHLPS     X4, X4, X0
 	VADDPS       X0, X4, X4
 	VMOVSHDUP    X4, X0
 	VADDSS       X0, X4, X4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y4, Y4
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc5
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y4, Y4
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp5
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -601,30 +646,30 @@ noacc5:
 	VMINPS       Y4, Y1, Y4
 
 noclamp5:
-	VMOVSS       X4, (DX)
+	VMOVSS       X4, (SI)
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPS       X0, X5, X5
 	VMOVHLPS     X5, X5, X0
 	VADDPS       X0, X5, X5
 	VMOVSHDUP    X5, X0
 	VADDSS       X0, X5, X5
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y5, Y5
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc6
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y5, Y5
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -632,31 +677,33 @@ noacc6:
 	VMINPS       Y5, Y1, Y5
 
 noclamp6:
-	VMOVSS       X5, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X5, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X6
 	VMOVHLPS     X6, X6, X0
 	VADDPS       X0, X6, X6
 	VMOVSHDUP    X6, X0
 	VADDSS       X0, X6, X6
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y6, Y6
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc7
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y6, Y6
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp7
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -664,30 +711,30 @@ noacc7:
 	VMINPS       Y6, Y1, Y6
 
 noclamp7:
-	VMOVSS       X6, (DX)
+	VMOVSS       X6, (SI)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X0, X7, X7
 	VMOVHLPS     X7, X7, X0
 	VADDPS       X0, X7, X7
 	VMOVSHDUP    X7, X0
 	VADDSS       X0, X7, X7
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y7, Y7
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc8
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y7, Y7
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp8
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -695,18 +742,29 @@ noacc8:
 	VMINPS       Y7, Y1, Y7
 
 noclamp8:
-	VMOVSS X7, 4(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X7, 4(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x01, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ  gap+88(FP), BX
+	CMPQ  BX, $+1
+	JNE   exit1
 	MOVQ  rows+16(FP), BX
 	SUBQ  AX, BX
 	CMPQ  BX, $+0
@@ -749,6 +807,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VEXTRACTF128 $0x01, Y0, X2
 	VADDPS       X2, X0, X0
 	VMOVHLPS     X0, X0, X2
@@ -766,7 +825,7 @@ nobias9:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc9
-	VBROADCASTSS (DX), Y2
+	VBROADCASTSS (BX), Y2
 	VADDPS       Y2, Y0, Y0
 
 noacc9:
@@ -779,7 +838,7 @@ noacc9:
 	VMINPS       Y0, Y3, Y0
 
 noclamp9:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (BX)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
@@ -797,7 +856,7 @@ nobias10:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc10
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(BX), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc10:
@@ -810,32 +869,40 @@ noacc10:
 	VMINPS       Y1, Y2, Y1
 
 noclamp10:
-	VMOVSS X1, 4(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X1, 4(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x01, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func gemvF16AVX2R2C3(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+// func gemvF16AVX2R2C3(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX2, F16C, FMA3
-TEXT ·gemvF16AVX2R2C3(SB), NOSPLIT, $0-88
+TEXT ·gemvF16AVX2R2C3(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ  rows+16(FP), BX
-	SUBQ  AX, BX
-	CMPQ  BX, $+2
-	JLT   singles1
+	MOVQ  gap+88(FP), BX
+	ADDQ  AX, BX
+	MOVQ  rows+16(FP), SI
+	CMPQ  BX, SI
+	JGE   singles1
 	MOVQ  ldw+8(FP), BX
 	SHLQ  $0x01, BX
+	MOVQ  gap+88(FP), SI
+	IMULQ SI, BX
 	LEAQ  (CX)(BX*1), BX
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
@@ -894,29 +961,33 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VEXTRACTF128 $0x01, Y0, X6
 	VADDPS       X6, X0, X0
 	VMOVHLPS     X0, X0, X6
 	VADDPS       X6, X0, X0
 	VMOVSHDUP    X0, X6
 	VADDSS       X6, X0, X0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y6
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y6
 	VADDPS       Y6, Y0, Y0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Y6
+	VBROADCASTSS (SI), Y6
 	VADDPS       Y6, Y0, Y0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Y6
 	VBROADCASTSS hi+84(FP), Y7
@@ -924,30 +995,30 @@ noacc1:
 	VMINPS       Y0, Y7, Y0
 
 noclamp1:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (SI)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
 	VADDPS       X0, X1, X1
 	VMOVSHDUP    X1, X0
 	VADDSS       X0, X1, X1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y6
@@ -955,30 +1026,30 @@ noacc2:
 	VMINPS       Y1, Y6, Y1
 
 noclamp2:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y2, Y2
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(SI), Y0
 	VADDPS       Y0, Y2, Y2
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -986,31 +1057,33 @@ noacc3:
 	VMINPS       Y2, Y1, Y2
 
 noclamp3:
-	VMOVSS       X2, 8(DX)
-	ADDQ         BX, DX
+	VMOVSS       X2, 8(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
 	VADDPS       X0, X3, X3
 	VMOVSHDUP    X3, X0
 	VADDSS       X0, X3, X3
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y3, Y3
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc4
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y3, Y3
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -1018,30 +1091,30 @@ noacc4:
 	VMINPS       Y3, Y1, Y3
 
 noclamp4:
-	VMOVSS       X3, (DX)
+	VMOVSS       X3, (SI)
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
 	VMOVHLPS     X4, X4, X0
 	VADDPS       X0, X4, X4
 	VMOVSHDUP    X4, X0
 	VADDSS       X0, X4, X4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y4, Y4
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc5
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y4, Y4
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp5
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -1049,30 +1122,30 @@ noacc5:
 	VMINPS       Y4, Y1, Y4
 
 noclamp5:
-	VMOVSS       X4, 4(DX)
+	VMOVSS       X4, 4(SI)
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPS       X0, X5, X5
 	VMOVHLPS     X5, X5, X0
 	VADDPS       X0, X5, X5
 	VMOVSHDUP    X5, X0
 	VADDSS       X0, X5, X5
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y5, Y5
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc6
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(SI), Y0
 	VADDPS       Y0, Y5, Y5
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp6
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -1080,16 +1153,29 @@ noacc6:
 	VMINPS       Y5, Y1, Y5
 
 noclamp6:
-	VMOVSS X5, 8(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+2, AX
-	JMP    groups1
+	VMOVSS X5, 8(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+2, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x01, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ  gap+88(FP), BX
+	CMPQ  BX, $+1
+	JNE   exit1
 	MOVQ  rows+16(FP), BX
 	SUBQ  AX, BX
 	CMPQ  BX, $+0
@@ -1138,6 +1224,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VEXTRACTF128 $0x01, Y0, X3
 	VADDPS       X3, X0, X0
 	VMOVHLPS     X0, X0, X3
@@ -1155,7 +1242,7 @@ nobias7:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc7
-	VBROADCASTSS (DX), Y3
+	VBROADCASTSS (BX), Y3
 	VADDPS       Y3, Y0, Y0
 
 noacc7:
@@ -1168,7 +1255,7 @@ noacc7:
 	VMINPS       Y0, Y4, Y0
 
 noclamp7:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (BX)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
@@ -1186,7 +1273,7 @@ nobias8:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc8
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(BX), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc8:
@@ -1199,7 +1286,7 @@ noacc8:
 	VMINPS       Y1, Y3, Y1
 
 noclamp8:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(BX)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
@@ -1217,7 +1304,7 @@ nobias9:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc9
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(BX), Y0
 	VADDPS       Y0, Y2, Y2
 
 noacc9:
@@ -1230,32 +1317,40 @@ noacc9:
 	VMINPS       Y2, Y1, Y2
 
 noclamp9:
-	VMOVSS X2, 8(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X2, 8(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x01, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func gemvF16AVX2R2C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+// func gemvF16AVX2R2C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX2, F16C, FMA3
-TEXT ·gemvF16AVX2R2C4(SB), NOSPLIT, $0-88
+TEXT ·gemvF16AVX2R2C4(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ  rows+16(FP), BX
-	SUBQ  AX, BX
-	CMPQ  BX, $+2
-	JLT   singles1
+	MOVQ  gap+88(FP), BX
+	ADDQ  AX, BX
+	MOVQ  rows+16(FP), SI
+	CMPQ  BX, SI
+	JGE   singles1
 	MOVQ  ldw+8(FP), BX
 	SHLQ  $0x01, BX
+	MOVQ  gap+88(FP), SI
+	IMULQ SI, BX
 	LEAQ  (CX)(BX*1), BX
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
@@ -1324,29 +1419,33 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VEXTRACTF128 $0x01, Y0, X8
 	VADDPS       X8, X0, X0
 	VMOVHLPS     X0, X0, X8
 	VADDPS       X8, X0, X0
 	VMOVSHDUP    X0, X8
 	VADDSS       X8, X0, X0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y8
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y8
 	VADDPS       Y8, Y0, Y0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Y8
+	VBROADCASTSS (SI), Y8
 	VADDPS       Y8, Y0, Y0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Y8
 	VBROADCASTSS hi+84(FP), Y9
@@ -1354,30 +1453,30 @@ noacc1:
 	VMINPS       Y0, Y9, Y0
 
 noclamp1:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (SI)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
 	VADDPS       X0, X1, X1
 	VMOVSHDUP    X1, X0
 	VADDSS       X0, X1, X1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y8
@@ -1385,30 +1484,30 @@ noacc2:
 	VMINPS       Y1, Y8, Y1
 
 noclamp2:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y2, Y2
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(SI), Y0
 	VADDPS       Y0, Y2, Y2
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -1416,30 +1515,30 @@ noacc3:
 	VMINPS       Y2, Y1, Y2
 
 noclamp3:
-	VMOVSS       X2, 8(DX)
+	VMOVSS       X2, 8(SI)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
 	VADDPS       X0, X3, X3
 	VMOVSHDUP    X3, X0
 	VADDSS       X0, X3, X3
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y3, Y3
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS 12(DX), Y0
+	VBROADCASTSS 12(SI), Y0
 	VADDPS       Y0, Y3, Y3
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -1447,31 +1546,33 @@ noacc4:
 	VMINPS       Y3, Y1, Y3
 
 noclamp4:
-	VMOVSS       X3, 12(DX)
-	ADDQ         BX, DX
+	VMOVSS       X3, 12(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
 	VMOVHLPS     X4, X4, X0
 	VADDPS       X0, X4, X4
 	VMOVSHDUP    X4, X0
 	VADDSS       X0, X4, X4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y4, Y4
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc5
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y4, Y4
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp5
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -1479,30 +1580,30 @@ noacc5:
 	VMINPS       Y4, Y1, Y4
 
 noclamp5:
-	VMOVSS       X4, (DX)
+	VMOVSS       X4, (SI)
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPS       X0, X5, X5
 	VMOVHLPS     X5, X5, X0
 	VADDPS       X0, X5, X5
 	VMOVSHDUP    X5, X0
 	VADDSS       X0, X5, X5
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y5, Y5
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc6
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y5, Y5
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp6
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -1510,30 +1611,30 @@ noacc6:
 	VMINPS       Y5, Y1, Y5
 
 noclamp6:
-	VMOVSS       X5, 4(DX)
+	VMOVSS       X5, 4(SI)
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X6
 	VMOVHLPS     X6, X6, X0
 	VADDPS       X0, X6, X6
 	VMOVSHDUP    X6, X0
 	VADDSS       X0, X6, X6
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y6, Y6
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc7
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(SI), Y0
 	VADDPS       Y0, Y6, Y6
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp7
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -1541,30 +1642,30 @@ noacc7:
 	VMINPS       Y6, Y1, Y6
 
 noclamp7:
-	VMOVSS       X6, 8(DX)
+	VMOVSS       X6, 8(SI)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X0, X7, X7
 	VMOVHLPS     X7, X7, X0
 	VADDPS       X0, X7, X7
 	VMOVSHDUP    X7, X0
 	VADDSS       X0, X7, X7
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y7, Y7
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc8
-	VBROADCASTSS 12(DX), Y0
+	VBROADCASTSS 12(SI), Y0
 	VADDPS       Y0, Y7, Y7
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp8
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -1572,16 +1673,29 @@ noacc8:
 	VMINPS       Y7, Y1, Y7
 
 noclamp8:
-	VMOVSS X7, 12(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+2, AX
-	JMP    groups1
+	VMOVSS X7, 12(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+2, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x01, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ  gap+88(FP), BX
+	CMPQ  BX, $+1
+	JNE   exit1
 	MOVQ  rows+16(FP), BX
 	SUBQ  AX, BX
 	CMPQ  BX, $+0
@@ -1636,6 +1750,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VEXTRACTF128 $0x01, Y0, X4
 	VADDPS       X4, X0, X0
 	VMOVHLPS     X0, X0, X4
@@ -1653,7 +1768,7 @@ nobias9:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc9
-	VBROADCASTSS (DX), Y4
+	VBROADCASTSS (BX), Y4
 	VADDPS       Y4, Y0, Y0
 
 noacc9:
@@ -1666,7 +1781,7 @@ noacc9:
 	VMINPS       Y0, Y5, Y0
 
 noclamp9:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (BX)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
@@ -1684,7 +1799,7 @@ nobias10:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc10
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(BX), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc10:
@@ -1697,7 +1812,7 @@ noacc10:
 	VMINPS       Y1, Y4, Y1
 
 noclamp10:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(BX)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
@@ -1715,7 +1830,7 @@ nobias11:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc11
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(BX), Y0
 	VADDPS       Y0, Y2, Y2
 
 noacc11:
@@ -1728,7 +1843,7 @@ noacc11:
 	VMINPS       Y2, Y1, Y2
 
 noclamp11:
-	VMOVSS       X2, 8(DX)
+	VMOVSS       X2, 8(BX)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
@@ -1746,7 +1861,7 @@ nobias12:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc12
-	VBROADCASTSS 12(DX), Y0
+	VBROADCASTSS 12(BX), Y0
 	VADDPS       Y0, Y3, Y3
 
 noacc12:
@@ -1759,12 +1874,17 @@ noacc12:
 	VMINPS       Y3, Y1, Y3
 
 noclamp12:
-	VMOVSS X3, 12(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X3, 12(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x01, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:

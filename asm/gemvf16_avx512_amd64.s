@@ -7,20 +7,25 @@
 
 #include "textflag.h"
 
-// func gemvF16AVX512R4C1(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+// func gemvF16AVX512R4C1(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX512F
-TEXT ·gemvF16AVX512R4C1(SB), NOSPLIT, $0-88
+TEXT ·gemvF16AVX512R4C1(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ   rows+16(FP), BX
-	SUBQ   AX, BX
-	CMPQ   BX, $+4
-	JLT    singles1
+	MOVQ   gap+88(FP), BX
+	MOVQ   $+3, SI
+	IMULQ  SI, BX
+	ADDQ   AX, BX
+	MOVQ   rows+16(FP), SI
+	CMPQ   BX, SI
+	JGE    singles1
 	MOVQ   ldw+8(FP), BX
 	SHLQ   $0x01, BX
+	MOVQ   gap+88(FP), SI
+	IMULQ  SI, BX
 	LEAQ   (CX)(BX*1), SI
 	LEAQ   (SI)(BX*1), DI
 	LEAQ   (DI)(BX*1), BX
@@ -130,6 +135,10 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VADDPS       Z1, Z0, Z0
 	VADDPS       Z2, Z0, Z0
 	VADDPS       Z3, Z0, Z0
@@ -141,23 +150,23 @@ sum1:
 	VADDPS       Z1, Z0, Z0
 	VMOVSHDUP    Z0, Z1
 	VADDPS       Z1, Z0, Z0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z1
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z1
 	VADDPS       Z1, Z0, Z0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Z1
+	VBROADCASTSS (SI), Z1
 	VADDPS       Z1, Z0, Z0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Z1
 	VBROADCASTSS hi+84(FP), Z2
@@ -165,8 +174,10 @@ noacc1:
 	VMINPS       Z0, Z2, Z0
 
 noclamp1:
-	VMOVSS       X0, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X0, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Z5, Z4, Z4
 	VADDPS       Z6, Z4, Z4
 	VADDPS       Z7, Z4, Z4
@@ -178,23 +189,23 @@ noclamp1:
 	VADDPS       Z0, Z4, Z4
 	VMOVSHDUP    Z4, Z0
 	VADDPS       Z0, Z4, Z4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z4, Z4
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z4, Z4
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -202,8 +213,10 @@ noacc2:
 	VMINPS       Z4, Z1, Z4
 
 noclamp2:
-	VMOVSS       X4, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X4, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Z9, Z8, Z8
 	VADDPS       Z10, Z8, Z8
 	VADDPS       Z11, Z8, Z8
@@ -215,23 +228,23 @@ noclamp2:
 	VADDPS       Z0, Z8, Z8
 	VMOVSHDUP    Z8, Z0
 	VADDPS       Z0, Z8, Z8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z8, Z8
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z8, Z8
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -239,8 +252,10 @@ noacc3:
 	VMINPS       Z8, Z1, Z8
 
 noclamp3:
-	VMOVSS       X8, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X8, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VADDPS       Z13, Z12, Z12
 	VADDPS       Z14, Z12, Z12
 	VADDPS       Z15, Z12, Z12
@@ -252,23 +267,23 @@ noclamp3:
 	VADDPS       Z0, Z12, Z12
 	VMOVSHDUP    Z12, Z0
 	VADDPS       Z0, Z12, Z12
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z12, Z12
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc4
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z12, Z12
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -276,18 +291,29 @@ noacc4:
 	VMINPS       Z12, Z1, Z12
 
 noclamp4:
-	VMOVSS X12, (DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X12, (SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x01, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ   gap+88(FP), BX
+	CMPQ   BX, $+1
+	JNE    exit1
 	MOVQ   rows+16(FP), BX
 	SUBQ   AX, BX
 	CMPQ   BX, $+0
@@ -350,6 +376,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VADDPS       Z1, Z0, Z0
 	VADDPS       Z2, Z0, Z0
 	VADDPS       Z3, Z0, Z0
@@ -372,7 +399,7 @@ nobias5:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc5
-	VBROADCASTSS (DX), Z1
+	VBROADCASTSS (BX), Z1
 	VADDPS       Z1, Z0, Z0
 
 noacc5:
@@ -385,12 +412,17 @@ noacc5:
 	VMINPS       Z0, Z2, Z0
 
 noclamp5:
-	VMOVSS X0, (DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X0, (BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x01, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
@@ -416,20 +448,25 @@ DATA tailmask16<>+30(SB)/2, $0x7fff
 DATA tailmask16<>+32(SB)/2, $0xffff
 GLOBL tailmask16<>(SB), RODATA|NOPTR, $34
 
-// func gemvF16AVX512R4C2(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+// func gemvF16AVX512R4C2(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX512F
-TEXT ·gemvF16AVX512R4C2(SB), NOSPLIT, $0-88
+TEXT ·gemvF16AVX512R4C2(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ   rows+16(FP), BX
-	SUBQ   AX, BX
-	CMPQ   BX, $+4
-	JLT    singles1
+	MOVQ   gap+88(FP), BX
+	MOVQ   $+3, SI
+	IMULQ  SI, BX
+	ADDQ   AX, BX
+	MOVQ   rows+16(FP), SI
+	CMPQ   BX, SI
+	JGE    singles1
 	MOVQ   ldw+8(FP), BX
 	SHLQ   $0x01, BX
+	MOVQ   gap+88(FP), SI
+	IMULQ  SI, BX
 	LEAQ   (CX)(BX*1), SI
 	LEAQ   (SI)(BX*1), DI
 	LEAQ   (DI)(BX*1), BX
@@ -545,6 +582,10 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VADDPS       Z1, Z0, Z0
 	VSHUFF32X4   $0x4e, Z0, Z0, Z1
 	VADDPS       Z1, Z0, Z0
@@ -554,23 +595,23 @@ sum1:
 	VADDPS       Z1, Z0, Z0
 	VMOVSHDUP    Z0, Z1
 	VADDPS       Z1, Z0, Z0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z1
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z1
 	VADDPS       Z1, Z0, Z0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Z1
+	VBROADCASTSS (SI), Z1
 	VADDPS       Z1, Z0, Z0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Z1
 	VBROADCASTSS hi+84(FP), Z16
@@ -578,7 +619,7 @@ noacc1:
 	VMINPS       Z0, Z16, Z0
 
 noclamp1:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (SI)
 	VADDPS       Z3, Z2, Z2
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
@@ -588,23 +629,23 @@ noclamp1:
 	VADDPS       Z0, Z2, Z2
 	VMOVSHDUP    Z2, Z0
 	VADDPS       Z0, Z2, Z2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z2, Z2
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -612,8 +653,10 @@ noacc2:
 	VMINPS       Z2, Z1, Z2
 
 noclamp2:
-	VMOVSS       X2, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X2, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Z5, Z4, Z4
 	VSHUFF32X4   $0x4e, Z4, Z4, Z0
 	VADDPS       Z0, Z4, Z4
@@ -623,23 +666,23 @@ noclamp2:
 	VADDPS       Z0, Z4, Z4
 	VMOVSHDUP    Z4, Z0
 	VADDPS       Z0, Z4, Z4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z4, Z4
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z4, Z4
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -647,7 +690,7 @@ noacc3:
 	VMINPS       Z4, Z1, Z4
 
 noclamp3:
-	VMOVSS       X4, (DX)
+	VMOVSS       X4, (SI)
 	VADDPS       Z7, Z6, Z6
 	VSHUFF32X4   $0x4e, Z6, Z6, Z0
 	VADDPS       Z0, Z6, Z6
@@ -657,23 +700,23 @@ noclamp3:
 	VADDPS       Z0, Z6, Z6
 	VMOVSHDUP    Z6, Z0
 	VADDPS       Z0, Z6, Z6
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z6, Z6
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z6, Z6
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -681,8 +724,10 @@ noacc4:
 	VMINPS       Z6, Z1, Z6
 
 noclamp4:
-	VMOVSS       X6, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X6, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Z9, Z8, Z8
 	VSHUFF32X4   $0x4e, Z8, Z8, Z0
 	VADDPS       Z0, Z8, Z8
@@ -692,23 +737,23 @@ noclamp4:
 	VADDPS       Z0, Z8, Z8
 	VMOVSHDUP    Z8, Z0
 	VADDPS       Z0, Z8, Z8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z8, Z8
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc5
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z8, Z8
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp5
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -716,7 +761,7 @@ noacc5:
 	VMINPS       Z8, Z1, Z8
 
 noclamp5:
-	VMOVSS       X8, (DX)
+	VMOVSS       X8, (SI)
 	VADDPS       Z11, Z10, Z10
 	VSHUFF32X4   $0x4e, Z10, Z10, Z0
 	VADDPS       Z0, Z10, Z10
@@ -726,23 +771,23 @@ noclamp5:
 	VADDPS       Z0, Z10, Z10
 	VMOVSHDUP    Z10, Z0
 	VADDPS       Z0, Z10, Z10
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z10, Z10
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc6
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z10, Z10
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -750,8 +795,10 @@ noacc6:
 	VMINPS       Z10, Z1, Z10
 
 noclamp6:
-	VMOVSS       X10, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X10, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VADDPS       Z13, Z12, Z12
 	VSHUFF32X4   $0x4e, Z12, Z12, Z0
 	VADDPS       Z0, Z12, Z12
@@ -761,23 +808,23 @@ noclamp6:
 	VADDPS       Z0, Z12, Z12
 	VMOVSHDUP    Z12, Z0
 	VADDPS       Z0, Z12, Z12
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z12, Z12
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc7
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z12, Z12
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp7
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -785,7 +832,7 @@ noacc7:
 	VMINPS       Z12, Z1, Z12
 
 noclamp7:
-	VMOVSS       X12, (DX)
+	VMOVSS       X12, (SI)
 	VADDPS       Z15, Z14, Z14
 	VSHUFF32X4   $0x4e, Z14, Z14, Z0
 	VADDPS       Z0, Z14, Z14
@@ -795,23 +842,23 @@ noclamp7:
 	VADDPS       Z0, Z14, Z14
 	VMOVSHDUP    Z14, Z0
 	VADDPS       Z0, Z14, Z14
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z14, Z14
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc8
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z14, Z14
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp8
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -819,18 +866,29 @@ noacc8:
 	VMINPS       Z14, Z1, Z14
 
 noclamp8:
-	VMOVSS X14, 4(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X14, 4(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x01, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ   gap+88(FP), BX
+	CMPQ   BX, $+1
+	JNE    exit1
 	MOVQ   rows+16(FP), BX
 	SUBQ   AX, BX
 	CMPQ   BX, $+0
@@ -896,6 +954,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VADDPS       Z1, Z0, Z0
 	VSHUFF32X4   $0x4e, Z0, Z0, Z1
 	VADDPS       Z1, Z0, Z0
@@ -916,7 +975,7 @@ nobias9:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc9
-	VBROADCASTSS (DX), Z1
+	VBROADCASTSS (BX), Z1
 	VADDPS       Z1, Z0, Z0
 
 noacc9:
@@ -929,7 +988,7 @@ noacc9:
 	VMINPS       Z0, Z4, Z0
 
 noclamp9:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (BX)
 	VADDPS       Z3, Z2, Z2
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
@@ -950,7 +1009,7 @@ nobias10:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc10
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(BX), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc10:
@@ -963,32 +1022,42 @@ noacc10:
 	VMINPS       Z2, Z1, Z2
 
 noclamp10:
-	VMOVSS X2, 4(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X2, 4(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x01, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func gemvF16AVX512R4C3(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+// func gemvF16AVX512R4C3(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX512F
-TEXT ·gemvF16AVX512R4C3(SB), NOSPLIT, $0-88
+TEXT ·gemvF16AVX512R4C3(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ   rows+16(FP), BX
-	SUBQ   AX, BX
-	CMPQ   BX, $+4
-	JLT    singles1
+	MOVQ   gap+88(FP), BX
+	MOVQ   $+3, SI
+	IMULQ  SI, BX
+	ADDQ   AX, BX
+	MOVQ   rows+16(FP), SI
+	CMPQ   BX, SI
+	JGE    singles1
 	MOVQ   ldw+8(FP), BX
 	SHLQ   $0x01, BX
+	MOVQ   gap+88(FP), SI
+	IMULQ  SI, BX
 	LEAQ   (CX)(BX*1), SI
 	LEAQ   (SI)(BX*1), DI
 	LEAQ   (DI)(BX*1), BX
@@ -1074,6 +1143,10 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VSHUFF32X4   $0x4e, Z0, Z0, Z12
 	VADDPS       Z12, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z12
@@ -1082,23 +1155,23 @@ sum1:
 	VADDPS       Z12, Z0, Z0
 	VMOVSHDUP    Z0, Z12
 	VADDPS       Z12, Z0, Z0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z12
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z12
 	VADDPS       Z12, Z0, Z0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Z12
+	VBROADCASTSS (SI), Z12
 	VADDPS       Z12, Z0, Z0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Z12
 	VBROADCASTSS hi+84(FP), Z13
@@ -1106,7 +1179,7 @@ noacc1:
 	VMINPS       Z0, Z13, Z0
 
 noclamp1:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (SI)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -1115,23 +1188,23 @@ noclamp1:
 	VADDPS       Z0, Z1, Z1
 	VMOVSHDUP    Z1, Z0
 	VADDPS       Z0, Z1, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z12
@@ -1139,7 +1212,7 @@ noacc2:
 	VMINPS       Z1, Z12, Z1
 
 noclamp2:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -1148,23 +1221,23 @@ noclamp2:
 	VADDPS       Z0, Z2, Z2
 	VMOVSHDUP    Z2, Z0
 	VADDPS       Z0, Z2, Z2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z2, Z2
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1172,8 +1245,10 @@ noacc3:
 	VMINPS       Z2, Z1, Z2
 
 noclamp3:
-	VMOVSS       X2, 8(DX)
-	ADDQ         BX, DX
+	VMOVSS       X2, 8(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z3, Z3, Z0
 	VADDPS       Z0, Z3, Z3
 	VSHUFF32X4   $0xb1, Z3, Z3, Z0
@@ -1182,23 +1257,23 @@ noclamp3:
 	VADDPS       Z0, Z3, Z3
 	VMOVSHDUP    Z3, Z0
 	VADDPS       Z0, Z3, Z3
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z3, Z3
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z3, Z3
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1206,7 +1281,7 @@ noacc4:
 	VMINPS       Z3, Z1, Z3
 
 noclamp4:
-	VMOVSS       X3, (DX)
+	VMOVSS       X3, (SI)
 	VSHUFF32X4   $0x4e, Z4, Z4, Z0
 	VADDPS       Z0, Z4, Z4
 	VSHUFF32X4   $0xb1, Z4, Z4, Z0
@@ -1215,23 +1290,23 @@ noclamp4:
 	VADDPS       Z0, Z4, Z4
 	VMOVSHDUP    Z4, Z0
 	VADDPS       Z0, Z4, Z4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z4, Z4
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc5
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z4, Z4
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp5
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1239,7 +1314,7 @@ noacc5:
 	VMINPS       Z4, Z1, Z4
 
 noclamp5:
-	VMOVSS       X4, 4(DX)
+	VMOVSS       X4, 4(SI)
 	VSHUFF32X4   $0x4e, Z5, Z5, Z0
 	VADDPS       Z0, Z5, Z5
 	VSHUFF32X4   $0xb1, Z5, Z5, Z0
@@ -1248,23 +1323,23 @@ noclamp5:
 	VADDPS       Z0, Z5, Z5
 	VMOVSHDUP    Z5, Z0
 	VADDPS       Z0, Z5, Z5
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z5, Z5
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc6
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z5, Z5
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1272,8 +1347,10 @@ noacc6:
 	VMINPS       Z5, Z1, Z5
 
 noclamp6:
-	VMOVSS       X5, 8(DX)
-	ADDQ         BX, DX
+	VMOVSS       X5, 8(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z6, Z6, Z0
 	VADDPS       Z0, Z6, Z6
 	VSHUFF32X4   $0xb1, Z6, Z6, Z0
@@ -1282,23 +1359,23 @@ noclamp6:
 	VADDPS       Z0, Z6, Z6
 	VMOVSHDUP    Z6, Z0
 	VADDPS       Z0, Z6, Z6
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z6, Z6
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc7
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z6, Z6
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp7
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1306,7 +1383,7 @@ noacc7:
 	VMINPS       Z6, Z1, Z6
 
 noclamp7:
-	VMOVSS       X6, (DX)
+	VMOVSS       X6, (SI)
 	VSHUFF32X4   $0x4e, Z7, Z7, Z0
 	VADDPS       Z0, Z7, Z7
 	VSHUFF32X4   $0xb1, Z7, Z7, Z0
@@ -1315,23 +1392,23 @@ noclamp7:
 	VADDPS       Z0, Z7, Z7
 	VMOVSHDUP    Z7, Z0
 	VADDPS       Z0, Z7, Z7
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z7, Z7
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc8
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z7, Z7
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1339,7 +1416,7 @@ noacc8:
 	VMINPS       Z7, Z1, Z7
 
 noclamp8:
-	VMOVSS       X7, 4(DX)
+	VMOVSS       X7, 4(SI)
 	VSHUFF32X4   $0x4e, Z8, Z8, Z0
 	VADDPS       Z0, Z8, Z8
 	VSHUFF32X4   $0xb1, Z8, Z8, Z0
@@ -1348,23 +1425,23 @@ noclamp8:
 	VADDPS       Z0, Z8, Z8
 	VMOVSHDUP    Z8, Z0
 	VADDPS       Z0, Z8, Z8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias9
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z8, Z8
 
 nobias9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc9
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z8, Z8
 
 noacc9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp9
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1372,8 +1449,10 @@ noacc9:
 	VMINPS       Z8, Z1, Z8
 
 noclamp9:
-	VMOVSS       X8, 8(DX)
-	ADDQ         BX, DX
+	VMOVSS       X8, 8(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VSHUFF32X4   $0x4e, Z9, Z9, Z0
 	VADDPS       Z0, Z9, Z9
 	VSHUFF32X4   $0xb1, Z9, Z9, Z0
@@ -1382,23 +1461,23 @@ noclamp9:
 	VADDPS       Z0, Z9, Z9
 	VMOVSHDUP    Z9, Z0
 	VADDPS       Z0, Z9, Z9
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias10
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z9, Z9
 
 nobias10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc10
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z9, Z9
 
 noacc10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp10
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1406,7 +1485,7 @@ noacc10:
 	VMINPS       Z9, Z1, Z9
 
 noclamp10:
-	VMOVSS       X9, (DX)
+	VMOVSS       X9, (SI)
 	VSHUFF32X4   $0x4e, Z10, Z10, Z0
 	VADDPS       Z0, Z10, Z10
 	VSHUFF32X4   $0xb1, Z10, Z10, Z0
@@ -1415,23 +1494,23 @@ noclamp10:
 	VADDPS       Z0, Z10, Z10
 	VMOVSHDUP    Z10, Z0
 	VADDPS       Z0, Z10, Z10
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias11
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z10, Z10
 
 nobias11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc11
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z10, Z10
 
 noacc11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp11
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1439,7 +1518,7 @@ noacc11:
 	VMINPS       Z10, Z1, Z10
 
 noclamp11:
-	VMOVSS       X10, 4(DX)
+	VMOVSS       X10, 4(SI)
 	VSHUFF32X4   $0x4e, Z11, Z11, Z0
 	VADDPS       Z0, Z11, Z11
 	VSHUFF32X4   $0xb1, Z11, Z11, Z0
@@ -1448,23 +1527,23 @@ noclamp11:
 	VADDPS       Z0, Z11, Z11
 	VMOVSHDUP    Z11, Z0
 	VADDPS       Z0, Z11, Z11
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias12
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z11, Z11
 
 nobias12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc12
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z11, Z11
 
 noacc12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp12
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1472,18 +1551,29 @@ noacc12:
 	VMINPS       Z11, Z1, Z11
 
 noclamp12:
-	VMOVSS X11, 8(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X11, 8(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x01, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ   gap+88(FP), BX
+	CMPQ   BX, $+1
+	JNE    exit1
 	MOVQ   rows+16(FP), BX
 	SUBQ   AX, BX
 	CMPQ   BX, $+0
@@ -1531,6 +1621,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VSHUFF32X4   $0x4e, Z0, Z0, Z3
 	VADDPS       Z3, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z3
@@ -1550,7 +1641,7 @@ nobias13:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc13
-	VBROADCASTSS (DX), Z3
+	VBROADCASTSS (BX), Z3
 	VADDPS       Z3, Z0, Z0
 
 noacc13:
@@ -1563,7 +1654,7 @@ noacc13:
 	VMINPS       Z0, Z4, Z0
 
 noclamp13:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (BX)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -1583,7 +1674,7 @@ nobias14:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc14
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(BX), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc14:
@@ -1596,7 +1687,7 @@ noacc14:
 	VMINPS       Z1, Z3, Z1
 
 noclamp14:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(BX)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -1616,7 +1707,7 @@ nobias15:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc15
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(BX), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc15:
@@ -1629,32 +1720,42 @@ noacc15:
 	VMINPS       Z2, Z1, Z2
 
 noclamp15:
-	VMOVSS X2, 8(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X2, 8(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x01, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func gemvF16AVX512R4C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+// func gemvF16AVX512R4C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX512F
-TEXT ·gemvF16AVX512R4C4(SB), NOSPLIT, $0-88
+TEXT ·gemvF16AVX512R4C4(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ   rows+16(FP), BX
-	SUBQ   AX, BX
-	CMPQ   BX, $+4
-	JLT    singles1
+	MOVQ   gap+88(FP), BX
+	MOVQ   $+3, SI
+	IMULQ  SI, BX
+	ADDQ   AX, BX
+	MOVQ   rows+16(FP), SI
+	CMPQ   BX, SI
+	JGE    singles1
 	MOVQ   ldw+8(FP), BX
 	SHLQ   $0x01, BX
+	MOVQ   gap+88(FP), SI
+	IMULQ  SI, BX
 	LEAQ   (CX)(BX*1), SI
 	LEAQ   (SI)(BX*1), DI
 	LEAQ   (DI)(BX*1), BX
@@ -1758,6 +1859,10 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VSHUFF32X4   $0x4e, Z0, Z0, Z16
 	VADDPS       Z16, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z16
@@ -1766,23 +1871,23 @@ sum1:
 	VADDPS       Z16, Z0, Z0
 	VMOVSHDUP    Z0, Z16
 	VADDPS       Z16, Z0, Z0
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z16
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z16
 	VADDPS       Z16, Z0, Z0
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Z16
+	VBROADCASTSS (SI), Z16
 	VADDPS       Z16, Z0, Z0
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Z16
 	VBROADCASTSS hi+84(FP), Z17
@@ -1790,7 +1895,7 @@ noacc1:
 	VMINPS       Z0, Z17, Z0
 
 noclamp1:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (SI)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -1799,23 +1904,23 @@ noclamp1:
 	VADDPS       Z0, Z1, Z1
 	VMOVSHDUP    Z1, Z0
 	VADDPS       Z0, Z1, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z16
@@ -1823,7 +1928,7 @@ noacc2:
 	VMINPS       Z1, Z16, Z1
 
 noclamp2:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -1832,23 +1937,23 @@ noclamp2:
 	VADDPS       Z0, Z2, Z2
 	VMOVSHDUP    Z2, Z0
 	VADDPS       Z0, Z2, Z2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z2, Z2
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1856,7 +1961,7 @@ noacc3:
 	VMINPS       Z2, Z1, Z2
 
 noclamp3:
-	VMOVSS       X2, 8(DX)
+	VMOVSS       X2, 8(SI)
 	VSHUFF32X4   $0x4e, Z3, Z3, Z0
 	VADDPS       Z0, Z3, Z3
 	VSHUFF32X4   $0xb1, Z3, Z3, Z0
@@ -1865,23 +1970,23 @@ noclamp3:
 	VADDPS       Z0, Z3, Z3
 	VMOVSHDUP    Z3, Z0
 	VADDPS       Z0, Z3, Z3
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z3, Z3
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z3, Z3
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1889,8 +1994,10 @@ noacc4:
 	VMINPS       Z3, Z1, Z3
 
 noclamp4:
-	VMOVSS       X3, 12(DX)
-	ADDQ         BX, DX
+	VMOVSS       X3, 12(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z4, Z4, Z0
 	VADDPS       Z0, Z4, Z4
 	VSHUFF32X4   $0xb1, Z4, Z4, Z0
@@ -1899,23 +2006,23 @@ noclamp4:
 	VADDPS       Z0, Z4, Z4
 	VMOVSHDUP    Z4, Z0
 	VADDPS       Z0, Z4, Z4
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z4, Z4
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc5
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z4, Z4
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp5
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1923,7 +2030,7 @@ noacc5:
 	VMINPS       Z4, Z1, Z4
 
 noclamp5:
-	VMOVSS       X4, (DX)
+	VMOVSS       X4, (SI)
 	VSHUFF32X4   $0x4e, Z5, Z5, Z0
 	VADDPS       Z0, Z5, Z5
 	VSHUFF32X4   $0xb1, Z5, Z5, Z0
@@ -1932,23 +2039,23 @@ noclamp5:
 	VADDPS       Z0, Z5, Z5
 	VMOVSHDUP    Z5, Z0
 	VADDPS       Z0, Z5, Z5
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z5, Z5
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc6
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z5, Z5
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1956,7 +2063,7 @@ noacc6:
 	VMINPS       Z5, Z1, Z5
 
 noclamp6:
-	VMOVSS       X5, 4(DX)
+	VMOVSS       X5, 4(SI)
 	VSHUFF32X4   $0x4e, Z6, Z6, Z0
 	VADDPS       Z0, Z6, Z6
 	VSHUFF32X4   $0xb1, Z6, Z6, Z0
@@ -1965,23 +2072,23 @@ noclamp6:
 	VADDPS       Z0, Z6, Z6
 	VMOVSHDUP    Z6, Z0
 	VADDPS       Z0, Z6, Z6
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z6, Z6
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc7
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z6, Z6
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp7
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1989,7 +2096,7 @@ noacc7:
 	VMINPS       Z6, Z1, Z6
 
 noclamp7:
-	VMOVSS       X6, 8(DX)
+	VMOVSS       X6, 8(SI)
 	VSHUFF32X4   $0x4e, Z7, Z7, Z0
 	VADDPS       Z0, Z7, Z7
 	VSHUFF32X4   $0xb1, Z7, Z7, Z0
@@ -1998,23 +2105,23 @@ noclamp7:
 	VADDPS       Z0, Z7, Z7
 	VMOVSHDUP    Z7, Z0
 	VADDPS       Z0, Z7, Z7
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z7, Z7
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc8
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z7, Z7
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -2022,8 +2129,10 @@ noacc8:
 	VMINPS       Z7, Z1, Z7
 
 noclamp8:
-	VMOVSS       X7, 12(DX)
-	ADDQ         BX, DX
+	VMOVSS       X7, 12(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z8, Z8, Z0
 	VADDPS       Z0, Z8, Z8
 	VSHUFF32X4   $0xb1, Z8, Z8, Z0
@@ -2032,23 +2141,23 @@ noclamp8:
 	VADDPS       Z0, Z8, Z8
 	VMOVSHDUP    Z8, Z0
 	VADDPS       Z0, Z8, Z8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias9
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z8, Z8
 
 nobias9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc9
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z8, Z8
 
 noacc9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp9
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -2056,7 +2165,7 @@ noacc9:
 	VMINPS       Z8, Z1, Z8
 
 noclamp9:
-	VMOVSS       X8, (DX)
+	VMOVSS       X8, (SI)
 	VSHUFF32X4   $0x4e, Z9, Z9, Z0
 	VADDPS       Z0, Z9, Z9
 	VSHUFF32X4   $0xb1, Z9, Z9, Z0
@@ -2065,23 +2174,23 @@ noclamp9:
 	VADDPS       Z0, Z9, Z9
 	VMOVSHDUP    Z9, Z0
 	VADDPS       Z0, Z9, Z9
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias10
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z9, Z9
 
 nobias10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc10
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z9, Z9
 
 noacc10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp10
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -2089,7 +2198,7 @@ noacc10:
 	VMINPS       Z9, Z1, Z9
 
 noclamp10:
-	VMOVSS       X9, 4(DX)
+	VMOVSS       X9, 4(SI)
 	VSHUFF32X4   $0x4e, Z10, Z10, Z0
 	VADDPS       Z0, Z10, Z10
 	VSHUFF32X4   $0xb1, Z10, Z10, Z0
@@ -2098,23 +2207,23 @@ noclamp10:
 	VADDPS       Z0, Z10, Z10
 	VMOVSHDUP    Z10, Z0
 	VADDPS       Z0, Z10, Z10
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias11
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z10, Z10
 
 nobias11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc11
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z10, Z10
 
 noacc11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp11
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -2122,7 +2231,7 @@ noacc11:
 	VMINPS       Z10, Z1, Z10
 
 noclamp11:
-	VMOVSS       X10, 8(DX)
+	VMOVSS       X10, 8(SI)
 	VSHUFF32X4   $0x4e, Z11, Z11, Z0
 	VADDPS       Z0, Z11, Z11
 	VSHUFF32X4   $0xb1, Z11, Z11, Z0
@@ -2131,23 +2240,23 @@ noclamp11:
 	VADDPS       Z0, Z11, Z11
 	VMOVSHDUP    Z11, Z0
 	VADDPS       Z0, Z11, Z11
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias12
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z11, Z11
 
 nobias12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc12
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z11, Z11
 
 noacc12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -2155,8 +2264,10 @@ noacc12:
 	VMINPS       Z11, Z1, Z11
 
 noclamp12:
-	VMOVSS       X11, 12(DX)
-	ADDQ         BX, DX
+	VMOVSS       X11, 12(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VSHUFF32X4   $0x4e, Z12, Z12, Z0
 	VADDPS       Z0, Z12, Z12
 	VSHUFF32X4   $0xb1, Z12, Z12, Z0
@@ -2165,23 +2276,23 @@ noclamp12:
 	VADDPS       Z0, Z12, Z12
 	VMOVSHDUP    Z12, Z0
 	VADDPS       Z0, Z12, Z12
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias13
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z12, Z12
 
 nobias13:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc13
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z12, Z12
 
 noacc13:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp13
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -2189,7 +2300,7 @@ noacc13:
 	VMINPS       Z12, Z1, Z12
 
 noclamp13:
-	VMOVSS       X12, (DX)
+	VMOVSS       X12, (SI)
 	VSHUFF32X4   $0x4e, Z13, Z13, Z0
 	VADDPS       Z0, Z13, Z13
 	VSHUFF32X4   $0xb1, Z13, Z13, Z0
@@ -2198,23 +2309,23 @@ noclamp13:
 	VADDPS       Z0, Z13, Z13
 	VMOVSHDUP    Z13, Z0
 	VADDPS       Z0, Z13, Z13
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias14
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z13, Z13
 
 nobias14:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc14
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z13, Z13
 
 noacc14:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp14
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -2222,7 +2333,7 @@ noacc14:
 	VMINPS       Z13, Z1, Z13
 
 noclamp14:
-	VMOVSS       X13, 4(DX)
+	VMOVSS       X13, 4(SI)
 	VSHUFF32X4   $0x4e, Z14, Z14, Z0
 	VADDPS       Z0, Z14, Z14
 	VSHUFF32X4   $0xb1, Z14, Z14, Z0
@@ -2231,23 +2342,23 @@ noclamp14:
 	VADDPS       Z0, Z14, Z14
 	VMOVSHDUP    Z14, Z0
 	VADDPS       Z0, Z14, Z14
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias15
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z14, Z14
 
 nobias15:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc15
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z14, Z14
 
 noacc15:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp15
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -2255,7 +2366,7 @@ noacc15:
 	VMINPS       Z14, Z1, Z14
 
 noclamp15:
-	VMOVSS       X14, 8(DX)
+	VMOVSS       X14, 8(SI)
 	VSHUFF32X4   $0x4e, Z15, Z15, Z0
 	VADDPS       Z0, Z15, Z15
 	VSHUFF32X4   $0xb1, Z15, Z15, Z0
@@ -2264,23 +2375,23 @@ noclamp15:
 	VADDPS       Z0, Z15, Z15
 	VMOVSHDUP    Z15, Z0
 	VADDPS       Z0, Z15, Z15
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias16
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z15, Z15
 
 nobias16:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc16
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z15, Z15
 
 noacc16:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp16
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -2288,18 +2399,29 @@ noacc16:
 	VMINPS       Z15, Z1, Z15
 
 noclamp16:
-	VMOVSS X15, 12(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X15, 12(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	SHLQ  $0x01, SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ   gap+88(FP), BX
+	CMPQ   BX, $+1
+	JNE    exit1
 	MOVQ   rows+16(FP), BX
 	SUBQ   AX, BX
 	CMPQ   BX, $+0
@@ -2353,6 +2475,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VSHUFF32X4   $0x4e, Z0, Z0, Z4
 	VADDPS       Z4, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z4
@@ -2372,7 +2495,7 @@ nobias17:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc17
-	VBROADCASTSS (DX), Z4
+	VBROADCASTSS (BX), Z4
 	VADDPS       Z4, Z0, Z0
 
 noacc17:
@@ -2385,7 +2508,7 @@ noacc17:
 	VMINPS       Z0, Z5, Z0
 
 noclamp17:
-	VMOVSS       X0, (DX)
+	VMOVSS       X0, (BX)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -2405,7 +2528,7 @@ nobias18:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc18
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(BX), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc18:
@@ -2418,7 +2541,7 @@ noacc18:
 	VMINPS       Z1, Z4, Z1
 
 noclamp18:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(BX)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -2438,7 +2561,7 @@ nobias19:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc19
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(BX), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc19:
@@ -2451,7 +2574,7 @@ noacc19:
 	VMINPS       Z2, Z1, Z2
 
 noclamp19:
-	VMOVSS       X2, 8(DX)
+	VMOVSS       X2, 8(BX)
 	VSHUFF32X4   $0x4e, Z3, Z3, Z0
 	VADDPS       Z0, Z3, Z3
 	VSHUFF32X4   $0xb1, Z3, Z3, Z0
@@ -2471,7 +2594,7 @@ nobias20:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc20
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(BX), Z0
 	VADDPS       Z0, Z3, Z3
 
 noacc20:
@@ -2484,12 +2607,17 @@ noacc20:
 	VMINPS       Z3, Z1, Z3
 
 noclamp20:
-	VMOVSS X3, 12(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	SHLQ   $0x01, BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X3, 12(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	SHLQ   $0x01, SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:

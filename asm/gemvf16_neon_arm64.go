@@ -7,22 +7,22 @@ package asm
 // gemvF16NEONR4C1 computes y = epi(W·X) for rows dense rows of f16 W (stride ldw elements) and 1 column(s) of an X panel, 4 rows at a time.
 //
 //go:noescape
-func gemvF16NEONR4C1(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+func gemvF16NEONR4C1(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 
 // gemvF16NEONR4C2 computes y = epi(W·X) for rows dense rows of f16 W (stride ldw elements) and 2 column(s) of an X panel, 4 rows at a time.
 //
 //go:noescape
-func gemvF16NEONR4C2(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+func gemvF16NEONR4C2(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 
 // gemvF16NEONR4C3 computes y = epi(W·X) for rows dense rows of f16 W (stride ldw elements) and 3 column(s) of an X panel, 4 rows at a time.
 //
 //go:noescape
-func gemvF16NEONR4C3(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+func gemvF16NEONR4C3(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 
 // gemvF16NEONR4C4 computes y = epi(W·X) for rows dense rows of f16 W (stride ldw elements) and 4 column(s) of an X panel, 4 rows at a time.
 //
 //go:noescape
-func gemvF16NEONR4C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+func gemvF16NEONR4C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 
 // gemvF16NEONFeatures are the CPU features the gemvF16NEON kernels use.
 const gemvF16NEONFeatures = FeatASIMD

@@ -8,17 +8,22 @@
 #include "textflag.h"
 
 // gemvF16NEONR4C1 computes y = epi(W·X) for rows dense rows of f16 W (stride ldw elements) and 1 column(s) of an X panel, 4 rows at a time.
-TEXT ·gemvF16NEONR4C1(SB), NOSPLIT, $0-88
+TEXT ·gemvF16NEONR4C1(SB), NOSPLIT, $0-96
 	MOVD $0, R0
 	MOVD w+0(FP), R1
 	MOVD y+40(FP), R2
 groups1:
-	MOVD rows+16(FP), R3
-	SUB R0, R3, R3
-	CMP $4, R3
-	BLT singles1
+	MOVD gap+88(FP), R3
+	MOVD $3, R4
+	MUL R4, R3, R3
+	ADD R0, R3, R3
+	MOVD rows+16(FP), R4
+	CMP R4, R3
+	BGE singles1
 	MOVD ldw+8(FP), R3
 	LSL $1, R3, R3
+	MOVD gap+88(FP), R4
+	MUL R4, R3, R3
 	ADD R3, R1, R4
 	ADD R3, R4, R5
 	ADD R3, R5, R3
@@ -168,26 +173,30 @@ neon_3:
 sum1:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R4
+	MOVD gap+88(FP), R5
+	MUL R5, R3, R3
+	MOVD R0, R5
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 	WORD $0x4e23d400 // fadd v0.4s, v0.4s, v3.4s
 	VEXT $8, V0.B16, V0.B16, V30.B16
 	WORD $0x0e3ed400 // fadd v0.2s, v0.2s, v30.2s
 	WORD $0x7e30d800 // faddp s0, v0.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias1
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V1.S4]
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
 nobias1:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc1
-	VLD1R (R2), [V1.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc1
+	VLD1R (R4), [V1.S4]
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
 noacc1:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp1
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
 	FMOVS lo+80(FP), F1
 	VDUP V1.S[0], V1.S4
 	FMOVS hi+84(FP), F2
@@ -195,29 +204,30 @@ noacc1:
 	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
 	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
 noclamp1:
-	FMOVS F0, (R2)
-	ADD R3, R2, R2
+	FMOVS F0, (R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	WORD $0x4e25d484 // fadd v4.4s, v4.4s, v5.4s
 	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
 	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
 	VEXT $8, V4.B16, V4.B16, V30.B16
 	WORD $0x0e3ed484 // fadd v4.2s, v4.2s, v30.2s
 	WORD $0x7e30d884 // faddp s4, v4.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias2
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc2
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc2
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
 noacc2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp2
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -225,29 +235,30 @@ noacc2:
 	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
 	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
 noclamp2:
-	FMOVS F4, (R2)
-	ADD R3, R2, R2
+	FMOVS F4, (R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	WORD $0x4e29d508 // fadd v8.4s, v8.4s, v9.4s
 	WORD $0x4e2ad508 // fadd v8.4s, v8.4s, v10.4s
 	WORD $0x4e2bd508 // fadd v8.4s, v8.4s, v11.4s
 	VEXT $8, V8.B16, V8.B16, V30.B16
 	WORD $0x0e3ed508 // fadd v8.2s, v8.2s, v30.2s
 	WORD $0x7e30d908 // faddp s8, v8.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias3
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
 nobias3:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc3
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc3
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
 noacc3:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp3
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -255,29 +266,30 @@ noacc3:
 	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
 	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
 noclamp3:
-	FMOVS F8, (R2)
-	ADD R3, R2, R2
+	FMOVS F8, (R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R3
+	ADD R3, R5, R5
 	WORD $0x4e2dd58c // fadd v12.4s, v12.4s, v13.4s
 	WORD $0x4e2ed58c // fadd v12.4s, v12.4s, v14.4s
 	WORD $0x4e2fd58c // fadd v12.4s, v12.4s, v15.4s
 	VEXT $8, V12.B16, V12.B16, V30.B16
 	WORD $0x0e3ed58c // fadd v12.2s, v12.2s, v30.2s
 	WORD $0x7e30d98c // faddp s12, v12.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias4
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias4
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
 nobias4:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc4
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc4
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
 noacc4:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp4
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp4
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -285,17 +297,27 @@ noacc4:
 	WORD $0x4e20f58c // fmax v12.4s, v12.4s, v0.4s
 	WORD $0x4ea1f58c // fmin v12.4s, v12.4s, v1.4s
 noclamp4:
-	FMOVS F12, (R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	LSL $1, R3, R3
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD $4, R0, R0
+	FMOVS F12, (R4)
+	MOVD $1, R3
+	MOVD gap+88(FP), R4
+	CMP $1, R4
+	BNE next1
+	MOVD $4, R3
+next1:
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	LSL $1, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B groups1
 singles1:
+	MOVD gap+88(FP), R3
+	CMP $1, R3
+	BNE exit1
 	MOVD rows+16(FP), R3
 	SUB R0, R3, R3
 	CMP $0, R3
@@ -371,6 +393,7 @@ neon_6:
 sum2:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R3
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 	WORD $0x4e23d400 // fadd v0.4s, v0.4s, v3.4s
@@ -386,7 +409,7 @@ sum2:
 nobias5:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc5
-	VLD1R (R2), [V1.S4]
+	VLD1R (R3), [V1.S4]
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
 noacc5:
 	MOVD flags+56(FP), R4
@@ -398,28 +421,38 @@ noacc5:
 	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
 	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
 noclamp5:
-	FMOVS F0, (R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	LSL $1, R3, R3
-	ADD R3, R1, R1
-	ADD $1, R0, R0
+	FMOVS F0, (R3)
+	MOVD $1, R3
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	LSL $1, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B singles1
 exit1:
 	RET
 
 // gemvF16NEONR4C2 computes y = epi(W·X) for rows dense rows of f16 W (stride ldw elements) and 2 column(s) of an X panel, 4 rows at a time.
-TEXT ·gemvF16NEONR4C2(SB), NOSPLIT, $0-88
+TEXT ·gemvF16NEONR4C2(SB), NOSPLIT, $0-96
 	MOVD $0, R0
 	MOVD w+0(FP), R1
 	MOVD y+40(FP), R2
 groups1:
-	MOVD rows+16(FP), R3
-	SUB R0, R3, R3
-	CMP $4, R3
-	BLT singles1
+	MOVD gap+88(FP), R3
+	MOVD $3, R4
+	MUL R4, R3, R3
+	ADD R0, R3, R3
+	MOVD rows+16(FP), R4
+	CMP R4, R3
+	BGE singles1
 	MOVD ldw+8(FP), R3
 	LSL $1, R3, R3
+	MOVD gap+88(FP), R4
+	MUL R4, R3, R3
 	ADD R3, R1, R4
 	ADD R3, R4, R5
 	ADD R3, R5, R3
@@ -584,24 +617,28 @@ neon_6:
 sum1:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R4
+	MOVD gap+88(FP), R5
+	MUL R5, R3, R3
+	MOVD R0, R5
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
 	VEXT $8, V0.B16, V0.B16, V30.B16
 	WORD $0x0e3ed400 // fadd v0.2s, v0.2s, v30.2s
 	WORD $0x7e30d800 // faddp s0, v0.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias1
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V1.S4]
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
 nobias1:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc1
-	VLD1R (R2), [V1.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc1
+	VLD1R (R4), [V1.S4]
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
 noacc1:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp1
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
 	FMOVS lo+80(FP), F1
 	VDUP V1.S[0], V1.S4
 	FMOVS hi+84(FP), F16
@@ -609,26 +646,26 @@ noacc1:
 	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
 	WORD $0x4eb0f400 // fmin v0.4s, v0.4s, v16.4s
 noclamp1:
-	FMOVS F0, (R2)
+	FMOVS F0, (R4)
 	WORD $0x4e23d442 // fadd v2.4s, v2.4s, v3.4s
 	VEXT $8, V2.B16, V2.B16, V30.B16
 	WORD $0x0e3ed442 // fadd v2.2s, v2.2s, v30.2s
 	WORD $0x7e30d842 // faddp s2, v2.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias2
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc2
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc2
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
 noacc2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp2
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -636,27 +673,28 @@ noacc2:
 	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
 	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
 noclamp2:
-	FMOVS F2, 4(R2)
-	ADD R3, R2, R2
+	FMOVS F2, 4(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	WORD $0x4e25d484 // fadd v4.4s, v4.4s, v5.4s
 	VEXT $8, V4.B16, V4.B16, V30.B16
 	WORD $0x0e3ed484 // fadd v4.2s, v4.2s, v30.2s
 	WORD $0x7e30d884 // faddp s4, v4.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias3
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
 nobias3:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc3
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc3
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
 noacc3:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp3
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -664,27 +702,26 @@ noacc3:
 	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
 	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
 noclamp3:
-	FMOVS F4, (R2)
+	FMOVS F4, (R4)
 	WORD $0x4e27d4c6 // fadd v6.4s, v6.4s, v7.4s
 	VEXT $8, V6.B16, V6.B16, V30.B16
 	WORD $0x0e3ed4c6 // fadd v6.2s, v6.2s, v30.2s
 	WORD $0x7e30d8c6 // faddp s6, v6.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias4
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias4
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
 nobias4:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc4
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc4
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
 noacc4:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp4
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp4
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -692,27 +729,28 @@ noacc4:
 	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
 	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
 noclamp4:
-	FMOVS F6, 4(R2)
-	ADD R3, R2, R2
+	FMOVS F6, 4(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	WORD $0x4e29d508 // fadd v8.4s, v8.4s, v9.4s
 	VEXT $8, V8.B16, V8.B16, V30.B16
 	WORD $0x0e3ed508 // fadd v8.2s, v8.2s, v30.2s
 	WORD $0x7e30d908 // faddp s8, v8.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias5
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias5
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
 nobias5:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc5
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc5
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
 noacc5:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp5
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp5
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -720,27 +758,26 @@ noacc5:
 	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
 	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
 noclamp5:
-	FMOVS F8, (R2)
+	FMOVS F8, (R4)
 	WORD $0x4e2bd54a // fadd v10.4s, v10.4s, v11.4s
 	VEXT $8, V10.B16, V10.B16, V30.B16
 	WORD $0x0e3ed54a // fadd v10.2s, v10.2s, v30.2s
 	WORD $0x7e30d94a // faddp s10, v10.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias6
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias6
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
 nobias6:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc6
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc6
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
 noacc6:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp6
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp6
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -748,27 +785,28 @@ noacc6:
 	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
 	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
 noclamp6:
-	FMOVS F10, 4(R2)
-	ADD R3, R2, R2
+	FMOVS F10, 4(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R3
+	ADD R3, R5, R5
 	WORD $0x4e2dd58c // fadd v12.4s, v12.4s, v13.4s
 	VEXT $8, V12.B16, V12.B16, V30.B16
 	WORD $0x0e3ed58c // fadd v12.2s, v12.2s, v30.2s
 	WORD $0x7e30d98c // faddp s12, v12.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias7
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias7
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
 nobias7:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc7
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc7
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
 noacc7:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp7
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp7
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -776,27 +814,26 @@ noacc7:
 	WORD $0x4e20f58c // fmax v12.4s, v12.4s, v0.4s
 	WORD $0x4ea1f58c // fmin v12.4s, v12.4s, v1.4s
 noclamp7:
-	FMOVS F12, (R2)
+	FMOVS F12, (R4)
 	WORD $0x4e2fd5ce // fadd v14.4s, v14.4s, v15.4s
 	VEXT $8, V14.B16, V14.B16, V30.B16
 	WORD $0x0e3ed5ce // fadd v14.2s, v14.2s, v30.2s
 	WORD $0x7e30d9ce // faddp s14, v14.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias8
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias8
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d5ce // fadd v14.4s, v14.4s, v0.4s
 nobias8:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc8
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc8
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d5ce // fadd v14.4s, v14.4s, v0.4s
 noacc8:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp8
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp8
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -804,17 +841,27 @@ noacc8:
 	WORD $0x4e20f5ce // fmax v14.4s, v14.4s, v0.4s
 	WORD $0x4ea1f5ce // fmin v14.4s, v14.4s, v1.4s
 noclamp8:
-	FMOVS F14, 4(R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	LSL $1, R3, R3
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD $4, R0, R0
+	FMOVS F14, 4(R4)
+	MOVD $1, R3
+	MOVD gap+88(FP), R4
+	CMP $1, R4
+	BNE next1
+	MOVD $4, R3
+next1:
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	LSL $1, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B groups1
 singles1:
+	MOVD gap+88(FP), R3
+	CMP $1, R3
+	BNE exit1
 	MOVD rows+16(FP), R3
 	SUB R0, R3, R3
 	CMP $0, R3
@@ -905,6 +952,7 @@ neon_12:
 sum2:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R3
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
 	VEXT $8, V0.B16, V0.B16, V30.B16
 	WORD $0x0e3ed400 // fadd v0.2s, v0.2s, v30.2s
@@ -918,7 +966,7 @@ sum2:
 nobias9:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc9
-	VLD1R (R2), [V1.S4]
+	VLD1R (R3), [V1.S4]
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
 noacc9:
 	MOVD flags+56(FP), R4
@@ -930,7 +978,7 @@ noacc9:
 	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
 	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
 noclamp9:
-	FMOVS F0, (R2)
+	FMOVS F0, (R3)
 	WORD $0x4e23d442 // fadd v2.4s, v2.4s, v3.4s
 	VEXT $8, V2.B16, V2.B16, V30.B16
 	WORD $0x0e3ed442 // fadd v2.2s, v2.2s, v30.2s
@@ -944,7 +992,7 @@ noclamp9:
 nobias10:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc10
-	ADD $4, R2, R16
+	ADD $4, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
 noacc10:
@@ -957,28 +1005,38 @@ noacc10:
 	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
 	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
 noclamp10:
-	FMOVS F2, 4(R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	LSL $1, R3, R3
-	ADD R3, R1, R1
-	ADD $1, R0, R0
+	FMOVS F2, 4(R3)
+	MOVD $1, R3
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	LSL $1, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B singles1
 exit1:
 	RET
 
 // gemvF16NEONR4C3 computes y = epi(W·X) for rows dense rows of f16 W (stride ldw elements) and 3 column(s) of an X panel, 4 rows at a time.
-TEXT ·gemvF16NEONR4C3(SB), NOSPLIT, $0-88
+TEXT ·gemvF16NEONR4C3(SB), NOSPLIT, $0-96
 	MOVD $0, R0
 	MOVD w+0(FP), R1
 	MOVD y+40(FP), R2
 groups1:
-	MOVD rows+16(FP), R3
-	SUB R0, R3, R3
-	CMP $4, R3
-	BLT singles1
+	MOVD gap+88(FP), R3
+	MOVD $3, R4
+	MUL R4, R3, R3
+	ADD R0, R3, R3
+	MOVD rows+16(FP), R4
+	CMP R4, R3
+	BGE singles1
 	MOVD ldw+8(FP), R3
 	LSL $1, R3, R3
+	MOVD gap+88(FP), R4
+	MUL R4, R3, R3
 	ADD R3, R1, R4
 	ADD R3, R4, R5
 	ADD R3, R5, R3
@@ -1122,23 +1180,27 @@ neon_9:
 sum1:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R4
+	MOVD gap+88(FP), R5
+	MUL R5, R3, R3
+	MOVD R0, R5
 	VEXT $8, V0.B16, V0.B16, V30.B16
 	WORD $0x0e3ed400 // fadd v0.2s, v0.2s, v30.2s
 	WORD $0x7e30d800 // faddp s0, v0.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias1
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V12.S4]
 	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
 nobias1:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc1
-	VLD1R (R2), [V12.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc1
+	VLD1R (R4), [V12.S4]
 	WORD $0x4e2cd400 // fadd v0.4s, v0.4s, v12.4s
 noacc1:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp1
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
 	FMOVS lo+80(FP), F12
 	VDUP V12.S[0], V12.S4
 	FMOVS hi+84(FP), F13
@@ -1146,25 +1208,25 @@ noacc1:
 	WORD $0x4e2cf400 // fmax v0.4s, v0.4s, v12.4s
 	WORD $0x4eadf400 // fmin v0.4s, v0.4s, v13.4s
 noclamp1:
-	FMOVS F0, (R2)
+	FMOVS F0, (R4)
 	VEXT $8, V1.B16, V1.B16, V30.B16
 	WORD $0x0e3ed421 // fadd v1.2s, v1.2s, v30.2s
 	WORD $0x7e30d821 // faddp s1, v1.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias2
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc2
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc2
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp2
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F12
@@ -1172,25 +1234,25 @@ noacc2:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4eacf421 // fmin v1.4s, v1.4s, v12.4s
 noclamp2:
-	FMOVS F1, 4(R2)
+	FMOVS F1, 4(R4)
 	VEXT $8, V2.B16, V2.B16, V30.B16
 	WORD $0x0e3ed442 // fadd v2.2s, v2.2s, v30.2s
 	WORD $0x7e30d842 // faddp s2, v2.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias3
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
 nobias3:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc3
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc3
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
 noacc3:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp3
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1198,26 +1260,27 @@ noacc3:
 	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
 	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
 noclamp3:
-	FMOVS F2, 8(R2)
-	ADD R3, R2, R2
+	FMOVS F2, 8(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	VEXT $8, V3.B16, V3.B16, V30.B16
 	WORD $0x0e3ed463 // fadd v3.2s, v3.2s, v30.2s
 	WORD $0x7e30d863 // faddp s3, v3.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias4
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias4
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
 nobias4:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc4
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc4
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
 noacc4:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp4
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp4
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1225,26 +1288,25 @@ noacc4:
 	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
 	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
 noclamp4:
-	FMOVS F3, (R2)
+	FMOVS F3, (R4)
 	VEXT $8, V4.B16, V4.B16, V30.B16
 	WORD $0x0e3ed484 // fadd v4.2s, v4.2s, v30.2s
 	WORD $0x7e30d884 // faddp s4, v4.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias5
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias5
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
 nobias5:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc5
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc5
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
 noacc5:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp5
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp5
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1252,26 +1314,25 @@ noacc5:
 	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
 	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
 noclamp5:
-	FMOVS F4, 4(R2)
+	FMOVS F4, 4(R4)
 	VEXT $8, V5.B16, V5.B16, V30.B16
 	WORD $0x0e3ed4a5 // fadd v5.2s, v5.2s, v30.2s
 	WORD $0x7e30d8a5 // faddp s5, v5.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias6
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias6
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
 nobias6:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc6
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc6
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
 noacc6:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp6
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp6
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1279,26 +1340,27 @@ noacc6:
 	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
 	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
 noclamp6:
-	FMOVS F5, 8(R2)
-	ADD R3, R2, R2
+	FMOVS F5, 8(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	VEXT $8, V6.B16, V6.B16, V30.B16
 	WORD $0x0e3ed4c6 // fadd v6.2s, v6.2s, v30.2s
 	WORD $0x7e30d8c6 // faddp s6, v6.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias7
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias7
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
 nobias7:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc7
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc7
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
 noacc7:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp7
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp7
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1306,26 +1368,25 @@ noacc7:
 	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
 	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
 noclamp7:
-	FMOVS F6, (R2)
+	FMOVS F6, (R4)
 	VEXT $8, V7.B16, V7.B16, V30.B16
 	WORD $0x0e3ed4e7 // fadd v7.2s, v7.2s, v30.2s
 	WORD $0x7e30d8e7 // faddp s7, v7.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias8
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias8
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
 nobias8:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc8
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc8
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
 noacc8:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp8
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp8
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1333,26 +1394,25 @@ noacc8:
 	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
 	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
 noclamp8:
-	FMOVS F7, 4(R2)
+	FMOVS F7, 4(R4)
 	VEXT $8, V8.B16, V8.B16, V30.B16
 	WORD $0x0e3ed508 // fadd v8.2s, v8.2s, v30.2s
 	WORD $0x7e30d908 // faddp s8, v8.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias9
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias9
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
 nobias9:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc9
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc9
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
 noacc9:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp9
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp9
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1360,26 +1420,27 @@ noacc9:
 	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
 	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
 noclamp9:
-	FMOVS F8, 8(R2)
-	ADD R3, R2, R2
+	FMOVS F8, 8(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R3
+	ADD R3, R5, R5
 	VEXT $8, V9.B16, V9.B16, V30.B16
 	WORD $0x0e3ed529 // fadd v9.2s, v9.2s, v30.2s
 	WORD $0x7e30d929 // faddp s9, v9.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias10
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias10
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
 nobias10:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc10
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc10
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
 noacc10:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp10
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp10
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1387,26 +1448,25 @@ noacc10:
 	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
 	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
 noclamp10:
-	FMOVS F9, (R2)
+	FMOVS F9, (R4)
 	VEXT $8, V10.B16, V10.B16, V30.B16
 	WORD $0x0e3ed54a // fadd v10.2s, v10.2s, v30.2s
 	WORD $0x7e30d94a // faddp s10, v10.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias11
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias11
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
 nobias11:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc11
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc11
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
 noacc11:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp11
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp11
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1414,26 +1474,25 @@ noacc11:
 	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
 	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
 noclamp11:
-	FMOVS F10, 4(R2)
+	FMOVS F10, 4(R4)
 	VEXT $8, V11.B16, V11.B16, V30.B16
 	WORD $0x0e3ed56b // fadd v11.2s, v11.2s, v30.2s
 	WORD $0x7e30d96b // faddp s11, v11.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias12
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias12
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
 nobias12:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc12
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc12
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
 noacc12:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp12
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp12
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1441,17 +1500,27 @@ noacc12:
 	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
 	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
 noclamp12:
-	FMOVS F11, 8(R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	LSL $1, R3, R3
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD $4, R0, R0
+	FMOVS F11, 8(R4)
+	MOVD $1, R3
+	MOVD gap+88(FP), R4
+	CMP $1, R4
+	BNE next1
+	MOVD $4, R3
+next1:
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	LSL $1, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B groups1
 singles1:
+	MOVD gap+88(FP), R3
+	CMP $1, R3
+	BNE exit1
 	MOVD rows+16(FP), R3
 	SUB R0, R3, R3
 	CMP $0, R3
@@ -1539,6 +1608,7 @@ neon_18:
 sum2:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R3
 	VEXT $8, V0.B16, V0.B16, V30.B16
 	WORD $0x0e3ed400 // fadd v0.2s, v0.2s, v30.2s
 	WORD $0x7e30d800 // faddp s0, v0.2s
@@ -1551,7 +1621,7 @@ sum2:
 nobias13:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc13
-	VLD1R (R2), [V3.S4]
+	VLD1R (R3), [V3.S4]
 	WORD $0x4e23d400 // fadd v0.4s, v0.4s, v3.4s
 noacc13:
 	MOVD flags+56(FP), R4
@@ -1563,7 +1633,7 @@ noacc13:
 	WORD $0x4e23f400 // fmax v0.4s, v0.4s, v3.4s
 	WORD $0x4ea4f400 // fmin v0.4s, v0.4s, v4.4s
 noclamp13:
-	FMOVS F0, (R2)
+	FMOVS F0, (R3)
 	VEXT $8, V1.B16, V1.B16, V30.B16
 	WORD $0x0e3ed421 // fadd v1.2s, v1.2s, v30.2s
 	WORD $0x7e30d821 // faddp s1, v1.2s
@@ -1576,7 +1646,7 @@ noclamp13:
 nobias14:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc14
-	ADD $4, R2, R16
+	ADD $4, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc14:
@@ -1589,7 +1659,7 @@ noacc14:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea3f421 // fmin v1.4s, v1.4s, v3.4s
 noclamp14:
-	FMOVS F1, 4(R2)
+	FMOVS F1, 4(R3)
 	VEXT $8, V2.B16, V2.B16, V30.B16
 	WORD $0x0e3ed442 // fadd v2.2s, v2.2s, v30.2s
 	WORD $0x7e30d842 // faddp s2, v2.2s
@@ -1602,7 +1672,7 @@ noclamp14:
 nobias15:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc15
-	ADD $8, R2, R16
+	ADD $8, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
 noacc15:
@@ -1615,28 +1685,38 @@ noacc15:
 	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
 	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
 noclamp15:
-	FMOVS F2, 8(R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	LSL $1, R3, R3
-	ADD R3, R1, R1
-	ADD $1, R0, R0
+	FMOVS F2, 8(R3)
+	MOVD $1, R3
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	LSL $1, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B singles1
 exit1:
 	RET
 
 // gemvF16NEONR4C4 computes y = epi(W·X) for rows dense rows of f16 W (stride ldw elements) and 4 column(s) of an X panel, 4 rows at a time.
-TEXT ·gemvF16NEONR4C4(SB), NOSPLIT, $0-88
+TEXT ·gemvF16NEONR4C4(SB), NOSPLIT, $0-96
 	MOVD $0, R0
 	MOVD w+0(FP), R1
 	MOVD y+40(FP), R2
 groups1:
-	MOVD rows+16(FP), R3
-	SUB R0, R3, R3
-	CMP $4, R3
-	BLT singles1
+	MOVD gap+88(FP), R3
+	MOVD $3, R4
+	MUL R4, R3, R3
+	ADD R0, R3, R3
+	MOVD rows+16(FP), R4
+	CMP R4, R3
+	BGE singles1
 	MOVD ldw+8(FP), R3
 	LSL $1, R3, R3
+	MOVD gap+88(FP), R4
+	MUL R4, R3, R3
 	ADD R3, R1, R4
 	ADD R3, R4, R5
 	ADD R3, R5, R3
@@ -1815,23 +1895,27 @@ neon_12:
 sum1:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R4
+	MOVD gap+88(FP), R5
+	MUL R5, R3, R3
+	MOVD R0, R5
 	VEXT $8, V0.B16, V0.B16, V30.B16
 	WORD $0x0e3ed400 // fadd v0.2s, v0.2s, v30.2s
 	WORD $0x7e30d800 // faddp s0, v0.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias1
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V16.S4]
 	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
 nobias1:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc1
-	VLD1R (R2), [V16.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc1
+	VLD1R (R4), [V16.S4]
 	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
 noacc1:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp1
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
 	FMOVS lo+80(FP), F16
 	VDUP V16.S[0], V16.S4
 	FMOVS hi+84(FP), F17
@@ -1839,25 +1923,25 @@ noacc1:
 	WORD $0x4e30f400 // fmax v0.4s, v0.4s, v16.4s
 	WORD $0x4eb1f400 // fmin v0.4s, v0.4s, v17.4s
 noclamp1:
-	FMOVS F0, (R2)
+	FMOVS F0, (R4)
 	VEXT $8, V1.B16, V1.B16, V30.B16
 	WORD $0x0e3ed421 // fadd v1.2s, v1.2s, v30.2s
 	WORD $0x7e30d821 // faddp s1, v1.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias2
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc2
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc2
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp2
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F16
@@ -1865,25 +1949,25 @@ noacc2:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
 noclamp2:
-	FMOVS F1, 4(R2)
+	FMOVS F1, 4(R4)
 	VEXT $8, V2.B16, V2.B16, V30.B16
 	WORD $0x0e3ed442 // fadd v2.2s, v2.2s, v30.2s
 	WORD $0x7e30d842 // faddp s2, v2.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias3
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
 nobias3:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc3
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc3
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
 noacc3:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp3
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1891,25 +1975,25 @@ noacc3:
 	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
 	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
 noclamp3:
-	FMOVS F2, 8(R2)
+	FMOVS F2, 8(R4)
 	VEXT $8, V3.B16, V3.B16, V30.B16
 	WORD $0x0e3ed463 // fadd v3.2s, v3.2s, v30.2s
 	WORD $0x7e30d863 // faddp s3, v3.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias4
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias4
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
 nobias4:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc4
-	ADD $12, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc4
+	ADD $12, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
 noacc4:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp4
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp4
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1917,26 +2001,27 @@ noacc4:
 	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
 	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
 noclamp4:
-	FMOVS F3, 12(R2)
-	ADD R3, R2, R2
+	FMOVS F3, 12(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	VEXT $8, V4.B16, V4.B16, V30.B16
 	WORD $0x0e3ed484 // fadd v4.2s, v4.2s, v30.2s
 	WORD $0x7e30d884 // faddp s4, v4.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias5
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias5
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
 nobias5:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc5
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc5
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
 noacc5:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp5
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp5
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1944,26 +2029,25 @@ noacc5:
 	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
 	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
 noclamp5:
-	FMOVS F4, (R2)
+	FMOVS F4, (R4)
 	VEXT $8, V5.B16, V5.B16, V30.B16
 	WORD $0x0e3ed4a5 // fadd v5.2s, v5.2s, v30.2s
 	WORD $0x7e30d8a5 // faddp s5, v5.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias6
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias6
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
 nobias6:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc6
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc6
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
 noacc6:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp6
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp6
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1971,26 +2055,25 @@ noacc6:
 	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
 	WORD $0x4ea1f4a5 // fmin v5.4s, v5.4s, v1.4s
 noclamp6:
-	FMOVS F5, 4(R2)
+	FMOVS F5, 4(R4)
 	VEXT $8, V6.B16, V6.B16, V30.B16
 	WORD $0x0e3ed4c6 // fadd v6.2s, v6.2s, v30.2s
 	WORD $0x7e30d8c6 // faddp s6, v6.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias7
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias7
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
 nobias7:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc7
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc7
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4c6 // fadd v6.4s, v6.4s, v0.4s
 noacc7:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp7
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp7
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1998,26 +2081,25 @@ noacc7:
 	WORD $0x4e20f4c6 // fmax v6.4s, v6.4s, v0.4s
 	WORD $0x4ea1f4c6 // fmin v6.4s, v6.4s, v1.4s
 noclamp7:
-	FMOVS F6, 8(R2)
+	FMOVS F6, 8(R4)
 	VEXT $8, V7.B16, V7.B16, V30.B16
 	WORD $0x0e3ed4e7 // fadd v7.2s, v7.2s, v30.2s
 	WORD $0x7e30d8e7 // faddp s7, v7.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias8
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias8
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
 nobias8:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc8
-	ADD $12, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc8
+	ADD $12, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d4e7 // fadd v7.4s, v7.4s, v0.4s
 noacc8:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp8
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp8
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -2025,26 +2107,27 @@ noacc8:
 	WORD $0x4e20f4e7 // fmax v7.4s, v7.4s, v0.4s
 	WORD $0x4ea1f4e7 // fmin v7.4s, v7.4s, v1.4s
 noclamp8:
-	FMOVS F7, 12(R2)
-	ADD R3, R2, R2
+	FMOVS F7, 12(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	VEXT $8, V8.B16, V8.B16, V30.B16
 	WORD $0x0e3ed508 // fadd v8.2s, v8.2s, v30.2s
 	WORD $0x7e30d908 // faddp s8, v8.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias9
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias9
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
 nobias9:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc9
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc9
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d508 // fadd v8.4s, v8.4s, v0.4s
 noacc9:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp9
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp9
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -2052,26 +2135,25 @@ noacc9:
 	WORD $0x4e20f508 // fmax v8.4s, v8.4s, v0.4s
 	WORD $0x4ea1f508 // fmin v8.4s, v8.4s, v1.4s
 noclamp9:
-	FMOVS F8, (R2)
+	FMOVS F8, (R4)
 	VEXT $8, V9.B16, V9.B16, V30.B16
 	WORD $0x0e3ed529 // fadd v9.2s, v9.2s, v30.2s
 	WORD $0x7e30d929 // faddp s9, v9.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias10
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias10
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
 nobias10:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc10
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc10
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d529 // fadd v9.4s, v9.4s, v0.4s
 noacc10:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp10
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp10
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -2079,26 +2161,25 @@ noacc10:
 	WORD $0x4e20f529 // fmax v9.4s, v9.4s, v0.4s
 	WORD $0x4ea1f529 // fmin v9.4s, v9.4s, v1.4s
 noclamp10:
-	FMOVS F9, 4(R2)
+	FMOVS F9, 4(R4)
 	VEXT $8, V10.B16, V10.B16, V30.B16
 	WORD $0x0e3ed54a // fadd v10.2s, v10.2s, v30.2s
 	WORD $0x7e30d94a // faddp s10, v10.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias11
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias11
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
 nobias11:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc11
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc11
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d54a // fadd v10.4s, v10.4s, v0.4s
 noacc11:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp11
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp11
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -2106,26 +2187,25 @@ noacc11:
 	WORD $0x4e20f54a // fmax v10.4s, v10.4s, v0.4s
 	WORD $0x4ea1f54a // fmin v10.4s, v10.4s, v1.4s
 noclamp11:
-	FMOVS F10, 8(R2)
+	FMOVS F10, 8(R4)
 	VEXT $8, V11.B16, V11.B16, V30.B16
 	WORD $0x0e3ed56b // fadd v11.2s, v11.2s, v30.2s
 	WORD $0x7e30d96b // faddp s11, v11.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias12
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias12
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
 nobias12:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc12
-	ADD $12, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc12
+	ADD $12, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d56b // fadd v11.4s, v11.4s, v0.4s
 noacc12:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp12
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp12
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -2133,26 +2213,27 @@ noacc12:
 	WORD $0x4e20f56b // fmax v11.4s, v11.4s, v0.4s
 	WORD $0x4ea1f56b // fmin v11.4s, v11.4s, v1.4s
 noclamp12:
-	FMOVS F11, 12(R2)
-	ADD R3, R2, R2
+	FMOVS F11, 12(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R3
+	ADD R3, R5, R5
 	VEXT $8, V12.B16, V12.B16, V30.B16
 	WORD $0x0e3ed58c // fadd v12.2s, v12.2s, v30.2s
 	WORD $0x7e30d98c // faddp s12, v12.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias13
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias13
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
 nobias13:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc13
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc13
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
 noacc13:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp13
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp13
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -2160,26 +2241,25 @@ noacc13:
 	WORD $0x4e20f58c // fmax v12.4s, v12.4s, v0.4s
 	WORD $0x4ea1f58c // fmin v12.4s, v12.4s, v1.4s
 noclamp13:
-	FMOVS F12, (R2)
+	FMOVS F12, (R4)
 	VEXT $8, V13.B16, V13.B16, V30.B16
 	WORD $0x0e3ed5ad // fadd v13.2s, v13.2s, v30.2s
 	WORD $0x7e30d9ad // faddp s13, v13.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias14
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias14
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
 nobias14:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc14
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc14
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
 noacc14:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp14
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp14
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -2187,26 +2267,25 @@ noacc14:
 	WORD $0x4e20f5ad // fmax v13.4s, v13.4s, v0.4s
 	WORD $0x4ea1f5ad // fmin v13.4s, v13.4s, v1.4s
 noclamp14:
-	FMOVS F13, 4(R2)
+	FMOVS F13, 4(R4)
 	VEXT $8, V14.B16, V14.B16, V30.B16
 	WORD $0x0e3ed5ce // fadd v14.2s, v14.2s, v30.2s
 	WORD $0x7e30d9ce // faddp s14, v14.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias15
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias15
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d5ce // fadd v14.4s, v14.4s, v0.4s
 nobias15:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc15
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc15
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d5ce // fadd v14.4s, v14.4s, v0.4s
 noacc15:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp15
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp15
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -2214,26 +2293,25 @@ noacc15:
 	WORD $0x4e20f5ce // fmax v14.4s, v14.4s, v0.4s
 	WORD $0x4ea1f5ce // fmin v14.4s, v14.4s, v1.4s
 noclamp15:
-	FMOVS F14, 8(R2)
+	FMOVS F14, 8(R4)
 	VEXT $8, V15.B16, V15.B16, V30.B16
 	WORD $0x0e3ed5ef // fadd v15.2s, v15.2s, v30.2s
 	WORD $0x7e30d9ef // faddp s15, v15.2s
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias16
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias16
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d5ef // fadd v15.4s, v15.4s, v0.4s
 nobias16:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc16
-	ADD $12, R2, R16
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc16
+	ADD $12, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d5ef // fadd v15.4s, v15.4s, v0.4s
 noacc16:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp16
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp16
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -2241,17 +2319,27 @@ noacc16:
 	WORD $0x4e20f5ef // fmax v15.4s, v15.4s, v0.4s
 	WORD $0x4ea1f5ef // fmin v15.4s, v15.4s, v1.4s
 noclamp16:
-	FMOVS F15, 12(R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	LSL $1, R3, R3
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD $4, R0, R0
+	FMOVS F15, 12(R4)
+	MOVD $1, R3
+	MOVD gap+88(FP), R4
+	CMP $1, R4
+	BNE next1
+	MOVD $4, R3
+next1:
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	LSL $1, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B groups1
 singles1:
+	MOVD gap+88(FP), R3
+	CMP $1, R3
+	BNE exit1
 	MOVD rows+16(FP), R3
 	SUB R0, R3, R3
 	CMP $0, R3
@@ -2359,6 +2447,7 @@ neon_24:
 sum2:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R3
 	VEXT $8, V0.B16, V0.B16, V30.B16
 	WORD $0x0e3ed400 // fadd v0.2s, v0.2s, v30.2s
 	WORD $0x7e30d800 // faddp s0, v0.2s
@@ -2371,7 +2460,7 @@ sum2:
 nobias17:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc17
-	VLD1R (R2), [V4.S4]
+	VLD1R (R3), [V4.S4]
 	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
 noacc17:
 	MOVD flags+56(FP), R4
@@ -2383,7 +2472,7 @@ noacc17:
 	WORD $0x4e24f400 // fmax v0.4s, v0.4s, v4.4s
 	WORD $0x4ea5f400 // fmin v0.4s, v0.4s, v5.4s
 noclamp17:
-	FMOVS F0, (R2)
+	FMOVS F0, (R3)
 	VEXT $8, V1.B16, V1.B16, V30.B16
 	WORD $0x0e3ed421 // fadd v1.2s, v1.2s, v30.2s
 	WORD $0x7e30d821 // faddp s1, v1.2s
@@ -2396,7 +2485,7 @@ noclamp17:
 nobias18:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc18
-	ADD $4, R2, R16
+	ADD $4, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc18:
@@ -2409,7 +2498,7 @@ noacc18:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea4f421 // fmin v1.4s, v1.4s, v4.4s
 noclamp18:
-	FMOVS F1, 4(R2)
+	FMOVS F1, 4(R3)
 	VEXT $8, V2.B16, V2.B16, V30.B16
 	WORD $0x0e3ed442 // fadd v2.2s, v2.2s, v30.2s
 	WORD $0x7e30d842 // faddp s2, v2.2s
@@ -2422,7 +2511,7 @@ noclamp18:
 nobias19:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc19
-	ADD $8, R2, R16
+	ADD $8, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
 noacc19:
@@ -2435,7 +2524,7 @@ noacc19:
 	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
 	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
 noclamp19:
-	FMOVS F2, 8(R2)
+	FMOVS F2, 8(R3)
 	VEXT $8, V3.B16, V3.B16, V30.B16
 	WORD $0x0e3ed463 // fadd v3.2s, v3.2s, v30.2s
 	WORD $0x7e30d863 // faddp s3, v3.2s
@@ -2448,7 +2537,7 @@ noclamp19:
 nobias20:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc20
-	ADD $12, R2, R16
+	ADD $12, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
 noacc20:
@@ -2461,12 +2550,17 @@ noacc20:
 	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
 	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
 noclamp20:
-	FMOVS F3, 12(R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	LSL $1, R3, R3
-	ADD R3, R1, R1
-	ADD $1, R0, R0
+	FMOVS F3, 12(R3)
+	MOVD $1, R3
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	LSL $1, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B singles1
 exit1:
 	RET

@@ -7,24 +7,27 @@
 
 #include "textflag.h"
 
-// func gemvI8AVX2R4C1(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
-// Requires: AVX, AVX2, FMA3, MMX+
-TEXT ·gemvI8AVX2R4C1(SB), NOSPLIT, $0-88
+// func gemvI8AVX2R4C1(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·gemvI8AVX2R4C1(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ  rows+16(FP), BX
-	SUBQ  AX, BX
-	CMPQ  BX, $+4
-	JLT   singles1
+	MOVQ  gap+88(FP), BX
+	MOVQ  $+3, SI
+	IMULQ SI, BX
+	ADDQ  AX, BX
+	MOVQ  rows+16(FP), SI
+	CMPQ  BX, SI
+	JGE   singles1
 	MOVQ  ldw+8(FP), BX
+	MOVQ  gap+88(FP), SI
+	IMULQ SI, BX
 	LEAQ  (CX)(BX*1), SI
 	LEAQ  (SI)(BX*1), DI
 	LEAQ  (DI)(BX*1), BX
-	MOVQ  ldw+8(FP), R8
-	LEAQ  (BX)(R8*1), R8
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -33,97 +36,99 @@ groups1:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	XORQ  R9, R9
-	MOVQ  x+32(FP), R10
-	MOVQ  k+24(FP), R11
-	MOVQ  R11, R12
-	ADDQ  $-16, R12
-	CMPQ  R9, R12
+	XORQ  R8, R8
+	MOVQ  x+32(FP), R9
+	MOVQ  k+24(FP), R10
+	MOVQ  R10, R11
+	ADDQ  $-16, R11
+	CMPQ  R8, R11
 	JGT   one1
 
 main1:
-	PREFETCHT0  (R8)(R9*4)
-	VMOVUPS     (R10), Y8
-	VMOVUPS     32(R10), Y9
-	VPMOVSXBD   (CX)(R9*1), Y10
+	VMOVUPS     (R9), Y8
+	VMOVUPS     32(R9), Y9
+	VPMOVSXBD   (CX)(R8*1), Y10
 	VCVTDQ2PS   Y10, Y10
 	VFMADD231PS Y8, Y10, Y0
-	VPMOVSXBD   8(CX)(R9*1), Y10
+	VPMOVSXBD   8(CX)(R8*1), Y10
 	VCVTDQ2PS   Y10, Y10
 	VFMADD231PS Y9, Y10, Y1
-	VPMOVSXBD   (SI)(R9*1), Y10
+	VPMOVSXBD   (SI)(R8*1), Y10
 	VCVTDQ2PS   Y10, Y10
 	VFMADD231PS Y8, Y10, Y2
-	VPMOVSXBD   8(SI)(R9*1), Y10
+	VPMOVSXBD   8(SI)(R8*1), Y10
 	VCVTDQ2PS   Y10, Y10
 	VFMADD231PS Y9, Y10, Y3
-	VPMOVSXBD   (DI)(R9*1), Y10
+	VPMOVSXBD   (DI)(R8*1), Y10
 	VCVTDQ2PS   Y10, Y10
 	VFMADD231PS Y8, Y10, Y4
-	VPMOVSXBD   8(DI)(R9*1), Y10
+	VPMOVSXBD   8(DI)(R8*1), Y10
 	VCVTDQ2PS   Y10, Y10
 	VFMADD231PS Y9, Y10, Y5
-	VPMOVSXBD   (BX)(R9*1), Y10
+	VPMOVSXBD   (BX)(R8*1), Y10
 	VCVTDQ2PS   Y10, Y10
 	VFMADD231PS Y8, Y10, Y6
-	VPMOVSXBD   8(BX)(R9*1), Y8
+	VPMOVSXBD   8(BX)(R8*1), Y8
 	VCVTDQ2PS   Y8, Y8
 	VFMADD231PS Y9, Y8, Y7
-	ADDQ        $+16, R9
-	ADDQ        $+64, R10
-	CMPQ        R9, R12
+	ADDQ        $+16, R8
+	ADDQ        $+64, R9
+	CMPQ        R8, R11
 	JLE         main1
 
 one1:
-	MOVQ R11, R8
-	ADDQ $-8, R8
-	CMPQ R9, R8
+	MOVQ R10, R11
+	ADDQ $-8, R11
+	CMPQ R8, R11
 	JGT  tail1
 
 oneloop1:
-	VMOVUPS     (R10), Y8
-	VPMOVSXBD   (CX)(R9*1), Y9
+	VMOVUPS     (R9), Y8
+	VPMOVSXBD   (CX)(R8*1), Y9
 	VCVTDQ2PS   Y9, Y9
 	VFMADD231PS Y8, Y9, Y0
-	VPMOVSXBD   (SI)(R9*1), Y9
+	VPMOVSXBD   (SI)(R8*1), Y9
 	VCVTDQ2PS   Y9, Y9
 	VFMADD231PS Y8, Y9, Y2
-	VPMOVSXBD   (DI)(R9*1), Y9
+	VPMOVSXBD   (DI)(R8*1), Y9
 	VCVTDQ2PS   Y9, Y9
 	VFMADD231PS Y8, Y9, Y4
-	VPMOVSXBD   (BX)(R9*1), Y9
+	VPMOVSXBD   (BX)(R8*1), Y9
 	VCVTDQ2PS   Y9, Y9
 	VFMADD231PS Y8, Y9, Y6
-	ADDQ        $+8, R9
-	ADDQ        $+32, R10
-	CMPQ        R9, R8
+	ADDQ        $+8, R8
+	ADDQ        $+32, R9
+	CMPQ        R8, R11
 	JLE         oneloop1
 
 tail1:
-	MOVQ        R11, R8
-	SUBQ        R9, R8
-	CMPQ        R8, $+0
+	SUBQ        R8, R10
+	CMPQ        R10, $+0
 	JLE         sum1
 	LEAQ        tailmask8<>+0(SB), R11
-	NEGQ        R8
-	VMOVDQU     32(R11)(R8*4), Y8
-	VMASKMOVPS  (R10), Y8, Y8
-	VPMOVSXBD   (CX)(R9*1), Y9
+	NEGQ        R10
+	VMOVDQU     32(R11)(R10*4), Y8
+	VMASKMOVPS  (R9), Y8, Y8
+	VPMOVSXBD   (CX)(R8*1), Y9
 	VCVTDQ2PS   Y9, Y9
 	VFMADD231PS Y8, Y9, Y1
-	VPMOVSXBD   (SI)(R9*1), Y9
+	VPMOVSXBD   (SI)(R8*1), Y9
 	VCVTDQ2PS   Y9, Y9
 	VFMADD231PS Y8, Y9, Y3
-	VPMOVSXBD   (DI)(R9*1), Y9
+	VPMOVSXBD   (DI)(R8*1), Y9
 	VCVTDQ2PS   Y9, Y9
 	VFMADD231PS Y8, Y9, Y5
-	VPMOVSXBD   (BX)(R9*1), Y9
+	VPMOVSXBD   (BX)(R8*1), Y9
 	VCVTDQ2PS   Y9, Y9
 	VFMADD231PS Y8, Y9, Y7
 
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
@@ -131,27 +136,27 @@ sum1:
 	VADDPS       X1, X0, X0
 	VMOVSHDUP    X0, X1
 	VADDSS       X1, X0, X0
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y1
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y1
 	VPXOR        Y8, Y8, Y8
 	VFMADD231PS  Y1, Y0, Y8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y8, Y8
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y8, Y8
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -159,8 +164,10 @@ noacc1:
 	VMINPS       Y8, Y1, Y8
 
 noclamp1:
-	VMOVSS       X8, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X8, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Y3, Y2, Y2
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
@@ -168,27 +175,27 @@ noclamp1:
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y2, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -196,8 +203,10 @@ noacc2:
 	VMINPS       Y1, Y2, Y1
 
 noclamp2:
-	VMOVSS       X1, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Y5, Y4, Y4
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
@@ -205,27 +214,27 @@ noclamp2:
 	VADDPS       X0, X4, X4
 	VMOVSHDUP    X4, X0
 	VADDSS       X0, X4, X4
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y4, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -233,8 +242,10 @@ noacc3:
 	VMINPS       Y1, Y2, Y1
 
 noclamp3:
-	VMOVSS       X1, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VADDPS       Y7, Y6, Y6
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X6
@@ -242,27 +253,27 @@ noclamp3:
 	VADDPS       X0, X6, X6
 	VMOVSHDUP    X6, X0
 	VADDSS       X0, X6, X6
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y6, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc4
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -270,80 +281,88 @@ noacc4:
 	VMINPS       Y1, Y2, Y1
 
 noclamp4:
-	VMOVSS X1, (DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X1, (SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ  gap+88(FP), BX
+	CMPQ  BX, $+1
+	JNE   exit1
 	MOVQ  rows+16(FP), BX
 	SUBQ  AX, BX
 	CMPQ  BX, $+0
 	JLE   exit1
-	MOVQ  ldw+8(FP), BX
-	LEAQ  (CX)(BX*1), BX
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
-	XORQ  SI, SI
-	MOVQ  x+32(FP), DI
-	MOVQ  k+24(FP), R8
-	MOVQ  R8, R9
-	ADDQ  $-16, R9
-	CMPQ  SI, R9
+	XORQ  BX, BX
+	MOVQ  x+32(FP), SI
+	MOVQ  k+24(FP), DI
+	MOVQ  DI, R8
+	ADDQ  $-16, R8
+	CMPQ  BX, R8
 	JGT   one2
 
 main2:
-	PREFETCHT0  (BX)(SI*1)
-	VMOVUPS     (DI), Y2
-	VMOVUPS     32(DI), Y3
-	VPMOVSXBD   (CX)(SI*1), Y4
+	VMOVUPS     (SI), Y2
+	VMOVUPS     32(SI), Y3
+	VPMOVSXBD   (CX)(BX*1), Y4
 	VCVTDQ2PS   Y4, Y4
 	VFMADD231PS Y2, Y4, Y0
-	VPMOVSXBD   8(CX)(SI*1), Y2
+	VPMOVSXBD   8(CX)(BX*1), Y2
 	VCVTDQ2PS   Y2, Y2
 	VFMADD231PS Y3, Y2, Y1
-	ADDQ        $+16, SI
-	ADDQ        $+64, DI
-	CMPQ        SI, R9
+	ADDQ        $+16, BX
+	ADDQ        $+64, SI
+	CMPQ        BX, R8
 	JLE         main2
 
 one2:
-	MOVQ R8, BX
-	ADDQ $-8, BX
-	CMPQ SI, BX
+	MOVQ DI, R8
+	ADDQ $-8, R8
+	CMPQ BX, R8
 	JGT  tail2
 
 oneloop2:
-	VMOVUPS     (DI), Y2
-	VPMOVSXBD   (CX)(SI*1), Y3
+	VMOVUPS     (SI), Y2
+	VPMOVSXBD   (CX)(BX*1), Y3
 	VCVTDQ2PS   Y3, Y3
 	VFMADD231PS Y2, Y3, Y0
-	ADDQ        $+8, SI
-	ADDQ        $+32, DI
-	CMPQ        SI, BX
+	ADDQ        $+8, BX
+	ADDQ        $+32, SI
+	CMPQ        BX, R8
 	JLE         oneloop2
 
 tail2:
-	MOVQ        R8, BX
-	SUBQ        SI, BX
-	CMPQ        BX, $+0
+	SUBQ        BX, DI
+	CMPQ        DI, $+0
 	JLE         sum2
 	LEAQ        tailmask8<>+0(SB), R8
-	NEGQ        BX
-	VMOVDQU     32(R8)(BX*4), Y2
-	VMASKMOVPS  (DI), Y2, Y2
-	VPMOVSXBD   (CX)(SI*1), Y3
+	NEGQ        DI
+	VMOVDQU     32(R8)(DI*4), Y2
+	VMASKMOVPS  (SI), Y2, Y2
+	VPMOVSXBD   (CX)(BX*1), Y3
 	VCVTDQ2PS   Y3, Y3
 	VFMADD231PS Y2, Y3, Y1
 
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VADDPS       Y1, Y0, Y0
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
@@ -366,7 +385,7 @@ nobias5:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc5
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (BX), Y0
 	VADDPS       Y0, Y2, Y2
 
 noacc5:
@@ -379,11 +398,16 @@ noacc5:
 	VMINPS       Y2, Y1, Y2
 
 noclamp5:
-	VMOVSS X2, (DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X2, (BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
@@ -408,19 +432,24 @@ DATA tailmask8<>+56(SB)/4, $0x00000000
 DATA tailmask8<>+60(SB)/4, $0x00000000
 GLOBL tailmask8<>(SB), RODATA|NOPTR, $64
 
-// func gemvI8AVX2R4C2(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+// func gemvI8AVX2R4C2(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX2, FMA3, MMX+
-TEXT ·gemvI8AVX2R4C2(SB), NOSPLIT, $0-88
+TEXT ·gemvI8AVX2R4C2(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ  rows+16(FP), BX
-	SUBQ  AX, BX
-	CMPQ  BX, $+4
-	JLT   singles1
+	MOVQ  gap+88(FP), BX
+	MOVQ  $+3, SI
+	IMULQ SI, BX
+	ADDQ  AX, BX
+	MOVQ  rows+16(FP), SI
+	CMPQ  BX, SI
+	JGE   singles1
 	MOVQ  ldw+8(FP), BX
+	MOVQ  gap+88(FP), SI
+	IMULQ SI, BX
 	LEAQ  (CX)(BX*1), SI
 	LEAQ  (SI)(BX*1), DI
 	LEAQ  (DI)(BX*1), BX
@@ -505,33 +534,37 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VEXTRACTF128 $0x01, Y0, X8
 	VADDPS       X8, X0, X0
 	VMOVHLPS     X0, X0, X8
 	VADDPS       X8, X0, X0
 	VMOVSHDUP    X0, X8
 	VADDSS       X8, X0, X0
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y8
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y8
 	VPXOR        Y9, Y9, Y9
 	VFMADD231PS  Y8, Y0, Y9
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y9, Y9
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y9, Y9
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y8
@@ -539,34 +572,34 @@ noacc1:
 	VMINPS       Y9, Y8, Y9
 
 noclamp1:
-	VMOVSS       X9, (DX)
+	VMOVSS       X9, (SI)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
 	VADDPS       X0, X1, X1
 	VMOVSHDUP    X1, X0
 	VADDSS       X0, X1, X1
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VPXOR        Y8, Y8, Y8
 	VFMADD231PS  Y0, Y1, Y8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y8, Y8
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y8, Y8
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -574,35 +607,37 @@ noacc2:
 	VMINPS       Y8, Y1, Y8
 
 noclamp2:
-	VMOVSS       X8, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X8, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y2, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -610,34 +645,34 @@ noacc3:
 	VMINPS       Y1, Y2, Y1
 
 noclamp3:
-	VMOVSS       X1, (DX)
+	VMOVSS       X1, (SI)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
 	VADDPS       X0, X3, X3
 	VMOVSHDUP    X3, X0
 	VADDSS       X0, X3, X3
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y3, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -645,35 +680,37 @@ noacc4:
 	VMINPS       Y1, Y2, Y1
 
 noclamp4:
-	VMOVSS       X1, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
 	VMOVHLPS     X4, X4, X0
 	VADDPS       X0, X4, X4
 	VMOVSHDUP    X4, X0
 	VADDSS       X0, X4, X4
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y4, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc5
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp5
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -681,34 +718,34 @@ noacc5:
 	VMINPS       Y1, Y2, Y1
 
 noclamp5:
-	VMOVSS       X1, (DX)
+	VMOVSS       X1, (SI)
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPS       X0, X5, X5
 	VMOVHLPS     X5, X5, X0
 	VADDPS       X0, X5, X5
 	VMOVSHDUP    X5, X0
 	VADDSS       X0, X5, X5
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y5, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc6
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -716,35 +753,37 @@ noacc6:
 	VMINPS       Y1, Y2, Y1
 
 noclamp6:
-	VMOVSS       X1, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X6
 	VMOVHLPS     X6, X6, X0
 	VADDPS       X0, X6, X6
 	VMOVSHDUP    X6, X0
 	VADDSS       X0, X6, X6
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y6, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc7
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp7
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -752,34 +791,34 @@ noacc7:
 	VMINPS       Y1, Y2, Y1
 
 noclamp7:
-	VMOVSS       X1, (DX)
+	VMOVSS       X1, (SI)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X0, X7, X7
 	VMOVHLPS     X7, X7, X0
 	VADDPS       X0, X7, X7
 	VMOVSHDUP    X7, X0
 	VADDSS       X0, X7, X7
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y7, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc8
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp8
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -787,17 +826,28 @@ noacc8:
 	VMINPS       Y1, Y2, Y1
 
 noclamp8:
-	VMOVSS X1, 4(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X1, 4(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ  gap+88(FP), BX
+	CMPQ  BX, $+1
+	JNE   exit1
 	MOVQ  rows+16(FP), BX
 	SUBQ  AX, BX
 	CMPQ  BX, $+0
@@ -847,6 +897,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VEXTRACTF128 $0x01, Y0, X2
 	VADDPS       X2, X0, X0
 	VMOVHLPS     X0, X0, X2
@@ -868,7 +919,7 @@ nobias9:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc9
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (BX), Y0
 	VADDPS       Y0, Y3, Y3
 
 noacc9:
@@ -881,7 +932,7 @@ noacc9:
 	VMINPS       Y3, Y2, Y3
 
 noclamp9:
-	VMOVSS       X3, (DX)
+	VMOVSS       X3, (BX)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
@@ -903,7 +954,7 @@ nobias10:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc10
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(BX), Y0
 	VADDPS       Y0, Y2, Y2
 
 noacc10:
@@ -916,30 +967,38 @@ noacc10:
 	VMINPS       Y2, Y1, Y2
 
 noclamp10:
-	VMOVSS X2, 4(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X2, 4(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func gemvI8AVX2R2C3(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+// func gemvI8AVX2R2C3(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX2, FMA3, MMX+
-TEXT ·gemvI8AVX2R2C3(SB), NOSPLIT, $0-88
+TEXT ·gemvI8AVX2R2C3(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ  rows+16(FP), BX
-	SUBQ  AX, BX
-	CMPQ  BX, $+2
-	JLT   singles1
+	MOVQ  gap+88(FP), BX
+	ADDQ  AX, BX
+	MOVQ  rows+16(FP), SI
+	CMPQ  BX, SI
+	JGE   singles1
 	MOVQ  ldw+8(FP), BX
+	MOVQ  gap+88(FP), SI
+	IMULQ SI, BX
 	LEAQ  (CX)(BX*1), BX
 	MOVQ  ldw+8(FP), SI
 	LEAQ  (BX)(SI*1), SI
@@ -1010,33 +1069,37 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VEXTRACTF128 $0x01, Y0, X6
 	VADDPS       X6, X0, X0
 	VMOVHLPS     X0, X0, X6
 	VADDPS       X6, X0, X0
 	VMOVSHDUP    X0, X6
 	VADDSS       X6, X0, X0
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y6
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y6
 	VPXOR        Y7, Y7, Y7
 	VFMADD231PS  Y6, Y0, Y7
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y7, Y7
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y7, Y7
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y6
@@ -1044,34 +1107,34 @@ noacc1:
 	VMINPS       Y7, Y6, Y7
 
 noclamp1:
-	VMOVSS       X7, (DX)
+	VMOVSS       X7, (SI)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
 	VADDPS       X0, X1, X1
 	VMOVSHDUP    X1, X0
 	VADDSS       X0, X1, X1
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VPXOR        Y6, Y6, Y6
 	VFMADD231PS  Y0, Y1, Y6
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y6, Y6
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y6, Y6
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -1079,34 +1142,34 @@ noacc2:
 	VMINPS       Y6, Y1, Y6
 
 noclamp2:
-	VMOVSS       X6, 4(DX)
+	VMOVSS       X6, 4(SI)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y2, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -1114,35 +1177,37 @@ noacc3:
 	VMINPS       Y1, Y2, Y1
 
 noclamp3:
-	VMOVSS       X1, 8(DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, 8(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
 	VADDPS       X0, X3, X3
 	VMOVSHDUP    X3, X0
 	VADDSS       X0, X3, X3
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y3, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc4
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -1150,34 +1215,34 @@ noacc4:
 	VMINPS       Y1, Y2, Y1
 
 noclamp4:
-	VMOVSS       X1, (DX)
+	VMOVSS       X1, (SI)
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
 	VMOVHLPS     X4, X4, X0
 	VADDPS       X0, X4, X4
 	VMOVSHDUP    X4, X0
 	VADDSS       X0, X4, X4
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y4, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc5
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp5
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -1185,34 +1250,34 @@ noacc5:
 	VMINPS       Y1, Y2, Y1
 
 noclamp5:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPS       X0, X5, X5
 	VMOVHLPS     X5, X5, X0
 	VADDPS       X0, X5, X5
 	VMOVSHDUP    X5, X0
 	VADDSS       X0, X5, X5
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y5, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc6
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp6
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -1220,15 +1285,28 @@ noacc6:
 	VMINPS       Y1, Y2, Y1
 
 noclamp6:
-	VMOVSS X1, 8(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+2, AX
-	JMP    groups1
+	VMOVSS X1, 8(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+2, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ  gap+88(FP), BX
+	CMPQ  BX, $+1
+	JNE   exit1
 	MOVQ  rows+16(FP), BX
 	SUBQ  AX, BX
 	CMPQ  BX, $+0
@@ -1285,6 +1363,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VEXTRACTF128 $0x01, Y0, X3
 	VADDPS       X3, X0, X0
 	VMOVHLPS     X0, X0, X3
@@ -1306,7 +1385,7 @@ nobias7:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc7
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (BX), Y0
 	VADDPS       Y0, Y4, Y4
 
 noacc7:
@@ -1319,7 +1398,7 @@ noacc7:
 	VMINPS       Y4, Y3, Y4
 
 noclamp7:
-	VMOVSS       X4, (DX)
+	VMOVSS       X4, (BX)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
@@ -1341,7 +1420,7 @@ nobias8:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc8
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(BX), Y0
 	VADDPS       Y0, Y3, Y3
 
 noacc8:
@@ -1354,7 +1433,7 @@ noacc8:
 	VMINPS       Y3, Y1, Y3
 
 noclamp8:
-	VMOVSS       X3, 4(DX)
+	VMOVSS       X3, 4(BX)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
@@ -1376,7 +1455,7 @@ nobias9:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc9
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(BX), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc9:
@@ -1389,30 +1468,38 @@ noacc9:
 	VMINPS       Y1, Y2, Y1
 
 noclamp9:
-	VMOVSS X1, 8(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X1, 8(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func gemvI8AVX2R2C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+// func gemvI8AVX2R2C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX2, FMA3, MMX+
-TEXT ·gemvI8AVX2R2C4(SB), NOSPLIT, $0-88
+TEXT ·gemvI8AVX2R2C4(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ  rows+16(FP), BX
-	SUBQ  AX, BX
-	CMPQ  BX, $+2
-	JLT   singles1
+	MOVQ  gap+88(FP), BX
+	ADDQ  AX, BX
+	MOVQ  rows+16(FP), SI
+	CMPQ  BX, SI
+	JGE   singles1
 	MOVQ  ldw+8(FP), BX
+	MOVQ  gap+88(FP), SI
+	IMULQ SI, BX
 	LEAQ  (CX)(BX*1), BX
 	MOVQ  ldw+8(FP), SI
 	LEAQ  (BX)(SI*1), SI
@@ -1495,33 +1582,37 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VEXTRACTF128 $0x01, Y0, X8
 	VADDPS       X8, X0, X0
 	VMOVHLPS     X0, X0, X8
 	VADDPS       X8, X0, X0
 	VMOVSHDUP    X0, X8
 	VADDSS       X8, X0, X0
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y8
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y8
 	VPXOR        Y9, Y9, Y9
 	VFMADD231PS  Y8, Y0, Y9
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y9, Y9
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y9, Y9
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y8
@@ -1529,34 +1620,34 @@ noacc1:
 	VMINPS       Y9, Y8, Y9
 
 noclamp1:
-	VMOVSS       X9, (DX)
+	VMOVSS       X9, (SI)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
 	VADDPS       X0, X1, X1
 	VMOVSHDUP    X1, X0
 	VADDSS       X0, X1, X1
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VPXOR        Y8, Y8, Y8
 	VFMADD231PS  Y0, Y1, Y8
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y8, Y8
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y8, Y8
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y1
@@ -1564,34 +1655,34 @@ noacc2:
 	VMINPS       Y8, Y1, Y8
 
 noclamp2:
-	VMOVSS       X8, 4(DX)
+	VMOVSS       X8, 4(SI)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
 	VADDPS       X0, X2, X2
 	VMOVSHDUP    X2, X0
 	VADDSS       X0, X2, X2
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y2, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -1599,34 +1690,34 @@ noacc3:
 	VMINPS       Y1, Y2, Y1
 
 noclamp3:
-	VMOVSS       X1, 8(DX)
+	VMOVSS       X1, 8(SI)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
 	VADDPS       X0, X3, X3
 	VMOVSHDUP    X3, X0
 	VADDSS       X0, X3, X3
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y3, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Y0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS 12(DX), Y0
+	VBROADCASTSS 12(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -1634,35 +1725,37 @@ noacc4:
 	VMINPS       Y1, Y2, Y1
 
 noclamp4:
-	VMOVSS       X1, 12(DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, 12(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
 	VMOVHLPS     X4, X4, X0
 	VADDPS       X0, X4, X4
 	VMOVSHDUP    X4, X0
 	VADDSS       X0, X4, X4
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y4, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc5
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp5
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -1670,34 +1763,34 @@ noacc5:
 	VMINPS       Y1, Y2, Y1
 
 noclamp5:
-	VMOVSS       X1, (DX)
+	VMOVSS       X1, (SI)
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPS       X0, X5, X5
 	VMOVHLPS     X5, X5, X0
 	VADDPS       X0, X5, X5
 	VMOVSHDUP    X5, X0
 	VADDSS       X0, X5, X5
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y5, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc6
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp6
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -1705,34 +1798,34 @@ noacc6:
 	VMINPS       Y1, Y2, Y1
 
 noclamp6:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X6
 	VMOVHLPS     X6, X6, X0
 	VADDPS       X0, X6, X6
 	VMOVSHDUP    X6, X0
 	VADDSS       X0, X6, X6
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y6, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc7
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp7
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -1740,34 +1833,34 @@ noacc7:
 	VMINPS       Y1, Y2, Y1
 
 noclamp7:
-	VMOVSS       X1, 8(DX)
+	VMOVSS       X1, 8(SI)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X0, X7, X7
 	VMOVHLPS     X7, X7, X0
 	VADDPS       X0, X7, X7
 	VMOVSHDUP    X7, X0
 	VADDSS       X0, X7, X7
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VPXOR        Y1, Y1, Y1
 	VFMADD231PS  Y0, Y7, Y1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Y0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Y0
 	VADDPS       Y0, Y1, Y1
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc8
-	VBROADCASTSS 12(DX), Y0
+	VBROADCASTSS 12(SI), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp8
 	VBROADCASTSS lo+80(FP), Y0
 	VBROADCASTSS hi+84(FP), Y2
@@ -1775,15 +1868,28 @@ noacc8:
 	VMINPS       Y1, Y2, Y1
 
 noclamp8:
-	VMOVSS X1, 12(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+2, AX
-	JMP    groups1
+	VMOVSS X1, 12(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+2, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ  gap+88(FP), BX
+	CMPQ  BX, $+1
+	JNE   exit1
 	MOVQ  rows+16(FP), BX
 	SUBQ  AX, BX
 	CMPQ  BX, $+0
@@ -1847,6 +1953,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VEXTRACTF128 $0x01, Y0, X4
 	VADDPS       X4, X0, X0
 	VMOVHLPS     X0, X0, X4
@@ -1868,7 +1975,7 @@ nobias9:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc9
-	VBROADCASTSS (DX), Y0
+	VBROADCASTSS (BX), Y0
 	VADDPS       Y0, Y5, Y5
 
 noacc9:
@@ -1881,7 +1988,7 @@ noacc9:
 	VMINPS       Y5, Y4, Y5
 
 noclamp9:
-	VMOVSS       X5, (DX)
+	VMOVSS       X5, (BX)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VMOVHLPS     X1, X1, X0
@@ -1903,7 +2010,7 @@ nobias10:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc10
-	VBROADCASTSS 4(DX), Y0
+	VBROADCASTSS 4(BX), Y0
 	VADDPS       Y0, Y4, Y4
 
 noacc10:
@@ -1916,7 +2023,7 @@ noacc10:
 	VMINPS       Y4, Y1, Y4
 
 noclamp10:
-	VMOVSS       X4, 4(DX)
+	VMOVSS       X4, 4(BX)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VMOVHLPS     X2, X2, X0
@@ -1938,7 +2045,7 @@ nobias11:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc11
-	VBROADCASTSS 8(DX), Y0
+	VBROADCASTSS 8(BX), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc11:
@@ -1951,7 +2058,7 @@ noacc11:
 	VMINPS       Y1, Y2, Y1
 
 noclamp11:
-	VMOVSS       X1, 8(DX)
+	VMOVSS       X1, 8(BX)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VMOVHLPS     X3, X3, X0
@@ -1973,7 +2080,7 @@ nobias12:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc12
-	VBROADCASTSS 12(DX), Y0
+	VBROADCASTSS 12(BX), Y0
 	VADDPS       Y0, Y1, Y1
 
 noacc12:
@@ -1986,11 +2093,16 @@ noacc12:
 	VMINPS       Y1, Y2, Y1
 
 noclamp12:
-	VMOVSS X1, 12(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X1, 12(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:

@@ -7,24 +7,27 @@
 
 #include "textflag.h"
 
-// func gemvI8AVX512R4C1(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
-// Requires: AVX, AVX512F, MMX+
-TEXT ·gemvI8AVX512R4C1(SB), NOSPLIT, $0-88
+// func gemvI8AVX512R4C1(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
+// Requires: AVX, AVX512F
+TEXT ·gemvI8AVX512R4C1(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ   rows+16(FP), BX
-	SUBQ   AX, BX
-	CMPQ   BX, $+4
-	JLT    singles1
+	MOVQ   gap+88(FP), BX
+	MOVQ   $+3, SI
+	IMULQ  SI, BX
+	ADDQ   AX, BX
+	MOVQ   rows+16(FP), SI
+	CMPQ   BX, SI
+	JGE    singles1
 	MOVQ   ldw+8(FP), BX
+	MOVQ   gap+88(FP), SI
+	IMULQ  SI, BX
 	LEAQ   (CX)(BX*1), SI
 	LEAQ   (SI)(BX*1), DI
 	LEAQ   (DI)(BX*1), BX
-	MOVQ   ldw+8(FP), R8
-	LEAQ   (BX)(R8*1), R8
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
@@ -41,125 +44,124 @@ groups1:
 	VPSUBD Z13, Z13, Z13
 	VPSUBD Z14, Z14, Z14
 	VPSUBD Z15, Z15, Z15
-	XORQ   R9, R9
-	MOVQ   x+32(FP), R10
-	MOVQ   k+24(FP), R11
-	MOVQ   R11, R12
-	ADDQ   $-64, R12
-	CMPQ   R9, R12
+	XORQ   R8, R8
+	MOVQ   x+32(FP), R9
+	MOVQ   k+24(FP), R10
+	MOVQ   R10, R11
+	ADDQ   $-64, R11
+	CMPQ   R8, R11
 	JGT    one1
 
 main1:
-	PREFETCHT0  (R8)(R9*4)
-	PREFETCHT0  64(R8)(R9*4)
-	PREFETCHT0  128(R8)(R9*4)
-	PREFETCHT0  192(R8)(R9*4)
-	VMOVUPS     (R10), Z16
-	VMOVUPS     64(R10), Z17
-	VMOVUPS     128(R10), Z18
-	VMOVUPS     192(R10), Z19
-	VPMOVSXBD   (CX)(R9*1), Z20
+	VMOVUPS     (R9), Z16
+	VMOVUPS     64(R9), Z17
+	VMOVUPS     128(R9), Z18
+	VMOVUPS     192(R9), Z19
+	VPMOVSXBD   (CX)(R8*1), Z20
 	VCVTDQ2PS   Z20, Z20
 	VFMADD231PS Z16, Z20, Z0
-	VPMOVSXBD   16(CX)(R9*1), Z20
+	VPMOVSXBD   16(CX)(R8*1), Z20
 	VCVTDQ2PS   Z20, Z20
 	VFMADD231PS Z17, Z20, Z1
-	VPMOVSXBD   32(CX)(R9*1), Z20
+	VPMOVSXBD   32(CX)(R8*1), Z20
 	VCVTDQ2PS   Z20, Z20
 	VFMADD231PS Z18, Z20, Z2
-	VPMOVSXBD   48(CX)(R9*1), Z20
+	VPMOVSXBD   48(CX)(R8*1), Z20
 	VCVTDQ2PS   Z20, Z20
 	VFMADD231PS Z19, Z20, Z3
-	VPMOVSXBD   (SI)(R9*1), Z20
+	VPMOVSXBD   (SI)(R8*1), Z20
 	VCVTDQ2PS   Z20, Z20
 	VFMADD231PS Z16, Z20, Z4
-	VPMOVSXBD   16(SI)(R9*1), Z20
+	VPMOVSXBD   16(SI)(R8*1), Z20
 	VCVTDQ2PS   Z20, Z20
 	VFMADD231PS Z17, Z20, Z5
-	VPMOVSXBD   32(SI)(R9*1), Z20
+	VPMOVSXBD   32(SI)(R8*1), Z20
 	VCVTDQ2PS   Z20, Z20
 	VFMADD231PS Z18, Z20, Z6
-	VPMOVSXBD   48(SI)(R9*1), Z20
+	VPMOVSXBD   48(SI)(R8*1), Z20
 	VCVTDQ2PS   Z20, Z20
 	VFMADD231PS Z19, Z20, Z7
-	VPMOVSXBD   (DI)(R9*1), Z20
+	VPMOVSXBD   (DI)(R8*1), Z20
 	VCVTDQ2PS   Z20, Z20
 	VFMADD231PS Z16, Z20, Z8
-	VPMOVSXBD   16(DI)(R9*1), Z20
+	VPMOVSXBD   16(DI)(R8*1), Z20
 	VCVTDQ2PS   Z20, Z20
 	VFMADD231PS Z17, Z20, Z9
-	VPMOVSXBD   32(DI)(R9*1), Z20
+	VPMOVSXBD   32(DI)(R8*1), Z20
 	VCVTDQ2PS   Z20, Z20
 	VFMADD231PS Z18, Z20, Z10
-	VPMOVSXBD   48(DI)(R9*1), Z20
+	VPMOVSXBD   48(DI)(R8*1), Z20
 	VCVTDQ2PS   Z20, Z20
 	VFMADD231PS Z19, Z20, Z11
-	VPMOVSXBD   (BX)(R9*1), Z20
+	VPMOVSXBD   (BX)(R8*1), Z20
 	VCVTDQ2PS   Z20, Z20
 	VFMADD231PS Z16, Z20, Z12
-	VPMOVSXBD   16(BX)(R9*1), Z16
+	VPMOVSXBD   16(BX)(R8*1), Z16
 	VCVTDQ2PS   Z16, Z16
 	VFMADD231PS Z17, Z16, Z13
-	VPMOVSXBD   32(BX)(R9*1), Z16
+	VPMOVSXBD   32(BX)(R8*1), Z16
 	VCVTDQ2PS   Z16, Z16
 	VFMADD231PS Z18, Z16, Z14
-	VPMOVSXBD   48(BX)(R9*1), Z16
+	VPMOVSXBD   48(BX)(R8*1), Z16
 	VCVTDQ2PS   Z16, Z16
 	VFMADD231PS Z19, Z16, Z15
-	ADDQ        $+64, R9
-	ADDQ        $+256, R10
-	CMPQ        R9, R12
+	ADDQ        $+64, R8
+	ADDQ        $+256, R9
+	CMPQ        R8, R11
 	JLE         main1
 
 one1:
-	MOVQ R11, R8
-	ADDQ $-16, R8
-	CMPQ R9, R8
+	MOVQ R10, R11
+	ADDQ $-16, R11
+	CMPQ R8, R11
 	JGT  tail1
 
 oneloop1:
-	VMOVUPS     (R10), Z16
-	VPMOVSXBD   (CX)(R9*1), Z17
+	VMOVUPS     (R9), Z16
+	VPMOVSXBD   (CX)(R8*1), Z17
 	VCVTDQ2PS   Z17, Z17
 	VFMADD231PS Z16, Z17, Z0
-	VPMOVSXBD   (SI)(R9*1), Z17
+	VPMOVSXBD   (SI)(R8*1), Z17
 	VCVTDQ2PS   Z17, Z17
 	VFMADD231PS Z16, Z17, Z4
-	VPMOVSXBD   (DI)(R9*1), Z17
+	VPMOVSXBD   (DI)(R8*1), Z17
 	VCVTDQ2PS   Z17, Z17
 	VFMADD231PS Z16, Z17, Z8
-	VPMOVSXBD   (BX)(R9*1), Z17
+	VPMOVSXBD   (BX)(R8*1), Z17
 	VCVTDQ2PS   Z17, Z17
 	VFMADD231PS Z16, Z17, Z12
-	ADDQ        $+16, R9
-	ADDQ        $+64, R10
-	CMPQ        R9, R8
+	ADDQ        $+16, R8
+	ADDQ        $+64, R9
+	CMPQ        R8, R11
 	JLE         oneloop1
 
 tail1:
-	MOVQ        R11, R8
-	SUBQ        R9, R8
-	CMPQ        R8, $+0
+	SUBQ        R8, R10
+	CMPQ        R10, $+0
 	JLE         sum1
 	LEAQ        tailmask16<>+0(SB), R11
-	KMOVW       (R11)(R8*2), K1
-	VMOVUPS.Z   (R10), K1, Z16
-	VPMOVSXBD   (CX)(R9*1), Z17
+	KMOVW       (R11)(R10*2), K1
+	VMOVUPS.Z   (R9), K1, Z16
+	VPMOVSXBD   (CX)(R8*1), Z17
 	VCVTDQ2PS   Z17, Z17
 	VFMADD231PS Z16, Z17, Z3
-	VPMOVSXBD   (SI)(R9*1), Z17
+	VPMOVSXBD   (SI)(R8*1), Z17
 	VCVTDQ2PS   Z17, Z17
 	VFMADD231PS Z16, Z17, Z7
-	VPMOVSXBD   (DI)(R9*1), Z17
+	VPMOVSXBD   (DI)(R8*1), Z17
 	VCVTDQ2PS   Z17, Z17
 	VFMADD231PS Z16, Z17, Z11
-	VPMOVSXBD   (BX)(R9*1), Z17
+	VPMOVSXBD   (BX)(R8*1), Z17
 	VCVTDQ2PS   Z17, Z17
 	VFMADD231PS Z16, Z17, Z15
 
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VADDPS       Z1, Z0, Z0
 	VADDPS       Z2, Z0, Z0
 	VADDPS       Z3, Z0, Z0
@@ -171,27 +173,27 @@ sum1:
 	VADDPS       Z1, Z0, Z0
 	VMOVSHDUP    Z0, Z1
 	VADDPS       Z1, Z0, Z0
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z1
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z1
 	VPSUBD       Z2, Z2, Z2
 	VFMADD231PS  Z1, Z0, Z2
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z2, Z2
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -199,8 +201,10 @@ noacc1:
 	VMINPS       Z2, Z1, Z2
 
 noclamp1:
-	VMOVSS       X2, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X2, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Z5, Z4, Z4
 	VADDPS       Z6, Z4, Z4
 	VADDPS       Z7, Z4, Z4
@@ -212,27 +216,27 @@ noclamp1:
 	VADDPS       Z0, Z4, Z4
 	VMOVSHDUP    Z4, Z0
 	VADDPS       Z0, Z4, Z4
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z4, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -240,8 +244,10 @@ noacc2:
 	VMINPS       Z1, Z2, Z1
 
 noclamp2:
-	VMOVSS       X1, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Z9, Z8, Z8
 	VADDPS       Z10, Z8, Z8
 	VADDPS       Z11, Z8, Z8
@@ -253,27 +259,27 @@ noclamp2:
 	VADDPS       Z0, Z8, Z8
 	VMOVSHDUP    Z8, Z0
 	VADDPS       Z0, Z8, Z8
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z8, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -281,8 +287,10 @@ noacc3:
 	VMINPS       Z1, Z2, Z1
 
 noclamp3:
-	VMOVSS       X1, (DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, (SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VADDPS       Z13, Z12, Z12
 	VADDPS       Z14, Z12, Z12
 	VADDPS       Z15, Z12, Z12
@@ -294,27 +302,27 @@ noclamp3:
 	VADDPS       Z0, Z12, Z12
 	VMOVSHDUP    Z12, Z0
 	VADDPS       Z0, Z12, Z12
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z12, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc4
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -322,89 +330,97 @@ noacc4:
 	VMINPS       Z1, Z2, Z1
 
 noclamp4:
-	VMOVSS X1, (DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X1, (SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ   gap+88(FP), BX
+	CMPQ   BX, $+1
+	JNE    exit1
 	MOVQ   rows+16(FP), BX
 	SUBQ   AX, BX
 	CMPQ   BX, $+0
 	JLE    exit1
-	MOVQ   ldw+8(FP), BX
-	LEAQ   (CX)(BX*1), BX
 	VPSUBD Z0, Z0, Z0
 	VPSUBD Z1, Z1, Z1
 	VPSUBD Z2, Z2, Z2
 	VPSUBD Z3, Z3, Z3
-	XORQ   SI, SI
-	MOVQ   x+32(FP), DI
-	MOVQ   k+24(FP), R8
-	MOVQ   R8, R9
-	ADDQ   $-64, R9
-	CMPQ   SI, R9
+	XORQ   BX, BX
+	MOVQ   x+32(FP), SI
+	MOVQ   k+24(FP), DI
+	MOVQ   DI, R8
+	ADDQ   $-64, R8
+	CMPQ   BX, R8
 	JGT    one2
 
 main2:
-	PREFETCHT0  (BX)(SI*1)
-	VMOVUPS     (DI), Z4
-	VMOVUPS     64(DI), Z5
-	VMOVUPS     128(DI), Z6
-	VMOVUPS     192(DI), Z7
-	VPMOVSXBD   (CX)(SI*1), Z8
+	VMOVUPS     (SI), Z4
+	VMOVUPS     64(SI), Z5
+	VMOVUPS     128(SI), Z6
+	VMOVUPS     192(SI), Z7
+	VPMOVSXBD   (CX)(BX*1), Z8
 	VCVTDQ2PS   Z8, Z8
 	VFMADD231PS Z4, Z8, Z0
-	VPMOVSXBD   16(CX)(SI*1), Z4
+	VPMOVSXBD   16(CX)(BX*1), Z4
 	VCVTDQ2PS   Z4, Z4
 	VFMADD231PS Z5, Z4, Z1
-	VPMOVSXBD   32(CX)(SI*1), Z4
+	VPMOVSXBD   32(CX)(BX*1), Z4
 	VCVTDQ2PS   Z4, Z4
 	VFMADD231PS Z6, Z4, Z2
-	VPMOVSXBD   48(CX)(SI*1), Z4
+	VPMOVSXBD   48(CX)(BX*1), Z4
 	VCVTDQ2PS   Z4, Z4
 	VFMADD231PS Z7, Z4, Z3
-	ADDQ        $+64, SI
-	ADDQ        $+256, DI
-	CMPQ        SI, R9
+	ADDQ        $+64, BX
+	ADDQ        $+256, SI
+	CMPQ        BX, R8
 	JLE         main2
 
 one2:
-	MOVQ R8, BX
-	ADDQ $-16, BX
-	CMPQ SI, BX
+	MOVQ DI, R8
+	ADDQ $-16, R8
+	CMPQ BX, R8
 	JGT  tail2
 
 oneloop2:
-	VMOVUPS     (DI), Z4
-	VPMOVSXBD   (CX)(SI*1), Z5
+	VMOVUPS     (SI), Z4
+	VPMOVSXBD   (CX)(BX*1), Z5
 	VCVTDQ2PS   Z5, Z5
 	VFMADD231PS Z4, Z5, Z0
-	ADDQ        $+16, SI
-	ADDQ        $+64, DI
-	CMPQ        SI, BX
+	ADDQ        $+16, BX
+	ADDQ        $+64, SI
+	CMPQ        BX, R8
 	JLE         oneloop2
 
 tail2:
-	MOVQ        R8, BX
-	SUBQ        SI, BX
-	CMPQ        BX, $+0
+	SUBQ        BX, DI
+	CMPQ        DI, $+0
 	JLE         sum2
 	LEAQ        tailmask16<>+0(SB), R8
-	KMOVW       (R8)(BX*2), K1
-	VMOVUPS.Z   (DI), K1, Z4
-	VPMOVSXBD   (CX)(SI*1), Z5
+	KMOVW       (R8)(DI*2), K1
+	VMOVUPS.Z   (SI), K1, Z4
+	VPMOVSXBD   (CX)(BX*1), Z5
 	VCVTDQ2PS   Z5, Z5
 	VFMADD231PS Z4, Z5, Z3
 
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VADDPS       Z1, Z0, Z0
 	VADDPS       Z2, Z0, Z0
 	VADDPS       Z3, Z0, Z0
@@ -431,7 +447,7 @@ nobias5:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc5
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (BX), Z0
 	VADDPS       Z0, Z2, Z2
 
 noacc5:
@@ -444,11 +460,16 @@ noacc5:
 	VMINPS       Z2, Z1, Z2
 
 noclamp5:
-	VMOVSS X2, (DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X2, (BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
@@ -474,19 +495,24 @@ DATA tailmask16<>+30(SB)/2, $0x7fff
 DATA tailmask16<>+32(SB)/2, $0xffff
 GLOBL tailmask16<>(SB), RODATA|NOPTR, $34
 
-// func gemvI8AVX512R4C2(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+// func gemvI8AVX512R4C2(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvI8AVX512R4C2(SB), NOSPLIT, $0-88
+TEXT ·gemvI8AVX512R4C2(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ   rows+16(FP), BX
-	SUBQ   AX, BX
-	CMPQ   BX, $+4
-	JLT    singles1
+	MOVQ   gap+88(FP), BX
+	MOVQ   $+3, SI
+	IMULQ  SI, BX
+	ADDQ   AX, BX
+	MOVQ   rows+16(FP), SI
+	CMPQ   BX, SI
+	JGE    singles1
 	MOVQ   ldw+8(FP), BX
+	MOVQ   gap+88(FP), SI
+	IMULQ  SI, BX
 	LEAQ   (CX)(BX*1), SI
 	LEAQ   (SI)(BX*1), DI
 	LEAQ   (DI)(BX*1), BX
@@ -627,6 +653,10 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VADDPS       Z1, Z0, Z0
 	VSHUFF32X4   $0x4e, Z0, Z0, Z1
 	VADDPS       Z1, Z0, Z0
@@ -636,27 +666,27 @@ sum1:
 	VADDPS       Z1, Z0, Z0
 	VMOVSHDUP    Z0, Z1
 	VADDPS       Z1, Z0, Z0
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z1
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z1
 	VPSUBD       Z16, Z16, Z16
 	VFMADD231PS  Z1, Z0, Z16
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z16, Z16
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z16, Z16
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -664,7 +694,7 @@ noacc1:
 	VMINPS       Z16, Z1, Z16
 
 noclamp1:
-	VMOVSS       X16, (DX)
+	VMOVSS       X16, (SI)
 	VADDPS       Z3, Z2, Z2
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
@@ -674,27 +704,27 @@ noclamp1:
 	VADDPS       Z0, Z2, Z2
 	VMOVSHDUP    Z2, Z0
 	VADDPS       Z0, Z2, Z2
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z2, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -702,8 +732,10 @@ noacc2:
 	VMINPS       Z1, Z2, Z1
 
 noclamp2:
-	VMOVSS       X1, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Z5, Z4, Z4
 	VSHUFF32X4   $0x4e, Z4, Z4, Z0
 	VADDPS       Z0, Z4, Z4
@@ -713,27 +745,27 @@ noclamp2:
 	VADDPS       Z0, Z4, Z4
 	VMOVSHDUP    Z4, Z0
 	VADDPS       Z0, Z4, Z4
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z4, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -741,7 +773,7 @@ noacc3:
 	VMINPS       Z1, Z2, Z1
 
 noclamp3:
-	VMOVSS       X1, (DX)
+	VMOVSS       X1, (SI)
 	VADDPS       Z7, Z6, Z6
 	VSHUFF32X4   $0x4e, Z6, Z6, Z0
 	VADDPS       Z0, Z6, Z6
@@ -751,27 +783,27 @@ noclamp3:
 	VADDPS       Z0, Z6, Z6
 	VMOVSHDUP    Z6, Z0
 	VADDPS       Z0, Z6, Z6
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z6, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -779,8 +811,10 @@ noacc4:
 	VMINPS       Z1, Z2, Z1
 
 noclamp4:
-	VMOVSS       X1, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VADDPS       Z9, Z8, Z8
 	VSHUFF32X4   $0x4e, Z8, Z8, Z0
 	VADDPS       Z0, Z8, Z8
@@ -790,27 +824,27 @@ noclamp4:
 	VADDPS       Z0, Z8, Z8
 	VMOVSHDUP    Z8, Z0
 	VADDPS       Z0, Z8, Z8
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z8, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc5
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp5
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -818,7 +852,7 @@ noacc5:
 	VMINPS       Z1, Z2, Z1
 
 noclamp5:
-	VMOVSS       X1, (DX)
+	VMOVSS       X1, (SI)
 	VADDPS       Z11, Z10, Z10
 	VSHUFF32X4   $0x4e, Z10, Z10, Z0
 	VADDPS       Z0, Z10, Z10
@@ -828,27 +862,27 @@ noclamp5:
 	VADDPS       Z0, Z10, Z10
 	VMOVSHDUP    Z10, Z0
 	VADDPS       Z0, Z10, Z10
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z10, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc6
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -856,8 +890,10 @@ noacc6:
 	VMINPS       Z1, Z2, Z1
 
 noclamp6:
-	VMOVSS       X1, 4(DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, 4(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VADDPS       Z13, Z12, Z12
 	VSHUFF32X4   $0x4e, Z12, Z12, Z0
 	VADDPS       Z0, Z12, Z12
@@ -867,27 +903,27 @@ noclamp6:
 	VADDPS       Z0, Z12, Z12
 	VMOVSHDUP    Z12, Z0
 	VADDPS       Z0, Z12, Z12
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z12, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc7
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp7
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -895,7 +931,7 @@ noacc7:
 	VMINPS       Z1, Z2, Z1
 
 noclamp7:
-	VMOVSS       X1, (DX)
+	VMOVSS       X1, (SI)
 	VADDPS       Z15, Z14, Z14
 	VSHUFF32X4   $0x4e, Z14, Z14, Z0
 	VADDPS       Z0, Z14, Z14
@@ -905,27 +941,27 @@ noclamp7:
 	VADDPS       Z0, Z14, Z14
 	VMOVSHDUP    Z14, Z0
 	VADDPS       Z0, Z14, Z14
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z14, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc8
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp8
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -933,17 +969,28 @@ noacc8:
 	VMINPS       Z1, Z2, Z1
 
 noclamp8:
-	VMOVSS X1, 4(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X1, 4(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ   gap+88(FP), BX
+	CMPQ   BX, $+1
+	JNE    exit1
 	MOVQ   rows+16(FP), BX
 	SUBQ   AX, BX
 	CMPQ   BX, $+0
@@ -1018,6 +1065,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VADDPS       Z1, Z0, Z0
 	VSHUFF32X4   $0x4e, Z0, Z0, Z1
 	VADDPS       Z1, Z0, Z0
@@ -1042,7 +1090,7 @@ nobias9:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc9
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (BX), Z0
 	VADDPS       Z0, Z4, Z4
 
 noacc9:
@@ -1055,7 +1103,7 @@ noacc9:
 	VMINPS       Z4, Z1, Z4
 
 noclamp9:
-	VMOVSS       X4, (DX)
+	VMOVSS       X4, (BX)
 	VADDPS       Z3, Z2, Z2
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
@@ -1080,7 +1128,7 @@ nobias10:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc10
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(BX), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc10:
@@ -1093,30 +1141,40 @@ noacc10:
 	VMINPS       Z1, Z2, Z1
 
 noclamp10:
-	VMOVSS X1, 4(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X1, 4(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func gemvI8AVX512R4C3(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+// func gemvI8AVX512R4C3(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvI8AVX512R4C3(SB), NOSPLIT, $0-88
+TEXT ·gemvI8AVX512R4C3(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ   rows+16(FP), BX
-	SUBQ   AX, BX
-	CMPQ   BX, $+4
-	JLT    singles1
+	MOVQ   gap+88(FP), BX
+	MOVQ   $+3, SI
+	IMULQ  SI, BX
+	ADDQ   AX, BX
+	MOVQ   rows+16(FP), SI
+	CMPQ   BX, SI
+	JGE    singles1
 	MOVQ   ldw+8(FP), BX
+	MOVQ   gap+88(FP), SI
+	IMULQ  SI, BX
 	LEAQ   (CX)(BX*1), SI
 	LEAQ   (SI)(BX*1), DI
 	LEAQ   (DI)(BX*1), BX
@@ -1222,6 +1280,10 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VSHUFF32X4   $0x4e, Z0, Z0, Z12
 	VADDPS       Z12, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z12
@@ -1230,27 +1292,27 @@ sum1:
 	VADDPS       Z12, Z0, Z0
 	VMOVSHDUP    Z0, Z12
 	VADDPS       Z12, Z0, Z0
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z12
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z12
 	VPSUBD       Z13, Z13, Z13
 	VFMADD231PS  Z12, Z0, Z13
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z13, Z13
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z13, Z13
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z12
@@ -1258,7 +1320,7 @@ noacc1:
 	VMINPS       Z13, Z12, Z13
 
 noclamp1:
-	VMOVSS       X13, (DX)
+	VMOVSS       X13, (SI)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -1267,27 +1329,27 @@ noclamp1:
 	VADDPS       Z0, Z1, Z1
 	VMOVSHDUP    Z1, Z0
 	VADDPS       Z0, Z1, Z1
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z12, Z12, Z12
 	VFMADD231PS  Z0, Z1, Z12
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z12, Z12
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z12, Z12
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -1295,7 +1357,7 @@ noacc2:
 	VMINPS       Z12, Z1, Z12
 
 noclamp2:
-	VMOVSS       X12, 4(DX)
+	VMOVSS       X12, 4(SI)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -1304,27 +1366,27 @@ noclamp2:
 	VADDPS       Z0, Z2, Z2
 	VMOVSHDUP    Z2, Z0
 	VADDPS       Z0, Z2, Z2
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z2, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -1332,8 +1394,10 @@ noacc3:
 	VMINPS       Z1, Z2, Z1
 
 noclamp3:
-	VMOVSS       X1, 8(DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, 8(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z3, Z3, Z0
 	VADDPS       Z0, Z3, Z3
 	VSHUFF32X4   $0xb1, Z3, Z3, Z0
@@ -1342,27 +1406,27 @@ noclamp3:
 	VADDPS       Z0, Z3, Z3
 	VMOVSHDUP    Z3, Z0
 	VADDPS       Z0, Z3, Z3
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z3, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -1370,7 +1434,7 @@ noacc4:
 	VMINPS       Z1, Z2, Z1
 
 noclamp4:
-	VMOVSS       X1, (DX)
+	VMOVSS       X1, (SI)
 	VSHUFF32X4   $0x4e, Z4, Z4, Z0
 	VADDPS       Z0, Z4, Z4
 	VSHUFF32X4   $0xb1, Z4, Z4, Z0
@@ -1379,27 +1443,27 @@ noclamp4:
 	VADDPS       Z0, Z4, Z4
 	VMOVSHDUP    Z4, Z0
 	VADDPS       Z0, Z4, Z4
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z4, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc5
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp5
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -1407,7 +1471,7 @@ noacc5:
 	VMINPS       Z1, Z2, Z1
 
 noclamp5:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VSHUFF32X4   $0x4e, Z5, Z5, Z0
 	VADDPS       Z0, Z5, Z5
 	VSHUFF32X4   $0xb1, Z5, Z5, Z0
@@ -1416,27 +1480,27 @@ noclamp5:
 	VADDPS       Z0, Z5, Z5
 	VMOVSHDUP    Z5, Z0
 	VADDPS       Z0, Z5, Z5
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z5, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc6
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -1444,8 +1508,10 @@ noacc6:
 	VMINPS       Z1, Z2, Z1
 
 noclamp6:
-	VMOVSS       X1, 8(DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, 8(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z6, Z6, Z0
 	VADDPS       Z0, Z6, Z6
 	VSHUFF32X4   $0xb1, Z6, Z6, Z0
@@ -1454,27 +1520,27 @@ noclamp6:
 	VADDPS       Z0, Z6, Z6
 	VMOVSHDUP    Z6, Z0
 	VADDPS       Z0, Z6, Z6
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z6, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc7
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp7
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -1482,7 +1548,7 @@ noacc7:
 	VMINPS       Z1, Z2, Z1
 
 noclamp7:
-	VMOVSS       X1, (DX)
+	VMOVSS       X1, (SI)
 	VSHUFF32X4   $0x4e, Z7, Z7, Z0
 	VADDPS       Z0, Z7, Z7
 	VSHUFF32X4   $0xb1, Z7, Z7, Z0
@@ -1491,27 +1557,27 @@ noclamp7:
 	VADDPS       Z0, Z7, Z7
 	VMOVSHDUP    Z7, Z0
 	VADDPS       Z0, Z7, Z7
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z7, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc8
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -1519,7 +1585,7 @@ noacc8:
 	VMINPS       Z1, Z2, Z1
 
 noclamp8:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VSHUFF32X4   $0x4e, Z8, Z8, Z0
 	VADDPS       Z0, Z8, Z8
 	VSHUFF32X4   $0xb1, Z8, Z8, Z0
@@ -1528,27 +1594,27 @@ noclamp8:
 	VADDPS       Z0, Z8, Z8
 	VMOVSHDUP    Z8, Z0
 	VADDPS       Z0, Z8, Z8
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z8, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias9
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc9
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp9
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -1556,8 +1622,10 @@ noacc9:
 	VMINPS       Z1, Z2, Z1
 
 noclamp9:
-	VMOVSS       X1, 8(DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, 8(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VSHUFF32X4   $0x4e, Z9, Z9, Z0
 	VADDPS       Z0, Z9, Z9
 	VSHUFF32X4   $0xb1, Z9, Z9, Z0
@@ -1566,27 +1634,27 @@ noclamp9:
 	VADDPS       Z0, Z9, Z9
 	VMOVSHDUP    Z9, Z0
 	VADDPS       Z0, Z9, Z9
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z9, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias10
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc10
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp10
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -1594,7 +1662,7 @@ noacc10:
 	VMINPS       Z1, Z2, Z1
 
 noclamp10:
-	VMOVSS       X1, (DX)
+	VMOVSS       X1, (SI)
 	VSHUFF32X4   $0x4e, Z10, Z10, Z0
 	VADDPS       Z0, Z10, Z10
 	VSHUFF32X4   $0xb1, Z10, Z10, Z0
@@ -1603,27 +1671,27 @@ noclamp10:
 	VADDPS       Z0, Z10, Z10
 	VMOVSHDUP    Z10, Z0
 	VADDPS       Z0, Z10, Z10
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z10, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias11
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc11
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp11
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -1631,7 +1699,7 @@ noacc11:
 	VMINPS       Z1, Z2, Z1
 
 noclamp11:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VSHUFF32X4   $0x4e, Z11, Z11, Z0
 	VADDPS       Z0, Z11, Z11
 	VSHUFF32X4   $0xb1, Z11, Z11, Z0
@@ -1640,27 +1708,27 @@ noclamp11:
 	VADDPS       Z0, Z11, Z11
 	VMOVSHDUP    Z11, Z0
 	VADDPS       Z0, Z11, Z11
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z11, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias12
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc12
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp12
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -1668,17 +1736,28 @@ noacc12:
 	VMINPS       Z1, Z2, Z1
 
 noclamp12:
-	VMOVSS X1, 8(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X1, 8(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ   gap+88(FP), BX
+	CMPQ   BX, $+1
+	JNE    exit1
 	MOVQ   rows+16(FP), BX
 	SUBQ   AX, BX
 	CMPQ   BX, $+0
@@ -1734,6 +1813,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VSHUFF32X4   $0x4e, Z0, Z0, Z3
 	VADDPS       Z3, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z3
@@ -1757,7 +1837,7 @@ nobias13:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc13
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (BX), Z0
 	VADDPS       Z0, Z4, Z4
 
 noacc13:
@@ -1770,7 +1850,7 @@ noacc13:
 	VMINPS       Z4, Z3, Z4
 
 noclamp13:
-	VMOVSS       X4, (DX)
+	VMOVSS       X4, (BX)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -1794,7 +1874,7 @@ nobias14:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc14
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(BX), Z0
 	VADDPS       Z0, Z3, Z3
 
 noacc14:
@@ -1807,7 +1887,7 @@ noacc14:
 	VMINPS       Z3, Z1, Z3
 
 noclamp14:
-	VMOVSS       X3, 4(DX)
+	VMOVSS       X3, 4(BX)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -1831,7 +1911,7 @@ nobias15:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc15
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(BX), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc15:
@@ -1844,30 +1924,40 @@ noacc15:
 	VMINPS       Z1, Z2, Z1
 
 noclamp15:
-	VMOVSS X1, 8(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X1, 8(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func gemvI8AVX512R4C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32)
+// func gemvI8AVX512R4C4(w *uint8, ldw int, rows int, k int, x *float32, y *float32, ldy int, flags int, bias *float32, scale *float32, lo float32, hi float32, gap int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·gemvI8AVX512R4C4(SB), NOSPLIT, $0-88
+TEXT ·gemvI8AVX512R4C4(SB), NOSPLIT, $0-96
 	XORQ AX, AX
 	MOVQ w+0(FP), CX
 	MOVQ y+40(FP), DX
 
 groups1:
-	MOVQ   rows+16(FP), BX
-	SUBQ   AX, BX
-	CMPQ   BX, $+4
-	JLT    singles1
+	MOVQ   gap+88(FP), BX
+	MOVQ   $+3, SI
+	IMULQ  SI, BX
+	ADDQ   AX, BX
+	MOVQ   rows+16(FP), SI
+	CMPQ   BX, SI
+	JGE    singles1
 	MOVQ   ldw+8(FP), BX
+	MOVQ   gap+88(FP), SI
+	IMULQ  SI, BX
 	LEAQ   (CX)(BX*1), SI
 	LEAQ   (SI)(BX*1), DI
 	LEAQ   (DI)(BX*1), BX
@@ -1995,6 +2085,10 @@ tail1:
 sum1:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, SI
+	MOVQ         gap+88(FP), DI
+	IMULQ        DI, BX
+	MOVQ         AX, DI
 	VSHUFF32X4   $0x4e, Z0, Z0, Z16
 	VADDPS       Z16, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z16
@@ -2003,27 +2097,27 @@ sum1:
 	VADDPS       Z16, Z0, Z0
 	VMOVSHDUP    Z0, Z16
 	VADDPS       Z16, Z0, Z0
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z16
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z16
 	VPSUBD       Z17, Z17, Z17
 	VFMADD231PS  Z16, Z0, Z17
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias1
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z17, Z17
 
 nobias1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc1
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z17, Z17
 
 noacc1:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp1
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z16
@@ -2031,7 +2125,7 @@ noacc1:
 	VMINPS       Z17, Z16, Z17
 
 noclamp1:
-	VMOVSS       X17, (DX)
+	VMOVSS       X17, (SI)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -2040,27 +2134,27 @@ noclamp1:
 	VADDPS       Z0, Z1, Z1
 	VMOVSHDUP    Z1, Z0
 	VADDPS       Z0, Z1, Z1
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z16, Z16, Z16
 	VFMADD231PS  Z0, Z1, Z16
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias2
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z16, Z16
 
 nobias2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc2
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z16, Z16
 
 noacc2:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp2
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z1
@@ -2068,7 +2162,7 @@ noacc2:
 	VMINPS       Z16, Z1, Z16
 
 noclamp2:
-	VMOVSS       X16, 4(DX)
+	VMOVSS       X16, 4(SI)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -2077,27 +2171,27 @@ noclamp2:
 	VADDPS       Z0, Z2, Z2
 	VMOVSHDUP    Z2, Z0
 	VADDPS       Z0, Z2, Z2
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z2, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias3
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc3
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc3:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp3
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -2105,7 +2199,7 @@ noacc3:
 	VMINPS       Z1, Z2, Z1
 
 noclamp3:
-	VMOVSS       X1, 8(DX)
+	VMOVSS       X1, 8(SI)
 	VSHUFF32X4   $0x4e, Z3, Z3, Z0
 	VADDPS       Z0, Z3, Z3
 	VSHUFF32X4   $0xb1, Z3, Z3, Z0
@@ -2114,27 +2208,27 @@ noclamp3:
 	VADDPS       Z0, Z3, Z3
 	VMOVSHDUP    Z3, Z0
 	VADDPS       Z0, Z3, Z3
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z3, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias4
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS (SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc4
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc4:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp4
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -2142,8 +2236,10 @@ noacc4:
 	VMINPS       Z1, Z2, Z1
 
 noclamp4:
-	VMOVSS       X1, 12(DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, 12(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z4, Z4, Z0
 	VADDPS       Z0, Z4, Z4
 	VSHUFF32X4   $0xb1, Z4, Z4, Z0
@@ -2152,27 +2248,27 @@ noclamp4:
 	VADDPS       Z0, Z4, Z4
 	VMOVSHDUP    Z4, Z0
 	VADDPS       Z0, Z4, Z4
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z4, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias5
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc5
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc5:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp5
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -2180,7 +2276,7 @@ noacc5:
 	VMINPS       Z1, Z2, Z1
 
 noclamp5:
-	VMOVSS       X1, (DX)
+	VMOVSS       X1, (SI)
 	VSHUFF32X4   $0x4e, Z5, Z5, Z0
 	VADDPS       Z0, Z5, Z5
 	VSHUFF32X4   $0xb1, Z5, Z5, Z0
@@ -2189,27 +2285,27 @@ noclamp5:
 	VADDPS       Z0, Z5, Z5
 	VMOVSHDUP    Z5, Z0
 	VADDPS       Z0, Z5, Z5
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z5, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias6
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc6
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc6:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp6
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -2217,7 +2313,7 @@ noacc6:
 	VMINPS       Z1, Z2, Z1
 
 noclamp6:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VSHUFF32X4   $0x4e, Z6, Z6, Z0
 	VADDPS       Z0, Z6, Z6
 	VSHUFF32X4   $0xb1, Z6, Z6, Z0
@@ -2226,27 +2322,27 @@ noclamp6:
 	VADDPS       Z0, Z6, Z6
 	VMOVSHDUP    Z6, Z0
 	VADDPS       Z0, Z6, Z6
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z6, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias7
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc7
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc7:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp7
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -2254,7 +2350,7 @@ noacc7:
 	VMINPS       Z1, Z2, Z1
 
 noclamp7:
-	VMOVSS       X1, 8(DX)
+	VMOVSS       X1, 8(SI)
 	VSHUFF32X4   $0x4e, Z7, Z7, Z0
 	VADDPS       Z0, Z7, Z7
 	VSHUFF32X4   $0xb1, Z7, Z7, Z0
@@ -2263,27 +2359,27 @@ noclamp7:
 	VADDPS       Z0, Z7, Z7
 	VMOVSHDUP    Z7, Z0
 	VADDPS       Z0, Z7, Z7
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z7, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias8
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 4(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc8
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc8:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp8
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -2291,8 +2387,10 @@ noacc8:
 	VMINPS       Z1, Z2, Z1
 
 noclamp8:
-	VMOVSS       X1, 12(DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, 12(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), R8
+	ADDQ         R8, DI
 	VSHUFF32X4   $0x4e, Z8, Z8, Z0
 	VADDPS       Z0, Z8, Z8
 	VSHUFF32X4   $0xb1, Z8, Z8, Z0
@@ -2301,27 +2399,27 @@ noclamp8:
 	VADDPS       Z0, Z8, Z8
 	VMOVSHDUP    Z8, Z0
 	VADDPS       Z0, Z8, Z8
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z8, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias9
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc9
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc9:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp9
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -2329,7 +2427,7 @@ noacc9:
 	VMINPS       Z1, Z2, Z1
 
 noclamp9:
-	VMOVSS       X1, (DX)
+	VMOVSS       X1, (SI)
 	VSHUFF32X4   $0x4e, Z9, Z9, Z0
 	VADDPS       Z0, Z9, Z9
 	VSHUFF32X4   $0xb1, Z9, Z9, Z0
@@ -2338,27 +2436,27 @@ noclamp9:
 	VADDPS       Z0, Z9, Z9
 	VMOVSHDUP    Z9, Z0
 	VADDPS       Z0, Z9, Z9
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z9, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias10
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc10
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc10:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp10
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -2366,7 +2464,7 @@ noacc10:
 	VMINPS       Z1, Z2, Z1
 
 noclamp10:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VSHUFF32X4   $0x4e, Z10, Z10, Z0
 	VADDPS       Z0, Z10, Z10
 	VSHUFF32X4   $0xb1, Z10, Z10, Z0
@@ -2375,27 +2473,27 @@ noclamp10:
 	VADDPS       Z0, Z10, Z10
 	VMOVSHDUP    Z10, Z0
 	VADDPS       Z0, Z10, Z10
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z10, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias11
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc11
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc11:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp11
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -2403,7 +2501,7 @@ noacc11:
 	VMINPS       Z1, Z2, Z1
 
 noclamp11:
-	VMOVSS       X1, 8(DX)
+	VMOVSS       X1, 8(SI)
 	VSHUFF32X4   $0x4e, Z11, Z11, Z0
 	VADDPS       Z0, Z11, Z11
 	VSHUFF32X4   $0xb1, Z11, Z11, Z0
@@ -2412,27 +2510,27 @@ noclamp11:
 	VADDPS       Z0, Z11, Z11
 	VMOVSHDUP    Z11, Z0
 	VADDPS       Z0, Z11, Z11
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z11, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000002, R8
 	JEQ          nobias12
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 8(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), R8
+	VBROADCASTSS (R8)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000001, R8
 	JEQ          noacc12
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc12:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), R8
+	TESTQ        $0x00000004, R8
 	JEQ          noclamp12
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -2440,8 +2538,10 @@ noacc12:
 	VMINPS       Z1, Z2, Z1
 
 noclamp12:
-	VMOVSS       X1, 12(DX)
-	ADDQ         BX, DX
+	VMOVSS       X1, 12(SI)
+	ADDQ         BX, SI
+	MOVQ         gap+88(FP), BX
+	ADDQ         BX, DI
 	VSHUFF32X4   $0x4e, Z12, Z12, Z0
 	VADDPS       Z0, Z12, Z12
 	VSHUFF32X4   $0xb1, Z12, Z12, Z0
@@ -2450,27 +2550,27 @@ noclamp12:
 	VADDPS       Z0, Z12, Z12
 	VMOVSHDUP    Z12, Z0
 	VADDPS       Z0, Z12, Z12
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z12, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias13
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias13:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc13
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc13:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp13
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -2478,7 +2578,7 @@ noacc13:
 	VMINPS       Z1, Z2, Z1
 
 noclamp13:
-	VMOVSS       X1, (DX)
+	VMOVSS       X1, (SI)
 	VSHUFF32X4   $0x4e, Z13, Z13, Z0
 	VADDPS       Z0, Z13, Z13
 	VSHUFF32X4   $0xb1, Z13, Z13, Z0
@@ -2487,27 +2587,27 @@ noclamp13:
 	VADDPS       Z0, Z13, Z13
 	VMOVSHDUP    Z13, Z0
 	VADDPS       Z0, Z13, Z13
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z13, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias14
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias14:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc14
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc14:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp14
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -2515,7 +2615,7 @@ noacc14:
 	VMINPS       Z1, Z2, Z1
 
 noclamp14:
-	VMOVSS       X1, 4(DX)
+	VMOVSS       X1, 4(SI)
 	VSHUFF32X4   $0x4e, Z14, Z14, Z0
 	VADDPS       Z0, Z14, Z14
 	VSHUFF32X4   $0xb1, Z14, Z14, Z0
@@ -2524,27 +2624,27 @@ noclamp14:
 	VADDPS       Z0, Z14, Z14
 	VMOVSHDUP    Z14, Z0
 	VADDPS       Z0, Z14, Z14
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z14, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias15
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias15:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc15
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc15:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp15
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -2552,7 +2652,7 @@ noacc15:
 	VMINPS       Z1, Z2, Z1
 
 noclamp15:
-	VMOVSS       X1, 8(DX)
+	VMOVSS       X1, 8(SI)
 	VSHUFF32X4   $0x4e, Z15, Z15, Z0
 	VADDPS       Z0, Z15, Z15
 	VSHUFF32X4   $0xb1, Z15, Z15, Z0
@@ -2561,27 +2661,27 @@ noclamp15:
 	VADDPS       Z0, Z15, Z15
 	VMOVSHDUP    Z15, Z0
 	VADDPS       Z0, Z15, Z15
-	MOVQ         scale+72(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         scale+72(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VPSUBD       Z1, Z1, Z1
 	VFMADD231PS  Z0, Z15, Z1
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000002, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000002, BX
 	JEQ          nobias16
-	MOVQ         bias+64(FP), SI
-	VBROADCASTSS 12(SI)(AX*4), Z0
+	MOVQ         bias+64(FP), BX
+	VBROADCASTSS (BX)(DI*4), Z0
 	VADDPS       Z0, Z1, Z1
 
 nobias16:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000001, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000001, BX
 	JEQ          noacc16
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(SI), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc16:
-	MOVQ         flags+56(FP), SI
-	TESTQ        $0x00000004, SI
+	MOVQ         flags+56(FP), BX
+	TESTQ        $0x00000004, BX
 	JEQ          noclamp16
 	VBROADCASTSS lo+80(FP), Z0
 	VBROADCASTSS hi+84(FP), Z2
@@ -2589,17 +2689,28 @@ noacc16:
 	VMINPS       Z1, Z2, Z1
 
 noclamp16:
-	VMOVSS X1, 12(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   BX, CX
-	ADDQ   $+4, AX
-	JMP    groups1
+	VMOVSS X1, 12(SI)
+	MOVQ   $+1, BX
+	MOVQ   gap+88(FP), SI
+	CMPQ   SI, $+1
+	JNE    next1
+	MOVQ   $+4, BX
+
+next1:
+	ADDQ  BX, AX
+	MOVQ  ldy+48(FP), SI
+	SHLQ  $0x02, SI
+	IMULQ BX, SI
+	ADDQ  SI, DX
+	MOVQ  ldw+8(FP), SI
+	IMULQ BX, SI
+	ADDQ  SI, CX
+	JMP   groups1
 
 singles1:
+	MOVQ   gap+88(FP), BX
+	CMPQ   BX, $+1
+	JNE    exit1
 	MOVQ   rows+16(FP), BX
 	SUBQ   AX, BX
 	CMPQ   BX, $+0
@@ -2662,6 +2773,7 @@ tail2:
 sum2:
 	MOVQ         ldy+48(FP), BX
 	SHLQ         $0x02, BX
+	MOVQ         DX, BX
 	VSHUFF32X4   $0x4e, Z0, Z0, Z4
 	VADDPS       Z4, Z0, Z0
 	VSHUFF32X4   $0xb1, Z0, Z0, Z4
@@ -2685,7 +2797,7 @@ nobias17:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc17
-	VBROADCASTSS (DX), Z0
+	VBROADCASTSS (BX), Z0
 	VADDPS       Z0, Z5, Z5
 
 noacc17:
@@ -2698,7 +2810,7 @@ noacc17:
 	VMINPS       Z5, Z4, Z5
 
 noclamp17:
-	VMOVSS       X5, (DX)
+	VMOVSS       X5, (BX)
 	VSHUFF32X4   $0x4e, Z1, Z1, Z0
 	VADDPS       Z0, Z1, Z1
 	VSHUFF32X4   $0xb1, Z1, Z1, Z0
@@ -2722,7 +2834,7 @@ nobias18:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc18
-	VBROADCASTSS 4(DX), Z0
+	VBROADCASTSS 4(BX), Z0
 	VADDPS       Z0, Z4, Z4
 
 noacc18:
@@ -2735,7 +2847,7 @@ noacc18:
 	VMINPS       Z4, Z1, Z4
 
 noclamp18:
-	VMOVSS       X4, 4(DX)
+	VMOVSS       X4, 4(BX)
 	VSHUFF32X4   $0x4e, Z2, Z2, Z0
 	VADDPS       Z0, Z2, Z2
 	VSHUFF32X4   $0xb1, Z2, Z2, Z0
@@ -2759,7 +2871,7 @@ nobias19:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc19
-	VBROADCASTSS 8(DX), Z0
+	VBROADCASTSS 8(BX), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc19:
@@ -2772,7 +2884,7 @@ noacc19:
 	VMINPS       Z1, Z2, Z1
 
 noclamp19:
-	VMOVSS       X1, 8(DX)
+	VMOVSS       X1, 8(BX)
 	VSHUFF32X4   $0x4e, Z3, Z3, Z0
 	VADDPS       Z0, Z3, Z3
 	VSHUFF32X4   $0xb1, Z3, Z3, Z0
@@ -2796,7 +2908,7 @@ nobias20:
 	MOVQ         flags+56(FP), SI
 	TESTQ        $0x00000001, SI
 	JEQ          noacc20
-	VBROADCASTSS 12(DX), Z0
+	VBROADCASTSS 12(BX), Z0
 	VADDPS       Z0, Z1, Z1
 
 noacc20:
@@ -2809,11 +2921,16 @@ noacc20:
 	VMINPS       Z1, Z2, Z1
 
 noclamp20:
-	VMOVSS X1, 12(DX)
-	ADDQ   BX, DX
-	MOVQ   ldw+8(FP), BX
-	ADDQ   BX, CX
-	ADDQ   $+1, AX
+	VMOVSS X1, 12(BX)
+	MOVQ   $+1, BX
+	ADDQ   BX, AX
+	MOVQ   ldy+48(FP), SI
+	SHLQ   $0x02, SI
+	IMULQ  BX, SI
+	ADDQ   SI, DX
+	MOVQ   ldw+8(FP), SI
+	IMULQ  BX, SI
+	ADDQ   SI, CX
 	JMP    singles1
 
 exit1:

@@ -8,16 +8,21 @@
 #include "textflag.h"
 
 // gemvI8NEONR4C1 computes y = epi(W·X) for rows dense rows of i8 W (stride ldw elements) and 1 column(s) of an X panel, 4 rows at a time.
-TEXT ·gemvI8NEONR4C1(SB), NOSPLIT, $0-88
+TEXT ·gemvI8NEONR4C1(SB), NOSPLIT, $0-96
 	MOVD $0, R0
 	MOVD w+0(FP), R1
 	MOVD y+40(FP), R2
 groups1:
-	MOVD rows+16(FP), R3
-	SUB R0, R3, R3
-	CMP $4, R3
-	BLT singles1
+	MOVD gap+88(FP), R3
+	MOVD $3, R4
+	MUL R4, R3, R3
+	ADD R0, R3, R3
+	MOVD rows+16(FP), R4
+	CMP R4, R3
+	BGE singles1
 	MOVD ldw+8(FP), R3
+	MOVD gap+88(FP), R4
+	MUL R4, R3, R3
 	ADD R3, R1, R4
 	ADD R3, R4, R5
 	ADD R3, R5, R3
@@ -215,30 +220,34 @@ neon_3:
 sum1:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R4
+	MOVD gap+88(FP), R5
+	MUL R5, R3, R3
+	MOVD R0, R5
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 	WORD $0x4e23d400 // fadd v0.4s, v0.4s, v3.4s
 	VEXT $8, V0.B16, V0.B16, V30.B16
 	WORD $0x0e3ed400 // fadd v0.2s, v0.2s, v30.2s
 	WORD $0x7e30d800 // faddp s0, v0.2s
-	MOVD scale+72(FP), R4
-	FMOVS (R4)(R0<<2), F1
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F1
 	VEOR V2.B16, V2.B16, V2.B16
 	WORD $0x4f811002 // fmla v2.4s, v0.4s, v1.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias1
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
 nobias1:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc1
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc1
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
 noacc1:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp1
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -246,34 +255,34 @@ noacc1:
 	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
 	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
 noclamp1:
-	FMOVS F2, (R2)
-	ADD R3, R2, R2
+	FMOVS F2, (R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	WORD $0x4e25d484 // fadd v4.4s, v4.4s, v5.4s
 	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
 	WORD $0x4e27d484 // fadd v4.4s, v4.4s, v7.4s
 	VEXT $8, V4.B16, V4.B16, V30.B16
 	WORD $0x0e3ed484 // fadd v4.2s, v4.2s, v30.2s
 	WORD $0x7e30d884 // faddp s4, v4.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 4(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801081 // fmla v1.4s, v4.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias2
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc2
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc2
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp2
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -281,34 +290,34 @@ noacc2:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp2:
-	FMOVS F1, (R2)
-	ADD R3, R2, R2
+	FMOVS F1, (R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	WORD $0x4e29d508 // fadd v8.4s, v8.4s, v9.4s
 	WORD $0x4e2ad508 // fadd v8.4s, v8.4s, v10.4s
 	WORD $0x4e2bd508 // fadd v8.4s, v8.4s, v11.4s
 	VEXT $8, V8.B16, V8.B16, V30.B16
 	WORD $0x0e3ed508 // fadd v8.2s, v8.2s, v30.2s
 	WORD $0x7e30d908 // faddp s8, v8.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 8(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801101 // fmla v1.4s, v8.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias3
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias3:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc3
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc3
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc3:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp3
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -316,34 +325,34 @@ noacc3:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp3:
-	FMOVS F1, (R2)
-	ADD R3, R2, R2
+	FMOVS F1, (R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R3
+	ADD R3, R5, R5
 	WORD $0x4e2dd58c // fadd v12.4s, v12.4s, v13.4s
 	WORD $0x4e2ed58c // fadd v12.4s, v12.4s, v14.4s
 	WORD $0x4e2fd58c // fadd v12.4s, v12.4s, v15.4s
 	VEXT $8, V12.B16, V12.B16, V30.B16
 	WORD $0x0e3ed58c // fadd v12.2s, v12.2s, v30.2s
 	WORD $0x7e30d98c // faddp s12, v12.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 12(R16), F0
+	MOVD scale+72(FP), R3
+	FMOVS (R3)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801181 // fmla v1.4s, v12.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias4
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias4
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias4:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc4
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc4
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc4:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp4
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp4
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -351,16 +360,26 @@ noacc4:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp4:
-	FMOVS F1, (R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD $4, R0, R0
+	FMOVS F1, (R4)
+	MOVD $1, R3
+	MOVD gap+88(FP), R4
+	CMP $1, R4
+	BNE next1
+	MOVD $4, R3
+next1:
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B groups1
 singles1:
+	MOVD gap+88(FP), R3
+	CMP $1, R3
+	BNE exit1
 	MOVD rows+16(FP), R3
 	SUB R0, R3, R3
 	CMP $0, R3
@@ -448,6 +467,7 @@ neon_6:
 sum2:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R3
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
 	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
 	WORD $0x4e23d400 // fadd v0.4s, v0.4s, v3.4s
@@ -467,7 +487,7 @@ sum2:
 nobias5:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc5
-	VLD1R (R2), [V0.S4]
+	VLD1R (R3), [V0.S4]
 	WORD $0x4e20d442 // fadd v2.4s, v2.4s, v0.4s
 noacc5:
 	MOVD flags+56(FP), R4
@@ -479,26 +499,36 @@ noacc5:
 	WORD $0x4e20f442 // fmax v2.4s, v2.4s, v0.4s
 	WORD $0x4ea1f442 // fmin v2.4s, v2.4s, v1.4s
 noclamp5:
-	FMOVS F2, (R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	ADD R3, R1, R1
-	ADD $1, R0, R0
+	FMOVS F2, (R3)
+	MOVD $1, R3
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B singles1
 exit1:
 	RET
 
 // gemvI8NEONR4C2 computes y = epi(W·X) for rows dense rows of i8 W (stride ldw elements) and 2 column(s) of an X panel, 4 rows at a time.
-TEXT ·gemvI8NEONR4C2(SB), NOSPLIT, $0-88
+TEXT ·gemvI8NEONR4C2(SB), NOSPLIT, $0-96
 	MOVD $0, R0
 	MOVD w+0(FP), R1
 	MOVD y+40(FP), R2
 groups1:
-	MOVD rows+16(FP), R3
-	SUB R0, R3, R3
-	CMP $4, R3
-	BLT singles1
+	MOVD gap+88(FP), R3
+	MOVD $3, R4
+	MUL R4, R3, R3
+	ADD R0, R3, R3
+	MOVD rows+16(FP), R4
+	CMP R4, R3
+	BGE singles1
 	MOVD ldw+8(FP), R3
+	MOVD gap+88(FP), R4
+	MUL R4, R3, R3
 	ADD R3, R1, R4
 	ADD R3, R4, R5
 	ADD R3, R5, R3
@@ -703,28 +733,32 @@ neon_6:
 sum1:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R4
+	MOVD gap+88(FP), R5
+	MUL R5, R3, R3
+	MOVD R0, R5
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
 	VEXT $8, V0.B16, V0.B16, V30.B16
 	WORD $0x0e3ed400 // fadd v0.2s, v0.2s, v30.2s
 	WORD $0x7e30d800 // faddp s0, v0.2s
-	MOVD scale+72(FP), R4
-	FMOVS (R4)(R0<<2), F1
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F1
 	VEOR V16.B16, V16.B16, V16.B16
 	WORD $0x4f811010 // fmla v16.4s, v0.4s, v1.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias1
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d610 // fadd v16.4s, v16.4s, v0.4s
 nobias1:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc1
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc1
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d610 // fadd v16.4s, v16.4s, v0.4s
 noacc1:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp1
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -732,30 +766,30 @@ noacc1:
 	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
 	WORD $0x4ea1f610 // fmin v16.4s, v16.4s, v1.4s
 noclamp1:
-	FMOVS F16, (R2)
+	FMOVS F16, (R4)
 	WORD $0x4e23d442 // fadd v2.4s, v2.4s, v3.4s
 	VEXT $8, V2.B16, V2.B16, V30.B16
 	WORD $0x0e3ed442 // fadd v2.2s, v2.2s, v30.2s
 	WORD $0x7e30d842 // faddp s2, v2.2s
-	MOVD scale+72(FP), R4
-	FMOVS (R4)(R0<<2), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801041 // fmla v1.4s, v2.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias2
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc2
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc2
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp2
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -763,32 +797,32 @@ noacc2:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp2:
-	FMOVS F1, 4(R2)
-	ADD R3, R2, R2
+	FMOVS F1, 4(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	WORD $0x4e25d484 // fadd v4.4s, v4.4s, v5.4s
 	VEXT $8, V4.B16, V4.B16, V30.B16
 	WORD $0x0e3ed484 // fadd v4.2s, v4.2s, v30.2s
 	WORD $0x7e30d884 // faddp s4, v4.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 4(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801081 // fmla v1.4s, v4.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias3
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias3:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc3
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc3
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc3:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp3
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -796,32 +830,30 @@ noacc3:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp3:
-	FMOVS F1, (R2)
+	FMOVS F1, (R4)
 	WORD $0x4e27d4c6 // fadd v6.4s, v6.4s, v7.4s
 	VEXT $8, V6.B16, V6.B16, V30.B16
 	WORD $0x0e3ed4c6 // fadd v6.2s, v6.2s, v30.2s
 	WORD $0x7e30d8c6 // faddp s6, v6.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 4(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f8010c1 // fmla v1.4s, v6.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias4
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias4
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias4:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc4
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc4
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc4:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp4
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp4
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -829,32 +861,32 @@ noacc4:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp4:
-	FMOVS F1, 4(R2)
-	ADD R3, R2, R2
+	FMOVS F1, 4(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	WORD $0x4e29d508 // fadd v8.4s, v8.4s, v9.4s
 	VEXT $8, V8.B16, V8.B16, V30.B16
 	WORD $0x0e3ed508 // fadd v8.2s, v8.2s, v30.2s
 	WORD $0x7e30d908 // faddp s8, v8.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 8(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801101 // fmla v1.4s, v8.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias5
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias5
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias5:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc5
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc5
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc5:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp5
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp5
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -862,32 +894,30 @@ noacc5:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp5:
-	FMOVS F1, (R2)
+	FMOVS F1, (R4)
 	WORD $0x4e2bd54a // fadd v10.4s, v10.4s, v11.4s
 	VEXT $8, V10.B16, V10.B16, V30.B16
 	WORD $0x0e3ed54a // fadd v10.2s, v10.2s, v30.2s
 	WORD $0x7e30d94a // faddp s10, v10.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 8(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801141 // fmla v1.4s, v10.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias6
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias6
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias6:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc6
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc6
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc6:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp6
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp6
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -895,32 +925,32 @@ noacc6:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp6:
-	FMOVS F1, 4(R2)
-	ADD R3, R2, R2
+	FMOVS F1, 4(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R3
+	ADD R3, R5, R5
 	WORD $0x4e2dd58c // fadd v12.4s, v12.4s, v13.4s
 	VEXT $8, V12.B16, V12.B16, V30.B16
 	WORD $0x0e3ed58c // fadd v12.2s, v12.2s, v30.2s
 	WORD $0x7e30d98c // faddp s12, v12.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 12(R16), F0
+	MOVD scale+72(FP), R3
+	FMOVS (R3)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801181 // fmla v1.4s, v12.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias7
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias7
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias7:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc7
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc7
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc7:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp7
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp7
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -928,32 +958,30 @@ noacc7:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp7:
-	FMOVS F1, (R2)
+	FMOVS F1, (R4)
 	WORD $0x4e2fd5ce // fadd v14.4s, v14.4s, v15.4s
 	VEXT $8, V14.B16, V14.B16, V30.B16
 	WORD $0x0e3ed5ce // fadd v14.2s, v14.2s, v30.2s
 	WORD $0x7e30d9ce // faddp s14, v14.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 12(R16), F0
+	MOVD scale+72(FP), R3
+	FMOVS (R3)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f8011c1 // fmla v1.4s, v14.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias8
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias8
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias8:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc8
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc8
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc8:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp8
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp8
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -961,16 +989,26 @@ noacc8:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp8:
-	FMOVS F1, 4(R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD $4, R0, R0
+	FMOVS F1, 4(R4)
+	MOVD $1, R3
+	MOVD gap+88(FP), R4
+	CMP $1, R4
+	BNE next1
+	MOVD $4, R3
+next1:
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B groups1
 singles1:
+	MOVD gap+88(FP), R3
+	CMP $1, R3
+	BNE exit1
 	MOVD rows+16(FP), R3
 	SUB R0, R3, R3
 	CMP $0, R3
@@ -1071,6 +1109,7 @@ neon_12:
 sum2:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R3
 	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
 	VEXT $8, V0.B16, V0.B16, V30.B16
 	WORD $0x0e3ed400 // fadd v0.2s, v0.2s, v30.2s
@@ -1088,7 +1127,7 @@ sum2:
 nobias9:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc9
-	VLD1R (R2), [V0.S4]
+	VLD1R (R3), [V0.S4]
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
 noacc9:
 	MOVD flags+56(FP), R4
@@ -1100,7 +1139,7 @@ noacc9:
 	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
 	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
 noclamp9:
-	FMOVS F4, (R2)
+	FMOVS F4, (R3)
 	WORD $0x4e23d442 // fadd v2.4s, v2.4s, v3.4s
 	VEXT $8, V2.B16, V2.B16, V30.B16
 	WORD $0x0e3ed442 // fadd v2.2s, v2.2s, v30.2s
@@ -1118,7 +1157,7 @@ noclamp9:
 nobias10:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc10
-	ADD $4, R2, R16
+	ADD $4, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc10:
@@ -1131,26 +1170,36 @@ noacc10:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp10:
-	FMOVS F1, 4(R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	ADD R3, R1, R1
-	ADD $1, R0, R0
+	FMOVS F1, 4(R3)
+	MOVD $1, R3
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B singles1
 exit1:
 	RET
 
 // gemvI8NEONR4C3 computes y = epi(W·X) for rows dense rows of i8 W (stride ldw elements) and 3 column(s) of an X panel, 4 rows at a time.
-TEXT ·gemvI8NEONR4C3(SB), NOSPLIT, $0-88
+TEXT ·gemvI8NEONR4C3(SB), NOSPLIT, $0-96
 	MOVD $0, R0
 	MOVD w+0(FP), R1
 	MOVD y+40(FP), R2
 groups1:
-	MOVD rows+16(FP), R3
-	SUB R0, R3, R3
-	CMP $4, R3
-	BLT singles1
+	MOVD gap+88(FP), R3
+	MOVD $3, R4
+	MUL R4, R3, R3
+	ADD R0, R3, R3
+	MOVD rows+16(FP), R4
+	CMP R4, R3
+	BGE singles1
 	MOVD ldw+8(FP), R3
+	MOVD gap+88(FP), R4
+	MUL R4, R3, R3
 	ADD R3, R1, R4
 	ADD R3, R4, R5
 	ADD R3, R5, R3
@@ -1326,27 +1375,31 @@ neon_9:
 sum1:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R4
+	MOVD gap+88(FP), R5
+	MUL R5, R3, R3
+	MOVD R0, R5
 	VEXT $8, V0.B16, V0.B16, V30.B16
 	WORD $0x0e3ed400 // fadd v0.2s, v0.2s, v30.2s
 	WORD $0x7e30d800 // faddp s0, v0.2s
-	MOVD scale+72(FP), R4
-	FMOVS (R4)(R0<<2), F12
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F12
 	VEOR V13.B16, V13.B16, V13.B16
 	WORD $0x4f8c100d // fmla v13.4s, v0.4s, v12.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias1
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
 nobias1:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc1
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc1
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d5ad // fadd v13.4s, v13.4s, v0.4s
 noacc1:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp1
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F12
@@ -1354,29 +1407,29 @@ noacc1:
 	WORD $0x4e20f5ad // fmax v13.4s, v13.4s, v0.4s
 	WORD $0x4eacf5ad // fmin v13.4s, v13.4s, v12.4s
 noclamp1:
-	FMOVS F13, (R2)
+	FMOVS F13, (R4)
 	VEXT $8, V1.B16, V1.B16, V30.B16
 	WORD $0x0e3ed421 // fadd v1.2s, v1.2s, v30.2s
 	WORD $0x7e30d821 // faddp s1, v1.2s
-	MOVD scale+72(FP), R4
-	FMOVS (R4)(R0<<2), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V12.B16, V12.B16, V12.B16
 	WORD $0x4f80102c // fmla v12.4s, v1.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias2
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc2
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc2
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d58c // fadd v12.4s, v12.4s, v0.4s
 noacc2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp2
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -1384,29 +1437,29 @@ noacc2:
 	WORD $0x4e20f58c // fmax v12.4s, v12.4s, v0.4s
 	WORD $0x4ea1f58c // fmin v12.4s, v12.4s, v1.4s
 noclamp2:
-	FMOVS F12, 4(R2)
+	FMOVS F12, 4(R4)
 	VEXT $8, V2.B16, V2.B16, V30.B16
 	WORD $0x0e3ed442 // fadd v2.2s, v2.2s, v30.2s
 	WORD $0x7e30d842 // faddp s2, v2.2s
-	MOVD scale+72(FP), R4
-	FMOVS (R4)(R0<<2), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801041 // fmla v1.4s, v2.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias3
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias3:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc3
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc3
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc3:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp3
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -1414,31 +1467,31 @@ noacc3:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp3:
-	FMOVS F1, 8(R2)
-	ADD R3, R2, R2
+	FMOVS F1, 8(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	VEXT $8, V3.B16, V3.B16, V30.B16
 	WORD $0x0e3ed463 // fadd v3.2s, v3.2s, v30.2s
 	WORD $0x7e30d863 // faddp s3, v3.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 4(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801061 // fmla v1.4s, v3.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias4
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias4
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias4:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc4
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc4
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc4:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp4
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp4
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -1446,31 +1499,29 @@ noacc4:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp4:
-	FMOVS F1, (R2)
+	FMOVS F1, (R4)
 	VEXT $8, V4.B16, V4.B16, V30.B16
 	WORD $0x0e3ed484 // fadd v4.2s, v4.2s, v30.2s
 	WORD $0x7e30d884 // faddp s4, v4.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 4(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801081 // fmla v1.4s, v4.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias5
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias5
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias5:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc5
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc5
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc5:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp5
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp5
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -1478,31 +1529,29 @@ noacc5:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp5:
-	FMOVS F1, 4(R2)
+	FMOVS F1, 4(R4)
 	VEXT $8, V5.B16, V5.B16, V30.B16
 	WORD $0x0e3ed4a5 // fadd v5.2s, v5.2s, v30.2s
 	WORD $0x7e30d8a5 // faddp s5, v5.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 4(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f8010a1 // fmla v1.4s, v5.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias6
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias6
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias6:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc6
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc6
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc6:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp6
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp6
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -1510,31 +1559,31 @@ noacc6:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp6:
-	FMOVS F1, 8(R2)
-	ADD R3, R2, R2
+	FMOVS F1, 8(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	VEXT $8, V6.B16, V6.B16, V30.B16
 	WORD $0x0e3ed4c6 // fadd v6.2s, v6.2s, v30.2s
 	WORD $0x7e30d8c6 // faddp s6, v6.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 8(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f8010c1 // fmla v1.4s, v6.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias7
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias7
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias7:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc7
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc7
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc7:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp7
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp7
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -1542,31 +1591,29 @@ noacc7:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp7:
-	FMOVS F1, (R2)
+	FMOVS F1, (R4)
 	VEXT $8, V7.B16, V7.B16, V30.B16
 	WORD $0x0e3ed4e7 // fadd v7.2s, v7.2s, v30.2s
 	WORD $0x7e30d8e7 // faddp s7, v7.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 8(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f8010e1 // fmla v1.4s, v7.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias8
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias8
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias8:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc8
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc8
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc8:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp8
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp8
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -1574,31 +1621,29 @@ noacc8:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp8:
-	FMOVS F1, 4(R2)
+	FMOVS F1, 4(R4)
 	VEXT $8, V8.B16, V8.B16, V30.B16
 	WORD $0x0e3ed508 // fadd v8.2s, v8.2s, v30.2s
 	WORD $0x7e30d908 // faddp s8, v8.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 8(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801101 // fmla v1.4s, v8.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias9
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias9
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias9:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc9
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc9
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc9:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp9
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp9
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -1606,31 +1651,31 @@ noacc9:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp9:
-	FMOVS F1, 8(R2)
-	ADD R3, R2, R2
+	FMOVS F1, 8(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R3
+	ADD R3, R5, R5
 	VEXT $8, V9.B16, V9.B16, V30.B16
 	WORD $0x0e3ed529 // fadd v9.2s, v9.2s, v30.2s
 	WORD $0x7e30d929 // faddp s9, v9.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 12(R16), F0
+	MOVD scale+72(FP), R3
+	FMOVS (R3)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801121 // fmla v1.4s, v9.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias10
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias10
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias10:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc10
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc10
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc10:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp10
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp10
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -1638,31 +1683,29 @@ noacc10:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp10:
-	FMOVS F1, (R2)
+	FMOVS F1, (R4)
 	VEXT $8, V10.B16, V10.B16, V30.B16
 	WORD $0x0e3ed54a // fadd v10.2s, v10.2s, v30.2s
 	WORD $0x7e30d94a // faddp s10, v10.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 12(R16), F0
+	MOVD scale+72(FP), R3
+	FMOVS (R3)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801141 // fmla v1.4s, v10.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias11
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias11
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias11:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc11
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc11
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc11:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp11
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp11
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -1670,31 +1713,29 @@ noacc11:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp11:
-	FMOVS F1, 4(R2)
+	FMOVS F1, 4(R4)
 	VEXT $8, V11.B16, V11.B16, V30.B16
 	WORD $0x0e3ed56b // fadd v11.2s, v11.2s, v30.2s
 	WORD $0x7e30d96b // faddp s11, v11.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 12(R16), F0
+	MOVD scale+72(FP), R3
+	FMOVS (R3)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801161 // fmla v1.4s, v11.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias12
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias12
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias12:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc12
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc12
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc12:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp12
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp12
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -1702,16 +1743,26 @@ noacc12:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp12:
-	FMOVS F1, 8(R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD $4, R0, R0
+	FMOVS F1, 8(R4)
+	MOVD $1, R3
+	MOVD gap+88(FP), R4
+	CMP $1, R4
+	BNE next1
+	MOVD $4, R3
+next1:
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B groups1
 singles1:
+	MOVD gap+88(FP), R3
+	CMP $1, R3
+	BNE exit1
 	MOVD rows+16(FP), R3
 	SUB R0, R3, R3
 	CMP $0, R3
@@ -1807,6 +1858,7 @@ neon_18:
 sum2:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R3
 	VEXT $8, V0.B16, V0.B16, V30.B16
 	WORD $0x0e3ed400 // fadd v0.2s, v0.2s, v30.2s
 	WORD $0x7e30d800 // faddp s0, v0.2s
@@ -1823,7 +1875,7 @@ sum2:
 nobias13:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc13
-	VLD1R (R2), [V0.S4]
+	VLD1R (R3), [V0.S4]
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
 noacc13:
 	MOVD flags+56(FP), R4
@@ -1835,7 +1887,7 @@ noacc13:
 	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
 	WORD $0x4ea3f484 // fmin v4.4s, v4.4s, v3.4s
 noclamp13:
-	FMOVS F4, (R2)
+	FMOVS F4, (R3)
 	VEXT $8, V1.B16, V1.B16, V30.B16
 	WORD $0x0e3ed421 // fadd v1.2s, v1.2s, v30.2s
 	WORD $0x7e30d821 // faddp s1, v1.2s
@@ -1852,7 +1904,7 @@ noclamp13:
 nobias14:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc14
-	ADD $4, R2, R16
+	ADD $4, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d463 // fadd v3.4s, v3.4s, v0.4s
 noacc14:
@@ -1865,7 +1917,7 @@ noacc14:
 	WORD $0x4e20f463 // fmax v3.4s, v3.4s, v0.4s
 	WORD $0x4ea1f463 // fmin v3.4s, v3.4s, v1.4s
 noclamp14:
-	FMOVS F3, 4(R2)
+	FMOVS F3, 4(R3)
 	VEXT $8, V2.B16, V2.B16, V30.B16
 	WORD $0x0e3ed442 // fadd v2.2s, v2.2s, v30.2s
 	WORD $0x7e30d842 // faddp s2, v2.2s
@@ -1882,7 +1934,7 @@ noclamp14:
 nobias15:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc15
-	ADD $8, R2, R16
+	ADD $8, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc15:
@@ -1895,26 +1947,36 @@ noacc15:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp15:
-	FMOVS F1, 8(R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	ADD R3, R1, R1
-	ADD $1, R0, R0
+	FMOVS F1, 8(R3)
+	MOVD $1, R3
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B singles1
 exit1:
 	RET
 
 // gemvI8NEONR4C4 computes y = epi(W·X) for rows dense rows of i8 W (stride ldw elements) and 4 column(s) of an X panel, 4 rows at a time.
-TEXT ·gemvI8NEONR4C4(SB), NOSPLIT, $0-88
+TEXT ·gemvI8NEONR4C4(SB), NOSPLIT, $0-96
 	MOVD $0, R0
 	MOVD w+0(FP), R1
 	MOVD y+40(FP), R2
 groups1:
-	MOVD rows+16(FP), R3
-	SUB R0, R3, R3
-	CMP $4, R3
-	BLT singles1
+	MOVD gap+88(FP), R3
+	MOVD $3, R4
+	MUL R4, R3, R3
+	ADD R0, R3, R3
+	MOVD rows+16(FP), R4
+	CMP R4, R3
+	BGE singles1
 	MOVD ldw+8(FP), R3
+	MOVD gap+88(FP), R4
+	MUL R4, R3, R3
 	ADD R3, R1, R4
 	ADD R3, R4, R5
 	ADD R3, R5, R3
@@ -2133,27 +2195,31 @@ neon_12:
 sum1:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R4
+	MOVD gap+88(FP), R5
+	MUL R5, R3, R3
+	MOVD R0, R5
 	VEXT $8, V0.B16, V0.B16, V30.B16
 	WORD $0x0e3ed400 // fadd v0.2s, v0.2s, v30.2s
 	WORD $0x7e30d800 // faddp s0, v0.2s
-	MOVD scale+72(FP), R4
-	FMOVS (R4)(R0<<2), F16
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F16
 	VEOR V17.B16, V17.B16, V17.B16
 	WORD $0x4f901011 // fmla v17.4s, v0.4s, v16.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias1
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias1
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d631 // fadd v17.4s, v17.4s, v0.4s
 nobias1:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc1
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc1
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d631 // fadd v17.4s, v17.4s, v0.4s
 noacc1:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp1
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp1
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F16
@@ -2161,29 +2227,29 @@ noacc1:
 	WORD $0x4e20f631 // fmax v17.4s, v17.4s, v0.4s
 	WORD $0x4eb0f631 // fmin v17.4s, v17.4s, v16.4s
 noclamp1:
-	FMOVS F17, (R2)
+	FMOVS F17, (R4)
 	VEXT $8, V1.B16, V1.B16, V30.B16
 	WORD $0x0e3ed421 // fadd v1.2s, v1.2s, v30.2s
 	WORD $0x7e30d821 // faddp s1, v1.2s
-	MOVD scale+72(FP), R4
-	FMOVS (R4)(R0<<2), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V16.B16, V16.B16, V16.B16
 	WORD $0x4f801030 // fmla v16.4s, v1.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias2
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias2
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d610 // fadd v16.4s, v16.4s, v0.4s
 nobias2:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc2
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc2
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d610 // fadd v16.4s, v16.4s, v0.4s
 noacc2:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp2
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp2
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F1
@@ -2191,29 +2257,29 @@ noacc2:
 	WORD $0x4e20f610 // fmax v16.4s, v16.4s, v0.4s
 	WORD $0x4ea1f610 // fmin v16.4s, v16.4s, v1.4s
 noclamp2:
-	FMOVS F16, 4(R2)
+	FMOVS F16, 4(R4)
 	VEXT $8, V2.B16, V2.B16, V30.B16
 	WORD $0x0e3ed442 // fadd v2.2s, v2.2s, v30.2s
 	WORD $0x7e30d842 // faddp s2, v2.2s
-	MOVD scale+72(FP), R4
-	FMOVS (R4)(R0<<2), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801041 // fmla v1.4s, v2.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias3
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias3
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias3:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc3
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc3
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc3:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp3
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp3
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -2221,29 +2287,29 @@ noacc3:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp3:
-	FMOVS F1, 8(R2)
+	FMOVS F1, 8(R4)
 	VEXT $8, V3.B16, V3.B16, V30.B16
 	WORD $0x0e3ed463 // fadd v3.2s, v3.2s, v30.2s
 	WORD $0x7e30d863 // faddp s3, v3.2s
-	MOVD scale+72(FP), R4
-	FMOVS (R4)(R0<<2), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801061 // fmla v1.4s, v3.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias4
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias4
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias4:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc4
-	ADD $12, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc4
+	ADD $12, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc4:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp4
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp4
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -2251,31 +2317,31 @@ noacc4:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp4:
-	FMOVS F1, 12(R2)
-	ADD R3, R2, R2
+	FMOVS F1, 12(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	VEXT $8, V4.B16, V4.B16, V30.B16
 	WORD $0x0e3ed484 // fadd v4.2s, v4.2s, v30.2s
 	WORD $0x7e30d884 // faddp s4, v4.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 4(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801081 // fmla v1.4s, v4.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias5
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias5
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias5:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc5
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc5
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc5:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp5
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp5
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -2283,31 +2349,29 @@ noacc5:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp5:
-	FMOVS F1, (R2)
+	FMOVS F1, (R4)
 	VEXT $8, V5.B16, V5.B16, V30.B16
 	WORD $0x0e3ed4a5 // fadd v5.2s, v5.2s, v30.2s
 	WORD $0x7e30d8a5 // faddp s5, v5.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 4(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f8010a1 // fmla v1.4s, v5.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias6
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias6
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias6:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc6
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc6
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc6:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp6
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp6
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -2315,31 +2379,29 @@ noacc6:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp6:
-	FMOVS F1, 4(R2)
+	FMOVS F1, 4(R4)
 	VEXT $8, V6.B16, V6.B16, V30.B16
 	WORD $0x0e3ed4c6 // fadd v6.2s, v6.2s, v30.2s
 	WORD $0x7e30d8c6 // faddp s6, v6.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 4(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f8010c1 // fmla v1.4s, v6.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias7
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias7
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias7:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc7
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc7
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc7:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp7
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp7
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -2347,31 +2409,29 @@ noacc7:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp7:
-	FMOVS F1, 8(R2)
+	FMOVS F1, 8(R4)
 	VEXT $8, V7.B16, V7.B16, V30.B16
 	WORD $0x0e3ed4e7 // fadd v7.2s, v7.2s, v30.2s
 	WORD $0x7e30d8e7 // faddp s7, v7.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 4(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f8010e1 // fmla v1.4s, v7.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias8
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $4, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias8
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias8:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc8
-	ADD $12, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc8
+	ADD $12, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc8:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp8
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp8
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -2379,31 +2439,31 @@ noacc8:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp8:
-	FMOVS F1, 12(R2)
-	ADD R3, R2, R2
+	FMOVS F1, 12(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R6
+	ADD R6, R5, R5
 	VEXT $8, V8.B16, V8.B16, V30.B16
 	WORD $0x0e3ed508 // fadd v8.2s, v8.2s, v30.2s
 	WORD $0x7e30d908 // faddp s8, v8.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 8(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801101 // fmla v1.4s, v8.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias9
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias9
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias9:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc9
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc9
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc9:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp9
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp9
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -2411,31 +2471,29 @@ noacc9:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp9:
-	FMOVS F1, (R2)
+	FMOVS F1, (R4)
 	VEXT $8, V9.B16, V9.B16, V30.B16
 	WORD $0x0e3ed529 // fadd v9.2s, v9.2s, v30.2s
 	WORD $0x7e30d929 // faddp s9, v9.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 8(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801121 // fmla v1.4s, v9.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias10
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias10
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias10:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc10
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc10
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc10:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp10
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp10
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -2443,31 +2501,29 @@ noacc10:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp10:
-	FMOVS F1, 4(R2)
+	FMOVS F1, 4(R4)
 	VEXT $8, V10.B16, V10.B16, V30.B16
 	WORD $0x0e3ed54a // fadd v10.2s, v10.2s, v30.2s
 	WORD $0x7e30d94a // faddp s10, v10.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 8(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801141 // fmla v1.4s, v10.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias11
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias11
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias11:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc11
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc11
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc11:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp11
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp11
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -2475,31 +2531,29 @@ noacc11:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp11:
-	FMOVS F1, 8(R2)
+	FMOVS F1, 8(R4)
 	VEXT $8, V11.B16, V11.B16, V30.B16
 	WORD $0x0e3ed56b // fadd v11.2s, v11.2s, v30.2s
 	WORD $0x7e30d96b // faddp s11, v11.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 8(R16), F0
+	MOVD scale+72(FP), R6
+	FMOVS (R6)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801161 // fmla v1.4s, v11.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias12
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $8, R16, R16
+	MOVD flags+56(FP), R6
+	TBZ $1, R6, nobias12
+	MOVD bias+64(FP), R6
+	ADD R5<<2, R6, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias12:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc12
-	ADD $12, R2, R16
+	MOVD flags+56(FP), R6
+	TBZ $0, R6, noacc12
+	ADD $12, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc12:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp12
+	MOVD flags+56(FP), R6
+	TBZ $2, R6, noclamp12
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -2507,31 +2561,31 @@ noacc12:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp12:
-	FMOVS F1, 12(R2)
-	ADD R3, R2, R2
+	FMOVS F1, 12(R4)
+	ADD R3, R4, R4
+	MOVD gap+88(FP), R3
+	ADD R3, R5, R5
 	VEXT $8, V12.B16, V12.B16, V30.B16
 	WORD $0x0e3ed58c // fadd v12.2s, v12.2s, v30.2s
 	WORD $0x7e30d98c // faddp s12, v12.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 12(R16), F0
+	MOVD scale+72(FP), R3
+	FMOVS (R3)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f801181 // fmla v1.4s, v12.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias13
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias13
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias13:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc13
-	VLD1R (R2), [V0.S4]
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc13
+	VLD1R (R4), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc13:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp13
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp13
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -2539,31 +2593,29 @@ noacc13:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp13:
-	FMOVS F1, (R2)
+	FMOVS F1, (R4)
 	VEXT $8, V13.B16, V13.B16, V30.B16
 	WORD $0x0e3ed5ad // fadd v13.2s, v13.2s, v30.2s
 	WORD $0x7e30d9ad // faddp s13, v13.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 12(R16), F0
+	MOVD scale+72(FP), R3
+	FMOVS (R3)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f8011a1 // fmla v1.4s, v13.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias14
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias14
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias14:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc14
-	ADD $4, R2, R16
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc14
+	ADD $4, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc14:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp14
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp14
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -2571,31 +2623,29 @@ noacc14:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp14:
-	FMOVS F1, 4(R2)
+	FMOVS F1, 4(R4)
 	VEXT $8, V14.B16, V14.B16, V30.B16
 	WORD $0x0e3ed5ce // fadd v14.2s, v14.2s, v30.2s
 	WORD $0x7e30d9ce // faddp s14, v14.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 12(R16), F0
+	MOVD scale+72(FP), R3
+	FMOVS (R3)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f8011c1 // fmla v1.4s, v14.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias15
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias15
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias15:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc15
-	ADD $8, R2, R16
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc15
+	ADD $8, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc15:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp15
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp15
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -2603,31 +2653,29 @@ noacc15:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp15:
-	FMOVS F1, 8(R2)
+	FMOVS F1, 8(R4)
 	VEXT $8, V15.B16, V15.B16, V30.B16
 	WORD $0x0e3ed5ef // fadd v15.2s, v15.2s, v30.2s
 	WORD $0x7e30d9ef // faddp s15, v15.2s
-	MOVD scale+72(FP), R4
-	ADD R0<<2, R4, R16
-	FMOVS 12(R16), F0
+	MOVD scale+72(FP), R3
+	FMOVS (R3)(R5<<2), F0
 	VEOR V1.B16, V1.B16, V1.B16
 	WORD $0x4f8011e1 // fmla v1.4s, v15.4s, v0.s[0]
-	MOVD flags+56(FP), R4
-	TBZ $1, R4, nobias16
-	MOVD bias+64(FP), R4
-	ADD R0<<2, R4, R16
-	ADD $12, R16, R16
+	MOVD flags+56(FP), R3
+	TBZ $1, R3, nobias16
+	MOVD bias+64(FP), R3
+	ADD R5<<2, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 nobias16:
-	MOVD flags+56(FP), R4
-	TBZ $0, R4, noacc16
-	ADD $12, R2, R16
+	MOVD flags+56(FP), R3
+	TBZ $0, R3, noacc16
+	ADD $12, R4, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc16:
-	MOVD flags+56(FP), R4
-	TBZ $2, R4, noclamp16
+	MOVD flags+56(FP), R3
+	TBZ $2, R3, noclamp16
 	FMOVS lo+80(FP), F0
 	VDUP V0.S[0], V0.S4
 	FMOVS hi+84(FP), F2
@@ -2635,16 +2683,26 @@ noacc16:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp16:
-	FMOVS F1, 12(R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD R3, R1, R1
-	ADD $4, R0, R0
+	FMOVS F1, 12(R4)
+	MOVD $1, R3
+	MOVD gap+88(FP), R4
+	CMP $1, R4
+	BNE next1
+	MOVD $4, R3
+next1:
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B groups1
 singles1:
+	MOVD gap+88(FP), R3
+	CMP $1, R3
+	BNE exit1
 	MOVD rows+16(FP), R3
 	SUB R0, R3, R3
 	CMP $0, R3
@@ -2762,6 +2820,7 @@ neon_24:
 sum2:
 	MOVD ldy+48(FP), R3
 	LSL $2, R3, R3
+	MOVD R2, R3
 	VEXT $8, V0.B16, V0.B16, V30.B16
 	WORD $0x0e3ed400 // fadd v0.2s, v0.2s, v30.2s
 	WORD $0x7e30d800 // faddp s0, v0.2s
@@ -2778,7 +2837,7 @@ sum2:
 nobias17:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc17
-	VLD1R (R2), [V0.S4]
+	VLD1R (R3), [V0.S4]
 	WORD $0x4e20d4a5 // fadd v5.4s, v5.4s, v0.4s
 noacc17:
 	MOVD flags+56(FP), R4
@@ -2790,7 +2849,7 @@ noacc17:
 	WORD $0x4e20f4a5 // fmax v5.4s, v5.4s, v0.4s
 	WORD $0x4ea4f4a5 // fmin v5.4s, v5.4s, v4.4s
 noclamp17:
-	FMOVS F5, (R2)
+	FMOVS F5, (R3)
 	VEXT $8, V1.B16, V1.B16, V30.B16
 	WORD $0x0e3ed421 // fadd v1.2s, v1.2s, v30.2s
 	WORD $0x7e30d821 // faddp s1, v1.2s
@@ -2807,7 +2866,7 @@ noclamp17:
 nobias18:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc18
-	ADD $4, R2, R16
+	ADD $4, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d484 // fadd v4.4s, v4.4s, v0.4s
 noacc18:
@@ -2820,7 +2879,7 @@ noacc18:
 	WORD $0x4e20f484 // fmax v4.4s, v4.4s, v0.4s
 	WORD $0x4ea1f484 // fmin v4.4s, v4.4s, v1.4s
 noclamp18:
-	FMOVS F4, 4(R2)
+	FMOVS F4, 4(R3)
 	VEXT $8, V2.B16, V2.B16, V30.B16
 	WORD $0x0e3ed442 // fadd v2.2s, v2.2s, v30.2s
 	WORD $0x7e30d842 // faddp s2, v2.2s
@@ -2837,7 +2896,7 @@ noclamp18:
 nobias19:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc19
-	ADD $8, R2, R16
+	ADD $8, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc19:
@@ -2850,7 +2909,7 @@ noacc19:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp19:
-	FMOVS F1, 8(R2)
+	FMOVS F1, 8(R3)
 	VEXT $8, V3.B16, V3.B16, V30.B16
 	WORD $0x0e3ed463 // fadd v3.2s, v3.2s, v30.2s
 	WORD $0x7e30d863 // faddp s3, v3.2s
@@ -2867,7 +2926,7 @@ noclamp19:
 nobias20:
 	MOVD flags+56(FP), R4
 	TBZ $0, R4, noacc20
-	ADD $12, R2, R16
+	ADD $12, R3, R16
 	VLD1R (R16), [V0.S4]
 	WORD $0x4e20d421 // fadd v1.4s, v1.4s, v0.4s
 noacc20:
@@ -2880,11 +2939,16 @@ noacc20:
 	WORD $0x4e20f421 // fmax v1.4s, v1.4s, v0.4s
 	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
 noclamp20:
-	FMOVS F1, 12(R2)
-	ADD R3, R2, R2
-	MOVD ldw+8(FP), R3
-	ADD R3, R1, R1
-	ADD $1, R0, R0
+	FMOVS F1, 12(R3)
+	MOVD $1, R3
+	ADD R3, R0, R0
+	MOVD ldy+48(FP), R4
+	LSL $2, R4, R4
+	MUL R3, R4, R4
+	ADD R4, R2, R2
+	MOVD ldw+8(FP), R4
+	MUL R3, R4, R4
+	ADD R4, R1, R1
 	B singles1
 exit1:
 	RET

@@ -25,7 +25,7 @@ import (
 // Correct at any N; a GEMM over low-precision weights is still to be written (issue 17).
 
 // gemvLPFunc is a generated low-precision GEMV kernel (gen/kernels/gemvlp.go).
-type gemvLPFunc func(w *uint8, ldw, rows, k int, x, y *float32, ldy, flags int, bias, scale *float32, lo, hi float32)
+type gemvLPFunc func(w *uint8, ldw, rows, k int, x, y *float32, ldy, flags int, bias, scale *float32, lo, hi float32, gap int)
 
 // gemvLPGenKernel is one generated kernel as the generated tables list it.
 type gemvLPGenKernel struct {
@@ -175,29 +175,42 @@ func (g *gemvLPKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n
 	gx := newGemvX(&g.pool, x, ldx, g.k, n, s.Lanes, cw)
 	defer gx.put()
 	eb := s.dtype.Bytes()
+	if n == 1 {
+		// One column: W read once, in long row streams (gemvStreams).
+		gemvStreams(r0, r1, s.kern[0].rows, eb*g.ldw, func(rs, rows, gap int) {
+			g.call(s.kern[0].fn, rs, gx.pass(0), y, ldy, rows, flags, bias, lo, hi, gap)
+			activateTile(post, y, ldy, rs, rs+rows, 0, n)
+		})
+		return nil
+	}
 	chunk := max(gemvUnitRows, gemvChunkBytes/(eb*max(g.ldw, 1))&^(gemvUnitRows-1))
 	for rs := r0; rs < r1; rs += chunk {
 		re := min(rs+chunk, r1)
-		wp := &gemvLPDummy[0]
-		if g.k > 0 {
-			wp = &g.w[rs*g.ldw*eb]
-		}
-		bptr, sptr := &gemvDummy, &gemvDummy
-		if flags&epiBias != 0 {
-			bptr = &bias[rs]
-		}
-		if g.scale != nil {
-			sptr = &g.scale[rs]
-		}
 		for j0 := 0; j0 < n; j0 += cw {
 			c := min(cw, n-j0)
-			s.kern[c-1].fn(wp, g.ldw, re-rs, g.k, gx.pass(j0), &y[rs*ldy+j0], ldy, flags, bptr, sptr, lo, hi)
+			g.call(s.kern[c-1].fn, rs, gx.pass(j0), y[j0:], ldy, re-rs, flags, bias, lo, hi, 1)
 		}
 		if post != ref.ActNone {
 			activateTile(post, y, ldy, rs, re, 0, n)
 		}
 	}
 	return nil
+}
+
+// call runs kernel fn on rows [rs, rs+rows) with gap, X at x, Y from y[rs·ldy].
+func (g *gemvLPKernel) call(fn gemvLPFunc, rs int, x *float32, y []float32, ldy, rows, flags int, bias []float32, lo, hi float32, gap int) {
+	wp := &gemvLPDummy[0]
+	if g.k > 0 {
+		wp = &g.w[rs*g.ldw*g.spec.dtype.Bytes()]
+	}
+	bptr, sptr := &gemvDummy, &gemvDummy
+	if flags&epiBias != 0 {
+		bptr = &bias[rs]
+	}
+	if g.scale != nil {
+		sptr = &g.scale[rs]
+	}
+	fn(wp, g.ldw, rows, g.k, x, &y[rs*ldy], ldy, flags, bptr, sptr, lo, hi, gap)
 }
 
 // runGo is the pure-Go kernel: each row widened into a buffer, then the float32 GEMV's

@@ -12,7 +12,8 @@ import (
 // few. At N = 1 a product reads each 4-byte weight once for 2 flops, so the kernel is bound
 // by the bytes of W and must stream it at the machine's read bandwidth:
 //
-//	for each group of R rows (then the rows left, one at a time):
+//	for each group of R rows, rows i + j·gap for j < R (then, with gap = 1, the rows left,
+//	one at a time):
 //	    acc[r][c][u] = 0                                   (R·C·U vector chains)
 //	    for q = 0; q+U·L ≤ k; q += U·L:                     (the main loop: R row streams)
 //	        xv[c][u] = X panel vector (q/L + u, c)         (X loaded once per row group)
@@ -20,8 +21,16 @@ import (
 //	    for q+L ≤ k: acc[r][c][0] += … one vector           (fewer than U vectors left)
 //	    if q < k:    acc[r][c][U−1] += … masked to k−q lanes (W and X both masked)
 //	    s = Σ_u acc[r][c][u] (in u order), then ReduceAdd's fixed tree
-//	    s += bias[i+r] (EpiBias); s += Y (EpiLoadY); clamp to [lo, hi] (EpiClamp)
-//	    y[(i+r)·ldy + c] = s
+//	    s += bias[i+r·gap] (EpiBias); s += Y (EpiLoadY); clamp to [lo, hi] (EpiClamp)
+//	    y[(i+r·gap)·ldy + c] = s
+//
+// gap is 1 (groups of R consecutive rows: i = 0, R, 2R, …) or, for rows = R·gap, the
+// distance between a group's rows (i = 0, 1, …, gap−1): each of the R row pointers then
+// walks gap consecutive rows, one long stream. At N = 1 that matters: rows of 8-16 KiB read
+// four at a time restart four short streams every group, which the hardware prefetchers
+// pick up late (Zen 5, one core, W from DRAM, gap = 1 → gap with 1 MiB streams: float32
+// 32-35 → 39 GB/s, bf16 23-25 → 37-38, int8 23-24 → 30-35, against 36-40 read by four
+// streams of 40 MiB; asm/gemv.go).
 //
 // X is a panel of whole vectors: for vector v and column c, L floats x[vL .. vL+L, c] at
 // x + (v·C + c)·L floats (for C = 1 simply x[0:k]). Its last vector is read masked, so a
@@ -91,7 +100,10 @@ func GemvMaxNOf(isa string) int {
 var GemvPrefetch = map[string]GemvPrefetchHint{"avx2": {}, "avx512": {Dist: 2048, NTA: true, MinC: 2}}
 
 // GemvLPPrefetch says which stored types prefetch the next row group (PREFETCHT0, one hint
-// per cache line, gemvGroup). Zen 5, 1 thread, go test -bench GemvLP, N = 1: int8 AVX-512
+// per cache line, gemvGroup) in the kernels of C ≥ 2 columns, which run with gap = 1. At
+// N = 1 with gap > 1 (the C = 1 kernels) int8 needs no hint: 30-35 GB/s without it, 21-24
+// with it (it fetches rows the long streams reach anyway). Measured before gaps, with gap = 1
+// at N = 1: Zen 5, 1 thread, go test -bench GemvLP: int8 AVX-512
 // 2.2 → 1.3 ms on 11008×4096 (W at 35 GB/s instead of 20) and 2.6 → 1.5 ms on 4096×11008;
 // bf16 and fp16, whose rows span two or more pages, already streamed at the fp32 kernel's
 // bandwidth without it and measured slower with it (2.6-2.9 → 3.3-3.9 ms, one noisy run);
@@ -111,6 +123,7 @@ var GemvParams = []vm.Param{
 	{Name: "w", Kind: vm.PtrF32}, {Name: "ldw", Kind: vm.Int}, {Name: "rows", Kind: vm.Int}, {Name: "k", Kind: vm.Int},
 	{Name: "x", Kind: vm.PtrF32}, {Name: "y", Kind: vm.PtrF32}, {Name: "ldy", Kind: vm.Int},
 	{Name: "flags", Kind: vm.Int}, {Name: "bias", Kind: vm.PtrF32}, {Name: "lo", Kind: vm.F32}, {Name: "hi", Kind: vm.F32},
+	{Name: "gap", Kind: vm.Int},
 }
 
 // GemvFuncName names the kernel of shape s on isa.
@@ -124,6 +137,7 @@ type gemvMachine interface {
 	vm.Machine
 	ReduceAdd(v vm.Vec)
 	StoreLane0(m vm.Mem, v vm.Vec)
+	Mul(dst, src vm.Reg) // dst *= src (the gap's strides)
 }
 
 // Gemv is the family.
@@ -197,14 +211,25 @@ func genGemvBody(m gemvMachine, s GemvShape, e vm.Elem) {
 	wg, yg := m.Param("w"), m.Param("y")
 	groups, singles, exit := m.NewLabel("groups"), m.NewLabel("singles"), m.NewLabel("exit")
 	if s.R > 1 {
+		// A group exists while its last row, i + (R−1)·gap, is below rows.
 		m.Bind(groups)
-		left := m.Param("rows")
-		m.Sub(left, i)
-		m.BrImm(left, vm.LT, int64(s.R), singles)
+		last := m.Param("gap")
+		if s.R > 2 {
+			f := m.GP()
+			m.MovImm(f, int64(s.R-1))
+			m.Mul(last, f)
+		}
+		m.Add(last, i)
+		rows := m.Param("rows")
+		m.Br(last, vm.GE, rows, singles)
 		gemvGroup(m, s, e, s.R, i, wg, yg)
 		m.Jmp(groups)
 	}
 	m.Bind(singles)
+	if s.R > 1 { // with gap > 1 the groups covered rows = R·gap, no row is left
+		gap := m.Param("gap")
+		m.BrImm(gap, vm.NE, 1, exit)
+	}
 	left := m.Param("rows")
 	m.Sub(left, i)
 	m.BrImm(left, vm.LE, 0, exit)
@@ -229,25 +254,29 @@ func gemvGroup(m gemvMachine, s GemvShape, e vm.Elem, r int, i, wg, yg vm.Reg) {
 		wm := m.(vm.WidenMachine)
 		wload = func(v vm.Vec, a vm.Mem) { wm.LoadWiden(v, a, e) }
 	}
-	// Row pointers: p[0] = wg, p[j] = wg + j·ldw elements.
+	// Row pointers: p[0] = wg, p[j] = wg + j·gap·ldw elements.
 	p := make([]vm.Reg, r)
 	p[0] = wg
 	if r > 1 {
-		ldw := m.Param("ldw")
+		step := m.Param("ldw")
 		if shift > 0 {
-			m.Shl(ldw, shift)
+			m.Shl(step, shift)
 		}
+		m.Mul(step, m.Param("gap"))
 		for j := 1; j < r; j++ {
 			p[j] = m.GP()
-			m.Lea(p[j], vm.Idx(p[j-1], ldw, 1))
+			m.Lea(p[j], vm.Idx(p[j-1], step, 1))
 		}
 	}
 	// Low-precision rows are short streams (a 4096-weight int8 row is one 4 KiB page, where
-	// hardware prefetchers stop): the next R rows, contiguous after these, are prefetched
-	// linearly while these stream, R·U·L elements per step (nxt = the next group's start).
+	// hardware prefetchers stop): in the kernels of C ≥ 2 columns, which run with gap = 1
+	// (passes over an L2-sized chunk of rows), the next R rows, contiguous after these, are
+	// prefetched linearly while these stream, R·U·L elements per step (nxt = the next
+	// group's start). At N = 1 the driver runs C = 1 with gap > 1 instead: R long streams
+	// the hardware prefetchers follow.
 	var nxt vm.Reg = -1
 	lpHint, lpOK := m.(Prefetcher)
-	if lpOK && GemvLPPrefetch[e] {
+	if lpOK && GemvLPPrefetch[e] && C >= 2 {
 		ldw := m.Param("ldw")
 		if shift > 0 {
 			m.Shl(ldw, shift)
@@ -364,11 +393,18 @@ func gemvGroup(m gemvMachine, s GemvShape, e vm.Elem, r int, i, wg, yg vm.Reg) {
 	step(1, U-1, &mask)
 	m.Bind(sum)
 
-	// Reduce, epilogue, store: row j's column c at yg + (j·ldy + c) floats.
-	ldy := m.Param("ldy")
-	m.Shl(ldy, 2)
+	// Reduce, epilogue, store: row j (row i + j·gap of the call) has its column c at
+	// yg + (j·gap·ldy + c) floats, its bias and scale at index i + j·gap.
+	ystep := m.Param("ldy")
+	m.Shl(ystep, 2)
 	yr := m.GP()
 	m.Mov(yr, yg)
+	row := i
+	if r > 1 {
+		m.Mul(ystep, m.Param("gap"))
+		row = m.GP()
+		m.Mov(row, i)
+	}
 	for j := 0; j < r; j++ {
 		for c := 0; c < C; c++ {
 			a := acc[j][c]
@@ -380,28 +416,39 @@ func gemvGroup(m gemvMachine, s GemvShape, e vm.Elem, r int, i, wg, yg vm.Reg) {
 			if e == vm.ElemI8 {
 				// y = scale[i+j]·Σ w8·x, one rounding (an FMA onto zero), then the epilogue.
 				sc := m.Vec()
-				m.Load1(sc, vm.Idx(m.Param("scale"), i, 4).Off(j*4))
+				m.Load1(sc, vm.Idx(m.Param("scale"), row, 4))
 				sum = m.Vec()
 				m.Zero(sum)
 				m.FMA(sum, a[0], sc)
 			}
-			rowEpilogue(m, sum, i, j, vm.At(yr, c*4))
+			rowEpilogue(m, sum, row, 0, vm.At(yr, c*4))
 			m.StoreLane0(vm.At(yr, c*4), sum)
 		}
 		if j+1 < r {
-			m.Add(yr, ldy)
+			m.Add(yr, ystep)
+			m.Add(row, m.Param("gap"))
 		}
 	}
-	m.Add(yr, ldy)
-	m.Mov(yg, yr)
+	// The next group starts adv rows on: r with gap = 1, else the next row (1).
+	adv := m.GP()
+	m.MovImm(adv, 1)
+	if r > 1 {
+		next := m.NewLabel("next")
+		m.BrImm(m.Param("gap"), vm.NE, 1, next)
+		m.MovImm(adv, int64(r))
+		m.Bind(next)
+	}
+	m.Add(i, adv)
+	ldy := m.Param("ldy")
+	m.Shl(ldy, 2)
+	m.Mul(ldy, adv)
+	m.Add(yg, ldy)
 	ldw := m.Param("ldw")
 	if shift > 0 {
 		m.Shl(ldw, shift)
 	}
-	for j := 0; j < r; j++ {
-		m.Add(wg, ldw)
-	}
-	m.AddImm(i, int64(r))
+	m.Mul(ldw, adv)
+	m.Add(wg, ldw)
 }
 
 // rowEpilogue finishes lane 0 of a, the sum of row i+j: + bias[i+j] (EpiBias), + the old

@@ -27,7 +27,7 @@ var GemvLPParams = []vm.Param{
 	{Name: "w", Kind: vm.PtrU8}, {Name: "ldw", Kind: vm.Int}, {Name: "rows", Kind: vm.Int}, {Name: "k", Kind: vm.Int},
 	{Name: "x", Kind: vm.PtrF32}, {Name: "y", Kind: vm.PtrF32}, {Name: "ldy", Kind: vm.Int},
 	{Name: "flags", Kind: vm.Int}, {Name: "bias", Kind: vm.PtrF32}, {Name: "scale", Kind: vm.PtrF32},
-	{Name: "lo", Kind: vm.F32}, {Name: "hi", Kind: vm.F32},
+	{Name: "lo", Kind: vm.F32}, {Name: "hi", Kind: vm.F32}, {Name: "gap", Kind: vm.Int},
 }
 
 // GemvLPElems are the stored types with a family each (file gemv<elem>).
