@@ -42,6 +42,7 @@ const (
 	nmChunkSlots    = 16 // slots per chunk
 	nmWordBits      = 32 // bits per word of packed positions
 	nmGemvConstVecs = 4  // consts vectors per pass: shift, base, mask, select
+	nmGemvSegments  = 2  // units a GEMV step runs side by side, gap units apart
 )
 
 // nmPosBits is the width of a packed position for group ≤ 16 (gen/kernels.NMPosBits).
@@ -52,4 +53,4 @@ func nmPosBits(group int) int {
 // ContractHash identifies this contract: kernels generated into another package carry the
 // hash of the contract they were generated against, and RegisterGenerated refuses a
 // different one (DESIGN §5.11).
-const ContractHash = "be9eb2113de35acb"
+const ContractHash = "265c96fb3e4d15b7"

@@ -97,22 +97,22 @@ func nmAVX2AnyR1U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, gro
 // nmvAVX22of4R2 runs the 2:4 GEMV kernel on 2 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvAVX22of4R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32)
+func nmvAVX22of4R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, gap int)
 
 // nmvAVX21of4R2 runs the 1:4 GEMV kernel on 2 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvAVX21of4R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32)
+func nmvAVX21of4R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, gap int)
 
 // nmvAVX22of8R2 runs the 2:8 GEMV kernel on 2 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvAVX22of8R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32)
+func nmvAVX22of8R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, gap int)
 
 // nmvAVX24of8R2 runs the 4:8 GEMV kernel on 2 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvAVX24of8R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32)
+func nmvAVX24of8R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, gap int)
 
 // nmAVX2Features are the CPU features the nmAVX2 kernels use.
 const nmAVX2Features = FeatAVX2 | FeatFMA

@@ -67,27 +67,27 @@ func nmAVX512AnyR2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, g
 // nmvAVX5122of4R4 runs the 2:4 GEMV kernel on 4 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvAVX5122of4R4(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32)
+func nmvAVX5122of4R4(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, gap int)
 
 // nmvAVX5121of4R4 runs the 1:4 GEMV kernel on 4 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvAVX5121of4R4(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32)
+func nmvAVX5121of4R4(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, gap int)
 
 // nmvAVX5122of8R4 runs the 2:8 GEMV kernel on 4 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvAVX5122of8R4(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32)
+func nmvAVX5122of8R4(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, gap int)
 
 // nmvAVX5124of8R4 runs the 4:8 GEMV kernel on 4 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvAVX5124of8R4(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32)
+func nmvAVX5124of8R4(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, gap int)
 
 // nmvAVX5121of8R4 runs the 1:8 GEMV kernel on 4 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvAVX5121of8R4(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32)
+func nmvAVX5121of8R4(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, gap int)
 
 // nmAVX512Features are the CPU features the nmAVX512 kernels use.
 const nmAVX512Features = FeatAVX512DQ | FeatAVX512F

@@ -67,22 +67,22 @@ func nmNEONAnyR2U8(ival *float32, ipos *uint8, spr int, gfull int, keep int, gro
 // nmvNEON2of4R2 runs the 2:4 GEMV kernel on 2 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvNEON2of4R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32)
+func nmvNEON2of4R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, gap int)
 
 // nmvNEON1of4R2 runs the 1:4 GEMV kernel on 2 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvNEON1of4R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32)
+func nmvNEON1of4R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, gap int)
 
 // nmvNEON2of8R2 runs the 2:8 GEMV kernel on 2 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvNEON2of8R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32)
+func nmvNEON2of8R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, gap int)
 
 // nmvNEON4of8R2 runs the 4:8 GEMV kernel on 2 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvNEON4of8R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32)
+func nmvNEON4of8R2(vals *float32, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, gap int)
 
 // nmNEONFeatures are the CPU features the nmNEON kernels use.
 const nmNEONFeatures = FeatASIMD

@@ -21,7 +21,7 @@ var dummyU8 uint8
 type nmFunc func(ival *float32, ipos *uint8, spr, gfull, keep, group, lastSlots, units, lastRows int, x *float32, y *float32, ldy, n, flags int, bias *float32, lo, hi float32)
 
 // nmGemvFunc is a generated N:M GEMV kernel.
-type nmGemvFunc func(vals *float32, bits *uint32, chunks, units int, x *float32, out *float32, consts *uint32)
+type nmGemvFunc func(vals *float32, bits *uint32, chunks, units int, x *float32, out *float32, consts *uint32, gap int)
 
 type nmGenKernel struct {
 	keep, group, uh, tile int
@@ -140,9 +140,9 @@ type nmGemv struct {
 	consts []uint32
 	xlen   int // padded X copy
 	pool   sync.Pool
-	// call runs the kernel on chunks of units [a, a+units) from chunk index ci (chunkIdx:
-	// chunks per unit, a K block's) (default: g.fn on float32 chunks).
-	call func(l *NMLayout, ci, chunks, a, units int, x, out *float32, consts *uint32)
+	// call runs the kernel on chunks of units a+i and a+i+gap for i < units from chunk index
+	// ci (chunkIdx: chunks per unit, a K block's) (default: g.fn on float32 chunks).
+	call func(l *NMLayout, ci, chunks, a, units, gap int, x, out *float32, consts *uint32)
 }
 
 func newNMGemv(g nmGemvKernel, l *NMLayout) (*nmGemv, error) {
@@ -167,8 +167,8 @@ func newNMGemv(g nmGemvKernel, l *NMLayout) (*nmGemv, error) {
 		}
 	}
 	v.xlen = l.Chunks*nmChunkSlots/l.Keep*l.Group + 2*g.tables*L
-	v.call = func(l *NMLayout, ci, chunks, a, units int, x, out *float32, consts *uint32) {
-		g.fn(&l.ValChunks[ci*16], &l.Bits[ci*l.Words], chunks, units, x, out, consts)
+	v.call = func(l *NMLayout, ci, chunks, a, units, gap int, x, out *float32, consts *uint32) {
+		g.fn(&l.ValChunks[ci*16], &l.Bits[ci*l.Words], chunks, units, x, out, consts, gap)
 	}
 	return v, nil
 }
@@ -194,10 +194,19 @@ func (v *nmGemv) run(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32,
 	win := nmChunkSlots / l.Keep * l.Group // X columns per chunk
 	for a := u0; a < u1; a += step {
 		b := min(a+step, u1)
-		// K block by K block (X[block] stays in L1); the kernel adds to the lane sums.
+		// K block by K block (X[block] stays in L1); the kernel adds to the lane sums. It
+		// runs units in pairs, the first half of [a, b) beside the second (gap = half), and
+		// an odd unit out with gap = 0 (nmGemvSegments).
 		clear(sc.out)
+		half := (b - a) / nmGemvSegments
 		for c0 := 0; c0 < l.Chunks; c0 += l.CB {
-			v.call(l, l.chunkIdx(a, c0, 0), min(l.CB, l.Chunks-c0), a, b-a, &xs[c0*win], &sc.out[0], &v.consts[0])
+			cb := min(l.CB, l.Chunks-c0)
+			if half > 0 {
+				v.call(l, l.chunkIdx(a, c0, 0), cb, a, half, half, &xs[c0*win], &sc.out[0], &v.consts[0])
+			}
+			if odd := a + 2*half; odd < b {
+				v.call(l, l.chunkIdx(odd, c0, 0), cb, odd, 1, 0, &xs[c0*win], &sc.out[2*half*l.UH*L], &v.consts[0])
+			}
 		}
 		r0, _ := l.UnitRows(a)
 		_, r1 := l.UnitRows(b - 1)

@@ -18494,424 +18494,696 @@ exit1:
 	VZEROUPPER
 	RET
 
-// func nmvBF16AVX22of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+// func nmvBF16AVX22of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 // Requires: AVX, AVX2, FMA3
-TEXT ·nmvBF16AVX22of4R2(SB), NOSPLIT, $0-64
-	MOVQ vals+0(FP), AX
-	MOVQ bits+8(FP), CX
-	MOVQ out+40(FP), DX
-	MOVQ units+24(FP), BX
+TEXT ·nmvBF16AVX22of4R2(SB), NOSPLIT, $0-72
+	MOVQ  vals+0(FP), AX
+	MOVQ  bits+8(FP), CX
+	MOVQ  out+40(FP), DX
+	MOVQ  gap+64(FP), BX
+	MOVQ  BX, SI
+	MOVQ  chunks+16(FP), DI
+	IMULQ DI, SI
+	MOVQ  SI, DI
+	SHLQ  $0x06, SI
+	SHLQ  $0x03, DI
+	SHLQ  $0x06, BX
+	MOVQ  units+24(FP), R8
 
 unit1:
-	CMPQ    BX, $+0
+	CMPQ    R8, $+0
 	JLE     exit1
 	VMOVUPS (DX), Y0
 	VMOVUPS 32(DX), Y1
-	MOVQ    x+32(FP), SI
-	MOVQ    chunks+16(FP), DI
-	CMPQ    DI, $+0
+	VMOVUPS (DX)(BX*1), Y2
+	VMOVUPS 32(DX)(BX*1), Y3
+	MOVQ    x+32(FP), R9
+	MOVQ    chunks+16(FP), R10
+	CMPQ    R10, $+0
 	JLE     cdone1
 
 chunk1:
-	MOVQ         consts+48(FP), R8
-	VMOVUPS      (SI), Y2
-	VMOVUPS      32(SI), Y3
-	VMOVUPS      (R8), Y4
-	VMOVUPS      32(R8), Y5
-	VMOVUPS      64(R8), Y6
-	VBROADCASTSS (CX), Y7
-	VPSRLVD      Y4, Y7, Y7
-	VPAND        Y6, Y7, Y7
-	VPOR         Y5, Y7, Y7
-	VPERMPS      Y2, Y7, Y8
-	VPERMPS      Y3, Y7, Y9
-	VPSLLD       $0x1c, Y7, Y7
-	VBLENDVPS    Y7, Y9, Y8, Y7
-	VPMOVZXWD    (AX), Y8
-	VPSLLD       $0x10, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y0
-	VBROADCASTSS 4(CX), Y7
-	VPSRLVD      Y4, Y7, Y7
-	VPAND        Y6, Y7, Y7
-	VPOR         Y5, Y7, Y7
-	VPERMPS      Y2, Y7, Y2
-	VPERMPS      Y3, Y7, Y3
-	VPSLLD       $0x1c, Y7, Y4
-	VBLENDVPS    Y4, Y3, Y2, Y7
-	VPMOVZXWD    32(AX), Y2
-	VPSLLD       $0x10, Y2, Y2
-	VFMADD231PS  Y2, Y7, Y1
-	VMOVUPS      64(SI), Y2
-	VMOVUPS      96(SI), Y3
-	VMOVUPS      128(R8), Y4
-	VMOVUPS      160(R8), Y5
-	VMOVUPS      192(R8), Y6
-	VBROADCASTSS (CX), Y7
-	VPSRLVD      Y4, Y7, Y7
-	VPAND        Y6, Y7, Y7
-	VPOR         Y5, Y7, Y7
-	VPERMPS      Y2, Y7, Y8
-	VPERMPS      Y3, Y7, Y9
-	VPSLLD       $0x1c, Y7, Y7
-	VBLENDVPS    Y7, Y9, Y8, Y7
-	VPMOVZXWD    16(AX), Y8
-	VPSLLD       $0x10, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y0
-	VBROADCASTSS 4(CX), Y7
-	VPSRLVD      Y4, Y7, Y7
-	VPAND        Y6, Y7, Y7
-	VPOR         Y5, Y7, Y7
-	VPERMPS      Y2, Y7, Y2
-	VPERMPS      Y3, Y7, Y3
-	VPSLLD       $0x1c, Y7, Y4
-	VBLENDVPS    Y4, Y3, Y2, Y7
-	VPMOVZXWD    48(AX), Y2
-	VPSLLD       $0x10, Y2, Y2
-	VFMADD231PS  Y2, Y7, Y1
+	MOVQ         consts+48(FP), R11
+	VMOVUPS      (R9), Y4
+	VMOVUPS      32(R9), Y5
+	VMOVUPS      (R11), Y6
+	VMOVUPS      32(R11), Y7
+	VMOVUPS      64(R11), Y8
+	VBROADCASTSS (CX), Y9
+	VPSRLVD      Y6, Y9, Y9
+	VPAND        Y8, Y9, Y9
+	VPOR         Y7, Y9, Y9
+	VPERMPS      Y4, Y9, Y10
+	VPERMPS      Y5, Y9, Y11
+	VPSLLD       $0x1c, Y9, Y9
+	VBLENDVPS    Y9, Y11, Y10, Y9
+	VPMOVZXWD    (AX), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y0
+	VBROADCASTSS 4(CX), Y9
+	VPSRLVD      Y6, Y9, Y9
+	VPAND        Y8, Y9, Y9
+	VPOR         Y7, Y9, Y9
+	VPERMPS      Y4, Y9, Y10
+	VPERMPS      Y5, Y9, Y11
+	VPSLLD       $0x1c, Y9, Y9
+	VBLENDVPS    Y9, Y11, Y10, Y9
+	VPMOVZXWD    32(AX), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y1
+	VBROADCASTSS (CX)(DI*1), Y9
+	VPSRLVD      Y6, Y9, Y9
+	VPAND        Y8, Y9, Y9
+	VPOR         Y7, Y9, Y9
+	VPERMPS      Y4, Y9, Y10
+	VPERMPS      Y5, Y9, Y11
+	VPSLLD       $0x1c, Y9, Y9
+	VBLENDVPS    Y9, Y11, Y10, Y9
+	VPMOVZXWD    (AX)(SI*1), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y2
+	VBROADCASTSS 4(CX)(DI*1), Y9
+	VPSRLVD      Y6, Y9, Y9
+	VPAND        Y8, Y9, Y9
+	VPOR         Y7, Y9, Y9
+	VPERMPS      Y4, Y9, Y4
+	VPERMPS      Y5, Y9, Y5
+	VPSLLD       $0x1c, Y9, Y6
+	VBLENDVPS    Y6, Y5, Y4, Y9
+	VPMOVZXWD    32(AX)(SI*1), Y4
+	VPSLLD       $0x10, Y4, Y4
+	VFMADD231PS  Y4, Y9, Y3
+	VMOVUPS      64(R9), Y4
+	VMOVUPS      96(R9), Y5
+	VMOVUPS      128(R11), Y6
+	VMOVUPS      160(R11), Y7
+	VMOVUPS      192(R11), Y8
+	VBROADCASTSS (CX), Y9
+	VPSRLVD      Y6, Y9, Y9
+	VPAND        Y8, Y9, Y9
+	VPOR         Y7, Y9, Y9
+	VPERMPS      Y4, Y9, Y10
+	VPERMPS      Y5, Y9, Y11
+	VPSLLD       $0x1c, Y9, Y9
+	VBLENDVPS    Y9, Y11, Y10, Y9
+	VPMOVZXWD    16(AX), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y0
+	VBROADCASTSS 4(CX), Y9
+	VPSRLVD      Y6, Y9, Y9
+	VPAND        Y8, Y9, Y9
+	VPOR         Y7, Y9, Y9
+	VPERMPS      Y4, Y9, Y10
+	VPERMPS      Y5, Y9, Y11
+	VPSLLD       $0x1c, Y9, Y9
+	VBLENDVPS    Y9, Y11, Y10, Y9
+	VPMOVZXWD    48(AX), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y1
+	VBROADCASTSS (CX)(DI*1), Y9
+	VPSRLVD      Y6, Y9, Y9
+	VPAND        Y8, Y9, Y9
+	VPOR         Y7, Y9, Y9
+	VPERMPS      Y4, Y9, Y10
+	VPERMPS      Y5, Y9, Y11
+	VPSLLD       $0x1c, Y9, Y9
+	VBLENDVPS    Y9, Y11, Y10, Y9
+	VPMOVZXWD    16(AX)(SI*1), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y2
+	VBROADCASTSS 4(CX)(DI*1), Y9
+	VPSRLVD      Y6, Y9, Y9
+	VPAND        Y8, Y9, Y9
+	VPOR         Y7, Y9, Y9
+	VPERMPS      Y4, Y9, Y4
+	VPERMPS      Y5, Y9, Y5
+	VPSLLD       $0x1c, Y9, Y6
+	VBLENDVPS    Y6, Y5, Y4, Y9
+	VPMOVZXWD    48(AX)(SI*1), Y4
+	VPSLLD       $0x10, Y4, Y4
+	VFMADD231PS  Y4, Y9, Y3
 	ADDQ         $+64, AX
 	ADDQ         $+8, CX
-	ADDQ         $+128, SI
-	ADDQ         $-1, DI
-	CMPQ         DI, $+0
+	ADDQ         $+128, R9
+	ADDQ         $-1, R10
+	CMPQ         R10, $+0
 	JGT          chunk1
 
 cdone1:
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, (DX)(BX*1)
+	VMOVUPS Y3, 32(DX)(BX*1)
 	ADDQ    $+64, DX
-	ADDQ    $-1, BX
+	ADDQ    $-1, R8
 	JMP     unit1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func nmvBF16AVX21of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+// func nmvBF16AVX21of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 // Requires: AVX, AVX2, FMA3
-TEXT ·nmvBF16AVX21of4R2(SB), NOSPLIT, $0-64
-	MOVQ vals+0(FP), AX
-	MOVQ bits+8(FP), CX
-	MOVQ out+40(FP), DX
-	MOVQ units+24(FP), BX
+TEXT ·nmvBF16AVX21of4R2(SB), NOSPLIT, $0-72
+	MOVQ  vals+0(FP), AX
+	MOVQ  bits+8(FP), CX
+	MOVQ  out+40(FP), DX
+	MOVQ  gap+64(FP), BX
+	MOVQ  BX, SI
+	MOVQ  chunks+16(FP), DI
+	IMULQ DI, SI
+	MOVQ  SI, DI
+	SHLQ  $0x06, SI
+	SHLQ  $0x03, DI
+	SHLQ  $0x06, BX
+	MOVQ  units+24(FP), R8
 
 unit1:
-	CMPQ    BX, $+0
+	CMPQ    R8, $+0
 	JLE     exit1
 	VMOVUPS (DX), Y0
 	VMOVUPS 32(DX), Y1
-	MOVQ    x+32(FP), SI
-	MOVQ    chunks+16(FP), DI
-	CMPQ    DI, $+0
+	VMOVUPS (DX)(BX*1), Y2
+	VMOVUPS 32(DX)(BX*1), Y3
+	MOVQ    x+32(FP), R9
+	MOVQ    chunks+16(FP), R10
+	CMPQ    R10, $+0
 	JLE     cdone1
 
 chunk1:
-	MOVQ         consts+48(FP), R8
-	VMOVUPS      (SI), Y2
-	VMOVUPS      32(SI), Y3
-	VMOVUPS      64(SI), Y4
-	VMOVUPS      96(SI), Y5
-	VMOVUPS      (R8), Y6
-	VMOVUPS      32(R8), Y7
-	VMOVUPS      64(R8), Y8
-	VBROADCASTSS (CX), Y9
-	VPSRLVD      Y6, Y9, Y9
-	VPAND        Y8, Y9, Y9
-	VPOR         Y7, Y9, Y9
-	VPERMPS      Y2, Y9, Y10
-	VPERMPS      Y3, Y9, Y11
-	VPSLLD       $0x1c, Y9, Y12
-	VBLENDVPS    Y12, Y11, Y10, Y10
-	VPERMPS      Y4, Y9, Y11
-	VPERMPS      Y5, Y9, Y12
-	VPSLLD       $0x1c, Y9, Y13
-	VBLENDVPS    Y13, Y12, Y11, Y11
-	VPSLLD       $0x1b, Y9, Y9
-	VBLENDVPS    Y9, Y11, Y10, Y10
-	VPMOVZXWD    (AX), Y9
-	VPSLLD       $0x10, Y9, Y9
-	VFMADD231PS  Y9, Y10, Y0
-	VBROADCASTSS 4(CX), Y9
-	VPSRLVD      Y6, Y9, Y9
-	VPAND        Y8, Y9, Y9
-	VPOR         Y7, Y9, Y9
-	VPERMPS      Y2, Y9, Y2
-	VPERMPS      Y3, Y9, Y3
-	VPSLLD       $0x1c, Y9, Y6
-	VBLENDVPS    Y6, Y3, Y2, Y10
-	VPERMPS      Y4, Y9, Y2
-	VPERMPS      Y5, Y9, Y3
-	VPSLLD       $0x1c, Y9, Y4
-	VBLENDVPS    Y4, Y3, Y2, Y11
-	VPSLLD       $0x1b, Y9, Y2
-	VBLENDVPS    Y2, Y11, Y10, Y10
-	VPMOVZXWD    32(AX), Y2
-	VPSLLD       $0x10, Y2, Y2
-	VFMADD231PS  Y2, Y10, Y1
-	VMOVUPS      128(SI), Y2
-	VMOVUPS      160(SI), Y3
-	VMOVUPS      192(SI), Y4
-	VMOVUPS      224(SI), Y5
-	VMOVUPS      128(R8), Y6
-	VMOVUPS      160(R8), Y7
-	VMOVUPS      192(R8), Y8
-	VBROADCASTSS (CX), Y9
-	VPSRLVD      Y6, Y9, Y9
-	VPAND        Y8, Y9, Y9
-	VPOR         Y7, Y9, Y9
-	VPERMPS      Y2, Y9, Y10
-	VPERMPS      Y3, Y9, Y11
-	VPSLLD       $0x1c, Y9, Y12
-	VBLENDVPS    Y12, Y11, Y10, Y10
-	VPERMPS      Y4, Y9, Y11
-	VPERMPS      Y5, Y9, Y12
-	VPSLLD       $0x1c, Y9, Y13
-	VBLENDVPS    Y13, Y12, Y11, Y11
-	VPSLLD       $0x1b, Y9, Y9
-	VBLENDVPS    Y9, Y11, Y10, Y10
-	VPMOVZXWD    16(AX), Y9
-	VPSLLD       $0x10, Y9, Y9
-	VFMADD231PS  Y9, Y10, Y0
-	VBROADCASTSS 4(CX), Y9
-	VPSRLVD      Y6, Y9, Y9
-	VPAND        Y8, Y9, Y9
-	VPOR         Y7, Y9, Y9
-	VPERMPS      Y2, Y9, Y2
-	VPERMPS      Y3, Y9, Y3
-	VPSLLD       $0x1c, Y9, Y6
-	VBLENDVPS    Y6, Y3, Y2, Y10
-	VPERMPS      Y4, Y9, Y2
-	VPERMPS      Y5, Y9, Y3
-	VPSLLD       $0x1c, Y9, Y4
-	VBLENDVPS    Y4, Y3, Y2, Y11
-	VPSLLD       $0x1b, Y9, Y2
-	VBLENDVPS    Y2, Y11, Y10, Y10
-	VPMOVZXWD    48(AX), Y2
-	VPSLLD       $0x10, Y2, Y2
-	VFMADD231PS  Y2, Y10, Y1
+	MOVQ         consts+48(FP), R11
+	VMOVUPS      (R9), Y4
+	VMOVUPS      32(R9), Y5
+	VMOVUPS      64(R9), Y6
+	VMOVUPS      96(R9), Y7
+	VMOVUPS      (R11), Y8
+	VMOVUPS      32(R11), Y9
+	VMOVUPS      64(R11), Y10
+	VBROADCASTSS (CX), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y12
+	VPERMPS      Y5, Y11, Y13
+	VPSLLD       $0x1c, Y11, Y14
+	VBLENDVPS    Y14, Y13, Y12, Y12
+	VPERMPS      Y6, Y11, Y13
+	VPERMPS      Y7, Y11, Y14
+	VPSLLD       $0x1c, Y11, Y15
+	VBLENDVPS    Y15, Y14, Y13, Y13
+	VPSLLD       $0x1b, Y11, Y11
+	VBLENDVPS    Y11, Y13, Y12, Y12
+	VPMOVZXWD    (AX), Y11
+	VPSLLD       $0x10, Y11, Y11
+	VFMADD231PS  Y11, Y12, Y0
+	VBROADCASTSS 4(CX), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y12
+	VPERMPS      Y5, Y11, Y13
+	VPSLLD       $0x1c, Y11, Y14
+	VBLENDVPS    Y14, Y13, Y12, Y12
+	VPERMPS      Y6, Y11, Y13
+	VPERMPS      Y7, Y11, Y14
+	VPSLLD       $0x1c, Y11, Y15
+	VBLENDVPS    Y15, Y14, Y13, Y13
+	VPSLLD       $0x1b, Y11, Y11
+	VBLENDVPS    Y11, Y13, Y12, Y12
+	VPMOVZXWD    32(AX), Y11
+	VPSLLD       $0x10, Y11, Y11
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS (CX)(DI*1), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y12
+	VPERMPS      Y5, Y11, Y13
+	VPSLLD       $0x1c, Y11, Y14
+	VBLENDVPS    Y14, Y13, Y12, Y12
+	VPERMPS      Y6, Y11, Y13
+	VPERMPS      Y7, Y11, Y14
+	VPSLLD       $0x1c, Y11, Y15
+	VBLENDVPS    Y15, Y14, Y13, Y13
+	VPSLLD       $0x1b, Y11, Y11
+	VBLENDVPS    Y11, Y13, Y12, Y12
+	VPMOVZXWD    (AX)(SI*1), Y11
+	VPSLLD       $0x10, Y11, Y11
+	VFMADD231PS  Y11, Y12, Y2
+	VBROADCASTSS 4(CX)(DI*1), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y4
+	VPERMPS      Y5, Y11, Y5
+	VPSLLD       $0x1c, Y11, Y8
+	VBLENDVPS    Y8, Y5, Y4, Y12
+	VPERMPS      Y6, Y11, Y4
+	VPERMPS      Y7, Y11, Y5
+	VPSLLD       $0x1c, Y11, Y6
+	VBLENDVPS    Y6, Y5, Y4, Y13
+	VPSLLD       $0x1b, Y11, Y4
+	VBLENDVPS    Y4, Y13, Y12, Y12
+	VPMOVZXWD    32(AX)(SI*1), Y4
+	VPSLLD       $0x10, Y4, Y4
+	VFMADD231PS  Y4, Y12, Y3
+	VMOVUPS      128(R9), Y4
+	VMOVUPS      160(R9), Y5
+	VMOVUPS      192(R9), Y6
+	VMOVUPS      224(R9), Y7
+	VMOVUPS      128(R11), Y8
+	VMOVUPS      160(R11), Y9
+	VMOVUPS      192(R11), Y10
+	VBROADCASTSS (CX), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y12
+	VPERMPS      Y5, Y11, Y13
+	VPSLLD       $0x1c, Y11, Y14
+	VBLENDVPS    Y14, Y13, Y12, Y12
+	VPERMPS      Y6, Y11, Y13
+	VPERMPS      Y7, Y11, Y14
+	VPSLLD       $0x1c, Y11, Y15
+	VBLENDVPS    Y15, Y14, Y13, Y13
+	VPSLLD       $0x1b, Y11, Y11
+	VBLENDVPS    Y11, Y13, Y12, Y12
+	VPMOVZXWD    16(AX), Y11
+	VPSLLD       $0x10, Y11, Y11
+	VFMADD231PS  Y11, Y12, Y0
+	VBROADCASTSS 4(CX), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y12
+	VPERMPS      Y5, Y11, Y13
+	VPSLLD       $0x1c, Y11, Y14
+	VBLENDVPS    Y14, Y13, Y12, Y12
+	VPERMPS      Y6, Y11, Y13
+	VPERMPS      Y7, Y11, Y14
+	VPSLLD       $0x1c, Y11, Y15
+	VBLENDVPS    Y15, Y14, Y13, Y13
+	VPSLLD       $0x1b, Y11, Y11
+	VBLENDVPS    Y11, Y13, Y12, Y12
+	VPMOVZXWD    48(AX), Y11
+	VPSLLD       $0x10, Y11, Y11
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS (CX)(DI*1), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y12
+	VPERMPS      Y5, Y11, Y13
+	VPSLLD       $0x1c, Y11, Y14
+	VBLENDVPS    Y14, Y13, Y12, Y12
+	VPERMPS      Y6, Y11, Y13
+	VPERMPS      Y7, Y11, Y14
+	VPSLLD       $0x1c, Y11, Y15
+	VBLENDVPS    Y15, Y14, Y13, Y13
+	VPSLLD       $0x1b, Y11, Y11
+	VBLENDVPS    Y11, Y13, Y12, Y12
+	VPMOVZXWD    16(AX)(SI*1), Y11
+	VPSLLD       $0x10, Y11, Y11
+	VFMADD231PS  Y11, Y12, Y2
+	VBROADCASTSS 4(CX)(DI*1), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y4
+	VPERMPS      Y5, Y11, Y5
+	VPSLLD       $0x1c, Y11, Y8
+	VBLENDVPS    Y8, Y5, Y4, Y12
+	VPERMPS      Y6, Y11, Y4
+	VPERMPS      Y7, Y11, Y5
+	VPSLLD       $0x1c, Y11, Y6
+	VBLENDVPS    Y6, Y5, Y4, Y13
+	VPSLLD       $0x1b, Y11, Y4
+	VBLENDVPS    Y4, Y13, Y12, Y12
+	VPMOVZXWD    48(AX)(SI*1), Y4
+	VPSLLD       $0x10, Y4, Y4
+	VFMADD231PS  Y4, Y12, Y3
 	ADDQ         $+64, AX
 	ADDQ         $+8, CX
-	ADDQ         $+256, SI
-	ADDQ         $-1, DI
-	CMPQ         DI, $+0
+	ADDQ         $+256, R9
+	ADDQ         $-1, R10
+	CMPQ         R10, $+0
 	JGT          chunk1
 
 cdone1:
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, (DX)(BX*1)
+	VMOVUPS Y3, 32(DX)(BX*1)
 	ADDQ    $+64, DX
-	ADDQ    $-1, BX
+	ADDQ    $-1, R8
 	JMP     unit1
 
 exit1:
 	VZEROUPPER
 	RET
 
-// func nmvBF16AVX22of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+// func nmvBF16AVX22of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 // Requires: AVX, AVX2, FMA3
-TEXT ·nmvBF16AVX22of8R2(SB), NOSPLIT, $0-64
-	MOVQ vals+0(FP), AX
-	MOVQ bits+8(FP), CX
-	MOVQ out+40(FP), DX
-	MOVQ units+24(FP), BX
+TEXT ·nmvBF16AVX22of8R2(SB), NOSPLIT, $0-72
+	MOVQ  vals+0(FP), AX
+	MOVQ  bits+8(FP), CX
+	MOVQ  out+40(FP), DX
+	MOVQ  gap+64(FP), BX
+	MOVQ  BX, SI
+	MOVQ  chunks+16(FP), DI
+	IMULQ DI, SI
+	MOVQ  SI, DI
+	SHLQ  $0x06, SI
+	SHLQ  $0x04, DI
+	SHLQ  $0x06, BX
+	MOVQ  units+24(FP), R8
 
 unit1:
-	CMPQ    BX, $+0
+	CMPQ    R8, $+0
 	JLE     exit1
 	VMOVUPS (DX), Y0
 	VMOVUPS 32(DX), Y1
-	MOVQ    x+32(FP), SI
-	MOVQ    chunks+16(FP), DI
-	CMPQ    DI, $+0
+	VMOVUPS (DX)(BX*1), Y2
+	VMOVUPS 32(DX)(BX*1), Y3
+	MOVQ    x+32(FP), R9
+	MOVQ    chunks+16(FP), R10
+	CMPQ    R10, $+0
 	JLE     cdone1
 
 chunk1:
-	MOVQ         consts+48(FP), R8
-	VMOVUPS      (SI), Y2
-	VMOVUPS      32(SI), Y3
-	VMOVUPS      64(SI), Y4
-	VMOVUPS      96(SI), Y5
-	VMOVUPS      (R8), Y6
-	VMOVUPS      32(R8), Y7
-	VMOVUPS      64(R8), Y8
+	MOVQ         consts+48(FP), R11
+	VMOVUPS      (R9), Y4
+	VMOVUPS      32(R9), Y5
+	VMOVUPS      64(R9), Y6
+	VMOVUPS      96(R9), Y7
+	VMOVUPS      (R11), Y8
+	VMOVUPS      32(R11), Y9
+	VMOVUPS      64(R11), Y10
+	VBROADCASTSS (CX), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y12
+	VPERMPS      Y5, Y11, Y13
+	VPSLLD       $0x1c, Y11, Y14
+	VBLENDVPS    Y14, Y13, Y12, Y12
+	VPERMPS      Y6, Y11, Y13
+	VPERMPS      Y7, Y11, Y14
+	VPSLLD       $0x1c, Y11, Y15
+	VBLENDVPS    Y15, Y14, Y13, Y13
+	VPSLLD       $0x1b, Y11, Y11
+	VBLENDVPS    Y11, Y13, Y12, Y12
+	VPMOVZXWD    (AX), Y11
+	VPSLLD       $0x10, Y11, Y11
+	VFMADD231PS  Y11, Y12, Y0
+	VBROADCASTSS 8(CX), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y12
+	VPERMPS      Y5, Y11, Y13
+	VPSLLD       $0x1c, Y11, Y14
+	VBLENDVPS    Y14, Y13, Y12, Y12
+	VPERMPS      Y6, Y11, Y13
+	VPERMPS      Y7, Y11, Y14
+	VPSLLD       $0x1c, Y11, Y15
+	VBLENDVPS    Y15, Y14, Y13, Y13
+	VPSLLD       $0x1b, Y11, Y11
+	VBLENDVPS    Y11, Y13, Y12, Y12
+	VPMOVZXWD    32(AX), Y11
+	VPSLLD       $0x10, Y11, Y11
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS (CX)(DI*1), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y12
+	VPERMPS      Y5, Y11, Y13
+	VPSLLD       $0x1c, Y11, Y14
+	VBLENDVPS    Y14, Y13, Y12, Y12
+	VPERMPS      Y6, Y11, Y13
+	VPERMPS      Y7, Y11, Y14
+	VPSLLD       $0x1c, Y11, Y15
+	VBLENDVPS    Y15, Y14, Y13, Y13
+	VPSLLD       $0x1b, Y11, Y11
+	VBLENDVPS    Y11, Y13, Y12, Y12
+	VPMOVZXWD    (AX)(SI*1), Y11
+	VPSLLD       $0x10, Y11, Y11
+	VFMADD231PS  Y11, Y12, Y2
+	VBROADCASTSS 8(CX)(DI*1), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y4
+	VPERMPS      Y5, Y11, Y5
+	VPSLLD       $0x1c, Y11, Y8
+	VBLENDVPS    Y8, Y5, Y4, Y12
+	VPERMPS      Y6, Y11, Y4
+	VPERMPS      Y7, Y11, Y5
+	VPSLLD       $0x1c, Y11, Y6
+	VBLENDVPS    Y6, Y5, Y4, Y13
+	VPSLLD       $0x1b, Y11, Y4
+	VBLENDVPS    Y4, Y13, Y12, Y12
+	VPMOVZXWD    32(AX)(SI*1), Y4
+	VPSLLD       $0x10, Y4, Y4
+	VFMADD231PS  Y4, Y12, Y3
+	VMOVUPS      128(R9), Y4
+	VMOVUPS      160(R9), Y5
+	VMOVUPS      192(R9), Y6
+	VMOVUPS      224(R9), Y7
+	VMOVUPS      128(R11), Y8
+	VMOVUPS      160(R11), Y9
+	VMOVUPS      192(R11), Y10
+	VBROADCASTSS 4(CX), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y12
+	VPERMPS      Y5, Y11, Y13
+	VPSLLD       $0x1c, Y11, Y14
+	VBLENDVPS    Y14, Y13, Y12, Y12
+	VPERMPS      Y6, Y11, Y13
+	VPERMPS      Y7, Y11, Y14
+	VPSLLD       $0x1c, Y11, Y15
+	VBLENDVPS    Y15, Y14, Y13, Y13
+	VPSLLD       $0x1b, Y11, Y11
+	VBLENDVPS    Y11, Y13, Y12, Y12
+	VPMOVZXWD    16(AX), Y11
+	VPSLLD       $0x10, Y11, Y11
+	VFMADD231PS  Y11, Y12, Y0
+	VBROADCASTSS 12(CX), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y12
+	VPERMPS      Y5, Y11, Y13
+	VPSLLD       $0x1c, Y11, Y14
+	VBLENDVPS    Y14, Y13, Y12, Y12
+	VPERMPS      Y6, Y11, Y13
+	VPERMPS      Y7, Y11, Y14
+	VPSLLD       $0x1c, Y11, Y15
+	VBLENDVPS    Y15, Y14, Y13, Y13
+	VPSLLD       $0x1b, Y11, Y11
+	VBLENDVPS    Y11, Y13, Y12, Y12
+	VPMOVZXWD    48(AX), Y11
+	VPSLLD       $0x10, Y11, Y11
+	VFMADD231PS  Y11, Y12, Y1
+	VBROADCASTSS 4(CX)(DI*1), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y12
+	VPERMPS      Y5, Y11, Y13
+	VPSLLD       $0x1c, Y11, Y14
+	VBLENDVPS    Y14, Y13, Y12, Y12
+	VPERMPS      Y6, Y11, Y13
+	VPERMPS      Y7, Y11, Y14
+	VPSLLD       $0x1c, Y11, Y15
+	VBLENDVPS    Y15, Y14, Y13, Y13
+	VPSLLD       $0x1b, Y11, Y11
+	VBLENDVPS    Y11, Y13, Y12, Y12
+	VPMOVZXWD    16(AX)(SI*1), Y11
+	VPSLLD       $0x10, Y11, Y11
+	VFMADD231PS  Y11, Y12, Y2
+	VBROADCASTSS 12(CX)(DI*1), Y11
+	VPSRLVD      Y8, Y11, Y11
+	VPAND        Y10, Y11, Y11
+	VPOR         Y9, Y11, Y11
+	VPERMPS      Y4, Y11, Y4
+	VPERMPS      Y5, Y11, Y5
+	VPSLLD       $0x1c, Y11, Y8
+	VBLENDVPS    Y8, Y5, Y4, Y12
+	VPERMPS      Y6, Y11, Y4
+	VPERMPS      Y7, Y11, Y5
+	VPSLLD       $0x1c, Y11, Y6
+	VBLENDVPS    Y6, Y5, Y4, Y13
+	VPSLLD       $0x1b, Y11, Y4
+	VBLENDVPS    Y4, Y13, Y12, Y12
+	VPMOVZXWD    48(AX)(SI*1), Y4
+	VPSLLD       $0x10, Y4, Y4
+	VFMADD231PS  Y4, Y12, Y3
+	ADDQ         $+64, AX
+	ADDQ         $+16, CX
+	ADDQ         $+256, R9
+	ADDQ         $-1, R10
+	CMPQ         R10, $+0
+	JGT          chunk1
+
+cdone1:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, (DX)(BX*1)
+	VMOVUPS Y3, 32(DX)(BX*1)
+	ADDQ    $+64, DX
+	ADDQ    $-1, R8
+	JMP     unit1
+
+exit1:
+	VZEROUPPER
+	RET
+
+// func nmvBF16AVX24of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·nmvBF16AVX24of8R2(SB), NOSPLIT, $0-72
+	MOVQ  vals+0(FP), AX
+	MOVQ  bits+8(FP), CX
+	MOVQ  out+40(FP), DX
+	MOVQ  gap+64(FP), BX
+	MOVQ  BX, SI
+	MOVQ  chunks+16(FP), DI
+	IMULQ DI, SI
+	MOVQ  SI, DI
+	SHLQ  $0x06, SI
+	SHLQ  $0x04, DI
+	SHLQ  $0x06, BX
+	MOVQ  units+24(FP), R8
+
+unit1:
+	CMPQ    R8, $+0
+	JLE     exit1
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS (DX)(BX*1), Y2
+	VMOVUPS 32(DX)(BX*1), Y3
+	MOVQ    x+32(FP), R9
+	MOVQ    chunks+16(FP), R10
+	CMPQ    R10, $+0
+	JLE     cdone1
+
+chunk1:
+	MOVQ         consts+48(FP), R11
+	VMOVUPS      (R9), Y4
+	VMOVUPS      32(R9), Y5
+	VMOVUPS      (R11), Y6
+	VMOVUPS      32(R11), Y7
+	VMOVUPS      64(R11), Y8
 	VBROADCASTSS (CX), Y9
 	VPSRLVD      Y6, Y9, Y9
 	VPAND        Y8, Y9, Y9
 	VPOR         Y7, Y9, Y9
-	VPERMPS      Y2, Y9, Y10
-	VPERMPS      Y3, Y9, Y11
-	VPSLLD       $0x1c, Y9, Y12
-	VBLENDVPS    Y12, Y11, Y10, Y10
-	VPERMPS      Y4, Y9, Y11
-	VPERMPS      Y5, Y9, Y12
-	VPSLLD       $0x1c, Y9, Y13
-	VBLENDVPS    Y13, Y12, Y11, Y11
-	VPSLLD       $0x1b, Y9, Y9
-	VBLENDVPS    Y9, Y11, Y10, Y10
-	VPMOVZXWD    (AX), Y9
-	VPSLLD       $0x10, Y9, Y9
-	VFMADD231PS  Y9, Y10, Y0
+	VPERMPS      Y4, Y9, Y10
+	VPERMPS      Y5, Y9, Y11
+	VPSLLD       $0x1c, Y9, Y9
+	VBLENDVPS    Y9, Y11, Y10, Y9
+	VPMOVZXWD    (AX), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y0
 	VBROADCASTSS 8(CX), Y9
 	VPSRLVD      Y6, Y9, Y9
 	VPAND        Y8, Y9, Y9
 	VPOR         Y7, Y9, Y9
-	VPERMPS      Y2, Y9, Y2
-	VPERMPS      Y3, Y9, Y3
+	VPERMPS      Y4, Y9, Y10
+	VPERMPS      Y5, Y9, Y11
+	VPSLLD       $0x1c, Y9, Y9
+	VBLENDVPS    Y9, Y11, Y10, Y9
+	VPMOVZXWD    32(AX), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y1
+	VBROADCASTSS (CX)(DI*1), Y9
+	VPSRLVD      Y6, Y9, Y9
+	VPAND        Y8, Y9, Y9
+	VPOR         Y7, Y9, Y9
+	VPERMPS      Y4, Y9, Y10
+	VPERMPS      Y5, Y9, Y11
+	VPSLLD       $0x1c, Y9, Y9
+	VBLENDVPS    Y9, Y11, Y10, Y9
+	VPMOVZXWD    (AX)(SI*1), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y2
+	VBROADCASTSS 8(CX)(DI*1), Y9
+	VPSRLVD      Y6, Y9, Y9
+	VPAND        Y8, Y9, Y9
+	VPOR         Y7, Y9, Y9
+	VPERMPS      Y4, Y9, Y4
+	VPERMPS      Y5, Y9, Y5
 	VPSLLD       $0x1c, Y9, Y6
-	VBLENDVPS    Y6, Y3, Y2, Y10
-	VPERMPS      Y4, Y9, Y2
-	VPERMPS      Y5, Y9, Y3
-	VPSLLD       $0x1c, Y9, Y4
-	VBLENDVPS    Y4, Y3, Y2, Y11
-	VPSLLD       $0x1b, Y9, Y2
-	VBLENDVPS    Y2, Y11, Y10, Y10
-	VPMOVZXWD    32(AX), Y2
-	VPSLLD       $0x10, Y2, Y2
-	VFMADD231PS  Y2, Y10, Y1
-	VMOVUPS      128(SI), Y2
-	VMOVUPS      160(SI), Y3
-	VMOVUPS      192(SI), Y4
-	VMOVUPS      224(SI), Y5
-	VMOVUPS      128(R8), Y6
-	VMOVUPS      160(R8), Y7
-	VMOVUPS      192(R8), Y8
+	VBLENDVPS    Y6, Y5, Y4, Y9
+	VPMOVZXWD    32(AX)(SI*1), Y4
+	VPSLLD       $0x10, Y4, Y4
+	VFMADD231PS  Y4, Y9, Y3
+	VMOVUPS      64(R9), Y4
+	VMOVUPS      96(R9), Y5
+	VMOVUPS      128(R11), Y6
+	VMOVUPS      160(R11), Y7
+	VMOVUPS      192(R11), Y8
 	VBROADCASTSS 4(CX), Y9
 	VPSRLVD      Y6, Y9, Y9
 	VPAND        Y8, Y9, Y9
 	VPOR         Y7, Y9, Y9
-	VPERMPS      Y2, Y9, Y10
-	VPERMPS      Y3, Y9, Y11
-	VPSLLD       $0x1c, Y9, Y12
-	VBLENDVPS    Y12, Y11, Y10, Y10
-	VPERMPS      Y4, Y9, Y11
-	VPERMPS      Y5, Y9, Y12
-	VPSLLD       $0x1c, Y9, Y13
-	VBLENDVPS    Y13, Y12, Y11, Y11
-	VPSLLD       $0x1b, Y9, Y9
-	VBLENDVPS    Y9, Y11, Y10, Y10
-	VPMOVZXWD    16(AX), Y9
-	VPSLLD       $0x10, Y9, Y9
-	VFMADD231PS  Y9, Y10, Y0
+	VPERMPS      Y4, Y9, Y10
+	VPERMPS      Y5, Y9, Y11
+	VPSLLD       $0x1c, Y9, Y9
+	VBLENDVPS    Y9, Y11, Y10, Y9
+	VPMOVZXWD    16(AX), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y0
 	VBROADCASTSS 12(CX), Y9
 	VPSRLVD      Y6, Y9, Y9
 	VPAND        Y8, Y9, Y9
 	VPOR         Y7, Y9, Y9
-	VPERMPS      Y2, Y9, Y2
-	VPERMPS      Y3, Y9, Y3
+	VPERMPS      Y4, Y9, Y10
+	VPERMPS      Y5, Y9, Y11
+	VPSLLD       $0x1c, Y9, Y9
+	VBLENDVPS    Y9, Y11, Y10, Y9
+	VPMOVZXWD    48(AX), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y1
+	VBROADCASTSS 4(CX)(DI*1), Y9
+	VPSRLVD      Y6, Y9, Y9
+	VPAND        Y8, Y9, Y9
+	VPOR         Y7, Y9, Y9
+	VPERMPS      Y4, Y9, Y10
+	VPERMPS      Y5, Y9, Y11
+	VPSLLD       $0x1c, Y9, Y9
+	VBLENDVPS    Y9, Y11, Y10, Y9
+	VPMOVZXWD    16(AX)(SI*1), Y10
+	VPSLLD       $0x10, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y2
+	VBROADCASTSS 12(CX)(DI*1), Y9
+	VPSRLVD      Y6, Y9, Y9
+	VPAND        Y8, Y9, Y9
+	VPOR         Y7, Y9, Y9
+	VPERMPS      Y4, Y9, Y4
+	VPERMPS      Y5, Y9, Y5
 	VPSLLD       $0x1c, Y9, Y6
-	VBLENDVPS    Y6, Y3, Y2, Y10
-	VPERMPS      Y4, Y9, Y2
-	VPERMPS      Y5, Y9, Y3
-	VPSLLD       $0x1c, Y9, Y4
-	VBLENDVPS    Y4, Y3, Y2, Y11
-	VPSLLD       $0x1b, Y9, Y2
-	VBLENDVPS    Y2, Y11, Y10, Y10
-	VPMOVZXWD    48(AX), Y2
-	VPSLLD       $0x10, Y2, Y2
-	VFMADD231PS  Y2, Y10, Y1
+	VBLENDVPS    Y6, Y5, Y4, Y9
+	VPMOVZXWD    48(AX)(SI*1), Y4
+	VPSLLD       $0x10, Y4, Y4
+	VFMADD231PS  Y4, Y9, Y3
 	ADDQ         $+64, AX
 	ADDQ         $+16, CX
-	ADDQ         $+256, SI
-	ADDQ         $-1, DI
-	CMPQ         DI, $+0
+	ADDQ         $+128, R9
+	ADDQ         $-1, R10
+	CMPQ         R10, $+0
 	JGT          chunk1
 
 cdone1:
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, (DX)(BX*1)
+	VMOVUPS Y3, 32(DX)(BX*1)
 	ADDQ    $+64, DX
-	ADDQ    $-1, BX
-	JMP     unit1
-
-exit1:
-	VZEROUPPER
-	RET
-
-// func nmvBF16AVX24of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
-// Requires: AVX, AVX2, FMA3
-TEXT ·nmvBF16AVX24of8R2(SB), NOSPLIT, $0-64
-	MOVQ vals+0(FP), AX
-	MOVQ bits+8(FP), CX
-	MOVQ out+40(FP), DX
-	MOVQ units+24(FP), BX
-
-unit1:
-	CMPQ    BX, $+0
-	JLE     exit1
-	VMOVUPS (DX), Y0
-	VMOVUPS 32(DX), Y1
-	MOVQ    x+32(FP), SI
-	MOVQ    chunks+16(FP), DI
-	CMPQ    DI, $+0
-	JLE     cdone1
-
-chunk1:
-	MOVQ         consts+48(FP), R8
-	VMOVUPS      (SI), Y2
-	VMOVUPS      32(SI), Y3
-	VMOVUPS      (R8), Y4
-	VMOVUPS      32(R8), Y5
-	VMOVUPS      64(R8), Y6
-	VBROADCASTSS (CX), Y7
-	VPSRLVD      Y4, Y7, Y7
-	VPAND        Y6, Y7, Y7
-	VPOR         Y5, Y7, Y7
-	VPERMPS      Y2, Y7, Y8
-	VPERMPS      Y3, Y7, Y9
-	VPSLLD       $0x1c, Y7, Y7
-	VBLENDVPS    Y7, Y9, Y8, Y7
-	VPMOVZXWD    (AX), Y8
-	VPSLLD       $0x10, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y0
-	VBROADCASTSS 8(CX), Y7
-	VPSRLVD      Y4, Y7, Y7
-	VPAND        Y6, Y7, Y7
-	VPOR         Y5, Y7, Y7
-	VPERMPS      Y2, Y7, Y2
-	VPERMPS      Y3, Y7, Y3
-	VPSLLD       $0x1c, Y7, Y4
-	VBLENDVPS    Y4, Y3, Y2, Y7
-	VPMOVZXWD    32(AX), Y2
-	VPSLLD       $0x10, Y2, Y2
-	VFMADD231PS  Y2, Y7, Y1
-	VMOVUPS      64(SI), Y2
-	VMOVUPS      96(SI), Y3
-	VMOVUPS      128(R8), Y4
-	VMOVUPS      160(R8), Y5
-	VMOVUPS      192(R8), Y6
-	VBROADCASTSS 4(CX), Y7
-	VPSRLVD      Y4, Y7, Y7
-	VPAND        Y6, Y7, Y7
-	VPOR         Y5, Y7, Y7
-	VPERMPS      Y2, Y7, Y8
-	VPERMPS      Y3, Y7, Y9
-	VPSLLD       $0x1c, Y7, Y7
-	VBLENDVPS    Y7, Y9, Y8, Y7
-	VPMOVZXWD    16(AX), Y8
-	VPSLLD       $0x10, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y0
-	VBROADCASTSS 12(CX), Y7
-	VPSRLVD      Y4, Y7, Y7
-	VPAND        Y6, Y7, Y7
-	VPOR         Y5, Y7, Y7
-	VPERMPS      Y2, Y7, Y2
-	VPERMPS      Y3, Y7, Y3
-	VPSLLD       $0x1c, Y7, Y4
-	VBLENDVPS    Y4, Y3, Y2, Y7
-	VPMOVZXWD    48(AX), Y2
-	VPSLLD       $0x10, Y2, Y2
-	VFMADD231PS  Y2, Y7, Y1
-	ADDQ         $+64, AX
-	ADDQ         $+16, CX
-	ADDQ         $+128, SI
-	ADDQ         $-1, DI
-	CMPQ         DI, $+0
-	JGT          chunk1
-
-cdone1:
-	VMOVUPS Y0, (DX)
-	VMOVUPS Y1, 32(DX)
-	ADDQ    $+64, DX
-	ADDQ    $-1, BX
+	ADDQ    $-1, R8
 	JMP     unit1
 
 exit1:

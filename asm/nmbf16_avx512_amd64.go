@@ -67,27 +67,27 @@ func nmBF16AVX512AnyR2U8(ival *uint8, ipos *uint8, spr int, gfull int, keep int,
 // nmvBF16AVX5122of4R4 runs the 2:4 GEMV kernel of bf16 weights on 4 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvBF16AVX5122of4R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvBF16AVX5122of4R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvBF16AVX5121of4R4 runs the 1:4 GEMV kernel of bf16 weights on 4 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvBF16AVX5121of4R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvBF16AVX5121of4R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvBF16AVX5122of8R4 runs the 2:8 GEMV kernel of bf16 weights on 4 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvBF16AVX5122of8R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvBF16AVX5122of8R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvBF16AVX5124of8R4 runs the 4:8 GEMV kernel of bf16 weights on 4 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvBF16AVX5124of8R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvBF16AVX5124of8R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvBF16AVX5121of8R4 runs the 1:8 GEMV kernel of bf16 weights on 4 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvBF16AVX5121of8R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvBF16AVX5121of8R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmBF16AVX512Features are the CPU features the nmBF16AVX512 kernels use.
 const nmBF16AVX512Features = FeatAVX512BW | FeatAVX512DQ | FeatAVX512F

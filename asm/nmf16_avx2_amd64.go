@@ -97,22 +97,22 @@ func nmF16AVX2AnyR1U8(ival *uint8, ipos *uint8, spr int, gfull int, keep int, gr
 // nmvF16AVX22of4R2 runs the 2:4 GEMV kernel of f16 weights on 2 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvF16AVX22of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvF16AVX22of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvF16AVX21of4R2 runs the 1:4 GEMV kernel of f16 weights on 2 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvF16AVX21of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvF16AVX21of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvF16AVX22of8R2 runs the 2:8 GEMV kernel of f16 weights on 2 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvF16AVX22of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvF16AVX22of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvF16AVX24of8R2 runs the 4:8 GEMV kernel of f16 weights on 2 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvF16AVX24of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvF16AVX24of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmF16AVX2Features are the CPU features the nmF16AVX2 kernels use.
 const nmF16AVX2Features = FeatAVX2 | FeatF16C | FeatFMA

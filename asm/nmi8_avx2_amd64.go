@@ -97,22 +97,22 @@ func nmI8AVX2AnyR1U8(ival *uint8, ipos *uint8, spr int, gfull int, keep int, gro
 // nmvI8AVX22of4R2 runs the 2:4 GEMV kernel of i8 weights on 2 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvI8AVX22of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvI8AVX22of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvI8AVX21of4R2 runs the 1:4 GEMV kernel of i8 weights on 2 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvI8AVX21of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvI8AVX21of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvI8AVX22of8R2 runs the 2:8 GEMV kernel of i8 weights on 2 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvI8AVX22of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvI8AVX22of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvI8AVX24of8R2 runs the 4:8 GEMV kernel of i8 weights on 2 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvI8AVX24of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvI8AVX24of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmI8AVX2Features are the CPU features the nmI8AVX2 kernels use.
 const nmI8AVX2Features = FeatAVX2 | FeatFMA

@@ -67,27 +67,27 @@ func nmI8AVX512AnyR2U8(ival *uint8, ipos *uint8, spr int, gfull int, keep int, g
 // nmvI8AVX5122of4R4 runs the 2:4 GEMV kernel of i8 weights on 4 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvI8AVX5122of4R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvI8AVX5122of4R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvI8AVX5121of4R4 runs the 1:4 GEMV kernel of i8 weights on 4 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvI8AVX5121of4R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvI8AVX5121of4R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvI8AVX5122of8R4 runs the 2:8 GEMV kernel of i8 weights on 4 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvI8AVX5122of8R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvI8AVX5122of8R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvI8AVX5124of8R4 runs the 4:8 GEMV kernel of i8 weights on 4 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvI8AVX5124of8R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvI8AVX5124of8R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvI8AVX5121of8R4 runs the 1:8 GEMV kernel of i8 weights on 4 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvI8AVX5121of8R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvI8AVX5121of8R4(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmI8AVX512Features are the CPU features the nmI8AVX512 kernels use.
 const nmI8AVX512Features = FeatAVX512DQ | FeatAVX512F

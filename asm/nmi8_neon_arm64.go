@@ -67,22 +67,22 @@ func nmI8NEONAnyR2U8(ival *uint8, ipos *uint8, spr int, gfull int, keep int, gro
 // nmvI8NEON2of4R2 runs the 2:4 GEMV kernel of i8 weights on 2 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvI8NEON2of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvI8NEON2of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvI8NEON1of4R2 runs the 1:4 GEMV kernel of i8 weights on 2 rows at a time (compact 2-bit positions).
 //
 //go:noescape
-func nmvI8NEON1of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvI8NEON1of4R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvI8NEON2of8R2 runs the 2:8 GEMV kernel of i8 weights on 2 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvI8NEON2of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvI8NEON2of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmvI8NEON4of8R2 runs the 4:8 GEMV kernel of i8 weights on 2 rows at a time (compact 4-bit positions).
 //
 //go:noescape
-func nmvI8NEON4of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32)
+func nmvI8NEON4of8R2(vals *uint8, bits *uint32, chunks int, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 // nmI8NEONFeatures are the CPU features the nmI8NEON kernels use.
 const nmI8NEONFeatures = FeatASIMD

@@ -16,7 +16,7 @@ import (
 type nmLPFunc func(ival *uint8, ipos *uint8, spr, gfull, keep, group, lastSlots, units, lastRows int, x *float32, y *float32, ldy, n, flags int, bias, scale *float32, lo, hi float32)
 
 // nmLPGemvFunc is a generated low-precision N:M GEMV kernel (NMGemvLPParams).
-type nmLPGemvFunc func(vals *uint8, bits *uint32, chunks, units int, x *float32, out *float32, consts *uint32, scale *float32)
+type nmLPGemvFunc func(vals *uint8, bits *uint32, chunks, units int, x *float32, out *float32, consts *uint32, scale *float32, gap int)
 
 type nmLPGenKernel struct {
 	keep, group, uh, tile int
@@ -99,8 +99,8 @@ func nmLPGemvFamily(d *Desc, t formats.DType, g nmLPGemvKernel) Family {
 			if err != nil {
 				return nil, err
 			}
-			v.call = func(l *NMLayout, ci, chunks, a, units int, x, out *float32, consts *uint32) {
-				g.fn(&l.LPChunks[ci*16*eb], &l.Bits[ci*l.Words], chunks, units, x, out, consts, f32At(l.Scale, int64(a*l.UH)))
+			v.call = func(l *NMLayout, ci, chunks, a, units, gap int, x, out *float32, consts *uint32) {
+				g.fn(&l.LPChunks[ci*16*eb], &l.Bits[ci*l.Words], chunks, units, x, out, consts, f32At(l.Scale, int64(a*l.UH)), gap)
 			}
 			return &nmKernel{name: d.Name, isa: d.ISA, gemv: true, l: l, run: v.run}, nil
 		},

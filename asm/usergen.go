@@ -21,7 +21,7 @@ import (
 type NMFunc func(ival *float32, ipos *uint8, spr, gfull, keep, group, lastSlots, units, lastRows int, x *float32, y *float32, ldy, n, flags int, bias *float32, lo, hi float32)
 
 // NMGemvFunc is a generated N:M GEMV kernel, N = 1 (gen/kernels/nm.go genNMGemv).
-type NMGemvFunc func(vals *float32, bits *uint32, chunks, units int, x *float32, out *float32, consts *uint32)
+type NMGemvFunc func(vals *float32, bits *uint32, chunks, units int, x *float32, out *float32, consts *uint32, gap int)
 
 // CSRTileFunc is a generated CSR tile kernel (gen/kernels/csr.go genCSRTile).
 type CSRTileFunc func(vals *float32, offs *uint16, cnt *uint32, ngroups int, x *float32, y *float32, ldy int, flags int, bias *float32, lo, hi float32, tail int)

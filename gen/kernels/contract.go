@@ -79,6 +79,7 @@ const (
 	fmt.Fprintf(&b, "\tnmChunkSlots    = %d // slots per chunk\n", NMChunkSlots)
 	fmt.Fprintf(&b, "\tnmWordBits      = %d // bits per word of packed positions\n", NMWordBits)
 	fmt.Fprintf(&b, "\tnmGemvConstVecs = %d // consts vectors per pass: shift, base, mask, select\n", NMGemvConstVecs)
+	fmt.Fprintf(&b, "\tnmGemvSegments  = %d // units a GEMV step runs side by side, gap units apart\n", NMGemvSegments)
 	b.WriteString(")\n\n")
 	b.WriteString("// nmPosBits is the width of a packed position for group ≤ 16 (gen/kernels.NMPosBits).\nfunc nmPosBits(group int) int {\n\treturn [...]int{")
 	for g := 0; g <= 16; g++ {

@@ -34,7 +34,10 @@ import (
 //	xv  = (window)[idx]                          (Permute2 over pairs of X vectors, SelectBit tree)
 //	acc[r] += xv · vals
 //
-// UHg rows share each window's X loads. The kernel adds to the Lanes() partial sums of each
+// Each step runs two units, unit i and unit i + gap of the call (NMGemvSegments), so the
+// 2·UH rows share each window's X loads and the chunks stream from two far-apart places;
+// gap = 0 runs a unit twice over (both copies add the same partial sums to the same lane
+// sums: the driver's odd unit out). The kernel adds to the Lanes() partial sums of each
 // row (out[r·Lanes + lane], loaded at the unit's start and stored at its end); the Go driver
 // zeroes them, runs the kernel over each K block of chunks in turn (X's block stays in L1),
 // then adds the lanes and applies the epilogue. consts holds,
@@ -65,6 +68,23 @@ var NMGemvPatterns = map[string][]NMGemv{
 	"avx2":   {{2, 4, 2}, {1, 4, 2}, {2, 8, 2}, {4, 8, 2}},
 	"neon":   {{2, 4, 2}, {1, 4, 2}, {2, 8, 2}, {4, 8, 2}},
 }
+
+// NMGemvSegments is the number of units a GEMV step runs side by side, gap units apart:
+// two streams of chunks instead of one. A single stream kept fewer misses in flight than
+// the memory allows (Zen 5, one core, from DRAM: one linear stream 28-30 GB/s, two 34-36,
+// four 37-41); 2·UH rows of accumulators fit every ISA's registers with every pattern's
+// tables (1:8 on AVX-512: 8 accumulators, 8 window and 4 select vectors).
+const NMGemvSegments = 2
+
+// NMGemvPrefetch is the distance in bytes at which each segment's stream of chunk values
+// is prefetched (PREFETCHNTA, one hint per cache line), per ISA (none where absent). The
+// kernel does much work per byte (position decode, permutes, selects), so its out-of-order
+// window covers little of the stream; the hints run ahead of it. Zen 5, one core, W from
+// DRAM, 2:4 and 1:4 at 11008×4096 and 4096×11008 (asm probe, medians of 21, two rounds):
+// no hint 17-19 GB/s (float32 and bf16), PREFETCHT0 at 1024/2048/4096 22-27, PREFETCHNTA at
+// 2048 25-29 (at 1024 and 4096 1-3 GB/s less); int8 12-13 → 17-21. Not on AVX2: on the
+// AVX2-only Zen 3 every hint slowed the dense GEMV's stream (GemvPrefetch).
+var NMGemvPrefetch = map[string]int{"avx512": 2048}
 
 // NMGemv is one N = 1 kernel: Keep:Group and rows per unit.
 type NMGemv struct{ Keep, Group, UH int }
@@ -100,7 +120,7 @@ var NMParams = []vm.Param{
 var NMGemvParams = []vm.Param{
 	{Name: "vals", Kind: vm.PtrF32}, {Name: "bits", Kind: vm.PtrU32}, {Name: "chunks", Kind: vm.Int},
 	{Name: "units", Kind: vm.Int}, {Name: "x", Kind: vm.PtrF32}, {Name: "out", Kind: vm.PtrF32},
-	{Name: "consts", Kind: vm.PtrU32},
+	{Name: "consts", Kind: vm.PtrU32}, {Name: "gap", Kind: vm.Int},
 }
 
 // NM is the family.
@@ -482,6 +502,31 @@ func genNMGemv(m vm.NMMachine, g NMGemv, e vm.Elem) {
 	if e == vm.ElemI8 {
 		sc = m.Param("scale")
 	}
+	// The second segment: unit i + gap beside unit i, its chunks, bits, lane sums and
+	// scales that many units on (gap·chunks·UH·16 values, gap·chunks·UH·Words words,
+	// gap·UH·L sums, gap·UH scales).
+	gap := m.Param("gap")
+	vg, bg, og := m.GP(), m.GP(), m.GP()
+	m.Mov(vg, gap)
+	m.Mul(vg, m.Param("chunks"))
+	m.Mov(bg, vg)
+	m.Shl(vg, log2(g.UH*NMChunkSlots*eb))
+	m.Shl(bg, log2(g.UH*words*4))
+	m.Mov(og, gap)
+	m.Shl(og, log2(g.UH*L*4))
+	var sg vm.Reg = -1
+	if sc >= 0 {
+		sg = m.GP()
+		m.Mov(sg, gap)
+		m.Shl(sg, log2(g.UH*4))
+	}
+	// seg is the address off bytes past base in segment s (0 or 1).
+	seg := func(base, stride vm.Reg, s, off int) vm.Mem {
+		if s == 0 {
+			return vm.At(base, off)
+		}
+		return vm.Idx(base, stride, 1).Off(off)
+	}
 	u := m.Param("units")
 	exit, top := m.NewLabel("exit"), m.NewLabel("unit")
 	m.Bind(top)
@@ -489,10 +534,10 @@ func genNMGemv(m vm.NMMachine, g NMGemv, e vm.Elem) {
 	{
 		// The unit's lane sums continue from out (the driver zeroes it before a row's first
 		// K block), so a row's chunks form one chain per lane across K blocks.
-		acc := make([]vm.Vec, g.UH)
-		for r := range acc {
-			acc[r] = m.Vec()
-			m.LoadV(acc[r], vm.At(out, r*L*4))
+		acc := make([]vm.Vec, NMGemvSegments*g.UH) // segment s, row r: acc[s·UH + r]
+		for i := range acc {
+			acc[i] = m.Vec()
+			m.LoadV(acc[i], seg(out, og, i/g.UH, i%g.UH*L*4))
 		}
 		xw := m.Param("x")
 		c := m.Param("chunks")
@@ -526,10 +571,11 @@ func genNMGemv(m vm.NMMachine, g NMGemv, e vm.Elem) {
 			if w1 != w0 {
 				m.LoadV(sel, vm.At(consts, co+3*L*4))
 			}
-			for r := 0; r < g.UH; r++ {
-				m.Load1(idx, vm.At(bits, (r*words+w0)*4))
+			for i := range acc {
+				sgm, r := i/g.UH, i%g.UH
+				m.Load1(idx, seg(bits, bg, sgm, (r*words+w0)*4))
 				if w1 != w0 {
-					m.Load1(idx2, vm.At(bits, (r*words+w1)*4))
+					m.Load1(idx2, seg(bits, bg, sgm, (r*words+w1)*4))
 					m.SelectBit(idx, sel, 0, idx, idx2)
 				}
 				m.VShrVar(idx, idx, shift)
@@ -546,19 +592,26 @@ func genNMGemv(m vm.NMMachine, g NMGemv, e vm.Elem) {
 					bit++
 				}
 				if e == vm.ElemF32 {
-					m.FMAMem(acc[r], sub[0], vm.At(vals, (r*NMChunkSlots+lane0)*4))
+					m.FMAMem(acc[i], sub[0], seg(vals, vg, sgm, (r*NMChunkSlots+lane0)*4))
 					continue
 				}
 				wv := m.Vec()
-				m.(vm.WidenMachine).LoadWiden(wv, vm.At(vals, (r*NMChunkSlots+lane0)*eb), e)
+				m.(vm.WidenMachine).LoadWiden(wv, seg(vals, vg, sgm, (r*NMChunkSlots+lane0)*eb), e)
 				if e == vm.ElemI8 {
 					s, ws := m.Vec(), m.Vec()
-					m.Load1(s, vm.At(sc, r*4))
+					m.Load1(s, seg(sc, sg, sgm, r*4))
 					m.Zero(ws)
 					m.FMA(ws, wv, s)
 					wv = ws
 				}
-				m.FMA(acc[r], sub[0], wv)
+				m.FMA(acc[i], sub[0], wv)
+			}
+		}
+		if pf, ok := m.(PrefetcherNTA); ok && NMGemvPrefetch[m.ISA()] > 0 {
+			for sgm := 0; sgm < NMGemvSegments; sgm++ {
+				for off := 0; off < g.UH*NMChunkSlots*eb; off += 64 {
+					pf.PrefetchNTA(seg(vals, vg, sgm, NMGemvPrefetch[m.ISA()]+off))
+				}
 			}
 		}
 		m.AddImm(vals, int64(g.UH*NMChunkSlots*eb))
@@ -567,8 +620,8 @@ func genNMGemv(m vm.NMMachine, g NMGemv, e vm.Elem) {
 		m.AddImm(c, -1)
 		m.BrImm(c, vm.GT, 0, cloop)
 		m.Bind(cdone)
-		for r, a := range acc {
-			m.StoreV(vm.At(out, r*L*4), a)
+		for i, a := range acc {
+			m.StoreV(seg(out, og, i/g.UH, i%g.UH*L*4), a)
 		}
 		m.AddImm(out, int64(g.UH*L*4))
 		if sc >= 0 {

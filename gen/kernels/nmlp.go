@@ -36,7 +36,7 @@ var NMLPParams = []vm.Param{
 var NMGemvLPParams = []vm.Param{
 	{Name: "vals", Kind: vm.PtrU8}, {Name: "bits", Kind: vm.PtrU32}, {Name: "chunks", Kind: vm.Int},
 	{Name: "units", Kind: vm.Int}, {Name: "x", Kind: vm.PtrF32}, {Name: "out", Kind: vm.PtrF32},
-	{Name: "consts", Kind: vm.PtrU32}, {Name: "scale", Kind: vm.PtrF32},
+	{Name: "consts", Kind: vm.PtrU32}, {Name: "scale", Kind: vm.PtrF32}, {Name: "gap", Kind: vm.Int},
 }
 
 // NMLPElems are the stored types with an N:M family each (file nm<elem>).
