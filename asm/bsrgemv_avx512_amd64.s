@@ -9,7 +9,7 @@
 #include "textflag.h"
 
 // func bsrGemvAVX512R4C4(hdr *int32, kidx *int32, val *float32, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·bsrGemvAVX512R4C4(SB), NOSPLIT, $0-96
 	MOVQ hdr+0(FP), AX
 	MOVQ kidx+8(FP), CX
@@ -31,6 +31,10 @@ unit1:
 groups1:
 	CMPQ            R9, $+4
 	JLT             singles1
+	PREFETCHNTA     2048(DX)
+	PREFETCHNTA     2112(DX)
+	PREFETCHNTA     2176(DX)
+	PREFETCHNTA     2240(DX)
 	MOVL            (CX), R10
 	VBROADCASTF32X4 (R8)(R10*4), Z4
 	VFMADD231PS     (DX), Z4, Z0
@@ -1954,7 +1958,7 @@ exit1:
 	RET
 
 // func bsrGemvAVX512R8C4(hdr *int32, kidx *int32, val *float32, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·bsrGemvAVX512R8C4(SB), NOSPLIT, $0-96
 	MOVQ hdr+0(FP), AX
 	MOVQ kidx+8(FP), CX
@@ -1980,6 +1984,14 @@ unit1:
 groups1:
 	CMPQ            R9, $+4
 	JLT             singles1
+	PREFETCHNTA     2048(DX)
+	PREFETCHNTA     2112(DX)
+	PREFETCHNTA     2176(DX)
+	PREFETCHNTA     2240(DX)
+	PREFETCHNTA     2304(DX)
+	PREFETCHNTA     2368(DX)
+	PREFETCHNTA     2432(DX)
+	PREFETCHNTA     2496(DX)
 	MOVL            (CX), R10
 	VBROADCASTF32X4 (R8)(R10*4), Z8
 	VFMADD231PS     (DX), Z8, Z0

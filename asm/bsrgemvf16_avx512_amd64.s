@@ -9,7 +9,7 @@
 #include "textflag.h"
 
 // func bsrGemvF16AVX512R4C4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·bsrGemvF16AVX512R4C4(SB), NOSPLIT, $0-96
 	MOVQ hdr+0(FP), AX
 	MOVQ kidx+8(FP), CX
@@ -31,6 +31,8 @@ unit1:
 groups1:
 	CMPQ            R9, $+4
 	JLT             singles1
+	PREFETCHNTA     2048(DX)
+	PREFETCHNTA     2112(DX)
 	MOVL            (CX), R10
 	VBROADCASTF32X4 (R8)(R10*4), Z4
 	VCVTPH2PS       (DX), Z5
@@ -1959,7 +1961,7 @@ exit1:
 	RET
 
 // func bsrGemvF16AVX512R8C4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·bsrGemvF16AVX512R8C4(SB), NOSPLIT, $0-96
 	MOVQ hdr+0(FP), AX
 	MOVQ kidx+8(FP), CX
@@ -1985,6 +1987,10 @@ unit1:
 groups1:
 	CMPQ            R9, $+4
 	JLT             singles1
+	PREFETCHNTA     2048(DX)
+	PREFETCHNTA     2112(DX)
+	PREFETCHNTA     2176(DX)
+	PREFETCHNTA     2240(DX)
 	MOVL            (CX), R10
 	VBROADCASTF32X4 (R8)(R10*4), Z8
 	VCVTPH2PS       (DX), Z9

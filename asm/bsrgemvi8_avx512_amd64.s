@@ -9,7 +9,7 @@
 #include "textflag.h"
 
 // func bsrGemvI8AVX512R4C4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·bsrGemvI8AVX512R4C4(SB), NOSPLIT, $0-96
 	MOVQ hdr+0(FP), AX
 	MOVQ kidx+8(FP), CX
@@ -31,6 +31,7 @@ unit1:
 groups1:
 	CMPQ            R9, $+4
 	JLT             singles1
+	PREFETCHNTA     2048(DX)
 	MOVL            (CX), R10
 	VBROADCASTF32X4 (R8)(R10*4), Z4
 	VPMOVSXBD       (DX), Z5
@@ -2119,7 +2120,7 @@ exit1:
 	RET
 
 // func bsrGemvI8AVX512R8C4(hdr *int32, kidx *int32, val *uint8, scale *float32, units int, lastRows int, x *float32, y *float32, ldy int, flags int, bias *float32, lo float32, hi float32)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·bsrGemvI8AVX512R8C4(SB), NOSPLIT, $0-96
 	MOVQ hdr+0(FP), AX
 	MOVQ kidx+8(FP), CX
@@ -2145,6 +2146,8 @@ unit1:
 groups1:
 	CMPQ            R9, $+4
 	JLT             singles1
+	PREFETCHNTA     2048(DX)
+	PREFETCHNTA     2112(DX)
 	MOVL            (CX), R10
 	VBROADCASTF32X4 (R8)(R10*4), Z8
 	VPMOVSXBD       (DX), Z9
