@@ -15,25 +15,22 @@ import (
 // falls little with the pattern's density while the GEMV's falls with its slots).
 //
 // asm BenchmarkNMN1, one thread, N = 1, every slot nonzero, AMD EPYC Zen 5 (AVX-512),
-// 2026-12-07, six alternated runs of -benchtime 20x, the GEMV reading X in 4096-column K
-// blocks; the median of the per-run ratios bitmap / GEMV (the same run), and the medians of
-// the times in ms (a loaded VM: ±15-90% per run):
+// 2026-12-08, -benchtime 20x -count 4, after the GEMV's two-segment steps and NTA
+// prefetch (gen/kernels/nm.go); medians in ms, bitmap / GEMV:
 //
 //	                 11008×4096                 4096×11008
-//	2:4 f32    1.00 (3.43 / 3.56)         1.04 (3.65 / 3.56)    spmv_bitmap on NMToCSR
-//	2:4 bf16   0.95 (2.10 / 2.17)         0.94 (2.18 / 2.32)
-//	2:4 f16    0.88 (2.16 / 2.39)         0.96 (2.15 / 2.31)
-//	2:4 i8     1.25 (1.88 / 1.51)         1.27 (2.30 / 2.00)
+//	2:4 f32    3.28 / 2.73 (1.20)         3.21 / 2.63 (1.22)    spmv_bitmap on NMToCSR
+//	2:4 bf16   2.01 / 1.36 (1.47)         2.40 / 1.47 (1.63)
+//	2:4 f16    2.04 / 1.43 (1.43)         2.21 / 1.54 (1.43)
+//	2:4 i8     1.88 / 1.28 (1.47)         1.98 / 1.11 (1.78)
 //
-// At 1:4 (before the K blocks, which sped the GEMV up further at 4096×11008) the bitmap ran
-// 1.7-2.2× the GEMV's time on 11008×4096 in bf16, fp16 and int8 (it costs per 16-column
-// chunk, and a 1:4 chunk holds 4 weights), 0.96-1.69× on 4096×11008. AVX2 (one run,
-// 11008×4096): the bitmap lost at 2:4 bf16 (4.8 / 3.6 ms), fp16 (4.0 / 3.4) and int8 (4.3 /
-// 3.6). A float32 N:M W reaches the float32 bitmap through its csr target (dispatch/bitmap.go
-// prices it; at 2:4 the two tie, above).
-var nmBitmapWins = map[asm.ISA]map[string][][2]int{
-	asm.AVX512: {"bf16": {{2, 4}}, "f16": {{2, 4}}},
-}
+// Before those (2026-12-07, six runs) the bitmap had won 2:4 bf16 (0.94-0.95) and fp16
+// (0.88-0.96), which this table listed. At 1:4 the bitmap ran 1.7-2.2× the GEMV's time on
+// 11008×4096 in bf16, fp16 and int8 (it costs per 16-column chunk, and a 1:4 chunk holds
+// 4 weights), 0.96-1.69× on 4096×11008. AVX2 (one run, 11008×4096): the bitmap lost at
+// 2:4 bf16 (4.8 / 3.6 ms), fp16 (4.0 / 3.4) and int8 (4.3 / 3.6). A float32 N:M W reaches
+// the float32 bitmap through its csr target (dispatch/bitmap.go prices it).
+var nmBitmapWins = map[asm.ISA]map[string][][2]int{}
 
 // nmBitmapPays reports whether the bitmap family f runs a keep:group W of its dtype at N = 1
 // rather than the N:M GEMV (nmBitmapWins).
