@@ -152,9 +152,10 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 	cw := s.cols()
 	gx := newGemvX(&g.pool, x, ldx, g.k, n, s.Lanes, cw)
 	defer gx.put()
-	if n == 1 {
-		// One column: W read once, in long row streams (gemvStreams), K whole.
-		gemvStreams(r0, r1, s.kern[0].rows, 4*g.ldw, func(rs, rows, gap int) {
+	if n <= cw {
+		// One pass: W read once, in long row streams (gemvStreams), K whole.
+		kn := s.kern[n-1]
+		gemvStreams(r0, r1, kn.rows, 4*g.ldw, func(rs, rows, gap int) {
 			wp, bptr := &gemvDummy, &gemvDummy
 			if g.k > 0 {
 				wp = &g.w[rs*g.ldw]
@@ -162,7 +163,7 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 			if flags&epiBias != 0 {
 				bptr = &bias[rs]
 			}
-			s.kern[0].fn(wp, g.ldw, rows, g.k, gx.pass(0), &y[rs*ldy], ldy, flags, bptr, lo, hi, gap)
+			kn.fn(wp, g.ldw, rows, g.k, gx.pass(0), &y[rs*ldy], ldy, flags, bptr, lo, hi, gap)
 			activateTile(post, y, ldy, rs, rs+rows, 0, n)
 		})
 		return nil
@@ -200,15 +201,16 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 	return nil
 }
 
-// gemvStreamBytes is the W bytes each of a row group's R streams reads in one N = 1 kernel
-// call (gemvStreams): long enough that the hardware prefetchers run ahead of every stream
+// gemvStreamBytes is the W bytes each of a row group's R streams reads in one kernel call
+// of a single pass (gemvStreams): long enough that the hardware prefetchers run ahead of every stream
 // (Zen 5, one core, float32 4096- and 11008-float rows from DRAM: streams of 64 KiB 35-36
 // GB/s, 256 KiB 37-40, 1 MiB 39-41, four streams of 40 MiB 36-40), short enough that a call
 // (R MiB of W) ends within about 0.1 ms (the runtime cannot preempt assembly). A variable
 // for the tests.
 var gemvStreamBytes = 1 << 20
 
-// gemvStreams runs rows [r0, r1) of a GEMV at N = 1 as run(rs, rows, gap) calls of the
+// gemvStreams runs rows [r0, r1) of a GEMV of one pass (N up to the widest kernel) as
+// run(rs, rows, gap) calls of the
 // kernel of R-row groups with gap (gen/kernels/gemv.go): blocks of R·gap rows, gap the rows
 // of about gemvStreamBytes of W (rows of rowBytes each), so that each of a group's rows
 // starts a stream of gap consecutive rows; the last block is as wide as the rows left allow,

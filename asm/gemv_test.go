@@ -242,10 +242,10 @@ func BenchmarkGemv(b *testing.B) {
 }
 
 // TestGemvStreams: gemvStreams covers every row once, in blocks of R·gap rows (gap ≤ the
-// stream's rows) and a last call of gap = 1 over fewer than 2R rows; and at N = 1 every
-// GEMV family (float32 and low-precision) gives Y bitwise the same with streams of one row
-// (gap = 1 throughout), of a few rows (many blocks) and of the default length, on M around
-// the blocks, every epilogue, against the oracle too.
+// stream's rows) and a last call of gap = 1 over fewer than 2R rows; and in one pass (N = 1,
+// 2 and the widest kernel's) every GEMV family (float32 and low-precision) gives Y bitwise
+// the same with streams of one row (gap = 1 throughout), of a few rows (many blocks) and of
+// the default length, on M around the blocks, every epilogue, against the oracle too.
 func TestGemvStreams(t *testing.T) {
 	for _, R := range []int{1, 2, 4} {
 		for _, per := range []int{1, 2, 3, 7, 100} {
@@ -273,15 +273,12 @@ func TestGemvStreams(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(26, 0))
 	const k = 75
-	x := make([]float32, k)
-	for i := range x {
-		x[i] = float32(r.NormFloat64())
-	}
 	type family struct {
 		name     string
 		kern     Kernel
 		w        *formats.Dense
 		rowBytes int
+		cols     int // the widest kernel's columns (0: pure Go, one pass at every N)
 	}
 	for _, m := range []int{7, 8, 9, 23, 37, 64} {
 		wd := randDense(r, m, k, k)
@@ -291,7 +288,7 @@ func TestGemvStreams(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fams = append(fams, family{s.Name, kern, wd, 4 * kern.(*gemvKernel).ldw})
+			fams = append(fams, family{s.Name, kern, wd, 4 * kern.(*gemvKernel).ldw, s.cols()})
 		}
 		for _, s := range gemvLPRunnable(t) {
 			lp := randLP(t, r, s.dtype, m, k, k)
@@ -299,33 +296,40 @@ func TestGemvStreams(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fams = append(fams, family{s.Name, kern, lp.ToDense(), s.dtype.Bytes() * kern.(*gemvLPKernel).ldw})
+			cw := gemvWidest(s.kern[:], func(k gemvLPGenKernel) bool { return k.fn != nil })
+			fams = append(fams, family{s.Name, kern, lp.ToDense(), s.dtype.Bytes() * kern.(*gemvLPKernel).ldw, cw})
 		}
 		for _, f := range fams {
-			for ei, epi := range gemmEpilogues(r, m) {
-				var first []float32
-				for _, rowsPer := range []int{0, 1, 2, 3, 1 << 20} {
-					saved := gemvStreamBytes
-					gemvStreamBytes = rowsPer * f.rowBytes
-					y := make([]float32, m)
-					for i := range y {
-						y[i] = float32(i%5) - 2
-					}
-					y0 := append([]float32(nil), y...)
-					err := f.kern.Run(0, f.kern.Units(), x, 1, y, 1, 1, epi)
-					gemvStreamBytes = saved
-					if err != nil {
-						t.Fatal(err)
-					}
-					what := fmt.Sprintf("%s M=%d epi %d streams of %d rows", f.name, m, ei, rowsPer)
-					if first == nil {
-						first = y
-						gemmCheck(t, what, f.w, x, 1, y0, y, 1, 1, epi)
-						continue
-					}
-					for i := range y {
-						if math.Float32bits(y[i]) != math.Float32bits(first[i]) {
-							t.Fatalf("%s: Y[%d] = %v, with gap = 1 %v", what, i, y[i], first[i])
+			for _, n := range []int{1, 2, max(f.cols, 1)} {
+				x := make([]float32, k*n)
+				for i := range x {
+					x[i] = float32(r.NormFloat64())
+				}
+				for ei, epi := range gemmEpilogues(r, m) {
+					var first []float32
+					for _, rowsPer := range []int{0, 1, 2, 3, 1 << 20} {
+						saved := gemvStreamBytes
+						gemvStreamBytes = rowsPer * f.rowBytes
+						y := make([]float32, m*n)
+						for i := range y {
+							y[i] = float32(i%5) - 2
+						}
+						y0 := append([]float32(nil), y...)
+						err := f.kern.Run(0, f.kern.Units(), x, n, y, n, n, epi)
+						gemvStreamBytes = saved
+						if err != nil {
+							t.Fatal(err)
+						}
+						what := fmt.Sprintf("%s M=%d N=%d epi %d streams of %d rows", f.name, m, n, ei, rowsPer)
+						if first == nil {
+							first = y
+							gemmCheck(t, what, f.w, x, n, y0, y, n, n, epi)
+							continue
+						}
+						for i := range y {
+							if math.Float32bits(y[i]) != math.Float32bits(first[i]) {
+								t.Fatalf("%s: Y[%d] = %v, with gap = 1 %v", what, i, y[i], first[i])
+							}
 						}
 					}
 				}

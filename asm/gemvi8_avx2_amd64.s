@@ -472,7 +472,12 @@ groups1:
 	JGT   tail1
 
 oneloop1:
-	PREFETCHT0  (R8)(R9*4)
+	MOVQ       gap+88(FP), R13
+	CMPQ       R13, $+1
+	JNE        nohint1
+	PREFETCHT0 (R8)(R9*4)
+
+nohint1:
 	VMOVUPS     (R10), Y8
 	VMOVUPS     32(R10), Y9
 	VPMOVSXBD   (CX)(R9*1), Y10
@@ -865,7 +870,12 @@ singles1:
 	JGT   tail2
 
 oneloop2:
-	PREFETCHT0  (BX)(SI*1)
+	MOVQ       gap+88(FP), R10
+	CMPQ       R10, $+1
+	JNE        nohint2
+	PREFETCHT0 (BX)(SI*1)
+
+nohint2:
 	VMOVUPS     (DI), Y2
 	VMOVUPS     32(DI), Y3
 	VPMOVSXBD   (CX)(SI*1), Y4
@@ -1017,7 +1027,12 @@ groups1:
 	JGT   tail1
 
 oneloop1:
-	PREFETCHT0  (SI)(DI*2)
+	MOVQ       gap+88(FP), R11
+	CMPQ       R11, $+1
+	JNE        nohint1
+	PREFETCHT0 (SI)(DI*2)
+
+nohint1:
 	VMOVUPS     (R8), Y6
 	VMOVUPS     32(R8), Y7
 	VMOVUPS     64(R8), Y8
@@ -1325,7 +1340,12 @@ singles1:
 	JGT   tail2
 
 oneloop2:
-	PREFETCHT0  (BX)(SI*1)
+	MOVQ       gap+88(FP), R10
+	CMPQ       R10, $+1
+	JNE        nohint2
+	PREFETCHT0 (BX)(SI*1)
+
+nohint2:
 	VMOVUPS     (DI), Y3
 	VMOVUPS     32(DI), Y4
 	VMOVUPS     64(DI), Y5
@@ -1520,7 +1540,12 @@ groups1:
 	JGT   tail1
 
 oneloop1:
-	PREFETCHT0  (SI)(DI*2)
+	MOVQ       gap+88(FP), R11
+	CMPQ       R11, $+1
+	JNE        nohint1
+	PREFETCHT0 (SI)(DI*2)
+
+nohint1:
 	VMOVUPS     (R8), Y8
 	VMOVUPS     32(R8), Y9
 	VMOVUPS     64(R8), Y10
@@ -1909,7 +1934,12 @@ singles1:
 	JGT   tail2
 
 oneloop2:
-	PREFETCHT0  (BX)(SI*1)
+	MOVQ       gap+88(FP), R10
+	CMPQ       R10, $+1
+	JNE        nohint2
+	PREFETCHT0 (BX)(SI*1)
+
+nohint2:
 	VMOVUPS     (DI), Y4
 	VMOVUPS     32(DI), Y5
 	VMOVUPS     64(DI), Y6

@@ -543,8 +543,13 @@ groups1:
 	JGT    one1
 
 main1:
-	PREFETCHT0  (R8)(R9*4)
-	PREFETCHT0  64(R8)(R9*4)
+	MOVQ       gap+88(FP), R13
+	CMPQ       R13, $+1
+	JNE        nohint1
+	PREFETCHT0 (R8)(R9*4)
+	PREFETCHT0 64(R8)(R9*4)
+
+nohint1:
 	VMOVUPS     (R10), Z16
 	VMOVUPS     128(R10), Z17
 	VMOVUPS     64(R10), Z18
@@ -1010,7 +1015,12 @@ singles1:
 	JGT    one2
 
 main2:
-	PREFETCHT0  (BX)(SI*1)
+	MOVQ       gap+88(FP), R10
+	CMPQ       R10, $+1
+	JNE        nohint2
+	PREFETCHT0 (BX)(SI*1)
+
+nohint2:
 	VMOVUPS     (DI), Z4
 	VMOVUPS     128(DI), Z5
 	VMOVUPS     64(DI), Z6
@@ -1201,7 +1211,12 @@ groups1:
 	JGT    tail1
 
 oneloop1:
-	PREFETCHT0  (R8)(R9*4)
+	MOVQ       gap+88(FP), R13
+	CMPQ       R13, $+1
+	JNE        nohint1
+	PREFETCHT0 (R8)(R9*4)
+
+nohint1:
 	VMOVUPS     (R10), Z12
 	VMOVUPS     64(R10), Z13
 	VMOVUPS     128(R10), Z14
@@ -1776,7 +1791,12 @@ singles1:
 	JGT    tail2
 
 oneloop2:
-	PREFETCHT0  (BX)(SI*1)
+	MOVQ       gap+88(FP), R10
+	CMPQ       R10, $+1
+	JNE        nohint2
+	PREFETCHT0 (BX)(SI*1)
+
+nohint2:
 	VMOVUPS     (DI), Z3
 	VMOVUPS     64(DI), Z4
 	VMOVUPS     128(DI), Z5
@@ -1988,7 +2008,12 @@ groups1:
 	JGT    tail1
 
 oneloop1:
-	PREFETCHT0  (R8)(R9*4)
+	MOVQ       gap+88(FP), R13
+	CMPQ       R13, $+1
+	JNE        nohint1
+	PREFETCHT0 (R8)(R9*4)
+
+nohint1:
 	VMOVUPS     (R10), Z16
 	VMOVUPS     64(R10), Z17
 	VMOVUPS     128(R10), Z18
@@ -2730,7 +2755,12 @@ singles1:
 	JGT    tail2
 
 oneloop2:
-	PREFETCHT0  (BX)(SI*1)
+	MOVQ       gap+88(FP), R10
+	CMPQ       R10, $+1
+	JNE        nohint2
+	PREFETCHT0 (BX)(SI*1)
+
+nohint2:
 	VMOVUPS     (DI), Z4
 	VMOVUPS     64(DI), Z5
 	VMOVUPS     128(DI), Z6

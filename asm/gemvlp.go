@@ -175,10 +175,11 @@ func (g *gemvLPKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n
 	gx := newGemvX(&g.pool, x, ldx, g.k, n, s.Lanes, cw)
 	defer gx.put()
 	eb := s.dtype.Bytes()
-	if n == 1 {
-		// One column: W read once, in long row streams (gemvStreams).
-		gemvStreams(r0, r1, s.kern[0].rows, eb*g.ldw, func(rs, rows, gap int) {
-			g.call(s.kern[0].fn, rs, gx.pass(0), y, ldy, rows, flags, bias, lo, hi, gap)
+	if n <= cw {
+		// One pass: W read once, in long row streams (gemvStreams).
+		kn := s.kern[n-1]
+		gemvStreams(r0, r1, kn.rows, eb*g.ldw, func(rs, rows, gap int) {
+			g.call(kn.fn, rs, gx.pass(0), y, ldy, rows, flags, bias, lo, hi, gap)
 			activateTile(post, y, ldy, rs, rs+rows, 0, n)
 		})
 		return nil

@@ -100,7 +100,7 @@ func GemvMaxNOf(isa string) int {
 var GemvPrefetch = map[string]GemvPrefetchHint{"avx2": {}, "avx512": {Dist: 2048, NTA: true, MinC: 2}}
 
 // GemvLPPrefetch says which stored types prefetch the next row group (PREFETCHT0, one hint
-// per cache line, gemvGroup) in the kernels of C ≥ 2 columns, which run with gap = 1. At
+// per cache line, gemvGroup) in the kernels of C ≥ 2 columns when they run with gap = 1. At
 // N = 1 with gap > 1 (the C = 1 kernels) int8 needs no hint: 30-35 GB/s without it, 21-24
 // with it (it fetches rows the long streams reach anyway). Measured before gaps, with gap = 1
 // at N = 1: Zen 5, 1 thread, go test -bench GemvLP: int8 AVX-512
@@ -269,11 +269,11 @@ func gemvGroup(m gemvMachine, s GemvShape, e vm.Elem, r int, i, wg, yg vm.Reg) {
 		}
 	}
 	// Low-precision rows are short streams (a 4096-weight int8 row is one 4 KiB page, where
-	// hardware prefetchers stop): in the kernels of C ≥ 2 columns, which run with gap = 1
-	// (passes over an L2-sized chunk of rows), the next R rows, contiguous after these, are
+	// hardware prefetchers stop): in the kernels of C ≥ 2 columns, when gap = 1 (passes
+	// over an L2-sized chunk of rows), the next R rows, contiguous after these, are
 	// prefetched linearly while these stream, R·U·L elements per step (nxt = the next
-	// group's start). At N = 1 the driver runs C = 1 with gap > 1 instead: R long streams
-	// the hardware prefetchers follow.
+	// group's start). With gap > 1 (N up to one pass) the R streams are long ones the
+	// hardware prefetchers follow.
 	var nxt vm.Reg = -1
 	lpHint, lpOK := m.(Prefetcher)
 	if lpOK && GemvLPPrefetch[e] && C >= 2 {
@@ -320,9 +320,12 @@ func gemvGroup(m gemvMachine, s GemvShape, e vm.Elem, r int, i, wg, yg vm.Reg) {
 			return
 		}
 		if nxt >= 0 && nv == U {
+			skip := m.NewLabel("nohint") // with gap > 1 the next group is not next in memory
+			m.BrImm(m.Param("gap"), vm.NE, 1, skip)
 			for off := 0; off < r*nv*L*eb; off += 64 {
 				lpHint.Prefetch(vm.Idx(nxt, q, r*eb).Off(off))
 			}
+			m.Bind(skip)
 		}
 		if pf := GemvPrefetch[m.ISA()]; pf.Dist > 0 && nv == U && nxt < 0 && (pf.MinC == 0 || C >= pf.MinC && e == vm.ElemF32) {
 			hint := func(vm.Mem) {}
