@@ -89,10 +89,13 @@ package dispatch
 // Re-timed 2026-12-07 by TestPolicyTable -update-families "^bsr[0-9x]*_gemv_avx(2|512)$" on amd64 "AMD
 // EPYC" with features AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ+F16C+POPCNT, go1.26.8, on the same
 // training set, for their multi-column kernels (N = 2 … MaxN; run twice, the second kept):
-// bsr4x4_gemv_avx2, bsr4x4_gemv_avx512, bsr8x4_gemv_avx2, bsr8x4_gemv_avx512. Their N = 1
-// entries are the earlier re-time's: the N = 1 kernels did not change, and the new N = 1 values
-// (15–50% higher, this VM's spread) validated no better (137 against 136 of 148 held-out cases
-// within 20%).
+// bsr4x4_gemv_avx2, bsr4x4_gemv_avx512, bsr8x4_gemv_avx2, bsr8x4_gemv_avx512. Their N = 1 entries are
+// the earlier re-time's: the N = 1 kernels did not change, and the new N = 1 values (15–50% higher,
+// this VM's spread) validated no better (137 against 136 of 148 held-out cases within 20%).
+//
+// Re-timed 2026-12-08 by TestPolicyTable -update-families "^gemv_dense_avx(2|512)$" on amd64 "AMD
+// EPYC" with features AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ+F16C+POPCNT, go1.26.8, on the same
+// training set (their entries replaced, the others kept): gemv_dense_avx2, gemv_dense_avx512.
 //
 // Thresholds that follow (PerOut and PerIn ignored), per ISA and policy point N: dense wins over CSR above
 // density D; BSR R×C wins over CSR when its fill (nnz/slots) exceeds F; N:M wins over CSR
@@ -112,10 +115,10 @@ package dispatch
 //	generic N = 64   dense D = 83%; bsr1x4 F = 1.14; bsr2x1 F = 0.98; bsr4x1 F = 0.99; bsr4x4 F = 1.02; bsr8x1 F = 0.95; nm10:16 F = 1.06; nm11:16 F = 0.98; nm12:16 F = 1.15; nm1:4 F = 1.18; nm2:4 F = 0.94; nm2:8 F = 1.13; nm3:4 F = 1.13; nm3:8 F = 1.22; nm4:16 F = 1.03; nm4:8 F = 0.92; nm5:8 F = 1.09; nm6:16 F = 1.14; nm6:8 F = 1.04; nm7:16 F = 1.07; nm8:16 F = 1.09; nm9:16 F = 1.02
 //	generic N = 96   dense D = 76%; bsr1x4 F = 1.06; bsr2x1 F = 1.07; bsr4x1 F = 1.09; bsr4x4 F = 1.05; bsr8x1 F = 1.01; nm10:16 F = 0.98; nm11:16 F = 0.76; nm12:16 F = 1.03; nm1:4 F = 1.16; nm2:4 F = 1.03; nm2:8 F = 1.12; nm3:4 F = 1.06; nm3:8 F = 1.19; nm4:16 F = 0.97; nm4:8 F = 1.02; nm5:8 F = 1.02; nm6:16 F = 1.10; nm6:8 F = 1.00; nm7:16 F = 1.01; nm8:16 F = 1.04; nm9:16 F = 1.03
 //	generic N = 128  dense D = 104%; bsr1x4 F = 1.06; bsr2x1 F = 1.14; bsr4x1 F = 1.10; bsr4x4 F = 1.25; bsr8x1 F = 1.06; nm10:16 F = 0.91; nm11:16 F = 0.61; nm12:16 F = 1.03; nm1:4 F = 1.29; nm2:4 F = 0.55; nm2:8 F = 1.15; nm3:4 F = 1.08; nm3:8 F = 1.17; nm4:16 F = 0.91; nm4:8 F = 0.91; nm5:8 F = 1.06; nm6:16 F = 1.12; nm6:8 F = 0.91; nm7:16 F = 1.03; nm8:16 F = 1.05; nm9:16 F = 0.99
-//	avx2    N = 1    dense D = 10%; bsr1x4 F = 0.48; bsr2x1 F = 0.32; bsr4x1 F = 0.17; bsr4x4 F = 0.17; bsr8x1 F = 0.11; bsr8x4 F = 0.16; nm10:16 F = 15.37; nm11:16 F = 13.94; nm12:16 F = 17.94; nm1:4 F = 0.71; nm2:4 F = 0.42; nm2:8 F = 0.74; nm3:4 F = 16.49; nm3:8 F = 17.86; nm4:16 F = 17.20; nm4:8 F = 0.42; nm5:8 F = 16.78; nm6:16 F = 17.04; nm6:8 F = 16.75; nm7:16 F = 16.95; nm8:16 F = 16.93; nm9:16 F = 16.78
+//	avx2    N = 1    dense D = 10%; bsr1x4 F = 0.48; bsr2x1 F = 0.32; bsr4x1 F = 0.17; bsr4x4 F = 0.17; bsr8x1 F = 0.11; bsr8x4 F = 0.15; nm10:16 F = 15.37; nm11:16 F = 13.94; nm12:16 F = 17.94; nm1:4 F = 0.71; nm2:4 F = 0.42; nm2:8 F = 0.74; nm3:4 F = 16.49; nm3:8 F = 17.86; nm4:16 F = 17.20; nm4:8 F = 0.42; nm5:8 F = 16.78; nm6:16 F = 17.04; nm6:8 F = 16.75; nm7:16 F = 16.95; nm8:16 F = 16.93; nm9:16 F = 16.78
 //	avx2    N = 2    dense D = 59%; bsr1x4 F = 2.85; bsr2x1 F = 1.85; bsr4x1 F = 0.99; bsr4x4 F = 0.97; bsr8x1 F = 0.62; bsr8x4 F = 0.70; nm10:16 F = 0.90; nm11:16 F = 0.95; nm12:16 F = 1.01; nm1:4 F = 0.98; nm2:4 F = 0.93; nm2:8 F = 0.94; nm3:4 F = 1.08; nm3:8 F = 1.03; nm4:16 F = 1.00; nm4:8 F = 0.91; nm5:8 F = 1.09; nm6:16 F = 1.02; nm6:8 F = 0.98; nm7:16 F = 1.11; nm8:16 F = 0.98; nm9:16 F = 0.97
 //	avx2    N = 3    dense D = 60%; bsr1x4 F = 2.80; bsr2x1 F = 1.86; bsr4x1 F = 0.99; bsr4x4 F = 0.97; bsr8x1 F = 0.63; bsr8x4 F = 0.69; nm10:16 F = 0.91; nm11:16 F = 0.95; nm12:16 F = 1.02; nm1:4 F = 1.02; nm2:4 F = 0.93; nm2:8 F = 0.95; nm3:4 F = 1.09; nm3:8 F = 1.00; nm4:16 F = 0.98; nm4:8 F = 0.90; nm5:8 F = 1.11; nm6:16 F = 1.03; nm6:8 F = 0.97; nm7:16 F = 1.12; nm8:16 F = 0.99; nm9:16 F = 0.97
-//	avx2    N = 4    dense D = 57%; bsr1x4 F = 2.91; bsr2x1 F = 1.89; bsr4x1 F = 1.01; bsr4x4 F = 0.59; bsr8x1 F = 0.64; bsr8x4 F = 0.61; nm10:16 F = 0.91; nm11:16 F = 0.96; nm12:16 F = 1.02; nm1:4 F = 0.99; nm2:4 F = 0.92; nm2:8 F = 0.95; nm3:4 F = 1.09; nm3:8 F = 1.00; nm4:16 F = 0.98; nm4:8 F = 0.91; nm5:8 F = 1.12; nm6:16 F = 1.02; nm6:8 F = 0.97; nm7:16 F = 1.15; nm8:16 F = 0.98; nm9:16 F = 0.97
+//	avx2    N = 4    dense D = 54%; bsr1x4 F = 2.91; bsr2x1 F = 1.89; bsr4x1 F = 1.01; bsr4x4 F = 0.59; bsr8x1 F = 0.64; bsr8x4 F = 0.61; nm10:16 F = 0.91; nm11:16 F = 0.96; nm12:16 F = 1.02; nm1:4 F = 0.99; nm2:4 F = 0.92; nm2:8 F = 0.95; nm3:4 F = 1.09; nm3:8 F = 1.00; nm4:16 F = 0.98; nm4:8 F = 0.91; nm5:8 F = 1.12; nm6:16 F = 1.02; nm6:8 F = 0.97; nm7:16 F = 1.15; nm8:16 F = 0.98; nm9:16 F = 0.97
 //	avx2    N = 6    dense D = 57%; bsr1x4 F = 2.76; bsr2x1 F = 1.94; bsr4x1 F = 1.04; bsr4x4 F = 1.01; bsr8x1 F = 0.66; nm10:16 F = 0.98; nm11:16 F = 1.01; nm12:16 F = 1.08; nm1:4 F = 1.30; nm2:4 F = 0.90; nm2:8 F = 1.25; nm3:4 F = 1.16; nm3:8 F = 1.07; nm4:16 F = 0.99; nm4:8 F = 0.89; nm5:8 F = 1.25; nm6:16 F = 1.09; nm6:8 F = 1.02; nm7:16 F = 1.30; nm8:16 F = 1.18; nm9:16 F = 0.99
 //	avx2    N = 8    dense D = 61%; bsr1x4 F = 2.84; bsr2x1 F = 1.96; bsr4x1 F = 1.05; bsr4x4 F = 1.02; bsr8x1 F = 0.64; nm10:16 F = 0.98; nm11:16 F = 1.01; nm12:16 F = 1.08; nm1:4 F = 1.31; nm2:4 F = 0.88; nm2:8 F = 1.24; nm3:4 F = 1.27; nm3:8 F = 1.10; nm4:16 F = 0.88; nm4:8 F = 0.83; nm5:8 F = 1.25; nm6:16 F = 1.54; nm6:8 F = 1.02; nm7:16 F = 1.27; nm8:16 F = 1.16; nm9:16 F = 1.00
 //	avx2    N = 12   dense D = 74%; bsr1x4 F = 2.46; bsr2x1 F = 1.48; bsr4x1 F = 0.92; bsr4x4 F = 0.89; bsr8x1 F = 0.94; nm10:16 F = 0.99; nm11:16 F = 1.02; nm12:16 F = 1.06; nm1:4 F = 1.29; nm2:4 F = 0.83; nm2:8 F = 1.28; nm3:4 F = 1.14; nm3:8 F = 1.15; nm4:16 F = 0.94; nm4:8 F = 0.83; nm5:8 F = 1.19; nm6:16 F = 1.15; nm6:8 F = 1.00; nm7:16 F = 1.23; nm8:16 F = 1.15; nm9:16 F = 1.00
@@ -126,14 +129,14 @@ package dispatch
 //	avx2    N = 64   dense D = 75%; bsr1x4 F = 1.45; bsr2x1 F = 0.88; bsr4x1 F = 0.87; bsr4x4 F = 0.86; bsr8x1 F = 0.96; nm10:16 F = 1.00; nm11:16 F = 0.84; nm12:16 F = 1.05; nm1:4 F = 1.07; nm2:4 F = 0.87; nm2:8 F = 1.06; nm3:4 F = 1.06; nm3:8 F = 1.08; nm4:16 F = 0.89; nm4:8 F = 0.84; nm5:8 F = 1.08; nm6:16 F = 1.03; nm6:8 F = 0.93; nm7:16 F = 1.11; nm8:16 F = 1.06; nm9:16 F = 0.99
 //	avx2    N = 96   dense D = 69%; bsr1x4 F = 1.35; bsr2x1 F = 0.82; bsr4x1 F = 0.79; bsr4x4 F = 0.79; bsr8x1 F = 0.88; nm10:16 F = 0.92; nm11:16 F = 0.91; nm12:16 F = 0.98; nm1:4 F = 1.01; nm2:4 F = 0.76; nm2:8 F = 1.05; nm3:4 F = 1.00; nm3:8 F = 1.00; nm4:16 F = 0.83; nm4:8 F = 0.78; nm5:8 F = 1.01; nm6:16 F = 0.97; nm6:8 F = 0.89; nm7:16 F = 1.01; nm8:16 F = 0.99; nm9:16 F = 0.91
 //	avx2    N = 128  dense D = 75%; bsr1x4 F = 1.52; bsr2x1 F = 0.90; bsr4x1 F = 0.87; bsr4x4 F = 0.85; bsr8x1 F = 0.96; nm10:16 F = 0.92; nm11:16 F = 0.98; nm12:16 F = 1.05; nm1:4 F = 1.08; nm2:4 F = 0.80; nm2:8 F = 1.08; nm3:4 F = 1.06; nm3:8 F = 1.07; nm4:16 F = 0.71; nm4:8 F = 0.77; nm5:8 F = 1.06; nm6:16 F = 1.03; nm6:8 F = 0.93; nm7:16 F = 1.09; nm8:16 F = 1.07; nm9:16 F = 0.90
-//	avx512  N = 1    dense D = 6%; bsr1x4 F = 0.27; bsr2x1 F = 0.17; bsr4x1 F = 0.09; bsr4x4 F = 0.09; bsr8x1 F = 0.06; bsr8x4 F = 0.14; nm10:16 F = 16.55; nm11:16 F = 15.01; nm12:16 F = 19.32; nm1:4 F = 0.30; nm2:4 F = 0.24; nm2:8 F = 0.41; nm3:4 F = 17.75; nm3:8 F = 19.23; nm4:16 F = 18.52; nm4:8 F = 0.28; nm5:8 F = 18.07; nm6:16 F = 18.35; nm6:8 F = 18.03; nm7:16 F = 18.24; nm8:16 F = 18.23; nm9:16 F = 18.06
+//	avx512  N = 1    dense D = 6%; bsr1x4 F = 0.27; bsr2x1 F = 0.17; bsr4x1 F = 0.09; bsr4x4 F = 0.09; bsr8x1 F = 0.06; bsr8x4 F = 0.13; nm10:16 F = 16.55; nm11:16 F = 15.01; nm12:16 F = 19.32; nm1:4 F = 0.30; nm2:4 F = 0.24; nm2:8 F = 0.41; nm3:4 F = 17.75; nm3:8 F = 19.23; nm4:16 F = 18.52; nm4:8 F = 0.28; nm5:8 F = 18.07; nm6:16 F = 18.35; nm6:8 F = 18.03; nm7:16 F = 18.24; nm8:16 F = 18.23; nm9:16 F = 18.06
 //	avx512  N = 2    dense D = 58%; bsr1x4 F = 2.79; bsr2x1 F = 1.81; bsr4x1 F = 0.96; bsr4x4 F = 0.92; bsr8x1 F = 0.66; bsr8x4 F = 1.29; nm10:16 F = 0.98; nm11:16 F = 1.02; nm12:16 F = 1.10; nm1:4 F = 1.21; nm2:4 F = 1.03; nm2:8 F = 1.17; nm3:4 F = 1.21; nm3:8 F = 1.14; nm4:16 F = 1.23; nm4:8 F = 1.01; nm5:8 F = 1.27; nm6:16 F = 1.16; nm6:8 F = 1.13; nm7:16 F = 1.36; nm8:16 F = 1.13; nm9:16 F = 1.17
 //	avx512  N = 3    dense D = 58%; bsr1x4 F = 2.74; bsr2x1 F = 1.78; bsr4x1 F = 0.94; bsr4x4 F = 0.91; bsr8x1 F = 0.65; bsr8x4 F = 1.20; nm10:16 F = 1.00; nm11:16 F = 1.09; nm12:16 F = 1.10; nm1:4 F = 1.28; nm2:4 F = 1.01; nm2:8 F = 1.19; nm3:4 F = 1.21; nm3:8 F = 1.13; nm4:16 F = 1.22; nm4:8 F = 0.99; nm5:8 F = 1.31; nm6:16 F = 1.15; nm6:8 F = 1.07; nm7:16 F = 1.39; nm8:16 F = 1.12; nm9:16 F = 1.10
 //	avx512  N = 4    dense D = 58%; bsr1x4 F = 2.75; bsr2x1 F = 1.79; bsr4x1 F = 0.97; bsr4x4 F = 0.93; bsr8x1 F = 0.67; bsr8x4 F = 0.72; nm10:16 F = 0.99; nm11:16 F = 1.06; nm12:16 F = 1.12; nm1:4 F = 1.23; nm2:4 F = 1.01; nm2:8 F = 1.19; nm3:4 F = 1.24; nm3:8 F = 1.14; nm4:16 F = 1.24; nm4:8 F = 0.99; nm5:8 F = 1.32; nm6:16 F = 1.15; nm6:8 F = 1.10; nm7:16 F = 1.44; nm8:16 F = 1.15; nm9:16 F = 1.11
-//	avx512  N = 6    dense D = 50%; bsr1x4 F = 2.71; bsr2x1 F = 1.88; bsr4x1 F = 0.99; bsr4x4 F = 0.95; bsr8x1 F = 0.68; bsr8x4 F = 0.75; nm10:16 F = 1.07; nm11:16 F = 1.11; nm12:16 F = 1.21; nm1:4 F = 1.58; nm2:4 F = 0.98; nm2:8 F = 1.49; nm3:4 F = 1.32; nm3:8 F = 1.21; nm4:16 F = 1.14; nm4:8 F = 0.97; nm5:8 F = 1.48; nm6:16 F = 1.24; nm6:8 F = 1.15; nm7:16 F = 1.56; nm8:16 F = 1.39; nm9:16 F = 1.12
+//	avx512  N = 6    dense D = 52%; bsr1x4 F = 2.71; bsr2x1 F = 1.88; bsr4x1 F = 0.99; bsr4x4 F = 0.95; bsr8x1 F = 0.68; bsr8x4 F = 0.75; nm10:16 F = 1.07; nm11:16 F = 1.11; nm12:16 F = 1.21; nm1:4 F = 1.58; nm2:4 F = 0.98; nm2:8 F = 1.49; nm3:4 F = 1.32; nm3:8 F = 1.21; nm4:16 F = 1.14; nm4:8 F = 0.97; nm5:8 F = 1.48; nm6:16 F = 1.24; nm6:8 F = 1.15; nm7:16 F = 1.56; nm8:16 F = 1.39; nm9:16 F = 1.12
 //	avx512  N = 8    dense D = 55%; bsr1x4 F = 2.78; bsr2x1 F = 1.86; bsr4x1 F = 0.98; bsr4x4 F = 0.85; bsr8x1 F = 0.67; bsr8x4 F = 0.58; nm10:16 F = 1.06; nm11:16 F = 1.08; nm12:16 F = 1.19; nm1:4 F = 1.64; nm2:4 F = 0.99; nm2:8 F = 1.51; nm3:4 F = 1.30; nm3:8 F = 1.24; nm4:16 F = 1.19; nm4:8 F = 0.95; nm5:8 F = 1.44; nm6:16 F = 1.22; nm6:8 F = 1.12; nm7:16 F = 1.59; nm8:16 F = 1.34; nm9:16 F = 1.08
-//	avx512  N = 12   dense D = 47%; bsr1x4 F = 2.72; bsr2x1 F = 1.86; bsr4x1 F = 0.98; bsr4x4 F = 0.93; bsr8x1 F = 0.70; nm10:16 F = 1.06; nm11:16 F = 1.09; nm12:16 F = 1.18; nm1:4 F = 1.61; nm2:4 F = 0.97; nm2:8 F = 1.50; nm3:4 F = 1.29; nm3:8 F = 1.28; nm4:16 F = 1.13; nm4:8 F = 0.96; nm5:8 F = 1.45; nm6:16 F = 1.22; nm6:8 F = 1.12; nm7:16 F = 1.58; nm8:16 F = 1.35; nm9:16 F = 1.09
-//	avx512  N = 16   dense D = 46%; bsr1x4 F = 2.65; bsr2x1 F = 1.81; bsr4x1 F = 0.98; bsr4x4 F = 0.93; bsr8x1 F = 0.61; nm10:16 F = 0.96; nm11:16 F = 1.01; nm12:16 F = 1.13; nm1:4 F = 1.48; nm2:4 F = 0.96; nm2:8 F = 1.37; nm3:4 F = 1.23; nm3:8 F = 1.20; nm4:16 F = 1.08; nm4:8 F = 0.90; nm5:8 F = 1.32; nm6:16 F = 1.19; nm6:8 F = 0.99; nm7:16 F = 1.42; nm8:16 F = 1.26; nm9:16 F = 1.05
+//	avx512  N = 12   dense D = 46%; bsr1x4 F = 2.72; bsr2x1 F = 1.86; bsr4x1 F = 0.98; bsr4x4 F = 0.93; bsr8x1 F = 0.70; nm10:16 F = 1.06; nm11:16 F = 1.09; nm12:16 F = 1.18; nm1:4 F = 1.61; nm2:4 F = 0.97; nm2:8 F = 1.50; nm3:4 F = 1.29; nm3:8 F = 1.28; nm4:16 F = 1.13; nm4:8 F = 0.96; nm5:8 F = 1.45; nm6:16 F = 1.22; nm6:8 F = 1.12; nm7:16 F = 1.58; nm8:16 F = 1.35; nm9:16 F = 1.09
+//	avx512  N = 16   dense D = 44%; bsr1x4 F = 2.65; bsr2x1 F = 1.81; bsr4x1 F = 0.98; bsr4x4 F = 0.93; bsr8x1 F = 0.61; nm10:16 F = 0.96; nm11:16 F = 1.01; nm12:16 F = 1.13; nm1:4 F = 1.48; nm2:4 F = 0.96; nm2:8 F = 1.37; nm3:4 F = 1.23; nm3:8 F = 1.20; nm4:16 F = 1.08; nm4:8 F = 0.90; nm5:8 F = 1.32; nm6:16 F = 1.19; nm6:8 F = 0.99; nm7:16 F = 1.42; nm8:16 F = 1.26; nm9:16 F = 1.05
 //	avx512  N = 24   dense D = 72%; bsr1x4 F = 2.16; bsr2x1 F = 1.36; bsr4x1 F = 0.83; bsr4x4 F = 0.80; bsr8x1 F = 0.67; nm10:16 F = 1.02; nm11:16 F = 1.03; nm12:16 F = 1.10; nm1:4 F = 1.36; nm2:4 F = 0.92; nm2:8 F = 1.30; nm3:4 F = 1.20; nm3:8 F = 1.13; nm4:16 F = 1.06; nm4:8 F = 0.90; nm5:8 F = 1.25; nm6:16 F = 1.15; nm6:8 F = 1.06; nm7:16 F = 1.35; nm8:16 F = 1.21; nm9:16 F = 1.04
 //	avx512  N = 32   dense D = 74%; bsr1x4 F = 1.97; bsr2x1 F = 1.25; bsr4x1 F = 0.79; bsr4x4 F = 0.76; bsr8x1 F = 0.65; nm10:16 F = 0.98; nm11:16 F = 0.93; nm12:16 F = 1.05; nm1:4 F = 1.29; nm2:4 F = 0.91; nm2:8 F = 1.25; nm3:4 F = 1.14; nm3:8 F = 1.14; nm4:16 F = 1.06; nm4:8 F = 0.93; nm5:8 F = 1.18; nm6:16 F = 1.13; nm6:8 F = 0.93; nm7:16 F = 1.26; nm8:16 F = 1.15; nm9:16 F = 1.00
 //	avx512  N = 48   dense D = 68%; bsr1x4 F = 1.46; bsr2x1 F = 0.94; bsr4x1 F = 0.65; bsr4x4 F = 0.63; bsr8x1 F = 0.69; nm10:16 F = 0.90; nm11:16 F = 0.78; nm12:16 F = 0.93; nm1:4 F = 1.14; nm2:4 F = 0.81; nm2:8 F = 1.09; nm3:4 F = 1.00; nm3:8 F = 1.01; nm4:16 F = 0.91; nm4:8 F = 0.79; nm5:8 F = 1.05; nm6:16 F = 0.96; nm6:8 F = 0.82; nm7:16 F = 1.11; nm8:16 F = 1.01; nm9:16 F = 0.87
@@ -840,30 +843,30 @@ var policyTable = []policyEntry{
 	{Family: "gemm_6x64_avx512", Target: "dense", N: 64, PerMAC: 0.01041, PerOut: 0.04474, PerIn: 0.1561},
 	{Family: "gemm_6x64_avx512", Target: "dense", N: 96, PerMAC: 0.01367, PerOut: 0.06324, PerIn: 0.2462},
 	{Family: "gemm_6x64_avx512", Target: "dense", N: 128, PerMAC: 0.01038, PerOut: 0.0319, PerIn: 0.1857},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.03672, PerOut: 0, PerIn: 0},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.09332, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.02435, PerOut: 0, PerIn: 0.4925},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.05826, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.02497, PerOut: 0, PerIn: 0.7023},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.04523, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.02047, PerOut: 0.03149, PerIn: 0.693},
-	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.03618, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.02882, PerOut: 0, PerIn: 0.4335},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.0913, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.01993, PerOut: 0, PerIn: 0.5306},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.05637, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.01537, PerOut: 0, PerIn: 0.45},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.0419, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.01296, PerOut: 0.2392, PerIn: 0.4843},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.03297, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 6, PerMAC: 0.008874, PerOut: 0.7305, PerIn: 0.7749},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 6, PerMAC: 0.02402, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 8, PerMAC: 0.01001, PerOut: 0.6589, PerIn: 0.8973},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 8, PerMAC: 0.02398, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 12, PerMAC: 0.008286, PerOut: 0.7742, PerIn: 0.8556},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 12, PerMAC: 0.01764, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 16, PerMAC: 0.00812, PerOut: 0.7924, PerIn: 0.9039},
-	{Family: "gemv_dense_avx512", Target: "dense", N: 16, PerMAC: 0.01708, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.02797, PerOut: 0.02772, PerIn: 0},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 1, PerMAC: 0.06976, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.02271, PerOut: 0, PerIn: 0.4548},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 2, PerMAC: 0.04462, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.02446, PerOut: 0, PerIn: 0.7621},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 3, PerMAC: 0.05308, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.01946, PerOut: 0.1821, PerIn: 0.7674},
+	{Family: "gemv_dense_avx2", Target: "dense", N: 4, PerMAC: 0.05103, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.02226, PerOut: 0.1547, PerIn: 0},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 1, PerMAC: 0.06857, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.01839, PerOut: 0, PerIn: 0},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 2, PerMAC: 0.04291, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.0157, PerOut: 0, PerIn: 0.1615},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 3, PerMAC: 0.03492, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.01229, PerOut: 0.3494, PerIn: 0.4569},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 4, PerMAC: 0.0295, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 6, PerMAC: 0.009126, PerOut: 0.6878, PerIn: 0.7381},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 6, PerMAC: 0.02257, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 8, PerMAC: 0.0102, PerOut: 0.6372, PerIn: 0.8975},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 8, PerMAC: 0.02315, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 12, PerMAC: 0.008248, PerOut: 0.7585, PerIn: 0.8668},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 12, PerMAC: 0.01697, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 16, PerMAC: 0.007874, PerOut: 0.7987, PerIn: 0.939},
+	{Family: "gemv_dense_avx512", Target: "dense", N: 16, PerMAC: 0.01727, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.3496, PerOut: 0.09396, PerIn: 0},
 	{Family: "gemv_dense_generic", Target: "dense", N: 1, PerMAC: 0.366, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "gemv_dense_generic", Target: "dense", N: 2, PerMAC: 0.3458, PerOut: 0, PerIn: 5.044},
