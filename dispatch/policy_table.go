@@ -97,6 +97,13 @@ package dispatch
 // EPYC" with features AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ+F16C+POPCNT, go1.26.8, on the same
 // training set (their entries replaced, the others kept): gemv_dense_avx2, gemv_dense_avx512.
 //
+// Re-timed 2026-12-08 by TestPolicyTable -update-families
+// "^(nm[0-9a-z_]*_gemv_avx(2|512)|bsr[0-9x]*_gemv_avx(2|512))$" on amd64 "AMD EPYC" with features
+// AVX2+FMA+AVX512F+AVX512VL+AVX512BW+AVX512DQ+F16C+POPCNT, go1.26.8, on the same training set (their
+// entries replaced, the others kept): bsr4x4_gemv_avx2, bsr4x4_gemv_avx512, bsr8x4_gemv_avx2,
+// bsr8x4_gemv_avx512, nm1of4_gemv_avx2, nm1of4_gemv_avx512, nm1of8_gemv_avx512, nm2of4_gemv_avx2,
+// nm2of4_gemv_avx512, nm2of8_gemv_avx2, nm2of8_gemv_avx512, nm4of8_gemv_avx2, nm4of8_gemv_avx512.
+//
 // Thresholds that follow (PerOut and PerIn ignored), per ISA and policy point N: dense wins over CSR above
 // density D; BSR R×C wins over CSR when its fill (nnz/slots) exceeds F; N:M wins over CSR
 // when nnz/slots exceeds F (a conforming matrix with every slot used has 1).
@@ -115,10 +122,10 @@ package dispatch
 //	generic N = 64   dense D = 83%; bsr1x4 F = 1.14; bsr2x1 F = 0.98; bsr4x1 F = 0.99; bsr4x4 F = 1.02; bsr8x1 F = 0.95; nm10:16 F = 1.06; nm11:16 F = 0.98; nm12:16 F = 1.15; nm1:4 F = 1.18; nm2:4 F = 0.94; nm2:8 F = 1.13; nm3:4 F = 1.13; nm3:8 F = 1.22; nm4:16 F = 1.03; nm4:8 F = 0.92; nm5:8 F = 1.09; nm6:16 F = 1.14; nm6:8 F = 1.04; nm7:16 F = 1.07; nm8:16 F = 1.09; nm9:16 F = 1.02
 //	generic N = 96   dense D = 76%; bsr1x4 F = 1.06; bsr2x1 F = 1.07; bsr4x1 F = 1.09; bsr4x4 F = 1.05; bsr8x1 F = 1.01; nm10:16 F = 0.98; nm11:16 F = 0.76; nm12:16 F = 1.03; nm1:4 F = 1.16; nm2:4 F = 1.03; nm2:8 F = 1.12; nm3:4 F = 1.06; nm3:8 F = 1.19; nm4:16 F = 0.97; nm4:8 F = 1.02; nm5:8 F = 1.02; nm6:16 F = 1.10; nm6:8 F = 1.00; nm7:16 F = 1.01; nm8:16 F = 1.04; nm9:16 F = 1.03
 //	generic N = 128  dense D = 104%; bsr1x4 F = 1.06; bsr2x1 F = 1.14; bsr4x1 F = 1.10; bsr4x4 F = 1.25; bsr8x1 F = 1.06; nm10:16 F = 0.91; nm11:16 F = 0.61; nm12:16 F = 1.03; nm1:4 F = 1.29; nm2:4 F = 0.55; nm2:8 F = 1.15; nm3:4 F = 1.08; nm3:8 F = 1.17; nm4:16 F = 0.91; nm4:8 F = 0.91; nm5:8 F = 1.06; nm6:16 F = 1.12; nm6:8 F = 0.91; nm7:16 F = 1.03; nm8:16 F = 1.05; nm9:16 F = 0.99
-//	avx2    N = 1    dense D = 10%; bsr1x4 F = 0.48; bsr2x1 F = 0.32; bsr4x1 F = 0.17; bsr4x4 F = 0.17; bsr8x1 F = 0.11; bsr8x4 F = 0.15; nm10:16 F = 15.37; nm11:16 F = 13.94; nm12:16 F = 17.94; nm1:4 F = 0.71; nm2:4 F = 0.42; nm2:8 F = 0.74; nm3:4 F = 16.49; nm3:8 F = 17.86; nm4:16 F = 17.20; nm4:8 F = 0.42; nm5:8 F = 16.78; nm6:16 F = 17.04; nm6:8 F = 16.75; nm7:16 F = 16.95; nm8:16 F = 16.93; nm9:16 F = 16.78
-//	avx2    N = 2    dense D = 59%; bsr1x4 F = 2.85; bsr2x1 F = 1.85; bsr4x1 F = 0.99; bsr4x4 F = 0.97; bsr8x1 F = 0.62; bsr8x4 F = 0.70; nm10:16 F = 0.90; nm11:16 F = 0.95; nm12:16 F = 1.01; nm1:4 F = 0.98; nm2:4 F = 0.93; nm2:8 F = 0.94; nm3:4 F = 1.08; nm3:8 F = 1.03; nm4:16 F = 1.00; nm4:8 F = 0.91; nm5:8 F = 1.09; nm6:16 F = 1.02; nm6:8 F = 0.98; nm7:16 F = 1.11; nm8:16 F = 0.98; nm9:16 F = 0.97
-//	avx2    N = 3    dense D = 60%; bsr1x4 F = 2.80; bsr2x1 F = 1.86; bsr4x1 F = 0.99; bsr4x4 F = 0.97; bsr8x1 F = 0.63; bsr8x4 F = 0.69; nm10:16 F = 0.91; nm11:16 F = 0.95; nm12:16 F = 1.02; nm1:4 F = 1.02; nm2:4 F = 0.93; nm2:8 F = 0.95; nm3:4 F = 1.09; nm3:8 F = 1.00; nm4:16 F = 0.98; nm4:8 F = 0.90; nm5:8 F = 1.11; nm6:16 F = 1.03; nm6:8 F = 0.97; nm7:16 F = 1.12; nm8:16 F = 0.99; nm9:16 F = 0.97
-//	avx2    N = 4    dense D = 54%; bsr1x4 F = 2.91; bsr2x1 F = 1.89; bsr4x1 F = 1.01; bsr4x4 F = 0.59; bsr8x1 F = 0.64; bsr8x4 F = 0.61; nm10:16 F = 0.91; nm11:16 F = 0.96; nm12:16 F = 1.02; nm1:4 F = 0.99; nm2:4 F = 0.92; nm2:8 F = 0.95; nm3:4 F = 1.09; nm3:8 F = 1.00; nm4:16 F = 0.98; nm4:8 F = 0.91; nm5:8 F = 1.12; nm6:16 F = 1.02; nm6:8 F = 0.97; nm7:16 F = 1.15; nm8:16 F = 0.98; nm9:16 F = 0.97
+//	avx2    N = 1    dense D = 10%; bsr1x4 F = 0.48; bsr2x1 F = 0.32; bsr4x1 F = 0.17; bsr4x4 F = 0.17; bsr8x1 F = 0.11; bsr8x4 F = 0.15; nm10:16 F = 15.37; nm11:16 F = 13.94; nm12:16 F = 17.94; nm1:4 F = 0.70; nm2:4 F = 0.41; nm2:8 F = 0.70; nm3:4 F = 16.49; nm3:8 F = 17.86; nm4:16 F = 17.20; nm4:8 F = 0.42; nm5:8 F = 16.78; nm6:16 F = 17.04; nm6:8 F = 16.75; nm7:16 F = 16.95; nm8:16 F = 16.93; nm9:16 F = 16.78
+//	avx2    N = 2    dense D = 59%; bsr1x4 F = 2.85; bsr2x1 F = 1.85; bsr4x1 F = 0.99; bsr4x4 F = 0.97; bsr8x1 F = 0.62; bsr8x4 F = 0.62; nm10:16 F = 0.90; nm11:16 F = 0.95; nm12:16 F = 1.01; nm1:4 F = 0.98; nm2:4 F = 0.93; nm2:8 F = 0.94; nm3:4 F = 1.08; nm3:8 F = 1.03; nm4:16 F = 1.00; nm4:8 F = 0.91; nm5:8 F = 1.09; nm6:16 F = 1.02; nm6:8 F = 0.98; nm7:16 F = 1.11; nm8:16 F = 0.98; nm9:16 F = 0.97
+//	avx2    N = 3    dense D = 60%; bsr1x4 F = 2.80; bsr2x1 F = 1.86; bsr4x1 F = 0.99; bsr4x4 F = 0.92; bsr8x1 F = 0.63; bsr8x4 F = 0.62; nm10:16 F = 0.91; nm11:16 F = 0.95; nm12:16 F = 1.02; nm1:4 F = 1.02; nm2:4 F = 0.93; nm2:8 F = 0.95; nm3:4 F = 1.09; nm3:8 F = 1.00; nm4:16 F = 0.98; nm4:8 F = 0.90; nm5:8 F = 1.11; nm6:16 F = 1.03; nm6:8 F = 0.97; nm7:16 F = 1.12; nm8:16 F = 0.99; nm9:16 F = 0.97
+//	avx2    N = 4    dense D = 54%; bsr1x4 F = 2.91; bsr2x1 F = 1.89; bsr4x1 F = 1.01; bsr4x4 F = 0.54; bsr8x1 F = 0.64; bsr8x4 F = 0.55; nm10:16 F = 0.91; nm11:16 F = 0.96; nm12:16 F = 1.02; nm1:4 F = 0.99; nm2:4 F = 0.92; nm2:8 F = 0.95; nm3:4 F = 1.09; nm3:8 F = 1.00; nm4:16 F = 0.98; nm4:8 F = 0.91; nm5:8 F = 1.12; nm6:16 F = 1.02; nm6:8 F = 0.97; nm7:16 F = 1.15; nm8:16 F = 0.98; nm9:16 F = 0.97
 //	avx2    N = 6    dense D = 57%; bsr1x4 F = 2.76; bsr2x1 F = 1.94; bsr4x1 F = 1.04; bsr4x4 F = 1.01; bsr8x1 F = 0.66; nm10:16 F = 0.98; nm11:16 F = 1.01; nm12:16 F = 1.08; nm1:4 F = 1.30; nm2:4 F = 0.90; nm2:8 F = 1.25; nm3:4 F = 1.16; nm3:8 F = 1.07; nm4:16 F = 0.99; nm4:8 F = 0.89; nm5:8 F = 1.25; nm6:16 F = 1.09; nm6:8 F = 1.02; nm7:16 F = 1.30; nm8:16 F = 1.18; nm9:16 F = 0.99
 //	avx2    N = 8    dense D = 61%; bsr1x4 F = 2.84; bsr2x1 F = 1.96; bsr4x1 F = 1.05; bsr4x4 F = 1.02; bsr8x1 F = 0.64; nm10:16 F = 0.98; nm11:16 F = 1.01; nm12:16 F = 1.08; nm1:4 F = 1.31; nm2:4 F = 0.88; nm2:8 F = 1.24; nm3:4 F = 1.27; nm3:8 F = 1.10; nm4:16 F = 0.88; nm4:8 F = 0.83; nm5:8 F = 1.25; nm6:16 F = 1.54; nm6:8 F = 1.02; nm7:16 F = 1.27; nm8:16 F = 1.16; nm9:16 F = 1.00
 //	avx2    N = 12   dense D = 74%; bsr1x4 F = 2.46; bsr2x1 F = 1.48; bsr4x1 F = 0.92; bsr4x4 F = 0.89; bsr8x1 F = 0.94; nm10:16 F = 0.99; nm11:16 F = 1.02; nm12:16 F = 1.06; nm1:4 F = 1.29; nm2:4 F = 0.83; nm2:8 F = 1.28; nm3:4 F = 1.14; nm3:8 F = 1.15; nm4:16 F = 0.94; nm4:8 F = 0.83; nm5:8 F = 1.19; nm6:16 F = 1.15; nm6:8 F = 1.00; nm7:16 F = 1.23; nm8:16 F = 1.15; nm9:16 F = 1.00
@@ -129,12 +136,12 @@ package dispatch
 //	avx2    N = 64   dense D = 75%; bsr1x4 F = 1.45; bsr2x1 F = 0.88; bsr4x1 F = 0.87; bsr4x4 F = 0.86; bsr8x1 F = 0.96; nm10:16 F = 1.00; nm11:16 F = 0.84; nm12:16 F = 1.05; nm1:4 F = 1.07; nm2:4 F = 0.87; nm2:8 F = 1.06; nm3:4 F = 1.06; nm3:8 F = 1.08; nm4:16 F = 0.89; nm4:8 F = 0.84; nm5:8 F = 1.08; nm6:16 F = 1.03; nm6:8 F = 0.93; nm7:16 F = 1.11; nm8:16 F = 1.06; nm9:16 F = 0.99
 //	avx2    N = 96   dense D = 69%; bsr1x4 F = 1.35; bsr2x1 F = 0.82; bsr4x1 F = 0.79; bsr4x4 F = 0.79; bsr8x1 F = 0.88; nm10:16 F = 0.92; nm11:16 F = 0.91; nm12:16 F = 0.98; nm1:4 F = 1.01; nm2:4 F = 0.76; nm2:8 F = 1.05; nm3:4 F = 1.00; nm3:8 F = 1.00; nm4:16 F = 0.83; nm4:8 F = 0.78; nm5:8 F = 1.01; nm6:16 F = 0.97; nm6:8 F = 0.89; nm7:16 F = 1.01; nm8:16 F = 0.99; nm9:16 F = 0.91
 //	avx2    N = 128  dense D = 75%; bsr1x4 F = 1.52; bsr2x1 F = 0.90; bsr4x1 F = 0.87; bsr4x4 F = 0.85; bsr8x1 F = 0.96; nm10:16 F = 0.92; nm11:16 F = 0.98; nm12:16 F = 1.05; nm1:4 F = 1.08; nm2:4 F = 0.80; nm2:8 F = 1.08; nm3:4 F = 1.06; nm3:8 F = 1.07; nm4:16 F = 0.71; nm4:8 F = 0.77; nm5:8 F = 1.06; nm6:16 F = 1.03; nm6:8 F = 0.93; nm7:16 F = 1.09; nm8:16 F = 1.07; nm9:16 F = 0.90
-//	avx512  N = 1    dense D = 6%; bsr1x4 F = 0.27; bsr2x1 F = 0.17; bsr4x1 F = 0.09; bsr4x4 F = 0.09; bsr8x1 F = 0.06; bsr8x4 F = 0.13; nm10:16 F = 16.55; nm11:16 F = 15.01; nm12:16 F = 19.32; nm1:4 F = 0.30; nm2:4 F = 0.24; nm2:8 F = 0.41; nm3:4 F = 17.75; nm3:8 F = 19.23; nm4:16 F = 18.52; nm4:8 F = 0.28; nm5:8 F = 18.07; nm6:16 F = 18.35; nm6:8 F = 18.03; nm7:16 F = 18.24; nm8:16 F = 18.23; nm9:16 F = 18.06
-//	avx512  N = 2    dense D = 58%; bsr1x4 F = 2.79; bsr2x1 F = 1.81; bsr4x1 F = 0.96; bsr4x4 F = 0.92; bsr8x1 F = 0.66; bsr8x4 F = 1.29; nm10:16 F = 0.98; nm11:16 F = 1.02; nm12:16 F = 1.10; nm1:4 F = 1.21; nm2:4 F = 1.03; nm2:8 F = 1.17; nm3:4 F = 1.21; nm3:8 F = 1.14; nm4:16 F = 1.23; nm4:8 F = 1.01; nm5:8 F = 1.27; nm6:16 F = 1.16; nm6:8 F = 1.13; nm7:16 F = 1.36; nm8:16 F = 1.13; nm9:16 F = 1.17
-//	avx512  N = 3    dense D = 58%; bsr1x4 F = 2.74; bsr2x1 F = 1.78; bsr4x1 F = 0.94; bsr4x4 F = 0.91; bsr8x1 F = 0.65; bsr8x4 F = 1.20; nm10:16 F = 1.00; nm11:16 F = 1.09; nm12:16 F = 1.10; nm1:4 F = 1.28; nm2:4 F = 1.01; nm2:8 F = 1.19; nm3:4 F = 1.21; nm3:8 F = 1.13; nm4:16 F = 1.22; nm4:8 F = 0.99; nm5:8 F = 1.31; nm6:16 F = 1.15; nm6:8 F = 1.07; nm7:16 F = 1.39; nm8:16 F = 1.12; nm9:16 F = 1.10
-//	avx512  N = 4    dense D = 58%; bsr1x4 F = 2.75; bsr2x1 F = 1.79; bsr4x1 F = 0.97; bsr4x4 F = 0.93; bsr8x1 F = 0.67; bsr8x4 F = 0.72; nm10:16 F = 0.99; nm11:16 F = 1.06; nm12:16 F = 1.12; nm1:4 F = 1.23; nm2:4 F = 1.01; nm2:8 F = 1.19; nm3:4 F = 1.24; nm3:8 F = 1.14; nm4:16 F = 1.24; nm4:8 F = 0.99; nm5:8 F = 1.32; nm6:16 F = 1.15; nm6:8 F = 1.10; nm7:16 F = 1.44; nm8:16 F = 1.15; nm9:16 F = 1.11
-//	avx512  N = 6    dense D = 52%; bsr1x4 F = 2.71; bsr2x1 F = 1.88; bsr4x1 F = 0.99; bsr4x4 F = 0.95; bsr8x1 F = 0.68; bsr8x4 F = 0.75; nm10:16 F = 1.07; nm11:16 F = 1.11; nm12:16 F = 1.21; nm1:4 F = 1.58; nm2:4 F = 0.98; nm2:8 F = 1.49; nm3:4 F = 1.32; nm3:8 F = 1.21; nm4:16 F = 1.14; nm4:8 F = 0.97; nm5:8 F = 1.48; nm6:16 F = 1.24; nm6:8 F = 1.15; nm7:16 F = 1.56; nm8:16 F = 1.39; nm9:16 F = 1.12
-//	avx512  N = 8    dense D = 55%; bsr1x4 F = 2.78; bsr2x1 F = 1.86; bsr4x1 F = 0.98; bsr4x4 F = 0.85; bsr8x1 F = 0.67; bsr8x4 F = 0.58; nm10:16 F = 1.06; nm11:16 F = 1.08; nm12:16 F = 1.19; nm1:4 F = 1.64; nm2:4 F = 0.99; nm2:8 F = 1.51; nm3:4 F = 1.30; nm3:8 F = 1.24; nm4:16 F = 1.19; nm4:8 F = 0.95; nm5:8 F = 1.44; nm6:16 F = 1.22; nm6:8 F = 1.12; nm7:16 F = 1.59; nm8:16 F = 1.34; nm9:16 F = 1.08
+//	avx512  N = 1    dense D = 6%; bsr1x4 F = 0.27; bsr2x1 F = 0.17; bsr4x1 F = 0.09; bsr4x4 F = 0.09; bsr8x1 F = 0.06; bsr8x4 F = 0.13; nm10:16 F = 16.55; nm11:16 F = 15.01; nm12:16 F = 19.32; nm1:4 F = 0.30; nm2:4 F = 0.24; nm2:8 F = 0.37; nm3:4 F = 17.75; nm3:8 F = 19.23; nm4:16 F = 18.52; nm4:8 F = 0.30; nm5:8 F = 18.07; nm6:16 F = 18.35; nm6:8 F = 18.03; nm7:16 F = 18.24; nm8:16 F = 18.23; nm9:16 F = 18.06
+//	avx512  N = 2    dense D = 58%; bsr1x4 F = 2.79; bsr2x1 F = 1.81; bsr4x1 F = 0.96; bsr4x4 F = 0.92; bsr8x1 F = 0.66; bsr8x4 F = 1.18; nm10:16 F = 0.98; nm11:16 F = 1.02; nm12:16 F = 1.10; nm1:4 F = 1.21; nm2:4 F = 1.03; nm2:8 F = 1.17; nm3:4 F = 1.21; nm3:8 F = 1.14; nm4:16 F = 1.23; nm4:8 F = 1.01; nm5:8 F = 1.27; nm6:16 F = 1.16; nm6:8 F = 1.13; nm7:16 F = 1.36; nm8:16 F = 1.13; nm9:16 F = 1.17
+//	avx512  N = 3    dense D = 58%; bsr1x4 F = 2.74; bsr2x1 F = 1.78; bsr4x1 F = 0.94; bsr4x4 F = 0.91; bsr8x1 F = 0.65; bsr8x4 F = 1.09; nm10:16 F = 1.00; nm11:16 F = 1.09; nm12:16 F = 1.10; nm1:4 F = 1.28; nm2:4 F = 1.01; nm2:8 F = 1.19; nm3:4 F = 1.21; nm3:8 F = 1.13; nm4:16 F = 1.22; nm4:8 F = 0.99; nm5:8 F = 1.31; nm6:16 F = 1.15; nm6:8 F = 1.07; nm7:16 F = 1.39; nm8:16 F = 1.12; nm9:16 F = 1.10
+//	avx512  N = 4    dense D = 58%; bsr1x4 F = 2.75; bsr2x1 F = 1.79; bsr4x1 F = 0.97; bsr4x4 F = 0.93; bsr8x1 F = 0.67; bsr8x4 F = 0.64; nm10:16 F = 0.99; nm11:16 F = 1.06; nm12:16 F = 1.12; nm1:4 F = 1.23; nm2:4 F = 1.01; nm2:8 F = 1.19; nm3:4 F = 1.24; nm3:8 F = 1.14; nm4:16 F = 1.24; nm4:8 F = 0.99; nm5:8 F = 1.32; nm6:16 F = 1.15; nm6:8 F = 1.10; nm7:16 F = 1.44; nm8:16 F = 1.15; nm9:16 F = 1.11
+//	avx512  N = 6    dense D = 52%; bsr1x4 F = 2.71; bsr2x1 F = 1.88; bsr4x1 F = 0.99; bsr4x4 F = 0.95; bsr8x1 F = 0.68; bsr8x4 F = 0.69; nm10:16 F = 1.07; nm11:16 F = 1.11; nm12:16 F = 1.21; nm1:4 F = 1.58; nm2:4 F = 0.98; nm2:8 F = 1.49; nm3:4 F = 1.32; nm3:8 F = 1.21; nm4:16 F = 1.14; nm4:8 F = 0.97; nm5:8 F = 1.48; nm6:16 F = 1.24; nm6:8 F = 1.15; nm7:16 F = 1.56; nm8:16 F = 1.39; nm9:16 F = 1.12
+//	avx512  N = 8    dense D = 55%; bsr1x4 F = 2.78; bsr2x1 F = 1.86; bsr4x1 F = 0.98; bsr4x4 F = 0.71; bsr8x1 F = 0.67; bsr8x4 F = 0.55; nm10:16 F = 1.06; nm11:16 F = 1.08; nm12:16 F = 1.19; nm1:4 F = 1.64; nm2:4 F = 0.99; nm2:8 F = 1.51; nm3:4 F = 1.30; nm3:8 F = 1.24; nm4:16 F = 1.19; nm4:8 F = 0.95; nm5:8 F = 1.44; nm6:16 F = 1.22; nm6:8 F = 1.12; nm7:16 F = 1.59; nm8:16 F = 1.34; nm9:16 F = 1.08
 //	avx512  N = 12   dense D = 46%; bsr1x4 F = 2.72; bsr2x1 F = 1.86; bsr4x1 F = 0.98; bsr4x4 F = 0.93; bsr8x1 F = 0.70; nm10:16 F = 1.06; nm11:16 F = 1.09; nm12:16 F = 1.18; nm1:4 F = 1.61; nm2:4 F = 0.97; nm2:8 F = 1.50; nm3:4 F = 1.29; nm3:8 F = 1.28; nm4:16 F = 1.13; nm4:8 F = 0.96; nm5:8 F = 1.45; nm6:16 F = 1.22; nm6:8 F = 1.12; nm7:16 F = 1.58; nm8:16 F = 1.35; nm9:16 F = 1.09
 //	avx512  N = 16   dense D = 44%; bsr1x4 F = 2.65; bsr2x1 F = 1.81; bsr4x1 F = 0.98; bsr4x4 F = 0.93; bsr8x1 F = 0.61; nm10:16 F = 0.96; nm11:16 F = 1.01; nm12:16 F = 1.13; nm1:4 F = 1.48; nm2:4 F = 0.96; nm2:8 F = 1.37; nm3:4 F = 1.23; nm3:8 F = 1.20; nm4:16 F = 1.08; nm4:8 F = 0.90; nm5:8 F = 1.32; nm6:16 F = 1.19; nm6:8 F = 0.99; nm7:16 F = 1.42; nm8:16 F = 1.26; nm9:16 F = 1.05
 //	avx512  N = 24   dense D = 72%; bsr1x4 F = 2.16; bsr2x1 F = 1.36; bsr4x1 F = 0.83; bsr4x4 F = 0.80; bsr8x1 F = 0.67; nm10:16 F = 1.02; nm11:16 F = 1.03; nm12:16 F = 1.10; nm1:4 F = 1.36; nm2:4 F = 0.92; nm2:8 F = 1.30; nm3:4 F = 1.20; nm3:8 F = 1.13; nm4:16 F = 1.06; nm4:8 F = 0.90; nm5:8 F = 1.25; nm6:16 F = 1.15; nm6:8 F = 1.06; nm7:16 F = 1.35; nm8:16 F = 1.21; nm9:16 F = 1.04
@@ -276,26 +283,26 @@ var policyTable = []policyEntry{
 	{Family: "bsr4x1_t64_avx512", Target: "bsr4x1", N: 64, PerMAC: 0.009175, PerOut: 0, PerIn: 0.009796},
 	{Family: "bsr4x1_t64_avx512", Target: "bsr4x1", N: 96, PerMAC: 0.00997, PerOut: 0, PerIn: 0.007271},
 	{Family: "bsr4x1_t64_avx512", Target: "bsr4x1", N: 128, PerMAC: 0.009657, PerOut: 0, PerIn: 0.003552},
-	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 1, PerMAC: 0.03637, PerOut: 0.548, PerIn: 0},
-	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 1, PerMAC: 0.0867, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 2, PerMAC: 0.03787, PerOut: 0.9496, PerIn: 1.149},
-	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 2, PerMAC: 0.07713, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 3, PerMAC: 0.03793, PerOut: 0.8396, PerIn: 1.161},
-	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 3, PerMAC: 0.06613, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 4, PerMAC: 0.02124, PerOut: 1.257, PerIn: 1.167},
-	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 4, PerMAC: 0.05093, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 1, PerMAC: 0.03167, PerOut: 0.7798, PerIn: 0},
-	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 1, PerMAC: 0.07674, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 2, PerMAC: 0.03619, PerOut: 0.9214, PerIn: 1.124},
-	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 2, PerMAC: 0.07205, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 3, PerMAC: 0.03309, PerOut: 1.283, PerIn: 1.125},
-	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 3, PerMAC: 0.06245, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 4, PerMAC: 0.0196, PerOut: 1.106, PerIn: 1.134},
-	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 4, PerMAC: 0.04627, PerOut: 8.273, PerIn: 0, Large: true},
-	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 6, PerMAC: 0.02008, PerOut: 1.337, PerIn: 1.299},
-	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 6, PerMAC: 0.04046, PerOut: 20.21, PerIn: 0, Large: true},
-	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 8, PerMAC: 0.01505, PerOut: 1.21, PerIn: 1.129},
-	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 8, PerMAC: 0.048, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 1, PerMAC: 0.03545, PerOut: 0.4583, PerIn: 0},
+	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 1, PerMAC: 0.07921, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 2, PerMAC: 0.03506, PerOut: 0.4865, PerIn: 1.246},
+	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 2, PerMAC: 0.06048, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 3, PerMAC: 0.03336, PerOut: 0.5759, PerIn: 1.296},
+	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 3, PerMAC: 0.05304, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 4, PerMAC: 0.01941, PerOut: 0.839, PerIn: 1.169},
+	{Family: "bsr4x4_gemv_avx2", Target: "bsr4x4", N: 4, PerMAC: 0.04224, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 1, PerMAC: 0.03276, PerOut: 0.4702, PerIn: 0},
+	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 1, PerMAC: 0.08764, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 2, PerMAC: 0.032, PerOut: 0.3348, PerIn: 1.216},
+	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 2, PerMAC: 0.05943, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 3, PerMAC: 0.03021, PerOut: 0.4638, PerIn: 1.322},
+	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 3, PerMAC: 0.04946, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 4, PerMAC: 0.01753, PerOut: 0.658, PerIn: 1.2},
+	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 4, PerMAC: 0.0358, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 6, PerMAC: 0.01865, PerOut: 0.7238, PerIn: 1.396},
+	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 6, PerMAC: 0.03962, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 8, PerMAC: 0.01251, PerOut: 0.7955, PerIn: 1.197},
+	{Family: "bsr4x4_gemv_avx512", Target: "bsr4x4", N: 8, PerMAC: 0.03798, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "bsr4x4_t16_avx2", Target: "bsr4x4", N: 1, PerMAC: 0.03488, PerOut: 0, PerIn: 0.1077},
 	{Family: "bsr4x4_t16_avx2", Target: "bsr4x4", N: 1, PerMAC: 0.0382, PerOut: 2.045, PerIn: 0, Large: true},
 	{Family: "bsr4x4_t16_avx2", Target: "bsr4x4", N: 2, PerMAC: 0.03526, PerOut: 0, PerIn: 0.08158},
@@ -384,26 +391,26 @@ var policyTable = []policyEntry{
 	{Family: "bsr8x1_t8_avx2", Target: "bsr8x1", N: 64, PerMAC: 0.02177, PerOut: 0.07566, PerIn: 0.01724},
 	{Family: "bsr8x1_t8_avx2", Target: "bsr8x1", N: 96, PerMAC: 0.0217, PerOut: 0.05816, PerIn: 0.03209},
 	{Family: "bsr8x1_t8_avx2", Target: "bsr8x1", N: 128, PerMAC: 0.0218, PerOut: 0.04349, PerIn: 0.04337},
-	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 1, PerMAC: 0.03091, PerOut: 0.4609, PerIn: 0},
-	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 1, PerMAC: 0.09691, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 2, PerMAC: 0.02519, PerOut: 1.198, PerIn: 1.016},
-	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 2, PerMAC: 0.07359, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 3, PerMAC: 0.02505, PerOut: 1.345, PerIn: 1.097},
-	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 3, PerMAC: 0.05101, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 4, PerMAC: 0.02195, PerOut: 1.265, PerIn: 1.124},
-	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 4, PerMAC: 0.02471, PerOut: 80.25, PerIn: 0, Large: true},
-	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 1, PerMAC: 0.02538, PerOut: 0.6475, PerIn: 0},
-	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 1, PerMAC: 0.0831, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 2, PerMAC: 0.02399, PerOut: 1.091, PerIn: 0.964},
-	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 2, PerMAC: 0.07435, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 3, PerMAC: 0.02258, PerOut: 1.277, PerIn: 1.059},
-	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 3, PerMAC: 0.04709, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 4, PerMAC: 0.01353, PerOut: 1.23, PerIn: 1.04},
-	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 4, PerMAC: 0.01955, PerOut: 70.21, PerIn: 0, Large: true},
-	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 6, PerMAC: 0.01326, PerOut: 1.391, PerIn: 1.188},
-	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 6, PerMAC: 0.02947, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 8, PerMAC: 0.01032, PerOut: 1.343, PerIn: 1.137},
-	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 8, PerMAC: 0.0155, PerOut: 50.53, PerIn: 0, Large: true},
+	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 1, PerMAC: 0.03046, PerOut: 0.3794, PerIn: 0},
+	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 1, PerMAC: 0.09654, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 2, PerMAC: 0.02254, PerOut: 0.534, PerIn: 1.135},
+	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 2, PerMAC: 0.0577, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 3, PerMAC: 0.02247, PerOut: 0.6679, PerIn: 1.292},
+	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 3, PerMAC: 0.0423, PerOut: 5.329, PerIn: 0, Large: true},
+	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 4, PerMAC: 0.01979, PerOut: 0.6388, PerIn: 1.286},
+	{Family: "bsr8x4_gemv_avx2", Target: "bsr8x4", N: 4, PerMAC: 0.04063, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 1, PerMAC: 0.02575, PerOut: 0.4268, PerIn: 0},
+	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 1, PerMAC: 0.09546, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 2, PerMAC: 0.02185, PerOut: 0.4033, PerIn: 1.066},
+	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 2, PerMAC: 0.05314, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 3, PerMAC: 0.02042, PerOut: 0.6668, PerIn: 1.264},
+	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 3, PerMAC: 0.04217, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 4, PerMAC: 0.01195, PerOut: 0.7329, PerIn: 1.101},
+	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 4, PerMAC: 0.03105, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 6, PerMAC: 0.01208, PerOut: 0.7964, PerIn: 1.259},
+	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 6, PerMAC: 0.0247, PerOut: 1.032, PerIn: 0, Large: true},
+	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 8, PerMAC: 0.009673, PerOut: 0.7808, PerIn: 1.16},
+	{Family: "bsr8x4_gemv_avx512", Target: "bsr8x4", N: 8, PerMAC: 0.02019, PerOut: 12.52, PerIn: 0, Large: true},
 	{Family: "bsr_any_avx2", Target: "bsr1x4", N: 1, PerMAC: 0.1295, PerOut: 0, PerIn: 0.4422},
 	{Family: "bsr_any_avx2", Target: "bsr1x4", N: 1, PerMAC: 0.1486, PerOut: 5.53, PerIn: 0, Large: true},
 	{Family: "bsr_any_avx2", Target: "bsr1x4", N: 2, PerMAC: 0.1351, PerOut: 0, PerIn: 0},
@@ -875,10 +882,10 @@ var policyTable = []policyEntry{
 	{Family: "gemv_dense_generic", Target: "dense", N: 3, PerMAC: 0.3715, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.3544, PerOut: 0, PerIn: 1.83},
 	{Family: "gemv_dense_generic", Target: "dense", N: 4, PerMAC: 0.3697, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.1484, PerOut: 9.113, PerIn: 0.5733},
-	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.1838, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm1of4_gemv_avx512", Target: "nm1:4", N: 1, PerMAC: 0.05869, PerOut: 13.28, PerIn: 0.3284},
-	{Family: "nm1of4_gemv_avx512", Target: "nm1:4", N: 1, PerMAC: 0.1026, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.1455, PerOut: 9.261, PerIn: 0.7015},
+	{Family: "nm1of4_gemv_avx2", Target: "nm1:4", N: 1, PerMAC: 0.1763, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm1of4_gemv_avx512", Target: "nm1:4", N: 1, PerMAC: 0.05886, PerOut: 13.9, PerIn: 0.4011},
+	{Family: "nm1of4_gemv_avx512", Target: "nm1:4", N: 1, PerMAC: 0.08235, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm1of4_r1_t64_avx2", Target: "nm1:4", N: 2, PerMAC: 0.06547, PerOut: 0, PerIn: 0.6699},
 	{Family: "nm1of4_r1_t64_avx2", Target: "nm1:4", N: 2, PerMAC: 0.07281, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm1of4_r1_t64_avx2", Target: "nm1:4", N: 3, PerMAC: 0.0655, PerOut: 0, PerIn: 0.7528},
@@ -979,10 +986,10 @@ var policyTable = []policyEntry{
 	{Family: "nm1of4_r4_t64_avx512", Target: "nm1:4", N: 64, PerMAC: 0.01461, PerOut: 0, PerIn: 0},
 	{Family: "nm1of4_r4_t64_avx512", Target: "nm1:4", N: 96, PerMAC: 0.01567, PerOut: 0, PerIn: 0},
 	{Family: "nm1of4_r4_t64_avx512", Target: "nm1:4", N: 128, PerMAC: 0.01508, PerOut: 0, PerIn: 0},
-	{Family: "nm2of4_gemv_avx2", Target: "nm2:4", N: 1, PerMAC: 0.08779, PerOut: 9.084, PerIn: 0.3838},
-	{Family: "nm2of4_gemv_avx2", Target: "nm2:4", N: 1, PerMAC: 0.1618, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm2of4_gemv_avx512", Target: "nm2:4", N: 1, PerMAC: 0.04705, PerOut: 12.86, PerIn: 0},
-	{Family: "nm2of4_gemv_avx512", Target: "nm2:4", N: 1, PerMAC: 0.115, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm2of4_gemv_avx2", Target: "nm2:4", N: 1, PerMAC: 0.08507, PerOut: 9.32, PerIn: 0.6445},
+	{Family: "nm2of4_gemv_avx2", Target: "nm2:4", N: 1, PerMAC: 0.1216, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm2of4_gemv_avx512", Target: "nm2:4", N: 1, PerMAC: 0.04559, PerOut: 13.58, PerIn: 0},
+	{Family: "nm2of4_gemv_avx512", Target: "nm2:4", N: 1, PerMAC: 0.09754, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm2of4_r1_t64_avx2", Target: "nm2:4", N: 2, PerMAC: 0.08212, PerOut: 0, PerIn: 0.6133},
 	{Family: "nm2of4_r1_t64_avx2", Target: "nm2:4", N: 2, PerMAC: 0.08448, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm2of4_r1_t64_avx2", Target: "nm2:4", N: 3, PerMAC: 0.08427, PerOut: 0, PerIn: 0.5399},
@@ -1083,10 +1090,10 @@ var policyTable = []policyEntry{
 	{Family: "nm2of4_r4_t64_avx512", Target: "nm2:4", N: 64, PerMAC: 0.01142, PerOut: 0, PerIn: 0.1209},
 	{Family: "nm2of4_r4_t64_avx512", Target: "nm2:4", N: 96, PerMAC: 0.01112, PerOut: 0.05727, PerIn: 0.2092},
 	{Family: "nm2of4_r4_t64_avx512", Target: "nm2:4", N: 128, PerMAC: 0.0102, PerOut: 0.08928, PerIn: 0.1993},
-	{Family: "nm2of8_gemv_avx2", Target: "nm2:8", N: 1, PerMAC: 0.1547, PerOut: 8.959, PerIn: 0.4478},
-	{Family: "nm2of8_gemv_avx2", Target: "nm2:8", N: 1, PerMAC: 0.1836, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm2of8_gemv_avx512", Target: "nm2:8", N: 1, PerMAC: 0.07893, PerOut: 13.29, PerIn: 0.3805},
-	{Family: "nm2of8_gemv_avx512", Target: "nm2:8", N: 1, PerMAC: 0.1206, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm2of8_gemv_avx2", Target: "nm2:8", N: 1, PerMAC: 0.1463, PerOut: 9.206, PerIn: 0.6614},
+	{Family: "nm2of8_gemv_avx2", Target: "nm2:8", N: 1, PerMAC: 0.17, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm2of8_gemv_avx512", Target: "nm2:8", N: 1, PerMAC: 0.07141, PerOut: 14.23, PerIn: 0.6807},
+	{Family: "nm2of8_gemv_avx512", Target: "nm2:8", N: 1, PerMAC: 0.09798, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm2of8_r1_t64_avx2", Target: "nm2:8", N: 2, PerMAC: 0.06617, PerOut: 0, PerIn: 0.6561},
 	{Family: "nm2of8_r1_t64_avx2", Target: "nm2:8", N: 2, PerMAC: 0.06695, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm2of8_r1_t64_avx2", Target: "nm2:8", N: 3, PerMAC: 0.06675, PerOut: 0, PerIn: 0.6635},
@@ -1187,10 +1194,10 @@ var policyTable = []policyEntry{
 	{Family: "nm2of8_r4_t64_avx512", Target: "nm2:8", N: 64, PerMAC: 0.01401, PerOut: 0, PerIn: 0},
 	{Family: "nm2of8_r4_t64_avx512", Target: "nm2:8", N: 96, PerMAC: 0.01551, PerOut: 0, PerIn: 0},
 	{Family: "nm2of8_r4_t64_avx512", Target: "nm2:8", N: 128, PerMAC: 0.0145, PerOut: 0, PerIn: 0},
-	{Family: "nm4of8_gemv_avx2", Target: "nm4:8", N: 1, PerMAC: 0.08674, PerOut: 8.893, PerIn: 1.162},
-	{Family: "nm4of8_gemv_avx2", Target: "nm4:8", N: 1, PerMAC: 0.168, PerOut: 0, PerIn: 0, Large: true},
-	{Family: "nm4of8_gemv_avx512", Target: "nm4:8", N: 1, PerMAC: 0.05388, PerOut: 12.92, PerIn: 0.7891},
-	{Family: "nm4of8_gemv_avx512", Target: "nm4:8", N: 1, PerMAC: 0.1532, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm4of8_gemv_avx2", Target: "nm4:8", N: 1, PerMAC: 0.08814, PerOut: 9.22, PerIn: 0.4907},
+	{Family: "nm4of8_gemv_avx2", Target: "nm4:8", N: 1, PerMAC: 0.1335, PerOut: 0, PerIn: 0, Large: true},
+	{Family: "nm4of8_gemv_avx512", Target: "nm4:8", N: 1, PerMAC: 0.05809, PerOut: 13.59, PerIn: 0.01901},
+	{Family: "nm4of8_gemv_avx512", Target: "nm4:8", N: 1, PerMAC: 0.1067, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm4of8_r1_t64_avx2", Target: "nm4:8", N: 2, PerMAC: 0.08245, PerOut: 0, PerIn: 0.5903},
 	{Family: "nm4of8_r1_t64_avx2", Target: "nm4:8", N: 2, PerMAC: 0.0862, PerOut: 0, PerIn: 0, Large: true},
 	{Family: "nm4of8_r1_t64_avx2", Target: "nm4:8", N: 3, PerMAC: 0.08214, PerOut: 0, PerIn: 0.6888},
