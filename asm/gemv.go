@@ -18,10 +18,11 @@ import (
 // Columns run in passes of up to the ISA's widest kernel (one generated kernel per column
 // count C = 1..6 on AVX-512, 1..4 on AVX2 and NEON); a pass reads X from a panel of whole
 // vectors (gen/kernels/gemv.go), except at N = 1 with a contiguous X column, which the
-// kernel reads in place (its last vector masked). Rows run in chunks of about
-// gemvChunkBytes of W, K in blocks of gemvKBlock, every pass over a block before the next (W
-// read from memory once, by the first pass; the block stays in L2 and the pass's X block in
-// L1; a call stays short). gemv_dense_avx512 declares N ≤ gemvMaxN (16), the others N ≤ 4
+// kernel reads in place (its last vector masked). N of one pass streams W in gap mode, K
+// whole (gemvStreams: a row group's rows a block of rows apart, so each row is one long
+// stream); more passes run rows in chunks of about gemvChunkBytes of W, K in blocks of
+// gemvKBlock, every pass over a block before the next (W read from memory once, by the first
+// pass; the block stays in L2 and the pass's X block in L1; a call stays short). gemv_dense_avx512 declares N ≤ gemvMaxN (16), the others N ≤ 4
 // (gen/kernels.GemvMaxNOf): dispatch runs dense W there where the cost model prices them
 // cheapest. Any N runs correctly. The sum's order depends on K, the ISA
 // and the width of the pass a column falls in (its kernel's U chains per row; that is, on N,

@@ -12,8 +12,8 @@ import (
 
 // Dense GEMV over weights stored in bf16, fp16 or int8 (formats.DenseLP; generated kernels
 // from gen/kernels/gemvlp.go): the float32 GEMV (gemv.go) with W's vectors widened to
-// float32 as they are loaded, accumulated in float32, the same X panels, chunking and
-// fused epilogue; an int8 row's sum is multiplied by its scale before the epilogue. At
+// float32 as they are loaded, accumulated in float32, the same X panels, long row streams
+// in one pass (gemvStreams), chunking beyond it and fused epilogue; an int8 row's sum is multiplied by its scale before the epilogue. At
 // N = 1 W streams from memory at 2 or 1 bytes per weight instead of 4.
 //
 // The plan copies W into 64-byte aligned rows of ldw = K rounded up to 64 elements, padding
