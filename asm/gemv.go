@@ -157,14 +157,7 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 		// One pass: W read once, in long row streams (gemvStreams), K whole.
 		kn := s.kern[n-1]
 		gemvStreams(r0, r1, kn.rows, 4*g.ldw, func(rs, rows, gap int) {
-			wp, bptr := &gemvDummy, &gemvDummy
-			if g.k > 0 {
-				wp = &g.w[rs*g.ldw]
-			}
-			if flags&epiBias != 0 {
-				bptr = &bias[rs]
-			}
-			kn.fn(wp, g.ldw, rows, g.k, gx.pass(0), &y[rs*ldy], ldy, flags, bptr, lo, hi, gap)
+			g.call(kn.fn, rs, 0, g.k, gx.pass(0), y, ldy, rows, flags, bias, lo, hi, gap)
 			activateTile(post, y, ldy, rs, rs+rows, 0, n)
 		})
 		return nil
@@ -173,10 +166,6 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 	kb := gemvKBlock(g.k)
 	for rs := r0; rs < r1; rs += chunk {
 		re := min(rs+chunk, r1)
-		bptr := &gemvDummy
-		if flags&epiBias != 0 {
-			bptr = &bias[rs]
-		}
 		// K blocks: the first adds the caller's old Y (first), later ones the partial sum
 		// stored by the one before (epiLoadY), the last one bias and clamp (last).
 		for k0 := 0; k0 == 0 || k0 < g.k; k0 += kb {
@@ -188,18 +177,27 @@ func (g *gemvKernel) Run(u0, u1 int, x []float32, ldx int, y []float32, ldy, n i
 			if k0+kl == g.k {
 				fl |= last
 			}
-			wp := &gemvDummy
-			if kl > 0 {
-				wp = &g.w[rs*g.ldw+k0]
-			}
 			for j0 := 0; j0 < n; j0 += cw {
 				c := min(cw, n-j0)
-				s.kern[c-1].fn(wp, g.ldw, re-rs, kl, gx.passAt(j0, k0), &y[rs*ldy+j0], ldy, fl, bptr, lo, hi, 1)
+				g.call(s.kern[c-1].fn, rs, k0, kl, gx.passAt(j0, k0), y[j0:], ldy, re-rs, fl, bias, lo, hi, 1)
 			}
 		}
 		activateTile(post, y, ldy, rs, re, 0, n)
 	}
 	return nil
+}
+
+// call runs kernel fn on rows [rs, rs+rows) and W's columns [k0, k0+kl) with gap, X at x, Y
+// from y[rs·ldy].
+func (g *gemvKernel) call(fn gemvFunc, rs, k0, kl int, x *float32, y []float32, ldy, rows, flags int, bias []float32, lo, hi float32, gap int) {
+	wp, bptr := &gemvDummy, &gemvDummy
+	if kl > 0 {
+		wp = &g.w[rs*g.ldw+k0]
+	}
+	if flags&epiBias != 0 {
+		bptr = &bias[rs]
+	}
+	fn(wp, g.ldw, rows, kl, x, &y[rs*ldy], ldy, flags, bptr, lo, hi, gap)
 }
 
 // gemvStreamBytes is the W bytes each of a row group's R streams reads in one kernel call

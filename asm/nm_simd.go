@@ -195,17 +195,17 @@ func (v *nmGemv) run(l *NMLayout, u0, u1 int, x []float32, ldx int, y []float32,
 	for a := u0; a < u1; a += step {
 		b := min(a+step, u1)
 		// K block by K block (X[block] stays in L1); the kernel adds to the lane sums. It
-		// runs units in pairs, the first half of [a, b) beside the second (gap = half), and
-		// an odd unit out with gap = 0 (nmGemvSegments).
+		// runs nmGemvSegments units side by side: [a, b)'s first part beside the next (gap =
+		// part), and each unit left over alone (gap = 0: every segment on that unit).
 		clear(sc.out)
-		half := (b - a) / nmGemvSegments
+		part := (b - a) / nmGemvSegments
 		for c0 := 0; c0 < l.Chunks; c0 += l.CB {
 			cb := min(l.CB, l.Chunks-c0)
-			if half > 0 {
-				v.call(l, l.chunkIdx(a, c0, 0), cb, a, half, half, &xs[c0*win], &sc.out[0], &v.consts[0])
+			if part > 0 {
+				v.call(l, l.chunkIdx(a, c0, 0), cb, a, part, part, &xs[c0*win], &sc.out[0], &v.consts[0])
 			}
-			if odd := a + 2*half; odd < b {
-				v.call(l, l.chunkIdx(odd, c0, 0), cb, odd, 1, 0, &xs[c0*win], &sc.out[2*half*l.UH*L], &v.consts[0])
+			for u := a + nmGemvSegments*part; u < b; u++ {
+				v.call(l, l.chunkIdx(u, c0, 0), cb, u, 1, 0, &xs[c0*win], &sc.out[(u-a)*l.UH*L], &v.consts[0])
 			}
 		}
 		r0, _ := l.UnitRows(a)
